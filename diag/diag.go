@@ -1,0 +1,214 @@
+// Package diag holds source positions and the diagnostics that every stage of
+// flowgen reports: syntax errors from the parser, checks from the dsl, and
+// JSON decoding errors. It is a leaf package so that parser and dsl share it
+// without depending on each other the wrong way.
+package diag
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Pos is a point in a source file. A .flow file has a line and column; a
+// JSON definition has a JSON path instead (for example
+// "flows[0].steps[2].rollback"), because decoders do not keep positions for
+// every value.
+type Pos struct {
+	File   string `json:"file,omitempty"`
+	Offset int    `json:"offset,omitempty"`
+	Line   int    `json:"line,omitempty"`   // 1-based; 0 means unknown
+	Column int    `json:"column,omitempty"` // 1-based, in bytes
+	Path   string `json:"path,omitempty"`   // JSON path, for .json input
+}
+
+// IsValid reports whether the position says anything about where.
+func (p Pos) IsValid() bool { return p.Line > 0 || p.Path != "" }
+
+// String formats the position the way compilers do: file:line:col, or
+// file:$.path for JSON input.
+func (p Pos) String() string {
+	file := p.File
+	if file == "" {
+		file = "-"
+	}
+	switch {
+	case p.Line > 0:
+		return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Column)
+	case p.Path != "":
+		return fmt.Sprintf("%s:%s", file, p.Path)
+	default:
+		return file
+	}
+}
+
+// Range is a half-open span of source. End may be the zero Pos when only the
+// start is known.
+type Range struct {
+	Start Pos `json:"start"`
+	End   Pos `json:"end,omitzero"`
+}
+
+// Severity orders diagnostics by how much they matter.
+type Severity int
+
+const (
+	Error Severity = iota
+	Warning
+)
+
+func (s Severity) String() string {
+	if s == Warning {
+		return "warning"
+	}
+	return "error"
+}
+
+// MarshalText lets -json output say "error" or "warning".
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText is the inverse of MarshalText.
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = Error
+	case "warning":
+		*s = Warning
+	default:
+		return fmt.Errorf("unknown severity %q", b)
+	}
+	return nil
+}
+
+// Diagnostic is one finding: what is wrong (Message), where (Range), and,
+// when it helps, what to do about it (Hint).
+type Diagnostic struct {
+	Severity Severity `json:"severity"`
+	Range    Range    `json:"range"`
+	Message  string   `json:"message"`
+	Hint     string   `json:"hint,omitempty"`
+	// Code names the check, so that users can look it up and tools can
+	// filter ("unreachable", "no-rollback", ...).
+	Code string `json:"code,omitempty"`
+}
+
+func (d Diagnostic) String() string {
+	return fmt.Sprintf("%s: %s: %s", d.Range.Start, d.Severity, d.Message)
+}
+
+// Error makes a single diagnostic usable as an error.
+func (d Diagnostic) Error() string { return d.String() }
+
+// Errorf builds an error diagnostic at r.
+func Errorf(r Range, code, format string, args ...any) Diagnostic {
+	return Diagnostic{Severity: Error, Range: r, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Warnf builds a warning diagnostic at r.
+func Warnf(r Range, code, format string, args ...any) Diagnostic {
+	return Diagnostic{Severity: Warning, Range: r, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WithHint returns d with a hint saying how to fix it.
+func (d Diagnostic) WithHint(format string, args ...any) Diagnostic {
+	d.Hint = fmt.Sprintf(format, args...)
+	return d
+}
+
+// List is a set of diagnostics. The zero value is ready to use.
+type List []Diagnostic
+
+// MaxReported caps how many diagnostics Normalize keeps: after about ten,
+// further errors are mostly consequences of the first ones (go/scanner does
+// the same).
+const MaxReported = 10
+
+// HasErrors reports whether any diagnostic is an error.
+func (l List) HasErrors() bool {
+	return slices.ContainsFunc(l, func(d Diagnostic) bool { return d.Severity == Error })
+}
+
+// Errors returns only the error diagnostics.
+func (l List) Errors() List {
+	var out List
+	for _, d := range l {
+		if d.Severity == Error {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Sort orders diagnostics by file, then position, then severity and message,
+// so output is deterministic whatever order the checks ran in.
+func (l List) Sort() {
+	slices.SortStableFunc(l, compare)
+}
+
+func compare(a, b Diagnostic) int {
+	pa, pb := a.Range.Start, b.Range.Start
+	return cmp.Or(
+		cmp.Compare(pa.File, pb.File),
+		cmp.Compare(pa.Line, pb.Line),
+		cmp.Compare(pa.Column, pb.Column),
+		cmp.Compare(pa.Path, pb.Path),
+		cmp.Compare(a.Severity, b.Severity),
+		cmp.Compare(a.Message, b.Message),
+	)
+}
+
+// Normalize sorts the list, keeps one diagnostic per source line (the first,
+// which after sorting is the leftmost and most severe), and caps the list at
+// max entries (0 means MaxReported; negative means no cap). The returned
+// count says how many were dropped by the cap, so callers can say "and N
+// more".
+func (l List) Normalize(limit int) (List, int) {
+	if limit == 0 {
+		limit = MaxReported
+	}
+	sorted := slices.Clone(l)
+	sorted.Sort()
+	var out List
+	for _, d := range sorted {
+		if n := len(out); n > 0 {
+			prev := out[n-1].Range.Start
+			cur := d.Range.Start
+			if prev.File == cur.File && prev.Line == cur.Line && cur.Line > 0 && prev.Path == cur.Path {
+				continue
+			}
+			if cur.Line == 0 && prev.Line == 0 && prev.File == cur.File && prev.Path == cur.Path && out[n-1].Message == d.Message {
+				continue
+			}
+		}
+		out = append(out, d)
+	}
+	dropped := 0
+	if limit > 0 && len(out) > limit {
+		dropped = len(out) - limit
+		out = out[:limit]
+	}
+	return out, dropped
+}
+
+// Err returns the list as an error when it holds errors, nil otherwise.
+func (l List) Err() error {
+	if !l.HasErrors() {
+		return nil
+	}
+	return ListError(l)
+}
+
+// ListError is a List used as an error.
+type ListError List
+
+func (e ListError) Error() string {
+	var b strings.Builder
+	for i, d := range e {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(d.String())
+	}
+	return b.String()
+}

@@ -1,0 +1,109 @@
+package diag
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Sources gives the text of a file by the name diagnostics use, so the
+// printer can quote the offending line. A missing file just means no quote.
+type Sources func(file string) []byte
+
+// Fprint writes diagnostics the way users read compiler output:
+//
+//	signup.flow:12:5: error: undefined step "Activte"
+//	    on ok -> Activte
+//	             ^
+//	  hint: did you mean "Activate"?
+//
+// dropped is the number of diagnostics cut by Normalize, reported as a
+// trailer so the user knows the list is not complete.
+func Fprint(w io.Writer, l List, src Sources, dropped int) error {
+	var b bytes.Buffer
+	for _, d := range l {
+		fmt.Fprintf(&b, "%s\n", d)
+		if src != nil && d.Range.Start.Line > 0 {
+			if line, ok := sourceLine(src(d.Range.Start.File), d.Range.Start.Line); ok {
+				quoteLine(&b, line, d.Range.Start.Column)
+			}
+		}
+		if d.Hint != "" {
+			fmt.Fprintf(&b, "  hint: %s\n", d.Hint)
+		}
+	}
+	if dropped > 0 {
+		fmt.Fprintf(&b, "too many diagnostics: %d more not shown\n", dropped)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func sourceLine(src []byte, line int) (string, bool) {
+	if src == nil {
+		return "", false
+	}
+	for i := 1; i < line; i++ {
+		j := bytes.IndexByte(src, '\n')
+		if j < 0 {
+			return "", false
+		}
+		src = src[j+1:]
+	}
+	if j := bytes.IndexByte(src, '\n'); j >= 0 {
+		src = src[:j]
+	}
+	return strings.TrimRight(string(src), "\r"), true
+}
+
+// quoteLine prints the source line indented and a caret under column col
+// (a 1-based byte column). Tabs are kept in the caret's padding so the caret
+// lines up in a terminal; control and invalid bytes are shown escaped so that
+// a hostile file cannot reorder or hide the quoted text.
+func quoteLine(b *bytes.Buffer, line string, col int) {
+	const maxQuote = 160
+	var text, pad strings.Builder
+	caretAt := -1
+	for i, r := range line {
+		if i >= col-1 && caretAt < 0 {
+			caretAt = text.Len()
+		}
+		if text.Len() >= maxQuote {
+			text.WriteString("…")
+			break
+		}
+		shown := string(r)
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(line[i:], "\uFFFD"):
+			shown = fmt.Sprintf(`\x%02x`, line[i])
+		case r == '\t':
+		case r < 0x20 || r == 0x7f || isBidi(r):
+			shown = fmt.Sprintf(`\u%04x`, r)
+		}
+		text.WriteString(shown)
+		if caretAt < 0 {
+			if r == '\t' {
+				pad.WriteByte('\t')
+			} else {
+				pad.WriteString(strings.Repeat(" ", utf8.RuneCountInString(shown)))
+			}
+		}
+	}
+	fmt.Fprintf(b, "    %s\n", text.String())
+	fmt.Fprintf(b, "    %s^\n", pad.String())
+}
+
+// isBidi reports bidirectional control characters (the "Trojan Source"
+// set), which can make displayed code differ from what is parsed.
+func isBidi(r rune) bool {
+	switch {
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C:
+		return true
+	}
+	return false
+}
+
+// IsBidi is exported for the lexer, which rejects these characters outright.
+func IsBidi(r rune) bool { return isBidi(r) }

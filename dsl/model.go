@@ -1,0 +1,212 @@
+// Package dsl is the resolved model of .flow files: flows, steps, actions,
+// transitions and retry policies, each with the source range it came from.
+// The parser's grammar structs are turned into this model by Build; checks,
+// the JSON form, diagrams and the code generator all read this model and
+// never the grammar.
+package dsl
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// FormatVersion is the version of the JSON form. Readers reject other
+// versions rather than guess.
+const FormatVersion = 1
+
+// File is one .flow (or .json) source with its flows in source order.
+type File struct {
+	Version int        `json:"version"`
+	Name    string     `json:"-"` // path as given by the user, for diagnostics
+	Flows   []*Flow    `json:"flows"`
+	Range   diag.Range `json:"-"`
+}
+
+// Flow is one declared flow.
+type Flow struct {
+	Name     string     `json:"name"`
+	Doc      string     `json:"doc,omitempty"` // comment lines above the flow, without "//"
+	State    *Ident     `json:"state,omitempty"`
+	Triggers []*Trigger `json:"triggers,omitempty"`
+	// Retry, Timeout and Deadline are flow-wide defaults for every step;
+	// nil or zero means "not set here".
+	Retry     *Retry     `json:"retry,omitempty"`
+	Timeout   Duration   `json:"timeout,omitzero"`
+	Deadline  Duration   `json:"deadline,omitzero"`
+	Steps     []*Step    `json:"steps"`
+	NameRange diag.Range `json:"-"`
+	Range     diag.Range `json:"-"`
+}
+
+// TriggerKind says what starts a flow.
+type TriggerKind string
+
+const (
+	TriggerRPC      TriggerKind = "rpc"
+	TriggerEvent    TriggerKind = "event"
+	TriggerSchedule TriggerKind = "schedule"
+)
+
+// Trigger starts a flow: an RPC endpoint, an event on a topic, or a schedule
+// (a cron expression or "@every <duration>").
+type Trigger struct {
+	Kind     TriggerKind `json:"kind"`
+	Endpoint string      `json:"endpoint,omitempty"` // rpc
+	Topic    string      `json:"topic,omitempty"`    // event
+	Event    string      `json:"event,omitempty"`    // event
+	Schedule string      `json:"schedule,omitempty"` // schedule
+	Range    diag.Range  `json:"-"`
+}
+
+// Jitter is how the backoff delay is randomised.
+type Jitter string
+
+const (
+	JitterFull Jitter = "full" // sleep a uniform random time in [0, delay]; the default
+	JitterNone Jitter = "none"
+)
+
+// Retry is a retry policy: Attempts tries in all, with exponential backoff
+// between them starting at Initial, multiplied by Multiplier each time and
+// capped at Max.
+type Retry struct {
+	Attempts   int        `json:"attempts"`
+	Initial    Duration   `json:"initial,omitzero"`
+	Max        Duration   `json:"max,omitzero"`
+	Multiplier float64    `json:"multiplier,omitempty"` // 0 means DefaultMultiplier
+	Jitter     Jitter     `json:"jitter,omitempty"`     // "" means JitterFull
+	Range      diag.Range `json:"-"`
+}
+
+// DefaultMultiplier is the backoff growth factor when none is written.
+const DefaultMultiplier = 2.0
+
+// ActionKind is what a step does.
+type ActionKind string
+
+const (
+	ActionGo      ActionKind = "go"      // a method the user implements
+	ActionRPC     ActionKind = "rpc"     // call a service endpoint
+	ActionAwait   ActionKind = "await"   // wait for an event
+	ActionPublish ActionKind = "publish" // publish an event
+)
+
+// Action is the one thing a step does. For a Go step only Kind is set.
+type Action struct {
+	Kind      ActionKind `json:"kind"`
+	Service   string     `json:"service,omitempty"`  // rpc
+	Endpoint  string     `json:"endpoint,omitempty"` // rpc
+	Topic     string     `json:"topic,omitempty"`    // await, publish
+	Event     string     `json:"event,omitempty"`    // await, publish
+	Request   *Ident     `json:"request,omitempty"`  // rpc request / publish payload: a state field
+	Response  *Ident     `json:"response,omitempty"` // rpc response / awaited payload: a state field
+	Correlate *Ident     `json:"correlate,omitempty"`
+	Timeout   Duration   `json:"timeout,omitzero"` // await: how long to wait
+	Range     diag.Range `json:"-"`
+}
+
+// Rollback undoes a completed step: a Go method (Name) or an RPC (Action).
+type Rollback struct {
+	Name   *Ident     `json:"name,omitempty"`
+	Action *Action    `json:"action,omitempty"`
+	Range  diag.Range `json:"-"`
+}
+
+// Publication is an event published after a step succeeds.
+type Publication struct {
+	Topic   string     `json:"topic"`
+	Event   string     `json:"event"`
+	Payload *Ident     `json:"payload,omitempty"`
+	Range   diag.Range `json:"-"`
+}
+
+// Target names where a transition goes: a step, or one of the terminals.
+const (
+	TargetDone = "done"
+	TargetFail = "fail"
+)
+
+// Built-in outcomes. Go steps may declare more.
+const (
+	OutcomeOK      = "ok"
+	OutcomeError   = "error"
+	OutcomeTimeout = "timeout"
+)
+
+// Transition is "on <Outcome> -> <Target>".
+type Transition struct {
+	On     *Ident     `json:"on"`
+	Target *Ident     `json:"target"`
+	Range  diag.Range `json:"-"`
+}
+
+// Step is one step of a flow.
+type Step struct {
+	Name         string         `json:"name"`
+	Doc          string         `json:"doc,omitempty"`
+	Action       *Action        `json:"action"`
+	Retry        *Retry         `json:"retry,omitempty"`
+	Timeout      Duration       `json:"timeout,omitzero"`
+	Deadline     Duration       `json:"deadline,omitzero"`
+	Rollback     *Rollback      `json:"rollback,omitempty"`
+	Irreversible bool           `json:"irreversible,omitempty"`
+	Publish      []*Publication `json:"publish,omitempty"`
+	Outcomes     []*Ident       `json:"outcomes,omitempty"`
+	Transitions  []*Transition  `json:"on,omitempty"`
+	NameRange    diag.Range     `json:"-"`
+	Range        diag.Range     `json:"-"`
+}
+
+// Ident is a name used in a flow (a state field, step, outcome or type) with
+// where it was written. In JSON it is a plain string.
+type Ident struct {
+	Name  string
+	Range diag.Range
+}
+
+func (i *Ident) String() string {
+	if i == nil {
+		return ""
+	}
+	return i.Name
+}
+
+func (i Ident) MarshalJSON() ([]byte, error) { return json.Marshal(i.Name) }
+
+func (i *Ident) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &i.Name) }
+
+// Duration is a time.Duration written in Go syntax ("250ms", "1h30m") in
+// both .flow and JSON.
+type Duration time.Duration
+
+func (d Duration) String() string { return FormatDuration(time.Duration(d)) }
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: want Go syntax such as 250ms or 1h30m", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("invalid duration %q: must not be negative", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// FormatDuration prints d in the shortest Go syntax that parses back to d:
+// "1h30m" rather than time.Duration's "1h30m0s".
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if len(s) > 2 && (s[len(s)-2:] == "m0s") {
+		s = s[:len(s)-2]
+	}
+	if len(s) > 2 && s[len(s)-2:] == "h0m" {
+		s = s[:len(s)-2]
+	}
+	return s
+}
