@@ -1,0 +1,332 @@
+package dsl
+
+import (
+	"fmt"
+	"go/token"
+	"go/types"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// Generated Go names. The generator emits exactly the identifiers listed by
+// GoNames and nothing else at package level, and Check verifies that they
+// are valid and do not collide, so a flow that checks clean always
+// generates code that compiles.
+//
+// For flow Signup:
+//
+//	SignupHandlers                     interface: one method per Go step and Go rollback
+//	SignupFlow                         the flow definition type
+//	NewSignupFlow                      its constructor
+//	SignupRun                          a typed run
+//	SignupStep<Step>                   step ID constant, e.g. SignupStepCreateCustomer
+//	Signup<Step>Outcome<Outcome>       declared outcome constant, e.g. SignupReviewOutcomeApproved
+//	                                   (the outcome in CamelCase: needs_review -> NeedsReview);
+//	                                   built-in outcomes use runtime.OutcomeOK etc.
+//
+// Methods of SignupHandlers are named after the Go step (Review) or the Go
+// rollback (CancelSubscription) they implement.
+//
+// Naming rules that Check enforces (code "name"):
+//   - Flow, step and Go rollback names must be Go identifiers starting with
+//     an upper-case letter: they become exported types, constants and
+//     methods, and keeping the .flow name and the Go name identical makes
+//     both greppable. The hint suggests the capitalised name.
+//   - Outcome names must be identifiers (letters, digits, underscores, not
+//     starting with a digit); they are strings at run time and only their
+//     CamelCase appears in Go.
+//   - The state type must be an identifier that is not a Go keyword, not a
+//     predeclared identifier (int, error, ...) and not one of
+//     ReservedImportNames.
+//
+// Collisions (code "name-collision"): every package-level identifier above,
+// over all flows of the file, plus the state type names, must be distinct;
+// and within a flow a Go rollback may not share its name with a step.
+
+// ReservedImportNames are the package names the generated file imports. A
+// state type with one of these names would clash with the import. The
+// generator must keep this list in sync with what it imports.
+var ReservedImportNames = []string{"context", "json", "runtime", "time"}
+
+// Names are the generated Go identifiers of one flow.
+type Names struct {
+	Flow        *Flow
+	Handlers    string // SignupHandlers
+	Type        string // SignupFlow
+	Constructor string // NewSignupFlow
+	Run         string // SignupRun
+	Steps       []StepNames
+	Methods     []GoMethod // the Handlers interface's methods, see Flow.GoMethods
+}
+
+// StepNames are the identifiers generated for one step.
+type StepNames struct {
+	Step     *Step
+	Const    string // SignupStepCreateCustomer
+	Outcomes []OutcomeName
+}
+
+// OutcomeName is the constant generated for one declared outcome.
+type OutcomeName struct {
+	Outcome *Ident
+	Const   string // SignupReviewOutcomeApproved
+}
+
+// GoNames computes the generated identifiers of f.
+func (f *Flow) GoNames() *Names {
+	n := &Names{
+		Flow:        f,
+		Handlers:    f.Name + "Handlers",
+		Type:        f.Name + "Flow",
+		Constructor: "New" + f.Name + "Flow",
+		Run:         f.Name + "Run",
+		Methods:     f.GoMethods(),
+	}
+	for _, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		sn := StepNames{Step: s, Const: f.Name + "Step" + s.Name}
+		seen := map[string]bool{}
+		for _, o := range s.Outcomes {
+			if o == nil || seen[o.Name] || isBuiltinOutcome(o.Name) {
+				continue
+			}
+			seen[o.Name] = true
+			sn.Outcomes = append(sn.Outcomes, OutcomeName{Outcome: o, Const: f.Name + s.Name + "Outcome" + CamelCase(o.Name)})
+		}
+		n.Steps = append(n.Steps, sn)
+	}
+	return n
+}
+
+// StepConst returns the constant for the step named step, or "".
+func (n *Names) StepConst(step string) string {
+	for _, s := range n.Steps {
+		if s.Step.Name == step {
+			return s.Const
+		}
+	}
+	return ""
+}
+
+// OutcomeConst returns the constant for a declared outcome of a step, or
+// "" (built-in outcomes have no generated constant).
+func (n *Names) OutcomeConst(step, outcome string) string {
+	for _, s := range n.Steps {
+		if s.Step.Name != step {
+			continue
+		}
+		for _, o := range s.Outcomes {
+			if o.Outcome.Name == outcome {
+				return o.Const
+			}
+		}
+	}
+	return ""
+}
+
+// GoIdent is one package-level identifier the generator emits, with what
+// it is for and where its name comes from in the source.
+type GoIdent struct {
+	Name  string
+	What  string // e.g. `handler interface of flow "Signup"`
+	Range diag.Range
+}
+
+// Identifiers returns every package-level identifier generated for the
+// flow, in a fixed order.
+func (n *Names) Identifiers() []GoIdent {
+	f := n.Flow
+	what := func(kind string) string { return fmt.Sprintf("%s of flow %q", kind, f.Name) }
+	out := []GoIdent{
+		{n.Handlers, what("handler interface"), f.NameRange},
+		{n.Type, what("definition type"), f.NameRange},
+		{n.Constructor, what("constructor"), f.NameRange},
+		{n.Run, what("run type"), f.NameRange},
+	}
+	for _, s := range n.Steps {
+		out = append(out, GoIdent{s.Const, fmt.Sprintf("step constant of step %q", s.Step.Name), s.Step.NameRange})
+		for _, o := range s.Outcomes {
+			out = append(out, GoIdent{o.Const, fmt.Sprintf("outcome constant of %q in step %q", o.Outcome.Name, s.Step.Name), o.Outcome.Range})
+		}
+	}
+	return out
+}
+
+// CamelCase turns an outcome name into the exported form used in Go
+// identifiers: "approved" -> "Approved", "needs_review" -> "NeedsReview",
+// "HTTPError" -> "HTTPError". Characters that are not letters or digits
+// separate words and are dropped.
+func CamelCase(s string) string {
+	var b strings.Builder
+	upper := true
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			upper = true
+			continue
+		}
+		if upper {
+			r = unicode.ToUpper(r)
+			upper = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isBuiltinOutcome(name string) bool {
+	return name == OutcomeOK || name == OutcomeError || name == OutcomeTimeout
+}
+
+// isIdent reports whether s is an identifier in the Go sense, keywords
+// included (token.IsIdentifier excludes them; we report keywords
+// separately to say why).
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == utf8.RuneError || !(unicode.IsLetter(r) || r == '_' || (i > 0 && unicode.IsDigit(r))) {
+			return false
+		}
+	}
+	return true
+}
+
+// exportedName suggests an exported spelling of s for hints.
+func exportedName(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError || !unicode.IsLetter(r) {
+		return ""
+	}
+	return string(unicode.ToUpper(r)) + s[size:]
+}
+
+// checkExportedName reports a flow, step or rollback name that cannot be
+// an exported Go identifier. kind is "flow", "step" or "rollback"; why says
+// what the name becomes in Go.
+func checkExportedName(kind, name string, r diag.Range, why string) (diag.Diagnostic, bool) {
+	switch {
+	case name == "":
+		return diag.Errorf(r, "name", "%s has no name", kind).WithHint("give the %s a name starting with an upper-case letter", kind), true
+	case !isIdent(name):
+		return diag.Errorf(r, "name", "%s name %q is not a valid Go identifier", kind, name).
+			WithHint("use letters, digits and underscores, starting with an upper-case letter"), true
+	case token.IsKeyword(name):
+		return diag.Errorf(r, "name", "%s name %q is a Go keyword", kind, name).
+			WithHint("rename it, for example to %q", exportedName(name)), true
+	case !token.IsExported(name):
+		d := diag.Errorf(r, "name", "%s name %q must start with an upper-case letter: %s", kind, name, why)
+		if s := exportedName(name); s != "" {
+			d = d.WithHint("rename it to %q", s)
+		} else {
+			d = d.WithHint("start the name with an upper-case letter")
+		}
+		return d, true
+	}
+	return diag.Diagnostic{}, false
+}
+
+// checkNames reports invalid names and collisions among generated Go
+// identifiers (see the comment at the top of this file).
+func checkNames(file *File) diag.List {
+	var ds diag.List
+	type origin struct {
+		what string
+		r    diag.Range
+	}
+	seen := map[string]origin{}
+	claim := func(id GoIdent) {
+		if prev, ok := seen[id.Name]; ok {
+			ds = append(ds, diag.Errorf(id.Range, "name-collision", "generated Go name %q for the %s collides with the %s (%s)",
+				id.Name, id.What, prev.what, where(prev.r)).
+				WithHint("rename one of them so that the generated names differ"))
+			return
+		}
+		seen[id.Name] = origin{id.What, id.Range}
+	}
+	for _, f := range file.Flows {
+		if f == nil {
+			continue
+		}
+		if d, bad := checkExportedName("flow", f.Name, f.NameRange, "it names exported Go types"); bad {
+			ds = append(ds, d)
+		}
+		for _, s := range f.Steps {
+			if s == nil {
+				continue
+			}
+			if d, bad := checkExportedName("step", s.Name, s.NameRange, "it names a Go constant and, for a Go step, a handler method"); bad {
+				ds = append(ds, d)
+			}
+			if s.Rollback.IsGo() {
+				if d, bad := checkExportedName("rollback", s.Rollback.Name.Name, s.Rollback.Name.Range, "it names a handler method"); bad {
+					ds = append(ds, d)
+				}
+			}
+			for _, o := range s.Outcomes {
+				if o != nil && !isIdent(o.Name) {
+					ds = append(ds, diag.Errorf(o.Range, "name", "outcome name %q is not an identifier", o.Name).
+						WithHint("use letters, digits and underscores, not starting with a digit"))
+				}
+			}
+		}
+		if f.Name == "" {
+			continue // nothing sensible to generate; already reported
+		}
+		for _, id := range f.GoNames().Identifiers() {
+			claim(id)
+		}
+	}
+	// State types live in the same package as the generated identifiers;
+	// several flows may share one.
+	states := map[string]bool{}
+	for _, f := range file.Flows {
+		if f == nil || f.State == nil || states[f.State.Name] {
+			continue
+		}
+		st := f.State
+		states[st.Name] = true
+		switch {
+		case !isIdent(st.Name):
+			ds = append(ds, diag.Errorf(st.Range, "name", "state type %q is not a Go identifier", st.Name).
+				WithHint("name a struct type declared in the package, such as %sState", f.Name))
+			continue
+		case token.IsKeyword(st.Name):
+			ds = append(ds, diag.Errorf(st.Range, "name", "state type %q is a Go keyword", st.Name).
+				WithHint("name a struct type declared in the package, such as %sState", f.Name))
+			continue
+		case types.Universe.Lookup(st.Name) != nil:
+			ds = append(ds, diag.Errorf(st.Range, "name", "state type %q is a predeclared Go identifier, not a struct type of the package", st.Name).
+				WithHint("declare a struct type, such as %sState, and name it here", f.Name))
+			continue
+		case contains(ReservedImportNames, st.Name):
+			ds = append(ds, diag.Errorf(st.Range, "name-collision", "state type %q has the name of a package the generated code imports", st.Name).
+				WithHint("rename the type, for example to %q", exportedName(st.Name)+"State"))
+			continue
+		}
+		if prev, ok := seen[st.Name]; ok {
+			ds = append(ds, diag.Errorf(st.Range, "name-collision", "state type %q collides with the generated %s (%s)", st.Name, prev.what, where(prev.r)).
+				WithHint("rename the state type or the flow/step"))
+		}
+	}
+	return ds
+}
+
+// where describes a source position for "first declared at ..." messages:
+// "line 12" for .flow input, the JSON path for .json input.
+func where(r diag.Range) string {
+	p := r.Start
+	switch {
+	case p.Line > 0:
+		return fmt.Sprintf("line %d", p.Line)
+	case p.Path != "":
+		return p.Path
+	default:
+		return "unknown position"
+	}
+}

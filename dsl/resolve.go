@@ -1,0 +1,549 @@
+package dsl
+
+import (
+	"math"
+	"time"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// This file holds the derived facts of the model that every consumer
+// (checks, diagrams, the generator, runtime adapters) needs: effective
+// policies, where each outcome of a step goes, which steps are reachable and
+// which Go methods the user implements. They are computed here and nowhere
+// else so that the checker, the diagram and the generated code cannot
+// disagree about the semantics.
+//
+// Semantics, in one place:
+//   - Retry: a step's `retry` overrides the flow's. Attempts always come from
+//     the policy that is written closest to the step; backoff (initial..max),
+//     multiplier and jitter that the step's retry does not write are taken from
+//     the flow's retry. With no retry anywhere a step has 1 attempt. The
+//     multiplier defaults to 2 and jitter to full.
+//   - Timeout (per attempt): an await's own `timeout` (on the await line),
+//     else the step's `timeout`, else the flow's; 0 means none.
+//   - Deadline (the step's total budget, retries included): the step's, else
+//     the flow's; 0 means none.
+//   - Outcomes a step can produce: ok, error, timeout (only when the step has
+//     an effective timeout or is an await), then its declared outcomes.
+//   - Where an outcome goes: the step's `on <outcome> -> <target>` if written
+//     (the first one, when duplicated); otherwise ok and declared outcomes go
+//     to the next step in file order (done after the last), error and
+//     timeout go to fail.
+
+// Flow returns the flow named name, or nil.
+func (f *File) Flow(name string) *Flow {
+	if f == nil {
+		return nil
+	}
+	for _, fl := range f.Flows {
+		if fl != nil && fl.Name == name {
+			return fl
+		}
+	}
+	return nil
+}
+
+// Step returns the first step named name, or nil.
+func (f *Flow) Step(name string) *Step {
+	if i := f.StepIndex(name); i >= 0 {
+		return f.Steps[i]
+	}
+	return nil
+}
+
+// StepIndex returns the file-order index of the first step named name, or -1.
+func (f *Flow) StepIndex(name string) int {
+	if f == nil {
+		return -1
+	}
+	for i, s := range f.Steps {
+		if s != nil && s.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// indexOf returns the index of s in f.Steps (by identity), or -1.
+func (f *Flow) indexOf(s *Step) int {
+	for i, t := range f.Steps {
+		if t == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// Kind is the step's action kind; a step without an action is a Go step.
+func (s *Step) Kind() ActionKind {
+	if s == nil || s.Action == nil || s.Action.Kind == "" {
+		return ActionGo
+	}
+	return s.Action.Kind
+}
+
+// IsGo reports whether the user implements the step as a Go method.
+func (s *Step) IsGo() bool { return s.Kind() == ActionGo }
+
+// HasSideEffects reports whether running the step changes the world
+// outside the run: an rpc, a publish, a Go step (which may do anything), or
+// any publication after success. Only an await without publications is
+// free of side effects.
+func (s *Step) HasSideEffects() bool {
+	return s.Kind() != ActionAwait || len(s.Publish) > 0
+}
+
+// IsGo reports whether the rollback is a Go method the user implements
+// (rather than an rpc).
+func (r *Rollback) IsGo() bool { return r != nil && r.Action == nil && r.Name != nil }
+
+// RetryFor returns the effective retry policy of s (see the file comment):
+// never nil fields, Attempts >= 1, Multiplier and Jitter filled in. Range is
+// the range of the retry statement the attempts came from (the step's or the
+// flow's), or the zero Range when neither writes one.
+func (f *Flow) RetryFor(s *Step) Retry {
+	var r Retry
+	var flow Retry
+	if f != nil && f.Retry != nil {
+		flow = *f.Retry
+	}
+	if s != nil && s.Retry != nil {
+		r = *s.Retry
+		if r.Initial == 0 && r.Max == 0 {
+			r.Initial, r.Max = flow.Initial, flow.Max
+		}
+		if r.Multiplier == 0 {
+			r.Multiplier = flow.Multiplier
+		}
+		if r.Jitter == "" {
+			r.Jitter = flow.Jitter
+		}
+	} else {
+		r = flow
+	}
+	return r.normalized()
+}
+
+// RollbackRetryFor returns the retry policy of the rollback of s. A rollback
+// has no retry statement of its own, so it uses the step's effective policy:
+// undoing must try at least as hard as doing.
+func (f *Flow) RollbackRetryFor(s *Step) Retry { return f.RetryFor(s) }
+
+func (r Retry) normalized() Retry {
+	if r.Attempts < 1 {
+		r.Attempts = 1
+	}
+	if r.Multiplier == 0 {
+		r.Multiplier = DefaultMultiplier
+	}
+	if r.Jitter == "" {
+		r.Jitter = JitterFull
+	}
+	return r
+}
+
+// TimeoutFor returns the per-attempt timeout of s (0 means none): an await's
+// own timeout, else the step's, else the flow's.
+func (f *Flow) TimeoutFor(s *Step) time.Duration {
+	if s != nil && s.Kind() == ActionAwait && s.Action.Timeout > 0 {
+		return time.Duration(s.Action.Timeout)
+	}
+	if s != nil && s.Timeout > 0 {
+		return time.Duration(s.Timeout)
+	}
+	if f != nil {
+		return time.Duration(f.Timeout)
+	}
+	return 0
+}
+
+// DeadlineFor returns the total budget of s including all retries and
+// backoff (0 means none): the step's, else the flow's.
+func (f *Flow) DeadlineFor(s *Step) time.Duration {
+	if s != nil && s.Deadline > 0 {
+		return time.Duration(s.Deadline)
+	}
+	if f != nil {
+		return time.Duration(f.Deadline)
+	}
+	return 0
+}
+
+// WorstCase returns the longest time a step with policy r and per-attempt
+// timeout can take before its last attempt gives up: every attempt runs to
+// its timeout and every backoff sleeps its full capped delay (full jitter
+// draws from [0, delay], so the delay is also its worst case). The result
+// saturates at the largest time.Duration instead of overflowing. It is
+// meaningful only when timeout > 0.
+func WorstCase(r Retry, timeout time.Duration) time.Duration {
+	r = r.normalized()
+	total := satMul(timeout, int64(r.Attempts))
+	return satAdd(total, BackoffTotal(r))
+}
+
+// BackoffTotal is the sum of the (capped) delays between the attempts of r:
+// Attempts-1 delays, the n-th (from 0) being min(Max, Initial*Multiplier^n),
+// or uncapped when Max is 0. It saturates instead of overflowing and runs in
+// time independent of Attempts once the delay reaches the cap.
+func BackoffTotal(r Retry) time.Duration {
+	r = r.normalized()
+	if r.Initial <= 0 || r.Attempts < 2 {
+		return 0
+	}
+	gaps := int64(r.Attempts - 1)
+	capped := func(d float64) float64 {
+		if r.Max > 0 && d > float64(r.Max) {
+			return float64(r.Max)
+		}
+		return d
+	}
+	if r.Multiplier <= 1 {
+		// The delay never grows (Check reports a multiplier below 1; the
+		// first delay is then the worst).
+		return satMul(time.Duration(capped(float64(r.Initial))), gaps)
+	}
+	// Sum exactly while the delay grows, then every remaining delay is the
+	// cap (or, uncapped, the sum has long saturated).
+	var total time.Duration
+	delay := float64(r.Initial)
+	for n := int64(0); n < gaps; n++ {
+		d := capped(delay)
+		if d >= float64(maxDuration) {
+			return maxDuration
+		}
+		if r.Max > 0 && d == float64(r.Max) {
+			return satAdd(total, satMul(r.Max.std(), gaps-n))
+		}
+		total = satAdd(total, time.Duration(d))
+		if total == maxDuration {
+			return total
+		}
+		delay *= r.Multiplier
+		if n == exactGaps {
+			return satAdd(total, geometricTail(delay, r.Multiplier, float64(r.Max), gaps-n-1))
+		}
+	}
+	return total
+}
+
+// exactGaps bounds the exact summation loop of BackoffTotal: a multiplier
+// barely above 1 would otherwise take very many steps to reach the cap.
+const exactGaps = 4096
+
+// geometricTail sums n delays starting at first, each multiplier times the
+// previous, capped at limit (0: no cap), in closed form.
+func geometricTail(first, multiplier, limit float64, n int64) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	uncapped := float64(n)
+	if limit > 0 {
+		k := math.Ceil(math.Log(limit/first) / math.Log(multiplier))
+		uncapped = math.Max(0, math.Min(k, float64(n)))
+	}
+	sum := first * (math.Pow(multiplier, uncapped) - 1) / (multiplier - 1)
+	sum += (float64(n) - uncapped) * limit
+	if math.IsNaN(sum) || sum >= float64(maxDuration) {
+		return maxDuration
+	}
+	return time.Duration(sum)
+}
+
+func (d Duration) std() time.Duration { return time.Duration(d) }
+
+const maxDuration = time.Duration(1<<63 - 1)
+
+func satAdd(a, b time.Duration) time.Duration {
+	if a > maxDuration-b {
+		return maxDuration
+	}
+	return a + b
+}
+
+func satMul(d time.Duration, n int64) time.Duration {
+	if d <= 0 || n <= 0 {
+		return 0
+	}
+	if int64(d) > int64(maxDuration)/n {
+		return maxDuration
+	}
+	return d * time.Duration(n)
+}
+
+// Outcomes returns the outcomes s can produce, in a fixed order: ok, error,
+// timeout (when the step has an effective timeout or is an await), then the
+// declared outcomes in source order. Declared outcomes that repeat a
+// built-in or an earlier declaration are not repeated.
+func (f *Flow) Outcomes(s *Step) []string {
+	out := []string{OutcomeOK, OutcomeError}
+	if f.CanTimeout(s) {
+		out = append(out, OutcomeTimeout)
+	}
+	if s == nil {
+		return out
+	}
+	for _, o := range s.Outcomes {
+		if o == nil || o.Name == "" || contains(out, o.Name) {
+			continue
+		}
+		out = append(out, o.Name)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// CanTimeout reports whether s can end with the timeout outcome.
+func (f *Flow) CanTimeout(s *Step) bool {
+	return s.Kind() == ActionAwait || f.TimeoutFor(s) > 0
+}
+
+// Transition returns the step's transition for outcome, or nil when none is
+// written (the first one when several are).
+func (s *Step) Transition(outcome string) *Transition {
+	if s == nil {
+		return nil
+	}
+	for _, t := range s.Transitions {
+		if t != nil && t.On != nil && t.On.Name == outcome {
+			return t
+		}
+	}
+	return nil
+}
+
+// Next returns where outcome of step s goes: a step name, TargetDone or
+// TargetFail. A written transition wins (its target is returned as written,
+// even when it names no step: Check reports that); otherwise ok and any
+// other non-failure outcome go to the next step in file order (TargetDone
+// after the last), error and timeout go to TargetFail. s must be a step of f.
+func (f *Flow) Next(s *Step, outcome string) string {
+	return f.NextAt(f.indexOf(s), outcome)
+}
+
+// NextAt is Next for the step at index i of f.Steps, for callers that walk
+// the steps in order and want to avoid Next's search for the step.
+func (f *Flow) NextAt(i int, outcome string) string {
+	if i < 0 || i >= len(f.Steps) {
+		return TargetFail
+	}
+	if t := f.Steps[i].Transition(outcome); t != nil && t.Target != nil {
+		return t.Target.Name
+	}
+	return f.defaultNext(i, outcome)
+}
+
+func (f *Flow) defaultNext(i int, outcome string) string {
+	switch outcome {
+	case OutcomeError, OutcomeTimeout:
+		return TargetFail
+	}
+	for j := i + 1; j < len(f.Steps); j++ {
+		if f.Steps[j] != nil {
+			return f.Steps[j].Name
+		}
+	}
+	return TargetDone
+}
+
+// Edge is where one outcome of a step goes.
+type Edge struct {
+	From    *Step
+	Outcome string
+	To      string      // a step name, TargetDone or TargetFail
+	Written *Transition // the `on` that says so; nil when To is the default
+}
+
+// Edges returns, for every step in file order, one edge per outcome the
+// step can produce (in the order of Outcomes). Transitions on outcomes the
+// step cannot produce are not edges (Check reports them).
+func (f *Flow) Edges() []Edge {
+	var out []Edge
+	for i, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		out = append(out, f.edgesAt(i)...)
+	}
+	return out
+}
+
+// StepEdges returns the edges of one step of f (see Edges).
+func (f *Flow) StepEdges(s *Step) []Edge {
+	i := f.indexOf(s)
+	if i < 0 {
+		return nil
+	}
+	return f.edgesAt(i)
+}
+
+func (f *Flow) edgesAt(i int) []Edge {
+	s := f.Steps[i]
+	outcomes := f.Outcomes(s)
+	out := make([]Edge, 0, len(outcomes))
+	for _, o := range outcomes {
+		t := s.Transition(o)
+		e := Edge{From: s, Outcome: o, Written: t}
+		if t != nil && t.Target != nil {
+			e.To = t.Target.Name
+		} else {
+			e.Written = nil
+			e.To = f.defaultNext(i, o)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Reachable returns the names of the steps reachable from the first step
+// by following every outcome's edge. Unknown targets are ignored.
+func (f *Flow) Reachable() map[string]bool {
+	seen := map[string]bool{}
+	if f == nil || len(f.Steps) == 0 || f.Steps[0] == nil {
+		return seen
+	}
+	index := make(map[string]int, len(f.Steps))
+	for i, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		if _, dup := index[s.Name]; !dup {
+			index[s.Name] = i
+		}
+	}
+	queue := []int{0}
+	seen[f.Steps[0].Name] = true
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		for _, e := range f.edgesAt(i) {
+			j, ok := index[e.To]
+			if !ok || seen[e.To] {
+				continue
+			}
+			seen[e.To] = true
+			queue = append(queue, j)
+		}
+	}
+	return seen
+}
+
+// Unreachable returns the steps that cannot be reached from the first step,
+// in file order.
+func (f *Flow) Unreachable() []*Step {
+	reach := f.Reachable()
+	var out []*Step
+	for _, s := range f.Steps {
+		if s != nil && !reach[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// GoMethod is a method the user implements for a flow: a Go step
+// (func(ctx, *State) (Outcome, error)) or a Go rollback
+// (func(ctx, *State) error).
+type GoMethod struct {
+	Name     string
+	Rollback bool
+	// Steps are the steps that use the method: the Go step itself, or every
+	// step whose rollback names it (steps may share a rollback method).
+	Steps []*Step
+	Range diag.Range // the first place the name is written
+}
+
+// GoMethods returns the methods the user must implement for f, in file
+// order of first use: each Go step, then (after its step's own method) the
+// step's Go rollback. A rollback name used by several steps is one method.
+// A rollback whose name is also a Go step's name is listed twice (once per
+// role): Check reports that as an error.
+func (f *Flow) GoMethods() []GoMethod {
+	var out []GoMethod
+	rollbacks := map[string]int{}
+	for _, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		if s.IsGo() {
+			out = append(out, GoMethod{Name: s.Name, Steps: []*Step{s}, Range: s.NameRange})
+		}
+		if s.Rollback.IsGo() {
+			name := s.Rollback.Name.Name
+			if i, ok := rollbacks[name]; ok {
+				out[i].Steps = append(out[i].Steps, s)
+				continue
+			}
+			rollbacks[name] = len(out)
+			out = append(out, GoMethod{Name: name, Rollback: true, Steps: []*Step{s}, Range: s.Rollback.Name.Range})
+		}
+	}
+	return out
+}
+
+// FieldRole says how a flow uses a state field.
+type FieldRole string
+
+const (
+	RoleRequest   FieldRole = "request"   // rpc request: read
+	RoleResponse  FieldRole = "response"  // rpc response or awaited payload: written
+	RoleCorrelate FieldRole = "correlate" // await correlation key: read, a string
+	RolePayload   FieldRole = "payload"   // published payload: read
+)
+
+// FieldRef is one place where a flow names a field of its state type.
+type FieldRef struct {
+	Field *Ident
+	Role  FieldRole
+	Step  *Step
+	// InRollback is true when the field is named by the step's rpc
+	// rollback rather than by the step itself.
+	InRollback bool
+}
+
+// FieldRefs returns every state field f names, in source order within
+// each step: the action's request, response and correlation field, the
+// rollback rpc's, then the publications' payloads.
+func (f *Flow) FieldRefs() []FieldRef {
+	var out []FieldRef
+	add := func(id *Ident, role FieldRole, s *Step, rb bool) {
+		if id != nil {
+			out = append(out, FieldRef{Field: id, Role: role, Step: s, InRollback: rb})
+		}
+	}
+	addAction := func(a *Action, s *Step, rb bool) {
+		if a == nil {
+			return
+		}
+		role := RoleRequest
+		if a.Kind == ActionPublish {
+			role = RolePayload
+		}
+		add(a.Request, role, s, rb)
+		add(a.Response, RoleResponse, s, rb)
+		add(a.Correlate, RoleCorrelate, s, rb)
+	}
+	for _, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		addAction(s.Action, s, false)
+		if s.Rollback != nil {
+			addAction(s.Rollback.Action, s, true)
+		}
+		for _, p := range s.Publish {
+			if p != nil {
+				add(p.Payload, RolePayload, s, false)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,219 @@
+package dsl
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func id(s string) *Ident { return &Ident{Name: s} }
+
+func on(outcome, target string) *Transition { return &Transition{On: id(outcome), Target: id(target)} }
+
+// signupModel is the flow of the brief, built by hand so that these tests
+// depend on neither the parser nor the JSON decoder.
+func signupModel() *Flow {
+	return &Flow{
+		Name:    "Signup",
+		State:   id("SignupState"),
+		Retry:   &Retry{Attempts: 3, Initial: Duration(100 * time.Millisecond), Max: Duration(5 * time.Second), Jitter: JitterNone},
+		Timeout: Duration(10 * time.Second),
+		Steps: []*Step{
+			{Name: "CreateCustomer", Action: &Action{Kind: ActionRPC, Service: "customers", Endpoint: "Customer.Create", Request: id("Customer"), Response: id("CustomerID")},
+				Retry:    &Retry{Attempts: 5},
+				Rollback: &Rollback{Action: &Action{Kind: ActionRPC, Service: "customers", Endpoint: "Customer.Delete", Request: id("CustomerID")}}},
+			{Name: "CreateSubscription", Action: &Action{Kind: ActionRPC, Service: "subscriptions", Endpoint: "Subscription.Create"},
+				Retry:    &Retry{Attempts: 2, Initial: Duration(time.Second), Max: Duration(2 * time.Second), Multiplier: 1.5},
+				Rollback: &Rollback{Name: id("CancelSubscription")},
+				Publish:  []*Publication{{Topic: "billing", Event: "subscription.created", Payload: id("SubscriptionID")}}},
+			{Name: "AwaitPayment", Action: &Action{Kind: ActionAwait, Topic: "payments", Event: "payment.succeeded", Response: id("Payment"), Correlate: id("CustomerID"), Timeout: Duration(72 * time.Hour)},
+				Transitions: []*Transition{on("timeout", "ExpireTrial")}},
+			{Name: "Review", Action: &Action{Kind: ActionGo}, Outcomes: []*Ident{id("approved"), id("needs_review")},
+				Transitions: []*Transition{on("approved", "Activate"), on("needs_review", "fail")}, Irreversible: true},
+			{Name: "Activate", Rollback: &Rollback{Name: id("CancelSubscription")}, Timeout: Duration(time.Second),
+				Transitions: []*Transition{on("ok", "done")}},
+			{Name: "ExpireTrial", Irreversible: true, Transitions: []*Transition{on("ok", "fail")}},
+			{Name: "Orphan", Action: &Action{Kind: ActionGo}, Irreversible: true},
+		},
+	}
+}
+
+func TestRetryFor(t *testing.T) {
+	f := signupModel()
+	tests := []struct {
+		step string
+		want Retry
+	}{
+		// The step writes only attempts: backoff and jitter come from the flow.
+		{"CreateCustomer", Retry{Attempts: 5, Initial: Duration(100 * time.Millisecond), Max: Duration(5 * time.Second), Multiplier: 2, Jitter: JitterNone}},
+		// The step writes backoff and multiplier; jitter still from the flow.
+		{"CreateSubscription", Retry{Attempts: 2, Initial: Duration(time.Second), Max: Duration(2 * time.Second), Multiplier: 1.5, Jitter: JitterNone}},
+		// No step retry: the flow's.
+		{"Review", Retry{Attempts: 3, Initial: Duration(100 * time.Millisecond), Max: Duration(5 * time.Second), Multiplier: 2, Jitter: JitterNone}},
+	}
+	for _, tt := range tests {
+		got := f.RetryFor(f.Step(tt.step))
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("RetryFor(%s) (-want +got):\n%s", tt.step, diff)
+		}
+	}
+	empty := &Flow{Steps: []*Step{{Name: "A"}}}
+	if got, want := empty.RetryFor(empty.Steps[0]), (Retry{Attempts: 1, Multiplier: 2, Jitter: JitterFull}); got != want {
+		t.Errorf("default RetryFor = %+v, want %+v", got, want)
+	}
+}
+
+func TestTimeoutAndDeadlineFor(t *testing.T) {
+	f := signupModel()
+	f.Deadline = Duration(time.Minute)
+	f.Step("Activate").Deadline = Duration(time.Hour)
+	for _, tt := range []struct {
+		step              string
+		timeout, deadline time.Duration
+	}{
+		{"CreateCustomer", 10 * time.Second, time.Minute},
+		{"AwaitPayment", 72 * time.Hour, time.Minute},
+		{"Activate", time.Second, time.Hour},
+	} {
+		s := f.Step(tt.step)
+		if got := f.TimeoutFor(s); got != tt.timeout {
+			t.Errorf("TimeoutFor(%s) = %v, want %v", tt.step, got, tt.timeout)
+		}
+		if got := f.DeadlineFor(s); got != tt.deadline {
+			t.Errorf("DeadlineFor(%s) = %v, want %v", tt.step, got, tt.deadline)
+		}
+	}
+}
+
+func TestOutcomesAndNext(t *testing.T) {
+	f := signupModel()
+	f.Timeout = 0
+	tests := []struct {
+		step     string
+		outcomes []string
+		next     map[string]string
+	}{
+		{"CreateCustomer", []string{"ok", "error"}, map[string]string{"ok": "CreateSubscription", "error": "fail", "timeout": "fail"}},
+		{"AwaitPayment", []string{"ok", "error", "timeout"}, map[string]string{"ok": "Review", "timeout": "ExpireTrial"}},
+		{"Review", []string{"ok", "error", "approved", "needs_review"}, map[string]string{"approved": "Activate", "needs_review": "fail", "ok": "Activate"}},
+		{"Activate", []string{"ok", "error", "timeout"}, map[string]string{"ok": "done", "timeout": "fail"}},
+		{"Orphan", []string{"ok", "error"}, map[string]string{"ok": "done"}},
+	}
+	for _, tt := range tests {
+		s := f.Step(tt.step)
+		if diff := cmp.Diff(tt.outcomes, f.Outcomes(s)); diff != "" {
+			t.Errorf("Outcomes(%s) (-want +got):\n%s", tt.step, diff)
+		}
+		for o, want := range tt.next {
+			if got := f.Next(s, o); got != want {
+				t.Errorf("Next(%s, %s) = %q, want %q", tt.step, o, got, want)
+			}
+		}
+	}
+}
+
+func TestReachable(t *testing.T) {
+	f := signupModel()
+	var got []string
+	for _, s := range f.Unreachable() {
+		got = append(got, s.Name)
+	}
+	if diff := cmp.Diff([]string{"Orphan"}, got); diff != "" {
+		t.Errorf("Unreachable (-want +got):\n%s", diff)
+	}
+	if !f.Reachable()["ExpireTrial"] {
+		t.Errorf("ExpireTrial should be reachable through AwaitPayment's timeout")
+	}
+}
+
+func TestEdges(t *testing.T) {
+	f := signupModel()
+	var got []string
+	for _, e := range f.StepEdges(f.Step("AwaitPayment")) {
+		w := "default"
+		if e.Written != nil {
+			w = "written"
+		}
+		got = append(got, e.Outcome+"->"+e.To+" "+w)
+	}
+	want := []string{"ok->Review default", "error->fail default", "timeout->ExpireTrial written"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("StepEdges (-want +got):\n%s", diff)
+	}
+	// Every step can time out (the flow's timeout); Review adds 2 outcomes.
+	if n := len(f.Edges()); n != 7*3+2 {
+		t.Errorf("len(Edges) = %d", n)
+	}
+}
+
+func TestGoMethods(t *testing.T) {
+	f := signupModel()
+	var got []string
+	for _, m := range f.GoMethods() {
+		kind := "step"
+		if m.Rollback {
+			kind = "rollback"
+		}
+		got = append(got, m.Name+" "+kind+" "+string(rune('0'+len(m.Steps))))
+	}
+	want := []string{"CancelSubscription rollback 2", "Review step 1", "Activate step 1", "ExpireTrial step 1", "Orphan step 1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GoMethods (-want +got):\n%s", diff)
+	}
+}
+
+func TestFieldRefs(t *testing.T) {
+	f := signupModel()
+	var got []string
+	for _, r := range f.FieldRefs() {
+		got = append(got, r.Step.Name+"."+r.Field.Name+":"+string(r.Role))
+	}
+	want := []string{
+		"CreateCustomer.Customer:request", "CreateCustomer.CustomerID:response", "CreateCustomer.CustomerID:request",
+		"CreateSubscription.SubscriptionID:payload",
+		"AwaitPayment.Payment:response", "AwaitPayment.CustomerID:correlate",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("FieldRefs (-want +got):\n%s", diff)
+	}
+}
+
+func TestBackoffTotal(t *testing.T) {
+	ms := func(n int) Duration { return Duration(time.Duration(n) * time.Millisecond) }
+	tests := []struct {
+		name string
+		r    Retry
+		want time.Duration
+	}{
+		{"one attempt", Retry{Attempts: 1, Initial: ms(100), Max: ms(1000)}, 0},
+		{"no backoff", Retry{Attempts: 5}, 0},
+		// 100 + 200 + 400 + 800 + 1000 (capped) + 1000
+		{"capped", Retry{Attempts: 7, Initial: ms(100), Max: ms(1000)}, 3500 * time.Millisecond},
+		{"uncapped", Retry{Attempts: 4, Initial: ms(100)}, 700 * time.Millisecond},
+		{"multiplier 1.5", Retry{Attempts: 4, Initial: ms(100), Max: ms(10000), Multiplier: 1.5}, 475 * time.Millisecond},
+		{"flat", Retry{Attempts: 4, Initial: ms(100), Multiplier: 1}, 300 * time.Millisecond},
+		{"saturates", Retry{Attempts: 1 << 30, Initial: ms(100)}, maxDuration},
+		{"huge attempts at cap", Retry{Attempts: 1 << 30, Initial: ms(1), Max: ms(1)}, time.Duration(1<<30-1) * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := BackoffTotal(tt.r); got != tt.want {
+			t.Errorf("%s: BackoffTotal = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// A multiplier barely above 1 must not loop once per attempt; the closed
+	// form must agree with the exact sum to within float rounding.
+	r := Retry{Attempts: 100000, Initial: ms(1), Max: Duration(time.Second), Multiplier: 1.0001}
+	var exact float64
+	delay := float64(time.Millisecond)
+	for range r.Attempts - 1 {
+		exact += min(delay, float64(time.Second))
+		delay *= r.Multiplier
+	}
+	if got := float64(BackoffTotal(r)); got < exact*0.999 || got > exact*1.001 {
+		t.Errorf("BackoffTotal(slow growth) = %v, want about %v", time.Duration(got), time.Duration(exact))
+	}
+	if w := WorstCase(Retry{Attempts: 3, Initial: ms(100), Max: ms(150)}, time.Second); w != 3250*time.Millisecond {
+		t.Errorf("WorstCase = %v, want 3.25s", w)
+	}
+}
