@@ -202,10 +202,10 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // "1h30m" rather than time.Duration's "1h30m0s".
 func FormatDuration(d time.Duration) string {
 	s := d.String()
-	if len(s) > 2 && (s[len(s)-2:] == "m0s") {
+	if len(s) > 3 && s[len(s)-3:] == "m0s" {
 		s = s[:len(s)-2]
 	}
-	if len(s) > 2 && s[len(s)-2:] == "h0m" {
+	if len(s) > 3 && s[len(s)-3:] == "h0m" {
 		s = s[:len(s)-2]
 	}
 	return s
