@@ -1,0 +1,10 @@
+//go:build !unix
+
+package wal
+
+import "os"
+
+// lockDir is a no-op where advisory locks are not available.
+func lockDir(dir string) (*os.File, error) { return os.Open(dir) }
+
+func syncDir(dir string) error { return nil }

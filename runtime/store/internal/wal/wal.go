@@ -1,0 +1,454 @@
+// Package wal is an append-only log of checksummed records in rotating
+// segment files, with group commit: an Append returns only once its record is
+// written and synced, and concurrent appenders share one sync.
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Pos locates a record: segment number and byte offset of its header.
+type Pos struct {
+	Segment uint64
+	Offset  int64
+}
+
+// Options configure a Log. Zero values pick the defaults.
+type Options struct {
+	// SegmentSize is the size after which the next write starts a new
+	// segment file (default 64 MiB). A batch is never split across segments.
+	SegmentSize int64
+	// MaxBatch caps the records written and synced together (default 4096).
+	MaxBatch int
+	// MaxWait is how long the appender that leads a group commit waits for
+	// more records before writing, unless MaxBatch fills first. The default 0
+	// batches only what queued up while the previous sync was in flight,
+	// which is free latency-wise and is enough under concurrency.
+	MaxWait time.Duration
+	// Hook, if set, is called at the named durability points of every group
+	// commit: "before-write", "after-write-before-sync", "after-sync-before-ack".
+	// Crash tests use it to kill the process at an exact point.
+	Hook func(point string)
+
+	// sync replaces the file sync in tests (fault injection).
+	sync func(*os.File) error
+}
+
+const (
+	defaultSegmentSize = 64 << 20
+	defaultMaxBatch    = 4096
+	maxBatchBytes      = 8 << 20
+)
+
+// ErrClosed is returned by operations on a closed Log.
+var ErrClosed = errors.New("log closed")
+
+// ErrFailed is matched (errors.Is) by the error of every Append after a write
+// or sync failed. Such a failure leaves the on-disk state unknown (after a
+// failed fsync Linux may drop the dirty pages and report success on the next
+// one), so the log never retries: it stays failed until reopened, when the
+// scan decides what actually reached the disk.
+var ErrFailed = errors.New("log failed")
+
+type failedError struct{ cause error }
+
+func (e *failedError) Error() string {
+	return fmt.Sprintf("log failed permanently: %v", e.cause)
+}
+func (e *failedError) Unwrap() []error { return []error{ErrFailed, e.cause} }
+
+// batch is one group commit: records appended by several callers, written
+// with one write and made durable with one sync.
+type batch struct {
+	buf  []byte
+	n    int
+	pos  Pos           // where buf starts on disk, set by the leader
+	err  error         // set before done is closed
+	done chan struct{} // closed when the batch is durable or failed
+	lead chan struct{} // one token: the waiter that receives it commits the batch
+	full chan struct{} // closed when n reaches MaxBatch (only used with MaxWait)
+}
+
+// Log is an append-only log. It is safe for concurrent use.
+type Log struct {
+	dir  string
+	opts Options
+	lock *os.File
+
+	mu      sync.Mutex
+	queue   []*batch // batches waiting to be committed; new records go to the last
+	syncing bool     // a leader is committing; it hands over to queue[0] when done
+	closed  bool
+	failed  error
+	active  sync.WaitGroup // Appends in progress, for Close
+
+	// Writer state, touched only by the current leader.
+	seg  uint64
+	f    *os.File
+	size int64
+
+	rmu     sync.Mutex
+	readers map[uint64]*os.File
+}
+
+// Open opens (creating if needed) the log in dir, calls fn for every valid
+// record in log order (payload is only valid during the call), drops a torn
+// tail, and returns the log ready for appends. Damage anywhere else is a
+// *CorruptError and the log is not opened.
+func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Log, error) {
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = defaultSegmentSize
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = defaultMaxBatch
+	}
+	if opts.sync == nil {
+		opts.sync = syncFile
+	}
+	if err := mkdirDurable(dir); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, opts: opts, lock: lock, readers: map[uint64]*os.File{}}
+	if err := l.recover(fn); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Log) segPath(seg uint64) string {
+	return filepath.Join(l.dir, fmt.Sprintf("%016x.seg", seg))
+}
+
+func (l *Log) segments() ([]uint64, error) {
+	ents, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []uint64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".seg")
+		if !ok || len(name) != 16 {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 16, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, n)
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i] < segs[j] })
+	return segs, nil
+}
+
+func (l *Log) recover(fn func(Pos, []byte) error) error {
+	segs, err := l.segments()
+	if err != nil {
+		return err
+	}
+	if len(segs) == 0 {
+		return l.createSegment(1)
+	}
+	for i, seg := range segs {
+		if i > 0 && seg != segs[i-1]+1 {
+			return &CorruptError{Segment: l.segPath(segs[i-1] + 1), Reason: "missing segment"}
+		}
+		path := l.segPath(seg)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		last := i == len(segs)-1
+		res, err := scanSegment(path, seg, data, last, fn)
+		if err != nil {
+			return err
+		}
+		if !last {
+			continue
+		}
+		if res.end == 0 {
+			// The segment never got its header: start it again.
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			return l.createSegment(seg)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if res.torn {
+			// Cut the torn tail so that later appends follow the last valid
+			// record, and make the cut durable before anything is appended.
+			if err := f.Truncate(res.end); err != nil {
+				f.Close()
+				return err
+			}
+			if err := l.opts.sync(f); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		l.seg, l.f, l.size = seg, f, res.end
+	}
+	return nil
+}
+
+// createSegment creates segment seg with its header, syncs it, then syncs the
+// directory so that the new file itself survives a crash.
+func (l *Log) createSegment(seg uint64) error {
+	path := l.segPath(seg)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(segmentHeader()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := l.opts.sync(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := syncDir(l.dir); err != nil {
+		f.Close()
+		return err
+	}
+	if l.f != nil {
+		l.f.Close()
+	}
+	l.seg, l.f, l.size = seg, f, segHeaderSize
+	return nil
+}
+
+// Append writes payload as one record and returns once it is durable (or the
+// log failed). Concurrent Appends share writes and syncs.
+func (l *Log) Append(payload []byte) (Pos, error) {
+	if len(payload) == 0 {
+		return Pos{}, errors.New("wal: empty record")
+	}
+	if len(payload) > MaxRecord {
+		return Pos{}, fmt.Errorf("wal: record of %d bytes exceeds %d", len(payload), MaxRecord)
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return Pos{}, ErrClosed
+	}
+	if l.failed != nil {
+		err := l.failed
+		l.mu.Unlock()
+		return Pos{}, err
+	}
+	l.active.Add(1)
+	defer l.active.Done()
+
+	var b *batch
+	if n := len(l.queue); n > 0 {
+		b = l.queue[n-1]
+		if b.n >= l.opts.MaxBatch || len(b.buf)+len(payload) > maxBatchBytes {
+			b = nil
+		}
+	}
+	if b == nil {
+		b = &batch{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+		if l.opts.MaxWait > 0 {
+			b.full = make(chan struct{})
+		}
+		l.queue = append(l.queue, b)
+	}
+	off := int64(len(b.buf))
+	b.buf = appendRecord(b.buf, payload)
+	b.n++
+	if b.full != nil && b.n == l.opts.MaxBatch {
+		close(b.full)
+	}
+	leader := !l.syncing
+	if leader {
+		// No commit in flight, so the queue held nothing before: b is queue[0].
+		l.syncing = true
+	}
+	l.mu.Unlock()
+
+	if leader {
+		l.commit(b)
+	}
+	for {
+		select {
+		case <-b.done:
+			if b.err != nil {
+				return Pos{}, b.err
+			}
+			return Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + off}, nil
+		case <-b.lead:
+			l.commit(b)
+		}
+	}
+}
+
+// commit writes and syncs b (which is queue[0]) and hands leadership to the
+// next queued batch, if any.
+func (l *Log) commit(b *batch) {
+	if b.full != nil {
+		t := time.NewTimer(l.opts.MaxWait)
+		select {
+		case <-b.full:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	l.mu.Lock()
+	l.queue = l.queue[1:] // seal b: later records start a new batch
+	l.mu.Unlock()
+
+	err := l.write(b)
+
+	l.mu.Lock()
+	if err != nil && l.failed == nil {
+		l.failed = &failedError{cause: err}
+	}
+	if l.failed != nil {
+		b.err = l.failed
+		close(b.done)
+		for _, q := range l.queue {
+			q.err = l.failed
+			close(q.done)
+		}
+		l.queue = nil
+		l.syncing = false
+	} else {
+		close(b.done)
+		if len(l.queue) > 0 {
+			l.queue[0].lead <- struct{}{}
+		} else {
+			l.syncing = false
+		}
+	}
+	l.mu.Unlock()
+}
+
+func (l *Log) hook(point string) {
+	if l.opts.Hook != nil {
+		l.opts.Hook(point)
+	}
+}
+
+func (l *Log) write(b *batch) error {
+	if l.size > segHeaderSize && l.size+int64(len(b.buf)) > l.opts.SegmentSize {
+		if err := l.createSegment(l.seg + 1); err != nil {
+			return err
+		}
+	}
+	b.pos = Pos{Segment: l.seg, Offset: l.size}
+	l.hook("before-write")
+	n, err := l.f.WriteAt(b.buf, l.size)
+	l.size += int64(n)
+	if err != nil {
+		return err
+	}
+	l.hook("after-write-before-sync")
+	if err := l.opts.sync(l.f); err != nil {
+		return err
+	}
+	l.hook("after-sync-before-ack")
+	return nil
+}
+
+// ReadAt returns a copy of the payload of the record at pos, verified
+// against its checksums.
+func (l *Log) ReadAt(pos Pos) ([]byte, error) {
+	f, err := l.reader(pos.Segment)
+	if err != nil {
+		return nil, err
+	}
+	var h [recHeaderSize]byte
+	if _, err := f.ReadAt(h[:], pos.Offset); err != nil {
+		return nil, fmt.Errorf("wal: read %v: %w", pos, err)
+	}
+	rec, err := readRecord(f, h, pos.Offset)
+	if err != nil {
+		return nil, &CorruptError{Segment: l.segPath(pos.Segment), Offset: pos.Offset, Reason: err.Error()}
+	}
+	return rec, nil
+}
+
+func readRecord(f *os.File, h [recHeaderSize]byte, off int64) ([]byte, error) {
+	if le32(h[8:12]) != checksum(h[:8]) {
+		return nil, errors.New("bad record header checksum")
+	}
+	n := le32(h[0:4])
+	if n == 0 || n > MaxRecord {
+		return nil, fmt.Errorf("bad record length %d", n)
+	}
+	p := make([]byte, n)
+	if _, err := f.ReadAt(p, off+recHeaderSize); err != nil {
+		return nil, err
+	}
+	if le32(h[4:8]) != checksum(p) {
+		return nil, errors.New("bad record checksum")
+	}
+	return p, nil
+}
+
+func le32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+
+func (l *Log) reader(seg uint64) (*os.File, error) {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	if l.readers == nil {
+		return nil, ErrClosed
+	}
+	if f, ok := l.readers[seg]; ok {
+		return f, nil
+	}
+	f, err := os.Open(l.segPath(seg))
+	if err != nil {
+		return nil, err
+	}
+	l.readers[seg] = f
+	return f, nil
+}
+
+// Close waits for Appends in progress, then releases the files. Appends
+// after Close fail with ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.active.Wait()
+
+	var errs []error
+	if l.f != nil {
+		errs = append(errs, l.f.Close())
+	}
+	l.rmu.Lock()
+	for _, f := range l.readers {
+		errs = append(errs, f.Close())
+	}
+	l.readers = nil
+	l.rmu.Unlock()
+	errs = append(errs, l.lock.Close())
+	return errors.Join(errs...)
+}
+
+// Dir returns the log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// SegmentPath returns the file path of segment seg.
+func (l *Log) SegmentPath(seg uint64) string { return l.segPath(seg) }
