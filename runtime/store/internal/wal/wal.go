@@ -402,7 +402,9 @@ func readRecord(f *os.File, h [recHeaderSize]byte, off int64) ([]byte, error) {
 	return p, nil
 }
 
-func le32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 func (l *Log) reader(seg uint64) (*os.File, error) {
 	l.rmu.Lock()

@@ -12,7 +12,9 @@ import (
 	"time"
 )
 
-func payload(i int) []byte { return []byte(fmt.Sprintf("record-%06d-%s", i, bytes.Repeat([]byte{'x'}, i%37))) }
+func payload(i int) []byte {
+	return []byte(fmt.Sprintf("record-%06d-%s", i, bytes.Repeat([]byte{'x'}, i%37)))
+}
 
 // readAll opens dir and returns every record in order.
 func readAll(t *testing.T, dir string, opts Options) ([][]byte, *Log, error) {
