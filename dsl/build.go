@@ -1,0 +1,365 @@
+package dsl
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/parser"
+)
+
+// Build turns the syntax tree of a .flow file into the model, keeping the
+// source range of every flow, step, statement and name. It reports what the
+// grammar alone cannot: invalid durations, attempts and multipliers, and
+// statements written twice where one is allowed (two actions, two retry
+// lines). It does not check names, targets or reachability; Check does.
+//
+// The model is complete even when Build reports errors: a bad value is left
+// zero and the first of two duplicate statements wins, so that Check can
+// still report everything else in the same run.
+func Build(f *parser.File) (*File, diag.List) {
+	b := &builder{}
+	out := &File{Version: FormatVersion, Flows: []*Flow{}}
+	if f == nil {
+		return out, nil
+	}
+	out.Name = f.Name
+	out.Range = rng(f.Pos, f.EndPos)
+	for _, fl := range f.Flows {
+		out.Flows = append(out.Flows, b.flow(fl))
+	}
+	return out, b.diags
+}
+
+type builder struct {
+	diags diag.List
+}
+
+// errorf reports an error at r with a hint saying what to do.
+func (b *builder) errorf(r diag.Range, hint string, format string, args ...any) {
+	d := diag.Errorf(r, "syntax", format, args...)
+	d.Hint = hint
+	b.diags = append(b.diags, d)
+}
+
+// duplicate reports a statement that may appear once per flow or step.
+func (b *builder) duplicate(what, where, name string, first lexer.Position, again diag.Range, hint string) {
+	if hint == "" {
+		hint = "keep one"
+	}
+	b.errorf(again, fmt.Sprintf("%s: the first is at line %d", hint, first.Line), "duplicate %s in %s %q", what, where, name)
+}
+
+func (b *builder) flow(fl *parser.Flow) *Flow {
+	out := &Flow{
+		Name:      fl.Name.Name,
+		Doc:       Doc(fl.Comments),
+		Steps:     []*Step{},
+		NameRange: identRange(fl.Name),
+		Range:     rng(fl.Pos, fl.EndPos),
+	}
+	var seenState, seenRetry, seenTimeout, seenDeadline *lexer.Position
+	once := func(seen **lexer.Position, what string, st *parser.FlowStmt) bool {
+		if *seen != nil {
+			b.duplicate(what, "flow", out.Name, **seen, rng(st.Pos, st.EndPos), "")
+			return false
+		}
+		*seen = &st.Pos
+		return true
+	}
+	for _, st := range fl.Body {
+		switch {
+		case st.State != nil:
+			if once(&seenState, "state", st) {
+				out.State = ident(st.State.Type)
+			}
+		case st.Trigger != nil:
+			out.Triggers = append(out.Triggers, b.trigger(st.Trigger))
+		case st.Retry != nil:
+			r := b.retry(st.Retry)
+			if once(&seenRetry, "retry", st) {
+				out.Retry = r
+			}
+		case st.Timeout != nil:
+			d := b.duration(st.Timeout.Value)
+			if once(&seenTimeout, "timeout", st) {
+				out.Timeout = d
+			}
+		case st.Deadline != nil:
+			d := b.duration(st.Deadline.Value)
+			if once(&seenDeadline, "deadline", st) {
+				out.Deadline = d
+			}
+		case st.Step != nil:
+			out.Steps = append(out.Steps, b.step(st))
+		}
+	}
+	return out
+}
+
+func (b *builder) trigger(t *parser.Trigger) *Trigger {
+	out := &Trigger{Range: rng(t.Pos, t.EndPos)}
+	switch {
+	case t.RPC != nil:
+		out.Kind = TriggerRPC
+		out.Endpoint = t.RPC.Endpoint.Value()
+	case t.Event != nil:
+		out.Kind = TriggerEvent
+		out.Topic = t.Event.Topic.Name
+		out.Event = t.Event.Event.Value()
+	case t.Schedule != nil:
+		out.Kind = TriggerSchedule
+		out.Schedule = t.Schedule.Spec.Value()
+	}
+	return out
+}
+
+func (b *builder) retry(r *parser.Retry) *Retry {
+	out := &Retry{Range: rng(r.Pos, r.EndPos)}
+	out.Attempts = b.attempts(r.Attempts)
+	if r.Backoff != nil {
+		out.Initial = b.duration(r.Backoff.Initial)
+		out.Max = b.duration(r.Backoff.Max)
+	}
+	if r.Multiplier != nil {
+		out.Multiplier = b.multiplier(r.Multiplier)
+	}
+	switch r.Jitter {
+	case "none":
+		out.Jitter = JitterNone
+	case "full":
+		// Kept rather than left "" (the default): a step's retry that says
+		// jitter full overrides a flow's jitter none.
+		out.Jitter = JitterFull
+	}
+	return out
+}
+
+func (b *builder) attempts(n *parser.Number) int {
+	r := rng(n.Pos, n.EndPos)
+	v, err := strconv.Atoi(n.Text)
+	switch {
+	case err != nil && strings.Contains(n.Text, "."):
+		b.errorf(r, "attempts count tries in all, such as retry 3", "invalid retry attempts %q: want a whole number", n.Text)
+	case err != nil:
+		b.errorf(r, "", "invalid retry attempts %q: too large", n.Text)
+	case v < 1:
+		b.errorf(r, "attempts count tries in all: retry 1 tries once and never retries", "invalid retry attempts %q: want at least 1", n.Text)
+	default:
+		return v
+	}
+	return 0
+}
+
+func (b *builder) multiplier(n *parser.Number) float64 {
+	r := rng(n.Pos, n.EndPos)
+	v, err := strconv.ParseFloat(n.Text, 64)
+	switch {
+	case err != nil:
+		b.errorf(r, "", "invalid multiplier %q: too large", n.Text)
+	case v < 1:
+		b.errorf(r, "the backoff is multiplied by it after each attempt; 1 keeps it constant", "invalid multiplier %q: want at least 1", n.Text)
+	default:
+		return v
+	}
+	return 0
+}
+
+// duration parses a duration token. The lexer has made sure it starts with
+// a digit and is not negative; what remains is Go's syntax.
+func (b *builder) duration(d *parser.Duration) Duration {
+	v, err := time.ParseDuration(d.Text)
+	if err != nil {
+		// time's message is `time: unknown unit "x" in duration "10x"`;
+		// keep only the reason, the duration is already quoted.
+		reason := strings.TrimPrefix(err.Error(), "time: ")
+		if i := strings.Index(reason, " in duration "); i >= 0 {
+			reason = reason[:i]
+		}
+		if reason == "invalid duration "+strconv.Quote(d.Text) {
+			reason = "out of range"
+		}
+		b.errorf(rng(d.Pos, d.EndPos), "durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m",
+			"invalid duration %q: %s", d.Text, reason)
+		return 0
+	}
+	return Duration(v)
+}
+
+func (b *builder) step(fs *parser.FlowStmt) *Step {
+	s := fs.Step
+	out := &Step{
+		Name:      s.Name.Name,
+		Doc:       Doc(fs.Comments),
+		NameRange: identRange(s.Name),
+		Range:     rng(s.Pos, s.EndPos),
+	}
+	var (
+		action                                          *parser.StepStmt
+		publishes                                       []*parser.Publish
+		seenRetry, seenTimeout, seenDeadline, seenRollb *lexer.Position
+		seenIrrev, seenOutcomes                         *lexer.Position
+	)
+	once := func(seen **lexer.Position, what string, st *parser.StepStmt) bool {
+		hint := ""
+		if what == "outcomes" {
+			hint = "list every outcome on one line, outcomes a, b"
+		}
+		if *seen != nil {
+			b.duplicate(what, "step", out.Name, **seen, rng(st.Pos, st.EndPos), hint)
+			return false
+		}
+		*seen = &st.Pos
+		return true
+	}
+	for _, st := range s.Body {
+		switch {
+		case st.RPC != nil, st.Await != nil:
+			if action != nil {
+				b.errorf(rng(st.Pos, st.EndPos),
+					fmt.Sprintf("a step does one thing (its action is at line %d): move this one into a step of its own", action.Pos.Line),
+					"step %q has a second action", out.Name)
+				continue
+			}
+			action = st
+		case st.Publish != nil:
+			publishes = append(publishes, st.Publish)
+		case st.Retry != nil:
+			r := b.retry(st.Retry)
+			if once(&seenRetry, "retry", st) {
+				out.Retry = r
+			}
+		case st.Timeout != nil:
+			d := b.duration(st.Timeout.Value)
+			if once(&seenTimeout, "timeout", st) {
+				out.Timeout = d
+			}
+		case st.Deadline != nil:
+			d := b.duration(st.Deadline.Value)
+			if once(&seenDeadline, "deadline", st) {
+				out.Deadline = d
+			}
+		case st.Rollback != nil:
+			r := b.rollback(st.Rollback)
+			if once(&seenRollb, "rollback", st) {
+				out.Rollback = r
+			}
+		case st.Irreversible != nil:
+			if once(&seenIrrev, "irreversible", st) {
+				out.Irreversible = true
+			}
+		case st.Outcomes != nil:
+			if once(&seenOutcomes, "outcomes", st) {
+				for _, n := range st.Outcomes.Names {
+					out.Outcomes = append(out.Outcomes, ident(n))
+				}
+			}
+		case st.On != nil:
+			out.Transitions = append(out.Transitions, &Transition{
+				On:     ident(st.On.Outcome),
+				Target: ident(st.On.Target),
+				Range:  rng(st.On.Pos, st.On.EndPos),
+			})
+		}
+	}
+	// The publish-step rule: a step whose only action lines are publish
+	// lines is a publish step; its first publish is the action and the rest
+	// are published after it succeeds.
+	switch {
+	case action != nil && action.RPC != nil:
+		out.Action = b.rpc(action.RPC)
+	case action != nil:
+		a := action.Await
+		out.Action = &Action{
+			Kind:      ActionAwait,
+			Topic:     a.Topic.Name,
+			Event:     a.Event.Value(),
+			Response:  ident(a.Into),
+			Correlate: ident(a.Correlate),
+			Range:     rng(a.Pos, a.EndPos),
+		}
+		if a.Timeout != nil {
+			out.Action.Timeout = b.duration(a.Timeout)
+		}
+	case len(publishes) > 0:
+		p := publishes[0]
+		publishes = publishes[1:]
+		out.Action = &Action{
+			Kind:    ActionPublish,
+			Topic:   p.Topic.Name,
+			Event:   p.Event.Value(),
+			Request: ident(p.Payload),
+			Range:   rng(p.Pos, p.EndPos),
+		}
+	default:
+		out.Action = &Action{Kind: ActionGo, Range: out.NameRange}
+	}
+	for _, p := range publishes {
+		out.Publish = append(out.Publish, &Publication{
+			Topic:   p.Topic.Name,
+			Event:   p.Event.Value(),
+			Payload: ident(p.Payload),
+			Range:   rng(p.Pos, p.EndPos),
+		})
+	}
+	return out
+}
+
+func (b *builder) rpc(r *parser.RPC) *Action {
+	return &Action{
+		Kind:     ActionRPC,
+		Service:  r.Service.Name,
+		Endpoint: r.Endpoint.Value(),
+		Request:  ident(r.Request),
+		Response: ident(r.Response),
+		Range:    rng(r.Pos, r.EndPos),
+	}
+}
+
+func (b *builder) rollback(r *parser.Rollback) *Rollback {
+	out := &Rollback{Range: rng(r.Pos, r.EndPos)}
+	if r.RPC != nil {
+		out.Action = b.rpc(r.RPC)
+	} else {
+		out.Name = ident(r.Name)
+	}
+	return out
+}
+
+// Doc is the doc comment of a flow or step: the last run of own-line
+// comments directly above it, with no blank line inside the run or between
+// it and the node, without the "//" and one following space.
+func Doc(c parser.Comments) string {
+	if c.BlankBefore || len(c.Leading) == 0 {
+		return ""
+	}
+	start := len(c.Leading) - 1
+	// A blank line above Leading[start] starts the run; it stays in.
+	for start > 0 && !c.Leading[start].BlankBefore {
+		start--
+	}
+	lines := make([]string, 0, len(c.Leading)-start)
+	for _, cm := range c.Leading[start:] {
+		text := strings.TrimPrefix(cm.Text, "//")
+		text = strings.TrimPrefix(text, " ")
+		lines = append(lines, strings.TrimRight(text, " \t"))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func ident(n *parser.Ident) *Ident {
+	if n == nil {
+		return nil
+	}
+	return &Ident{Name: n.Name, Range: identRange(n)}
+}
+
+func identRange(n *parser.Ident) diag.Range { return rng(n.Pos, n.EndPos) }
+
+func rng(start, end lexer.Position) diag.Range {
+	return diag.Range{Start: parser.ToPos(start), End: parser.ToPos(end)}
+}

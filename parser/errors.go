@@ -1,0 +1,221 @@
+package parser
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// The parser runs with no lookahead (UseLookahead(0)): the grammar is LL(1),
+// so once a statement's keyword has matched, participle commits to it and
+// reports the error at the token that broke it, with what the rule expected
+// there. syntaxError rewrites that report in the project's wording,
+// "expected X, found Y", naming X by its role (a step name, a duration)
+// rather than by its grammar rule.
+
+// expectRe picks the expectation out of participle's message, which is all
+// that UnexpectedTokenError exposes of it.
+var expectRe = regexp.MustCompile(`\(expected (.*)\)$`)
+
+// syntaxError turns a participle error into a positioned diagnostic.
+func syntaxError(err error, toks []lexer.Token) diag.Diagnostic {
+	var uerr *participle.UnexpectedTokenError
+	if !errors.As(err, &uerr) {
+		var perr participle.Error
+		if errors.As(err, &perr) {
+			return diag.Errorf(rangeAt(perr.Position()), "syntax", "%s", perr.Message())
+		}
+		return diag.Errorf(rangeAt(toks[0].Pos), "syntax", "%v", err)
+	}
+	tok := uerr.Unexpected
+	i := tokenAt(toks, tok.Pos.Offset)
+	expect := ""
+	if m := expectRe.FindStringSubmatch(uerr.Message()); m != nil {
+		expect = firstTerm(m[1])
+	}
+	want, hint := describeExpected(expect, toks, i)
+	r := diag.Range{Start: toPos(tok.Pos), End: toPos(advance(tok.Pos, tok.Value))}
+	d := diag.Errorf(r, "syntax", "expected %s, found %s", want, describeToken(tok))
+	if hint != "" {
+		d = d.WithHint("%s", hint)
+	}
+	return d
+}
+
+// tokenAt is the index of the token at offset.
+func tokenAt(toks []lexer.Token, offset int) int {
+	for i, t := range toks { // errors are rare; a linear scan keeps this simple
+		if t.Pos.Offset >= offset {
+			return i
+		}
+	}
+	return len(toks) - 1
+}
+
+// firstTerm returns the first term of a participle expectation such as
+// `Ident "{" StepStmt* "}"` (Ident) or `("none" | "full")?` (the group).
+func firstTerm(s string) string {
+	if strings.HasPrefix(s, "(") {
+		depth := 0
+		for i, c := range s {
+			switch c {
+			case '(':
+				depth++
+			case ')':
+				depth--
+				if depth == 0 {
+					return s[:i+1]
+				}
+			}
+		}
+		return s
+	}
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// describeToken says what was found, for "found Y".
+func describeToken(t lexer.Token) string {
+	switch t.Type {
+	case lexer.EOF:
+		return "end of file"
+	case tokString:
+		return "string " + t.Value
+	case tokDuration:
+		return "duration " + t.Value
+	case tokNumber:
+		return "number " + t.Value
+	default:
+		return fmt.Sprintf("%q", t.Value)
+	}
+}
+
+// describeExpected names what the grammar expected at toks[i], using the
+// tokens before it to say which role it plays.
+func describeExpected(expect string, toks []lexer.Token, i int) (want, hint string) {
+	prev := func(n int) string {
+		if i-n < 0 {
+			return ""
+		}
+		return toks[i-n].Value
+	}
+	found := toks[i]
+	switch expect {
+	case "":
+		// The file level: only flows may appear there.
+		return `"flow"`, "a .flow file holds flow declarations: flow Name { ... }"
+	case "Ident":
+		switch prev(1) {
+		case "flow":
+			return "flow name", ""
+		case "step":
+			return "step name", ""
+		case "state":
+			return "state type name", "name the Go struct type that holds the run's data"
+		case "event", "await", "publish":
+			return "topic name", ""
+		case "rpc":
+			return "service name", ""
+		case "(", "correlate":
+			return "state field name", ""
+		case "->":
+			if prev(3) == "on" {
+				return "target step name, done or fail", ""
+			}
+			return "state field name", ""
+		case "on":
+			return "outcome", "outcomes are ok, error, timeout or one declared with outcomes"
+		case "outcomes", ",":
+			return "outcome name", ""
+		}
+		return "name", ""
+	case "String":
+		hint := "strings are double quoted: \"text\""
+		switch {
+		case prev(2) == "rpc" || prev(1) == "rpc":
+			return "endpoint string", `write the endpoint in quotes, such as "Customer.Create"`
+		case prev(1) == "schedule":
+			return "schedule string", `write a cron expression or @every in quotes, such as "0 3 * * *" or "@every 1h"`
+		case prev(2) == "event" || prev(2) == "await" || prev(2) == "publish":
+			return "event name string", `write the event name in quotes, such as "payment.succeeded"`
+		}
+		return "string", hint
+	case "Duration":
+		if found.Type == tokNumber {
+			return "duration", fmt.Sprintf("add a unit: %ss, %sms or %sm", found.Value, found.Value, found.Value)
+		}
+		return "duration", "durations use Go syntax, such as 250ms, 10s or 1h30m"
+	case "Number":
+		if prev(1) == "retry" {
+			return "number of attempts", "write the total number of attempts, such as retry 3"
+		}
+		return "number", ""
+	case `"}"`:
+		if found.Type == lexer.EOF {
+			return `"}"`, unclosedHint(toks, i)
+		}
+		switch braceDepth(toks, i) {
+		case 1:
+			return `flow statement or "}"`, "a flow holds state, trigger, retry, timeout, deadline and step statements"
+		case 2:
+			return `step statement or "}"`, "a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements"
+		}
+		return `"}"`, ""
+	case `".."`:
+		return `".."`, `a backoff range is written backoff 100ms..5s`
+	case `"->"`:
+		if prev(2) == "on" {
+			return `"->"`, "a transition is written on outcome -> Target"
+		}
+		return `"->"`, ""
+	case "(RPCTrigger | EventTrigger | ScheduleTrigger)":
+		return `"rpc", "event" or "schedule"`, `a trigger is trigger rpc "Endpoint", trigger event topic "event" or trigger schedule "spec"`
+	case "(RPC | Ident)":
+		return `Go step name or "rpc"`, ""
+	case `("none" | "full")`:
+		return `"none" or "full"`, ""
+	}
+	return strings.NewReplacer("Ident", "name", "String", "string").Replace(expect), ""
+}
+
+// braceDepth is the number of braces open before toks[i].
+func braceDepth(toks []lexer.Token, i int) int {
+	depth := 0
+	for _, t := range toks[:i] {
+		switch t.Value {
+		case "{":
+			depth++
+		case "}":
+			depth--
+		}
+	}
+	return depth
+}
+
+// unclosedHint points at the innermost brace still open at the end of file.
+func unclosedHint(toks []lexer.Token, i int) string {
+	var open []lexer.Token
+	for _, t := range toks[:i] {
+		switch t.Value {
+		case "{":
+			open = append(open, t)
+		case "}":
+			if len(open) > 0 {
+				open = open[:len(open)-1]
+			}
+		}
+	}
+	if len(open) == 0 {
+		return ""
+	}
+	t := open[len(open)-1]
+	return fmt.Sprintf(`close the "{" opened at line %d, column %d`, t.Pos.Line, t.Pos.Column)
+}

@@ -1,0 +1,307 @@
+package parser
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// Token types of the .flow lexer. The lexer is hand written rather than a
+// participle regexp lexer: it is several times faster, it counts columns in
+// bytes as diag.Pos does, and it can say precisely what is wrong with a bad
+// string or character.
+const (
+	tokIdent lexer.TokenType = iota + 1
+	tokString
+	tokDuration
+	tokNumber
+	tokPunct
+	tokComment
+)
+
+var symbols = map[string]lexer.TokenType{
+	"EOF":      lexer.EOF,
+	"Ident":    tokIdent,
+	"String":   tokString,
+	"Duration": tokDuration,
+	"Number":   tokNumber,
+	"Punct":    tokPunct,
+	"Comment":  tokComment,
+}
+
+// flowLexer is the participle lexer.Definition of .flow files. Parse does
+// not go through it (it scans once and hands participle the tokens), but
+// participle needs a Definition to know the token names the grammar uses.
+type flowLexer struct{}
+
+func (flowLexer) Symbols() map[string]lexer.TokenType { return symbols }
+
+func (flowLexer) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	s := scan(filename, string(src))
+	if s.err != nil {
+		return nil, s.err
+	}
+	return &tokenStream{toks: s.toks}, nil
+}
+
+// tokenStream replays already scanned tokens to participle.
+type tokenStream struct {
+	toks []lexer.Token
+	i    int
+}
+
+func (s *tokenStream) Next() (lexer.Token, error) {
+	t := s.toks[s.i]
+	if s.i < len(s.toks)-1 { // the last token is EOF; keep returning it
+		s.i++
+	}
+	return t, nil
+}
+
+// scanned is the result of scanning a source.
+type scanned struct {
+	toks []lexer.Token // significant tokens, ending with EOF
+	// blank[i] reports whether a blank line separates toks[i] from the
+	// token or comment before it.
+	blank    []bool
+	comments []*Comment
+	err      *diag.Diagnostic
+}
+
+// scanner state.
+type scanner struct {
+	file      string
+	src       string
+	off       int
+	line      int
+	lineStart int
+	lastLine  int // line of the last token or comment; 0 before the first
+	out       scanned
+}
+
+func scan(filename, src string) scanned {
+	s := &scanner{file: filename, src: src, line: 1}
+	// About one token per five bytes in typical flows.
+	s.out.toks = make([]lexer.Token, 0, len(src)/5+1)
+	s.out.blank = make([]bool, 0, len(src)/5+1)
+	s.run()
+	return s.out
+}
+
+func (s *scanner) pos(off int) lexer.Position {
+	return lexer.Position{Filename: s.file, Offset: off, Line: s.line, Column: off - s.lineStart + 1}
+}
+
+func (s *scanner) fail(off int, hint, format string, args ...any) {
+	d := diag.Errorf(rangeAt(s.pos(off)), "syntax", format, args...)
+	if hint != "" {
+		d = d.WithHint("%s", hint)
+	}
+	s.out.err = &d
+}
+
+func (s *scanner) emit(typ lexer.TokenType, start int) {
+	s.out.toks = append(s.out.toks, lexer.Token{Type: typ, Value: s.src[start:s.off], Pos: s.pos(start)})
+	s.out.blank = append(s.out.blank, s.lastLine > 0 && s.line-s.lastLine > 1)
+	s.lastLine = s.line
+}
+
+func (s *scanner) run() {
+	src := s.src
+	for s.off < len(src) && s.out.err == nil {
+		c := src[s.off]
+		start := s.off
+		switch {
+		case c == '\n':
+			s.off++
+			s.line++
+			s.lineStart = s.off
+		case c == ' ' || c == '\t' || c == '\r':
+			s.off++
+		case c == '/':
+			if s.off+1 < len(src) && src[s.off+1] == '/' {
+				s.comment()
+				continue
+			}
+			hint := ""
+			if s.off+1 < len(src) && src[s.off+1] == '*' {
+				hint = "block comments are not supported; start each comment line with //"
+			}
+			s.fail(start, hint, "unexpected character '/'")
+		case c == '"':
+			s.string()
+		case isDigit(c):
+			s.number()
+		case isLetter(c):
+			for s.off < len(src) && (isLetter(src[s.off]) || isDigit(src[s.off])) {
+				s.off++
+			}
+			s.emit(tokIdent, start)
+		case c == '-' && s.off+1 < len(src) && src[s.off+1] == '>':
+			s.off += 2
+			s.emit(tokPunct, start)
+		case c == '.' && s.off+1 < len(src) && src[s.off+1] == '.':
+			s.off += 2
+			s.emit(tokPunct, start)
+		case c == '{' || c == '}' || c == '(' || c == ')' || c == ',':
+			s.off++
+			s.emit(tokPunct, start)
+		default:
+			s.unexpected(start)
+		}
+	}
+	if s.out.err != nil {
+		return
+	}
+	s.out.toks = append(s.out.toks, lexer.EOFToken(s.pos(s.off)))
+	s.out.blank = append(s.out.blank, s.lastLine > 0 && s.line-s.lastLine > 1)
+}
+
+func (s *scanner) unexpected(off int) {
+	r, _ := utf8.DecodeRuneInString(s.src[off:])
+	hint := ""
+	switch {
+	case r == '-' && off+1 < len(s.src) && isDigit(s.src[off+1]):
+		hint = "numbers and durations cannot be negative"
+	case r == '-':
+		hint = `transitions are written "on outcome -> Target"`
+	case r == '.':
+		hint = `a backoff range is written "backoff 100ms..5s"`
+	case r == '\'' || r == '`':
+		hint = `strings are written in double quotes: "text"`
+	case r == ';':
+		hint = "statements need no separator; put one per line"
+	case r >= utf8.RuneSelf:
+		hint = "names are ASCII letters, digits and _; other text belongs in strings or comments"
+	}
+	s.fail(off, hint, "unexpected character %s", quoteRune(r))
+}
+
+func quoteRune(r rune) string {
+	if r == '\'' {
+		return `"'"`
+	}
+	return strconv.QuoteRune(r)
+}
+
+func (s *scanner) comment() {
+	start := s.off
+	end := strings.IndexByte(s.src[start:], '\n')
+	if end < 0 {
+		end = len(s.src)
+	} else {
+		end += start
+	}
+	s.off = end
+	text := strings.TrimRight(s.src[start:end], "\r")
+	c := &Comment{
+		Pos:         s.pos(start),
+		Text:        text,
+		OwnLine:     s.lastLine < s.line,
+		BlankBefore: s.lastLine > 0 && s.line-s.lastLine > 1,
+	}
+	s.out.comments = append(s.out.comments, c)
+	s.lastLine = s.line
+}
+
+func (s *scanner) string() {
+	start := s.off
+	s.off++
+	for {
+		if s.off >= len(s.src) || s.src[s.off] == '\n' {
+			s.fail(start, `close the string with " on the same line`, "unterminated string")
+			return
+		}
+		c := s.src[s.off]
+		if c == '"' {
+			s.off++
+			break
+		}
+		if c == '\\' && s.off+1 < len(s.src) {
+			s.off++
+		}
+		s.off++
+	}
+	// Check escapes one by one so that a bad one is reported where it is.
+	body := s.src[start+1 : s.off-1]
+	for len(body) > 0 {
+		_, _, tail, err := strconv.UnquoteChar(body, '"')
+		if err != nil {
+			at := s.off - 1 - len(body)
+			s.fail(at, `strings use Go escapes: \" \\ \n \t \xFF \u00e9`, "invalid escape sequence in string")
+			return
+		}
+		body = tail
+	}
+	s.emit(tokString, start)
+}
+
+// number scans "3", "1.5" or a duration such as "250ms", "1h30m", "1.5h".
+// A duration is a number followed by letters; the letters and any further
+// digits are kept in one token so that "10x" or "1h30" reach Build whole and
+// are reported with what is wrong with them.
+func (s *scanner) number() {
+	src := s.src
+	start := s.off
+	s.digits()
+	if s.off+1 < len(src) && src[s.off] == '.' && isDigit(src[s.off+1]) {
+		s.off++
+		s.digits()
+	}
+	if s.off >= len(src) || !isUnitStart(src[s.off:]) {
+		s.emit(tokNumber, start)
+		return
+	}
+	for s.off < len(src) {
+		switch {
+		case isLetter(src[s.off]) || isDigit(src[s.off]):
+			s.off++
+		case strings.HasPrefix(src[s.off:], "µ"), strings.HasPrefix(src[s.off:], "μ"):
+			s.off += 2
+		case src[s.off] == '.' && s.off+1 < len(src) && isDigit(src[s.off+1]):
+			s.off++
+		default:
+			s.emit(tokDuration, start)
+			return
+		}
+	}
+	s.emit(tokDuration, start)
+}
+
+func (s *scanner) digits() {
+	for s.off < len(s.src) && isDigit(s.src[s.off]) {
+		s.off++
+	}
+}
+
+func isUnitStart(s string) bool {
+	return isLetter(s[0]) || strings.HasPrefix(s, "µ") || strings.HasPrefix(s, "μ")
+}
+
+func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' }
+
+// rangeAt is the range of a single point.
+func rangeAt(p lexer.Position) diag.Range { return diag.Range{Start: toPos(p)} }
+
+// toPos converts a participle position to a diag position. Columns are
+// bytes in both, because the lexer above counts them so.
+func toPos(p lexer.Position) diag.Pos {
+	return diag.Pos{File: p.Filename, Offset: p.Offset, Line: p.Line, Column: p.Column}
+}
+
+// ToPos is toPos for package dsl, which converts AST positions to diag
+// positions the same way.
+func ToPos(p lexer.Position) diag.Pos { return toPos(p) }
+
+var _ = fmt.Sprint

@@ -1,0 +1,363 @@
+// Package parser reads .flow files into a syntax tree (File) and prints the
+// tree back in canonical layout (Format). The grammar is declared with
+// participle struct tags in ast.go; EBNF prints it. Package dsl turns the
+// tree into the resolved model.
+package parser
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// flowParser is built once: building reflects over every grammar struct.
+// Lookahead 2 is enough for the one ambiguity in the grammar ("rollback rpc
+// ..." against "rollback Name"), and a small lookahead keeps participle from
+// exploring alternatives far ahead.
+var flowParser = participle.MustBuild[File](
+	participle.Lexer(flowLexer{}),
+	participle.UseLookahead(0),
+)
+
+// EBNF returns the grammar of .flow files as participle prints it. The
+// language reference (docs/language.md) quotes it, and a test keeps the two
+// in sync.
+func EBNF() string { return flowParser.String() }
+
+// Parse reads a .flow source. It never panics. On a syntax error it returns
+// an empty (non-nil) File and the error, positioned; otherwise every node of
+// the File has its Pos and EndPos, and every comment is attached to a node.
+func Parse(filename string, src []byte) (f *File, diags diag.List) {
+	f = &File{Name: filename}
+	defer func() {
+		// A panic here is a bug in flowgen, not in the input; say so with a
+		// position rather than crash the user's go generate.
+		if r := recover(); r != nil {
+			f = &File{Name: filename}
+			diags = diag.List{diag.Errorf(diag.Range{Start: diag.Pos{File: filename, Line: 1, Column: 1}},
+				"internal", "internal error: parser panicked: %v", r).WithHint("please report this as a flowgen bug, with the input file")}
+		}
+	}()
+	if d := validate(filename, src); len(d) > 0 {
+		return f, d
+	}
+	s := scan(filename, string(src))
+	if s.err != nil {
+		return f, diag.List{*s.err}
+	}
+	peek, err := lexer.Upgrade(&tokenStream{toks: s.toks})
+	if err != nil {
+		return f, diag.List{diag.Errorf(rangeAt(s.toks[0].Pos), "syntax", "%v", err)}
+	}
+	ast, err := flowParser.ParseFromLexer(peek)
+	if err != nil {
+		return f, diag.List{syntaxError(err, s.toks)}
+	}
+	ast.Name = filename
+	ast.Comments = s.comments
+	p := &post{s: &s}
+	p.file(ast)
+	return ast, nil
+}
+
+// post completes the tree participle built: it moves every EndPos from the
+// start of the next token to the end of the node's own last token, and
+// attaches comments to nodes.
+type post struct {
+	s  *scanned
+	ci int // next comment to attach
+}
+
+// tokenIndex is the index of the first token at or after offset.
+func (p *post) tokenIndex(offset int) int {
+	i, _ := slices.BinarySearchFunc(p.s.toks, offset, func(t lexer.Token, off int) int { return t.Pos.Offset - off })
+	return i
+}
+
+// fixEnd moves *end (participle's EndPos: the position of the token after
+// the node) to just after the node's last token.
+func (p *post) fixEnd(end *lexer.Position) {
+	i := p.tokenIndex(end.Offset) - 1
+	if i < 0 {
+		return
+	}
+	t := p.s.toks[i]
+	*end = t.Pos
+	end.Offset += len(t.Value)
+	end.Column += len(t.Value)
+}
+
+// blankBefore reports whether a blank line separates the token at pos from
+// the token or comment before it.
+func (p *post) blankBefore(pos lexer.Position) bool {
+	i := p.tokenIndex(pos.Offset)
+	return i < len(p.s.blank) && p.s.blank[i]
+}
+
+// nextComment returns the next unattached comment if it starts before
+// offset.
+func (p *post) nextComment(before int) *Comment {
+	if p.ci < len(p.s.comments) && p.s.comments[p.ci].Pos.Offset < before {
+		c := p.s.comments[p.ci]
+		p.ci++
+		return c
+	}
+	return nil
+}
+
+// join appends c to an end-of-line comment slot. Comments written between
+// the tokens of one statement end up here: Format prints a statement on one
+// line, so they can only follow it.
+func join(slot **Comment, c *Comment) {
+	if *slot == nil {
+		cc := *c
+		cc.OwnLine, cc.BlankBefore = false, false
+		*slot = &cc
+		return
+	}
+	(*slot).Text += " " + c.Text
+}
+
+// item is one child of a block, seen by the comment attacher.
+type item struct {
+	pos, end lexer.Position
+	comments *Comments
+	inside   func() // attaches the comments inside the child, if it is a block
+}
+
+// block attaches the comments of a brace block whose children are items.
+// open is the position of "{" (the zero Position for the file itself), close
+// that of "}" (or EOF); prev is where to put an end-of-line comment that
+// follows "{" or precedes the first child.
+func (p *post) block(open, close lexer.Position, items []item, openSlot **Comment, footer *[]*Comment) {
+	// Comments between the keyword and "{" join the "{" comment.
+	for c := p.nextComment(open.Offset); c != nil; c = p.nextComment(open.Offset) {
+		join(openSlot, c)
+	}
+	prev := openSlot // where an end-of-line comment goes
+	for _, it := range items {
+		for c := p.nextComment(it.pos.Offset); c != nil; c = p.nextComment(it.pos.Offset) {
+			if c.OwnLine {
+				it.comments.Leading = append(it.comments.Leading, c)
+			} else {
+				join(prev, c)
+			}
+		}
+		it.comments.BlankBefore = p.blankBefore(it.pos)
+		if it.inside != nil {
+			it.inside()
+		} else {
+			for c := p.nextComment(it.end.Offset); c != nil; c = p.nextComment(it.end.Offset) {
+				join(&it.comments.Trailing, c)
+			}
+		}
+		prev = &it.comments.Trailing
+	}
+	for c := p.nextComment(close.Offset); c != nil; c = p.nextComment(close.Offset) {
+		if c.OwnLine {
+			*footer = append(*footer, c)
+		} else {
+			join(prev, c)
+		}
+	}
+}
+
+func (p *post) file(f *File) {
+	p.fixEnd(&f.EndPos)
+	items := make([]item, len(f.Flows))
+	for i, fl := range f.Flows {
+		items[i] = item{pos: fl.Pos, end: fl.EndPos, comments: &fl.Comments, inside: func() { p.flow(fl) }}
+	}
+	var open *Comment // the file has no "{"; nothing can precede the first flow on its line
+	eof := p.s.toks[len(p.s.toks)-1].Pos
+	eof.Offset++ // comments at the very end are before EOF
+	p.block(lexer.Position{}, eof, items, &open, &f.Footer)
+}
+
+func (p *post) flow(fl *Flow) {
+	rawEnd := fl.EndPos
+	p.fixEnd(&fl.EndPos)
+	p.ident(fl.Name)
+	items := make([]item, len(fl.Body))
+	for i, st := range fl.Body {
+		items[i] = p.flowStmt(st)
+	}
+	p.block(p.openBrace(fl.Name.EndPos), p.lastToken(rawEnd), items, &fl.Open, &fl.Footer)
+	// an end-of-line comment after the closing brace belongs to the flow
+}
+
+// openBrace is the position of the first "{" after pos.
+func (p *post) openBrace(after lexer.Position) lexer.Position {
+	for i := p.tokenIndex(after.Offset); i < len(p.s.toks); i++ {
+		if p.s.toks[i].Value == "{" {
+			return p.s.toks[i].Pos
+		}
+	}
+	return after
+}
+
+// lastToken is the position of the last token before participle's EndPos.
+func (p *post) lastToken(rawEnd lexer.Position) lexer.Position {
+	i := p.tokenIndex(rawEnd.Offset) - 1
+	if i < 0 {
+		return rawEnd
+	}
+	return p.s.toks[i].Pos
+}
+
+func (p *post) flowStmt(st *FlowStmt) item {
+	p.fixEnd(&st.EndPos)
+	it := item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
+	switch {
+	case st.State != nil:
+		p.fixEnd(&st.State.EndPos)
+		p.ident(st.State.Type)
+	case st.Trigger != nil:
+		p.trigger(st.Trigger)
+	case st.Retry != nil:
+		p.retry(st.Retry)
+	case st.Timeout != nil:
+		p.fixEnd(&st.Timeout.EndPos)
+		p.duration(st.Timeout.Value)
+	case st.Deadline != nil:
+		p.fixEnd(&st.Deadline.EndPos)
+		p.duration(st.Deadline.Value)
+	case st.Step != nil:
+		it.inside = func() { p.step(st.Step) }
+	}
+	return it
+}
+
+func (p *post) trigger(t *Trigger) {
+	p.fixEnd(&t.EndPos)
+	switch {
+	case t.RPC != nil:
+		p.fixEnd(&t.RPC.EndPos)
+		p.str(t.RPC.Endpoint)
+	case t.Event != nil:
+		p.fixEnd(&t.Event.EndPos)
+		p.ident(t.Event.Topic)
+		p.str(t.Event.Event)
+	case t.Schedule != nil:
+		p.fixEnd(&t.Schedule.EndPos)
+		p.str(t.Schedule.Spec)
+	}
+}
+
+func (p *post) retry(r *Retry) {
+	p.fixEnd(&r.EndPos)
+	p.number(r.Attempts)
+	if r.Backoff != nil {
+		p.fixEnd(&r.Backoff.EndPos)
+		p.duration(r.Backoff.Initial)
+		p.duration(r.Backoff.Max)
+	}
+	p.number(r.Multiplier)
+}
+
+func (p *post) step(s *Step) {
+	rawEnd := s.EndPos
+	p.fixEnd(&s.EndPos)
+	p.ident(s.Name)
+	items := make([]item, len(s.Body))
+	for i, st := range s.Body {
+		items[i] = p.stepStmt(st)
+	}
+	p.block(p.openBrace(s.Name.EndPos), p.lastToken(rawEnd), items, &s.Open, &s.Footer)
+}
+
+func (p *post) stepStmt(st *StepStmt) item {
+	p.fixEnd(&st.EndPos)
+	switch {
+	case st.RPC != nil:
+		p.rpc(st.RPC)
+	case st.Await != nil:
+		a := st.Await
+		p.fixEnd(&a.EndPos)
+		p.ident(a.Topic)
+		p.str(a.Event)
+		p.ident(a.Into)
+		p.ident(a.Correlate)
+		p.duration(a.Timeout)
+	case st.Publish != nil:
+		pub := st.Publish
+		p.fixEnd(&pub.EndPos)
+		p.ident(pub.Topic)
+		p.str(pub.Event)
+		p.ident(pub.Payload)
+	case st.Retry != nil:
+		p.retry(st.Retry)
+	case st.Timeout != nil:
+		p.fixEnd(&st.Timeout.EndPos)
+		p.duration(st.Timeout.Value)
+	case st.Deadline != nil:
+		p.fixEnd(&st.Deadline.EndPos)
+		p.duration(st.Deadline.Value)
+	case st.Rollback != nil:
+		p.fixEnd(&st.Rollback.EndPos)
+		if st.Rollback.RPC != nil {
+			p.rpc(st.Rollback.RPC)
+		}
+		p.ident(st.Rollback.Name)
+	case st.Irreversible != nil:
+		p.fixEnd(&st.Irreversible.EndPos)
+	case st.Outcomes != nil:
+		p.fixEnd(&st.Outcomes.EndPos)
+		for _, n := range st.Outcomes.Names {
+			p.ident(n)
+		}
+	case st.On != nil:
+		p.fixEnd(&st.On.EndPos)
+		p.ident(st.On.Outcome)
+		p.ident(st.On.Target)
+	}
+	return item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
+}
+
+func (p *post) rpc(r *RPC) {
+	p.fixEnd(&r.EndPos)
+	p.ident(r.Service)
+	p.str(r.Endpoint)
+	p.ident(r.Request)
+	p.ident(r.Response)
+}
+
+// Leaf nodes are one token: their end is computed from their text.
+
+func (p *post) ident(n *Ident) {
+	if n != nil {
+		n.EndPos = advance(n.Pos, n.Name)
+	}
+}
+
+func (p *post) str(n *String) {
+	if n != nil {
+		n.EndPos = advance(n.Pos, n.Raw)
+	}
+}
+
+func (p *post) duration(n *Duration) {
+	if n != nil {
+		n.EndPos = advance(n.Pos, n.Text)
+	}
+}
+
+func (p *post) number(n *Number) {
+	if n != nil {
+		n.EndPos = advance(n.Pos, n.Text)
+	}
+}
+
+// advance is the position just after text that starts at pos (tokens do not
+// span lines).
+func advance(pos lexer.Position, text string) lexer.Position {
+	pos.Offset += len(text)
+	pos.Column += len(text)
+	return pos
+}
+
+var _ = fmt.Sprint
