@@ -1,0 +1,160 @@
+package graph
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/parser"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/graph")
+
+const goldenDir = "../../testdata/graph"
+
+// goldenCases returns the case directories of testdata/graph.
+func goldenCases(t *testing.T) []string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(goldenDir, "*", "input.flow"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no golden cases in %s (%v)", goldenDir, err)
+	}
+	for i, d := range dirs {
+		dirs[i] = filepath.Dir(d)
+	}
+	return dirs
+}
+
+// loadCase parses, builds and checks a case's input; a golden must come
+// from a flow that is valid.
+func loadCase(t *testing.T, dir string) *dsl.File {
+	t.Helper()
+	name := filepath.Join(dir, "input.flow")
+	src, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, diags := parser.Parse("input.flow", src)
+	var f *dsl.File
+	if !diags.HasErrors() {
+		var more diag.List
+		f, more = dsl.Build(pf)
+		diags = append(diags, more...)
+	}
+	if diags.HasErrors() {
+		var b bytes.Buffer
+		diag.Fprint(&b, diags, func(string) []byte { return src }, 0)
+		t.Fatalf("%s does not build:\n%s", name, b.String())
+	}
+	return f
+}
+
+func TestGolden(t *testing.T) {
+	for _, dir := range goldenCases(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			f := loadCase(t, dir)
+			for _, c := range []struct {
+				file   string
+				render func(*dsl.File, string) ([]byte, error)
+			}{{"want.dot", DOT}, {"want.mmd", Mermaid}} {
+				got, err := c.render(f, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				again, _ := c.render(f, "")
+				if !bytes.Equal(got, again) {
+					t.Errorf("%s: two renders differ", c.file)
+				}
+				path := filepath.Join(dir, c.file)
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test -update to create it)", err)
+				}
+				if diff := cmp.Diff(string(want), string(got)); diff != "" {
+					t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+				}
+			}
+		})
+	}
+}
+
+// Every golden Mermaid file passes the strict structural check.
+func TestGoldenMermaidStructure(t *testing.T) {
+	for _, dir := range goldenCases(t) {
+		path := filepath.Join(dir, "want.mmd")
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range checkMermaid(src) {
+			t.Errorf("%s: %s", path, e)
+		}
+	}
+}
+
+// Every golden DOT file renders with Graphviz without a warning.
+func TestGoldenDOTRenders(t *testing.T) {
+	dot, err := exec.LookPath("dot")
+	if err != nil {
+		t.Skip("Graphviz `dot` is not on PATH: install graphviz (apt-get install graphviz) to render the DOT goldens")
+	}
+	for _, dir := range goldenCases(t) {
+		path := filepath.Join(dir, "want.dot")
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(dot, "-Tsvg", path)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Errorf("dot -Tsvg %s: %v\n%s", path, err, stderr.String())
+			continue
+		}
+		if stderr.Len() > 0 {
+			t.Errorf("dot -Tsvg %s warned:\n%s", path, stderr.String())
+		}
+		if !bytes.Contains(stdout.Bytes(), []byte("<svg")) {
+			t.Errorf("dot -Tsvg %s: no SVG in output", path)
+		}
+	}
+}
+
+// Every golden Mermaid file parses with Mermaid's own parser. That needs
+// node and the npm packages of testdata/mermaid (npm ci --prefix
+// internal/graph/testdata/mermaid); without them the test skips, unless
+// FLOWGEN_REQUIRE_MERMAID=1 says the environment promised them (CI).
+func TestGoldenMermaidParses(t *testing.T) {
+	required := os.Getenv("FLOWGEN_REQUIRE_MERMAID") == "1"
+	missing := func(why string) {
+		if required {
+			t.Fatalf("FLOWGEN_REQUIRE_MERMAID=1 but %s", why)
+		}
+		t.Skipf("%s: run `npm ci --prefix internal/graph/testdata/mermaid` to check the Mermaid goldens with the real parser", why)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node is not on PATH")
+	}
+	if _, err := os.Stat("testdata/mermaid/node_modules/mermaid"); err != nil {
+		missing("the mermaid npm package is not installed")
+	}
+	args := []string{"testdata/mermaid/check.mjs"}
+	for _, dir := range goldenCases(t) {
+		args = append(args, filepath.Join(dir, "want.mmd"))
+	}
+	out, err := exec.Command(node, args...).CombinedOutput()
+	if err != nil {
+		t.Errorf("mermaid parse failed: %v\n%s", err, out)
+	}
+	t.Logf("%s", strings.TrimSpace(string(out)))
+}

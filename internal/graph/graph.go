@@ -1,0 +1,360 @@
+// Package graph draws the flows of a .flow file as Graphviz DOT and as
+// Mermaid stateDiagram-v2 text.
+//
+// Both formats are rendered from one layout-free description of each flow
+// (see build), so the two diagrams always show the same states and
+// transitions:
+//
+//   - a start arrow into the first step, labelled with the flow's triggers;
+//   - one state per step, labelled with its name, its action in .flow syntax
+//     (rpc, await, publish, or "go" for a Go step), its effective retry,
+//     per-attempt timeout and deadline, its rollback, publications and
+//     irreversible mark;
+//   - one transition per target, labelled with every outcome that goes there
+//     (the defaults included: ok to the next step, error and timeout to fail);
+//   - the terminal states done, failed, compensated, compensation_failed and
+//     aborted;
+//   - for failures, the compensation chain: a failing transition leads to the
+//     rollback ("undo") of the last completed step that has one, each undo
+//     leads to the undo of the step completed before it, and the chain ends
+//     compensated, or compensation_failed when a rollback kept failing. A
+//     failure with nothing to undo leads to failed. Rollback edges and undo
+//     states are dashed.
+//
+// Which undo comes next depends on the path the run took, so the chain is
+// computed as a dataflow over the flow's transitions: for every step, the set
+// of steps that can be the most recently completed undoable step when it
+// starts. A step counts as completed when it ended with ok or a named
+// outcome; a step that ends with error or timeout did not complete and is
+// not undone.
+//
+// Abort can happen at any step; it rolls back exactly like a failure and
+// ends aborted. Drawing an abort edge from every step would bury the flow,
+// so the aborted state says so in its label instead.
+package graph
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// DOT renders flow (every flow when flow is "") as a Graphviz digraph, one
+// cluster per flow.
+func DOT(f *dsl.File, flow string) ([]byte, error) {
+	d, err := build(f, flow)
+	if err != nil {
+		return nil, err
+	}
+	return renderDOT(d), nil
+}
+
+// Mermaid renders flow (every flow when flow is "") as a Mermaid
+// stateDiagram-v2, one composite state per flow.
+func Mermaid(f *dsl.File, flow string) ([]byte, error) {
+	d, err := build(f, flow)
+	if err != nil {
+		return nil, err
+	}
+	return renderMermaid(d), nil
+}
+
+// Formats lists the names Render accepts, for usage messages.
+var Formats = []string{"dot", "mermaid"}
+
+// Render dispatches on a format name ("dot" or "mermaid").
+func Render(f *dsl.File, flow, format string) ([]byte, error) {
+	switch format {
+	case "dot":
+		return DOT(f, flow)
+	case "mermaid":
+		return Mermaid(f, flow)
+	}
+	return nil, fmt.Errorf("unknown graph format %q (want %s)", format, strings.Join(Formats, " or "))
+}
+
+type nodeKind int
+
+const (
+	nodeStep nodeKind = iota
+	nodeUndo
+	nodeTerminal
+	nodeFlow  // a flow's own id (cluster or composite state)
+	nodeStart // the start point (DOT only; Mermaid uses [*])
+)
+
+// Terminal states, named as the runtime names the final states of a run.
+const (
+	termDone               = "done"
+	termFailed             = "failed"
+	termCompensated        = "compensated"
+	termCompensationFailed = "compensation_failed"
+	termAborted            = "aborted"
+)
+
+var terminalOrder = []string{termDone, termFailed, termCompensated, termCompensationFailed, termAborted}
+
+type node struct {
+	id    string // unique across the whole diagram, valid in both formats
+	kind  nodeKind
+	title string   // first line
+	lines []string // further label lines
+	doc   string   // tooltip (DOT only)
+}
+
+type edge struct {
+	from, to string // node ids; from == "" is the flow's start
+	label    string
+	rollback bool // part of the compensation: drawn dashed
+}
+
+type flowGraph struct {
+	index int // position in the diagram
+	name    string
+	id      string
+	startID string
+	nodes   []*node // steps, then undo states, then terminals
+	edges []edge
+}
+
+type diagram struct {
+	name  string // digraph name
+	flows []*flowGraph
+}
+
+// build turns the model into diagram form. It never panics on a model that
+// failed Check: unknown targets become an error naming them.
+func build(f *dsl.File, flow string) (*diagram, error) {
+	if f == nil {
+		return nil, fmt.Errorf("no file")
+	}
+	var flows []*dsl.Flow
+	for _, fl := range f.Flows {
+		if fl != nil {
+			flows = append(flows, fl)
+		}
+	}
+	if flow != "" {
+		fl := f.Flow(flow)
+		if fl == nil {
+			var names []string
+			for _, fl := range flows {
+				names = append(names, fl.Name)
+			}
+			if len(names) == 0 {
+				return nil, fmt.Errorf("unknown flow %q: the file declares no flows", flow)
+			}
+			return nil, fmt.Errorf("unknown flow %q: the file declares %s", flow, strings.Join(quoteAll(names), ", "))
+		}
+		flows = []*dsl.Flow{fl}
+	}
+	d := &diagram{name: "flows"}
+	if len(flows) == 1 {
+		d.name = flows[0].Name
+	}
+	ids := newIDs()
+	for i, fl := range flows {
+		g, err := buildFlow(i, fl, ids)
+		if err != nil {
+			return nil, err
+		}
+		d.flows = append(d.flows, g)
+	}
+	return d, nil
+}
+
+func quoteAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = fmt.Sprintf("%q", n)
+	}
+	return out
+}
+
+// bottom stands for "no undoable step has completed" in the dataflow below.
+const bottom = -1
+
+func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
+	g := &flowGraph{
+		index:   fi,
+		name:    fl.Name,
+		id:      ids.get(idKey{flow: fi, kind: nodeFlow}, fl.Name),
+		startID: ids.get(idKey{flow: fi, kind: nodeStart}, fl.Name+"_start"),
+	}
+	var steps []*dsl.Step
+	index := map[string]int{}
+	for _, s := range fl.Steps {
+		if s == nil {
+			continue
+		}
+		if _, dup := index[s.Name]; !dup {
+			index[s.Name] = len(steps)
+		}
+		steps = append(steps, s)
+	}
+	stepID := make([]string, len(steps))
+	for i, s := range steps {
+		stepID[i] = ids.get(idKey{flow: fi, kind: nodeStep, n: i}, fl.Name+"_"+s.Name)
+		g.nodes = append(g.nodes, &node{id: stepID[i], kind: nodeStep, title: s.Name, lines: stepLines(fl, s), doc: s.Doc})
+	}
+
+	type out struct {
+		outcome string
+		to      string // dsl target
+		target  int    // step index for a step target
+	}
+	outs := make([][]out, len(steps))
+	for i, s := range steps {
+		for _, e := range fl.StepEdges(s) {
+			o := out{outcome: e.Outcome, to: e.To, target: -1}
+			if e.To != dsl.TargetDone && e.To != dsl.TargetFail {
+				j, ok := index[e.To]
+				if !ok {
+					return nil, fmt.Errorf("flow %q: step %q: on %s goes to unknown step %q", fl.Name, s.Name, e.Outcome, e.To)
+				}
+				o.target = j
+			}
+			outs[i] = append(outs[i], o)
+		}
+	}
+
+	// top[i]: which undoable steps (or bottom) can be the most recently
+	// completed one when step i starts. Iterated to a fixed point because
+	// transitions may loop.
+	undoable := func(i int) bool { return steps[i].Rollback != nil }
+	top := make([]map[int]bool, len(steps))
+	for i := range top {
+		top[i] = map[int]bool{}
+	}
+	// after returns what is on top of the rollback stack once step i ended
+	// with outcome.
+	after := func(i int, outcome string) map[int]bool {
+		if completes(outcome) && undoable(i) {
+			return map[int]bool{i: true}
+		}
+		return top[i]
+	}
+	if len(steps) > 0 {
+		top[0][bottom] = true
+	}
+	for changed := true; changed; {
+		changed = false
+		for i := range steps {
+			for _, o := range outs[i] {
+				if o.target < 0 {
+					continue
+				}
+				for k := range after(i, o.outcome) {
+					if !top[o.target][k] {
+						top[o.target][k] = true
+						changed = true
+					}
+				}
+			}
+		}
+	}
+
+	undoID := map[int]string{}
+	terms := map[string]bool{termAborted: true}
+	var undoQueue []int
+	// undoTargets maps a set of stack tops to the node ids a rollback
+	// starting there enters: the undo states, and terminal for bottom.
+	undoTargets := func(set map[int]bool, terminal string) []string {
+		var keys []int
+		for k := range set {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys) // bottom (-1) first, then file order
+		var to []string
+		for _, k := range keys {
+			if k == bottom {
+				terms[terminal] = true
+				to = append(to, terminalID(g, ids, terminal))
+				continue
+			}
+			if _, ok := undoID[k]; !ok {
+				undoID[k] = ids.get(idKey{flow: fi, kind: nodeUndo, n: k}, fl.Name+"_undo_"+steps[k].Name)
+				undoQueue = append(undoQueue, k)
+			}
+			to = append(to, undoID[k])
+		}
+		return to
+	}
+
+	// Start edge.
+	if len(steps) > 0 {
+		g.edges = append(g.edges, edge{to: stepID[0], label: triggers(fl)})
+	}
+	// Step transitions, grouped by target in order of first appearance so
+	// that "error, timeout" share one arrow.
+	for i := range steps {
+		var order []string
+		labels := map[string][]string{}
+		rollback := map[string]bool{}
+		add := func(to, outcome string, rb bool) {
+			if _, ok := labels[to]; !ok {
+				order = append(order, to)
+			}
+			labels[to] = append(labels[to], outcome)
+			rollback[to] = rollback[to] || rb
+		}
+		for _, o := range outs[i] {
+			switch {
+			case o.target >= 0:
+				add(stepID[o.target], o.outcome, false)
+			case o.to == dsl.TargetDone:
+				terms[termDone] = true
+				add(terminalID(g, ids, termDone), o.outcome, false)
+			default: // fail
+				for _, to := range undoTargets(after(i, o.outcome), termFailed) {
+					add(to, o.outcome, to != terminalID(g, ids, termFailed))
+				}
+			}
+		}
+		for _, to := range order {
+			g.edges = append(g.edges, edge{from: stepID[i], to: to, label: strings.Join(labels[to], ", "), rollback: rollback[to]})
+		}
+	}
+	// Undo states and the chain between them, in order of discovery
+	// (deterministic: the loop above walks steps and outcomes in order).
+	for q := 0; q < len(undoQueue); q++ {
+		k := undoQueue[q]
+		s := steps[k]
+		g.nodes = append(g.nodes, &node{id: undoID[k], kind: nodeUndo, title: "undo " + s.Name, lines: undoLines(fl, s)})
+		for _, to := range undoTargets(top[k], termCompensated) {
+			label := ""
+			if to == terminalID(g, ids, termCompensated) {
+				label = "all undone"
+				terms[termCompensationFailed] = true
+			}
+			g.edges = append(g.edges, edge{from: undoID[k], to: to, label: label, rollback: true})
+			if label != "" {
+				g.edges = append(g.edges, edge{from: undoID[k], to: terminalID(g, ids, termCompensationFailed), label: "a rollback failed", rollback: true})
+			}
+		}
+	}
+	for _, t := range terminalOrder {
+		if !terms[t] {
+			continue
+		}
+		n := &node{id: terminalID(g, ids, t), kind: nodeTerminal, title: t}
+		if t == termAborted {
+			n.lines = []string{"abort at any step", "rolls back like a failure"}
+		}
+		g.nodes = append(g.nodes, n)
+	}
+	return g, nil
+}
+
+// completes reports whether a step that ended with outcome completed (and
+// so is undone when the run fails later). Error and timeout mean the step
+// did not complete.
+func completes(outcome string) bool {
+	return outcome != dsl.OutcomeError && outcome != dsl.OutcomeTimeout
+}
+
+func terminalID(g *flowGraph, ids *idAlloc, t string) string {
+	return ids.get(idKey{flow: g.index, kind: nodeTerminal, name: t}, g.name+"_"+t)
+}

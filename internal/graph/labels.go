@@ -1,0 +1,167 @@
+package graph
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// The label text is the .flow syntax of each line, so a reader of the
+// diagram sees what they would write. Policies are the effective ones
+// (dsl's RetryFor/TimeoutFor/DeadlineFor), so a step that inherits the
+// flow's retry shows it.
+
+// stepLines returns the label lines of a step after its name.
+func stepLines(fl *dsl.Flow, s *dsl.Step) []string {
+	var lines []string
+	lines = append(lines, actionText(s.Action))
+	if r := retryText(fl.RetryFor(s)); r != "" {
+		lines = append(lines, r)
+	}
+	if d := fl.TimeoutFor(s); d > 0 {
+		lines = append(lines, "timeout "+dsl.FormatDuration(d))
+	}
+	if d := fl.DeadlineFor(s); d > 0 {
+		lines = append(lines, "deadline "+dsl.FormatDuration(d))
+	}
+	if s.Rollback != nil {
+		lines = append(lines, "rollback "+rollbackText(s.Rollback))
+	}
+	if s.Irreversible {
+		lines = append(lines, "irreversible")
+	}
+	for _, p := range s.Publish {
+		if p != nil {
+			lines = append(lines, publishText(p.Topic, p.Event, p.Payload))
+		}
+	}
+	return lines
+}
+
+// undoLines returns the label lines of an undo state after its title.
+func undoLines(fl *dsl.Flow, s *dsl.Step) []string {
+	action := rollbackText(s.Rollback)
+	if s.Rollback.IsGo() {
+		action = "go " + action
+	}
+	lines := []string{action}
+	if r := retryText(fl.RollbackRetryFor(s)); r != "" {
+		lines = append(lines, r)
+	}
+	return lines
+}
+
+func actionText(a *dsl.Action) string {
+	if a == nil || a.Kind == "" || a.Kind == dsl.ActionGo {
+		return "go"
+	}
+	switch a.Kind {
+	case dsl.ActionRPC:
+		t := "rpc " + word(a.Service) + " " + strconv.Quote(a.Endpoint)
+		if a.Request != nil {
+			t += " (" + word(a.Request.Name) + ")"
+		}
+		if a.Response != nil {
+			t += " -> " + word(a.Response.Name)
+		}
+		return t
+	case dsl.ActionAwait:
+		// The await's own timeout is shown on the timeout line
+		// (TimeoutFor picks it).
+		t := "await " + word(a.Topic) + " " + strconv.Quote(a.Event)
+		if a.Response != nil {
+			t += " -> " + word(a.Response.Name)
+		}
+		if a.Correlate != nil {
+			t += " correlate " + word(a.Correlate.Name)
+		}
+		return t
+	case dsl.ActionPublish:
+		return publishText(a.Topic, a.Event, a.Request)
+	}
+	return word(string(a.Kind))
+}
+
+func publishText(topic, event string, payload *dsl.Ident) string {
+	t := "publish " + word(topic) + " " + strconv.Quote(event)
+	if payload != nil {
+		t += " (" + word(payload.Name) + ")"
+	}
+	return t
+}
+
+func rollbackText(r *dsl.Rollback) string {
+	switch {
+	case r == nil:
+		return ""
+	case r.Action != nil:
+		return actionText(r.Action)
+	case r.Name != nil:
+		return word(r.Name.Name)
+	}
+	return "?"
+}
+
+// retryText is "retry 3×, 100ms..5s" plus a non-default multiplier and
+// jitter; "" for a single attempt, which is no retry at all.
+func retryText(r dsl.Retry) string {
+	if r.Attempts <= 1 {
+		return ""
+	}
+	parts := []string{fmt.Sprintf("retry %d×", r.Attempts)}
+	switch {
+	case r.Initial > 0 && r.Max > 0:
+		parts = append(parts, dur(r.Initial)+".."+dur(r.Max))
+	case r.Initial > 0:
+		parts = append(parts, "backoff "+dur(r.Initial))
+	}
+	if r.Multiplier != 0 && r.Multiplier != dsl.DefaultMultiplier {
+		parts = append(parts, "×"+strconv.FormatFloat(r.Multiplier, 'g', -1, 64))
+	}
+	if r.Jitter == dsl.JitterNone {
+		parts = append(parts, "no jitter")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func dur(d dsl.Duration) string { return dsl.FormatDuration(time.Duration(d)) }
+
+// triggers labels the start arrow: what starts the flow.
+func triggers(fl *dsl.Flow) string {
+	var parts []string
+	for _, t := range fl.Triggers {
+		if t == nil {
+			continue
+		}
+		switch t.Kind {
+		case dsl.TriggerRPC:
+			parts = append(parts, "rpc "+strconv.Quote(t.Endpoint))
+		case dsl.TriggerEvent:
+			parts = append(parts, "event "+word(t.Topic)+" "+strconv.Quote(t.Event))
+		case dsl.TriggerSchedule:
+			parts = append(parts, "schedule "+strconv.Quote(t.Schedule))
+		default:
+			parts = append(parts, word(string(t.Kind)))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// word prints a name as is when it is a plain word, quoted otherwise, so
+// that control characters and spaces from a hand-written JSON definition
+// cannot break a label.
+func word(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for _, r := range s {
+		if !(r == '_' || r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
