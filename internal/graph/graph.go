@@ -111,12 +111,12 @@ type edge struct {
 }
 
 type flowGraph struct {
-	index int // position in the diagram
+	index   int // position in the diagram
 	name    string
 	id      string
 	startID string
 	nodes   []*node // steps, then undo states, then terminals
-	edges []edge
+	edges   []edge
 }
 
 type diagram struct {
