@@ -149,9 +149,9 @@ func (n *Names) Identifiers() []GoIdent {
 		{n.Run, what("run type"), f.NameRange},
 	}
 	for _, s := range n.Steps {
-		out = append(out, GoIdent{s.Const, fmt.Sprintf("step constant of step %q", s.Step.Name), s.Step.NameRange})
+		out = append(out, GoIdent{s.Const, fmt.Sprintf("step constant of step %q in flow %q", s.Step.Name, f.Name), s.Step.NameRange})
 		for _, o := range s.Outcomes {
-			out = append(out, GoIdent{o.Const, fmt.Sprintf("outcome constant of %q in step %q", o.Outcome.Name, s.Step.Name), o.Outcome.Range})
+			out = append(out, GoIdent{o.Const, fmt.Sprintf("outcome constant of %q in step %q of flow %q", o.Outcome.Name, s.Step.Name, f.Name), o.Outcome.Range})
 		}
 	}
 	return out
@@ -242,6 +242,9 @@ func checkNames(file *File) diag.List {
 	seen := map[string]origin{}
 	claim := func(id GoIdent) {
 		if prev, ok := seen[id.Name]; ok {
+			if prev.what == id.What {
+				return // a duplicate flow or step, reported as such by Check
+			}
 			ds = append(ds, diag.Errorf(id.Range, "name-collision", "generated Go name %q for the %s collides with the %s (%s)",
 				id.Name, id.What, prev.what, where(prev.r)).
 				WithHint("rename one of them so that the generated names differ"))

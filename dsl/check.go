@@ -1,0 +1,486 @@
+package dsl
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// CheckOptions tune Check.
+type CheckOptions struct {
+	// Dir is the Go package directory the .flow file belongs to; with
+	// LoadPackage, the package there is loaded to check the state type.
+	// "" skips the Go checks.
+	Dir string
+	// StrictRollback turns the "no-rollback" warning into an error.
+	StrictRollback bool
+	// LoadPackage enables the Go package checks (see gopkg.go). Loading a
+	// package runs the go command and takes about a second.
+	LoadPackage bool
+}
+
+// Check runs every semantic check on f and returns all findings, unsorted
+// (callers normalise). It never panics on a model from Build or DecodeJSON,
+// whatever the input was. The codes are documented in docs/checks.md.
+func Check(f *File, opts CheckOptions) diag.List {
+	if f == nil {
+		return nil
+	}
+	c := &checker{opts: opts}
+	c.ds = append(c.ds, checkNames(f)...)
+	flows := map[string]*Flow{}
+	for _, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		if prev, ok := flows[fl.Name]; ok && fl.Name != "" {
+			c.add(diag.Errorf(fl.NameRange, "duplicate-flow", "duplicate flow %q (first declared at %s)", fl.Name, where(prev.NameRange)).
+				WithHint("rename one of the flows"))
+		} else {
+			flows[fl.Name] = fl
+		}
+		c.flow(fl)
+	}
+	if opts.LoadPackage && opts.Dir != "" {
+		c.ds = append(c.ds, checkGoPackage(f, opts.Dir)...)
+	}
+	return c.ds
+}
+
+type checker struct {
+	opts CheckOptions
+	ds   diag.List
+}
+
+func (c *checker) add(d diag.Diagnostic) { c.ds = append(c.ds, d) }
+
+// pick returns the first valid range, so that a diagnostic about something
+// without a range of its own (a default, a JSON value without a path) still
+// points somewhere useful.
+func pick(rs ...diag.Range) diag.Range {
+	for _, r := range rs {
+		if r.Start.IsValid() {
+			return r
+		}
+	}
+	if len(rs) > 0 {
+		return rs[len(rs)-1]
+	}
+	return diag.Range{}
+}
+
+func (c *checker) flow(f *Flow) {
+	if len(f.Steps) == 0 {
+		c.add(diag.Errorf(pick(f.NameRange, f.Range), "empty-flow", "flow %q has no steps", f.Name).
+			WithHint("add a step, such as `step DoSomething { rpc service \"Service.Method\" }`"))
+	}
+	c.triggers(f)
+	if f.Retry != nil {
+		c.retry(f.Retry, fmt.Sprintf("flow %q", f.Name), pick(f.Retry.Range, f.NameRange))
+	}
+	if refs := f.FieldRefs(); f.State == nil && len(refs) > 0 {
+		r := refs[0]
+		c.add(diag.Errorf(pick(r.Field.Range, r.Step.NameRange), "no-state", "flow %q names state field %q but declares no state type", f.Name, r.Field.Name).
+			WithHint("add `state %sState` to the flow, naming a struct type of the Go package that has the field", f.Name))
+	}
+
+	// Index the steps once: every lookup below is a map access, so the
+	// whole check is linear in the size of the flow. Did-you-mean scans all
+	// names, but only for a name that is already wrong.
+	index := make(map[string]int, len(f.Steps))
+	for i, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		if j, ok := index[s.Name]; ok {
+			c.add(diag.Errorf(pick(s.NameRange, s.Range), "duplicate-step", "duplicate step %q (first declared at %s)", s.Name, where(f.Steps[j].NameRange)).
+				WithHint("rename one of the steps; step names are unique within a flow"))
+			continue
+		}
+		index[s.Name] = i
+	}
+	targets := func() []string {
+		names := make([]string, 0, len(f.Steps)+2)
+		for _, s := range f.Steps {
+			if s != nil {
+				names = append(names, s.Name)
+			}
+		}
+		return append(names, TargetDone, TargetFail)
+	}
+	for i, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		c.step(f, i, s, index, targets)
+	}
+	if len(f.Steps) > 0 && f.Steps[0] != nil {
+		for _, s := range f.Unreachable() {
+			if f.Steps[index[s.Name]] != s {
+				continue // a duplicate, already reported
+			}
+			c.add(diag.Warnf(pick(s.NameRange, s.Range), "unreachable", "step %q is unreachable: no path from the first step %q leads to it", s.Name, f.Steps[0].Name).
+				WithHint("add a transition to it, such as `on ok -> %s` in an earlier step, or remove it", s.Name))
+		}
+	}
+}
+
+func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets func() []string) {
+	what := fmt.Sprintf("step %q", s.Name)
+	at := pick(s.NameRange, s.Range)
+	c.action(s.Action, what, pick(actionRange(s.Action), at))
+	if s.Retry != nil {
+		c.retry(s.Retry, what, pick(s.Retry.Range, at))
+	}
+
+	// Rollback.
+	if s.Rollback != nil {
+		rr := pick(s.Rollback.Range, at)
+		if s.Irreversible {
+			c.add(diag.Errorf(rr, "irreversible-rollback", "step %q is marked irreversible but has a rollback", s.Name).
+				WithHint("remove `irreversible` if the rollback undoes the step, or remove the rollback"))
+		}
+		if s.Rollback.IsGo() {
+			name := s.Rollback.Name
+			if j, ok := index[name.Name]; ok {
+				c.add(diag.Errorf(pick(name.Range, rr), "rollback-name", "rollback %q has the same name as step %q (%s)", name.Name, name.Name, where(f.Steps[j].NameRange)).
+					WithHint("a Go rollback is a handler method of its own; rename it, for example to %q", "Undo"+s.Name))
+			}
+		}
+		if s.Rollback.Action != nil {
+			c.action(s.Rollback.Action, "rollback of "+what, pick(s.Rollback.Action.Range, rr))
+		}
+	} else if s.HasSideEffects() && !s.Irreversible {
+		d := diag.Warnf(at, "no-rollback", "step %q has side effects (%s) but neither a rollback nor `irreversible`", s.Name, sideEffects(s))
+		if c.opts.StrictRollback {
+			d.Severity = diag.Error
+		}
+		c.add(d.WithHint("add `rollback <Method>` or `rollback rpc ...` to undo it when a later step fails, or mark it `irreversible`"))
+	}
+	for _, p := range s.Publish {
+		if p != nil {
+			c.nonEmpty(p.Topic, "topic", "publication of "+what, pick(p.Range, at))
+			c.nonEmpty(p.Event, "event", "publication of "+what, pick(p.Range, at))
+		}
+	}
+
+	// Await.
+	if s.Kind() == ActionAwait {
+		ar := pick(s.Action.Range, at)
+		if s.Action.Timeout == 0 && s.Timeout == 0 {
+			c.add(diag.Errorf(ar, "await-no-timeout", "await in step %q has no timeout: a run could wait forever", s.Name).
+				WithHint("add `timeout <duration>` to the await line, such as `timeout 72h`, and handle it with `on timeout -> <Step>`"))
+		}
+		if r := f.RetryFor(s); r.Attempts > 1 {
+			from := "its own retry"
+			rr := pick(r.Range, ar)
+			if s.Retry == nil {
+				from = fmt.Sprintf("the retry of flow %q", f.Name)
+				rr = ar
+			}
+			c.add(diag.Warnf(rr, "await-retry", "await in step %q is tried %d times (%s): each attempt waits its full timeout again", s.Name, r.Attempts, from).
+				WithHint("add `retry 1` to the step and make the await's timeout as long as the whole wait should be"))
+		}
+	}
+
+	c.budget(f, s, at)
+
+	// Declared outcomes.
+	declared := map[string]*Ident{}
+	for k, o := range s.Outcomes {
+		if o == nil {
+			continue
+		}
+		or := pick(o.Range, at)
+		if k == 0 && !s.IsGo() {
+			c.add(diag.Errorf(or, "outcomes-not-go", "%s step %q declares outcomes, but only a Go step can return them", s.Kind(), s.Name).
+				WithHint("remove `outcomes`; a %s step ends with ok, error or timeout", s.Kind()))
+		}
+		switch prev, dup := declared[o.Name]; {
+		case isBuiltinOutcome(o.Name):
+			c.add(diag.Errorf(or, "duplicate-outcome", "outcome %q is built in; do not declare it", o.Name).
+				WithHint("every step can end with ok and error, and with timeout when it has one"))
+		case dup:
+			c.add(diag.Errorf(or, "duplicate-outcome", "duplicate outcome %q in step %q (first declared at %s)", o.Name, s.Name, where(prev.Range)).
+				WithHint("remove the repeated outcome"))
+		default:
+			declared[o.Name] = o
+		}
+	}
+
+	// Transitions.
+	outcomes := f.Outcomes(s)
+	written := map[string]*Transition{}
+	for _, t := range s.Transitions {
+		if t == nil || t.On == nil || t.Target == nil {
+			continue
+		}
+		tr := pick(t.Range, at)
+		onr := pick(t.On.Range, tr)
+		if prev, dup := written[t.On.Name]; dup {
+			c.add(diag.Errorf(onr, "duplicate-transition", "duplicate transition for outcome %q in step %q (first at %s)", t.On.Name, s.Name, where(pick(prev.Range, prev.On.Range))).
+				WithHint("keep one `on %s -> ...`; the first one wins", t.On.Name))
+			continue
+		}
+		written[t.On.Name] = t
+		if !contains(outcomes, t.On.Name) {
+			c.add(c.undefinedOutcome(f, s, t.On.Name, onr, outcomes))
+		}
+		target := t.Target.Name
+		if _, ok := index[target]; !ok && target != TargetDone && target != TargetFail {
+			d := diag.Errorf(pick(t.Target.Range, tr), "undefined-target", "transition to undefined step %q in step %q", target, s.Name)
+			if m := didYouMean(target, targets()); m != "" {
+				d = d.WithHint("did you mean %q?", m)
+			} else {
+				d = d.WithHint("a target is a step of flow %q, done or fail", f.Name)
+			}
+			c.add(d)
+		}
+	}
+}
+
+func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, outcomes []string) diag.Diagnostic {
+	if name == OutcomeTimeout {
+		return diag.Errorf(r, "undefined-outcome", "step %q has no timeout, so it cannot end with outcome %q", s.Name, name).
+			WithHint("add `timeout <duration>` to the step (or to the flow), or remove this transition")
+	}
+	d := diag.Errorf(r, "undefined-outcome", "step %q cannot end with outcome %q: its outcomes are %s", s.Name, name, strings.Join(outcomes, ", "))
+	if m := didYouMean(name, outcomes); m != "" {
+		return d.WithHint("did you mean %q?", m)
+	}
+	if s.IsGo() {
+		return d.WithHint("declare it with `outcomes %s`", name)
+	}
+	return d.WithHint("only Go steps can declare outcomes of their own")
+}
+
+func actionRange(a *Action) diag.Range {
+	if a == nil {
+		return diag.Range{}
+	}
+	return a.Range
+}
+
+func sideEffects(s *Step) string {
+	var what []string
+	switch s.Kind() {
+	case ActionRPC:
+		what = append(what, "an rpc")
+	case ActionPublish:
+		what = append(what, "a publish")
+	case ActionGo:
+		what = append(what, "a Go step")
+	}
+	if s.Kind() != ActionPublish && len(s.Publish) > 0 {
+		what = append(what, "a publication")
+	}
+	return strings.Join(what, " and ")
+}
+
+// action checks the strings of an action that Build cannot reject: an
+// empty string literal names nothing.
+func (c *checker) action(a *Action, what string, r diag.Range) {
+	if a == nil {
+		return
+	}
+	switch a.Kind {
+	case ActionRPC:
+		c.nonEmpty(a.Service, "service", what, r)
+		c.nonEmpty(a.Endpoint, "endpoint", what, r)
+	case ActionAwait, ActionPublish:
+		c.nonEmpty(a.Topic, "topic", what, r)
+		c.nonEmpty(a.Event, "event", what, r)
+	}
+}
+
+func (c *checker) nonEmpty(v, field, what string, r diag.Range) {
+	if strings.TrimSpace(v) == "" {
+		c.add(diag.Errorf(r, "empty", "empty %s in %s", field, what).WithHint("name the %s", field))
+	}
+}
+
+// retry checks one written retry policy.
+func (c *checker) retry(r *Retry, what string, at diag.Range) {
+	if r.Attempts < 1 {
+		c.add(diag.Errorf(at, "retry-attempts", "retry of %s has %d attempts; it needs at least 1", what, r.Attempts).
+			WithHint("write `retry 1` for a single try, or more to retry"))
+	}
+	if r.Multiplier != 0 && r.Multiplier < 1 {
+		c.add(diag.Errorf(at, "retry-multiplier", "retry of %s has multiplier %g; backoff must not shrink", what, r.Multiplier).
+			WithHint("use a multiplier of 1 (constant backoff) or more; the default is %g", DefaultMultiplier))
+	}
+	if r.Max > 0 && r.Initial > r.Max {
+		c.add(diag.Errorf(at, "backoff-range", "backoff of %s starts at %v, above its maximum %v", what, r.Initial, r.Max).
+			WithHint("write the range as `backoff %v..%v`", r.Max, r.Initial))
+	}
+	if r.Initial == 0 && r.Max > 0 {
+		c.add(diag.Errorf(at, "backoff-range", "backoff of %s has a maximum %v but no initial delay", what, r.Max).
+			WithHint("write `backoff <initial>..%v`", r.Max))
+	}
+	if r.Jitter != "" && r.Jitter != JitterFull && r.Jitter != JitterNone {
+		c.add(diag.Errorf(at, "retry-jitter", "retry of %s has unknown jitter %q", what, r.Jitter).
+			WithHint("use `jitter full` (the default) or `jitter none`"))
+	}
+}
+
+// budget reports a retry schedule that cannot fit the step's deadline.
+func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
+	deadline, timeout := f.DeadlineFor(s), f.TimeoutFor(s)
+	if deadline <= 0 || timeout <= 0 {
+		return
+	}
+	r := f.RetryFor(s)
+	worst := WorstCase(r, timeout)
+	if worst <= deadline {
+		return
+	}
+	rng := at
+	if s.Retry != nil {
+		rng = pick(s.Retry.Range, at)
+	}
+	c.add(diag.Errorf(rng, "retry-budget",
+		"retry schedule of step %q takes up to %s (%d attempts × %s timeout + %s backoff), more than its deadline %s",
+		s.Name, fmtDuration(worst), r.Attempts, fmtDuration(timeout), fmtDuration(BackoffTotal(r)), fmtDuration(deadline)).
+		WithHint("raise the deadline to at least %s, or lower the attempts, the timeout or the backoff", fmtDuration(worst)))
+}
+
+func fmtDuration(d time.Duration) string {
+	if d == maxDuration {
+		return "forever (over 292 years)"
+	}
+	return FormatDuration(d)
+}
+
+// cronParser accepts the standard 5-field cron syntax and the descriptors
+// (@daily, @every 1h, ...), like the runtime's scheduler.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+func (c *checker) triggers(f *Flow) {
+	seen := map[Trigger]*Trigger{}
+	for _, t := range f.Triggers {
+		if t == nil {
+			continue
+		}
+		at := pick(t.Range, f.NameRange)
+		key := Trigger{Kind: t.Kind, Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule}
+		if prev, dup := seen[key]; dup {
+			c.add(diag.Errorf(at, "duplicate-trigger", "duplicate %s trigger in flow %q (first at %s)", t.Kind, f.Name, where(prev.Range)).
+				WithHint("remove the repeated trigger"))
+			continue
+		}
+		seen[key] = t
+		switch t.Kind {
+		case TriggerRPC:
+			c.nonEmpty(t.Endpoint, "endpoint", "rpc trigger", at)
+		case TriggerEvent:
+			c.nonEmpty(t.Topic, "topic", "event trigger", at)
+			c.nonEmpty(t.Event, "event", "event trigger", at)
+		case TriggerSchedule:
+			if err := validateSchedule(t.Schedule); err != nil {
+				c.add(diag.Errorf(at, "cron", "invalid schedule %q: %v", t.Schedule, err).
+					WithHint("use a 5-field cron expression such as \"0 3 * * *\" (minute hour day-of-month month day-of-week), a descriptor such as \"@daily\", or \"@every 1h\""))
+			}
+		}
+	}
+}
+
+// validateSchedule parses a schedule the way the runtime will.
+func validateSchedule(spec string) (err error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return fmt.Errorf("empty schedule")
+	}
+	if !utf8.ValidString(spec) {
+		return fmt.Errorf("not valid UTF-8")
+	}
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		// cron v3 slices out of range on a time zone with nothing after it.
+		if !strings.Contains(spec, " ") {
+			return fmt.Errorf("time zone %q is not followed by a schedule", spec)
+		}
+	}
+	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
+		d, perr := time.ParseDuration(strings.TrimSpace(rest))
+		if perr != nil {
+			return fmt.Errorf("invalid duration %q: want Go syntax such as 90s or 1h30m", strings.TrimSpace(rest))
+		}
+		if d < time.Second {
+			return fmt.Errorf("@every needs at least 1s, found %s", rest)
+		}
+		return nil
+	}
+	defer func() {
+		// A cron library bug must not crash the checker.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot parse: %v", r)
+		}
+	}()
+	_, err = cronParser.Parse(spec)
+	return err
+}
+
+// didYouMean returns the candidate closest to name when it is close enough
+// to be a likely typo (optimal string alignment distance, which counts a
+// swap of two adjacent letters as one edit; case differences count as
+// near misses), or "". Ties go to the earlier candidate, so the answer is
+// deterministic. It is only called for names already known to be wrong.
+func didYouMean(name string, candidates []string) string {
+	best, bestDist := "", -1
+	limit := 2
+	if n := utf8.RuneCountInString(name); n >= 9 {
+		limit = 3
+	}
+	for _, cand := range candidates {
+		if cand == name {
+			continue
+		}
+		if strings.EqualFold(cand, name) {
+			return cand
+		}
+		d := osaDistance(name, cand, limit)
+		if d <= limit && (bestDist < 0 || d < bestDist) {
+			best, bestDist = cand, d
+		}
+	}
+	return best
+}
+
+// osaDistance is the optimal string alignment distance between a and b in
+// runes, giving up (returning limit+1) as soon as it must exceed limit.
+func osaDistance(a, b string, limit int) int {
+	ra, rb := []rune(a), []rune(b)
+	if d := len(ra) - len(rb); d > limit || -d > limit {
+		return limit + 1
+	}
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > limit {
+			return limit + 1
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,325 @@
+package dsl
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// doc wraps flow objects into a JSON document.
+func doc(flows ...string) string {
+	return `{"version": 1, "flows": [` + strings.Join(flows, ",") + `]}`
+}
+
+// flow builds a flow object with the given extra fields and steps.
+func flow(name, extra string, steps ...string) string {
+	if extra != "" {
+		extra += ","
+	}
+	return fmt.Sprintf(`{"name": %q, %s "steps": [%s]}`, name, extra, strings.Join(steps, ","))
+}
+
+// step builds a step object; body holds the fields after the name.
+func step(name, body string) string {
+	if body == "" {
+		body = `"action": {"kind": "go"}, "irreversible": true`
+	}
+	return fmt.Sprintf(`{"name": %q, %s}`, name, body)
+}
+
+// goStep is an irreversible Go step with extra fields.
+func goStep(name, extra string) string {
+	if extra != "" {
+		extra = ", " + extra
+	}
+	return step(name, `"action": {"kind": "go"}, "irreversible": true`+extra)
+}
+
+// format renders a diagnostic as "<path>: <severity> <code>: <message> [hint: <hint>]".
+func format(d diag.Diagnostic) string {
+	s := fmt.Sprintf("%s: %s %s: %s", d.Range.Start.Path, d.Severity, d.Code, d.Message)
+	if d.Hint != "" {
+		s += " [hint: " + d.Hint + "]"
+	}
+	return s
+}
+
+func decodeOK(t *testing.T, src string) *File {
+	t.Helper()
+	f, ds := DecodeJSON("t.json", []byte(src))
+	if len(ds) > 0 {
+		t.Fatalf("DecodeJSON: %v\n%s", ds.Err(), src)
+	}
+	return f
+}
+
+func checkStrings(t *testing.T, src string, opts CheckOptions) []string {
+	t.Helper()
+	ds := Check(decodeOK(t, src), opts)
+	ds.Sort()
+	var out []string
+	for _, d := range ds {
+		if !d.Range.Start.IsValid() {
+			t.Errorf("diagnostic without a position: %v", d)
+		}
+		if d.Code == "" {
+			t.Errorf("diagnostic without a code: %v", d)
+		}
+		out = append(out, format(d))
+	}
+	return out
+}
+
+func TestCheck(t *testing.T) {
+	const rpc = `"action": {"kind": "rpc", "service": "s", "endpoint": "S.Do"}`
+	tests := []struct {
+		name string
+		src  string
+		opts CheckOptions
+		want []string
+	}{
+		{
+			name: "clean",
+			src: doc(flow("Signup", `"state": "SignupState", "triggers": [{"kind": "schedule", "schedule": "0 3 * * *"}, {"kind": "schedule", "schedule": "@every 1h"}, {"kind": "schedule", "schedule": "@daily"}, {"kind": "rpc", "endpoint": "Signup.Start"}]`,
+				step("Create", rpc+`, "rollback": {"name": "Undo"}`),
+				step("Wait", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "on": [{"on": "timeout", "target": "Expire"}]`),
+				goStep("Review", `"outcomes": ["approved", "rejected"], "on": [{"on": "approved", "target": "done"}, {"on": "rejected", "target": "fail"}]`),
+				goStep("Expire", `"on": [{"on": "ok", "target": "fail"}]`))),
+		},
+		{
+			name: "undefined target with suggestion",
+			src:  doc(flow("F", "", goStep("Activate", ""), goStep("B", `"on": [{"on": "ok", "target": "Activte"}]`))),
+			want: []string{`$.flows[0].steps[1].on[0].target: error undefined-target: transition to undefined step "Activte" in step "B" [hint: did you mean "Activate"?]`},
+		},
+		{
+			name: "undefined target done misspelt",
+			src:  doc(flow("F", "", goStep("A", `"on": [{"on": "ok", "target": "dne"}]`))),
+			want: []string{`$.flows[0].steps[0].on[0].target: error undefined-target: transition to undefined step "dne" in step "A" [hint: did you mean "done"?]`},
+		},
+		{
+			name: "undefined target without suggestion",
+			src:  doc(flow("F", "", goStep("A", `"on": [{"on": "ok", "target": "Zzzzzz"}]`))),
+			want: []string{`$.flows[0].steps[0].on[0].target: error undefined-target: transition to undefined step "Zzzzzz" in step "A" [hint: a target is a step of flow "F", done or fail]`},
+		},
+		{
+			name: "undefined outcomes",
+			src: doc(flow("F", "",
+				goStep("A", `"outcomes": ["approved"], "on": [{"on": "aproved", "target": "done"}, {"on": "timeout", "target": "fail"}, {"on": "other", "target": "done"}]`),
+				step("B", rpc+`, "irreversible": true, "on": [{"on": "rejected", "target": "fail"}]`))),
+			want: []string{
+				`$.flows[0].steps[0].on[0].on: error undefined-outcome: step "A" cannot end with outcome "aproved": its outcomes are ok, error, approved [hint: did you mean "approved"?]`,
+				`$.flows[0].steps[0].on[1].on: error undefined-outcome: step "A" has no timeout, so it cannot end with outcome "timeout" [hint: add ` + "`timeout <duration>`" + ` to the step (or to the flow), or remove this transition]`,
+				`$.flows[0].steps[0].on[2].on: error undefined-outcome: step "A" cannot end with outcome "other": its outcomes are ok, error, approved [hint: declare it with ` + "`outcomes other`" + `]`,
+				`$.flows[0].steps[1].on[0].on: error undefined-outcome: step "B" cannot end with outcome "rejected": its outcomes are ok, error [hint: only Go steps can declare outcomes of their own]`,
+			},
+		},
+		{
+			name: "timeout outcome from the flow timeout",
+			src:  doc(flow("F", `"timeout": "5s"`, goStep("A", `"on": [{"on": "timeout", "target": "done"}]`))),
+		},
+		{
+			name: "duplicates",
+			src: doc(
+				flow("F", "", goStep("A", `"outcomes": ["x", "x", "ok"], "on": [{"on": "x", "target": "done"}, {"on": "x", "target": "fail"}]`), goStep("A", "")),
+				flow("F", "", goStep("B", ""))),
+			want: []string{
+				`$.flows[0].steps[0].on[1].on: error duplicate-transition: duplicate transition for outcome "x" in step "A" (first at $.flows[0].steps[0].on[0]) [hint: keep one ` + "`on x -> ...`" + `; the first one wins]`,
+				`$.flows[0].steps[0].outcomes[1]: error duplicate-outcome: duplicate outcome "x" in step "A" (first declared at $.flows[0].steps[0].outcomes[0]) [hint: remove the repeated outcome]`,
+				`$.flows[0].steps[0].outcomes[2]: error duplicate-outcome: outcome "ok" is built in; do not declare it [hint: every step can end with ok and error, and with timeout when it has one]`,
+				`$.flows[0].steps[1].name: error duplicate-step: duplicate step "A" (first declared at $.flows[0].steps[0].name) [hint: rename one of the steps; step names are unique within a flow]`,
+				`$.flows[1].name: error duplicate-flow: duplicate flow "F" (first declared at $.flows[0].name) [hint: rename one of the flows]`,
+			},
+		},
+		{
+			name: "unreachable",
+			src:  doc(flow("F", "", goStep("A", `"on": [{"on": "ok", "target": "C"}]`), goStep("B", ""), goStep("C", ""))),
+			want: []string{`$.flows[0].steps[1].name: warning unreachable: step "B" is unreachable: no path from the first step "A" leads to it [hint: add a transition to it, such as ` + "`on ok -> B`" + ` in an earlier step, or remove it]`},
+		},
+		{
+			name: "reachable only through error and a loop",
+			src:  doc(flow("F", "", goStep("A", `"on": [{"on": "ok", "target": "done"}, {"on": "error", "target": "B"}]`), goStep("B", `"on": [{"on": "ok", "target": "A"}]`))),
+		},
+		{
+			name: "no rollback",
+			src: doc(flow("F", "",
+				step("R", rpc),
+				step("P", `"action": {"kind": "publish", "topic": "t", "event": "e"}`),
+				step("G", `"action": {"kind": "go"}`),
+				step("W", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1m"}`),
+				step("WP", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1m"}, "publish": [{"topic": "t", "event": "x"}]`))),
+			want: []string{
+				`$.flows[0].steps[0].name: warning no-rollback: step "R" has side effects (an rpc) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,
+				`$.flows[0].steps[1].name: warning no-rollback: step "P" has side effects (a publish) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,
+				`$.flows[0].steps[2].name: warning no-rollback: step "G" has side effects (a Go step) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,
+				`$.flows[0].steps[4].name: warning no-rollback: step "WP" has side effects (a publication) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,
+			},
+		},
+		{
+			name: "no rollback strict",
+			src:  doc(flow("F", "", step("R", rpc+`, "on": [{"on": "ok", "target": "done"}]`), step("S", rpc+`, "rollback": {"action": {"kind": "rpc", "service": "s", "endpoint": "S.Undo"}}`))),
+			opts: CheckOptions{StrictRollback: true},
+			want: []string{
+				`$.flows[0].steps[0].name: error no-rollback: step "R" has side effects (an rpc) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,
+				`$.flows[0].steps[1].name: warning unreachable: step "S" is unreachable: no path from the first step "R" leads to it [hint: add a transition to it, such as ` + "`on ok -> S`" + ` in an earlier step, or remove it]`,
+			},
+		},
+		{
+			name: "await without timeout and with retry",
+			src: doc(flow("F", `"retry": {"attempts": 3}`,
+				step("W", `"action": {"kind": "await", "topic": "t", "event": "e"}`),
+				step("V", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 2}`),
+				step("X", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 1}`))),
+			want: []string{
+				`$.flows[0].steps[0].action: error await-no-timeout: await in step "W" has no timeout: a run could wait forever [hint: add ` + "`timeout <duration>`" + ` to the await line, such as ` + "`timeout 72h`" + `, and handle it with ` + "`on timeout -> <Step>`" + `]`,
+				`$.flows[0].steps[0].action: warning await-retry: await in step "W" is tried 3 times (the retry of flow "F"): each attempt waits its full timeout again [hint: add ` + "`retry 1`" + ` to the step and make the await's timeout as long as the whole wait should be]`,
+				`$.flows[0].steps[1].retry: warning await-retry: await in step "V" is tried 2 times (its own retry): each attempt waits its full timeout again [hint: add ` + "`retry 1`" + ` to the step and make the await's timeout as long as the whole wait should be]`,
+			},
+		},
+		{
+			name: "retry budget",
+			src: doc(flow("F", `"timeout": "10s", "deadline": "1m", "retry": {"attempts": 3, "initial": "1s", "max": "4s"}`,
+				// 3 × 10s + 1s + 2s = 33s: fits.
+				goStep("Fits", ""),
+				// 5 × 10s + 1s + 2s + 4s + 4s = 61s: one second too many.
+				goStep("Over", `"retry": {"attempts": 5}`),
+				// The step's own deadline.
+				goStep("Tight", `"timeout": "2s", "deadline": "1s"`))),
+			want: []string{
+				`$.flows[0].steps[1].retry: error retry-budget: retry schedule of step "Over" takes up to 1m1s (5 attempts × 10s timeout + 11s backoff), more than its deadline 1m [hint: raise the deadline to at least 1m1s, or lower the attempts, the timeout or the backoff]`,
+				`$.flows[0].steps[2].name: error retry-budget: retry schedule of step "Tight" takes up to 9s (3 attempts × 2s timeout + 3s backoff), more than its deadline 1s [hint: raise the deadline to at least 9s, or lower the attempts, the timeout or the backoff]`,
+			},
+		},
+		{
+			name: "retry policy values",
+			src: doc(flow("F", `"retry": {"attempts": 0, "initial": "5s", "max": "1s", "multiplier": 0.5}`,
+				goStep("A", `"retry": {"attempts": 2, "max": "1s"}`))),
+			want: []string{
+				`$.flows[0].retry: error backoff-range: backoff of flow "F" starts at 5s, above its maximum 1s [hint: write the range as ` + "`backoff 1s..5s`" + `]`,
+				`$.flows[0].retry: error retry-attempts: retry of flow "F" has 0 attempts; it needs at least 1 [hint: write ` + "`retry 1`" + ` for a single try, or more to retry]`,
+				`$.flows[0].retry: error retry-multiplier: retry of flow "F" has multiplier 0.5; backoff must not shrink [hint: use a multiplier of 1 (constant backoff) or more; the default is 2]`,
+				`$.flows[0].steps[0].retry: error backoff-range: backoff of step "A" has a maximum 1s but no initial delay [hint: write ` + "`backoff <initial>..1s`" + `]`,
+			},
+		},
+		{
+			name: "schedules",
+			src: doc(flow("F", `"triggers": [
+				{"kind": "schedule", "schedule": "0 3 * *"},
+				{"kind": "schedule", "schedule": "@every 0s"},
+				{"kind": "schedule", "schedule": "@every soon"},
+				{"kind": "schedule", "schedule": "TZ=UTC"},
+				{"kind": "schedule", "schedule": "@fortnightly"},
+				{"kind": "schedule", "schedule": "61 * * * *"},
+				{"kind": "schedule", "schedule": "CRON_TZ=UTC 0 3 * * *"},
+				{"kind": "rpc", "endpoint": "F.Start"},
+				{"kind": "rpc", "endpoint": "F.Start"}]`, goStep("A", ""))),
+			want: []string{
+				`$.flows[0].triggers[0]: error cron: invalid schedule "0 3 * *": expected exactly 5 fields, found 4: [0 3 * *] [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[1]: error cron: invalid schedule "@every 0s": @every needs at least 1s, found 0s [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[2]: error cron: invalid schedule "@every soon": invalid duration "soon": want Go syntax such as 90s or 1h30m [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[3]: error cron: invalid schedule "TZ=UTC": time zone "TZ=UTC" is not followed by a schedule [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[4]: error cron: invalid schedule "@fortnightly": unrecognized descriptor: @fortnightly [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[5]: error cron: invalid schedule "61 * * * *": end of range (61) above maximum (59): 61 [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[8]: error duplicate-trigger: duplicate rpc trigger in flow "F" (first at $.flows[0].triggers[7]) [hint: remove the repeated trigger]`,
+			},
+		},
+		{
+			name: "empty flow",
+			src:  doc(flow("F", "")),
+			want: []string{`$.flows[0].name: error empty-flow: flow "F" has no steps [hint: add a step, such as ` + "`step DoSomething { rpc service \"Service.Method\" }`" + `]`},
+		},
+		{
+			name: "fields without state",
+			src:  doc(flow("F", "", step("A", `"action": {"kind": "rpc", "service": "s", "endpoint": "S.Do", "request": "Req"}, "irreversible": true`))),
+			want: []string{`$.flows[0].steps[0].action.request: error no-state: flow "F" names state field "Req" but declares no state type [hint: add ` + "`state FState`" + ` to the flow, naming a struct type of the Go package that has the field]`},
+		},
+		{
+			name: "rollback contradictions and names",
+			src: doc(flow("F", "",
+				step("A", `"action": {"kind": "go"}, "irreversible": true, "rollback": {"name": "UndoA"}`),
+				step("B", `"action": {"kind": "go"}, "rollback": {"name": "A"}`),
+				step("C", `"action": {"kind": "go"}, "rollback": {"name": "UndoA"}`))),
+			want: []string{
+				`$.flows[0].steps[0].rollback: error irreversible-rollback: step "A" is marked irreversible but has a rollback [hint: remove ` + "`irreversible`" + ` if the rollback undoes the step, or remove the rollback]`,
+				`$.flows[0].steps[1].rollback.name: error rollback-name: rollback "A" has the same name as step "A" ($.flows[0].steps[0].name) [hint: a Go rollback is a handler method of its own; rename it, for example to "UndoB"]`,
+			},
+		},
+		{
+			name: "outcomes on an rpc step",
+			src:  doc(flow("F", "", step("A", rpc+`, "irreversible": true, "outcomes": ["maybe"]`))),
+			want: []string{`$.flows[0].steps[0].outcomes[0]: error outcomes-not-go: rpc step "A" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; a rpc step ends with ok, error or timeout]`},
+		},
+		{
+			name: "empty strings",
+			src: doc(flow("F", `"triggers": [{"kind": "event", "topic": "", "event": "e"}]`,
+				step("A", `"action": {"kind": "rpc", "service": " ", "endpoint": "S.Do"}, "irreversible": true, "publish": [{"topic": "t", "event": ""}]`))),
+			want: []string{
+				`$.flows[0].steps[0].action: error empty: empty service in step "A" [hint: name the service]`,
+				`$.flows[0].steps[0].publish[0]: error empty: empty event in publication of step "A" [hint: name the event]`,
+				`$.flows[0].triggers[0]: error empty: empty topic in event trigger [hint: name the topic]`,
+			},
+		},
+		{
+			name: "names",
+			src: doc(
+				flow("signup", `"state": "string"`, goStep("create", ""), goStep("Go-Ahead", `"outcomes": ["ok-ish"]`), step("B", `"action": {"kind": "go"}, "rollback": {"name": "undo"}`)),
+				flow("Type", `"state": "runtime"`, goStep("A", "")),
+				flow("Fx", `"state": "FxStepA"`, goStep("A", ""), goStep("Handlers", "")),
+				flow("FxStep", `"state": "Fx"`, goStep("B", "")),
+				flow("", "", goStep("A", ""))),
+			want: []string{
+				`$.flows[0].name: error name: flow name "signup" must start with an upper-case letter: it names exported Go types [hint: rename it to "Signup"]`,
+				`$.flows[0].state: error name: state type "string" is a predeclared Go identifier, not a struct type of the package [hint: declare a struct type, such as signupState, and name it here]`,
+				`$.flows[0].steps[0].name: error name: step name "create" must start with an upper-case letter: it names a Go constant and, for a Go step, a handler method [hint: rename it to "Create"]`,
+				`$.flows[0].steps[1].name: error name: step name "Go-Ahead" is not a valid Go identifier [hint: use letters, digits and underscores, starting with an upper-case letter]`,
+				`$.flows[0].steps[1].outcomes[0]: error name: outcome name "ok-ish" is not an identifier [hint: use letters, digits and underscores, not starting with a digit]`,
+				`$.flows[0].steps[2].rollback.name: error name: rollback name "undo" must start with an upper-case letter: it names a handler method [hint: rename it to "Undo"]`,
+				`$.flows[1].state: error name-collision: state type "runtime" has the name of a package the generated code imports [hint: rename the type, for example to "RuntimeState"]`,
+				`$.flows[2].state: error name-collision: state type "FxStepA" collides with the generated step constant of step "A" in flow "Fx" ($.flows[2].steps[0].name) [hint: rename the state type or the flow/step]`,
+				`$.flows[3].name: error name-collision: generated Go name "FxStepHandlers" for the handler interface of flow "FxStep" collides with the step constant of step "Handlers" in flow "Fx" ($.flows[2].steps[1].name) [hint: rename one of them so that the generated names differ]`,
+				`$.flows[4].name: error name: flow has no name [hint: give the flow a name starting with an upper-case letter]`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := checkStrings(t, tt.src, tt.opts)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Check (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDidYouMean(t *testing.T) {
+	cands := []string{"Activate", "CreateCustomer", "done", "fail", "Ab"}
+	for name, want := range map[string]string{
+		"Activte":         "Activate", // deletion
+		"Actviate":        "Activate", // transposition
+		"activate":        "Activate", // case only
+		"CreateCustmoer":  "CreateCustomer",
+		"CreatCustomr":    "CreateCustomer",
+		"dne":             "done",
+		"Zzz":             "",
+		"Ba":              "Ab",
+		"CompletelyOther": "",
+	} {
+		if got := didYouMean(name, cands); got != want {
+			t.Errorf("didYouMean(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestCheckLinear guards the complexity claim of Check: a flow whose every
+// step names an undefined target pays for did-you-mean, but a clean flow
+// makes no per-step scans. It counts work indirectly through the result,
+// so it does not time anything.
+func TestCheckManyStepsClean(t *testing.T) {
+	f := generatedFile(2000)
+	if ds := Check(f, CheckOptions{}); len(ds) != 0 {
+		t.Fatalf("generated flow has diagnostics: %v", ds[0])
+	}
+}

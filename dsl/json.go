@@ -1,0 +1,689 @@
+package dsl
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// The JSON form is the model's own encoding (the json tags in model.go),
+// with "version": FormatVersion first. EncodeJSON writes it; DecodeJSON reads
+// it strictly: unknown fields, duplicate keys, wrong types, missing required
+// fields, fields that do not belong to the action or trigger kind, bad
+// durations and other versions are all errors, each positioned by the JSON
+// path of the offending value ("$.flows[0].steps[2].timeout"). Syntax errors
+// have no path yet, so they are positioned by line and column instead.
+//
+// Decoding reads the document into a small ordered tree (keeping duplicate
+// keys, which encoding/json would silently merge) and then walks it with
+// the path in hand, so every path is exact.
+
+// EncodeJSON returns the JSON form of f: indented with two spaces, fields in
+// a fixed order, no HTML escaping ("->" stays readable), ending in a
+// newline. The same model always gives the same bytes. Nil entries in
+// Flows and Steps are skipped, a step without an action is written as a Go
+// step, and empty lists are written as [] rather than null.
+func EncodeJSON(f *File) ([]byte, error) {
+	if f == nil {
+		return nil, errors.New("dsl: EncodeJSON of a nil file")
+	}
+	out := *f
+	out.Version = FormatVersion
+	out.Flows = make([]*Flow, 0, len(f.Flows))
+	for _, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		c := *fl
+		c.Steps = make([]*Step, 0, len(fl.Steps))
+		for _, s := range fl.Steps {
+			if s == nil {
+				continue
+			}
+			if s.Action == nil {
+				sc := *s
+				sc.Action = &Action{Kind: ActionGo}
+				s = &sc
+			}
+			c.Steps = append(c.Steps, s)
+		}
+		out.Flows = append(out.Flows, &c)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&out); err != nil {
+		return nil, fmt.Errorf("dsl: encoding %s as JSON: %w", f.Name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// DecodeJSON reads the JSON form. It returns the model even when there are
+// errors (with the parts that could not be decoded left out), so that
+// callers may still report more; callers must not generate code from a
+// model that came with errors.
+func DecodeJSON(filename string, data []byte) (*File, diag.List) {
+	d := &jsonDecoder{file: filename}
+	root, err := parseJSONTree(data)
+	if err != nil {
+		return nil, diag.List{d.syntaxError(data, err)}
+	}
+	f := d.decodeFile(root)
+	if f != nil {
+		f.Name = filename
+	}
+	return f, d.ds
+}
+
+// jnode is one JSON value with its place in the document.
+type jnode struct {
+	kind jkind
+	keys []string // object keys, in document order (duplicates kept)
+	vals []*jnode // object values, parallel to keys; array elements
+	str  string
+	num  json.Number
+	b    bool
+}
+
+type jkind int
+
+const (
+	jnull jkind = iota
+	jbool
+	jnumber
+	jstring
+	jarray
+	jobject
+)
+
+func (k jkind) String() string {
+	return [...]string{"null", "boolean", "number", "string", "array", "object"}[k]
+}
+
+// jsonSyntaxError is a JSON syntax error at a byte offset.
+type jsonSyntaxError struct {
+	msg    string
+	offset int64
+}
+
+func (e *jsonSyntaxError) Error() string { return e.msg }
+
+func parseJSONTree(data []byte) (*jnode, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	root, err := readJSONValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		off := dec.InputOffset()
+		if err != nil {
+			return nil, err
+		}
+		return nil, &jsonSyntaxError{"unexpected data after the top-level value", off}
+	}
+	return root, nil
+}
+
+// maxJSONDepth bounds nesting; the format needs 6 levels, so anything deep
+// is garbage, and we stop before encoding/json's own (larger) limit.
+const maxJSONDepth = 64
+
+func readJSONValue(dec *json.Decoder) (*jnode, error) {
+	type frame struct {
+		n   *jnode
+		key *string // pending key for an object frame
+	}
+	var stack []*frame
+	var root *jnode
+	for {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil, &jsonSyntaxError{"unexpected end of JSON input", off}
+		}
+		if err != nil {
+			return nil, err
+		}
+		var n *jnode
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				k := jobject
+				if t == '[' {
+					k = jarray
+				}
+				n = &jnode{kind: k}
+			case '}', ']':
+				top := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				if len(stack) == 0 {
+					return top.n, nil
+				}
+				continue
+			}
+		case string:
+			top := (*frame)(nil)
+			if len(stack) > 0 {
+				top = stack[len(stack)-1]
+			}
+			if top != nil && top.n.kind == jobject && top.key == nil {
+				top.key = &t
+				continue
+			}
+			n = &jnode{kind: jstring, str: t}
+		case json.Number:
+			n = &jnode{kind: jnumber, num: t}
+		case bool:
+			n = &jnode{kind: jbool, b: t}
+		case nil:
+			n = &jnode{kind: jnull}
+		}
+		if len(stack) == 0 {
+			root = n
+		} else {
+			top := stack[len(stack)-1]
+			if top.n.kind == jobject {
+				top.n.keys = append(top.n.keys, *top.key)
+				top.key = nil
+			}
+			top.n.vals = append(top.n.vals, n)
+		}
+		if n.kind == jobject || n.kind == jarray {
+			if len(stack) >= maxJSONDepth {
+				return nil, &jsonSyntaxError{fmt.Sprintf("JSON nested deeper than %d levels", maxJSONDepth), off}
+			}
+			stack = append(stack, &frame{n: n})
+			continue
+		}
+		if len(stack) == 0 {
+			return root, nil
+		}
+	}
+}
+
+type jsonDecoder struct {
+	file string
+	ds   diag.List
+}
+
+func (d *jsonDecoder) at(path string) diag.Range {
+	return diag.Range{Start: diag.Pos{File: d.file, Path: path}}
+}
+
+func (d *jsonDecoder) errorf(path, format string, args ...any) {
+	d.ds = append(d.ds, diag.Errorf(d.at(path), "json", format, args...))
+}
+
+func (d *jsonDecoder) syntaxError(data []byte, err error) diag.Diagnostic {
+	var off int64
+	msg := err.Error()
+	var se *json.SyntaxError
+	var js *jsonSyntaxError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+		msg = strings.TrimPrefix(se.Error(), "json: ")
+	case errors.As(err, &js):
+		off = js.offset
+	}
+	off = min(max(off, 0), int64(len(data)))
+	line, col := 1, 1
+	for _, c := range data[:off] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	r := diag.Range{Start: diag.Pos{File: d.file, Offset: int(off), Line: line, Column: col}}
+	return diag.Errorf(r, "json", "invalid JSON: %s", msg).WithHint("the JSON form is what `flowgen json` prints")
+}
+
+// jsonPath appends a key to a path, bracketing keys that are not simple
+// names so that the path stays unambiguous.
+func jsonPath(path, key string) string {
+	if key != "" && isIdent(key) && strings.IndexFunc(key, func(r rune) bool { return r > 0x7f }) < 0 {
+		return path + "." + key
+	}
+	return path + "[" + strconv.Quote(key) + "]"
+}
+
+func jsonIndex(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// jobj walks one JSON object, remembering which keys were read so that the
+// others can be reported as unknown.
+type jobj struct {
+	d    *jsonDecoder
+	n    *jnode
+	path string
+	what string // "flow", "step", ... for messages
+}
+
+// object returns n as an object, or nil after reporting a type error.
+func (d *jsonDecoder) object(n *jnode, path, what string) *jobj {
+	if n.kind != jobject {
+		d.errorf(path, "expected %s object, found %s", what, n.kind)
+		return nil
+	}
+	return &jobj{d: d, n: n, path: path, what: what}
+}
+
+// check reports unknown and duplicate keys. known lists every field the
+// object may have; allowed (a subset, or nil for all of known) the ones
+// allowed in this variant (for kind-dependent fields), with kindDesc
+// naming the variant in messages.
+func (o *jobj) check(known, allowed []string, kindDesc string) {
+	seen := map[string]bool{}
+	for _, k := range o.n.keys {
+		p := jsonPath(o.path, k)
+		switch {
+		case seen[k]:
+			o.d.errorf(p, "duplicate field %q in %s", k, o.what)
+		case !slices.Contains(known, k):
+			d := diag.Errorf(o.d.at(p), "json", "unknown field %q in %s", k, o.what)
+			if s := didYouMean(k, known); s != "" {
+				d = d.WithHint("did you mean %q?", s)
+			} else {
+				d = d.WithHint("a %s has the fields %s", o.what, strings.Join(known, ", "))
+			}
+			o.d.ds = append(o.d.ds, d)
+		case allowed != nil && !slices.Contains(allowed, k):
+			o.d.errorf(p, "field %q is not allowed in %s", k, kindDesc)
+		}
+		seen[k] = true
+	}
+}
+
+// get returns the value of key (the first, if duplicated) and its path, or
+// nil when absent or null.
+func (o *jobj) get(key string) (*jnode, string) {
+	for i, k := range o.n.keys {
+		if k == key {
+			if o.n.vals[i].kind == jnull {
+				return nil, ""
+			}
+			return o.n.vals[i], jsonPath(o.path, key)
+		}
+	}
+	return nil, ""
+}
+
+func (o *jobj) missing(key string) {
+	o.d.errorf(o.path, "missing required field %q in %s", key, o.what)
+}
+
+func (o *jobj) str(key string, required bool) (string, bool) {
+	n, p := o.get(key)
+	if n == nil {
+		if required {
+			o.missing(key)
+		}
+		return "", false
+	}
+	if n.kind != jstring {
+		o.d.errorf(p, "expected string for %q, found %s", key, n.kind)
+		return "", false
+	}
+	return n.str, true
+}
+
+func (o *jobj) ident(key string, required bool) *Ident {
+	s, ok := o.str(key, required)
+	if !ok {
+		return nil
+	}
+	return &Ident{Name: s, Range: o.d.at(jsonPath(o.path, key))}
+}
+
+func (o *jobj) boolean(key string) bool {
+	n, p := o.get(key)
+	if n == nil {
+		return false
+	}
+	if n.kind != jbool {
+		o.d.errorf(p, "expected boolean for %q, found %s", key, n.kind)
+		return false
+	}
+	return n.b
+}
+
+func (o *jobj) integer(key string, required bool) int {
+	n, p := o.get(key)
+	if n == nil {
+		if required {
+			o.missing(key)
+		}
+		return 0
+	}
+	if n.kind != jnumber {
+		o.d.errorf(p, "expected integer for %q, found %s", key, n.kind)
+		return 0
+	}
+	v, err := strconv.ParseInt(n.num.String(), 10, 64)
+	if err != nil || v > math.MaxInt32 || v < math.MinInt32 {
+		o.d.errorf(p, "expected an integer for %q, found %s", key, n.num)
+		return 0
+	}
+	return int(v)
+}
+
+func (o *jobj) float(key string) float64 {
+	n, p := o.get(key)
+	if n == nil {
+		return 0
+	}
+	if n.kind != jnumber {
+		o.d.errorf(p, "expected number for %q, found %s", key, n.kind)
+		return 0
+	}
+	v, err := strconv.ParseFloat(n.num.String(), 64)
+	if err != nil || math.IsInf(v, 0) {
+		o.d.errorf(p, "number %s for %q is out of range", n.num, key)
+		return 0
+	}
+	return v
+}
+
+func (o *jobj) duration(key string) Duration {
+	n, p := o.get(key)
+	if n == nil {
+		return 0
+	}
+	if n.kind != jstring {
+		o.d.errorf(p, "expected duration string for %q (such as \"250ms\"), found %s", key, n.kind)
+		return 0
+	}
+	var v Duration
+	if err := v.UnmarshalText([]byte(n.str)); err != nil {
+		o.d.errorf(p, "%v", err)
+		return 0
+	}
+	return v
+}
+
+// array calls fn for each element of the array at key.
+func (o *jobj) array(key string, required bool, fn func(n *jnode, path string)) {
+	n, p := o.get(key)
+	if n == nil {
+		if required {
+			o.missing(key)
+		}
+		return
+	}
+	if n.kind != jarray {
+		o.d.errorf(p, "expected array for %q, found %s", key, n.kind)
+		return
+	}
+	for i, e := range n.vals {
+		fn(e, jsonIndex(p, i))
+	}
+}
+
+// enum reads a string that must be one of values.
+func (o *jobj) enum(key string, required bool, values ...string) (string, bool) {
+	s, ok := o.str(key, required)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(values, s) {
+		d := diag.Errorf(o.d.at(jsonPath(o.path, key)), "json", "invalid %s %q: expected one of %s", key, s, quoteList(values))
+		if m := didYouMean(s, values); m != "" {
+			d = d.WithHint("did you mean %q?", m)
+		}
+		o.d.ds = append(o.d.ds, d)
+		return "", false
+	}
+	return s, true
+}
+
+func quoteList(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, ", ")
+}
+
+func (d *jsonDecoder) decodeFile(n *jnode) *File {
+	o := d.object(n, "$", "flowgen JSON document")
+	if o == nil {
+		return nil
+	}
+	o.check([]string{"version", "flows"}, nil, "")
+	f := &File{Version: FormatVersion, Range: d.at("$")}
+	switch vn, p := o.get("version"); {
+	case vn == nil:
+		o.missing("version")
+	case vn.kind != jnumber:
+		d.errorf(p, "expected integer for \"version\", found %s", vn.kind)
+	case vn.num.String() != strconv.Itoa(FormatVersion):
+		d.ds = append(d.ds, diag.Errorf(d.at(p), "json", "unsupported version %s: this flowgen reads version %d", vn.num, FormatVersion).
+			WithHint("regenerate the file with `flowgen json`"))
+	}
+	f.Flows = []*Flow{}
+	o.array("flows", true, func(n *jnode, path string) {
+		if fl := d.decodeFlow(n, path); fl != nil {
+			f.Flows = append(f.Flows, fl)
+		}
+	})
+	return f
+}
+
+func (d *jsonDecoder) decodeFlow(n *jnode, path string) *Flow {
+	o := d.object(n, path, "flow")
+	if o == nil {
+		return nil
+	}
+	o.check([]string{"name", "doc", "state", "triggers", "retry", "timeout", "deadline", "steps"}, nil, "")
+	f := &Flow{Range: d.at(path), NameRange: d.at(jsonPath(path, "name"))}
+	f.Name, _ = o.str("name", true)
+	f.Doc, _ = o.str("doc", false)
+	f.State = o.ident("state", false)
+	o.array("triggers", false, func(n *jnode, path string) {
+		if t := d.decodeTrigger(n, path); t != nil {
+			f.Triggers = append(f.Triggers, t)
+		}
+	})
+	if rn, p := o.get("retry"); rn != nil {
+		f.Retry = d.decodeRetry(rn, p)
+	}
+	f.Timeout = o.duration("timeout")
+	f.Deadline = o.duration("deadline")
+	f.Steps = []*Step{}
+	o.array("steps", true, func(n *jnode, path string) {
+		if s := d.decodeStep(n, path); s != nil {
+			f.Steps = append(f.Steps, s)
+		}
+	})
+	return f
+}
+
+func (d *jsonDecoder) decodeTrigger(n *jnode, path string) *Trigger {
+	o := d.object(n, path, "trigger")
+	if o == nil {
+		return nil
+	}
+	t := &Trigger{Range: d.at(path)}
+	kind, ok := o.enum("kind", true, string(TriggerRPC), string(TriggerEvent), string(TriggerSchedule))
+	t.Kind = TriggerKind(kind)
+	known := []string{"kind", "endpoint", "topic", "event", "schedule"}
+	if !ok {
+		o.check(known, nil, "")
+		return t
+	}
+	var allowed []string
+	switch t.Kind {
+	case TriggerRPC:
+		allowed = []string{"kind", "endpoint"}
+		t.Endpoint, _ = o.str("endpoint", true)
+	case TriggerEvent:
+		allowed = []string{"kind", "topic", "event"}
+		t.Topic, _ = o.str("topic", true)
+		t.Event, _ = o.str("event", true)
+	case TriggerSchedule:
+		allowed = []string{"kind", "schedule"}
+		t.Schedule, _ = o.str("schedule", true)
+	}
+	o.check(known, allowed, fmt.Sprintf("a %s trigger", kind))
+	return t
+}
+
+func (d *jsonDecoder) decodeRetry(n *jnode, path string) *Retry {
+	o := d.object(n, path, "retry policy")
+	if o == nil {
+		return nil
+	}
+	o.check([]string{"attempts", "initial", "max", "multiplier", "jitter"}, nil, "")
+	r := &Retry{Range: d.at(path)}
+	r.Attempts = o.integer("attempts", true)
+	r.Initial = o.duration("initial")
+	r.Max = o.duration("max")
+	r.Multiplier = o.float("multiplier")
+	j, _ := o.enum("jitter", false, string(JitterFull), string(JitterNone))
+	r.Jitter = Jitter(j)
+	return r
+}
+
+func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
+	o := d.object(n, path, "step")
+	if o == nil {
+		return nil
+	}
+	o.check([]string{"name", "doc", "action", "retry", "timeout", "deadline", "rollback", "irreversible", "publish", "outcomes", "on"}, nil, "")
+	s := &Step{Range: d.at(path), NameRange: d.at(jsonPath(path, "name"))}
+	s.Name, _ = o.str("name", true)
+	s.Doc, _ = o.str("doc", false)
+	if an, p := o.get("action"); an != nil {
+		s.Action = d.decodeAction(an, p, false)
+	} else {
+		o.missing("action")
+	}
+	if s.Action == nil {
+		// Keep the step usable by later checks.
+		s.Action = &Action{Kind: ActionGo, Range: s.Range}
+	}
+	if rn, p := o.get("retry"); rn != nil {
+		s.Retry = d.decodeRetry(rn, p)
+	}
+	s.Timeout = o.duration("timeout")
+	s.Deadline = o.duration("deadline")
+	if rn, p := o.get("rollback"); rn != nil {
+		s.Rollback = d.decodeRollback(rn, p)
+	}
+	s.Irreversible = o.boolean("irreversible")
+	o.array("publish", false, func(n *jnode, path string) {
+		if p := d.decodePublication(n, path); p != nil {
+			s.Publish = append(s.Publish, p)
+		}
+	})
+	o.array("outcomes", false, func(n *jnode, path string) {
+		if n.kind != jstring {
+			d.errorf(path, "expected outcome name string, found %s", n.kind)
+			return
+		}
+		s.Outcomes = append(s.Outcomes, &Ident{Name: n.str, Range: d.at(path)})
+	})
+	o.array("on", false, func(n *jnode, path string) {
+		to := d.object(n, path, "transition")
+		if to == nil {
+			return
+		}
+		to.check([]string{"on", "target"}, nil, "")
+		t := &Transition{Range: d.at(path), On: to.ident("on", true), Target: to.ident("target", true)}
+		if t.On != nil && t.Target != nil {
+			s.Transitions = append(s.Transitions, t)
+		}
+	})
+	return s
+}
+
+// actionFields lists the fields each action kind may have besides "kind".
+var actionFields = map[ActionKind][]string{
+	ActionGo:      {},
+	ActionRPC:     {"service", "endpoint", "request", "response"},
+	ActionAwait:   {"topic", "event", "response", "correlate", "timeout"},
+	ActionPublish: {"topic", "event", "request"},
+}
+
+func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action {
+	o := d.object(n, path, "action")
+	if o == nil {
+		return nil
+	}
+	known := []string{"kind", "service", "endpoint", "topic", "event", "request", "response", "correlate", "timeout"}
+	kinds := []string{string(ActionGo), string(ActionRPC), string(ActionAwait), string(ActionPublish)}
+	if rollback {
+		kinds = []string{string(ActionRPC)}
+	}
+	kind, ok := o.enum("kind", true, kinds...)
+	if !ok {
+		o.check(known, nil, "")
+		return nil
+	}
+	a := &Action{Kind: ActionKind(kind), Range: d.at(path)}
+	o.check(known, append([]string{"kind"}, actionFields[a.Kind]...), fmt.Sprintf("a %s action", kind))
+	switch a.Kind {
+	case ActionRPC:
+		a.Service, _ = o.str("service", true)
+		a.Endpoint, _ = o.str("endpoint", true)
+		a.Request = o.ident("request", false)
+		a.Response = o.ident("response", false)
+	case ActionAwait:
+		a.Topic, _ = o.str("topic", true)
+		a.Event, _ = o.str("event", true)
+		a.Response = o.ident("response", false)
+		a.Correlate = o.ident("correlate", false)
+		a.Timeout = o.duration("timeout")
+	case ActionPublish:
+		a.Topic, _ = o.str("topic", true)
+		a.Event, _ = o.str("event", true)
+		a.Request = o.ident("request", false)
+	}
+	return a
+}
+
+func (d *jsonDecoder) decodeRollback(n *jnode, path string) *Rollback {
+	o := d.object(n, path, "rollback")
+	if o == nil {
+		return nil
+	}
+	o.check([]string{"name", "action"}, nil, "")
+	r := &Rollback{Range: d.at(path), Name: o.ident("name", false)}
+	if an, p := o.get("action"); an != nil {
+		r.Action = d.decodeAction(an, p, true)
+	}
+	switch {
+	case r.Name != nil && r.Action != nil:
+		d.errorf(path, "rollback has both a Go method \"name\" and an rpc \"action\"; keep one")
+	case r.Name == nil && r.Action == nil:
+		if _, p := o.get("action"); p == "" {
+			d.errorf(path, "rollback needs a Go method \"name\" or an rpc \"action\"")
+		}
+		return nil
+	}
+	return r
+}
+
+func (d *jsonDecoder) decodePublication(n *jnode, path string) *Publication {
+	o := d.object(n, path, "publication")
+	if o == nil {
+		return nil
+	}
+	o.check([]string{"topic", "event", "payload"}, nil, "")
+	p := &Publication{Range: d.at(path)}
+	p.Topic, _ = o.str("topic", true)
+	p.Event, _ = o.str("event", true)
+	p.Payload = o.ident("payload", false)
+	return p
+}
