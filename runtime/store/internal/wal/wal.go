@@ -128,8 +128,11 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 	return l, nil
 }
 
-func (l *Log) segPath(seg uint64) string {
-	return filepath.Join(l.dir, fmt.Sprintf("%016x.seg", seg))
+func (l *Log) segPath(seg uint64) string { return SegmentPath(l.dir, seg) }
+
+// SegmentPath returns the path of segment seg of the log in dir.
+func SegmentPath(dir string, seg uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%016x.seg", seg))
 }
 
 func (l *Log) segments() ([]uint64, error) {

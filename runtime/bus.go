@@ -1,0 +1,196 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Caller makes the request of an RPC step. rsp is nil when the step keeps no
+// response. IdempotencyKey(ctx) identifies the request across retries.
+type Caller interface {
+	Call(ctx context.Context, service, endpoint string, req, rsp any) error
+}
+
+// Publisher publishes the events of publish steps and Step.Publish.
+type Publisher interface {
+	Publish(ctx context.Context, topic, event string, payload any) error
+}
+
+// Subscriber delivers events to await and event steps. h returns true when
+// it consumed the payload; an unconsumed payload stays available to other
+// subscribers. cancel ends the subscription.
+type Subscriber interface {
+	Subscribe(ctx context.Context, topic, event string, h func(payload []byte) bool) (cancel func(), err error)
+}
+
+// MemoryHandler serves one endpoint of a MemoryCaller: it gets the request
+// as JSON and returns a value that is JSON-encoded into the caller's response.
+type MemoryHandler func(ctx context.Context, req json.RawMessage) (rsp any, err error)
+
+// HandleFunc adapts a typed function to a MemoryHandler.
+func HandleFunc[Req, Rsp any](fn func(ctx context.Context, req Req) (Rsp, error)) MemoryHandler {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var req Req
+		if len(raw) > 0 && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &req); err != nil {
+				return nil, Permanent(fmt.Errorf("decoding request: %w", err))
+			}
+		}
+		return fn(ctx, req)
+	}
+}
+
+// MemoryCaller is an in-process Caller for tests and examples. Requests and
+// responses go through JSON, as they would over a wire, so a test sees the
+// same copying semantics as a real service.
+type MemoryCaller struct {
+	mu       sync.Mutex
+	handlers map[[2]string]MemoryHandler
+	calls    []Call
+}
+
+// Call is one request a MemoryCaller served.
+type Call struct {
+	Service, Endpoint string
+	Key               string // IdempotencyKey of the caller's context
+	Request           json.RawMessage
+	Err               string
+}
+
+// NewMemoryCaller returns a MemoryCaller with no handlers.
+func NewMemoryCaller() *MemoryCaller {
+	return &MemoryCaller{handlers: make(map[[2]string]MemoryHandler)}
+}
+
+// Handle registers the handler of service/endpoint, replacing any other.
+func (c *MemoryCaller) Handle(service, endpoint string, h MemoryHandler) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.handlers[[2]string{service, endpoint}] = h
+}
+
+// Call implements Caller. A missing handler is a permanent error.
+func (c *MemoryCaller) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
+	raw, err := json.Marshal(req)
+	if err != nil {
+		return Permanent(fmt.Errorf("encoding request to %s %s: %w", service, endpoint, err))
+	}
+	c.mu.Lock()
+	h := c.handlers[[2]string{service, endpoint}]
+	c.mu.Unlock()
+	call := Call{Service: service, Endpoint: endpoint, Key: IdempotencyKey(ctx), Request: raw}
+	defer func() {
+		c.mu.Lock()
+		c.calls = append(c.calls, call)
+		c.mu.Unlock()
+	}()
+	if h == nil {
+		err := Permanent(fmt.Errorf("%w: no handler for %s %s", ErrNotConfigured, service, endpoint))
+		call.Err = err.Error()
+		return err
+	}
+	out, err := h(ctx, raw)
+	if err != nil {
+		call.Err = err.Error()
+		return err
+	}
+	if rsp == nil {
+		return nil
+	}
+	b, err := json.Marshal(out)
+	if err == nil {
+		err = json.Unmarshal(b, rsp)
+	}
+	if err != nil {
+		err = Permanent(fmt.Errorf("response of %s %s: %w", service, endpoint, err))
+		call.Err = err.Error()
+	}
+	return err
+}
+
+// Calls returns the requests served so far, in order.
+func (c *MemoryCaller) Calls() []Call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.calls)
+}
+
+// Message is one event published on a MemoryBus.
+type Message struct {
+	Topic, Event string
+	Payload      json.RawMessage
+}
+
+// MemoryBus is an in-process Publisher and Subscriber. A published payload
+// goes to the first subscriber of its topic and event that consumes it; when
+// none does it is kept and offered to later subscribers, so an event
+// published before a step awaits it is not lost. Handlers run with the bus
+// locked and must not call back into it.
+type MemoryBus struct {
+	mu        sync.Mutex
+	subs      map[[2]string][]*memorySub
+	pending   map[[2]string][]json.RawMessage
+	published []Message
+}
+
+type memorySub struct {
+	h func([]byte) bool
+}
+
+// NewMemoryBus returns an empty bus.
+func NewMemoryBus() *MemoryBus {
+	return &MemoryBus{
+		subs:    make(map[[2]string][]*memorySub),
+		pending: make(map[[2]string][]json.RawMessage),
+	}
+}
+
+// Publish implements Publisher: the payload is JSON-encoded.
+func (b *MemoryBus) Publish(ctx context.Context, topic, event string, payload any) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return Permanent(fmt.Errorf("encoding %s %s: %w", topic, event, err))
+	}
+	k := [2]string{topic, event}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.published = append(b.published, Message{Topic: topic, Event: event, Payload: raw})
+	for _, s := range b.subs[k] {
+		if s.h(raw) {
+			return nil
+		}
+	}
+	b.pending[k] = append(b.pending[k], raw)
+	return nil
+}
+
+// Subscribe implements Subscriber. Kept payloads are offered at once.
+func (b *MemoryBus) Subscribe(ctx context.Context, topic, event string, h func([]byte) bool) (func(), error) {
+	k := [2]string{topic, event}
+	s := &memorySub{h: h}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	kept := b.pending[k][:0]
+	for _, p := range b.pending[k] {
+		if !h(p) {
+			kept = append(kept, p)
+		}
+	}
+	b.pending[k] = kept
+	b.subs[k] = append(b.subs[k], s)
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.subs[k] = slices.DeleteFunc(b.subs[k], func(p *memorySub) bool { return p == s })
+	}, nil
+}
+
+// Published returns every payload published so far, in order.
+func (b *MemoryBus) Published() []Message {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.published)
+}

@@ -1,0 +1,156 @@
+package runtime
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// Clock is the runtime's source of time: event times, backoff sleeps and
+// timeouts. Tests pass a FakeClock so that retries and timeouts take no real
+// time.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// stoppableClock is implemented by clocks whose timers can be released early,
+// so a finished step does not leave a pending timer behind.
+type stoppableClock interface {
+	Timer(d time.Duration) (c <-chan time.Time, stop func() bool)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (realClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
+}
+
+// RealClock returns the wall clock (the default).
+func RealClock() Clock { return realClock{} }
+
+func timer(c Clock, d time.Duration) (<-chan time.Time, func() bool) {
+	if s, ok := c.(stoppableClock); ok {
+		return s.Timer(d)
+	}
+	return c.After(d), func() bool { return false }
+}
+
+// FakeClock is a Clock that moves only when told to. Timers fire when
+// Advance moves the time past them. In auto mode (NewAutoClock) every timer
+// fires at once and moves the time forward by its duration, which suits tests
+// of backoff: the run never waits and the clock records how long it would
+// have.
+type FakeClock struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	now    time.Time
+	auto   bool
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at time.Time
+	c  chan time.Time
+}
+
+// NewFakeClock returns a manual fake clock set to start.
+func NewFakeClock(start time.Time) *FakeClock {
+	c := &FakeClock{now: start}
+	c.cond.L = &c.mu
+	return c
+}
+
+// NewAutoClock returns a fake clock in auto mode set to start.
+func NewAutoClock(start time.Time) *FakeClock {
+	c := NewFakeClock(start)
+	c.auto = true
+	return c
+}
+
+// Now returns the fake time.
+func (c *FakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// After returns a channel that receives the fake time once it reaches now+d.
+func (c *FakeClock) After(d time.Duration) <-chan time.Time {
+	ch, _ := c.Timer(d)
+	return ch
+}
+
+// Timer is After with a stop function that removes the pending timer.
+func (c *FakeClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: make(chan time.Time, 1)}
+	if c.auto {
+		if d > 0 {
+			c.now = c.now.Add(d)
+		}
+		t.c <- c.now
+		return t.c, func() bool { return false }
+	}
+	t.at = c.now.Add(d)
+	if d <= 0 {
+		t.c <- c.now
+		return t.c, func() bool { return false }
+	}
+	c.timers = append(c.timers, t)
+	c.cond.Broadcast()
+	return t.c, func() bool { return c.stop(t) }
+}
+
+func (c *FakeClock) stop(t *fakeTimer) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, p := range c.timers {
+		if p == t {
+			c.timers = append(c.timers[:i], c.timers[i+1:]...)
+			c.cond.Broadcast()
+			return true
+		}
+	}
+	return false
+}
+
+// Advance moves the time forward by d and fires every timer due by then, in
+// time order.
+func (c *FakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	sort.SliceStable(c.timers, func(i, j int) bool { return c.timers[i].at.Before(c.timers[j].at) })
+	n := 0
+	for _, t := range c.timers {
+		if t.at.After(c.now) {
+			break
+		}
+		t.c <- t.at
+		n++
+	}
+	c.timers = append(c.timers[:0], c.timers[n:]...)
+	c.cond.Broadcast()
+}
+
+// Pending returns the number of timers waiting to fire.
+func (c *FakeClock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// BlockUntil waits until at least n timers are pending: a test calls it to
+// know the run is now sleeping or waiting on a timeout before it advances.
+func (c *FakeClock) BlockUntil(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.timers) < n {
+		c.cond.Wait()
+	}
+}

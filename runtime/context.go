@@ -1,0 +1,94 @@
+package runtime
+
+import (
+	"context"
+	"strconv"
+)
+
+// ctxKey finds the *stepCtx of the action running under a context.
+type ctxKey struct{}
+
+type payloadKey struct{}
+
+// runEnv is what every step of a run shares: IDs and the flow's options.
+type runEnv struct {
+	runID string
+	flow  string
+	opts  *options
+}
+
+// stepCtx is the context an action runs under. It is a context type of its
+// own rather than context.WithValue so that a run can allocate one per step
+// up front instead of one per attempt.
+type stepCtx struct {
+	context.Context
+	env      *runEnv
+	step     string
+	visit    int32 // 1 for the first execution of the step in this run
+	attempt  int32
+	rollback bool
+}
+
+func (c *stepCtx) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+func fromCtx(ctx context.Context) *stepCtx {
+	c, _ := ctx.Value(ctxKey{}).(*stepCtx)
+	return c
+}
+
+// IdempotencyKey returns the key of the action running under ctx:
+// "<runID>/<stepID>", with "#<n>" appended for the n-th execution (n > 1) of
+// a step a flow loops back to, and "/rollback" appended for its rollback. It
+// is the same for every attempt and after Resume, so services can drop
+// duplicate requests. It is "" outside a step.
+func IdempotencyKey(ctx context.Context) string {
+	c := fromCtx(ctx)
+	if c == nil {
+		return ""
+	}
+	n := len(c.env.runID) + 1 + len(c.step)
+	if c.rollback {
+		n += len("/rollback")
+	}
+	b := make([]byte, 0, n+8)
+	b = append(b, c.env.runID...)
+	b = append(b, '/')
+	b = append(b, c.step...)
+	if c.visit > 1 {
+		b = append(b, '#')
+		b = strconv.AppendInt(b, int64(c.visit), 10)
+	}
+	if c.rollback {
+		b = append(b, "/rollback"...)
+	}
+	return string(b)
+}
+
+// Attempt returns the 1-based attempt number of the action running under ctx
+// (0 outside a step). Attempts count across Resume.
+func Attempt(ctx context.Context) int {
+	if c := fromCtx(ctx); c != nil {
+		return int(c.attempt)
+	}
+	return 0
+}
+
+// RunID returns the ID of the run whose step runs under ctx ("" outside).
+func RunID(ctx context.Context) string {
+	if c := fromCtx(ctx); c != nil {
+		return c.env.runID
+	}
+	return ""
+}
+
+// EventPayload returns the raw payload of the event a NewEvent step waited
+// for, or nil.
+func EventPayload(ctx context.Context) []byte {
+	p, _ := ctx.Value(payloadKey{}).([]byte)
+	return p
+}

@@ -1,0 +1,115 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Errors returned by the runtime wrap one of these, so
+// callers test them with errors.Is.
+var (
+	// ErrAborted is the error of a run that was aborted (Abort, or the
+	// context given to Start was cancelled).
+	ErrAborted = errors.New("runtime: run aborted")
+	// ErrTimeout marks an attempt that ran out of its per-attempt timeout, or
+	// an await that ran out of its timeout. A step whose last attempt timed
+	// out ends with the outcome "timeout".
+	ErrTimeout = errors.New("runtime: timeout")
+	// ErrRoutedToFail is the error of a run whose step chose an outcome
+	// leading to Fail (for example `on ok -> fail`).
+	ErrRoutedToFail = errors.New("runtime: routed to fail")
+	// ErrUnknownOutcome is returned by a step that names an outcome its
+	// Next table does not route.
+	ErrUnknownOutcome = errors.New("runtime: unknown outcome")
+	// ErrSink wraps the error of a Sink that refused an event; the run stops
+	// where its history stops (see Run semantics in the package doc).
+	ErrSink = errors.New("runtime: sink")
+	// ErrHistory marks a history that does not fit the flow definition or is
+	// not internally consistent.
+	ErrHistory = errors.New("runtime: history")
+	// ErrFinished is returned when aborting or resuming a run that is over.
+	ErrFinished = errors.New("runtime: run finished")
+	// ErrUnknownRun is returned for a run ID the flow does not know.
+	ErrUnknownRun = errors.New("runtime: unknown run")
+	// ErrDuplicateRun is returned when starting a run whose ID is already live.
+	ErrDuplicateRun = errors.New("runtime: run already live")
+	// ErrDefinition marks an invalid flow definition (Register, or the first
+	// Start when targets are resolved).
+	ErrDefinition = errors.New("runtime: invalid flow definition")
+	// ErrNotConfigured is returned by predefined steps whose run has no
+	// Caller, Publisher or Subscriber configured.
+	ErrNotConfigured = errors.New("runtime: not configured")
+)
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying: the step fails at once with the
+// outcome "error" (or "timeout" if err wraps ErrTimeout). Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// PanicError is the error of a step, rollback or publication that panicked.
+// Its message carries the stack, so the event that records it does too.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("panic: %v\n\n%s", e.Value, e.Stack)
+}
+
+// StepError is the cause of a failed, compensated or compensation_failed run:
+// the step that failed, its last attempt and outcome, and the step's error.
+type StepError struct {
+	Step    string
+	Attempt int
+	Outcome Outcome
+	Err     error
+}
+
+func (e *StepError) Error() string { return "step " + e.Step + ": " + e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// RollbackError names a step whose rollback kept failing. A run with one ends
+// compensation_failed; Result.Err joins the cause and every RollbackError.
+type RollbackError struct {
+	Step string
+	Err  error
+}
+
+func (e *RollbackError) Error() string { return "rollback " + e.Step + ": " + e.Err.Error() }
+func (e *RollbackError) Unwrap() error { return e.Err }
+
+// HistoryError says where a history stops fitting: the event's sequence
+// number and, when a step is to blame, the step.
+type HistoryError struct {
+	Seq  uint64
+	Step string
+	Msg  string
+}
+
+func (e *HistoryError) Error() string {
+	if e.Step != "" {
+		return fmt.Sprintf("runtime: history event seq %d: step %q: %s", e.Seq, e.Step, e.Msg)
+	}
+	return fmt.Sprintf("runtime: history event seq %d: %s", e.Seq, e.Msg)
+}
+func (e *HistoryError) Unwrap() error { return ErrHistory }
+
+func routedToFail(outcome Outcome) error {
+	return fmt.Errorf("%w by outcome %q", ErrRoutedToFail, outcome)
+}

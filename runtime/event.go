@@ -1,0 +1,281 @@
+package runtime
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Event records one transition of a run's state machine. A run's events,
+// in Seq order, are its history: Replay rebuilds the run's status from them
+// and Flow.Resume continues the run from them. The JSON form (field tags
+// below) and the From/To vocabulary are the durable format; see the package
+// doc.
+type Event struct {
+	RunID string    `json:"run_id"`
+	Seq   uint64    `json:"seq"` // 1 for the first event of a run, then +1
+	Time  time.Time `json:"time"`
+	Flow  string    `json:"flow"`
+	// Step is the step the transition concerns: the step of From when From
+	// is a step phase ("X:running", "X:rollback"), else the step of To, else "".
+	Step string `json:"step,omitempty"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Attempt is the attempt of From's phase that ended (0 when From is not a
+	// step phase or when no attempt ended, e.g. an abort during a backoff).
+	Attempt int `json:"attempt,omitempty"`
+	// Outcome is how that attempt ended: "ok" or a named outcome (the step
+	// completed), "error", "timeout", or "retry" (it failed and the same
+	// phase runs again).
+	Outcome Outcome `json:"outcome,omitempty"`
+	// Error is the attempt's error; "" when it succeeded. For an abort that
+	// interrupted no attempt it is the abort error.
+	Error string `json:"error,omitempty"`
+	// State is the JSON snapshot of the run's state after the transition's
+	// cause (the step's changes included). Sinks must not modify it.
+	State json.RawMessage `json:"state,omitempty"`
+}
+
+// RunState is the coarse state of a run, as Status and Result report it.
+type RunState string
+
+// Run states. The last five are terminal.
+const (
+	StatePending            RunState = "pending"
+	StateRunning            RunState = "running"
+	StateRollingBack        RunState = "rolling_back"
+	StateDone               RunState = "done"
+	StateFailed             RunState = "failed"
+	StateCompensated        RunState = "compensated"
+	StateAborted            RunState = "aborted"
+	StateCompensationFailed RunState = "compensation_failed"
+)
+
+// Terminal reports whether the run is over.
+func (s RunState) Terminal() bool {
+	switch s {
+	case StateDone, StateFailed, StateCompensated, StateAborted, StateCompensationFailed:
+		return true
+	}
+	return false
+}
+
+// Machine states (Event.From and Event.To). Besides these fixed states and
+// the terminal states (the RunState names done, failed, compensated,
+// aborted, compensation_failed) every step X has the phase states
+// RunningState(X) = "X:running" and, if it has a rollback,
+// RollbackState(X) = "X:rollback".
+const (
+	MachinePending  = "pending"  // created; no step started
+	MachineFailing  = "failing"  // a step failed: undo completed steps
+	MachineAborting = "aborting" // aborted: undo completed steps
+
+	PhaseRunning  = "running"
+	PhaseRollback = "rollback"
+)
+
+// RunningState is the machine state of step running.
+func RunningState(step string) string { return step + ":" + PhaseRunning }
+
+// RollbackState is the machine state of step's rollback running.
+func RollbackState(step string) string { return step + ":" + PhaseRollback }
+
+// ParseMachineState splits a machine state into its step and phase
+// (PhaseRunning or PhaseRollback). For a fixed or terminal state step is ""
+// and phase is the state itself. ok is false for anything else.
+func ParseMachineState(s string) (step, phase string, ok bool) {
+	if i := strings.LastIndexByte(s, ':'); i > 0 {
+		switch s[i+1:] {
+		case PhaseRunning, PhaseRollback:
+			return s[:i], s[i+1:], true
+		}
+		return "", "", false
+	}
+	switch s {
+	case MachinePending, MachineFailing, MachineAborting,
+		string(StateDone), string(StateFailed), string(StateCompensated),
+		string(StateAborted), string(StateCompensationFailed):
+		return "", s, true
+	}
+	return "", "", false
+}
+
+// Status is what is known about a run: its state, current step and attempt,
+// error, history and latest state snapshot.
+type Status struct {
+	RunID   string   `json:"run_id"`
+	Flow    string   `json:"flow"`
+	State   RunState `json:"state"`
+	Machine string   `json:"machine"` // the machine state, e.g. "CreateCustomer:running"
+	// Step is the step running or rolling back; for a run that failed or was
+	// aborted, the step that caused it; otherwise the last step.
+	Step     string          `json:"step,omitempty"`
+	Attempt  int             `json:"attempt,omitempty"`
+	Err      string          `json:"error,omitempty"`
+	History  []Event         `json:"history,omitempty"`
+	Snapshot json.RawMessage `json:"snapshot,omitempty"`
+}
+
+// tracker folds events into a Status. The live run and Replay both use it,
+// so a run's status is by construction what its history says.
+type tracker struct {
+	machine   string
+	kind      stateKind
+	step      string
+	attempt   int
+	causeStep string
+	cause     string
+	lastErr   string
+	rollbacks []string
+	snap      json.RawMessage
+}
+
+// apply folds e, whose To state is of kind to and concerns toStep.
+func (t *tracker) apply(e *Event, to stateKind, toStep string) {
+	self := e.From == e.To && e.Outcome == OutcomeRetry
+	switch {
+	case self:
+		t.attempt = e.Attempt + 1
+		t.lastErr = e.Error
+	case to == kindRunning || to == kindRollback:
+		t.attempt = 1
+		t.lastErr = ""
+	default:
+		t.attempt = e.Attempt
+		t.lastErr = ""
+	}
+	fromStep, fromPhase, _ := ParseMachineState(e.From)
+	if fromPhase == PhaseRollback && !self && e.Outcome == OutcomeError {
+		t.rollbacks = append(t.rollbacks, "rollback "+fromStep+": "+e.Error)
+	}
+	switch to {
+	case kindFailing:
+		if t.cause == "" {
+			t.causeStep = e.Step
+			if e.Error != "" {
+				t.cause = "step " + e.Step + ": " + e.Error
+			} else {
+				t.cause = "step " + e.Step + ": " + routedToFail(e.Outcome).Error()
+			}
+		}
+	case kindAborting:
+		if t.cause == "" {
+			t.causeStep = e.Step
+			t.cause = ErrAborted.Error()
+		}
+	}
+	t.machine = e.To
+	t.kind = to
+	switch {
+	case to == kindRunning || to == kindRollback:
+		t.step = toStep
+	case t.causeStep != "":
+		t.step = t.causeStep
+	default:
+		t.step = e.Step
+	}
+	if len(e.State) > 0 {
+		t.snap = e.State
+	}
+}
+
+func (t *tracker) status() Status {
+	st := Status{Machine: t.machine, Step: t.step, Attempt: t.attempt, Snapshot: t.snap}
+	st.State = t.kind.runState(t.machine)
+	switch {
+	case t.cause != "":
+		st.Err = t.cause
+		for _, r := range t.rollbacks {
+			st.Err += "\n" + r
+		}
+	case len(t.rollbacks) > 0:
+		st.Err = strings.Join(t.rollbacks, "\n")
+	default:
+		st.Err = t.lastErr
+	}
+	return st
+}
+
+func (k stateKind) runState(machine string) RunState {
+	switch k {
+	case kindPending:
+		return StatePending
+	case kindRunning:
+		return StateRunning
+	case kindFailing, kindAborting, kindRollback:
+		return StateRollingBack
+	}
+	return RunState(machine)
+}
+
+// kindOf classifies a machine state without a definition (for Replay).
+func kindOf(s string) (kind stateKind, step string, ok bool) {
+	step, phase, ok := ParseMachineState(s)
+	if !ok {
+		return 0, "", false
+	}
+	switch phase {
+	case PhaseRunning:
+		return kindRunning, step, true
+	case PhaseRollback:
+		return kindRollback, step, true
+	case MachinePending:
+		return kindPending, "", true
+	case MachineFailing:
+		return kindFailing, "", true
+	case MachineAborting:
+		return kindAborting, "", true
+	}
+	return kindTerminal, "", true
+}
+
+// Replay rebuilds a run's status from its history alone, checking that the
+// history is consistent: one run and flow, sequence numbers 1, 2, 3..., each
+// event leaving the state the previous one entered, known machine states,
+// nothing after a terminal state. It does not need the flow definition; to
+// check a history against one, use Flow.CheckHistory.
+func Replay(history []Event) (Status, error) {
+	if len(history) == 0 {
+		return Status{}, &HistoryError{Msg: "empty history"}
+	}
+	var t tracker
+	first := &history[0]
+	prevTo := MachinePending
+	prevKind := kindPending
+	for i := range history {
+		e := &history[i]
+		if err := checkLink(e, first, uint64(i+1), prevTo, prevKind); err != nil {
+			return Status{}, err
+		}
+		kind, step, ok := kindOf(e.To)
+		if !ok {
+			return Status{}, &HistoryError{Seq: e.Seq, Msg: "unknown state " + strconv.Quote(e.To)}
+		}
+		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback {
+			return Status{}, &HistoryError{Seq: e.Seq, Step: step, Msg: "rollback re-entered without a retry"}
+		}
+		t.apply(e, kind, step)
+		prevTo, prevKind = e.To, kind
+	}
+	st := t.status()
+	st.RunID, st.Flow, st.History = first.RunID, first.Flow, history
+	return st, nil
+}
+
+// checkLink checks what any history must satisfy, definition or not.
+func checkLink(e, first *Event, seq uint64, prevTo string, prevKind stateKind) error {
+	switch {
+	case e.RunID != first.RunID:
+		return &HistoryError{Seq: e.Seq, Msg: "run ID " + strconv.Quote(e.RunID) + " in the history of " + strconv.Quote(first.RunID)}
+	case e.Flow != first.Flow:
+		return &HistoryError{Seq: e.Seq, Msg: "flow " + strconv.Quote(e.Flow) + " in a history of flow " + strconv.Quote(first.Flow)}
+	case e.Seq != seq:
+		return &HistoryError{Seq: e.Seq, Msg: "expected seq " + strconv.FormatUint(seq, 10)}
+	case prevKind == kindTerminal:
+		return &HistoryError{Seq: e.Seq, Msg: "event after terminal state " + strconv.Quote(prevTo)}
+	case e.From != prevTo:
+		return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "leaves " + strconv.Quote(e.From) + " but the run is in " + strconv.Quote(prevTo)}
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package runtime
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+type options struct {
+	sink      Sink
+	loader    HistoryLoader
+	clock     Clock
+	realClock bool
+	caller    Caller
+	pub       Publisher
+	sub       Subscriber
+	ids       func() string
+	logger    *slog.Logger
+}
+
+// Option configures a Flow.
+type Option func(*options)
+
+// WithSink sets where events go (default: nowhere). A sink that also
+// implements HistoryLoader lets Status report the history of any run.
+func WithSink(s Sink) Option { return func(o *options) { o.sink = s } }
+
+// WithClock sets the clock (default: the wall clock); tests pass a FakeClock.
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithCaller sets the Caller of RPC steps.
+func WithCaller(c Caller) Option { return func(o *options) { o.caller = c } }
+
+// WithPublisher sets the Publisher of publish steps and Step.Publish.
+func WithPublisher(p Publisher) Option { return func(o *options) { o.pub = p } }
+
+// WithSubscriber sets the Subscriber of await and event steps.
+func WithSubscriber(s Subscriber) Option { return func(o *options) { o.sub = s } }
+
+// WithIDs sets the generator of run IDs (default: a random per-process
+// prefix and a counter). IDs must be unique among the flow's runs.
+func WithIDs(next func() string) Option { return func(o *options) { o.ids = next } }
+
+// WithLogger sets a logger for what is not an event: abandoned steps,
+// refusing sinks.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// RunOption configures one run.
+type RunOption func(*runOptions)
+
+type runOptions struct{ id string }
+
+// WithRunID sets the run's ID instead of generating one.
+func WithRunID(id string) RunOption { return func(o *runOptions) { o.id = id } }
+
+var (
+	idPrefix = func() string {
+		var b [4]byte
+		_, _ = crand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}()
+	idCounter atomic.Uint64
+)
+
+func defaultID() string {
+	var b [32]byte
+	n := copy(b[:], idPrefix)
+	b[n] = '-'
+	return string(strconv.AppendUint(b[:n+1], idCounter.Add(1), 10))
+}
+
+// Flow is a flow definition: an ID and registered steps. It runs any number
+// of concurrent runs, each with its own ID, state and history. Register all
+// steps before the first Start; the definition is fixed from then on.
+type Flow[S any] struct {
+	id   string
+	opts options
+
+	mu     sync.Mutex
+	steps  []*Step[S]
+	def    *definition[S]
+	defErr error
+	frozen bool
+
+	liveMu sync.RWMutex
+	live   map[string]*Run[S]
+}
+
+// New returns an empty flow definition.
+func New[S any](id string, opts ...Option) *Flow[S] {
+	f := &Flow[S]{id: id, live: make(map[string]*Run[S])}
+	for _, o := range opts {
+		o(&f.opts)
+	}
+	if f.opts.sink == nil {
+		f.opts.sink = nopSink{}
+	}
+	f.opts.loader, _ = f.opts.sink.(HistoryLoader)
+	if f.opts.clock == nil {
+		f.opts.clock = realClock{}
+	}
+	_, f.opts.realClock = f.opts.clock.(realClock)
+	if f.opts.ids == nil {
+		f.opts.ids = defaultID
+	}
+	return f
+}
+
+// ID returns the flow's ID.
+func (f *Flow[S]) ID() string { return f.id }
+
+// Register adds steps in order. It rejects nil steps, empty, reserved or
+// duplicate IDs, steps without Exec, and registration after the first run.
+// Transition targets are checked when the flow first starts.
+func (f *Flow[S]) Register(steps ...*Step[S]) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.frozen {
+		return fmt.Errorf("%w: flow %q: Register after the first run", ErrDefinition, f.id)
+	}
+	seen := make(map[string]bool, len(f.steps)+len(steps))
+	for _, st := range f.steps {
+		seen[st.ID] = true
+	}
+	for _, st := range steps {
+		if err := checkStep(st); err != nil {
+			return err
+		}
+		if seen[st.ID] {
+			return fmt.Errorf("%w: duplicate step %q", ErrDefinition, st.ID)
+		}
+		seen[st.ID] = true
+	}
+	f.steps = append(f.steps, steps...)
+	return nil
+}
+
+// Steps returns the registered steps in order.
+func (f *Flow[S]) Steps() []*Step[S] {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.steps)
+}
+
+// definition freezes the flow and compiles it, once.
+func (f *Flow[S]) definition() (*definition[S], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.frozen {
+		f.frozen = true
+		f.def, f.defErr = buildDefinition(f.id, f.steps)
+	}
+	return f.def, f.defErr
+}
+
+// Start starts a run with the given initial state and returns at once. The
+// run's steps see ctx's values; cancelling ctx aborts the run like Abort
+// (use context.WithoutCancel to let a run outlive a request).
+func (f *Flow[S]) Start(ctx context.Context, state S, opts ...RunOption) (*Run[S], error) {
+	r, err := f.newRun(ctx, state, "", opts)
+	if err != nil {
+		return nil, err
+	}
+	go r.loop()
+	return r, nil
+}
+
+// Execute runs a run to its end on the calling goroutine and returns its
+// result; the error is Result.Err (nil only when the run ends done).
+func (f *Flow[S]) Execute(ctx context.Context, state S, opts ...RunOption) (Result[S], error) {
+	r, err := f.newRun(ctx, state, "", opts)
+	if err != nil {
+		return Result[S]{}, err
+	}
+	r.loop()
+	return r.result, r.result.Err
+}
+
+// Run returns a live (not finished) run of this flow.
+func (f *Flow[S]) Run(id string) (*Run[S], bool) {
+	f.liveMu.RLock()
+	defer f.liveMu.RUnlock()
+	r, ok := f.live[id]
+	return r, ok
+}
+
+// Status returns the status of a live run, or of a finished one whose
+// history the sink can load (Replay of it).
+func (f *Flow[S]) Status(runID string) (Status, error) {
+	if r, ok := f.Run(runID); ok {
+		return r.Status(), nil
+	}
+	if f.opts.loader == nil {
+		return Status{}, fmt.Errorf("%w: %q", ErrUnknownRun, runID)
+	}
+	h, err := f.opts.loader.LoadHistory(context.Background(), runID)
+	if err != nil {
+		return Status{}, fmt.Errorf("run %q: %w", runID, err)
+	}
+	return Replay(h)
+}
+
+// Abort aborts a live run (see Run.Abort).
+func (f *Flow[S]) Abort(runID string) error {
+	r, ok := f.Run(runID)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownRun, runID)
+	}
+	return r.Abort()
+}
+
+func (f *Flow[S]) addLive(r *Run[S]) error {
+	f.liveMu.Lock()
+	defer f.liveMu.Unlock()
+	if _, dup := f.live[r.env.runID]; dup {
+		return fmt.Errorf("%w: %q", ErrDuplicateRun, r.env.runID)
+	}
+	f.live[r.env.runID] = r
+	return nil
+}
+
+func (f *Flow[S]) removeLive(r *Run[S]) {
+	f.liveMu.Lock()
+	delete(f.live, r.env.runID)
+	f.liveMu.Unlock()
+}

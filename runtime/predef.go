@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// CorrelationField is the top-level JSON member an await step compares with
+// its correlate value: with a correlate function, only a payload whose
+// "correlation_id" equals correlate(state) is consumed.
+const CorrelationField = "correlation_id"
+
+// NewRPC returns a step that calls service/endpoint through the run's Caller
+// (WithCaller). request builds the request from the state (nil sends null);
+// WithResponse says where the response goes. The step ID defaults to
+// endpoint.
+func NewRPC[S any](service, endpoint string, request func(s *S) any, opts ...StepOption[S]) *Step[S] {
+	st := &Step[S]{ID: endpoint}
+	for _, o := range opts {
+		o(st)
+	}
+	response := st.response
+	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
+		c := fromCtx(ctx)
+		if c == nil || c.env.opts.caller == nil {
+			return "", Permanent(fmt.Errorf("%w: rpc %s %s needs a Caller (WithCaller)", ErrNotConfigured, service, endpoint))
+		}
+		var req, rsp any
+		if request != nil {
+			req = request(s)
+		}
+		if response != nil {
+			rsp = response(s)
+		}
+		return OutcomeOK, c.env.opts.caller.Call(ctx, service, endpoint, req, rsp)
+	}
+	return st
+}
+
+// NewPublish returns a step that publishes one event through the run's
+// Publisher (WithPublisher). The step ID defaults to event.
+func NewPublish[S any](topic, event string, payload func(s *S) any, opts ...StepOption[S]) *Step[S] {
+	st := &Step[S]{ID: event}
+	for _, o := range opts {
+		o(st)
+	}
+	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
+		c := fromCtx(ctx)
+		if c == nil || c.env.opts.pub == nil {
+			return "", Permanent(fmt.Errorf("%w: publish %s %s needs a Publisher (WithPublisher)", ErrNotConfigured, topic, event))
+		}
+		var p any
+		if payload != nil {
+			p = payload(s)
+		}
+		return OutcomeOK, c.env.opts.pub.Publish(ctx, topic, event, p)
+	}
+	return st
+}
+
+// NewAwait returns a step that waits for an event through the run's
+// Subscriber (WithSubscriber) and decodes its JSON payload into into(state)
+// (nil: discard). With correlate, only a payload whose CorrelationField
+// equals correlate(state) is taken. After timeout (0: none) the step ends
+// with the outcome "timeout", which Next can route; the wait is not retried.
+// The step ID defaults to event.
+func NewAwait[S any](topic, event string, into func(s *S) any, correlate func(s *S) string, timeout time.Duration, opts ...StepOption[S]) *Step[S] {
+	st := &Step[S]{ID: event}
+	for _, o := range opts {
+		o(st)
+	}
+	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
+		key := ""
+		if correlate != nil {
+			key = correlate(s)
+		}
+		p, err := await(ctx, topic, event, correlate != nil, key, timeout)
+		if err != nil {
+			return "", err
+		}
+		if into != nil {
+			if err := json.Unmarshal(p, into(s)); err != nil {
+				return "", Permanent(fmt.Errorf("decoding %s %s: %w", topic, event, err))
+			}
+		}
+		return OutcomeOK, nil
+	}
+	return st
+}
+
+// NewEvent returns step wrapped so that it first waits for topic/event
+// through the run's Subscriber, then runs step.Exec (if any) with the payload
+// available as EventPayload(ctx). ID, rollback and policies are step's. A nil
+// step gives a step named event that only waits.
+func NewEvent[S any](topic, event string, step *Step[S]) *Step[S] {
+	var st Step[S]
+	if step != nil {
+		st = *step
+	} else {
+		st.ID = event
+	}
+	inner := st.Exec
+	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
+		p, err := await(ctx, topic, event, false, "", 0)
+		if err != nil {
+			return "", err
+		}
+		if inner == nil {
+			return OutcomeOK, nil
+		}
+		return inner(context.WithValue(ctx, payloadKey{}, p), s)
+	}
+	return &st
+}
+
+func await(ctx context.Context, topic, event string, correlated bool, key string, timeout time.Duration) ([]byte, error) {
+	c := fromCtx(ctx)
+	if c == nil || c.env.opts.sub == nil {
+		return nil, Permanent(fmt.Errorf("%w: await %s %s needs a Subscriber (WithSubscriber)", ErrNotConfigured, topic, event))
+	}
+	got := make(chan []byte, 1)
+	cancel, err := c.env.opts.sub.Subscribe(ctx, topic, event, func(p []byte) bool {
+		if correlated && !correlates(p, key) {
+			return false
+		}
+		select {
+		case got <- p:
+			return true
+		default: // already have one
+			return false
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	var expired <-chan time.Time
+	if timeout > 0 {
+		var stop func() bool
+		expired, stop = timer(c.env.opts.clock, timeout)
+		defer stop()
+	}
+	select {
+	case p := <-got:
+		return p, nil
+	case <-expired:
+		select { // consumed just as time ran out: keep it rather than lose it
+		case p := <-got:
+			return p, nil
+		default:
+		}
+		return nil, Permanent(fmt.Errorf("%w: no %s %s within %v", ErrTimeout, topic, event, timeout))
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+func correlates(payload []byte, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return false
+	}
+	raw, ok := m[CorrelationField]
+	if !ok {
+		return false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s == key
+	}
+	return string(raw) == key // numbers and literals compare as written
+}

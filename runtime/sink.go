@@ -1,0 +1,170 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+)
+
+// Sink receives every event of every run, in order per run, before the run
+// moves on. Emit is called synchronously from the run, so a durable sink can
+// write and sync before it returns. An error stops the run: it ends failed
+// with an error wrapping ErrSink, and its history ends with the last event
+// the sink accepted, so Resume can continue it once the sink works again.
+// Emit may keep e, State included (the runtime never reuses the bytes; events
+// of one run may share them while the state does not change), but must not
+// modify it.
+type Sink interface {
+	Emit(ctx context.Context, e Event) error
+}
+
+// HistoryLoader is implemented by sinks that can read a run's history back
+// (MemorySink, durable stores). Status and Flow.Status use it.
+type HistoryLoader interface {
+	LoadHistory(ctx context.Context, runID string) ([]Event, error)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(ctx context.Context, e Event) error
+
+// Emit calls f.
+func (f SinkFunc) Emit(ctx context.Context, e Event) error { return f(ctx, e) }
+
+type nopSink struct{}
+
+func (nopSink) Emit(context.Context, Event) error { return nil }
+
+// MemorySink keeps every event in memory: for tests, examples, and Status of
+// finished runs in a process without a store.
+type MemorySink struct {
+	mu    sync.Mutex
+	index map[string]int // run ID -> position in runs
+	runs  [][]Event
+	ids   []string
+}
+
+// NewMemorySink returns an empty MemorySink.
+func NewMemorySink() *MemorySink { return &MemorySink{index: make(map[string]int)} }
+
+// Emit implements Sink.
+func (m *MemorySink) Emit(_ context.Context, e Event) error {
+	m.mu.Lock()
+	i, ok := m.index[e.RunID]
+	if !ok {
+		i = len(m.runs)
+		m.index[e.RunID] = i
+		m.runs = append(m.runs, make([]Event, 0, 16))
+		m.ids = append(m.ids, e.RunID)
+	}
+	m.runs[i] = append(m.runs[i], e)
+	m.mu.Unlock()
+	return nil
+}
+
+// History returns a copy of the events of runID, in order (nil if unknown).
+func (m *MemorySink) History(runID string) []Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if i, ok := m.index[runID]; ok {
+		return slices.Clone(m.runs[i])
+	}
+	return nil
+}
+
+// Runs returns the IDs of all runs seen, in order of their first event.
+func (m *MemorySink) Runs() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.ids)
+}
+
+// LoadHistory implements HistoryLoader.
+func (m *MemorySink) LoadHistory(_ context.Context, runID string) ([]Event, error) {
+	if h := m.History(runID); h != nil {
+		return h, nil
+	}
+	return nil, ErrUnknownRun
+}
+
+type jsonSink struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+// NewJSONSink returns a Sink writing one JSON object per line to w (the
+// Event JSON form). A write error stops the run.
+func NewJSONSink(w io.Writer) Sink { return &jsonSink{enc: json.NewEncoder(w)} }
+
+func (s *jsonSink) Emit(_ context.Context, e Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enc.Encode(&e)
+}
+
+type slogSink struct{ l *slog.Logger }
+
+// NewSlogSink returns a Sink logging each event as one record, at Info, or at
+// Warn when the event carries an error.
+func NewSlogSink(l *slog.Logger) Sink { return slogSink{l} }
+
+func (s slogSink) Emit(ctx context.Context, e Event) error {
+	level := slog.LevelInfo
+	if e.Error != "" {
+		level = slog.LevelWarn
+	}
+	if !s.l.Enabled(ctx, level) {
+		return nil
+	}
+	attrs := []slog.Attr{
+		slog.String("run_id", e.RunID),
+		slog.Uint64("seq", e.Seq),
+		slog.String("flow", e.Flow),
+		slog.String("step", e.Step),
+		slog.String("from", e.From),
+		slog.String("to", e.To),
+	}
+	if e.Attempt != 0 {
+		attrs = append(attrs, slog.Int("attempt", e.Attempt))
+	}
+	if e.Outcome != "" {
+		attrs = append(attrs, slog.String("outcome", e.Outcome))
+	}
+	if e.Error != "" {
+		attrs = append(attrs, slog.String("error", e.Error))
+	}
+	if len(e.State) > 0 {
+		attrs = append(attrs, slog.String("state", string(e.State)))
+	}
+	s.l.LogAttrs(ctx, level, "flow transition", attrs...)
+	return nil
+}
+
+type fanOut []Sink
+
+// FanOut returns a Sink that hands each event to every sink in order, even
+// when one fails, and returns their errors joined. It loads histories from
+// the first sink that can.
+func FanOut(sinks ...Sink) Sink { return fanOut(slices.Clone(sinks)) }
+
+func (f fanOut) Emit(ctx context.Context, e Event) error {
+	var errs []error
+	for _, s := range f {
+		if err := s.Emit(ctx, e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (f fanOut) LoadHistory(ctx context.Context, runID string) ([]Event, error) {
+	for _, s := range f {
+		if l, ok := s.(HistoryLoader); ok {
+			return l.LoadHistory(ctx, runID)
+		}
+	}
+	return nil, ErrUnknownRun
+}

@@ -1,0 +1,176 @@
+package runtime
+
+import (
+	"context"
+	"time"
+)
+
+// IsVersion1 is referenced by generated code (`const _ = runtime.IsVersion1`):
+// a runtime with another generated-code ABI drops the constant, so stale
+// generated code stops compiling instead of misbehaving.
+const IsVersion1 = true
+
+// Outcome names how a step ended. "" and "ok" mean ok; "error" and
+// "timeout" are set by the runtime; other names are chosen by Go steps and
+// routed by Step.Next.
+type Outcome = string
+
+// Outcomes the runtime sets itself.
+const (
+	OutcomeOK      Outcome = "ok"
+	OutcomeError   Outcome = "error"
+	OutcomeTimeout Outcome = "timeout"
+	// OutcomeRetry is the outcome of an attempt that failed and will be tried
+	// again. It appears only on events (a self-transition); it is reserved
+	// and cannot be routed by Step.Next.
+	OutcomeRetry Outcome = "retry"
+)
+
+// Transition targets besides step IDs.
+const (
+	Done = "done" // the run ends done
+	Fail = "fail" // the run fails: completed steps roll back
+)
+
+// RetryPolicy says how often and how patiently an action is tried.
+// Before attempt n+1 the run sleeps min(Max, Initial*Multiplier^(n-1)); with
+// Jitter the sleep is drawn uniformly from [0, that] ("full jitter").
+type RetryPolicy struct {
+	Attempts   int           // total attempts, >= 1 (0 means 1)
+	Initial    time.Duration // first backoff; 0 retries at once
+	Max        time.Duration // cap on one backoff; 0 means no cap
+	Multiplier float64       // growth per attempt; 0 means 2
+	Jitter     bool          // full jitter
+}
+
+func (p RetryPolicy) attempts() int {
+	if p.Attempts < 1 {
+		return 1
+	}
+	return p.Attempts
+}
+
+// backoff is the ceiling of the sleep before attempt failed+1, without jitter.
+func (p RetryPolicy) backoff(failed int) time.Duration {
+	if p.Initial <= 0 {
+		return 0
+	}
+	m := p.Multiplier
+	if m <= 0 {
+		m = 2
+	}
+	d := float64(p.Initial)
+	for i := 1; i < failed; i++ {
+		d *= m
+		if p.Max > 0 && d >= float64(p.Max) {
+			return p.Max
+		}
+		if d >= float64(1<<62) { // no overflow, whatever the policy
+			return time.Duration(1 << 62)
+		}
+	}
+	if p.Max > 0 && d > float64(p.Max) {
+		return p.Max
+	}
+	return time.Duration(d)
+}
+
+// Step is one step of a flow. Fields are read when the flow is first started
+// and must not change afterwards.
+type Step[S any] struct {
+	ID string
+	// Exec does the step's work on the run's state. It returns "" or "ok" on
+	// success, or a named outcome routed by Next. An error is retried
+	// per Retry unless marked Permanent. A panic is an error.
+	Exec func(ctx context.Context, state *S) (Outcome, error)
+	// Rollback undoes a completed Exec when the run fails or is aborted.
+	// nil: nothing to undo.
+	Rollback func(ctx context.Context, state *S) error
+
+	Retry           RetryPolicy
+	Timeout         time.Duration // per attempt; 0 means none
+	RollbackRetry   RetryPolicy
+	RollbackTimeout time.Duration // per rollback attempt; 0 means none
+	// Irreversible documents that the step has effects and, on purpose, no
+	// Rollback. Register rejects an irreversible step with a Rollback.
+	Irreversible bool
+	// Next routes outcomes to a step ID, Done or Fail. A missing "ok" goes to
+	// the next registered step (Done after the last); a missing "error" or
+	// "timeout" goes to Fail; a named outcome missing here fails the step
+	// with ErrUnknownOutcome.
+	Next map[Outcome]string
+	// Publish lists events published after Exec succeeds, as part of the
+	// attempt: a failed publication fails the attempt.
+	Publish []Publication[S]
+
+	response func(s *S) any // NewRPC: where the response goes (WithResponse)
+}
+
+// Publication is an event a step publishes after it succeeds.
+type Publication[S any] struct {
+	Topic, Event string
+	Payload      func(s *S) any // nil publishes a null payload
+}
+
+// StepOption configures a Step built by NewStep or a predefined step.
+type StepOption[S any] func(*Step[S])
+
+// WithID sets the step ID (predefined steps default to a name derived from
+// their endpoint or event).
+func WithID[S any](id string) StepOption[S] { return func(s *Step[S]) { s.ID = id } }
+
+// WithRetry sets the step's retry policy.
+func WithRetry[S any](p RetryPolicy) StepOption[S] { return func(s *Step[S]) { s.Retry = p } }
+
+// WithTimeout sets the per-attempt timeout.
+func WithTimeout[S any](d time.Duration) StepOption[S] { return func(s *Step[S]) { s.Timeout = d } }
+
+// WithRollback sets the function that undoes the step.
+func WithRollback[S any](fn func(ctx context.Context, s *S) error) StepOption[S] {
+	return func(s *Step[S]) { s.Rollback = fn }
+}
+
+// WithRollbackRetry sets the retry policy of the rollback.
+func WithRollbackRetry[S any](p RetryPolicy) StepOption[S] {
+	return func(s *Step[S]) { s.RollbackRetry = p }
+}
+
+// WithRollbackTimeout sets the per-attempt timeout of the rollback.
+func WithRollbackTimeout[S any](d time.Duration) StepOption[S] {
+	return func(s *Step[S]) { s.RollbackTimeout = d }
+}
+
+// WithIrreversible marks the step as having no rollback on purpose.
+func WithIrreversible[S any]() StepOption[S] { return func(s *Step[S]) { s.Irreversible = true } }
+
+// WithNext routes an outcome to a step ID, Done or Fail.
+func WithNext[S any](outcome Outcome, target string) StepOption[S] {
+	return func(s *Step[S]) {
+		if s.Next == nil {
+			s.Next = make(map[Outcome]string)
+		}
+		s.Next[outcome] = target
+	}
+}
+
+// WithPublish adds an event published after the step succeeds.
+func WithPublish[S any](topic, event string, payload func(s *S) any) StepOption[S] {
+	return func(s *Step[S]) {
+		s.Publish = append(s.Publish, Publication[S]{Topic: topic, Event: event, Payload: payload})
+	}
+}
+
+// WithResponse sets where an RPC step decodes its response, for example
+// func(s *State) any { return &s.CustomerID }.
+func WithResponse[S any](into func(s *S) any) StepOption[S] {
+	return func(s *Step[S]) { s.response = into }
+}
+
+// NewStep returns a Go step: Exec is the work, options add the rest.
+func NewStep[S any](id string, exec func(ctx context.Context, s *S) (Outcome, error), opts ...StepOption[S]) *Step[S] {
+	st := &Step[S]{ID: id, Exec: exec}
+	for _, o := range opts {
+		o(st)
+	}
+	return st
+}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// RunInfo describes one run as its latest event leaves it.
+type RunInfo struct {
+	RunID   string           `json:"run_id"`
+	Flow    string           `json:"flow"`
+	State   runtime.RunState `json:"state"`
+	Machine string           `json:"machine"` // the latest event's To, e.g. "Charge:running"
+	Step    string           `json:"step,omitempty"`
+	Events  int              `json:"events"`
+	Started time.Time        `json:"started"`
+	Updated time.Time        `json:"updated"`
+}
+
+// Filter selects runs for List. Zero fields match everything.
+type Filter struct {
+	Flow        string
+	State       runtime.RunState
+	NonTerminal bool // only runs that are not over (what a restart resumes)
+}
+
+func (f Filter) match(r *RunInfo) bool {
+	return (f.Flow == "" || f.Flow == r.Flow) &&
+		(f.State == "" || f.State == r.State) &&
+		(!f.NonTerminal || !r.State.Terminal())
+}
+
+// runStateOf is the run state a machine state (Event.To) puts a run in, by
+// the vocabulary documented with runtime.Event.
+func runStateOf(machine string) (runtime.RunState, error) {
+	_, phase, ok := runtime.ParseMachineState(machine)
+	if !ok {
+		return "", fmt.Errorf("unknown machine state %q", machine)
+	}
+	switch phase {
+	case runtime.PhaseRunning:
+		return runtime.StateRunning, nil
+	case runtime.PhaseRollback, runtime.MachineFailing, runtime.MachineAborting:
+		return runtime.StateRollingBack, nil
+	case runtime.MachinePending:
+		return runtime.StatePending, nil
+	}
+	return runtime.RunState(phase), nil
+}
+
+// index is the per-run summary both stores keep, in first-event order.
+type index struct {
+	runs  map[string]int // run ID -> position in infos
+	infos []RunInfo
+}
+
+func newIndex() index { return index{runs: map[string]int{}} }
+
+// check reports whether e may follow the run's history: the next sequence
+// number, the same flow, a known state, and the run not over. It returns the
+// run's position (-1 for a new run) and the state e leaves it in.
+func (x *index) check(e *runtime.Event) (int, runtime.RunState, error) {
+	if e.RunID == "" {
+		return 0, "", fmt.Errorf("%w: event without a run ID", ErrInvalidEvent)
+	}
+	st, err := runStateOf(e.To)
+	if err != nil {
+		return 0, "", fmt.Errorf("%w: run %q seq %d: %v", ErrInvalidEvent, e.RunID, e.Seq, err)
+	}
+	i, ok := x.runs[e.RunID]
+	if !ok {
+		if e.Seq != 1 {
+			return 0, "", fmt.Errorf("%w: run %q starts at seq %d, want 1", ErrSequence, e.RunID, e.Seq)
+		}
+		return -1, st, nil
+	}
+	r := &x.infos[i]
+	switch {
+	case e.Seq != uint64(r.Events)+1:
+		return 0, "", fmt.Errorf("%w: run %q: seq %d after %d", ErrSequence, e.RunID, e.Seq, r.Events)
+	case r.State.Terminal():
+		return 0, "", fmt.Errorf("%w: run %q is already %s", ErrSequence, e.RunID, r.State)
+	case e.Flow != r.Flow:
+		return 0, "", fmt.Errorf("%w: run %q of flow %q got an event of flow %q", ErrInvalidEvent, e.RunID, r.Flow, e.Flow)
+	}
+	return i, st, nil
+}
+
+// add records e, already checked, and returns the run's position.
+func (x *index) add(i int, st runtime.RunState, e *runtime.Event) int {
+	if i < 0 {
+		i = len(x.infos)
+		x.runs[e.RunID] = i
+		x.infos = append(x.infos, RunInfo{RunID: e.RunID, Flow: e.Flow, Started: e.Time})
+	}
+	r := &x.infos[i]
+	r.State, r.Machine, r.Events, r.Updated = st, e.To, int(e.Seq), e.Time
+	if step, _, _ := runtime.ParseMachineState(e.To); step != "" {
+		r.Step = step
+	} else if e.Step != "" {
+		r.Step = e.Step
+	}
+	return i
+}
+
+func (x *index) list(f Filter) []RunInfo {
+	var out []RunInfo
+	for i := range x.infos {
+		if f.match(&x.infos[i]) {
+			out = append(out, x.infos[i])
+		}
+	}
+	return out
+}
+
+func (x *index) get(runID string) (RunInfo, bool) {
+	i, ok := x.runs[runID]
+	if !ok {
+		return RunInfo{}, false
+	}
+	return x.infos[i], true
+}
+
+// sortByID is used by tests and the CLI for a stable listing.
+func sortByID(rs []RunInfo) {
+	slices.SortFunc(rs, func(a, b RunInfo) int { return strings.Compare(a.RunID, b.RunID) })
+}

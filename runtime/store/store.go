@@ -1,0 +1,211 @@
+// Package store keeps flow runs' histories durably: an embedded append-only
+// log (no server, no cgo) that implements runtime.Sink, reads a run's history
+// back, lists runs by flow and state, and resumes unfinished runs after a
+// restart (ResumeAll). Memory is the same API in memory, for tests.
+//
+// Emit returns only after the event is written and synced; concurrent runs
+// share syncs (group commit). See docs/store.md for the format, the crash
+// guarantees and the measurements behind the design.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store/internal/wal"
+)
+
+var (
+	// ErrCorrupt is matched (errors.Is) by the *CorruptError Open returns
+	// for damage that is not a torn tail.
+	ErrCorrupt = wal.ErrCorrupt
+	// ErrFailed is matched by every Emit after a write or sync failed: the
+	// store never retries a failed sync into a false success. Reopen it.
+	ErrFailed = wal.ErrFailed
+	// ErrClosed is returned by Emit after Close.
+	ErrClosed = wal.ErrClosed
+	// ErrSequence is returned by Emit for an event that does not follow its
+	// run's history (sequence gap or repeat, or an event after the end).
+	ErrSequence = errors.New("store: event out of sequence")
+	// ErrInvalidEvent is returned by Emit for an event without a run ID or
+	// with an unknown machine state.
+	ErrInvalidEvent = errors.New("store: invalid event")
+)
+
+// CorruptError names the segment file and byte offset of damaged data.
+type CorruptError = wal.CorruptError
+
+// Options tune a Store. Zero values pick the defaults.
+type Options struct {
+	// SegmentSize: the log starts a new segment file after this many bytes
+	// (default 64 MiB).
+	SegmentSize int64
+	// MaxBatch caps the events written and synced together (default 4096).
+	MaxBatch int
+	// MaxWait is how long a group commit waits for more events before it
+	// writes (default 0: it takes what queued during the previous sync).
+	MaxWait time.Duration
+	// Hook, if set, is called at each durability point of every group
+	// commit ("before-write", "after-write-before-sync",
+	// "after-sync-before-ack"); crash tests kill the process there.
+	Hook func(point string)
+}
+
+// Store is the durable store. It is safe for concurrent use; one process
+// at a time may open a directory.
+type Store struct {
+	log *wal.Log
+
+	mu       sync.RWMutex
+	idx      index
+	pos      [][]wal.Pos         // per run (index position): where its events are
+	inflight map[string]struct{} // runs with an Emit between check and index
+
+	bufs sync.Pool
+}
+
+var _ runtime.Sink = (*Store)(nil)
+var _ runtime.HistoryLoader = (*Store)(nil)
+
+// Open opens or creates the store in directory dir. It reads the whole log
+// to rebuild the index of runs, cutting a torn tail (the last write of a
+// process that died) back to the last valid record. Damage elsewhere fails
+// with a *CorruptError.
+func Open(dir string, opts Options) (*Store, error) {
+	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}}
+	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	l, err := wal.Open(dir, wal.Options{
+		SegmentSize: opts.SegmentSize,
+		MaxBatch:    opts.MaxBatch,
+		MaxWait:     opts.MaxWait,
+		Hook:        opts.Hook,
+	}, func(pos wal.Pos, p []byte) error {
+		e, err := decodeEvent(p)
+		if err == nil {
+			err = s.index(pos, &e)
+		}
+		if err != nil {
+			// The record's checksum held, so this is not damage on disk but
+			// an event this code cannot take: say where it is.
+			return &CorruptError{Segment: wal.SegmentPath(dir, pos.Segment), Offset: pos.Offset, Reason: err.Error()}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log = l
+	return s, nil
+}
+
+func (s *Store) index(pos wal.Pos, e *runtime.Event) error {
+	i, st, err := s.idx.check(e)
+	if err != nil {
+		return err
+	}
+	i = s.idx.add(i, st, e)
+	if i == len(s.pos) {
+		s.pos = append(s.pos, make([]wal.Pos, 0, 8))
+	}
+	s.pos[i] = append(s.pos[i], pos)
+	return nil
+}
+
+// Emit appends e and returns once it is durable: written and synced. It
+// implements runtime.Sink. Events of one run must come in sequence; each
+// run's events are emitted one at a time, as the runtime does.
+func (s *Store) Emit(ctx context.Context, e runtime.Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if _, busy := s.inflight[e.RunID]; busy {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: run %q: seq %d emitted while another event of the run is being written", ErrSequence, e.RunID, e.Seq)
+	}
+	if _, _, err := s.idx.check(&e); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	// Only checked events reach the log, so the log always replays into a
+	// consistent index at the next Open.
+	s.inflight[e.RunID] = struct{}{}
+	s.mu.Unlock()
+
+	bp := s.bufs.Get().(*[]byte)
+	buf := encodeEvent((*bp)[:0], &e)
+	pos, err := s.log.Append(buf)
+	*bp = buf
+	s.bufs.Put(bp)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inflight, e.RunID)
+	if err != nil {
+		return err
+	}
+	return s.index(pos, &e)
+}
+
+// Load returns the history of runID in order, read back from the log and
+// verified against its checksums.
+func (s *Store) Load(runID string) ([]runtime.Event, error) {
+	s.mu.RLock()
+	i, ok := s.idx.runs[runID]
+	var pos []wal.Pos
+	if ok {
+		pos = s.pos[i][:len(s.pos[i]):len(s.pos[i])]
+	}
+	s.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	}
+	out := make([]runtime.Event, 0, len(pos))
+	for _, p := range pos {
+		rec, err := s.log.ReadAt(p)
+		if err != nil {
+			return nil, err
+		}
+		e, err := decodeEvent(rec)
+		if err != nil {
+			return nil, &CorruptError{Segment: s.log.SegmentPath(p.Segment), Offset: p.Offset, Reason: err.Error()}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// LoadHistory implements runtime.HistoryLoader.
+func (s *Store) LoadHistory(_ context.Context, runID string) ([]runtime.Event, error) {
+	return s.Load(runID)
+}
+
+// Get returns what the index knows of runID.
+func (s *Store) Get(runID string) (RunInfo, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idx.get(runID)
+}
+
+// List returns the runs f selects, in the order of their first event.
+func (s *Store) List(f Filter) ([]RunInfo, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idx.list(f), nil
+}
+
+// NonTerminal returns the runs of flow (every flow if "") that are not
+// over: the runs a restart resumes.
+func (s *Store) NonTerminal(flow string) ([]RunInfo, error) {
+	return s.List(Filter{Flow: flow, NonTerminal: true})
+}
+
+// Close waits for Emits in progress and closes the files.
+func (s *Store) Close() error { return s.log.Close() }
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.log.Dir() }

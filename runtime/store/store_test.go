@@ -1,0 +1,322 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store/internal/wal"
+	"github.com/google/go-cmp/cmp"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// history builds a run's events through the machine states tos.
+func history(run, flow string, tos ...string) []runtime.Event {
+	var out []runtime.Event
+	from := runtime.MachinePending
+	for i, to := range tos {
+		step, _, _ := runtime.ParseMachineState(from)
+		if step == "" {
+			step, _, _ = runtime.ParseMachineState(to)
+		}
+		e := runtime.Event{
+			RunID: run, Seq: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Millisecond),
+			Flow: flow, Step: step, From: from, To: to,
+			State: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)),
+		}
+		if step != "" && from != runtime.MachinePending {
+			e.Attempt, e.Outcome = 1, runtime.OutcomeOK
+		}
+		if to == runtime.MachineFailing {
+			e.Outcome, e.Error = runtime.OutcomeError, "boom"
+		}
+		out = append(out, e)
+		from = to
+	}
+	return out
+}
+
+var (
+	doneRun        = []string{"A:running", "B:running", "done"}
+	compensatedRun = []string{"A:running", "B:running", "failing", "A:rollback", "compensated"}
+	inFlightRun    = []string{"A:running", "B:running"}
+	rollingBackRun = []string{"A:running", "B:running", "failing", "A:rollback"}
+)
+
+type sink interface {
+	runtime.Sink
+	Load(string) ([]runtime.Event, error)
+	List(Filter) ([]RunInfo, error)
+}
+
+func emitAll(t *testing.T, s runtime.Sink, evs []runtime.Event) {
+	t.Helper()
+	for _, e := range evs {
+		if err := s.Emit(context.Background(), e); err != nil {
+			t.Fatalf("emit %s seq %d: %v", e.RunID, e.Seq, err)
+		}
+	}
+}
+
+func openStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return s
+}
+
+// TestCodecRoundTripsEveryField fills every field of runtime.Event: a field
+// added to Event without teaching the codec fails here instead of being
+// dropped from durable histories.
+func TestCodecRoundTripsEveryField(t *testing.T) {
+	var e runtime.Event
+	v := reflect.ValueOf(&e).Elem()
+	for i := range v.NumField() {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch f.Interface().(type) {
+		case string:
+			f.SetString("value of " + name + " ✓")
+		case uint64:
+			f.SetUint(1<<40 + 3)
+		case int:
+			f.SetInt(7)
+		case time.Time:
+			f.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("", 3600))))
+		case json.RawMessage:
+			f.Set(reflect.ValueOf(json.RawMessage(`{"k":"v"}`)))
+		default:
+			t.Fatalf("runtime.Event.%s (%s) is not encoded by the store's codec: add it to encodeEvent/decodeEvent and this test", name, f.Type())
+		}
+	}
+	got, err := decodeEvent(encodeEvent(nil, &e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Time.Equal(e.Time) {
+		t.Fatalf("time %v, want %v", got.Time, e.Time)
+	}
+	if _, off := got.Time.Zone(); off != 3600 {
+		t.Fatalf("zone offset %d, want 3600", off)
+	}
+	got.Time = e.Time
+	if diff := cmp.Diff(e, got); diff != "" {
+		t.Fatalf("round trip (-want +got):\n%s", diff)
+	}
+	// Decoding any prefix fails cleanly, never panics.
+	b := encodeEvent(nil, &e)
+	for n := range len(b) {
+		if _, err := decodeEvent(b[:n]); err == nil {
+			t.Fatalf("prefix of %d bytes decoded", n)
+		}
+	}
+}
+
+func TestEmitLoadListReopen(t *testing.T) {
+	for _, name := range []string{"durable", "memory"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			var s sink
+			if name == "durable" {
+				s = openStore(t, dir)
+			} else {
+				s = NewMemory()
+			}
+			runs := map[string][]runtime.Event{
+				"r1": history("r1", "Signup", doneRun...),
+				"r2": history("r2", "Signup", compensatedRun...),
+				"r3": history("r3", "Signup", inFlightRun...),
+				"r4": history("r4", "Cancel", rollingBackRun...),
+				"r5": history("r5", "Cancel", doneRun...),
+			}
+			// Interleave runs as concurrent flows would.
+			var wg sync.WaitGroup
+			for _, evs := range runs {
+				wg.Add(1)
+				go func() { defer wg.Done(); emitAll(t, s, evs) }()
+			}
+			wg.Wait()
+			check := func(s sink) {
+				t.Helper()
+				for id, want := range runs {
+					got, err := s.Load(id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Fatalf("Load(%s) (-want +got):\n%s", id, diff)
+					}
+				}
+				ids := func(f Filter) []string {
+					rs, err := s.List(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sortByID(rs)
+					var out []string
+					for _, r := range rs {
+						out = append(out, r.RunID)
+					}
+					return out
+				}
+				for _, c := range []struct {
+					f    Filter
+					want []string
+				}{
+					{Filter{}, []string{"r1", "r2", "r3", "r4", "r5"}},
+					{Filter{Flow: "Signup"}, []string{"r1", "r2", "r3"}},
+					{Filter{State: runtime.StateDone}, []string{"r1", "r5"}},
+					{Filter{Flow: "Cancel", State: runtime.StateRollingBack}, []string{"r4"}},
+					{Filter{NonTerminal: true}, []string{"r3", "r4"}},
+					{Filter{Flow: "Signup", NonTerminal: true}, []string{"r3"}},
+					{Filter{State: runtime.StateCompensated}, []string{"r2"}},
+				} {
+					if diff := cmp.Diff(c.want, ids(c.f)); diff != "" {
+						t.Errorf("List(%+v) (-want +got):\n%s", c.f, diff)
+					}
+				}
+				rs, _ := s.List(Filter{State: runtime.StateRunning})
+				if len(rs) != 1 || rs[0].Step != "B" || rs[0].Events != 2 || rs[0].Machine != "B:running" ||
+					!rs[0].Started.Equal(t0) || !rs[0].Updated.Equal(t0.Add(time.Millisecond)) {
+					t.Errorf("running run info: %+v", rs)
+				}
+				if _, err := s.Load("nope"); !errors.Is(err, runtime.ErrUnknownRun) {
+					t.Errorf("Load(unknown): %v", err)
+				}
+			}
+			check(s)
+			if st, ok := s.(*Store); ok {
+				if err := st.Close(); err != nil {
+					t.Fatal(err)
+				}
+				st = openStore(t, dir)
+				defer st.Close()
+				check(st)
+				// Runs continue after a reopen.
+				if err := st.Emit(context.Background(), history("r3", "Signup", append(inFlightRun, "done")...)[2]); err != nil {
+					t.Fatal(err)
+				}
+				if info, _ := st.Get("r3"); info.State != runtime.StateDone {
+					t.Fatalf("r3 after reopen and emit: %+v", info)
+				}
+			}
+		})
+	}
+}
+
+func TestEmitRejectsWhatDoesNotFollow(t *testing.T) {
+	for _, name := range []string{"durable", "memory"} {
+		t.Run(name, func(t *testing.T) {
+			var s sink
+			if name == "durable" {
+				st := openStore(t, t.TempDir())
+				defer st.Close()
+				s = st
+			} else {
+				s = NewMemory()
+			}
+			ctx := context.Background()
+			done := history("r", "F", doneRun...)
+			bad := func(e runtime.Event, want error) {
+				t.Helper()
+				if err := s.Emit(ctx, e); !errors.Is(err, want) {
+					t.Fatalf("emit %+v: %v, want %v", e, err, want)
+				}
+			}
+			bad(done[1], ErrSequence) // a run must start at seq 1
+			emitAll(t, s, done[:1])
+			bad(done[0], ErrSequence) // repeat
+			bad(done[2], ErrSequence) // gap
+			other := done[1]
+			other.Flow = "G"
+			bad(other, ErrInvalidEvent)
+			unknown := done[1]
+			unknown.To = "no such state"
+			bad(unknown, ErrInvalidEvent)
+			bad(runtime.Event{Seq: 1, To: "done"}, ErrInvalidEvent)
+			emitAll(t, s, done[1:])
+			after := done[2]
+			after.Seq, after.From = 4, "done"
+			bad(after, ErrSequence) // nothing after the end
+			got, _ := s.Load("r")
+			if len(got) != 3 {
+				t.Fatalf("history has %d events after refused emits, want 3", len(got))
+			}
+		})
+	}
+}
+
+// TestTornTailAndDamage cuts a store's log at every byte offset of its last
+// records and flips bytes in the middle.
+func TestTornTailAndDamage(t *testing.T) {
+	base := t.TempDir()
+	s := openStore(t, base)
+	emitAll(t, s, history("a", "F", doneRun...))
+	emitAll(t, s, history("b", "F", compensatedRun...))
+	s.Close()
+	seg := wal.SegmentPath(base, 1)
+	full, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Record boundaries, from a scan of the intact log.
+	var ends []int64
+	l, err := wal.Open(base, wal.Options{}, func(p wal.Pos, payload []byte) error {
+		ends = append(ends, p.Offset+12+int64(len(payload)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	n := len(ends)
+	for cut := ends[n-4]; cut <= ends[n-1]; cut++ {
+		dir := t.TempDir()
+		os.WriteFile(wal.SegmentPath(dir, 1), full[:cut], 0o644)
+		whole := 0
+		for whole < n && ends[whole] <= cut {
+			whole++
+		}
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		b, _ := s.Get("b")
+		// Run a has 3 events, b the rest.
+		if b.Events != whole-3 {
+			t.Fatalf("cut at %d: run b has %d events, want %d", cut, b.Events, whole-3)
+		}
+		// Resuming appends the lost events again; they survive a reopen.
+		emitAll(t, s, history("b", "F", compensatedRun...)[b.Events:])
+		s.Close()
+		s = openStore(t, dir)
+		if b, _ := s.Get("b"); b.State != runtime.StateCompensated || b.Events != len(compensatedRun) {
+			t.Fatalf("cut at %d: after re-emit and reopen: %+v", cut, b)
+		}
+		s.Close()
+	}
+	for i := ends[0] + 3; i < ends[n-2]; i += 7 {
+		dir := t.TempDir()
+		damaged := append([]byte(nil), full...)
+		damaged[i] ^= 0x5a
+		os.WriteFile(wal.SegmentPath(dir, 1), damaged, 0o644)
+		s, err := Open(dir, Options{})
+		var ce *CorruptError
+		if err == nil {
+			s.Close()
+			t.Fatalf("flip at %d: opened", i)
+		}
+		if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) || ce.Segment != wal.SegmentPath(dir, 1) {
+			t.Fatalf("flip at %d: %v, want a CorruptError naming the segment", i, err)
+		}
+	}
+}
