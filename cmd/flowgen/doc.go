@@ -1,0 +1,114 @@
+// Flowgen compiles .flow files, which declare business flows (steps,
+// retries, timeouts, rollbacks, events and triggers), into type-safe Go on
+// the flowgen runtime. It also checks, formats, draws and exports them.
+//
+// Usage:
+//
+//	flowgen [gen] [flags] FILE...
+//	flowgen check [-json] [-strict] [-nopkg] FILE...
+//	flowgen fmt [-w] [-l] FILE...
+//	flowgen graph [-format dot|mermaid] [-flow NAME] FILE
+//	flowgen json FILE
+//	flowgen version
+//	flowgen help [verb]
+//
+// Every verb takes -h, which prints its flags. Every verb except fmt also
+// accepts a .json file in the form that "flowgen json" prints, in place of
+// a .flow file.
+//
+// # Generate (the default verb)
+//
+//	flowgen gen [-o FILE] [-nopkg] [-strict] FILE...
+//	flowgen FILE...
+//
+// Gen checks each file and writes the generated Go code beside it as
+// <name>_flow.go, or to the file given with -o (only with one input). The
+// usual way to run it is a go:generate line in the package that holds the
+// flow's state type:
+//
+//	//go:generate go tool flowgen signup.flow
+//
+// with flowgen declared as a tool of the module, so that every developer and
+// CI use the same version:
+//
+//	go get -tool github.com/flowgen/flowgen/cmd/flowgen@latest
+//
+// which adds to go.mod:
+//
+//	tool github.com/flowgen/flowgen/cmd/flowgen
+//
+// "go run github.com/flowgen/flowgen/cmd/flowgen signup.flow" works too.
+// Gen loads the Go package in the file's directory to check that the state
+// type exists and has the fields the flow names (-nopkg skips this). If any
+// input has an error nothing is written; warnings are printed and do not
+// stop generation. Files are replaced atomically (a temporary file in the
+// same directory, then a rename), so an interrupted run never leaves half a
+// file.
+//
+// # Check
+//
+//	flowgen check [-json] [-strict] [-nopkg] FILE...
+//
+// Check reports every problem in the files and writes nothing. Each
+// diagnostic is printed as
+//
+//	signup.flow:12:15: error: undefined step "Activte"
+//	        on ok -> Activte
+//	                 ^
+//	  hint: did you mean "Activate"?
+//
+// with the path relative to the current directory, then the source line,
+// a caret under the column, and a hint when one helps. Diagnostics are
+// sorted, one per line, and the list stops after ten. Positions in .json
+// input are JSON paths (signup.json:$.flows[0].steps[2].on[0]).
+//
+//	-json    print the diagnostics on stdout as JSON objects, one per line
+//	         (every diagnostic, not capped), for editors and CI:
+//	         {"severity":"error","range":{"start":{"file":"signup.flow",
+//	         "line":12,"column":15},...},"message":"...","hint":"...","code":"..."}
+//	-strict  make a step with side effects and neither a rollback nor
+//	         irreversible an error instead of a warning
+//	-nopkg   do not load the Go package of the file's directory (loading
+//	         runs the go command; without it the state type and its fields
+//	         are not checked)
+//
+// # Format
+//
+//	flowgen fmt [-w] [-l] FILE...
+//
+// Fmt prints the files in canonical layout (statements in canonical order,
+// four-space indentation, comments kept) on stdout. With -w it rewrites the
+// files whose layout changes instead, atomically; with -l it lists them.
+// Formatting is idempotent. On a syntax error in any file nothing is printed
+// or written. Fmt reads .flow files only; a .json argument is a usage error.
+//
+// # Graph
+//
+//	flowgen graph [-format dot|mermaid] [-flow NAME] FILE
+//
+// Graph prints a diagram of every flow in FILE, or only of -flow NAME (an
+// unknown name is an error that lists the flows of the file): Graphviz DOT
+// by default (flowgen graph signup.flow | dot -Tsvg > signup.svg), or a
+// Mermaid stateDiagram-v2 with -format mermaid (for Markdown). Each step
+// shows its action, its effective retry ("retry 3×, 100ms..5s"), timeout
+// and deadline; transitions are labelled with their outcomes, the default
+// ones included; the terminal states are done, failed, compensated,
+// compensation_failed and aborted. A failure leads along dashed edges
+// through the rollbacks ("undo" states) of the completed steps, in reverse
+// order.
+//
+// # JSON
+//
+//	flowgen json FILE
+//
+// Json prints the checked model as JSON: indented, deterministic, and
+// readable back by every verb (flowgen json signup.flow > signup.json;
+// flowgen check signup.json; flowgen graph signup.json).
+//
+// # Exit status
+//
+// 0 when there is no error (warnings may have been printed), 1 when an
+// input has an error or a file cannot be read or written, 2 on a usage
+// error (unknown verb or flag, wrong number of arguments). -h and help exit
+// 0.
+package main

@@ -1,0 +1,240 @@
+// Package cli is the flowgen command line: Main takes the arguments and
+// streams, so that tests run the whole command in-process. The manual is the
+// package doc of cmd/flowgen.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Exit codes. Usage errors are distinct from diagnostics so that scripts
+// (and go generate) can tell "you called me wrong" from "your flow is
+// wrong".
+const (
+	exitOK    = 0
+	exitError = 1 // diagnostics with an error, or an I/O failure
+	exitUsage = 2 // bad verb, flag or arguments
+)
+
+// env is what every verb runs with.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	cwd            string // for relative display paths; "" if unknown
+	verb           *verb  // the verb running
+}
+
+// verb is one subcommand.
+type verb struct {
+	name    string
+	args    string // argument synopsis after the flags
+	summary string
+	// flags registers the verb's flags and returns the function that runs
+	// it with the remaining arguments.
+	flags func(fs *flag.FlagSet) func(e *env, args []string) int
+}
+
+// verbs in the order the help lists them; gen is the default verb.
+var verbs []*verb
+
+func init() {
+	verbs = []*verb{genVerb, checkVerb, fmtVerb, graphVerb, jsonVerb, versionVerb}
+}
+
+func lookupVerb(name string) *verb {
+	for _, v := range verbs {
+		if v.name == name {
+			return v
+		}
+	}
+	return nil
+}
+
+// Main runs flowgen with args (without the program name) and returns the
+// process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	if wd, err := os.Getwd(); err == nil {
+		e.cwd = wd
+	}
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help":
+		return help(e, args[1:])
+	case "-h", "-help", "--help":
+		usage(stderr)
+		return exitOK
+	}
+	if v := lookupVerb(args[0]); v != nil {
+		return run(e, v, args[1:])
+	}
+	// Not a verb: flowgen FILE... means flowgen gen FILE..., as in
+	// //go:generate go tool flowgen signup.flow. A word that is neither a
+	// verb nor something that looks like an input is a mistyped verb.
+	if a := args[0]; !strings.HasPrefix(a, "-") && !looksLikeInput(a) {
+		fmt.Fprintf(stderr, "flowgen: unknown command %q", a)
+		if s := suggestVerb(a); s != "" {
+			fmt.Fprintf(stderr, "; did you mean %q?", s)
+		}
+		fmt.Fprintf(stderr, "\nrun 'flowgen help' for usage\n")
+		return exitUsage
+	}
+	return run(e, genVerb, args)
+}
+
+// looksLikeInput reports whether a (not a verb) should be taken as a file
+// for the default verb.
+func looksLikeInput(a string) bool {
+	switch strings.ToLower(filepath.Ext(a)) {
+	case ".flow", ".json":
+		return true
+	}
+	_, err := os.Stat(a)
+	return err == nil
+}
+
+func run(e *env, v *verb, args []string) int {
+	e.verb = v
+	fs := flag.NewFlagSet("flowgen "+v.name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	exec := v.flags(fs)
+	fs.Usage = func() { verbUsage(e.stderr, v, fs) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage // the flag package has printed the error and usage
+	}
+	return exec(e, fs.Args())
+}
+
+// usageError prints msg and the running verb's synopsis, and returns
+// exitUsage.
+func usageError(e *env, format string, args ...any) int {
+	v := e.verb
+	fmt.Fprintf(e.stderr, "flowgen %s: %s\n", v.name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(e.stderr, "usage: flowgen %s\nrun 'flowgen help %s' for details\n", synopsis(v), v.name)
+	return exitUsage
+}
+
+// failf prints an error that is not a diagnostic (I/O, internal) and
+// returns exitError.
+func failf(e *env, format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "flowgen: %s\n", fmt.Sprintf(format, args...))
+	return exitError
+}
+
+func synopsis(v *verb) string {
+	s := v.name
+	if hasFlags(v) {
+		s += " [flags]"
+	}
+	if v.args != "" {
+		s += " " + v.args
+	}
+	return s
+}
+
+func hasFlags(v *verb) bool {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	v.flags(fs)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+func verbUsage(w io.Writer, v *verb, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: flowgen %s\n\n%s\n", synopsis(v), v.summary)
+	if hasFlags(v) {
+		fmt.Fprintf(w, "\nflags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "flowgen compiles .flow files into Go and checks, formats, draws and exports them.\n\n")
+	fmt.Fprintf(w, "usage:\n")
+	fmt.Fprintf(w, "  flowgen [gen] [flags] FILE...   (gen is the default verb)\n")
+	fmt.Fprintf(w, "  flowgen <verb> [flags] [args]\n\nverbs:\n")
+	for _, v := range verbs {
+		fmt.Fprintf(w, "  %-8s %s\n", v.name, firstLine(v.summary))
+	}
+	fmt.Fprintf(w, "\nrun 'flowgen help <verb>' or 'flowgen <verb> -h' for a verb's flags.\n")
+	fmt.Fprintf(w, "exit status: 0 ok (warnings allowed), 1 errors in the input, 2 usage errors.\n")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func help(e *env, args []string) int {
+	switch len(args) {
+	case 0:
+		usage(e.stdout)
+		return exitOK
+	case 1:
+		v := lookupVerb(args[0])
+		if v == nil {
+			fmt.Fprintf(e.stderr, "flowgen help: unknown verb %q", args[0])
+			if s := suggestVerb(args[0]); s != "" {
+				fmt.Fprintf(e.stderr, "; did you mean %q?", s)
+			}
+			fmt.Fprintln(e.stderr)
+			return exitUsage
+		}
+		fs := flag.NewFlagSet("flowgen "+v.name, flag.ContinueOnError)
+		v.flags(fs)
+		verbUsage(e.stdout, v, fs)
+		return exitOK
+	}
+	fmt.Fprintf(e.stderr, "usage: flowgen help [verb]\n")
+	return exitUsage
+}
+
+// suggestVerb returns the verb closest to a mistyped word, or "".
+func suggestVerb(s string) string {
+	best, bestDist := "", 3
+	for _, v := range verbs {
+		if d := editDistance(strings.ToLower(s), v.name); d < bestDist {
+			best, bestDist = v.name, d
+		}
+	}
+	if best != "" && bestDist >= len(s) {
+		return ""
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = slices.Min([]int{prev[j] + 1, cur[j-1] + 1, prev[j-1] + cost})
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

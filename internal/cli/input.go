@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// input is one file named on the command line.
+type input struct {
+	path string // as given, for opening and writing
+	name string // in diagnostics: relative to the working directory, slash-separated
+	dir  string // absolute directory: the Go package the flow belongs to
+	src  []byte
+}
+
+func (in *input) isJSON() bool { return strings.EqualFold(filepath.Ext(in.path), ".json") }
+
+// read reads every path, reporting all the files that cannot be read.
+func (e *env) read(paths []string) ([]*input, bool) {
+	var ins []*input
+	ok := true
+	for _, p := range paths {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			failf(e, "%s", pathError(e, err))
+			ok = false
+			continue
+		}
+		dir, err := filepath.Abs(filepath.Dir(p))
+		if err != nil {
+			dir = filepath.Dir(p)
+		}
+		ins = append(ins, &input{path: p, name: e.display(p), dir: dir, src: src})
+	}
+	return ins, ok
+}
+
+// pathError shows an *os.PathError with the display path rather than the
+// path as given.
+func pathError(e *env, err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Op + " " + e.display(pe.Path) + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// display returns path relative to the working directory when it can, in
+// slash form, as diagnostics show paths.
+func (e *env) display(path string) string {
+	if e.cwd != "" && filepath.IsAbs(path) {
+		if rel, err := filepath.Rel(e.cwd, path); err == nil {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.ToSlash(filepath.Clean(path))
+}
+
+// load parses (or decodes) and checks one input.
+func load(in *input, opts dsl.CheckOptions) (*dsl.File, diag.List) {
+	f, diags := dsl.Load(in.name, in.src, opts)
+	return f, in.own(diags)
+}
+
+// own fills in the file of diagnostics that do not name one, so that every
+// line of output says which input it is about.
+func (in *input) own(diags diag.List) diag.List {
+	for i := range diags {
+		if diags[i].Range.Start.File == "" {
+			diags[i].Range.Start.File = in.name
+		}
+	}
+	return diags
+}
+
+// sources maps display names to contents for quoting source lines.
+func sources(ins []*input) diag.Sources {
+	m := make(map[string][]byte, len(ins))
+	for _, in := range ins {
+		if !in.isJSON() {
+			m[in.name] = in.src
+		}
+	}
+	return func(file string) []byte { return m[file] }
+}
+
+// report prints diagnostics: for people, sorted, one per line, capped, with
+// the source line and a hint (diag.Fprint) on stderr; with asJSON, one JSON
+// object per line on stdout, every diagnostic kept (editors and CI want
+// them all).
+func (e *env) report(diags diag.List, ins []*input, asJSON bool) {
+	if asJSON {
+		list, _ := diags.Normalize(-1)
+		enc := json.NewEncoder(e.stdout)
+		enc.SetEscapeHTML(false)
+		for _, d := range list {
+			enc.Encode(d)
+		}
+		return
+	}
+	if len(diags) == 0 {
+		return
+	}
+	list, dropped := diags.Normalize(0)
+	diag.Fprint(e.stderr, list, sources(ins), dropped)
+}

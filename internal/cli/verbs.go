@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/graph"
+	"github.com/flowgen/flowgen/parser"
+)
+
+var checkVerb = &verb{
+	name: "check",
+	args: "FILE...",
+	summary: `Check reports every diagnostic of the .flow (or .json) files and writes nothing.
+Errors make the exit status 1; warnings alone leave it 0. By default the Go
+package in each file's directory is loaded to check the state type and its
+fields (this runs the go command); -nopkg skips that.`,
+	flags: func(fs *flag.FlagSet) func(*env, []string) int {
+		asJSON := fs.Bool("json", false, "print diagnostics as JSON objects, one per line, on stdout")
+		strict := fs.Bool("strict", false, "make a step with side effects and neither rollback nor irreversible an error")
+		nopkg := fs.Bool("nopkg", false, "do not load the Go package to check the state type")
+		return func(e *env, args []string) int {
+			if len(args) == 0 {
+				return usageError(e, "no input files")
+			}
+			ins, ok := e.read(args)
+			var all diag.List
+			for _, in := range ins {
+				_, diags := load(in, dsl.CheckOptions{Dir: in.dir, LoadPackage: !*nopkg, StrictRollback: *strict})
+				all = append(all, diags...)
+			}
+			e.report(all, ins, *asJSON)
+			if !ok || all.HasErrors() {
+				return exitError
+			}
+			return exitOK
+		}
+	},
+}
+
+var fmtVerb = &verb{
+	name: "fmt",
+	args: "FILE...",
+	summary: `Fmt prints .flow files in canonical layout, keeping comments. With -w it
+rewrites the files instead (atomically, and only those that change). On a
+syntax error in any file nothing is printed or written.`,
+	flags: func(fs *flag.FlagSet) func(*env, []string) int {
+		write := fs.Bool("w", false, "write the result to the files instead of stdout")
+		list := fs.Bool("l", false, "list the files whose layout is not canonical, instead of printing them")
+		return func(e *env, args []string) int {
+			if len(args) == 0 {
+				return usageError(e, "no input files")
+			}
+			for _, a := range args {
+				if strings.EqualFold(filepath.Ext(a), ".json") {
+					return usageError(e, "%s: fmt formats .flow files", e.display(a))
+				}
+			}
+			ins, ok := e.read(args)
+			if !ok {
+				return exitError
+			}
+			var all diag.List
+			out := make([][]byte, len(ins))
+			for i, in := range ins {
+				f, diags := parser.Parse(in.name, in.src)
+				all = append(all, in.own(diags)...)
+				if !diags.HasErrors() && f != nil {
+					out[i] = parser.Format(f)
+				}
+			}
+			e.report(all, ins, false)
+			if all.HasErrors() {
+				return exitError
+			}
+			for i, in := range ins {
+				changed := !bytes.Equal(out[i], in.src)
+				if *list && changed {
+					fmt.Fprintln(e.stdout, in.name)
+				}
+				switch {
+				case *write:
+					if changed {
+						if err := writeFileAtomic(in.path, out[i], 0o644); err != nil {
+							return failf(e, "%s", pathError(e, err))
+						}
+					}
+				case !*list:
+					e.stdout.Write(out[i])
+				}
+			}
+			return exitOK
+		}
+	},
+}
+
+var graphVerb = &verb{
+	name: "graph",
+	args: "FILE",
+	summary: `Graph prints a diagram of the flows in FILE: Graphviz DOT (render with
+"dot -Tsvg") or a Mermaid stateDiagram-v2. It shows the steps with their
+actions, retries and timeouts, the transitions by outcome, the terminal
+states, and the compensation chain of rollbacks (dashed).`,
+	flags: func(fs *flag.FlagSet) func(*env, []string) int {
+		format := fs.String("format", "dot", "diagram format: "+strings.Join(graph.Formats, " or "))
+		flow := fs.String("flow", "", "draw only the flow with this `name` (default: every flow)")
+		return func(e *env, args []string) int {
+			if len(args) != 1 {
+				return usageError(e, "want exactly one input file, got %d", len(args))
+			}
+			if !slices.Contains(graph.Formats, *format) {
+				return usageError(e, "unknown -format %q (want %s)", *format, strings.Join(graph.Formats, " or "))
+			}
+			f, ins, code := e.loadOne(args[0])
+			if f == nil {
+				return code
+			}
+			out, err := graph.Render(f, *flow, *format)
+			if err != nil {
+				return failf(e, "%s: %v", ins.name, err)
+			}
+			e.stdout.Write(out)
+			return exitOK
+		}
+	},
+}
+
+var jsonVerb = &verb{
+	name: "json",
+	args: "FILE",
+	summary: `Json prints the JSON form of the flows in FILE (a .flow, or a .json file in
+that form, which is checked and printed back in canonical form). Every verb
+accepts such a .json file as input.`,
+	flags: func(fs *flag.FlagSet) func(*env, []string) int {
+		return func(e *env, args []string) int {
+			if len(args) != 1 {
+				return usageError(e, "want exactly one input file, got %d", len(args))
+			}
+			f, in, code := e.loadOne(args[0])
+			if f == nil {
+				return code
+			}
+			out, err := dsl.EncodeJSON(f)
+			if err != nil {
+				return failf(e, "%s: %v", in.name, err)
+			}
+			e.stdout.Write(out)
+			return exitOK
+		}
+	},
+}
+
+// loadOne reads and checks a single input without loading its Go package
+// (diagrams and JSON do not depend on Go types), printing diagnostics. It
+// returns a nil file and the exit code when the input has errors.
+func (e *env) loadOne(path string) (*dsl.File, *input, int) {
+	ins, ok := e.read([]string{path})
+	if !ok {
+		return nil, nil, exitError
+	}
+	in := ins[0]
+	f, diags := load(in, dsl.CheckOptions{})
+	e.report(diags, ins, false)
+	if diags.HasErrors() || f == nil {
+		return nil, in, exitError
+	}
+	return f, in, exitOK
+}
+
+var versionVerb = &verb{
+	name:    "version",
+	summary: "Version prints flowgen's version and the Go version it was built with.",
+	flags: func(fs *flag.FlagSet) func(*env, []string) int {
+		return func(e *env, args []string) int {
+			if len(args) != 0 {
+				return usageError(e, "takes no arguments")
+			}
+			fmt.Fprintf(e.stdout, "flowgen %s %s %s/%s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return exitOK
+		}
+	},
+}
+
+// version is the module version flowgen was built at: a tag for
+// `go install ...@v1.2.3` and go.mod tool dependencies, "(devel)" for a
+// build from a checkout.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
