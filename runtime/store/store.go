@@ -28,6 +28,8 @@ var (
 	ErrFailed = wal.ErrFailed
 	// ErrClosed is returned by Emit after Close.
 	ErrClosed = wal.ErrClosed
+	// ErrReadOnly is returned by Emit on a store opened with OpenReadOnly.
+	ErrReadOnly = wal.ErrReadOnly
 	// ErrSequence is returned by Emit for an event that does not follow its
 	// run's history (sequence gap or repeat, or an event after the end).
 	ErrSequence = errors.New("store: event out of sequence")
@@ -76,6 +78,17 @@ var _ runtime.HistoryLoader = (*Store)(nil)
 // process that died) back to the last valid record. Damage elsewhere fails
 // with a *CorruptError.
 func Open(dir string, opts Options) (*Store, error) {
+	return open(dir, opts, false)
+}
+
+// OpenReadOnly opens the store in dir for reading (the CLI's runs and
+// history verbs), even while a process has it open for writing: it takes no
+// lock and changes nothing; a tail being written is skipped. Emit fails.
+func OpenReadOnly(dir string) (*Store, error) {
+	return open(dir, Options{}, true)
+}
+
+func open(dir string, opts Options, readOnly bool) (*Store, error) {
 	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}}
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	l, err := wal.Open(dir, wal.Options{
@@ -83,6 +96,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		MaxBatch:    opts.MaxBatch,
 		MaxWait:     opts.MaxWait,
 		Hook:        opts.Hook,
+		ReadOnly:    readOnly,
 	}, func(pos wal.Pos, p []byte) error {
 		e, err := decodeEvent(p)
 		if err == nil {

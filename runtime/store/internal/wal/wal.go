@@ -38,6 +38,11 @@ type Options struct {
 	// Crash tests use it to kill the process at an exact point.
 	Hook func(point string)
 
+	// ReadOnly opens the log for reading while another process may be
+	// appending to it: no lock, nothing created or cut (a torn or
+	// in-progress tail is skipped, not removed), and Append fails.
+	ReadOnly bool
+
 	// sync replaces the file sync in tests (fault injection).
 	sync func(*os.File) error
 }
@@ -50,6 +55,9 @@ const (
 
 // ErrClosed is returned by operations on a closed Log.
 var ErrClosed = errors.New("log closed")
+
+// ErrReadOnly is returned by Append on a log opened ReadOnly.
+var ErrReadOnly = errors.New("log opened read-only")
 
 // ErrFailed is matched (errors.Is) by the error of every Append after a write
 // or sync failed. Such a failure leaves the on-disk state unknown (after a
@@ -113,6 +121,17 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 	if opts.sync == nil {
 		opts.sync = syncFile
 	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, err
+		}
+		l := &Log{dir: dir, opts: opts, readers: map[uint64]*os.File{}}
+		if err := l.recover(fn); err != nil {
+			l.Close()
+			return nil, err
+		}
+		return l, nil
+	}
 	if err := mkdirDurable(dir); err != nil {
 		return nil, err
 	}
@@ -122,7 +141,7 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 	}
 	l := &Log{dir: dir, opts: opts, lock: lock, readers: map[uint64]*os.File{}}
 	if err := l.recover(fn); err != nil {
-		lock.Close()
+		l.Close()
 		return nil, err
 	}
 	return l, nil
@@ -162,6 +181,9 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		return err
 	}
 	if len(segs) == 0 {
+		if l.opts.ReadOnly {
+			return nil
+		}
 		return l.createSegment(1)
 	}
 	for i, seg := range segs {
@@ -178,7 +200,7 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		if err != nil {
 			return err
 		}
-		if !last {
+		if !last || l.opts.ReadOnly {
 			continue
 		}
 		if res.end == 0 {
@@ -244,6 +266,9 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	}
 	if len(payload) > MaxRecord {
 		return Pos{}, fmt.Errorf("wal: record of %d bytes exceeds %d", len(payload), MaxRecord)
+	}
+	if l.opts.ReadOnly {
+		return Pos{}, ErrReadOnly
 	}
 	l.mu.Lock()
 	if l.closed {
@@ -448,7 +473,9 @@ func (l *Log) Close() error {
 	}
 	l.readers = nil
 	l.rmu.Unlock()
-	errs = append(errs, l.lock.Close())
+	if l.lock != nil {
+		errs = append(errs, l.lock.Close())
+	}
 	return errors.Join(errs...)
 }
 
