@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/looplab/fsm"
 )
@@ -13,6 +14,7 @@ import (
 type rebuilt struct {
 	pos          int
 	attempt      int
+	phaseStart   time.Time
 	seq          uint64
 	stack        []frame
 	visits       []int32
@@ -66,7 +68,8 @@ func (f *Flow[S]) Resume(ctx context.Context, history []Event, opts ...RunOption
 	if err != nil {
 		return nil, err
 	}
-	r.pos, r.attempt, r.seq = rb.pos, rb.attempt, rb.seq
+	r.pos, r.attempt, r.seq, r.phaseStart = rb.pos, rb.attempt, rb.seq, rb.phaseStart
+	r.lastTime = history[len(history)-1].Time
 	r.stack, r.visits, r.undoing, r.rolledBack = rb.stack, rb.visits, rb.undoing, rb.rolledBack
 	r.cause, r.rollbackErrs = rb.cause, rb.rollbackErrs
 	r.machine.SetState(def.states[rb.pos].name)
@@ -168,6 +171,7 @@ func applyEvent[S any](rb *rebuilt, d *definition[S], e *Event, from *mstate, to
 	case kindRunning:
 		rb.visits[dst.step]++
 		rb.attempt = 1
+		rb.phaseStart = e.Time
 	case kindRollback:
 		n := len(rb.stack)
 		if n == 0 || int(rb.stack[n-1].step) != dst.step {

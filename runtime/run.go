@@ -41,8 +41,10 @@ type Run[S any] struct {
 
 	// Owned by the run's goroutine.
 	state        S
-	pos          int // position of the machine state in def.states
-	attempt      int // attempt of the current phase, 1-based
+	pos          int       // position of the machine state in def.states
+	attempt      int       // attempt of the current phase, 1-based
+	phaseStart   time.Time // when the running step was entered (Step.Deadline)
+	lastTime     time.Time // time of the last event
 	seq          uint64
 	stack        []frame // completed steps with a rollback, oldest first
 	visits       []int32 // per step: how often the run entered it
@@ -220,7 +222,19 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 		if r.ctx.Err() != nil { // aborted before an attempt started
 			return r.transition(posAborting, 0, "", ErrAborted.Error())
 		}
-		out, err = r.attempt1(d)
+		timeout := d.Timeout
+		if d.Deadline > 0 {
+			left := r.phaseStart.Add(d.Deadline).Sub(r.clock.Now())
+			if left <= 0 { // only after Resume: attempts never outlive the deadline
+				out, err = "", fmt.Errorf("%w: step deadline %v passed", ErrTimeout, d.Deadline)
+				r.attempt--
+				break
+			}
+			if timeout <= 0 || left < timeout {
+				timeout = left
+			}
+		}
+		out, err = r.attempt1(d, timeout)
 		if r.ctx.Err() != nil {
 			if err != nil {
 				return r.transition(posAborting, r.attempt, failedOutcome(err), err.Error())
@@ -231,11 +245,16 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 		if err == nil || IsPermanent(err) || r.attempt >= d.attempts {
 			break
 		}
+		wait := backoff(d.Retry, r.attempt)
+		if d.Deadline > 0 && !r.clock.Now().Add(wait).Before(r.phaseStart.Add(d.Deadline)) {
+			err = fmt.Errorf("%w: step deadline %v leaves no time for attempt %d: %w", ErrTimeout, d.Deadline, r.attempt+1, err)
+			break
+		}
 		if err := r.transition(d.running, r.attempt, OutcomeRetry, err.Error()); err != nil {
 			return err
 		}
 		r.attempt++
-		r.sleep(backoff(d.Retry, r.attempt-1), true) // an abort is seen at the top
+		r.sleep(wait, true) // an abort is seen at the top
 	}
 	if err == nil {
 		out = okOutcome(out)
@@ -289,6 +308,7 @@ func (r *Run[S]) enter(to, attempt int, out Outcome, errText string) error {
 	if s := r.def.states[to]; s.kind == kindRunning {
 		r.visits[s.step]++
 		r.attempt = 1
+		r.phaseStart = r.lastTime
 	}
 	return nil
 }
@@ -341,9 +361,9 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 
 // attempt1 runs one attempt of a step. Changes to the state survive only if
 // the attempt succeeds.
-func (r *Run[S]) attempt1(d *stepDef[S]) (Outcome, error) {
-	if d.Timeout > 0 {
-		return r.guarded(d, false, r.ctx, d.Timeout)
+func (r *Run[S]) attempt1(d *stepDef[S], timeout time.Duration) (Outcome, error) {
+	if timeout > 0 {
+		return r.guarded(d, false, r.ctx, timeout)
 	}
 	saved := r.state
 	out, err := d.exec(r.stepContext(d), &r.state, r.env.opts.pub)
@@ -565,7 +585,7 @@ func (r *Run[S]) transition(to, attempt int, out Outcome, errText string) error 
 	r.mu.Lock()
 	r.track.apply(&e, dst.kind, step)
 	r.mu.Unlock()
-	r.pos = to
+	r.pos, r.lastTime = to, e.Time
 	return nil
 }
 

@@ -87,8 +87,13 @@ type Step[S any] struct {
 	// nil: nothing to undo.
 	Rollback func(ctx context.Context, state *S) error
 
-	Retry           RetryPolicy
-	Timeout         time.Duration // per attempt; 0 means none
+	Retry   RetryPolicy
+	Timeout time.Duration // per attempt; 0 means none
+	// Deadline is the step's whole budget, attempts and backoffs included,
+	// from the moment it is entered; 0 means none. An attempt's timeout is
+	// cut to what is left, no retry starts that could not finish in time,
+	// and a step out of budget ends with the outcome "timeout".
+	Deadline        time.Duration
 	RollbackRetry   RetryPolicy
 	RollbackTimeout time.Duration // per rollback attempt; 0 means none
 	// Irreversible documents that the step has effects and, on purpose, no
@@ -124,6 +129,9 @@ func WithRetry[S any](p RetryPolicy) StepOption[S] { return func(s *Step[S]) { s
 
 // WithTimeout sets the per-attempt timeout.
 func WithTimeout[S any](d time.Duration) StepOption[S] { return func(s *Step[S]) { s.Timeout = d } }
+
+// WithDeadline sets the step's total budget (see Step.Deadline).
+func WithDeadline[S any](d time.Duration) StepOption[S] { return func(s *Step[S]) { s.Deadline = d } }
 
 // WithRollback sets the function that undoes the step.
 func WithRollback[S any](fn func(ctx context.Context, s *S) error) StepOption[S] {
