@@ -177,14 +177,8 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 				WithHint("add `timeout <duration>` to the await line, such as `timeout 72h`, and handle it with `on timeout -> <Step>`"))
 		}
 		if r := f.RetryFor(s); r.Attempts > 1 {
-			from := "its own retry"
-			rr := pick(r.Range, ar)
-			if s.Retry == nil {
-				from = fmt.Sprintf("the retry of flow %q", f.Name)
-				rr = ar
-			}
-			c.add(diag.Warnf(rr, "await-retry", "await in step %q is tried %d times (%s): each attempt waits its full timeout again", s.Name, r.Attempts, from).
-				WithHint("add `retry 1` to the step and make the await's timeout as long as the whole wait should be"))
+			c.add(diag.Warnf(pick(r.Range, ar), "await-retry", "await in step %q is tried %d times: each attempt waits its full timeout again", s.Name, r.Attempts).
+				WithHint("remove the step's retry and make the await's timeout as long as the whole wait should be"))
 		}
 	}
 
@@ -319,7 +313,8 @@ func (c *checker) retry(r *Retry, what string, at diag.Range) {
 			WithHint("write the range as `backoff %v..%v`", r.Max, r.Initial))
 	}
 	if r.Initial == 0 && r.Max > 0 {
-		c.add(diag.Errorf(at, "backoff-range", "backoff of %s has a maximum %v but no initial delay", what, r.Max).
+		// Not an error: the retries just happen without delay.
+		c.add(diag.Warnf(at, "backoff-range", "backoff of %s has a maximum %v but no initial delay, so retries do not wait", what, r.Max).
 			WithHint("write `backoff <initial>..%v`", r.Max))
 	}
 	if r.Jitter != "" && r.Jitter != JitterFull && r.Jitter != JitterNone {

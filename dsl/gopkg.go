@@ -92,13 +92,17 @@ func loadGoPackage(dir string) (*types.Package, error) {
 		return nil, firstLine(err.Error())
 	}
 	if len(pkgs) != 1 {
-		return nil, fmt.Errorf("no single Go package there (found %d)", len(pkgs))
+		if len(pkgs) == 0 {
+			return nil, loadError("no Go package found (is there a go.mod in it or a parent directory?)")
+		}
+		return nil, fmt.Errorf("found %d Go packages, want 1", len(pkgs))
 	}
 	p := pkgs[0]
 	typeErrors := false
 	for _, e := range p.Errors {
 		typeErrors = typeErrors || e.Kind == packages.TypeError
 	}
+	var blocking []packages.Error
 	for _, e := range p.Errors {
 		switch {
 		case e.Kind == packages.TypeError:
@@ -108,7 +112,27 @@ func loadGoPackage(dir string) (*types.Package, error) {
 		case isGeneratedPos(e.Pos, cfg.Overlay):
 			continue
 		}
-		return nil, firstLine(e.Msg)
+		blocking = append(blocking, e)
+	}
+	if len(blocking) > 0 {
+		// Prefer a positioned parse error over the go command's summary
+		// ("# example.com/m") of the same failure.
+		e := blocking[0]
+		for _, b := range blocking {
+			if b.Kind == packages.ParseError {
+				e = b
+				break
+			}
+		}
+		msg := strings.TrimSpace(e.Msg)
+		if e.Pos != "" && e.Pos != "-" {
+			pos := e.Pos
+			if rel, err := filepath.Rel(abs, pos); err == nil && !strings.HasPrefix(rel, "..") {
+				pos = rel
+			}
+			msg = filepath.ToSlash(pos) + ": " + msg
+		}
+		return nil, firstLine(msg)
 	}
 	if p.Types == nil || len(p.Syntax) == 0 {
 		return nil, fmt.Errorf("no Go files")

@@ -124,10 +124,10 @@ func parseJSONTree(data []byte) (*jnode, error) {
 	if err != nil {
 		return nil, err
 	}
+	off := dec.InputOffset()
 	if _, err := dec.Token(); err != io.EOF {
-		off := dec.InputOffset()
-		if err != nil {
-			return nil, err
+		for off < int64(len(data)) && strings.IndexByte(" \t\r\n", data[off]) >= 0 {
+			off++
 		}
 		return nil, &jsonSyntaxError{"unexpected data after the top-level value", off}
 	}

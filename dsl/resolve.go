@@ -19,7 +19,9 @@ import (
 //     the policy that is written closest to the step; backoff (initial..max),
 //     multiplier and jitter that the step's retry does not write are taken from
 //     the flow's retry. With no retry anywhere a step has 1 attempt. The
-//     multiplier defaults to 2 and jitter to full.
+//     multiplier defaults to 2 and jitter to full. The flow's retry does not
+//     apply to await steps: an await waits once, for its whole timeout,
+//     unless the step itself says `retry` (Check warns when it does).
 //   - Timeout (per attempt): an await's own `timeout` (on the await line),
 //     else the step's `timeout`, else the flow's; 0 means none.
 //   - Deadline (the step's total budget, retries included): the step's, else
@@ -119,7 +121,7 @@ func (f *Flow) RetryFor(s *Step) Retry {
 		if r.Jitter == "" {
 			r.Jitter = flow.Jitter
 		}
-	} else {
+	} else if s.Kind() != ActionAwait {
 		r = flow
 	}
 	return r.normalized()

@@ -58,6 +58,10 @@ func TestRetryFor(t *testing.T) {
 			t.Errorf("RetryFor(%s) (-want +got):\n%s", tt.step, diff)
 		}
 	}
+	// The flow's retry does not apply to awaits.
+	if got := f.RetryFor(f.Step("AwaitPayment")).Attempts; got != 1 {
+		t.Errorf("RetryFor(AwaitPayment).Attempts = %d, want 1", got)
+	}
 	empty := &Flow{Steps: []*Step{{Name: "A"}}}
 	if got, want := empty.RetryFor(empty.Steps[0]), (Retry{Attempts: 1, Multiplier: 2, Jitter: JitterFull}); got != want {
 		t.Errorf("default RetryFor = %+v, want %+v", got, want)

@@ -1,0 +1,238 @@
+package dsl
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/parser"
+)
+
+// jsonIgnore compares models by content: positions differ between a
+// .flow source and its JSON form by design, and the file name is the
+// caller's.
+var jsonIgnore = cmp.Options{cmpopts.IgnoreTypes(diag.Range{}), cmpopts.IgnoreFields(File{}, "Name")}
+
+// roundTripCorpus returns models to round-trip: hand-built ones, a generated one
+// and every .flow file of the repository's testdata that builds cleanly.
+func roundTripCorpus(t *testing.T) map[string]*File {
+	t.Helper()
+	sm := signupModel()
+	for _, s := range sm.Steps {
+		if s.Action == nil {
+			s.Action = &Action{Kind: ActionGo} // Build and DecodeJSON always set it
+		}
+	}
+	sm.Doc = "Signup creates a customer.\nTwo lines, with \"quotes\" & <tags> -> arrows."
+	sm.Triggers = []*Trigger{{Kind: TriggerRPC, Endpoint: "Signup.Start"}, {Kind: TriggerEvent, Topic: "accounts", Event: "signup.requested"}, {Kind: TriggerSchedule, Schedule: "@every 1h"}}
+	sm.Deadline = Duration(90 * 60e9)
+	files := map[string]*File{
+		"signup": {Version: FormatVersion, Flows: []*Flow{sm}},
+		"big":    generatedFile(50),
+		"empty":  {Version: FormatVersion, Flows: []*Flow{}},
+	}
+	paths, _ := filepath.Glob("../testdata/flows/good/*.flow")
+	more, _ := filepath.Glob("testdata/check/*/input.flow")
+	for _, p := range append(paths, more...) {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast, ds := parser.Parse(p, src)
+		if ds.HasErrors() {
+			continue
+		}
+		f, ds := Build(ast)
+		if ds.HasErrors() {
+			continue
+		}
+		files[p] = f
+	}
+	return files
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	for name, f := range roundTripCorpus(t) {
+		t.Run(name, func(t *testing.T) {
+			b, err := EncodeJSON(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(b, []byte("{\n  \"version\": 1,\n")) {
+				t.Errorf("JSON does not start with the version:\n%s", b)
+			}
+			g, ds := DecodeJSON("rt.json", b)
+			if len(ds) > 0 {
+				t.Fatalf("decoding our own JSON: %v\n%s", ds.Err(), b)
+			}
+			if diff := cmp.Diff(f, g, jsonIgnore); diff != "" {
+				t.Errorf("model -> JSON -> model changed (-want +got):\n%s", diff)
+			}
+			b2, err := EncodeJSON(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b, b2) {
+				t.Errorf("JSON -> model -> JSON is not stable:\n%s\n---\n%s", b, b2)
+			}
+		})
+	}
+}
+
+func TestEncodeJSONDoesNotMutate(t *testing.T) {
+	f := &File{Flows: []*Flow{nil, {Name: "A", Steps: []*Step{nil, {Name: "B"}}}}}
+	b, err := EncodeJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "version": 1,
+  "flows": [
+    {
+      "name": "A",
+      "steps": [
+        {
+          "name": "B",
+          "action": {
+            "kind": "go"
+          }
+        }
+      ]
+    }
+  ]
+}
+`
+	if diff := cmp.Diff(want, string(b)); diff != "" {
+		t.Errorf("EncodeJSON (-want +got):\n%s", diff)
+	}
+	if f.Version != 0 || f.Flows[0] != nil || f.Flows[1].Steps[1].Action != nil {
+		t.Errorf("EncodeJSON modified its input")
+	}
+}
+
+func TestDecodeJSONPositions(t *testing.T) {
+	d := func(flowFields string) string {
+		return `{"version": 1, "flows": [{"name": "F", ` + flowFields + `}]}`
+	}
+	goStep := `{"name": "A", "action": {"kind": "go"}}`
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"unknown field", d(`"steps": [], "timout": "1s"`),
+			[]string{`$.flows[0].timout: error json: unknown field "timout" in flow [hint: did you mean "timeout"?]`}},
+		{"unknown field without suggestion", `{"version": 1, "flows": [], "zzzzzzzz": 1}`,
+			[]string{`$.zzzzzzzz: error json: unknown field "zzzzzzzz" in flowgen JSON document [hint: a flowgen JSON document has the fields version, flows]`}},
+		{"odd key", `{"version": 1, "flows": [], "a b": 1}`,
+			[]string{`$["a b"]: error json: unknown field "a b" in flowgen JSON document [hint: a flowgen JSON document has the fields version, flows]`}},
+		{"wrong type", d(`"steps": [{"name": 3, "action": {"kind": "go"}}]`),
+			[]string{`$.flows[0].steps[0].name: error json: expected string for "name", found number`}},
+		{"wrong container", d(`"steps": {}`),
+			[]string{`$.flows[0].steps: error json: expected array for "steps", found object`}},
+		{"missing required", d(`"steps": [{"action": {"kind": "rpc", "service": "s"}}]`),
+			[]string{
+				`$.flows[0].steps[0]: error json: missing required field "name" in step`,
+				`$.flows[0].steps[0].action: error json: missing required field "endpoint" in action`,
+			}},
+		{"bad durations", d(`"timeout": "10", "deadline": "-1s", "steps": [{"name": "A", "action": {"kind": "await", "topic": "t", "event": "e", "timeout": 5}}]`),
+			[]string{
+				`$.flows[0].deadline: error json: invalid duration "-1s": must not be negative`,
+				`$.flows[0].steps[0].action.timeout: error json: expected duration string for "timeout" (such as "250ms"), found number`,
+				`$.flows[0].timeout: error json: invalid duration "10": want Go syntax such as 250ms or 1h30m`,
+			}},
+		{"field of another kind", d(`"steps": [{"name": "A", "action": {"kind": "rpc", "service": "s", "endpoint": "e", "topic": "t"}}], "triggers": [{"kind": "rpc", "endpoint": "x", "schedule": "@daily"}]`),
+			[]string{
+				`$.flows[0].steps[0].action.topic: error json: field "topic" is not allowed in a rpc action`,
+				`$.flows[0].triggers[0].schedule: error json: field "schedule" is not allowed in a rpc trigger`,
+			}},
+		{"enums", d(`"retry": {"attempts": 2, "jitter": "ful"}, "steps": [{"name": "A", "action": {"kind": "lambda"}}]`),
+			[]string{
+				`$.flows[0].retry.jitter: error json: invalid jitter "ful": expected one of "full", "none" [hint: did you mean "full"?]`,
+				`$.flows[0].steps[0].action.kind: error json: invalid kind "lambda": expected one of "go", "rpc", "await", "publish"`,
+			}},
+		{"numbers", d(`"retry": {"attempts": 2.5, "multiplier": "2"}, "steps": [` + goStep + `]`),
+			[]string{
+				`$.flows[0].retry.attempts: error json: expected an integer for "attempts", found 2.5`,
+				`$.flows[0].retry.multiplier: error json: expected number for "multiplier", found string`,
+			}},
+		{"huge integer", d(`"retry": {"attempts": 99999999999999999999}, "steps": [` + goStep + `]`),
+			[]string{`$.flows[0].retry.attempts: error json: expected an integer for "attempts", found 99999999999999999999`}},
+		{"duplicate key", d(`"steps": [], "name": "G"`),
+			[]string{`$.flows[0].name: error json: duplicate field "name" in flow`}},
+		{"version", `{"version": 2, "flows": []}`,
+			[]string{`$.version: error json: unsupported version 2: this flowgen reads version 1 [hint: regenerate the file with ` + "`flowgen json`" + `]`}},
+		{"missing version", `{"flows": []}`,
+			[]string{`$: error json: missing required field "version" in flowgen JSON document`}},
+		{"rollback shapes", d(`"steps": [{"name": "A", "action": {"kind": "go"}, "rollback": {}}, {"name": "B", "action": {"kind": "go"}, "rollback": {"name": "U", "action": {"kind": "rpc", "service": "s", "endpoint": "e"}}}, {"name": "C", "action": {"kind": "go"}, "rollback": {"action": {"kind": "await", "topic": "t", "event": "e"}}}]`),
+			[]string{
+				`$.flows[0].steps[0].rollback: error json: rollback needs a Go method "name" or an rpc "action"`,
+				`$.flows[0].steps[1].rollback: error json: rollback has both a Go method "name" and an rpc "action"; keep one`,
+				`$.flows[0].steps[2].rollback.action.kind: error json: invalid kind "await": expected one of "rpc"`,
+			}},
+		{"not an object", `[]`,
+			[]string{`$: error json: expected flowgen JSON document object, found array`}},
+		{"null optional is absent", d(`"doc": null, "steps": [` + goStep + `]`), nil},
+		{"null required is missing", `{"version": 1, "flows": null}`,
+			[]string{`$: error json: missing required field "flows" in flowgen JSON document`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ds := DecodeJSON("t.json", []byte(tt.src))
+			ds.Sort()
+			var got []string
+			for _, d := range ds {
+				if d.Range.Start.File != "t.json" {
+					t.Errorf("diagnostic without the file name: %v", d)
+				}
+				got = append(got, format(d))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("DecodeJSON (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeJSONSyntaxErrors(t *testing.T) {
+	tests := []struct {
+		src, want string
+	}{
+		{"{\n  \"version\": 1,\n  \"flows\": [}\n", "t.json:3:13: error: invalid JSON: invalid character '}' looking for beginning of value"},
+		{"{\"version\": 1, \"flows\": []} []", "t.json:1:29: error: invalid JSON: unexpected data after the top-level value"},
+		{"", "t.json:1:1: error: invalid JSON: unexpected end of JSON input"},
+		{"{\"version\": 1", "t.json:1:14: error: invalid JSON: unexpected end of JSON input"},
+		{strings.Repeat("[", 100), "t.json:1:65: error: invalid JSON: JSON nested deeper than 64 levels"},
+	}
+	for _, tt := range tests {
+		f, ds := DecodeJSON("t.json", []byte(tt.src))
+		if f != nil || len(ds) != 1 {
+			t.Errorf("DecodeJSON(%q) = %v, %v; want one error", tt.src, f, ds)
+			continue
+		}
+		if got := ds[0].String(); got != tt.want {
+			t.Errorf("DecodeJSON(%q):\n got %s\nwant %s", tt.src, got, tt.want)
+		}
+	}
+}
+
+func TestDecodeJSONKeepsRanges(t *testing.T) {
+	f := decodeOK(t, doc(flow("F", `"state": "S"`, goStep("A", `"on": [{"on": "ok", "target": "done"}]`))))
+	s := f.Flows[0].Steps[0]
+	for got, want := range map[string]string{
+		f.Flows[0].NameRange.Start.Path:          "$.flows[0].name",
+		f.Flows[0].State.Range.Start.Path:        "$.flows[0].state",
+		s.Range.Start.Path:                       "$.flows[0].steps[0]",
+		s.Transitions[0].Target.Range.Start.Path: "$.flows[0].steps[0].on[0].target",
+	} {
+		if got != want {
+			t.Errorf("path %q, want %q", got, want)
+		}
+	}
+}
