@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.flow")
+
+	// A new file gets the permissions asked for.
+	if err := writeFileAtomic(path, []byte("one"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o640 {
+		t.Fatalf("new file: %v, mode %v", err, st.Mode())
+	}
+	// Replacing keeps the existing permissions and leaves no temporary file.
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(path, []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	st, _ = os.Stat(path)
+	if string(b) != "two" || st.Mode().Perm() != 0o600 {
+		t.Errorf("replaced file: %q, mode %v", b, st.Mode())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only x.flow", len(entries))
+	}
+	// A directory in the way is an error, and nothing is left behind.
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	if err := writeFileAtomic(sub, []byte("x"), 0o644); err == nil {
+		t.Error("writing over a directory succeeded")
+	}
+	// A directory that does not exist is an error.
+	if err := writeFileAtomic(filepath.Join(dir, "none", "x"), []byte("x"), 0o644); err == nil {
+		t.Error("writing into a missing directory succeeded")
+	}
+	entries, _ = os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("directory holds %d entries, want x.flow and sub", len(entries))
+	}
+}
+
+// fmt -w does not touch a file that is already canonical (its modification
+// time stays), so build tools watching it do not rebuild.
+func TestFmtWriteSkipsUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.flow")
+	src := "flow A {\n    state S\n\n    step One {\n        irreversible\n    }\n}\n"
+	var out, errb bytes.Buffer
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Make sure the canonical form is what we wrote; otherwise this test
+	// would prove nothing.
+	if code := Main([]string{"fmt", path}, nil, &out, &errb); code != 0 || out.String() != src {
+		t.Fatalf("fmt: exit %d, output %q (stderr %s); fix the test's source to the canonical layout", code, out.String(), errb.String())
+	}
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if code := Main([]string{"fmt", "-w", path}, nil, &out, &errb); code != 0 {
+		t.Fatalf("fmt -w: exit %d: %s", code, errb.String())
+	}
+	st, _ := os.Stat(path)
+	if !st.ModTime().Equal(old) {
+		t.Errorf("fmt -w rewrote an unchanged file (mtime %v, want %v)", st.ModTime(), old)
+	}
+}
+
+func TestDisplay(t *testing.T) {
+	e := &env{cwd: filepath.FromSlash("/home/u/proj")}
+	for in, want := range map[string]string{
+		"a.flow":               "a.flow",
+		"./sub/../a.flow":      "a.flow",
+		"../x/a.flow":          "../x/a.flow",
+		"/home/u/proj/a.flow":  "a.flow",
+		"/home/u/proj/d/a.flo": "d/a.flo",
+		"/home/u/other/a.flow": "../other/a.flow",
+	} {
+		if got := e.display(filepath.FromSlash(in)); got != want {
+			t.Errorf("display(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSuggestVerb(t *testing.T) {
+	for in, want := range map[string]string{
+		"chek": "check", "fmtt": "fmt", "grpah": "graph", "jsn": "json",
+		"verison": "version", "CHECK": "check", "zzzzzz": "", "x": "",
+	} {
+		if got := suggestVerb(in); got != want {
+			t.Errorf("suggestVerb(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Every verb answers -h with its usage on stderr and exit 0, and rejects an
+// unknown flag with exit 2.
+func TestEveryVerbHelp(t *testing.T) {
+	for _, v := range verbs {
+		var out, errb bytes.Buffer
+		if code := Main([]string{v.name, "-h"}, nil, &out, &errb); code != 0 || !strings.HasPrefix(errb.String(), "usage: flowgen "+v.name) || out.Len() > 0 {
+			t.Errorf("%s -h: exit %d, stderr %q, stdout %q", v.name, code, errb.String(), out.String())
+		}
+		out.Reset()
+		errb.Reset()
+		if code := Main([]string{v.name, "-no-such-flag"}, nil, &out, &errb); code != 2 {
+			t.Errorf("%s -no-such-flag: exit %d, want 2", v.name, code)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every .flow under examples/ checks clean (no error and no warning, with
+// its Go package loaded) and is already in canonical layout.
+func TestExamplesCheckCleanAndFormatted(t *testing.T) {
+	root := filepath.Join("..", "..", "examples")
+	var flows []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".flow") {
+			flows = append(flows, path)
+		}
+		return nil
+	})
+	if os.IsNotExist(err) || err == nil && len(flows) == 0 {
+		t.Skip("no .flow files under examples/ yet")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range flows {
+		t.Run(filepath.ToSlash(path), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := Main([]string{"check", path}, nil, &stdout, &stderr); code != 0 || stderr.Len() > 0 || stdout.Len() > 0 {
+				t.Errorf("flowgen check %s: exit %d, want 0 and no diagnostics:\n%s%s", path, code, stdout.String(), stderr.String())
+			}
+			stdout.Reset()
+			stderr.Reset()
+			if code := Main([]string{"fmt", "-l", path}, nil, &stdout, &stderr); code != 0 || stdout.Len() > 0 || stderr.Len() > 0 {
+				t.Errorf("flowgen fmt -l %s: exit %d, want the file unchanged (run flowgen fmt -w %s):\n%s%s", path, code, path, stdout.String(), stderr.String())
+			}
+		})
+	}
+}
