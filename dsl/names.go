@@ -23,6 +23,8 @@ import (
 //	NewSignupFlow                      its constructor
 //	SignupRun                          a typed run
 //	SignupStep<Step>                   step ID constant, e.g. SignupStepCreateCustomer
+//	Signup<Step>Outcome                type of a Go step's declared outcomes, e.g.
+//	                                   SignupReviewOutcome (only for steps that declare some)
 //	Signup<Step>Outcome<Outcome>       declared outcome constant, e.g. SignupReviewOutcomeApproved
 //	                                   (the outcome in CamelCase: needs_review -> NeedsReview);
 //	                                   built-in outcomes use runtime.OutcomeOK etc.
@@ -64,9 +66,13 @@ type Names struct {
 
 // StepNames are the identifiers generated for one step.
 type StepNames struct {
-	Step     *Step
-	Const    string // SignupStepCreateCustomer
-	Outcomes []OutcomeName
+	Step  *Step
+	Const string // SignupStepCreateCustomer
+	// OutcomeType is the Go type of the step's declared outcomes
+	// (SignupReviewOutcome), returned by its handler method; "" when the
+	// step declares no outcome other than the built-ins.
+	OutcomeType string
+	Outcomes    []OutcomeName
 }
 
 // OutcomeName is the constant generated for one declared outcome.
@@ -97,6 +103,9 @@ func (f *Flow) GoNames() *Names {
 			}
 			seen[o.Name] = true
 			sn.Outcomes = append(sn.Outcomes, OutcomeName{Outcome: o, Const: f.Name + s.Name + "Outcome" + CamelCase(o.Name)})
+		}
+		if len(sn.Outcomes) > 0 {
+			sn.OutcomeType = f.Name + s.Name + "Outcome"
 		}
 		n.Steps = append(n.Steps, sn)
 	}
@@ -150,6 +159,9 @@ func (n *Names) Identifiers() []GoIdent {
 	}
 	for _, s := range n.Steps {
 		out = append(out, GoIdent{s.Const, fmt.Sprintf("step constant of step %q in flow %q", s.Step.Name, f.Name), s.Step.NameRange})
+		if s.OutcomeType != "" {
+			out = append(out, GoIdent{s.OutcomeType, fmt.Sprintf("outcome type of step %q in flow %q", s.Step.Name, f.Name), s.Step.NameRange})
+		}
 		for _, o := range s.Outcomes {
 			out = append(out, GoIdent{o.Const, fmt.Sprintf("outcome constant of %q in step %q of flow %q", o.Outcome.Name, s.Step.Name, f.Name), o.Outcome.Range})
 		}

@@ -15,7 +15,7 @@ func TestGoNames(t *testing.T) {
 	want := []string{
 		"SignupHandlers", "SignupFlow", "NewSignupFlow", "SignupRun",
 		"SignupStepCreateCustomer", "SignupStepCreateSubscription", "SignupStepAwaitPayment",
-		"SignupStepReview", "SignupReviewOutcomeApproved", "SignupReviewOutcomeNeedsReview",
+		"SignupStepReview", "SignupReviewOutcome", "SignupReviewOutcomeApproved", "SignupReviewOutcomeNeedsReview",
 		"SignupStepActivate", "SignupStepExpireTrial", "SignupStepOrphan",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
