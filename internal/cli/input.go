@@ -81,9 +81,7 @@ func (in *input) own(diags diag.List) diag.List {
 func sources(ins []*input) diag.Sources {
 	m := make(map[string][]byte, len(ins))
 	for _, in := range ins {
-		if !in.isJSON() {
-			m[in.name] = in.src
-		}
+		m[in.name] = in.src // JSON too: its syntax errors have a line
 	}
 	return func(file string) []byte { return m[file] }
 }
