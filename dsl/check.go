@@ -55,6 +55,9 @@ func Check(f *File, opts CheckOptions) diag.List {
 type checker struct {
 	opts CheckOptions
 	ds   diag.List
+	// undefinedTargets is set when the current flow has a transition to
+	// an undefined step.
+	undefinedTargets bool
 }
 
 func (c *checker) add(d diag.Diagnostic) { c.ds = append(c.ds, d) }
@@ -75,6 +78,7 @@ func pick(rs ...diag.Range) diag.Range {
 }
 
 func (c *checker) flow(f *Flow) {
+	c.undefinedTargets = false
 	if len(f.Steps) == 0 {
 		c.add(diag.Errorf(pick(f.NameRange, f.Range), "empty-flow", "flow %q has no steps", f.Name).
 			WithHint("add a step, such as `step DoSomething { rpc service \"Service.Method\" }`"))
@@ -119,7 +123,9 @@ func (c *checker) flow(f *Flow) {
 		}
 		c.step(f, i, s, index, targets)
 	}
-	if len(f.Steps) > 0 && f.Steps[0] != nil {
+	// An undefined target usually is a typo of the step that now looks
+	// unreachable: report the cause, not its consequences.
+	if len(f.Steps) > 0 && f.Steps[0] != nil && !c.undefinedTargets {
 		for _, s := range f.Unreachable() {
 			if f.Steps[index[s.Name]] != s {
 				continue // a duplicate, already reported
@@ -193,14 +199,14 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		or := pick(o.Range, at)
 		if k == 0 && !s.IsGo() {
 			c.add(diag.Errorf(or, "outcomes-not-go", "%s step %q declares outcomes, but only a Go step can return them", s.Kind(), s.Name).
-				WithHint("remove `outcomes`; a %s step ends with ok, error or timeout", s.Kind()))
+				WithHint("remove `outcomes`; %s step ends with ok, error or timeout", article(string(s.Kind()))))
 		}
 		switch prev, dup := declared[o.Name]; {
 		case isBuiltinOutcome(o.Name):
 			c.add(diag.Errorf(or, "duplicate-outcome", "outcome %q is built in; do not declare it", o.Name).
 				WithHint("every step can end with ok and error, and with timeout when it has one"))
 		case dup:
-			c.add(diag.Errorf(or, "duplicate-outcome", "duplicate outcome %q in step %q (first declared at %s)", o.Name, s.Name, where(prev.Range)).
+			c.add(diag.Errorf(or, "duplicate-outcome", "duplicate outcome %q in step %q (first declared at %s)", o.Name, s.Name, whereFrom(prev.Range, or)).
 				WithHint("remove the repeated outcome"))
 		default:
 			declared[o.Name] = o
@@ -217,7 +223,7 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		tr := pick(t.Range, at)
 		onr := pick(t.On.Range, tr)
 		if prev, dup := written[t.On.Name]; dup {
-			c.add(diag.Errorf(onr, "duplicate-transition", "duplicate transition for outcome %q in step %q (first at %s)", t.On.Name, s.Name, where(pick(prev.Range, prev.On.Range))).
+			c.add(diag.Errorf(onr, "duplicate-transition", "duplicate transition for outcome %q in step %q (first at %s)", t.On.Name, s.Name, whereFrom(pick(prev.Range, prev.On.Range), onr)).
 				WithHint("keep one `on %s -> ...`; the first one wins", t.On.Name))
 			continue
 		}
@@ -227,6 +233,7 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		}
 		target := t.Target.Name
 		if _, ok := index[target]; !ok && target != TargetDone && target != TargetFail {
+			c.undefinedTargets = true
 			d := diag.Errorf(pick(t.Target.Range, tr), "undefined-target", "transition to undefined step %q in step %q", target, s.Name)
 			if m := didYouMean(target, targets()); m != "" {
 				d = d.WithHint("did you mean %q?", m)
@@ -251,6 +258,15 @@ func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, 
 		return d.WithHint("declare it with `outcomes %s`", name)
 	}
 	return d.WithHint("only Go steps can declare outcomes of their own")
+}
+
+// article prefixes a kind with "a" or "an" as it is read aloud ("an rpc").
+func article(kind string) string {
+	switch kind {
+	case "rpc", "await":
+		return "an " + kind
+	}
+	return "a " + kind
 }
 
 func actionRange(a *Action) diag.Range {
@@ -338,17 +354,21 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 	if s.Retry != nil {
 		rng = pick(s.Retry.Range, at)
 	}
-	c.add(diag.Errorf(rng, "retry-budget",
-		"retry schedule of step %q takes up to %s (%d attempts × %s timeout + %s backoff), more than its deadline %s",
-		s.Name, fmtDuration(worst), r.Attempts, fmtDuration(timeout), fmtDuration(BackoffTotal(r)), fmtDuration(deadline)).
-		WithHint("raise the deadline to at least %s, or lower the attempts, the timeout or the backoff", fmtDuration(worst)))
-}
-
-func fmtDuration(d time.Duration) string {
-	if d == maxDuration {
-		return "forever (over 292 years)"
+	attempts := fmt.Sprintf("%d attempts", r.Attempts)
+	if r.Attempts == 1 {
+		attempts = "1 attempt"
 	}
-	return FormatDuration(d)
+	if worst == maxDuration {
+		c.add(diag.Errorf(rng, "retry-budget",
+			"retry schedule of step %q takes over 292 years in the worst case (%s × %s timeout + backoff), far more than its deadline %s",
+			s.Name, attempts, FormatDuration(timeout), FormatDuration(deadline)).
+			WithHint("lower the attempts or the backoff"))
+		return
+	}
+	c.add(diag.Errorf(rng, "retry-budget",
+		"retry schedule of step %q takes up to %s (%s × %s timeout + %s backoff), more than its deadline %s",
+		s.Name, FormatDuration(worst), attempts, FormatDuration(timeout), FormatDuration(BackoffTotal(r)), FormatDuration(deadline)).
+		WithHint("raise the deadline to at least %s, or lower the attempts, the timeout or the backoff", FormatDuration(worst)))
 }
 
 // cronParser accepts the standard 5-field cron syntax and the descriptors
@@ -364,7 +384,7 @@ func (c *checker) triggers(f *Flow) {
 		at := pick(t.Range, f.NameRange)
 		key := Trigger{Kind: t.Kind, Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule}
 		if prev, dup := seen[key]; dup {
-			c.add(diag.Errorf(at, "duplicate-trigger", "duplicate %s trigger in flow %q (first at %s)", t.Kind, f.Name, where(prev.Range)).
+			c.add(diag.Errorf(at, "duplicate-trigger", "duplicate %s trigger in flow %q (first at %s)", t.Kind, f.Name, whereFrom(prev.Range, at)).
 				WithHint("remove the repeated trigger"))
 			continue
 		}
@@ -426,9 +446,13 @@ func validateSchedule(spec string) (err error) {
 // deterministic. It is only called for names already known to be wrong.
 func didYouMean(name string, candidates []string) string {
 	best, bestDist := "", -1
-	limit := 2
-	if n := utf8.RuneCountInString(name); n >= 9 {
+	// Short names tolerate fewer edits: "Nope" is not a typo of "done".
+	limit := 1
+	switch n := utf8.RuneCountInString(name); {
+	case n > 8:
 		limit = 3
+	case n > 4:
+		limit = 2
 	}
 	for _, cand := range candidates {
 		if cand == name {

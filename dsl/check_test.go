@@ -249,7 +249,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "outcomes on an rpc step",
 			src:  doc(flow("F", "", step("A", rpc+`, "irreversible": true, "outcomes": ["maybe"]`))),
-			want: []string{`$.flows[0].steps[0].outcomes[0]: error outcomes-not-go: rpc step "A" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; a rpc step ends with ok, error or timeout]`},
+			want: []string{`$.flows[0].steps[0].outcomes[0]: error outcomes-not-go: rpc step "A" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; an rpc step ends with ok, error or timeout]`},
 		},
 		{
 			name: "empty strings",
@@ -303,7 +303,7 @@ func TestDidYouMean(t *testing.T) {
 		"CreatCustomr":    "CreateCustomer",
 		"dne":             "done",
 		"Zzz":             "",
-		"Ba":              "Ab",
+		"bA":              "Ab",
 		"CompletelyOther": "",
 	} {
 		if got := didYouMean(name, cands); got != want {

@@ -332,6 +332,16 @@ func checkNames(file *File) diag.List {
 	return ds
 }
 
+// whereFrom is where, with the column when prev is on the same line as
+// the diagnostic at cur (two names on one line).
+func whereFrom(prev, cur diag.Range) string {
+	p, c := prev.Start, cur.Start
+	if p.Line > 0 && p.Line == c.Line && p.File == c.File {
+		return fmt.Sprintf("line %d, column %d", p.Line, p.Column)
+	}
+	return where(prev)
+}
+
 // where describes a source position for "first declared at ..." messages:
 // "line 12" for .flow input, the JSON path for .json input.
 func where(r diag.Range) string {

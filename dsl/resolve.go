@@ -23,9 +23,15 @@ import (
 //     apply to await steps: an await waits once, for its whole timeout,
 //     unless the step itself says `retry` (Check warns when it does).
 //   - Timeout (per attempt): an await's own `timeout` (on the await line),
-//     else the step's `timeout`, else the flow's; 0 means none.
+//     else the step's `timeout`, else (except for awaits) the flow's; 0
+//     means none.
 //   - Deadline (the step's total budget, retries included): the step's, else
-//     the flow's; 0 means none.
+//     (except for awaits) the flow's; 0 means none.
+//   - Why awaits are different: the flow's retry, timeout and deadline are
+//     sized for steps that do work (an rpc answers in seconds), while an
+//     await waits for a person or another system (hours, days). Applying
+//     "retry 3, timeout 10s, deadline 1m" to a 72h await would be wrong
+//     every time, so an await uses only what its own step writes.
 //   - Outcomes a step can produce: ok, error, timeout (only when the step has
 //     an effective timeout or is an await), then its declared outcomes.
 //   - Where an outcome goes: the step's `on <outcome> -> <target>` if written
@@ -146,7 +152,7 @@ func (r Retry) normalized() Retry {
 }
 
 // TimeoutFor returns the per-attempt timeout of s (0 means none): an await's
-// own timeout, else the step's, else the flow's.
+// own timeout, else the step's, else the flow's (not for awaits).
 func (f *Flow) TimeoutFor(s *Step) time.Duration {
 	if s != nil && s.Kind() == ActionAwait && s.Action.Timeout > 0 {
 		return time.Duration(s.Action.Timeout)
@@ -154,19 +160,19 @@ func (f *Flow) TimeoutFor(s *Step) time.Duration {
 	if s != nil && s.Timeout > 0 {
 		return time.Duration(s.Timeout)
 	}
-	if f != nil {
+	if f != nil && s.Kind() != ActionAwait {
 		return time.Duration(f.Timeout)
 	}
 	return 0
 }
 
 // DeadlineFor returns the total budget of s including all retries and
-// backoff (0 means none): the step's, else the flow's.
+// backoff (0 means none): the step's, else the flow's (not for awaits).
 func (f *Flow) DeadlineFor(s *Step) time.Duration {
 	if s != nil && s.Deadline > 0 {
 		return time.Duration(s.Deadline)
 	}
-	if f != nil {
+	if f != nil && s.Kind() != ActionAwait {
 		return time.Duration(f.Deadline)
 	}
 	return 0
@@ -406,9 +412,21 @@ func (f *Flow) edgesAt(i int) []Edge {
 }
 
 // Reachable returns the names of the steps reachable from the first step
-// by following every outcome's edge. Unknown targets are ignored.
+// by following every outcome's edge. Unknown targets are ignored. A default
+// "next step" edge goes to the step that follows in the file even when its
+// name repeats an earlier step's (Check reports the duplicate).
 func (f *Flow) Reachable() map[string]bool {
 	seen := map[string]bool{}
+	for i := range f.reachableIndexes() {
+		seen[f.Steps[i].Name] = true
+	}
+	return seen
+}
+
+// reachableIndexes returns the set of indexes of f.Steps reachable from
+// index 0.
+func (f *Flow) reachableIndexes() map[int]bool {
+	seen := map[int]bool{}
 	if f == nil || len(f.Steps) == 0 || f.Steps[0] == nil {
 		return seen
 	}
@@ -421,18 +439,31 @@ func (f *Flow) Reachable() map[string]bool {
 			index[s.Name] = i
 		}
 	}
+	next := func(i int) (int, bool) {
+		for j := i + 1; j < len(f.Steps); j++ {
+			if f.Steps[j] != nil {
+				return j, true
+			}
+		}
+		return 0, false
+	}
 	queue := []int{0}
-	seen[f.Steps[0].Name] = true
+	seen[0] = true
 	for len(queue) > 0 {
 		i := queue[0]
 		queue = queue[1:]
 		for _, e := range f.edgesAt(i) {
-			j, ok := index[e.To]
-			if !ok || seen[e.To] {
-				continue
+			var j int
+			var ok bool
+			if e.Written == nil && e.To != TargetDone && e.To != TargetFail {
+				j, ok = next(i)
+			} else {
+				j, ok = index[e.To]
 			}
-			seen[e.To] = true
-			queue = append(queue, j)
+			if ok && !seen[j] {
+				seen[j] = true
+				queue = append(queue, j)
+			}
 		}
 	}
 	return seen
@@ -441,10 +472,10 @@ func (f *Flow) Reachable() map[string]bool {
 // Unreachable returns the steps that cannot be reached from the first step,
 // in file order.
 func (f *Flow) Unreachable() []*Step {
-	reach := f.Reachable()
+	reach := f.reachableIndexes()
 	var out []*Step
-	for _, s := range f.Steps {
-		if s != nil && !reach[s.Name] {
+	for i, s := range f.Steps {
+		if s != nil && !reach[i] {
 			out = append(out, s)
 		}
 	}

@@ -77,7 +77,8 @@ func TestTimeoutAndDeadlineFor(t *testing.T) {
 		timeout, deadline time.Duration
 	}{
 		{"CreateCustomer", 10 * time.Second, time.Minute},
-		{"AwaitPayment", 72 * time.Hour, time.Minute},
+		// Awaits do not inherit the flow's timeout and deadline.
+		{"AwaitPayment", 72 * time.Hour, 0},
 		{"Activate", time.Second, time.Hour},
 	} {
 		s := f.Step(tt.step)
