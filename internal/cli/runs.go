@@ -1,0 +1,211 @@
+package cli
+
+// The verbs that read a durable store: runs and history. Owned with
+// runtime/store; registered by the init below so that cli.go stays as is.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// init adds the store verbs after version's peers. cli.go's init (which
+// sets verbs) runs first: Go runs a package's init functions in the order
+// its files are presented to the compiler, sorted by name.
+func init() {
+	verbs = append(verbs, runsVerb, historyVerb)
+}
+
+var runStates = []runtime.RunState{
+	runtime.StatePending, runtime.StateRunning, runtime.StateRollingBack, runtime.StateDone,
+	runtime.StateFailed, runtime.StateCompensated, runtime.StateAborted, runtime.StateCompensationFailed,
+}
+
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+var runsVerb = &verb{
+	name: "runs",
+	summary: `Runs lists the runs in a durable store (runtime/store): run ID, flow, state,
+current or last step, number of events and time of the last event, in the
+order the runs started. The store is opened read-only, so it can be read
+while a service has it open.`,
+	flags: func(fs *flag.FlagSet) func(*env, []string) int {
+		dir := fs.String("store", "", "store directory (required)")
+		flow := fs.String("flow", "", "only runs of this flow")
+		status := fs.String("status", "", "only runs in this state: "+joinStates()+", or active (not over)")
+		asJSON := fs.Bool("json", false, "print one JSON object per run, one per line")
+		return func(e *env, args []string) int {
+			if len(args) != 0 {
+				return usageError(e, "unexpected arguments %q", args)
+			}
+			if *dir == "" {
+				return usageError(e, "-store is required")
+			}
+			f := store.Filter{Flow: *flow}
+			switch s := runtime.RunState(*status); {
+			case s == "":
+			case s == "active":
+				f.NonTerminal = true
+			case validState(s):
+				f.State = s
+			default:
+				return usageError(e, "unknown -status %q; want one of %s, or active", *status, joinStates())
+			}
+			st, err := store.OpenReadOnly(*dir)
+			if err != nil {
+				return failf(e, "open store: %v", err)
+			}
+			defer st.Close()
+			runs, err := st.List(f)
+			if err != nil {
+				return failf(e, "%v", err)
+			}
+			if *asJSON {
+				enc := json.NewEncoder(e.stdout)
+				for _, r := range runs {
+					if err := enc.Encode(r); err != nil {
+						return failf(e, "%v", err)
+					}
+				}
+				return exitOK
+			}
+			tw := newTable(e.stdout)
+			fmt.Fprintln(tw, "RUN\tFLOW\tSTATE\tSTEP\tEVENTS\tUPDATED")
+			for _, r := range runs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.RunID, r.Flow, r.State, dash(r.Step), r.Events, r.Updated.Format(timeLayout))
+			}
+			tw.Flush()
+			return exitOK
+		}
+	},
+}
+
+var historyVerb = &verb{
+	name: "history",
+	args: "RUN",
+	summary: `History prints the timeline of one run from a durable store: for each event
+its time, sequence number, step, transition (from -> to), attempt, outcome
+and error (its first line; -json has all of it, and the state snapshot).`,
+	flags: func(fs *flag.FlagSet) func(*env, []string) int {
+		dir := fs.String("store", "", "store directory (required)")
+		asJSON := fs.Bool("json", false, "print the events as JSON objects (the runtime.Event form), one per line")
+		return func(e *env, args []string) int {
+			if len(args) != 1 {
+				return usageError(e, "want exactly one run ID, got %d arguments", len(args))
+			}
+			if *dir == "" {
+				return usageError(e, "-store is required")
+			}
+			st, err := store.OpenReadOnly(*dir)
+			if err != nil {
+				return failf(e, "open store: %v", err)
+			}
+			defer st.Close()
+			h, err := st.Load(args[0])
+			if errors.Is(err, runtime.ErrUnknownRun) {
+				return failf(e, "no run %q in store %s", args[0], *dir)
+			}
+			if err != nil {
+				return failf(e, "%v", err)
+			}
+			if *asJSON {
+				enc := json.NewEncoder(e.stdout)
+				for _, ev := range h {
+					if err := enc.Encode(ev); err != nil {
+						return failf(e, "%v", err)
+					}
+				}
+				return exitOK
+			}
+			tw := newTable(e.stdout)
+			fmt.Fprintln(tw, "TIME\tSEQ\tSTEP\tTRANSITION\tATTEMPT\tOUTCOME\tERROR")
+			for _, ev := range h {
+				attempt := "-"
+				if ev.Attempt > 0 {
+					attempt = strconv.Itoa(ev.Attempt)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s -> %s\t%s\t%s\t%s\n", ev.Time.Format(timeLayout), ev.Seq, dash(ev.Step),
+					ev.From, ev.To, attempt, dash(ev.Outcome), firstLineMore(ev.Error))
+			}
+			tw.Flush()
+			if len(h) > 0 {
+				if s, err := runtime.Replay(h); err == nil {
+					fmt.Fprintf(e.stdout, "\nrun %s (flow %s) is %s after %d events, %s\n", s.RunID, s.Flow, s.State, len(h),
+						h[len(h)-1].Time.Sub(h[0].Time).Round(time.Microsecond))
+				} else {
+					fmt.Fprintf(e.stdout, "\nthe history does not replay: %v\n", err)
+				}
+			}
+			return exitOK
+		}
+	},
+}
+
+// table aligns columns and drops the padding at the end of lines.
+type table struct {
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
+	out io.Writer
+}
+
+func newTable(out io.Writer) *table {
+	t := &table{out: out}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 4, 2, ' ', 0)
+	return t
+}
+
+func (t *table) Write(p []byte) (int, error) { return t.tw.Write(p) }
+
+func (t *table) Flush() {
+	t.tw.Flush()
+	for line := range strings.Lines(t.buf.String()) {
+		io.WriteString(t.out, strings.TrimRight(line, " \n")+"\n")
+	}
+}
+
+func validState(s runtime.RunState) bool {
+	for _, v := range runStates {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func joinStates() string {
+	var b strings.Builder
+	for i, s := range runStates {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(s))
+	}
+	return b.String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// firstLineMore is the first line of s, saying how many lines follow (a
+// panic's stack, for one).
+func firstLineMore(s string) string {
+	first, rest, ok := strings.Cut(s, "\n")
+	if !ok {
+		return first
+	}
+	return fmt.Sprintf("%s (+%d lines, see -json)", first, strings.Count(rest, "\n")+1)
+}

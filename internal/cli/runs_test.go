@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+	"github.com/google/go-cmp/cmp"
+)
+
+// storeWithRuns writes two runs: one compensated, one still running.
+func storeWithRuns(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	ev := func(run, flow string, seq int, step, from, to string, attempt int, outcome, errText string) runtime.Event {
+		return runtime.Event{RunID: run, Seq: uint64(seq), Time: t0.Add(time.Duration(seq) * 250 * time.Millisecond),
+			Flow: flow, Step: step, From: from, To: to, Attempt: attempt, Outcome: outcome, Error: errText,
+			State: json.RawMessage(`{"n":1}`)}
+	}
+	for _, e := range []runtime.Event{
+		ev("o-1", "Order", 1, "Reserve", "pending", "Reserve:running", 0, "", ""),
+		ev("s-1", "Signup", 1, "Create", "pending", "Create:running", 0, "", ""),
+		ev("o-1", "Order", 2, "Reserve", "Reserve:running", "Ship:running", 1, "ok", ""),
+		ev("o-1", "Order", 3, "Ship", "Ship:running", "Ship:running", 1, "retry", "timeout"),
+		ev("o-1", "Order", 4, "Ship", "Ship:running", "failing", 2, "error", "panic: boom\n\ngoroutine 1\nmain.go:3"),
+		ev("o-1", "Order", 5, "Reserve", "failing", "Reserve:rollback", 0, "", ""),
+		ev("o-1", "Order", 6, "Reserve", "Reserve:rollback", "failing", 1, "ok", ""),
+		ev("o-1", "Order", 7, "", "failing", "compensated", 0, "", ""),
+	} {
+		if err := st.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func runMain(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = Main(args, strings.NewReader(""), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestRunsVerb(t *testing.T) {
+	dir := storeWithRuns(t)
+	// The store stays open for writing: the CLI reads it anyway.
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	code, out, errOut := runMain("runs", "-store", dir)
+	want := `RUN  FLOW    STATE        STEP     EVENTS  UPDATED
+o-1  Order   compensated  Reserve  7       2026-05-04T10:00:01.750Z
+s-1  Signup  running      Create   1       2026-05-04T10:00:00.250Z
+`
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("runs (-want +got):\n%s", diff)
+	}
+
+	for _, c := range []struct {
+		args []string
+		ids  []string
+	}{
+		{[]string{"-flow", "Signup"}, []string{"s-1"}},
+		{[]string{"-status", "compensated"}, []string{"o-1"}},
+		{[]string{"-status", "active"}, []string{"s-1"}},
+		{[]string{"-flow", "Order", "-status", "running"}, nil},
+	} {
+		code, out, errOut := runMain(append([]string{"runs", "-json", "-store", dir}, c.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, errOut)
+		}
+		var ids []string
+		dec := json.NewDecoder(strings.NewReader(out))
+		for dec.More() {
+			var r store.RunInfo
+			if err := dec.Decode(&r); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.RunID)
+		}
+		if diff := cmp.Diff(c.ids, ids); diff != "" {
+			t.Errorf("runs %v (-want +got):\n%s", c.args, diff)
+		}
+	}
+}
+
+func TestHistoryVerb(t *testing.T) {
+	dir := storeWithRuns(t)
+	code, out, errOut := runMain("history", "-store", dir, "o-1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := `TIME                      SEQ  STEP     TRANSITION                       ATTEMPT  OUTCOME  ERROR
+2026-05-04T10:00:00.250Z  1    Reserve  pending -> Reserve:running       -        -
+2026-05-04T10:00:00.500Z  2    Reserve  Reserve:running -> Ship:running  1        ok
+2026-05-04T10:00:00.750Z  3    Ship     Ship:running -> Ship:running     1        retry    timeout
+2026-05-04T10:00:01.000Z  4    Ship     Ship:running -> failing          2        error    panic: boom (+3 lines, see -json)
+2026-05-04T10:00:01.250Z  5    Reserve  failing -> Reserve:rollback      -        -
+2026-05-04T10:00:01.500Z  6    Reserve  Reserve:rollback -> failing      1        ok
+2026-05-04T10:00:01.750Z  7    -        failing -> compensated           -        -
+
+run o-1 (flow Order) is compensated after 7 events, 1.5s
+`
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("history (-want +got):\n%s\ngot:\n%s", diff, out)
+	}
+
+	code, out, _ = runMain("history", "-json", "-store", dir, "o-1")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	var evs []runtime.Event
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var e runtime.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+	if len(evs) != 7 || evs[3].Error != "panic: boom\n\ngoroutine 1\nmain.go:3" || string(evs[0].State) != `{"n":1}` {
+		t.Fatalf("history -json: %+v", evs)
+	}
+}
+
+func TestStoreVerbErrors(t *testing.T) {
+	dir := storeWithRuns(t)
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"runs"}, 2, "-store is required"},
+		{[]string{"runs", "-store", dir, "-status", "finished"}, 2, `unknown -status "finished"`},
+		{[]string{"runs", "-store", dir, "extra"}, 2, "unexpected arguments"},
+		{[]string{"history", "-store", dir}, 2, "exactly one run ID"},
+		{[]string{"history", "o-1"}, 2, "-store is required"},
+		{[]string{"history", "-store", dir, "nope"}, 1, `no run "nope"`},
+		{[]string{"runs", "-store", dir + "/missing"}, 1, "open store"},
+	} {
+		code, _, errOut := runMain(c.args...)
+		if code != c.code || !strings.Contains(errOut, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut, c.code, c.msg)
+		}
+	}
+}
