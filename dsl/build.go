@@ -56,10 +56,10 @@ func (b *builder) duplicate(what, where, name string, first lexer.Position, agai
 
 func (b *builder) flow(fl *parser.Flow) *Flow {
 	out := &Flow{
-		Name:      fl.Name.Name,
+		Name:      fl.Name.Value,
 		Doc:       Doc(fl.Comments),
 		Steps:     []*Step{},
-		NameRange: identRange(fl.Name),
+		NameRange: tokenRange(fl.Name),
 		Range:     rng(fl.Pos, fl.EndPos),
 	}
 	var seenState, seenRetry, seenTimeout, seenDeadline *lexer.Position
@@ -75,22 +75,22 @@ func (b *builder) flow(fl *parser.Flow) *Flow {
 		switch {
 		case st.State != nil:
 			if once(&seenState, "state", st) {
-				out.State = ident(st.State.Type)
+				out.State = ident(st.State)
 			}
 		case st.Trigger != nil:
-			out.Triggers = append(out.Triggers, b.trigger(st.Trigger))
+			out.Triggers = append(out.Triggers, b.trigger(st.Trigger, rng(st.Pos, st.EndPos)))
 		case st.Retry != nil:
-			r := b.retry(st.Retry)
+			r := b.retry(st.Retry, rng(st.Pos, st.EndPos))
 			if once(&seenRetry, "retry", st) {
 				out.Retry = r
 			}
 		case st.Timeout != nil:
-			d := b.duration(st.Timeout.Value)
+			d := b.duration(st.Timeout)
 			if once(&seenTimeout, "timeout", st) {
 				out.Timeout = d
 			}
 		case st.Deadline != nil:
-			d := b.duration(st.Deadline.Value)
+			d := b.duration(st.Deadline)
 			if once(&seenDeadline, "deadline", st) {
 				out.Deadline = d
 			}
@@ -101,25 +101,27 @@ func (b *builder) flow(fl *parser.Flow) *Flow {
 	return out
 }
 
-func (b *builder) trigger(t *parser.Trigger) *Trigger {
-	out := &Trigger{Range: rng(t.Pos, t.EndPos)}
+// trigger builds a trigger; r is the range of the whole statement.
+func (b *builder) trigger(t *parser.Trigger, r diag.Range) *Trigger {
+	out := &Trigger{Range: r}
 	switch {
 	case t.RPC != nil:
 		out.Kind = TriggerRPC
-		out.Endpoint = t.RPC.Endpoint.Value()
+		out.Endpoint = parser.Unquote(t.RPC)
 	case t.Event != nil:
 		out.Kind = TriggerEvent
-		out.Topic = t.Event.Topic.Name
-		out.Event = t.Event.Event.Value()
+		out.Topic = t.Event.Topic.Value
+		out.Event = parser.Unquote(t.Event.Event)
 	case t.Schedule != nil:
 		out.Kind = TriggerSchedule
-		out.Schedule = t.Schedule.Spec.Value()
+		out.Schedule = parser.Unquote(t.Schedule)
 	}
 	return out
 }
 
-func (b *builder) retry(r *parser.Retry) *Retry {
-	out := &Retry{Range: rng(r.Pos, r.EndPos)}
+// retry builds a retry policy; stmt is the range of the whole statement.
+func (b *builder) retry(r *parser.Retry, stmt diag.Range) *Retry {
+	out := &Retry{Range: stmt}
 	out.Attempts = b.attempts(r.Attempts)
 	if r.Backoff != nil {
 		out.Initial = b.duration(r.Backoff.Initial)
@@ -128,41 +130,38 @@ func (b *builder) retry(r *parser.Retry) *Retry {
 	if r.Multiplier != nil {
 		out.Multiplier = b.multiplier(r.Multiplier)
 	}
-	switch r.Jitter {
-	case "none":
-		out.Jitter = JitterNone
-	case "full":
-		// Kept rather than left "" (the default): a step's retry that says
-		// jitter full overrides a flow's jitter none.
-		out.Jitter = JitterFull
+	if r.Jitter != nil {
+		// "full" is kept rather than left "" (the default): a step's retry
+		// that says jitter full overrides its flow's jitter none.
+		out.Jitter = Jitter(r.Jitter.Value)
 	}
 	return out
 }
 
-func (b *builder) attempts(n *parser.Number) int {
-	r := rng(n.Pos, n.EndPos)
-	v, err := strconv.Atoi(n.Text)
+func (b *builder) attempts(n *parser.Token) int {
+	r := tokenRange(n)
+	v, err := strconv.Atoi(n.Value)
 	switch {
-	case err != nil && strings.Contains(n.Text, "."):
-		b.errorf(r, "attempts count tries in all, such as retry 3", "invalid retry attempts %q: want a whole number", n.Text)
+	case err != nil && strings.Contains(n.Value, "."):
+		b.errorf(r, "attempts count tries in all, such as retry 3", "invalid retry attempts %q: want a whole number", n.Value)
 	case err != nil:
-		b.errorf(r, "", "invalid retry attempts %q: too large", n.Text)
+		b.errorf(r, "attempts count tries in all, such as retry 3", "invalid retry attempts %q: too large", n.Value)
 	case v < 1:
-		b.errorf(r, "attempts count tries in all: retry 1 tries once and never retries", "invalid retry attempts %q: want at least 1", n.Text)
+		b.errorf(r, "attempts count tries in all: retry 1 tries once and never retries", "invalid retry attempts %q: want at least 1", n.Value)
 	default:
 		return v
 	}
 	return 0
 }
 
-func (b *builder) multiplier(n *parser.Number) float64 {
-	r := rng(n.Pos, n.EndPos)
-	v, err := strconv.ParseFloat(n.Text, 64)
+func (b *builder) multiplier(n *parser.Token) float64 {
+	r := tokenRange(n)
+	v, err := strconv.ParseFloat(n.Value, 64)
 	switch {
 	case err != nil:
-		b.errorf(r, "", "invalid multiplier %q: too large", n.Text)
+		b.errorf(r, "the backoff is multiplied by it after each attempt, such as multiplier 1.5", "invalid multiplier %q: too large", n.Value)
 	case v < 1:
-		b.errorf(r, "the backoff is multiplied by it after each attempt; 1 keeps it constant", "invalid multiplier %q: want at least 1", n.Text)
+		b.errorf(r, "the backoff is multiplied by it after each attempt; 1 keeps it constant", "invalid multiplier %q: want at least 1", n.Value)
 	default:
 		return v
 	}
@@ -171,8 +170,8 @@ func (b *builder) multiplier(n *parser.Number) float64 {
 
 // duration parses a duration token. The lexer has made sure it starts with
 // a digit and is not negative; what remains is Go's syntax.
-func (b *builder) duration(d *parser.Duration) Duration {
-	v, err := time.ParseDuration(d.Text)
+func (b *builder) duration(d *parser.Token) Duration {
+	v, err := time.ParseDuration(d.Value)
 	if err != nil {
 		// time's message is `time: unknown unit "x" in duration "10x"`;
 		// keep only the reason, the duration is already quoted.
@@ -180,11 +179,11 @@ func (b *builder) duration(d *parser.Duration) Duration {
 		if i := strings.Index(reason, " in duration "); i >= 0 {
 			reason = reason[:i]
 		}
-		if reason == "invalid duration "+strconv.Quote(d.Text) {
+		if reason == "invalid duration "+strconv.Quote(d.Value) {
 			reason = "out of range"
 		}
-		b.errorf(rng(d.Pos, d.EndPos), "durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m",
-			"invalid duration %q: %s", d.Text, reason)
+		b.errorf(tokenRange(d), "durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m",
+			"invalid duration %q: %s", d.Value, reason)
 		return 0
 	}
 	return Duration(v)
@@ -193,14 +192,14 @@ func (b *builder) duration(d *parser.Duration) Duration {
 func (b *builder) step(fs *parser.FlowStmt) *Step {
 	s := fs.Step
 	out := &Step{
-		Name:      s.Name.Name,
+		Name:      s.Name.Value,
 		Doc:       Doc(fs.Comments),
-		NameRange: identRange(s.Name),
-		Range:     rng(s.Pos, s.EndPos),
+		NameRange: tokenRange(s.Name),
+		Range:     rng(fs.Pos, fs.EndPos),
 	}
 	var (
 		action                                          *parser.StepStmt
-		publishes                                       []*parser.Publish
+		publishes                                       []*parser.StepStmt
 		seenRetry, seenTimeout, seenDeadline, seenRollb *lexer.Position
 		seenIrrev, seenOutcomes                         *lexer.Position
 	)
@@ -227,24 +226,24 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 			}
 			action = st
 		case st.Publish != nil:
-			publishes = append(publishes, st.Publish)
+			publishes = append(publishes, st)
 		case st.Retry != nil:
-			r := b.retry(st.Retry)
+			r := b.retry(st.Retry, rng(st.Pos, st.EndPos))
 			if once(&seenRetry, "retry", st) {
 				out.Retry = r
 			}
 		case st.Timeout != nil:
-			d := b.duration(st.Timeout.Value)
+			d := b.duration(st.Timeout)
 			if once(&seenTimeout, "timeout", st) {
 				out.Timeout = d
 			}
 		case st.Deadline != nil:
-			d := b.duration(st.Deadline.Value)
+			d := b.duration(st.Deadline)
 			if once(&seenDeadline, "deadline", st) {
 				out.Deadline = d
 			}
 		case st.Rollback != nil:
-			r := b.rollback(st.Rollback)
+			r := b.rollback(st.Rollback, rng(st.Pos, st.EndPos))
 			if once(&seenRollb, "rollback", st) {
 				out.Rollback = r
 			}
@@ -254,15 +253,15 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 			}
 		case st.Outcomes != nil:
 			if once(&seenOutcomes, "outcomes", st) {
-				for _, n := range st.Outcomes.Names {
-					out.Outcomes = append(out.Outcomes, ident(n))
+				for _, n := range st.Outcomes {
+					out.Outcomes = append(out.Outcomes, ident(n.Name))
 				}
 			}
 		case st.On != nil:
 			out.Transitions = append(out.Transitions, &Transition{
 				On:     ident(st.On.Outcome),
 				Target: ident(st.On.Target),
-				Range:  rng(st.On.Pos, st.On.EndPos),
+				Range:  rng(st.Pos, st.EndPos),
 			})
 		}
 	}
@@ -271,59 +270,62 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 	// are published after it succeeds.
 	switch {
 	case action != nil && action.RPC != nil:
-		out.Action = b.rpc(action.RPC)
+		out.Action = b.rpc(action.RPC, rng(action.Pos, action.EndPos))
 	case action != nil:
 		a := action.Await
 		out.Action = &Action{
 			Kind:      ActionAwait,
-			Topic:     a.Topic.Name,
-			Event:     a.Event.Value(),
+			Topic:     a.Topic.Value,
+			Event:     parser.Unquote(a.Event),
 			Response:  ident(a.Into),
 			Correlate: ident(a.Correlate),
-			Range:     rng(a.Pos, a.EndPos),
+			Range:     rng(action.Pos, action.EndPos),
 		}
 		if a.Timeout != nil {
 			out.Action.Timeout = b.duration(a.Timeout)
 		}
 	case len(publishes) > 0:
-		p := publishes[0]
+		st := publishes[0]
 		publishes = publishes[1:]
 		out.Action = &Action{
 			Kind:    ActionPublish,
-			Topic:   p.Topic.Name,
-			Event:   p.Event.Value(),
-			Request: ident(p.Payload),
-			Range:   rng(p.Pos, p.EndPos),
+			Topic:   st.Publish.Topic.Value,
+			Event:   parser.Unquote(st.Publish.Event),
+			Request: ident(st.Publish.Payload),
+			Range:   rng(st.Pos, st.EndPos),
 		}
 	default:
 		out.Action = &Action{Kind: ActionGo, Range: out.NameRange}
 	}
-	for _, p := range publishes {
+	for _, st := range publishes {
 		out.Publish = append(out.Publish, &Publication{
-			Topic:   p.Topic.Name,
-			Event:   p.Event.Value(),
-			Payload: ident(p.Payload),
-			Range:   rng(p.Pos, p.EndPos),
+			Topic:   st.Publish.Topic.Value,
+			Event:   parser.Unquote(st.Publish.Event),
+			Payload: ident(st.Publish.Payload),
+			Range:   rng(st.Pos, st.EndPos),
 		})
 	}
 	return out
 }
 
-func (b *builder) rpc(r *parser.RPC) *Action {
+// rpc builds an rpc action; stmt is the range from the rpc keyword on.
+func (b *builder) rpc(r *parser.RPC, stmt diag.Range) *Action {
 	return &Action{
 		Kind:     ActionRPC,
-		Service:  r.Service.Name,
-		Endpoint: r.Endpoint.Value(),
+		Service:  r.Service.Value,
+		Endpoint: parser.Unquote(r.Endpoint),
 		Request:  ident(r.Request),
 		Response: ident(r.Response),
-		Range:    rng(r.Pos, r.EndPos),
+		Range:    stmt,
 	}
 }
 
-func (b *builder) rollback(r *parser.Rollback) *Rollback {
-	out := &Rollback{Range: rng(r.Pos, r.EndPos)}
+// rollback builds a rollback; stmt is the range of the whole statement.
+func (b *builder) rollback(r *parser.Rollback, stmt diag.Range) *Rollback {
+	out := &Rollback{Range: stmt}
 	if r.RPC != nil {
-		out.Action = b.rpc(r.RPC)
+		// The Rollback node starts at "rpc".
+		out.Action = b.rpc(r.RPC, diag.Range{Start: parser.ToPos(r.Pos), End: stmt.End})
 	} else {
 		out.Name = ident(r.Name)
 	}
@@ -351,14 +353,14 @@ func Doc(c parser.Comments) string {
 	return strings.Join(lines, "\n")
 }
 
-func ident(n *parser.Ident) *Ident {
-	if n == nil {
+func ident(t *parser.Token) *Ident {
+	if t == nil {
 		return nil
 	}
-	return &Ident{Name: n.Name, Range: identRange(n)}
+	return &Ident{Name: t.Value, Range: tokenRange(t)}
 }
 
-func identRange(n *parser.Ident) diag.Range { return rng(n.Pos, n.EndPos) }
+func tokenRange(t *parser.Token) diag.Range { return rng(t.Pos, parser.End(t)) }
 
 func rng(start, end lexer.Position) diag.Range {
 	return diag.Range{Start: parser.ToPos(start), End: parser.ToPos(end)}

@@ -1,26 +1,436 @@
 package dsl
 
 import (
-	"encoding/json"
+	"bytes"
+	"flag"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/parser"
 )
 
-func TestBuildSmoke(t *testing.T) {
-	src, err := os.ReadFile("../testdata/flows/good/signup.flow")
+var updateBuild = flag.Bool("update-build", false, "rewrite the golden files of the Build tests")
+
+// mustBuild parses and builds src, failing the test on any diagnostic.
+func mustBuild(t testing.TB, name string, src []byte) *File {
+	t.Helper()
+	pf, diags := parser.Parse(name, src)
+	if len(diags) > 0 {
+		t.Fatalf("Parse: %v", diags)
+	}
+	f, diags := Build(pf)
+	if len(diags) > 0 {
+		t.Fatalf("Build: %v", diags)
+	}
+	return f
+}
+
+func TestBuild(t *testing.T) {
+	src := `// Pay charges the customer.
+//
+// Twice documented.
+flow Pay {
+    state PayState
+    trigger rpc "Pay.Start"
+    trigger event orders "order.placed"
+    trigger schedule "@every 1h"
+    retry 3 backoff 100ms..5s multiplier 1.5 jitter none
+    timeout 10s
+    deadline 1m
+
+    // not a doc: a blank line follows
+
+    step Charge {
+        rpc payments "Payment.Charge" (Amount) -> ChargeID
+        retry 5 backoff 1s..1h30m jitter full
+        timeout 2s
+        deadline 30s
+        rollback rpc payments "Payment.Refund" (ChargeID) -> RefundID
+        publish billing "charged" (ChargeID)
+        publish audit "charged"
+    }
+    // Wait waits.
+    step Wait {
+        await payments "settled" -> Settlement correlate ChargeID timeout 72h
+        irreversible
+        on timeout -> fail
+    }
+    step Tell { publish mail "paid" (Email) publish audit "told" }
+    step Decide {
+        outcomes yes, no
+        rollback Undecide
+        on yes -> done
+        on no -> Charge
+    }
+}
+`
+	f := mustBuild(t, "pay.flow", []byte(src))
+	id := func(name string) *Ident { return &Ident{Name: name} }
+	want := &File{
+		Version: FormatVersion,
+		Name:    "pay.flow",
+		Flows: []*Flow{{
+			Name:  "Pay",
+			Doc:   "Pay charges the customer.\n\nTwice documented.",
+			State: id("PayState"),
+			Triggers: []*Trigger{
+				{Kind: TriggerRPC, Endpoint: "Pay.Start"},
+				{Kind: TriggerEvent, Topic: "orders", Event: "order.placed"},
+				{Kind: TriggerSchedule, Schedule: "@every 1h"},
+			},
+			Retry:    &Retry{Attempts: 3, Initial: Duration(100 * time.Millisecond), Max: Duration(5 * time.Second), Multiplier: 1.5, Jitter: JitterNone},
+			Timeout:  Duration(10 * time.Second),
+			Deadline: Duration(time.Minute),
+			Steps: []*Step{{
+				Name:     "Charge",
+				Action:   &Action{Kind: ActionRPC, Service: "payments", Endpoint: "Payment.Charge", Request: id("Amount"), Response: id("ChargeID")},
+				Retry:    &Retry{Attempts: 5, Initial: Duration(time.Second), Max: Duration(90 * time.Minute), Jitter: JitterFull},
+				Timeout:  Duration(2 * time.Second),
+				Deadline: Duration(30 * time.Second),
+				Rollback: &Rollback{Action: &Action{Kind: ActionRPC, Service: "payments", Endpoint: "Payment.Refund", Request: id("ChargeID"), Response: id("RefundID")}},
+				Publish: []*Publication{
+					{Topic: "billing", Event: "charged", Payload: id("ChargeID")},
+					{Topic: "audit", Event: "charged"},
+				},
+			}, {
+				Name:         "Wait",
+				Doc:          "Wait waits.",
+				Action:       &Action{Kind: ActionAwait, Topic: "payments", Event: "settled", Response: id("Settlement"), Correlate: id("ChargeID"), Timeout: Duration(72 * time.Hour)},
+				Irreversible: true,
+				Transitions:  []*Transition{{On: id("timeout"), Target: id("fail")}},
+			}, {
+				// The publish-step rule: the first publish is the action.
+				Name:    "Tell",
+				Action:  &Action{Kind: ActionPublish, Topic: "mail", Event: "paid", Request: id("Email")},
+				Publish: []*Publication{{Topic: "audit", Event: "told"}},
+			}, {
+				Name:        "Decide",
+				Action:      &Action{Kind: ActionGo},
+				Rollback:    &Rollback{Name: id("Undecide")},
+				Outcomes:    []*Ident{id("yes"), id("no")},
+				Transitions: []*Transition{{On: id("yes"), Target: id("done")}, {On: id("no"), Target: id("Charge")}},
+			}},
+		}},
+	}
+	if diff := cmp.Diff(want, f, buildIgnoreRanges); diff != "" {
+		t.Errorf("model (-want +got):\n%s", diff)
+	}
+}
+
+var buildIgnoreRanges = cmpopts.IgnoreTypes(diag.Range{})
+
+// TestBuildRanges checks that every range Build fills points at the right
+// text: the text under each range is what the node was written as.
+func TestBuildRanges(t *testing.T) {
+	src := "flow Pay {\n" +
+		"    state PayState\n" +
+		"    trigger rpc \"Pay.Start\"\n" +
+		"    retry 2\n" +
+		"    step Charge {\n" +
+		"        rpc payments \"P.Charge\" (Amount) -> ID\n" +
+		"        rollback Refund\n" +
+		"        publish audit \"charged\"\n" +
+		"        outcomes partly\n" +
+		"        on partly -> done\n" +
+		"    }\n" +
+		"    step Go {}\n" +
+		"}\n"
+	f := mustBuild(t, "r.flow", []byte(src))
+	text := func(r diag.Range) string {
+		if r.Start.File != "r.flow" || r.End.File != "r.flow" || r.Start.Line < 1 {
+			t.Errorf("range %+v: want file and line", r)
+		}
+		return src[r.Start.Offset:r.End.Offset]
+	}
+	fl := f.Flows[0]
+	s := fl.Steps[0]
+	got := []string{
+		text(f.Range), text(fl.Range), text(fl.NameRange), text(fl.State.Range), text(fl.Triggers[0].Range), text(fl.Retry.Range),
+		text(s.Range), text(s.NameRange), text(s.Action.Range), text(s.Action.Request.Range), text(s.Action.Response.Range),
+		text(s.Rollback.Range), text(s.Rollback.Name.Range), text(s.Publish[0].Range), text(s.Outcomes[0].Range),
+		text(s.Transitions[0].Range), text(s.Transitions[0].On.Range), text(s.Transitions[0].Target.Range),
+		text(fl.Steps[1].Action.Range),
+	}
+	want := []string{
+		strings.TrimSuffix(src, "\n"), strings.TrimSuffix(src, "\n"), "Pay", "PayState", `trigger rpc "Pay.Start"`, "retry 2",
+		src[strings.Index(src, "step Charge"):strings.Index(src, "    }\n")+5], "Charge", `rpc payments "P.Charge" (Amount) -> ID`, "Amount", "ID",
+		"rollback Refund", "Refund", `publish audit "charged"`, "partly",
+		"on partly -> done", "partly", "done",
+		"Go", // a Go step's action points at its name
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("text under ranges (-want +got):\n%s", diff)
+	}
+	r := s.Action.Response.Range
+	if r.Start.Line != 6 || r.Start.Column != 45 || r.End.Column != 47 {
+		t.Errorf("response range %v-%v: want 6:45-6:47", r.Start, r.End)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	tests := []struct {
+		name, body string // body is inside "flow F { ... }" on line 2
+		want       []string
+	}{
+		{"bad unit", "timeout 10x", []string{`2:13: invalid duration "10x": unknown unit "x"`}},
+		{"missing unit", "step S { timeout 1h30 }", []string{`2:22: invalid duration "1h30": missing unit`}},
+		{"overflow", "deadline 9999999999h", []string{`2:14: invalid duration "9999999999h": out of range`}},
+		{"backoff", "retry 2 backoff 1q..2s", []string{`2:21: invalid duration "1q": unknown unit "q"`}},
+		{"await timeout", `step S { await t "e" timeout 3y }`, []string{`2:34: invalid duration "3y": unknown unit "y"`}},
+		{"fraction attempts", "retry 1.5", []string{`2:11: invalid retry attempts "1.5": want a whole number`}},
+		{"zero attempts", "retry 0", []string{`2:11: invalid retry attempts "0": want at least 1`}},
+		{"huge attempts", "retry 99999999999999999999", []string{`2:11: invalid retry attempts "99999999999999999999": too large`}},
+		{"small multiplier", "retry 2 multiplier 0.5", []string{`2:24: invalid multiplier "0.5": want at least 1`}},
+		{"two states", "state A state B", []string{`2:13: duplicate state in flow "F"`}},
+		{"two flow retries", "retry 2\n retry 3", []string{`3:2: duplicate retry in flow "F"`}},
+		{"two flow timeouts", "timeout 1s timeout 2s", []string{`2:16: duplicate timeout in flow "F"`}},
+		{"two flow deadlines", "deadline 1s deadline 2s", []string{`2:17: duplicate deadline in flow "F"`}},
+		{"two actions", `step S { rpc a "A.B" await t "e" timeout 1s }`, []string{`2:26: step "S" has a second action`}},
+		{"two step retries", "step S { retry 1 retry 2 }", []string{`2:22: duplicate retry in step "S"`}},
+		{"two step timeouts", "step S { timeout 1s timeout 1s }", []string{`2:25: duplicate timeout in step "S"`}},
+		{"two step deadlines", "step S { deadline 1s deadline 1s }", []string{`2:26: duplicate deadline in step "S"`}},
+		{"two rollbacks", "step S { rollback A rollback B }", []string{`2:25: duplicate rollback in step "S"`}},
+		{"two irreversible", "step S { irreversible irreversible }", []string{`2:27: duplicate irreversible in step "S"`}},
+		{"two outcomes", "step S { outcomes a outcomes b }", []string{`2:25: duplicate outcomes in step "S"`}},
+		{"several at once", "timeout 1x step S { retry 0 retry 2 }", []string{
+			`2:13: invalid duration "1x": unknown unit "x"`,
+			`2:31: invalid retry attempts "0": want at least 1`,
+			`2:33: duplicate retry in step "S"`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "flow F {\n    " + tt.body + "\n}\n"
+			pf, diags := parser.Parse("e.flow", []byte(src))
+			if len(diags) > 0 {
+				t.Fatalf("Parse: %v", diags)
+			}
+			f, diags := Build(pf)
+			if f == nil || len(f.Flows) != 1 {
+				t.Fatalf("Build must return the model even with errors, got %+v", f)
+			}
+			var got []string
+			for _, d := range diags {
+				if d.Severity != diag.Error || d.Hint == "" || d.Range.Start.File != "e.flow" {
+					t.Errorf("%v: want an error with a hint in e.flow", d)
+				}
+				got = append(got, fmt.Sprintf("%d:%d: %s", d.Range.Start.Line, d.Range.Start.Column, d.Message))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("diagnostics (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBuildNil(t *testing.T) {
+	f, diags := Build(nil)
+	if f == nil || len(diags) > 0 || f.Version != FormatVersion {
+		t.Errorf("Build(nil) = %+v, %v", f, diags)
+	}
+}
+
+func TestDoc(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"// A.\nflow A {}", "A."},
+		{"// A.\n\nflow A {}", ""},
+		// Only one space after // is dropped: indentation below it is kept,
+		// as Go doc comments keep it for code blocks.
+		{"// one\n\n// two\n//\n//   three  \nflow A {}", "two\n\n  three"},
+		{"//no space\nflow A {}", "no space"},
+		{"flow B {} // trailing, not a doc\nflow A {}", ""},
+	}
+	for _, tt := range tests {
+		f := mustBuild(t, "d.flow", []byte(tt.src))
+		if got := f.Flows[len(f.Flows)-1].Doc; got != tt.want {
+			t.Errorf("Doc of %q = %q, want %q", tt.src, got, tt.want)
+		}
+	}
+}
+
+// flowCorpus returns the .flow files of the shared corpus and the fmt goldens.
+func flowCorpus(t testing.TB, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "flows", dir, "*.flow"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus in %s: %v", dir, err)
+	}
+	if dir == "good" {
+		more, _ := filepath.Glob(filepath.Join("..", "parser", "testdata", "fmt", "*", "*.flow"))
+		files = append(files, more...)
+	}
+	return files
+}
+
+// TestFormatKeepsModel: for every good flow, the formatted text builds to
+// the same model (ranges aside) as the original, so fmt never changes what
+// a flow means, its doc comments included.
+func TestFormatKeepsModel(t *testing.T) {
+	for _, name := range flowCorpus(t, "good") {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pf, diags := parser.Parse(name, src)
+		if len(diags) > 0 {
+			t.Errorf("%s: %v", name, diags)
+			continue
+		}
+		before, diags := Build(pf)
+		if diags.HasErrors() && !strings.Contains(name, "invalid") {
+			t.Errorf("%s: %v", name, diags)
+			continue
+		}
+		formatted := parser.Format(pf)
+		pf2, diags := parser.Parse(name, formatted)
+		if len(diags) > 0 {
+			t.Errorf("%s: formatted text does not parse: %v\n%s", name, diags, formatted)
+			continue
+		}
+		after, _ := Build(pf2)
+		if diff := cmp.Diff(before, after, buildIgnoreRanges); diff != "" {
+			t.Errorf("%s: fmt changed the model (-before +after):\n%s", name, diff)
+		}
+	}
+}
+
+// TestBadCorpus: every file under testdata/flows/bad fails Parse or Build;
+// the diagnostics, as users see them, are in testdata/build/bad.golden.
+func TestBadCorpus(t *testing.T) {
+	var out bytes.Buffer
+	sources := map[string][]byte{}
+	for _, name := range flowCorpus(t, "bad") {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel := "testdata/flows/bad/" + filepath.Base(name)
+		sources[rel] = src
+		pf, diags := parser.Parse(rel, src)
+		if len(diags) == 0 {
+			_, diags = Build(pf)
+		}
+		if !diags.HasErrors() {
+			t.Errorf("%s: no error", name)
+		}
+		if err := diag.Fprint(&out, diags, func(file string) []byte { return sources[file] }, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden := filepath.Join("testdata", "build", "bad.golden")
+	if *updateBuild {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v (run go test -run BadCorpus -update-build)", err)
 	}
-	pf, d := parser.Parse("signup.flow", src)
-	if len(d) > 0 {
-		t.Fatal(d)
+	if diff := cmp.Diff(string(want), out.String()); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", golden, diff)
 	}
-	f, d := Build(pf)
-	if len(d) > 0 {
-		t.Fatal(d)
+}
+
+// genFlow writes a flow of n steps that uses every statement, in the
+// proportions a real flow might: rpc steps with retries, rollbacks and
+// publications, awaits, Go steps with outcomes, publish steps, comments.
+func genFlow(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("// Big is generated for benchmarks.\nflow Big {\n    state BigState\n    trigger rpc \"Big.Start\"\n")
+	b.WriteString("    retry 3 backoff 100ms..5s multiplier 1.5\n    timeout 10s\n\n")
+	for i := range n {
+		next := fmt.Sprintf("S%d", i+1)
+		if i == n-1 {
+			next = "done"
+		}
+		switch i % 5 {
+		case 0:
+			fmt.Fprintf(&b, "    // S%d calls a service.\n    step S%d {\n", i, i)
+			fmt.Fprintf(&b, "        rpc svc%d \"Service.Call%d\" (Req%d) -> Rsp%d\n", i%7, i, i, i)
+			b.WriteString("        retry 5 backoff 200ms..10s\n")
+			fmt.Fprintf(&b, "        rollback rpc svc%d \"Service.Undo%d\" (Rsp%d)\n", i%7, i, i)
+			fmt.Fprintf(&b, "        publish events \"s%d.done\" (Rsp%d)\n    }\n", i, i)
+		case 1:
+			fmt.Fprintf(&b, "    step S%d {\n        await topic \"event.%d\" -> Got%d correlate Key timeout 1h\n", i, i, i)
+			fmt.Fprintf(&b, "        irreversible\n        on timeout -> fail\n    }\n")
+		case 2:
+			fmt.Fprintf(&b, "    step S%d { // a Go step\n        outcomes yes, no\n        rollback Undo%d\n", i, i)
+			fmt.Fprintf(&b, "        on yes -> %s\n        on no -> fail\n    }\n", next)
+		case 3:
+			fmt.Fprintf(&b, "    step S%d {\n        publish events \"s%d\" (Out%d)\n        irreversible\n    }\n", i, i, i)
+		case 4:
+			fmt.Fprintf(&b, "    step S%d {\n        timeout 2s\n        rollback Undo%d\n        on ok -> %s\n    }\n", i, i, next)
+		}
 	}
-	b, _ := json.MarshalIndent(f, "", "  ")
-	t.Logf("%s", b)
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+func TestGenFlowBuilds(t *testing.T) {
+	f := mustBuild(t, "big.flow", genFlow(10))
+	if len(f.Flows[0].Steps) != 10 {
+		t.Fatalf("got %d steps", len(f.Flows[0].Steps))
+	}
+}
+
+func benchmarkParseBuild(b *testing.B, steps int) {
+	src := genFlow(steps)
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		pf, diags := parser.Parse("big.flow", src)
+		if len(diags) > 0 {
+			b.Fatal(diags)
+		}
+		if _, diags := Build(pf); len(diags) > 0 {
+			b.Fatal(diags)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(steps), "ns/step")
+}
+
+// BenchmarkParse1000 is parse + build of a 1,000-step flow.
+func BenchmarkParse1000(b *testing.B) { benchmarkParseBuild(b, 1000) }
+
+// BenchmarkParse10000 is parse + build of a 10,000-step flow.
+func BenchmarkParse10000(b *testing.B) { benchmarkParseBuild(b, 10000) }
+
+// BenchmarkParseGrowth parses and builds both sizes in each iteration and
+// reports the cost per step of the large file over that of the small one,
+// measured in the same run: 1.0 is linear growth.
+func BenchmarkParseGrowth(b *testing.B) {
+	small, large := genFlow(1000), genFlow(10000)
+	var tSmall, tLarge time.Duration
+	run := func(src []byte) time.Duration {
+		start := time.Now()
+		pf, diags := parser.Parse("big.flow", src)
+		if len(diags) == 0 {
+			_, diags = Build(pf)
+		}
+		if len(diags) > 0 {
+			b.Fatal(diags)
+		}
+		return time.Since(start)
+	}
+	for b.Loop() {
+		tSmall += run(small)
+		tLarge += run(large)
+	}
+	perSmall := float64(tSmall) / float64(b.N) / 1000
+	perLarge := float64(tLarge) / float64(b.N) / 10000
+	b.ReportMetric(perSmall, "ns/step@1k")
+	b.ReportMetric(perLarge, "ns/step@10k")
+	b.ReportMetric(perLarge/perSmall, "growth")
 }

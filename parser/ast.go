@@ -6,15 +6,26 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-// The grammar: one struct per rule, each with Pos (its first token) and
-// EndPos (just after its last token) first. The participle tags are the
-// grammar; EBNF() prints them. Build (in package dsl) turns this tree into
-// the resolved model, and Format prints it back in canonical layout, so the
-// tree keeps everything both need: raw literals and comments.
+// The grammar: one struct per rule, each with Pos (its first token) first.
+// The participle tags are the grammar; EBNF() prints them. Build (in package
+// dsl) turns this tree into the resolved model, and Format prints it back in
+// canonical layout, so the tree keeps everything both need: names and
+// literals as written, with their positions, and comments.
+//
+// Statement keywords are matched by the statement rules (FlowStmt,
+// StepStmt), not by the node that follows them: participle tries the
+// alternatives of a statement in order, and a failed alternative then costs
+// a token comparison instead of building a node. That halves the time to
+// parse a large flow. So the RPC node of "rpc svc "E"" starts at svc, and
+// the statement (FlowStmt, StepStmt) is what spans the whole line.
 //
 // Nesting is fixed by the grammar (file, flow, step, statement), so no input
-// can make the parser recurse deeper than that: there is no expression or
-// block that contains itself.
+// can make the parser recurse deeper than that.
+
+// Token is a name or literal as written, with its position: an identifier,
+// a string literal with its quotes and escapes, a duration or a number.
+// Tokens never span lines, so a token ends len(Value) bytes after Pos.
+type Token = lexer.Token
 
 // File is a whole .flow source.
 type File struct {
@@ -38,7 +49,7 @@ type Flow struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 
-	Name *Ident      `parser:"'flow' @@"`
+	Name *Token      `parser:"'flow' @Ident"`
 	Body []*FlowStmt `parser:"'{' @@* '}'"`
 
 	Comments
@@ -50,235 +61,150 @@ type FlowStmt struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 
-	State    *State    `parser:"  @@"`
-	Trigger  *Trigger  `parser:"| @@"`
-	Retry    *Retry    `parser:"| @@"`
-	Timeout  *Timeout  `parser:"| @@"`
-	Deadline *Deadline `parser:"| @@"`
-	Step     *Step     `parser:"| @@"`
+	State    *Token   `parser:"  'state' @Ident"`
+	Trigger  *Trigger `parser:"| 'trigger' @@"`
+	Retry    *Retry   `parser:"| 'retry' @@"`
+	Timeout  *Token   `parser:"| 'timeout' @Duration"`
+	Deadline *Token   `parser:"| 'deadline' @Duration"`
+	Step     *Step    `parser:"| 'step' @@"`
 
 	Comments
 }
 
-// State is "state GoType".
-type State struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Type *Ident `parser:"'state' @@"`
-}
-
-// Trigger is "trigger rpc|event|schedule ...".
+// Trigger is what follows "trigger": rpc, event or schedule.
 type Trigger struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	RPC      *RPCTrigger      `parser:"'trigger' ( @@"`
-	Event    *EventTrigger    `parser:"          | @@"`
-	Schedule *ScheduleTrigger `parser:"          | @@ )"`
+	RPC      *Token        `parser:"  'rpc' @String"`
+	Event    *EventTrigger `parser:"| 'event' @@"`
+	Schedule *Token        `parser:"| 'schedule' @String"`
 }
 
-// RPCTrigger is `rpc "Service.Method"`.
-type RPCTrigger struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Endpoint *String `parser:"'rpc' @@"`
-}
-
-// EventTrigger is `event topic "event.name"`.
+// EventTrigger is the topic and event name of "trigger event".
 type EventTrigger struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	Topic *Ident  `parser:"'event' @@"`
-	Event *String `parser:"@@"`
+	Topic *Token `parser:"@Ident"`
+	Event *Token `parser:"@String"`
 }
 
-// ScheduleTrigger is `schedule "cron or @every"`.
-type ScheduleTrigger struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Spec *String `parser:"'schedule' @@"`
-}
-
-// Retry is "retry N [backoff D..D] [multiplier X] [jitter none|full]".
+// Retry is what follows "retry": N [backoff D..D] [multiplier X]
+// [jitter none|full].
 type Retry struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	Attempts   *Number  `parser:"'retry' @@"`
-	Backoff    *Backoff `parser:"@@?"`
-	Multiplier *Number  `parser:"( 'multiplier' @@ )?"`
-	Jitter     string   `parser:"( 'jitter' @( 'none' | 'full' ) )?"`
+	Attempts   *Token   `parser:"@Number"`
+	Backoff    *Backoff `parser:"( 'backoff' @@ )?"`
+	Multiplier *Token   `parser:"( 'multiplier' @Number )?"`
+	Jitter     *Token   `parser:"( 'jitter' @( 'none' | 'full' ) )?"`
 }
 
-// Backoff is "backoff Initial..Max".
+// Backoff is the range Initial..Max of a retry.
 type Backoff struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	Initial *Duration `parser:"'backoff' @@"`
-	Max     *Duration `parser:"'..' @@"`
+	Initial *Token `parser:"@Duration"`
+	Max     *Token `parser:"'..' @Duration"`
 }
 
-// Timeout is "timeout D".
-type Timeout struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Value *Duration `parser:"'timeout' @@"`
-}
-
-// Deadline is "deadline D".
-type Deadline struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Value *Duration `parser:"'deadline' @@"`
-}
-
-// Step is "step Name { ... }".
+// Step is what follows "step": Name { ... }.
 type Step struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 
-	Name *Ident      `parser:"'step' @@"`
+	Name *Token      `parser:"@Ident"`
 	Body []*StepStmt `parser:"'{' @@* '}'"`
 
 	Block
 }
 
-// StepStmt is one statement in a step body, in any order.
+// StepStmt is one statement in a step body; they may come in any order.
 type StepStmt struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 
-	RPC          *RPC          `parser:"  @@"`
-	Await        *Await        `parser:"| @@"`
-	Publish      *Publish      `parser:"| @@"`
-	Retry        *Retry        `parser:"| @@"`
-	Timeout      *Timeout      `parser:"| @@"`
-	Deadline     *Deadline     `parser:"| @@"`
-	Rollback     *Rollback     `parser:"| @@"`
-	Irreversible *Irreversible `parser:"| @@"`
-	Outcomes     *Outcomes     `parser:"| @@"`
-	On           *On           `parser:"| @@"`
+	RPC          *RPC       `parser:"  'rpc' @@"`
+	Await        *Await     `parser:"| 'await' @@"`
+	Publish      *Publish   `parser:"| 'publish' @@"`
+	Retry        *Retry     `parser:"| 'retry' @@"`
+	Timeout      *Token     `parser:"| 'timeout' @Duration"`
+	Deadline     *Token     `parser:"| 'deadline' @Duration"`
+	Rollback     *Rollback  `parser:"| 'rollback' @@"`
+	Irreversible *Token     `parser:"| @'irreversible'"`
+	Outcomes     []*Outcome `parser:"| 'outcomes' @@ ( ',' @@ )*"`
+	On           *On        `parser:"| 'on' @@"`
 
 	Comments
 }
 
-// RPC is `rpc service "Endpoint" [(Request)] [-> Response]`.
+// Outcome is one name in an outcomes list. (It is a node rather than a bare
+// Token because participle does not collect repeated captures into a slice
+// of tokens.)
+type Outcome struct {
+	Pos lexer.Position
+
+	Name *Token `parser:"@Ident"`
+}
+
+// RPC is what follows "rpc": service "Endpoint" [(Request)] [-> Response].
 type RPC struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	Service  *Ident  `parser:"'rpc' @@"`
-	Endpoint *String `parser:"@@"`
-	Request  *Ident  `parser:"( '(' @@ ')' )?"`
-	Response *Ident  `parser:"( '->' @@ )?"`
+	Service  *Token `parser:"@Ident"`
+	Endpoint *Token `parser:"@String"`
+	Request  *Token `parser:"( '(' @Ident ')' )?"`
+	Response *Token `parser:"( '->' @Ident )?"`
 }
 
-// Await is `await topic "event" [-> Field] [correlate Field] [timeout D]`.
+// Await is what follows "await":
+// topic "event" [-> Field] [correlate Field] [timeout D].
 type Await struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	Topic     *Ident    `parser:"'await' @@"`
-	Event     *String   `parser:"@@"`
-	Into      *Ident    `parser:"( '->' @@ )?"`
-	Correlate *Ident    `parser:"( 'correlate' @@ )?"`
-	Timeout   *Duration `parser:"( 'timeout' @@ )?"`
+	Topic     *Token `parser:"@Ident"`
+	Event     *Token `parser:"@String"`
+	Into      *Token `parser:"( '->' @Ident )?"`
+	Correlate *Token `parser:"( 'correlate' @Ident )?"`
+	Timeout   *Token `parser:"( 'timeout' @Duration )?"`
 }
 
-// Publish is `publish topic "event" [(Payload)]`.
+// Publish is what follows "publish": topic "event" [(Payload)].
 type Publish struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	Topic   *Ident  `parser:"'publish' @@"`
-	Event   *String `parser:"@@"`
-	Payload *Ident  `parser:"( '(' @@ ')' )?"`
+	Topic   *Token `parser:"@Ident"`
+	Event   *Token `parser:"@String"`
+	Payload *Token `parser:"( '(' @Ident ')' )?"`
 }
 
-// Rollback is "rollback GoStep" or "rollback rpc ...".
+// Rollback is what follows "rollback": an rpc or a Go step name.
 type Rollback struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	RPC  *RPC   `parser:"'rollback' ( @@"`
-	Name *Ident `parser:"           | @@ )"`
+	RPC  *RPC   `parser:"  'rpc' @@"`
+	Name *Token `parser:"| @Ident"`
 }
 
-// Irreversible marks a step that has no rollback on purpose.
-type Irreversible struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Keyword string `parser:"@'irreversible'"`
-}
-
-// Outcomes is "outcomes a, b, c": the named outcomes a Go step may return.
-type Outcomes struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Names []*Ident `parser:"'outcomes' @@ ( ',' @@ )*"`
-}
-
-// On is "on outcome -> target".
+// On is what follows "on": outcome -> target.
 type On struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
+	Pos lexer.Position
 
-	Outcome *Ident `parser:"'on' @@"`
-	Target  *Ident `parser:"'->' @@"`
+	Outcome *Token `parser:"@Ident"`
+	Target  *Token `parser:"'->' @Ident"`
 }
 
-// Ident is a name: a flow, step, type, field, topic, service or outcome.
-type Ident struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Name string `parser:"@Ident"`
-}
-
-// String is a double-quoted Go string literal; Raw keeps the quotes and
-// escapes as written, so Format prints it unchanged. The lexer has already
-// checked that it unquotes.
-type String struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Raw string `parser:"@String"`
-}
-
-// Value is the string's unquoted value.
-func (s *String) Value() string {
-	v, err := strconv.Unquote(s.Raw)
-	if err != nil { // the lexer rejects such literals; keep the text rather than lose it
-		return s.Raw
+// Unquote is the value of a string token. The lexer has checked that it
+// unquotes; a token that does not is returned as written.
+func Unquote(t *Token) string {
+	v, err := strconv.Unquote(t.Value)
+	if err != nil {
+		return t.Value
 	}
 	return v
 }
 
-// Duration is a duration as written ("250ms", "1h30m"). It is validated by
-// Build, so that "10x" is reported with what is wrong with it.
-type Duration struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Text string `parser:"@Duration"`
-}
-
-// Number is an unsigned decimal number as written ("3", "1.5").
-type Number struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-
-	Text string `parser:"@Number"`
-}
+// End is the position just after t.
+func End(t *Token) lexer.Position { return advance(t.Pos, t.Value) }
 
 // Comment is one "//" comment.
 type Comment struct {

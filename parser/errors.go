@@ -23,6 +23,25 @@ import (
 // that UnexpectedTokenError exposes of it.
 var expectRe = regexp.MustCompile(`\(expected (.*)\)$`)
 
+// startsWith maps what participle may say it expected (a token type, or a
+// rule that the statement keyword has already committed to) to the first
+// thing that rule expects, which describeExpected names.
+var startsWith = map[string]string{
+	"<ident>":      "Ident",
+	"<string>":     "String",
+	"<duration>":   "Duration",
+	"<number>":     "Number",
+	"Step":         "Ident",
+	"RPC":          "Ident",
+	"Await":        "Ident",
+	"Publish":      "Ident",
+	"On":           "Ident",
+	"EventTrigger": "Ident",
+	"Outcome":      "Ident",
+	"Retry":        "Number",
+	"Backoff":      "Duration",
+}
+
 // syntaxError turns a participle error into a positioned diagnostic.
 func syntaxError(err error, toks []lexer.Token) diag.Diagnostic {
 	var uerr *participle.UnexpectedTokenError
@@ -38,6 +57,9 @@ func syntaxError(err error, toks []lexer.Token) diag.Diagnostic {
 	expect := ""
 	if m := expectRe.FindStringSubmatch(uerr.Message()); m != nil {
 		expect = firstTerm(m[1])
+		if t, ok := startsWith[expect]; ok {
+			expect = t
+		}
 	}
 	want, hint := describeExpected(expect, toks, i)
 	r := diag.Range{Start: toPos(tok.Pos), End: toPos(advance(tok.Pos, tok.Value))}
@@ -176,11 +198,11 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			return `"->"`, "a transition is written on outcome -> Target"
 		}
 		return `"->"`, ""
-	case "(RPCTrigger | EventTrigger | ScheduleTrigger)":
+	case "Trigger":
 		return `"rpc", "event" or "schedule"`, `a trigger is trigger rpc "Endpoint", trigger event topic "event" or trigger schedule "spec"`
-	case "(RPC | Ident)":
+	case "Rollback":
 		return `Go step name or "rpc"`, ""
-	case `("none" | "full")`:
+	case `("none" | "full")`, `"none"`:
 		return `"none" or "full"`, ""
 	}
 	return strings.NewReplacer("Ident", "name", "String", "string").Replace(expect), ""

@@ -66,7 +66,8 @@ func Parse(filename string, src []byte) (f *File, diags diag.List) {
 
 // post completes the tree participle built: it moves every EndPos from the
 // start of the next token to the end of the node's own last token, and
-// attaches comments to nodes.
+// attaches comments to nodes. Participle's EndPos is where the next token
+// starts, which would put the end of a statement on the next line.
 type post struct {
 	s  *scanned
 	ci int // next comment to attach
@@ -181,12 +182,11 @@ func (p *post) file(f *File) {
 func (p *post) flow(fl *Flow) {
 	rawEnd := fl.EndPos
 	p.fixEnd(&fl.EndPos)
-	p.ident(fl.Name)
 	items := make([]item, len(fl.Body))
 	for i, st := range fl.Body {
 		items[i] = p.flowStmt(st)
 	}
-	p.block(p.openBrace(fl.Name.EndPos), p.lastToken(rawEnd), items, &fl.Open, &fl.Footer)
+	p.block(p.openBrace(End(fl.Name)), p.lastToken(rawEnd), items, &fl.Open, &fl.Footer)
 	// an end-of-line comment after the closing brace belongs to the flow
 }
 
@@ -212,144 +212,21 @@ func (p *post) lastToken(rawEnd lexer.Position) lexer.Position {
 func (p *post) flowStmt(st *FlowStmt) item {
 	p.fixEnd(&st.EndPos)
 	it := item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
-	switch {
-	case st.State != nil:
-		p.fixEnd(&st.State.EndPos)
-		p.ident(st.State.Type)
-	case st.Trigger != nil:
-		p.trigger(st.Trigger)
-	case st.Retry != nil:
-		p.retry(st.Retry)
-	case st.Timeout != nil:
-		p.fixEnd(&st.Timeout.EndPos)
-		p.duration(st.Timeout.Value)
-	case st.Deadline != nil:
-		p.fixEnd(&st.Deadline.EndPos)
-		p.duration(st.Deadline.Value)
-	case st.Step != nil:
+	if st.Step != nil {
 		it.inside = func() { p.step(st.Step) }
 	}
 	return it
 }
 
-func (p *post) trigger(t *Trigger) {
-	p.fixEnd(&t.EndPos)
-	switch {
-	case t.RPC != nil:
-		p.fixEnd(&t.RPC.EndPos)
-		p.str(t.RPC.Endpoint)
-	case t.Event != nil:
-		p.fixEnd(&t.Event.EndPos)
-		p.ident(t.Event.Topic)
-		p.str(t.Event.Event)
-	case t.Schedule != nil:
-		p.fixEnd(&t.Schedule.EndPos)
-		p.str(t.Schedule.Spec)
-	}
-}
-
-func (p *post) retry(r *Retry) {
-	p.fixEnd(&r.EndPos)
-	p.number(r.Attempts)
-	if r.Backoff != nil {
-		p.fixEnd(&r.Backoff.EndPos)
-		p.duration(r.Backoff.Initial)
-		p.duration(r.Backoff.Max)
-	}
-	p.number(r.Multiplier)
-}
-
 func (p *post) step(s *Step) {
 	rawEnd := s.EndPos
 	p.fixEnd(&s.EndPos)
-	p.ident(s.Name)
 	items := make([]item, len(s.Body))
 	for i, st := range s.Body {
-		items[i] = p.stepStmt(st)
+		p.fixEnd(&st.EndPos)
+		items[i] = item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
 	}
-	p.block(p.openBrace(s.Name.EndPos), p.lastToken(rawEnd), items, &s.Open, &s.Footer)
-}
-
-func (p *post) stepStmt(st *StepStmt) item {
-	p.fixEnd(&st.EndPos)
-	switch {
-	case st.RPC != nil:
-		p.rpc(st.RPC)
-	case st.Await != nil:
-		a := st.Await
-		p.fixEnd(&a.EndPos)
-		p.ident(a.Topic)
-		p.str(a.Event)
-		p.ident(a.Into)
-		p.ident(a.Correlate)
-		p.duration(a.Timeout)
-	case st.Publish != nil:
-		pub := st.Publish
-		p.fixEnd(&pub.EndPos)
-		p.ident(pub.Topic)
-		p.str(pub.Event)
-		p.ident(pub.Payload)
-	case st.Retry != nil:
-		p.retry(st.Retry)
-	case st.Timeout != nil:
-		p.fixEnd(&st.Timeout.EndPos)
-		p.duration(st.Timeout.Value)
-	case st.Deadline != nil:
-		p.fixEnd(&st.Deadline.EndPos)
-		p.duration(st.Deadline.Value)
-	case st.Rollback != nil:
-		p.fixEnd(&st.Rollback.EndPos)
-		if st.Rollback.RPC != nil {
-			p.rpc(st.Rollback.RPC)
-		}
-		p.ident(st.Rollback.Name)
-	case st.Irreversible != nil:
-		p.fixEnd(&st.Irreversible.EndPos)
-	case st.Outcomes != nil:
-		p.fixEnd(&st.Outcomes.EndPos)
-		for _, n := range st.Outcomes.Names {
-			p.ident(n)
-		}
-	case st.On != nil:
-		p.fixEnd(&st.On.EndPos)
-		p.ident(st.On.Outcome)
-		p.ident(st.On.Target)
-	}
-	return item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
-}
-
-func (p *post) rpc(r *RPC) {
-	p.fixEnd(&r.EndPos)
-	p.ident(r.Service)
-	p.str(r.Endpoint)
-	p.ident(r.Request)
-	p.ident(r.Response)
-}
-
-// Leaf nodes are one token: their end is computed from their text.
-
-func (p *post) ident(n *Ident) {
-	if n != nil {
-		n.EndPos = advance(n.Pos, n.Name)
-	}
-}
-
-func (p *post) str(n *String) {
-	if n != nil {
-		n.EndPos = advance(n.Pos, n.Raw)
-	}
-}
-
-func (p *post) duration(n *Duration) {
-	if n != nil {
-		n.EndPos = advance(n.Pos, n.Text)
-	}
-}
-
-func (p *post) number(n *Number) {
-	if n != nil {
-		n.EndPos = advance(n.Pos, n.Text)
-	}
+	p.block(p.openBrace(End(s.Name)), p.lastToken(rawEnd), items, &s.Open, &s.Footer)
 }
 
 // advance is the position just after text that starts at pos (tokens do not

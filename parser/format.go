@@ -1,0 +1,372 @@
+package parser
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Format prints f in canonical layout:
+//
+//   - four spaces of indentation, one statement per line;
+//   - in a flow: state, trigger, retry, timeout, deadline, then the steps;
+//   - in a step: the action (rpc, await, or a publish step's first publish),
+//     retry, timeout, deadline, rollback, irreversible, publish, outcomes,
+//     on; statements of the same kind keep their order;
+//   - exactly one blank line before each step and between flows; elsewhere a
+//     blank line is kept where one or more were written, never after "{" or
+//     before "}";
+//   - an empty step on one line: step Name {};
+//   - numbers and durations in their shortest spelling (1h0m0s is 1h,
+//     90m is 1h30m, 03 is 3); parts of a retry that were not written are not
+//     added, and parts that were are kept, because a step's retry overrides
+//     its flow's part by part;
+//   - comments where they were: own-line comments above the statement they
+//     precede (they move with it when statements are reordered), end-of-line
+//     comments after their statement, aligned when on adjacent lines.
+//
+// Format of Format's output is the same bytes, and parses to the same model.
+// The tree need not be valid beyond its syntax: invalid durations and
+// duplicate statements are printed as written.
+func Format(f *File) []byte {
+	if f == nil {
+		return nil
+	}
+	p := &printer{}
+	for i, fl := range f.Flows {
+		p.leading(fl.Comments, i == 0, i > 0, 0)
+		p.block(0, "flow "+fl.Name.Value, fl.Comments.Trailing, &fl.Block, len(fl.Body), func() {
+			stmts := slices.Clone(fl.Body)
+			slices.SortStableFunc(stmts, func(a, b *FlowStmt) int { return flowRank(a) - flowRank(b) })
+			for j, st := range stmts {
+				p.flowStmt(st, j == 0)
+			}
+		})
+	}
+	for i, c := range f.Footer {
+		if c.BlankBefore && (i > 0 || len(f.Flows) > 0) {
+			p.blank()
+		}
+		p.line(0, "", c)
+	}
+	return p.bytes()
+}
+
+// line is one output line: indentation, code and an end-of-line comment.
+// A line with neither is a blank line.
+type line struct {
+	indent  int
+	code    string
+	comment string
+}
+
+type printer struct {
+	lines []line
+}
+
+func (p *printer) blank() {
+	if n := len(p.lines); n > 0 && p.lines[n-1] != (line{}) {
+		p.lines = append(p.lines, line{})
+	}
+}
+
+// line adds code (which may be empty) with an optional end-of-line comment.
+func (p *printer) line(indent int, code string, c *Comment) {
+	l := line{indent: indent, code: code}
+	if c != nil {
+		l.comment = strings.TrimRight(c.Text, " \t")
+	}
+	p.lines = append(p.lines, l)
+}
+
+// leading prints the own-line comments above a node and the blank lines
+// around them. first means the node is the first in its block (no blank
+// line above it); sep forces one blank line above (steps and flows).
+func (p *printer) leading(c Comments, first, sep bool, indent int) {
+	for i, cm := range c.Leading {
+		if !first && (cm.BlankBefore || (i == 0 && sep)) || first && i > 0 && cm.BlankBefore {
+			p.blank()
+		}
+		p.line(indent, "", cm)
+	}
+	switch {
+	case len(c.Leading) > 0 && c.BlankBefore:
+		// Keeps a comment that was apart from the node apart from it:
+		// directly above a flow or step it would become its doc comment.
+		p.blank()
+	case len(c.Leading) == 0 && !first && (sep || c.BlankBefore):
+		p.blank()
+	}
+}
+
+// block prints "header {", the body, the footer comments and "}", or
+// "header {}" when there is nothing inside.
+func (p *printer) block(indent int, header string, trailing *Comment, b *Block, n int, body func()) {
+	if n == 0 && b.Open == nil && len(b.Footer) == 0 {
+		p.line(indent, header+" {}", trailing)
+		return
+	}
+	p.line(indent, header+" {", b.Open)
+	body()
+	for i, c := range b.Footer {
+		if c.BlankBefore && (i > 0 || n > 0) {
+			p.blank()
+		}
+		p.line(indent+1, "", c)
+	}
+	p.line(indent, "}", trailing)
+}
+
+func flowRank(st *FlowStmt) int {
+	switch {
+	case st.State != nil:
+		return 0
+	case st.Trigger != nil:
+		return 1
+	case st.Retry != nil:
+		return 2
+	case st.Timeout != nil:
+		return 3
+	case st.Deadline != nil:
+		return 4
+	}
+	return 5 // step
+}
+
+func (p *printer) flowStmt(st *FlowStmt, first bool) {
+	if st.Step != nil {
+		s := st.Step
+		p.leading(st.Comments, first, true, 1)
+		p.block(1, "step "+s.Name.Value, st.Trailing, &s.Block, len(s.Body), func() {
+			for j, st := range sortStepStmts(s.Body) {
+				p.leading(st.Comments, j == 0, false, 2)
+				p.line(2, stepStmtString(st), st.Trailing)
+			}
+		})
+		return
+	}
+	p.leading(st.Comments, first, false, 1)
+	var code string
+	switch {
+	case st.State != nil:
+		code = "state " + st.State.Value
+	case st.Trigger != nil:
+		code = triggerString(st.Trigger)
+	case st.Retry != nil:
+		code = retryString(st.Retry)
+	case st.Timeout != nil:
+		code = "timeout " + durationString(st.Timeout)
+	case st.Deadline != nil:
+		code = "deadline " + durationString(st.Deadline)
+	}
+	p.line(1, code, st.Trailing)
+}
+
+// sortStepStmts returns the statements of a step in canonical order.
+func sortStepStmts(body []*StepStmt) []*StepStmt {
+	stmts := slices.Clone(body)
+	// A step with no rpc or await is a publish step: its first publish is
+	// its action and goes first.
+	var action *StepStmt
+	if !slices.ContainsFunc(stmts, func(st *StepStmt) bool { return st.RPC != nil || st.Await != nil }) {
+		if i := slices.IndexFunc(stmts, func(st *StepStmt) bool { return st.Publish != nil }); i >= 0 {
+			action = stmts[i]
+		}
+	}
+	rank := func(st *StepStmt) int {
+		if st == action {
+			return 0
+		}
+		return stepRank(st)
+	}
+	slices.SortStableFunc(stmts, func(a, b *StepStmt) int { return rank(a) - rank(b) })
+	return stmts
+}
+
+func stepRank(st *StepStmt) int {
+	switch {
+	case st.RPC != nil, st.Await != nil:
+		return 0
+	case st.Retry != nil:
+		return 1
+	case st.Timeout != nil:
+		return 2
+	case st.Deadline != nil:
+		return 3
+	case st.Rollback != nil:
+		return 4
+	case st.Irreversible != nil:
+		return 5
+	case st.Publish != nil:
+		return 6
+	case st.Outcomes != nil:
+		return 7
+	}
+	return 8 // on
+}
+
+func stepStmtString(st *StepStmt) string {
+	switch {
+	case st.RPC != nil:
+		return rpcString(st.RPC)
+	case st.Await != nil:
+		a := st.Await
+		var b strings.Builder
+		b.WriteString("await " + a.Topic.Value + " " + a.Event.Value)
+		if a.Into != nil {
+			b.WriteString(" -> " + a.Into.Value)
+		}
+		if a.Correlate != nil {
+			b.WriteString(" correlate " + a.Correlate.Value)
+		}
+		if a.Timeout != nil {
+			b.WriteString(" timeout " + durationString(a.Timeout))
+		}
+		return b.String()
+	case st.Publish != nil:
+		s := "publish " + st.Publish.Topic.Value + " " + st.Publish.Event.Value
+		if st.Publish.Payload != nil {
+			s += " (" + st.Publish.Payload.Value + ")"
+		}
+		return s
+	case st.Retry != nil:
+		return retryString(st.Retry)
+	case st.Timeout != nil:
+		return "timeout " + durationString(st.Timeout)
+	case st.Deadline != nil:
+		return "deadline " + durationString(st.Deadline)
+	case st.Rollback != nil:
+		if st.Rollback.RPC != nil {
+			return "rollback " + rpcString(st.Rollback.RPC)
+		}
+		return "rollback " + st.Rollback.Name.Value
+	case st.Irreversible != nil:
+		return "irreversible"
+	case st.Outcomes != nil:
+		names := make([]string, len(st.Outcomes))
+		for i, n := range st.Outcomes {
+			names[i] = n.Name.Value
+		}
+		return "outcomes " + strings.Join(names, ", ")
+	case st.On != nil:
+		return "on " + st.On.Outcome.Value + " -> " + st.On.Target.Value
+	}
+	return ""
+}
+
+func rpcString(r *RPC) string {
+	s := "rpc " + r.Service.Value + " " + r.Endpoint.Value
+	if r.Request != nil {
+		s += " (" + r.Request.Value + ")"
+	}
+	if r.Response != nil {
+		s += " -> " + r.Response.Value
+	}
+	return s
+}
+
+func triggerString(t *Trigger) string {
+	switch {
+	case t.RPC != nil:
+		return "trigger rpc " + t.RPC.Value
+	case t.Event != nil:
+		return "trigger event " + t.Event.Topic.Value + " " + t.Event.Event.Value
+	case t.Schedule != nil:
+		return "trigger schedule " + t.Schedule.Value
+	}
+	return "trigger"
+}
+
+func retryString(r *Retry) string {
+	var b strings.Builder
+	b.WriteString("retry ")
+	if n, err := strconv.Atoi(r.Attempts.Value); err == nil {
+		b.WriteString(strconv.Itoa(n))
+	} else {
+		b.WriteString(r.Attempts.Value)
+	}
+	if r.Backoff != nil {
+		b.WriteString(" backoff " + durationString(r.Backoff.Initial) + ".." + durationString(r.Backoff.Max))
+	}
+	if r.Multiplier != nil {
+		b.WriteString(" multiplier ")
+		if v, err := strconv.ParseFloat(r.Multiplier.Value, 64); err == nil {
+			// 'f' rather than 'g': the lexer has no exponent syntax.
+			b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+		} else {
+			b.WriteString(r.Multiplier.Value)
+		}
+	}
+	if r.Jitter != nil {
+		b.WriteString(" jitter " + r.Jitter.Value)
+	}
+	return b.String()
+}
+
+// durationString is the shortest spelling of a valid duration, and an
+// invalid one as written (Build reports it).
+func durationString(d *Token) string {
+	v, err := time.ParseDuration(d.Value)
+	if err != nil || v < 0 {
+		return d.Value
+	}
+	s := v.String()
+	// time.Duration prints 1h30m0s and 5m0s; drop the zero tails.
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// bytes renders the lines, aligning the end-of-line comments of adjacent
+// lines in one column, as gofmt does.
+func (p *printer) bytes() []byte {
+	lines := p.lines
+	for len(lines) > 0 && lines[len(lines)-1] == (line{}) {
+		lines = lines[:len(lines)-1]
+	}
+	var out bytes.Buffer
+	for i := 0; i < len(lines); {
+		// A run of adjacent lines that all have code and a comment.
+		j := i
+		width := 0
+		for j < len(lines) && lines[j].code != "" && lines[j].comment != "" {
+			width = max(width, 4*lines[j].indent+len(lines[j].code))
+			j++
+		}
+		if j == i {
+			writeLine(&out, lines[i], 0)
+			i++
+			continue
+		}
+		for ; i < j; i++ {
+			writeLine(&out, lines[i], width)
+		}
+	}
+	return out.Bytes()
+}
+
+func writeLine(out *bytes.Buffer, l line, width int) {
+	if l == (line{}) {
+		out.WriteByte('\n')
+		return
+	}
+	start := out.Len()
+	out.WriteString(strings.Repeat("    ", l.indent))
+	out.WriteString(l.code)
+	if l.comment != "" {
+		if l.code != "" {
+			out.WriteByte(' ')
+			for out.Len()-start < width+1 {
+				out.WriteByte(' ')
+			}
+		}
+		out.WriteString(l.comment)
+	}
+	out.WriteByte('\n')
+}

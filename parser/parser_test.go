@@ -1,0 +1,348 @@
+package parser
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/alecthomas/participle/v2/lexer"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// errString renders a diagnostic as the tests compare it: position,
+// message and hint.
+func errString(d diag.Diagnostic) string {
+	s := fmt.Sprintf("%d:%d: %s", d.Range.Start.Line, d.Range.Start.Column, d.Message)
+	if d.Hint != "" {
+		s += " (hint: " + d.Hint + ")"
+	}
+	return s
+}
+
+func TestSyntaxErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"missing step name", "flow A { step }", `1:15: expected step name, found "}"`},
+		{"missing flow name", "flow { }", `1:6: expected flow name, found "{"`},
+		{"top level", "step A {}", `1:1: expected "flow", found "step" (hint: a .flow file holds flow declarations: flow Name { ... })`},
+		{"after a flow", "flow A {}\n}", `2:1: expected "flow", found "}" (hint: a .flow file holds flow declarations: flow Name { ... })`},
+		{"state without type", "flow A {\n    state\n}", `3:1: expected state type name, found "}" (hint: name the Go struct type that holds the run's data)`},
+		{"trigger kind", `flow A { trigger http "x" }`, `1:18: expected "rpc", "event" or "schedule", found "http" (hint: a trigger is trigger rpc "Endpoint", trigger event topic "event" or trigger schedule "spec")`},
+		{"trigger rpc endpoint", `flow A { trigger rpc Start }`, `1:22: expected endpoint string, found "Start" (hint: write the endpoint in quotes, such as "Customer.Create")`},
+		{"trigger event name", `flow A { trigger event accounts signup }`, `1:33: expected event name string, found "signup" (hint: write the event name in quotes, such as "payment.succeeded")`},
+		{"schedule", `flow A { trigger schedule 5m }`, `1:27: expected schedule string, found duration 5m (hint: write a cron expression or @every in quotes, such as "0 3 * * *" or "@every 1h")`},
+		{"unknown flow statement", "flow A {\n    steps B {}\n}", `2:5: expected flow statement or "}", found "steps" (hint: a flow holds state, trigger, retry, timeout, deadline and step statements)`},
+		{"unknown step statement", "flow A {\n    step B {\n        call x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "call" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
+		{"rpc service", `flow A { step B { rpc "X.Y" } }`, `1:23: expected service name, found string "X.Y"`},
+		{"rpc endpoint", `flow A { step B { rpc svc } }`, `1:27: expected endpoint string, found "}" (hint: write the endpoint in quotes, such as "Customer.Create")`},
+		{"rpc request", `flow A { step B { rpc svc "X.Y" () } }`, `1:34: expected state field name, found ")"`},
+		{"rpc request close", `flow A { step B { rpc svc "X.Y" (A B) } }`, `1:36: expected ")", found "B"`},
+		{"rpc response", `flow A { step B { rpc svc "X.Y" -> } }`, `1:36: expected state field name, found "}"`},
+		{"await topic", `flow A { step B { await "x" } }`, `1:25: expected topic name, found string "x"`},
+		{"await timeout", `flow A { step B { await t "e" timeout 5 } }`, `1:39: expected duration, found number 5 (hint: add a unit: 5s, 5ms or 5m)`},
+		{"publish event", `flow A { step B { publish t e } }`, `1:29: expected event name string, found "e" (hint: write the event name in quotes, such as "payment.succeeded")`},
+		{"on arrow", `flow A { step B { on ok done } }`, `1:25: expected "->", found "done" (hint: a transition is written on outcome -> Target)`},
+		{"on target", `flow A { step B { on ok -> } }`, `1:28: expected target step name, done or fail, found "}"`},
+		{"on outcome", `flow A { step B { on -> C } }`, `1:22: expected outcome, found "->" (hint: outcomes are ok, error, timeout or one declared with outcomes)`},
+		{"outcomes trailing comma", `flow A { step B { outcomes a, } }`, `1:31: expected outcome name, found "}"`},
+		{"retry attempts", `flow A { retry x }`, `1:16: expected number of attempts, found "x" (hint: write the total number of attempts, such as retry 3)`},
+		{"retry range", `flow A { retry 3 backoff 1s }`, `1:29: expected "..", found "}" (hint: a backoff range is written backoff 100ms..5s)`},
+		{"retry range max", `flow A { retry 3 backoff 1s.. }`, `1:31: expected duration, found "}" (hint: durations use Go syntax, such as 250ms, 10s or 1h30m)`},
+		{"jitter", `flow A { retry 3 jitter some }`, `1:25: expected "none" or "full", found "some"`},
+		{"multiplier", `flow A { retry 3 multiplier x }`, `1:29: expected number, found "x"`},
+		{"timeout number", `flow A { timeout 10 }`, `1:18: expected duration, found number 10 (hint: add a unit: 10s, 10ms or 10m)`},
+		{"deadline", `flow A { deadline }`, `1:19: expected duration, found "}" (hint: durations use Go syntax, such as 250ms, 10s or 1h30m)`},
+		{"rollback", `flow A { step B { rollback } }`, `1:28: expected Go step name or "rpc", found "}"`},
+		{"rollback rpc", `flow A { step B { rollback rpc } }`, `1:32: expected service name, found "}"`},
+		{"unclosed step", "flow A {\n    step B {\n        irreversible\n", `4:1: expected "}", found end of file (hint: close the "{" opened at line 2, column 12)`},
+		{"unclosed flow", "flow A {\n    step B {}\n", `3:1: expected "}", found end of file (hint: close the "{" opened at line 1, column 8)`},
+		{"step brace", `flow A { step B irreversible }`, `1:17: expected "{", found "irreversible"`},
+		{"nested step", `flow A { step B { step C {} } }`, `1:19: expected step statement or "}", found "step" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
+		{"nested braces", `flow A { step B {{ }}}`, `1:18: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
+
+		// Lexical errors.
+		{"unterminated string", "flow A { trigger rpc \"Start\n}", `1:22: unterminated string (hint: close the string with " on the same line)`},
+		{"bad escape", `flow A { trigger rpc "a\qb" }`, `1:24: invalid escape sequence in string (hint: strings use Go escapes: \" \\ \n \t \xFF \u00e9)`},
+		{"single quotes", `flow A { trigger rpc 'x' }`, `1:22: unexpected character "'" (hint: strings are written in double quotes: "text")`},
+		{"negative", `flow A { timeout -5s }`, `1:18: unexpected character '-' (hint: numbers and durations cannot be negative)`},
+		{"lone dash", `flow A { step B { on ok - C } }`, `1:25: unexpected character '-' (hint: transitions are written "on outcome -> Target")`},
+		{"block comment", "/* no */ flow A {}", `1:1: unexpected character '/' (hint: block comments are not supported; start each comment line with //)`},
+		{"semicolon", `flow A { state S; }`, `1:17: unexpected character ';' (hint: statements need no separator; put one per line)`},
+		{"non-ascii name", `flow Café {}`, `1:9: unexpected character 'é' (hint: names are ASCII letters, digits and _; other text belongs in strings or comments)`},
+		{"single dot", `flow A { retry 3 backoff 1s. 5s }`, `1:28: unexpected character '.' (hint: a backoff range is written "backoff 100ms..5s")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, diags := Parse("test.flow", []byte(tt.src))
+			if f == nil {
+				t.Fatal("Parse returned a nil File")
+			}
+			if len(diags) != 1 {
+				t.Fatalf("got %d diagnostics, want 1: %v", len(diags), diags)
+			}
+			d := diags[0]
+			if got := errString(d); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if d.Severity != diag.Error || d.Range.Start.File != "test.flow" || d.Code != "syntax" {
+				t.Errorf("diagnostic %+v: want a syntax error in test.flow", d)
+			}
+			checkPos(t, []byte(tt.src), d.Range.Start)
+		})
+	}
+}
+
+// checkPos fails unless p is a valid position in src whose line and column
+// agree with its offset.
+func checkPos(t testing.TB, src []byte, p diag.Pos) {
+	t.Helper()
+	if p.Line < 1 || p.Column < 1 || p.Offset < 0 || p.Offset > len(src) {
+		t.Fatalf("invalid position %+v in a source of %d bytes", p, len(src))
+	}
+	line := 1 + strings.Count(string(src[:p.Offset]), "\n")
+	col := p.Offset - strings.LastIndexByte(string(src[:p.Offset]), '\n')
+	if line != p.Line || col != p.Column {
+		t.Fatalf("position %+v: offset %d is at %d:%d", p, p.Offset, line, col)
+	}
+}
+
+func TestRejectsUnreviewableInput(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"invalid utf-8", "flow A {\n    // caf\xe9\n}", []string{`2:11: invalid UTF-8 encoding (hint: save the file as UTF-8)`}},
+		{"nul", "flow A {\x00}", []string{`1:9: unexpected NUL byte (hint: .flow files are UTF-8 text; is this a binary file?)`}},
+		{"bidi in comment", "flow A {\n    // \u202e}\n}", []string{`2:8: bidirectional control character U+202E (hint: remove it: it makes the text display in a different order than it is read)`}},
+		{"bidi in string", "flow A { trigger rpc \"a\u2066b\" }", []string{`1:24: bidirectional control character U+2066 (hint: remove it: it makes the text display in a different order than it is read)`}},
+		{"control", "flow A {\x07}", []string{`1:9: unexpected control character U+0007 (hint: remove it; only tabs and newlines may appear as control characters)`}},
+		{"lone cr", "flow A {}\r// x\r\n", []string{`1:10: carriage return not followed by a newline (hint: end lines with \n or \r\n)`}},
+		{"one of each", "\x00\x00\xff\xff\u202e\u202e", []string{
+			`1:1: unexpected NUL byte (hint: .flow files are UTF-8 text; is this a binary file?)`,
+			`1:3: invalid UTF-8 encoding (hint: save the file as UTF-8)`,
+			`1:5: bidirectional control character U+202E (hint: remove it: it makes the text display in a different order than it is read)`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := Parse("test.flow", []byte(tt.src))
+			var got []string
+			for _, d := range diags {
+				got = append(got, errString(d))
+				checkPos(t, []byte(tt.src), d.Range.Start)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("diagnostics (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCRLF(t *testing.T) {
+	src := "// Doc.\r\nflow A {\r\n    step B { irreversible } // end\r\n}\r\n"
+	f, diags := Parse("crlf.flow", []byte(src))
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if got := f.Flows[0].Leading[0].Text; got != "// Doc." {
+		t.Errorf("comment text %q: the \\r must not be part of it", got)
+	}
+	want := "// Doc.\nflow A {\n    step B {\n        irreversible\n    } // end\n}\n"
+	if got := string(Format(f)); got != want {
+		t.Errorf("Format:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	src := make([]byte, MaxFileSize+1)
+	for i := range src {
+		src[i] = ' '
+	}
+	_, diags := Parse("big.flow", src)
+	if len(diags) != 1 {
+		t.Fatalf("got %v, want one diagnostic", diags)
+	}
+	want := `1:1: file too large: 8388609 bytes, the limit is 8 MiB (hint: split the flows into several files)`
+	if got := errString(diags[0]); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// The limit itself is accepted.
+	if _, diags := Parse("big.flow", src[:MaxFileSize]); len(diags) > 0 {
+		t.Errorf("a file of exactly MaxFileSize bytes: %v", diags)
+	}
+}
+
+// TestDeepNesting: the grammar nests only file > flow > step > statement, so
+// a pathological input cannot make the parser recurse; it stops at the
+// first brace that cannot be there.
+func TestDeepNesting(t *testing.T) {
+	src := "flow A { step B " + strings.Repeat("{ ", 200_000)
+	_, diags := Parse("deep.flow", []byte(src))
+	want := `1:19: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`
+	if len(diags) != 1 || errString(diags[0]) != want {
+		t.Errorf("got %v\nwant %s", diags, want)
+	}
+	src = strings.Repeat("flow A {", 200_000)
+	_, diags = Parse("deep.flow", []byte(src))
+	want = `1:9: expected flow statement or "}", found "flow" (hint: a flow holds state, trigger, retry, timeout, deadline and step statements)`
+	if len(diags) != 1 || errString(diags[0]) != want {
+		t.Errorf("got %v\nwant %s", diags, want)
+	}
+}
+
+func TestEmptyInput(t *testing.T) {
+	for _, src := range []string{"", "\n\n", "   ", "// only a comment\n"} {
+		f, diags := Parse("empty.flow", []byte(src))
+		if len(diags) > 0 || f == nil || len(f.Flows) != 0 {
+			t.Errorf("Parse(%q) = %v, %v: want an empty File", src, f, diags)
+		}
+	}
+}
+
+// TestPositions checks Pos and EndPos: EndPos is just after the node's
+// last token, not where the next one starts; statements span their keyword.
+func TestPositions(t *testing.T) {
+	src := "flow Pay {\n" +
+		"    retry 3 backoff 1s..2s\n" +
+		"    step Charge {\n" +
+		"        rpc pay \"P.Charge\" (Amount) -> ID // c\n" +
+		"        on ok -> done\n" +
+		"    }\n" +
+		"}\n"
+	f, diags := Parse("pos.flow", []byte(src))
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	span := func(start, end lexer.Position) string { return fmt.Sprintf("%d:%d-%d:%d", start.Line, start.Column, end.Line, end.Column) }
+	tok := func(t *Token) string { return span(t.Pos, End(t)) }
+	fl := f.Flows[0]
+	retry := fl.Body[0]
+	step := fl.Body[1]
+	rpc := step.Step.Body[0]
+	on := step.Step.Body[1]
+	got := map[string]string{
+		"file":         span(f.Pos, f.EndPos),
+		"flow":         span(fl.Pos, fl.EndPos),
+		"flow name":    tok(fl.Name),
+		"retry stmt":   span(retry.Pos, retry.EndPos),
+		"retry":        span(retry.Retry.Pos, retry.EndPos),
+		"backoff max":  tok(retry.Retry.Backoff.Max),
+		"step stmt":    span(step.Pos, step.EndPos),
+		"step":         span(step.Step.Pos, step.Step.EndPos),
+		"rpc stmt":     span(rpc.Pos, rpc.EndPos),
+		"rpc":          span(rpc.RPC.Pos, rpc.EndPos),
+		"rpc endpoint": tok(rpc.RPC.Endpoint),
+		"rpc response": tok(rpc.RPC.Response),
+		"on stmt":      span(on.Pos, on.EndPos),
+		"on target":    tok(on.On.Target),
+	}
+	want := map[string]string{
+		"file":         "1:1-7:2",
+		"flow":         "1:1-7:2",
+		"flow name":    "1:6-1:9",
+		"retry stmt":   "2:5-2:27",
+		"retry":        "2:11-2:27",
+		"backoff max":  "2:25-2:27",
+		"step stmt":    "3:5-6:6",
+		"step":         "3:10-6:6",
+		"rpc stmt":     "4:9-4:42",
+		"rpc":          "4:13-4:42",
+		"rpc endpoint": "4:17-4:27",
+		"rpc response": "4:40-4:42",
+		"on stmt":      "5:9-5:22",
+		"on target":    "5:18-5:22",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("positions (-want +got):\n%s", diff)
+	}
+	if fl.Name.Pos.Filename != "pos.flow" || fl.Name.Pos.Offset != 5 {
+		t.Errorf("flow name position %+v: want file pos.flow, offset 5", fl.Name.Pos)
+	}
+}
+
+// TestComments checks where each comment is attached.
+func TestComments(t *testing.T) {
+	src := `// header
+
+// Doc of A.
+flow A { // open A
+    // lead state
+    state S // trail state
+    step B { // open B
+        // lead retry
+        retry 3 // a
+            backoff 1s..2s // b
+        // footer B
+    } // trail B
+
+    // lead C
+
+    step C {}
+    // footer A
+} // trail A
+// file footer
+`
+	f, diags := Parse("c.flow", []byte(src))
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	texts := func(cs []*Comment) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, fmt.Sprintf("%s blank=%v", c.Text, c.BlankBefore))
+		}
+		return out
+	}
+	text := func(c *Comment) string {
+		if c == nil {
+			return ""
+		}
+		return c.Text
+	}
+	a := f.Flows[0]
+	state, b, c := a.Body[0], a.Body[1], a.Body[2]
+	retry := b.Step.Body[0]
+	got := map[string]any{
+		"A leading":       texts(a.Leading),
+		"A blank":         a.BlankBefore,
+		"A open":          text(a.Open),
+		"A footer":        texts(a.Footer),
+		"A trailing":      text(a.Trailing),
+		"state leading":   texts(state.Leading),
+		"state trailing":  text(state.Trailing),
+		"B open":          text(b.Step.Open),
+		"B footer":        texts(b.Step.Footer),
+		"B trailing":      text(b.Trailing),
+		"retry leading":   texts(retry.Leading),
+		"retry trailing":  text(retry.Trailing),
+		"C leading":       texts(c.Leading),
+		"C blank":         c.BlankBefore,
+		"file footer":     texts(f.Footer),
+		"comments in all": len(f.Comments),
+	}
+	want := map[string]any{
+		"A leading":       []string{"// header blank=false", "// Doc of A. blank=true"},
+		"A blank":         false,
+		"A open":          "// open A",
+		"A footer":        []string{"// footer A blank=false"},
+		"A trailing":      "// trail A",
+		"state leading":   []string{"// lead state blank=false"},
+		"state trailing":  "// trail state",
+		"B open":          "// open B",
+		"B footer":        []string{"// footer B blank=false"},
+		"B trailing":      "// trail B",
+		"retry leading":   []string{"// lead retry blank=false"},
+		"retry trailing":  "// a // b",
+		"C leading":       []string{"// lead C blank=true"},
+		"C blank":         true,
+		"file footer":     []string{"// file footer blank=false"},
+		"comments in all": 15,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("attached comments (-want +got):\n%s", diff)
+	}
+}
