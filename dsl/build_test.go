@@ -161,7 +161,7 @@ func TestBuildRanges(t *testing.T) {
 	}
 	want := []string{
 		strings.TrimSuffix(src, "\n"), strings.TrimSuffix(src, "\n"), "Pay", "PayState", `trigger rpc "Pay.Start"`, "retry 2",
-		src[strings.Index(src, "step Charge"):strings.Index(src, "    }\n")+5], "Charge", `rpc payments "P.Charge" (Amount) -> ID`, "Amount", "ID",
+		src[strings.Index(src, "step Charge") : strings.Index(src, "    }\n")+5], "Charge", `rpc payments "P.Charge" (Amount) -> ID`, "Amount", "ID",
 		"rollback Refund", "Refund", `publish audit "charged"`, "partly",
 		"on partly -> done", "partly", "done",
 		"Go", // a Go step's action points at its name

@@ -217,7 +217,9 @@ func TestPositions(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatal(diags)
 	}
-	span := func(start, end lexer.Position) string { return fmt.Sprintf("%d:%d-%d:%d", start.Line, start.Column, end.Line, end.Column) }
+	span := func(start, end lexer.Position) string {
+		return fmt.Sprintf("%d:%d-%d:%d", start.Line, start.Column, end.Line, end.Column)
+	}
 	tok := func(t *Token) string { return span(t.Pos, End(t)) }
 	fl := f.Flows[0]
 	retry := fl.Body[0]
