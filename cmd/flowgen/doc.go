@@ -9,6 +9,8 @@
 //	flowgen fmt [-w] [-l] FILE...
 //	flowgen graph [-format dot|mermaid] [-flow NAME] FILE
 //	flowgen json FILE
+//	flowgen runs -store DIR [-flow NAME] [-status STATE] [-json]
+//	flowgen history -store DIR [-json] RUN
 //	flowgen version
 //	flowgen help [verb]
 //
@@ -104,6 +106,18 @@
 // Json prints the checked model as JSON: indented, deterministic, and
 // readable back by every verb (flowgen json signup.flow > signup.json;
 // flowgen check signup.json; flowgen graph signup.json).
+//
+// # Runs and history
+//
+//	flowgen runs -store DIR [-flow NAME] [-status STATE|active] [-json]
+//	flowgen history -store DIR [-json] RUN
+//
+// Runs lists the runs recorded in a durable store (runtime/store): run ID,
+// flow, state, current or last step, number of events and the time of the
+// last event. History prints the timeline of one run: each event's time,
+// sequence number, step, transition, attempt, outcome and error; with -json,
+// the events in full, state snapshots included. The store is opened
+// read-only, so a service may have it open at the same time.
 //
 // # Exit status
 //

@@ -41,12 +41,10 @@ type verb struct {
 	flags func(fs *flag.FlagSet) func(e *env, args []string) int
 }
 
-// verbs in the order the help lists them; gen is the default verb.
-var verbs []*verb
-
-func init() {
-	verbs = []*verb{genVerb, checkVerb, fmtVerb, graphVerb, jsonVerb, versionVerb}
-}
+// verbs in the order the help lists them; gen is the default verb. Other
+// files may append verbs in init functions, which run after this variable
+// is initialised.
+var verbs = []*verb{genVerb, checkVerb, fmtVerb, graphVerb, jsonVerb, versionVerb}
 
 func lookupVerb(name string) *verb {
 	for _, v := range verbs {
