@@ -1,0 +1,102 @@
+package gen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// stepConsts is the const block of the flow's step IDs, in file order.
+func (g *flowGen) stepConsts() jen.Code {
+	return jen.Add(docComment(prose(fmt.Sprintf("Steps of flow %s, in %s order. A step's ID is its name in the .flow file; events and Status name steps by it.", g.fl.Name, g.source))...)).Line().
+		Const().DefsFunc(func(d *jen.Group) {
+		for i, sn := range g.names.Steps {
+			if i > 0 {
+				d.Line()
+			}
+			s := sn.Step
+			d.Add(docComment(paragraphs(
+				prose(fmt.Sprintf("%s is step %s: %s.", sn.Const, s.Name, describeAction(s))),
+				docLines(s.Doc),
+			)...))
+			d.Id(sn.Const).Op("=").Lit(s.Name)
+		}
+	})
+}
+
+// outcomeTypes are, for each step that declares outcomes, the type its
+// handler method returns and a constant per declared outcome.
+func (g *flowGen) outcomeTypes() []jen.Code {
+	var out []jen.Code
+	for _, sn := range g.names.Steps {
+		if sn.OutcomeType == "" {
+			continue
+		}
+		s := sn.Step
+		var consts []string
+		for _, o := range sn.Outcomes {
+			consts = append(consts, o.Const)
+		}
+		typ := jen.Add(docComment(prose(fmt.Sprintf(
+			`%s is how step %s of flow %s ends: %s, or "" for ok.`, sn.OutcomeType, s.Name, g.fl.Name, orList(consts)))...,
+		)).Line().Type().Id(sn.OutcomeType).String()
+		block := jen.Const().DefsFunc(func(d *jen.Group) {
+			for _, o := range sn.Outcomes {
+				d.Add(docComment(prose(fmt.Sprintf("%s (%q) %s.", o.Const, o.Outcome.Name, describeTarget(g.fl.Next(s, o.Outcome.Name))))...))
+				d.Id(o.Const).Id(sn.OutcomeType).Op("=").Lit(o.Outcome.Name)
+			}
+		})
+		out = append(out, typ, block)
+	}
+	return out
+}
+
+// describeAction summarises what a step does, as the .flow file says it.
+func describeAction(s *dsl.Step) string {
+	a := s.Action
+	switch s.Kind() {
+	case dsl.ActionRPC:
+		return fmt.Sprintf("rpc %s %q%s", a.Service, a.Endpoint, fields(a))
+	case dsl.ActionAwait:
+		return fmt.Sprintf("await %s %q%s", a.Topic, a.Event, fields(a))
+	case dsl.ActionPublish:
+		return fmt.Sprintf("publish %s %q%s", a.Topic, a.Event, fields(a))
+	}
+	return "a Go step (method " + s.Name + " of the handlers)"
+}
+
+func fields(a *dsl.Action) string {
+	var b strings.Builder
+	if a.Request != nil {
+		b.WriteString(" (" + a.Request.Name + ")")
+	}
+	if a.Response != nil {
+		b.WriteString(" -> " + a.Response.Name)
+	}
+	if a.Correlate != nil {
+		b.WriteString(" correlate " + a.Correlate.Name)
+	}
+	return b.String()
+}
+
+// orList joins names as "A", "A or B", "A, B or C".
+func orList(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// andList joins names as "A", "A and B", "A, B and C".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return orList(names)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}

@@ -1,0 +1,230 @@
+package gen
+
+import (
+	"fmt"
+	"go/token"
+	"slices"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// flowGen emits the code of one flow.
+type flowGen struct {
+	fl     *dsl.Flow
+	names  *dsl.Names
+	source string // base name of the .flow file
+	state  string // the state type
+}
+
+// Local identifiers of the generated functions. A state type with one of
+// these names would be shadowed where the code names it, so newFlowGen
+// refuses it (Check only reserves package-level names).
+var localNames = []string{"ctx", "err", "f", "h", "opts", "out", "runID", "s", "st", "state"}
+
+// undoVar is the local variable holding the rpc step that a step's rpc
+// rollback runs.
+func undoVar(step string) string { return "undo" + step }
+
+func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
+	if !token.IsIdentifier(fl.Name) || !token.IsExported(fl.Name) {
+		return nil, fmt.Errorf("gen: flow name %q is not an exported Go identifier", fl.Name)
+	}
+	if fl.State == nil || !token.IsIdentifier(fl.State.Name) {
+		return nil, fmt.Errorf("gen: flow %q: no valid state type", fl.Name)
+	}
+	if len(fl.Steps) == 0 {
+		return nil, fmt.Errorf("gen: flow %q has no steps", fl.Name)
+	}
+	g := &flowGen{fl: fl, names: fl.GoNames(), source: source, state: fl.State.Name}
+	reserved := slices.Clone(localNames)
+	seen := map[string]bool{}
+	for _, s := range fl.Steps {
+		if s == nil {
+			return nil, fmt.Errorf("gen: flow %q has a nil step", fl.Name)
+		}
+		if !token.IsIdentifier(s.Name) || !token.IsExported(s.Name) || seen[s.Name] {
+			return nil, fmt.Errorf("gen: flow %q: step name %q is not a unique exported Go identifier", fl.Name, s.Name)
+		}
+		seen[s.Name] = true
+		if s.Rollback != nil && s.Rollback.Action != nil {
+			reserved = append(reserved, undoVar(s.Name))
+		}
+		for _, e := range fl.StepEdges(s) {
+			if e.To != dsl.TargetDone && e.To != dsl.TargetFail && fl.Step(e.To) == nil {
+				return nil, fmt.Errorf("gen: flow %q: step %q routes %q to unknown step %q", fl.Name, s.Name, e.Outcome, e.To)
+			}
+		}
+		if err := checkAction(fl, s); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range g.names.Methods {
+		if !token.IsIdentifier(m.Name) || !token.IsExported(m.Name) {
+			return nil, fmt.Errorf("gen: flow %q: method name %q is not an exported Go identifier", fl.Name, m.Name)
+		}
+	}
+	if slices.Contains(reserved, g.state) {
+		return nil, fmt.Errorf("gen: flow %q: state type %q has the name of a variable of the generated code; rename the type (for example to %q)",
+			fl.Name, g.state, strings.ToUpper(g.state[:1])+g.state[1:]+"State")
+	}
+	return g, nil
+}
+
+// checkAction rejects actions whose required parts are missing, which
+// Check reports as errors but which a hand-made model could still contain.
+func checkAction(fl *dsl.Flow, s *dsl.Step) error {
+	check := func(a *dsl.Action, what string) error {
+		if a == nil {
+			return nil
+		}
+		for _, id := range []*dsl.Ident{a.Request, a.Response, a.Correlate} {
+			if id != nil && !token.IsIdentifier(id.Name) {
+				return fmt.Errorf("gen: flow %q: step %q: %s names field %q, not a Go identifier", fl.Name, s.Name, what, id.Name)
+			}
+		}
+		switch a.Kind {
+		case dsl.ActionRPC:
+			if a.Service == "" || a.Endpoint == "" {
+				return fmt.Errorf("gen: flow %q: step %q: %s without service or endpoint", fl.Name, s.Name, what)
+			}
+		case dsl.ActionAwait, dsl.ActionPublish:
+			if a.Topic == "" || a.Event == "" {
+				return fmt.Errorf("gen: flow %q: step %q: %s without topic or event", fl.Name, s.Name, what)
+			}
+		}
+		return nil
+	}
+	if err := check(s.Action, "its action"); err != nil {
+		return err
+	}
+	if rb := s.Rollback; rb != nil {
+		if rb.Action != nil && rb.Action.Kind != dsl.ActionRPC {
+			return fmt.Errorf("gen: flow %q: step %q: a rollback is a Go method or an rpc, not %s", fl.Name, s.Name, rb.Action.Kind)
+		}
+		if err := check(rb.Action, "its rollback"); err != nil {
+			return err
+		}
+		if rb.Action == nil && rb.Name == nil {
+			return fmt.Errorf("gen: flow %q: step %q: empty rollback", fl.Name, s.Name)
+		}
+	}
+	for _, p := range s.Publish {
+		if p == nil || p.Topic == "" || p.Event == "" {
+			return fmt.Errorf("gen: flow %q: step %q: publication without topic or event", fl.Name, s.Name)
+		}
+		if p.Payload != nil && !token.IsIdentifier(p.Payload.Name) {
+			return fmt.Errorf("gen: flow %q: step %q: publication names field %q, not a Go identifier", fl.Name, s.Name, p.Payload.Name)
+		}
+	}
+	return nil
+}
+
+// emit adds the flow's declarations to jf, in the order a reader wants
+// them: what the steps are, what to implement, how to run it.
+func (g *flowGen) emit(jf *jen.File) {
+	decls := []jen.Code{g.stepConsts()}
+	decls = append(decls, g.outcomeTypes()...)
+	decls = append(decls, g.handlers(), g.flowType(), g.constructor())
+	decls = append(decls, g.methods()...)
+	decls = append(decls, g.runType())
+	for _, d := range decls {
+		jf.Line()
+		jf.Add(d)
+	}
+}
+
+// stepNames are the generated names of step s.
+func (g *flowGen) stepNames(s *dsl.Step) dsl.StepNames {
+	for _, sn := range g.names.Steps {
+		if sn.Step == s {
+			return sn
+		}
+	}
+	return dsl.StepNames{Step: s}
+}
+
+// stateType is the flow's state type; statePtr a pointer to it.
+func (g *flowGen) stateType() *jen.Statement { return jen.Id(g.state) }
+func (g *flowGen) statePtr() *jen.Statement  { return jen.Op("*").Id(g.state) }
+
+// rt is a name of the runtime package.
+func rt(name string) *jen.Statement { return jen.Qual(runtimePkg, name) }
+
+// rtS is a generic runtime function instantiated with the state type,
+// runtime.Name[State].
+func (g *flowGen) rtS(name string) *jen.Statement { return rt(name).Types(g.stateType()) }
+
+// stateFunc is func(s *State) <result> { return <body> }, on one line.
+func (g *flowGen) stateFunc(result jen.Code, body jen.Code) *jen.Statement {
+	return jen.Func().Params(jen.Id("s").Add(g.statePtr())).Add(result).Add(inlineBlock(jen.Return(body)))
+}
+
+// inlineBlock is a block that stays on one line: { stmt }. jen.Block always
+// breaks lines, and gofmt keeps a function literal on one line only when
+// it is written so.
+func inlineBlock(stmt jen.Code) jen.Code {
+	return jen.Custom(jen.Options{Open: "{ ", Close: " }"}, stmt)
+}
+
+// readField is func(s *State) any { return s.Field }, or nil without a field.
+func (g *flowGen) readField(id *dsl.Ident) jen.Code {
+	if id == nil {
+		return jen.Nil()
+	}
+	return g.stateFunc(jen.Any(), jen.Id("s").Dot(id.Name))
+}
+
+// fieldPtr is func(s *State) any { return &s.Field }, or nil without a field.
+func (g *flowGen) fieldPtr(id *dsl.Ident) jen.Code {
+	if id == nil {
+		return jen.Nil()
+	}
+	return g.stateFunc(jen.Any(), jen.Op("&").Id("s").Dot(id.Name))
+}
+
+// ctxStateParams are the parameters (ctx context.Context, s *State).
+func (g *flowGen) ctxStateParams() []jen.Code {
+	return []jen.Code{jen.Id("ctx").Qual(contextPkg, "Context"), jen.Id("s").Add(g.statePtr())}
+}
+
+// target is the Go expression of a transition target.
+func (g *flowGen) target(to string) jen.Code {
+	switch to {
+	case dsl.TargetDone:
+		return rt("Done")
+	case dsl.TargetFail:
+		return rt("Fail")
+	}
+	return jen.Id(g.names.StepConst(to))
+}
+
+// outcome is the Go expression of an outcome of step s.
+func (g *flowGen) outcome(s *dsl.Step, o string) jen.Code {
+	switch o {
+	case dsl.OutcomeOK:
+		return rt("OutcomeOK")
+	case dsl.OutcomeError:
+		return rt("OutcomeError")
+	case dsl.OutcomeTimeout:
+		return rt("OutcomeTimeout")
+	}
+	if c := g.names.OutcomeConst(s.Name, o); c != "" {
+		// A declared outcome is typed; Next is keyed by runtime.Outcome.
+		return rt("Outcome").Call(jen.Id(c))
+	}
+	return jen.Lit(o)
+}
+
+// describeTarget says in words where a transition goes, for comments.
+func describeTarget(to string) string {
+	switch to {
+	case dsl.TargetDone:
+		return "ends the run done"
+	case dsl.TargetFail:
+		return "fails the run (completed steps roll back)"
+	}
+	return "goes to step " + to
+}

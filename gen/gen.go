@@ -1,0 +1,175 @@
+// Package gen turns the dsl model of a .flow file into Go source on the
+// flowgen runtime: per flow, constants for its steps and declared outcomes,
+// the interface of the Go steps the user implements, a typed definition
+// with its constructor, and a typed run. Every package-level identifier it
+// emits comes from dsl.Flow.GoNames, which Check verifies, so a file that
+// checks clean generates code that compiles.
+//
+// Generate returns the files; it never writes them (the CLI does, atomically).
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"go/token"
+	"path/filepath"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// Import paths of the generated code. Their package names must stay in
+// dsl.ReservedImportNames, so that Check rejects a state type that would
+// clash with an import (TestImportsReserved keeps the two in sync).
+const (
+	contextPkg = "context"
+	jsonPkg    = "encoding/json"
+	runtimePkg = "github.com/flowgen/flowgen/runtime"
+	timePkg    = "time"
+)
+
+// Options say where the generated file goes.
+type Options struct {
+	// Package is the name of the Go package of the generated file: the
+	// package of the directory the .flow file is in. Required.
+	Package string
+	// Source is the .flow file's name, for the header and the generated
+	// file's name; only its base name is used. "" means the model's
+	// File.Name.
+	Source string
+}
+
+// FileName is the name of the file generated from source:
+// "dir/signup.flow" gives "signup_flow.go".
+func FileName(source string) string {
+	base := filepath.Base(filepath.ToSlash(source))
+	if i := strings.LastIndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	return base + "_flow.go"
+}
+
+// Generate returns the Go source of f, keyed by file name (one file,
+// FileName(opts.Source)). f must have been checked without errors
+// (dsl.Check); Generate still refuses, with an error rather than a panic or
+// code that does not compile, a model it cannot generate from. The output
+// depends only on f and opts, and is gofmt-formatted.
+func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
+	if f == nil {
+		return nil, fmt.Errorf("gen: no file")
+	}
+	if !token.IsIdentifier(opts.Package) {
+		return nil, fmt.Errorf("gen: package name %q is not a Go identifier", opts.Package)
+	}
+	source := opts.Source
+	if source == "" {
+		source = f.Name
+	}
+	if source == "" {
+		return nil, fmt.Errorf("gen: no source file name")
+	}
+	source = filepath.Base(filepath.ToSlash(source))
+
+	jf := jen.NewFile(opts.Package)
+	jf.ImportName(contextPkg, "context")
+	jf.ImportName(jsonPkg, "json")
+	jf.ImportName(runtimePkg, "runtime")
+	jf.ImportName(timePkg, "time")
+	jf.HeaderComment(strings.TrimPrefix(dsl.GeneratedHeader, "// "))
+	jf.HeaderComment("Source: " + source)
+
+	jf.Add(docComment(
+		"This file does not compile against a runtime with another generated-code",
+		"ABI: regenerate it with the flowgen of the runtime's module version.",
+	))
+	jf.Const().Id("_").Op("=").Qual(runtimePkg, "IsVersion1")
+
+	for i, fl := range f.Flows {
+		if fl == nil {
+			return nil, fmt.Errorf("gen: flow %d is nil", i)
+		}
+		g, err := newFlowGen(fl, source)
+		if err != nil {
+			return nil, err
+		}
+		g.emit(jf)
+	}
+
+	var buf bytes.Buffer
+	// Render formats the source (go/format) once; nothing formats it again.
+	if err := jf.Render(&buf); err != nil {
+		return nil, fmt.Errorf("gen: %s: %w", source, err)
+	}
+	return map[string][]byte{FileName(source): buf.Bytes()}, nil
+}
+
+// docComment renders lines as a // comment, one line each; empty lines
+// become "//". jen.Comment would turn multi-line text into /* */.
+func docComment(lines ...string) jen.Code {
+	var b strings.Builder
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		l = strings.TrimRight(strings.ReplaceAll(l, "\r", ""), " \t")
+		if l == "" {
+			b.WriteString("//")
+			continue
+		}
+		b.WriteString("// ")
+		b.WriteString(l)
+	}
+	return jen.Comment(b.String())
+}
+
+// docLines splits a .flow doc comment into lines; "" gives none.
+func docLines(doc string) []string {
+	doc = strings.TrimSpace(strings.ReplaceAll(doc, "\r", ""))
+	if doc == "" {
+		return nil
+	}
+	return strings.Split(doc, "\n")
+}
+
+// paragraphs joins groups of comment lines with an empty line between the
+// groups that are not empty.
+func paragraphs(groups ...[]string) []string {
+	var out []string
+	for _, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, "")
+		}
+		out = append(out, g...)
+	}
+	return out
+}
+
+// commentWidth is where prose written by the generator wraps, so that a
+// comment indented one level stays within 80 columns. Lines from the .flow
+// file are kept as written.
+const commentWidth = 72
+
+// prose wraps text (words separated by spaces) into comment lines.
+func prose(text string) []string {
+	var lines []string
+	var b strings.Builder
+	for _, w := range strings.Fields(text) {
+		if b.Len() > 0 && b.Len()+1+len(w) > commentWidth {
+			lines = append(lines, b.String())
+			b.Reset()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w)
+	}
+	if b.Len() > 0 {
+		lines = append(lines, b.String())
+	}
+	return lines
+}

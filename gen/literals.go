@@ -1,0 +1,63 @@
+package gen
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// durationUnits are the units a duration is written in, largest first.
+var durationUnits = []struct {
+	d    time.Duration
+	name string
+}{
+	{time.Hour, "Hour"},
+	{time.Minute, "Minute"},
+	{time.Second, "Second"},
+	{time.Millisecond, "Millisecond"},
+	{time.Microsecond, "Microsecond"},
+	{time.Nanosecond, "Nanosecond"},
+}
+
+// duration writes d as a readable constant expression in the largest unit
+// that divides it: 72 * time.Hour, 1500 * time.Millisecond, time.Second.
+func duration(d time.Duration) jen.Code {
+	if d <= 0 {
+		return jen.Lit(0)
+	}
+	for _, u := range durationUnits {
+		if d%u.d != 0 {
+			continue
+		}
+		if n := d / u.d; n != 1 {
+			return jen.Op(strconv.FormatInt(int64(n), 10)).Op("*").Qual(timePkg, u.name)
+		}
+		return jen.Qual(timePkg, u.name)
+	}
+	return jen.Lit(0) // unreachable: every duration is a whole number of nanoseconds
+}
+
+// retryPolicy is the runtime.RetryPolicy literal of an effective dsl
+// policy (dsl.Flow.RetryFor: Attempts >= 1, Multiplier and Jitter set).
+// Zero fields are left out.
+func retryPolicy(r dsl.Retry) jen.Code {
+	field := func(name string, v jen.Code) jen.Code { return jen.Id(name).Op(":").Add(v) }
+	fs := []jen.Code{field("Attempts", jen.Lit(r.Attempts))}
+	if r.Initial > 0 {
+		fs = append(fs, field("Initial", duration(time.Duration(r.Initial))))
+	}
+	if r.Max > 0 {
+		fs = append(fs, field("Max", duration(time.Duration(r.Max))))
+	}
+	if r.Multiplier != 0 {
+		fs = append(fs, field("Multiplier", jen.Lit(r.Multiplier)))
+	}
+	if r.Jitter != dsl.JitterNone {
+		fs = append(fs, field("Jitter", jen.True()))
+	}
+	// Fields in declaration order (jen.Dict would sort them by name).
+	return rt("RetryPolicy").Values(fs...)
+}
