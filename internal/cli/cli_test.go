@@ -123,28 +123,3 @@ func TestEveryVerbHelp(t *testing.T) {
 		}
 	}
 }
-
-func TestPackageName(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, src string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := packageName(dir); err == nil || !strings.Contains(err.Error(), "use -pkg NAME") {
-		t.Errorf("empty dir: err = %v", err)
-	}
-	write("a_test.go", "package signup_test\n")
-	if _, err := packageName(dir); err == nil {
-		t.Error("only tests: no error")
-	}
-	write("state.go", "package signup\n\ntype State struct{ X int }\n")
-	if got, err := packageName(dir); got != "signup" || err != nil {
-		t.Errorf("packageName = %q, %v; want signup", got, err)
-	}
-	write("b.go", "package different\n")
-	if _, err := packageName(dir); err == nil || !strings.Contains(err.Error(), "use -pkg NAME") {
-		t.Errorf("two packages: err = %v", err)
-	}
-}
