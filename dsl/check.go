@@ -31,7 +31,7 @@ func Check(f *File, opts CheckOptions) diag.List {
 	if f == nil {
 		return nil
 	}
-	c := &checker{opts: opts}
+	c := &checker{opts: opts, suggestBudget: maxSuggestComparisons}
 	c.ds = append(c.ds, checkNames(f)...)
 	flows := map[string]*Flow{}
 	for _, fl := range f.Flows {
@@ -58,6 +58,34 @@ type checker struct {
 	// undefinedTargets is set when the current flow has a transition to
 	// an undefined step.
 	undefinedTargets bool
+	// memo holds the current flow's did-you-mean answers for undefined
+	// targets, and suggestBudget bounds the candidates compared over the
+	// whole Check: a file with thousands of undefined names would
+	// otherwise cost steps × names comparisons, and nobody reads past
+	// the first ten diagnostics.
+	memo          map[string]string
+	suggestBudget int
+}
+
+// maxSuggestComparisons is the did-you-mean budget of one Check call.
+const maxSuggestComparisons = 1 << 20
+
+// suggest is didYouMean bounded by the budget; with memo, the answer is
+// kept for the rest of the flow (the candidates are the flow's targets).
+func (c *checker) suggest(name string, candidates func() []string, memo bool) string {
+	if m, ok := c.memo[name]; ok && memo {
+		return m
+	}
+	cands := candidates()
+	if c.suggestBudget < len(cands) {
+		return ""
+	}
+	c.suggestBudget -= len(cands)
+	m := didYouMean(name, cands)
+	if memo {
+		c.memo[name] = m
+	}
+	return m
 }
 
 func (c *checker) add(d diag.Diagnostic) { c.ds = append(c.ds, d) }
@@ -108,15 +136,20 @@ func (c *checker) flow(f *Flow) {
 		}
 		index[s.Name] = i
 	}
+	var targetNames []string
 	targets := func() []string {
-		names := make([]string, 0, len(f.Steps)+2)
-		for _, s := range f.Steps {
-			if s != nil {
-				names = append(names, s.Name)
+		if targetNames == nil {
+			targetNames = make([]string, 0, len(f.Steps)+2)
+			for _, s := range f.Steps {
+				if s != nil {
+					targetNames = append(targetNames, s.Name)
+				}
 			}
+			targetNames = append(targetNames, TargetDone, TargetFail)
 		}
-		return append(names, TargetDone, TargetFail)
+		return targetNames
 	}
+	c.memo = map[string]string{}
 	for i, s := range f.Steps {
 		if s == nil {
 			continue
@@ -215,6 +248,10 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 
 	// Transitions.
 	outcomes := f.Outcomes(s)
+	canEnd := make(map[string]bool, len(outcomes))
+	for _, o := range outcomes {
+		canEnd[o] = true
+	}
 	written := map[string]*Transition{}
 	for _, t := range s.Transitions {
 		if t == nil || t.On == nil || t.Target == nil {
@@ -228,14 +265,14 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 			continue
 		}
 		written[t.On.Name] = t
-		if !contains(outcomes, t.On.Name) {
+		if !canEnd[t.On.Name] {
 			c.add(c.undefinedOutcome(f, s, t.On.Name, onr, outcomes))
 		}
 		target := t.Target.Name
 		if _, ok := index[target]; !ok && target != TargetDone && target != TargetFail {
 			c.undefinedTargets = true
 			d := diag.Errorf(pick(t.Target.Range, tr), "undefined-target", "transition to undefined step %q in step %q", target, s.Name)
-			if m := didYouMean(target, targets()); m != "" {
+			if m := c.suggest(target, targets, true); m != "" {
 				d = d.WithHint("did you mean %q?", m)
 			} else {
 				d = d.WithHint("a target is a step of flow %q, done or fail", f.Name)
@@ -251,7 +288,7 @@ func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, 
 			WithHint("add `timeout <duration>` to the step (or to the flow), or remove this transition")
 	}
 	d := diag.Errorf(r, "undefined-outcome", "step %q cannot end with outcome %q: its outcomes are %s", s.Name, name, strings.Join(outcomes, ", "))
-	if m := didYouMean(name, outcomes); m != "" {
+	if m := c.suggest(name, func() []string { return outcomes }, false); m != "" {
 		return d.WithHint("did you mean %q?", m)
 	}
 	if s.IsGo() {
@@ -445,21 +482,28 @@ func validateSchedule(spec string) (err error) {
 // near misses), or "". Ties go to the earlier candidate, so the answer is
 // deterministic. It is only called for names already known to be wrong.
 func didYouMean(name string, candidates []string) string {
+	if len(name) > maxSuggestLen {
+		return "" // nobody mistypes a name this long; and the distance is quadratic
+	}
 	best, bestDist := "", -1
 	// Short names tolerate fewer edits: "Nope" is not a typo of "done".
 	limit := 1
-	switch n := utf8.RuneCountInString(name); {
+	n := utf8.RuneCountInString(name)
+	switch {
 	case n > 8:
 		limit = 3
 	case n > 4:
 		limit = 2
 	}
 	for _, cand := range candidates {
-		if cand == name {
+		if cand == name || len(cand) > maxSuggestLen {
 			continue
 		}
 		if strings.EqualFold(cand, name) {
 			return cand
+		}
+		if diff := utf8.RuneCountInString(cand) - n; diff > limit || -diff > limit {
+			continue
 		}
 		d := osaDistance(name, cand, limit)
 		if d <= limit && (bestDist < 0 || d < bestDist) {
@@ -468,6 +512,10 @@ func didYouMean(name string, candidates []string) string {
 	}
 	return best
 }
+
+// maxSuggestLen bounds the names (in bytes) for which didYouMean computes
+// distances.
+const maxSuggestLen = 128
 
 // osaDistance is the optimal string alignment distance between a and b in
 // runes, giving up (returning limit+1) as soon as it must exceed limit.

@@ -291,10 +291,15 @@ func (f *Flow) Outcomes(s *Step) []string {
 	if s == nil {
 		return out
 	}
+	seen := make(map[string]bool, len(out)+len(s.Outcomes))
+	for _, o := range out {
+		seen[o] = true
+	}
 	for _, o := range s.Outcomes {
-		if o == nil || o.Name == "" || contains(out, o.Name) {
+		if o == nil || o.Name == "" || seen[o.Name] {
 			continue
 		}
+		seen[o.Name] = true
 		out = append(out, o.Name)
 	}
 	return out
@@ -396,9 +401,18 @@ func (f *Flow) StepEdges(s *Step) []Edge {
 func (f *Flow) edgesAt(i int) []Edge {
 	s := f.Steps[i]
 	outcomes := f.Outcomes(s)
+	// First transition per outcome, as Transition finds it, in one pass.
+	written := make(map[string]*Transition, len(s.Transitions))
+	for _, t := range s.Transitions {
+		if t != nil && t.On != nil {
+			if _, dup := written[t.On.Name]; !dup {
+				written[t.On.Name] = t
+			}
+		}
+	}
 	out := make([]Edge, 0, len(outcomes))
 	for _, o := range outcomes {
-		t := s.Transition(o)
+		t := written[o]
 		e := Edge{From: s, Outcome: o, Written: t}
 		if t != nil && t.Target != nil {
 			e.To = t.Target.Name
