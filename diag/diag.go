@@ -158,8 +158,9 @@ func compare(a, b Diagnostic) int {
 	)
 }
 
-// Normalize sorts the list, keeps one diagnostic per source line (the first,
-// which after sorting is the leftmost and most severe), and caps the list at
+// Normalize sorts the list, keeps one diagnostic per source line (the most
+// severe, leftmost first, so that an error is never hidden behind a warning
+// earlier on its line), and caps the list at
 // max entries (0 means MaxReported; negative means no cap). The returned
 // count says how many were dropped by the cap, so callers can say "and N
 // more".
@@ -175,6 +176,9 @@ func (l List) Normalize(limit int) (List, int) {
 			prev := out[n-1].Range.Start
 			cur := d.Range.Start
 			if prev.File == cur.File && prev.Line == cur.Line && cur.Line > 0 && prev.Path == cur.Path {
+				if d.Severity < out[n-1].Severity {
+					out[n-1] = d
+				}
 				continue
 			}
 			if cur.Line == 0 && prev.Line == 0 && prev.File == cur.File && prev.Path == cur.Path && out[n-1].Message == d.Message {
