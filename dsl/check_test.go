@@ -322,3 +322,32 @@ func TestCheckManyStepsClean(t *testing.T) {
 		t.Fatalf("generated flow has diagnostics: %v", ds[0])
 	}
 }
+
+// TestCheckSuggestionBudget shows that did-you-mean work is bounded: with
+// thousands of misspelt targets, suggestions stop once the budget of
+// comparisons is spent instead of growing as steps × names.
+func TestCheckSuggestionBudget(t *testing.T) {
+	const n = 5000
+	f := &Flow{Name: "F"}
+	for i := range n {
+		f.Steps = append(f.Steps, &Step{Name: fmt.Sprintf("S%d", i), Action: &Action{Kind: ActionGo}, Irreversible: true,
+			Transitions: []*Transition{{On: &Ident{Name: "ok"}, Target: &Ident{Name: fmt.Sprintf("S%dx", i)}}}})
+	}
+	ds := Check(&File{Flows: []*Flow{f}}, CheckOptions{})
+	undefined, hinted := 0, 0
+	for _, d := range ds {
+		if d.Code == "undefined-target" {
+			undefined++
+			if strings.HasPrefix(d.Hint, "did you mean") {
+				hinted++
+			}
+		}
+	}
+	if undefined != n {
+		t.Errorf("%d undefined-target diagnostics, want %d", undefined, n)
+	}
+	// Each suggestion compares against all n steps plus done and fail.
+	if want := maxSuggestComparisons / (n + 2); hinted != want {
+		t.Errorf("%d suggestions, want the budget's %d", hinted, want)
+	}
+}

@@ -149,24 +149,51 @@ type GoIdent struct {
 // Identifiers returns every package-level identifier generated for the
 // flow, in a fixed order.
 func (n *Names) Identifiers() []GoIdent {
-	f := n.Flow
-	what := func(kind string) string { return fmt.Sprintf("%s of flow %q", kind, f.Name) }
-	out := []GoIdent{
-		{n.Handlers, what("handler interface"), f.NameRange},
-		{n.Type, what("definition type"), f.NameRange},
-		{n.Constructor, what("constructor"), f.NameRange},
-		{n.Run, what("run type"), f.NameRange},
+	var out []GoIdent
+	n.eachIdent(func(name string, o identOrigin) {
+		out = append(out, GoIdent{Name: name, What: o.what(), Range: o.r})
+	})
+	return out
+}
+
+// identOrigin says what a generated identifier is for. It is formatted
+// into words only when a message needs it: checkNames visits every
+// identifier of every flow and must stay cheap.
+type identOrigin struct {
+	kind                string // "handler interface", ..., "step constant", "outcome type", "outcome constant"
+	flow, step, outcome string
+	r                   diag.Range
+}
+
+func (o identOrigin) what() string {
+	switch o.kind {
+	case "step constant", "outcome type":
+		return fmt.Sprintf("%s of step %q in flow %q", o.kind, o.step, o.flow)
+	case "outcome constant":
+		return fmt.Sprintf("outcome constant of %q in step %q of flow %q", o.outcome, o.step, o.flow)
+	default:
+		return fmt.Sprintf("%s of flow %q", o.kind, o.flow)
 	}
+}
+
+// eachIdent calls fn for every package-level identifier of the flow, in
+// the order of Identifiers.
+func (n *Names) eachIdent(fn func(name string, o identOrigin)) {
+	f := n.Flow
+	flowIdent := func(name, kind string) { fn(name, identOrigin{kind: kind, flow: f.Name, r: f.NameRange}) }
+	flowIdent(n.Handlers, "handler interface")
+	flowIdent(n.Type, "definition type")
+	flowIdent(n.Constructor, "constructor")
+	flowIdent(n.Run, "run type")
 	for _, s := range n.Steps {
-		out = append(out, GoIdent{s.Const, fmt.Sprintf("step constant of step %q in flow %q", s.Step.Name, f.Name), s.Step.NameRange})
+		fn(s.Const, identOrigin{kind: "step constant", flow: f.Name, step: s.Step.Name, r: s.Step.NameRange})
 		if s.OutcomeType != "" {
-			out = append(out, GoIdent{s.OutcomeType, fmt.Sprintf("outcome type of step %q in flow %q", s.Step.Name, f.Name), s.Step.NameRange})
+			fn(s.OutcomeType, identOrigin{kind: "outcome type", flow: f.Name, step: s.Step.Name, r: s.Step.NameRange})
 		}
 		for _, o := range s.Outcomes {
-			out = append(out, GoIdent{o.Const, fmt.Sprintf("outcome constant of %q in step %q of flow %q", o.Outcome.Name, s.Step.Name, f.Name), o.Outcome.Range})
+			fn(o.Const, identOrigin{kind: "outcome constant", flow: f.Name, step: s.Step.Name, outcome: o.Outcome.Name, r: o.Outcome.Range})
 		}
 	}
-	return out
 }
 
 // CamelCase turns an outcome name into the exported form used in Go
@@ -247,22 +274,19 @@ func checkExportedName(kind, name string, r diag.Range, why string) (diag.Diagno
 // identifiers (see the comment at the top of this file).
 func checkNames(file *File) diag.List {
 	var ds diag.List
-	type origin struct {
-		what string
-		r    diag.Range
-	}
-	seen := map[string]origin{}
-	claim := func(id GoIdent) {
-		if prev, ok := seen[id.Name]; ok {
-			if prev.what == id.What {
-				return // a duplicate flow or step, reported as such by Check
-			}
-			ds = append(ds, diag.Errorf(id.Range, "name-collision", "generated Go name %q for the %s collides with the %s (%s)",
-				id.Name, id.What, prev.what, where(prev.r)).
-				WithHint("rename one of them so that the generated names differ"))
+	seen := map[string]identOrigin{}
+	claim := func(name string, o identOrigin) {
+		prev, ok := seen[name]
+		if !ok {
+			seen[name] = o
 			return
 		}
-		seen[id.Name] = origin{id.What, id.Range}
+		if prev.kind == o.kind && prev.flow == o.flow && prev.step == o.step && prev.outcome == o.outcome {
+			return // a duplicate flow or step, reported as such by Check
+		}
+		ds = append(ds, diag.Errorf(o.r, "name-collision", "generated Go name %q for the %s collides with the %s (%s)",
+			name, o.what(), prev.what(), where(prev.r)).
+			WithHint("rename one of them so that the generated names differ"))
 	}
 	for _, f := range file.Flows {
 		if f == nil {
@@ -293,9 +317,7 @@ func checkNames(file *File) diag.List {
 		if f.Name == "" {
 			continue // nothing sensible to generate; already reported
 		}
-		for _, id := range f.GoNames().Identifiers() {
-			claim(id)
-		}
+		f.GoNames().eachIdent(claim)
 	}
 	// State types live in the same package as the generated identifiers;
 	// several flows may share one.
@@ -325,7 +347,7 @@ func checkNames(file *File) diag.List {
 			continue
 		}
 		if prev, ok := seen[st.Name]; ok {
-			ds = append(ds, diag.Errorf(st.Range, "name-collision", "state type %q collides with the generated %s (%s)", st.Name, prev.what, where(prev.r)).
+			ds = append(ds, diag.Errorf(st.Range, "name-collision", "state type %q collides with the generated %s (%s)", st.Name, prev.what(), where(prev.r)).
 				WithHint("rename the state type or the flow/step"))
 		}
 	}
