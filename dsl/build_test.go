@@ -434,3 +434,45 @@ func BenchmarkParseGrowth(b *testing.B) {
 	b.ReportMetric(perLarge, "ns/step@10k")
 	b.ReportMetric(perLarge/perSmall, "growth")
 }
+
+// FuzzBuild: for any input that parses, Build does not panic, positions
+// every diagnostic in the input, and the formatted text builds to the same
+// model (so fmt never changes what a flow means).
+//
+//	go test ./dsl -run '^$' -fuzz FuzzBuild -fuzztime 5m
+func FuzzBuild(f *testing.F) {
+	for _, dir := range []string{"good", "bad"} {
+		for _, name := range flowCorpus(f, dir) {
+			src, err := os.ReadFile(name)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(src)
+		}
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		pf, diags := parser.Parse("fuzz.flow", src)
+		if len(diags) > 0 {
+			return // FuzzParse covers syntax errors
+		}
+		before, diags := Build(pf)
+		for _, d := range diags {
+			p := d.Range.Start
+			if p.File != "fuzz.flow" || p.Line < 1 || p.Column < 1 || p.Offset > len(src) || d.Range.End.Offset > len(src) {
+				t.Fatalf("%v: invalid range %+v", d, d.Range)
+			}
+		}
+		formatted := parser.Format(pf)
+		pf2, diags2 := parser.Parse("fuzz.flow", formatted)
+		if len(diags2) > 0 {
+			t.Fatalf("formatted text does not parse: %v\n%s", diags2, formatted)
+		}
+		after, diags2 := Build(pf2)
+		if diff := cmp.Diff(before, after, buildIgnoreRanges); diff != "" {
+			t.Fatalf("fmt changed the model (-before +after):\n%s\n%s", diff, formatted)
+		}
+		if len(diags) != len(diags2) {
+			t.Fatalf("fmt changed the diagnostics: %v, then %v", diags, diags2)
+		}
+	})
+}

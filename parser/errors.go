@@ -184,11 +184,14 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if found.Type == lexer.EOF {
 			return `"}"`, unclosedHint(toks, i)
 		}
-		switch braceDepth(toks, i) {
+		open := openBraces(toks, i)
+		switch len(open) {
 		case 1:
-			return `flow statement or "}"`, "a flow holds state, trigger, retry, timeout, deadline and step statements"
+			return `flow statement or "}"`, statementHint(found, flowKeywords, "flow", open,
+				"a flow holds state, trigger, retry, timeout, deadline and step statements")
 		case 2:
-			return `step statement or "}"`, "a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements"
+			return `step statement or "}"`, statementHint(found, stepKeywords, "step", open,
+				"a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements")
 		}
 		return `"}"`, ""
 	case `".."`:
@@ -208,22 +211,63 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 	return strings.NewReplacer("Ident", "name", "String", "string").Replace(expect), ""
 }
 
-// braceDepth is the number of braces open before toks[i].
-func braceDepth(toks []lexer.Token, i int) int {
-	depth := 0
-	for _, t := range toks[:i] {
-		switch t.Value {
-		case "{":
-			depth++
-		case "}":
-			depth--
+var (
+	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step"}
+	stepKeywords = []string{"rpc", "await", "publish", "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", "on"}
+)
+
+// statementHint explains an unexpected token where a statement of a flow
+// or step (block) should start: a block that was not closed, a misspelt
+// keyword, or else what the block may hold.
+func statementHint(found lexer.Token, keywords []string, block string, open []lexer.Token, otherwise string) string {
+	switch {
+	case found.Value == "flow" || found.Value == "step" && block == "step":
+		o := open[len(open)-1]
+		return fmt.Sprintf("%ss do not nest: is the \"}\" of the %s opened at line %d missing?", found.Value, block, o.Pos.Line)
+	case found.Type == tokIdent:
+		if k := closest(found.Value, keywords); k != "" {
+			return fmt.Sprintf("did you mean %q?", k)
 		}
 	}
-	return depth
+	return otherwise
 }
 
-// unclosedHint points at the innermost brace still open at the end of file.
-func unclosedHint(toks []lexer.Token, i int) string {
+// closest returns the keyword nearest to word if it is close enough to be
+// a misspelling: within one edit plus one per three letters (so "retries"
+// suggests "retry").
+func closest(word string, keywords []string) string {
+	best, bestDist := "", 2+len(word)/3
+	for _, k := range keywords {
+		if d := editDistance(word, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// openBraces returns the braces still open before toks[i], outermost first.
+func openBraces(toks []lexer.Token, i int) []lexer.Token {
 	var open []lexer.Token
 	for _, t := range toks[:i] {
 		switch t.Value {
@@ -235,6 +279,12 @@ func unclosedHint(toks []lexer.Token, i int) string {
 			}
 		}
 	}
+	return open
+}
+
+// unclosedHint points at the innermost brace still open at the end of file.
+func unclosedHint(toks []lexer.Token, i int) string {
+	open := openBraces(toks, i)
 	if len(open) == 0 {
 		return ""
 	}

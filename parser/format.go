@@ -25,7 +25,8 @@ import (
 //     its flow's part by part;
 //   - comments where they were: own-line comments above the statement they
 //     precede (they move with it when statements are reordered), end-of-line
-//     comments after their statement, aligned when on adjacent lines.
+//     comments after their statement, aligned when on adjacent lines of
+//     the same indentation.
 //
 // Format of Format's output is the same bytes, and parses to the same model.
 // The tree need not be valid beyond its syntax: invalid durations and
@@ -332,10 +333,12 @@ func (p *printer) bytes() []byte {
 	}
 	var out bytes.Buffer
 	for i := 0; i < len(lines); {
-		// A run of adjacent lines that all have code and a comment.
+		// A run of adjacent lines that all have code and a comment, at the
+		// same indentation: a comment after "{" is not pushed right by
+		// the longer lines inside the block.
 		j := i
 		width := 0
-		for j < len(lines) && lines[j].code != "" && lines[j].comment != "" {
+		for j < len(lines) && lines[j].code != "" && lines[j].comment != "" && lines[j].indent == lines[i].indent {
 			width = max(width, 4*lines[j].indent+len(lines[j].code))
 			j++
 		}

@@ -23,6 +23,9 @@ const (
 	tokNumber
 	tokPunct
 	tokComment
+	// tokInvalid stands where the lexer found an error; no grammar rule
+	// matches it, so the parser stops there at the latest.
+	tokInvalid
 )
 
 var symbols = map[string]lexer.TokenType{
@@ -75,7 +78,10 @@ type scanned struct {
 	// token or comment before it.
 	blank    []bool
 	comments []*Comment
-	err      *diag.Diagnostic
+	// err is the first lexical error. Scanning stops there, with a
+	// tokInvalid token at errAt (the start of the bad token) and EOF.
+	err   *diag.Diagnostic
+	errAt int
 }
 
 // scanner state.
@@ -118,9 +124,10 @@ func (s *scanner) emit(typ lexer.TokenType, start int) {
 
 func (s *scanner) run() {
 	src := s.src
+	start := 0
 	for s.off < len(src) && s.out.err == nil {
 		c := src[s.off]
-		start := s.off
+		start = s.off
 		switch {
 		case c == '\n':
 			s.off++
@@ -161,7 +168,11 @@ func (s *scanner) run() {
 		}
 	}
 	if s.out.err != nil {
-		return
+		// A parse error before this point is reported first, so that
+		// errors come in source order; see Parse.
+		s.out.errAt = start
+		s.out.toks = append(s.out.toks, lexer.Token{Type: tokInvalid, Value: "\x00invalid", Pos: s.pos(start)})
+		s.out.blank = append(s.out.blank, false)
 	}
 	s.out.toks = append(s.out.toks, lexer.EOFToken(s.pos(s.off)))
 	s.out.blank = append(s.out.blank, s.lastLine > 0 && s.line-s.lastLine > 1)
@@ -175,6 +186,8 @@ func (s *scanner) unexpected(off int) {
 		hint = "numbers and durations cannot be negative"
 	case r == '-':
 		hint = `transitions are written "on outcome -> Target"`
+	case r == '.' && off > 0 && isLetter(s.src[off-1]) && !s.afterDuration(off):
+		hint = `names cannot contain "."; endpoints and event names are strings: "Customer.Create"`
 	case r == '.':
 		hint = `a backoff range is written "backoff 100ms..5s"`
 	case r == '\'' || r == '`':
@@ -185,6 +198,17 @@ func (s *scanner) unexpected(off int) {
 		hint = "names are ASCII letters, digits and _; other text belongs in strings or comments"
 	}
 	s.fail(off, hint, "unexpected character %s", quoteRune(r))
+}
+
+// afterDuration reports whether the token that ends at off is a duration
+// (the last token scanned).
+func (s *scanner) afterDuration(off int) bool {
+	n := len(s.out.toks)
+	if n == 0 {
+		return false
+	}
+	t := s.out.toks[n-1]
+	return t.Type == tokDuration && t.Pos.Offset+len(t.Value) == off
 }
 
 func quoteRune(r rune) string {

@@ -46,16 +46,22 @@ func Parse(filename string, src []byte) (f *File, diags diag.List) {
 		return f, d
 	}
 	s := scan(filename, string(src))
-	if s.err != nil {
-		return f, diag.List{*s.err}
-	}
 	peek, err := lexer.Upgrade(&tokenStream{toks: s.toks})
 	if err != nil {
 		return f, diag.List{diag.Errorf(rangeAt(s.toks[0].Pos), "syntax", "%v", err)}
 	}
 	ast, err := flowParser.ParseFromLexer(peek)
-	if err != nil {
-		return f, diag.List{syntaxError(err, s.toks)}
+	switch {
+	case err != nil:
+		// Report whichever error comes first in the source: the parser
+		// stops at the lexer's invalid token at the latest.
+		d := syntaxError(err, s.toks)
+		if s.err != nil && d.Range.Start.Offset >= s.errAt {
+			d = *s.err
+		}
+		return f, diag.List{d}
+	case s.err != nil: // no rule matches an invalid token; kept for safety
+		return f, diag.List{*s.err}
 	}
 	ast.Name = filename
 	ast.Comments = s.comments

@@ -34,7 +34,10 @@ func TestSyntaxErrors(t *testing.T) {
 		{"trigger rpc endpoint", `flow A { trigger rpc Start }`, `1:22: expected endpoint string, found "Start" (hint: write the endpoint in quotes, such as "Customer.Create")`},
 		{"trigger event name", `flow A { trigger event accounts signup }`, `1:33: expected event name string, found "signup" (hint: write the event name in quotes, such as "payment.succeeded")`},
 		{"schedule", `flow A { trigger schedule 5m }`, `1:27: expected schedule string, found duration 5m (hint: write a cron expression or @every in quotes, such as "0 3 * * *" or "@every 1h")`},
-		{"unknown flow statement", "flow A {\n    steps B {}\n}", `2:5: expected flow statement or "}", found "steps" (hint: a flow holds state, trigger, retry, timeout, deadline and step statements)`},
+		{"unknown flow statement", "flow A {\n    steps B {}\n}", `2:5: expected flow statement or "}", found "steps" (hint: did you mean "step"?)`},
+		{"unknown flow statement, nothing close", "flow A {\n    input S\n}", `2:5: expected flow statement or "}", found "input" (hint: a flow holds state, trigger, retry, timeout, deadline and step statements)`},
+		{"misspelt step statement", "flow A { step B { retries 3 } }", `1:19: expected step statement or "}", found "retries" (hint: did you mean "retry"?)`},
+		{"flow inside a flow", "flow A {\n    step B {}\nflow C {}", `3:1: expected flow statement or "}", found "flow" (hint: flows do not nest: is the "}" of the flow opened at line 1 missing?)`},
 		{"unknown step statement", "flow A {\n    step B {\n        call x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "call" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
 		{"rpc service", `flow A { step B { rpc "X.Y" } }`, `1:23: expected service name, found string "X.Y"`},
 		{"rpc endpoint", `flow A { step B { rpc svc } }`, `1:27: expected endpoint string, found "}" (hint: write the endpoint in quotes, such as "Customer.Create")`},
@@ -60,7 +63,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"unclosed step", "flow A {\n    step B {\n        irreversible\n", `4:1: expected "}", found end of file (hint: close the "{" opened at line 2, column 12)`},
 		{"unclosed flow", "flow A {\n    step B {}\n", `3:1: expected "}", found end of file (hint: close the "{" opened at line 1, column 8)`},
 		{"step brace", `flow A { step B irreversible }`, `1:17: expected "{", found "irreversible"`},
-		{"nested step", `flow A { step B { step C {} } }`, `1:19: expected step statement or "}", found "step" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
+		{"nested step", "flow A {\n    step B {\n        step C {} } }", `3:9: expected step statement or "}", found "step" (hint: steps do not nest: is the "}" of the step opened at line 2 missing?)`},
 		{"nested braces", `flow A { step B {{ }}}`, `1:18: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
 
 		// Lexical errors.
@@ -72,6 +75,9 @@ func TestSyntaxErrors(t *testing.T) {
 		{"block comment", "/* no */ flow A {}", `1:1: unexpected character '/' (hint: block comments are not supported; start each comment line with //)`},
 		{"semicolon", `flow A { state S; }`, `1:17: unexpected character ';' (hint: statements need no separator; put one per line)`},
 		{"non-ascii name", `flow Café {}`, `1:9: unexpected character 'é' (hint: names are ASCII letters, digits and _; other text belongs in strings or comments)`},
+		{"dotted name", `flow A { step B { rpc svc Customer.Create } }`, `1:27: expected endpoint string, found "Customer" (hint: write the endpoint in quotes, such as "Customer.Create")`},
+		{"dotted name, lexer first", `flow A { trigger event topic.x "e" }`, `1:29: unexpected character '.' (hint: names cannot contain "."; endpoints and event names are strings: "Customer.Create")`},
+		{"parse error before a lexical one", "flow A { step }\n;", `1:15: expected step name, found "}"`},
 		{"single dot", `flow A { retry 3 backoff 1s. 5s }`, `1:28: unexpected character '.' (hint: a backoff range is written "backoff 100ms..5s")`},
 	}
 	for _, tt := range tests {
@@ -188,7 +194,7 @@ func TestDeepNesting(t *testing.T) {
 	}
 	src = strings.Repeat("flow A {", 200_000)
 	_, diags = Parse("deep.flow", []byte(src))
-	want = `1:9: expected flow statement or "}", found "flow" (hint: a flow holds state, trigger, retry, timeout, deadline and step statements)`
+	want = `1:9: expected flow statement or "}", found "flow" (hint: flows do not nest: is the "}" of the flow opened at line 1 missing?)`
 	if len(diags) != 1 || errString(diags[0]) != want {
 		t.Errorf("got %v\nwant %s", diags, want)
 	}
