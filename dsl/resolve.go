@@ -138,6 +138,17 @@ func (f *Flow) RetryFor(s *Step) Retry {
 // undoing must try at least as hard as doing.
 func (f *Flow) RollbackRetryFor(s *Step) Retry { return f.RetryFor(s) }
 
+// RollbackTimeoutFor returns the per-attempt timeout of the rollback of s:
+// the step's effective timeout, except for an await, whose own timeout
+// bounds the wait and not the undo: its rollback takes only the step's
+// `timeout` (awaits do not inherit the flow's policies).
+func (f *Flow) RollbackTimeoutFor(s *Step) time.Duration {
+	if s.Kind() != ActionAwait {
+		return f.TimeoutFor(s)
+	}
+	return time.Duration(s.Timeout)
+}
+
 func (r Retry) normalized() Retry {
 	if r.Attempts < 1 {
 		r.Attempts = 1

@@ -72,6 +72,9 @@ func TestTimeoutAndDeadlineFor(t *testing.T) {
 	f := signupModel()
 	f.Deadline = Duration(time.Minute)
 	f.Step("Activate").Deadline = Duration(time.Hour)
+	if got := f.RollbackTimeoutFor(f.Step("AwaitPayment")); got != 0 {
+		t.Errorf("RollbackTimeoutFor(await) = %v, want 0: the await's wait does not bound its undo", got)
+	}
 	for _, tt := range []struct {
 		step              string
 		timeout, deadline time.Duration
@@ -84,6 +87,9 @@ func TestTimeoutAndDeadlineFor(t *testing.T) {
 		s := f.Step(tt.step)
 		if got := f.TimeoutFor(s); got != tt.timeout {
 			t.Errorf("TimeoutFor(%s) = %v, want %v", tt.step, got, tt.timeout)
+		}
+		if s.Kind() != ActionAwait && f.RollbackTimeoutFor(s) != f.TimeoutFor(s) {
+			t.Errorf("RollbackTimeoutFor(%s) = %v, want the step's timeout", tt.step, f.RollbackTimeoutFor(s))
 		}
 		if got := f.DeadlineFor(s); got != tt.deadline {
 			t.Errorf("DeadlineFor(%s) = %v, want %v", tt.step, got, tt.deadline)
