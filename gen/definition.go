@@ -153,6 +153,10 @@ func (g *flowGen) methods() []jen.Code {
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id("state"), jen.Err())),
 			jen.Err().Op("=").Qual(jsonPkg, "Unmarshal").Call(jen.Id("st").Dot("Snapshot"), jen.Op("&").Id("state")),
 			jen.Return(jen.Id("state"), jen.Err())),
+		method("Resume continues a run that is not over from its history (read from a durable store after a crash): "+
+			"completed steps do not run again and the step that was running runs again with the same idempotency key.",
+			"Resume", []jen.Code{ctx, jen.Id("history").Index().Add(rt("Event")), runOpts}, []jen.Code{run.Clone(), jen.Error()},
+			jen.Return(inner().Dot("Resume").Call(jen.Id("ctx"), jen.Id("history"), jen.Id("opts").Op("...")))),
 		method("Abort aborts a live run: its running step is cancelled and its completed steps roll back.",
 			"Abort", []jen.Code{jen.Id("runID").String()}, []jen.Code{jen.Error()},
 			jen.Return(inner().Dot("Abort").Call(jen.Id("runID")))),

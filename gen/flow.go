@@ -22,7 +22,7 @@ type flowGen struct {
 // Local identifiers of the generated functions. A state type with one of
 // these names would be shadowed where the code names it, so newFlowGen
 // refuses it (Check only reserves package-level names).
-var localNames = []string{"ctx", "err", "f", "h", "opts", "out", "runID", "s", "st", "state"}
+var localNames = []string{"ctx", "err", "f", "h", "history", "opts", "out", "runID", "s", "st", "state"}
 
 // undoVar is the local variable holding the rpc step that a step's rpc
 // rollback runs.

@@ -63,7 +63,8 @@ func (g *flowGen) goExec(s *dsl.Step) jen.Code {
 }
 
 // stepOptions are the options every kind of step shares, in a fixed order:
-// retry, timeout, rollback, irreversible, publications, transitions.
+// retry, timeout, deadline, rollback, irreversible, publications,
+// transitions.
 func (g *flowGen) stepOptions(s *dsl.Step) []jen.Code {
 	var opts []jen.Code
 	if r := g.fl.RetryFor(s); r.Attempts > 1 {
@@ -73,6 +74,9 @@ func (g *flowGen) stepOptions(s *dsl.Step) []jen.Code {
 	// ends the step with the timeout outcome instead of abandoning it.
 	if t := g.fl.TimeoutFor(s); t > 0 && s.Kind() != dsl.ActionAwait {
 		opts = append(opts, g.rtS("WithTimeout").Call(duration(t)))
+	}
+	if d := g.fl.DeadlineFor(s); d > 0 {
+		opts = append(opts, g.rtS("WithDeadline").Call(duration(d)))
 	}
 	if rb := s.Rollback; rb != nil {
 		opts = append(opts, rt("WithRollback").Call(g.rollbackFunc(s)))

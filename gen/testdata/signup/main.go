@@ -1,0 +1,159 @@
+// Command signup runs the generated Signup flow against in-memory services
+// and exits 1 when a run takes a transition it should not.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"goldens/check"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+type handlers struct{}
+
+func (handlers) CancelSubscription(_ context.Context, s *SignupState) error {
+	s.Cancelled = true
+	return nil
+}
+
+func (handlers) Review(_ context.Context, s *SignupState) (SignupReviewOutcome, error) {
+	if s.Decision == "approve" {
+		return SignupReviewOutcomeApproved, nil
+	}
+	return SignupReviewOutcomeRejected, nil
+}
+
+func (handlers) Activate(_ context.Context, s *SignupState) error {
+	s.Active = true
+	return nil
+}
+
+func (handlers) Deactivate(_ context.Context, s *SignupState) error {
+	s.Active = false
+	return nil
+}
+
+func (handlers) ExpireTrial(context.Context, *SignupState) error { return nil }
+
+type services struct {
+	caller  *runtime.MemoryCaller
+	bus     *runtime.MemoryBus
+	sink    *runtime.MemorySink
+	deleted []string
+}
+
+func newServices() *services {
+	sv := &services{caller: runtime.NewMemoryCaller(), bus: runtime.NewMemoryBus(), sink: runtime.NewMemorySink()}
+	sv.caller.Handle("customers", "Customer.Create", runtime.HandleFunc(func(_ context.Context, c Customer) (string, error) {
+		return "cus-" + c.Name, nil
+	}))
+	sv.caller.Handle("customers", "Customer.Delete", runtime.HandleFunc(func(_ context.Context, id string) (any, error) {
+		sv.deleted = append(sv.deleted, id)
+		return nil, nil
+	}))
+	sv.caller.Handle("subscriptions", "Subscription.Create", runtime.HandleFunc(func(_ context.Context, plan string) (string, error) {
+		return "sub-" + plan, nil
+	}))
+	return sv
+}
+
+func (sv *services) flow(opts ...runtime.Option) *SignupFlow {
+	f, err := NewSignupFlow(handlers{}, append([]runtime.Option{
+		runtime.WithCaller(sv.caller), runtime.WithPublisher(sv.bus), runtime.WithSubscriber(sv.bus), runtime.WithSink(sv.sink),
+	}, opts...)...)
+	if err != nil {
+		check.Fatalf("NewSignupFlow: %v", err)
+	}
+	return f
+}
+
+func (sv *services) pay(customerID string) {
+	if err := sv.bus.Publish(context.Background(), "payments", "payment.succeeded", Payment{Amount: 10, CorrelationID: customerID}); err != nil {
+		check.Fatalf("publish: %v", err)
+	}
+}
+
+var start = []string{
+	"pending -> CreateCustomer:running",
+	"CreateCustomer:running -> CreateSubscription:running [ok]",
+	"CreateSubscription:running -> AwaitPayment:running [ok]",
+}
+
+var undo = []string{
+	"failing -> CreateSubscription:rollback",
+	"CreateSubscription:rollback -> failing [ok]",
+	"failing -> CreateCustomer:rollback",
+	"CreateCustomer:rollback -> failing [ok]",
+	"failing -> compensated",
+}
+
+func main() {
+	ctx := context.Background()
+	initial := SignupState{Customer: Customer{Name: "ada", Email: "ada@example.com"}, Plan: "pro"}
+
+	// Approved: every step once, in order, then done.
+	sv := newServices()
+	sv.pay("cus-other") // not correlated with this run: must not be taken
+	sv.pay("cus-ada")
+	in := initial
+	in.Decision = "approve"
+	res, err := sv.flow().Execute(ctx, in)
+	check.Equal("approved: error", err, nil)
+	check.Run("approved", sv.sink, res.RunID, res.Final, runtime.StateDone, append(start,
+		"AwaitPayment:running -> Notify:running [ok]",
+		"Notify:running -> Review:running [ok]",
+		"Review:running -> Activate:running [approved]",
+		"Activate:running -> done [ok]")...)
+	check.Equal("approved: customer", res.State.CustomerID, "cus-ada")
+	check.Equal("approved: subscription", res.State.SubscriptionID, "sub-pro")
+	check.Equal("approved: payment", res.State.Payment, Payment{Amount: 10, CorrelationID: "cus-ada"})
+	check.Equal("approved: active", res.State.Active, true)
+	var topics []string
+	for _, m := range sv.bus.Published() {
+		topics = append(topics, m.Topic+"/"+m.Event)
+	}
+	b, _ := json.Marshal(topics)
+	check.Equal("approved: published", string(b),
+		`["payments/payment.succeeded","payments/payment.succeeded","billing/subscription.created","mail/welcome"]`)
+
+	// Rejected: the outcome routes to fail, and the two steps with a
+	// rollback are undone in reverse order; irreversible ones are not.
+	sv = newServices()
+	sv.pay("cus-ada")
+	in = initial
+	in.Decision = "reject"
+	res, _ = sv.flow().Execute(ctx, in)
+	check.Run("rejected", sv.sink, res.RunID, res.Final, runtime.StateCompensated, append(append(start,
+		"AwaitPayment:running -> Notify:running [ok]",
+		"Notify:running -> Review:running [ok]",
+		"Review:running -> failing [rejected]"), undo...)...)
+	check.Equal("rejected: cancelled", res.State.Cancelled, true)
+	check.Equal("rejected: deleted", len(sv.deleted) == 1 && sv.deleted[0] == "cus-ada", true)
+
+	// No payment within 72h (a fake clock): the await times out into
+	// ExpireTrial, which routes ok to fail.
+	sv = newServices()
+	clock := runtime.NewFakeClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	run, err := sv.flow(runtime.WithClock(clock)).Start(ctx, initial)
+	check.Equal("expired: start error", err, nil)
+	awaiting(run, clock)
+	clock.Advance(72 * time.Hour)
+	res, _ = run.Wait(ctx)
+	check.Run("expired", sv.sink, res.RunID, res.Final, runtime.StateCompensated, append(append(start,
+		"AwaitPayment:running -> ExpireTrial:running [timeout]",
+		"ExpireTrial:running -> failing [ok]"), undo...)...)
+}
+
+// awaiting waits until run waits for its payment with its timer set.
+func awaiting(run *SignupRun, clock *runtime.FakeClock) {
+	for range 10000 {
+		if run.Status().Machine == runtime.RunningState(SignupStepAwaitPayment) && clock.Pending() > 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	check.Fatalf("run never reached %s: %+v", SignupStepAwaitPayment, run.Status())
+}
