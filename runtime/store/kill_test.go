@@ -85,10 +85,12 @@ type effectLedger struct {
 func (l *effectLedger) record(ctx context.Context) error {
 	line := fmt.Sprintf("%s %d\n", runtime.IdempotencyKey(ctx), runtime.Attempt(ctx))
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, err := l.f.WriteString(line); err != nil {
+	_, err := l.f.WriteString(line) // O_APPEND: one write, one whole line
+	l.mu.Unlock()
+	if err != nil {
 		return err
 	}
+	// Synced outside the lock so that concurrent steps share syncs.
 	return l.f.Sync()
 }
 

@@ -295,6 +295,11 @@ func TestTornTailAndDamage(t *testing.T) {
 		if b.Events != whole-3 {
 			t.Fatalf("cut at %d: run b has %d events, want %d", cut, b.Events, whole-3)
 		}
+		s.Close()
+		if cut%5 != 0 && cut != ends[n-3] && cut != ends[n-2] {
+			continue // the log tests append after every cut; here a sample of them
+		}
+		s = openStore(t, dir)
 		// Resuming appends the lost events again; they survive a reopen.
 		emitAll(t, s, history("b", "F", compensatedRun...)[b.Events:])
 		s.Close()
