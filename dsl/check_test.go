@@ -2,6 +2,12 @@ package dsl
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -349,5 +355,49 @@ func TestCheckSuggestionBudget(t *testing.T) {
 	// Each suggestion compares against all n steps plus done and fail.
 	if want := maxSuggestComparisons / (n + 2); hinted != want {
 		t.Errorf("%d suggestions, want the budget's %d", hinted, want)
+	}
+}
+
+// TestChecksDocumented keeps docs/checks.md in sync with the code: every
+// diagnostic code that package dsl emits has a row in its table.
+func TestChecksDocumented(t *testing.T) {
+	table, err := os.ReadFile("../docs/checks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("*.go")
+	fset := token.NewFileSet()
+	codes := map[string]bool{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(af, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) < 2 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || (sel.Sel.Name != "Errorf" && sel.Sel.Name != "Warnf") {
+				return true
+			}
+			if lit, ok := call.Args[1].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				code, _ := strconv.Unquote(lit.Value)
+				codes[code] = true
+			}
+			return true
+		})
+	}
+	if len(codes) < 20 {
+		t.Fatalf("found only %d codes; is the scan broken?", len(codes))
+	}
+	for code := range codes {
+		if !strings.Contains(string(table), "| `"+code+"` |") {
+			t.Errorf("code %q is not documented in docs/checks.md", code)
+		}
 	}
 }
