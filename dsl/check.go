@@ -58,6 +58,9 @@ type checker struct {
 	// undefinedTargets is set when the current flow has a transition to
 	// an undefined step.
 	undefinedTargets bool
+	// flowBudgetReported is set once the flow's own retry schedule has
+	// been reported as too long for its deadline.
+	flowBudgetReported bool
 	// memo holds the current flow's did-you-mean answers for undefined
 	// targets, and suggestBudget bounds the candidates compared over the
 	// whole Check: a file with thousands of undefined names would
@@ -107,6 +110,7 @@ func pick(rs ...diag.Range) diag.Range {
 
 func (c *checker) flow(f *Flow) {
 	c.undefinedTargets = false
+	c.flowBudgetReported = false
 	if len(f.Steps) == 0 {
 		c.add(diag.Errorf(pick(f.NameRange, f.Range), "empty-flow", "flow %q has no steps", f.Name).
 			WithHint("add a step, such as `step DoSomething { rpc service \"Service.Method\" }`"))
@@ -388,8 +392,23 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 		return
 	}
 	rng := at
-	if s.Retry != nil {
+	subject := fmt.Sprintf("step %q", s.Name)
+	switch {
+	case s.Retry != nil:
 		rng = pick(s.Retry.Range, at)
+	case s.Timeout == 0 && s.Deadline == 0 && s.Kind() != ActionAwait:
+		// The step only inherits the flow's policies, as many steps may:
+		// report the flow's schedule once, where it is written.
+		if c.flowBudgetReported {
+			return
+		}
+		c.flowBudgetReported = true
+		subject = fmt.Sprintf("flow %q", f.Name)
+		if f.Retry != nil {
+			rng = pick(f.Retry.Range, f.NameRange, at)
+		} else {
+			rng = pick(f.NameRange, at)
+		}
 	}
 	attempts := fmt.Sprintf("%d attempts", r.Attempts)
 	if r.Attempts == 1 {
@@ -397,14 +416,14 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 	}
 	if worst == maxDuration {
 		c.add(diag.Errorf(rng, "retry-budget",
-			"retry schedule of step %q takes over 292 years in the worst case (%s × %s timeout + backoff), far more than its deadline %s",
-			s.Name, attempts, FormatDuration(timeout), FormatDuration(deadline)).
+			"retry schedule of %s takes over 292 years in the worst case (%s × %s timeout + backoff), far more than its deadline %s",
+			subject, attempts, FormatDuration(timeout), FormatDuration(deadline)).
 			WithHint("lower the attempts or the backoff"))
 		return
 	}
 	c.add(diag.Errorf(rng, "retry-budget",
-		"retry schedule of step %q takes up to %s (%s × %s timeout + %s backoff), more than its deadline %s",
-		s.Name, FormatDuration(worst), attempts, FormatDuration(timeout), FormatDuration(BackoffTotal(r)), FormatDuration(deadline)).
+		"retry schedule of %s takes up to %s (%s × %s timeout + %s backoff), more than its deadline %s",
+		subject, FormatDuration(worst), attempts, FormatDuration(timeout), FormatDuration(BackoffTotal(r)), FormatDuration(deadline)).
 		WithHint("raise the deadline to at least %s, or lower the attempts, the timeout or the backoff", FormatDuration(worst)))
 }
 

@@ -199,6 +199,15 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "flow retry budget reported once",
+			src: doc(flow("F", `"timeout": "10s", "deadline": "20s", "retry": {"attempts": 3}`,
+				goStep("A", ""), goStep("B", ""), goStep("C", `"timeout": "1s"`),
+				step("W", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}`))),
+			want: []string{
+				`$.flows[0].retry: error retry-budget: retry schedule of flow "F" takes up to 30s (3 attempts × 10s timeout + 0s backoff), more than its deadline 20s [hint: raise the deadline to at least 30s, or lower the attempts, the timeout or the backoff]`,
+			},
+		},
+		{
 			name: "retry policy values",
 			src: doc(flow("F", `"retry": {"attempts": 0, "initial": "5s", "max": "1s", "multiplier": 0.5}`,
 				goStep("A", `"retry": {"attempts": 2, "max": "1s"}`))),
