@@ -151,3 +151,78 @@ func TestGoldenMermaidParses(t *testing.T) {
 	}
 	t.Logf("%s", strings.TrimSpace(string(out)))
 }
+
+// corpus returns the valid flows this repository keeps as test inputs: the
+// graph goldens and the language corpus of testdata/flows/good.
+func corpus(t testing.TB) map[string][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(goldenDir, "*", "input.flow"))
+	more, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "flows", "good", "*.flow"))
+	out := map[string][]byte{}
+	for _, name := range append(files, more...) {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = src
+	}
+	return out
+}
+
+// Every valid flow of the corpus draws a DOT that Graphviz renders without
+// a warning and a Mermaid diagram that passes the strict check.
+func TestCorpusDiagramsValid(t *testing.T) {
+	dot, _ := exec.LookPath("dot")
+	for name, src := range corpus(t) {
+		f, diags := dsl.Load(filepath.Base(name), src, dsl.CheckOptions{})
+		if diags.HasErrors() {
+			continue // the language corpus may hold flows only the parser accepts
+		}
+		m, err := Mermaid(f, "")
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		for _, e := range checkMermaid(m) {
+			t.Errorf("%s: mermaid: %s", name, e)
+		}
+		d, err := DOT(f, "")
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if dot == "" {
+			continue
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(dot, "-Tsvg", "-o", os.DevNull)
+		cmd.Stdin, cmd.Stderr = bytes.NewReader(d), &stderr
+		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+			t.Errorf("%s: dot -Tsvg: %v\n%s", name, err, stderr.String())
+		}
+	}
+}
+
+// FuzzMermaid: whatever flow checks clean, its Mermaid passes the strict
+// check and both renderers succeed without panicking.
+func FuzzMermaid(f *testing.F) {
+	for _, src := range corpus(f) {
+		f.Add(src)
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file, diags := dsl.Load("fuzz.flow", src, dsl.CheckOptions{})
+		if diags.HasErrors() || file == nil {
+			return
+		}
+		if _, err := DOT(file, ""); err != nil {
+			t.Fatalf("DOT of a checked flow: %v", err)
+		}
+		m, err := Mermaid(file, "")
+		if err != nil {
+			t.Fatalf("Mermaid of a checked flow: %v", err)
+		}
+		if errs := checkMermaid(m); len(errs) > 0 {
+			t.Fatalf("invalid mermaid: %v\n%s", errs, m)
+		}
+	})
+}
