@@ -35,6 +35,7 @@ type env struct {
 type verb struct {
 	name    string
 	args    string // argument synopsis after the flags
+	short   string // one line for the overview; "" means summary's first sentence
 	summary string
 	// flags registers the verb's flags and returns the function that runs
 	// it with the remaining arguments.
@@ -166,17 +167,24 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "  flowgen [gen] [flags] FILE...   (gen is the default verb)\n")
 	fmt.Fprintf(w, "  flowgen <verb> [flags] [args]\n\nverbs:\n")
 	for _, v := range verbs {
-		fmt.Fprintf(w, "  %-8s %s\n", v.name, firstLine(v.summary))
+		fmt.Fprintf(w, "  %-8s %s\n", v.name, shortHelp(v))
 	}
 	fmt.Fprintf(w, "\nrun 'flowgen help <verb>' or 'flowgen <verb> -h' for a verb's flags.\n")
 	fmt.Fprintf(w, "exit status: 0 ok (warnings allowed), 1 errors in the input, 2 usage errors.\n")
 }
 
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+// shortHelp is the verb's line in the overview.
+func shortHelp(v *verb) string {
+	if v.short != "" {
+		return v.short
 	}
-	return s
+	text := strings.Join(strings.Fields(v.summary), " ")
+	for _, end := range []string{". ", ": "} {
+		if i := strings.Index(text, end); i >= 0 {
+			text = text[:i]
+		}
+	}
+	return strings.TrimSuffix(text, ".")
 }
 
 func help(e *env, args []string) int {

@@ -18,8 +18,9 @@ import (
 )
 
 var genVerb = &verb{
-	name: "gen",
-	args: "FILE...",
+	name:  "gen",
+	args:  "FILE...",
+	short: "generate Go code from .flow files (the default verb)",
 	summary: `Gen generates Go code for each .flow (or .json) file: <name>_flow.go beside
 the input, or the file named by -o. It is the default verb, so "flowgen
 signup.flow" is "flowgen gen signup.flow". The Go package in the file's

@@ -17,8 +17,9 @@ import (
 )
 
 var checkVerb = &verb{
-	name: "check",
-	args: "FILE...",
+	name:  "check",
+	args:  "FILE...",
+	short: "report every diagnostic, write nothing",
 	summary: `Check reports every diagnostic of the .flow (or .json) files and writes nothing.
 Errors make the exit status 1; warnings alone leave it 0. By default the Go
 package in each file's directory is loaded to check the state type and its
@@ -47,8 +48,9 @@ fields (this runs the go command); -nopkg skips that.`,
 }
 
 var fmtVerb = &verb{
-	name: "fmt",
-	args: "FILE...",
+	name:  "fmt",
+	args:  "FILE...",
+	short: "print or rewrite .flow files in canonical layout",
 	summary: `Fmt prints .flow files in canonical layout, keeping comments. With -w it
 rewrites the files instead (atomically, and only those that change). On a
 syntax error in any file nothing is printed or written.`,
@@ -103,8 +105,9 @@ syntax error in any file nothing is printed or written.`,
 }
 
 var graphVerb = &verb{
-	name: "graph",
-	args: "FILE",
+	name:  "graph",
+	args:  "FILE",
+	short: "draw the flows as Graphviz DOT or Mermaid",
 	summary: `Graph prints a diagram of the flows in FILE: Graphviz DOT (render with
 "dot -Tsvg") or a Mermaid stateDiagram-v2. It shows the steps with their
 actions, retries and timeouts, the transitions by outcome, the terminal
@@ -134,8 +137,9 @@ states, and the compensation chain of rollbacks (dashed).`,
 }
 
 var jsonVerb = &verb{
-	name: "json",
-	args: "FILE",
+	name:  "json",
+	args:  "FILE",
+	short: "print the JSON form of the flows",
 	summary: `Json prints the JSON form of the flows in FILE (a .flow, or a .json file in
 that form, which is checked and printed back in canonical form). Every verb
 accepts such a .json file as input.`,
@@ -177,6 +181,7 @@ func (e *env) loadOne(path string) (*dsl.File, *input, int) {
 
 var versionVerb = &verb{
 	name:    "version",
+	short:   "print flowgen's version",
 	summary: "Version prints flowgen's version and the Go version it was built with.",
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		return func(e *env, args []string) int {
