@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	flowgen [gen] [flags] FILE...
+//	flowgen [gen] [-o FILE] [-pkg NAME] [-nopkg] [-strict] FILE...
 //	flowgen check [-json] [-strict] [-nopkg] FILE...
 //	flowgen fmt [-w] [-l] FILE...
 //	flowgen graph [-format dot|mermaid] [-flow NAME] FILE
@@ -20,12 +20,13 @@
 //
 // # Generate (the default verb)
 //
-//	flowgen gen [-o FILE] [-nopkg] [-strict] FILE...
+//	flowgen gen [-o FILE] [-pkg NAME] [-nopkg] [-strict] FILE...
 //	flowgen FILE...
 //
 // Gen checks each file and writes the generated Go code beside it as
 // <name>_flow.go, or to the file given with -o (only with one input). The
-// usual way to run it is a go:generate line in the package that holds the
+// generated file joins the package of the Go files in its directory (-pkg
+// NAME sets the package name when there are none yet). The usual way to run it is a go:generate line in the package that holds the
 // flow's state type:
 //
 //	//go:generate go tool flowgen signup.flow
@@ -45,7 +46,7 @@
 // input has an error nothing is written; warnings are printed and do not
 // stop generation. Files are replaced atomically (a temporary file in the
 // same directory, then a rename), so an interrupted run never leaves half a
-// file.
+// file, and only when their contents change, so builds stay cached.
 //
 // # Check
 //
