@@ -55,7 +55,7 @@
 // Check reports every problem in the files and writes nothing. Each
 // diagnostic is printed as
 //
-//	signup.flow:12:15: error: undefined step "Activte"
+//	signup.flow:12:18: error: transition to undefined step "Activte" in step "Review"
 //	        on ok -> Activte
 //	                 ^
 //	  hint: did you mean "Activate"?
@@ -68,7 +68,8 @@
 //	-json    print the diagnostics on stdout as JSON objects, one per line
 //	         (every diagnostic, not capped), for editors and CI:
 //	         {"severity":"error","range":{"start":{"file":"signup.flow",
-//	         "line":12,"column":15},...},"message":"...","hint":"...","code":"..."}
+//	         "line":12,"column":18},...},"message":"...","hint":"...",
+//	         "code":"undefined-target"}
 //	-strict  make a step with side effects and neither a rollback nor
 //	         irreversible an error instead of a warning
 //	-nopkg   do not load the Go package of the file's directory (loading
