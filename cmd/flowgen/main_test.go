@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,6 +26,10 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	goEnv := goEnvironment(t)
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata",
 		UpdateScripts: *update,
@@ -38,6 +43,9 @@ func TestScripts(t *testing.T) {
 			e.Setenv("GOPROXY", "off")
 			e.Setenv("GOTOOLCHAIN", "local")
 			e.Setenv("GOFLAGS", "-mod=mod")
+			// gen_module.txtar builds a fresh module against this checkout
+			// (go mod edit -replace ...=$FLOWGEN_ROOT, its go.sum copied).
+			e.Setenv("FLOWGEN_ROOT", root)
 			return nil
 		},
 	})
