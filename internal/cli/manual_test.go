@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The manual (the package doc of cmd/flowgen) names every verb and every
+// flag, so that adding one without documenting it fails here.
+func TestManualCoversEveryVerbAndFlag(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "cmd", "flowgen", "doc.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manual := string(b)
+	for _, v := range verbs {
+		if !strings.Contains(manual, "flowgen "+v.name) {
+			t.Errorf("the manual does not show %q", "flowgen "+v.name)
+		}
+		fs := flag.NewFlagSet(v.name, flag.ContinueOnError)
+		v.flags(fs)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(manual, "-"+f.Name) {
+				t.Errorf("the manual does not mention %s -%s", v.name, f.Name)
+			}
+		})
+	}
+	for _, want := range []string{"//go:generate go tool flowgen", "tool github.com/flowgen/flowgen/cmd/flowgen", "# Exit status"} {
+		if !strings.Contains(manual, want) {
+			t.Errorf("the manual lacks %q", want)
+		}
+	}
+}
