@@ -109,6 +109,10 @@
 // readable back by every verb (flowgen json signup.flow > signup.json;
 // flowgen check signup.json; flowgen graph signup.json).
 //
+// Graph and json check the flow but do not load its Go package: diagrams
+// and the JSON form do not depend on Go types. An input with an error
+// prints its diagnostics and nothing on stdout.
+//
 // # Runs and history
 //
 //	flowgen runs -store DIR [-flow NAME] [-status STATE|active] [-json]
