@@ -202,7 +202,7 @@ type signup struct {
 	Paid           struct {
 		Amount int `json:"amount"`
 	} `json:"paid"`
-	Status         string `json:"status,omitempty"`
+	Status string `json:"status,omitempty"`
 }
 
 func TestPredefinedSteps(t *testing.T) {

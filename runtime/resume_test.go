@@ -280,12 +280,14 @@ func TestReplay(t *testing.T) {
 		return err
 	}
 	cases := map[string]func(h []runtime.Event) []runtime.Event{
-		"empty":          func(h []runtime.Event) []runtime.Event { return nil },
-		"gap":            func(h []runtime.Event) []runtime.Event { return append(h[:2:2], h[3:]...) },
-		"wrong from":     func(h []runtime.Event) []runtime.Event { h[2].From = "Z:running"; return h },
-		"unknown state":  func(h []runtime.Event) []runtime.Event { h[1].To = "A:sleeping"; return h },
-		"other run":      func(h []runtime.Event) []runtime.Event { h[3].RunID = "q"; return h },
-		"after terminal": func(h []runtime.Event) []runtime.Event { return append(h, runtime.Event{RunID: "r", Flow: "resume", Seq: uint64(len(h) + 1), From: h[len(h)-1].To, To: "done"}) },
+		"empty":         func(h []runtime.Event) []runtime.Event { return nil },
+		"gap":           func(h []runtime.Event) []runtime.Event { return append(h[:2:2], h[3:]...) },
+		"wrong from":    func(h []runtime.Event) []runtime.Event { h[2].From = "Z:running"; return h },
+		"unknown state": func(h []runtime.Event) []runtime.Event { h[1].To = "A:sleeping"; return h },
+		"other run":     func(h []runtime.Event) []runtime.Event { h[3].RunID = "q"; return h },
+		"after terminal": func(h []runtime.Event) []runtime.Event {
+			return append(h, runtime.Event{RunID: "r", Flow: "resume", Seq: uint64(len(h) + 1), From: h[len(h)-1].To, To: "done"})
+		},
 	}
 	for name, edit := range cases {
 		if err := broken(edit); !errors.Is(err, runtime.ErrHistory) {
