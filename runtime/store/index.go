@@ -2,8 +2,6 @@ package store
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -123,9 +121,4 @@ func (x *index) get(runID string) (RunInfo, bool) {
 		return RunInfo{}, false
 	}
 	return x.infos[i], true
-}
-
-// sortByID is used by tests and the CLI for a stable listing.
-func sortByID(rs []RunInfo) {
-	slices.SortFunc(rs, func(a, b RunInfo) int { return strings.Compare(a.RunID, b.RunID) })
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,6 +66,10 @@ func emitAll(t *testing.T, s runtime.Sink, evs []runtime.Event) {
 			t.Fatalf("emit %s seq %d: %v", e.RunID, e.Seq, err)
 		}
 	}
+}
+
+func sortByID(rs []RunInfo) {
+	slices.SortFunc(rs, func(a, b RunInfo) int { return strings.Compare(a.RunID, b.RunID) })
 }
 
 func openStore(t *testing.T, dir string) *Store {
