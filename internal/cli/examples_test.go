@@ -33,7 +33,8 @@ func TestExamplesCheckCleanAndFormatted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range flows {
-		t.Run(filepath.ToSlash(path), func(t *testing.T) {
+		name, _ := filepath.Rel(root, path)
+		t.Run(filepath.ToSlash(name), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			if code := Main([]string{"check", path}, nil, &stdout, &stderr); code != 0 || stderr.Len() > 0 || stdout.Len() > 0 {
 				t.Errorf("flowgen check %s: exit %d, want 0 and no diagnostics:\n%s%s", path, code, stdout.String(), stderr.String())

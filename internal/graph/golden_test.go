@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,13 +154,15 @@ func TestGoldenMermaidParses(t *testing.T) {
 }
 
 // corpus returns the valid flows this repository keeps as test inputs: the
-// graph goldens and the language corpus of testdata/flows/good.
+// graph goldens, the language corpus of testdata/flows/good and the
+// examples.
 func corpus(t testing.TB) map[string][]byte {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(goldenDir, "*", "input.flow"))
 	more, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "flows", "good", "*.flow"))
+	examples, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*", "*.flow"))
 	out := map[string][]byte{}
-	for _, name := range append(files, more...) {
+	for _, name := range slices.Concat(files, more, examples) {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
