@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -327,5 +326,3 @@ func toPos(p lexer.Position) diag.Pos {
 // ToPos is toPos for package dsl, which converts AST positions to diag
 // positions the same way.
 func ToPos(p lexer.Position) diag.Pos { return toPos(p) }
-
-var _ = fmt.Sprint

@@ -5,7 +5,6 @@
 package parser
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/alecthomas/participle/v2"
@@ -15,9 +14,12 @@ import (
 )
 
 // flowParser is built once: building reflects over every grammar struct.
-// Lookahead 2 is enough for the one ambiguity in the grammar ("rollback rpc
-// ..." against "rollback Name"), and a small lookahead keeps participle from
-// exploring alternatives far ahead.
+// With no lookahead, participle commits to an alternative as soon as its
+// first token matches. The grammar is LL(1) (every statement starts with its
+// own keyword), so this loses nothing, and it makes participle report an
+// error at the token that is wrong rather than at the start of the
+// statement that contains it. (The one overlap, "rollback rpc ..." against
+// a Go rollback named rpc, resolves to the rpc.)
 var flowParser = participle.MustBuild[File](
 	participle.Lexer(flowLexer{}),
 	participle.UseLookahead(0),
@@ -137,9 +139,10 @@ type item struct {
 }
 
 // block attaches the comments of a brace block whose children are items.
-// open is the position of "{" (the zero Position for the file itself), close
-// that of "}" (or EOF); prev is where to put an end-of-line comment that
-// follows "{" or precedes the first child.
+// open is the position of "{" (the zero Position for the file itself) and
+// close that of "}" (or EOF). Comments before "{" and the end-of-line
+// comment after it go to openSlot; own-line comments after the last child
+// go to footer.
 func (p *post) block(open, close lexer.Position, items []item, openSlot **Comment, footer *[]*Comment) {
 	// Comments between the keyword and "{" join the "{" comment.
 	for c := p.nextComment(open.Offset); c != nil; c = p.nextComment(open.Offset) {
@@ -192,8 +195,9 @@ func (p *post) flow(fl *Flow) {
 	for i, st := range fl.Body {
 		items[i] = p.flowStmt(st)
 	}
+	// An end-of-line comment after the closing brace is the flow's
+	// Trailing, attached by the enclosing block.
 	p.block(p.openBrace(End(fl.Name)), p.lastToken(rawEnd), items, &fl.Open, &fl.Footer)
-	// an end-of-line comment after the closing brace belongs to the flow
 }
 
 // openBrace is the position of the first "{" after pos.
@@ -242,5 +246,3 @@ func advance(pos lexer.Position, text string) lexer.Position {
 	pos.Column += len(text)
 	return pos
 }
-
-var _ = fmt.Sprint
