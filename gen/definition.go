@@ -14,7 +14,7 @@ func (g *flowGen) flowType() jen.Code {
 	n := g.names
 	doc := paragraphs(
 		prose(fmt.Sprintf("%s is flow %s of %s: one definition that runs any number of concurrent runs, "+
-			"each with its own ID, %s and history. Create it with %s.", n.Type, g.fl.Name, g.source, g.state, n.Constructor)),
+			"each with its own ID, %s and history. Create it with %s.", n.Type, g.fl.Name, g.source, g.stateName(), n.Constructor)),
 		docLines(g.fl.Doc),
 		triggers(g.fl),
 	)
@@ -132,11 +132,11 @@ func (g *flowGen) methods() []jen.Code {
 		method(fmt.Sprintf("Start starts a run from state and returns at once; %s.Wait waits for its result. "+
 			"Cancelling ctx aborts the run (use context.WithoutCancel to let it outlive a request); "+
 			"runtime.WithRunID sets its ID.", n.Run),
-			"Start", []jen.Code{ctx, jen.Id("state").Id(g.state), runOpts}, []jen.Code{run, jen.Error()},
+			"Start", []jen.Code{ctx, jen.Id("state").Add(g.stateType()), runOpts}, []jen.Code{run, jen.Error()},
 			jen.Return(inner().Dot("Start").Call(jen.Id("ctx"), jen.Id("state"), jen.Id("opts").Op("...")))),
 		method("Execute runs a run from state to its end on the calling goroutine. "+
 			"The result holds the final state; the error is the result's Err, nil only when the run ends done.",
-			"Execute", []jen.Code{ctx, jen.Id("state").Id(g.state), runOpts},
+			"Execute", []jen.Code{ctx, jen.Id("state").Add(g.stateType()), runOpts},
 			[]jen.Code{g.rtS("Result"), jen.Error()},
 			jen.Return(inner().Dot("Execute").Call(jen.Id("ctx"), jen.Id("state"), jen.Id("opts").Op("...")))),
 		method("Run returns a live (not finished) run by ID.",
@@ -146,9 +146,9 @@ func (g *flowGen) methods() []jen.Code {
 			"(a finished run needs a sink that can load histories, such as runtime.MemorySink).",
 			"Status", []jen.Code{jen.Id("runID").String()}, []jen.Code{rt("Status"), jen.Error()},
 			jen.Return(inner().Dot("Status").Call(jen.Id("runID")))),
-		method(fmt.Sprintf("State returns the latest %s of a run, live or finished, decoded from the snapshot of its status.", g.state),
-			"State", []jen.Code{jen.Id("runID").String()}, []jen.Code{jen.Id(g.state), jen.Error()},
-			jen.Var().Id("state").Id(g.state),
+		method(fmt.Sprintf("State returns the latest %s of a run, live or finished, decoded from the snapshot of its status.", g.stateName()),
+			"State", []jen.Code{jen.Id("runID").String()}, []jen.Code{g.stateType(), jen.Error()},
+			jen.Var().Id("state").Add(g.stateType()),
 			jen.List(jen.Id("st"), jen.Err()).Op(":=").Add(inner().Dot("Status").Call(jen.Id("runID"))),
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id("state"), jen.Err())),
 			jen.Err().Op("=").Qual(jsonPkg, "Unmarshal").Call(jen.Id("st").Dot("Snapshot"), jen.Op("&").Id("state")),

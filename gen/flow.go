@@ -16,7 +16,7 @@ type flowGen struct {
 	fl     *dsl.Flow
 	names  *dsl.Names
 	source string // base name of the .flow file
-	state  string // the state type
+	state  string // the state type; "" when the flow declares none
 }
 
 // Local identifiers of the generated functions. A state type with one of
@@ -32,13 +32,16 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 	if !token.IsIdentifier(fl.Name) || !token.IsExported(fl.Name) {
 		return nil, fmt.Errorf("gen: flow name %q is not an exported Go identifier", fl.Name)
 	}
-	if fl.State == nil || !token.IsIdentifier(fl.State.Name) {
-		return nil, fmt.Errorf("gen: flow %q: no valid state type", fl.Name)
+	if fl.State != nil && !token.IsIdentifier(fl.State.Name) {
+		return nil, fmt.Errorf("gen: flow %q: state type %q is not a Go identifier", fl.Name, fl.State.Name)
 	}
 	if len(fl.Steps) == 0 {
 		return nil, fmt.Errorf("gen: flow %q has no steps", fl.Name)
 	}
-	g := &flowGen{fl: fl, names: fl.GoNames(), source: source, state: fl.State.Name}
+	g := &flowGen{fl: fl, names: fl.GoNames(), source: source}
+	if fl.State != nil {
+		g.state = fl.State.Name
+	}
 	reserved := slices.Clone(localNames)
 	seen := map[string]bool{}
 	for _, s := range fl.Steps {
@@ -66,7 +69,7 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 			return nil, fmt.Errorf("gen: flow %q: method name %q is not an exported Go identifier", fl.Name, m.Name)
 		}
 	}
-	if slices.Contains(reserved, g.state) {
+	if g.state != "" && slices.Contains(reserved, g.state) {
 		return nil, fmt.Errorf("gen: flow %q: state type %q has the name of a variable of the generated code; rename the type (for example to %q)",
 			fl.Name, g.state, strings.ToUpper(g.state[:1])+g.state[1:]+"State")
 	}
@@ -146,9 +149,24 @@ func (g *flowGen) stepNames(s *dsl.Step) dsl.StepNames {
 	return dsl.StepNames{Step: s}
 }
 
-// stateType is the flow's state type; statePtr a pointer to it.
-func (g *flowGen) stateType() *jen.Statement { return jen.Id(g.state) }
-func (g *flowGen) statePtr() *jen.Statement  { return jen.Op("*").Id(g.state) }
+// stateType is the flow's state type, struct{} for a flow that declares
+// none (Check allows that when the flow names no state field); statePtr is
+// a pointer to it.
+func (g *flowGen) stateType() *jen.Statement {
+	if g.state == "" {
+		return jen.Struct()
+	}
+	return jen.Id(g.state)
+}
+func (g *flowGen) statePtr() *jen.Statement { return jen.Op("*").Add(g.stateType()) }
+
+// stateName is the state type in prose.
+func (g *flowGen) stateName() string {
+	if g.state == "" {
+		return "empty state"
+	}
+	return g.state
+}
 
 // rt is a name of the runtime package.
 func rt(name string) *jen.Statement { return jen.Qual(runtimePkg, name) }

@@ -1,0 +1,195 @@
+package gen
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// TestImportsReserved: every package the generated code imports is in
+// dsl.ReservedImportNames, which Check uses to reject state types that
+// would clash with an import.
+func TestImportsReserved(t *testing.T) {
+	names := map[string]string{contextPkg: "context", jsonPkg: "json", runtimePkg: "runtime", timePkg: "time"}
+	for path, name := range names {
+		if !slices.Contains(dsl.ReservedImportNames, name) {
+			t.Errorf("import %q (%s) is not in dsl.ReservedImportNames", path, name)
+		}
+	}
+	for _, c := range goldenCases(t) {
+		f, err := parser.ParseFile(token.NewFileSet(), "want.go", c.generate(t), parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range f.Imports {
+			path, _ := strconv.Unquote(im.Path.Value)
+			if _, ok := names[path]; !ok || im.Name != nil {
+				t.Errorf("%s imports %s %s, not one of the import path constants", c.name, im.Name, im.Path.Value)
+			}
+		}
+	}
+}
+
+// TestHeader: the generated-code line first (Go's convention, and what
+// dsl's package loader looks for), then the source's base name only.
+func TestHeader(t *testing.T) {
+	src := []byte("flow F {\n    state S\n    step A { irreversible }\n}\n")
+	f, ds := dsl.Load("F.flow", src, dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	out, err := Generate(f, Options{Package: "p", Source: filepath.Join("some", "dir", "orders.flow")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := out["orders_flow.go"]
+	if !ok {
+		t.Fatalf("files %v, want orders_flow.go", keys(out))
+	}
+	want := dsl.GeneratedHeader + "\n// Source: orders.flow\n\npackage p\n"
+	if !strings.HasPrefix(string(got), want) {
+		t.Errorf("file starts\n%s\nwant\n%s", string(got)[:min(len(got), len(want)+20)], want)
+	}
+}
+
+func TestFileName(t *testing.T) {
+	for in, want := range map[string]string{
+		"signup.flow": "signup_flow.go", "a/b/signup.flow": "signup_flow.go",
+		"flows.json": "flows_flow.go", "noext": "noext_flow.go", "x.y.flow": "x.y_flow.go",
+	} {
+		if got := FileName(in); got != want {
+			t.Errorf("FileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestGenerateRefuses: models Generate cannot turn into code that compiles
+// give an error, never a panic or broken code.
+func TestGenerateRefuses(t *testing.T) {
+	load := func(src string) *dsl.File {
+		t.Helper()
+		f, _ := dsl.Load("x.flow", []byte(src), dsl.CheckOptions{})
+		if f == nil {
+			t.Fatalf("no model for %q", src)
+		}
+		return f
+	}
+	ok := "flow F {\n    state S\n    step A { irreversible }\n}\n"
+	for _, tc := range []struct {
+		name string
+		f    *dsl.File
+		opts Options
+		want string
+	}{
+		{"nil file", nil, Options{Package: "p"}, "no file"},
+		{"no package", load(ok), Options{}, "package name"},
+		{"bad package", load(ok), Options{Package: "a-b"}, "package name"},
+		{"no source", &dsl.File{Flows: load(ok).Flows}, Options{Package: "p"}, "no source"},
+		{"bad state", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "a-b"}, Steps: load(ok).Flows[0].Steps}}}, Options{Package: "p"}, `state type "a-b"`},
+		{"no steps", load("flow F {\n    state S\n}\n"), Options{Package: "p"}, "no steps"},
+		{"state named like a local", load("flow F {\n    state h\n    step A { irreversible }\n}\n"), Options{Package: "p"}, `state type "h"`},
+		{"undefined target", load("flow F {\n    state S\n    step A { on ok -> B irreversible }\n}\n"), Options{Package: "p"}, `unknown step "B"`},
+		{"lower-case step", load("flow F {\n    state S\n    step a { irreversible }\n}\n"), Options{Package: "p"}, `step name "a"`},
+		{"nil flow", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{nil}}, Options{Package: "p"}, "nil"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := Generate(tc.f, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Generate = %d files, %v; want an error containing %q", len(out), err, tc.want)
+			}
+		})
+	}
+}
+
+// TestEveryCorpusFlow generates every .flow and .json of the repository's
+// test corpus: a file that checks without errors generates Go that parses
+// and declares exactly the names dsl.Names lists; any other file gives a
+// result or an error, never a panic.
+func TestEveryCorpusFlow(t *testing.T) {
+	var paths []string
+	for _, pattern := range []string{"../testdata/*/*/*.flow", "../testdata/*/*/*.json", "testdata/*/input.flow", "../examples/*/*.flow"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, m...)
+	}
+	if len(paths) < 20 {
+		t.Fatalf("only %d corpus files", len(paths))
+	}
+	clean := 0
+	for _, path := range paths {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, ds := dsl.Load(filepath.Base(path), src, dsl.CheckOptions{})
+		out, err := Generate(f, Options{Package: "p"})
+		if ds.HasErrors() || f == nil {
+			continue // only: no panic
+		}
+		clean++
+		if err != nil {
+			t.Errorf("%s checks clean but does not generate: %v", path, err)
+			continue
+		}
+		for name, code := range out {
+			checkDecls(t, path, name, code, f)
+		}
+	}
+	if clean < 10 {
+		t.Errorf("only %d corpus files check clean", clean)
+	}
+}
+
+// checkDecls parses generated code and compares its package-level names
+// with the ones dsl.Names promises (Check verifies those do not collide).
+func checkDecls(t *testing.T, path, name string, code []byte, f *dsl.File) {
+	t.Helper()
+	af, err := parser.ParseFile(token.NewFileSet(), name, code, parser.ParseComments)
+	if err != nil {
+		t.Errorf("%s: generated code does not parse: %v", path, err)
+		return
+	}
+	var got []string
+	for _, d := range af.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				got = append(got, d.Name.Name)
+			}
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.TypeSpec:
+					got = append(got, s.Name.Name)
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						if n.Name != "_" {
+							got = append(got, n.Name)
+						}
+					}
+				}
+			}
+		}
+	}
+	var want []string
+	for _, fl := range f.Flows {
+		for _, id := range fl.GoNames().Identifiers() {
+			want = append(want, id.Name)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: generated package-level names\n%v\nwant (dsl.Names)\n%v", path, got, want)
+	}
+}
