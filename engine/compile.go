@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// JSON-defined flows run on runtime.Flow[State]: this file turns a checked
+// dsl.Flow into runtime steps. Every policy and every transition comes from
+// the dsl's resolved helpers (RetryFor, TimeoutFor, DeadlineFor, StepEdges),
+// exactly as the code generator uses them, so a flow behaves the same
+// whether it is generated Go or JSON run by the engine.
+
+// checkHandlers reports every Go step and Go rollback of f that no
+// registered handler serves, positioned where the flow names it (for JSON
+// input, its JSON path).
+func checkHandlers(f *dsl.File, reg *Registry) diag.List {
+	var ds diag.List
+	for _, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		for _, m := range fl.GoMethods() {
+			var ok bool
+			kind, verb := "Go step", "Registry.Step"
+			if m.Rollback {
+				kind, verb = "Go rollback", "Registry.Rollback"
+				_, ok = reg.rollback(fl.Name, m.Name)
+			} else {
+				_, ok = reg.step(fl.Name, m.Name)
+			}
+			if !ok {
+				ds = append(ds, diag.Errorf(m.Range, "no-handler", "no handler registered for %s %q of flow %q", kind, m.Name, fl.Name).
+					WithHint("register it before loading the flow: %s(%q, fn) in a Provider, or %s(%q, fn)", verb, fl.Name+"."+m.Name, verb, m.Name))
+			}
+		}
+	}
+	return ds
+}
+
+func retryPolicy(r dsl.Retry) runtime.RetryPolicy {
+	return runtime.RetryPolicy{
+		Attempts:   r.Attempts,
+		Initial:    time.Duration(r.Initial),
+		Max:        time.Duration(r.Max),
+		Multiplier: r.Multiplier,
+		Jitter:     r.Jitter == dsl.JitterFull,
+	}
+}
+
+// rollbackTimeout mirrors the generator: an await's own timeout bounds the
+// wait, not the undo, so its rollback takes only the step's `timeout`.
+func rollbackTimeout(fl *dsl.Flow, s *dsl.Step) time.Duration {
+	if s.Kind() != dsl.ActionAwait {
+		return fl.TimeoutFor(s)
+	}
+	return time.Duration(s.Timeout)
+}
+
+// awaitSpec is what an await step of a JSON flow waits for.
+type awaitSpec struct {
+	flow, step   string
+	topic, event string
+	response     string // state field the payload goes to; "" discards it
+	correlate    string // state field compared with the payload's correlation_id; "" takes any
+	wait         time.Duration
+}
+
+// compile builds the runtime definition of fl, which Check and
+// checkHandlers passed.
+func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
+	f := runtime.New[State](fl.Name, e.runtimeOptions()...)
+	steps := make([]*runtime.Step[State], 0, len(fl.Steps))
+	for _, s := range fl.Steps {
+		if s == nil {
+			continue
+		}
+		st := &runtime.Step[State]{
+			ID:           s.Name,
+			Irreversible: s.Irreversible,
+			Next:         map[runtime.Outcome]string{},
+			Retry:        retryPolicy(fl.RetryFor(s)),
+			Deadline:     fl.DeadlineFor(s),
+		}
+		a := s.Action
+		switch s.Kind() {
+		case dsl.ActionRPC:
+			st.Exec = e.rpcExec(a)
+		case dsl.ActionPublish:
+			st.Exec = e.publishExec(a)
+		case dsl.ActionAwait:
+			spec := &awaitSpec{flow: fl.Name, step: s.Name, topic: a.Topic, event: a.Event,
+				response: a.Response.String(), correlate: a.Correlate.String(), wait: fl.TimeoutFor(s)}
+			if d := fl.DeadlineFor(s); d > 0 && (spec.wait == 0 || d < spec.wait) {
+				spec.wait = d
+			}
+			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) {
+				return e.awaitExec(ctx, state, spec)
+			}
+		default:
+			h := e.reg.lateStep(fl.Name, s.Name)
+			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) { return h(ctx, state) }
+		}
+		// An await's timeout is the wait's own (handled by the engine, which
+		// parks the run instead of holding a goroutine): the runtime must not
+		// abandon the attempt.
+		if s.Kind() != dsl.ActionAwait {
+			st.Timeout = fl.TimeoutFor(s)
+		}
+		if rb := s.Rollback; rb != nil {
+			if rb.IsGo() {
+				h := e.reg.lateRollback(fl.Name, rb.Name.Name)
+				st.Rollback = func(ctx context.Context, state *State) error { return h(ctx, state) }
+			} else if rb.Action != nil {
+				exec := e.rpcExec(rb.Action)
+				st.Rollback = func(ctx context.Context, state *State) error {
+					_, err := exec(ctx, state)
+					return err
+				}
+			}
+			st.RollbackRetry = retryPolicy(fl.RollbackRetryFor(s))
+			st.RollbackTimeout = rollbackTimeout(fl, s)
+		}
+		for _, p := range s.Publish {
+			if p == nil {
+				continue
+			}
+			field := p.Payload.String()
+			st.Publish = append(st.Publish, runtime.Publication[State]{
+				Topic: p.Topic, Event: p.Event,
+				Payload: func(s *State) any { return payloadOf(s, field) },
+			})
+		}
+		for _, edge := range fl.StepEdges(s) {
+			st.Next[edge.Outcome] = edge.To // dsl.TargetDone/Fail are runtime.Done/Fail
+		}
+		steps = append(steps, st)
+	}
+	if err := f.Register(steps...); err != nil {
+		return nil, fmt.Errorf("flow %q: %w", fl.Name, err)
+	}
+	return f, nil
+}
+
+// payloadOf is the JSON of a state field for a request or a publication:
+// null when no field is named or the field is not set.
+func payloadOf(s *State, field string) json.RawMessage {
+	if field == "" {
+		return json.RawMessage("null")
+	}
+	if raw := s.Raw(field); raw != nil {
+		return raw
+	}
+	return json.RawMessage("null")
+}
+
+func (e *Engine) rpcExec(a *dsl.Action) func(ctx context.Context, s *State) (runtime.Outcome, error) {
+	service, endpoint := a.Service, a.Endpoint
+	req, rsp := a.Request.String(), a.Response.String()
+	return func(ctx context.Context, s *State) (runtime.Outcome, error) {
+		if e.caller == nil {
+			return "", runtime.Permanent(fmt.Errorf("%w: rpc %s %s needs a Caller (engine Options.Caller)", runtime.ErrNotConfigured, service, endpoint))
+		}
+		var out json.RawMessage
+		var into any
+		if rsp != "" {
+			into = &out
+		}
+		if err := e.caller.Call(ctx, service, endpoint, payloadOf(s, req), into); err != nil {
+			return "", err
+		}
+		if rsp != "" {
+			if len(out) == 0 {
+				out = json.RawMessage("null")
+			}
+			if err := s.Set(rsp, out); err != nil {
+				return "", runtime.Permanent(fmt.Errorf("response of %s %s: %w", service, endpoint, err))
+			}
+		}
+		return runtime.OutcomeOK, nil
+	}
+}
+
+func (e *Engine) publishExec(a *dsl.Action) func(ctx context.Context, s *State) (runtime.Outcome, error) {
+	topic, event, field := a.Topic, a.Event, a.Request.String()
+	return func(ctx context.Context, s *State) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, e.publisher.Publish(ctx, topic, event, payloadOf(s, field))
+	}
+}

@@ -1,0 +1,629 @@
+// Package engine runs flows as a service: it registers generated flows and
+// JSON-defined flows, starts runs on their triggers (an HTTP/JSON API, broker
+// events, schedules), resumes interrupted runs from a durable store when it
+// starts, parks runs that wait for events without holding a goroutine, and
+// stops gracefully at step boundaries. See docs/engine.md.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// Store is what the engine needs of a durable store: *store.Store (on disk)
+// and *store.Memory (tests) implement it. Runs' events go to Emit, which
+// must reject an event that does not follow its run's history
+// (store.ErrSequence): the engine relies on that to start a run, or apply an
+// event, at most once.
+type Store interface {
+	runtime.Sink
+	Load(runID string) ([]runtime.Event, error)
+	Get(runID string) (store.RunInfo, bool)
+	List(f store.Filter) ([]store.RunInfo, error)
+}
+
+// Errors of the engine's API; the HTTP API maps them to status codes.
+var (
+	ErrUnknownFlow = errors.New("engine: unknown flow")
+	ErrFlowExists  = errors.New("engine: flow already registered")
+	ErrNoTrigger   = errors.New("engine: flow has no such trigger")
+	ErrBadState    = errors.New("engine: invalid state")
+	ErrNoHandler   = errors.New("engine: no handler")
+	ErrClosed      = errors.New("engine: closed")
+	ErrInvalid     = errors.New("engine: invalid flow definition")
+	ErrConflict    = errors.New("engine: definition does not fit runs in progress")
+)
+
+// Options configure an Engine. Store is required.
+type Options struct {
+	// Store keeps every run's history; the engine resumes unfinished runs
+	// from it when it starts.
+	Store Store
+	// Inbox keeps awaited events until a run takes them, and the IDs of
+	// events already applied (so an event delivered twice is applied once).
+	// Default: Store, under the flow name "$inbox".
+	Inbox Store
+	// Broker carries events (default: a MemoryBroker of this engine).
+	Broker Broker
+	// Caller makes the rpc steps' requests (for example httpcall.New).
+	// Without one, rpc steps fail with runtime.ErrNotConfigured.
+	Caller runtime.Caller
+	// Clock is the source of time for runs, await timeouts and schedules
+	// (default: the wall clock).
+	Clock runtime.Clock
+	// Locker serialises the engines that share a store: at most one runs a
+	// given run at a time. Default: a lock of this engine alone; engines
+	// sharing a store in one process share one NewLocker().
+	Locker Locker
+	// ID names this engine to the broker: its await consumer is
+	// "await-<ID>", so an engine that restarts with the same ID gets the
+	// events that arrived while it was down. Default "engine".
+	ID string
+	// FlowsDir, if set, is where JSON flows registered through the API are
+	// saved (one <flow>.json file per flow), and LoadDir reads them back.
+	FlowsDir string
+	// Logger receives what is not an event: failed deliveries, runs that
+	// cannot resume. Default: discard.
+	Logger *slog.Logger
+	// RuntimeOptions are added to the options of the JSON flows' runtime
+	// definitions (after the engine's own).
+	RuntimeOptions []runtime.Option
+}
+
+// Engine runs flows. Create it with New, register flows and handlers, then
+// Start it; Close stops it gracefully.
+type Engine struct {
+	opts      Options
+	store     Store
+	clock     runtime.Clock
+	caller    runtime.Caller
+	broker    Broker
+	publisher runtime.Publisher
+	locker    Locker
+	log       *slog.Logger
+	reg       *Registry
+	idPrefix  string
+	idCount   atomic.Uint64
+
+	mu      sync.Mutex
+	flows   map[string]*flowEntry
+	rpc     map[string]*flowEntry // rpc trigger endpoint -> flow
+	started bool
+	closed  bool
+	stops   []func()
+
+	baseCtx  context.Context
+	cancel   context.CancelFunc
+	active   sync.WaitGroup // runs in progress and background work
+	draining atomic.Bool
+
+	firstMu sync.Mutex
+	first   map[string]chan error // run ID -> signalled when its first event is durable
+
+	aw *awaits
+	sc *scheduler
+}
+
+// flowEntry is a registered flow, generated or JSON.
+type flowEntry struct {
+	name     string
+	ops      flowOps
+	triggers []Trigger
+	awaits   [][2]string // topic/event pairs its await steps wait for (JSON flows)
+	def      *dsl.Flow   // JSON flows only
+	source   []byte      // JSON flows: the flow's own JSON document
+	stops    []func()
+}
+
+// New returns an engine; it does nothing until Start.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil {
+		return nil, errors.New("engine: Options.Store is required")
+	}
+	if opts.Inbox == nil {
+		opts.Inbox = opts.Store
+	}
+	if opts.Clock == nil {
+		opts.Clock = runtime.RealClock()
+	}
+	if opts.Broker == nil {
+		opts.Broker = NewMemoryBroker()
+	}
+	if opts.Locker == nil {
+		opts.Locker = NewLocker()
+	}
+	if opts.ID == "" {
+		opts.ID = "engine"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	e := &Engine{
+		opts:      opts,
+		store:     opts.Store,
+		clock:     opts.Clock,
+		caller:    opts.Caller,
+		broker:    opts.Broker,
+		publisher: brokerPublisher{opts.Broker},
+		locker:    opts.Locker,
+		log:       opts.Logger,
+		reg:       newRegistry(),
+		idPrefix:  hex.EncodeToString(b[:]),
+		flows:     map[string]*flowEntry{},
+		rpc:       map[string]*flowEntry{},
+		first:     map[string]chan error{},
+	}
+	e.baseCtx, e.cancel = context.WithCancel(context.Background())
+	e.aw = newAwaits(e, opts.Inbox)
+	e.sc = newScheduler(e)
+	return e, nil
+}
+
+// Registry returns the handlers of Go steps and rollbacks of JSON flows.
+func (e *Engine) Registry() *Registry { return e.reg }
+
+// Provide lets p register its handlers.
+func (e *Engine) Provide(p Provider) { p.Provide(e.reg) }
+
+// RuntimeOptions returns the options a generated flow must be built with to
+// run on this engine: the engine's sink (the store, plus what parks and
+// drains runs), clock, Caller, Publisher and Subscriber. Pass them to the
+// generated constructor, then Register the flow.
+func (e *Engine) RuntimeOptions() []runtime.Option {
+	return []runtime.Option{
+		runtime.WithSink(engineSink{e}),
+		runtime.WithClock(e.clock),
+		runtime.WithCaller(e.caller),
+		runtime.WithPublisher(e.publisher),
+		runtime.WithSubscriber(subscriber{e}),
+		runtime.WithLogger(slog.New(quietHandler{e.log.Handler()})),
+	}
+}
+
+func (e *Engine) runtimeOptions() []runtime.Option {
+	return append(e.RuntimeOptions(), e.opts.RuntimeOptions...)
+}
+
+// newRunID returns a run ID unique across engines and restarts.
+func (e *Engine) newRunID() string {
+	return e.idPrefix + "-" + strconv.FormatUint(e.idCount.Add(1), 10)
+}
+
+// Runtimer is what a generated flow type is: a typed wrapper around its
+// runtime definition.
+type Runtimer[S any] interface{ Runtime() *runtime.Flow[S] }
+
+// Register registers a generated flow, built with e.RuntimeOptions(), with
+// the triggers that start it (a generated flow's triggers are in its .flow
+// file; name them here).
+func Register[S any](e *Engine, flow Runtimer[S], triggers ...Trigger) error {
+	return RegisterFlow(e, flow.Runtime(), triggers...)
+}
+
+// RegisterFlow registers a runtime flow definition, built with
+// e.RuntimeOptions(), with the triggers that start it. A run's state is
+// the JSON encoding of S: the HTTP API decodes the request body into it and
+// an event trigger decodes the event's payload into it.
+func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...Trigger) error {
+	for _, t := range triggers {
+		if err := t.validate(); err != nil {
+			return fmt.Errorf("flow %q: %w", f.ID(), err)
+		}
+	}
+	fe := &flowEntry{name: f.ID(), ops: &typed[S]{f: f}, triggers: triggers}
+	return e.add(fe, false)
+}
+
+// add registers fe; replace allows replacing a JSON flow of the same name.
+func (e *Engine) add(fe *flowEntry, replace bool) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	old := e.flows[fe.name]
+	if old != nil && !(replace && old.def != nil) {
+		e.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrFlowExists, fe.name)
+	}
+	for _, t := range fe.triggers {
+		if t.Kind != dsl.TriggerRPC {
+			continue
+		}
+		if other := e.rpc[t.Endpoint]; other != nil && other.name != fe.name {
+			e.mu.Unlock()
+			return fmt.Errorf("%w: rpc endpoint %q already starts flow %q", ErrFlowExists, t.Endpoint, other.name)
+		}
+	}
+	if old != nil {
+		e.detach(old)
+	}
+	e.flows[fe.name] = fe
+	for _, t := range fe.triggers {
+		if t.Kind == dsl.TriggerRPC {
+			e.rpc[t.Endpoint] = fe
+		}
+	}
+	started := e.started
+	e.mu.Unlock()
+	if started {
+		return e.attach(fe, true)
+	}
+	return nil
+}
+
+// detach stops fe's subscriptions and schedules; e.mu is held.
+func (e *Engine) detach(fe *flowEntry) {
+	for _, stop := range fe.stops {
+		stop()
+	}
+	fe.stops = nil
+	for ep, x := range e.rpc {
+		if x == fe {
+			delete(e.rpc, ep)
+		}
+	}
+}
+
+// attach starts fe's triggers and await consumers, and (after a restart or
+// a late registration) resumes its unfinished runs.
+func (e *Engine) attach(fe *flowEntry, resume bool) error {
+	if resume {
+		e.resumeFlow(fe)
+	}
+	var stops []func()
+	for _, t := range fe.triggers {
+		switch t.Kind {
+		case dsl.TriggerEvent:
+			stop, err := e.broker.Consume(e.baseCtx, "trigger-"+fe.name, t.Topic, t.Event, e.triggerHandler(fe))
+			if err != nil {
+				for _, s := range stops {
+					s()
+				}
+				return fmt.Errorf("flow %q: subscribing to %s %s: %w", fe.name, t.Topic, t.Event, err)
+			}
+			stops = append(stops, stop)
+		case dsl.TriggerSchedule:
+			stops = append(stops, e.sc.add(fe, t.Schedule))
+		}
+	}
+	for _, te := range fe.awaits {
+		if err := e.aw.consume(te[0], te[1]); err != nil {
+			for _, s := range stops {
+				s()
+			}
+			return err
+		}
+	}
+	e.mu.Lock()
+	fe.stops = append(fe.stops, stops...)
+	e.mu.Unlock()
+	return nil
+}
+
+// Start loads the await inbox, resumes every unfinished run of the
+// registered flows from the store, and starts the triggers. Runs of flows
+// not registered yet resume when their flow is registered.
+func (e *Engine) Start(ctx context.Context) error {
+	e.mu.Lock()
+	if e.started || e.closed {
+		e.mu.Unlock()
+		return errors.New("engine: Start called twice or after Close")
+	}
+	e.started = true
+	flows := make([]*flowEntry, 0, len(e.flows))
+	for _, fe := range e.flows {
+		flows = append(flows, fe)
+	}
+	e.mu.Unlock()
+	sort.Slice(flows, func(i, j int) bool { return flows[i].name < flows[j].name })
+	if err := e.aw.load(ctx); err != nil {
+		return err
+	}
+	e.aw.startTimers()
+	for _, fe := range flows {
+		if err := e.attach(fe, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the engine gracefully: no new runs start, runs in progress
+// stop at their next step boundary (the event that ends the step is
+// recorded first, so the next Start resumes them from the following step),
+// parked runs stay parked in the store. It waits for runs to stop until ctx
+// ends; a step still running then is abandoned, and runs again after the
+// next Start (with the same idempotency key). Close does not close the store
+// or the broker.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	for _, fe := range e.flows {
+		e.detach(fe)
+	}
+	e.mu.Unlock()
+	e.sc.stop()
+	e.aw.stop()
+	e.draining.Store(true)
+	done := make(chan struct{})
+	go func() {
+		e.active.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("engine: runs still in progress at close: %w", ctx.Err())
+	}
+	e.cancel()
+	return err
+}
+
+func (e *Engine) lookup(flow string) (*flowEntry, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fe := e.flows[flow]
+	if fe == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownFlow, flow)
+	}
+	return fe, nil
+}
+
+// FlowInfo describes a registered flow.
+type FlowInfo struct {
+	Name     string    `json:"name"`
+	JSON     bool      `json:"json"` // defined in JSON (else generated Go)
+	Triggers []Trigger `json:"triggers,omitempty"`
+}
+
+// Flows lists the registered flows by name.
+func (e *Engine) Flows() []FlowInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]FlowInfo, 0, len(e.flows))
+	for _, fe := range e.flows {
+		out = append(out, FlowInfo{Name: fe.name, JSON: fe.def != nil, Triggers: slices.Clone(fe.triggers)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// FlowJSON returns the JSON definition of a JSON flow.
+func (e *Engine) FlowJSON(flow string) ([]byte, error) {
+	fe, err := e.lookup(flow)
+	if err != nil {
+		return nil, err
+	}
+	if fe.source == nil {
+		return nil, fmt.Errorf("%w: %q is a generated flow", ErrUnknownFlow, flow)
+	}
+	return fe.source, nil
+}
+
+// LoadFlows validates a flowgen JSON document (or a .flow source, by the
+// name's extension) with the compiler's checks and the engine's own (every
+// Go step and rollback has a registered handler; the new definition fits
+// the runs in progress of a flow it replaces), then registers its flows.
+// On any error nothing changes, and the diagnostics say what and where (by
+// JSON path for JSON input). Warnings are returned with a nil error.
+func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
+	f, ds := dsl.Load(filename, data, dsl.CheckOptions{})
+	if f == nil || ds.HasErrors() {
+		return ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
+	}
+	ds = append(ds, checkHandlers(f, e.reg)...)
+	var entries []*flowEntry
+	for i, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		triggers := make([]Trigger, 0, len(fl.Triggers))
+		for _, t := range fl.Triggers {
+			if t != nil {
+				triggers = append(triggers, Trigger{Kind: t.Kind, Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule})
+			}
+		}
+		e.mu.Lock()
+		old := e.flows[fl.Name]
+		e.mu.Unlock()
+		if old != nil && old.def == nil {
+			ds = append(ds, diag.Errorf(fl.NameRange, "flow-exists", "flow %q is a generated flow registered in this engine", fl.Name).
+				WithHint("rename the JSON flow"))
+			continue
+		}
+		src, err := dsl.EncodeJSON(&dsl.File{Flows: []*dsl.Flow{fl}})
+		if err != nil {
+			return ds, err
+		}
+		if old != nil && string(old.source) == string(src) {
+			continue // the same definition again: nothing to do
+		}
+		rf, err := e.compile(fl)
+		if err != nil {
+			ds = append(ds, diag.Errorf(fl.NameRange, "compile", "%v", err))
+			continue
+		}
+		fe := &flowEntry{name: fl.Name, ops: &typed[State]{f: rf}, triggers: triggers, def: fl, source: src}
+		for _, s := range fl.Steps {
+			if s != nil && s.Kind() == dsl.ActionAwait {
+				fe.awaits = append(fe.awaits, [2]string{s.Action.Topic, s.Action.Event})
+			}
+		}
+		if old != nil {
+			if d, ok := e.fits(fe, fl, f.Flows[i]); !ok {
+				ds = append(ds, d)
+				continue
+			}
+		}
+		entries = append(entries, fe)
+	}
+	if ds.HasErrors() {
+		return ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
+	}
+	for _, fe := range entries {
+		if e.opts.FlowsDir != "" {
+			if err := writeFileAtomic(filepath.Join(e.opts.FlowsDir, fe.name+".json"), fe.source); err != nil {
+				return ds, err
+			}
+		}
+		if err := e.add(fe, true); err != nil {
+			return ds, err
+		}
+	}
+	return ds, nil
+}
+
+// fits reports whether the replacement fe can continue every unfinished
+// run of the flow it replaces.
+func (e *Engine) fits(fe *flowEntry, fl, _ *dsl.Flow) (diag.Diagnostic, bool) {
+	runs, err := e.store.List(store.Filter{Flow: fe.name, NonTerminal: true})
+	if err != nil {
+		return diag.Errorf(fl.NameRange, "store", "listing runs of flow %q: %v", fe.name, err), false
+	}
+	for _, r := range runs {
+		h, err := e.store.Load(r.RunID)
+		if err == nil {
+			err = fe.ops.checkHistory(h)
+		}
+		if err != nil {
+			return diag.Errorf(fl.NameRange, "runs-in-progress", "the new definition of flow %q does not fit run %q in progress: %v", fe.name, r.RunID, err).
+				WithHint("keep the steps that runs in progress are on, or wait for them to finish (or abort them)"), false
+		}
+	}
+	return diag.Diagnostic{}, true
+}
+
+func firstError(ds diag.List) string {
+	for _, d := range ds {
+		if d.Severity == diag.Error {
+			return d.String()
+		}
+	}
+	return "invalid input"
+}
+
+// LoadDir loads every *.json and *.flow file of dir (in name order) with
+// LoadFlows. Files are loaded one by one; the first that fails stops the
+// load with its diagnostics.
+func (e *Engine) LoadDir(dir string) (diag.List, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var all diag.List
+	for _, ent := range ents {
+		name := ent.Name()
+		if ent.IsDir() || !(strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".flow")) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return all, err
+		}
+		ds, err := e.LoadFlows(path, data)
+		all = append(all, ds...)
+		if err != nil {
+			return all, err
+		}
+	}
+	return all, nil
+}
+
+// writeFileAtomic writes data to path through a synced temporary file and a
+// rename, then syncs the directory, so a crash leaves the old or the new
+// file, never a torn one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".flow-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// flowOps is a registered flow with its state type erased.
+type flowOps interface {
+	start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error)
+	resume(ctx context.Context, history []runtime.Event) (runHandle, error)
+	checkHistory(h []runtime.Event) error
+	live(runID string) (runHandle, bool)
+}
+
+type runHandle interface {
+	ID() string
+	Done() <-chan struct{}
+	Abort() error
+}
+
+type typed[S any] struct{ f *runtime.Flow[S] }
+
+func (t *typed[S]) start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error) {
+	var s S
+	if len(state) > 0 {
+		if err := json.Unmarshal(state, &s); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadState, err)
+		}
+	}
+	return t.f.Start(ctx, s, runtime.WithRunID(runID))
+}
+
+func (t *typed[S]) resume(ctx context.Context, h []runtime.Event) (runHandle, error) {
+	return t.f.Resume(ctx, h)
+}
+
+func (t *typed[S]) checkHistory(h []runtime.Event) error { return t.f.CheckHistory(h) }
+
+func (t *typed[S]) live(runID string) (runHandle, bool) {
+	r, ok := t.f.Run(runID)
+	if !ok {
+		return nil, false
+	}
+	return r, true
+}

@@ -1,0 +1,256 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// fixture is an engine on an in-memory store with fake services.
+type fixture struct {
+	t       *testing.T
+	st      Store
+	broker  Broker
+	caller  *runtime.MemoryCaller
+	e       *Engine
+	clock   runtime.Clock
+	effects *ledger
+	id      string
+	locker  Locker
+}
+
+// ledger counts side effects by idempotency key.
+type ledger struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (l *ledger) add(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n == nil {
+		l.n = map[string]int{}
+	}
+	l.n[key]++
+	return l.n[key]
+}
+
+func (l *ledger) count(prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	total := 0
+	for k, v := range l.n {
+		if strings.HasPrefix(k, prefix) {
+			total += v
+		}
+	}
+	return total
+}
+
+func (l *ledger) dups() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for k, v := range l.n {
+		if v > 1 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func newCaller(effects *ledger) *runtime.MemoryCaller {
+	c := runtime.NewMemoryCaller()
+	var n atomic.Int64
+	c.Handle("customers", "Customer.Create", func(ctx context.Context, req json.RawMessage) (any, error) {
+		effects.add("create:" + runtime.IdempotencyKey(ctx))
+		var cust struct{ Email string }
+		_ = json.Unmarshal(req, &cust)
+		return "cus-" + cust.Email + "-" + itoa(n.Add(1)), nil
+	})
+	c.Handle("customers", "Customer.Delete", func(ctx context.Context, req json.RawMessage) (any, error) {
+		effects.add("delete:" + runtime.IdempotencyKey(ctx))
+		return nil, nil
+	})
+	return c
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func signupHandlers(effects *ledger) Provider {
+	return ProviderFunc(func(r *Registry) {
+		r.Step("Activate", func(ctx context.Context, s *State) (string, error) {
+			effects.add("activate:" + runtime.IdempotencyKey(ctx))
+			return "", s.Set("Active", true)
+		})
+		r.Rollback("Deactivate", func(ctx context.Context, s *State) error {
+			effects.add("deactivate:" + runtime.IdempotencyKey(ctx))
+			return nil
+		})
+		r.Step("Signup.Expire", func(ctx context.Context, s *State) (string, error) {
+			effects.add("expire:" + runtime.IdempotencyKey(ctx))
+			return "", nil
+		})
+	})
+}
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/engine/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// start builds and starts an engine on the fixture's store and broker.
+func (fx *fixture) start() *Engine {
+	fx.t.Helper()
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, Clock: fx.clock, ID: fx.id, Locker: fx.locker})
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	e.Provide(signupHandlers(fx.effects))
+	if ds, err := e.LoadFlows("signup.json", readTestdata(fx.t, "signup.json")); err != nil {
+		fx.t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		fx.t.Fatal(err)
+	}
+	fx.e = e
+	return e
+}
+
+func (fx *fixture) stop() {
+	fx.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fx.e.Close(ctx); err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
+func newFixture(t *testing.T) *fixture {
+	effects := &ledger{}
+	return &fixture{t: t, st: store.NewMemory(), broker: NewMemoryBroker(), caller: newCaller(effects),
+		effects: effects, clock: runtime.RealClock(), id: "test"}
+}
+
+// waitFor polls cond (state changes happen on other goroutines) until it
+// holds or the test's patience ends; no assertion depends on how long it took.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func runState(fx *fixture, runID string) runtime.RunState {
+	info, ok := fx.st.Get(runID)
+	if !ok {
+		return ""
+	}
+	return info.State
+}
+
+func waitParked(t testing.TB, e *Engine, runID string) {
+	t.Helper()
+	waitFor(t, "run "+runID+" to park", func() bool {
+		st, err := e.Status(runID)
+		return err == nil && st.Waiting != nil
+	})
+}
+
+func publish(t testing.TB, b Broker, id, topic, event string, payload any) {
+	t.Helper()
+	raw, _ := json.Marshal(payload)
+	if err := b.Publish(context.Background(), Message{ID: id, Topic: topic, Event: event, Payload: raw}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestJSONFlowRunsToDone(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, id)
+	st, _ := e.Status(id)
+	var state State
+	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
+		t.Fatal(err)
+	}
+	cust := state.String("CustomerID")
+	if !strings.HasPrefix(cust, "cus-ann-") || st.Waiting.Correlation != cust {
+		t.Fatalf("customer %q, waiting %+v", cust, st.Waiting)
+	}
+	if got := e.Parked(); got != 1 {
+		t.Fatalf("parked = %d, want 1", got)
+	}
+	// An event for another customer does not wake the run.
+	publish(t, fx.broker, "p0", "payments", "payment.succeeded", map[string]any{"correlation_id": "someone-else", "amount": 1})
+	publish(t, fx.broker, "p1", "payments", "payment.succeeded", map[string]any{"correlation_id": cust, "amount": 42})
+	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
+	st, _ = e.Status(id)
+	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
+		t.Fatal(err)
+	}
+	var pay struct{ Amount int }
+	if err := state.Get("Payment", &pay); err != nil || pay.Amount != 42 {
+		t.Fatalf("payment %+v, %v", pay, err)
+	}
+	var active bool
+	_ = state.Get("Active", &active)
+	if !active {
+		t.Fatal("Activate's change to the state is lost")
+	}
+	if n := fx.effects.count("create:"); n != 1 {
+		t.Fatalf("Customer.Create called %d times", n)
+	}
+	if e.Parked() != 0 {
+		t.Fatalf("parked = %d after the run ended", e.Parked())
+	}
+}
+
+func TestUnregisteredHandlerRejectedAtLoad(t *testing.T) {
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.LoadFlows("signup.json", readTestdata(t, "signup.json"))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.String())
+	}
+	want := []string{
+		`signup.json:$.flows[0].steps[2].name: error: no handler registered for Go step "Activate" of flow "Signup"`,
+		`signup.json:$.flows[0].steps[2].rollback.name: error: no handler registered for Go rollback "Deactivate" of flow "Signup"`,
+		`signup.json:$.flows[0].steps[3].name: error: no handler registered for Go step "Expire" of flow "Signup"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(e.Flows()) != 0 {
+		t.Fatalf("flows registered despite errors: %v", e.Flows())
+	}
+}

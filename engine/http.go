@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// MaxBody caps request bodies of the HTTP API.
+const MaxBody = 1 << 20
+
+// Handler returns the engine's HTTP/JSON API:
+//
+//	POST /flows/{flow}/runs        start a run of a flow with an rpc trigger; body: the state
+//	POST /rpc/{endpoint}           start the flow whose rpc trigger is endpoint; body: the state
+//	GET  /runs/{id}                a run's status
+//	GET  /runs/{id}/history        a run's events
+//	GET  /runs?flow=F&status=S     list runs (status: a run state, or "active")
+//	POST /runs/{id}/abort          abort a run
+//	PUT  /flows  (or POST)         register JSON flows (a `flowgen json` document)
+//	GET  /flows, GET /flows/{flow} list flows, a JSON flow's definition
+//	POST /events/{topic}/{event}   publish an event; body: the payload
+//
+// Starting a run answers 201 {"run_id": ...} once its first event is
+// durable; ?run_id=ID (or an Idempotency-Key header) chooses the ID, and
+// repeating the request answers 200 with the same ID and starts nothing.
+// Errors answer {"error": "...", "diagnostics": [...]} with a 4xx status
+// for what the client can fix; nothing changes on a 4xx.
+func (e *Engine) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /flows/{flow}/runs", e.httpStartFlow)
+	mux.HandleFunc("POST /rpc/{endpoint}", e.httpStartRPC)
+	mux.HandleFunc("GET /runs/{id}", e.httpStatus)
+	mux.HandleFunc("GET /runs/{id}/history", e.httpHistory)
+	mux.HandleFunc("GET /runs", e.httpList)
+	mux.HandleFunc("POST /runs/{id}/abort", e.httpAbort)
+	mux.HandleFunc("PUT /flows", e.httpPutFlows)
+	mux.HandleFunc("POST /flows", e.httpPutFlows)
+	mux.HandleFunc("GET /flows", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"flows": e.Flows()})
+	})
+	mux.HandleFunc("GET /flows/{flow}", e.httpGetFlow)
+	mux.HandleFunc("POST /events/{topic}/{event}", e.httpPublish)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path), nil)
+	})
+	return mux
+}
+
+type apiError struct {
+	Error       string            `json:"error"`
+	Diagnostics []diag.Diagnostic `json:"diagnostics,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, err error, ds diag.List) {
+	writeJSON(w, status, apiError{Error: err.Error(), Diagnostics: ds})
+}
+
+// statusOf maps the engine's errors to HTTP statuses.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrUnknownFlow), errors.Is(err, runtime.ErrUnknownRun):
+		return http.StatusNotFound
+	case errors.Is(err, ErrBadState), errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrNoTrigger), errors.Is(err, runtime.ErrFinished), errors.Is(err, ErrConflict), errors.Is(err, ErrFlowExists):
+		return http.StatusConflict
+	case errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// readBody reads a JSON body of at most MaxBody bytes; empty is allowed.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body larger than %d bytes", MaxBody), nil)
+		} else {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("reading request body: %v", err), nil)
+		}
+		return nil, false
+	}
+	return b, true
+}
+
+func (e *Engine) httpStartFlow(w http.ResponseWriter, r *http.Request) {
+	fe, err := e.lookup(r.PathValue("flow"))
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	if !fe.hasRPC() {
+		writeError(w, http.StatusConflict, fmt.Errorf("%w: flow %q has no rpc trigger; it starts on its events or schedule", ErrNoTrigger, fe.name), nil)
+		return
+	}
+	e.httpStart(w, r, fe)
+}
+
+func (fe *flowEntry) hasRPC() bool {
+	for _, t := range fe.triggers {
+		if t.Kind == "rpc" {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) httpStartRPC(w http.ResponseWriter, r *http.Request) {
+	ep := r.PathValue("endpoint")
+	e.mu.Lock()
+	fe := e.rpc[ep]
+	e.mu.Unlock()
+	if fe == nil {
+		writeError(w, http.StatusNotFound, fmt.Errorf("%w: no flow has rpc trigger %q", ErrUnknownFlow, ep), nil)
+		return
+	}
+	e.httpStart(w, r, fe)
+}
+
+func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	state := bytes.TrimSpace(body)
+	if len(state) == 0 {
+		state = nil
+	} else if !json.Valid(state) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: request body is not valid JSON", ErrBadState), nil)
+		return
+	} else if fe.def != nil && state[0] != '{' {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: the state of flow %q must be a JSON object, found %s", ErrBadState, fe.name, jsonKind(state)), nil)
+		return
+	}
+	id := r.URL.Query().Get("run_id")
+	if id == "" {
+		id = r.Header.Get("Idempotency-Key")
+		if id != "" {
+			id = derivedRunID(fe.name, "k", id)
+		}
+	}
+	runID, err := e.startRun(r.Context(), fe, state, id)
+	switch {
+	case errors.Is(err, ErrRunExists):
+		writeJSON(w, http.StatusOK, map[string]any{"run_id": runID, "flow": fe.name, "existing": true})
+	case err != nil:
+		writeError(w, statusOf(err), err, nil)
+	default:
+		writeJSON(w, http.StatusCreated, map[string]any{"run_id": runID, "flow": fe.name})
+	}
+}
+
+func jsonKind(b []byte) string {
+	switch b[0] {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+func (e *Engine) httpStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := e.Status(r.PathValue("id"))
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
+	h, err := e.History(r.PathValue("id"))
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"run_id": r.PathValue("id"), "events": h})
+}
+
+var runStates = []runtime.RunState{
+	runtime.StatePending, runtime.StateRunning, runtime.StateRollingBack, runtime.StateDone,
+	runtime.StateFailed, runtime.StateCompensated, runtime.StateAborted, runtime.StateCompensationFailed,
+}
+
+func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.Filter{Flow: q.Get("flow")}
+	switch s := q.Get("status"); {
+	case s == "":
+	case s == "active":
+		f.NonTerminal = true
+	default:
+		ok := false
+		for _, st := range runStates {
+			ok = ok || string(st) == s
+		}
+		if !ok {
+			names := make([]string, len(runStates))
+			for i, st := range runStates {
+				names[i] = string(st)
+			}
+			writeError(w, http.StatusBadRequest, fmt.Errorf("unknown status %q; want one of %s, or active", s, strings.Join(names, ", ")), nil)
+			return
+		}
+		f.State = runtime.RunState(s)
+	}
+	runs, err := e.Runs(f)
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	if runs == nil {
+		runs = []store.RunInfo{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+}
+
+func (e *Engine) httpAbort(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := e.Abort(r.Context(), id); err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": id, "aborting": true})
+}
+
+func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	name := r.URL.Query().Get("name")
+	if name == "" {
+		name = "request.json"
+	}
+	if !strings.HasSuffix(name, ".json") && !strings.HasSuffix(name, ".flow") {
+		name += ".json"
+	}
+	ds, err := e.LoadFlows(name, body)
+	errs, _ := ds.Normalize(-1)
+	if err != nil {
+		status := statusOf(err)
+		for _, d := range ds {
+			if d.Code == "runs-in-progress" {
+				status = http.StatusConflict
+			}
+		}
+		if status == http.StatusInternalServerError && ds.HasErrors() {
+			status = http.StatusBadRequest
+		}
+		writeError(w, status, err, errs)
+		return
+	}
+	var names []string
+	if f, _ := parseNames(body, name); f != nil {
+		names = f
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"flows": names, "diagnostics": errs})
+}
+
+// parseNames returns the flow names of a document that loaded.
+func parseNames(body []byte, name string) ([]string, error) {
+	var doc struct {
+		Flows []struct {
+			Name string `json:"name"`
+		} `json:"flows"`
+	}
+	if !strings.HasSuffix(name, ".json") {
+		return nil, nil
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(doc.Flows))
+	for _, f := range doc.Flows {
+		out = append(out, f.Name)
+	}
+	return out, nil
+}
+
+func (e *Engine) httpGetFlow(w http.ResponseWriter, r *http.Request) {
+	src, err := e.FlowJSON(r.PathValue("flow"))
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(src)
+}
+
+func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	payload := bytes.TrimSpace(body)
+	if len(payload) == 0 {
+		payload = []byte("null")
+	} else if !json.Valid(payload) {
+		writeError(w, http.StatusBadRequest, errors.New("event payload is not valid JSON"), nil)
+		return
+	}
+	m := Message{ID: r.Header.Get("Idempotency-Key"), Topic: r.PathValue("topic"), Event: r.PathValue("event"), Payload: payload}
+	if m.ID == "" {
+		m.ID = r.URL.Query().Get("id")
+	}
+	if m.ID == "" {
+		m.ID = NewMessageID()
+	}
+	if err := e.broker.Publish(r.Context(), m); err != nil {
+		writeError(w, http.StatusBadGateway, fmt.Errorf("publishing: %w", err), nil)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID})
+}

@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// Schedules fire once per tick, across restarts and across engines sharing
+// a store: the run a tick starts has an ID derived from the flow and the
+// tick's time, so starting it twice starts one run (the store refuses a
+// second first event). Ticks are deterministic: cron expressions by their
+// calendar, "@every d" on a grid of multiples of d since the Unix epoch (not
+// relative to when the engine started), so every engine and every restart
+// agrees on them. At start, if ticks were missed while no engine ran, the
+// latest missed one fires once (not every missed one); a flow that never
+// fired does not catch up.
+
+type schedule interface {
+	next(t time.Time) time.Time
+}
+
+type every time.Duration
+
+func (d every) next(t time.Time) time.Time {
+	return t.Truncate(time.Duration(d)).Add(time.Duration(d))
+}
+
+type cronSchedule struct{ s cron.Schedule }
+
+func (c cronSchedule) next(t time.Time) time.Time { return c.s.Next(t) }
+
+// cronParser accepts what the language does (dsl.Check): 5 fields and
+// descriptors.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+func parseSchedule(spec string) (s schedule, err error) {
+	spec = strings.TrimSpace(spec)
+	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		if err != nil {
+			return nil, err
+		}
+		if d < time.Second {
+			return nil, errors.New("@every needs at least 1s")
+		}
+		return every(d), nil
+	}
+	if spec == "" {
+		return nil, errors.New("empty schedule")
+	}
+	defer func() {
+		if r := recover(); r != nil { // a cron library bug must not crash the engine
+			s, err = nil, fmt.Errorf("cannot parse: %v", r)
+		}
+	}()
+	cs, err := cronParser.Parse(spec)
+	if err != nil {
+		return nil, err
+	}
+	return cronSchedule{cs}, nil
+}
+
+// tickRunID is the ID of the run a tick starts: "sched-<unix seconds>-"
+// and a hash of the flow and spec, so that the latest fired tick can be
+// found among a flow's runs.
+func tickRunID(flow, spec string, tick time.Time) string {
+	sum := sha256.Sum256([]byte(flow + "\x00" + spec))
+	return "sched-" + strconv.FormatInt(tick.Unix(), 10) + "-" + hex.EncodeToString(sum[:6])
+}
+
+func tickOf(runID, flow, spec string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(runID, "sched-")
+	if !ok {
+		return time.Time{}, false
+	}
+	sec, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	t := time.Unix(n, 0)
+	if tickRunID(flow, spec, t) != runID {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+type scheduler struct {
+	e    *Engine
+	mu   sync.Mutex
+	quit chan struct{}
+	wg   sync.WaitGroup
+	done bool
+}
+
+func newScheduler(e *Engine) *scheduler { return &scheduler{e: e, quit: make(chan struct{})} }
+
+// add starts fe's schedule spec; the returned func stops it.
+func (sc *scheduler) add(fe *flowEntry, spec string) func() {
+	s, err := parseSchedule(spec)
+	if err != nil { // validated at registration
+		sc.e.log.Error("invalid schedule", "flow", fe.name, "schedule", spec, "error", err)
+		return func() {}
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.done {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	sc.wg.Add(1)
+	go sc.loop(fe, spec, s, stop)
+	var once sync.Once
+	return func() { once.Do(func() { close(stop) }) }
+}
+
+func (sc *scheduler) loop(fe *flowEntry, spec string, s schedule, stop chan struct{}) {
+	defer sc.wg.Done()
+	clock := sc.e.clock
+	if t, ok := sc.missed(fe, spec, s, clock.Now()); ok {
+		sc.fire(fe, spec, t)
+	}
+	for {
+		now := clock.Now()
+		next := s.next(now)
+		if next.IsZero() {
+			return // a cron expression that never fires again
+		}
+		var fire <-chan time.Time
+		cancel := func() bool { return false }
+		if st, ok := clock.(stoppable); ok {
+			fire, cancel = st.Timer(next.Sub(now))
+		} else {
+			fire = clock.After(next.Sub(now))
+		}
+		select {
+		case <-fire:
+		case <-stop:
+			cancel()
+			return
+		case <-sc.quit:
+			cancel()
+			return
+		}
+		sc.fire(fe, spec, next)
+	}
+}
+
+// missed returns the latest tick at or before now that fired no run, when
+// the flow's schedule fired before.
+func (sc *scheduler) missed(fe *flowEntry, spec string, s schedule, now time.Time) (time.Time, bool) {
+	runs, err := sc.e.store.List(store.Filter{Flow: fe.name})
+	if err != nil {
+		return time.Time{}, false
+	}
+	var last time.Time
+	for _, r := range runs {
+		if t, ok := tickOf(r.RunID, fe.name, spec); ok && t.After(last) {
+			last = t
+		}
+	}
+	if last.IsZero() {
+		return time.Time{}, false
+	}
+	var latest time.Time
+	const maxTicks = 1 << 20 // a long outage of a frequent schedule: give up, fire none
+	for t, n := s.next(last), 0; !t.IsZero() && !t.After(now); t, n = s.next(t), n+1 {
+		if n > maxTicks {
+			return time.Time{}, false
+		}
+		latest = t
+	}
+	return latest, !latest.IsZero()
+}
+
+func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) {
+	var state json.RawMessage
+	if fe.def != nil {
+		state, _ = json.Marshal(map[string]any{"scheduled_at": tick.UTC()})
+	}
+	_, err := sc.e.startRun(context.Background(), fe, state, tickRunID(fe.name, spec, tick))
+	if err != nil && !errors.Is(err, ErrRunExists) {
+		sc.e.log.Error("scheduled run did not start", "flow", fe.name, "tick", tick, "error", err)
+	}
+}
+
+func (sc *scheduler) stop() {
+	sc.mu.Lock()
+	if !sc.done {
+		sc.done = true
+		close(sc.quit)
+	}
+	sc.mu.Unlock()
+	sc.wg.Wait()
+}
