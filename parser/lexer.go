@@ -115,7 +115,19 @@ func (s *scanner) fail(off int, hint, format string, args ...any) {
 	s.out.err = &d
 }
 
+// MaxTokens bounds the tokens of one file (about 100,000 steps). Together
+// with MaxFileSize it bounds the time and memory one file can take: without
+// it, 8 MiB of "step A{}" would be a million steps.
+const MaxTokens = 1_000_000
+
+// maxTokens is MaxTokens, lowered by tests.
+var maxTokens = MaxTokens
+
 func (s *scanner) emit(typ lexer.TokenType, start int) {
+	if len(s.out.toks) == maxTokens {
+		s.fail(start, "split the flows into several files", "file too large: more than %d tokens", maxTokens)
+		return
+	}
 	s.out.toks = append(s.out.toks, lexer.Token{Type: typ, Value: s.src[start:s.off], Pos: s.pos(start)})
 	s.out.blank = append(s.out.blank, s.lastLine > 0 && s.line-s.lastLine > 1)
 	s.lastLine = s.line

@@ -182,6 +182,29 @@ func TestTooLarge(t *testing.T) {
 	}
 }
 
+func TestTooManyTokens(t *testing.T) {
+	defer func(n int) { maxTokens = n }(maxTokens)
+	maxTokens = 1000
+	// The parser stops at the first step, before the lexer's error.
+	src := strings.Repeat("step A{}", 300) // four tokens each
+	_, diags := Parse("many.flow", []byte(src))
+	want := `1:1: expected "flow", found "step" (hint: a .flow file holds flow declarations: flow Name { ... })`
+	if len(diags) != 1 || errString(diags[0]) != want {
+		t.Fatalf("got %v\nwant %s", diags, want)
+	}
+	// Token 1001 is the "A" of step 249 (from 0): 3 tokens, then 4 per step.
+	src = "flow A {" + strings.Repeat("step A{}", 300) + "}"
+	_, diags = Parse("many.flow", []byte(src))
+	want = fmt.Sprintf(`1:%d: file too large: more than 1000 tokens (hint: split the flows into several files)`, len("flow A {")+8*249+6)
+	if len(diags) != 1 || errString(diags[0]) != want {
+		t.Fatalf("got %v\nwant %s", diags, want)
+	}
+	src = "flow A {" + strings.Repeat("step A{}", 249) + "}"
+	if _, diags := Parse("many.flow", []byte(src)); len(diags) > 0 {
+		t.Fatalf("1000 tokens: %v", diags)
+	}
+}
+
 // TestDeepNesting: the grammar nests only file > flow > step > statement, so
 // a pathological input cannot make the parser recurse; it stops at the
 // first brace that cannot be there.
