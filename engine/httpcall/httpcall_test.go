@@ -1,0 +1,132 @@
+package httpcall
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+func TestCallerClassifiesAnswers(t *testing.T) {
+	var keys atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		keys.Store(r.Header.Get("Idempotency-Key"))
+		body, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/Echo":
+			w.Write(body)
+		case "/NoContent":
+			w.WriteHeader(http.StatusNoContent)
+		case "/Bad":
+			http.Error(w, "bad customer", http.StatusBadRequest)
+		case "/Busy":
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		case "/Broken":
+			http.Error(w, "oops", http.StatusInternalServerError)
+		case "/Garbage":
+			w.Write([]byte("not json"))
+		case "/Slow":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}))
+	defer srv.Close()
+	c := New(Static{"svc": srv.URL})
+	ctx := context.Background()
+
+	var out map[string]int
+	if err := c.Call(ctx, "svc", "Echo", map[string]int{"a": 1}, &out); err != nil || out["a"] != 1 {
+		t.Fatalf("Echo: %v %v", out, err)
+	}
+	if err := c.Call(ctx, "svc", "NoContent", nil, &out); err != nil {
+		t.Fatalf("NoContent: %v", err)
+	}
+	cases := []struct {
+		endpoint  string
+		permanent bool
+		status    int
+	}{
+		{"Bad", true, 400},
+		{"Busy", false, 429},
+		{"Broken", false, 500},
+		{"Garbage", true, 0},
+	}
+	for _, tc := range cases {
+		err := c.Call(ctx, "svc", tc.endpoint, nil, &out)
+		if err == nil {
+			t.Fatalf("%s: no error", tc.endpoint)
+		}
+		if runtime.IsPermanent(err) != tc.permanent {
+			t.Errorf("%s: permanent = %v, want %v (%v)", tc.endpoint, runtime.IsPermanent(err), tc.permanent, err)
+		}
+		var se *StatusError
+		if tc.status != 0 && (!errors.As(err, &se) || se.Status != tc.status) {
+			t.Errorf("%s: %v, want status %d", tc.endpoint, err, tc.status)
+		}
+	}
+	// A deadline on ctx bounds the call, and the error is retryable.
+	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := c.Call(tctx, "svc", "Slow", nil, nil); err == nil || runtime.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Slow: %v", err)
+	}
+	// Unknown services are permanent.
+	if err := c.Call(ctx, "nope", "Echo", nil, nil); !runtime.IsPermanent(err) || !errors.Is(err, ErrUnknownService) {
+		t.Fatalf("unknown service: %v", err)
+	}
+}
+
+func TestCallerConnectionRefusedIsRetryable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c := New(Static{"svc": "http://" + addr})
+	err = c.Call(context.Background(), "svc", "X", nil, nil)
+	if err == nil || runtime.IsPermanent(err) {
+		t.Fatalf("connection refused: %v (permanent %v)", err, runtime.IsPermanent(err))
+	}
+}
+
+// The idempotency key of the step reaches the service, the same on every
+// retry: a flow with a retried rpc step against a service that fails once.
+func TestCallerSendsIdempotencyKeyAcrossRetries(t *testing.T) {
+	var calls atomic.Int32
+	seen := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Get("Idempotency-Key")
+		if calls.Add(1) == 1 {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		json.NewEncoder(w).Encode("cus-1")
+	}))
+	defer srv.Close()
+	type S struct{ ID string }
+	f := runtime.New[S]("F", runtime.WithCaller(New(Static{"customers": srv.URL})), runtime.WithIDs(func() string { return "run1" }))
+	if err := f.Register(runtime.NewRPC[S]("customers", "Customer.Create", nil,
+		runtime.WithResponse(func(s *S) any { return &s.ID }),
+		runtime.WithRetry[S](runtime.RetryPolicy{Attempts: 3}))); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.Execute(context.Background(), S{})
+	if err != nil || res.State.ID != "cus-1" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	a, b := <-seen, <-seen
+	if a != "run1/Customer.Create" || a != b {
+		t.Fatalf("keys %q %q", a, b)
+	}
+}
