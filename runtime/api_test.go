@@ -313,3 +313,37 @@ func mustRegisterS(t *testing.T, f *runtime.Flow[signup], steps ...*runtime.Step
 		t.Fatal(err)
 	}
 }
+
+// TestSnapshots checks that every event carries the state as it was, both
+// for a state of plain values (where unchanged snapshots are reused without
+// encoding) and for one with references (always encoded).
+func TestSnapshots(t *testing.T) {
+	type plain struct {
+		A int    `json:"a"`
+		B string `json:"b"`
+	}
+	sink := runtime.NewMemorySink()
+	f := runtime.New[plain]("snap", runtime.WithSink(sink))
+	set := func(id string, fn func(*plain)) *runtime.Step[plain] {
+		return runtime.NewStep(id, func(_ context.Context, s *plain) (runtime.Outcome, error) { fn(s); return "", nil })
+	}
+	if err := f.Register(
+		set("A", func(s *plain) { s.A = 1 }),
+		set("Same", func(s *plain) {}),
+		set("B", func(s *plain) { s.B = "b" + "c"[:1] }), // a new string
+		set("Again", func(s *plain) { s.A, s.B = 1, "bc" }),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Execute(context.Background(), plain{}, runtime.WithRunID("r")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range sink.History("r") {
+		got = append(got, string(e.State))
+	}
+	want := []string{`{"a":0,"b":""}`, `{"a":1,"b":""}`, `{"a":1,"b":""}`, `{"a":1,"b":"bc"}`, `{"a":1,"b":"bc"}`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("snapshots (-want +got):\n%s", diff)
+	}
+}

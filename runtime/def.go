@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"encoding"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -74,6 +77,9 @@ type definition[S any] struct {
 	steps  []stepDef[S]
 	byID   map[string]int
 	events fsm.Events
+	// valueState: S holds no references but strings and has no custom JSON
+	// or text marshaling, so its JSON is a function of its memory.
+	valueState bool
 	// machines recycles per-run state machines: building one from events is
 	// most of the cost of a short run, and a finished run's machine is as
 	// good as new after SetState.
@@ -128,6 +134,7 @@ func buildDefinition[S any](id string, steps []*Step[S]) (*definition[S], error)
 		byID:   make(map[string]int, len(steps)),
 	}
 	copy(d.states, fixedStates[:])
+	d.valueState = isValueType(reflect.TypeFor[S]())
 	for i, st := range steps {
 		d.byID[st.ID] = i
 		d.states = append(d.states,
@@ -273,4 +280,44 @@ func (d *definition[S]) eventStep(from, to int) string {
 		return d.steps[s].ID
 	}
 	return ""
+}
+
+// stepID is the ID of step i, or "" for -1.
+func (d *definition[S]) stepID(i int) string {
+	if i < 0 {
+		return ""
+	}
+	return d.steps[i].ID
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// isValueType reports whether t's JSON encoding depends only on its memory:
+// no pointers, slices, maps, interfaces, channels or functions anywhere
+// (strings are fine: immutable), and no custom marshaling that might read
+// anything else.
+func isValueType(t reflect.Type) bool {
+	if t.Implements(jsonMarshaler) || t.Implements(textMarshaler) ||
+		reflect.PointerTo(t).Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(textMarshaler) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return true
+	case reflect.Array:
+		return isValueType(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !isValueType(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -131,8 +131,9 @@ type tracker struct {
 	snap      json.RawMessage
 }
 
-// apply folds e, whose To state is of kind to and concerns toStep.
-func (t *tracker) apply(e *Event, to stateKind, toStep string) {
+// apply folds e, which leaves a state of kind from for one of kind to
+// (concerning toStep).
+func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	self := e.From == e.To && e.Outcome == OutcomeRetry
 	switch {
 	case self:
@@ -145,9 +146,8 @@ func (t *tracker) apply(e *Event, to stateKind, toStep string) {
 		t.attempt = e.Attempt
 		t.lastErr = ""
 	}
-	fromStep, fromPhase, _ := ParseMachineState(e.From)
-	if fromPhase == PhaseRollback && !self && e.Outcome == OutcomeError {
-		t.rollbacks = append(t.rollbacks, "rollback "+fromStep+": "+e.Error)
+	if from == kindRollback && !self && e.Outcome == OutcomeError {
+		t.rollbacks = append(t.rollbacks, "rollback "+e.Step+": "+e.Error)
 	}
 	switch to {
 	case kindFailing:
@@ -255,7 +255,7 @@ func Replay(history []Event) (Status, error) {
 		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback {
 			return Status{}, &HistoryError{Seq: e.Seq, Step: step, Msg: "rollback re-entered without a retry"}
 		}
-		t.apply(e, kind, step)
+		t.apply(e, prevKind, kind, step)
 		prevTo, prevKind = e.To, kind
 	}
 	st := t.status()

@@ -117,11 +117,7 @@ func (d *definition[S]) rebuild(history []Event) (*rebuilt, error) {
 		if err := applyEvent(rb, d, e, from, to); err != nil {
 			return nil, err
 		}
-		step := ""
-		if dst.step >= 0 {
-			step = d.steps[dst.step].ID
-		}
-		rb.track.apply(e, dst.kind, step)
+		rb.track.apply(e, from.kind, dst.kind, d.stepID(dst.step))
 		rb.pos, rb.seq = to, e.Seq
 		if len(e.State) > 0 {
 			rb.snap = e.State

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/looplab/fsm"
 )
@@ -54,8 +55,12 @@ type Run[S any] struct {
 	rollbackErrs []error
 	ctxs         []stepCtx // first-attempt contexts, allocated once per run
 	snap         json.RawMessage
+	lastState    S // the state snap encodes (def.valueState only)
 	arena        []byte
 	sn           *snapshotter
+	// Small flows keep their bookkeeping inside the Run: one allocation.
+	stackBuf  [16]frame
+	visitsBuf [16]int32
 
 	mu     sync.Mutex // guards track and halted
 	track  tracker
@@ -117,9 +122,14 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 		clock:  f.opts.clock,
 		sink:   f.opts.sink,
 		state:  state,
-		visits: make([]int32, len(def.steps)),
 		done:   make(chan struct{}),
 		sn:     snapshotters.Get().(*snapshotter),
+	}
+	r.stack = r.stackBuf[:0]
+	if n := len(def.steps); n <= len(r.visitsBuf) {
+		r.visits = r.visitsBuf[:n]
+	} else {
+		r.visits = make([]int32, n)
 	}
 	// The first event carries the initial state: encode it now so that a
 	// state JSON cannot encode fails Start rather than the run.
@@ -578,12 +588,8 @@ func (r *Run[S]) transition(to, attempt int, out Outcome, errText string) error 
 		}
 		return fmt.Errorf("%w: event %d (%s -> %s): %w", ErrSink, e.Seq, e.From, e.To, err)
 	}
-	step := ""
-	if dst.step >= 0 {
-		step = r.def.steps[dst.step].ID
-	}
 	r.mu.Lock()
-	r.track.apply(&e, dst.kind, step)
+	r.track.apply(&e, r.def.states[from].kind, dst.kind, r.def.stepID(dst.step))
 	r.mu.Unlock()
 	r.pos, r.lastTime = to, e.Time
 	return nil
@@ -602,6 +608,9 @@ func (r *Run[S]) emit(e *Event) (err error) {
 // state does not change, and new ones are carved from a per-run arena, so a
 // snapshot usually costs no allocation.
 func (r *Run[S]) snapshot() (json.RawMessage, error) {
+	if r.def.valueState && r.snap != nil && sameBytes(&r.state, &r.lastState) {
+		return r.snap, nil
+	}
 	sn := r.sn
 	sn.buf = sn.buf[:0]
 	if err := sn.enc.Encode(&r.state); err != nil {
@@ -612,12 +621,23 @@ func (r *Run[S]) snapshot() (json.RawMessage, error) {
 		return r.snap, nil
 	}
 	if cap(r.arena)-len(r.arena) < len(b) {
-		r.arena = make([]byte, 0, max(1024, 8*len(b)))
+		// Chunks grow with the run, so short runs stay small.
+		r.arena = make([]byte, 0, max(4*len(b), min(2*cap(r.arena), 64<<10), 256))
 	}
+	r.lastState = r.state
 	start := len(r.arena)
 	r.arena = append(r.arena, b...)
 	r.snap = r.arena[start:len(r.arena):len(r.arena)]
 	return r.snap, nil
+}
+
+// sameBytes reports whether two values have the same memory. For a
+// valueState type (no pointers but immutable strings, no custom marshalers)
+// equal memory means equal JSON, so the encoding can be skipped. Differing
+// padding only costs a needless encode.
+func sameBytes[S any](a, b *S) bool {
+	n := unsafe.Sizeof(*a)
+	return n == 0 || unsafe.String((*byte)(unsafe.Pointer(a)), n) == unsafe.String((*byte)(unsafe.Pointer(b)), n)
 }
 
 // finish records the result, releases the run's resources and wakes Wait.

@@ -39,28 +39,56 @@ type nopSink struct{}
 func (nopSink) Emit(context.Context, Event) error { return nil }
 
 // MemorySink keeps every event in memory: for tests, examples, and Status of
-// finished runs in a process without a store.
+// finished runs in a process without a store. Events of all runs share
+// chunked storage, linked per run, so recording a run allocates nothing but
+// the occasional chunk.
 type MemorySink struct {
-	mu    sync.Mutex
-	index map[string]int // run ID -> position in runs
-	runs  [][]Event
-	ids   []string
+	mu     sync.Mutex
+	index  map[string]int32 // run ID -> position in runs
+	runs   []memRun
+	chunks [][]memSlot
+	used   int32 // slots used
 }
 
+type memRun struct {
+	id          string
+	first, last int32 // slot numbers
+	n           int32
+}
+
+type memSlot struct {
+	e    Event
+	next int32 // next slot of the same run, -1 at the end
+}
+
+const memChunk = 128 // 24 KiB: a small-object size class, no large-object churn
+
 // NewMemorySink returns an empty MemorySink.
-func NewMemorySink() *MemorySink { return &MemorySink{index: make(map[string]int)} }
+func NewMemorySink() *MemorySink { return &MemorySink{index: make(map[string]int32)} }
+
+func (m *MemorySink) slot(i int32) *memSlot { return &m.chunks[i/memChunk][i%memChunk] }
 
 // Emit implements Sink.
 func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	m.mu.Lock()
-	i, ok := m.index[e.RunID]
-	if !ok {
-		i = len(m.runs)
-		m.index[e.RunID] = i
-		m.runs = append(m.runs, make([]Event, 0, 16))
-		m.ids = append(m.ids, e.RunID)
+	if int(m.used) == len(m.chunks)*memChunk {
+		m.chunks = append(m.chunks, make([]memSlot, memChunk))
 	}
-	m.runs[i] = append(m.runs[i], e)
+	i := m.used
+	m.used++
+	sl := m.slot(i)
+	sl.e, sl.next = e, -1
+	r, ok := m.index[e.RunID]
+	if !ok {
+		r = int32(len(m.runs))
+		m.index[e.RunID] = r
+		m.runs = append(m.runs, memRun{id: e.RunID, first: i, last: i, n: 1})
+	} else {
+		run := &m.runs[r]
+		m.slot(run.last).next = i
+		run.last = i
+		run.n++
+	}
 	m.mu.Unlock()
 	return nil
 }
@@ -69,17 +97,36 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 func (m *MemorySink) History(runID string) []Event {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if i, ok := m.index[runID]; ok {
-		return slices.Clone(m.runs[i])
+	r, ok := m.index[runID]
+	if !ok {
+		return nil
 	}
-	return nil
+	run := m.runs[r]
+	out := make([]Event, 0, run.n)
+	for i := run.first; i >= 0; i = m.slot(i).next {
+		out = append(out, m.slot(i).e)
+	}
+	return out
+}
+
+// Reset forgets every run, for long-lived processes that only need recent
+// histories (and benchmarks).
+func (m *MemorySink) Reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.index)
+	m.runs, m.chunks, m.used = m.runs[:0], nil, 0
 }
 
 // Runs returns the IDs of all runs seen, in order of their first event.
 func (m *MemorySink) Runs() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return slices.Clone(m.ids)
+	ids := make([]string, len(m.runs))
+	for i, r := range m.runs {
+		ids[i] = r.id
+	}
+	return ids
 }
 
 // LoadHistory implements HistoryLoader.
