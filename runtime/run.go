@@ -116,14 +116,14 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 		id = f.opts.ids()
 	}
 	r := &Run[S]{
-		flow:   f,
-		def:    def,
-		env:    runEnv{runID: id, flow: f.id, opts: &f.opts},
-		clock:  f.opts.clock,
-		sink:   f.opts.sink,
-		state:  state,
-		done:   make(chan struct{}),
-		sn:     snapshotters.Get().(*snapshotter),
+		flow:  f,
+		def:   def,
+		env:   runEnv{runID: id, flow: f.id, opts: &f.opts},
+		clock: f.opts.clock,
+		sink:  f.opts.sink,
+		state: state,
+		done:  make(chan struct{}),
+		sn:    snapshotters.Get().(*snapshotter),
 	}
 	r.stack = r.stackBuf[:0]
 	if n := len(def.steps); n <= len(r.visitsBuf) {
