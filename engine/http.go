@@ -49,10 +49,41 @@ func (e *Engine) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /flows/{flow}", e.httpGetFlow)
 	mux.HandleFunc("POST /events/{topic}/{event}", e.httpPublish)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path), nil)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // sets the path values
+			return
+		}
+		// The mux's own 404 and 405 answers are plain text: answer JSON.
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		msg := fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path)
+		if rec.status == http.StatusMethodNotAllowed {
+			msg = fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow"))
+		}
+		writeError(w, cmpOr(rec.status, http.StatusNotFound), msg, nil)
 	})
-	return mux
+}
+
+// statusRecorder keeps the status and headers of the mux's error answers.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
 }
 
 type apiError struct {

@@ -1,0 +1,323 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+const tickFlow = `{"version": 1, "flows": [{
+  "name": "Tick",
+  "triggers": [{"kind": "schedule", "schedule": "@every 1m"}],
+  "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]
+}]}`
+
+func tickEngine(t *testing.T, st Store, clock runtime.Clock, ran *ledger) *Engine {
+	t.Helper()
+	e, err := New(Options{Store: st, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Work", func(ctx context.Context, s *State) (string, error) {
+		ran.add(runtime.RunID(ctx))
+		return "", nil
+	})
+	if ds, err := e.LoadFlows("tick.json", []byte(tickFlow)); err != nil {
+		t.Fatal(err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func closeEngine(t *testing.T, e *Engine) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func doneRuns(st Store, flow string) int {
+	runs, _ := st.List(store.Filter{Flow: flow, State: runtime.StateDone})
+	return len(runs)
+}
+
+// A schedule fires once per tick; across a restart the latest missed tick
+// fires once, and two engines on one store never fire a tick twice.
+func TestScheduleAcrossRestart(t *testing.T) {
+	st := store.NewMemory()
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC))
+	ran := &ledger{}
+	e := tickEngine(t, st, clock, ran)
+	clock.BlockUntil(1)
+	clock.Advance(30 * time.Second) // 00:01:00
+	waitFor(t, "first tick", func() bool { return doneRuns(st, "Tick") == 1 })
+	closeEngine(t, e)
+
+	clock.Advance(150 * time.Second) // 00:03:30: ticks 00:02 and 00:03 missed
+	e1 := tickEngine(t, st, clock, ran)
+	e2 := tickEngine(t, st, clock, ran) // a second engine on the same store
+	waitFor(t, "catch-up tick", func() bool { return doneRuns(st, "Tick") == 2 })
+	clock.BlockUntil(2)
+	clock.Advance(30 * time.Second) // 00:04:00, seen by both engines
+	waitFor(t, "next tick", func() bool { return doneRuns(st, "Tick") == 3 })
+	closeEngine(t, e1)
+	closeEngine(t, e2)
+	var ids []string
+	runs, _ := st.List(store.Filter{Flow: "Tick"})
+	for _, r := range runs {
+		tick, ok := tickOf(r.RunID, "Tick", "@every 1m")
+		if !ok {
+			t.Fatalf("run %s is not a tick's", r.RunID)
+		}
+		ids = append(ids, tick.UTC().Format("15:04"))
+	}
+	if got := strings.Join(ids, " "); got != "00:01 00:03 00:04" {
+		t.Fatalf("ticks fired: %s, want 00:01 00:03 00:04", got)
+	}
+	if d := ran.dups(); len(d) > 0 {
+		t.Fatalf("runs executed twice: %v", d)
+	}
+}
+
+// An event trigger starts one run per message, with the payload as state.
+func TestEventTriggerStartsOneRunPerMessage(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	publish(t, fx.broker, "signup-1", "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "eve"}})
+	publish(t, fx.broker, "signup-1", "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "eve"}})
+	id := derivedRunID("Signup", "e", "signup-1")
+	waitParked(t, e, id)
+	st, _ := e.Status(id)
+	if !strings.Contains(string(st.Snapshot), `"cus-eve-`) {
+		t.Fatalf("state %s", st.Snapshot)
+	}
+	time.Sleep(20 * time.Millisecond) // let a wrong second start show
+	runs, _ := e.Runs(store.Filter{Flow: "Signup"})
+	if len(runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(runs))
+	}
+}
+
+type apiClient struct {
+	t   *testing.T
+	srv *httptest.Server
+}
+
+func (c apiClient) do(method, path, body string) (int, map[string]any) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.srv.URL+path, strings.NewReader(body))
+	res, err := c.srv.Client().Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		c.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, b)
+	}
+	return res.StatusCode, out
+}
+
+// Malformed requests and malformed flows get 4xx with a JSON error and
+// change nothing.
+func TestHTTPErrorsChangeNothing(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptest.NewServer(e.Handler())}
+	defer c.srv.Close()
+	bad := []struct {
+		method, path, body string
+		status             int
+		contains           string
+	}{
+		{"POST", "/flows/Signup/runs", `{"Customer":`, 400, "not valid JSON"},
+		{"POST", "/flows/Signup/runs", `[1,2]`, 400, "must be a JSON object, found an array"},
+		{"POST", "/flows/Nope/runs", `{}`, 404, "unknown flow"},
+		{"POST", "/rpc/Nope.Start", `{}`, 404, "no flow has rpc trigger"},
+		{"POST", "/flows/Signup/runs?run_id=a/b", `{}`, 400, "contains '/'"},
+		{"POST", "/flows/Signup/runs?run_id=a%20b", `{}`, 400, "white space"},
+		{"GET", "/runs/nope", ``, 404, "unknown run"},
+		{"GET", "/runs/nope/history", ``, 404, "unknown run"},
+		{"POST", "/runs/nope/abort", ``, 404, "unknown run"},
+		{"GET", "/runs?status=sleeping", ``, 400, "unknown status"},
+		{"PUT", "/flows", `{"version": 1, "flows": [`, 400, "invalid JSON"},
+		{"PUT", "/flows", `{"version": 2, "flows": []}`, 400, "unsupported version"},
+		{"PUT", "/flows", `{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}]}`, 400, "no handler registered"},
+		{"PUT", "/flows", `{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "rpc", "service": "s", "endpoint": "E"}, "irreversible": true, "on": [{"on": "ok", "target": "Nowhere"}]}]}]}`, 400, "undefined"},
+		{"POST", "/events/payments/payment.succeeded", `{not json`, 400, "not valid JSON"},
+		{"DELETE", "/flows", ``, 405, "not allowed"},
+		{"GET", "/nope", ``, 404, "no such endpoint"},
+		{"POST", "/flows/Signup/runs", `{"x": "` + strings.Repeat("a", MaxBody) + `"}`, 413, "larger than"},
+	}
+	for _, tc := range bad {
+		req, _ := http.NewRequest(tc.method, c.srv.URL+tc.path, strings.NewReader(tc.body))
+		res, err := c.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("%s %s: status %d, want %d (%s)", tc.method, tc.path, res.StatusCode, tc.status, b)
+			continue
+		}
+		if tc.contains != "" && !bytes.Contains(b, []byte(tc.contains)) {
+			t.Errorf("%s %s: %s does not say %q", tc.method, tc.path, b, tc.contains)
+		}
+	}
+	// A flow error is positioned by JSON path.
+	_, out := c.do("PUT", "/flows", `{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}]}`)
+	ds, _ := out["diagnostics"].([]any)
+	if len(ds) == 0 || !strings.Contains(fmt.Sprint(ds[0]), "$.flows[0].steps[0].name") {
+		t.Fatalf("diagnostics %v", out)
+	}
+	runs, _ := fx.st.List(store.Filter{})
+	if len(runs) != 0 {
+		t.Fatalf("bad requests started runs: %v", runs)
+	}
+	if got := len(e.Flows()); got != 1 {
+		t.Fatalf("%d flows after bad definitions, want 1", got)
+	}
+}
+
+// The API end to end: define a flow, start runs, read status, history and
+// lists, abort.
+func TestHTTPAPI(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptest.NewServer(e.Handler())}
+	defer c.srv.Close()
+
+	status, out := c.do("PUT", "/flows", `{"version": 1, "flows": [{"name": "Hello", "state": "HelloState",
+	  "triggers": [{"kind": "rpc", "endpoint": "Hello.Start"}],
+	  "steps": [{"name": "Greet", "action": {"kind": "rpc", "service": "customers", "endpoint": "Customer.Create", "request": "Customer", "response": "Greeting"}, "irreversible": true}]}]}`)
+	if status != 200 {
+		t.Fatalf("PUT /flows: %d %v", status, out)
+	}
+	status, out = c.do("POST", "/rpc/Hello.Start", `{"Customer": {"Email": "zoe"}}`)
+	if status != 201 {
+		t.Fatalf("start: %d %v", status, out)
+	}
+	id := out["run_id"].(string)
+	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
+	status, out = c.do("GET", "/runs/"+id, "")
+	if status != 200 || out["state"] != "done" || !strings.Contains(fmt.Sprint(out["snapshot"]), "cus-zoe") {
+		t.Fatalf("status: %d %v", status, out)
+	}
+	status, out = c.do("GET", "/runs/"+id+"/history", "")
+	if evs, _ := out["events"].([]any); status != 200 || len(evs) != 2 {
+		t.Fatalf("history: %d %v", status, out)
+	}
+	// Idempotent starts.
+	_, a := c.do("POST", "/flows/Signup/runs?run_id=fixed-1", `{}`)
+	status, b := c.do("POST", "/flows/Signup/runs?run_id=fixed-1", `{}`)
+	if a["run_id"] != "fixed-1" || status != 200 || b["existing"] != true {
+		t.Fatalf("idempotent start: %v then %d %v", a, status, b)
+	}
+	waitParked(t, e, "fixed-1")
+	status, out = c.do("GET", "/runs?flow=Signup&status=active", "")
+	if runs, _ := out["runs"].([]any); status != 200 || len(runs) != 1 {
+		t.Fatalf("list: %d %v", status, out)
+	}
+	if status, out = c.do("POST", "/runs/fixed-1/abort", ""); status != 202 {
+		t.Fatalf("abort: %d %v", status, out)
+	}
+	waitFor(t, "aborted", func() bool { return runState(fx, "fixed-1") == runtime.StateAborted })
+	if status, out = c.do("POST", "/runs/fixed-1/abort", ""); status != 409 {
+		t.Fatalf("abort again: %d %v", status, out)
+	}
+	// Flows without an rpc trigger do not start over HTTP.
+	if ds, err := e.LoadFlows("tick.json", []byte(strings.Replace(tickFlow, `"Work"`, `"Work2"`, 1))); err == nil {
+		t.Fatalf("loaded without a handler: %v", ds)
+	}
+}
+
+// Concurrent starts through every trigger, under -race: every run
+// completes once.
+func TestConcurrentTriggers(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	const n = 40
+	var wg sync.WaitGroup
+	ids := make(chan string, 3*n)
+	for i := 0; i < n; i++ {
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			res, err := srv.Client().Post(srv.URL+"/flows/Signup/runs", "application/json", strings.NewReader(fmt.Sprintf(`{"Customer":{"Email":"h%d"}}`, i)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var out map[string]string
+			json.NewDecoder(res.Body).Decode(&out)
+			res.Body.Close()
+			ids <- out["run_id"]
+		}()
+		go func() {
+			defer wg.Done()
+			id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(fmt.Sprintf(`{"Customer":{"Email":"d%d"}}`, i)), "")
+			if err != nil {
+				t.Error(err)
+			}
+			ids <- id
+		}()
+		go func() {
+			defer wg.Done()
+			msg := fmt.Sprintf("ev-%d", i)
+			publish(t, fx.broker, msg, "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "e" + fmt.Sprint(i)}})
+			ids <- derivedRunID("Signup", "e", msg)
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	var all []string
+	for id := range ids {
+		all = append(all, id)
+	}
+	for _, id := range all {
+		waitParked(t, e, id)
+	}
+	// Pay for every run at once.
+	var pw sync.WaitGroup
+	for _, id := range all {
+		st, _ := e.Status(id)
+		pw.Add(1)
+		go func() {
+			defer pw.Done()
+			publish(t, fx.broker, "pay-"+id, "payments", "payment.succeeded", map[string]any{"correlation_id": st.Waiting.Correlation})
+		}()
+	}
+	pw.Wait()
+	for _, id := range all {
+		waitFor(t, "run "+id+" done", func() bool { return runState(fx, id) == runtime.StateDone })
+	}
+	if d := fx.effects.dups(); len(d) > 0 {
+		t.Fatalf("effects applied twice: %v", d)
+	}
+	if fx.effects.count("activate:") != 3*n {
+		t.Fatalf("%d activations, want %d", fx.effects.count("activate:"), 3*n)
+	}
+}
