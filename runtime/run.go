@@ -102,6 +102,9 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 	if err != nil {
 		return nil, err
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	var ro runOptions
 	for _, o := range opts {
 		o(&ro)
@@ -155,6 +158,9 @@ func (r *Run[S]) ID() string { return r.env.runID }
 // Wait waits for the run to end and returns its result; the error is
 // Result.Err, or ctx's error if ctx ends first.
 func (r *Run[S]) Wait(ctx context.Context) (Result[S], error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	select {
 	case <-r.done:
 		return r.result, r.result.Err
