@@ -97,7 +97,7 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	e.firstMu.Lock()
 	e.first[runID] = first
 	e.firstMu.Unlock()
-	r, err := fe.ops.start(e.baseCtx, state, runID)
+	r, err := fe.ops.start(runContext, state, runID)
 	if err != nil {
 		e.firstMu.Lock()
 		delete(e.first, runID)
@@ -171,7 +171,7 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, d *
 		unlock()
 		return nil
 	}
-	rctx := context.WithValue(e.baseCtx, resumeKey{}, resumeInfoOf(h))
+	rctx := context.WithValue(runContext, resumeKey{}, resumeInfoOf(h))
 	if d != nil {
 		if d.abort {
 			c, cancel := context.WithCancelCause(rctx)
@@ -191,6 +191,11 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, d *
 	e.track(r, unlock)
 	return nil
 }
+
+// runContext is the parent of every run's context. It is never cancelled:
+// cancelling a run's context aborts the run (rolls it back), which closing
+// the engine must never do.
+var runContext = context.Background()
 
 func isTerminal(machine string) bool { return runtime.RunState(machine).Terminal() }
 
