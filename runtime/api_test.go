@@ -347,3 +347,30 @@ func TestSnapshots(t *testing.T) {
 		t.Errorf("snapshots (-want +got):\n%s", diff)
 	}
 }
+
+func TestAbortDuringRollbackChangesNothing(t *testing.T) {
+	undoing := make(chan struct{})
+	proceed := make(chan struct{})
+	f := runtime.New[state]("late-abort")
+	mustRegister(t, f,
+		runtime.NewStep("A", func(context.Context, *state) (runtime.Outcome, error) { return "", nil },
+			runtime.WithRollback(func(ctx context.Context, s *state) error {
+				close(undoing)
+				<-proceed
+				return ctx.Err() // never cancelled by the abort
+			})),
+		failingStep(newRecorder(), "B", -1, errBoom))
+	run, err := f.Start(context.Background(), state{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-undoing
+	if err := run.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	close(proceed)
+	res, err := run.Wait(context.Background())
+	if res.Final != runtime.StateCompensated || !errors.Is(err, errBoom) {
+		t.Fatalf("Wait = %s, %v; want compensated by the original failure", res.Final, err)
+	}
+}
