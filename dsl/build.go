@@ -57,7 +57,7 @@ func (b *builder) duplicate(what, where, name string, first lexer.Position, agai
 func (b *builder) flow(fl *parser.Flow) *Flow {
 	out := &Flow{
 		Name:      fl.Name.Value,
-		Doc:       Doc(fl.Comments),
+		Doc:       docComment(fl.Comments),
 		Steps:     []*Step{},
 		NameRange: tokenRange(fl.Name),
 		Range:     rng(fl.Pos, fl.EndPos),
@@ -193,7 +193,7 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 	s := fs.Step
 	out := &Step{
 		Name:      s.Name.Value,
-		Doc:       Doc(fs.Comments),
+		Doc:       docComment(fs.Comments),
 		NameRange: tokenRange(s.Name),
 		Range:     rng(fs.Pos, fs.EndPos),
 	}
@@ -332,10 +332,10 @@ func (b *builder) rollback(r *parser.Rollback, stmt diag.Range) *Rollback {
 	return out
 }
 
-// Doc is the doc comment of a flow or step: the last run of own-line
+// docComment is the doc comment of a flow or step: the last run of own-line
 // comments directly above it, with no blank line inside the run or between
 // it and the node, without the "//" and one following space.
-func Doc(c parser.Comments) string {
+func docComment(c parser.Comments) string {
 	if c.BlankBefore || len(c.Leading) == 0 {
 		return ""
 	}
