@@ -18,8 +18,10 @@ func (g *flowGen) stepConsts() jen.Code {
 				d.Line()
 			}
 			s := sn.Step
+			// The action is described where the constructor builds the
+			// step; here the step's own doc is enough.
 			d.Add(docComment(paragraphs(
-				prose(fmt.Sprintf("%s is step %s: %s.", sn.Const, s.Name, describeAction(s))),
+				[]string{fmt.Sprintf("%s is step %s.", sn.Const, s.Name)},
 				docLines(s.Doc),
 			)...))
 			d.Id(sn.Const).Op("=").Lit(s.Name)
@@ -45,7 +47,7 @@ func (g *flowGen) outcomeTypes() []jen.Code {
 		)).Line().Type().Id(sn.OutcomeType).String()
 		block := jen.Const().DefsFunc(func(d *jen.Group) {
 			for _, o := range sn.Outcomes {
-				d.Add(docComment(prose(fmt.Sprintf("%s (%q) %s.", o.Const, o.Outcome.Name, describeTarget(g.fl.Next(s, o.Outcome.Name))))...))
+				d.Add(docComment(prose(fmt.Sprintf("%s (%q) %s.", o.Const, o.Outcome.Name, describeTarget(g.next(s, o.Outcome.Name))))...))
 				d.Id(o.Const).Id(sn.OutcomeType).Op("=").Lit(o.Outcome.Name)
 			}
 		})

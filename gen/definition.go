@@ -44,8 +44,8 @@ func triggers(fl *dsl.Flow) []string {
 	return append([]string{"Triggers:", ""}, out...)
 }
 
-// constructor builds the runtime definition: the rpc steps of rpc
-// rollbacks first, then one Register call with every step in file order.
+// constructor builds the runtime definition: every step in file order
+// (see step), then one Register call.
 func (g *flowGen) constructor() jen.Code {
 	n := g.names
 	doc := fmt.Sprintf("%s returns the definition of flow %s with the Go steps of h.", n.Constructor, g.fl.Name)
@@ -57,19 +57,17 @@ func (g *flowGen) constructor() jen.Code {
 	} else {
 		doc += " runtime.WithSink in opts records every transition."
 	}
-	var body []jen.Code
-	for _, s := range g.fl.Steps {
-		if s.Rollback != nil && s.Rollback.Action != nil {
-			body = append(body, g.rollbackRPC(s))
-		}
+	body := []jen.Code{
+		jen.Id("f").Op(":=").Add(g.rtS("New")).Call(jen.Lit(g.fl.Name), jen.Id("opts").Op("...")),
+		jen.Id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
+		jen.Var().Id(stepVar).Op("*").Add(g.rtS("Step")),
 	}
-	body = append(body, jen.Id("f").Op(":=").Add(g.rtS("New")).Call(jen.Lit(g.fl.Name), jen.Id("opts").Op("...")))
-	var steps []jen.Code
 	for _, s := range g.fl.Steps {
-		steps = append(steps, g.step(s))
+		body = append(body, g.step(s)...)
 	}
 	body = append(body,
-		jen.If(jen.Err().Op(":=").Id("f").Dot("Register").Add(call(steps...)), jen.Err().Op("!=").Nil()).Block(
+		jen.Line(),
+		jen.If(jen.Err().Op(":=").Id("f").Dot("Register").Call(jen.Id(stepsVar).Op("...")), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Nil(), jen.Err()),
 		),
 		jen.Return(jen.Op("&").Id(n.Type).Values(jen.Id("flow").Op(":").Id("f")), jen.Nil()),

@@ -17,12 +17,18 @@ type flowGen struct {
 	names  *dsl.Names
 	source string // base name of the .flow file
 	state  string // the state type; "" when the flow declares none
+
+	// Lookups computed once: the dsl helpers search the flow linearly,
+	// which is quadratic over the steps of a large flow.
+	consts map[string]string           // step name -> step constant
+	byStep map[*dsl.Step]dsl.StepNames // generated names per step
+	edges  map[*dsl.Step][]dsl.Edge    // dsl.Flow.Edges, per step
 }
 
 // Local identifiers of the generated functions. A state type with one of
 // these names would be shadowed where the code names it, so newFlowGen
 // refuses it (Check only reserves package-level names).
-var localNames = []string{"ctx", "err", "f", "h", "history", "opts", "out", "runID", "s", "st", "state"}
+var localNames = []string{"ctx", "err", "f", "h", "history", "opts", "out", "runID", "s", stepVar, stepsVar, "state"}
 
 // undoVar is the local variable holding the rpc step that a step's rpc
 // rollback runs.
@@ -38,9 +44,19 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 	if len(fl.Steps) == 0 {
 		return nil, fmt.Errorf("gen: flow %q has no steps", fl.Name)
 	}
-	g := &flowGen{fl: fl, names: fl.GoNames(), source: source}
+	g := &flowGen{fl: fl, names: fl.GoNames(), source: source,
+		consts: map[string]string{}, byStep: map[*dsl.Step]dsl.StepNames{}, edges: map[*dsl.Step][]dsl.Edge{}}
 	if fl.State != nil {
 		g.state = fl.State.Name
+	}
+	for _, sn := range g.names.Steps {
+		g.byStep[sn.Step] = sn
+		if _, dup := g.consts[sn.Step.Name]; !dup {
+			g.consts[sn.Step.Name] = sn.Const
+		}
+	}
+	for _, e := range fl.Edges() {
+		g.edges[e.From] = append(g.edges[e.From], e)
 	}
 	reserved := slices.Clone(localNames)
 	seen := map[string]bool{}
@@ -55,8 +71,8 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 		if s.Rollback != nil && s.Rollback.Action != nil {
 			reserved = append(reserved, undoVar(s.Name))
 		}
-		for _, e := range fl.StepEdges(s) {
-			if e.To != dsl.TargetDone && e.To != dsl.TargetFail && fl.Step(e.To) == nil {
+		for _, e := range g.edges[s] {
+			if _, ok := g.consts[e.To]; !ok && e.To != dsl.TargetDone && e.To != dsl.TargetFail {
 				return nil, fmt.Errorf("gen: flow %q: step %q routes %q to unknown step %q", fl.Name, s.Name, e.Outcome, e.To)
 			}
 		}
@@ -141,12 +157,20 @@ func (g *flowGen) emit(jf *jen.File) {
 
 // stepNames are the generated names of step s.
 func (g *flowGen) stepNames(s *dsl.Step) dsl.StepNames {
-	for _, sn := range g.names.Steps {
-		if sn.Step == s {
-			return sn
-		}
+	if sn, ok := g.byStep[s]; ok {
+		return sn
 	}
 	return dsl.StepNames{Step: s}
+}
+
+// next is where outcome o of step s goes (dsl.Flow.Next).
+func (g *flowGen) next(s *dsl.Step, o string) string {
+	for _, e := range g.edges[s] {
+		if e.Outcome == o {
+			return e.To
+		}
+	}
+	return g.fl.Next(s, o) // an outcome the step cannot produce
 }
 
 // stateType is the flow's state type, struct{} for a flow that declares
@@ -216,7 +240,7 @@ func (g *flowGen) target(to string) jen.Code {
 	case dsl.TargetFail:
 		return rt("Fail")
 	}
-	return jen.Id(g.names.StepConst(to))
+	return jen.Id(g.consts[to])
 }
 
 // outcome is the Go expression of an outcome of step s.
@@ -229,11 +253,21 @@ func (g *flowGen) outcome(s *dsl.Step, o string) jen.Code {
 	case dsl.OutcomeTimeout:
 		return rt("OutcomeTimeout")
 	}
-	if c := g.names.OutcomeConst(s.Name, o); c != "" {
+	if c := g.outcomeConst(s, o); c != "" {
 		// A declared outcome is typed; Next is keyed by runtime.Outcome.
 		return rt("Outcome").Call(jen.Id(c))
 	}
 	return jen.Lit(o)
+}
+
+// outcomeConst is the constant of a declared outcome of s, or "".
+func (g *flowGen) outcomeConst(s *dsl.Step, o string) string {
+	for _, on := range g.stepNames(s).Outcomes {
+		if on.Outcome.Name == o {
+			return on.Const
+		}
+	}
+	return ""
 }
 
 // describeTarget says in words where a transition goes, for comments.

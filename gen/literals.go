@@ -53,7 +53,8 @@ func retryPolicy(r dsl.Retry) jen.Code {
 		fs = append(fs, field("Max", duration(time.Duration(r.Max))))
 	}
 	if r.Multiplier != 0 {
-		fs = append(fs, field("Multiplier", jen.Lit(r.Multiplier)))
+		// 2, not jen.Lit's 2.0: an untyped constant in a float64 field.
+		fs = append(fs, field("Multiplier", jen.Op(strconv.FormatFloat(r.Multiplier, 'g', -1, 64))))
 	}
 	if r.Jitter != dsl.JitterNone {
 		fs = append(fs, field("Jitter", jen.True()))

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/dave/jennifer/jen"
@@ -8,46 +9,129 @@ import (
 	"github.com/flowgen/flowgen/dsl"
 )
 
-// call is a call with one argument per line: f(\n a,\n b,\n).
-func call(args ...jen.Code) jen.Code {
-	return jen.Custom(jen.Options{Open: "(", Close: ")", Separator: ",", Multi: true}, args...)
+// The constructor builds each step in a few statements on a variable st:
+// the predefined step or runtime.NewStep, then one assignment per
+// runtime.Step field the step sets, then an append to steps. Statements
+// rather than one expression of options per step keep the code close to
+// the runtime.Step fields it sets, and keep go/format fast: its cost grows
+// with the size of expressions that span lines times their nesting, and a
+// 1,000-step flow formatted as nested option calls took several times
+// longer.
+
+// stepVar and stepsVar are the constructor's variables for the step being
+// built and the steps built so far.
+const (
+	stepVar  = "st"
+	stepsVar = "steps"
+)
+
+// args renders call arguments with the first n on the line of the call and
+// each further one on a line of its own.
+func args(n int, list ...jen.Code) []jen.Code {
+	out := make([]jen.Code, len(list))
+	for i, a := range list {
+		if i < n {
+			out[i] = a
+		} else {
+			out[i] = jen.Line().Add(a)
+		}
+	}
+	return out
 }
 
-// step is the runtime step of s: a predefined step (runtime.NewRPC,
-// NewAwait, NewPublish) or runtime.NewStep over the handler method, with
-// the step's effective policies, rollback, publications and its whole
-// Next table as options. Every outcome's target is written out, defaults
-// included (dsl.Flow.StepEdges), so the generated code does not depend on
-// the runtime's defaults agreeing with the language's.
-func (g *flowGen) step(s *dsl.Step) jen.Code {
-	id := jen.Id(g.names.StepConst(s.Name))
-	opts := g.stepOptions(s)
+// step returns the statements that build step s and add it to steps.
+// Every outcome's target is written out, defaults included
+// (dsl.Flow.StepEdges), so the generated code does not depend on the
+// runtime's defaults agreeing with the language's.
+func (g *flowGen) step(s *dsl.Step) []jen.Code {
+	st := func() *jen.Statement { return jen.Id(stepVar) }
+	set := func(field string, v jen.Code) jen.Code { return st().Dot(field).Op("=").Add(v) }
+
+	out := []jen.Code{jen.Line(), docComment(fmt.Sprintf("%s: %s.", s.Name, describeAction(s)))}
+	out = append(out, g.newStep(s)...)
+	if !s.IsGo() { // runtime.NewStep takes the ID; predefined steps default to their endpoint or event
+		out = append(out, set("ID", jen.Id(g.consts[s.Name])))
+	}
+	r := g.fl.RetryFor(s)
+	if r.Attempts > 1 {
+		out = append(out, set("Retry", retryPolicy(r)))
+	}
+	// An await's timeout is the wait's own (NewAwait's argument), which
+	// ends the step with the timeout outcome instead of abandoning it.
+	if t := g.fl.TimeoutFor(s); t > 0 && s.Kind() != dsl.ActionAwait {
+		out = append(out, set("Timeout", duration(t)))
+	}
+	if d := g.fl.DeadlineFor(s); d > 0 {
+		out = append(out, set("Deadline", duration(d)))
+	}
+	if rb := s.Rollback; rb != nil {
+		if rb.Action != nil {
+			out = append(out, g.rollbackRPC(s))
+		}
+		out = append(out, set("Rollback", g.rollbackFunc(s)))
+		if rr := g.fl.RollbackRetryFor(s); rr.Attempts > 1 {
+			if rr == r {
+				out = append(out, set("RollbackRetry", st().Dot("Retry")))
+			} else {
+				out = append(out, set("RollbackRetry", retryPolicy(rr)))
+			}
+		}
+		if t := rollbackTimeout(g.fl, s); t > 0 {
+			out = append(out, set("RollbackTimeout", duration(t)))
+		}
+	}
+	if s.Irreversible {
+		out = append(out, set("Irreversible", jen.True()))
+	}
+	if len(s.Publish) > 0 {
+		out = append(out, set("Publish", jen.Index().Add(g.rtS("Publication")).ValuesFunc(func(vg *jen.Group) {
+			for _, p := range s.Publish {
+				vg.Line().Values(
+					jen.Id("Topic").Op(":").Lit(p.Topic),
+					jen.Id("Event").Op(":").Lit(p.Event),
+					jen.Id("Payload").Op(":").Add(g.readField(p.Payload)),
+				)
+			}
+			vg.Line()
+		})))
+	}
+	out = append(out, set("Next", jen.Map(rt("Outcome")).String().ValuesFunc(func(vg *jen.Group) {
+		for _, e := range g.edges[s] {
+			vg.Line().Add(g.outcome(s, e.Outcome)).Op(":").Add(g.target(e.To))
+		}
+		vg.Line()
+	})))
+	out = append(out, jen.Id(stepsVar).Op("=").Append(jen.Id(stepsVar), st()))
+	return out
+}
+
+// newStep assigns st the predefined step of an rpc, await or publish, or a
+// runtime.NewStep over the handler method of a Go step.
+func (g *flowGen) newStep(s *dsl.Step) []jen.Code {
 	a := s.Action
+	var call *jen.Statement
 	switch s.Kind() {
 	case dsl.ActionRPC:
-		args := []jen.Code{jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request), g.withID(id)}
+		list := []jen.Code{jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request)}
 		if a.Response != nil {
-			args = append(args, rt("WithResponse").Call(g.fieldPtr(a.Response)))
+			list = append(list, rt("WithResponse").Call(g.fieldPtr(a.Response)))
 		}
-		return g.rtS("NewRPC").Add(call(append(args, opts...)...))
+		call = g.rtS("NewRPC").Call(args(2, list...)...)
 	case dsl.ActionAwait:
 		correlate := jen.Code(jen.Nil())
 		if a.Correlate != nil {
 			// Check requires a string underlying type for the field.
 			correlate = g.stateFunc(jen.String(), jen.String().Call(jen.Id("s").Dot(a.Correlate.Name)))
 		}
-		args := []jen.Code{jen.Lit(a.Topic), jen.Lit(a.Event), g.fieldPtr(a.Response), correlate,
-			duration(g.fl.TimeoutFor(s)), g.withID(id)}
-		return g.rtS("NewAwait").Add(call(append(args, opts...)...))
+		call = g.rtS("NewAwait").Call(args(2, jen.Lit(a.Topic), jen.Lit(a.Event),
+			g.fieldPtr(a.Response), correlate, duration(g.fl.TimeoutFor(s)))...)
 	case dsl.ActionPublish:
-		args := []jen.Code{jen.Lit(a.Topic), jen.Lit(a.Event), g.readField(a.Request), g.withID(id)}
-		return g.rtS("NewPublish").Add(call(append(args, opts...)...))
+		call = g.rtS("NewPublish").Call(args(2, jen.Lit(a.Topic), jen.Lit(a.Event), g.readField(a.Request))...)
+	default:
+		call = g.rtS("NewStep").Call(jen.Id(g.consts[s.Name]), g.goExec(s))
 	}
-	args := []jen.Code{id, g.goExec(s)}
-	return g.rtS("NewStep").Add(call(append(args, opts...)...))
+	return []jen.Code{jen.Id(stepVar).Op("=").Add(call)}
 }
-
-func (g *flowGen) withID(id jen.Code) jen.Code { return g.rtS("WithID").Call(id) }
 
 // goExec adapts the handler method of a Go step to runtime.Step.Exec.
 func (g *flowGen) goExec(s *dsl.Step) jen.Code {
@@ -62,45 +146,8 @@ func (g *flowGen) goExec(s *dsl.Step) jen.Code {
 		Add(inlineBlock(jen.Return(rt("OutcomeOK"), method)))
 }
 
-// stepOptions are the options every kind of step shares, in a fixed order:
-// retry, timeout, deadline, rollback, irreversible, publications,
-// transitions.
-func (g *flowGen) stepOptions(s *dsl.Step) []jen.Code {
-	var opts []jen.Code
-	if r := g.fl.RetryFor(s); r.Attempts > 1 {
-		opts = append(opts, g.rtS("WithRetry").Call(retryPolicy(r)))
-	}
-	// An await's timeout is the wait's own (NewAwait's argument), which
-	// ends the step with the timeout outcome instead of abandoning it.
-	if t := g.fl.TimeoutFor(s); t > 0 && s.Kind() != dsl.ActionAwait {
-		opts = append(opts, g.rtS("WithTimeout").Call(duration(t)))
-	}
-	if d := g.fl.DeadlineFor(s); d > 0 {
-		opts = append(opts, g.rtS("WithDeadline").Call(duration(d)))
-	}
-	if rb := s.Rollback; rb != nil {
-		opts = append(opts, rt("WithRollback").Call(g.rollbackFunc(s)))
-		if r := g.fl.RollbackRetryFor(s); r.Attempts > 1 {
-			opts = append(opts, g.rtS("WithRollbackRetry").Call(retryPolicy(r)))
-		}
-		if t := rollbackTimeout(g.fl, s); t > 0 {
-			opts = append(opts, g.rtS("WithRollbackTimeout").Call(duration(t)))
-		}
-	}
-	if s.Irreversible {
-		opts = append(opts, g.rtS("WithIrreversible").Call())
-	}
-	for _, p := range s.Publish {
-		opts = append(opts, g.rtS("WithPublish").Call(jen.Lit(p.Topic), jen.Lit(p.Event), g.readField(p.Payload)))
-	}
-	for _, e := range g.fl.StepEdges(s) {
-		opts = append(opts, g.rtS("WithNext").Call(g.outcome(s, e.Outcome), g.target(e.To)))
-	}
-	return opts
-}
-
 // rollbackFunc is the runtime rollback of s: the handler's Go rollback
-// method, or the rpc step prepared in undoVar(s.Name) by the constructor.
+// method, or the rpc step prepared in undoVar(s.Name).
 func (g *flowGen) rollbackFunc(s *dsl.Step) jen.Code {
 	fn := jen.Func().Params(g.ctxStateParams()...).Error()
 	if s.Rollback.IsGo() {
@@ -118,11 +165,11 @@ func (g *flowGen) rollbackFunc(s *dsl.Step) jen.Code {
 // Caller through the rollback's context.
 func (g *flowGen) rollbackRPC(s *dsl.Step) jen.Code {
 	a := s.Rollback.Action
-	args := []jen.Code{jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request)}
+	list := []jen.Code{jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request)}
 	if a.Response != nil {
-		args = append(args, rt("WithResponse").Call(g.fieldPtr(a.Response)))
+		list = append(list, rt("WithResponse").Call(g.fieldPtr(a.Response)))
 	}
-	return jen.Id(undoVar(s.Name)).Op(":=").Add(g.rtS("NewRPC")).Add(call(args...))
+	return jen.Id(undoVar(s.Name)).Op(":=").Add(g.rtS("NewRPC")).Call(args(2, list...)...)
 }
 
 // rollbackTimeout is the per-attempt timeout of the rollback of s: what

@@ -17,31 +17,27 @@ const _ = runtime.IsVersion1
 // Steps of flow Cancel, in cancellation.flow order. A step's ID is its
 // name in the .flow file; events and Status name steps by it.
 const (
-	// CancelStepInspect is step Inspect: a Go step (method Inspect of the
-	// handlers).
+	// CancelStepInspect is step Inspect.
 	//
 	// Inspect decides how the order can be cancelled.
 	CancelStepInspect = "Inspect"
 
-	// CancelStepRefund is step Refund: rpc payments "Payment.Refund" (OrderID)
-	// -> RefundID.
+	// CancelStepRefund is step Refund.
 	//
 	// Refund pays the customer back; money that left does not come back.
 	CancelStepRefund = "Refund"
 
-	// CancelStepAwaitRefund is step AwaitRefund: await payments
-	// "refund.settled" -> Settlement correlate RefundID.
+	// CancelStepAwaitRefund is step AwaitRefund.
 	//
 	// AwaitRefund waits for the bank to settle the refund.
 	CancelStepAwaitRefund = "AwaitRefund"
 
-	// CancelStepClose is step Close: rpc orders "Order.Close" (OrderID).
+	// CancelStepClose is step Close.
 	//
 	// Close closes the order and tells everyone.
 	CancelStepClose = "Close"
 
-	// CancelStepEscalate is step Escalate: publish support "refund.stuck"
-	// (RefundID).
+	// CancelStepEscalate is step Escalate.
 	//
 	// Escalate asks support to chase the refund, then closes the order.
 	CancelStepEscalate = "Escalate"
@@ -97,73 +93,87 @@ type CancelFlow struct {
 // every transition.
 func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error) {
 	f := runtime.New[CancelState]("Cancel", opts...)
-	if err := f.Register(
-		runtime.NewStep[CancelState](
-			CancelStepInspect,
-			func(ctx context.Context, s *CancelState) (runtime.Outcome, error) {
-				out, err := h.Inspect(ctx, s)
-				return runtime.Outcome(out), err
-			},
-			runtime.WithRetry[CancelState](runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[CancelState](5*time.Second),
-			runtime.WithIrreversible[CancelState](),
-			runtime.WithNext[CancelState](runtime.OutcomeOK, CancelStepRefund),
-			runtime.WithNext[CancelState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[CancelState](runtime.OutcomeTimeout, runtime.Fail),
-			runtime.WithNext[CancelState](runtime.Outcome(CancelInspectOutcomeUnpaid), CancelStepClose),
-			runtime.WithNext[CancelState](runtime.Outcome(CancelInspectOutcomePaid), CancelStepRefund),
-			runtime.WithNext[CancelState](runtime.Outcome(CancelInspectOutcomeShipped), runtime.Fail),
-		),
-		runtime.NewRPC[CancelState](
-			"payments",
-			"Payment.Refund",
-			func(s *CancelState) any { return s.OrderID },
-			runtime.WithID[CancelState](CancelStepRefund),
-			runtime.WithResponse(func(s *CancelState) any { return &s.RefundID }),
-			runtime.WithRetry[CancelState](runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[CancelState](5*time.Second),
-			runtime.WithIrreversible[CancelState](),
-			runtime.WithNext[CancelState](runtime.OutcomeOK, CancelStepAwaitRefund),
-			runtime.WithNext[CancelState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[CancelState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewAwait[CancelState](
-			"payments",
-			"refund.settled",
-			func(s *CancelState) any { return &s.Settlement },
-			func(s *CancelState) string { return string(s.RefundID) },
-			24*time.Hour,
-			runtime.WithID[CancelState](CancelStepAwaitRefund),
-			runtime.WithNext[CancelState](runtime.OutcomeOK, CancelStepClose),
-			runtime.WithNext[CancelState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[CancelState](runtime.OutcomeTimeout, CancelStepEscalate),
-		),
-		runtime.NewRPC[CancelState](
-			"orders",
-			"Order.Close",
-			func(s *CancelState) any { return s.OrderID },
-			runtime.WithID[CancelState](CancelStepClose),
-			runtime.WithRetry[CancelState](runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[CancelState](5*time.Second),
-			runtime.WithIrreversible[CancelState](),
-			runtime.WithPublish[CancelState]("orders", "order.cancelled", func(s *CancelState) any { return s.OrderID }),
-			runtime.WithNext[CancelState](runtime.OutcomeOK, runtime.Done),
-			runtime.WithNext[CancelState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[CancelState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewPublish[CancelState](
-			"support",
-			"refund.stuck",
-			func(s *CancelState) any { return s.RefundID },
-			runtime.WithID[CancelState](CancelStepEscalate),
-			runtime.WithRetry[CancelState](runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[CancelState](5*time.Second),
-			runtime.WithIrreversible[CancelState](),
-			runtime.WithNext[CancelState](runtime.OutcomeOK, CancelStepClose),
-			runtime.WithNext[CancelState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[CancelState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-	); err != nil {
+	steps := make([]*runtime.Step[CancelState], 0, 5)
+	var st *runtime.Step[CancelState]
+
+	// Inspect: a Go step (method Inspect of the handlers).
+	st = runtime.NewStep[CancelState](CancelStepInspect, func(ctx context.Context, s *CancelState) (runtime.Outcome, error) {
+		out, err := h.Inspect(ctx, s)
+		return runtime.Outcome(out), err
+	})
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 5 * time.Second
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:                            CancelStepRefund,
+		runtime.OutcomeError:                         runtime.Fail,
+		runtime.OutcomeTimeout:                       runtime.Fail,
+		runtime.Outcome(CancelInspectOutcomeUnpaid):  CancelStepClose,
+		runtime.Outcome(CancelInspectOutcomePaid):    CancelStepRefund,
+		runtime.Outcome(CancelInspectOutcomeShipped): runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Refund: rpc payments "Payment.Refund" (OrderID) -> RefundID.
+	st = runtime.NewRPC[CancelState]("payments", "Payment.Refund",
+		func(s *CancelState) any { return s.OrderID },
+		runtime.WithResponse(func(s *CancelState) any { return &s.RefundID }))
+	st.ID = CancelStepRefund
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 5 * time.Second
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      CancelStepAwaitRefund,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// AwaitRefund: await payments "refund.settled" -> Settlement correlate RefundID.
+	st = runtime.NewAwait[CancelState]("payments", "refund.settled",
+		func(s *CancelState) any { return &s.Settlement },
+		func(s *CancelState) string { return string(s.RefundID) },
+		24*time.Hour)
+	st.ID = CancelStepAwaitRefund
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      CancelStepClose,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: CancelStepEscalate,
+	}
+	steps = append(steps, st)
+
+	// Close: rpc orders "Order.Close" (OrderID).
+	st = runtime.NewRPC[CancelState]("orders", "Order.Close",
+		func(s *CancelState) any { return s.OrderID })
+	st.ID = CancelStepClose
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 5 * time.Second
+	st.Irreversible = true
+	st.Publish = []runtime.Publication[CancelState]{
+		{Topic: "orders", Event: "order.cancelled", Payload: func(s *CancelState) any { return s.OrderID }},
+	}
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      runtime.Done,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Escalate: publish support "refund.stuck" (RefundID).
+	st = runtime.NewPublish[CancelState]("support", "refund.stuck",
+		func(s *CancelState) any { return s.RefundID })
+	st.ID = CancelStepEscalate
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 5 * time.Second
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      CancelStepClose,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
 		return nil, err
 	}
 	return &CancelFlow{flow: f}, nil

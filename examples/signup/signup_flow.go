@@ -17,32 +17,27 @@ const _ = runtime.IsVersion1
 // Steps of flow Signup, in signup.flow order. A step's ID is its name in
 // the .flow file; events and Status name steps by it.
 const (
-	// SignupStepCreateCustomer is step CreateCustomer: rpc customers
-	// "Customer.Create" (Customer) -> CustomerID.
+	// SignupStepCreateCustomer is step CreateCustomer.
 	//
 	// CreateCustomer registers the customer with the customers service.
 	SignupStepCreateCustomer = "CreateCustomer"
 
-	// SignupStepCreateSubscription is step CreateSubscription: rpc
-	// subscriptions "Subscription.Create" (Plan) -> SubscriptionID.
+	// SignupStepCreateSubscription is step CreateSubscription.
 	//
 	// CreateSubscription subscribes the customer to a plan and tells billing.
 	SignupStepCreateSubscription = "CreateSubscription"
 
-	// SignupStepAwaitPayment is step AwaitPayment: await payments
-	// "payment.succeeded" -> Payment correlate CustomerID.
+	// SignupStepAwaitPayment is step AwaitPayment.
 	//
 	// AwaitPayment waits for the first payment of this customer.
 	SignupStepAwaitPayment = "AwaitPayment"
 
-	// SignupStepActivate is step Activate: a Go step (method Activate of the
-	// handlers).
+	// SignupStepActivate is step Activate.
 	//
 	// Activate gives the customer access.
 	SignupStepActivate = "Activate"
 
-	// SignupStepExpireTrial is step ExpireTrial: a Go step (method ExpireTrial
-	// of the handlers).
+	// SignupStepExpireTrial is step ExpireTrial.
 	//
 	// ExpireTrial ends a trial that was never paid for.
 	SignupStepExpireTrial = "ExpireTrial"
@@ -91,85 +86,96 @@ type SignupFlow struct {
 // (publish) and runtime.WithSubscriber (await); runtime.WithSink records
 // every transition.
 func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error) {
-	undoCreateCustomer := runtime.NewRPC[SignupState](
-		"customers",
-		"Customer.Delete",
-		func(s *SignupState) any { return s.CustomerID },
-	)
 	f := runtime.New[SignupState]("Signup", opts...)
-	if err := f.Register(
-		runtime.NewRPC[SignupState](
-			"customers",
-			"Customer.Create",
-			func(s *SignupState) any { return s.Customer },
-			runtime.WithID[SignupState](SignupStepCreateCustomer),
-			runtime.WithResponse(func(s *SignupState) any { return &s.CustomerID }),
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 5, Initial: 20 * time.Millisecond, Max: time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithRollback(func(ctx context.Context, s *SignupState) error {
-				_, err := undoCreateCustomer.Exec(ctx, s)
-				return err
-			}),
-			runtime.WithRollbackRetry[SignupState](runtime.RetryPolicy{Attempts: 5, Initial: 20 * time.Millisecond, Max: time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithRollbackTimeout[SignupState](10*time.Second),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, SignupStepCreateSubscription),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewRPC[SignupState](
-			"subscriptions",
-			"Subscription.Create",
-			func(s *SignupState) any { return s.Plan },
-			runtime.WithID[SignupState](SignupStepCreateSubscription),
-			runtime.WithResponse(func(s *SignupState) any { return &s.SubscriptionID }),
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithRollback(func(ctx context.Context, s *SignupState) error { return h.CancelSubscription(ctx, s) }),
-			runtime.WithRollbackRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithRollbackTimeout[SignupState](10*time.Second),
-			runtime.WithPublish[SignupState]("billing", "subscription.created", func(s *SignupState) any { return s.SubscriptionID }),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, SignupStepAwaitPayment),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewAwait[SignupState](
-			"payments",
-			"payment.succeeded",
-			func(s *SignupState) any { return &s.Payment },
-			func(s *SignupState) string { return string(s.CustomerID) },
-			72*time.Hour,
-			runtime.WithID[SignupState](SignupStepAwaitPayment),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, SignupStepActivate),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, SignupStepExpireTrial),
-		),
-		runtime.NewStep[SignupState](
-			SignupStepActivate,
-			func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.Activate(ctx, s)
-			},
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithRollback(func(ctx context.Context, s *SignupState) error { return h.Deactivate(ctx, s) }),
-			runtime.WithRollbackRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithRollbackTimeout[SignupState](10*time.Second),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, runtime.Done),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewStep[SignupState](
-			SignupStepExpireTrial,
-			func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.ExpireTrial(ctx, s)
-			},
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithIrreversible[SignupState](),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-	); err != nil {
+	steps := make([]*runtime.Step[SignupState], 0, 5)
+	var st *runtime.Step[SignupState]
+
+	// CreateCustomer: rpc customers "Customer.Create" (Customer) -> CustomerID.
+	st = runtime.NewRPC[SignupState]("customers", "Customer.Create",
+		func(s *SignupState) any { return s.Customer },
+		runtime.WithResponse(func(s *SignupState) any { return &s.CustomerID }))
+	st.ID = SignupStepCreateCustomer
+	st.Retry = runtime.RetryPolicy{Attempts: 5, Initial: 20 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 10 * time.Second
+	undoCreateCustomer := runtime.NewRPC[SignupState]("customers", "Customer.Delete",
+		func(s *SignupState) any { return s.CustomerID })
+	st.Rollback = func(ctx context.Context, s *SignupState) error {
+		_, err := undoCreateCustomer.Exec(ctx, s)
+		return err
+	}
+	st.RollbackRetry = st.Retry
+	st.RollbackTimeout = 10 * time.Second
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      SignupStepCreateSubscription,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// CreateSubscription: rpc subscriptions "Subscription.Create" (Plan) -> SubscriptionID.
+	st = runtime.NewRPC[SignupState]("subscriptions", "Subscription.Create",
+		func(s *SignupState) any { return s.Plan },
+		runtime.WithResponse(func(s *SignupState) any { return &s.SubscriptionID }))
+	st.ID = SignupStepCreateSubscription
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 10 * time.Second
+	st.Rollback = func(ctx context.Context, s *SignupState) error { return h.CancelSubscription(ctx, s) }
+	st.RollbackRetry = st.Retry
+	st.RollbackTimeout = 10 * time.Second
+	st.Publish = []runtime.Publication[SignupState]{
+		{Topic: "billing", Event: "subscription.created", Payload: func(s *SignupState) any { return s.SubscriptionID }},
+	}
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      SignupStepAwaitPayment,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// AwaitPayment: await payments "payment.succeeded" -> Payment correlate CustomerID.
+	st = runtime.NewAwait[SignupState]("payments", "payment.succeeded",
+		func(s *SignupState) any { return &s.Payment },
+		func(s *SignupState) string { return string(s.CustomerID) },
+		72*time.Hour)
+	st.ID = SignupStepAwaitPayment
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      SignupStepActivate,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: SignupStepExpireTrial,
+	}
+	steps = append(steps, st)
+
+	// Activate: a Go step (method Activate of the handlers).
+	st = runtime.NewStep[SignupState](SignupStepActivate, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.Activate(ctx, s)
+	})
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 10 * time.Second
+	st.Rollback = func(ctx context.Context, s *SignupState) error { return h.Deactivate(ctx, s) }
+	st.RollbackRetry = st.Retry
+	st.RollbackTimeout = 10 * time.Second
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      runtime.Done,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// ExpireTrial: a Go step (method ExpireTrial of the handlers).
+	st = runtime.NewStep[SignupState](SignupStepExpireTrial, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.ExpireTrial(ctx, s)
+	})
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 10 * time.Second
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      runtime.Fail,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
 		return nil, err
 	}
 	return &SignupFlow{flow: f}, nil

@@ -17,38 +17,34 @@ const _ = runtime.IsVersion1
 // Steps of flow Actions, in input.flow order. A step's ID is its name in
 // the .flow file; events and Status name steps by it.
 const (
-	// ActionsStepCall is step Call: rpc users "User.Get".
+	// ActionsStepCall is step Call.
 	ActionsStepCall = "Call"
 
-	// ActionsStepCallIn is step CallIn: rpc users "User.Touch" (UserID).
+	// ActionsStepCallIn is step CallIn.
 	ActionsStepCallIn = "CallIn"
 
-	// ActionsStepCallOut is step CallOut: rpc users "User.Next" -> UserID.
+	// ActionsStepCallOut is step CallOut.
 	ActionsStepCallOut = "CallOut"
 
-	// ActionsStepWait is step Wait: await users "user.ready".
+	// ActionsStepWait is step Wait.
 	ActionsStepWait = "Wait"
 
-	// ActionsStepWaitInto is step WaitInto: await users "user.updated" ->
-	// User.
+	// ActionsStepWaitInto is step WaitInto.
 	ActionsStepWaitInto = "WaitInto"
 
-	// ActionsStepWaitCorrelated is step WaitCorrelated: await users
-	// "user.deleted" -> User correlate UserID.
+	// ActionsStepWaitCorrelated is step WaitCorrelated.
 	ActionsStepWaitCorrelated = "WaitCorrelated"
 
-	// ActionsStepAnnounce is step Announce: publish users "user.seen".
+	// ActionsStepAnnounce is step Announce.
 	ActionsStepAnnounce = "Announce"
 
-	// ActionsStepUndoable is step Undoable: rpc users "User.Lock" (UserID) ->
-	// Lock.
+	// ActionsStepUndoable is step Undoable.
 	ActionsStepUndoable = "Undoable"
 
-	// ActionsStepDecide is step Decide: a Go step (method Decide of the
-	// handlers).
+	// ActionsStepDecide is step Decide.
 	ActionsStepDecide = "Decide"
 
-	// ActionsStepAnnounce2 is step Announce2: publish users "user.decided".
+	// ActionsStepAnnounce2 is step Announce2.
 	ActionsStepAnnounce2 = "Announce2"
 )
 
@@ -99,137 +95,160 @@ type ActionsFlow struct {
 // (publish) and runtime.WithSubscriber (await); runtime.WithSink records
 // every transition.
 func NewActionsFlow(h ActionsHandlers, opts ...runtime.Option) (*ActionsFlow, error) {
-	undoUndoable := runtime.NewRPC[ActionsState](
-		"users",
-		"User.Unlock",
-		func(s *ActionsState) any { return s.Lock },
-		runtime.WithResponse(func(s *ActionsState) any { return &s.UserID }),
-	)
 	f := runtime.New[ActionsState]("Actions", opts...)
-	if err := f.Register(
-		runtime.NewRPC[ActionsState](
-			"users",
-			"User.Get",
-			nil,
-			runtime.WithID[ActionsState](ActionsStepCall),
-			runtime.WithRetry[ActionsState](runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3.0, Jitter: true}),
-			runtime.WithIrreversible[ActionsState](),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, ActionsStepCallIn),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewRPC[ActionsState](
-			"users",
-			"User.Touch",
-			func(s *ActionsState) any { return s.UserID },
-			runtime.WithID[ActionsState](ActionsStepCallIn),
-			runtime.WithRetry[ActionsState](runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3.0, Jitter: true}),
-			runtime.WithIrreversible[ActionsState](),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, ActionsStepCallOut),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewRPC[ActionsState](
-			"users",
-			"User.Next",
-			nil,
-			runtime.WithID[ActionsState](ActionsStepCallOut),
-			runtime.WithResponse(func(s *ActionsState) any { return &s.UserID }),
-			runtime.WithRetry[ActionsState](runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3.0, Jitter: true}),
-			runtime.WithIrreversible[ActionsState](),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, ActionsStepWait),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewAwait[ActionsState](
-			"users",
-			"user.ready",
-			nil,
-			nil,
-			time.Hour,
-			runtime.WithID[ActionsState](ActionsStepWait),
-			runtime.WithIrreversible[ActionsState](),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, ActionsStepWaitInto),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[ActionsState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewAwait[ActionsState](
-			"users",
-			"user.updated",
-			func(s *ActionsState) any { return &s.User },
-			nil,
-			30*time.Minute,
-			runtime.WithID[ActionsState](ActionsStepWaitInto),
-			runtime.WithIrreversible[ActionsState](),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, ActionsStepWaitCorrelated),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[ActionsState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewAwait[ActionsState](
-			"users",
-			"user.deleted",
-			func(s *ActionsState) any { return &s.User },
-			func(s *ActionsState) string { return string(s.UserID) },
-			90*time.Minute,
-			runtime.WithID[ActionsState](ActionsStepWaitCorrelated),
-			runtime.WithIrreversible[ActionsState](),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, ActionsStepAnnounce),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[ActionsState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewPublish[ActionsState](
-			"users",
-			"user.seen",
-			nil,
-			runtime.WithID[ActionsState](ActionsStepAnnounce),
-			runtime.WithRetry[ActionsState](runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3.0, Jitter: true}),
-			runtime.WithIrreversible[ActionsState](),
-			runtime.WithPublish[ActionsState]("audit", "user.seen", func(s *ActionsState) any { return s.UserID }),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, ActionsStepUndoable),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewRPC[ActionsState](
-			"users",
-			"User.Lock",
-			func(s *ActionsState) any { return s.UserID },
-			runtime.WithID[ActionsState](ActionsStepUndoable),
-			runtime.WithResponse(func(s *ActionsState) any { return &s.Lock }),
-			runtime.WithTimeout[ActionsState](250*time.Millisecond),
-			runtime.WithDeadline[ActionsState](time.Second),
-			runtime.WithRollback(func(ctx context.Context, s *ActionsState) error {
-				_, err := undoUndoable.Exec(ctx, s)
-				return err
-			}),
-			runtime.WithRollbackTimeout[ActionsState](250*time.Millisecond),
-			runtime.WithPublish[ActionsState]("users", "user.locked", func(s *ActionsState) any { return s.Lock }),
-			runtime.WithPublish[ActionsState]("audit", "user.locked", nil),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, ActionsStepDecide),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[ActionsState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewStep[ActionsState](
-			ActionsStepDecide,
-			func(ctx context.Context, s *ActionsState) (runtime.Outcome, error) {
-				out, err := h.Decide(ctx, s)
-				return runtime.Outcome(out), err
-			},
-			runtime.WithRetry[ActionsState](runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3.0, Jitter: true}),
-			runtime.WithRollback(func(ctx context.Context, s *ActionsState) error { return h.Undecide(ctx, s) }),
-			runtime.WithRollbackRetry[ActionsState](runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3.0, Jitter: true}),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, ActionsStepAnnounce2),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[ActionsState](runtime.Outcome(ActionsDecideOutcomeYes), ActionsStepAnnounce2),
-			runtime.WithNext[ActionsState](runtime.Outcome(ActionsDecideOutcomeNo), runtime.Done),
-			runtime.WithNext[ActionsState](runtime.Outcome(ActionsDecideOutcomeMaybe), runtime.Fail),
-		),
-		runtime.NewPublish[ActionsState](
-			"users",
-			"user.decided",
-			nil,
-			runtime.WithID[ActionsState](ActionsStepAnnounce2),
-			runtime.WithRetry[ActionsState](runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3.0, Jitter: true}),
-			runtime.WithIrreversible[ActionsState](),
-			runtime.WithNext[ActionsState](runtime.OutcomeOK, runtime.Done),
-			runtime.WithNext[ActionsState](runtime.OutcomeError, runtime.Fail),
-		),
-	); err != nil {
+	steps := make([]*runtime.Step[ActionsState], 0, 10)
+	var st *runtime.Step[ActionsState]
+
+	// Call: rpc users "User.Get".
+	st = runtime.NewRPC[ActionsState]("users", "User.Get",
+		nil)
+	st.ID = ActionsStepCall
+	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    ActionsStepCallIn,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// CallIn: rpc users "User.Touch" (UserID).
+	st = runtime.NewRPC[ActionsState]("users", "User.Touch",
+		func(s *ActionsState) any { return s.UserID })
+	st.ID = ActionsStepCallIn
+	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    ActionsStepCallOut,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// CallOut: rpc users "User.Next" -> UserID.
+	st = runtime.NewRPC[ActionsState]("users", "User.Next",
+		nil,
+		runtime.WithResponse(func(s *ActionsState) any { return &s.UserID }))
+	st.ID = ActionsStepCallOut
+	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    ActionsStepWait,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Wait: await users "user.ready".
+	st = runtime.NewAwait[ActionsState]("users", "user.ready",
+		nil,
+		nil,
+		time.Hour)
+	st.ID = ActionsStepWait
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      ActionsStepWaitInto,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// WaitInto: await users "user.updated" -> User.
+	st = runtime.NewAwait[ActionsState]("users", "user.updated",
+		func(s *ActionsState) any { return &s.User },
+		nil,
+		30*time.Minute)
+	st.ID = ActionsStepWaitInto
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      ActionsStepWaitCorrelated,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// WaitCorrelated: await users "user.deleted" -> User correlate UserID.
+	st = runtime.NewAwait[ActionsState]("users", "user.deleted",
+		func(s *ActionsState) any { return &s.User },
+		func(s *ActionsState) string { return string(s.UserID) },
+		90*time.Minute)
+	st.ID = ActionsStepWaitCorrelated
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      ActionsStepAnnounce,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Announce: publish users "user.seen".
+	st = runtime.NewPublish[ActionsState]("users", "user.seen",
+		nil)
+	st.ID = ActionsStepAnnounce
+	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Irreversible = true
+	st.Publish = []runtime.Publication[ActionsState]{
+		{Topic: "audit", Event: "user.seen", Payload: func(s *ActionsState) any { return s.UserID }},
+	}
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    ActionsStepUndoable,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Undoable: rpc users "User.Lock" (UserID) -> Lock.
+	st = runtime.NewRPC[ActionsState]("users", "User.Lock",
+		func(s *ActionsState) any { return s.UserID },
+		runtime.WithResponse(func(s *ActionsState) any { return &s.Lock }))
+	st.ID = ActionsStepUndoable
+	st.Timeout = 250 * time.Millisecond
+	st.Deadline = time.Second
+	undoUndoable := runtime.NewRPC[ActionsState]("users", "User.Unlock",
+		func(s *ActionsState) any { return s.Lock },
+		runtime.WithResponse(func(s *ActionsState) any { return &s.UserID }))
+	st.Rollback = func(ctx context.Context, s *ActionsState) error {
+		_, err := undoUndoable.Exec(ctx, s)
+		return err
+	}
+	st.RollbackTimeout = 250 * time.Millisecond
+	st.Publish = []runtime.Publication[ActionsState]{
+		{Topic: "users", Event: "user.locked", Payload: func(s *ActionsState) any { return s.Lock }},
+		{Topic: "audit", Event: "user.locked", Payload: nil},
+	}
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      ActionsStepDecide,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Decide: a Go step (method Decide of the handlers).
+	st = runtime.NewStep[ActionsState](ActionsStepDecide, func(ctx context.Context, s *ActionsState) (runtime.Outcome, error) {
+		out, err := h.Decide(ctx, s)
+		return runtime.Outcome(out), err
+	})
+	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Rollback = func(ctx context.Context, s *ActionsState) error { return h.Undecide(ctx, s) }
+	st.RollbackRetry = st.Retry
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:                          ActionsStepAnnounce2,
+		runtime.OutcomeError:                       runtime.Fail,
+		runtime.Outcome(ActionsDecideOutcomeYes):   ActionsStepAnnounce2,
+		runtime.Outcome(ActionsDecideOutcomeNo):    runtime.Done,
+		runtime.Outcome(ActionsDecideOutcomeMaybe): runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Announce2: publish users "user.decided".
+	st = runtime.NewPublish[ActionsState]("users", "user.decided",
+		nil)
+	st.ID = ActionsStepAnnounce2
+	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    runtime.Done,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
 		return nil, err
 	}
 	return &ActionsFlow{flow: f}, nil

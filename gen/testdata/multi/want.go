@@ -17,14 +17,12 @@ const _ = runtime.IsVersion1
 // Steps of flow Cancel, in input.flow order. A step's ID is its name in
 // the .flow file; events and Status name steps by it.
 const (
-	// CancelStepStop is step Stop: rpc subscriptions "Subscription.Stop"
-	// (SubscriptionID).
+	// CancelStepStop is step Stop.
 	//
 	// Stop ends the subscription.
 	CancelStepStop = "Stop"
 
-	// CancelStepRefund is step Refund: rpc payments "Payment.Refund" (Refund)
-	// -> RefundID.
+	// CancelStepRefund is step Refund.
 	//
 	// Refund pays the unused part back.
 	// It is irreversible: money that left does not come back by itself.
@@ -55,45 +53,50 @@ type CancelFlow struct {
 // must include runtime.WithCaller (rpc) and runtime.WithPublisher
 // (publish); runtime.WithSink records every transition.
 func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error) {
-	undoStop := runtime.NewRPC[CancelState](
-		"subscriptions",
-		"Subscription.Resume",
-		func(s *CancelState) any { return s.SubscriptionID },
-	)
 	f := runtime.New[CancelState]("Cancel", opts...)
-	if err := f.Register(
-		runtime.NewRPC[CancelState](
-			"subscriptions",
-			"Subscription.Stop",
-			func(s *CancelState) any { return s.SubscriptionID },
-			runtime.WithID[CancelState](CancelStepStop),
-			runtime.WithRetry[CancelState](runtime.RetryPolicy{Attempts: 4, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[CancelState](5*time.Second),
-			runtime.WithRollback(func(ctx context.Context, s *CancelState) error {
-				_, err := undoStop.Exec(ctx, s)
-				return err
-			}),
-			runtime.WithRollbackRetry[CancelState](runtime.RetryPolicy{Attempts: 4, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithRollbackTimeout[CancelState](5*time.Second),
-			runtime.WithNext[CancelState](runtime.OutcomeOK, CancelStepRefund),
-			runtime.WithNext[CancelState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[CancelState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewRPC[CancelState](
-			"payments",
-			"Payment.Refund",
-			func(s *CancelState) any { return s.Refund },
-			runtime.WithID[CancelState](CancelStepRefund),
-			runtime.WithResponse(func(s *CancelState) any { return &s.RefundID }),
-			runtime.WithRetry[CancelState](runtime.RetryPolicy{Attempts: 4, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2.0, Jitter: true}),
-			runtime.WithTimeout[CancelState](5*time.Second),
-			runtime.WithIrreversible[CancelState](),
-			runtime.WithPublish[CancelState]("billing", "refund.issued", func(s *CancelState) any { return s.RefundID }),
-			runtime.WithNext[CancelState](runtime.OutcomeOK, runtime.Done),
-			runtime.WithNext[CancelState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[CancelState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-	); err != nil {
+	steps := make([]*runtime.Step[CancelState], 0, 2)
+	var st *runtime.Step[CancelState]
+
+	// Stop: rpc subscriptions "Subscription.Stop" (SubscriptionID).
+	st = runtime.NewRPC[CancelState]("subscriptions", "Subscription.Stop",
+		func(s *CancelState) any { return s.SubscriptionID })
+	st.ID = CancelStepStop
+	st.Retry = runtime.RetryPolicy{Attempts: 4, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 5 * time.Second
+	undoStop := runtime.NewRPC[CancelState]("subscriptions", "Subscription.Resume",
+		func(s *CancelState) any { return s.SubscriptionID })
+	st.Rollback = func(ctx context.Context, s *CancelState) error {
+		_, err := undoStop.Exec(ctx, s)
+		return err
+	}
+	st.RollbackRetry = st.Retry
+	st.RollbackTimeout = 5 * time.Second
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      CancelStepRefund,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Refund: rpc payments "Payment.Refund" (Refund) -> RefundID.
+	st = runtime.NewRPC[CancelState]("payments", "Payment.Refund",
+		func(s *CancelState) any { return s.Refund },
+		runtime.WithResponse(func(s *CancelState) any { return &s.RefundID }))
+	st.ID = CancelStepRefund
+	st.Retry = runtime.RetryPolicy{Attempts: 4, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2, Jitter: true}
+	st.Timeout = 5 * time.Second
+	st.Irreversible = true
+	st.Publish = []runtime.Publication[CancelState]{
+		{Topic: "billing", Event: "refund.issued", Payload: func(s *CancelState) any { return s.RefundID }},
+	}
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      runtime.Done,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
 		return nil, err
 	}
 	return &CancelFlow{flow: f}, nil
@@ -168,12 +171,10 @@ type CancelRun = runtime.Run[CancelState]
 // Steps of flow Reconcile, in input.flow order. A step's ID is its name in
 // the .flow file; events and Status name steps by it.
 const (
-	// ReconcileStepCompare is step Compare: a Go step (method Compare of the
-	// handlers).
+	// ReconcileStepCompare is step Compare.
 	ReconcileStepCompare = "Compare"
 
-	// ReconcileStepReport is step Report: publish alerts "reconcile.mismatch"
-	// (Report).
+	// ReconcileStepReport is step Report.
 	ReconcileStepReport = "Report"
 )
 
@@ -222,29 +223,35 @@ type ReconcileFlow struct {
 // runtime.WithSink records every transition.
 func NewReconcileFlow(h ReconcileHandlers, opts ...runtime.Option) (*ReconcileFlow, error) {
 	f := runtime.New[ReconcileState]("Reconcile", opts...)
-	if err := f.Register(
-		runtime.NewStep[ReconcileState](
-			ReconcileStepCompare,
-			func(ctx context.Context, s *ReconcileState) (runtime.Outcome, error) {
-				out, err := h.Compare(ctx, s)
-				return runtime.Outcome(out), err
-			},
-			runtime.WithIrreversible[ReconcileState](),
-			runtime.WithNext[ReconcileState](runtime.OutcomeOK, ReconcileStepReport),
-			runtime.WithNext[ReconcileState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[ReconcileState](runtime.Outcome(ReconcileCompareOutcomeMatched), runtime.Done),
-			runtime.WithNext[ReconcileState](runtime.Outcome(ReconcileCompareOutcomeMismatched), ReconcileStepReport),
-		),
-		runtime.NewPublish[ReconcileState](
-			"alerts",
-			"reconcile.mismatch",
-			func(s *ReconcileState) any { return s.Report },
-			runtime.WithID[ReconcileState](ReconcileStepReport),
-			runtime.WithIrreversible[ReconcileState](),
-			runtime.WithNext[ReconcileState](runtime.OutcomeOK, runtime.Done),
-			runtime.WithNext[ReconcileState](runtime.OutcomeError, runtime.Fail),
-		),
-	); err != nil {
+	steps := make([]*runtime.Step[ReconcileState], 0, 2)
+	var st *runtime.Step[ReconcileState]
+
+	// Compare: a Go step (method Compare of the handlers).
+	st = runtime.NewStep[ReconcileState](ReconcileStepCompare, func(ctx context.Context, s *ReconcileState) (runtime.Outcome, error) {
+		out, err := h.Compare(ctx, s)
+		return runtime.Outcome(out), err
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    ReconcileStepReport,
+		runtime.OutcomeError: runtime.Fail,
+		runtime.Outcome(ReconcileCompareOutcomeMatched):    runtime.Done,
+		runtime.Outcome(ReconcileCompareOutcomeMismatched): ReconcileStepReport,
+	}
+	steps = append(steps, st)
+
+	// Report: publish alerts "reconcile.mismatch" (Report).
+	st = runtime.NewPublish[ReconcileState]("alerts", "reconcile.mismatch",
+		func(s *ReconcileState) any { return s.Report })
+	st.ID = ReconcileStepReport
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    runtime.Done,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
 		return nil, err
 	}
 	return &ReconcileFlow{flow: f}, nil

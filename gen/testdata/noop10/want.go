@@ -16,34 +16,34 @@ const _ = runtime.IsVersion1
 // Steps of flow Noop, in input.flow order. A step's ID is its name in the
 // .flow file; events and Status name steps by it.
 const (
-	// NoopStepS1 is step S1: a Go step (method S1 of the handlers).
+	// NoopStepS1 is step S1.
 	NoopStepS1 = "S1"
 
-	// NoopStepS2 is step S2: a Go step (method S2 of the handlers).
+	// NoopStepS2 is step S2.
 	NoopStepS2 = "S2"
 
-	// NoopStepS3 is step S3: a Go step (method S3 of the handlers).
+	// NoopStepS3 is step S3.
 	NoopStepS3 = "S3"
 
-	// NoopStepS4 is step S4: a Go step (method S4 of the handlers).
+	// NoopStepS4 is step S4.
 	NoopStepS4 = "S4"
 
-	// NoopStepS5 is step S5: a Go step (method S5 of the handlers).
+	// NoopStepS5 is step S5.
 	NoopStepS5 = "S5"
 
-	// NoopStepS6 is step S6: a Go step (method S6 of the handlers).
+	// NoopStepS6 is step S6.
 	NoopStepS6 = "S6"
 
-	// NoopStepS7 is step S7: a Go step (method S7 of the handlers).
+	// NoopStepS7 is step S7.
 	NoopStepS7 = "S7"
 
-	// NoopStepS8 is step S8: a Go step (method S8 of the handlers).
+	// NoopStepS8 is step S8.
 	NoopStepS8 = "S8"
 
-	// NoopStepS9 is step S9: a Go step (method S9 of the handlers).
+	// NoopStepS9 is step S9.
 	NoopStepS9 = "S9"
 
-	// NoopStepS10 is step S10: a Go step (method S10 of the handlers).
+	// NoopStepS10 is step S10.
 	NoopStepS10 = "S10"
 )
 
@@ -99,98 +99,120 @@ type NoopFlow struct {
 // runtime.WithSink in opts records every transition.
 func NewNoopFlow(h NoopHandlers, opts ...runtime.Option) (*NoopFlow, error) {
 	f := runtime.New[NoopState]("Noop", opts...)
-	if err := f.Register(
-		runtime.NewStep[NoopState](
-			NoopStepS1,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S1(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, NoopStepS2),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[NoopState](
-			NoopStepS2,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S2(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, NoopStepS3),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[NoopState](
-			NoopStepS3,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S3(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, NoopStepS4),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[NoopState](
-			NoopStepS4,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S4(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, NoopStepS5),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[NoopState](
-			NoopStepS5,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S5(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, NoopStepS6),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[NoopState](
-			NoopStepS6,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S6(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, NoopStepS7),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[NoopState](
-			NoopStepS7,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S7(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, NoopStepS8),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[NoopState](
-			NoopStepS8,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S8(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, NoopStepS9),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[NoopState](
-			NoopStepS9,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S9(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, NoopStepS10),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[NoopState](
-			NoopStepS10,
-			func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.S10(ctx, s)
-			},
-			runtime.WithIrreversible[NoopState](),
-			runtime.WithNext[NoopState](runtime.OutcomeOK, runtime.Done),
-			runtime.WithNext[NoopState](runtime.OutcomeError, runtime.Fail),
-		),
-	); err != nil {
+	steps := make([]*runtime.Step[NoopState], 0, 10)
+	var st *runtime.Step[NoopState]
+
+	// S1: a Go step (method S1 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS1, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S1(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    NoopStepS2,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// S2: a Go step (method S2 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS2, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S2(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    NoopStepS3,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// S3: a Go step (method S3 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS3, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S3(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    NoopStepS4,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// S4: a Go step (method S4 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS4, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S4(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    NoopStepS5,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// S5: a Go step (method S5 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS5, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S5(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    NoopStepS6,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// S6: a Go step (method S6 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS6, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S6(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    NoopStepS7,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// S7: a Go step (method S7 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS7, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S7(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    NoopStepS8,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// S8: a Go step (method S8 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS8, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S8(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    NoopStepS9,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// S9: a Go step (method S9 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS9, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S9(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    NoopStepS10,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// S10: a Go step (method S10 of the handlers).
+	st = runtime.NewStep[NoopState](NoopStepS10, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.S10(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    runtime.Done,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
 		return nil, err
 	}
 	return &NoopFlow{flow: f}, nil

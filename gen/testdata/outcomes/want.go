@@ -16,23 +16,19 @@ const _ = runtime.IsVersion1
 // Steps of flow Moderation, in input.flow order. A step's ID is its name
 // in the .flow file; events and Status name steps by it.
 const (
-	// ModerationStepClassify is step Classify: a Go step (method Classify of
-	// the handlers).
+	// ModerationStepClassify is step Classify.
 	//
 	// Classify sorts the post; needs_review has no transition, so it goes
 	// on to the next step in file order.
 	ModerationStepClassify = "Classify"
 
-	// ModerationStepReview is step Review: a Go step (method Review of the
-	// handlers).
+	// ModerationStepReview is step Review.
 	ModerationStepReview = "Review"
 
-	// ModerationStepReject is step Reject: a Go step (method Reject of the
-	// handlers).
+	// ModerationStepReject is step Reject.
 	ModerationStepReject = "Reject"
 
-	// ModerationStepPublish is step Publish: rpc posts "Post.Publish" (ID) ->
-	// URL.
+	// ModerationStepPublish is step Publish.
 	ModerationStepPublish = "Publish"
 )
 
@@ -102,52 +98,62 @@ type ModerationFlow struct {
 // records every transition.
 func NewModerationFlow(h ModerationHandlers, opts ...runtime.Option) (*ModerationFlow, error) {
 	f := runtime.New[post]("Moderation", opts...)
-	if err := f.Register(
-		runtime.NewStep[post](
-			ModerationStepClassify,
-			func(ctx context.Context, s *post) (runtime.Outcome, error) {
-				out, err := h.Classify(ctx, s)
-				return runtime.Outcome(out), err
-			},
-			runtime.WithIrreversible[post](),
-			runtime.WithNext[post](runtime.OutcomeOK, ModerationStepReview),
-			runtime.WithNext[post](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[post](runtime.Outcome(ModerationClassifyOutcomeClean), ModerationStepPublish),
-			runtime.WithNext[post](runtime.Outcome(ModerationClassifyOutcomeSpam), ModerationStepReject),
-			runtime.WithNext[post](runtime.Outcome(ModerationClassifyOutcomeNeedsReview), ModerationStepReview),
-		),
-		runtime.NewStep[post](
-			ModerationStepReview,
-			func(ctx context.Context, s *post) (runtime.Outcome, error) {
-				out, err := h.Review(ctx, s)
-				return runtime.Outcome(out), err
-			},
-			runtime.WithIrreversible[post](),
-			runtime.WithNext[post](runtime.OutcomeOK, ModerationStepReject),
-			runtime.WithNext[post](runtime.OutcomeError, ModerationStepReject),
-			runtime.WithNext[post](runtime.Outcome(ModerationReviewOutcomeApprove), ModerationStepPublish),
-			runtime.WithNext[post](runtime.Outcome(ModerationReviewOutcomeAgain), ModerationStepClassify),
-		),
-		runtime.NewStep[post](
-			ModerationStepReject,
-			func(ctx context.Context, s *post) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.Reject(ctx, s)
-			},
-			runtime.WithIrreversible[post](),
-			runtime.WithNext[post](runtime.OutcomeOK, runtime.Fail),
-			runtime.WithNext[post](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewRPC[post](
-			"posts",
-			"Post.Publish",
-			func(s *post) any { return s.ID },
-			runtime.WithID[post](ModerationStepPublish),
-			runtime.WithResponse(func(s *post) any { return &s.URL }),
-			runtime.WithIrreversible[post](),
-			runtime.WithNext[post](runtime.OutcomeOK, runtime.Done),
-			runtime.WithNext[post](runtime.OutcomeError, runtime.Fail),
-		),
-	); err != nil {
+	steps := make([]*runtime.Step[post], 0, 4)
+	var st *runtime.Step[post]
+
+	// Classify: a Go step (method Classify of the handlers).
+	st = runtime.NewStep[post](ModerationStepClassify, func(ctx context.Context, s *post) (runtime.Outcome, error) {
+		out, err := h.Classify(ctx, s)
+		return runtime.Outcome(out), err
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    ModerationStepReview,
+		runtime.OutcomeError: runtime.Fail,
+		runtime.Outcome(ModerationClassifyOutcomeClean):       ModerationStepPublish,
+		runtime.Outcome(ModerationClassifyOutcomeSpam):        ModerationStepReject,
+		runtime.Outcome(ModerationClassifyOutcomeNeedsReview): ModerationStepReview,
+	}
+	steps = append(steps, st)
+
+	// Review: a Go step (method Review of the handlers).
+	st = runtime.NewStep[post](ModerationStepReview, func(ctx context.Context, s *post) (runtime.Outcome, error) {
+		out, err := h.Review(ctx, s)
+		return runtime.Outcome(out), err
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    ModerationStepReject,
+		runtime.OutcomeError: ModerationStepReject,
+		runtime.Outcome(ModerationReviewOutcomeApprove): ModerationStepPublish,
+		runtime.Outcome(ModerationReviewOutcomeAgain):   ModerationStepClassify,
+	}
+	steps = append(steps, st)
+
+	// Reject: a Go step (method Reject of the handlers).
+	st = runtime.NewStep[post](ModerationStepReject, func(ctx context.Context, s *post) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.Reject(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    runtime.Fail,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Publish: rpc posts "Post.Publish" (ID) -> URL.
+	st = runtime.NewRPC[post]("posts", "Post.Publish",
+		func(s *post) any { return s.ID },
+		runtime.WithResponse(func(s *post) any { return &s.URL }))
+	st.ID = ModerationStepPublish
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    runtime.Done,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
 		return nil, err
 	}
 	return &ModerationFlow{flow: f}, nil

@@ -17,35 +17,29 @@ const _ = runtime.IsVersion1
 // Steps of flow Signup, in input.flow order. A step's ID is its name in
 // the .flow file; events and Status name steps by it.
 const (
-	// SignupStepCreateCustomer is step CreateCustomer: rpc customers
-	// "Customer.Create" (Customer) -> CustomerID.
+	// SignupStepCreateCustomer is step CreateCustomer.
 	//
 	// CreateCustomer registers the customer with the customers service.
 	SignupStepCreateCustomer = "CreateCustomer"
 
-	// SignupStepCreateSubscription is step CreateSubscription: rpc
-	// subscriptions "Subscription.Create" (Plan) -> SubscriptionID.
+	// SignupStepCreateSubscription is step CreateSubscription.
 	SignupStepCreateSubscription = "CreateSubscription"
 
-	// SignupStepAwaitPayment is step AwaitPayment: await payments
-	// "payment.succeeded" -> Payment correlate CustomerID.
+	// SignupStepAwaitPayment is step AwaitPayment.
 	SignupStepAwaitPayment = "AwaitPayment"
 
-	// SignupStepNotify is step Notify: publish mail "welcome" (Customer).
+	// SignupStepNotify is step Notify.
 	SignupStepNotify = "Notify"
 
-	// SignupStepReview is step Review: a Go step (method Review of the
-	// handlers).
+	// SignupStepReview is step Review.
 	//
 	// Review is a Go step with named outcomes.
 	SignupStepReview = "Review"
 
-	// SignupStepActivate is step Activate: a Go step (method Activate of the
-	// handlers).
+	// SignupStepActivate is step Activate.
 	SignupStepActivate = "Activate"
 
-	// SignupStepExpireTrial is step ExpireTrial: a Go step (method ExpireTrial
-	// of the handlers).
+	// SignupStepExpireTrial is step ExpireTrial.
 	SignupStepExpireTrial = "ExpireTrial"
 )
 
@@ -112,114 +106,129 @@ type SignupFlow struct {
 // (publish) and runtime.WithSubscriber (await); runtime.WithSink records
 // every transition.
 func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error) {
-	undoCreateCustomer := runtime.NewRPC[SignupState](
-		"customers",
-		"Customer.Delete",
-		func(s *SignupState) any { return s.CustomerID },
-	)
 	f := runtime.New[SignupState]("Signup", opts...)
-	if err := f.Register(
-		runtime.NewRPC[SignupState](
-			"customers",
-			"Customer.Create",
-			func(s *SignupState) any { return s.Customer },
-			runtime.WithID[SignupState](SignupStepCreateCustomer),
-			runtime.WithResponse(func(s *SignupState) any { return &s.CustomerID }),
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 5, Initial: 200 * time.Millisecond, Max: 10 * time.Second, Multiplier: 1.5}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithDeadline[SignupState](time.Minute),
-			runtime.WithRollback(func(ctx context.Context, s *SignupState) error {
-				_, err := undoCreateCustomer.Exec(ctx, s)
-				return err
-			}),
-			runtime.WithRollbackRetry[SignupState](runtime.RetryPolicy{Attempts: 5, Initial: 200 * time.Millisecond, Max: 10 * time.Second, Multiplier: 1.5}),
-			runtime.WithRollbackTimeout[SignupState](10*time.Second),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, SignupStepCreateSubscription),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewRPC[SignupState](
-			"subscriptions",
-			"Subscription.Create",
-			func(s *SignupState) any { return s.Plan },
-			runtime.WithID[SignupState](SignupStepCreateSubscription),
-			runtime.WithResponse(func(s *SignupState) any { return &s.SubscriptionID }),
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithRollback(func(ctx context.Context, s *SignupState) error { return h.CancelSubscription(ctx, s) }),
-			runtime.WithRollbackRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}),
-			runtime.WithRollbackTimeout[SignupState](10*time.Second),
-			runtime.WithPublish[SignupState]("billing", "subscription.created", func(s *SignupState) any { return s.SubscriptionID }),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, SignupStepAwaitPayment),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewAwait[SignupState](
-			"payments",
-			"payment.succeeded",
-			func(s *SignupState) any { return &s.Payment },
-			func(s *SignupState) string { return string(s.CustomerID) },
-			72*time.Hour,
-			runtime.WithID[SignupState](SignupStepAwaitPayment),
-			runtime.WithIrreversible[SignupState](),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, SignupStepNotify),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, SignupStepExpireTrial),
-		),
-		runtime.NewPublish[SignupState](
-			"mail",
-			"welcome",
-			func(s *SignupState) any { return s.Customer },
-			runtime.WithID[SignupState](SignupStepNotify),
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithIrreversible[SignupState](),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, SignupStepReview),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewStep[SignupState](
-			SignupStepReview,
-			func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
-				out, err := h.Review(ctx, s)
-				return runtime.Outcome(out), err
-			},
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithIrreversible[SignupState](),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, SignupStepActivate),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.Outcome(SignupReviewOutcomeApproved), SignupStepActivate),
-			runtime.WithNext[SignupState](runtime.Outcome(SignupReviewOutcomeRejected), runtime.Fail),
-		),
-		runtime.NewStep[SignupState](
-			SignupStepActivate,
-			func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.Activate(ctx, s)
-			},
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithRollback(func(ctx context.Context, s *SignupState) error { return h.Deactivate(ctx, s) }),
-			runtime.WithRollbackRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}),
-			runtime.WithRollbackTimeout[SignupState](10*time.Second),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, runtime.Done),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-		runtime.NewStep[SignupState](
-			SignupStepExpireTrial,
-			func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.ExpireTrial(ctx, s)
-			},
-			runtime.WithRetry[SignupState](runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}),
-			runtime.WithTimeout[SignupState](10*time.Second),
-			runtime.WithIrreversible[SignupState](),
-			runtime.WithNext[SignupState](runtime.OutcomeOK, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeError, runtime.Fail),
-			runtime.WithNext[SignupState](runtime.OutcomeTimeout, runtime.Fail),
-		),
-	); err != nil {
+	steps := make([]*runtime.Step[SignupState], 0, 7)
+	var st *runtime.Step[SignupState]
+
+	// CreateCustomer: rpc customers "Customer.Create" (Customer) -> CustomerID.
+	st = runtime.NewRPC[SignupState]("customers", "Customer.Create",
+		func(s *SignupState) any { return s.Customer },
+		runtime.WithResponse(func(s *SignupState) any { return &s.CustomerID }))
+	st.ID = SignupStepCreateCustomer
+	st.Retry = runtime.RetryPolicy{Attempts: 5, Initial: 200 * time.Millisecond, Max: 10 * time.Second, Multiplier: 1.5}
+	st.Timeout = 10 * time.Second
+	st.Deadline = time.Minute
+	undoCreateCustomer := runtime.NewRPC[SignupState]("customers", "Customer.Delete",
+		func(s *SignupState) any { return s.CustomerID })
+	st.Rollback = func(ctx context.Context, s *SignupState) error {
+		_, err := undoCreateCustomer.Exec(ctx, s)
+		return err
+	}
+	st.RollbackRetry = st.Retry
+	st.RollbackTimeout = 10 * time.Second
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      SignupStepCreateSubscription,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// CreateSubscription: rpc subscriptions "Subscription.Create" (Plan) -> SubscriptionID.
+	st = runtime.NewRPC[SignupState]("subscriptions", "Subscription.Create",
+		func(s *SignupState) any { return s.Plan },
+		runtime.WithResponse(func(s *SignupState) any { return &s.SubscriptionID }))
+	st.ID = SignupStepCreateSubscription
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Timeout = 10 * time.Second
+	st.Rollback = func(ctx context.Context, s *SignupState) error { return h.CancelSubscription(ctx, s) }
+	st.RollbackRetry = st.Retry
+	st.RollbackTimeout = 10 * time.Second
+	st.Publish = []runtime.Publication[SignupState]{
+		{Topic: "billing", Event: "subscription.created", Payload: func(s *SignupState) any { return s.SubscriptionID }},
+	}
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      SignupStepAwaitPayment,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// AwaitPayment: await payments "payment.succeeded" -> Payment correlate CustomerID.
+	st = runtime.NewAwait[SignupState]("payments", "payment.succeeded",
+		func(s *SignupState) any { return &s.Payment },
+		func(s *SignupState) string { return string(s.CustomerID) },
+		72*time.Hour)
+	st.ID = SignupStepAwaitPayment
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      SignupStepNotify,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: SignupStepExpireTrial,
+	}
+	steps = append(steps, st)
+
+	// Notify: publish mail "welcome" (Customer).
+	st = runtime.NewPublish[SignupState]("mail", "welcome",
+		func(s *SignupState) any { return s.Customer })
+	st.ID = SignupStepNotify
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Timeout = 10 * time.Second
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      SignupStepReview,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Review: a Go step (method Review of the handlers).
+	st = runtime.NewStep[SignupState](SignupStepReview, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
+		out, err := h.Review(ctx, s)
+		return runtime.Outcome(out), err
+	})
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Timeout = 10 * time.Second
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:                            SignupStepActivate,
+		runtime.OutcomeError:                         runtime.Fail,
+		runtime.OutcomeTimeout:                       runtime.Fail,
+		runtime.Outcome(SignupReviewOutcomeApproved): SignupStepActivate,
+		runtime.Outcome(SignupReviewOutcomeRejected): runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Activate: a Go step (method Activate of the handlers).
+	st = runtime.NewStep[SignupState](SignupStepActivate, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.Activate(ctx, s)
+	})
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Timeout = 10 * time.Second
+	st.Rollback = func(ctx context.Context, s *SignupState) error { return h.Deactivate(ctx, s) }
+	st.RollbackRetry = st.Retry
+	st.RollbackTimeout = 10 * time.Second
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      runtime.Done,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// ExpireTrial: a Go step (method ExpireTrial of the handlers).
+	st = runtime.NewStep[SignupState](SignupStepExpireTrial, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.ExpireTrial(ctx, s)
+	})
+	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Timeout = 10 * time.Second
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:      runtime.Fail,
+		runtime.OutcomeError:   runtime.Fail,
+		runtime.OutcomeTimeout: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
 		return nil, err
 	}
 	return &SignupFlow{flow: f}, nil

@@ -16,10 +16,10 @@ const _ = runtime.IsVersion1
 // Steps of flow Ping, in input.flow order. A step's ID is its name in the
 // .flow file; events and Status name steps by it.
 const (
-	// PingStepPing is step Ping: rpc health "Health.Ping".
+	// PingStepPing is step Ping.
 	PingStepPing = "Ping"
 
-	// PingStepLog is step Log: a Go step (method Log of the handlers).
+	// PingStepLog is step Log.
 	PingStepLog = "Log"
 )
 
@@ -49,26 +49,32 @@ type PingFlow struct {
 // every transition.
 func NewPingFlow(h PingHandlers, opts ...runtime.Option) (*PingFlow, error) {
 	f := runtime.New[struct{}]("Ping", opts...)
-	if err := f.Register(
-		runtime.NewRPC[struct{}](
-			"health",
-			"Health.Ping",
-			nil,
-			runtime.WithID[struct{}](PingStepPing),
-			runtime.WithIrreversible[struct{}](),
-			runtime.WithNext[struct{}](runtime.OutcomeOK, PingStepLog),
-			runtime.WithNext[struct{}](runtime.OutcomeError, runtime.Fail),
-		),
-		runtime.NewStep[struct{}](
-			PingStepLog,
-			func(ctx context.Context, s *struct{}) (runtime.Outcome, error) {
-				return runtime.OutcomeOK, h.Log(ctx, s)
-			},
-			runtime.WithIrreversible[struct{}](),
-			runtime.WithNext[struct{}](runtime.OutcomeOK, runtime.Done),
-			runtime.WithNext[struct{}](runtime.OutcomeError, runtime.Fail),
-		),
-	); err != nil {
+	steps := make([]*runtime.Step[struct{}], 0, 2)
+	var st *runtime.Step[struct{}]
+
+	// Ping: rpc health "Health.Ping".
+	st = runtime.NewRPC[struct{}]("health", "Health.Ping",
+		nil)
+	st.ID = PingStepPing
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    PingStepLog,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	// Log: a Go step (method Log of the handlers).
+	st = runtime.NewStep[struct{}](PingStepLog, func(ctx context.Context, s *struct{}) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, h.Log(ctx, s)
+	})
+	st.Irreversible = true
+	st.Next = map[runtime.Outcome]string{
+		runtime.OutcomeOK:    runtime.Done,
+		runtime.OutcomeError: runtime.Fail,
+	}
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
 		return nil, err
 	}
 	return &PingFlow{flow: f}, nil
