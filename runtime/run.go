@@ -628,7 +628,7 @@ func (r *Run[S]) snapshot() (json.RawMessage, error) {
 	}
 	if cap(r.arena)-len(r.arena) < len(b) {
 		// Chunks grow with the run, so short runs stay small.
-		r.arena = make([]byte, 0, max(4*len(b), min(2*cap(r.arena), 64<<10), 256))
+		r.arena = make([]byte, 0, max(4*len(b), min(2*cap(r.arena), 64<<10), 64))
 	}
 	r.lastState = r.state
 	start := len(r.arena)

@@ -48,6 +48,10 @@ type MemorySink struct {
 	runs   []memRun
 	chunks [][]memSlot
 	used   int32 // slots used
+	// The run of the previous event: runs emit several events in a row, so
+	// this usually saves the map lookup.
+	lastID  string
+	lastRun int32
 }
 
 type memRun struct {
@@ -78,10 +82,15 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	m.used++
 	sl := m.slot(i)
 	sl.e, sl.next = e, -1
-	r, ok := m.index[e.RunID]
+	r, ok := m.lastRun, m.lastID == e.RunID && m.lastID != ""
+	if !ok {
+		r, ok = m.index[e.RunID]
+	}
+	m.lastID, m.lastRun = e.RunID, r
 	if !ok {
 		r = int32(len(m.runs))
 		m.index[e.RunID] = r
+		m.lastRun = r
 		m.runs = append(m.runs, memRun{id: e.RunID, first: i, last: i, n: 1})
 	} else {
 		run := &m.runs[r]
@@ -115,7 +124,7 @@ func (m *MemorySink) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	clear(m.index)
-	m.runs, m.chunks, m.used = m.runs[:0], nil, 0
+	m.runs, m.chunks, m.used, m.lastID = m.runs[:0], nil, 0, ""
 }
 
 // Runs returns the IDs of all runs seen, in order of their first event.
