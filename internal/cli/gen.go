@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -35,6 +36,11 @@ sets it).`,
 		strict := fs.Bool("strict", false, "make a step with side effects and neither rollback nor irreversible an error")
 		pkg := fs.String("pkg", "", "package `name` of the generated code (default: the package of the Go files in the output's directory)")
 		return func(e *env, args []string) int {
+			// Generation makes many short-lived objects (syntax trees, the
+			// jennifer tree, go/format's AST) in a process that ends right
+			// after: collecting less often saves about a quarter of the
+			// time on large flows, for a few tens of MB of peak memory.
+			defer debug.SetGCPercent(debug.SetGCPercent(400))
 			if len(args) == 0 {
 				return usageError(e, "no input files")
 			}
