@@ -87,6 +87,7 @@ type Flow[S any] struct {
 	def    *definition[S]
 	defErr error
 	frozen bool
+	ready  atomic.Pointer[definition[S]] // def once built without error: no lock per run
 
 	liveMu sync.RWMutex
 	live   map[string]*Run[S]
@@ -150,11 +151,17 @@ func (f *Flow[S]) Steps() []*Step[S] {
 
 // definition freezes the flow and compiles it, once.
 func (f *Flow[S]) definition() (*definition[S], error) {
+	if d := f.ready.Load(); d != nil {
+		return d, nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.frozen {
 		f.frozen = true
 		f.def, f.defErr = buildDefinition(f.id, f.steps)
+		if f.defErr == nil {
+			f.ready.Store(f.def)
+		}
 	}
 	return f.def, f.defErr
 }

@@ -55,7 +55,8 @@ type Run[S any] struct {
 	rollbackErrs []error
 	ctxs         []stepCtx // first-attempt contexts, allocated once per run
 	snap         json.RawMessage
-	lastState    S // the state snap encodes (def.valueState only)
+	lastState    S    // the state snap encodes (def.valueState only)
+	clean        bool // no action ran since snap was taken
 	arena        []byte
 	sn           *snapshotter
 	// Small flows keep their bookkeeping inside the Run: one allocation.
@@ -378,6 +379,7 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 // attempt1 runs one attempt of a step. Changes to the state survive only if
 // the attempt succeeds.
 func (r *Run[S]) attempt1(d *stepDef[S], timeout time.Duration) (Outcome, error) {
+	r.clean = false
 	if timeout > 0 {
 		return r.guarded(d, false, r.ctx, timeout)
 	}
@@ -392,6 +394,7 @@ func (r *Run[S]) attempt1(d *stepDef[S], timeout time.Duration) (Outcome, error)
 // rollback1 runs one attempt of a rollback, under a context that the run's
 // abort does not cancel.
 func (r *Run[S]) rollback1(d *stepDef[S]) error {
+	r.clean = false
 	if d.RollbackTimeout > 0 {
 		_, err := r.guarded(d, true, r.quiet, d.RollbackTimeout)
 		return err
@@ -614,7 +617,8 @@ func (r *Run[S]) emit(e *Event) (err error) {
 // state does not change, and new ones are carved from a per-run arena, so a
 // snapshot usually costs no allocation.
 func (r *Run[S]) snapshot() (json.RawMessage, error) {
-	if r.def.valueState && r.snap != nil && sameBytes(&r.state, &r.lastState) {
+	if r.snap != nil && (r.clean || r.def.valueState && sameBytes(&r.state, &r.lastState)) {
+		r.clean = true
 		return r.snap, nil
 	}
 	sn := r.sn
@@ -623,6 +627,7 @@ func (r *Run[S]) snapshot() (json.RawMessage, error) {
 		return nil, err
 	}
 	b := bytes.TrimSuffix(sn.buf, []byte{'\n'})
+	r.clean = true
 	if r.snap != nil && bytes.Equal(b, r.snap) {
 		return r.snap, nil
 	}
