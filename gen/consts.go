@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/dave/jennifer/jen"
-
-	"github.com/flowgen/flowgen/dsl"
 )
 
 // stepConsts is the const block of the flow's step IDs, in file order.
@@ -54,34 +52,6 @@ func (g *flowGen) outcomeTypes() []jen.Code {
 		out = append(out, typ, block)
 	}
 	return out
-}
-
-// describeAction summarises what a step does, as the .flow file says it.
-func describeAction(s *dsl.Step) string {
-	a := s.Action
-	switch s.Kind() {
-	case dsl.ActionRPC:
-		return fmt.Sprintf("rpc %s %q%s", a.Service, a.Endpoint, fields(a))
-	case dsl.ActionAwait:
-		return fmt.Sprintf("await %s %q%s", a.Topic, a.Event, fields(a))
-	case dsl.ActionPublish:
-		return fmt.Sprintf("publish %s %q%s", a.Topic, a.Event, fields(a))
-	}
-	return "a Go step (method " + s.Name + " of the handlers)"
-}
-
-func fields(a *dsl.Action) string {
-	var b strings.Builder
-	if a.Request != nil {
-		b.WriteString(" (" + a.Request.Name + ")")
-	}
-	if a.Response != nil {
-		b.WriteString(" -> " + a.Response.Name)
-	}
-	if a.Correlate != nil {
-		b.WriteString(" correlate " + a.Correlate.Name)
-	}
-	return b.String()
 }
 
 // orList joins names as "A", "A or B", "A, B or C".

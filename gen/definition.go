@@ -62,6 +62,10 @@ func (g *flowGen) constructor() jen.Code {
 		jen.Id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
 		jen.Var().Id(stepVar).Op("*").Add(g.rtS("Step")),
 	}
+	if g.flowRetry != nil {
+		body = append(body, jen.Line(), docComment(fmt.Sprintf("%s is the flow's retry policy, for the steps that write none.", flowRetryVar)),
+			jen.Id(flowRetryVar).Op(":=").Add(retryPolicy(*g.flowRetry)))
+	}
 	for _, s := range g.fl.Steps {
 		body = append(body, g.step(s)...)
 	}

@@ -23,12 +23,17 @@ type flowGen struct {
 	consts map[string]string           // step name -> step constant
 	byStep map[*dsl.Step]dsl.StepNames // generated names per step
 	edges  map[*dsl.Step][]dsl.Edge    // dsl.Flow.Edges, per step
+	index  map[*dsl.Step]int           // file-order index
+
+	// flowRetry is the flow's retry policy when at least one step uses it
+	// and it retries; the constructor declares it once as flowRetryVar.
+	flowRetry *dsl.Retry
 }
 
 // Local identifiers of the generated functions. A state type with one of
 // these names would be shadowed where the code names it, so newFlowGen
 // refuses it (Check only reserves package-level names).
-var localNames = []string{"ctx", "err", "f", "h", "history", "opts", "out", "runID", "s", stepVar, stepsVar, "state"}
+var localNames = []string{"ctx", "err", "f", "h", "history", "opts", "out", "runID", "s", stepVar, stepsVar, flowRetryVar, "state"}
 
 // undoVar is the local variable holding the rpc step that a step's rpc
 // rollback runs.
@@ -45,7 +50,8 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 		return nil, fmt.Errorf("gen: flow %q has no steps", fl.Name)
 	}
 	g := &flowGen{fl: fl, names: fl.GoNames(), source: source,
-		consts: map[string]string{}, byStep: map[*dsl.Step]dsl.StepNames{}, edges: map[*dsl.Step][]dsl.Edge{}}
+		consts: map[string]string{}, byStep: map[*dsl.Step]dsl.StepNames{}, edges: map[*dsl.Step][]dsl.Edge{},
+		index: map[*dsl.Step]int{}}
 	if fl.State != nil {
 		g.state = fl.State.Name
 	}
@@ -53,6 +59,18 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 		g.byStep[sn.Step] = sn
 		if _, dup := g.consts[sn.Step.Name]; !dup {
 			g.consts[sn.Step.Name] = sn.Const
+		}
+	}
+	for i, s := range fl.Steps {
+		g.index[s] = i
+	}
+	// The policy of a step that writes no retry of its own is the flow's.
+	if r := fl.RetryFor(&dsl.Step{}); r.Attempts > 1 {
+		for _, s := range fl.Steps {
+			if fl.RetryFor(s) == r {
+				g.flowRetry = &r
+				break
+			}
 		}
 	}
 	for _, e := range fl.Edges() {

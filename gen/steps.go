@@ -1,7 +1,6 @@
 package gen
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/dave/jennifer/jen"
@@ -23,6 +22,8 @@ import (
 const (
 	stepVar  = "st"
 	stepsVar = "steps"
+	// flowRetryVar holds the flow's retry policy when steps share it.
+	flowRetryVar = "retry"
 )
 
 // args renders call arguments with the first n on the line of the call and
@@ -40,20 +41,27 @@ func args(n int, list ...jen.Code) []jen.Code {
 }
 
 // step returns the statements that build step s and add it to steps.
-// Every outcome's target is written out, defaults included
-// (dsl.Flow.StepEdges), so the generated code does not depend on the
-// runtime's defaults agreeing with the language's.
 func (g *flowGen) step(s *dsl.Step) []jen.Code {
 	st := func() *jen.Statement { return jen.Id(stepVar) }
 	set := func(field string, v jen.Code) jen.Code { return st().Dot(field).Op("=").Add(v) }
 
-	out := []jen.Code{jen.Line(), docComment(fmt.Sprintf("%s: %s.", s.Name, describeAction(s)))}
+	// The step's name heads its statements; for a Go step, say where its
+	// code is (the calls of the other kinds say what they do).
+	head := s.Name
+	if s.IsGo() {
+		head += ": a Go step, method " + s.Name + " of the handlers"
+	}
+	out := []jen.Code{jen.Line(), docComment(head)}
 	out = append(out, g.newStep(s)...)
 	if !s.IsGo() { // runtime.NewStep takes the ID; predefined steps default to their endpoint or event
 		out = append(out, set("ID", jen.Id(g.consts[s.Name])))
 	}
 	r := g.fl.RetryFor(s)
-	if r.Attempts > 1 {
+	switch {
+	case r.Attempts <= 1:
+	case g.flowRetry != nil && r == *g.flowRetry:
+		out = append(out, set("Retry", jen.Id(flowRetryVar)))
+	default:
 		out = append(out, set("Retry", retryPolicy(r)))
 	}
 	// An await's timeout is the wait's own (NewAwait's argument), which
@@ -95,13 +103,38 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 			vg.Line()
 		})))
 	}
-	out = append(out, set("Next", jen.Map(rt("Outcome")).String().ValuesFunc(func(vg *jen.Group) {
-		for _, e := range g.edges[s] {
-			vg.Line().Add(g.outcome(s, e.Outcome)).Op(":").Add(g.target(e.To))
-		}
-		vg.Line()
-	})))
+	if routes := g.routes(s); len(routes) > 0 {
+		out = append(out, set("Next", jen.Map(rt("Outcome")).String().ValuesFunc(func(vg *jen.Group) {
+			for _, e := range routes {
+				vg.Line().Add(g.outcome(s, e.Outcome)).Op(":").Add(g.target(e.To))
+			}
+			vg.Line()
+		})))
+	}
 	out = append(out, jen.Id(stepsVar).Op("=").Append(jen.Id(stepsVar), st()))
+	return out
+}
+
+// routes are the edges of s (dsl.Flow.Edges) that runtime.Step.Next must
+// hold: every declared outcome, and ok, error and timeout where they do
+// not go where the runtime sends them by default (ok to the next step in
+// registration order, which is file order, or done after the last; error
+// and timeout to fail). Leaving the defaults out keeps the table to what
+// the .flow file says; the goldens' programs check that both agree.
+func (g *flowGen) routes(s *dsl.Step) []dsl.Edge {
+	next := dsl.TargetDone
+	if i := g.index[s]; i+1 < len(g.fl.Steps) {
+		next = g.fl.Steps[i+1].Name
+	}
+	var out []dsl.Edge
+	for _, e := range g.edges[s] {
+		switch {
+		case e.Outcome == dsl.OutcomeOK && e.To == next:
+		case (e.Outcome == dsl.OutcomeError || e.Outcome == dsl.OutcomeTimeout) && e.To == dsl.TargetFail:
+		default:
+			out = append(out, e)
+		}
+	}
 	return out
 }
 

@@ -96,80 +96,69 @@ func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error
 	steps := make([]*runtime.Step[CancelState], 0, 5)
 	var st *runtime.Step[CancelState]
 
-	// Inspect: a Go step (method Inspect of the handlers).
+	// retry is the flow's retry policy, for the steps that write none.
+	retry := runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+
+	// Inspect: a Go step, method Inspect of the handlers
 	st = runtime.NewStep[CancelState](CancelStepInspect, func(ctx context.Context, s *CancelState) (runtime.Outcome, error) {
 		out, err := h.Inspect(ctx, s)
 		return runtime.Outcome(out), err
 	})
-	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+	st.Retry = retry
 	st.Timeout = 5 * time.Second
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:                            CancelStepRefund,
-		runtime.OutcomeError:                         runtime.Fail,
-		runtime.OutcomeTimeout:                       runtime.Fail,
 		runtime.Outcome(CancelInspectOutcomeUnpaid):  CancelStepClose,
 		runtime.Outcome(CancelInspectOutcomePaid):    CancelStepRefund,
 		runtime.Outcome(CancelInspectOutcomeShipped): runtime.Fail,
 	}
 	steps = append(steps, st)
 
-	// Refund: rpc payments "Payment.Refund" (OrderID) -> RefundID.
+	// Refund
 	st = runtime.NewRPC[CancelState]("payments", "Payment.Refund",
 		func(s *CancelState) any { return s.OrderID },
 		runtime.WithResponse(func(s *CancelState) any { return &s.RefundID }))
 	st.ID = CancelStepRefund
-	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+	st.Retry = retry
 	st.Timeout = 5 * time.Second
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      CancelStepAwaitRefund,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// AwaitRefund: await payments "refund.settled" -> Settlement correlate RefundID.
+	// AwaitRefund
 	st = runtime.NewAwait[CancelState]("payments", "refund.settled",
 		func(s *CancelState) any { return &s.Settlement },
 		func(s *CancelState) string { return string(s.RefundID) },
 		24*time.Hour)
 	st.ID = CancelStepAwaitRefund
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      CancelStepClose,
-		runtime.OutcomeError:   runtime.Fail,
 		runtime.OutcomeTimeout: CancelStepEscalate,
 	}
 	steps = append(steps, st)
 
-	// Close: rpc orders "Order.Close" (OrderID).
+	// Close
 	st = runtime.NewRPC[CancelState]("orders", "Order.Close",
 		func(s *CancelState) any { return s.OrderID })
 	st.ID = CancelStepClose
-	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+	st.Retry = retry
 	st.Timeout = 5 * time.Second
 	st.Irreversible = true
 	st.Publish = []runtime.Publication[CancelState]{
 		{Topic: "orders", Event: "order.cancelled", Payload: func(s *CancelState) any { return s.OrderID }},
 	}
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      runtime.Done,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
+		runtime.OutcomeOK: runtime.Done,
 	}
 	steps = append(steps, st)
 
-	// Escalate: publish support "refund.stuck" (RefundID).
+	// Escalate
 	st = runtime.NewPublish[CancelState]("support", "refund.stuck",
 		func(s *CancelState) any { return s.RefundID })
 	st.ID = CancelStepEscalate
-	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
+	st.Retry = retry
 	st.Timeout = 5 * time.Second
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      CancelStepClose,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
+		runtime.OutcomeOK: CancelStepClose,
 	}
 	steps = append(steps, st)
 

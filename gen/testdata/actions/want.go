@@ -99,101 +99,73 @@ func NewActionsFlow(h ActionsHandlers, opts ...runtime.Option) (*ActionsFlow, er
 	steps := make([]*runtime.Step[ActionsState], 0, 10)
 	var st *runtime.Step[ActionsState]
 
-	// Call: rpc users "User.Get".
+	// retry is the flow's retry policy, for the steps that write none.
+	retry := runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+
+	// Call
 	st = runtime.NewRPC[ActionsState]("users", "User.Get",
 		nil)
 	st.ID = ActionsStepCall
-	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Retry = retry
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    ActionsStepCallIn,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// CallIn: rpc users "User.Touch" (UserID).
+	// CallIn
 	st = runtime.NewRPC[ActionsState]("users", "User.Touch",
 		func(s *ActionsState) any { return s.UserID })
 	st.ID = ActionsStepCallIn
-	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Retry = retry
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    ActionsStepCallOut,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// CallOut: rpc users "User.Next" -> UserID.
+	// CallOut
 	st = runtime.NewRPC[ActionsState]("users", "User.Next",
 		nil,
 		runtime.WithResponse(func(s *ActionsState) any { return &s.UserID }))
 	st.ID = ActionsStepCallOut
-	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Retry = retry
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    ActionsStepWait,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// Wait: await users "user.ready".
+	// Wait
 	st = runtime.NewAwait[ActionsState]("users", "user.ready",
 		nil,
 		nil,
 		time.Hour)
 	st.ID = ActionsStepWait
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      ActionsStepWaitInto,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// WaitInto: await users "user.updated" -> User.
+	// WaitInto
 	st = runtime.NewAwait[ActionsState]("users", "user.updated",
 		func(s *ActionsState) any { return &s.User },
 		nil,
 		30*time.Minute)
 	st.ID = ActionsStepWaitInto
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      ActionsStepWaitCorrelated,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// WaitCorrelated: await users "user.deleted" -> User correlate UserID.
+	// WaitCorrelated
 	st = runtime.NewAwait[ActionsState]("users", "user.deleted",
 		func(s *ActionsState) any { return &s.User },
 		func(s *ActionsState) string { return string(s.UserID) },
 		90*time.Minute)
 	st.ID = ActionsStepWaitCorrelated
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      ActionsStepAnnounce,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// Announce: publish users "user.seen".
+	// Announce
 	st = runtime.NewPublish[ActionsState]("users", "user.seen",
 		nil)
 	st.ID = ActionsStepAnnounce
-	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Retry = retry
 	st.Irreversible = true
 	st.Publish = []runtime.Publication[ActionsState]{
 		{Topic: "audit", Event: "user.seen", Payload: func(s *ActionsState) any { return s.UserID }},
 	}
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    ActionsStepUndoable,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// Undoable: rpc users "User.Lock" (UserID) -> Lock.
+	// Undoable
 	st = runtime.NewRPC[ActionsState]("users", "User.Lock",
 		func(s *ActionsState) any { return s.UserID },
 		runtime.WithResponse(func(s *ActionsState) any { return &s.Lock }))
@@ -212,40 +184,29 @@ func NewActionsFlow(h ActionsHandlers, opts ...runtime.Option) (*ActionsFlow, er
 		{Topic: "users", Event: "user.locked", Payload: func(s *ActionsState) any { return s.Lock }},
 		{Topic: "audit", Event: "user.locked", Payload: nil},
 	}
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      ActionsStepDecide,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// Decide: a Go step (method Decide of the handlers).
+	// Decide: a Go step, method Decide of the handlers
 	st = runtime.NewStep[ActionsState](ActionsStepDecide, func(ctx context.Context, s *ActionsState) (runtime.Outcome, error) {
 		out, err := h.Decide(ctx, s)
 		return runtime.Outcome(out), err
 	})
-	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Retry = retry
 	st.Rollback = func(ctx context.Context, s *ActionsState) error { return h.Undecide(ctx, s) }
 	st.RollbackRetry = st.Retry
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:                          ActionsStepAnnounce2,
-		runtime.OutcomeError:                       runtime.Fail,
 		runtime.Outcome(ActionsDecideOutcomeYes):   ActionsStepAnnounce2,
 		runtime.Outcome(ActionsDecideOutcomeNo):    runtime.Done,
 		runtime.Outcome(ActionsDecideOutcomeMaybe): runtime.Fail,
 	}
 	steps = append(steps, st)
 
-	// Announce2: publish users "user.decided".
+	// Announce2
 	st = runtime.NewPublish[ActionsState]("users", "user.decided",
 		nil)
 	st.ID = ActionsStepAnnounce2
-	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
+	st.Retry = retry
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    runtime.Done,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
 	if err := f.Register(steps...); err != nil {

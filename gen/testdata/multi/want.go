@@ -57,11 +57,14 @@ func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error
 	steps := make([]*runtime.Step[CancelState], 0, 2)
 	var st *runtime.Step[CancelState]
 
-	// Stop: rpc subscriptions "Subscription.Stop" (SubscriptionID).
+	// retry is the flow's retry policy, for the steps that write none.
+	retry := runtime.RetryPolicy{Attempts: 4, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2, Jitter: true}
+
+	// Stop
 	st = runtime.NewRPC[CancelState]("subscriptions", "Subscription.Stop",
 		func(s *CancelState) any { return s.SubscriptionID })
 	st.ID = CancelStepStop
-	st.Retry = runtime.RetryPolicy{Attempts: 4, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2, Jitter: true}
+	st.Retry = retry
 	st.Timeout = 5 * time.Second
 	undoStop := runtime.NewRPC[CancelState]("subscriptions", "Subscription.Resume",
 		func(s *CancelState) any { return s.SubscriptionID })
@@ -71,28 +74,18 @@ func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error
 	}
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 5 * time.Second
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      CancelStepRefund,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// Refund: rpc payments "Payment.Refund" (Refund) -> RefundID.
+	// Refund
 	st = runtime.NewRPC[CancelState]("payments", "Payment.Refund",
 		func(s *CancelState) any { return s.Refund },
 		runtime.WithResponse(func(s *CancelState) any { return &s.RefundID }))
 	st.ID = CancelStepRefund
-	st.Retry = runtime.RetryPolicy{Attempts: 4, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2, Jitter: true}
+	st.Retry = retry
 	st.Timeout = 5 * time.Second
 	st.Irreversible = true
 	st.Publish = []runtime.Publication[CancelState]{
 		{Topic: "billing", Event: "refund.issued", Payload: func(s *CancelState) any { return s.RefundID }},
-	}
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      runtime.Done,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
 	}
 	steps = append(steps, st)
 
@@ -226,29 +219,23 @@ func NewReconcileFlow(h ReconcileHandlers, opts ...runtime.Option) (*ReconcileFl
 	steps := make([]*runtime.Step[ReconcileState], 0, 2)
 	var st *runtime.Step[ReconcileState]
 
-	// Compare: a Go step (method Compare of the handlers).
+	// Compare: a Go step, method Compare of the handlers
 	st = runtime.NewStep[ReconcileState](ReconcileStepCompare, func(ctx context.Context, s *ReconcileState) (runtime.Outcome, error) {
 		out, err := h.Compare(ctx, s)
 		return runtime.Outcome(out), err
 	})
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    ReconcileStepReport,
-		runtime.OutcomeError: runtime.Fail,
 		runtime.Outcome(ReconcileCompareOutcomeMatched):    runtime.Done,
 		runtime.Outcome(ReconcileCompareOutcomeMismatched): ReconcileStepReport,
 	}
 	steps = append(steps, st)
 
-	// Report: publish alerts "reconcile.mismatch" (Report).
+	// Report
 	st = runtime.NewPublish[ReconcileState]("alerts", "reconcile.mismatch",
 		func(s *ReconcileState) any { return s.Report })
 	st.ID = ReconcileStepReport
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    runtime.Done,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
 	if err := f.Register(steps...); err != nil {

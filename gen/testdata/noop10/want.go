@@ -102,114 +102,74 @@ func NewNoopFlow(h NoopHandlers, opts ...runtime.Option) (*NoopFlow, error) {
 	steps := make([]*runtime.Step[NoopState], 0, 10)
 	var st *runtime.Step[NoopState]
 
-	// S1: a Go step (method S1 of the handlers).
+	// S1: a Go step, method S1 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS1, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S1(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    NoopStepS2,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// S2: a Go step (method S2 of the handlers).
+	// S2: a Go step, method S2 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS2, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S2(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    NoopStepS3,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// S3: a Go step (method S3 of the handlers).
+	// S3: a Go step, method S3 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS3, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S3(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    NoopStepS4,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// S4: a Go step (method S4 of the handlers).
+	// S4: a Go step, method S4 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS4, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S4(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    NoopStepS5,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// S5: a Go step (method S5 of the handlers).
+	// S5: a Go step, method S5 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS5, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S5(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    NoopStepS6,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// S6: a Go step (method S6 of the handlers).
+	// S6: a Go step, method S6 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS6, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S6(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    NoopStepS7,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// S7: a Go step (method S7 of the handlers).
+	// S7: a Go step, method S7 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS7, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S7(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    NoopStepS8,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// S8: a Go step (method S8 of the handlers).
+	// S8: a Go step, method S8 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS8, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S8(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    NoopStepS9,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// S9: a Go step (method S9 of the handlers).
+	// S9: a Go step, method S9 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS9, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S9(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    NoopStepS10,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// S10: a Go step (method S10 of the handlers).
+	// S10: a Go step, method S10 of the handlers
 	st = runtime.NewStep[NoopState](NoopStepS10, func(ctx context.Context, s *NoopState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.S10(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    runtime.Done,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
 	if err := f.Register(steps...); err != nil {

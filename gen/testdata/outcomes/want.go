@@ -101,56 +101,48 @@ func NewModerationFlow(h ModerationHandlers, opts ...runtime.Option) (*Moderatio
 	steps := make([]*runtime.Step[post], 0, 4)
 	var st *runtime.Step[post]
 
-	// Classify: a Go step (method Classify of the handlers).
+	// Classify: a Go step, method Classify of the handlers
 	st = runtime.NewStep[post](ModerationStepClassify, func(ctx context.Context, s *post) (runtime.Outcome, error) {
 		out, err := h.Classify(ctx, s)
 		return runtime.Outcome(out), err
 	})
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    ModerationStepReview,
-		runtime.OutcomeError: runtime.Fail,
 		runtime.Outcome(ModerationClassifyOutcomeClean):       ModerationStepPublish,
 		runtime.Outcome(ModerationClassifyOutcomeSpam):        ModerationStepReject,
 		runtime.Outcome(ModerationClassifyOutcomeNeedsReview): ModerationStepReview,
 	}
 	steps = append(steps, st)
 
-	// Review: a Go step (method Review of the handlers).
+	// Review: a Go step, method Review of the handlers
 	st = runtime.NewStep[post](ModerationStepReview, func(ctx context.Context, s *post) (runtime.Outcome, error) {
 		out, err := h.Review(ctx, s)
 		return runtime.Outcome(out), err
 	})
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    ModerationStepReject,
-		runtime.OutcomeError: ModerationStepReject,
+		runtime.OutcomeError:                            ModerationStepReject,
 		runtime.Outcome(ModerationReviewOutcomeApprove): ModerationStepPublish,
 		runtime.Outcome(ModerationReviewOutcomeAgain):   ModerationStepClassify,
 	}
 	steps = append(steps, st)
 
-	// Reject: a Go step (method Reject of the handlers).
+	// Reject: a Go step, method Reject of the handlers
 	st = runtime.NewStep[post](ModerationStepReject, func(ctx context.Context, s *post) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.Reject(ctx, s)
 	})
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    runtime.Fail,
-		runtime.OutcomeError: runtime.Fail,
+		runtime.OutcomeOK: runtime.Fail,
 	}
 	steps = append(steps, st)
 
-	// Publish: rpc posts "Post.Publish" (ID) -> URL.
+	// Publish
 	st = runtime.NewRPC[post]("posts", "Post.Publish",
 		func(s *post) any { return s.ID },
 		runtime.WithResponse(func(s *post) any { return &s.URL }))
 	st.ID = ModerationStepPublish
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    runtime.Done,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
 	if err := f.Register(steps...); err != nil {

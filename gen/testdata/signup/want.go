@@ -110,7 +110,10 @@ func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error
 	steps := make([]*runtime.Step[SignupState], 0, 7)
 	var st *runtime.Step[SignupState]
 
-	// CreateCustomer: rpc customers "Customer.Create" (Customer) -> CustomerID.
+	// retry is the flow's retry policy, for the steps that write none.
+	retry := runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+
+	// CreateCustomer
 	st = runtime.NewRPC[SignupState]("customers", "Customer.Create",
 		func(s *SignupState) any { return s.Customer },
 		runtime.WithResponse(func(s *SignupState) any { return &s.CustomerID }))
@@ -126,19 +129,14 @@ func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error
 	}
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 10 * time.Second
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      SignupStepCreateSubscription,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// CreateSubscription: rpc subscriptions "Subscription.Create" (Plan) -> SubscriptionID.
+	// CreateSubscription
 	st = runtime.NewRPC[SignupState]("subscriptions", "Subscription.Create",
 		func(s *SignupState) any { return s.Plan },
 		runtime.WithResponse(func(s *SignupState) any { return &s.SubscriptionID }))
 	st.ID = SignupStepCreateSubscription
-	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Retry = retry
 	st.Timeout = 10 * time.Second
 	st.Rollback = func(ctx context.Context, s *SignupState) error { return h.CancelSubscription(ctx, s) }
 	st.RollbackRetry = st.Retry
@@ -146,14 +144,9 @@ func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error
 	st.Publish = []runtime.Publication[SignupState]{
 		{Topic: "billing", Event: "subscription.created", Payload: func(s *SignupState) any { return s.SubscriptionID }},
 	}
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      SignupStepAwaitPayment,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// AwaitPayment: await payments "payment.succeeded" -> Payment correlate CustomerID.
+	// AwaitPayment
 	st = runtime.NewAwait[SignupState]("payments", "payment.succeeded",
 		func(s *SignupState) any { return &s.Payment },
 		func(s *SignupState) string { return string(s.CustomerID) },
@@ -161,70 +154,56 @@ func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error
 	st.ID = SignupStepAwaitPayment
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      SignupStepNotify,
-		runtime.OutcomeError:   runtime.Fail,
 		runtime.OutcomeTimeout: SignupStepExpireTrial,
 	}
 	steps = append(steps, st)
 
-	// Notify: publish mail "welcome" (Customer).
+	// Notify
 	st = runtime.NewPublish[SignupState]("mail", "welcome",
 		func(s *SignupState) any { return s.Customer })
 	st.ID = SignupStepNotify
-	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Retry = retry
 	st.Timeout = 10 * time.Second
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      SignupStepReview,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// Review: a Go step (method Review of the handlers).
+	// Review: a Go step, method Review of the handlers
 	st = runtime.NewStep[SignupState](SignupStepReview, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
 		out, err := h.Review(ctx, s)
 		return runtime.Outcome(out), err
 	})
-	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Retry = retry
 	st.Timeout = 10 * time.Second
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:                            SignupStepActivate,
-		runtime.OutcomeError:                         runtime.Fail,
-		runtime.OutcomeTimeout:                       runtime.Fail,
 		runtime.Outcome(SignupReviewOutcomeApproved): SignupStepActivate,
 		runtime.Outcome(SignupReviewOutcomeRejected): runtime.Fail,
 	}
 	steps = append(steps, st)
 
-	// Activate: a Go step (method Activate of the handlers).
+	// Activate: a Go step, method Activate of the handlers
 	st = runtime.NewStep[SignupState](SignupStepActivate, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.Activate(ctx, s)
 	})
-	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Retry = retry
 	st.Timeout = 10 * time.Second
 	st.Rollback = func(ctx context.Context, s *SignupState) error { return h.Deactivate(ctx, s) }
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 10 * time.Second
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      runtime.Done,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
+		runtime.OutcomeOK: runtime.Done,
 	}
 	steps = append(steps, st)
 
-	// ExpireTrial: a Go step (method ExpireTrial of the handlers).
+	// ExpireTrial: a Go step, method ExpireTrial of the handlers
 	st = runtime.NewStep[SignupState](SignupStepExpireTrial, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.ExpireTrial(ctx, s)
 	})
-	st.Retry = runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 1.5}
+	st.Retry = retry
 	st.Timeout = 10 * time.Second
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:      runtime.Fail,
-		runtime.OutcomeError:   runtime.Fail,
-		runtime.OutcomeTimeout: runtime.Fail,
+		runtime.OutcomeOK: runtime.Fail,
 	}
 	steps = append(steps, st)
 

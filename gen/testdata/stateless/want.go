@@ -52,26 +52,18 @@ func NewPingFlow(h PingHandlers, opts ...runtime.Option) (*PingFlow, error) {
 	steps := make([]*runtime.Step[struct{}], 0, 2)
 	var st *runtime.Step[struct{}]
 
-	// Ping: rpc health "Health.Ping".
+	// Ping
 	st = runtime.NewRPC[struct{}]("health", "Health.Ping",
 		nil)
 	st.ID = PingStepPing
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    PingStepLog,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
-	// Log: a Go step (method Log of the handlers).
+	// Log: a Go step, method Log of the handlers
 	st = runtime.NewStep[struct{}](PingStepLog, func(ctx context.Context, s *struct{}) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, h.Log(ctx, s)
 	})
 	st.Irreversible = true
-	st.Next = map[runtime.Outcome]string{
-		runtime.OutcomeOK:    runtime.Done,
-		runtime.OutcomeError: runtime.Fail,
-	}
 	steps = append(steps, st)
 
 	if err := f.Register(steps...); err != nil {
