@@ -193,3 +193,32 @@ func checkDecls(t *testing.T, path, name string, code []byte, f *dsl.File) {
 		t.Errorf("%s: generated package-level names\n%v\nwant (dsl.Names)\n%v", path, got, want)
 	}
 }
+
+// FuzzGenerate: whatever the input, Generate does not panic, and an input
+// that checks without errors generates Go that parses and declares exactly
+// the names dsl.Names lists. Seeds: the corpus of TestEveryCorpusFlow.
+//
+//	go test ./gen -run '^$' -fuzz FuzzGenerate
+func FuzzGenerate(f *testing.F) {
+	for _, pattern := range []string{"../testdata/flows/*/*.flow", "testdata/*/input.flow", "../examples/*/*.flow"} {
+		paths, _ := filepath.Glob(pattern)
+		for _, p := range paths {
+			if src, err := os.ReadFile(p); err == nil {
+				f.Add(src)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file, ds := dsl.Load("fuzz.flow", src, dsl.CheckOptions{})
+		out, err := Generate(file, Options{Package: "p"})
+		if ds.HasErrors() || file == nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("checks clean but does not generate: %v\n%s", err, src)
+		}
+		for name, code := range out {
+			checkDecls(t, "fuzz.flow", name, code, file)
+		}
+	})
+}
