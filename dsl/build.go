@@ -110,7 +110,7 @@ func (b *builder) trigger(t *parser.Trigger, r diag.Range) *Trigger {
 		out.Endpoint = parser.Unquote(t.RPC)
 	case t.Event != nil:
 		out.Kind = TriggerEvent
-		out.Topic = t.Event.Topic.Value
+		out.Topic = parser.Name(t.Event.Topic)
 		out.Event = parser.Unquote(t.Event.Event)
 	case t.Schedule != nil:
 		out.Kind = TriggerSchedule
@@ -275,7 +275,7 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 		a := action.Await
 		out.Action = &Action{
 			Kind:      ActionAwait,
-			Topic:     a.Topic.Value,
+			Topic:     parser.Name(a.Topic),
 			Event:     parser.Unquote(a.Event),
 			Response:  ident(a.Into),
 			Correlate: ident(a.Correlate),
@@ -289,7 +289,7 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 		publishes = publishes[1:]
 		out.Action = &Action{
 			Kind:    ActionPublish,
-			Topic:   st.Publish.Topic.Value,
+			Topic:   parser.Name(st.Publish.Topic),
 			Event:   parser.Unquote(st.Publish.Event),
 			Request: ident(st.Publish.Payload),
 			Range:   rng(st.Pos, st.EndPos),
@@ -299,7 +299,7 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 	}
 	for _, st := range publishes {
 		out.Publish = append(out.Publish, &Publication{
-			Topic:   st.Publish.Topic.Value,
+			Topic:   parser.Name(st.Publish.Topic),
 			Event:   parser.Unquote(st.Publish.Event),
 			Payload: ident(st.Publish.Payload),
 			Range:   rng(st.Pos, st.EndPos),
@@ -312,7 +312,7 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 func (b *builder) rpc(r *parser.RPC, stmt diag.Range) *Action {
 	return &Action{
 		Kind:     ActionRPC,
-		Service:  r.Service.Value,
+		Service:  parser.Name(r.Service),
 		Endpoint: parser.Unquote(r.Endpoint),
 		Request:  ident(r.Request),
 		Response: ident(r.Response),

@@ -84,7 +84,7 @@ type Trigger struct {
 type EventTrigger struct {
 	Pos lexer.Position
 
-	Topic *Token `parser:"@Ident"`
+	Topic *Token `parser:"@( Ident | String )"`
 	Event *Token `parser:"@String"`
 }
 
@@ -150,7 +150,7 @@ type Outcome struct {
 type RPC struct {
 	Pos lexer.Position
 
-	Service  *Token `parser:"@Ident"`
+	Service  *Token `parser:"@( Ident | String )"`
 	Endpoint *Token `parser:"@String"`
 	Request  *Token `parser:"( '(' @Ident ')' )?"`
 	Response *Token `parser:"( '->' @Ident )?"`
@@ -161,7 +161,7 @@ type RPC struct {
 type Await struct {
 	Pos lexer.Position
 
-	Topic     *Token `parser:"@Ident"`
+	Topic     *Token `parser:"@( Ident | String )"`
 	Event     *Token `parser:"@String"`
 	Into      *Token `parser:"( '->' @Ident )?"`
 	Correlate *Token `parser:"( 'correlate' @Ident )?"`
@@ -172,7 +172,7 @@ type Await struct {
 type Publish struct {
 	Pos lexer.Position
 
-	Topic   *Token `parser:"@Ident"`
+	Topic   *Token `parser:"@( Ident | String )"`
 	Event   *Token `parser:"@String"`
 	Payload *Token `parser:"( '(' @Ident ')' )?"`
 }
@@ -201,6 +201,39 @@ func Unquote(t *Token) string {
 		return t.Value
 	}
 	return v
+}
+
+// Name is the value of a service or topic name, which is written bare when
+// it is an identifier ("billing") and quoted when it is not
+// ("billing-events", "orders.v1").
+func Name(t *Token) string {
+	if t.Type == tokString {
+		return Unquote(t)
+	}
+	return t.Value
+}
+
+// FormatName writes a service or topic name the canonical way: bare when it
+// is an identifier, quoted otherwise.
+func FormatName(name string) string {
+	if isIdent(name) {
+		return name
+	}
+	return strconv.Quote(name)
+}
+
+// isIdent matches the lexer's identifiers: ASCII letters, digits and '_',
+// not starting with a digit.
+func isIdent(s string) bool {
+	if s == "" || isDigit(s[0]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isLetter(s[i]) && !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // End is the position just after t.

@@ -215,7 +215,7 @@ func stepStmtString(st *StepStmt) string {
 	case st.Await != nil:
 		a := st.Await
 		var b strings.Builder
-		b.WriteString("await " + a.Topic.Value + " " + a.Event.Value)
+		b.WriteString("await " + FormatName(Name(a.Topic)) + " " + a.Event.Value)
 		if a.Into != nil {
 			b.WriteString(" -> " + a.Into.Value)
 		}
@@ -227,7 +227,7 @@ func stepStmtString(st *StepStmt) string {
 		}
 		return b.String()
 	case st.Publish != nil:
-		s := "publish " + st.Publish.Topic.Value + " " + st.Publish.Event.Value
+		s := "publish " + FormatName(Name(st.Publish.Topic)) + " " + st.Publish.Event.Value
 		if st.Publish.Payload != nil {
 			s += " (" + st.Publish.Payload.Value + ")"
 		}
@@ -258,7 +258,7 @@ func stepStmtString(st *StepStmt) string {
 }
 
 func rpcString(r *RPC) string {
-	s := "rpc " + r.Service.Value + " " + r.Endpoint.Value
+	s := "rpc " + FormatName(Name(r.Service)) + " " + r.Endpoint.Value
 	if r.Request != nil {
 		s += " (" + r.Request.Value + ")"
 	}
@@ -273,7 +273,7 @@ func triggerString(t *Trigger) string {
 	case t.RPC != nil:
 		return "trigger rpc " + t.RPC.Value
 	case t.Event != nil:
-		return "trigger event " + t.Event.Topic.Value + " " + t.Event.Event.Value
+		return "trigger event " + FormatName(Name(t.Event.Topic)) + " " + t.Event.Event.Value
 	case t.Schedule != nil:
 		return "trigger schedule " + t.Schedule.Value
 	}
