@@ -1,0 +1,191 @@
+// Package natsbus is an engine.Broker on NATS JetStream: events are stored
+// in one stream (subjects "<prefix>.<topic>.<event>", escaped), published
+// with their message ID as Nats-Msg-Id (JetStream drops a republished ID
+// within its duplicate window, and the engine's inbox drops it after
+// that), and consumed through durable pull consumers named by the engine:
+// engines sharing a consumer name share its messages, and a consumer that
+// was down gets what arrived meanwhile. A message is acknowledged only after
+// the engine has recorded it (or started its run), and redelivered after a
+// failure.
+package natsbus
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flowgen/flowgen/engine"
+)
+
+// Options configure a Broker. Zero values pick the defaults.
+type Options struct {
+	// Stream is the JetStream stream's name (default "FLOWGEN").
+	Stream string
+	// Prefix is the subject prefix (default "flowgen").
+	Prefix string
+	// Storage of the stream (default file storage).
+	Storage jetstream.StorageType
+	// Replicas of the stream (default 1).
+	Replicas int
+	// Duplicates is JetStream's duplicate window (default 2 minutes).
+	Duplicates time.Duration
+	// AckWait is how long a delivery may take before it is redelivered
+	// (default 30s).
+	AckWait time.Duration
+	// Redeliver is the delay before a failed delivery is tried again
+	// (default 100ms).
+	Redeliver time.Duration
+}
+
+// Broker is the JetStream engine.Broker.
+type Broker struct {
+	js   jetstream.JetStream
+	opts Options
+}
+
+var _ engine.Broker = (*Broker)(nil)
+
+// New creates (or updates) the stream on nc's JetStream and returns the
+// broker. Several engines may use one stream, each with its own connection.
+func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
+	if opts.Stream == "" {
+		opts.Stream = "FLOWGEN"
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "flowgen"
+	}
+	if opts.Duplicates == 0 {
+		opts.Duplicates = 2 * time.Minute
+	}
+	if opts.AckWait == 0 {
+		opts.AckWait = 30 * time.Second
+	}
+	if opts.Redeliver == 0 {
+		opts.Redeliver = 100 * time.Millisecond
+	}
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       opts.Stream,
+		Subjects:   []string{opts.Prefix + ".>"},
+		Storage:    opts.Storage,
+		Replicas:   opts.Replicas,
+		Duplicates: opts.Duplicates,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: stream %s: %w", opts.Stream, err)
+	}
+	return &Broker{js: js, opts: opts}, nil
+}
+
+// escape makes s one subject token: bytes other than letters, digits, '_'
+// and '-' become %XX, so "payment.succeeded" stays one token and no two
+// names collide.
+func escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	if b.Len() == 0 {
+		return "%"
+	}
+	return b.String()
+}
+
+// Subject is the subject of topic/event.
+func (b *Broker) Subject(topic, event string) string {
+	return b.opts.Prefix + "." + escape(topic) + "." + escape(event)
+}
+
+// Publish implements engine.Broker: the message is stored in the stream
+// (acknowledged by JetStream) before Publish returns.
+func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
+	if m.ID == "" {
+		m.ID = engine.NewMessageID()
+	}
+	data := []byte(m.Payload)
+	if len(data) == 0 {
+		data = []byte("null")
+	}
+	msg := &nats.Msg{Subject: b.Subject(m.Topic, m.Event), Data: data, Header: nats.Header{}}
+	msg.Header.Set("Flowgen-Topic", m.Topic)
+	msg.Header.Set("Flowgen-Event", m.Event)
+	_, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID))
+	if err != nil {
+		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
+	}
+	return nil
+}
+
+// consumerName is a durable name JetStream accepts, unique per name and
+// topic/event.
+func consumerName(name, subject string) string {
+	sum := sha256.Sum256([]byte(name + "\x00" + subject))
+	clean := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, name)
+	if len(clean) > 40 {
+		clean = clean[:40]
+	}
+	return clean + "_" + hex.EncodeToString(sum[:8])
+}
+
+// Consume implements engine.Broker with a durable pull consumer per name
+// and topic/event, delivering every message from the start of the stream.
+func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, engine.Message) error) (func(), error) {
+	subject := b.Subject(topic, event)
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, b.opts.Stream, jetstream.ConsumerConfig{
+		Durable:       consumerName(name, subject),
+		FilterSubject: subject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       b.opts.AckWait,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: consumer for %s %s: %w", topic, event, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		m := engine.Message{ID: msg.Headers().Get(jetstream.MsgIDHeader), Topic: topic, Event: event, Payload: msg.Data()}
+		if m.ID == "" {
+			// Published without an ID: the stream sequence identifies it.
+			if md, err := msg.Metadata(); err == nil {
+				m.ID = "seq:" + strconv.FormatUint(md.Sequence.Stream, 10)
+			}
+		}
+		if err := h(cctx, m); err != nil {
+			_ = msg.NakWithDelay(b.opts.Redeliver)
+			return
+		}
+		_ = msg.DoubleAck(cctx)
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("natsbus: consuming %s %s: %w", topic, event, err)
+	}
+	return func() {
+		cc.Drain()
+		cancel()
+		<-cc.Closed()
+	}, nil
+}
