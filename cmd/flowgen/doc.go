@@ -11,6 +11,7 @@
 //	flowgen json FILE
 //	flowgen runs -store DIR [-flow NAME] [-status STATE] [-json]
 //	flowgen history -store DIR [-json] RUN
+//	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-service NAME=URL]... [-nats URL] [-id ID]
 //	flowgen version
 //	flowgen help [verb]
 //
@@ -124,6 +125,21 @@
 // sequence number, step, transition, attempt, outcome and error; with -json,
 // the events in full, state snapshots included. The store is opened
 // read-only, so a service may have it open at the same time.
+//
+// # Serve
+//
+//	flowgen serve -store DIR [-flows DIR] [-addr :8080] [-service NAME=URL]... [-nats URL] [-id ID]
+//
+// Serve runs a flow engine (package engine) with the embedded durable store
+// in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
+// POST /flows/{flow}/runs and POST /rpc/{endpoint} start runs, GET
+// /runs/{id}, GET /runs/{id}/history and GET /runs read them, POST
+// /runs/{id}/abort aborts one, PUT /flows defines flows (saved into -flows)
+// and POST /events/{topic}/{event} publishes an event. rpc steps call the
+// services given with -service (POST URL/<endpoint>, JSON); events go through
+// an in-process broker, or NATS JetStream with -nats (durable consumer named
+// by -id). Runs in progress resume at start; SIGINT or SIGTERM stops the
+// server gracefully, each run at a step boundary. See docs/engine.md.
 //
 // # Exit status
 //

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const serveFlow = `{"version": 1, "flows": [{"name": "Greet", "state": "GreetState",
+  "triggers": [{"kind": "rpc", "endpoint": "Greet.Start"}],
+  "steps": [
+    {"name": "Wait", "action": {"kind": "await", "topic": "people", "event": "arrived", "response": "Person", "correlate": "Name", "timeout": "1h"}},
+    {"name": "Announce", "action": {"kind": "publish", "topic": "people", "event": "greeted", "request": "Person"}}
+  ]}]}`
+
+func startServe(t *testing.T, storeDir, flowsDir string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() {
+		done <- serve(ctx, serveConfig{store: storeDir, flows: flowsDir, addr: "127.0.0.1:0", id: "t", stderr: &logs}, func(a string) { ready <- a })
+	}()
+	select {
+	case addr := <-ready:
+		return "http://" + addr, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("serve: %v\n%s", err, logs.String())
+			}
+		}
+	case err := <-done:
+		t.Fatalf("serve: %v\n%s", err, logs.String())
+	}
+	return "", nil
+}
+
+func call(t *testing.T, method, url, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return res.StatusCode, out
+}
+
+// The README's story: define a flow over the API, start a run, stop the
+// server while the run waits, start it again (the flow is loaded from the
+// flows directory), send the event, and the run finishes.
+func TestServeRestartFinishesRun(t *testing.T) {
+	dir := t.TempDir()
+	storeDir, flowsDir := filepath.Join(dir, "store"), filepath.Join(dir, "flows")
+	url, stop := startServe(t, storeDir, flowsDir)
+	if code, out := call(t, "PUT", url+"/flows", serveFlow); code != 200 {
+		t.Fatalf("PUT /flows: %d %v", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(flowsDir, "Greet.json")); err != nil {
+		t.Fatalf("flow not saved: %v", err)
+	}
+	code, out := call(t, "POST", url+"/rpc/Greet.Start", `{"Name": "ada"}`)
+	if code != 201 {
+		t.Fatalf("start: %d %v", code, out)
+	}
+	id := out["run_id"].(string)
+	waitStatus := func(url, want string) map[string]any {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, st := call(t, "GET", url+"/runs/"+id, "")
+			if st["state"] == want && (want != "running" || st["waiting"] != nil) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s: %v, want %s", id, st, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitStatus(url, "running")
+	stop()
+
+	url, stop = startServe(t, storeDir, flowsDir)
+	defer stop()
+	st := waitStatus(url, "running")
+	if w, _ := st["waiting"].(map[string]any); w["correlation"] != "ada" {
+		t.Fatalf("after restart: %v", st)
+	}
+	if code, out := call(t, "POST", url+"/events/people/arrived", `{"correlation_id": "ada", "age": 36}`); code != 202 {
+		t.Fatalf("publish: %d %v", code, out)
+	}
+	st = waitStatus(url, "done")
+	if !strings.Contains(toJSON(st["snapshot"]), `"age":36`) {
+		t.Fatalf("state: %v", st["snapshot"])
+	}
+	// The runs verb reads the same store.
+	var outb, errb bytes.Buffer
+	if code := Main([]string{"runs", "-store", storeDir}, nil, &outb, &errb); code != 0 || !strings.Contains(outb.String(), id) {
+		t.Fatalf("flowgen runs: %d %s %s", code, outb.String(), errb.String())
+	}
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestServeRejectsBadFlowsDir(t *testing.T) {
+	dir := t.TempDir()
+	flows := filepath.Join(dir, "flows")
+	os.MkdirAll(flows, 0o755)
+	os.WriteFile(filepath.Join(flows, "bad.json"), []byte(`{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}]}`), 0o644)
+	var outb, errb bytes.Buffer
+	code := Main([]string{"serve", "-store", filepath.Join(dir, "s"), "-flows", flows, "-addr", "127.0.0.1:0"}, nil, &outb, &errb)
+	if code != 1 || !strings.Contains(errb.String(), `bad.json:$.flows[0].steps[0].name: error: no handler registered for Go step "A"`) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+	}
+}
