@@ -1,0 +1,277 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+const benchFlows = `{"version": 1, "flows": [
+ {"name": "One", "triggers": [{"kind": "rpc", "endpoint": "One.Start"}],
+  "steps": [{"name": "Noop", "action": {"kind": "go"}, "irreversible": true}]},
+ {"name": "Wait", "state": "WaitState", "triggers": [{"kind": "rpc", "endpoint": "Wait.Start"}],
+  "steps": [
+   {"name": "Await", "action": {"kind": "await", "topic": "t", "event": "go", "correlate": "Key", "timeout": "1h"}},
+   {"name": "After", "action": {"kind": "go"}, "irreversible": true}]}
+]}`
+
+// benchEngine is an engine on a durable store in a temporary directory.
+func benchEngine(b *testing.B, after func(ctx context.Context, s *State)) (*Engine, *store.Store, Broker) {
+	b.Helper()
+	st, err := store.Open(b.TempDir(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	broker := NewMemoryBroker()
+	e, err := New(Options{Store: st, Broker: broker, ID: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.Registry().Step("Noop", func(context.Context, *State) (string, error) { return "", nil })
+	e.Registry().Step("After", func(ctx context.Context, s *State) (string, error) {
+		if after != nil {
+			after(ctx, s)
+		}
+		return "", nil
+	})
+	if ds, err := e.LoadFlows("bench.json", []byte(benchFlows)); err != nil {
+		b.Fatal(err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = e.Close(ctx)
+		_ = st.Close()
+	})
+	return e, st, broker
+}
+
+// parallel runs n calls of fn on workers goroutines and returns the time.
+func parallel(n, workers int, fn func(i int) error) (time.Duration, error) {
+	var next atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if err, _ := firstErr.Load().(error); err != nil {
+		return el, err
+	}
+	return el, nil
+}
+
+const benchWorkers = 64
+
+// BenchmarkHTTPStart measures runs started per second through the HTTP
+// trigger (POST /rpc/One.Start on loopback, 64 concurrent clients) with the
+// durable store; each answer comes after the run's first event is synced.
+// The baseline, in the same run, is Engine.StartRun called directly by 64
+// goroutines: the difference is the HTTP/JSON cost.
+func BenchmarkHTTPStart(b *testing.B) {
+	e, st, _ := benchEngine(b, nil)
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchWorkers, MaxConnsPerHost: benchWorkers}}
+	b.ResetTimer()
+	direct, err := parallel(b.N, benchWorkers, func(int) error {
+		_, err := e.StartRun(context.Background(), "One", nil, "")
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	viaHTTP, err := parallel(b.N, benchWorkers, func(int) error {
+		res, err := client.Post(srv.URL+"/rpc/One.Start", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		var out struct {
+			RunID string `json:"run_id"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusCreated {
+			return fmt.Errorf("status %d: %v", res.StatusCode, err)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	waitFor(b, "runs done", func() bool {
+		runs, _ := st.List(store.Filter{Flow: "One", NonTerminal: true})
+		return len(runs) == 0
+	})
+	httpRate := float64(b.N) / viaHTTP.Seconds()
+	directRate := float64(b.N) / direct.Seconds()
+	b.ReportMetric(httpRate, "http-runs/s")
+	b.ReportMetric(directRate, "direct-runs/s")
+	b.ReportMetric(httpRate/directRate, "http/direct")
+	b.ReportMetric(0, "ns/op")
+}
+
+// latencies returns p50 and p99 of ds.
+func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
+	slices.Sort(ds)
+	return ds[len(ds)/2], ds[len(ds)*99/100]
+}
+
+// awaitLatency parks a run on the Wait flow, publishes its event and
+// measures the time until the step after the await starts, n times.
+func awaitLatency(b *testing.B, n int, e *Engine, broker Broker, resumed chan time.Time) []time.Duration {
+	b.Helper()
+	out := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		key := fmt.Sprintf("k%d-%d", i, time.Now().UnixNano())
+		id, err := e.StartRun(context.Background(), "Wait", json.RawMessage(`{"Key":"`+key+`"}`), "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		waitFor(b, "parked", func() bool { return e.aw.waiting(id) != nil && !e.aw.isParking(id) })
+		start := time.Now()
+		if err := broker.Publish(context.Background(), Message{Topic: "t", Event: "go", Payload: json.RawMessage(`{"correlation_id":"` + key + `"}`)}); err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, (<-resumed).Sub(start))
+	}
+	return out
+}
+
+func (a *awaits) isParking(runID string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.parking[runID]
+}
+
+// BenchmarkAwaitResume measures the latency from publishing an event to
+// the step after the await starting, in-process with the durable store:
+// the event is recorded in the inbox, the parked run is found, claimed,
+// loaded from the store and resumed. The baseline, in the same run, is the
+// runtime's blocking await (a goroutine waiting on runtime.MemoryBus, no
+// store): what parking costs over holding a goroutine per waiting run.
+func BenchmarkAwaitResume(b *testing.B) {
+	resumed := make(chan time.Time, 1)
+	e, _, broker := benchEngine(b, func(context.Context, *State) { resumed <- time.Now() })
+	// Baseline: a runtime flow whose await holds its goroutine.
+	bus := runtime.NewMemoryBus()
+	type S struct{ Key string }
+	base := runtime.New[S]("Base", runtime.WithSubscriber(bus))
+	baseResumed := make(chan time.Time, 1)
+	if err := base.Register(
+		runtime.NewAwait[S]("t", "go", nil, func(s *S) string { return s.Key }, time.Hour),
+		runtime.NewStep("After", func(context.Context, *S) (runtime.Outcome, error) { baseResumed <- time.Now(); return "", nil }),
+	); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	parked := awaitLatency(b, b.N, e, broker, resumed)
+	blocking := make([]time.Duration, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		key := fmt.Sprintf("b%d", i)
+		r, err := base.Start(context.Background(), S{Key: key})
+		if err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(50 * time.Microsecond) // let the await subscribe
+		start := time.Now()
+		_ = bus.Publish(context.Background(), "t", "go", map[string]string{"correlation_id": key})
+		blocking = append(blocking, (<-baseResumed).Sub(start))
+		<-r.Done()
+	}
+	b.StopTimer()
+	p50, p99 := percentiles(parked)
+	b50, _ := percentiles(blocking)
+	b.ReportMetric(float64(p50.Microseconds()), "p50-µs")
+	b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
+	b.ReportMetric(float64(b50.Microseconds()), "blocking-p50-µs")
+	b.ReportMetric(float64(p50)/float64(max(b50, 1)), "parked/blocking")
+	b.ReportMetric(0, "ns/op")
+}
+
+var parkedRuns = flag.Int("parked", 100000, "runs BenchmarkParkedMemory parks")
+
+func heapInUse() uint64 {
+	var ms goruntime.MemStats
+	for i := 0; i < 3; i++ {
+		goruntime.GC()
+	}
+	goruntime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
+}
+
+// BenchmarkParkedMemory parks -parked runs (default 100,000) on an await,
+// with the durable store, and reports the memory (heap and stacks, after
+// GC) and goroutines each parked run holds: the engine's index entry, the
+// store's index entry, nothing else. The baseline, in the same run, is as
+// many goroutines blocked on a channel: the least a design that keeps a
+// goroutine per waiting run would cost. Run it once: -benchtime=1x.
+func BenchmarkParkedMemory(b *testing.B) {
+	n := *parkedRuns
+	for i := 0; i < b.N; i++ {
+		e, _, _ := benchEngine(b, nil)
+		goroutines := goruntime.NumGoroutine()
+		before := heapInUse()
+		_, err := parallel(n, benchWorkers, func(i int) error {
+			_, err := e.StartRun(context.Background(), "Wait", json.RawMessage(fmt.Sprintf(`{"Key":"key-%d"}`, i)), "")
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		waitFor(b, "all parked", func() bool { return e.Parked() == n })
+		waitFor(b, "runs' goroutines gone", func() bool { return goruntime.NumGoroutine() <= goroutines+2 })
+		after := heapInUse()
+		perRun := float64(after-before) / float64(n)
+		extraG := float64(goruntime.NumGoroutine()-goroutines) / float64(n)
+
+		block := make(chan struct{})
+		gBefore := heapInUse()
+		var wg sync.WaitGroup
+		for j := 0; j < n; j++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); <-block }()
+		}
+		gAfter := heapInUse()
+		close(block)
+		wg.Wait()
+		perG := float64(gAfter-gBefore) / float64(n)
+
+		b.ReportMetric(perRun, "B/parked-run")
+		b.ReportMetric(extraG, "goroutines/parked-run")
+		b.ReportMetric(perG, "B/blocked-goroutine")
+		b.ReportMetric(perRun/perG, "parked/goroutine")
+		b.ReportMetric(0, "ns/op")
+	}
+}
