@@ -1,0 +1,85 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// RunLister is a history store that also lists runs: runtime/store's Store
+// and Memory, and MemorySink. Flow.ResumeAll reads one; generated code's
+// ResumeAll and Runs take one, so that it needs no import of a store.
+type RunLister interface {
+	HistoryLoader
+	// RunIDs returns the IDs of flow's runs whose current run state is one
+	// of states (every run of flow when states is empty), in the order of
+	// their first event.
+	RunIDs(ctx context.Context, flow string, states ...RunState) ([]string, error)
+}
+
+// ResumeAll resumes every run of f that runs holds and that is not over
+// (pending, running or rolling back), each from its history through
+// Resume: completed steps do not run again, the step that was running runs
+// again with the same idempotency key, a rollback in progress continues,
+// and the state comes from the last snapshot. Call it on start, before new
+// runs, with the store f emits to (WithSink), so that the resumed runs'
+// events continue their histories.
+//
+// A run whose history cannot be loaded or does not fit f (a renamed or
+// removed step) is skipped; the other runs are resumed all the same. The
+// error joins one error per skipped run, each naming it.
+func (f *Flow[S]) ResumeAll(ctx context.Context, runs RunLister) ([]*Run[S], error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if runs == nil {
+		return nil, fmt.Errorf("%w: ResumeAll of flow %q without a RunLister", ErrNotConfigured, f.id)
+	}
+	ids, err := runs.RunIDs(ctx, f.id, StatePending, StateRunning, StateRollingBack)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Run[S], 0, len(ids))
+	var errs []error
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		h, err := runs.LoadHistory(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("resume run %q: %w", id, err))
+			continue
+		}
+		r, err := f.Resume(ctx, h)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("resume run %q: %w", id, err))
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}
+
+// RunIDs implements RunLister: the runs of flow seen by the sink, by the
+// state their last event entered.
+func (m *MemorySink) RunIDs(_ context.Context, flow string, states ...RunState) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ids []string
+	for _, r := range m.runs {
+		if m.slot(r.first).e.Flow != flow {
+			continue
+		}
+		if len(states) > 0 {
+			to := m.slot(r.last).e.To
+			kind, _, ok := kindOf(to)
+			if !ok || !slices.Contains(states, kind.runState(to)) {
+				continue
+			}
+		}
+		ids = append(ids, r.id)
+	}
+	return ids, nil
+}
