@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -110,6 +111,19 @@ func (x *index) list(f Filter) []RunInfo {
 	for i := range x.infos {
 		if f.match(&x.infos[i]) {
 			out = append(out, x.infos[i])
+		}
+	}
+	return out
+}
+
+// runIDs lists the IDs of flow's runs in one of states (all if none), in
+// first-event order.
+func (x *index) runIDs(flow string, states []runtime.RunState) []string {
+	var out []string
+	for i := range x.infos {
+		r := &x.infos[i]
+		if r.Flow == flow && (len(states) == 0 || slices.Contains(states, r.State)) {
+			out = append(out, r.RunID)
 		}
 	}
 	return out

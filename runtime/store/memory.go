@@ -76,3 +76,10 @@ func (m *Memory) List(f Filter) ([]RunInfo, error) {
 func (m *Memory) NonTerminal(flow string) ([]RunInfo, error) {
 	return m.List(Filter{Flow: flow, NonTerminal: true})
 }
+
+// RunIDs implements runtime.RunLister, as Store.RunIDs does.
+func (m *Memory) RunIDs(_ context.Context, flow string, states ...runtime.RunState) ([]string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.idx.runIDs(flow, states), nil
+}

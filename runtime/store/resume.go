@@ -2,8 +2,7 @@ package store
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"slices"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -15,39 +14,49 @@ type Source interface {
 	Load(runID string) ([]runtime.Event, error)
 }
 
+// Store and Memory list runs for runtime.Flow.ResumeAll and for the
+// ResumeAll and Runs methods of generated code, which import only runtime.
+var (
+	_ runtime.RunLister = (*Store)(nil)
+	_ runtime.RunLister = (*Memory)(nil)
+)
+
 // ResumeAll resumes every run of flow that src holds and that is not over,
 // each from its history through flow.Resume: completed steps do not run
 // again, the step that was running runs again with the same idempotency
 // key, a rollback in progress continues, and the state comes from the last
 // snapshot. The flow must emit to the same store (runtime.WithSink), so the
-// resumed runs' events continue their histories.
+// resumed runs' events continue their histories. With a *Store or *Memory
+// it is flow.ResumeAll(ctx, src) (runtime.Flow.ResumeAll).
 //
 // A run whose history cannot be loaded or does not fit the flow (a renamed
 // or removed step) is skipped and reported; the other runs are resumed all
 // the same. The error joins one error per skipped run, each naming it.
 func ResumeAll[S any](ctx context.Context, flow *runtime.Flow[S], src Source) ([]*runtime.Run[S], error) {
-	infos, err := src.NonTerminal(flow.ID())
+	if l, ok := src.(runtime.RunLister); ok {
+		return flow.ResumeAll(ctx, l)
+	}
+	return flow.ResumeAll(ctx, sourceLister{src})
+}
+
+// sourceLister is a Source seen as a runtime.RunLister, for ResumeAll: it
+// lists only the runs that are not over, which is all ResumeAll asks for.
+type sourceLister struct{ src Source }
+
+func (l sourceLister) RunIDs(_ context.Context, flow string, states ...runtime.RunState) ([]string, error) {
+	infos, err := l.src.NonTerminal(flow)
 	if err != nil {
 		return nil, err
 	}
-	runs := make([]*runtime.Run[S], 0, len(infos))
-	var errs []error
+	var ids []string
 	for _, info := range infos {
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
+		if len(states) == 0 || slices.Contains(states, info.State) {
+			ids = append(ids, info.RunID)
 		}
-		h, err := src.Load(info.RunID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("resume run %q: %w", info.RunID, err))
-			continue
-		}
-		r, err := flow.Resume(ctx, h)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("resume run %q: %w", info.RunID, err))
-			continue
-		}
-		runs = append(runs, r)
 	}
-	return runs, errors.Join(errs...)
+	return ids, nil
+}
+
+func (l sourceLister) LoadHistory(_ context.Context, runID string) ([]runtime.Event, error) {
+	return l.src.Load(runID)
 }

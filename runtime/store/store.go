@@ -218,6 +218,15 @@ func (s *Store) NonTerminal(flow string) ([]RunInfo, error) {
 	return s.List(Filter{Flow: flow, NonTerminal: true})
 }
 
+// RunIDs implements runtime.RunLister: the IDs of flow's runs whose run
+// state is one of states (every run of flow if none), in the order of their
+// first event. Generated code's ResumeAll and Runs take it.
+func (s *Store) RunIDs(_ context.Context, flow string, states ...runtime.RunState) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idx.runIDs(flow, states), nil
+}
+
 // Close waits for Emits in progress and closes the files.
 func (s *Store) Close() error { return s.log.Close() }
 

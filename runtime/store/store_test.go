@@ -190,6 +190,29 @@ func TestEmitLoadListReopen(t *testing.T) {
 						t.Errorf("List(%+v) (-want +got):\n%s", c.f, diff)
 					}
 				}
+				// The same through runtime.RunLister, which generated code uses.
+				lister := s.(runtime.RunLister)
+				for _, c := range []struct {
+					flow   string
+					states []runtime.RunState
+					want   []string
+				}{
+					{"Signup", nil, []string{"r1", "r2", "r3"}},
+					{"Signup", []runtime.RunState{runtime.StatePending, runtime.StateRunning, runtime.StateRollingBack}, []string{"r3"}},
+					{"Signup", []runtime.RunState{runtime.StateDone, runtime.StateCompensated}, []string{"r1", "r2"}},
+					{"Cancel", []runtime.RunState{runtime.StateRollingBack}, []string{"r4"}},
+					{"Cancel", []runtime.RunState{runtime.StateFailed}, nil},
+					{"Nope", nil, nil},
+				} {
+					got, err := lister.RunIDs(context.Background(), c.flow, c.states...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					slices.Sort(got)
+					if diff := cmp.Diff(c.want, got); diff != "" {
+						t.Errorf("RunIDs(%s, %v) (-want +got):\n%s", c.flow, c.states, diff)
+					}
+				}
 				rs, _ := s.List(Filter{State: runtime.StateRunning})
 				if len(rs) != 1 || rs[0].Step != "B" || rs[0].Events != 2 || rs[0].Machine != "B:running" ||
 					!rs[0].Started.Equal(t0) || !rs[0].Updated.Equal(t0.Add(time.Millisecond)) {
