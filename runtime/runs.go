@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -60,6 +61,65 @@ func (f *Flow[S]) ResumeAll(ctx context.Context, runs RunLister) ([]*Run[S], err
 		out = append(out, r)
 	}
 	return out, errors.Join(errs...)
+}
+
+// Runs returns the IDs of f's runs that runs holds whose run state is one
+// of states (every run of f when states is empty), in the order of their
+// first event. runs is typically the store f emits to.
+func (f *Flow[S]) Runs(ctx context.Context, runs RunLister, states ...RunState) ([]string, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if runs == nil {
+		return nil, fmt.Errorf("%w: Runs of flow %q without a RunLister", ErrNotConfigured, f.id)
+	}
+	return runs.RunIDs(ctx, f.id, states...)
+}
+
+// State returns the latest state of one of f's runs, live or finished (a
+// finished run is read from the sink, which must load histories, as
+// MemorySink and runtime/store do), decoded from its last snapshot. A run
+// of another flow is unknown here (ErrUnknownRun).
+func (f *Flow[S]) State(runID string) (S, error) {
+	var state S
+	st, err := f.Status(runID)
+	if err != nil {
+		return state, err
+	}
+	if st.Flow != f.id {
+		return state, fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrUnknownRun, runID, st.Flow, f.id)
+	}
+	if len(st.Snapshot) == 0 {
+		return state, nil
+	}
+	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
+		return state, fmt.Errorf("run %q: state snapshot does not decode: %w", runID, err)
+	}
+	return state, nil
+}
+
+// History returns the events of one of f's runs, live or finished, from the
+// sink (which must load histories: ErrNotConfigured otherwise). A run of
+// another flow is unknown here (ErrUnknownRun).
+func (f *Flow[S]) History(ctx context.Context, runID string) ([]Event, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if f.opts.loader == nil {
+		return nil, fmt.Errorf("%w: the sink of flow %q does not load histories (WithSink of a MemorySink or a store)", ErrNotConfigured, f.id)
+	}
+	h, err := f.opts.loader.LoadHistory(ctx, runID)
+	if err != nil {
+		return nil, fmt.Errorf("run %q: %w", runID, err)
+	}
+	if len(h) == 0 || h[0].Flow != f.id {
+		flow := ""
+		if len(h) > 0 {
+			flow = h[0].Flow
+		}
+		return nil, fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrUnknownRun, runID, flow, f.id)
+	}
+	return h, nil
 }
 
 // RunIDs implements RunLister: the runs of flow seen by the sink, by the

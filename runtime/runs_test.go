@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -189,6 +190,76 @@ func TestMemorySinkRunIDs(t *testing.T) {
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("RunIDs(%v) = %v, %v; want %v", c.states, got, err, c.want)
 		}
+	}
+}
+
+// TestLookups: Runs, State and History of a definition see its own runs,
+// live or finished, and no other flow's.
+func TestLookups(t *testing.T) {
+	ctx := context.Background()
+	mem := runtime.NewMemorySink()
+	rec := newRecorder()
+	f := threeSteps(t, "lookups", rec, mem)
+	done, err := f.Execute(ctx, state{N: 7}, runtime.WithRunID("done1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := threeSteps(t, "elsewhere", rec, mem).Execute(ctx, state{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A live run, held in B.
+	release := make(chan struct{})
+	live := runtime.New[state]("lookups", runtime.WithSink(mem))
+	mustRegister(t, live, okStep(rec, "A"), runtime.NewStep("B", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+		<-release
+		return runtime.OutcomeOK, nil
+	}), okStep(rec, "C"))
+	run, err := live.Start(ctx, state{N: 1}, runtime.WithRunID("live1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run.Status().Machine != runtime.RunningState("B") {
+		time.Sleep(time.Millisecond)
+	}
+
+	if ids, err := f.Runs(ctx, mem); err != nil || !slices.Equal(ids, []string{"done1", "live1"}) {
+		t.Errorf("Runs = %v, %v", ids, err)
+	}
+	if ids, err := f.Runs(ctx, mem, runtime.StateRunning); err != nil || !slices.Equal(ids, []string{"live1"}) {
+		t.Errorf("Runs(running) = %v, %v", ids, err)
+	}
+	if s, err := f.State("done1"); err != nil || s.N != 7 || !slices.Equal(s.Log, []string{"A", "B", "C"}) {
+		t.Errorf("State(done1) = %+v, %v; want %+v", s, err, done.State)
+	}
+	if s, err := live.State("live1"); err != nil || s.N != 1 || !slices.Equal(s.Log, []string{"A"}) {
+		t.Errorf("State(live1) = %+v, %v", s, err)
+	}
+	if h, err := f.History(ctx, "live1"); err != nil || len(h) != 2 || h[1].To != runtime.RunningState("B") {
+		t.Errorf("History(live1) = %v, %v", transitions(h), err)
+	}
+	if h, err := f.History(ctx, "done1"); err != nil || len(h) != 4 {
+		t.Errorf("History(done1) = %v, %v", transitions(h), err)
+	}
+	for _, id := range []string{other.RunID, "nope"} {
+		if _, err := f.State(id); !errors.Is(err, runtime.ErrUnknownRun) {
+			t.Errorf("State(%s) = %v, want ErrUnknownRun", id, err)
+		}
+		if _, err := f.History(ctx, id); !errors.Is(err, runtime.ErrUnknownRun) {
+			t.Errorf("History(%s) = %v, want ErrUnknownRun", id, err)
+		}
+	}
+	close(release)
+	if _, err := run.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	bare := threeSteps(t, "lookups", rec, runtime.SinkFunc(func(context.Context, runtime.Event) error { return nil }))
+	if _, err := bare.History(ctx, "done1"); !errors.Is(err, runtime.ErrNotConfigured) {
+		t.Errorf("History without a loading sink = %v, want ErrNotConfigured", err)
+	}
+	if _, err := bare.Runs(ctx, nil); !errors.Is(err, runtime.ErrNotConfigured) {
+		t.Errorf("Runs(nil) = %v, want ErrNotConfigured", err)
 	}
 }
 
