@@ -612,14 +612,11 @@ func (a *awaits) apply(s *State, spec *awaitSpec, m *inboxMsg, runID string) (ru
 // setFinalize marks message msgID to be done when the step of key ends;
 // a.mu is held. key is an idempotency key: "<run>/<step>[#n]".
 func (a *awaits) setFinalize(key, msgID string) {
-	runID, step, ok := strings.Cut(key, "/")
+	runID, _, ok := strings.Cut(key, "/")
 	if !ok {
 		return
 	}
-	if i := strings.LastIndexByte(step, '#'); i > 0 {
-		step = step[:i]
-	}
-	a.finalize[runID] = finalizeInfo{msgID: msgID, running: runtime.RunningState(step)}
+	a.finalize[runID] = finalizeInfo{msgID: msgID, running: runtime.RunningState(stepOfKey(key))}
 }
 
 // takeParking reports (once) whether runID's next event must be refused
@@ -655,9 +652,11 @@ func (a *awaits) emitted(ev *runtime.Event) {
 	if m == nil {
 		return
 	}
-	a.bg.Add(1)
+	// Counted with the runs: this is called from a run's goroutine, which
+	// the engine still counts, so Close waits for it too.
+	a.e.active.Add(1)
 	go func() {
-		defer a.bg.Done()
+		defer a.e.active.Done()
 		if err := a.done(context.Background(), &m.Message); err != nil && !errors.Is(err, store.ErrSequence) {
 			a.e.log.Error("finishing an awaited event", "id", m.ID, "error", err)
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -171,4 +172,21 @@ func TestAbortParkedRun(t *testing.T) {
 	if e.Parked() != 0 {
 		t.Fatal("aborted run still parked")
 	}
+}
+
+// Parked runs hold no goroutine: parking many runs leaves the number of
+// goroutines where it was.
+func TestParkedRunsHoldNoGoroutine(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	before := goruntime.NumGoroutine()
+	const n = 300
+	for i := 0; i < n; i++ {
+		if _, err := e.StartRun(context.Background(), "Signup", nil, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "all parked", func() bool { return e.Parked() == n })
+	waitFor(t, "goroutines back to where they were", func() bool { return goruntime.NumGoroutine() <= before+5 })
 }

@@ -171,7 +171,15 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, d *
 		unlock()
 		return nil
 	}
-	rctx := context.WithValue(runContext, resumeKey{}, resumeInfoOf(h))
+	info := resumeInfoOf(h)
+	if d != nil && !d.abort && (info == nil || info.key != d.key || last.To != runtime.RunningState(stepOfKey(d.key))) {
+		// The run is no longer on the await the delivery is for (another
+		// engine moved it on): give a reserved message back.
+		unlock()
+		e.aw.release(d)
+		return nil
+	}
+	rctx := context.WithValue(runContext, resumeKey{}, info)
 	if d != nil {
 		if d.abort {
 			c, cancel := context.WithCancelCause(rctx)
@@ -228,6 +236,15 @@ func resumeInfoOf(h []runtime.Event) *resumeInfo {
 	}
 	info.key = idempotencyKey(h[0].RunID, cur, visits[cur])
 	return &info
+}
+
+// stepOfKey is the step of an idempotency key "<run>/<step>[#n]".
+func stepOfKey(key string) string {
+	_, step, _ := strings.Cut(key, "/")
+	if i := strings.LastIndexByte(step, '#'); i > 0 {
+		step = step[:i]
+	}
+	return step
 }
 
 // idempotencyKey is runtime.IdempotencyKey's format.
