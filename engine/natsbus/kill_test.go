@@ -1,0 +1,154 @@
+package natsbus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/engine/httpcall"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// TestMain lets the test binary run as the engine process of
+// TestKilledEngineResumes.
+func TestMain(m *testing.M) {
+	if os.Getenv("FLOWGEN_ENGINE_CHILD") == "1" {
+		os.Exit(engineChild())
+	}
+	os.Exit(m.Run())
+}
+
+// engineChild runs an engine on the store, NATS server and service given
+// in the environment until no run of the flow is unfinished (then exits 0),
+// or until it is killed.
+func engineChild() int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
+	st, err := store.Open(os.Getenv("FLOWGEN_STORE"), store.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	defer st.Close()
+	nc, err := nats.Connect(os.Getenv("FLOWGEN_NATS"))
+	if err != nil {
+		return fail(err)
+	}
+	defer nc.Close()
+	b, err := New(context.Background(), nc, Options{Redeliver: 10 * time.Millisecond})
+	if err != nil {
+		return fail(err)
+	}
+	e, err := engine.New(engine.Options{Store: st, Broker: b, ID: "killed", Caller: httpcall.New(httpcall.Static{"customers": os.Getenv("FLOWGEN_SERVICE")})})
+	if err != nil {
+		return fail(err)
+	}
+	if ds, err := e.LoadFlows("signup.json", []byte(flowJSON)); err != nil {
+		return fail(fmt.Errorf("%v %v", err, ds))
+	}
+	if err := e.Start(context.Background()); err != nil {
+		return fail(err)
+	}
+	for {
+		all, _ := st.List(store.Filter{Flow: "Signup"})
+		active, _ := st.List(store.Filter{Flow: "Signup", NonTerminal: true})
+		if len(all) > 0 && len(active) == 0 {
+			if err := e.Close(context.Background()); err != nil {
+				return fail(err)
+			}
+			return 0
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The engine process is killed (SIGKILL) while its run waits for an
+// event; the event is published while no engine runs; a new engine process
+// on the same store finishes the run, without calling the service again.
+func TestKilledEngineResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	s := startServer(t, t.TempDir())
+	svc := &customers{created: map[string]string{}, verify: make(chan string, 10)}
+	hs := httptest.NewServer(svc)
+	defer hs.Close()
+	dir := t.TempDir()
+	child := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "FLOWGEN_ENGINE_CHILD=1", "FLOWGEN_STORE="+dir, "FLOWGEN_NATS="+s.ClientURL(), "FLOWGEN_SERVICE="+hs.URL)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("child stderr:\n%s", stderr.String())
+			}
+		})
+		return cmd
+	}
+	b := connect(t, s)
+	first := child()
+	if err := b.Publish(context.Background(), engine.Message{ID: "signup-k", Topic: "accounts", Event: "signup.requested",
+		Payload: json.RawMessage(`{"Customer": {"Email": "kim@example.com"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	cust := <-svc.verify
+	waitFor(t, "run parked on its await", func() bool {
+		st, err := store.OpenReadOnly(dir)
+		if err != nil {
+			return false
+		}
+		defer st.Close()
+		runs, _ := st.List(store.Filter{Flow: "Signup"})
+		return len(runs) == 1 && runs[0].Machine == "AwaitVerified:running"
+	})
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	// No engine runs: the service's event waits in JetStream.
+	if err := b.Publish(context.Background(), engine.Message{ID: "verified-" + cust, Topic: "customers", Event: "customer.verified",
+		Payload: json.RawMessage(fmt.Sprintf(`{"correlation_id": %q}`, cust))}); err != nil {
+		t.Fatal(err)
+	}
+	second := child()
+	done := make(chan error, 1)
+	go func() { done <- second.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("second engine: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		_ = second.Process.Kill()
+		t.Fatal("second engine did not finish the run")
+	}
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, _ := st.List(store.Filter{Flow: "Signup"})
+	if len(runs) != 1 || runs[0].State != runtime.StateDone {
+		t.Fatalf("runs %+v", runs)
+	}
+	if len(svc.created) != 1 {
+		t.Fatalf("customers created: %v", svc.created)
+	}
+	h, _ := st.Load(runs[0].RunID)
+	if _, err := runtime.Replay(h); err != nil {
+		t.Fatal(err)
+	}
+}
