@@ -406,7 +406,11 @@ func (a *awaits) wake(p *parked, d *delivery) {
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
-		if err := a.e.resumeRun(a.e.baseCtx, p.fe, p.runID, d); err != nil {
+		fe := p.fe
+		if cur, ok := a.e.flowEntry(fe.name); ok {
+			fe = cur // the flow was replaced (PUT /flows) while the run waited
+		}
+		if err := a.e.resumeRun(a.e.baseCtx, fe, p.runID, d); err != nil {
 			a.e.log.Error("parked run cannot resume", "flow", p.fe.name, "run_id", p.runID, "error", err)
 			a.release(d)
 		}

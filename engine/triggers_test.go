@@ -321,3 +321,9 @@ func TestConcurrentTriggers(t *testing.T) {
 		t.Fatalf("%d activations, want %d", fx.effects.count("activate:"), 3*n)
 	}
 }
+
+func httptestServer(t *testing.T, e *Engine) *httptest.Server {
+	srv := httptest.NewServer(e.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}

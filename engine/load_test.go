@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden diagnostics of testdata/engine/bad")
+
+// Every malformed flow in testdata/engine/bad is rejected with the
+// diagnostics in its .golden file (positioned by JSON path), and nothing is
+// registered. Review the goldens after -update.
+func TestBadFlowsGolden(t *testing.T) {
+	files, err := filepath.Glob("../testdata/engine/bad/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no inputs: %v", err)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			e, err := New(Options{Store: store.NewMemory()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Provide(signupHandlers(&ledger{}))
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := e.LoadFlows(filepath.Base(path), data)
+			if err == nil {
+				t.Fatalf("loaded without error: %v", ds)
+			}
+			list, _ := ds.Normalize(-1)
+			var b strings.Builder
+			for _, d := range list {
+				b.WriteString(d.String())
+				b.WriteByte('\n')
+				if d.Hint != "" {
+					b.WriteString("  hint: " + d.Hint + "\n")
+				}
+			}
+			golden := strings.TrimSuffix(path, ".json") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if b.String() != string(want) {
+				t.Errorf("diagnostics:\n%s\nwant:\n%s", b.String(), want)
+			}
+			if len(e.Flows()) != 0 {
+				t.Errorf("flows registered: %v", e.Flows())
+			}
+			if err := e.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			_ = e.Close(context.Background())
+		})
+	}
+}
+
+// Replacing a JSON flow: the same definition is a no-op, a definition that
+// still fits the runs in progress replaces it, one that does not is
+// refused with 409 and changes nothing.
+func TestReplaceFlowFitsRunsInProgress(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	id, err := e.StartRun(context.Background(), "Signup", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, id)
+	orig := string(readTestdata(t, "signup.json"))
+	if status, out := c.do("PUT", "/flows", orig); status != 200 {
+		t.Fatalf("same definition: %d %v", status, out)
+	}
+	// A new last step keeps every step the run has been on: it fits.
+	fits := strings.Replace(orig, `"target": "fail"}]
+        }`, `"target": "fail"}]
+        },
+        {"name": "Audit", "action": {"kind": "publish", "topic": "audit", "event": "signup"}, "irreversible": true}`, 1)
+	if fits == orig {
+		t.Fatal("test input not changed")
+	}
+	if status, out := c.do("PUT", "/flows", fits); status != 200 {
+		t.Fatalf("fitting definition: %d %v", status, out)
+	}
+	// Renaming the await the run waits on does not fit.
+	renamed := strings.ReplaceAll(orig, "AwaitPayment", "WaitForPayment")
+	status, out := c.do("PUT", "/flows", renamed)
+	if status != 409 || !strings.Contains(out["error"].(string), id) {
+		t.Fatalf("renamed await: %d %v", status, out)
+	}
+	src, _ := e.FlowJSON("Signup")
+	if !strings.Contains(string(src), "Audit") || strings.Contains(string(src), "WaitForPayment") {
+		t.Fatalf("definition after the refused replacement:\n%s", src)
+	}
+	// The parked run continues after the replacement.
+	st, _ := e.Status(id)
+	publish(t, fx.broker, "pay", "payments", "payment.succeeded", map[string]any{"correlation_id": st.Waiting.Correlation})
+	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
+}
