@@ -550,10 +550,6 @@ func (e *Engine) awaitExec(ctx context.Context, s *State, spec *awaitSpec) (runt
 		a.mu.Unlock()
 		return "", context.Cause(ctx)
 	}
-	if a.stopped {
-		a.mu.Unlock()
-		return "", errDraining
-	}
 	fe, ok := e.flowEntry(spec.flow)
 	if !ok {
 		a.mu.Unlock()
