@@ -293,6 +293,9 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 	}
 	ds, err := e.LoadFlows(name, body)
 	errs, _ := ds.Normalize(-1)
+	if errs == nil {
+		errs = diag.List{}
+	}
 	if err != nil {
 		status := statusOf(err)
 		for _, d := range ds {

@@ -138,8 +138,10 @@
 // and POST /events/{topic}/{event} publishes an event. rpc steps call the
 // services given with -service (POST URL/<endpoint>, JSON); events go through
 // an in-process broker, or NATS JetStream with -nats (durable consumer named
-// by -id). Runs in progress resume at start; SIGINT or SIGTERM stops the
-// server gracefully, each run at a step boundary. See docs/engine.md.
+// by -id). POST /echo/{endpoint} answers with its request body, a stand-in
+// service for trying flows. Runs in progress resume at start; SIGINT or
+// SIGTERM stops the server gracefully, each run at a step boundary. See
+// docs/engine.md.
 //
 // # Exit status
 //

@@ -46,7 +46,9 @@ publish events (POST /events/{topic}/{event}).
 Runs that were in progress when the server stopped resume when it starts;
 runs waiting for an event stay parked in the store. rpc steps call the
 services named with -service name=URL (POST URL/<endpoint>, JSON). Events
-go through an in-process broker, or NATS JetStream with -nats URL. Flows
+go through an in-process broker, or NATS JetStream with -nats URL.
+POST /echo/{endpoint} answers with its request body: a stand-in service
+for trying flows (-service NAME=http://localhost:8080/echo). Flows
 with Go steps need handlers from a Go program embedding the engine; serve
 has none, so it rejects them. SIGINT or SIGTERM stops the server
 gracefully: runs stop at a step boundary and resume at the next start.`,
@@ -185,7 +187,15 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		_ = eng.Close(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: eng.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", eng.Handler())
+	// A stand-in service for trying flows out: it answers every endpoint
+	// with the request it got (-service NAME=http://ADDR/echo).
+	mux.HandleFunc("POST /echo/{endpoint}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, http.MaxBytesReader(w, r.Body, engine.MaxBody))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("flowgen serve", "addr", ln.Addr().String(), "store", cfg.store, "flows", len(eng.Flows()))
