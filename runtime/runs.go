@@ -129,11 +129,11 @@ func (m *MemorySink) RunIDs(_ context.Context, flow string, states ...RunState) 
 	defer m.mu.Unlock()
 	var ids []string
 	for _, r := range m.runs {
-		if m.slot(r.first).e.Flow != flow {
+		if m.strs[m.slot(r.first).flow] != flow {
 			continue
 		}
 		if len(states) > 0 {
-			to := m.slot(r.last).e.To
+			to := m.strs[m.slot(r.last).to]
 			kind, _, ok := kindOf(to)
 			if !ok || !slices.Contains(states, kind.runState(to)) {
 				continue

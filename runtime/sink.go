@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
+	"unsafe"
 )
 
 // Sink receives every event of every run, in order per run, before the run
@@ -39,9 +41,12 @@ type nopSink struct{}
 func (nopSink) Emit(context.Context, Event) error { return nil }
 
 // MemorySink keeps every event in memory: for tests, examples, and Status of
-// finished runs in a process without a store. Events of all runs share
-// chunked storage, linked per run, so recording a run allocates nothing but
-// the occasional chunk.
+// finished runs in a process without a store. Events are kept in a compact
+// form without pointers (strings, snapshots and locations are interned in
+// per-sink tables) in chunked storage, linked per run: recording an event
+// allocates nothing but the occasional chunk, and the garbage collector
+// never scans the history, so a large history costs a busy process nothing
+// but its memory.
 type MemorySink struct {
 	mu     sync.Mutex
 	index  map[string]int32 // run ID -> position in runs
@@ -52,6 +57,24 @@ type MemorySink struct {
 	// this usually saves the map lookup.
 	lastID  string
 	lastRun int32
+
+	strs   []string          // interned strings; 0 is ""
+	strIdx map[string]uint32 // string -> position in strs
+	// hot remembers recently interned strings by their bytes' address: a
+	// run passes the same strings (flow, step and state names) again and
+	// again, and comparing addresses is much cheaper than hashing them. An
+	// entry holds its string, so the address cannot be reused meanwhile.
+	hot    [1 << hotBits]hotString
+	states []json.RawMessage // distinct snapshots; 0 is nil
+	locs   []*time.Location  // time zones of event times; 0 is UTC
+	times  []time.Time       // event times with a monotonic clock reading, kept as they are
+}
+
+const hotBits = 7
+
+type hotString struct {
+	s string
+	i uint32
 }
 
 type memRun struct {
@@ -60,37 +83,153 @@ type memRun struct {
 	n           int32
 }
 
+// memSlot is an event without pointers; see MemorySink.event.
 type memSlot struct {
-	e    Event
-	next int32 // next slot of the same run, -1 at the end
+	seq                                       uint64
+	sec                                       int64 // Time as Unix seconds, or the position in times if loc < 0
+	attempt                                   int64
+	nsec                                      int32
+	loc                                       int32  // position in locs, -1: see sec
+	flow, step, from, to, outcome, err, state uint32 // positions in strs and states
+	next                                      int32  // next slot of the same run, -1 at the end
 }
 
-const memChunk = 128 // 24 KiB: a small-object size class, no large-object churn
+const memChunk = 256 // 16 KiB: a small-object size class, no large-object churn
 
 // NewMemorySink returns an empty MemorySink.
-func NewMemorySink() *MemorySink { return &MemorySink{index: make(map[string]int32)} }
+func NewMemorySink() *MemorySink {
+	m := &MemorySink{index: make(map[string]int32)}
+	m.resetTables()
+	return m
+}
+
+func (m *MemorySink) resetTables() {
+	clear(m.strs) // let go of what the old entries referenced
+	clear(m.states)
+	clear(m.times)
+	m.strs = append(m.strs[:0], "")
+	m.strIdx = make(map[string]uint32)
+	m.hot = [len(m.hot)]hotString{}
+	m.states = append(m.states[:0], nil)
+	m.locs = append(m.locs[:0], time.UTC)
+	m.times = m.times[:0]
+}
 
 func (m *MemorySink) slot(i int32) *memSlot { return &m.chunks[i/memChunk][i%memChunk] }
+
+// intern returns the position of s in m.strs, adding it if needed.
+func (m *MemorySink) intern(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	// Fibonacci hashing of the address: short strings sit a few bytes
+	// apart, so every bit of it counts.
+	p := uint64(uintptr(unsafe.Pointer(unsafe.StringData(s)))) + uint64(len(s))
+	h := &m.hot[(p*0x9e3779b97f4a7c15)>>(64-hotBits)]
+	if unsafe.StringData(h.s) == unsafe.StringData(s) && len(h.s) == len(s) {
+		return h.i
+	}
+	i, ok := m.strIdx[s]
+	if !ok {
+		i = uint32(len(m.strs))
+		m.strs = append(m.strs, s)
+		m.strIdx[s] = i
+	}
+	h.s, h.i = s, i
+	return i
+}
+
+// internState returns the position of b in m.states. Events of a run share
+// their snapshot while the state does not change, so the previous event's
+// snapshot is the only one worth comparing with; the comparison is of the
+// slice itself, so that History returns exactly what Emit was given.
+func (m *MemorySink) internState(b json.RawMessage, prev uint32) uint32 {
+	if b == nil {
+		return 0
+	}
+	if p := m.states[prev]; unsafe.SliceData(p) == unsafe.SliceData(b) && len(p) == len(b) && cap(p) == cap(b) {
+		return prev
+	}
+	m.states = append(m.states, b)
+	return uint32(len(m.states) - 1)
+}
+
+// setTime stores t in sl so that event gives back a time equal to t.
+func (m *MemorySink) setTime(sl *memSlot, t time.Time) {
+	if t == t.Round(0) { // no monotonic reading: Unix time and zone say it all
+		loc := t.Location()
+		for i, l := range m.locs {
+			if l == loc {
+				sl.sec, sl.nsec, sl.loc = t.Unix(), int32(t.Nanosecond()), int32(i)
+				return
+			}
+		}
+		if len(m.locs) < 64 {
+			m.locs = append(m.locs, loc)
+			sl.sec, sl.nsec, sl.loc = t.Unix(), int32(t.Nanosecond()), int32(len(m.locs)-1)
+			return
+		}
+	}
+	m.times = append(m.times, t)
+	sl.sec, sl.loc = int64(len(m.times)-1), -1
+}
+
+// event rebuilds the event of a slot of run.
+func (m *MemorySink) event(run *memRun, sl *memSlot) Event {
+	e := Event{
+		RunID:   run.id,
+		Seq:     sl.seq,
+		Flow:    m.strs[sl.flow],
+		Step:    m.strs[sl.step],
+		From:    m.strs[sl.from],
+		To:      m.strs[sl.to],
+		Attempt: int(sl.attempt),
+		Outcome: m.strs[sl.outcome],
+		Error:   m.strs[sl.err],
+		State:   m.states[sl.state],
+	}
+	if sl.loc < 0 {
+		e.Time = m.times[sl.sec]
+	} else {
+		e.Time = time.Unix(sl.sec, int64(sl.nsec)).In(m.locs[sl.loc])
+	}
+	return e
+}
 
 // Emit implements Sink.
 func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if int(m.used) == len(m.chunks)*memChunk {
 		m.chunks = append(m.chunks, make([]memSlot, memChunk))
 	}
-	i := m.used
-	m.used++
-	sl := m.slot(i)
-	sl.e, sl.next = e, -1
 	r, ok := m.lastRun, m.lastID == e.RunID && m.lastID != ""
 	if !ok {
 		r, ok = m.index[e.RunID]
 	}
-	m.lastID, m.lastRun = e.RunID, r
+	var prevState uint32
+	if ok {
+		prevState = m.slot(m.runs[r].last).state
+	}
+	i := m.used
+	sl := m.slot(i)
+	*sl = memSlot{
+		seq:     e.Seq,
+		attempt: int64(e.Attempt),
+		flow:    m.intern(e.Flow),
+		step:    m.intern(e.Step),
+		from:    m.intern(e.From),
+		to:      m.intern(e.To),
+		outcome: m.intern(e.Outcome),
+		err:     m.intern(e.Error),
+		state:   m.internState(e.State, prevState),
+		next:    -1,
+	}
+	m.setTime(sl, e.Time)
+	m.used++
 	if !ok {
 		r = int32(len(m.runs))
 		m.index[e.RunID] = r
-		m.lastRun = r
 		m.runs = append(m.runs, memRun{id: e.RunID, first: i, last: i, n: 1})
 	} else {
 		run := &m.runs[r]
@@ -98,7 +237,7 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 		run.last = i
 		run.n++
 	}
-	m.mu.Unlock()
+	m.lastID, m.lastRun = m.runs[r].id, r
 	return nil
 }
 
@@ -110,21 +249,25 @@ func (m *MemorySink) History(runID string) []Event {
 	if !ok {
 		return nil
 	}
-	run := m.runs[r]
+	run := &m.runs[r]
 	out := make([]Event, 0, run.n)
 	for i := run.first; i >= 0; i = m.slot(i).next {
-		out = append(out, m.slot(i).e)
+		out = append(out, m.event(run, m.slot(i)))
 	}
 	return out
 }
 
 // Reset forgets every run, for long-lived processes that only need recent
-// histories (and benchmarks).
+// histories (and benchmarks). The sink keeps its event storage for the
+// events to come, as bytes.Buffer.Reset does: it holds no pointers, so it
+// keeps nothing else alive.
 func (m *MemorySink) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	clear(m.index)
-	m.runs, m.chunks, m.used, m.lastID = m.runs[:0], nil, 0, ""
+	clear(m.runs)
+	m.runs, m.used, m.lastID = m.runs[:0], 0, ""
+	m.resetTables()
 }
 
 // Runs returns the IDs of all runs seen, in order of their first event.

@@ -6,11 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -161,4 +165,92 @@ func TestEventFormatGolden(t *testing.T) {
 	if diff := cmp.Diff(string(want), lines.String()); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
+}
+
+// TestMemorySinkKeepsEventsExactly: History gives back exactly the events
+// Emit was given, whatever they hold (the sink stores them in a compact
+// form): times with a monotonic reading or in any zone, nil and empty
+// snapshots, shared and distinct snapshot bytes, errors, runs interleaved;
+// and after Reset, a reused storage holds nothing of the old runs.
+func TestMemorySinkKeepsEventsExactly(t *testing.T) {
+	ctx := context.Background()
+	berlin := time.FixedZone("CET", 3600)
+	now := time.Now() // with a monotonic reading
+	snap := json.RawMessage(`{"n":1}`)
+	events := map[string][]runtime.Event{}
+	add := func(e runtime.Event) {
+		e.Seq = uint64(len(events[e.RunID]) + 1)
+		events[e.RunID] = append(events[e.RunID], e)
+	}
+	for i := range 600 { // more than a storage chunk
+		run := []string{"a", "b", "c"}[i%3]
+		e := runtime.Event{RunID: run, Flow: "f" + run, Step: "S", From: "S:running", To: "T:running", Attempt: i % 4, Outcome: runtime.OutcomeOK}
+		switch i % 7 {
+		case 0:
+			e.Time = now.Add(time.Duration(i))
+		case 1:
+			e.Time = epoch.In(berlin).Add(time.Duration(i) * time.Nanosecond)
+		case 2:
+			e.Time = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+		case 3:
+			e.Time = epoch.Local().Add(time.Duration(i) * time.Second)
+		case 4:
+			e.Time = time.Time{}
+		default:
+			e.Time = epoch.Add(time.Duration(i) * time.Millisecond)
+		}
+		switch i % 5 {
+		case 0:
+			e.State = snap // shared with other events
+		case 1:
+			e.State = json.RawMessage{}
+		case 2:
+			e.State = nil
+		default:
+			e.State = json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))
+			e.Error = fmt.Sprintf("error %d", i)
+			e.Outcome = runtime.OutcomeRetry
+		}
+		add(e)
+	}
+	check := func(m *runtime.MemorySink) {
+		t.Helper()
+		// Emit in an interleaved order: runs alternate event by event.
+		for i := 0; ; i++ {
+			n := 0
+			for _, run := range []string{"a", "b", "c"} {
+				if i < len(events[run]) {
+					if err := m.Emit(ctx, events[run][i]); err != nil {
+						t.Fatal(err)
+					}
+					n++
+				}
+			}
+			if n == 0 {
+				break
+			}
+		}
+		for run, want := range events {
+			got := m.History(run)
+			if len(got) != len(want) {
+				t.Fatalf("run %s: %d events, want %d", run, len(got), len(want))
+			}
+			for i := range want {
+				if !reflect.DeepEqual(got[i], want[i]) || got[i].Time != want[i].Time ||
+					(want[i].State != nil && unsafe.SliceData(got[i].State) != unsafe.SliceData(want[i].State)) {
+					t.Fatalf("run %s event %d:\n got %#v\nwant %#v", run, i, got[i], want[i])
+				}
+			}
+		}
+		if diff := cmp.Diff([]string{"a", "b", "c"}, m.Runs()); diff != "" {
+			t.Errorf("Runs (-want +got):\n%s", diff)
+		}
+	}
+	m := runtime.NewMemorySink()
+	check(m)
+	m.Reset()
+	if h := m.History("a"); h != nil || len(m.Runs()) != 0 {
+		t.Fatalf("after Reset: history %v, runs %v", h, m.Runs())
+	}
+	check(m)
 }
