@@ -65,18 +65,19 @@ func NewPublish[S any](topic, event string, payload func(s *S) any, opts ...Step
 // (nil: discard). With correlate, only a payload whose CorrelationField
 // equals correlate(state) is taken. After timeout (0: none) the step ends
 // with the outcome "timeout", which Next can route; the wait is not retried.
-// The step ID defaults to event.
+// The step ID defaults to event. Subscribe gets an AwaitInfo on its
+// context (AwaitFrom) unless the step has a per-attempt Timeout.
 func NewAwait[S any](topic, event string, into func(s *S) any, correlate func(s *S) string, timeout time.Duration, opts ...StepOption[S]) *Step[S] {
 	st := &Step[S]{ID: event}
 	for _, o := range opts {
 		o(st)
 	}
 	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
-		key := ""
+		w := AwaitInfo{Topic: topic, Event: event, Timeout: timeout, Deadline: st.Deadline}
 		if correlate != nil {
-			key = correlate(s)
+			w.Correlated, w.Correlation = true, correlate(s)
 		}
-		p, err := await(ctx, topic, event, correlate != nil, key, timeout)
+		p, err := await(ctx, &w, st.Timeout == 0)
 		if err != nil {
 			return "", err
 		}
@@ -93,7 +94,9 @@ func NewAwait[S any](topic, event string, into func(s *S) any, correlate func(s 
 // NewEvent returns step wrapped so that it first waits for topic/event
 // through the run's Subscriber, then runs step.Exec (if any) with the payload
 // available as EventPayload(ctx). ID, rollback and policies are step's. A nil
-// step gives a step named event that only waits.
+// step gives a step named event that only waits. Subscribe gets an
+// AwaitInfo (uncorrelated, no Timeout) unless the step has a per-attempt
+// Timeout.
 func NewEvent[S any](topic, event string, step *Step[S]) *Step[S] {
 	var st Step[S]
 	if step != nil {
@@ -103,7 +106,8 @@ func NewEvent[S any](topic, event string, step *Step[S]) *Step[S] {
 	}
 	inner := st.Exec
 	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
-		p, err := await(ctx, topic, event, false, "", 0)
+		w := AwaitInfo{Topic: topic, Event: event, Deadline: st.Deadline}
+		p, err := await(ctx, &w, st.Timeout == 0)
 		if err != nil {
 			return "", err
 		}
@@ -113,62 +117,4 @@ func NewEvent[S any](topic, event string, step *Step[S]) *Step[S] {
 		return inner(context.WithValue(ctx, payloadKey{}, p), s)
 	}
 	return &st
-}
-
-func await(ctx context.Context, topic, event string, correlated bool, key string, timeout time.Duration) ([]byte, error) {
-	c := fromCtx(ctx)
-	if c == nil || c.env.opts.sub == nil {
-		return nil, Permanent(fmt.Errorf("%w: await %s %s needs a Subscriber (WithSubscriber)", ErrNotConfigured, topic, event))
-	}
-	got := make(chan []byte, 1)
-	cancel, err := c.env.opts.sub.Subscribe(ctx, topic, event, func(p []byte) bool {
-		if correlated && !correlates(p, key) {
-			return false
-		}
-		select {
-		case got <- p:
-			return true
-		default: // already have one
-			return false
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	var expired <-chan time.Time
-	if timeout > 0 {
-		var stop func() bool
-		expired, stop = timer(c.env.opts.clock, timeout)
-		defer stop()
-	}
-	select {
-	case p := <-got:
-		return p, nil
-	case <-expired:
-		select { // consumed just as time ran out: keep it rather than lose it
-		case p := <-got:
-			return p, nil
-		default:
-		}
-		return nil, Permanent(fmt.Errorf("%w: no %s %s within %v", ErrTimeout, topic, event, timeout))
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	}
-}
-
-func correlates(payload []byte, key string) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(payload, &m) != nil {
-		return false
-	}
-	raw, ok := m[CorrelationField]
-	if !ok {
-		return false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s == key
-	}
-	return string(raw) == key // numbers and literals compare as written
 }
