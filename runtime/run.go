@@ -63,11 +63,11 @@ type Run[S any] struct {
 	stackBuf  [16]frame
 	visitsBuf [16]int32
 
-	mu     sync.Mutex // guards track and halted
+	mu     sync.Mutex // guards track, halted, over and done
 	track  tracker
 	halted error
-
-	done   chan struct{}
+	over   bool          // the run has ended: result is final
+	done   chan struct{} // made on first need (Done, Wait): Execute needs none
 	result Result[S]
 }
 
@@ -106,10 +106,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var ro runOptions
-	for _, o := range opts {
-		o(&ro)
-	}
+	ro := applyRunOptions(opts)
 	switch {
 	case id == "":
 		id = ro.id
@@ -126,7 +123,6 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 		clock: f.opts.clock,
 		sink:  f.opts.sink,
 		state: state,
-		done:  make(chan struct{}),
 		sn:    snapshotters.Get().(*snapshotter),
 	}
 	r.stack = r.stackBuf[:0]
@@ -153,6 +149,19 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 	return r, nil
 }
 
+// applyRunOptions is apart from newRun so that the options, whose address
+// escapes to the option functions, are allocated only when there are some.
+func applyRunOptions(opts []RunOption) runOptions {
+	if len(opts) == 0 {
+		return runOptions{}
+	}
+	ro := new(runOptions)
+	for _, o := range opts {
+		o(ro)
+	}
+	return *ro
+}
+
 // ID returns the run's ID.
 func (r *Run[S]) ID() string { return r.env.runID }
 
@@ -163,7 +172,7 @@ func (r *Run[S]) Wait(ctx context.Context) (Result[S], error) {
 		ctx = context.Background()
 	}
 	select {
-	case <-r.done:
+	case <-r.doneChan():
 		return r.result, r.result.Err
 	case <-ctx.Done():
 		return Result[S]{RunID: r.env.runID}, ctx.Err()
@@ -171,7 +180,19 @@ func (r *Run[S]) Wait(ctx context.Context) (Result[S], error) {
 }
 
 // Done is closed when the run has ended.
-func (r *Run[S]) Done() <-chan struct{} { return r.done }
+func (r *Run[S]) Done() <-chan struct{} { return r.doneChan() }
+
+func (r *Run[S]) doneChan() chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done == nil {
+		r.done = make(chan struct{})
+		if r.over {
+			close(r.done)
+		}
+	}
+	return r.done
+}
 
 // Abort cancels the running step's context; the run then rolls back its
 // completed steps and ends aborted (or compensation_failed). A step that
@@ -179,10 +200,11 @@ func (r *Run[S]) Done() <-chan struct{} { return r.done }
 // during a rollback changes nothing: the rollback finishes. It returns
 // ErrFinished if the run is over.
 func (r *Run[S]) Abort() error {
-	select {
-	case <-r.done:
+	r.mu.Lock()
+	over := r.over
+	r.mu.Unlock()
+	if over {
 		return ErrFinished
-	default:
 	}
 	r.cancel(ErrAborted)
 	return nil
@@ -656,9 +678,6 @@ func (r *Run[S]) finish(halt error) {
 	res := Result[S]{RunID: r.env.runID, State: r.state}
 	if halt != nil {
 		res.Final, res.Err = StateFailed, halt
-		r.mu.Lock()
-		r.halted = halt
-		r.mu.Unlock()
 	} else {
 		res.Final = RunState(r.def.states[r.pos].name)
 		res.Err = r.resultErr(res.Final)
@@ -671,7 +690,13 @@ func (r *Run[S]) finish(halt error) {
 	r.sn = nil
 	r.flow.removeLive(r)
 	r.cancel(nil)
-	close(r.done)
+	r.mu.Lock()
+	r.halted = halt
+	r.over = true
+	if r.done != nil {
+		close(r.done)
+	}
+	r.mu.Unlock()
 }
 
 func (r *Run[S]) resultErr(final RunState) error {

@@ -118,9 +118,12 @@ func (m *MemorySink) resetTables() {
 func (m *MemorySink) slot(i int32) *memSlot { return &m.chunks[i/memChunk][i%memChunk] }
 
 // intern returns the position of s in m.strs, adding it if needed.
-func (m *MemorySink) intern(s string) uint32 {
+func (m *MemorySink) intern(s string, hint uint32) uint32 {
 	if s == "" {
 		return 0
+	}
+	if m.strs[hint] == s { // equal headers compare without reading the bytes
+		return hint
 	}
 	// Fibonacci hashing of the address: short strings sit a few bytes
 	// apart, so every bit of it counts.
@@ -199,7 +202,6 @@ func (m *MemorySink) event(run *memRun, sl *memSlot) Event {
 // Emit implements Sink.
 func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if int(m.used) == len(m.chunks)*memChunk {
 		m.chunks = append(m.chunks, make([]memSlot, memChunk))
 	}
@@ -207,22 +209,24 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	if !ok {
 		r, ok = m.index[e.RunID]
 	}
-	var prevState uint32
+	// The run's previous event is the best guess for this one: same flow,
+	// outcome and snapshot, and it left the state the previous one entered.
+	var prev memSlot
 	if ok {
-		prevState = m.slot(m.runs[r].last).state
+		prev = *m.slot(m.runs[r].last)
 	}
 	i := m.used
 	sl := m.slot(i)
 	*sl = memSlot{
 		seq:     e.Seq,
 		attempt: int64(e.Attempt),
-		flow:    m.intern(e.Flow),
-		step:    m.intern(e.Step),
-		from:    m.intern(e.From),
-		to:      m.intern(e.To),
-		outcome: m.intern(e.Outcome),
-		err:     m.intern(e.Error),
-		state:   m.internState(e.State, prevState),
+		flow:    m.intern(e.Flow, prev.flow),
+		step:    m.intern(e.Step, prev.step),
+		from:    m.intern(e.From, prev.to),
+		to:      m.intern(e.To, prev.to),
+		outcome: m.intern(e.Outcome, prev.outcome),
+		err:     m.intern(e.Error, prev.err),
+		state:   m.internState(e.State, prev.state),
 		next:    -1,
 	}
 	m.setTime(sl, e.Time)
@@ -238,6 +242,7 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 		run.n++
 	}
 	m.lastID, m.lastRun = m.runs[r].id, r
+	m.mu.Unlock()
 	return nil
 }
 
