@@ -16,8 +16,11 @@ import (
 // The benchmarks compare a 10-step flow of no-op steps on the runtime
 // (memory sink) with two baselines measured in the same run:
 //   - hand-written Go doing the same work: a retry loop per step, a rollback
-//     stack, and an event per transition (time, JSON state snapshot) appended
-//     to an in-memory history;
+//     stack, and an event per transition (the same fields as the runtime's:
+//     time, flow, step, states, attempt, outcome, JSON state snapshot)
+//     appended to an in-memory history. Like the runtime, it encodes the
+//     state again only when it changed: a careful engineer would, and a
+//     baseline that re-encodes unchanged states would flatter the runtime;
 //   - raw looplab/fsm firing 10 events on a machine built once.
 //
 // Run: go test -run '^$' -bench 'Flow10|Baseline' -benchmem ./runtime/
@@ -44,12 +47,12 @@ func benchFlow(sink runtime.Sink) *runtime.Flow[benchState] {
 
 // handEvent is what the hand-written baseline records per transition.
 type handEvent struct {
-	RunID, From, To string
-	Seq             uint64
-	Time            time.Time
-	Attempt         int
-	Error           string
-	State           []byte
+	RunID, Flow, Step, From, To string
+	Seq                         uint64
+	Time                        time.Time
+	Attempt                     int
+	Outcome, Error              string
+	State                       []byte
 }
 
 type handStep struct {
@@ -74,49 +77,66 @@ var handSteps = func() []handStep {
 // runtime: retry with backoff, a rollback stack, an event per transition.
 func handWritten(ctx context.Context, runID string, s *benchState) ([]handEvent, error) {
 	history := make([]handEvent, 0, 16)
-	var stack []int
+	stack := make([]int, 0, len(handSteps))
 	seq := uint64(0)
-	record := func(from, to string, attempt int, err error) error {
-		snap, jerr := json.Marshal(s)
-		if jerr != nil {
-			return jerr
+	var snap []byte
+	var snapped benchState // the state snap encodes
+	record := func(step, from, to string, attempt int, outcome string, err error) error {
+		if snap == nil || *s != snapped {
+			var jerr error
+			if snap, jerr = json.Marshal(s); jerr != nil {
+				return jerr
+			}
+			snapped = *s
 		}
 		seq++
-		e := handEvent{RunID: runID, From: from, To: to, Seq: seq, Time: time.Now(), Attempt: attempt, State: snap}
+		e := handEvent{RunID: runID, Flow: "bench", Step: step, From: from, To: to, Seq: seq, Time: time.Now(), Attempt: attempt, Outcome: outcome, State: snap}
 		if err != nil {
 			e.Error = err.Error()
 		}
 		history = append(history, e)
 		return nil
 	}
-	from := "pending"
+	if err := record(handSteps[0].id, "pending", handSteps[0].id, 0, "", nil); err != nil {
+		return history, err
+	}
 	var failed error
 	for i, st := range handSteps {
 		var err error
 		attempt := 1
-		for ; attempt <= 3; attempt++ {
-			if err = st.exec(ctx, s); err == nil {
+		for ; ; attempt++ {
+			if err = st.exec(ctx, s); err == nil || attempt == 3 {
 				break
 			}
 			time.Sleep(time.Millisecond << attempt)
 		}
 		if err != nil {
 			failed = err
+			if err := record(st.id, st.id, "failing", attempt, "error", err); err != nil {
+				return history, err
+			}
 			break
 		}
 		stack = append(stack, i)
-		if err := record(from, st.id, attempt, nil); err != nil {
+		to := "done"
+		if i+1 < len(handSteps) {
+			to = handSteps[i+1].id
+		}
+		if err := record(st.id, st.id, to, attempt, "ok", nil); err != nil {
 			return history, err
 		}
-		from = st.id
 	}
 	if failed != nil {
 		for i := len(stack) - 1; i >= 0; i-- {
-			_ = handSteps[stack[i]].rollback(ctx, s)
+			st := handSteps[stack[i]]
+			err := st.rollback(ctx, s)
+			if err := record(st.id, st.id+":rollback", "failing", 1, "", err); err != nil {
+				return history, err
+			}
 		}
 		return history, failed
 	}
-	return history, record(from, "done", 0, nil)
+	return history, nil
 }
 
 func runHandWritten(b *testing.B) {
@@ -199,6 +219,15 @@ func BenchmarkFlow10(b *testing.B) {
 	sink := runtime.NewMemorySink()
 	f := benchFlow(sink)
 	ctx := context.Background()
+	// The hand-written baseline records as many events as the runtime.
+	if _, err := f.Execute(ctx, benchState{ID: "x"}, runtime.WithRunID("check")); err != nil {
+		b.Fatal(err)
+	}
+	s := benchState{ID: "x"}
+	if hand, err := handWritten(ctx, "check", &s); err != nil || len(hand) != len(sink.History("check")) {
+		b.Fatalf("hand-written baseline: %d events, %v; the runtime records %d", len(hand), err, len(sink.History("check")))
+	}
+	sink.Reset()
 	runs := 0
 	flowOp := func() {
 		if runs++; runs%4096 == 0 {
