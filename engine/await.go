@@ -16,8 +16,9 @@ import (
 
 // Durable awaits.
 //
-// An await step of a JSON flow never blocks: when its event is not there
-// yet, the step registers the run as parked (topic, event, correlation
+// An await step never blocks (a JSON flow's, and a generated flow's
+// runtime.NewAwait through the engine's subscriber): when its event is not
+// there yet, the step registers the run as parked (topic, event, correlation
 // value, deadline) in an in-memory index and returns; the engine's sink
 // refuses the run's next event, so the run's goroutine ends and its history
 // ends on "<await>:running". A parked run costs an index entry, no
@@ -494,16 +495,43 @@ func (a *awaits) dropTaken(k teKey) {
 	a.pending[k] = out
 }
 
+// awaitReq is one await of a run: a JSON flow's await step, or a generated
+// flow's runtime.NewAwait as runtime.AwaitFrom describes it.
+type awaitReq struct {
+	flow, step   string
+	key          string // the step's idempotency key
+	topic, event string
+	correlated   bool
+	corr         string
+	wait         time.Duration // 0: none; counted from when the step was entered
+}
+
 // awaitExec is the Exec of an await step of a JSON flow.
 func (e *Engine) awaitExec(ctx context.Context, s *State, spec *awaitSpec) (runtime.Outcome, error) {
-	a := e.aw
-	key := runtime.IdempotencyKey(ctx)
-	runID := runtime.RunID(ctx)
-	correlated := spec.correlate != ""
-	corr := ""
-	if correlated {
-		corr = s.String(spec.correlate)
+	r := &awaitReq{flow: spec.flow, step: spec.step, key: runtime.IdempotencyKey(ctx),
+		topic: spec.topic, event: spec.event, correlated: spec.correlate != "", wait: spec.wait}
+	if r.correlated {
+		r.corr = s.String(spec.correlate)
 	}
+	m, err := e.aw.take(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	return e.aw.apply(s, spec, m, runtime.RunID(ctx))
+}
+
+// take returns the message the await r (running under ctx) takes: the one
+// reserved for it by the event that woke its run, one it claimed before (a
+// crash or a failed attempt came between the claim and the step's end), or
+// the oldest pending one it matches, claimed for it. When there is none,
+// the wait is over (an error wrapping runtime.ErrTimeout), the run was
+// aborted, or the run parks: it is indexed as waiting and the error is
+// errParked, after which the engine's sink refuses the run's next event, so
+// the run's goroutine ends with its history on the await.
+func (a *awaits) take(ctx context.Context, r *awaitReq) (*inboxMsg, error) {
+	e := a.e
+	key := r.key
+	runID := runtime.RunID(ctx)
 	d, _ := ctx.Value(deliveryKey{}).(*delivery)
 	if d != nil && d.key != key {
 		d = nil
@@ -514,22 +542,22 @@ func (e *Engine) awaitExec(ctx context.Context, s *State, spec *awaitSpec) (runt
 		m := a.msgs[d.msgID]
 		a.mu.Unlock()
 		if m != nil && m.state == msgReserved && m.by == key && a.claimFor(ctx, m, key) {
-			return a.apply(s, spec, m, runID)
+			return m, nil
 		}
 	}
 	for {
 		a.mu.Lock()
 		if m := a.claimed[key]; m != nil { // claimed before a crash or a failed attempt
 			a.mu.Unlock()
-			return a.apply(s, spec, m, runID)
+			return m, nil
 		}
-		m := a.takePending(spec.topic, spec.event, correlated, corr, key)
+		m := a.takePending(r.topic, r.event, r.correlated, r.corr, key)
 		if m == nil {
 			break
 		}
 		a.mu.Unlock()
 		if a.claimFor(ctx, m, key) {
-			return a.apply(s, spec, m, runID)
+			return m, nil
 		}
 	}
 	// Nothing to take: time out, or park. a.mu is held.
@@ -539,29 +567,29 @@ func (e *Engine) awaitExec(ctx context.Context, s *State, spec *awaitSpec) (runt
 		entered = ri.entered
 	}
 	var deadline time.Time
-	if spec.wait > 0 {
-		deadline = entered.Add(spec.wait)
+	if r.wait > 0 {
+		deadline = entered.Add(r.wait)
 	}
 	if (d != nil && d.timeout) || (!deadline.IsZero() && !now.Before(deadline)) {
 		a.mu.Unlock()
-		return "", runtime.Permanent(fmt.Errorf("%w: no %s %s within %v", runtime.ErrTimeout, spec.topic, spec.event, spec.wait))
+		return nil, runtime.Permanent(fmt.Errorf("%w: no %s %s within %v", runtime.ErrTimeout, r.topic, r.event, r.wait))
 	}
 	if err := ctx.Err(); err != nil { // aborted: do not park
 		a.mu.Unlock()
-		return "", context.Cause(ctx)
+		return nil, context.Cause(ctx)
 	}
-	fe, ok := e.flowEntry(spec.flow)
+	fe, ok := e.flowEntry(r.flow)
 	if !ok {
 		a.mu.Unlock()
-		return "", fmt.Errorf("%w: %q", ErrUnknownFlow, spec.flow)
+		return nil, fmt.Errorf("%w: %q", ErrUnknownFlow, r.flow)
 	}
-	p := &parked{fe: fe, runID: runID, key: key, step: spec.step, topic: spec.topic, event: spec.event,
-		correlated: correlated, corr: corr, since: entered, deadline: deadline, hi: -1}
-	c := corr
-	if !correlated {
+	p := &parked{fe: fe, runID: runID, key: key, step: r.step, topic: r.topic, event: r.event,
+		correlated: r.correlated, corr: r.corr, since: entered, deadline: deadline, hi: -1}
+	c := r.corr
+	if !r.correlated {
 		c = anyCorr
 	}
-	k := teKey{spec.topic, spec.event}
+	k := teKey{r.topic, r.event}
 	if a.parked[k] == nil {
 		a.parked[k] = map[string][]*parked{}
 	}
@@ -581,7 +609,7 @@ func (e *Engine) awaitExec(ctx context.Context, s *State, spec *awaitSpec) (runt
 		}
 	}
 	a.mu.Unlock()
-	return "", runtime.Permanent(errParked)
+	return nil, runtime.Permanent(errParked)
 }
 
 func (e *Engine) flowEntry(name string) (*flowEntry, bool) {
@@ -799,16 +827,31 @@ func (h *parkHeap) Pop() any {
 	return p
 }
 
-// subscriber is the runtime.Subscriber of generated flows on the engine:
-// their await steps block a goroutine while they wait (the runtime's await
-// holds the subscription), but their events still go through the inbox, so
-// they are deduplicated and survive restarts like JSON flows' events.
+// subscriber is the runtime.Subscriber of generated flows on the engine.
+// Their awaits (runtime.NewAwait, runtime.NewEvent) describe themselves on
+// Subscribe's context (runtime.AwaitFrom), and are served like JSON flows'
+// awaits: a message already there is handed over before Subscribe returns,
+// otherwise the run parks (Subscribe fails with errParked and the engine's
+// sink ends the run's goroutine) and is resumed from its history when its
+// event or its timeout comes. Their events go through the inbox, so they are
+// deduplicated and survive restarts.
+//
+// A Subscribe call that does not come from such an await (an await step
+// with a per-attempt timeout, which only a blocking wait honours; a flow
+// not registered on this engine, which nothing would resume; a Go step
+// subscribing by hand) blocks its goroutine as a plain subscription does,
+// still fed through the inbox.
 type subscriber struct{ e *Engine }
 
 func (s subscriber) Subscribe(ctx context.Context, topic, event string, h func([]byte) bool) (func(), error) {
 	a := s.e.aw
 	if err := a.consume(topic, event); err != nil {
 		return nil, err
+	}
+	if w, ok := runtime.AwaitFrom(ctx); ok && w.Topic == topic && w.Event == event && w.Key != "" {
+		if _, registered := s.e.flowEntry(w.Flow); registered {
+			return a.serve(ctx, &w, h)
+		}
 	}
 	key := runtime.IdempotencyKey(ctx)
 	a.mu.Lock()
@@ -841,4 +884,27 @@ func (s subscriber) Subscribe(ctx context.Context, topic, event string, h func([
 			}
 		}
 	}, nil
+}
+
+// serve gives the await w the message it takes (see take), or parks its
+// run.
+func (a *awaits) serve(ctx context.Context, w *runtime.AwaitInfo, h func([]byte) bool) (func(), error) {
+	wait := w.Timeout
+	if d := w.Deadline; d > 0 && (wait == 0 || d < wait) {
+		wait = d
+	}
+	m, err := a.take(ctx, &awaitReq{flow: w.Flow, step: w.Step, key: w.Key, topic: w.Topic, event: w.Event,
+		correlated: w.Correlated, corr: w.Correlation, wait: wait})
+	if err != nil {
+		return nil, err
+	}
+	// h applies the runtime's correlation rule, which correlation() copies:
+	// it refuses a message taken for it only if the two rules disagree.
+	if !h(m.Payload) {
+		return nil, runtime.Permanent(fmt.Errorf("engine: await %s refused message %q taken for it", w.Key, m.ID))
+	}
+	a.mu.Lock()
+	a.finalize[runtime.RunID(ctx)] = finalizeInfo{msgID: m.ID, running: runtime.RunningState(w.Step)}
+	a.mu.Unlock()
+	return func() {}, nil
 }

@@ -23,9 +23,9 @@ const tickFlow = `{"version": 1, "flows": [{
   "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]
 }]}`
 
-func tickEngine(t *testing.T, st Store, clock runtime.Clock, ran *ledger) *Engine {
+func tickEngine(t *testing.T, st Store, clock runtime.Clock, locker Locker, ran *ledger) *Engine {
 	t.Helper()
-	e, err := New(Options{Store: st, Clock: clock})
+	e, err := New(Options{Store: st, Clock: clock, Locker: locker})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,15 +62,19 @@ func TestScheduleAcrossRestart(t *testing.T) {
 	st := store.NewMemory()
 	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC))
 	ran := &ledger{}
-	e := tickEngine(t, st, clock, ran)
+	e := tickEngine(t, st, clock, nil, ran)
 	clock.BlockUntil(1)
 	clock.Advance(30 * time.Second) // 00:01:00
 	waitFor(t, "first tick", func() bool { return doneRuns(st, "Tick") == 1 })
 	closeEngine(t, e)
 
 	clock.Advance(150 * time.Second) // 00:03:30: ticks 00:02 and 00:03 missed
-	e1 := tickEngine(t, st, clock, ran)
-	e2 := tickEngine(t, st, clock, ran) // a second engine on the same store
+	// A second engine on the same store, sharing its Locker as engines on
+	// one store must: otherwise its start could resume the catch-up run
+	// while the first engine runs it.
+	locker := NewLocker()
+	e1 := tickEngine(t, st, clock, locker, ran)
+	e2 := tickEngine(t, st, clock, locker, ran)
 	waitFor(t, "catch-up tick", func() bool { return doneRuns(st, "Tick") == 2 })
 	clock.BlockUntil(2)
 	clock.Advance(30 * time.Second) // 00:04:00, seen by both engines
