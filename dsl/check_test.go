@@ -321,8 +321,8 @@ func TestDidYouMean(t *testing.T) {
 		"bA":              "Ab",
 		"CompletelyOther": "",
 	} {
-		if got := didYouMean(name, cands); got != want {
-			t.Errorf("didYouMean(%q) = %q, want %q", name, got, want)
+		if got := diag.DidYouMean(name, cands); got != want {
+			t.Errorf("diag.DidYouMean(%q) = %q, want %q", name, got, want)
 		}
 	}
 }

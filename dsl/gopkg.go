@@ -215,7 +215,7 @@ func checkState(pkg *types.Package, f *Flow) diag.List {
 	obj := pkg.Scope().Lookup(st.Name)
 	if obj == nil {
 		d := diag.Errorf(st.Range, "state-type", "state type %q is not declared in package %s", st.Name, pkg.Name())
-		if m := didYouMean(st.Name, packageTypeNames(pkg)); m != "" {
+		if m := diag.DidYouMean(st.Name, packageTypeNames(pkg)); m != "" {
 			d = d.WithHint("did you mean %q?", m)
 		} else {
 			d = d.WithHint("declare `type %s struct { ... }` in the package", st.Name)
@@ -251,7 +251,7 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref FieldRef)
 	switch {
 	case obj == nil:
 		d := diag.Errorf(id.Range, "state-field", "state type %q has no field %q", typeName, id.Name)
-		if m := didYouMean(id.Name, fieldNames(T)); m != "" {
+		if m := diag.DidYouMean(id.Name, fieldNames(T)); m != "" {
 			return d.WithHint("did you mean %q?", m), true
 		}
 		return d.WithHint("add the field to %s, or name one of its fields", typeName), true

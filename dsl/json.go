@@ -292,7 +292,7 @@ func (o *jobj) check(known, allowed []string, kindDesc string) {
 			o.d.errorf(p, "duplicate field %q in %s", k, o.what)
 		case !slices.Contains(known, k):
 			d := diag.Errorf(o.d.at(p), "json", "unknown field %q in %s", k, o.what)
-			if s := didYouMean(k, known); s != "" {
+			if s := diag.DidYouMean(k, known); s != "" {
 				d = d.WithHint("did you mean %q?", s)
 			} else {
 				d = d.WithHint("a %s has the fields %s", o.what, strings.Join(known, ", "))
@@ -438,7 +438,7 @@ func (o *jobj) enum(key string, required bool, values ...string) (string, bool) 
 	}
 	if !slices.Contains(values, s) {
 		d := diag.Errorf(o.d.at(jsonPath(o.path, key)), "json", "invalid %s %q: expected one of %s", key, s, quoteList(values))
-		if m := didYouMean(s, values); m != "" {
+		if m := diag.DidYouMean(s, values); m != "" {
 			d = d.WithHint("did you mean %q?", m)
 		}
 		o.d.ds = append(o.d.ds, d)

@@ -233,37 +233,10 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 }
 
 // closest returns the keyword nearest to word if it is close enough to be
-// a misspelling: within one edit plus one per three letters (so "retries"
+// a misspelling: within one edit per three letters, plus one (so "retries"
 // suggests "retry").
 func closest(word string, keywords []string) string {
-	best, bestDist := "", 2+len(word)/3
-	for _, k := range keywords {
-		if d := editDistance(word, k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return diag.Closest(word, keywords, 1+len(word)/3)
 }
 
 // openBraces returns the braces still open before toks[i], outermost first.

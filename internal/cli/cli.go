@@ -10,8 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+
+	"github.com/flowgen/flowgen/diag"
 )
 
 // Exit codes. Usage errors are distinct from diagnostics so that scripts
@@ -211,36 +212,12 @@ func help(e *env, args []string) int {
 	return exitUsage
 }
 
-// suggestVerb returns the verb closest to a mistyped word, or "".
+// suggestVerb returns the verb closest to a mistyped word, or "": within
+// two edits, and fewer edits than the word has letters.
 func suggestVerb(s string) string {
-	best, bestDist := "", 3
-	for _, v := range verbs {
-		if d := editDistance(strings.ToLower(s), v.name); d < bestDist {
-			best, bestDist = v.name, d
-		}
+	names := make([]string, len(verbs))
+	for i, v := range verbs {
+		names[i] = v.name
 	}
-	if best != "" && bestDist >= len(s) {
-		return ""
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = slices.Min([]int{prev[j] + 1, cur[j-1] + 1, prev[j-1] + cost})
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return diag.Closest(s, names, min(2, len(s)-1))
 }

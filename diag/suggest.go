@@ -1,0 +1,90 @@
+package diag
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// DidYouMean returns the candidate closest to name when it is close enough
+// to be a likely typo (optimal string alignment distance, which counts a
+// swap of two adjacent letters as one edit; case differences count as
+// near misses), or "". Ties go to the earlier candidate, so the answer is
+// deterministic. It is only called for names already known to be wrong.
+func DidYouMean(name string, candidates []string) string {
+	// Short names tolerate fewer edits: "Nope" is not a typo of "done".
+	limit := 1
+	switch n := utf8.RuneCountInString(name); {
+	case n > 8:
+		limit = 3
+	case n > 4:
+		limit = 2
+	}
+	return Closest(name, candidates, limit)
+}
+
+// Closest returns the candidate nearest to name within limit edits (optimal
+// string alignment distance; a case-insensitive match wins outright), or "".
+// Ties go to the earlier candidate. Callers with their own sense of "close"
+// (keywords, verbs) pass their own limit.
+func Closest(name string, candidates []string, limit int) string {
+	if len(name) > maxSuggestLen {
+		return "" // nobody mistypes a name this long; and the distance is quadratic
+	}
+	best, bestDist := "", -1
+	n := utf8.RuneCountInString(name)
+	for _, cand := range candidates {
+		if cand == name || len(cand) > maxSuggestLen {
+			continue
+		}
+		if strings.EqualFold(cand, name) {
+			return cand
+		}
+		if diff := utf8.RuneCountInString(cand) - n; diff > limit || -diff > limit {
+			continue
+		}
+		d := osaDistance(name, cand, limit)
+		if d <= limit && (bestDist < 0 || d < bestDist) {
+			best, bestDist = cand, d
+		}
+	}
+	return best
+}
+
+// maxSuggestLen bounds the names (in bytes) for which DidYouMean computes
+// distances.
+const maxSuggestLen = 128
+
+// osaDistance is the optimal string alignment distance between a and b in
+// runes, giving up (returning limit+1) as soon as it must exceed limit.
+func osaDistance(a, b string, limit int) int {
+	ra, rb := []rune(a), []rune(b)
+	if d := len(ra) - len(rb); d > limit || -d > limit {
+		return limit + 1
+	}
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > limit {
+			return limit + 1
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}
