@@ -80,6 +80,9 @@ type definition[S any] struct {
 	// valueState: S holds no references but strings and has no custom JSON
 	// or text marshaling, so its JSON is a function of its memory.
 	valueState bool
+	// flat encodes S without encoding/json when S has a flat shape (see
+	// flatEncoder); nil otherwise.
+	flat *flatEncoder
 	// machines recycles per-run state machines: building one from events is
 	// most of the cost of a short run, and a finished run's machine is as
 	// good as new after SetState.
@@ -135,6 +138,7 @@ func buildDefinition[S any](id string, steps []*Step[S]) (*definition[S], error)
 	}
 	copy(d.states, fixedStates[:])
 	d.valueState = isValueType(reflect.TypeFor[S]())
+	d.flat = newFlatEncoder(reflect.TypeFor[S]())
 	for i, st := range steps {
 		d.byID[st.ID] = i
 		d.states = append(d.states,

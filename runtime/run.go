@@ -645,10 +645,16 @@ func (r *Run[S]) snapshot() (json.RawMessage, error) {
 	}
 	sn := r.sn
 	sn.buf = sn.buf[:0]
-	if err := sn.enc.Encode(&r.state); err != nil {
-		return nil, err
+	var b []byte
+	if f := r.def.flat; f != nil {
+		sn.buf = f.encode(sn.buf, unsafe.Pointer(&r.state))
+		b = sn.buf
+	} else {
+		if err := sn.enc.Encode(&r.state); err != nil {
+			return nil, err
+		}
+		b = bytes.TrimSuffix(sn.buf, []byte{'\n'})
 	}
-	b := bytes.TrimSuffix(sn.buf, []byte{'\n'})
 	r.clean = true
 	if r.snap != nil && bytes.Equal(b, r.snap) {
 		return r.snap, nil

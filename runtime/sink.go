@@ -60,6 +60,10 @@ type MemorySink struct {
 
 	strs   []string          // interned strings; 0 is ""
 	strIdx map[string]uint32 // string -> position in strs
+	// after[i] is the Step and To of the last event that left the machine
+	// state strs[i]: runs of a flow take the same transitions, so it is the
+	// best guess for the next event leaving it.
+	after []memAfter
 	// hot remembers recently interned strings by their bytes' address: a
 	// run passes the same strings (flow, step and state names) again and
 	// again, and comparing addresses is much cheaper than hashing them. An
@@ -71,6 +75,8 @@ type MemorySink struct {
 }
 
 const hotBits = 7
+
+type memAfter struct{ step, to uint32 }
 
 type hotString struct {
 	s string
@@ -108,6 +114,7 @@ func (m *MemorySink) resetTables() {
 	clear(m.states)
 	clear(m.times)
 	m.strs = append(m.strs[:0], "")
+	m.after = append(m.after[:0], memAfter{})
 	m.strIdx = make(map[string]uint32)
 	m.hot = [len(m.hot)]hotString{}
 	m.states = append(m.states[:0], nil)
@@ -136,6 +143,7 @@ func (m *MemorySink) intern(s string, hint uint32) uint32 {
 	if !ok {
 		i = uint32(len(m.strs))
 		m.strs = append(m.strs, s)
+		m.after = append(m.after, memAfter{})
 		m.strIdx[s] = i
 	}
 	h.s, h.i = s, i
@@ -215,15 +223,19 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	if ok {
 		prev = *m.slot(m.runs[r].last)
 	}
+	from := m.intern(e.From, prev.to)
+	guess := m.after[from]
+	step, to := m.intern(e.Step, guess.step), m.intern(e.To, guess.to)
+	m.after[from] = memAfter{step, to}
 	i := m.used
 	sl := m.slot(i)
 	*sl = memSlot{
 		seq:     e.Seq,
 		attempt: int64(e.Attempt),
 		flow:    m.intern(e.Flow, prev.flow),
-		step:    m.intern(e.Step, prev.step),
-		from:    m.intern(e.From, prev.to),
-		to:      m.intern(e.To, prev.to),
+		step:    step,
+		from:    from,
+		to:      to,
 		outcome: m.intern(e.Outcome, prev.outcome),
 		err:     m.intern(e.Error, prev.err),
 		state:   m.internState(e.State, prev.state),
