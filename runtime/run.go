@@ -51,15 +51,17 @@ type Run[S any] struct {
 	visits       []int32 // per step: how often the run entered it
 	undoing      frame   // the frame whose rollback is running
 	rolledBack   bool    // a rollback has started: the run cannot end "failed"
+	clean        bool    // no action ran since snap was taken
 	cause        error   // why the run is failing
 	rollbackErrs []error
 	ctxs         []stepCtx // first-attempt contexts, allocated once per run
 	snap         json.RawMessage
-	lastState    S    // the state snap encodes (def.valueState only)
-	clean        bool // no action ran since snap was taken
+	lastState    S // the state snap encodes (def.valueState only)
 	arena        []byte
 	sn           *snapshotter
 	// Small flows keep their bookkeeping inside the Run: one allocation.
+	// Mind the Run's size: with a small state it is just under a size
+	// class (896 bytes, malloc's header included).
 	stackBuf  [16]frame
 	visitsBuf [16]int32
 

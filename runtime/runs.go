@@ -129,11 +129,11 @@ func (m *MemorySink) RunIDs(_ context.Context, flow string, states ...RunState) 
 	defer m.mu.Unlock()
 	var ids []string
 	for _, r := range m.runs {
-		if m.strs[m.slot(r.first).flow] != flow {
+		if f, _ := m.eventFlowTo(r.first); f != flow {
 			continue
 		}
 		if len(states) > 0 {
-			to := m.strs[m.slot(r.last).to]
+			_, to := m.eventFlowTo(r.last)
 			kind, _, ok := kindOf(to)
 			if !ok || !slices.Contains(states, kind.runState(to)) {
 				continue

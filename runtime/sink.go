@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -41,12 +42,13 @@ type nopSink struct{}
 func (nopSink) Emit(context.Context, Event) error { return nil }
 
 // MemorySink keeps every event in memory: for tests, examples, and Status of
-// finished runs in a process without a store. Events are kept in a compact
-// form without pointers (strings, snapshots and locations are interned in
-// per-sink tables) in chunked storage, linked per run: recording an event
-// allocates nothing but the occasional chunk, and the garbage collector
-// never scans the history, so a large history costs a busy process nothing
-// but its memory.
+// finished runs in a process without a store. An event is kept in 32 bytes
+// without pointers: what the events of a flow's runs share (flow, step,
+// states, outcome, time zone) is interned once as the event's shape, its
+// strings and snapshot in per-sink tables; slots are chunked and linked per
+// run. Recording an event allocates nothing but the occasional chunk, and
+// the garbage collector never scans the history, so a large history costs a
+// busy process little but its memory.
 type MemorySink struct {
 	mu     sync.Mutex
 	index  map[string]int32 // run ID -> position in runs
@@ -58,25 +60,25 @@ type MemorySink struct {
 	lastID  string
 	lastRun int32
 
+	shapes   []memShape
+	shapeIdx map[memShape]uint32
+	// follow[i] is the shape of the last event that followed one of shape i
+	// in its run (follow[noShape]: the last first event): runs of a flow
+	// take the same transitions, so it is the best guess for the next one.
+	follow []uint32
 	strs   []string          // interned strings; 0 is ""
 	strIdx map[string]uint32 // string -> position in strs
-	// after[i] is the Step and To of the last event that left the machine
-	// state strs[i]: runs of a flow take the same transitions, so it is the
-	// best guess for the next event leaving it.
-	after []memAfter
 	// hot remembers recently interned strings by their bytes' address: a
-	// run passes the same strings (flow, step and state names) again and
-	// again, and comparing addresses is much cheaper than hashing them. An
-	// entry holds its string, so the address cannot be reused meanwhile.
+	// run passes the same strings again and again, and comparing addresses
+	// is much cheaper than hashing them. An entry holds its string, so the
+	// address cannot be reused meanwhile.
 	hot    [1 << hotBits]hotString
 	states []json.RawMessage // distinct snapshots; 0 is nil
-	locs   []*time.Location  // time zones of event times; 0 is UTC
-	times  []time.Time       // event times with a monotonic clock reading, kept as they are
+	locs   []*time.Location  // time zones of event times
+	big    map[int32]Event   // events that do not fit a slot, by slot number
 }
 
 const hotBits = 7
-
-type memAfter struct{ step, to uint32 }
 
 type hotString struct {
 	s string
@@ -89,18 +91,29 @@ type memRun struct {
 	n           int32
 }
 
-// memSlot is an event without pointers; see MemorySink.event.
+// memSlot is an event in 32 bytes; see MemorySink.event.
 type memSlot struct {
-	seq                                       uint64
-	sec                                       int64 // Time as Unix seconds, or the position in times if loc < 0
-	attempt                                   int64
-	nsec                                      int32
-	loc                                       int32  // position in locs, -1: see sec
-	flow, step, from, to, outcome, err, state uint32 // positions in strs and states
-	next                                      int32  // next slot of the same run, -1 at the end
+	nanos   int64  // Time in Unix nanoseconds (its zone is in the shape)
+	seq     uint32 // Seq
+	next    int32  // next slot of the same run, -1 at the end
+	shape   uint32 // position in shapes; bigShape: the event is in big
+	state   uint32 // position in states
+	err     uint32 // position in strs
+	attempt int32
 }
 
-const memChunk = 256 // 16 KiB: a small-object size class, no large-object churn
+// memShape is what events of many runs have in common.
+type memShape struct {
+	flow, step, from, to, outcome uint32 // positions in strs
+	loc                           uint32 // position in locs
+}
+
+const (
+	noShape  = 0 // the shape before a run's first event; no event has it
+	bigShape = math.MaxUint32
+)
+
+const memChunk = 512 // 16 KiB: a small-object size class, no large-object churn
 
 // NewMemorySink returns an empty MemorySink.
 func NewMemorySink() *MemorySink {
@@ -112,14 +125,15 @@ func NewMemorySink() *MemorySink {
 func (m *MemorySink) resetTables() {
 	clear(m.strs) // let go of what the old entries referenced
 	clear(m.states)
-	clear(m.times)
+	m.shapes = append(m.shapes[:0], memShape{})
+	m.shapeIdx = make(map[memShape]uint32)
+	m.follow = append(m.follow[:0], noShape)
 	m.strs = append(m.strs[:0], "")
-	m.after = append(m.after[:0], memAfter{})
 	m.strIdx = make(map[string]uint32)
 	m.hot = [len(m.hot)]hotString{}
 	m.states = append(m.states[:0], nil)
-	m.locs = append(m.locs[:0], time.UTC)
-	m.times = m.times[:0]
+	m.locs = m.locs[:0]
+	m.big = nil
 }
 
 func (m *MemorySink) slot(i int32) *memSlot { return &m.chunks[i/memChunk][i%memChunk] }
@@ -143,10 +157,38 @@ func (m *MemorySink) intern(s string, hint uint32) uint32 {
 	if !ok {
 		i = uint32(len(m.strs))
 		m.strs = append(m.strs, s)
-		m.after = append(m.after, memAfter{})
 		m.strIdx[s] = i
 	}
 	h.s, h.i = s, i
+	return i
+}
+
+// shapeOf returns the position of e's shape in m.shapes, adding it if
+// needed; prev is the shape of the run's previous event.
+func (m *MemorySink) shapeOf(e *Event, loc uint32, prev uint32) uint32 {
+	if g := m.follow[prev]; g != noShape {
+		if s := &m.shapes[g]; s.loc == loc && m.strs[s.to] == e.To && m.strs[s.from] == e.From &&
+			m.strs[s.step] == e.Step && m.strs[s.outcome] == e.Outcome && m.strs[s.flow] == e.Flow {
+			return g
+		}
+	}
+	p := &m.shapes[prev]
+	k := memShape{
+		flow:    m.intern(e.Flow, p.flow),
+		step:    m.intern(e.Step, p.step),
+		from:    m.intern(e.From, p.to),
+		to:      m.intern(e.To, 0),
+		outcome: m.intern(e.Outcome, p.outcome),
+		loc:     loc,
+	}
+	i, ok := m.shapeIdx[k]
+	if !ok {
+		i = uint32(len(m.shapes))
+		m.shapes = append(m.shapes, k)
+		m.follow = append(m.follow, noShape)
+		m.shapeIdx[k] = i
+	}
+	m.follow[prev] = i
 	return i
 }
 
@@ -165,46 +207,60 @@ func (m *MemorySink) internState(b json.RawMessage, prev uint32) uint32 {
 	return uint32(len(m.states) - 1)
 }
 
-// setTime stores t in sl so that event gives back a time equal to t.
-func (m *MemorySink) setTime(sl *memSlot, t time.Time) {
-	if t == t.Round(0) { // no monotonic reading: Unix time and zone say it all
-		loc := t.Location()
-		for i, l := range m.locs {
-			if l == loc {
-				sl.sec, sl.nsec, sl.loc = t.Unix(), int32(t.Nanosecond()), int32(i)
-				return
-			}
-		}
-		if len(m.locs) < 64 {
-			m.locs = append(m.locs, loc)
-			sl.sec, sl.nsec, sl.loc = t.Unix(), int32(t.Nanosecond()), int32(len(m.locs)-1)
-			return
+// Unix seconds whose nanoseconds fit an int64, with a margin.
+const minNanoSec, maxNanoSec = math.MinInt64/1_000_000_000 + 1, math.MaxInt64/1_000_000_000 - 1
+
+// zone returns the position of t's zone in m.locs, and whether t fits a
+// slot: no monotonic clock reading (time.Time.Round(0) drops it), Unix
+// nanoseconds within an int64, and not too many zones.
+func (m *MemorySink) zone(t time.Time) (uint32, bool) {
+	if sec := t.Unix(); sec < minNanoSec || sec > maxNanoSec || t != t.Round(0) {
+		return 0, false
+	}
+	loc := t.Location()
+	for i, l := range m.locs {
+		if l == loc {
+			return uint32(i), true
 		}
 	}
-	m.times = append(m.times, t)
-	sl.sec, sl.loc = int64(len(m.times)-1), -1
+	if len(m.locs) >= 64 {
+		return 0, false
+	}
+	m.locs = append(m.locs, loc)
+	return uint32(len(m.locs) - 1), true
 }
 
-// event rebuilds the event of a slot of run.
-func (m *MemorySink) event(run *memRun, sl *memSlot) Event {
-	e := Event{
+// event rebuilds the event in slot i of run.
+func (m *MemorySink) event(run *memRun, i int32) Event {
+	sl := m.slot(i)
+	if sl.shape == bigShape {
+		return m.big[i]
+	}
+	s := &m.shapes[sl.shape]
+	return Event{
 		RunID:   run.id,
-		Seq:     sl.seq,
-		Flow:    m.strs[sl.flow],
-		Step:    m.strs[sl.step],
-		From:    m.strs[sl.from],
-		To:      m.strs[sl.to],
+		Seq:     uint64(sl.seq),
+		Time:    time.Unix(0, sl.nanos).In(m.locs[s.loc]),
+		Flow:    m.strs[s.flow],
+		Step:    m.strs[s.step],
+		From:    m.strs[s.from],
+		To:      m.strs[s.to],
 		Attempt: int(sl.attempt),
-		Outcome: m.strs[sl.outcome],
+		Outcome: m.strs[s.outcome],
 		Error:   m.strs[sl.err],
 		State:   m.states[sl.state],
 	}
-	if sl.loc < 0 {
-		e.Time = m.times[sl.sec]
-	} else {
-		e.Time = time.Unix(sl.sec, int64(sl.nsec)).In(m.locs[sl.loc])
+}
+
+// eventFlowTo returns the Flow and To of the event in slot i.
+func (m *MemorySink) eventFlowTo(i int32) (flow, to string) {
+	sl := m.slot(i)
+	if sl.shape == bigShape {
+		e := m.big[i]
+		return e.Flow, e.To
 	}
-	return e
+	s := &m.shapes[sl.shape]
+	return m.strs[s.flow], m.strs[s.to]
 }
 
 // Emit implements Sink.
@@ -217,31 +273,34 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	if !ok {
 		r, ok = m.index[e.RunID]
 	}
-	// The run's previous event is the best guess for this one: same flow,
-	// outcome and snapshot, and it left the state the previous one entered.
-	var prev memSlot
+	// The run's previous event is the best guess for this one: same
+	// snapshot, and its shape tells which shape followed it last time.
+	prev := memSlot{shape: noShape}
 	if ok {
-		prev = *m.slot(m.runs[r].last)
+		if prev = *m.slot(m.runs[r].last); prev.shape == bigShape {
+			prev.shape = noShape
+		}
 	}
-	from := m.intern(e.From, prev.to)
-	guess := m.after[from]
-	step, to := m.intern(e.Step, guess.step), m.intern(e.To, guess.to)
-	m.after[from] = memAfter{step, to}
 	i := m.used
 	sl := m.slot(i)
-	*sl = memSlot{
-		seq:     e.Seq,
-		attempt: int64(e.Attempt),
-		flow:    m.intern(e.Flow, prev.flow),
-		step:    step,
-		from:    from,
-		to:      to,
-		outcome: m.intern(e.Outcome, prev.outcome),
-		err:     m.intern(e.Error, prev.err),
-		state:   m.internState(e.State, prev.state),
-		next:    -1,
+	loc, fits := m.zone(e.Time)
+	if fits = fits && e.Seq <= math.MaxUint32 && e.Attempt >= math.MinInt32 && e.Attempt <= math.MaxInt32; fits {
+		*sl = memSlot{
+			nanos:   e.Time.UnixNano(),
+			seq:     uint32(e.Seq),
+			next:    -1,
+			shape:   m.shapeOf(&e, loc, prev.shape),
+			state:   m.internState(e.State, prev.state),
+			err:     m.intern(e.Error, prev.err),
+			attempt: int32(e.Attempt),
+		}
+	} else {
+		if m.big == nil {
+			m.big = make(map[int32]Event)
+		}
+		m.big[i] = e
+		*sl = memSlot{next: -1, shape: bigShape}
 	}
-	m.setTime(sl, e.Time)
 	m.used++
 	if !ok {
 		r = int32(len(m.runs))
@@ -269,7 +328,7 @@ func (m *MemorySink) History(runID string) []Event {
 	run := &m.runs[r]
 	out := make([]Event, 0, run.n)
 	for i := run.first; i >= 0; i = m.slot(i).next {
-		out = append(out, m.event(run, m.slot(i)))
+		out = append(out, m.event(run, i))
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -169,9 +170,11 @@ func TestEventFormatGolden(t *testing.T) {
 
 // TestMemorySinkKeepsEventsExactly: History gives back exactly the events
 // Emit was given, whatever they hold (the sink stores them in a compact
-// form): times with a monotonic reading or in any zone, nil and empty
-// snapshots, shared and distinct snapshot bytes, errors, runs interleaved;
-// and after Reset, a reused storage holds nothing of the old runs.
+// form): times with a monotonic reading, in any of many zones, far in the
+// past or future, sequence numbers and attempts beyond 32 bits, nil and
+// empty snapshots, shared and distinct snapshot bytes, errors, runs
+// interleaved; and after Reset, a reused storage holds nothing of the old
+// runs.
 func TestMemorySinkKeepsEventsExactly(t *testing.T) {
 	ctx := context.Background()
 	berlin := time.FixedZone("CET", 3600)
@@ -180,6 +183,9 @@ func TestMemorySinkKeepsEventsExactly(t *testing.T) {
 	events := map[string][]runtime.Event{}
 	add := func(e runtime.Event) {
 		e.Seq = uint64(len(events[e.RunID]) + 1)
+		if e.RunID == "c" {
+			e.Seq += math.MaxUint32 - 100
+		}
 		events[e.RunID] = append(events[e.RunID], e)
 	}
 	for i := range 600 { // more than a storage chunk
@@ -190,12 +196,18 @@ func TestMemorySinkKeepsEventsExactly(t *testing.T) {
 			e.Time = now.Add(time.Duration(i))
 		case 1:
 			e.Time = epoch.In(berlin).Add(time.Duration(i) * time.Nanosecond)
+			if i%2 == 0 { // more zones than the sink keeps apart
+				e.Time = e.Time.In(time.FixedZone(fmt.Sprint("Z", i%90), i%90*60))
+			}
 		case 2:
 			e.Time = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 		case 3:
 			e.Time = epoch.Local().Add(time.Duration(i) * time.Second)
 		case 4:
 			e.Time = time.Time{}
+			if i%2 == 0 {
+				e.Time = time.Date(2300, 1, 1, 0, 0, 0, i, time.UTC)
+			}
 		default:
 			e.Time = epoch.Add(time.Duration(i) * time.Millisecond)
 		}
@@ -210,6 +222,9 @@ func TestMemorySinkKeepsEventsExactly(t *testing.T) {
 			e.State = json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))
 			e.Error = fmt.Sprintf("error %d", i)
 			e.Outcome = runtime.OutcomeRetry
+		}
+		if i%13 == 0 {
+			e.Attempt = []int{math.MaxInt32 + 1, math.MinInt32 - 1, math.MinInt}[i%3]
 		}
 		add(e)
 	}
