@@ -144,11 +144,24 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 		return nil, err
 	}
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
-	r.quiet = context.WithoutCancel(r.ctx)
+	r.quiet = quietContext(ctx, r.ctx)
 	r.machine = def.machines.Get().(*fsm.FSM)
 	r.machine.SetState(MachinePending)
 	r.track = tracker{machine: MachinePending, kind: kindPending, snap: r.snap}
 	return r, nil
+}
+
+// quietContext returns context.WithoutCancel(run), run being a cancellable
+// child of parent that adds no values: run's values without its
+// cancellation. When parent can never be cancelled and has no deadline, it
+// is that already, without an allocation.
+func quietContext(parent, run context.Context) context.Context {
+	if parent.Done() == nil {
+		if _, ok := parent.Deadline(); !ok {
+			return parent
+		}
+	}
+	return context.WithoutCancel(run)
 }
 
 // applyRunOptions is apart from newRun so that the options, whose address

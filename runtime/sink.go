@@ -275,10 +275,10 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	}
 	// The run's previous event is the best guess for this one: same
 	// snapshot, and its shape tells which shape followed it last time.
-	prev := memSlot{shape: noShape}
+	prevShape, prevState, prevErr := uint32(noShape), uint32(0), uint32(0)
 	if ok {
-		if prev = *m.slot(m.runs[r].last); prev.shape == bigShape {
-			prev.shape = noShape
+		if p := m.slot(m.runs[r].last); p.shape != bigShape {
+			prevShape, prevState, prevErr = p.shape, p.state, p.err
 		}
 	}
 	i := m.used
@@ -289,9 +289,9 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 			nanos:   e.Time.UnixNano(),
 			seq:     uint32(e.Seq),
 			next:    -1,
-			shape:   m.shapeOf(&e, loc, prev.shape),
-			state:   m.internState(e.State, prev.state),
-			err:     m.intern(e.Error, prev.err),
+			shape:   m.shapeOf(&e, loc, prevShape),
+			state:   m.internState(e.State, prevState),
+			err:     m.intern(e.Error, prevErr),
 			attempt: int32(e.Attempt),
 		}
 	} else {
