@@ -58,27 +58,27 @@ func (g *flowGen) constructor() jen.Code {
 		doc += " runtime.WithSink in opts records every transition."
 	}
 	body := []jen.Code{
-		jen.Id("f").Op(":=").Add(g.rtS("New")).Call(jen.Lit(g.fl.Name), jen.Id("opts").Op("...")),
-		jen.Id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
-		jen.Var().Id(stepVar).Op("*").Add(g.rtS("Step")),
+		g.id("f").Op(":=").Add(g.rtS("New")).Call(jen.Lit(g.fl.Name), g.id("opts").Op("...")),
+		g.id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
+		jen.Var().Add(g.id(stepVar)).Op("*").Add(g.rtS("Step")),
 	}
 	if g.flowRetry != nil {
-		body = append(body, jen.Line(), docComment(fmt.Sprintf("%s is the flow's retry policy, for the steps that write none.", flowRetryVar)),
-			jen.Id(flowRetryVar).Op(":=").Add(retryPolicy(*g.flowRetry)))
+		body = append(body, jen.Line(), docComment(fmt.Sprintf("%s is the flow's retry policy, for the steps that write none.", g.local(flowRetryVar))),
+			g.id(flowRetryVar).Op(":=").Add(retryPolicy(*g.flowRetry)))
 	}
 	for _, s := range g.fl.Steps {
 		body = append(body, g.step(s)...)
 	}
 	body = append(body,
 		jen.Line(),
-		jen.If(jen.Err().Op(":=").Id("f").Dot("Register").Call(jen.Id(stepsVar).Op("...")), jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Nil(), jen.Err()),
+		jen.If(g.id("err").Op(":=").Add(g.id("f")).Dot("Register").Call(g.id(stepsVar).Op("...")), g.id("err").Op("!=").Nil()).Block(
+			jen.Return(jen.Nil(), g.id("err")),
 		),
-		jen.Return(jen.Op("&").Id(n.Type).Values(jen.Id("flow").Op(":").Id("f")), jen.Nil()),
+		jen.Return(jen.Op("&").Id(n.Type).Values(jen.Id("flow").Op(":").Add(g.id("f"))), jen.Nil()),
 	)
 	return jen.Add(docComment(prose(doc)...)).Line().
 		Func().Id(n.Constructor).
-		Params(jen.Id("h").Id(n.Handlers), jen.Id("opts").Op("...").Add(rt("Option"))).
+		Params(g.id("h").Id(n.Handlers), g.id("opts").Op("...").Add(rt("Option"))).
 		Params(jen.Op("*").Id(n.Type), jen.Error()).
 		Block(body...)
 }
@@ -115,56 +115,82 @@ func (g *flowGen) needs() []string {
 	return out
 }
 
-// methods are the typed methods of the definition type.
+// methods are the typed methods of the definition type. Each delegates to
+// the runtime.Flow method of the same name.
 func (g *flowGen) methods() []jen.Code {
 	n := g.names
-	recv := jen.Id("f").Op("*").Id(n.Type)
-	inner := func() *jen.Statement { return jen.Id("f").Dot("flow") }
-	run := jen.Op("*").Id(n.Run)
-	ctx := jen.Id("ctx").Qual(contextPkg, "Context")
-	runOpts := jen.Id("opts").Op("...").Add(rt("RunOption"))
-	method := func(doc string, name string, params []jen.Code, results []jen.Code, body ...jen.Code) jen.Code {
+	recv := g.id("f").Op("*").Id(n.Type)
+	inner := func() *jen.Statement { return g.id("f").Dot("flow") }
+	run := func() *jen.Statement { return jen.Op("*").Id(n.Run) }
+	ctx := func() jen.Code { return g.id("ctx").Qual(contextPkg, "Context") }
+	runOpts := func() jen.Code { return g.id("opts").Op("...").Add(rt("RunOption")) }
+	runID := func() jen.Code { return g.id("runID").String() }
+	lister := func() jen.Code { return g.id("runs").Add(rt("RunLister")) }
+	// method declares name(params) (results) { return f.flow.name(args) }.
+	method := func(doc, name string, params, results []jen.Code, args ...string) jen.Code {
+		var call []jen.Code
+		for _, a := range args {
+			if a == "opts" || a == "states" {
+				call = append(call, g.id(a).Op("..."))
+			} else {
+				call = append(call, g.id(a))
+			}
+		}
 		return jen.Add(docComment(prose(doc)...)).Line().
-			Func().Params(recv).Id(name).Params(params...).Params(results...).Block(body...)
+			Func().Params(recv.Clone()).Id(name).Params(params...).Params(results...).
+			Block(jen.Return(inner().Dot(name).Call(call...)))
 	}
 	return []jen.Code{
 		method(fmt.Sprintf("ID returns the flow's ID, %q.", g.fl.Name),
-			"ID", nil, []jen.Code{jen.String()},
-			jen.Return(inner().Dot("ID").Call())),
+			"ID", nil, []jen.Code{jen.String()}),
 		method(fmt.Sprintf("Start starts a run from state and returns at once; %s.Wait waits for its result. "+
 			"Cancelling ctx aborts the run (use context.WithoutCancel to let it outlive a request); "+
 			"runtime.WithRunID sets its ID.", n.Run),
-			"Start", []jen.Code{ctx, jen.Id("state").Add(g.stateType()), runOpts}, []jen.Code{run, jen.Error()},
-			jen.Return(inner().Dot("Start").Call(jen.Id("ctx"), jen.Id("state"), jen.Id("opts").Op("...")))),
+			"Start", []jen.Code{ctx(), g.id("state").Add(g.stateType()), runOpts()}, []jen.Code{run(), jen.Error()},
+			"ctx", "state", "opts"),
 		method("Execute runs a run from state to its end on the calling goroutine. "+
 			"The result holds the final state; the error is the result's Err, nil only when the run ends done.",
-			"Execute", []jen.Code{ctx, jen.Id("state").Add(g.stateType()), runOpts},
+			"Execute", []jen.Code{ctx(), g.id("state").Add(g.stateType()), runOpts()},
 			[]jen.Code{g.rtS("Result"), jen.Error()},
-			jen.Return(inner().Dot("Execute").Call(jen.Id("ctx"), jen.Id("state"), jen.Id("opts").Op("...")))),
+			"ctx", "state", "opts"),
 		method("Run returns a live (not finished) run by ID.",
-			"Run", []jen.Code{jen.Id("runID").String()}, []jen.Code{run.Clone(), jen.Bool()},
-			jen.Return(inner().Dot("Run").Call(jen.Id("runID")))),
+			"Run", []jen.Code{runID()}, []jen.Code{run(), jen.Bool()},
+			"runID"),
 		method("Status returns the state, step, attempt and history of a run, live or finished "+
-			"(a finished run needs a sink that can load histories, such as runtime.MemorySink).",
-			"Status", []jen.Code{jen.Id("runID").String()}, []jen.Code{rt("Status"), jen.Error()},
-			jen.Return(inner().Dot("Status").Call(jen.Id("runID")))),
-		method(fmt.Sprintf("State returns the latest %s of a run, live or finished, decoded from the snapshot of its status.", g.stateName()),
-			"State", []jen.Code{jen.Id("runID").String()}, []jen.Code{g.stateType(), jen.Error()},
-			jen.Var().Id("state").Add(g.stateType()),
-			jen.List(jen.Id("st"), jen.Err()).Op(":=").Add(inner().Dot("Status").Call(jen.Id("runID"))),
-			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id("state"), jen.Err())),
-			jen.Err().Op("=").Qual(jsonPkg, "Unmarshal").Call(jen.Id("st").Dot("Snapshot"), jen.Op("&").Id("state")),
-			jen.Return(jen.Id("state"), jen.Err())),
-		method("Resume continues a run that is not over from its history (read from a durable store after a crash): "+
+			"(a finished run needs a sink that can load histories: a store of runtime/store, or runtime.MemorySink).",
+			"Status", []jen.Code{runID()}, []jen.Code{rt("Status"), jen.Error()},
+			"runID"),
+		method(fmt.Sprintf("State returns the latest %s of a run of this flow, live or finished "+
+			"(a finished run needs a sink that can load histories), decoded from its last snapshot.", g.stateName()),
+			"State", []jen.Code{runID()}, []jen.Code{g.stateType(), jen.Error()},
+			"runID"),
+		method("History returns the events of a run of this flow, live or finished, from the flow's sink, "+
+			"which must load histories (a store of runtime/store, or runtime.MemorySink).",
+			"History", []jen.Code{ctx(), runID()}, []jen.Code{jen.Index().Add(rt("Event")), jen.Error()},
+			"ctx", "runID"),
+		method("Runs returns the IDs of this flow's runs that runs holds, in the order they started: "+
+			"those in one of states (runtime.StateRunning, runtime.StateFailed, ...), or all of them. "+
+			"runs is a store of runtime/store, or a runtime.MemorySink.",
+			"Runs", []jen.Code{ctx(), lister(), g.id("states").Op("...").Add(rt("RunState"))}, []jen.Code{jen.Index().String(), jen.Error()},
+			"ctx", "runs", "states"),
+		method("ResumeAll resumes every run of this flow that runs holds and that is not over: "+
+			"call it when the process starts, before new runs, with the store the flow emits to (runtime.WithSink). "+
+			"Completed steps do not run again, the step that was running runs again with the same idempotency key, "+
+			"a rollback in progress continues, and the state comes from the last snapshot. "+
+			"A run that cannot be resumed (its history no longer fits the flow) is skipped and named in the error; "+
+			"the others are resumed all the same.",
+			"ResumeAll", []jen.Code{ctx(), lister()}, []jen.Code{jen.Index().Add(run()), jen.Error()},
+			"ctx", "runs"),
+		method("Resume continues one run that is not over from its history: "+
 			"completed steps do not run again and the step that was running runs again with the same idempotency key.",
-			"Resume", []jen.Code{ctx, jen.Id("history").Index().Add(rt("Event")), runOpts}, []jen.Code{run.Clone(), jen.Error()},
-			jen.Return(inner().Dot("Resume").Call(jen.Id("ctx"), jen.Id("history"), jen.Id("opts").Op("...")))),
+			"Resume", []jen.Code{ctx(), g.id("history").Index().Add(rt("Event")), runOpts()}, []jen.Code{run(), jen.Error()},
+			"ctx", "history", "opts"),
 		method("Abort aborts a live run: its running step is cancelled and its completed steps roll back.",
-			"Abort", []jen.Code{jen.Id("runID").String()}, []jen.Code{jen.Error()},
-			jen.Return(inner().Dot("Abort").Call(jen.Id("runID")))),
-		method("Runtime returns the underlying runtime definition, for what the typed methods do not cover (Steps, engines).",
-			"Runtime", nil, []jen.Code{jen.Op("*").Add(g.rtS("Flow"))},
-			jen.Return(inner())),
+			"Abort", []jen.Code{runID()}, []jen.Code{jen.Error()},
+			"runID"),
+		jen.Add(docComment(prose("Runtime returns the underlying runtime definition, for what the typed methods do not cover (Steps, engines).")...)).Line().
+			Func().Params(recv.Clone()).Id("Runtime").Params().Params(jen.Op("*").Add(g.rtS("Flow"))).
+			Block(jen.Return(inner())),
 	}
 }
 

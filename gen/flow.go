@@ -3,8 +3,8 @@ package gen
 import (
 	"fmt"
 	"go/token"
+	"go/types"
 	"slices"
-	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -30,21 +30,41 @@ type flowGen struct {
 	flowRetry *dsl.Retry
 }
 
-// Local identifiers of the generated functions. A state type with one of
-// these names would be shadowed where the code names it, so newFlowGen
-// refuses it (Check only reserves package-level names).
-var localNames = []string{"ctx", "err", "f", "h", "history", "opts", "out", "runID", "s", stepVar, stepsVar, flowRetryVar, "state"}
+// Local identifiers. The generated functions name their parameters and
+// variables with fixed lower-case words (ctx, s, h, st, steps, ...). The
+// only identifier of the user's package that those functions refer to is
+// the flow's state type: every other package-level name they use is
+// generated (and starts with the flow's upper-case name), an import
+// (dsl.ReservedImportNames) or predeclared, neither of which a state type
+// may be. Check allows a lower-case state type, though, so local returns
+// the word with an underscore appended when it is the state type's name: a
+// state type h makes the handlers parameter h_. No word ends in an
+// underscore, so the renamed local cannot meet another one.
 
-// undoVar is the local variable holding the rpc step that a step's rpc
-// rollback runs.
-func undoVar(step string) string { return "undo" + step }
+// local is the generated name of the local variable or parameter word.
+func (g *flowGen) local(word string) string {
+	if word == g.state {
+		return word + "_"
+	}
+	return word
+}
+
+// id is jen.Id of local(word).
+func (g *flowGen) id(word string) *jen.Statement { return jen.Id(g.local(word)) }
 
 func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 	if !token.IsIdentifier(fl.Name) || !token.IsExported(fl.Name) {
 		return nil, fmt.Errorf("gen: flow name %q is not an exported Go identifier", fl.Name)
 	}
-	if fl.State != nil && !token.IsIdentifier(fl.State.Name) {
-		return nil, fmt.Errorf("gen: flow %q: state type %q is not a Go identifier", fl.Name, fl.State.Name)
+	if fl.State != nil {
+		// What Check rejects, refused here for a model that was not checked:
+		// the generated code would not compile.
+		switch name := fl.State.Name; {
+		case !token.IsIdentifier(name):
+			return nil, fmt.Errorf("gen: flow %q: state type %q is not a Go identifier", fl.Name, name)
+		case types.Universe.Lookup(name) != nil || slices.Contains(dsl.ReservedImportNames, name):
+			return nil, fmt.Errorf("gen: flow %q: state type %q is predeclared in Go or the name of an import of the generated code", fl.Name, name)
+		}
 	}
 	if len(fl.Steps) == 0 {
 		return nil, fmt.Errorf("gen: flow %q has no steps", fl.Name)
@@ -76,7 +96,6 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 	for _, e := range fl.Edges() {
 		g.edges[e.From] = append(g.edges[e.From], e)
 	}
-	reserved := slices.Clone(localNames)
 	seen := map[string]bool{}
 	for _, s := range fl.Steps {
 		if s == nil {
@@ -86,9 +105,6 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 			return nil, fmt.Errorf("gen: flow %q: step name %q is not a unique exported Go identifier", fl.Name, s.Name)
 		}
 		seen[s.Name] = true
-		if s.Rollback != nil && s.Rollback.Action != nil {
-			reserved = append(reserved, undoVar(s.Name))
-		}
 		for _, e := range g.edges[s] {
 			if _, ok := g.consts[e.To]; !ok && e.To != dsl.TargetDone && e.To != dsl.TargetFail {
 				return nil, fmt.Errorf("gen: flow %q: step %q routes %q to unknown step %q", fl.Name, s.Name, e.Outcome, e.To)
@@ -102,10 +118,6 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 		if !token.IsIdentifier(m.Name) || !token.IsExported(m.Name) {
 			return nil, fmt.Errorf("gen: flow %q: method name %q is not an exported Go identifier", fl.Name, m.Name)
 		}
-	}
-	if g.state != "" && slices.Contains(reserved, g.state) {
-		return nil, fmt.Errorf("gen: flow %q: state type %q has the name of a variable of the generated code; rename the type (for example to %q)",
-			fl.Name, g.state, strings.ToUpper(g.state[:1])+g.state[1:]+"State")
 	}
 	return g, nil
 }
@@ -219,7 +231,7 @@ func (g *flowGen) rtS(name string) *jen.Statement { return rt(name).Types(g.stat
 
 // stateFunc is func(s *State) <result> { return <body> }, on one line.
 func (g *flowGen) stateFunc(result jen.Code, body jen.Code) *jen.Statement {
-	return jen.Func().Params(jen.Id("s").Add(g.statePtr())).Add(result).Add(inlineBlock(jen.Return(body)))
+	return jen.Func().Params(g.id("s").Add(g.statePtr())).Add(result).Add(inlineBlock(jen.Return(body)))
 }
 
 // inlineBlock is a block that stays on one line: { stmt }. jen.Block always
@@ -234,7 +246,7 @@ func (g *flowGen) readField(id *dsl.Ident) jen.Code {
 	if id == nil {
 		return jen.Nil()
 	}
-	return g.stateFunc(jen.Any(), jen.Id("s").Dot(id.Name))
+	return g.stateFunc(jen.Any(), g.id("s").Dot(id.Name))
 }
 
 // fieldPtr is func(s *State) any { return &s.Field }, or nil without a field.
@@ -242,12 +254,12 @@ func (g *flowGen) fieldPtr(id *dsl.Ident) jen.Code {
 	if id == nil {
 		return jen.Nil()
 	}
-	return g.stateFunc(jen.Any(), jen.Op("&").Id("s").Dot(id.Name))
+	return g.stateFunc(jen.Any(), jen.Op("&").Add(g.id("s")).Dot(id.Name))
 }
 
 // ctxStateParams are the parameters (ctx context.Context, s *State).
 func (g *flowGen) ctxStateParams() []jen.Code {
-	return []jen.Code{jen.Id("ctx").Qual(contextPkg, "Context"), jen.Id("s").Add(g.statePtr())}
+	return []jen.Code{g.id("ctx").Qual(contextPkg, "Context"), g.id("s").Add(g.statePtr())}
 }
 
 // target is the Go expression of a transition target.

@@ -25,7 +25,6 @@ import (
 // clash with an import (TestImportsReserved keeps the two in sync).
 const (
 	contextPkg = "context"
-	jsonPkg    = "encoding/json"
 	runtimePkg = "github.com/flowgen/flowgen/runtime"
 	timePkg    = "time"
 )
@@ -74,7 +73,6 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 
 	jf := jen.NewFile(opts.Package)
 	jf.ImportName(contextPkg, "context")
-	jf.ImportName(jsonPkg, "json")
 	jf.ImportName(runtimePkg, "runtime")
 	jf.ImportName(timePkg, "time")
 	jf.HeaderComment(strings.TrimPrefix(dsl.GeneratedHeader, "// "))

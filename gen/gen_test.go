@@ -18,7 +18,7 @@ import (
 // dsl.ReservedImportNames, which Check uses to reject state types that
 // would clash with an import.
 func TestImportsReserved(t *testing.T) {
-	names := map[string]string{contextPkg: "context", jsonPkg: "json", runtimePkg: "runtime", timePkg: "time"}
+	names := map[string]string{contextPkg: "context", runtimePkg: "runtime", timePkg: "time"}
 	for path, name := range names {
 		if !slices.Contains(dsl.ReservedImportNames, name) {
 			t.Errorf("import %q (%s) is not in dsl.ReservedImportNames", path, name)
@@ -95,7 +95,8 @@ func TestGenerateRefuses(t *testing.T) {
 		{"no source", &dsl.File{Flows: load(ok).Flows}, Options{Package: "p"}, "no source"},
 		{"bad state", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "a-b"}, Steps: load(ok).Flows[0].Steps}}}, Options{Package: "p"}, `state type "a-b"`},
 		{"no steps", load("flow F {\n    state S\n}\n"), Options{Package: "p"}, "no steps"},
-		{"state named like a local", load("flow F {\n    state h\n    step A { irreversible }\n}\n"), Options{Package: "p"}, `state type "h"`},
+		{"predeclared state", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "any"}, Steps: load(ok).Flows[0].Steps}}}, Options{Package: "p"}, `state type "any"`},
+		{"state named like an import", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "runtime"}, Steps: load(ok).Flows[0].Steps}}}, Options{Package: "p"}, `state type "runtime"`},
 		{"undefined target", load("flow F {\n    state S\n    step A { on ok -> B irreversible }\n}\n"), Options{Package: "p"}, `unknown step "B"`},
 		{"lower-case step", load("flow F {\n    state S\n    step a { irreversible }\n}\n"), Options{Package: "p"}, `step name "a"`},
 		{"nil flow", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{nil}}, Options{Package: "p"}, "nil"},

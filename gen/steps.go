@@ -42,7 +42,7 @@ func args(n int, list ...jen.Code) []jen.Code {
 
 // step returns the statements that build step s and add it to steps.
 func (g *flowGen) step(s *dsl.Step) []jen.Code {
-	st := func() *jen.Statement { return jen.Id(stepVar) }
+	st := func() *jen.Statement { return g.id(stepVar) }
 	set := func(field string, v jen.Code) jen.Code { return st().Dot(field).Op("=").Add(v) }
 
 	// The step's name heads its statements; for a Go step, say where its
@@ -60,7 +60,7 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 	switch {
 	case r.Attempts <= 1:
 	case g.flowRetry != nil && r == *g.flowRetry:
-		out = append(out, set("Retry", jen.Id(flowRetryVar)))
+		out = append(out, set("Retry", g.id(flowRetryVar)))
 	default:
 		out = append(out, set("Retry", retryPolicy(r)))
 	}
@@ -73,9 +73,6 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 		out = append(out, set("Deadline", duration(d)))
 	}
 	if rb := s.Rollback; rb != nil {
-		if rb.Action != nil {
-			out = append(out, g.rollbackRPC(s))
-		}
 		out = append(out, set("Rollback", g.rollbackFunc(s)))
 		if rr := g.fl.RollbackRetryFor(s); rr.Attempts > 1 {
 			if rr == r {
@@ -111,7 +108,7 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 			vg.Line()
 		})))
 	}
-	out = append(out, jen.Id(stepsVar).Op("=").Append(jen.Id(stepsVar), st()))
+	out = append(out, g.id(stepsVar).Op("=").Append(g.id(stepsVar), st()))
 	return out
 }
 
@@ -154,7 +151,7 @@ func (g *flowGen) newStep(s *dsl.Step) []jen.Code {
 		correlate := jen.Code(jen.Nil())
 		if a.Correlate != nil {
 			// Check requires a string underlying type for the field.
-			correlate = g.stateFunc(jen.String(), jen.String().Call(jen.Id("s").Dot(a.Correlate.Name)))
+			correlate = g.stateFunc(jen.String(), jen.String().Call(g.id("s").Dot(a.Correlate.Name)))
 		}
 		call = g.rtS("NewAwait").Call(args(2, jen.Lit(a.Topic), jen.Lit(a.Event),
 			g.fieldPtr(a.Response), correlate, duration(g.fl.TimeoutFor(s)))...)
@@ -163,16 +160,16 @@ func (g *flowGen) newStep(s *dsl.Step) []jen.Code {
 	default:
 		call = g.rtS("NewStep").Call(jen.Id(g.consts[s.Name]), g.goExec(s))
 	}
-	return []jen.Code{jen.Id(stepVar).Op("=").Add(call)}
+	return []jen.Code{g.id(stepVar).Op("=").Add(call)}
 }
 
 // goExec adapts the handler method of a Go step to runtime.Step.Exec.
 func (g *flowGen) goExec(s *dsl.Step) jen.Code {
-	method := jen.Id("h").Dot(s.Name).Call(jen.Id("ctx"), jen.Id("s"))
+	method := g.id("h").Dot(s.Name).Call(g.id("ctx"), g.id("s"))
 	if g.stepNames(s).OutcomeType != "" {
 		return jen.Func().Params(g.ctxStateParams()...).Params(rt("Outcome"), jen.Error()).Block(
-			jen.List(jen.Id("out"), jen.Err()).Op(":=").Add(method),
-			jen.Return(rt("Outcome").Call(jen.Id("out")), jen.Err()),
+			jen.List(g.id("out"), g.id("err")).Op(":=").Add(method),
+			jen.Return(rt("Outcome").Call(g.id("out")), g.id("err")),
 		)
 	}
 	return jen.Func().Params(g.ctxStateParams()...).Params(rt("Outcome"), jen.Error()).
@@ -180,29 +177,18 @@ func (g *flowGen) goExec(s *dsl.Step) jen.Code {
 }
 
 // rollbackFunc is the runtime rollback of s: the handler's Go rollback
-// method, or the rpc step prepared in undoVar(s.Name).
+// method, or runtime.RPCRollback for an rpc rollback.
 func (g *flowGen) rollbackFunc(s *dsl.Step) jen.Code {
-	fn := jen.Func().Params(g.ctxStateParams()...).Error()
 	if s.Rollback.IsGo() {
-		return fn.Add(inlineBlock(jen.Return(jen.Id("h").Dot(s.Rollback.Name.Name).Call(jen.Id("ctx"), jen.Id("s")))))
+		return jen.Func().Params(g.ctxStateParams()...).Error().
+			Add(inlineBlock(jen.Return(g.id("h").Dot(s.Rollback.Name.Name).Call(g.id("ctx"), g.id("s")))))
 	}
-	return fn.Block(
-		jen.List(jen.Id("_"), jen.Err()).Op(":=").Id(undoVar(s.Name)).Dot("Exec").Call(jen.Id("ctx"), jen.Id("s")),
-		jen.Return(jen.Err()),
-	)
-}
-
-// rollbackRPC declares the rpc step an rpc rollback runs:
-// undoX := runtime.NewRPC[State](service, endpoint, request, response).
-// It is never registered: the rollback calls its Exec, which finds the
-// Caller through the rollback's context.
-func (g *flowGen) rollbackRPC(s *dsl.Step) jen.Code {
 	a := s.Rollback.Action
-	list := []jen.Code{jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request)}
-	if a.Response != nil {
-		list = append(list, rt("WithResponse").Call(g.fieldPtr(a.Response)))
+	if a.Response == nil {
+		// request, nil on one line: a lone "nil)" line reads as a mistake.
+		return g.rtS("RPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), jen.List(g.readField(a.Request), jen.Nil()))...)
 	}
-	return jen.Id(undoVar(s.Name)).Op(":=").Add(g.rtS("NewRPC")).Call(args(2, list...)...)
+	return g.rtS("RPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request), g.fieldPtr(a.Response))...)
 }
 
 // rollbackTimeout is the per-attempt timeout of the rollback of s: what

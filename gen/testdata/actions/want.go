@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"github.com/flowgen/flowgen/runtime"
 	"time"
 )
@@ -172,13 +171,9 @@ func NewActionsFlow(h ActionsHandlers, opts ...runtime.Option) (*ActionsFlow, er
 	st.ID = ActionsStepUndoable
 	st.Timeout = 250 * time.Millisecond
 	st.Deadline = time.Second
-	undoUndoable := runtime.NewRPC[ActionsState]("users", "User.Unlock",
+	st.Rollback = runtime.RPCRollback[ActionsState]("users", "User.Unlock",
 		func(s *ActionsState) any { return s.Lock },
-		runtime.WithResponse(func(s *ActionsState) any { return &s.UserID }))
-	st.Rollback = func(ctx context.Context, s *ActionsState) error {
-		_, err := undoUndoable.Exec(ctx, s)
-		return err
-	}
+		func(s *ActionsState) any { return &s.UserID })
 	st.RollbackTimeout = 250 * time.Millisecond
 	st.Publish = []runtime.Publication[ActionsState]{
 		{Topic: "users", Event: "user.locked", Payload: func(s *ActionsState) any { return s.Lock }},
@@ -240,27 +235,49 @@ func (f *ActionsFlow) Run(runID string) (*ActionsRun, bool) {
 }
 
 // Status returns the state, step, attempt and history of a run, live or
-// finished (a finished run needs a sink that can load histories, such as
-// runtime.MemorySink).
+// finished (a finished run needs a sink that can load histories: a store
+// of runtime/store, or runtime.MemorySink).
 func (f *ActionsFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
-// State returns the latest ActionsState of a run, live or finished,
-// decoded from the snapshot of its status.
+// State returns the latest ActionsState of a run of this flow, live or
+// finished (a finished run needs a sink that can load histories), decoded
+// from its last snapshot.
 func (f *ActionsFlow) State(runID string) (ActionsState, error) {
-	var state ActionsState
-	st, err := f.flow.Status(runID)
-	if err != nil {
-		return state, err
-	}
-	err = json.Unmarshal(st.Snapshot, &state)
-	return state, err
+	return f.flow.State(runID)
 }
 
-// Resume continues a run that is not over from its history (read from a
-// durable store after a crash): completed steps do not run again and the
-// step that was running runs again with the same idempotency key.
+// History returns the events of a run of this flow, live or finished, from
+// the flow's sink, which must load histories (a store of runtime/store, or
+// runtime.MemorySink).
+func (f *ActionsFlow) History(ctx context.Context, runID string) ([]runtime.Event, error) {
+	return f.flow.History(ctx, runID)
+}
+
+// Runs returns the IDs of this flow's runs that runs holds, in the order
+// they started: those in one of states (runtime.StateRunning,
+// runtime.StateFailed, ...), or all of them. runs is a store of
+// runtime/store, or a runtime.MemorySink.
+func (f *ActionsFlow) Runs(ctx context.Context, runs runtime.RunLister, states ...runtime.RunState) ([]string, error) {
+	return f.flow.Runs(ctx, runs, states...)
+}
+
+// ResumeAll resumes every run of this flow that runs holds and that is not
+// over: call it when the process starts, before new runs, with the store
+// the flow emits to (runtime.WithSink). Completed steps do not run again,
+// the step that was running runs again with the same idempotency key, a
+// rollback in progress continues, and the state comes from the last
+// snapshot. A run that cannot be resumed (its history no longer fits the
+// flow) is skipped and named in the error; the others are resumed all the
+// same.
+func (f *ActionsFlow) ResumeAll(ctx context.Context, runs runtime.RunLister) ([]*ActionsRun, error) {
+	return f.flow.ResumeAll(ctx, runs)
+}
+
+// Resume continues one run that is not over from its history: completed
+// steps do not run again and the step that was running runs again with the
+// same idempotency key.
 func (f *ActionsFlow) Resume(ctx context.Context, history []runtime.Event, opts ...runtime.RunOption) (*ActionsRun, error) {
 	return f.flow.Resume(ctx, history, opts...)
 }

@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"time"
 
 	"goldens/check"
@@ -42,12 +44,14 @@ type services struct {
 	caller  *runtime.MemoryCaller
 	bus     *runtime.MemoryBus
 	sink    *runtime.MemorySink
+	created int
 	deleted []string
 }
 
 func newServices() *services {
 	sv := &services{caller: runtime.NewMemoryCaller(), bus: runtime.NewMemoryBus(), sink: runtime.NewMemorySink()}
 	sv.caller.Handle("customers", "Customer.Create", runtime.HandleFunc(func(_ context.Context, c Customer) (string, error) {
+		sv.created++
 		return "cus-" + c.Name, nil
 	}))
 	sv.caller.Handle("customers", "Customer.Delete", runtime.HandleFunc(func(_ context.Context, id string) (any, error) {
@@ -145,6 +149,61 @@ func main() {
 	check.Run("expired", sv.sink, res.RunID, res.Final, runtime.StateCompensated, append(append(start,
 		"AwaitPayment:running -> ExpireTrial:running [timeout]",
 		"ExpireTrial:running -> failing [ok]"), undo...)...)
+
+	resumed(ctx, initial)
+}
+
+// resumed: a "process" dies while its run waits for the payment (its sink
+// refuses the next event, as a store that never got it); a second one,
+// on the same history, finds the run (Runs), resumes it (ResumeAll), and
+// it ends done without creating the customer again.
+func resumed(ctx context.Context, initial SignupState) {
+	first := newServices()
+	dies := runtime.SinkFunc(func(ctx context.Context, e runtime.Event) error {
+		if e.To == runtime.RunningState(SignupStepNotify) {
+			return errors.New("the process died")
+		}
+		return first.sink.Emit(ctx, e)
+	})
+	in := initial
+	in.Decision = "approve"
+	f := first.flow(runtime.WithSink(dies))
+	run, err := f.Start(ctx, in, runtime.WithRunID("crash-1"))
+	check.Equal("resumed: start error", err, nil)
+	first.pay("cus-ada")
+	res, _ := run.Wait(ctx)
+	check.Equal("resumed: the first process's run stopped", res.Final, runtime.StateFailed)
+
+	second := newServices()
+	second.sink = first.sink // the store survives the process
+	g := second.flow()
+	ids, err := g.Runs(ctx, second.sink, runtime.StateRunning)
+	check.Equal("resumed: Runs error", err, nil)
+	check.Equal("resumed: running runs", strings.Join(ids, ","), "crash-1")
+	runs, err := g.ResumeAll(ctx, second.sink)
+	check.Equal("resumed: ResumeAll error", err, nil)
+	check.Equal("resumed: runs resumed", len(runs), 1)
+	// The await was in flight: it runs again and needs the payment again,
+	// as a bus that redelivers what was not acknowledged gives it.
+	second.pay("cus-ada")
+	res, err = runs[0].Wait(ctx)
+	check.Equal("resumed: error", err, nil)
+	check.Run("resumed", second.sink, res.RunID, res.Final, runtime.StateDone, append(start,
+		"AwaitPayment:running -> Notify:running [ok]",
+		"Notify:running -> Review:running [ok]",
+		"Review:running -> Activate:running [approved]",
+		"Activate:running -> done [ok]")...)
+	check.Equal("resumed: customers created before the crash", first.created, 1)
+	check.Equal("resumed: customers created after it", second.created, 0)
+	st, err := g.State("crash-1")
+	check.Equal("resumed: State error", err, nil)
+	check.Equal("resumed: State", st.Active && st.CustomerID == "cus-ada", true)
+	h, err := g.History(ctx, "crash-1")
+	check.Equal("resumed: History error", err, nil)
+	check.Equal("resumed: History", len(h), len(check.Transitions(second.sink.History("crash-1"))))
+	if again, err := g.ResumeAll(ctx, second.sink); err != nil || len(again) != 0 {
+		check.Fatalf("resumed: a second ResumeAll resumed %d runs, %v", len(again), err)
+	}
 }
 
 // awaiting waits until run waits for its payment with its timer set.

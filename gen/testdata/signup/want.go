@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"github.com/flowgen/flowgen/runtime"
 	"time"
 )
@@ -121,12 +120,8 @@ func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error
 	st.Retry = runtime.RetryPolicy{Attempts: 5, Initial: 200 * time.Millisecond, Max: 10 * time.Second, Multiplier: 1.5}
 	st.Timeout = 10 * time.Second
 	st.Deadline = time.Minute
-	undoCreateCustomer := runtime.NewRPC[SignupState]("customers", "Customer.Delete",
-		func(s *SignupState) any { return s.CustomerID })
-	st.Rollback = func(ctx context.Context, s *SignupState) error {
-		_, err := undoCreateCustomer.Exec(ctx, s)
-		return err
-	}
+	st.Rollback = runtime.RPCRollback[SignupState]("customers", "Customer.Delete",
+		func(s *SignupState) any { return s.CustomerID }, nil)
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 10 * time.Second
 	steps = append(steps, st)
@@ -238,27 +233,49 @@ func (f *SignupFlow) Run(runID string) (*SignupRun, bool) {
 }
 
 // Status returns the state, step, attempt and history of a run, live or
-// finished (a finished run needs a sink that can load histories, such as
-// runtime.MemorySink).
+// finished (a finished run needs a sink that can load histories: a store
+// of runtime/store, or runtime.MemorySink).
 func (f *SignupFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
-// State returns the latest SignupState of a run, live or finished, decoded
-// from the snapshot of its status.
+// State returns the latest SignupState of a run of this flow, live or
+// finished (a finished run needs a sink that can load histories), decoded
+// from its last snapshot.
 func (f *SignupFlow) State(runID string) (SignupState, error) {
-	var state SignupState
-	st, err := f.flow.Status(runID)
-	if err != nil {
-		return state, err
-	}
-	err = json.Unmarshal(st.Snapshot, &state)
-	return state, err
+	return f.flow.State(runID)
 }
 
-// Resume continues a run that is not over from its history (read from a
-// durable store after a crash): completed steps do not run again and the
-// step that was running runs again with the same idempotency key.
+// History returns the events of a run of this flow, live or finished, from
+// the flow's sink, which must load histories (a store of runtime/store, or
+// runtime.MemorySink).
+func (f *SignupFlow) History(ctx context.Context, runID string) ([]runtime.Event, error) {
+	return f.flow.History(ctx, runID)
+}
+
+// Runs returns the IDs of this flow's runs that runs holds, in the order
+// they started: those in one of states (runtime.StateRunning,
+// runtime.StateFailed, ...), or all of them. runs is a store of
+// runtime/store, or a runtime.MemorySink.
+func (f *SignupFlow) Runs(ctx context.Context, runs runtime.RunLister, states ...runtime.RunState) ([]string, error) {
+	return f.flow.Runs(ctx, runs, states...)
+}
+
+// ResumeAll resumes every run of this flow that runs holds and that is not
+// over: call it when the process starts, before new runs, with the store
+// the flow emits to (runtime.WithSink). Completed steps do not run again,
+// the step that was running runs again with the same idempotency key, a
+// rollback in progress continues, and the state comes from the last
+// snapshot. A run that cannot be resumed (its history no longer fits the
+// flow) is skipped and named in the error; the others are resumed all the
+// same.
+func (f *SignupFlow) ResumeAll(ctx context.Context, runs runtime.RunLister) ([]*SignupRun, error) {
+	return f.flow.ResumeAll(ctx, runs)
+}
+
+// Resume continues one run that is not over from its history: completed
+// steps do not run again and the step that was running runs again with the
+// same idempotency key.
 func (f *SignupFlow) Resume(ctx context.Context, history []runtime.Event, opts ...runtime.RunOption) (*SignupRun, error) {
 	return f.flow.Resume(ctx, history, opts...)
 }

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -97,27 +96,49 @@ func (f *PingFlow) Run(runID string) (*PingRun, bool) {
 }
 
 // Status returns the state, step, attempt and history of a run, live or
-// finished (a finished run needs a sink that can load histories, such as
-// runtime.MemorySink).
+// finished (a finished run needs a sink that can load histories: a store
+// of runtime/store, or runtime.MemorySink).
 func (f *PingFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
-// State returns the latest empty state of a run, live or finished, decoded
-// from the snapshot of its status.
+// State returns the latest empty state of a run of this flow, live or
+// finished (a finished run needs a sink that can load histories), decoded
+// from its last snapshot.
 func (f *PingFlow) State(runID string) (struct{}, error) {
-	var state struct{}
-	st, err := f.flow.Status(runID)
-	if err != nil {
-		return state, err
-	}
-	err = json.Unmarshal(st.Snapshot, &state)
-	return state, err
+	return f.flow.State(runID)
 }
 
-// Resume continues a run that is not over from its history (read from a
-// durable store after a crash): completed steps do not run again and the
-// step that was running runs again with the same idempotency key.
+// History returns the events of a run of this flow, live or finished, from
+// the flow's sink, which must load histories (a store of runtime/store, or
+// runtime.MemorySink).
+func (f *PingFlow) History(ctx context.Context, runID string) ([]runtime.Event, error) {
+	return f.flow.History(ctx, runID)
+}
+
+// Runs returns the IDs of this flow's runs that runs holds, in the order
+// they started: those in one of states (runtime.StateRunning,
+// runtime.StateFailed, ...), or all of them. runs is a store of
+// runtime/store, or a runtime.MemorySink.
+func (f *PingFlow) Runs(ctx context.Context, runs runtime.RunLister, states ...runtime.RunState) ([]string, error) {
+	return f.flow.Runs(ctx, runs, states...)
+}
+
+// ResumeAll resumes every run of this flow that runs holds and that is not
+// over: call it when the process starts, before new runs, with the store
+// the flow emits to (runtime.WithSink). Completed steps do not run again,
+// the step that was running runs again with the same idempotency key, a
+// rollback in progress continues, and the state comes from the last
+// snapshot. A run that cannot be resumed (its history no longer fits the
+// flow) is skipped and named in the error; the others are resumed all the
+// same.
+func (f *PingFlow) ResumeAll(ctx context.Context, runs runtime.RunLister) ([]*PingRun, error) {
+	return f.flow.ResumeAll(ctx, runs)
+}
+
+// Resume continues one run that is not over from its history: completed
+// steps do not run again and the step that was running runs again with the
+// same idempotency key.
 func (f *PingFlow) Resume(ctx context.Context, history []runtime.Event, opts ...runtime.RunOption) (*PingRun, error) {
 	return f.flow.Resume(ctx, history, opts...)
 }
