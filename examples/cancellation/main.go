@@ -1,17 +1,24 @@
-// Command cancellation runs the Cancel flow of cancellation.flow against a
-// fake shop in the same process: an unpaid order, a paid order whose
-// refund settles, a paid order whose refund does not settle within a day
-// (the await times out, on a fake clock, and support is asked to chase it),
-// and a shipped order that cannot be cancelled. A Go step's named outcomes
-// choose the way. It prints every transition of each run.
+// Command cancellation runs the Cancel flow of cancellation.flow on a
+// durable store, against a fake shop in the same process: an unpaid order,
+// a paid order whose refund settles, a paid order whose refund does not
+// settle within a day (the await times out, on a fake clock, and support
+// is asked to chase it), and a shipped order that cannot be cancelled. A
+// Go step's named outcomes choose the way. It prints every transition of
+// each run, read back from the store.
 //
-//	go run ./examples/cancellation
+// On start it resumes every run the store holds that is not over.
+//
+//	go run ./examples/cancellation                  # a new store in a temporary directory
+//	go run ./examples/cancellation -store /tmp/cancel
 package main
 
 //go:generate go run github.com/flowgen/flowgen/cmd/flowgen cancellation.flow
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +28,7 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// scenario is the cancellation of one order on a fresh app.
+// scenario is the cancellation of one order.
 type scenario struct {
 	order, about string
 }
@@ -33,66 +40,107 @@ var scenarios = []scenario{
 	{"o-shipped", "a shipped order cannot be cancelled"},
 }
 
-// outcome is what a scenario did.
+// outcome is what a run did.
 type outcome struct {
 	res       runtime.Result[CancelState]
 	history   []runtime.Event
 	published []string
 }
 
-// play cancels sc's order on a fresh app. The run is started rather than
+// play cancels sc's order as run id. The run is started rather than
 // executed so that, while it waits for a settlement, the example can move
 // the fake clock a day on.
-func play(ctx context.Context, sc scenario) (outcome, error) {
-	a, err := newApp()
+func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) {
+	run, err := a.flow.Start(ctx, CancelState{OrderID: sc.order}, runtime.WithRunID(id))
 	if err != nil {
 		return outcome{}, err
 	}
-	run, err := a.flow.Start(ctx, CancelState{OrderID: sc.order}, runtime.WithRunID("cancel-"+sc.order))
-	if err != nil {
-		return outcome{}, err
-	}
-	waitingForRefund := func() bool {
-		return run.Status().Machine == runtime.RunningState(CancelStepAwaitRefund) && a.clock.Pending() > 0
-	}
-	for !waitingForRefund() {
-		select {
-		case <-run.Done():
-		case <-time.After(time.Millisecond):
-			continue
-		}
-		break
-	}
-	if waitingForRefund() {
-		a.clock.Advance(24 * time.Hour)
-	}
-	res, _ := run.Wait(ctx) // res.Err says how a run that is not done ended
-	st, err := a.flow.Status(res.RunID)
-	return outcome{res, st.History, a.published()}, err
+	res, _ := a.finish(ctx, run) // res.Err says how a run that is not done ended
+	return a.outcome(ctx, res)
+}
+
+// outcome reads a finished run back from the store.
+func (a *app) outcome(ctx context.Context, res runtime.Result[CancelState]) (outcome, error) {
+	h, err := a.flow.History(ctx, res.RunID)
+	return outcome{res, h, a.published(res.State.OrderID)}, err
 }
 
 func main() {
-	if err := runAll(context.Background(), os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "cancellation:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func runAll(ctx context.Context, w io.Writer) error {
-	for _, sc := range scenarios {
-		o, err := play(ctx, sc)
+// run is the program: it returns the exit status (2 for a usage error).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("cancellation", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("store", "", "`DIR`ectory of the durable store (default: a new temporary directory)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "cancellation: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "cancellation-store-")
+		if err != nil {
+			fmt.Fprintln(stderr, "cancellation:", err)
+			return 1
+		}
+		*dir = d
+	}
+	a, err := openApp(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "cancellation:", err)
+		return 1
+	}
+	defer a.Close()
+	fmt.Fprintf(stdout, "store %s\n\n", *dir)
+	if err := runAll(ctx, a, stdout); err != nil {
+		fmt.Fprintln(stderr, "cancellation:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Every run is in the store: go run ./cmd/flowgen runs -store %s\n", *dir)
+	return 0
+}
+
+// runAll resumes the store's unfinished runs, then cancels each order.
+func runAll(ctx context.Context, a *app, w io.Writer) error {
+	runs, err := a.flow.ResumeAll(ctx, a.store)
+	if err != nil {
+		// The runs it names are left as they are; the others go on.
+		fmt.Fprintln(w, "some runs could not be resumed:", err)
+	}
+	for _, r := range runs {
+		res, _ := a.finish(ctx, r)
+		o, err := a.outcome(ctx, res)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "%s: %s\n", sc.order, sc.about)
-		printHistory(w, o.history)
-		fmt.Fprintf(w, "  => %s", o.res.Final)
-		if o.res.Err != nil {
-			fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
+		fmt.Fprintf(w, "run %s, resumed from the store:\n", r.ID())
+		report(w, o)
+	}
+	tag := runTag()
+	for _, sc := range scenarios {
+		o, err := play(ctx, a, sc, "cancel-"+sc.order+"-"+tag)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(w, "\n     published %v\n\n", o.published)
+		fmt.Fprintf(w, "%s (run %s): %s\n", sc.order, o.res.RunID, sc.about)
+		report(w, o)
 	}
 	return nil
+}
+
+// report prints a run's history, how it ended and what it published.
+func report(w io.Writer, o outcome) {
+	printHistory(w, o.history)
+	fmt.Fprintf(w, "  => %s", o.res.Final)
+	if o.res.Err != nil {
+		fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
+	}
+	fmt.Fprintf(w, "\n     published %v\n\n", o.published)
 }
 
 // printHistory prints one line per transition: from, to, and how the step
@@ -117,4 +165,13 @@ func printHistory(w io.Writer, history []runtime.Event) {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// runTag tells this process's runs from earlier ones in the same store.
+func runTag() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprint(time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
 }

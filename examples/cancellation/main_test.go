@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -65,7 +67,7 @@ func TestScenarios(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.order, func(t *testing.T) {
 			w := want[sc.order]
-			o, err := play(context.Background(), sc)
+			o, err := play(context.Background(), newTestApp(t), sc, "cancel-"+sc.order)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,10 +84,21 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// newTestApp opens the app on a new store.
+func newTestApp(t *testing.T) *app {
+	t.Helper()
+	a, err := openApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
 // TestSettlementInState: the awaited payload lands in the state field the
 // flow names.
 func TestSettlementInState(t *testing.T) {
-	o, err := play(context.Background(), scenario{order: "o-paid"})
+	o, err := play(context.Background(), newTestApp(t), scenario{order: "o-paid"}, "paid")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,17 +107,77 @@ func TestSettlementInState(t *testing.T) {
 	}
 }
 
-// TestOutput runs the program's main logic and checks that it reports
-// every scenario's end.
+// TestOutput runs the program twice on one store and checks that it
+// reports every scenario's end, both times.
 func TestOutput(t *testing.T) {
-	var out bytes.Buffer
-	if err := runAll(context.Background(), &out); err != nil {
+	dir := t.TempDir()
+	for i := range 2 {
+		var out, errs bytes.Buffer
+		if code := run(context.Background(), []string{"-store", dir}, &out, &errs); code != 0 {
+			t.Fatalf("exit %d: %s", code, errs.String())
+		}
+		if got := strings.Count(out.String(), "=> done\n"); got != 3 {
+			t.Errorf("run %d: %d runs done, want 3:\n%s", i+1, got, out.String())
+		}
+		if !strings.Contains(out.String(), `=> failed (step Inspect: runtime: routed to fail by outcome "shipped")`) {
+			t.Errorf("run %d: output lacks the shipped order's failure:\n%s", i+1, out.String())
+		}
+		if strings.Contains(out.String(), "resumed") {
+			t.Errorf("run %d resumed something, but every run had ended:\n%s", i+1, out.String())
+		}
+	}
+	if code := run(context.Background(), []string{"-store", dir, "extra"}, io.Discard, io.Discard); code != 2 {
+		t.Errorf("an extra argument: exit %d, want 2", code)
+	}
+}
+
+// TestResumeOnStart: a run that a previous process left waiting for the
+// refund's settlement (its next event never reached the store) is resumed
+// when the program starts, and the program takes it to its end: the day
+// passes, support is told, the order is closed.
+func TestResumeOnStart(t *testing.T) {
+	dir := t.TempDir()
+	a, err := openApp(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Count(out.String(), "=> done\n"); got != 3 {
-		t.Errorf("%d runs done, want 3:\n%s", got, out.String())
+	// The first process: its sink stops taking events when the await
+	// times out, as a process that died then would.
+	died := errors.New("the process died")
+	dying, err := NewCancelFlow(handlers{orders: orders},
+		runtime.WithCaller(a.caller), runtime.WithPublisher(a.bus), runtime.WithSubscriber(a.bus), runtime.WithClock(a.clock),
+		runtime.WithSink(runtime.SinkFunc(func(ctx context.Context, e runtime.Event) error {
+			if e.To == runtime.RunningState(CancelStepEscalate) {
+				return died
+			}
+			return a.store.Emit(ctx, e)
+		})))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), `=> failed (step Inspect: runtime: routed to fail by outcome "shipped")`) {
-		t.Errorf("output lacks the shipped order's failure:\n%s", out.String())
+	r, err := dying.Start(context.Background(), CancelState{OrderID: "o-slow"}, runtime.WithRunID("slow-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := a.finish(context.Background(), r); !errors.Is(err, died) {
+		t.Fatalf("the first process's run ended %s, %v", res.Final, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"-store", dir}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	resumed, _, _ := strings.Cut(out.String(), "o-unpaid (run")
+	for _, s := range []string{
+		"run slow-1, resumed from the store:",
+		"AwaitRefund:running -> Escalate:running  [timeout]",
+		"=> done\n     published [support/refund.stuck \"rf-o-slow\" orders/order.cancelled \"o-slow\"]",
+	} {
+		if !strings.Contains(resumed, s) {
+			t.Errorf("output before the scenarios lacks %q:\n%s", s, out.String())
+		}
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // app is a fake shop in one process: orders, a bank that settles refunds
-// (or not), a bus, and the Cancel flow on them.
+// (or not), a bus, a clock, and the Cancel flow on them, recording every
+// transition in a durable store.
 type app struct {
+	store  *store.Store
 	caller *runtime.MemoryCaller
 	bus    *runtime.MemoryBus
 	clock  *runtime.FakeClock
@@ -23,16 +26,21 @@ var orders = map[string]Order{
 	"o-shipped": {ID: "o-shipped", Paid: true, Shipped: true},
 }
 
-// newApp wires the flow to the fake services. This is the one place that
-// chooses the runtime's options: to keep histories across restarts, give
-// runtime.WithSink a durable store (runtime/store) instead of the
-// MemorySink. The clock is a fake one that the example moves by hand, so
-// that a day passes at once.
-func newApp() (*app, error) {
+// openApp opens the store in dir and wires the flow to it and to the fake
+// services. This is the one place that chooses the runtime's options. The
+// clock is a fake one that the example moves by hand, so that a day
+// passes at once; it starts at the real time, so that the store's
+// histories have real dates.
+func openApp(dir string) (*app, error) {
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		return nil, err
+	}
 	a := &app{
+		store:  st,
 		caller: runtime.NewMemoryCaller(),
 		bus:    runtime.NewMemoryBus(),
-		clock:  runtime.NewFakeClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)),
+		clock:  runtime.NewFakeClock(time.Now().UTC().Truncate(time.Second)),
 	}
 	a.caller.Handle("payments", "Payment.Refund", runtime.HandleFunc(a.refund))
 	a.caller.Handle("orders", "Order.Close", runtime.HandleFunc(func(context.Context, string) (any, error) { return nil, nil }))
@@ -41,14 +49,17 @@ func newApp() (*app, error) {
 		runtime.WithPublisher(a.bus),
 		runtime.WithSubscriber(a.bus),
 		runtime.WithClock(a.clock),
-		runtime.WithSink(runtime.NewMemorySink()),
+		runtime.WithSink(st),
 	)
 	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	a.flow = f
 	return a, nil
 }
+
+func (a *app) Close() error { return a.store.Close() }
 
 // refund is the bank: it settles every refund at once, except o-slow's.
 func (a *app) refund(ctx context.Context, orderID string) (string, error) {
@@ -61,12 +72,29 @@ func (a *app) refund(ctx context.Context, orderID string) (string, error) {
 	return id, nil
 }
 
-// published lists the events the flows published, as topic/event.
-func (a *app) published() []string {
+// finish waits for run to end. While the run waits for a settlement that
+// has not come, it moves the fake clock a day on, so that the wait times
+// out at once.
+func (a *app) finish(ctx context.Context, run *CancelRun) (runtime.Result[CancelState], error) {
+	for {
+		select {
+		case <-run.Done():
+			return run.Wait(ctx)
+		case <-time.After(time.Millisecond):
+		}
+		if run.Status().Machine == runtime.RunningState(CancelStepAwaitRefund) && a.clock.Pending() > 0 {
+			a.clock.Advance(24 * time.Hour)
+		}
+	}
+}
+
+// published lists the events published about order, as topic/event and
+// payload.
+func (a *app) published(order string) []string {
 	var out []string
 	for _, m := range a.bus.Published() {
-		if m.Topic != "payments" {
-			out = append(out, m.Topic+"/"+m.Event+" "+string(m.Payload))
+		if p := string(m.Payload); m.Topic != "payments" && (p == `"`+order+`"` || p == `"rf-`+order+`"`) {
+			out = append(out, m.Topic+"/"+m.Event+" "+p)
 		}
 	}
 	return out

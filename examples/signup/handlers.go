@@ -8,11 +8,11 @@ import (
 // handlers implements SignupHandlers: the Go steps and rollbacks of the
 // flow. The rpc, await and publish steps need no code.
 type handlers struct {
-	subscriptions *subscriptions
+	services *services
 }
 
 func (h handlers) CancelSubscription(_ context.Context, s *SignupState) error {
-	return h.subscriptions.cancel(s.SubscriptionID)
+	return h.services.cancelSubscription(s.SubscriptionID)
 }
 
 func (handlers) Activate(_ context.Context, s *SignupState) error {

@@ -1,26 +1,45 @@
 // Command signup runs the Signup flow of signup.flow (the flow of the
-// README) against fake services in the same process, three times: a
-// customer who pays, a plan that does not exist (the customer already
-// created is deleted again), and a signup aborted while it waits for the
-// payment. It prints every transition of each run.
+// README) on a durable store, against fake services in the same process.
 //
-//	go run ./examples/signup
+// On start it resumes every run the store holds that is not over (a
+// previous process died during it), then runs three signups: a customer
+// who pays, a plan that does not exist (the customer already created is
+// deleted again), and a signup aborted while it waits for the payment. It
+// prints every transition.
+//
+//	go run ./examples/signup                  # a new store in a temporary directory
+//	go run ./examples/signup -store /tmp/signup
+//
+// Kill and resume: with -crash-after STEP the program starts one signup
+// and kills itself (SIGKILL) as soon as the run has completed STEP and
+// that is on disk. Run it again on the same store and it resumes the run
+// where it was: the completed steps do not run again.
+//
+//	go run ./examples/signup -store /tmp/signup -crash-after CreateSubscription
+//	go run ./examples/signup -store /tmp/signup
+//
+// The fake services keep their data in services.json beside the store's
+// files, so the second process sees the customer the first one created.
 package main
 
 //go:generate go run github.com/flowgen/flowgen/cmd/flowgen signup.flow
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// scenario is one run of the flow, started on a fresh app.
+// scenario is one signup.
 type scenario struct {
 	name, about string
 	run         func(ctx context.Context, a *app, id string) (runtime.Result[SignupState], error)
@@ -34,12 +53,18 @@ var scenarios = []scenario{
 	{"abort", "Ada's signup is aborted while it waits for her payment.", abort},
 }
 
+// crash is the signup that -crash-after interrupts: the success scenario.
+var crash = scenario{"crash", "Ada signs up for the pro plan and pays; the process dies on the way.", success}
+
 func success(ctx context.Context, a *app, id string) (runtime.Result[SignupState], error) {
-	// The payment may come before the flow waits for it: the bus keeps it.
-	if err := a.pay("cus-ada", 900); err != nil {
+	run, err := a.flow.Start(ctx, ada, runtime.WithRunID(id))
+	if err != nil {
 		return runtime.Result[SignupState]{}, err
 	}
-	return a.flow.Execute(ctx, ada, runtime.WithRunID(id))
+	if err := a.payWhenAsked(run); err != nil {
+		return runtime.Result[SignupState]{}, err
+	}
+	return run.Wait(ctx)
 }
 
 func rollback(ctx context.Context, a *app, id string) (runtime.Result[SignupState], error) {
@@ -67,74 +92,182 @@ func abort(ctx context.Context, a *app, id string) (runtime.Result[SignupState],
 	return run.Wait(ctx)
 }
 
-// outcome is what a scenario did: the run's result and history, and what
-// the fake services hold afterwards.
+// outcome is what a run did: its result and history, and what the fake
+// services hold of it afterwards.
 type outcome struct {
-	res           runtime.Result[SignupState]
-	history       []runtime.Event
-	customers     []string
-	subscriptions []string
+	res     runtime.Result[SignupState]
+	history []runtime.Event
+	effects effects
 }
 
-// play runs sc on a fresh app.
-func play(ctx context.Context, sc scenario) (outcome, error) {
-	a, err := newApp()
-	if err != nil {
-		return outcome{}, err
-	}
-	res, _ := sc.run(ctx, a, "signup-"+sc.name) // res.Err says how a run that is not done ended
+// play runs sc on a as run id, printing its transitions as they happen.
+func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) {
+	a.out.follow(id)
+	res, err := sc.run(ctx, a, id)
 	if res.RunID == "" {
-		return outcome{}, fmt.Errorf("%s: the run did not start", sc.name)
+		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.name, err)
 	}
-	// The history as the sink recorded it (Status reads it back).
-	st, err := a.flow.Status(res.RunID)
-	return outcome{res, st.History, a.customers.list(), a.subscriptions.list()}, err
+	return a.outcome(ctx, res)
+}
+
+// outcome reads a finished run back from the store.
+func (a *app) outcome(ctx context.Context, res runtime.Result[SignupState]) (outcome, error) {
+	h, err := a.flow.History(ctx, res.RunID)
+	return outcome{res, h, a.services.of(res.RunID)}, err
 }
 
 func main() {
-	if err := runAll(context.Background(), os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "signup:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func runAll(ctx context.Context, w io.Writer) error {
-	for _, sc := range scenarios {
-		o, err := play(ctx, sc)
+// run is the program: it returns the exit status (2 for a usage error).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("signup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("store", "", "`DIR`ectory of the durable store (default: a new temporary directory)")
+	crashAfter := fs.String("crash-after", "", "start one signup and kill the process once it has completed `STEP` and that is on disk")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "signup: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "signup-store-")
+		if err != nil {
+			fmt.Fprintln(stderr, "signup:", err)
+			return 1
+		}
+		*dir = d
+	}
+
+	var die func(runtime.Event)
+	if step := *crashAfter; step != "" {
+		die = func(e runtime.Event) {
+			// A step completed: its run left step:running with no error.
+			if e.From == runtime.RunningState(step) && e.To != e.From && e.Error == "" {
+				fmt.Fprintf(stdout, "  ** %s completed and that is on disk: the process kills itself (SIGKILL) **\n", step)
+				killSelf()
+			}
+		}
+	}
+	a, err := openApp(*dir, stdout, die)
+	if err != nil {
+		fmt.Fprintln(stderr, "signup:", err)
+		return 1
+	}
+	defer a.Close()
+	if step := *crashAfter; step != "" && !slices.ContainsFunc(a.flow.Runtime().Steps(), func(s *runtime.Step[SignupState]) bool { return s.ID == step }) {
+		var ids []string
+		for _, s := range a.flow.Runtime().Steps() {
+			ids = append(ids, s.ID)
+		}
+		fmt.Fprintf(stderr, "signup: -crash-after: flow Signup has no step %q (it has %s)\n", step, strings.Join(ids, ", "))
+		return 2
+	}
+
+	fmt.Fprintf(stdout, "store %s\n\n", *dir)
+	if err := runAll(ctx, a, *crashAfter, stdout); err != nil {
+		fmt.Fprintln(stderr, "signup:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Every run is in the store: go run ./cmd/flowgen runs -store %s\n", *dir)
+	return 0
+}
+
+// runAll resumes the store's unfinished runs, then runs the crash signup
+// (with crashAfter) or the scenarios.
+func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
+	if err := resumeAll(ctx, a, w); err != nil {
+		return err
+	}
+	tag := runTag()
+	if crashAfter != "" {
+		id := crash.name + "-" + tag
+		fmt.Fprintf(w, "%s (run %s): %s\n", crash.name, id, crash.about)
+		o, err := play(ctx, a, crash, id)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "%s: %s\n", sc.name, sc.about)
-		printHistory(w, o.history)
-		fmt.Fprintf(w, "  => %s", o.res.Final)
-		if o.res.Err != nil {
-			fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
+		fmt.Fprintf(w, "The run never completed %s, so the process lives on.\n", crashAfter)
+		report(w, o)
+		return nil
+	}
+	for _, sc := range scenarios {
+		id := sc.name + "-" + tag
+		fmt.Fprintf(w, "%s (run %s): %s\n", sc.name, id, sc.about)
+		o, err := play(ctx, a, sc, id)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(w, "\n     customers %v, subscriptions %v, access %v\n\n", o.customers, o.subscriptions, o.res.State.Active)
+		report(w, o)
 	}
 	return nil
 }
 
-// printHistory prints one line per transition: from, to, and how the step
-// attempt that caused it ended.
-func printHistory(w io.Writer, history []runtime.Event) {
-	width := 0
-	for _, e := range history {
-		width = max(width, len(e.From))
+// resumeAll resumes every run of the flow that the store holds and that is
+// not over, waits for them, and prints each one's history with the point
+// where this process took over.
+func resumeAll(ctx context.Context, a *app, w io.Writer) error {
+	ids, err := a.flow.Runs(ctx, a.store, runtime.StatePending, runtime.StateRunning, runtime.StateRollingBack)
+	if err != nil || len(ids) == 0 {
+		return err
 	}
-	for _, e := range history {
-		line := fmt.Sprintf("  %-*s -> %s", width, e.From, e.To)
-		if e.Outcome != "" {
-			line += "  [" + e.Outcome + "]"
+	// How far each run had got: its history before this process.
+	before := map[string]int{}
+	for _, id := range ids {
+		h, err := a.flow.History(ctx, id)
+		if err != nil {
+			return err
 		}
-		if e.Error != "" {
-			line += "  " + firstLine(e.Error)
-		}
-		fmt.Fprintln(w, line)
+		before[id] = len(h)
 	}
+	fmt.Fprintf(w, "The store holds %d unfinished run(s): resuming them.\n", len(ids))
+	runs, err := a.flow.ResumeAll(ctx, a.store)
+	if err != nil {
+		// The runs it names are left as they are; the others go on.
+		fmt.Fprintln(w, "  some runs could not be resumed:", err)
+	}
+	for _, r := range runs {
+		// A resumed signup pays as the scenario's customer would.
+		if err := a.payWhenAsked(r); err != nil {
+			return err
+		}
+		res, _ := r.Wait(ctx) // res.Err says how a run that is not done ended
+		o, err := a.outcome(ctx, res)
+		if err != nil {
+			return err
+		}
+		n := min(before[r.ID()], len(o.history))
+		fmt.Fprintf(w, "run %s, resumed:\n", r.ID())
+		for _, e := range o.history[:n] {
+			fmt.Fprintln(w, transition(e))
+		}
+		fmt.Fprintln(w, "  -- the previous process died here; this one resumed the run --")
+		for _, e := range o.history[n:] {
+			fmt.Fprintln(w, transition(e))
+		}
+		report(w, o)
+	}
+	return nil
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
+// report prints how a run ended and what it did to the services.
+func report(w io.Writer, o outcome) {
+	fmt.Fprintf(w, "  => %s", o.res.Final)
+	if o.res.Err != nil {
+		fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
+	}
+	fmt.Fprintf(w, "\n     %s, access %v\n\n", o.effects, o.res.State.Active)
+}
+
+// runTag tells this process's runs from earlier ones in the same store.
+func runTag() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprint(time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
 }

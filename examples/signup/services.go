@@ -2,115 +2,222 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// app is everything a run of the example needs: fake services in the same
-// process, and the flow built on them.
-type app struct {
-	caller        *runtime.MemoryCaller
-	bus           *runtime.MemoryBus
-	customers     *customers
-	subscriptions *subscriptions
-	flow          *SignupFlow
+// servicesFile is where the fake services keep their data, beside the
+// store's files: a restarted program sees what the services did before,
+// as it would with real ones.
+const servicesFile = "services.json"
+
+// services are fake customers and subscriptions services in the process.
+// Every record keeps the idempotency key of the call that made it (which
+// names the run and the step), so that the program and its tests can say
+// what each run did to the world.
+type services struct {
+	mu   sync.Mutex
+	path string // "" keeps the data in memory only
+	data servicesData
 }
 
-// newApp wires the flow to in-process services. This is the one place that
-// chooses the runtime's options: to keep histories across restarts, give
-// runtime.WithSink a durable store (runtime/store) instead of the
-// MemorySink.
-func newApp() (*app, error) {
-	a := &app{
-		caller:        runtime.NewMemoryCaller(),
-		bus:           runtime.NewMemoryBus(),
-		customers:     &customers{},
-		subscriptions: &subscriptions{},
+type servicesData struct {
+	Customers     []customer     `json:"customers"`
+	Subscriptions []subscription `json:"subscriptions"`
+}
+
+type customer struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Key     string `json:"key"` // idempotency key of the call that created it
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+type subscription struct {
+	ID        string `json:"id"`
+	Plan      string `json:"plan"`
+	Key       string `json:"key"`
+	Cancelled bool   `json:"cancelled,omitempty"`
+}
+
+// openServices loads the services' data from dir ("" for none).
+func openServices(dir string) (*services, error) {
+	sv := &services{}
+	if dir == "" {
+		return sv, nil
 	}
-	a.caller.Handle("customers", "Customer.Create", runtime.HandleFunc(a.customers.create))
-	a.caller.Handle("customers", "Customer.Delete", runtime.HandleFunc(a.customers.delete))
-	a.caller.Handle("subscriptions", "Subscription.Create", runtime.HandleFunc(a.subscriptions.create))
-	f, err := NewSignupFlow(handlers{subscriptions: a.subscriptions},
-		runtime.WithCaller(a.caller),
-		runtime.WithPublisher(a.bus),
-		runtime.WithSubscriber(a.bus),
-		runtime.WithSink(runtime.NewMemorySink()),
-	)
+	sv.path = filepath.Join(dir, servicesFile)
+	b, err := os.ReadFile(sv.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return sv, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	a.flow = f
-	return a, nil
+	if err := json.Unmarshal(b, &sv.data); err != nil {
+		return nil, fmt.Errorf("%s: %w", sv.path, err)
+	}
+	return sv, nil
 }
 
-// customers is a fake customers service. Its first call fails, as a busy
-// service does, to show a retry.
-type customers struct {
-	mu    sync.Mutex
-	calls int
-	ids   []string
+// save writes the data with a rename, so that a process killed at any
+// moment leaves the old file or the new one. (No fsync: the demo kills the
+// process, not the machine.) Called with mu held.
+func (sv *services) save() error {
+	if sv.path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(sv.data, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := sv.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, sv.path)
 }
 
-func (c *customers) create(_ context.Context, cu Customer) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.calls++; c.calls == 1 {
+// register puts the services on caller.
+func (sv *services) register(caller *runtime.MemoryCaller) {
+	caller.Handle("customers", "Customer.Create", runtime.HandleFunc(sv.createCustomer))
+	caller.Handle("customers", "Customer.Delete", runtime.HandleFunc(sv.deleteCustomer))
+	caller.Handle("subscriptions", "Subscription.Create", runtime.HandleFunc(sv.createSubscription))
+}
+
+// createCustomer creates a customer. The first attempt of every run fails,
+// as a busy service does, to show a retry. A call with an idempotency key
+// it has seen returns the customer it created then: that is what the key
+// is for.
+func (sv *services) createCustomer(ctx context.Context, cu Customer) (string, error) {
+	if runtime.Attempt(ctx) == 1 {
 		return "", errors.New("customers: too busy, try again")
 	}
-	id := "cus-" + cu.Name
-	c.ids = append(c.ids, id)
-	return id, nil
+	key := runtime.IdempotencyKey(ctx)
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	for _, c := range sv.data.Customers {
+		if c.Key == key {
+			return c.ID, nil
+		}
+	}
+	id := fmt.Sprintf("cus-%d", len(sv.data.Customers)+1)
+	sv.data.Customers = append(sv.data.Customers, customer{ID: id, Name: cu.Name, Key: key})
+	return id, sv.save()
 }
 
-func (c *customers) delete(_ context.Context, id string) (any, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ids = slices.DeleteFunc(c.ids, func(x string) bool { return x == id })
-	return nil, nil
+func (sv *services) deleteCustomer(_ context.Context, id string) (any, error) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	for i := range sv.data.Customers {
+		if sv.data.Customers[i].ID == id {
+			sv.data.Customers[i].Deleted = true
+		}
+	}
+	return nil, sv.save()
 }
 
-func (c *customers) list() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.ids)
-}
-
-// pay publishes the payment of a customer, as the payments service would.
-func (a *app) pay(customerID string, cents int) error {
-	return a.bus.Publish(context.Background(), "payments", "payment.succeeded", Payment{CustomerID: customerID, Cents: cents})
-}
-
-// subscriptions is a fake subscriptions service that knows two plans.
-type subscriptions struct {
-	mu     sync.Mutex
-	active []string
-}
-
-func (s *subscriptions) create(_ context.Context, plan string) (string, error) {
+// createSubscription knows two plans.
+func (sv *services) createSubscription(ctx context.Context, plan string) (string, error) {
 	if plan != "basic" && plan != "pro" {
 		// Retrying will not make the plan exist.
 		return "", runtime.Permanent(fmt.Errorf("subscriptions: no plan %q", plan))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := fmt.Sprintf("sub-%d", len(s.active)+1)
-	s.active = append(s.active, id)
-	return id, nil
+	key := runtime.IdempotencyKey(ctx)
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	for _, s := range sv.data.Subscriptions {
+		if s.Key == key {
+			return s.ID, nil
+		}
+	}
+	id := fmt.Sprintf("sub-%d", len(sv.data.Subscriptions)+1)
+	sv.data.Subscriptions = append(sv.data.Subscriptions, subscription{ID: id, Plan: plan, Key: key})
+	return id, sv.save()
 }
 
-func (s *subscriptions) list() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.active)
+// cancelSubscription backs the Go rollback CancelSubscription.
+func (sv *services) cancelSubscription(id string) error {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	for i := range sv.data.Subscriptions {
+		if sv.data.Subscriptions[i].ID == id {
+			sv.data.Subscriptions[i].Cancelled = true
+		}
+	}
+	return sv.save()
 }
 
-func (s *subscriptions) cancel(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.active = slices.DeleteFunc(s.active, func(a string) bool { return a == id })
-	return nil
+// effects is what one run did to the services.
+type effects struct {
+	Customers     []customer
+	Subscriptions []subscription
+}
+
+// of returns the records that runID's calls made.
+func (sv *services) of(runID string) effects {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	var e effects
+	prefix := runID + "/"
+	for _, c := range sv.data.Customers {
+		if strings.HasPrefix(c.Key, prefix) {
+			e.Customers = append(e.Customers, c)
+		}
+	}
+	for _, s := range sv.data.Subscriptions {
+		if strings.HasPrefix(s.Key, prefix) {
+			e.Subscriptions = append(e.Subscriptions, s)
+		}
+	}
+	return e
+}
+
+// String says what the run did, for the program's output:
+// "customer cus-1 created once, subscription sub-1 active".
+func (e effects) String() string {
+	var parts []string
+	times := func(n int) string {
+		switch n {
+		case 1:
+			return "once"
+		case 2:
+			return "twice"
+		}
+		return fmt.Sprintf("%d times", n)
+	}
+	switch {
+	case len(e.Customers) == 0:
+		parts = append(parts, "no customer")
+	default:
+		c := e.Customers[len(e.Customers)-1]
+		what := "customer " + c.ID + " created " + times(len(e.Customers))
+		if c.Deleted {
+			what += ", then deleted"
+		}
+		parts = append(parts, what)
+	}
+	switch {
+	case len(e.Subscriptions) == 0:
+		parts = append(parts, "no subscription")
+	default:
+		s := e.Subscriptions[len(e.Subscriptions)-1]
+		state := "active"
+		if s.Cancelled {
+			state = "cancelled"
+		}
+		what := "subscription " + s.ID + " " + state
+		if len(e.Subscriptions) > 1 {
+			what += fmt.Sprintf(" (%d created)", len(e.Subscriptions))
+		}
+		parts = append(parts, what)
+	}
+	return strings.Join(parts, ", ")
 }
