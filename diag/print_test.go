@@ -1,0 +1,61 @@
+package diag
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFprintQuotesLineWithCaret(t *testing.T) {
+	src := []byte("flow A {\n\tstep B { on ok -> Nope }\n}\n")
+	d := Errorf(Range{Start: Pos{File: "a.flow", Line: 2, Column: 20}}, "undefined-target", "undefined step %q", "Nope").
+		WithHint("did you mean %q?", "B")
+	var b strings.Builder
+	if err := Fprint(&b, List{d}, func(string) []byte { return src }, 2); err != nil {
+		t.Fatal(err)
+	}
+	want := "a.flow:2:20: error: undefined step \"Nope\"\n" +
+		"    \tstep B { on ok -> Nope }\n" +
+		"    \t                  ^\n" + // the tab is kept so the caret lines up in a terminal
+		"  hint: did you mean \"B\"?\n" +
+		"too many diagnostics: 2 more not shown\n"
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A hostile line cannot reorder the quoted text: bidirectional controls and
+// other control bytes are shown escaped, and the caret still points at the
+// column (counted in bytes of the original line).
+func TestFprintEscapesControls(t *testing.T) {
+	src := []byte("x \u202e\x01 y\n")
+	d := Errorf(Range{Start: Pos{File: "a.flow", Line: 1, Column: 8}}, "", "bad")
+	var b strings.Builder
+	if err := Fprint(&b, List{d}, func(string) []byte { return src }, 0); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if lines[1] != `    x \u202e\u0001 y` {
+		t.Errorf("quoted line = %q", lines[1])
+	}
+	if caret := strings.Index(lines[2], "^"); caret != strings.Index(lines[1], " y")+1 {
+		t.Errorf("caret at %d under %q", caret, lines[1])
+	}
+}
+
+func TestClosest(t *testing.T) {
+	cands := []string{"CreateCustomer", "CreateSubscription", "done", "fail"}
+	for name, want := range map[string]string{
+		"CreateSubscriptoin": "CreateSubscription", // adjacent swap is one edit
+		"createcustomer":     "CreateCustomer",     // case alone always matches
+		"Nope":               "",                   // short names tolerate one edit only
+		"dne":                "done",
+		"Unrelated":          "",
+	} {
+		if got := DidYouMean(name, cands); got != want {
+			t.Errorf("DidYouMean(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if got := Closest("retries", []string{"retry", "timeout"}, 3); got != "retry" {
+		t.Errorf("Closest(retries) = %q", got)
+	}
+}
