@@ -198,7 +198,8 @@ func (f *Flow[S]) Run(id string) (*Run[S], bool) {
 }
 
 // Status returns the status of a live run, or of a finished one whose
-// history the sink can load (Replay of it).
+// history the sink can load (Replay of it). A run of another flow is
+// unknown here (ErrUnknownRun), even when the sink is shared and holds it.
 func (f *Flow[S]) Status(runID string) (Status, error) {
 	if r, ok := f.Run(runID); ok {
 		return r.Status(), nil
@@ -209,6 +210,11 @@ func (f *Flow[S]) Status(runID string) (Status, error) {
 	h, err := f.opts.loader.LoadHistory(context.Background(), runID)
 	if err != nil {
 		return Status{}, fmt.Errorf("run %q: %w", runID, err)
+	}
+	// Checked before Replay so that another flow's run is not even
+	// validated: its history says nothing about this definition.
+	if len(h) > 0 && h[0].Flow != f.id {
+		return Status{}, fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrUnknownRun, runID, h[0].Flow, f.id)
 	}
 	return Replay(h)
 }

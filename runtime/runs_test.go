@@ -204,7 +204,8 @@ func TestLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := threeSteps(t, "elsewhere", rec, mem).Execute(ctx, state{})
+	elsewhere := threeSteps(t, "elsewhere", rec, mem)
+	other, err := elsewhere.Execute(ctx, state{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,18 @@ func TestLookups(t *testing.T) {
 	if h, err := f.History(ctx, "done1"); err != nil || len(h) != 4 {
 		t.Errorf("History(done1) = %v, %v", transitions(h), err)
 	}
+	if st, err := f.Status("done1"); err != nil || st.Flow != "lookups" || st.State != runtime.StateDone {
+		t.Errorf("Status(done1) = %+v, %v", st, err)
+	}
+	// The shared sink holds the other flow's run: its own flow finds it,
+	// this one must not.
+	if st, err := elsewhere.Status(other.RunID); err != nil || st.Flow != "elsewhere" {
+		t.Errorf("elsewhere.Status(%s) = %+v, %v", other.RunID, st, err)
+	}
 	for _, id := range []string{other.RunID, "nope"} {
+		if _, err := f.Status(id); !errors.Is(err, runtime.ErrUnknownRun) {
+			t.Errorf("Status(%s) = %v, want ErrUnknownRun", id, err)
+		}
 		if _, err := f.State(id); !errors.Is(err, runtime.ErrUnknownRun) {
 			t.Errorf("State(%s) = %v, want ErrUnknownRun", id, err)
 		}
