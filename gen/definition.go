@@ -191,7 +191,42 @@ func (g *flowGen) methods() []jen.Code {
 		jen.Add(docComment(prose("Runtime returns the underlying runtime definition, for what the typed methods do not cover (Steps, engines).")...)).Line().
 			Func().Params(recv.Clone()).Id("Runtime").Params().Params(jen.Op("*").Add(g.rtS("Flow"))).
 			Block(jen.Return(inner())),
+		g.triggersMethod(recv.Clone()),
 	}
+}
+
+// triggersMethod declares Triggers: the flow's trigger lines as
+// runtime.Trigger values, so that an engine can start the flow from its
+// .flow file's declarations (engine.Register with no triggers).
+func (g *flowGen) triggersMethod(recv jen.Code) jen.Code {
+	var items []jen.Code
+	for _, t := range g.fl.Triggers {
+		if t == nil {
+			continue
+		}
+		var fields []jen.Code
+		switch t.Kind {
+		case dsl.TriggerRPC:
+			fields = []jen.Code{jen.Id("Kind").Op(":").Add(rt("TriggerRPC")), jen.Id("Endpoint").Op(":").Lit(t.Endpoint)}
+		case dsl.TriggerEvent:
+			fields = []jen.Code{jen.Id("Kind").Op(":").Add(rt("TriggerEvent")), jen.Id("Topic").Op(":").Lit(t.Topic), jen.Id("Event").Op(":").Lit(t.Event)}
+		case dsl.TriggerSchedule:
+			fields = []jen.Code{jen.Id("Kind").Op(":").Add(rt("TriggerSchedule")), jen.Id("Schedule").Op(":").Lit(t.Schedule)}
+		default:
+			continue
+		}
+		items = append(items, jen.Values(fields...))
+	}
+	doc := fmt.Sprintf("Triggers returns what starts flow %s, as %s declares it; engine.Register uses them when it is given none. "+
+		"Each call returns a new slice.", g.fl.Name, g.source)
+	ret := jen.Return(jen.Index().Add(rt("Trigger")).Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}, items...))
+	if len(items) == 0 {
+		doc = fmt.Sprintf("Triggers returns nil: flow %s declares no trigger in %s, so only Start (or an engine's API) starts it.", g.fl.Name, g.source)
+		ret = jen.Return(jen.Nil())
+	}
+	return jen.Add(docComment(prose(doc)...)).Line().
+		Func().Params(recv).Id("Triggers").Params().Params(jen.Index().Add(rt("Trigger"))).
+		Block(ret)
 }
 
 // runType names the typed run: the runtime's run of the state type.

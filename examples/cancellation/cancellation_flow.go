@@ -251,6 +251,15 @@ func (f *CancelFlow) Runtime() *runtime.Flow[CancelState] {
 	return f.flow
 }
 
+// Triggers returns what starts flow Cancel, as cancellation.flow declares
+// it; engine.Register uses them when it is given none. Each call returns a
+// new slice.
+func (f *CancelFlow) Triggers() []runtime.Trigger {
+	return []runtime.Trigger{
+		{Kind: runtime.TriggerRPC, Endpoint: "Orders.Cancel"},
+	}
+}
+
 // CancelRun is one run of flow Cancel, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type CancelRun = runtime.Run[CancelState]

@@ -294,6 +294,12 @@ func (f *ActionsFlow) Runtime() *runtime.Flow[ActionsState] {
 	return f.flow
 }
 
+// Triggers returns nil: flow Actions declares no trigger in input.flow, so
+// only Start (or an engine's API) starts it.
+func (f *ActionsFlow) Triggers() []runtime.Trigger {
+	return nil
+}
+
 // ActionsRun is one run of flow Actions, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type ActionsRun = runtime.Run[ActionsState]

@@ -174,6 +174,16 @@ func (f *CancelFlow) Runtime() *runtime.Flow[CancelState] {
 	return f.flow
 }
 
+// Triggers returns what starts flow Cancel, as input.flow declares it;
+// engine.Register uses them when it is given none. Each call returns a new
+// slice.
+func (f *CancelFlow) Triggers() []runtime.Trigger {
+	return []runtime.Trigger{
+		{Kind: runtime.TriggerRPC, Endpoint: "Cancel.Start"},
+		{Kind: runtime.TriggerSchedule, Schedule: "0 3 * * *"},
+	}
+}
+
 // CancelRun is one run of flow Cancel, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type CancelRun = runtime.Run[CancelState]
@@ -344,6 +354,16 @@ func (f *ReconcileFlow) Abort(runID string) error {
 // methods do not cover (Steps, engines).
 func (f *ReconcileFlow) Runtime() *runtime.Flow[ReconcileState] {
 	return f.flow
+}
+
+// Triggers returns what starts flow Reconcile, as input.flow declares it;
+// engine.Register uses them when it is given none. Each call returns a new
+// slice.
+func (f *ReconcileFlow) Triggers() []runtime.Trigger {
+	return []runtime.Trigger{
+		{Kind: runtime.TriggerSchedule, Schedule: "@every 1h"},
+		{Kind: runtime.TriggerEvent, Topic: "billing", Event: "reconcile.requested"},
+	}
 }
 
 // ReconcileRun is one run of flow Reconcile, as Start returns it: Wait for

@@ -261,6 +261,12 @@ func (f *NoopFlow) Runtime() *runtime.Flow[NoopState] {
 	return f.flow
 }
 
+// Triggers returns nil: flow Noop declares no trigger in input.flow, so
+// only Start (or an engine's API) starts it.
+func (f *NoopFlow) Triggers() []runtime.Trigger {
+	return nil
+}
+
 // NoopRun is one run of flow Noop, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type NoopRun = runtime.Run[NoopState]

@@ -235,6 +235,12 @@ func (f *ModerationFlow) Runtime() *runtime.Flow[post] {
 	return f.flow
 }
 
+// Triggers returns nil: flow Moderation declares no trigger in input.flow,
+// so only Start (or an engine's API) starts it.
+func (f *ModerationFlow) Triggers() []runtime.Trigger {
+	return nil
+}
+
 // ModerationRun is one run of flow Moderation, as Start returns it: Wait
 // for its result, Abort it, or ask its Status.
 type ModerationRun = runtime.Run[post]

@@ -292,6 +292,17 @@ func (f *SignupFlow) Runtime() *runtime.Flow[SignupState] {
 	return f.flow
 }
 
+// Triggers returns what starts flow Signup, as input.flow declares it;
+// engine.Register uses them when it is given none. Each call returns a new
+// slice.
+func (f *SignupFlow) Triggers() []runtime.Trigger {
+	return []runtime.Trigger{
+		{Kind: runtime.TriggerRPC, Endpoint: "Signup.Start"},
+		{Kind: runtime.TriggerEvent, Topic: "accounts", Event: "signup.requested"},
+		{Kind: runtime.TriggerSchedule, Schedule: "@every 1h"},
+	}
+}
+
 // SignupRun is one run of flow Signup, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type SignupRun = runtime.Run[SignupState]

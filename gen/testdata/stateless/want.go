@@ -155,6 +155,12 @@ func (f *PingFlow) Runtime() *runtime.Flow[struct{}] {
 	return f.flow
 }
 
+// Triggers returns nil: flow Ping declares no trigger in input.flow, so
+// only Start (or an engine's API) starts it.
+func (f *PingFlow) Triggers() []runtime.Trigger {
+	return nil
+}
+
 // PingRun is one run of flow Ping, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type PingRun = runtime.Run[struct{}]
