@@ -213,11 +213,36 @@ func (e *Engine) newRunID() string {
 // runtime definition.
 type Runtimer[S any] interface{ Runtime() *runtime.Flow[S] }
 
+// Triggered is what a generated flow type also is: it lists the triggers
+// its .flow file declares.
+type Triggered interface{ Triggers() []runtime.Trigger }
+
 // Register registers a generated flow, built with e.RuntimeOptions(), with
-// the triggers that start it (a generated flow's triggers are in its .flow
-// file; name them here).
+// the triggers that start it. Given no triggers, it takes the flow's own
+// (Triggered: generated flows list their .flow file's trigger lines);
+// triggers given here replace those. To register a generated flow with no
+// trigger at all, use RegisterFlow(e, flow.Runtime()).
 func Register[S any](e *Engine, flow Runtimer[S], triggers ...Trigger) error {
+	if len(triggers) == 0 {
+		if t, ok := flow.(Triggered); ok {
+			triggers = FromRuntime(t.Triggers())
+		}
+	}
 	return RegisterFlow(e, flow.Runtime(), triggers...)
+}
+
+// FromRuntime converts the runtime's triggers (a generated flow's
+// Triggers()) to the engine's. Kinds are not checked here: registration
+// rejects an unknown one.
+func FromRuntime(ts []runtime.Trigger) []Trigger {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make([]Trigger, len(ts))
+	for i, t := range ts {
+		out[i] = Trigger{Kind: dsl.TriggerKind(t.Kind), Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule}
+	}
+	return out
 }
 
 // RegisterFlow registers a runtime flow definition, built with

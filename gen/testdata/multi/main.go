@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"goldens/check"
 
@@ -52,11 +53,14 @@ func main() {
 	st, err := cancel.State(res.RunID) // from the sink's history
 	check.Equal("cancel: State error", err, nil)
 	check.Equal("cancel: State", st, res.State)
+	// Triggers are the .flow's trigger lines, in file order, for engines.
+	check.Equal("cancel: Triggers", fmt.Sprint(cancel.Triggers()), "[{rpc Cancel.Start   } {schedule    0 3 * * *}]")
 
 	rec, err := NewReconcileFlow(reconcile{}, opts...)
 	if err != nil {
 		check.Fatalf("NewReconcileFlow: %v", err)
 	}
+	check.Equal("reconcile: Triggers", fmt.Sprint(rec.Triggers()), "[{schedule    @every 1h} {event  billing reconcile.requested }]")
 	res2, _ := rec.Execute(ctx, ReconcileState{Matched: true})
 	check.Run("matched", sink, res2.RunID, res2.Final, runtime.StateDone,
 		"pending -> Compare:running",

@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"context"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+type helloState struct {
+	Name    string `json:"name"`
+	Greeted bool   `json:"greeted"`
+}
+
+// genHello is shaped like flowgen's generated code for
+//
+//	flow Hello {
+//	    state helloState
+//	    trigger rpc "Hello.Start"
+//	    trigger event greetings "hello.requested"
+//	    step Greet { irreversible }
+//	}
+//
+// a typed wrapper with Runtime() and Triggers().
+type genHello struct {
+	flow     *runtime.Flow[helloState]
+	triggers []runtime.Trigger
+}
+
+func (f *genHello) Runtime() *runtime.Flow[helloState] { return f.flow }
+func (f *genHello) Triggers() []runtime.Trigger        { return slices.Clone(f.triggers) }
+
+func newGenHello(t *testing.T, e *Engine, triggers ...runtime.Trigger) *genHello {
+	t.Helper()
+	f := runtime.New[helloState]("Hello", e.RuntimeOptions()...)
+	greet := runtime.NewStep("Greet", func(_ context.Context, s *helloState) (runtime.Outcome, error) {
+		s.Greeted = true
+		return runtime.OutcomeOK, nil
+	}, runtime.WithIrreversible[helloState]())
+	if err := f.Register(greet); err != nil {
+		t.Fatal(err)
+	}
+	return &genHello{flow: f, triggers: triggers}
+}
+
+var helloTriggers = []runtime.Trigger{
+	{Kind: runtime.TriggerRPC, Endpoint: "Hello.Start"},
+	{Kind: runtime.TriggerEvent, Topic: "greetings", Event: "hello.requested"},
+}
+
+func registeredTriggers(e *Engine, flow string) []Trigger {
+	for _, fi := range e.Flows() {
+		if fi.Name == flow {
+			return fi.Triggers
+		}
+	}
+	return nil
+}
+
+// Register with no triggers takes a generated flow's own (its Triggers
+// method): the rpc trigger starts runs over HTTP and the event trigger
+// starts a run per message.
+func TestRegisterTakesGeneratedTriggers(t *testing.T) {
+	st := store.NewMemory()
+	broker := NewMemoryBroker()
+	e, err := New(Options{Store: st, Broker: broker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Register(e, newGenHello(t, e, helloTriggers...)); err != nil {
+		t.Fatal(err)
+	}
+	want := []Trigger{RPC("Hello.Start"), OnEvent("greetings", "hello.requested")}
+	if got := registeredTriggers(e, "Hello"); !slices.Equal(got, want) {
+		t.Fatalf("triggers = %v, want %v", got, want)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+
+	done := func(id string) func() bool {
+		return func() bool {
+			info, ok := st.Get(id)
+			return ok && info.State == runtime.StateDone
+		}
+	}
+	c := apiClient{t, httptest.NewServer(e.Handler())}
+	defer c.srv.Close()
+	status, out := c.do("POST", "/rpc/Hello.Start", `{"name": "ada"}`)
+	if status != 201 {
+		t.Fatalf("POST /rpc/Hello.Start: %d %v", status, out)
+	}
+	rpcRun, _ := out["run_id"].(string)
+	waitFor(t, "rpc-started run done", done(rpcRun))
+
+	publish(t, broker, "hello-1", "greetings", "hello.requested", helloState{Name: "bob"})
+	evRun := derivedRunID("Hello", "e", "hello-1")
+	waitFor(t, "event-started run done", done(evRun))
+	rs, err := e.Status(evRun)
+	if err != nil || !strings.Contains(string(rs.Snapshot), `"name":"bob"`) || !strings.Contains(string(rs.Snapshot), `"greeted":true`) {
+		t.Fatalf("event run status = %s, %v", rs.Snapshot, err)
+	}
+}
+
+// Triggers given to Register replace the flow's own; a flow's own trigger
+// that is invalid fails the registration, naming the flow.
+func TestRegisterTriggersOverrideAndValidate(t *testing.T) {
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Register(e, newGenHello(t, e, helloTriggers...), RPC("Hi.Start")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := registeredTriggers(e, "Hello"), []Trigger{RPC("Hi.Start")}; !slices.Equal(got, want) {
+		t.Fatalf("triggers = %v, want %v", got, want)
+	}
+
+	e2, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := newGenHello(t, e2, runtime.Trigger{Kind: runtime.TriggerSchedule, Schedule: "every tuesday"})
+	if err := Register(e2, bad); err == nil || !strings.Contains(err.Error(), `flow "Hello"`) {
+		t.Fatalf("Register with a bad schedule = %v, want an error naming the flow", err)
+	}
+	if len(e2.Flows()) != 0 {
+		t.Fatalf("a rejected flow is registered: %v", e2.Flows())
+	}
+}
+
+func TestFromRuntime(t *testing.T) {
+	got := FromRuntime([]runtime.Trigger{
+		{Kind: runtime.TriggerRPC, Endpoint: "A.Start"},
+		{Kind: runtime.TriggerEvent, Topic: "t", Event: "e"},
+		{Kind: runtime.TriggerSchedule, Schedule: "@every 1h"},
+	})
+	want := []Trigger{RPC("A.Start"), OnEvent("t", "e"), Schedule("@every 1h")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("FromRuntime = %v, want %v", got, want)
+	}
+	if FromRuntime(nil) != nil {
+		t.Fatal("FromRuntime(nil) != nil")
+	}
+}
