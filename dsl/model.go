@@ -8,9 +8,11 @@ package dsl
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/parser"
 )
 
 // FormatVersion is the version of the JSON form. Readers reject other
@@ -209,4 +211,18 @@ func FormatDuration(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+// String is the trigger as written in a .flow file after "trigger", so that
+// doc comments and diagrams show it in the language's own syntax.
+func (t *Trigger) String() string {
+	switch t.Kind {
+	case TriggerRPC:
+		return "rpc " + strconv.Quote(t.Endpoint)
+	case TriggerEvent:
+		return "event " + parser.FormatName(t.Topic) + " " + strconv.Quote(t.Event)
+	case TriggerSchedule:
+		return "schedule " + strconv.Quote(t.Schedule)
+	}
+	return string(t.Kind)
 }

@@ -29,14 +29,7 @@ func triggers(fl *dsl.Flow) []string {
 		if t == nil {
 			continue
 		}
-		switch t.Kind {
-		case dsl.TriggerRPC:
-			out = append(out, fmt.Sprintf("  - rpc %q", t.Endpoint))
-		case dsl.TriggerEvent:
-			out = append(out, fmt.Sprintf("  - event %s %q", t.Topic, t.Event))
-		case dsl.TriggerSchedule:
-			out = append(out, fmt.Sprintf("  - schedule %q", t.Schedule))
-		}
+		out = append(out, "  - "+t.String())
 	}
 	if len(out) == 0 {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/parser"
 )
 
 // The label text is the .flow syntax of each line, so a reader of the
@@ -61,7 +62,7 @@ func actionText(a *dsl.Action) string {
 	}
 	switch a.Kind {
 	case dsl.ActionRPC:
-		t := "rpc " + word(a.Service) + " " + strconv.Quote(a.Endpoint)
+		t := "rpc " + parser.FormatName(a.Service) + " " + strconv.Quote(a.Endpoint)
 		if a.Request != nil {
 			t += " (" + word(a.Request.Name) + ")"
 		}
@@ -72,7 +73,7 @@ func actionText(a *dsl.Action) string {
 	case dsl.ActionAwait:
 		// The await's own timeout is shown on the timeout line
 		// (TimeoutFor picks it).
-		t := "await " + word(a.Topic) + " " + strconv.Quote(a.Event)
+		t := "await " + parser.FormatName(a.Topic) + " " + strconv.Quote(a.Event)
 		if a.Response != nil {
 			t += " -> " + word(a.Response.Name)
 		}
@@ -87,7 +88,7 @@ func actionText(a *dsl.Action) string {
 }
 
 func publishText(topic, event string, payload *dsl.Ident) string {
-	t := "publish " + word(topic) + " " + strconv.Quote(event)
+	t := "publish " + parser.FormatName(topic) + " " + strconv.Quote(event)
 	if payload != nil {
 		t += " (" + word(payload.Name) + ")"
 	}
@@ -137,16 +138,7 @@ func triggers(fl *dsl.Flow) string {
 		if t == nil {
 			continue
 		}
-		switch t.Kind {
-		case dsl.TriggerRPC:
-			parts = append(parts, "rpc "+strconv.Quote(t.Endpoint))
-		case dsl.TriggerEvent:
-			parts = append(parts, "event "+word(t.Topic)+" "+strconv.Quote(t.Event))
-		case dsl.TriggerSchedule:
-			parts = append(parts, "schedule "+strconv.Quote(t.Schedule))
-		default:
-			parts = append(parts, word(string(t.Kind)))
-		}
+		parts = append(parts, t.String())
 	}
 	return strings.Join(parts, ", ")
 }
