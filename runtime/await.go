@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -73,7 +72,7 @@ func await(ctx context.Context, w *AwaitInfo, announce bool) ([]byte, error) {
 	correlated, key := w.Correlated, w.Correlation
 	got := make(chan []byte, 1)
 	cancel, err := c.env.opts.sub.Subscribe(sctx, w.Topic, w.Event, func(p []byte) bool {
-		if correlated && !correlates(p, key) {
+		if correlated && !Correlates(p, "", key) {
 			return false
 		}
 		select {
@@ -111,20 +110,4 @@ func await(ctx context.Context, w *AwaitInfo, announce bool) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}
-}
-
-func correlates(payload []byte, key string) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(payload, &m) != nil {
-		return false
-	}
-	raw, ok := m[CorrelationField]
-	if !ok {
-		return false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s == key
-	}
-	return string(raw) == key // numbers and literals compare as written
 }

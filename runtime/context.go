@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"strconv"
 )
 
 // ctxKey finds the *stepCtx of the action running under a context.
@@ -51,22 +50,7 @@ func IdempotencyKey(ctx context.Context) string {
 	if c == nil {
 		return ""
 	}
-	n := len(c.env.runID) + 1 + len(c.step)
-	if c.rollback {
-		n += len("/rollback")
-	}
-	b := make([]byte, 0, n+8)
-	b = append(b, c.env.runID...)
-	b = append(b, '/')
-	b = append(b, c.step...)
-	if c.visit > 1 {
-		b = append(b, '#')
-		b = strconv.AppendInt(b, int64(c.visit), 10)
-	}
-	if c.rollback {
-		b = append(b, "/rollback"...)
-	}
-	return string(b)
+	return Key{RunID: c.env.runID, Step: c.step, Visit: int(c.visit), Rollback: c.rollback}.String()
 }
 
 // Attempt returns the 1-based attempt number of the action running under ctx

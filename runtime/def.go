@@ -108,8 +108,8 @@ func checkStep[S any](st *Step[S]) error {
 		return fmt.Errorf("%w: step with an empty ID", ErrDefinition)
 	case st.ID == Done || st.ID == Fail:
 		return fmt.Errorf("%w: step ID %q is reserved for a transition target", ErrDefinition, st.ID)
-	case strings.ContainsAny(st.ID, ": \t\r\n"):
-		return fmt.Errorf("%w: step ID %q contains ':' or white space", ErrDefinition, st.ID)
+	case strings.ContainsAny(st.ID, ":/# \t\r\n"):
+		return fmt.Errorf("%w: step ID %q contains ':', '/', '#' or white space", ErrDefinition, st.ID)
 	case st.Exec == nil:
 		return fmt.Errorf("%w: step %q has no Exec", ErrDefinition, st.ID)
 	case st.Irreversible && st.Rollback != nil:

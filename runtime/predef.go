@@ -7,11 +7,6 @@ import (
 	"time"
 )
 
-// CorrelationField is the top-level JSON member an await step compares with
-// its correlate value: with a correlate function, only a payload whose
-// "correlation_id" equals correlate(state) is consumed.
-const CorrelationField = "correlation_id"
-
 // NewRPC returns a step that calls service/endpoint through the run's Caller
 // (WithCaller). request builds the request from the state (nil sends null);
 // WithResponse says where the response goes. The step ID defaults to

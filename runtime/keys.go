@@ -1,0 +1,98 @@
+package runtime
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// The idempotency-key format and the correlation match are runtime rules that
+// durable engines and brokers need too: they live here, once, and are
+// exported so that nobody keeps a copy.
+
+// Key is an action's idempotency key, split into its parts:
+// "<run>/<step>[#<visit>][/rollback]". Visit 1 is written without "#1".
+type Key struct {
+	RunID    string
+	Step     string
+	Visit    int // 1 for the first execution of the step in its run
+	Rollback bool
+}
+
+// String formats k; IdempotencyKey(ctx) returns the same string for the
+// action k describes.
+func (k Key) String() string {
+	var b strings.Builder
+	b.Grow(len(k.RunID) + len(k.Step) + 16)
+	b.WriteString(k.RunID)
+	b.WriteByte('/')
+	b.WriteString(k.Step)
+	if k.Visit > 1 {
+		b.WriteByte('#')
+		b.WriteString(strconv.Itoa(k.Visit))
+	}
+	if k.Rollback {
+		b.WriteString("/rollback")
+	}
+	return b.String()
+}
+
+// ParseKey splits an idempotency key. Run IDs may contain '/', step IDs may
+// not (Register refuses ':' and white space; '/' is refused by ParseKey's
+// reading from the right), so the step is the last segment before the
+// optional "/rollback".
+func ParseKey(s string) (Key, bool) {
+	var k Key
+	if rest, ok := strings.CutSuffix(s, "/rollback"); ok {
+		k.Rollback, s = true, rest
+	}
+	i := strings.LastIndexByte(s, '/')
+	if i <= 0 || i == len(s)-1 {
+		return Key{}, false
+	}
+	k.RunID, k.Step, k.Visit = s[:i], s[i+1:], 1
+	if j := strings.LastIndexByte(k.Step, '#'); j >= 0 {
+		n, err := strconv.Atoi(k.Step[j+1:])
+		if err != nil || n < 2 || j == 0 {
+			return Key{}, false
+		}
+		k.Step, k.Visit = k.Step[:j], n
+	}
+	return k, true
+}
+
+// CorrelationField is the payload member an await compares with its
+// correlation value when its flow names no other (`correlate Field on path`).
+const CorrelationField = "correlation_id"
+
+// Correlation returns the value of payload at path, a dot-separated list of
+// JSON object members ("" means CorrelationField), in the form awaits
+// compare it: a string's value, any other JSON value as written. ok is false
+// when payload is not a JSON object or has nothing at path.
+func Correlation(payload []byte, path string) (value string, ok bool) {
+	if path == "" {
+		path = CorrelationField
+	}
+	raw := json.RawMessage(payload)
+	for name := range strings.SplitSeq(path, ".") {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return "", false
+		}
+		if raw, ok = m[name]; !ok {
+			return "", false
+		}
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, true
+	}
+	return string(raw), true
+}
+
+// Correlates reports whether payload's value at path is want (see
+// Correlation).
+func Correlates(payload []byte, path, want string) bool {
+	v, ok := Correlation(payload, path)
+	return ok && v == want
+}

@@ -1,0 +1,51 @@
+package runtime
+
+import "testing"
+
+func TestKeyRoundTrip(t *testing.T) {
+	for _, k := range []Key{
+		{RunID: "r1", Step: "Charge", Visit: 1},
+		{RunID: "r1", Step: "Charge", Visit: 3},
+		{RunID: "tenant/r1", Step: "Charge", Visit: 2, Rollback: true},
+		{RunID: "e-12", Step: "A", Visit: 1, Rollback: true},
+	} {
+		s := k.String()
+		got, ok := ParseKey(s)
+		if !ok || got != k {
+			t.Errorf("ParseKey(%q) = %+v, %v; want %+v", s, got, ok, k)
+		}
+	}
+	if s := (Key{RunID: "r", Step: "S", Visit: 1}).String(); s != "r/S" {
+		t.Errorf("first visit key = %q, want r/S", s)
+	}
+	for _, bad := range []string{"", "r", "/S", "r/", "r/S#1", "r/S#x", "r/#2"} {
+		if k, ok := ParseKey(bad); ok {
+			t.Errorf("ParseKey(%q) = %+v, want failure", bad, k)
+		}
+	}
+}
+
+func TestCorrelation(t *testing.T) {
+	cases := []struct {
+		payload, path, want string
+		ok                  bool
+	}{
+		{`{"correlation_id":"c1"}`, "", "c1", true},
+		{`{"correlation_id":42}`, "", "42", true},
+		{`{"order_id":"o-9","correlation_id":"x"}`, "order_id", "o-9", true},
+		{`{"payment":{"order":{"id":"o-7"}}}`, "payment.order.id", "o-7", true},
+		{`{"payment":{"order":"o-7"}}`, "payment.order.id", "", false},
+		{`{"other":1}`, "", "", false},
+		{`[1,2]`, "", "", false},
+		{`not json`, "x", "", false},
+	}
+	for _, c := range cases {
+		got, ok := Correlation([]byte(c.payload), c.path)
+		if got != c.want || ok != c.ok {
+			t.Errorf("Correlation(%s, %q) = %q, %v; want %q, %v", c.payload, c.path, got, ok, c.want, c.ok)
+		}
+	}
+	if !Correlates([]byte(`{"order_id":"o"}`), "order_id", "o") || Correlates([]byte(`{"order_id":"o"}`), "", "o") {
+		t.Error("Correlates does not follow its path")
+	}
+}
