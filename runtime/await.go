@@ -20,10 +20,12 @@ type AwaitInfo struct {
 	Key   string
 	Topic string
 	Event string
-	// Correlated says that only a payload whose top-level CorrelationField
-	// equals Correlation is taken (see NewAwait for the comparison).
-	Correlated  bool
-	Correlation string
+	// Correlated says that only a payload whose member at CorrelationField
+	// ("" means runtime.CorrelationField) equals Correlation is taken (see
+	// Correlation for the comparison).
+	Correlated       bool
+	CorrelationField string
+	Correlation      string
 	// Timeout is the wait's own (NewAwait's timeout; 0: none): once it has
 	// passed, counted from when the step was entered, the step ends with
 	// the outcome "timeout".
@@ -69,10 +71,10 @@ func await(ctx context.Context, w *AwaitInfo, announce bool) ([]byte, error) {
 		w.Flow, w.Step, w.Key = c.env.flow, c.step, IdempotencyKey(ctx)
 		sctx = context.WithValue(ctx, awaitKey{}, w)
 	}
-	correlated, key := w.Correlated, w.Correlation
+	correlated, field, key := w.Correlated, w.CorrelationField, w.Correlation
 	got := make(chan []byte, 1)
 	cancel, err := c.env.opts.sub.Subscribe(sctx, w.Topic, w.Event, func(p []byte) bool {
-		if correlated && !Correlates(p, "", key) {
+		if correlated && !Correlates(p, field, key) {
 			return false
 		}
 		select {

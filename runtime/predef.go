@@ -57,7 +57,8 @@ func NewPublish[S any](topic, event string, payload func(s *S) any, opts ...Step
 
 // NewAwait returns a step that waits for an event through the run's
 // Subscriber (WithSubscriber) and decodes its JSON payload into into(state)
-// (nil: discard). With correlate, only a payload whose CorrelationField
+// (nil: discard). With correlate, only a payload whose member at the
+// correlation field (WithCorrelationField; CorrelationField by default)
 // equals correlate(state) is taken. After timeout (0: none) the step ends
 // with the outcome "timeout", which Next can route; the wait is not retried.
 // The step ID defaults to event. Subscribe gets an AwaitInfo on its
@@ -70,7 +71,7 @@ func NewAwait[S any](topic, event string, into func(s *S) any, correlate func(s 
 	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
 		w := AwaitInfo{Topic: topic, Event: event, Timeout: timeout, Deadline: st.Deadline}
 		if correlate != nil {
-			w.Correlated, w.Correlation = true, correlate(s)
+			w.Correlated, w.CorrelationField, w.Correlation = true, st.correlationField, correlate(s)
 		}
 		p, err := await(ctx, &w, st.Timeout == 0)
 		if err != nil {

@@ -108,7 +108,8 @@ type Step[S any] struct {
 	// attempt: a failed publication fails the attempt.
 	Publish []Publication[S]
 
-	response func(s *S) any // NewRPC: where the response goes (WithResponse)
+	response         func(s *S) any // NewRPC: where the response goes (WithResponse)
+	correlationField string         // NewAwait: the payload path it matches (WithCorrelationField)
 }
 
 // Publication is an event a step publishes after it succeeds.
@@ -172,6 +173,14 @@ func WithPublish[S any](topic, event string, payload func(s *S) any) StepOption[
 // func(s *State) any { return &s.CustomerID }.
 func WithResponse[S any](into func(s *S) any) StepOption[S] {
 	return func(s *Step[S]) { s.response = into }
+}
+
+// WithCorrelationField sets the payload member a correlated NewAwait
+// compares with its correlation value: a dot-separated path of JSON object
+// members, such as "order_id" or "payment.order_id". Without it, an await
+// compares CorrelationField.
+func WithCorrelationField[S any](path string) StepOption[S] {
+	return func(s *Step[S]) { s.correlationField = path }
 }
 
 // NewStep returns a Go step: Exec is the work, options add the rest.
