@@ -128,18 +128,19 @@ func (m *MemorySink) RunIDs(_ context.Context, flow string, states ...RunState) 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var ids []string
-	for _, r := range m.runs {
-		if f, _ := m.eventFlowTo(r.first); f != flow {
+	for _, id := range m.order {
+		h := m.runs[id]
+		if h[0].Flow != flow {
 			continue
 		}
 		if len(states) > 0 {
-			_, to := m.eventFlowTo(r.last)
+			to := h[len(h)-1].To
 			kind, _, ok := kindOf(to)
 			if !ok || !slices.Contains(states, kind.runState(to)) {
 				continue
 			}
 		}
-		ids = append(ids, r.id)
+		ids = append(ids, id)
 	}
 	return ids, nil
 }
