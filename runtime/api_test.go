@@ -276,7 +276,7 @@ func TestPredefinedSteps(t *testing.T) {
 		}
 		var timedOut bool
 		for _, e := range sink.History("cy") {
-			timedOut = timedOut || (e.Step == "AwaitPayment" && e.Outcome == runtime.OutcomeTimeout && e.To == "Expire:running")
+			timedOut = timedOut || (e.Step == "AwaitPayment" && e.Outcome == runtime.OutcomeTimeout && e.From == "AwaitPayment:waiting" && e.To == "Expire:waiting")
 		}
 		if !timedOut {
 			t.Error("no timeout event routing AwaitPayment to Expire")
@@ -300,8 +300,7 @@ func TestPredefinedSteps(t *testing.T) {
 
 	t.Run("not configured", func(t *testing.T) {
 		g := runtime.New[signup]("bare")
-		mustRegisterS(t, g, runtime.NewRPC[signup]("s", "E", nil))
-		if _, err := g.Execute(context.Background(), signup{}); !errors.Is(err, runtime.ErrNotConfigured) {
+		if err := g.Register(runtime.NewRPC[signup]("s", "E", nil)); !errors.Is(err, runtime.ErrNotConfigured) {
 			t.Errorf("rpc without a Caller: %v", err)
 		}
 	})

@@ -2,8 +2,11 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	goruntime "runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,37 +16,70 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// probeSub is a Subscriber that records what each Subscribe call learns
-// from AwaitFrom and answers it with serve.
+// probeSub is a Subscriber that records every wait it is given and keeps
+// the deliver functions, so a test delivers when it wants.
 type probeSub struct {
-	mu    sync.Mutex
-	seen  []probeCall
-	serve func(n int, h func([]byte) bool) error // n: 1 for the first call
+	mu      sync.Mutex
+	waits   []runtime.Wait
+	deliver map[string]func([]byte) bool // by wait key
+	cancels int
+	err     error // returned by Subscribe when set
+	// now, when set, is offered to every new wait while it subscribes.
+	now []byte
 }
 
-type probeCall struct {
-	Info      runtime.AwaitInfo
-	Announced bool
-	Attempt   int
-	Key       string
-}
+func newProbeSub() *probeSub { return &probeSub{deliver: map[string]func([]byte) bool{}} }
 
-func (p *probeSub) Subscribe(ctx context.Context, topic, event string, h func([]byte) bool) (func(), error) {
-	info, ok := runtime.AwaitFrom(ctx)
+func (p *probeSub) Subscribe(_ context.Context, w runtime.Wait, deliver func([]byte) bool) (func(), error) {
 	p.mu.Lock()
-	p.seen = append(p.seen, probeCall{Info: info, Announced: ok, Attempt: runtime.Attempt(ctx), Key: runtime.IdempotencyKey(ctx)})
-	n := len(p.seen)
+	p.waits = append(p.waits, w)
+	err, now := p.err, p.now
+	if err == nil {
+		p.deliver[w.Key] = deliver
+	}
 	p.mu.Unlock()
-	if err := p.serve(n, h); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	return func() {}, nil
+	if now != nil {
+		deliver(now)
+	}
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.cancels++
+		delete(p.deliver, w.Key)
+	}, nil
 }
 
-func (p *probeSub) calls() []probeCall {
+// send offers payload to the wait with key; false if nobody waits there or
+// the wait refused it.
+func (p *probeSub) send(key string, payload string) bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]probeCall(nil), p.seen...)
+	d := p.deliver[key]
+	p.mu.Unlock()
+	return d != nil && d([]byte(payload))
+}
+
+// waitFor polls until a wait with key is subscribed.
+func (p *probeSub) waitFor(t *testing.T, key string) runtime.Wait {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		p.mu.Lock()
+		_, ok := p.deliver[key]
+		var w runtime.Wait
+		for _, x := range p.waits {
+			if x.Key == key {
+				w = x
+			}
+		}
+		p.mu.Unlock()
+		if ok {
+			return w
+		}
+	}
+	t.Fatalf("nobody waits with key %q", key)
+	return runtime.Wait{}
 }
 
 type order struct {
@@ -54,134 +90,366 @@ type order struct {
 	Route string `json:"route,omitempty"`
 }
 
-func orderFlow(sub runtime.Subscriber, steps ...*runtime.Step[order]) (*runtime.Flow[order], *runtime.FakeClock) {
+func orderFlow(t *testing.T, sub runtime.Subscriber, sink runtime.Sink, steps ...*runtime.Step[order]) (*runtime.Flow[order], *runtime.FakeClock) {
+	t.Helper()
 	clock := runtime.NewFakeClock(epoch)
-	f := runtime.New[order]("Orders", runtime.WithSubscriber(sub), runtime.WithClock(clock))
+	if sink == nil {
+		sink = runtime.NewMemorySink()
+	}
+	f := runtime.New[order]("Orders", runtime.WithSubscriber(sub), runtime.WithClock(clock), runtime.WithSink(sink))
 	if err := f.Register(steps...); err != nil {
-		panic(err)
+		t.Fatal(err)
 	}
 	return f, clock
 }
 
-func awaitPaid(opts ...runtime.StepOption[order]) *runtime.Step[order] {
+func awaitPaid(timeout time.Duration, opts ...runtime.StepOption[order]) *runtime.Step[order] {
 	return runtime.NewAwait("payments", "paid", func(s *order) any { return &s.Paid },
-		func(s *order) string { return s.OrderID }, time.Hour,
+		func(s *order) string { return s.OrderID }, timeout,
 		append([]runtime.StepOption[order]{runtime.WithID[order]("Pay")}, opts...)...)
 }
 
-// A correlated await tells its Subscriber what it waits for; a payload the
-// subscriber hands over while subscribing is taken at once (the fake clock
-// never moves, so nothing waited for the await's timer).
-func TestAwaitFromDescribesTheAwait(t *testing.T) {
-	if _, ok := runtime.AwaitFrom(context.Background()); ok {
-		t.Fatal("AwaitFrom outside an await")
+func route(to string) *runtime.Step[order] {
+	return runtime.NewStep(to, func(ctx context.Context, s *order) (runtime.Outcome, error) {
+		s.Route = to
+		return "", nil
+	})
+}
+
+// The Subscriber learns what the run waits for, with an absolute deadline
+// (the earlier of the await's timeout and the step's deadline, counted from
+// when the step was entered); the run takes only a matching payload.
+func TestAwaitWaitDescribesTheWait(t *testing.T) {
+	sub := newProbeSub()
+	f, _ := orderFlow(t, sub, nil, awaitPaid(time.Hour, runtime.WithDeadline[order](30*time.Minute)))
+	run, err := f.Start(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	var inGoStep bool
-	sub := &probeSub{serve: func(_ int, h func([]byte) bool) error {
-		if h([]byte(`{"correlation_id":"o-2","amount":1}`)) {
-			return errors.New("took another order's payment")
-		}
-		if !h([]byte(`{"correlation_id":"o-1","amount":7}`)) {
-			return errors.New("refused its own payment")
-		}
-		return nil
-	}}
-	f, _ := orderFlow(sub,
-		runtime.NewStep("Before", func(ctx context.Context, s *order) (runtime.Outcome, error) {
-			_, inGoStep = runtime.AwaitFrom(ctx)
-			return "", nil
-		}),
-		awaitPaid(runtime.WithDeadline[order](2*time.Hour)),
-	)
-	res, err := f.Execute(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r1"))
+	w := sub.waitFor(t, "r1/Pay")
+	want := runtime.Wait{Flow: "Orders", RunID: "r1", Step: "Pay", Key: "r1/Pay", Topic: "payments", Event: "paid",
+		Correlated: true, Correlation: "o-1", Deadline: epoch.Add(30 * time.Minute)}
+	if diff := cmp.Diff(want, w); diff != "" {
+		t.Errorf("Wait (-want +got):\n%s", diff)
+	}
+	if st := run.Status(); st.State != runtime.StateWaiting || st.Machine != "Pay:waiting" || st.Wait == nil || !st.Wait.Deadline.Equal(want.Deadline) {
+		t.Errorf("Status while waiting = %+v", st)
+	}
+	if sub.send("r1/Pay", `{"correlation_id":"o-2","amount":1}`) {
+		t.Error("the run took another order's payment")
+	}
+	if !sub.send("r1/Pay", `{"correlation_id":"o-1","amount":7}`) {
+		t.Fatal("the run refused its own payment")
+	}
+	if sub.send("r1/Pay", `{"correlation_id":"o-1","amount":8}`) {
+		t.Error("the run took a second payment")
+	}
+	res, err := run.Wait(context.Background())
 	if err != nil || res.State.Paid.Amount != 7 {
+		t.Fatalf("Wait = %+v, %v", res, err)
+	}
+	h, _ := f.History(context.Background(), "r1")
+	var got []string
+	for _, e := range h {
+		got = append(got, e.From+" -> "+e.To)
+	}
+	if diff := cmp.Diff([]string{"pending -> Pay:waiting", "Pay:waiting -> Pay:running", "Pay:running -> done"}, got); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+	if h[0].Wait == nil || h[0].Wait.Correlation != "o-1" || h[1].Payload == nil {
+		t.Errorf("the wait or the payload is not recorded: %+v / %s", h[0].Wait, h[1].Payload)
+	}
+}
+
+// `correlate X on path`: the run compares the payload member the flow
+// names, not correlation_id.
+func TestAwaitCorrelationField(t *testing.T) {
+	sub := newProbeSub()
+	f, _ := orderFlow(t, sub, nil, awaitPaid(time.Hour, runtime.WithCorrelationField[order]("order.id")))
+	run, err := f.Start(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := sub.waitFor(t, "r1/Pay"); w.Field != "order.id" {
+		t.Errorf("Wait.Field = %q", w.Field)
+	}
+	if sub.send("r1/Pay", `{"correlation_id":"o-1","amount":1}`) {
+		t.Error("matched correlation_id instead of order.id")
+	}
+	if !sub.send("r1/Pay", `{"order":{"id":"o-1"},"amount":2}`) {
+		t.Fatal("refused a payment carrying order.id")
+	}
+	if res, err := run.Wait(context.Background()); err != nil || res.State.Paid.Amount != 2 {
+		t.Fatalf("Wait = %+v, %v", res, err)
+	}
+}
+
+// A payload offered while the run subscribes (it came first) is taken, and
+// Execute returns once the run, woken on another goroutine, ends.
+func TestAwaitEventThatCameFirst(t *testing.T) {
+	sub := newProbeSub()
+	sub.now = []byte(`{"correlation_id":"o-1","amount":5}`)
+	f, _ := orderFlow(t, sub, nil, awaitPaid(time.Hour))
+	res, err := f.Execute(context.Background(), order{OrderID: "o-1"})
+	if err != nil || res.State.Paid.Amount != 5 {
 		t.Fatalf("Execute = %+v, %v", res, err)
 	}
-	if inGoStep {
-		t.Error("AwaitFrom inside a Go step")
+}
+
+// The deadline passes: the outcome "timeout" is routed, the subscription
+// is cancelled.
+func TestAwaitTimeoutRouted(t *testing.T) {
+	sub := newProbeSub()
+	f, clock := orderFlow(t, sub, nil,
+		awaitPaid(time.Hour, runtime.WithNext[order](runtime.OutcomeTimeout, "Expire")),
+		route("Ship"), route("Expire"))
+	run, err := f.Start(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	want := []probeCall{{
-		Info: runtime.AwaitInfo{Flow: "Orders", Step: "Pay", Key: "r1/Pay", Topic: "payments", Event: "paid",
-			Correlated: true, Correlation: "o-1", Timeout: time.Hour, Deadline: 2 * time.Hour},
-		Announced: true, Attempt: 1, Key: "r1/Pay",
-	}}
-	if diff := cmp.Diff(want, sub.calls()); diff != "" {
-		t.Errorf("Subscribe calls (-want +got):\n%s", diff)
+	sub.waitFor(t, "r1/Pay")
+	clock.Advance(59 * time.Minute)
+	if st := run.Status(); st.State != runtime.StateWaiting {
+		t.Fatalf("timed out early: %+v", st)
+	}
+	clock.Advance(time.Minute)
+	res, err := run.Wait(context.Background())
+	if err != nil || res.State.Route != "Expire" {
+		t.Fatalf("Wait = %+v, %v", res, err)
+	}
+	if sub.send("r1/Pay", `{"correlation_id":"o-1"}`) || sub.cancels != 1 {
+		t.Errorf("subscription not cancelled after the timeout (cancels %d)", sub.cancels)
 	}
 }
 
-// A Subscriber can end the attempt instead of subscribing: an error
-// wrapping ErrTimeout is the outcome "timeout" (routed by Next), another
-// error is retried by the step's policy, with the same key.
-func TestAwaitSubscriberEndsTheAttempt(t *testing.T) {
-	t.Run("timeout", func(t *testing.T) {
-		sub := &probeSub{serve: func(int, func([]byte) bool) error {
-			return runtime.Permanent(fmt.Errorf("%w: waited long enough", runtime.ErrTimeout))
-		}}
-		f, _ := orderFlow(sub,
-			awaitPaid(runtime.WithNext[order](runtime.OutcomeTimeout, "Expire")),
-			runtime.NewStep("Expire", func(ctx context.Context, s *order) (runtime.Outcome, error) {
-				s.Route = "expired"
+// The await's deadline is fixed when the step is entered: a run waiting 47h
+// of a 48h timeout and resumed by a new process times out an hour later,
+// not 48h after the resume.
+func TestAwaitDeadlineSurvivesResume(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	sub := newProbeSub()
+	f, clock := orderFlow(t, sub, sink, awaitPaid(48*time.Hour, runtime.WithNext[order](runtime.OutcomeTimeout, "Expire")), route("Ship"), route("Expire"))
+	if _, err := f.Start(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r1")); err != nil {
+		t.Fatal(err)
+	}
+	sub.waitFor(t, "r1/Pay")
+	clock.Advance(47 * time.Hour)
+
+	// A new process: another flow value on the same history, a clock at the
+	// same time. The first process's run is forgotten with it.
+	sub2 := newProbeSub()
+	clock2 := runtime.NewFakeClock(clock.Now())
+	f2 := runtime.New[order]("Orders", runtime.WithSubscriber(sub2), runtime.WithClock(clock2), runtime.WithSink(sink))
+	if err := f2.Register(awaitPaid(48*time.Hour, runtime.WithNext[order](runtime.OutcomeTimeout, "Expire")), route("Ship"), route("Expire")); err != nil {
+		t.Fatal(err)
+	}
+	run, err := f2.Resume(context.Background(), sink.History("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := sub2.waitFor(t, "r1/Pay"); !w.Deadline.Equal(epoch.Add(48 * time.Hour)) {
+		t.Errorf("resumed wait has deadline %v, want %v", w.Deadline, epoch.Add(48*time.Hour))
+	}
+	clock2.BlockUntil(1)
+	clock2.Advance(time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := run.Wait(ctx)
+	if err != nil || res.State.Route != "Expire" {
+		t.Fatalf("at 48h of its own time: Wait = %+v, %v", res, err)
+	}
+	h := sink.History("r1")
+	if last := h[len(h)-2]; last.From != "Pay:waiting" || last.Outcome != runtime.OutcomeTimeout || !last.Time.Equal(epoch.Add(48*time.Hour)) {
+		t.Errorf("timeout event %+v", last)
+	}
+}
+
+// Abort while waiting: the wait ends without a goroutine having waited,
+// completed steps roll back, the run ends aborted.
+func TestAbortWhileWaiting(t *testing.T) {
+	sub := newProbeSub()
+	var undone bool
+	f, _ := orderFlow(t, sub, nil,
+		runtime.NewStep("Reserve", func(ctx context.Context, s *order) (runtime.Outcome, error) { return "", nil },
+			runtime.WithRollback(func(ctx context.Context, s *order) error { undone = true; return nil })),
+		awaitPaid(time.Hour))
+	run, err := f.Start(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.waitFor(t, "r1/Pay")
+	if err := run.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := run.Wait(context.Background())
+	if res.Final != runtime.StateAborted || !errors.Is(err, runtime.ErrAborted) || !undone {
+		t.Fatalf("Wait = %+v, %v (rolled back %v)", res, err, undone)
+	}
+	if sub.send("r1/Pay", `{"correlation_id":"o-1"}`) {
+		t.Error("an aborted run took a payment")
+	}
+}
+
+// A Subscriber that fails ends the wait with the outcome "error".
+func TestAwaitSubscriberError(t *testing.T) {
+	sub := newProbeSub()
+	sub.err = fmt.Errorf("broker down")
+	f, _ := orderFlow(t, sub, nil, awaitPaid(time.Hour, runtime.WithNext[order](runtime.OutcomeError, "Manual")), route("Ship"), route("Manual"))
+	res, err := f.Execute(context.Background(), order{OrderID: "o-1"})
+	if err != nil || res.State.Route != "Manual" {
+		t.Fatalf("Execute = %+v, %v", res, err)
+	}
+}
+
+// Waiting runs hold no goroutine: 300 runs parked on an await add none,
+// and each completes once its payment comes.
+func TestWaitingRunsHoldNoGoroutine(t *testing.T) {
+	const n = 300
+	bus := runtime.NewMemoryBus()
+	f, _ := orderFlow(t, bus, nil, awaitPaid(time.Hour))
+	before := goruntime.NumGoroutine()
+	runs := make([]*runtime.Run[order], n)
+	for i := range runs {
+		r, err := f.Start(context.Background(), order{OrderID: fmt.Sprint("o-", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs[i] = r
+	}
+	for _, r := range runs {
+		for r.Status().State != runtime.StateWaiting {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if extra := goruntime.NumGoroutine() - before; extra > 10 {
+		t.Errorf("%d waiting runs hold %d goroutines", n, extra)
+	}
+	for i := range runs {
+		payload, _ := json.Marshal(map[string]any{"correlation_id": fmt.Sprint("o-", i), "amount": i})
+		if err := bus.Publish(context.Background(), "payments", "paid", json.RawMessage(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range runs {
+		res, err := r.Wait(context.Background())
+		if err != nil || res.State.Paid.Amount != i {
+			t.Fatalf("run %d: %+v, %v", i, res, err)
+		}
+	}
+}
+
+// NewEvent: the wrapped step runs with the payload; a run that crashed
+// after the wake-up runs it again with the same payload, from its history.
+func TestEventStepPayloadSurvivesResume(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	sub := newProbeSub()
+	var seen []string
+	approve := func(crash bool) *runtime.Step[order] {
+		return runtime.NewEvent("ops", "approved", runtime.NewStep("Approve",
+			func(ctx context.Context, s *order) (runtime.Outcome, error) {
+				seen = append(seen, string(runtime.EventPayload(ctx)))
+				if crash {
+					return "", runtime.Permanent(errBoom)
+				}
 				return "", nil
-			}),
-		)
-		res, err := f.Execute(context.Background(), order{OrderID: "o-1"})
-		if err != nil || res.State.Route != "expired" {
-			t.Fatalf("Execute = %+v, %v", res, err)
+			}))
+	}
+	// The first process records the wait and the wake-up (with the
+	// payload); its sink then fails, as a crash would stop it, so its
+	// history ends with the step running.
+	f, _ := orderFlow(t, sub, runtime.SinkFunc(func(ctx context.Context, e runtime.Event) error {
+		if e.Seq >= 3 {
+			return errors.New("disk gone")
 		}
-	})
-	t.Run("retried", func(t *testing.T) {
-		sub := &probeSub{serve: func(n int, h func([]byte) bool) error {
-			if n == 1 {
-				return errBoom
-			}
-			h([]byte(`{"correlation_id":"o-1","amount":3}`))
-			return nil
-		}}
-		f, _ := orderFlow(sub, awaitPaid(runtime.WithRetry[order](runtime.RetryPolicy{Attempts: 2})))
-		res, err := f.Execute(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r2"))
-		if err != nil || res.State.Paid.Amount != 3 {
-			t.Fatalf("Execute = %+v, %v", res, err)
-		}
-		calls := sub.calls()
-		if len(calls) != 2 || calls[0].Info.Key != "r2/Pay" || calls[1].Info.Key != "r2/Pay" || calls[1].Attempt != 2 {
-			t.Fatalf("Subscribe calls %+v", calls)
-		}
-	})
+		return sink.Emit(ctx, e)
+	}), approve(true))
+	run, err := f.Start(context.Background(), order{}, runtime.WithRunID("r3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := sub.waitFor(t, "r3/Approve")
+	if w.Topic != "ops" || w.Event != "approved" || w.Correlated || !w.Deadline.IsZero() {
+		t.Errorf("wait %+v", w)
+	}
+	if !sub.send("r3/Approve", `{"by":"ann"}`) {
+		t.Fatal("delivery refused")
+	}
+	if res, _ := run.Wait(context.Background()); !errors.Is(res.Err, runtime.ErrSink) {
+		t.Fatalf("first process: %+v", res)
+	}
+	f2, _ := orderFlow(t, newProbeSub(), sink, approve(false))
+	r2, err := f2.Resume(context.Background(), sink.History("r3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r2.Wait(context.Background()); err != nil || res.Final != runtime.StateDone {
+		t.Fatalf("resumed: %+v, %v", res, err)
+	}
+	if diff := cmp.Diff([]string{`{"by":"ann"}`, `{"by":"ann"}`}, seen); diff != "" {
+		t.Errorf("payloads seen (-want +got):\n%s", diff)
+	}
 }
 
-// An await whose attempts have a timeout does not announce itself (only a
-// blocking wait honours that timeout); NewEvent announces an uncorrelated
-// wait without a timeout of its own, in the name of the wrapped step.
-func TestAwaitFromWhichAwaits(t *testing.T) {
-	deliver := func(_ int, h func([]byte) bool) error {
-		h([]byte(`{"correlation_id":"o-1","amount":1}`))
-		return nil
+// Sleep: the run wakes at the recorded time, after a resume too.
+func TestSleepSurvivesResume(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	steps := func() []*runtime.Step[order] {
+		return []*runtime.Step[order]{runtime.NewSleep[order]("Remind", 336*time.Hour, nil), route("Notify")}
 	}
-	sub := &probeSub{serve: deliver}
-	f, _ := orderFlow(sub, awaitPaid(runtime.WithTimeout[order](time.Minute)))
-	if _, err := f.Execute(context.Background(), order{OrderID: "o-1"}); err != nil {
+	f, clock := orderFlow(t, newProbeSub(), sink, steps()...)
+	if _, err := f.Start(context.Background(), order{}, runtime.WithRunID("s1")); err != nil {
 		t.Fatal(err)
 	}
-	if calls := sub.calls(); len(calls) != 1 || calls[0].Announced {
-		t.Fatalf("await with an attempt timeout: Subscribe calls %+v", calls)
+	clock.BlockUntil(1)
+	clock.Advance(300 * time.Hour)
+	clock2 := runtime.NewFakeClock(clock.Now())
+	f2 := runtime.New[order]("Orders", runtime.WithClock(clock2), runtime.WithSink(sink))
+	if err := f2.Register(steps()...); err != nil {
+		t.Fatal(err)
 	}
+	run, err := f2.Resume(context.Background(), sink.History("s1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock2.BlockUntil(1)
+	clock2.Advance(35 * time.Hour)
+	if st := run.Status(); st.State != runtime.StateWaiting {
+		t.Fatalf("woke early: %+v", st)
+	}
+	clock2.Advance(time.Hour)
+	if res, err := run.Wait(context.Background()); err != nil || res.State.Route != "Notify" {
+		t.Fatalf("Wait = %+v, %v", res, err)
+	}
+	h := sink.History("s1")
+	if w := h[0].Wait; w == nil || !w.Until.Equal(epoch.Add(336*time.Hour)) {
+		t.Errorf("recorded wait %+v", w)
+	}
+	if wake := h[1]; wake.To != "Remind:running" || !wake.Time.Equal(epoch.Add(336*time.Hour)) {
+		t.Errorf("wake-up event %+v", wake)
+	}
+}
 
-	sub = &probeSub{serve: deliver}
-	var payload string
-	f, _ = orderFlow(sub, runtime.NewEvent("ops", "approved", runtime.NewStep("Approve",
-		func(ctx context.Context, s *order) (runtime.Outcome, error) {
-			payload = string(runtime.EventPayload(ctx))
-			return "", nil
-		})))
-	if _, err := f.Execute(context.Background(), order{}, runtime.WithRunID("r3")); err != nil {
-		t.Fatal(err)
+// A flow that awaits, calls or publishes without the Subscriber, Caller or
+// Publisher it needs is refused when defined, naming the steps.
+func TestRegisterNeedsItsParts(t *testing.T) {
+	f := runtime.New[order]("Orders")
+	err := f.Register(awaitPaid(time.Hour),
+		runtime.NewRPC[order]("cards", "Card.Charge", nil, runtime.WithID[order]("Charge")),
+		runtime.NewRPC[order]("cards", "Card.Hold", nil, runtime.WithID[order]("Hold")),
+		runtime.NewStep("Notify", func(ctx context.Context, s *order) (runtime.Outcome, error) { return "", nil },
+			runtime.WithPublish[order]("mail", "sent", nil)),
+		runtime.NewStep("Undo", func(ctx context.Context, s *order) (runtime.Outcome, error) { return "", nil },
+			runtime.WithRPCRollback[order]("cards", "Card.Refund", nil, nil)))
+	if !errors.Is(err, runtime.ErrNotConfigured) {
+		t.Fatalf("Register = %v, want ErrNotConfigured", err)
 	}
-	want := runtime.AwaitInfo{Flow: "Orders", Step: "Approve", Key: "r3/Approve", Topic: "ops", Event: "approved"}
-	if calls := sub.calls(); len(calls) != 1 || !calls[0].Announced || calls[0].Info != want {
-		t.Fatalf("NewEvent: Subscribe calls %+v, want %+v", calls, want)
-	}
-	if payload != `{"correlation_id":"o-1","amount":1}` {
-		t.Errorf("EventPayload = %s", payload)
+	for _, want := range []string{
+		`steps Charge, Hold, Undo need a Caller (WithCaller)`,
+		`step Notify needs a Publisher (WithPublisher)`,
+		`step Pay needs a Subscriber (WithSubscriber)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }

@@ -19,11 +19,18 @@ type Publisher interface {
 	Publish(ctx context.Context, topic, event string, payload any) error
 }
 
-// Subscriber delivers events to await and event steps. h returns true when
-// it consumed the payload; an unconsumed payload stays available to other
-// subscribers. cancel ends the subscription.
+// Subscriber hands events to waiting runs. A run that enters an await
+// calls Subscribe with what it waits for (w, whose Key is the same after
+// Resume) and holds no goroutine until deliver takes a payload. deliver may
+// be called from any goroutine, before Subscribe returns (an event that came
+// first), and does not block; it returns true when the run took the payload
+// (it matches w and the run still waited), and false otherwise, in which
+// case the payload stays the subscriber's to give to another wait. The run
+// calls cancel once it stops waiting, whatever woke it (the event, its
+// deadline, an abort). An error from Subscribe ends the wait with the
+// outcome "error".
 type Subscriber interface {
-	Subscribe(ctx context.Context, topic, event string, h func(payload []byte) bool) (cancel func(), err error)
+	Subscribe(ctx context.Context, w Wait, deliver func(payload []byte) bool) (cancel func(), err error)
 }
 
 // MemoryHandler serves one endpoint of a MemoryCaller: it gets the request
@@ -168,8 +175,8 @@ func (b *MemoryBus) Publish(ctx context.Context, topic, event string, payload an
 }
 
 // Subscribe implements Subscriber. Kept payloads are offered at once.
-func (b *MemoryBus) Subscribe(ctx context.Context, topic, event string, h func([]byte) bool) (func(), error) {
-	k := [2]string{topic, event}
+func (b *MemoryBus) Subscribe(ctx context.Context, w Wait, h func([]byte) bool) (func(), error) {
+	k := [2]string{w.Topic, w.Event}
 	s := &memorySub{h: h}
 	b.mu.Lock()
 	defer b.mu.Unlock()

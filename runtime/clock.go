@@ -29,8 +29,42 @@ func (realClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
 	return t.C, t.Stop
 }
 
+func (realClock) AfterFunc(d time.Duration, fn func()) func() bool {
+	return time.AfterFunc(d, fn).Stop
+}
+
 // RealClock returns the wall clock (the default).
 func RealClock() Clock { return realClock{} }
+
+// afterFuncClock is implemented by clocks that can call a function at a
+// time without a goroutine waiting for it (the real clock and FakeClock):
+// waiting runs use it, so a waiting run holds a timer, not a goroutine.
+type afterFuncClock interface {
+	AfterFunc(d time.Duration, fn func()) (stop func() bool)
+}
+
+// afterFunc calls fn on its own goroutine after d on c's time. A Clock
+// without AfterFunc costs a goroutine per pending call.
+func afterFunc(c Clock, d time.Duration, fn func()) (stop func() bool) {
+	if a, ok := c.(afterFuncClock); ok {
+		return a.AfterFunc(d, fn)
+	}
+	ch, stopTimer := timer(c, d)
+	quit := make(chan struct{})
+	var once sync.Once
+	go func() {
+		select {
+		case <-ch:
+			fn()
+		case <-quit:
+		}
+	}()
+	return func() bool {
+		stopped := false
+		once.Do(func() { stopped = stopTimer(); close(quit) })
+		return stopped
+	}
+}
 
 func timer(c Clock, d time.Duration) (<-chan time.Time, func() bool) {
 	if s, ok := c.(stoppableClock); ok {
@@ -55,6 +89,7 @@ type FakeClock struct {
 type fakeTimer struct {
 	at time.Time
 	c  chan time.Time
+	fn func() // AfterFunc: run on its own goroutine instead of sending on c
 }
 
 // NewFakeClock returns a manual fake clock set to start.
@@ -119,6 +154,29 @@ func (c *FakeClock) stop(t *fakeTimer) bool {
 	return false
 }
 
+// AfterFunc calls fn on its own goroutine once the fake time reaches
+// now+d; stop cancels it. It counts as a pending timer (Pending, BlockUntil).
+func (c *FakeClock) AfterFunc(d time.Duration, fn func()) (stop func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{fn: fn}
+	if c.auto {
+		if d > 0 {
+			c.now = c.now.Add(d)
+		}
+		go fn()
+		return func() bool { return false }
+	}
+	t.at = c.now.Add(d)
+	if d <= 0 {
+		go fn()
+		return func() bool { return false }
+	}
+	c.timers = append(c.timers, t)
+	c.cond.Broadcast()
+	return func() bool { return c.stop(t) }
+}
+
 // Advance moves the time forward by d and fires every timer due by then, in
 // time order.
 func (c *FakeClock) Advance(d time.Duration) {
@@ -131,7 +189,11 @@ func (c *FakeClock) Advance(d time.Duration) {
 		if t.at.After(c.now) {
 			break
 		}
-		t.c <- t.at
+		if t.fn != nil {
+			go t.fn()
+		} else {
+			t.c <- t.at
+		}
 		n++
 	}
 	c.timers = append(c.timers[:0], c.timers[n:]...)

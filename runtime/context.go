@@ -7,8 +7,6 @@ import (
 // ctxKey finds the *stepCtx of the action running under a context.
 type ctxKey struct{}
 
-type payloadKey struct{}
-
 // runEnv is what every step of a run shares: IDs and the flow's options.
 type runEnv struct {
 	runID string
@@ -26,6 +24,7 @@ type stepCtx struct {
 	visit    int32 // 1 for the first execution of the step in this run
 	attempt  int32
 	rollback bool
+	payload  []byte // the event that woke the step, if it waited for one
 }
 
 func (c *stepCtx) Value(key any) any {
@@ -70,9 +69,11 @@ func RunID(ctx context.Context) string {
 	return ""
 }
 
-// EventPayload returns the raw payload of the event a NewEvent step waited
-// for, or nil.
+// EventPayload returns the raw payload of the event the step running under
+// ctx waited for (Step.Await, NewAwait, NewEvent), or nil.
 func EventPayload(ctx context.Context) []byte {
-	p, _ := ctx.Value(payloadKey{}).([]byte)
-	return p
+	if c := fromCtx(ctx); c != nil {
+		return c.payload
+	}
+	return nil
 }

@@ -1,12 +1,10 @@
 package runtime
 
 import (
-	"encoding"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"reflect"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/looplab/fsm"
 )
@@ -19,86 +17,74 @@ const (
 	kindFailing
 	kindAborting
 	kindRunning
+	kindWaiting
 	kindRollback
 	kindTerminal
 )
 
-// Positions of the fixed machine states in definition.states; step i has its
-// running state at posFirstStep+2i and its rollback state right after.
-const (
-	posPending = iota
-	posFailing
-	posAborting
-	posDone
-	posFailed
-	posCompensated
-	posAborted
-	posCompensationFailed
-	posFirstStep
-)
-
+// mstate is what the runtime needs to know of a machine state besides its
+// name: what kind of phase it is, and of which step.
 type mstate struct {
 	name string
 	kind stateKind
 	step int // index in definition.steps, -1 for non-step states
 }
 
-// stepDef is a registered step with everything resolved that a run would
-// otherwise look up per transition.
+// Names of the machine events that are not outcomes. They start with '@',
+// which no outcome may, so a step's named outcomes never collide with them.
+const (
+	evStart = "@start" // pending -> the first step
+	evAbort = "@abort" // a step or pending -> aborting
+	evWake  = "@wake"  // <step>:waiting -> <step>:running
+	evFail  = "@fail"  // <step>:running -> failing: an outcome nothing routes
+	// Leaving a rollback, and ending an unwind: named after the state they
+	// lead to, because which one is the run's data (why it unwinds, what
+	// is left to undo), not the flow's.
+	evBackFailing  = "@" + MachineFailing
+	evBackAborting = "@" + MachineAborting
+)
+
+// evUndo is the event that starts the rollback of a step.
+func evUndo(step string) string { return "@undo:" + step }
+
+// evEnd is the event that ends an unwind in a terminal state.
+func evEnd(s RunState) string { return "@end:" + string(s) }
+
+// stepDef is a registered step with its machine states.
 type stepDef[S any] struct {
 	*Step[S]
 	index       int
-	running     int // position of "<id>:running"
-	rollback    int // position of "<id>:rollback"
-	hasRollback bool
-	okTo        int // target position of the ok outcome
-	errTo       int
-	timeoutTo   int
-	named       map[Outcome]int
+	running     *mstate
+	waiting     *mstate // nil: the step does not wait
+	rollback    *mstate // nil: nothing to undo
+	entry       string  // the state the step is entered in: waiting, else running
 	attempts    int
 	rbAttempts  int
-}
-
-// target returns the position an outcome leads to, and whether Next routes it.
-func (d *stepDef[S]) target(out Outcome) (int, bool) {
-	if out == OutcomeOK {
-		return d.okTo, true
-	}
-	to, ok := d.named[out]
-	return to, ok
+	hasRollback bool
 }
 
 // definition is a flow's immutable compiled form, built once at the first
-// Start: the state table, the resolved steps, and the looplab/fsm event table
-// that every run's machine is built from.
+// Start: its machine states and the looplab/fsm transitions every run's
+// machine is made of. The machine decides where each outcome leads (the
+// flow's routing is its transition table); the runtime only knows, per
+// state, what to do there.
 type definition[S any] struct {
 	id     string
-	states []mstate
 	steps  []stepDef[S]
 	byID   map[string]int
+	states map[string]*mstate
 	events fsm.Events
-	// valueState: S holds no references but strings and has no custom JSON
-	// or text marshaling, so its JSON is a function of its memory.
-	valueState bool
-	// flat encodes S without encoding/json when S has a flat shape (see
-	// flatEncoder); nil otherwise.
-	flat *flatEncoder
-	// machines recycles per-run state machines: building one from events is
-	// most of the cost of a short run, and a finished run's machine is as
-	// good as new after SetState.
-	machines sync.Pool
+	// edges maps a transition (from, to) to one machine event that makes
+	// it: histories name states, not events, and replaying one checks each
+	// recorded transition against the machine's table.
+	edges map[[2]string]string
 }
 
-var fixedStates = [posFirstStep]mstate{
-	posPending:            {MachinePending, kindPending, -1},
-	posFailing:            {MachineFailing, kindFailing, -1},
-	posAborting:           {MachineAborting, kindAborting, -1},
-	posDone:               {string(StateDone), kindTerminal, -1},
-	posFailed:             {string(StateFailed), kindTerminal, -1},
-	posCompensated:        {string(StateCompensated), kindTerminal, -1},
-	posAborted:            {string(StateAborted), kindTerminal, -1},
-	posCompensationFailed: {string(StateCompensationFailed), kindTerminal, -1},
-}
+var (
+	statePending  = &mstate{MachinePending, kindPending, -1}
+	stateFailing  = &mstate{MachineFailing, kindFailing, -1}
+	stateAborting = &mstate{MachineAborting, kindAborting, -1}
+)
 
 func checkStep[S any](st *Step[S]) error {
 	switch {
@@ -108,19 +94,27 @@ func checkStep[S any](st *Step[S]) error {
 		return fmt.Errorf("%w: step with an empty ID", ErrDefinition)
 	case st.ID == Done || st.ID == Fail:
 		return fmt.Errorf("%w: step ID %q is reserved for a transition target", ErrDefinition, st.ID)
-	case strings.ContainsAny(st.ID, ":/# \t\r\n"):
-		return fmt.Errorf("%w: step ID %q contains ':', '/', '#' or white space", ErrDefinition, st.ID)
-	case st.Exec == nil:
+	case strings.ContainsAny(st.ID, ":/#@ \t\r\n"):
+		return fmt.Errorf("%w: step ID %q contains ':', '/', '#', '@' or white space", ErrDefinition, st.ID)
+	case st.Exec == nil && st.Await == nil && st.Sleep == nil:
 		return fmt.Errorf("%w: step %q has no Exec", ErrDefinition, st.ID)
+	case st.Await != nil && st.Sleep != nil:
+		return fmt.Errorf("%w: step %q both awaits an event and sleeps", ErrDefinition, st.ID)
+	case st.Await != nil && (st.Await.Topic == "" || st.Await.Event == ""):
+		return fmt.Errorf("%w: step %q awaits an event without a topic or event name", ErrDefinition, st.ID)
+	case st.Sleep != nil && (st.Sleep.For <= 0) == (st.Sleep.Until == nil):
+		return fmt.Errorf("%w: step %q must sleep either For a positive duration or Until a time", ErrDefinition, st.ID)
 	case st.Irreversible && st.Rollback != nil:
 		return fmt.Errorf("%w: step %q is irreversible but has a rollback", ErrDefinition, st.ID)
 	}
 	for out := range st.Next {
-		switch out {
-		case "":
+		switch {
+		case out == "":
 			return fmt.Errorf("%w: step %q routes an empty outcome (use %q)", ErrDefinition, st.ID, OutcomeOK)
-		case OutcomeRetry:
+		case out == OutcomeRetry:
 			return fmt.Errorf("%w: step %q routes the reserved outcome %q", ErrDefinition, st.ID, OutcomeRetry)
+		case strings.HasPrefix(out, "@"):
+			return fmt.Errorf("%w: step %q routes outcome %q: outcomes may not start with '@'", ErrDefinition, st.ID, out)
 		}
 	}
 	return nil
@@ -132,196 +126,190 @@ func buildDefinition[S any](id string, steps []*Step[S]) (*definition[S], error)
 	}
 	d := &definition[S]{
 		id:     id,
-		states: make([]mstate, posFirstStep, posFirstStep+2*len(steps)),
 		steps:  make([]stepDef[S], len(steps)),
 		byID:   make(map[string]int, len(steps)),
+		states: make(map[string]*mstate, 8+3*len(steps)),
 	}
-	copy(d.states, fixedStates[:])
-	d.valueState = isValueType(reflect.TypeFor[S]())
-	d.flat = newFlatEncoder(reflect.TypeFor[S]())
+	for _, s := range []*mstate{statePending, stateFailing, stateAborting} {
+		d.states[s.name] = s
+	}
+	for _, s := range []RunState{StateDone, StateFailed, StateCompensated, StateAborted, StateCompensationFailed} {
+		d.states[string(s)] = &mstate{string(s), kindTerminal, -1}
+	}
 	for i, st := range steps {
 		d.byID[st.ID] = i
-		d.states = append(d.states,
-			mstate{RunningState(st.ID), kindRunning, i},
-			mstate{RollbackState(st.ID), kindRollback, i})
-	}
-	resolve := func(st *Step[S], out Outcome, target string) (int, error) {
-		switch target {
-		case Done:
-			return posDone, nil
-		case Fail:
-			return posFailing, nil
-		}
-		if j, ok := d.byID[target]; ok {
-			return posFirstStep + 2*j, nil
-		}
-		return 0, fmt.Errorf("%w: step %q routes outcome %q to unknown step %q", ErrDefinition, st.ID, out, target)
-	}
-	for i, st := range steps {
 		sd := &d.steps[i]
 		*sd = stepDef[S]{
 			Step:        st,
 			index:       i,
-			running:     posFirstStep + 2*i,
-			rollback:    posFirstStep + 2*i + 1,
-			hasRollback: st.Rollback != nil,
-			okTo:        posDone,
-			errTo:       posFailing,
-			timeoutTo:   posFailing,
+			running:     &mstate{RunningState(st.ID), kindRunning, i},
 			attempts:    st.Retry.attempts(),
 			rbAttempts:  st.RollbackRetry.attempts(),
+			hasRollback: st.Rollback != nil,
 		}
-		if i+1 < len(steps) {
-			sd.okTo = posFirstStep + 2*(i+1)
+		d.states[sd.running.name] = sd.running
+		sd.entry = sd.running.name
+		if st.Await != nil || st.Sleep != nil {
+			sd.waiting = &mstate{WaitingState(st.ID), kindWaiting, i}
+			d.states[sd.waiting.name] = sd.waiting
+			sd.entry = sd.waiting.name
 		}
-		for out, target := range st.Next {
-			to, err := resolve(st, out, target)
-			if err != nil {
-				return nil, err
-			}
-			switch out {
-			case OutcomeOK:
-				sd.okTo = to
-			case OutcomeError:
-				sd.errTo = to
-			case OutcomeTimeout:
-				sd.timeoutTo = to
-			default:
-				if sd.named == nil {
-					sd.named = make(map[Outcome]int)
-				}
-				sd.named[out] = to
+		if sd.hasRollback {
+			sd.rollback = &mstate{RollbackState(st.ID), kindRollback, i}
+			d.states[sd.rollback.name] = sd.rollback
+		}
+	}
+	var err error
+	if d.events, err = d.machineEvents(); err != nil {
+		return nil, err
+	}
+	d.edges = make(map[[2]string]string)
+	for _, ev := range d.events {
+		for _, src := range ev.Src {
+			if _, ok := d.edges[[2]string{src, ev.Dst}]; !ok {
+				d.edges[[2]string{src, ev.Dst}] = ev.Name
 			}
 		}
 	}
-	d.events = d.fsmEvents()
-	d.machines.New = func() any { return fsm.NewFSM(MachinePending, d.events, nil) }
 	return d, nil
 }
 
-// fsmEvents builds the transition table: one fsm event per destination
-// state, named after it, whose sources are exactly the states the runtime
-// may leave for it. Anything else is refused by the machine.
-func (d *definition[S]) fsmEvents() fsm.Events {
-	srcs := make([][]string, len(d.states))
-	add := func(to int, from string) {
-		for _, s := range srcs[to] {
-			if s == from {
+// machineEvents builds the flow's transition table: which machine event
+// leads from which state to which. Outcome events ("ok", "error",
+// "timeout", named ones) follow the flow's routing (Step.Next, else the
+// defaults: ok to the next step, error and timeout to failing); the '@'
+// events are the runtime's own moves.
+func (d *definition[S]) machineEvents() (fsm.Events, error) {
+	var evs fsm.Events
+	add := func(name, dst string, src ...string) {
+		evs = append(evs, fsm.EventDesc{Name: name, Src: src, Dst: dst})
+	}
+	target := func(st *Step[S], out Outcome, to string) (string, error) {
+		switch to {
+		case Done:
+			return string(StateDone), nil
+		case Fail:
+			return MachineFailing, nil
+		}
+		j, ok := d.byID[to]
+		if !ok {
+			return "", fmt.Errorf("%w: step %q routes outcome %q to unknown step %q", ErrDefinition, st.ID, out, to)
+		}
+		return d.steps[j].entry, nil
+	}
+	add(evStart, d.steps[0].entry, MachinePending)
+	abortable := []string{MachinePending}
+	var undoers []string
+	for i := range d.steps {
+		sd := &d.steps[i]
+		run := sd.running.name
+		routes := map[Outcome]string{OutcomeOK: string(StateDone), OutcomeError: MachineFailing, OutcomeTimeout: MachineFailing}
+		if i+1 < len(d.steps) {
+			routes[OutcomeOK] = d.steps[i+1].entry
+		}
+		for _, out := range slices.Sorted(mapsKeys(sd.Next)) {
+			to, err := target(sd.Step, out, sd.Next[out])
+			if err != nil {
+				return nil, err
+			}
+			routes[out] = to
+		}
+		for _, out := range slices.Sorted(mapsKeys(routes)) {
+			add(out, routes[out], run)
+		}
+		add(OutcomeRetry, run, run)
+		add(evFail, MachineFailing, run)
+		abortable = append(abortable, run)
+		if w := sd.waiting; w != nil {
+			add(evWake, run, w.name)
+			add(OutcomeTimeout, routes[OutcomeTimeout], w.name)
+			add(OutcomeError, routes[OutcomeError], w.name)
+			abortable = append(abortable, w.name)
+		}
+		if rb := sd.rollback; rb != nil {
+			add(evUndo(sd.ID), rb.name, MachineFailing, MachineAborting)
+			add(OutcomeRetry, rb.name, rb.name)
+			undoers = append(undoers, rb.name)
+		}
+	}
+	add(evAbort, MachineAborting, abortable...)
+	if len(undoers) > 0 {
+		add(evBackFailing, MachineFailing, undoers...)
+		add(evBackAborting, MachineAborting, undoers...)
+	}
+	add(evEnd(StateFailed), string(StateFailed), MachineFailing)
+	add(evEnd(StateCompensated), string(StateCompensated), MachineFailing)
+	add(evEnd(StateAborted), string(StateAborted), MachineAborting)
+	add(evEnd(StateCompensationFailed), string(StateCompensationFailed), MachineFailing, MachineAborting)
+	return evs, nil
+}
+
+func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
 				return
 			}
 		}
-		srcs[to] = append(srcs[to], from)
 	}
-	add(d.steps[0].running, MachinePending)
-	add(posAborting, MachinePending)
-	for i := range d.steps {
-		sd := &d.steps[i]
-		from := d.states[sd.running].name
-		add(sd.running, from) // retry
-		add(posFailing, from)
-		add(posAborting, from)
-		add(sd.okTo, from)
-		add(sd.errTo, from)
-		add(sd.timeoutTo, from)
-		for _, to := range sd.named {
-			add(to, from)
-		}
-		if sd.hasRollback {
-			rb := d.states[sd.rollback].name
-			add(sd.rollback, MachineFailing)
-			add(sd.rollback, MachineAborting)
-			add(sd.rollback, rb) // retry
-			add(posFailing, rb)
-			add(posAborting, rb)
-		}
-	}
-	add(posFailed, MachineFailing)
-	add(posCompensated, MachineFailing)
-	add(posCompensationFailed, MachineFailing)
-	add(posAborted, MachineAborting)
-	add(posCompensationFailed, MachineAborting)
-	var evs fsm.Events
-	for to, s := range srcs {
-		if len(s) > 0 {
-			evs = append(evs, fsm.EventDesc{Name: d.states[to].name, Src: s, Dst: d.states[to].name})
-		}
-	}
-	return evs
 }
 
-// lookup finds the position of a machine state named in a history.
-func (d *definition[S]) lookup(name string, seq uint64) (int, error) {
+// newMachine returns a machine of the flow in state, calling before (if not
+// nil) before every transition: the run records the event there, and a
+// refusing sink cancels the transition.
+func (d *definition[S]) newMachine(state string, before fsm.Callback) *fsm.FSM {
+	var cbs fsm.Callbacks
+	if before != nil {
+		cbs = fsm.Callbacks{"before_event": before}
+	}
+	return fsm.NewFSM(state, d.events, cbs)
+}
+
+// state returns the machine state named name, and whether the flow has it.
+func (d *definition[S]) state(name string) (*mstate, bool) {
+	s, ok := d.states[name]
+	return s, ok
+}
+
+// lookup finds a machine state named in a history.
+func (d *definition[S]) lookup(name string, seq uint64) (*mstate, error) {
+	if s, ok := d.states[name]; ok {
+		return s, nil
+	}
 	step, phase, ok := ParseMachineState(name)
-	if !ok {
-		return 0, &HistoryError{Seq: seq, Msg: fmt.Sprintf("unknown state %q", name)}
-	}
-	if step == "" {
-		for i := range fixedStates {
-			if fixedStates[i].name == phase {
-				return i, nil
-			}
+	switch {
+	case !ok:
+		return nil, &HistoryError{Seq: seq, Msg: fmt.Sprintf("unknown state %q", name)}
+	case step != "":
+		if _, known := d.byID[step]; known {
+			return nil, &HistoryError{Seq: seq, Step: step, Msg: fmt.Sprintf("step has no %s phase in flow %q", phase, d.id)}
 		}
+		return nil, &HistoryError{Seq: seq, Step: step, Msg: fmt.Sprintf("no such step in flow %q", d.id)}
 	}
-	i, ok := d.byID[step]
-	if !ok {
-		return 0, &HistoryError{Seq: seq, Step: step, Msg: fmt.Sprintf("no such step in flow %q", d.id)}
-	}
-	if phase == PhaseRunning {
-		return d.steps[i].running, nil
-	}
-	if !d.steps[i].hasRollback {
-		return 0, &HistoryError{Seq: seq, Step: step, Msg: fmt.Sprintf("step has no rollback in flow %q", d.id)}
-	}
-	return d.steps[i].rollback, nil
+	return nil, &HistoryError{Seq: seq, Msg: fmt.Sprintf("unknown state %q", name)}
 }
 
-// eventStep is the Step field of an event from one position to another.
-func (d *definition[S]) eventStep(from, to int) string {
-	if s := d.states[from].step; s >= 0 {
-		return d.steps[s].ID
+// eventStep is the Step field of an event from one state to another: the
+// step it leaves, else the step it enters.
+func (d *definition[S]) eventStep(from, to *mstate) string {
+	if from.step >= 0 {
+		return d.steps[from.step].ID
 	}
-	if s := d.states[to].step; s >= 0 {
-		return d.steps[s].ID
+	if to.step >= 0 {
+		return d.steps[to.step].ID
 	}
 	return ""
 }
 
-// stepID is the ID of step i, or "" for -1.
-func (d *definition[S]) stepID(i int) string {
-	if i < 0 {
-		return ""
-	}
-	return d.steps[i].ID
+// illegal wraps a machine error of a transition the runtime tried: a bug in
+// the runtime, never a user error.
+func (d *definition[S]) illegal(from, event string, err error) error {
+	return fmt.Errorf("runtime: flow %q: illegal transition %q from %s: %w", d.id, event, from, err)
 }
 
-var (
-	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
-	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
-)
-
-// isValueType reports whether t's JSON encoding depends only on its memory:
-// no pointers, slices, maps, interfaces, channels or functions anywhere
-// (strings are fine: immutable), and no custom marshaling that might read
-// anything else.
-func isValueType(t reflect.Type) bool {
-	if t.Implements(jsonMarshaler) || t.Implements(textMarshaler) ||
-		reflect.PointerTo(t).Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(textMarshaler) {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.String:
-		return true
-	case reflect.Array:
-		return isValueType(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if !isValueType(t.Field(i).Type) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
+// isNoTransition reports whether err is looplab/fsm's "nothing moved"
+// (a self-transition such as a retry), which is not a failure.
+func isNoTransition(err error) bool {
+	var nt fsm.NoTransitionError
+	return errors.As(err, &nt) && nt.Err == nil
 }

@@ -31,8 +31,9 @@ var (
 	ErrFinished = errors.New("runtime: run finished")
 	// ErrUnknownRun is returned for a run ID the flow does not know.
 	ErrUnknownRun = errors.New("runtime: unknown run")
-	// ErrDuplicateRun is returned when starting a run whose ID is already live.
-	ErrDuplicateRun = errors.New("runtime: run already live")
+	// ErrDuplicateRun is returned when starting a run whose ID is already
+	// live, or that its sink already has (a store, a MemorySink).
+	ErrDuplicateRun = errors.New("runtime: run already exists")
 	// ErrDefinition marks an invalid flow definition (Register, or the first
 	// Start when targets are resolved).
 	ErrDefinition = errors.New("runtime: invalid flow definition")

@@ -35,6 +35,46 @@ type Event struct {
 	// State is the JSON snapshot of the run's state after the transition's
 	// cause (the step's changes included). Sinks must not modify it.
 	State json.RawMessage `json:"state,omitempty"`
+	// Wait is set on the event that enters a waiting state ("X:waiting"):
+	// what the run waits for and until when, fixed on entry.
+	Wait *Wait `json:"wait,omitempty"`
+	// Payload is the delivered event's payload, on the event that wakes a
+	// waiting run ("X:waiting" -> "X:running"): the step's Exec reads it
+	// (EventPayload), and Resume gives it back to a step woken before a
+	// crash.
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Wait describes what a waiting run waits for. The runtime records it in
+// the history (Event.Wait, without the identifying fields, which the event
+// has) and hands it to the Subscriber of an await.
+type Wait struct {
+	Flow  string `json:"-"`
+	RunID string `json:"-"`
+	Step  string `json:"-"`
+	// Key is the waiting step's idempotency key ("<run>/<step>[#visit]"):
+	// the same after Resume, so a durable subscriber can tie an event it
+	// hands out to this wait.
+	Key string `json:"-"`
+	// Topic and Event name the awaited event; both empty for a sleep.
+	Topic string `json:"topic,omitempty"`
+	Event string `json:"event,omitempty"`
+	// With Correlated, only a payload whose member at Field ("" means
+	// CorrelationField) equals Correlation is taken (Matches).
+	Correlated  bool   `json:"correlated,omitempty"`
+	Field       string `json:"field,omitempty"`
+	Correlation string `json:"correlation,omitempty"`
+	// Until is when a sleep wakes up (the step then runs).
+	Until time.Time `json:"until,omitzero"`
+	// Deadline is when the wait times out (outcome "timeout"): the earlier
+	// of the await's timeout and the step's Deadline, both counted from
+	// when the step was entered. Zero: never.
+	Deadline time.Time `json:"deadline,omitzero"`
+}
+
+// Matches reports whether payload is what w waits for.
+func (w *Wait) Matches(payload []byte) bool {
+	return !w.Correlated || Correlates(payload, w.Field, w.Correlation)
 }
 
 // RunState is the coarse state of a run, as Status and Result report it.
@@ -44,6 +84,7 @@ type RunState string
 const (
 	StatePending            RunState = "pending"
 	StateRunning            RunState = "running"
+	StateWaiting            RunState = "waiting"
 	StateRollingBack        RunState = "rolling_back"
 	StateDone               RunState = "done"
 	StateFailed             RunState = "failed"
@@ -64,7 +105,8 @@ func (s RunState) Terminal() bool {
 // Machine states (Event.From and Event.To). Besides these fixed states and
 // the terminal states (the RunState names done, failed, compensated,
 // aborted, compensation_failed) every step X has the phase states
-// RunningState(X) = "X:running" and, if it has a rollback,
+// RunningState(X) = "X:running", if it waits (an await or a sleep)
+// WaitingState(X) = "X:waiting", and if it has a rollback
 // RollbackState(X) = "X:rollback".
 const (
 	MachinePending  = "pending"  // created; no step started
@@ -72,11 +114,15 @@ const (
 	MachineAborting = "aborting" // aborted: undo completed steps
 
 	PhaseRunning  = "running"
+	PhaseWaiting  = "waiting"
 	PhaseRollback = "rollback"
 )
 
 // RunningState is the machine state of step running.
 func RunningState(step string) string { return step + ":" + PhaseRunning }
+
+// WaitingState is the machine state of step waiting for its event or time.
+func WaitingState(step string) string { return step + ":" + PhaseWaiting }
 
 // RollbackState is the machine state of step's rollback running.
 func RollbackState(step string) string { return step + ":" + PhaseRollback }
@@ -87,7 +133,7 @@ func RollbackState(step string) string { return step + ":" + PhaseRollback }
 func ParseMachineState(s string) (step, phase string, ok bool) {
 	if i := strings.LastIndexByte(s, ':'); i > 0 {
 		switch s[i+1:] {
-		case PhaseRunning, PhaseRollback:
+		case PhaseRunning, PhaseWaiting, PhaseRollback:
 			return s[:i], s[i+1:], true
 		}
 		return "", "", false
@@ -115,6 +161,8 @@ type Status struct {
 	Err      string          `json:"error,omitempty"`
 	History  []Event         `json:"history,omitempty"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
+	// Wait is what a waiting run waits for, and until when.
+	Wait *Wait `json:"wait,omitempty"`
 }
 
 // tracker folds events into a Status. The live run and Replay both use it,
@@ -129,6 +177,7 @@ type tracker struct {
 	lastErr   string
 	rollbacks []string
 	snap      json.RawMessage
+	wait      *Wait
 }
 
 // apply folds e, which leaves a state of kind from for one of kind to
@@ -141,6 +190,9 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 		t.lastErr = e.Error
 	case to == kindRunning || to == kindRollback:
 		t.attempt = 1
+		t.lastErr = ""
+	case to == kindWaiting:
+		t.attempt = 0
 		t.lastErr = ""
 	default:
 		t.attempt = e.Attempt
@@ -168,7 +220,13 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	t.machine = e.To
 	t.kind = to
 	switch {
-	case to == kindRunning || to == kindRollback:
+	case to != kindWaiting:
+		t.wait = nil
+	case e.Wait != nil:
+		t.wait = e.Wait
+	}
+	switch {
+	case to == kindRunning || to == kindWaiting || to == kindRollback:
 		t.step = toStep
 	case t.causeStep != "":
 		t.step = t.causeStep
@@ -181,7 +239,7 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 }
 
 func (t *tracker) status() Status {
-	st := Status{Machine: t.machine, Step: t.step, Attempt: t.attempt, Snapshot: t.snap}
+	st := Status{Machine: t.machine, Step: t.step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait}
 	st.State = t.kind.runState(t.machine)
 	switch {
 	case t.cause != "":
@@ -203,10 +261,22 @@ func (k stateKind) runState(machine string) RunState {
 		return StatePending
 	case kindRunning:
 		return StateRunning
+	case kindWaiting:
+		return StateWaiting
 	case kindFailing, kindAborting, kindRollback:
 		return StateRollingBack
 	}
 	return RunState(machine)
+}
+
+// RunStateOf is the RunState of a run whose last event entered the machine
+// state machine; ok is false for a name that is no machine state.
+func RunStateOf(machine string) (RunState, bool) {
+	kind, _, ok := kindOf(machine)
+	if !ok {
+		return "", false
+	}
+	return kind.runState(machine), true
 }
 
 // kindOf classifies a machine state without a definition (for Replay).
@@ -218,6 +288,8 @@ func kindOf(s string) (kind stateKind, step string, ok bool) {
 	switch phase {
 	case PhaseRunning:
 		return kindRunning, step, true
+	case PhaseWaiting:
+		return kindWaiting, step, true
 	case PhaseRollback:
 		return kindRollback, step, true
 	case MachinePending:

@@ -138,6 +138,9 @@ func (f *Flow[S]) Register(steps ...*Step[S]) error {
 		}
 		seen[st.ID] = true
 	}
+	if err := f.checkNeeds(steps); err != nil {
+		return err
+	}
 	f.steps = append(f.steps, steps...)
 	return nil
 }
@@ -166,26 +169,39 @@ func (f *Flow[S]) definition() (*definition[S], error) {
 	return f.def, f.defErr
 }
 
-// Start starts a run with the given initial state and returns at once. The
-// run's steps see ctx's values; cancelling ctx aborts the run like Abort
-// (use context.WithoutCancel to let a run outlive a request).
+// Start starts a run with the given initial state. It returns once the
+// run's first event is recorded (so, with a durable sink, once the run
+// survives a crash); the steps go on on their own goroutine. A run ID the
+// sink already has fails with an error wrapping ErrDuplicateRun, and the
+// existing run is untouched. The run's steps see ctx's values; cancelling
+// ctx aborts the run like Abort (use context.WithoutCancel to let a run
+// outlive a request).
 func (f *Flow[S]) Start(ctx context.Context, state S, opts ...RunOption) (*Run[S], error) {
 	r, err := f.newRun(ctx, state, "", opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.begin(); err != nil {
 		return nil, err
 	}
 	go r.loop()
 	return r, nil
 }
 
-// Execute runs a run to its end on the calling goroutine and returns its
-// result; the error is Result.Err (nil only when the run ends done).
+// Execute runs a run to its end and returns its result; the error is
+// Result.Err (nil only when the run ends done). The steps run on the calling
+// goroutine until the run waits (an await or a sleep); Execute then waits
+// for it to end.
 func (f *Flow[S]) Execute(ctx context.Context, state S, opts ...RunOption) (Result[S], error) {
 	r, err := f.newRun(ctx, state, "", opts)
 	if err != nil {
 		return Result[S]{}, err
 	}
+	if err := r.begin(); err != nil {
+		return Result[S]{}, err
+	}
 	r.loop()
+	<-r.doneChan()
 	return r.result, r.result.Err
 }
 

@@ -12,7 +12,7 @@ import (
 // WithResponse says where the response goes. The step ID defaults to
 // endpoint.
 func NewRPC[S any](service, endpoint string, request func(s *S) any, opts ...StepOption[S]) *Step[S] {
-	st := &Step[S]{ID: endpoint}
+	st := &Step[S]{ID: endpoint, needs: needCaller}
 	for _, o := range opts {
 		o(st)
 	}
@@ -37,7 +37,7 @@ func NewRPC[S any](service, endpoint string, request func(s *S) any, opts ...Ste
 // NewPublish returns a step that publishes one event through the run's
 // Publisher (WithPublisher). The step ID defaults to event.
 func NewPublish[S any](topic, event string, payload func(s *S) any, opts ...StepOption[S]) *Step[S] {
-	st := &Step[S]{ID: event}
+	st := &Step[S]{ID: event, needs: needPublisher}
 	for _, o := range opts {
 		o(st)
 	}
@@ -55,44 +55,35 @@ func NewPublish[S any](topic, event string, payload func(s *S) any, opts ...Step
 	return st
 }
 
-// NewAwait returns a step that waits for an event through the run's
-// Subscriber (WithSubscriber) and decodes its JSON payload into into(state)
-// (nil: discard). With correlate, only a payload whose member at the
-// correlation field (WithCorrelationField; CorrelationField by default)
-// equals correlate(state) is taken. After timeout (0: none) the step ends
-// with the outcome "timeout", which Next can route; the wait is not retried.
-// The step ID defaults to event. Subscribe gets an AwaitInfo on its
-// context (AwaitFrom) unless the step has a per-attempt Timeout.
+// NewAwait returns a step that waits for an event of topic/event and
+// decodes its payload into into(state) (nil: discard). With correlate, only
+// a payload whose member at the correlation field (WithCorrelationField;
+// CorrelationField by default) equals correlate(state) is taken. After
+// timeout (0: none), counted from when the step is entered and recorded
+// then, the step ends with the outcome "timeout", which Next can route.
+// While it waits the run holds no goroutine (see Step.Await). The step ID
+// defaults to event.
 func NewAwait[S any](topic, event string, into func(s *S) any, correlate func(s *S) string, timeout time.Duration, opts ...StepOption[S]) *Step[S] {
-	st := &Step[S]{ID: event}
+	st := &Step[S]{ID: event, Await: &Await[S]{Topic: topic, Event: event, Correlate: correlate, Timeout: timeout}}
 	for _, o := range opts {
 		o(st)
 	}
-	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
-		w := AwaitInfo{Topic: topic, Event: event, Timeout: timeout, Deadline: st.Deadline}
-		if correlate != nil {
-			w.Correlated, w.CorrelationField, w.Correlation = true, st.correlationField, correlate(s)
-		}
-		p, err := await(ctx, &w, st.Timeout == 0)
-		if err != nil {
-			return "", err
-		}
-		if into != nil {
-			if err := json.Unmarshal(p, into(s)); err != nil {
+	st.Await.Field = st.correlationField
+	if into != nil {
+		st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
+			if err := json.Unmarshal(EventPayload(ctx), into(s)); err != nil {
 				return "", Permanent(fmt.Errorf("decoding %s %s: %w", topic, event, err))
 			}
+			return OutcomeOK, nil
 		}
-		return OutcomeOK, nil
 	}
 	return st
 }
 
-// NewEvent returns step wrapped so that it first waits for topic/event
-// through the run's Subscriber, then runs step.Exec (if any) with the payload
-// available as EventPayload(ctx). ID, rollback and policies are step's. A nil
-// step gives a step named event that only waits. Subscribe gets an
-// AwaitInfo (uncorrelated, no Timeout) unless the step has a per-attempt
-// Timeout.
+// NewEvent returns step (a Go step, or nil for one that only waits) made to
+// wait first for an event of topic/event: step's Exec runs once the event
+// came, with its raw payload available as EventPayload(ctx). ID, rollback
+// and policies are step's. A nil step's ID is event.
 func NewEvent[S any](topic, event string, step *Step[S]) *Step[S] {
 	var st Step[S]
 	if step != nil {
@@ -100,17 +91,23 @@ func NewEvent[S any](topic, event string, step *Step[S]) *Step[S] {
 	} else {
 		st.ID = event
 	}
-	inner := st.Exec
-	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
-		w := AwaitInfo{Topic: topic, Event: event, Deadline: st.Deadline}
-		p, err := await(ctx, &w, st.Timeout == 0)
-		if err != nil {
-			return "", err
-		}
-		if inner == nil {
-			return OutcomeOK, nil
-		}
-		return inner(context.WithValue(ctx, payloadKey{}, p), s)
-	}
+	st.Await = &Await[S]{Topic: topic, Event: event}
 	return &st
+}
+
+// NewSleep returns a step that waits d, counted from when it is entered,
+// then runs exec (nil: nothing). The wake-up time is recorded, so a run
+// resumed after a restart wakes when it would have.
+func NewSleep[S any](id string, d time.Duration, exec func(ctx context.Context, s *S) (Outcome, error), opts ...StepOption[S]) *Step[S] {
+	st := NewStep(id, exec, opts...)
+	st.Sleep = &Sleep[S]{For: d}
+	return st
+}
+
+// NewSleepUntil returns a step that waits until the time until(state) (read
+// when the step is entered), then runs exec (nil: nothing).
+func NewSleepUntil[S any](id string, until func(s *S) time.Time, exec func(ctx context.Context, s *S) (Outcome, error), opts ...StepOption[S]) *Step[S] {
+	st := NewStep(id, exec, opts...)
+	st.Sleep = &Sleep[S]{Until: until}
+	return st
 }

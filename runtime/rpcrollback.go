@@ -28,3 +28,12 @@ func RPCRollback[S any](service, endpoint string, request, response func(s *S) a
 		return c.env.opts.caller.Call(ctx, service, endpoint, req, rsp)
 	}
 }
+
+// WithRPCRollback sets the step's rollback to an RPC (RPCRollback), so that
+// the flow knows the step needs a Caller.
+func WithRPCRollback[S any](service, endpoint string, request, response func(s *S) any) StepOption[S] {
+	return func(s *Step[S]) {
+		s.Rollback = RPCRollback(service, endpoint, request, response)
+		s.needs |= needCaller
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/looplab/fsm"
 )
@@ -29,72 +28,55 @@ type Result[S any] struct {
 
 // Run is one execution of a flow: its own ID, state, state machine and
 // history. Its methods are safe for concurrent use.
+//
+// One goroutine at a time drives a run: the one that started it (Start's,
+// or Execute's caller), until the run ends or enters a waiting state; then
+// none, until a delivery, the wait's deadline or an abort wakes it on a new
+// goroutine.
 type Run[S any] struct {
-	flow    *Flow[S]
-	def     *definition[S]
-	env     runEnv
-	ctx     context.Context // cancelled by Abort and by Start's context
-	cancel  context.CancelCauseFunc
-	quiet   context.Context // ctx without cancellation: sinks and rollbacks
+	flow   *Flow[S]
+	def    *definition[S]
+	env    runEnv
+	ctx    context.Context // cancelled by Abort and by Start's context
+	cancel context.CancelCauseFunc
+	quiet  context.Context // ctx without cancellation: sinks, rollbacks, subscriptions
+	clock  Clock
+	sink   Sink
+	// machine is the run's state machine, the one source of where the run
+	// is: every move is one of its events, and it refuses a move the flow
+	// does not have. cur is its current state's description.
 	machine *fsm.FSM
-	clock   Clock
-	sink    Sink
+	cur     *mstate
 
-	// Owned by the run's goroutine.
-	state        S
-	pos          int       // position of the machine state in def.states
-	attempt      int       // attempt of the current phase, 1-based
-	phaseStart   time.Time // when the running step was entered (Step.Deadline)
-	lastTime     time.Time // time of the last event
-	seq          uint64
-	stack        []frame // completed steps with a rollback, oldest first
-	visits       []int32 // per step: how often the run entered it
-	undoing      frame   // the frame whose rollback is running
-	rolledBack   bool    // a rollback has started: the run cannot end "failed"
-	clean        bool    // no action ran since snap was taken
-	cause        error   // why the run is failing
-	rollbackErrs []error
-	ctxs         []stepCtx // first-attempt contexts, allocated once per run
-	snap         json.RawMessage
-	lastState    S // the state snap encodes (def.valueState only)
-	arena        []byte
-	sn           *snapshotter
-	// Small flows keep their bookkeeping inside the Run: one allocation.
-	// Mind the Run's size: with a small state it is just under a size
-	// class (896 bytes, malloc's header included).
-	stackBuf  [16]frame
-	visitsBuf [16]int32
+	// Owned by the goroutine driving the run.
+	state    S
+	progress progress
+	lastTime time.Time // time of the last event
+	clean    bool      // no action ran since snap was taken
+	snap     json.RawMessage
+	// Set by fire for the machine callback that records the event.
+	next    nextEvent
+	failure error // why the last transition was refused
 
-	mu     sync.Mutex // guards track, halted, over and done
+	mu     sync.Mutex // guards track, parked, halted, over and done
 	track  tracker
+	parked *parking // the run waits, holding no goroutine
 	halted error
 	over   bool          // the run has ended: result is final
-	done   chan struct{} // made on first need (Done, Wait): Execute needs none
+	done   chan struct{} // made on first need (Done, Wait)
 	result Result[S]
 }
 
-// frame is one completed execution of a step, to be undone.
-type frame struct {
-	step  int32
-	visit int32
+// nextEvent is what the run knows of the event it is about to record that
+// the machine does not: how the attempt ended, and its real error (the
+// event keeps its text; the run's result keeps the error).
+type nextEvent struct {
+	attempt int
+	outcome Outcome
+	err     error
+	errText string
+	payload []byte
 }
-
-// snapshotter encodes states; pooled because only its buffer is per event.
-type snapshotter struct {
-	buf []byte
-	enc *json.Encoder
-}
-
-func (s *snapshotter) Write(p []byte) (int, error) {
-	s.buf = append(s.buf, p...)
-	return len(p), nil
-}
-
-var snapshotters = sync.Pool{New: func() any {
-	s := &snapshotter{}
-	s.enc = json.NewEncoder(s)
-	return s
-}}
 
 // errAttemptTimeout is the cancellation cause of an attempt's context when
 // its timeout passes.
@@ -108,7 +90,10 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ro := applyRunOptions(opts)
+	var ro runOptions
+	for _, o := range opts {
+		o(&ro)
+	}
 	switch {
 	case id == "":
 		id = ro.id
@@ -119,62 +104,45 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 		id = f.opts.ids()
 	}
 	r := &Run[S]{
-		flow:  f,
-		def:   def,
-		env:   runEnv{runID: id, flow: f.id, opts: &f.opts},
-		clock: f.opts.clock,
-		sink:  f.opts.sink,
-		state: state,
-		sn:    snapshotters.Get().(*snapshotter),
-	}
-	r.stack = r.stackBuf[:0]
-	if n := len(def.steps); n <= len(r.visitsBuf) {
-		r.visits = r.visitsBuf[:n]
-	} else {
-		r.visits = make([]int32, n)
+		flow:     f,
+		def:      def,
+		env:      runEnv{runID: id, flow: f.id, opts: &f.opts},
+		clock:    f.opts.clock,
+		sink:     f.opts.sink,
+		state:    state,
+		cur:      statePending,
+		progress: progress{visits: make([]int32, len(def.steps))},
 	}
 	// The first event carries the initial state: encode it now so that a
 	// state JSON cannot encode fails Start rather than the run.
 	if _, err := r.snapshot(); err != nil {
-		snapshotters.Put(r.sn)
 		return nil, fmt.Errorf("runtime: flow %q: state does not encode as JSON: %w", f.id, err)
 	}
 	if err := f.addLive(r); err != nil {
-		snapshotters.Put(r.sn)
 		return nil, err
 	}
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
-	r.quiet = quietContext(ctx, r.ctx)
-	r.machine = def.machines.Get().(*fsm.FSM)
-	r.machine.SetState(MachinePending)
+	r.quiet = context.WithoutCancel(r.ctx)
+	r.machine = def.newMachine(MachinePending, r.record)
 	r.track = tracker{machine: MachinePending, kind: kindPending, snap: r.snap}
 	return r, nil
 }
 
-// quietContext returns context.WithoutCancel(run), run being a cancellable
-// child of parent that adds no values: run's values without its
-// cancellation. When parent can never be cancelled and has no deadline, it
-// is that already, without an allocation.
-func quietContext(parent, run context.Context) context.Context {
-	if parent.Done() == nil {
-		if _, ok := parent.Deadline(); !ok {
-			return parent
-		}
+// begin records the run's first event (it starts its first step, or is
+// aborted already), so that Start returns only once the run exists in the
+// sink: a sink that refuses it (a duplicate run ID in a store) fails Start
+// and leaves no run behind.
+func (r *Run[S]) begin() error {
+	ev := evStart
+	if r.ctx.Err() != nil {
+		ev = evAbort
 	}
-	return context.WithoutCancel(run)
-}
-
-// applyRunOptions is apart from newRun so that the options, whose address
-// escapes to the option functions, are allocated only when there are some.
-func applyRunOptions(opts []RunOption) runOptions {
-	if len(opts) == 0 {
-		return runOptions{}
+	if err := r.fire(ev, 0, "", nil); err != nil {
+		r.flow.removeLive(r)
+		r.cancel(nil)
+		return err
 	}
-	ro := new(runOptions)
-	for _, o := range opts {
-		o(ro)
-	}
-	return *ro
+	return nil
 }
 
 // ID returns the run's ID.
@@ -209,53 +177,60 @@ func (r *Run[S]) doneChan() chan struct{} {
 	return r.done
 }
 
-// Abort cancels the running step's context; the run then rolls back its
-// completed steps and ends aborted (or compensation_failed). A step that
-// ignores its context is waited for, up to its timeout if it has one. Abort
-// during a rollback changes nothing: the rollback finishes. It returns
-// ErrFinished if the run is over.
+// Abort cancels the running step's context, or ends the run's wait; the run
+// then rolls back its completed steps and ends aborted (or
+// compensation_failed). A step that ignores its context is waited for, up to
+// its timeout if it has one. Abort during a rollback changes nothing: the
+// rollback finishes. It returns ErrFinished if the run is over.
 func (r *Run[S]) Abort() error {
 	r.mu.Lock()
-	over := r.over
+	over, p := r.over, r.parked
 	r.mu.Unlock()
 	if over {
 		return ErrFinished
 	}
 	r.cancel(ErrAborted)
+	if p != nil {
+		r.wake(p, wakeAbort, nil, nil)
+	}
 	return nil
 }
 
-// Status returns the run's current status; History is filled in when the
-// flow's sink can load histories.
+// Status returns the run's current status. With a sink that loads
+// histories it is the Replay of the run's history as the sink has it, so the
+// two always agree; otherwise it is folded from the events the sink
+// accepted, which is the same thing.
 func (r *Run[S]) Status() Status {
 	r.mu.Lock()
 	st := r.track.status()
 	halted := r.halted
 	r.mu.Unlock()
+	if l := r.env.opts.loader; l != nil {
+		if h, err := l.LoadHistory(context.Background(), r.env.runID); err == nil {
+			if replayed, err := Replay(h); err == nil {
+				st = replayed
+			}
+		}
+	}
 	st.RunID, st.Flow = r.env.runID, r.def.id
 	if halted != nil {
 		st.State, st.Err = StateFailed, halted.Error()
 	}
-	if l := r.env.opts.loader; l != nil {
-		st.History, _ = l.LoadHistory(context.Background(), r.env.runID)
-	}
 	return st
 }
 
-// loop drives the run from its current machine state to a terminal one.
+// loop drives the run from its current state until it ends or waits.
 func (r *Run[S]) loop() {
-	var err error
-	for err == nil {
-		st := &r.def.states[r.pos]
-		switch st.kind {
+	for {
+		var err error
+		switch st := r.cur; st.kind {
 		case kindPending:
-			if r.ctx.Err() != nil {
-				err = r.transition(posAborting, 0, "", ErrAborted.Error())
-			} else {
-				err = r.enter(r.def.steps[0].running, 0, "", "")
-			}
+			err = r.begin()
 		case kindRunning:
 			err = r.runStep(&r.def.steps[st.step])
+		case kindWaiting:
+			r.park()
+			return
 		case kindFailing, kindAborting:
 			err = r.unwind(st.kind)
 		case kindRollback:
@@ -264,24 +239,28 @@ func (r *Run[S]) loop() {
 			r.finish(nil)
 			return
 		}
+		if err != nil {
+			r.finish(err)
+			return
+		}
 	}
-	r.finish(err)
 }
 
 // runStep runs the current step's attempts and moves the run on.
 func (r *Run[S]) runStep(d *stepDef[S]) error {
 	var out Outcome
 	var err error
+	p := &r.progress
 	for {
 		if r.ctx.Err() != nil { // aborted before an attempt started
-			return r.transition(posAborting, 0, "", ErrAborted.Error())
+			return r.fire(evAbort, 0, "", ErrAborted)
 		}
 		timeout := d.Timeout
 		if d.Deadline > 0 {
-			left := r.phaseStart.Add(d.Deadline).Sub(r.clock.Now())
-			if left <= 0 { // only after Resume: attempts never outlive the deadline
-				out, err = "", fmt.Errorf("%w: step deadline %v passed", ErrTimeout, d.Deadline)
-				r.attempt--
+			left := p.entered.Add(d.Deadline).Sub(r.clock.Now())
+			if left <= 0 { // only after Resume or a wait: attempts never outlive the deadline
+				err = fmt.Errorf("%w: step deadline %v passed", ErrTimeout, d.Deadline)
+				p.attempt--
 				break
 			}
 			if timeout <= 0 || left < timeout {
@@ -291,46 +270,32 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 		out, err = r.attempt1(d, timeout)
 		if r.ctx.Err() != nil {
 			if err != nil {
-				return r.transition(posAborting, r.attempt, failedOutcome(err), err.Error())
+				return r.fire(evAbort, p.attempt, failedOutcome(err), err)
 			}
-			r.push(d)
-			return r.transition(posAborting, r.attempt, okOutcome(out), "")
+			return r.fire(evAbort, p.attempt, okOutcome(out), nil)
 		}
-		if err == nil || IsPermanent(err) || r.attempt >= d.attempts {
+		if err == nil || IsPermanent(err) || p.attempt >= d.attempts {
 			break
 		}
-		wait := backoff(d.Retry, r.attempt)
-		if d.Deadline > 0 && !r.clock.Now().Add(wait).Before(r.phaseStart.Add(d.Deadline)) {
-			err = fmt.Errorf("%w: step deadline %v leaves no time for attempt %d: %w", ErrTimeout, d.Deadline, r.attempt+1, err)
+		wait := backoff(d.Retry, p.attempt)
+		if d.Deadline > 0 && !r.clock.Now().Add(wait).Before(p.entered.Add(d.Deadline)) {
+			err = fmt.Errorf("%w: step deadline %v leaves no time for attempt %d: %w", ErrTimeout, d.Deadline, p.attempt+1, err)
 			break
 		}
-		if err := r.transition(d.running, r.attempt, OutcomeRetry, err.Error()); err != nil {
+		if err := r.fire(OutcomeRetry, p.attempt, OutcomeRetry, err); err != nil {
 			return err
 		}
-		r.attempt++
-		r.sleep(wait, true) // an abort is seen at the top
+		r.sleep(wait) // an abort is seen at the top
 	}
 	if err == nil {
 		out = okOutcome(out)
-		if to, ok := d.target(out); ok {
-			r.push(d)
-			if to == posFailing {
-				r.cause = &StepError{Step: d.ID, Attempt: r.attempt, Outcome: out, Err: routedToFail(out)}
-			}
-			return r.enter(to, r.attempt, out, "")
+		if r.machine.Can(out) {
+			return r.fire(out, p.attempt, out, nil)
 		}
-		err = fmt.Errorf("%w %q", ErrUnknownOutcome, out)
-		r.cause = &StepError{Step: d.ID, Attempt: r.attempt, Outcome: out, Err: err}
-		return r.enter(posFailing, r.attempt, out, err.Error())
+		return r.fire(evFail, p.attempt, out, fmt.Errorf("%w %q", ErrUnknownOutcome, out))
 	}
-	out, to := OutcomeError, d.errTo
-	if errors.Is(err, ErrTimeout) {
-		out, to = OutcomeTimeout, d.timeoutTo
-	}
-	if to == posFailing {
-		r.cause = &StepError{Step: d.ID, Attempt: r.attempt, Outcome: out, Err: err}
-	}
-	return r.enter(to, r.attempt, out, err.Error())
+	out = failedOutcome(err)
+	return r.fire(out, p.attempt, out, err)
 }
 
 func okOutcome(out Outcome) Outcome {
@@ -347,81 +312,51 @@ func failedOutcome(err error) Outcome {
 	return OutcomeError
 }
 
-// push records a completed step that has something to undo.
-func (r *Run[S]) push(d *stepDef[S]) {
-	if d.hasRollback {
-		r.stack = append(r.stack, frame{int32(d.index), r.visits[d.index]})
-	}
-}
-
-// enter moves to a new phase: a step starts its first attempt.
-func (r *Run[S]) enter(to, attempt int, out Outcome, errText string) error {
-	if err := r.transition(to, attempt, out, errText); err != nil {
-		return err
-	}
-	if s := r.def.states[to]; s.kind == kindRunning {
-		r.visits[s.step]++
-		r.attempt = 1
-		r.phaseStart = r.lastTime
-	}
-	return nil
-}
-
 // unwind rolls back the most recent completed step, or ends the run.
 func (r *Run[S]) unwind(kind stateKind) error {
-	if n := len(r.stack); n > 0 {
-		r.undoing = r.stack[n-1]
-		r.stack = r.stack[:n-1]
-		r.rolledBack = true
-		r.attempt = 1
-		return r.transition(r.def.steps[r.undoing.step].rollback, 0, "", "")
+	p := &r.progress
+	if n := len(p.stack); n > 0 {
+		return r.fire(evUndo(r.def.steps[p.stack[n-1].step].ID), 0, "", nil)
 	}
-	to := posFailed
-	switch {
-	case len(r.rollbackErrs) > 0:
-		to = posCompensationFailed
-	case kind == kindAborting:
-		to = posAborted
-	case r.rolledBack:
-		to = posCompensated
-	}
-	return r.transition(to, 0, "", "")
+	return r.fire(evEnd(p.terminal(kind)), 0, "", nil)
 }
 
 // runRollback runs the current rollback's attempts and returns to unwind.
 func (r *Run[S]) runRollback(d *stepDef[S]) error {
 	var err error
+	p := &r.progress
 	for {
 		err = r.rollback1(d)
-		if err == nil || IsPermanent(err) || r.attempt >= d.rbAttempts {
+		if err == nil || IsPermanent(err) || p.attempt >= d.rbAttempts {
 			break
 		}
-		if err := r.transition(d.rollback, r.attempt, OutcomeRetry, err.Error()); err != nil {
+		if err := r.fire(OutcomeRetry, p.attempt, OutcomeRetry, err); err != nil {
 			return err
 		}
-		r.attempt++
-		r.sleep(backoff(d.RollbackRetry, r.attempt-1), false)
+		r.sleepUnabortable(backoff(d.RollbackRetry, p.attempt-1))
 	}
-	back := posFailing
-	if r.cause == nil {
-		back = posAborting
+	back := evBackFailing
+	if p.cause == nil {
+		back = evBackAborting
 	}
 	if err != nil {
-		r.rollbackErrs = append(r.rollbackErrs, &RollbackError{Step: d.ID, Err: err})
-		return r.transition(back, r.attempt, OutcomeError, err.Error())
+		return r.fire(back, p.attempt, OutcomeError, err)
 	}
-	return r.transition(back, r.attempt, OutcomeOK, "")
+	return r.fire(back, p.attempt, OutcomeOK, nil)
 }
 
 // attempt1 runs one attempt of a step. Changes to the state survive only if
 // the attempt succeeds.
 func (r *Run[S]) attempt1(d *stepDef[S], timeout time.Duration) (Outcome, error) {
 	r.clean = false
+	if d.Exec == nil { // a step that only waits
+		return OutcomeOK, nil
+	}
 	if timeout > 0 {
 		return r.guarded(d, false, r.ctx, timeout)
 	}
 	saved := r.state
-	out, err := d.exec(r.stepContext(d), &r.state, r.env.opts.pub)
+	out, err := d.exec(r.stepContext(r.ctx, d, false), &r.state, r.env.opts.pub)
 	if err != nil {
 		r.state = saved
 	}
@@ -437,35 +372,23 @@ func (r *Run[S]) rollback1(d *stepDef[S]) error {
 		return err
 	}
 	saved := r.state
-	err := d.undo(r.newStepCtx(r.quiet, d, true), &r.state)
+	err := d.undo(r.stepContext(r.quiet, d, true), &r.state)
 	if err != nil {
 		r.state = saved
 	}
 	return err
 }
 
-// stepContext returns the context of the current attempt of d, reusing the
-// run's preallocated one for the common first attempt of a first visit.
-func (r *Run[S]) stepContext(d *stepDef[S]) *stepCtx {
-	if r.attempt != 1 || r.visits[d.index] != 1 || len(r.def.steps) > 64 {
-		return r.newStepCtx(r.ctx, d, false)
-	}
-	if r.ctxs == nil {
-		r.ctxs = make([]stepCtx, len(r.def.steps))
-	}
-	c := &r.ctxs[d.index]
-	if c.env == nil {
-		*c = stepCtx{Context: r.ctx, env: &r.env, step: d.ID, visit: 1, attempt: 1}
+// stepContext returns the context of the current attempt of d.
+func (r *Run[S]) stepContext(parent context.Context, d *stepDef[S], rollback bool) *stepCtx {
+	p := &r.progress
+	c := &stepCtx{Context: parent, env: &r.env, step: d.ID, visit: p.visits[d.index], attempt: int32(p.attempt), rollback: rollback}
+	if rollback {
+		c.visit = p.undoing.visit
+	} else {
+		c.payload = p.payload
 	}
 	return c
-}
-
-func (r *Run[S]) newStepCtx(parent context.Context, d *stepDef[S], rollback bool) *stepCtx {
-	visit := r.visits[d.index]
-	if rollback {
-		visit = r.undoing.visit
-	}
-	return &stepCtx{Context: parent, env: &r.env, step: d.ID, visit: visit, attempt: int32(r.attempt), rollback: rollback}
 }
 
 type attemptResult struct {
@@ -487,7 +410,7 @@ func (r *Run[S]) guarded(d *stepDef[S], rollback bool, parent context.Context, t
 	}
 	expired, stop := timer(r.clock, timeout)
 	defer stop()
-	sc := r.newStepCtx(actx, d, rollback)
+	sc := r.stepContext(actx, d, rollback)
 	work := r.state
 	results := make(chan attemptResult, 1)
 	pub := r.env.opts.pub
@@ -544,9 +467,6 @@ func (d *stepDef[S]) exec(ctx context.Context, s *S, pub Publisher) (out Outcome
 	if err != nil || len(d.Publish) == 0 {
 		return out, err
 	}
-	if pub == nil {
-		return "", Permanent(fmt.Errorf("%w: step %q publishes but the flow has no Publisher (WithPublisher)", ErrNotConfigured, d.ID))
-	}
 	for _, p := range d.Publish {
 		var payload any
 		if p.Payload != nil {
@@ -579,66 +499,103 @@ func backoff(p RetryPolicy, failed int) time.Duration {
 	return d
 }
 
-// sleep waits d on the run's clock; an abortable sleep ends early, returning
-// false, when the run is aborted.
-func (r *Run[S]) sleep(d time.Duration, abortable bool) bool {
+// sleep waits d on the run's clock, or until the run is aborted.
+func (r *Run[S]) sleep(d time.Duration) {
 	if d <= 0 {
-		return !abortable || r.ctx.Err() == nil
+		return
 	}
 	c, stop := timer(r.clock, d)
-	if !abortable {
-		<-c
-		return true
-	}
 	select {
 	case <-c:
-		return true
 	case <-r.ctx.Done():
 		stop()
-		return false
 	}
 }
 
-// transition fires the machine event into state to, records the event with
-// the sink, and only then moves the run there. An illegal transition (a bug
-// in the runtime) or a refusing sink stops the run.
-func (r *Run[S]) transition(to, attempt int, out Outcome, errText string) error {
-	from := r.pos
-	dst := &r.def.states[to]
-	if err := r.machine.Event(context.Background(), dst.name); err != nil {
-		if _, same := err.(fsm.NoTransitionError); !same {
-			return fmt.Errorf("runtime: flow %q: illegal transition %s -> %s: %w", r.def.id, r.def.states[from].name, dst.name, err)
-		}
+// sleepUnabortable waits d on the run's clock: rollbacks finish whatever
+// happens.
+func (r *Run[S]) sleepUnabortable(d time.Duration) {
+	if d > 0 {
+		c, _ := timer(r.clock, d)
+		<-c
 	}
+}
+
+// fire moves the run's machine by event ev. The machine calls record before
+// it moves, which sends the transition's Event to the sink: a refusing sink
+// cancels the move and stops the run, so the machine, the history and
+// Status never disagree. err is the attempt's error, if it failed.
+func (r *Run[S]) fire(ev string, attempt int, out Outcome, err error) error {
+	r.next = nextEvent{attempt: attempt, outcome: out, err: err}
+	if err != nil {
+		r.next.errText = err.Error()
+	}
+	return r.fireNext(ev)
+}
+
+func (r *Run[S]) fireNext(ev string) error {
+	r.failure = nil
+	err := r.machine.Event(context.Background(), ev)
+	switch {
+	case err == nil || isNoTransition(err):
+		return nil
+	case r.failure != nil:
+		return r.failure
+	}
+	return r.def.illegal(r.cur.name, ev, err)
+}
+
+// record is the machine's before-event callback: it builds the Event of the
+// transition e, sends it to the sink, and on success folds it into the
+// run's progress and status. On failure it cancels the transition.
+func (r *Run[S]) record(_ context.Context, e *fsm.Event) {
+	from, to := r.cur, r.def.states[e.Dst]
 	snap, err := r.snapshot()
 	if err != nil {
-		return fmt.Errorf("runtime: flow %q: state does not encode as JSON: %w", r.def.id, err)
+		r.failure = fmt.Errorf("runtime: flow %q: state does not encode as JSON: %w", r.def.id, err)
+		e.Cancel(r.failure)
+		return
 	}
-	r.seq++
-	e := Event{
+	p := &r.progress
+	n := &r.next
+	ev := Event{
 		RunID:   r.env.runID,
-		Seq:     r.seq,
+		Seq:     p.seq + 1,
 		Time:    r.clock.Now().Round(0), // no monotonic reading: events compare equal after a JSON round trip
 		Flow:    r.def.id,
 		Step:    r.def.eventStep(from, to),
-		From:    r.def.states[from].name,
-		To:      dst.name,
-		Attempt: attempt,
-		Outcome: out,
-		Error:   errText,
+		From:    from.name,
+		To:      to.name,
+		Attempt: n.attempt,
+		Outcome: n.outcome,
+		Error:   n.errText,
 		State:   snap,
+		Payload: n.payload,
 	}
-	if err := r.emit(&e); err != nil {
+	if to.kind == kindWaiting && from != to {
+		ev.Wait = r.newWait(&r.def.steps[to.step], ev.Time)
+	}
+	if err := r.emit(&ev); err != nil {
 		if l := r.env.opts.logger; l != nil {
-			l.Error("flow sink refused an event; run stopped", "flow", r.def.id, "run_id", r.env.runID, "seq", e.Seq, "error", err)
+			l.Error("flow sink refused an event; run stopped", "flow", r.def.id, "run_id", r.env.runID, "seq", ev.Seq, "error", err)
 		}
-		return fmt.Errorf("%w: event %d (%s -> %s): %w", ErrSink, e.Seq, e.From, e.To, err)
+		r.failure = fmt.Errorf("%w: event %d (%s -> %s): %w", ErrSink, ev.Seq, ev.From, ev.To, err)
+		e.Cancel(r.failure)
+		return
+	}
+	if err := p.apply(r.def, &ev, from, to, n.err); err != nil {
+		// The runtime made a history it cannot read back: a bug.
+		r.failure = fmt.Errorf("runtime: flow %q: %w", r.def.id, err)
+		e.Cancel(r.failure)
+		return
 	}
 	r.mu.Lock()
-	r.track.apply(&e, r.def.states[from].kind, dst.kind, r.def.stepID(dst.step))
+	r.track.apply(&ev, from.kind, to.kind, r.def.stepIDOf(to))
 	r.mu.Unlock()
-	r.pos, r.lastTime = to, e.Time
-	return nil
+	r.cur, r.lastTime = to, ev.Time
+	if to.kind == kindRunning && from.kind == kindWaiting {
+		r.clean = false // the step runs on the payload
+	}
 }
 
 func (r *Run[S]) emit(e *Event) (err error) {
@@ -650,48 +607,21 @@ func (r *Run[S]) emit(e *Event) (err error) {
 	return r.sink.Emit(r.quiet, *e)
 }
 
-// snapshot encodes the state. Events share the previous snapshot while the
-// state does not change, and new ones are carved from a per-run arena, so a
-// snapshot usually costs no allocation.
+// snapshot encodes the state. Events share the previous snapshot while no
+// action ran or the state encodes the same.
 func (r *Run[S]) snapshot() (json.RawMessage, error) {
-	if r.snap != nil && (r.clean || r.def.valueState && sameBytes(&r.state, &r.lastState)) {
-		r.clean = true
+	if r.snap != nil && r.clean {
 		return r.snap, nil
 	}
-	sn := r.sn
-	sn.buf = sn.buf[:0]
-	var b []byte
-	if f := r.def.flat; f != nil {
-		sn.buf = f.encode(sn.buf, unsafe.Pointer(&r.state))
-		b = sn.buf
-	} else {
-		if err := sn.enc.Encode(&r.state); err != nil {
-			return nil, err
-		}
-		b = bytes.TrimSuffix(sn.buf, []byte{'\n'})
+	b, err := json.Marshal(&r.state)
+	if err != nil {
+		return nil, err
 	}
 	r.clean = true
-	if r.snap != nil && bytes.Equal(b, r.snap) {
-		return r.snap, nil
+	if !bytes.Equal(b, r.snap) {
+		r.snap = b
 	}
-	if cap(r.arena)-len(r.arena) < len(b) {
-		// Chunks grow with the run, so short runs stay small.
-		r.arena = make([]byte, 0, max(4*len(b), min(2*cap(r.arena), 64<<10), 64))
-	}
-	r.lastState = r.state
-	start := len(r.arena)
-	r.arena = append(r.arena, b...)
-	r.snap = r.arena[start:len(r.arena):len(r.arena)]
 	return r.snap, nil
-}
-
-// sameBytes reports whether two values have the same memory. For a
-// valueState type (no pointers but immutable strings, no custom marshalers)
-// equal memory means equal JSON, so the encoding can be skipped. Differing
-// padding only costs a needless encode.
-func sameBytes[S any](a, b *S) bool {
-	n := unsafe.Sizeof(*a)
-	return n == 0 || unsafe.String((*byte)(unsafe.Pointer(a)), n) == unsafe.String((*byte)(unsafe.Pointer(b)), n)
 }
 
 // finish records the result, releases the run's resources and wakes Wait.
@@ -700,15 +630,10 @@ func (r *Run[S]) finish(halt error) {
 	if halt != nil {
 		res.Final, res.Err = StateFailed, halt
 	} else {
-		res.Final = RunState(r.def.states[r.pos].name)
+		res.Final = RunState(r.cur.name)
 		res.Err = r.resultErr(res.Final)
 	}
 	r.result = res
-	r.def.machines.Put(r.machine)
-	r.machine = nil
-	r.sn.buf = r.sn.buf[:0]
-	snapshotters.Put(r.sn)
-	r.sn = nil
 	r.flow.removeLive(r)
 	r.cancel(nil)
 	r.mu.Lock()
@@ -721,7 +646,7 @@ func (r *Run[S]) finish(halt error) {
 }
 
 func (r *Run[S]) resultErr(final RunState) error {
-	cause := r.cause
+	cause := r.progress.cause
 	if cause == nil && final != StateDone {
 		cause = ErrAborted
 		if c := context.Cause(r.ctx); c != nil && c != ErrAborted {
@@ -732,7 +657,7 @@ func (r *Run[S]) resultErr(final RunState) error {
 	case StateDone:
 		return nil
 	case StateCompensationFailed:
-		return errors.Join(append([]error{cause}, r.rollbackErrs...)...)
+		return errors.Join(append([]error{cause}, r.progress.rollbackErrs...)...)
 	}
 	return cause
 }

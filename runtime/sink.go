@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -55,7 +56,10 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	h, ok := m.runs[e.RunID]
-	if !ok {
+	switch {
+	case ok && e.Seq == 1:
+		return fmt.Errorf("%w: %q", ErrDuplicateRun, e.RunID)
+	case !ok:
 		m.order = append(m.order, e.RunID)
 	}
 	m.runs[e.RunID] = append(h, e)

@@ -108,8 +108,41 @@ type Step[S any] struct {
 	// attempt: a failed publication fails the attempt.
 	Publish []Publication[S]
 
+	// Await, when set, makes the step wait for an event before Exec runs:
+	// the run records that it waits (the state "<id>:waiting", with the
+	// wait's absolute deadline) and holds no goroutine until the event is
+	// delivered, the deadline passes (outcome "timeout") or the run is
+	// aborted. Exec then runs with the payload (EventPayload); it may be nil.
+	Await *Await[S]
+	// Sleep, when set, makes the step wait until a time before Exec runs,
+	// recorded the same way; Exec may be nil. A step has at most one of
+	// Await and Sleep.
+	Sleep *Sleep[S]
+
 	response         func(s *S) any // NewRPC: where the response goes (WithResponse)
 	correlationField string         // NewAwait: the payload path it matches (WithCorrelationField)
+	needs            needs          // what the predefined step needs from the flow's options
+}
+
+// Await is what a waiting step waits for: an event of Topic/Event, and with
+// Correlate only one whose payload member at Field (a dot-separated path;
+// "" means CorrelationField) equals Correlate(state).
+type Await[S any] struct {
+	Topic, Event string
+	Correlate    func(s *S) string
+	Field        string
+	// Timeout bounds the wait from when the step is entered (0: only the
+	// step's Deadline bounds it). The deadline is fixed then, recorded in
+	// the run's history, and kept by Resume.
+	Timeout time.Duration
+}
+
+// Sleep is how long a sleeping step waits: For, counted from when the step
+// is entered, or until the time Until returns (read once, on entry). The
+// wake-up time is recorded in the run's history and kept by Resume.
+type Sleep[S any] struct {
+	For   time.Duration
+	Until func(s *S) time.Time
 }
 
 // Publication is an event a step publishes after it succeeds.
@@ -180,7 +213,12 @@ func WithResponse[S any](into func(s *S) any) StepOption[S] {
 // members, such as "order_id" or "payment.order_id". Without it, an await
 // compares CorrelationField.
 func WithCorrelationField[S any](path string) StepOption[S] {
-	return func(s *Step[S]) { s.correlationField = path }
+	return func(s *Step[S]) {
+		s.correlationField = path
+		if s.Await != nil {
+			s.Await.Field = path
+		}
+	}
 }
 
 // NewStep returns a Go step: Exec is the work, options add the rest.

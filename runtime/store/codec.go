@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -19,7 +20,11 @@ import (
 //	time     varint Unix nanoseconds, varint zone offset in seconds
 //	attempt  varint
 //	run, flow, step, from, to, outcome, error, state: uvarint length + bytes
-const codecVersion = 1
+//	payload: uvarint length + bytes (version 2)
+//	wait: uvarint length + its JSON form, 0 for none (version 2)
+//
+// Version 1 records (without payload and wait) are still read.
+const codecVersion = 2
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -42,7 +47,15 @@ func encodeEvent(b []byte, e *runtime.Event) []byte {
 	b = appendString(b, e.Outcome)
 	b = appendString(b, e.Error)
 	b = binary.AppendUvarint(b, uint64(len(e.State)))
-	return append(b, e.State...)
+	b = append(b, e.State...)
+	b = binary.AppendUvarint(b, uint64(len(e.Payload)))
+	b = append(b, e.Payload...)
+	var wait []byte
+	if e.Wait != nil {
+		wait, _ = json.Marshal(e.Wait) // a struct of strings, a bool and times: it encodes
+	}
+	b = binary.AppendUvarint(b, uint64(len(wait)))
+	return append(b, wait...)
 }
 
 var errShort = errors.New("record too short")
@@ -99,7 +112,7 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 	if len(p) == 0 {
 		return runtime.Event{}, errShort
 	}
-	if p[0] != codecVersion {
+	if p[0] != codecVersion && p[0] != 1 {
 		return runtime.Event{}, fmt.Errorf("unsupported event record version %d", p[0])
 	}
 	d := decoder{b: p[1:]}
@@ -116,6 +129,17 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 	e.Error = d.string()
 	if st := d.bytes(); len(st) > 0 {
 		e.State = append([]byte(nil), st...)
+	}
+	if p[0] >= 2 {
+		if pl := d.bytes(); len(pl) > 0 {
+			e.Payload = append([]byte(nil), pl...)
+		}
+		if w := d.bytes(); len(w) > 0 && d.err == nil {
+			e.Wait = new(runtime.Wait)
+			if err := json.Unmarshal(w, e.Wait); err != nil {
+				return runtime.Event{}, fmt.Errorf("event record wait: %w", err)
+			}
+		}
 	}
 	if d.err != nil {
 		return runtime.Event{}, d.err

@@ -33,22 +33,13 @@ func (f Filter) match(r *RunInfo) bool {
 		(!f.NonTerminal || !r.State.Terminal())
 }
 
-// runStateOf is the run state a machine state (Event.To) puts a run in, by
-// the vocabulary documented with runtime.Event.
+// runStateOf is the run state a machine state (Event.To) puts a run in.
 func runStateOf(machine string) (runtime.RunState, error) {
-	_, phase, ok := runtime.ParseMachineState(machine)
+	st, ok := runtime.RunStateOf(machine)
 	if !ok {
 		return "", fmt.Errorf("unknown machine state %q", machine)
 	}
-	switch phase {
-	case runtime.PhaseRunning:
-		return runtime.StateRunning, nil
-	case runtime.PhaseRollback, runtime.MachineFailing, runtime.MachineAborting:
-		return runtime.StateRollingBack, nil
-	case runtime.MachinePending:
-		return runtime.StatePending, nil
-	}
-	return runtime.RunState(phase), nil
+	return st, nil
 }
 
 // index is the per-run summary both stores keep, in first-event order.
@@ -80,6 +71,9 @@ func (x *index) check(e *runtime.Event) (int, runtime.RunState, error) {
 	r := &x.infos[i]
 	switch {
 	case e.Seq != uint64(r.Events)+1:
+		if e.Seq == 1 {
+			return 0, "", fmt.Errorf("%w: %w: run %q has %d events", ErrSequence, runtime.ErrDuplicateRun, e.RunID, r.Events)
+		}
 		return 0, "", fmt.Errorf("%w: run %q: seq %d after %d", ErrSequence, e.RunID, e.Seq, r.Events)
 	case r.State.Terminal():
 		return 0, "", fmt.Errorf("%w: run %q is already %s", ErrSequence, e.RunID, r.State)

@@ -1,0 +1,157 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// progress is what a run's history says about it besides its state
+// snapshot: where its attempts stand, which steps it would undo, why it
+// fails. A live run folds each event it records into it, and Resume folds
+// the recorded history the same way (apply), so a resumed run continues
+// exactly where the history leaves it.
+type progress struct {
+	seq          uint64
+	attempt      int       // attempt of the current phase, 1-based
+	entered      time.Time // when the current step was entered (Step.Deadline counts from it)
+	visits       []int32   // per step: how often the run entered it
+	stack        []frame   // completed steps with a rollback, oldest first
+	undoing      frame     // the frame whose rollback is running
+	rolledBack   bool      // a rollback has started: the run cannot end "failed"
+	cause        error     // why the run is failing
+	rollbackErrs []error
+	wait         *Wait  // what the run waits for, while it does
+	payload      []byte // the event that woke the current step
+}
+
+// frame is one completed execution of a step, to be undone.
+type frame struct {
+	step  int32
+	visit int32
+}
+
+// apply folds e, a transition from one state to another, into p. err is the
+// real error of a live run's failed attempt (nil when replaying: the event's
+// text stands for it). It returns a *HistoryError for a transition the
+// run's data cannot make (a rollback out of order, a wrong end state).
+func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error) error {
+	p.seq = e.Seq
+	if from == to && e.Outcome == OutcomeRetry {
+		if e.Error == "" {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "retry without an error"}
+		}
+		p.attempt = e.Attempt + 1
+		return nil
+	}
+	if err == nil && e.Error != "" {
+		err = errors.New(e.Error)
+	}
+	switch from.kind {
+	case kindRunning:
+		if e.Error == "" && d.hasRollback(from.step) { // the step completed
+			p.stack = append(p.stack, frame{int32(from.step), p.visits[from.step]})
+		}
+		if to.kind == kindFailing {
+			if err == nil {
+				err = routedToFail(e.Outcome)
+			}
+			p.cause = &StepError{Step: e.Step, Attempt: e.Attempt, Outcome: e.Outcome, Err: err}
+		}
+	case kindWaiting:
+		if to.kind == kindFailing {
+			p.cause = &StepError{Step: e.Step, Outcome: e.Outcome, Err: err}
+		}
+	case kindRollback:
+		if want := p.unwinding(); to.name != want {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: fmt.Sprintf("rollback returns to %s, not %s", to.name, want)}
+		}
+		if e.Outcome == OutcomeError {
+			p.rollbackErrs = append(p.rollbackErrs, &RollbackError{Step: e.Step, Err: err})
+		}
+	}
+	p.wait, p.payload = nil, nil
+	switch to.kind {
+	case kindRunning:
+		p.attempt = 1
+		if from.kind == kindWaiting {
+			p.payload = e.Payload // the same visit goes on
+			break
+		}
+		p.visits[to.step]++
+		p.entered = e.Time
+	case kindWaiting:
+		if e.Wait == nil {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "enters a wait without saying what it waits for"}
+		}
+		p.visits[to.step]++
+		p.entered = e.Time
+		p.attempt = 0
+		w := *e.Wait
+		w.Flow, w.RunID, w.Step = e.Flow, e.RunID, d.stepID(to.step)
+		w.Key = Key{RunID: e.RunID, Step: w.Step, Visit: int(p.visits[to.step])}.String()
+		p.wait = &w
+	case kindRollback:
+		n := len(p.stack)
+		if n == 0 || int(p.stack[n-1].step) != to.step {
+			return &HistoryError{Seq: e.Seq, Step: d.stepID(to.step), Msg: "rolls back a step that is not the last completed one"}
+		}
+		p.undoing = p.stack[n-1]
+		p.stack = p.stack[:n-1]
+		p.rolledBack = true
+		p.attempt = 1
+	case kindTerminal:
+		if from.kind == kindRunning {
+			break // done: a step's outcome routed there
+		}
+		if len(p.stack) > 0 {
+			return &HistoryError{Seq: e.Seq, Msg: fmt.Sprintf("run ends %s with completed steps not rolled back", to.name)}
+		}
+		if want := p.terminal(from.kind); string(want) != to.name {
+			return &HistoryError{Seq: e.Seq, Msg: fmt.Sprintf("run ends %s, but its history leads to %s", to.name, want)}
+		}
+	}
+	return nil
+}
+
+// unwinding is the state a rollback returns to: failing when a step failed,
+// aborting when the run was aborted.
+func (p *progress) unwinding() string {
+	if p.cause != nil {
+		return MachineFailing
+	}
+	return MachineAborting
+}
+
+// terminal is how an unwind of kind from ends once nothing is left to undo.
+func (p *progress) terminal(from stateKind) RunState {
+	switch {
+	case len(p.rollbackErrs) > 0:
+		return StateCompensationFailed
+	case from == kindAborting:
+		return StateAborted
+	case p.rolledBack:
+		return StateCompensated
+	}
+	return StateFailed
+}
+
+// definitionView is what apply needs of a flow definition, whatever its
+// state type.
+type definitionView interface {
+	hasRollback(step int) bool
+	stepID(step int) string
+}
+
+func (d *definition[S]) hasRollback(step int) bool { return d.steps[step].hasRollback }
+
+// stepID is the ID of step i, or "" for -1.
+func (d *definition[S]) stepID(i int) string {
+	if i < 0 {
+		return ""
+	}
+	return d.steps[i].ID
+}
+
+// stepIDOf is the step of a machine state, or "".
+func (d *definition[S]) stepIDOf(s *mstate) string { return d.stepID(s.step) }

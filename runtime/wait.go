@@ -1,0 +1,154 @@
+package runtime
+
+import (
+	"fmt"
+	"time"
+)
+
+// Waiting.
+//
+// A step with an Await or a Sleep is entered in its waiting state
+// ("X:waiting"). The event that enters it records the Wait: what the run
+// waits for and its absolute deadline, fixed then. The run then parks: it
+// registers with the Subscriber (an await) and arms one timer on the
+// flow's clock (the deadline, or a sleep's wake-up time), and its goroutine
+// ends. Whichever comes first of a delivery, the timer and an abort wakes
+// the run on a new goroutine; the others find the parking gone. Resume of a
+// run whose history ends waiting parks it again with the recorded Wait, so
+// a deadline does not start over after a restart.
+
+// parking is one wait of a run; the run's parked field points to it while
+// nothing has woken it.
+type parking struct {
+	wait      Wait
+	armed     chan struct{} // closed once the timer and subscription are set up
+	stopTimer func() bool
+	cancelSub func()
+}
+
+type wakeKind uint8
+
+const (
+	wakeEvent   wakeKind = iota // a delivery: the step runs on its payload
+	wakeTime                    // a sleep's time came: the step runs
+	wakeTimeout                 // the deadline passed: outcome "timeout"
+	wakeAbort                   // Abort
+	wakeError                   // the Subscriber failed: outcome "error"
+)
+
+// newWait computes the wait of step d entered at now: the event it awaits,
+// its correlation value read from the state now, and its deadlines made
+// absolute. The run's identity (Flow, RunID, Step, Key) is filled in by
+// progress.apply.
+func (r *Run[S]) newWait(d *stepDef[S], now time.Time) *Wait {
+	w := &Wait{}
+	if a := d.Await; a != nil {
+		w.Topic, w.Event, w.Field = a.Topic, a.Event, a.Field
+		if a.Correlate != nil {
+			w.Correlated, w.Correlation = true, a.Correlate(&r.state)
+		}
+		if a.Timeout > 0 {
+			w.Deadline = now.Add(a.Timeout)
+		}
+	}
+	if s := d.Sleep; s != nil {
+		if s.Until != nil {
+			w.Until = s.Until(&r.state).Round(0)
+		} else {
+			w.Until = now.Add(s.For)
+		}
+	}
+	if d.Deadline > 0 {
+		if dl := now.Add(d.Deadline); w.Deadline.IsZero() || dl.Before(w.Deadline) {
+			w.Deadline = dl
+		}
+	}
+	return w
+}
+
+// park registers the run's current wait and returns: from here the run
+// holds no goroutine.
+func (r *Run[S]) park() {
+	p := &parking{wait: *r.progress.wait, armed: make(chan struct{})}
+	d := &r.def.steps[r.cur.step]
+	r.mu.Lock()
+	r.parked = p
+	r.mu.Unlock()
+	defer close(p.armed)
+
+	w := &p.wait
+	at, kind := w.Deadline, wakeTimeout
+	if !w.Until.IsZero() && (w.Deadline.IsZero() || !w.Until.After(w.Deadline)) {
+		at, kind = w.Until, wakeTime
+	}
+	if !at.IsZero() {
+		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() { r.wake(p, kind, nil, nil) })
+	}
+	if d.Await != nil {
+		sub := r.env.opts.sub
+		if sub == nil { // Register refuses such flows; a Subscriber set to nil later is a bug
+			r.wake(p, wakeError, nil, Permanent(fmt.Errorf("%w: await %s %s needs a Subscriber (WithSubscriber)", ErrNotConfigured, w.Topic, w.Event)))
+		} else if cancel, err := sub.Subscribe(r.quiet, *w, func(payload []byte) bool {
+			return w.Matches(payload) && r.wake(p, wakeEvent, payload, nil)
+		}); err != nil {
+			r.wake(p, wakeError, nil, err)
+		} else {
+			p.cancelSub = cancel
+		}
+	}
+	if r.ctx.Err() != nil { // aborted while entering the wait
+		r.wake(p, wakeAbort, nil, nil)
+	}
+}
+
+// wake ends wait p for the reason kind, if p is still the run's wait, and
+// continues the run on a new goroutine. It never blocks: subscribers call
+// it while delivering.
+func (r *Run[S]) wake(p *parking, kind wakeKind, payload []byte, err error) bool {
+	r.mu.Lock()
+	if r.parked != p {
+		r.mu.Unlock()
+		return false
+	}
+	r.parked = nil
+	r.mu.Unlock()
+	go r.woken(p, kind, payload, err)
+	return true
+}
+
+// woken records how the wait ended and drives the run on.
+func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
+	<-p.armed
+	if p.stopTimer != nil {
+		p.stopTimer()
+	}
+	if p.cancelSub != nil {
+		p.cancelSub()
+	}
+	if r.ctx.Err() != nil {
+		kind = wakeAbort
+	}
+	w := &p.wait
+	var ferr error
+	switch kind {
+	case wakeEvent, wakeTime:
+		r.next = nextEvent{payload: payload}
+		ferr = r.fireNext(evWake)
+	case wakeTimeout:
+		by := w.Deadline.Format(time.RFC3339Nano)
+		terr := fmt.Errorf("%w: step deadline %s passed while sleeping", ErrTimeout, by)
+		if w.Topic != "" {
+			terr = fmt.Errorf("%w: no %s %s by %s", ErrTimeout, w.Topic, w.Event, by)
+		}
+		ferr = r.fire(OutcomeTimeout, 0, OutcomeTimeout, terr)
+	case wakeAbort:
+		ferr = r.fire(evAbort, 0, "", ErrAborted)
+	case wakeError:
+		ferr = r.fire(OutcomeError, 0, OutcomeError, err)
+	}
+	if ferr != nil {
+		r.finish(ferr)
+		return
+	}
+	r.loop()
+}
