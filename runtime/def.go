@@ -1,10 +1,13 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/looplab/fsm"
 )
@@ -78,6 +81,15 @@ type definition[S any] struct {
 	// it: histories name states, not events, and replaying one checks each
 	// recorded transition against the machine's table.
 	edges map[[2]string]string
+	// machines keeps the machines of ended and waiting runs for the next
+	// ones: building one (its transition and callback maps) cost as much as
+	// a 10-step run's transitions (docs/benchmarks.md), and a waiting run
+	// should not hold one.
+	machines sync.Pool
+	// valueState: S compares with == and its JSON is a function of its
+	// value (isValueType), so a snapshot is re-encoded only when the state
+	// changed.
+	valueState bool
 }
 
 var (
@@ -163,6 +175,8 @@ func buildDefinition[S any](id string, steps []*Step[S]) (*definition[S], error)
 	if d.events, err = d.machineEvents(); err != nil {
 		return nil, err
 	}
+	d.machines.New = d.newMachine
+	d.valueState = isValueType(reflect.TypeFor[S]())
 	d.edges = make(map[[2]string]string)
 	for _, ev := range d.events {
 		for _, src := range ev.Src {
@@ -254,15 +268,19 @@ func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-// newMachine returns a machine of the flow in state, calling before (if not
-// nil) before every transition: the run records the event there, and a
-// refusing sink cancels the transition.
-func (d *definition[S]) newMachine(state string, before fsm.Callback) *fsm.FSM {
-	var cbs fsm.Callbacks
-	if before != nil {
-		cbs = fsm.Callbacks{"before_event": before}
-	}
-	return fsm.NewFSM(state, d.events, cbs)
+// machine returns a machine of the flow in state. Before every transition
+// it calls the record method of the run given as the event's argument: the
+// run records the event there, and a refusing sink cancels the transition.
+func (d *definition[S]) machine(state string) *fsm.FSM {
+	m := d.machines.Get().(*fsm.FSM)
+	m.SetState(state)
+	return m
+}
+
+func (d *definition[S]) newMachine() any {
+	return fsm.NewFSM(MachinePending, d.events, fsm.Callbacks{
+		"before_event": func(ctx context.Context, e *fsm.Event) { e.Args[0].(*Run[S]).record(ctx, e) },
+	})
 }
 
 // state returns the machine state named name, and whether the flow has it.

@@ -54,6 +54,7 @@ type Run[S any] struct {
 	lastTime time.Time // time of the last event
 	clean    bool      // no action ran since snap was taken
 	snap     json.RawMessage
+	snapped  S // the state snap encodes, when def.valueState
 	// Set by fire for the machine callback that records the event.
 	next    nextEvent
 	failure error // why the last transition was refused
@@ -123,7 +124,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 	}
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	r.quiet = context.WithoutCancel(r.ctx)
-	r.machine = def.newMachine(MachinePending, r.record)
+	r.machine = def.machine(MachinePending)
 	r.track = tracker{machine: MachinePending, kind: kindPending, snap: r.snap}
 	return r, nil
 }
@@ -140,6 +141,8 @@ func (r *Run[S]) begin() error {
 	if err := r.fire(ev, 0, "", nil); err != nil {
 		r.flow.removeLive(r)
 		r.cancel(nil)
+		r.def.machines.Put(r.machine)
+		r.machine = nil
 		return err
 	}
 	return nil
@@ -535,7 +538,7 @@ func (r *Run[S]) fire(ev string, attempt int, out Outcome, err error) error {
 
 func (r *Run[S]) fireNext(ev string) error {
 	r.failure = nil
-	err := r.machine.Event(context.Background(), ev)
+	err := r.machine.Event(context.Background(), ev, r)
 	switch {
 	case err == nil || isNoTransition(err):
 		return nil
@@ -608,9 +611,11 @@ func (r *Run[S]) emit(e *Event) (err error) {
 }
 
 // snapshot encodes the state. Events share the previous snapshot while no
-// action ran or the state encodes the same.
+// action ran, the state is == to the one encoded (a value state), or it
+// encodes the same.
 func (r *Run[S]) snapshot() (json.RawMessage, error) {
-	if r.snap != nil && r.clean {
+	if r.snap != nil && (r.clean || r.def.valueState && any(r.state) == any(r.snapped)) {
+		r.clean = true
 		return r.snap, nil
 	}
 	b, err := json.Marshal(&r.state)
@@ -618,6 +623,9 @@ func (r *Run[S]) snapshot() (json.RawMessage, error) {
 		return nil, err
 	}
 	r.clean = true
+	if r.def.valueState {
+		r.snapped = r.state
+	}
 	if !bytes.Equal(b, r.snap) {
 		r.snap = b
 	}
@@ -634,6 +642,8 @@ func (r *Run[S]) finish(halt error) {
 		res.Err = r.resultErr(res.Final)
 	}
 	r.result = res
+	r.def.machines.Put(r.machine)
+	r.machine = nil
 	r.flow.removeLive(r)
 	r.cancel(nil)
 	r.mu.Lock()

@@ -71,6 +71,9 @@ func (r *Run[S]) newWait(d *stepDef[S], now time.Time) *Wait {
 func (r *Run[S]) park() {
 	p := &parking{wait: *r.progress.wait, armed: make(chan struct{})}
 	d := &r.def.steps[r.cur.step]
+	// A waiting run holds no machine either; the wake-up takes one.
+	r.def.machines.Put(r.machine)
+	r.machine = nil
 	r.mu.Lock()
 	r.parked = p
 	r.mu.Unlock()
@@ -119,6 +122,7 @@ func (r *Run[S]) wake(p *parking, kind wakeKind, payload []byte, err error) bool
 // woken records how the wait ended and drives the run on.
 func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 	<-p.armed
+	r.machine = r.def.machine(r.cur.name)
 	if p.stopTimer != nil {
 		p.stopTimer()
 	}
