@@ -321,7 +321,13 @@ func TestWaitingRunsHoldNoGoroutine(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	if extra := goruntime.NumGoroutine() - before; extra > 10 {
+	// A run reports waiting as soon as the event is recorded; its goroutine
+	// then registers the wait and ends. Give the last ones time to.
+	extra := goruntime.NumGoroutine() - before
+	for deadline := time.Now().Add(5 * time.Second); extra > 5 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		extra = goruntime.NumGoroutine() - before
+	}
+	if extra > 5 {
 		t.Errorf("%d waiting runs hold %d goroutines", n, extra)
 	}
 	for i := range runs {
