@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -324,4 +325,60 @@ func copyStore(b *testing.B, src string) string {
 		os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644)
 	}
 	return dst
+}
+
+// BenchmarkUnloaded5Step: one 5-step durable flow at a time (no other load),
+// its latency from Execute to the end (6 transitions, each synced before
+// the run moves on), against the same 6 records appended one after the
+// other to a bare group-commit log. Reports both medians and their ratio
+// (target: x-bare-p50 <= 1.5).
+func BenchmarkUnloaded5Step(b *testing.B) {
+	st, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	f := runtime.New[benchState]("Bench", runtime.WithSink(st))
+	var steps []*runtime.Step[benchState]
+	for i := 1; i <= 5; i++ {
+		steps = append(steps, &runtime.Step[benchState]{
+			ID:           fmt.Sprintf("S%d", i),
+			Exec:         func(context.Context, *benchState) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
+			Irreversible: true,
+		})
+	}
+	if err := f.Register(steps...); err != nil {
+		b.Fatal(err)
+	}
+	bare, err := newBareLog(filepath.Join(b.TempDir(), "bare"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bare.f.Close()
+	rec := append(make([]byte, 12), encodeEvent(nil, &fiveStepEvents("r-0")[2])...)
+	ctx := context.Background()
+	var flowNs, bareNs []float64
+	for b.Loop() {
+		start := time.Now()
+		res, err := f.Execute(ctx, benchState{Customer: "c-123456", Plan: "pro"})
+		if err != nil || res.Final != runtime.StateDone {
+			b.Fatalf("run ended %s: %v", res.Final, err)
+		}
+		flowNs = append(flowNs, float64(time.Since(start)))
+		start = time.Now()
+		for range 6 {
+			if err := bare.append(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bareNs = append(bareNs, float64(time.Since(start)))
+	}
+	median := func(v []float64) float64 {
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	fp, bp := median(flowNs), median(bareNs)
+	b.ReportMetric(fp/1e3, "p50-µs")
+	b.ReportMetric(bp/1e3, "bare-p50-µs")
+	b.ReportMetric(fp/bp, "x-bare-p50")
 }
