@@ -57,7 +57,7 @@ func (g *flowGen) constructor() jen.Code {
 	}
 	if g.flowRetry != nil {
 		body = append(body, jen.Line(), docComment(fmt.Sprintf("%s is the flow's retry policy, for the steps that write none.", g.local(flowRetryVar))),
-			g.id(flowRetryVar).Op(":=").Add(retryPolicy(*g.flowRetry)))
+			g.id(flowRetryVar).Op(":=").Add(retryPolicy(g.flowRetry.Policy())))
 	}
 	for _, s := range g.fl.Steps {
 		body = append(body, g.step(s)...)
