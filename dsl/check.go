@@ -9,6 +9,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // CheckOptions tune Check.
@@ -432,19 +433,18 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 func (c *checker) triggers(f *Flow) {
-	seen := map[Trigger]*Trigger{}
+	seen := map[runtime.Trigger]*Trigger{}
 	for _, t := range f.Triggers {
 		if t == nil {
 			continue
 		}
 		at := pick(t.Range, f.NameRange)
-		key := Trigger{Kind: t.Kind, Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule}
-		if prev, dup := seen[key]; dup {
+		if prev, dup := seen[t.Trigger]; dup {
 			c.add(diag.Errorf(at, "duplicate-trigger", "duplicate %s trigger in flow %q (first at %s)", t.Kind, f.Name, whereFrom(prev.Range, at)).
 				WithHint("remove the repeated trigger"))
 			continue
 		}
-		seen[key] = t
+		seen[t.Trigger] = t
 		switch t.Kind {
 		case TriggerRPC:
 			c.nonEmpty(t.Endpoint, "endpoint", "rpc trigger", at)

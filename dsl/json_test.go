@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/parser"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // jsonIgnore compares models by content: positions differ between a
@@ -30,7 +31,7 @@ func roundTripCorpus(t *testing.T) map[string]*File {
 		}
 	}
 	sm.Doc = "Signup creates a customer.\nTwo lines, with \"quotes\" & <tags> -> arrows."
-	sm.Triggers = []*Trigger{{Kind: TriggerRPC, Endpoint: "Signup.Start"}, {Kind: TriggerEvent, Topic: "accounts", Event: "signup.requested"}, {Kind: TriggerSchedule, Schedule: "@every 1h"}}
+	sm.Triggers = []*Trigger{{Trigger: runtime.Trigger{Kind: TriggerRPC, Endpoint: "Signup.Start"}}, {Trigger: runtime.Trigger{Kind: TriggerEvent, Topic: "accounts", Event: "signup.requested"}}, {Trigger: runtime.Trigger{Kind: TriggerSchedule, Schedule: "@every 1h"}}}
 	sm.Deadline = Duration(90 * 60e9)
 	files := map[string]*File{
 		"signup": {Version: FormatVersion, Flows: []*Flow{sm}},

@@ -126,7 +126,7 @@ type Engine struct {
 type flowEntry struct {
 	name     string
 	ops      flowOps
-	triggers []Trigger
+	triggers []runtime.Trigger
 	awaits   [][2]string // topic/event pairs its await steps wait for (JSON flows)
 	def      *dsl.Flow   // JSON flows only
 	source   []byte      // JSON flows: the flow's own JSON document
@@ -222,36 +222,22 @@ type Triggered interface{ Triggers() []runtime.Trigger }
 // (Triggered: generated flows list their .flow file's trigger lines);
 // triggers given here replace those. To register a generated flow with no
 // trigger at all, use RegisterFlow(e, flow.Runtime()).
-func Register[S any](e *Engine, flow Runtimer[S], triggers ...Trigger) error {
+func Register[S any](e *Engine, flow Runtimer[S], triggers ...runtime.Trigger) error {
 	if len(triggers) == 0 {
 		if t, ok := flow.(Triggered); ok {
-			triggers = FromRuntime(t.Triggers())
+			triggers = t.Triggers()
 		}
 	}
 	return RegisterFlow(e, flow.Runtime(), triggers...)
-}
-
-// FromRuntime converts the runtime's triggers (a generated flow's
-// Triggers()) to the engine's. Kinds are not checked here: registration
-// rejects an unknown one.
-func FromRuntime(ts []runtime.Trigger) []Trigger {
-	if len(ts) == 0 {
-		return nil
-	}
-	out := make([]Trigger, len(ts))
-	for i, t := range ts {
-		out[i] = Trigger{Kind: dsl.TriggerKind(t.Kind), Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule}
-	}
-	return out
 }
 
 // RegisterFlow registers a runtime flow definition, built with
 // e.RuntimeOptions(), with the triggers that start it. A run's state is
 // the JSON encoding of S: the HTTP API decodes the request body into it and
 // an event trigger decodes the event's payload into it.
-func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...Trigger) error {
+func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...runtime.Trigger) error {
 	for _, t := range triggers {
-		if err := t.validate(); err != nil {
+		if err := validateTrigger(t); err != nil {
 			return fmt.Errorf("flow %q: %w", f.ID(), err)
 		}
 	}
@@ -272,7 +258,7 @@ func (e *Engine) add(fe *flowEntry, replace bool) error {
 		return fmt.Errorf("%w: %q", ErrFlowExists, fe.name)
 	}
 	for _, t := range fe.triggers {
-		if t.Kind != dsl.TriggerRPC {
+		if t.Kind != runtime.TriggerRPC {
 			continue
 		}
 		if other := e.rpc[t.Endpoint]; other != nil && other.name != fe.name {
@@ -285,7 +271,7 @@ func (e *Engine) add(fe *flowEntry, replace bool) error {
 	}
 	e.flows[fe.name] = fe
 	for _, t := range fe.triggers {
-		if t.Kind == dsl.TriggerRPC {
+		if t.Kind == runtime.TriggerRPC {
 			e.rpc[t.Endpoint] = fe
 		}
 	}
@@ -319,7 +305,7 @@ func (e *Engine) attach(fe *flowEntry, resume bool) error {
 	var stops []func()
 	for _, t := range fe.triggers {
 		switch t.Kind {
-		case dsl.TriggerEvent:
+		case runtime.TriggerEvent:
 			stop, err := e.broker.Consume(e.baseCtx, "trigger-"+fe.name, t.Topic, t.Event, e.triggerHandler(fe))
 			if err != nil {
 				for _, s := range stops {
@@ -328,7 +314,7 @@ func (e *Engine) attach(fe *flowEntry, resume bool) error {
 				return fmt.Errorf("flow %q: subscribing to %s %s: %w", fe.name, t.Topic, t.Event, err)
 			}
 			stops = append(stops, stop)
-		case dsl.TriggerSchedule:
+		case runtime.TriggerSchedule:
 			stops = append(stops, e.sc.add(fe, t.Schedule))
 		}
 	}
@@ -422,9 +408,9 @@ func (e *Engine) lookup(flow string) (*flowEntry, error) {
 
 // FlowInfo describes a registered flow.
 type FlowInfo struct {
-	Name     string    `json:"name"`
-	JSON     bool      `json:"json"` // defined in JSON (else generated Go)
-	Triggers []Trigger `json:"triggers,omitempty"`
+	Name     string            `json:"name"`
+	JSON     bool              `json:"json"` // defined in JSON (else generated Go)
+	Triggers []runtime.Trigger `json:"triggers,omitempty"`
 }
 
 // Flows lists the registered flows by name.
@@ -468,10 +454,10 @@ func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 		if fl == nil {
 			continue
 		}
-		triggers := make([]Trigger, 0, len(fl.Triggers))
+		triggers := make([]runtime.Trigger, 0, len(fl.Triggers))
 		for _, t := range fl.Triggers {
 			if t != nil {
-				triggers = append(triggers, Trigger{Kind: t.Kind, Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule})
+				triggers = append(triggers, t.Trigger)
 			}
 		}
 		e.mu.Lock()
