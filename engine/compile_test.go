@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -78,5 +80,31 @@ func TestCompileTakesPoliciesFromDSL(t *testing.T) {
 	}
 	if steps[1].Timeout != 0 || steps[1].RollbackTimeout.Seconds() != 3 {
 		t.Errorf("await: Timeout %v, RollbackTimeout %v; want 0 and its own 3s", steps[1].Timeout, steps[1].RollbackTimeout)
+	}
+}
+
+// The checker and the engine accept the same schedules: both call
+// runtime.ParseSchedule. A spec the .flow checks pass registers, and one
+// they reject does not.
+func TestScheduleCheckedAsTheEngineRunsIt(t *testing.T) {
+	valid := []string{"@every 5m", "@every\t90s", "0 3 * * *", "@daily", "CRON_TZ=UTC 0 3 * * *", "TZ=UTC @every 1h"}
+	invalid := []string{"", "TZ=UTC", "@every 500ms", "@every soon", "0 0 3 * * *", "61 * * * *", "@fortnightly"}
+	for i, spec := range append(valid, invalid...) {
+		src := fmt.Sprintf(`{"version": 1, "flows": [{"name": "S", "triggers": [{"kind": "schedule", "schedule": %q}],
+			"steps": [{"name": "P", "action": {"kind": "publish", "topic": "x", "event": "y"}}]}]}`, spec)
+		_, ds := dsl.Load("s.json", []byte(src), dsl.CheckOptions{})
+		var checked error
+		for _, d := range ds {
+			if d.Code == "cron" {
+				checked = errors.New(d.Message)
+			}
+		}
+		registered := validateTrigger(Schedule(spec))
+		if (checked == nil) != (registered == nil) {
+			t.Errorf("schedule %q: checker says %v, engine says %v", spec, checked, registered)
+		}
+		if ok := i < len(valid); ok != (registered == nil) {
+			t.Errorf("schedule %q: valid %v, engine says %v", spec, ok, registered)
+		}
 	}
 }

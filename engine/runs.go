@@ -47,7 +47,7 @@ func validateTrigger(t runtime.Trigger) error {
 			return errors.New("event trigger needs a topic and an event")
 		}
 	case runtime.TriggerSchedule:
-		if _, err := parseSchedule(t.Schedule); err != nil {
+		if _, err := runtime.ParseSchedule(t.Schedule); err != nil {
 			return fmt.Errorf("schedule %q: %w", t.Schedule, err)
 		}
 	default:
