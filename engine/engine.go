@@ -24,6 +24,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -499,7 +500,8 @@ func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 	}
 	for _, fe := range entries {
 		if e.opts.FlowsDir != "" {
-			if err := writeFileAtomic(filepath.Join(e.opts.FlowsDir, fe.name+".json"), fe.source); err != nil {
+			// 0600 as before: a new definition is readable by the engine's user only.
+			if err := atomicfile.WriteFile(filepath.Join(e.opts.FlowsDir, fe.name+".json"), fe.source, 0o600); err != nil {
 				return ds, err
 			}
 		}
@@ -565,38 +567,6 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 		}
 	}
 	return all, nil
-}
-
-// writeFileAtomic writes data to path through a synced temporary file and a
-// rename, then syncs the directory, so a crash leaves the old or the new
-// file, never a torn one.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".flow-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // flowOps is a registered flow with its state type erased.
