@@ -422,9 +422,16 @@ func (f *Flow) NextAt(i int, outcome string) string {
 	return f.defaultNext(i, outcome)
 }
 
+// IsFailure reports whether outcome means that the step did not complete:
+// error and timeout. By default a failure goes to fail and any other
+// outcome to the next step; a step that ended with a failure is not rolled
+// back, one that ended with any other outcome is.
+func IsFailure(outcome string) bool {
+	return outcome == OutcomeError || outcome == OutcomeTimeout
+}
+
 func (f *Flow) defaultNext(i int, outcome string) string {
-	switch outcome {
-	case OutcomeError, OutcomeTimeout:
+	if IsFailure(outcome) {
 		return TargetFail
 	}
 	for j := i + 1; j < len(f.Steps); j++ {

@@ -163,6 +163,18 @@ func TestRetryPolicy(t *testing.T) {
 	}
 }
 
+func TestIsFailure(t *testing.T) {
+	for outcome, want := range map[string]bool{OutcomeOK: false, OutcomeError: true, OutcomeTimeout: true, "approved": false} {
+		if got := IsFailure(outcome); got != want {
+			t.Errorf("IsFailure(%q) = %v, want %v", outcome, got, want)
+		}
+		f := &Flow{Steps: []*Step{{Name: "A"}, {Name: "B"}}}
+		if next, fails := f.Next(f.Steps[0], outcome), want; (next == TargetFail) != fails {
+			t.Errorf("Next(A, %q) = %q: a failure goes to fail by default, nothing else does", outcome, next)
+		}
+	}
+}
+
 func TestOutcomesAndNext(t *testing.T) {
 	f := signupModel()
 	f.Timeout = 0

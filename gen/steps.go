@@ -126,7 +126,7 @@ func (g *flowGen) routes(s *dsl.Step) []dsl.Edge {
 	for _, e := range g.edges[s] {
 		switch {
 		case e.Outcome == dsl.OutcomeOK && e.To == next:
-		case (e.Outcome == dsl.OutcomeError || e.Outcome == dsl.OutcomeTimeout) && e.To == dsl.TargetFail:
+		case dsl.IsFailure(e.Outcome) && e.To == dsl.TargetFail:
 		default:
 			out = append(out, e)
 		}
