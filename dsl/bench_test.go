@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // generatedFile returns a clean flow of n steps mixing every step kind, the
@@ -17,7 +19,7 @@ func generatedFile(n int) *File {
 		Retry:    &Retry{Attempts: 3, Initial: Duration(100 * time.Millisecond), Max: Duration(5 * time.Second)},
 		Timeout:  Duration(10 * time.Second),
 		Deadline: Duration(time.Hour),
-		Triggers: []*Trigger{{Kind: TriggerSchedule, Schedule: "0 3 * * *"}, {Kind: TriggerRPC, Endpoint: "Big.Start"}},
+		Triggers: []*Trigger{{Trigger: runtime.Trigger{Kind: TriggerSchedule, Schedule: "0 3 * * *"}}, {Trigger: runtime.Trigger{Kind: TriggerRPC, Endpoint: "Big.Start"}}},
 	}
 	name := func(i int) string { return fmt.Sprintf("S%05d", i) }
 	for i := range n {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/parser"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 var updateBuild = flag.Bool("update-build", false, "rewrite the golden files of the Build tests")
@@ -82,9 +83,9 @@ flow Pay {
 			Doc:   "Pay charges the customer.\n\nTwice documented.",
 			State: id("PayState"),
 			Triggers: []*Trigger{
-				{Kind: TriggerRPC, Endpoint: "Pay.Start"},
-				{Kind: TriggerEvent, Topic: "orders", Event: "order.placed"},
-				{Kind: TriggerSchedule, Schedule: "@every 1h"},
+				{Trigger: runtime.Trigger{Kind: TriggerRPC, Endpoint: "Pay.Start"}},
+				{Trigger: runtime.Trigger{Kind: TriggerEvent, Topic: "orders", Event: "order.placed"}},
+				{Trigger: runtime.Trigger{Kind: TriggerSchedule, Schedule: "@every 1h"}},
 			},
 			Retry:    &Retry{Attempts: 3, Initial: Duration(100 * time.Millisecond), Max: Duration(5 * time.Second), Multiplier: 1.5, Jitter: JitterNone},
 			Timeout:  Duration(10 * time.Second),

@@ -3,12 +3,9 @@ package dsl
 import (
 	"fmt"
 	"strings"
-	"time"
-	"unicode/utf8"
-
-	"github.com/robfig/cron/v3"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // CheckOptions tune Check.
@@ -427,24 +424,19 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 		WithHint("raise the deadline to at least %s, or lower the attempts, the timeout or the backoff", FormatDuration(worst)))
 }
 
-// cronParser accepts the standard 5-field cron syntax and the descriptors
-// (@daily, @every 1h, ...), like the runtime's scheduler.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
 func (c *checker) triggers(f *Flow) {
-	seen := map[Trigger]*Trigger{}
+	seen := map[runtime.Trigger]*Trigger{}
 	for _, t := range f.Triggers {
 		if t == nil {
 			continue
 		}
 		at := pick(t.Range, f.NameRange)
-		key := Trigger{Kind: t.Kind, Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule}
-		if prev, dup := seen[key]; dup {
+		if prev, dup := seen[t.Trigger]; dup {
 			c.add(diag.Errorf(at, "duplicate-trigger", "duplicate %s trigger in flow %q (first at %s)", t.Kind, f.Name, whereFrom(prev.Range, at)).
 				WithHint("remove the repeated trigger"))
 			continue
 		}
-		seen[key] = t
+		seen[t.Trigger] = t
 		switch t.Kind {
 		case TriggerRPC:
 			c.nonEmpty(t.Endpoint, "endpoint", "rpc trigger", at)
@@ -452,45 +444,10 @@ func (c *checker) triggers(f *Flow) {
 			c.nonEmpty(t.Topic, "topic", "event trigger", at)
 			c.nonEmpty(t.Event, "event", "event trigger", at)
 		case TriggerSchedule:
-			if err := validateSchedule(t.Schedule); err != nil {
+			if _, err := runtime.ParseSchedule(t.Schedule); err != nil {
 				c.add(diag.Errorf(at, "cron", "invalid schedule %q: %v", t.Schedule, err).
 					WithHint("use a 5-field cron expression such as \"0 3 * * *\" (minute hour day-of-month month day-of-week), a descriptor such as \"@daily\", or \"@every 1h\""))
 			}
 		}
 	}
-}
-
-// validateSchedule parses a schedule the way the runtime will.
-func validateSchedule(spec string) (err error) {
-	spec = strings.TrimSpace(spec)
-	if spec == "" {
-		return fmt.Errorf("empty schedule")
-	}
-	if !utf8.ValidString(spec) {
-		return fmt.Errorf("not valid UTF-8")
-	}
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		// cron v3 slices out of range on a time zone with nothing after it.
-		if !strings.Contains(spec, " ") {
-			return fmt.Errorf("time zone %q is not followed by a schedule", spec)
-		}
-	}
-	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
-		d, perr := time.ParseDuration(strings.TrimSpace(rest))
-		if perr != nil {
-			return fmt.Errorf("invalid duration %q: want Go syntax such as 90s or 1h30m", strings.TrimSpace(rest))
-		}
-		if d < time.Second {
-			return fmt.Errorf("@every needs at least 1s, found %s", rest)
-		}
-		return nil
-	}
-	defer func() {
-		// A cron library bug must not crash the checker.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("cannot parse: %v", r)
-		}
-	}()
-	_, err = cronParser.Parse(spec)
-	return err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,6 +83,50 @@ func DecodeJSON(filename string, data []byte) (*File, diag.List) {
 		f.Name = filename
 	}
 	return f, d.ds
+}
+
+// The fields each JSON object may have are the json tags of its model
+// struct, read once here: a field added to the model is accepted by
+// DecodeJSON as soon as EncodeJSON writes it, and no list can forget it.
+var (
+	fileFields        = jsonFields(reflect.TypeFor[File]())
+	flowFields        = jsonFields(reflect.TypeFor[Flow]())
+	triggerFields     = jsonFields(reflect.TypeFor[Trigger]())
+	retryFields       = jsonFields(reflect.TypeFor[Retry]())
+	stepFields        = jsonFields(reflect.TypeFor[Step]())
+	actionFields      = jsonFields(reflect.TypeFor[Action]())
+	rollbackFields    = jsonFields(reflect.TypeFor[Rollback]())
+	publicationFields = jsonFields(reflect.TypeFor[Publication]())
+	transitionFields  = jsonFields(reflect.TypeFor[Transition]())
+)
+
+// jsonFields returns the JSON names of struct type t's fields in
+// declaration order, as encoding/json names them: the tag's name, or the
+// Go name when the tag gives none; fields tagged "-" and unexported ones
+// are left out, and an embedded struct without a name of its own (the
+// runtime.Trigger in Trigger) contributes its fields in its place.
+func jsonFields(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // jnode is one JSON value with its place in the document.
@@ -460,7 +505,7 @@ func (d *jsonDecoder) decodeFile(n *jnode) *File {
 	if o == nil {
 		return nil
 	}
-	o.check([]string{"version", "flows"}, nil, "")
+	o.check(fileFields, nil, "")
 	f := &File{Version: FormatVersion, Range: d.at("$")}
 	switch vn, p := o.get("version"); {
 	case vn == nil:
@@ -485,7 +530,7 @@ func (d *jsonDecoder) decodeFlow(n *jnode, path string) *Flow {
 	if o == nil {
 		return nil
 	}
-	o.check([]string{"name", "doc", "state", "triggers", "retry", "timeout", "deadline", "steps"}, nil, "")
+	o.check(flowFields, nil, "")
 	f := &Flow{Range: d.at(path), NameRange: d.at(jsonPath(path, "name"))}
 	f.Name, _ = o.str("name", true)
 	f.Doc, _ = o.str("doc", false)
@@ -509,6 +554,14 @@ func (d *jsonDecoder) decodeFlow(n *jnode, path string) *Flow {
 	return f
 }
 
+// triggerKindFields lists the fields each trigger kind may have besides
+// "kind" (a subset of triggerFields; TestJSONFieldsFromTags checks it).
+var triggerKindFields = map[TriggerKind][]string{
+	TriggerRPC:      {"endpoint"},
+	TriggerEvent:    {"topic", "event"},
+	TriggerSchedule: {"schedule"},
+}
+
 func (d *jsonDecoder) decodeTrigger(n *jnode, path string) *Trigger {
 	o := d.object(n, path, "trigger")
 	if o == nil {
@@ -517,25 +570,20 @@ func (d *jsonDecoder) decodeTrigger(n *jnode, path string) *Trigger {
 	t := &Trigger{Range: d.at(path)}
 	kind, ok := o.enum("kind", true, string(TriggerRPC), string(TriggerEvent), string(TriggerSchedule))
 	t.Kind = TriggerKind(kind)
-	known := []string{"kind", "endpoint", "topic", "event", "schedule"}
 	if !ok {
-		o.check(known, nil, "")
+		o.check(triggerFields, nil, "")
 		return t
 	}
-	var allowed []string
 	switch t.Kind {
 	case TriggerRPC:
-		allowed = []string{"kind", "endpoint"}
 		t.Endpoint, _ = o.str("endpoint", true)
 	case TriggerEvent:
-		allowed = []string{"kind", "topic", "event"}
 		t.Topic, _ = o.str("topic", true)
 		t.Event, _ = o.str("event", true)
 	case TriggerSchedule:
-		allowed = []string{"kind", "schedule"}
 		t.Schedule, _ = o.str("schedule", true)
 	}
-	o.check(known, allowed, fmt.Sprintf("a %s trigger", kind))
+	o.check(triggerFields, append([]string{"kind"}, triggerKindFields[t.Kind]...), fmt.Sprintf("a %s trigger", kind))
 	return t
 }
 
@@ -544,7 +592,7 @@ func (d *jsonDecoder) decodeRetry(n *jnode, path string) *Retry {
 	if o == nil {
 		return nil
 	}
-	o.check([]string{"attempts", "initial", "max", "multiplier", "jitter"}, nil, "")
+	o.check(retryFields, nil, "")
 	r := &Retry{Range: d.at(path)}
 	r.Attempts = o.integer("attempts", true)
 	r.Initial = o.duration("initial")
@@ -560,7 +608,7 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
 	if o == nil {
 		return nil
 	}
-	o.check([]string{"name", "doc", "action", "retry", "timeout", "deadline", "rollback", "irreversible", "publish", "outcomes", "on"}, nil, "")
+	o.check(stepFields, nil, "")
 	s := &Step{Range: d.at(path), NameRange: d.at(jsonPath(path, "name"))}
 	s.Name, _ = o.str("name", true)
 	s.Doc, _ = o.str("doc", false)
@@ -599,7 +647,7 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
 		if to == nil {
 			return
 		}
-		to.check([]string{"on", "target"}, nil, "")
+		to.check(transitionFields, nil, "")
 		t := &Transition{Range: d.at(path), On: to.ident("on", true), Target: to.ident("target", true)}
 		if t.On != nil && t.Target != nil {
 			s.Transitions = append(s.Transitions, t)
@@ -608,8 +656,9 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
 	return s
 }
 
-// actionFields lists the fields each action kind may have besides "kind".
-var actionFields = map[ActionKind][]string{
+// actionKindFields lists the fields each action kind may have besides
+// "kind" (a subset of actionFields; TestJSONFieldsFromTags checks it).
+var actionKindFields = map[ActionKind][]string{
 	ActionGo:      {},
 	ActionRPC:     {"service", "endpoint", "request", "response"},
 	ActionAwait:   {"topic", "event", "response", "correlate", "timeout"},
@@ -621,18 +670,17 @@ func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action
 	if o == nil {
 		return nil
 	}
-	known := []string{"kind", "service", "endpoint", "topic", "event", "request", "response", "correlate", "timeout"}
 	kinds := []string{string(ActionGo), string(ActionRPC), string(ActionAwait), string(ActionPublish)}
 	if rollback {
 		kinds = []string{string(ActionRPC)}
 	}
 	kind, ok := o.enum("kind", true, kinds...)
 	if !ok {
-		o.check(known, nil, "")
+		o.check(actionFields, nil, "")
 		return nil
 	}
 	a := &Action{Kind: ActionKind(kind), Range: d.at(path)}
-	o.check(known, append([]string{"kind"}, actionFields[a.Kind]...), fmt.Sprintf("a %s action", kind))
+	o.check(actionFields, append([]string{"kind"}, actionKindFields[a.Kind]...), fmt.Sprintf("a %s action", kind))
 	switch a.Kind {
 	case ActionRPC:
 		a.Service, _ = o.str("service", true)
@@ -658,7 +706,7 @@ func (d *jsonDecoder) decodeRollback(n *jnode, path string) *Rollback {
 	if o == nil {
 		return nil
 	}
-	o.check([]string{"name", "action"}, nil, "")
+	o.check(rollbackFields, nil, "")
 	r := &Rollback{Range: d.at(path), Name: o.ident("name", false)}
 	if an, p := o.get("action"); an != nil {
 		r.Action = d.decodeAction(an, p, true)
@@ -680,7 +728,7 @@ func (d *jsonDecoder) decodePublication(n *jnode, path string) *Publication {
 	if o == nil {
 		return nil
 	}
-	o.check([]string{"topic", "event", "payload"}, nil, "")
+	o.check(publicationFields, nil, "")
 	p := &Publication{Range: d.at(path)}
 	p.Topic, _ = o.str("topic", true)
 	p.Event, _ = o.str("event", true)

@@ -2,8 +2,11 @@ package dsl
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +15,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/parser"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // jsonIgnore compares models by content: positions differ between a
@@ -30,7 +34,7 @@ func roundTripCorpus(t *testing.T) map[string]*File {
 		}
 	}
 	sm.Doc = "Signup creates a customer.\nTwo lines, with \"quotes\" & <tags> -> arrows."
-	sm.Triggers = []*Trigger{{Kind: TriggerRPC, Endpoint: "Signup.Start"}, {Kind: TriggerEvent, Topic: "accounts", Event: "signup.requested"}, {Kind: TriggerSchedule, Schedule: "@every 1h"}}
+	sm.Triggers = []*Trigger{{Trigger: runtime.Trigger{Kind: TriggerRPC, Endpoint: "Signup.Start"}}, {Trigger: runtime.Trigger{Kind: TriggerEvent, Topic: "accounts", Event: "signup.requested"}}, {Trigger: runtime.Trigger{Kind: TriggerSchedule, Schedule: "@every 1h"}}}
 	sm.Deadline = Duration(90 * 60e9)
 	files := map[string]*File{
 		"signup": {Version: FormatVersion, Flows: []*Flow{sm}},
@@ -233,6 +237,107 @@ func TestDecodeJSONKeepsRanges(t *testing.T) {
 	} {
 		if got != want {
 			t.Errorf("path %q, want %q", got, want)
+		}
+	}
+}
+
+// The field lists of the strict decoder are the json tags of the model:
+// for every model struct, the derived list holds exactly the keys
+// encoding/json writes for a value with every field set, in declaration
+// order, and every kind-dependent list is a subset of it.
+func TestJSONFieldsFromTags(t *testing.T) {
+	for _, tt := range []struct {
+		v      any
+		fields []string
+	}{
+		{&File{}, fileFields},
+		{&Flow{}, flowFields},
+		{&Trigger{}, triggerFields},
+		{&Retry{}, retryFields},
+		{&Step{}, stepFields},
+		{&Action{}, actionFields},
+		{&Rollback{}, rollbackFields},
+		{&Publication{}, publicationFields},
+		{&Transition{}, transitionFields},
+	} {
+		v := reflect.ValueOf(tt.v).Elem()
+		fillAll(v, 2)
+		b, err := json.Marshal(tt.v)
+		if err != nil {
+			t.Fatalf("%s: %v", v.Type(), err)
+		}
+		var keys []string
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.Token() // {
+		for dec.More() {
+			k, _ := dec.Token()
+			keys = append(keys, k.(string))
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(tt.fields, keys) {
+			t.Errorf("%s: decoder's fields %q, encoding/json writes %q", v.Type(), tt.fields, keys)
+		}
+	}
+	// A struct with a field of each kind of tag.
+	type sample struct {
+		runtime.Trigger
+		Plain    int
+		Named    int `json:"named,omitempty"`
+		Skipped  int `json:"-"`
+		Defaults int `json:",omitempty"`
+		hidden   int
+	}
+	_ = sample{}.hidden
+	if got, want := jsonFields(reflect.TypeFor[sample]()), []string{"kind", "endpoint", "topic", "event", "schedule", "Plain", "named", "Defaults"}; !slices.Equal(got, want) {
+		t.Errorf("jsonFields(sample) = %q, want %q", got, want)
+	}
+	for kind, list := range actionKindFields {
+		for _, f := range list {
+			if !slices.Contains(actionFields, f) {
+				t.Errorf("%s action field %q is not a field of Action", kind, f)
+			}
+		}
+	}
+	for kind, list := range triggerKindFields {
+		for _, f := range list {
+			if !slices.Contains(triggerFields, f) {
+				t.Errorf("%s trigger field %q is not a field of Trigger", kind, f)
+			}
+		}
+	}
+}
+
+// fillAll sets every exported field of v to a non-zero value, so that no
+// omitempty or omitzero leaves a key out; pointers and slices get one
+// filled element, depth levels down.
+func fillAll(v reflect.Value, depth int) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Int, reflect.Int64:
+		v.SetInt(1)
+	case reflect.Float64:
+		v.SetFloat(1.5)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Pointer:
+		if depth > 0 {
+			v.Set(reflect.New(v.Type().Elem()))
+			fillAll(v.Elem(), depth-1)
+		}
+	case reflect.Slice:
+		if depth > 0 {
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+			fillAll(v.Index(0), depth-1)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillAll(v.Field(i), depth)
+			}
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/parser"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // FormatVersion is the version of the JSON form. Readers reject other
@@ -43,24 +44,23 @@ type Flow struct {
 	Range     diag.Range `json:"-"`
 }
 
-// TriggerKind says what starts a flow.
-type TriggerKind string
+// TriggerKind and its values are the runtime's (the word after `trigger`).
+type TriggerKind = runtime.TriggerKind
 
 const (
-	TriggerRPC      TriggerKind = "rpc"
-	TriggerEvent    TriggerKind = "event"
-	TriggerSchedule TriggerKind = "schedule"
+	TriggerRPC      = runtime.TriggerRPC
+	TriggerEvent    = runtime.TriggerEvent
+	TriggerSchedule = runtime.TriggerSchedule
 )
 
-// Trigger starts a flow: an RPC endpoint, an event on a topic, or a schedule
-// (a cron expression or "@every <duration>").
+// Trigger starts a flow: an RPC endpoint, an event on a topic, or a
+// schedule (runtime.ParseSchedule). It is the runtime's Trigger, the one
+// type the generated code, the engine and this model share, with where it
+// was written for diagnostics; its JSON form is the runtime.Trigger's
+// fields.
 type Trigger struct {
-	Kind     TriggerKind `json:"kind"`
-	Endpoint string      `json:"endpoint,omitempty"` // rpc
-	Topic    string      `json:"topic,omitempty"`    // event
-	Event    string      `json:"event,omitempty"`    // event
-	Schedule string      `json:"schedule,omitempty"` // schedule
-	Range    diag.Range  `json:"-"`
+	runtime.Trigger
+	Range diag.Range `json:"-"`
 }
 
 // Jitter is how the backoff delay is randomised.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // This file holds the derived facts of the model that every consumer
@@ -27,6 +28,13 @@ import (
 //     means none.
 //   - Deadline (the step's total budget, retries included): the step's, else
 //     (except for awaits) the flow's; 0 means none.
+//   - Wait (how long an await waits for its event): the shorter of its
+//     timeout and its deadline, either one alone when the other is 0; 0
+//     means no bound (Check rejects an await without a timeout).
+//   - Rollback: its retry is the step's effective retry; its per-attempt
+//     timeout is the step's effective timeout, except for an await, whose
+//     rollback takes only the step's own `timeout` (the await's timeout
+//     bounds the wait, not the undo).
 //   - Why awaits are different: the flow's retry, timeout and deadline are
 //     sized for steps that do work (an rpc answers in seconds), while an
 //     await waits for a person or another system (hours, days). Applying
@@ -149,6 +157,22 @@ func (f *Flow) RollbackTimeoutFor(s *Step) time.Duration {
 	return time.Duration(s.Timeout)
 }
 
+// Policy is r as the runtime's retry policy, the one mapping of the
+// model's policy onto runtime.Step.Retry and RollbackRetry: generated code
+// writes it as a literal and the engine uses it for JSON flows. r should be
+// an effective policy (RetryFor); a zero Attempts is 1, a zero Multiplier
+// is DefaultMultiplier and an unset Jitter is full, as RetryFor fills them.
+func (r Retry) Policy() runtime.RetryPolicy {
+	r = r.normalized()
+	return runtime.RetryPolicy{
+		Attempts:   r.Attempts,
+		Initial:    time.Duration(r.Initial),
+		Max:        time.Duration(r.Max),
+		Multiplier: r.Multiplier,
+		Jitter:     r.Jitter != JitterNone,
+	}
+}
+
 func (r Retry) normalized() Retry {
 	if r.Attempts < 1 {
 		r.Attempts = 1
@@ -177,6 +201,17 @@ func (f *Flow) TimeoutFor(s *Step) time.Duration {
 	return 0
 }
 
+// AttemptTimeoutFor returns the per-attempt timeout the runtime enforces
+// on s (runtime.Step.Timeout; 0 means none): TimeoutFor, except for an
+// await, whose timeout bounds its wait (WaitFor) and ends the step with the
+// timeout outcome instead of abandoning a running attempt, so it is 0.
+func (f *Flow) AttemptTimeoutFor(s *Step) time.Duration {
+	if s.Kind() == ActionAwait {
+		return 0
+	}
+	return f.TimeoutFor(s)
+}
+
 // DeadlineFor returns the total budget of s including all retries and
 // backoff (0 means none): the step's, else the flow's (not for awaits).
 func (f *Flow) DeadlineFor(s *Step) time.Duration {
@@ -187,6 +222,28 @@ func (f *Flow) DeadlineFor(s *Step) time.Duration {
 		return time.Duration(f.Deadline)
 	}
 	return 0
+}
+
+// WaitFor returns how long the await step s waits for its event (0 means
+// no bound): WaitBound of its effective timeout and deadline. It is 0 for a
+// step that is not an await.
+func (f *Flow) WaitFor(s *Step) time.Duration {
+	if s.Kind() != ActionAwait {
+		return 0
+	}
+	return WaitBound(f.TimeoutFor(s), f.DeadlineFor(s))
+}
+
+// WaitBound is the bound of an await's wait given its timeout and its
+// step's deadline (each 0 when not set): the shorter of the two, either one
+// alone when the other is 0, and 0 (no bound) when both are. The engine
+// bounds the waits of generated flows (runtime.AwaitInfo's Timeout and
+// Deadline) with it as well as those of JSON flows (WaitFor).
+func WaitBound(timeout, deadline time.Duration) time.Duration {
+	if deadline > 0 && (timeout <= 0 || deadline < timeout) {
+		return deadline
+	}
+	return max(timeout, 0)
 }
 
 // WorstCase returns the longest time a step with policy r and per-attempt
@@ -365,9 +422,16 @@ func (f *Flow) NextAt(i int, outcome string) string {
 	return f.defaultNext(i, outcome)
 }
 
+// IsFailure reports whether outcome means that the step did not complete:
+// error and timeout. By default a failure goes to fail and any other
+// outcome to the next step; a step that ended with a failure is not rolled
+// back, one that ended with any other outcome is.
+func IsFailure(outcome string) bool {
+	return outcome == OutcomeError || outcome == OutcomeTimeout
+}
+
 func (f *Flow) defaultNext(i int, outcome string) string {
-	switch outcome {
-	case OutcomeError, OutcomeTimeout:
+	if IsFailure(outcome) {
 		return TargetFail
 	}
 	for j := i + 1; j < len(f.Steps); j++ {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/runtime"
 )
 
 func id(s string) *Ident { return &Ident{Name: s} }
@@ -93,6 +95,82 @@ func TestTimeoutAndDeadlineFor(t *testing.T) {
 		}
 		if got := f.DeadlineFor(s); got != tt.deadline {
 			t.Errorf("DeadlineFor(%s) = %v, want %v", tt.step, got, tt.deadline)
+		}
+	}
+}
+
+// The wait of an await is bounded by the shorter of its timeout and its
+// deadline; the runtime's per-attempt timeout of an await is 0 (its timeout
+// is the wait's own); the rollback of an await takes only the step's own
+// timeout.
+func TestWaitAttemptAndRollbackTimeouts(t *testing.T) {
+	for _, tt := range []struct {
+		timeout, deadline, want time.Duration
+	}{
+		{0, 0, 0},
+		{time.Hour, 0, time.Hour},
+		{0, time.Minute, time.Minute},
+		{time.Hour, time.Minute, time.Minute},
+		{time.Minute, time.Hour, time.Minute},
+		{time.Minute, time.Minute, time.Minute},
+	} {
+		if got := WaitBound(tt.timeout, tt.deadline); got != tt.want {
+			t.Errorf("WaitBound(%v, %v) = %v, want %v", tt.timeout, tt.deadline, got, tt.want)
+		}
+	}
+
+	f := signupModel()
+	f.Deadline = Duration(time.Minute) // not inherited by the await
+	await := f.Step("AwaitPayment")
+	if got := f.WaitFor(await); got != 72*time.Hour {
+		t.Errorf("WaitFor(await) = %v, want its own 72h", got)
+	}
+	await.Deadline = Duration(time.Hour)
+	await.Timeout = Duration(2 * time.Second)
+	if got := f.WaitFor(await); got != time.Hour {
+		t.Errorf("WaitFor(await with deadline 1h) = %v, want 1h", got)
+	}
+	if got := f.AttemptTimeoutFor(await); got != 0 {
+		t.Errorf("AttemptTimeoutFor(await) = %v, want 0", got)
+	}
+	if got := f.RollbackTimeoutFor(await); got != 2*time.Second {
+		t.Errorf("RollbackTimeoutFor(await) = %v, want the step's own 2s", got)
+	}
+	for _, name := range []string{"CreateCustomer", "Activate"} {
+		s := f.Step(name)
+		if got := f.WaitFor(s); got != 0 {
+			t.Errorf("WaitFor(%s) = %v, want 0 (not an await)", name, got)
+		}
+		if got, want := f.AttemptTimeoutFor(s), f.TimeoutFor(s); got != want {
+			t.Errorf("AttemptTimeoutFor(%s) = %v, want TimeoutFor's %v", name, got, want)
+		}
+		if got, want := f.RollbackTimeoutFor(s), f.TimeoutFor(s); got != want {
+			t.Errorf("RollbackTimeoutFor(%s) = %v, want TimeoutFor's %v", name, got, want)
+		}
+	}
+}
+
+func TestRetryPolicy(t *testing.T) {
+	f := signupModel()
+	got := f.RetryFor(f.Step("CreateSubscription")).Policy()
+	want := runtime.RetryPolicy{Attempts: 2, Initial: time.Second, Max: 2 * time.Second, Multiplier: 1.5, Jitter: false}
+	if got != want {
+		t.Errorf("Policy = %+v, want %+v", got, want)
+	}
+	// The zero policy is filled in as RetryFor fills it.
+	if got, want := (Retry{}).Policy(), (runtime.RetryPolicy{Attempts: 1, Multiplier: DefaultMultiplier, Jitter: true}); got != want {
+		t.Errorf("zero Policy = %+v, want %+v", got, want)
+	}
+}
+
+func TestIsFailure(t *testing.T) {
+	for outcome, want := range map[string]bool{OutcomeOK: false, OutcomeError: true, OutcomeTimeout: true, "approved": false} {
+		if got := IsFailure(outcome); got != want {
+			t.Errorf("IsFailure(%q) = %v, want %v", outcome, got, want)
+		}
+		f := &Flow{Steps: []*Step{{Name: "A"}, {Name: "B"}}}
+		if next, fails := f.Next(f.Steps[0], outcome), want; (next == TargetFail) != fails {
+			t.Errorf("Next(A, %q) = %q: a failure goes to fail by default, nothing else does", outcome, next)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -889,12 +890,8 @@ func (s subscriber) Subscribe(ctx context.Context, topic, event string, h func([
 // serve gives the await w the message it takes (see take), or parks its
 // run.
 func (a *awaits) serve(ctx context.Context, w *runtime.AwaitInfo, h func([]byte) bool) (func(), error) {
-	wait := w.Timeout
-	if d := w.Deadline; d > 0 && (wait == 0 || d < wait) {
-		wait = d
-	}
 	m, err := a.take(ctx, &awaitReq{flow: w.Flow, step: w.Step, key: w.Key, topic: w.Topic, event: w.Event,
-		correlated: w.Correlated, corr: w.Correlation, wait: wait})
+		correlated: w.Correlated, corr: w.Correlation, wait: dsl.WaitBound(w.Timeout, w.Deadline)})
 	if err != nil {
 		return nil, err
 	}

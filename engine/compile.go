@@ -13,9 +13,11 @@ import (
 
 // JSON-defined flows run on runtime.Flow[State]: this file turns a checked
 // dsl.Flow into runtime steps. Every policy and every transition comes from
-// the dsl's resolved helpers (RetryFor, TimeoutFor, DeadlineFor, StepEdges),
+// the dsl's resolved helpers (RetryFor and Retry.Policy, AttemptTimeoutFor,
+// DeadlineFor, WaitFor, RollbackRetryFor, RollbackTimeoutFor, StepEdges),
 // exactly as the code generator uses them, so a flow behaves the same
-// whether it is generated Go or JSON run by the engine.
+// whether it is generated Go or JSON run by the engine. Nothing here
+// derives a policy from a step's fields itself.
 
 // checkHandlers reports every Go step and Go rollback of f that no
 // registered handler serves, positioned where the flow names it (for JSON
@@ -44,25 +46,6 @@ func checkHandlers(f *dsl.File, reg *Registry) diag.List {
 	return ds
 }
 
-func retryPolicy(r dsl.Retry) runtime.RetryPolicy {
-	return runtime.RetryPolicy{
-		Attempts:   r.Attempts,
-		Initial:    time.Duration(r.Initial),
-		Max:        time.Duration(r.Max),
-		Multiplier: r.Multiplier,
-		Jitter:     r.Jitter == dsl.JitterFull,
-	}
-}
-
-// rollbackTimeout mirrors the generator: an await's own timeout bounds the
-// wait, not the undo, so its rollback takes only the step's `timeout`.
-func rollbackTimeout(fl *dsl.Flow, s *dsl.Step) time.Duration {
-	if s.Kind() != dsl.ActionAwait {
-		return fl.TimeoutFor(s)
-	}
-	return time.Duration(s.Timeout)
-}
-
 // awaitSpec is what an await step of a JSON flow waits for.
 type awaitSpec struct {
 	flow, step   string
@@ -85,8 +68,13 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 			ID:           s.Name,
 			Irreversible: s.Irreversible,
 			Next:         map[runtime.Outcome]string{},
-			Retry:        retryPolicy(fl.RetryFor(s)),
-			Deadline:     fl.DeadlineFor(s),
+			Retry:        fl.RetryFor(s).Policy(),
+			// An await's timeout is the wait's own (handled by the engine,
+			// which parks the run instead of holding a goroutine): the
+			// runtime must not abandon the attempt, and AttemptTimeoutFor
+			// is 0 for it.
+			Timeout:  fl.AttemptTimeoutFor(s),
+			Deadline: fl.DeadlineFor(s),
 		}
 		a := s.Action
 		switch s.Kind() {
@@ -96,22 +84,13 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 			st.Exec = e.publishExec(a)
 		case dsl.ActionAwait:
 			spec := &awaitSpec{flow: fl.Name, step: s.Name, topic: a.Topic, event: a.Event,
-				response: a.Response.String(), correlate: a.Correlate.String(), wait: fl.TimeoutFor(s)}
-			if d := fl.DeadlineFor(s); d > 0 && (spec.wait == 0 || d < spec.wait) {
-				spec.wait = d
-			}
+				response: a.Response.String(), correlate: a.Correlate.String(), wait: fl.WaitFor(s)}
 			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) {
 				return e.awaitExec(ctx, state, spec)
 			}
 		default:
 			h := e.reg.lateStep(fl.Name, s.Name)
 			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) { return h(ctx, state) }
-		}
-		// An await's timeout is the wait's own (handled by the engine, which
-		// parks the run instead of holding a goroutine): the runtime must not
-		// abandon the attempt.
-		if s.Kind() != dsl.ActionAwait {
-			st.Timeout = fl.TimeoutFor(s)
 		}
 		if rb := s.Rollback; rb != nil {
 			if rb.IsGo() {
@@ -124,8 +103,8 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 					return err
 				}
 			}
-			st.RollbackRetry = retryPolicy(fl.RollbackRetryFor(s))
-			st.RollbackTimeout = rollbackTimeout(fl, s)
+			st.RollbackRetry = fl.RollbackRetryFor(s).Policy()
+			st.RollbackTimeout = fl.RollbackTimeoutFor(s)
 		}
 		for _, p := range s.Publish {
 			if p == nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -126,7 +127,7 @@ type Engine struct {
 type flowEntry struct {
 	name     string
 	ops      flowOps
-	triggers []Trigger
+	triggers []runtime.Trigger
 	awaits   [][2]string // topic/event pairs its await steps wait for (JSON flows)
 	def      *dsl.Flow   // JSON flows only
 	source   []byte      // JSON flows: the flow's own JSON document
@@ -222,36 +223,22 @@ type Triggered interface{ Triggers() []runtime.Trigger }
 // (Triggered: generated flows list their .flow file's trigger lines);
 // triggers given here replace those. To register a generated flow with no
 // trigger at all, use RegisterFlow(e, flow.Runtime()).
-func Register[S any](e *Engine, flow Runtimer[S], triggers ...Trigger) error {
+func Register[S any](e *Engine, flow Runtimer[S], triggers ...runtime.Trigger) error {
 	if len(triggers) == 0 {
 		if t, ok := flow.(Triggered); ok {
-			triggers = FromRuntime(t.Triggers())
+			triggers = t.Triggers()
 		}
 	}
 	return RegisterFlow(e, flow.Runtime(), triggers...)
-}
-
-// FromRuntime converts the runtime's triggers (a generated flow's
-// Triggers()) to the engine's. Kinds are not checked here: registration
-// rejects an unknown one.
-func FromRuntime(ts []runtime.Trigger) []Trigger {
-	if len(ts) == 0 {
-		return nil
-	}
-	out := make([]Trigger, len(ts))
-	for i, t := range ts {
-		out[i] = Trigger{Kind: dsl.TriggerKind(t.Kind), Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule}
-	}
-	return out
 }
 
 // RegisterFlow registers a runtime flow definition, built with
 // e.RuntimeOptions(), with the triggers that start it. A run's state is
 // the JSON encoding of S: the HTTP API decodes the request body into it and
 // an event trigger decodes the event's payload into it.
-func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...Trigger) error {
+func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...runtime.Trigger) error {
 	for _, t := range triggers {
-		if err := t.validate(); err != nil {
+		if err := validateTrigger(t); err != nil {
 			return fmt.Errorf("flow %q: %w", f.ID(), err)
 		}
 	}
@@ -272,7 +259,7 @@ func (e *Engine) add(fe *flowEntry, replace bool) error {
 		return fmt.Errorf("%w: %q", ErrFlowExists, fe.name)
 	}
 	for _, t := range fe.triggers {
-		if t.Kind != dsl.TriggerRPC {
+		if t.Kind != runtime.TriggerRPC {
 			continue
 		}
 		if other := e.rpc[t.Endpoint]; other != nil && other.name != fe.name {
@@ -285,7 +272,7 @@ func (e *Engine) add(fe *flowEntry, replace bool) error {
 	}
 	e.flows[fe.name] = fe
 	for _, t := range fe.triggers {
-		if t.Kind == dsl.TriggerRPC {
+		if t.Kind == runtime.TriggerRPC {
 			e.rpc[t.Endpoint] = fe
 		}
 	}
@@ -319,7 +306,7 @@ func (e *Engine) attach(fe *flowEntry, resume bool) error {
 	var stops []func()
 	for _, t := range fe.triggers {
 		switch t.Kind {
-		case dsl.TriggerEvent:
+		case runtime.TriggerEvent:
 			stop, err := e.broker.Consume(e.baseCtx, "trigger-"+fe.name, t.Topic, t.Event, e.triggerHandler(fe))
 			if err != nil {
 				for _, s := range stops {
@@ -328,7 +315,7 @@ func (e *Engine) attach(fe *flowEntry, resume bool) error {
 				return fmt.Errorf("flow %q: subscribing to %s %s: %w", fe.name, t.Topic, t.Event, err)
 			}
 			stops = append(stops, stop)
-		case dsl.TriggerSchedule:
+		case runtime.TriggerSchedule:
 			stops = append(stops, e.sc.add(fe, t.Schedule))
 		}
 	}
@@ -422,9 +409,9 @@ func (e *Engine) lookup(flow string) (*flowEntry, error) {
 
 // FlowInfo describes a registered flow.
 type FlowInfo struct {
-	Name     string    `json:"name"`
-	JSON     bool      `json:"json"` // defined in JSON (else generated Go)
-	Triggers []Trigger `json:"triggers,omitempty"`
+	Name     string            `json:"name"`
+	JSON     bool              `json:"json"` // defined in JSON (else generated Go)
+	Triggers []runtime.Trigger `json:"triggers,omitempty"`
 }
 
 // Flows lists the registered flows by name.
@@ -468,10 +455,10 @@ func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 		if fl == nil {
 			continue
 		}
-		triggers := make([]Trigger, 0, len(fl.Triggers))
+		triggers := make([]runtime.Trigger, 0, len(fl.Triggers))
 		for _, t := range fl.Triggers {
 			if t != nil {
-				triggers = append(triggers, Trigger{Kind: t.Kind, Endpoint: t.Endpoint, Topic: t.Topic, Event: t.Event, Schedule: t.Schedule})
+				triggers = append(triggers, t.Trigger)
 			}
 		}
 		e.mu.Lock()
@@ -513,7 +500,8 @@ func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 	}
 	for _, fe := range entries {
 		if e.opts.FlowsDir != "" {
-			if err := writeFileAtomic(filepath.Join(e.opts.FlowsDir, fe.name+".json"), fe.source); err != nil {
+			// 0600 as before: a new definition is readable by the engine's user only.
+			if err := atomicfile.WriteFile(filepath.Join(e.opts.FlowsDir, fe.name+".json"), fe.source, 0o600); err != nil {
 				return ds, err
 			}
 		}
@@ -579,38 +567,6 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 		}
 	}
 	return all, nil
-}
-
-// writeFileAtomic writes data to path through a synced temporary file and a
-// rename, then syncs the directory, so a crash leaves the old or the new
-// file, never a torn one.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".flow-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // flowOps is a registered flow with its state type erased.

@@ -52,7 +52,7 @@ var helloTriggers = []runtime.Trigger{
 	{Kind: runtime.TriggerEvent, Topic: "greetings", Event: "hello.requested"},
 }
 
-func registeredTriggers(e *Engine, flow string) []Trigger {
+func registeredTriggers(e *Engine, flow string) []runtime.Trigger {
 	for _, fi := range e.Flows() {
 		if fi.Name == flow {
 			return fi.Triggers
@@ -74,7 +74,7 @@ func TestRegisterTakesGeneratedTriggers(t *testing.T) {
 	if err := Register(e, newGenHello(t, e, helloTriggers...)); err != nil {
 		t.Fatal(err)
 	}
-	want := []Trigger{RPC("Hello.Start"), OnEvent("greetings", "hello.requested")}
+	want := []runtime.Trigger{RPC("Hello.Start"), OnEvent("greetings", "hello.requested")}
 	if got := registeredTriggers(e, "Hello"); !slices.Equal(got, want) {
 		t.Fatalf("triggers = %v, want %v", got, want)
 	}
@@ -117,7 +117,7 @@ func TestRegisterTriggersOverrideAndValidate(t *testing.T) {
 	if err := Register(e, newGenHello(t, e, helloTriggers...), RPC("Hi.Start")); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := registeredTriggers(e, "Hello"), []Trigger{RPC("Hi.Start")}; !slices.Equal(got, want) {
+	if got, want := registeredTriggers(e, "Hello"), []runtime.Trigger{RPC("Hi.Start")}; !slices.Equal(got, want) {
 		t.Fatalf("triggers = %v, want %v", got, want)
 	}
 
@@ -134,17 +134,31 @@ func TestRegisterTriggersOverrideAndValidate(t *testing.T) {
 	}
 }
 
-func TestFromRuntime(t *testing.T) {
-	got := FromRuntime([]runtime.Trigger{
+// There is one trigger type: the engine's helpers, a generated flow's
+// Triggers() and a JSON flow's triggers (dsl.Trigger embeds it) are all
+// runtime.Trigger values, registered as they are, without conversion.
+func TestOneTriggerType(t *testing.T) {
+	want := []runtime.Trigger{
 		{Kind: runtime.TriggerRPC, Endpoint: "A.Start"},
 		{Kind: runtime.TriggerEvent, Topic: "t", Event: "e"},
 		{Kind: runtime.TriggerSchedule, Schedule: "@every 1h"},
-	})
-	want := []Trigger{RPC("A.Start"), OnEvent("t", "e"), Schedule("@every 1h")}
-	if !slices.Equal(got, want) {
-		t.Fatalf("FromRuntime = %v, want %v", got, want)
 	}
-	if FromRuntime(nil) != nil {
-		t.Fatal("FromRuntime(nil) != nil")
+	if got := []runtime.Trigger{RPC("A.Start"), OnEvent("t", "e"), Schedule("@every 1h")}; !slices.Equal(got, want) {
+		t.Fatalf("helpers = %v, want %v", got, want)
+	}
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `{"version": 1, "flows": [{"name": "A", "triggers": [
+		{"kind": "rpc", "endpoint": "A.Start"},
+		{"kind": "event", "topic": "t", "event": "e"},
+		{"kind": "schedule", "schedule": "@every 1h"}],
+		"steps": [{"name": "P", "action": {"kind": "publish", "topic": "x", "event": "y"}}]}]}`
+	if ds, err := e.LoadFlows("a.json", []byte(src)); err != nil {
+		t.Fatalf("LoadFlows: %v %v", err, ds)
+	}
+	if got := registeredTriggers(e, "A"); !slices.Equal(got, want) {
+		t.Fatalf("JSON flow's triggers = %v, want %v", got, want)
 	}
 }

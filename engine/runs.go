@@ -13,45 +13,41 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
-// Trigger starts a flow: an rpc endpoint of the HTTP API, an event on the
-// broker, or a schedule (a 5-field cron expression, a descriptor such as
-// "@daily", or "@every 1h").
-type Trigger struct {
-	Kind     dsl.TriggerKind `json:"kind"`
-	Endpoint string          `json:"endpoint,omitempty"`
-	Topic    string          `json:"topic,omitempty"`
-	Event    string          `json:"event,omitempty"`
-	Schedule string          `json:"schedule,omitempty"`
+// RPC is the trigger `trigger rpc "<endpoint>"`: a POST to the HTTP API's
+// endpoint starts a run.
+func RPC(endpoint string) runtime.Trigger {
+	return runtime.Trigger{Kind: runtime.TriggerRPC, Endpoint: endpoint}
 }
 
-// RPC is the trigger `trigger rpc "<endpoint>"`.
-func RPC(endpoint string) Trigger { return Trigger{Kind: dsl.TriggerRPC, Endpoint: endpoint} }
-
-// OnEvent is the trigger `trigger event <topic> "<event>"`.
-func OnEvent(topic, event string) Trigger {
-	return Trigger{Kind: dsl.TriggerEvent, Topic: topic, Event: event}
+// OnEvent is the trigger `trigger event <topic> "<event>"`: each such
+// event on the broker starts a run.
+func OnEvent(topic, event string) runtime.Trigger {
+	return runtime.Trigger{Kind: runtime.TriggerEvent, Topic: topic, Event: event}
 }
 
-// Schedule is the trigger `trigger schedule "<spec>"`.
-func Schedule(spec string) Trigger { return Trigger{Kind: dsl.TriggerSchedule, Schedule: spec} }
+// Schedule is the trigger `trigger schedule "<spec>"`: the engine starts a
+// run on each tick of spec.
+func Schedule(spec string) runtime.Trigger {
+	return runtime.Trigger{Kind: runtime.TriggerSchedule, Schedule: spec}
+}
 
-func (t Trigger) validate() error {
+// validateTrigger reports a trigger the engine cannot start a flow from.
+func validateTrigger(t runtime.Trigger) error {
 	switch t.Kind {
-	case dsl.TriggerRPC:
+	case runtime.TriggerRPC:
 		if t.Endpoint == "" {
 			return errors.New("rpc trigger without an endpoint")
 		}
-	case dsl.TriggerEvent:
+	case runtime.TriggerEvent:
 		if t.Topic == "" || t.Event == "" {
 			return errors.New("event trigger needs a topic and an event")
 		}
-	case dsl.TriggerSchedule:
-		if _, err := parseSchedule(t.Schedule); err != nil {
+	case runtime.TriggerSchedule:
+		if _, err := runtime.ParseSchedule(t.Schedule); err != nil {
 			return fmt.Errorf("schedule %q: %w", t.Schedule, err)
 		}
 	default:

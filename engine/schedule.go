@@ -6,71 +6,24 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
+	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // Schedules fire once per tick, across restarts and across engines sharing
 // a store: the run a tick starts has an ID derived from the flow and the
 // tick's time, so starting it twice starts one run (the store refuses a
-// second first event). Ticks are deterministic: cron expressions by their
-// calendar, "@every d" on a grid of multiples of d since the Unix epoch (not
-// relative to when the engine started), so every engine and every restart
+// second first event). Ticks are deterministic (runtime.ParseSchedule, the
+// one schedule parser, which Check uses too): cron expressions by their
+// calendar, "@every d" on a fixed grid, so every engine and every restart
 // agrees on them. At start, if ticks were missed while no engine ran, the
 // latest missed one fires once (not every missed one); a flow that never
 // fired does not catch up.
-
-type schedule interface {
-	next(t time.Time) time.Time
-}
-
-type every time.Duration
-
-func (d every) next(t time.Time) time.Time {
-	return t.Truncate(time.Duration(d)).Add(time.Duration(d))
-}
-
-type cronSchedule struct{ s cron.Schedule }
-
-func (c cronSchedule) next(t time.Time) time.Time { return c.s.Next(t) }
-
-// cronParser accepts what the language does (dsl.Check): 5 fields and
-// descriptors.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-func parseSchedule(spec string) (s schedule, err error) {
-	spec = strings.TrimSpace(spec)
-	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
-		d, err := time.ParseDuration(strings.TrimSpace(rest))
-		if err != nil {
-			return nil, err
-		}
-		if d < time.Second {
-			return nil, errors.New("@every needs at least 1s")
-		}
-		return every(d), nil
-	}
-	if spec == "" {
-		return nil, errors.New("empty schedule")
-	}
-	defer func() {
-		if r := recover(); r != nil { // a cron library bug must not crash the engine
-			s, err = nil, fmt.Errorf("cannot parse: %v", r)
-		}
-	}()
-	cs, err := cronParser.Parse(spec)
-	if err != nil {
-		return nil, err
-	}
-	return cronSchedule{cs}, nil
-}
 
 // tickRunID is the ID of the run a tick starts: "sched-<unix seconds>-"
 // and a hash of the flow and spec, so that the latest fired tick can be
@@ -112,7 +65,7 @@ func newScheduler(e *Engine) *scheduler { return &scheduler{e: e, quit: make(cha
 
 // add starts fe's schedule spec; the returned func stops it.
 func (sc *scheduler) add(fe *flowEntry, spec string) func() {
-	s, err := parseSchedule(spec)
+	s, err := runtime.ParseSchedule(spec)
 	if err != nil { // validated at registration
 		sc.e.log.Error("invalid schedule", "flow", fe.name, "schedule", spec, "error", err)
 		return func() {}
@@ -129,7 +82,7 @@ func (sc *scheduler) add(fe *flowEntry, spec string) func() {
 	return func() { once.Do(func() { close(stop) }) }
 }
 
-func (sc *scheduler) loop(fe *flowEntry, spec string, s schedule, stop chan struct{}) {
+func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop chan struct{}) {
 	defer sc.wg.Done()
 	clock := sc.e.clock
 	if t, ok := sc.missed(fe, spec, s, clock.Now()); ok {
@@ -137,7 +90,7 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s schedule, stop chan stru
 	}
 	for {
 		now := clock.Now()
-		next := s.next(now)
+		next := s.Next(now)
 		if next.IsZero() {
 			return // a cron expression that never fires again
 		}
@@ -163,7 +116,7 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s schedule, stop chan stru
 
 // missed returns the latest tick at or before now that fired no run, when
 // the flow's schedule fired before.
-func (sc *scheduler) missed(fe *flowEntry, spec string, s schedule, now time.Time) (time.Time, bool) {
+func (sc *scheduler) missed(fe *flowEntry, spec string, s runtime.Schedule, now time.Time) (time.Time, bool) {
 	runs, err := sc.e.store.List(store.Filter{Flow: fe.name})
 	if err != nil {
 		return time.Time{}, false
@@ -179,7 +132,7 @@ func (sc *scheduler) missed(fe *flowEntry, spec string, s schedule, now time.Tim
 	}
 	var latest time.Time
 	const maxTicks = 1 << 20 // a long outage of a frequent schedule: give up, fire none
-	for t, n := s.next(last), 0; !t.IsZero() && !t.After(now); t, n = s.next(t), n+1 {
+	for t, n := s.Next(last), 0; !t.IsZero() && !t.After(now); t, n = s.Next(t), n+1 {
 		if n > maxTicks {
 			return time.Time{}, false
 		}

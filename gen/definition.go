@@ -2,10 +2,12 @@ package gen
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/dave/jennifer/jen"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // flowType is the typed definition: a runtime.Flow of the state type
@@ -57,7 +59,7 @@ func (g *flowGen) constructor() jen.Code {
 	}
 	if g.flowRetry != nil {
 		body = append(body, jen.Line(), docComment(fmt.Sprintf("%s is the flow's retry policy, for the steps that write none.", g.local(flowRetryVar))),
-			g.id(flowRetryVar).Op(":=").Add(retryPolicy(*g.flowRetry)))
+			g.id(flowRetryVar).Op(":=").Add(retryPolicy(g.flowRetry.Policy())))
 	}
 	for _, s := range g.fl.Steps {
 		body = append(body, g.step(s)...)
@@ -197,18 +199,9 @@ func (g *flowGen) triggersMethod(recv jen.Code) jen.Code {
 		if t == nil {
 			continue
 		}
-		var fields []jen.Code
-		switch t.Kind {
-		case dsl.TriggerRPC:
-			fields = []jen.Code{jen.Id("Kind").Op(":").Add(rt("TriggerRPC")), jen.Id("Endpoint").Op(":").Lit(t.Endpoint)}
-		case dsl.TriggerEvent:
-			fields = []jen.Code{jen.Id("Kind").Op(":").Add(rt("TriggerEvent")), jen.Id("Topic").Op(":").Lit(t.Topic), jen.Id("Event").Op(":").Lit(t.Event)}
-		case dsl.TriggerSchedule:
-			fields = []jen.Code{jen.Id("Kind").Op(":").Add(rt("TriggerSchedule")), jen.Id("Schedule").Op(":").Lit(t.Schedule)}
-		default:
-			continue
+		if lit := triggerLit(t.Trigger); lit != nil {
+			items = append(items, lit)
 		}
-		items = append(items, jen.Values(fields...))
 	}
 	doc := fmt.Sprintf("Triggers returns what starts flow %s, as %s declares it; engine.Register uses them when it is given none. "+
 		"Each call returns a new slice.", g.fl.Name, g.source)
@@ -220,6 +213,36 @@ func (g *flowGen) triggersMethod(recv jen.Code) jen.Code {
 	return jen.Add(docComment(prose(doc)...)).Line().
 		Func().Params(recv).Id("Triggers").Params().Params(jen.Index().Add(rt("Trigger"))).
 		Block(ret)
+}
+
+// triggerKinds are the names of runtime's TriggerKind constants.
+var triggerKinds = map[runtime.TriggerKind]string{
+	runtime.TriggerRPC:      "TriggerRPC",
+	runtime.TriggerEvent:    "TriggerEvent",
+	runtime.TriggerSchedule: "TriggerSchedule",
+}
+
+// triggerLit is the runtime.Trigger value t (the model's trigger is one)
+// as an element of a []runtime.Trigger literal: its kind's constant, then
+// every other field it sets, in declaration order, found by reflection so
+// that a field added to runtime.Trigger is generated too. Which fields a
+// kind sets is the model's business (Build, DecodeJSON and Check), not the
+// generator's. nil for an unknown kind, which Check rejects.
+func triggerLit(t runtime.Trigger) jen.Code {
+	kind, ok := triggerKinds[t.Kind]
+	if !ok {
+		return nil
+	}
+	fields := []jen.Code{jen.Id("Kind").Op(":").Add(rt(kind))}
+	v := reflect.ValueOf(t)
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Name == "Kind" || v.Field(i).IsZero() {
+			continue
+		}
+		fields = append(fields, jen.Id(f.Name).Op(":").Lit(v.Field(i).Interface()))
+	}
+	return jen.Values(fields...)
 }
 
 // runType names the typed run: the runtime's run of the state type.

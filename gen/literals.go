@@ -6,7 +6,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
-	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // durationUnits are the units a duration is written in, largest first.
@@ -40,23 +40,22 @@ func duration(d time.Duration) jen.Code {
 	return jen.Lit(0) // unreachable: every duration is a whole number of nanoseconds
 }
 
-// retryPolicy is the runtime.RetryPolicy literal of an effective dsl
-// policy (dsl.Flow.RetryFor: Attempts >= 1, Multiplier and Jitter set).
-// Zero fields are left out.
-func retryPolicy(r dsl.Retry) jen.Code {
+// retryPolicy is the literal of a runtime.RetryPolicy, as dsl.Retry.Policy
+// maps an effective policy onto it. Zero fields are left out.
+func retryPolicy(r runtime.RetryPolicy) jen.Code {
 	field := func(name string, v jen.Code) jen.Code { return jen.Id(name).Op(":").Add(v) }
 	fs := []jen.Code{field("Attempts", jen.Lit(r.Attempts))}
 	if r.Initial > 0 {
-		fs = append(fs, field("Initial", duration(time.Duration(r.Initial))))
+		fs = append(fs, field("Initial", duration(r.Initial)))
 	}
 	if r.Max > 0 {
-		fs = append(fs, field("Max", duration(time.Duration(r.Max))))
+		fs = append(fs, field("Max", duration(r.Max)))
 	}
 	if r.Multiplier != 0 {
 		// 2, not jen.Lit's 2.0: an untyped constant in a float64 field.
 		fs = append(fs, field("Multiplier", jen.Op(strconv.FormatFloat(r.Multiplier, 'g', -1, 64))))
 	}
-	if r.Jitter != dsl.JitterNone {
+	if r.Jitter {
 		fs = append(fs, field("Jitter", jen.True()))
 	}
 	// Fields in declaration order (jen.Dict would sort them by name).

@@ -1,8 +1,6 @@
 package gen
 
 import (
-	"time"
-
 	"github.com/dave/jennifer/jen"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -62,11 +60,12 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 	case g.flowRetry != nil && r == *g.flowRetry:
 		out = append(out, set("Retry", g.id(flowRetryVar)))
 	default:
-		out = append(out, set("Retry", retryPolicy(r)))
+		out = append(out, set("Retry", retryPolicy(r.Policy())))
 	}
 	// An await's timeout is the wait's own (NewAwait's argument), which
-	// ends the step with the timeout outcome instead of abandoning it.
-	if t := g.fl.TimeoutFor(s); t > 0 && s.Kind() != dsl.ActionAwait {
+	// ends the step with the timeout outcome instead of abandoning it:
+	// AttemptTimeoutFor is 0 for it.
+	if t := g.fl.AttemptTimeoutFor(s); t > 0 {
 		out = append(out, set("Timeout", duration(t)))
 	}
 	if d := g.fl.DeadlineFor(s); d > 0 {
@@ -78,10 +77,10 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 			if rr == r {
 				out = append(out, set("RollbackRetry", st().Dot("Retry")))
 			} else {
-				out = append(out, set("RollbackRetry", retryPolicy(rr)))
+				out = append(out, set("RollbackRetry", retryPolicy(rr.Policy())))
 			}
 		}
-		if t := rollbackTimeout(g.fl, s); t > 0 {
+		if t := g.fl.RollbackTimeoutFor(s); t > 0 {
 			out = append(out, set("RollbackTimeout", duration(t)))
 		}
 	}
@@ -127,7 +126,7 @@ func (g *flowGen) routes(s *dsl.Step) []dsl.Edge {
 	for _, e := range g.edges[s] {
 		switch {
 		case e.Outcome == dsl.OutcomeOK && e.To == next:
-		case (e.Outcome == dsl.OutcomeError || e.Outcome == dsl.OutcomeTimeout) && e.To == dsl.TargetFail:
+		case dsl.IsFailure(e.Outcome) && e.To == dsl.TargetFail:
 		default:
 			out = append(out, e)
 		}
@@ -189,15 +188,4 @@ func (g *flowGen) rollbackFunc(s *dsl.Step) jen.Code {
 		return g.rtS("RPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), jen.List(g.readField(a.Request), jen.Nil()))...)
 	}
 	return g.rtS("RPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request), g.fieldPtr(a.Response))...)
-}
-
-// rollbackTimeout is the per-attempt timeout of the rollback of s: what
-// dsl.Flow.TimeoutFor gives, except for an await, whose own timeout bounds
-// the wait and not the undo; its rollback takes the step's `timeout` only
-// (awaits do not inherit the flow's policies).
-func rollbackTimeout(fl *dsl.Flow, s *dsl.Step) time.Duration {
-	if s.Kind() != dsl.ActionAwait {
-		return fl.TimeoutFor(s)
-	}
-	return time.Duration(s.Timeout)
 }

@@ -1,21 +1,27 @@
 package runtime
 
 // Trigger is one way a flow starts, as a .flow file's `trigger` line
-// declares it: generated flows list theirs in a Triggers method, which
-// engine.Register uses when it is given no triggers. The runtime itself
-// starts nothing from a Trigger; it only carries the declaration, so that
-// generated code, which imports only runtime, can state it.
+// declares it. It is the project's only trigger type: generated flows list
+// theirs in a Triggers method, the engine registers and starts flows from
+// these values (engine.Register, engine.RegisterFlow), and the compiler's
+// model (dsl.Trigger) is this value plus where it was written. The runtime
+// itself starts nothing from a Trigger; it only carries the declaration,
+// so that generated code, which imports only runtime, can state it.
 type Trigger struct {
-	Kind     string `json:"kind"`               // TriggerRPC, TriggerEvent or TriggerSchedule
-	Endpoint string `json:"endpoint,omitempty"` // rpc: `trigger rpc "<endpoint>"`
-	Topic    string `json:"topic,omitempty"`    // event: `trigger event <topic> "<event>"`
-	Event    string `json:"event,omitempty"`    // event
-	Schedule string `json:"schedule,omitempty"` // schedule: a 5-field cron expression or "@every <duration>"
+	Kind     TriggerKind `json:"kind"`
+	Endpoint string      `json:"endpoint,omitempty"` // rpc: `trigger rpc "<endpoint>"`
+	Topic    string      `json:"topic,omitempty"`    // event: `trigger event <topic> "<event>"`
+	Event    string      `json:"event,omitempty"`    // event
+	Schedule string      `json:"schedule,omitempty"` // schedule: see ParseSchedule
 }
 
-// Trigger kinds, the words of the .flow `trigger` line.
+// TriggerKind says what starts a flow: the word after `trigger` in a .flow
+// file.
+type TriggerKind string
+
+// Trigger kinds.
 const (
-	TriggerRPC      = "rpc"
-	TriggerEvent    = "event"
-	TriggerSchedule = "schedule"
+	TriggerRPC      TriggerKind = "rpc"
+	TriggerEvent    TriggerKind = "event"
+	TriggerSchedule TriggerKind = "schedule"
 )

@@ -9,50 +9,6 @@ import (
 	"time"
 )
 
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "x.flow")
-
-	// A new file gets the permissions asked for.
-	if err := writeFileAtomic(path, []byte("one"), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(path)
-	if err != nil || st.Mode().Perm() != 0o640 {
-		t.Fatalf("new file: %v, mode %v", err, st.Mode())
-	}
-	// Replacing keeps the existing permissions and leaves no temporary file.
-	if err := os.Chmod(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeFileAtomic(path, []byte("two"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(path)
-	st, _ = os.Stat(path)
-	if string(b) != "two" || st.Mode().Perm() != 0o600 {
-		t.Errorf("replaced file: %q, mode %v", b, st.Mode())
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("directory holds %d entries, want only x.flow", len(entries))
-	}
-	// A directory in the way is an error, and nothing is left behind.
-	sub := filepath.Join(dir, "sub")
-	os.Mkdir(sub, 0o755)
-	if err := writeFileAtomic(sub, []byte("x"), 0o644); err == nil {
-		t.Error("writing over a directory succeeded")
-	}
-	// A directory that does not exist is an error.
-	if err := writeFileAtomic(filepath.Join(dir, "none", "x"), []byte("x"), 0o644); err == nil {
-		t.Error("writing into a missing directory succeeded")
-	}
-	entries, _ = os.ReadDir(dir)
-	if len(entries) != 2 {
-		t.Errorf("directory holds %d entries, want x.flow and sub", len(entries))
-	}
-}
-
 // fmt -w does not touch a file that is already canonical (its modification
 // time stays), so build tools watching it do not rebuild.
 func TestFmtWriteSkipsUnchanged(t *testing.T) {

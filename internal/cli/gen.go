@@ -16,6 +16,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/gen"
+	"github.com/flowgen/flowgen/internal/atomicfile"
 )
 
 var genVerb = &verb{
@@ -110,7 +111,7 @@ sets it).`,
 				if old, err := os.ReadFile(o.path); err == nil && bytes.Equal(old, o.data) {
 					continue // unchanged: keep the file's time, so builds stay cached
 				}
-				if err := writeFileAtomic(o.path, o.data, 0o644); err != nil {
+				if err := atomicfile.WriteFile(o.path, o.data, 0o644); err != nil {
 					return failf(e, "%s", pathError(e, err))
 				}
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/internal/graph"
 	"github.com/flowgen/flowgen/parser"
 )
@@ -91,7 +92,7 @@ syntax error in any file nothing is printed or written.`,
 				switch {
 				case *write:
 					if changed {
-						if err := writeFileAtomic(in.path, out[i], 0o644); err != nil {
+						if err := atomicfile.WriteFile(in.path, out[i], 0o644); err != nil {
 							return failf(e, "%s", pathError(e, err))
 						}
 					}

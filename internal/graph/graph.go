@@ -349,11 +349,8 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 }
 
 // completes reports whether a step that ended with outcome completed (and
-// so is undone when the run fails later). Error and timeout mean the step
-// did not complete.
-func completes(outcome string) bool {
-	return outcome != dsl.OutcomeError && outcome != dsl.OutcomeTimeout
-}
+// so is undone when the run fails later): dsl.IsFailure says which do not.
+func completes(outcome string) bool { return !dsl.IsFailure(outcome) }
 
 func terminalID(g *flowGraph, ids *idAlloc, t string) string {
 	return ids.get(idKey{flow: g.index, kind: nodeTerminal, name: t}, g.name+"_"+t)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // Hand-built models for tests that must not depend on the parser: the
@@ -49,8 +50,8 @@ func briefSignup() *dsl.File {
 		Name:  "Signup",
 		State: id("SignupState"),
 		Triggers: []*dsl.Trigger{
-			{Kind: dsl.TriggerRPC, Endpoint: "Signup.Start"},
-			{Kind: dsl.TriggerEvent, Topic: "accounts", Event: "signup.requested"},
+			{Trigger: runtime.Trigger{Kind: dsl.TriggerRPC, Endpoint: "Signup.Start"}},
+			{Trigger: runtime.Trigger{Kind: dsl.TriggerEvent, Topic: "accounts", Event: "signup.requested"}},
 		},
 		Retry:   &dsl.Retry{Attempts: 3, Initial: dsl.Duration(100 * time.Millisecond), Max: dsl.Duration(5 * time.Second)},
 		Timeout: dsl.Duration(10 * time.Second),

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// policySource has a policy of every origin: the flow's, a step's own, an
+// await (which inherits none of the flow's) with its own timeout and
+// deadline, and rollbacks of each kind.
+const policySource = `flow Policies {
+    retry 3 backoff 100ms..5s
+    timeout 10s
+    deadline 1m
+
+    step Call {
+        rpc svc "Svc.Call"
+        retry 5 backoff 1s..2s multiplier 1.5 jitter none
+        rollback rpc svc "Svc.Undo"
+    }
+    step Wait {
+        await topic "ev" timeout 30m
+        timeout 3s
+        deadline 1h
+        rollback Undo
+    }
+    step Work {
+        rollback Undo
+    }
+}
+`
+
+// The engine's runtime steps of a JSON (or .flow) flow take every policy
+// from dsl's resolved helpers, the ones the generator uses: nothing is
+// derived again here.
+func TestCompileTakesPoliciesFromDSL(t *testing.T) {
+	f, ds := dsl.Load("policies.flow", []byte(policySource), dsl.CheckOptions{})
+	if f == nil || ds.HasErrors() {
+		t.Fatalf("load: %v", ds)
+	}
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := f.Flows[0]
+	rf, err := e.compile(fl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := rf.Steps()
+	if len(steps) != len(fl.Steps) {
+		t.Fatalf("%d runtime steps, want %d", len(steps), len(fl.Steps))
+	}
+	for i, s := range fl.Steps {
+		st := steps[i]
+		if got, want := st.Retry, fl.RetryFor(s).Policy(); got != want {
+			t.Errorf("%s: Retry = %+v, want %+v", s.Name, got, want)
+		}
+		if got, want := st.Timeout, fl.AttemptTimeoutFor(s); got != want {
+			t.Errorf("%s: Timeout = %v, want %v", s.Name, got, want)
+		}
+		if got, want := st.Deadline, fl.DeadlineFor(s); got != want {
+			t.Errorf("%s: Deadline = %v, want %v", s.Name, got, want)
+		}
+		if got, want := st.RollbackRetry, fl.RollbackRetryFor(s).Policy(); got != want {
+			t.Errorf("%s: RollbackRetry = %+v, want %+v", s.Name, got, want)
+		}
+		if got, want := st.RollbackTimeout, fl.RollbackTimeoutFor(s); got != want {
+			t.Errorf("%s: RollbackTimeout = %v, want %v", s.Name, got, want)
+		}
+	}
+	// The await waits its own 30m (under its 1h deadline), and has no
+	// per-attempt timeout: the wait ends it with the timeout outcome.
+	if w := fl.WaitFor(fl.Step("Wait")); w.Minutes() != 30 {
+		t.Errorf("WaitFor(Wait) = %v, want 30m", w)
+	}
+	if steps[1].Timeout != 0 || steps[1].RollbackTimeout.Seconds() != 3 {
+		t.Errorf("await: Timeout %v, RollbackTimeout %v; want 0 and its own 3s", steps[1].Timeout, steps[1].RollbackTimeout)
+	}
+}
+
+// The checker and the engine accept the same schedules: both call
+// runtime.ParseSchedule. A spec the .flow checks pass registers, and one
+// they reject does not.
+func TestScheduleCheckedAsTheEngineRunsIt(t *testing.T) {
+	valid := []string{"@every 5m", "@every\t90s", "0 3 * * *", "@daily", "CRON_TZ=UTC 0 3 * * *", "TZ=UTC @every 1h"}
+	invalid := []string{"", "TZ=UTC", "@every 500ms", "@every soon", "0 0 3 * * *", "61 * * * *", "@fortnightly"}
+	for i, spec := range append(valid, invalid...) {
+		src := fmt.Sprintf(`{"version": 1, "flows": [{"name": "S", "triggers": [{"kind": "schedule", "schedule": %q}],
+			"steps": [{"name": "P", "action": {"kind": "publish", "topic": "x", "event": "y"}}]}]}`, spec)
+		_, ds := dsl.Load("s.json", []byte(src), dsl.CheckOptions{})
+		var checked error
+		for _, d := range ds {
+			if d.Code == "cron" {
+				checked = errors.New(d.Message)
+			}
+		}
+		registered := validateTrigger(Schedule(spec))
+		if (checked == nil) != (registered == nil) {
+			t.Errorf("schedule %q: checker says %v, engine says %v", spec, checked, registered)
+		}
+		if ok := i < len(valid); ok != (registered == nil) {
+			t.Errorf("schedule %q: valid %v, engine says %v", spec, ok, registered)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+// Package atomicfile replaces files so that a reader, and the disk after a
+// crash or a power cut, sees the old content or the new, never a mix or an
+// empty file. It is the project's one atomic file writer: the CLI writes
+// generated and formatted files with it, and the engine the JSON flows it
+// keeps in its flows directory.
+//
+// github.com/google/renameio/v2 was considered and not used: it does not
+// sync the directory after the rename (so the rename itself may not survive
+// a power cut), and it does not build its WriteFile on Windows.
+package atomicfile
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+)
+
+// WriteFile replaces path with data. The data goes to a temporary file in
+// path's directory (so that the rename stays on one file system), which is
+// given its permissions, synced, closed and renamed over path; then the
+// directory is synced, so that the rename is on disk when WriteFile
+// returns. An existing file keeps its permission bits; a new one gets perm.
+// A path that exists and is not a regular file (a directory, a device) is
+// an error.
+//
+// On an error before the rename, path is unchanged and the temporary file
+// is removed. An error syncing the directory comes after the rename: path
+// then holds data, which may not survive a crash.
+func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
+	if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", path)
+		}
+		perm = st.Mode().Perm()
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return SyncDir(dir)
+}
+
+// rename is os.Rename; tests replace it to fail at the last step.
+var rename = os.Rename
+
+// SyncDir makes the entries of dir (a rename, a new file) durable. Windows
+// cannot sync a directory and needs no such step: it does nothing there.
+func SyncDir(dir string) error {
+	if goruntime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,145 @@
+package atomicfile
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.flow")
+
+	// A new file gets the permissions asked for.
+	if err := WriteFile(path, []byte("one"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o640 {
+		t.Fatalf("new file: %v, mode %v", err, st.Mode())
+	}
+	// Replacing keeps the existing permissions and leaves no temporary file.
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	st, _ = os.Stat(path)
+	if string(b) != "two" || st.Mode().Perm() != 0o600 {
+		t.Errorf("replaced file: %q, mode %v", b, st.Mode())
+	}
+	if got := names(t, dir); len(got) != 1 {
+		t.Errorf("directory holds %q, want only x.flow", got)
+	}
+	// A relative path writes in the working directory.
+	t.Chdir(dir)
+	if err := WriteFile("rel", []byte("r"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "rel")); string(b) != "r" {
+		t.Errorf("relative path: %q", b)
+	}
+}
+
+// Failures leave the old file as it was and no temporary file behind.
+func TestWriteFileErrorsLeaveNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.flow")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A directory in the way.
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(sub, []byte("x"), 0o644); err == nil {
+		t.Error("writing over a directory succeeded")
+	}
+	// A directory that does not exist.
+	if err := WriteFile(filepath.Join(dir, "none", "x"), []byte("x"), 0o644); err == nil {
+		t.Error("writing into a missing directory succeeded")
+	}
+	// The rename, the last step before the data is in place, fails.
+	failed := errors.New("rename failed")
+	rename = func(string, string) error { return failed }
+	t.Cleanup(func() { rename = os.Rename })
+	if err := WriteFile(path, []byte("new"), 0o644); !errors.Is(err, failed) {
+		t.Errorf("WriteFile with a failing rename = %v, want %v", err, failed)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old" {
+		t.Errorf("after a failed write the file holds %q, want the old content", b)
+	}
+	if got := names(t, dir); len(got) != 2 {
+		t.Errorf("directory holds %q, want x.flow and sub", got)
+	}
+}
+
+// A reader running beside a writer always sees one whole version.
+func TestWriteFileReadersSeeOldOrNew(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	a, b := bytes.Repeat([]byte("a"), 64<<10), bytes.Repeat([]byte("b"), 96<<10)
+	if err := WriteFile(path, a, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Errorf("read: %v", err)
+				return
+			}
+			if !bytes.Equal(got, a) && !bytes.Equal(got, b) {
+				t.Errorf("read %d bytes that are neither version", len(got))
+				return
+			}
+		}
+	}()
+	for i := range 50 {
+		data := a
+		if i%2 == 0 {
+			data = b
+		}
+		if err := WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if got := names(t, dir); len(got) != 1 {
+		t.Errorf("directory holds %q, want only f", got)
+	}
+}
+
+func TestSyncDir(t *testing.T) {
+	if err := SyncDir(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncDir(filepath.Join(t.TempDir(), "none")); err == nil {
+		t.Error("SyncDir of a missing directory succeeded")
+	}
+}
