@@ -72,7 +72,13 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 		out = append(out, set("Deadline", duration(d)))
 	}
 	if rb := s.Rollback; rb != nil {
-		out = append(out, set("Rollback", g.rollbackFunc(s)))
+		if s.Rollback.IsGo() {
+			out = append(out, set("Rollback", g.rollbackFunc(s)))
+		} else {
+			// The option, not the field: it also tells Register that the
+			// step needs a Caller.
+			out = append(out, g.rpcRollback(s).Call(st()))
+		}
 		if rr := g.fl.RollbackRetryFor(s); rr.Attempts > 1 {
 			if rr == r {
 				out = append(out, set("RollbackRetry", st().Dot("Retry")))
@@ -175,17 +181,20 @@ func (g *flowGen) goExec(s *dsl.Step) jen.Code {
 		Add(inlineBlock(jen.Return(rt("OutcomeOK"), method)))
 }
 
-// rollbackFunc is the runtime rollback of s: the handler's Go rollback
-// method, or runtime.RPCRollback for an rpc rollback.
+// rollbackFunc is the runtime rollback of s, a Go rollback: the handler's
+// method.
 func (g *flowGen) rollbackFunc(s *dsl.Step) jen.Code {
-	if s.Rollback.IsGo() {
-		return jen.Func().Params(g.ctxStateParams()...).Error().
-			Add(inlineBlock(jen.Return(g.id("h").Dot(s.Rollback.Name.Name).Call(g.id("ctx"), g.id("s")))))
-	}
+	return jen.Func().Params(g.ctxStateParams()...).Error().
+		Add(inlineBlock(jen.Return(g.id("h").Dot(s.Rollback.Name.Name).Call(g.id("ctx"), g.id("s")))))
+}
+
+// rpcRollback is the step option of an rpc rollback,
+// runtime.WithRPCRollback.
+func (g *flowGen) rpcRollback(s *dsl.Step) *jen.Statement {
 	a := s.Rollback.Action
 	if a.Response == nil {
 		// request, nil on one line: a lone "nil)" line reads as a mistake.
-		return g.rtS("RPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), jen.List(g.readField(a.Request), jen.Nil()))...)
+		return g.rtS("WithRPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), jen.List(g.readField(a.Request), jen.Nil()))...)
 	}
-	return g.rtS("RPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request), g.fieldPtr(a.Response))...)
+	return g.rtS("WithRPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request), g.fieldPtr(a.Response))...)
 }

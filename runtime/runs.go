@@ -37,7 +37,7 @@ func (f *Flow[S]) ResumeAll(ctx context.Context, runs RunLister) ([]*Run[S], err
 	if runs == nil {
 		return nil, fmt.Errorf("%w: ResumeAll of flow %q without a RunLister", ErrNotConfigured, f.id)
 	}
-	ids, err := runs.RunIDs(ctx, f.id, StatePending, StateRunning, StateRollingBack)
+	ids, err := runs.RunIDs(ctx, f.id, StatePending, StateRunning, StateWaiting, StateRollingBack)
 	if err != nil {
 		return nil, err
 	}
