@@ -75,7 +75,7 @@ func (b *builder) flow(fl *parser.Flow) *Flow {
 		switch {
 		case st.State != nil:
 			if once(&seenState, "state", st) {
-				out.State = ident(st.State)
+				out.State = tokenIdent(st.State)
 			}
 		case st.Trigger != nil:
 			out.Triggers = append(out.Triggers, b.trigger(st.Trigger, rng(st.Pos, st.EndPos)))
@@ -254,13 +254,13 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 		case st.Outcomes != nil:
 			if once(&seenOutcomes, "outcomes", st) {
 				for _, n := range st.Outcomes {
-					out.Outcomes = append(out.Outcomes, ident(n.Name))
+					out.Outcomes = append(out.Outcomes, tokenIdent(n.Name))
 				}
 			}
 		case st.On != nil:
 			out.Transitions = append(out.Transitions, &Transition{
-				On:     ident(st.On.Outcome),
-				Target: ident(st.On.Target),
+				On:     tokenIdent(st.On.Outcome),
+				Target: tokenIdent(st.On.Target),
 				Range:  rng(st.Pos, st.EndPos),
 			})
 		}
@@ -277,8 +277,8 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 			Kind:      ActionAwait,
 			Topic:     parser.Name(a.Topic),
 			Event:     parser.Unquote(a.Event),
-			Response:  ident(a.Into),
-			Correlate: ident(a.Correlate),
+			Response:  tokenIdent(a.Into),
+			Correlate: tokenIdent(a.Correlate),
 			Range:     rng(action.Pos, action.EndPos),
 		}
 		if a.Timeout != nil {
@@ -291,7 +291,7 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 			Kind:    ActionPublish,
 			Topic:   parser.Name(st.Publish.Topic),
 			Event:   parser.Unquote(st.Publish.Event),
-			Request: ident(st.Publish.Payload),
+			Request: tokenIdent(st.Publish.Payload),
 			Range:   rng(st.Pos, st.EndPos),
 		}
 	default:
@@ -301,7 +301,7 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 		out.Publish = append(out.Publish, &Publication{
 			Topic:   parser.Name(st.Publish.Topic),
 			Event:   parser.Unquote(st.Publish.Event),
-			Payload: ident(st.Publish.Payload),
+			Payload: tokenIdent(st.Publish.Payload),
 			Range:   rng(st.Pos, st.EndPos),
 		})
 	}
@@ -314,8 +314,8 @@ func (b *builder) rpc(r *parser.RPC, stmt diag.Range) *Action {
 		Kind:     ActionRPC,
 		Service:  parser.Name(r.Service),
 		Endpoint: parser.Unquote(r.Endpoint),
-		Request:  ident(r.Request),
-		Response: ident(r.Response),
+		Request:  tokenIdent(r.Request),
+		Response: tokenIdent(r.Response),
 		Range:    stmt,
 	}
 }
@@ -327,7 +327,7 @@ func (b *builder) rollback(r *parser.Rollback, stmt diag.Range) *Rollback {
 		// The Rollback node starts at "rpc".
 		out.Action = b.rpc(r.RPC, diag.Range{Start: parser.ToPos(r.Pos), End: stmt.End})
 	} else {
-		out.Name = ident(r.Name)
+		out.Name = tokenIdent(r.Name)
 	}
 	return out
 }
@@ -353,7 +353,7 @@ func docComment(c parser.Comments) string {
 	return strings.Join(lines, "\n")
 }
 
-func ident(t *parser.Token) *Ident {
+func tokenIdent(t *parser.Token) *Ident {
 	if t == nil {
 		return nil
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/diag"
-	"github.com/flowgen/flowgen/parser"
+	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // FormatVersion is the version of the JSON form. Readers reject other
@@ -220,7 +220,7 @@ func (t *Trigger) String() string {
 	case TriggerRPC:
 		return "rpc " + strconv.Quote(t.Endpoint)
 	case TriggerEvent:
-		return "event " + parser.FormatName(t.Topic) + " " + strconv.Quote(t.Event)
+		return "event " + ident.Format(t.Topic) + " " + strconv.Quote(t.Event)
 	case TriggerSchedule:
 		return "schedule " + strconv.Quote(t.Schedule)
 	}
