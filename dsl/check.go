@@ -13,15 +13,14 @@ import (
 
 // CheckOptions tune Check.
 type CheckOptions struct {
-	// Dir is the Go package directory the .flow file belongs to; with
-	// LoadPackage, the package there is loaded to check the state type.
-	// "" skips the Go checks.
-	Dir string
 	// StrictRollback turns the "no-rollback" warning into an error.
 	StrictRollback bool
-	// LoadPackage enables the Go package checks (see gopkg.go). Loading a
-	// package runs the go command and takes about a second.
-	LoadPackage bool
+	// GoPackage, if set, runs after the model's own checks and adds its
+	// findings: the checks of the state type and the fields against the
+	// Go package the file belongs to. The command sets it to dsl/gocheck's
+	// Check for the file's directory; loading a package runs the go
+	// command and takes about a second. dsl itself loads no Go code.
+	GoPackage func(*File) diag.List
 }
 
 // Check runs every semantic check on f and returns all findings, unsorted
@@ -46,8 +45,8 @@ func Check(f *File, opts CheckOptions) diag.List {
 		}
 		c.flow(fl)
 	}
-	if opts.LoadPackage && opts.Dir != "" {
-		c.ds = append(c.ds, checkGoPackage(f, opts.Dir)...)
+	if opts.GoPackage != nil {
+		c.ds = append(c.ds, opts.GoPackage(f)...)
 	}
 	return c.ds
 }
