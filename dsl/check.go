@@ -24,8 +24,9 @@ type CheckOptions struct {
 }
 
 // Check runs every semantic check on f and returns all findings, unsorted
-// (callers normalise). It never panics on a model from Build or DecodeJSON,
-// whatever the input was. The codes are documented in docs/checks.md.
+// (callers normalise). It never panics on a model from flowfile.Build or
+// DecodeJSON, whatever the input was. The codes are documented in
+// docs/checks.md.
 func Check(f *File, opts CheckOptions) diag.List {
 	if f == nil {
 		return nil
@@ -332,8 +333,8 @@ func sideEffects(s *Step) string {
 	return strings.Join(what, " and ")
 }
 
-// action checks the strings of an action that Build cannot reject: an
-// empty string literal names nothing.
+// action checks the strings of an action that flowfile.Build cannot
+// reject: an empty string literal names nothing.
 func (c *checker) action(a *Action, what string, r diag.Range) {
 	if a == nil {
 		return
