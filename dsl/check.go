@@ -10,20 +10,20 @@ import (
 
 // CheckOptions tune Check.
 type CheckOptions struct {
-	// Dir is the Go package directory the .flow file belongs to; with
-	// LoadPackage, the package there is loaded to check the state type.
-	// "" skips the Go checks.
-	Dir string
 	// StrictRollback turns the "no-rollback" warning into an error.
 	StrictRollback bool
-	// LoadPackage enables the Go package checks (see gopkg.go). Loading a
-	// package runs the go command and takes about a second.
-	LoadPackage bool
+	// GoPackage, if set, runs after the model's own checks and adds its
+	// findings: the checks of the state type and the fields against the
+	// Go package the file belongs to. The command sets it to dsl/gocheck's
+	// Check for the file's directory; loading a package runs the go
+	// command and takes about a second. dsl itself loads no Go code.
+	GoPackage func(*File) diag.List
 }
 
 // Check runs every semantic check on f and returns all findings, unsorted
-// (callers normalise). It never panics on a model from Build or DecodeJSON,
-// whatever the input was. The codes are documented in docs/checks.md.
+// (callers normalise). It never panics on a model from flowfile.Build or
+// DecodeJSON, whatever the input was. The codes are documented in
+// docs/checks.md.
 func Check(f *File, opts CheckOptions) diag.List {
 	if f == nil {
 		return nil
@@ -43,8 +43,8 @@ func Check(f *File, opts CheckOptions) diag.List {
 		}
 		c.flow(fl)
 	}
-	if opts.LoadPackage && opts.Dir != "" {
-		c.ds = append(c.ds, checkGoPackage(f, opts.Dir)...)
+	if opts.GoPackage != nil {
+		c.ds = append(c.ds, opts.GoPackage(f)...)
 	}
 	return c.ds
 }
@@ -330,8 +330,8 @@ func sideEffects(s *Step) string {
 	return strings.Join(what, " and ")
 }
 
-// action checks the strings of an action that Build cannot reject: an
-// empty string literal names nothing.
+// action checks the strings of an action that flowfile.Build cannot
+// reject: an empty string literal names nothing.
 func (c *checker) action(a *Action, what string, r diag.Range) {
 	if a == nil {
 		return

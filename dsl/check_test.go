@@ -368,13 +368,18 @@ func TestCheckSuggestionBudget(t *testing.T) {
 }
 
 // TestChecksDocumented keeps docs/checks.md in sync with the code: every
-// diagnostic code that package dsl emits has a row in its table.
+// diagnostic code that package dsl, its .flow front end (dsl/flowfile) and
+// its Go package checks (dsl/gocheck) emit has a row in its table.
 func TestChecksDocumented(t *testing.T) {
 	table, err := os.ReadFile("../docs/checks.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob("*.go")
+	var files []string
+	for _, dir := range []string{".", "flowfile", "gocheck"} {
+		more, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		files = append(files, more...)
+	}
 	fset := token.NewFileSet()
 	codes := map[string]bool{}
 	for _, name := range files {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // The JSON form is the model's own encoding (the json tags in model.go),
@@ -298,7 +299,7 @@ func (d *jsonDecoder) syntaxError(data []byte, err error) diag.Diagnostic {
 // jsonPath appends a key to a path, bracketing keys that are not simple
 // names so that the path stays unambiguous.
 func jsonPath(path, key string) string {
-	if key != "" && isIdent(key) && strings.IndexFunc(key, func(r rune) bool { return r > 0x7f }) < 0 {
+	if key != "" && ident.IsGo(key) && strings.IndexFunc(key, func(r rune) bool { return r > 0x7f }) < 0 {
 		return path + "." + key
 	}
 	return path + "[" + strconv.Quote(key) + "]"

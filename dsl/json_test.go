@@ -3,91 +3,15 @@ package dsl
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/flowgen/flowgen/diag"
-	"github.com/flowgen/flowgen/parser"
 	"github.com/flowgen/flowgen/runtime"
 )
-
-// jsonIgnore compares models by content: positions differ between a
-// .flow source and its JSON form by design, and the file name is the
-// caller's.
-var jsonIgnore = cmp.Options{cmpopts.IgnoreTypes(diag.Range{}), cmpopts.IgnoreFields(File{}, "Name")}
-
-// roundTripCorpus returns models to round-trip: hand-built ones, a generated one
-// and every .flow file of the repository's testdata that builds cleanly.
-func roundTripCorpus(t *testing.T) map[string]*File {
-	t.Helper()
-	sm := signupModel()
-	for _, s := range sm.Steps {
-		if s.Action == nil {
-			s.Action = &Action{Kind: ActionGo} // Build and DecodeJSON always set it
-		}
-	}
-	sm.Doc = "Signup creates a customer.\nTwo lines, with \"quotes\" & <tags> -> arrows."
-	sm.Triggers = []*Trigger{{Trigger: runtime.Trigger{Kind: TriggerRPC, Endpoint: "Signup.Start"}}, {Trigger: runtime.Trigger{Kind: TriggerEvent, Topic: "accounts", Event: "signup.requested"}}, {Trigger: runtime.Trigger{Kind: TriggerSchedule, Schedule: "@every 1h"}}}
-	sm.Deadline = Duration(90 * 60e9)
-	files := map[string]*File{
-		"signup": {Version: FormatVersion, Flows: []*Flow{sm}},
-		"big":    generatedFile(50),
-		"empty":  {Version: FormatVersion, Flows: []*Flow{}},
-	}
-	paths, _ := filepath.Glob("../testdata/flows/good/*.flow")
-	more, _ := filepath.Glob("testdata/check/*/input.flow")
-	for _, p := range append(paths, more...) {
-		src, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast, ds := parser.Parse(p, src)
-		if ds.HasErrors() {
-			continue
-		}
-		f, ds := Build(ast)
-		if ds.HasErrors() {
-			continue
-		}
-		files[p] = f
-	}
-	return files
-}
-
-func TestJSONRoundTrip(t *testing.T) {
-	for name, f := range roundTripCorpus(t) {
-		t.Run(name, func(t *testing.T) {
-			b, err := EncodeJSON(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.HasPrefix(b, []byte("{\n  \"version\": 1,\n")) {
-				t.Errorf("JSON does not start with the version:\n%s", b)
-			}
-			g, ds := DecodeJSON("rt.json", b)
-			if len(ds) > 0 {
-				t.Fatalf("decoding our own JSON: %v\n%s", ds.Err(), b)
-			}
-			if diff := cmp.Diff(f, g, jsonIgnore); diff != "" {
-				t.Errorf("model -> JSON -> model changed (-want +got):\n%s", diff)
-			}
-			b2, err := EncodeJSON(g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(b, b2) {
-				t.Errorf("JSON -> model -> JSON is not stable:\n%s\n---\n%s", b, b2)
-			}
-		})
-	}
-}
 
 func TestEncodeJSONDoesNotMutate(t *testing.T) {
 	f := &File{Flows: []*Flow{nil, {Name: "A", Steps: []*Step{nil, {Name: "B"}}}}}

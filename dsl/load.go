@@ -1,42 +1,20 @@
 package dsl
 
-import (
-	"path/filepath"
-	"strings"
+import "github.com/flowgen/flowgen/diag"
 
-	"github.com/flowgen/flowgen/diag"
-	"github.com/flowgen/flowgen/parser"
-)
-
-// Load reads one source: the JSON form when filename ends in ".json"
-// (DecodeJSON), a .flow file otherwise (parser.Parse then Build), and runs
-// Check on the model. It returns every diagnostic unsorted; the caller
-// normalises (sorts, keeps one per line, caps) before printing.
+// LoadJSON reads the JSON form (DecodeJSON) and runs Check on the model.
+// It returns every diagnostic unsorted; the caller normalises (sorts, keeps
+// one per line, caps) before printing.
 //
-// Syntax errors (and JSON decoding errors) stop before Check: the model is
-// then partial or empty, and checking it would report consequences (a
-// target "undefined" only because its step failed to parse) as if they
-// were mistakes. Build's errors (a bad duration, a duplicate statement)
-// leave a complete model, so Check still runs after them.
+// Decoding errors stop before Check: the model is then partial, and
+// checking it would report consequences as if they were mistakes.
 //
-// The returned File is nil only when nothing could be read; callers must
-// not generate code when the list has errors.
-func Load(filename string, src []byte, opts CheckOptions) (*File, diag.List) {
-	if strings.EqualFold(filepath.Ext(filename), ".json") {
-		f, ds := DecodeJSON(filename, src)
-		if len(ds) > 0 || f == nil {
-			return f, ds
-		}
-		return f, Check(f, opts)
+// This is the loader of services that run JSON flows (the engine): it
+// needs no .flow parser. dsl/flowfile.Load reads .flow files too.
+func LoadJSON(filename string, src []byte, opts CheckOptions) (*File, diag.List) {
+	f, ds := DecodeJSON(filename, src)
+	if len(ds) > 0 || f == nil {
+		return f, ds
 	}
-	ast, ds := parser.Parse(filename, src)
-	if ds.HasErrors() {
-		return nil, ds
-	}
-	f, bds := Build(ast)
-	ds = append(ds, bds...)
-	if f == nil {
-		return nil, ds
-	}
-	return f, append(ds, Check(f, opts)...)
+	return f, Check(f, opts)
 }

@@ -6,9 +6,9 @@ import (
 	"go/types"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // Generated Go names. The generator emits exactly the identifiers listed by
@@ -221,30 +221,6 @@ func isBuiltinOutcome(name string) bool {
 	return name == OutcomeOK || name == OutcomeError || name == OutcomeTimeout
 }
 
-// isIdent reports whether s is an identifier in the Go sense, keywords
-// included (token.IsIdentifier excludes them; we report keywords
-// separately to say why).
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		if r == utf8.RuneError || !(unicode.IsLetter(r) || r == '_' || (i > 0 && unicode.IsDigit(r))) {
-			return false
-		}
-	}
-	return true
-}
-
-// exportedName suggests an exported spelling of s for hints.
-func exportedName(s string) string {
-	r, size := utf8.DecodeRuneInString(s)
-	if r == utf8.RuneError || !unicode.IsLetter(r) {
-		return ""
-	}
-	return string(unicode.ToUpper(r)) + s[size:]
-}
-
 // checkExportedName reports a flow, step or rollback name that cannot be
 // an exported Go identifier. kind is "flow", "step" or "rollback"; why says
 // what the name becomes in Go.
@@ -252,15 +228,15 @@ func checkExportedName(kind, name string, r diag.Range, why string) (diag.Diagno
 	switch {
 	case name == "":
 		return diag.Errorf(r, "name", "%s has no name", kind).WithHint("give the %s a name starting with an upper-case letter", kind), true
-	case !isIdent(name):
+	case !ident.IsGo(name):
 		return diag.Errorf(r, "name", "%s name %q is not a valid Go identifier", kind, name).
 			WithHint("use letters, digits and underscores, starting with an upper-case letter"), true
 	case token.IsKeyword(name):
 		return diag.Errorf(r, "name", "%s name %q is a Go keyword", kind, name).
-			WithHint("rename it, for example to %q", exportedName(name)), true
+			WithHint("rename it, for example to %q", ident.Exported(name)), true
 	case !token.IsExported(name):
 		d := diag.Errorf(r, "name", "%s name %q must start with an upper-case letter: %s", kind, name, why)
-		if s := exportedName(name); s != "" {
+		if s := ident.Exported(name); s != "" {
 			d = d.WithHint("rename it to %q", s)
 		} else {
 			d = d.WithHint("start the name with an upper-case letter")
@@ -308,7 +284,7 @@ func checkNames(file *File) diag.List {
 				}
 			}
 			for _, o := range s.Outcomes {
-				if o != nil && !isIdent(o.Name) {
+				if o != nil && !ident.IsGo(o.Name) {
 					ds = append(ds, diag.Errorf(o.Range, "name", "outcome name %q is not an identifier", o.Name).
 						WithHint("use letters, digits and underscores, not starting with a digit"))
 				}
@@ -329,7 +305,7 @@ func checkNames(file *File) diag.List {
 		st := f.State
 		states[st.Name] = true
 		switch {
-		case !isIdent(st.Name):
+		case !ident.IsGo(st.Name):
 			ds = append(ds, diag.Errorf(st.Range, "name", "state type %q is not a Go identifier", st.Name).
 				WithHint("name a struct type declared in the package, such as %sState", f.Name))
 			continue
@@ -343,7 +319,7 @@ func checkNames(file *File) diag.List {
 			continue
 		case contains(ReservedImportNames, st.Name):
 			ds = append(ds, diag.Errorf(st.Range, "name-collision", "state type %q has the name of a package the generated code imports", st.Name).
-				WithHint("rename the type, for example to %q", exportedName(st.Name)+"State"))
+				WithHint("rename the type, for example to %q", ident.Exported(st.Name)+"State"))
 			continue
 		}
 		if prev, ok := seen[st.Name]; ok {

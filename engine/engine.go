@@ -87,6 +87,11 @@ type Options struct {
 	// RuntimeOptions are added to the options of the JSON flows' runtime
 	// definitions (after the engine's own).
 	RuntimeOptions []runtime.Option
+	// FlowFile, if set, reads and checks a source that is not JSON (a
+	// .flow file) for LoadFlows and LoadDir; `flowgen serve` sets it to
+	// dsl/flowfile.Load. Without it the engine loads the JSON form only,
+	// and a program that embeds it links no .flow parser.
+	FlowFile func(filename string, src []byte) (*dsl.File, diag.List)
 }
 
 // Engine runs flows. Create it with New, register flows and handlers, then
@@ -438,14 +443,15 @@ func (e *Engine) FlowJSON(flow string) ([]byte, error) {
 	return fe.source, nil
 }
 
-// LoadFlows validates a flowgen JSON document (or a .flow source, by the
-// name's extension) with the compiler's checks and the engine's own (every
-// Go step and rollback has a registered handler; the new definition fits
-// the runs in progress of a flow it replaces), then registers its flows.
-// On any error nothing changes, and the diagnostics say what and where (by
-// JSON path for JSON input). Warnings are returned with a nil error.
+// LoadFlows validates a flowgen JSON document (or, with Options.FlowFile, a
+// .flow source: any name not ending in ".json") with the compiler's checks
+// and the engine's own (every Go step and rollback has a registered
+// handler; the new definition fits the runs in progress of a flow it
+// replaces), then registers its flows. On any error nothing changes, and
+// the diagnostics say what and where (by JSON path for JSON input).
+// Warnings are returned with a nil error.
 func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
-	f, ds := dsl.Load(filename, data, dsl.CheckOptions{})
+	f, ds := e.read(filename, data)
 	if f == nil || ds.HasErrors() {
 		return ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
 	}
@@ -512,6 +518,22 @@ func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 	return ds, nil
 }
 
+// read decodes and checks a JSON document, or hands any other source to
+// Options.FlowFile.
+func (e *Engine) read(filename string, data []byte) (*dsl.File, diag.List) {
+	if isJSONName(filename) {
+		return dsl.LoadJSON(filename, data, dsl.CheckOptions{})
+	}
+	if e.opts.FlowFile == nil {
+		return nil, diag.List{diag.Errorf(diag.Range{Start: diag.Pos{File: filename, Line: 1, Column: 1}}, "json",
+			"not a JSON flow (the name does not end in .json): this engine loads the JSON form only").
+			WithHint("`flowgen json FILE.flow` prints the JSON form of a .flow file")}
+	}
+	return e.opts.FlowFile(filename, data)
+}
+
+func isJSONName(name string) bool { return strings.EqualFold(filepath.Ext(name), ".json") }
+
 // fits reports whether the replacement fe can continue every unfinished
 // run of the flow it replaces.
 func (e *Engine) fits(fe *flowEntry, fl, _ *dsl.Flow) (diag.Diagnostic, bool) {
@@ -541,9 +563,9 @@ func firstError(ds diag.List) string {
 	return "invalid input"
 }
 
-// LoadDir loads every *.json and *.flow file of dir (in name order) with
-// LoadFlows. Files are loaded one by one; the first that fails stops the
-// load with its diagnostics.
+// LoadDir loads every *.json file of dir (and every *.flow file, with
+// Options.FlowFile) in name order with LoadFlows. Files are loaded one by
+// one; the first that fails stops the load with its diagnostics.
 func (e *Engine) LoadDir(dir string) (diag.List, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -552,7 +574,7 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 	var all diag.List
 	for _, ent := range ents {
 		name := ent.Name()
-		if ent.IsDir() || !(strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".flow")) {
+		if ent.IsDir() || !(strings.HasSuffix(name, ".json") || e.opts.FlowFile != nil && strings.HasSuffix(name, ".flow")) {
 			continue
 		}
 		path := filepath.Join(dir, name)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -112,4 +114,53 @@ func TestReplaceFlowFitsRunsInProgress(t *testing.T) {
 	st, _ := e.Status(id)
 	publish(t, fx.broker, "pay", "payments", "payment.succeeded", map[string]any{"correlation_id": st.Waiting.Correlation})
 	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
+}
+
+// The engine reads the JSON form itself; any other source (a .flow file)
+// needs Options.FlowFile, which `flowgen serve` sets to the .flow front end
+// and an embedding service usually does not, so that it links no parser.
+func TestFlowFileSources(t *testing.T) {
+	flowJSON := func(name string) string {
+		return `{"version": 1, "flows": [{"name": "` + name + `", "steps": [{"name": "A", "action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true}]}]}`
+	}
+	dir := t.TempDir()
+	for name, src := range map[string]string{"a.json": flowJSON("A"), "b.flow": flowJSON("B")} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(e *Engine) string {
+		var out []string
+		for _, f := range e.Flows() {
+			out = append(out, f.Name)
+		}
+		return strings.Join(out, ",")
+	}
+
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.LoadFlows("b.flow", []byte(flowJSON("B")))
+	if err == nil || len(ds) != 1 || ds[0].Code != "json" || ds[0].Range.Start.File != "b.flow" {
+		t.Fatalf("LoadFlows of a .flow without FlowFile = %v, %v; want one json error", ds, err)
+	}
+	if ds, err := e.LoadDir(dir); err != nil || names(e) != "A" {
+		t.Fatalf("LoadDir without FlowFile: %v %v; flows %q, want the JSON one only", ds, err, names(e))
+	}
+
+	var read []string
+	e, err = New(Options{Store: store.NewMemory(), FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
+		read = append(read, filepath.Base(name))
+		return dsl.LoadJSON(name, src, dsl.CheckOptions{}) // a stand-in for flowfile.Load
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadDir(dir); err != nil || names(e) != "A,B" {
+		t.Fatalf("LoadDir with FlowFile: %v %v; flows %q, want both", ds, err, names(e))
+	}
+	if strings.Join(read, ",") != "b.flow" {
+		t.Errorf("FlowFile read %v, want b.flow only", read)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/gen"
 	"github.com/flowgen/flowgen/internal/cli"
 )
@@ -116,7 +117,7 @@ func BenchmarkGeneratePhases(b *testing.B) {
 	var load, check, generate float64
 	for b.Loop() {
 		t0 := time.Now()
-		f, ds := dsl.Load("big.flow", src, dsl.CheckOptions{})
+		f, ds := flowfile.Load("big.flow", src, dsl.CheckOptions{})
 		t1 := time.Now()
 		if ds.HasErrors() {
 			b.Fatal(ds)

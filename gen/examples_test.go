@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // hasGoFiles tells generated examples from flow-service examples: a
@@ -57,7 +58,7 @@ func TestExamplesUpToDate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, ds := dsl.Load(base, src, dsl.CheckOptions{})
+			f, ds := flowfile.Load(base, src, dsl.CheckOptions{})
 			if ds.HasErrors() {
 				t.Fatalf("%s does not check: %v", path, ds)
 			}

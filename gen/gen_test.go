@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // TestImportsReserved: every package the generated code imports is in
@@ -42,7 +43,7 @@ func TestImportsReserved(t *testing.T) {
 // dsl's package loader looks for), then the source's base name only.
 func TestHeader(t *testing.T) {
 	src := []byte("flow F {\n    state S\n    step A { irreversible }\n}\n")
-	f, ds := dsl.Load("F.flow", src, dsl.CheckOptions{})
+	f, ds := flowfile.Load("F.flow", src, dsl.CheckOptions{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -76,7 +77,7 @@ func TestFileName(t *testing.T) {
 func TestGenerateRefuses(t *testing.T) {
 	load := func(src string) *dsl.File {
 		t.Helper()
-		f, _ := dsl.Load("x.flow", []byte(src), dsl.CheckOptions{})
+		f, _ := flowfile.Load("x.flow", []byte(src), dsl.CheckOptions{})
 		if f == nil {
 			t.Fatalf("no model for %q", src)
 		}
@@ -132,7 +133,7 @@ func TestEveryCorpusFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, ds := dsl.Load(filepath.Base(path), src, dsl.CheckOptions{})
+		f, ds := flowfile.Load(filepath.Base(path), src, dsl.CheckOptions{})
 		out, err := Generate(f, Options{Package: "p"})
 		if ds.HasErrors() || f == nil {
 			continue // only: no panic
@@ -210,7 +211,7 @@ func FuzzGenerate(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		file, ds := dsl.Load("fuzz.flow", src, dsl.CheckOptions{})
+		file, ds := flowfile.Load("fuzz.flow", src, dsl.CheckOptions{})
 		out, err := Generate(file, Options{Package: "p"})
 		if ds.HasErrors() || file == nil {
 			return

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/<case>/want.go from the generator's output")
@@ -50,7 +51,7 @@ func (c goldenCase) generate(t testing.TB) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, ds := dsl.Load("input.flow", src, dsl.CheckOptions{})
+	f, ds := flowfile.Load("input.flow", src, dsl.CheckOptions{})
 	if ds.HasErrors() {
 		t.Fatalf("%s/input.flow does not check: %v", c.dir, ds)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // localWords are the names of the generated code's parameters and local
@@ -63,7 +64,7 @@ func generateLocals(t *testing.T, states ...string) []byte {
 	for _, w := range states {
 		fmt.Fprintf(&src, everyLocalFlow, localFlowName(w), w)
 	}
-	f, ds := dsl.Load("locals.flow", []byte(src.String()), dsl.CheckOptions{})
+	f, ds := flowfile.Load("locals.flow", []byte(src.String()), dsl.CheckOptions{})
 	if ds.HasErrors() {
 		t.Fatalf("locals.flow does not check: %v", ds)
 	}

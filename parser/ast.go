@@ -213,29 +213,6 @@ func Name(t *Token) string {
 	return t.Value
 }
 
-// FormatName writes a service or topic name the canonical way: bare when it
-// is an identifier, quoted otherwise.
-func FormatName(name string) string {
-	if isIdent(name) {
-		return name
-	}
-	return strconv.Quote(name)
-}
-
-// isIdent matches the lexer's identifiers: ASCII letters, digits and '_',
-// not starting with a digit.
-func isIdent(s string) bool {
-	if s == "" || isDigit(s[0]) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isLetter(s[i]) && !isDigit(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // End is the position just after t.
 func End(t *Token) lexer.Position { return advance(t.Pos, t.Value) }
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // Format prints f in canonical layout:
@@ -215,7 +217,7 @@ func stepStmtString(st *StepStmt) string {
 	case st.Await != nil:
 		a := st.Await
 		var b strings.Builder
-		b.WriteString("await " + FormatName(Name(a.Topic)) + " " + a.Event.Value)
+		b.WriteString("await " + ident.Format(Name(a.Topic)) + " " + a.Event.Value)
 		if a.Into != nil {
 			b.WriteString(" -> " + a.Into.Value)
 		}
@@ -227,7 +229,7 @@ func stepStmtString(st *StepStmt) string {
 		}
 		return b.String()
 	case st.Publish != nil:
-		s := "publish " + FormatName(Name(st.Publish.Topic)) + " " + st.Publish.Event.Value
+		s := "publish " + ident.Format(Name(st.Publish.Topic)) + " " + st.Publish.Event.Value
 		if st.Publish.Payload != nil {
 			s += " (" + st.Publish.Payload.Value + ")"
 		}
@@ -258,7 +260,7 @@ func stepStmtString(st *StepStmt) string {
 }
 
 func rpcString(r *RPC) string {
-	s := "rpc " + FormatName(Name(r.Service)) + " " + r.Endpoint.Value
+	s := "rpc " + ident.Format(Name(r.Service)) + " " + r.Endpoint.Value
 	if r.Request != nil {
 		s += " (" + r.Request.Value + ")"
 	}
@@ -273,7 +275,7 @@ func triggerString(t *Trigger) string {
 	case t.RPC != nil:
 		return "trigger rpc " + t.RPC.Value
 	case t.Event != nil:
-		return "trigger event " + FormatName(Name(t.Event.Topic)) + " " + t.Event.Event.Value
+		return "trigger event " + ident.Format(Name(t.Event.Topic)) + " " + t.Event.Event.Value
 	case t.Schedule != nil:
 		return "trigger schedule " + t.Schedule.Value
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // Token types of the .flow lexer. The lexer is hand written rather than a
@@ -160,8 +161,8 @@ func (s *scanner) run() {
 			s.string()
 		case isDigit(c):
 			s.number()
-		case isLetter(c):
-			for s.off < len(src) && (isLetter(src[s.off]) || isDigit(src[s.off])) {
+		case ident.Start(c):
+			for s.off < len(src) && ident.Part(src[s.off]) {
 				s.off++
 			}
 			s.emit(tokIdent, start)
@@ -197,7 +198,7 @@ func (s *scanner) unexpected(off int) {
 		hint = "numbers and durations cannot be negative"
 	case r == '-':
 		hint = `transitions are written "on outcome -> Target"`
-	case r == '.' && off > 0 && isLetter(s.src[off-1]) && !s.afterDuration(off):
+	case r == '.' && off > 0 && ident.Start(s.src[off-1]) && !s.afterDuration(off):
 		hint = `names cannot contain "."; endpoints and event names are strings: "Customer.Create"`
 	case r == '.':
 		hint = `a backoff range is written "backoff 100ms..5s"`
@@ -299,7 +300,7 @@ func (s *scanner) number() {
 	}
 	for s.off < len(src) {
 		switch {
-		case isLetter(src[s.off]) || isDigit(src[s.off]):
+		case ident.Part(src[s.off]):
 			s.off++
 		case strings.HasPrefix(src[s.off:], "µ"), strings.HasPrefix(src[s.off:], "μ"):
 			s.off += 2
@@ -320,11 +321,10 @@ func (s *scanner) digits() {
 }
 
 func isUnitStart(s string) bool {
-	return isLetter(s[0]) || strings.HasPrefix(s, "µ") || strings.HasPrefix(s, "μ")
+	return ident.Start(s[0]) || strings.HasPrefix(s, "µ") || strings.HasPrefix(s, "μ")
 }
 
-func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
-func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' }
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // rangeAt is the range of a single point.
 func rangeAt(p lexer.Position) diag.Range { return diag.Range{Start: toPos(p)} }

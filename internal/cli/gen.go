@@ -59,7 +59,7 @@ sets it).`,
 			files := make([]*dsl.File, len(ins))
 			for i, in := range ins {
 				var diags diag.List
-				files[i], diags = load(in, dsl.CheckOptions{Dir: in.dir, LoadPackage: !*nopkg, StrictRollback: *strict})
+				files[i], diags = load(in, in.checkOptions(!*nopkg, *strict))
 				all = append(all, diags...)
 			}
 			e.report(all, ins, false)

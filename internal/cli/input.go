@@ -8,6 +8,8 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
+	"github.com/flowgen/flowgen/dsl/gocheck"
 )
 
 // input is one file named on the command line.
@@ -60,9 +62,20 @@ func (e *env) display(path string) string {
 	return filepath.ToSlash(filepath.Clean(path))
 }
 
+// checkOptions are the options of `flowgen check` and `flowgen gen`: with
+// goPackage, the Go package in the input's directory is loaded to check
+// the state type (dsl/gocheck).
+func (in *input) checkOptions(goPackage, strict bool) dsl.CheckOptions {
+	opts := dsl.CheckOptions{StrictRollback: strict}
+	if goPackage && in.dir != "" {
+		opts.GoPackage = func(f *dsl.File) diag.List { return gocheck.Check(f, in.dir) }
+	}
+	return opts
+}
+
 // load parses (or decodes) and checks one input.
 func load(in *input, opts dsl.CheckOptions) (*dsl.File, diag.List) {
-	f, diags := dsl.Load(in.name, in.src, opts)
+	f, diags := flowfile.Load(in.name, in.src, opts)
 	return f, in.own(diags)
 }
 

@@ -24,6 +24,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/engine/natsbus"
@@ -150,7 +152,12 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		return fmt.Errorf("open inbox: %w", err)
 	}
 	defer inbox.Close()
-	opts := engine.Options{Store: st, Inbox: inbox, ID: cfg.id, FlowsDir: cfg.flows, Logger: log}
+	opts := engine.Options{Store: st, Inbox: inbox, ID: cfg.id, FlowsDir: cfg.flows, Logger: log,
+		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
+		// command links the parser anyway; an embedded engine loads JSON.
+		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
+			return flowfile.Load(name, src, dsl.CheckOptions{})
+		}}
 	if len(cfg.services) > 0 {
 		opts.Caller = httpcall.New(httpcall.Static(cfg.services))
 	}

@@ -124,3 +124,27 @@ func TestServeRejectsBadFlowsDir(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
 	}
 }
+
+// flowgen serve reads .flow sources too (the engine alone reads JSON): in
+// the flows directory at start, and through PUT /flows?name=x.flow.
+func TestServeLoadsFlowFiles(t *testing.T) {
+	dir := t.TempDir()
+	storeDir, flowsDir := filepath.Join(dir, "store"), filepath.Join(dir, "flows")
+	os.MkdirAll(flowsDir, 0o755)
+	const hello = "flow Hello {\n    step A { publish t \"e\"  irreversible }\n}\n"
+	if err := os.WriteFile(filepath.Join(flowsDir, "hello.flow"), []byte(hello), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url, stop := startServe(t, storeDir, flowsDir)
+	defer stop()
+	if code, out := call(t, "GET", url+"/flows/Hello", ""); code != 200 {
+		t.Fatalf("GET /flows/Hello after loading hello.flow: %d %v", code, out)
+	}
+	bye := strings.ReplaceAll(hello, "Hello", "Bye")
+	if code, out := call(t, "PUT", url+"/flows?name=bye.flow", bye); code != 200 {
+		t.Fatalf("PUT /flows?name=bye.flow: %d %v", code, out)
+	}
+	if code, out := call(t, "GET", url+"/flows/Bye", ""); code != 200 {
+		t.Fatalf("GET /flows/Bye: %d %v", code, out)
+	}
+}

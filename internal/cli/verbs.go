@@ -36,7 +36,7 @@ fields (this runs the go command); -nopkg skips that.`,
 			ins, ok := e.read(args)
 			var all diag.List
 			for _, in := range ins {
-				_, diags := load(in, dsl.CheckOptions{Dir: in.dir, LoadPackage: !*nopkg, StrictRollback: *strict})
+				_, diags := load(in, in.checkOptions(!*nopkg, *strict))
 				all = append(all, diags...)
 			}
 			e.report(all, ins, *asJSON)

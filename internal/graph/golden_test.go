@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -41,7 +42,7 @@ func loadCase(t *testing.T, dir string) *dsl.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, diags := dsl.Load("input.flow", src, dsl.CheckOptions{})
+	f, diags := flowfile.Load("input.flow", src, dsl.CheckOptions{})
 	if diags.HasErrors() || f == nil {
 		var b bytes.Buffer
 		diag.Fprint(&b, diags, func(string) []byte { return src }, 0)
@@ -177,7 +178,7 @@ func corpus(t testing.TB) map[string][]byte {
 func TestCorpusDiagramsValid(t *testing.T) {
 	dot, _ := exec.LookPath("dot")
 	for name, src := range corpus(t) {
-		f, diags := dsl.Load(filepath.Base(name), src, dsl.CheckOptions{})
+		f, diags := flowfile.Load(filepath.Base(name), src, dsl.CheckOptions{})
 		if diags.HasErrors() {
 			continue // the language corpus may hold flows only the parser accepts
 		}
@@ -213,7 +214,7 @@ func FuzzMermaid(f *testing.F) {
 		f.Add(src)
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		file, diags := dsl.Load("fuzz.flow", src, dsl.CheckOptions{})
+		file, diags := flowfile.Load("fuzz.flow", src, dsl.CheckOptions{})
 		if diags.HasErrors() || file == nil {
 			return
 		}

@@ -8,7 +8,7 @@ import (
 	"unicode"
 
 	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/parser"
+	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // The label text is the .flow syntax of each line, so a reader of the
@@ -62,7 +62,7 @@ func actionText(a *dsl.Action) string {
 	}
 	switch a.Kind {
 	case dsl.ActionRPC:
-		t := "rpc " + parser.FormatName(a.Service) + " " + strconv.Quote(a.Endpoint)
+		t := "rpc " + ident.Format(a.Service) + " " + strconv.Quote(a.Endpoint)
 		if a.Request != nil {
 			t += " (" + word(a.Request.Name) + ")"
 		}
@@ -73,7 +73,7 @@ func actionText(a *dsl.Action) string {
 	case dsl.ActionAwait:
 		// The await's own timeout is shown on the timeout line
 		// (TimeoutFor picks it).
-		t := "await " + parser.FormatName(a.Topic) + " " + strconv.Quote(a.Event)
+		t := "await " + ident.Format(a.Topic) + " " + strconv.Quote(a.Event)
 		if a.Response != nil {
 			t += " -> " + word(a.Response.Name)
 		}
@@ -88,7 +88,7 @@ func actionText(a *dsl.Action) string {
 }
 
 func publishText(topic, event string, payload *dsl.Ident) string {
-	t := "publish " + parser.FormatName(topic) + " " + strconv.Quote(event)
+	t := "publish " + ident.Format(topic) + " " + strconv.Quote(event)
 	if payload != nil {
 		t += " (" + word(payload.Name) + ")"
 	}

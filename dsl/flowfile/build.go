@@ -1,4 +1,4 @@
-package dsl
+package flowfile
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/parser"
 )
 
@@ -21,9 +22,9 @@ import (
 // The model is complete even when Build reports errors: a bad value is left
 // zero and the first of two duplicate statements wins, so that Check can
 // still report everything else in the same run.
-func Build(f *parser.File) (*File, diag.List) {
+func Build(f *parser.File) (*dsl.File, diag.List) {
 	b := &builder{}
-	out := &File{Version: FormatVersion, Flows: []*Flow{}}
+	out := &dsl.File{Version: dsl.FormatVersion, Flows: []*dsl.Flow{}}
 	if f == nil {
 		return out, nil
 	}
@@ -54,11 +55,11 @@ func (b *builder) duplicate(what, where, name string, first lexer.Position, agai
 	b.errorf(again, fmt.Sprintf("%s: the first is at line %d", hint, first.Line), "duplicate %s in %s %q", what, where, name)
 }
 
-func (b *builder) flow(fl *parser.Flow) *Flow {
-	out := &Flow{
+func (b *builder) flow(fl *parser.Flow) *dsl.Flow {
+	out := &dsl.Flow{
 		Name:      fl.Name.Value,
 		Doc:       docComment(fl.Comments),
-		Steps:     []*Step{},
+		Steps:     []*dsl.Step{},
 		NameRange: tokenRange(fl.Name),
 		Range:     rng(fl.Pos, fl.EndPos),
 	}
@@ -75,7 +76,7 @@ func (b *builder) flow(fl *parser.Flow) *Flow {
 		switch {
 		case st.State != nil:
 			if once(&seenState, "state", st) {
-				out.State = ident(st.State)
+				out.State = tokenIdent(st.State)
 			}
 		case st.Trigger != nil:
 			out.Triggers = append(out.Triggers, b.trigger(st.Trigger, rng(st.Pos, st.EndPos)))
@@ -102,26 +103,26 @@ func (b *builder) flow(fl *parser.Flow) *Flow {
 }
 
 // trigger builds a trigger; r is the range of the whole statement.
-func (b *builder) trigger(t *parser.Trigger, r diag.Range) *Trigger {
-	out := &Trigger{Range: r}
+func (b *builder) trigger(t *parser.Trigger, r diag.Range) *dsl.Trigger {
+	out := &dsl.Trigger{Range: r}
 	switch {
 	case t.RPC != nil:
-		out.Kind = TriggerRPC
+		out.Kind = dsl.TriggerRPC
 		out.Endpoint = parser.Unquote(t.RPC)
 	case t.Event != nil:
-		out.Kind = TriggerEvent
+		out.Kind = dsl.TriggerEvent
 		out.Topic = parser.Name(t.Event.Topic)
 		out.Event = parser.Unquote(t.Event.Event)
 	case t.Schedule != nil:
-		out.Kind = TriggerSchedule
+		out.Kind = dsl.TriggerSchedule
 		out.Schedule = parser.Unquote(t.Schedule)
 	}
 	return out
 }
 
 // retry builds a retry policy; stmt is the range of the whole statement.
-func (b *builder) retry(r *parser.Retry, stmt diag.Range) *Retry {
-	out := &Retry{Range: stmt}
+func (b *builder) retry(r *parser.Retry, stmt diag.Range) *dsl.Retry {
+	out := &dsl.Retry{Range: stmt}
 	out.Attempts = b.attempts(r.Attempts)
 	if r.Backoff != nil {
 		out.Initial = b.duration(r.Backoff.Initial)
@@ -133,7 +134,7 @@ func (b *builder) retry(r *parser.Retry, stmt diag.Range) *Retry {
 	if r.Jitter != nil {
 		// "full" is kept rather than left "" (the default): a step's retry
 		// that says jitter full overrides its flow's jitter none.
-		out.Jitter = Jitter(r.Jitter.Value)
+		out.Jitter = dsl.Jitter(r.Jitter.Value)
 	}
 	return out
 }
@@ -170,7 +171,7 @@ func (b *builder) multiplier(n *parser.Token) float64 {
 
 // duration parses a duration token. The lexer has made sure it starts with
 // a digit and is not negative; what remains is Go's syntax.
-func (b *builder) duration(d *parser.Token) Duration {
+func (b *builder) duration(d *parser.Token) dsl.Duration {
 	v, err := time.ParseDuration(d.Value)
 	if err != nil {
 		// time's message is `time: unknown unit "x" in duration "10x"`;
@@ -186,12 +187,12 @@ func (b *builder) duration(d *parser.Token) Duration {
 			"invalid duration %q: %s", d.Value, reason)
 		return 0
 	}
-	return Duration(v)
+	return dsl.Duration(v)
 }
 
-func (b *builder) step(fs *parser.FlowStmt) *Step {
+func (b *builder) step(fs *parser.FlowStmt) *dsl.Step {
 	s := fs.Step
-	out := &Step{
+	out := &dsl.Step{
 		Name:      s.Name.Value,
 		Doc:       docComment(fs.Comments),
 		NameRange: tokenRange(s.Name),
@@ -254,13 +255,13 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 		case st.Outcomes != nil:
 			if once(&seenOutcomes, "outcomes", st) {
 				for _, n := range st.Outcomes {
-					out.Outcomes = append(out.Outcomes, ident(n.Name))
+					out.Outcomes = append(out.Outcomes, tokenIdent(n.Name))
 				}
 			}
 		case st.On != nil:
-			out.Transitions = append(out.Transitions, &Transition{
-				On:     ident(st.On.Outcome),
-				Target: ident(st.On.Target),
+			out.Transitions = append(out.Transitions, &dsl.Transition{
+				On:     tokenIdent(st.On.Outcome),
+				Target: tokenIdent(st.On.Target),
 				Range:  rng(st.Pos, st.EndPos),
 			})
 		}
@@ -273,12 +274,12 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 		out.Action = b.rpc(action.RPC, rng(action.Pos, action.EndPos))
 	case action != nil:
 		a := action.Await
-		out.Action = &Action{
-			Kind:      ActionAwait,
+		out.Action = &dsl.Action{
+			Kind:      dsl.ActionAwait,
 			Topic:     parser.Name(a.Topic),
 			Event:     parser.Unquote(a.Event),
-			Response:  ident(a.Into),
-			Correlate: ident(a.Correlate),
+			Response:  tokenIdent(a.Into),
+			Correlate: tokenIdent(a.Correlate),
 			Range:     rng(action.Pos, action.EndPos),
 		}
 		if a.Timeout != nil {
@@ -287,21 +288,21 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 	case len(publishes) > 0:
 		st := publishes[0]
 		publishes = publishes[1:]
-		out.Action = &Action{
-			Kind:    ActionPublish,
+		out.Action = &dsl.Action{
+			Kind:    dsl.ActionPublish,
 			Topic:   parser.Name(st.Publish.Topic),
 			Event:   parser.Unquote(st.Publish.Event),
-			Request: ident(st.Publish.Payload),
+			Request: tokenIdent(st.Publish.Payload),
 			Range:   rng(st.Pos, st.EndPos),
 		}
 	default:
-		out.Action = &Action{Kind: ActionGo, Range: out.NameRange}
+		out.Action = &dsl.Action{Kind: dsl.ActionGo, Range: out.NameRange}
 	}
 	for _, st := range publishes {
-		out.Publish = append(out.Publish, &Publication{
+		out.Publish = append(out.Publish, &dsl.Publication{
 			Topic:   parser.Name(st.Publish.Topic),
 			Event:   parser.Unquote(st.Publish.Event),
-			Payload: ident(st.Publish.Payload),
+			Payload: tokenIdent(st.Publish.Payload),
 			Range:   rng(st.Pos, st.EndPos),
 		})
 	}
@@ -309,25 +310,25 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 }
 
 // rpc builds an rpc action; stmt is the range from the rpc keyword on.
-func (b *builder) rpc(r *parser.RPC, stmt diag.Range) *Action {
-	return &Action{
-		Kind:     ActionRPC,
+func (b *builder) rpc(r *parser.RPC, stmt diag.Range) *dsl.Action {
+	return &dsl.Action{
+		Kind:     dsl.ActionRPC,
 		Service:  parser.Name(r.Service),
 		Endpoint: parser.Unquote(r.Endpoint),
-		Request:  ident(r.Request),
-		Response: ident(r.Response),
+		Request:  tokenIdent(r.Request),
+		Response: tokenIdent(r.Response),
 		Range:    stmt,
 	}
 }
 
 // rollback builds a rollback; stmt is the range of the whole statement.
-func (b *builder) rollback(r *parser.Rollback, stmt diag.Range) *Rollback {
-	out := &Rollback{Range: stmt}
+func (b *builder) rollback(r *parser.Rollback, stmt diag.Range) *dsl.Rollback {
+	out := &dsl.Rollback{Range: stmt}
 	if r.RPC != nil {
 		// The Rollback node starts at "rpc".
 		out.Action = b.rpc(r.RPC, diag.Range{Start: parser.ToPos(r.Pos), End: stmt.End})
 	} else {
-		out.Name = ident(r.Name)
+		out.Name = tokenIdent(r.Name)
 	}
 	return out
 }
@@ -353,11 +354,11 @@ func docComment(c parser.Comments) string {
 	return strings.Join(lines, "\n")
 }
 
-func ident(t *parser.Token) *Ident {
+func tokenIdent(t *parser.Token) *dsl.Ident {
 	if t == nil {
 		return nil
 	}
-	return &Ident{Name: t.Value, Range: tokenRange(t)}
+	return &dsl.Ident{Name: t.Value, Range: tokenRange(t)}
 }
 
 func tokenRange(t *parser.Token) diag.Range { return rng(t.Pos, parser.End(t)) }

@@ -1,19 +1,100 @@
-package dsl
+package dsl_test
+
+// Tests of the checks and the JSON form on .flow sources, which they read
+// through dsl/flowfile (dsl itself has no .flow parser; see export_test.go
+// for the hand-built models they share with the package's own tests).
 
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
+	"github.com/flowgen/flowgen/parser"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 var updateCheck = flag.Bool("update-check", false, "rewrite dsl/testdata/check/*/diagnostics.golden")
+
+// jsonIgnore compares models by content: positions differ between a
+// .flow source and its JSON form by design, and the file name is the
+// caller's.
+var jsonIgnore = cmp.Options{cmpopts.IgnoreTypes(diag.Range{}), cmpopts.IgnoreFields(dsl.File{}, "Name")}
+
+// roundTripCorpus returns models to round-trip: hand-built ones, a generated one
+// and every .flow file of the repository's testdata that builds cleanly.
+func roundTripCorpus(t *testing.T) map[string]*dsl.File {
+	t.Helper()
+	sm := dsl.SignupModel()
+	for _, s := range sm.Steps {
+		if s.Action == nil {
+			s.Action = &dsl.Action{Kind: dsl.ActionGo} // Build and DecodeJSON always set it
+		}
+	}
+	sm.Doc = "Signup creates a customer.\nTwo lines, with \"quotes\" & <tags> -> arrows."
+	sm.Triggers = []*dsl.Trigger{{Trigger: runtime.Trigger{Kind: dsl.TriggerRPC, Endpoint: "Signup.Start"}}, {Trigger: runtime.Trigger{Kind: dsl.TriggerEvent, Topic: "accounts", Event: "signup.requested"}}, {Trigger: runtime.Trigger{Kind: dsl.TriggerSchedule, Schedule: "@every 1h"}}}
+	sm.Deadline = dsl.Duration(90 * 60e9)
+	files := map[string]*dsl.File{
+		"signup": {Version: dsl.FormatVersion, Flows: []*dsl.Flow{sm}},
+		"big":    dsl.GeneratedFile(50),
+		"empty":  {Version: dsl.FormatVersion, Flows: []*dsl.Flow{}},
+	}
+	paths, _ := filepath.Glob("../testdata/flows/good/*.flow")
+	more, _ := filepath.Glob("testdata/check/*/input.flow")
+	for _, p := range append(paths, more...) {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast, ds := parser.Parse(p, src)
+		if ds.HasErrors() {
+			continue
+		}
+		f, ds := flowfile.Build(ast)
+		if ds.HasErrors() {
+			continue
+		}
+		files[p] = f
+	}
+	return files
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	for name, f := range roundTripCorpus(t) {
+		t.Run(name, func(t *testing.T) {
+			b, err := dsl.EncodeJSON(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(b, []byte("{\n  \"version\": 1,\n")) {
+				t.Errorf("JSON does not start with the version:\n%s", b)
+			}
+			g, ds := dsl.DecodeJSON("rt.json", b)
+			if len(ds) > 0 {
+				t.Fatalf("decoding our own JSON: %v\n%s", ds.Err(), b)
+			}
+			if diff := cmp.Diff(f, g, jsonIgnore); diff != "" {
+				t.Errorf("model -> JSON -> model changed (-want +got):\n%s", diff)
+			}
+			b2, err := dsl.EncodeJSON(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b, b2) {
+				t.Errorf("JSON -> model -> JSON is not stable:\n%s\n---\n%s", b, b2)
+			}
+		})
+	}
+}
 
 // TestCheckGolden loads every testdata/check/<case>/input.{flow,json} and
 // compares what a user would see (normalised diagnostics with the source
@@ -36,7 +117,7 @@ func TestCheckGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			name := filepath.Base(inputs[0])
-			_, ds := Load(name, src, CheckOptions{})
+			_, ds := flowfile.Load(name, src, dsl.CheckOptions{})
 			for _, d := range ds {
 				if !d.Range.Start.IsValid() || d.Range.Start.File != name || d.Code == "" {
 					t.Errorf("diagnostic without position, file or code: %+v", d)
@@ -73,15 +154,15 @@ func TestLoadJSONEqualsFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, fds := Load("in.flow", src, CheckOptions{})
+		f, fds := flowfile.Load("in.flow", src, dsl.CheckOptions{})
 		if f == nil {
 			t.Fatalf("%s: no model: %v", c, fds)
 		}
-		js, err := EncodeJSON(f)
+		js, err := dsl.EncodeJSON(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, jds := Load("in.json", js, CheckOptions{})
+		g, jds := flowfile.Load("in.json", js, dsl.CheckOptions{})
 		if diff := cmp.Diff(f, g, jsonIgnore); diff != "" {
 			t.Errorf("%s: models differ (-flow +json):\n%s", c, diff)
 		}
@@ -98,29 +179,50 @@ func TestLoadJSONEqualsFlow(t *testing.T) {
 	}
 }
 
+// loadStrings runs flowfile.Load on a .flow source and formats the
+// diagnostics as "line:col: severity code: message [hint: ...]".
+func loadStrings(t *testing.T, src string, opts dsl.CheckOptions) []string {
+	t.Helper()
+	_, ds := flowfile.Load("t.flow", []byte(src), opts)
+	ds.Sort()
+	var out []string
+	for _, d := range ds {
+		p := d.Range.Start
+		if !p.IsValid() {
+			t.Errorf("diagnostic without a position: %v", d)
+		}
+		s := fmt.Sprintf("%s %s: %s", d.Severity, d.Code, d.Message)
+		if d.Hint != "" {
+			s += " [hint: " + d.Hint + "]"
+		}
+		out = append(out, strings.TrimPrefix(p.String(), "t.flow:")+": "+s)
+	}
+	return out
+}
+
 // TestCheckFlowSnippets covers positions in .flow text, which the JSON
 // table tests cannot: each diagnostic must point at the name or statement
 // it is about.
 func TestCheckFlowSnippets(t *testing.T) {
 	tests := []struct {
 		name, src string
-		opts      CheckOptions
+		opts      dsl.CheckOptions
 		want      []string
 	}{
-		{"target", "flow F {\n    step A { irreversible  on ok -> Bb }\n    step B { irreversible }\n}\n", CheckOptions{},
+		{"target", "flow F {\n    step A { irreversible  on ok -> Bb }\n    step B { irreversible }\n}\n", dsl.CheckOptions{},
 			// B is unreachable only because of the typo: not reported.
 			[]string{`2:37: error undefined-target: transition to undefined step "Bb" in step "A" [hint: did you mean "B"?]`}},
-		{"outcome", "flow F {\n    step A { irreversible  on ko -> done }\n}\n", CheckOptions{},
+		{"outcome", "flow F {\n    step A { irreversible  on ko -> done }\n}\n", dsl.CheckOptions{},
 			[]string{`2:31: error undefined-outcome: step "A" cannot end with outcome "ko": its outcomes are ok, error [hint: did you mean "ok"?]`}},
-		{"strict rollback", "flow F {\n    step A { rpc s \"S.A\" }\n}\n", CheckOptions{StrictRollback: true},
+		{"strict rollback", "flow F {\n    step A { rpc s \"S.A\" }\n}\n", dsl.CheckOptions{StrictRollback: true},
 			[]string{`2:10: error no-rollback: step "A" has side effects (an rpc) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`}},
-		{"await", "flow F {\n    step A {\n        await t \"e\"\n    }\n}\n", CheckOptions{},
+		{"await", "flow F {\n    step A {\n        await t \"e\"\n    }\n}\n", dsl.CheckOptions{},
 			[]string{`3:9: error await-no-timeout: await in step "A" has no timeout: a run could wait forever [hint: add ` + "`timeout <duration>`" + ` to the await line, such as ` + "`timeout 72h`" + `, and handle it with ` + "`on timeout -> <Step>`" + `]`}},
-		{"budget at the step's retry", "flow F {\n    timeout 1s\n    step A {\n        retry 3\n        deadline 2s\n        irreversible\n    }\n}\n", CheckOptions{},
+		{"budget at the step's retry", "flow F {\n    timeout 1s\n    step A {\n        retry 3\n        deadline 2s\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
 			[]string{`4:9: error retry-budget: retry schedule of step "A" takes up to 3s (3 attempts × 1s timeout + 0s backoff), more than its deadline 2s [hint: raise the deadline to at least 3s, or lower the attempts, the timeout or the backoff]`}},
-		{"cron at the trigger", "flow F {\n    trigger schedule \"bad\"\n    step A { irreversible }\n}\n", CheckOptions{},
+		{"cron at the trigger", "flow F {\n    trigger schedule \"bad\"\n    step A { irreversible }\n}\n", dsl.CheckOptions{},
 			[]string{`2:5: error cron: invalid schedule "bad": expected exactly 5 fields, found 1: [bad] [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`}},
-		{"build errors do not stop the checks", "flow F {\n    timeout 10x\n    step A { on ok -> Nope  irreversible }\n}\n", CheckOptions{},
+		{"build errors do not stop the checks", "flow F {\n    timeout 10x\n    step A { on ok -> Nope  irreversible }\n}\n", dsl.CheckOptions{},
 			[]string{
 				`2:13: error syntax: invalid duration "10x": unknown unit "x" [hint: durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m]`,
 				`3:23: error undefined-target: transition to undefined step "Nope" in step "A" [hint: a target is a step of flow "F", done or fail]`,
@@ -146,18 +248,18 @@ func FuzzCheck(f *testing.F) {
 		if src, err := os.ReadFile(p); err == nil {
 			f.Add(src)
 			if strings.HasSuffix(p, ".flow") {
-				if fl, ds := Load("seed.flow", src, CheckOptions{}); fl != nil && !ds.HasErrors() {
-					if js, err := EncodeJSON(fl); err == nil {
+				if fl, ds := flowfile.Load("seed.flow", src, dsl.CheckOptions{}); fl != nil && !ds.HasErrors() {
+					if js, err := dsl.EncodeJSON(fl); err == nil {
 						f.Add(js)
 					}
 				}
 			}
 		}
 	}
-	f.Add([]byte(doc(flow("F", `"retry": {"attempts": 2147483647, "initial": "1ns", "multiplier": 1.0000001}, "timeout": "1h", "deadline": "1s"`, goStep("A", "")))))
+	f.Add([]byte(`{"version": 1, "flows": [{"name": "F", "retry": {"attempts": 2147483647, "initial": "1ns", "multiplier": 1.0000001}, "timeout": "1h", "deadline": "1s", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}]}`))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		for _, name := range []string{"fuzz.json", "fuzz.flow"} {
-			fl, ds := Load(name, src, CheckOptions{StrictRollback: true})
+			fl, ds := flowfile.Load(name, src, dsl.CheckOptions{StrictRollback: true})
 			for _, d := range ds {
 				if !d.Range.Start.IsValid() || d.Range.Start.File != name || d.Code == "" || d.Message == "" {
 					t.Fatalf("%s: bad diagnostic %+v", name, d)
@@ -165,11 +267,11 @@ func FuzzCheck(f *testing.F) {
 			}
 			if fl != nil && !ds.HasErrors() {
 				// A model that checks clean must survive the JSON form.
-				js, err := EncodeJSON(fl)
+				js, err := dsl.EncodeJSON(fl)
 				if err != nil {
 					t.Fatalf("EncodeJSON: %v", err)
 				}
-				g, jds := DecodeJSON("rt.json", js)
+				g, jds := dsl.DecodeJSON("rt.json", js)
 				if len(jds) > 0 {
 					t.Fatalf("our own JSON does not decode: %v\n%s", jds.Err(), js)
 				}

@@ -1,12 +1,17 @@
-package dsl
+package gocheck
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // writeModule writes files (name -> content) into a fresh directory.
@@ -21,11 +26,20 @@ func writeModule(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// loadStrings runs Load on a .flow source and formats the diagnostics as
+// load runs flowfile.Load on a .flow source with the Go package checks of
+// dir plugged in, as the command does.
+func load(src, dir string) diag.List {
+	_, ds := flowfile.Load("t.flow", []byte(src), dsl.CheckOptions{
+		GoPackage: func(f *dsl.File) diag.List { return Check(f, dir) },
+	})
+	return ds
+}
+
+// loadStrings formats the diagnostics of load as
 // "line:col: severity code: message [hint: ...]".
-func loadStrings(t *testing.T, src string, opts CheckOptions) []string {
+func loadStrings(t *testing.T, src, dir string) []string {
 	t.Helper()
-	_, ds := Load("t.flow", []byte(src), opts)
+	ds := load(src, dir)
 	ds.Sort()
 	var out []string
 	for _, d := range ds {
@@ -33,7 +47,10 @@ func loadStrings(t *testing.T, src string, opts CheckOptions) []string {
 		if !p.IsValid() {
 			t.Errorf("diagnostic without a position: %v", d)
 		}
-		s := strings.TrimPrefix(format(d), ": ")
+		s := fmt.Sprintf("%s %s: %s", d.Severity, d.Code, d.Message)
+		if d.Hint != "" {
+			s += " [hint: " + d.Hint + "]"
+		}
 		out = append(out, strings.TrimPrefix(p.String(), "t.flow:")+": "+s)
 	}
 	return out
@@ -107,7 +124,7 @@ flow Scalar { state NotStruct  step A { irreversible } }
 flow Variable { state NotAType  step A { irreversible } }
 flow Generic { state Gen  step A { irreversible } }
 `
-	got := loadStrings(t, src, CheckOptions{Dir: dir, LoadPackage: true})
+	got := loadStrings(t, src, dir)
 	want := []string{
 		`6:27: error state-field: state type "SignupState" has no field "CustomerId" [hint: did you mean "CustomerID"?]`,
 		`6:42: error state-field-unexported: state field "secret" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Secret"]`,
@@ -141,7 +158,7 @@ func TestGoPackageLoadFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeModule(t, tt.files)
-			_, ds := Load("t.flow", []byte(src), CheckOptions{Dir: dir, LoadPackage: true})
+			ds := load(src, dir)
 			if len(ds) != 1 {
 				t.Fatalf("want exactly one diagnostic, got %d: %v", len(ds), ds)
 			}
@@ -157,14 +174,14 @@ func TestGoPackageLoadFailures(t *testing.T) {
 }
 
 func TestGoPackageSkipped(t *testing.T) {
-	// Without LoadPackage, or without a state type, nothing is loaded: a
+	// Without GoPackage, or without a state type, nothing is loaded: a
 	// directory that is not a package gives no warning.
 	dir := t.TempDir()
 	src := "flow A { state S  step X { irreversible } }\n"
-	if _, ds := Load("t.flow", []byte(src), CheckOptions{Dir: dir}); len(ds) != 0 {
-		t.Errorf("LoadPackage false: %v", ds)
+	if _, ds := flowfile.Load("t.flow", []byte(src), dsl.CheckOptions{}); len(ds) != 0 {
+		t.Errorf("no GoPackage: %v", ds)
 	}
-	if _, ds := Load("t.flow", []byte("flow A { step X { irreversible } }\n"), CheckOptions{Dir: dir, LoadPackage: true}); len(ds) != 0 {
+	if ds := load("flow A { step X { irreversible } }\n", dir); len(ds) != 0 {
 		t.Errorf("no state type: %v", ds)
 	}
 }

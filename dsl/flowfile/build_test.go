@@ -1,4 +1,4 @@
-package dsl
+package flowfile
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/parser"
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -21,7 +22,7 @@ import (
 var updateBuild = flag.Bool("update-build", false, "rewrite the golden files of the Build tests")
 
 // mustBuild parses and builds src, failing the test on any diagnostic.
-func mustBuild(t testing.TB, name string, src []byte) *File {
+func mustBuild(t testing.TB, name string, src []byte) *dsl.File {
 	t.Helper()
 	pf, diags := parser.Parse(name, src)
 	if len(diags) > 0 {
@@ -74,50 +75,50 @@ flow Pay {
 }
 `
 	f := mustBuild(t, "pay.flow", []byte(src))
-	id := func(name string) *Ident { return &Ident{Name: name} }
-	want := &File{
-		Version: FormatVersion,
+	id := func(name string) *dsl.Ident { return &dsl.Ident{Name: name} }
+	want := &dsl.File{
+		Version: dsl.FormatVersion,
 		Name:    "pay.flow",
-		Flows: []*Flow{{
+		Flows: []*dsl.Flow{{
 			Name:  "Pay",
 			Doc:   "Pay charges the customer.\n\nTwice documented.",
 			State: id("PayState"),
-			Triggers: []*Trigger{
-				{Trigger: runtime.Trigger{Kind: TriggerRPC, Endpoint: "Pay.Start"}},
-				{Trigger: runtime.Trigger{Kind: TriggerEvent, Topic: "orders", Event: "order.placed"}},
-				{Trigger: runtime.Trigger{Kind: TriggerSchedule, Schedule: "@every 1h"}},
+			Triggers: []*dsl.Trigger{
+				{Trigger: runtime.Trigger{Kind: dsl.TriggerRPC, Endpoint: "Pay.Start"}},
+				{Trigger: runtime.Trigger{Kind: dsl.TriggerEvent, Topic: "orders", Event: "order.placed"}},
+				{Trigger: runtime.Trigger{Kind: dsl.TriggerSchedule, Schedule: "@every 1h"}},
 			},
-			Retry:    &Retry{Attempts: 3, Initial: Duration(100 * time.Millisecond), Max: Duration(5 * time.Second), Multiplier: 1.5, Jitter: JitterNone},
-			Timeout:  Duration(10 * time.Second),
-			Deadline: Duration(time.Minute),
-			Steps: []*Step{{
+			Retry:    &dsl.Retry{Attempts: 3, Initial: dsl.Duration(100 * time.Millisecond), Max: dsl.Duration(5 * time.Second), Multiplier: 1.5, Jitter: dsl.JitterNone},
+			Timeout:  dsl.Duration(10 * time.Second),
+			Deadline: dsl.Duration(time.Minute),
+			Steps: []*dsl.Step{{
 				Name:     "Charge",
-				Action:   &Action{Kind: ActionRPC, Service: "payments", Endpoint: "Payment.Charge", Request: id("Amount"), Response: id("ChargeID")},
-				Retry:    &Retry{Attempts: 5, Initial: Duration(time.Second), Max: Duration(90 * time.Minute), Jitter: JitterFull},
-				Timeout:  Duration(2 * time.Second),
-				Deadline: Duration(30 * time.Second),
-				Rollback: &Rollback{Action: &Action{Kind: ActionRPC, Service: "payments", Endpoint: "Payment.Refund", Request: id("ChargeID"), Response: id("RefundID")}},
-				Publish: []*Publication{
+				Action:   &dsl.Action{Kind: dsl.ActionRPC, Service: "payments", Endpoint: "Payment.Charge", Request: id("Amount"), Response: id("ChargeID")},
+				Retry:    &dsl.Retry{Attempts: 5, Initial: dsl.Duration(time.Second), Max: dsl.Duration(90 * time.Minute), Jitter: dsl.JitterFull},
+				Timeout:  dsl.Duration(2 * time.Second),
+				Deadline: dsl.Duration(30 * time.Second),
+				Rollback: &dsl.Rollback{Action: &dsl.Action{Kind: dsl.ActionRPC, Service: "payments", Endpoint: "Payment.Refund", Request: id("ChargeID"), Response: id("RefundID")}},
+				Publish: []*dsl.Publication{
 					{Topic: "billing", Event: "charged", Payload: id("ChargeID")},
 					{Topic: "audit", Event: "charged"},
 				},
 			}, {
 				Name:         "Wait",
 				Doc:          "Wait waits.",
-				Action:       &Action{Kind: ActionAwait, Topic: "payments", Event: "settled", Response: id("Settlement"), Correlate: id("ChargeID"), Timeout: Duration(72 * time.Hour)},
+				Action:       &dsl.Action{Kind: dsl.ActionAwait, Topic: "payments", Event: "settled", Response: id("Settlement"), Correlate: id("ChargeID"), Timeout: dsl.Duration(72 * time.Hour)},
 				Irreversible: true,
-				Transitions:  []*Transition{{On: id("timeout"), Target: id("fail")}},
+				Transitions:  []*dsl.Transition{{On: id("timeout"), Target: id("fail")}},
 			}, {
 				// The publish-step rule: the first publish is the action.
 				Name:    "Tell",
-				Action:  &Action{Kind: ActionPublish, Topic: "mail", Event: "paid", Request: id("Email")},
-				Publish: []*Publication{{Topic: "audit", Event: "told"}},
+				Action:  &dsl.Action{Kind: dsl.ActionPublish, Topic: "mail", Event: "paid", Request: id("Email")},
+				Publish: []*dsl.Publication{{Topic: "audit", Event: "told"}},
 			}, {
 				Name:        "Decide",
-				Action:      &Action{Kind: ActionGo},
-				Rollback:    &Rollback{Name: id("Undecide")},
-				Outcomes:    []*Ident{id("yes"), id("no")},
-				Transitions: []*Transition{{On: id("yes"), Target: id("done")}, {On: id("no"), Target: id("Charge")}},
+				Action:      &dsl.Action{Kind: dsl.ActionGo},
+				Rollback:    &dsl.Rollback{Name: id("Undecide")},
+				Outcomes:    []*dsl.Ident{id("yes"), id("no")},
+				Transitions: []*dsl.Transition{{On: id("yes"), Target: id("done")}, {On: id("no"), Target: id("Charge")}},
 			}},
 		}},
 	}
@@ -234,7 +235,7 @@ func TestBuildErrors(t *testing.T) {
 
 func TestBuildNil(t *testing.T) {
 	f, diags := Build(nil)
-	if f == nil || len(diags) > 0 || f.Version != FormatVersion {
+	if f == nil || len(diags) > 0 || f.Version != dsl.FormatVersion {
 		t.Errorf("Build(nil) = %+v, %v", f, diags)
 	}
 }
@@ -260,12 +261,12 @@ func TestDoc(t *testing.T) {
 // flowCorpus returns the .flow files of the shared corpus and the fmt goldens.
 func flowCorpus(t testing.TB, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "testdata", "flows", dir, "*.flow"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "flows", dir, "*.flow"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus in %s: %v", dir, err)
 	}
 	if dir == "good" {
-		more, _ := filepath.Glob(filepath.Join("..", "parser", "testdata", "fmt", "*", "*.flow"))
+		more, _ := filepath.Glob(filepath.Join("..", "..", "parser", "testdata", "fmt", "*", "*.flow"))
 		files = append(files, more...)
 	}
 	return files
@@ -306,13 +307,13 @@ func TestFormatKeepsModel(t *testing.T) {
 // TestGoodCorpusChecksClean: the good corpus is good for every stage, so
 // that other packages (graph, gen, the CLI) can use it as valid input.
 func TestGoodCorpusChecksClean(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "flows", "good", "*.flow"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "flows", "good", "*.flow"))
 	for _, name := range files {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, diags := Load(name, src, CheckOptions{}); len(diags) > 0 {
+		if _, diags := Load(name, src, dsl.CheckOptions{}); len(diags) > 0 {
 			t.Errorf("%s: %v", name, diags)
 		}
 	}

@@ -1,0 +1,39 @@
+package flowfile
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/parser"
+)
+
+// Load reads one source: the JSON form when filename ends in ".json"
+// (dsl.LoadJSON), a .flow file otherwise (parser.Parse then Build), and
+// runs dsl.Check on the model. It returns every diagnostic unsorted; the
+// caller normalises (sorts, keeps one per line, caps) before printing.
+//
+// Syntax errors (and JSON decoding errors) stop before Check: the model is
+// then partial or empty, and checking it would report consequences (a
+// target "undefined" only because its step failed to parse) as if they
+// were mistakes. Build's errors (a bad duration, a duplicate statement)
+// leave a complete model, so Check still runs after them.
+//
+// The returned File is nil only when nothing could be read; callers must
+// not generate code when the list has errors.
+func Load(filename string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
+	if strings.EqualFold(filepath.Ext(filename), ".json") {
+		return dsl.LoadJSON(filename, src, opts)
+	}
+	ast, ds := parser.Parse(filename, src)
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	f, bds := Build(ast)
+	ds = append(ds, bds...)
+	if f == nil {
+		return nil, ds
+	}
+	return f, append(ds, dsl.Check(f, opts)...)
+}

@@ -1,0 +1,186 @@
+package deps
+
+import (
+	"bytes"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/flowgen/flowgen"
+
+// A rule: no package matched by from depends, directly or through others,
+// on a package matched by banned. Patterns are import paths, module-relative
+// when they do not start with a domain; "p/..." matches p and every
+// package below it.
+type rule struct {
+	from, banned []string
+	why          string
+}
+
+var heavy = []string{"golang.org/x/tools/...", "github.com/alecthomas/participle/...", "github.com/dave/jennifer/..."}
+
+var rules = []rule{
+	{
+		from:   []string{"runtime/...", "engine/...", "dsl", "examples/..."},
+		banned: heavy,
+		why:    "a service that links the runtime, the engine or the model must not link the .flow parser (participle), the Go package loader (x/tools) or the code generator (jennifer)",
+	},
+	{
+		from:   []string{"runtime/..."},
+		banned: []string{"parser/...", "dsl/...", "gen/...", "engine/...", "internal/..."},
+		why:    "the runtime imports nothing of the front end, the generator or the engine",
+	},
+	{
+		from:   []string{"parser/..."},
+		banned: []string{"dsl/...", "gen/..."},
+		why:    "dependencies go parser → dsl → gen: the parser knows neither the model nor the generator",
+	},
+	{
+		from:   []string{"dsl"},
+		banned: []string{"parser/...", "gen/..."},
+		why:    "dependencies go parser → dsl → gen: the model is fed by the parser through dsl/flowfile, never imports it",
+	},
+}
+
+// TestDependencyDirection checks every rule on the module's import graph
+// (tests excluded) and names the import chain of each violation.
+func TestDependencyDirection(t *testing.T) {
+	g := loadGraph(t)
+	for _, r := range rules {
+		roots := g.match(r.from)
+		if len(roots) == 0 {
+			t.Errorf("no package matches %v: update the rule", r.from)
+			continue
+		}
+		for _, root := range roots {
+			for _, chain := range g.violations(root, r.banned) {
+				t.Errorf("%s depends on %s: %s\n\t(%s)", short(root), short(chain[len(chain)-1]), strings.Join(shortAll(chain), " → "), r.why)
+			}
+		}
+	}
+}
+
+// TestDependencyCheckFindsChains keeps TestDependencyDirection from
+// passing vacuously: the command links all of the heavy dependencies, and
+// the check must find each one with its chain.
+func TestDependencyCheckFindsChains(t *testing.T) {
+	g := loadGraph(t)
+	chains := g.violations(module+"/internal/cli", heavy)
+	if len(chains) != len(heavy) {
+		t.Fatalf("internal/cli: found %d of the %d heavy dependencies: %v", len(chains), len(heavy), chains)
+	}
+	for _, c := range chains {
+		if len(c) < 2 || c[0] != module+"/internal/cli" {
+			t.Errorf("bad chain %v", c)
+		}
+		for i := 0; i+1 < len(c); i++ {
+			if !slices.Contains(g.imports[c[i]], c[i+1]) {
+				t.Errorf("chain %v: %s does not import %s", c, c[i], c[i+1])
+			}
+		}
+	}
+}
+
+type graph struct {
+	imports map[string][]string // import path -> its imports
+	order   []string            // packages in go list order
+}
+
+func loadGraph(t *testing.T) *graph {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-test=false", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", module+"/...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
+	}
+	g := &graph{imports: map[string][]string{}}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		g.imports[f[0]] = f[1:]
+		g.order = append(g.order, f[0])
+	}
+	return g
+}
+
+// match returns the module's packages that the patterns match, in go list
+// order.
+func (g *graph) match(patterns []string) []string {
+	var out []string
+	for _, p := range g.order {
+		if matches(p, patterns) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// violations returns, for each banned pattern that root depends on, the
+// shortest import chain from root to a package it matches.
+func (g *graph) violations(root string, banned []string) [][]string {
+	parent := map[string]string{root: ""}
+	queue := []string{root}
+	found := map[string]bool{}
+	var chains [][]string
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if p != root {
+			if b := matching(p, banned); b != "" {
+				if !found[b] {
+					found[b] = true
+					var chain []string
+					for q := p; q != ""; q = parent[q] {
+						chain = append(chain, q)
+					}
+					slices.Reverse(chain)
+					chains = append(chains, chain)
+				}
+				continue // what the banned package imports is its own business
+			}
+		}
+		for _, imp := range g.imports[p] {
+			if _, seen := parent[imp]; !seen {
+				parent[imp] = p
+				queue = append(queue, imp)
+			}
+		}
+	}
+	return chains
+}
+
+func matches(path string, patterns []string) bool { return matching(path, patterns) != "" }
+
+// matching returns the first pattern that path matches, or "".
+func matching(path string, patterns []string) string {
+	for _, pat := range patterns {
+		full := pat
+		if first, _, _ := strings.Cut(pat, "/"); !strings.Contains(first, ".") {
+			full = module + "/" + pat
+		}
+		if base, ok := strings.CutSuffix(full, "/..."); ok {
+			if path == base || strings.HasPrefix(path, base+"/") {
+				return pat
+			}
+		} else if path == full {
+			return pat
+		}
+	}
+	return ""
+}
+
+func short(path string) string { return strings.TrimPrefix(path, module+"/") }
+
+func shortAll(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = short(p)
+	}
+	return out
+}

@@ -1,0 +1,14 @@
+// Package deps has no code: its test (deps_test.go) enforces the module's
+// dependency direction (README.md, "Layout") on the import graph that
+// `go list -deps` reports, so that `go test ./...`, which CI runs, fails
+// when a package starts linking what it must not:
+//
+//   - runtime/..., engine/..., dsl and the generated examples link none of
+//     golang.org/x/tools, participle and jennifer: a service that runs
+//     flows does not carry the .flow parser, the Go package loader or the
+//     code generator;
+//   - runtime/... imports nothing of parser, dsl, gen, engine and
+//     internal/...;
+//   - parser imports neither dsl nor gen; dsl imports neither parser nor
+//     gen (parser → dsl/flowfile → dsl → gen).
+package deps

@@ -1,0 +1,71 @@
+// Package ident is the one home of flowgen's rules for names: what the .flow
+// lexer reads as an identifier, how a service or topic name that is not one
+// is written (quoted), and what may name a Go declaration.
+//
+// It imports nothing of flowgen's and no module, so that the parser, the
+// model (dsl) and its Go package checks share these rules without the model
+// depending on the parser.
+package ident
+
+import (
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Start reports whether c may start a .flow identifier: an ASCII letter or
+// '_'.
+func Start(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' }
+
+// Part reports whether c may continue a .flow identifier: what may start
+// one, or an ASCII digit.
+func Part(c byte) bool { return Start(c) || '0' <= c && c <= '9' }
+
+// Is reports whether s is one .flow identifier token: ASCII letters,
+// digits and '_', not starting with a digit.
+func Is(s string) bool {
+	if s == "" || !Start(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !Part(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Format writes a service or topic name the canonical .flow way: bare when
+// it is an identifier ("billing"), quoted otherwise ("billing-events",
+// "orders.v1").
+func Format(name string) string {
+	if Is(name) {
+		return name
+	}
+	return strconv.Quote(name)
+}
+
+// IsGo reports whether s is an identifier in the Go sense, keywords
+// included (go/token.IsIdentifier excludes them; the checks report
+// keywords separately, to say why).
+func IsGo(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == utf8.RuneError || !(unicode.IsLetter(r) || r == '_' || (i > 0 && unicode.IsDigit(r))) {
+			return false
+		}
+	}
+	return true
+}
+
+// Exported suggests an exported spelling of s for hints ("secret" ->
+// "Secret"), or "" when s does not start with a letter.
+func Exported(s string) string {
+	r, size := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError || !unicode.IsLetter(r) {
+		return ""
+	}
+	return string(unicode.ToUpper(r)) + s[size:]
+}

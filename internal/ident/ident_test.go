@@ -1,0 +1,40 @@
+package ident
+
+import "testing"
+
+func TestIsAndFormat(t *testing.T) {
+	for _, tt := range []struct {
+		name, format string
+		is, isGo     bool
+	}{
+		{"billing", "billing", true, true},
+		{"_x9", "_x9", true, true},
+		{"Orders_v1", "Orders_v1", true, true},
+		{"billing-events", `"billing-events"`, false, false},
+		{"orders.v1", `"orders.v1"`, false, false},
+		{"9lives", `"9lives"`, false, false},
+		{"", `""`, false, false},
+		{"café", `"café"`, false, true}, // a Go identifier, not a .flow one
+		{"type", "type", true, true},    // keywords are identifiers to both
+		{"a b", `"a b"`, false, false},
+		{"\xff", `"\xff"`, false, false},
+	} {
+		if got := Is(tt.name); got != tt.is {
+			t.Errorf("Is(%q) = %v, want %v", tt.name, got, tt.is)
+		}
+		if got := IsGo(tt.name); got != tt.isGo {
+			t.Errorf("IsGo(%q) = %v, want %v", tt.name, got, tt.isGo)
+		}
+		if got := Format(tt.name); got != tt.format {
+			t.Errorf("Format(%q) = %s, want %s", tt.name, got, tt.format)
+		}
+	}
+}
+
+func TestExported(t *testing.T) {
+	for in, want := range map[string]string{"secret": "Secret", "Name": "Name", "élan": "Élan", "_x": "", "9": "", "": ""} {
+		if got := Exported(in); got != want {
+			t.Errorf("Exported(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
