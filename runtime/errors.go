@@ -29,6 +29,9 @@ var (
 	ErrHistory = errors.New("runtime: history")
 	// ErrFinished is returned when aborting or resuming a run that is over.
 	ErrFinished = errors.New("runtime: run finished")
+	// ErrSuspended is the result error of a run stopped by Suspend: it has
+	// not ended, and Resume continues it from its history.
+	ErrSuspended = errors.New("runtime: run suspended")
 	// ErrUnknownRun is returned for a run ID the flow does not know.
 	ErrUnknownRun = errors.New("runtime: unknown run")
 	// ErrDuplicateRun is returned when starting a run whose ID is already

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/looplab/fsm"
@@ -59,6 +60,9 @@ type Run[S any] struct {
 	next    nextEvent
 	failure error // why the last transition was refused
 
+	suspending atomic.Bool
+	suspendCh  chan struct{} // closed by Suspend: ends a backoff
+
 	mu     sync.Mutex // guards track, parked, halted, over and done
 	track  tracker
 	parked *parking // the run waits, holding no goroutine
@@ -105,14 +109,15 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 		id = f.opts.ids()
 	}
 	r := &Run[S]{
-		flow:     f,
-		def:      def,
-		env:      runEnv{runID: id, flow: f.id, opts: &f.opts},
-		clock:    f.opts.clock,
-		sink:     f.opts.sink,
-		state:    state,
-		cur:      statePending,
-		progress: progress{visits: make([]int32, len(def.steps))},
+		flow:      f,
+		def:       def,
+		env:       runEnv{runID: id, flow: f.id, opts: &f.opts},
+		clock:     f.opts.clock,
+		sink:      f.opts.sink,
+		state:     state,
+		cur:       statePending,
+		progress:  progress{visits: make([]int32, len(def.steps))},
+		suspendCh: make(chan struct{}),
 	}
 	// The first event carries the initial state: encode it now so that a
 	// state JSON cannot encode fails Start rather than the run.
@@ -199,6 +204,31 @@ func (r *Run[S]) Abort() error {
 	return nil
 }
 
+// Suspend stops the run at its next step boundary without ending it, for a
+// process that shuts down: the transition being recorded is recorded, a
+// step attempt in flight finishes (a backoff between attempts is cut short),
+// then the run's goroutine ends, or its wait is let go (its subscription
+// cancelled, its timer stopped). Nothing is recorded for the suspension: the
+// run leaves the flow's live runs, Done is closed, Wait returns the state so
+// far with Final the run state it was in and an error wrapping ErrSuspended,
+// and Resume continues it from its history, here or in another process. It
+// returns ErrFinished if the run is over.
+func (r *Run[S]) Suspend() error {
+	r.mu.Lock()
+	over, p := r.over, r.parked
+	r.mu.Unlock()
+	if over {
+		return ErrFinished
+	}
+	if r.suspending.CompareAndSwap(false, true) {
+		close(r.suspendCh)
+	}
+	if p != nil {
+		r.wake(p, wakeSuspend, nil, nil)
+	}
+	return nil
+}
+
 // Status returns the run's current status. With a sink that loads
 // histories it is the Replay of the run's history as the sink has it, so the
 // two always agree; otherwise it is folded from the events the sink
@@ -225,6 +255,10 @@ func (r *Run[S]) Status() Status {
 // loop drives the run from its current state until it ends or waits.
 func (r *Run[S]) loop() {
 	for {
+		if r.suspending.Load() && r.cur.kind != kindTerminal {
+			r.finishSuspended()
+			return
+		}
 		var err error
 		switch st := r.cur; st.kind {
 		case kindPending:
@@ -242,12 +276,19 @@ func (r *Run[S]) loop() {
 			r.finish(nil)
 			return
 		}
+		if errors.Is(err, errSuspend) {
+			r.finishSuspended()
+			return
+		}
 		if err != nil {
 			r.finish(err)
 			return
 		}
 	}
 }
+
+// errSuspend stops runStep between two attempts of a suspended run.
+var errSuspend = errors.New("runtime: suspend")
 
 // runStep runs the current step's attempts and moves the run on.
 func (r *Run[S]) runStep(d *stepDef[S]) error {
@@ -257,6 +298,9 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 	for {
 		if r.ctx.Err() != nil { // aborted before an attempt started
 			return r.fire(evAbort, 0, "", ErrAborted)
+		}
+		if p.attempt > 1 && r.suspending.Load() { // the retry is recorded
+			return errSuspend
 		}
 		timeout := d.Timeout
 		if d.Deadline > 0 {
@@ -512,6 +556,8 @@ func (r *Run[S]) sleep(d time.Duration) {
 	case <-c:
 	case <-r.ctx.Done():
 		stop()
+	case <-r.suspendCh:
+		stop()
 	}
 }
 
@@ -632,6 +678,14 @@ func (r *Run[S]) snapshot() (json.RawMessage, error) {
 	return r.snap, nil
 }
 
+// finishSuspended ends the run's life in this process without ending the
+// run (Suspend).
+func (r *Run[S]) finishSuspended() {
+	r.result = Result[S]{RunID: r.env.runID, State: r.state, Final: r.cur.kind.runState(r.cur.name),
+		Err: fmt.Errorf("%w: run %q in %s", ErrSuspended, r.env.runID, r.cur.name)}
+	r.release(nil)
+}
+
 // finish records the result, releases the run's resources and wakes Wait.
 func (r *Run[S]) finish(halt error) {
 	res := Result[S]{RunID: r.env.runID, State: r.state}
@@ -642,8 +696,15 @@ func (r *Run[S]) finish(halt error) {
 		res.Err = r.resultErr(res.Final)
 	}
 	r.result = res
-	r.def.machines.Put(r.machine)
-	r.machine = nil
+	r.release(halt)
+}
+
+// release gives back the run's machine and live slot and wakes Wait.
+func (r *Run[S]) release(halt error) {
+	if r.machine != nil {
+		r.def.machines.Put(r.machine)
+		r.machine = nil
+	}
 	r.flow.removeLive(r)
 	r.cancel(nil)
 	r.mu.Lock()

@@ -34,6 +34,7 @@ const (
 	wakeTimeout                 // the deadline passed: outcome "timeout"
 	wakeAbort                   // Abort
 	wakeError                   // the Subscriber failed: outcome "error"
+	wakeSuspend                 // Suspend: let the wait go, record nothing
 )
 
 // newWait computes the wait of step d entered at now: the event it awaits,
@@ -99,7 +100,10 @@ func (r *Run[S]) park() {
 			p.cancelSub = cancel
 		}
 	}
-	if r.ctx.Err() != nil { // aborted while entering the wait
+	switch {
+	case r.suspending.Load(): // suspended while entering the wait
+		r.wake(p, wakeSuspend, nil, nil)
+	case r.ctx.Err() != nil: // aborted while entering the wait
 		r.wake(p, wakeAbort, nil, nil)
 	}
 }
@@ -122,13 +126,17 @@ func (r *Run[S]) wake(p *parking, kind wakeKind, payload []byte, err error) bool
 // woken records how the wait ended and drives the run on.
 func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 	<-p.armed
-	r.machine = r.def.machine(r.cur.name)
 	if p.stopTimer != nil {
 		p.stopTimer()
 	}
 	if p.cancelSub != nil {
 		p.cancelSub()
 	}
+	if kind == wakeSuspend {
+		r.finishSuspended()
+		return
+	}
+	r.machine = r.def.machine(r.cur.name)
 	if r.ctx.Err() != nil {
 		kind = wakeAbort
 	}

@@ -1,0 +1,107 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// Suspend stops a run at the next step boundary without ending it or
+// recording anything for it; Resume continues it from its history.
+func TestSuspendAtStepBoundaryAndResume(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	rec := newRecorder()
+	inA, release := make(chan struct{}), make(chan struct{})
+	steps := func(block bool) []*runtime.Step[state] {
+		return []*runtime.Step[state]{
+			runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+				rec.add("exec A", ctx)
+				if block {
+					close(inA)
+					<-release
+				}
+				return "", nil
+			}),
+			okStep(rec, "B"),
+		}
+	}
+	f := runtime.New[state]("S", runtime.WithSink(sink))
+	mustRegister(t, f, steps(true)...)
+	run, err := f.Start(context.Background(), state{}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-inA
+	if err := run.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	res, err := run.Wait(context.Background())
+	if !errors.Is(err, runtime.ErrSuspended) || res.Final != runtime.StateRunning {
+		t.Fatalf("Wait = %+v, %v; want suspended while running", res, err)
+	}
+	h := sink.History("r")
+	if got := transitions(h); len(got) != 2 || h[1].To != "B:running" {
+		t.Fatalf("history %v: want A completed and recorded, B not started", got)
+	}
+	if _, ok := f.Run("r"); ok {
+		t.Error("a suspended run is still live")
+	}
+	g := runtime.New[state]("S", runtime.WithSink(sink))
+	mustRegister(t, g, steps(false)...)
+	r2, err := g.Resume(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r2.Wait(context.Background()); err != nil || res.Final != runtime.StateDone {
+		t.Fatalf("resumed: %+v, %v", res, err)
+	}
+	if rec.count("exec A") != 1 || rec.count("exec B") != 1 {
+		t.Errorf("effects %v: each step once", rec.all())
+	}
+}
+
+// A waiting run is suspended at once: its wait is let go, nothing is
+// recorded, and the resumed run waits for the same deadline.
+func TestSuspendWhileWaiting(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	sub := newProbeSub()
+	f, clock := orderFlow(t, sub, sink, awaitPaid(time.Hour))
+	run, err := f.Start(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.waitFor(t, "r1/Pay")
+	if err := run.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := run.Wait(context.Background())
+	if !errors.Is(err, runtime.ErrSuspended) || res.Final != runtime.StateWaiting {
+		t.Fatalf("Wait = %+v, %v", res, err)
+	}
+	if clock.Pending() != 0 || sub.send("r1/Pay", `{"correlation_id":"o-1"}`) {
+		t.Error("the suspended run still waits")
+	}
+	if n := len(sink.History("r1")); n != 1 {
+		t.Errorf("%d events; Suspend records nothing", n)
+	}
+	if err := run.Suspend(); !errors.Is(err, runtime.ErrFinished) {
+		t.Errorf("second Suspend: %v", err)
+	}
+	sub2 := newProbeSub()
+	f2, _ := orderFlow(t, sub2, sink, awaitPaid(time.Hour))
+	r2, err := f2.Resume(context.Background(), sink.History("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := sub2.waitFor(t, "r1/Pay"); !w.Deadline.Equal(epoch.Add(time.Hour)) {
+		t.Errorf("deadline %v after the resume", w.Deadline)
+	}
+	sub2.send("r1/Pay", `{"correlation_id":"o-1","amount":4}`)
+	if res, err := r2.Wait(context.Background()); err != nil || res.State.Paid.Amount != 4 {
+		t.Fatalf("resumed: %+v, %v", res, err)
+	}
+}
