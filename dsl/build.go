@@ -278,8 +278,11 @@ func (b *builder) step(fs *parser.FlowStmt) *Step {
 			Topic:     parser.Name(a.Topic),
 			Event:     parser.Unquote(a.Event),
 			Response:  ident(a.Into),
-			Correlate: ident(a.Correlate),
+			Correlate: ident(a.Correlate.FieldToken()),
 			Range:     rng(action.Pos, action.EndPos),
+		}
+		if c := a.Correlate; c != nil && c.On != nil {
+			out.Action.CorrelateOn = &Ident{Name: c.Path(), Range: tokenRange(c.On)}
 		}
 		if a.Timeout != nil {
 			out.Action.Timeout = b.duration(a.Timeout)

@@ -612,7 +612,7 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
 var actionFields = map[ActionKind][]string{
 	ActionGo:      {},
 	ActionRPC:     {"service", "endpoint", "request", "response"},
-	ActionAwait:   {"topic", "event", "response", "correlate", "timeout"},
+	ActionAwait:   {"topic", "event", "response", "correlate", "correlate_on", "timeout"},
 	ActionPublish: {"topic", "event", "request"},
 }
 
@@ -621,7 +621,7 @@ func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action
 	if o == nil {
 		return nil
 	}
-	known := []string{"kind", "service", "endpoint", "topic", "event", "request", "response", "correlate", "timeout"}
+	known := []string{"kind", "service", "endpoint", "topic", "event", "request", "response", "correlate", "correlate_on", "timeout"}
 	kinds := []string{string(ActionGo), string(ActionRPC), string(ActionAwait), string(ActionPublish)}
 	if rollback {
 		kinds = []string{string(ActionRPC)}
@@ -644,6 +644,7 @@ func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action
 		a.Event, _ = o.str("event", true)
 		a.Response = o.ident("response", false)
 		a.Correlate = o.ident("correlate", false)
+		a.CorrelateOn = o.ident("correlate_on", false)
 		a.Timeout = o.duration("timeout")
 	case ActionPublish:
 		a.Topic, _ = o.str("topic", true)

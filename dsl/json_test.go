@@ -152,6 +152,12 @@ func TestDecodeJSONPositions(t *testing.T) {
 				`$.flows[0].steps[0].action.topic: error json: field "topic" is not allowed in a rpc action`,
 				`$.flows[0].triggers[0].schedule: error json: field "schedule" is not allowed in a rpc trigger`,
 			}},
+		{"correlation path", d(`"steps": [{"name": "A", "action": {"kind": "rpc", "service": "s", "endpoint": "e", "correlate_on": "order_id"}}, {"name": "B", "action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlate_on": 7}}, {"name": "C", "action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlat_on": "x"}}]`),
+			[]string{
+				`$.flows[0].steps[0].action.correlate_on: error json: field "correlate_on" is not allowed in a rpc action`,
+				`$.flows[0].steps[1].action.correlate_on: error json: expected string for "correlate_on", found number`,
+				`$.flows[0].steps[2].action.correlat_on: error json: unknown field "correlat_on" in action [hint: did you mean "correlate_on"?]`,
+			}},
 		{"enums", d(`"retry": {"attempts": 2, "jitter": "ful"}, "steps": [{"name": "A", "action": {"kind": "lambda"}}]`),
 			[]string{
 				`$.flows[0].retry.jitter: error json: invalid jitter "ful": expected one of "full", "none" [hint: did you mean "full"?]`,
@@ -219,6 +225,35 @@ func TestDecodeJSONSyntaxErrors(t *testing.T) {
 		if got := ds[0].String(); got != tt.want {
 			t.Errorf("DecodeJSON(%q):\n got %s\nwant %s", tt.src, got, tt.want)
 		}
+	}
+}
+
+// TestJSONCorrelateOn: the correlation path is "correlate_on" in JSON,
+// next to "correlate", and absent when the flow names none.
+func TestJSONCorrelateOn(t *testing.T) {
+	src := "flow F { state S\n" +
+		"step A { await t \"e\" correlate ID on \"payment.order_id\" timeout 1h }\n" +
+		"step B { await t \"e\" correlate ID timeout 1h } }\n"
+	f := mustBuild(t, "c.flow", []byte(src))
+	b, err := EncodeJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"correlate": "ID",
+            "correlate_on": "payment.order_id",
+            "timeout": "1h"`, `"correlate": "ID",
+            "timeout": "1h"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON form lacks\n%s\nin\n%s", want, b)
+		}
+	}
+	g := decodeOK(t, string(b))
+	on := g.Flows[0].Steps[0].Action.CorrelateOn
+	if on == nil || on.Name != "payment.order_id" || on.Range.Start.Path != "$.flows[0].steps[0].action.correlate_on" {
+		t.Errorf("decoded correlate_on = %+v", on)
+	}
+	if a := g.Flows[0].Steps[1].Action; a.CorrelateOn != nil || a.CorrelationPath() != DefaultCorrelationPath {
+		t.Errorf("await without on: CorrelateOn %v, path %q", a.CorrelateOn, a.CorrelationPath())
 	}
 }
 
