@@ -3,6 +3,8 @@ package dsl
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/runtime"
@@ -220,6 +222,7 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 			c.add(diag.Warnf(pick(r.Range, ar), "await-retry", "await in step %q is tried %d times: each attempt waits its full timeout again", s.Name, r.Attempts).
 				WithHint("remove the step's retry and make the await's timeout as long as the whole wait should be"))
 		}
+		c.correlationPath(s, ar)
 	}
 
 	c.budget(f, s, at)
@@ -350,6 +353,44 @@ func (c *checker) nonEmpty(v, field, what string, r diag.Range) {
 	if strings.TrimSpace(v) == "" {
 		c.add(diag.Errorf(r, "empty", "empty %s in %s", field, what).WithHint("name the %s", field))
 	}
+}
+
+// correlationPath checks the payload path of a correlated await: a
+// dot-separated list of JSON object members, each non-empty, with no white
+// space. The .flow grammar only allows a path after a correlate field; the
+// JSON form can have one alone.
+func (c *checker) correlationPath(s *Step, ar diag.Range) {
+	on := s.Action.CorrelateOn
+	if on == nil {
+		return
+	}
+	at := pick(on.Range, ar)
+	if s.Action.Correlate == nil {
+		c.add(diag.Errorf(at, "correlate-path", "await in step %q has a correlation path %q but no correlate field", s.Name, on.Name).
+			WithHint("name the state field the path is compared with (\"correlate\" in JSON, `correlate Field on path` in .flow), or remove the path"))
+		return
+	}
+	if why := CorrelationPathProblem(on.Name); why != "" {
+		c.add(diag.Errorf(at, "correlate-path", "await in step %q correlates on %q, which is not a payload path: %s", s.Name, on.Name, why).
+			WithHint("write the JSON object members from the top of the payload down, separated by dots, such as `on order_id` or `on \"payment.order_id\"`"))
+	}
+}
+
+// CorrelationPathProblem says what is wrong with a correlation path, or "".
+func CorrelationPathProblem(path string) string {
+	switch {
+	case path == "":
+		return "it is empty"
+	case !utf8.ValidString(path):
+		return "it is not valid UTF-8"
+	case strings.IndexFunc(path, unicode.IsSpace) >= 0:
+		return "it contains white space"
+	case strings.IndexFunc(path, unicode.IsControl) >= 0:
+		return "it contains a control character"
+	case strings.HasPrefix(path, ".") || strings.HasSuffix(path, ".") || strings.Contains(path, ".."):
+		return "it has an empty member (a dot at either end, or two in a row)"
+	}
+	return ""
 }
 
 // retry checks one written retry policy.

@@ -297,6 +297,25 @@ func TestCheck(t *testing.T) {
 				`$.flows[4].name: error name: flow has no name [hint: give the flow a name starting with an upper-case letter]`,
 			},
 		},
+		{
+			name: "correlation paths",
+			src: doc(flow("F", `"state": "S"`,
+				step("Good", `"action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlate_on": "payment.order_id", "timeout": "1h"}`),
+				step("Empty", `"action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlate_on": "", "timeout": "1h"}`),
+				step("Dots", `"action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlate_on": "payment..order_id", "timeout": "1h"}`),
+				step("Trailing", `"action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlate_on": "order_id.", "timeout": "1h"}`),
+				step("Space", `"action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlate_on": "order id", "timeout": "1h"}`),
+				step("Control", `"action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlate_on": "order\u0000id", "timeout": "1h"}`),
+				step("Alone", `"action": {"kind": "await", "topic": "t", "event": "e", "correlate_on": "order_id", "timeout": "1h"}`))),
+			want: []string{
+				`$.flows[0].steps[1].action.correlate_on: error correlate-path: await in step "Empty" correlates on "", which is not a payload path: it is empty [hint: write the JSON object members from the top of the payload down, separated by dots, such as ` + "`on order_id` or `on \"payment.order_id\"`" + `]`,
+				`$.flows[0].steps[2].action.correlate_on: error correlate-path: await in step "Dots" correlates on "payment..order_id", which is not a payload path: it has an empty member (a dot at either end, or two in a row) [hint: write the JSON object members from the top of the payload down, separated by dots, such as ` + "`on order_id` or `on \"payment.order_id\"`" + `]`,
+				`$.flows[0].steps[3].action.correlate_on: error correlate-path: await in step "Trailing" correlates on "order_id.", which is not a payload path: it has an empty member (a dot at either end, or two in a row) [hint: write the JSON object members from the top of the payload down, separated by dots, such as ` + "`on order_id` or `on \"payment.order_id\"`" + `]`,
+				`$.flows[0].steps[4].action.correlate_on: error correlate-path: await in step "Space" correlates on "order id", which is not a payload path: it contains white space [hint: write the JSON object members from the top of the payload down, separated by dots, such as ` + "`on order_id` or `on \"payment.order_id\"`" + `]`,
+				`$.flows[0].steps[5].action.correlate_on: error correlate-path: await in step "Control" correlates on "order\x00id", which is not a payload path: it contains a control character [hint: write the JSON object members from the top of the payload down, separated by dots, such as ` + "`on order_id` or `on \"payment.order_id\"`" + `]`,
+				`$.flows[0].steps[6].action.correlate_on: error correlate-path: await in step "Alone" has a correlation path "order_id" but no correlate field [hint: name the state field the path is compared with ("correlate" in JSON, ` + "`correlate Field on path`" + ` in .flow), or remove the path]`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -286,3 +286,38 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONCorrelateOn: the correlation path is "correlate_on" in JSON,
+// next to "correlate", and absent when the flow names none.
+func TestJSONCorrelateOn(t *testing.T) {
+	src := "flow F { state S\n" +
+		"step A { await t \"e\" correlate ID on \"payment.order_id\" timeout 1h }\n" +
+		"step B { await t \"e\" correlate ID timeout 1h } }\n"
+	f, ds := flowfile.Load("c.flow", []byte(src), dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds.Err())
+	}
+	b, err := dsl.EncodeJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"correlate": "ID",
+            "correlate_on": "payment.order_id",
+            "timeout": "1h"`, `"correlate": "ID",
+            "timeout": "1h"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON form lacks\n%s\nin\n%s", want, b)
+		}
+	}
+	g, ds := dsl.DecodeJSON("c.json", b)
+	if len(ds) > 0 {
+		t.Fatal(ds.Err())
+	}
+	on := g.Flows[0].Steps[0].Action.CorrelateOn
+	if on == nil || on.Name != "payment.order_id" || on.Range.Start.Path != "$.flows[0].steps[0].action.correlate_on" {
+		t.Errorf("decoded correlate_on = %+v", on)
+	}
+	if a := g.Flows[0].Steps[1].Action; a.CorrelateOn != nil || a.CorrelationPath() != dsl.DefaultCorrelationPath {
+		t.Errorf("await without on: CorrelateOn %v, path %q", a.CorrelateOn, a.CorrelationPath())
+	}
+}

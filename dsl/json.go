@@ -662,7 +662,7 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
 var actionKindFields = map[ActionKind][]string{
 	ActionGo:      {},
 	ActionRPC:     {"service", "endpoint", "request", "response"},
-	ActionAwait:   {"topic", "event", "response", "correlate", "timeout"},
+	ActionAwait:   {"topic", "event", "response", "correlate", "correlate_on", "timeout"},
 	ActionPublish: {"topic", "event", "request"},
 }
 
@@ -693,6 +693,7 @@ func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action
 		a.Event, _ = o.str("event", true)
 		a.Response = o.ident("response", false)
 		a.Correlate = o.ident("correlate", false)
+		a.CorrelateOn = o.ident("correlate_on", false)
 		a.Timeout = o.duration("timeout")
 	case ActionPublish:
 		a.Topic, _ = o.str("topic", true)

@@ -80,6 +80,12 @@ func TestDecodeJSONPositions(t *testing.T) {
 				`$.flows[0].steps[0].action.topic: error json: field "topic" is not allowed in a rpc action`,
 				`$.flows[0].triggers[0].schedule: error json: field "schedule" is not allowed in a rpc trigger`,
 			}},
+		{"correlation path", d(`"steps": [{"name": "A", "action": {"kind": "rpc", "service": "s", "endpoint": "e", "correlate_on": "order_id"}}, {"name": "B", "action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlate_on": 7}}, {"name": "C", "action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlat_on": "x"}}]`),
+			[]string{
+				`$.flows[0].steps[0].action.correlate_on: error json: field "correlate_on" is not allowed in a rpc action`,
+				`$.flows[0].steps[1].action.correlate_on: error json: expected string for "correlate_on", found number`,
+				`$.flows[0].steps[2].action.correlat_on: error json: unknown field "correlat_on" in action [hint: did you mean "correlate_on"?]`,
+			}},
 		{"enums", d(`"retry": {"attempts": 2, "jitter": "ful"}, "steps": [{"name": "A", "action": {"kind": "lambda"}}]`),
 			[]string{
 				`$.flows[0].retry.jitter: error json: invalid jitter "ful": expected one of "full", "none" [hint: did you mean "full"?]`,

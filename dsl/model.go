@@ -105,16 +105,36 @@ const (
 
 // Action is the one thing a step does. For a Go step only Kind is set.
 type Action struct {
-	Kind      ActionKind `json:"kind"`
-	Service   string     `json:"service,omitempty"`  // rpc
-	Endpoint  string     `json:"endpoint,omitempty"` // rpc
-	Topic     string     `json:"topic,omitempty"`    // await, publish
-	Event     string     `json:"event,omitempty"`    // await, publish
-	Request   *Ident     `json:"request,omitempty"`  // rpc request / publish payload: a state field
-	Response  *Ident     `json:"response,omitempty"` // rpc response / awaited payload: a state field
-	Correlate *Ident     `json:"correlate,omitempty"`
-	Timeout   Duration   `json:"timeout,omitzero"` // await: how long to wait
-	Range     diag.Range `json:"-"`
+	Kind     ActionKind `json:"kind"`
+	Service  string     `json:"service,omitempty"`  // rpc
+	Endpoint string     `json:"endpoint,omitempty"` // rpc
+	Topic    string     `json:"topic,omitempty"`    // await, publish
+	Event    string     `json:"event,omitempty"`    // await, publish
+	Request  *Ident     `json:"request,omitempty"`  // rpc request / publish payload: a state field
+	Response *Ident     `json:"response,omitempty"` // rpc response / awaited payload: a state field
+	// Correlate (await) is the state field an event must carry to be
+	// taken, at the payload path CorrelateOn: a dot-separated list of JSON
+	// object members, such as "order_id" or "payment.order_id". Without
+	// CorrelateOn the path is DefaultCorrelationPath. CorrelateOn is an
+	// Ident for its position; its Name is the path.
+	Correlate   *Ident     `json:"correlate,omitempty"`
+	CorrelateOn *Ident     `json:"correlate_on,omitempty"`
+	Timeout     Duration   `json:"timeout,omitzero"` // await: how long to wait
+	Range       diag.Range `json:"-"`
+}
+
+// DefaultCorrelationPath is the payload member a correlated await compares
+// when its flow names none (`correlate Field` without `on`); it is
+// runtime.CorrelationField.
+const DefaultCorrelationPath = "correlation_id"
+
+// CorrelationPath is the payload path a correlated await compares with its
+// Correlate field: CorrelateOn, or DefaultCorrelationPath.
+func (a *Action) CorrelationPath() string {
+	if a.CorrelateOn != nil {
+		return a.CorrelateOn.Name
+	}
+	return DefaultCorrelationPath
 }
 
 // Rollback undoes a completed step: a Go method (Name) or an RPC (Action).

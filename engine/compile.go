@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -51,8 +52,43 @@ type awaitSpec struct {
 	flow, step   string
 	topic, event string
 	response     string // state field the payload goes to; "" discards it
-	correlate    string // state field compared with the payload's correlation_id; "" takes any
-	wait         time.Duration
+	correlate    string // state field compared with the payload at field; "" takes any
+	// field is the payload path compared with correlate (dsl
+	// Action.CorrelateOn; "" means runtime.CorrelationField), the argument
+	// of runtime.Correlation.
+	//
+	// TODO(correlate): match on spec.field. engine/await.go, being
+	// rewritten, still compares only runtime.CorrelationField: correlation()
+	// extracts it once per inbox message (decodeInbox, the intake) and
+	// takePending compares that with awaitReq.corr. It should compare
+	// runtime.Correlation(m.Payload, spec.field) per await instead (and
+	// serve should pass runtime.AwaitInfo.CorrelationField for generated
+	// flows, whose handler refuses a message taken on the wrong member).
+	// Until it does, compile refuses any other path (errCorrelationField).
+	field string
+	wait  time.Duration
+}
+
+// errCorrelationField is compile's refusal of a path the engine's awaits
+// cannot match yet (see awaitSpec.field): registering the flow fails rather
+// than its runs waiting for a member they never compare.
+var errCorrelationField = errors.New("the engine matches awaits on " + runtime.CorrelationField + " only, so far")
+
+// newAwaitSpec is the awaitSpec of await step s of fl.
+func newAwaitSpec(fl *dsl.Flow, s *dsl.Step) (*awaitSpec, error) {
+	a := s.Action
+	spec := &awaitSpec{flow: fl.Name, step: s.Name, topic: a.Topic, event: a.Event,
+		response: a.Response.String(), correlate: a.Correlate.String(), wait: fl.TimeoutFor(s)}
+	if a.Correlate != nil {
+		spec.field = a.CorrelateOn.String()
+	}
+	if spec.field != "" && spec.field != runtime.CorrelationField {
+		return nil, fmt.Errorf("flow %q: step %q correlates on %q: %w", fl.Name, s.Name, spec.field, errCorrelationField)
+	}
+	if d := fl.DeadlineFor(s); d > 0 && (spec.wait == 0 || d < spec.wait) {
+		spec.wait = d
+	}
+	return spec, nil
 }
 
 // compile builds the runtime definition of fl, which Check and
@@ -83,8 +119,10 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 		case dsl.ActionPublish:
 			st.Exec = e.publishExec(a)
 		case dsl.ActionAwait:
-			spec := &awaitSpec{flow: fl.Name, step: s.Name, topic: a.Topic, event: a.Event,
-				response: a.Response.String(), correlate: a.Correlate.String(), wait: fl.WaitFor(s)}
+			spec, err := newAwaitSpec(fl, s)
+			if err != nil {
+				return nil, err
+			}
 			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) {
 				return e.awaitExec(ctx, state, spec)
 			}

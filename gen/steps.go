@@ -158,8 +158,13 @@ func (g *flowGen) newStep(s *dsl.Step) []jen.Code {
 			// Check requires a string underlying type for the field.
 			correlate = g.stateFunc(jen.String(), jen.String().Call(g.id("s").Dot(a.Correlate.Name)))
 		}
-		call = g.rtS("NewAwait").Call(args(2, jen.Lit(a.Topic), jen.Lit(a.Event),
-			g.fieldPtr(a.Response), correlate, duration(g.fl.TimeoutFor(s)))...)
+		list := []jen.Code{jen.Lit(a.Topic), jen.Lit(a.Event), g.fieldPtr(a.Response), correlate, duration(g.fl.TimeoutFor(s))}
+		if a.Correlate != nil && a.CorrelateOn != nil {
+			// Only a path the flow names: the runtime's default is
+			// dsl.DefaultCorrelationPath, and existing code stays as it was.
+			list = append(list, g.rtS("WithCorrelationField").Call(jen.Lit(a.CorrelateOn.Name)))
+		}
+		call = g.rtS("NewAwait").Call(args(2, list...)...)
 	case dsl.ActionPublish:
 		call = g.rtS("NewPublish").Call(args(2, jen.Lit(a.Topic), jen.Lit(a.Event), g.readField(a.Request))...)
 	default:

@@ -157,15 +157,49 @@ type RPC struct {
 }
 
 // Await is what follows "await":
-// topic "event" [-> Field] [correlate Field] [timeout D].
+// topic "event" [-> Field] [correlate Field [on path]] [timeout D].
 type Await struct {
 	Pos lexer.Position
 
-	Topic     *Token `parser:"@( Ident | String )"`
-	Event     *Token `parser:"@String"`
-	Into      *Token `parser:"( '->' @Ident )?"`
-	Correlate *Token `parser:"( 'correlate' @Ident )?"`
-	Timeout   *Token `parser:"( 'timeout' @Duration )?"`
+	Topic     *Token     `parser:"@( Ident | String )"`
+	Event     *Token     `parser:"@String"`
+	Into      *Token     `parser:"( '->' @Ident )?"`
+	Correlate *Correlate `parser:"( 'correlate' @@ )?"`
+	Timeout   *Token     `parser:"( 'timeout' @Duration )?"`
+}
+
+// Correlate is what follows "correlate": Field [on path]. The path names
+// the payload member compared with the field: an identifier (on order_id)
+// or a string of dot-separated members (on "payment.order_id"); Path
+// reads either.
+//
+// Newlines mean nothing, so "correlate ID" followed by the transition
+// "on timeout -> Expire" would read "on timeout" as a path: the negative
+// lookahead leaves an "on" followed by a name and "->" to the step, where
+// it is a transition. Nothing else can follow a path with "->", so this
+// takes no valid text from either reading.
+type Correlate struct {
+	Pos lexer.Position
+
+	Field *Token `parser:"@Ident"`
+	On    *Token `parser:"( (?! 'on' Ident '->' ) 'on' @( Ident | String ) )?"`
+}
+
+// FieldToken is c.Field; nil when c is nil (an await without correlate).
+func (c *Correlate) FieldToken() *Token {
+	if c == nil {
+		return nil
+	}
+	return c.Field
+}
+
+// Path is the payload path of c as written, unquoted; "" when there is no
+// "on".
+func (c *Correlate) Path() string {
+	if c == nil || c.On == nil {
+		return ""
+	}
+	return Name(c.On)
 }
 
 // Publish is what follows "publish": topic "event" [(Payload)].

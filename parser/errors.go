@@ -34,6 +34,7 @@ var startsWith = map[string]string{
 	"Step":         "Ident",
 	"RPC":          "Ident",
 	"Await":        "Ident",
+	"Correlate":    "Ident",
 	"Publish":      "Ident",
 	"On":           "Ident",
 	"EventTrigger": "Ident",
@@ -180,7 +181,16 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			return "number of attempts", "write the total number of attempts, such as retry 3"
 		}
 		return "number", ""
+	case "(<ident> | <string>)":
+		if prev(1) == "on" {
+			return "payload path", `name the payload member to compare, such as on order_id, or write a dotted path as a string: on "payment.order_id"`
+		}
+		return "name or string", ""
 	case `"}"`:
+		if prev(2) == "correlate" && prev(1) == "on" {
+			// "correlate on x": "on" was read as the field.
+			return `step statement or "}"`, "correlate names the state field first: correlate Field on path"
+		}
 		if found.Type == lexer.EOF {
 			return `"}"`, unclosedHint(toks, i)
 		}

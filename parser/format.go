@@ -222,7 +222,10 @@ func stepStmtString(st *StepStmt) string {
 			b.WriteString(" -> " + a.Into.Value)
 		}
 		if a.Correlate != nil {
-			b.WriteString(" correlate " + a.Correlate.Value)
+			b.WriteString(" correlate " + a.Correlate.Field.Value)
+			if a.Correlate.On != nil {
+				b.WriteString(" on " + ident.Format(a.Correlate.Path()))
+			}
 		}
 		if a.Timeout != nil {
 			b.WriteString(" timeout " + durationString(a.Timeout))

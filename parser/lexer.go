@@ -198,6 +198,8 @@ func (s *scanner) unexpected(off int) {
 		hint = "numbers and durations cannot be negative"
 	case r == '-':
 		hint = `transitions are written "on outcome -> Target"`
+	case r == '.' && s.afterCorrelatePath(off):
+		hint = `a dotted payload path is a string: on "payment.order_id"`
 	case r == '.' && off > 0 && ident.Start(s.src[off-1]) && !s.afterDuration(off):
 		hint = `names cannot contain "."; endpoints and event names are strings: "Customer.Create"`
 	case r == '.':
@@ -221,6 +223,18 @@ func (s *scanner) afterDuration(off int) bool {
 	}
 	t := s.out.toks[n-1]
 	return t.Type == tokDuration && t.Pos.Offset+len(t.Value) == off
+}
+
+// afterCorrelatePath reports whether the token that ends at off is the
+// path of "correlate Field on path".
+func (s *scanner) afterCorrelatePath(off int) bool {
+	n := len(s.out.toks)
+	if n < 4 {
+		return false
+	}
+	t := s.out.toks
+	return t[n-1].Type == tokIdent && t[n-1].Pos.Offset+len(t[n-1].Value) == off &&
+		t[n-2].Value == "on" && t[n-4].Value == "correlate"
 }
 
 func quoteRune(r rune) string {

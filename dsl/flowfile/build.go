@@ -279,8 +279,11 @@ func (b *builder) step(fs *parser.FlowStmt) *dsl.Step {
 			Topic:     parser.Name(a.Topic),
 			Event:     parser.Unquote(a.Event),
 			Response:  tokenIdent(a.Into),
-			Correlate: tokenIdent(a.Correlate),
+			Correlate: tokenIdent(a.Correlate.FieldToken()),
 			Range:     rng(action.Pos, action.EndPos),
+		}
+		if c := a.Correlate; c != nil && c.On != nil {
+			out.Action.CorrelateOn = &dsl.Ident{Name: c.Path(), Range: tokenRange(c.On)}
 		}
 		if a.Timeout != nil {
 			out.Action.Timeout = b.duration(a.Timeout)

@@ -65,6 +65,10 @@ flow Pay {
         irreversible
         on timeout -> fail
     }
+    step Refunded {
+        await payments "refunded" correlate ChargeID on "refund.charge_id" timeout 1h
+        irreversible
+    }
     step Tell { publish mail "paid" (Email) publish audit "told" }
     step Decide {
         outcomes yes, no
@@ -108,6 +112,10 @@ flow Pay {
 				Action:       &dsl.Action{Kind: dsl.ActionAwait, Topic: "payments", Event: "settled", Response: id("Settlement"), Correlate: id("ChargeID"), Timeout: dsl.Duration(72 * time.Hour)},
 				Irreversible: true,
 				Transitions:  []*dsl.Transition{{On: id("timeout"), Target: id("fail")}},
+			}, {
+				Name:         "Refunded",
+				Action:       &dsl.Action{Kind: dsl.ActionAwait, Topic: "payments", Event: "refunded", Correlate: id("ChargeID"), CorrelateOn: id("refund.charge_id"), Timeout: dsl.Duration(time.Hour)},
+				Irreversible: true,
 			}, {
 				// The publish-step rule: the first publish is the action.
 				Name:    "Tell",
@@ -174,6 +182,17 @@ func TestBuildRanges(t *testing.T) {
 	r := s.Action.Response.Range
 	if r.Start.Line != 6 || r.Start.Column != 45 || r.End.Column != 47 {
 		t.Errorf("response range %v-%v: want 6:45-6:47", r.Start, r.End)
+	}
+
+	// A correlation path's range covers it as written, quotes included.
+	src = "flow W { step A { await t \"e\" correlate ID on order_id }\n" +
+		"step B { await t \"e\" correlate ID on \"p.order_id\" } }\n"
+	f = mustBuild(t, "r.flow", []byte(src))
+	a, b := f.Flows[0].Steps[0].Action, f.Flows[0].Steps[1].Action
+	got = []string{text(a.Correlate.Range), text(a.CorrelateOn.Range), a.CorrelateOn.Name, text(b.CorrelateOn.Range), b.CorrelateOn.Name}
+	want = []string{"ID", "order_id", "order_id", `"p.order_id"`, "p.order_id"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("correlation ranges (-want +got):\n%s", diff)
 	}
 }
 

@@ -249,6 +249,10 @@ func checkState(pkg *types.Package, f *dsl.Flow) diag.List {
 	for _, ref := range f.FieldRefs() {
 		if d, bad := checkField(pkg, T, st.Name, ref); bad {
 			ds = append(ds, d)
+		} else if d, bad := checkCorrelateMember(pkg, T, ref); bad {
+			ds = append(ds, d)
+		} else if d, bad := checkCorrelateMember(pkg, T, ref); bad {
+			ds = append(ds, d)
 		}
 	}
 	return ds

@@ -126,6 +126,7 @@ flow Generic { state Gen  step A { irreversible } }
 `
 	got := loadStrings(t, src, dir)
 	want := []string{
+		`4:47: warning correlate-member: await in step "B" correlates on "correlation_id" (the default path), but its payload type *Payment has no member "correlation_id" [hint: name the payload member that carries the run's Key, such as ` + "`correlate Key on order_id`" + `, or add a "correlation_id" member to the type]`,
 		`6:27: error state-field: state type "SignupState" has no field "CustomerId" [hint: did you mean "CustomerID"?]`,
 		`6:42: error state-field-unexported: state field "secret" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Secret"]`,
 		`7:27: error state-field-unexported: state field "Hidden" is tagged ` + "`json:\"-\"`" + `: run snapshots are JSON, so a resumed run would lose it [hint: remove the ` + "`json:\"-\"`" + ` tag]`,

@@ -79,6 +79,10 @@ func actionText(a *dsl.Action) string {
 		}
 		if a.Correlate != nil {
 			t += " correlate " + word(a.Correlate.Name)
+			if a.CorrelateOn != nil {
+				// As in .flow: bare when an identifier, quoted otherwise.
+				t += " on " + ident.Format(a.CorrelateOn.Name)
+			}
 		}
 		return t
 	case dsl.ActionPublish:
