@@ -491,13 +491,16 @@ func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) err
 
 // DeadLetter is a message the engine will never apply, and why.
 type DeadLetter struct {
-	Topic    string          `json:"topic"`
-	Event    string          `json:"event"`
-	ID       string          `json:"id"`
-	Reason   string          `json:"reason"`
-	Time     time.Time       `json:"time"`     // when it was dead-lettered
-	Received time.Time       `json:"received"` // when it arrived
-	Payload  json.RawMessage `json:"payload"`
+	Topic    string    `json:"topic"`
+	Event    string    `json:"event"`
+	ID       string    `json:"id"`
+	Reason   string    `json:"reason"`
+	Time     time.Time `json:"time"`     // when it was dead-lettered
+	Received time.Time `json:"received"` // when it arrived
+	// Payload is the message's payload when it is JSON; PayloadText holds
+	// one that is not.
+	Payload     json.RawMessage `json:"payload,omitempty"`
+	PayloadText string          `json:"payload_text,omitempty"`
 }
 
 // DeadLetters lists the dead letters of the inbox, of topic and event if
@@ -510,7 +513,12 @@ func (e *Engine) DeadLetters(topic, event string) ([]DeadLetter, error) {
 	}
 	out := make([]DeadLetter, len(ms))
 	for i, m := range ms {
-		out[i] = DeadLetter{Topic: m.Topic, Event: m.Event, ID: m.ID, Reason: m.Reason, Time: m.Updated, Received: m.Received, Payload: m.Payload}
+		out[i] = DeadLetter{Topic: m.Topic, Event: m.Event, ID: m.ID, Reason: m.Reason, Time: m.Updated, Received: m.Received}
+		if json.Valid(m.Payload) {
+			out[i].Payload = m.Payload
+		} else {
+			out[i].PayloadText = string(m.Payload)
+		}
 	}
 	return out, nil
 }

@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+func publishRaw(t testing.TB, b Broker, id, topic, event, payload string) {
+	t.Helper()
+	if err := b.Publish(context.Background(), Message{ID: id, Topic: topic, Event: event, Payload: json.RawMessage(payload)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func inboxOf(t testing.TB, in InboxStore, f store.MessageFilter) []store.Message {
+	t.Helper()
+	ms, err := in.Messages(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+// A trigger event whose payload cannot start a run is dead-lettered at
+// once, with a reason, instead of being redelivered forever (which held up
+// every later event of the topic): the events after it start their runs.
+// For a JSON flow, a payload that is not JSON; for a generated flow, one
+// that does not decode into its state type. The dead letters are listed by
+// the API, and a redelivery of a dead message stays dead.
+func TestPoisonTriggerEventDeadLettered(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0), OnEvent("orders", "order.placed")); err != nil {
+		t.Fatal(err)
+	}
+	publishRaw(t, fx.broker, "bad-1", "accounts", "signup.requested", `{"Customer": `)
+	publishRaw(t, fx.broker, "good-1", "accounts", "signup.requested", `{"Customer": {"Email": "eve"}}`)
+	publishRaw(t, fx.broker, "bad-2", "orders", "order.placed", `{"order_id": 42}`)
+	publishRaw(t, fx.broker, "good-2", "orders", "order.placed", `{"order_id": "o-42"}`)
+	waitParked(t, e, derivedRunID("Signup", "e", "good-1"))
+	waitParked(t, e, derivedRunID("GenOrder", "e", "good-2"))
+	for _, id := range []string{derivedRunID("Signup", "e", "bad-1"), derivedRunID("GenOrder", "e", "bad-2")} {
+		if _, ok := fx.st.Get(id); ok {
+			t.Fatalf("a poison event started run %s", id)
+		}
+	}
+
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	c := apiClient{t, srv}
+	status, body := c.do("GET", "/deadletters", "")
+	dls, _ := body["dead_letters"].([]any)
+	if status != 200 || len(dls) != 2 {
+		t.Fatalf("GET /deadletters: %d %v", status, body)
+	}
+	first := dls[0].(map[string]any) // the two topics' consumers run concurrently: either may be first
+	if first["id"] != "bad-1" {
+		first = dls[1].(map[string]any)
+	}
+	if first["topic"] != "accounts" || first["event"] != "signup.requested" || first["id"] != "bad-1" ||
+		!strings.Contains(first["reason"].(string), "cannot start flow Signup") || first["time"] == nil ||
+		first["payload_text"] != `{"Customer": ` {
+		t.Fatalf("dead letter %v", first)
+	}
+	status, body = c.do("GET", "/deadletters?topic=orders&event=order.placed", "")
+	dls, _ = body["dead_letters"].([]any)
+	if status != 200 || len(dls) != 1 {
+		t.Fatalf("GET /deadletters?topic=orders: %d %v", status, body)
+	}
+	if d := dls[0].(map[string]any); d["id"] != "bad-2" || !strings.Contains(d["reason"].(string), "GenOrder") ||
+		!strings.Contains(string(mustJSON(t, d["payload"])), `"order_id":42`) {
+		t.Fatalf("dead letter %v", d)
+	}
+	if status, body = c.do("GET", "/deadletters?topic=nope", ""); status != 200 || len(body["dead_letters"].([]any)) != 0 {
+		t.Fatalf("GET /deadletters?topic=nope: %d %v", status, body)
+	}
+
+	// Redelivered: still dead, still acknowledged, and later events go on.
+	publishRaw(t, fx.broker, "bad-1", "accounts", "signup.requested", `{"Customer": `)
+	publishRaw(t, fx.broker, "good-3", "accounts", "signup.requested", `{"Customer": {"Email": "fay"}}`)
+	waitParked(t, e, derivedRunID("Signup", "e", "good-3"))
+	if dls, _ := e.DeadLetters("", ""); len(dls) != 2 {
+		t.Fatalf("dead letters after the redelivery: %+v", dls)
+	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// startJSONEngine starts an engine with the JSON flows of doc.
+func startJSONEngine(t *testing.T, opts Options, doc string) *Engine {
+	t.Helper()
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("flows.json", []byte(doc)); err != nil {
+		t.Fatal(err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+const payFlow = `{"version": 1, "flows": [{
+  "name": "Pay", "state": "PayState",
+  "triggers": [{"kind": "rpc", "endpoint": "Pay.Start"}],
+  "steps": [{"name": "AwaitPayment", "irreversible": true,
+    "action": {"kind": "await", "topic": "payments", "event": "order.paid", "response": "Payment", "correlate": "OrderID", "timeout": "100h"}}]
+}]}`
+
+// An awaited event that no run takes expires after the inbox's retention
+// (counted from its arrival), and the expiry is recorded: the event does
+// not complete a run that starts later and awaits it. A claimed message
+// expires the same way, counted from its claim.
+func TestUnmatchedEventExpires(t *testing.T) {
+	st := store.NewMemory()
+	broker := NewMemoryBroker()
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	e := startJSONEngine(t, Options{Store: st, Broker: broker, Clock: clock, InboxRetention: 2 * time.Hour}, payFlow)
+	defer closeEngine(t, e)
+	payOrder(t, broker, "stray", 7) // no run awaits order "stray" yet
+	stray := store.MessageKey{Topic: "payments", Event: "order.paid", ID: "pay-stray"}
+	waitFor(t, "the stray payment pending", func() bool { _, ok, _ := st.GetMessage(stray); return ok })
+	clock.Advance(2*time.Hour - time.Minute)
+	time.Sleep(10 * time.Millisecond) // let a wrong expiry show
+	if m, ok, _ := st.GetMessage(stray); !ok || m.State != store.MessagePending {
+		t.Fatalf("before the retention ends: %+v, %v", m, ok)
+	}
+	// Time goes on (a minute per look, so that the expiry timer fires
+	// whenever it was armed).
+	waitFor(t, "the stray payment expired", func() bool {
+		clock.Advance(time.Minute)
+		_, ok, _ := st.GetMessage(stray)
+		return !ok
+	})
+
+	late, err := e.StartRun(context.Background(), "Pay", json.RawMessage(`{"OrderID":"stray"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, late)
+	time.Sleep(20 * time.Millisecond) // let a wrong delivery show
+	if i, _ := st.Get(late); i.State != runtime.StateRunning {
+		t.Fatalf("the run awaiting an expired event is %s", i.State)
+	}
+	// A new payment for it completes it.
+	publish(t, broker, "pay-stray-again", "payments", "order.paid", map[string]any{"correlation_id": "stray", "amount": 9})
+	waitFor(t, "late run done", func() bool { i, _ := st.Get(late); return i.State == runtime.StateDone })
+	s, _ := e.Status(late)
+	if !strings.Contains(string(s.Snapshot), `"amount":9`) {
+		t.Fatalf("late run's state %s", s.Snapshot)
+	}
+	claimed := inboxOf(t, st, store.MessageFilter{})
+	if len(claimed) != 1 || claimed[0].State != store.MessageClaimed {
+		t.Fatalf("inbox: %+v", claimed)
+	}
+	clock.Advance(2*time.Hour - time.Minute)
+	time.Sleep(10 * time.Millisecond)
+	if len(inboxOf(t, st, store.MessageFilter{})) != 1 {
+		t.Fatal("the claimed message expired before the retention")
+	}
+	waitFor(t, "the claimed payment expired", func() bool {
+		clock.Advance(time.Minute)
+		return len(inboxOf(t, st, store.MessageFilter{})) == 0
+	})
+}
+
+// Message IDs are scoped by topic and event: the same ID on two topics is
+// two messages, and a run awaiting both gets both.
+func TestSameMessageIDOnTwoTopics(t *testing.T) {
+	const twoAwaits = `{"version": 1, "flows": [{
+  "name": "Two", "state": "TwoState",
+  "triggers": [{"kind": "rpc", "endpoint": "Two.Start"}],
+  "steps": [
+    {"name": "AwaitA", "action": {"kind": "await", "topic": "a", "event": "x", "response": "A", "timeout": "1h"}, "irreversible": true},
+    {"name": "AwaitB", "action": {"kind": "await", "topic": "b", "event": "x", "response": "B", "timeout": "1h"}, "irreversible": true}
+  ]
+}]}`
+	st := store.NewMemory()
+	broker := NewMemoryBroker()
+	e := startJSONEngine(t, Options{Store: st, Broker: broker}, twoAwaits)
+	defer closeEngine(t, e)
+	id, err := e.StartRun(context.Background(), "Two", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, id)
+	publishRaw(t, broker, "same", "a", "x", `{"n": 1}`)
+	publishRaw(t, broker, "same", "b", "x", `{"n": 2}`)
+	waitFor(t, "run done", func() bool { i, _ := st.Get(id); return i.State == runtime.StateDone })
+	s, _ := e.Status(id)
+	if !strings.Contains(string(s.Snapshot), `"A":{"n":1}`) || !strings.Contains(string(s.Snapshot), `"B":{"n":2}`) {
+		t.Fatalf("state %s", s.Snapshot)
+	}
+}
+
+// The inbox survives a restart: a pending message is delivered to the run
+// that awaits it after the restart, a message claimed for an await before a
+// crash (the claim is durable, the run had not recorded the step's end) is
+// handed to that await again, and dead letters are still listed.
+func TestInboxSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	broker := NewMemoryBroker()
+	effects := &ledger{}
+	st := openStore(t, dir)
+	opts := Options{Store: st, Broker: broker, ID: "gen"}
+	placed := OnEvent("orders", "order.placed")
+	e := startGenEngine(t, opts, effects, 0, placed)
+	crashed := startOrder(t, e, "crashed")
+	waitParked(t, e, crashed)
+	payOrder(t, broker, "later", 5) // pending: no run awaits "later" yet
+	publishRaw(t, broker, "bad", "orders", "order.placed", `[]`)
+	waitFor(t, "pending and dead", func() bool {
+		return len(inboxOf(t, st, store.MessageFilter{State: store.MessagePending})) == 1 &&
+			len(inboxOf(t, st, store.MessageFilter{State: store.MessageDead})) == 1
+	})
+	closeEngine(t, e)
+	// A crash between the claim and the wake: the payment is recorded and
+	// claimed for the parked run's await, and nothing else happened.
+	ctx := context.Background()
+	now := time.Now()
+	paid := store.Message{Topic: "payments", Event: "order.paid", ID: "pay-crashed", Payload: json.RawMessage(`{"correlation_id":"crashed","amount":3}`), Received: now}
+	if _, _, err := st.PutMessage(ctx, paid); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ClaimMessage(ctx, paid.Key(), runtime.Key{RunID: crashed, Step: "AwaitPayment", Visit: 1}.String(), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st = openStore(t, dir)
+	defer st.Close()
+	opts.Store = st
+	e = startGenEngine(t, opts, effects, 0, placed)
+	defer closeEngine(t, e)
+	waitFor(t, "crashed run done", func() bool { i, _ := st.Get(crashed); return i.State == runtime.StateDone })
+	if s, _ := orderState(t, e, crashed); s.Payment.Amount != 3 {
+		t.Fatalf("crashed run's state %+v", s)
+	}
+	later := startOrder(t, e, "later")
+	waitFor(t, "later run done", func() bool { i, _ := st.Get(later); return i.State == runtime.StateDone })
+	if s, _ := orderState(t, e, later); s.Payment.Amount != 5 {
+		t.Fatalf("later run's state %+v", s)
+	}
+	if dls, err := e.DeadLetters("orders", ""); err != nil || len(dls) != 1 || dls[0].ID != "bad" || string(dls[0].Payload) != `[]` {
+		t.Fatalf("dead letters after the restart: %+v, %v", dls, err)
+	}
+	if d := effects.dups(); len(d) > 0 {
+		t.Fatalf("steps ran twice: %v", d)
+	}
+}
