@@ -198,26 +198,32 @@ func (in *inbox) load(context.Context) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for i := range ms {
-		sm := &ms[i]
-		m := &inMsg{k: sm.Key(), received: sm.Received, hi: -1}
-		switch sm.State {
-		case store.MessagePending:
-			m.state, m.payload = msgPending, sm.Payload
-			in.addPending(m)
-			in.setExpiry(m, sm.Received.Add(in.keep))
-		case store.MessageClaimed:
-			m.state, m.by = msgClaimed, sm.ClaimedBy
-			in.claimed[m.by] = m
-			in.setExpiry(m, sm.Updated.Add(in.keep))
-		case store.MessageDead:
-			m.state = msgDead
-			in.setExpiry(m, sm.Updated.Add(in.keepDead))
-		default:
-			continue
-		}
+		m := &inMsg{k: ms[i].Key(), received: ms[i].Received, hi: -1}
 		in.msgs[m.k] = m
+		in.place(m, &ms[i])
 	}
 	return nil
+}
+
+// place indexes m as the store has it (sm), with the expiry its state
+// gives it. in.mu is held.
+func (in *inbox) place(m *inMsg, sm *store.Message) {
+	m.by, m.payload = "", nil
+	switch sm.State {
+	case store.MessagePending:
+		m.state, m.payload = msgPending, sm.Payload
+		in.addPending(m)
+		in.setExpiry(m, sm.Received.Add(in.keep))
+	case store.MessageClaimed:
+		m.state, m.by = msgClaimed, sm.ClaimedBy
+		if in.claimed[m.by] == nil {
+			in.claimed[m.by] = m
+		}
+		in.setExpiry(m, sm.Updated.Add(in.keep))
+	default:
+		m.state = msgDead
+		in.setExpiry(m, sm.Updated.Add(in.keepDead))
+	}
 }
 
 // consume makes sure the engine receives topic/event.
@@ -627,10 +633,12 @@ func (in *inbox) expire(m *inMsg) {
 		msgClaimed: store.MessageClaimed, msgDead: store.MessageDead}[m.state]
 	in.mu.Unlock()
 	err := in.st.ExpireMessage(in.ctx, m.k, from, in.now())
-	if err != nil && !errors.Is(err, store.ErrUnknownMessage) {
-		if !errors.Is(err, store.ErrMessageState) {
-			in.log.Error("expiring an inbox message", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "error", err)
-		}
+	switch {
+	case errors.Is(err, store.ErrMessageState):
+		in.resync(m)
+		return
+	case err != nil && !errors.Is(err, store.ErrUnknownMessage):
+		in.log.Error("expiring an inbox message", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "error", err)
 		in.mu.Lock()
 		if in.msgs[m.k] == m && m.hi < 0 {
 			in.setExpiry(m, in.clock.Now().Add(time.Minute)) // try again later
@@ -643,6 +651,29 @@ func (in *inbox) expire(m *inMsg) {
 		in.forget(m)
 	}
 	in.mu.Unlock()
+}
+
+// resync takes m, whose expiry found it in another state in the store (an
+// engine sharing the inbox claimed or released it), as the store has it,
+// with the expiry that state gives it.
+func (in *inbox) resync(m *inMsg) {
+	sm, ok, err := in.st.GetMessage(m.k)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.msgs[m.k] != m || m.hi >= 0 { // forgotten, or rescheduled meanwhile
+		return
+	}
+	switch {
+	case err != nil:
+		in.log.Error("reading an inbox message", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "error", err)
+		in.setExpiry(m, in.clock.Now().Add(time.Minute))
+		return
+	case !ok:
+		in.forget(m)
+		return
+	}
+	in.unindex(m)
+	in.place(m, &sm)
 }
 
 // stop ends the consumers and the expiry loop.

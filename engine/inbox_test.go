@@ -267,3 +267,65 @@ func TestInboxSurvivesRestart(t *testing.T) {
 		t.Fatalf("steps ran twice: %v", d)
 	}
 }
+
+// Engines sharing an inbox each expire what they know of it: an expiry that
+// finds the message claimed by another engine takes the claim (and its
+// later expiry) instead, and the message expires once, from its claim.
+func TestInboxExpiryAcrossEngines(t *testing.T) {
+	st := store.NewMemory()
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	newIn := func() *inbox {
+		e, err := New(Options{Store: st, Clock: clock, InboxRetention: 2 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.in.stop)
+		return e.in
+	}
+	a, b := newIn(), newIn()
+	ctx := context.Background()
+	if err := a.receive(ctx, Message{ID: "m", Topic: "t", Event: "e", Payload: json.RawMessage(`{"correlation_id":"c"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	b.start()
+	clock.Advance(time.Hour)
+	got, err := b.take(ctx, &takeReq{key: "r/A", topic: "t", event: "e", correlated: true, value: "c"}, func() error { return errParked })
+	if err != nil || got.ID != "m" {
+		t.Fatalf("take: %+v, %v", got, err)
+	}
+	k := store.MessageKey{Topic: "t", Event: "e", ID: "m"}
+	state := func(in *inbox) (msgState, string, time.Time, bool) {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		m := in.msgs[k]
+		if m == nil {
+			return 0, "", time.Time{}, false
+		}
+		return m.state, m.by, m.expires, true
+	}
+	// Two hours after its arrival, a (which saw it pending) finds it claimed.
+	waitFor(t, "a resynced", func() bool {
+		clock.Advance(time.Minute)
+		s, by, _, _ := state(a)
+		return s == msgClaimed && by == "r/A"
+	})
+	if _, _, exp, _ := state(a); !exp.Equal(time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC)) {
+		t.Fatalf("a's expiry %v, want two hours after the claim", exp)
+	}
+	if m, ok, _ := st.GetMessage(k); !ok || m.ClaimedBy != "r/A" {
+		t.Fatalf("the claimed message expired from its arrival: %+v, %v", m, ok)
+	}
+	waitFor(t, "expired on both", func() bool {
+		clock.Advance(time.Minute)
+		_, _, _, inA := state(a)
+		_, _, _, inB := state(b)
+		return !inA && !inB
+	})
+	if _, ok, _ := st.GetMessage(k); ok {
+		t.Fatal("the message is still in the store")
+	}
+}
