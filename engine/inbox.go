@@ -405,6 +405,9 @@ func (in *inbox) claim(ctx context.Context, m *inMsg, key string) (store.Message
 	if in.reserved[key] == m {
 		delete(in.reserved, key)
 	}
+	// Unless m moved meanwhile (dead-lettered, or expiring: its expiry
+	// finds it claimed and reads it back).
+	still := m.state == msgReserved && m.by == key
 	switch {
 	case err == nil:
 		got := m.message()
@@ -413,11 +416,15 @@ func (in *inbox) claim(ctx context.Context, m *inMsg, key string) (store.Message
 		in.setExpiry(m, now.Add(in.keep))
 		return got, nil
 	case errors.Is(err, store.ErrMessageState), errors.Is(err, store.ErrUnknownMessage):
-		in.forget(m)
+		if still {
+			in.forget(m)
+		}
 		return store.Message{}, errLost
 	}
-	m.state, m.by = msgPending, ""
-	in.addPending(m)
+	if still {
+		m.state, m.by = msgPending, ""
+		in.addPending(m)
+	}
 	return store.Message{}, err
 }
 
