@@ -329,3 +329,48 @@ func TestInboxExpiryAcrossEngines(t *testing.T) {
 		t.Fatal("the message is still in the store")
 	}
 }
+
+// A claim given back (release) makes the message pending again, for
+// another await; a message claimed for a key is handed to that key again
+// and to no other.
+func TestInboxClaimReleaseRetake(t *testing.T) {
+	st := store.NewMemory()
+	e, err := New(Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := e.in
+	ctx := context.Background()
+	if err := in.receive(ctx, Message{ID: "m", Topic: "t", Event: "e", Payload: json.RawMessage(`{"order":{"id":"o-1"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	none := func() error { return errParked }
+	req := func(key, field, value string) *takeReq {
+		return &takeReq{key: key, topic: "t", event: "e", correlated: true, field: field, value: value}
+	}
+	if _, err := in.take(ctx, req("r1/A", "", "o-1"), none); err != errParked {
+		t.Fatalf("correlation_id is not there: %v", err)
+	}
+	got, err := in.take(ctx, req("r1/A", "order.id", "o-1"), none)
+	if err != nil || got.ID != "m" {
+		t.Fatalf("take by path: %+v, %v", got, err)
+	}
+	if _, err := in.take(ctx, req("r2/A", "order.id", "o-1"), none); err != errParked {
+		t.Fatalf("a claimed message went to another key: %v", err)
+	}
+	if again, err := in.take(ctx, req("r1/A", "order.id", "o-1"), none); err != nil || string(again.Payload) != string(got.Payload) {
+		t.Fatalf("handed again: %+v, %v", again, err)
+	}
+	if err := in.release(ctx, "r1/A"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _, _ := st.GetMessage(got.Key()); m.State != store.MessagePending {
+		t.Fatalf("after release: %+v", m)
+	}
+	if got, err := in.take(ctx, req("r2/A", "order.id", "o-1"), none); err != nil || got.ID != "m" {
+		t.Fatalf("take after release: %+v, %v", got, err)
+	}
+	if m, _, _ := st.GetMessage(got.Key()); m.ClaimedBy != "r2/A" {
+		t.Fatalf("claimed by %q, want r2/A", m.ClaimedBy)
+	}
+}
