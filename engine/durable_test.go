@@ -66,13 +66,14 @@ func TestParkedRunSurvivesRestart(t *testing.T) {
 	if _, err := runtime.Replay(h); err != nil {
 		t.Fatal(err)
 	}
-	// No inbox record is left pending or claimed.
-	left, _ := st.List(store.Filter{Flow: inboxFlow, NonTerminal: true})
-	for _, r := range left {
-		hist, _ := st.Load(r.RunID)
-		if hist[len(hist)-1].To != inReceived { // the duplicate's own record is "received" only if never applied
-			t.Errorf("inbox record %s left %s", r.RunID, hist[len(hist)-1].To)
-		}
+	// The inbox holds the message once, claimed by the run's await.
+	ms, _ := st.Messages(store.MessageFilter{})
+	if len(ms) != 1 || ms[0].ID != "pay-1" || ms[0].State != store.MessageClaimed || ms[0].ClaimedBy != id+"/AwaitPayment" {
+		t.Errorf("inbox: %+v", ms)
+	}
+	// Runs are runs only.
+	if runs, _ := st.List(store.Filter{}); len(runs) != 1 {
+		t.Errorf("runs: %+v", runs)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -58,10 +59,20 @@ type Options struct {
 	// Store keeps every run's history; the engine resumes unfinished runs
 	// from it when it starts.
 	Store Store
-	// Inbox keeps awaited events until a run takes them, and the IDs of
-	// events already applied (so an event delivered twice is applied once).
-	// Default: Store, under the flow name "$inbox".
-	Inbox Store
+	// Inbox keeps awaited events until a run takes them (so that an event
+	// delivered twice is applied once), and the dead letters. Default:
+	// Store, which must then implement InboxStore (*store.Store and
+	// *store.Memory do).
+	Inbox InboxStore
+	// InboxRetention is how long the inbox keeps a message that no run has
+	// taken, counted from its arrival, and a claimed one, counted from its
+	// claim; then the message expires: recorded, dropped, never delivered
+	// (and its ID is new again). Default DefaultInboxRetention (24h).
+	InboxRetention time.Duration
+	// DeadLetterRetention is how long dead letters stay listed
+	// (GET /deadletters) before they expire. Default
+	// DefaultDeadLetterRetention (7 days).
+	DeadLetterRetention time.Duration
 	// Broker carries events (default: a MemoryBroker of this engine).
 	Broker Broker
 	// Caller makes the rpc steps' requests (for example httpcall.New).
@@ -124,7 +135,8 @@ type Engine struct {
 	firstMu sync.Mutex
 	first   map[string]chan error // run ID -> signalled when its first event is durable
 
-	aw *awaits
+	in *inbox  // awaited events (inbox.go)
+	aw *awaits // parked runs (waiting.go)
 	sc *scheduler
 }
 
@@ -145,7 +157,11 @@ func New(opts Options) (*Engine, error) {
 		return nil, errors.New("engine: Options.Store is required")
 	}
 	if opts.Inbox == nil {
-		opts.Inbox = opts.Store
+		in, ok := opts.Store.(InboxStore)
+		if !ok {
+			return nil, errors.New("engine: Options.Inbox is required: Options.Store does not keep an inbox (InboxStore)")
+		}
+		opts.Inbox = in
 	}
 	if opts.Clock == nil {
 		opts.Clock = runtime.RealClock()
@@ -180,7 +196,8 @@ func New(opts Options) (*Engine, error) {
 		first:     map[string]chan error{},
 	}
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())
-	e.aw = newAwaits(e, opts.Inbox)
+	e.in = newInbox(e, opts.Inbox)
+	e.aw = newAwaits(e, e.in)
 	e.sc = newScheduler(e)
 	return e, nil
 }
@@ -325,7 +342,7 @@ func (e *Engine) attach(fe *flowEntry, resume bool) error {
 		}
 	}
 	for _, te := range fe.awaits {
-		if err := e.aw.consume(te[0], te[1]); err != nil {
+		if err := e.in.consume(te[0], te[1]); err != nil {
 			for _, s := range stops {
 				s()
 			}
@@ -338,7 +355,7 @@ func (e *Engine) attach(fe *flowEntry, resume bool) error {
 	return nil
 }
 
-// Start loads the await inbox, resumes every unfinished run of the
+// Start loads the inbox of awaited events, resumes every unfinished run of the
 // registered flows from the store, and starts the triggers. Runs of flows
 // not registered yet resume when their flow is registered.
 func (e *Engine) Start(ctx context.Context) error {
@@ -354,9 +371,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	sort.Slice(flows, func(i, j int) bool { return flows[i].name < flows[j].name })
-	if err := e.aw.load(ctx); err != nil {
+	if err := e.in.load(ctx); err != nil {
 		return err
 	}
+	e.in.start()
 	e.aw.startTimers()
 	for _, fe := range flows {
 		if err := e.attach(fe, true); err != nil {

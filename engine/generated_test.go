@@ -74,13 +74,15 @@ func newGenOrder(e *Engine, effects *ledger, deadline time.Duration) *runtime.Fl
 	return f
 }
 
-func startGenEngine(t *testing.T, opts Options, effects *ledger, deadline time.Duration) *Engine {
+// startGenEngine starts an engine with GenOrder, triggered by the rpc
+// GenOrder.Start and the triggers given.
+func startGenEngine(t *testing.T, opts Options, effects *ledger, deadline time.Duration, triggers ...Trigger) *Engine {
 	t.Helper()
 	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := RegisterFlow(e, newGenOrder(e, effects, deadline), RPC("GenOrder.Start")); err != nil {
+	if err := RegisterFlow(e, newGenOrder(e, effects, deadline), append([]Trigger{RPC("GenOrder.Start")}, triggers...)...); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Start(context.Background()); err != nil {

@@ -28,6 +28,7 @@ const MaxBody = 1 << 20
 //	PUT  /flows  (or POST)         register JSON flows (a `flowgen json` document)
 //	GET  /flows, GET /flows/{flow} list flows, a JSON flow's definition
 //	POST /events/{topic}/{event}   publish an event; body: the payload
+//	GET  /deadletters?topic=T&event=E  the inbox's dead letters
 //
 // Starting a run answers 201 {"run_id": ...} once its first event is
 // durable; ?run_id=ID (or an Idempotency-Key header) chooses the ID, and
@@ -49,6 +50,7 @@ func (e *Engine) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /flows/{flow}", e.httpGetFlow)
 	mux.HandleFunc("POST /events/{topic}/{event}", e.httpPublish)
+	mux.HandleFunc("GET /deadletters", e.httpDeadLetters)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
@@ -370,4 +372,14 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID})
+}
+
+func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	dls, err := e.DeadLetters(q.Get("topic"), q.Get("event"))
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": dls})
 }

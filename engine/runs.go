@@ -253,18 +253,20 @@ func idempotencyKey(runID, step string, visit int) string {
 }
 
 // triggerHandler starts a run per event: the run ID is derived from the
-// message ID, so an event delivered twice starts one run.
+// message ID, so an event delivered twice starts one run. A payload that
+// can never start the flow (it does not decode into the state) is
+// dead-lettered and acknowledged: redelivering it would fail forever and,
+// on a broker that delivers in order, hold up the events behind it.
 func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) error {
 	return func(ctx context.Context, m Message) error {
-		state, err := eventState(fe, m.Payload)
-		if err != nil {
-			// A payload that can never start the flow is dropped, not retried.
-			e.log.Warn("event does not fit the flow's state; dropped", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "error", err)
+		_, err := e.startRun(ctx, fe, eventState(fe, m.Payload), derivedRunID(fe.name, "e", m.ID))
+		switch {
+		case errors.Is(err, ErrRunExists):
 			return nil
-		}
-		_, err = e.startRun(ctx, fe, state, derivedRunID(fe.name, "e", m.ID))
-		if errors.Is(err, ErrRunExists) {
-			return nil
+		case errors.Is(err, ErrBadState):
+			reason := fmt.Sprintf("cannot start flow %s: %v", fe.name, err)
+			e.log.Warn("event dead-lettered", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "reason", reason)
+			return e.in.deadLetter(ctx, m, reason)
 		}
 		return err
 	}
@@ -273,18 +275,18 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 // eventState is the initial state of a run started by an event: for a JSON
 // flow, the payload's members when it is an object, else {"payload": it};
 // for a generated flow, the payload decoded into the state type.
-func eventState(fe *flowEntry, payload json.RawMessage) (json.RawMessage, error) {
+func eventState(fe *flowEntry, payload json.RawMessage) json.RawMessage {
 	if fe.def == nil {
-		return payload, nil
+		return payload
 	}
 	p := strings.TrimSpace(string(payload))
 	if strings.HasPrefix(p, "{") {
-		return payload, nil
+		return payload
 	}
 	if p == "" {
 		p = "null"
 	}
-	return json.RawMessage(`{"payload":` + p + `}`), nil
+	return json.RawMessage(`{"payload":` + p + `}`)
 }
 
 // derivedRunID is a run ID that the same cause always gives: flow, kind of
@@ -322,7 +324,6 @@ func (s engineSink) Emit(ctx context.Context, ev runtime.Event) error {
 	if err != nil {
 		return err
 	}
-	e.aw.emitted(&ev)
 	if e.draining.Load() && !isTerminal(ev.To) {
 		return errDraining
 	}
@@ -452,17 +453,5 @@ type RunStatus struct {
 // History returns a run's events.
 func (e *Engine) History(runID string) ([]runtime.Event, error) { return e.store.Load(runID) }
 
-// Runs lists runs (flows' runs only, not the inbox's records).
-func (e *Engine) Runs(f store.Filter) ([]store.RunInfo, error) {
-	runs, err := e.store.List(f)
-	if err != nil {
-		return nil, err
-	}
-	out := runs[:0]
-	for _, r := range runs {
-		if r.Flow != inboxFlow {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
+// Runs lists runs.
+func (e *Engine) Runs(f store.Filter) ([]store.RunInfo, error) { return e.store.List(f) }

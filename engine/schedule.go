@@ -94,13 +94,7 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 		if next.IsZero() {
 			return // a cron expression that never fires again
 		}
-		var fire <-chan time.Time
-		cancel := func() bool { return false }
-		if st, ok := clock.(stoppable); ok {
-			fire, cancel = st.Timer(next.Sub(now))
-		} else {
-			fire = clock.After(next.Sub(now))
-		}
+		fire, cancel := clockTimer(clock, next.Sub(now))
 		select {
 		case <-fire:
 		case <-stop:

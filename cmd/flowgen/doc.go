@@ -11,6 +11,7 @@
 //	flowgen json FILE
 //	flowgen runs -store DIR [-flow NAME] [-status STATE] [-json]
 //	flowgen history -store DIR [-json] RUN
+//	flowgen inbox -store DIR [-topic T] [-event E] [-state STATE] [-json]
 //	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-service NAME=URL]... [-nats URL] [-id ID]
 //	flowgen version
 //	flowgen help [verb]
@@ -114,17 +115,25 @@
 // and the JSON form do not depend on Go types. An input with an error
 // prints its diagnostics and nothing on stdout.
 //
-// # Runs and history
+// # Runs, history and inbox
 //
 //	flowgen runs -store DIR [-flow NAME] [-status STATE|active] [-json]
 //	flowgen history -store DIR [-json] RUN
+//	flowgen inbox -store DIR [-topic T] [-event E] [-state pending|claimed|dead] [-json]
 //
 // Runs lists the runs recorded in a durable store (runtime/store): run ID,
 // flow, state, current or last step, number of events and the time of the
 // last event. History prints the timeline of one run: each event's time,
 // sequence number, step, transition, attempt, outcome and error; with -json,
-// the events in full, state snapshots included. The store is opened
-// read-only, so a service may have it open at the same time.
+// the events in full, state snapshots included. Inbox lists the messages a
+// flow engine keeps in the store's inbox, in the order they arrived: topic,
+// event, ID, state, arrival, last change, and the idempotency key of the
+// await that claimed the message or the reason it is dead. Pending messages
+// wait for a run to take them; dead letters (-state dead) will never be
+// delivered, for example an event whose payload cannot start its flow's
+// run. -topic and -event select; -json prints the messages in full,
+// payloads included (payload_text for one that is not JSON). The store is
+// opened read-only, so a service may have it open at the same time.
 //
 // # Serve
 //
@@ -134,8 +143,9 @@
 // in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
 // POST /flows/{flow}/runs and POST /rpc/{endpoint} start runs, GET
 // /runs/{id}, GET /runs/{id}/history and GET /runs read them, POST
-// /runs/{id}/abort aborts one, PUT /flows defines flows (saved into -flows)
-// and POST /events/{topic}/{event} publishes an event. rpc steps call the
+// /runs/{id}/abort aborts one, PUT /flows defines flows (saved into -flows),
+// POST /events/{topic}/{event} publishes an event and GET /deadletters lists
+// the dead letters. The store keeps the engine's inbox too (flowgen inbox). rpc steps call the
 // services given with -service (POST URL/<endpoint>, JSON); events go through
 // an in-process broker, or NATS JetStream with -nats (durable consumer named
 // by -id). POST /echo/{endpoint} answers with its request body, a stand-in

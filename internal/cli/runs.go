@@ -1,6 +1,6 @@
 package cli
 
-// The verbs that read a durable store: runs and history. Owned with
+// The verbs that read a durable store: runs, history and inbox. Owned with
 // runtime/store; registered by the init below so that cli.go stays as is.
 
 import (
@@ -23,7 +23,7 @@ import (
 // sets verbs) runs first: Go runs a package's init functions in the order
 // its files are presented to the compiler, sorted by name.
 func init() {
-	verbs = append(verbs, runsVerb, historyVerb)
+	verbs = append(verbs, runsVerb, historyVerb, inboxVerb)
 }
 
 var runStates = []runtime.RunState{

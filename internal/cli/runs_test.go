@@ -16,11 +16,7 @@ import (
 // storeWithRuns writes two runs: one compensated, one still running.
 func storeWithRuns(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, st := newStore(t)
 	defer st.Close()
 	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
 	ev := func(run, flow string, seq int, step, from, to string, attempt int, outcome, errText string) runtime.Event {
@@ -159,4 +155,15 @@ func TestStoreVerbErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut, c.code, c.msg)
 		}
 	}
+}
+
+// newStore opens a new store in a temporary directory.
+func newStore(t *testing.T) (string, *store.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, st
 }

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -145,14 +144,8 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	// Awaited events are kept in a store of their own, so that the runs
-	// store lists runs only (flowgen runs -store DIR).
-	inbox, err := store.Open(filepath.Join(cfg.store, "inbox"), store.Options{})
-	if err != nil {
-		return fmt.Errorf("open inbox: %w", err)
-	}
-	defer inbox.Close()
-	opts := engine.Options{Store: st, Inbox: inbox, ID: cfg.id, FlowsDir: cfg.flows, Logger: log,
+	// The store keeps the inbox too (flowgen inbox -store DIR).
+	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log,
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
 		// command links the parser anyway; an embedded engine loads JSON.
 		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {

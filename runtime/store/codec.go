@@ -10,21 +10,42 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// Events are stored in a compact binary form rather than their JSON form:
+// Records are stored in a compact binary form rather than a JSON form:
 // opening a store decodes every record to rebuild the index, and this form
-// decodes several times faster. codecVersion is the first byte of every
-// record, so the format can change without guessing.
+// decodes several times faster. The first byte of every record is its kind,
+// so that kinds (and new versions of a kind) can be added without guessing;
+// a kind this code does not know makes Open fail, naming the record.
 //
-//	version  byte (1)
+// An event of a run (kind 1, the store's first format):
+//
+//	kind     byte (1)
 //	seq      uvarint
 //	time     varint Unix nanoseconds, varint zone offset in seconds
 //	attempt  varint
 //	run, flow, step, from, to, outcome, error, state: uvarint length + bytes
-//	payload: uvarint length + bytes (version 2)
-//	wait: uvarint length + its JSON form, 0 for none (version 2)
 //
-// Version 1 records (without payload and wait) are still read.
-const codecVersion = 2
+// An event of a run that may wait (kind 3, written since runs record their
+// waits): kind 1's fields, then
+//
+//	payload  uvarint length + bytes (the event that woke the run)
+//	wait     uvarint length + the Wait's JSON form, 0 for none
+//
+// Kind 1 records are still read.
+//
+// A transition of an inbox message (kind 2) is described in inbox.go.
+const (
+	kindEventV1 = 1
+	kindMessage = 2
+	kindEvent   = 3
+)
+
+// appendTime appends t as Unix nanoseconds and its zone offset, so that it
+// reads back in the same zone (a fixed one).
+func appendTime(b []byte, t time.Time) []byte {
+	_, off := t.Zone()
+	b = binary.AppendVarint(b, t.UnixNano())
+	return binary.AppendVarint(b, int64(off))
+}
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -33,11 +54,9 @@ func appendString(b []byte, s string) []byte {
 
 // encodeEvent appends the record form of e to b.
 func encodeEvent(b []byte, e *runtime.Event) []byte {
-	b = append(b, codecVersion)
+	b = append(b, kindEvent)
 	b = binary.AppendUvarint(b, e.Seq)
-	_, off := e.Time.Zone()
-	b = binary.AppendVarint(b, e.Time.UnixNano())
-	b = binary.AppendVarint(b, int64(off))
+	b = appendTime(b, e.Time)
 	b = binary.AppendVarint(b, int64(e.Attempt))
 	b = appendString(b, e.RunID)
 	b = appendString(b, e.Flow)
@@ -52,7 +71,7 @@ func encodeEvent(b []byte, e *runtime.Event) []byte {
 	b = append(b, e.Payload...)
 	var wait []byte
 	if e.Wait != nil {
-		wait, _ = json.Marshal(e.Wait) // a struct of strings, a bool and times: it encodes
+		wait, _ = json.Marshal(e.Wait) // strings, a bool and times: it encodes
 	}
 	b = binary.AppendUvarint(b, uint64(len(wait)))
 	return append(b, wait...)
@@ -107,18 +126,38 @@ func (d *decoder) bytes() []byte {
 
 func (d *decoder) string() string { return string(d.bytes()) }
 
+func (d *decoder) time() time.Time {
+	nanos, off := d.varint(), d.varint()
+	t := time.Unix(0, nanos)
+	if off == 0 {
+		return t.UTC()
+	}
+	return t.In(time.FixedZone("", int(off)))
+}
+
+// end reports a decoding error, or bytes left over after the record.
+func (d *decoder) end(what string) error {
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("%d trailing bytes in %s record", len(d.b), what)
+	}
+	return nil
+}
+
 // decodeEvent decodes a record. The event does not alias p.
 func decodeEvent(p []byte) (runtime.Event, error) {
 	if len(p) == 0 {
 		return runtime.Event{}, errShort
 	}
-	if p[0] != codecVersion && p[0] != 1 {
-		return runtime.Event{}, fmt.Errorf("unsupported event record version %d", p[0])
+	if p[0] != kindEvent && p[0] != kindEventV1 {
+		return runtime.Event{}, fmt.Errorf("record of kind %d is not an event", p[0])
 	}
 	d := decoder{b: p[1:]}
 	var e runtime.Event
 	e.Seq = d.uvarint()
-	nanos, off := d.varint(), d.varint()
+	e.Time = d.time()
 	e.Attempt = int(d.varint())
 	e.RunID = d.string()
 	e.Flow = d.string()
@@ -130,7 +169,7 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 	if st := d.bytes(); len(st) > 0 {
 		e.State = append([]byte(nil), st...)
 	}
-	if p[0] >= 2 {
+	if p[0] == kindEvent {
 		if pl := d.bytes(); len(pl) > 0 {
 			e.Payload = append([]byte(nil), pl...)
 		}
@@ -141,17 +180,8 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 			}
 		}
 	}
-	if d.err != nil {
-		return runtime.Event{}, d.err
-	}
-	if len(d.b) != 0 {
-		return runtime.Event{}, fmt.Errorf("%d trailing bytes in event record", len(d.b))
-	}
-	e.Time = time.Unix(0, nanos)
-	if off == 0 {
-		e.Time = e.Time.UTC()
-	} else {
-		e.Time = e.Time.In(time.FixedZone("", int(off)))
+	if err := d.end("event"); err != nil {
+		return runtime.Event{}, err
 	}
 	return e, nil
 }

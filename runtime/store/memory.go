@@ -12,16 +12,22 @@ import (
 // Memory is the store's API kept in memory, for tests: the same sequence
 // checks, listing and resume as Store, nothing durable.
 type Memory struct {
-	mu     sync.RWMutex
-	idx    index
-	events [][]runtime.Event
+	inboxOps // PutMessage, ClaimMessage, ...: the inbox (inbox.go)
+	mu       sync.RWMutex
+	idx      index
+	events   [][]runtime.Event
+	inbox    inboxIndex
 }
 
 var _ runtime.Sink = (*Memory)(nil)
 var _ runtime.HistoryLoader = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory { return &Memory{idx: newIndex()} }
+func NewMemory() *Memory {
+	m := &Memory{idx: newIndex(), inbox: newInboxIndex(true)}
+	m.inboxOps = inboxOps{m}
+	return m
+}
 
 // Emit implements runtime.Sink.
 func (m *Memory) Emit(ctx context.Context, e runtime.Event) error {

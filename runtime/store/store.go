@@ -1,7 +1,10 @@
 // Package store keeps flow runs' histories durably: an embedded append-only
 // log (no server, no cgo) that implements runtime.Sink, reads a run's history
 // back, lists runs by flow and state, and resumes unfinished runs after a
-// restart (ResumeAll). Memory is the same API in memory, for tests.
+// restart (ResumeAll). The same log keeps an engine's inbox: the messages
+// runs wait for, each with its state (pending, claimed, dead), changed by
+// PutMessage, ClaimMessage, ReleaseMessage, DeadLetter and ExpireMessage.
+// Memory is the same API in memory, for tests.
 //
 // Emit returns only after the event is written and synced; concurrent runs
 // share syncs (group commit). See docs/store.md for the format, the crash
@@ -60,12 +63,15 @@ type Options struct {
 // Store is the durable store. It is safe for concurrent use; one process
 // at a time may open a directory.
 type Store struct {
-	log *wal.Log
+	inboxOps // PutMessage, ClaimMessage, ...: the inbox (inbox.go)
+	log      *wal.Log
 
 	mu       sync.RWMutex
 	idx      index
 	pos      [][]wal.Pos         // per run (index position): where its events are
 	inflight map[string]struct{} // runs with an Emit between check and index
+	inbox    inboxIndex
+	msgBusy  map[MessageKey]chan struct{} // messages with a record being written
 
 	bufs sync.Pool
 }
@@ -89,7 +95,8 @@ func OpenReadOnly(dir string) (*Store, error) {
 }
 
 func open(dir string, opts Options, readOnly bool) (*Store, error) {
-	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}}
+	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}, inbox: newInboxIndex(false), msgBusy: map[MessageKey]chan struct{}{}}
+	s.inboxOps = inboxOps{s}
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	l, err := wal.Open(dir, wal.Options{
 		SegmentSize: opts.SegmentSize,
@@ -98,10 +105,7 @@ func open(dir string, opts Options, readOnly bool) (*Store, error) {
 		Hook:        opts.Hook,
 		ReadOnly:    readOnly,
 	}, func(pos wal.Pos, p []byte) error {
-		e, err := decodeEvent(p)
-		if err == nil {
-			err = s.index(pos, &e)
-		}
+		err := s.replay(pos, p)
 		if err != nil {
 			// The record's checksum held, so this is not damage on disk but
 			// an event this code cannot take: say where it is.
@@ -114,6 +118,32 @@ func open(dir string, opts Options, readOnly bool) (*Store, error) {
 	}
 	s.log = l
 	return s, nil
+}
+
+// replay indexes a record read at open.
+func (s *Store) replay(pos wal.Pos, p []byte) error {
+	if len(p) == 0 {
+		return errShort
+	}
+	switch p[0] {
+	case kindEvent, kindEventV1:
+		e, err := decodeEvent(p)
+		if err != nil {
+			return err
+		}
+		return s.index(pos, &e)
+	case kindMessage:
+		r, err := decodeMessage(p)
+		if err != nil {
+			return err
+		}
+		if _, err := s.inbox.check(&r); err != nil {
+			return err
+		}
+		s.inbox.apply(&r, pos)
+		return nil
+	}
+	return fmt.Errorf("unknown record kind %d (a store written by a newer flowgen?)", p[0])
 }
 
 func (s *Store) index(pos wal.Pos, e *runtime.Event) error {

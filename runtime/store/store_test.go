@@ -296,33 +296,10 @@ func TestTornTailAndDamage(t *testing.T) {
 	emitAll(t, s, history("a", "F", doneRun...))
 	emitAll(t, s, history("b", "F", compensatedRun...))
 	s.Close()
-	seg := wal.SegmentPath(base, 1)
-	full, err := os.ReadFile(seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Record boundaries, from a scan of the intact log.
-	var ends []int64
-	l, err := wal.Open(base, wal.Options{}, func(p wal.Pos, payload []byte) error {
-		ends = append(ends, p.Offset+12+int64(len(payload)))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
+	full, ends := segmentAndEnds(t, base)
 	n := len(ends)
 	for cut := ends[n-4]; cut <= ends[n-1]; cut++ {
-		dir := t.TempDir()
-		os.WriteFile(wal.SegmentPath(dir, 1), full[:cut], 0o644)
-		whole := 0
-		for whole < n && ends[whole] <= cut {
-			whole++
-		}
-		s, err := Open(dir, Options{})
-		if err != nil {
-			t.Fatalf("cut at %d: %v", cut, err)
-		}
+		s, dir, whole := openCut(t, full, ends, cut)
 		b, _ := s.Get("b")
 		// Run a has 3 events, b the rest.
 		if b.Events != whole-3 {
@@ -357,4 +334,41 @@ func TestTornTailAndDamage(t *testing.T) {
 			t.Fatalf("flip at %d: %v, want a CorruptError naming the segment", i, err)
 		}
 	}
+}
+
+// segmentAndEnds returns the first segment of the closed log in dir and
+// where each of its records ends, from a scan of the intact log.
+func segmentAndEnds(t *testing.T, dir string) ([]byte, []int64) {
+	t.Helper()
+	full, err := os.ReadFile(wal.SegmentPath(dir, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []int64
+	l, err := wal.Open(dir, wal.Options{}, func(p wal.Pos, payload []byte) error {
+		ends = append(ends, p.Offset+12+int64(len(payload)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	return full, ends
+}
+
+// openCut opens a copy of the log segment full cut at byte cut, and says
+// how many whole records (of those ending at ends) are left.
+func openCut(t *testing.T, full []byte, ends []int64, cut int64) (*Store, string, int) {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(wal.SegmentPath(dir, 1), full[:cut], 0o644)
+	whole := 0
+	for whole < len(ends) && ends[whole] <= cut {
+		whole++
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("cut at %d: %v", cut, err)
+	}
+	return s, dir, whole
 }

@@ -1,0 +1,737 @@
+package engine
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// The inbox keeps the events that runs await, durably, until a run takes
+// them.
+//
+// Awaited events arrive through the broker (one consumer per topic/event,
+// named after the engine, so every engine sees every event) and are first
+// recorded in the store (InboxStore.PutMessage): a message is identified by
+// its topic, event and ID together, and one seen before is not applied
+// again. A new message is offered to what waits for its topic/event (the
+// parked runs, the blocking subscriptions: the offer hook); if one takes it,
+// the message is reserved for its idempotency key, else it stays pending,
+// indexed by topic/event, for the next await that matches it (an event that
+// comes before its run reaches the await is not lost).
+//
+// An await takes a message by claiming it durably (message -> the await's
+// idempotency key) before it applies it: a message claimed for key K is
+// handed to K again after a crash between the claim and the run recording
+// the step's end, and to nobody else. A claim not used is released.
+//
+// Nothing is kept forever: a pending message nobody takes expires after the
+// retention (Options.InboxRetention, from its arrival), a claimed one after
+// the retention from its claim, a dead letter after
+// Options.DeadLetterRetention; expiry is recorded, and an expired message is
+// never delivered. A message that can never be applied (a payload that
+// cannot start its flow's run) is dead-lettered with a reason instead of
+// being redelivered forever.
+//
+// Locks: the inbox's mutex is taken before the parking's (awaits.mu) and
+// the blocking subscriptions' (the offer hook and take's none callback run
+// under it), never after.
+
+// InboxStore is what the engine's inbox needs of a store: *store.Store and
+// *store.Memory implement it (see runtime/store's inbox).
+type InboxStore interface {
+	PutMessage(ctx context.Context, m store.Message) (store.Message, bool, error)
+	ClaimMessage(ctx context.Context, k store.MessageKey, key string, at time.Time) error
+	ReleaseMessage(ctx context.Context, k store.MessageKey, key string, at time.Time) error
+	DeadLetter(ctx context.Context, m store.Message, reason string, at time.Time) error
+	ExpireMessage(ctx context.Context, k store.MessageKey, from store.MessageState, at time.Time) error
+	GetMessage(k store.MessageKey) (store.Message, bool, error)
+	Messages(f store.MessageFilter) ([]store.Message, error)
+}
+
+// Defaults of Options.InboxRetention and Options.DeadLetterRetention.
+const (
+	// DefaultInboxRetention keeps an event nobody awaits yet for a day: long
+	// enough for the runs of a working day to reach their awaits, short
+	// enough that a stray event does not complete an unrelated run started
+	// days later.
+	DefaultInboxRetention = 24 * time.Hour
+	// DefaultDeadLetterRetention keeps dead letters a week, for an operator
+	// to see them after a weekend.
+	DefaultDeadLetterRetention = 7 * 24 * time.Hour
+)
+
+type msgState uint8
+
+const (
+	msgPending  msgState = iota
+	msgReserved          // promised to a key, in memory only (the store has it pending)
+	msgClaimed
+	msgDead
+)
+
+// inMsg is what the inbox keeps in memory of a message.
+type inMsg struct {
+	k        store.MessageKey
+	payload  json.RawMessage // pending and reserved only: read back from the store otherwise
+	received time.Time
+	state    msgState
+	by       string // reserved or claimed for this key
+	expires  time.Time
+	hi       int // index in the expiry heap
+
+	corr              string // the payload's runtime.CorrelationField, computed once
+	hasCorr, corrDone bool
+}
+
+// correlation is the payload's value at field ("": runtime.CorrelationField),
+// as awaits compare it (runtime.Correlation); the default field's is
+// computed once per message. The inbox's mutex is held.
+func (m *inMsg) correlation(field string) (string, bool) {
+	if field != "" && field != runtime.CorrelationField {
+		return runtime.Correlation(m.payload, field)
+	}
+	if !m.corrDone {
+		m.corr, m.hasCorr = runtime.Correlation(m.payload, "")
+		m.corrDone = true
+	}
+	return m.corr, m.hasCorr
+}
+
+func (m *inMsg) message() store.Message {
+	return store.Message{Topic: m.k.Topic, Event: m.k.Event, ID: m.k.ID, Payload: m.payload, Received: m.received}
+}
+
+// takeReq is what an await asks the inbox for.
+type takeReq struct {
+	key          string // the await's idempotency key
+	topic, event string
+	correlated   bool
+	field, value string // the payload path ("": correlation_id) and the value it must have
+	// accept, if set, is offered the candidates that correlate, under the
+	// inbox's lock; the message it accepts is the one taken. A blocking
+	// subscription's handler, which keeps the payload it accepts.
+	accept func([]byte) bool
+}
+
+func (r *takeReq) matches(m *inMsg) bool {
+	if r.correlated {
+		if v, ok := m.correlation(r.field); !ok || v != r.value {
+			return false
+		}
+	}
+	return r.accept == nil || r.accept(m.payload)
+}
+
+// offerFunc is the offer hook: it is called, under the inbox's lock, with
+// each message that becomes pending (it arrived, or a reservation or claim
+// was given back). It returns the key the message is reserved for ("": it
+// stays pending) and what to do once the lock is released (wake the run).
+type offerFunc func(m *inMsg) (key string, then func())
+
+type inbox struct {
+	st       InboxStore
+	clock    runtime.Clock
+	log      *slog.Logger
+	keep     time.Duration
+	keepDead time.Duration
+	broker   Broker
+	consumer string          // the broker consumer's name: every engine its own
+	ctx      context.Context // of the broker consumers
+	offer    offerFunc
+
+	mu        sync.Mutex
+	msgs      map[store.MessageKey]*inMsg // every message of the inbox known here
+	pending   map[teKey][]*inMsg          // oldest first
+	reserved  map[string]*inMsg           // by the key it is promised to
+	claimed   map[string]*inMsg           // by the key that claimed it
+	expiry    msgHeap
+	consumers map[teKey]func()
+	stopped   bool
+
+	rearm chan struct{}
+	quit  chan struct{}
+	on    bool
+	bg    sync.WaitGroup
+}
+
+type teKey [2]string
+
+func newInbox(e *Engine, st InboxStore) *inbox {
+	keep, keepDead := e.opts.InboxRetention, e.opts.DeadLetterRetention
+	if keep <= 0 {
+		keep = DefaultInboxRetention
+	}
+	if keepDead <= 0 {
+		keepDead = DefaultDeadLetterRetention
+	}
+	return &inbox{
+		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead,
+		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx,
+		msgs:      map[store.MessageKey]*inMsg{},
+		pending:   map[teKey][]*inMsg{},
+		reserved:  map[string]*inMsg{},
+		claimed:   map[string]*inMsg{},
+		consumers: map[teKey]func(){},
+		rearm:     make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+	}
+}
+
+func (in *inbox) now() time.Time { return in.clock.Now().Round(0) }
+
+// load rebuilds the inbox's index from the store (on Start): pending
+// messages with their payloads, claimed ones by key, dead ones for their
+// expiry. Messages already past their retention expire at once.
+func (in *inbox) load(context.Context) error {
+	ms, err := in.st.Messages(store.MessageFilter{})
+	if err != nil {
+		return fmt.Errorf("engine: loading the inbox: %w", err)
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for i := range ms {
+		m := &inMsg{k: ms[i].Key(), received: ms[i].Received, hi: -1}
+		in.msgs[m.k] = m
+		in.place(m, &ms[i])
+	}
+	return nil
+}
+
+// place indexes m as the store has it (sm), with the expiry its state
+// gives it. in.mu is held.
+func (in *inbox) place(m *inMsg, sm *store.Message) {
+	m.by, m.payload = "", nil
+	switch sm.State {
+	case store.MessagePending:
+		m.state, m.payload = msgPending, sm.Payload
+		in.addPending(m)
+		in.setExpiry(m, sm.Received.Add(in.keep))
+	case store.MessageClaimed:
+		m.state, m.by = msgClaimed, sm.ClaimedBy
+		if in.claimed[m.by] == nil {
+			in.claimed[m.by] = m
+		}
+		in.setExpiry(m, sm.Updated.Add(in.keep))
+	default:
+		m.state = msgDead
+		in.setExpiry(m, sm.Updated.Add(in.keepDead))
+	}
+}
+
+// consume makes sure the engine receives topic/event.
+func (in *inbox) consume(topic, event string) error {
+	k := teKey{topic, event}
+	in.mu.Lock()
+	if _, ok := in.consumers[k]; ok || in.stopped {
+		in.mu.Unlock()
+		return nil
+	}
+	in.consumers[k] = func() {}
+	in.mu.Unlock()
+	stop, err := in.broker.Consume(in.ctx, in.consumer, topic, event, in.receive)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err != nil {
+		delete(in.consumers, k)
+		return fmt.Errorf("engine: consuming %s %s: %w", topic, event, err)
+	}
+	in.consumers[k] = stop
+	return nil
+}
+
+// receive handles an awaited event from the broker: record it (once per
+// topic, event and ID), then offer it. It acknowledges (returns nil) only
+// once the event is durable in the inbox.
+func (in *inbox) receive(ctx context.Context, msg Message) error {
+	k := store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}
+	in.mu.Lock()
+	_, known := in.msgs[k]
+	in.mu.Unlock()
+	if known {
+		return nil
+	}
+	cur, _, err := in.st.PutMessage(ctx, store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: in.now()})
+	if err != nil {
+		return err
+	}
+	// Recorded before (by this engine before a restart, or by another engine
+	// sharing the inbox): only a message nobody took is news.
+	if cur.State != store.MessagePending {
+		return nil
+	}
+	in.mu.Lock()
+	if _, known := in.msgs[k]; known || in.stopped {
+		in.mu.Unlock()
+		return nil
+	}
+	m := &inMsg{k: k, payload: cur.Payload, received: cur.Received, hi: -1}
+	in.msgs[k] = m
+	in.setExpiry(m, cur.Received.Add(in.keep))
+	then := in.offerLocked(m)
+	in.mu.Unlock()
+	if then != nil {
+		then()
+	}
+	return nil
+}
+
+// offerLocked offers m, pending, to the offer hook: it is reserved for the
+// key the hook names, or added to the pending messages. in.mu is held; the
+// caller runs what it returns after unlocking.
+func (in *inbox) offerLocked(m *inMsg) func() {
+	m.state, m.by = msgPending, ""
+	if !in.expires(m) && in.offer != nil {
+		if key, then := in.offer(m); key != "" {
+			m.state, m.by = msgReserved, key
+			in.reserved[key] = m
+			return then
+		}
+	}
+	in.addPending(m)
+	return nil
+}
+
+// expires reports whether m's retention is over (it is about to expire and
+// must not be delivered). in.mu is held.
+func (in *inbox) expires(m *inMsg) bool { return !in.clock.Now().Before(m.expires) }
+
+func (in *inbox) addPending(m *inMsg) {
+	k := teKey{m.k.Topic, m.k.Event}
+	in.pending[k] = append(in.pending[k], m)
+}
+
+func (in *inbox) dropPending(m *inMsg) {
+	k := teKey{m.k.Topic, m.k.Event}
+	list := in.pending[k]
+	for i, x := range list {
+		if x == m {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(in.pending, k)
+	} else {
+		in.pending[k] = list
+	}
+}
+
+// take returns the message the await r takes, claimed for r.key: one
+// claimed for it before (a crash or a failed attempt came between the claim
+// and the step's end), the one reserved for it by the offer hook (the event
+// that woke its run), or the oldest pending one it matches. When there is
+// none, take calls none under the inbox's lock, so that a message arriving
+// meanwhile is offered only after none has run (none parks the run, or
+// registers a subscription, where the offer hook finds it), and returns
+// none's error.
+func (in *inbox) take(ctx context.Context, r *takeReq, none func() error) (store.Message, error) {
+	for {
+		in.mu.Lock()
+		if m := in.claimed[r.key]; m != nil {
+			in.mu.Unlock()
+			return in.claimedMessage(m, r)
+		}
+		m := in.reserved[r.key]
+		if m != nil && in.expires(m) {
+			m = nil // expiring: not delivered
+		}
+		if m == nil {
+			m = in.match(r)
+		}
+		if m == nil {
+			err := none()
+			in.mu.Unlock()
+			return store.Message{}, err
+		}
+		in.mu.Unlock()
+		got, err := in.claim(ctx, m, r.key)
+		if !errors.Is(err, errLost) {
+			return got, err
+		}
+		// Another engine took it, or it expired: look again.
+	}
+}
+
+// claimedMessage reads back the payload of m, claimed for r.key.
+func (in *inbox) claimedMessage(m *inMsg, r *takeReq) (store.Message, error) {
+	sm, ok, err := in.st.GetMessage(m.k)
+	switch {
+	case err != nil:
+		return store.Message{}, err
+	case !ok || sm.State != store.MessageClaimed || sm.ClaimedBy != r.key:
+		return store.Message{}, fmt.Errorf("engine: message %s claimed by %s is gone from the inbox", m.k, r.key)
+	}
+	if r.accept != nil && !r.accept(sm.Payload) {
+		return store.Message{}, runtime.Permanent(fmt.Errorf("engine: %s refused message %s claimed for it", r.key, m.k))
+	}
+	return sm, nil
+}
+
+// match finds the oldest pending message r matches and reserves it for
+// r.key. in.mu is held.
+func (in *inbox) match(r *takeReq) *inMsg {
+	for _, m := range in.pending[teKey{r.topic, r.event}] {
+		if !in.expires(m) && r.matches(m) {
+			in.dropPending(m)
+			m.state, m.by = msgReserved, r.key
+			in.reserved[r.key] = m
+			return m
+		}
+	}
+	return nil
+}
+
+// errLost: the message to claim went to another key (on another engine
+// sharing the inbox) or expired.
+var errLost = errors.New("engine: message taken by another engine, or expired")
+
+// claim records durably that key takes m (reserved for it) and returns it,
+// with its payload. It fails with errLost when the store has it claimed by
+// another key or no longer has it (m is forgotten here); on another error m
+// is pending again.
+func (in *inbox) claim(ctx context.Context, m *inMsg, key string) (store.Message, error) {
+	now := in.now()
+	err := in.st.ClaimMessage(ctx, m.k, key, now)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.reserved[key] == m {
+		delete(in.reserved, key)
+	}
+	// Unless m moved meanwhile (dead-lettered, or expiring: its expiry
+	// finds it claimed and reads it back).
+	still := m.state == msgReserved && m.by == key
+	switch {
+	case err == nil:
+		got := m.message()
+		m.state, m.by, m.payload = msgClaimed, key, nil
+		in.claimed[key] = m
+		in.setExpiry(m, now.Add(in.keep))
+		return got, nil
+	case errors.Is(err, store.ErrMessageState), errors.Is(err, store.ErrUnknownMessage):
+		if still {
+			in.forget(m)
+		}
+		return store.Message{}, errLost
+	}
+	if still {
+		m.state, m.by = msgPending, ""
+		in.addPending(m)
+	}
+	return store.Message{}, err
+}
+
+// unreserve gives back the message reserved for key and not claimed (the
+// run it was for is no longer waiting for it): it is offered again.
+func (in *inbox) unreserve(key string) {
+	in.mu.Lock()
+	m := in.reserved[key]
+	if m == nil {
+		in.mu.Unlock()
+		return
+	}
+	delete(in.reserved, key)
+	then := in.offerLocked(m)
+	in.mu.Unlock()
+	if then != nil {
+		then()
+	}
+}
+
+// release gives back durably the message claimed for key (its run did not
+// take it after all): it is pending again, and offered again.
+func (in *inbox) release(ctx context.Context, key string) error {
+	in.mu.Lock()
+	m := in.claimed[key]
+	in.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	if err := in.st.ReleaseMessage(ctx, m.k, key, in.now()); err != nil {
+		return err
+	}
+	sm, ok, err := in.st.GetMessage(m.k)
+	if err != nil {
+		return err
+	}
+	in.mu.Lock()
+	if in.claimed[key] == m {
+		delete(in.claimed, key)
+	}
+	if !ok || sm.State != store.MessagePending || in.msgs[m.k] != m {
+		in.forget(m) // moved on meanwhile (another engine)
+		in.mu.Unlock()
+		return nil
+	}
+	m.payload = sm.Payload
+	in.setExpiry(m, m.received.Add(in.keep))
+	then := in.offerLocked(m)
+	in.mu.Unlock()
+	if then != nil {
+		then()
+	}
+	return nil
+}
+
+// deadLetter records that msg is never to be delivered, and why; a
+// redelivery of it is acknowledged without being applied.
+func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) error {
+	now := in.now()
+	sm := store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: now}
+	if err := in.st.DeadLetter(ctx, sm, reason, now); err != nil {
+		return err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	m := in.msgs[sm.Key()]
+	if m != nil {
+		in.unindex(m)
+	} else {
+		m = &inMsg{k: sm.Key(), received: now, hi: -1}
+		in.msgs[m.k] = m
+	}
+	m.state, m.by, m.payload = msgDead, "", nil
+	in.setExpiry(m, now.Add(in.keepDead))
+	return nil
+}
+
+// DeadLetter is a message the engine will never apply, and why.
+type DeadLetter struct {
+	Topic    string    `json:"topic"`
+	Event    string    `json:"event"`
+	ID       string    `json:"id"`
+	Reason   string    `json:"reason"`
+	Time     time.Time `json:"time"`     // when it was dead-lettered
+	Received time.Time `json:"received"` // when it arrived
+	// Payload is the message's payload when it is JSON; PayloadText holds
+	// one that is not.
+	Payload     json.RawMessage `json:"payload,omitempty"`
+	PayloadText string          `json:"payload_text,omitempty"`
+}
+
+// DeadLetters lists the dead letters of the inbox, of topic and event if
+// not "", in the order they arrived. They are kept for
+// Options.DeadLetterRetention.
+func (e *Engine) DeadLetters(topic, event string) ([]DeadLetter, error) {
+	ms, err := e.in.st.Messages(store.MessageFilter{Topic: topic, Event: event, State: store.MessageDead})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeadLetter, len(ms))
+	for i, m := range ms {
+		out[i] = DeadLetter{Topic: m.Topic, Event: m.Event, ID: m.ID, Reason: m.Reason, Time: m.Updated, Received: m.Received}
+		if json.Valid(m.Payload) {
+			out[i].Payload = m.Payload
+		} else {
+			out[i].PayloadText = string(m.Payload)
+		}
+	}
+	return out, nil
+}
+
+// unindex takes m out of the pending, reserved and claimed indexes. in.mu
+// is held.
+func (in *inbox) unindex(m *inMsg) {
+	switch m.state {
+	case msgPending:
+		in.dropPending(m)
+	case msgReserved:
+		if in.reserved[m.by] == m {
+			delete(in.reserved, m.by)
+		}
+	case msgClaimed:
+		if in.claimed[m.by] == m {
+			delete(in.claimed, m.by)
+		}
+	}
+}
+
+// forget drops m from memory. in.mu is held.
+func (in *inbox) forget(m *inMsg) {
+	in.unindex(m)
+	if in.msgs[m.k] == m {
+		delete(in.msgs, m.k)
+	}
+	if m.hi >= 0 {
+		heap.Remove(&in.expiry, m.hi)
+	}
+}
+
+// setExpiry (re)schedules m's expiry. in.mu is held.
+func (in *inbox) setExpiry(m *inMsg, at time.Time) {
+	m.expires = at
+	if m.hi >= 0 {
+		heap.Fix(&in.expiry, m.hi)
+	} else {
+		heap.Push(&in.expiry, m)
+	}
+	if in.expiry[0] == m {
+		select {
+		case in.rearm <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// start starts the goroutine that expires messages.
+func (in *inbox) start() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.on || in.stopped {
+		return
+	}
+	in.on = true
+	in.bg.Add(1)
+	go in.expireLoop()
+}
+
+// expireLoop expires messages as their retention ends. Its clock timer is
+// armed only while the inbox holds messages.
+func (in *inbox) expireLoop() {
+	defer in.bg.Done()
+	for {
+		in.mu.Lock()
+		now := in.clock.Now()
+		var due []*inMsg
+		for len(in.expiry) > 0 && !now.Before(in.expiry[0].expires) {
+			due = append(due, in.expiry[0])
+			heap.Pop(&in.expiry)
+		}
+		wait := time.Duration(-1)
+		if len(in.expiry) > 0 {
+			wait = in.expiry[0].expires.Sub(now)
+		}
+		in.mu.Unlock()
+		for _, m := range due {
+			in.expire(m)
+		}
+		var fire <-chan time.Time
+		stop := func() bool { return false }
+		if wait >= 0 {
+			fire, stop = clockTimer(in.clock, wait)
+		}
+		select {
+		case <-fire:
+		case <-in.rearm:
+			stop()
+		case <-in.quit:
+			stop()
+			return
+		}
+	}
+}
+
+// expire records m's expiry and forgets it. A message that moved on in the
+// store meanwhile (another engine claimed it) is read back instead.
+func (in *inbox) expire(m *inMsg) {
+	in.mu.Lock()
+	if in.msgs[m.k] != m || m.hi >= 0 { // forgotten, or rescheduled (claimed) meanwhile
+		in.mu.Unlock()
+		return
+	}
+	from := map[msgState]store.MessageState{msgPending: store.MessagePending, msgReserved: store.MessagePending,
+		msgClaimed: store.MessageClaimed, msgDead: store.MessageDead}[m.state]
+	in.mu.Unlock()
+	err := in.st.ExpireMessage(in.ctx, m.k, from, in.now())
+	switch {
+	case errors.Is(err, store.ErrMessageState):
+		in.resync(m)
+		return
+	case err != nil && !errors.Is(err, store.ErrUnknownMessage):
+		in.log.Error("expiring an inbox message", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "error", err)
+		in.mu.Lock()
+		if in.msgs[m.k] == m && m.hi < 0 {
+			in.setExpiry(m, in.clock.Now().Add(time.Minute)) // try again later
+		}
+		in.mu.Unlock()
+		return
+	}
+	in.mu.Lock()
+	if in.msgs[m.k] == m {
+		in.forget(m)
+	}
+	in.mu.Unlock()
+}
+
+// resync takes m, whose expiry found it in another state in the store (an
+// engine sharing the inbox claimed or released it), as the store has it,
+// with the expiry that state gives it.
+func (in *inbox) resync(m *inMsg) {
+	sm, ok, err := in.st.GetMessage(m.k)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.msgs[m.k] != m || m.hi >= 0 { // forgotten, or rescheduled meanwhile
+		return
+	}
+	switch {
+	case err != nil:
+		in.log.Error("reading an inbox message", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "error", err)
+		in.setExpiry(m, in.clock.Now().Add(time.Minute))
+		return
+	case !ok:
+		in.forget(m)
+		return
+	}
+	in.unindex(m)
+	in.place(m, &sm)
+}
+
+// stop ends the consumers and the expiry loop.
+func (in *inbox) stop() {
+	in.mu.Lock()
+	if in.stopped {
+		in.mu.Unlock()
+		return
+	}
+	in.stopped = true
+	stops := make([]func(), 0, len(in.consumers))
+	for _, s := range in.consumers {
+		stops = append(stops, s)
+	}
+	in.mu.Unlock()
+	for _, s := range stops {
+		s()
+	}
+	close(in.quit)
+	in.bg.Wait()
+}
+
+// clockTimer is a timer of c, stoppable when c's timers are.
+func clockTimer(c runtime.Clock, d time.Duration) (<-chan time.Time, func() bool) {
+	if sc, ok := c.(interface {
+		Timer(d time.Duration) (<-chan time.Time, func() bool)
+	}); ok {
+		return sc.Timer(d)
+	}
+	return c.After(d), func() bool { return false }
+}
+
+// msgHeap orders messages by expiry.
+type msgHeap []*inMsg
+
+func (h msgHeap) Len() int           { return len(h) }
+func (h msgHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
+func (h msgHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hi, h[j].hi = i, j
+}
+func (h *msgHeap) Push(x any) {
+	m := x.(*inMsg)
+	m.hi = len(*h)
+	*h = append(*h, m)
+}
+func (h *msgHeap) Pop() any {
+	old := *h
+	m := old[len(old)-1]
+	old[len(old)-1] = nil
+	m.hi = -1
+	*h = old[:len(old)-1]
+	return m
+}

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+var msgStates = []store.MessageState{store.MessagePending, store.MessageClaimed, store.MessageDead}
+
+var inboxVerb = &verb{
+	name: "inbox",
+	summary: `Inbox lists the messages an engine keeps in a durable store's inbox: the
+events runs await, pending (no run has taken them yet) or claimed (taken by
+the await whose idempotency key is shown), and the dead letters (never to be
+delivered, with the reason), in the order they arrived. -state dead lists
+the dead letters. The store is opened read-only.`,
+	flags: func(fs *flag.FlagSet) func(*env, []string) int {
+		dir := fs.String("store", "", "store directory (required)")
+		topic := fs.String("topic", "", "only messages of this topic")
+		event := fs.String("event", "", "only messages of this event")
+		state := fs.String("state", "", "only messages in this state: "+joinMsgStates())
+		asJSON := fs.Bool("json", false, "print one JSON object per message, one per line, payload included")
+		return func(e *env, args []string) int {
+			if len(args) != 0 {
+				return usageError(e, "unexpected arguments %q", args)
+			}
+			if *dir == "" {
+				return usageError(e, "-store is required")
+			}
+			f := store.MessageFilter{Topic: *topic, Event: *event, State: store.MessageState(*state)}
+			if f.State != "" && !slices.Contains(msgStates, f.State) {
+				return usageError(e, "unknown -state %q; want one of %s", *state, joinMsgStates())
+			}
+			st, err := store.OpenReadOnly(*dir)
+			if err != nil {
+				return failf(e, "open store: %v", err)
+			}
+			defer st.Close()
+			ms, err := st.Messages(f)
+			if err != nil {
+				return failf(e, "%v", err)
+			}
+			if *asJSON {
+				enc := json.NewEncoder(e.stdout)
+				for _, m := range ms {
+					if err := enc.Encode(inboxJSON(m)); err != nil {
+						return failf(e, "%v", err)
+					}
+				}
+				return exitOK
+			}
+			tw := newTable(e.stdout)
+			fmt.Fprintln(tw, "TOPIC\tEVENT\tID\tSTATE\tRECEIVED\tUPDATED\tCLAIMED BY / REASON")
+			for _, m := range ms {
+				detail := m.ClaimedBy
+				if m.State == store.MessageDead {
+					detail = firstLineMore(m.Reason)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Topic, m.Event, m.ID, m.State,
+					m.Received.Format(timeLayout), m.Updated.Format(timeLayout), dash(detail))
+			}
+			tw.Flush()
+			return exitOK
+		}
+	},
+}
+
+// inboxMessage is a message's -json form: a payload that is not JSON is
+// printed as payload_text.
+type inboxMessage struct {
+	store.Message
+	Payload     json.RawMessage `json:"payload,omitempty"`
+	PayloadText string          `json:"payload_text,omitempty"`
+}
+
+func inboxJSON(m store.Message) inboxMessage {
+	out := inboxMessage{Message: m}
+	if json.Valid(m.Payload) {
+		out.Payload = m.Payload
+	} else {
+		out.PayloadText = string(m.Payload)
+	}
+	return out
+}
+
+func joinMsgStates() string {
+	names := make([]string, len(msgStates))
+	for i, s := range msgStates {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,529 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime/store/internal/wal"
+)
+
+// The inbox: messages (events from a broker) that a durable engine keeps
+// until a run takes them, with what became of each. A message is identified
+// by its topic, event and ID together (MessageKey): the same ID on two
+// topics is two messages. Its life is a series of records in the same log
+// as the runs' events:
+//
+//	received  -> pending
+//	claimed   pending -> claimed (by an idempotency key, runtime.Key)
+//	released  claimed -> pending (the claim given back)
+//	dead      pending or claimed (or never received) -> dead, with a reason
+//	expired   any -> gone from the index
+//
+// Each transition is checked against the message's current state before it
+// is written and happens once, whoever tries it concurrently: transitions
+// of one message are written one at a time, and a transition that no longer
+// applies fails (ErrMessageState) or, when it is already done (the same key
+// claiming twice), does nothing. An expired message is forgotten: the same
+// key received again is a new message.
+//
+// Record (kind 2):
+//
+//	kind     byte (2)
+//	op       byte: 1 received, 2 claimed, 3 released, 4 dead, 5 expired
+//	time     varint Unix nanoseconds, varint zone offset in seconds
+//	topic, event, id: uvarint length + bytes
+//	received: payload (uvarint length + bytes)
+//	claimed, released: key (uvarint length + bytes)
+//	dead: reason, then a byte 1 and the payload for a message that was not
+//	      in the inbox (received and dead at once), else a byte 0
+//	expired: nothing more
+
+// MessageState is where an inbox message is. Expired messages are no longer
+// in the inbox.
+type MessageState string
+
+// The states of an inbox message.
+const (
+	MessagePending MessageState = "pending" // waiting for a run to take it
+	MessageClaimed MessageState = "claimed" // taken by the key in ClaimedBy
+	MessageDead    MessageState = "dead"    // dead-lettered: never delivered
+)
+
+// MessageKey identifies an inbox message: IDs are scoped by topic and event.
+type MessageKey struct {
+	Topic string `json:"topic"`
+	Event string `json:"event"`
+	ID    string `json:"id"`
+}
+
+func (k MessageKey) String() string { return k.Topic + "/" + k.Event + "/" + k.ID }
+
+// Message is an inbox message as its latest record leaves it.
+type Message struct {
+	Topic    string          `json:"topic"`
+	Event    string          `json:"event"`
+	ID       string          `json:"id"`
+	Payload  json.RawMessage `json:"payload"`
+	Received time.Time       `json:"received"` // when it was recorded
+	State    MessageState    `json:"state"`
+	// ClaimedBy is the idempotency key (runtime.Key) that claimed it.
+	ClaimedBy string `json:"claimed_by,omitempty"`
+	// Reason says why a dead message is dead.
+	Reason string `json:"reason,omitempty"`
+	// Updated is the time of its latest record (its claim, release or
+	// death; Received for a message that never moved).
+	Updated time.Time `json:"updated"`
+}
+
+// Key returns the message's topic, event and ID.
+func (m *Message) Key() MessageKey { return MessageKey{m.Topic, m.Event, m.ID} }
+
+// MessageFilter selects messages for Messages. Zero fields match everything.
+type MessageFilter struct {
+	Topic string
+	Event string
+	State MessageState
+}
+
+func (f MessageFilter) match(m *Message) bool {
+	return (f.Topic == "" || f.Topic == m.Topic) && (f.Event == "" || f.Event == m.Event) &&
+		(f.State == "" || f.State == m.State)
+}
+
+// Errors of the inbox's transitions.
+var (
+	// ErrUnknownMessage: the message is not in the inbox (never received,
+	// or expired).
+	ErrUnknownMessage = errors.New("store: unknown message")
+	// ErrMessageState: the transition does not apply to the message as it
+	// is (claimed by another key, dead, ...).
+	ErrMessageState = errors.New("store: message in another state")
+	// ErrInvalidMessage: a message without a topic, an event or an ID, or
+	// without a time.
+	ErrInvalidMessage = errors.New("store: invalid message")
+)
+
+type msgOp byte
+
+const (
+	opReceived msgOp = 1
+	opClaimed  msgOp = 2
+	opReleased msgOp = 3
+	opDead     msgOp = 4
+	opExpired  msgOp = 5
+)
+
+// msgRecord is one transition of a message.
+type msgRecord struct {
+	op         msgOp
+	time       time.Time
+	k          MessageKey
+	payload    []byte       // received, and dead with hasPayload
+	hasPayload bool         // dead: the message was not in the inbox
+	key        string       // claimed, released
+	reason     string       // dead
+	expect     MessageState // expired: only from this state ("": any); not written
+}
+
+func encodeMessage(b []byte, r *msgRecord) []byte {
+	b = append(b, kindMessage, byte(r.op))
+	b = appendTime(b, r.time)
+	b = appendString(b, r.k.Topic)
+	b = appendString(b, r.k.Event)
+	b = appendString(b, r.k.ID)
+	switch r.op {
+	case opReceived:
+		b = binary.AppendUvarint(b, uint64(len(r.payload)))
+		b = append(b, r.payload...)
+	case opClaimed, opReleased:
+		b = appendString(b, r.key)
+	case opDead:
+		b = appendString(b, r.reason)
+		if r.hasPayload {
+			b = append(b, 1)
+			b = binary.AppendUvarint(b, uint64(len(r.payload)))
+			b = append(b, r.payload...)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	return b
+}
+
+// decodeMessage decodes a message record. It does not alias p.
+func decodeMessage(p []byte) (msgRecord, error) {
+	if len(p) < 2 {
+		return msgRecord{}, errShort
+	}
+	if p[0] != kindMessage {
+		return msgRecord{}, fmt.Errorf("record of kind %d is not an inbox message", p[0])
+	}
+	r := msgRecord{op: msgOp(p[1])}
+	d := decoder{b: p[2:]}
+	r.time = d.time()
+	r.k = MessageKey{Topic: d.string(), Event: d.string(), ID: d.string()}
+	payload := func() {
+		if b := d.bytes(); b != nil {
+			r.payload = append([]byte{}, b...)
+		}
+	}
+	switch r.op {
+	case opReceived:
+		payload()
+	case opClaimed, opReleased:
+		r.key = d.string()
+	case opDead:
+		r.reason = d.string()
+		if len(d.b) == 0 {
+			return msgRecord{}, errShort
+		}
+		flag := d.b[0]
+		d.b = d.b[1:]
+		switch flag {
+		case 0:
+		case 1:
+			r.hasPayload = true
+			payload()
+		default:
+			return msgRecord{}, fmt.Errorf("bad payload flag %d in dead message record", flag)
+		}
+	case opExpired:
+	default:
+		return msgRecord{}, fmt.Errorf("unknown inbox message operation %d", r.op)
+	}
+	if err := d.end("inbox message"); err != nil {
+		return msgRecord{}, err
+	}
+	return r, nil
+}
+
+// msgEntry is what the index keeps of a message: everything but the
+// payload, which a Store reads back from the record at pos (Memory keeps it
+// in msg).
+type msgEntry struct {
+	msg Message
+	pos wal.Pos
+	seq uint64 // order of receipt
+}
+
+// inboxIndex is the current state of every message in the inbox, which
+// both stores keep.
+type inboxIndex struct {
+	msgs        map[MessageKey]*msgEntry
+	n           uint64
+	keepPayload bool
+}
+
+func newInboxIndex(keepPayload bool) inboxIndex {
+	return inboxIndex{msgs: map[MessageKey]*msgEntry{}, keepPayload: keepPayload}
+}
+
+// errExists is check's answer to a message received again.
+var errExists = errors.New("store: message already in the inbox")
+
+// check reports whether r applies to the message as it is: an error if
+// not, noop if it is already done. A dead record for a message in the inbox
+// loses its payload (the received record has it).
+func (x *inboxIndex) check(r *msgRecord) (noop bool, err error) {
+	if r.k.Topic == "" || r.k.Event == "" || r.k.ID == "" || r.time.IsZero() {
+		return false, fmt.Errorf("%w: %q needs a topic, an event, an ID and a time", ErrInvalidMessage, r.k)
+	}
+	cur := x.msgs[r.k]
+	if cur == nil {
+		switch {
+		case r.op == opReceived, r.op == opDead && r.hasPayload:
+			return false, nil
+		}
+		return false, fmt.Errorf("%w: %s", ErrUnknownMessage, r.k)
+	}
+	m := &cur.msg
+	state := func() error {
+		if m.State == MessageClaimed {
+			return fmt.Errorf("%w: %s is claimed by %q", ErrMessageState, r.k, m.ClaimedBy)
+		}
+		return fmt.Errorf("%w: %s is %s", ErrMessageState, r.k, m.State)
+	}
+	switch r.op {
+	case opReceived:
+		return false, errExists
+	case opClaimed:
+		if m.State == MessageClaimed && m.ClaimedBy == r.key {
+			return true, nil
+		}
+		if m.State != MessagePending {
+			return false, state()
+		}
+	case opReleased:
+		if m.State == MessagePending {
+			return true, nil
+		}
+		if m.State != MessageClaimed || m.ClaimedBy != r.key {
+			return false, state()
+		}
+	case opDead:
+		r.hasPayload, r.payload = false, nil
+		if m.State == MessageDead {
+			return true, nil
+		}
+	case opExpired:
+		if r.expect != "" && m.State != r.expect {
+			return false, state()
+		}
+	default:
+		return false, fmt.Errorf("%w: unknown operation %d", ErrInvalidMessage, r.op)
+	}
+	return false, nil
+}
+
+// apply records r, already checked; pos is where it is in the log.
+func (x *inboxIndex) apply(r *msgRecord, pos wal.Pos) {
+	cur := x.msgs[r.k]
+	if cur == nil { // received, or dead on arrival
+		x.n++
+		cur = &msgEntry{msg: Message{Topic: r.k.Topic, Event: r.k.Event, ID: r.k.ID, Received: r.time, State: MessagePending},
+			pos: pos, seq: x.n}
+		if x.keepPayload {
+			cur.msg.Payload = append(json.RawMessage(nil), r.payload...)
+		}
+		x.msgs[r.k] = cur
+	}
+	m := &cur.msg
+	m.Updated = r.time
+	switch r.op {
+	case opClaimed:
+		m.State, m.ClaimedBy = MessageClaimed, r.key
+	case opReleased:
+		m.State, m.ClaimedBy = MessagePending, ""
+	case opDead:
+		m.State, m.Reason = MessageDead, r.reason
+	case opExpired:
+		delete(x.msgs, r.k)
+	}
+}
+
+// list returns the entries f selects, in the order of receipt.
+func (x *inboxIndex) list(f MessageFilter) []msgEntry {
+	var out []msgEntry
+	for _, e := range x.msgs {
+		if f.match(&e.msg) {
+			out = append(out, *e)
+		}
+	}
+	slices.SortFunc(out, func(a, b msgEntry) int { return cmp.Compare(a.seq, b.seq) })
+	return out
+}
+
+// msgLog is what the inbox's operations need of a store.
+type msgLog interface {
+	// write checks r against the index, makes it durable and applies it,
+	// one transition of a message at a time.
+	write(ctx context.Context, r *msgRecord) error
+	// entries returns the index's entries f selects, or the one of k.
+	entries(f MessageFilter) []msgEntry
+	entry(k MessageKey) (msgEntry, bool)
+	// payload fills e.msg.Payload.
+	payload(e *msgEntry) error
+}
+
+func putMessage(l msgLog, ctx context.Context, m Message) (Message, bool, error) {
+	r := &msgRecord{op: opReceived, time: m.Received, k: m.Key(), payload: m.Payload}
+	for {
+		err := l.write(ctx, r)
+		if err == nil {
+			return Message{Topic: m.Topic, Event: m.Event, ID: m.ID, Payload: m.Payload, Received: m.Received,
+				State: MessagePending, Updated: m.Received}, true, nil
+		}
+		if !errors.Is(err, errExists) {
+			return Message{}, false, err
+		}
+		cur, ok, err := getMessage(l, r.k)
+		if ok || err != nil {
+			return cur, false, err
+		}
+		// Expired between the two looks: put it again.
+	}
+}
+
+func getMessage(l msgLog, k MessageKey) (Message, bool, error) {
+	e, ok := l.entry(k)
+	if !ok {
+		return Message{}, false, nil
+	}
+	if err := l.payload(&e); err != nil {
+		return Message{}, false, err
+	}
+	return e.msg, true, nil
+}
+
+func listMessages(l msgLog, f MessageFilter) ([]Message, error) {
+	es := l.entries(f)
+	out := make([]Message, len(es))
+	for i := range es {
+		if err := l.payload(&es[i]); err != nil {
+			return nil, err
+		}
+		out[i] = es[i].msg
+	}
+	return out, nil
+}
+
+// inboxOps is the inbox's API, which Store and Memory embed over
+// themselves.
+type inboxOps struct{ l msgLog }
+
+// PutMessage records a message received from a broker: m's topic, event,
+// ID, payload and Received time (required). A message already in the inbox
+// (the same topic, event and ID: a redelivery, or a copy another engine
+// recorded) is not recorded again: PutMessage returns it as it is, with
+// false. An expired message's key is new again.
+func (o *inboxOps) PutMessage(ctx context.Context, m Message) (Message, bool, error) {
+	return putMessage(o.l, ctx, m)
+}
+
+// ClaimMessage records that the idempotency key (runtime.Key) takes the
+// pending message k. It fails with ErrMessageState when k is not pending
+// (another key claimed it first, or it is dead) and ErrUnknownMessage when
+// k is not in the inbox; claiming again for the same key does nothing.
+func (o *inboxOps) ClaimMessage(ctx context.Context, k MessageKey, key string, at time.Time) error {
+	return o.l.write(ctx, &msgRecord{op: opClaimed, time: at, k: k, key: key})
+}
+
+// ReleaseMessage gives back key's claim on k: the message is pending
+// again. Releasing a pending message does nothing; a message claimed by
+// another key is ErrMessageState.
+func (o *inboxOps) ReleaseMessage(ctx context.Context, k MessageKey, key string, at time.Time) error {
+	return o.l.write(ctx, &msgRecord{op: opReleased, time: at, k: k, key: key})
+}
+
+// DeadLetter records that m is never to be delivered, and why: a pending or
+// claimed message of the inbox, or one that was never received (recorded
+// with its payload, received and dead at once, as at). A dead message stays
+// in the inbox, listed by Messages, until it expires. Dead-lettering a dead
+// message does nothing.
+func (o *inboxOps) DeadLetter(ctx context.Context, m Message, reason string, at time.Time) error {
+	return o.l.write(ctx, &msgRecord{op: opDead, time: at, k: m.Key(), payload: m.Payload, hasPayload: true, reason: reason})
+}
+
+// ExpireMessage removes k from the inbox, if it is in state from ("" for
+// any; else ErrMessageState), for good: it is never delivered, and its key
+// is new again.
+func (o *inboxOps) ExpireMessage(ctx context.Context, k MessageKey, from MessageState, at time.Time) error {
+	return o.l.write(ctx, &msgRecord{op: opExpired, time: at, k: k, expect: from})
+}
+
+// GetMessage returns the message k, with its payload.
+func (o *inboxOps) GetMessage(k MessageKey) (Message, bool, error) { return getMessage(o.l, k) }
+
+// Messages returns the messages in the inbox that f selects, with their
+// payloads, in the order they were received.
+func (o *inboxOps) Messages(f MessageFilter) ([]Message, error) { return listMessages(o.l, f) }
+
+func (s *Store) write(ctx context.Context, r *msgRecord) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if ch, busy := s.msgBusy[r.k]; busy {
+			s.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		noop, err := s.inbox.check(r)
+		if err != nil || noop {
+			s.mu.Unlock()
+			return err
+		}
+		// Other transitions of this message wait until this one is written
+		// (or failed) and then check again.
+		ch := make(chan struct{})
+		s.msgBusy[r.k] = ch
+		s.mu.Unlock()
+
+		bp := s.bufs.Get().(*[]byte)
+		buf := encodeMessage((*bp)[:0], r)
+		pos, err := s.log.Append(buf)
+		*bp = buf
+		s.bufs.Put(bp)
+
+		s.mu.Lock()
+		delete(s.msgBusy, r.k)
+		close(ch)
+		if err == nil {
+			s.inbox.apply(r, pos)
+		}
+		s.mu.Unlock()
+		return err
+	}
+}
+
+func (s *Store) entries(f MessageFilter) []msgEntry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.inbox.list(f)
+}
+
+func (s *Store) entry(k MessageKey) (msgEntry, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.inbox.msgs[k]
+	if !ok {
+		return msgEntry{}, false
+	}
+	return *e, true
+}
+
+func (s *Store) payload(e *msgEntry) error {
+	rec, err := s.log.ReadAt(e.pos)
+	if err != nil {
+		return err
+	}
+	r, err := decodeMessage(rec)
+	if err != nil {
+		return &CorruptError{Segment: s.log.SegmentPath(e.pos.Segment), Offset: e.pos.Offset, Reason: err.Error()}
+	}
+	e.msg.Payload = r.payload
+	return nil
+}
+
+func (m *Memory) write(ctx context.Context, r *msgRecord) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	noop, err := m.inbox.check(r)
+	if err != nil || noop {
+		return err
+	}
+	m.inbox.apply(r, wal.Pos{})
+	return nil
+}
+
+func (m *Memory) entries(f MessageFilter) []msgEntry {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.inbox.list(f)
+}
+
+func (m *Memory) entry(k MessageKey) (msgEntry, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e, ok := m.inbox.msgs[k]
+	if !ok {
+		return msgEntry{}, false
+	}
+	return *e, true
+}
+
+func (m *Memory) payload(*msgEntry) error { return nil }

@@ -1,0 +1,325 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime/store/internal/wal"
+	"github.com/google/go-cmp/cmp"
+)
+
+// inboxStore is the inbox API both stores have.
+type inboxStore interface {
+	PutMessage(ctx context.Context, m Message) (Message, bool, error)
+	ClaimMessage(ctx context.Context, k MessageKey, key string, at time.Time) error
+	ReleaseMessage(ctx context.Context, k MessageKey, key string, at time.Time) error
+	DeadLetter(ctx context.Context, m Message, reason string, at time.Time) error
+	ExpireMessage(ctx context.Context, k MessageKey, from MessageState, at time.Time) error
+	GetMessage(k MessageKey) (Message, bool, error)
+	Messages(f MessageFilter) ([]Message, error)
+}
+
+var (
+	_ inboxStore = (*Store)(nil)
+	_ inboxStore = (*Memory)(nil)
+)
+
+func msg(topic, event, id, payload string, at time.Time) Message {
+	return Message{Topic: topic, Event: event, ID: id, Payload: json.RawMessage(payload), Received: at}
+}
+
+func TestMessageCodecRoundTrip(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("", 3600))
+	k := MessageKey{"payments", "payment.succeeded", "m-1 ✓"}
+	for _, r := range []msgRecord{
+		{op: opReceived, time: at, k: k, payload: []byte(`{"correlation_id":"c"}`)},
+		{op: opReceived, time: at.UTC(), k: k, payload: []byte{}},
+		{op: opClaimed, time: at, k: k, key: "run-1/Await#2"},
+		{op: opReleased, time: at, k: k, key: "run-1/Await#2"},
+		{op: opDead, time: at, k: k, reason: "does not decode:\nline 2"},
+		{op: opDead, time: at, k: k, reason: "poison", hasPayload: true, payload: []byte(`[1,2]`)},
+		{op: opExpired, time: at, k: k},
+	} {
+		b := encodeMessage(nil, &r)
+		got, err := decodeMessage(b)
+		if err != nil {
+			t.Fatalf("op %d: %v", r.op, err)
+		}
+		if !got.time.Equal(r.time) {
+			t.Fatalf("op %d: time %v, want %v", r.op, got.time, r.time)
+		}
+		got.time = r.time
+		if diff := cmp.Diff(r, got, cmp.AllowUnexported(msgRecord{})); diff != "" {
+			t.Fatalf("op %d round trip (-want +got):\n%s", r.op, diff)
+		}
+		for n := range len(b) {
+			if _, err := decodeMessage(b[:n]); err == nil {
+				t.Fatalf("op %d: prefix of %d bytes decoded", r.op, n)
+			}
+		}
+		if _, err := decodeEvent(b); err == nil {
+			t.Fatalf("op %d: a message record decoded as an event", r.op)
+		}
+	}
+}
+
+// inboxStores runs f on a durable store and on a Memory; reopen gives the
+// durable store back after a close and an open (the Memory as it is).
+func inboxStores(t *testing.T, f func(t *testing.T, s inboxStore, reopen func() inboxStore)) {
+	for _, name := range []string{"durable", "memory"} {
+		t.Run(name, func(t *testing.T) {
+			if name == "memory" {
+				m := NewMemory()
+				f(t, m, func() inboxStore { return m })
+				return
+			}
+			dir := t.TempDir()
+			st := openStore(t, dir)
+			t.Cleanup(func() { st.Close() })
+			f(t, st, func() inboxStore {
+				if err := st.Close(); err != nil {
+					t.Fatal(err)
+				}
+				st = openStore(t, dir)
+				return st
+			})
+		})
+	}
+}
+
+func TestInboxTransitions(t *testing.T) {
+	inboxStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+		ctx := context.Background()
+		at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+		put := func(m Message, wantNew bool) Message {
+			t.Helper()
+			got, added, err := s.PutMessage(ctx, m)
+			if err != nil || added != wantNew {
+				t.Fatalf("PutMessage(%s): added %v, %v; want added %v", m.Key(), added, err, wantNew)
+			}
+			return got
+		}
+		is := func(err, want error) {
+			t.Helper()
+			if !errors.Is(err, want) {
+				t.Fatalf("%v, want %v", err, want)
+			}
+		}
+		a := msg("payments", "paid", "m1", `{"correlation_id":"a"}`, at(0))
+		b := msg("refunds", "paid", "m1", `{"correlation_id":"b"}`, at(1)) // the same ID on another topic
+		c := msg("payments", "failed", "m1", `{"n":3}`, at(2))             // and on another event
+		d := msg("payments", "paid", "m2", `{"n":4}`, at(3))
+		if got := put(a, true); got.State != MessagePending || !got.Updated.Equal(at(0)) {
+			t.Fatalf("put: %+v", got)
+		}
+		put(b, true)
+		put(c, true)
+		put(d, true)
+		// A redelivery is not recorded again: the message as it is comes back.
+		again := a
+		again.Payload, again.Received = json.RawMessage(`{"other":1}`), at(9)
+		if got := put(again, false); string(got.Payload) != string(a.Payload) || !got.Received.Equal(at(0)) {
+			t.Fatalf("second put returned %+v", got)
+		}
+		is(s.ClaimMessage(ctx, a.Key(), "r1/Await", at(4)), nil)
+		is(s.ClaimMessage(ctx, a.Key(), "r1/Await", at(4)), nil) // the same claim again does nothing
+		is(s.ClaimMessage(ctx, a.Key(), "r2/Await", at(4)), ErrMessageState)
+		is(s.ReleaseMessage(ctx, a.Key(), "r2/Await", at(4)), ErrMessageState)
+		if got := put(a, false); got.State != MessageClaimed || got.ClaimedBy != "r1/Await" {
+			t.Fatalf("a claimed message put again: %+v", got)
+		}
+		is(s.ClaimMessage(ctx, b.Key(), "r3/Await", at(5)), nil)
+		is(s.ReleaseMessage(ctx, b.Key(), "r3/Await", at(6)), nil)
+		is(s.ReleaseMessage(ctx, b.Key(), "r3/Await", at(6)), nil) // already given back
+		is(s.DeadLetter(ctx, c, "does not decode", at(7)), nil)
+		is(s.DeadLetter(ctx, c, "again", at(8)), nil) // dead already: nothing changes
+		is(s.ClaimMessage(ctx, c.Key(), "r4/Await", at(8)), ErrMessageState)
+		// A message never received is dead on arrival, with its payload.
+		e := msg("accounts", "signup", "poison", `"not an object"`, time.Time{})
+		is(s.DeadLetter(ctx, e, "not a state", at(9)), nil)
+		is(s.ExpireMessage(ctx, d.Key(), MessageClaimed, at(10)), ErrMessageState)
+		is(s.ExpireMessage(ctx, d.Key(), MessagePending, at(10)), nil)
+		is(s.ExpireMessage(ctx, d.Key(), "", at(10)), ErrUnknownMessage)
+		is(s.ClaimMessage(ctx, MessageKey{"x", "y", "z"}, "k", at(10)), ErrUnknownMessage)
+		is(s.DeadLetter(ctx, Message{Topic: "x", Event: "y"}, "no ID", at(10)), ErrInvalidMessage)
+		_, _, err := s.PutMessage(ctx, msg("x", "y", "z", `{}`, time.Time{}))
+		is(err, ErrInvalidMessage)
+
+		want := []Message{
+			{Topic: "payments", Event: "paid", ID: "m1", Payload: json.RawMessage(`{"correlation_id":"a"}`), Received: at(0),
+				State: MessageClaimed, ClaimedBy: "r1/Await", Updated: at(4)},
+			{Topic: "refunds", Event: "paid", ID: "m1", Payload: json.RawMessage(`{"correlation_id":"b"}`), Received: at(1),
+				State: MessagePending, Updated: at(6)},
+			{Topic: "payments", Event: "failed", ID: "m1", Payload: json.RawMessage(`{"n":3}`), Received: at(2),
+				State: MessageDead, Reason: "does not decode", Updated: at(7)},
+			{Topic: "accounts", Event: "signup", ID: "poison", Payload: json.RawMessage(`"not an object"`), Received: at(9),
+				State: MessageDead, Reason: "not a state", Updated: at(9)},
+		}
+		check := func(s inboxStore) {
+			t.Helper()
+			got, err := s.Messages(MessageFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("Messages (-want +got):\n%s", diff)
+			}
+			for _, c := range []struct {
+				f    MessageFilter
+				want []string
+			}{
+				{MessageFilter{Topic: "payments"}, []string{"payments/paid/m1", "payments/failed/m1"}},
+				{MessageFilter{Event: "paid"}, []string{"payments/paid/m1", "refunds/paid/m1"}},
+				{MessageFilter{State: MessageDead}, []string{"payments/failed/m1", "accounts/signup/poison"}},
+				{MessageFilter{Topic: "payments", State: MessagePending}, nil},
+			} {
+				ms, _ := s.Messages(c.f)
+				var keys []string
+				for _, m := range ms {
+					keys = append(keys, m.Key().String())
+				}
+				if diff := cmp.Diff(c.want, keys); diff != "" {
+					t.Errorf("Messages(%+v) (-want +got):\n%s", c.f, diff)
+				}
+			}
+			if m, ok, err := s.GetMessage(b.Key()); !ok || err != nil || string(m.Payload) != string(b.Payload) {
+				t.Fatalf("GetMessage: %+v %v %v", m, ok, err)
+			}
+			if _, ok, _ := s.GetMessage(d.Key()); ok {
+				t.Fatal("an expired message is still there")
+			}
+		}
+		check(s)
+		s = reopen() // the state survives
+		check(s)
+		// After a reopen the transitions go on, and an expired key is new.
+		is(s.ClaimMessage(ctx, b.Key(), "r5/Await", at(11)), nil)
+		if got := put(d, true); got.State != MessagePending {
+			t.Fatalf("expired message put again: %+v", got)
+		}
+		s = reopen()
+		if m, _, _ := s.GetMessage(b.Key()); m.ClaimedBy != "r5/Await" {
+			t.Fatalf("after reopen: %+v", m)
+		}
+		if m, ok, _ := s.GetMessage(d.Key()); !ok || m.State != MessagePending {
+			t.Fatalf("after reopen: %+v", m)
+		}
+	})
+}
+
+// Each transition of a message happens once, whoever races for it.
+func TestInboxRaces(t *testing.T) {
+	inboxStores(t, func(t *testing.T, s inboxStore, _ func() inboxStore) {
+		ctx := context.Background()
+		const n = 16
+		for round := range 5 {
+			m := msg("t", "e", fmt.Sprint("m", round), `{}`, t0)
+			var added, claimed atomic.Int32
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, ok, err := s.PutMessage(ctx, m)
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						added.Add(1)
+					}
+					switch err := s.ClaimMessage(ctx, m.Key(), fmt.Sprint("run", i, "/A"), t0); {
+					case err == nil:
+						claimed.Add(1)
+					case !errors.Is(err, ErrMessageState):
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if added.Load() != 1 || claimed.Load() != 1 {
+				t.Fatalf("round %d: %d puts recorded, %d claims won; want 1 and 1", round, added.Load(), claimed.Load())
+			}
+		}
+	})
+}
+
+// A log cut at every offset of its last records, inbox records among
+// them, opens with the inbox as the whole records before the cut left it;
+// and a record of an unknown kind is reported, not skipped.
+func TestInboxTornTail(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	s := openStore(t, base)
+	var states []string // the inbox after each record
+	snap := func() {
+		ms, err := s.Messages(MessageFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(ms)
+		states = append(states, string(b))
+	}
+	snap()
+	emitAll(t, s, history("a", "F", doneRun...))
+	for range doneRun {
+		snap()
+	}
+	m := msg("t", "e", "m1", `{"correlation_id":"x"}`, t0)
+	steps := []func() error{
+		func() error { _, _, err := s.PutMessage(ctx, m); return err },
+		func() error { return s.ClaimMessage(ctx, m.Key(), "a/A", t0) },
+		func() error { return s.ReleaseMessage(ctx, m.Key(), "a/A", t0) },
+		func() error { return s.DeadLetter(ctx, msg("t", "e", "m2", `[]`, t0), "poison", t0) },
+		func() error { return s.ExpireMessage(ctx, m.Key(), MessagePending, t0) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		snap()
+	}
+	s.Close()
+	full, ends := segmentAndEnds(t, base)
+	n := len(ends)
+	for cut := ends[n-len(steps)-1]; cut <= ends[n-1]; cut++ {
+		s, dir, whole := openCut(t, full, ends, cut)
+		ms, _ := s.Messages(MessageFilter{})
+		b, _ := json.Marshal(ms)
+		if string(b) != states[whole] {
+			t.Fatalf("cut at %d (%d whole records): inbox %s, want %s", cut, whole, b, states[whole])
+		}
+		// Appends after the cut survive a reopen.
+		if _, _, err := s.PutMessage(ctx, msg("t", "e", "after", `1`, t0)); err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		s.Close()
+		s = openStore(t, dir)
+		if _, ok, _ := s.GetMessage(MessageKey{"t", "e", "after"}); !ok {
+			t.Fatalf("cut at %d: the message put after the cut is lost", cut)
+		}
+		s.Close()
+	}
+
+	// A record of a kind this code does not know: corrupt, named.
+	dir := t.TempDir()
+	l, err := wal.Open(dir, wal.Options{}, func(wal.Pos, []byte) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append([]byte{9, 1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	_, err = Open(dir, Options{})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "unknown record kind 9") {
+		t.Fatalf("open with a record of kind 9: %v", err)
+	}
+}
