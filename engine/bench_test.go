@@ -159,7 +159,7 @@ func awaitLatency(b *testing.B, n int, e *Engine, broker Broker, resumed chan ti
 		if err != nil {
 			b.Fatal(err)
 		}
-		waitFor(b, "parked", func() bool { return e.aw.waiting(id) != nil && !e.aw.isParking(id) })
+		waitFor(b, "waiting", func() bool { st, err := e.Status(id); return err == nil && st.Wait != nil && e.Parked() == 1 })
 		start := time.Now()
 		if err := broker.Publish(context.Background(), Message{Topic: "t", Event: "go", Payload: json.RawMessage(`{"correlation_id":"` + key + `"}`)}); err != nil {
 			b.Fatal(err)
@@ -167,12 +167,6 @@ func awaitLatency(b *testing.B, n int, e *Engine, broker Broker, resumed chan ti
 		out = append(out, (<-resumed).Sub(start))
 	}
 	return out
-}
-
-func (a *awaits) isParking(runID string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.parking[runID]
 }
 
 // BenchmarkAwaitResume measures the latency from publishing an event to

@@ -3,9 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -15,7 +13,7 @@ import (
 // JSON-defined flows run on runtime.Flow[State]: this file turns a checked
 // dsl.Flow into runtime steps. Every policy and every transition comes from
 // the dsl's resolved helpers (RetryFor and Retry.Policy, AttemptTimeoutFor,
-// DeadlineFor, WaitFor, RollbackRetryFor, RollbackTimeoutFor, StepEdges),
+// DeadlineFor, RollbackRetryFor, RollbackTimeoutFor, StepEdges),
 // exactly as the code generator uses them, so a flow behaves the same
 // whether it is generated Go or JSON run by the engine. Nothing here
 // derives a policy from a step's fields itself.
@@ -47,48 +45,31 @@ func checkHandlers(f *dsl.File, reg *Registry) diag.List {
 	return ds
 }
 
-// awaitSpec is what an await step of a JSON flow waits for.
-type awaitSpec struct {
-	flow, step   string
-	topic, event string
-	response     string // state field the payload goes to; "" discards it
-	correlate    string // state field compared with the payload at field; "" takes any
-	// field is the payload path compared with correlate (dsl
-	// Action.CorrelateOn; "" means runtime.CorrelationField), the argument
-	// of runtime.Correlation.
-	//
-	// TODO(correlate): match on spec.field. engine/await.go, being
-	// rewritten, still compares only runtime.CorrelationField: correlation()
-	// extracts it once per inbox message (decodeInbox, the intake) and
-	// takePending compares that with awaitReq.corr. It should compare
-	// runtime.Correlation(m.Payload, spec.field) per await instead (and
-	// serve should pass runtime.AwaitInfo.CorrelationField for generated
-	// flows, whose handler refuses a message taken on the wrong member).
-	// Until it does, compile refuses any other path (errCorrelationField).
-	field string
-	wait  time.Duration
+// await is the runtime wait of await step s of fl: the event, the state
+// field whose value it matches at the payload path the flow names (or
+// runtime.CorrelationField), and the await's timeout (the step's deadline is
+// the step's own; the runtime waits for the earlier of the two).
+func await(fl *dsl.Flow, s *dsl.Step) *runtime.Await[State] {
+	a := s.Action
+	w := &runtime.Await[State]{Topic: a.Topic, Event: a.Event, Field: a.CorrelateOn.String(), Timeout: fl.TimeoutFor(s)}
+	if a.Correlate != nil {
+		field := a.Correlate.Name
+		w.Correlate = func(s *State) string { return s.String(field) }
+	}
+	return w
 }
 
-// errCorrelationField is compile's refusal of a path the engine's awaits
-// cannot match yet (see awaitSpec.field): registering the flow fails rather
-// than its runs waiting for a member they never compare.
-var errCorrelationField = errors.New("the engine matches awaits on " + runtime.CorrelationField + " only, so far")
-
-// newAwaitSpec is the awaitSpec of await step s of fl.
-func newAwaitSpec(fl *dsl.Flow, s *dsl.Step) (*awaitSpec, error) {
-	a := s.Action
-	spec := &awaitSpec{flow: fl.Name, step: s.Name, topic: a.Topic, event: a.Event,
-		response: a.Response.String(), correlate: a.Correlate.String(), wait: fl.TimeoutFor(s)}
-	if a.Correlate != nil {
-		spec.field = a.CorrelateOn.String()
+// awaitExec stores the payload of the event an await step got into the
+// state field its flow names (-> Field); without one, it discards it.
+func awaitExec(a *dsl.Action) func(ctx context.Context, s *State) (runtime.Outcome, error) {
+	if a.Response == nil {
+		return nil
 	}
-	if spec.field != "" && spec.field != runtime.CorrelationField {
-		return nil, fmt.Errorf("flow %q: step %q correlates on %q: %w", fl.Name, s.Name, spec.field, errCorrelationField)
+	field := a.Response.Name
+	return func(ctx context.Context, s *State) (runtime.Outcome, error) {
+		s.setRaw(field, runtime.EventPayload(ctx))
+		return runtime.OutcomeOK, nil
 	}
-	if d := fl.DeadlineFor(s); d > 0 && (spec.wait == 0 || d < spec.wait) {
-		spec.wait = d
-	}
-	return spec, nil
 }
 
 // compile builds the runtime definition of fl, which Check and
@@ -105,10 +86,8 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 			Irreversible: s.Irreversible,
 			Next:         map[runtime.Outcome]string{},
 			Retry:        fl.RetryFor(s).Policy(),
-			// An await's timeout is the wait's own (handled by the engine,
-			// which parks the run instead of holding a goroutine): the
-			// runtime must not abandon the attempt, and AttemptTimeoutFor
-			// is 0 for it.
+			// An await's timeout bounds its wait (runtime.Await.Timeout),
+			// not attempts: AttemptTimeoutFor is 0 for it.
 			Timeout:  fl.AttemptTimeoutFor(s),
 			Deadline: fl.DeadlineFor(s),
 		}
@@ -119,13 +98,8 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 		case dsl.ActionPublish:
 			st.Exec = e.publishExec(a)
 		case dsl.ActionAwait:
-			spec, err := newAwaitSpec(fl, s)
-			if err != nil {
-				return nil, err
-			}
-			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) {
-				return e.awaitExec(ctx, state, spec)
-			}
+			st.Await = await(fl, s)
+			st.Exec = awaitExec(a)
 		default:
 			h := e.reg.lateStep(fl.Name, s.Name)
 			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) { return h(ctx, state) }

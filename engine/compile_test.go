@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -38,7 +39,7 @@ const policySource = `flow Policies {
 // from dsl's resolved helpers, the ones the generator uses: nothing is
 // derived again here.
 func TestCompileTakesPoliciesFromDSL(t *testing.T) {
-	f, ds := dsl.Load("policies.flow", []byte(policySource), dsl.CheckOptions{})
+	f, ds := flowfile.Load("policies.flow", []byte(policySource), dsl.CheckOptions{})
 	if f == nil || ds.HasErrors() {
 		t.Fatalf("load: %v", ds)
 	}
@@ -92,7 +93,7 @@ func TestScheduleCheckedAsTheEngineRunsIt(t *testing.T) {
 	for i, spec := range append(valid, invalid...) {
 		src := fmt.Sprintf(`{"version": 1, "flows": [{"name": "S", "triggers": [{"kind": "schedule", "schedule": %q}],
 			"steps": [{"name": "P", "action": {"kind": "publish", "topic": "x", "event": "y"}}]}]}`, spec)
-		_, ds := dsl.Load("s.json", []byte(src), dsl.CheckOptions{})
+		_, ds := dsl.LoadJSON("s.json", []byte(src), dsl.CheckOptions{})
 		var checked error
 		for _, d := range ds {
 			if d.Code == "cron" {

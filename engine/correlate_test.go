@@ -1,44 +1,52 @@
 package engine
 
 import (
-	"errors"
+	"context"
+	"encoding/json"
 	"testing"
 
-	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/runtime/store"
+	"github.com/flowgen/flowgen/runtime"
 )
 
-// An await's spec carries the payload path its flow names (awaitSpec.field).
-// A JSON flow that names the default path loads; another path is refused
-// (see awaitSpec.field) rather than never matched, and the refusal is a
-// positioned diagnostic (testdata/engine/bad/correlate-on.json).
-func TestCorrelateOnCompiles(t *testing.T) {
-	await := func(on string) *dsl.Flow {
-		a := &dsl.Action{Kind: dsl.ActionAwait, Topic: "payments", Event: "paid", Correlate: &dsl.Ident{Name: "OrderID"}, Timeout: dsl.Duration(3600e9)}
-		if on != "" {
-			a.CorrelateOn = &dsl.Ident{Name: on}
-		}
-		return &dsl.Flow{Name: "Wait", Steps: []*dsl.Step{{Name: "Paid", Action: a}}}
-	}
-	for on, want := range map[string]string{"": "", "correlation_id": "correlation_id"} {
-		fl := await(on)
-		spec, err := newAwaitSpec(fl, fl.Steps[0])
-		if err != nil || spec.field != want || spec.correlate != "OrderID" {
-			t.Errorf("on %q: spec %+v, %v; want field %q", on, spec, err, want)
-		}
-	}
-	fl := await("payment.order_id")
-	if _, err := newAwaitSpec(fl, fl.Steps[0]); !errors.Is(err, errCorrelationField) {
-		t.Errorf("on payment.order_id: %v, want errCorrelationField", err)
-	}
-
-	e, err := New(Options{Store: store.NewMemory()})
+// A JSON flow's await matches the payload path its flow names (correlate
+// OrderID on "payment.order_id"): an event carrying the value there
+// completes the run; one carrying it as correlation_id does not.
+func TestJSONAwaitCorrelatesOnItsPath(t *testing.T) {
+	fx := newFixture(t)
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Clock: fx.clock, ID: "corr"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const flow = `{"version": 1, "flows": [{"name": "Wait", "state": "WaitState", "steps": [
-  {"name": "Paid", "action": {"kind": "await", "topic": "payments", "event": "paid", "correlate": "OrderID", "correlate_on": "correlation_id", "timeout": "1h"}}]}]}`
-	if ds, err := e.LoadFlows("wait.json", []byte(flow)); err != nil || len(e.Flows()) != 1 {
-		t.Fatalf("LoadFlows: %v %v; flows %v", err, ds, e.Flows())
+  {"name": "Paid", "action": {"kind": "await", "topic": "payments", "event": "paid", "response": "Payment",
+   "correlate": "OrderID", "correlate_on": "payment.order_id", "timeout": "1h"}, "irreversible": true}]}]}`
+	if ds, err := e.LoadFlows("wait.json", []byte(flow)); err != nil {
+		t.Fatalf("LoadFlows: %v %v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fx.e = e
+	defer fx.stop()
+	id, err := e.StartRun(context.Background(), "Wait", json.RawMessage(`{"OrderID":"o-1"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, id)
+	if st, _ := e.Status(id); st.Wait.Field != "payment.order_id" || st.Wait.Correlation != "o-1" {
+		t.Fatalf("wait %+v", st.Wait)
+	}
+	publish(t, fx.broker, "m1", "payments", "paid", map[string]any{"correlation_id": "o-1"})
+	publish(t, fx.broker, "m2", "payments", "paid", map[string]any{"payment": map[string]any{"order_id": "o-2"}})
+	publish(t, fx.broker, "m3", "payments", "paid", map[string]any{"payment": map[string]any{"order_id": "o-1"}, "amount": 3})
+	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
+	st, _ := e.Status(id)
+	var state State
+	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
+		t.Fatal(err)
+	}
+	var pay struct{ Amount int }
+	if err := state.Get("Payment", &pay); err != nil || pay.Amount != 3 {
+		t.Fatalf("payment %+v, %v: took the wrong event", pay, err)
 	}
 }

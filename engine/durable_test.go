@@ -145,8 +145,8 @@ func TestAwaitTimeoutAcrossRestart(t *testing.T) {
 	defer fx.stop()
 	waitParked(t, e, id)
 	st, _ := e.Status(id)
-	if want := time.Date(2026, 1, 4, 0, 0, 0, 0, time.UTC); st.Waiting.Deadline == nil || !st.Waiting.Deadline.Equal(want) {
-		t.Fatalf("deadline %v, want %v", st.Waiting.Deadline, want)
+	if want := time.Date(2026, 1, 4, 0, 0, 0, 0, time.UTC); st.Wait == nil || !st.Wait.Deadline.Equal(want) {
+		t.Fatalf("wait %+v, want the deadline %v", st.Wait, want)
 	}
 	clock.BlockUntil(1)
 	clock.Advance(time.Hour)

@@ -1,8 +1,9 @@
 // Package engine runs flows as a service: it registers generated flows and
 // JSON-defined flows, starts runs on their triggers (an HTTP/JSON API, broker
 // events, schedules), resumes interrupted runs from a durable store when it
-// starts, parks runs that wait for events without holding a goroutine, and
-// stops gracefully at step boundaries. See docs/engine.md.
+// starts, serves the runs that wait for events from a durable inbox (a
+// waiting run holds no goroutine), and stops gracefully at step boundaries.
+// See docs/engine.md.
 package engine
 
 import (
@@ -129,14 +130,15 @@ type Engine struct {
 
 	baseCtx  context.Context
 	cancel   context.CancelFunc
-	active   sync.WaitGroup // runs in progress and background work
+	active   sync.WaitGroup // runs live in this engine (running or waiting)
+	bg       sync.WaitGroup // background hand-overs of awaited events
 	draining atomic.Bool
 
-	firstMu sync.Mutex
-	first   map[string]chan error // run ID -> signalled when its first event is durable
+	liveMu sync.Mutex
+	live   map[string]*liveRun // by run ID: the runs this engine drives
 
-	in *inbox  // awaited events (inbox.go)
-	aw *awaits // parked runs (waiting.go)
+	in *inbox // awaited events (inbox.go)
+	ws *waits // waits no message has come for yet (subscriber.go)
 	sc *scheduler
 }
 
@@ -193,11 +195,12 @@ func New(opts Options) (*Engine, error) {
 		idPrefix:  hex.EncodeToString(b[:]),
 		flows:     map[string]*flowEntry{},
 		rpc:       map[string]*flowEntry{},
-		first:     map[string]chan error{},
+		live:      map[string]*liveRun{},
 	}
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())
 	e.in = newInbox(e, opts.Inbox)
-	e.aw = newAwaits(e, e.in)
+	e.ws = newWaits()
+	e.in.offer = subscriber{e}.offer
 	e.sc = newScheduler(e)
 	return e, nil
 }
@@ -209,18 +212,23 @@ func (e *Engine) Registry() *Registry { return e.reg }
 func (e *Engine) Provide(p Provider) { p.Provide(e.reg) }
 
 // RuntimeOptions returns the options a generated flow must be built with to
-// run on this engine: the engine's sink (the store, plus what parks and
-// drains runs), clock, Caller, Publisher and Subscriber. Pass them to the
-// generated constructor, then Register the flow.
+// run on this engine: the store as its sink, the engine's clock, Caller,
+// Publisher and Subscriber (its inbox), its logger, and the hook through
+// which the engine learns that a run has ended. Pass them to the generated
+// constructor, then Register the flow.
 func (e *Engine) RuntimeOptions() []runtime.Option {
-	return []runtime.Option{
-		runtime.WithSink(engineSink{e}),
+	opts := []runtime.Option{
+		runtime.WithSink(e.store),
 		runtime.WithClock(e.clock),
-		runtime.WithCaller(e.caller),
 		runtime.WithPublisher(e.publisher),
 		runtime.WithSubscriber(subscriber{e}),
-		runtime.WithLogger(slog.New(quietHandler{e.log.Handler()})),
+		runtime.WithLogger(e.log),
+		runtime.WithRunEnded(e.runEnded),
 	}
+	if e.caller != nil {
+		opts = append(opts, runtime.WithCaller(e.caller))
+	}
+	return opts
 }
 
 func (e *Engine) runtimeOptions() []runtime.Option {
@@ -375,7 +383,6 @@ func (e *Engine) Start(ctx context.Context) error {
 		return err
 	}
 	e.in.start()
-	e.aw.startTimers()
 	for _, fe := range flows {
 		if err := e.attach(fe, true); err != nil {
 			return err
@@ -384,13 +391,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the engine gracefully: no new runs start, runs in progress
-// stop at their next step boundary (the event that ends the step is
-// recorded first, so the next Start resumes them from the following step),
-// parked runs stay parked in the store. It waits for runs to stop until ctx
-// ends; a step still running then is abandoned, and runs again after the
-// next Start (with the same idempotency key). Close does not close the store
-// or the broker.
+// Close stops the engine gracefully: no new runs start, and every run it
+// drives is suspended (runtime.Run.Suspend): a running one at its next step
+// boundary (the event that ends the step is recorded first, so the next
+// Start resumes it from the following step), a waiting one at once (its
+// wait, deadline included, is in its history). It waits for runs to stop
+// until ctx ends; a step still running then is abandoned, and runs again
+// after the next Start (with the same idempotency key). Close does not close
+// the store or the broker.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
@@ -403,11 +411,13 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	e.sc.stop()
-	e.aw.stop()
 	e.draining.Store(true)
+	e.suspendAll(nil)
+	e.in.stop()
 	done := make(chan struct{})
 	go func() {
 		e.active.Wait()
+		e.bg.Wait()
 		close(done)
 	}()
 	var err error
@@ -621,6 +631,7 @@ type runHandle interface {
 	ID() string
 	Done() <-chan struct{}
 	Abort() error
+	Suspend() error
 }
 
 type typed[S any] struct{ f *runtime.Flow[S] }

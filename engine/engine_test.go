@@ -167,12 +167,28 @@ func runState(fx *fixture, runID string) runtime.RunState {
 	return info.State
 }
 
+// waitParked waits until runID's wait is recorded and the subscriber has
+// it (no message for it yet).
 func waitParked(t testing.TB, e *Engine, runID string) {
 	t.Helper()
 	waitFor(t, "run "+runID+" to park", func() bool {
 		st, err := e.Status(runID)
-		return err == nil && st.Waiting != nil
+		return err == nil && st.Wait != nil && e.ws.has(runID)
 	})
+}
+
+// has reports whether a wait of runID is indexed.
+func (ws *waits) has(runID string) bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	for _, list := range ws.byTE {
+		for _, s := range list {
+			if s.w.RunID == runID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func publish(t testing.TB, b Broker, id, topic, event string, payload any) {
@@ -198,8 +214,8 @@ func TestJSONFlowRunsToDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	cust := state.String("CustomerID")
-	if !strings.HasPrefix(cust, "cus-ann-") || st.Waiting.Correlation != cust {
-		t.Fatalf("customer %q, waiting %+v", cust, st.Waiting)
+	if !strings.HasPrefix(cust, "cus-ann-") || st.Wait.Correlation != cust {
+		t.Fatalf("customer %q, waiting %+v", cust, st.Wait)
 	}
 	if got := e.Parked(); got != 1 {
 		t.Fatalf("parked = %d, want 1", got)

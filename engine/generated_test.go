@@ -76,13 +76,13 @@ func newGenOrder(e *Engine, effects *ledger, deadline time.Duration) *runtime.Fl
 
 // startGenEngine starts an engine with GenOrder, triggered by the rpc
 // GenOrder.Start and the triggers given.
-func startGenEngine(t *testing.T, opts Options, effects *ledger, deadline time.Duration, triggers ...Trigger) *Engine {
+func startGenEngine(t *testing.T, opts Options, effects *ledger, deadline time.Duration, triggers ...runtime.Trigger) *Engine {
 	t.Helper()
 	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := RegisterFlow(e, newGenOrder(e, effects, deadline), append([]Trigger{RPC("GenOrder.Start")}, triggers...)...); err != nil {
+	if err := RegisterFlow(e, newGenOrder(e, effects, deadline), append([]runtime.Trigger{RPC("GenOrder.Start")}, triggers...)...); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Start(context.Background()); err != nil {
@@ -139,12 +139,12 @@ func TestGeneratedAwaitsPark(t *testing.T) {
 	waitFor(t, "all parked", func() bool { return e.Parked() == n+1 })
 	waitFor(t, "goroutines back to where they were", func() bool { return goruntime.NumGoroutine() <= before+5 })
 	for _, id := range ids {
-		if info, _ := st.Get(id); info.Machine != "AwaitPayment:running" {
-			t.Fatalf("parked run %s is at %s, want AwaitPayment:running", id, info.Machine)
+		if info, _ := st.Get(id); info.Machine != "AwaitPayment:waiting" {
+			t.Fatalf("parked run %s is at %s, want AwaitPayment:waiting", id, info.Machine)
 		}
 	}
 	w, err := e.Status(ids[7])
-	if err != nil || w.Waiting == nil || w.Waiting.Correlation != "o-7" || w.Waiting.Topic != "payments" || w.Waiting.Deadline == nil {
+	if err != nil || w.Wait == nil || w.Wait.Correlation != "o-7" || w.Wait.Topic != "payments" || w.Wait.Deadline.IsZero() {
 		t.Fatalf("status of a parked run: %+v, %v", w, err)
 	}
 
@@ -240,8 +240,8 @@ func TestGeneratedAwaitTimeoutAndAbort(t *testing.T) {
 	e = startGenEngine(t, opts, effects, 30*time.Minute)
 	defer closeEngine(t, e)
 	waitParked(t, e, late)
-	if s, _ := e.Status(late); s.Waiting.Deadline == nil || !s.Waiting.Deadline.Equal(time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)) {
-		t.Fatalf("waiting %+v, want the deadline at 00:30", s.Waiting)
+	if s, _ := e.Status(late); s.Wait == nil || !s.Wait.Deadline.Equal(time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)) {
+		t.Fatalf("waiting %+v, want the deadline at 00:30", s.Wait)
 	}
 	if err := e.Abort(context.Background(), aborted); err != nil {
 		t.Fatal(err)

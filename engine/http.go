@@ -234,11 +234,6 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"run_id": r.PathValue("id"), "events": h})
 }
 
-var runStates = []runtime.RunState{
-	runtime.StatePending, runtime.StateRunning, runtime.StateRollingBack, runtime.StateDone,
-	runtime.StateFailed, runtime.StateCompensated, runtime.StateAborted, runtime.StateCompensationFailed,
-}
-
 func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.Filter{Flow: q.Get("flow")}
@@ -248,12 +243,12 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		f.NonTerminal = true
 	default:
 		ok := false
-		for _, st := range runStates {
+		for _, st := range runtime.RunStates {
 			ok = ok || string(st) == s
 		}
 		if !ok {
-			names := make([]string, len(runStates))
-			for i, st := range runStates {
+			names := make([]string, len(runtime.RunStates))
+			for i, st := range runtime.RunStates {
 				names[i] = string(st)
 			}
 			writeError(w, http.StatusBadRequest, fmt.Errorf("unknown status %q; want one of %s, or active", s, strings.Join(names, ", ")), nil)

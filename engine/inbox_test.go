@@ -156,7 +156,7 @@ func TestUnmatchedEventExpires(t *testing.T) {
 	}
 	waitParked(t, e, late)
 	time.Sleep(20 * time.Millisecond) // let a wrong delivery show
-	if i, _ := st.Get(late); i.State != runtime.StateRunning {
+	if i, _ := st.Get(late); i.State != runtime.StateWaiting {
 		t.Fatalf("the run awaiting an expired event is %s", i.State)
 	}
 	// A new payment for it completes it.
@@ -293,7 +293,7 @@ func TestInboxExpiryAcrossEngines(t *testing.T) {
 	a.start()
 	b.start()
 	clock.Advance(time.Hour)
-	got, err := b.take(ctx, &takeReq{key: "r/A", topic: "t", event: "e", correlated: true, value: "c"}, func() error { return errParked })
+	got, err := b.take(ctx, &takeReq{key: "r/A", topic: "t", event: "e", correlated: true, value: "c"}, func() error { return errSubscribed })
 	if err != nil || got.ID != "m" {
 		t.Fatalf("take: %+v, %v", got, err)
 	}
@@ -344,18 +344,18 @@ func TestInboxClaimReleaseRetake(t *testing.T) {
 	if err := in.receive(ctx, Message{ID: "m", Topic: "t", Event: "e", Payload: json.RawMessage(`{"order":{"id":"o-1"}}`)}); err != nil {
 		t.Fatal(err)
 	}
-	none := func() error { return errParked }
+	none := func() error { return errSubscribed }
 	req := func(key, field, value string) *takeReq {
 		return &takeReq{key: key, topic: "t", event: "e", correlated: true, field: field, value: value}
 	}
-	if _, err := in.take(ctx, req("r1/A", "", "o-1"), none); err != errParked {
+	if _, err := in.take(ctx, req("r1/A", "", "o-1"), none); err != errSubscribed {
 		t.Fatalf("correlation_id is not there: %v", err)
 	}
 	got, err := in.take(ctx, req("r1/A", "order.id", "o-1"), none)
 	if err != nil || got.ID != "m" {
 		t.Fatalf("take by path: %+v, %v", got, err)
 	}
-	if _, err := in.take(ctx, req("r2/A", "order.id", "o-1"), none); err != errParked {
+	if _, err := in.take(ctx, req("r2/A", "order.id", "o-1"), none); err != errSubscribed {
 		t.Fatalf("a claimed message went to another key: %v", err)
 	}
 	if again, err := in.take(ctx, req("r1/A", "order.id", "o-1"), none); err != nil || string(again.Payload) != string(got.Payload) {

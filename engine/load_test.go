@@ -112,7 +112,7 @@ func TestReplaceFlowFitsRunsInProgress(t *testing.T) {
 	}
 	// The parked run continues after the replacement.
 	st, _ := e.Status(id)
-	publish(t, fx.broker, "pay", "payments", "payment.succeeded", map[string]any{"correlation_id": st.Waiting.Correlation})
+	publish(t, fx.broker, "pay", "payments", "payment.succeeded", map[string]any{"correlation_id": st.Wait.Correlation})
 	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
 }
 

@@ -7,11 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -81,62 +78,140 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	} else if strings.ContainsAny(runID, "/ \t\r\n") {
 		return "", fmt.Errorf("%w: run ID %q contains '/' or white space", ErrBadState, runID)
 	}
-	unlock, err := e.locker.Lock(ctx, runID)
+	if _, ok := e.store.Get(runID); ok {
+		return runID, fmt.Errorf("%w: %q", ErrRunExists, runID)
+	}
+	// A held lock is a run of this ID being started or driven: it exists.
+	unlock, err := e.locker.Lock(held, runID)
 	if err != nil {
-		return "", err
+		return runID, fmt.Errorf("%w: %q", ErrRunExists, runID)
 	}
 	if _, ok := e.store.Get(runID); ok {
 		unlock()
 		return runID, fmt.Errorf("%w: %q", ErrRunExists, runID)
 	}
-	first := make(chan error, 1)
-	e.firstMu.Lock()
-	e.first[runID] = first
-	e.firstMu.Unlock()
+	// The run is tracked before it starts: its end (the runtime's
+	// WithRunEnded hook) may come before start returns.
+	lr := e.track(fe, runID, unlock)
 	r, err := fe.ops.start(runContext, state, runID)
 	if err != nil {
-		e.firstMu.Lock()
-		delete(e.first, runID)
-		e.firstMu.Unlock()
-		unlock()
-		return "", err
-	}
-	e.track(r, unlock)
-	select {
-	case err = <-first:
-	case <-r.Done(): // stopped before its first event (a failing store)
-		select {
-		case err = <-first:
-		default:
-			err = fmt.Errorf("engine: run %q stopped before its first event", runID)
-		}
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	e.firstMu.Lock()
-	delete(e.first, runID)
-	e.firstMu.Unlock()
-	if err != nil {
-		if errors.Is(err, store.ErrSequence) {
+		e.untrack(lr)
+		if errors.Is(err, runtime.ErrDuplicateRun) {
 			return runID, fmt.Errorf("%w: %q", ErrRunExists, runID)
 		}
 		return "", err
 	}
+	e.attachRun(lr, r)
 	return runID, nil
 }
 
-// track keeps the engine's count of active runs and releases the run's lock
-// when its goroutine is over (finished, parked or stopped by Close).
-func (e *Engine) track(r runHandle, unlock func()) {
-	e.active.Add(1)
-	go func() {
-		<-r.Done()
-		unlock()
-		e.active.Done()
-	}()
+// liveRun is a run this engine drives, from its start or resume until the
+// runtime says its life here ended (WithRunEnded): it ended, or it was
+// suspended. A waiting run is live too: its run lock is held (no other
+// engine sharing the store resumes it), and it holds no goroutine.
+type liveRun struct {
+	fe     *flowEntry
+	id     string
+	unlock func()
+	mu     sync.Mutex
+	r      runHandle // nil until start or resume returns
+	ended  bool
 }
 
-// resumeFlow resumes every unfinished run of fe from the store.
+// track registers runID as driven by this engine.
+func (e *Engine) track(fe *flowEntry, runID string, unlock func()) *liveRun {
+	lr := &liveRun{fe: fe, id: runID, unlock: unlock}
+	e.active.Add(1)
+	e.liveMu.Lock()
+	e.live[runID] = lr
+	e.liveMu.Unlock()
+	return lr
+}
+
+// attachRun records the handle of a tracked run; a run suspended while it
+// started (Close came meanwhile) is suspended now.
+func (e *Engine) attachRun(lr *liveRun, r runHandle) {
+	lr.mu.Lock()
+	lr.r = r
+	ended := lr.ended
+	lr.mu.Unlock()
+	if !ended && e.draining.Load() {
+		_ = r.Suspend()
+	}
+}
+
+// untrack forgets a run that did not start.
+func (e *Engine) untrack(lr *liveRun) {
+	e.liveMu.Lock()
+	if e.live[lr.id] == lr {
+		delete(e.live, lr.id)
+	}
+	e.liveMu.Unlock()
+	lr.unlock()
+	e.active.Done()
+}
+
+// runEnded is the runtime's WithRunEnded hook for every flow on the engine.
+// A run suspended because its JSON flow was replaced resumes on the new
+// definition.
+func (e *Engine) runEnded(runID string, _ runtime.RunState, err error) {
+	e.liveMu.Lock()
+	lr := e.live[runID]
+	e.liveMu.Unlock()
+	if lr == nil {
+		return
+	}
+	lr.mu.Lock()
+	lr.ended = true
+	lr.mu.Unlock()
+	e.untrack(lr)
+	if !errors.Is(err, runtime.ErrSuspended) || e.draining.Load() {
+		return
+	}
+	if fe, lerr := e.lookup(lr.fe.name); lerr == nil && fe != lr.fe {
+		e.bg.Add(1)
+		go func() {
+			defer e.bg.Done()
+			if err := e.resumeRun(e.baseCtx, fe, runID, false); err != nil {
+				e.log.Error("run cannot resume on its flow's new definition", "flow", fe.name, "run_id", runID, "error", err)
+			}
+		}()
+	}
+}
+
+// suspendAll suspends the runs this engine drives of fe (nil: of every
+// flow). It does not wait for them.
+func (e *Engine) suspendAll(fe *flowEntry) {
+	e.liveMu.Lock()
+	var runs []runHandle
+	for _, lr := range e.live {
+		lr.mu.Lock()
+		if (fe == nil || lr.fe == fe) && lr.r != nil {
+			runs = append(runs, lr.r)
+		}
+		lr.mu.Unlock()
+	}
+	e.liveMu.Unlock()
+	for _, r := range runs {
+		_ = r.Suspend()
+	}
+}
+
+// liveRunOf returns the handle of a run this engine drives.
+func (e *Engine) liveRunOf(runID string) (runHandle, bool) {
+	e.liveMu.Lock()
+	lr := e.live[runID]
+	e.liveMu.Unlock()
+	if lr == nil {
+		return nil, false
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	return lr.r, lr.r != nil && !lr.ended
+}
+
+// resumeFlow resumes every unfinished run of fe from the store, except
+// those another engine sharing the store drives (their lock is held).
 func (e *Engine) resumeFlow(fe *flowEntry) {
 	runs, err := e.store.List(store.Filter{Flow: fe.name, NonTerminal: true})
 	if err != nil {
@@ -144,55 +219,58 @@ func (e *Engine) resumeFlow(fe *flowEntry) {
 		return
 	}
 	for _, info := range runs {
-		if err := e.resumeRun(e.baseCtx, fe, info.RunID, nil); err != nil {
+		if err := e.resumeRun(e.baseCtx, fe, info.RunID, false); err != nil && !errors.Is(err, errDriven) {
 			e.log.Error("run cannot resume", "flow", fe.name, "run_id", info.RunID, "error", err)
 		}
 	}
 }
 
-// resumeRun resumes runID (of fe) from its history, under its lock, with an
-// optional delivery for its await step.
-func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, d *delivery) error {
-	unlock, err := e.locker.Lock(ctx, runID)
+// held is a context that is already over: Locker.Lock with it takes a free
+// lock and gives up at once on a held one.
+var held = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// errDriven: another engine sharing the store (or this one) drives the run.
+var errDriven = errors.New("engine: run driven by another engine sharing the store")
+
+// resumeRun resumes runID (of fe) from its history, if no engine drives it;
+// aborted, the run resumes only to roll back.
+func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, aborted bool) error {
+	if e.draining.Load() {
+		return nil
+	}
+	unlock, err := e.locker.Lock(held, runID)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %q", errDriven, runID)
 	}
 	h, err := e.store.Load(runID)
 	if err != nil {
 		unlock()
 		return err
 	}
-	last := h[len(h)-1]
-	if _, _, ok := runtime.ParseMachineState(last.To); ok && isTerminal(last.To) {
+	if isTerminal(h[len(h)-1].To) {
 		unlock()
 		return nil
 	}
-	info := resumeInfoOf(h)
-	if d != nil && !d.abort && (info == nil || info.key != d.key || last.To != runtime.RunningState(stepOfKey(d.key))) {
-		// The run is no longer on the await the delivery is for (another
-		// engine moved it on): give a reserved message back.
-		unlock()
-		e.aw.release(d)
-		return nil
+	rctx := runContext
+	if aborted {
+		c, cancel := context.WithCancelCause(rctx)
+		cancel(runtime.ErrAborted)
+		rctx = c
 	}
-	rctx := context.WithValue(runContext, resumeKey{}, info)
-	if d != nil {
-		if d.abort {
-			c, cancel := context.WithCancelCause(rctx)
-			cancel(runtime.ErrAborted)
-			rctx = c
-		}
-		rctx = context.WithValue(rctx, deliveryKey{}, d)
-	}
+	lr := e.track(fe, runID, unlock)
 	r, err := fe.ops.resume(rctx, h)
 	if err != nil {
-		unlock()
+		e.untrack(lr)
 		if errors.Is(err, runtime.ErrFinished) {
 			return nil
 		}
 		return err
 	}
-	e.track(r, unlock)
+	e.attachRun(lr, r)
 	return nil
 }
 
@@ -202,55 +280,6 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, d *
 var runContext = context.Background()
 
 func isTerminal(machine string) bool { return runtime.RunState(machine).Terminal() }
-
-// resumeInfo is what a resumed run's await step needs from its history:
-// when the step it is on was entered (its wait counts from then).
-type resumeInfo struct {
-	key     string // idempotency key of the step the run is on
-	entered time.Time
-}
-
-type resumeKey struct{}
-
-// resumeInfoOf finds the step a history leaves its run on, its visit
-// number and when it was entered.
-func resumeInfoOf(h []runtime.Event) *resumeInfo {
-	visits := map[string]int{}
-	var cur string
-	var info resumeInfo
-	for i := range h {
-		ev := &h[i]
-		step, phase, _ := runtime.ParseMachineState(ev.To)
-		if phase == runtime.PhaseRunning && ev.From != ev.To {
-			visits[step]++
-			cur = step
-			info.entered = ev.Time
-		}
-	}
-	if cur == "" {
-		return nil
-	}
-	info.key = idempotencyKey(h[0].RunID, cur, visits[cur])
-	return &info
-}
-
-// stepOfKey is the step of an idempotency key "<run>/<step>[#n]".
-func stepOfKey(key string) string {
-	_, step, _ := strings.Cut(key, "/")
-	if i := strings.LastIndexByte(step, '#'); i > 0 {
-		step = step[:i]
-	}
-	return step
-}
-
-// idempotencyKey is runtime.IdempotencyKey's format.
-func idempotencyKey(runID, step string, visit int) string {
-	k := runID + "/" + step
-	if visit > 1 {
-		k += "#" + strconv.Itoa(visit)
-	}
-	return k
-}
 
 // triggerHandler starts a run per event: the run ID is derived from the
 // message ID, so an event delivered twice starts one run. A payload that
@@ -294,72 +323,6 @@ func eventState(fe *flowEntry, payload json.RawMessage) json.RawMessage {
 func derivedRunID(flow, kind, id string) string {
 	sum := sha256.Sum256([]byte(flow + "\x00" + id))
 	return kind + "-" + hex.EncodeToString(sum[:12])
-}
-
-// engineSink is the sink of every flow on the engine: the store, plus the
-// two ways the engine stops a run without ending it. A run whose await step
-// parks has its next event refused (not written), so its history ends on
-// the await; while the engine closes, every event is written and then
-// refused, so each run stops right after a recorded step boundary.
-type engineSink struct{ e *Engine }
-
-var (
-	errParked   = errors.New("engine: run parked on an await")
-	errDraining = errors.New("engine: closing; the run resumes at the next start")
-)
-
-func (s engineSink) Emit(ctx context.Context, ev runtime.Event) error {
-	e := s.e
-	if e.aw.takeParking(ev.RunID) {
-		return errParked
-	}
-	err := e.store.Emit(ctx, ev)
-	if ev.Seq == 1 {
-		e.firstMu.Lock()
-		if ch := e.first[ev.RunID]; ch != nil {
-			ch <- err
-		}
-		e.firstMu.Unlock()
-	}
-	if err != nil {
-		return err
-	}
-	if e.draining.Load() && !isTerminal(ev.To) {
-		return errDraining
-	}
-	return nil
-}
-
-func (s engineSink) LoadHistory(_ context.Context, runID string) ([]runtime.Event, error) {
-	return s.e.store.Load(runID)
-}
-
-// quietHandler drops the runtime's "sink refused" log records for the
-// refusals that are the engine's own doing (parking, closing).
-type quietHandler struct{ slog.Handler }
-
-func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
-	quiet := false
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "error" {
-			if err, ok := a.Value.Any().(error); ok && (errors.Is(err, errParked) || errors.Is(err, errDraining)) {
-				quiet = true
-			}
-		}
-		return !quiet
-	})
-	if quiet {
-		return nil
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return quietHandler{h.Handler.WithAttrs(as)}
-}
-
-func (h quietHandler) WithGroup(name string) slog.Handler {
-	return quietHandler{h.Handler.WithGroup(name)}
 }
 
 // Locker serialises the drivers of a run: an engine holds a run's lock from
@@ -406,9 +369,11 @@ func (l *localLocker) Lock(ctx context.Context, runID string) (func(), error) {
 	}
 }
 
-// Abort aborts a run: a live run's step is cancelled, a parked run is
-// resumed only to roll back. It returns runtime.ErrFinished for a run that
-// is over and runtime.ErrUnknownRun for an unknown one.
+// Abort aborts a run: a running step is cancelled, a waiting run stops
+// waiting, and the run rolls back. A run no engine drives yet (its flow was
+// registered after it stopped) is resumed only to roll back. It returns
+// runtime.ErrFinished for a run that is over and runtime.ErrUnknownRun for
+// an unknown one.
 func (e *Engine) Abort(ctx context.Context, runID string) error {
 	info, ok := e.store.Get(runID)
 	if !ok {
@@ -417,20 +382,18 @@ func (e *Engine) Abort(ctx context.Context, runID string) error {
 	if info.State.Terminal() {
 		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, info.State)
 	}
+	if r, ok := e.liveRunOf(runID); ok {
+		return r.Abort()
+	}
 	fe, err := e.lookup(info.Flow)
 	if err != nil {
 		return err
 	}
-	if e.aw.abortLive(fe, runID) {
-		return nil
-	}
-	// Not live (parked, or waiting for its flow): resume it aborted.
-	e.aw.unpark(runID)
-	return e.resumeRun(ctx, fe, runID, &delivery{abort: true})
+	return e.resumeRun(ctx, fe, runID, true)
 }
 
-// Status returns a run's status from its history, with what it waits for
-// when it is parked.
+// Status returns a run's status: the Replay of its history, which says what
+// a waiting run waits for and until when (Status.Wait).
 func (e *Engine) Status(runID string) (RunStatus, error) {
 	h, err := e.store.Load(runID)
 	if err != nil {
@@ -441,14 +404,17 @@ func (e *Engine) Status(runID string) (RunStatus, error) {
 		return RunStatus{}, err
 	}
 	st.History = nil
-	return RunStatus{Status: st, Waiting: e.aw.waiting(runID)}, nil
+	return RunStatus{Status: st}, nil
 }
 
 // RunStatus is a run's status for the API.
 type RunStatus struct {
 	runtime.Status
-	Waiting *Waiting `json:"waiting,omitempty"`
 }
+
+// Parked returns the number of runs waiting for an event that has not come
+// (each an index entry of the subscriber; no goroutine).
+func (e *Engine) Parked() int { return e.ws.count() }
 
 // History returns a run's events.
 func (e *Engine) History(runID string) ([]runtime.Event, error) { return e.store.Load(runID) }

@@ -3,106 +3,197 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// subscriber is the runtime.Subscriber of generated flows on the engine.
-// Their awaits (runtime.NewAwait, runtime.NewEvent) describe themselves on
-// Subscribe's context (runtime.AwaitFrom), and are served like JSON flows'
-// awaits: a message already in the inbox is claimed and handed over before
-// Subscribe returns, otherwise the run parks (Subscribe fails with
-// errParked and the engine's sink ends the run's goroutine) and is resumed
-// from its history when its event or its timeout comes. Their events go
-// through the inbox, so they are deduplicated and survive restarts.
+// Waiting runs.
 //
-// A Subscribe call that does not come from such an await (an await step
-// with a per-attempt timeout, which only a blocking wait honours; a flow
-// not registered on this engine, which nothing would resume; a Go step
-// subscribing by hand) blocks its goroutine as a plain subscription does,
-// still fed through the inbox.
+// A run that reaches an await waits in the runtime: it records its wait
+// (what it waits for, until when) and calls the engine's subscriber, and
+// its goroutine ends (runtime.Subscriber). The subscriber serves the wait
+// from the inbox (inbox.go):
+//
+//   - a message claimed for the wait's key before is handed over again: the
+//     process stopped between the claim and the run recording its wake-up;
+//   - else the oldest pending message the wait matches is claimed, durably,
+//     and handed over;
+//   - else the wait is indexed by topic/event, and the inbox offers it each
+//     message that becomes pending (the offer hook): the message is reserved
+//     for the wait's key, claimed, then handed over.
+//
+// A message the run does not take after all (it stopped waiting meanwhile:
+// its deadline passed, it was aborted) is released: pending again, and
+// offered again. The wait's deadline is the runtime's: a timer of the run,
+// kept across restarts because the deadline is recorded in its history.
+// A waiting run costs the runtime's Run value, an index entry here and a
+// timer; no goroutine.
 type subscriber struct{ e *Engine }
 
-// waiter is a blocking subscription: h applies the runtime's correlation
-// rule and keeps the payload it accepts.
-type waiter struct {
-	key string
-	h   func([]byte) bool
+// waitSub is a wait the subscriber serves.
+type waitSub struct {
+	w         runtime.Wait
+	deliver   func([]byte) bool
+	cancelled atomic.Bool // the run stopped waiting
 }
 
-func (s subscriber) Subscribe(ctx context.Context, topic, event string, h func([]byte) bool) (func(), error) {
-	e := s.e
-	if err := e.in.consume(topic, event); err != nil {
-		return nil, err
-	}
-	if w, ok := runtime.AwaitFrom(ctx); ok && w.Topic == topic && w.Event == event && w.Key != "" {
-		if _, registered := e.flowEntry(w.Flow); registered {
-			return s.serve(ctx, &w, h)
+// waits indexes the waits that found no message yet. Lock order: the
+// inbox's mutex, then waits.mu.
+type waits struct {
+	mu   sync.Mutex
+	byTE map[teKey][]*waitSub // oldest first
+	n    int
+}
+
+func newWaits() *waits { return &waits{byTE: map[teKey][]*waitSub{}} }
+
+func (ws *waits) add(s *waitSub) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	k := teKey{s.w.Topic, s.w.Event}
+	ws.byTE[k] = append(ws.byTE[k], s)
+	ws.n++
+}
+
+// remove drops s; false if it was not indexed (a message took it).
+func (ws *waits) remove(s *waitSub) bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	k := teKey{s.w.Topic, s.w.Event}
+	list := ws.byTE[k]
+	for i, x := range list {
+		if x == s {
+			list = append(list[:i:i], list[i+1:]...)
+			if len(list) == 0 {
+				delete(ws.byTE, k)
+			} else {
+				ws.byTE[k] = list
+			}
+			ws.n--
+			return true
 		}
 	}
-	a := e.aw
-	k := teKey{topic, event}
-	w := &waiter{key: runtime.IdempotencyKey(ctx), h: h}
-	_, err := e.in.take(ctx, &takeReq{key: w.key, topic: topic, event: event, accept: h}, func() error {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		a.blocking[k] = append(a.blocking[k], w)
-		return errSubscribed
-	})
-	switch {
-	case err == nil: // h has the payload
-		return func() {}, nil
-	case err != errSubscribed:
-		return nil, err
-	}
-	return func() {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		for i, x := range a.blocking[k] {
-			if x == w {
-				a.blocking[k] = append(a.blocking[k][:i:i], a.blocking[k][i+1:]...)
-				return
+	return false
+}
+
+// match removes and returns the oldest wait that m matches. The inbox's
+// mutex is held (m's correlation cache is the inbox's).
+func (ws *waits) match(m *inMsg) *waitSub {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	k := teKey{m.k.Topic, m.k.Event}
+	for i, s := range ws.byTE[k] {
+		if s.w.Correlated {
+			if v, ok := m.correlation(s.w.Field); !ok || v != s.w.Correlation {
+				continue
 			}
 		}
-	}, nil
-}
-
-var errSubscribed = errors.New("engine: subscribed")
-
-// matchBlocking offers m to the blocking subscriptions of its topic/event,
-// and returns the one that took it; a.mu and the inbox's lock are held.
-func (a *awaits) matchBlocking(m *inMsg) *waiter {
-	k := teKey{m.k.Topic, m.k.Event}
-	for i, w := range a.blocking[k] {
-		if w.h(m.payload) {
-			a.blocking[k] = append(a.blocking[k][:i:i], a.blocking[k][i+1:]...)
-			return w
+		list := ws.byTE[k]
+		ws.byTE[k] = append(list[:i:i], list[i+1:]...)
+		if len(ws.byTE[k]) == 0 {
+			delete(ws.byTE, k)
 		}
+		ws.n--
+		return s
 	}
 	return nil
 }
 
-// serve gives the await w the message it takes (awaits.take), or parks its
-// run.
-func (s subscriber) serve(ctx context.Context, w *runtime.AwaitInfo, h func([]byte) bool) (func(), error) {
-	wait := w.Timeout
-	if d := w.Deadline; d > 0 && (wait == 0 || d < wait) {
-		wait = d
-	}
-	m, err := s.e.aw.take(ctx, &awaitReq{flow: w.Flow, step: w.Step, key: w.Key, topic: w.Topic, event: w.Event,
-		correlated: w.Correlated, field: w.CorrelationField, corr: w.Correlation, wait: wait})
-	if err != nil {
+func (ws *waits) count() int {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return ws.n
+}
+
+// errSubscribed: take found nothing, and the wait is indexed.
+var errSubscribed = errors.New("engine: waiting")
+
+// Subscribe implements runtime.Subscriber.
+func (s subscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func([]byte) bool) (func(), error) {
+	e := s.e
+	if err := e.in.consume(w.Topic, w.Event); err != nil {
 		return nil, err
 	}
-	// h applies the runtime's correlation rule, as the inbox did: it refuses
-	// a message taken for it only if the two disagree. The claim is given
-	// back, so that the message can go to an await it fits.
-	if !h(m.Payload) {
-		if err := s.e.in.release(ctx, w.Key); err != nil {
-			s.e.log.Error("releasing a refused message", "topic", m.Topic, "event", m.Event, "id", m.ID, "key", w.Key, "error", err)
-		}
-		return nil, runtime.Permanent(fmt.Errorf("engine: await %s refused message %s taken for it", w.Key, m.Key()))
+	sub := &waitSub{w: w, deliver: deliver}
+	if err := s.serve(ctx, sub); err != nil {
+		return nil, err
 	}
-	return func() {}, nil
+	return func() {
+		sub.cancelled.Store(true)
+		if e.ws.remove(sub) {
+			return
+		}
+		// A message reserved for it and not claimed yet goes back.
+		e.in.unreserve(w.Key)
+	}, nil
+}
+
+// serve hands sub a message the inbox has for it, or indexes it.
+func (s subscriber) serve(ctx context.Context, sub *waitSub) error {
+	e := s.e
+	if sub.cancelled.Load() {
+		return nil
+	}
+	w := &sub.w
+	req := &takeReq{key: w.Key, topic: w.Topic, event: w.Event, correlated: w.Correlated, field: w.Field, value: w.Correlation}
+	m, err := e.in.take(ctx, req, func() error {
+		e.ws.add(sub)
+		return errSubscribed
+	})
+	switch {
+	case errors.Is(err, errSubscribed):
+		return nil
+	case err != nil:
+		return err
+	}
+	s.hand(ctx, sub, m.Payload)
+	return nil
+}
+
+// hand gives the run a message claimed for its wait; one it does not take
+// is released.
+func (s subscriber) hand(ctx context.Context, sub *waitSub, payload []byte) {
+	if !sub.cancelled.Load() && sub.deliver(payload) {
+		return
+	}
+	if err := s.e.in.release(context.WithoutCancel(ctx), sub.w.Key); err != nil {
+		s.e.log.Error("releasing a message a run did not take", "topic", sub.w.Topic, "event", sub.w.Event, "key", sub.w.Key, "error", err)
+	}
+}
+
+// offer is the inbox's offer hook (under the inbox's mutex): a message that
+// becomes pending goes to the oldest wait it matches, claimed and handed
+// over on a goroutine of its own once the inbox's mutex is released.
+func (s subscriber) offer(m *inMsg) (string, func()) {
+	sub := s.e.ws.match(m)
+	if sub == nil {
+		return "", nil
+	}
+	s.e.bg.Add(1)
+	return sub.w.Key, func() {
+		go func() {
+			defer s.e.bg.Done()
+			ctx := s.e.baseCtx
+			got, err := s.e.in.claim(ctx, m, sub.w.Key)
+			switch {
+			case err == nil:
+				s.hand(ctx, sub, got.Payload)
+			case errors.Is(err, errLost):
+				// Another engine sharing the inbox took it, or it expired:
+				// the wait looks again, as a new one would.
+				if err := s.serve(ctx, sub); err != nil {
+					s.e.log.Error("serving a wait", "key", sub.w.Key, "error", err)
+				}
+			default:
+				// The store failed: the message is pending again, and the
+				// wait waits for the next offer.
+				s.e.log.Error("claiming an awaited event", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "key", sub.w.Key, "error", err)
+				if !sub.cancelled.Load() {
+					s.e.ws.add(sub)
+				}
+			}
+		}()
+	}
 }

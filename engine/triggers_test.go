@@ -311,7 +311,7 @@ func TestConcurrentTriggers(t *testing.T) {
 		pw.Add(1)
 		go func() {
 			defer pw.Done()
-			publish(t, fx.broker, "pay-"+id, "payments", "payment.succeeded", map[string]any{"correlation_id": st.Waiting.Correlation})
+			publish(t, fx.broker, "pay-"+id, "payments", "payment.succeeded", map[string]any{"correlation_id": st.Wait.Correlation})
 		}()
 	}
 	pw.Wait()

@@ -233,7 +233,9 @@ func (impl%[2]s) Undecide(context.Context, *%[1]s) error { return nil }
 		check.Equal("%[2]s: State", xst.In, "in")
 		xh, xerr := xf.History(xctx, xres.RunID)
 		check.Equal("%[2]s: History error", xerr, nil)
-		check.Equal("%[2]s: History", len(xh), 9)
+		// pending→Call, Call→Wait:waiting, the wake-up, Wait→Decide,
+		// Decide→failing, two rollbacks out and back, compensated.
+		check.Equal("%[2]s: History", len(xh), 10)
 	}
 `, w, fl)
 	}

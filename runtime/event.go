@@ -93,6 +93,12 @@ const (
 	StateCompensationFailed RunState = "compensation_failed"
 )
 
+// RunStates lists every run state, those of runs in progress first.
+var RunStates = []RunState{
+	StatePending, StateRunning, StateWaiting, StateRollingBack,
+	StateDone, StateFailed, StateCompensated, StateAborted, StateCompensationFailed,
+}
+
 // Terminal reports whether the run is over.
 func (s RunState) Terminal() bool {
 	switch s {

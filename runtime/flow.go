@@ -22,6 +22,7 @@ type options struct {
 	sub       Subscriber
 	ids       func() string
 	logger    *slog.Logger
+	ended     func(runID string, final RunState, err error)
 }
 
 // Option configures a Flow.
@@ -46,6 +47,15 @@ func WithSubscriber(s Subscriber) Option { return func(o *options) { o.sub = s }
 // WithIDs sets the generator of run IDs (default: a random per-process
 // prefix and a counter). IDs must be unique among the flow's runs.
 func WithIDs(next func() string) Option { return func(o *options) { o.ids = next } }
+
+// WithRunEnded sets a function called once for every run whose life in this
+// process ends: it ended (final is its terminal state, err its Result.Err),
+// a sink stopped it, or Suspend stopped it (err wraps ErrSuspended). It is
+// called after Done is closed, on the run's goroutine; it must not block.
+// An engine uses it to account for runs without a goroutine per run.
+func WithRunEnded(fn func(runID string, final RunState, err error)) Option {
+	return func(o *options) { o.ended = fn }
+}
 
 // WithLogger sets a logger for what is not an event: abandoned steps,
 // refusing sinks.

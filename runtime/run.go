@@ -714,6 +714,9 @@ func (r *Run[S]) release(halt error) {
 		close(r.done)
 	}
 	r.mu.Unlock()
+	if fn := r.env.opts.ended; fn != nil {
+		fn(r.env.runID, r.result.Final, r.result.Err)
+	}
 }
 
 func (r *Run[S]) resultErr(final RunState) error {

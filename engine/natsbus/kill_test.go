@@ -112,7 +112,7 @@ func TestKilledEngineResumes(t *testing.T) {
 		}
 		defer st.Close()
 		runs, _ := st.List(store.Filter{Flow: "Signup"})
-		return len(runs) == 1 && runs[0].Machine == "AwaitVerified:running"
+		return len(runs) == 1 && runs[0].Machine == "AwaitVerified:waiting"
 	})
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func transitions(history []runtime.Event) []string {
 var refunded = []string{
 	"pending -> Inspect:running",
 	"Inspect:running -> Refund:running [paid]",
-	"Refund:running -> AwaitRefund:running [ok]",
+	"Refund:running -> AwaitRefund:waiting [ok]",
 }
 
 // TestScenarios cancels each order of the program and requires exactly the
@@ -47,11 +47,12 @@ func TestScenarios(t *testing.T) {
 			"Close:running -> done [ok]",
 		}, []string{`orders/order.cancelled "o-unpaid"`}},
 		"o-paid": {runtime.StateDone, append(refunded,
+			"AwaitRefund:waiting -> AwaitRefund:running",
 			"AwaitRefund:running -> Close:running [ok]",
 			"Close:running -> done [ok]",
 		), []string{`orders/order.cancelled "o-paid"`}},
 		"o-slow": {runtime.StateDone, append(refunded,
-			"AwaitRefund:running -> Escalate:running [timeout]",
+			"AwaitRefund:waiting -> Escalate:running [timeout]",
 			"Escalate:running -> Close:running [ok]",
 			"Close:running -> done [ok]",
 		), []string{`support/refund.stuck "rf-o-slow"`, `orders/order.cancelled "o-slow"`}},
@@ -173,7 +174,7 @@ func TestResumeOnStart(t *testing.T) {
 	resumed, _, _ := strings.Cut(out.String(), "o-unpaid (run")
 	for _, s := range []string{
 		"run slow-1, resumed from the store:",
-		"AwaitRefund:running -> Escalate:running  [timeout]",
+		"AwaitRefund:waiting -> Escalate:running  [timeout]",
 		"=> done\n     published [support/refund.stuck \"rf-o-slow\" orders/order.cancelled \"o-slow\"]",
 	} {
 		if !strings.Contains(resumed, s) {

@@ -82,7 +82,7 @@ func (a *app) finish(ctx context.Context, run *CancelRun) (runtime.Result[Cancel
 			return run.Wait(ctx)
 		case <-time.After(time.Millisecond):
 		}
-		if run.Status().Machine == runtime.RunningState(CancelStepAwaitRefund) && a.clock.Pending() > 0 {
+		if run.Status().Machine == runtime.WaitingState(CancelStepAwaitRefund) && a.clock.Pending() > 0 {
 			a.clock.Advance(24 * time.Hour)
 		}
 	}

@@ -75,7 +75,7 @@ func (a *app) pay(customerID string, cents int) error {
 // payment, as a customer who pays at once does; it returns when it has
 // paid or the run is over.
 func (a *app) payWhenAsked(run *SignupRun) error {
-	for run.Status().Machine != runtime.RunningState(SignupStepAwaitPayment) {
+	for run.Status().Machine != runtime.WaitingState(SignupStepAwaitPayment) {
 		select {
 		case <-run.Done():
 			return nil

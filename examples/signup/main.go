@@ -79,7 +79,7 @@ func abort(ctx context.Context, a *app, id string) (runtime.Result[SignupState],
 		return runtime.Result[SignupState]{}, err
 	}
 	// Nobody pays: wait until the run waits, then abort it.
-	for run.Status().Machine != runtime.RunningState(SignupStepAwaitPayment) {
+	for run.Status().Machine != runtime.WaitingState(SignupStepAwaitPayment) {
 		select {
 		case <-run.Done():
 			return run.Wait(ctx)
@@ -211,7 +211,7 @@ func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
 // not over, waits for them, and prints each one's history with the point
 // where this process took over.
 func resumeAll(ctx context.Context, a *app, w io.Writer) error {
-	ids, err := a.flow.Runs(ctx, a.store, runtime.StatePending, runtime.StateRunning, runtime.StateRollingBack)
+	ids, err := a.flow.Runs(ctx, a.store, runtime.StatePending, runtime.StateRunning, runtime.StateWaiting, runtime.StateRollingBack)
 	if err != nil || len(ids) == 0 {
 		return err
 	}

@@ -36,7 +36,8 @@ var created = []string{
 }
 
 var succeeded = append(created,
-	"CreateSubscription:running -> AwaitPayment:running [ok]",
+	"CreateSubscription:running -> AwaitPayment:waiting [ok]",
+	"AwaitPayment:waiting -> AwaitPayment:running",
 	"AwaitPayment:running -> Activate:running [ok]",
 	"Activate:running -> done [ok]",
 )
@@ -71,8 +72,8 @@ func TestScenarios(t *testing.T) {
 			"failing -> compensated",
 		), "customer cus-1 created once, then deleted, no subscription", false},
 		"abort": {runtime.StateAborted, append(created,
-			"CreateSubscription:running -> AwaitPayment:running [ok]",
-			"AwaitPayment:running -> aborting [error]",
+			"CreateSubscription:running -> AwaitPayment:waiting [ok]",
+			"AwaitPayment:waiting -> aborting",
 			"aborting -> CreateSubscription:rollback",
 			"CreateSubscription:rollback -> aborting [ok]",
 			"aborting -> CreateCustomer:rollback",
@@ -171,7 +172,7 @@ func TestKillAndResume(t *testing.T) {
 	// leads to.
 	for _, c := range []struct{ step, next string }{
 		{SignupStepCreateCustomer, runtime.RunningState(SignupStepCreateSubscription)},
-		{SignupStepCreateSubscription, runtime.RunningState(SignupStepAwaitPayment)},
+		{SignupStepCreateSubscription, runtime.WaitingState(SignupStepAwaitPayment)},
 		{SignupStepAwaitPayment, runtime.RunningState(SignupStepActivate)},
 	} {
 		step := c.step
@@ -194,10 +195,11 @@ func TestKillAndResume(t *testing.T) {
 				t.Errorf("the first run's output does not end with %s's completion and the kill:\n%s", step, out)
 			}
 
-			// What the store says before the restart: one run, still
-			// running, whose last event is step's completion.
+			// What the store says before the restart: one run, not over
+			// (running, or waiting for the payment), whose last event is
+			// step's completion.
 			crashed := storedRun(t, dir)
-			if crashed.State != runtime.StateRunning || crashed.Machine != c.next {
+			if want, _ := runtime.RunStateOf(c.next); crashed.State != want || crashed.Machine != c.next {
 				t.Fatalf("stored run before the restart: %+v", crashed)
 			}
 

@@ -99,8 +99,8 @@ func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error
 	st.ID = SignupStepCreateCustomer
 	st.Retry = runtime.RetryPolicy{Attempts: 5, Initial: 20 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
 	st.Timeout = 10 * time.Second
-	st.Rollback = runtime.RPCRollback[SignupState]("customers", "Customer.Delete",
-		func(s *SignupState) any { return s.CustomerID }, nil)
+	runtime.WithRPCRollback[SignupState]("customers", "Customer.Delete",
+		func(s *SignupState) any { return s.CustomerID }, nil)(st)
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 10 * time.Second
 	steps = append(steps, st)

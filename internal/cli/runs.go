@@ -26,11 +26,6 @@ func init() {
 	verbs = append(verbs, runsVerb, historyVerb, inboxVerb)
 }
 
-var runStates = []runtime.RunState{
-	runtime.StatePending, runtime.StateRunning, runtime.StateRollingBack, runtime.StateDone,
-	runtime.StateFailed, runtime.StateCompensated, runtime.StateAborted, runtime.StateCompensationFailed,
-}
-
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 var runsVerb = &verb{
@@ -174,7 +169,7 @@ func (t *table) Flush() {
 }
 
 func validState(s runtime.RunState) bool {
-	for _, v := range runStates {
+	for _, v := range runtime.RunStates {
 		if v == s {
 			return true
 		}
@@ -184,7 +179,7 @@ func validState(s runtime.RunState) bool {
 
 func joinStates() string {
 	var b strings.Builder
-	for i, s := range runStates {
+	for i, s := range runtime.RunStates {
 		if i > 0 {
 			b.WriteString(", ")
 		}

@@ -79,7 +79,7 @@ func TestServeRestartFinishesRun(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			_, st := call(t, "GET", url+"/runs/"+id, "")
-			if st["state"] == want && (want != "running" || st["waiting"] != nil) {
+			if st["state"] == want && (want != "waiting" || st["wait"] != nil) {
 				return st
 			}
 			if time.Now().After(deadline) {
@@ -88,13 +88,13 @@ func TestServeRestartFinishesRun(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	waitStatus(url, "running")
+	waitStatus(url, "waiting")
 	stop()
 
 	url, stop = startServe(t, storeDir, flowsDir)
 	defer stop()
-	st := waitStatus(url, "running")
-	if w, _ := st["waiting"].(map[string]any); w["correlation"] != "ada" {
+	st := waitStatus(url, "waiting")
+	if w, _ := st["wait"].(map[string]any); w["correlation"] != "ada" {
 		t.Fatalf("after restart: %v", st)
 	}
 	if code, out := call(t, "POST", url+"/events/people/arrived", `{"correlation_id": "ada", "age": 36}`); code != 202 {

@@ -171,9 +171,9 @@ func NewActionsFlow(h ActionsHandlers, opts ...runtime.Option) (*ActionsFlow, er
 	st.ID = ActionsStepUndoable
 	st.Timeout = 250 * time.Millisecond
 	st.Deadline = time.Second
-	st.Rollback = runtime.RPCRollback[ActionsState]("users", "User.Unlock",
+	runtime.WithRPCRollback[ActionsState]("users", "User.Unlock",
 		func(s *ActionsState) any { return s.Lock },
-		func(s *ActionsState) any { return &s.UserID })
+		func(s *ActionsState) any { return &s.UserID })(st)
 	st.RollbackTimeout = 250 * time.Millisecond
 	st.Publish = []runtime.Publication[ActionsState]{
 		{Topic: "users", Event: "user.locked", Payload: func(s *ActionsState) any { return s.Lock }},

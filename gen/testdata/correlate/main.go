@@ -55,9 +55,12 @@ func main() {
 	res, err := newFlow(bus, sink).Execute(guard, FulfilState{OrderID: "o-1"})
 	check.Equal("matched: error", err, nil)
 	check.Run("matched", sink, res.RunID, res.Final, runtime.StateDone,
-		"pending -> Paid:running",
-		"Paid:running -> Shipped:running [ok]",
-		"Shipped:running -> Delivered:running [ok]",
+		"pending -> Paid:waiting",
+		"Paid:waiting -> Paid:running",
+		"Paid:running -> Shipped:waiting [ok]",
+		"Shipped:waiting -> Shipped:running",
+		"Shipped:running -> Delivered:waiting [ok]",
+		"Delivered:waiting -> Delivered:running",
 		"Delivered:running -> done [ok]")
 	check.Equal("matched: payment", res.State.Payment, Payment{OrderID: "o-1", Cents: 3})
 	check.Equal("matched: parcel", res.State.Sent.Parcel, Parcel{OrderID: "o-1", Carrier: "post"})
@@ -74,8 +77,8 @@ func main() {
 	clock.Advance(time.Hour)
 	res, _ = run.Wait(ctx)
 	check.Run("unmatched", sink, res.RunID, res.Final, runtime.StateFailed,
-		"pending -> Paid:running",
-		"Paid:running -> Expire:running [timeout]",
+		"pending -> Paid:waiting",
+		"Paid:waiting -> Expire:running [timeout]",
 		"Expire:running -> failing [ok]",
 		"failing -> failed") // nothing to roll back
 	check.Equal("unmatched: payment", res.State.Payment, Payment{})
@@ -86,7 +89,7 @@ func main() {
 // event on the bus was offered to the await and not taken.
 func awaiting(run *FulfilRun, clock *runtime.FakeClock) {
 	for range 10000 {
-		if run.Status().Machine == runtime.RunningState(FulfilStepPaid) && clock.Pending() > 0 {
+		if run.Status().Machine == runtime.WaitingState(FulfilStepPaid) && clock.Pending() > 0 {
 			return
 		}
 		time.Sleep(time.Millisecond)

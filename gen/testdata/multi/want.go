@@ -65,8 +65,8 @@ func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error
 	st.ID = CancelStepStop
 	st.Retry = retry
 	st.Timeout = 5 * time.Second
-	st.Rollback = runtime.RPCRollback[CancelState]("subscriptions", "Subscription.Resume",
-		func(s *CancelState) any { return s.SubscriptionID }, nil)
+	runtime.WithRPCRollback[CancelState]("subscriptions", "Subscription.Resume",
+		func(s *CancelState) any { return s.SubscriptionID }, nil)(st)
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 5 * time.Second
 	steps = append(steps, st)

@@ -83,7 +83,7 @@ func (sv *services) pay(customerID string) {
 var start = []string{
 	"pending -> CreateCustomer:running",
 	"CreateCustomer:running -> CreateSubscription:running [ok]",
-	"CreateSubscription:running -> AwaitPayment:running [ok]",
+	"CreateSubscription:running -> AwaitPayment:waiting [ok]",
 }
 
 var undo = []string{
@@ -107,6 +107,7 @@ func main() {
 	res, err := sv.flow().Execute(ctx, in)
 	check.Equal("approved: error", err, nil)
 	check.Run("approved", sv.sink, res.RunID, res.Final, runtime.StateDone, append(start,
+		"AwaitPayment:waiting -> AwaitPayment:running",
 		"AwaitPayment:running -> Notify:running [ok]",
 		"Notify:running -> Review:running [ok]",
 		"Review:running -> Activate:running [approved]",
@@ -131,6 +132,7 @@ func main() {
 	in.Decision = "reject"
 	res, _ = sv.flow().Execute(ctx, in)
 	check.Run("rejected", sv.sink, res.RunID, res.Final, runtime.StateCompensated, append(append(start,
+		"AwaitPayment:waiting -> AwaitPayment:running",
 		"AwaitPayment:running -> Notify:running [ok]",
 		"Notify:running -> Review:running [ok]",
 		"Review:running -> failing [rejected]"), undo...)...)
@@ -147,7 +149,7 @@ func main() {
 	clock.Advance(72 * time.Hour)
 	res, _ = run.Wait(ctx)
 	check.Run("expired", sv.sink, res.RunID, res.Final, runtime.StateCompensated, append(append(start,
-		"AwaitPayment:running -> ExpireTrial:running [timeout]",
+		"AwaitPayment:waiting -> ExpireTrial:running [timeout]",
 		"ExpireTrial:running -> failing [ok]"), undo...)...)
 
 	resumed(ctx, initial)
@@ -189,6 +191,7 @@ func resumed(ctx context.Context, initial SignupState) {
 	res, err = runs[0].Wait(ctx)
 	check.Equal("resumed: error", err, nil)
 	check.Run("resumed", second.sink, res.RunID, res.Final, runtime.StateDone, append(start,
+		"AwaitPayment:waiting -> AwaitPayment:running",
 		"AwaitPayment:running -> Notify:running [ok]",
 		"Notify:running -> Review:running [ok]",
 		"Review:running -> Activate:running [approved]",
@@ -209,7 +212,7 @@ func resumed(ctx context.Context, initial SignupState) {
 // awaiting waits until run waits for its payment with its timer set.
 func awaiting(run *SignupRun, clock *runtime.FakeClock) {
 	for range 10000 {
-		if run.Status().Machine == runtime.RunningState(SignupStepAwaitPayment) && clock.Pending() > 0 {
+		if run.Status().Machine == runtime.WaitingState(SignupStepAwaitPayment) && clock.Pending() > 0 {
 			return
 		}
 		time.Sleep(time.Millisecond)

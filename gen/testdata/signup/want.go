@@ -120,8 +120,8 @@ func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error
 	st.Retry = runtime.RetryPolicy{Attempts: 5, Initial: 200 * time.Millisecond, Max: 10 * time.Second, Multiplier: 1.5}
 	st.Timeout = 10 * time.Second
 	st.Deadline = time.Minute
-	st.Rollback = runtime.RPCRollback[SignupState]("customers", "Customer.Delete",
-		func(s *SignupState) any { return s.CustomerID }, nil)
+	runtime.WithRPCRollback[SignupState]("customers", "Customer.Delete",
+		func(s *SignupState) any { return s.CustomerID }, nil)(st)
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 10 * time.Second
 	steps = append(steps, st)
