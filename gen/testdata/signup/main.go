@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -97,6 +98,13 @@ var undo = []string{
 func main() {
 	ctx := context.Background()
 	initial := SignupState{Customer: Customer{Name: "ada", Email: "ada@example.com"}, Plan: "pro"}
+
+	// The constructor refuses a flow without the parts its steps need,
+	// naming the steps, before any run charges anyone.
+	_, err := NewSignupFlow(handlers{}, runtime.WithPublisher(runtime.NewMemoryBus()))
+	check.Equal("missing parts: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
+	check.Equal("missing parts: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": steps CreateCustomer, CreateSubscription need a Caller (WithCaller)
+runtime: not configured: flow "Signup": step AwaitPayment needs a Subscriber (WithSubscriber)`)
 
 	// Approved: every step once, in order, then done.
 	sv := newServices()
