@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -268,20 +267,14 @@ func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-// machine returns a machine of the flow in state. Before every transition
-// it calls the record method of the run given as the event's argument: the
-// run records the event there, and a refusing sink cancels the transition.
+// machine returns a machine of the flow in state.
 func (d *definition[S]) machine(state string) *fsm.FSM {
 	m := d.machines.Get().(*fsm.FSM)
 	m.SetState(state)
 	return m
 }
 
-func (d *definition[S]) newMachine() any {
-	return fsm.NewFSM(MachinePending, d.events, fsm.Callbacks{
-		"before_event": func(ctx context.Context, e *fsm.Event) { e.Args[0].(*Run[S]).record(ctx, e) },
-	})
-}
+func (d *definition[S]) newMachine() any { return fsm.NewFSM(MachinePending, d.events, nil) }
 
 // state returns the machine state named name, and whether the flow has it.
 func (d *definition[S]) state(name string) (*mstate, bool) {

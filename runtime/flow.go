@@ -211,7 +211,12 @@ func (f *Flow[S]) Execute(ctx context.Context, state S, opts ...RunOption) (Resu
 		return Result[S]{}, err
 	}
 	r.loop()
-	<-r.doneChan()
+	r.mu.Lock()
+	over := r.over
+	r.mu.Unlock()
+	if !over { // it waits: another goroutine ends it
+		<-r.doneChan()
+	}
 	return r.result, r.result.Err
 }
 

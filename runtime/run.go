@@ -55,10 +55,8 @@ type Run[S any] struct {
 	lastTime time.Time // time of the last event
 	clean    bool      // no action ran since snap was taken
 	snap     json.RawMessage
-	snapped  S // the state snap encodes, when def.valueState
-	// Set by fire for the machine callback that records the event.
-	next    nextEvent
-	failure error // why the last transition was refused
+	snapped  S         // the state snap encodes, when def.valueState
+	next     nextEvent // set by fire for record
 
 	suspending atomic.Bool
 	suspendCh  chan struct{} // closed by Suspend: ends a backoff
@@ -231,18 +229,20 @@ func (r *Run[S]) Suspend() error {
 
 // Status returns the run's current status. With a sink that loads
 // histories it is the Replay of the run's history as the sink has it, so the
-// two always agree; otherwise it is folded from the events the sink
-// accepted, which is the same thing.
+// two always agree (if the history does not load, Err says why); otherwise
+// it is folded from the events the sink accepted, which is the same thing.
 func (r *Run[S]) Status() Status {
 	r.mu.Lock()
 	st := r.track.status()
 	halted := r.halted
 	r.mu.Unlock()
 	if l := r.env.opts.loader; l != nil {
-		if h, err := l.LoadHistory(context.Background(), r.env.runID); err == nil {
-			if replayed, err := Replay(h); err == nil {
-				st = replayed
-			}
+		h, err := l.LoadHistory(context.Background(), r.env.runID)
+		if err == nil {
+			st, err = Replay(h)
+		}
+		if err != nil {
+			st = Status{State: StatePending, Machine: MachinePending, Err: "runtime: loading the run's history: " + err.Error()}
 		}
 	}
 	st.RunID, st.Flow = r.env.runID, r.def.id
@@ -336,8 +336,10 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 	}
 	if err == nil {
 		out = okOutcome(out)
-		if r.machine.Can(out) {
-			return r.fire(out, p.attempt, out, nil)
+		// The machine knows the outcomes the flow routes; another one fails
+		// the step.
+		if err := r.fire(out, p.attempt, out, nil); !errors.Is(err, errNoSuchEvent) {
+			return err
 		}
 		return r.fire(evFail, p.attempt, out, fmt.Errorf("%w %q", ErrUnknownOutcome, out))
 	}
@@ -570,10 +572,12 @@ func (r *Run[S]) sleepUnabortable(d time.Duration) {
 	}
 }
 
-// fire moves the run's machine by event ev. The machine calls record before
-// it moves, which sends the transition's Event to the sink: a refusing sink
-// cancels the move and stops the run, so the machine, the history and
-// Status never disagree. err is the attempt's error, if it failed.
+// fire moves the run's machine by event ev: the machine decides where the
+// event leads (the flow's routing is its table) and refuses a move the flow
+// does not have. The move is then recorded (record) before anything else
+// happens; a sink that refuses the event undoes the move and stops the run,
+// so the machine never gets ahead of the history. err is the attempt's
+// error, if it failed.
 func (r *Run[S]) fire(ev string, attempt int, out Outcome, err error) error {
 	r.next = nextEvent{attempt: attempt, outcome: out, err: err}
 	if err != nil {
@@ -583,27 +587,32 @@ func (r *Run[S]) fire(ev string, attempt int, out Outcome, err error) error {
 }
 
 func (r *Run[S]) fireNext(ev string) error {
-	r.failure = nil
-	err := r.machine.Event(context.Background(), ev, r)
-	switch {
-	case err == nil || isNoTransition(err):
-		return nil
-	case r.failure != nil:
-		return r.failure
+	from := r.cur
+	if err := r.machine.Event(context.Background(), ev); err != nil && !isNoTransition(err) {
+		var invalid fsm.InvalidEventError
+		var unknown fsm.UnknownEventError
+		if errors.As(err, &invalid) || errors.As(err, &unknown) {
+			return fmt.Errorf("%w: %w", errNoSuchEvent, r.def.illegal(from.name, ev, err))
+		}
+		return r.def.illegal(from.name, ev, err)
 	}
-	return r.def.illegal(r.cur.name, ev, err)
+	if err := r.record(from, r.def.states[r.machine.Current()]); err != nil {
+		r.machine.SetState(from.name) // the move did not happen: nothing recorded it
+		return err
+	}
+	return nil
 }
 
-// record is the machine's before-event callback: it builds the Event of the
-// transition e, sends it to the sink, and on success folds it into the
-// run's progress and status. On failure it cancels the transition.
-func (r *Run[S]) record(_ context.Context, e *fsm.Event) {
-	from, to := r.cur, r.def.states[e.Dst]
+// errNoSuchEvent marks a machine event the current state does not have:
+// for an outcome, one the flow does not route.
+var errNoSuchEvent = errors.New("no such transition")
+
+// record builds the Event of the transition from -> to, sends it to the
+// sink, and on success folds it into the run's progress and status.
+func (r *Run[S]) record(from, to *mstate) error {
 	snap, err := r.snapshot()
 	if err != nil {
-		r.failure = fmt.Errorf("runtime: flow %q: state does not encode as JSON: %w", r.def.id, err)
-		e.Cancel(r.failure)
-		return
+		return fmt.Errorf("runtime: flow %q: state does not encode as JSON: %w", r.def.id, err)
 	}
 	p := &r.progress
 	n := &r.next
@@ -628,23 +637,22 @@ func (r *Run[S]) record(_ context.Context, e *fsm.Event) {
 		if l := r.env.opts.logger; l != nil {
 			l.Error("flow sink refused an event; run stopped", "flow", r.def.id, "run_id", r.env.runID, "seq", ev.Seq, "error", err)
 		}
-		r.failure = fmt.Errorf("%w: event %d (%s -> %s): %w", ErrSink, ev.Seq, ev.From, ev.To, err)
-		e.Cancel(r.failure)
-		return
+		return fmt.Errorf("%w: event %d (%s -> %s): %w", ErrSink, ev.Seq, ev.From, ev.To, err)
 	}
 	if err := p.apply(r.def, &ev, from, to, n.err); err != nil {
 		// The runtime made a history it cannot read back: a bug.
-		r.failure = fmt.Errorf("runtime: flow %q: %w", r.def.id, err)
-		e.Cancel(r.failure)
-		return
+		return fmt.Errorf("runtime: flow %q: %w", r.def.id, err)
 	}
-	r.mu.Lock()
-	r.track.apply(&ev, from.kind, to.kind, r.def.stepIDOf(to))
-	r.mu.Unlock()
+	if r.env.opts.loader == nil { // else Status replays the sink's history
+		r.mu.Lock()
+		r.track.apply(&ev, from.kind, to.kind, r.def.stepIDOf(to))
+		r.mu.Unlock()
+	}
 	r.cur, r.lastTime = to, ev.Time
 	if to.kind == kindRunning && from.kind == kindWaiting {
 		r.clean = false // the step runs on the payload
 	}
+	return nil
 }
 
 func (r *Run[S]) emit(e *Event) (err error) {

@@ -129,7 +129,7 @@ func (m *MemorySink) RunIDs(_ context.Context, flow string, states ...RunState) 
 	defer m.mu.Unlock()
 	var ids []string
 	for _, id := range m.order {
-		h := m.runs[id]
+		h := *m.runs[id]
 		if h[0].Flow != flow {
 			continue
 		}

@@ -44,12 +44,12 @@ func (nopSink) Emit(context.Context, Event) error { return nil }
 // histories; Reset forgets them.
 type MemorySink struct {
 	mu    sync.Mutex
-	runs  map[string][]Event
+	runs  map[string]*[]Event
 	order []string // run IDs in order of their first event
 }
 
 // NewMemorySink returns an empty MemorySink.
-func NewMemorySink() *MemorySink { return &MemorySink{runs: make(map[string][]Event)} }
+func NewMemorySink() *MemorySink { return &MemorySink{runs: make(map[string]*[]Event)} }
 
 // Emit implements Sink.
 func (m *MemorySink) Emit(_ context.Context, e Event) error {
@@ -60,9 +60,12 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 	case ok && e.Seq == 1:
 		return fmt.Errorf("%w: %q", ErrDuplicateRun, e.RunID)
 	case !ok:
+		h = new([]Event)
+		*h = make([]Event, 0, 16) // room for a typical run, grown as any slice
+		m.runs[e.RunID] = h
 		m.order = append(m.order, e.RunID)
 	}
-	m.runs[e.RunID] = append(h, e)
+	*h = append(*h, e)
 	return nil
 }
 
@@ -70,7 +73,10 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 func (m *MemorySink) History(runID string) []Event {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return slices.Clone(m.runs[runID])
+	if h := m.runs[runID]; h != nil {
+		return slices.Clone(*h)
+	}
+	return nil
 }
 
 // Reset forgets every run, for long-lived processes that only need recent
