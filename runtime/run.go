@@ -114,7 +114,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 		sink:      f.opts.sink,
 		state:     state,
 		cur:       statePending,
-		progress:  progress{visits: make([]int32, len(def.steps))},
+		progress:  progress{visits: make([]int32, len(def.steps)), stack: make([]frame, 0, len(def.steps))},
 		suspendCh: make(chan struct{}),
 	}
 	// The first event carries the initial state: encode it now so that a
@@ -126,7 +126,10 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 		return nil, err
 	}
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
-	r.quiet = context.WithoutCancel(r.ctx)
+	r.quiet = ctx // the run's values without its cancellation
+	if ctx.Done() != nil {
+		r.quiet = context.WithoutCancel(r.ctx)
+	}
 	r.machine = def.machine(MachinePending)
 	r.track = tracker{machine: MachinePending, kind: kindPending, snap: r.snap}
 	return r, nil
