@@ -321,3 +321,35 @@ func TestJSONCorrelateOn(t *testing.T) {
 		t.Errorf("await without on: CorrelateOn %v, path %q", a.CorrelateOn, a.CorrelationPath())
 	}
 }
+
+// TestFormatKeepsMeaning: `flowgen fmt` changes layout, never the model.
+// Every fmt golden input and every good flow of the repository builds to
+// the same model before and after formatting.
+func TestFormatKeepsMeaning(t *testing.T) {
+	inputs, _ := filepath.Glob("../parser/testdata/fmt/*/input.flow")
+	good, _ := filepath.Glob("../testdata/flows/good/*.flow")
+	for _, path := range append(inputs, good...) {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast, ds := parser.Parse(path, src)
+		if ds.HasErrors() {
+			continue
+		}
+		before, ds := flowfile.Build(ast)
+		if ds.HasErrors() {
+			continue
+		}
+		formatted := parser.Format(ast)
+		ast2, ds := parser.Parse(path, formatted)
+		if ds.HasErrors() {
+			t.Errorf("%s: formatted source does not parse: %v\n%s", path, ds.Err(), formatted)
+			continue
+		}
+		after, _ := flowfile.Build(ast2)
+		if diff := cmp.Diff(before, after, jsonIgnore); diff != "" {
+			t.Errorf("%s: fmt changed the model (-before +after):\n%s", path, diff)
+		}
+	}
+}

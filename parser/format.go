@@ -16,7 +16,9 @@ import (
 //   - in a flow: state, trigger, retry, timeout, deadline, then the steps;
 //   - in a step: the action (rpc, await, or a publish step's first publish),
 //     retry, timeout, deadline, rollback, irreversible, publish, outcomes,
-//     on; statements of the same kind keep their order;
+//     on; statements of the same kind keep their order; a step's timeout
+//     goes before an await line without a timeout of its own (after it, it
+//     would be the await's);
 //   - exactly one blank line before each step and between flows; elsewhere a
 //     blank line is kept where one or more were written, never after "{" or
 //     before "}";
@@ -178,9 +180,16 @@ func sortStepStmts(body []*StepStmt) []*StepStmt {
 			action = stmts[i]
 		}
 	}
+	// A step's own timeout stays before an await that has none: after the
+	// await line it would read as the await's timeout, which bounds the
+	// wait but not the rollback, and formatting must not change meaning.
+	awaitWithout := slices.ContainsFunc(stmts, func(st *StepStmt) bool { return st.Await != nil && st.Await.Timeout == nil })
 	rank := func(st *StepStmt) int {
-		if st == action {
+		switch {
+		case st == action:
 			return 0
+		case awaitWithout && st.Timeout != nil:
+			return -1
 		}
 		return stepRank(st)
 	}
