@@ -55,8 +55,11 @@ type Run[S any] struct {
 	lastTime time.Time // time of the last event
 	clean    bool      // no action ran since snap was taken
 	snap     json.RawMessage
-	snapped  S         // the state snap encodes, when def.valueState
-	next     nextEvent // set by fire for record
+	snapped  S // the state snap encodes, when def.valueState
+	// hibernated: the run waits without its state, snapshot and progress,
+	// which its history holds (hibernate, thaw).
+	hibernated bool
+	next       nextEvent // set by fire for record
 
 	suspending atomic.Bool
 	suspendCh  chan struct{} // closed by Suspend: ends a backoff

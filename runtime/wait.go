@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -75,6 +76,7 @@ func (r *Run[S]) park() {
 	// A waiting run holds no machine either; the wake-up takes one.
 	r.def.machines.Put(r.machine)
 	r.machine = nil
+	r.hibernate()
 	r.mu.Lock()
 	r.parked = p
 	r.mu.Unlock()
@@ -132,6 +134,10 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 	if p.cancelSub != nil {
 		p.cancelSub()
 	}
+	if err := r.thaw(); err != nil {
+		r.finish(err)
+		return
+	}
 	if kind == wakeSuspend {
 		r.finishSuspended()
 		return
@@ -163,4 +169,42 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 		return
 	}
 	r.loop()
+}
+
+// hibernate lets go of what the run's history holds (its state, snapshot
+// and progress) while it waits, when its sink can load histories back: a
+// waiting run then costs its identity, its wait and its timer, not its
+// data. thaw reloads them when the wait ends.
+func (r *Run[S]) hibernate() {
+	if r.env.opts.loader == nil {
+		return
+	}
+	var zero S
+	r.state, r.snapped, r.snap = zero, zero, nil
+	r.progress = progress{}
+	r.hibernated = true
+}
+
+// thaw rebuilds a hibernated run from its history, which must still leave
+// it where it waited.
+func (r *Run[S]) thaw() error {
+	if !r.hibernated {
+		return nil
+	}
+	h, err := r.env.opts.loader.LoadHistory(r.quiet, r.env.runID)
+	if err != nil {
+		return fmt.Errorf("runtime: flow %q: reloading waiting run %q: %w", r.def.id, r.env.runID, err)
+	}
+	rb, err := r.def.rebuild(h)
+	if err != nil {
+		return fmt.Errorf("runtime: flow %q: reloading waiting run %q: %w", r.def.id, r.env.runID, err)
+	}
+	if rb.cur != r.cur {
+		return fmt.Errorf("runtime: flow %q: waiting run %q: its history moved on to %s", r.def.id, r.env.runID, rb.cur.name)
+	}
+	if err := json.Unmarshal(rb.snap, &r.state); err != nil {
+		return &HistoryError{Seq: rb.progress.seq, Msg: "state snapshot does not decode: " + err.Error()}
+	}
+	r.progress, r.hibernated, r.clean = rb.progress, false, false
+	return nil
 }
