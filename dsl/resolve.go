@@ -236,9 +236,9 @@ func (f *Flow) WaitFor(s *Step) time.Duration {
 
 // WaitBound is the bound of an await's wait given its timeout and its
 // step's deadline (each 0 when not set): the shorter of the two, either one
-// alone when the other is 0, and 0 (no bound) when both are. The engine
-// bounds the waits of generated flows (runtime.AwaitInfo's Timeout and
-// Deadline) with it as well as those of JSON flows (WaitFor).
+// alone when the other is 0, and 0 (no bound) when both are. The runtime
+// makes the same choice when a run enters the wait (runtime.Wait.Deadline);
+// this is for what reports a flow's bounds without running it.
 func WaitBound(timeout, deadline time.Duration) time.Duration {
 	if deadline > 0 && (timeout <= 0 || deadline < timeout) {
 		return deadline

@@ -44,12 +44,14 @@
 //
 // # Events and the durable format
 //
-// Every transition of the machine is an Event handed synchronously to the
-// Sink before the run goes on; a sink error stops the run. Event.From and
-// Event.To are machine states:
+// The run's looplab/fsm machine decides where each outcome leads (the
+// flow's routing is its transition table). Every transition is an Event
+// handed synchronously to the Sink before the run goes on; a sink error
+// stops the run. Event.From and Event.To are machine states:
 //
 //	pending                      before the first step
 //	<step>:running               the step's attempts are running
+//	<step>:waiting               the step waits for its event or time
 //	<step>:rollback              the step's rollback is running
 //	failing, aborting            undoing completed steps (between rollbacks)
 //	done, failed, compensated, aborted, compensation_failed   terminal
@@ -57,6 +59,16 @@
 // A retry is a self-transition with the outcome "retry". This vocabulary and
 // the Event JSON form are stable: a history written today replays, resumes
 // and passes CheckHistory with a later runtime.
+//
+// # Waiting
+//
+// A step with an Await (NewAwait, NewEvent) or a Sleep (NewSleep) is
+// entered in its waiting state. The event that enters it records the Wait,
+// with an absolute deadline fixed then; the run registers with the
+// Subscriber, arms one timer and holds no goroutine until a delivery, the
+// timer or Abort wakes it. Resume of a waiting run waits again until the
+// recorded deadline. Suspend stops a run at a step boundary without ending
+// it, for a process that shuts down.
 //
 // # Resume and replay
 //
