@@ -154,29 +154,7 @@ func (l *bareLog) append(p []byte) error {
 // the ratio (target >= 20,000/s).
 func BenchmarkConcurrentFlows(b *testing.B) {
 	const inFlight = 100
-	st, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	f := runtime.New[benchState]("Bench", runtime.WithSink(st))
-	var steps []*runtime.Step[benchState]
-	for i := 1; i <= 5; i++ {
-		steps = append(steps, &runtime.Step[benchState]{
-			ID:           fmt.Sprintf("S%d", i),
-			Exec:         func(context.Context, *benchState) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
-			Irreversible: true,
-		})
-	}
-	if err := f.Register(steps...); err != nil {
-		b.Fatal(err)
-	}
-	bare, err := newBareLog(filepath.Join(b.TempDir(), "bare"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bare.f.Close()
-	rec := append(make([]byte, 12), encodeEvent(nil, &fiveStepEvents("r-0")[2])...)
+	f, bare, rec := fiveStepBench(b)
 
 	flows := b.N
 	ctx := context.Background()
@@ -333,29 +311,7 @@ func copyStore(b *testing.B, src string) string {
 // other to a bare group-commit log. Reports both medians and their ratio
 // (target: x-bare-p50 <= 1.5).
 func BenchmarkUnloaded5Step(b *testing.B) {
-	st, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	f := runtime.New[benchState]("Bench", runtime.WithSink(st))
-	var steps []*runtime.Step[benchState]
-	for i := 1; i <= 5; i++ {
-		steps = append(steps, &runtime.Step[benchState]{
-			ID:           fmt.Sprintf("S%d", i),
-			Exec:         func(context.Context, *benchState) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
-			Irreversible: true,
-		})
-	}
-	if err := f.Register(steps...); err != nil {
-		b.Fatal(err)
-	}
-	bare, err := newBareLog(filepath.Join(b.TempDir(), "bare"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bare.f.Close()
-	rec := append(make([]byte, 12), encodeEvent(nil, &fiveStepEvents("r-0")[2])...)
+	f, bare, rec := fiveStepBench(b)
 	ctx := context.Background()
 	var flowNs, bareNs []float64
 	for b.Loop() {
@@ -381,4 +337,33 @@ func BenchmarkUnloaded5Step(b *testing.B) {
 	b.ReportMetric(fp/1e3, "p50-µs")
 	b.ReportMetric(bp/1e3, "bare-p50-µs")
 	b.ReportMetric(fp/bp, "x-bare-p50")
+}
+
+// fiveStepBench returns a flow of 5 no-op steps on a new durable store, a
+// bare group-commit log beside it, and a record of a 5-step flow's size to
+// append to it; both are closed when b ends.
+func fiveStepBench(b *testing.B) (*runtime.Flow[benchState], *bareLog, []byte) {
+	st, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	f := runtime.New[benchState]("Bench", runtime.WithSink(st))
+	var steps []*runtime.Step[benchState]
+	for i := 1; i <= 5; i++ {
+		steps = append(steps, &runtime.Step[benchState]{
+			ID:           fmt.Sprintf("S%d", i),
+			Exec:         func(context.Context, *benchState) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
+			Irreversible: true,
+		})
+	}
+	if err := f.Register(steps...); err != nil {
+		b.Fatal(err)
+	}
+	bare, err := newBareLog(filepath.Join(b.TempDir(), "bare"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bare.f.Close() })
+	return f, bare, append(make([]byte, 12), encodeEvent(nil, &fiveStepEvents("r-0")[2])...)
 }
