@@ -100,9 +100,11 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 		case dsl.ActionAwait:
 			st.Await = await(fl, s)
 			st.Exec = awaitExec(a)
-		default:
+		case dsl.ActionGo:
 			h := e.reg.lateStep(fl.Name, s.Name)
 			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) { return h(ctx, state) }
+		default:
+			return nil, fmt.Errorf("flow %q: step %q: the engine cannot run a step of kind %q", fl.Name, s.Name, s.Kind())
 		}
 		if rb := s.Rollback; rb != nil {
 			if rb.IsGo() {
