@@ -138,15 +138,14 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 		if _, ok := dsl.LookupKind(a.Kind); !ok && a.Kind != "" {
 			return fmt.Errorf("gen: flow %q: step %q: %s is of unknown kind %q", fl.Name, s.Name, what, a.Kind)
 		}
-		required := a.Spec().RequiredStrings()
-		for _, f := range required {
-			if a.StringField(f) == "" {
-				names := make([]string, len(required))
-				for i, f := range required {
-					names[i] = string(f)
-				}
-				return fmt.Errorf("gen: flow %q: step %q: %s without %s", fl.Name, s.Name, what, strings.Join(names, " or "))
-			}
+		var names []string
+		empty := false
+		for _, f := range a.Spec().RequiredStrings() {
+			names = append(names, string(f))
+			empty = empty || a.StringField(f) == ""
+		}
+		if empty {
+			return fmt.Errorf("gen: flow %q: step %q: %s without %s", fl.Name, s.Name, what, strings.Join(names, " or "))
 		}
 		return nil
 	}
