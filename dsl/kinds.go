@@ -252,20 +252,9 @@ func (a *Action) Spec() *KindSpec {
 // Spec is the spec of the step's kind (Kind).
 func (s *Step) Spec() *KindSpec { return SpecOf(s.Kind()) }
 
-// Field returns how kind k has field f, and false when it does not have it.
-func (k *KindSpec) Field(f ActionField) (KindField, bool) {
-	for _, kf := range k.Fields {
-		if kf.Field == f {
-			return kf, true
-		}
-	}
-	return KindField{}, false
-}
-
 // Has reports whether kind k has field f.
 func (k *KindSpec) Has(f ActionField) bool {
-	_, ok := k.Field(f)
-	return ok
+	return slices.ContainsFunc(k.Fields, func(kf KindField) bool { return kf.Field == f })
 }
 
 // RequiredStrings returns the kind's required string fields (an rpc's
