@@ -211,18 +211,21 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		}
 	}
 
-	// Await.
-	if s.Kind() == ActionAwait {
+	// A step that waits (an await).
+	if spec := s.Spec(); spec.Waits {
 		ar := pick(s.Action.Range, at)
-		if s.Action.Timeout == 0 && s.Timeout == 0 {
-			c.add(diag.Errorf(ar, "await-no-timeout", "await in step %q has no timeout: a run could wait forever", s.Name).
-				WithHint("add `timeout <duration>` to the await line, such as `timeout 72h`, and handle it with `on timeout -> <Step>`"))
+		kw := spec.Keyword
+		if spec.Has(FieldTimeout) && s.Action.Timeout == 0 && s.Timeout == 0 {
+			c.add(diag.Errorf(ar, "await-no-timeout", "%s in step %q has no timeout: a run could wait forever", kw, s.Name).
+				WithHint("add `timeout <duration>` to the %s line, such as `timeout 72h`, and handle it with `on timeout -> <Step>`", kw))
 		}
 		if r := f.RetryFor(s); r.Attempts > 1 {
-			c.add(diag.Warnf(pick(r.Range, ar), "await-retry", "await in step %q is tried %d times: each attempt waits its full timeout again", s.Name, r.Attempts).
-				WithHint("remove the step's retry and make the await's timeout as long as the whole wait should be"))
+			c.add(diag.Warnf(pick(r.Range, ar), "await-retry", "%s in step %q is tried %d times: each attempt waits its full timeout again", kw, s.Name, r.Attempts).
+				WithHint("remove the step's retry and make the %s's timeout as long as the whole wait should be", kw))
 		}
-		c.correlationPath(s, ar)
+	}
+	if s.Spec().Has(FieldCorrelateOn) {
+		c.correlationPath(s, pick(s.Action.Range, at))
 	}
 
 	c.budget(f, s, at)
@@ -236,7 +239,7 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		or := pick(o.Range, at)
 		if k == 0 && !s.IsGo() {
 			c.add(diag.Errorf(or, "outcomes-not-go", "%s step %q declares outcomes, but only a Go step can return them", s.Kind(), s.Name).
-				WithHint("remove `outcomes`; %s step ends with ok, error or timeout", article(string(s.Kind()))))
+				WithHint("remove `outcomes`; %s step ends with ok, error or timeout", s.Spec().Noun))
 		}
 		switch prev, dup := declared[o.Name]; {
 		case isBuiltinOutcome(o.Name):
@@ -301,15 +304,6 @@ func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, 
 	return d.WithHint("only Go steps can declare outcomes of their own")
 }
 
-// article prefixes a kind with "a" or "an" as it is read aloud ("an rpc").
-func article(kind string) string {
-	switch kind {
-	case "rpc", "await":
-		return "an " + kind
-	}
-	return "a " + kind
-}
-
 func actionRange(a *Action) diag.Range {
 	if a == nil {
 		return diag.Range{}
@@ -317,35 +311,31 @@ func actionRange(a *Action) diag.Range {
 	return a.Range
 }
 
+// sideEffects says what the side effects of s are: its kind's (when the
+// kind has them: KindSpec.Noun), and its publications after success,
+// unless the kind itself publishes (a publish step with more publish
+// lines).
 func sideEffects(s *Step) string {
 	var what []string
-	switch s.Kind() {
-	case ActionRPC:
-		what = append(what, "an rpc")
-	case ActionPublish:
-		what = append(what, "a publish")
-	case ActionGo:
-		what = append(what, "a Go step")
+	spec := s.Spec()
+	if spec.SideEffects {
+		what = append(what, spec.Noun)
 	}
-	if s.Kind() != ActionPublish && len(s.Publish) > 0 {
+	if !spec.Needs.Has(NeedPublisher) && len(s.Publish) > 0 {
 		what = append(what, "a publication")
 	}
 	return strings.Join(what, " and ")
 }
 
 // action checks the strings of an action that flowfile.Build cannot
-// reject: an empty string literal names nothing.
+// reject: an empty string literal names nothing, so a required string
+// field of the kind (KindSpec.Fields) must not be empty.
 func (c *checker) action(a *Action, what string, r diag.Range) {
 	if a == nil {
 		return
 	}
-	switch a.Kind {
-	case ActionRPC:
-		c.nonEmpty(a.Service, "service", what, r)
-		c.nonEmpty(a.Endpoint, "endpoint", what, r)
-	case ActionAwait, ActionPublish:
-		c.nonEmpty(a.Topic, "topic", what, r)
-		c.nonEmpty(a.Event, "event", what, r)
+	for _, f := range a.Spec().RequiredStrings() {
+		c.nonEmpty(a.StringField(f), string(f), what, r)
 	}
 }
 
@@ -434,7 +424,7 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 	switch {
 	case s.Retry != nil:
 		rng = pick(s.Retry.Range, at)
-	case s.Timeout == 0 && s.Deadline == 0 && s.Kind() != ActionAwait:
+	case s.Timeout == 0 && s.Deadline == 0 && !s.Spec().Waits:
 		// The step only inherits the flow's policies, as many steps may:
 		// report the flow's schedule once, where it is written.
 		if c.flowBudgetReported {

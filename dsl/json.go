@@ -657,48 +657,42 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
 	return s
 }
 
-// actionKindFields lists the fields each action kind may have besides
-// "kind" (a subset of actionFields; TestJSONFieldsFromTags checks it).
-var actionKindFields = map[ActionKind][]string{
-	ActionGo:      {},
-	ActionRPC:     {"service", "endpoint", "request", "response"},
-	ActionAwait:   {"topic", "event", "response", "correlate", "correlate_on", "timeout"},
-	ActionPublish: {"topic", "event", "request"},
-}
-
+// decodeAction reads an action: its kind, then the fields the kind has
+// (KindSpec.Fields), each required or not as the spec says; any other
+// field of Action is an error. A rollback's action may only be of a kind
+// that can undo a step (KindSpec.Rollback).
 func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action {
 	o := d.object(n, path, "action")
 	if o == nil {
 		return nil
 	}
-	kinds := []string{string(ActionGo), string(ActionRPC), string(ActionAwait), string(ActionPublish)}
-	if rollback {
-		kinds = []string{string(ActionRPC)}
-	}
-	kind, ok := o.enum("kind", true, kinds...)
+	kind, ok := o.enum("kind", true, KindNames(rollback)...)
 	if !ok {
 		o.check(actionFields, nil, "")
 		return nil
 	}
 	a := &Action{Kind: ActionKind(kind), Range: d.at(path)}
-	o.check(actionFields, append([]string{"kind"}, actionKindFields[a.Kind]...), fmt.Sprintf("a %s action", kind))
-	switch a.Kind {
-	case ActionRPC:
-		a.Service, _ = o.str("service", true)
-		a.Endpoint, _ = o.str("endpoint", true)
-		a.Request = o.ident("request", false)
-		a.Response = o.ident("response", false)
-	case ActionAwait:
-		a.Topic, _ = o.str("topic", true)
-		a.Event, _ = o.str("event", true)
-		a.Response = o.ident("response", false)
-		a.Correlate = o.ident("correlate", false)
-		a.CorrelateOn = o.ident("correlate_on", false)
-		a.Timeout = o.duration("timeout")
-	case ActionPublish:
-		a.Topic, _ = o.str("topic", true)
-		a.Event, _ = o.str("event", true)
-		a.Request = o.ident("request", false)
+	spec := a.Spec()
+	allowed := []string{"kind"}
+	for _, f := range spec.Fields {
+		allowed = append(allowed, string(f.Field))
+	}
+	o.check(actionFields, allowed, fmt.Sprintf("a %s action", kind))
+	for _, f := range spec.Fields {
+		name := string(f.Field)
+		if f.Required {
+			if v, _ := o.get(name); v == nil {
+				o.missing(name)
+			}
+		}
+		switch acc := fieldAccess[f.Field]; {
+		case acc.str != nil:
+			*acc.str(a), _ = o.str(name, false)
+		case acc.id != nil:
+			*acc.id(a) = o.ident(name, false)
+		case acc.dur != nil:
+			*acc.dur(a) = o.duration(name)
+		}
 	}
 	return a
 }

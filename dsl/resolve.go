@@ -21,13 +21,14 @@ import (
 //     multiplier and jitter that the step's retry does not write are taken from
 //     the flow's retry. With no retry anywhere a step has 1 attempt. The
 //     multiplier defaults to 2 and jitter to full. The flow's retry does not
-//     apply to await steps: an await waits once, for its whole timeout,
-//     unless the step itself says `retry` (Check warns when it does).
+//     apply to a step that waits (an await; KindSpec.Waits): it waits once,
+//     for its whole timeout, unless the step itself says `retry` (Check
+//     warns when it does).
 //   - Timeout (per attempt): an await's own `timeout` (on the await line),
-//     else the step's `timeout`, else (except for awaits) the flow's; 0
-//     means none.
+//     else the step's `timeout`, else (except for steps that wait) the
+//     flow's; 0 means none.
 //   - Deadline (the step's total budget, retries included): the step's, else
-//     (except for awaits) the flow's; 0 means none.
+//     (except for steps that wait) the flow's; 0 means none.
 //   - Wait (how long an await waits for its event): the shorter of its
 //     timeout and its deadline, either one alone when the other is 0; 0
 //     means no bound (Check rejects an await without a timeout).
@@ -35,13 +36,13 @@ import (
 //     timeout is the step's effective timeout, except for an await, whose
 //     rollback takes only the step's own `timeout` (the await's timeout
 //     bounds the wait, not the undo).
-//   - Why awaits are different: the flow's retry, timeout and deadline are
+//   - Why awaits (and every kind that waits) are different: the flow's retry, timeout and deadline are
 //     sized for steps that do work (an rpc answers in seconds), while an
 //     await waits for a person or another system (hours, days). Applying
 //     "retry 3, timeout 10s, deadline 1m" to a 72h await would be wrong
 //     every time, so an await uses only what its own step writes.
 //   - Outcomes a step can produce: ok, error, timeout (only when the step has
-//     an effective timeout or is an await), then its declared outcomes.
+//     an effective timeout or waits), then its declared outcomes.
 //   - Where an outcome goes: the step's `on <outcome> -> <target>` if written
 //     (the first one, when duplicated); otherwise ok and declared outcomes go
 //     to the next step in file order (done after the last), error and
@@ -99,15 +100,16 @@ func (s *Step) Kind() ActionKind {
 	return s.Action.Kind
 }
 
-// IsGo reports whether the user implements the step as a Go method.
-func (s *Step) IsGo() bool { return s.Kind() == ActionGo }
+// IsGo reports whether the user implements the step as a Go method
+// (KindSpec.Handler).
+func (s *Step) IsGo() bool { return s.Spec().Handler }
 
 // HasSideEffects reports whether running the step changes the world
-// outside the run: an rpc, a publish, a Go step (which may do anything), or
-// any publication after success. Only an await without publications is
-// free of side effects.
+// outside the run: its kind has side effects (an rpc, a publish, a Go step,
+// which may do anything; KindSpec.SideEffects), or it publishes after
+// success. Only an await without publications is free of side effects.
 func (s *Step) HasSideEffects() bool {
-	return s.Kind() != ActionAwait || len(s.Publish) > 0
+	return s.Spec().SideEffects || len(s.Publish) > 0
 }
 
 // IsGo reports whether the rollback is a Go method the user implements
@@ -135,7 +137,7 @@ func (f *Flow) RetryFor(s *Step) Retry {
 		if r.Jitter == "" {
 			r.Jitter = flow.Jitter
 		}
-	} else if s.Kind() != ActionAwait {
+	} else if !s.Spec().Waits {
 		r = flow
 	}
 	return r.normalized()
@@ -147,11 +149,12 @@ func (f *Flow) RetryFor(s *Step) Retry {
 func (f *Flow) RollbackRetryFor(s *Step) Retry { return f.RetryFor(s) }
 
 // RollbackTimeoutFor returns the per-attempt timeout of the rollback of s:
-// the step's effective timeout, except for an await, whose own timeout
-// bounds the wait and not the undo: its rollback takes only the step's
-// `timeout` (awaits do not inherit the flow's policies).
+// the step's effective timeout, except for a step that waits (an await),
+// whose own timeout bounds the wait and not the undo: its rollback takes
+// only the step's `timeout` (such steps do not inherit the flow's
+// policies).
 func (f *Flow) RollbackTimeoutFor(s *Step) time.Duration {
-	if s.Kind() != ActionAwait {
+	if !s.Spec().Waits {
 		return f.TimeoutFor(s)
 	}
 	return time.Duration(s.Timeout)
@@ -186,39 +189,43 @@ func (r Retry) normalized() Retry {
 	return r
 }
 
-// TimeoutFor returns the per-attempt timeout of s (0 means none): an await's
-// own timeout, else the step's, else the flow's (not for awaits).
+// TimeoutFor returns the per-attempt timeout of s (0 means none): the
+// timeout of a step that waits (an await's own), else the step's, else
+// the flow's (not for a step that waits).
 func (f *Flow) TimeoutFor(s *Step) time.Duration {
-	if s != nil && s.Kind() == ActionAwait && s.Action.Timeout > 0 {
+	waits := s.Spec().Waits
+	if s != nil && waits && s.Action.Timeout > 0 {
 		return time.Duration(s.Action.Timeout)
 	}
 	if s != nil && s.Timeout > 0 {
 		return time.Duration(s.Timeout)
 	}
-	if f != nil && s.Kind() != ActionAwait {
+	if f != nil && !waits {
 		return time.Duration(f.Timeout)
 	}
 	return 0
 }
 
 // AttemptTimeoutFor returns the per-attempt timeout the runtime enforces
-// on s (runtime.Step.Timeout; 0 means none): TimeoutFor, except for an
-// await, whose timeout bounds its wait (WaitFor) and ends the step with the
-// timeout outcome instead of abandoning a running attempt, so it is 0.
+// on s (runtime.Step.Timeout; 0 means none): TimeoutFor, except for a
+// step that waits (an await), whose timeout bounds its wait (WaitFor) and
+// ends the step with the timeout outcome instead of abandoning a running
+// attempt, so it is 0.
 func (f *Flow) AttemptTimeoutFor(s *Step) time.Duration {
-	if s.Kind() == ActionAwait {
+	if s.Spec().Waits {
 		return 0
 	}
 	return f.TimeoutFor(s)
 }
 
 // DeadlineFor returns the total budget of s including all retries and
-// backoff (0 means none): the step's, else the flow's (not for awaits).
+// backoff (0 means none): the step's, else the flow's (not for a step
+// that waits).
 func (f *Flow) DeadlineFor(s *Step) time.Duration {
 	if s != nil && s.Deadline > 0 {
 		return time.Duration(s.Deadline)
 	}
-	if f != nil && s.Kind() != ActionAwait {
+	if f != nil && !s.Spec().Waits {
 		return time.Duration(f.Deadline)
 	}
 	return 0
@@ -226,9 +233,9 @@ func (f *Flow) DeadlineFor(s *Step) time.Duration {
 
 // WaitFor returns how long the await step s waits for its event (0 means
 // no bound): WaitBound of its effective timeout and deadline. It is 0 for a
-// step that is not an await.
+// step that does not wait.
 func (f *Flow) WaitFor(s *Step) time.Duration {
-	if s.Kind() != ActionAwait {
+	if !s.Spec().Waits {
 		return 0
 	}
 	return WaitBound(f.TimeoutFor(s), f.DeadlineFor(s))
@@ -348,7 +355,7 @@ func satMul(d time.Duration, n int64) time.Duration {
 }
 
 // Outcomes returns the outcomes s can produce, in a fixed order: ok, error,
-// timeout (when the step has an effective timeout or is an await), then the
+// timeout (when the step has an effective timeout or waits), then the
 // declared outcomes in source order. Declared outcomes that repeat a
 // built-in or an earlier declaration are not repeated.
 func (f *Flow) Outcomes(s *Step) []string {
@@ -382,9 +389,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// CanTimeout reports whether s can end with the timeout outcome.
+// CanTimeout reports whether s can end with the timeout outcome: it waits,
+// or has a timeout.
 func (f *Flow) CanTimeout(s *Step) bool {
-	return s.Kind() == ActionAwait || f.TimeoutFor(s) > 0
+	return s.Spec().Waits || f.TimeoutFor(s) > 0
 }
 
 // Transition returns the step's transition for outcome, or nil when none is
@@ -571,6 +579,26 @@ func (f *Flow) Unreachable() []*Step {
 	return out
 }
 
+// Needs returns what f needs from the runtime options: what the kinds of
+// its steps and of their rollback actions need (KindSpec.Needs), and a
+// publisher for publications after success.
+func (f *Flow) Needs() Needs {
+	var n Needs
+	for _, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		n |= s.Spec().Needs
+		if s.Rollback != nil && s.Rollback.Action != nil {
+			n |= s.Rollback.Action.Spec().Needs
+		}
+		if len(s.Publish) > 0 {
+			n |= NeedPublisher
+		}
+	}
+	return n
+}
+
 // GoMethod is a method the user implements for a flow: a Go step
 // (func(ctx, *State) (Outcome, error)) or a Go rollback
 // (func(ctx, *State) error).
@@ -632,8 +660,9 @@ type FieldRef struct {
 }
 
 // FieldRefs returns every state field f names, in source order within
-// each step: the action's request, response and correlation field, the
-// rollback rpc's, then the publications' payloads.
+// each step: the action's (request, response, correlation field: the
+// fields of its kind that have a Role), the rollback rpc's, then the
+// publications' payloads.
 func (f *Flow) FieldRefs() []FieldRef {
 	var out []FieldRef
 	add := func(id *Ident, role FieldRole, s *Step, rb bool) {
@@ -645,13 +674,11 @@ func (f *Flow) FieldRefs() []FieldRef {
 		if a == nil {
 			return
 		}
-		role := RoleRequest
-		if a.Kind == ActionPublish {
-			role = RolePayload
+		for _, f := range a.Spec().Fields {
+			if f.Role != "" {
+				add(a.IdentField(f.Field), f.Role, s, rb)
+			}
 		}
-		add(a.Request, role, s, rb)
-		add(a.Response, RoleResponse, s, rb)
-		add(a.Correlate, RoleCorrelate, s, rb)
 	}
 	for _, s := range f.Steps {
 		if s == nil {

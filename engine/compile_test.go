@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -107,5 +108,18 @@ func TestScheduleCheckedAsTheEngineRunsIt(t *testing.T) {
 		if ok := i < len(valid); ok != (registered == nil) {
 			t.Errorf("schedule %q: valid %v, engine says %v", spec, ok, registered)
 		}
+	}
+}
+
+// A kind the table does not know (only a model built by hand has one) is
+// refused, not run as some other kind.
+func TestCompileRefusesUnknownKind(t *testing.T) {
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &dsl.Flow{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: "teleport"}}}}
+	if _, err := e.compile(fl); err == nil || !strings.Contains(err.Error(), `kind "teleport"`) {
+		t.Errorf("compile = %v, want an error naming the kind", err)
 	}
 }

@@ -517,7 +517,7 @@ func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 		}
 		fe := &flowEntry{name: fl.Name, ops: &typed[State]{f: rf}, triggers: triggers, def: fl, source: src}
 		for _, s := range fl.Steps {
-			if s != nil && s.Kind() == dsl.ActionAwait {
+			if s != nil && s.Spec().Needs.Has(dsl.NeedSubscriber) { // an await: its events go to the inbox
 				fe.awaits = append(fe.awaits, [2]string{s.Action.Topic, s.Action.Event})
 			}
 		}

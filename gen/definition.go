@@ -79,36 +79,7 @@ func (g *flowGen) constructor() jen.Code {
 }
 
 // needs lists the runtime options the flow's steps cannot run without.
-func (g *flowGen) needs() []string {
-	var caller, pub, sub bool
-	for _, s := range g.fl.Steps {
-		switch s.Kind() {
-		case dsl.ActionRPC:
-			caller = true
-		case dsl.ActionAwait:
-			sub = true
-		case dsl.ActionPublish:
-			pub = true
-		}
-		if s.Rollback != nil && s.Rollback.Action != nil {
-			caller = true
-		}
-		if len(s.Publish) > 0 {
-			pub = true
-		}
-	}
-	var out []string
-	if caller {
-		out = append(out, "runtime.WithCaller (rpc)")
-	}
-	if pub {
-		out = append(out, "runtime.WithPublisher (publish)")
-	}
-	if sub {
-		out = append(out, "runtime.WithSubscriber (await)")
-	}
-	return out
-}
+func (g *flowGen) needs() []string { return g.fl.Needs().Options() }
 
 // methods are the typed methods of the definition type. Each delegates to
 // the runtime.Flow method of the same name.

@@ -5,6 +5,7 @@ import (
 	"go/token"
 	"go/types"
 	"slices"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -134,15 +135,17 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 				return fmt.Errorf("gen: flow %q: step %q: %s names field %q, not a Go identifier", fl.Name, s.Name, what, id.Name)
 			}
 		}
-		switch a.Kind {
-		case dsl.ActionRPC:
-			if a.Service == "" || a.Endpoint == "" {
-				return fmt.Errorf("gen: flow %q: step %q: %s without service or endpoint", fl.Name, s.Name, what)
-			}
-		case dsl.ActionAwait, dsl.ActionPublish:
-			if a.Topic == "" || a.Event == "" {
-				return fmt.Errorf("gen: flow %q: step %q: %s without topic or event", fl.Name, s.Name, what)
-			}
+		if _, ok := dsl.LookupKind(a.Kind); !ok && a.Kind != "" {
+			return fmt.Errorf("gen: flow %q: step %q: %s is of unknown kind %q", fl.Name, s.Name, what, a.Kind)
+		}
+		var names []string
+		empty := false
+		for _, f := range a.Spec().RequiredStrings() {
+			names = append(names, string(f))
+			empty = empty || a.StringField(f) == ""
+		}
+		if empty {
+			return fmt.Errorf("gen: flow %q: step %q: %s without %s", fl.Name, s.Name, what, strings.Join(names, " or "))
 		}
 		return nil
 	}
@@ -150,7 +153,7 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 		return err
 	}
 	if rb := s.Rollback; rb != nil {
-		if rb.Action != nil && rb.Action.Kind != dsl.ActionRPC {
+		if rb.Action != nil && !rb.Action.Spec().Rollback {
 			return fmt.Errorf("gen: flow %q: step %q: a rollback is a Go method or an rpc, not %s", fl.Name, s.Name, rb.Action.Kind)
 		}
 		if err := check(rb.Action, "its rollback"); err != nil {

@@ -101,6 +101,9 @@ func TestGenerateRefuses(t *testing.T) {
 		{"undefined target", load("flow F {\n    state S\n    step A { on ok -> B irreversible }\n}\n"), Options{Package: "p"}, `unknown step "B"`},
 		{"lower-case step", load("flow F {\n    state S\n    step a { irreversible }\n}\n"), Options{Package: "p"}, `step name "a"`},
 		{"nil flow", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{nil}}, Options{Package: "p"}, "nil"},
+		{"unknown kind", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: "teleport"}}}}}}, Options{Package: "p"}, `unknown kind "teleport"`},
+		{"rollback of a kind that cannot undo", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Rollback: &dsl.Rollback{Action: &dsl.Action{Kind: dsl.ActionPublish, Topic: "t", Event: "e"}}}}}}}, Options{Package: "p"}, "not publish"},
+		{"rpc without endpoint", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionRPC, Service: "s"}}}}}}, Options{Package: "p"}, "its action without service or endpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := Generate(tc.f, tc.opts)

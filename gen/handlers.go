@@ -8,6 +8,22 @@ import (
 	"github.com/flowgen/flowgen/dsl"
 )
 
+// notHandlerKinds names the kinds of step the user does not implement, as
+// the table lists them: "an rpc, await or publish".
+func notHandlerKinds() string {
+	var words []string
+	for _, k := range dsl.Kinds() {
+		switch {
+		case k.Handler:
+		case len(words) == 0:
+			words = append(words, k.Noun)
+		default:
+			words = append(words, k.Keyword)
+		}
+	}
+	return orList(words)
+}
+
 // handlers is the interface of the Go steps and Go rollbacks of the flow,
 // one method each, in dsl.Flow.GoMethods order. The constructor takes it,
 // so a type that lacks a method does not compile.
@@ -18,8 +34,8 @@ func (g *flowGen) handlers() jen.Code {
 		"and a panic is an error. ctx is cancelled when the run is aborted, and runtime.IdempotencyKey(ctx) "+
 		"identifies the action across retries and resumes.", n.Handlers, g.fl.Name, n.Constructor))
 	if len(n.Methods) == 0 {
-		intro = prose(fmt.Sprintf("%s is empty: every step of flow %s is an rpc, await or publish. Pass nil to %s.",
-			n.Handlers, g.fl.Name, n.Constructor))
+		intro = prose(fmt.Sprintf("%s is empty: every step of flow %s is %s. Pass nil to %s.",
+			n.Handlers, g.fl.Name, notHandlerKinds(), n.Constructor))
 	}
 	return jen.Add(docComment(intro...)).Line().
 		Type().Id(n.Handlers).InterfaceFunc(func(ig *jen.Group) {

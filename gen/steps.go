@@ -141,7 +141,10 @@ func (g *flowGen) routes(s *dsl.Step) []dsl.Edge {
 }
 
 // newStep assigns st the predefined step of an rpc, await or publish, or a
-// runtime.NewStep over the handler method of a Go step.
+// runtime.NewStep over the handler method of a Go step. Policies, rollback,
+// publications and routes are the same for every kind (step). The switch
+// names every kind and has no default, so that internal/kinds's test
+// reports it when a kind is added; checkAction refuses unknown kinds.
 func (g *flowGen) newStep(s *dsl.Step) []jen.Code {
 	a := s.Action
 	var call *jen.Statement
@@ -167,7 +170,7 @@ func (g *flowGen) newStep(s *dsl.Step) []jen.Code {
 		call = g.rtS("NewAwait").Call(args(2, list...)...)
 	case dsl.ActionPublish:
 		call = g.rtS("NewPublish").Call(args(2, jen.Lit(a.Topic), jen.Lit(a.Event), g.readField(a.Request))...)
-	default:
+	case dsl.ActionGo:
 		call = g.rtS("NewStep").Call(jen.Id(g.consts[s.Name]), g.goExec(s))
 	}
 	return []jen.Code{g.id(stepVar).Op("=").Add(call)}

@@ -10,6 +10,7 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // The parser runs with no lookahead (UseLookahead(0)): the grammar is LL(1),
@@ -223,7 +224,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 
 var (
 	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step"}
-	stepKeywords = []string{"rpc", "await", "publish", "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", "on"}
+	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", "on"}
 )
 
 // statementHint explains an unexpected token where a statement of a flow

@@ -226,7 +226,7 @@ func stepStmtString(st *StepStmt) string {
 	case st.Await != nil:
 		a := st.Await
 		var b strings.Builder
-		b.WriteString("await " + ident.Format(Name(a.Topic)) + " " + a.Event.Value)
+		b.WriteString(ident.KeywordAwait + " " + ident.Format(Name(a.Topic)) + " " + a.Event.Value)
 		if a.Into != nil {
 			b.WriteString(" -> " + a.Into.Value)
 		}
@@ -241,7 +241,7 @@ func stepStmtString(st *StepStmt) string {
 		}
 		return b.String()
 	case st.Publish != nil:
-		s := "publish " + ident.Format(Name(st.Publish.Topic)) + " " + st.Publish.Event.Value
+		s := ident.KeywordPublish + " " + ident.Format(Name(st.Publish.Topic)) + " " + st.Publish.Event.Value
 		if st.Publish.Payload != nil {
 			s += " (" + st.Publish.Payload.Value + ")"
 		}
@@ -272,7 +272,7 @@ func stepStmtString(st *StepStmt) string {
 }
 
 func rpcString(r *RPC) string {
-	s := "rpc " + ident.Format(Name(r.Service)) + " " + r.Endpoint.Value
+	s := ident.KeywordRPC + " " + ident.Format(Name(r.Service)) + " " + r.Endpoint.Value
 	if r.Request != nil {
 		s += " (" + r.Request.Value + ")"
 	}

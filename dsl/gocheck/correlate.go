@@ -33,7 +33,7 @@ import (
 func checkCorrelateMember(pkg *types.Package, T types.Type, ref dsl.FieldRef) (diag.Diagnostic, bool) {
 	s := ref.Step
 	if ref.Role != dsl.RoleResponse || ref.InRollback || s == nil || s.Action == nil ||
-		s.Action.Kind != dsl.ActionAwait || s.Action.Correlate == nil {
+		!s.Action.Spec().Has(dsl.FieldCorrelate) || s.Action.Correlate == nil {
 		return diag.Diagnostic{}, false
 	}
 	a := s.Action

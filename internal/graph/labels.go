@@ -8,7 +8,6 @@ import (
 	"unicode"
 
 	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // The label text is the .flow syntax of each line, so a reader of the
@@ -37,7 +36,7 @@ func stepLines(fl *dsl.Flow, s *dsl.Step) []string {
 	}
 	for _, p := range s.Publish {
 		if p != nil {
-			lines = append(lines, publishText(p.Topic, p.Event, p.Payload))
+			lines = append(lines, publishText(p))
 		}
 	}
 	return lines
@@ -56,47 +55,14 @@ func undoLines(fl *dsl.Flow, s *dsl.Step) []string {
 	return lines
 }
 
-func actionText(a *dsl.Action) string {
-	if a == nil || a.Kind == "" || a.Kind == dsl.ActionGo {
-		return "go"
-	}
-	switch a.Kind {
-	case dsl.ActionRPC:
-		t := "rpc " + ident.Format(a.Service) + " " + strconv.Quote(a.Endpoint)
-		if a.Request != nil {
-			t += " (" + word(a.Request.Name) + ")"
-		}
-		if a.Response != nil {
-			t += " -> " + word(a.Response.Name)
-		}
-		return t
-	case dsl.ActionAwait:
-		// The await's own timeout is shown on the timeout line
-		// (TimeoutFor picks it).
-		t := "await " + ident.Format(a.Topic) + " " + strconv.Quote(a.Event)
-		if a.Response != nil {
-			t += " -> " + word(a.Response.Name)
-		}
-		if a.Correlate != nil {
-			t += " correlate " + word(a.Correlate.Name)
-			if a.CorrelateOn != nil {
-				// As in .flow: bare when an identifier, quoted otherwise.
-				t += " on " + ident.Format(a.CorrelateOn.Name)
-			}
-		}
-		return t
-	case dsl.ActionPublish:
-		return publishText(a.Topic, a.Event, a.Request)
-	}
-	return word(string(a.Kind))
-}
+// actionText is the label line of an action: its kind's Label
+// (dsl.KindSpec), with state fields printed by word.
+func actionText(a *dsl.Action) string { return a.Spec().Label(a, word) }
 
-func publishText(topic, event string, payload *dsl.Ident) string {
-	t := "publish " + ident.Format(topic) + " " + strconv.Quote(event)
-	if payload != nil {
-		t += " (" + word(payload.Name) + ")"
-	}
-	return t
+// publishText is the label line of a publication after success, written
+// as the publish action it is in .flow.
+func publishText(p *dsl.Publication) string {
+	return actionText(&dsl.Action{Kind: dsl.ActionPublish, Topic: p.Topic, Event: p.Event, Request: p.Payload})
 }
 
 func rollbackText(r *dsl.Rollback) string {

@@ -1,6 +1,7 @@
 // Package ident is the one home of flowgen's rules for names: what the .flow
 // lexer reads as an identifier, how a service or topic name that is not one
-// is written (quoted), and what may name a Go declaration.
+// is written (quoted), what may name a Go declaration, and the keywords that
+// start a step's action line.
 //
 // It imports nothing of flowgen's and no module, so that the parser, the
 // model (dsl) and its Go package checks share these rules without the model
@@ -69,3 +70,14 @@ func Exported(s string) string {
 	}
 	return string(unicode.ToUpper(r)) + s[size:]
 }
+
+// The keywords that start the action line of a step in .flow: the table of
+// action kinds (dsl/kinds.go) names each kind's keyword with them, and the
+// parser prints them (fmt, syntax errors). The grammar writes them in its
+// struct tags (parser/ast.go), which cannot name a constant: a test of
+// dsl/flowfile keeps the two equal.
+const (
+	KeywordRPC     = "rpc"
+	KeywordAwait   = "await"
+	KeywordPublish = "publish"
+)

@@ -1,0 +1,88 @@
+package flowfile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/parser"
+)
+
+// kindLines is one .flow action line per action kind, every field of the
+// kind written ("" for the Go step, which has no line). A kind added to
+// dsl's table without a line here fails TestKindsInGrammar.
+var kindLines = map[dsl.ActionKind]string{
+	dsl.ActionGo:      "",
+	dsl.ActionRPC:     `rpc customers "Customer.Create" (Customer) -> CustomerID`,
+	dsl.ActionAwait:   `await payments "payment.succeeded" -> Payment correlate CustomerID on "payment.customer" timeout 72h`,
+	dsl.ActionPublish: `publish billing "subscription.created" (SubscriptionID)`,
+}
+
+// TestKindsInGrammar keeps the table of action kinds (dsl/kinds.go) and the
+// grammar (parser/ast.go) in step: every kind's keyword starts a step
+// statement, the line of each kind builds an action of that kind with
+// every field the table gives it, that action survives the JSON form,
+// and its diagram label is the line as written (less an await's timeout,
+// which the diagram shows on a line of its own).
+func TestKindsInGrammar(t *testing.T) {
+	var stepStmt string
+	for _, rule := range strings.Split(parser.EBNF(), "\n") {
+		if s, ok := strings.CutPrefix(rule, "StepStmt = "); ok {
+			stepStmt = s
+		}
+	}
+	if stepStmt == "" {
+		t.Fatalf("no StepStmt rule in parser.EBNF():\n%s", parser.EBNF())
+	}
+	for _, k := range dsl.Kinds() {
+		line, ok := kindLines[k.Kind]
+		if !ok {
+			t.Errorf("kind %s: add an action line of it to kindLines", k.Kind)
+			continue
+		}
+		if k.Keyword != "" && !strings.Contains(stepStmt, `("`+k.Keyword+`" `) {
+			t.Errorf("kind %s: the grammar's StepStmt has no statement starting with %q: %s", k.Kind, k.Keyword, stepStmt)
+		}
+		if !strings.HasPrefix(line, k.Keyword) {
+			t.Errorf("kind %s: line %q does not start with its keyword %q", k.Kind, line, k.Keyword)
+		}
+		src := "flow F {\n    state S\n    step A {\n        " + line + "\n        irreversible\n    }\n}\n"
+		f := mustBuild(t, "kinds.flow", []byte(src))
+		a := f.Flows[0].Steps[0].Action
+		if a.Kind != k.Kind {
+			t.Errorf("line %q builds a %s action, want %s", line, a.Kind, k.Kind)
+			continue
+		}
+		for _, kf := range k.Fields {
+			if a.StringField(kf.Field) == "" && a.IdentField(kf.Field) == nil && !(kf.Field == dsl.FieldTimeout && a.Timeout > 0) {
+				t.Errorf("kind %s: line %q leaves field %q unset: write every field of the kind", k.Kind, line, kf.Field)
+			}
+		}
+		if ds := dsl.Check(f, dsl.CheckOptions{}); len(ds) > 0 {
+			t.Errorf("kind %s: Check: %v", k.Kind, ds)
+		}
+		b, err := dsl.EncodeJSON(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, ds := dsl.DecodeJSON("kinds.json", b)
+		if len(ds) > 0 {
+			t.Fatalf("kind %s: DecodeJSON of\n%s: %v", k.Kind, b, ds)
+		}
+		if diff := cmp.Diff(a, back.Flows[0].Steps[0].Action, cmpopts.IgnoreTypes(diag.Range{})); diff != "" {
+			t.Errorf("kind %s: the JSON form changes the action (-flow +json):\n%s", k.Kind, diff)
+		}
+		label := a.Spec().Label(a, func(s string) string { return s })
+		want, _, _ := strings.Cut(line, " timeout ")
+		if k.Kind == dsl.ActionGo {
+			want = "go"
+		}
+		if label != want {
+			t.Errorf("kind %s: label %q, want %q", k.Kind, label, want)
+		}
+	}
+}
