@@ -484,6 +484,7 @@ func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 		return ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
 	}
 	ds = append(ds, checkHandlers(f, e.reg)...)
+	ds = append(ds, e.checkCaller(f)...)
 	var entries []*flowEntry
 	for i, fl := range f.Flows {
 		if fl == nil {
@@ -544,6 +545,23 @@ func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 		}
 	}
 	return ds, nil
+}
+
+// checkCaller reports the flows of f that call services when the engine
+// has no Caller: they would fail at their first call, after the steps
+// before it ran (a charged card, then "not configured").
+func (e *Engine) checkCaller(f *dsl.File) diag.List {
+	if e.caller != nil {
+		return nil
+	}
+	var ds diag.List
+	for _, fl := range f.Flows {
+		if fl != nil && fl.Needs().Has(dsl.NeedCaller) {
+			ds = append(ds, diag.Errorf(fl.NameRange, "no-caller", "flow %q calls services (rpc), but the engine has no Caller", fl.Name).
+				WithHint("give the engine a Caller (engine.Options.Caller, such as httpcall.New); flowgen serve makes one from -service NAME=URL"))
+		}
+	}
+	return ds
 }
 
 // read decodes and checks a JSON document, or hands any other source to

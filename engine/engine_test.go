@@ -262,6 +262,8 @@ func TestUnregisteredHandlerRejectedAtLoad(t *testing.T) {
 		`signup.json:$.flows[0].steps[2].name: error: no handler registered for Go step "Activate" of flow "Signup"`,
 		`signup.json:$.flows[0].steps[2].rollback.name: error: no handler registered for Go rollback "Deactivate" of flow "Signup"`,
 		`signup.json:$.flows[0].steps[3].name: error: no handler registered for Go step "Expire" of flow "Signup"`,
+		// The engine has no Caller either.
+		`signup.json:$.flows[0].name: error: flow "Signup" calls services (rpc), but the engine has no Caller`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
