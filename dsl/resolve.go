@@ -208,7 +208,7 @@ func (f *Flow) TimeoutFor(s *Step) time.Duration {
 
 // AttemptTimeoutFor returns the per-attempt timeout the runtime enforces
 // on s (runtime.Step.Timeout; 0 means none): TimeoutFor, except for a
-// step that waits (an await), whose timeout bounds its wait (WaitFor) and
+// step that waits (an await), whose timeout bounds its wait (runtime.Wait.Deadline) and
 // ends the step with the timeout outcome instead of abandoning a running
 // attempt, so it is 0.
 func (f *Flow) AttemptTimeoutFor(s *Step) time.Duration {
@@ -229,28 +229,6 @@ func (f *Flow) DeadlineFor(s *Step) time.Duration {
 		return time.Duration(f.Deadline)
 	}
 	return 0
-}
-
-// WaitFor returns how long the await step s waits for its event (0 means
-// no bound): WaitBound of its effective timeout and deadline. It is 0 for a
-// step that does not wait.
-func (f *Flow) WaitFor(s *Step) time.Duration {
-	if !s.Spec().Waits {
-		return 0
-	}
-	return WaitBound(f.TimeoutFor(s), f.DeadlineFor(s))
-}
-
-// WaitBound is the bound of an await's wait given its timeout and its
-// step's deadline (each 0 when not set): the shorter of the two, either one
-// alone when the other is 0, and 0 (no bound) when both are. The runtime
-// makes the same choice when a run enters the wait (runtime.Wait.Deadline);
-// this is for what reports a flow's bounds without running it.
-func WaitBound(timeout, deadline time.Duration) time.Duration {
-	if deadline > 0 && (timeout <= 0 || deadline < timeout) {
-		return deadline
-	}
-	return max(timeout, 0)
 }
 
 // WorstCase returns the longest time a step with policy r and per-attempt

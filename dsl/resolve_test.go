@@ -99,37 +99,19 @@ func TestTimeoutAndDeadlineFor(t *testing.T) {
 	}
 }
 
-// The wait of an await is bounded by the shorter of its timeout and its
-// deadline; the runtime's per-attempt timeout of an await is 0 (its timeout
-// is the wait's own); the rollback of an await takes only the step's own
-// timeout.
+// An await does not inherit the flow's deadline; the runtime's per-attempt
+// timeout of an await is 0 (its timeout bounds the wait, which the runtime
+// ends at the earlier of it and the deadline); the rollback of an await
+// takes only the step's own timeout.
 func TestWaitAttemptAndRollbackTimeouts(t *testing.T) {
-	for _, tt := range []struct {
-		timeout, deadline, want time.Duration
-	}{
-		{0, 0, 0},
-		{time.Hour, 0, time.Hour},
-		{0, time.Minute, time.Minute},
-		{time.Hour, time.Minute, time.Minute},
-		{time.Minute, time.Hour, time.Minute},
-		{time.Minute, time.Minute, time.Minute},
-	} {
-		if got := WaitBound(tt.timeout, tt.deadline); got != tt.want {
-			t.Errorf("WaitBound(%v, %v) = %v, want %v", tt.timeout, tt.deadline, got, tt.want)
-		}
-	}
-
 	f := signupModel()
 	f.Deadline = Duration(time.Minute) // not inherited by the await
 	await := f.Step("AwaitPayment")
-	if got := f.WaitFor(await); got != 72*time.Hour {
-		t.Errorf("WaitFor(await) = %v, want its own 72h", got)
+	if got := f.DeadlineFor(await); got != 0 {
+		t.Errorf("DeadlineFor(await) = %v, want none: the flow's is not inherited", got)
 	}
 	await.Deadline = Duration(time.Hour)
 	await.Timeout = Duration(2 * time.Second)
-	if got := f.WaitFor(await); got != time.Hour {
-		t.Errorf("WaitFor(await with deadline 1h) = %v, want 1h", got)
-	}
 	if got := f.AttemptTimeoutFor(await); got != 0 {
 		t.Errorf("AttemptTimeoutFor(await) = %v, want 0", got)
 	}
@@ -138,9 +120,6 @@ func TestWaitAttemptAndRollbackTimeouts(t *testing.T) {
 	}
 	for _, name := range []string{"CreateCustomer", "Activate"} {
 		s := f.Step(name)
-		if got := f.WaitFor(s); got != 0 {
-			t.Errorf("WaitFor(%s) = %v, want 0 (not an await)", name, got)
-		}
 		if got, want := f.AttemptTimeoutFor(s), f.TimeoutFor(s); got != want {
 			t.Errorf("AttemptTimeoutFor(%s) = %v, want TimeoutFor's %v", name, got, want)
 		}

@@ -75,10 +75,11 @@ func TestCompileTakesPoliciesFromDSL(t *testing.T) {
 			t.Errorf("%s: RollbackTimeout = %v, want %v", s.Name, got, want)
 		}
 	}
-	// The await waits its own 30m (under its 1h deadline), and has no
-	// per-attempt timeout: the wait ends it with the timeout outcome.
-	if w := fl.WaitFor(fl.Step("Wait")); w.Minutes() != 30 {
-		t.Errorf("WaitFor(Wait) = %v, want 30m", w)
+	// The await waits its own 30m (the runtime ends the wait at the earlier
+	// of that and its 1h deadline), and has no per-attempt timeout: the
+	// wait ends it with the timeout outcome.
+	if a := steps[1].Await; a == nil || a.Timeout.Minutes() != 30 || steps[1].Deadline.Hours() != 1 {
+		t.Errorf("await: %+v, deadline %v; want a 30m wait under a 1h deadline", a, steps[1].Deadline)
 	}
 	if steps[1].Timeout != 0 || steps[1].RollbackTimeout.Seconds() != 3 {
 		t.Errorf("await: Timeout %v, RollbackTimeout %v; want 0 and its own 3s", steps[1].Timeout, steps[1].RollbackTimeout)
