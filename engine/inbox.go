@@ -615,7 +615,7 @@ func (in *inbox) expireLoop() {
 		var fire <-chan time.Time
 		stop := func() bool { return false }
 		if wait >= 0 {
-			fire, stop = clockTimer(in.clock, wait)
+			fire, stop = runtime.ClockTimer(in.clock, wait)
 		}
 		select {
 		case <-fire:
@@ -701,16 +701,6 @@ func (in *inbox) stop() {
 	}
 	close(in.quit)
 	in.bg.Wait()
-}
-
-// clockTimer is a timer of c, stoppable when c's timers are.
-func clockTimer(c runtime.Clock, d time.Duration) (<-chan time.Time, func() bool) {
-	if sc, ok := c.(interface {
-		Timer(d time.Duration) (<-chan time.Time, func() bool)
-	}); ok {
-		return sc.Timer(d)
-	}
-	return c.After(d), func() bool { return false }
 }
 
 // msgHeap orders messages by expiry.

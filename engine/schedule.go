@@ -94,7 +94,7 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 		if next.IsZero() {
 			return // a cron expression that never fires again
 		}
-		fire, cancel := clockTimer(clock, next.Sub(now))
+		fire, cancel := runtime.ClockTimer(clock, next.Sub(now))
 		select {
 		case <-fire:
 		case <-stop:

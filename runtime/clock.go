@@ -49,7 +49,7 @@ func afterFunc(c Clock, d time.Duration, fn func()) (stop func() bool) {
 	if a, ok := c.(afterFuncClock); ok {
 		return a.AfterFunc(d, fn)
 	}
-	ch, stopTimer := timer(c, d)
+	ch, stopTimer := ClockTimer(c, d)
 	quit := make(chan struct{})
 	var once sync.Once
 	go func() {
@@ -66,7 +66,10 @@ func afterFunc(c Clock, d time.Duration, fn func()) (stop func() bool) {
 	}
 }
 
-func timer(c Clock, d time.Duration) (<-chan time.Time, func() bool) {
+// ClockTimer returns a channel that receives c's time after d, and a
+// function that stops the timer (false if it fired or cannot be stopped:
+// a Clock without Timer cannot).
+func ClockTimer(c Clock, d time.Duration) (<-chan time.Time, func() bool) {
 	if s, ok := c.(stoppableClock); ok {
 		return s.Timer(d)
 	}

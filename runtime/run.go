@@ -463,7 +463,7 @@ func (r *Run[S]) guarded(d *stepDef[S], rollback bool, parent context.Context, t
 		actx, c = context.WithTimeoutCause(actx, timeout, errAttemptTimeout)
 		defer c()
 	}
-	expired, stop := timer(r.clock, timeout)
+	expired, stop := ClockTimer(r.clock, timeout)
 	defer stop()
 	sc := r.stepContext(actx, d, rollback)
 	work := r.state
@@ -559,7 +559,7 @@ func (r *Run[S]) sleep(d time.Duration) {
 	if d <= 0 {
 		return
 	}
-	c, stop := timer(r.clock, d)
+	c, stop := ClockTimer(r.clock, d)
 	select {
 	case <-c:
 	case <-r.ctx.Done():
@@ -573,7 +573,7 @@ func (r *Run[S]) sleep(d time.Duration) {
 // happens.
 func (r *Run[S]) sleepUnabortable(d time.Duration) {
 	if d > 0 {
-		c, _ := timer(r.clock, d)
+		c, _ := ClockTimer(r.clock, d)
 		<-c
 	}
 }
