@@ -220,12 +220,17 @@ func (f *Flow[S]) Execute(ctx context.Context, state S, opts ...RunOption) (Resu
 	return r.result, r.result.Err
 }
 
-// Run returns a live (not finished) run of this flow.
+// Run returns a live (not finished) run of this flow. A run is there once
+// its first event is recorded: before, it does not exist yet (and never
+// will, if the sink refuses that event).
 func (f *Flow[S]) Run(id string) (*Run[S], bool) {
 	f.liveMu.RLock()
 	defer f.liveMu.RUnlock()
 	r, ok := f.live[id]
-	return r, ok
+	if !ok || !r.recorded.Load() { // a run exists once its first event is recorded
+		return nil, false
+	}
+	return r, true
 }
 
 // Status returns the status of a live run, or of a finished one whose

@@ -48,6 +48,7 @@ func (f *Flow[S]) Resume(ctx context.Context, history []Event, opts ...RunOption
 	r.progress, r.cur = rb.progress, rb.cur
 	r.lastTime = history[len(history)-1].Time
 	r.machine.SetState(rb.cur.name)
+	r.recorded.Store(true)
 	r.mu.Lock()
 	r.track = rb.track
 	r.mu.Unlock()

@@ -62,6 +62,7 @@ type Run[S any] struct {
 	next       nextEvent // set by fire for record
 
 	suspending atomic.Bool
+	recorded   atomic.Bool   // the run's first event is recorded: it exists
 	suspendCh  chan struct{} // closed by Suspend: ends a backoff
 
 	mu     sync.Mutex // guards track, parked, halted, over and done
@@ -154,6 +155,7 @@ func (r *Run[S]) begin() error {
 		r.machine = nil
 		return err
 	}
+	r.recorded.Store(true)
 	return nil
 }
 
