@@ -295,13 +295,14 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		status := statusOf(err)
-		for _, d := range ds {
-			if d.Code == "runs-in-progress" {
-				status = http.StatusConflict
+		if status == http.StatusInternalServerError {
+			if ds.HasErrors() {
+				status = http.StatusBadRequest
+			} else {
+				// Saving failed: the details (paths) are for the server's log.
+				e.log.Error("PUT /flows", "error", err)
+				err = errors.New("the flows could not be saved; nothing changed (see the server's log)")
 			}
-		}
-		if status == http.StatusInternalServerError && ds.HasErrors() {
-			status = http.StatusBadRequest
 		}
 		writeError(w, status, err, errs)
 		return
