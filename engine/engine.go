@@ -477,6 +477,9 @@ type flowOps interface {
 	resume(ctx context.Context, history []runtime.Event) (runHandle, error)
 	checkHistory(h []runtime.Event) error
 	live(runID string) (runHandle, bool)
+	// initialState is the snapshot a run started with state records in
+	// its first event (ErrBadState if state cannot be the flow's state).
+	initialState(state json.RawMessage) (json.RawMessage, error)
 }
 
 type runHandle interface {
@@ -489,13 +492,30 @@ type runHandle interface {
 type typed[S any] struct{ f *runtime.Flow[S] }
 
 func (t *typed[S]) start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error) {
+	s, err := t.decode(state)
+	if err != nil {
+		return nil, err
+	}
+	return t.f.Start(ctx, s, runtime.WithRunID(runID))
+}
+
+func (t *typed[S]) decode(state json.RawMessage) (S, error) {
 	var s S
 	if len(state) > 0 {
 		if err := json.Unmarshal(state, &s); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadState, err)
+			return s, fmt.Errorf("%w: %v", ErrBadState, err)
 		}
 	}
-	return t.f.Start(ctx, s, runtime.WithRunID(runID))
+	return s, nil
+}
+
+// initialState encodes the state as the runtime encodes a run's snapshot.
+func (t *typed[S]) initialState(state json.RawMessage) (json.RawMessage, error) {
+	s, err := t.decode(state)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(&s)
 }
 
 func (t *typed[S]) resume(ctx context.Context, h []runtime.Event) (runHandle, error) {

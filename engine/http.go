@@ -110,10 +110,13 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrUnknownFlow), errors.Is(err, runtime.ErrUnknownRun):
 		return http.StatusNotFound
-	case errors.Is(err, ErrBadState), errors.Is(err, ErrInvalid):
+	case errors.Is(err, ErrBadState), errors.Is(err, ErrInvalid), errors.Is(err, ErrBadName):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrNoTrigger), errors.Is(err, runtime.ErrFinished), errors.Is(err, ErrConflict), errors.Is(err, ErrFlowExists):
+	case errors.Is(err, ErrNoTrigger), errors.Is(err, runtime.ErrFinished), errors.Is(err, ErrConflict), errors.Is(err, ErrFlowExists),
+		errors.Is(err, ErrRunIDTaken):
 		return http.StatusConflict
+	case errors.Is(err, ErrIdempotencyMismatch):
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable
 	}
@@ -135,8 +138,23 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return b, true
 }
 
+// pathName returns the path value key, a name of what it is, or answers
+// 400 if it is not within the engine's limits (checkName).
+func pathName(w http.ResponseWriter, r *http.Request, key, what string) (string, bool) {
+	v := r.PathValue(key)
+	if err := checkName(what, v); err != nil {
+		writeError(w, http.StatusBadRequest, err, nil)
+		return "", false
+	}
+	return v, true
+}
+
 func (e *Engine) httpStartFlow(w http.ResponseWriter, r *http.Request) {
-	fe, err := e.lookup(r.PathValue("flow"))
+	name, ok := pathName(w, r, "flow", "flow name")
+	if !ok {
+		return
+	}
+	fe, err := e.lookup(name)
 	if err != nil {
 		writeError(w, statusOf(err), err, nil)
 		return
@@ -158,7 +176,10 @@ func (fe *flowEntry) hasRPC() bool {
 }
 
 func (e *Engine) httpStartRPC(w http.ResponseWriter, r *http.Request) {
-	ep := r.PathValue("endpoint")
+	ep, ok := pathName(w, r, "endpoint", "rpc endpoint")
+	if !ok {
+		return
+	}
 	e.mu.Lock()
 	fe := e.rpc[ep]
 	e.mu.Unlock()
@@ -185,13 +206,24 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 		return
 	}
 	id := r.URL.Query().Get("run_id")
-	if id == "" {
-		id = r.Header.Get("Idempotency-Key")
-		if id != "" {
-			id = derivedRunID(fe.name, "k", id)
+	if id != "" {
+		if err := CheckRunID(id); err != nil {
+			writeError(w, http.StatusBadRequest, err, nil)
+			return
+		}
+	} else if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if err := checkKey("Idempotency-Key", key); err != nil {
+			writeError(w, http.StatusBadRequest, err, nil)
+			return
+		}
+		id = KeyRunID(fe.name, key)
+	}
+	runID, err := e.startRun(r.Context(), fe, state, id, true)
+	if errors.Is(err, ErrIdempotencyMismatch) {
+		if key := r.Header.Get("Idempotency-Key"); key != "" && r.URL.Query().Get("run_id") == "" {
+			err = fmt.Errorf("%w: Idempotency-Key %q started run %q with another body", ErrIdempotencyMismatch, key, runID)
 		}
 	}
-	runID, err := e.startRun(r.Context(), fe, state, id)
 	switch {
 	case errors.Is(err, ErrRunExists):
 		writeJSON(w, http.StatusOK, map[string]any{"run_id": runID, "flow": fe.name, "existing": true})
@@ -335,7 +367,11 @@ func parseNames(body []byte, name string) ([]string, error) {
 }
 
 func (e *Engine) httpGetFlow(w http.ResponseWriter, r *http.Request) {
-	src, err := e.FlowJSON(r.PathValue("flow"))
+	name, ok := pathName(w, r, "flow", "flow name")
+	if !ok {
+		return
+	}
+	src, err := e.FlowJSON(name)
 	if err != nil {
 		writeError(w, statusOf(err), err, nil)
 		return
@@ -362,6 +398,12 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 	}
 	if m.ID == "" {
 		m.ID = NewMessageID()
+	}
+	for _, err := range []error{checkName("topic", m.Topic), checkName("event", m.Event), checkKey("message ID", m.ID)} {
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err, nil)
+			return
+		}
 	}
 	if err := e.broker.Publish(r.Context(), m); err != nil {
 		writeError(w, http.StatusBadGateway, fmt.Errorf("publishing: %w", err), nil)
