@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -165,3 +166,60 @@ func TestOverlongNames(t *testing.T) {
 }
 
 func storeFilter(flow string) store.Filter { return store.Filter{Flow: flow} }
+
+// POST /events answers with the runs the event starts (EventRunID of the
+// flow and the message ID), once they are durable; the event is in the
+// inbox unless it only starts runs. A payload a flow cannot start from is
+// a 400, a message ID used again with another payload a 422; neither
+// changes anything.
+func TestEventDoor(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0), OnEvent("orders", "order.placed")); err != nil {
+		t.Fatal(err)
+	}
+	c := apiClient{t, httptestServer(t, e)}
+	status, out := c.doH("POST", "/events/accounts/signup.requested", `{"Customer": {"Email": "eve"}}`, "Idempotency-Key", "evt-1")
+	want := EventRunID("Signup", "evt-1")
+	runs, _ := out["runs"].([]any)
+	if status != 202 || out["id"] != "evt-1" || len(runs) != 1 || out["inbox"] != false {
+		t.Fatalf("trigger event: %d %v", status, out)
+	}
+	if r := runs[0].(map[string]any); r["flow"] != "Signup" || r["run_id"] != want || r["existing"] != nil {
+		t.Fatalf("trigger event's run: %v, want %s", r, want)
+	}
+	if _, ok := fx.st.Get(want); !ok {
+		t.Fatalf("run %s not in the store at the answer", want)
+	}
+	status, out = c.doH("POST", "/events/accounts/signup.requested", ` {"Customer":{"Email":"eve"}}`, "Idempotency-Key", "evt-1")
+	if runs, _ := out["runs"].([]any); status != 202 || len(runs) != 1 || runs[0].(map[string]any)["existing"] != true {
+		t.Fatalf("the same event again: %d %v", status, out)
+	}
+	if status, out = c.doH("POST", "/events/accounts/signup.requested", `{"Customer": {"Email": "eva"}}`, "Idempotency-Key", "evt-1"); status != 422 {
+		t.Fatalf("the same ID with another payload: %d %v, want 422", status, out)
+	}
+	// The generated flow's state has a string order_id.
+	if status, out = c.do("POST", "/events/orders/order.placed?id=o-1", `{"order_id": 42}`); status != 400 || !strings.Contains(mustString(t, out), "GenOrder") {
+		t.Fatalf("a payload GenOrder cannot start from: %d %v, want 400", status, out)
+	}
+	// An awaited event, and one nobody consumes, are in the inbox at the answer.
+	for _, path := range []string{"/events/payments/payment.succeeded?id=p-1", "/events/nobody/listens?id=n-1"} {
+		status, out = c.do("POST", path, `{"correlation_id": "c-1"}`)
+		if runs, _ := out["runs"].([]any); status != 202 || len(runs) != 0 || out["inbox"] != true {
+			t.Fatalf("POST %s: %d %v", path, status, out)
+		}
+	}
+	if status, out = c.do("POST", "/events/payments/payment.succeeded?id=p-1", `{"correlation_id": "c-2"}`); status != 422 {
+		t.Fatalf("an awaited event's ID with another payload: %d %v, want 422", status, out)
+	}
+	ms := inboxOf(t, fx.st.(InboxStore), store.MessageFilter{})
+	if len(ms) != 2 || ms[0].ID != "p-1" || ms[1].ID != "n-1" {
+		t.Fatalf("inbox: %+v", ms)
+	}
+	waitParked(t, e, want)
+	time.Sleep(20 * time.Millisecond) // let a wrong start by the trigger's consumer show
+	if all, _ := e.Runs(store.Filter{}); len(all) != 1 {
+		t.Fatalf("runs: %+v, want the one of evt-1", all)
+	}
+}

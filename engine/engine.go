@@ -148,7 +148,7 @@ type flowEntry struct {
 	name     string
 	ops      flowOps
 	triggers []runtime.Trigger
-	awaits   [][2]string // topic/event pairs its await steps wait for (JSON flows)
+	awaits   [][2]string // topic/event pairs its await steps wait for
 	def      *dsl.Flow   // JSON flows only
 	source   []byte      // JSON flows: the flow's own JSON document
 	files    []string    // JSON flows: the files that define it (LoadDir, or saved by LoadFlows); under loadMu
@@ -275,6 +275,11 @@ func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...runtime.Trig
 		}
 	}
 	fe := &flowEntry{name: f.ID(), ops: &typed[S]{f: f}, triggers: triggers}
+	for _, st := range f.Steps() {
+		if st.Await != nil {
+			fe.awaits = append(fe.awaits, [2]string{st.Await.Topic, st.Await.Event})
+		}
+	}
 	return e.add(fe, false)
 }
 

@@ -27,7 +27,7 @@ const MaxBody = 1 << 20
 //	POST /runs/{id}/abort          abort a run
 //	PUT  /flows  (or POST)         register JSON flows (a `flowgen json` document)
 //	GET  /flows, GET /flows/{flow} list flows, a JSON flow's definition
-//	POST /events/{topic}/{event}   publish an event; body: the payload
+//	POST /events/{topic}/{event}   publish an event, durable before the 202; body: the payload
 //	GET  /deadletters?topic=T&event=E  the inbox's dead letters
 //
 // Starting a run answers 201 {"run_id": ...} once its first event is
@@ -396,20 +396,15 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 	if m.ID == "" {
 		m.ID = r.URL.Query().Get("id")
 	}
-	if m.ID == "" {
-		m.ID = NewMessageID()
+	out, err := e.PublishEvent(r.Context(), m)
+	switch {
+	case errors.Is(err, ErrPublish):
+		writeError(w, http.StatusBadGateway, err, nil)
+	case err != nil:
+		writeError(w, statusOf(err), err, nil)
+	default:
+		writeJSON(w, http.StatusAccepted, out)
 	}
-	for _, err := range []error{checkName("topic", m.Topic), checkName("event", m.Event), checkKey("message ID", m.ID)} {
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err, nil)
-			return
-		}
-	}
-	if err := e.broker.Publish(r.Context(), m); err != nil {
-		writeError(w, http.StatusBadGateway, fmt.Errorf("publishing: %w", err), nil)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID})
 }
 
 func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -364,6 +365,9 @@ func isTerminal(machine string) bool { return runtime.RunState(machine).Terminal
 // on a broker that delivers in order, hold up the events behind it.
 func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) error {
 	return func(ctx context.Context, m Message) error {
+		if slices.Contains(m.Triggered, fe.name) {
+			return nil // its publisher started the run (PublishEvent)
+		}
 		_, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false)
 		switch {
 		case errors.Is(err, ErrRunExists):
