@@ -219,3 +219,56 @@ func TestLoadFailureUndoes(t *testing.T) {
 		t.Fatalf("flow A lost its endpoint")
 	}
 }
+
+// A document that changes several files leaves the flows directory
+// loadable whatever point a crash interrupts it at: before the journal is
+// written, with the old flows; after, with the new ones (LoadDir finishes
+// the change). Here a new flow A takes flow B's rpc endpoint and B moves
+// to another: A.json is written first, and a crash before B.json without
+// the journal would leave an endpoint that starts two flows, and a
+// directory that does not load.
+func TestFlowsDirCrashMidChange(t *testing.T) {
+	points := []string{"", "journal", "A.json", "B.json"}
+	for k := range len(points) + 1 {
+		t.Run(fmt.Sprint(k), func(t *testing.T) {
+			dir := t.TempDir()
+			e, err := New(Options{Store: store.NewMemory(), FlowsDir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ds, err := e.LoadFlows("b.json", []byte(flowDoc(rpcFlow("B", "X.Start")))); err != nil {
+				t.Fatal(err, ds)
+			}
+			hit := ""
+			crashPoint = func(p string) {
+				if k < len(points) && p == points[k] {
+					hit = p
+					panic("crash at " + p)
+				}
+			}
+			defer func() { crashPoint = func(string) {} }()
+			func() {
+				defer func() { _ = recover() }()
+				_, _ = e.LoadFlows("ab.json", []byte(flowDoc(rpcFlow("A", "X.Start"), rpcFlow("B", "B.Start"))))
+			}()
+			crashPoint = func(string) {}
+			if k < len(points) && hit != points[k] {
+				t.Fatalf("no crash at %q", points[k])
+			}
+			e2 := dirEngine(t, dir)
+			want, owner := []string{"A", "B"}, "A"
+			if k == 0 { // before the journal: the change did not happen
+				want, owner = []string{"B"}, "B"
+			}
+			if got := flowNames(e2); !slices.Equal(got, want) {
+				t.Fatalf("after a crash at %q: flows %v, want %v", hit, got, want)
+			}
+			if fe, _ := e2.lookup(owner); e2.rpc["X.Start"] != fe {
+				t.Fatalf("X.Start does not start %s", owner)
+			}
+			if got := dirFiles(t, dir); !slices.Contains(got, "B.json") || slices.Contains(got, FlowsJournal) {
+				t.Fatalf("flows directory holds %v", got)
+			}
+		})
+	}
+}

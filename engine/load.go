@@ -12,7 +12,6 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -325,46 +324,38 @@ func (e *Engine) setRPC(fe *flowEntry) {
 	}
 }
 
-// saveFlows writes each flow to <FlowsDir>/<flow>.json, atomically
-// (internal/atomicfile: the file, then the directory, synced), and records
-// the file in its entry. On an error it restores the files it wrote;
-// otherwise it returns what restores them.
+// saveFlows writes each flow to <FlowsDir>/<flow>.json, all of them or
+// none, across crashes too (writeDirChange: a journal, then each file
+// replaced atomically, the directory synced), and records the file in its
+// entry. On an error it restores the files; otherwise it returns what
+// restores them.
 func (e *Engine) saveFlows(fes []*flowEntry) (undo func(), err error) {
-	type saved struct {
-		path string
-		old  []byte
-		had  bool
+	dir := filepath.Clean(e.opts.FlowsDir)
+	if err := recoverDir(dir); err != nil {
+		return nil, fmt.Errorf("finishing the change of %s a crash interrupted: %w", dir, err)
 	}
-	var done []saved
-	undo = func() {
-		for _, s := range slices.Backward(done) {
-			var err error
-			if s.had {
-				err = atomicfile.WriteFile(s.path, s.old, 0o600)
-			} else if err = os.Remove(s.path); err == nil {
-				err = atomicfile.SyncDir(filepath.Dir(s.path))
-			}
-			if err != nil {
-				e.log.Error("restoring a flow file", "path", s.path, "error", err)
-			}
-		}
-	}
+	before, after := dirChange{}, dirChange{}
 	for _, fe := range fes {
-		path := e.flowFile(fe.name)
-		old, rerr := os.ReadFile(path)
-		if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			undo()
-			return nil, fmt.Errorf("saving flow %q: %w", fe.name, rerr)
-		}
-		// 0600: a new definition is readable by the engine's user only.
-		if err := atomicfile.WriteFile(path, fe.source, 0o600); err != nil {
-			undo()
+		name := filepath.Base(e.flowFile(fe.name))
+		old, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("saving flow %q: %w", fe.name, err)
 		}
-		done = append(done, saved{path: path, old: old, had: rerr == nil})
-		fe.files = []string{path}
+		before[name], after[name] = old, fe.source
 	}
-	return undo, nil
+	restore := func() {
+		if err := writeDirChange(dir, before); err != nil {
+			e.log.Error("restoring the flows directory", "dir", dir, "error", err)
+		}
+	}
+	if err := writeDirChange(dir, after); err != nil {
+		restore()
+		return nil, fmt.Errorf("saving flows into %s: %w", dir, err)
+	}
+	for _, fe := range fes {
+		fe.files = []string{e.flowFile(fe.name)}
+	}
+	return restore, nil
 }
 
 // read decodes and checks a JSON document, or hands any other source to
@@ -414,16 +405,20 @@ func firstError(ds diag.List) string {
 
 // LoadDir loads every *.json file of dir (and every *.flow file, with
 // Options.FlowFile) in name order, each checked as LoadFlows checks a
-// document; it writes nothing. Each flow is defined once: a flow that two
+// document. It writes nothing, except to finish a change of the directory
+// by LoadFlows that a crash interrupted (FlowsJournal). Each flow is defined once: a flow that two
 // files define differently is an error (the same definition twice is
 // not). The first file that fails stops the load with its diagnostics.
 func (e *Engine) LoadDir(dir string) (diag.List, error) {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	if err := recoverDir(dir); err != nil {
+		return nil, fmt.Errorf("finishing the change of %s a crash interrupted: %w", dir, err)
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	e.loadMu.Lock()
-	defer e.loadMu.Unlock()
 	var all diag.List
 	seen := map[string]dirFlow{}
 	for _, ent := range ents {
