@@ -32,7 +32,8 @@ const MaxBody = 1 << 20
 //
 // Starting a run answers 201 {"run_id": ...} once its first event is
 // durable; ?run_id=ID (or an Idempotency-Key header) chooses the ID, and
-// repeating the request answers 200 with the same ID and starts nothing.
+// repeating the request answers 200 with the same ID and starts nothing
+// (422 with another body, 409 for a run of another flow).
 // Errors answer {"error": "...", "diagnostics": [...]} with a 4xx status
 // for what the client can fix; nothing changes on a 4xx.
 func (e *Engine) Handler() http.Handler {
