@@ -23,6 +23,14 @@ type Message struct {
 	Topic   string          `json:"topic"`
 	Event   string          `json:"event"`
 	Payload json.RawMessage `json:"payload"`
+	// Triggered names the flows whose event-trigger run for this message
+	// its publisher has started already: the engine's door for events
+	// (PublishEvent) starts them durably before it answers. A trigger
+	// consumer of one of these flows acknowledges the message without
+	// starting a run, so that engines sharing the broker, each with its
+	// own store, start one run per message between them. Brokers carry it
+	// (natsbus: the Flowgen-Triggered header).
+	Triggered []string `json:"triggered,omitempty"`
 }
 
 // Broker carries events between engines and services: what flows publish,

@@ -14,19 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -121,6 +117,11 @@ type Engine struct {
 	idPrefix  string
 	idCount   atomic.Uint64
 
+	// loadMu serialises the changes of the registered flows (LoadFlows,
+	// LoadDir, RegisterFlow): a document is checked against the flows it
+	// will be registered beside. Taken before mu.
+	loadMu sync.Mutex
+
 	mu      sync.Mutex
 	flows   map[string]*flowEntry
 	rpc     map[string]*flowEntry // rpc trigger endpoint -> flow
@@ -147,9 +148,10 @@ type flowEntry struct {
 	name     string
 	ops      flowOps
 	triggers []runtime.Trigger
-	awaits   [][2]string // topic/event pairs its await steps wait for (JSON flows)
+	awaits   [][2]string // topic/event pairs its await steps wait for
 	def      *dsl.Flow   // JSON flows only
 	source   []byte      // JSON flows: the flow's own JSON document
+	files    []string    // JSON flows: the files that define it (LoadDir, or saved by LoadFlows); under loadMu
 	stops    []func()
 }
 
@@ -273,11 +275,18 @@ func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...runtime.Trig
 		}
 	}
 	fe := &flowEntry{name: f.ID(), ops: &typed[S]{f: f}, triggers: triggers}
+	for _, st := range f.Steps() {
+		if st.Await != nil {
+			fe.awaits = append(fe.awaits, [2]string{st.Await.Topic, st.Await.Event})
+		}
+	}
 	return e.add(fe, false)
 }
 
 // add registers fe; replace allows replacing a JSON flow of the same name.
 func (e *Engine) add(fe *flowEntry, replace bool) error {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -301,11 +310,7 @@ func (e *Engine) add(fe *flowEntry, replace bool) error {
 		e.detach(old)
 	}
 	e.flows[fe.name] = fe
-	for _, t := range fe.triggers {
-		if t.Kind == runtime.TriggerRPC {
-			e.rpc[t.Endpoint] = fe
-		}
-	}
+	e.setRPC(fe)
 	started := e.started
 	e.mu.Unlock()
 	if started {
@@ -471,178 +476,15 @@ func (e *Engine) FlowJSON(flow string) ([]byte, error) {
 	return fe.source, nil
 }
 
-// LoadFlows validates a flowgen JSON document (or, with Options.FlowFile, a
-// .flow source: any name not ending in ".json") with the compiler's checks
-// and the engine's own (every Go step and rollback has a registered
-// handler; the new definition fits the runs in progress of a flow it
-// replaces), then registers its flows. On any error nothing changes, and
-// the diagnostics say what and where (by JSON path for JSON input).
-// Warnings are returned with a nil error.
-func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
-	f, ds := e.read(filename, data)
-	if f == nil || ds.HasErrors() {
-		return ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
-	}
-	ds = append(ds, checkHandlers(f, e.reg)...)
-	ds = append(ds, e.checkCaller(f)...)
-	var entries []*flowEntry
-	for i, fl := range f.Flows {
-		if fl == nil {
-			continue
-		}
-		triggers := make([]runtime.Trigger, 0, len(fl.Triggers))
-		for _, t := range fl.Triggers {
-			if t != nil {
-				triggers = append(triggers, t.Trigger)
-			}
-		}
-		e.mu.Lock()
-		old := e.flows[fl.Name]
-		e.mu.Unlock()
-		if old != nil && old.def == nil {
-			ds = append(ds, diag.Errorf(fl.NameRange, "flow-exists", "flow %q is a generated flow registered in this engine", fl.Name).
-				WithHint("rename the JSON flow"))
-			continue
-		}
-		src, err := dsl.EncodeJSON(&dsl.File{Flows: []*dsl.Flow{fl}})
-		if err != nil {
-			return ds, err
-		}
-		if old != nil && string(old.source) == string(src) {
-			continue // the same definition again: nothing to do
-		}
-		rf, err := e.compile(fl)
-		if err != nil {
-			ds = append(ds, diag.Errorf(fl.NameRange, "compile", "%v", err))
-			continue
-		}
-		fe := &flowEntry{name: fl.Name, ops: &typed[State]{f: rf}, triggers: triggers, def: fl, source: src}
-		for _, s := range fl.Steps {
-			if s != nil && s.Spec().Needs.Has(dsl.NeedSubscriber) { // an await: its events go to the inbox
-				fe.awaits = append(fe.awaits, [2]string{s.Action.Topic, s.Action.Event})
-			}
-		}
-		if old != nil {
-			if d, ok := e.fits(fe, fl, f.Flows[i]); !ok {
-				ds = append(ds, d)
-				continue
-			}
-		}
-		entries = append(entries, fe)
-	}
-	if ds.HasErrors() {
-		return ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
-	}
-	for _, fe := range entries {
-		if e.opts.FlowsDir != "" {
-			// 0600 as before: a new definition is readable by the engine's user only.
-			if err := atomicfile.WriteFile(filepath.Join(e.opts.FlowsDir, fe.name+".json"), fe.source, 0o600); err != nil {
-				return ds, err
-			}
-		}
-		if err := e.add(fe, true); err != nil {
-			return ds, err
-		}
-	}
-	return ds, nil
-}
-
-// checkCaller reports the flows of f that call services when the engine
-// has no Caller: they would fail at their first call, after the steps
-// before it ran (a charged card, then "not configured").
-func (e *Engine) checkCaller(f *dsl.File) diag.List {
-	if e.caller != nil {
-		return nil
-	}
-	var ds diag.List
-	for _, fl := range f.Flows {
-		if fl != nil && fl.Needs().Has(dsl.NeedCaller) {
-			ds = append(ds, diag.Errorf(fl.NameRange, "no-caller", "flow %q calls services (rpc), but the engine has no Caller", fl.Name).
-				WithHint("give the engine a Caller (engine.Options.Caller, such as httpcall.New); flowgen serve makes one from -service NAME=URL"))
-		}
-	}
-	return ds
-}
-
-// read decodes and checks a JSON document, or hands any other source to
-// Options.FlowFile.
-func (e *Engine) read(filename string, data []byte) (*dsl.File, diag.List) {
-	if isJSONName(filename) {
-		return dsl.LoadJSON(filename, data, dsl.CheckOptions{})
-	}
-	if e.opts.FlowFile == nil {
-		return nil, diag.List{diag.Errorf(diag.Range{Start: diag.Pos{File: filename, Line: 1, Column: 1}}, "json",
-			"not a JSON flow (the name does not end in .json): this engine loads the JSON form only").
-			WithHint("`flowgen json FILE.flow` prints the JSON form of a .flow file")}
-	}
-	return e.opts.FlowFile(filename, data)
-}
-
-func isJSONName(name string) bool { return strings.EqualFold(filepath.Ext(name), ".json") }
-
-// fits reports whether the replacement fe can continue every unfinished
-// run of the flow it replaces.
-func (e *Engine) fits(fe *flowEntry, fl, _ *dsl.Flow) (diag.Diagnostic, bool) {
-	runs, err := e.store.List(store.Filter{Flow: fe.name, NonTerminal: true})
-	if err != nil {
-		return diag.Errorf(fl.NameRange, "store", "listing runs of flow %q: %v", fe.name, err), false
-	}
-	for _, r := range runs {
-		h, err := e.store.Load(r.RunID)
-		if err == nil {
-			err = fe.ops.checkHistory(h)
-		}
-		if err != nil {
-			return diag.Errorf(fl.NameRange, "runs-in-progress", "the new definition of flow %q does not fit run %q in progress: %v", fe.name, r.RunID, err).
-				WithHint("keep the steps that runs in progress are on, or wait for them to finish (or abort them)"), false
-		}
-	}
-	return diag.Diagnostic{}, true
-}
-
-func firstError(ds diag.List) string {
-	for _, d := range ds {
-		if d.Severity == diag.Error {
-			return d.String()
-		}
-	}
-	return "invalid input"
-}
-
-// LoadDir loads every *.json file of dir (and every *.flow file, with
-// Options.FlowFile) in name order with LoadFlows. Files are loaded one by
-// one; the first that fails stops the load with its diagnostics.
-func (e *Engine) LoadDir(dir string) (diag.List, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var all diag.List
-	for _, ent := range ents {
-		name := ent.Name()
-		if ent.IsDir() || !(strings.HasSuffix(name, ".json") || e.opts.FlowFile != nil && strings.HasSuffix(name, ".flow")) {
-			continue
-		}
-		path := filepath.Join(dir, name)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return all, err
-		}
-		ds, err := e.LoadFlows(path, data)
-		all = append(all, ds...)
-		if err != nil {
-			return all, err
-		}
-	}
-	return all, nil
-}
-
 // flowOps is a registered flow with its state type erased.
 type flowOps interface {
 	start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error)
 	resume(ctx context.Context, history []runtime.Event) (runHandle, error)
 	checkHistory(h []runtime.Event) error
 	live(runID string) (runHandle, bool)
+	// initialState is the snapshot a run started with state records in
+	// its first event (ErrBadState if state cannot be the flow's state).
+	initialState(state json.RawMessage) (json.RawMessage, error)
 }
 
 type runHandle interface {
@@ -655,13 +497,30 @@ type runHandle interface {
 type typed[S any] struct{ f *runtime.Flow[S] }
 
 func (t *typed[S]) start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error) {
+	s, err := t.decode(state)
+	if err != nil {
+		return nil, err
+	}
+	return t.f.Start(ctx, s, runtime.WithRunID(runID))
+}
+
+func (t *typed[S]) decode(state json.RawMessage) (S, error) {
 	var s S
 	if len(state) > 0 {
 		if err := json.Unmarshal(state, &s); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadState, err)
+			return s, fmt.Errorf("%w: %v", ErrBadState, err)
 		}
 	}
-	return t.f.Start(ctx, s, runtime.WithRunID(runID))
+	return s, nil
+}
+
+// initialState encodes the state as the runtime encodes a run's snapshot.
+func (t *typed[S]) initialState(state json.RawMessage) (json.RawMessage, error) {
+	s, err := t.decode(state)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(&s)
 }
 
 func (t *typed[S]) resume(ctx context.Context, h []runtime.Event) (runHandle, error) {

@@ -27,12 +27,13 @@ const MaxBody = 1 << 20
 //	POST /runs/{id}/abort          abort a run
 //	PUT  /flows  (or POST)         register JSON flows (a `flowgen json` document)
 //	GET  /flows, GET /flows/{flow} list flows, a JSON flow's definition
-//	POST /events/{topic}/{event}   publish an event; body: the payload
+//	POST /events/{topic}/{event}   publish an event, durable before the 202; body: the payload
 //	GET  /deadletters?topic=T&event=E  the inbox's dead letters
 //
 // Starting a run answers 201 {"run_id": ...} once its first event is
 // durable; ?run_id=ID (or an Idempotency-Key header) chooses the ID, and
-// repeating the request answers 200 with the same ID and starts nothing.
+// repeating the request answers 200 with the same ID and starts nothing
+// (422 with another body, 409 for a run of another flow).
 // Errors answer {"error": "...", "diagnostics": [...]} with a 4xx status
 // for what the client can fix; nothing changes on a 4xx.
 func (e *Engine) Handler() http.Handler {
@@ -110,10 +111,13 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrUnknownFlow), errors.Is(err, runtime.ErrUnknownRun):
 		return http.StatusNotFound
-	case errors.Is(err, ErrBadState), errors.Is(err, ErrInvalid):
+	case errors.Is(err, ErrBadState), errors.Is(err, ErrInvalid), errors.Is(err, ErrBadName):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrNoTrigger), errors.Is(err, runtime.ErrFinished), errors.Is(err, ErrConflict), errors.Is(err, ErrFlowExists):
+	case errors.Is(err, ErrNoTrigger), errors.Is(err, runtime.ErrFinished), errors.Is(err, ErrConflict), errors.Is(err, ErrFlowExists),
+		errors.Is(err, ErrRunIDTaken):
 		return http.StatusConflict
+	case errors.Is(err, ErrIdempotencyMismatch):
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable
 	}
@@ -135,8 +139,23 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return b, true
 }
 
+// pathName returns the path value key, a name of what it is, or answers
+// 400 if it is not within the engine's limits (checkName).
+func pathName(w http.ResponseWriter, r *http.Request, key, what string) (string, bool) {
+	v := r.PathValue(key)
+	if err := checkName(what, v); err != nil {
+		writeError(w, http.StatusBadRequest, err, nil)
+		return "", false
+	}
+	return v, true
+}
+
 func (e *Engine) httpStartFlow(w http.ResponseWriter, r *http.Request) {
-	fe, err := e.lookup(r.PathValue("flow"))
+	name, ok := pathName(w, r, "flow", "flow name")
+	if !ok {
+		return
+	}
+	fe, err := e.lookup(name)
 	if err != nil {
 		writeError(w, statusOf(err), err, nil)
 		return
@@ -158,7 +177,10 @@ func (fe *flowEntry) hasRPC() bool {
 }
 
 func (e *Engine) httpStartRPC(w http.ResponseWriter, r *http.Request) {
-	ep := r.PathValue("endpoint")
+	ep, ok := pathName(w, r, "endpoint", "rpc endpoint")
+	if !ok {
+		return
+	}
 	e.mu.Lock()
 	fe := e.rpc[ep]
 	e.mu.Unlock()
@@ -185,13 +207,24 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 		return
 	}
 	id := r.URL.Query().Get("run_id")
-	if id == "" {
-		id = r.Header.Get("Idempotency-Key")
-		if id != "" {
-			id = derivedRunID(fe.name, "k", id)
+	if id != "" {
+		if err := CheckRunID(id); err != nil {
+			writeError(w, http.StatusBadRequest, err, nil)
+			return
+		}
+	} else if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if err := checkKey("Idempotency-Key", key); err != nil {
+			writeError(w, http.StatusBadRequest, err, nil)
+			return
+		}
+		id = KeyRunID(fe.name, key)
+	}
+	runID, err := e.startRun(r.Context(), fe, state, id, true)
+	if errors.Is(err, ErrIdempotencyMismatch) {
+		if key := r.Header.Get("Idempotency-Key"); key != "" && r.URL.Query().Get("run_id") == "" {
+			err = fmt.Errorf("%w: Idempotency-Key %q started run %q with another body", ErrIdempotencyMismatch, key, runID)
 		}
 	}
-	runID, err := e.startRun(r.Context(), fe, state, id)
 	switch {
 	case errors.Is(err, ErrRunExists):
 		writeJSON(w, http.StatusOK, map[string]any{"run_id": runID, "flow": fe.name, "existing": true})
@@ -295,13 +328,14 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		status := statusOf(err)
-		for _, d := range ds {
-			if d.Code == "runs-in-progress" {
-				status = http.StatusConflict
+		if status == http.StatusInternalServerError {
+			if ds.HasErrors() {
+				status = http.StatusBadRequest
+			} else {
+				// Saving failed: the details (paths) are for the server's log.
+				e.log.Error("PUT /flows", "error", err)
+				err = errors.New("the flows could not be saved; nothing changed (see the server's log)")
 			}
-		}
-		if status == http.StatusInternalServerError && ds.HasErrors() {
-			status = http.StatusBadRequest
 		}
 		writeError(w, status, err, errs)
 		return
@@ -334,7 +368,11 @@ func parseNames(body []byte, name string) ([]string, error) {
 }
 
 func (e *Engine) httpGetFlow(w http.ResponseWriter, r *http.Request) {
-	src, err := e.FlowJSON(r.PathValue("flow"))
+	name, ok := pathName(w, r, "flow", "flow name")
+	if !ok {
+		return
+	}
+	src, err := e.FlowJSON(name)
 	if err != nil {
 		writeError(w, statusOf(err), err, nil)
 		return
@@ -359,14 +397,15 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 	if m.ID == "" {
 		m.ID = r.URL.Query().Get("id")
 	}
-	if m.ID == "" {
-		m.ID = NewMessageID()
+	out, err := e.PublishEvent(r.Context(), m)
+	switch {
+	case errors.Is(err, ErrPublish):
+		writeError(w, http.StatusBadGateway, err, nil)
+	case err != nil:
+		writeError(w, statusOf(err), err, nil)
+	default:
+		writeJSON(w, http.StatusAccepted, out)
 	}
-	if err := e.broker.Publish(r.Context(), m); err != nil {
-		writeError(w, http.StatusBadGateway, fmt.Errorf("publishing: %w", err), nil)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID})
 }
 
 func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {

@@ -247,9 +247,18 @@ func (in *inbox) consume(topic, event string) error {
 	return nil
 }
 
-// receive handles an awaited event from the broker: record it (once per
-// topic, event and ID), then offer it. It acknowledges (returns nil) only
-// once the event is durable in the inbox.
+// consumes reports whether the engine receives topic/event for awaits.
+func (in *inbox) consumes(topic, event string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	_, ok := in.consumers[teKey{topic, event}]
+	return ok
+}
+
+// receive handles an awaited event from the broker, or from the engine's
+// door for events (PublishEvent): record it (once per topic, event and ID),
+// then offer it. It returns nil only once the event is durable in the
+// inbox.
 func (in *inbox) receive(ctx context.Context, msg Message) error {
 	k := store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}
 	in.mu.Lock()

@@ -1,14 +1,18 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -55,40 +59,55 @@ func validateTrigger(t runtime.Trigger) error {
 
 // StartRun starts a run of flow with the given JSON state (empty: the zero
 // state) and returns its ID once the run's first event is durable. runID
-// may be "" (a new ID) or chosen by the caller: starting an ID that already
-// exists starts nothing and returns the ID with an error wrapping
-// ErrRunExists, which makes client retries idempotent.
+// may be "" (a new ID) or chosen by the caller (CheckRunID says which IDs
+// are valid: ErrBadName otherwise). Starting an ID that already exists
+// starts nothing: with the same initial state it returns the ID with an
+// error wrapping ErrRunExists, which makes client retries idempotent; with
+// another state, ErrIdempotencyMismatch; for a run of another flow,
+// ErrRunIDTaken.
 func (e *Engine) StartRun(ctx context.Context, flow string, state json.RawMessage, runID string) (string, error) {
 	fe, err := e.lookup(flow)
 	if err != nil {
 		return "", err
 	}
-	return e.startRun(ctx, fe, state, runID)
+	return e.startRun(ctx, fe, state, runID, true)
 }
 
-// ErrRunExists is returned by StartRun for a run ID already used.
-var ErrRunExists = errors.New("engine: run already exists")
+// Errors of starting a run whose ID exists.
+var (
+	// ErrRunExists: the run exists, started by the same request (HTTP 200).
+	ErrRunExists = errors.New("engine: run already exists")
+	// ErrRunIDTaken: the run ID is a run of another flow (HTTP 409).
+	ErrRunIDTaken = errors.New("engine: run ID taken by a run of another flow")
+	// ErrIdempotencyMismatch: the run ID (or the Idempotency-Key it comes
+	// from) started a run with another initial state (HTTP 422).
+	ErrIdempotencyMismatch = errors.New("engine: run ID reused with another request")
+)
 
-func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string) (string, error) {
+// startRun starts a run of fe with runID ("": a new one). A run ID that
+// exists gives ErrRunExists, or ErrRunIDTaken for a run of another flow;
+// with same, also ErrIdempotencyMismatch when the existing run started
+// from another state than state.
+func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool) (string, error) {
 	if e.draining.Load() {
 		return "", ErrClosed
 	}
 	if runID == "" {
 		runID = e.newRunID()
-	} else if strings.ContainsAny(runID, "/ \t\r\n") {
-		return "", fmt.Errorf("%w: run ID %q contains '/' or white space", ErrBadState, runID)
+	} else if err := CheckRunID(runID); err != nil {
+		return "", err
 	}
-	if _, ok := e.store.Get(runID); ok {
-		return runID, fmt.Errorf("%w: %q", ErrRunExists, runID)
+	if info, ok := e.store.Get(runID); ok {
+		return runID, e.existing(fe, info, state, same)
 	}
 	// A held lock is a run of this ID being started or driven: it exists.
 	unlock, err := e.locker.Lock(held, runID)
 	if err != nil {
-		return runID, fmt.Errorf("%w: %q", ErrRunExists, runID)
+		return runID, e.existingSoon(ctx, fe, runID, state, same)
 	}
-	if _, ok := e.store.Get(runID); ok {
+	if info, ok := e.store.Get(runID); ok {
 		unlock()
-		return runID, fmt.Errorf("%w: %q", ErrRunExists, runID)
+		return runID, e.existing(fe, info, state, same)
 	}
 	// The run is tracked before it starts: its end (the runtime's
 	// WithRunEnded hook) may come before start returns.
@@ -97,12 +116,70 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	if err != nil {
 		e.untrack(lr)
 		if errors.Is(err, runtime.ErrDuplicateRun) {
-			return runID, fmt.Errorf("%w: %q", ErrRunExists, runID)
+			return runID, e.existingSoon(ctx, fe, runID, state, same)
 		}
 		return "", err
 	}
 	e.attachRun(lr, r)
 	return runID, nil
+}
+
+// existing is the error of starting fe's run runID, which exists (info):
+// ErrRunExists, ErrRunIDTaken, or with same, ErrIdempotencyMismatch when
+// the run's first event holds another state than state would give.
+func (e *Engine) existing(fe *flowEntry, info store.RunInfo, state json.RawMessage, same bool) error {
+	if info.Flow != fe.name {
+		return fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrRunIDTaken, info.RunID, info.Flow, fe.name)
+	}
+	if same {
+		h, err := e.store.Load(info.RunID)
+		if err != nil {
+			return err
+		}
+		want, err := fe.ops.initialState(state)
+		if err != nil {
+			return err
+		}
+		if len(h) == 0 || !sameJSON(h[0].State, want) {
+			return fmt.Errorf("%w: run %q of flow %q started from another state", ErrIdempotencyMismatch, info.RunID, fe.name)
+		}
+	}
+	return fmt.Errorf("%w: %q", ErrRunExists, info.RunID)
+}
+
+// existingSoon is existing for a run another caller is starting (its lock
+// is held, or the store refused the first event as a duplicate): it waits
+// a little for the run's first event to be in the store.
+func (e *Engine) existingSoon(ctx context.Context, fe *flowEntry, runID string, state json.RawMessage, same bool) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if info, ok := e.store.Get(runID); ok {
+			return e.existing(fe, info, state, same)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%w: a run %q is being started; try again", ErrRunIDTaken, runID)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// sameJSON reports whether a and b are the same JSON value: objects with
+// the same members in any order, numbers as written.
+func sameJSON(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	va, erra := decodeJSON(a)
+	vb, errb := decodeJSON(b)
+	return erra == nil && errb == nil && reflect.DeepEqual(va, vb)
+}
+
+func decodeJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
 }
 
 // liveRun is a run this engine drives, from its start or resume until the
@@ -288,7 +365,10 @@ func isTerminal(machine string) bool { return runtime.RunState(machine).Terminal
 // on a broker that delivers in order, hold up the events behind it.
 func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) error {
 	return func(ctx context.Context, m Message) error {
-		_, err := e.startRun(ctx, fe, eventState(fe, m.Payload), derivedRunID(fe.name, "e", m.ID))
+		if slices.Contains(m.Triggered, fe.name) {
+			return nil // its publisher started the run (PublishEvent)
+		}
+		_, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false)
 		switch {
 		case errors.Is(err, ErrRunExists):
 			return nil
@@ -317,6 +397,18 @@ func eventState(fe *flowEntry, payload json.RawMessage) json.RawMessage {
 	}
 	return json.RawMessage(`{"payload":` + p + `}`)
 }
+
+// EventRunID is the ID of the run that the event trigger of flow starts
+// for the message of ID messageID: "e-" and the first 12 bytes, in hex, of
+// the SHA-256 of the flow's name, a zero byte and the message ID. It is
+// how to find the run of an event published to the broker; POST
+// /events/{topic}/{event} answers it.
+func EventRunID(flow, messageID string) string { return derivedRunID(flow, "e", messageID) }
+
+// KeyRunID is the ID of the run that an HTTP start of flow with the
+// Idempotency-Key key starts: "k-" and the first 12 bytes, in hex, of the
+// SHA-256 of the flow's name, a zero byte and the key.
+func KeyRunID(flow, key string) string { return derivedRunID(flow, "k", key) }
 
 // derivedRunID is a run ID that the same cause always gives: flow, kind of
 // cause and a hash of its ID.

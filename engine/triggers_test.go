@@ -125,18 +125,7 @@ type apiClient struct {
 
 func (c apiClient) do(method, path, body string) (int, map[string]any) {
 	c.t.Helper()
-	req, _ := http.NewRequest(method, c.srv.URL+path, strings.NewReader(body))
-	res, err := c.srv.Client().Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		c.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, b)
-	}
-	return res.StatusCode, out
+	return c.doH(method, path, body)
 }
 
 // Malformed requests and malformed flows get 4xx with a JSON error and
@@ -157,7 +146,7 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		{"POST", "/flows/Nope/runs", `{}`, 404, "unknown flow"},
 		{"POST", "/rpc/Nope.Start", `{}`, 404, "no flow has rpc trigger"},
 		{"POST", "/flows/Signup/runs?run_id=a/b", `{}`, 400, "contains '/'"},
-		{"POST", "/flows/Signup/runs?run_id=a%20b", `{}`, 400, "white space"},
+		{"POST", "/flows/Signup/runs?run_id=a%20b", `{}`, 400, "contains ' '"},
 		{"GET", "/runs/nope", ``, 404, "unknown run"},
 		{"GET", "/runs/nope/history", ``, 404, "unknown run"},
 		{"POST", "/runs/nope/abort", ``, 404, "unknown run"},

@@ -127,12 +127,19 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	msg := &nats.Msg{Subject: b.Subject(m.Topic, m.Event), Data: data, Header: nats.Header{}}
 	msg.Header.Set("Flowgen-Topic", m.Topic)
 	msg.Header.Set("Flowgen-Event", m.Event)
+	if len(m.Triggered) > 0 {
+		msg.Header.Set(triggeredHeader, strings.Join(m.Triggered, ","))
+	}
 	_, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID))
 	if err != nil {
 		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
 	}
 	return nil
 }
+
+// triggeredHeader carries engine.Message.Triggered: the flows (names are
+// identifiers, without commas) whose run the publisher started.
+const triggeredHeader = "Flowgen-Triggered"
 
 // consumerName is a durable name JetStream accepts, unique per name and
 // topic/event.
@@ -167,6 +174,9 @@ func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(
 	cctx, cancel := context.WithCancel(ctx)
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
 		m := engine.Message{ID: msg.Headers().Get(jetstream.MsgIDHeader), Topic: topic, Event: event, Payload: msg.Data()}
+		if tr := msg.Headers().Get(triggeredHeader); tr != "" {
+			m.Triggered = strings.Split(tr, ",")
+		}
 		if m.ID == "" {
 			// Published without an ID: the stream sequence identifies it.
 			if md, err := msg.Metadata(); err == nil {

@@ -338,3 +338,42 @@ type callerFunc func(ctx context.Context, service, endpoint string, req, rsp any
 func (f callerFunc) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
 	return f(ctx, service, endpoint, req, rsp)
 }
+
+// Engines with stores of their own share the stream: an event posted to
+// one engine's door (PublishEvent) starts its run there, before the answer,
+// and the trigger consumers of the group (this engine's and the others')
+// leave it alone: one run per event, not one per engine.
+func TestPublishEventOneRunAcrossEngines(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	svc := &customers{created: map[string]string{}, verify: make(chan string, 100)}
+	hs := httptest.NewServer(svc)
+	defer hs.Close()
+	caller := httpcall.New(httpcall.Static{"customers": hs.URL})
+	a := startEngine(t, s, store.NewMemory(), "a", caller, nil)
+	b := startEngine(t, s, store.NewMemory(), "b", caller, nil)
+	defer stopEngine(t, a)
+	defer stopEngine(t, b)
+	const n = 20
+	for i := range n {
+		out, err := a.e.PublishEvent(context.Background(), engine.Message{ID: fmt.Sprintf("door-%d", i), Topic: "accounts", Event: "signup.requested",
+			Payload: json.RawMessage(fmt.Sprintf(`{"Customer": {"Email": "d%d"}}`, i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Runs) != 1 || out.Runs[0].RunID != engine.EventRunID("Signup", fmt.Sprintf("door-%d", i)) {
+			t.Fatalf("PublishEvent: %+v", out)
+		}
+	}
+	// An event published to the broker by someone else still starts a run,
+	// on one engine of the group.
+	if err := a.broker.Publish(context.Background(), engine.Message{ID: "outside", Topic: "accounts", Event: "signup.requested",
+		Payload: json.RawMessage(`{"Customer": {"Email": "o"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(n node) int { r, _ := n.e.Runs(store.Filter{Flow: "Signup"}); return len(r) }
+	waitFor(t, "the outside event's run", func() bool { return count(a)+count(b) == n+1 })
+	time.Sleep(50 * time.Millisecond) // let a wrong start by a trigger consumer show
+	if ca, cb := count(a), count(b); ca+cb != n+1 || ca < n {
+		t.Fatalf("runs: %d on the engine of the door, %d on the other; want %d and the outside event's once", ca, cb, n)
+	}
+}

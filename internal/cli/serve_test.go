@@ -140,11 +140,52 @@ func TestServeLoadsFlowFiles(t *testing.T) {
 	if code, out := call(t, "GET", url+"/flows/Hello", ""); code != 200 {
 		t.Fatalf("GET /flows/Hello after loading hello.flow: %d %v", code, out)
 	}
+	if ents, _ := os.ReadDir(flowsDir); len(ents) != 1 {
+		t.Fatalf("loading -flows wrote into it: %v", ents) // a Hello.json beside hello.flow would define Hello twice
+	}
 	bye := strings.ReplaceAll(hello, "Hello", "Bye")
 	if code, out := call(t, "PUT", url+"/flows?name=bye.flow", bye); code != 200 {
 		t.Fatalf("PUT /flows?name=bye.flow: %d %v", code, out)
 	}
 	if code, out := call(t, "GET", url+"/flows/Bye", ""); code != 200 {
 		t.Fatalf("GET /flows/Bye: %d %v", code, out)
+	}
+}
+
+// A refused PUT /flows changes nothing, and the server always starts again
+// on what -flows holds: before, a 409 (the rpc trigger of another flow)
+// still saved the flow, registered the first flow of a two-flow document,
+// and the next start failed.
+func TestServeRefusedFlowsRestart(t *testing.T) {
+	dir := t.TempDir()
+	storeDir, flowsDir := filepath.Join(dir, "store"), filepath.Join(dir, "flows")
+	url, stop := startServe(t, storeDir, flowsDir)
+	if code, out := call(t, "PUT", url+"/flows", serveFlow); code != 200 {
+		t.Fatalf("PUT /flows: %d %v", code, out)
+	}
+	other := func(name, endpoint string) string {
+		return `{"name": "` + name + `", "triggers": [{"kind": "rpc", "endpoint": "` + endpoint + `"}],
+		  "steps": [{"name": "A", "action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true}]}`
+	}
+	for _, doc := range []string{
+		`{"version": 1, "flows": [` + other("Other", "Greet.Start") + `]}`,
+		`{"version": 1, "flows": [` + other("First", "First.Start") + `,` + other("Second", "Greet.Start") + `]}`,
+	} {
+		if code, out := call(t, "PUT", url+"/flows", doc); code != 409 {
+			t.Fatalf("PUT of a flow on Greet.Start: %d %v, want 409", code, out)
+		}
+	}
+	if code, _ := call(t, "GET", url+"/flows/First", ""); code != 404 {
+		t.Fatalf("GET /flows/First after the refused document: %d, want 404", code)
+	}
+	stop()
+	ents, _ := os.ReadDir(flowsDir)
+	if len(ents) != 1 || ents[0].Name() != "Greet.json" {
+		t.Fatalf("-flows holds %v, want Greet.json alone", ents)
+	}
+	url, stop = startServe(t, storeDir, flowsDir)
+	defer stop()
+	if code, out := call(t, "GET", url+"/flows/Greet", ""); code != 200 {
+		t.Fatalf("GET /flows/Greet after the restart: %d %v", code, out)
 	}
 }

@@ -1,0 +1,225 @@
+package engine
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// doH sends a request with headers (name, value, ...) and returns the
+// status and the JSON answer.
+func (c apiClient) doH(method, path, body string, header ...string) (int, map[string]any) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := c.srv.Client().Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		c.t.Fatalf("%s %s: answer is not a JSON object: %q", method, path, b)
+	}
+	return res.StatusCode, out
+}
+
+const helloFlow = `{"version": 1, "flows": [{"name": "Hello", "triggers": [{"kind": "rpc", "endpoint": "Hello.Start"}],
+  "steps": [{"name": "Greet", "action": {"kind": "publish", "topic": "t", "event": "hello"}, "irreversible": true}]}]}`
+
+// A run ID belongs to its flow: starting another flow with a run ID that
+// exists is a conflict, not "200 existing" (which told the client that its
+// run of the second flow had started).
+func TestRunIDScopedToFlow(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("PUT", "/flows", helloFlow); status != 200 {
+		t.Fatalf("PUT Hello: %d %v", status, out)
+	}
+	if status, out := c.do("POST", "/flows/Signup/runs?run_id=shared-1", `{}`); status != 201 {
+		t.Fatalf("start Signup: %d %v", status, out)
+	}
+	status, out := c.do("POST", "/flows/Hello/runs?run_id=shared-1", `{}`)
+	if status != 409 || !strings.Contains(mustString(t, out), `run of flow "Signup"`) {
+		t.Fatalf("start Hello with Signup's run ID: %d %v, want 409", status, out)
+	}
+	status, out = c.do("POST", "/rpc/Hello.Start?run_id=shared-1", `{}`)
+	if status != 409 {
+		t.Fatalf("POST /rpc/Hello.Start with Signup's run ID: %d %v, want 409", status, out)
+	}
+	if status, out := c.do("POST", "/flows/Signup/runs?run_id=shared-1", `{}`); status != 200 || out["existing"] != true {
+		t.Fatalf("the same start again: %d %v, want 200 existing", status, out)
+	}
+}
+
+// Run IDs and idempotency keys have a charset and a length: a control
+// character, white space or an overlong ID is a 400 that starts nothing.
+func TestRunIDAndKeyLimits(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	bad := []struct {
+		path   string
+		header []string
+		says   string
+	}{
+		{"/flows/Signup/runs?run_id=a%01b", nil, "run ID"},
+		{"/flows/Signup/runs?run_id=a%0Ab", nil, "run ID"},
+		{"/flows/Signup/runs?run_id=a/b", nil, "run ID"},
+		{"/flows/Signup/runs?run_id=-a", nil, "starting with a letter or a digit"},
+		{"/flows/Signup/runs?run_id=" + strings.Repeat("r", MaxRunIDLen+1), nil, "run ID of 129 bytes"},
+		{"/flows/Signup/runs?run_id=caf%C3%A9", nil, "run ID"},
+		{"/flows/Signup/runs", []string{"Idempotency-Key", "a b"}, "Idempotency-Key"},
+		{"/flows/Signup/runs", []string{"Idempotency-Key", "a\tb"}, "Idempotency-Key"},
+		{"/flows/Signup/runs", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "Idempotency-Key of 256 bytes"},
+		{"/events/payments/payment.succeeded?id=a%01b", nil, "message ID"},
+		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "message ID of 256 bytes"},
+	}
+	for _, tc := range bad {
+		status, out := c.doH("POST", tc.path, `{}`, tc.header...)
+		if status != 400 || !strings.Contains(mustString(t, out), tc.says) {
+			t.Errorf("POST %.60s %q: %d %v, want 400 saying %q", tc.path, tc.header, status, out, tc.says)
+		}
+	}
+	if runs, _ := e.Runs(storeFilter("Signup")); len(runs) != 0 {
+		t.Fatalf("runs started: %v", runs)
+	}
+	for _, id := range []string{"a.b_c-d:e@f", "0", strings.Repeat("r", MaxRunIDLen)} {
+		if status, out := c.do("POST", "/flows/Signup/runs?run_id="+id, `{}`); status != 201 || out["run_id"] != id {
+			t.Errorf("run ID %q: %d %v, want 201", id, status, out)
+		}
+	}
+	if status, out := c.doH("POST", "/flows/Signup/runs", `{}`, "Idempotency-Key", strings.Repeat("k", MaxKeyLen)); status != 201 {
+		t.Errorf("a key of %d bytes: %d %v", MaxKeyLen, status, out)
+	}
+}
+
+// An Idempotency-Key (or a ?run_id=) used again with another body is
+// refused with 422; with the same body (the same initial state: member
+// order and white space do not matter) it answers the existing run.
+func TestIdempotencyKeyOtherBody(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	status, first := c.doH("POST", "/rpc/Signup.Start", `{"Customer": {"Email": "ann", "Name": "Ann"}, "Plan": "pro"}`, "Idempotency-Key", "req-1")
+	if status != 201 {
+		t.Fatalf("first start: %d %v", status, first)
+	}
+	status, out := c.doH("POST", "/flows/Signup/runs", `{"Plan":"pro","Customer":{"Name":"Ann","Email":"ann"}}`, "Idempotency-Key", "req-1")
+	if status != 200 || out["existing"] != true || out["run_id"] != first["run_id"] {
+		t.Fatalf("the same body again: %d %v, want 200 existing %v", status, out, first["run_id"])
+	}
+	status, out = c.doH("POST", "/rpc/Signup.Start", `{"Customer": {"Email": "bob"}, "Plan": "pro"}`, "Idempotency-Key", "req-1")
+	if status != 422 || !strings.Contains(mustString(t, out), "req-1") {
+		t.Fatalf("another body with the key: %d %v, want 422", status, out)
+	}
+	if status, out := c.do("POST", "/flows/Signup/runs?run_id=fixed-1", `{"Plan": "pro"}`); status != 201 {
+		t.Fatalf("start fixed-1: %d %v", status, out)
+	}
+	if status, out := c.do("POST", "/flows/Signup/runs?run_id=fixed-1", `{"Plan": "basic"}`); status != 422 {
+		t.Fatalf("another body with the run ID: %d %v, want 422", status, out)
+	}
+	if runs, _ := e.Runs(storeFilter("Signup")); len(runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(runs))
+	}
+}
+
+// Overlong names get a clear 400, not a 500 that shows a server path.
+func TestOverlongNames(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	long := strings.Repeat("x", 300)
+	for _, tc := range []struct{ method, path, says string }{
+		{"POST", "/events/" + long + "/e", "topic"},
+		{"POST", "/events/t/" + long, "event"},
+		{"POST", "/flows/" + long + "/runs", "flow name"},
+		{"GET", "/flows/" + long, "flow name"},
+		{"POST", "/rpc/" + long, "rpc endpoint"},
+		{"PUT", "/flows", "flow name"},
+	} {
+		body := `{}`
+		if tc.path == "/flows" {
+			body = strings.Replace(helloFlow, `"Hello"`, `"H`+long+`"`, 1)
+		}
+		status, out := c.do(tc.method, tc.path, body)
+		if msg := mustString(t, out); status != 400 || !strings.Contains(msg, tc.says) || !strings.Contains(msg, "longer than 128") {
+			t.Errorf("%s %.40s...: %d %v, want 400 about the %s", tc.method, tc.path, status, out, tc.says)
+		}
+	}
+}
+
+func storeFilter(flow string) store.Filter { return store.Filter{Flow: flow} }
+
+// POST /events answers with the runs the event starts (EventRunID of the
+// flow and the message ID), once they are durable; the event is in the
+// inbox unless it only starts runs. A payload a flow cannot start from is
+// a 400, a message ID used again with another payload a 422; neither
+// changes anything.
+func TestEventDoor(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0), OnEvent("orders", "order.placed")); err != nil {
+		t.Fatal(err)
+	}
+	c := apiClient{t, httptestServer(t, e)}
+	status, out := c.doH("POST", "/events/accounts/signup.requested", `{"Customer": {"Email": "eve"}}`, "Idempotency-Key", "evt-1")
+	want := EventRunID("Signup", "evt-1")
+	runs, _ := out["runs"].([]any)
+	if status != 202 || out["id"] != "evt-1" || len(runs) != 1 || out["inbox"] != false {
+		t.Fatalf("trigger event: %d %v", status, out)
+	}
+	if r := runs[0].(map[string]any); r["flow"] != "Signup" || r["run_id"] != want || r["existing"] != nil {
+		t.Fatalf("trigger event's run: %v, want %s", r, want)
+	}
+	if _, ok := fx.st.Get(want); !ok {
+		t.Fatalf("run %s not in the store at the answer", want)
+	}
+	status, out = c.doH("POST", "/events/accounts/signup.requested", ` {"Customer":{"Email":"eve"}}`, "Idempotency-Key", "evt-1")
+	if runs, _ := out["runs"].([]any); status != 202 || len(runs) != 1 || runs[0].(map[string]any)["existing"] != true {
+		t.Fatalf("the same event again: %d %v", status, out)
+	}
+	if status, out = c.doH("POST", "/events/accounts/signup.requested", `{"Customer": {"Email": "eva"}}`, "Idempotency-Key", "evt-1"); status != 422 {
+		t.Fatalf("the same ID with another payload: %d %v, want 422", status, out)
+	}
+	// The generated flow's state has a string order_id.
+	if status, out = c.do("POST", "/events/orders/order.placed?id=o-1", `{"order_id": 42}`); status != 400 || !strings.Contains(mustString(t, out), "GenOrder") {
+		t.Fatalf("a payload GenOrder cannot start from: %d %v, want 400", status, out)
+	}
+	// An awaited event, and one nobody consumes, are in the inbox at the answer.
+	for _, path := range []string{"/events/payments/payment.succeeded?id=p-1", "/events/nobody/listens?id=n-1"} {
+		status, out = c.do("POST", path, `{"correlation_id": "c-1"}`)
+		if runs, _ := out["runs"].([]any); status != 202 || len(runs) != 0 || out["inbox"] != true {
+			t.Fatalf("POST %s: %d %v", path, status, out)
+		}
+	}
+	if status, out = c.do("POST", "/events/payments/payment.succeeded?id=p-1", `{"correlation_id": "c-2"}`); status != 422 {
+		t.Fatalf("an awaited event's ID with another payload: %d %v, want 422", status, out)
+	}
+	ms := inboxOf(t, fx.st.(InboxStore), store.MessageFilter{})
+	if len(ms) != 2 || ms[0].ID != "p-1" || ms[1].ID != "n-1" {
+		t.Fatalf("inbox: %+v", ms)
+	}
+	waitParked(t, e, want)
+	time.Sleep(20 * time.Millisecond) // let a wrong start by the trigger's consumer show
+	if all, _ := e.Runs(store.Filter{}); len(all) != 1 {
+		t.Fatalf("runs: %+v, want the one of evt-1", all)
+	}
+}

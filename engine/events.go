@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// The engine's door for events (POST /events/{topic}/{event}): an event
+// it acknowledges is durable in this engine's store before the answer,
+// whatever the broker, and is applied after any crash.
+//
+//   - The checks come first, and a refused event changes nothing: names and
+//     ID within limits, a payload every flow it starts can take, the same
+//     payload as an event of the same ID seen before (else
+//     ErrIdempotencyMismatch).
+//   - The event is published to the broker, for other engines and other
+//     consumers, marked with the flows whose run this engine starts
+//     (Message.Triggered): their trigger consumers, here and in other
+//     engines of the group, leave it to this engine.
+//   - Then, before the answer, each event trigger's run is started (its
+//     first event synced: the run resumes after a crash), and unless the
+//     event only starts runs, it is recorded in the inbox (synced; the run
+//     that awaits it takes it, now or after a restart, and the inbox keeps
+//     it for its retention for an await still to come).
+//
+// A failure after the publication (the store failing) answers 5xx: the
+// event may be applied in part; the client sends it again with the same
+// ID, and what was done is not done twice (the inbox and the run IDs
+// derived from the message ID dedupe).
+
+// EventRun is a run an event starts.
+type EventRun struct {
+	Flow  string `json:"flow"`
+	RunID string `json:"run_id"`
+	// Existing: the run was started before, by this event's ID.
+	Existing bool `json:"existing,omitempty"`
+}
+
+// Published is what PublishEvent did with an event.
+type Published struct {
+	ID string `json:"id"`
+	// Runs are the runs the event starts (its flows' event triggers), in
+	// flow name order; EventRunID gives their IDs.
+	Runs []EventRun `json:"runs"`
+	// Inbox: the event is in this engine's inbox, for the awaits.
+	Inbox bool `json:"inbox"`
+}
+
+// PublishEvent publishes m (its ID: NewMessageID if empty) through the
+// broker and applies it here durably before it returns: the runs of the
+// event triggers it starts have their first event in the store, and the
+// event is in the inbox unless it only starts runs. A message ID seen
+// before is applied once. Errors: ErrBadName (a name or ID outside the
+// limits), ErrBadState (a flow cannot start from the payload),
+// ErrIdempotencyMismatch (the ID was seen with another payload), ErrClosed;
+// a broker's error wraps ErrPublish; nothing changed on any of these.
+func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error) {
+	if m.ID == "" {
+		m.ID = NewMessageID()
+	}
+	if len(m.Payload) == 0 {
+		m.Payload = json.RawMessage("null")
+	}
+	for _, err := range []error{checkName("topic", m.Topic), checkName("event", m.Event), checkKey("message ID", m.ID)} {
+		if err != nil {
+			return Published{}, err
+		}
+	}
+	if !json.Valid(m.Payload) {
+		return Published{}, fmt.Errorf("%w: the payload is not valid JSON", ErrBadState)
+	}
+	if e.draining.Load() {
+		return Published{}, ErrClosed
+	}
+	triggered, awaited := e.consumersOf(m.Topic, m.Event)
+	inbox := awaited || len(triggered) == 0
+	// Checks: nothing has changed yet.
+	for _, fe := range triggered {
+		state := eventState(fe, m.Payload)
+		if _, err := fe.ops.initialState(state); err != nil {
+			return Published{}, fmt.Errorf("%w: flow %s cannot start from the payload of %s %s: %v", ErrBadState, fe.name, m.Topic, m.Event, err)
+		}
+		if info, ok := e.store.Get(EventRunID(fe.name, m.ID)); ok {
+			if err := e.existing(fe, info, state, true); !errors.Is(err, ErrRunExists) {
+				return Published{}, e.otherPayload(err, m)
+			}
+		}
+	}
+	if inbox {
+		k := store.MessageKey{Topic: m.Topic, Event: m.Event, ID: m.ID}
+		if cur, ok, err := e.in.st.GetMessage(k); err != nil {
+			return Published{}, err
+		} else if ok && !sameJSON(cur.Payload, m.Payload) {
+			return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
+		}
+	}
+	out := Published{ID: m.ID, Runs: []EventRun{}, Inbox: inbox}
+	pub := m
+	for _, fe := range triggered {
+		pub.Triggered = append(pub.Triggered, fe.name)
+	}
+	if err := e.broker.Publish(ctx, pub); err != nil {
+		return Published{}, fmt.Errorf("%w: %w", ErrPublish, err)
+	}
+	// Applied here, durably, from now on.
+	for _, fe := range triggered {
+		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false)
+		if err != nil && !errors.Is(err, ErrRunExists) {
+			return Published{}, err
+		}
+		out.Runs = append(out.Runs, EventRun{Flow: fe.name, RunID: id, Existing: err != nil})
+	}
+	if inbox {
+		if err := e.in.receive(ctx, m); err != nil {
+			return Published{}, err
+		}
+	}
+	return out, nil
+}
+
+// ErrPublish: the broker refused the event (HTTP 502).
+var ErrPublish = errors.New("engine: publishing to the broker")
+
+func (e *Engine) otherPayload(err error, m Message) error {
+	if errors.Is(err, ErrIdempotencyMismatch) {
+		return fmt.Errorf("%w: message %q of %s %s was published before with another payload", ErrIdempotencyMismatch, m.ID, m.Topic, m.Event)
+	}
+	return err
+}
+
+// consumersOf returns the flows that topic/event starts (by name) and
+// whether a flow of this engine awaits it.
+func (e *Engine) consumersOf(topic, event string) (triggered []*flowEntry, awaited bool) {
+	e.mu.Lock()
+	for _, fe := range e.flows {
+		for _, t := range fe.triggers {
+			if t.Kind == runtime.TriggerEvent && t.Topic == topic && t.Event == event {
+				triggered = append(triggered, fe)
+				break
+			}
+		}
+		awaited = awaited || slices.Contains(fe.awaits, [2]string{topic, event})
+	}
+	e.mu.Unlock()
+	slices.SortFunc(triggered, func(a, b *flowEntry) int { return strings.Compare(a.name, b.name) })
+	return triggered, awaited || e.in.consumes(topic, event)
+}

@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/flowgen/flowgen/internal/atomicfile"
+)
+
+// The flows directory changes all or nothing, across crashes too. One file
+// is replaced atomically (internal/atomicfile), but a document of several
+// flows changes several files, and a crash between two of them could
+// leave a directory that no longer loads (flow A moved its rpc endpoint to
+// flow B: B.json written, A.json not yet). So a change is first written
+// whole into a journal, FlowsJournal, atomically: from then on it is
+// decided. Then each file is replaced (or removed), then the journal is
+// removed. LoadDir (and the next change) finds a journal left by a crash
+// and applies it again: applying is idempotent.
+
+// FlowsJournal is the name of the flows directory's journal of a change
+// in progress. It does not end in .json: LoadDir does not read it as a
+// flow.
+const FlowsJournal = ".flowgen-journal"
+
+// dirChange is a change of the flows directory: file name -> new content,
+// nil to remove the file.
+type dirChange map[string][]byte
+
+// writeDirChange makes ch in dir, all or nothing across crashes: the
+// journal first (the change is decided), then the files. A journal left
+// by a crash is overwritten: recoverDir it first.
+func writeDirChange(dir string, ch dirChange) error {
+	crashPoint("")
+	j, err := json.Marshal(ch)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, FlowsJournal), j, 0o600); err != nil {
+		return err
+	}
+	crashPoint("journal")
+	return replay(dir, ch)
+}
+
+// crashPoint is where tests make the process "die" (a panic that nothing
+// recovers but the test) in the middle of a change.
+var crashPoint = func(string) {}
+
+// recoverDir finishes the change a crash interrupted in dir, if any.
+func recoverDir(dir string) error {
+	j, err := os.ReadFile(filepath.Join(dir, FlowsJournal))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var ch dirChange
+	if err := json.Unmarshal(j, &ch); err != nil {
+		return fmt.Errorf("%s: %w (a journal cut short is never written: atomicfile)", filepath.Join(dir, FlowsJournal), err)
+	}
+	return replay(dir, ch)
+}
+
+// replay applies ch, then removes the journal.
+func replay(dir string, ch dirChange) error {
+	names := make([]string, 0, len(ch))
+	for name := range ch {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := applyDirFile(dir, name, ch[name]); err != nil {
+			return err
+		}
+		crashPoint(name)
+	}
+	if err := os.Remove(filepath.Join(dir, FlowsJournal)); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(dir)
+}
+
+// applyDirFile replaces dir/name with data (0600), or removes it (nil data).
+func applyDirFile(dir, name string, data []byte) error {
+	path := filepath.Join(dir, name)
+	if data != nil {
+		// 0600: a new definition is readable by the engine's user only.
+		return atomicfile.WriteFile(path, data, 0o600)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return atomicfile.SyncDir(dir)
+}

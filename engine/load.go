@@ -1,0 +1,472 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// Loading JSON flows. A document is checked whole before anything
+// changes: the compiler's checks, the engine's (handlers, names, rpc
+// endpoints against every registered flow and within the document, the
+// runs in progress of a flow it replaces, the flows directory's files).
+// Then the flows that change are saved (one atomic file each, the
+// directory synced), then registered all at once. A failure while saving or
+// starting the triggers undoes what was done, so that on any error nothing
+// has changed, and the flows directory always holds what is registered:
+// the next start loads the same flows.
+
+// Diagnostic codes of the engine's checks that say the document conflicts
+// with the engine's state, not that it is wrong in itself: the HTTP API
+// answers them with 409.
+const (
+	codeRunsInProgress = "runs-in-progress" // the replacement does not fit a run in progress
+	codeRPCTaken       = "rpc-taken"        // an rpc endpoint starts a registered flow
+	codeFlowFile       = "flow-file"        // the flow is defined in another file of the flows directory
+	codeFlowExists     = "flow-exists"      // a generated flow has the name
+)
+
+// loadError is the error of a document with errors: ErrConflict when every
+// error is a conflict with the engine's state, else ErrInvalid.
+func loadError(ds diag.List) error {
+	kind := ErrConflict
+	for _, d := range ds {
+		if d.Severity == diag.Error && d.Code != codeRunsInProgress && d.Code != codeRPCTaken && d.Code != codeFlowFile && d.Code != codeFlowExists {
+			kind = ErrInvalid
+		}
+	}
+	return fmt.Errorf("%w: %s", kind, firstError(ds))
+}
+
+// loadPlan is a checked document: what loading it changes.
+type loadPlan struct {
+	flows []plannedFlow // every flow of the document, in order
+}
+
+type plannedFlow struct {
+	name string
+	src  []byte     // its JSON document (dsl.EncodeJSON of the flow alone)
+	fe   *flowEntry // the new entry; nil when the same definition is registered
+}
+
+// LoadFlows validates a flowgen JSON document (or, with Options.FlowFile, a
+// .flow source: any name not ending in ".json") with the compiler's checks
+// and the engine's own (every Go step and rollback has a registered
+// handler; names fit the engine's limits; no rpc endpoint starts two
+// flows, in the document or with the registered flows; the new definition
+// fits the runs in progress of a flow it replaces; with Options.FlowsDir,
+// the flow is not defined by another file of that directory), then saves
+// the flows that change into Options.FlowsDir (one <flow>.json each,
+// written atomically) and registers them, all at once. On any error
+// nothing changes, and the diagnostics say what and where (by JSON path for
+// JSON input). Warnings are returned with a nil error.
+func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	p, ds, err := e.plan(filename, data, nil)
+	if err != nil {
+		return ds, err
+	}
+	return ds, e.commit(p, e.opts.FlowsDir)
+}
+
+// dirFlow is a flow LoadDir read from a file of the directory.
+type dirFlow struct {
+	file string
+	src  []byte
+}
+
+// plan checks the document and returns what loading it changes. seen,
+// for LoadDir, holds the flows earlier files of the directory define. The
+// caller holds e.loadMu.
+func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow) (*loadPlan, diag.List, error) {
+	f, ds := e.read(filename, data)
+	if f == nil || ds.HasErrors() {
+		return nil, ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
+	}
+	ds = append(ds, checkHandlers(f, e.reg)...)
+	ds = append(ds, e.checkCaller(f)...)
+	ds = append(ds, checkFlowNames(f)...)
+	e.mu.Lock()
+	registered := make(map[string]*flowEntry, len(e.flows))
+	for name, fe := range e.flows {
+		registered[name] = fe
+	}
+	e.mu.Unlock()
+	p := &loadPlan{}
+	for _, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		old := registered[fl.Name]
+		if old != nil && old.def == nil {
+			ds = append(ds, diag.Errorf(fl.NameRange, codeFlowExists, "flow %q is a generated flow registered in this engine", fl.Name).
+				WithHint("rename the JSON flow"))
+			continue
+		}
+		src, err := dsl.EncodeJSON(&dsl.File{Flows: []*dsl.Flow{fl}})
+		if err != nil {
+			return nil, ds, err
+		}
+		if prev, ok := seen[fl.Name]; ok && !bytes.Equal(prev.src, src) {
+			ds = append(ds, diag.Errorf(fl.NameRange, "flow-defined-twice", "flow %q is also defined in %s, differently", fl.Name, prev.file).
+				WithHint("the flows directory defines each flow once: remove one of the two definitions"))
+			continue
+		}
+		pf := plannedFlow{name: fl.Name, src: src}
+		if old == nil || !bytes.Equal(old.source, src) {
+			rf, err := e.compile(fl)
+			if err != nil {
+				ds = append(ds, diag.Errorf(fl.NameRange, "compile", "%v", err))
+				continue
+			}
+			fe := &flowEntry{name: fl.Name, ops: &typed[State]{f: rf}, triggers: triggersOf(fl), def: fl, source: src}
+			for _, s := range fl.Steps {
+				if s != nil && s.Spec().Needs.Has(dsl.NeedSubscriber) { // an await: its events go to the inbox
+					fe.awaits = append(fe.awaits, [2]string{s.Action.Topic, s.Action.Event})
+				}
+			}
+			if old != nil {
+				if d, ok := e.fits(fe, fl); !ok {
+					ds = append(ds, d)
+					continue
+				}
+			}
+			pf.fe = fe
+		}
+		p.flows = append(p.flows, pf)
+	}
+	ds = append(ds, rpcConflicts(f, registered)...)
+	if seen == nil && e.opts.FlowsDir != "" {
+		ds = append(ds, e.fileConflicts(f, p, registered)...)
+	}
+	if ds.HasErrors() {
+		return nil, ds, loadError(ds)
+	}
+	return p, ds, nil
+}
+
+func triggersOf(fl *dsl.Flow) []runtime.Trigger {
+	triggers := make([]runtime.Trigger, 0, len(fl.Triggers))
+	for _, t := range fl.Triggers {
+		if t != nil {
+			triggers = append(triggers, t.Trigger)
+		}
+	}
+	return triggers
+}
+
+// rpcConflicts reports the rpc endpoints of f's flows that another flow of
+// f, or a registered flow that f does not replace, already has.
+func rpcConflicts(f *dsl.File, registered map[string]*flowEntry) diag.List {
+	inDoc := map[string]bool{}
+	for _, fl := range f.Flows {
+		if fl != nil {
+			inDoc[fl.Name] = true
+		}
+	}
+	taken := map[string]string{} // endpoint -> registered flow that keeps it
+	for name, fe := range registered {
+		if inDoc[name] {
+			continue
+		}
+		for _, t := range fe.triggers {
+			if t.Kind == runtime.TriggerRPC {
+				taken[t.Endpoint] = name
+			}
+		}
+	}
+	var ds diag.List
+	first := map[string]string{} // endpoint -> flow of f
+	for _, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		for _, t := range fl.Triggers {
+			if t == nil || t.Kind != runtime.TriggerRPC {
+				continue
+			}
+			at := pick(t.Range, fl.NameRange)
+			if other, ok := taken[t.Endpoint]; ok {
+				ds = append(ds, diag.Errorf(at, codeRPCTaken, "rpc endpoint %q already starts flow %q", t.Endpoint, other).
+					WithHint("choose another endpoint, or take it off flow %q in the same document", other))
+			} else if other, ok := first[t.Endpoint]; ok && other != fl.Name {
+				ds = append(ds, diag.Errorf(at, "rpc-conflict", "rpc endpoint %q also starts flow %q of this document", t.Endpoint, other).
+					WithHint("an rpc endpoint starts one flow: choose another endpoint"))
+			} else {
+				first[t.Endpoint] = fl.Name
+			}
+		}
+	}
+	return ds
+}
+
+// fileConflicts reports the flows of f that p changes and that a file of
+// the flows directory other than <flow>.json defines: saving <flow>.json
+// would leave two definitions, and the next start could not choose.
+func (e *Engine) fileConflicts(f *dsl.File, p *loadPlan, registered map[string]*flowEntry) diag.List {
+	var ds diag.List
+	dir := filepath.Clean(e.opts.FlowsDir)
+	for _, pf := range p.flows {
+		old := registered[pf.name]
+		if pf.fe == nil || old == nil {
+			continue
+		}
+		target := e.flowFile(pf.name)
+		for _, file := range old.files {
+			if file != target && filepath.Dir(file) == dir {
+				at := diag.Range{}
+				for _, fl := range f.Flows {
+					if fl != nil && fl.Name == pf.name {
+						at = fl.NameRange
+					}
+				}
+				ds = append(ds, diag.Errorf(at, codeFlowFile, "flow %q is defined in %s of the flows directory", pf.name, filepath.Base(file)).
+					WithHint("change the flow in that file and restart, or remove the file (and restart) to define the flow through the API"))
+				break
+			}
+		}
+	}
+	return ds
+}
+
+// flowFile is where the API saves flow name.
+func (e *Engine) flowFile(name string) string {
+	return filepath.Join(filepath.Clean(e.opts.FlowsDir), name+".json")
+}
+
+// commit saves the flows p changes into dir (if not "") and registers them
+// all at once; on an error it undoes what it did. The caller holds
+// e.loadMu.
+func (e *Engine) commit(p *loadPlan, dir string) (err error) {
+	var changed []*flowEntry
+	for _, pf := range p.flows {
+		if pf.fe != nil {
+			changed = append(changed, pf.fe)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	var undoFiles func()
+	if dir != "" {
+		if undoFiles, err = e.saveFlows(changed); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if err != nil && undoFiles != nil {
+			undoFiles()
+		}
+	}()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	olds := make([]*flowEntry, len(changed))
+	for i, fe := range changed {
+		olds[i] = e.flows[fe.name]
+		if olds[i] != nil {
+			e.detach(olds[i])
+		}
+		e.flows[fe.name] = fe
+		e.setRPC(fe)
+	}
+	started := e.started
+	e.mu.Unlock()
+	if !started {
+		return nil
+	}
+	for i, fe := range changed {
+		if err = e.attach(fe, true); err != nil {
+			e.mu.Lock()
+			for _, fe := range changed[:i+1] {
+				e.detach(fe)
+			}
+			for j, fe := range changed {
+				if olds[j] != nil {
+					e.flows[fe.name] = olds[j]
+					e.setRPC(olds[j])
+				} else {
+					delete(e.flows, fe.name)
+				}
+			}
+			e.mu.Unlock()
+			for _, old := range olds {
+				if old != nil {
+					if aerr := e.attach(old, false); aerr != nil {
+						e.log.Error("restarting the triggers of a flow whose replacement failed", "flow", old.name, "error", aerr)
+					}
+				}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// setRPC points fe's rpc endpoints at it. e.mu is held.
+func (e *Engine) setRPC(fe *flowEntry) {
+	for _, t := range fe.triggers {
+		if t.Kind == runtime.TriggerRPC {
+			e.rpc[t.Endpoint] = fe
+		}
+	}
+}
+
+// saveFlows writes each flow to <FlowsDir>/<flow>.json, all of them or
+// none, across crashes too (writeDirChange: a journal, then each file
+// replaced atomically, the directory synced), and records the file in its
+// entry. On an error it restores the files; otherwise it returns what
+// restores them.
+func (e *Engine) saveFlows(fes []*flowEntry) (undo func(), err error) {
+	dir := filepath.Clean(e.opts.FlowsDir)
+	if err := recoverDir(dir); err != nil {
+		return nil, fmt.Errorf("finishing the change of %s a crash interrupted: %w", dir, err)
+	}
+	before, after := dirChange{}, dirChange{}
+	for _, fe := range fes {
+		name := filepath.Base(e.flowFile(fe.name))
+		old, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("saving flow %q: %w", fe.name, err)
+		}
+		before[name], after[name] = old, fe.source
+	}
+	restore := func() {
+		if err := writeDirChange(dir, before); err != nil {
+			e.log.Error("restoring the flows directory", "dir", dir, "error", err)
+		}
+	}
+	if err := writeDirChange(dir, after); err != nil {
+		restore()
+		return nil, fmt.Errorf("saving flows into %s: %w", dir, err)
+	}
+	for _, fe := range fes {
+		fe.files = []string{e.flowFile(fe.name)}
+	}
+	return restore, nil
+}
+
+// read decodes and checks a JSON document, or hands any other source to
+// Options.FlowFile.
+func (e *Engine) read(filename string, data []byte) (*dsl.File, diag.List) {
+	if isJSONName(filename) {
+		return dsl.LoadJSON(filename, data, dsl.CheckOptions{})
+	}
+	if e.opts.FlowFile == nil {
+		return nil, diag.List{diag.Errorf(diag.Range{Start: diag.Pos{File: filename, Line: 1, Column: 1}}, "json",
+			"not a JSON flow (the name does not end in .json): this engine loads the JSON form only").
+			WithHint("`flowgen json FILE.flow` prints the JSON form of a .flow file")}
+	}
+	return e.opts.FlowFile(filename, data)
+}
+
+func isJSONName(name string) bool { return strings.EqualFold(filepath.Ext(name), ".json") }
+
+// fits reports whether the replacement fe can continue every unfinished
+// run of the flow it replaces.
+func (e *Engine) fits(fe *flowEntry, fl *dsl.Flow) (diag.Diagnostic, bool) {
+	runs, err := e.store.List(store.Filter{Flow: fe.name, NonTerminal: true})
+	if err != nil {
+		return diag.Errorf(fl.NameRange, "store", "listing runs of flow %q: %v", fe.name, err), false
+	}
+	for _, r := range runs {
+		h, err := e.store.Load(r.RunID)
+		if err == nil {
+			err = fe.ops.checkHistory(h)
+		}
+		if err != nil {
+			return diag.Errorf(fl.NameRange, codeRunsInProgress, "the new definition of flow %q does not fit run %q in progress: %v", fe.name, r.RunID, err).
+				WithHint("keep the steps that runs in progress are on, or wait for them to finish (or abort them)"), false
+		}
+	}
+	return diag.Diagnostic{}, true
+}
+
+func firstError(ds diag.List) string {
+	for _, d := range ds {
+		if d.Severity == diag.Error {
+			return d.String()
+		}
+	}
+	return "invalid input"
+}
+
+// LoadDir loads every *.json file of dir (and every *.flow file, with
+// Options.FlowFile) in name order, each checked as LoadFlows checks a
+// document. It writes nothing, except to finish a change of the directory
+// by LoadFlows that a crash interrupted (FlowsJournal). Each flow is defined once: a flow that two
+// files define differently is an error (the same definition twice is
+// not). The first file that fails stops the load with its diagnostics.
+func (e *Engine) LoadDir(dir string) (diag.List, error) {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	if err := recoverDir(dir); err != nil {
+		return nil, fmt.Errorf("finishing the change of %s a crash interrupted: %w", dir, err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var all diag.List
+	seen := map[string]dirFlow{}
+	for _, ent := range ents {
+		name := ent.Name()
+		if ent.IsDir() || !(strings.HasSuffix(name, ".json") || e.opts.FlowFile != nil && strings.HasSuffix(name, ".flow")) {
+			continue
+		}
+		path := filepath.Join(filepath.Clean(dir), name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return all, err
+		}
+		p, ds, err := e.plan(path, data, seen)
+		all = append(all, ds...)
+		if err != nil {
+			return all, err
+		}
+		if err := e.commit(p, ""); err != nil {
+			return all, err
+		}
+		e.mu.Lock()
+		for _, pf := range p.flows {
+			if fe := e.flows[pf.name]; fe != nil && !slices.Contains(fe.files, path) {
+				fe.files = append(fe.files, path)
+			}
+			if _, ok := seen[pf.name]; !ok {
+				seen[pf.name] = dirFlow{file: name, src: pf.src}
+			}
+		}
+		e.mu.Unlock()
+	}
+	return all, nil
+}
+
+// checkCaller reports the flows of f that call services when the engine
+// has no Caller: they would fail at their first call, after the steps
+// before it ran (a charged card, then "not configured").
+func (e *Engine) checkCaller(f *dsl.File) diag.List {
+	if e.caller != nil {
+		return nil
+	}
+	var ds diag.List
+	for _, fl := range f.Flows {
+		if fl != nil && fl.Needs().Has(dsl.NeedCaller) {
+			ds = append(ds, diag.Errorf(fl.NameRange, "no-caller", "flow %q calls services (rpc), but the engine has no Caller", fl.Name).
+				WithHint("give the engine a Caller (engine.Options.Caller, such as httpcall.New); flowgen serve makes one from -service NAME=URL"))
+		}
+	}
+	return ds
+}

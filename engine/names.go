@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// Limits of the names and IDs the engine takes from its callers
+// (docs/engine.md#names-and-ids). They keep every name within what the
+// file system (a flow is saved as <flow>.json), the store and the brokers
+// take, and out of the way of the server's error paths.
+const (
+	// MaxNameLen bounds flow and step names, rpc endpoints and services,
+	// topics and events, in bytes.
+	MaxNameLen = 128
+	// MaxRunIDLen bounds a run ID chosen by a caller (?run_id=), in bytes.
+	MaxRunIDLen = 128
+	// MaxKeyLen bounds an Idempotency-Key and an event's message ID, in
+	// bytes.
+	MaxKeyLen = 255
+)
+
+// ErrBadName: a name or ID outside the limits above (HTTP 400).
+var ErrBadName = errors.New("engine: invalid name")
+
+// checkName reports a name (what it is: "flow name", "topic") that is
+// empty, longer than MaxNameLen, not UTF-8, or with a control character.
+func checkName(what, s string) error {
+	if err := nameProblem(what, s); err != "" {
+		return fmt.Errorf("%w: %s", ErrBadName, err)
+	}
+	return nil
+}
+
+func nameProblem(what, s string) string {
+	switch {
+	case s == "":
+		return "empty " + what
+	case len(s) > MaxNameLen:
+		return fmt.Sprintf("%s %q... is %d bytes long, longer than %d", what, s[:32], len(s), MaxNameLen)
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("%s %q is not UTF-8", what, s)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("%s %q contains the control character %U", what, s, r)
+		}
+	}
+	return ""
+}
+
+// CheckRunID reports whether id can be a run ID a caller chooses: 1 to
+// MaxRunIDLen ASCII letters, digits, '.', '_', '-', ':' and '@', starting
+// with a letter or a digit. The IDs the engine makes (new, derived from an
+// Idempotency-Key or a message ID, a schedule's) are of this form.
+func CheckRunID(id string) error {
+	if id == "" || len(id) > MaxRunIDLen {
+		return fmt.Errorf("%w: run ID of %d bytes: a run ID is 1 to %d letters, digits, '.', '_', '-', ':' and '@'", ErrBadName, len(id), MaxRunIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if isAlnum(c) || i > 0 && (c == '.' || c == '_' || c == '-' || c == ':' || c == '@') {
+			continue
+		}
+		return fmt.Errorf("%w: run ID %q contains %q at byte %d: a run ID is letters, digits, '.', '_', '-', ':' and '@', starting with a letter or a digit", ErrBadName, id, c, i)
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// checkKey reports an Idempotency-Key or message ID (what) that is not 1
+// to MaxKeyLen printable ASCII characters other than the space.
+func checkKey(what, k string) error {
+	if k == "" || len(k) > MaxKeyLen {
+		return fmt.Errorf("%w: %s of %d bytes: want 1 to %d printable ASCII characters", ErrBadName, what, len(k), MaxKeyLen)
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("%w: %s %q contains %q at byte %d: want printable ASCII characters other than the space", ErrBadName, what, k, c, i)
+		}
+	}
+	return nil
+}
+
+// checkFlowNames reports every name of f outside the limits of
+// checkName, positioned where the flow writes it.
+func checkFlowNames(f *dsl.File) diag.List {
+	var ds diag.List
+	check := func(at diag.Range, what, s string) {
+		if s == "" {
+			return // the compiler's checks report empty names
+		}
+		if msg := nameProblem(what, s); msg != "" {
+			ds = append(ds, diag.Errorf(at, "name-limit", "%s", msg).
+				WithHint("names are at most %d bytes of UTF-8 without control characters", MaxNameLen))
+		}
+	}
+	action := func(at diag.Range, a *dsl.Action) {
+		if a == nil {
+			return
+		}
+		at = pick(a.Range, at)
+		check(at, "service", a.Service)
+		check(at, "endpoint", a.Endpoint)
+		check(at, "topic", a.Topic)
+		check(at, "event", a.Event)
+	}
+	for _, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		check(fl.NameRange, "flow name", fl.Name)
+		for _, t := range fl.Triggers {
+			if t == nil {
+				continue
+			}
+			at := pick(t.Range, fl.NameRange)
+			check(at, "rpc endpoint", t.Endpoint)
+			check(at, "topic", t.Topic)
+			check(at, "event", t.Event)
+		}
+		for _, s := range fl.Steps {
+			if s == nil {
+				continue
+			}
+			check(pick(s.NameRange, s.Range), "step name", s.Name)
+			action(s.Range, s.Action)
+			if s.Rollback != nil {
+				action(pick(s.Rollback.Range, s.Range), s.Rollback.Action)
+			}
+			for _, p := range s.Publish {
+				if p != nil {
+					at := pick(p.Range, s.Range)
+					check(at, "topic", p.Topic)
+					check(at, "event", p.Event)
+				}
+			}
+		}
+	}
+	return ds
+}
+
+// pick returns r, or else when r is not set.
+func pick(r, or diag.Range) diag.Range {
+	if r.Start.IsValid() {
+		return r
+	}
+	return or
+}
