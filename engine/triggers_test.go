@@ -126,6 +126,7 @@ type apiClient struct {
 func (c apiClient) do(method, path, body string) (int, map[string]any) {
 	c.t.Helper()
 	req, _ := http.NewRequest(method, c.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	res, err := c.srv.Client().Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -173,6 +174,7 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 	}
 	for _, tc := range bad {
 		req, _ := http.NewRequest(tc.method, c.srv.URL+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
 		res, err := c.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
