@@ -190,6 +190,7 @@
 //
 // 0 when there is no error (warnings may have been printed), 1 when an
 // input has an error or a file cannot be read or written, 2 on a usage
-// error (unknown verb or flag, wrong number of arguments). -h and help exit
-// 0.
+// error (unknown verb or flag, wrong number of arguments, serve on an
+// address that is not loopback without -tokens or -insecure). -h and help
+// exit 0.
 package main
