@@ -19,6 +19,7 @@ func (c apiClient) doH(method, path, body string, header ...string) (int, map[st
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

@@ -89,6 +89,12 @@ type Options struct {
 	// FlowsDir, if set, is where JSON flows registered through the API are
 	// saved (one <flow>.json file per flow), and LoadDir reads them back.
 	FlowsDir string
+	// Authorizer, if set, decides who may use each route of Handler (the
+	// role each needs is in Routes): 401 without valid credentials, 403
+	// for a role that is not enough. NewTokenAuth reads bearer tokens from
+	// a file. Without one the HTTP API is open to whoever reaches it: bind
+	// it to loopback, or put access control in front of it.
+	Authorizer Authorizer
 	// Logger receives what is not an event: failed deliveries, runs that
 	// cannot resume. Default: discard.
 	Logger *slog.Logger

@@ -27,6 +27,7 @@ type fixture struct {
 	effects *ledger
 	id      string
 	locker  Locker
+	auth    Authorizer
 }
 
 // ledger counts side effects by idempotency key.
@@ -116,7 +117,7 @@ func readTestdata(t testing.TB, name string) []byte {
 // start builds and starts an engine on the fixture's store and broker.
 func (fx *fixture) start() *Engine {
 	fx.t.Helper()
-	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, Clock: fx.clock, ID: fx.id, Locker: fx.locker})
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, Clock: fx.clock, ID: fx.id, Locker: fx.locker, Authorizer: fx.auth})
 	if err != nil {
 		fx.t.Fatal(err)
 	}

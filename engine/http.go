@@ -36,22 +36,17 @@ const MaxBody = 1 << 20
 // (422 with another body, 409 for a run of another flow).
 // Errors answer {"error": "...", "diagnostics": [...]} with a 4xx status
 // for what the client can fix; nothing changes on a 4xx.
+//
+// Every route needs a role (Routes): with Options.Authorizer set, a request
+// without valid credentials answers 401 and one whose role is not enough
+// 403; without it the API is open, and the program that serves it decides
+// who can reach it. A POST or PUT whose Content-Type is not
+// application/json answers 415 (RequireJSON).
 func (e *Engine) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /flows/{flow}/runs", e.httpStartFlow)
-	mux.HandleFunc("POST /rpc/{endpoint}", e.httpStartRPC)
-	mux.HandleFunc("GET /runs/{id}", e.httpStatus)
-	mux.HandleFunc("GET /runs/{id}/history", e.httpHistory)
-	mux.HandleFunc("GET /runs", e.httpList)
-	mux.HandleFunc("POST /runs/{id}/abort", e.httpAbort)
-	mux.HandleFunc("PUT /flows", e.httpPutFlows)
-	mux.HandleFunc("POST /flows", e.httpPutFlows)
-	mux.HandleFunc("GET /flows", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"flows": e.Flows()})
-	})
-	mux.HandleFunc("GET /flows/{flow}", e.httpGetFlow)
-	mux.HandleFunc("POST /events/{topic}/{event}", e.httpPublish)
-	mux.HandleFunc("GET /deadletters", e.httpDeadLetters)
+	for _, rt := range routes { // access.go: the routes and their roles
+		mux.Handle(rt.Pattern, e.guard(rt))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
@@ -365,6 +360,10 @@ func parseNames(body []byte, name string) ([]string, error) {
 		out = append(out, f.Name)
 	}
 	return out, nil
+}
+
+func (e *Engine) httpFlows(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"flows": e.Flows()})
 }
 
 func (e *Engine) httpGetFlow(w http.ResponseWriter, r *http.Request) {

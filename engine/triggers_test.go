@@ -162,6 +162,7 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 	}
 	for _, tc := range bad {
 		req, _ := http.NewRequest(tc.method, c.srv.URL+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
 		res, err := c.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)

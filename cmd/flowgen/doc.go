@@ -12,7 +12,7 @@
 //	flowgen runs -store DIR [-flow NAME] [-status STATE] [-json]
 //	flowgen history -store DIR [-json] RUN
 //	flowgen inbox -store DIR [-topic T] [-event E] [-state STATE] [-json]
-//	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-service NAME=URL]... [-nats URL] [-id ID]
+//	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-tokens FILE] [-insecure] [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID]
 //	flowgen version
 //	flowgen help [verb]
 //
@@ -137,7 +137,8 @@
 //
 // # Serve
 //
-//	flowgen serve -store DIR [-flows DIR] [-addr :8080] [-service NAME=URL]... [-nats URL] [-id ID]
+//	flowgen serve -store DIR [-flows DIR] [-addr 127.0.0.1:8080] [-tokens FILE] [-insecure]
+//	        [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID]
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
 // in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
@@ -153,10 +154,43 @@
 // SIGTERM stops the server gracefully, each run at a step boundary. See
 // docs/engine.md.
 //
+// Access control. With -tokens FILE, every request to the API needs the
+// header "Authorization: Bearer TOKEN" with a token of the file: without
+// one, or with an unknown one, the answer is 401; a token whose role is not
+// enough gets 403. The file holds one "ROLE TOKEN" per line; blank lines and
+// lines starting with # are skipped:
+//
+//	# keep this file mode 0600; make a token with: openssl rand -hex 32
+//	admin  3f1b0c6e5d2a49f8b7c6d5e4f3a2b1c0
+//	client 9a8b7c6d5e4f30211203f4e5d6c7b8a9
+//
+// A client may start runs, post events, and read runs and flows; an admin
+// may also define flows (PUT /flows), abort runs and read the dead letters.
+// A token has at least 16 characters; a file with an unknown role, a short
+// or repeated token, or no token, is refused (exit 1). POST /echo needs no
+// token: the engine's own rpc steps call it, and it reads and changes
+// nothing. SIGHUP re-reads the token file (and the TLS key pair); if it is
+// not valid, the error is logged and the old tokens stay. (Without -tokens
+// or TLS, SIGHUP ends serve, as it ends any process.)
+//
+// Without -tokens the API is open to whoever reaches it, so -addr is
+// 127.0.0.1:8080 by default, and serve refuses (exit 2, saying why) an
+// address that is not loopback ("localhost" or a loopback IP; ":8080" is
+// every interface) unless -insecure is given. The bodies of POST and PUT
+// requests must be application/json (else 415): a web page of another
+// origin can neither send that nor a bearer token without the server's
+// consent (CORS), so it cannot use the API from a visitor's browser.
+//
+// TLS. -tls-cert and -tls-key (PEM files, both or neither) make serve
+// speak HTTPS (TLS 1.2 or later); SIGHUP re-reads them, for renewed
+// certificates. Or keep serve on loopback behind a reverse proxy that ends
+// TLS, and still give it -tokens: docs/engine.md shows the setup.
+//
 // # Exit status
 //
 // 0 when there is no error (warnings may have been printed), 1 when an
 // input has an error or a file cannot be read or written, 2 on a usage
-// error (unknown verb or flag, wrong number of arguments). -h and help exit
-// 0.
+// error (unknown verb or flag, wrong number of arguments, serve on an
+// address that is not loopback without -tokens or -insecure). -h and help
+// exit 0.
 package main

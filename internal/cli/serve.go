@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,11 +54,24 @@ POST /echo/{endpoint} answers with its request body: a stand-in service
 for trying flows (-service NAME=http://localhost:8080/echo). Flows
 with Go steps need handlers from a Go program embedding the engine; serve
 has none, so it rejects them. SIGINT or SIGTERM stops the server
-gracefully: runs stop at a step boundary and resume at the next start.`,
+gracefully: runs stop at a step boundary and resume at the next start.
+
+Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin or client)
+every request needs "Authorization: Bearer TOKEN" (401 without, 403 for
+a client on what only an admin may do: define flows, abort runs, read
+dead letters); POST /echo needs none. Without -tokens the API is open, so
+serve listens on loopback by default and refuses another address unless
+-insecure is given. POST and PUT bodies must be application/json (415).
+-tls-cert and -tls-key serve HTTPS. SIGHUP re-reads the token file and
+the key pair; a bad one is logged and the old one stays.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required; created if missing)")
 		flows := fs.String("flows", "", "directory of JSON flows, loaded at start; flows defined through the API are saved there")
-		addr := fs.String("addr", ":8080", "HTTP listen address")
+		addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address; one that is not loopback needs -tokens or -insecure")
+		tokens := fs.String("tokens", "", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: admin or client), that API requests must present; re-read on SIGHUP")
+		insecure := fs.Bool("insecure", false, "serve without -tokens on an address that is not loopback: anyone who reaches it may do anything")
+		tlsCert := fs.String("tls-cert", "", "TLS certificate `FILE` (PEM, with -tls-key): serve HTTPS; re-read on SIGHUP")
+		tlsKey := fs.String("tls-key", "", "TLS private key `FILE` (PEM, with -tls-cert)")
 		natsURL := fs.String("nats", "", "NATS server URL: use JetStream as the broker instead of the in-process one")
 		id := fs.String("id", "serve", "engine ID (names its durable event consumer)")
 		var services serviceFlags
@@ -68,10 +83,17 @@ gracefully: runs stop at a step boundary and resume at the next start.`,
 			if *dir == "" {
 				return usageError(e, "-store is required")
 			}
+			if (*tlsCert == "") != (*tlsKey == "") {
+				return usageError(e, "-tls-cert and -tls-key go together")
+			}
+			if err := checkExposure(*addr, *tokens != "", *insecure); err != nil {
+				return usageError(e, "%v", err)
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			err := serve(ctx, serveConfig{
 				store: *dir, flows: *flows, addr: *addr, nats: *natsURL, id: *id,
+				tokens: *tokens, insecure: *insecure, tlsCert: *tlsCert, tlsKey: *tlsKey,
 				services: services, stderr: e.stderr,
 			}, nil)
 			if err != nil {
@@ -111,8 +133,98 @@ func (s *serviceFlags) Set(v string) error {
 
 type serveConfig struct {
 	store, flows, addr, nats, id string
+	tokens                       string // token file; "" serves the API open
+	insecure                     bool   // -insecure: open on an address that is not loopback
+	tlsCert, tlsKey              string
 	services                     map[string]string
 	stderr                       io.Writer
+}
+
+// checkExposure refuses to serve the API open (without tokens) on an
+// address that is not loopback, unless insecure. Loopback is "localhost"
+// or a loopback IP; an empty host (":8080") is every interface, and any
+// other name may resolve to anything.
+func checkExposure(addr string, tokens, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %v", addr, err)
+	}
+	if tokens || insecure || isLoopback(host) {
+		return nil
+	}
+	return fmt.Errorf("-addr %s is not a loopback address, and without -tokens anyone who reaches it could define flows, abort runs and read every run's state: give -tokens FILE (see docs/engine.md#access-control), listen on 127.0.0.1, or add -insecure to serve it open anyway", addr)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// keyPair is the TLS certificate and key serve presents; SIGHUP reloads it.
+type keyPair struct {
+	certFile, keyFile string
+	cur               atomic.Pointer[tls.Certificate]
+}
+
+func (k *keyPair) load() error {
+	c, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+	if err != nil {
+		return fmt.Errorf("TLS key pair: %w", err)
+	}
+	k.cur.Store(&c)
+	return nil
+}
+
+func (k *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return k.cur.Load(), nil }
+
+// reloadable is what SIGHUP reloads: the token file and the TLS key pair.
+// What fails to reload is logged, and what was in use stays.
+type reloadable struct {
+	auth *engine.TokenAuth
+	cert *keyPair
+}
+
+func (rl reloadable) reload(log *slog.Logger) {
+	if rl.auth != nil {
+		if err := rl.auth.Reload(); err != nil {
+			log.Error("SIGHUP: tokens not reloaded, the old ones stay", "error", err)
+		} else {
+			log.Info("SIGHUP: tokens reloaded", "tokens", rl.auth.Len())
+		}
+	}
+	if rl.cert != nil {
+		if err := rl.cert.load(); err != nil {
+			log.Error("SIGHUP: TLS key pair not reloaded, the old one stays", "error", err)
+		} else {
+			log.Info("SIGHUP: TLS key pair reloaded")
+		}
+	}
+}
+
+// watch reloads rl on every SIGHUP until stop is called. It installs the
+// handler before it returns, and only if there is something to reload (else
+// SIGHUP keeps its default action).
+func (rl reloadable) watch(log *slog.Logger) (stop func()) {
+	if rl.auth == nil && rl.cert == nil {
+		return func() {}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				rl.reload(log)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 type loadError struct {
@@ -136,6 +248,20 @@ func printDiags(e *env, ds diag.List) {
 // address.
 func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error {
 	log := slog.New(slog.NewTextHandler(cfg.stderr, nil))
+	var rl reloadable
+	if cfg.tokens != "" {
+		a, err := engine.NewTokenAuth(cfg.tokens)
+		if err != nil {
+			return err
+		}
+		rl.auth = a
+	}
+	if cfg.tlsCert != "" {
+		rl.cert = &keyPair{certFile: cfg.tlsCert, keyFile: cfg.tlsKey}
+		if err := rl.cert.load(); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(cfg.store, 0o755); err != nil {
 		return err
 	}
@@ -151,6 +277,9 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
 			return flowfile.Load(name, src, dsl.CheckOptions{})
 		}}
+	if rl.auth != nil { // a nil *TokenAuth in the interface would not be nil
+		opts.Authorizer = rl.auth
+	}
 	if len(cfg.services) > 0 {
 		opts.Caller = httpcall.New(httpcall.Static(cfg.services))
 	}
@@ -183,22 +312,51 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
+	var bound net.IP
+	if err == nil {
+		bound = ln.Addr().(*net.TCPAddr).IP
+	}
+	if err == nil && rl.auth == nil && !cfg.insecure && !bound.IsLoopback() {
+		_ = ln.Close() // a name that checkExposure took for loopback is not
+		err = fmt.Errorf("-addr %s listens on %s, which is not loopback: give -tokens FILE, or -insecure", cfg.addr, ln.Addr())
+	}
 	if err != nil {
 		_ = eng.Close(context.Background())
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", eng.Handler())
+	mux.Handle("/", eng.Handler()) // access control: engine.Routes, the one table
 	// A stand-in service for trying flows out: it answers every endpoint
-	// with the request it got (-service NAME=http://ADDR/echo).
-	mux.HandleFunc("POST /echo/{endpoint}", func(w http.ResponseWriter, r *http.Request) {
+	// with the request it got (-service NAME=http://ADDR/echo). It needs
+	// no token: the engine's own rpc steps call it (httpcall sends none),
+	// and it reads and changes nothing. Its body must be JSON, like the API's.
+	mux.Handle("POST /echo/{endpoint}", engine.RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.Copy(w, http.MaxBytesReader(w, r.Body, engine.MaxBody))
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	})))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)} // TLS handshake errors, among others
+	stopWatch := rl.watch(log)
+	defer stopWatch()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("flowgen serve", "addr", ln.Addr().String(), "store", cfg.store, "flows", len(eng.Flows()))
+	if rl.cert != nil {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: rl.cert.get}
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	access := "open (loopback)"
+	switch {
+	case rl.auth != nil:
+		access = fmt.Sprintf("bearer tokens (%d)", rl.auth.Len())
+		if rl.cert == nil && !bound.IsLoopback() {
+			log.Warn("tokens travel in clear text on this address: use -tls-cert and -tls-key, or a TLS reverse proxy (docs/engine.md#tls)")
+		}
+	case !bound.IsLoopback():
+		access = "OPEN TO ALL (-insecure)"
+		log.Warn("serving without access control on an address that is not loopback (-insecure): anyone who reaches it may define flows, abort runs and read every run")
+	}
+	log.Info("flowgen serve", "addr", ln.Addr().String(), "tls", rl.cert != nil, "access", access, "store", cfg.store, "flows", len(eng.Flows()))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,30 +23,63 @@ const serveFlow = `{"version": 1, "flows": [{"name": "Greet", "state": "GreetSta
 
 func startServe(t *testing.T, storeDir, flowsDir string) (string, func()) {
 	t.Helper()
+	url, _, stop := serveWith(t, serveConfig{store: storeDir, flows: flowsDir, addr: "127.0.0.1:0"})
+	return url, stop
+}
+
+// serveWith starts serve with cfg (its id and stderr set here) and returns
+// its URL, its log and the function that stops it.
+func serveWith(t *testing.T, cfg serveConfig) (string, *syncBuffer, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
+	cfg.id, cfg.stderr = "t", logs
 	go func() {
-		done <- serve(ctx, serveConfig{store: storeDir, flows: flowsDir, addr: "127.0.0.1:0", id: "t", stderr: &logs}, func(a string) { ready <- a })
+		done <- serve(ctx, cfg, func(a string) { ready <- a })
 	}()
+	scheme := "http://"
+	if cfg.tlsCert != "" {
+		scheme = "https://"
+	}
 	select {
 	case addr := <-ready:
-		return "http://" + addr, func() {
+		return scheme + addr, logs, func() {
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatalf("serve: %v\n%s", err, logs.String())
 			}
 		}
 	case err := <-done:
+		cancel()
 		t.Fatalf("serve: %v\n%s", err, logs.String())
 	}
-	return "", nil
+	return "", nil, nil
+}
+
+// syncBuffer is a bytes.Buffer that a server may write while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func call(t *testing.T, method, url, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,166 @@
+package engine
+
+// Access control of the HTTP API: the one table of routes and the role
+// each needs, the Authorizer hook that Handler applies, and the JSON-only
+// rule for request bodies.
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// Role is what a caller of the HTTP API may do. A caller with RoleAdmin may
+// do everything RoleClient may.
+type Role string
+
+// The roles of the HTTP API.
+const (
+	// RoleClient starts runs, posts events, and reads runs and flows.
+	RoleClient Role = "client"
+	// RoleAdmin may also define flows, abort runs and read the dead
+	// letters.
+	RoleAdmin Role = "admin"
+)
+
+// Allows reports whether a caller with role r may use a route that needs
+// need.
+func (r Role) Allows(need Role) bool {
+	return r == need || r == RoleAdmin && need == RoleClient
+}
+
+// Route is a route of the HTTP API and the role it needs.
+type Route struct {
+	Pattern string // a net/http.ServeMux pattern: "METHOD /path/{wildcard}"
+	Need    Role
+}
+
+// route is a Route with its handler.
+type route struct {
+	Route
+	serve func(*Engine, http.ResponseWriter, *http.Request)
+}
+
+// routes is the HTTP API: every route, the role it needs and its handler.
+// Handler serves exactly these, and applies Options.Authorizer with the
+// role given here: this table is the one place that decides who may call
+// what.
+var routes = []route{
+	{Route{"POST /flows/{flow}/runs", RoleClient}, (*Engine).httpStartFlow},
+	{Route{"POST /rpc/{endpoint}", RoleClient}, (*Engine).httpStartRPC},
+	{Route{"GET /runs/{id}", RoleClient}, (*Engine).httpStatus},
+	{Route{"GET /runs/{id}/history", RoleClient}, (*Engine).httpHistory},
+	{Route{"GET /runs", RoleClient}, (*Engine).httpList},
+	{Route{"POST /runs/{id}/abort", RoleAdmin}, (*Engine).httpAbort},
+	{Route{"PUT /flows", RoleAdmin}, (*Engine).httpPutFlows},
+	{Route{"POST /flows", RoleAdmin}, (*Engine).httpPutFlows},
+	{Route{"GET /flows", RoleClient}, (*Engine).httpFlows},
+	{Route{"GET /flows/{flow}", RoleClient}, (*Engine).httpGetFlow},
+	{Route{"POST /events/{topic}/{event}", RoleClient}, (*Engine).httpPublish},
+	// Dead letters hold the payloads of every publisher: the operator's.
+	{Route{"GET /deadletters", RoleAdmin}, (*Engine).httpDeadLetters},
+}
+
+// Routes returns the routes of the HTTP API (Handler) and the role each
+// needs.
+func Routes() []Route {
+	out := make([]Route, len(routes))
+	for i, rt := range routes {
+		out[i] = rt.Route
+	}
+	return out
+}
+
+// An Authorizer decides whether a request may use a route of the HTTP API
+// that needs the given role (r.Pattern is the route's pattern). It returns
+// nil to let the request through; an error wrapping ErrForbidden answers
+// 403 (the caller is known, its role is not enough); any other error
+// answers 401 with a WWW-Authenticate: Bearer challenge (no credentials, or
+// wrong ones). The error's text is sent to the client. Options.Authorizer
+// sets it; NewTokenAuth is a ready one.
+type Authorizer interface {
+	Authorize(r *http.Request, need Role) error
+}
+
+// AuthorizerFunc is a function that is an Authorizer.
+type AuthorizerFunc func(r *http.Request, need Role) error
+
+// Authorize calls f.
+func (f AuthorizerFunc) Authorize(r *http.Request, need Role) error { return f(r, need) }
+
+// Errors of an Authorizer.
+var (
+	// ErrUnauthenticated: the request has no valid credentials (401).
+	ErrUnauthenticated = errors.New("engine: no valid bearer token")
+	// ErrForbidden: the caller's role does not allow the route (403).
+	ErrForbidden = errors.New("engine: forbidden")
+	// errInvalidToken: a bearer token was given but is not known (401).
+	errInvalidToken = fmt.Errorf("%w: the bearer token is not valid", ErrUnauthenticated)
+)
+
+// guard is the middleware of every route: the authorizer, if any, then the
+// JSON-only rule for bodies, then the route's handler.
+func (e *Engine) guard(rt route) http.Handler {
+	h := RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.serve(e, w, r) }))
+	a := e.opts.Authorizer
+	if a == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Authorize(r, rt.Need); err != nil {
+			refuse(w, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// refuse answers an Authorizer's error: 403 for ErrForbidden, else 401.
+func refuse(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrForbidden) {
+		writeError(w, http.StatusForbidden, err, nil)
+		return
+	}
+	challenge := `Bearer realm="flowgen"`
+	if errors.Is(err, errInvalidToken) {
+		challenge += `, error="invalid_token"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeError(w, http.StatusUnauthorized, err, nil)
+}
+
+// RequireJSON refuses with 415 a POST, PUT or PATCH request whose
+// Content-Type is not application/json (parameters such as charset are
+// allowed), with a body or without one, and passes the others to h. A
+// cross-site HTML form or a no-CORS fetch can only send text/plain, form
+// or multipart bodies, or none; sending application/json from another
+// origin takes a CORS preflight, which the API never grants. Handler
+// applies it to every route.
+func RequireJSON(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch:
+			ct := r.Header.Get("Content-Type")
+			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+				if ct == "" {
+					ct = "none"
+				}
+				writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("request Content-Type must be application/json, found %s", ct), nil)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

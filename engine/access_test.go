@@ -1,0 +1,369 @@
+package engine
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const (
+	adminToken  = "admin-0123456789abcdef"
+	clientToken = "client-0123456789abcdef"
+)
+
+// writeTokens writes a token file and returns its path.
+func writeTokens(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func newTokenAuth(t *testing.T, src string) *TokenAuth {
+	t.Helper()
+	a, err := NewTokenAuth(writeTokens(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// send makes a request with a bearer token (none if "") and a
+// Content-Type (none if ""), and returns the status, the headers and the
+// body.
+func send(t *testing.T, srv *httptest.Server, method, path, token, contentType, body string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+// apiRequest is a request that a route answers with a 2xx when it is let
+// through.
+type apiRequest struct{ method, path, body string }
+
+// exampleRequests returns, for every route of the API, a request it
+// answers with a 2xx on the signup fixture. A route without one fails
+// TestEveryRouteNeedsItsRole.
+func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
+	run := func() string {
+		id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	existing := run()
+	flows := string(readTestdata(t, "signup.json"))
+	return map[string]func() apiRequest{
+		"POST /flows/{flow}/runs":      func() apiRequest { return apiRequest{"POST", "/flows/Signup/runs", `{"Customer":{"Email":"bob"}}`} },
+		"POST /rpc/{endpoint}":         func() apiRequest { return apiRequest{"POST", "/rpc/Signup.Start", `{"Customer":{"Email":"eve"}}`} },
+		"GET /runs/{id}":               func() apiRequest { return apiRequest{"GET", "/runs/" + existing, ""} },
+		"GET /runs/{id}/history":       func() apiRequest { return apiRequest{"GET", "/runs/" + existing + "/history", ""} },
+		"GET /runs":                    func() apiRequest { return apiRequest{"GET", "/runs?flow=Signup", ""} },
+		"POST /runs/{id}/abort":        func() apiRequest { return apiRequest{"POST", "/runs/" + run() + "/abort", ""} },
+		"PUT /flows":                   func() apiRequest { return apiRequest{"PUT", "/flows", flows} },
+		"POST /flows":                  func() apiRequest { return apiRequest{"POST", "/flows", flows} },
+		"GET /flows":                   func() apiRequest { return apiRequest{"GET", "/flows", ""} },
+		"GET /flows/{flow}":            func() apiRequest { return apiRequest{"GET", "/flows/Signup", ""} },
+		"POST /events/{topic}/{event}": func() apiRequest { return apiRequest{"POST", "/events/audit/noted", `{"who":"ann"}`} },
+		"GET /deadletters":             func() apiRequest { return apiRequest{"GET", "/deadletters", ""} },
+	}
+}
+
+// Every route of the one table, with every kind of caller: no token or a
+// wrong one is 401 with a Bearer challenge, a client on an admin route is
+// 403, and an allowed role gets through to the handler (2xx).
+func TestEveryRouteNeedsItsRole(t *testing.T) {
+	fx := newFixture(t)
+	fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n")
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	examples := exampleRequests(t, e)
+	callers := []struct {
+		name, token string
+		role        Role
+	}{
+		{"no token", "", ""},
+		{"unknown token", "not-a-token-0123456789", ""},
+		{"client", clientToken, RoleClient},
+		{"admin", adminToken, RoleAdmin},
+	}
+	if len(Routes()) != len(examples) {
+		t.Errorf("%d routes, %d example requests", len(Routes()), len(examples))
+	}
+	for _, rt := range Routes() {
+		example, ok := examples[rt.Pattern]
+		if !ok {
+			t.Errorf("route %s has no example request: add one to exampleRequests", rt.Pattern)
+			continue
+		}
+		for _, c := range callers {
+			req := example()
+			status, h, body := send(t, srv, req.method, req.path, c.token, "application/json", req.body)
+			what := fmt.Sprintf("%s (needs %s) as %s: %d %s", rt.Pattern, rt.Need, c.name, status, body)
+			switch {
+			case c.role == "":
+				if status != http.StatusUnauthorized || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("%s, WWW-Authenticate %q; want 401 with a Bearer challenge", what, h.Get("WWW-Authenticate"))
+				}
+			case !c.role.Allows(rt.Need):
+				if status != http.StatusForbidden || !strings.Contains(body, "needs the admin role") {
+					t.Errorf("%s; want 403", what)
+				}
+			default:
+				if status < 200 || status > 299 {
+					t.Errorf("%s; want 2xx", what)
+				}
+			}
+		}
+	}
+	// The table's roles are those of the issue: a client may start runs,
+	// post events and read runs and flows; defining flows, aborting runs
+	// and reading dead letters are the admin's.
+	for _, rt := range Routes() {
+		admin := rt.Pattern == "PUT /flows" || rt.Pattern == "POST /flows" || strings.HasSuffix(rt.Pattern, "/abort") || rt.Pattern == "GET /deadletters"
+		if admin != (rt.Need == RoleAdmin) {
+			t.Errorf("%s needs %s", rt.Pattern, rt.Need)
+		}
+	}
+}
+
+// docs/engine.md lists the role of every route, as the table says.
+func TestDocsListEveryRouteRole(t *testing.T) {
+	b, err := os.ReadFile("../docs/engine.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range Routes() {
+		row := fmt.Sprintf("| `%s` | %s |", rt.Pattern, rt.Need)
+		if !strings.Contains(string(b), row) {
+			t.Errorf("docs/engine.md lacks the row %q", row)
+		}
+	}
+}
+
+// Without an Authorizer the embedded handler is open, as before.
+func TestNoAuthorizerIsOpen(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	if status, _, body := send(t, srv, "POST", "/flows/Signup/runs", "", "application/json", `{}`); status != http.StatusCreated {
+		t.Fatalf("open start: %d %s", status, body)
+	}
+}
+
+// A custom Authorizer: ErrForbidden answers 403, another error 401, and
+// the request it sees carries the route's pattern.
+func TestAuthorizerFunc(t *testing.T) {
+	fx := newFixture(t)
+	var patterns []string
+	fx.auth = AuthorizerFunc(func(r *http.Request, need Role) error {
+		patterns = append(patterns, r.Pattern)
+		switch r.Header.Get("X-User") {
+		case "ops":
+			return nil
+		case "app":
+			if need == RoleClient {
+				return nil
+			}
+			return fmt.Errorf("%w: app is a client", ErrForbidden)
+		}
+		return errors.New("who are you?")
+	})
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	for _, tc := range []struct {
+		user   string
+		status int
+	}{{"", 401}, {"app", 403}, {"ops", 200}} {
+		req, _ := http.NewRequest("PUT", srv.URL+"/flows", strings.NewReader(string(readTestdata(t, "signup.json"))))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-User", tc.user)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("user %q: %d %s, want %d", tc.user, res.StatusCode, b, tc.status)
+		}
+	}
+	if strings.Join(patterns, ",") != "PUT /flows,PUT /flows,PUT /flows" {
+		t.Errorf("patterns seen: %v", patterns)
+	}
+}
+
+// POST and PUT bodies must be application/json: a cross-site form
+// (text/plain, urlencoded, multipart) or a request without a Content-Type
+// gets 415 and changes nothing, with or without an Authorizer; the
+// Authorizer answers first.
+func TestBodiesMustBeJSON(t *testing.T) {
+	for _, withAuth := range []bool{false, true} {
+		fx := newFixture(t)
+		token := ""
+		if withAuth {
+			fx.auth = newTokenAuth(t, "admin "+adminToken+"\n")
+			token = adminToken
+		}
+		e := fx.start()
+		srv := httptestServer(t, e)
+		const evil = `{"version": 1, "flows": [{"name": "Evil", "steps": [{"name": "A", "action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true}]}]}`
+		for _, rt := range Routes() {
+			method, _, _ := strings.Cut(rt.Pattern, " ")
+			if method != "POST" && method != "PUT" {
+				continue
+			}
+			path := strings.NewReplacer("{flow}", "Signup", "{endpoint}", "Signup.Start", "{id}", "nope", "{topic}", "t", "{event}", "e").Replace(rt.Pattern[len(method)+1:])
+			for _, ct := range []string{"", "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx", "application/json;;"} {
+				status, _, body := send(t, srv, method, path, token, ct, evil)
+				if status != http.StatusUnsupportedMediaType || !strings.Contains(body, "must be application/json") {
+					t.Errorf("auth %v: %s %s with Content-Type %q: %d %s, want 415", withAuth, method, path, ct, status, body)
+				}
+			}
+		}
+		if withAuth {
+			if status, _, _ := send(t, srv, "POST", "/flows", "", "text/plain", evil); status != http.StatusUnauthorized {
+				t.Errorf("no token and text/plain: %d, want 401", status)
+			}
+		}
+		if _, err := e.FlowJSON("Evil"); err == nil {
+			t.Errorf("auth %v: a refused body defined a flow", withAuth)
+		}
+		if status, _, body := send(t, srv, "PUT", "/flows", token, "Application/JSON; charset=utf-8", evil); status != http.StatusOK {
+			t.Errorf("auth %v: application/json with a charset: %d %s", withAuth, status, body)
+		}
+		fx.stop()
+	}
+}
+
+func TestTokenFile(t *testing.T) {
+	good := "# tokens\r\n\r\n  admin\t" + adminToken + "  \r\n   # client below\nclient " + clientToken + "\n"
+	a := newTokenAuth(t, good)
+	if a.Len() != 2 {
+		t.Fatalf("%d tokens, want 2", a.Len())
+	}
+	secret := "s3cret-s3cret-s3cret"
+	for _, tc := range []struct{ src, want string }{
+		{"admin " + secret + " extra\n", "tokens:1: want ROLE TOKEN, found 3 fields"},
+		{"\nadmin\n", "tokens:2: want ROLE TOKEN, found 1 fields"},
+		{"root " + secret + "\n", `tokens:1: unknown role "root": want admin or client`},
+		{secret + " admin\n", "tokens:1: unknown role: want admin or client"},
+		{"admin short\n", "tokens:1: the token has 5 characters, fewer than 16"},
+		{"admin " + secret + "\u00e9\n", "not printable ASCII"},
+		{"admin " + secret + "\nclient " + secret + "\n", "tokens:2: the token of line 1 again"},
+		{"# nothing\n\n", "no tokens"},
+	} {
+		_, err := NewTokenAuth(writeTokens(t, tc.src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.src, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%q: the error shows the token: %v", tc.src, err)
+		}
+	}
+	if _, err := NewTokenAuth(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing file is no error")
+	}
+}
+
+// Tokens are compared with crypto/subtle, every token of the file on every
+// request, wherever the match is: the time does not tell which token, or
+// how much of one, matched.
+func TestTokensComparedInConstantTime(t *testing.T) {
+	if reflect.ValueOf(compareTokens).Pointer() != reflect.ValueOf(subtle.ConstantTimeCompare).Pointer() {
+		t.Fatal("tokens are not compared with subtle.ConstantTimeCompare")
+	}
+	var calls int
+	compareTokens = func(x, y []byte) int {
+		calls++
+		if len(x) != 32 || len(y) != 32 {
+			t.Errorf("compared %d and %d bytes, want two SHA-256 digests", len(x), len(y))
+		}
+		return subtle.ConstantTimeCompare(x, y)
+	}
+	defer func() { compareTokens = subtle.ConstantTimeCompare }()
+	a := newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\nclient other-0123456789abcdef\n")
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{{adminToken, true}, {"other-0123456789abcdef", true}, {"nobody-0123456789abcdef", false}, {adminToken[:5], false}} {
+		calls = 0
+		r := httptest.NewRequest("GET", "/runs", nil)
+		r.Header.Set("Authorization", "Bearer "+tc.token)
+		if err := a.Authorize(r, RoleClient); (err == nil) != tc.ok {
+			t.Errorf("token %q: %v", tc.token, err)
+		}
+		if calls != 3 {
+			t.Errorf("token %q: %d comparisons, want 3 (every token)", tc.token, calls)
+		}
+	}
+}
+
+// Reload takes a new file; a bad one keeps the tokens in use and says why.
+func TestTokenReload(t *testing.T) {
+	path := writeTokens(t, "admin "+adminToken+"\n")
+	a, err := NewTokenAuth(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := func(token string) bool {
+		r := httptest.NewRequest("GET", "/runs", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return a.Authorize(r, RoleClient) == nil
+	}
+	os.WriteFile(path, []byte("client "+clientToken+"\n"), 0o600)
+	if err := a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if allowed(adminToken) || !allowed(clientToken) {
+		t.Fatal("reload did not replace the tokens")
+	}
+	os.WriteFile(path, []byte("client short\n"), 0o600)
+	if err := a.Reload(); err == nil || !strings.Contains(err.Error(), "fewer than 16") {
+		t.Fatalf("bad file: %v", err)
+	}
+	os.Remove(path)
+	if err := a.Reload(); err == nil {
+		t.Fatal("missing file: no error")
+	}
+	if !allowed(clientToken) {
+		t.Fatal("a failed reload dropped the tokens in use")
+	}
+	for _, h := range []string{"", "Basic " + clientToken, "Bearer", "bearer " + clientToken} {
+		r := httptest.NewRequest("GET", "/runs", nil)
+		r.Header.Set("Authorization", h)
+		err := a.Authorize(r, RoleClient)
+		if ok := err == nil; ok != strings.HasPrefix(h, "bearer ") {
+			t.Errorf("Authorization %q: %v", h, err)
+		}
+	}
+}

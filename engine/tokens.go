@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+)
+
+// MinTokenLength is the shortest token a token file may hold.
+const MinTokenLength = 16
+
+// TokenAuth is an Authorizer over a file of bearer tokens, one
+// "ROLE TOKEN" a line:
+//
+//	# the flow service's tokens (keep this file mode 0600)
+//	admin  4f9c2b7e0d1a8c3f5e6b7a8d9c0e1f2a
+//	client 0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e
+//
+// ROLE is admin or client (see Role), TOKEN at least MinTokenLength
+// characters without white space, and a token is on one line only. Blank
+// lines and lines whose first non-blank character is # are skipped; the
+// fields are separated by spaces or tabs, and a line may end in CRLF. A
+// request presents its token as "Authorization: Bearer TOKEN". Tokens are
+// kept as SHA-256 digests and compared in constant time, every one of them
+// on every request. Reload reads the file again.
+type TokenAuth struct {
+	path   string
+	tokens atomic.Pointer[[]tokenEntry]
+}
+
+type tokenEntry struct {
+	digest [sha256.Size]byte
+	role   Role
+}
+
+// compareTokens compares token digests; a variable so that a test can
+// count the comparisons.
+var compareTokens = subtle.ConstantTimeCompare
+
+// NewTokenAuth reads the token file at path.
+func NewTokenAuth(path string) (*TokenAuth, error) {
+	a := &TokenAuth{path: path}
+	if err := a.Reload(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Reload reads the token file again. If the file cannot be read or is not
+// valid, it returns why and keeps the tokens it had.
+func (a *TokenAuth) Reload() error {
+	src, err := os.ReadFile(a.path)
+	if err != nil {
+		return fmt.Errorf("reading tokens: %w", err)
+	}
+	tokens, err := parseTokens(a.path, src)
+	if err != nil {
+		return err
+	}
+	a.tokens.Store(&tokens)
+	return nil
+}
+
+// Len returns the number of tokens in use.
+func (a *TokenAuth) Len() int { return len(*a.tokens.Load()) }
+
+// Authorize lets through a request whose bearer token is in the file with
+// a role that allows need.
+func (a *TokenAuth) Authorize(r *http.Request, need Role) error {
+	token, ok := bearerToken(r)
+	if !ok {
+		return fmt.Errorf("%w: send the header Authorization: Bearer TOKEN", ErrUnauthenticated)
+	}
+	d := sha256.Sum256([]byte(token))
+	var role Role
+	for _, t := range *a.tokens.Load() { // every token, whichever matches
+		if compareTokens(t.digest[:], d[:]) == 1 {
+			role = t.role
+		}
+	}
+	switch {
+	case role == "":
+		return errInvalidToken
+	case !role.Allows(need):
+		return fmt.Errorf("%w: %s %s needs the %s role; the token's role is %s", ErrForbidden, r.Method, r.URL.Path, need, role)
+	}
+	return nil
+}
+
+// parseTokens reads a token file. Its errors never quote a token.
+func parseTokens(name string, src []byte) ([]tokenEntry, error) {
+	var out []tokenEntry
+	seen := map[[sha256.Size]byte]int{}
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("%s:%d: want ROLE TOKEN, found %d fields", name, n, len(f))
+		}
+		role := Role(f[0])
+		if role != RoleAdmin && role != RoleClient {
+			what := "unknown role"
+			if len(f[0]) < MinTokenLength { // else it may be a token: not quoted
+				what += fmt.Sprintf(" %q", f[0])
+			}
+			return nil, fmt.Errorf("%s:%d: %s: want admin or client, then the token", name, n, what)
+		}
+		if len(f[1]) < MinTokenLength {
+			return nil, fmt.Errorf("%s:%d: the token has %d characters, fewer than %d: make one with `openssl rand -hex 32`", name, n, len(f[1]), MinTokenLength)
+		}
+		for _, c := range []byte(f[1]) {
+			if c < 0x21 || c > 0x7e {
+				return nil, fmt.Errorf("%s:%d: the token has a character that is not printable ASCII", name, n)
+			}
+		}
+		d := sha256.Sum256([]byte(f[1]))
+		if prev, dup := seen[d]; dup {
+			return nil, fmt.Errorf("%s:%d: the token of line %d again", name, n, prev)
+		}
+		seen[d] = n
+		out = append(out, tokenEntry{d, role})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no tokens: every request would be refused", name)
+	}
+	return out, nil
+}
