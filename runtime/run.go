@@ -60,6 +60,7 @@ type Run[S any] struct {
 	// which its history holds (hibernate, thaw).
 	hibernated bool
 	next       nextEvent // set by fire for record
+	firstCtxs  []stepCtx // the contexts of first attempts (stepContext)
 
 	suspending atomic.Bool
 	recorded   atomic.Bool   // the run's first event is recorded: it exists
@@ -439,7 +440,19 @@ func (r *Run[S]) rollback1(d *stepDef[S]) error {
 // stepContext returns the context of the current attempt of d.
 func (r *Run[S]) stepContext(parent context.Context, d *stepDef[S], rollback bool) *stepCtx {
 	p := &r.progress
-	c := &stepCtx{Context: parent, env: &r.env, step: d.ID, visit: p.visits[d.index], attempt: int32(p.attempt), rollback: rollback}
+	var c *stepCtx
+	if !rollback && p.attempt == 1 && p.visits[d.index] == 1 && parent == r.ctx {
+		// The first attempt of a step's first visit, the common case: its
+		// context comes from one block allocated per run (each used once,
+		// never changed, so a step may keep its context).
+		if r.firstCtxs == nil {
+			r.firstCtxs = make([]stepCtx, len(r.def.steps))
+		}
+		c = &r.firstCtxs[d.index]
+	} else {
+		c = new(stepCtx)
+	}
+	*c = stepCtx{Context: parent, env: &r.env, step: d.ID, visit: p.visits[d.index], attempt: int32(p.attempt), rollback: rollback}
 	if rollback {
 		c.visit = p.undoing.visit
 	} else {
