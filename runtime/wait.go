@@ -182,6 +182,7 @@ func (r *Run[S]) hibernate() {
 	var zero S
 	r.state, r.snapped, r.snap = zero, zero, nil
 	r.progress = progress{}
+	r.firstCtxs = nil
 	r.hibernated = true
 }
 
