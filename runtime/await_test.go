@@ -485,6 +485,34 @@ func TestSleepUntilPastAndZero(t *testing.T) {
 	}
 }
 
+// A step that only waits (no Exec: a sleep, an await that keeps no
+// payload) still publishes after it succeeds. Before, attempt1 returned ok
+// for a nil Exec before the publications ran, and they were dropped.
+func TestWaitOnlyStepPublishes(t *testing.T) {
+	bus := runtime.NewMemoryBus()
+	f := runtime.New[order]("Orders", runtime.WithSubscriber(bus), runtime.WithPublisher(bus), runtime.WithClock(runtime.NewAutoClock(epoch)))
+	err := f.Register(
+		runtime.NewSleep[order]("Pause", time.Nanosecond, nil, runtime.WithPublish[order]("mail", "paused", nil)),
+		runtime.NewAwait[order]("payments", "paid", nil, nil, 0, runtime.WithID[order]("Paid"),
+			runtime.WithPublish[order]("mail", "thanks", func(s *order) any { return s.OrderID })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Publish(context.Background(), "payments", "paid", map[string]int{"amount": 3}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.Execute(context.Background(), order{OrderID: "o-1"}); err != nil || res.Final != runtime.StateDone {
+		t.Fatalf("Execute = %+v, %v", res, err)
+	}
+	var got []string
+	for _, m := range bus.Published() {
+		got = append(got, m.Topic+" "+m.Event+" "+string(m.Payload))
+	}
+	if diff := cmp.Diff([]string{`payments paid {"amount":3}`, "mail paused null", `mail thanks "o-1"`}, got); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+}
+
 // A flow that awaits, calls or publishes without the Subscriber, Caller or
 // Publisher it needs is refused when defined, naming the steps.
 func TestRegisterNeedsItsParts(t *testing.T) {
