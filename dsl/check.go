@@ -211,11 +211,14 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		}
 	}
 
-	// A step that waits (an await).
-	if spec := s.Spec(); spec.Waits {
+	// A step that waits for what its kind bounds with a timeout (an
+	// await). A sleep has no timeout of its own, and its step's retry
+	// retries what runs after the wake-up (its publications), never the
+	// sleep: see sleep.
+	if spec := s.Spec(); spec.Waits && spec.Has(FieldTimeout) {
 		ar := pick(s.Action.Range, at)
 		kw := spec.Keyword
-		if spec.Has(FieldTimeout) && s.Action.Timeout == 0 && s.Timeout == 0 {
+		if s.Action.Timeout == 0 && s.Timeout == 0 {
 			c.add(diag.Errorf(ar, "await-no-timeout", "%s in step %q has no timeout: a run could wait forever", kw, s.Name).
 				WithHint("add `timeout <duration>` to the %s line, such as `timeout 72h`, and handle it with `on timeout -> <Step>`", kw))
 		}
@@ -226,6 +229,9 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 	}
 	if s.Spec().Has(FieldCorrelateOn) {
 		c.correlationPath(s, pick(s.Action.Range, at))
+	}
+	if s.Kind() == ActionSleep {
+		c.sleep(f, s, at)
 	}
 
 	c.budget(f, s, at)
@@ -290,6 +296,10 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 }
 
 func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, outcomes []string) diag.Diagnostic {
+	if spec := s.Spec(); name == OutcomeTimeout && spec.Waits && !spec.Has(FieldTimeout) {
+		return diag.Errorf(r, "undefined-outcome", "step %q has no deadline, so it cannot end with outcome %q", s.Name, name).
+			WithHint("add `deadline <duration>` to the step to bound its %s (the step ends with the outcome timeout when it passes), or remove this transition", spec.Keyword)
+	}
 	if name == OutcomeTimeout {
 		return diag.Errorf(r, "undefined-outcome", "step %q has no timeout, so it cannot end with outcome %q", s.Name, name).
 			WithHint("add `timeout <duration>` to the step (or to the flow), or remove this transition")
@@ -342,6 +352,34 @@ func (c *checker) action(a *Action, what string, r diag.Range) {
 func (c *checker) nonEmpty(v, field, what string, r diag.Range) {
 	if strings.TrimSpace(v) == "" {
 		c.add(diag.Errorf(r, "empty", "empty %s in %s", field, what).WithHint("name the %s", field))
+	}
+}
+
+// sleep checks a sleep step: it waits a duration above zero or until a
+// state field, not both (the JSON form can say either, or neither); a
+// `timeout` has no attempt to bound; and a deadline no longer than a
+// fixed sleep always ends the step with the outcome timeout.
+func (c *checker) sleep(f *Flow, s *Step, at diag.Range) {
+	a := s.Action
+	ar := pick(a.Range, at)
+	switch {
+	case a.Until != nil && a.Duration > 0:
+		c.add(diag.Errorf(ar, "sleep", "sleep in step %q has both a duration and an until field", s.Name).
+			WithHint("keep one: \"duration\" to wait a fixed time, \"until\" to wait until the time in a state field"))
+	case a.Until != nil && strings.TrimSpace(a.Until.Name) == "":
+		c.add(diag.Errorf(pick(a.Until.Range, ar), "sleep", "sleep in step %q waits until an empty field name", s.Name).
+			WithHint("name the state field, a time.Time, that holds when the run wakes"))
+	case a.Until == nil && a.Duration <= 0:
+		c.add(diag.Errorf(ar, "sleep", "sleep in step %q waits no time", s.Name).
+			WithHint("sleep a duration above zero, such as `sleep 336h`, or until a time.Time field of the state: `sleep until ReminderAt`"))
+	}
+	if s.Timeout > 0 {
+		c.add(diag.Errorf(at, "sleep-timeout", "step %q sleeps, so its `timeout %s` has no attempt to bound", s.Name, s.Timeout).
+			WithHint("bound the sleep with `deadline %s` instead: the step ends with the outcome timeout when it passes", s.Timeout))
+	}
+	if d := f.DeadlineFor(s); d > 0 && a.Until == nil && a.Duration > 0 && d <= a.Duration.std() {
+		c.add(diag.Warnf(at, "sleep-deadline", "step %q sleeps %s, but its deadline is %s: it always ends with the outcome timeout", s.Name, a.Duration, FormatDuration(d)).
+			WithHint("raise the deadline above %s, or remove it", a.Duration))
 	}
 }
 

@@ -185,6 +185,49 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// A sleep has no side effects: no rollback, no irreversible, no
+			// warning. It takes none of the flow's policies; its retry
+			// retries its publications. Its deadline bounds it, and is
+			// the only way it can time out.
+			name: "sleep clean",
+			src: doc(flow("F", `"state": "S", "retry": {"attempts": 3}, "timeout": "10s", "deadline": "1m"`,
+				step("Fixed", `"action": {"kind": "sleep", "duration": "336h"}`),
+				step("Until", `"action": {"kind": "sleep", "until": "ReminderAt"}, "deadline": "720h", "on": [{"on": "timeout", "target": "Late"}]`),
+				step("Bounded", `"action": {"kind": "sleep", "duration": "1h"}, "deadline": "2h", "on": [{"on": "timeout", "target": "fail"}, {"on": "error", "target": "Late"}]`),
+				step("Publishes", `"action": {"kind": "sleep", "duration": "1h"}, "retry": {"attempts": 5, "initial": "1s", "max": "1m"}, "publish": [{"topic": "mail", "event": "reminder", "payload": "Contact"}], "irreversible": true`),
+				goStep("Late", ""))),
+		},
+		{
+			name: "sleep mistakes",
+			src: doc(flow("F", `"state": "S"`,
+				step("Both", `"action": {"kind": "sleep", "duration": "1h", "until": "At"}`),
+				step("Neither", `"action": {"kind": "sleep"}`),
+				step("Zero", `"action": {"kind": "sleep", "duration": "0s"}`),
+				step("Empty", `"action": {"kind": "sleep", "until": ""}`),
+				step("Timeout", `"action": {"kind": "sleep", "duration": "1h"}, "timeout": "5m"`),
+				step("Short", `"action": {"kind": "sleep", "duration": "1h"}, "deadline": "1h"`),
+				step("NoDeadline", `"action": {"kind": "sleep", "duration": "1h"}, "outcomes": ["late"], "on": [{"on": "timeout", "target": "fail"}]`),
+				step("Publishes", `"action": {"kind": "sleep", "duration": "1h"}, "publish": [{"topic": "mail", "event": "reminder"}]`))),
+			want: []string{
+				`$.flows[0].steps[0].action: error sleep: sleep in step "Both" has both a duration and an until field [hint: keep one: "duration" to wait a fixed time, "until" to wait until the time in a state field]`,
+				`$.flows[0].steps[1].action: error sleep: sleep in step "Neither" waits no time [hint: sleep a duration above zero, such as ` + "`sleep 336h`" + `, or until a time.Time field of the state: ` + "`sleep until ReminderAt`" + `]`,
+				`$.flows[0].steps[2].action: error sleep: sleep in step "Zero" waits no time [hint: sleep a duration above zero, such as ` + "`sleep 336h`" + `, or until a time.Time field of the state: ` + "`sleep until ReminderAt`" + `]`,
+				`$.flows[0].steps[3].action.until: error sleep: sleep in step "Empty" waits until an empty field name [hint: name the state field, a time.Time, that holds when the run wakes]`,
+				`$.flows[0].steps[4].name: error sleep-timeout: step "Timeout" sleeps, so its ` + "`timeout 5m`" + ` has no attempt to bound [hint: bound the sleep with ` + "`deadline 5m`" + ` instead: the step ends with the outcome timeout when it passes]`,
+				`$.flows[0].steps[5].name: warning sleep-deadline: step "Short" sleeps 1h, but its deadline is 1h: it always ends with the outcome timeout [hint: raise the deadline above 1h, or remove it]`,
+				`$.flows[0].steps[6].on[0].on: error undefined-outcome: step "NoDeadline" has no deadline, so it cannot end with outcome "timeout" [hint: add ` + "`deadline <duration>`" + ` to the step to bound its sleep (the step ends with the outcome timeout when it passes), or remove this transition]`,
+				`$.flows[0].steps[6].outcomes[0]: error outcomes-not-go: sleep step "NoDeadline" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; a sleep step ends with ok, error or timeout]`,
+				`$.flows[0].steps[7].name: warning no-rollback: step "Publishes" has side effects (a publication) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,
+			},
+		},
+		{
+			name: "sleep until without a state",
+			src:  doc(flow("F", "", step("Wait", `"action": {"kind": "sleep", "until": "ReminderAt"}`))),
+			want: []string{
+				`$.flows[0].steps[0].action.until: error no-state: flow "F" names state field "ReminderAt" but declares no state type [hint: add ` + "`state FState`" + ` to the flow, naming a struct type of the Go package that has the field]`,
+			},
+		},
+		{
 			name: "retry budget",
 			src: doc(flow("F", `"timeout": "10s", "deadline": "1m", "retry": {"attempts": 3, "initial": "1s", "max": "4s"}`,
 				// 3 × 10s + 1s + 2s = 33s: fits.

@@ -86,10 +86,18 @@ func TestDecodeJSONPositions(t *testing.T) {
 				`$.flows[0].steps[1].action.correlate_on: error json: expected string for "correlate_on", found number`,
 				`$.flows[0].steps[2].action.correlat_on: error json: unknown field "correlat_on" in action [hint: did you mean "correlate_on"?]`,
 			}},
+		{"sleep fields", d(`"steps": [{"name": "A", "action": {"kind": "sleep", "duration": 5, "topic": "t"}}, {"name": "B", "action": {"kind": "sleep", "until": 7}}, {"name": "C", "action": {"kind": "rpc", "service": "s", "endpoint": "e", "duration": "1h", "until": "At"}}]`),
+			[]string{
+				`$.flows[0].steps[0].action.duration: error json: expected duration string for "duration" (such as "250ms"), found number`,
+				`$.flows[0].steps[0].action.topic: error json: field "topic" is not allowed in a sleep action`,
+				`$.flows[0].steps[1].action.until: error json: expected string for "until", found number`,
+				`$.flows[0].steps[2].action.duration: error json: field "duration" is not allowed in a rpc action`,
+				`$.flows[0].steps[2].action.until: error json: field "until" is not allowed in a rpc action`,
+			}},
 		{"enums", d(`"retry": {"attempts": 2, "jitter": "ful"}, "steps": [{"name": "A", "action": {"kind": "lambda"}}]`),
 			[]string{
 				`$.flows[0].retry.jitter: error json: invalid jitter "ful": expected one of "full", "none" [hint: did you mean "full"?]`,
-				`$.flows[0].steps[0].action.kind: error json: invalid kind "lambda": expected one of "go", "rpc", "await", "publish"`,
+				`$.flows[0].steps[0].action.kind: error json: invalid kind "lambda": expected one of "go", "rpc", "await", "publish", "sleep"`,
 			}},
 		{"numbers", d(`"retry": {"attempts": 2.5, "multiplier": "2"}, "steps": [` + goStep + `]`),
 			[]string{

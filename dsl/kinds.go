@@ -36,10 +36,12 @@ type KindSpec struct {
 	// so Check asks for a rollback or `irreversible` ("no-rollback").
 	// A Go step may do anything, so it has side effects.
 	SideEffects bool
-	// Waits: the step waits for something outside the run (an event). Its
-	// own timeout bounds the wait, not each attempt, and it takes none of
-	// the flow's retry, timeout or deadline (see resolve.go). Check
-	// requires a timeout of a kind that waits and has one.
+	// Waits: the step waits for something outside the run (an event, a
+	// time). Its own timeout bounds the wait, not each attempt, and it
+	// takes none of the flow's retry, timeout or deadline (see
+	// resolve.go). Check requires a timeout of a kind that waits and has
+	// one (FieldTimeout); a kind that waits without one (a sleep) can end
+	// with the outcome timeout only by its step's deadline.
 	Waits bool
 	// Handler: the user implements the step as a Go method (the generated
 	// handler interface lists it; the engine calls a registered handler).
@@ -81,6 +83,8 @@ const (
 	FieldCorrelate   ActionField = "correlate"
 	FieldCorrelateOn ActionField = "correlate_on"
 	FieldTimeout     ActionField = "timeout"
+	FieldDuration    ActionField = "duration"
+	FieldUntil       ActionField = "until"
 )
 
 // fieldAccess reaches each ActionField of an Action: exactly one of str,
@@ -99,6 +103,8 @@ var fieldAccess = map[ActionField]struct {
 	FieldCorrelate:   {id: func(a *Action) **Ident { return &a.Correlate }},
 	FieldCorrelateOn: {id: func(a *Action) **Ident { return &a.CorrelateOn }},
 	FieldTimeout:     {dur: func(a *Action) *Duration { return &a.Timeout }},
+	FieldDuration:    {dur: func(a *Action) *Duration { return &a.Duration }},
+	FieldUntil:       {id: func(a *Action) **Ident { return &a.Until }},
 }
 
 // Needs is a set of what steps need from the runtime options.
@@ -186,6 +192,26 @@ var kinds = []*KindSpec{
 		Needs:       NeedPublisher,
 		Label: func(a *Action, field func(string) string) string {
 			return line(ident.KeywordPublish, a.Topic, a.Event) + opt(" (", a.Request, ")", field)
+		},
+	},
+	{
+		// A durable timer: `sleep 336h` or `sleep until ReminderAt`. It has
+		// one of its two fields, never both (Check). It changes nothing
+		// outside the run, so it needs no rollback; publications after it
+		// wakes are side effects of their own (Step.HasSideEffects).
+		Kind:    ActionSleep,
+		Keyword: ident.KeywordSleep,
+		Noun:    "a sleep",
+		Fields: []KindField{
+			{Field: FieldDuration},
+			{Field: FieldUntil, Role: RoleUntil},
+		},
+		Waits: true,
+		Label: func(a *Action, field func(string) string) string {
+			if a.Until != nil {
+				return ident.KeywordSleep + " " + ident.KeywordUntil + " " + field(a.Until.Name)
+			}
+			return ident.KeywordSleep + " " + a.Duration.String()
 		},
 	},
 }
@@ -276,6 +302,15 @@ func (a *Action) StringField(f ActionField) string {
 		return *get(a)
 	}
 	return ""
+}
+
+// DurationField returns the value of duration field f of a (0 when unset
+// or not a duration).
+func (a *Action) DurationField(f ActionField) Duration {
+	if get := fieldAccess[f].dur; get != nil {
+		return *get(a)
+	}
+	return 0
 }
 
 // IdentField returns the value of name field f of a (nil when unset or

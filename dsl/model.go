@@ -101,6 +101,7 @@ const (
 	ActionRPC     ActionKind = "rpc"     // call a service endpoint
 	ActionAwait   ActionKind = "await"   // wait for an event
 	ActionPublish ActionKind = "publish" // publish an event
+	ActionSleep   ActionKind = "sleep"   // wait for a time: a durable timer
 )
 
 // Action is the one thing a step does. For a Go step only Kind is set.
@@ -117,10 +118,15 @@ type Action struct {
 	// object members, such as "order_id" or "payment.order_id". Without
 	// CorrelateOn the path is DefaultCorrelationPath. CorrelateOn is an
 	// Ident for its position; its Name is the path.
-	Correlate   *Ident     `json:"correlate,omitempty"`
-	CorrelateOn *Ident     `json:"correlate_on,omitempty"`
-	Timeout     Duration   `json:"timeout,omitzero"` // await: how long to wait
-	Range       diag.Range `json:"-"`
+	Correlate   *Ident   `json:"correlate,omitempty"`
+	CorrelateOn *Ident   `json:"correlate_on,omitempty"`
+	Timeout     Duration `json:"timeout,omitzero"` // await: how long to wait
+	// Duration (sleep D) is how long a sleep waits from when its step is
+	// entered; Until (sleep until Field) is the state field, a time.Time,
+	// holding when it wakes. A sleep has exactly one of the two.
+	Duration Duration   `json:"duration,omitzero"`
+	Until    *Ident     `json:"until,omitempty"`
+	Range    diag.Range `json:"-"`
 }
 
 // DefaultCorrelationPath is the payload member a correlated await compares

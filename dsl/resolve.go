@@ -41,8 +41,16 @@ import (
 //     await waits for a person or another system (hours, days). Applying
 //     "retry 3, timeout 10s, deadline 1m" to a 72h await would be wrong
 //     every time, so an await uses only what its own step writes.
+//   - Sleep (`sleep D`, `sleep until Field`): a step that waits for a time
+//     (KindSpec.Waits) with no timeout of its own. Like an await, it takes
+//     none of the flow's retry, timeout or deadline. Its step's `deadline`
+//     bounds it: a deadline that passes before the wake-up time ends it
+//     with the timeout outcome. A step's `retry` retries only what runs
+//     after the wake-up (its publications), never the sleep. Check rejects
+//     a `timeout` on it: there is no attempt for one to bound.
 //   - Outcomes a step can produce: ok, error, timeout (only when the step has
-//     an effective timeout or waits), then its declared outcomes.
+//     an effective timeout, is an await, or sleeps with a deadline), then
+//     its declared outcomes.
 //   - Where an outcome goes: the step's `on <outcome> -> <target>` if written
 //     (the first one, when duplicated); otherwise ok and declared outcomes go
 //     to the next step in file order (done after the last), error and
@@ -333,7 +341,7 @@ func satMul(d time.Duration, n int64) time.Duration {
 }
 
 // Outcomes returns the outcomes s can produce, in a fixed order: ok, error,
-// timeout (when the step has an effective timeout or waits), then the
+// timeout (when it can time out: CanTimeout), then the
 // declared outcomes in source order. Declared outcomes that repeat a
 // built-in or an earlier declaration are not repeated.
 func (f *Flow) Outcomes(s *Step) []string {
@@ -367,10 +375,15 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// CanTimeout reports whether s can end with the timeout outcome: it waits,
-// or has a timeout.
+// CanTimeout reports whether s can end with the timeout outcome: it has a
+// timeout, or it waits for something its kind bounds with a timeout (an
+// await), or it waits and has a deadline (a sleep: only its step's
+// deadline can cut it short).
 func (f *Flow) CanTimeout(s *Step) bool {
-	return s.Spec().Waits || f.TimeoutFor(s) > 0
+	if spec := s.Spec(); spec.Waits {
+		return spec.Has(FieldTimeout) || f.TimeoutFor(s) > 0 || f.DeadlineFor(s) > 0
+	}
+	return f.TimeoutFor(s) > 0
 }
 
 // Transition returns the step's transition for outcome, or nil when none is
@@ -625,6 +638,7 @@ const (
 	RoleResponse  FieldRole = "response"  // rpc response or awaited payload: written
 	RoleCorrelate FieldRole = "correlate" // await correlation key: read, a string
 	RolePayload   FieldRole = "payload"   // published payload: read
+	RoleUntil     FieldRole = "until"     // sleep until: read, a time.Time
 )
 
 // FieldRef is one place where a flow names a field of its state type.

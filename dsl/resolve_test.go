@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -126,6 +127,42 @@ func TestWaitAttemptAndRollbackTimeouts(t *testing.T) {
 		if got, want := f.RollbackTimeoutFor(s), f.TimeoutFor(s); got != want {
 			t.Errorf("RollbackTimeoutFor(%s) = %v, want TimeoutFor's %v", name, got, want)
 		}
+	}
+}
+
+// A sleep takes none of the flow's policies, and can end with the outcome
+// timeout only when its step has a deadline.
+func TestSleepPolicies(t *testing.T) {
+	f := signupModel()
+	f.Deadline = Duration(time.Minute)
+	s := &Step{Name: "Remind", Action: &Action{Kind: ActionSleep, Duration: Duration(336 * time.Hour)}}
+	f.Steps = append(f.Steps, s)
+	if r := f.RetryFor(s); r.Attempts != 1 {
+		t.Errorf("RetryFor(sleep) = %+v, want 1 attempt: the flow's retry is not inherited", r)
+	}
+	if got := [3]time.Duration{f.TimeoutFor(s), f.AttemptTimeoutFor(s), f.DeadlineFor(s)}; got != [3]time.Duration{} {
+		t.Errorf("timeout, attempt timeout, deadline of a sleep = %v, want none", got)
+	}
+	if f.CanTimeout(s) || slices.Contains(f.Outcomes(s), OutcomeTimeout) {
+		t.Errorf("a sleep without a deadline can time out: %v", f.Outcomes(s))
+	}
+	s.Deadline = Duration(400 * time.Hour)
+	s.Retry = &Retry{Attempts: 3}
+	if !f.CanTimeout(s) || f.DeadlineFor(s) != 400*time.Hour || f.AttemptTimeoutFor(s) != 0 || f.RetryFor(s).Attempts != 3 {
+		t.Errorf("a sleep with its own deadline and retry: CanTimeout %v, deadline %v, attempt timeout %v, retry %+v",
+			f.CanTimeout(s), f.DeadlineFor(s), f.AttemptTimeoutFor(s), f.RetryFor(s))
+	}
+	if s.HasSideEffects() || f.Needs() != NeedCaller|NeedPublisher|NeedSubscriber {
+		t.Errorf("a sleep has side effects (%v) or needs something (%v)", s.HasSideEffects(), f.Needs())
+	}
+	s.Publish = []*Publication{{Topic: "mail", Event: "reminder"}}
+	if !s.HasSideEffects() {
+		t.Error("a sleep's publications are not side effects")
+	}
+	s.Action = &Action{Kind: ActionSleep, Until: id("RemindAt")}
+	want := []FieldRef{{Field: id("RemindAt"), Role: RoleUntil, Step: s}}
+	if diff := cmp.Diff(want, f.FieldRefs()[len(f.FieldRefs())-1:]); diff != "" {
+		t.Errorf("FieldRefs (-want +got):\n%s", diff)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -72,6 +73,26 @@ func awaitExec(a *dsl.Action) func(ctx context.Context, s *State) (runtime.Outco
 	}
 }
 
+// sleep is the runtime sleep of a sleep action: its duration, or until the
+// time in the state field it names, read when the step is entered as
+// encoding/json reads a time.Time (an RFC 3339 string, the form a Go
+// time.Time takes in a snapshot). A field that is missing, null or not
+// such a string reads as the zero time, with which the runtime ends the
+// step with the outcome error.
+func sleep(a *dsl.Action) *runtime.Sleep[State] {
+	if a.Until == nil {
+		return &runtime.Sleep[State]{For: time.Duration(a.Duration)}
+	}
+	field := a.Until.Name
+	return &runtime.Sleep[State]{Until: func(s *State) time.Time {
+		var t time.Time
+		if err := s.Get(field, &t); err != nil {
+			return time.Time{}
+		}
+		return t
+	}}
+}
+
 // compile builds the runtime definition of fl, which Check and
 // checkHandlers passed.
 func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
@@ -106,6 +127,8 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 		case dsl.ActionAwait:
 			st.Await = await(fl, s)
 			st.Exec = awaitExec(a)
+		case dsl.ActionSleep:
+			st.Sleep = sleep(a) // nothing runs after it but publications
 		case dsl.ActionGo:
 			h := e.reg.lateStep(fl.Name, s.Name)
 			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) { return h(ctx, state) }

@@ -13,7 +13,7 @@ import (
 
 // policySource has a policy of every origin: the flow's, a step's own, an
 // await (which inherits none of the flow's) with its own timeout and
-// deadline, and rollbacks of each kind.
+// deadline, rollbacks of each kind, and a sleep with publications.
 const policySource = `flow Policies {
     retry 3 backoff 100ms..5s
     timeout 10s
@@ -31,6 +31,13 @@ const policySource = `flow Policies {
         rollback Undo
     }
     step Work {
+        rollback Undo
+    }
+    step Nap {
+        sleep 2h
+        deadline 3h
+        retry 2
+        publish topic "napped"
         rollback Undo
     }
 }
@@ -83,6 +90,11 @@ func TestCompileTakesPoliciesFromDSL(t *testing.T) {
 	}
 	if steps[1].Timeout != 0 || steps[1].RollbackTimeout.Seconds() != 3 {
 		t.Errorf("await: Timeout %v, RollbackTimeout %v; want 0 and its own 3s", steps[1].Timeout, steps[1].RollbackTimeout)
+	}
+	// The sleep sleeps its 2h under its own 3h deadline, with nothing to
+	// run after it but its publication.
+	if sl := steps[3].Sleep; sl == nil || sl.For.Hours() != 2 || sl.Until != nil || steps[3].Exec != nil || len(steps[3].Publish) != 1 {
+		t.Errorf("sleep: %+v, Exec set %v, publications %d", sl, steps[3].Exec != nil, len(steps[3].Publish))
 	}
 }
 

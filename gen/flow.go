@@ -130,13 +130,16 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 		if a == nil {
 			return nil
 		}
-		for _, id := range []*dsl.Ident{a.Request, a.Response, a.Correlate} {
-			if id != nil && !token.IsIdentifier(id.Name) {
+		if _, ok := dsl.LookupKind(a.Kind); !ok && a.Kind != "" {
+			return fmt.Errorf("gen: flow %q: step %q: %s is of unknown kind %q", fl.Name, s.Name, what, a.Kind)
+		}
+		for _, f := range a.Spec().Fields {
+			if id := a.IdentField(f.Field); f.Role != "" && id != nil && !token.IsIdentifier(id.Name) {
 				return fmt.Errorf("gen: flow %q: step %q: %s names field %q, not a Go identifier", fl.Name, s.Name, what, id.Name)
 			}
 		}
-		if _, ok := dsl.LookupKind(a.Kind); !ok && a.Kind != "" {
-			return fmt.Errorf("gen: flow %q: step %q: %s is of unknown kind %q", fl.Name, s.Name, what, a.Kind)
+		if a.Kind == dsl.ActionSleep && (a.Until == nil) == (a.Duration <= 0) {
+			return fmt.Errorf("gen: flow %q: step %q: %s sleeps neither a duration above zero nor until a field, or both", fl.Name, s.Name, what)
 		}
 		var names []string
 		empty := false

@@ -103,6 +103,8 @@ func TestGenerateRefuses(t *testing.T) {
 		{"nil flow", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{nil}}, Options{Package: "p"}, "nil"},
 		{"unknown kind", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: "teleport"}}}}}}, Options{Package: "p"}, `unknown kind "teleport"`},
 		{"rollback of a kind that cannot undo", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Rollback: &dsl.Rollback{Action: &dsl.Action{Kind: dsl.ActionPublish, Topic: "t", Event: "e"}}}}}}}, Options{Package: "p"}, "not publish"},
+		{"sleep without a time", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep}}}}}}, Options{Package: "p"}, "sleeps neither a duration above zero nor until a field"},
+		{"sleep until a field that is not a Go identifier", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "S"}, Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep, Until: &dsl.Ident{Name: "a-b"}}}}}}}, Options{Package: "p"}, `names field "a-b"`},
 		{"rpc without endpoint", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionRPC, Service: "s"}}}}}}, Options{Package: "p"}, "its action without service or endpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

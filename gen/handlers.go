@@ -9,7 +9,7 @@ import (
 )
 
 // notHandlerKinds names the kinds of step the user does not implement, as
-// the table lists them: "an rpc, await or publish".
+// the table lists them: "an rpc, await, publish or sleep".
 func notHandlerKinds() string {
 	var words []string
 	for _, k := range dsl.Kinds() {

@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"time"
+
 	"github.com/dave/jennifer/jen"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -50,8 +52,9 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 		head += ": a Go step, method " + s.Name + " of the handlers"
 	}
 	out := []jen.Code{jen.Line(), docComment(head)}
-	out = append(out, g.newStep(s)...)
-	if !s.IsGo() { // runtime.NewStep takes the ID; predefined steps default to their endpoint or event
+	call, named := g.newStep(s)
+	out = append(out, call)
+	if !named { // the predefined steps of rpc, await and publish default to their endpoint or event
 		out = append(out, set("ID", jen.Id(g.consts[s.Name])))
 	}
 	r := g.fl.RetryFor(s)
@@ -140,12 +143,14 @@ func (g *flowGen) routes(s *dsl.Step) []dsl.Edge {
 	return out
 }
 
-// newStep assigns st the predefined step of an rpc, await or publish, or a
-// runtime.NewStep over the handler method of a Go step. Policies, rollback,
-// publications and routes are the same for every kind (step). The switch
-// names every kind and has no default, so that internal/kinds's test
-// reports it when a kind is added; checkAction refuses unknown kinds.
-func (g *flowGen) newStep(s *dsl.Step) []jen.Code {
+// newStep assigns st the predefined step of an rpc, await, publish or
+// sleep, or a runtime.NewStep over the handler method of a Go step; named
+// says whether the call took the step's ID (NewStep, NewSleep and
+// NewSleepUntil do). Policies, rollback, publications and routes are the
+// same for every kind (step). The switch names every kind and has no
+// default, so that internal/kinds's test reports it when a kind is added;
+// checkAction refuses unknown kinds.
+func (g *flowGen) newStep(s *dsl.Step) (assign jen.Code, named bool) {
 	a := s.Action
 	var call *jen.Statement
 	switch s.Kind() {
@@ -170,10 +175,23 @@ func (g *flowGen) newStep(s *dsl.Step) []jen.Code {
 		call = g.rtS("NewAwait").Call(args(2, list...)...)
 	case dsl.ActionPublish:
 		call = g.rtS("NewPublish").Call(args(2, jen.Lit(a.Topic), jen.Lit(a.Event), g.readField(a.Request))...)
+	case dsl.ActionSleep:
+		// The wake-up time is the runtime's to fix and record when the
+		// step is entered; nothing runs after it (nil) but publications.
+		id := jen.Id(g.consts[s.Name])
+		if a.Until != nil {
+			// Check requires a time.Time field: its zero value (never
+			// set) ends the step with the outcome error.
+			call = g.rtS("NewSleepUntil").Call(id, g.stateFunc(jen.Qual(timePkg, "Time"), g.id("s").Dot(a.Until.Name)), jen.Nil())
+		} else {
+			call = g.rtS("NewSleep").Call(id, duration(time.Duration(a.Duration)), jen.Nil())
+		}
+		named = true
 	case dsl.ActionGo:
 		call = g.rtS("NewStep").Call(jen.Id(g.consts[s.Name]), g.goExec(s))
+		named = true
 	}
-	return []jen.Code{g.id(stepVar).Op("=").Add(call)}
+	return g.id(stepVar).Op("=").Add(call), named
 }
 
 // goExec adapts the handler method of a Go step to runtime.Step.Exec.

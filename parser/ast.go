@@ -126,6 +126,7 @@ type StepStmt struct {
 	RPC          *RPC       `parser:"  'rpc' @@"`
 	Await        *Await     `parser:"| 'await' @@"`
 	Publish      *Publish   `parser:"| 'publish' @@"`
+	Sleep        *Sleep     `parser:"| 'sleep' @@"`
 	Retry        *Retry     `parser:"| 'retry' @@"`
 	Timeout      *Token     `parser:"| 'timeout' @Duration"`
 	Deadline     *Token     `parser:"| 'deadline' @Duration"`
@@ -209,6 +210,15 @@ type Publish struct {
 	Topic   *Token `parser:"@( Ident | String )"`
 	Event   *Token `parser:"@String"`
 	Payload *Token `parser:"( '(' @Ident ')' )?"`
+}
+
+// Sleep is what follows "sleep": a duration (sleep 336h), or until a state
+// field that holds the time to wake at (sleep until ReminderAt).
+type Sleep struct {
+	Pos lexer.Position
+
+	Duration *Token `parser:"  @Duration"`
+	Until    *Token `parser:"| 'until' @Ident"`
 }
 
 // Rollback is what follows "rollback": an rpc or a Go step name.

@@ -150,6 +150,10 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			return "service name", ""
 		case "(", "correlate":
 			return "state field name", ""
+		case ident.KeywordUntil:
+			if prev(2) == ident.KeywordSleep {
+				return "state field name", "name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt"
+			}
 		case "->":
 			if prev(3) == "on" {
 				return "target step name, done or fail", ""
@@ -177,6 +181,15 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			return "duration", fmt.Sprintf("add a unit: %ss, %sms or %sm", found.Value, found.Value, found.Value)
 		}
 		return "duration", "durations use Go syntax, such as 250ms, 10s or 1h30m"
+	case "Sleep":
+		hint := "a sleep is written sleep 336h, or sleep until Field, a time.Time field of the state"
+		switch {
+		case found.Type == tokNumber:
+			hint = fmt.Sprintf("add a unit: %sh, %sm or %ss", found.Value, found.Value, found.Value)
+		case found.Type == tokIdent && closest(found.Value, []string{ident.KeywordUntil}) != "":
+			hint = fmt.Sprintf("did you mean %q?", ident.KeywordUntil)
+		}
+		return `duration or "until"`, hint
 	case "Number":
 		if prev(1) == "retry" {
 			return "number of attempts", "write the total number of attempts, such as retry 3"
@@ -202,7 +215,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 				"a flow holds state, trigger, retry, timeout, deadline and step statements")
 		case 2:
 			return `step statement or "}"`, statementHint(found, stepKeywords, "step", open,
-				"a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements")
+				"a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes and on statements")
 		}
 		return `"}"`, ""
 	case `".."`:
@@ -224,7 +237,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 
 var (
 	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step"}
-	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", "on"}
+	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", "on"}
 )
 
 // statementHint explains an unexpected token where a statement of a flow

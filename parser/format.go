@@ -14,7 +14,8 @@ import (
 //
 //   - four spaces of indentation, one statement per line;
 //   - in a flow: state, trigger, retry, timeout, deadline, then the steps;
-//   - in a step: the action (rpc, await, or a publish step's first publish),
+//   - in a step: the action (rpc, await, sleep, or a publish step's first
+//     publish),
 //     retry, timeout, deadline, rollback, irreversible, publish, outcomes,
 //     on; statements of the same kind keep their order; a step's timeout
 //     goes before an await line without a timeout of its own (after it, it
@@ -172,10 +173,10 @@ func (p *printer) flowStmt(st *FlowStmt, first bool) {
 // sortStepStmts returns the statements of a step in canonical order.
 func sortStepStmts(body []*StepStmt) []*StepStmt {
 	stmts := slices.Clone(body)
-	// A step with no rpc or await is a publish step: its first publish is
-	// its action and goes first.
+	// A step with no rpc, await or sleep is a publish step: its first
+	// publish is its action and goes first.
 	var action *StepStmt
-	if !slices.ContainsFunc(stmts, func(st *StepStmt) bool { return st.RPC != nil || st.Await != nil }) {
+	if !slices.ContainsFunc(stmts, func(st *StepStmt) bool { return st.RPC != nil || st.Await != nil || st.Sleep != nil }) {
 		if i := slices.IndexFunc(stmts, func(st *StepStmt) bool { return st.Publish != nil }); i >= 0 {
 			action = stmts[i]
 		}
@@ -199,7 +200,7 @@ func sortStepStmts(body []*StepStmt) []*StepStmt {
 
 func stepRank(st *StepStmt) int {
 	switch {
-	case st.RPC != nil, st.Await != nil:
+	case st.RPC != nil, st.Await != nil, st.Sleep != nil:
 		return 0
 	case st.Retry != nil:
 		return 1
@@ -246,6 +247,11 @@ func stepStmtString(st *StepStmt) string {
 			s += " (" + st.Publish.Payload.Value + ")"
 		}
 		return s
+	case st.Sleep != nil:
+		if st.Sleep.Until != nil {
+			return ident.KeywordSleep + " " + ident.KeywordUntil + " " + st.Sleep.Until.Value
+		}
+		return ident.KeywordSleep + " " + durationString(st.Sleep.Duration)
 	case st.Retry != nil:
 		return retryString(st.Retry)
 	case st.Timeout != nil:

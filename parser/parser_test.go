@@ -38,7 +38,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"unknown flow statement, nothing close", "flow A {\n    input S\n}", `2:5: expected flow statement or "}", found "input" (hint: a flow holds state, trigger, retry, timeout, deadline and step statements)`},
 		{"misspelt step statement", "flow A { step B { retries 3 } }", `1:19: expected step statement or "}", found "retries" (hint: did you mean "retry"?)`},
 		{"flow inside a flow", "flow A {\n    step B {}\nflow C {}", `3:1: expected flow statement or "}", found "flow" (hint: flows do not nest: is the "}" of the flow opened at line 1 missing?)`},
-		{"unknown step statement", "flow A {\n    step B {\n        call x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "call" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
+		{"unknown step statement", "flow A {\n    step B {\n        call x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "call" (hint: a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
 		{"rpc service", `flow A { step B { rpc 5 } }`, `1:23: expected service name, found number 5`},
 		{"rpc quoted service, no endpoint", `flow A { step B { rpc "X.Y" } }`, `1:29: expected endpoint string, found "}" (hint: write the endpoint in quotes, such as "Customer.Create")`},
 		{"rpc endpoint", `flow A { step B { rpc svc } }`, `1:27: expected endpoint string, found "}" (hint: write the endpoint in quotes, such as "Customer.Create")`},
@@ -53,6 +53,13 @@ func TestSyntaxErrors(t *testing.T) {
 		{"correlate without field", `flow A { step B { await t "e" correlate on order_id } }`, `1:44: expected step statement or "}", found "order_id" (hint: correlate names the state field first: correlate Field on path)`},
 		{"correlate path after timeout", `flow A { step B { await t "e" correlate X timeout 1h on order_id } }`, `1:66: expected "->", found "}" (hint: a transition is written on outcome -> Target)`},
 		{"publish event", `flow A { step B { publish t e } }`, `1:29: expected event name string, found "e" (hint: write the event name in quotes, such as "payment.succeeded")`},
+		{"sleep nothing", `flow A { step B { sleep } }`, `1:25: expected duration or "until", found "}" (hint: a sleep is written sleep 336h, or sleep until Field, a time.Time field of the state)`},
+		{"sleep number", `flow A { step B { sleep 14 } }`, `1:25: expected duration or "until", found number 14 (hint: add a unit: 14h, 14m or 14s)`},
+		{"sleep string", `flow A { step B { sleep "1h" } }`, `1:25: expected duration or "until", found string "1h" (hint: a sleep is written sleep 336h, or sleep until Field, a time.Time field of the state)`},
+		{"sleep misspelt until", `flow A { step B { sleep untill At } }`, `1:25: expected duration or "until", found "untill" (hint: did you mean "until"?)`},
+		{"sleep until nothing", `flow A { step B { sleep until } }`, `1:31: expected state field name, found "}" (hint: name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt)`},
+		{"sleep until a duration", `flow A { step B { sleep until 5h } }`, `1:31: expected state field name, found duration 5h (hint: name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt)`},
+		{"misspelt sleep", `flow A { step B { slep 1h } }`, `1:19: expected step statement or "}", found "slep" (hint: did you mean "sleep"?)`},
 		{"on arrow", `flow A { step B { on ok done } }`, `1:25: expected "->", found "done" (hint: a transition is written on outcome -> Target)`},
 		{"on target", `flow A { step B { on ok -> } }`, `1:28: expected target step name, done or fail, found "}"`},
 		{"on outcome", `flow A { step B { on -> C } }`, `1:22: expected outcome, found "->" (hint: outcomes are ok, error, timeout or one declared with outcomes)`},
@@ -70,7 +77,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"unclosed flow", "flow A {\n    step B {}\n", `3:1: expected "}", found end of file (hint: close the "{" opened at line 1, column 8)`},
 		{"step brace", `flow A { step B irreversible }`, `1:17: expected "{", found "irreversible"`},
 		{"nested step", "flow A {\n    step B {\n        step C {} } }", `3:9: expected step statement or "}", found "step" (hint: steps do not nest: is the "}" of the step opened at line 2 missing?)`},
-		{"nested braces", `flow A { step B {{ }}}`, `1:18: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
+		{"nested braces", `flow A { step B {{ }}}`, `1:18: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
 
 		// Lexical errors.
 		{"unterminated string", "flow A { trigger rpc \"Start\n}", `1:22: unterminated string (hint: close the string with " on the same line)`},
@@ -218,7 +225,7 @@ func TestTooManyTokens(t *testing.T) {
 func TestDeepNesting(t *testing.T) {
 	src := "flow A { step B " + strings.Repeat("{ ", 200_000)
 	_, diags := Parse("deep.flow", []byte(src))
-	want := `1:19: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`
+	want := `1:19: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`
 	if len(diags) != 1 || errString(diags[0]) != want {
 		t.Errorf("got %v\nwant %s", diags, want)
 	}

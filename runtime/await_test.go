@@ -435,6 +435,84 @@ func TestSleepSurvivesResume(t *testing.T) {
 	}
 }
 
+// Sleep until a time: one in the past wakes the run at once; the zero time
+// (a field never set) ends the step with the outcome error, routed by Next,
+// also when the run is resumed from the waiting history. Before, the run
+// waited forever: the zero Until meant no timer at all.
+func TestSleepUntilPastAndZero(t *testing.T) {
+	var at time.Time
+	sink := runtime.NewMemorySink()
+	steps := func() []*runtime.Step[order] {
+		return []*runtime.Step[order]{
+			runtime.NewSleepUntil("Remind", func(*order) time.Time { return at }, nil,
+				runtime.WithNext[order](runtime.OutcomeError, "Unset")),
+			route("Notify"), route("Unset")}
+	}
+	f, _ := orderFlow(t, newProbeSub(), sink, steps()...)
+
+	at = epoch.Add(-time.Hour)
+	res, err := f.Execute(context.Background(), order{})
+	if err != nil || res.Final != runtime.StateDone || res.State.Route != "Unset" {
+		t.Fatalf("past: %+v, %v", res, err)
+	}
+	if h := sink.History(res.RunID); h[0].Wait == nil || !h[0].Wait.Until.Equal(at) || h[1].To != "Remind:running" {
+		t.Errorf("past: history %+v", h)
+	}
+
+	at = time.Time{}
+	res, err = f.Execute(context.Background(), order{}, runtime.WithRunID("z1"))
+	if err != nil || res.Final != runtime.StateDone || res.State.Route != "Unset" {
+		t.Fatalf("zero: %+v, %v", res, err)
+	}
+	h := sink.History("z1")
+	if len(h) < 2 || h[1].From != "Remind:waiting" || h[1].To != "Unset:running" || h[1].Outcome != runtime.OutcomeError ||
+		!strings.Contains(h[1].Error, `step "Remind" sleeps until the zero time`) {
+		t.Fatalf("zero: history %+v", h)
+	}
+
+	// Resumed from the history that ends waiting: the same error.
+	sink2 := runtime.NewMemorySink()
+	if err := sink2.Emit(context.Background(), h[0]); err != nil {
+		t.Fatal(err)
+	}
+	f2, _ := orderFlow(t, newProbeSub(), sink2, steps()...)
+	run, err := f2.Resume(context.Background(), sink2.History("z1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := run.Wait(context.Background()); err != nil || res.State.Route != "Unset" {
+		t.Fatalf("resumed: %+v, %v", res, err)
+	}
+}
+
+// A step that only waits (no Exec: a sleep, an await that keeps no
+// payload) still publishes after it succeeds. Before, attempt1 returned ok
+// for a nil Exec before the publications ran, and they were dropped.
+func TestWaitOnlyStepPublishes(t *testing.T) {
+	bus := runtime.NewMemoryBus()
+	f := runtime.New[order]("Orders", runtime.WithSubscriber(bus), runtime.WithPublisher(bus), runtime.WithClock(runtime.NewAutoClock(epoch)))
+	err := f.Register(
+		runtime.NewSleep[order]("Pause", time.Nanosecond, nil, runtime.WithPublish[order]("mail", "paused", nil)),
+		runtime.NewAwait[order]("payments", "paid", nil, nil, 0, runtime.WithID[order]("Paid"),
+			runtime.WithPublish[order]("mail", "thanks", func(s *order) any { return s.OrderID })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Publish(context.Background(), "payments", "paid", map[string]int{"amount": 3}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.Execute(context.Background(), order{OrderID: "o-1"}); err != nil || res.Final != runtime.StateDone {
+		t.Fatalf("Execute = %+v, %v", res, err)
+	}
+	var got []string
+	for _, m := range bus.Published() {
+		got = append(got, m.Topic+" "+m.Event+" "+string(m.Payload))
+	}
+	if diff := cmp.Diff([]string{`payments paid {"amount":3}`, "mail paused null", `mail thanks "o-1"`}, got); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+}
+
 // A flow that awaits, calls or publishes without the Subscriber, Caller or
 // Publisher it needs is refused when defined, naming the steps.
 func TestRegisterNeedsItsParts(t *testing.T) {

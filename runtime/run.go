@@ -407,7 +407,7 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 // the attempt succeeds.
 func (r *Run[S]) attempt1(d *stepDef[S], timeout time.Duration) (Outcome, error) {
 	r.clean = false
-	if d.Exec == nil { // a step that only waits
+	if d.Exec == nil && len(d.Publish) == 0 { // a step that only waits
 		return OutcomeOK, nil
 	}
 	if timeout > 0 {
@@ -526,14 +526,17 @@ func (r *Run[S]) abandoned(d *stepDef[S], timeout time.Duration) {
 	}
 }
 
-// exec runs Exec and the step's publications, turning a panic into an error.
+// exec runs Exec (none for a step that only waits) and the step's
+// publications, turning a panic into an error.
 func (d *stepDef[S]) exec(ctx context.Context, s *S, pub Publisher) (out Outcome, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			out, err = "", &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	out, err = d.Exec(ctx, s)
+	if d.Exec != nil {
+		out, err = d.Exec(ctx, s)
+	}
 	if err != nil || len(d.Publish) == 0 {
 		return out, err
 	}

@@ -139,7 +139,9 @@ type Await[S any] struct {
 
 // Sleep is how long a sleeping step waits: For, counted from when the step
 // is entered, or until the time Until returns (read once, on entry). The
-// wake-up time is recorded in the run's history and kept by Resume.
+// wake-up time is recorded in the run's history and kept by Resume. A time
+// in the past wakes the run at once; the zero time (a time never set) ends
+// the step with the outcome "error".
 type Sleep[S any] struct {
 	For   time.Duration
 	Until func(s *S) time.Time

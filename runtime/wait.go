@@ -83,6 +83,14 @@ func (r *Run[S]) park() {
 	defer close(p.armed)
 
 	w := &p.wait
+	if d.Sleep != nil && w.Until.IsZero() {
+		// Sleep.Until gave the zero time: the time to wake at was never
+		// set. Without a time the run would wait for its deadline only,
+		// or forever; the step ends with the outcome error instead, after
+		// a Resume too (the recorded Wait has no Until either).
+		r.wake(p, wakeError, nil, Permanent(fmt.Errorf("runtime: step %q sleeps until the zero time: the time to wake at is not set", d.ID)))
+		return
+	}
 	at, kind := w.Deadline, wakeTimeout
 	if !w.Until.IsZero() && (w.Deadline.IsZero() || !w.Until.After(w.Deadline)) {
 		at, kind = w.Until, wakeTime

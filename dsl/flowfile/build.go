@@ -183,8 +183,13 @@ func (b *builder) duration(d *parser.Token) dsl.Duration {
 		if reason == "invalid duration "+strconv.Quote(d.Value) {
 			reason = "out of range"
 		}
-		b.errorf(tokenRange(d), "durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m",
-			"invalid duration %q: %s", d.Value, reason)
+		hint := "durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m"
+		if days, ok := strings.CutSuffix(d.Value, "d"); ok {
+			if n, err := strconv.Atoi(days); err == nil && n > 0 && n <= 1<<20 {
+				hint = fmt.Sprintf("durations use Go syntax, which has no days: %d days is %dh", n, 24*n)
+			}
+		}
+		b.errorf(tokenRange(d), hint, "invalid duration %q: %s", d.Value, reason)
 		return 0
 	}
 	return dsl.Duration(v)
@@ -218,7 +223,7 @@ func (b *builder) step(fs *parser.FlowStmt) *dsl.Step {
 	}
 	for _, st := range s.Body {
 		switch {
-		case st.RPC != nil, st.Await != nil:
+		case st.RPC != nil, st.Await != nil, st.Sleep != nil:
 			if action != nil {
 				b.errorf(rng(st.Pos, st.EndPos),
 					fmt.Sprintf("a step does one thing (its action is at line %d): move this one into a step of its own", action.Pos.Line),
@@ -272,6 +277,12 @@ func (b *builder) step(fs *parser.FlowStmt) *dsl.Step {
 	switch {
 	case action != nil && action.RPC != nil:
 		out.Action = b.rpc(action.RPC, rng(action.Pos, action.EndPos))
+	case action != nil && action.Sleep != nil:
+		sl := action.Sleep
+		out.Action = &dsl.Action{Kind: dsl.ActionSleep, Until: tokenIdent(sl.Until), Range: rng(action.Pos, action.EndPos)}
+		if sl.Duration != nil {
+			out.Action.Duration = b.duration(sl.Duration)
+		}
 	case action != nil:
 		a := action.Await
 		out.Action = &dsl.Action{

@@ -70,6 +70,12 @@ flow Pay {
         irreversible
     }
     step Tell { publish mail "paid" (Email) publish audit "told" }
+    step Remind {
+        publish mail "reminder" (Email)
+        sleep 336h
+        deadline 400h
+    }
+    step RemindAgain { sleep until RemindAt irreversible }
     step Decide {
         outcomes yes, no
         rollback Undecide
@@ -121,6 +127,16 @@ flow Pay {
 				Name:    "Tell",
 				Action:  &dsl.Action{Kind: dsl.ActionPublish, Topic: "mail", Event: "paid", Request: id("Email")},
 				Publish: []*dsl.Publication{{Topic: "audit", Event: "told"}},
+			}, {
+				// A sleep is the action: the publish is after it.
+				Name:     "Remind",
+				Action:   &dsl.Action{Kind: dsl.ActionSleep, Duration: dsl.Duration(336 * time.Hour)},
+				Deadline: dsl.Duration(400 * time.Hour),
+				Publish:  []*dsl.Publication{{Topic: "mail", Event: "reminder", Payload: id("Email")}},
+			}, {
+				Name:         "RemindAgain",
+				Action:       &dsl.Action{Kind: dsl.ActionSleep, Until: id("RemindAt")},
+				Irreversible: true,
 			}, {
 				Name:        "Decide",
 				Action:      &dsl.Action{Kind: dsl.ActionGo},
@@ -194,6 +210,16 @@ func TestBuildRanges(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("correlation ranges (-want +got):\n%s", diff)
 	}
+
+	// A sleep's range is its line; until's field is the name.
+	src = "flow S { step A { sleep 336h  irreversible }\nstep B { sleep   until At } }\n"
+	f = mustBuild(t, "r.flow", []byte(src))
+	a, b = f.Flows[0].Steps[0].Action, f.Flows[0].Steps[1].Action
+	got = []string{text(a.Range), text(b.Range), text(b.Until.Range)}
+	want = []string{"sleep 336h", "sleep   until At", "At"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sleep ranges (-want +got):\n%s", diff)
+	}
 }
 
 func TestBuildErrors(t *testing.T) {
@@ -215,6 +241,9 @@ func TestBuildErrors(t *testing.T) {
 		{"two flow timeouts", "timeout 1s timeout 2s", []string{`2:16: duplicate timeout in flow "F"`}},
 		{"two flow deadlines", "deadline 1s deadline 2s", []string{`2:17: duplicate deadline in flow "F"`}},
 		{"two actions", `step S { rpc a "A.B" await t "e" timeout 1s }`, []string{`2:26: step "S" has a second action`}},
+		{"sleep and rpc", `step S { sleep 1h rpc a "A.B" }`, []string{`2:23: step "S" has a second action`}},
+		{"two sleeps", `step S { sleep until At sleep 1h }`, []string{`2:29: step "S" has a second action`}},
+		{"sleep days", `step S { sleep 14d }`, []string{`2:20: invalid duration "14d": unknown unit "d"`}},
 		{"two step retries", "step S { retry 1 retry 2 }", []string{`2:22: duplicate retry in step "S"`}},
 		{"two step timeouts", "step S { timeout 1s timeout 1s }", []string{`2:25: duplicate timeout in step "S"`}},
 		{"two step deadlines", "step S { deadline 1s deadline 1s }", []string{`2:26: duplicate deadline in step "S"`}},
@@ -519,4 +548,24 @@ func FuzzBuild(f *testing.F) {
 			t.Fatalf("fmt changed the diagnostics: %v, then %v", diags, diags2)
 		}
 	})
+}
+
+// A bad value is left zero by Build, and what Check says of the zero (a
+// sleep that waits no time) would hide the cause on the same line: Load
+// drops Check's findings on a line where Build reported an error.
+func TestLoadReportsCauseNotConsequence(t *testing.T) {
+	src := "flow F {\n    step A { sleep 14d }\n    step B { sleep 0s }\n}\n"
+	_, ds := Load("c.flow", []byte(src), dsl.CheckOptions{})
+	ds.Sort()
+	var got []string
+	for _, d := range ds {
+		got = append(got, fmt.Sprintf("%d:%d: %s %s: %s", d.Range.Start.Line, d.Range.Start.Column, d.Severity, d.Code, d.Message))
+	}
+	want := []string{
+		`2:20: error syntax: invalid duration "14d": unknown unit "d"`,
+		`3:14: error sleep: sleep in step "B" waits no time`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
 }

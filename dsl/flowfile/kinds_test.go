@@ -12,20 +12,22 @@ import (
 	"github.com/flowgen/flowgen/parser"
 )
 
-// kindLines is one .flow action line per action kind, every field of the
-// kind written ("" for the Go step, which has no line). A kind added to
-// dsl's table without a line here fails TestKindsInGrammar.
-var kindLines = map[dsl.ActionKind]string{
-	dsl.ActionGo:      "",
-	dsl.ActionRPC:     `rpc customers "Customer.Create" (Customer) -> CustomerID`,
-	dsl.ActionAwait:   `await payments "payment.succeeded" -> Payment correlate CustomerID on "payment.customer" timeout 72h`,
-	dsl.ActionPublish: `publish billing "subscription.created" (SubscriptionID)`,
+// kindLines are the .flow action lines of each action kind, which
+// together write every field of the kind ("" for the Go step, which has
+// no line; a sleep has one of its two fields, so it has two lines). A
+// kind added to dsl's table without a line here fails TestKindsInGrammar.
+var kindLines = map[dsl.ActionKind][]string{
+	dsl.ActionGo:      {""},
+	dsl.ActionRPC:     {`rpc customers "Customer.Create" (Customer) -> CustomerID`},
+	dsl.ActionAwait:   {`await payments "payment.succeeded" -> Payment correlate CustomerID on "payment.customer" timeout 72h`},
+	dsl.ActionPublish: {`publish billing "subscription.created" (SubscriptionID)`},
+	dsl.ActionSleep:   {`sleep 336h`, `sleep until ReminderAt`},
 }
 
 // TestKindsInGrammar keeps the table of action kinds (dsl/kinds.go) and the
 // grammar (parser/ast.go) in step: every kind's keyword starts a step
-// statement, the line of each kind builds an action of that kind with
-// every field the table gives it, that action survives the JSON form,
+// statement, the lines of each kind build actions of that kind that
+// together set every field the table gives it, each survives the JSON form,
 // and its diagram label is the line as written (less an await's timeout,
 // which the diagram shows on a line of its own).
 func TestKindsInGrammar(t *testing.T) {
@@ -39,7 +41,7 @@ func TestKindsInGrammar(t *testing.T) {
 		t.Fatalf("no StepStmt rule in parser.EBNF():\n%s", parser.EBNF())
 	}
 	for _, k := range dsl.Kinds() {
-		line, ok := kindLines[k.Kind]
+		lines, ok := kindLines[k.Kind]
 		if !ok {
 			t.Errorf("kind %s: add an action line of it to kindLines", k.Kind)
 			continue
@@ -47,42 +49,61 @@ func TestKindsInGrammar(t *testing.T) {
 		if k.Keyword != "" && !strings.Contains(stepStmt, `("`+k.Keyword+`" `) {
 			t.Errorf("kind %s: the grammar's StepStmt has no statement starting with %q: %s", k.Kind, k.Keyword, stepStmt)
 		}
-		if !strings.HasPrefix(line, k.Keyword) {
-			t.Errorf("kind %s: line %q does not start with its keyword %q", k.Kind, line, k.Keyword)
-		}
-		src := "flow F {\n    state S\n    step A {\n        " + line + "\n        irreversible\n    }\n}\n"
-		f := mustBuild(t, "kinds.flow", []byte(src))
-		a := f.Flows[0].Steps[0].Action
-		if a.Kind != k.Kind {
-			t.Errorf("line %q builds a %s action, want %s", line, a.Kind, k.Kind)
-			continue
-		}
-		for _, kf := range k.Fields {
-			if a.StringField(kf.Field) == "" && a.IdentField(kf.Field) == nil && !(kf.Field == dsl.FieldTimeout && a.Timeout > 0) {
-				t.Errorf("kind %s: line %q leaves field %q unset: write every field of the kind", k.Kind, line, kf.Field)
+		written := map[dsl.ActionField]bool{}
+		for _, line := range lines {
+			for _, f := range kindLine(t, k, line) {
+				written[f] = true
 			}
 		}
-		if ds := dsl.Check(f, dsl.CheckOptions{}); len(ds) > 0 {
-			t.Errorf("kind %s: Check: %v", k.Kind, ds)
-		}
-		b, err := dsl.EncodeJSON(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		back, ds := dsl.DecodeJSON("kinds.json", b)
-		if len(ds) > 0 {
-			t.Fatalf("kind %s: DecodeJSON of\n%s: %v", k.Kind, b, ds)
-		}
-		if diff := cmp.Diff(a, back.Flows[0].Steps[0].Action, cmpopts.IgnoreTypes(diag.Range{})); diff != "" {
-			t.Errorf("kind %s: the JSON form changes the action (-flow +json):\n%s", k.Kind, diff)
-		}
-		label := a.Spec().Label(a, func(s string) string { return s })
-		want, _, _ := strings.Cut(line, " timeout ")
-		if k.Kind == dsl.ActionGo {
-			want = "go"
-		}
-		if label != want {
-			t.Errorf("kind %s: label %q, want %q", k.Kind, label, want)
+		for _, kf := range k.Fields {
+			if !written[kf.Field] {
+				t.Errorf("kind %s: no line of kindLines sets field %q: write every field of the kind", k.Kind, kf.Field)
+			}
 		}
 	}
+}
+
+// kindLine checks one action line of kind k and returns the fields it
+// sets.
+func kindLine(t *testing.T, k *dsl.KindSpec, line string) []dsl.ActionField {
+	t.Helper()
+	if !strings.HasPrefix(line, k.Keyword) {
+		t.Errorf("kind %s: line %q does not start with its keyword %q", k.Kind, line, k.Keyword)
+	}
+	src := "flow F {\n    state S\n    step A {\n        " + line + "\n        irreversible\n    }\n}\n"
+	f := mustBuild(t, "kinds.flow", []byte(src))
+	a := f.Flows[0].Steps[0].Action
+	if a.Kind != k.Kind {
+		t.Errorf("line %q builds a %s action, want %s", line, a.Kind, k.Kind)
+		return nil
+	}
+	var set []dsl.ActionField
+	for _, kf := range k.Fields {
+		if a.StringField(kf.Field) != "" || a.IdentField(kf.Field) != nil || a.DurationField(kf.Field) > 0 {
+			set = append(set, kf.Field)
+		}
+	}
+	if ds := dsl.Check(f, dsl.CheckOptions{}); len(ds) > 0 {
+		t.Errorf("kind %s: Check: %v", k.Kind, ds)
+	}
+	b, err := dsl.EncodeJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, ds := dsl.DecodeJSON("kinds.json", b)
+	if len(ds) > 0 {
+		t.Fatalf("kind %s: DecodeJSON of\n%s: %v", k.Kind, b, ds)
+	}
+	if diff := cmp.Diff(a, back.Flows[0].Steps[0].Action, cmpopts.IgnoreTypes(diag.Range{})); diff != "" {
+		t.Errorf("kind %s: the JSON form changes the action (-flow +json):\n%s", k.Kind, diff)
+	}
+	label := a.Spec().Label(a, func(s string) string { return s })
+	want, _, _ := strings.Cut(line, " timeout ")
+	if k.Kind == dsl.ActionGo {
+		want = "go"
+	}
+	if label != want {
+		t.Errorf("kind %s: label %q, want %q", k.Kind, label, want)
+	}
+	return set
 }

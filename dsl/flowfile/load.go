@@ -2,6 +2,7 @@ package flowfile
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -18,7 +19,10 @@ import (
 // then partial or empty, and checking it would report consequences (a
 // target "undefined" only because its step failed to parse) as if they
 // were mistakes. Build's errors (a bad duration, a duplicate statement)
-// leave a complete model, so Check still runs after them.
+// leave a complete model, so Check still runs after them; but a bad value
+// is left zero, and what Check says of a zero (a sleep that waits no
+// time) is the consequence: on a line where Build reported an error,
+// Check's findings are dropped, so the cause is the one line's report.
 //
 // The returned File is nil only when nothing could be read; callers must
 // not generate code when the list has errors.
@@ -35,5 +39,19 @@ func Load(filename string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.L
 	if f == nil {
 		return nil, ds
 	}
-	return f, append(ds, dsl.Check(f, opts)...)
+	cds := dsl.Check(f, opts)
+	if len(bds) > 0 {
+		type line struct {
+			file string
+			n    int
+		}
+		bad := make(map[line]bool, len(bds))
+		for _, d := range bds {
+			bad[line{d.Range.Start.File, d.Range.Start.Line}] = true
+		}
+		cds = slices.DeleteFunc(cds, func(d diag.Diagnostic) bool {
+			return d.Range.Start.Line > 0 && bad[line{d.Range.Start.File, d.Range.Start.Line}]
+		})
+	}
+	return f, append(ds, cds...)
 }

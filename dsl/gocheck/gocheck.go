@@ -23,6 +23,11 @@
 //     "field-type"): the generated code converts it with string(...).
 //     fmt.Stringer is not accepted, because a method may depend on state
 //     that is not yet set when the await starts.
+//   - The field of `sleep until Field` must be a time.Time (code
+//     "field-type"): the generated code passes it to the runtime as one.
+//     Not a *time.Time: the generator reads no Go types, so it cannot
+//     tell the two apart, and a zero time.Time already says "not set"
+//     (the runtime ends such a sleep with the outcome error).
 //   - Fields that carry requests, responses and payloads must be
 //     encodable as JSON: no channels, functions, complex numbers or
 //     unsafe pointers (code "field-type").
@@ -285,6 +290,19 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		return d.WithHint("remove the `json:\"-\"` tag"), true
 	}
 	ft := v.Type()
+	if ref.Role == dsl.RoleUntil {
+		if isTime(ft) {
+			return diag.Diagnostic{}, false
+		}
+		if b, ok := ft.Underlying().(*types.Basic); ok && b.Kind() == types.Invalid {
+			return diag.Diagnostic{}, false // a type error already reported by the compiler
+		}
+		d := diag.Errorf(id.Range, "field-type", "sleep until field %q has type %s; it must be time.Time", id.Name, types.TypeString(ft, types.RelativeTo(pkg)))
+		if p, ok := ft.(*types.Pointer); ok && isTime(p.Elem()) {
+			return d.WithHint("declare it as time.Time: its zero value says the time is not set (the sleep then ends with the outcome error)"), true
+		}
+		return d.WithHint("declare the field as time.Time: it holds when the run wakes"), true
+	}
 	if ref.Role == dsl.RoleCorrelate {
 		if b, ok := ft.Underlying().(*types.Basic); !ok || b.Info()&types.IsString == 0 {
 			if ok && b.Kind() == types.Invalid {
@@ -300,6 +318,13 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 			WithHint("use data types for fields the flow sends, receives or stores"), true
 	}
 	return diag.Diagnostic{}, false
+}
+
+// isTime reports whether t is time.Time itself (not a type defined on it,
+// which would lose its JSON methods).
+func isTime(t types.Type) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time"
 }
 
 // unencodable says why t cannot be JSON-encoded at the top level, or "".

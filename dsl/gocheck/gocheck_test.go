@@ -200,3 +200,50 @@ func TestIsGenerated(t *testing.T) {
 		}
 	}
 }
+
+// The field of `sleep until Field` must exist and be a time.Time.
+func TestSleepUntilField(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+import "time"
+
+type RemindState struct {
+	At       time.Time
+	AtPtr    *time.Time
+	AtString string
+	Mine     MyTime
+	Alias    TimeAlias
+	Embedded
+}
+
+type MyTime time.Time
+
+type TimeAlias = time.Time
+
+type Embedded struct{ Promoted time.Time }
+`,
+	})
+	src := `flow Remind {
+    state RemindState
+    step A { sleep until At }
+    step B { sleep until Alias }
+    step C { sleep until Promoted }
+    step D { sleep until AtPtr }
+    step E { sleep until AtString }
+    step F { sleep until Mine }
+    step G { sleep until at }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`6:26: error field-type: sleep until field "AtPtr" has type *time.Time; it must be time.Time [hint: declare it as time.Time: its zero value says the time is not set (the sleep then ends with the outcome error)]`,
+		`7:26: error field-type: sleep until field "AtString" has type string; it must be time.Time [hint: declare the field as time.Time: it holds when the run wakes]`,
+		`8:26: error field-type: sleep until field "Mine" has type MyTime; it must be time.Time [hint: declare the field as time.Time: it holds when the run wakes]`,
+		`9:26: error state-field: state type "RemindState" has no field "at" [hint: did you mean "At"?]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}

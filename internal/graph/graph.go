@@ -7,7 +7,7 @@
 //
 //   - a start arrow into the first step, labelled with the flow's triggers;
 //   - one state per step, labelled with its name, its action in .flow syntax
-//     (rpc, await, publish, or "go" for a Go step), its effective retry,
+//     (rpc, await, publish, sleep, or "go" for a Go step), its effective retry,
 //     per-attempt timeout and deadline, its rollback, publications and
 //     irreversible mark;
 //   - one transition per target, labelled with every outcome that goes there

@@ -80,4 +80,8 @@ const (
 	KeywordRPC     = "rpc"
 	KeywordAwait   = "await"
 	KeywordPublish = "publish"
+	KeywordSleep   = "sleep"
 )
+
+// KeywordUntil follows KeywordSleep in `sleep until Field`.
+const KeywordUntil = "until"

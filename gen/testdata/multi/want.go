@@ -28,8 +28,8 @@ const (
 	CancelStepRefund = "Refund"
 )
 
-// CancelHandlers is empty: every step of flow Cancel is an rpc, await or
-// publish. Pass nil to NewCancelFlow.
+// CancelHandlers is empty: every step of flow Cancel is an rpc, await,
+// publish or sleep. Pass nil to NewCancelFlow.
 type CancelHandlers interface{}
 
 // CancelFlow is flow Cancel of input.flow: one definition that runs any
