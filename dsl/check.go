@@ -223,8 +223,8 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 				WithHint("add `timeout <duration>` to the %s line, such as `timeout 72h`, and handle it with `on timeout -> <Step>`", kw))
 		}
 		if r := f.RetryFor(s); r.Attempts > 1 {
-			c.add(diag.Warnf(pick(r.Range, ar), "await-retry", "%s in step %q is tried %d times: each attempt waits its full timeout again", kw, s.Name, r.Attempts).
-				WithHint("remove the step's retry and make the %s's timeout as long as the whole wait should be", kw))
+			c.add(diag.Warnf(pick(r.Range, ar), "await-retry", "%s in step %q has retry %d, which never retries the wait: only what runs after the event came (storing its payload, the step's publications)", kw, s.Name, r.Attempts).
+				WithHint("to wait longer, lengthen the %s's timeout; keep the retry only for the step's publications", kw))
 		}
 	}
 	if s.Spec().Has(FieldCorrelateOn) {

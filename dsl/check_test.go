@@ -181,7 +181,7 @@ func TestCheck(t *testing.T) {
 				step("X", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 1}`))),
 			want: []string{
 				`$.flows[0].steps[0].action: error await-no-timeout: await in step "W" has no timeout: a run could wait forever [hint: add ` + "`timeout <duration>`" + ` to the await line, such as ` + "`timeout 72h`" + `, and handle it with ` + "`on timeout -> <Step>`" + `]`,
-				`$.flows[0].steps[1].retry: warning await-retry: await in step "V" is tried 2 times: each attempt waits its full timeout again [hint: remove the step's retry and make the await's timeout as long as the whole wait should be]`,
+				`$.flows[0].steps[1].retry: warning await-retry: await in step "V" has retry 2, which never retries the wait: only what runs after the event came (storing its payload, the step's publications) [hint: to wait longer, lengthen the await's timeout; keep the retry only for the step's publications]`,
 			},
 		},
 		{
