@@ -95,6 +95,9 @@ type Options struct {
 	// a file. Without one the HTTP API is open to whoever reaches it: bind
 	// it to loopback, or put access control in front of it.
 	Authorizer Authorizer
+	// MaxBody caps the request bodies of Handler, in bytes: a larger one
+	// answers 413. Default MaxBody (1 MiB).
+	MaxBody int64
 	// Logger receives what is not an event: failed deliveries, runs that
 	// cannot resume. Default: discard.
 	Logger *slog.Logger

@@ -14,7 +14,8 @@ import (
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
-// MaxBody caps request bodies of the HTTP API.
+// MaxBody is the default cap of request bodies of the HTTP API
+// (Options.MaxBody): a larger body answers 413.
 const MaxBody = 1 << 20
 
 // Handler returns the engine's HTTP/JSON API:
@@ -119,13 +120,22 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// readBody reads a JSON body of at most MaxBody bytes; empty is allowed.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+// maxBody is the cap of request bodies: Options.MaxBody, or MaxBody.
+func (e *Engine) maxBody() int64 {
+	if e.opts.MaxBody > 0 {
+		return e.opts.MaxBody
+	}
+	return MaxBody
+}
+
+// readBody reads a JSON body of at most maxBody bytes; empty is allowed.
+func (e *Engine) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	limit := e.maxBody()
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body larger than %d bytes", MaxBody), nil)
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body larger than %d bytes", limit), nil)
 		} else {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("reading request body: %v", err), nil)
 		}
@@ -187,7 +197,7 @@ func (e *Engine) httpStartRPC(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry) {
-	body, ok := readBody(w, r)
+	body, ok := e.readBody(w, r)
 	if !ok {
 		return
 	}
@@ -305,7 +315,7 @@ func (e *Engine) httpAbort(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
+	body, ok := e.readBody(w, r)
 	if !ok {
 		return
 	}
@@ -381,7 +391,7 @@ func (e *Engine) httpGetFlow(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
+	body, ok := e.readBody(w, r)
 	if !ok {
 		return
 	}

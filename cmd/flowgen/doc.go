@@ -12,7 +12,7 @@
 //	flowgen runs -store DIR [-flow NAME] [-status STATE] [-json]
 //	flowgen history -store DIR [-json] RUN
 //	flowgen inbox -store DIR [-topic T] [-event E] [-state STATE] [-json]
-//	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-tokens FILE] [-insecure] [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID]
+//	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-tokens FILE] [-insecure] [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [limits]
 //	flowgen version
 //	flowgen help [verb]
 //
@@ -139,6 +139,8 @@
 //
 //	flowgen serve -store DIR [-flows DIR] [-addr 127.0.0.1:8080] [-tokens FILE] [-insecure]
 //	        [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID]
+//	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
+//	        [-max-header-bytes 65536] [-max-body 1048576]
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
 // in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
@@ -185,6 +187,14 @@
 // speak HTTPS (TLS 1.2 or later); SIGHUP re-reads them, for renewed
 // certificates. Or keep serve on loopback behind a reverse proxy that ends
 // TLS, and still give it -tokens: docs/engine.md shows the setup.
+//
+// Limits. A client has -read-header-timeout (10s) to send a request's
+// headers and -read-timeout (30s) to send all of it, body included; a
+// slower one is cut off. An answer must be written within -write-timeout
+// (60s) of the end of the headers, and a keep-alive connection idle for
+// -idle-timeout (60s) is closed. Headers over -max-header-bytes (64 KiB)
+// answer 431, bodies over -max-body (1 MiB) 413. Each must be positive
+// (else exit 2). docs/engine.md lists every limit of the engine.
 //
 // # Exit status
 //

@@ -74,6 +74,8 @@ the key pair; a bad one is logged and the old one stays.`,
 		tlsKey := fs.String("tls-key", "", "TLS private key `FILE` (PEM, with -tls-cert)")
 		natsURL := fs.String("nats", "", "NATS server URL: use JetStream as the broker instead of the in-process one")
 		id := fs.String("id", "serve", "engine ID (names its durable event consumer)")
+		var lim serverLimits
+		lim.flags(fs)
 		var services serviceFlags
 		fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
 		return func(e *env, args []string) int {
@@ -86,6 +88,9 @@ the key pair; a bad one is logged and the old one stays.`,
 			if (*tlsCert == "") != (*tlsKey == "") {
 				return usageError(e, "-tls-cert and -tls-key go together")
 			}
+			if err := lim.check(); err != nil {
+				return usageError(e, "%v", err)
+			}
 			if err := checkExposure(*addr, *tokens != "", *insecure); err != nil {
 				return usageError(e, "%v", err)
 			}
@@ -94,7 +99,7 @@ the key pair; a bad one is logged and the old one stays.`,
 			err := serve(ctx, serveConfig{
 				store: *dir, flows: *flows, addr: *addr, nats: *natsURL, id: *id,
 				tokens: *tokens, insecure: *insecure, tlsCert: *tlsCert, tlsKey: *tlsKey,
-				services: services, stderr: e.stderr,
+				services: services, limits: lim, stderr: e.stderr,
 			}, nil)
 			if err != nil {
 				var le *loadError
@@ -137,7 +142,73 @@ type serveConfig struct {
 	insecure                     bool   // -insecure: open on an address that is not loopback
 	tlsCert, tlsKey              string
 	services                     map[string]string
+	limits                       serverLimits // zero fields: the defaults
 	stderr                       io.Writer
+}
+
+// The defaults of serve's HTTP server limits (docs/engine.md#limits).
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = 30 * time.Second
+	defaultWriteTimeout      = 60 * time.Second
+	defaultIdleTimeout       = 60 * time.Second
+	defaultMaxHeaderBytes    = 64 << 10
+)
+
+// serverLimits are the HTTP server's timeouts and sizes; a zero field
+// takes its default.
+type serverLimits struct {
+	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
+	maxHeaderBytes                                            int
+	maxBody                                                   int64
+}
+
+func (l *serverLimits) flags(fs *flag.FlagSet) {
+	fs.DurationVar(&l.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time a client has to send a request's headers")
+	fs.DurationVar(&l.readTimeout, "read-timeout", defaultReadTimeout, "time a client has to send a whole request, body included; a slower one is cut off")
+	fs.DurationVar(&l.writeTimeout, "write-timeout", defaultWriteTimeout, "time to answer a request, from the end of its headers")
+	fs.DurationVar(&l.idleTimeout, "idle-timeout", defaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed")
+	fs.IntVar(&l.maxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request header, in bytes")
+	fs.Int64Var(&l.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
+}
+
+// check refuses limits that would disable themselves: each must be positive.
+func (l serverLimits) check() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read-header-timeout", l.readHeaderTimeout}, {"read-timeout", l.readTimeout}, {"write-timeout", l.writeTimeout}, {"idle-timeout", l.idleTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("-%s must be positive, found %v", d.name, d.v)
+		}
+	}
+	if l.maxHeaderBytes <= 0 {
+		return fmt.Errorf("-max-header-bytes must be positive, found %d", l.maxHeaderBytes)
+	}
+	if l.maxBody <= 0 {
+		return fmt.Errorf("-max-body must be positive, found %d", l.maxBody)
+	}
+	return nil
+}
+
+// withDefaults fills the zero fields with the defaults.
+func (l serverLimits) withDefaults() serverLimits {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.readHeaderTimeout, defaultReadHeaderTimeout)
+	def(&l.readTimeout, defaultReadTimeout)
+	def(&l.writeTimeout, defaultWriteTimeout)
+	def(&l.idleTimeout, defaultIdleTimeout)
+	if l.maxHeaderBytes <= 0 {
+		l.maxHeaderBytes = defaultMaxHeaderBytes
+	}
+	if l.maxBody <= 0 {
+		l.maxBody = engine.MaxBody
+	}
+	return l
 }
 
 // checkExposure refuses to serve the API open (without tokens) on an
@@ -248,6 +319,7 @@ func printDiags(e *env, ds diag.List) {
 // address.
 func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error {
 	log := slog.New(slog.NewTextHandler(cfg.stderr, nil))
+	lim := cfg.limits.withDefaults()
 	var rl reloadable
 	if cfg.tokens != "" {
 		a, err := engine.NewTokenAuth(cfg.tokens)
@@ -271,7 +343,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	}
 	defer st.Close()
 	// The store keeps the inbox too (flowgen inbox -store DIR).
-	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log,
+	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody,
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
 		// command links the parser anyway; an embedded engine loads JSON.
 		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
@@ -332,10 +404,13 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	// and it reads and changes nothing. Its body must be JSON, like the API's.
 	mux.Handle("POST /echo/{endpoint}", engine.RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.Copy(w, http.MaxBytesReader(w, r.Body, engine.MaxBody))
+		_, _ = io.Copy(w, http.MaxBytesReader(w, r.Body, lim.maxBody))
 	})))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)} // TLS handshake errors, among others
+	srv := &http.Server{Handler: mux,
+		ReadHeaderTimeout: lim.readHeaderTimeout, ReadTimeout: lim.readTimeout,
+		WriteTimeout: lim.writeTimeout, IdleTimeout: lim.idleTimeout,
+		MaxHeaderBytes: lim.maxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn)} // TLS handshake errors, among others
 	stopWatch := rl.watch(log)
 	defer stopWatch()
 	errc := make(chan error, 1)

@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// closedWithin reads conn until it is closed by the server and returns how
+// long that took, failing if it is still open after max.
+func closedWithin(t *testing.T, conn net.Conn, r io.Reader, max time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	_ = conn.SetReadDeadline(start.Add(max))
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatalf("the server did not close the connection within %v: %v", max, err)
+	}
+	return time.Since(start)
+}
+
+// dialServe starts serve with lim and opens a connection to it; both end
+// with the test.
+func dialServe(t *testing.T, lim serverLimits) net.Conn {
+	t.Helper()
+	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), addr: "127.0.0.1:0", limits: lim})
+	t.Cleanup(stop)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// A client that sends its body too slowly is cut off after -read-timeout.
+func TestServeReadTimeoutCutsSlowBody(t *testing.T) {
+	conn := dialServe(t, serverLimits{readTimeout: 300 * time.Millisecond})
+	// 1000 bytes announced, 10 sent, then nothing.
+	_, err := io.WriteString(conn, "POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n\"abcdefgh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := closedWithin(t, conn, conn, 5*time.Second)
+	if took < 200*time.Millisecond {
+		t.Errorf("cut off after %v, before the read timeout", took)
+	}
+}
+
+// A keep-alive connection left idle is closed after -idle-timeout.
+func TestServeIdleTimeoutClosesKeepAlive(t *testing.T) {
+	conn := dialServe(t, serverLimits{idleTimeout: 300 * time.Millisecond})
+	if _, err := io.WriteString(conn, "GET /flows HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("GET /flows: %d, close %v", resp.StatusCode, resp.Close)
+	}
+	took := closedWithin(t, conn, br, 5*time.Second)
+	if took < 200*time.Millisecond {
+		t.Errorf("closed after %v, before the idle timeout", took)
+	}
+}
+
+// Headers beyond -max-header-bytes answer 431; a body beyond -max-body 413.
+func TestServeSizeLimits(t *testing.T) {
+	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), addr: "127.0.0.1:0",
+		limits: serverLimits{maxHeaderBytes: 1 << 10, maxBody: 100}})
+	defer stop()
+	req, _ := http.NewRequest("GET", url+"/flows", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 8<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("8 KiB of headers: %d, want 431", resp.StatusCode)
+	}
+	body := `{"a": "` + strings.Repeat("x", 200) + `"}`
+	resp, err = http.Post(url+"/events/t/e", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST /events/t/e of %d bytes: %d, want 413", len(body), resp.StatusCode)
+	}
+}
+
+func TestServeLimitFlagErrors(t *testing.T) {
+	for _, args := range [][]string{{"-read-timeout", "0s"}, {"-idle-timeout", "-1s"}, {"-max-body", "0"}, {"-max-header-bytes", "0"}} {
+		var stdout, stderr strings.Builder
+		code := Main(append([]string{"serve", "-store", t.TempDir(), "-addr", "127.0.0.1:0"}, args...), nil, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), args[0]) {
+			t.Errorf("serve %v: exit %d, %q; want 2 naming %s", args, code, stderr.String(), args[0])
+		}
+	}
+}
