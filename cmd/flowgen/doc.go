@@ -140,7 +140,7 @@
 //	flowgen serve -store DIR [-flows DIR] [-addr 127.0.0.1:8080] [-tokens FILE] [-insecure]
 //	        [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID]
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
-//	        [-max-header-bytes 65536] [-max-body 1048576]
+//	        [-max-header-bytes 65536] [-max-body 1048576] [-service-conns 64]
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
 // in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
@@ -193,8 +193,10 @@
 // slower one is cut off. An answer must be written within -write-timeout
 // (60s) of the end of the headers, and a keep-alive connection idle for
 // -idle-timeout (60s) is closed. Headers over -max-header-bytes (64 KiB)
-// answer 431, bodies over -max-body (1 MiB) 413. Each must be positive
-// (else exit 2). docs/engine.md lists every limit of the engine.
+// answer 431, bodies over -max-body (1 MiB) 413. rpc steps open at most
+// -service-conns (64) connections to each service host; more calls wait
+// for one. Each must be positive (else exit 2). docs/engine.md lists every
+// limit of the engine.
 //
 // # Exit status
 //

@@ -10,6 +10,14 @@
 // across retries and after a restart, so a service can drop duplicates.
 // Timeouts come from ctx (the runtime sets the step's per-attempt
 // deadline on it).
+//
+// A Caller owns one HTTP client, shared by all its calls: share the Caller
+// (an engine has one). Its transport bounds the connections to each host
+// (Limits, WithLimits). It follows a redirect only to the same scheme and
+// host (a redirect elsewhere is a permanent error, ErrRedirect: the body
+// and the Idempotency-Key never reach another host), and an endpoint is one
+// escaped path segment under the service's base URL: it cannot leave it
+// (".." and "." are refused, "/", "?" and "#" are escaped).
 package httpcall
 
 import (
@@ -19,9 +27,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -53,20 +64,134 @@ func (s Static) Resolve(_ context.Context, service string) (string, error) {
 type Caller struct {
 	resolver Resolver
 	client   *http.Client
+	limits   Limits
 	path     func(endpoint string) string
 	header   http.Header
+}
+
+// Limits bound a Caller's connections and waits. A zero field takes its
+// default (DefaultLimits); a negative one means no limit.
+type Limits struct {
+	// MaxConnsPerHost caps the connections open to one host (a service's
+	// instance, host:port), in use or idle; calls beyond wait for one.
+	// Default 64.
+	MaxConnsPerHost int
+	// MaxIdleConnsPerHost is how many idle connections to one host are
+	// kept for reuse. Default 64.
+	MaxIdleConnsPerHost int
+	// MaxIdleConns caps the idle connections to all hosts. Default 1024.
+	MaxIdleConns int
+	// IdleConnTimeout closes a connection idle that long. Default 90s.
+	IdleConnTimeout time.Duration
+	// DialTimeout bounds opening a TCP connection. Default 5s.
+	DialTimeout time.Duration
+	// TLSHandshakeTimeout bounds a TLS handshake. Default 5s.
+	TLSHandshakeTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the response's headers
+	// once the request is sent. Default: none (-1), the step's
+	// per-attempt timeout bounds the call.
+	ResponseHeaderTimeout time.Duration
+	// MaxResponseBytes caps the response body read. Default 16 MiB.
+	MaxResponseBytes int64
+}
+
+// DefaultLimits are the limits of a Caller made without WithLimits.
+var DefaultLimits = Limits{
+	MaxConnsPerHost:       64,
+	MaxIdleConnsPerHost:   64,
+	MaxIdleConns:          1024,
+	IdleConnTimeout:       90 * time.Second,
+	DialTimeout:           5 * time.Second,
+	TLSHandshakeTimeout:   5 * time.Second,
+	ResponseHeaderTimeout: -1,
+	MaxResponseBytes:      16 << 20,
+}
+
+// withDefaults fills the zero fields from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	or := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	ord := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	or(&l.MaxConnsPerHost, d.MaxConnsPerHost)
+	or(&l.MaxIdleConnsPerHost, d.MaxIdleConnsPerHost)
+	or(&l.MaxIdleConns, d.MaxIdleConns)
+	ord(&l.IdleConnTimeout, d.IdleConnTimeout)
+	ord(&l.DialTimeout, d.DialTimeout)
+	ord(&l.TLSHandshakeTimeout, d.TLSHandshakeTimeout)
+	ord(&l.ResponseHeaderTimeout, d.ResponseHeaderTimeout)
+	if l.MaxResponseBytes == 0 {
+		l.MaxResponseBytes = d.MaxResponseBytes
+	}
+	return l
+}
+
+// nonNeg maps "no limit" (negative) to the zero the http package takes
+// for it.
+func nonNeg[T int | time.Duration](v T) T { return max(v, 0) }
+
+// Client returns an HTTP client whose transport has the limits l (zero
+// fields: the defaults) and that follows redirects only to the same scheme
+// and host. New makes its client so, unless WithClient gives another.
+func Client(l Limits) *http.Client {
+	l = l.withDefaults()
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: nonNeg(l.DialTimeout), KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxConnsPerHost:       nonNeg(l.MaxConnsPerHost),
+		MaxIdleConnsPerHost:   nonNeg(l.MaxIdleConnsPerHost),
+		MaxIdleConns:          nonNeg(l.MaxIdleConns),
+		IdleConnTimeout:       nonNeg(l.IdleConnTimeout),
+		TLSHandshakeTimeout:   nonNeg(l.TLSHandshakeTimeout),
+		ResponseHeaderTimeout: nonNeg(l.ResponseHeaderTimeout),
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{Transport: tr, CheckRedirect: SameHostRedirect}
+}
+
+// ErrRedirect is returned (permanent) for a redirect to another scheme or
+// host than the request's, which the Caller does not follow.
+var ErrRedirect = errors.New("httpcall: redirect to another host refused")
+
+// SameHostRedirect is an http.Client CheckRedirect that follows at most 10
+// redirects, each to the scheme and host of the first request, and refuses
+// any other (ErrRedirect) before anything is sent there.
+func SameHostRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+		return fmt.Errorf("%w: %s redirects to %s://%s", ErrRedirect, first.Redacted(), req.URL.Scheme, req.URL.Host)
+	}
+	if len(via) >= 10 {
+		return errors.New("httpcall: stopped after 10 redirects")
+	}
+	return nil
 }
 
 // Option configures a Caller.
 type Option func(*Caller)
 
-// WithClient sets the HTTP client (default: http.DefaultClient; timeouts
-// come from the step's context either way).
+// WithClient sets the HTTP client (default: Client(limits); timeouts come
+// from the step's context either way). Its transport and CheckRedirect are
+// then its own: use Client or SameHostRedirect to keep the defaults' bounds.
 func WithClient(c *http.Client) Option { return func(x *Caller) { x.client = c } }
 
+// WithLimits sets the limits of the Caller's client and responses (zero
+// fields: DefaultLimits).
+func WithLimits(l Limits) Option { return func(x *Caller) { x.limits = l } }
+
 // WithPath sets how an endpoint becomes the URL path under the base URL
-// (default: "/" + the endpoint, escaped: "Customer.Create" ->
-// "/Customer.Create").
+// (default: "/" + the endpoint, escaped as one path segment:
+// "Customer.Create" -> "/Customer.Create", "a/b" -> "/a%2Fb"). Whatever it
+// returns, a URL whose path leaves the base URL's path, or whose scheme or
+// host differ, is refused (permanent).
 func WithPath(fn func(endpoint string) string) Option { return func(x *Caller) { x.path = fn } }
 
 // WithHeader adds a header to every request (authentication, tracing).
@@ -76,12 +201,44 @@ func WithHeader(key, value string) Option {
 
 // New returns a Caller that finds services through r.
 func New(r Resolver, opts ...Option) *Caller {
-	c := &Caller{resolver: r, client: http.DefaultClient, header: http.Header{},
+	c := &Caller{resolver: r, header: http.Header{},
 		path: func(ep string) string { return "/" + url.PathEscape(ep) }}
 	for _, o := range opts {
 		o(c)
 	}
+	c.limits = c.limits.withDefaults()
+	if c.client == nil {
+		c.client = Client(c.limits)
+	}
 	return c
+}
+
+// ErrEndpoint is returned (permanent) for an endpoint that would leave the
+// service's base URL.
+var ErrEndpoint = errors.New("httpcall: endpoint outside the service's base URL")
+
+// target returns the URL of endpoint under base, or ErrEndpoint if it
+// would not be under it.
+func (c *Caller) target(base, endpoint string) (string, error) {
+	switch endpoint {
+	case "", ".", "..":
+		return "", fmt.Errorf("%w: %q", ErrEndpoint, endpoint)
+	}
+	bu, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("base URL %q: %w", base, err)
+	}
+	u := strings.TrimSuffix(base, "/") + c.path(endpoint)
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	dir := strings.TrimSuffix(path.Clean("/"+bu.Path), "/") + "/"
+	p := path.Clean("/" + pu.Path)
+	if pu.Scheme != bu.Scheme || pu.Host != bu.Host || !strings.HasPrefix(p+"/", dir) || p+"/" == dir {
+		return "", fmt.Errorf("%w: %q is %s, outside %s", ErrEndpoint, endpoint, pu.Redacted(), bu.Redacted())
+	}
+	return u, nil
 }
 
 // StatusError is the error of a non-2xx answer.
@@ -114,7 +271,10 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	if err != nil {
 		return runtime.Permanent(fmt.Errorf("encoding request to %s %s: %w", service, endpoint, err))
 	}
-	u := strings.TrimSuffix(base, "/") + c.path(endpoint)
+	u, err := c.target(base, endpoint)
+	if err != nil {
+		return runtime.Permanent(fmt.Errorf("%s %s: %w", service, endpoint, err))
+	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return runtime.Permanent(fmt.Errorf("%s %s: %w", service, endpoint, err))
@@ -133,10 +293,17 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return fmt.Errorf("%s %s: %w", service, endpoint, context.Cause(ctx))
 		}
+		if errors.Is(err, ErrRedirect) {
+			return runtime.Permanent(fmt.Errorf("%s %s: %w", service, endpoint, err))
+		}
 		return fmt.Errorf("%s %s: %w", service, endpoint, err)
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	var r io.Reader = res.Body
+	if c.limits.MaxResponseBytes > 0 {
+		r = io.LimitReader(r, c.limits.MaxResponseBytes)
+	}
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return fmt.Errorf("%s %s: reading response: %w", service, endpoint, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,5 +130,122 @@ func TestCallerSendsIdempotencyKeyAcrossRetries(t *testing.T) {
 	a, b := <-seen, <-seen
 	if a != "run1/Customer.Create" || a != b {
 		t.Fatalf("keys %q %q", a, b)
+	}
+}
+
+// A redirect to another host is refused before anything is sent there; one
+// to the same host is followed.
+func TestCallerRefusesRedirectToAnotherHost(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.Write([]byte(`{}`))
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/Away":
+			http.Redirect(w, r, other.URL+"/Steal", http.StatusTemporaryRedirect)
+		case "/Moved":
+			http.Redirect(w, r, "/Here", http.StatusPermanentRedirect)
+		case "/Here":
+			if r.Header.Get("Idempotency-Key") != "k" {
+				http.Error(w, "no key", http.StatusBadRequest)
+				return
+			}
+			io.Copy(w, r.Body)
+		}
+	}))
+	defer srv.Close()
+	c := New(Static{"svc": srv.URL}, WithHeader("Idempotency-Key", "k"))
+	ctx := context.Background()
+	err := c.Call(ctx, "svc", "Away", map[string]int{"secret": 1}, nil)
+	if !errors.Is(err, ErrRedirect) || !runtime.IsPermanent(err) {
+		t.Fatalf("redirect to another host: %v, want a permanent ErrRedirect", err)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Fatalf("the other host got %d requests", n)
+	}
+	var out map[string]int
+	if err := c.Call(ctx, "svc", "Moved", map[string]int{"a": 1}, &out); err != nil || out["a"] != 1 {
+		t.Fatalf("redirect on the same host: %v %v", out, err)
+	}
+}
+
+// An endpoint is one path segment under the service's base path: ".."
+// cannot climb out of it, even escaped (a server that decodes and cleans
+// the path would), and "/", "?", "#" are escaped.
+func TestCallerEndpointStaysUnderBasePath(t *testing.T) {
+	var mu sync.Mutex
+	var uris []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		uris = append(uris, r.RequestURI)
+		mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c := New(Static{"svc": srv.URL + "/api/v1/"})
+	for _, ep := range []string{"..", ".", "", "../admin", "a/../../b"} {
+		err := c.Call(context.Background(), "svc", ep, nil, nil)
+		if !errors.Is(err, ErrEndpoint) || !runtime.IsPermanent(err) {
+			t.Errorf("endpoint %q: %v, want a permanent ErrEndpoint", ep, err)
+		}
+	}
+	for _, ep := range []string{"a/b", "x?y=1#z", "Customer.Create"} {
+		if err := c.Call(context.Background(), "svc", ep, nil, nil); err != nil {
+			t.Errorf("endpoint %q: %v", ep, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"/api/v1/a%2Fb", "/api/v1/x%3Fy=1%23z", "/api/v1/Customer.Create"}
+	if strings.Join(uris, " ") != strings.Join(want, " ") {
+		t.Fatalf("requests went to %q, want %q", uris, want)
+	}
+	// A WithPath that climbs out is refused too.
+	c = New(Static{"svc": srv.URL + "/api"}, WithPath(func(ep string) string { return "/../" + ep }))
+	if err := c.Call(context.Background(), "svc", "X", nil, nil); !errors.Is(err, ErrEndpoint) {
+		t.Fatalf("WithPath out of the base: %v", err)
+	}
+}
+
+// N concurrent calls to a slow server open at most MaxConnsPerHost
+// connections.
+func TestCallerConnectionLimit(t *testing.T) {
+	var conns, inFlight, peak atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(50 * time.Millisecond)
+		inFlight.Add(-1)
+		w.Write([]byte(`{}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := New(Static{"svc": srv.URL}, WithLimits(Limits{MaxConnsPerHost: 3}))
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for range 30 {
+		wg.Go(func() { errs <- c.Call(context.Background(), "svc", "Slow", nil, nil) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n > 3 {
+		t.Fatalf("%d connections opened, want at most 3", n)
+	}
+	if p := peak.Load(); p > 3 {
+		t.Fatalf("%d calls at once at the server, want at most 3", p)
 	}
 }

@@ -161,6 +161,7 @@ type serverLimits struct {
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	maxHeaderBytes                                            int
 	maxBody                                                   int64
+	serviceConns                                              int // httpcall.Limits.MaxConnsPerHost
 }
 
 func (l *serverLimits) flags(fs *flag.FlagSet) {
@@ -170,6 +171,7 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&l.idleTimeout, "idle-timeout", defaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed")
 	fs.IntVar(&l.maxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request header, in bytes")
 	fs.Int64Var(&l.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
+	fs.IntVar(&l.serviceConns, "service-conns", httpcall.DefaultLimits.MaxConnsPerHost, "most connections open to each service host for rpc steps; more calls wait")
 }
 
 // check refuses limits that would disable themselves: each must be positive.
@@ -187,6 +189,9 @@ func (l serverLimits) check() error {
 	}
 	if l.maxBody <= 0 {
 		return fmt.Errorf("-max-body must be positive, found %d", l.maxBody)
+	}
+	if l.serviceConns <= 0 {
+		return fmt.Errorf("-service-conns must be positive, found %d", l.serviceConns)
 	}
 	return nil
 }
@@ -353,7 +358,8 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		opts.Authorizer = rl.auth
 	}
 	if len(cfg.services) > 0 {
-		opts.Caller = httpcall.New(httpcall.Static(cfg.services))
+		opts.Caller = httpcall.New(httpcall.Static(cfg.services),
+			httpcall.WithLimits(httpcall.Limits{MaxConnsPerHost: lim.serviceConns, MaxIdleConnsPerHost: lim.serviceConns}))
 	}
 	if cfg.nats != "" {
 		nc, err := nats.Connect(cfg.nats)
