@@ -2,11 +2,13 @@ package engine
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -24,7 +26,8 @@ const MaxBody = 1 << 20
 //	POST /rpc/{endpoint}           start the flow whose rpc trigger is endpoint; body: the state
 //	GET  /runs/{id}                a run's status
 //	GET  /runs/{id}/history        a run's events
-//	GET  /runs?flow=F&status=S     list runs (status: a run state, or "active")
+//	GET  /runs?flow=F&status=S&limit=N&cursor=C  list runs (status: a run state, or "active"),
+//	                               a page at a time (next_cursor)
 //	POST /runs/{id}/abort          abort a run
 //	PUT  /flows  (or POST)         register JSON flows (a `flowgen json` document)
 //	GET  /flows, GET /flows/{flow} list flows, a JSON flow's definition
@@ -294,15 +297,70 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		}
 		f.State = runtime.RunState(s)
 	}
+	limit := DefaultListLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxListLimit {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want a number from 1 to %d", v, MaxListLimit), nil)
+			return
+		}
+		limit = n
+	}
+	if c := q.Get("cursor"); c != "" {
+		after, ok := decodeCursor(c)
+		if !ok {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q is not one that GET /runs answered", c), nil)
+			return
+		}
+		f.After = after
+	}
+	f.Limit = limit + 1 // one more tells whether there is a next page
 	runs, err := e.Runs(f)
+	if errors.Is(err, runtime.ErrUnknownRun) && f.After != "" {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q names a run the store no longer has: list again from the start", q.Get("cursor")), nil)
+		return
+	}
 	if err != nil {
 		writeError(w, statusOf(err), err, nil)
 		return
 	}
+	out := map[string]any{}
+	if len(runs) > limit {
+		runs = runs[:limit]
+		out["next_cursor"] = encodeCursor(runs[limit-1].RunID)
+	}
 	if runs == nil {
 		runs = []store.RunInfo{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+	out["runs"] = runs
+	writeJSON(w, http.StatusOK, out)
+}
+
+// The page size of GET /runs: ?limit= from 1 to MaxListLimit, default
+// DefaultListLimit.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// cursorPrefix versions the cursors of GET /runs: "c1." then the last
+// listed run ID, base64url. Clients treat a cursor as opaque.
+const cursorPrefix = "c1."
+
+func encodeCursor(runID string) string {
+	return cursorPrefix + base64.RawURLEncoding.EncodeToString([]byte(runID))
+}
+
+func decodeCursor(c string) (string, bool) {
+	rest, ok := strings.CutPrefix(c, cursorPrefix)
+	if !ok {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil || len(b) == 0 {
+		return "", false
+	}
+	return string(b), true
 }
 
 func (e *Engine) httpAbort(w http.ResponseWriter, r *http.Request) {

@@ -131,22 +131,28 @@ func post(client *http.Client, url, key, body string) (int, map[string]any) {
 
 func listRuns(t *testing.T, client *http.Client, url, flow string) map[string]store.RunInfo {
 	t.Helper()
-	res, err := client.Get(url + "/runs?flow=" + flow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out struct {
-		Runs []store.RunInfo `json:"runs"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
 	m := map[string]store.RunInfo{}
-	for _, r := range out.Runs {
-		m[r.RunID] = r
+	for cursor := ""; ; {
+		res, err := client.Get(url + "/runs?limit=1000&flow=" + flow + "&cursor=" + cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Runs []store.RunInfo `json:"runs"`
+			Next string          `json:"next_cursor"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range out.Runs {
+			m[r.RunID] = r
+		}
+		if cursor = out.Next; cursor == "" {
+			return m
+		}
 	}
-	return m
 }
 
 // Events answered 202 are applied after a kill -9: 200 runs wait for

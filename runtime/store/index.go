@@ -25,6 +25,13 @@ type Filter struct {
 	Flow        string
 	State       runtime.RunState
 	NonTerminal bool // only runs that are not over (what a restart resumes)
+	// After, if set, lists only the runs after the run with this ID in
+	// List's order (the order of their first events), whether or not that
+	// run matches: a page starts after the last run of the one before. An
+	// ID the store does not know is an error (runtime.ErrUnknownRun).
+	After string
+	// Limit, if positive, is the most runs List returns.
+	Limit int
 }
 
 func (f Filter) match(r *RunInfo) bool {
@@ -100,14 +107,22 @@ func (x *index) add(i int, st runtime.RunState, e *runtime.Event) int {
 	return i
 }
 
-func (x *index) list(f Filter) []RunInfo {
+func (x *index) list(f Filter) ([]RunInfo, error) {
+	start := 0
+	if f.After != "" {
+		i, ok := x.runs[f.After]
+		if !ok {
+			return nil, fmt.Errorf("%w: %q (Filter.After)", runtime.ErrUnknownRun, f.After)
+		}
+		start = i + 1
+	}
 	var out []RunInfo
-	for i := range x.infos {
+	for i := start; i < len(x.infos) && (f.Limit <= 0 || len(out) < f.Limit); i++ {
 		if f.match(&x.infos[i]) {
 			out = append(out, x.infos[i])
 		}
 	}
-	return out
+	return out, nil
 }
 
 // runIDs lists the IDs of flow's runs in one of states (all if none), in

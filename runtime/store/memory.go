@@ -75,7 +75,7 @@ func (m *Memory) Get(runID string) (RunInfo, bool) {
 func (m *Memory) List(f Filter) ([]RunInfo, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.idx.list(f), nil
+	return m.idx.list(f)
 }
 
 // NonTerminal returns the runs of flow (every flow if "") that are not over.

@@ -239,7 +239,7 @@ func (s *Store) Get(runID string) (RunInfo, bool) {
 func (s *Store) List(f Filter) ([]RunInfo, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.idx.list(f), nil
+	return s.idx.list(f)
 }
 
 // NonTerminal returns the runs of flow (every flow if "") that are not

@@ -372,3 +372,55 @@ func openCut(t *testing.T, full []byte, ends []int64, cut int64) (*Store, string
 	}
 	return s, dir, whole
 }
+
+// Pages of List (After, Limit) give every run once, in first-event order,
+// with a filter too; an unknown After is an error.
+func TestListPages(t *testing.T) {
+	for _, name := range []string{"durable", "memory"} {
+		t.Run(name, func(t *testing.T) {
+			var s sink = NewMemory()
+			if name == "durable" {
+				s = openStore(t, t.TempDir())
+			}
+			var want, wantDone []string
+			for i := range 25 {
+				id := fmt.Sprintf("r%02d", 24-i) // not in ID order
+				tos := inFlightRun
+				if i%3 == 0 {
+					tos = doneRun
+					wantDone = append(wantDone, id)
+				}
+				emitAll(t, s, history(id, "F", tos...))
+				want = append(want, id)
+			}
+			pages := func(f Filter) []string {
+				var got []string
+				for {
+					rs, err := s.List(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(rs) > f.Limit {
+						t.Fatalf("a page of %d runs, limit %d", len(rs), f.Limit)
+					}
+					for _, r := range rs {
+						got = append(got, r.RunID)
+					}
+					if len(rs) < f.Limit {
+						return got
+					}
+					f.After = rs[len(rs)-1].RunID
+				}
+			}
+			if got := pages(Filter{Limit: 10}); !slices.Equal(got, want) {
+				t.Errorf("pages of 10: %v, want %v", got, want)
+			}
+			if got := pages(Filter{Limit: 4, State: runtime.StateDone}); !slices.Equal(got, wantDone) {
+				t.Errorf("completed runs by 4: %v, want %v", got, wantDone)
+			}
+			if _, err := s.List(Filter{After: "nope"}); !errors.Is(err, runtime.ErrUnknownRun) {
+				t.Errorf("After an unknown run: %v", err)
+			}
+		})
+	}
+}
