@@ -490,7 +490,6 @@ type flowOps interface {
 	start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error)
 	resume(ctx context.Context, history []runtime.Event) (runHandle, error)
 	checkHistory(h []runtime.Event) error
-	live(runID string) (runHandle, bool)
 	// initialState is the snapshot a run started with state records in
 	// its first event (ErrBadState if state cannot be the flow's state).
 	initialState(state json.RawMessage) (json.RawMessage, error)
@@ -537,11 +536,3 @@ func (t *typed[S]) resume(ctx context.Context, h []runtime.Event) (runHandle, er
 }
 
 func (t *typed[S]) checkHistory(h []runtime.Event) error { return t.f.CheckHistory(h) }
-
-func (t *typed[S]) live(runID string) (runHandle, bool) {
-	r, ok := t.f.Run(runID)
-	if !ok {
-		return nil, false
-	}
-	return r, true
-}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -220,14 +221,14 @@ func (d *definition[S]) machineEvents() (fsm.Events, error) {
 		if i+1 < len(d.steps) {
 			routes[OutcomeOK] = d.steps[i+1].entry
 		}
-		for _, out := range slices.Sorted(mapsKeys(sd.Next)) {
+		for _, out := range slices.Sorted(maps.Keys(sd.Next)) {
 			to, err := target(sd.Step, out, sd.Next[out])
 			if err != nil {
 				return nil, err
 			}
 			routes[out] = to
 		}
-		for _, out := range slices.Sorted(mapsKeys(routes)) {
+		for _, out := range slices.Sorted(maps.Keys(routes)) {
 			add(out, routes[out], run)
 		}
 		add(OutcomeRetry, run, run)
@@ -257,16 +258,6 @@ func (d *definition[S]) machineEvents() (fsm.Events, error) {
 	return evs, nil
 }
 
-func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // machine returns a machine of the flow in state.
 func (d *definition[S]) machine(state string) *fsm.FSM {
 	m := d.machines.Get().(*fsm.FSM)
@@ -275,12 +266,6 @@ func (d *definition[S]) machine(state string) *fsm.FSM {
 }
 
 func (d *definition[S]) newMachine() any { return fsm.NewFSM(MachinePending, d.events, nil) }
-
-// state returns the machine state named name, and whether the flow has it.
-func (d *definition[S]) state(name string) (*mstate, bool) {
-	s, ok := d.states[name]
-	return s, ok
-}
 
 // lookup finds a machine state named in a history.
 func (d *definition[S]) lookup(name string, seq uint64) (*mstate, error) {
