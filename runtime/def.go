@@ -22,6 +22,7 @@ const (
 	kindRunning
 	kindWaiting
 	kindRollback
+	kindParallel // a parallel block's branches run
 	kindTerminal
 )
 
@@ -60,7 +61,10 @@ type stepDef[S any] struct {
 	running     *mstate
 	waiting     *mstate // nil: the step does not wait
 	rollback    *mstate // nil: nothing to undo
+	parallel    *mstate // a parallel block's state; nil for other steps
 	entry       string  // the state the step is entered in: waiting, else running
+	block       int     // a branch: the index of its block; else -1
+	branches    []int   // a block: the indexes of its branches
 	attempts    int
 	rbAttempts  int
 	hasRollback bool
@@ -86,6 +90,8 @@ type definition[S any] struct {
 	// a 10-step run's transitions (docs/benchmarks.md), and a waiting run
 	// should not hold one.
 	machines sync.Pool
+	// parallel: the flow has parallel blocks (runs keep lanes).
+	parallel bool
 	// valueState: S compares with == and its JSON is a function of its
 	// value (isValueType), so a snapshot is re-encoded only when the state
 	// changed.
@@ -108,6 +114,10 @@ func checkStep[S any](st *Step[S]) error {
 		return fmt.Errorf("%w: step ID %q is reserved for a transition target", ErrDefinition, st.ID)
 	case strings.ContainsAny(st.ID, ":/#@ \t\r\n"):
 		return fmt.Errorf("%w: step ID %q contains ':', '/', '#', '@' or white space", ErrDefinition, st.ID)
+	case len(st.Branches) > 0:
+		if err := checkBlock(st); err != nil {
+			return err
+		}
 	case st.Exec == nil && st.Await == nil && st.Sleep == nil:
 		return fmt.Errorf("%w: step %q has no Exec", ErrDefinition, st.ID)
 	case st.Await != nil && st.Sleep != nil:
@@ -132,9 +142,16 @@ func checkStep[S any](st *Step[S]) error {
 	return nil
 }
 
-func buildDefinition[S any](id string, steps []*Step[S]) (*definition[S], error) {
-	if len(steps) == 0 {
+func buildDefinition[S any](id string, top []*Step[S]) (*definition[S], error) {
+	if len(top) == 0 {
 		return nil, fmt.Errorf("%w: flow %q has no steps", ErrDefinition, id)
+	}
+	// A block's branches follow it: steps holds every step the machine
+	// has a state for.
+	steps := make([]*Step[S], 0, len(top))
+	for _, st := range top {
+		steps = append(steps, st)
+		steps = append(steps, st.Branches...)
 	}
 	d := &definition[S]{
 		id:     id,
@@ -158,9 +175,21 @@ func buildDefinition[S any](id string, steps []*Step[S]) (*definition[S], error)
 			attempts:    st.Retry.attempts(),
 			rbAttempts:  st.RollbackRetry.attempts(),
 			hasRollback: st.Rollback != nil,
+			block:       -1,
 		}
 		d.states[sd.running.name] = sd.running
 		sd.entry = sd.running.name
+		if len(st.Branches) > 0 {
+			d.parallel = true
+			sd.parallel = &mstate{ParallelState(st.ID), kindParallel, i}
+			d.states[sd.parallel.name] = sd.parallel
+			sd.entry = sd.parallel.name
+			delete(d.states, sd.running.name) // a block does not run: its branches do
+			sd.running = nil
+			for j := range st.Branches {
+				sd.branches = append(sd.branches, i+1+j)
+			}
+		}
 		if st.Await != nil || st.Sleep != nil {
 			sd.waiting = &mstate{WaitingState(st.ID), kindWaiting, i}
 			d.states[sd.waiting.name] = sd.waiting
@@ -169,6 +198,11 @@ func buildDefinition[S any](id string, steps []*Step[S]) (*definition[S], error)
 		if sd.hasRollback {
 			sd.rollback = &mstate{RollbackState(st.ID), kindRollback, i}
 			d.states[sd.rollback.name] = sd.rollback
+		}
+	}
+	for i := range d.steps {
+		for _, j := range d.steps[i].branches {
+			d.steps[j].block = i
 		}
 	}
 	var err error
@@ -209,6 +243,9 @@ func (d *definition[S]) machineEvents() (fsm.Events, error) {
 		if !ok {
 			return "", fmt.Errorf("%w: step %q routes outcome %q to unknown step %q", ErrDefinition, st.ID, out, to)
 		}
+		if blk := d.steps[j].block; blk >= 0 {
+			return "", fmt.Errorf("%w: step %q routes outcome %q to %q, a branch of parallel block %q", ErrDefinition, st.ID, out, to, d.steps[blk].ID)
+		}
 		return d.steps[j].entry, nil
 	}
 	add(evStart, d.steps[0].entry, MachinePending)
@@ -216,10 +253,25 @@ func (d *definition[S]) machineEvents() (fsm.Events, error) {
 	var undoers []string
 	for i := range d.steps {
 		sd := &d.steps[i]
-		run := sd.running.name
+		if rb := sd.rollback; rb != nil {
+			add(evUndo(sd.ID), rb.name, MachineFailing, MachineAborting)
+			add(OutcomeRetry, rb.name, rb.name)
+			undoers = append(undoers, rb.name)
+		}
+		if sd.block >= 0 {
+			// A branch's own machine: it forks from the block's state and
+			// joins back to it, whatever its outcome.
+			blk, run := d.steps[sd.block].parallel.name, sd.running.name
+			add(evFork(sd.ID), run, blk)
+			for _, out := range []Outcome{OutcomeError, OutcomeOK, OutcomeTimeout} {
+				add(out, blk, run)
+			}
+			add(OutcomeRetry, run, run)
+			continue
+		}
 		routes := map[Outcome]string{OutcomeOK: string(StateDone), OutcomeError: MachineFailing, OutcomeTimeout: MachineFailing}
-		if i+1 < len(d.steps) {
-			routes[OutcomeOK] = d.steps[i+1].entry
+		if next := i + 1 + len(sd.branches); next < len(d.steps) {
+			routes[OutcomeOK] = d.steps[next].entry
 		}
 		for _, out := range slices.Sorted(maps.Keys(sd.Next)) {
 			to, err := target(sd.Step, out, sd.Next[out])
@@ -228,6 +280,14 @@ func (d *definition[S]) machineEvents() (fsm.Events, error) {
 			}
 			routes[out] = to
 		}
+		if blk := sd.parallel; blk != nil {
+			for _, out := range slices.Sorted(maps.Keys(routes)) {
+				add(out, routes[out], blk.name)
+			}
+			abortable = append(abortable, blk.name)
+			continue
+		}
+		run := sd.running.name
 		for _, out := range slices.Sorted(maps.Keys(routes)) {
 			add(out, routes[out], run)
 		}
@@ -239,11 +299,6 @@ func (d *definition[S]) machineEvents() (fsm.Events, error) {
 			add(OutcomeTimeout, routes[OutcomeTimeout], w.name)
 			add(OutcomeError, routes[OutcomeError], w.name)
 			abortable = append(abortable, w.name)
-		}
-		if rb := sd.rollback; rb != nil {
-			add(evUndo(sd.ID), rb.name, MachineFailing, MachineAborting)
-			add(OutcomeRetry, rb.name, rb.name)
-			undoers = append(undoers, rb.name)
 		}
 	}
 	add(evAbort, MachineAborting, abortable...)

@@ -21,6 +21,10 @@ var (
 	// ErrUnknownOutcome is returned by a step that names an outcome its
 	// Next table does not route.
 	ErrUnknownOutcome = errors.New("runtime: unknown outcome")
+	// ErrBranchCancelled is the cancellation cause of a parallel block's
+	// branches when another branch failed, and the error of a branch that
+	// was running when it did (after a Resume too).
+	ErrBranchCancelled = errors.New("runtime: branch cancelled: another branch failed")
 	// ErrSink wraps the error of a Sink that refused an event; the run stops
 	// where its history stops (see Run semantics in the package doc).
 	ErrSink = errors.New("runtime: sink")

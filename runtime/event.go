@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +21,13 @@ type Event struct {
 	// Step is the step the transition concerns: the step of From when From
 	// is a step phase ("X:running", "X:rollback"), else the step of To, else "".
 	Step string `json:"step,omitempty"`
-	From string `json:"from"`
-	To   string `json:"to"`
+	// Branch is set on the events of a branch of a parallel block (the
+	// branch's step ID, as Step): From and To are states of the branch's
+	// own machine, which forks from the block's state ("P:parallel") and
+	// joins back to it; the run's machine stays in the block meanwhile.
+	Branch string `json:"branch,omitempty"`
+	From   string `json:"from"`
+	To     string `json:"to"`
 	// Attempt is the attempt of From's phase that ended (0 when From is not a
 	// step phase or when no attempt ended, e.g. an abort during a backoff).
 	Attempt int `json:"attempt,omitempty"`
@@ -113,7 +119,8 @@ func (s RunState) Terminal() bool {
 // aborted, compensation_failed) every step X has the phase states
 // RunningState(X) = "X:running", if it waits (an await or a sleep)
 // WaitingState(X) = "X:waiting", and if it has a rollback
-// RollbackState(X) = "X:rollback".
+// RollbackState(X) = "X:rollback"; a parallel block P has
+// ParallelState(P) = "P:parallel".
 const (
 	MachinePending  = "pending"  // created; no step started
 	MachineFailing  = "failing"  // a step failed: undo completed steps
@@ -122,6 +129,7 @@ const (
 	PhaseRunning  = "running"
 	PhaseWaiting  = "waiting"
 	PhaseRollback = "rollback"
+	PhaseParallel = "parallel" // a parallel block's branches run
 )
 
 // RunningState is the machine state of step running.
@@ -134,12 +142,12 @@ func WaitingState(step string) string { return step + ":" + PhaseWaiting }
 func RollbackState(step string) string { return step + ":" + PhaseRollback }
 
 // ParseMachineState splits a machine state into its step and phase
-// (PhaseRunning or PhaseRollback). For a fixed or terminal state step is ""
+// (PhaseRunning, PhaseWaiting, PhaseRollback or PhaseParallel). For a fixed or terminal state step is ""
 // and phase is the state itself. ok is false for anything else.
 func ParseMachineState(s string) (step, phase string, ok bool) {
 	if i := strings.LastIndexByte(s, ':'); i > 0 {
 		switch s[i+1:] {
-		case PhaseRunning, PhaseWaiting, PhaseRollback:
+		case PhaseRunning, PhaseWaiting, PhaseRollback, PhaseParallel:
 			return s[:i], s[i+1:], true
 		}
 		return "", "", false
@@ -169,6 +177,21 @@ type Status struct {
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
 	// Wait is what a waiting run waits for, and until when.
 	Wait *Wait `json:"wait,omitempty"`
+	// Branches are the branches of the last parallel block the run
+	// entered, in the order they started.
+	Branches []Branch `json:"branches,omitempty"`
+}
+
+// Branch is the status of a branch of a parallel block.
+type Branch struct {
+	Step string `json:"step"`
+	// Machine is the branch's machine state: "X:running" while it runs,
+	// the block's state ("P:parallel") once it ended.
+	Machine string `json:"machine"`
+	// Attempt is the attempt running, or the last one once it ended.
+	Attempt int     `json:"attempt,omitempty"`
+	Outcome Outcome `json:"outcome,omitempty"` // how it ended; "" while it runs
+	Err     string  `json:"error,omitempty"`
 }
 
 // tracker folds events into a Status. The live run and Replay both use it,
@@ -184,6 +207,30 @@ type tracker struct {
 	rollbacks []string
 	snap      json.RawMessage
 	wait      *Wait
+	branches  []Branch
+}
+
+// applyBranch folds e, an event of a branch of the parallel block the run
+// is in.
+func (t *tracker) applyBranch(e *Event, to stateKind) {
+	if len(e.State) > 0 {
+		t.snap = e.State
+	}
+	i := slices.IndexFunc(t.branches, func(b Branch) bool { return b.Step == e.Branch })
+	if i < 0 {
+		t.branches = append(t.branches, Branch{Step: e.Branch})
+		i = len(t.branches) - 1
+	}
+	b := &t.branches[i]
+	b.Machine = e.To
+	switch {
+	case e.Outcome == OutcomeRetry:
+		b.Attempt, b.Err = e.Attempt+1, e.Error
+	case to == kindRunning:
+		b.Attempt, b.Outcome, b.Err = 1, "", ""
+	default:
+		b.Attempt, b.Outcome, b.Err = e.Attempt, e.Outcome, e.Error
+	}
 }
 
 // apply folds e, which leaves a state of kind from for one of kind to
@@ -197,7 +244,7 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	case to == kindRunning || to == kindRollback:
 		t.attempt = 1
 		t.lastErr = ""
-	case to == kindWaiting:
+	case to == kindWaiting || to == kindParallel:
 		t.attempt = 0
 		t.lastErr = ""
 	default:
@@ -225,6 +272,9 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	}
 	t.machine = e.To
 	t.kind = to
+	if to == kindParallel && from != kindParallel {
+		t.branches = nil // a block entered: its branches start
+	}
 	switch {
 	case to != kindWaiting:
 		t.wait = nil
@@ -232,7 +282,7 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 		t.wait = e.Wait
 	}
 	switch {
-	case to == kindRunning || to == kindWaiting || to == kindRollback:
+	case to == kindRunning || to == kindWaiting || to == kindRollback || to == kindParallel:
 		t.step = toStep
 	case t.causeStep != "":
 		t.step = t.causeStep
@@ -245,7 +295,7 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 }
 
 func (t *tracker) status() Status {
-	st := Status{Machine: t.machine, Step: t.step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait}
+	st := Status{Machine: t.machine, Step: t.step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait, Branches: slices.Clone(t.branches)}
 	st.State = t.kind.runState(t.machine)
 	switch {
 	case t.cause != "":
@@ -265,7 +315,7 @@ func (k stateKind) runState(machine string) RunState {
 	switch k {
 	case kindPending:
 		return StatePending
-	case kindRunning:
+	case kindRunning, kindParallel:
 		return StateRunning
 	case kindWaiting:
 		return StateWaiting
@@ -298,6 +348,8 @@ func kindOf(s string) (kind stateKind, step string, ok bool) {
 		return kindWaiting, step, true
 	case PhaseRollback:
 		return kindRollback, step, true
+	case PhaseParallel:
+		return kindParallel, step, true
 	case MachinePending:
 		return kindPending, "", true
 	case MachineFailing:
@@ -318,17 +370,32 @@ func Replay(history []Event) (Status, error) {
 		return Status{}, &HistoryError{Msg: "empty history"}
 	}
 	var t tracker
+	var lanes branchLinks
 	first := &history[0]
 	prevTo := MachinePending
 	prevKind := kindPending
 	for i := range history {
 		e := &history[i]
-		if err := checkLink(e, first, uint64(i+1), prevTo, prevKind); err != nil {
-			return Status{}, err
-		}
 		kind, step, ok := kindOf(e.To)
 		if !ok {
 			return Status{}, &HistoryError{Seq: e.Seq, Msg: "unknown state " + strconv.Quote(e.To)}
+		}
+		if e.Branch != "" {
+			// Its From is its branch's state (lanes.link), not the run's.
+			if err := checkLink(e, first, uint64(i+1), e.From, prevKind); err != nil {
+				return Status{}, err
+			}
+			if err := lanes.link(e, prevTo, prevKind, kind); err != nil {
+				return Status{}, err
+			}
+			t.applyBranch(e, kind)
+			continue
+		}
+		if err := checkLink(e, first, uint64(i+1), prevTo, prevKind); err != nil {
+			return Status{}, err
+		}
+		if err := lanes.leave(e, prevKind, kind); err != nil {
+			return Status{}, err
 		}
 		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback {
 			return Status{}, &HistoryError{Seq: e.Seq, Step: step, Msg: "rollback re-entered without a retry"}
@@ -339,6 +406,53 @@ func Replay(history []Event) (Status, error) {
 	st := t.status()
 	st.RunID, st.Flow, st.History = first.RunID, first.Flow, history
 	return st, nil
+}
+
+// branchLinks checks the branch events of a history, definition or not:
+// each leaves the state its branch's previous event entered (the block's
+// state for its first), while the run is in that block; the run leaves the
+// block only when no branch runs.
+type branchLinks struct {
+	block string            // the block the run is in
+	state map[string]string // per branch, the state its last event entered
+}
+
+func (l *branchLinks) link(e *Event, runState string, runKind, to stateKind) error {
+	if runKind != kindParallel {
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: "branch event while the run is in " + strconv.Quote(runState) + ", not a parallel block"}
+	}
+	if l.block != runState {
+		l.block, l.state = runState, make(map[string]string)
+	}
+	prev, ok := l.state[e.Branch]
+	if !ok {
+		prev = runState
+	}
+	switch {
+	case e.Step != e.Branch:
+		return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "branch event of " + strconv.Quote(e.Branch) + " names another step"}
+	case e.From != prev:
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: "branch leaves " + strconv.Quote(e.From) + " but it is in " + strconv.Quote(prev)}
+	case e.To != runState && to != kindRunning:
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: "branch enters " + strconv.Quote(e.To) + ": a branch runs or joins its block"}
+	}
+	l.state[e.Branch] = e.To
+	return nil
+}
+
+// leave checks an event of the run's machine against the branches of the
+// block it leaves.
+func (l *branchLinks) leave(e *Event, from, to stateKind) error {
+	if from != kindParallel {
+		return nil
+	}
+	for b, st := range l.state {
+		if st != e.From {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "leaves the parallel block while branch " + strconv.Quote(b) + " runs"}
+		}
+	}
+	l.block, l.state = "", nil
+	return nil
 }
 
 // checkLink checks what any history must satisfy, definition or not.

@@ -138,17 +138,25 @@ func (f *Flow[S]) Register(steps ...*Step[S]) error {
 	seen := make(map[string]bool, len(f.steps)+len(steps))
 	for _, st := range f.steps {
 		seen[st.ID] = true
+		for _, b := range st.Branches {
+			seen[b.ID] = true
+		}
 	}
+	var all []*Step[S] // with the branches of parallel blocks
 	for _, st := range steps {
 		if err := checkStep(st); err != nil {
 			return err
 		}
+		all = append(all, st)
+		all = append(all, st.Branches...)
+	}
+	for _, st := range all {
 		if seen[st.ID] {
 			return fmt.Errorf("%w: duplicate step %q", ErrDefinition, st.ID)
 		}
 		seen[st.ID] = true
 	}
-	if err := f.checkNeeds(steps); err != nil {
+	if err := f.checkNeeds(all); err != nil {
 		return err
 	}
 	f.steps = append(f.steps, steps...)

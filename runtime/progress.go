@@ -23,6 +23,21 @@ type progress struct {
 	rollbackErrs []error
 	wait         *Wait  // what the run waits for, while it does
 	payload      []byte // the event that woke the current step
+	// lanes, per step (nil when the flow has no parallel blocks): the
+	// branches of the block the run is in.
+	lanes []lane
+	// blockSnap is the state snapshot the run entered its parallel block
+	// with: what the branches start from.
+	blockSnap []byte
+}
+
+// newProgress is the progress of a run of d that has not started.
+func (d *definition[S]) newProgress() progress {
+	p := progress{visits: make([]int32, len(d.steps)), stack: make([]frame, 0, len(d.steps))}
+	if d.parallel {
+		p.lanes = make([]lane, len(d.steps))
+	}
+	return p
 }
 
 // frame is one completed execution of a step, to be undone.
@@ -62,6 +77,10 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 		if to.kind == kindFailing {
 			p.cause = &StepError{Step: e.Step, Outcome: e.Outcome, Err: err}
 		}
+	case kindParallel:
+		if err := p.leaveBlock(d, e, from, to, err); err != nil {
+			return err
+		}
 	case kindRollback:
 		if want := p.unwinding(); to.name != want {
 			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: fmt.Sprintf("rollback returns to %s, not %s", to.name, want)}
@@ -100,8 +119,16 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 		p.stack = p.stack[:n-1]
 		p.rolledBack = true
 		p.attempt = 1
+	case kindParallel:
+		p.visits[to.step]++
+		p.entered = e.Time
+		p.attempt = 0
+		p.blockSnap = e.State
+		for _, b := range d.branchesOf(to.step) {
+			p.lanes[b] = lane{state: to.name}
+		}
 	case kindTerminal:
-		if from.kind == kindRunning {
+		if from.kind == kindRunning || from.kind == kindParallel {
 			break // done: a step's outcome routed there
 		}
 		if len(p.stack) > 0 {
@@ -109,6 +136,58 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 		}
 		if want := p.terminal(from.kind); string(want) != to.name {
 			return &HistoryError{Seq: e.Seq, Msg: fmt.Sprintf("run ends %s, but its history leads to %s", to.name, want)}
+		}
+	}
+	return nil
+}
+
+// leaveBlock checks and folds e, which leaves the parallel block from: no
+// branch may still run, and the block ends ok only when all completed.
+func (p *progress) leaveBlock(d definitionView, e *Event, from, to *mstate, err error) error {
+	completed := true
+	for _, b := range d.branchesOf(from.step) {
+		l := &p.lanes[b]
+		if l.running {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: fmt.Sprintf("leaves the parallel block while branch %q runs", d.stepID(b))}
+		}
+		completed = completed && l.started && !l.failed
+	}
+	if e.Outcome == OutcomeOK && e.Error == "" && !completed {
+		return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "the parallel block ends ok before every branch completed"}
+	}
+	if to.kind == kindFailing {
+		if err == nil {
+			err = routedToFail(e.Outcome)
+		}
+		p.cause = &StepError{Step: e.Step, Outcome: e.Outcome, Err: err}
+	}
+	p.blockSnap = nil
+	return nil
+}
+
+// applyBranch folds e, an event of branch x of the parallel block the run
+// is in, into p: its start, a retry, its end (a completed branch joins the
+// rollback stack).
+func (p *progress) applyBranch(d definitionView, x int, e *Event, from, to *mstate) error {
+	p.seq = e.Seq
+	l := &p.lanes[x]
+	switch {
+	case from == to && e.Outcome == OutcomeRetry:
+		if e.Error == "" {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "retry without an error"}
+		}
+		l.attempt = e.Attempt + 1
+	case to.kind == kindRunning:
+		if l.started {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "branch started twice in one visit of its block"}
+		}
+		p.visits[x]++
+		*l = lane{state: to.name, started: true, running: true, attempt: 1, entered: e.Time}
+	default:
+		l.state, l.running, l.attempt = to.name, false, e.Attempt
+		l.failed = e.Error != ""
+		if !l.failed && d.hasRollback(x) {
+			p.stack = append(p.stack, frame{int32(x), p.visits[x]})
 		}
 	}
 	return nil
@@ -141,7 +220,10 @@ func (p *progress) terminal(from stateKind) RunState {
 type definitionView interface {
 	hasRollback(step int) bool
 	stepID(step int) string
+	branchesOf(block int) []int
 }
+
+func (d *definition[S]) branchesOf(block int) []int { return d.steps[block].branches }
 
 func (d *definition[S]) hasRollback(step int) bool { return d.steps[step].hasRollback }
 

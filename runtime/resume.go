@@ -71,13 +71,19 @@ func (d *definition[S]) rebuild(history []Event) (*rebuilt, error) {
 	if len(history) == 0 {
 		return nil, &HistoryError{Msg: "empty history"}
 	}
-	rb := &rebuilt{cur: statePending, progress: progress{visits: make([]int32, len(d.steps))}}
+	rb := &rebuilt{cur: statePending, progress: d.newProgress()}
 	first := &history[0]
 	if first.Flow != d.id {
 		return nil, &HistoryError{Seq: first.Seq, Msg: fmt.Sprintf("history of flow %q, not %q", first.Flow, d.id)}
 	}
 	for i := range history {
 		e := &history[i]
+		if e.Branch != "" {
+			if err := d.rebuildBranch(rb, e, first, uint64(i+1)); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		from := rb.cur
 		if err := checkLink(e, first, uint64(i+1), from.name, from.kind); err != nil {
 			return nil, err
@@ -85,6 +91,9 @@ func (d *definition[S]) rebuild(history []Event) (*rebuilt, error) {
 		to, err := d.lookup(e.To, e.Seq)
 		if err != nil {
 			return nil, err
+		}
+		if d.isBranchState(from) || d.isBranchState(to) {
+			return nil, &HistoryError{Seq: e.Seq, Step: e.Step, Msg: fmt.Sprintf("%s -> %s is a branch's move in an event without a branch", from.name, to.name)}
 		}
 		if _, ok := d.edges[[2]string{from.name, to.name}]; !ok {
 			return nil, &HistoryError{Seq: e.Seq, Step: e.Step, Msg: fmt.Sprintf("flow %q has no transition %s -> %s", d.id, from.name, to.name)}
@@ -105,4 +114,44 @@ func (d *definition[S]) rebuild(history []Event) (*rebuilt, error) {
 		return nil, &HistoryError{Seq: rb.progress.seq, Msg: "no state snapshot in the history"}
 	}
 	return rb, nil
+}
+
+// isBranchState reports whether s is a state of a branch's own machine.
+func (d *definition[S]) isBranchState(s *mstate) bool {
+	return s.kind == kindRunning && d.steps[s.step].block >= 0
+}
+
+// rebuildBranch folds e, an event of a branch's machine, into rb: the
+// branch is one of the block the run is in, and the move one its machine
+// has from where its previous event left it.
+func (d *definition[S]) rebuildBranch(rb *rebuilt, e, first *Event, seq uint64) error {
+	x, ok := d.byID[e.Branch]
+	if !ok || d.steps[x].block < 0 {
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: fmt.Sprintf("no such branch in flow %q", d.id)}
+	}
+	if err := checkLink(e, first, seq, e.From, rb.cur.kind); err != nil {
+		return err
+	}
+	if rb.cur.kind != kindParallel || d.steps[x].block != rb.cur.step {
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: fmt.Sprintf("branch event while the run is in %s", rb.cur.name)}
+	}
+	from := d.states[rb.progress.lanes[x].state]
+	if e.From != from.name {
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: fmt.Sprintf("branch leaves %q but it is in %q", e.From, from.name)}
+	}
+	to, err := d.lookup(e.To, e.Seq)
+	if err != nil {
+		return err
+	}
+	if _, ok := d.edges[[2]string{from.name, to.name}]; !ok || e.Step != e.Branch {
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: fmt.Sprintf("branch %q has no move %s -> %s", e.Branch, from.name, to.name)}
+	}
+	if err := rb.progress.applyBranch(d, x, e, from, to); err != nil {
+		return err
+	}
+	rb.track.applyBranch(e, to.kind)
+	if len(e.State) > 0 {
+		rb.snap = e.State
+	}
+	return nil
 }

@@ -119,7 +119,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 		sink:      f.opts.sink,
 		state:     state,
 		cur:       statePending,
-		progress:  progress{visits: make([]int32, len(def.steps)), stack: make([]frame, 0, len(def.steps))},
+		progress:  def.newProgress(),
 		suspendCh: make(chan struct{}),
 	}
 	// The first event carries the initial state: encode it now so that a
@@ -281,6 +281,8 @@ func (r *Run[S]) loop() {
 			err = r.unwind(st.kind)
 		case kindRollback:
 			err = r.runRollback(&r.def.steps[st.step])
+		case kindParallel:
+			err = r.runParallel(&r.def.steps[st.step])
 		case kindTerminal:
 			r.finish(nil)
 			return
@@ -296,52 +298,20 @@ func (r *Run[S]) loop() {
 	}
 }
 
-// errSuspend stops runStep between two attempts of a suspended run.
-var errSuspend = errors.New("runtime: suspend")
-
 // runStep runs the current step's attempts and moves the run on.
 func (r *Run[S]) runStep(d *stepDef[S]) error {
-	var out Outcome
-	var err error
 	p := &r.progress
-	for {
-		if r.ctx.Err() != nil { // aborted before an attempt started
-			return r.fire(evAbort, 0, "", ErrAborted)
-		}
-		if p.attempt > 1 && r.suspending.Load() { // the retry is recorded
-			return errSuspend
-		}
-		timeout := d.Timeout
-		if d.Deadline > 0 {
-			left := p.entered.Add(d.Deadline).Sub(r.clock.Now())
-			if left <= 0 { // only after Resume or a wait: attempts never outlive the deadline
-				err = fmt.Errorf("%w: step deadline %v passed", ErrTimeout, d.Deadline)
-				p.attempt--
-				break
-			}
-			if timeout <= 0 || left < timeout {
-				timeout = left
-			}
-		}
-		out, err = r.attempt1(d, timeout)
-		if r.ctx.Err() != nil {
-			if err != nil {
-				return r.fire(evAbort, p.attempt, failedOutcome(err), err)
-			}
-			return r.fire(evAbort, p.attempt, okOutcome(out), nil)
-		}
-		if err == nil || IsPermanent(err) || p.attempt >= d.attempts {
-			break
-		}
-		wait := backoff(d.Retry, p.attempt)
-		if d.Deadline > 0 && !r.clock.Now().Add(wait).Before(p.entered.Add(d.Deadline)) {
-			err = fmt.Errorf("%w: step deadline %v leaves no time for attempt %d: %w", ErrTimeout, d.Deadline, p.attempt+1, err)
-			break
-		}
-		if err := r.fire(OutcomeRetry, p.attempt, OutcomeRetry, err); err != nil {
-			return err
-		}
-		r.sleep(wait) // an abort is seen at the top
+	v := visitRun[S]{d: d, ctx: r.ctx, state: &r.state, attempt: &p.attempt, entered: p.entered}
+	out, err, stop := r.attempts(&v)
+	switch {
+	case stop == errNotRun: // aborted before an attempt started
+		return r.fire(evAbort, 0, "", ErrAborted)
+	case stop == errCancelled && err != nil:
+		return r.fire(evAbort, p.attempt, failedOutcome(err), err)
+	case stop == errCancelled:
+		return r.fire(evAbort, p.attempt, okOutcome(out), nil)
+	case stop != nil:
+		return stop
 	}
 	if err == nil {
 		out = okOutcome(out)
@@ -354,6 +324,83 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 	}
 	out = failedOutcome(err)
 	return r.fire(out, p.attempt, out, err)
+}
+
+// visitRun is one visit of a step whose attempts run: the run's current
+// step (on the run's state and progress), or a branch of a parallel block
+// (on its own goroutine and copy of the state).
+type visitRun[S any] struct {
+	d       *stepDef[S]
+	ctx     context.Context // ends the attempts: the run's abort, or the block's cancellation
+	state   *S
+	attempt *int
+	entered time.Time // Step.Deadline counts from it
+	visit   int32     // a branch's visit (the run's progress has the current step's)
+	// msgs is nil for the run's current step; a branch sends its retries
+	// to the run's goroutine, which records them.
+	msgs chan<- branchMsg[S]
+}
+
+// Why attempts stopped without a result.
+var (
+	errNotRun    = errors.New("runtime: cancelled before an attempt")
+	errCancelled = errors.New("runtime: cancelled after an attempt") // out, err say how it ended
+	errSuspend   = errors.New("runtime: suspend")                    // before a retry of a suspended run
+)
+
+// attempts runs v's attempts, with their backoffs and the step's deadline,
+// until one succeeds or the step fails (out, err), or it stops (stop: its
+// context ended, the run is suspending, or recording a retry failed).
+func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
+	d := v.d
+	for {
+		if v.ctx.Err() != nil {
+			return "", nil, errNotRun
+		}
+		if *v.attempt > 1 && r.suspending.Load() { // the retry is recorded
+			return "", nil, errSuspend
+		}
+		timeout := d.Timeout
+		if d.Deadline > 0 {
+			left := v.entered.Add(d.Deadline).Sub(r.clock.Now())
+			if left <= 0 { // only after Resume or a wait: attempts never outlive the deadline
+				*v.attempt--
+				return "", fmt.Errorf("%w: step deadline %v passed", ErrTimeout, d.Deadline), nil
+			}
+			if timeout <= 0 || left < timeout {
+				timeout = left
+			}
+		}
+		out, err = r.attempt1(v, timeout)
+		if v.ctx.Err() != nil {
+			return out, err, errCancelled
+		}
+		if err == nil || IsPermanent(err) || *v.attempt >= d.attempts {
+			return out, err, nil
+		}
+		wait := backoff(d.Retry, *v.attempt)
+		if d.Deadline > 0 && !r.clock.Now().Add(wait).Before(v.entered.Add(d.Deadline)) {
+			return "", fmt.Errorf("%w: step deadline %v leaves no time for attempt %d: %w", ErrTimeout, d.Deadline, *v.attempt+1, err), nil
+		}
+		if err := r.retried(v, err); err != nil {
+			return "", nil, err
+		}
+		r.sleep(v.ctx, wait) // an abort is seen at the top
+	}
+}
+
+// retried records that v's attempt failed and another follows.
+func (r *Run[S]) retried(v *visitRun[S], err error) error {
+	if v.msgs == nil {
+		return r.fire(OutcomeRetry, *v.attempt, OutcomeRetry, err) // the record counts the attempt
+	}
+	done := make(chan error, 1)
+	v.msgs <- branchMsg[S]{branch: v.d.index, retry: true, attempt: *v.attempt, err: err, done: done}
+	if err := <-done; err != nil {
+		return err
+	}
+	*v.attempt++
+	return nil
 }
 
 func okOutcome(out Outcome) Outcome {
@@ -403,22 +450,33 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 	return r.fire(back, p.attempt, OutcomeOK, nil)
 }
 
-// attempt1 runs one attempt of a step. Changes to the state survive only if
-// the attempt succeeds.
-func (r *Run[S]) attempt1(d *stepDef[S], timeout time.Duration) (Outcome, error) {
-	r.clean = false
+// attempt1 runs one attempt of v's step. Changes to the state survive only
+// if the attempt succeeds.
+func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error) {
+	d := v.d
+	if v.msgs == nil {
+		r.clean = false // a branch's changes reach the run's state when it completes
+	}
 	if d.Exec == nil && len(d.Publish) == 0 { // a step that only waits
 		return OutcomeOK, nil
 	}
 	if timeout > 0 {
-		return r.guarded(d, false, r.ctx, timeout)
+		return r.guarded(d, false, r.visitContext(v), v.state, timeout)
 	}
-	saved := r.state
-	out, err := d.exec(r.stepContext(r.ctx, d, false), &r.state, r.env.opts.pub)
+	saved := *v.state
+	out, err := d.exec(r.visitContext(v), v.state, r.env.opts.pub)
 	if err != nil {
-		r.state = saved
+		*v.state = saved
 	}
 	return out, err
+}
+
+// visitContext returns the context of v's current attempt.
+func (r *Run[S]) visitContext(v *visitRun[S]) *stepCtx {
+	if v.msgs == nil {
+		return r.stepContext(v.ctx, v.d, false)
+	}
+	return &stepCtx{Context: v.ctx, env: &r.env, step: v.d.ID, visit: v.visit, attempt: int32(*v.attempt)}
 }
 
 // rollback1 runs one attempt of a rollback, under a context that the run's
@@ -426,7 +484,7 @@ func (r *Run[S]) attempt1(d *stepDef[S], timeout time.Duration) (Outcome, error)
 func (r *Run[S]) rollback1(d *stepDef[S]) error {
 	r.clean = false
 	if d.RollbackTimeout > 0 {
-		_, err := r.guarded(d, true, r.quiet, d.RollbackTimeout)
+		_, err := r.guarded(d, true, r.stepContext(r.quiet, d, true), &r.state, d.RollbackTimeout)
 		return err
 	}
 	saved := r.state
@@ -466,11 +524,13 @@ type attemptResult struct {
 	err error
 }
 
-// guarded runs an attempt on its own goroutine, on a copy of the state, so
+// guarded runs an attempt on its own goroutine, on a copy of state, so
 // that the run can abandon it when its timeout passes even if it ignores its
-// context. The copy replaces the state only if the attempt succeeds in time.
-func (r *Run[S]) guarded(d *stepDef[S], rollback bool, parent context.Context, timeout time.Duration) (Outcome, error) {
-	actx, cancel := context.WithCancelCause(parent)
+// context. The copy replaces *state only if the attempt succeeds in time.
+// sc is the attempt's context; its parent is replaced by one the timeout
+// cancels.
+func (r *Run[S]) guarded(d *stepDef[S], rollback bool, sc *stepCtx, state *S, timeout time.Duration) (Outcome, error) {
+	actx, cancel := context.WithCancelCause(sc.Context)
 	defer cancel(nil)
 	if r.env.opts.realClock {
 		// A real deadline too, so that clients honouring deadlines see it.
@@ -480,8 +540,8 @@ func (r *Run[S]) guarded(d *stepDef[S], rollback bool, parent context.Context, t
 	}
 	expired, stop := ClockTimer(r.clock, timeout)
 	defer stop()
-	sc := r.stepContext(actx, d, rollback)
-	work := r.state
+	sc.Context = actx
+	work := *state
 	results := make(chan attemptResult, 1)
 	pub := r.env.opts.pub
 	go func() {
@@ -499,7 +559,7 @@ func (r *Run[S]) guarded(d *stepDef[S], rollback bool, parent context.Context, t
 		case res := <-results:
 			timedOut := context.Cause(actx) == errAttemptTimeout
 			if res.err == nil {
-				r.state = work
+				*state = work
 			} else if timedOut && !errors.Is(res.err, ErrTimeout) {
 				res.err = fmt.Errorf("%w after %v: %w", ErrTimeout, timeout, res.err)
 			}
@@ -572,15 +632,16 @@ func backoff(p RetryPolicy, failed int) time.Duration {
 	return d
 }
 
-// sleep waits d on the run's clock, or until the run is aborted.
-func (r *Run[S]) sleep(d time.Duration) {
+// sleep waits d on the run's clock, or until ctx ends (the run is aborted,
+// a branch cancelled) or the run is suspended.
+func (r *Run[S]) sleep(ctx context.Context, d time.Duration) {
 	if d <= 0 {
 		return
 	}
 	c, stop := ClockTimer(r.clock, d)
 	select {
 	case <-c:
-	case <-r.ctx.Done():
+	case <-ctx.Done():
 		stop()
 	case <-r.suspendCh:
 		stop()
@@ -631,9 +692,17 @@ func (r *Run[S]) fireNext(ev string) error {
 // for an outcome, one the flow does not route.
 var errNoSuchEvent = errors.New("no such transition")
 
-// record builds the Event of the transition from -> to, sends it to the
-// sink, and on success folds it into the run's progress and status.
-func (r *Run[S]) record(from, to *mstate) error {
+// record builds the Event of the transition from -> to of the run's
+// machine, sends it to the sink, and on success folds it into the run's
+// progress and status.
+func (r *Run[S]) record(from, to *mstate) error { return r.recordEvent(from, to, nil) }
+
+// recordBranch records the transition from -> to of branch's machine.
+func (r *Run[S]) recordBranch(from, to *mstate, branch *stepDef[S]) error {
+	return r.recordEvent(from, to, branch)
+}
+
+func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	snap, err := r.snapshot()
 	if err != nil {
 		return fmt.Errorf("runtime: flow %q: state does not encode as JSON: %w", r.def.id, err)
@@ -654,6 +723,9 @@ func (r *Run[S]) record(from, to *mstate) error {
 		State:   snap,
 		Payload: n.payload,
 	}
+	if branch != nil {
+		ev.Step, ev.Branch = branch.ID, branch.ID
+	}
 	if to.kind == kindWaiting && from != to {
 		ev.Wait = r.newWait(&r.def.steps[to.step], ev.Time)
 	}
@@ -663,16 +735,29 @@ func (r *Run[S]) record(from, to *mstate) error {
 		}
 		return fmt.Errorf("%w: event %d (%s -> %s): %w", ErrSink, ev.Seq, ev.From, ev.To, err)
 	}
-	if err := p.apply(r.def, &ev, from, to, n.err); err != nil {
+	if branch != nil {
+		err = p.applyBranch(r.def, branch.index, &ev, from, to)
+	} else {
+		err = p.apply(r.def, &ev, from, to, n.err)
+	}
+	if err != nil {
 		// The runtime made a history it cannot read back: a bug.
 		return fmt.Errorf("runtime: flow %q: %w", r.def.id, err)
 	}
 	if r.env.opts.loader == nil { // else Status replays the sink's history
 		r.mu.Lock()
-		r.track.apply(&ev, from.kind, to.kind, r.def.stepIDOf(to))
+		if branch != nil {
+			r.track.applyBranch(&ev, to.kind)
+		} else {
+			r.track.apply(&ev, from.kind, to.kind, r.def.stepIDOf(to))
+		}
 		r.mu.Unlock()
 	}
-	r.cur, r.lastTime = to, ev.Time
+	r.lastTime = ev.Time
+	if branch != nil {
+		return nil
+	}
+	r.cur = to
 	if to.kind == kindRunning && from.kind == kindWaiting {
 		r.clean = false // the step runs on the payload
 	}

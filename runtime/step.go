@@ -119,6 +119,18 @@ type Step[S any] struct {
 	// Await and Sleep.
 	Sleep *Sleep[S]
 
+	// Branches, when set, make the step a parallel block (NewParallel):
+	// its branches run at the same time, each on a copy of the state as
+	// it was when the block was entered, and the block's outcome is ok
+	// once every branch completed, routed by Next. A block has no Exec,
+	// Rollback, retry or timeout of its own.
+	Branches []*Step[S]
+	// Writes, for a branch of a parallel block, copies the fields the
+	// branch writes from its copy of the state (src) into the run's state
+	// (dst) when it completes; the branch's other changes are discarded.
+	// nil: the branch changes nothing.
+	Writes func(dst, src *S)
+
 	response         func(s *S) any // NewRPC: where the response goes (WithResponse)
 	correlationField string         // NewAwait: the payload path it matches (WithCorrelationField)
 	needs            needs          // what the predefined step needs from the flow's options

@@ -1,0 +1,260 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/looplab/fsm"
+)
+
+// NewParallel returns a parallel block (see Step.Branches): branches run
+// at the same time; opts may set the block's Next (WithNext).
+func NewParallel[S any](id string, branches []*Step[S], opts ...StepOption[S]) *Step[S] {
+	st := &Step[S]{ID: id, Branches: branches}
+	for _, o := range opts {
+		o(st)
+	}
+	return st
+}
+
+// WithWrites sets how a branch of a parallel block merges what it wrote
+// into the run's state when it completes (see Step.Writes).
+func WithWrites[S any](merge func(dst, src *S)) StepOption[S] {
+	return func(s *Step[S]) { s.Writes = merge }
+}
+
+// ParallelState is the machine state of a run inside parallel block step.
+func ParallelState(step string) string { return step + ":" + PhaseParallel }
+
+// evFork is the branch machine's event that starts branch step.
+func evFork(step string) string { return "@fork:" + step }
+
+// checkBlock checks what only a parallel block or its branches may get
+// wrong.
+func checkBlock[S any](st *Step[S]) error {
+	switch {
+	case st.Exec != nil || st.Await != nil || st.Sleep != nil || st.Rollback != nil || len(st.Publish) > 0:
+		return fmt.Errorf("%w: parallel block %q has an action or rollback of its own: its branches have them", ErrDefinition, st.ID)
+	case st.Irreversible || st.Writes != nil:
+		return fmt.Errorf("%w: parallel block %q is irreversible or writes: its branches are", ErrDefinition, st.ID)
+	}
+	for _, b := range st.Branches {
+		if err := checkStep(b); err != nil {
+			return err
+		}
+		switch {
+		case len(b.Branches) > 0:
+			return fmt.Errorf("%w: branch %q of parallel block %q is a parallel block", ErrDefinition, b.ID, st.ID)
+		case b.Await != nil || b.Sleep != nil:
+			return fmt.Errorf("%w: branch %q of parallel block %q waits: a branch cannot wait", ErrDefinition, b.ID, st.ID)
+		case len(b.Next) > 0:
+			return fmt.Errorf("%w: branch %q of parallel block %q routes outcomes: branches end where the block ends", ErrDefinition, b.ID, st.ID)
+		}
+	}
+	return nil
+}
+
+// lane is a branch of the parallel block the run is in, as its history
+// says: the progress a branch has of its own.
+type lane struct {
+	state   string // the branch machine's state: the block's, or the branch running
+	started bool
+	running bool
+	failed  bool // ended without completing
+	attempt int
+	entered time.Time
+}
+
+// branchMsg is what a branch's goroutine tells the run's goroutine, which
+// alone records events and owns the run's state.
+type branchMsg[S any] struct {
+	branch  int // step index
+	retry   bool
+	stopped bool // suspended before its next attempt: nothing to record
+	attempt int
+	out     Outcome
+	err     error
+	state   S // the branch's copy, on its end
+	done    chan error
+}
+
+// runParallel runs the branches of block b that have not ended, records
+// their events as they come, and moves the run out of the block.
+func (r *Run[S]) runParallel(b *stepDef[S]) error {
+	p := &r.progress
+	var base S
+	if err := r.blockBase(b, &base); err != nil {
+		return err
+	}
+	bctx, cancel := context.WithCancelCause(r.ctx)
+	defer cancel(nil)
+	msgs := make(chan branchMsg[S])
+	machines := make(map[int]*fsm.FSM, len(b.branches))
+	defer func() {
+		for _, m := range machines {
+			r.def.machines.Put(m)
+		}
+	}()
+	var failed *branchMsg[S] // the first branch that failed
+	for _, x := range b.branches {
+		if l := &p.lanes[x]; l.failed && failed == nil {
+			failed = &branchMsg[S]{branch: x, err: errors.New("failed before the run was resumed")}
+		}
+	}
+	var halt error
+	running := 0
+	for _, x := range b.branches {
+		l := &p.lanes[x]
+		if l.started && !l.running {
+			continue
+		}
+		m := r.def.machine(l.state)
+		machines[x] = m
+		d := &r.def.steps[x]
+		if failed != nil && l.running { // resumed after a branch failed: wind down
+			if halt = r.fireBranch(m, d, OutcomeError, l.attempt, OutcomeError, ErrBranchCancelled); halt != nil {
+				break
+			}
+			continue
+		}
+		if failed != nil {
+			continue // never started; the block fails
+		}
+		if !l.started {
+			if halt = r.fireBranch(m, d, evFork(d.ID), 0, "", nil); halt != nil {
+				break
+			}
+		}
+		running++
+		go r.branch(bctx, d, base, l.attempt, l.entered, p.visits[x], msgs)
+	}
+	if halt != nil {
+		cancel(halt)
+	}
+	suspended := false
+	for running > 0 {
+		msg := <-msgs
+		if msg.stopped {
+			running--
+			suspended = true
+			continue
+		}
+		if halt != nil {
+			if msg.retry {
+				msg.done <- halt
+			} else {
+				running--
+			}
+			continue
+		}
+		m, d := machines[msg.branch], &r.def.steps[msg.branch]
+		if msg.retry {
+			halt = r.fireBranch(m, d, OutcomeRetry, msg.attempt, OutcomeRetry, msg.err)
+			if halt != nil {
+				cancel(halt)
+			}
+			msg.done <- halt
+			continue
+		}
+		running--
+		ev, out, err := OutcomeOK, okOutcome(msg.out), msg.err
+		switch {
+		case err != nil:
+			ev = failedOutcome(err)
+			out = ev
+		case out != OutcomeOK: // branches do not route
+			ev, err = OutcomeError, fmt.Errorf("%w %q: a branch of a parallel block ends ok or fails", ErrUnknownOutcome, out)
+		default:
+			if d.Writes != nil {
+				d.Writes(&r.state, &msg.state)
+				r.clean = false
+			}
+		}
+		if halt = r.fireBranch(m, d, ev, msg.attempt, out, err); halt != nil {
+			cancel(halt)
+			continue
+		}
+		if err != nil && failed == nil && !errors.Is(err, ErrBranchCancelled) {
+			msg.err = err
+			failed = &msg
+			cancel(ErrBranchCancelled)
+		}
+	}
+	switch {
+	case halt != nil:
+		return halt
+	case r.ctx.Err() != nil:
+		return r.fire(evAbort, 0, "", ErrAborted)
+	case failed != nil:
+		out := failedOutcome(failed.err)
+		return r.fire(out, 0, out, fmt.Errorf("branch %s: %w", r.def.steps[failed.branch].ID, failed.err))
+	case suspended:
+		return errSuspend
+	}
+	return r.fire(OutcomeOK, 0, OutcomeOK, nil)
+}
+
+// blockBase sets base to the state block b was entered with: the run's
+// state when no branch has started yet, else (after Resume) the snapshot
+// of the event that entered the block (completed branches merged since).
+func (r *Run[S]) blockBase(b *stepDef[S], base *S) error {
+	fresh := true
+	for _, x := range b.branches {
+		fresh = fresh && !r.progress.lanes[x].started
+	}
+	if fresh || r.progress.blockSnap == nil {
+		*base = r.state
+		return nil
+	}
+	if err := json.Unmarshal(r.progress.blockSnap, base); err != nil {
+		return &HistoryError{Seq: r.progress.seq, Msg: "the state the parallel block was entered with does not decode: " + err.Error()}
+	}
+	return nil
+}
+
+// branch runs branch d's attempts on its own copy of the state, from
+// attempt (0: a new start), and tells the run's goroutine of its retries
+// and its end.
+func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, attempt int, entered time.Time, visit int32, msgs chan<- branchMsg[S]) {
+	if attempt < 1 {
+		attempt = 1
+	}
+	v := visitRun[S]{d: d, ctx: ctx, state: &state, attempt: &attempt, entered: entered, visit: visit, msgs: msgs}
+	out, err, stop := r.attempts(&v)
+	switch {
+	case stop == errSuspend:
+		msgs <- branchMsg[S]{branch: d.index, stopped: true}
+		return
+	case stop == errNotRun: // cancelled before an attempt ran
+		attempt, err = 0, ErrAborted
+		if c := context.Cause(ctx); errors.Is(c, ErrBranchCancelled) {
+			err = ErrBranchCancelled
+		}
+	case stop == errCancelled && err != nil && errors.Is(context.Cause(ctx), ErrBranchCancelled):
+		err = fmt.Errorf("%w: %w", ErrBranchCancelled, err)
+	case stop != nil && stop != errCancelled: // the run stopped: nothing is recorded
+		err = stop
+	}
+	msgs <- branchMsg[S]{branch: d.index, attempt: attempt, out: out, err: err, state: state}
+}
+
+// fireBranch moves branch d's machine m by event ev and records the move,
+// as fire does for the run's machine.
+func (r *Run[S]) fireBranch(m *fsm.FSM, d *stepDef[S], ev string, attempt int, out Outcome, err error) error {
+	r.next = nextEvent{attempt: attempt, outcome: out, err: err}
+	if err != nil {
+		r.next.errText = err.Error()
+	}
+	from := r.def.states[m.Current()]
+	if err := m.Event(context.Background(), ev); err != nil && !isNoTransition(err) {
+		return r.def.illegal(from.name, ev, err)
+	}
+	if err := r.recordBranch(from, r.def.states[m.Current()], d); err != nil {
+		m.SetState(from.name)
+		return err
+	}
+	return nil
+}

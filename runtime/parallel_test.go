@@ -1,0 +1,541 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// pstate is the state of the parallel tests: each branch writes its field.
+type pstate struct {
+	Before string `json:"before,omitempty"`
+	X      string `json:"x,omitempty"`
+	Y      string `json:"y,omitempty"`
+	Z      string `json:"z,omitempty"`
+	After  string `json:"after,omitempty"`
+	Junk   string `json:"junk,omitempty"` // written by branches without declaring it
+}
+
+// ptest builds Before -> Prepare{X, Y, Z} -> After, each step recording
+// itself and its rollback in rec. exec, when set, replaces a branch's body.
+type ptest struct {
+	rec  *recorder
+	sink *runtime.MemorySink
+	exec map[string]func(ctx context.Context, s *pstate) (runtime.Outcome, error)
+	opts map[string][]runtime.StepOption[pstate]
+}
+
+func newPtest() *ptest {
+	return &ptest{rec: newRecorder(), sink: runtime.NewMemorySink(), exec: map[string]func(context.Context, *pstate) (runtime.Outcome, error){}, opts: map[string][]runtime.StepOption[pstate]{}}
+}
+
+func (p *ptest) step(id string, set func(s *pstate, v string), writes func(dst, src *pstate)) *runtime.Step[pstate] {
+	exec := func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		if fn := p.exec[id]; fn != nil {
+			if out, err := fn(ctx, s); err != nil || out != "" {
+				return out, err
+			}
+		}
+		p.rec.add("exec "+id, ctx)
+		set(s, id+"@"+runtime.IdempotencyKey(ctx))
+		s.Junk = id // not declared: discarded
+		return runtime.OutcomeOK, nil
+	}
+	opts := append([]runtime.StepOption[pstate]{runtime.WithRollback(func(ctx context.Context, s *pstate) error {
+		p.rec.add("undo "+id, ctx)
+		return nil
+	})}, p.opts[id]...)
+	if writes != nil {
+		opts = append(opts, runtime.WithWrites(writes))
+	}
+	return runtime.NewStep(id, exec, opts...)
+}
+
+func (p *ptest) flow(t testing.TB, opts ...runtime.Option) *runtime.Flow[pstate] {
+	t.Helper()
+	f := runtime.New[pstate]("par", append([]runtime.Option{runtime.WithSink(p.sink)}, opts...)...)
+	err := f.Register(
+		p.step("Before", func(s *pstate, v string) { s.Before = v }, nil),
+		runtime.NewParallel("Prepare", []*runtime.Step[pstate]{
+			p.step("X", func(s *pstate, v string) { s.X = v }, func(dst, src *pstate) { dst.X = src.X }),
+			p.step("Y", func(s *pstate, v string) { s.Y = v }, func(dst, src *pstate) { dst.Y = src.Y }),
+			p.step("Z", func(s *pstate, v string) { s.Z = v }, func(dst, src *pstate) { dst.Z = src.Z }),
+		}),
+		p.step("After", func(s *pstate, v string) { s.After = v }, nil),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// checkParallelHistory checks what every history of these tests must
+// satisfy: it fits the flow, and Status is its Replay.
+func checkParallelHistory(t *testing.T, f *runtime.Flow[pstate], runID string) []runtime.Event {
+	t.Helper()
+	h, err := f.History(context.Background(), runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CheckHistory(h); err != nil {
+		t.Fatalf("CheckHistory: %v\n%s", err, strings.Join(transitions(h), "\n"))
+	}
+	rep, err := runtime.Replay(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.Status(runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st, rep) {
+		t.Fatalf("Status != Replay(history):\n%+v\n%+v", st, rep)
+	}
+	return h
+}
+
+func TestParallelMerges(t *testing.T) {
+	p := newPtest()
+	f := p.flow(t)
+	res, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pstate{Before: "Before@r1/Before", X: "X@r1/X", Y: "Y@r1/Y", Z: "Z@r1/Z", After: "After@r1/After", Junk: "After"}
+	if res.State != want {
+		t.Fatalf("state %+v, want %+v (Junk: only After's, the branches' undeclared change is discarded)", res.State, want)
+	}
+	h := checkParallelHistory(t, f, "r1")
+	var branch []string
+	for _, e := range h {
+		if e.Branch != "" {
+			branch = append(branch, e.Branch+" "+e.From+">"+e.To)
+		}
+	}
+	slices.Sort(branch)
+	wantBranch := []string{
+		"X Prepare:parallel>X:running", "X X:running>Prepare:parallel",
+		"Y Prepare:parallel>Y:running", "Y Y:running>Prepare:parallel",
+		"Z Prepare:parallel>Z:running", "Z Z:running>Prepare:parallel",
+	}
+	if !slices.Equal(branch, wantBranch) {
+		t.Fatalf("branch events %q, want %q", branch, wantBranch)
+	}
+	main := []string{}
+	for _, e := range h {
+		if e.Branch == "" {
+			main = append(main, e.From+">"+e.To)
+		}
+	}
+	wantMain := []string{"pending>Before:running", "Before:running>Prepare:parallel", "Prepare:parallel>After:running", "After:running>done"}
+	if !slices.Equal(main, wantMain) {
+		t.Fatalf("run machine events %q, want %q", main, wantMain)
+	}
+	st, _ := f.Status("r1")
+	if len(st.Branches) != 3 {
+		t.Fatalf("Status.Branches %+v", st.Branches)
+	}
+	for _, b := range st.Branches {
+		if b.Machine != "Prepare:parallel" || b.Outcome != runtime.OutcomeOK || b.Attempt != 1 {
+			t.Fatalf("branch status %+v", b)
+		}
+	}
+}
+
+// The branches really run at the same time: each waits for the others to
+// have started.
+func TestParallelConcurrent(t *testing.T) {
+	p := newPtest()
+	var started sync.WaitGroup
+	started.Add(3)
+	for _, id := range []string{"X", "Y", "Z"} {
+		p.exec[id] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			started.Done()
+			started.Wait()
+			return "", nil
+		}
+	}
+	f := p.flow(t)
+	if _, err := f.Execute(context.Background(), pstate{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// undos is the order of the rollbacks rec saw.
+func undos(rec *recorder) []string { return rec.filter("undo ") }
+
+// completions lists, newest first, the steps whose completion the history
+// records (a branch joining with no error, a step leaving running with none).
+func completions(h []runtime.Event) []string {
+	var out []string
+	for _, e := range h {
+		if strings.HasSuffix(e.From, ":running") && e.Error == "" && e.Outcome != runtime.OutcomeRetry && e.To != e.From {
+			out = append(out, "undo "+e.Step)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+func TestParallelBranchFailureRollsBackNewestFirst(t *testing.T) {
+	for _, failing := range []string{"X", "Y", "Z"} {
+		t.Run(failing, func(t *testing.T) {
+			p := newPtest()
+			// The failing branch fails once the other two completed, so
+			// that they are rolled back; their order is the history's.
+			var others sync.WaitGroup
+			others.Add(2)
+			for _, id := range []string{"X", "Y", "Z"} {
+				if id == failing {
+					p.exec[id] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+						others.Wait()
+						time.Sleep(time.Millisecond) // let their completions be recorded first, most of the time
+						return "", runtime.Permanent(errBoom)
+					}
+					continue
+				}
+				p.opts[id] = []runtime.StepOption[pstate]{runtime.WithPublish[pstate]("t", "e", nil)}
+				p.exec[id] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+					defer others.Done()
+					return "", nil
+				}
+			}
+			f := p.flow(t, runtime.WithPublisher(runtime.NewMemoryBus()))
+			res, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r"))
+			var se *runtime.StepError
+			if !errors.As(err, &se) || se.Step != "Prepare" || !errors.Is(err, errBoom) || res.Final != runtime.StateCompensated {
+				t.Fatalf("result %v %v (%#v)", res.Final, err, se)
+			}
+			h := checkParallelHistory(t, f, "r")
+			got, want := undos(p.rec), completions(h)
+			if !slices.Equal(got, want) || len(got) != 3 || got[2] != "undo Before" || slices.Contains(got, "undo "+failing) {
+				t.Fatalf("rollbacks %q, want the completions newest first %q: the two other branches, then Before", got, want)
+			}
+			st, _ := f.Status("r")
+			if !strings.Contains(st.Err, "branch "+failing+": boom") {
+				t.Fatalf("status error %q", st.Err)
+			}
+		})
+	}
+}
+
+// A failing branch cancels the branches still running; one that returns
+// its context's error is not rolled back, one that completes anyway is.
+func TestParallelFailureCancelsOthers(t *testing.T) {
+	p := newPtest()
+	p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		<-ctx.Done()
+		return "", nil // completes anyway
+	}
+	p.exec["Z"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		return "", runtime.Permanent(errBoom)
+	}
+	f := p.flow(t)
+	res, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r"))
+	if !errors.Is(err, errBoom) || res.Final != runtime.StateCompensated {
+		t.Fatalf("result %v %v", res.Final, err)
+	}
+	if got := undos(p.rec); !slices.Equal(got, []string{"undo Y", "undo Before"}) {
+		t.Fatalf("rollbacks %q", got)
+	}
+	checkParallelHistory(t, f, "r")
+	st, _ := f.Status("r")
+	for _, b := range st.Branches {
+		if b.Step == "X" && (b.Outcome != runtime.OutcomeError || !strings.Contains(b.Err, "another branch failed")) {
+			t.Fatalf("cancelled branch %+v", b)
+		}
+	}
+}
+
+func TestParallelBranchTimeoutRoutesTimeout(t *testing.T) {
+	p := newPtest()
+	p.opts["Y"] = []runtime.StepOption[pstate]{runtime.WithTimeout[pstate](10 * time.Millisecond), runtime.WithRetry[pstate](runtime.RetryPolicy{Attempts: 2})}
+	p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	f := runtime.New[pstate]("par", runtime.WithSink(p.sink))
+	mustRegisterP(t, f,
+		runtime.NewParallel("Prepare", []*runtime.Step[pstate]{
+			p.step("X", func(s *pstate, v string) { s.X = v }, nil),
+			p.step("Y", func(s *pstate, v string) { s.Y = v }, nil),
+		}, runtime.WithNext[pstate](runtime.OutcomeTimeout, "Late")),
+		p.step("After", func(s *pstate, v string) { s.After = v }, nil),
+		p.step("Late", func(s *pstate, v string) { s.After = "late" }, nil),
+	)
+	res, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r"))
+	if err != nil || res.State.After != "late" {
+		t.Fatalf("result %+v %v", res, err)
+	}
+	h := checkParallelHistory(t, f, "r")
+	if n := len(eventsTo(h, "Y:running")); n != 2 { // the start and one retry
+		t.Fatalf("%d events to Y:running, want 2:\n%s", n, strings.Join(transitions(h), "\n"))
+	}
+}
+
+func mustRegisterP(t testing.TB, f *runtime.Flow[pstate], steps ...*runtime.Step[pstate]) {
+	t.Helper()
+	if err := f.Register(steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParallelAbort(t *testing.T) {
+	p := newPtest()
+	entered := make(chan struct{}, 3)
+	p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		return "", nil // completes at once
+	}
+	for _, id := range []string{"Y", "Z"} {
+		p.exec[id] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			entered <- struct{}{}
+			<-ctx.Done()
+			return "", ctx.Err()
+		}
+	}
+	f := p.flow(t)
+	run, err := f.Start(context.Background(), pstate{}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	<-entered
+	// X's completion is recorded before the block can end.
+	for !slices.Contains(p.rec.all(), "exec X") {
+		time.Sleep(time.Millisecond)
+	}
+	if err := run.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := run.Wait(context.Background())
+	if !errors.Is(err, runtime.ErrAborted) || res.Final != runtime.StateAborted {
+		t.Fatalf("result %v %v", res.Final, err)
+	}
+	if got := undos(p.rec); !slices.Equal(got, []string{"undo X", "undo Before"}) {
+		t.Fatalf("rollbacks %q", got)
+	}
+	h := checkParallelHistory(t, f, "r")
+	if !slices.Contains(transitions(h), "Prepare:parallel>aborting") {
+		t.Fatalf("the run does not leave the block by aborting:\n%s", strings.Join(transitions(h), "\n"))
+	}
+}
+
+// A crash with X completed and Y in flight: Resume (a new process, from
+// the recorded history) does not run X again, runs Y again with the same
+// idempotency key, starts Z, which had not started, and merges them all.
+func TestParallelResumeMidBlock(t *testing.T) {
+	p := newPtest()
+	release := make(chan struct{})
+	yIn := make(chan struct{})
+	p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		p.rec.add("try Y", ctx)
+		close(yIn)
+		<-release
+		return "", errors.New("the process died")
+	}
+	p.exec["Z"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		<-release
+		return "", errors.New("the process died")
+	}
+	f := p.flow(t)
+	run, err := f.Start(context.Background(), pstate{}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-yIn
+	var crashed []runtime.Event
+	for {
+		h := p.sink.History("r")
+		if slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == "X" && e.To == "Prepare:parallel" }) {
+			crashed = h
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Drop Z's start: the crash came before it was recorded.
+	crashed = slices.DeleteFunc(slices.Clone(crashed), func(e runtime.Event) bool { return e.Branch == "Z" })
+	for i := range crashed {
+		crashed[i].Seq = uint64(i + 1)
+	}
+	close(release)
+	run.Wait(context.Background()) // the old process's run ends its own way
+
+	q := newPtest()
+	q.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		if s.X != "" {
+			return "", errors.New("branch Y sees X's write: not the state the block started with")
+		}
+		return "", nil
+	}
+	for _, e := range crashed {
+		q.sink.Emit(context.Background(), e)
+	}
+	g := q.flow(t)
+	resumed, err := g.Resume(context.Background(), crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := resumed.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.rec.count("exec X") != 0 || q.rec.count("exec Y") != 1 || q.rec.count("exec Z") != 1 {
+		t.Fatalf("after resume: %q", q.rec.all())
+	}
+	if k := q.rec.key["exec Y"][0]; k != p.rec.key["try Y"][0] || k != "r/Y" {
+		t.Fatalf("Y's key %q after resume, %q before", k, p.rec.key["try Y"][0])
+	}
+	if res.State.X != "X@r/X" || res.State.Y != "Y@r/Y" || res.State.Z != "Z@r/Z" || res.State.After == "" {
+		t.Fatalf("state %+v", res.State)
+	}
+	checkParallelHistory(t, g, "r")
+}
+
+// Resume from every prefix of a parallel run's history ends done, runs no
+// completed step again, and leaves a history that fits the flow.
+func TestParallelResumeFromEveryPrefix(t *testing.T) {
+	p := newPtest()
+	f := p.flow(t)
+	if _, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r")); err != nil {
+		t.Fatal(err)
+	}
+	full := p.sink.History("r")
+	for i := 1; i < len(full); i++ {
+		q := newPtest()
+		for _, e := range full[:i] {
+			q.sink.Emit(context.Background(), e)
+		}
+		g := q.flow(t)
+		run, err := g.Resume(context.Background(), full[:i])
+		if err != nil {
+			t.Fatalf("prefix %d: %v", i, err)
+		}
+		res, err := run.Wait(context.Background())
+		if err != nil || res.Final != runtime.StateDone {
+			t.Fatalf("prefix %d: %v %v", i, res.Final, err)
+		}
+		for _, e := range full[:i] {
+			if e.Error == "" && strings.HasSuffix(e.From, ":running") && q.rec.count("exec "+e.Step) > 0 {
+				t.Fatalf("prefix %d: %s completed before the crash and ran again", i, e.Step)
+			}
+		}
+		if res.State.X == "" || res.State.Y == "" || res.State.Z == "" || res.State.After == "" {
+			t.Fatalf("prefix %d: state %+v", i, res.State)
+		}
+		checkParallelHistory(t, g, "r")
+	}
+}
+
+func TestParallelConcurrentRuns(t *testing.T) {
+	p := newPtest()
+	p.exec["Z"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		if strings.HasSuffix(runtime.RunID(ctx), "7") {
+			return "", runtime.Permanent(errBoom)
+		}
+		return "", nil
+	}
+	f := p.flow(t)
+	const n = 300
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("run%d", i)
+			res, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID(id))
+			switch {
+			case strings.HasSuffix(id, "7"):
+				if res.Final != runtime.StateCompensated {
+					errs <- fmt.Errorf("%s: %v %v", id, res.Final, err)
+				}
+			case err != nil || res.State.X != "X@"+id+"/X" || res.State.Z != "Z@"+id+"/Z":
+				errs <- fmt.Errorf("%s: %+v %v", id, res.State, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range n {
+		checkParallelHistory(t, f, fmt.Sprintf("run%d", i))
+	}
+}
+
+func TestParallelDefinitionErrors(t *testing.T) {
+	noop := func(ctx context.Context, s *pstate) (runtime.Outcome, error) { return "", nil }
+	br := func(id string, opts ...runtime.StepOption[pstate]) *runtime.Step[pstate] {
+		return runtime.NewStep(id, noop, opts...)
+	}
+	for name, tc := range map[string]struct {
+		steps []*runtime.Step[pstate]
+		want  string
+	}{
+		"branch routes": {[]*runtime.Step[pstate]{runtime.NewParallel("P", []*runtime.Step[pstate]{br("A", runtime.WithNext[pstate]("ok", "B")), br("B")})}, "branches end where the block ends"},
+		"branch waits":  {[]*runtime.Step[pstate]{runtime.NewParallel("P", []*runtime.Step[pstate]{runtime.NewSleep[pstate]("A", time.Second, nil)})}, "a branch cannot wait"},
+		"block acts":    {[]*runtime.Step[pstate]{{ID: "P", Exec: noop, Branches: []*runtime.Step[pstate]{br("A")}}}, "an action or rollback of its own"},
+		"duplicate":     {[]*runtime.Step[pstate]{br("A"), runtime.NewParallel("P", []*runtime.Step[pstate]{br("A")})}, `duplicate step "A"`},
+		"into a branch": {[]*runtime.Step[pstate]{br("S", runtime.WithNext[pstate]("ok", "A")), runtime.NewParallel("P", []*runtime.Step[pstate]{br("A")})}, `a branch of parallel block "P"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := runtime.New[pstate]("bad")
+			err := f.Register(tc.steps...)
+			if err == nil {
+				_, err = f.Execute(context.Background(), pstate{})
+			}
+			if !errors.Is(err, runtime.ErrDefinition) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParallelHistoryErrors(t *testing.T) {
+	p := newPtest()
+	f := p.flow(t)
+	if _, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r")); err != nil {
+		t.Fatal(err)
+	}
+	full := p.sink.History("r")
+	var leave int // the event leaving the block
+	for i, e := range full {
+		if e.From == "Prepare:parallel" && e.Branch == "" {
+			leave = i
+		}
+	}
+	// The block left before its last branch joined.
+	bad := slices.Clone(full)
+	bad[leave-1], bad[leave] = bad[leave], bad[leave-1]
+	bad[leave-1].Seq, bad[leave].Seq = bad[leave].Seq, bad[leave-1].Seq
+	if err := f.CheckHistory(bad); !errors.Is(err, runtime.ErrHistory) {
+		t.Fatalf("CheckHistory of a block left early: %v", err)
+	}
+	if _, err := runtime.Replay(bad); !errors.Is(err, runtime.ErrHistory) {
+		t.Fatalf("Replay of a block left early: %v", err)
+	}
+	// A branch event without its branch's name.
+	bad = slices.Clone(full)
+	for i := range bad {
+		if bad[i].Branch == "Y" {
+			bad[i].Branch = ""
+			break
+		}
+	}
+	if err := f.CheckHistory(bad); !errors.Is(err, runtime.ErrHistory) {
+		t.Fatalf("CheckHistory of a fork on the run's machine: %v", err)
+	}
+}
