@@ -19,8 +19,8 @@ import (
 // parse a large flow. So the RPC node of "rpc svc "E"" starts at svc, and
 // the statement (FlowStmt, StepStmt) is what spans the whole line.
 //
-// Nesting is fixed by the grammar (file, flow, step, statement), so no input
-// can make the parser recurse deeper than that.
+// Nesting is fixed by the grammar (file, flow, parallel block, step,
+// statement), so no input can make the parser recurse deeper than that.
 
 // Token is a name or literal as written, with its position: an identifier,
 // a string literal with its quotes and escapes, a duration or a number.
@@ -61,12 +61,36 @@ type FlowStmt struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 
-	State    *Token   `parser:"  'state' @Ident"`
-	Trigger  *Trigger `parser:"| 'trigger' @@"`
-	Retry    *Retry   `parser:"| 'retry' @@"`
-	Timeout  *Token   `parser:"| 'timeout' @Duration"`
-	Deadline *Token   `parser:"| 'deadline' @Duration"`
-	Step     *Step    `parser:"| 'step' @@"`
+	State    *Token    `parser:"  'state' @Ident"`
+	Trigger  *Trigger  `parser:"| 'trigger' @@"`
+	Retry    *Retry    `parser:"| 'retry' @@"`
+	Timeout  *Token    `parser:"| 'timeout' @Duration"`
+	Deadline *Token    `parser:"| 'deadline' @Duration"`
+	Step     *Step     `parser:"| 'step' @@"`
+	Parallel *Parallel `parser:"| 'parallel' @@"`
+
+	Comments
+}
+
+// Parallel is what follows "parallel": Name { ... }, a block of steps (its
+// branches) that run at the same time, and the block's own on lines.
+type Parallel struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+
+	Name *Token          `parser:"@Ident"`
+	Body []*ParallelStmt `parser:"'{' @@* '}'"`
+
+	Block
+}
+
+// ParallelStmt is one statement in a parallel block: a branch or an on line.
+type ParallelStmt struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+
+	Step *Step `parser:"  'step' @@"`
+	On   *On   `parser:"| 'on' @@"`
 
 	Comments
 }
@@ -133,6 +157,7 @@ type StepStmt struct {
 	Rollback     *Rollback  `parser:"| 'rollback' @@"`
 	Irreversible *Token     `parser:"| @'irreversible'"`
 	Outcomes     []*Outcome `parser:"| 'outcomes' @@ ( ',' @@ )*"`
+	Writes       []*Field   `parser:"| 'writes' @@ ( ',' @@ )*"`
 	On           *On        `parser:"| 'on' @@"`
 
 	Comments
@@ -142,6 +167,13 @@ type StepStmt struct {
 // Token because participle does not collect repeated captures into a slice
 // of tokens.)
 type Outcome struct {
+	Pos lexer.Position
+
+	Name *Token `parser:"@Ident"`
+}
+
+// Field is a state field a Go step declares it writes.
+type Field struct {
 	Pos lexer.Position
 
 	Name *Token `parser:"@Ident"`

@@ -212,10 +212,15 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		switch len(open) {
 		case 1:
 			return `flow statement or "}"`, statementHint(found, flowKeywords, "flow", open,
-				"a flow holds state, trigger, retry, timeout, deadline and step statements")
+				"a flow holds state, trigger, retry, timeout, deadline, step and parallel statements")
 		case 2:
-			return `step statement or "}"`, statementHint(found, stepKeywords, "step", open,
-				"a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes and on statements")
+			if parallelBlock(toks, open[1]) {
+				return `step, on or "}"`, statementHint(found, []string{"step", "on"}, "parallel block", open,
+					"a parallel block holds its branches (step statements) and its own on lines")
+			}
+			return `step statement or "}"`, stepHint(found, open)
+		case 3:
+			return `step statement or "}"`, stepHint(found, open)
 		}
 		return `"}"`, ""
 	case `".."`:
@@ -225,6 +230,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			return `"->"`, "a transition is written on outcome -> Target"
 		}
 		return `"->"`, ""
+	case "Field":
+		return "state field name", "name the fields the step writes, such as writes Reservation, Total"
 	case "Trigger":
 		return `"rpc", "event" or "schedule"`, `a trigger is trigger rpc "Endpoint", trigger event topic "event" or trigger schedule "spec"`
 	case "Rollback":
@@ -236,8 +243,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 }
 
 var (
-	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step"}
-	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", "on"}
+	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step", ident.KeywordParallel}
+	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"}
 )
 
 // statementHint explains an unexpected token where a statement of a flow
@@ -277,6 +284,22 @@ func openBraces(toks []lexer.Token, i int) []lexer.Token {
 		}
 	}
 	return open
+}
+
+func stepHint(found lexer.Token, open []lexer.Token) string {
+	return statementHint(found, stepKeywords, "step", open,
+		"a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements")
+}
+
+// parallelBlock reports whether the brace open opens a parallel block
+// (parallel Name {).
+func parallelBlock(toks []lexer.Token, open lexer.Token) bool {
+	for i, t := range toks {
+		if t.Pos.Offset == open.Pos.Offset {
+			return i >= 2 && toks[i-2].Value == ident.KeywordParallel
+		}
+	}
+	return false
 }
 
 // unclosedHint points at the innermost brace still open at the end of file.

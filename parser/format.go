@@ -13,14 +13,17 @@ import (
 // Format prints f in canonical layout:
 //
 //   - four spaces of indentation, one statement per line;
-//   - in a flow: state, trigger, retry, timeout, deadline, then the steps;
+//   - in a flow: state, trigger, retry, timeout, deadline, then the steps
+//     and parallel blocks; in a parallel block: its steps, then its on
+//     lines;
 //   - in a step: the action (rpc, await, sleep, or a publish step's first
 //     publish),
-//     retry, timeout, deadline, rollback, irreversible, publish, outcomes,
-//     on; statements of the same kind keep their order; a step's timeout
+//     writes, retry, timeout, deadline, rollback, irreversible, publish,
+//     outcomes, on; statements of the same kind keep their order; a step's timeout
 //     goes before an await line without a timeout of its own (after it, it
 //     would be the await's);
-//   - exactly one blank line before each step and between flows; elsewhere a
+//   - exactly one blank line before each step, parallel block and a
+//     block's first on line after its steps, and between flows; elsewhere a
 //     blank line is kept where one or more were written, never after "{" or
 //     before "}";
 //   - an empty step on one line: step Name {};
@@ -142,13 +145,24 @@ func flowRank(st *FlowStmt) int {
 }
 
 func (p *printer) flowStmt(st *FlowStmt, first bool) {
-	if st.Step != nil {
-		s := st.Step
+	switch {
+	case st.Step != nil:
+		p.step(st.Step, st.Comments, first, 1)
+		return
+	case st.Parallel != nil:
+		b := st.Parallel
 		p.leading(st.Comments, first, true, 1)
-		p.block(1, "step "+s.Name.Value, st.Trailing, &s.Block, len(s.Body), func() {
-			for j, st := range sortStepStmts(s.Body) {
-				p.leading(st.Comments, j == 0, false, 2)
-				p.line(2, stepStmtString(st), st.Trailing)
+		p.block(1, ident.KeywordParallel+" "+b.Name.Value, st.Trailing, &b.Block, len(b.Body), func() {
+			stmts := slices.Clone(b.Body)
+			slices.SortStableFunc(stmts, func(a, b *ParallelStmt) int { return parallelRank(a) - parallelRank(b) })
+			for j, bs := range stmts {
+				if bs.Step != nil {
+					p.step(bs.Step, bs.Comments, j == 0, 2)
+					continue
+				}
+				afterSteps := j > 0 && stmts[j-1].Step != nil
+				p.leading(bs.Comments, j == 0, afterSteps, 2)
+				p.line(2, onString(bs.On), bs.Trailing)
 			}
 		})
 		return
@@ -168,6 +182,24 @@ func (p *printer) flowStmt(st *FlowStmt, first bool) {
 		code = "deadline " + durationString(st.Deadline)
 	}
 	p.line(1, code, st.Trailing)
+}
+
+// step prints a step of a flow (indent 1) or of a parallel block (2).
+func (p *printer) step(s *Step, c Comments, first bool, indent int) {
+	p.leading(c, first, true, indent)
+	p.block(indent, "step "+s.Name.Value, c.Trailing, &s.Block, len(s.Body), func() {
+		for j, st := range sortStepStmts(s.Body) {
+			p.leading(st.Comments, j == 0, false, indent+1)
+			p.line(indent+1, stepStmtString(st), st.Trailing)
+		}
+	})
+}
+
+func parallelRank(st *ParallelStmt) int {
+	if st.Step != nil {
+		return 0
+	}
+	return 1
 }
 
 // sortStepStmts returns the statements of a step in canonical order.
@@ -202,22 +234,24 @@ func stepRank(st *StepStmt) int {
 	switch {
 	case st.RPC != nil, st.Await != nil, st.Sleep != nil:
 		return 0
-	case st.Retry != nil:
+	case len(st.Writes) > 0:
 		return 1
-	case st.Timeout != nil:
+	case st.Retry != nil:
 		return 2
-	case st.Deadline != nil:
+	case st.Timeout != nil:
 		return 3
-	case st.Rollback != nil:
+	case st.Deadline != nil:
 		return 4
-	case st.Irreversible != nil:
+	case st.Rollback != nil:
 		return 5
-	case st.Publish != nil:
+	case st.Irreversible != nil:
 		return 6
-	case st.Outcomes != nil:
+	case st.Publish != nil:
 		return 7
+	case st.Outcomes != nil:
+		return 8
 	}
-	return 8 // on
+	return 9 // on
 }
 
 func stepStmtString(st *StepStmt) string {
@@ -265,6 +299,12 @@ func stepStmtString(st *StepStmt) string {
 		return "rollback " + st.Rollback.Name.Value
 	case st.Irreversible != nil:
 		return "irreversible"
+	case len(st.Writes) > 0:
+		names := make([]string, len(st.Writes))
+		for i, n := range st.Writes {
+			names[i] = n.Name.Value
+		}
+		return ident.KeywordWrites + " " + strings.Join(names, ", ")
 	case st.Outcomes != nil:
 		names := make([]string, len(st.Outcomes))
 		for i, n := range st.Outcomes {
@@ -272,10 +312,12 @@ func stepStmtString(st *StepStmt) string {
 		}
 		return "outcomes " + strings.Join(names, ", ")
 	case st.On != nil:
-		return "on " + st.On.Outcome.Value + " -> " + st.On.Target.Value
+		return onString(st.On)
 	}
 	return ""
 }
+
+func onString(on *On) string { return "on " + on.Outcome.Value + " -> " + on.Target.Value }
 
 func rpcString(r *RPC) string {
 	s := ident.KeywordRPC + " " + ident.Format(Name(r.Service)) + " " + r.Endpoint.Value

@@ -222,10 +222,27 @@ func (p *post) lastToken(rawEnd lexer.Position) lexer.Position {
 func (p *post) flowStmt(st *FlowStmt) item {
 	p.fixEnd(&st.EndPos)
 	it := item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
-	if st.Step != nil {
+	switch {
+	case st.Step != nil:
 		it.inside = func() { p.step(st.Step) }
+	case st.Parallel != nil:
+		it.inside = func() { p.parallel(st.Parallel) }
 	}
 	return it
+}
+
+func (p *post) parallel(b *Parallel) {
+	rawEnd := b.EndPos
+	p.fixEnd(&b.EndPos)
+	items := make([]item, len(b.Body))
+	for i, st := range b.Body {
+		p.fixEnd(&st.EndPos)
+		items[i] = item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
+		if st.Step != nil {
+			items[i].inside = func() { p.step(st.Step) }
+		}
+	}
+	p.block(p.openBrace(End(b.Name)), p.lastToken(rawEnd), items, &b.Open, &b.Footer)
 }
 
 func (p *post) step(s *Step) {

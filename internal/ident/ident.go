@@ -83,5 +83,13 @@ const (
 	KeywordSleep   = "sleep"
 )
 
+// KeywordParallel starts a parallel block in a flow body (`parallel Name {
+// step ... }`), and KeywordWrites a Go step's declaration of the state
+// fields it writes (`writes A, B`), which a branch of a block merges back.
+const (
+	KeywordParallel = "parallel"
+	KeywordWrites   = "writes"
+)
+
 // KeywordUntil follows KeywordSleep in `sleep until Field`.
 const KeywordUntil = "until"
