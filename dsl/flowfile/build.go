@@ -97,10 +97,21 @@ func (b *builder) flow(fl *parser.Flow) *dsl.Flow {
 			}
 		case st.Step != nil:
 			out.Steps = append(out.Steps, b.step(st))
+		case st.Parallel != nil:
+			// The grammar, fmt and the runtime have parallel blocks; the
+			// model, checks, diagrams, generator and engine do not yet. A
+			// block left out of the model would run a different flow than
+			// the one written, so the build stops here.
+			b.errorf(tokenRange(st.Parallel.Name), notCompiledHint,
+				"parallel block %q: the compiler does not compile parallel blocks yet", st.Parallel.Name.Value)
 		}
 	}
 	return out
 }
+
+// notCompiledHint is what to do about a construct the parser reads and
+// the compiler does not compile yet.
+const notCompiledHint = "write the steps one after the other for now, or build the flow with runtime.NewParallel (docs/runtime.md, Parallel blocks)"
 
 // trigger builds a trigger; r is the range of the whole statement.
 func (b *builder) trigger(t *parser.Trigger, r diag.Range) *dsl.Trigger {
@@ -257,6 +268,9 @@ func (b *builder) step(fs *parser.FlowStmt) *dsl.Step {
 			if once(&seenIrrev, "irreversible", st) {
 				out.Irreversible = true
 			}
+		case len(st.Writes) > 0:
+			b.errorf(rng(st.Pos, st.EndPos), notCompiledHint,
+				"step %q: writes declares what a branch of a parallel block merges back, and the compiler does not compile parallel blocks yet", out.Name)
 		case st.Outcomes != nil:
 			if once(&seenOutcomes, "outcomes", st) {
 				for _, n := range st.Outcomes {
