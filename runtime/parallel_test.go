@@ -539,3 +539,48 @@ func TestParallelHistoryErrors(t *testing.T) {
 		t.Fatalf("CheckHistory of a fork on the run's machine: %v", err)
 	}
 }
+
+// Suspend during a block: the attempts in flight finish and are recorded,
+// a branch that would retry stops; Resume runs only what is left.
+func TestParallelSuspendResume(t *testing.T) {
+	p := newPtest()
+	release := make(chan struct{})
+	in := make(chan struct{})
+	p.opts["Y"] = []runtime.StepOption[pstate]{runtime.WithRetry[pstate](runtime.RetryPolicy{Attempts: 3})}
+	p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		if runtime.Attempt(ctx) == 1 {
+			close(in)
+			<-release
+			return "", errBoom // retried after the resume
+		}
+		return "", nil
+	}
+	f := p.flow(t)
+	run, err := f.Start(context.Background(), pstate{}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-in
+	if err := run.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if _, err := run.Wait(context.Background()); !errors.Is(err, runtime.ErrSuspended) {
+		t.Fatalf("wait: %v", err)
+	}
+	h := p.sink.History("r")
+	resumed, err := f.Resume(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := resumed.Wait(context.Background())
+	if err != nil || res.State.Y != "Y@r/Y" {
+		t.Fatalf("%+v %v", res.State, err)
+	}
+	for _, id := range []string{"X", "Y", "Z", "Before"} {
+		if n := p.rec.count("exec " + id); n != 1 {
+			t.Fatalf("%s ran %d times: %q", id, n, p.rec.all())
+		}
+	}
+	checkParallelHistory(t, f, "r")
+}

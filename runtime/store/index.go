@@ -98,7 +98,11 @@ func (x *index) add(i int, st runtime.RunState, e *runtime.Event) int {
 		x.infos = append(x.infos, RunInfo{RunID: e.RunID, Flow: e.Flow, Started: e.Time})
 	}
 	r := &x.infos[i]
-	r.State, r.Machine, r.Events, r.Updated = st, e.To, int(e.Seq), e.Time
+	r.State, r.Events, r.Updated = st, int(e.Seq), e.Time
+	if e.Branch != "" {
+		return i // the run's machine stays in the parallel block
+	}
+	r.Machine = e.To
 	if step, _, _ := runtime.ParseMachineState(e.To); step != "" {
 		r.Step = step
 	} else if e.Step != "" {

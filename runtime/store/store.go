@@ -126,7 +126,7 @@ func (s *Store) replay(pos wal.Pos, p []byte) error {
 		return errShort
 	}
 	switch p[0] {
-	case kindEvent, kindEventV1:
+	case kindEvent, kindEventV1, kindBranch:
 		e, err := decodeEvent(p)
 		if err != nil {
 			return err
