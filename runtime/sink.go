@@ -140,6 +140,9 @@ func (s slogSink) Emit(ctx context.Context, e Event) error {
 		slog.String("from", e.From),
 		slog.String("to", e.To),
 	}
+	if e.Branch != "" {
+		attrs = append(attrs, slog.String("branch", e.Branch))
+	}
 	if e.Attempt != 0 {
 		attrs = append(attrs, slog.Int("attempt", e.Attempt))
 	}
