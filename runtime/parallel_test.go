@@ -231,15 +231,22 @@ func TestParallelBranchFailureRollsBackNewestFirst(t *testing.T) {
 // its context's error is not rolled back, one that completes anyway is.
 func TestParallelFailureCancelsOthers(t *testing.T) {
 	p := newPtest()
+	// Z fails only once X and Y have started: a branch cancelled before
+	// its first attempt never runs, and so has nothing to roll back.
+	var started sync.WaitGroup
+	started.Add(2)
 	p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Done()
 		<-ctx.Done()
 		return "", ctx.Err()
 	}
 	p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Done()
 		<-ctx.Done()
 		return "", nil // completes anyway
 	}
 	p.exec["Z"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Wait()
 		return "", runtime.Permanent(errBoom)
 	}
 	f := p.flow(t)
