@@ -38,6 +38,9 @@ type Options struct {
 	// file's name; only its base name is used. "" means the model's
 	// File.Name.
 	Source string
+	// Target is what the code runs on: TargetRuntime ("" too) or
+	// TargetTemporal.
+	Target string
 }
 
 // FileName is the name of the file generated from source:
@@ -70,6 +73,9 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 		return nil, fmt.Errorf("gen: no source file name")
 	}
 	source = filepath.Base(filepath.ToSlash(source))
+	if err := CheckTarget(opts.Target); err != nil {
+		return nil, err
+	}
 
 	jf := jen.NewFile(opts.Package)
 	jf.ImportName(contextPkg, "context")
@@ -93,6 +99,9 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 			return nil, err
 		}
 		g.emit(jf)
+		if opts.Target == TargetTemporal {
+			g.emitTemporal(jf)
+		}
 	}
 
 	var buf bytes.Buffer

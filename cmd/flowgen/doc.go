@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	flowgen [gen] [-o FILE] [-pkg NAME] [-nopkg] [-strict] FILE...
+//	flowgen [gen] [-o FILE] [-pkg NAME] [-nopkg] [-strict] [-target runtime|temporal] FILE...
 //	flowgen check [-json] [-strict] [-nopkg] FILE...
 //	flowgen fmt [-w] [-l] FILE...
 //	flowgen graph [-format dot|mermaid] [-flow NAME] FILE
@@ -22,7 +22,7 @@
 //
 // # Generate (the default verb)
 //
-//	flowgen gen [-o FILE] [-pkg NAME] [-nopkg] [-strict] FILE...
+//	flowgen gen [-o FILE] [-pkg NAME] [-nopkg] [-strict] [-target runtime|temporal] FILE...
 //	flowgen FILE...
 //
 // Gen checks each file and writes the generated Go code beside it as
@@ -77,6 +77,10 @@
 //	-nopkg   do not load the Go package of the file's directory (loading
 //	         runs the go command; without it the state type and its fields
 //	         are not checked)
+//	-target  what the generated code runs on: runtime (the default) or
+//	         temporal, which adds a Temporal workflow, activities, worker
+//	         registration and a typed starter per flow (gen only; module
+//	         github.com/flowgen/flowgen/temporal, docs/temporal.md)
 //
 // # Format
 //

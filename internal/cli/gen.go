@@ -36,6 +36,7 @@ sets it).`,
 		nopkg := fs.Bool("nopkg", false, "do not load the Go package to check the state type")
 		strict := fs.Bool("strict", false, "make a step with side effects and neither rollback nor irreversible an error")
 		pkg := fs.String("pkg", "", "package `name` of the generated code (default: the package of the Go files in the output's directory)")
+		target := fs.String("target", gen.TargetRuntime, "what the generated code runs on: `runtime` or temporal (docs/temporal.md)")
 		return func(e *env, args []string) int {
 			// Generation makes many short-lived objects (syntax trees, the
 			// jennifer tree, go/format's AST) in a process that ends right
@@ -47,6 +48,9 @@ sets it).`,
 			}
 			if *out != "" && len(args) != 1 {
 				return usageError(e, "-o needs exactly one input file, got %d", len(args))
+			}
+			if err := gen.CheckTarget(*target); err != nil {
+				return usageError(e, "-target: %v", err)
 			}
 			if *pkg != "" && !token.IsIdentifier(*pkg) {
 				return usageError(e, "-pkg %q is not a Go package name", *pkg)
@@ -84,7 +88,7 @@ sets it).`,
 						return failf(e, "%s: %v", in.name, err)
 					}
 				}
-				gen, err := generate(files[i], in, name)
+				gen, err := generate(files[i], in, name, *target)
 				if err != nil {
 					return failf(e, "%s: %v", in.name, err)
 				}
@@ -122,8 +126,8 @@ sets it).`,
 
 // generate produces the Go files for one checked input, in package pkg:
 // file name (beside the input) to contents.
-func generate(f *dsl.File, in *input, pkg string) (map[string][]byte, error) {
-	return gen.Generate(f, gen.Options{Package: pkg, Source: in.path})
+func generate(f *dsl.File, in *input, pkg, target string) (map[string][]byte, error) {
+	return gen.Generate(f, gen.Options{Package: pkg, Source: in.path, Target: target})
 }
 
 // packageName is the name of the Go package in dir, which the generated

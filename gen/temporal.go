@@ -1,0 +1,107 @@
+package gen
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// Targets of Generate: what the generated code runs on.
+const (
+	// TargetRuntime is the flowgen runtime (the default).
+	TargetRuntime = "runtime"
+	// TargetTemporal is Temporal: the runtime target's code, plus per flow
+	// a workflow, its activities, registration and a typed starter, built
+	// on module github.com/flowgen/flowgen/temporal (docs/temporal.md).
+	TargetTemporal = "temporal"
+)
+
+// Import paths of the Temporal target's code. Their package names are not
+// in dsl.ReservedImportNames: a lower-case state type named client,
+// worker, workflow or flowtemporal does not compile with this target.
+const (
+	flowtemporalPkg = "github.com/flowgen/flowgen/temporal/flowtemporal"
+	clientPkg       = "go.temporal.io/sdk/client"
+	workerPkg       = "go.temporal.io/sdk/worker"
+	workflowPkg     = "go.temporal.io/sdk/workflow"
+)
+
+// CheckTarget accepts the targets Generate knows; "" is TargetRuntime.
+func CheckTarget(target string) error {
+	switch target {
+	case "", TargetRuntime, TargetTemporal:
+		return nil
+	}
+	return fmt.Errorf("gen: unknown target %q (want %q or %q)", target, TargetRuntime, TargetTemporal)
+}
+
+// temporalNames are the identifiers the Temporal target adds for a flow.
+type temporalNames struct {
+	Type, Constructor, Starter, Run string
+}
+
+func (g *flowGen) temporalNames() temporalNames {
+	n := g.fl.Name
+	return temporalNames{Type: n + "Temporal", Constructor: "New" + n + "Temporal", Starter: "Start" + n, Run: n + "TemporalRun"}
+}
+
+// emitTemporal adds the Temporal declarations of the flow. They wrap the
+// runtime target's definition (NewXFlow): the same handlers, steps,
+// routing and policies, which flowtemporal runs as a workflow.
+func (g *flowGen) emitTemporal(jf *jen.File) {
+	jf.ImportName(flowtemporalPkg, "flowtemporal")
+	jf.ImportName(clientPkg, "client")
+	jf.ImportName(workerPkg, "worker")
+	jf.ImportName(workflowPkg, "workflow")
+	n, tn := g.names, g.temporalNames()
+	ft := func(name string) *jen.Statement { return jen.Qual(flowtemporalPkg, name) }
+	tFlow := ft("Flow").Types(g.stateType())
+	recv := func() *jen.Statement { return jen.Parens(g.id("t").Op("*").Id(tn.Type)) }
+
+	decls := []jen.Code{
+		jen.Add(docComment(prose(fmt.Sprintf("%s is flow %s on Temporal: its workflow (type %q) and one activity per step "+
+			"that does work and per rollback (%q, ...), for a worker (Register). Create it with %s; start runs with %s.",
+			tn.Type, g.fl.Name, g.fl.Name, g.fl.Name+"."+g.fl.Steps[0].Name, tn.Constructor, tn.Starter))...)).Line().
+			Type().Id(tn.Type).Struct(jen.Id("flow").Op("*").Add(tFlow)),
+
+		jen.Add(docComment(prose(fmt.Sprintf("%s returns flow %s for a Temporal worker, with the same handlers as %s. "+
+			"Its activities call the handlers and opts' runtime.WithCaller (rpc) and runtime.WithPublisher (publish) on the worker; "+
+			"awaits are Temporal signals (%s.Deliver), so no Subscriber is needed; runtime.WithSink sees every transition "+
+			"(docs/temporal.md says from where).", tn.Constructor, g.fl.Name, n.Constructor, tn.Run))...)).Line().
+			Func().Id(tn.Constructor).Params(g.id("h").Id(n.Handlers), g.id("opts").Op("...").Add(rt("Option"))).
+			Params(jen.Op("*").Id(tn.Type), jen.Error()).Block(
+			jen.List(g.id("f"), g.id("err")).Op(":=").Id(n.Constructor).Call(g.id("h"),
+				jen.Append(g.id("opts"), ft("Awaits").Call()).Op("...")),
+			jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),
+			jen.List(g.id("t"), g.id("err")).Op(":=").Add(ft("New")).Call(g.id("f").Dot("Runtime").Call()),
+			jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),
+			jen.Return(jen.Op("&").Id(tn.Type).Values(jen.Dict{jen.Id("flow"): g.id("t")}), jen.Nil()),
+		),
+
+		jen.Add(docComment(prose(fmt.Sprintf("Register registers the workflow of flow %s and its activities with a worker.", g.fl.Name))...)).Line().
+			Func().Add(recv()).Id("Register").Params(g.id("r").Qual(workerPkg, "Registry")).
+			Block(g.id("t").Dot("flow").Dot("Register").Call(g.id("r"))),
+
+		jen.Add(docComment(prose(fmt.Sprintf("Workflow is the Temporal workflow of flow %s: one run from state to its end. "+
+			"It returns the final state of a run that ends done; any other end is an error whose details %s.Wait reads.", g.fl.Name, tn.Run))...)).Line().
+			Func().Add(recv()).Id("Workflow").Params(g.id("ctx").Qual(workflowPkg, "Context"), g.id("state").Add(g.stateType())).
+			Params(g.stateType(), jen.Error()).
+			Block(jen.Return(g.id("t").Dot("flow").Dot("Workflow").Call(g.id("ctx"), g.id("state")))),
+
+		jen.Add(docComment(prose(fmt.Sprintf("%s starts a run of flow %s on Temporal from state and returns its handle. "+
+			"opts.ID is the run's ID (Temporal generates one when it is empty) and opts.TaskQueue the queue of the workers "+
+			"that registered %s. It needs no handlers: a client that only starts runs calls it.", tn.Starter, g.fl.Name, tn.Type))...)).Line().
+			Func().Id(tn.Starter).Params(g.id("ctx").Qual(contextPkg, "Context"), g.id("c").Qual(clientPkg, "Client"),
+			g.id("state").Add(g.stateType()), g.id("opts").Qual(clientPkg, "StartWorkflowOptions")).
+			Params(jen.Op("*").Id(tn.Run), jen.Error()).
+			Block(jen.Return(ft("Start").Types(g.stateType()).Call(g.id("ctx"), g.id("c"), jen.Lit(g.fl.Name), g.id("state"), g.id("opts")))),
+
+		jen.Add(docComment(prose(fmt.Sprintf("%s is one run of flow %s on Temporal, as %s returns it: Wait for its result, "+
+			"ask its Status or History, Deliver an event to it, or Abort it.", tn.Run, g.fl.Name, tn.Starter))...)).Line().
+			Type().Id(tn.Run).Op("=").Add(ft("Run").Types(g.stateType())),
+	}
+	for _, d := range decls {
+		jf.Line()
+		jf.Add(d)
+	}
+}

@@ -1,0 +1,108 @@
+package flowtemporal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// Start starts a run of flow on Temporal with state; opts.ID is the run's
+// ID (the workflow ID), and opts.TaskQueue the queue its workers poll. The
+// generated StartX functions call it with their flow's name and state type.
+func Start[S any](ctx context.Context, c client.Client, flow string, state S, opts client.StartWorkflowOptions) (*Run[S], error) {
+	wr, err := c.ExecuteWorkflow(ctx, opts, WorkflowName(flow), state)
+	if err != nil {
+		return nil, err
+	}
+	return &Run[S]{c: c, id: wr.GetID(), wr: wr}, nil
+}
+
+// Attach returns the handle of an existing run by its ID.
+func Attach[S any](c client.Client, runID string) *Run[S] {
+	return &Run[S]{c: c, id: runID, wr: c.GetWorkflow(context.Background(), runID, "")}
+}
+
+// Deliver sends an event to the run runID, which takes it if it awaits
+// topic/event and the payload's correlation value is its own (the
+// runtime's rule, runtime.Wait.Matches); an event it does not await yet
+// waits in the workflow until the run gets there.
+func Deliver(ctx context.Context, c client.Client, runID, topic, event string, payload json.RawMessage) error {
+	return c.SignalWorkflow(ctx, runID, "", SignalName(topic, event), []byte(payload))
+}
+
+// Run is the handle of one run on Temporal.
+type Run[S any] struct {
+	c  client.Client
+	id string
+	wr client.WorkflowRun
+}
+
+// ID returns the run's ID, its workflow ID.
+func (r *Run[S]) ID() string { return r.id }
+
+// Wait waits for the run to end and returns its result, shaped as the
+// runtime's: the final state and terminal state, and for a run that did not
+// end done a *runtime.StepError (joined with each *runtime.RollbackError,
+// or wrapping runtime.ErrAborted).
+func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
+	res := runtime.Result[S]{RunID: r.id}
+	err := r.wr.Get(ctx, &res.State)
+	if err == nil {
+		res.Final = runtime.StateDone
+		return res, nil
+	}
+	var end ending[S]
+	var app *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &app) && app.HasDetails():
+		if derr := app.Details(&end); derr != nil {
+			return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its result: %v)", r.id, err, derr)
+		}
+	case errors.As(err, &canceled) && canceled.HasDetails():
+		if derr := canceled.Details(&end); derr != nil {
+			return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its result: %v)", r.id, err, derr)
+		}
+	default:
+		return res, err // not a run's end: the server or the workflow failed
+	}
+	res.State, res.Final, res.Err = end.State, end.Final, end.err()
+	return res, res.Err
+}
+
+// Status returns the run's status, history included, from its workflow.
+func (r *Run[S]) Status(ctx context.Context) (runtime.Status, error) {
+	var st runtime.Status
+	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryStatus)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	return st, err
+}
+
+// History returns the run's events from its workflow.
+func (r *Run[S]) History(ctx context.Context) ([]runtime.Event, error) {
+	var h []runtime.Event
+	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryHistory)
+	if err == nil {
+		err = v.Get(&h)
+	}
+	return h, err
+}
+
+// Abort cancels the run: its running step is cancelled and its completed
+// steps roll back; it ends aborted (or compensation_failed).
+func (r *Run[S]) Abort(ctx context.Context) error {
+	return r.c.CancelWorkflow(ctx, r.id, "")
+}
+
+// Deliver sends an event to this run (see Deliver).
+func (r *Run[S]) Deliver(ctx context.Context, topic, event string, payload json.RawMessage) error {
+	return Deliver(ctx, r.c, r.id, topic, event, payload)
+}

@@ -1,0 +1,73 @@
+package flowtemporal
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// ending is how a run that did not end done ended: the details of the
+// workflow's error, from which Run.Wait rebuilds the runtime's Result.
+type ending[S any] struct {
+	State     S                `json:"state"`
+	Final     runtime.RunState `json:"final"`
+	Cause     *stepFailure     `json:"cause,omitempty"`
+	Aborted   string           `json:"aborted,omitempty"`
+	Rollbacks []stepFailure    `json:"rollbacks,omitempty"`
+}
+
+// stepFailure is a *runtime.StepError or *runtime.RollbackError on the wire.
+type stepFailure struct {
+	Step    string          `json:"step"`
+	Attempt int             `json:"attempt,omitempty"`
+	Outcome runtime.Outcome `json:"outcome,omitempty"`
+	Err     string          `json:"error"`
+	Timeout bool            `json:"timeout,omitempty"`
+}
+
+// remoteError is an error that crossed Temporal as text; it still wraps
+// runtime.ErrTimeout when the original did.
+type remoteError struct {
+	msg     string
+	timeout bool
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error {
+	if e.timeout {
+		return runtime.ErrTimeout
+	}
+	return nil
+}
+
+func (f *stepFailure) err() error { return &remoteError{msg: f.Err, timeout: f.Timeout} }
+
+// err is the runtime Result.Err of e.
+func (e *ending[S]) err() error {
+	var errs []error
+	switch {
+	case e.Cause != nil:
+		errs = append(errs, &runtime.StepError{Step: e.Cause.Step, Attempt: e.Cause.Attempt, Outcome: e.Cause.Outcome, Err: e.Cause.err()})
+	case e.Aborted != "":
+		errs = append(errs, fmt.Errorf("%w: %s", runtime.ErrAborted, e.Aborted))
+	}
+	for _, rb := range e.Rollbacks {
+		errs = append(errs, &runtime.RollbackError{Step: rb.Step, Err: rb.err()})
+	}
+	return errors.Join(errs...)
+}
+
+// workflowError is what the workflow returns for e: a cancellation for an
+// aborted run (Temporal shows it canceled), else a non-retryable
+// application error of type "flowgen.<state>" (Temporal shows it failed).
+// Both carry e.
+func (e *ending[S]) workflowError() error {
+	if e.Final == runtime.StateAborted {
+		return temporal.NewCanceledError(*e)
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("flowgen: run ended %s: %v", e.Final, e.err()),
+		endErrorType(string(e.Final)), nil, *e)
+}

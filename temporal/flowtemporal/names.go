@@ -1,0 +1,35 @@
+package flowtemporal
+
+// The names a flow has on Temporal. Workers, starters and senders of events
+// all derive them here, so they cannot disagree.
+
+const (
+	// QueryStatus is the query that returns a run's runtime.Status (its
+	// history included).
+	QueryStatus = "flowgen.status"
+	// QueryHistory is the query that returns a run's events.
+	QueryHistory = "flowgen.history"
+
+	// Error types of the application errors flowgen's activities return.
+	errTypeStep    = "flowgen.error"
+	errTypeTimeout = "flowgen.timeout" // the step's error wraps runtime.ErrTimeout
+)
+
+// WorkflowName is the workflow type of a flow: the flow's ID.
+func WorkflowName(flow string) string { return flow }
+
+// ActivityName is the activity type of a step ("Signup.CreateCustomer") or
+// of its rollback ("Signup.CreateCustomer.rollback").
+func ActivityName(flow, step string, rollback bool) string {
+	if rollback {
+		return flow + "." + step + ".rollback"
+	}
+	return flow + "." + step
+}
+
+// SignalName is the signal that delivers an event of topic/event to the
+// runs awaiting it ("flowgen.event:payments/payment.succeeded").
+func SignalName(topic, event string) string { return "flowgen.event:" + topic + "/" + event }
+
+// endErrorType is the application error type of a run that ended in state.
+func endErrorType(state string) string { return "flowgen." + state }

@@ -1,0 +1,45 @@
+package flowtemporal
+
+import (
+	"math"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// DefaultTimeout is the StartToClose timeout of an attempt whose step (or
+// rollback) sets neither a timeout nor a deadline. The runtime lets such an
+// attempt run for ever; Temporal needs a bound to notice a dead worker.
+const DefaultTimeout = 10 * time.Minute
+
+// minInterval stands for "retry at once" (a zero Initial): Temporal reads a
+// zero InitialInterval as its default of one second.
+const minInterval = time.Millisecond
+
+// RetryPolicy is the Temporal retry policy of a runtime retry policy: the
+// same attempts, first interval, multiplier and cap. Temporal has no jitter
+// on activity retries, so Jitter is dropped (docs/temporal.md). A zero Max
+// (no cap) becomes the longest interval the attempts can reach, since a
+// zero MaximumInterval means 100 times the first one to Temporal.
+func RetryPolicy(p runtime.RetryPolicy) *temporal.RetryPolicy {
+	attempts := max(p.Attempts, 1)
+	initial := max(p.Initial, minInterval)
+	mult := p.Multiplier
+	if mult <= 0 {
+		mult = 2
+	}
+	mult = max(mult, 1) // Temporal refuses a shrinking interval
+	capped := p.Max
+	if capped <= 0 {
+		longest := float64(initial) * math.Pow(mult, float64(max(attempts-2, 0)))
+		capped = time.Duration(min(longest, float64(math.MaxInt64/2)))
+	}
+	return &temporal.RetryPolicy{
+		InitialInterval:    initial,
+		BackoffCoefficient: mult,
+		MaximumInterval:    max(capped, initial),
+		MaximumAttempts:    int32(min(attempts, math.MaxInt32)),
+	}
+}

@@ -1,0 +1,27 @@
+package flowtemporal
+
+import (
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+func TestRetryPolicy(t *testing.T) {
+	for _, c := range []struct {
+		in                runtime.RetryPolicy
+		initial, maxIntvl time.Duration
+		mult              float64
+		attempts          int32
+	}{
+		{runtime.RetryPolicy{Attempts: 5, Initial: 20 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}, 20 * time.Millisecond, time.Second, 2, 5},
+		{runtime.RetryPolicy{}, minInterval, minInterval, 2, 1}, // once, at once
+		// No cap: the longest interval 4 attempts reach, 100ms*3^2.
+		{runtime.RetryPolicy{Attempts: 4, Initial: 100 * time.Millisecond, Multiplier: 3}, 100 * time.Millisecond, 900 * time.Millisecond, 3, 4},
+	} {
+		p := RetryPolicy(c.in)
+		if p.InitialInterval != c.initial || p.MaximumInterval != c.maxIntvl || p.BackoffCoefficient != c.mult || p.MaximumAttempts != c.attempts {
+			t.Errorf("RetryPolicy(%+v) = %+v", c.in, p)
+		}
+	}
+}

@@ -1,0 +1,369 @@
+package flowtemporal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// wfRun is one run inside its workflow. Workflow code runs on one
+// coroutine at a time, queries between them, so it needs no lock.
+type wfRun[S any] struct {
+	f       *Flow[S]
+	ctx     workflow.Context
+	id      string
+	state   S
+	machine string // the current machine state, as the runtime names it
+	history []runtime.Event
+	visits  map[string]int
+	// done are the completed steps with a rollback, oldest first.
+	done  []completion
+	cause *stepFailure
+}
+
+type completion struct {
+	step  string
+	visit int
+}
+
+// Workflow is the flow's Temporal workflow: it runs one run from state to
+// its end. It returns the final state when the run ends done; otherwise an
+// error whose details are the run's ending (Run.Wait reads them).
+func (f *Flow[S]) Workflow(ctx workflow.Context, state S) (S, error) {
+	r := &wfRun[S]{f: f, ctx: ctx, id: workflow.GetInfo(ctx).WorkflowExecution.ID, state: state,
+		machine: runtime.MachinePending, visits: map[string]int{}}
+	if err := workflow.SetQueryHandler(ctx, QueryHistory, func() ([]runtime.Event, error) { return r.history, nil }); err != nil {
+		return state, err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (runtime.Status, error) { return runtime.Replay(r.history) }); err != nil {
+		return state, err
+	}
+	return r.run()
+}
+
+// run drives the run from its first step: each step waits (await, sleep)
+// if it does, runs its activity if it has work, and its outcome goes where
+// the flow routes it.
+func (r *wfRun[S]) run() (S, error) {
+	if r.ctx.Err() != nil {
+		return r.abort(0, r.ctx.Err())
+	}
+	wait := r.enter(r.f.steps[0].ID, 0, "", nil)
+	for {
+		step := r.f.steps[r.f.byID[stepOf(r.machine)]]
+		var out runtime.Outcome
+		var err error
+		attempt := 0
+		var payload []byte
+		if wait != nil {
+			var aborted bool
+			payload, out, err, aborted = r.wait(step, wait)
+			if aborted {
+				return r.abort(0, r.ctx.Err())
+			}
+			if out == "" {
+				r.emit(runtime.RunningState(step.ID), 0, "", nil, func(e *runtime.Event) { e.Payload = payload })
+			}
+		}
+		if out == "" && hasWork(step) {
+			var aborted bool
+			out, attempt, err, aborted = r.exec(step, payload)
+			if aborted {
+				return r.abort(attempt, err)
+			}
+		}
+		if out == "" {
+			out = runtime.OutcomeOK
+		}
+		if err == nil && step.Rollback != nil {
+			r.done = append(r.done, completion{step.ID, r.visits[step.ID]})
+		}
+		to, rerr := r.f.def.Route(step.ID, out)
+		if rerr != nil { // a named outcome nothing routes fails the step
+			err, to = rerr, runtime.Fail
+		}
+		switch to {
+		case runtime.Done:
+			r.emit(string(runtime.StateDone), attempt, out, nil, nil)
+			return r.state, nil
+		case runtime.Fail:
+			r.cause = &stepFailure{Step: step.ID, Attempt: attempt, Outcome: out, Timeout: errors.Is(err, runtime.ErrTimeout)}
+			if err == nil {
+				err = fmt.Errorf("%w by outcome %q", runtime.ErrRoutedToFail, out)
+			}
+			r.cause.Err = err.Error()
+			r.emit(runtime.MachineFailing, attempt, out, err, nil)
+			return r.unwind(false)
+		}
+		wait = r.enter(to, attempt, out, err)
+	}
+}
+
+// stepOf is the step of a machine state ("X:running" gives "X").
+func stepOf(machine string) string {
+	step, _, _ := runtime.ParseMachineState(machine)
+	return step
+}
+
+// enter records the transition into step (its waiting state if it waits)
+// and returns what it waits for, or nil.
+func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err error) *runtime.Wait {
+	st := r.f.steps[r.f.byID[step]]
+	r.visits[step]++
+	now := workflow.Now(r.ctx)
+	var w *runtime.Wait
+	switch {
+	case st.Await != nil:
+		w = &runtime.Wait{Topic: st.Await.Topic, Event: st.Await.Event, Field: st.Await.Field}
+		if st.Await.Correlate != nil {
+			w.Correlated, w.Correlation = true, st.Await.Correlate(&r.state)
+		}
+		if d := st.Await.Timeout; d > 0 {
+			w.Deadline = now.Add(d)
+		}
+		if d := st.Deadline; d > 0 && (w.Deadline.IsZero() || now.Add(d).Before(w.Deadline)) {
+			w.Deadline = now.Add(d)
+		}
+	case st.Sleep != nil:
+		w = &runtime.Wait{Until: now.Add(st.Sleep.For)}
+		if st.Sleep.Until != nil {
+			w.Until = st.Sleep.Until(&r.state)
+		}
+	}
+	to := runtime.RunningState(step)
+	if w != nil {
+		to = runtime.WaitingState(step)
+	}
+	r.emit(to, attempt, out, err, func(e *runtime.Event) {
+		if w != nil {
+			recorded := *w // the event's copy: without the fields the event has
+			e.Wait = &recorded
+		}
+	})
+	if w != nil {
+		w.Flow, w.RunID, w.Step = r.f.ID(), r.id, step
+		w.Key = runtime.Key{RunID: r.id, Step: step, Visit: r.visits[step]}.String()
+	}
+	return w
+}
+
+// wait blocks until the awaited event (a signal whose payload matches),
+// the wake-up time of a sleep, the wait's deadline (outcome "timeout"), or
+// the run's cancellation. A sleep until a time never set ends with "error".
+func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, out runtime.Outcome, err error, aborted bool) {
+	if st.Sleep != nil && w.Until.IsZero() {
+		err = fmt.Errorf("step %s: sleep until a time that is not set", st.ID)
+		return nil, runtime.OutcomeError, err, false
+	}
+	tctx, cancelTimer := workflow.WithCancel(r.ctx)
+	defer cancelTimer()
+	sel := workflow.NewSelector(r.ctx)
+	fired, woke := false, false
+	timer := func(until time.Time, wake bool) {
+		t := workflow.NewTimer(tctx, max(until.Sub(workflow.Now(r.ctx)), 0))
+		sel.AddFuture(t, func(f workflow.Future) {
+			if f.Get(tctx, nil) == nil {
+				fired, woke = !wake, wake
+			}
+		})
+	}
+	if !w.Until.IsZero() {
+		timer(w.Until, true)
+	}
+	if !w.Deadline.IsZero() {
+		timer(w.Deadline, false)
+	}
+	if st.Await != nil {
+		ch := workflow.GetSignalChannel(r.ctx, SignalName(w.Topic, w.Event))
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
+			var p []byte
+			c.Receive(r.ctx, &p)
+			if w.Matches(p) {
+				payload, woke = p, true
+				return
+			}
+			workflow.GetLogger(r.ctx).Info("flowgen: event for another correlation dropped",
+				"run_id", r.id, "step", st.ID, "topic", w.Topic, "event", w.Event)
+		})
+	}
+	sel.AddReceive(r.ctx.Done(), func(workflow.ReceiveChannel, bool) { aborted = true })
+	for !fired && !woke && !aborted {
+		sel.Select(r.ctx)
+	}
+	switch {
+	case aborted:
+		return nil, "", nil, true
+	case fired:
+		return nil, runtime.OutcomeTimeout, fmt.Errorf("%w: waiting for %s %s", runtime.ErrTimeout, w.Topic, w.Event), false
+	}
+	return payload, "", nil, false
+}
+
+// exec runs the step's activity, its attempts as the step's retry policy
+// says, and takes its state if it succeeded.
+func (r *wfRun[S]) exec(st *runtime.Step[S], payload []byte) (runtime.Outcome, int, error, bool) {
+	ao := workflow.ActivityOptions{
+		StartToCloseTimeout: st.Timeout,
+		RetryPolicy:         RetryPolicy(st.Retry),
+	}
+	if st.Deadline > 0 {
+		// The deadline counts from when the step was entered, a wait
+		// included.
+		left := r.entered(st.ID).Add(st.Deadline).Sub(workflow.Now(r.ctx))
+		if left <= 0 {
+			err := fmt.Errorf("%w: step %s is past its deadline", runtime.ErrTimeout, st.ID)
+			return runtime.OutcomeTimeout, 0, err, false
+		}
+		ao.ScheduleToCloseTimeout = left
+	}
+	if ao.StartToCloseTimeout <= 0 && ao.ScheduleToCloseTimeout <= 0 {
+		ao.StartToCloseTimeout = DefaultTimeout
+	}
+	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: r.visits[st.ID], Payload: payload}, State: r.state}
+	var res ActionOutput[S]
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.ctx, ao), ActivityName(r.f.ID(), st.ID, false), in).Get(r.ctx, &res)
+	if err == nil {
+		r.state = res.State
+		return res.Outcome, res.Attempt, nil, false
+	}
+	if temporal.IsCanceledError(err) || r.ctx.Err() != nil {
+		return "", 0, err, true
+	}
+	attempt, cause := failure(err, max(st.Retry.Attempts, 1))
+	return runtime.FailedOutcome(cause), attempt, cause, false
+}
+
+// entered is when the current visit of step was entered: the time of the
+// last event that entered it.
+func (r *wfRun[S]) entered(step string) time.Time {
+	for i := len(r.history) - 1; i >= 0; i-- {
+		e := &r.history[i]
+		if e.To == runtime.RunningState(step) || e.To == runtime.WaitingState(step) {
+			if e.From != runtime.WaitingState(step) {
+				return e.Time
+			}
+		}
+	}
+	return workflow.Now(r.ctx)
+}
+
+// failure is the last attempt and the error of an activity whose attempts
+// ended in failure: the step's own error as its activity reported it, or a
+// Temporal timeout (an attempt past StartToClose, the step past its
+// deadline), which wraps runtime.ErrTimeout as the runtime's do.
+func failure(err error, attempts int) (int, error) {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		var d attemptDetail
+		if app.HasDetails() {
+			_ = app.Details(&d)
+		}
+		return d.Attempt, &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
+	}
+	var to *temporal.TimeoutError
+	if errors.As(err, &to) {
+		attempt := 0
+		var act *temporal.ActivityError
+		if errors.As(err, &act) && act.RetryState() == enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
+			attempt = attempts
+		}
+		return attempt, fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType())
+	}
+	return 0, err
+}
+
+// abort records the cancellation of the run and unwinds it.
+func (r *wfRun[S]) abort(attempt int, cause error) (S, error) {
+	if cause == nil {
+		cause = errors.New("workflow canceled")
+	}
+	err := fmt.Errorf("%w: %v", runtime.ErrAborted, cause)
+	r.emit(runtime.MachineAborting, attempt, "", err, nil)
+	return r.unwindWith(true, cause.Error())
+}
+
+func (r *wfRun[S]) unwind(aborting bool) (S, error) { return r.unwindWith(aborting, "") }
+
+// unwindWith rolls back the completed steps newest first, each with its
+// own retries, under a context the cancellation of the run does not reach,
+// and ends the run.
+func (r *wfRun[S]) unwindWith(aborting bool, abortMsg string) (S, error) {
+	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
+	back := runtime.MachineFailing
+	if aborting {
+		back = runtime.MachineAborting
+	}
+	var rbErrs []stepFailure
+	for i := len(r.done) - 1; i >= 0; i-- {
+		c := r.done[i]
+		st := r.f.steps[r.f.byID[c.step]]
+		r.emit(runtime.RollbackState(c.step), 0, "", nil, nil)
+		attempt, err := r.rollback(dctx, st, c.visit)
+		if err != nil {
+			rbErrs = append(rbErrs, stepFailure{Step: c.step, Attempt: attempt, Err: err.Error(), Timeout: errors.Is(err, runtime.ErrTimeout)})
+			r.emit(back, attempt, runtime.OutcomeError, err, nil)
+			continue
+		}
+		r.emit(back, attempt, runtime.OutcomeOK, nil, nil)
+	}
+	end := ending[S]{Final: runtime.EndState(aborting, len(r.done) > 0, len(rbErrs) > 0),
+		Cause: r.cause, Rollbacks: rbErrs, Aborted: abortMsg}
+	r.emit(string(end.Final), 0, "", nil, nil)
+	end.State = r.state
+	return r.state, end.workflowError()
+}
+
+// rollback runs a step's rollback activity.
+func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int) (int, error) {
+	ao := workflow.ActivityOptions{StartToCloseTimeout: st.RollbackTimeout, RetryPolicy: RetryPolicy(st.RollbackRetry)}
+	if ao.StartToCloseTimeout <= 0 {
+		ao.StartToCloseTimeout = DefaultTimeout
+	}
+	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Rollback: true}, State: r.state}
+	var res ActionOutput[S]
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, true), in).Get(ctx, &res)
+	if err != nil {
+		return failure(err, max(st.RollbackRetry.Attempts, 1))
+	}
+	r.state = res.State
+	return res.Attempt, nil
+}
+
+// emit records the transition from the current machine state to `to` and
+// hands the event to the flow's sink. Workflow code runs again on replay,
+// so the sink is called only when the code is not replaying: at least once
+// per event (a workflow task that fails after emitting runs again), in Seq
+// order, never from replay. A sink's error is logged; the run's durable
+// record is Temporal's history, not the sink.
+func (r *wfRun[S]) emit(to string, attempt int, out runtime.Outcome, err error, edit func(*runtime.Event)) {
+	e := runtime.Event{RunID: r.id, Seq: uint64(len(r.history) + 1), Time: workflow.Now(r.ctx).UTC(), Flow: r.f.ID(),
+		From: r.machine, To: to, Attempt: attempt, Outcome: out}
+	e.Step = stepOf(r.machine)
+	if e.Step == "" {
+		e.Step = stepOf(to)
+	}
+	if err != nil {
+		e.Error = err.Error()
+	}
+	if snap, jerr := json.Marshal(r.state); jerr == nil {
+		e.State = snap
+	}
+	if edit != nil {
+		edit(&e)
+	}
+	r.history = append(r.history, e)
+	r.machine = to
+	if !workflow.IsReplaying(r.ctx) {
+		if serr := r.f.def.Sink().Emit(context.Background(), e); serr != nil {
+			workflow.GetLogger(r.ctx).Error("flowgen: sink refused an event", "run_id", r.id, "seq", e.Seq, "error", serr)
+		}
+	}
+}
