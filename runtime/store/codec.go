@@ -30,13 +30,20 @@ import (
 //	payload  uvarint length + bytes (the event that woke the run)
 //	wait     uvarint length + the Wait's JSON form, 0 for none
 //
-// Kind 1 records are still read.
+// An event that carries a trace (kind 4, written since runs may be traced;
+// only for an event whose Trace is set, so an untraced run's records are
+// kind 3 as before): kind 3's fields, then
+//
+//	trace    uvarint length + bytes (runtime.Event.Trace, a W3C traceparent)
+//
+// Kind 1 and kind 3 records are still read.
 //
 // A transition of an inbox message (kind 2) is described in inbox.go.
 const (
 	kindEventV1 = 1
 	kindMessage = 2
 	kindEvent   = 3
+	kindTraced  = 4
 )
 
 // appendTime appends t as Unix nanoseconds and its zone offset, so that it
@@ -54,7 +61,11 @@ func appendString(b []byte, s string) []byte {
 
 // encodeEvent appends the record form of e to b.
 func encodeEvent(b []byte, e *runtime.Event) []byte {
-	b = append(b, kindEvent)
+	kind := byte(kindEvent)
+	if e.Trace != "" {
+		kind = kindTraced
+	}
+	b = append(b, kind)
 	b = binary.AppendUvarint(b, e.Seq)
 	b = appendTime(b, e.Time)
 	b = binary.AppendVarint(b, int64(e.Attempt))
@@ -74,7 +85,11 @@ func encodeEvent(b []byte, e *runtime.Event) []byte {
 		wait, _ = json.Marshal(e.Wait) // strings, a bool and times: it encodes
 	}
 	b = binary.AppendUvarint(b, uint64(len(wait)))
-	return append(b, wait...)
+	b = append(b, wait...)
+	if kind == kindTraced {
+		b = appendString(b, e.Trace)
+	}
+	return b
 }
 
 var errShort = errors.New("record too short")
@@ -151,7 +166,7 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 	if len(p) == 0 {
 		return runtime.Event{}, errShort
 	}
-	if p[0] != kindEvent && p[0] != kindEventV1 {
+	if p[0] != kindEvent && p[0] != kindEventV1 && p[0] != kindTraced {
 		return runtime.Event{}, fmt.Errorf("record of kind %d is not an event", p[0])
 	}
 	d := decoder{b: p[1:]}
@@ -169,7 +184,7 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 	if st := d.bytes(); len(st) > 0 {
 		e.State = append([]byte(nil), st...)
 	}
-	if p[0] == kindEvent {
+	if p[0] != kindEventV1 {
 		if pl := d.bytes(); len(pl) > 0 {
 			e.Payload = append([]byte(nil), pl...)
 		}
@@ -179,6 +194,9 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 				return runtime.Event{}, fmt.Errorf("event record wait: %w", err)
 			}
 		}
+	}
+	if p[0] == kindTraced {
+		e.Trace = d.string()
 	}
 	if err := d.end("event"); err != nil {
 		return runtime.Event{}, err
