@@ -185,7 +185,9 @@ func TestSignupTrace(t *testing.T) {
 	caller, callerSpan := tp.Tracer("test").Start(context.Background(), "client")
 	h := http.Header{}
 	tracectx.Inject(caller, h)
-	var started struct{ RunID string `json:"run_id"` }
+	var started struct {
+		RunID string `json:"run_id"`
+	}
 	_ = json.Unmarshal(post(t, srv.URL+"/flows/Signup/runs", `{"Email":"ada@example.com"}`, h), &started)
 	waitState(t, srv.URL, started.RunID, "waiting")
 	post(t, srv.URL+"/events/payments/payment.succeeded", `{"correlation_id":"ada@example.com","amount":42}`, nil)
@@ -261,7 +263,9 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	srv, stop := signupEngine(t, tel, &signupService{})
 	defer stop()
-	var started struct{ RunID string `json:"run_id"` }
+	var started struct {
+		RunID string `json:"run_id"`
+	}
 	_ = json.Unmarshal(post(t, srv.URL+"/flows/Signup/runs", `{"Email":"ada@example.com"}`, nil), &started)
 	waitState(t, srv.URL, started.RunID, "waiting")
 	families := scrape(t, srv.URL)
