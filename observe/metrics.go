@@ -1,6 +1,8 @@
 package observe
 
 import (
+	"sync"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -79,7 +81,26 @@ const (
 	keyFinal    = attribute.Key("flowgen.final")
 )
 
-func flowAttrs(flow string) attribute.Set { return attribute.NewSet(keyFlow.String(flow)) }
+// attrCache keeps the attribute sets of metric series, so that recording a
+// step's duration does not build and sort a set each time.
+type attrCache struct{ m sync.Map } // [6]string (keys and values) -> metric.MeasurementOption
+
+// get returns the option of the series with the attributes k1=v1, k2=v2,
+// k3=v3 (a key "" is left out).
+func (c *attrCache) get(k1 attribute.Key, v1 string, k2 attribute.Key, v2 string, k3 attribute.Key, v3 string) metric.MeasurementOption {
+	key := [6]string{string(k1), v1, string(k2), v2, string(k3), v3}
+	if o, ok := c.m.Load(key); ok {
+		return o.(metric.MeasurementOption)
+	}
+	kvs := make([]attribute.KeyValue, 0, 3)
+	for _, kv := range []attribute.KeyValue{k1.String(v1), k2.String(v2), k3.String(v3)} {
+		if kv.Key != "" {
+			kvs = append(kvs, kv)
+		}
+	}
+	o, _ := c.m.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(kvs...)))
+	return o.(metric.MeasurementOption)
+}
 
 func topicEvent(topic, event string) attribute.Set {
 	return attribute.NewSet(keyTopic.String(topic), keyEvent.String(event))

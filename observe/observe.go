@@ -42,6 +42,7 @@ type Telemetry struct {
 	provider *sdkmetric.MeterProvider
 	metrics  http.Handler
 	m        instruments
+	series   attrCache
 }
 
 // New returns a Telemetry whose metrics are exported for Prometheus by
@@ -104,7 +105,7 @@ func (t *Telemetry) DeadLettered(topic, event string) {
 // ObserveRun implements runtime.Observer: the run's metrics, and with a
 // TracerProvider its span.
 func (t *Telemetry) ObserveRun(ctx context.Context, info runtime.RunInfo) (context.Context, runtime.RunObserver) {
-	ro := &runObserver{t: t, flow: info.Flow, flowAttr: flowAttrs(info.Flow)}
+	ro := &runObserver{t: t, flow: info.Flow, flowAttr: t.series.get(keyFlow, info.Flow, "", "", "", "")}
 	if t.tracer != nil {
 		ctx = ro.startSpan(ctx, info)
 	}

@@ -19,7 +19,7 @@ import (
 type runObserver struct {
 	t        *Telemetry
 	flow     string
-	flowAttr attribute.Set
+	flowAttr metric.MeasurementOption
 	span     trace.Span      // nil without tracing
 	ctx      context.Context // the run's context, with its span
 	wait     trace.Span      // the wait in progress, with tracing
@@ -65,7 +65,7 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 			keyKey.String(a.Key), keyRollback.Bool(a.Rollback)))
 	}
 	return ctx, func(out runtime.Outcome, err error) {
-		attrs := metric.WithAttributes(keyFlow.String(ro.flow), keyStep.String(a.Step), keyOutcome.String(out))
+		attrs := ro.t.series.get(keyFlow, ro.flow, keyStep, a.Step, keyOutcome, out)
 		if a.Rollback {
 			ro.t.m.rollbacks.Add(context.Background(), 1, attrs)
 		} else {
@@ -86,10 +86,10 @@ func (ro *runObserver) Recorded(e *runtime.Event) {
 	ctx := context.Background()
 	m := &ro.t.m
 	if e.Seq == 1 {
-		m.runsStarted.Add(ctx, 1, metric.WithAttributeSet(ro.flowAttr))
+		m.runsStarted.Add(ctx, 1, ro.flowAttr)
 	}
 	if e.Outcome == runtime.OutcomeRetry {
-		m.retries.Add(ctx, 1, metric.WithAttributes(keyFlow.String(ro.flow), keyStep.String(e.Step)))
+		m.retries.Add(ctx, 1, ro.t.series.get(keyFlow, ro.flow, keyStep, e.Step, "", ""))
 	}
 	if e.From == e.To {
 		return
@@ -109,7 +109,7 @@ func (ro *runObserver) Recorded(e *runtime.Event) {
 		ro.enterWait(ro.ctx, step, e.Time, e.Wait)
 	case string(runtime.StateDone), string(runtime.StateFailed), string(runtime.StateCompensated),
 		string(runtime.StateAborted), string(runtime.StateCompensationFailed):
-		m.runsFinished.Add(ctx, 1, metric.WithAttributes(keyFlow.String(ro.flow), keyState.String(e.To)))
+		m.runsFinished.Add(ctx, 1, ro.t.series.get(keyFlow, ro.flow, keyState, e.To, "", ""))
 	}
 }
 
@@ -117,7 +117,7 @@ func (ro *runObserver) Recorded(e *runtime.Event) {
 // span (w, when known, says what for).
 func (ro *runObserver) enterWait(ctx context.Context, step string, at time.Time, w *runtime.Wait) {
 	ro.waiting = true
-	ro.t.m.runsWaiting.Add(context.Background(), 1, metric.WithAttributeSet(ro.flowAttr))
+	ro.t.m.runsWaiting.Add(context.Background(), 1, ro.flowAttr)
 	if ro.span == nil {
 		return
 	}
@@ -135,7 +135,7 @@ func (ro *runObserver) enterWait(ctx context.Context, step string, at time.Time,
 
 func (ro *runObserver) leaveWait(outcome, errText string) {
 	ro.waiting = false
-	ro.t.m.runsWaiting.Add(context.Background(), -1, metric.WithAttributeSet(ro.flowAttr))
+	ro.t.m.runsWaiting.Add(context.Background(), -1, ro.flowAttr)
 	if ro.wait == nil {
 		return
 	}

@@ -194,7 +194,14 @@ func TestSignupTrace(t *testing.T) {
 	waitState(t, srv.URL, started.RunID, "done")
 	callerSpan.End()
 
-	spans := exp.GetSpans()
+	// The run's span ends once its last event is durable, a moment after
+	// GET /runs says done.
+	var spans tracetest.SpanStubs
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if spans = exp.GetSpans(); slices.ContainsFunc(spans, func(s tracetest.SpanStub) bool { return s.Name == "run Signup" }) {
+			break
+		}
+	}
 	want := `client
   POST /flows/{flow}/runs
     run Signup

@@ -769,6 +769,9 @@ func (r *Run[S]) release(halt error) {
 	}
 	r.flow.removeLive(r)
 	r.cancel(nil)
+	if r.obs != nil { // before Done: whoever waits for the run sees it observed
+		r.obs.Ended(r.result.Final, r.result.Err)
+	}
 	r.mu.Lock()
 	r.halted = halt
 	r.over = true
@@ -776,9 +779,6 @@ func (r *Run[S]) release(halt error) {
 		close(r.done)
 	}
 	r.mu.Unlock()
-	if r.obs != nil {
-		r.obs.Ended(r.result.Final, r.result.Err)
-	}
 	if fn := r.env.opts.ended; fn != nil {
 		fn(r.env.runID, r.result.Final, r.result.Err)
 	}

@@ -38,9 +38,9 @@ func Traceparent(sc trace.SpanContext) string {
 	if !sc.IsValid() {
 		return ""
 	}
-	c := propagation.MapCarrier{}
-	propagator.Inject(trace.ContextWithSpanContext(context.Background(), sc), c)
-	return c["traceparent"]
+	// The version 00 form, as propagation.TraceContext writes it (a test
+	// checks they agree), without its map and context.
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
 }
 
 // Parse returns the span context of a W3C traceparent; it is not valid
