@@ -61,6 +61,9 @@ var routes = []route{
 	{Route{"POST /events/{topic}/{event}", RoleClient}, (*Engine).httpPublish},
 	// Dead letters hold the payloads of every publisher: the operator's.
 	{Route{"GET /deadletters", RoleAdmin}, (*Engine).httpDeadLetters},
+	// Metrics count runs by flow and state, which a client may read run by
+	// run already: a Prometheus scraper needs no more than a client token.
+	{Route{"GET /metrics", RoleClient}, (*Engine).httpMetrics},
 }
 
 // Routes returns the routes of the HTTP API (Handler) and the role each

@@ -91,6 +91,7 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 		"GET /flows/{flow}":            func() apiRequest { return apiRequest{"GET", "/flows/Signup", ""} },
 		"POST /events/{topic}/{event}": func() apiRequest { return apiRequest{"POST", "/events/audit/noted", `{"who":"ann"}`} },
 		"GET /deadletters":             func() apiRequest { return apiRequest{"GET", "/deadletters", ""} },
+		"GET /metrics":                 func() apiRequest { return apiRequest{"GET", "/metrics", ""} },
 	}
 }
 
@@ -100,6 +101,7 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 func TestEveryRouteNeedsItsRole(t *testing.T) {
 	fx := newFixture(t)
 	fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n")
+	fx.tel = &stubTelemetry{}
 	e := fx.start()
 	defer fx.stop()
 	srv := httptestServer(t, e)

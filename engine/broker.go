@@ -31,6 +31,10 @@ type Message struct {
 	// own store, start one run per message between them. Brokers carry it
 	// (natsbus: the Flowgen-Triggered header).
 	Triggered []string `json:"triggered,omitempty"`
+	// Published is when the message was published, if the broker knows
+	// (MemoryBroker, natsbus): the engine's broker lag metric
+	// (Options.Telemetry) is the time from it to the message's receipt.
+	Published time.Time `json:"-"`
 }
 
 // Broker carries events between engines and services: what flows publish,
@@ -143,6 +147,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 	if len(m.Payload) == 0 {
 		m.Payload = json.RawMessage("null")
 	}
+	m.Published = time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.stream(m.Topic, m.Event)

@@ -109,6 +109,10 @@ type Options struct {
 	// dsl/flowfile.Load. Without it the engine loads the JSON form only,
 	// and a program that embeds it links no .flow parser.
 	FlowFile func(filename string, src []byte) (*dsl.File, diag.List)
+	// Telemetry, if set, traces runs and keeps metrics (observe.New),
+	// served at GET /metrics; see docs/observability.md. Without it the
+	// engine pays nothing for either, and GET /metrics answers 404.
+	Telemetry Telemetry
 }
 
 // Engine runs flows. Create it with New, register flows and handlers, then
@@ -239,6 +243,9 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 	if e.caller != nil {
 		opts = append(opts, runtime.WithCaller(e.caller))
 	}
+	if e.opts.Telemetry != nil {
+		opts = append(opts, runtime.WithObserver(e.opts.Telemetry))
+	}
 	return opts
 }
 
@@ -351,7 +358,7 @@ func (e *Engine) attach(fe *flowEntry, resume bool) error {
 	for _, t := range fe.triggers {
 		switch t.Kind {
 		case runtime.TriggerEvent:
-			stop, err := e.broker.Consume(e.baseCtx, "trigger-"+fe.name, t.Topic, t.Event, e.triggerHandler(fe))
+			stop, err := e.broker.Consume(e.baseCtx, "trigger-"+fe.name, t.Topic, t.Event, observeDelivery(e.opts.Telemetry, e.triggerHandler(fe)))
 			if err != nil {
 				for _, s := range stops {
 					s()

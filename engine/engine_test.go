@@ -28,6 +28,7 @@ type fixture struct {
 	id      string
 	locker  Locker
 	auth    Authorizer
+	tel     Telemetry
 }
 
 // ledger counts side effects by idempotency key.
@@ -117,7 +118,7 @@ func readTestdata(t testing.TB, name string) []byte {
 // start builds and starts an engine on the fixture's store and broker.
 func (fx *fixture) start() *Engine {
 	fx.t.Helper()
-	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, Clock: fx.clock, ID: fx.id, Locker: fx.locker, Authorizer: fx.auth})
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, Clock: fx.clock, ID: fx.id, Locker: fx.locker, Authorizer: fx.auth, Telemetry: fx.tel})
 	if err != nil {
 		fx.t.Fatal(err)
 	}

@@ -146,6 +146,7 @@ type inbox struct {
 	consumer string          // the broker consumer's name: every engine its own
 	ctx      context.Context // of the broker consumers
 	offer    offerFunc
+	tel      Telemetry // nil: none
 
 	mu        sync.Mutex
 	msgs      map[store.MessageKey]*inMsg // every message of the inbox known here
@@ -174,7 +175,7 @@ func newInbox(e *Engine, st InboxStore) *inbox {
 	}
 	return &inbox{
 		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead,
-		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx,
+		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx, tel: e.opts.Telemetry,
 		msgs:      map[store.MessageKey]*inMsg{},
 		pending:   map[teKey][]*inMsg{},
 		reserved:  map[string]*inMsg{},
@@ -236,7 +237,7 @@ func (in *inbox) consume(topic, event string) error {
 	}
 	in.consumers[k] = func() {}
 	in.mu.Unlock()
-	stop, err := in.broker.Consume(in.ctx, in.consumer, topic, event, in.receive)
+	stop, err := in.broker.Consume(in.ctx, in.consumer, topic, event, observeDelivery(in.tel, in.receive))
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if err != nil {
@@ -496,6 +497,9 @@ func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) err
 	sm := store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: now}
 	if err := in.st.DeadLetter(ctx, sm, reason, now); err != nil {
 		return err
+	}
+	if in.tel != nil {
+		in.tel.DeadLettered(msg.Topic, msg.Event)
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()

@@ -112,7 +112,7 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	// The run is tracked before it starts: its end (the runtime's
 	// WithRunEnded hook) may come before start returns.
 	lr := e.track(fe, runID, unlock)
-	r, err := fe.ops.start(runContext, state, runID)
+	r, err := fe.ops.start(e.runParent(ctx), state, runID)
 	if err != nil {
 		e.untrack(lr)
 		if errors.Is(err, runtime.ErrDuplicateRun) {

@@ -49,6 +49,11 @@ type Event struct {
 	// (EventPayload), and Resume gives it back to a step woken before a
 	// crash.
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Trace is set on the first event a run records in each life of it
+	// in a process (its start, each Resume) when the flow has an Observer
+	// that traces: the W3C traceparent of that life's run span, so that
+	// the next life's span links to it (WithObserver, package observe).
+	Trace string `json:"trace,omitempty"`
 }
 
 // Wait describes what a waiting run waits for. The runtime records it in

@@ -23,6 +23,7 @@ type options struct {
 	ids       func() string
 	logger    *slog.Logger
 	ended     func(runID string, final RunState, err error)
+	observer  Observer
 }
 
 // Option configures a Flow.
@@ -195,7 +196,7 @@ func (f *Flow[S]) definition() (*definition[S], error) {
 // ctx aborts the run like Abort (use context.WithoutCancel to let a run
 // outlive a request).
 func (f *Flow[S]) Start(ctx context.Context, state S, opts ...RunOption) (*Run[S], error) {
-	r, err := f.newRun(ctx, state, "", opts)
+	r, err := f.newRun(ctx, state, nil, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +212,7 @@ func (f *Flow[S]) Start(ctx context.Context, state S, opts ...RunOption) (*Run[S
 // goroutine until the run waits (an await or a sleep); Execute then waits
 // for it to end.
 func (f *Flow[S]) Execute(ctx context.Context, state S, opts ...RunOption) (Result[S], error) {
-	r, err := f.newRun(ctx, state, "", opts)
+	r, err := f.newRun(ctx, state, nil, opts)
 	if err != nil {
 		return Result[S]{}, err
 	}

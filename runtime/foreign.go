@@ -15,8 +15,9 @@ import (
 // and its context mean the same on either executor. The runtime's own runs
 // do not go through here.
 
-// Action is one attempt of a step, or of its rollback, run by another
-// executor.
+// Action is one attempt of a step, or of its rollback: what an Observer is
+// told of each attempt the runtime runs, and what another executor asks
+// ExecAction and RollbackAction to run.
 type Action struct {
 	RunID    string `json:"run_id"`
 	Step     string `json:"step"`

@@ -41,7 +41,7 @@ func (f *Flow[S]) Resume(ctx context.Context, history []Event, opts ...RunOption
 	if err := json.Unmarshal(rb.snap, &state); err != nil {
 		return nil, &HistoryError{Seq: rb.progress.seq, Msg: "state snapshot does not decode: " + err.Error()}
 	}
-	r, err := f.newRun(ctx, state, history[0].RunID, opts)
+	r, err := f.newRun(ctx, state, history, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,8 @@ type Run[S any] struct {
 	quiet  context.Context // ctx without cancellation: sinks, rollbacks, subscriptions
 	clock  Clock
 	sink   Sink
+	obs    RunObserver // nil without WithObserver (observe.go)
+	traced bool        // an event of this life carries obs.Trace()
 	// machine is the run's state machine, the one source of where the run
 	// is: every move is one of its events, and it refuses a move the flow
 	// does not have. cur is its current state's description.
@@ -90,7 +92,8 @@ type nextEvent struct {
 // its timeout passes.
 var errAttemptTimeout = fmt.Errorf("%w: attempt deadline passed", ErrTimeout)
 
-func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOption) (*Run[S], error) {
+// newRun makes a run: a new one, or with history, the run it continues.
+func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, opts []RunOption) (*Run[S], error) {
 	def, err := f.definition()
 	if err != nil {
 		return nil, err
@@ -101,6 +104,10 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 	var ro runOptions
 	for _, o := range opts {
 		o(&ro)
+	}
+	var id string
+	if len(history) > 0 {
+		id = history[0].RunID
 	}
 	switch {
 	case id == "":
@@ -130,6 +137,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, id string, opts []RunOpti
 	if err := f.addLive(r); err != nil {
 		return nil, err
 	}
+	ctx = r.observe(ctx, history)
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	r.quiet = ctx // the run's values without its cancellation
 	if ctx.Done() != nil {
@@ -154,6 +162,9 @@ func (r *Run[S]) begin() error {
 		r.cancel(nil)
 		r.def.machines.Put(r.machine)
 		r.machine = nil
+		if r.obs != nil {
+			r.obs.Ended(StateFailed, err)
+		}
 		return err
 	}
 	r.recorded.Store(true)
@@ -460,37 +471,52 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 	if d.Exec == nil && len(d.Publish) == 0 { // a step that only waits
 		return OutcomeOK, nil
 	}
+	parent, end := r.observeAttempt(v)
+	sc := r.visitContext(v, parent)
+	var out Outcome
+	var err error
 	if timeout > 0 {
-		return r.guarded(d, false, r.visitContext(v), v.state, timeout)
+		out, err = r.guarded(d, false, sc, v.state, timeout)
+	} else {
+		saved := *v.state
+		out, err = d.exec(sc, v.state, r.env.opts.pub)
+		if err != nil {
+			*v.state = saved
+		}
 	}
-	saved := *v.state
-	out, err := d.exec(r.visitContext(v), v.state, r.env.opts.pub)
-	if err != nil {
-		*v.state = saved
+	if end != nil {
+		end(attemptOutcome(out, err), err)
 	}
 	return out, err
 }
 
-// visitContext returns the context of v's current attempt.
-func (r *Run[S]) visitContext(v *visitRun[S]) *stepCtx {
+// visitContext returns the context of v's current attempt, under parent
+// (v.ctx, or an observer's context derived from it).
+func (r *Run[S]) visitContext(v *visitRun[S], parent context.Context) *stepCtx {
 	if v.msgs == nil {
-		return r.stepContext(v.ctx, v.d, false)
+		return r.stepContext(parent, v.d, false)
 	}
-	return &stepCtx{Context: v.ctx, env: &r.env, step: v.d.ID, visit: v.visit, attempt: int32(*v.attempt)}
+	return &stepCtx{Context: parent, env: &r.env, step: v.d.ID, visit: v.visit, attempt: int32(*v.attempt)}
 }
 
 // rollback1 runs one attempt of a rollback, under a context that the run's
 // abort does not cancel.
 func (r *Run[S]) rollback1(d *stepDef[S]) error {
 	r.clean = false
+	parent, end := r.observeRollback(d)
+	sc := r.stepContext(parent, d, true)
+	var err error
 	if d.RollbackTimeout > 0 {
-		_, err := r.guarded(d, true, r.stepContext(r.quiet, d, true), &r.state, d.RollbackTimeout)
-		return err
+		_, err = r.guarded(d, true, sc, &r.state, d.RollbackTimeout)
+	} else {
+		saved := r.state
+		err = d.undo(sc, &r.state)
+		if err != nil {
+			r.state = saved
+		}
 	}
-	saved := r.state
-	err := d.undo(r.stepContext(r.quiet, d, true), &r.state)
-	if err != nil {
-		r.state = saved
+	if end != nil {
+		end(attemptOutcome("", err), err)
 	}
 	return err
 }
@@ -729,6 +755,9 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	if to.kind == kindWaiting && from != to {
 		ev.Wait = r.newWait(&r.def.steps[to.step], ev.Time)
 	}
+	if r.obs != nil && !r.traced {
+		ev.Trace = r.obs.Trace()
+	}
 	if err := r.emit(&ev); err != nil {
 		if l := r.env.opts.logger; l != nil {
 			l.Error("flow sink refused an event; run stopped", "flow", r.def.id, "run_id", r.env.runID, "seq", ev.Seq, "error", err)
@@ -743,6 +772,10 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	if err != nil {
 		// The runtime made a history it cannot read back: a bug.
 		return fmt.Errorf("runtime: flow %q: %w", r.def.id, err)
+	}
+	if r.obs != nil {
+		r.traced = true
+		r.obs.Recorded(&ev)
 	}
 	if r.env.opts.loader == nil { // else Status replays the sink's history
 		r.mu.Lock()
@@ -824,6 +857,9 @@ func (r *Run[S]) release(halt error) {
 	}
 	r.flow.removeLive(r)
 	r.cancel(nil)
+	if r.obs != nil { // before Done: whoever waits for the run sees it observed
+		r.obs.Ended(r.result.Final, r.result.Err)
+	}
 	r.mu.Lock()
 	r.halted = halt
 	r.over = true

@@ -34,6 +34,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/flowgen/flowgen/observe/tracectx"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -262,7 +265,12 @@ func (e *StatusError) Retryable() bool {
 }
 
 // Call implements runtime.Caller.
-func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
+// Under a traced step the call is a client span of its own, and the
+// request carries its W3C trace context (traceparent).
+func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp any) (err error) {
+	ctx, span := tracectx.ClientSpan(ctx, "call "+service+" "+endpoint, "github.com/flowgen/flowgen/engine/httpcall",
+		attribute.String("rpc.service", service), attribute.String("rpc.method", endpoint))
+	defer func() { tracectx.End(span, err) }()
 	base, err := c.resolver.Resolve(ctx, service)
 	if err != nil {
 		return err
@@ -287,6 +295,7 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	if key := runtime.IdempotencyKey(ctx); key != "" {
 		hr.Header.Set("Idempotency-Key", key)
 	}
+	tracectx.Inject(ctx, hr.Header)
 	res, err := c.client.Do(hr)
 	if err != nil {
 		// Connection refused, reset, DNS, deadline: worth another attempt.

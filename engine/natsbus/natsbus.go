@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/observe/tracectx"
 )
 
 // Options configure a Broker. Zero values pick the defaults.
@@ -130,6 +132,7 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	if len(m.Triggered) > 0 {
 		msg.Header.Set(triggeredHeader, strings.Join(m.Triggered, ","))
 	}
+	tracectx.Inject(ctx, http.Header(msg.Header)) // the publishing step's trace
 	_, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID))
 	if err != nil {
 		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
@@ -177,13 +180,16 @@ func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(
 		if tr := msg.Headers().Get(triggeredHeader); tr != "" {
 			m.Triggered = strings.Split(tr, ",")
 		}
-		if m.ID == "" {
-			// Published without an ID: the stream sequence identifies it.
-			if md, err := msg.Metadata(); err == nil {
+		if md, err := msg.Metadata(); err == nil {
+			m.Published = md.Timestamp
+			if m.ID == "" {
+				// Published without an ID: the stream sequence identifies it.
 				m.ID = "seq:" + strconv.FormatUint(md.Sequence.Stream, 10)
 			}
 		}
-		if err := h(cctx, m); err != nil {
+		// The publisher's trace, if it sent one: a run this message
+		// starts continues it.
+		if err := h(tracectx.Extract(cctx, http.Header(msg.Headers())), m); err != nil {
 			_ = msg.NakWithDelay(b.opts.Redeliver)
 			return
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/engine/natsbus"
+	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -342,13 +343,20 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	if err := os.MkdirAll(cfg.store, 0o755); err != nil {
 		return err
 	}
-	st, err := store.Open(cfg.store, store.Options{})
+	// Metrics at GET /metrics (docs/observability.md): they cost a few
+	// counter updates per transition, so serve always keeps them.
+	tel, err := observe.New(observe.Options{})
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown(context.Background())
+	st, err := store.Open(cfg.store, store.Options{Committed: tel.StoreCommitted})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
 	// The store keeps the inbox too (flowgen inbox -store DIR).
-	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody,
+	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
 		// command links the parser anyway; an embedded engine loads JSON.
 		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
@@ -403,7 +411,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", eng.Handler()) // access control: engine.Routes, the one table
+	mux.Handle("/", tel.Middleware(eng.Handler())) // access control: engine.Routes, the one table
 	// A stand-in service for trying flows out: it answers every endpoint
 	// with the request it got (-service NAME=http://ADDR/echo). It needs
 	// no token: the engine's own rpc steps call it (httpcall sends none),

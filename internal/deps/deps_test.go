@@ -33,6 +33,16 @@ var rules = []rule{
 		why:    "the runtime imports nothing of the front end, the generator or the engine",
 	},
 	{
+		from:   []string{"runtime/...", "engine"},
+		banned: []string{"go.opentelemetry.io/...", "github.com/prometheus/...", "observe/..."},
+		why:    "telemetry is opt-in: the runtime and the engine report to hooks (runtime.Observer, engine.Telemetry) that package observe fills, so a program that traces nothing links no OpenTelemetry or Prometheus",
+	},
+	{
+		from:   []string{"observe/tracectx"},
+		banned: []string{"go.opentelemetry.io/otel/sdk/...", "github.com/prometheus/...", "observe"},
+		why:    "engine/httpcall and engine/natsbus carry trace context through observe/tracectx: it links the OpenTelemetry API only, never the SDK or an exporter",
+	},
+	{
 		from:   []string{"parser/..."},
 		banned: []string{"dsl/...", "gen/..."},
 		why:    "dependencies go parser → dsl → gen: the parser knows neither the model nor the generator",

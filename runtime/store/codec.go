@@ -30,20 +30,22 @@ import (
 //	payload  uvarint length + bytes (the event that woke the run)
 //	wait     uvarint length + the Wait's JSON form, 0 for none
 //
-// An event of a branch of a parallel block (kind 4, written since runs have
-// parallel blocks, only for events with a Branch): kind 3's fields, then
+// An event of a branch of a parallel block, or one that carries a trace
+// (kind 4, written since runs have parallel blocks and may be traced; only
+// for an event with a Branch or a Trace, so that other events stay kind 3
+// records byte for byte): kind 3's fields, then
 //
-//	branch   uvarint length + bytes
+//	branch   uvarint length + bytes (runtime.Event.Branch, "" outside a block)
+//	trace    uvarint length + bytes (runtime.Event.Trace, a W3C traceparent, or "")
 //
-// Kind 1 and 3 records are still read, and still written for every event
-// without a Branch.
+// Kind 1 and kind 3 records are still read.
 //
 // A transition of an inbox message (kind 2) is described in inbox.go.
 const (
-	kindEventV1 = 1
-	kindMessage = 2
-	kindEvent   = 3
-	kindBranch  = 4
+	kindEventV1  = 1
+	kindMessage  = 2
+	kindEvent    = 3
+	kindExtended = 4
 )
 
 // appendTime appends t as Unix nanoseconds and its zone offset, so that it
@@ -62,8 +64,8 @@ func appendString(b []byte, s string) []byte {
 // encodeEvent appends the record form of e to b.
 func encodeEvent(b []byte, e *runtime.Event) []byte {
 	kind := byte(kindEvent)
-	if e.Branch != "" {
-		kind = kindBranch
+	if e.Branch != "" || e.Trace != "" {
+		kind = kindExtended
 	}
 	b = append(b, kind)
 	b = binary.AppendUvarint(b, e.Seq)
@@ -86,8 +88,9 @@ func encodeEvent(b []byte, e *runtime.Event) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(wait)))
 	b = append(b, wait...)
-	if kind == kindBranch {
+	if kind == kindExtended {
 		b = appendString(b, e.Branch)
+		b = appendString(b, e.Trace)
 	}
 	return b
 }
@@ -166,7 +169,7 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 	if len(p) == 0 {
 		return runtime.Event{}, errShort
 	}
-	if p[0] != kindEvent && p[0] != kindEventV1 && p[0] != kindBranch {
+	if p[0] != kindEvent && p[0] != kindEventV1 && p[0] != kindExtended {
 		return runtime.Event{}, fmt.Errorf("record of kind %d is not an event", p[0])
 	}
 	d := decoder{b: p[1:]}
@@ -195,8 +198,9 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 			}
 		}
 	}
-	if p[0] == kindBranch {
+	if p[0] == kindExtended {
 		e.Branch = d.string()
+		e.Trace = d.string()
 	}
 	if err := d.end("event"); err != nil {
 		return runtime.Event{}, err

@@ -37,6 +37,11 @@ type Options struct {
 	// commit: "before-write", "after-write-before-sync", "after-sync-before-ack".
 	// Crash tests use it to kill the process at an exact point.
 	Hook func(point string)
+	// Committed, if set, is called after each group commit that synced:
+	// how many records it made durable and how long the sync took. It
+	// runs on the committing appender's goroutine before the batch is
+	// acknowledged: it must be quick (a metric update).
+	Committed func(records int, sync time.Duration)
 
 	// ReadOnly opens the log for reading while another process may be
 	// appending to it: no lock, nothing created or cut (a torn or
@@ -387,8 +392,15 @@ func (l *Log) write(b *batch) error {
 		return err
 	}
 	l.hook("after-write-before-sync")
+	var began time.Time
+	if l.opts.Committed != nil {
+		began = time.Now()
+	}
 	if err := l.opts.sync(l.f); err != nil {
 		return err
+	}
+	if l.opts.Committed != nil {
+		l.opts.Committed(b.n, time.Since(began))
 	}
 	l.hook("after-sync-before-ack")
 	return nil

@@ -1,0 +1,66 @@
+package engine
+
+// Telemetry of the engine: the hooks package observe fills (traces and
+// metrics), so that the engine itself links no telemetry library.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// Telemetry is what the engine reports to and serves (Options.Telemetry);
+// *observe.Telemetry implements it. The engine adds it to its flows'
+// runtime options (RuntimeOptions) as their runtime.Observer.
+type Telemetry interface {
+	runtime.Observer
+	// Metrics serves the metrics at GET /metrics (RoleClient).
+	Metrics() http.Handler
+	// Carry returns run, the parent context of a run that req (the context
+	// of an API request or of a broker delivery) starts, with what the run
+	// keeps of req: its trace.
+	Carry(req, run context.Context) context.Context
+	// Delivered is called for each message the engine receives from the
+	// broker, lag after its publication (Message.Published; 0 if unknown).
+	Delivered(topic, event string, lag time.Duration)
+	// DeadLettered is called for each message the engine dead-letters.
+	DeadLettered(topic, event string)
+}
+
+// errNoMetrics answers GET /metrics on an engine without Telemetry.
+var errNoMetrics = errors.New("metrics are not enabled (engine.Options.Telemetry)")
+
+func (e *Engine) httpMetrics(w http.ResponseWriter, r *http.Request) {
+	if e.opts.Telemetry == nil {
+		writeError(w, http.StatusNotFound, errNoMetrics, nil)
+		return
+	}
+	e.opts.Telemetry.Metrics().ServeHTTP(w, r)
+}
+
+// runParent is the parent context of a run that ctx starts.
+func (e *Engine) runParent(ctx context.Context) context.Context {
+	if t := e.opts.Telemetry; t != nil {
+		return t.Carry(ctx, runContext)
+	}
+	return runContext
+}
+
+// observeDelivery wraps a broker consumer's handler so that Telemetry sees
+// each message's lag.
+func observeDelivery(t Telemetry, h func(context.Context, Message) error) func(context.Context, Message) error {
+	if t == nil {
+		return h
+	}
+	return func(ctx context.Context, m Message) error {
+		var lag time.Duration
+		if !m.Published.IsZero() {
+			lag = time.Since(m.Published) // wall clocks, the broker's and ours
+		}
+		t.Delivered(m.Topic, m.Event, lag)
+		return h(ctx, m)
+	}
+}

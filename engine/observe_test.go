@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// stubTelemetry records what the engine reports; its metrics page is
+// "metrics".
+type stubTelemetry struct {
+	mu        sync.Mutex
+	runs      []string
+	delivered []string
+	dead      []string
+}
+
+type carried struct{}
+
+func (s *stubTelemetry) ObserveRun(ctx context.Context, info runtime.RunInfo) (context.Context, runtime.RunObserver) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from, _ := ctx.Value(carried{}).(string)
+	s.runs = append(s.runs, info.Flow+" from "+from)
+	return ctx, nopRunObserver{}
+}
+
+func (s *stubTelemetry) Metrics() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("metrics\n")) })
+}
+
+func (s *stubTelemetry) Carry(req, run context.Context) context.Context {
+	if v, ok := req.Value(carried{}).(string); ok {
+		return context.WithValue(run, carried{}, v)
+	}
+	return run
+}
+
+func (s *stubTelemetry) Delivered(topic, event string, lag time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lag < 0 {
+		topic = "negative lag: " + topic
+	}
+	s.delivered = append(s.delivered, topic+"/"+event)
+}
+
+func (s *stubTelemetry) DeadLettered(topic, event string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dead = append(s.dead, topic+"/"+event)
+}
+
+type nopRunObserver struct{}
+
+func (nopRunObserver) Trace() string { return "" }
+func (nopRunObserver) Action(ctx context.Context, _ runtime.Action) (context.Context, func(runtime.Outcome, error)) {
+	return ctx, func(runtime.Outcome, error) {}
+}
+func (nopRunObserver) Recorded(*runtime.Event)       {}
+func (nopRunObserver) Ended(runtime.RunState, error) {}
+
+// TestTelemetryHooks: the engine's runs are observed, a run started by a
+// request gets what Carry keeps of the request's context, GET /metrics
+// serves the Telemetry's page, and dead letters are reported.
+func TestTelemetryHooks(t *testing.T) {
+	fx := newFixture(t)
+	tel := &stubTelemetry{}
+	fx.tel = tel
+	e := fx.start()
+	defer fx.stop()
+	ctx := context.WithValue(context.Background(), carried{}, "request")
+	if _, err := e.StartRun(ctx, "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /metrics: %d", res.StatusCode)
+	}
+	if err := e.in.deadLetter(context.Background(), Message{ID: "m1", Topic: "t", Event: "e", Payload: json.RawMessage(`1`)}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	tel.mu.Lock()
+	defer tel.mu.Unlock()
+	if len(tel.runs) != 1 || tel.runs[0] != "Signup from request" {
+		t.Errorf("observed runs %q, want [Signup from request]", tel.runs)
+	}
+	if len(tel.dead) != 1 || tel.dead[0] != "t/e" {
+		t.Errorf("dead letters %q", tel.dead)
+	}
+}
+
+// TestDeliveryLag: a message from the broker is reported with its topic
+// and event, once per delivery.
+func TestDeliveryLag(t *testing.T) {
+	tel := &stubTelemetry{}
+	got := make(chan Message, 1)
+	h := observeDelivery(tel, func(_ context.Context, m Message) error { got <- m; return nil })
+	b := NewMemoryBroker()
+	stop, err := b.Consume(context.Background(), "c", "payments", "paid", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if err := b.Publish(context.Background(), Message{Topic: "payments", Event: "paid"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-got; m.Published.IsZero() {
+		t.Error("MemoryBroker did not stamp the publication time")
+	}
+	tel.mu.Lock()
+	defer tel.mu.Unlock()
+	if len(tel.delivered) != 1 || tel.delivered[0] != "payments/paid" {
+		t.Errorf("delivered %q", tel.delivered)
+	}
+}
+
+// TestMetricsWithoutTelemetry: GET /metrics answers 404 in JSON on an
+// engine without Telemetry.
+func TestMetricsWithoutTelemetry(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	rec := httptest.NewRecorder()
+	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("status %d, want 404", rec.Code)
+	}
+}

@@ -1,0 +1,31 @@
+package cli
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// TestServeMetrics: flowgen serve answers GET /metrics in the Prometheus
+// text format (the observe package's tests check what it counts).
+func TestServeMetrics(t *testing.T) {
+	addr, stop := startServe(t, t.TempDir(), "")
+	defer stop()
+	res, err := http.Get(addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", res.StatusCode, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	if _, err := p.TextToMetricFamilies(strings.NewReader(string(body))); err != nil {
+		t.Fatalf("not the Prometheus text format: %v\n%s", err, body)
+	}
+}

@@ -1,0 +1,100 @@
+package observe_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/flowgen/flowgen/observe"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// discard is a span exporter that drops every span: the cost measured is
+// flowgen's and the SDK's, not an exporter's.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
+
+type benchState struct {
+	Customer string `json:"customer"`
+	Plan     string `json:"plan"`
+}
+
+// fiveSteps is a flow of 5 no-op steps on a new durable store.
+func fiveSteps(b *testing.B, opts ...runtime.Option) (*runtime.Flow[benchState], func()) {
+	st, err := store.Open(b.TempDir(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := runtime.New[benchState]("Bench", append([]runtime.Option{runtime.WithSink(st)}, opts...)...)
+	for i := range 5 {
+		if err := f.Register(runtime.NewStep(fmt.Sprintf("S%d", i+1), func(context.Context, *benchState) (runtime.Outcome, error) {
+			return runtime.OutcomeOK, nil
+		})); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return f, func() { st.Close() }
+}
+
+// inFlight runs n runs of f, 100 at a time, and returns how long they took.
+func inFlight(b *testing.B, f *runtime.Flow[benchState], n int) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 100 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				res, err := f.Execute(context.Background(), benchState{Customer: "c-123456", Plan: "pro"})
+				if err != nil || res.Final != runtime.StateDone {
+					b.Errorf("run ended %s: %v", res.Final, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// BenchmarkTracingOverhead: 100 runs in flight of a 5-step flow on the
+// durable store, with tracing and metrics on (observe.Telemetry, an SDK
+// TracerProvider with a batch processor and an exporter that drops the
+// spans), against the same without an observer, in the same run. x-off is
+// the time with tracing over the time without (target <= 1.15).
+func BenchmarkTracingOverhead(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
+	defer tp.Shutdown(context.Background())
+	tel, err := observe.New(observe.Options{TracerProvider: tp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	off, closeOff := fiveSteps(b)
+	defer closeOff()
+	on, closeOn := fiveSteps(b, runtime.WithObserver(tel))
+	defer closeOn()
+	// Interleaved rounds, so that a neighbour's load on the machine falls
+	// on both sides alike.
+	b.ResetTimer()
+	var dOn, dOff time.Duration
+	const rounds = 4
+	for i := range rounds {
+		n := b.N / rounds
+		if i == 0 {
+			n += b.N % rounds
+		}
+		dOff += inFlight(b, off, n)
+		dOn += inFlight(b, on, n)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*6)/dOn.Seconds(), "transitions/s")
+	b.ReportMetric(float64(b.N*6)/dOff.Seconds(), "off-transitions/s")
+	b.ReportMetric(dOn.Seconds()/dOff.Seconds(), "x-off")
+}

@@ -1,0 +1,54 @@
+package observe
+
+import (
+	"net/http"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowgen/flowgen/observe/tracectx"
+)
+
+// Middleware traces the requests h serves: a server span per request,
+// the child of the caller's span when the request carries a W3C
+// traceparent, named after the route that served it ("POST
+// /flows/{flow}/runs"). A run the request starts is a child of this span
+// (Carry). Without a TracerProvider it returns h.
+func (t *Telemetry) Middleware(h http.Handler) http.Handler {
+	if t.tracer == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := tracectx.Extract(r.Context(), r.Header)
+		ctx, span := t.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+		defer span.End()
+		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		r = r.WithContext(ctx)
+		h.ServeHTTP(rec, r)
+		if r.Pattern != "" { // set by the ServeMux that served it
+			span.SetName(r.Pattern)
+			span.SetAttributes(attribute.String("http.route", r.Pattern))
+		}
+		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+		if rec.status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(rec.status))
+		}
+	})
+}
+
+// statusWriter keeps the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Unwrap lets http.ResponseController reach the writer's own methods
+// (Flush for server-sent events).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,119 @@
+// Package observe is flowgen's OpenTelemetry: traces of runs and metrics
+// for Prometheus. A Telemetry is a runtime.Observer (runtime.WithObserver)
+// and an engine.Telemetry (engine.Options.Telemetry): a span per run with a
+// child per step attempt, rollback attempt and wait, and the metrics of
+// runs, steps, the store and the broker, served at GET /metrics. The
+// runtime and the engine link none of this; a program opts in by building
+// one. See docs/observability.md.
+package observe
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowgen/flowgen/observe/tracectx"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// scope names the instrumentation: the tracer and the meter.
+const scope = "github.com/flowgen/flowgen/observe"
+
+// Options configure a Telemetry.
+type Options struct {
+	// TracerProvider receives the spans of runs (for example an
+	// OpenTelemetry SDK TracerProvider with an OTLP exporter). Nil: no
+	// tracing, metrics only.
+	TracerProvider trace.TracerProvider
+}
+
+// Telemetry traces runs and keeps flowgen's metrics. Its methods are safe
+// for concurrent use.
+type Telemetry struct {
+	tracer   trace.Tracer // nil: no tracing
+	provider *sdkmetric.MeterProvider
+	metrics  http.Handler
+	m        instruments
+	series   attrCache
+}
+
+// New returns a Telemetry whose metrics are exported for Prometheus by
+// Metrics (a registry of its own: nothing global is touched).
+func New(opts Options) (*Telemetry, error) {
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
+	if err != nil {
+		return nil, err
+	}
+	t := &Telemetry{
+		provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)),
+		metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}),
+	}
+	if opts.TracerProvider != nil {
+		t.tracer = opts.TracerProvider.Tracer(scope)
+	}
+	if err := t.m.init(t.provider.Meter(scope)); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Metrics serves the metrics in the Prometheus exposition format
+// (GET /metrics).
+func (t *Telemetry) Metrics() http.Handler { return t.metrics }
+
+// Shutdown stops the metrics; the TracerProvider is the caller's to shut
+// down.
+func (t *Telemetry) Shutdown(ctx context.Context) error { return t.provider.Shutdown(ctx) }
+
+// Carry gives a run started by a request (ctx of an API request or of a
+// broker delivery) the request's trace: the run's span is its child.
+func (t *Telemetry) Carry(req, run context.Context) context.Context {
+	if t.tracer == nil {
+		return run
+	}
+	return tracectx.Carry(req, run)
+}
+
+// StoreCommitted records one group commit of the durable store: its size
+// in records and its sync time (store.Options.Committed).
+func (t *Telemetry) StoreCommitted(records int, sync time.Duration) {
+	ctx := context.Background()
+	t.m.syncSeconds.Record(ctx, sync.Seconds())
+	t.m.commitRecords.Record(ctx, int64(records))
+}
+
+// Delivered records a broker message the engine received, lag after its
+// publication (negative lags, from clocks apart, count as 0).
+func (t *Telemetry) Delivered(topic, event string, lag time.Duration) {
+	t.m.brokerLag.Record(context.Background(), max(lag, 0).Seconds(), metric.WithAttributeSet(topicEvent(topic, event)))
+}
+
+// DeadLettered records a message the engine dead-lettered.
+func (t *Telemetry) DeadLettered(topic, event string) {
+	t.m.deadLetters.Add(context.Background(), 1, metric.WithAttributeSet(topicEvent(topic, event)))
+}
+
+// ObserveRun implements runtime.Observer: the run's metrics, and with a
+// TracerProvider its span.
+func (t *Telemetry) ObserveRun(ctx context.Context, info runtime.RunInfo) (context.Context, runtime.RunObserver) {
+	ro := &runObserver{t: t, flow: info.Flow, flowAttr: t.series.get(keyFlow, info.Flow, "", "", "", "")}
+	if t.tracer != nil {
+		ctx = ro.startSpan(ctx, info)
+	}
+	if kind, ok := runtime.RunStateOf(info.Machine); ok && kind == runtime.StateWaiting {
+		step, _, _ := runtime.ParseMachineState(info.Machine)
+		ro.enterWait(ctx, step, time.Now(), nil)
+	}
+	return ctx, ro
+}
+
+var errNotDone = errors.New("run did not end done")

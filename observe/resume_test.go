@@ -1,0 +1,89 @@
+package observe_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/flowgen/flowgen/observe"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+type resumeState struct{ N int }
+
+// twoSteps is a flow whose step B waits for release.
+func twoSteps(t *testing.T, tel *observe.Telemetry, sink runtime.Sink, release <-chan struct{}) *runtime.Flow[resumeState] {
+	f := runtime.New[resumeState]("R", runtime.WithSink(sink), runtime.WithObserver(tel))
+	step := func(id string) *runtime.Step[resumeState] {
+		return runtime.NewStep(id, func(ctx context.Context, s *resumeState) (runtime.Outcome, error) {
+			if id == "B" {
+				<-release
+			}
+			return "", nil
+		})
+	}
+	if err := f.Register(step("A"), step("B"), step("C")); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestResumedRunLinksToItsEarlierSpan: a run suspended (as by a shutdown)
+// and resumed from its history gets a new run span in the same trace,
+// linked to the span of its first life, whose traceparent the history
+// kept.
+func TestResumedRunLinksToItsEarlierSpan(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(context.Background())
+	tel, err := observe.New(observe.Options{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := runtime.NewMemorySink()
+	release := make(chan struct{})
+	f := twoSteps(t, tel, sink, release)
+	r, err := f.Start(context.Background(), resumeState{}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Status().Machine != "B:running" {
+		time.Sleep(time.Millisecond)
+	}
+	_ = r.Suspend()
+	close(release)
+	if _, err := r.Wait(context.Background()); !errors.Is(err, runtime.ErrSuspended) {
+		t.Fatal(err)
+	}
+	g := twoSteps(t, tel, sink, release)
+	r2, err := g.Resume(context.Background(), sink.History("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r2.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var runs []tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.Name == "run R" {
+			runs = append(runs, s)
+		}
+	}
+	if len(runs) != 2 {
+		t.Fatalf("%d run spans, want 2", len(runs))
+	}
+	first, second := runs[0], runs[1]
+	if attr(first, "flowgen.suspended") != "true" || attr(second, "flowgen.resumed") != "true" || attr(second, "flowgen.final") != "done" {
+		t.Errorf("attributes: first %v, second %v", first.Attributes, second.Attributes)
+	}
+	if len(second.Links) != 1 || second.Links[0].SpanContext.SpanID() != first.SpanContext.SpanID() {
+		t.Errorf("the resumed run's span links to %v, want the first life's span %s", second.Links, first.SpanContext.SpanID())
+	}
+	if second.SpanContext.TraceID() != first.SpanContext.TraceID() || second.Parent.SpanID() != first.SpanContext.SpanID() {
+		t.Errorf("the resumed run's span is not in its first life's trace, under its span")
+	}
+}

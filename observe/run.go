@@ -1,0 +1,166 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowgen/flowgen/observe/tracectx"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// runObserver watches one life of a run. The runtime calls it from the
+// goroutine that drives the run, one call at a time.
+type runObserver struct {
+	t        *Telemetry
+	flow     string
+	flowAttr metric.MeasurementOption
+	span     trace.Span      // nil without tracing
+	ctx      context.Context // the run's context, with its span
+	wait     trace.Span      // the wait in progress, with tracing
+	waiting  bool
+}
+
+// startSpan starts the run's span under ctx's span, if any. A resumed run
+// links to the span its earlier life recorded (info.Trace), and without a
+// parent of its own continues that trace.
+func (ro *runObserver) startSpan(ctx context.Context, info runtime.RunInfo) context.Context {
+	opts := []trace.SpanStartOption{trace.WithAttributes(
+		keyFlow.String(info.Flow), keyRunID.String(info.RunID), keyResumed.Bool(info.Resumed))}
+	if info.Trace != "" {
+		if sc := tracectx.Parse(info.Trace); sc.IsValid() {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+			if !trace.SpanContextFromContext(ctx).IsValid() {
+				ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+			}
+		}
+	}
+	ctx, ro.span = ro.t.tracer.Start(ctx, "run "+info.Flow, opts...)
+	ro.ctx = ctx
+	return ctx
+}
+
+func (ro *runObserver) Trace() string {
+	if ro.span == nil {
+		return ""
+	}
+	return tracectx.Traceparent(ro.span.SpanContext())
+}
+
+func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Context, func(runtime.Outcome, error)) {
+	start := time.Now()
+	var span trace.Span
+	if ro.t.tracer != nil {
+		name := "step " + a.Step
+		if a.Rollback {
+			name = "rollback " + a.Step
+		}
+		ctx, span = ro.t.tracer.Start(ctx, name, trace.WithAttributes(
+			keyFlow.String(ro.flow), keyStep.String(a.Step), keyAttempt.Int(a.Attempt),
+			keyKey.String(a.Key().String()), keyRollback.Bool(a.Rollback)))
+	}
+	return ctx, func(out runtime.Outcome, err error) {
+		attrs := ro.t.series.get(keyFlow, ro.flow, keyStep, a.Step, keyOutcome, out)
+		if a.Rollback {
+			ro.t.m.rollbacks.Add(context.Background(), 1, attrs)
+		} else {
+			ro.t.m.stepDuration.Record(context.Background(), time.Since(start).Seconds(), attrs)
+		}
+		if span != nil {
+			span.SetAttributes(keyOutcome.String(out))
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
+		}
+	}
+}
+
+func (ro *runObserver) Recorded(e *runtime.Event) {
+	ctx := context.Background()
+	m := &ro.t.m
+	if e.Seq == 1 {
+		m.runsStarted.Add(ctx, 1, ro.flowAttr)
+	}
+	if e.Outcome == runtime.OutcomeRetry {
+		m.retries.Add(ctx, 1, ro.t.series.get(keyFlow, ro.flow, keyStep, e.Step, "", ""))
+	}
+	if e.From == e.To {
+		return
+	}
+	if ro.waiting {
+		outcome := e.Outcome
+		if outcome == "" {
+			outcome = "woken" // the awaited event came, or the sleep's time
+			if e.To == runtime.MachineAborting {
+				outcome = "aborted"
+			}
+		}
+		ro.leaveWait(outcome, e.Error)
+	}
+	switch step, phase, _ := runtime.ParseMachineState(e.To); phase {
+	case runtime.PhaseWaiting:
+		ro.enterWait(ro.ctx, step, e.Time, e.Wait)
+	case string(runtime.StateDone), string(runtime.StateFailed), string(runtime.StateCompensated),
+		string(runtime.StateAborted), string(runtime.StateCompensationFailed):
+		m.runsFinished.Add(ctx, 1, ro.t.series.get(keyFlow, ro.flow, keyState, e.To, "", ""))
+	}
+}
+
+// enterWait counts the run as waiting and, with tracing, starts the wait's
+// span (w, when known, says what for).
+func (ro *runObserver) enterWait(ctx context.Context, step string, at time.Time, w *runtime.Wait) {
+	ro.waiting = true
+	ro.t.m.runsWaiting.Add(context.Background(), 1, ro.flowAttr)
+	if ro.span == nil {
+		return
+	}
+	attrs := []attribute.KeyValue{keyFlow.String(ro.flow), keyStep.String(step)}
+	if w != nil {
+		if w.Topic != "" {
+			attrs = append(attrs, keyTopic.String(w.Topic), keyEvent.String(w.Event))
+		}
+		if !w.Deadline.IsZero() {
+			attrs = append(attrs, attribute.String("flowgen.deadline", w.Deadline.Format(time.RFC3339Nano)))
+		}
+	}
+	_, ro.wait = ro.t.tracer.Start(ctx, "wait "+step, trace.WithAttributes(attrs...))
+}
+
+func (ro *runObserver) leaveWait(outcome, errText string) {
+	ro.waiting = false
+	ro.t.m.runsWaiting.Add(context.Background(), -1, ro.flowAttr)
+	if ro.wait == nil {
+		return
+	}
+	ro.wait.SetAttributes(keyOutcome.String(outcome))
+	if errText != "" {
+		ro.wait.SetStatus(codes.Error, errText)
+	}
+	ro.wait.End()
+	ro.wait = nil
+}
+
+func (ro *runObserver) Ended(final runtime.RunState, err error) {
+	suspended := errors.Is(err, runtime.ErrSuspended)
+	if ro.waiting {
+		ro.leaveWait("suspended", "")
+	}
+	if ro.span == nil {
+		return
+	}
+	ro.span.SetAttributes(keyFinal.String(string(final)), attribute.Bool("flowgen.suspended", suspended))
+	if final != runtime.StateDone && !suspended {
+		if err == nil {
+			err = errNotDone
+		}
+		ro.span.SetStatus(codes.Error, err.Error())
+	}
+	ro.span.End()
+}

@@ -1,0 +1,366 @@
+package observe_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/engine/httpcall"
+	"github.com/flowgen/flowgen/observe"
+	"github.com/flowgen/flowgen/observe/tracectx"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// signupService is the customers service of the serve example: it
+// creates customers and keeps the traceparent of every request.
+type signupService struct {
+	mu     sync.Mutex
+	parent []string
+}
+
+func (s *signupService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.parent = append(s.parent, r.Header.Get("Traceparent"))
+	s.mu.Unlock()
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`"c-1"`))
+}
+
+// signupEngine serves the Signup flow of examples/serve on a durable store
+// with t's telemetry, behind its tracing middleware.
+func signupEngine(t *testing.T, tel *observe.Telemetry, svc http.Handler) (*httptest.Server, func()) {
+	t.Helper()
+	services := httptest.NewServer(svc)
+	st, err := store.Open(t.TempDir(), store.Options{Committed: tel.StoreCommitted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Options{Store: st, Caller: httpcall.New(httpcall.Static{"customers": services.URL}), Telemetry: tel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join("..", "examples", "serve", "signup.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("signup.json", src); err != nil {
+		t.Fatalf("%v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(tel.Middleware(e.Handler()))
+	return srv, func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Close(ctx); err != nil {
+			t.Error(err)
+		}
+		st.Close()
+		services.Close()
+	}
+}
+
+func post(t *testing.T, url, body string, header http.Header) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("POST %s: %d %s", url, res.StatusCode, b)
+	}
+	return b
+}
+
+// waitState polls the run until it is in state.
+func waitState(t *testing.T, base, runID, state string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get(base + "/runs/" + runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct{ State string }
+		_ = json.NewDecoder(res.Body).Decode(&st)
+		res.Body.Close()
+		if st.State == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s is %s, not %s", runID, st.State, state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// tree renders spans as an indented tree of names, children in start
+// order, from the spans whose parent is not among them.
+func tree(spans tracetest.SpanStubs) string {
+	byParent := map[trace.SpanID][]tracetest.SpanStub{}
+	ids := map[trace.SpanID]bool{}
+	for _, s := range spans {
+		ids[s.SpanContext.SpanID()] = true
+	}
+	var roots []tracetest.SpanStub
+	for _, s := range spans {
+		if p := s.Parent.SpanID(); ids[p] {
+			byParent[p] = append(byParent[p], s)
+		} else {
+			roots = append(roots, s)
+		}
+	}
+	var b strings.Builder
+	var walk func(s tracetest.SpanStub, depth int)
+	walk = func(s tracetest.SpanStub, depth int) {
+		fmt.Fprintf(&b, "%s%s\n", strings.Repeat("  ", depth), s.Name)
+		kids := byParent[s.SpanContext.SpanID()]
+		slices.SortFunc(kids, func(a, b tracetest.SpanStub) int { return a.StartTime.Compare(b.StartTime) })
+		for _, k := range kids {
+			walk(k, depth+1)
+		}
+	}
+	slices.SortFunc(roots, func(a, b tracetest.SpanStub) int { return a.StartTime.Compare(b.StartTime) })
+	for _, r := range roots {
+		walk(r, 0)
+	}
+	return b.String()
+}
+
+func attr(s tracetest.SpanStub, key string) string {
+	for _, kv := range s.Attributes {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
+
+// TestSignupTrace: one signup of the serve example, started through the
+// API by a caller with a trace of its own, is one tree in that trace: the
+// API request, the run, each step attempt, the wait and the customers
+// service call; the service receives the call span's traceparent.
+func TestSignupTrace(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(context.Background())
+	tel, err := observe.New(observe.Options{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &signupService{}
+	srv, stop := signupEngine(t, tel, svc)
+	defer stop()
+
+	// The caller's span: the API request continues its trace.
+	caller, callerSpan := tp.Tracer("test").Start(context.Background(), "client")
+	h := http.Header{}
+	tracectx.Inject(caller, h)
+	var started struct {
+		RunID string `json:"run_id"`
+	}
+	_ = json.Unmarshal(post(t, srv.URL+"/flows/Signup/runs", `{"Email":"ada@example.com"}`, h), &started)
+	waitState(t, srv.URL, started.RunID, "waiting")
+	post(t, srv.URL+"/events/payments/payment.succeeded", `{"correlation_id":"ada@example.com","amount":42}`, nil)
+	waitState(t, srv.URL, started.RunID, "done")
+	callerSpan.End()
+
+	// The run's span ends once its last event is durable, a moment after
+	// GET /runs says done.
+	var spans tracetest.SpanStubs
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if spans = exp.GetSpans(); slices.ContainsFunc(spans, func(s tracetest.SpanStub) bool { return s.Name == "run Signup" }) {
+			break
+		}
+	}
+	want := `client
+  POST /flows/{flow}/runs
+    run Signup
+      step CreateCustomer
+        call customers Customer.Create
+      wait AwaitPayment
+      step AwaitPayment
+      step Welcome
+`
+	got := tree(spans)
+	// The caller's tree is exactly that; the other requests (the event,
+	// the status polls) are roots of their own.
+	if !strings.HasPrefix(got, want) || strings.HasPrefix(got[len(want):], " ") {
+		t.Fatalf("trace tree:\n%s\nwant it to start with:\n%s", got, want)
+	}
+	traceID := callerSpan.SpanContext().TraceID()
+	for _, s := range spans {
+		switch {
+		case s.Name == "run Signup":
+			if attr(s, "flowgen.run_id") != started.RunID || attr(s, "flowgen.final") != "done" {
+				t.Errorf("run span attributes %v", s.Attributes)
+			}
+		case s.Name == "step CreateCustomer":
+			if attr(s, "flowgen.idempotency_key") != started.RunID+"/CreateCustomer" || attr(s, "outcome") != "ok" ||
+				attr(s, "flowgen.attempt") != "1" || attr(s, "flow") != "Signup" || attr(s, "step") != "CreateCustomer" {
+				t.Errorf("step span attributes %v", s.Attributes)
+			}
+		case s.Name == "call customers Customer.Create":
+			if s.SpanKind != trace.SpanKindClient {
+				t.Errorf("call span kind %v", s.SpanKind)
+			}
+			want := tracectx.Traceparent(s.SpanContext)
+			if len(svc.parent) != 1 || svc.parent[0] != want {
+				t.Errorf("the service got traceparent %q, want the call span's %q", svc.parent, want)
+			}
+		case s.Name == "wait AwaitPayment":
+			if attr(s, "topic") != "payments" || attr(s, "outcome") != "woken" {
+				t.Errorf("wait span attributes %v", s.Attributes)
+			}
+		}
+		if strings.HasPrefix(s.Name, "POST /flows") || strings.HasPrefix(s.Name, "run ") || strings.HasPrefix(s.Name, "step ") {
+			if s.SpanContext.TraceID() != traceID {
+				t.Errorf("span %s is in trace %s, not the caller's %s", s.Name, s.SpanContext.TraceID(), traceID)
+			}
+		}
+	}
+
+	// The run's first event keeps the run span's traceparent.
+	res, err := http.Get(srv.URL + "/runs/" + started.RunID + "/history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if !bytes.Contains(body, []byte(`"trace":"00-`+traceID.String())) {
+		t.Errorf("history does not record the run's trace: %s", body)
+	}
+}
+
+// TestMetricsExposition: after a signup, GET /metrics is valid Prometheus
+// text (expfmt parses it) and counts what happened.
+func TestMetricsExposition(t *testing.T) {
+	tel, err := observe.New(observe.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, stop := signupEngine(t, tel, &signupService{})
+	defer stop()
+	var started struct {
+		RunID string `json:"run_id"`
+	}
+	_ = json.Unmarshal(post(t, srv.URL+"/flows/Signup/runs", `{"Email":"ada@example.com"}`, nil), &started)
+	waitState(t, srv.URL, started.RunID, "waiting")
+	families := scrape(t, srv.URL)
+	if v := sample(families, "flowgen_runs_waiting", "flow", "Signup"); v != 1 {
+		t.Errorf("runs waiting %v, want 1", v)
+	}
+	post(t, srv.URL+"/events/payments/payment.succeeded", `{"correlation_id":"ada@example.com","amount":42}`, nil)
+	waitState(t, srv.URL, started.RunID, "done")
+
+	families = scrape(t, srv.URL)
+	for name, f := range families {
+		t.Logf("%s %s", f.GetType(), name)
+	}
+	checks := []struct {
+		name, key, value string
+		want             float64
+	}{
+		{"flowgen_runs_started_total", "flow", "Signup", 1},
+		{"flowgen_runs_finished_total", "state", "done", 1},
+		{"flowgen_runs_waiting", "flow", "Signup", 0},
+		{"flowgen_step_duration_seconds", "step", "CreateCustomer", 1},
+		{"flowgen_step_duration_seconds", "step", "Welcome", 1},
+		{"flowgen_broker_lag_seconds", "event", "payment.succeeded", -1}, // -1: present
+		{"flowgen_store_sync_duration_seconds", "", "", -1},
+		{"flowgen_store_commit_records", "", "", -1},
+	}
+	for _, c := range checks {
+		v := sample(families, c.name, c.key, c.value)
+		if c.want < 0 && v < 1 || c.want >= 0 && v != c.want {
+			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.key, c.value, v, c.want)
+		}
+	}
+	for _, name := range []string{"flowgen_retries_total", "flowgen_rollbacks_total", "flowgen_broker_dead_letters_total"} {
+		// Nothing happened yet: OTel exports a counter once it has a value.
+		if _, ok := families[name]; ok && sample(families, name, "", "") != 0 {
+			t.Errorf("%s counts something", name)
+		}
+	}
+}
+
+// scrape GETs /metrics and parses it as the Prometheus text format.
+func scrape(t *testing.T, base string) map[string]*dtoFamily {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", res.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatalf("GET /metrics is not the Prometheus text format: %v", err)
+	}
+	return fams
+}
+
+type dtoFamily = dto.MetricFamily
+
+// sample sums the values of name's series whose label key is value (all
+// series when key is ""): a counter's or gauge's value, a histogram's
+// count. It is -1 when name is not exported.
+func sample(fams map[string]*dtoFamily, name, key, value string) float64 {
+	f, ok := fams[name]
+	if !ok {
+		return -1
+	}
+	sum := 0.0
+	for _, m := range f.GetMetric() {
+		match := key == ""
+		for _, l := range m.GetLabel() {
+			if l.GetName() == key && l.GetValue() == value {
+				match = true
+			}
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			sum += m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			sum += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return sum
+}
