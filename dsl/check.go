@@ -233,6 +233,12 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 	if s.Kind() == ActionSleep {
 		c.sleep(f, s, at)
 	}
+	if s.Spec().Decides {
+		// A choose's targets are its only transitions: choose checks them,
+		// and reports anything else the step says.
+		c.choose(f, s, at, index, targets)
+		return
+	}
 
 	c.budget(f, s, at)
 

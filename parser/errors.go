@@ -215,7 +215,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 				"a flow holds state, trigger, retry, timeout, deadline and step statements")
 		case 2:
 			return `step statement or "}"`, statementHint(found, stepKeywords, "step", open,
-				"a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes and on statements")
+				"a step holds rpc, await, publish, sleep, choose, retry, timeout, deadline, rollback, irreversible, outcomes and on statements")
 		}
 		return `"}"`, ""
 	case `".."`:
@@ -237,7 +237,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 
 var (
 	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step"}
-	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", "on"}
+	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", "on"}
 )
 
 // statementHint explains an unexpected token where a statement of a flow

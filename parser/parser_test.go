@@ -38,7 +38,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"unknown flow statement, nothing close", "flow A {\n    input S\n}", `2:5: expected flow statement or "}", found "input" (hint: a flow holds state, trigger, retry, timeout, deadline and step statements)`},
 		{"misspelt step statement", "flow A { step B { retries 3 } }", `1:19: expected step statement or "}", found "retries" (hint: did you mean "retry"?)`},
 		{"flow inside a flow", "flow A {\n    step B {}\nflow C {}", `3:1: expected flow statement or "}", found "flow" (hint: flows do not nest: is the "}" of the flow opened at line 1 missing?)`},
-		{"unknown step statement", "flow A {\n    step B {\n        call x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "call" (hint: a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
+		{"unknown step statement", "flow A {\n    step B {\n        call x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "call" (hint: a step holds rpc, await, publish, sleep, choose, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
 		{"rpc service", `flow A { step B { rpc 5 } }`, `1:23: expected service name, found number 5`},
 		{"rpc quoted service, no endpoint", `flow A { step B { rpc "X.Y" } }`, `1:29: expected endpoint string, found "}" (hint: write the endpoint in quotes, such as "Customer.Create")`},
 		{"rpc endpoint", `flow A { step B { rpc svc } }`, `1:27: expected endpoint string, found "}" (hint: write the endpoint in quotes, such as "Customer.Create")`},
@@ -77,7 +77,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"unclosed flow", "flow A {\n    step B {}\n", `3:1: expected "}", found end of file (hint: close the "{" opened at line 1, column 8)`},
 		{"step brace", `flow A { step B irreversible }`, `1:17: expected "{", found "irreversible"`},
 		{"nested step", "flow A {\n    step B {\n        step C {} } }", `3:9: expected step statement or "}", found "step" (hint: steps do not nest: is the "}" of the step opened at line 2 missing?)`},
-		{"nested braces", `flow A { step B {{ }}}`, `1:18: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
+		{"nested braces", `flow A { step B {{ }}}`, `1:18: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, choose, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`},
 
 		// Lexical errors.
 		{"unterminated string", "flow A { trigger rpc \"Start\n}", `1:22: unterminated string (hint: close the string with " on the same line)`},
@@ -225,7 +225,7 @@ func TestTooManyTokens(t *testing.T) {
 func TestDeepNesting(t *testing.T) {
 	src := "flow A { step B " + strings.Repeat("{ ", 200_000)
 	_, diags := Parse("deep.flow", []byte(src))
-	want := `1:19: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`
+	want := `1:19: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, choose, retry, timeout, deadline, rollback, irreversible, outcomes and on statements)`
 	if len(diags) != 1 || errString(diags[0]) != want {
 		t.Errorf("got %v\nwant %s", diags, want)
 	}
