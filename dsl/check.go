@@ -159,6 +159,9 @@ func (c *checker) flow(f *Flow) {
 		}
 		c.step(f, i, s, index, targets)
 	}
+	if !c.undefinedTargets {
+		c.loops(f)
+	}
 	// An undefined target usually is a typo of the step that now looks
 	// unreachable: report the cause, not its consequences.
 	if len(f.Steps) > 0 && f.Steps[0] != nil && !c.undefinedTargets {

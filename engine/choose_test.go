@@ -114,3 +114,34 @@ func TestChooseJSON(t *testing.T) {
 		}
 	}
 }
+
+// Options.MaxHistory bounds a JSON flow's runs: a loop with no wait in it
+// fails at the bound and is compensated.
+func TestEngineMaxHistory(t *testing.T) {
+	fx := newFixture(t)
+	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker, MaxHistory: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const loop = `{"version": 1, "flows": [{"name": "Loop", "state": "S", "steps": [
+	  {"name": "Create", "action": {"kind": "rpc", "service": "customers", "endpoint": "Customer.Create", "request": "Customer", "response": "CustomerID"},
+	   "rollback": {"action": {"kind": "rpc", "service": "customers", "endpoint": "Customer.Delete", "request": "CustomerID"}}},
+	  {"name": "Again", "action": {"kind": "choose", "when": [{"if": {"field": "Stop"}, "target": "done"}], "otherwise": "Again"}}
+	]}]}`
+	if ds, err := e.LoadFlows("loop.json", []byte(loop)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+	id, err := e.StartRun(context.Background(), "Loop", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "run compensated", func() bool { s, _ := e.Status(id); return s.State == runtime.StateCompensated })
+	h, _ := e.History(id)
+	if len(h) != 44 || !strings.Contains(h[40].Error, "history limit") {
+		t.Fatalf("%d events; event 41: %+v", len(h), h[40])
+	}
+}

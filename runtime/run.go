@@ -311,6 +311,11 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 		if p.attempt > 1 && r.suspending.Load() { // the retry is recorded
 			return errSuspend
 		}
+		if err := r.historyFull(); err != nil {
+			// The step did not run: it is not rolled back, those before
+			// it are.
+			return r.fire(evFail, p.attempt, OutcomeError, err)
+		}
 		timeout := d.Timeout
 		if d.Deadline > 0 {
 			left := p.entered.Add(d.Deadline).Sub(r.clock.Now())
