@@ -159,6 +159,9 @@ func (c *checker) flow(f *Flow) {
 		}
 		c.step(f, i, s, index, targets)
 	}
+	if !c.undefinedTargets {
+		c.loops(f)
+	}
 	// An undefined target usually is a typo of the step that now looks
 	// unreachable: report the cause, not its consequences.
 	if len(f.Steps) > 0 && f.Steps[0] != nil && !c.undefinedTargets {
@@ -232,6 +235,12 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 	}
 	if s.Kind() == ActionSleep {
 		c.sleep(f, s, at)
+	}
+	if s.Spec().Decides {
+		// A choose's targets are its only transitions: choose checks them,
+		// and reports anything else the step says.
+		c.choose(f, s, at, index, targets)
+		return
 	}
 
 	c.budget(f, s, at)

@@ -99,6 +99,10 @@ var (
 	rollbackFields    = jsonFields(reflect.TypeFor[Rollback]())
 	publicationFields = jsonFields(reflect.TypeFor[Publication]())
 	transitionFields  = jsonFields(reflect.TypeFor[Transition]())
+	branchFields      = jsonFields(reflect.TypeFor[Branch]())
+	// condFields are a condition's (Cond.MarshalJSON): a comparison's,
+	// and the one key of each combination.
+	condFields = []string{"field", "op", "value", "duration", string(CondAnd), string(CondOr), string(CondNot)}
 )
 
 // jsonFields returns the JSON names of struct type t's fields in
@@ -692,6 +696,12 @@ func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action
 			*acc.id(a) = o.ident(name, false)
 		case acc.dur != nil:
 			*acc.dur(a) = o.duration(name)
+		case acc.branches != nil:
+			o.array(name, false, func(n *jnode, path string) {
+				if b := d.decodeBranch(n, path); b != nil {
+					*acc.branches(a) = append(*acc.branches(a), b)
+				}
+			})
 		}
 	}
 	return a
@@ -730,4 +740,114 @@ func (d *jsonDecoder) decodePublication(n *jnode, path string) *Publication {
 	p.Event, _ = o.str("event", true)
 	p.Payload = o.ident("payload", false)
 	return p
+}
+
+func (d *jsonDecoder) decodeBranch(n *jnode, path string) *Branch {
+	o := d.object(n, path, "branch")
+	if o == nil {
+		return nil
+	}
+	o.check(branchFields, nil, "")
+	b := &Branch{Range: d.at(path), Target: o.ident("target", true)}
+	if cn, p := o.get("if"); cn != nil {
+		b.When = d.decodeCond(cn, p)
+	} else {
+		o.missing("if")
+	}
+	if b.When == nil || b.Target == nil {
+		return nil
+	}
+	return b
+}
+
+// decodeCond reads a condition (Cond's JSON form): exactly one of "and",
+// "or" and "not", or a "field" with, for a comparison, an "op" and a
+// "value" (a string, number or boolean) or a "duration".
+func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
+	o := d.object(n, path, "condition")
+	if o == nil {
+		return nil
+	}
+	o.check(condFields, nil, "")
+	c := &Cond{Range: d.at(path)}
+	var forms []string
+	for _, k := range []string{string(CondAnd), string(CondOr), string(CondNot), "field"} {
+		if v, _ := o.get(k); v != nil {
+			forms = append(forms, k)
+		}
+	}
+	if len(forms) != 1 {
+		d.errorf(path, "a condition has exactly one of \"field\", \"and\", \"or\" and \"not\"; this one has %s", quoteList(forms))
+		return nil
+	}
+	switch forms[0] {
+	case string(CondAnd), string(CondOr):
+		c.Op = CondOp(forms[0])
+		o.array(forms[0], true, func(n *jnode, path string) {
+			if a := d.decodeCond(n, path); a != nil {
+				c.Args = append(c.Args, a)
+			}
+		})
+		if len(c.Args) < 2 {
+			d.errorf(jsonPath(path, forms[0]), "%q needs at least two conditions", forms[0])
+			return nil
+		}
+	case string(CondNot):
+		c.Op = CondNot
+		v, p := o.get(forms[0])
+		a := d.decodeCond(v, p)
+		if a == nil {
+			return nil
+		}
+		c.Args = []*Cond{a}
+	default:
+		c.Field = o.ident("field", true)
+		vn, vp := o.get("value")
+		dn, dp := o.get("duration")
+		op, hasOp := o.str("op", false)
+		switch {
+		case !hasOp && vn == nil && dn == nil:
+			c.Op = CondField
+			return c
+		case !hasOp:
+			o.missing("op")
+			return nil
+		case !CondOp(op).IsCompare():
+			ops := make([]string, len(CompareOps))
+			for i, c := range CompareOps {
+				ops[i] = string(c)
+			}
+			d.errorf(jsonPath(path, "op"), "invalid op %q: expected one of %s", op, quoteList(ops))
+			return nil
+		case vn != nil && dn != nil:
+			d.errorf(path, "a comparison has a \"value\" or a \"duration\", not both")
+			return nil
+		case vn == nil && dn == nil:
+			o.missing("value")
+			return nil
+		}
+		c.Op = CondOp(op)
+		if dn != nil {
+			v := o.duration("duration")
+			if dn.kind != jstring {
+				return nil
+			}
+			c.Value = &Literal{Kind: LitDuration, Text: v.String(), Range: d.at(dp)}
+			return c
+		}
+		lit := &Literal{Range: d.at(vp)}
+		switch vn.kind {
+		case jstring:
+			lit.Kind, lit.Text = LitString, vn.str
+		case jnumber:
+			lit.Kind, lit.Text = LitNumber, vn.num.String()
+		case jbool:
+			lit.Kind, lit.Text = LitBool, strconv.FormatBool(vn.b)
+		default:
+			d.errorf(vp, "expected a string, number or boolean for \"value\", found %s", vn.kind)
+			return nil
+		}
+		c.Value = lit
+	}
+	return c
 }

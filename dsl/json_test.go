@@ -97,7 +97,7 @@ func TestDecodeJSONPositions(t *testing.T) {
 		{"enums", d(`"retry": {"attempts": 2, "jitter": "ful"}, "steps": [{"name": "A", "action": {"kind": "lambda"}}]`),
 			[]string{
 				`$.flows[0].retry.jitter: error json: invalid jitter "ful": expected one of "full", "none" [hint: did you mean "full"?]`,
-				`$.flows[0].steps[0].action.kind: error json: invalid kind "lambda": expected one of "go", "rpc", "await", "publish", "sleep"`,
+				`$.flows[0].steps[0].action.kind: error json: invalid kind "lambda": expected one of "go", "rpc", "await", "publish", "sleep", "choose"`,
 			}},
 		{"numbers", d(`"retry": {"attempts": 2.5, "multiplier": "2"}, "steps": [` + goStep + `]`),
 			[]string{

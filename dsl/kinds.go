@@ -43,6 +43,10 @@ type KindSpec struct {
 	// one (FieldTimeout); a kind that waits without one (a sleep) can end
 	// with the outcome timeout only by its step's deadline.
 	Waits bool
+	// Decides: the step only reads the state to choose where the run goes
+	// (a choose). It does no work, so it takes none of the flow's retry,
+	// timeout or deadline, and its outcomes are its branches (Flow.Outcomes).
+	Decides bool
 	// Handler: the user implements the step as a Go method (the generated
 	// handler interface lists it; the engine calls a registered handler).
 	// Only such a step can declare outcomes of its own.
@@ -85,14 +89,17 @@ const (
 	FieldTimeout     ActionField = "timeout"
 	FieldDuration    ActionField = "duration"
 	FieldUntil       ActionField = "until"
+	FieldWhen        ActionField = "when"
+	FieldOtherwise   ActionField = "otherwise"
 )
 
 // fieldAccess reaches each ActionField of an Action: exactly one of str,
-// id and dur is set, by the field's Go type.
+// id, dur and branches is set, by the field's Go type.
 var fieldAccess = map[ActionField]struct {
-	str func(*Action) *string
-	id  func(*Action) **Ident
-	dur func(*Action) *Duration
+	str      func(*Action) *string
+	id       func(*Action) **Ident
+	dur      func(*Action) *Duration
+	branches func(*Action) *[]*Branch
 }{
 	FieldService:     {str: func(a *Action) *string { return &a.Service }},
 	FieldEndpoint:    {str: func(a *Action) *string { return &a.Endpoint }},
@@ -105,6 +112,8 @@ var fieldAccess = map[ActionField]struct {
 	FieldTimeout:     {dur: func(a *Action) *Duration { return &a.Timeout }},
 	FieldDuration:    {dur: func(a *Action) *Duration { return &a.Duration }},
 	FieldUntil:       {id: func(a *Action) **Ident { return &a.Until }},
+	FieldWhen:        {branches: func(a *Action) *[]*Branch { return &a.When }},
+	FieldOtherwise:   {id: func(a *Action) **Ident { return &a.Otherwise }},
 }
 
 // Needs is a set of what steps need from the runtime options.
@@ -214,6 +223,23 @@ var kinds = []*KindSpec{
 			return ident.KeywordSleep + " " + a.Duration.String()
 		},
 	},
+	{
+		// A decision: `when <condition> -> Target` lines tried in order,
+		// then `otherwise -> Target`. It reads the state and changes
+		// nothing, so it needs no rollback; its outcomes are its branches
+		// (runtime.ChoiceOutcome, runtime.OutcomeOtherwise), and its
+		// targets are the only transitions it has (Flow.Outcomes). A
+		// diagram draws it as a diamond with the conditions on its edges.
+		Kind:    ActionChoose,
+		Keyword: ident.KeywordChoose,
+		Noun:    "a choose",
+		Fields: []KindField{
+			{Field: FieldWhen},
+			{Field: FieldOtherwise},
+		},
+		Decides: true,
+		Label:   func(*Action, func(string) string) string { return ident.KeywordChoose },
+	},
 }
 
 // line starts the .flow line of an action: its keyword, a service or topic
@@ -278,6 +304,10 @@ func (a *Action) Spec() *KindSpec {
 // Spec is the spec of the step's kind (Kind).
 func (s *Step) Spec() *KindSpec { return SpecOf(s.Kind()) }
 
+// inherits reports whether a step of kind k takes the flow's retry,
+// timeout and deadline: it does work (not a wait, nor a decision).
+func (k *KindSpec) inherits() bool { return !k.Waits && !k.Decides }
+
 // Has reports whether kind k has field f.
 func (k *KindSpec) Has(f ActionField) bool {
 	return slices.ContainsFunc(k.Fields, func(kf KindField) bool { return kf.Field == f })
@@ -320,6 +350,22 @@ func (a *Action) IdentField(f ActionField) *Ident {
 		return *get(a)
 	}
 	return nil
+}
+
+// HasField reports whether field f of a is set.
+func (a *Action) HasField(f ActionField) bool {
+	acc := fieldAccess[f]
+	switch {
+	case acc.str != nil:
+		return *acc.str(a) != ""
+	case acc.id != nil:
+		return *acc.id(a) != nil
+	case acc.dur != nil:
+		return *acc.dur(a) > 0
+	case acc.branches != nil:
+		return len(*acc.branches(a)) > 0
+	}
+	return false
 }
 
 // KindNames returns the JSON names of the kinds, in the table's order:

@@ -34,6 +34,10 @@ func TestKindFields(t *testing.T) {
 			n++
 			*acc.dur(a) = 1
 		}
+		if acc.branches != nil {
+			n++
+			*acc.branches(a) = []*Branch{{When: &Cond{Op: CondField, Field: &Ident{Name: "X"}}, Target: &Ident{Name: "x"}}}
+		}
 		if n != 1 {
 			t.Errorf("field %q has %d accessors, want 1", f, n)
 			continue

@@ -102,6 +102,7 @@ const (
 	ActionAwait   ActionKind = "await"   // wait for an event
 	ActionPublish ActionKind = "publish" // publish an event
 	ActionSleep   ActionKind = "sleep"   // wait for a time: a durable timer
+	ActionChoose  ActionKind = "choose"  // decide where to go from the state
 )
 
 // Action is the one thing a step does. For a Go step only Kind is set.
@@ -124,9 +125,13 @@ type Action struct {
 	// Duration (sleep D) is how long a sleep waits from when its step is
 	// entered; Until (sleep until Field) is the state field, a time.Time,
 	// holding when it wakes. A sleep has exactly one of the two.
-	Duration Duration   `json:"duration,omitzero"`
-	Until    *Ident     `json:"until,omitempty"`
-	Range    diag.Range `json:"-"`
+	Duration Duration `json:"duration,omitzero"`
+	Until    *Ident   `json:"until,omitempty"`
+	// When (choose) are the branches, tried in order; Otherwise is where
+	// the run goes when no branch's condition holds.
+	When      []*Branch  `json:"when,omitempty"`
+	Otherwise *Ident     `json:"otherwise,omitempty"`
+	Range     diag.Range `json:"-"`
 }
 
 // DefaultCorrelationPath is the payload member a correlated await compares

@@ -48,6 +48,11 @@ import (
 //     with the timeout outcome. A step's `retry` retries only what runs
 //     after the wake-up (its publications), never the sleep. Check rejects
 //     a `timeout` on it: there is no attempt for one to bound.
+//   - Choose: a step that decides (KindSpec.Decides) does no work, so it
+//     takes none of the flow's retry, timeout or deadline (Check refuses
+//     its own). Its outcomes are its branches (runtime.ChoiceOutcome),
+//     otherwise (runtime.OutcomeOtherwise), each going to its target,
+//     and error (a JSON state of the wrong type), which goes to fail.
 //   - Outcomes a step can produce: ok, error, timeout (only when the step has
 //     an effective timeout, is an await, or sleeps with a deadline), then
 //     its declared outcomes.
@@ -145,7 +150,7 @@ func (f *Flow) RetryFor(s *Step) Retry {
 		if r.Jitter == "" {
 			r.Jitter = flow.Jitter
 		}
-	} else if !s.Spec().Waits {
+	} else if s.Spec().inherits() {
 		r = flow
 	}
 	return r.normalized()
@@ -208,7 +213,7 @@ func (f *Flow) TimeoutFor(s *Step) time.Duration {
 	if s != nil && s.Timeout > 0 {
 		return time.Duration(s.Timeout)
 	}
-	if f != nil && !waits {
+	if f != nil && s.Spec().inherits() {
 		return time.Duration(f.Timeout)
 	}
 	return 0
@@ -233,7 +238,7 @@ func (f *Flow) DeadlineFor(s *Step) time.Duration {
 	if s != nil && s.Deadline > 0 {
 		return time.Duration(s.Deadline)
 	}
-	if f != nil && !s.Spec().Waits {
+	if f != nil && s.Spec().inherits() {
 		return time.Duration(f.Deadline)
 	}
 	return 0
@@ -345,6 +350,13 @@ func satMul(d time.Duration, n int64) time.Duration {
 // declared outcomes in source order. Declared outcomes that repeat a
 // built-in or an earlier declaration are not repeated.
 func (f *Flow) Outcomes(s *Step) []string {
+	if s.Spec().Decides {
+		var out []string
+		for _, e := range s.Action.ChoiceEdges() {
+			out = append(out, e.Outcome)
+		}
+		return append(out, OutcomeError)
+	}
 	out := []string{OutcomeOK, OutcomeError}
 	if f.CanTimeout(s) {
 		out = append(out, OutcomeTimeout)
@@ -447,7 +459,14 @@ type Edge struct {
 	Outcome string
 	To      string      // a step name, TargetDone or TargetFail
 	Written *Transition // the `on` that says so; nil when To is the default
+	// Choice is the choose line that says so (its Branch is nil for
+	// otherwise); nil for the other steps' edges.
+	Choice *ChoiceEdge
 }
+
+// IsDefault reports whether e goes where the outcome goes when nothing
+// says otherwise (the next step in file order, or fail).
+func (e Edge) IsDefault() bool { return e.Written == nil && e.Choice == nil }
 
 // Edges returns, for every step in file order, one edge per outcome the
 // step can produce (in the order of Outcomes). Transitions on outcomes the
@@ -485,6 +504,12 @@ func (f *Flow) edgesAt(i int) []Edge {
 		}
 	}
 	out := make([]Edge, 0, len(outcomes))
+	if s.Spec().Decides {
+		for _, c := range s.Action.ChoiceEdges() {
+			out = append(out, Edge{From: s, Outcome: c.Outcome, To: c.Target.Name, Choice: &c})
+		}
+		return append(out, Edge{From: s, Outcome: OutcomeError, To: f.defaultNext(i, OutcomeError)})
+	}
 	for _, o := range outcomes {
 		t := written[o]
 		e := Edge{From: s, Outcome: o, Written: t}
@@ -543,7 +568,7 @@ func (f *Flow) reachableIndexes() map[int]bool {
 		for _, e := range f.edgesAt(i) {
 			var j int
 			var ok bool
-			if e.Written == nil && e.To != TargetDone && e.To != TargetFail {
+			if e.IsDefault() && e.To != TargetDone && e.To != TargetFail {
 				j, ok = next(i)
 			} else {
 				j, ok = index[e.To]
@@ -639,6 +664,7 @@ const (
 	RoleCorrelate FieldRole = "correlate" // await correlation key: read, a string
 	RolePayload   FieldRole = "payload"   // published payload: read
 	RoleUntil     FieldRole = "until"     // sleep until: read, a time.Time
+	RoleCondition FieldRole = "condition" // a choose condition: read, compared with Cond's literal
 )
 
 // FieldRef is one place where a flow names a field of its state type.
@@ -649,11 +675,14 @@ type FieldRef struct {
 	// InRollback is true when the field is named by the step's rpc
 	// rollback rather than by the step itself.
 	InRollback bool
+	// Cond is the comparison or bool field that names the field, for
+	// RoleCondition.
+	Cond *Cond
 }
 
 // FieldRefs returns every state field f names, in source order within
 // each step: the action's (request, response, correlation field: the
-// fields of its kind that have a Role), the rollback rpc's, then the
+// fields of its kind that have a Role; a choose's conditions' fields), the rollback rpc's, then the
 // publications' payloads.
 func (f *Flow) FieldRefs() []FieldRef {
 	var out []FieldRef
@@ -669,6 +698,13 @@ func (f *Flow) FieldRefs() []FieldRef {
 		for _, f := range a.Spec().Fields {
 			if f.Role != "" {
 				add(a.IdentField(f.Field), f.Role, s, rb)
+			}
+		}
+		for _, b := range a.When {
+			if b != nil {
+				b.When.Fields(func(c *Cond) {
+					out = append(out, FieldRef{Field: c.Field, Role: RoleCondition, Step: s, Cond: c})
+				})
 			}
 		}
 	}

@@ -93,6 +93,18 @@ func sleep(a *dsl.Action) *runtime.Sleep[State] {
 	}}
 }
 
+// conditions are the conditions of a choose action, evaluated on the JSON
+// state by dsl.Cond.Eval: a field of another type than its literal's ends
+// the step with the outcome error, naming the field.
+func conditions(a *dsl.Action) []func(s *State) (bool, error) {
+	out := make([]func(s *State) (bool, error), len(a.When))
+	for i, b := range a.When {
+		cond := b.When
+		out[i] = func(s *State) (bool, error) { return cond.Eval(s.Raw) }
+	}
+	return out
+}
+
 // compile builds the runtime definition of fl, which Check and
 // checkHandlers passed.
 func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
@@ -129,6 +141,8 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 			st.Exec = awaitExec(a)
 		case dsl.ActionSleep:
 			st.Sleep = sleep(a) // nothing runs after it but publications
+		case dsl.ActionChoose:
+			st.Exec = runtime.NewChoice(s.Name, conditions(a)).Exec
 		case dsl.ActionGo:
 			h := e.reg.lateStep(fl.Name, s.Name)
 			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) { return h(ctx, state) }

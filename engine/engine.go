@@ -101,6 +101,11 @@ type Options struct {
 	// Logger receives what is not an event: failed deliveries, runs that
 	// cannot resume. Default: discard.
 	Logger *slog.Logger
+	// MaxHistory bounds the events of each run's history (a run that
+	// reaches it fails and is compensated: runtime.WithMaxHistory). Default
+	// runtime.DefaultMaxHistory (25,000). Generated flows registered with
+	// Register take it from RuntimeOptions() too.
+	MaxHistory int
 	// RuntimeOptions are added to the options of the JSON flows' runtime
 	// definitions (after the engine's own).
 	RuntimeOptions []runtime.Option
@@ -239,6 +244,7 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 		runtime.WithSubscriber(subscriber{e}),
 		runtime.WithLogger(e.log),
 		runtime.WithRunEnded(e.runEnded),
+		runtime.WithMaxHistory(e.opts.MaxHistory),
 	}
 	if e.caller != nil {
 		opts = append(opts, runtime.WithCaller(e.caller))

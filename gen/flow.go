@@ -138,6 +138,11 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 				return fmt.Errorf("gen: flow %q: step %q: %s names field %q, not a Go identifier", fl.Name, s.Name, what, id.Name)
 			}
 		}
+		if a.Kind == dsl.ActionChoose {
+			if err := checkChoose(a); err != nil {
+				return fmt.Errorf("gen: flow %q: step %q: %w", fl.Name, s.Name, err)
+			}
+		}
 		if a.Kind == dsl.ActionSleep && (a.Until == nil) == (a.Duration <= 0) {
 			return fmt.Errorf("gen: flow %q: step %q: %s sleeps neither a duration above zero nor until a field, or both", fl.Name, s.Name, what)
 		}

@@ -111,7 +111,7 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 	if routes := g.routes(s); len(routes) > 0 {
 		out = append(out, set("Next", jen.Map(rt("Outcome")).String().ValuesFunc(func(vg *jen.Group) {
 			for _, e := range routes {
-				vg.Line().Add(g.outcome(s, e.Outcome)).Op(":").Add(g.target(e.To))
+				vg.Line().Add(g.edgeOutcome(s, e)).Op(":").Add(g.target(e.To))
 			}
 			vg.Line()
 		})))
@@ -186,6 +186,9 @@ func (g *flowGen) newStep(s *dsl.Step) (assign jen.Code, named bool) {
 		} else {
 			call = g.rtS("NewSleep").Call(id, duration(time.Duration(a.Duration)), jen.Nil())
 		}
+		named = true
+	case dsl.ActionChoose:
+		call = g.choose(s)
 		named = true
 	case dsl.ActionGo:
 		call = g.rtS("NewStep").Call(jen.Id(g.consts[s.Name]), g.goExec(s))

@@ -20,7 +20,9 @@ import (
 // the statement (FlowStmt, StepStmt) is what spans the whole line.
 //
 // Nesting is fixed by the grammar (file, flow, parallel block, step,
-// statement), so no input can make the parser recurse deeper than that.
+// statement), except for the parentheses of a choose condition, which the
+// lexer bounds (MaxParens), so no input can make the parser recurse deeper
+// than that.
 
 // Token is a name or literal as written, with its position: an identifier,
 // a string literal with its quotes and escapes, a duration or a number.
@@ -151,6 +153,7 @@ type StepStmt struct {
 	Await        *Await     `parser:"| 'await' @@"`
 	Publish      *Publish   `parser:"| 'publish' @@"`
 	Sleep        *Sleep     `parser:"| 'sleep' @@"`
+	Choose       *Choose    `parser:"| 'choose' @@"`
 	Retry        *Retry     `parser:"| 'retry' @@"`
 	Timeout      *Token     `parser:"| 'timeout' @Duration"`
 	Deadline     *Token     `parser:"| 'deadline' @Duration"`
@@ -253,6 +256,71 @@ type Sleep struct {
 	Until    *Token `parser:"| 'until' @Ident"`
 }
 
+// Choose is what follows "choose": a block of `when <condition> -> Target`
+// lines and an `otherwise -> Target` line.
+type Choose struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+
+	Body []*ChooseStmt `parser:"'{' @@* '}'"`
+
+	Block
+}
+
+// ChooseStmt is one line of a choose block.
+type ChooseStmt struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+
+	When      *When  `parser:"  'when' @@"`
+	Otherwise *Token `parser:"| 'otherwise' '->' @Ident"`
+
+	Comments
+}
+
+// When is what follows "when": a condition, "->" and the target.
+type When struct {
+	Pos lexer.Position
+
+	Cond   *Or    `parser:"@@"`
+	Target *Token `parser:"'->' @Ident"`
+}
+
+// Or is a condition: one or more Ands joined by "or" (the loosest
+// operator).
+type Or struct {
+	Pos lexer.Position
+
+	Terms []*And `parser:"@@ ( 'or' @@ )*"`
+}
+
+// And is one or more Unarys joined by "and".
+type And struct {
+	Pos lexer.Position
+
+	Factors []*Unary `parser:"@@ ( 'and' @@ )*"`
+}
+
+// Unary is a comparison or a parenthesised condition, after any number of
+// "not"s (a repetition, not a recursion: only parentheses nest).
+type Unary struct {
+	Pos lexer.Position
+
+	Not     []string `parser:"@'not'*"`
+	Group   *Or      `parser:"( '(' @@ ')'"`
+	Compare *Compare `parser:"| @@ )"`
+}
+
+// Compare is a state field compared with a literal (Total >= 100), or a
+// bool field alone (Express).
+type Compare struct {
+	Pos lexer.Position
+
+	Field *Token `parser:"@Ident"`
+	Op    *Token `parser:"( @( '==' | '!=' | '<=' | '>=' | '<' | '>' )"`
+	Value *Token `parser:"  @( String | Number | Duration | 'true' | 'false' ) )?"`
+}
+
 // Rollback is what follows "rollback": an rpc or a Go step name.
 type Rollback struct {
 	Pos lexer.Position
@@ -288,6 +356,12 @@ func Name(t *Token) string {
 	}
 	return t.Value
 }
+
+// IsString reports whether t is a string literal.
+func IsString(t *Token) bool { return t.Type == tokString }
+
+// IsDuration reports whether t is a duration literal.
+func IsDuration(t *Token) bool { return t.Type == tokDuration }
 
 // End is the position just after t.
 func End(t *Token) lexer.Position { return advance(t.Pos, t.Value) }

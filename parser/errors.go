@@ -220,7 +220,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			}
 			return `step statement or "}"`, stepHint(found, open)
 		case 3:
-			return `step statement or "}"`, stepHint(found, open)
+			if parallelBlock(toks, open[1]) { // a branch
+				return `step statement or "}"`, stepHint(found, open)
+			}
 		}
 		return `"}"`, ""
 	case `".."`:
@@ -244,7 +246,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 
 var (
 	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step", ident.KeywordParallel}
-	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"}
+	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"}
 )
 
 // statementHint explains an unexpected token where a statement of a flow
@@ -288,7 +290,7 @@ func openBraces(toks []lexer.Token, i int) []lexer.Token {
 
 func stepHint(found lexer.Token, open []lexer.Token) string {
 	return statementHint(found, stepKeywords, "step", open,
-		"a step holds rpc, await, publish, sleep, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements")
+		"a step holds rpc, await, publish, sleep, choose, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements")
 }
 
 // parallelBlock reports whether the brace open opens a parallel block

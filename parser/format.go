@@ -190,6 +190,10 @@ func (p *printer) step(s *Step, c Comments, first bool, indent int) {
 	p.block(indent, "step "+s.Name.Value, c.Trailing, &s.Block, len(s.Body), func() {
 		for j, st := range sortStepStmts(s.Body) {
 			p.leading(st.Comments, j == 0, false, indent+1)
+			if st.Choose != nil {
+				p.choose(st.Choose, st.Trailing, indent+1)
+				continue
+			}
 			p.line(indent+1, stepStmtString(st), st.Trailing)
 		}
 	})
@@ -208,7 +212,9 @@ func sortStepStmts(body []*StepStmt) []*StepStmt {
 	// A step with no rpc, await or sleep is a publish step: its first
 	// publish is its action and goes first.
 	var action *StepStmt
-	if !slices.ContainsFunc(stmts, func(st *StepStmt) bool { return st.RPC != nil || st.Await != nil || st.Sleep != nil }) {
+	if !slices.ContainsFunc(stmts, func(st *StepStmt) bool {
+		return st.RPC != nil || st.Await != nil || st.Sleep != nil || st.Choose != nil
+	}) {
 		if i := slices.IndexFunc(stmts, func(st *StepStmt) bool { return st.Publish != nil }); i >= 0 {
 			action = stmts[i]
 		}
@@ -232,7 +238,7 @@ func sortStepStmts(body []*StepStmt) []*StepStmt {
 
 func stepRank(st *StepStmt) int {
 	switch {
-	case st.RPC != nil, st.Await != nil, st.Sleep != nil:
+	case st.RPC != nil, st.Await != nil, st.Sleep != nil, st.Choose != nil:
 		return 0
 	case len(st.Writes) > 0:
 		return 1
@@ -318,6 +324,92 @@ func stepStmtString(st *StepStmt) string {
 }
 
 func onString(on *On) string { return "on " + on.Outcome.Value + " -> " + on.Target.Value }
+
+// choose prints a choose block: its when lines in order, then otherwise
+// (which is only the fallback, so moving it last changes nothing).
+func (p *printer) choose(c *Choose, trailing *Comment, indent int) {
+	body := slices.Clone(c.Body)
+	slices.SortStableFunc(body, func(a, b *ChooseStmt) int {
+		return boolRank(a.Otherwise != nil) - boolRank(b.Otherwise != nil)
+	})
+	p.block(indent, ident.KeywordChoose, trailing, &c.Block, len(body), func() {
+		for j, st := range body {
+			p.leading(st.Comments, j == 0, false, indent+1)
+			code := ident.KeywordOtherwise + " -> "
+			if st.When != nil {
+				code = ident.KeywordWhen + " " + condString(st.When.Cond) + " -> " + st.When.Target.Value
+			} else {
+				code += st.Otherwise.Value
+			}
+			p.line(indent+1, code, st.Trailing)
+		}
+	})
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// condString prints a condition as written, one space between tokens.
+func condString(o *Or) string {
+	terms := make([]string, len(o.Terms))
+	for i, a := range o.Terms {
+		factors := make([]string, len(a.Factors))
+		for j, u := range a.Factors {
+			var b strings.Builder
+			for range u.Not {
+				b.WriteString(ident.KeywordNot + " ")
+			}
+			if u.Group != nil {
+				b.WriteString("(" + condString(u.Group) + ")")
+			} else {
+				b.WriteString(compareString(u.Compare))
+			}
+			factors[j] = b.String()
+		}
+		terms[i] = strings.Join(factors, " "+ident.KeywordAnd+" ")
+	}
+	return strings.Join(terms, " "+ident.KeywordOr+" ")
+}
+
+func compareString(c *Compare) string {
+	if c.Op == nil {
+		return c.Field.Value
+	}
+	v := c.Value.Value
+	switch c.Value.Type {
+	case tokDuration:
+		v = durationString(c.Value)
+	case tokNumber:
+		v = NumberString(v)
+	}
+	return c.Field.Value + " " + c.Op.Value + " " + v
+}
+
+// NumberString is the shortest spelling of a number literal, by its text
+// (so that no precision is lost): 007 is 7, 1.50 is 1.5, -0 is 0. fmt
+// prints it, and the model keeps it (a JSON number, too).
+func NumberString(v string) string {
+	neg := strings.HasPrefix(v, "-")
+	v = strings.TrimPrefix(v, "-")
+	whole, frac, _ := strings.Cut(v, ".")
+	whole = strings.TrimLeft(whole, "0")
+	if whole == "" {
+		whole = "0"
+	}
+	frac = strings.TrimRight(frac, "0")
+	out := whole
+	if frac != "" {
+		out += "." + frac
+	}
+	if neg && out != "0" {
+		out = "-" + out
+	}
+	return out
+}
 
 func rpcString(r *RPC) string {
 	s := ident.KeywordRPC + " " + ident.Format(Name(r.Service)) + " " + r.Endpoint.Value

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -92,7 +93,42 @@ type scanner struct {
 	line      int
 	lineStart int
 	lastLine  int // line of the last token or comment; 0 before the first
+	parens    int // parentheses open
 	out       scanned
+}
+
+// MaxParens bounds the nesting of parentheses in a condition, so that the
+// parser's recursion and the condition's JSON form (which nests a few
+// levels per parenthesis, within the JSON reader's depth bound) stay
+// small. Real conditions need two or three.
+const MaxParens = 8
+
+// comparisonOps are the comparison operators a condition may use.
+var comparisonOps = []string{"==", "!=", "<=", ">=", "<", ">"}
+
+// comparison scans a comparison operator at start.
+func (s *scanner) comparison(start int) {
+	for _, op := range comparisonOps {
+		if strings.HasPrefix(s.src[start:], op) {
+			s.off += len(op)
+			s.emit(tokPunct, start)
+			return
+		}
+	}
+	hint := "conditions compare with ==, !=, <, <=, > or >="
+	if s.src[start] == '=' {
+		hint = "equality is written =="
+	} else if s.src[start] == '!' {
+		hint = "negation is written not: when not Express -> Ship"
+	}
+	s.fail(start, hint, "unexpected character %s", quoteRune(rune(s.src[start])))
+}
+
+// afterComparison reports whether the last token scanned is a comparison
+// operator.
+func (s *scanner) afterComparison() bool {
+	n := len(s.out.toks)
+	return n > 0 && s.out.toks[n-1].Type == tokPunct && slices.Contains(comparisonOps, s.out.toks[n-1].Value)
 }
 
 func scan(filename, src string) scanned {
@@ -160,7 +196,7 @@ func (s *scanner) run() {
 		case c == '"':
 			s.string()
 		case isDigit(c):
-			s.number()
+			s.number(start)
 		case ident.Start(c):
 			for s.off < len(src) && ident.Part(src[s.off]) {
 				s.off++
@@ -172,7 +208,25 @@ func (s *scanner) run() {
 		case c == '.' && s.off+1 < len(src) && src[s.off+1] == '.':
 			s.off += 2
 			s.emit(tokPunct, start)
-		case c == '{' || c == '}' || c == '(' || c == ')' || c == ',':
+		case c == '-' && s.off+1 < len(src) && isDigit(src[s.off+1]) && s.afterComparison():
+			// A negative number is a comparison's literal (Balance < -5);
+			// anywhere else the minus is refused with a hint.
+			s.off++
+			s.number(start)
+		case c == '=' || c == '!' || c == '<' || c == '>':
+			s.comparison(start)
+		case c == '(':
+			if s.parens++; s.parens > MaxParens {
+				s.fail(start, "split the condition, or name a part of it with a bool field of the state", "parentheses nested more than %d deep", MaxParens)
+				break
+			}
+			s.off++
+			s.emit(tokPunct, start)
+		case c == ')':
+			s.parens = max(s.parens-1, 0)
+			s.off++
+			s.emit(tokPunct, start)
+		case c == '{' || c == '}' || c == ',':
 			s.off++
 			s.emit(tokPunct, start)
 		default:
@@ -296,13 +350,13 @@ func (s *scanner) string() {
 	s.emit(tokString, start)
 }
 
-// number scans "3", "1.5" or a duration such as "250ms", "1h30m", "1.5h".
+// number scans, from start (at a digit, or at the minus of a negative
+// number), "3", "1.5" or a duration such as "250ms", "1h30m", "1.5h".
 // A duration is a number followed by letters; the letters and any further
 // digits are kept in one token so that "10x" or "1h30" reach Build whole and
 // are reported with what is wrong with them.
-func (s *scanner) number() {
+func (s *scanner) number(start int) {
 	src := s.src
-	start := s.off
 	s.digits()
 	if s.off+1 < len(src) && src[s.off] == '.' && isDigit(src[s.off+1]) {
 		s.off++

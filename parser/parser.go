@@ -252,8 +252,24 @@ func (p *post) step(s *Step) {
 	for i, st := range s.Body {
 		p.fixEnd(&st.EndPos)
 		items[i] = item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
+		if c := st.Choose; c != nil {
+			items[i].inside = func() { p.choose(c) }
+		}
 	}
 	p.block(p.openBrace(End(s.Name)), p.lastToken(rawEnd), items, &s.Open, &s.Footer)
+}
+
+// choose attaches the comments of a choose block to its lines; an
+// end-of-line comment after its "}" is the choose statement's Trailing.
+func (p *post) choose(c *Choose) {
+	rawEnd := c.EndPos
+	p.fixEnd(&c.EndPos)
+	items := make([]item, len(c.Body))
+	for i, st := range c.Body {
+		p.fixEnd(&st.EndPos)
+		items[i] = item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
+	}
+	p.block(p.openBrace(c.Pos), p.lastToken(rawEnd), items, &c.Open, &c.Footer)
 }
 
 // advance is the position just after text that starts at pos (tokens do not

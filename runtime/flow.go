@@ -24,6 +24,7 @@ type options struct {
 	logger    *slog.Logger
 	ended     func(runID string, final RunState, err error)
 	observer  Observer
+	maxEvents uint64 // the bound of a run's history (WithMaxHistory)
 }
 
 // Option configures a Flow.
@@ -120,6 +121,9 @@ func New[S any](id string, opts ...Option) *Flow[S] {
 	_, f.opts.realClock = f.opts.clock.(realClock)
 	if f.opts.ids == nil {
 		f.opts.ids = defaultID
+	}
+	if f.opts.maxEvents == 0 {
+		f.opts.maxEvents = DefaultMaxHistory
 	}
 	return f
 }

@@ -317,6 +317,9 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 	switch {
 	case stop == errNotRun: // aborted before an attempt started
 		return r.fire(evAbort, 0, "", ErrAborted)
+	case stop == errHistoryFull:
+		// The step did not run: it is not rolled back, those before it are.
+		return r.fire(evFail, p.attempt, OutcomeError, err)
 	case stop == errCancelled && err != nil:
 		return r.fire(evAbort, p.attempt, failedOutcome(err), err)
 	case stop == errCancelled:
@@ -354,9 +357,10 @@ type visitRun[S any] struct {
 
 // Why attempts stopped without a result.
 var (
-	errNotRun    = errors.New("runtime: cancelled before an attempt")
-	errCancelled = errors.New("runtime: cancelled after an attempt") // out, err say how it ended
-	errSuspend   = errors.New("runtime: suspend")                    // before a retry of a suspended run
+	errNotRun      = errors.New("runtime: cancelled before an attempt")
+	errCancelled   = errors.New("runtime: cancelled after an attempt") // out, err say how it ended
+	errSuspend     = errors.New("runtime: suspend")                    // before a retry of a suspended run
+	errHistoryFull = errors.New("runtime: history full")               // before an attempt; err says why
 )
 
 // attempts runs v's attempts, with their backoffs and the step's deadline,
@@ -370,6 +374,11 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 		}
 		if *v.attempt > 1 && r.suspending.Load() { // the retry is recorded
 			return "", nil, errSuspend
+		}
+		if v.msgs == nil { // a branch cannot loop: its attempts bound its events
+			if err := r.historyFull(); err != nil {
+				return "", err, errHistoryFull
+			}
 		}
 		timeout := d.Timeout
 		if d.Deadline > 0 {

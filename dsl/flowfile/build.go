@@ -234,7 +234,7 @@ func (b *builder) step(fs *parser.FlowStmt) *dsl.Step {
 	}
 	for _, st := range s.Body {
 		switch {
-		case st.RPC != nil, st.Await != nil, st.Sleep != nil:
+		case st.RPC != nil, st.Await != nil, st.Sleep != nil, st.Choose != nil:
 			if action != nil {
 				b.errorf(rng(st.Pos, st.EndPos),
 					fmt.Sprintf("a step does one thing (its action is at line %d): move this one into a step of its own", action.Pos.Line),
@@ -291,6 +291,8 @@ func (b *builder) step(fs *parser.FlowStmt) *dsl.Step {
 	switch {
 	case action != nil && action.RPC != nil:
 		out.Action = b.rpc(action.RPC, rng(action.Pos, action.EndPos))
+	case action != nil && action.Choose != nil:
+		out.Action = b.choose(out.Name, action.Choose, rng(action.Pos, action.EndPos))
 	case action != nil && action.Sleep != nil:
 		sl := action.Sleep
 		out.Action = &dsl.Action{Kind: dsl.ActionSleep, Until: tokenIdent(sl.Until), Range: rng(action.Pos, action.EndPos)}

@@ -22,6 +22,7 @@ var kindLines = map[dsl.ActionKind][]string{
 	dsl.ActionAwait:   {`await payments "payment.succeeded" -> Payment correlate CustomerID on "payment.customer" timeout 72h`},
 	dsl.ActionPublish: {`publish billing "subscription.created" (SubscriptionID)`},
 	dsl.ActionSleep:   {`sleep 336h`, `sleep until ReminderAt`},
+	dsl.ActionChoose:  {`choose { when Tier == "gold" and not (Total < 100 or Wait > 1h) -> done otherwise -> fail }`},
 }
 
 // TestKindsInGrammar keeps the table of action kinds (dsl/kinds.go) and the
@@ -70,7 +71,11 @@ func kindLine(t *testing.T, k *dsl.KindSpec, line string) []dsl.ActionField {
 	if !strings.HasPrefix(line, k.Keyword) {
 		t.Errorf("kind %s: line %q does not start with its keyword %q", k.Kind, line, k.Keyword)
 	}
-	src := "flow F {\n    state S\n    step A {\n        " + line + "\n        irreversible\n    }\n}\n"
+	tail := "\n        irreversible"
+	if k.Decides {
+		tail = "" // a decision has nothing to undo, and may say nothing else
+	}
+	src := "flow F {\n    state S\n    step A {\n        " + line + tail + "\n    }\n}\n"
 	f := mustBuild(t, "kinds.flow", []byte(src))
 	a := f.Flows[0].Steps[0].Action
 	if a.Kind != k.Kind {
@@ -79,7 +84,7 @@ func kindLine(t *testing.T, k *dsl.KindSpec, line string) []dsl.ActionField {
 	}
 	var set []dsl.ActionField
 	for _, kf := range k.Fields {
-		if a.StringField(kf.Field) != "" || a.IdentField(kf.Field) != nil || a.DurationField(kf.Field) > 0 {
+		if a.HasField(kf.Field) {
 			set = append(set, kf.Field)
 		}
 	}
@@ -99,8 +104,11 @@ func kindLine(t *testing.T, k *dsl.KindSpec, line string) []dsl.ActionField {
 	}
 	label := a.Spec().Label(a, func(s string) string { return s })
 	want, _, _ := strings.Cut(line, " timeout ")
-	if k.Kind == dsl.ActionGo {
+	switch {
+	case k.Kind == dsl.ActionGo:
 		want = "go"
+	case k.Decides:
+		want = k.Keyword // the conditions are on the diagram's edges
 	}
 	if label != want {
 		t.Errorf("kind %s: label %q, want %q", k.Kind, label, want)

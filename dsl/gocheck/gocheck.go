@@ -28,6 +28,8 @@
 //     Not a *time.Time: the generator reads no Go types, so it cannot
 //     tell the two apart, and a zero time.Time already says "not set"
 //     (the runtime ends such a sleep with the outcome error).
+//   - The field of a choose condition must have the literal's type (code
+//     "cond-type", condtype.go): the generated code compares them in Go.
 //   - Fields that carry requests, responses and payloads must be
 //     encodable as JSON: no channels, functions, complex numbers or
 //     unsafe pointers (code "field-type").
@@ -290,6 +292,9 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		return d.WithHint("remove the `json:\"-\"` tag"), true
 	}
 	ft := v.Type()
+	if ref.Role == dsl.RoleCondition {
+		return checkCondType(pkg, ft, ref.Cond)
+	}
 	if ref.Role == dsl.RoleUntil {
 		if isTime(ft) {
 			return diag.Diagnostic{}, false

@@ -57,6 +57,9 @@ func renderDOT(d *diagram) []byte {
 
 func dotNodeAttrs(n *node) string {
 	attrs := []string{"label=" + dotLabel(n.title, n.lines)}
+	if n.choice != "" {
+		attrs = append(attrs, "shape=diamond", `style=""`)
+	}
 	switch n.kind {
 	case nodeUndo:
 		attrs = append(attrs, `style="rounded,dashed"`, `color="#a03030"`)

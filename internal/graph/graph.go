@@ -83,6 +83,7 @@ const (
 	nodeTerminal
 	nodeFlow  // a flow's own id (cluster or composite state)
 	nodeStart // the start point (DOT only; Mermaid uses [*])
+	nodeChoice
 )
 
 // Terminal states, named as the runtime names the final states of a run.
@@ -102,6 +103,10 @@ type node struct {
 	title string   // first line
 	lines []string // further label lines
 	doc   string   // tooltip (DOT only)
+	// choice is set for a choose step: DOT draws the step as a diamond;
+	// Mermaid, whose choice pseudo-state has no name, draws the step and
+	// then a <<choice>> state of this id, from which its edges leave.
+	choice string
 }
 
 type edge struct {
@@ -197,18 +202,29 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	stepID := make([]string, len(steps))
 	for i, s := range steps {
 		stepID[i] = ids.get(idKey{flow: fi, kind: nodeStep, n: i}, fl.Name+"_"+s.Name)
-		g.nodes = append(g.nodes, &node{id: stepID[i], kind: nodeStep, title: s.Name, lines: stepLines(fl, s), doc: s.Doc})
+		n := &node{id: stepID[i], kind: nodeStep, title: s.Name, lines: stepLines(fl, s), doc: s.Doc}
+		if s.Spec().Decides {
+			n.choice = ids.get(idKey{flow: fi, kind: nodeChoice, n: i}, fl.Name+"_"+s.Name+"_choice")
+		}
+		g.nodes = append(g.nodes, n)
 	}
 
 	type out struct {
 		outcome string
+		label   string // the outcome, or a choose's condition or "otherwise"
 		to      string // dsl target
 		target  int    // step index for a step target
 	}
 	outs := make([][]out, len(steps))
 	for i, s := range steps {
 		for _, e := range fl.StepEdges(s) {
-			o := out{outcome: e.Outcome, to: e.To, target: -1}
+			o := out{outcome: e.Outcome, label: e.Outcome, to: e.To, target: -1}
+			if c := e.Choice; c != nil {
+				o.label = "otherwise"
+				if c.Branch != nil {
+					o.label = c.Branch.When.String()
+				}
+			}
 			if e.To != dsl.TargetDone && e.To != dsl.TargetFail {
 				j, ok := index[e.To]
 				if !ok {
@@ -303,18 +319,22 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 		for _, o := range outs[i] {
 			switch {
 			case o.target >= 0:
-				add(stepID[o.target], o.outcome, false)
+				add(stepID[o.target], o.label, false)
 			case o.to == dsl.TargetDone:
 				terms[termDone] = true
-				add(terminalID(g, ids, termDone), o.outcome, false)
+				add(terminalID(g, ids, termDone), o.label, false)
 			default: // fail
 				for _, to := range undoTargets(after(i, o.outcome), termFailed) {
-					add(to, o.outcome, to != terminalID(g, ids, termFailed))
+					add(to, o.label, to != terminalID(g, ids, termFailed))
 				}
 			}
 		}
+		sep := ", "
+		if steps[i].Spec().Decides {
+			sep = "; " // conditions may hold commas (in strings)
+		}
 		for _, to := range order {
-			g.edges = append(g.edges, edge{from: stepID[i], to: to, label: strings.Join(labels[to], ", "), rollback: rollback[to]})
+			g.edges = append(g.edges, edge{from: stepID[i], to: to, label: strings.Join(labels[to], sep), rollback: rollback[to]})
 		}
 	}
 	// Undo states and the chain between them, in order of discovery

@@ -19,10 +19,16 @@ func renderMermaid(d *diagram) []byte {
 	classes := map[string][]string{}
 	for _, g := range d.flows {
 		fmt.Fprintf(&b, "    state \"%s\" as %s {\n", mermaidText(g.name), g.id)
+		choice := map[string]string{} // a choose step's id -> its choice state's
 		for _, n := range g.nodes {
 			fmt.Fprintf(&b, "        state \"%s\" as %s\n", mermaidText(n.title), n.id)
 			for _, l := range n.lines {
 				fmt.Fprintf(&b, "        %s : %s\n", n.id, mermaidText(l))
+			}
+			if n.choice != "" {
+				choice[n.id] = n.choice
+				fmt.Fprintf(&b, "        state %s <<choice>>\n", n.choice)
+				fmt.Fprintf(&b, "        %s --> %s\n", n.id, n.choice)
 			}
 			switch n.kind {
 			case nodeUndo:
@@ -36,6 +42,9 @@ func renderMermaid(d *diagram) []byte {
 			from := e.from
 			if from == "" {
 				from = "[*]"
+			}
+			if c, ok := choice[from]; ok {
+				from = c
 			}
 			fmt.Fprintf(&b, "        %s --> %s", from, e.to)
 			if e.label != "" {

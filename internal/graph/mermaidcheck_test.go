@@ -112,6 +112,8 @@ func checkMermaid(src []byte) []string {
 			m := mermaidState.FindStringSubmatch(stmt)
 			checkText(n, "state name", m[1])
 			declare(n, m[2])
+		case mermaidChoice.MatchString(stmt):
+			declare(n, mermaidChoice.FindStringSubmatch(stmt)[1])
 		case mermaidDescr.MatchString(stmt):
 			m := mermaidDescr.FindStringSubmatch(stmt)
 			if !stack[len(stack)-1].declared[m[1]] {
@@ -157,6 +159,7 @@ var (
 	quoted           = `"([^"\n]*)"`
 	mermaidComposite = regexp.MustCompile(`^state ` + quoted + ` as ` + reWord + ` \{$`)
 	mermaidState     = regexp.MustCompile(`^state ` + quoted + ` as ` + reWord + `$`)
+	mermaidChoice    = regexp.MustCompile(`^state ` + reWord + ` <<choice>>$`)
 	mermaidDescr     = regexp.MustCompile(`^` + reWord + ` : (.*)$`)
 	endpointRE       = `(\[\*\]|[A-Za-z][A-Za-z0-9_]*)`
 	mermaidEdge      = regexp.MustCompile(`^` + endpointRE + ` --> ` + endpointRE + `( : .*)?$`)

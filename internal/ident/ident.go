@@ -81,6 +81,17 @@ const (
 	KeywordAwait   = "await"
 	KeywordPublish = "publish"
 	KeywordSleep   = "sleep"
+	KeywordChoose  = "choose"
+)
+
+// The words of a choose block: each branch starts with KeywordWhen, the
+// last with KeywordOtherwise; conditions combine with the others.
+const (
+	KeywordWhen      = "when"
+	KeywordOtherwise = "otherwise"
+	KeywordAnd       = "and"
+	KeywordOr        = "or"
+	KeywordNot       = "not"
 )
 
 // KeywordParallel starts a parallel block in a flow body (`parallel Name {

@@ -1,0 +1,130 @@
+package dsl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// choose checks a choose step: it has `when` lines and ends with
+// `otherwise`, each target is a step of the flow, done or fail, each
+// condition is well formed, and the step says nothing but its choice (a
+// decision has no policies, rollback, publications or transitions of its
+// own). Whether the fields exist and have the types the literals need is
+// checked against the Go package (dsl/gocheck).
+func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, targets func() []string) {
+	a := s.Action
+	ar := pick(a.Range, at)
+	if len(a.When) == 0 {
+		c.add(diag.Errorf(ar, "choose", "choose in step %q has no `when` line: it always goes to its otherwise", s.Name).
+			WithHint("add `when <condition> -> Step` lines, or replace the step by `on ok -> Step` in the step before it"))
+	}
+	if a.Otherwise == nil {
+		c.add(diag.Errorf(ar, "choose-otherwise", "choose in step %q has no `otherwise`: a run whose state matches no condition would have nowhere to go", s.Name).
+			WithHint("end the choose with `otherwise -> Step` (or `otherwise -> fail`)"))
+	}
+	for _, e := range a.ChoiceEdges() {
+		c.chooseTarget(f, s, e.Target, pick(e.Target.Range, ar), index, targets)
+	}
+	for _, b := range a.When {
+		if b != nil {
+			c.cond(s, b.When, pick(b.Range, ar))
+		}
+	}
+	only := func(r diag.Range, what string) {
+		c.add(diag.Errorf(pick(r, at), "choose-only", "step %q chooses, so it cannot have %s", s.Name, what).
+			WithHint("a choose only decides where the run goes: it does no work to retry, bound, undo or publish, and its `when` and `otherwise` lines are its transitions; move this into a step of its own"))
+	}
+	if s.Retry != nil {
+		only(s.Retry.Range, "a retry")
+	}
+	if s.Timeout > 0 {
+		only(at, "a timeout")
+	}
+	if s.Deadline > 0 {
+		only(at, "a deadline")
+	}
+	if s.Rollback != nil {
+		only(s.Rollback.Range, "a rollback")
+	}
+	if s.Irreversible {
+		only(at, "`irreversible`")
+	}
+	for _, p := range s.Publish {
+		if p != nil {
+			only(p.Range, "publications")
+		}
+	}
+	if len(s.Outcomes) > 0 && s.Outcomes[0] != nil {
+		only(s.Outcomes[0].Range, "outcomes")
+	}
+	for _, t := range s.Transitions {
+		if t != nil {
+			only(t.Range, "`on` transitions")
+		}
+	}
+}
+
+// chooseTarget reports a choose target that is not a step of f, done or
+// fail.
+func (c *checker) chooseTarget(f *Flow, s *Step, t *Ident, r diag.Range, index map[string]int, targets func() []string) {
+	if _, ok := index[t.Name]; ok || t.Name == TargetDone || t.Name == TargetFail {
+		return
+	}
+	c.undefinedTargets = true
+	d := diag.Errorf(r, "undefined-target", "choose in step %q goes to undefined step %q", s.Name, t.Name)
+	if m := c.suggest(t.Name, targets, true); m != "" {
+		d = d.WithHint("did you mean %q?", m)
+	} else {
+		d = d.WithHint("a target is a step of flow %q, done or fail", f.Name)
+	}
+	c.add(d)
+}
+
+// cond checks what the model can say of a condition without the Go types:
+// its shape (which only the JSON form, or a model built by hand, can get
+// wrong), names that are not empty, and no ordering of booleans.
+func (c *checker) cond(s *Step, cd *Cond, at diag.Range) {
+	if cd == nil {
+		c.add(diag.Errorf(at, "condition", "a branch of the choose in step %q has no condition", s.Name).
+			WithHint("write `when <condition> -> Step`"))
+		return
+	}
+	r := pick(cd.Range, at)
+	switch {
+	case cd.Op == CondAnd || cd.Op == CondOr:
+		if len(cd.Args) < 2 {
+			c.add(diag.Errorf(r, "condition", "%q in step %q needs two conditions or more", cd.Op, s.Name).WithHint("join two conditions: `A and B`"))
+		}
+		for _, a := range cd.Args {
+			c.cond(s, a, r)
+		}
+	case cd.Op == CondNot:
+		if len(cd.Args) != 1 {
+			c.add(diag.Errorf(r, "condition", "not in step %q takes one condition", s.Name).WithHint("write `not <condition>`"))
+		}
+		for _, a := range cd.Args {
+			c.cond(s, a, r)
+		}
+	case cd.Op == CondField || cd.Op.IsCompare():
+		if cd.Field == nil || strings.TrimSpace(cd.Field.Name) == "" {
+			c.add(diag.Errorf(r, "empty", "empty field name in a condition of step %q", s.Name).WithHint("name a field of the state"))
+			return
+		}
+		if cd.Op == CondField {
+			return
+		}
+		if cd.Value == nil {
+			c.add(diag.Errorf(r, "condition", "comparison of %q in step %q has no value", cd.Field.Name, s.Name).WithHint("compare the field with a string, number, boolean or duration"))
+			return
+		}
+		if cd.Value.Kind == LitBool && cd.Op.Ordered() {
+			c.add(diag.Errorf(pick(cd.Value.Range, r), "condition", "%s %s %s in step %q orders booleans, which have no order", cd.Field.Name, cd.Op, cd.Value, s.Name).
+				WithHint("compare a boolean with == or !=, or write the field alone: `when %s -> ...`", cd.Field.Name))
+		}
+	default:
+		c.add(diag.Errorf(r, "condition", "unknown condition operator %q in step %q", cd.Op, s.Name).
+			WithHint("%s", fmt.Sprintf("conditions compare a field with ==, !=, <, <=, > or >=, and combine with and, or, not")))
+	}
+}

@@ -1,0 +1,228 @@
+package dsl
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// Branch is one `when <condition> -> Target` line of a choose step.
+type Branch struct {
+	When   *Cond      `json:"if"`
+	Target *Ident     `json:"target"`
+	Range  diag.Range `json:"-"`
+}
+
+// CondOp is what a condition does: a comparison of a state field with a
+// literal, a bool field alone (CondField), or a combination of conditions.
+type CondOp string
+
+const (
+	CondEq    CondOp = "=="
+	CondNe    CondOp = "!="
+	CondLt    CondOp = "<"
+	CondLe    CondOp = "<="
+	CondGt    CondOp = ">"
+	CondGe    CondOp = ">="
+	CondField CondOp = "field" // a bool field alone: `when Express -> X`
+	CondAnd   CondOp = "and"
+	CondOr    CondOp = "or"
+	CondNot   CondOp = "not"
+)
+
+// CompareOps are the comparison operators, in the order messages list them.
+var CompareOps = []CondOp{CondEq, CondNe, CondLt, CondLe, CondGt, CondGe}
+
+// IsCompare reports whether op compares a field with a literal.
+func (op CondOp) IsCompare() bool {
+	for _, c := range CompareOps {
+		if op == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Ordered reports whether op orders its operands (<, <=, >, >=), which a
+// bool cannot be.
+func (op CondOp) Ordered() bool { return op.IsCompare() && op != CondEq && op != CondNe }
+
+// Cond is the condition of a choose branch, over the run's state: Field Op
+// Value for a comparison, Field alone for CondField, Args for and/or (two
+// or more) and not (one). In JSON a comparison is {"field": "Total",
+// "op": ">=", "value": 100} (a duration: "duration": "5m" instead of
+// "value"), a bool field alone {"field": "Express"}, and the combinations
+// {"and": [...]}, {"or": [...]}, {"not": {...}}.
+type Cond struct {
+	Op    CondOp
+	Field *Ident
+	Value *Literal
+	Args  []*Cond
+	Range diag.Range
+}
+
+// LitKind is the type of a condition's literal.
+type LitKind string
+
+const (
+	LitString   LitKind = "string"
+	LitNumber   LitKind = "number"
+	LitBool     LitKind = "bool"
+	LitDuration LitKind = "duration"
+)
+
+// Literal is the literal a comparison compares its field with. Text is
+// the value: a string's (unquoted), a number as written (a JSON number:
+// "100", "-2.5"), "true" or "false", a duration in Go syntax ("90m").
+type Literal struct {
+	Kind  LitKind
+	Text  string
+	Range diag.Range
+}
+
+// String is the literal as .flow writes it.
+func (l *Literal) String() string {
+	if l == nil {
+		return ""
+	}
+	if l.Kind == LitString {
+		return strconv.Quote(l.Text)
+	}
+	return l.Text
+}
+
+// String is the condition as .flow writes it, with the parentheses its
+// operators' precedence needs (not binds tighter than and, and than or).
+func (c *Cond) String() string { return c.format(0) }
+
+// precedence of a condition's operator as an operand: or 1, and 2, the
+// rest (not, a comparison, a field) 3.
+func (c *Cond) precedence() int {
+	switch c.Op {
+	case CondOr:
+		return 1
+	case CondAnd:
+		return 2
+	}
+	return 3
+}
+
+func (c *Cond) format(outer int) string {
+	if c == nil {
+		return ""
+	}
+	var s string
+	switch {
+	case c.Op == CondField:
+		s = c.Field.String()
+	case c.Op.IsCompare():
+		s = c.Field.String() + " " + string(c.Op) + " " + c.Value.String()
+	case c.Op == CondNot:
+		if len(c.Args) == 1 {
+			s = "not " + c.Args[0].format(3)
+		}
+	case c.Op == CondAnd || c.Op == CondOr:
+		parts := make([]string, len(c.Args))
+		for i, a := range c.Args {
+			// Left-associative: a same-precedence operand is bracketed
+			// only on the right, where it was bracketed to be written.
+			p := c.precedence()
+			if i > 0 {
+				p++
+			}
+			parts[i] = a.format(p)
+		}
+		s = strings.Join(parts, " "+string(c.Op)+" ")
+	}
+	if c.precedence() < outer {
+		return "(" + s + ")"
+	}
+	return s
+}
+
+// Fields calls fn for every comparison and bool field of c, in source
+// order.
+func (c *Cond) Fields(fn func(c *Cond)) {
+	if c == nil {
+		return
+	}
+	if c.Field != nil {
+		fn(c)
+	}
+	for _, a := range c.Args {
+		a.Fields(fn)
+	}
+}
+
+func (c *Cond) MarshalJSON() ([]byte, error) {
+	var v any
+	switch {
+	case c.Op == CondAnd || c.Op == CondOr:
+		v = map[string][]*Cond{string(c.Op): c.Args}
+	case c.Op == CondNot && len(c.Args) == 1:
+		v = map[string]*Cond{string(c.Op): c.Args[0]}
+	default:
+		// Field, op, then the value: the order a comparison is read in.
+		cmp := struct {
+			Field    *Ident          `json:"field"`
+			Op       CondOp          `json:"op,omitempty"`
+			Value    json.RawMessage `json:"value,omitempty"`
+			Duration string          `json:"duration,omitempty"`
+		}{Field: c.Field}
+		if c.Op != CondField {
+			cmp.Op = c.Op
+		}
+		if l := c.Value; l != nil && l.Kind == LitDuration {
+			cmp.Duration = l.Text
+		} else if l != nil {
+			cmp.Value = json.RawMessage(l.jsonValue())
+		}
+		v = cmp
+	}
+	// No HTML escaping, as EncodeJSON: ">=" stays readable.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// jsonValue is the literal's JSON: a string, a number or a boolean.
+func (l *Literal) jsonValue() string {
+	switch l.Kind {
+	case LitNumber, LitBool:
+		return l.Text
+	}
+	b, _ := json.Marshal(l.Text)
+	return string(b)
+}
+
+// ChoiceEdges returns where each outcome of a choose action goes, in
+// order: each branch's (runtime.ChoiceOutcome), then otherwise's
+// (runtime.OutcomeOtherwise). A branch without a target is left out.
+func (a *Action) ChoiceEdges() []ChoiceEdge {
+	var out []ChoiceEdge
+	for i, b := range a.When {
+		if b != nil && b.Target != nil {
+			out = append(out, ChoiceEdge{Outcome: runtime.ChoiceOutcome(i), Target: b.Target, Branch: b})
+		}
+	}
+	if a.Otherwise != nil {
+		out = append(out, ChoiceEdge{Outcome: runtime.OutcomeOtherwise, Target: a.Otherwise})
+	}
+	return out
+}
+
+// ChoiceEdge is one outcome of a choose step: a branch's, or otherwise's
+// (Branch nil).
+type ChoiceEdge struct {
+	Outcome string
+	Target  *Ident
+	Branch  *Branch
+}

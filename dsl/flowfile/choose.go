@@ -1,0 +1,105 @@
+package flowfile
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/ident"
+	"github.com/flowgen/flowgen/parser"
+)
+
+// choose builds a choose action: its when lines in order and its
+// otherwise (one; Check reports a missing one).
+func (b *builder) choose(step string, c *parser.Choose, stmt diag.Range) *dsl.Action {
+	a := &dsl.Action{Kind: dsl.ActionChoose, Range: stmt}
+	var otherwise *parser.ChooseStmt
+	for _, st := range c.Body {
+		if st.When != nil {
+			a.When = append(a.When, &dsl.Branch{
+				When:   b.cond(st.When.Cond),
+				Target: tokenIdent(st.When.Target),
+				Range:  rng(st.Pos, st.EndPos),
+			})
+			continue
+		}
+		if otherwise != nil {
+			b.duplicate(ident.KeywordOtherwise, "the choose of step", step, otherwise.Pos, rng(st.Pos, st.EndPos), "keep one `otherwise -> Step`: it is where the run goes when no condition holds")
+			continue
+		}
+		otherwise = st
+		a.Otherwise = tokenIdent(st.Otherwise)
+	}
+	return a
+}
+
+// cond builds the condition of an Or node. A list of one is its element,
+// and "not not X" is X, so the model nests only where the text has
+// parentheses or mixes operators.
+func (b *builder) cond(o *parser.Or) *dsl.Cond {
+	terms := make([]*dsl.Cond, 0, len(o.Terms))
+	for _, a := range o.Terms {
+		factors := make([]*dsl.Cond, 0, len(a.Factors))
+		for _, u := range a.Factors {
+			factors = append(factors, b.unary(u))
+		}
+		terms = append(terms, join(dsl.CondAnd, factors, rng(a.Pos, a.Pos)))
+	}
+	return join(dsl.CondOr, terms, rng(o.Pos, o.Pos))
+}
+
+func join(op dsl.CondOp, args []*dsl.Cond, r diag.Range) *dsl.Cond {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return &dsl.Cond{Op: op, Args: args, Range: pickRange(args[0].Range, r)}
+}
+
+func pickRange(a, b diag.Range) diag.Range {
+	if a.Start.IsValid() {
+		return a
+	}
+	return b
+}
+
+func (b *builder) unary(u *parser.Unary) *dsl.Cond {
+	var c *dsl.Cond
+	if u.Group != nil {
+		c = b.cond(u.Group)
+	} else {
+		c = b.compare(u.Compare)
+	}
+	if len(u.Not)%2 == 1 {
+		c = &dsl.Cond{Op: dsl.CondNot, Args: []*dsl.Cond{c}, Range: rng(u.Pos, u.Pos)}
+	}
+	return c
+}
+
+func (b *builder) compare(c *parser.Compare) *dsl.Cond {
+	out := &dsl.Cond{Op: dsl.CondField, Field: tokenIdent(c.Field), Range: tokenRange(c.Field)}
+	if c.Op == nil {
+		return out
+	}
+	out.Op = dsl.CondOp(c.Op.Value)
+	v := c.Value
+	lit := &dsl.Literal{Text: v.Value, Range: tokenRange(v)}
+	switch {
+	case v.Value == "true" || v.Value == "false":
+		lit.Kind = dsl.LitBool
+	case parser.IsString(v):
+		lit.Kind, lit.Text = dsl.LitString, parser.Unquote(v)
+	case parser.IsDuration(v) && strings.HasPrefix(v.Value, "-"):
+		lit.Kind = dsl.LitDuration
+		b.errorf(lit.Range, "compare with a duration of zero or more", "invalid duration %s: durations are not negative", v.Value)
+	case parser.IsDuration(v):
+		lit.Kind, lit.Text = dsl.LitDuration, b.duration(v).String()
+	default:
+		lit.Kind, lit.Text = dsl.LitNumber, parser.NumberString(v.Value)
+		if _, err := strconv.ParseFloat(lit.Text, 64); err != nil {
+			b.errorf(lit.Range, "write a decimal number such as 100 or 2.5", "invalid number %s", v.Value)
+		}
+	}
+	out.Value = lit
+	return out
+}

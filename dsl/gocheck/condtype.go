@@ -1,0 +1,140 @@
+package gocheck
+
+import (
+	"go/constant"
+	"go/token"
+	"go/types"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// checkCondType checks that field type ft can be compared with the literal
+// of condition c as the generated code compares them, so that a mismatch
+// is reported at its .flow position rather than as a compile error in
+// generated code:
+//   - a bool field alone, or compared with true or false: a boolean type;
+//   - a string: a type whose underlying type is string;
+//   - a number: an integer or float type that can hold it (a fraction in
+//     an integer field, or a negative number in an unsigned one, is an
+//     error, as it would be in Go);
+//   - a duration: time.Duration (and a time.Duration only a duration: a
+//     bare number would be nanoseconds).
+func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnostic, bool) {
+	b, basic := ft.Underlying().(*types.Basic)
+	if basic && b.Kind() == types.Invalid {
+		return diag.Diagnostic{}, false // a type error the compiler reports
+	}
+	typ := types.TypeString(ft, types.RelativeTo(pkg))
+	name := c.Field.Name
+	bad := func(r diag.Range, hint, format string, args ...any) (diag.Diagnostic, bool) {
+		return diag.Errorf(r, "cond-type", format, args...).WithHint("%s", hint), true
+	}
+	if c.Op == dsl.CondField {
+		if basic && b.Info()&types.IsBoolean != 0 {
+			return diag.Diagnostic{}, false
+		}
+		return bad(c.Field.Range, "a field alone is a condition only when it is a bool; compare it with a value instead, such as `"+name+" == ...`",
+			"condition %q: field %q has type %s, not bool", name, name, typ)
+	}
+	l := c.Value
+	at := l.Range
+	if !at.Start.IsValid() {
+		at = c.Field.Range
+	}
+	switch l.Kind {
+	case dsl.LitBool:
+		if basic && b.Info()&types.IsBoolean != 0 {
+			return diag.Diagnostic{}, false
+		}
+	case dsl.LitString:
+		if basic && b.Info()&types.IsString != 0 {
+			return diag.Diagnostic{}, false
+		}
+	case dsl.LitDuration:
+		if isDuration(ft) {
+			return diag.Diagnostic{}, false
+		}
+	case dsl.LitNumber:
+		// A time.Duration is an int64, but 5 would mean 5ns: ask for a unit.
+		if basic && !isDuration(ft) && b.Info()&types.IsNumeric != 0 && b.Info()&types.IsComplex == 0 {
+			if b.Info()&types.IsInteger == 0 {
+				return diag.Diagnostic{}, false
+			}
+			iv := constant.ToInt(numberConst(l.Text))
+			switch {
+			case iv.Kind() != constant.Int:
+				return bad(at, "compare an integer field with a whole number, or make the field a float64",
+					"condition on %q: %s is not a whole number, and %q has type %s", name, l.Text, name, typ)
+			case b.Info()&types.IsUnsigned != 0 && constant.Sign(iv) < 0:
+				return bad(at, "compare with zero or more, or make the field signed",
+					"condition on %q: %s is negative, and %q has unsigned type %s", name, l.Text, name, typ)
+			case !fitsInt(iv, b):
+				return bad(at, "compare with a number the field's type can hold",
+					"condition on %q: %s overflows %q, of type %s", name, l.Text, name, typ)
+			}
+			return diag.Diagnostic{}, false
+		}
+	}
+	return bad(at, condHint(l, name, ft, typ),
+		"condition on %q compares a field of type %s with %s %s", name, typ, article(l.Kind), l)
+}
+
+// numberConst is the constant of a number literal (which go/constant
+// reads without its sign).
+func numberConst(text string) constant.Value {
+	v := constant.MakeFromLiteral(strings.TrimPrefix(text, "-"), token.FLOAT, 0)
+	if strings.HasPrefix(text, "-") {
+		v = constant.UnaryOp(token.SUB, v, 0)
+	}
+	return v
+}
+
+// fitsInt reports whether the integer constant v fits integer type b
+// (int, uint and uintptr taken as 64 bits).
+func fitsInt(v constant.Value, b *types.Basic) bool {
+	bits := map[types.BasicKind]uint{
+		types.Int8: 8, types.Int16: 16, types.Int32: 32, types.Int64: 64, types.Int: 64,
+		types.Uint8: 8, types.Uint16: 16, types.Uint32: 32, types.Uint64: 64, types.Uint: 64, types.Uintptr: 64,
+	}[b.Kind()]
+	if bits == 0 {
+		return true
+	}
+	one := constant.MakeInt64(1)
+	if b.Info()&types.IsUnsigned != 0 {
+		limit := constant.Shift(one, token.SHL, bits) // 1<<bits, exclusive
+		return constant.Compare(v, token.LSS, limit)
+	}
+	limit := constant.Shift(one, token.SHL, bits-1)
+	return constant.Compare(v, token.LSS, limit) && constant.Compare(v, token.GEQ, constant.UnaryOp(token.SUB, limit, 0))
+}
+
+func article(k dsl.LitKind) string {
+	if k == dsl.LitNumber {
+		return "the number"
+	}
+	return "the " + string(k)
+}
+
+// condHint says what to compare a field of type ft with.
+func condHint(l *dsl.Literal, name string, ft types.Type, typ string) string {
+	b, basic := ft.Underlying().(*types.Basic)
+	switch {
+	case isDuration(ft):
+		return "compare a time.Duration with a duration, such as `" + name + " > 90m`"
+	case basic && b.Info()&types.IsString != 0:
+		return "compare a string field with a string in double quotes, such as `" + name + " == \"" + l.Text + "\"`"
+	case basic && b.Info()&types.IsBoolean != 0:
+		return "write the bool field alone (`when " + name + " -> ...`), or compare it with true or false"
+	case basic && b.Info()&types.IsNumeric != 0:
+		return "compare a number field with a number, such as `" + name + " >= 100`"
+	}
+	return "conditions compare strings, numbers, bools and time.Durations; " + name + " is a " + typ
+}
+
+// isDuration reports whether t is time.Duration itself.
+func isDuration(t types.Type) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Duration"
+}

@@ -1,0 +1,73 @@
+package gocheck
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The fields of choose conditions are checked against the state's Go
+// types: each literal against its field, as the generated comparison will
+// compile, at the literal's .flow position.
+func TestConditionTypes(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+import "time"
+
+type Tier string
+
+type RouteState struct {
+	Name    string
+	Tier    Tier
+	Total   int
+	Small   int8
+	Count   uint
+	Price   float64
+	Express bool
+	Age     time.Duration
+	At      time.Time
+	secret  bool
+}
+`,
+	})
+	src := `flow Route {
+    state RouteState
+    step Route {
+        choose {
+            when Name == "a" and Tier != "gold" and Total >= -3 and Price < 2.5 and Express and Age > 1h and Express == false -> done
+            when Count > 3 and Small <= 127 and not Express -> done
+            when Name == 3 -> done
+            when Total > "many" -> done
+            when Total > 1.5 -> done
+            when Count > -1 -> done
+            when Small > 128 -> done
+            when Age > 5 -> done
+            when Total -> done
+            when At > 1h -> done
+            when Tier == true -> done
+            when Nmae == "x" or secret -> done
+            otherwise -> fail
+        }
+    }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`7:26: error cond-type: condition on "Name" compares a field of type string with the number 3 [hint: compare a string field with a string in double quotes, such as ` + "`" + `Name == "3"` + "`" + `]`,
+		`8:26: error cond-type: condition on "Total" compares a field of type int with the string "many" [hint: compare a number field with a number, such as ` + "`" + `Total >= 100` + "`" + `]`,
+		`9:26: error cond-type: condition on "Total": 1.5 is not a whole number, and "Total" has type int [hint: compare an integer field with a whole number, or make the field a float64]`,
+		`10:26: error cond-type: condition on "Count": -1 is negative, and "Count" has unsigned type uint [hint: compare with zero or more, or make the field signed]`,
+		`11:26: error cond-type: condition on "Small": 128 overflows "Small", of type int8 [hint: compare with a number the field's type can hold]`,
+		`12:24: error cond-type: condition on "Age" compares a field of type time.Duration with the number 5 [hint: compare a time.Duration with a duration, such as ` + "`" + `Age > 90m` + "`" + `]`,
+		`13:18: error cond-type: condition "Total": field "Total" has type int, not bool [hint: a field alone is a condition only when it is a bool; compare it with a value instead, such as ` + "`" + `Total == ...` + "`" + `]`,
+		`14:23: error cond-type: condition on "At" compares a field of type time.Time with the duration 1h [hint: conditions compare strings, numbers, bools and time.Durations; At is a time.Time]`,
+		`15:26: error cond-type: condition on "Tier" compares a field of type Tier with the bool true [hint: compare a string field with a string in double quotes, such as ` + "`" + `Tier == "true"` + "`" + `]`,
+		`16:18: error state-field: state type "RouteState" has no field "Nmae" [hint: did you mean "Name"?]`,
+		`16:33: error state-field-unexported: state field "secret" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Secret"]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}

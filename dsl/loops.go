@@ -1,0 +1,174 @@
+package dsl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// WaitFreeCycles returns the groups of steps that outcome jumps connect in
+// a cycle (a step routed back to itself, or steps that reach each other)
+// with no step among them that waits (KindSpec.Waits: an await, a sleep):
+// a run that enters one can go round it without ever waiting, recording
+// events until its history bound (runtime.WithMaxHistory) fails it. Each
+// group is a strongly connected component of the step graph, its steps in
+// file order; the groups are in the file order of their first step.
+func (f *Flow) WaitFreeCycles() [][]*Step {
+	var steps []int // indexes of the non-nil steps, the graph's nodes
+	index := map[string]int{}
+	for i, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		if _, dup := index[s.Name]; !dup {
+			index[s.Name] = i
+		}
+		steps = append(steps, i)
+	}
+	succ := func(i int) []int {
+		var out []int
+		for _, e := range f.edgesAt(i) {
+			if e.To == TargetDone || e.To == TargetFail {
+				continue
+			}
+			j, ok := index[e.To]
+			if e.IsDefault() {
+				j, ok = f.nextIndex(i)
+			}
+			if ok {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
+	// Tarjan's algorithm, iterative so that a long chain of steps cannot
+	// deepen the stack.
+	n := len(f.Steps)
+	order := make([]int, n)
+	low := make([]int, n)
+	on := make([]bool, n)
+	for i := range order {
+		order[i] = -1
+	}
+	var stack []int
+	var groups [][]int
+	counter := 0
+	type frame struct {
+		v    int
+		next []int
+	}
+	for _, root := range steps {
+		if order[root] >= 0 {
+			continue
+		}
+		order[root], low[root] = counter, counter
+		counter++
+		stack = append(stack, root)
+		on[root] = true
+		call := []frame{{root, succ(root)}}
+		for len(call) > 0 {
+			top := &call[len(call)-1]
+			if len(top.next) > 0 {
+				w := top.next[0]
+				top.next = top.next[1:]
+				switch {
+				case order[w] < 0:
+					order[w], low[w] = counter, counter
+					counter++
+					stack = append(stack, w)
+					on[w] = true
+					call = append(call, frame{w, succ(w)})
+				case on[w]:
+					low[top.v] = min(low[top.v], order[w])
+				}
+				continue
+			}
+			v := top.v
+			call = call[:len(call)-1]
+			if len(call) > 0 {
+				p := call[len(call)-1].v
+				low[p] = min(low[p], low[v])
+			}
+			if low[v] != order[v] {
+				continue
+			}
+			var g []int
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				on[w] = false
+				g = append(g, w)
+				if w == v {
+					break
+				}
+			}
+			groups = append(groups, g)
+		}
+	}
+	var out [][]*Step
+	first := map[int]int{} // group -> its first step's index, for ordering
+	for _, g := range groups {
+		cyclic := len(g) > 1
+		if !cyclic {
+			for _, j := range succ(g[0]) {
+				cyclic = cyclic || j == g[0]
+			}
+		}
+		waits := false
+		for _, i := range g {
+			waits = waits || f.Steps[i].Spec().Waits
+		}
+		if !cyclic || waits {
+			continue
+		}
+		inFile := make([]*Step, 0, len(g))
+		earliest := n
+		for _, i := range steps { // file order
+			for _, j := range g {
+				if i == j {
+					inFile = append(inFile, f.Steps[i])
+					earliest = min(earliest, i)
+				}
+			}
+		}
+		first[len(out)] = earliest
+		out = append(out, inFile)
+	}
+	// Groups come out of Tarjan's in reverse topological order; put them
+	// in file order.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && first[j] < first[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+			first[j], first[j-1] = first[j-1], first[j]
+		}
+	}
+	return out
+}
+
+// nextIndex is the index of the step after i in file order.
+func (f *Flow) nextIndex(i int) (int, bool) {
+	for j := i + 1; j < len(f.Steps); j++ {
+		if f.Steps[j] != nil {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+// loops warns of every cycle of steps with no wait in it (WaitFreeCycles),
+// at its first step.
+func (c *checker) loops(f *Flow) {
+	for _, g := range f.WaitFreeCycles() {
+		names := make([]string, len(g))
+		for i, s := range g {
+			names[i] = fmt.Sprintf("%q", s.Name)
+		}
+		what := "steps " + strings.Join(names, ", ") + " form a cycle"
+		if len(g) == 1 {
+			what = "step " + names[0] + " goes back to itself"
+		}
+		c.add(diag.Warnf(pick(g[0].NameRange, g[0].Range), "loop", "%s with no wait in it: a run can go round it forever, recording events until its history bound fails it", what).
+			WithHint("put a wait in the loop (`sleep 30s` in a step of it, or an await), or give it a way out that its state reaches"))
+	}
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// routeJSON creates a customer (undone by a delete), then chooses on the
+// JSON state: gold customers with a large total, express orders not too
+// heavy and not remote, old orders; otherwise Ship. Each target publishes
+// what it is.
+const routeJSON = `{
+  "version": 1,
+  "flows": [{
+    "name": "Route",
+    "state": "RouteState",
+    "steps": [
+      {"name": "Create", "action": {"kind": "rpc", "service": "customers", "endpoint": "Customer.Create", "request": "Customer", "response": "CustomerID"},
+       "rollback": {"action": {"kind": "rpc", "service": "customers", "endpoint": "Customer.Delete", "request": "CustomerID"}}},
+      {"name": "Route", "action": {"kind": "choose",
+        "when": [
+          {"if": {"and": [{"field": "Tier", "op": "==", "value": "gold"}, {"field": "Total", "op": ">=", "value": 100}]}, "target": "Concierge"},
+          {"if": {"and": [{"field": "Express"}, {"not": {"or": [{"field": "Weight", "op": ">", "value": 20.5}, {"field": "Zone", "op": "==", "value": "remote"}]}}]}, "target": "ShipFast"},
+          {"if": {"field": "Age", "op": ">", "duration": "72h"}, "target": "Review"}
+        ],
+        "otherwise": "Ship"}},
+      {"name": "Concierge", "action": {"kind": "publish", "topic": "orders", "event": "concierge"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+      {"name": "ShipFast", "action": {"kind": "publish", "topic": "orders", "event": "fast"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+      {"name": "Review", "action": {"kind": "publish", "topic": "orders", "event": "review"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+      {"name": "Ship", "action": {"kind": "publish", "topic": "orders", "event": "ship"}, "irreversible": true}
+    ]
+  }]
+}`
+
+// A JSON flow's choose evaluates its conditions on the JSON state, in
+// order, and records the branch it took as the outcome; a field missing or
+// null reads as its zero value; a field of another type than the literal
+// ends the step with the outcome error, naming the field, and the run is
+// compensated.
+func TestChooseJSON(t *testing.T) {
+	fx := newFixture(t)
+	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("route.json", []byte(routeJSON)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+
+	run := func(state string) (string, runtime.RunState) {
+		t.Helper()
+		id, err := e.StartRun(context.Background(), "Route", json.RawMessage(state), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var final runtime.RunState
+		waitFor(t, "run "+id+" to end", func() bool {
+			s, err := e.Status(id)
+			final = s.State
+			return err == nil && final.Terminal()
+		})
+		return id, final
+	}
+	for _, c := range []struct {
+		state, choice, to string
+	}{
+		{`{"Tier": "gold", "Total": 100}`, "when1", "Concierge"},
+		{`{"Tier": "gold", "Total": 99.5, "Express": true, "Weight": 20.5}`, "when2", "ShipFast"},
+		{`{"Express": true, "Zone": "remote", "Age": "73h"}`, "when3", "Review"},
+		{`{"Age": 259200000000001}`, "when3", "Review"},
+		{`{"Age": "72h", "Tier": null}`, "otherwise", "Ship"},
+		{`{}`, "otherwise", "Ship"},
+	} {
+		id, final := run(c.state)
+		if final != runtime.StateDone {
+			t.Errorf("%s: ended %s:\n%s", c.state, final, transitionsOf(t, e, id))
+			continue
+		}
+		if got, want := transitionsOf(t, e, id), "Route:running -> "+c.to+":running ["+c.choice+"]"; !strings.Contains(got, want) {
+			t.Errorf("%s: history\n%s\nwant %s", c.state, got, want)
+		}
+	}
+
+	for _, c := range []struct{ state, field string }{
+		{`{"Tier": 1}`, `"Tier" is a number, not a string`},
+		{`{"Tier": "gold", "Total": "lots"}`, `"Total" is a string, not a number`},
+		{`{"Express": "yes"}`, `"Express" is a string, not a bool`},
+		{`{"Age": "three days"}`, `"Age" is "three days", not a duration`},
+	} {
+		id, final := run(c.state)
+		if final != runtime.StateCompensated {
+			t.Errorf("%s: ended %s, want compensated", c.state, final)
+		}
+		h, _ := e.History(id)
+		var ev *runtime.Event
+		for i := range h {
+			if h[i].From == "Route:running" {
+				ev = &h[i]
+			}
+		}
+		if ev == nil || ev.To != "failing" || ev.Outcome != runtime.OutcomeError || !strings.Contains(ev.Error, c.field) {
+			t.Errorf("%s: the choice's event %+v, want an error naming %s", c.state, ev, c.field)
+		}
+		if got := transitionsOf(t, e, id); !strings.Contains(got, "failing -> Create:rollback") {
+			t.Errorf("%s: Create not undone:\n%s", c.state, got)
+		}
+	}
+}
+
+// Options.MaxHistory bounds a JSON flow's runs: a loop with no wait in it
+// fails at the bound and is compensated.
+func TestEngineMaxHistory(t *testing.T) {
+	fx := newFixture(t)
+	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker, MaxHistory: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const loop = `{"version": 1, "flows": [{"name": "Loop", "state": "S", "steps": [
+	  {"name": "Create", "action": {"kind": "rpc", "service": "customers", "endpoint": "Customer.Create", "request": "Customer", "response": "CustomerID"},
+	   "rollback": {"action": {"kind": "rpc", "service": "customers", "endpoint": "Customer.Delete", "request": "CustomerID"}}},
+	  {"name": "Again", "action": {"kind": "choose", "when": [{"if": {"field": "Stop"}, "target": "done"}], "otherwise": "Again"}}
+	]}]}`
+	if ds, err := e.LoadFlows("loop.json", []byte(loop)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+	id, err := e.StartRun(context.Background(), "Loop", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "run compensated", func() bool { s, _ := e.Status(id); return s.State == runtime.StateCompensated })
+	h, _ := e.History(id)
+	if len(h) != 44 || !strings.Contains(h[40].Error, "history limit") {
+		t.Fatalf("%d events; event 41: %+v", len(h), h[40])
+	}
+}

@@ -1,0 +1,166 @@
+package gen
+
+import (
+	"encoding/json"
+	"fmt"
+	"go/token"
+	"time"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// choose is the runtime.NewChoice of a choose step: one function per
+// `when` line, each its condition compiled to a Go expression over the
+// state (no interpreter: the Go compiler checks the comparisons, and
+// dsl/gocheck has reported a mismatch at its .flow position before). The
+// targets are the step's routes (Next), keyed by runtime.ChoiceOutcome.
+func (g *flowGen) choose(s *dsl.Step) *jen.Statement {
+	result := jen.Params(jen.Bool(), jen.Error())
+	fn := jen.Index().Func().Params(jen.Op("*").Add(g.stateType())).Add(result)
+	return g.rtS("NewChoice").Call(jen.Id(g.consts[s.Name]), fn.ValuesFunc(func(vg *jen.Group) {
+		for _, b := range s.Action.When {
+			vg.Line().Comment("when " + b.When.String() + " -> " + b.Target.Name).Line().
+				Add(g.stateFunc(result, jen.List(g.cond(b.When), jen.Nil())))
+		}
+		vg.Line()
+	}))
+}
+
+// cond is the Go expression of a condition. Comparisons bind tighter than
+// && and ||, and && tighter than ||, as in the condition's own syntax; an
+// or inside an and, and anything but a field inside a not, are
+// parenthesised.
+func (g *flowGen) cond(c *dsl.Cond) *jen.Statement {
+	field := func() *jen.Statement { return g.id("s").Dot(c.Field.Name) }
+	switch c.Op {
+	case dsl.CondField:
+		return field()
+	case dsl.CondNot:
+		inner := g.cond(c.Args[0])
+		if c.Args[0].Op == dsl.CondField {
+			return jen.Op("!").Add(inner)
+		}
+		return jen.Op("!").Parens(inner)
+	case dsl.CondAnd, dsl.CondOr:
+		op := "&&"
+		if c.Op == dsl.CondOr {
+			op = "||"
+		}
+		out := &jen.Statement{}
+		for i, a := range c.Args {
+			e := g.cond(a)
+			if c.Op == dsl.CondAnd && a.Op == dsl.CondOr {
+				e = jen.Parens(e)
+			}
+			if i > 0 {
+				out.Op(op)
+			}
+			out.Add(e)
+		}
+		return out
+	}
+	return field().Op(string(c.Op)).Add(literal(c.Value))
+}
+
+// literal is the Go constant of a condition's literal: untyped, so that
+// it takes the field's type (a named string type, an int or a float64).
+func literal(l *dsl.Literal) jen.Code {
+	switch l.Kind {
+	case dsl.LitString:
+		return jen.Lit(l.Text)
+	case dsl.LitBool:
+		return jen.Lit(l.Text == "true")
+	case dsl.LitDuration:
+		d, _ := time.ParseDuration(l.Text)
+		return duration(d)
+	}
+	return jen.Op(l.Text) // checkChoose: a JSON number, which is Go syntax too
+}
+
+// checkChoose refuses, for a model that was not checked, what would not
+// compile or would put other text than a condition into the code: a
+// missing otherwise or target, a malformed condition, a field that is not
+// a Go identifier, a number that is not one.
+func checkChoose(a *dsl.Action) error {
+	if a.Otherwise == nil {
+		return fmt.Errorf("choose without otherwise")
+	}
+	var walk func(c *dsl.Cond) error
+	walk = func(c *dsl.Cond) error {
+		switch {
+		case c == nil:
+			return fmt.Errorf("empty condition")
+		case c.Op == dsl.CondAnd || c.Op == dsl.CondOr:
+			if len(c.Args) < 2 {
+				return fmt.Errorf("%s of fewer than two conditions", c.Op)
+			}
+		case c.Op == dsl.CondNot:
+			if len(c.Args) != 1 {
+				return fmt.Errorf("not of %d conditions", len(c.Args))
+			}
+		case c.Op == dsl.CondField || c.Op.IsCompare():
+			if c.Field == nil || !token.IsIdentifier(c.Field.Name) {
+				return fmt.Errorf("condition on field %q, not a Go identifier", c.Field.String())
+			}
+			if c.Op == dsl.CondField {
+				return nil
+			}
+			if c.Value == nil {
+				return fmt.Errorf("comparison of %q without a value", c.Field.Name)
+			}
+			if c.Value.Kind == dsl.LitNumber && !isNumber(c.Value.Text) {
+				return fmt.Errorf("condition on %q: %q is not a number", c.Field.Name, c.Value.Text)
+			}
+			if _, err := time.ParseDuration(c.Value.Text); c.Value.Kind == dsl.LitDuration && err != nil {
+				return fmt.Errorf("condition on %q: %w", c.Field.Name, err)
+			}
+			return nil
+		default:
+			return fmt.Errorf("unknown condition operator %q", c.Op)
+		}
+		for _, a := range c.Args {
+			if err := walk(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, b := range a.When {
+		if b == nil || b.Target == nil {
+			return fmt.Errorf("choose branch without a target")
+		}
+		if err := walk(b.When); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isNumber reports whether s is a JSON number: an optional minus, digits
+// with no leading zero, an optional fraction and exponent.
+func isNumber(s string) bool {
+	if s == "" || s[0] != '-' && (s[0] < '0' || s[0] > '9') {
+		return false
+	}
+	var v json.Number
+	return json.Unmarshal([]byte(s), &v) == nil && string(v) == s
+}
+
+// edgeOutcome is the Go expression of the outcome of edge e: a choose's
+// outcomes are the runtime's (runtime.ChoiceOutcome, OutcomeOtherwise).
+func (g *flowGen) edgeOutcome(s *dsl.Step, e dsl.Edge) jen.Code {
+	switch {
+	case e.Choice == nil:
+		return g.outcome(s, e.Outcome)
+	case e.Choice.Branch == nil:
+		return rt("OutcomeOtherwise")
+	}
+	for i, b := range s.Action.When {
+		if b == e.Choice.Branch {
+			return rt("ChoiceOutcome").Call(jen.Lit(i))
+		}
+	}
+	return jen.Lit(e.Outcome)
+}

@@ -1,0 +1,45 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+)
+
+// DefaultMaxHistory bounds the events of one run's history unless
+// WithMaxHistory says otherwise: Step Functions' limit (25,000 events);
+// Temporal's is about 50,000.
+const DefaultMaxHistory = 25_000
+
+// ErrHistoryLimit is the cause of a run that reached its history bound
+// (WithMaxHistory): a loop that never ends, or a run far longer than its
+// flow was meant for.
+var ErrHistoryLimit = errors.New("runtime: run history limit reached")
+
+// WithMaxHistory bounds the history of every run of the flow to n events
+// (n <= 0: DefaultMaxHistory). A run whose history holds n events when a
+// step is about to run (an attempt, a retry, the step after a jump) fails
+// there instead, with an error wrapping ErrHistoryLimit, and is
+// compensated as any failed run: the completed steps roll back, so the
+// rollbacks' events come after the n (at most two per completed step
+// with a rollback, one per retry of a rollback, and the final event).
+// Without a bound, a cycle of steps that never waits (which `flowgen
+// check` warns about) would run and record events until its context is
+// cancelled.
+func WithMaxHistory(n int) Option {
+	return func(o *options) {
+		o.maxEvents = 0
+		if n > 0 {
+			o.maxEvents = uint64(n)
+		}
+	}
+}
+
+// historyFull returns the error that fails the run when its history has
+// reached its bound, or nil.
+func (r *Run[S]) historyFull() error {
+	max := r.env.opts.maxEvents
+	if max == 0 || r.progress.seq < max {
+		return nil
+	}
+	return fmt.Errorf("%w: %d events recorded, the bound of flow %q (runtime.WithMaxHistory; default %d)", ErrHistoryLimit, r.progress.seq, r.def.id, DefaultMaxHistory)
+}
