@@ -12,7 +12,8 @@
 //	flowgen runs -store DIR [-flow NAME] [-status STATE] [-json]
 //	flowgen history -store DIR [-json] RUN
 //	flowgen inbox -store DIR [-topic T] [-event E] [-state STATE] [-json]
-//	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-tokens FILE] [-insecure] [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [limits]
+//	flowgen compact -store DIR [-retain DURATION]
+//	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-tokens FILE] [-insecure] [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [-retain DURATION] [limits]
 //	flowgen version
 //	flowgen help [verb]
 //
@@ -139,10 +140,25 @@
 // payloads included (payload_text for one that is not JSON). The store is
 // opened read-only, so a service may have it open at the same time.
 //
+// # Compact
+//
+//	flowgen compact -store DIR [-retain DURATION]
+//
+// Compact rewrites a store without the finished runs (done, failed,
+// compensated, ...) whose last event is older than -retain, and without
+// the inbox messages that expired, then prints how many runs, messages and
+// records it removed and kept, and the size of the store before and after.
+// -retain is a Go duration (720h is 30 days); the default 0 keeps every
+// run. Unfinished runs and messages still in the inbox are always kept. A
+// crash at any point leaves the store as it was or compacted, never in
+// between (docs/store.md#compaction). The store must not be open for
+// writing: compact refuses (exit 1) while "flowgen serve" holds it; serve
+// compacts in the background with its own -retain.
+//
 // # Serve
 //
 //	flowgen serve -store DIR [-flows DIR] [-addr 127.0.0.1:8080] [-tokens FILE] [-insecure]
-//	        [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID]
+//	        [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [-retain DURATION]
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
 //	        [-max-header-bytes 65536] [-max-body 1048576] [-service-conns 64]
 //
@@ -159,6 +175,13 @@
 // service for trying flows. Runs in progress resume at start; SIGINT or
 // SIGTERM stops the server gracefully, each run at a step boundary. See
 // docs/engine.md.
+//
+// Retention. With -retain DURATION, finished runs whose last event is
+// older than DURATION are removed from the store (and its index in
+// memory) by a background compaction, as flowgen compact does; by default
+// every run is kept. A removed run answers 404, and its ID (or the
+// Idempotency-Key that named it) starts a new run: keep -retain longer
+// than clients retry. See docs/engine.md#retention.
 //
 // Access control. With -tokens FILE, every request to the API needs the
 // header "Authorization: Bearer TOKEN" with a token of the file: without

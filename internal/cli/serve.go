@@ -75,6 +75,7 @@ the key pair; a bad one is logged and the old one stays.`,
 		tlsKey := fs.String("tls-key", "", "TLS private key `FILE` (PEM, with -tls-cert)")
 		natsURL := fs.String("nats", "", "NATS server URL: use JetStream as the broker instead of the in-process one")
 		id := fs.String("id", "serve", "engine ID (names its durable event consumer)")
+		retain := retainFlag(fs, "by background compaction of the store")
 		var lim serverLimits
 		lim.flags(fs)
 		var services serviceFlags
@@ -92,6 +93,9 @@ the key pair; a bad one is logged and the old one stays.`,
 			if err := lim.check(); err != nil {
 				return usageError(e, "%v", err)
 			}
+			if err := checkRetain(*retain); err != nil {
+				return usageError(e, "%v", err)
+			}
 			if err := checkExposure(*addr, *tokens != "", *insecure); err != nil {
 				return usageError(e, "%v", err)
 			}
@@ -100,7 +104,7 @@ the key pair; a bad one is logged and the old one stays.`,
 			err := serve(ctx, serveConfig{
 				store: *dir, flows: *flows, addr: *addr, nats: *natsURL, id: *id,
 				tokens: *tokens, insecure: *insecure, tlsCert: *tlsCert, tlsKey: *tlsKey,
-				services: services, limits: lim, stderr: e.stderr,
+				services: services, limits: lim, retain: *retain, stderr: e.stderr,
 			}, nil)
 			if err != nil {
 				var le *loadError
@@ -143,7 +147,8 @@ type serveConfig struct {
 	insecure                     bool   // -insecure: open on an address that is not loopback
 	tlsCert, tlsKey              string
 	services                     map[string]string
-	limits                       serverLimits // zero fields: the defaults
+	limits                       serverLimits  // zero fields: the defaults
+	retain                       time.Duration // store.Options.Retain
 	stderr                       io.Writer
 }
 
@@ -350,7 +355,14 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		return err
 	}
 	defer tel.Shutdown(context.Background())
-	st, err := store.Open(cfg.store, store.Options{Committed: tel.StoreCommitted})
+	st, err := store.Open(cfg.store, store.Options{Committed: tel.StoreCommitted, Retain: cfg.retain, OnCompact: func(cs store.CompactStats, err error) {
+		if err != nil {
+			log.Error("store compaction failed", "error", err)
+			return
+		}
+		log.Info("store compacted", "runs_removed", cs.RunsRemoved, "runs_kept", cs.RunsKept,
+			"messages_removed", cs.MessagesRemoved, "bytes_before", cs.Bytes, "bytes_after", cs.BytesAfter, "duration", cs.Duration)
+	}})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

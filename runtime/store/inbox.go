@@ -207,9 +207,10 @@ func decodeMessage(p []byte) (msgRecord, error) {
 // payload, which a Store reads back from the record at pos (Memory keeps it
 // in msg).
 type msgEntry struct {
-	msg Message
-	pos wal.Pos
-	seq uint64 // order of receipt
+	msg  Message
+	pos  wal.Pos
+	seq  uint64 // order of receipt
+	recs int    // records written of it
 }
 
 // inboxIndex is the current state of every message in the inbox, which
@@ -218,6 +219,9 @@ type inboxIndex struct {
 	msgs        map[MessageKey]*msgEntry
 	n           uint64
 	keepPayload bool
+	// expired counts the records of expired messages (their expiry
+	// included), which a compaction drops from the log.
+	expired int
 }
 
 func newInboxIndex(keepPayload bool) inboxIndex {
@@ -295,6 +299,7 @@ func (x *inboxIndex) apply(r *msgRecord, pos wal.Pos) {
 	}
 	m := &cur.msg
 	m.Updated = r.time
+	cur.recs++
 	switch r.op {
 	case opClaimed:
 		m.State, m.ClaimedBy = MessageClaimed, r.key
@@ -303,6 +308,7 @@ func (x *inboxIndex) apply(r *msgRecord, pos wal.Pos) {
 	case opDead:
 		m.State, m.Reason = MessageDead, r.reason
 	case opExpired:
+		x.expired += cur.recs
 		delete(x.msgs, r.k)
 	}
 }
@@ -329,6 +335,9 @@ type msgLog interface {
 	entry(k MessageKey) (msgEntry, bool)
 	// payload fills e.msg.Payload.
 	payload(e *msgEntry) error
+	// reading runs fn while the positions of the entries it reads stay
+	// where they are (a compaction moves them).
+	reading(fn func() error) error
 }
 
 func putMessage(l msgLog, ctx context.Context, m Message) (Message, bool, error) {
@@ -350,27 +359,36 @@ func putMessage(l msgLog, ctx context.Context, m Message) (Message, bool, error)
 	}
 }
 
-func getMessage(l msgLog, k MessageKey) (Message, bool, error) {
-	e, ok := l.entry(k)
-	if !ok {
-		return Message{}, false, nil
-	}
-	if err := l.payload(&e); err != nil {
-		return Message{}, false, err
-	}
-	return e.msg, true, nil
+func getMessage(l msgLog, k MessageKey) (m Message, ok bool, err error) {
+	err = l.reading(func() error {
+		var e msgEntry
+		if e, ok = l.entry(k); !ok {
+			return nil
+		}
+		if err := l.payload(&e); err != nil {
+			ok = false
+			return err
+		}
+		m = e.msg
+		return nil
+	})
+	return m, ok, err
 }
 
-func listMessages(l msgLog, f MessageFilter) ([]Message, error) {
-	es := l.entries(f)
-	out := make([]Message, len(es))
-	for i := range es {
-		if err := l.payload(&es[i]); err != nil {
-			return nil, err
+func listMessages(l msgLog, f MessageFilter) (out []Message, err error) {
+	err = l.reading(func() error {
+		es := l.entries(f)
+		out = make([]Message, len(es))
+		for i := range es {
+			if err := l.payload(&es[i]); err != nil {
+				out = nil
+				return err
+			}
+			out[i] = es[i].msg
 		}
-		out[i] = es[i].msg
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // inboxOps is the inbox's API, which Store and Memory embed over
@@ -452,6 +470,7 @@ func (s *Store) write(ctx context.Context, r *msgRecord) error {
 
 		bp := s.bufs.Get().(*[]byte)
 		buf := encodeMessage((*bp)[:0], r)
+		s.appendMu.RLock()
 		pos, err := s.log.Append(buf)
 		*bp = buf
 		s.bufs.Put(bp)
@@ -461,8 +480,10 @@ func (s *Store) write(ctx context.Context, r *msgRecord) error {
 		close(ch)
 		if err == nil {
 			s.inbox.apply(r, pos)
+			s.records++
 		}
 		s.mu.Unlock()
+		s.appendMu.RUnlock()
 		return err
 	}
 }
@@ -527,3 +548,11 @@ func (m *Memory) entry(k MessageKey) (msgEntry, bool) {
 }
 
 func (m *Memory) payload(*msgEntry) error { return nil }
+
+func (m *Memory) reading(fn func() error) error { return fn() }
+
+func (s *Store) reading(fn func() error) error {
+	s.readMu.RLock()
+	defer s.readMu.RUnlock()
+	return fn()
+}

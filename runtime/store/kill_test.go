@@ -45,6 +45,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envChild) != "" {
 		os.Exit(killChild())
 	}
+	if os.Getenv(envCompactChild) != "" {
+		os.Exit(compactChild())
+	}
 	os.Exit(m.Run())
 }
 

@@ -56,13 +56,31 @@ type Options struct {
 	MaxWait time.Duration
 	// Hook, if set, is called at each durability point of every group
 	// commit ("before-write", "after-write-before-sync",
-	// "after-sync-before-ack"); crash tests kill the process there.
+	// "after-sync-before-ack") and of a compaction ("compact-written",
+	// "compact-committed", "compact-removed", "compact-renamed",
+	// "compact-swapped"); crash tests kill the process there.
 	Hook func(point string)
 	// Committed, if set, is called after each group commit with the
 	// number of records it made durable and the time its sync took (the
 	// metrics of package observe: sync latency, batch size). It runs
 	// before the commit's Emits return: it must be quick.
 	Committed func(records int, sync time.Duration)
+
+	// Retain is how long a finished run (done, failed, compensated, ...)
+	// is kept after its last event; then compaction removes it. Default 0:
+	// every run is kept, so nothing is ever lost by surprise. Unfinished
+	// runs are always kept. See compact.go.
+	Retain time.Duration
+	// CompactEvery is how often the background compaction looks at the
+	// store (default DefaultCompactEvery); it rewrites the sealed segments
+	// when at least half their records can go. Negative: no background
+	// compaction (Compact and CompactAll still work).
+	CompactEvery time.Duration
+	// OnCompact, if set, is told of each background compaction that ran or
+	// failed (a service logs it).
+	OnCompact func(CompactStats, error)
+	// Now is the clock retention is measured by (default time.Now).
+	Now func() time.Time
 }
 
 // Store is the durable store. It is safe for concurrent use; one process
@@ -70,8 +88,17 @@ type Options struct {
 type Store struct {
 	inboxOps // PutMessage, ClaimMessage, ...: the inbox (inbox.go)
 	log      *wal.Log
+	opts     Options
+
+	// A compaction's swap takes both for writing: appendMu waits for the
+	// appends whose positions are not yet indexed and holds off new ones;
+	// readMu waits for the reads of positions that are about to move.
+	appendMu sync.RWMutex
+	readMu   sync.RWMutex
+	compacter
 
 	mu       sync.RWMutex
+	records  int // records indexed: the share compaction could drop is measured against it
 	idx      index
 	pos      [][]wal.Pos         // per run (index position): where its events are
 	inflight map[string]struct{} // runs with an Emit between check and index
@@ -100,7 +127,7 @@ func OpenReadOnly(dir string) (*Store, error) {
 }
 
 func open(dir string, opts Options, readOnly bool) (*Store, error) {
-	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}, inbox: newInboxIndex(false), msgBusy: map[MessageKey]chan struct{}{}}
+	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}, inbox: newInboxIndex(false), msgBusy: map[MessageKey]chan struct{}{}, opts: opts}
 	s.inboxOps = inboxOps{s}
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	l, err := wal.Open(dir, wal.Options{
@@ -123,6 +150,9 @@ func open(dir string, opts Options, readOnly bool) (*Store, error) {
 		return nil, err
 	}
 	s.log = l
+	if !readOnly {
+		s.startCompacter()
+	}
 	return s, nil
 }
 
@@ -147,6 +177,7 @@ func (s *Store) replay(pos wal.Pos, p []byte) error {
 			return err
 		}
 		s.inbox.apply(&r, pos)
+		s.records++
 		return nil
 	}
 	return fmt.Errorf("unknown record kind %d (a store written by a newer flowgen?)", p[0])
@@ -162,6 +193,7 @@ func (s *Store) index(pos wal.Pos, e *runtime.Event) error {
 		s.pos = append(s.pos, make([]wal.Pos, 0, 8))
 	}
 	s.pos[i] = append(s.pos[i], pos)
+	s.records++
 	return nil
 }
 
@@ -188,6 +220,8 @@ func (s *Store) Emit(ctx context.Context, e runtime.Event) error {
 
 	bp := s.bufs.Get().(*[]byte)
 	buf := encodeEvent((*bp)[:0], &e)
+	s.appendMu.RLock()
+	defer s.appendMu.RUnlock()
 	pos, err := s.log.Append(buf)
 	*bp = buf
 	s.bufs.Put(bp)
@@ -204,6 +238,8 @@ func (s *Store) Emit(ctx context.Context, e runtime.Event) error {
 // Load returns the history of runID in order, read back from the log and
 // verified against its checksums.
 func (s *Store) Load(runID string) ([]runtime.Event, error) {
+	s.readMu.RLock()
+	defer s.readMu.RUnlock()
 	s.mu.RLock()
 	i, ok := s.idx.runs[runID]
 	var pos []wal.Pos
@@ -263,8 +299,12 @@ func (s *Store) RunIDs(_ context.Context, flow string, states ...runtime.RunStat
 	return s.idx.runIDs(flow, states), nil
 }
 
-// Close waits for Emits in progress and closes the files.
-func (s *Store) Close() error { return s.log.Close() }
+// Close stops the background compaction (waiting for one in progress),
+// waits for Emits in progress and closes the files.
+func (s *Store) Close() error {
+	s.stopCompacter()
+	return s.log.Close()
+}
 
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.log.Dir() }

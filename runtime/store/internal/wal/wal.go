@@ -6,12 +6,11 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,6 +82,7 @@ func (e *failedError) Unwrap() []error { return []error{ErrFailed, e.cause} }
 type batch struct {
 	buf  []byte
 	n    int
+	seal bool          // a Seal request: start a new segment, write nothing
 	pos  Pos           // where buf starts on disk, set by the leader
 	err  error         // set before done is closed
 	done chan struct{} // closed when the batch is durable or failed
@@ -107,6 +107,12 @@ type Log struct {
 	seg  uint64
 	f    *os.File
 	size int64
+
+	// activeSeg is seg, readable by anyone (compaction takes every segment
+	// below it as sealed); first is the oldest segment, which a compaction
+	// moves up.
+	activeSeg atomic.Uint64
+	first     atomic.Uint64
 
 	rmu     sync.Mutex
 	readers map[uint64]*os.File
@@ -159,29 +165,15 @@ func SegmentPath(dir string, seg uint64) string {
 	return filepath.Join(dir, fmt.Sprintf("%016x.seg", seg))
 }
 
-func (l *Log) segments() ([]uint64, error) {
-	ents, err := os.ReadDir(l.dir)
-	if err != nil {
-		return nil, err
-	}
-	var segs []uint64
-	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), ".seg")
-		if !ok || len(name) != 16 {
-			continue
-		}
-		n, err := strconv.ParseUint(name, 16, 64)
-		if err != nil {
-			continue
-		}
-		segs = append(segs, n)
-	}
-	sort.Slice(segs, func(i, j int) bool { return segs[i] < segs[j] })
-	return segs, nil
-}
-
 func (l *Log) recover(fn func(Pos, []byte) error) error {
-	segs, err := l.segments()
+	if !l.opts.ReadOnly {
+		// A compaction that committed finishes now; one that did not is
+		// undone (compact.go).
+		if err := finishSwap(l.dir, l.opts.Hook); err != nil {
+			return err
+		}
+	}
+	segs, err := l.openSegments()
 	if err != nil {
 		return err
 	}
@@ -191,12 +183,13 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		}
 		return l.createSegment(1)
 	}
-	for i, seg := range segs {
-		if i > 0 && seg != segs[i-1]+1 {
-			return &CorruptError{Segment: l.segPath(segs[i-1] + 1), Reason: "missing segment"}
+	l.first.Store(segs[0].n)
+	for i, sf := range segs {
+		seg, path := sf.n, sf.path
+		if i > 0 && seg != segs[i-1].n+1 {
+			return &CorruptError{Segment: l.segPath(segs[i-1].n + 1), Reason: "missing segment"}
 		}
-		path := l.segPath(seg)
-		data, err := os.ReadFile(path)
+		data, err := readFile(sf.f)
 		if err != nil {
 			return err
 		}
@@ -210,6 +203,7 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		}
 		if res.end == 0 {
 			// The segment never got its header: start it again.
+			l.dropReader(seg)
 			if err := os.Remove(path); err != nil {
 				return err
 			}
@@ -232,8 +226,81 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 			}
 		}
 		l.seg, l.f, l.size = seg, f, res.end
+		l.activeSeg.Store(seg)
 	}
 	return nil
+}
+
+// openSegments lists the segments and opens each for reading. The files
+// stay open as the log's readers, so that what was scanned is what ReadAt
+// reads, even if a compaction in another process replaces the files under
+// a read-only log. A read-only log retries until it opened one consistent
+// set: a swap that went on while it opened the files shows when they are
+// compared with the directory afterwards.
+func (l *Log) openSegments() ([]segFile, error) {
+	for try := 0; ; try++ {
+		segs, err := listSegments(l.dir, l.opts.ReadOnly)
+		if err == nil {
+			err = l.openAll(segs)
+		}
+		if err == nil && (!l.opts.ReadOnly || sameSegments(l.dir, segs)) {
+			return segs, nil
+		}
+		if err != nil && (!l.opts.ReadOnly || !errors.Is(err, os.ErrNotExist)) {
+			return nil, err
+		}
+		if try == 100 {
+			return nil, fmt.Errorf("wal: the segments of %s kept changing while they were opened", l.dir)
+		}
+		l.closeReaders()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (l *Log) openAll(segs []segFile) error {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	for i := range segs {
+		f, err := os.Open(segs[i].path)
+		if err != nil {
+			return err
+		}
+		segs[i].f = f
+		l.readers[segs[i].n] = f
+	}
+	return nil
+}
+
+func (l *Log) closeReaders() {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	for n, f := range l.readers {
+		f.Close()
+		delete(l.readers, n)
+	}
+}
+
+func (l *Log) dropReader(seg uint64) {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	if f, ok := l.readers[seg]; ok {
+		f.Close()
+		delete(l.readers, seg)
+	}
+}
+
+// readFile reads the whole of f.
+func readFile(f *os.File) ([]byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, st.Size())
+	n, err := f.ReadAt(data, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return data[:n], nil
 }
 
 // createSegment creates segment seg with its header, syncs it, then syncs the
@@ -260,6 +327,10 @@ func (l *Log) createSegment(seg uint64) error {
 		l.f.Close()
 	}
 	l.seg, l.f, l.size = seg, f, segHeaderSize
+	l.activeSeg.Store(seg)
+	if l.first.Load() == 0 {
+		l.first.Store(seg)
+	}
 	return nil
 }
 
@@ -291,7 +362,7 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	var b *batch
 	if n := len(l.queue); n > 0 {
 		b = l.queue[n-1]
-		if b.n >= l.opts.MaxBatch || len(b.buf)+len(payload) > maxBatchBytes {
+		if b.n >= l.opts.MaxBatch || b.seal || len(b.buf)+len(payload) > maxBatchBytes {
 			b = nil
 		}
 	}
@@ -325,6 +396,46 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 				return Pos{}, b.err
 			}
 			return Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + off}, nil
+		case <-b.lead:
+			l.commit(b)
+		}
+	}
+}
+
+// Seal starts a new segment, unless the active one holds no record yet, so
+// that every record appended before is in a sealed segment, which a
+// compaction may rewrite (flowgen compact compacts everything). It takes
+// its turn in the group commit like an Append.
+func (l *Log) Seal() error {
+	if l.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if l.failed != nil {
+		err := l.failed
+		l.mu.Unlock()
+		return err
+	}
+	l.active.Add(1)
+	defer l.active.Done()
+	b := &batch{seal: true, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	l.queue = append(l.queue, b)
+	leader := !l.syncing
+	if leader {
+		l.syncing = true
+	}
+	l.mu.Unlock()
+	if leader {
+		l.commit(b)
+	}
+	for {
+		select {
+		case <-b.done:
+			return b.err
 		case <-b.lead:
 			l.commit(b)
 		}
@@ -379,6 +490,12 @@ func (l *Log) hook(point string) {
 }
 
 func (l *Log) write(b *batch) error {
+	if b.seal {
+		if l.size > segHeaderSize {
+			return l.createSegment(l.seg + 1)
+		}
+		return nil
+	}
 	if l.size > segHeaderSize && l.size+int64(len(b.buf)) > l.opts.SegmentSize {
 		if err := l.createSegment(l.seg + 1); err != nil {
 			return err

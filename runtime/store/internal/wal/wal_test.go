@@ -148,7 +148,7 @@ func TestConcurrentAppendsShareSyncs(t *testing.T) {
 	if len(recs) != writers*each {
 		t.Fatalf("reopened %d records, want %d", len(recs), writers*each)
 	}
-	segs, _ := l.segments()
+	segs, _ := listSegments(l.dir, false)
 	if len(segs) < 2 {
 		t.Fatalf("expected rotation into several segments, got %d", len(segs))
 	}
@@ -370,13 +370,13 @@ func TestDamageInSealedSegmentIsCorrupt(t *testing.T) {
 	for i := range 40 {
 		mustAppend(t, l, payload(i))
 	}
-	segs, _ := l.segments()
+	segs, _ := listSegments(l.dir, false)
 	l.Close()
 	if len(segs) < 3 {
 		t.Fatalf("want at least 3 segments, got %d", len(segs))
 	}
 	// Cutting the tail of a sealed segment is damage, not a torn write.
-	first := filepath.Join(dir, fmt.Sprintf("%016x.seg", segs[0]))
+	first := filepath.Join(dir, fmt.Sprintf("%016x.seg", segs[0].n))
 	b, _ := os.ReadFile(first)
 	os.WriteFile(first, b[:len(b)-3], 0o644)
 	if _, l, err := readAll(t, dir, Options{}); !errors.Is(err, ErrCorrupt) {
@@ -387,7 +387,7 @@ func TestDamageInSealedSegmentIsCorrupt(t *testing.T) {
 	}
 	os.WriteFile(first, b, 0o644)
 	// A missing segment in the middle is damage too.
-	os.Remove(filepath.Join(dir, fmt.Sprintf("%016x.seg", segs[1])))
+	os.Remove(filepath.Join(dir, fmt.Sprintf("%016x.seg", segs[1].n)))
 	if _, l, err := readAll(t, dir, Options{}); !errors.Is(err, ErrCorrupt) {
 		if l != nil {
 			l.Close()

@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// storeToCompact writes three runs that finished in 2020, one still
+// running since then, and an inbox message that expired.
+func storeToCompact(t *testing.T) string {
+	t.Helper()
+	dir, st := newStore(t)
+	defer st.Close()
+	t0 := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	ctx := context.Background()
+	emit := func(run string, tos ...string) {
+		from := "pending"
+		for i, to := range tos {
+			e := runtime.Event{RunID: run, Seq: uint64(i + 1), Time: t0, Flow: "Order", From: from, To: to, State: json.RawMessage(`{}`)}
+			if err := st.Emit(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			from = to
+		}
+	}
+	for i := range 3 {
+		emit(fmt.Sprintf("done-%d", i), "A:running", "done")
+	}
+	emit("live", "A:running")
+	m, _, err := st.PutMessage(ctx, store.Message{Topic: "t", Event: "e", ID: "1", Payload: []byte(`{}`), Received: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ExpireMessage(ctx, m.Key(), "", t0); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestCompactVerb(t *testing.T) {
+	dir := storeToCompact(t)
+	code, out, errOut := runMain("compact", "-store", dir, "-retain", "720h")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := `runs:     3 removed, 1 kept
+messages: 1 expired removed, 0 kept
+records:  8 removed, 1 kept
+`
+	head, size, _ := strings.Cut(out, "size:")
+	if head != want {
+		t.Fatalf("output:\n%s\nwant it to start with:\n%s", out, want)
+	}
+	m := regexp.MustCompile(`^ +(\d+) -> (\d+) bytes \(\d+(\.\d)? [KM]?i?B -> \d+(\.\d)? [KM]?i?B\)\n$`).FindStringSubmatch(size)
+	if m == nil {
+		t.Fatalf("size line %q", size)
+	}
+	if before, after := atoi(t, m[1]), atoi(t, m[2]); after >= before || after == 0 {
+		t.Errorf("size %d -> %d", before, after)
+	}
+	code, out, _ = runMain("runs", "-store", dir)
+	if code != 0 || strings.Contains(out, "done-") || !strings.Contains(out, "live") {
+		t.Fatalf("runs after compact (exit %d):\n%s", code, out)
+	}
+	// Without -retain, every run stays.
+	dir = storeToCompact(t)
+	if code, out, _ = runMain("compact", "-store", dir); code != 0 || !strings.HasPrefix(out, "runs:     0 removed, 4 kept\nmessages: 1 expired removed") {
+		t.Fatalf("compact without -retain (exit %d):\n%s", code, out)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCompactVerbRefuses(t *testing.T) {
+	dir := storeToCompact(t)
+	// A store open elsewhere (flowgen serve) is not compacted behind its back.
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runMain("compact", "-store", dir, "-retain", "1h")
+	st.Close()
+	if code != 1 || out != "" || !strings.Contains(errOut, "in use by another process") {
+		t.Fatalf("compact of an open store: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"compact"}, 2, "-store is required"},
+		{[]string{"compact", "-store", dir, "-retain", "-1h"}, 2, "-retain must not be negative"},
+		{[]string{"compact", "-store", dir, "x"}, 2, "unexpected arguments"},
+		{[]string{"compact", "-store", dir + "/missing"}, 1, "is not a store directory"},
+	} {
+		code, _, errOut := runMain(c.args...)
+		if code != c.code || !strings.Contains(errOut, c.err) {
+			t.Errorf("%q: exit %d, stderr %q; want %d, %q", c.args, code, errOut, c.code, c.err)
+		}
+	}
+}
+
+func TestServeRetainFlag(t *testing.T) {
+	code, _, errOut := runMain("serve", "-store", t.TempDir(), "-addr", "127.0.0.1:0", "-retain", "-1h")
+	if code != 2 || !strings.Contains(errOut, "-retain must not be negative") {
+		t.Fatalf("serve -retain -1h: exit %d, %q; want 2", code, errOut)
+	}
+}

@@ -1,0 +1,109 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestRewrite: the sealed segments rewritten with every other record, the
+// active one untouched; Seal of an empty active segment adds none.
+func TestRewrite(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 512}
+	_, l, err := readAll(t, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		mustAppend(t, l, payload(i))
+	}
+	if err := l.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi, ok := l.Sealed()
+	if err := l.Seal(); err != nil { // the active segment is empty: no new one
+		t.Fatal(err)
+	}
+	if lo2, hi2, _ := l.Sealed(); !ok || lo != 1 || lo2 != lo || hi2 != hi {
+		t.Fatalf("sealed %d..%d (%v), then %d..%d", lo, hi, ok, lo2, hi2)
+	}
+	after := mustAppend(t, l, payload(1000))
+	rw, err := l.Rewrite(lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	var moved []Pos
+	i := 0
+	if err := l.Scan(lo, hi, func(_ Pos, p []byte) error {
+		if i%2 == 0 {
+			pos, err := rw.Add(p)
+			if err != nil {
+				return err
+			}
+			want, moved = append(want, bytes.Clone(p)), append(moved, pos)
+		}
+		i++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for j, p := range moved {
+		got, err := l.ReadAt(rw.Final(p))
+		if err != nil || !bytes.Equal(got, want[j]) {
+			t.Fatalf("record %d at %v: %q, %v", j, rw.Final(p), got, err)
+		}
+	}
+	if got, err := l.ReadAt(after); err != nil || !bytes.Equal(got, payload(1000)) {
+		t.Fatalf("active segment's record: %q, %v", got, err)
+	}
+	mustAppend(t, l, payload(1001))
+	l.Close()
+	recs, l, err := readAll(t, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	want = append(want, payload(1000), payload(1001))
+	if len(recs) != len(want) {
+		t.Fatalf("reopened %d records, want %d", len(recs), len(want))
+	}
+	for j := range want {
+		if !bytes.Equal(recs[j], want[j]) {
+			t.Fatalf("record %d: %q, want %q", j, recs[j], want[j])
+		}
+	}
+
+	// Leftovers of a compaction that never committed go at open.
+	os.WriteFile(filepath.Join(dir, "compact.0"), []byte("junk"), 0o644)
+	os.WriteFile(filepath.Join(dir, "COMPACT.tmp"), []byte("junk"), 0o644)
+	recs, l, err = readAll(t, dir, opts)
+	if err != nil || len(recs) != len(want) {
+		t.Fatalf("with leftovers: %d records, %v", len(recs), err)
+	}
+	l.Close()
+	for _, f := range []string{"compact.0", "COMPACT.tmp"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left after open", f)
+		}
+	}
+	// A damaged manifest is damage: nothing is guessed or changed.
+	os.WriteFile(filepath.Join(dir, "COMPACT"), []byte("FLOWGCMP but not a manifest"), 0o644)
+	for _, ro := range []bool{false, true} {
+		if _, l, err := readAll(t, dir, Options{ReadOnly: ro}); !errors.Is(err, ErrCorrupt) {
+			if l != nil {
+				l.Close()
+			}
+			t.Fatalf("bad manifest (read-only %v): %v, want ErrCorrupt", ro, err)
+		}
+	}
+}
