@@ -213,7 +213,10 @@ func runChild(t *testing.T, l *lane, gen int, crashAt string, randomKill time.Du
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	forkMu.Lock()
+	err = cmd.Start()
+	forkMu.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range nruns {
@@ -242,6 +245,8 @@ func runChild(t *testing.T, l *lane, gen int, crashAt string, randomKill time.Du
 // never corruption) and notes which actions were in flight.
 func afterKill(t *testing.T, l *lane) {
 	t.Helper()
+	forkMu.Lock()
+	defer forkMu.Unlock()
 	st, err := Open(l.dir, Options{})
 	if err != nil {
 		t.Fatalf("reopen after kill %d: %v", l.kills, err)
@@ -258,6 +263,14 @@ func afterKill(t *testing.T, l *lane) {
 		}
 	}
 }
+
+// forkMu keeps a lane's reopen (afterKill) apart from another lane's
+// child start. Between fork and exec a new child holds every open file of
+// this process, the store's locked LOCK file too: a lane whose store was
+// open at another lane's fork could see its own next child refused with
+// "in use by another process" until that exec. cmd.Start returns after the
+// exec, so holding forkMu over it closes the window.
+var forkMu sync.Mutex
 
 func TestKill(t *testing.T) {
 	kills := *killsFlag
