@@ -70,7 +70,8 @@ type Options struct {
 	// (GET /deadletters) before they expire. Default
 	// DefaultDeadLetterRetention (7 days).
 	DeadLetterRetention time.Duration
-	// Broker carries events (default: a MemoryBroker of this engine).
+	// Broker carries events (default: a MemoryBroker of this engine, with
+	// the default MemoryBrokerOptions and Logger).
 	Broker Broker
 	// Caller makes the rpc steps' requests (for example httpcall.New).
 	// Without one, rpc steps fail with runtime.ErrNotConfigured.
@@ -179,9 +180,7 @@ func New(opts Options) (*Engine, error) {
 	if opts.Clock == nil {
 		opts.Clock = runtime.RealClock()
 	}
-	if opts.Broker == nil {
-		opts.Broker = NewMemoryBroker()
-	}
+
 	if opts.Locker == nil {
 		opts.Locker = NewLocker()
 	}
@@ -190,6 +189,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Broker == nil {
+		opts.Broker = NewMemoryBrokerWith(MemoryBrokerOptions{Logger: opts.Logger})
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
