@@ -99,6 +99,11 @@ type Options struct {
 	// MaxBody caps the request bodies of Handler, in bytes: a larger one
 	// answers 413. Default MaxBody (1 MiB).
 	MaxBody int64
+	// MaxRunning bounds the runs in flight (holding a goroutine; waiting
+	// runs hold none) that the engine starts: beyond it a start fails with
+	// ErrBusy (HTTP 429 with Retry-After), and an event trigger's event is
+	// delivered again later. Default DefaultMaxRunning. See inflight.go.
+	MaxRunning int
 	// Logger receives what is not an event: failed deliveries, runs that
 	// cannot resume. Default: discard.
 	Logger *slog.Logger
@@ -147,6 +152,11 @@ type Engine struct {
 
 	liveMu sync.Mutex
 	live   map[string]*liveRun // by run ID: the runs this engine drives
+
+	running        atomic.Int64 // runs in flight (inflight.go)
+	refusedStarts  atomic.Uint64
+	lastRefusedLog atomic.Int64
+	resuming       atomic.Int64 // runs found at start not resumed yet (resume.go)
 
 	in *inbox // awaited events (inbox.go)
 	ws *waits // waits no message has come for yet (subscriber.go)
@@ -226,9 +236,9 @@ func (e *Engine) Provide(p Provider) { p.Provide(e.reg) }
 
 // RuntimeOptions returns the options a generated flow must be built with to
 // run on this engine: the store as its sink, the engine's clock, Caller,
-// Publisher and Subscriber (its inbox), its logger, and the hook through
-// which the engine learns that a run has ended. Pass them to the generated
-// constructor, then Register the flow.
+// Publisher and Subscriber (its inbox), its logger, and the hooks through
+// which the engine learns that a run has ended, parked or woken. Pass them
+// to the generated constructor, then Register the flow.
 func (e *Engine) RuntimeOptions() []runtime.Option {
 	opts := []runtime.Option{
 		runtime.WithSink(e.store),
@@ -237,6 +247,7 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 		runtime.WithSubscriber(subscriber{e}),
 		runtime.WithLogger(e.log),
 		runtime.WithRunEnded(e.runEnded),
+		runtime.WithRunParked(e.runParked),
 	}
 	if e.caller != nil {
 		opts = append(opts, runtime.WithCaller(e.caller))
