@@ -99,6 +99,10 @@ type Options struct {
 	// MaxBody caps the request bodies of Handler, in bytes: a larger one
 	// answers 413. Default MaxBody (1 MiB).
 	MaxBody int64
+	// ResumeWorkers is how many unfinished runs Start resumes at a time,
+	// in the background: the engine serves while it resumes them
+	// (WaitResumed waits for them). Default DefaultResumeWorkers.
+	ResumeWorkers int
 	// MaxRunning bounds the runs in flight (holding a goroutine; waiting
 	// runs hold none) that the engine starts: beyond it a start fails with
 	// ErrBusy (HTTP 429 with Retry-After), and an event trigger's event is
@@ -157,6 +161,7 @@ type Engine struct {
 	refusedStarts  atomic.Uint64
 	lastRefusedLog atomic.Int64
 	resuming       atomic.Int64 // runs found at start not resumed yet (resume.go)
+	rs             resumeState
 
 	in *inbox // awaited events (inbox.go)
 	ws *waits // waits no message has come for yet (subscriber.go)
@@ -220,6 +225,7 @@ func New(opts Options) (*Engine, error) {
 		rpc:       map[string]*flowEntry{},
 		live:      map[string]*liveRun{},
 	}
+	e.rs.slots = make(chan struct{}, e.resumeWorkers())
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())
 	e.in = newInbox(e, opts.Inbox)
 	e.ws = newWaits()
@@ -355,11 +361,13 @@ func (e *Engine) detach(fe *flowEntry) {
 }
 
 // attach starts fe's triggers and await consumers, and (after a restart or
-// a late registration) resumes its unfinished runs.
-func (e *Engine) attach(fe *flowEntry, resume bool) error {
-	if resume {
-		e.resumeFlow(fe)
-	}
+// a late registration) starts resuming its unfinished runs (resume.go).
+func (e *Engine) attach(fe *flowEntry, resume bool) (err error) {
+	defer func() {
+		if resume && err == nil {
+			e.resumeFlow(fe)
+		}
+	}()
 	var stops []func()
 	for _, t := range fe.triggers {
 		switch t.Kind {
@@ -390,9 +398,12 @@ func (e *Engine) attach(fe *flowEntry, resume bool) error {
 	return nil
 }
 
-// Start loads the inbox of awaited events, resumes every unfinished run of the
-// registered flows from the store, and starts the triggers. Runs of flows
-// not registered yet resume when their flow is registered.
+// Start loads the inbox of awaited events, starts the triggers, and starts
+// resuming every unfinished run of the registered flows from the store, in
+// the background (Options.ResumeWorkers at a time; WaitResumed waits for
+// them): it returns before they are resumed, so that the engine serves
+// meanwhile. Runs of flows not registered yet resume when their flow is
+// registered.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	if e.started || e.closed {

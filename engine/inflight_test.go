@@ -25,7 +25,29 @@ const boundFlows = `{"version": 1, "flows": [
 func boundEngine(t *testing.T, max int, gate chan struct{}, broker Broker) (*Engine, *store.Memory) {
 	t.Helper()
 	st := store.NewMemory()
-	e, err := New(Options{Store: st, Broker: broker, MaxRunning: max})
+	return boundEngineWith(t, Options{Store: st, Broker: broker, MaxRunning: max}, gate), st
+}
+
+// boundEngineOn is a started engine of boundFlows on st (its inbox: the
+// memory store st is, or wraps) with resumeWorkers; its Busy runs never
+// block.
+func boundEngineOn(t *testing.T, st Store, resumeWorkers int) (*Engine, Store) {
+	t.Helper()
+	var in InboxStore
+	switch s := st.(type) {
+	case *store.Memory:
+		in = s
+	case *gatedStore:
+		in = s.Memory
+	}
+	gate := make(chan struct{})
+	close(gate)
+	return boundEngineWith(t, Options{Store: st, Inbox: in, ResumeWorkers: resumeWorkers}, gate), st
+}
+
+func boundEngineWith(t *testing.T, opts Options, gate chan struct{}) *Engine {
+	t.Helper()
+	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +69,7 @@ func boundEngine(t *testing.T, max int, gate chan struct{}, broker Broker) (*Eng
 		defer cancel()
 		_ = e.Close(ctx)
 	})
-	return e, st
+	return e
 }
 
 // postH posts a JSON body and returns the status and the Retry-After header.

@@ -316,21 +316,6 @@ func (e *Engine) liveRunOf(runID string) (runHandle, bool) {
 	return lr.r, lr.r != nil && !lr.ended
 }
 
-// resumeFlow resumes every unfinished run of fe from the store, except
-// those another engine sharing the store drives (their lock is held).
-func (e *Engine) resumeFlow(fe *flowEntry) {
-	runs, err := e.store.List(store.Filter{Flow: fe.name, NonTerminal: true})
-	if err != nil {
-		e.log.Error("listing unfinished runs", "flow", fe.name, "error", err)
-		return
-	}
-	for _, info := range runs {
-		if err := e.resumeRun(e.baseCtx, fe, info.RunID, false); err != nil && !errors.Is(err, errDriven) {
-			e.log.Error("run cannot resume", "flow", fe.name, "run_id", info.RunID, "error", err)
-		}
-	}
-}
-
 // held is a context that is already over: Locker.Lock with it takes a free
 // lock and gives up at once on a held one.
 var held = func() context.Context {
