@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -40,8 +42,10 @@ type Message struct {
 // Broker carries events between engines and services: what flows publish,
 // what event triggers start runs on, and what await steps wait for.
 //
-// Consume delivers every message of topic/event, published before or after
-// the call, to the consumers registered under name: consumers sharing a
+// Consume delivers every message of topic/event published after the call,
+// and those held from before it (a broker may keep a topic's messages only
+// while someone consumes it: MemoryBroker), to the consumers registered
+// under name: consumers sharing a
 // name share the messages (each goes to one of them, like a queue group);
 // consumers with different names each get every message. A message is
 // acknowledged when h returns nil; when h fails it is delivered again later
@@ -92,18 +96,58 @@ func NewMessageID() string {
 }
 
 // MemoryBroker is an in-process Broker: for tests, examples and a single
-// engine process (`flowgen serve` without NATS). It keeps every message of
-// a topic/event in memory so that consumers registered later still get them;
-// it is not durable.
+// engine process (`flowgen serve` without NATS). It is not durable.
+//
+// Its memory is bounded (docs/engine.md#limits):
+//
+//   - it keeps the messages of a topic/event only once some consumer was
+//     registered for it (Consume): a message published to a topic/event
+//     nobody consumes is dropped, counted (Dropped) and logged once per
+//     topic/event. On an engine, the topics consumed are those of its
+//     flows' event triggers and awaits; what flows publish for nobody
+//     (their publish steps' events, with no NATS) goes nowhere;
+//   - a message is released once every consumer name registered on its
+//     topic/event has acknowledged it, so a consumer registered later gets
+//     the messages still held, not every message ever published;
+//   - the messages held, in all, are at most MaxBytes of payload: beyond,
+//     Publish fails with ErrBrokerFull, a retryable error (a publish step
+//     retries it; POST /events answers 502 and changes nothing) until the
+//     consumers catch up.
 type MemoryBroker struct {
 	mu      sync.Mutex
 	streams map[[2]string]*memStream
 	redo    time.Duration
+	max     int64
+	held    int64 // payload bytes held
+	log     *slog.Logger
+	dropped atomic.Uint64
 }
+
+// MemoryBrokerOptions configure a MemoryBroker; zero fields take their
+// defaults.
+type MemoryBrokerOptions struct {
+	// MaxBytes bounds the payload bytes the broker holds for its consumers.
+	// Default DefaultBrokerBytes.
+	MaxBytes int64
+	// Logger is told the first time a topic/event is dropped.
+	// Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultBrokerBytes is the default MemoryBrokerOptions.MaxBytes: 256 MiB,
+// 256 events of the largest body the HTTP API takes by default (MaxBody)
+// waiting for a slow consumer.
+const DefaultBrokerBytes = 256 << 20
+
+// ErrBrokerFull: the MemoryBroker holds MaxBytes of messages its consumers
+// have not acknowledged yet. Retry later.
+var ErrBrokerFull = errors.New("engine: in-process broker full: its consumers are behind")
 
 type memStream struct {
 	msgs   []Message
+	base   int // the offset of msgs[0] since the stream began
 	groups map[string]*memGroup
+	warned bool // dropped messages were logged
 }
 
 // memGroup is the consumers sharing one name on one stream, with the
@@ -111,7 +155,7 @@ type memStream struct {
 type memGroup struct {
 	b       *MemoryBroker
 	s       *memStream
-	next    int
+	next    int // offset since the stream began
 	members []*memMember
 	turn    int
 	wake    chan struct{}
@@ -124,19 +168,41 @@ type memMember struct {
 	ctx context.Context
 }
 
-// NewMemoryBroker returns an empty in-process broker.
-func NewMemoryBroker() *MemoryBroker {
-	return &MemoryBroker{streams: map[[2]string]*memStream{}, redo: 20 * time.Millisecond}
+// NewMemoryBroker returns an empty in-process broker with the default
+// options.
+func NewMemoryBroker() *MemoryBroker { return NewMemoryBrokerWith(MemoryBrokerOptions{}) }
+
+// NewMemoryBrokerWith returns an empty in-process broker.
+func NewMemoryBrokerWith(o MemoryBrokerOptions) *MemoryBroker {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultBrokerBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &MemoryBroker{streams: map[[2]string]*memStream{}, redo: 20 * time.Millisecond, max: o.MaxBytes, log: o.Logger}
 }
 
-func (b *MemoryBroker) stream(topic, event string) *memStream {
-	k := [2]string{topic, event}
-	s := b.streams[k]
-	if s == nil {
-		s = &memStream{groups: map[string]*memGroup{}}
-		b.streams[k] = s
+// BrokerStats is what a MemoryBroker holds and has dropped.
+type BrokerStats struct {
+	// Dropped counts the messages published to a topic/event that nobody
+	// consumed, since the broker was created.
+	Dropped uint64 `json:"dropped"`
+	// Held is the number of messages held for consumers that have not
+	// acknowledged them yet, HeldBytes their payload bytes.
+	Held      int   `json:"held"`
+	HeldBytes int64 `json:"held_bytes"`
+}
+
+// Stats returns what the broker holds and has dropped.
+func (b *MemoryBroker) Stats() BrokerStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, s := range b.streams {
+		n += len(s.msgs)
 	}
-	return s
+	return BrokerStats{Dropped: b.dropped.Load(), Held: n, HeldBytes: b.held}
 }
 
 // Publish implements Broker. A message without an ID gets one.
@@ -150,7 +216,26 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 	m.Published = time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := b.stream(m.Topic, m.Event)
+	s := b.streams[[2]string{m.Topic, m.Event}]
+	if s == nil || len(s.groups) == 0 {
+		b.dropped.Add(1)
+		if s == nil {
+			// One entry per topic/event dropped, to log it once: as many
+			// as the names publishers use, never a message.
+			s = &memStream{groups: map[string]*memGroup{}}
+			b.streams[[2]string{m.Topic, m.Event}] = s
+		}
+		if !s.warned {
+			s.warned = true
+			b.log.Warn("in-process broker: no consumer for this topic/event, its messages are dropped (counted in the engine's stats)", "topic", m.Topic, "event", m.Event)
+		}
+		return nil
+	}
+	size := int64(len(m.Payload))
+	if b.held+size > b.max && b.held > 0 {
+		return fmt.Errorf("%w: %d bytes held, at most %d", ErrBrokerFull, b.held, b.max)
+	}
+	b.held += size
 	s.msgs = append(s.msgs, m)
 	for _, g := range s.groups {
 		g.signal()
@@ -162,10 +247,15 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 func (b *MemoryBroker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, Message) error) (func(), error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := b.stream(topic, event)
+	k := [2]string{topic, event}
+	s := b.streams[k]
+	if s == nil {
+		s = &memStream{groups: map[string]*memGroup{}}
+		b.streams[k] = s
+	}
 	g := s.groups[name]
 	if g == nil {
-		g = &memGroup{b: b, s: s, wake: make(chan struct{}, 1)}
+		g = &memGroup{b: b, s: s, next: s.base, wake: make(chan struct{}, 1)}
 		s.groups[name] = g
 	}
 	m := &memMember{h: h, ctx: ctx}
@@ -202,12 +292,34 @@ func (g *memGroup) signal() {
 	}
 }
 
+// release drops the messages of s that every group has acknowledged.
+// b.mu is held.
+func (b *MemoryBroker) release(s *memStream) {
+	low := s.base + len(s.msgs)
+	for _, g := range s.groups {
+		low = min(low, g.next)
+	}
+	n := low - s.base
+	if n <= 0 {
+		return
+	}
+	for i := range n {
+		b.held -= int64(len(s.msgs[i].Payload))
+		s.msgs[i] = Message{}
+	}
+	s.msgs = s.msgs[n:]
+	s.base = low
+	if len(s.msgs) == 0 {
+		s.msgs = nil // let go of the backing array
+	}
+}
+
 // loop delivers the group's messages in order, one at a time, each to the
 // next member in turn; a failed delivery is retried after a short pause.
 func (g *memGroup) loop(stop chan struct{}) {
 	for {
 		g.b.mu.Lock()
-		if g.next >= len(g.s.msgs) || len(g.members) == 0 {
+		if g.next >= g.s.base+len(g.s.msgs) || len(g.members) == 0 {
 			g.b.mu.Unlock()
 			select {
 			case <-g.wake:
@@ -216,7 +328,7 @@ func (g *memGroup) loop(stop chan struct{}) {
 				return
 			}
 		}
-		m := g.s.msgs[g.next]
+		m := g.s.msgs[g.next-g.s.base]
 		g.turn = (g.turn + 1) % len(g.members)
 		mem := g.members[g.turn]
 		g.b.mu.Unlock()
@@ -230,6 +342,7 @@ func (g *memGroup) loop(stop chan struct{}) {
 		}
 		g.b.mu.Lock()
 		g.next++
+		g.b.release(g.s)
 		g.b.mu.Unlock()
 		select {
 		case <-stop:

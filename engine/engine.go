@@ -70,7 +70,8 @@ type Options struct {
 	// (GET /deadletters) before they expire. Default
 	// DefaultDeadLetterRetention (7 days).
 	DeadLetterRetention time.Duration
-	// Broker carries events (default: a MemoryBroker of this engine).
+	// Broker carries events (default: a MemoryBroker of this engine, with
+	// the default MemoryBrokerOptions and Logger).
 	Broker Broker
 	// Caller makes the rpc steps' requests (for example httpcall.New).
 	// Without one, rpc steps fail with runtime.ErrNotConfigured.
@@ -98,6 +99,15 @@ type Options struct {
 	// MaxBody caps the request bodies of Handler, in bytes: a larger one
 	// answers 413. Default MaxBody (1 MiB).
 	MaxBody int64
+	// ResumeWorkers is how many unfinished runs Start resumes at a time,
+	// in the background: the engine serves while it resumes them
+	// (WaitResumed waits for them). Default DefaultResumeWorkers.
+	ResumeWorkers int
+	// MaxRunning bounds the runs in flight (holding a goroutine; waiting
+	// runs hold none) that the engine starts: beyond it a start fails with
+	// ErrBusy (HTTP 429 with Retry-After), and an event trigger's event is
+	// delivered again later. Default DefaultMaxRunning. See inflight.go.
+	MaxRunning int
 	// Logger receives what is not an event: failed deliveries, runs that
 	// cannot resume. Default: discard.
 	Logger *slog.Logger
@@ -156,6 +166,12 @@ type Engine struct {
 	liveMu sync.Mutex
 	live   map[string]*liveRun // by run ID: the runs this engine drives
 
+	running        atomic.Int64 // runs in flight (inflight.go)
+	refusedStarts  atomic.Uint64
+	lastRefusedLog atomic.Int64
+	resuming       atomic.Int64 // runs found at start not resumed yet (resume.go)
+	rs             resumeState
+
 	in *inbox // awaited events (inbox.go)
 	ws *waits // waits no message has come for yet (subscriber.go)
 	sc *scheduler
@@ -188,9 +204,7 @@ func New(opts Options) (*Engine, error) {
 	if opts.Clock == nil {
 		opts.Clock = runtime.RealClock()
 	}
-	if opts.Broker == nil {
-		opts.Broker = NewMemoryBroker()
-	}
+
 	if opts.Locker == nil {
 		opts.Locker = NewLocker()
 	}
@@ -199,6 +213,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Broker == nil {
+		opts.Broker = NewMemoryBrokerWith(MemoryBrokerOptions{Logger: opts.Logger})
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -217,6 +234,7 @@ func New(opts Options) (*Engine, error) {
 		rpc:       map[string]*flowEntry{},
 		live:      map[string]*liveRun{},
 	}
+	e.rs.slots = make(chan struct{}, e.resumeWorkers())
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())
 	e.in = newInbox(e, opts.Inbox)
 	e.ws = newWaits()
@@ -233,9 +251,9 @@ func (e *Engine) Provide(p Provider) { p.Provide(e.reg) }
 
 // RuntimeOptions returns the options a generated flow must be built with to
 // run on this engine: the store as its sink, the engine's clock, Caller,
-// Publisher and Subscriber (its inbox), its logger, and the hook through
-// which the engine learns that a run has ended. Pass them to the generated
-// constructor, then Register the flow.
+// Publisher and Subscriber (its inbox), its logger, and the hooks through
+// which the engine learns that a run has ended, parked or woken. Pass them
+// to the generated constructor, then Register the flow.
 func (e *Engine) RuntimeOptions() []runtime.Option {
 	opts := []runtime.Option{
 		runtime.WithSink(e.store),
@@ -245,6 +263,7 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 		runtime.WithLogger(e.log),
 		runtime.WithRunEnded(e.runEnded),
 		runtime.WithMaxHistory(e.opts.MaxHistory),
+		runtime.WithRunParked(e.runParked),
 	}
 	if e.caller != nil {
 		opts = append(opts, runtime.WithCaller(e.caller))
@@ -355,11 +374,13 @@ func (e *Engine) detach(fe *flowEntry) {
 }
 
 // attach starts fe's triggers and await consumers, and (after a restart or
-// a late registration) resumes its unfinished runs.
-func (e *Engine) attach(fe *flowEntry, resume bool) error {
-	if resume {
-		e.resumeFlow(fe)
-	}
+// a late registration) starts resuming its unfinished runs (resume.go).
+func (e *Engine) attach(fe *flowEntry, resume bool) (err error) {
+	defer func() {
+		if resume && err == nil {
+			e.resumeFlow(fe)
+		}
+	}()
 	var stops []func()
 	for _, t := range fe.triggers {
 		switch t.Kind {
@@ -390,9 +411,12 @@ func (e *Engine) attach(fe *flowEntry, resume bool) error {
 	return nil
 }
 
-// Start loads the inbox of awaited events, resumes every unfinished run of the
-// registered flows from the store, and starts the triggers. Runs of flows
-// not registered yet resume when their flow is registered.
+// Start loads the inbox of awaited events, starts the triggers, and starts
+// resuming every unfinished run of the registered flows from the store, in
+// the background (Options.ResumeWorkers at a time; WaitResumed waits for
+// them): it returns before they are resumed, so that the engine serves
+// meanwhile. Runs of flows not registered yet resume when their flow is
+// registered.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	if e.started || e.closed {

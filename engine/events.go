@@ -59,7 +59,8 @@ type Published struct {
 // event is in the inbox unless it only starts runs. A message ID seen
 // before is applied once. Errors: ErrBadName (a name or ID outside the
 // limits), ErrBadState (a flow cannot start from the payload),
-// ErrIdempotencyMismatch (the ID was seen with another payload), ErrClosed;
+// ErrIdempotencyMismatch (the ID was seen with another payload), ErrBusy
+// (the runs it starts would exceed Options.MaxRunning), ErrClosed;
 // a broker's error wraps ErrPublish; nothing changed on any of these.
 func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error) {
 	if m.ID == "" {
@@ -101,6 +102,13 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 			return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
 		}
 	}
+	// The runs it starts count against Options.MaxRunning, reserved all
+	// together before anything changes: beyond the bound, ErrBusy (429).
+	if err := e.reserve(len(triggered)); err != nil {
+		return Published{}, err
+	}
+	reserved := len(triggered)
+	defer func() { e.running.Add(-int64(reserved)) }()
 	out := Published{ID: m.ID, Runs: []EventRun{}, Inbox: inbox}
 	pub := m
 	for _, fe := range triggered {
@@ -111,7 +119,8 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	// Applied here, durably, from now on.
 	for _, fe := range triggered {
-		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false)
+		reserved-- // startRun takes the slot, or gives it back
+		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, admitHeld)
 		if err != nil && !errors.Is(err, ErrRunExists) {
 			return Published{}, err
 		}

@@ -102,6 +102,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, err error, ds diag.List) {
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
+	}
 	writeJSON(w, status, apiError{Error: err.Error(), Diagnostics: ds})
 }
 
@@ -119,6 +122,8 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrBusy):
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -227,7 +232,7 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 		}
 		id = KeyRunID(fe.name, key)
 	}
-	runID, err := e.startRun(r.Context(), fe, state, id, true)
+	runID, err := e.startRun(r.Context(), fe, state, id, true, admitBounded)
 	if errors.Is(err, ErrIdempotencyMismatch) {
 		if key := r.Header.Get("Idempotency-Key"); key != "" && r.URL.Query().Get("run_id") == "" {
 			err = fmt.Errorf("%w: Idempotency-Key %q started run %q with another body", ErrIdempotencyMismatch, key, runID)

@@ -70,7 +70,7 @@ func (e *Engine) StartRun(ctx context.Context, flow string, state json.RawMessag
 	if err != nil {
 		return "", err
 	}
-	return e.startRun(ctx, fe, state, runID, true)
+	return e.startRun(ctx, fe, state, runID, true, admitBounded)
 }
 
 // Errors of starting a run whose ID exists.
@@ -87,8 +87,18 @@ var (
 // startRun starts a run of fe with runID ("": a new one). A run ID that
 // exists gives ErrRunExists, or ErrRunIDTaken for a run of another flow;
 // with same, also ErrIdempotencyMismatch when the existing run started
-// from another state than state.
-func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool) (string, error) {
+// from another state than state. adm says how the run counts against
+// Options.MaxRunning (ErrBusy): a start of a run that exists answers as
+// above, bound or not.
+func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool, adm admission) (_ string, err error) {
+	// slot: this start holds a slot of the runs in flight, which the run
+	// takes over once tracked; any other way out gives it back.
+	slot := adm == admitHeld
+	defer func() {
+		if slot {
+			e.running.Add(-1)
+		}
+	}()
 	if e.draining.Load() {
 		return "", ErrClosed
 	}
@@ -99,6 +109,16 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	}
 	if info, ok := e.store.Get(runID); ok {
 		return runID, e.existing(fe, info, state, same)
+	}
+	switch adm {
+	case admitBounded:
+		if err := e.reserve(1); err != nil {
+			return "", err
+		}
+		slot = true
+	case admitAlways:
+		e.running.Add(1)
+		slot = true
 	}
 	// A held lock is a run of this ID being started or driven: it exists.
 	unlock, err := e.locker.Lock(held, runID)
@@ -112,6 +132,7 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	// The run is tracked before it starts: its end (the runtime's
 	// WithRunEnded hook) may come before start returns.
 	lr := e.track(fe, runID, unlock)
+	slot = false
 	r, err := fe.ops.start(e.runParent(ctx), state, runID)
 	if err != nil {
 		e.untrack(lr)
@@ -193,9 +214,11 @@ type liveRun struct {
 	mu     sync.Mutex
 	r      runHandle // nil until start or resume returns
 	ended  bool
+	parked bool // waiting on an await or a sleep: not in flight
 }
 
-// track registers runID as driven by this engine.
+// track registers runID as driven by this engine. It takes over a slot of
+// the runs in flight the caller holds; untrack gives it back.
 func (e *Engine) track(fe *flowEntry, runID string, unlock func()) *liveRun {
 	lr := &liveRun{fe: fe, id: runID, unlock: unlock}
 	e.active.Add(1)
@@ -217,13 +240,19 @@ func (e *Engine) attachRun(lr *liveRun, r runHandle) {
 	}
 }
 
-// untrack forgets a run that did not start.
+// untrack forgets a run that did not start, or whose life here ended.
 func (e *Engine) untrack(lr *liveRun) {
 	e.liveMu.Lock()
 	if e.live[lr.id] == lr {
 		delete(e.live, lr.id)
 	}
 	e.liveMu.Unlock()
+	lr.mu.Lock()
+	if !lr.parked {
+		e.running.Add(-1)
+	}
+	lr.parked = true // given back once
+	lr.mu.Unlock()
 	lr.unlock()
 	e.active.Done()
 }
@@ -287,21 +316,6 @@ func (e *Engine) liveRunOf(runID string) (runHandle, bool) {
 	return lr.r, lr.r != nil && !lr.ended
 }
 
-// resumeFlow resumes every unfinished run of fe from the store, except
-// those another engine sharing the store drives (their lock is held).
-func (e *Engine) resumeFlow(fe *flowEntry) {
-	runs, err := e.store.List(store.Filter{Flow: fe.name, NonTerminal: true})
-	if err != nil {
-		e.log.Error("listing unfinished runs", "flow", fe.name, "error", err)
-		return
-	}
-	for _, info := range runs {
-		if err := e.resumeRun(e.baseCtx, fe, info.RunID, false); err != nil && !errors.Is(err, errDriven) {
-			e.log.Error("run cannot resume", "flow", fe.name, "run_id", info.RunID, "error", err)
-		}
-	}
-}
-
 // held is a context that is already over: Locker.Lock with it takes a free
 // lock and gives up at once on a held one.
 var held = func() context.Context {
@@ -338,6 +352,7 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abo
 		cancel(runtime.ErrAborted)
 		rctx = c
 	}
+	e.running.Add(1) // accepted work: counted, never refused
 	lr := e.track(fe, runID, unlock)
 	r, err := fe.ops.resume(rctx, h)
 	if err != nil {
@@ -368,7 +383,9 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		if slices.Contains(m.Triggered, fe.name) {
 			return nil // its publisher started the run (PublishEvent)
 		}
-		_, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false)
+		// Beyond Options.MaxRunning, ErrBusy: the broker delivers the
+		// event again later.
+		_, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, admitBounded)
 		switch {
 		case errors.Is(err, ErrRunExists):
 			return nil

@@ -140,7 +140,9 @@ func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) {
 	if fe.def != nil {
 		state, _ = json.Marshal(map[string]any{"scheduled_at": tick.UTC()})
 	}
-	_, err := sc.e.startRun(context.Background(), fe, state, tickRunID(fe.name, spec, tick), false)
+	// A tick is never refused for Options.MaxRunning: there is no one to
+	// retry it, and a schedule starts one run per tick at most.
+	_, err := sc.e.startRun(context.Background(), fe, state, tickRunID(fe.name, spec, tick), false, admitAlways)
 	if err != nil && !errors.Is(err, ErrRunExists) {
 		sc.e.log.Error("scheduled run did not start", "flow", fe.name, "tick", tick, "error", err)
 	}

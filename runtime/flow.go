@@ -25,6 +25,7 @@ type options struct {
 	ended     func(runID string, final RunState, err error)
 	observer  Observer
 	maxEvents uint64 // the bound of a run's history (WithMaxHistory)
+	parked    func(runID string, parked bool)
 }
 
 // Option configures a Flow.
@@ -57,6 +58,16 @@ func WithIDs(next func() string) Option { return func(o *options) { o.ids = next
 // An engine uses it to account for runs without a goroutine per run.
 func WithRunEnded(fn func(runID string, final RunState, err error)) Option {
 	return func(o *options) { o.ended = fn }
+}
+
+// WithRunParked sets a function called when a run parks on a wait (an
+// await or a sleep: its goroutine ends, parked true) and when it wakes from
+// it (it runs again on a new goroutine, parked false), in that order for
+// each wait; a run that ends or is suspended while parked wakes first. It
+// is called on the run's goroutine and must not block. With WithRunEnded,
+// an engine counts the runs that hold a goroutine (its runs in flight).
+func WithRunParked(fn func(runID string, parked bool)) Option {
+	return func(o *options) { o.parked = fn }
 }
 
 // WithLogger sets a logger for what is not an event: abandoned steps,

@@ -73,6 +73,9 @@ func (r *Run[S]) newWait(d *stepDef[S], now time.Time) *Wait {
 func (r *Run[S]) park() {
 	p := &parking{wait: *r.progress.wait, armed: make(chan struct{})}
 	d := &r.def.steps[r.cur.step]
+	if fn := r.env.opts.parked; fn != nil {
+		fn(r.env.runID, true)
+	}
 	// A waiting run holds no machine either; the wake-up takes one.
 	r.def.machines.Put(r.machine)
 	r.machine = nil
@@ -136,6 +139,9 @@ func (r *Run[S]) wake(p *parking, kind wakeKind, payload []byte, err error) bool
 // woken records how the wait ended and drives the run on.
 func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 	<-p.armed
+	if fn := r.env.opts.parked; fn != nil {
+		fn(r.env.runID, false)
+	}
 	if p.stopTimer != nil {
 		p.stopTimer()
 	}

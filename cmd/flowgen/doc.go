@@ -161,6 +161,7 @@
 //	        [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [-retain DURATION]
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
 //	        [-max-header-bytes 65536] [-max-body 1048576] [-service-conns 64]
+//	        [-max-running 1000] [-resume-workers 4] [-broker-bytes 268435456]
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
 // in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
@@ -222,8 +223,16 @@
 // -idle-timeout (60s) is closed. Headers over -max-header-bytes (64 KiB)
 // answer 431, bodies over -max-body (1 MiB) 413. rpc steps open at most
 // -service-conns (64) connections to each service host; more calls wait
-// for one. Each must be positive (else exit 2). docs/engine.md lists every
-// limit of the engine.
+// for one. At most -max-running (1000) runs are in flight, holding a
+// goroutine (runs waiting for an event or a time do not count): a start
+// beyond answers 429 with Retry-After and records nothing, and an event
+// trigger's event is delivered again later. At start, unfinished runs are
+// resumed -resume-workers (4) at a time, in the background: the server
+// answers at once. The in-process broker keeps only the topics some flow
+// consumes (the others' events are dropped and counted) and holds at most
+// -broker-bytes (256 MiB) that consumers have not acknowledged. Each must
+// be positive (else exit 2). docs/engine.md lists every limit of the
+// engine.
 //
 // # Exit status
 //

@@ -167,7 +167,10 @@ type serverLimits struct {
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	maxHeaderBytes                                            int
 	maxBody                                                   int64
-	serviceConns                                              int // httpcall.Limits.MaxConnsPerHost
+	serviceConns                                              int   // httpcall.Limits.MaxConnsPerHost
+	maxRunning                                                int   // engine.Options.MaxRunning
+	resumeWorkers                                             int   // engine.Options.ResumeWorkers
+	brokerBytes                                               int64 // engine.MemoryBrokerOptions.MaxBytes
 }
 
 func (l *serverLimits) flags(fs *flag.FlagSet) {
@@ -178,6 +181,9 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request header, in bytes")
 	fs.Int64Var(&l.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
 	fs.IntVar(&l.serviceConns, "service-conns", httpcall.DefaultLimits.MaxConnsPerHost, "most connections open to each service host for rpc steps; more calls wait")
+	fs.IntVar(&l.maxRunning, "max-running", engine.DefaultMaxRunning, "most runs in flight (holding a goroutine; waiting runs do not count): starts beyond answer 429 with Retry-After, event triggers are delivered again later")
+	fs.IntVar(&l.resumeWorkers, "resume-workers", engine.DefaultResumeWorkers, "unfinished runs resumed at a time at start, in the background while serving")
+	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "payload bytes the in-process broker holds for consumers that have not acknowledged them (without -nats); publishing beyond fails and is retried")
 }
 
 // check refuses limits that would disable themselves: each must be positive.
@@ -196,8 +202,13 @@ func (l serverLimits) check() error {
 	if l.maxBody <= 0 {
 		return fmt.Errorf("-max-body must be positive, found %d", l.maxBody)
 	}
-	if l.serviceConns <= 0 {
-		return fmt.Errorf("-service-conns must be positive, found %d", l.serviceConns)
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"service-conns", int64(l.serviceConns)}, {"max-running", int64(l.maxRunning)}, {"resume-workers", int64(l.resumeWorkers)}, {"broker-bytes", l.brokerBytes}} {
+		if n.v <= 0 {
+			return fmt.Errorf("-%s must be positive, found %d", n.name, n.v)
+		}
 	}
 	return nil
 }
@@ -369,6 +380,8 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	defer st.Close()
 	// The store keeps the inbox too (flowgen inbox -store DIR).
 	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
+		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers,
+		Broker: engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
 		// command links the parser anyway; an embedded engine loads JSON.
 		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {

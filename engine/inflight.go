@@ -1,0 +1,136 @@
+package engine
+
+// Runs in flight: the runs of this engine that hold a goroutine (running a
+// step, backing off, rolling back), as opposed to the runs waiting on an
+// await or a sleep, which hold none (a few KB each: see docs/engine.md).
+// The engine counts them through the runtime's WithRunEnded and
+// WithRunParked hooks, and bounds the runs it starts by Options.MaxRunning:
+//
+//   - an HTTP start beyond the bound answers 429 with Retry-After, and
+//     changes nothing (no run is recorded): the client retries;
+//   - an event posted to POST /events that starts runs reserves them all
+//     before anything changes, so it too answers 429 and changes nothing;
+//   - an event trigger's start from the broker fails, so the broker keeps
+//     the event and delivers it again later (at least once);
+//   - a schedule's tick, resumed runs and runs woken from a wait are not
+//     refused: they are work already accepted. They count, so new starts
+//     wait for them.
+//
+// Durable queueing was the other choice; refusing keeps every 2xx run
+// running now, and puts the waiting where the client can see it.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultMaxRunning is the default Options.MaxRunning: enough to keep a
+// few services busy (64 connections each by default, httpcall.Limits)
+// while bounding the goroutines, states and outbound requests of runs.
+const DefaultMaxRunning = 1000
+
+// RetryAfter is what a start refused for the bound (ErrBusy) answers in
+// the Retry-After header, in seconds.
+const RetryAfter = 1
+
+// ErrBusy: the engine runs Options.MaxRunning runs already (HTTP 429).
+var ErrBusy = errors.New("engine: too many runs in flight")
+
+// admission says how a start counts against Options.MaxRunning.
+type admission uint8
+
+const (
+	admitBounded admission = iota // refused with ErrBusy beyond the bound
+	admitHeld                     // the caller reserved the slot (reserve)
+	admitAlways                   // counted, never refused (schedule ticks)
+)
+
+func (e *Engine) maxRunning() int64 {
+	if e.opts.MaxRunning > 0 {
+		return int64(e.opts.MaxRunning)
+	}
+	return DefaultMaxRunning
+}
+
+// reserve takes n slots of runs in flight, all or none.
+func (e *Engine) reserve(n int) error {
+	max := e.maxRunning()
+	for {
+		cur := e.running.Load()
+		if cur+int64(n) > max {
+			e.refused(cur)
+			return fmt.Errorf("%w: %d running, at most %d (Options.MaxRunning, serve -max-running); retry in %ds", ErrBusy, cur, max, RetryAfter)
+		}
+		if e.running.CompareAndSwap(cur, cur+int64(n)) {
+			return nil
+		}
+	}
+}
+
+// refused counts a refused start and logs the first one every 10 seconds.
+func (e *Engine) refused(running int64) {
+	e.refusedStarts.Add(1)
+	now := time.Now().UnixNano()
+	last := e.lastRefusedLog.Load()
+	if now-last >= int64(10*time.Second) && e.lastRefusedLog.CompareAndSwap(last, now) {
+		e.log.Warn("runs in flight at their bound: starts are refused (429) or delayed (event triggers) until runs finish or wait",
+			"running", running, "max_running", e.maxRunning(), "refused_so_far", e.refusedStarts.Load())
+	}
+}
+
+// runParked is the runtime's WithRunParked hook: a parked run holds no
+// goroutine, so it leaves the runs in flight until it wakes.
+func (e *Engine) runParked(runID string, parked bool) {
+	e.liveMu.Lock()
+	lr := e.live[runID]
+	e.liveMu.Unlock()
+	if lr == nil {
+		return
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if lr.parked == parked {
+		return
+	}
+	lr.parked = parked
+	if parked {
+		e.running.Add(-1)
+	} else {
+		e.running.Add(1)
+	}
+}
+
+// Stats is what an engine holds now, for operators (docs/engine.md#limits).
+type Stats struct {
+	// Running: runs holding a goroutine (runs in flight), at most
+	// MaxRunning for the runs the engine starts.
+	Running    int64 `json:"running"`
+	MaxRunning int64 `json:"max_running"`
+	// Waiting: runs this engine drives that wait on an await or a sleep,
+	// holding no goroutine.
+	Waiting int64 `json:"waiting"`
+	// Resuming: unfinished runs found in the store that are still to be
+	// resumed (Options.ResumeWorkers resume them in the background).
+	Resuming int64 `json:"resuming"`
+	// RefusedStarts: starts refused with ErrBusy since the engine was
+	// created (HTTP 429, and event triggers delivered again later).
+	RefusedStarts uint64 `json:"refused_starts"`
+	// Broker: the in-process broker's, when the engine uses one.
+	Broker *BrokerStats `json:"broker,omitempty"`
+}
+
+// Stats returns what the engine holds now.
+func (e *Engine) Stats() Stats {
+	e.liveMu.Lock()
+	live := int64(len(e.live))
+	e.liveMu.Unlock()
+	running := e.running.Load()
+	s := Stats{Running: running, MaxRunning: e.maxRunning(), Waiting: max(live-running, 0),
+		Resuming: e.resuming.Load(), RefusedStarts: e.refusedStarts.Load()}
+	if mb, ok := e.broker.(*MemoryBroker); ok {
+		bs := mb.Stats()
+		s.Broker = &bs
+	}
+	return s
+}
