@@ -61,6 +61,10 @@ func TestRunParkedHook(t *testing.T) {
 	if _, err := run.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// WithRunEnded is called after Done closes: wait for it.
+	for deadline := time.Now().Add(5 * time.Second); len(h.all()) < 5 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	want := []string{"park r1", "wake r1", "park r1", "wake r1", "end r1 done"}
 	if got := h.all(); !slices.Equal(got, want) {
 		t.Fatalf("hooks %v, want %v", got, want)
