@@ -98,8 +98,12 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", where, err)
 	}
+	// Strictly: an answer from something else than a provider (a JetStream
+	// acknowledgement, a proxy's page) is not taken for a success.
 	var rsp provider.Response
-	if err := json.Unmarshal(out, &rsp); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rsp); err != nil {
 		return "", runtime.Permanent(fmt.Errorf("%s: the answer is not a provider response: %v", where, err))
 	}
 	if err := rsp.Check(); err != nil {

@@ -16,8 +16,11 @@ import (
 )
 
 // Prefix starts the subjects Serve registers:
-// "flowgen.provider.<provider>.<step|rollback>.<handler>", names escaped.
-const Prefix = "flowgen.provider"
+// "flowgen_provider.<provider>.<step|rollback>.<handler>", names escaped.
+// It is not under "flowgen.", natsbus's default subjects, which the
+// JetStream stream captures (the stream would answer a request with its
+// acknowledgement).
+const Prefix = "flowgen_provider"
 
 // MaxInFlight bounds the calls one Serve runs at a time; more wait in
 // the NATS client's buffer.
