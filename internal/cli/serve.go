@@ -153,7 +153,7 @@ type serveConfig struct {
 	insecure                     bool   // -insecure: open on an address that is not loopback
 	tlsCert, tlsKey              string
 	services                     map[string]string
-	providerAllow                []string // engine.ProviderOptions.Allow
+	providerAllow                []string      // engine.ProviderOptions.Allow
 	limits                       serverLimits  // zero fields: the defaults
 	retain                       time.Duration // store.Options.Retain
 	stderr                       io.Writer
