@@ -21,14 +21,18 @@ const (
 	// RoleClient starts runs, posts events, and reads runs and flows.
 	RoleClient Role = "client"
 	// RoleAdmin may also define flows, abort runs and read the dead
-	// letters.
+	// letters, and do what RoleProvider does.
 	RoleAdmin Role = "admin"
+	// RoleProvider registers, renews and withdraws remote providers
+	// (docs/engine.md#remote-providers), and nothing else: a service's
+	// token to serve handlers cannot start runs or read them.
+	RoleProvider Role = "provider"
 )
 
 // Allows reports whether a caller with role r may use a route that needs
 // need.
 func (r Role) Allows(need Role) bool {
-	return r == need || r == RoleAdmin && need == RoleClient
+	return r == need || r == RoleAdmin && (need == RoleClient || need == RoleProvider)
 }
 
 // Route is a route of the HTTP API and the role it needs.
@@ -64,6 +68,13 @@ var routes = []route{
 	// Metrics count runs by flow and state, which a client may read run by
 	// run already: a Prometheus scraper needs no more than a client token.
 	{Route{"GET /metrics", RoleClient}, (*Engine).httpMetrics},
+	// Remote providers (remotehttp.go): registering one decides where the
+	// engine sends run state, a role of its own.
+	{Route{"PUT /providers/{name}", RoleProvider}, (*Engine).httpPutProvider},
+	{Route{"POST /providers/{name}/renew", RoleProvider}, (*Engine).httpRenewProvider},
+	{Route{"DELETE /providers/{name}", RoleProvider}, (*Engine).httpDeleteProvider},
+	{Route{"GET /providers", RoleClient}, (*Engine).httpProviders},
+	{Route{"GET /flows/{flow}/handlers", RoleClient}, (*Engine).httpFlowHandlers},
 }
 
 // Routes returns the routes of the HTTP API (Handler) and the role each

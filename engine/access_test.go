@@ -14,11 +14,14 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/flowgen/flowgen/engine/provider"
 )
 
 const (
-	adminToken  = "admin-0123456789abcdef"
-	clientToken = "client-0123456789abcdef"
+	adminToken    = "admin-0123456789abcdef"
+	clientToken   = "client-0123456789abcdef"
+	providerToken = "provider-0123456789abcdef"
 )
 
 // writeTokens writes a token file and returns its path.
@@ -78,6 +81,14 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 	}
 	existing := run()
 	flows := string(readTestdata(t, "signup.json"))
+	const registration = `{"ttl": "1m", "handlers": [{"name": "Signup.Activate", "url": "http://127.0.0.1:9/step/Signup.Activate"}]}`
+	register := func() {
+		var reg provider.Registration
+		_ = json.Unmarshal([]byte(registration), &reg)
+		if _, err := e.RegisterProvider("billing", reg); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return map[string]func() apiRequest{
 		"POST /flows/{flow}/runs":      func() apiRequest { return apiRequest{"POST", "/flows/Signup/runs", `{"Customer":{"Email":"bob"}}`} },
 		"POST /rpc/{endpoint}":         func() apiRequest { return apiRequest{"POST", "/rpc/Signup.Start", `{"Customer":{"Email":"eve"}}`} },
@@ -92,6 +103,11 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 		"POST /events/{topic}/{event}": func() apiRequest { return apiRequest{"POST", "/events/audit/noted", `{"who":"ann"}`} },
 		"GET /deadletters":             func() apiRequest { return apiRequest{"GET", "/deadletters", ""} },
 		"GET /metrics":                 func() apiRequest { return apiRequest{"GET", "/metrics", ""} },
+		"PUT /providers/{name}":        func() apiRequest { return apiRequest{"PUT", "/providers/billing", registration} },
+		"POST /providers/{name}/renew": func() apiRequest { register(); return apiRequest{"POST", "/providers/billing/renew", ""} },
+		"DELETE /providers/{name}":     func() apiRequest { register(); return apiRequest{"DELETE", "/providers/billing", ""} },
+		"GET /providers":               func() apiRequest { return apiRequest{"GET", "/providers", ""} },
+		"GET /flows/{flow}/handlers":   func() apiRequest { return apiRequest{"GET", "/flows/Signup/handlers", ""} },
 	}
 }
 
@@ -100,8 +116,9 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 // 403, and an allowed role gets through to the handler (2xx).
 func TestEveryRouteNeedsItsRole(t *testing.T) {
 	fx := newFixture(t)
-	fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n")
+	fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\n")
 	fx.tel = &stubTelemetry{}
+	fx.remote = &ProviderOptions{}
 	e := fx.start()
 	defer fx.stop()
 	srv := httptestServer(t, e)
@@ -114,6 +131,7 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 		{"unknown token", "not-a-token-0123456789", ""},
 		{"client", clientToken, RoleClient},
 		{"admin", adminToken, RoleAdmin},
+		{"provider", providerToken, RoleProvider},
 	}
 	if len(Routes()) != len(examples) {
 		t.Errorf("%d routes, %d example requests", len(Routes()), len(examples))
@@ -134,7 +152,7 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 					t.Errorf("%s, WWW-Authenticate %q; want 401 with a Bearer challenge", what, h.Get("WWW-Authenticate"))
 				}
 			case !c.role.Allows(rt.Need):
-				if status != http.StatusForbidden || !strings.Contains(body, "needs the admin role") {
+				if status != http.StatusForbidden || !strings.Contains(body, "needs the "+string(rt.Need)+" role") {
 					t.Errorf("%s; want 403", what)
 				}
 			default:
@@ -146,12 +164,17 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 	}
 	// The table's roles are those of the issue: a client may start runs,
 	// post events and read runs and flows; defining flows, aborting runs
-	// and reading dead letters are the admin's.
+	// and reading dead letters are the admin's; registering providers is
+	// the provider's (and the admin's: Allows).
 	for _, rt := range Routes() {
 		admin := rt.Pattern == "PUT /flows" || rt.Pattern == "POST /flows" || strings.HasSuffix(rt.Pattern, "/abort") || rt.Pattern == "GET /deadletters"
-		if admin != (rt.Need == RoleAdmin) {
+		prov := strings.HasPrefix(rt.Pattern, "PUT /providers/") || strings.HasPrefix(rt.Pattern, "POST /providers/") || strings.HasPrefix(rt.Pattern, "DELETE /providers/")
+		if admin != (rt.Need == RoleAdmin) || prov != (rt.Need == RoleProvider) {
 			t.Errorf("%s needs %s", rt.Pattern, rt.Need)
 		}
+	}
+	if RoleProvider.Allows(RoleClient) || RoleClient.Allows(RoleProvider) || !RoleAdmin.Allows(RoleProvider) {
+		t.Error("provider: its own routes only; admin: every route")
 	}
 }
 
@@ -276,8 +299,8 @@ func TestTokenFile(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{"admin " + secret + " extra\n", "tokens:1: want ROLE TOKEN, found 3 fields"},
 		{"\nadmin\n", "tokens:2: want ROLE TOKEN, found 1 fields"},
-		{"root " + secret + "\n", `tokens:1: unknown role "root": want admin or client`},
-		{secret + " admin\n", "tokens:1: unknown role: want admin or client"},
+		{"root " + secret + "\n", `tokens:1: unknown role "root": want admin, client or provider`},
+		{secret + " admin\n", "tokens:1: unknown role: want admin, client or provider"},
 		{"admin short\n", "tokens:1: the token has 5 characters, fewer than 16"},
 		{"admin " + secret + "\u00e9\n", "not printable ASCII"},
 		{"admin " + secret + "\nclient " + secret + "\n", "tokens:2: the token of line 1 again"},

@@ -21,26 +21,28 @@ import (
 
 // checkHandlers reports every Go step and Go rollback of f that no
 // registered handler serves, positioned where the flow names it (for JSON
-// input, its JSON path).
-func checkHandlers(f *dsl.File, reg *Registry) diag.List {
+// input, its JSON path): an error, or with remote providers on a warning
+// (rm.missing), since a provider may register after the flow.
+func checkHandlers(f *dsl.File, reg *Registry, rm *remote) diag.List {
 	var ds diag.List
 	for _, fl := range f.Flows {
 		if fl == nil {
 			continue
 		}
 		for _, m := range fl.GoMethods() {
-			var ok bool
 			kind, verb := "Go step", "Registry.Step"
 			if m.Rollback {
 				kind, verb = "Go rollback", "Registry.Rollback"
-				_, ok = reg.rollback(fl.Name, m.Name)
-			} else {
-				_, ok = reg.step(fl.Name, m.Name)
 			}
-			if !ok {
-				ds = append(ds, diag.Errorf(m.Range, "no-handler", "no handler registered for %s %q of flow %q", kind, m.Name, fl.Name).
-					WithHint("register it before loading the flow: %s(%q, fn) in a Provider, or %s(%q, fn)", verb, fl.Name+"."+m.Name, verb, m.Name))
+			if reg.has(handlerKey{flow: fl.Name, name: m.Name, rollback: m.Rollback}) {
+				continue
 			}
+			if rm != nil {
+				ds = append(ds, rm.missing(fl, m, kind)...)
+				continue
+			}
+			ds = append(ds, diag.Errorf(m.Range, "no-handler", "no handler registered for %s %q of flow %q", kind, m.Name, fl.Name).
+				WithHint("register it before loading the flow: %s(%q, fn) in a Provider, or %s(%q, fn)", verb, fl.Name+"."+m.Name, verb, m.Name))
 		}
 	}
 	return ds
@@ -108,7 +110,11 @@ func conditions(a *dsl.Action) []func(s *State) (bool, error) {
 // compile builds the runtime definition of fl, which Check and
 // checkHandlers passed.
 func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
-	f := runtime.New[State](fl.Name, e.runtimeOptions()...)
+	opts := e.RuntimeOptions()
+	if e.remote != nil { // provider waits; every other wait goes to the inbox
+		opts = append(opts, runtime.WithSubscriber(e.remote.subscriber(fl, subscriber{e})))
+	}
+	f := runtime.New[State](fl.Name, append(opts, e.opts.RuntimeOptions...)...)
 	steps := make([]*runtime.Step[State], 0, len(fl.Steps))
 	for _, s := range fl.Steps {
 		if s == nil {
@@ -144,11 +150,17 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 		case dsl.ActionChoose:
 			st.Exec = runtime.NewChoice(s.Name, conditions(a)).Exec
 		case dsl.ActionGo:
+			if e.remote != nil && !e.reg.has(handlerKey{flow: fl.Name, name: s.Name}) {
+				e.remote.remoteStep(fl, s, st) // remotecall.go
+				break
+			}
 			h := e.reg.lateStep(fl.Name, s.Name)
 			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) { return h(ctx, state) }
 		}
 		if rb := s.Rollback; rb != nil {
-			if rb.IsGo() {
+			if rb.IsGo() && e.remote != nil {
+				st.Rollback = e.remote.remoteRollback(fl, s, rb.Name.Name)
+			} else if rb.IsGo() {
 				h := e.reg.lateRollback(fl.Name, rb.Name.Name)
 				st.Rollback = func(ctx context.Context, state *State) error { return h(ctx, state) }
 			} else if rb.Action != nil {

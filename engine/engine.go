@@ -128,6 +128,12 @@ type Options struct {
 	// served at GET /metrics; see docs/observability.md. Without it the
 	// engine pays nothing for either, and GET /metrics answers 404.
 	Telemetry Telemetry
+	// Providers, if set, turns remote providers on: services register the
+	// Go steps and Go rollbacks of JSON flows through the API (PUT
+	// /providers/{name}) and serve them over HTTP or NATS; a JSON flow
+	// whose Go handlers have no provider yet is then loaded with a warning.
+	// See docs/engine.md#remote-providers.
+	Providers *ProviderOptions
 }
 
 // Engine runs flows. Create it with New, register flows and handlers, then
@@ -175,6 +181,8 @@ type Engine struct {
 	in *inbox // awaited events (inbox.go)
 	ws *waits // waits no message has come for yet (subscriber.go)
 	sc *scheduler
+
+	remote *remote // Options.Providers (remote.go); nil when off
 }
 
 // flowEntry is a registered flow, generated or JSON.
@@ -240,6 +248,13 @@ func New(opts Options) (*Engine, error) {
 	e.ws = newWaits()
 	e.in.offer = subscriber{e}.offer
 	e.sc = newScheduler(e)
+	if opts.Providers != nil {
+		rm, err := newRemote(e, *opts.Providers)
+		if err != nil {
+			return nil, err
+		}
+		e.remote = rm
+	}
 	return e, nil
 }
 
@@ -272,10 +287,6 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 		opts = append(opts, runtime.WithObserver(e.opts.Telemetry))
 	}
 	return opts
-}
-
-func (e *Engine) runtimeOptions() []runtime.Option {
-	return append(e.RuntimeOptions(), e.opts.RuntimeOptions...)
 }
 
 // newRunID returns a run ID unique across engines and restarts.

@@ -94,7 +94,7 @@ func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow) (*l
 	if f == nil || ds.HasErrors() {
 		return nil, ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
 	}
-	ds = append(ds, checkHandlers(f, e.reg)...)
+	ds = append(ds, checkHandlers(f, e.reg, e.remote)...)
 	ds = append(ds, e.checkCaller(f)...)
 	ds = append(ds, checkFlowNames(f)...)
 	e.mu.Lock()

@@ -22,7 +22,7 @@ const MinTokenLength = 16
 //	admin  4f9c2b7e0d1a8c3f5e6b7a8d9c0e1f2a
 //	client 0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e
 //
-// ROLE is admin or client (see Role), TOKEN at least MinTokenLength
+// ROLE is admin, client or provider (see Role), TOKEN at least MinTokenLength
 // characters without white space, and a token is on one line only. Blank
 // lines and lines whose first non-blank character is # are skipped; the
 // fields are separated by spaces or tabs, and a line may end in CRLF. A
@@ -108,12 +108,12 @@ func parseTokens(name string, src []byte) ([]tokenEntry, error) {
 			return nil, fmt.Errorf("%s:%d: want ROLE TOKEN, found %d fields", name, n, len(f))
 		}
 		role := Role(f[0])
-		if role != RoleAdmin && role != RoleClient {
+		if role != RoleAdmin && role != RoleClient && role != RoleProvider {
 			what := "unknown role"
 			if len(f[0]) < MinTokenLength { // else it may be a token: not quoted
 				what += fmt.Sprintf(" %q", f[0])
 			}
-			return nil, fmt.Errorf("%s:%d: %s: want admin or client, then the token", name, n, what)
+			return nil, fmt.Errorf("%s:%d: %s: want admin, client or provider, then the token", name, n, what)
 		}
 		if len(f[1]) < MinTokenLength {
 			return nil, fmt.Errorf("%s:%d: the token has %d characters, fewer than %d: make one with `openssl rand -hex 32`", name, n, len(f[1]), MinTokenLength)

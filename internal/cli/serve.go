@@ -30,6 +30,7 @@ import (
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/engine/natsbus"
+	"github.com/flowgen/flowgen/engine/provider/natsprovider"
 	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -52,15 +53,18 @@ runs waiting for an event stay parked in the store. rpc steps call the
 services named with -service name=URL (POST URL/<endpoint>, JSON). Events
 go through an in-process broker, or NATS JetStream with -nats URL.
 POST /echo/{endpoint} answers with its request body: a stand-in service
-for trying flows (-service NAME=http://localhost:8080/echo). Flows
-with Go steps need handlers from a Go program embedding the engine; serve
-has none, so it rejects them. SIGINT or SIGTERM stops the server
+for trying flows (-service NAME=http://localhost:8080/echo). Go steps
+and Go rollbacks are served by remote providers: services that register
+them (PUT /providers/{name}, with a lease) and serve them over HTTP or
+NATS (docs/engine.md#remote-providers); a flow whose Go handlers have no
+provider yet loads with a warning, and its runs wait for one. Callback
+URLs must be on loopback unless -provider-allow allows them. SIGINT or SIGTERM stops the server
 gracefully: runs stop at a step boundary and resume at the next start.
 
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin or client)
 every request needs "Authorization: Bearer TOKEN" (401 without, 403 for
 a client on what only an admin may do: define flows, abort runs, read
-dead letters); POST /echo needs none. Without -tokens the API is open, so
+dead letters; ROLE provider registers providers, and admin may too); POST /echo needs none. Without -tokens the API is open, so
 serve listens on loopback by default and refuses another address unless
 -insecure is given. POST and PUT bodies must be application/json (415).
 -tls-cert and -tls-key serve HTTPS. SIGHUP re-reads the token file and
@@ -69,7 +73,7 @@ the key pair; a bad one is logged and the old one stays.`,
 		dir := fs.String("store", "", "store directory (required; created if missing)")
 		flows := fs.String("flows", "", "directory of JSON flows, loaded at start; flows defined through the API are saved there")
 		addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address; one that is not loopback needs -tokens or -insecure")
-		tokens := fs.String("tokens", "", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: admin or client), that API requests must present; re-read on SIGHUP")
+		tokens := fs.String("tokens", "", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: admin, client or provider), that API requests must present; re-read on SIGHUP")
 		insecure := fs.Bool("insecure", false, "serve without -tokens on an address that is not loopback: anyone who reaches it may do anything")
 		tlsCert := fs.String("tls-cert", "", "TLS certificate `FILE` (PEM, with -tls-key): serve HTTPS; re-read on SIGHUP")
 		tlsKey := fs.String("tls-key", "", "TLS private key `FILE` (PEM, with -tls-cert)")
@@ -80,6 +84,8 @@ the key pair; a bad one is logged and the old one stays.`,
 		lim.flags(fs)
 		var services serviceFlags
 		fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
+		var allow listFlag
+		fs.Var(&allow, "provider-allow", "a `HOST`, HOST:PORT or http(s) URL prefix that remote providers' callback URLs may use (repeatable; default: loopback only)")
 		return func(e *env, args []string) int {
 			if len(args) != 0 {
 				return usageError(e, "unexpected arguments %q", args)
@@ -104,7 +110,7 @@ the key pair; a bad one is logged and the old one stays.`,
 			err := serve(ctx, serveConfig{
 				store: *dir, flows: *flows, addr: *addr, nats: *natsURL, id: *id,
 				tokens: *tokens, insecure: *insecure, tlsCert: *tlsCert, tlsKey: *tlsKey,
-				services: services, limits: lim, retain: *retain, stderr: e.stderr,
+				services: services, providerAllow: allow, limits: lim, retain: *retain, stderr: e.stderr,
 			}, nil)
 			if err != nil {
 				var le *loadError
@@ -147,6 +153,7 @@ type serveConfig struct {
 	insecure                     bool   // -insecure: open on an address that is not loopback
 	tlsCert, tlsKey              string
 	services                     map[string]string
+	providerAllow                []string      // engine.ProviderOptions.Allow
 	limits                       serverLimits  // zero fields: the defaults
 	retain                       time.Duration // store.Options.Retain
 	stderr                       io.Writer
@@ -248,12 +255,16 @@ func checkExposure(addr string, tokens, insecure bool) error {
 	return fmt.Errorf("-addr %s is not a loopback address, and without -tokens anyone who reaches it could define flows, abort runs and read every run's state: give -tokens FILE (see docs/engine.md#access-control), listen on 127.0.0.1, or add -insecure to serve it open anyway", addr)
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+func isLoopback(host string) bool { return engine.IsLoopbackHost(host) }
+
+// listFlag is a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 // keyPair is the TLS certificate and key serve presents; SIGHUP reloads it.
@@ -387,6 +398,9 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
 			return flowfile.Load(name, src, dsl.CheckOptions{})
 		}}
+	// Remote providers serve Go steps and rollbacks (serve has no handler
+	// of its own); over NATS too with -nats.
+	opts.Providers = &engine.ProviderOptions{Allow: cfg.providerAllow}
 	if rl.auth != nil { // a nil *TokenAuth in the interface would not be nil
 		opts.Authorizer = rl.auth
 	}
@@ -405,6 +419,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 			return err
 		}
 		opts.Broker = b
+		opts.Providers.NATS = natsprovider.NewTransport(nc)
 	}
 	eng, err := engine.New(opts)
 	if err != nil {
@@ -417,6 +432,9 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		ds, err := eng.LoadDir(cfg.flows)
 		if err != nil {
 			return &loadError{ds: ds, err: fmt.Errorf("loading flows from %s: %w", cfg.flows, err)}
+		}
+		for _, d := range ds { // warnings: Go handlers no provider serves yet
+			log.Warn(d.String())
 		}
 	}
 	if err := eng.Start(ctx); err != nil {

@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envCLIMain) == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	if os.Getenv(envProviderMain) != "" { // serve_provider_test.go
+		os.Exit(providerMain(os.Args[1:]))
+	}
 	os.Exit(m.Run())
 }
 

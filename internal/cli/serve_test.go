@@ -147,14 +147,16 @@ func TestServeRestartFinishesRun(t *testing.T) {
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
+// A flow serve cannot run (rpc steps, and no -service) stops the start;
+// a Go step does not: remote providers serve it (serve_provider_test.go).
 func TestServeRejectsBadFlowsDir(t *testing.T) {
 	dir := t.TempDir()
 	flows := filepath.Join(dir, "flows")
 	os.MkdirAll(flows, 0o755)
-	os.WriteFile(filepath.Join(flows, "bad.json"), []byte(`{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}]}`), 0o644)
+	os.WriteFile(filepath.Join(flows, "bad.json"), []byte(`{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "rpc", "service": "s", "endpoint": "E"}, "irreversible": true}]}]}`), 0o644)
 	var outb, errb bytes.Buffer
 	code := Main([]string{"serve", "-store", filepath.Join(dir, "s"), "-flows", flows, "-addr", "127.0.0.1:0"}, nil, &outb, &errb)
-	if code != 1 || !strings.Contains(errb.String(), `bad.json:$.flows[0].steps[0].name: error: no handler registered for Go step "A"`) {
+	if code != 1 || !strings.Contains(errb.String(), `bad.json:$.flows[0].name: error: flow "X" calls services (rpc), but the engine has no Caller`) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
 	}
 }

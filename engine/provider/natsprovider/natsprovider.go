@@ -1,0 +1,105 @@
+// Package natsprovider carries remote provider calls over NATS
+// request-reply: Serve runs a provider's handlers on NATS subjects in a
+// queue group (replicas with the same provider name share the calls), and
+// Transport is the engine's side (engine.ProviderOptions.NATS).
+package natsprovider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/flowgen/flowgen/engine/provider"
+)
+
+// Prefix starts the subjects Serve registers:
+// "flowgen_provider.<provider>.<step|rollback>.<handler>", names escaped.
+// It is not under "flowgen.", natsbus's default subjects, which the
+// JetStream stream captures (the stream would answer a request with its
+// acknowledgement).
+const Prefix = "flowgen_provider"
+
+// MaxInFlight bounds the calls one Serve runs at a time; more wait in
+// the NATS client's buffer.
+const MaxInFlight = 64
+
+// Subject is where Serve serves handler h of provider name.
+func Subject(name string, h provider.Handler) string {
+	kind := "step"
+	if h.Rollback {
+		kind = "rollback"
+	}
+	return Prefix + "." + escape(name) + "." + kind + "." + escape(h.Name)
+}
+
+// escape keeps letters, digits, '_' and '-' and writes other bytes as
+// %XX, so that a name is one subject token.
+func escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// Serve subscribes p's handlers on nc, in the queue group named after the
+// provider, registers them with the engine (their subjects), keeps the
+// lease alive, and at the end of ctx withdraws it and unsubscribes.
+func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn) error {
+	hs := p.Handlers(func(h *provider.Handler) { h.Subject = Subject(name, *h) })
+	sem := make(chan struct{}, MaxInFlight)
+	var subs []*nats.Subscription
+	defer func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}()
+	for _, h := range hs {
+		s, err := nc.QueueSubscribe(h.Subject, escape(name), func(m *nats.Msg) {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				_ = m.Respond(p.Handle(ctx, m.Data))
+			}()
+		})
+		if err != nil {
+			return err
+		}
+		subs = append(subs, s)
+	}
+	if err := nc.Flush(); err != nil {
+		return err
+	}
+	return p.KeepLease(ctx, hs)
+}
+
+// Transport is the engine's NATS side: it sends each call as a request
+// and returns the reply.
+type Transport struct{ nc *nats.Conn }
+
+// NewTransport returns the engine's transport of NATS providers on nc.
+func NewTransport(nc *nats.Conn) *Transport { return &Transport{nc} }
+
+// CallProvider sends req to subject and waits for the reply within ctx.
+// No subscriber on the subject (the provider is down) is an error the
+// step's policy retries.
+func (t *Transport) CallProvider(ctx context.Context, subject string, req []byte) ([]byte, error) {
+	msg := nats.NewMsg(subject)
+	msg.Data = req
+	rsp, err := t.nc.RequestMsgWithContext(ctx, msg)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, fmt.Errorf("no provider subscribed to %s", subject)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rsp.Data, nil
+}

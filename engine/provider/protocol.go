@@ -1,0 +1,131 @@
+// Package provider is the remote provider protocol of the flow engine and a
+// small library to serve it: a service registers, with a `flowgen serve`
+// (or any engine with remote providers on), the Go steps and Go rollbacks it
+// implements, serves them over HTTP or NATS, and keeps its lease alive.
+// The engine calls a handler with the run's state and gets the new state
+// and an outcome back. docs/engine.md#remote-providers describes the
+// protocol for writing a provider in another language; this file is its one
+// Go definition, which the engine and the library both use.
+package provider
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the protocol version a Request carries.
+const Version = 1
+
+// Request is what the engine sends to a handler: the body of the HTTP POST
+// to the handler's URL, or of the NATS request on its subject.
+type Request struct {
+	Version int    `json:"version"`
+	RunID   string `json:"run_id"`
+	Flow    string `json:"flow"`
+	// Step is the step whose action or rollback runs; Handler is the name
+	// the provider registered ("Flow.Name" or "Name").
+	Step    string `json:"step"`
+	Handler string `json:"handler"`
+	// Rollback is true for a Go rollback: undo what Step did.
+	Rollback bool `json:"rollback,omitempty"`
+	// IdempotencyKey is the same for every attempt of one execution of
+	// the step (and after a restart of the engine): a provider drops the
+	// duplicates of work it has done.
+	IdempotencyKey string `json:"idempotency_key"`
+	// Attempt counts from 1.
+	Attempt int `json:"attempt"`
+	// Deadline is when the engine stops waiting for this attempt (the
+	// step's per-attempt timeout, cut to its deadline); absent: none.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// State is the run's state, a JSON object.
+	State json.RawMessage `json:"state"`
+}
+
+// Response is what a handler answers (HTTP 200, or the NATS reply): the
+// new state and an outcome, or an error.
+type Response struct {
+	// State replaces the run's state (a JSON object) when the call
+	// succeeds; absent or null leaves it as it was.
+	State json.RawMessage `json:"state,omitempty"`
+	// Outcome is "" or "ok", or one of the outcomes the step declares
+	// (steps only; a rollback has none).
+	Outcome string `json:"outcome,omitempty"`
+	// Error, when set, fails the attempt; State and Outcome are ignored.
+	Error *Error `json:"error,omitempty"`
+}
+
+// Error is a handler's failure.
+type Error struct {
+	Message string `json:"message"`
+	// Class is ClassRetryable (the step's retry policy tries again; the
+	// default) or ClassPermanent (no retry: the step fails at once).
+	Class string `json:"class,omitempty"`
+}
+
+// Error classes.
+const (
+	ClassRetryable = "retryable"
+	ClassPermanent = "permanent"
+)
+
+func (e *Error) Error() string { return e.Message }
+
+// Check reports a response that breaks the protocol.
+func (r *Response) Check() error {
+	if r.Error != nil {
+		switch r.Error.Class {
+		case "", ClassRetryable, ClassPermanent:
+		default:
+			return fmt.Errorf("error class %q is neither %q nor %q", r.Error.Class, ClassRetryable, ClassPermanent)
+		}
+		return nil
+	}
+	if s := r.State; len(s) > 0 && string(s) != "null" {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(s, &obj); err != nil {
+			return errors.New("state is not a JSON object")
+		}
+	}
+	return nil
+}
+
+// Registration is the body of PUT /providers/{name}: the handlers a
+// provider serves and the lease it asks for.
+type Registration struct {
+	// TTL is the lease: the handlers are live until TTL after the last
+	// registration or renewal (a Go duration, "30s"; default and bounds:
+	// docs/engine.md#leases).
+	TTL string `json:"ttl,omitempty"`
+	// Handlers are the handlers the provider serves.
+	Handlers []Handler `json:"handlers"`
+}
+
+// Handler is one handler of a Registration. Exactly one of URL and
+// Subject is set.
+type Handler struct {
+	// Name is "Flow.Name" (one flow's) or "Name" (every flow's that
+	// names it; a qualified name wins).
+	Name string `json:"name"`
+	// Rollback: a Go rollback rather than a Go step.
+	Rollback bool `json:"rollback,omitempty"`
+	// Outcomes are the named outcomes the step may return beside ok, as
+	// the flows using it declare them (in any order). A rollback has none.
+	Outcomes []string `json:"outcomes,omitempty"`
+	// URL is where the engine POSTs the Request (HTTP providers); it must
+	// be allowed by the server's allow-list.
+	URL string `json:"url,omitempty"`
+	// Subject is the NATS subject the engine sends the Request to (NATS
+	// providers; replicas subscribe with a queue group).
+	Subject string `json:"subject,omitempty"`
+}
+
+// Lease is the answer to a registration or a renewal.
+type Lease struct {
+	Provider string    `json:"provider"`
+	TTL      string    `json:"ttl"`
+	Expires  time.Time `json:"expires"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Handlers []Handler `json:"handlers,omitempty"`
+}

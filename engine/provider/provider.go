@@ -1,0 +1,384 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// StepFunc serves a Go step: it reads and writes the call's state and
+// returns "" (ok) or one of the step's declared outcomes. An error is
+// retried by the step's policy unless Permanent.
+type StepFunc func(ctx context.Context, c *Call) (outcome string, err error)
+
+// RollbackFunc serves a Go rollback.
+type RollbackFunc func(ctx context.Context, c *Call) error
+
+// Call is one call of a handler: the Request, and the run's state, which
+// the handler changes with Set and Delete.
+type Call struct {
+	Request
+	state map[string]json.RawMessage
+}
+
+// Get decodes state field name into v; a missing field leaves v alone.
+func (c *Call) Get(name string, v any) error {
+	raw, ok := c.state[name]
+	if !ok {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("state field %q: %w", name, err)
+	}
+	return nil
+}
+
+// Set encodes v into state field name.
+func (c *Call) Set(name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("state field %q: %w", name, err)
+	}
+	c.state[name] = b
+	return nil
+}
+
+// Delete removes state field name.
+func (c *Call) Delete(name string) { delete(c.state, name) }
+
+// permanent marks an error that a retry cannot fix.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent marks err as permanent: the engine does not retry the step.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// Options configure a Provider.
+type Options struct {
+	// Name is the provider's name at the engine (its lease). Replicas that
+	// share a NATS queue group share a name; HTTP replicas each have one.
+	Name string
+	// Engine is the base URL of the flow service's API
+	// ("http://127.0.0.1:8080").
+	Engine string
+	// Token is a bearer token of the provider role (none: no header).
+	Token string
+	// TTL is the lease asked for (default 30s); it is renewed every TTL/3.
+	TTL time.Duration
+	// Client calls the engine (default: one with a 10s timeout).
+	Client *http.Client
+	// Logger gets lease failures (default: discard).
+	Logger *slog.Logger
+}
+
+// Provider serves Go steps and rollbacks of the engine's JSON flows.
+type Provider struct {
+	opts      Options
+	mu        sync.Mutex
+	steps     map[string]step
+	rollbacks map[string]RollbackFunc
+}
+
+type step struct {
+	fn       StepFunc
+	outcomes []string
+}
+
+// New returns a provider with no handlers.
+func New(opts Options) *Provider {
+	if opts.TTL <= 0 {
+		opts.TTL = 30 * time.Second
+	}
+	if opts.Client == nil {
+		opts.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	opts.Engine = strings.TrimRight(opts.Engine, "/")
+	return &Provider{opts: opts, steps: map[string]step{}, rollbacks: map[string]RollbackFunc{}}
+}
+
+// Step serves Go step name ("Flow.Step" or "Step"), which may return the
+// given named outcomes (as the flow declares them).
+func (p *Provider) Step(name string, fn StepFunc, outcomes ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.steps[name] = step{fn, outcomes}
+}
+
+// Rollback serves Go rollback name ("Flow.Name" or "Name").
+func (p *Provider) Rollback(name string, fn RollbackFunc) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rollbacks[name] = fn
+}
+
+// Handlers lists the provider's handlers, with where calls reach them:
+// where(name, rollback) fills URL or Subject.
+func (p *Provider) Handlers(where func(h *Handler)) []Handler {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Handler
+	for name, s := range p.steps {
+		out = append(out, Handler{Name: name, Outcomes: s.outcomes})
+	}
+	for name := range p.rollbacks {
+		out = append(out, Handler{Name: name, Rollback: true})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return !out[i].Rollback
+	})
+	for i := range out {
+		where(&out[i])
+	}
+	return out
+}
+
+// Handle serves one request body of the protocol and returns the
+// response body. A panic in a handler is a retryable error.
+func (p *Provider) Handle(ctx context.Context, body []byte) []byte {
+	rsp := p.handle(ctx, body)
+	b, err := json.Marshal(rsp)
+	if err != nil {
+		b, _ = json.Marshal(Response{Error: &Error{Message: "encoding the response: " + err.Error(), Class: ClassPermanent}})
+	}
+	return b
+}
+
+func (p *Provider) handle(ctx context.Context, body []byte) (rsp Response) {
+	var req Request
+	if err := json.Unmarshal(body, &req); err != nil {
+		return Response{Error: &Error{Message: "not a provider request: " + err.Error(), Class: ClassPermanent}}
+	}
+	c := &Call{Request: req, state: map[string]json.RawMessage{}}
+	if len(req.State) > 0 && string(req.State) != "null" {
+		if err := json.Unmarshal(req.State, &c.state); err != nil {
+			return Response{Error: &Error{Message: "state is not a JSON object", Class: ClassPermanent}}
+		}
+	}
+	if req.Deadline != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, *req.Deadline)
+		defer cancel()
+	}
+	p.mu.Lock()
+	s, okStep := p.steps[req.Handler]
+	rb, okRB := p.rollbacks[req.Handler]
+	p.mu.Unlock()
+	defer func() {
+		if v := recover(); v != nil {
+			rsp = Response{Error: &Error{Message: fmt.Sprintf("handler %q panicked: %v\n%s", req.Handler, v, debug.Stack()), Class: ClassRetryable}}
+		}
+	}()
+	var out string
+	var err error
+	switch {
+	case req.Rollback && okRB:
+		err = rb(ctx, c)
+	case !req.Rollback && okStep:
+		out, err = s.fn(ctx, c)
+	default:
+		return Response{Error: &Error{Message: fmt.Sprintf("this provider has no handler %q", req.Handler), Class: ClassRetryable}}
+	}
+	if err != nil {
+		class := ClassRetryable
+		var pe permanent
+		if errors.As(err, &pe) {
+			class = ClassPermanent
+		}
+		return Response{Error: &Error{Message: err.Error(), Class: class}}
+	}
+	st, err := json.Marshal(c.state)
+	if err != nil {
+		return Response{Error: &Error{Message: "encoding the state: " + err.Error(), Class: ClassPermanent}}
+	}
+	return Response{State: st, Outcome: out}
+}
+
+// httpPath is where an HTTP provider serves a handler.
+func httpPath(h *Handler) string {
+	kind := "step"
+	if h.Rollback {
+		kind = "rollback"
+	}
+	return "/" + kind + "/" + url.PathEscape(h.Name)
+}
+
+// ServeHTTP serves the protocol: POST /step/{name} and /rollback/{name}
+// with a Request body.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(p.Handle(r.Context(), body))
+}
+
+// ListenAndServe serves the handlers over HTTP on addr (a loopback
+// address such as "127.0.0.1:0" unless the engine allows another),
+// registers them with the engine (callback URLs on the bound address,
+// or under advertise if not ""), keeps the lease alive, and at the end
+// of ctx withdraws the lease and stops.
+func (p *Provider) ListenAndServe(ctx context.Context, addr, advertise string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if advertise == "" {
+		advertise = "http://" + ln.Addr().String()
+	}
+	advertise = strings.TrimRight(advertise, "/")
+	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	hs := p.Handlers(func(h *Handler) { h.URL = advertise + httpPath(h) })
+	lerr := p.KeepLease(ctx, hs)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return lerr
+}
+
+// KeepLease registers hs with the engine, renews the lease every TTL/3
+// (registering again when the engine no longer knows it, after a restart
+// of the engine), and withdraws it when ctx ends. It returns ctx's end,
+// or the engine's refusal of the registration (a 4xx other than 404).
+func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
+	reg := Registration{TTL: p.opts.TTL.String(), Handlers: hs}
+	if err := p.register(ctx, reg); err != nil {
+		return err
+	}
+	defer p.withdraw()
+	tick := time.NewTicker(p.opts.TTL / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		code, err := p.send(ctx, http.MethodPost, "/renew", nil)
+		if code == http.StatusNotFound {
+			err = p.register(ctx, reg)
+		}
+		if err != nil && ctx.Err() == nil {
+			p.opts.Logger.Warn("provider lease not renewed", "provider", p.opts.Name, "error", err)
+			var re *refused
+			if errors.As(err, &re) {
+				return err
+			}
+		}
+	}
+}
+
+// refused is the engine's 4xx answer to a registration.
+type refused struct {
+	code int
+	msg  string
+}
+
+func (r *refused) Error() string {
+	return fmt.Sprintf("engine refused the registration (%d): %s", r.code, r.msg)
+}
+
+// register sends the registration, retrying failures to reach the engine
+// until ctx ends; a 4xx answer is returned.
+func (p *Provider) register(ctx context.Context, reg Registration) error {
+	body, err := json.Marshal(reg)
+	if err != nil {
+		return err
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, p.opts.TTL/3) {
+		code, err := p.send(ctx, http.MethodPut, "", body)
+		if err == nil {
+			return nil
+		}
+		if code >= 400 && code < 500 && code != http.StatusTooManyRequests {
+			return err
+		}
+		p.opts.Logger.Warn("provider not registered yet", "provider", p.opts.Name, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (p *Provider) withdraw() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = p.send(ctx, http.MethodDelete, "", nil)
+}
+
+// send calls /providers/{name}{suffix}; an answer other than 2xx is an
+// error (*refused for a 4xx).
+func (p *Provider) send(ctx context.Context, method, suffix string, body []byte) (int, error) {
+	u := p.opts.Engine + "/providers/" + url.PathEscape(p.opts.Name) + suffix
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	r, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, err
+	}
+	if method != http.MethodDelete {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if p.opts.Token != "" {
+		r.Header.Set("Authorization", "Bearer "+p.opts.Token)
+	}
+	resp, err := p.opts.Client.Do(r)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 == 2 {
+		return resp.StatusCode, nil
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	msg := strings.TrimSpace(string(out))
+	if json.Unmarshal(out, &e) == nil && e.Error != "" {
+		msg = e.Error
+	}
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		return resp.StatusCode, &refused{resp.StatusCode, msg}
+	}
+	return resp.StatusCode, fmt.Errorf("engine answered %d: %s", resp.StatusCode, msg)
+}

@@ -1,0 +1,544 @@
+package engine
+
+// Remote providers (docs/engine.md#remote-providers): services that serve
+// the Go steps and Go rollbacks of JSON flows from another process, over
+// HTTP or NATS, registered through the API with a lease. This file keeps
+// the leases and decides which provider serves a handler; remotecall.go
+// makes the calls, remotehttp.go is the API, remoteallow.go the callback
+// URLs' allow-list.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// ProviderOptions turn remote providers on (Options.Providers).
+type ProviderOptions struct {
+	// Allow lists where HTTP providers' callback URLs may point: URL
+	// prefixes ("https://billing.internal/flowgen/") or hosts, with or
+	// without a port ("billing.internal", "10.0.0.7:9000"). Empty: loopback
+	// only (localhost, 127.0.0.0/8, ::1). Registering cannot make the engine
+	// call anything else.
+	Allow []string
+	// NATS carries the calls of NATS providers (natsprovider.Transport);
+	// nil: registrations with a subject are refused.
+	NATS ProviderTransport
+	// DefaultTTL is a lease's length when a registration gives none
+	// (default DefaultProviderTTL); MaxTTL the longest allowed (default
+	// MaxProviderTTL).
+	DefaultTTL, MaxTTL time.Duration
+	// MaxProviders bounds the providers registered at once (default
+	// DefaultMaxProviders).
+	MaxProviders int
+	// Wait is how long an attempt of a Go step or rollback waits for a
+	// live provider, within its own timeout, before it fails with
+	// ErrNoProvider, a retryable error (default DefaultProviderWait). A
+	// step entered with no live provider waits in its recorded waiting
+	// state instead, without this bound.
+	Wait time.Duration
+}
+
+// Bounds and defaults of remote providers.
+const (
+	DefaultProviderTTL   = 30 * time.Second
+	MinProviderTTL       = time.Second
+	MaxProviderTTL       = 10 * time.Minute
+	DefaultMaxProviders  = 1024
+	MaxProviderHandlers  = 256
+	DefaultProviderWait  = 30 * time.Second
+	MaxProviderResponse  = 16 << 20 // bytes of a provider's answer
+	maxProviderSubject   = 255
+	providerHTTPConns    = 64 // connections to one provider host
+	providerWakeProvider = "provider"
+)
+
+// ProviderTopic is the topic of the wait of a Go step that has no live
+// provider: the run's status shows {"topic": "flowgen/provider", "event":
+// STEP} while it waits. It is no broker topic: the engine wakes the run
+// when a provider of the step registers.
+const ProviderTopic = "flowgen/provider"
+
+// ProviderTransport carries a provider call on a transport other than
+// HTTP: it sends the request to subject and returns the reply.
+type ProviderTransport interface {
+	CallProvider(ctx context.Context, subject string, req []byte) ([]byte, error)
+}
+
+// Errors of remote providers.
+var (
+	// ErrNoProvider: no live provider serves the handler (retryable).
+	ErrNoProvider = errors.New("engine: no live provider")
+	// ErrRegistration: a registration that is not valid (400).
+	ErrRegistration = errors.New("engine: invalid provider registration")
+	// ErrProviderConflict: a registration that disagrees with the
+	// registered flows, or one provider too many (409).
+	ErrProviderConflict = errors.New("engine: provider registration refused")
+	// ErrNoLease: a renewal of a provider that has no live lease (404):
+	// register again.
+	ErrNoLease = errors.New("engine: no live lease for this provider")
+)
+
+// remote is the engine's registry of remote providers.
+type remote struct {
+	e      *Engine
+	opts   ProviderOptions
+	allow  allowList
+	client *http.Client
+	rr     atomic.Uint64 // spreads calls over the providers of a handler
+
+	mu      sync.Mutex
+	leases  map[string]*lease
+	waits   map[handlerKey][]*providerWait // runs waiting for a provider
+	changed chan struct{}                  // closed and replaced when a lease is granted
+}
+
+// lease is a provider's registration.
+type lease struct {
+	name     string
+	handlers []provider.Handler
+	ttl      time.Duration
+	expires  time.Time
+}
+
+// handlerKey names a Go step (or rollback) of a flow.
+type handlerKey struct {
+	flow, name string
+	rollback   bool
+}
+
+// providerWait is a run waiting for a provider of its Go step.
+type providerWait struct {
+	key      handlerKey
+	outcomes []string
+	deliver  func([]byte) bool
+}
+
+func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
+	if opts.DefaultTTL <= 0 {
+		opts.DefaultTTL = DefaultProviderTTL
+	}
+	if opts.MaxTTL <= 0 {
+		opts.MaxTTL = MaxProviderTTL
+	}
+	if opts.MaxProviders <= 0 {
+		opts.MaxProviders = DefaultMaxProviders
+	}
+	if opts.Wait <= 0 {
+		opts.Wait = DefaultProviderWait
+	}
+	al, err := parseAllowList(opts.Allow)
+	if err != nil {
+		return nil, err
+	}
+	return &remote{
+		e: e, opts: opts, allow: al, client: providerClient(),
+		leases:  map[string]*lease{},
+		waits:   map[handlerKey][]*providerWait{},
+		changed: make(chan struct{}),
+	}, nil
+}
+
+// target is a handler of a live provider.
+type target struct {
+	provider string
+	h        provider.Handler
+}
+
+// pick returns a live provider's handler of k (a qualified registration
+// wins over a plain one), whose outcomes are outcomes for a step. The
+// caller holds rm.mu.
+func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (target, bool) {
+	var qualified, plain []target
+	for _, l := range rm.leases {
+		if !now.Before(l.expires) {
+			continue
+		}
+		for _, h := range l.handlers {
+			if h.Rollback != k.rollback || !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
+				continue
+			}
+			switch h.Name {
+			case k.flow + "." + k.name:
+				qualified = append(qualified, target{l.name, h})
+			case k.name:
+				plain = append(plain, target{l.name, h})
+			}
+		}
+	}
+	list := qualified
+	if len(list) == 0 {
+		list = plain
+	}
+	if len(list) == 0 {
+		return target{}, false
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].provider < list[j].provider })
+	return list[rm.rr.Add(1)%uint64(len(list))], true
+}
+
+func (rm *remote) pick(k handlerKey, outcomes []string) (target, bool) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	return rm.pickLocked(k, outcomes, rm.e.clock.Now())
+}
+
+// sameOutcomes compares two sets of named outcomes ("ok" and "" are not
+// named).
+func sameOutcomes(a, b []string) bool {
+	norm := func(l []string) []string {
+		out := make([]string, 0, len(l))
+		for _, o := range l {
+			if o != "" && o != dsl.OutcomeOK {
+				out = append(out, o)
+			}
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(norm(a), norm(b))
+}
+
+// declaredOutcomes are the named outcomes step s declares.
+func declaredOutcomes(s *dsl.Step) []string {
+	var out []string
+	for _, o := range s.Outcomes {
+		if o != nil {
+			out = append(out, o.Name)
+		}
+	}
+	return out
+}
+
+// register grants (or renews, with the same handlers) the lease of
+// provider name, after checking the registration; it wakes the runs that
+// were waiting for one of its handlers.
+func (rm *remote) register(name string, reg provider.Registration) (provider.Lease, error) {
+	ttl, err := rm.check(name, reg)
+	if err != nil {
+		return provider.Lease{}, err
+	}
+	if err := rm.checkFlows(reg.Handlers); err != nil {
+		return provider.Lease{}, err
+	}
+	rm.mu.Lock()
+	now := rm.e.clock.Now()
+	for n, l := range rm.leases { // expired leases go when another comes
+		if !now.Before(l.expires) {
+			delete(rm.leases, n)
+		}
+	}
+	if _, ok := rm.leases[name]; !ok && len(rm.leases) >= rm.opts.MaxProviders {
+		rm.mu.Unlock()
+		return provider.Lease{}, fmt.Errorf("%w: %d providers are registered, the most this engine keeps", ErrProviderConflict, rm.opts.MaxProviders)
+	}
+	l := &lease{name: name, handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl)}
+	rm.leases[name] = l
+	woken := rm.wakeLocked(now)
+	close(rm.changed)
+	rm.changed = make(chan struct{})
+	rm.mu.Unlock()
+	rm.deliver(woken, name)
+	rm.e.log.Info("provider registered", "provider", name, "handlers", len(l.handlers), "ttl", ttl)
+	return l.info(), nil
+}
+
+// renew extends the lease of provider name, if it is live.
+func (rm *remote) renew(name string) (provider.Lease, error) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	now := rm.e.clock.Now()
+	l, ok := rm.leases[name]
+	if !ok || !now.Before(l.expires) {
+		return provider.Lease{}, fmt.Errorf("%w: %q (register it again: PUT /providers/%s)", ErrNoLease, name, name)
+	}
+	l.expires = now.Add(l.ttl)
+	return l.info(), nil
+}
+
+// leave ends the lease of provider name; false if it had none.
+func (rm *remote) leave(name string) bool {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	_, ok := rm.leases[name]
+	delete(rm.leases, name)
+	return ok
+}
+
+func (l *lease) info() provider.Lease {
+	return provider.Lease{Provider: l.name, TTL: l.ttl.String(), Expires: l.expires, Handlers: slices.Clone(l.handlers)}
+}
+
+// list returns the live leases by name.
+func (rm *remote) list() []provider.Lease {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	now := rm.e.clock.Now()
+	out := []provider.Lease{}
+	for _, l := range rm.leases {
+		if now.Before(l.expires) {
+			out = append(out, l.info())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Provider < out[j].Provider })
+	return out
+}
+
+// check validates a registration on its own and returns its lease's TTL.
+func (rm *remote) check(name string, reg provider.Registration) (time.Duration, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrRegistration, fmt.Sprintf(format, args...))
+	}
+	if err := checkName("provider name", name); err != nil {
+		return 0, bad("%v", err)
+	}
+	ttl := rm.opts.DefaultTTL
+	if reg.TTL != "" {
+		d, err := time.ParseDuration(reg.TTL)
+		if err != nil {
+			return 0, bad("ttl %q is not a Go duration such as \"30s\"", reg.TTL)
+		}
+		ttl = d
+	}
+	if ttl < MinProviderTTL || ttl > rm.opts.MaxTTL {
+		return 0, bad("ttl %v is outside [%v, %v]", ttl, MinProviderTTL, rm.opts.MaxTTL)
+	}
+	if len(reg.Handlers) == 0 || len(reg.Handlers) > MaxProviderHandlers {
+		return 0, bad("a registration has 1 to %d handlers, found %d", MaxProviderHandlers, len(reg.Handlers))
+	}
+	seen := map[handlerKey]bool{}
+	for i, h := range reg.Handlers {
+		at := fmt.Sprintf("handlers[%d]", i)
+		if err := checkName("handler name", h.Name); err != nil {
+			return 0, bad("%s: %v", at, err)
+		}
+		k := handlerKey{name: h.Name, rollback: h.Rollback}
+		if seen[k] {
+			return 0, bad("%s: handler %q is registered twice", at, h.Name)
+		}
+		seen[k] = true
+		if h.Rollback && len(h.Outcomes) > 0 {
+			return 0, bad("%s: rollback %q declares outcomes: a rollback has none", at, h.Name)
+		}
+		for _, o := range h.Outcomes {
+			if err := checkName("outcome", o); err != nil {
+				return 0, bad("%s: %v", at, err)
+			}
+			if o == dsl.OutcomeError || o == dsl.OutcomeTimeout || o == runtime.OutcomeRetry {
+				return 0, bad("%s: outcome %q is the engine's, a handler cannot declare it", at, o)
+			}
+		}
+		switch {
+		case (h.URL == "") == (h.Subject == ""):
+			return 0, bad("%s: handler %q needs a url (HTTP) or a subject (NATS), exactly one", at, h.Name)
+		case h.URL != "":
+			if err := rm.allow.check(h.URL); err != nil {
+				return 0, bad("%s: handler %q: %v", at, h.Name, err)
+			}
+		default:
+			if rm.opts.NATS == nil {
+				return 0, bad("%s: handler %q has a NATS subject, but this engine has no NATS connection (flowgen serve -nats URL)", at, h.Name)
+			}
+			if len(h.Subject) > maxProviderSubject || strings.ContainsAny(h.Subject, " \t\r\n*>") || strings.HasPrefix(h.Subject, ".") || strings.HasSuffix(h.Subject, ".") || strings.Contains(h.Subject, "..") {
+				return 0, bad("%s: handler %q: %q is not a NATS subject without wildcards (at most %d bytes)", at, h.Name, h.Subject, maxProviderSubject)
+			}
+		}
+	}
+	return ttl, nil
+}
+
+// checkFlows refuses handlers whose outcomes differ from what a
+// registered flow declares for the Go step of that name: the engine would
+// route an outcome the flow does not know, or the provider could never
+// return one the flow waits for.
+func (rm *remote) checkFlows(hs []provider.Handler) error {
+	var errs []string
+	for _, fl := range rm.e.jsonFlows() {
+		for _, s := range fl.Steps {
+			if s == nil || !s.IsGo() {
+				continue
+			}
+			for _, h := range hs {
+				if h.Rollback || h.Name != fl.Name+"."+s.Name && h.Name != s.Name {
+					continue
+				}
+				if want := declaredOutcomes(s); !sameOutcomes(h.Outcomes, want) {
+					errs = append(errs, fmt.Sprintf("handler %q declares outcomes %s, but Go step %q of flow %q declares %s",
+						h.Name, outcomeList(h.Outcomes), s.Name, fl.Name, outcomeList(want)))
+				}
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrProviderConflict, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func outcomeList(l []string) string {
+	if len(l) == 0 {
+		return "none (ok only)"
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
+}
+
+// jsonFlows returns the definitions of the registered JSON flows.
+func (e *Engine) jsonFlows() []*dsl.Flow {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*dsl.Flow, 0, len(e.flows))
+	for _, fe := range e.flows {
+		if fe.def != nil {
+			out = append(out, fe.def)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// waitFor serves the wait of a run whose Go step has no live provider
+// (runtime.Subscriber for ProviderTopic): it is delivered at once if a
+// handler is live now, else when a provider of it registers.
+func (rm *remote) waitFor(k handlerKey, outcomes []string, deliver func([]byte) bool) (func(), error) {
+	rm.mu.Lock()
+	if who, ok := rm.liveLocked(k, outcomes, rm.e.clock.Now()); ok {
+		rm.mu.Unlock()
+		deliver(wakePayload(who))
+		return func() {}, nil
+	}
+	w := &providerWait{key: k, outcomes: outcomes, deliver: deliver}
+	rm.waits[k] = append(rm.waits[k], w)
+	rm.mu.Unlock()
+	return func() {
+		rm.mu.Lock()
+		defer rm.mu.Unlock()
+		list := rm.waits[k]
+		if i := slices.Index(list, w); i >= 0 {
+			list = slices.Delete(list, i, i+1)
+		}
+		if len(list) == 0 {
+			delete(rm.waits, k)
+		} else {
+			rm.waits[k] = list
+		}
+	}, nil
+}
+
+// liveLocked reports who serves k now: an in-process handler, or a live
+// provider. The caller holds rm.mu.
+func (rm *remote) liveLocked(k handlerKey, outcomes []string, now time.Time) (string, bool) {
+	if rm.e.reg.has(k) {
+		return "", true
+	}
+	t, ok := rm.pickLocked(k, outcomes, now)
+	return t.provider, ok
+}
+
+// wakeLocked takes the waits that a live handler serves now out of the
+// index. The caller holds rm.mu.
+func (rm *remote) wakeLocked(now time.Time) []*providerWait {
+	var out []*providerWait
+	for k, list := range rm.waits {
+		keep := list[:0]
+		for _, w := range list {
+			if _, ok := rm.liveLocked(k, w.outcomes, now); ok {
+				out = append(out, w)
+			} else {
+				keep = append(keep, w)
+			}
+		}
+		if len(keep) == 0 {
+			delete(rm.waits, k)
+		} else {
+			rm.waits[k] = keep
+		}
+	}
+	return out
+}
+
+func (rm *remote) deliver(ws []*providerWait, who string) {
+	for _, w := range ws {
+		w.deliver(wakePayload(who))
+	}
+}
+
+// wakePayload is the payload recorded when a provider wait ends: who
+// serves the step now ("" for an in-process handler).
+func wakePayload(who string) []byte {
+	b, _ := json.Marshal(map[string]string{providerWakeProvider: who})
+	return b
+}
+
+// providerSubscriber serves the provider waits of one JSON flow and hands
+// every other wait to the engine's subscriber.
+type providerSubscriber struct {
+	next     runtime.Subscriber
+	rm       *remote
+	flow     string
+	outcomes map[string][]string // Go step -> its declared outcomes
+}
+
+func (ps providerSubscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func([]byte) bool) (func(), error) {
+	if w.Topic != ProviderTopic {
+		return ps.next.Subscribe(ctx, w, deliver)
+	}
+	outs, ok := ps.outcomes[w.Event]
+	if !ok {
+		return nil, runtime.Permanent(fmt.Errorf("engine: flow %q has no Go step %q served by providers", ps.flow, w.Event))
+	}
+	return ps.rm.waitFor(handlerKey{flow: ps.flow, name: w.Event}, outs, deliver)
+}
+
+// subscriber returns the Subscriber of JSON flow fl: its Go steps' provider
+// waits here, every other wait to next.
+func (rm *remote) subscriber(fl *dsl.Flow, next runtime.Subscriber) runtime.Subscriber {
+	ps := providerSubscriber{next: next, rm: rm, flow: fl.Name, outcomes: map[string][]string{}}
+	for _, s := range fl.Steps {
+		if s != nil && s.IsGo() {
+			ps.outcomes[s.Name] = declaredOutcomes(s)
+		}
+	}
+	return ps
+}
+
+// missing is the warning of a loaded flow's Go step or rollback m that
+// nobody serves yet: a step will wait for a provider (within its
+// deadline), a rollback will fail its attempts until one registers. A live
+// provider whose outcomes differ from the step's is named.
+func (rm *remote) missing(fl *dsl.Flow, m dsl.GoMethod, kind string) diag.List {
+	k := handlerKey{flow: fl.Name, name: m.Name, rollback: m.Rollback}
+	var outcomes []string
+	if !m.Rollback {
+		outcomes = declaredOutcomes(m.Steps[0])
+	}
+	var ds diag.List
+	for _, p := range rm.providersOf(k, outcomes) {
+		if p.Mismatch != nil {
+			ds = append(ds, diag.Warnf(m.Range, "provider-outcomes", "provider %q serves %q with outcomes %s, but %s %q of flow %q declares %s: it does not serve this flow until it registers with the flow's outcomes",
+				p.Provider, p.Handler, outcomeList(p.Mismatch), kind, m.Name, fl.Name, outcomeList(outcomes)))
+		}
+	}
+	if _, ok := rm.pick(k, outcomes); ok {
+		return ds
+	}
+	what := "its runs wait for one in the step's waiting state, within the step's deadline"
+	if m.Rollback {
+		what = "a rollback's attempts fail until one registers"
+	}
+	return append(ds, diag.Warnf(m.Range, "no-provider", "no provider serves %s %q of flow %q yet: %s", kind, m.Name, fl.Name, what).
+		WithHint("register one: PUT /providers/{name} with handler %q or %q (docs/engine.md#remote-providers)", fl.Name+"."+m.Name, m.Name))
+}

@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// The allow-list of HTTP providers' callback URLs (ProviderOptions.Allow,
+// flowgen serve -provider-allow): registering a provider must not make the
+// engine send run state, or anything, to an address the operator did not
+// choose. An entry is a URL prefix or a host; no entry means loopback only.
+
+// allowList is a parsed ProviderOptions.Allow.
+type allowList struct {
+	prefixes []*url.URL // scheme, host (and port) equal; path under the prefix's
+	hosts    []string   // "host" (any port) or "host:port", lower case
+}
+
+func parseAllowList(entries []string) (allowList, error) {
+	var al allowList
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			return al, fmt.Errorf("engine: empty provider allow-list entry")
+		}
+		if strings.Contains(e, "://") {
+			u, err := url.Parse(e)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+				return al, fmt.Errorf("engine: provider allow-list entry %q: want an http(s) URL prefix without user, query or fragment, or a host", e)
+			}
+			if !strings.HasSuffix(u.Path, "/") {
+				u.Path += "/"
+			}
+			u.Host = strings.ToLower(u.Host)
+			al.prefixes = append(al.prefixes, u)
+			continue
+		}
+		if strings.ContainsAny(e, "/?#@ ") {
+			return al, fmt.Errorf("engine: provider allow-list entry %q: want a host, host:port or an http(s) URL prefix", e)
+		}
+		al.hosts = append(al.hosts, strings.ToLower(e))
+	}
+	return al, nil
+}
+
+// IsLoopbackHost reports whether host (without a port) names this machine
+// only: "localhost" or a loopback IP. Any other name may resolve to
+// anything.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// check refuses a callback URL the list does not allow.
+func (al allowList) check(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("url %q is not an http(s) URL without user or fragment", raw)
+	}
+	host := strings.ToLower(u.Host)
+	if len(al.prefixes) == 0 && len(al.hosts) == 0 {
+		if IsLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("url %q is not on loopback, and the server allows no other callback address (flowgen serve -provider-allow HOST or URL prefix)", raw)
+	}
+	for _, h := range al.hosts {
+		if h == host || h == strings.ToLower(u.Hostname()) {
+			return nil
+		}
+	}
+	path := u.EscapedPath()
+	if !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	for _, p := range al.prefixes {
+		if p.Scheme == u.Scheme && p.Host == host && strings.HasPrefix(cleanPath(path), p.EscapedPath()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("url %q is not allowed by the server's provider allow-list (flowgen serve -provider-allow)", raw)
+}
+
+// cleanPath resolves "." and ".." segments, so that a prefix cannot be
+// left by "/allowed/../admin".
+func cleanPath(p string) string {
+	u := &url.URL{Path: p}
+	r := u.ResolveReference(&url.URL{Path: "."})
+	out := r.EscapedPath()
+	if out == "" {
+		out = "/"
+	}
+	if !strings.HasSuffix(out, "/") {
+		out += "/"
+	}
+	return out
+}

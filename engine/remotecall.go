@@ -1,0 +1,219 @@
+package engine
+
+// Calls of remote providers: the Go steps and Go rollbacks of JSON flows
+// that no in-process handler serves go to a live provider, over HTTP (its
+// callback URL) or NATS (its subject), with the request and response of
+// package provider. The step's policy governs: the runtime's attempts and
+// backoff retry a retryable error, a provider that does not answer within
+// the attempt's timeout is an attempt that timed out, and a permanent
+// error is runtime.Permanent.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// has reports whether an in-process handler serves k.
+func (r *Registry) has(k handlerKey) bool {
+	if k.rollback {
+		_, ok := r.rollback(k.flow, k.name)
+		return ok
+	}
+	_, ok := r.step(k.flow, k.name)
+	return ok
+}
+
+// remoteStep makes Go step s of fl served by providers: it first waits,
+// in its recorded waiting state, for a live handler (ProviderTopic), then
+// each attempt calls one. An in-process handler registered meanwhile wins.
+func (rm *remote) remoteStep(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State]) {
+	k := handlerKey{flow: fl.Name, name: s.Name}
+	outcomes := declaredOutcomes(s)
+	st.Await = &runtime.Await[State]{Topic: ProviderTopic, Event: s.Name}
+	st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) {
+		if h, ok := rm.e.reg.step(k.flow, k.name); ok {
+			return h(ctx, state)
+		}
+		return rm.call(ctx, k, s.Name, outcomes, state)
+	}
+}
+
+// remoteRollback returns the rollback of step s whose Go rollback is
+// named name: an in-process handler, else a live provider. A rollback has
+// no waiting state: with no provider live, an attempt waits for one
+// (ProviderOptions.Wait), then fails, and the rollback's retry policy
+// governs.
+func (rm *remote) remoteRollback(fl *dsl.Flow, s *dsl.Step, name string) func(ctx context.Context, state *State) error {
+	k := handlerKey{flow: fl.Name, name: name, rollback: true}
+	return func(ctx context.Context, state *State) error {
+		if h, ok := rm.e.reg.rollback(k.flow, k.name); ok {
+			return h(ctx, state)
+		}
+		_, err := rm.call(ctx, k, s.Name, nil, state)
+		return err
+	}
+}
+
+// call runs one attempt on a live provider of k.
+func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes []string, state *State) (runtime.Outcome, error) {
+	t, err := rm.await(ctx, k, outcomes)
+	if err != nil {
+		return "", err
+	}
+	raw, err := json.Marshal(state)
+	if err != nil {
+		return "", runtime.Permanent(err)
+	}
+	req := provider.Request{
+		Version: provider.Version, RunID: runtime.RunID(ctx), Flow: k.flow, Step: step, Handler: t.h.Name,
+		Rollback: k.rollback, IdempotencyKey: runtime.IdempotencyKey(ctx), Attempt: runtime.Attempt(ctx), State: raw,
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		dl = dl.UTC().Round(time.Millisecond)
+		req.Deadline = &dl
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return "", runtime.Permanent(err)
+	}
+	where := fmt.Sprintf("provider %q, handler %q", t.provider, t.h.Name)
+	var out []byte
+	if t.h.URL != "" {
+		out, err = rm.post(ctx, t.h.URL, req.IdempotencyKey, body)
+	} else {
+		out, err = rm.opts.NATS.CallProvider(ctx, t.h.Subject, body)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", where, err)
+	}
+	// Strictly: an answer from something else than a provider (a JetStream
+	// acknowledgement, a proxy's page) is not taken for a success.
+	var rsp provider.Response
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rsp); err != nil {
+		return "", runtime.Permanent(fmt.Errorf("%s: the answer is not a provider response: %v", where, err))
+	}
+	if err := rsp.Check(); err != nil {
+		return "", runtime.Permanent(fmt.Errorf("%s: %v", where, err))
+	}
+	if e := rsp.Error; e != nil {
+		err := fmt.Errorf("%s: %w", where, e)
+		if e.Class == provider.ClassPermanent {
+			return "", runtime.Permanent(err)
+		}
+		return "", err
+	}
+	if len(rsp.State) > 0 && string(rsp.State) != "null" {
+		var next State
+		if err := json.Unmarshal(rsp.State, &next); err != nil {
+			return "", runtime.Permanent(fmt.Errorf("%s: state: %v", where, err))
+		}
+		*state = next
+	}
+	return rsp.Outcome, nil
+}
+
+// await returns a live provider of k, waiting for one within ctx and
+// ProviderOptions.Wait.
+func (rm *remote) await(ctx context.Context, k handlerKey, outcomes []string) (target, error) {
+	expired, stop := runtime.ClockTimer(rm.e.clock, rm.opts.Wait)
+	defer stop()
+	for {
+		rm.mu.Lock()
+		t, ok := rm.pickLocked(k, outcomes, rm.e.clock.Now())
+		changed := rm.changed
+		rm.mu.Unlock()
+		if ok {
+			return t, nil
+		}
+		what := "Go step"
+		if k.rollback {
+			what = "Go rollback"
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return target{}, fmt.Errorf("%w for %s %q of flow %q: %w", ErrNoProvider, what, k.name, k.flow, context.Cause(ctx))
+		case <-expired:
+			return target{}, fmt.Errorf("%w for %s %q of flow %q (waited %v)", ErrNoProvider, what, k.name, k.flow, rm.opts.Wait)
+		}
+	}
+}
+
+// providerClient is the HTTP client of provider calls: bounded
+// connections, timeouts from the attempt's context, and no redirects (a
+// provider answers; a redirect could lead the state off the allow-list).
+func providerClient() *http.Client {
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxConnsPerHost:       providerHTTPConns,
+		MaxIdleConnsPerHost:   providerHTTPConns,
+		MaxIdleConns:          1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return errProviderRedirect
+	}}
+}
+
+var errProviderRedirect = errors.New("a provider answered with a redirect, which the engine does not follow")
+
+// post sends a request to an HTTP provider. Connection errors, 5xx, 408
+// and 429 are retryable; other statuses, a redirect and an answer over
+// MaxProviderResponse are permanent.
+func (rm *remote) post(ctx context.Context, url, key string, body []byte) ([]byte, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, runtime.Permanent(err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Idempotency-Key", key)
+	resp, err := rm.client.Do(r)
+	if err != nil {
+		if errors.Is(err, errProviderRedirect) {
+			return nil, runtime.Permanent(err)
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, MaxProviderResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	if len(out) > MaxProviderResponse {
+		return nil, runtime.Permanent(fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse))
+	}
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippetOf(out))
+		switch c := resp.StatusCode; {
+		case c >= 500, c == http.StatusRequestTimeout, c == http.StatusTooManyRequests:
+			return nil, err
+		}
+		return nil, runtime.Permanent(err)
+	}
+	return out, nil
+}
+
+func snippetOf(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) > 200 {
+		return strconv.Quote(string(b[:200])) + "..."
+	}
+	return strconv.Quote(string(b))
+}

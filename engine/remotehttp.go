@@ -1,0 +1,222 @@
+package engine
+
+// The HTTP API of remote providers (routes in access.go).
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/flowgen/flowgen/engine/provider"
+)
+
+var errProvidersOff = errors.New("remote providers are off in this engine (engine.Options.Providers)")
+
+// Providers returns the live leases of remote providers, by name (nil
+// when remote providers are off).
+func (e *Engine) Providers() []provider.Lease {
+	if e.remote == nil {
+		return nil
+	}
+	return e.remote.list()
+}
+
+// RegisterProvider grants or renews the lease of a remote provider, as
+// PUT /providers/{name} does.
+func (e *Engine) RegisterProvider(name string, reg provider.Registration) (provider.Lease, error) {
+	if e.remote == nil {
+		return provider.Lease{}, fmt.Errorf("%w: %w", ErrRegistration, errProvidersOff)
+	}
+	return e.remote.register(name, reg)
+}
+
+func (e *Engine) providerStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrRegistration):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrProviderConflict):
+		return http.StatusConflict
+	case errors.Is(err, ErrNoLease):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+func (e *Engine) httpPutProvider(w http.ResponseWriter, r *http.Request) {
+	if e.remote == nil {
+		writeError(w, http.StatusNotFound, errProvidersOff, nil)
+		return
+	}
+	body, ok := e.readBody(w, r)
+	if !ok {
+		return
+	}
+	var reg provider.Registration
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&reg); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: %v", ErrRegistration, err), nil)
+		return
+	}
+	l, err := e.remote.register(r.PathValue("name"), reg)
+	if err != nil {
+		writeError(w, e.providerStatus(err), err, nil)
+		return
+	}
+	l.Warnings = e.remote.unused(reg.Handlers)
+	writeJSON(w, http.StatusOK, l)
+}
+
+func (e *Engine) httpRenewProvider(w http.ResponseWriter, r *http.Request) {
+	if e.remote == nil {
+		writeError(w, http.StatusNotFound, errProvidersOff, nil)
+		return
+	}
+	l, err := e.remote.renew(r.PathValue("name"))
+	if err != nil {
+		writeError(w, e.providerStatus(err), err, nil)
+		return
+	}
+	l.Handlers = nil
+	writeJSON(w, http.StatusOK, l)
+}
+
+func (e *Engine) httpDeleteProvider(w http.ResponseWriter, r *http.Request) {
+	if e.remote == nil || !e.remote.leave(r.PathValue("name")) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("%w: %q", ErrNoLease, r.PathValue("name")), nil)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (e *Engine) httpProviders(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"providers": e.Providers()})
+}
+
+// HandlerInfo says who serves a Go step or Go rollback of a JSON flow.
+type HandlerInfo struct {
+	Name     string   `json:"name"` // as the flow names it
+	Rollback bool     `json:"rollback,omitempty"`
+	Outcomes []string `json:"outcomes,omitempty"` // declared by the flow
+	// InProcess: a handler registered in the engine's own Registry
+	// serves it (it wins over providers).
+	InProcess bool `json:"in_process,omitempty"`
+	// Providers are the live providers that serve it (their registered
+	// name, "Flow.Name" or "Name", and where).
+	Providers []HandlerProvider `json:"providers"`
+	// Provided: someone serves it now.
+	Provided bool `json:"provided"`
+}
+
+// HandlerProvider is a live provider of a handler.
+type HandlerProvider struct {
+	Provider string `json:"provider"`
+	Handler  string `json:"handler"`
+	URL      string `json:"url,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+	// Outcomes is set when the provider's outcomes differ from the
+	// flow's: it does not serve this flow until it registers again.
+	Mismatch []string `json:"outcomes_mismatch,omitempty"`
+}
+
+// FlowHandlers returns the Go steps and Go rollbacks of JSON flow name and
+// who serves each.
+func (e *Engine) FlowHandlers(name string) ([]HandlerInfo, error) {
+	fe, err := e.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if fe.def == nil {
+		return nil, fmt.Errorf("%w: %q is a generated flow", ErrUnknownFlow, name)
+	}
+	out := []HandlerInfo{}
+	for _, m := range fe.def.GoMethods() {
+		k := handlerKey{flow: name, name: m.Name, rollback: m.Rollback}
+		hi := HandlerInfo{Name: m.Name, Rollback: m.Rollback, InProcess: e.reg.has(k), Providers: []HandlerProvider{}}
+		if !m.Rollback {
+			hi.Outcomes = declaredOutcomes(m.Steps[0])
+		}
+		if e.remote != nil {
+			hi.Providers = e.remote.providersOf(k, hi.Outcomes)
+		}
+		for _, p := range hi.Providers {
+			if p.Mismatch == nil {
+				hi.Provided = true
+			}
+		}
+		hi.Provided = hi.Provided || hi.InProcess
+		out = append(out, hi)
+	}
+	return out, nil
+}
+
+// providersOf lists the live providers of k, those of its qualified name
+// first.
+func (rm *remote) providersOf(k handlerKey, outcomes []string) []HandlerProvider {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	now := rm.e.clock.Now()
+	out := []HandlerProvider{}
+	for _, l := range rm.leases {
+		if !now.Before(l.expires) {
+			continue
+		}
+		for _, h := range l.handlers {
+			if h.Rollback != k.rollback || h.Name != k.flow+"."+k.name && h.Name != k.name {
+				continue
+			}
+			p := HandlerProvider{Provider: l.name, Handler: h.Name, URL: h.URL, Subject: h.Subject}
+			if !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
+				p.Mismatch = append([]string{}, h.Outcomes...)
+			}
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		qi, qj := out[i].Handler != k.name, out[j].Handler != k.name
+		if qi != qj {
+			return qi
+		}
+		return out[i].Provider < out[j].Provider
+	})
+	return out
+}
+
+// unused warns about handlers that no registered JSON flow uses (yet):
+// deployment order does not matter, but a typo should show.
+func (rm *remote) unused(hs []provider.Handler) []string {
+	used := map[handlerKey]bool{}
+	for _, fl := range rm.e.jsonFlows() {
+		for _, m := range fl.GoMethods() {
+			used[handlerKey{name: fl.Name + "." + m.Name, rollback: m.Rollback}] = true
+			used[handlerKey{name: m.Name, rollback: m.Rollback}] = true
+		}
+	}
+	var out []string
+	for _, h := range hs {
+		if !used[handlerKey{name: h.Name, rollback: h.Rollback}] {
+			what := "Go step"
+			if h.Rollback {
+				what = "Go rollback"
+			}
+			out = append(out, fmt.Sprintf("no registered flow has a %s that handler %q serves (yet)", what, h.Name))
+		}
+	}
+	return out
+}
+
+func (e *Engine) httpFlowHandlers(w http.ResponseWriter, r *http.Request) {
+	name, ok := pathName(w, r, "flow", "flow name")
+	if !ok {
+		return
+	}
+	hs, err := e.FlowHandlers(name)
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"flow": name, "handlers": hs})
+}
