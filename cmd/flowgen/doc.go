@@ -162,6 +162,7 @@
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
 //	        [-max-header-bytes 65536] [-max-body 1048576] [-service-conns 64]
 //	        [-max-running 1000] [-resume-workers 4] [-broker-bytes 268435456]
+//	        [-provider-allow HOST|HOST:PORT|URL-PREFIX]...
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
 // in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
@@ -184,6 +185,15 @@
 // Idempotency-Key that named it) starts a new run: keep -retain longer
 // than clients retry. See docs/engine.md#retention.
 //
+// Remote providers. A JSON flow's Go steps and Go rollbacks may be served
+// by other processes that register their handlers through the API (PUT
+// /providers/{name}, with a lease they renew) with a callback URL, or over
+// NATS with -nats. Callback URLs must be on loopback unless
+// -provider-allow (repeatable) allows their host, host:port or URL prefix.
+// A flow whose Go handlers have no provider yet loads with a warning; its
+// step waits, as a recorded state, until one registers. See
+// docs/engine.md#remote-providers and package engine/provider.
+//
 // Access control. With -tokens FILE, every request to the API needs the
 // header "Authorization: Bearer TOKEN" with a token of the file: without
 // one, or with an unknown one, the answer is 401; a token whose role is not
@@ -195,7 +205,9 @@
 //	client 9a8b7c6d5e4f30211203f4e5d6c7b8a9
 //
 // A client may start runs, post events, and read runs and flows; an admin
-// may also define flows (PUT /flows), abort runs and read the dead letters.
+// may also define flows (PUT /flows), abort runs and read the dead letters;
+// a provider may only register, renew and withdraw remote providers (an
+// admin may too).
 // A token has at least 16 characters; a file with an unknown role, a short
 // or repeated token, or no token, is refused (exit 1). POST /echo needs no
 // token: the engine's own rpc steps call it, and it reads and changes
