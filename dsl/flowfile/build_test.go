@@ -525,6 +525,8 @@ func FuzzBuild(f *testing.F) {
 			f.Add(src)
 		}
 	}
+	// A block whose branch repeats writes and has a bad duration.
+	f.Add([]byte("flow A { parallel P { step B { writes X writes Y timeout 1x } on ok -> P } }"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		pf, diags := parser.Parse("fuzz.flow", src)
 		if len(diags) > 0 {
