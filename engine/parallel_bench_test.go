@@ -30,22 +30,28 @@ func parallel10JSON() string {
 // BenchmarkParallel10JSON is runtime's BenchmarkParallel10 for the
 // compiled form: the two flows of parallel10JSON decoded, checked and
 // compiled as the engine runs JSON flows (a generated .flow builds the same
-// runtime steps), executed on the durable store, interleaved in one run.
-// Two workloads: noop (the block's overhead) and io1ms (each step waits
-// 1ms, as a remote call would).
+// runtime steps), executed interleaved in one run, on the memory store
+// (comparable with runtime's) and on the durable store (an fsync per
+// event). Two workloads: noop (the block's overhead) and io1ms (each step
+// waits 1ms, as a remote call would).
 //
 // Run: go test -run '^$' -bench Parallel10JSON ./engine/
 func BenchmarkParallel10JSON(b *testing.B) {
 	for _, wl := range []struct {
-		name string
-		work time.Duration
-	}{{"noop", 0}, {"io1ms", time.Millisecond}} {
+		name    string
+		work    time.Duration
+		durable bool
+	}{{"memory/noop", 0, false}, {"memory/io1ms", time.Millisecond, false}, {"durable/noop", 0, true}, {"durable/io1ms", time.Millisecond, true}} {
 		b.Run(wl.name, func(b *testing.B) {
-			st, err := store.Open(b.TempDir(), store.Options{})
-			if err != nil {
-				b.Fatal(err)
+			var st Store = store.NewMemory()
+			if wl.durable {
+				d, err := store.Open(b.TempDir(), store.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer d.Close()
+				st = d
 			}
-			defer st.Close()
 			e, err := New(Options{Store: st, ID: "bench"})
 			if err != nil {
 				b.Fatal(err)
