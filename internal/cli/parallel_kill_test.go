@@ -268,11 +268,5 @@ func TestKillServeDuringParallelBlock(t *testing.T) {
 // processes on a loaded machine.
 func patiently(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUpTo(t, 90*time.Second, what, cond)
 }
