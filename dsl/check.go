@@ -67,6 +67,9 @@ type checker struct {
 	// the first ten diagnostics.
 	memo          map[string]string
 	suggestBudget int
+	// branchOf maps the current flow's branch names to their parallel
+	// blocks (checkparallel.go).
+	branchOf map[string]*Step
 }
 
 // maxSuggestComparisons is the did-you-mean budget of one Check call.
@@ -153,11 +156,13 @@ func (c *checker) flow(f *Flow) {
 		return targetNames
 	}
 	c.memo = map[string]string{}
+	c.branchNames(f, index)
 	for i, s := range f.Steps {
 		if s == nil {
 			continue
 		}
 		c.step(f, i, s, index, targets)
+		c.parallelStep(f, s, index, targets)
 	}
 	if !c.undefinedTargets {
 		c.loops(f)
@@ -291,7 +296,7 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 			c.add(c.undefinedOutcome(f, s, t.On.Name, onr, outcomes))
 		}
 		target := t.Target.Name
-		if _, ok := index[target]; !ok && target != TargetDone && target != TargetFail {
+		if _, ok := index[target]; !ok && target != TargetDone && target != TargetFail && !c.intoBranch(s, t.Target, pick(t.Target.Range, tr)) {
 			c.undefinedTargets = true
 			d := diag.Errorf(pick(t.Target.Range, tr), "undefined-target", "transition to undefined step %q in step %q", target, s.Name)
 			if m := c.suggest(target, targets, true); m != "" {
@@ -305,6 +310,9 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 }
 
 func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, outcomes []string) diag.Diagnostic {
+	if s.IsBlock() {
+		return c.blockOutcome(s, name, r, outcomes)
+	}
 	if spec := s.Spec(); name == OutcomeTimeout && spec.Waits && !spec.Has(FieldTimeout) {
 		return diag.Errorf(r, "undefined-outcome", "step %q has no deadline, so it cannot end with outcome %q", s.Name, name).
 			WithHint("add `deadline <duration>` to the step to bound its %s (the step ends with the outcome timeout when it passes), or remove this transition", spec.Keyword)

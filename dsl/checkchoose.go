@@ -69,7 +69,7 @@ func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, 
 // chooseTarget reports a choose target that is not a step of f, done or
 // fail.
 func (c *checker) chooseTarget(f *Flow, s *Step, t *Ident, r diag.Range, index map[string]int, targets func() []string) {
-	if _, ok := index[t.Name]; ok || t.Name == TargetDone || t.Name == TargetFail {
+	if _, ok := index[t.Name]; ok || t.Name == TargetDone || t.Name == TargetFail || c.intoBranch(s, t, r) {
 		return
 	}
 	c.undefinedTargets = true

@@ -257,6 +257,8 @@ func FuzzCheck(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"version": 1, "flows": [{"name": "F", "retry": {"attempts": 2147483647, "initial": "1ns", "multiplier": 1.0000001}, "timeout": "1h", "deadline": "1s", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}]}`))
+	// A block whose branch is a block (refused), and one with writes.
+	f.Add([]byte(`{"version": 1, "flows": [{"name": "F", "state": "S", "steps": [{"name": "P", "parallel": {"branches": [{"name": "A", "parallel": {"branches": []}, "action": {"kind": "go"}}, {"name": "B", "action": {"kind": "go"}, "writes": ["X"], "irreversible": true}]}, "on": [{"on": "ok", "target": "P"}]}]}]}`))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		for _, name := range []string{"fuzz.json", "fuzz.flow"} {
 			fl, ds := flowfile.Load(name, src, dsl.CheckOptions{StrictRollback: true})

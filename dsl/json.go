@@ -47,15 +47,9 @@ func EncodeJSON(f *File) ([]byte, error) {
 		c := *fl
 		c.Steps = make([]*Step, 0, len(fl.Steps))
 		for _, s := range fl.Steps {
-			if s == nil {
-				continue
+			if s != nil {
+				c.Steps = append(c.Steps, encodableStep(s))
 			}
-			if s.Action == nil {
-				sc := *s
-				sc.Action = &Action{Kind: ActionGo}
-				s = &sc
-			}
-			c.Steps = append(c.Steps, s)
 		}
 		out.Flows = append(out.Flows, &c)
 	}
@@ -552,7 +546,7 @@ func (d *jsonDecoder) decodeFlow(n *jnode, path string) *Flow {
 	f.Deadline = o.duration("deadline")
 	f.Steps = []*Step{}
 	o.array("steps", true, func(n *jnode, path string) {
-		if s := d.decodeStep(n, path); s != nil {
+		if s := d.decodeStep(n, path, false); s != nil {
 			f.Steps = append(f.Steps, s)
 		}
 	})
@@ -608,13 +602,17 @@ func (d *jsonDecoder) decodeRetry(n *jnode, path string) *Retry {
 	return r
 }
 
-func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
+// decodeStep reads a step; branch says it is a branch of a parallel
+// block, which cannot be a block itself.
+func (d *jsonDecoder) decodeStep(n *jnode, path string, branch bool) *Step {
 	o := d.object(n, path, "step")
 	if o == nil {
 		return nil
 	}
-	o.check(stepFields, nil, "")
 	s := &Step{Range: d.at(path), NameRange: d.at(jsonPath(path, "name"))}
+	if d.decodeBlock(o, s, branch) {
+		return s
+	}
 	s.Name, _ = o.str("name", true)
 	s.Doc, _ = o.str("doc", false)
 	if an, p := o.get("action"); an != nil {
@@ -647,6 +645,13 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
 		}
 		s.Outcomes = append(s.Outcomes, &Ident{Name: n.str, Range: d.at(path)})
 	})
+	s.Writes = d.names(o, "writes", "field name")
+	d.decodeTransitions(o, s)
+	return s
+}
+
+// decodeTransitions reads a step's "on" list.
+func (d *jsonDecoder) decodeTransitions(o *jobj, s *Step) {
 	o.array("on", false, func(n *jnode, path string) {
 		to := d.object(n, path, "transition")
 		if to == nil {
@@ -658,7 +663,6 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string) *Step {
 			s.Transitions = append(s.Transitions, t)
 		}
 	})
-	return s
 }
 
 // decodeAction reads an action: its kind, then the fields the kind has

@@ -284,6 +284,9 @@ func SpecOf(k ActionKind) *KindSpec {
 	if s, ok := kindIndex[k]; ok {
 		return s
 	}
+	if k == KindParallel {
+		return parallelSpec
+	}
 	return &KindSpec{
 		Kind:        k,
 		Noun:        "a " + string(k),
@@ -305,8 +308,9 @@ func (a *Action) Spec() *KindSpec {
 func (s *Step) Spec() *KindSpec { return SpecOf(s.Kind()) }
 
 // inherits reports whether a step of kind k takes the flow's retry,
-// timeout and deadline: it does work (not a wait, nor a decision).
-func (k *KindSpec) inherits() bool { return !k.Waits && !k.Decides }
+// timeout and deadline: it does work (not a wait, nor a decision, nor a
+// parallel block, whose branches do the work).
+func (k *KindSpec) inherits() bool { return !k.Waits && !k.Decides && k != parallelSpec }
 
 // Has reports whether kind k has field f.
 func (k *KindSpec) Has(f ActionField) bool {

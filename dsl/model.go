@@ -185,9 +185,12 @@ type Transition struct {
 
 // Step is one step of a flow.
 type Step struct {
-	Name         string         `json:"name"`
-	Doc          string         `json:"doc,omitempty"`
-	Action       *Action        `json:"action"`
+	Name string `json:"name"`
+	Doc  string `json:"doc,omitempty"`
+	// Parallel makes the step a parallel block (dsl/parallel.go): a
+	// step with no action whose branches run at the same time.
+	Parallel     *Parallel      `json:"parallel,omitempty"`
+	Action       *Action        `json:"action,omitempty"` // nil only for a parallel block
 	Retry        *Retry         `json:"retry,omitempty"`
 	Timeout      Duration       `json:"timeout,omitzero"`
 	Deadline     Duration       `json:"deadline,omitzero"`
@@ -195,9 +198,13 @@ type Step struct {
 	Irreversible bool           `json:"irreversible,omitempty"`
 	Publish      []*Publication `json:"publish,omitempty"`
 	Outcomes     []*Ident       `json:"outcomes,omitempty"`
-	Transitions  []*Transition  `json:"on,omitempty"`
-	NameRange    diag.Range     `json:"-"`
-	Range        diag.Range     `json:"-"`
+	// Writes are the state fields a Go step that is a branch of a
+	// parallel block declares it writes (`writes A, B`): what the block
+	// merges back when the branch completes (Step.BranchWrites).
+	Writes      []*Ident      `json:"writes,omitempty"`
+	Transitions []*Transition `json:"on,omitempty"`
+	NameRange   diag.Range    `json:"-"`
+	Range       diag.Range    `json:"-"`
 }
 
 // Ident is a name used in a flow (a state field, step, outcome or type) with

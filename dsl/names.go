@@ -91,7 +91,7 @@ func (f *Flow) GoNames() *Names {
 		Run:         f.Name + "Run",
 		Methods:     f.GoMethods(),
 	}
-	for _, s := range f.Steps {
+	for _, s := range f.AllSteps() {
 		if s == nil {
 			continue
 		}
@@ -271,7 +271,7 @@ func checkNames(file *File) diag.List {
 		if d, bad := checkExportedName("flow", f.Name, f.NameRange, "it names exported Go types"); bad {
 			ds = append(ds, d)
 		}
-		for _, s := range f.Steps {
+		for _, s := range f.AllSteps() {
 			if s == nil {
 				continue
 			}

@@ -107,6 +107,9 @@ func (f *Flow) indexOf(s *Step) int {
 
 // Kind is the step's action kind; a step without an action is a Go step.
 func (s *Step) Kind() ActionKind {
+	if s.IsBlock() {
+		return KindParallel
+	}
 	if s == nil || s.Action == nil || s.Action.Kind == "" {
 		return ActionGo
 	}
@@ -392,6 +395,9 @@ func contains(list []string, s string) bool {
 // await), or it waits and has a deadline (a sleep: only its step's
 // deadline can cut it short).
 func (f *Flow) CanTimeout(s *Step) bool {
+	if s.IsBlock() {
+		return f.blockCanTimeout(s)
+	}
 	if spec := s.Spec(); spec.Waits {
 		return spec.Has(FieldTimeout) || f.TimeoutFor(s) > 0 || f.DeadlineFor(s) > 0
 	}
@@ -600,7 +606,7 @@ func (f *Flow) Unreachable() []*Step {
 // publisher for publications after success.
 func (f *Flow) Needs() Needs {
 	var n Needs
-	for _, s := range f.Steps {
+	for _, s := range f.AllSteps() {
 		if s == nil {
 			continue
 		}
@@ -635,7 +641,7 @@ type GoMethod struct {
 func (f *Flow) GoMethods() []GoMethod {
 	var out []GoMethod
 	rollbacks := map[string]int{}
-	for _, s := range f.Steps {
+	for _, s := range f.AllSteps() {
 		if s == nil {
 			continue
 		}
@@ -665,6 +671,7 @@ const (
 	RolePayload   FieldRole = "payload"   // published payload: read
 	RoleUntil     FieldRole = "until"     // sleep until: read, a time.Time
 	RoleCondition FieldRole = "condition" // a choose condition: read, compared with Cond's literal
+	RoleWrites    FieldRole = "writes"    // a branch's `writes`: merged back when it completes
 )
 
 // FieldRef is one place where a flow names a field of its state type.
@@ -682,8 +689,9 @@ type FieldRef struct {
 
 // FieldRefs returns every state field f names, in source order within
 // each step: the action's (request, response, correlation field: the
-// fields of its kind that have a Role; a choose's conditions' fields), the rollback rpc's, then the
-// publications' payloads.
+// fields of its kind that have a Role; a choose's conditions' fields), the rollback rpc's, the
+// publications' payloads, then the fields a branch declares it writes; a
+// parallel block's branches come after it (AllSteps).
 func (f *Flow) FieldRefs() []FieldRef {
 	var out []FieldRef
 	add := func(id *Ident, role FieldRole, s *Step, rb bool) {
@@ -708,7 +716,7 @@ func (f *Flow) FieldRefs() []FieldRef {
 			}
 		}
 	}
-	for _, s := range f.Steps {
+	for _, s := range f.AllSteps() {
 		if s == nil {
 			continue
 		}
@@ -720,6 +728,9 @@ func (f *Flow) FieldRefs() []FieldRef {
 			if p != nil {
 				add(p.Payload, RolePayload, s, false)
 			}
+		}
+		for _, w := range s.Writes {
+			add(w, RoleWrites, s, false)
 		}
 	}
 	return out

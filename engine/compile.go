@@ -120,71 +120,13 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 		if s == nil {
 			continue
 		}
-		st := &runtime.Step[State]{
-			ID:           s.Name,
-			Irreversible: s.Irreversible,
-			Next:         map[runtime.Outcome]string{},
-			Retry:        fl.RetryFor(s).Policy(),
-			// An await's timeout bounds its wait (runtime.Await.Timeout),
-			// not attempts: AttemptTimeoutFor is 0 for it.
-			Timeout:  fl.AttemptTimeoutFor(s),
-			Deadline: fl.DeadlineFor(s),
+		compile := e.step
+		if s.IsBlock() {
+			compile = e.block
 		}
-		// The switch names every kind and has no default, so that
-		// internal/kinds's test reports it when a kind is added; a kind
-		// the table does not know is refused first.
-		if _, ok := dsl.LookupKind(s.Kind()); !ok {
-			return nil, fmt.Errorf("flow %q: step %q: the engine cannot run a step of kind %q", fl.Name, s.Name, s.Kind())
-		}
-		a := s.Action
-		switch s.Kind() {
-		case dsl.ActionRPC:
-			st.Exec = e.rpcExec(a)
-		case dsl.ActionPublish:
-			st.Exec = e.publishExec(a)
-		case dsl.ActionAwait:
-			st.Await = await(fl, s)
-			st.Exec = awaitExec(a)
-		case dsl.ActionSleep:
-			st.Sleep = sleep(a) // nothing runs after it but publications
-		case dsl.ActionChoose:
-			st.Exec = runtime.NewChoice(s.Name, conditions(a)).Exec
-		case dsl.ActionGo:
-			if e.remote != nil && !e.reg.has(handlerKey{flow: fl.Name, name: s.Name}) {
-				e.remote.remoteStep(fl, s, st) // remotecall.go
-				break
-			}
-			h := e.reg.lateStep(fl.Name, s.Name)
-			st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) { return h(ctx, state) }
-		}
-		if rb := s.Rollback; rb != nil {
-			if rb.IsGo() && e.remote != nil {
-				st.Rollback = e.remote.remoteRollback(fl, s, rb.Name.Name)
-			} else if rb.IsGo() {
-				h := e.reg.lateRollback(fl.Name, rb.Name.Name)
-				st.Rollback = func(ctx context.Context, state *State) error { return h(ctx, state) }
-			} else if rb.Action != nil {
-				exec := e.rpcExec(rb.Action)
-				st.Rollback = func(ctx context.Context, state *State) error {
-					_, err := exec(ctx, state)
-					return err
-				}
-			}
-			st.RollbackRetry = fl.RollbackRetryFor(s).Policy()
-			st.RollbackTimeout = fl.RollbackTimeoutFor(s)
-		}
-		for _, p := range s.Publish {
-			if p == nil {
-				continue
-			}
-			field := p.Payload.String()
-			st.Publish = append(st.Publish, runtime.Publication[State]{
-				Topic: p.Topic, Event: p.Event,
-				Payload: func(s *State) any { return payloadOf(s, field) },
-			})
-		}
-		for _, edge := range fl.StepEdges(s) {
-			st.Next[edge.Outcome] = edge.To // dsl.TargetDone/Fail are runtime.Done/Fail
+		st, err := compile(fl, s)
+		if err != nil {
+			return nil, err
 		}
 		steps = append(steps, st)
 	}
@@ -192,6 +134,83 @@ func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
 		return nil, fmt.Errorf("flow %q: %w", fl.Name, err)
 	}
 	return f, nil
+}
+
+// step compiles step s of fl (not a block).
+func (e *Engine) step(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
+	st := &runtime.Step[State]{
+		ID:           s.Name,
+		Irreversible: s.Irreversible,
+		Next:         map[runtime.Outcome]string{},
+		Retry:        fl.RetryFor(s).Policy(),
+		// An await's timeout bounds its wait (runtime.Await.Timeout),
+		// not attempts: AttemptTimeoutFor is 0 for it.
+		Timeout:  fl.AttemptTimeoutFor(s),
+		Deadline: fl.DeadlineFor(s),
+	}
+	// The switch names every kind and has no default, so that
+	// internal/kinds's test reports it when a kind is added; a kind
+	// the table does not know is refused first.
+	if _, ok := dsl.LookupKind(s.Kind()); !ok {
+		return nil, fmt.Errorf("flow %q: step %q: the engine cannot run a step of kind %q", fl.Name, s.Name, s.Kind())
+	}
+	a := s.Action
+	switch s.Kind() {
+	case dsl.ActionRPC:
+		st.Exec = e.rpcExec(a)
+	case dsl.ActionPublish:
+		st.Exec = e.publishExec(a)
+	case dsl.ActionAwait:
+		st.Await = await(fl, s)
+		st.Exec = awaitExec(a)
+	case dsl.ActionSleep:
+		st.Sleep = sleep(a) // nothing runs after it but publications
+	case dsl.ActionChoose:
+		st.Exec = runtime.NewChoice(s.Name, conditions(a)).Exec
+	case dsl.ActionGo:
+		if e.remote != nil && !e.reg.has(handlerKey{flow: fl.Name, name: s.Name}) {
+			e.remote.remoteStep(fl, s, st) // remotecall.go
+			break
+		}
+		h := e.reg.lateStep(fl.Name, s.Name)
+		st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) { return h(ctx, state) }
+	}
+	if rb := s.Rollback; rb != nil {
+		if rb.IsGo() && e.remote != nil {
+			st.Rollback = e.remote.remoteRollback(fl, s, rb.Name.Name)
+		} else if rb.IsGo() {
+			h := e.reg.lateRollback(fl.Name, rb.Name.Name)
+			st.Rollback = func(ctx context.Context, state *State) error { return h(ctx, state) }
+		} else if rb.Action != nil {
+			exec := e.rpcExec(rb.Action)
+			st.Rollback = func(ctx context.Context, state *State) error {
+				_, err := exec(ctx, state)
+				return err
+			}
+		}
+		st.RollbackRetry = fl.RollbackRetryFor(s).Policy()
+		st.RollbackTimeout = fl.RollbackTimeoutFor(s)
+	}
+	for _, p := range s.Publish {
+		if p == nil {
+			continue
+		}
+		field := p.Payload.String()
+		st.Publish = append(st.Publish, runtime.Publication[State]{
+			Topic: p.Topic, Event: p.Event,
+			Payload: func(s *State) any { return payloadOf(s, field) },
+		})
+	}
+	next(fl, s, st)
+	return st, nil
+}
+
+// next routes the outcomes of step s as fl's edges say (a branch has
+// none: branches do not route).
+func next(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State]) {
+	for _, edge := range fl.StepEdges(s) {
+		st.Next[edge.Outcome] = edge.To // dsl.TargetDone/Fail are runtime.Done/Fail
+	}
 }
 
 // payloadOf is the JSON of a state field for a request or a publication:

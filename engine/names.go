@@ -127,10 +127,7 @@ func checkFlowNames(f *dsl.File) diag.List {
 			check(at, "topic", t.Topic)
 			check(at, "event", t.Event)
 		}
-		for _, s := range fl.Steps {
-			if s == nil {
-				continue
-			}
+		for _, s := range fl.AllSteps() { // branches of parallel blocks included
 			check(pick(s.NameRange, s.Range), "step name", s.Name)
 			action(s.Range, s.Action)
 			if s.Rollback != nil {

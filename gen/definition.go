@@ -57,6 +57,9 @@ func (g *flowGen) constructor() jen.Code {
 		g.id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
 		jen.Var().Add(g.id(stepVar)).Op("*").Add(g.rtS("Step")),
 	}
+	if g.usesBlocks() {
+		body = append(body, jen.Var().Add(g.id(branchesVar)).Index().Op("*").Add(g.rtS("Step")))
+	}
 	if g.flowRetry != nil {
 		body = append(body, jen.Line(), docComment(fmt.Sprintf("%s is the flow's retry policy, for the steps that write none.", g.local(flowRetryVar))),
 			g.id(flowRetryVar).Op(":=").Add(retryPolicy(g.flowRetry.Policy())))

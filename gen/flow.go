@@ -87,7 +87,7 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 	}
 	// The policy of a step that writes no retry of its own is the flow's.
 	if r := fl.RetryFor(&dsl.Step{}); r.Attempts > 1 {
-		for _, s := range fl.Steps {
+		for _, s := range fl.AllSteps() {
 			if fl.RetryFor(s) == r {
 				g.flowRetry = &r
 				break
@@ -113,6 +113,11 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 		}
 		if err := checkAction(fl, s); err != nil {
 			return nil, err
+		}
+		if s.IsBlock() {
+			if err := g.checkBlock(s, seen); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, m := range g.names.Methods {

@@ -100,6 +100,9 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 		}
 		g.emit(jf)
 		if opts.Target == TargetTemporal {
+			if err := g.temporalBlocks(); err != nil {
+				return nil, err
+			}
 			g.emitTemporal(jf)
 		}
 	}

@@ -215,6 +215,8 @@ func FuzzGenerate(f *testing.F) {
 			}
 		}
 	}
+	// Blocks in every position: first, last, routed to, looping.
+	f.Add([]byte("flow A { state S parallel P { step B { writes X irreversible } step C { rpc s \"E\" (X) -> Y irreversible } on ok -> P on error -> Q } parallel Q { step D { irreversible } } }"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		file, ds := flowfile.Load("fuzz.flow", src, dsl.CheckOptions{})
 		out, err := Generate(file, Options{Package: "p"})

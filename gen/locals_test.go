@@ -24,12 +24,14 @@ import (
 var localWords = []string{
 	"ctx", "err", "f", "h", "history", "opts", "out", "runID", "runs", "s",
 	"st", "state", "states", "steps", "retry", "undoCall",
+	"branches", "dst", "src",
 }
 
 // everyLocalFlow is a flow whose generated code declares every kind of
 // local: the flow's retry policy variable, an rpc step with an rpc
 // rollback, a correlated await, a publication, and a Go step with declared
-// outcomes and a Go rollback. %s are the flow's name and its state type.
+// outcomes and a Go rollback, and a parallel block whose branches merge
+// what they write. %s are the flow's name and its state type.
 const everyLocalFlow = `flow %s {
     state %s
     retry 2 backoff 1ms..2ms
@@ -43,6 +45,12 @@ const everyLocalFlow = `flow %s {
     step Wait {
         await svc "ready" -> Payload correlate Out timeout 1h
         irreversible
+    }
+    parallel Both {
+        step Left {
+            writes In
+            irreversible
+        }
     }
     step Decide {
         outcomes yes, no
@@ -216,6 +224,8 @@ func (impl%[2]s) Decide(_ context.Context, s *%[1]s) (%[2]sDecideOutcome, error)
 }
 
 func (impl%[2]s) Undecide(context.Context, *%[1]s) error { return nil }
+
+func (impl%[2]s) Left(context.Context, *%[1]s) error { return nil }
 `, w, fl)
 		// One run to done, and one that fails in Decide and rolls Call
 		// back through its rpc rollback (which writes In).
@@ -233,9 +243,10 @@ func (impl%[2]s) Undecide(context.Context, *%[1]s) error { return nil }
 		check.Equal("%[2]s: State", xst.In, "in")
 		xh, xerr := xf.History(xctx, xres.RunID)
 		check.Equal("%[2]s: History error", xerr, nil)
-		// pending→Call, Call→Wait:waiting, the wake-up, Wait→Decide,
-		// Decide→failing, two rollbacks out and back, compensated.
-		check.Equal("%[2]s: History", len(xh), 10)
+		// pending→Call, Call→Wait:waiting, the wake-up, Wait→Both, Left's
+		// start and end, Both→Decide, Decide→failing, two rollbacks out
+		// and back, compensated.
+		check.Equal("%[2]s: History", len(xh), 13)
 	}
 `, w, fl)
 	}

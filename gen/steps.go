@@ -42,6 +42,14 @@ func args(n int, list ...jen.Code) []jen.Code {
 
 // step returns the statements that build step s and add it to steps.
 func (g *flowGen) step(s *dsl.Step) []jen.Code {
+	if s.IsBlock() {
+		return g.block(s)
+	}
+	return append(g.stepBody(s), g.id(stepsVar).Op("=").Append(g.id(stepsVar), g.id(stepVar)))
+}
+
+// stepBody returns the statements that build step s in st.
+func (g *flowGen) stepBody(s *dsl.Step) []jen.Code {
 	st := func() *jen.Statement { return g.id(stepVar) }
 	set := func(field string, v jen.Code) jen.Code { return st().Dot(field).Op("=").Add(v) }
 
@@ -108,16 +116,21 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 			vg.Line()
 		})))
 	}
-	if routes := g.routes(s); len(routes) > 0 {
-		out = append(out, set("Next", jen.Map(rt("Outcome")).String().ValuesFunc(func(vg *jen.Group) {
-			for _, e := range routes {
-				vg.Line().Add(g.edgeOutcome(s, e)).Op(":").Add(g.target(e.To))
-			}
-			vg.Line()
-		})))
+	return append(out, g.nextAssign(s)...)
+}
+
+// nextAssign is the assignment of st.Next for the routes of s, if any.
+func (g *flowGen) nextAssign(s *dsl.Step) []jen.Code {
+	routes := g.routes(s)
+	if len(routes) == 0 {
+		return nil
 	}
-	out = append(out, g.id(stepsVar).Op("=").Append(g.id(stepsVar), st()))
-	return out
+	return []jen.Code{g.id(stepVar).Dot("Next").Op("=").Add(jen.Map(rt("Outcome")).String().ValuesFunc(func(vg *jen.Group) {
+		for _, e := range routes {
+			vg.Line().Add(g.edgeOutcome(s, e)).Op(":").Add(g.target(e.To))
+		}
+		vg.Line()
+	}))}
 }
 
 // routes are the edges of s (dsl.Flow.Edges) that runtime.Step.Next must

@@ -96,22 +96,13 @@ func (b *builder) flow(fl *parser.Flow) *dsl.Flow {
 				out.Deadline = d
 			}
 		case st.Step != nil:
-			out.Steps = append(out.Steps, b.step(st))
+			out.Steps = append(out.Steps, b.step(flowStmt{st}))
 		case st.Parallel != nil:
-			// The grammar, fmt and the runtime have parallel blocks; the
-			// model, checks, diagrams, generator and engine do not yet. A
-			// block left out of the model would run a different flow than
-			// the one written, so the build stops here.
-			b.errorf(tokenRange(st.Parallel.Name), notCompiledHint,
-				"parallel block %q: the compiler does not compile parallel blocks yet", st.Parallel.Name.Value)
+			out.Steps = append(out.Steps, b.parallel(st))
 		}
 	}
 	return out
 }
-
-// notCompiledHint is what to do about a construct the parser reads and
-// the compiler does not compile yet.
-const notCompiledHint = "write the steps one after the other for now, or build the flow with runtime.NewParallel (docs/runtime.md, Parallel blocks)"
 
 // trigger builds a trigger; r is the range of the whole statement.
 func (b *builder) trigger(t *parser.Trigger, r diag.Range) *dsl.Trigger {
@@ -206,24 +197,29 @@ func (b *builder) duration(d *parser.Token) dsl.Duration {
 	return dsl.Duration(v)
 }
 
-func (b *builder) step(fs *parser.FlowStmt) *dsl.Step {
-	s := fs.Step
+// step builds the step of a flow statement or a block's; fs is the
+// statement, for its comments and range.
+func (b *builder) step(fs stepStmt) *dsl.Step {
+	s := fs.step()
 	out := &dsl.Step{
 		Name:      s.Name.Value,
-		Doc:       docComment(fs.Comments),
+		Doc:       docComment(fs.comments()),
 		NameRange: tokenRange(s.Name),
-		Range:     rng(fs.Pos, fs.EndPos),
+		Range:     fs.rng(),
 	}
 	var (
 		action                                          *parser.StepStmt
 		publishes                                       []*parser.StepStmt
 		seenRetry, seenTimeout, seenDeadline, seenRollb *lexer.Position
-		seenIrrev, seenOutcomes                         *lexer.Position
+		seenIrrev, seenOutcomes, seenWrites             *lexer.Position
 	)
 	once := func(seen **lexer.Position, what string, st *parser.StepStmt) bool {
 		hint := ""
-		if what == "outcomes" {
+		switch what {
+		case "outcomes":
 			hint = "list every outcome on one line, outcomes a, b"
+		case "writes":
+			hint = "list every field on one line, writes A, B"
 		}
 		if *seen != nil {
 			b.duplicate(what, "step", out.Name, **seen, rng(st.Pos, st.EndPos), hint)
@@ -269,8 +265,11 @@ func (b *builder) step(fs *parser.FlowStmt) *dsl.Step {
 				out.Irreversible = true
 			}
 		case len(st.Writes) > 0:
-			b.errorf(rng(st.Pos, st.EndPos), notCompiledHint,
-				"step %q: writes declares what a branch of a parallel block merges back, and the compiler does not compile parallel blocks yet", out.Name)
+			if once(&seenWrites, "writes", st) {
+				for _, w := range st.Writes {
+					out.Writes = append(out.Writes, tokenIdent(w.Name))
+				}
+			}
 		case st.Outcomes != nil:
 			if once(&seenOutcomes, "outcomes", st) {
 				for _, n := range st.Outcomes {

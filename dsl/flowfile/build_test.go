@@ -244,8 +244,8 @@ func TestBuildErrors(t *testing.T) {
 		{"sleep and rpc", `step S { sleep 1h rpc a "A.B" }`, []string{`2:23: step "S" has a second action`}},
 		{"two sleeps", `step S { sleep until At sleep 1h }`, []string{`2:29: step "S" has a second action`}},
 		{"sleep days", `step S { sleep 14d }`, []string{`2:20: invalid duration "14d": unknown unit "d"`}},
-		{"parallel block", `parallel P { step S { irreversible } }`, []string{`2:14: parallel block "P": the compiler does not compile parallel blocks yet`}},
-		{"writes", `step S { writes A, B }`, []string{`2:14: step "S": writes declares what a branch of a parallel block merges back, and the compiler does not compile parallel blocks yet`}},
+		{"two writes", "parallel P { step S { writes A writes B } }", []string{`2:36: duplicate writes in step "S"`}},
+		{"branch errors", `parallel P { step S { sleep 1x } }`, []string{`2:33: invalid duration "1x": unknown unit "x"`}},
 		{"two step retries", "step S { retry 1 retry 2 }", []string{`2:22: duplicate retry in step "S"`}},
 		{"two step timeouts", "step S { timeout 1s timeout 1s }", []string{`2:25: duplicate timeout in step "S"`}},
 		{"two step deadlines", "step S { deadline 1s deadline 1s }", []string{`2:26: duplicate deadline in step "S"`}},
@@ -525,6 +525,8 @@ func FuzzBuild(f *testing.F) {
 			f.Add(src)
 		}
 	}
+	// A block whose branch repeats writes and has a bad duration.
+	f.Add([]byte("flow A { parallel P { step B { writes X writes Y timeout 1x } on ok -> P } }"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		pf, diags := parser.Parse("fuzz.flow", src)
 		if len(diags) > 0 {

@@ -16,7 +16,13 @@ import (
 // eventually polls cond until it holds or the test's patience ends.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	waitUpTo(t, 20*time.Second, what, cond)
+}
+
+// waitUpTo polls cond until it holds, for at most patience.
+func waitUpTo(t *testing.T, patience time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)

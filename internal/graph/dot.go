@@ -56,6 +56,9 @@ func renderDOT(d *diagram) []byte {
 }
 
 func dotNodeAttrs(n *node) string {
+	if n.kind == nodeFork || n.kind == nodeJoin {
+		return barAttrs
+	}
 	attrs := []string{"label=" + dotLabel(n.title, n.lines)}
 	if n.choice != "" {
 		attrs = append(attrs, "shape=diamond", `style=""`)

@@ -84,6 +84,9 @@ const (
 	nodeFlow  // a flow's own id (cluster or composite state)
 	nodeStart // the start point (DOT only; Mermaid uses [*])
 	nodeChoice
+	nodeFork   // a parallel block's fork bar, after the block's own state
+	nodeJoin   // a parallel block's join bar, where the block's outcomes leave
+	nodeBranch // a branch of a parallel block
 )
 
 // Terminal states, named as the runtime names the final states of a run.
@@ -200,13 +203,20 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 		steps = append(steps, s)
 	}
 	stepID := make([]string, len(steps))
+	// fromID[i] is where step i's outcome edges leave: its own state, or
+	// a block's join.
+	fromID := make([]string, len(steps))
 	for i, s := range steps {
 		stepID[i] = ids.get(idKey{flow: fi, kind: nodeStep, n: i}, fl.Name+"_"+s.Name)
+		fromID[i] = stepID[i]
 		n := &node{id: stepID[i], kind: nodeStep, title: s.Name, lines: stepLines(fl, s), doc: s.Doc}
 		if s.Spec().Decides {
 			n.choice = ids.get(idKey{flow: fi, kind: nodeChoice, n: i}, fl.Name+"_"+s.Name+"_choice")
 		}
 		g.nodes = append(g.nodes, n)
+		if s.IsBlock() {
+			fromID[i] = g.block(fl, fi, i, s, stepID[i], ids)
+		}
 	}
 
 	type out struct {
@@ -239,7 +249,7 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	// top[i]: which undoable steps (or bottom) can be the most recently
 	// completed one when step i starts. Iterated to a fixed point because
 	// transitions may loop.
-	undoable := func(i int) bool { return steps[i].Rollback != nil }
+	undoable := func(i int) bool { return steps[i].Rollback != nil || blockUndoable(steps[i]) }
 	top := make([]map[int]bool, len(steps))
 	for i := range top {
 		top[i] = map[int]bool{}
@@ -247,7 +257,8 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	// after returns what is on top of the rollback stack once step i ended
 	// with outcome.
 	after := func(i int, outcome string) map[int]bool {
-		if completes(outcome) && undoable(i) {
+		// A block that failed may have completed branches to undo.
+		if (completes(outcome) || steps[i].IsBlock()) && undoable(i) {
 			return map[int]bool{i: true}
 		}
 		return top[i]
@@ -334,7 +345,7 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 			sep = "; " // conditions may hold commas (in strings)
 		}
 		for _, to := range order {
-			g.edges = append(g.edges, edge{from: stepID[i], to: to, label: strings.Join(labels[to], sep), rollback: rollback[to]})
+			g.edges = append(g.edges, edge{from: fromID[i], to: to, label: strings.Join(labels[to], sep), rollback: rollback[to]})
 		}
 	}
 	// Undo states and the chain between them, in order of discovery
@@ -343,6 +354,9 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 		k := undoQueue[q]
 		s := steps[k]
 		g.nodes = append(g.nodes, &node{id: undoID[k], kind: nodeUndo, title: "undo " + s.Name, lines: undoLines(fl, s)})
+		if s.IsBlock() {
+			g.nodes[len(g.nodes)-1].lines = blockUndoLines(s)
+		}
 		for _, to := range undoTargets(top[k], termCompensated) {
 			label := ""
 			if to == terminalID(g, ids, termCompensated) {

@@ -18,7 +18,7 @@ import (
 // stepLines returns the label lines of a step after its name.
 func stepLines(fl *dsl.Flow, s *dsl.Step) []string {
 	var lines []string
-	lines = append(lines, actionText(s.Action))
+	lines = append(lines, s.Spec().Label(s.Action, word)) // a block has no action: its kind's label
 	if r := retryText(fl.RetryFor(s)); r != "" {
 		lines = append(lines, r)
 	}

@@ -21,6 +21,10 @@ func renderMermaid(d *diagram) []byte {
 		fmt.Fprintf(&b, "    state \"%s\" as %s {\n", mermaidText(g.name), g.id)
 		choice := map[string]string{} // a choose step's id -> its choice state's
 		for _, n := range g.nodes {
+			if bar, ok := mermaidBar[n.kind]; ok {
+				fmt.Fprintf(&b, "        state %s %s\n", n.id, bar)
+				continue
+			}
 			fmt.Fprintf(&b, "        state \"%s\" as %s\n", mermaidText(n.title), n.id)
 			for _, l := range n.lines {
 				fmt.Fprintf(&b, "        %s : %s\n", n.id, mermaidText(l))

@@ -159,7 +159,7 @@ var (
 	quoted           = `"([^"\n]*)"`
 	mermaidComposite = regexp.MustCompile(`^state ` + quoted + ` as ` + reWord + ` \{$`)
 	mermaidState     = regexp.MustCompile(`^state ` + quoted + ` as ` + reWord + `$`)
-	mermaidChoice    = regexp.MustCompile(`^state ` + reWord + ` <<choice>>$`)
+	mermaidChoice    = regexp.MustCompile(`^state ` + reWord + ` <<(?:choice|fork|join)>>$`) // the pseudo-states
 	mermaidDescr     = regexp.MustCompile(`^` + reWord + ` : (.*)$`)
 	endpointRE       = `(\[\*\]|[A-Za-z][A-Za-z0-9_]*)`
 	mermaidEdge      = regexp.MustCompile(`^` + endpointRE + ` --> ` + endpointRE + `( : .*)?$`)

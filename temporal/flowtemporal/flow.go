@@ -29,6 +29,11 @@ func New[S any](def *runtime.Flow[S]) (*Flow[S], error) {
 		return nil, errors.New("flowtemporal: flow " + def.ID() + " has no steps")
 	}
 	for i, st := range f.steps {
+		if len(st.Branches) > 0 {
+			// The workflow walks one step at a time: it would pass a
+			// block without running its branches.
+			return nil, errors.New("flowtemporal: flow " + def.ID() + ": step " + st.ID + " is a parallel block, which the Temporal target does not run yet")
+		}
 		f.byID[st.ID] = i
 		// Compiles the definition once, so that a flow that would not
 		// start on the runtime does not register on Temporal either.

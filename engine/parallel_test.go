@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// prepareJSON creates a customer, then runs a parallel block: Reserve (an
+// rpc writing Reservation, undone by a release) and Mark (a Go step that
+// declares it writes Marked, and also sets Junk, which the block
+// discards); then Ship reads what the block merged.
+const prepareJSON = `{
+  "version": 1,
+  "flows": [{
+    "name": "Prepare",
+    "state": "PrepareState",
+    "triggers": [{"kind": "rpc", "endpoint": "Prepare.Start"}],
+    "steps": [
+      {"name": "Create", "action": {"kind": "rpc", "service": "customers", "endpoint": "Customer.Create", "request": "Customer", "response": "CustomerID"},
+       "rollback": {"action": {"kind": "rpc", "service": "customers", "endpoint": "Customer.Delete", "request": "CustomerID"}}},
+      {"name": "Both", "parallel": {"branches": [
+        {"name": "Reserve", "action": {"kind": "rpc", "service": "inventory", "endpoint": "Stock.Reserve", "request": "Order", "response": "Reservation"},
+         "rollback": {"action": {"kind": "rpc", "service": "inventory", "endpoint": "Stock.Release", "request": "Reservation"}}},
+        {"name": "Mark", "action": {"kind": "go"}, "writes": ["Marked"], "irreversible": true}
+      ]}},
+      {"name": "Ship", "action": {"kind": "go"}, "irreversible": true}
+    ]
+  }]
+}`
+
+// A JSON flow's parallel block runs through the HTTP API: GET /runs/{id}
+// lists its branches with how they ended; the run's state has what the
+// branches wrote, and not what they changed without declaring it; a
+// failing branch fails the block and the run is compensated.
+func TestParallelJSONOverHTTP(t *testing.T) {
+	fx := newFixture(t)
+	fx.caller.Handle("inventory", "Stock.Reserve", func(ctx context.Context, req json.RawMessage) (any, error) {
+		fx.effects.add("reserve:" + runtime.IdempotencyKey(ctx))
+		var order struct{ Fail bool }
+		_ = json.Unmarshal(req, &order)
+		if order.Fail {
+			return nil, runtime.Permanent(errors.New("out of stock"))
+		}
+		return "res-1", nil
+	})
+	fx.caller.Handle("inventory", "Stock.Release", func(ctx context.Context, req json.RawMessage) (any, error) {
+		fx.effects.add("release:" + runtime.IdempotencyKey(ctx))
+		return nil, nil
+	})
+	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped := make(chan State, 1)
+	e.Provide(ProviderFunc(func(r *Registry) {
+		r.Step("Prepare.Mark", func(_ context.Context, s *State) (string, error) {
+			if s.Has("Reservation") {
+				return "", errors.New("a branch sees the state the block started with")
+			}
+			if err := s.Set("Junk", "discarded"); err != nil {
+				return "", err
+			}
+			return "", s.Set("Marked", true)
+		})
+		r.Step("Prepare.Ship", func(_ context.Context, s *State) (string, error) {
+			shipped <- *s
+			return "", nil
+		})
+	}))
+	if ds, err := e.LoadFlows("prepare.json", []byte(prepareJSON)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+
+	type status struct {
+		State    runtime.RunState `json:"state"`
+		Snapshot map[string]any   `json:"snapshot"`
+		Branches []runtime.Branch `json:"branches"`
+	}
+	run := func(body string) status {
+		t.Helper()
+		code, out := post(srv.Client(), srv.URL+"/rpc/Prepare.Start", "", body)
+		if code != http.StatusCreated {
+			t.Fatalf("start: %d %v", code, out)
+		}
+		id, _ := out["run_id"].(string)
+		var st status
+		waitFor(t, "run "+id+" to end", func() bool {
+			res, err := srv.Client().Get(srv.URL + "/runs/" + id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			st = status{}
+			return json.NewDecoder(res.Body).Decode(&st) == nil && st.State.Terminal()
+		})
+		return st
+	}
+	outcomes := func(st status) []string {
+		var out []string
+		for _, b := range st.Branches {
+			out = append(out, b.Step+"="+string(b.Outcome))
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	st := run(`{"Customer": {"Email": "ada@example.com"}, "Order": {}}`)
+	if st.State != runtime.StateDone {
+		t.Fatalf("run ended %s, want done", st.State)
+	}
+	if got := outcomes(st); !slices.Equal(got, []string{"Mark=ok", "Reserve=ok"}) {
+		t.Errorf("branches in the status: %v", got)
+	}
+	s := <-shipped
+	if s.String("Reservation") != "res-1" || s.String("Marked") != "true" || s.Has("Junk") {
+		t.Errorf("state after the block: %v (want Reservation and Marked merged, Junk discarded)", s.Fields())
+	}
+	if st.Snapshot["Reservation"] != "res-1" || st.Snapshot["Junk"] != nil {
+		t.Errorf("final snapshot %v", st.Snapshot)
+	}
+
+	st = run(`{"Customer": {"Email": "bob@example.com"}, "Order": {"Fail": true}}`)
+	if st.State != runtime.StateCompensated {
+		t.Fatalf("run ended %s, want compensated", st.State)
+	}
+	i := slices.IndexFunc(st.Branches, func(b runtime.Branch) bool { return b.Step == "Reserve" })
+	if i < 0 || st.Branches[i].Outcome != runtime.OutcomeError || !strings.Contains(st.Branches[i].Err, "out of stock") {
+		t.Errorf("branches %+v: want Reserve failed with its error", st.Branches)
+	}
+	if fx.effects.count("delete:") != 1 || fx.effects.count("release:") != 0 {
+		t.Errorf("Create undone %d times, the failed Reserve released %d times: want 1 and 0", fx.effects.count("delete:"), fx.effects.count("release:"))
+	}
+}

@@ -1,0 +1,59 @@
+package graph
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// TestParallelForkJoin: a block forks into its branches and joins them;
+// its outcomes leave from the join, and a failing block undoes its
+// completed branches (one undo state for the block) before the steps
+// before it. A block with nothing to undo fails like a step.
+func TestParallelForkJoin(t *testing.T) {
+	undo := &dsl.Step{Name: "Before", Action: &dsl.Action{Kind: dsl.ActionGo}, Rollback: &dsl.Rollback{Name: &dsl.Ident{Name: "UndoBefore"}}}
+	branch := func(name string, rb bool) *dsl.Step {
+		s := &dsl.Step{Name: name, Action: &dsl.Action{Kind: dsl.ActionGo}, Irreversible: !rb}
+		if rb {
+			s.Rollback = &dsl.Rollback{Name: &dsl.Ident{Name: "Undo" + name}}
+		}
+		return s
+	}
+	blk := &dsl.Step{Name: "P", Parallel: &dsl.Parallel{Branches: []*dsl.Step{branch("A", true), branch("B", false)}}}
+	got := edgeList(t, flowOf("F", undo, blk), "")
+	want := []string{
+		`[*] --> F_Before`,
+		`F_Before -ok-> F_P`,
+		`F_Before -error-> F_failed`,
+		`F_P --> F_P_fork`,
+		`F_P_fork --> F_A`,
+		`F_A --> F_P_join`,
+		`F_P_fork --> F_B`,
+		`F_B --> F_P_join`,
+		`F_P_join -ok-> F_done`,
+		`F_P_join -.error.-> F_undo_P`,
+		`F_undo_P -..-> F_undo_Before`,
+		`F_undo_Before -.all undone.-> F_compensated`,
+		`F_undo_Before -.a rollback failed.-> F_compensation_failed`,
+	}
+	// The block's own edges are added when its state is, before the
+	// flow's start edge: sort neither, compare as sets of lines.
+	if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
+		t.Errorf("edges (-want +got):\n%s", diff)
+	}
+
+	plain := &dsl.Step{Name: "P", Parallel: &dsl.Parallel{Branches: []*dsl.Step{branch("A", false)}}}
+	got = edgeList(t, flowOf("F", undo, plain), "")
+	if !slices.Contains(got, `F_P_join -.error.-> F_undo_Before`) {
+		t.Errorf("a block with nothing to undo should fail to the undo of the step before it: %v", got)
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
