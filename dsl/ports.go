@@ -29,10 +29,10 @@ import (
 
 // Port is the generated interface of one service a flow calls.
 type Port struct {
-	Service   string     // "payments"
-	Field     string     // "Payments": the service's field of <Flow>Services
-	Interface string     // "OrderPayments"
-	Adapter   string     // "OrderPaymentsCaller"
+	Service   string // "payments"
+	Field     string // "Payments": the service's field of <Flow>Services
+	Interface string // "OrderPayments"
+	Adapter   string // "OrderPaymentsCaller"
 	Methods   []PortMethod
 	Range     diag.Range // the first rpc line that calls the service
 }
@@ -90,7 +90,7 @@ func (f *Flow) rpcCalls() []PortCall {
 func (f *Flow) ports() ([]Port, diag.List) {
 	var ports []Port
 	var ds diag.List
-	byService := map[string]int{} // service -> index in ports
+	byService := map[string]int{}  // service -> index in ports
 	byField := map[string]string{} // port field -> service
 	for _, c := range f.rpcCalls() {
 		a := c.Action
