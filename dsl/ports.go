@@ -67,6 +67,10 @@ func (f *Flow) Ports() []Port {
 	return ports
 }
 
+// PortsChecked is Ports with the diagnostics of its names, which Check
+// reports: the generator refuses a flow that has any.
+func (f *Flow) PortsChecked() ([]Port, diag.List) { return f.ports() }
+
 // rpcCalls are the rpc lines of f in file order: each step's action, then
 // its rollback.
 func (f *Flow) rpcCalls() []PortCall {

@@ -139,7 +139,7 @@ func TestEveryCorpusFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 		f, ds := flowfile.Load(filepath.Base(path), src, dsl.CheckOptions{})
-		out, err := Generate(f, Options{Package: "p"})
+		out, err := Generate(f, Options{Package: "p", Types: syntheticTypes(f)})
 		if ds.HasErrors() || f == nil {
 			continue // only: no panic
 		}
@@ -217,7 +217,7 @@ func FuzzGenerate(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		file, ds := flowfile.Load("fuzz.flow", src, dsl.CheckOptions{})
-		out, err := Generate(file, Options{Package: "p"})
+		out, err := Generate(file, Options{Package: "p", Types: syntheticTypes(file)})
 		if ds.HasErrors() || file == nil {
 			return
 		}
