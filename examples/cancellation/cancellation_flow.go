@@ -133,8 +133,12 @@ type CancelServices struct {
 
 // CancelServicesFromCaller returns CancelServices whose every port calls c
 // (CancelPaymentsCaller, ...): the services of a flow whose requests and
-// responses travel as JSON, such as engine/httpcall's Caller or NATS.
+// responses travel as JSON, such as engine/httpcall's Caller or NATS. A
+// nil c gives no ports, which NewCancelFlow refuses.
 func CancelServicesFromCaller(c runtime.Caller) CancelServices {
+	if c == nil {
+		return CancelServices{}
+	}
 	return CancelServices{
 		Payments: CancelPaymentsCaller{Caller: c},
 		Orders:   CancelOrdersCaller{Caller: c},

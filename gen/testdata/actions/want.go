@@ -147,8 +147,12 @@ type ActionsServices struct {
 
 // ActionsServicesFromCaller returns ActionsServices whose every port calls
 // c (ActionsUsersCaller, ...): the services of a flow whose requests and
-// responses travel as JSON, such as engine/httpcall's Caller or NATS.
+// responses travel as JSON, such as engine/httpcall's Caller or NATS. A
+// nil c gives no ports, which NewActionsFlow refuses.
 func ActionsServicesFromCaller(c runtime.Caller) ActionsServices {
+	if c == nil {
+		return ActionsServices{}
+	}
 	return ActionsServices{
 		Users: ActionsUsersCaller{Caller: c},
 	}

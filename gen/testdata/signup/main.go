@@ -117,6 +117,8 @@ func main() {
 	_, err := NewSignupFlow(handlers{}, SignupServices{Customers: newServices()}, runtime.WithPublisher(runtime.NewMemoryBus()))
 	check.Equal("missing port: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
 	check.Equal("missing port: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
+	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(nil), runtime.WithPublisher(runtime.NewMemoryBus()))
+	check.Equal("nil Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
 	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(runtime.NewMemoryCaller()), runtime.WithPublisher(runtime.NewMemoryBus()))
 	check.Equal("missing parts: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
 	check.Equal("missing parts: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": step AwaitPayment needs a Subscriber (WithSubscriber)`)

@@ -68,8 +68,12 @@ type PingServices struct {
 
 // PingServicesFromCaller returns PingServices whose every port calls c
 // (PingHealthCaller, ...): the services of a flow whose requests and
-// responses travel as JSON, such as engine/httpcall's Caller or NATS.
+// responses travel as JSON, such as engine/httpcall's Caller or NATS. A
+// nil c gives no ports, which NewPingFlow refuses.
 func PingServicesFromCaller(c runtime.Caller) PingServices {
+	if c == nil {
+		return PingServices{}
+	}
 	return PingServices{
 		Health: PingHealthCaller{Caller: c},
 	}
