@@ -49,7 +49,8 @@ type flowGen struct {
 // the word with an underscore appended when it is the state type's name: a
 // state type h makes the handlers parameter h_. The same goes for the
 // types of the package that the typed ports' signatures name (a field of
-// type req). No word ends in an underscore, so the renamed local cannot
+// type req), and the packages of the other types they name (a field of
+// type p.ID). No word ends in an underscore, so the renamed local cannot
 // meet another one.
 
 // local is the generated name of the local variable or parameter word.

@@ -97,21 +97,26 @@ func resolvePorts(fl *dsl.Flow, state string, pkg *types.Package, imports map[st
 	return out, nil
 }
 
-// collectTypeNames adds the names of the types of pkg that t names
-// unqualified (Card, []Item, map[string]Price).
+// collectTypeNames adds the names a signature with t uses at package
+// level: the types of pkg that t names unqualified (Card, []Item,
+// map[string]Price), and the packages of the others (uuid in uuid.UUID).
 func collectTypeNames(t types.Type, pkg *types.Package, names map[string]bool) {
+	claim := func(obj *types.TypeName) {
+		switch p := obj.Pkg(); {
+		case p == pkg:
+			names[obj.Name()] = true
+		case p != nil:
+			names[p.Name()] = true
+		}
+	}
 	switch t := t.(type) {
 	case *types.Named:
-		if t.Obj().Pkg() == pkg {
-			names[t.Obj().Name()] = true
-		}
+		claim(t.Obj())
 		for i := range t.TypeArgs().Len() {
 			collectTypeNames(t.TypeArgs().At(i), pkg, names)
 		}
 	case *types.Alias:
-		if t.Obj().Pkg() == pkg {
-			names[t.Obj().Name()] = true
-		}
+		claim(t.Obj())
 	case *types.Pointer:
 		collectTypeNames(t.Elem(), pkg, names)
 	case *types.Slice:
@@ -183,7 +188,7 @@ func (g *flowGen) portDecls() []jen.Code {
 			} else {
 				body = rt("CallPortNoResponse").Call(g.id("ctx"), g.id("p").Dot("Caller"), jen.Lit(p.Service), jen.Lit(m.Endpoint), req)
 			}
-			decls = append(decls, jen.Add(docComment(fmt.Sprintf("%s calls %q of service %q through p.Caller.", m.Name, m.Endpoint, p.Service))).Line().
+			decls = append(decls, jen.Add(docComment(fmt.Sprintf("%s calls %q of service %q through %s.Caller.", m.Name, m.Endpoint, p.Service, g.local("p")))).Line().
 				Func().Params(g.id("p").Id(p.Adapter)).Id(m.Name).Params(params...).Add(results).
 				Block(jen.Return(body)))
 		}

@@ -7,10 +7,12 @@ import (
 	"go/token"
 	"go/types"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // caseTypes type-checks the Go files of a golden case that the generated
@@ -75,4 +77,48 @@ func syntheticTypes(f *dsl.File) *types.Package {
 		pkg.Scope().Insert(tn)
 	}
 	return pkg
+}
+
+// A port's signature naming a type of the package called like a local
+// (req) or a type of a package called like one (p.ID) renames that local
+// in the generated code, which still parses, and names the types as the
+// package sees them.
+func TestPortTypesNamedLikeLocals(t *testing.T) {
+	other := types.NewPackage("example.com/p", "p")
+	idName := types.NewTypeName(token.NoPos, other, "ID", nil)
+	types.NewNamed(idName, types.Typ[types.String], nil)
+	pkg := types.NewPackage("example.com/shop", "shop")
+	reqName := types.NewTypeName(token.NoPos, pkg, "req", nil)
+	types.NewNamed(reqName, types.NewStruct(nil, nil), nil)
+	pkg.Scope().Insert(reqName)
+	state := types.NewTypeName(token.NoPos, pkg, "S", nil)
+	types.NewNamed(state, types.NewStruct([]*types.Var{
+		types.NewField(token.NoPos, pkg, "In", reqName.Type(), false),
+		types.NewField(token.NoPos, pkg, "Out", types.NewSlice(idName.Type()), false),
+	}, nil), nil)
+	pkg.Scope().Insert(state)
+
+	f, ds := flowfile.Load("x.flow", []byte("flow X {\n    state S\n    step A {\n        rpc svc \"Svc.Do\" (In) -> Out\n        irreversible\n    }\n}\n"), dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	out, err := Generate(f, Options{Package: "shop", Types: pkg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(out["x_flow.go"])
+	for _, want := range []string{
+		`"example.com/p"`,
+		"SvcDo(ctx context.Context, req_ req) ([]p.ID, error)",
+		"through p_.Caller.",
+		"func (p_ XSvcCaller) SvcDo(ctx context.Context, req_ req) ([]p.ID, error) {",
+		"return runtime.CallPort[[]p.ID](ctx, p_.Caller, \"svc\", \"Svc.Do\", req_)",
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("generated code lacks %q:\n%s", want, src)
+		}
+	}
+	if _, err := parser.ParseFile(token.NewFileSet(), "x_flow.go", out["x_flow.go"], 0); err != nil {
+		t.Error(err)
+	}
 }
