@@ -207,11 +207,11 @@ func (g *flowGen) portDecls() []jen.Code {
 		Func().Id(n.ServicesFromCaller).Params(g.id("c").Add(rt("Caller"))).Id(n.Services).
 		Block(jen.If(g.id("c").Op("==").Nil()).Block(jen.Return(jen.Id(n.Services).Values())),
 			jen.Return(jen.Id(n.Services).ValuesFunc(func(vg *jen.Group) {
-			for _, p := range g.ports {
-				vg.Line().Id(p.Field).Op(":").Id(p.Adapter).Values(jen.Id("Caller").Op(":").Add(g.id("c")))
-			}
-			vg.Line()
-		}))))
+				for _, p := range g.ports {
+					vg.Line().Id(p.Field).Op(":").Id(p.Adapter).Values(jen.Id("Caller").Op(":").Add(g.id("c")))
+				}
+				vg.Line()
+			}))))
 	return decls
 }
 
