@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"go/token"
 	"go/types"
-	"strings"
-	"unicode"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/internal/ident"
@@ -28,6 +26,10 @@ import (
 //	Signup<Step>Outcome<Outcome>       declared outcome constant, e.g. SignupReviewOutcomeApproved
 //	                                   (the outcome in CamelCase: needs_review -> NeedsReview);
 //	                                   built-in outcomes use runtime.OutcomeOK etc.
+//	Signup<Service>                    a service's port, e.g. SignupCustomers (flows with rpc lines; ports.go)
+//	Signup<Service>Caller              the port over a runtime.Caller
+//	SignupServices                     the ports the constructor takes, one field per service
+//	SignupServicesFromCaller           SignupServices over one runtime.Caller
 //
 // Methods of SignupHandlers are named after the Go step (Review) or the Go
 // rollback (CancelSubscription) they implement.
@@ -62,6 +64,11 @@ type Names struct {
 	Run         string // SignupRun
 	Steps       []StepNames
 	Methods     []GoMethod // the Handlers interface's methods, see Flow.GoMethods
+	// Ports are the services the flow's rpc lines call (Flow.Ports);
+	// Services and ServicesFromCaller are "" when there are none.
+	Ports              []Port
+	Services           string // SignupServices
+	ServicesFromCaller string // SignupServicesFromCaller
 }
 
 // StepNames are the identifiers generated for one step.
@@ -90,6 +97,11 @@ func (f *Flow) GoNames() *Names {
 		Constructor: "New" + f.Name + "Flow",
 		Run:         f.Name + "Run",
 		Methods:     f.GoMethods(),
+		Ports:       f.Ports(),
+	}
+	if len(n.Ports) > 0 {
+		n.Services = f.Name + "Services"
+		n.ServicesFromCaller = f.Name + "ServicesFromCaller"
 	}
 	for _, s := range f.AllSteps() {
 		if s == nil {
@@ -162,6 +174,7 @@ func (n *Names) Identifiers() []GoIdent {
 type identOrigin struct {
 	kind                string // "handler interface", ..., "step constant", "outcome type", "outcome constant"
 	flow, step, outcome string
+	service             string // a port's service
 	r                   diag.Range
 }
 
@@ -171,6 +184,8 @@ func (o identOrigin) what() string {
 		return fmt.Sprintf("%s of step %q in flow %q", o.kind, o.step, o.flow)
 	case "outcome constant":
 		return fmt.Sprintf("outcome constant of %q in step %q of flow %q", o.outcome, o.step, o.flow)
+	case "service port", "service port adapter":
+		return fmt.Sprintf("%s of service %q in flow %q", o.kind, o.service, o.flow)
 	default:
 		return fmt.Sprintf("%s of flow %q", o.kind, o.flow)
 	}
@@ -185,6 +200,14 @@ func (n *Names) eachIdent(fn func(name string, o identOrigin)) {
 	flowIdent(n.Type, "definition type")
 	flowIdent(n.Constructor, "constructor")
 	flowIdent(n.Run, "run type")
+	if n.Services != "" {
+		flowIdent(n.Services, "services type")
+		flowIdent(n.ServicesFromCaller, "services adapter")
+	}
+	for _, p := range n.Ports {
+		fn(p.Interface, identOrigin{kind: "service port", flow: f.Name, service: p.Service, r: p.Range})
+		fn(p.Adapter, identOrigin{kind: "service port adapter", flow: f.Name, service: p.Service, r: p.Range})
+	}
 	for _, s := range n.Steps {
 		fn(s.Const, identOrigin{kind: "step constant", flow: f.Name, step: s.Step.Name, r: s.Step.NameRange})
 		if s.OutcomeType != "" {
@@ -197,25 +220,9 @@ func (n *Names) eachIdent(fn func(name string, o identOrigin)) {
 }
 
 // CamelCase turns an outcome name into the exported form used in Go
-// identifiers: "approved" -> "Approved", "needs_review" -> "NeedsReview",
-// "HTTPError" -> "HTTPError". Characters that are not letters or digits
-// separate words and are dropped.
-func CamelCase(s string) string {
-	var b strings.Builder
-	upper := true
-	for _, r := range s {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-			upper = true
-			continue
-		}
-		if upper {
-			r = unicode.ToUpper(r)
-			upper = false
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// identifiers: "approved" -> "Approved", "needs_review" -> "NeedsReview".
+// The rule is ident.CamelCase, shared with service ports.
+func CamelCase(s string) string { return ident.CamelCase(s) }
 
 func isBuiltinOutcome(name string) bool {
 	return name == OutcomeOK || name == OutcomeError || name == OutcomeTimeout
@@ -257,7 +264,7 @@ func checkNames(file *File) diag.List {
 			seen[name] = o
 			return
 		}
-		if prev.kind == o.kind && prev.flow == o.flow && prev.step == o.step && prev.outcome == o.outcome {
+		if prev.kind == o.kind && prev.flow == o.flow && prev.step == o.step && prev.outcome == o.outcome && prev.service == o.service {
 			return // a duplicate flow or step, reported as such by Check
 		}
 		ds = append(ds, diag.Errorf(o.r, "name-collision", "generated Go name %q for the %s collides with the %s (%s)",
@@ -293,6 +300,8 @@ func checkNames(file *File) diag.List {
 		if f.Name == "" {
 			continue // nothing sensible to generate; already reported
 		}
+		_, portDiags := f.ports()
+		ds = append(ds, portDiags...)
 		f.GoNames().eachIdent(claim)
 	}
 	// State types live in the same package as the generated identifiers;

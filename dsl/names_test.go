@@ -14,6 +14,8 @@ func TestGoNames(t *testing.T) {
 	}
 	want := []string{
 		"SignupHandlers", "SignupFlow", "NewSignupFlow", "SignupRun",
+		"SignupServices", "SignupServicesFromCaller",
+		"SignupCustomers", "SignupCustomersCaller", "SignupSubscriptions", "SignupSubscriptionsCaller",
 		"SignupStepCreateCustomer", "SignupStepCreateSubscription", "SignupStepAwaitPayment",
 		"SignupStepReview", "SignupReviewOutcome", "SignupReviewOutcomeApproved", "SignupReviewOutcomeNeedsReview",
 		"SignupStepActivate", "SignupStepExpireTrial", "SignupStepOrphan",

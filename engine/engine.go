@@ -264,6 +264,13 @@ func (e *Engine) Registry() *Registry { return e.reg }
 // Provide lets p register its handlers.
 func (e *Engine) Provide(p Provider) { p.Provide(e.reg) }
 
+// Caller returns the engine's Caller (Options.Caller), nil without one. A
+// generated flow's typed service ports call it through the generated
+// adapters: NewSignupFlow(h, SignupServicesFromCaller(e.Caller()),
+// e.RuntimeOptions()...); with no Caller there are no ports, and the
+// constructor says which it lacks.
+func (e *Engine) Caller() runtime.Caller { return e.caller }
+
 // RuntimeOptions returns the options a generated flow must be built with to
 // run on this engine: the store as its sink, the engine's clock, Caller,
 // Publisher and Subscriber (its inbox), its logger, and the hooks through

@@ -153,7 +153,7 @@ func (handlers) Review(context.Context, *SignupState) (SignupReviewOutcome, erro
 func (handlers) Activate(context.Context, *SignupState) error { return nil }
 func (handlers) Deactivate(context.Context, *SignupState) error { return nil }
 
-func main() { NewSignupFlow(handlers{}) }
+func main() { NewSignupFlow(handlers{}, SignupServices{}) }
 `)
 	out, err := m.goCmd("build", "-o", os.DevNull, "./missing")
 	if err == nil {
@@ -161,5 +161,68 @@ func main() { NewSignupFlow(handlers{}) }
 	}
 	if !strings.Contains(out, "missing method ExpireTrial") {
 		t.Errorf("go build output does not name the missing method:\n%s", out)
+	}
+}
+
+// TestWrongPortFailsBuild: a typed service port whose method takes or
+// returns another type than the state field the rpc line names does not
+// compile, and the compiler names the port and the method. This is what
+// the typed ports are for: the mistake is a compile error in the user's
+// code, not a JSON error at run time.
+func TestWrongPortFailsBuild(t *testing.T) {
+	m := newGoldenModule(t)
+	var signup goldenCase
+	for _, c := range goldenCases(t) {
+		if c.name == "signup" {
+			signup = c
+		}
+	}
+	for name, tc := range map[string]struct{ method, want string }{
+		// CustomerID is a string: the response type is wrong.
+		"response": {`func (customers) CustomerCreate(context.Context, Customer) (int, error) { return 0, nil }`,
+			`wrong type for method CustomerCreate`},
+		// Customer is a struct: the request type is wrong.
+		"request": {`func (customers) CustomerCreate(context.Context, string) (string, error) { return "", nil }`,
+			`wrong type for method CustomerCreate`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := "wrong" + name
+			m.copy(t, filepath.Join(signup.dir, "want.go"), dir+"/input_flow.go")
+			m.copy(t, filepath.Join(signup.dir, "state.go"), dir+"/state.go")
+			m.write(t, dir+"/main.go", `package main
+
+import (
+	"context"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+type handlers struct{}
+
+func (handlers) CancelSubscription(context.Context, *SignupState) error { return nil }
+func (handlers) Review(context.Context, *SignupState) (SignupReviewOutcome, error) { return "", nil }
+func (handlers) Activate(context.Context, *SignupState) error { return nil }
+func (handlers) Deactivate(context.Context, *SignupState) error { return nil }
+func (handlers) ExpireTrial(context.Context, *SignupState) error { return nil }
+
+type customers struct{}
+
+`+tc.method+`
+func (customers) CustomerDelete(context.Context, string) error { return nil }
+
+func main() {
+	svc := SignupServicesFromCaller(runtime.NewMemoryCaller())
+	svc.Customers = customers{}
+	NewSignupFlow(handlers{}, svc)
+}
+`)
+			out, err := m.goCmd("build", "-o", os.DevNull, "./"+dir)
+			if err == nil {
+				t.Fatal("go build succeeded with a port of the wrong type")
+			}
+			if !strings.Contains(out, "customers does not implement SignupCustomers") || !strings.Contains(out, tc.want) {
+				t.Errorf("go build output does not name the port and the method:\n%s", out)
+			}
+		})
 	}
 }

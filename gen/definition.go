@@ -47,16 +47,20 @@ func (g *flowGen) constructor() jen.Code {
 	if len(n.Methods) == 0 {
 		doc = fmt.Sprintf("%s returns the definition of flow %s; h may be nil.", n.Constructor, g.fl.Name)
 	}
+	if len(g.ports) > 0 {
+		doc += fmt.Sprintf(" Its rpc steps call the ports of svc, none of which may be nil (%s makes them from a runtime.Caller).", n.ServicesFromCaller)
+	}
 	if needs := g.needs(); len(needs) > 0 {
 		doc += " opts must include " + andList(needs) + "; runtime.WithSink records every transition."
 	} else {
 		doc += " runtime.WithSink in opts records every transition."
 	}
-	body := []jen.Code{
+	body := g.portsNil()
+	body = append(body,
 		g.id("f").Op(":=").Add(g.rtS("New")).Call(jen.Lit(g.fl.Name), g.id("opts").Op("...")),
 		g.id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
 		jen.Var().Add(g.id(stepVar)).Op("*").Add(g.rtS("Step")),
-	}
+	)
 	if g.usesBlocks() {
 		body = append(body, jen.Var().Add(g.id(branchesVar)).Index().Op("*").Add(g.rtS("Step")))
 	}
@@ -76,13 +80,15 @@ func (g *flowGen) constructor() jen.Code {
 	)
 	return jen.Add(docComment(prose(doc)...)).Line().
 		Func().Id(n.Constructor).
-		Params(g.id("h").Id(n.Handlers), g.id("opts").Op("...").Add(rt("Option"))).
+		Params(g.constructorParams()...).
 		Params(jen.Op("*").Id(n.Type), jen.Error()).
 		Block(body...)
 }
 
 // needs lists the runtime options the flow's steps cannot run without.
-func (g *flowGen) needs() []string { return g.fl.Needs().Options() }
+// The generated rpc steps call their typed ports, not the runtime's
+// Caller: the Caller is the ports' business (<Flow>ServicesFromCaller).
+func (g *flowGen) needs() []string { return (g.fl.Needs() &^ dsl.NeedCaller).Options() }
 
 // methods are the typed methods of the definition type. Each delegates to
 // the runtime.Flow method of the same name.
@@ -225,4 +231,24 @@ func (g *flowGen) runType() jen.Code {
 	return jen.Add(docComment(prose(fmt.Sprintf(
 		"%s is one run of flow %s, as Start returns it: Wait for its result, Abort it, or ask its Status.", n.Run, g.fl.Name))...,
 	)).Line().Type().Id(n.Run).Op("=").Add(g.rtS("Run"))
+}
+
+// constructorParams are the constructor's parameters: the handlers, the
+// services when the flow calls some, the runtime options. The Temporal
+// target's constructor takes the same.
+func (g *flowGen) constructorParams() []jen.Code {
+	params := []jen.Code{g.id("h").Id(g.names.Handlers)}
+	if len(g.ports) > 0 {
+		params = append(params, g.id("svc").Id(g.names.Services))
+	}
+	return append(params, g.id("opts").Op("...").Add(rt("Option")))
+}
+
+// constructorArgs pass constructorParams on, opts last (as given).
+func (g *flowGen) constructorArgs(opts jen.Code) []jen.Code {
+	args := []jen.Code{g.id("h")}
+	if len(g.ports) > 0 {
+		args = append(args, g.id("svc"))
+	}
+	return append(args, opts)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/dsl/flowfile"
+	"github.com/flowgen/flowgen/dsl/gocheck"
 )
 
 // hasGoFiles tells generated examples from flow-service examples: a
@@ -71,7 +72,12 @@ func TestExamplesUpToDate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := Generate(f, Options{Package: pf.Name.Name, Source: base})
+			// The package's types, loaded as the command loads them.
+			types, err := gocheck.Load(dir)
+			if err != nil {
+				t.Fatalf("loading %s: %v", pkg, err)
+			}
+			out, err := Generate(f, Options{Package: pf.Name.Name, Source: base, Types: types})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,6 +29,14 @@ type flowGen struct {
 	// flowRetry is the flow's retry policy when at least one step uses it
 	// and it retries; the constructor declares it once as flowRetryVar.
 	flowRetry *dsl.Retry
+
+	// ports are the typed ports of the services the flow calls (ports.go);
+	// imports are the packages their types come from (path -> name), and
+	// typeNames the types of the generated file's own package they name,
+	// which no local may shadow.
+	ports     []portGen
+	imports   map[string]string
+	typeNames map[string]bool
 }
 
 // Local identifiers. The generated functions name their parameters and
@@ -39,12 +47,15 @@ type flowGen struct {
 // (dsl.ReservedImportNames) or predeclared, neither of which a state type
 // may be. Check allows a lower-case state type, though, so local returns
 // the word with an underscore appended when it is the state type's name: a
-// state type h makes the handlers parameter h_. No word ends in an
-// underscore, so the renamed local cannot meet another one.
+// state type h makes the handlers parameter h_. The same goes for the
+// types of the package that the typed ports' signatures name (a field of
+// type req), and the packages of the other types they name (a field of
+// type p.ID). No word ends in an underscore, so the renamed local cannot
+// meet another one.
 
 // local is the generated name of the local variable or parameter word.
 func (g *flowGen) local(word string) string {
-	if word == g.state {
+	if word == g.state || g.typeNames[word] {
 		return word + "_"
 	}
 	return word
@@ -53,7 +64,7 @@ func (g *flowGen) local(word string) string {
 // id is jen.Id of local(word).
 func (g *flowGen) id(word string) *jen.Statement { return jen.Id(g.local(word)) }
 
-func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
+func newFlowGen(fl *dsl.Flow, source string, pkg *types.Package) (*flowGen, error) {
 	if !token.IsIdentifier(fl.Name) || !token.IsExported(fl.Name) {
 		return nil, fmt.Errorf("gen: flow name %q is not an exported Go identifier", fl.Name)
 	}
@@ -72,10 +83,18 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 	}
 	g := &flowGen{fl: fl, names: fl.GoNames(), source: source,
 		consts: map[string]string{}, byStep: map[*dsl.Step]dsl.StepNames{}, edges: map[*dsl.Step][]dsl.Edge{},
-		index: map[*dsl.Step]int{}}
+		index: map[*dsl.Step]int{}, imports: map[string]string{}, typeNames: map[string]bool{}}
 	if fl.State != nil {
 		g.state = fl.State.Name
 	}
+	if _, ds := fl.PortsChecked(); len(ds) > 0 {
+		return nil, fmt.Errorf("gen: flow %q: %s", fl.Name, ds[0].Message)
+	}
+	ports, err := resolvePorts(fl, g.state, pkg, g.imports, g.typeNames)
+	if err != nil {
+		return nil, err
+	}
+	g.ports = ports
 	for _, sn := range g.names.Steps {
 		g.byStep[sn.Step] = sn
 		if _, dup := g.consts[sn.Step.Name]; !dup {
@@ -119,6 +138,9 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 				return nil, err
 			}
 		}
+		if err := g.checkPorts(s); err != nil {
+			return nil, err
+		}
 	}
 	for _, m := range g.names.Methods {
 		if !token.IsIdentifier(m.Name) || !token.IsExported(m.Name) {
@@ -126,6 +148,23 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 		}
 	}
 	return g, nil
+}
+
+// checkPorts rejects an rpc action of step s (or of its rollback) that no
+// typed port method serves.
+func (g *flowGen) checkPorts(s *dsl.Step) error {
+	var rb *dsl.Action
+	if s.Rollback != nil {
+		rb = s.Rollback.Action
+	}
+	for _, a := range []*dsl.Action{s.Action, rb} {
+		if a != nil && a.Kind == dsl.ActionRPC {
+			if p, _ := g.portOf(a); p == nil {
+				return fmt.Errorf("gen: flow %q: step %q: rpc %s %s has no port method", g.fl.Name, s.Name, a.Service, a.Endpoint)
+			}
+		}
+	}
+	return nil
 }
 
 // checkAction rejects actions whose required parts are missing, which
@@ -192,7 +231,9 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 func (g *flowGen) emit(jf *jen.File) {
 	decls := []jen.Code{g.stepConsts()}
 	decls = append(decls, g.outcomeTypes()...)
-	decls = append(decls, g.handlers(), g.flowType(), g.constructor())
+	decls = append(decls, g.handlers())
+	decls = append(decls, g.portDecls()...)
+	decls = append(decls, g.flowType(), g.constructor())
 	decls = append(decls, g.methods()...)
 	decls = append(decls, g.runType())
 	for _, d := range decls {

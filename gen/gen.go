@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/token"
+	"go/types"
 	"path/filepath"
 	"strings"
 
@@ -41,6 +42,12 @@ type Options struct {
 	// Target is what the code runs on: TargetRuntime ("" too) or
 	// TargetTemporal.
 	Target string
+	// Types is the Go package the file is generated into, loaded
+	// (dsl/gocheck.Load): the typed service ports' signatures are the Go
+	// types of the state fields the rpc lines name. nil is enough for a
+	// file whose rpc lines name no state field; otherwise Generate refuses
+	// the file.
+	Types *types.Package
 }
 
 // FileName is the name of the file generated from source:
@@ -94,9 +101,12 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 		if fl == nil {
 			return nil, fmt.Errorf("gen: flow %d is nil", i)
 		}
-		g, err := newFlowGen(fl, source)
+		g, err := newFlowGen(fl, source, opts.Types)
 		if err != nil {
 			return nil, err
+		}
+		for path, name := range g.imports {
+			jf.ImportName(path, name)
 		}
 		g.emit(jf)
 		if opts.Target == TargetTemporal {

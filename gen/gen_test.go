@@ -139,7 +139,7 @@ func TestEveryCorpusFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 		f, ds := flowfile.Load(filepath.Base(path), src, dsl.CheckOptions{})
-		out, err := Generate(f, Options{Package: "p"})
+		out, err := Generate(f, Options{Package: "p", Types: syntheticTypes(f)})
 		if ds.HasErrors() || f == nil {
 			continue // only: no panic
 		}
@@ -219,7 +219,7 @@ func FuzzGenerate(f *testing.F) {
 	f.Add([]byte("flow A { state S parallel P { step B { writes X irreversible } step C { rpc s \"E\" (X) -> Y irreversible } on ok -> P on error -> Q } parallel Q { step D { irreversible } } }"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		file, ds := flowfile.Load("fuzz.flow", src, dsl.CheckOptions{})
-		out, err := Generate(file, Options{Package: "p"})
+		out, err := Generate(file, Options{Package: "p", Types: syntheticTypes(file)})
 		if ds.HasErrors() || file == nil {
 			return
 		}

@@ -44,7 +44,8 @@ func goldenCases(t testing.TB) []goldenCase {
 }
 
 // generate loads input.flow of c (without loading Go packages), requires it
-// to check without errors, and generates it.
+// to check without errors, and generates it with the types of the case's
+// state.go (caseTypes).
 func (c goldenCase) generate(t testing.TB) []byte {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(c.dir, "input.flow"))
@@ -55,7 +56,7 @@ func (c goldenCase) generate(t testing.TB) []byte {
 	if ds.HasErrors() {
 		t.Fatalf("%s/input.flow does not check: %v", c.dir, ds)
 	}
-	out, err := Generate(f, Options{Package: c.pkg, Source: "input.flow"})
+	out, err := Generate(f, Options{Package: c.pkg, Source: "input.flow", Types: caseTypes(t, c.dir, c.pkg)})
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}

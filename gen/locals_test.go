@@ -22,8 +22,8 @@ import (
 // rollback of step Call used to be built in. A lower-case state type may
 // have any of these names.
 var localWords = []string{
-	"ctx", "err", "f", "h", "history", "opts", "out", "runID", "runs", "s",
-	"st", "state", "states", "steps", "retry", "undoCall",
+	"c", "ctx", "err", "f", "h", "history", "opts", "out", "p", "req", "rsp", "runID", "runs", "s",
+	"st", "state", "states", "steps", "retry", "svc", "undoCall",
 	"branches", "dst", "src",
 }
 
@@ -76,7 +76,7 @@ func generateLocals(t *testing.T, states ...string) []byte {
 	if ds.HasErrors() {
 		t.Fatalf("locals.flow does not check: %v", ds)
 	}
-	out, err := Generate(f, Options{Package: "main", Source: "locals.flow"})
+	out, err := Generate(f, Options{Package: "main", Source: "locals.flow", Types: syntheticTypes(f)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,16 +189,21 @@ type Payload struct {
 	CorrelationID string ` + "`json:\"correlation_id\"`" + `
 }
 
-func services() []runtime.Option {
+// xcaller serves the rpc steps, through each flow's port adapters.
+var xcaller = func() *runtime.MemoryCaller {
 	caller := runtime.NewMemoryCaller()
 	caller.Handle("svc", "Svc.Call", func(context.Context, json.RawMessage) (any, error) { return "out", nil })
 	caller.Handle("svc", "Svc.Undo", func(context.Context, json.RawMessage) (any, error) { return "in", nil })
+	return caller
+}()
+
+func services() []runtime.Option {
 	bus := runtime.NewMemoryBus()
 	// One payload for each of the two runs of a flow.
 	for range 2 {
 		_ = bus.Publish(context.Background(), "svc", "ready", Payload{CorrelationID: "out"})
 	}
-	return []runtime.Option{runtime.WithCaller(caller), runtime.WithPublisher(bus), runtime.WithSubscriber(bus), runtime.WithSink(runtime.NewMemorySink())}
+	return []runtime.Option{runtime.WithPublisher(bus), runtime.WithSubscriber(bus), runtime.WithSink(runtime.NewMemorySink())}
 }
 
 // The program's own locals start with x: none is a state type's name.
@@ -230,7 +235,7 @@ func (impl%[2]s) Left(context.Context, *%[1]s) error { return nil }
 		// One run to done, and one that fails in Decide and rolls Call
 		// back through its rpc rollback (which writes In).
 		fmt.Fprintf(&prog, `	{
-		xf, xerr := New%[2]sFlow(impl%[2]s{}, services()...)
+		xf, xerr := New%[2]sFlow(impl%[2]s{}, %[2]sServicesFromCaller(xcaller), services()...)
 		check.Equal("%[2]s: constructor error", xerr, nil)
 		xres, xerr := xf.Execute(xctx, %[1]s{In: "yes"})
 		check.Equal("%[2]s: done error", xerr, nil)

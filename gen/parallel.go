@@ -87,6 +87,9 @@ func (g *flowGen) checkBlock(s *dsl.Step, seen map[string]bool) error {
 		if err := checkAction(fl, b); err != nil {
 			return err
 		}
+		if err := g.checkPorts(b); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func (g *flowGen) stepBody(s *dsl.Step) []jen.Code {
 	out := []jen.Code{jen.Line(), docComment(head)}
 	call, named := g.newStep(s)
 	out = append(out, call)
-	if !named { // the predefined steps of rpc, await and publish default to their endpoint or event
+	if !named { // the predefined steps of await and publish default to their event
 		out = append(out, set("ID", jen.Id(g.consts[s.Name])))
 	}
 	r := g.fl.RetryFor(s)
@@ -86,9 +86,7 @@ func (g *flowGen) stepBody(s *dsl.Step) []jen.Code {
 		if s.Rollback.IsGo() {
 			out = append(out, set("Rollback", g.rollbackFunc(s)))
 		} else {
-			// The option, not the field: it also tells Register that the
-			// step needs a Caller.
-			out = append(out, g.rpcRollback(s).Call(st()))
+			out = append(out, set("Rollback", g.portRollback(s.Rollback.Action)))
 		}
 		if rr := g.fl.RollbackRetryFor(s); rr.Attempts > 1 {
 			if rr == r {
@@ -156,10 +154,10 @@ func (g *flowGen) routes(s *dsl.Step) []dsl.Edge {
 	return out
 }
 
-// newStep assigns st the predefined step of an rpc, await, publish or
-// sleep, or a runtime.NewStep over the handler method of a Go step; named
-// says whether the call took the step's ID (NewStep, NewSleep and
-// NewSleepUntil do). Policies, rollback, publications and routes are the
+// newStep assigns st the predefined step of an await, publish or sleep, a
+// runtime.NewStep over the handler method of a Go step, or one over the
+// typed port an rpc calls; named says whether the call took the step's ID
+// (NewStep, NewSleep and NewSleepUntil do). Policies, rollback, publications and routes are the
 // same for every kind (step). The switch names every kind and has no
 // default, so that internal/kinds's test reports it when a kind is added;
 // checkAction refuses unknown kinds.
@@ -168,11 +166,12 @@ func (g *flowGen) newStep(s *dsl.Step) (assign jen.Code, named bool) {
 	var call *jen.Statement
 	switch s.Kind() {
 	case dsl.ActionRPC:
-		list := []jen.Code{jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request)}
-		if a.Response != nil {
-			list = append(list, rt("WithResponse").Call(g.fieldPtr(a.Response)))
-		}
-		call = g.rtS("NewRPC").Call(args(2, list...)...)
+		// The step calls its typed port (ports.go), not the runtime's
+		// Caller: a request or response of the wrong type does not compile.
+		stmts, err := g.portCall(a)
+		call = g.rtS("NewStep").Call(jen.Id(g.consts[s.Name]), jen.Func().Params(g.ctxStateParams()...).Params(rt("Outcome"), jen.Error()).
+			Block(append(stmts, jen.Return(rt("OutcomeOK"), err))...))
+		named = true
 	case dsl.ActionAwait:
 		correlate := jen.Code(jen.Nil())
 		if a.Correlate != nil {
@@ -230,13 +229,12 @@ func (g *flowGen) rollbackFunc(s *dsl.Step) jen.Code {
 		Add(inlineBlock(jen.Return(g.id("h").Dot(s.Rollback.Name.Name).Call(g.id("ctx"), g.id("s")))))
 }
 
-// rpcRollback is the step option of an rpc rollback,
-// runtime.WithRPCRollback.
-func (g *flowGen) rpcRollback(s *dsl.Step) *jen.Statement {
-	a := s.Rollback.Action
-	if a.Response == nil {
-		// request, nil on one line: a lone "nil)" line reads as a mistake.
-		return g.rtS("WithRPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), jen.List(g.readField(a.Request), jen.Nil()))...)
+// portRollback is the runtime rollback of an rpc rollback line: a call of
+// its typed port.
+func (g *flowGen) portRollback(a *dsl.Action) jen.Code {
+	stmts, err := g.portCall(a)
+	if len(stmts) == 0 {
+		return jen.Func().Params(g.ctxStateParams()...).Error().Add(inlineBlock(jen.Return(err)))
 	}
-	return g.rtS("WithRPCRollback").Call(args(2, jen.Lit(a.Service), jen.Lit(a.Endpoint), g.readField(a.Request), g.fieldPtr(a.Response))...)
+	return jen.Func().Params(g.ctxStateParams()...).Error().Block(append(stmts, jen.Return(err))...)
 }

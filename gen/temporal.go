@@ -64,14 +64,14 @@ func (g *flowGen) emitTemporal(jf *jen.File) {
 			tn.Type, g.fl.Name, g.fl.Name, g.fl.Name+"."+g.fl.Steps[0].Name, tn.Constructor, tn.Starter))...)).Line().
 			Type().Id(tn.Type).Struct(jen.Id("flow").Op("*").Add(tFlow)),
 
-		jen.Add(docComment(prose(fmt.Sprintf("%s returns flow %s for a Temporal worker, with the same handlers as %s. "+
-			"Its activities call the handlers and opts' runtime.WithCaller (rpc) and runtime.WithPublisher (publish) on the worker; "+
+		jen.Add(docComment(prose(fmt.Sprintf("%s returns flow %s for a Temporal worker, with the same handlers and services as %s. "+
+			"Its activities call the handlers, the service ports (rpc) and opts' runtime.WithPublisher (publish) on the worker; "+
 			"awaits are Temporal signals (%s.Deliver), so no Subscriber is needed; runtime.WithSink sees every transition "+
 			"(docs/temporal.md says from where).", tn.Constructor, g.fl.Name, n.Constructor, tn.Run))...)).Line().
-			Func().Id(tn.Constructor).Params(g.id("h").Id(n.Handlers), g.id("opts").Op("...").Add(rt("Option"))).
+			Func().Id(tn.Constructor).Params(g.constructorParams()...).
 			Params(jen.Op("*").Id(tn.Type), jen.Error()).Block(
-			jen.List(g.id("f"), g.id("err")).Op(":=").Id(n.Constructor).Call(g.id("h"),
-				jen.Append(g.id("opts"), ft("Awaits").Call()).Op("...")),
+			jen.List(g.id("f"), g.id("err")).Op(":=").Id(n.Constructor).Call(g.constructorArgs(
+				jen.Append(g.id("opts"), ft("Awaits").Call()).Op("..."))...),
 			jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),
 			jen.List(g.id("t"), g.id("err")).Op(":=").Add(ft("New")).Call(g.id("f").Dot("Runtime").Call()),
 			jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),

@@ -45,7 +45,10 @@
 //
 // "go run github.com/flowgen/flowgen/cmd/flowgen signup.flow" works too.
 // Gen loads the Go package in the file's directory to check that the state
-// type exists and has the fields the flow names (-nopkg skips this). If any
+// type exists and has the fields the flow names, and to give each service's
+// typed port (the Go interface the rpc steps call) the Go types of the
+// fields its rpc lines carry. -nopkg skips the loading, so a flow whose rpc
+// lines name state fields cannot be generated with it. If any
 // input has an error nothing is written; warnings are printed and do not
 // stop generation. Files are replaced atomically (a temporary file in the
 // same directory, then a rename), so an interrupted run never leaves half a
@@ -77,7 +80,8 @@
 //	         irreversible an error instead of a warning
 //	-nopkg   do not load the Go package of the file's directory (loading
 //	         runs the go command; without it the state type and its fields
-//	         are not checked)
+//	         are not checked, and gen cannot type the service ports of rpc
+//	         lines that name state fields)
 //	-target  what the generated code runs on: runtime (the default) or
 //	         temporal, which adds a Temporal workflow, activities, worker
 //	         registration and a typed starter per flow (gen only; module

@@ -65,6 +65,19 @@ import (
 // flow of f that names one, and the fields the flow names, against it.
 // Nothing is loaded when no flow names a state type.
 func Check(f *dsl.File, dir string) diag.List {
+	return CheckLoaded(f, dir, func() (*types.Package, error) { return Load(dir) })
+}
+
+// Load loads the Go package in dir as Check reads it: from source, with
+// flowgen's generated files emptied, type errors tolerated. The generator
+// reads the Go types of the state fields the typed service ports carry
+// from it (gen.Options.Types).
+func Load(dir string) (*types.Package, error) { return loadGoPackage(dir) }
+
+// CheckLoaded is Check with the package from load, which is called at most
+// once, and only when a flow names a state type: a caller that needs the
+// package again (the generator) loads it once for both.
+func CheckLoaded(f *dsl.File, dir string, load func() (*types.Package, error)) diag.List {
 	var flows []*dsl.Flow
 	for _, fl := range f.Flows {
 		if fl != nil && fl.State != nil && ident.IsGo(fl.State.Name) {
@@ -74,7 +87,7 @@ func Check(f *dsl.File, dir string) diag.List {
 	if len(flows) == 0 {
 		return nil // nothing refers to Go types
 	}
-	pkg, err := loadGoPackage(dir)
+	pkg, err := load()
 	if err != nil {
 		at := flows[0].State.Range
 		if !at.Start.IsValid() {
@@ -258,11 +271,53 @@ func checkState(pkg *types.Package, f *dsl.Flow) diag.List {
 			ds = append(ds, d)
 		} else if d, bad := checkCorrelateMember(pkg, T, ref); bad {
 			ds = append(ds, d)
-		} else if d, bad := checkCorrelateMember(pkg, T, ref); bad {
-			ds = append(ds, d)
+		}
+	}
+	return append(ds, checkPortTypes(pkg, T, f)...)
+}
+
+// checkPortTypes reports an endpoint whose calls carry fields of different
+// Go types (code "port-type"): its method of the typed port has one
+// signature. A field that does not exist is checkField's to report.
+func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
+	var ds diag.List
+	for _, p := range f.Ports() {
+		for _, m := range p.Methods {
+			first := map[string]types.Type{} // "request"/"response" -> the first call's type
+			firstAt := map[string]diag.Range{}
+			for _, c := range m.Calls {
+				for _, fld := range []struct {
+					role string
+					id   *dsl.Ident
+				}{{"request", c.Action.Request}, {"response", c.Action.Response}} {
+					ft := dsl.FieldType(pkg, T, fld.id)
+					if ft == nil {
+						continue
+					}
+					prev, ok := first[fld.role]
+					if !ok {
+						first[fld.role], firstAt[fld.role] = ft, fld.id.Range
+						continue
+					}
+					if !types.Identical(prev, ft) {
+						q := types.RelativeTo(pkg)
+						ds = append(ds, diag.Errorf(fld.id.Range, "port-type", "%s field %q of rpc %s %q has type %s, but the %s at %s has type %s: method %s of port %s has one signature",
+							fld.role, fld.id.Name, ident.Format(p.Service), m.Endpoint, types.TypeString(ft, q), fld.role, whereAt(firstAt[fld.role]), types.TypeString(prev, q), m.Name, p.Interface).
+							WithHint("use fields of one type for every call of an endpoint, or call two endpoints"))
+					}
+				}
+			}
 		}
 	}
 	return ds
+}
+
+// whereAt is "line N" of a range in the .flow file, or its JSON path.
+func whereAt(r diag.Range) string {
+	if r.Start.Line > 0 {
+		return fmt.Sprintf("line %d", r.Start.Line)
+	}
+	return r.Start.Path
 }
 
 func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.FieldRef) (diag.Diagnostic, bool) {

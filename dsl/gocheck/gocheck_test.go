@@ -247,3 +247,44 @@ type Embedded struct{ Promoted time.Time }
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
 }
+
+// Two calls of one endpoint with fields of different Go types: the
+// endpoint's port method has one signature, so it is an error at the
+// second field; the same types (a named type and itself) are fine.
+func TestPortTypes(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module m\n\ngo 1.26\n",
+		"state.go": `package m
+
+type Card struct{ Number string }
+type Auth struct{ ID string }
+
+type OrderState struct {
+	Card, Card2 Card
+	Other       string
+	Auth, Auth2 Auth
+	Count       int
+}
+`,
+	})
+	src := `flow Order {
+    state OrderState
+    step A {
+        rpc payments "Card.Authorize" (Card) -> Auth
+        rollback rpc payments "Card.Authorize" (Card2) -> Auth2
+    }
+    step B {
+        rpc payments "Card.Authorize" (Other) -> Count
+        irreversible
+    }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`8:40: error port-type: request field "Other" of rpc payments "Card.Authorize" has type string, but the request at line 4 has type Card: method CardAuthorize of port OrderPayments has one signature [hint: use fields of one type for every call of an endpoint, or call two endpoints]`,
+		`8:50: error port-type: response field "Count" of rpc payments "Card.Authorize" has type int, but the response at line 4 has type Auth: method CardAuthorize of port OrderPayments has one signature [hint: use fields of one type for every call of an endpoint, or call two endpoints]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}

@@ -71,6 +71,80 @@ type CancelHandlers interface {
 	Inspect(ctx context.Context, s *CancelState) (CancelInspectOutcome, error)
 }
 
+// CancelPayments is service "payments" as flow Cancel calls it: one method
+// per endpoint, taking and returning the Go types of the state fields the
+// rpc lines name. Implement it with any client (gRPC, Connect, a fake), or
+// use CancelPaymentsCaller over a runtime.Caller. ctx is the step's:
+// runtime.IdempotencyKey(ctx) is the same across retries and resumes,
+// runtime.Attempt(ctx) counts them, and its deadline is the attempt's. An
+// error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type CancelPayments interface {
+	// PaymentRefund calls "Payment.Refund" (step Refund).
+	PaymentRefund(ctx context.Context, req string) (string, error)
+}
+
+// CancelPaymentsCaller is CancelPayments over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "payments", with the step's context, so the Caller sees its
+// idempotency key.
+type CancelPaymentsCaller struct {
+	Caller runtime.Caller
+}
+
+// PaymentRefund calls "Payment.Refund" of service "payments" through p.Caller.
+func (p CancelPaymentsCaller) PaymentRefund(ctx context.Context, req string) (string, error) {
+	return runtime.CallPort[string](ctx, p.Caller, "payments", "Payment.Refund", req)
+}
+
+// CancelOrders is service "orders" as flow Cancel calls it: one method per
+// endpoint, taking and returning the Go types of the state fields the rpc
+// lines name. Implement it with any client (gRPC, Connect, a fake), or use
+// CancelOrdersCaller over a runtime.Caller. ctx is the step's:
+// runtime.IdempotencyKey(ctx) is the same across retries and resumes,
+// runtime.Attempt(ctx) counts them, and its deadline is the attempt's. An
+// error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type CancelOrders interface {
+	// OrderClose calls "Order.Close" (step Close).
+	OrderClose(ctx context.Context, req string) error
+}
+
+// CancelOrdersCaller is CancelOrders over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "orders", with the step's context, so the Caller sees its
+// idempotency key.
+type CancelOrdersCaller struct {
+	Caller runtime.Caller
+}
+
+// OrderClose calls "Order.Close" of service "orders" through p.Caller.
+func (p CancelOrdersCaller) OrderClose(ctx context.Context, req string) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "orders", "Order.Close", req)
+}
+
+// CancelServices are the services flow Cancel calls, one port each;
+// NewCancelFlow needs every one. CancelServicesFromCaller builds them all
+// over one runtime.Caller.
+type CancelServices struct {
+	Payments CancelPayments // service "payments"
+	Orders   CancelOrders   // service "orders"
+}
+
+// CancelServicesFromCaller returns CancelServices whose every port calls c
+// (CancelPaymentsCaller, ...): the services of a flow whose requests and
+// responses travel as JSON, such as engine/httpcall's Caller or NATS. A
+// nil c gives no ports, which NewCancelFlow refuses.
+func CancelServicesFromCaller(c runtime.Caller) CancelServices {
+	if c == nil {
+		return CancelServices{}
+	}
+	return CancelServices{
+		Payments: CancelPaymentsCaller{Caller: c},
+		Orders:   CancelOrdersCaller{Caller: c},
+	}
+}
+
 // CancelFlow is flow Cancel of cancellation.flow: one definition that runs
 // any number of concurrent runs, each with its own ID, CancelState and
 // history. Create it with NewCancelFlow.
@@ -87,10 +161,17 @@ type CancelFlow struct {
 }
 
 // NewCancelFlow returns the definition of flow Cancel with the Go steps of
-// h. opts must include runtime.WithCaller (rpc), runtime.WithPublisher
-// (publish) and runtime.WithSubscriber (await); runtime.WithSink records
-// every transition.
-func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error) {
+// h. Its rpc steps call the ports of svc, none of which may be nil
+// (CancelServicesFromCaller makes them from a runtime.Caller). opts must
+// include runtime.WithPublisher (publish) and runtime.WithSubscriber
+// (await); runtime.WithSink records every transition.
+func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option) (*CancelFlow, error) {
+	if svc.Payments == nil {
+		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
+	}
+	if svc.Orders == nil {
+		return nil, runtime.MissingPort("Cancel", "CancelServices", "Orders")
+	}
 	f := runtime.New[CancelState]("Cancel", opts...)
 	steps := make([]*runtime.Step[CancelState], 0, 5)
 	var st *runtime.Step[CancelState]
@@ -114,10 +195,13 @@ func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error
 	steps = append(steps, st)
 
 	// Refund
-	st = runtime.NewRPC[CancelState]("payments", "Payment.Refund",
-		func(s *CancelState) any { return s.OrderID },
-		runtime.WithResponse(func(s *CancelState) any { return &s.RefundID }))
-	st.ID = CancelStepRefund
+	st = runtime.NewStep[CancelState](CancelStepRefund, func(ctx context.Context, s *CancelState) (runtime.Outcome, error) {
+		rsp, err := svc.Payments.PaymentRefund(ctx, s.OrderID)
+		if err == nil {
+			s.RefundID = rsp
+		}
+		return runtime.OutcomeOK, err
+	})
 	st.Retry = retry
 	st.Timeout = 5 * time.Second
 	st.Irreversible = true
@@ -135,9 +219,9 @@ func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error
 	steps = append(steps, st)
 
 	// Close
-	st = runtime.NewRPC[CancelState]("orders", "Order.Close",
-		func(s *CancelState) any { return s.OrderID })
-	st.ID = CancelStepClose
+	st = runtime.NewStep[CancelState](CancelStepClose, func(ctx context.Context, s *CancelState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, svc.Orders.OrderClose(ctx, s.OrderID)
+	})
 	st.Retry = retry
 	st.Timeout = 5 * time.Second
 	st.Irreversible = true

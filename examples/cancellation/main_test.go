@@ -145,8 +145,8 @@ func TestResumeOnStart(t *testing.T) {
 	// The first process: its sink stops taking events when the await
 	// times out, as a process that died then would.
 	died := errors.New("the process died")
-	dying, err := NewCancelFlow(handlers{orders: orders},
-		runtime.WithCaller(a.caller), runtime.WithPublisher(a.bus), runtime.WithSubscriber(a.bus), runtime.WithClock(a.clock),
+	dying, err := NewCancelFlow(handlers{orders: orders}, CancelServicesFromCaller(a.caller),
+		runtime.WithPublisher(a.bus), runtime.WithSubscriber(a.bus), runtime.WithClock(a.clock),
 		runtime.WithSink(runtime.SinkFunc(func(ctx context.Context, e runtime.Event) error {
 			if e.To == runtime.RunningState(CancelStepEscalate) {
 				return died

@@ -44,8 +44,7 @@ func openApp(dir string) (*app, error) {
 	}
 	a.caller.Handle("payments", "Payment.Refund", runtime.HandleFunc(a.refund))
 	a.caller.Handle("orders", "Order.Close", runtime.HandleFunc(func(context.Context, string) (any, error) { return nil, nil }))
-	f, err := NewCancelFlow(handlers{orders: orders},
-		runtime.WithCaller(a.caller),
+	f, err := NewCancelFlow(handlers{orders: orders}, CancelServicesFromCaller(a.caller),
 		runtime.WithPublisher(a.bus),
 		runtime.WithSubscriber(a.bus),
 		runtime.WithClock(a.clock),

@@ -48,8 +48,9 @@ func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
 		}
 		return nil
 	})
-	f, err := NewSignupFlow(handlers{services: sv},
-		runtime.WithCaller(caller),
+	// The services answer over JSON (a MemoryCaller, as HTTP or NATS
+	// would): the generated adapters make the flow's typed ports of it.
+	f, err := NewSignupFlow(handlers{services: sv}, SignupServicesFromCaller(caller),
 		runtime.WithPublisher(a.bus),
 		runtime.WithSubscriber(a.bus),
 		// The store first: an event is on disk (written and synced) before

@@ -26,14 +26,16 @@ var genVerb = &verb{
 	summary: `Gen generates Go code for each .flow (or .json) file: <name>_flow.go beside
 the input, or the file named by -o. It is the default verb, so "flowgen
 signup.flow" is "flowgen gen signup.flow". The Go package in the file's
-directory is loaded to check the state type (-nopkg skips that). If any
+directory is loaded to check the state type and to give the typed service
+ports the Go types of the fields the rpc lines carry (-nopkg skips that,
+so a flow whose rpc lines name state fields cannot be generated). If any
 input has an error, nothing is written; warnings are printed and do not
 stop generation. Files are written atomically, and only when they change.
 The package name is that of the Go files in the output's directory (-pkg
 sets it).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		out := fs.String("o", "", "write the generated code to this `file` (only with a single input)")
-		nopkg := fs.Bool("nopkg", false, "do not load the Go package to check the state type")
+		nopkg := fs.Bool("nopkg", false, "do not load the Go package: no state type checks, and no typed ports for rpc lines that name state fields")
 		strict := fs.Bool("strict", false, "make a step with side effects and neither rollback nor irreversible an error")
 		pkg := fs.String("pkg", "", "package `name` of the generated code (default: the package of the Go files in the output's directory)")
 		target := fs.String("target", gen.TargetRuntime, "what the generated code runs on: `runtime` or temporal (docs/temporal.md)")
@@ -127,7 +129,7 @@ sets it).`,
 // generate produces the Go files for one checked input, in package pkg:
 // file name (beside the input) to contents.
 func generate(f *dsl.File, in *input, pkg, target string) (map[string][]byte, error) {
-	return gen.Generate(f, gen.Options{Package: pkg, Source: in.path, Target: target})
+	return gen.Generate(f, gen.Options{Package: pkg, Source: in.path, Target: target, Types: in.types()})
 }
 
 // packageName is the name of the Go package in dir, which the generated

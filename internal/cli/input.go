@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"go/types"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,27 @@ type input struct {
 	name string // in diagnostics: relative to the working directory, slash-separated
 	dir  string // absolute directory: the Go package the flow belongs to
 	src  []byte
+
+	// The Go package in dir, loaded once for the checks and the
+	// generator (goPackage); loaded says whether it was.
+	pkg    *types.Package
+	pkgErr error
+	loaded bool
 }
+
+// goPackage loads the Go package in the input's directory, once.
+func (in *input) goPackage() (*types.Package, error) {
+	if !in.loaded {
+		in.pkg, in.pkgErr = gocheck.Load(in.dir)
+		in.loaded = true
+	}
+	return in.pkg, in.pkgErr
+}
+
+// types is the Go package the checks loaded, or nil: with -nopkg, when it
+// could not be loaded, or when no flow names a state type (then no typed
+// port carries a state field, and the generator needs no types).
+func (in *input) types() *types.Package { return in.pkg }
 
 func (in *input) isJSON() bool { return strings.EqualFold(filepath.Ext(in.path), ".json") }
 
@@ -68,7 +89,7 @@ func (e *env) display(path string) string {
 func (in *input) checkOptions(goPackage, strict bool) dsl.CheckOptions {
 	opts := dsl.CheckOptions{StrictRollback: strict}
 	if goPackage && in.dir != "" {
-		opts.GoPackage = func(f *dsl.File) diag.List { return gocheck.Check(f, in.dir) }
+		opts.GoPackage = func(f *dsl.File) diag.List { return gocheck.CheckLoaded(f, in.dir, in.goPackage) }
 	}
 	return opts
 }

@@ -31,17 +31,6 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// envServeChild makes the test binary run the CLI with its arguments
-// instead of the tests: the child is `flowgen <args>`.
-const envServeChild = "FLOWGEN_CLI_CHILD"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(envServeChild) == "1" {
-		os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
 const killParallelFlow = `{"version": 1, "flows": [{
   "name": "Order", "state": "OrderState",
   "triggers": [{"kind": "rpc", "endpoint": "Order.Start"}],
@@ -106,7 +95,7 @@ var listenAddr = regexp.MustCompile(`msg="flowgen serve" addr=(\S+)`)
 func startServeChild(t *testing.T, args ...string) *serveChild {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), envServeChild+"=1")
+	cmd.Env = append(os.Environ(), envCLIMain+"=1")
 	errPipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

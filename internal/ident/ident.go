@@ -10,6 +10,7 @@ package ident
 
 import (
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -104,3 +105,40 @@ const (
 
 // KeywordUntil follows KeywordSleep in `sleep until Field`.
 const KeywordUntil = "until"
+
+// CamelCase is the one rule that turns a .flow name into the exported
+// words of a Go identifier: characters that are not letters or digits
+// separate words and are dropped, and each word starts upper-case.
+// "needs_review" -> "NeedsReview" (an outcome), "Card.Authorize" ->
+// "CardAuthorize" (an endpoint: a method of a service port),
+// "billing-events" -> "BillingEvents" (a service: its port), "HTTPError"
+// stays. The result may be "" or start with a digit ("9lives"); GoName
+// says whether it can stand alone as a Go name.
+func CamelCase(s string) string {
+	var b strings.Builder
+	upper := true
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			upper = true
+			continue
+		}
+		if upper {
+			r = unicode.ToUpper(r)
+			upper = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// GoName is CamelCase(s) when that is an exported Go identifier (a field or
+// method name of its own), else "": "Card.Authorize" gives
+// "CardAuthorize"; "9lives", "..." and "_" give "".
+func GoName(s string) string {
+	c := CamelCase(s)
+	r, _ := utf8.DecodeRuneInString(c)
+	if c == "" || !unicode.IsUpper(r) {
+		return ""
+	}
+	return c
+}

@@ -38,3 +38,27 @@ func TestExported(t *testing.T) {
 		}
 	}
 }
+
+func TestCamelCaseAndGoName(t *testing.T) {
+	for _, tt := range []struct{ in, camel, goName string }{
+		{"approved", "Approved", "Approved"},
+		{"needs_review", "NeedsReview", "NeedsReview"},
+		{"HTTPError", "HTTPError", "HTTPError"},
+		{"Card.Authorize", "CardAuthorize", "CardAuthorize"},
+		{"billing-events", "BillingEvents", "BillingEvents"},
+		{"/v1/charge", "V1Charge", "V1Charge"},
+		{"a1b", "A1b", "A1b"},
+		{"__x__y", "XY", "XY"},
+		{"été", "Été", "Été"},
+		{"9lives", "9lives", ""},
+		{"...", "", ""},
+		{"", "", ""},
+	} {
+		if got := CamelCase(tt.in); got != tt.camel {
+			t.Errorf("CamelCase(%q) = %q, want %q", tt.in, got, tt.camel)
+		}
+		if got := GoName(tt.in); got != tt.goName {
+			t.Errorf("GoName(%q) = %q, want %q", tt.in, got, tt.goName)
+		}
+	}
+}

@@ -56,7 +56,7 @@ func run(choice string) (runtime.Result[ActionsState], *runtime.MemorySink, *run
 		}
 	}
 	sink := runtime.NewMemorySink()
-	f, err := NewActionsFlow(handlers{}, runtime.WithCaller(caller), runtime.WithPublisher(bus), runtime.WithSubscriber(bus), runtime.WithSink(sink))
+	f, err := NewActionsFlow(handlers{}, ActionsServicesFromCaller(caller), runtime.WithPublisher(bus), runtime.WithSubscriber(bus), runtime.WithSink(sink))
 	if err != nil {
 		check.Fatalf("NewActionsFlow: %v", err)
 	}

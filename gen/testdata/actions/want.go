@@ -80,6 +80,84 @@ type ActionsHandlers interface {
 	Undecide(ctx context.Context, s *ActionsState) error
 }
 
+// ActionsUsers is service "users" as flow Actions calls it: one method per
+// endpoint, taking and returning the Go types of the state fields the rpc
+// lines name. Implement it with any client (gRPC, Connect, a fake), or use
+// ActionsUsersCaller over a runtime.Caller. ctx is the step's:
+// runtime.IdempotencyKey(ctx) is the same across retries and resumes,
+// runtime.Attempt(ctx) counts them, and its deadline is the attempt's. An
+// error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type ActionsUsers interface {
+	// UserGet calls "User.Get" (step Call).
+	UserGet(ctx context.Context) error
+
+	// UserTouch calls "User.Touch" (step CallIn).
+	UserTouch(ctx context.Context, req string) error
+
+	// UserNext calls "User.Next" (step CallOut).
+	UserNext(ctx context.Context) (string, error)
+
+	// UserLock calls "User.Lock" (step Undoable).
+	UserLock(ctx context.Context, req string) (string, error)
+
+	// UserUnlock calls "User.Unlock" (the rollback of step Undoable).
+	UserUnlock(ctx context.Context, req string) (string, error)
+}
+
+// ActionsUsersCaller is ActionsUsers over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "users", with the step's context, so the Caller sees its
+// idempotency key.
+type ActionsUsersCaller struct {
+	Caller runtime.Caller
+}
+
+// UserGet calls "User.Get" of service "users" through p.Caller.
+func (p ActionsUsersCaller) UserGet(ctx context.Context) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "users", "User.Get", nil)
+}
+
+// UserTouch calls "User.Touch" of service "users" through p.Caller.
+func (p ActionsUsersCaller) UserTouch(ctx context.Context, req string) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "users", "User.Touch", req)
+}
+
+// UserNext calls "User.Next" of service "users" through p.Caller.
+func (p ActionsUsersCaller) UserNext(ctx context.Context) (string, error) {
+	return runtime.CallPort[string](ctx, p.Caller, "users", "User.Next", nil)
+}
+
+// UserLock calls "User.Lock" of service "users" through p.Caller.
+func (p ActionsUsersCaller) UserLock(ctx context.Context, req string) (string, error) {
+	return runtime.CallPort[string](ctx, p.Caller, "users", "User.Lock", req)
+}
+
+// UserUnlock calls "User.Unlock" of service "users" through p.Caller.
+func (p ActionsUsersCaller) UserUnlock(ctx context.Context, req string) (string, error) {
+	return runtime.CallPort[string](ctx, p.Caller, "users", "User.Unlock", req)
+}
+
+// ActionsServices are the services flow Actions calls, one port each;
+// NewActionsFlow needs every one. ActionsServicesFromCaller builds them
+// all over one runtime.Caller.
+type ActionsServices struct {
+	Users ActionsUsers // service "users"
+}
+
+// ActionsServicesFromCaller returns ActionsServices whose every port calls
+// c (ActionsUsersCaller, ...): the services of a flow whose requests and
+// responses travel as JSON, such as engine/httpcall's Caller or NATS. A
+// nil c gives no ports, which NewActionsFlow refuses.
+func ActionsServicesFromCaller(c runtime.Caller) ActionsServices {
+	if c == nil {
+		return ActionsServices{}
+	}
+	return ActionsServices{
+		Users: ActionsUsersCaller{Caller: c},
+	}
+}
+
 // ActionsFlow is flow Actions of input.flow: one definition that runs any
 // number of concurrent runs, each with its own ID, ActionsState and
 // history. Create it with NewActionsFlow.
@@ -90,10 +168,14 @@ type ActionsFlow struct {
 }
 
 // NewActionsFlow returns the definition of flow Actions with the Go steps
-// of h. opts must include runtime.WithCaller (rpc), runtime.WithPublisher
-// (publish) and runtime.WithSubscriber (await); runtime.WithSink records
-// every transition.
-func NewActionsFlow(h ActionsHandlers, opts ...runtime.Option) (*ActionsFlow, error) {
+// of h. Its rpc steps call the ports of svc, none of which may be nil
+// (ActionsServicesFromCaller makes them from a runtime.Caller). opts must
+// include runtime.WithPublisher (publish) and runtime.WithSubscriber
+// (await); runtime.WithSink records every transition.
+func NewActionsFlow(h ActionsHandlers, svc ActionsServices, opts ...runtime.Option) (*ActionsFlow, error) {
+	if svc.Users == nil {
+		return nil, runtime.MissingPort("Actions", "ActionsServices", "Users")
+	}
 	f := runtime.New[ActionsState]("Actions", opts...)
 	steps := make([]*runtime.Step[ActionsState], 0, 10)
 	var st *runtime.Step[ActionsState]
@@ -102,26 +184,29 @@ func NewActionsFlow(h ActionsHandlers, opts ...runtime.Option) (*ActionsFlow, er
 	retry := runtime.RetryPolicy{Attempts: 2, Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 3, Jitter: true}
 
 	// Call
-	st = runtime.NewRPC[ActionsState]("users", "User.Get",
-		nil)
-	st.ID = ActionsStepCall
+	st = runtime.NewStep[ActionsState](ActionsStepCall, func(ctx context.Context, s *ActionsState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, svc.Users.UserGet(ctx)
+	})
 	st.Retry = retry
 	st.Irreversible = true
 	steps = append(steps, st)
 
 	// CallIn
-	st = runtime.NewRPC[ActionsState]("users", "User.Touch",
-		func(s *ActionsState) any { return s.UserID })
-	st.ID = ActionsStepCallIn
+	st = runtime.NewStep[ActionsState](ActionsStepCallIn, func(ctx context.Context, s *ActionsState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, svc.Users.UserTouch(ctx, s.UserID)
+	})
 	st.Retry = retry
 	st.Irreversible = true
 	steps = append(steps, st)
 
 	// CallOut
-	st = runtime.NewRPC[ActionsState]("users", "User.Next",
-		nil,
-		runtime.WithResponse(func(s *ActionsState) any { return &s.UserID }))
-	st.ID = ActionsStepCallOut
+	st = runtime.NewStep[ActionsState](ActionsStepCallOut, func(ctx context.Context, s *ActionsState) (runtime.Outcome, error) {
+		rsp, err := svc.Users.UserNext(ctx)
+		if err == nil {
+			s.UserID = rsp
+		}
+		return runtime.OutcomeOK, err
+	})
 	st.Retry = retry
 	st.Irreversible = true
 	steps = append(steps, st)
@@ -165,15 +250,22 @@ func NewActionsFlow(h ActionsHandlers, opts ...runtime.Option) (*ActionsFlow, er
 	steps = append(steps, st)
 
 	// Undoable
-	st = runtime.NewRPC[ActionsState]("users", "User.Lock",
-		func(s *ActionsState) any { return s.UserID },
-		runtime.WithResponse(func(s *ActionsState) any { return &s.Lock }))
-	st.ID = ActionsStepUndoable
+	st = runtime.NewStep[ActionsState](ActionsStepUndoable, func(ctx context.Context, s *ActionsState) (runtime.Outcome, error) {
+		rsp, err := svc.Users.UserLock(ctx, s.UserID)
+		if err == nil {
+			s.Lock = rsp
+		}
+		return runtime.OutcomeOK, err
+	})
 	st.Timeout = 250 * time.Millisecond
 	st.Deadline = time.Second
-	runtime.WithRPCRollback[ActionsState]("users", "User.Unlock",
-		func(s *ActionsState) any { return s.Lock },
-		func(s *ActionsState) any { return &s.UserID })(st)
+	st.Rollback = func(ctx context.Context, s *ActionsState) error {
+		rsp, err := svc.Users.UserUnlock(ctx, s.Lock)
+		if err == nil {
+			s.UserID = rsp
+		}
+		return err
+	}
 	st.RollbackTimeout = 250 * time.Millisecond
 	st.Publish = []runtime.Publication[ActionsState]{
 		{Topic: "users", Event: "user.locked", Payload: func(s *ActionsState) any { return s.Lock }},

@@ -33,10 +33,10 @@ func main() {
 	}))
 	bus := runtime.NewMemoryBus()
 	sink := runtime.NewMemorySink()
-	opts := []runtime.Option{runtime.WithCaller(caller), runtime.WithPublisher(bus), runtime.WithSubscriber(bus), runtime.WithSink(sink)}
+	opts := []runtime.Option{runtime.WithPublisher(bus), runtime.WithSubscriber(bus), runtime.WithSink(sink)}
 
 	// Cancel has no Go steps: nil handlers.
-	cancel, err := NewCancelFlow(nil, opts...)
+	cancel, err := NewCancelFlow(nil, CancelServicesFromCaller(caller), opts...)
 	if err != nil {
 		check.Fatalf("NewCancelFlow: %v", err)
 	}

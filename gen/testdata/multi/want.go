@@ -32,6 +32,89 @@ const (
 // publish, sleep or choose. Pass nil to NewCancelFlow.
 type CancelHandlers interface{}
 
+// CancelSubscriptions is service "subscriptions" as flow Cancel calls it:
+// one method per endpoint, taking and returning the Go types of the state
+// fields the rpc lines name. Implement it with any client (gRPC, Connect,
+// a fake), or use CancelSubscriptionsCaller over a runtime.Caller. ctx is
+// the step's: runtime.IdempotencyKey(ctx) is the same across retries and
+// resumes, runtime.Attempt(ctx) counts them, and its deadline is the
+// attempt's. An error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type CancelSubscriptions interface {
+	// SubscriptionStop calls "Subscription.Stop" (step Stop).
+	SubscriptionStop(ctx context.Context, req string) error
+
+	// SubscriptionResume calls "Subscription.Resume" (the rollback of step
+	// Stop).
+	SubscriptionResume(ctx context.Context, req string) error
+}
+
+// CancelSubscriptionsCaller is CancelSubscriptions over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "subscriptions", with the step's context, so the Caller sees
+// its idempotency key.
+type CancelSubscriptionsCaller struct {
+	Caller runtime.Caller
+}
+
+// SubscriptionStop calls "Subscription.Stop" of service "subscriptions" through p.Caller.
+func (p CancelSubscriptionsCaller) SubscriptionStop(ctx context.Context, req string) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "subscriptions", "Subscription.Stop", req)
+}
+
+// SubscriptionResume calls "Subscription.Resume" of service "subscriptions" through p.Caller.
+func (p CancelSubscriptionsCaller) SubscriptionResume(ctx context.Context, req string) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "subscriptions", "Subscription.Resume", req)
+}
+
+// CancelPayments is service "payments" as flow Cancel calls it: one method
+// per endpoint, taking and returning the Go types of the state fields the
+// rpc lines name. Implement it with any client (gRPC, Connect, a fake), or
+// use CancelPaymentsCaller over a runtime.Caller. ctx is the step's:
+// runtime.IdempotencyKey(ctx) is the same across retries and resumes,
+// runtime.Attempt(ctx) counts them, and its deadline is the attempt's. An
+// error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type CancelPayments interface {
+	// PaymentRefund calls "Payment.Refund" (step Refund).
+	PaymentRefund(ctx context.Context, req int) (string, error)
+}
+
+// CancelPaymentsCaller is CancelPayments over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "payments", with the step's context, so the Caller sees its
+// idempotency key.
+type CancelPaymentsCaller struct {
+	Caller runtime.Caller
+}
+
+// PaymentRefund calls "Payment.Refund" of service "payments" through p.Caller.
+func (p CancelPaymentsCaller) PaymentRefund(ctx context.Context, req int) (string, error) {
+	return runtime.CallPort[string](ctx, p.Caller, "payments", "Payment.Refund", req)
+}
+
+// CancelServices are the services flow Cancel calls, one port each;
+// NewCancelFlow needs every one. CancelServicesFromCaller builds them all
+// over one runtime.Caller.
+type CancelServices struct {
+	Subscriptions CancelSubscriptions // service "subscriptions"
+	Payments      CancelPayments      // service "payments"
+}
+
+// CancelServicesFromCaller returns CancelServices whose every port calls c
+// (CancelSubscriptionsCaller, ...): the services of a flow whose requests
+// and responses travel as JSON, such as engine/httpcall's Caller or NATS.
+// A nil c gives no ports, which NewCancelFlow refuses.
+func CancelServicesFromCaller(c runtime.Caller) CancelServices {
+	if c == nil {
+		return CancelServices{}
+	}
+	return CancelServices{
+		Subscriptions: CancelSubscriptionsCaller{Caller: c},
+		Payments:      CancelPaymentsCaller{Caller: c},
+	}
+}
+
 // CancelFlow is flow Cancel of input.flow: one definition that runs any
 // number of concurrent runs, each with its own ID, CancelState and
 // history. Create it with NewCancelFlow.
@@ -48,10 +131,18 @@ type CancelFlow struct {
 	flow *runtime.Flow[CancelState]
 }
 
-// NewCancelFlow returns the definition of flow Cancel; h may be nil. opts
-// must include runtime.WithCaller (rpc) and runtime.WithPublisher
-// (publish); runtime.WithSink records every transition.
-func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error) {
+// NewCancelFlow returns the definition of flow Cancel; h may be nil. Its
+// rpc steps call the ports of svc, none of which may be nil
+// (CancelServicesFromCaller makes them from a runtime.Caller). opts must
+// include runtime.WithPublisher (publish); runtime.WithSink records every
+// transition.
+func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option) (*CancelFlow, error) {
+	if svc.Subscriptions == nil {
+		return nil, runtime.MissingPort("Cancel", "CancelServices", "Subscriptions")
+	}
+	if svc.Payments == nil {
+		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
+	}
 	f := runtime.New[CancelState]("Cancel", opts...)
 	steps := make([]*runtime.Step[CancelState], 0, 2)
 	var st *runtime.Step[CancelState]
@@ -60,22 +151,26 @@ func NewCancelFlow(h CancelHandlers, opts ...runtime.Option) (*CancelFlow, error
 	retry := runtime.RetryPolicy{Attempts: 4, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2, Jitter: true}
 
 	// Stop
-	st = runtime.NewRPC[CancelState]("subscriptions", "Subscription.Stop",
-		func(s *CancelState) any { return s.SubscriptionID })
-	st.ID = CancelStepStop
+	st = runtime.NewStep[CancelState](CancelStepStop, func(ctx context.Context, s *CancelState) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, svc.Subscriptions.SubscriptionStop(ctx, s.SubscriptionID)
+	})
 	st.Retry = retry
 	st.Timeout = 5 * time.Second
-	runtime.WithRPCRollback[CancelState]("subscriptions", "Subscription.Resume",
-		func(s *CancelState) any { return s.SubscriptionID }, nil)(st)
+	st.Rollback = func(ctx context.Context, s *CancelState) error {
+		return svc.Subscriptions.SubscriptionResume(ctx, s.SubscriptionID)
+	}
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 5 * time.Second
 	steps = append(steps, st)
 
 	// Refund
-	st = runtime.NewRPC[CancelState]("payments", "Payment.Refund",
-		func(s *CancelState) any { return s.Refund },
-		runtime.WithResponse(func(s *CancelState) any { return &s.RefundID }))
-	st.ID = CancelStepRefund
+	st = runtime.NewStep[CancelState](CancelStepRefund, func(ctx context.Context, s *CancelState) (runtime.Outcome, error) {
+		rsp, err := svc.Payments.PaymentRefund(ctx, s.Refund)
+		if err == nil {
+			s.RefundID = rsp
+		}
+		return runtime.OutcomeOK, err
+	})
 	st.Retry = retry
 	st.Timeout = 5 * time.Second
 	st.Irreversible = true

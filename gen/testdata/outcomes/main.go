@@ -44,7 +44,7 @@ func main() {
 		return "https://example.com/" + id, nil
 	}))
 	sink := runtime.NewMemorySink()
-	f, err := NewModerationFlow(handlers{}, runtime.WithCaller(caller), runtime.WithSink(sink))
+	f, err := NewModerationFlow(handlers{}, ModerationServicesFromCaller(caller), runtime.WithSink(sink))
 	if err != nil {
 		check.Fatalf("NewModerationFlow: %v", err)
 	}

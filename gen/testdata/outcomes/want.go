@@ -82,6 +82,52 @@ type ModerationHandlers interface {
 	Reject(ctx context.Context, s *post) error
 }
 
+// ModerationPosts is service "posts" as flow Moderation calls it: one
+// method per endpoint, taking and returning the Go types of the state
+// fields the rpc lines name. Implement it with any client (gRPC, Connect,
+// a fake), or use ModerationPostsCaller over a runtime.Caller. ctx is the
+// step's: runtime.IdempotencyKey(ctx) is the same across retries and
+// resumes, runtime.Attempt(ctx) counts them, and its deadline is the
+// attempt's. An error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type ModerationPosts interface {
+	// PostPublish calls "Post.Publish" (step Publish).
+	PostPublish(ctx context.Context, req string) (string, error)
+}
+
+// ModerationPostsCaller is ModerationPosts over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "posts", with the step's context, so the Caller sees its
+// idempotency key.
+type ModerationPostsCaller struct {
+	Caller runtime.Caller
+}
+
+// PostPublish calls "Post.Publish" of service "posts" through p.Caller.
+func (p ModerationPostsCaller) PostPublish(ctx context.Context, req string) (string, error) {
+	return runtime.CallPort[string](ctx, p.Caller, "posts", "Post.Publish", req)
+}
+
+// ModerationServices are the services flow Moderation calls, one port
+// each; NewModerationFlow needs every one. ModerationServicesFromCaller
+// builds them all over one runtime.Caller.
+type ModerationServices struct {
+	Posts ModerationPosts // service "posts"
+}
+
+// ModerationServicesFromCaller returns ModerationServices whose every port
+// calls c (ModerationPostsCaller, ...): the services of a flow whose
+// requests and responses travel as JSON, such as engine/httpcall's Caller
+// or NATS. A nil c gives no ports, which NewModerationFlow refuses.
+func ModerationServicesFromCaller(c runtime.Caller) ModerationServices {
+	if c == nil {
+		return ModerationServices{}
+	}
+	return ModerationServices{
+		Posts: ModerationPostsCaller{Caller: c},
+	}
+}
+
 // ModerationFlow is flow Moderation of input.flow: one definition that
 // runs any number of concurrent runs, each with its own ID, post and
 // history. Create it with NewModerationFlow.
@@ -93,9 +139,13 @@ type ModerationFlow struct {
 }
 
 // NewModerationFlow returns the definition of flow Moderation with the Go
-// steps of h. opts must include runtime.WithCaller (rpc); runtime.WithSink
-// records every transition.
-func NewModerationFlow(h ModerationHandlers, opts ...runtime.Option) (*ModerationFlow, error) {
+// steps of h. Its rpc steps call the ports of svc, none of which may be
+// nil (ModerationServicesFromCaller makes them from a runtime.Caller).
+// runtime.WithSink in opts records every transition.
+func NewModerationFlow(h ModerationHandlers, svc ModerationServices, opts ...runtime.Option) (*ModerationFlow, error) {
+	if svc.Posts == nil {
+		return nil, runtime.MissingPort("Moderation", "ModerationServices", "Posts")
+	}
 	f := runtime.New[post]("Moderation", opts...)
 	steps := make([]*runtime.Step[post], 0, 4)
 	var st *runtime.Step[post]
@@ -137,10 +187,13 @@ func NewModerationFlow(h ModerationHandlers, opts ...runtime.Option) (*Moderatio
 	steps = append(steps, st)
 
 	// Publish
-	st = runtime.NewRPC[post]("posts", "Post.Publish",
-		func(s *post) any { return s.ID },
-		runtime.WithResponse(func(s *post) any { return &s.URL }))
-	st.ID = ModerationStepPublish
+	st = runtime.NewStep[post](ModerationStepPublish, func(ctx context.Context, s *post) (runtime.Outcome, error) {
+		rsp, err := svc.Posts.PostPublish(ctx, s.ID)
+		if err == nil {
+			s.URL = rsp
+		}
+		return runtime.OutcomeOK, err
+	})
 	st.Irreversible = true
 	steps = append(steps, st)
 

@@ -99,7 +99,7 @@ func run(fail bool) (runtime.Result[OrderState], *runtime.MemorySink, *OrderFlow
 		return nil, nil
 	}))
 	sink := runtime.NewMemorySink()
-	f, err := NewOrderFlow(handlers{sink: sink, mu: &mu, undo: &undo}, runtime.WithCaller(caller), runtime.WithSink(sink))
+	f, err := NewOrderFlow(handlers{sink: sink, mu: &mu, undo: &undo}, OrderServicesFromCaller(caller), runtime.WithSink(sink))
 	if err != nil {
 		check.Fatalf("NewOrderFlow: %v", err)
 	}

@@ -72,6 +72,60 @@ type OrderHandlers interface {
 	Late(ctx context.Context, s *OrderState) error
 }
 
+// OrderInventory is service "inventory" as flow Order calls it: one method
+// per endpoint, taking and returning the Go types of the state fields the
+// rpc lines name. Implement it with any client (gRPC, Connect, a fake), or
+// use OrderInventoryCaller over a runtime.Caller. ctx is the step's:
+// runtime.IdempotencyKey(ctx) is the same across retries and resumes,
+// runtime.Attempt(ctx) counts them, and its deadline is the attempt's. An
+// error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type OrderInventory interface {
+	// StockReserve calls "Stock.Reserve" (step Reserve).
+	StockReserve(ctx context.Context, req []string) (string, error)
+
+	// StockRelease calls "Stock.Release" (the rollback of step Reserve).
+	StockRelease(ctx context.Context, req string) error
+}
+
+// OrderInventoryCaller is OrderInventory over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "inventory", with the step's context, so the Caller sees its
+// idempotency key.
+type OrderInventoryCaller struct {
+	Caller runtime.Caller
+}
+
+// StockReserve calls "Stock.Reserve" of service "inventory" through p.Caller.
+func (p OrderInventoryCaller) StockReserve(ctx context.Context, req []string) (string, error) {
+	return runtime.CallPort[string](ctx, p.Caller, "inventory", "Stock.Reserve", req)
+}
+
+// StockRelease calls "Stock.Release" of service "inventory" through p.Caller.
+func (p OrderInventoryCaller) StockRelease(ctx context.Context, req string) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "inventory", "Stock.Release", req)
+}
+
+// OrderServices are the services flow Order calls, one port each;
+// NewOrderFlow needs every one. OrderServicesFromCaller builds them all
+// over one runtime.Caller.
+type OrderServices struct {
+	Inventory OrderInventory // service "inventory"
+}
+
+// OrderServicesFromCaller returns OrderServices whose every port calls c
+// (OrderInventoryCaller, ...): the services of a flow whose requests and
+// responses travel as JSON, such as engine/httpcall's Caller or NATS. A
+// nil c gives no ports, which NewOrderFlow refuses.
+func OrderServicesFromCaller(c runtime.Caller) OrderServices {
+	if c == nil {
+		return OrderServices{}
+	}
+	return OrderServices{
+		Inventory: OrderInventoryCaller{Caller: c},
+	}
+}
+
 // OrderFlow is flow Order of input.flow: one definition that runs any
 // number of concurrent runs, each with its own ID, OrderState and history.
 // Create it with NewOrderFlow.
@@ -84,9 +138,13 @@ type OrderFlow struct {
 }
 
 // NewOrderFlow returns the definition of flow Order with the Go steps of
-// h. opts must include runtime.WithCaller (rpc); runtime.WithSink records
-// every transition.
-func NewOrderFlow(h OrderHandlers, opts ...runtime.Option) (*OrderFlow, error) {
+// h. Its rpc steps call the ports of svc, none of which may be nil
+// (OrderServicesFromCaller makes them from a runtime.Caller).
+// runtime.WithSink in opts records every transition.
+func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*OrderFlow, error) {
+	if svc.Inventory == nil {
+		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
+	}
 	f := runtime.New[OrderState]("Order", opts...)
 	steps := make([]*runtime.Step[OrderState], 0, 4)
 	var st *runtime.Step[OrderState]
@@ -103,12 +161,14 @@ func NewOrderFlow(h OrderHandlers, opts ...runtime.Option) (*OrderFlow, error) {
 	branches = make([]*runtime.Step[OrderState], 0, 3)
 
 	// Reserve
-	st = runtime.NewRPC[OrderState]("inventory", "Stock.Reserve",
-		func(s *OrderState) any { return s.Items },
-		runtime.WithResponse(func(s *OrderState) any { return &s.Reservation }))
-	st.ID = OrderStepReserve
-	runtime.WithRPCRollback[OrderState]("inventory", "Stock.Release",
-		func(s *OrderState) any { return s.Reservation }, nil)(st)
+	st = runtime.NewStep[OrderState](OrderStepReserve, func(ctx context.Context, s *OrderState) (runtime.Outcome, error) {
+		rsp, err := svc.Inventory.StockReserve(ctx, s.Items)
+		if err == nil {
+			s.Reservation = rsp
+		}
+		return runtime.OutcomeOK, err
+	})
+	st.Rollback = func(ctx context.Context, s *OrderState) error { return svc.Inventory.StockRelease(ctx, s.Reservation) }
 	st.Writes = func(dst, src *OrderState) {
 		dst.Reservation = src.Reservation
 	}

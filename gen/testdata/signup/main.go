@@ -41,33 +41,46 @@ func (handlers) Deactivate(_ context.Context, s *SignupState) error {
 
 func (handlers) ExpireTrial(context.Context, *SignupState) error { return nil }
 
+// services are the fakes of the run's services. The customers service is
+// a typed port implemented in Go (services itself: CustomerCreate takes a
+// Customer and returns its ID, no JSON); subscriptions goes through the
+// generated Caller adapter over a MemoryCaller, as an HTTP or NATS Caller
+// would.
 type services struct {
 	caller  *runtime.MemoryCaller
 	bus     *runtime.MemoryBus
 	sink    *runtime.MemorySink
 	created int
 	deleted []string
+	keys    []string // the idempotency keys the customers port saw
 }
 
 func newServices() *services {
 	sv := &services{caller: runtime.NewMemoryCaller(), bus: runtime.NewMemoryBus(), sink: runtime.NewMemorySink()}
-	sv.caller.Handle("customers", "Customer.Create", runtime.HandleFunc(func(_ context.Context, c Customer) (string, error) {
-		sv.created++
-		return "cus-" + c.Name, nil
-	}))
-	sv.caller.Handle("customers", "Customer.Delete", runtime.HandleFunc(func(_ context.Context, id string) (any, error) {
-		sv.deleted = append(sv.deleted, id)
-		return nil, nil
-	}))
 	sv.caller.Handle("subscriptions", "Subscription.Create", runtime.HandleFunc(func(_ context.Context, plan string) (string, error) {
 		return "sub-" + plan, nil
 	}))
 	return sv
 }
 
+// CustomerCreate implements SignupCustomers.
+func (sv *services) CustomerCreate(ctx context.Context, c Customer) (string, error) {
+	sv.keys = append(sv.keys, runtime.IdempotencyKey(ctx))
+	sv.created++
+	return "cus-" + c.Name, nil
+}
+
+// CustomerDelete implements SignupCustomers.
+func (sv *services) CustomerDelete(ctx context.Context, id string) error {
+	sv.keys = append(sv.keys, runtime.IdempotencyKey(ctx))
+	sv.deleted = append(sv.deleted, id)
+	return nil
+}
+
 func (sv *services) flow(opts ...runtime.Option) *SignupFlow {
-	f, err := NewSignupFlow(handlers{}, append([]runtime.Option{
-		runtime.WithCaller(sv.caller), runtime.WithPublisher(sv.bus), runtime.WithSubscriber(sv.bus), runtime.WithSink(sv.sink),
+	ports := SignupServices{Customers: sv, Subscriptions: SignupSubscriptionsCaller{Caller: sv.caller}}
+	f, err := NewSignupFlow(handlers{}, ports, append([]runtime.Option{
+		runtime.WithPublisher(sv.bus), runtime.WithSubscriber(sv.bus), runtime.WithSink(sv.sink),
 	}, opts...)...)
 	if err != nil {
 		check.Fatalf("NewSignupFlow: %v", err)
@@ -100,11 +113,15 @@ func main() {
 	initial := SignupState{Customer: Customer{Name: "ada", Email: "ada@example.com"}, Plan: "pro"}
 
 	// The constructor refuses a flow without the parts its steps need,
-	// naming the steps, before any run charges anyone.
-	_, err := NewSignupFlow(handlers{}, runtime.WithPublisher(runtime.NewMemoryBus()))
+	// naming them, before any run charges anyone: a port, a Subscriber.
+	_, err := NewSignupFlow(handlers{}, SignupServices{Customers: newServices()}, runtime.WithPublisher(runtime.NewMemoryBus()))
+	check.Equal("missing port: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
+	check.Equal("missing port: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
+	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(nil), runtime.WithPublisher(runtime.NewMemoryBus()))
+	check.Equal("nil Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
+	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(runtime.NewMemoryCaller()), runtime.WithPublisher(runtime.NewMemoryBus()))
 	check.Equal("missing parts: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
-	check.Equal("missing parts: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": steps CreateCustomer, CreateSubscription need a Caller (WithCaller)
-runtime: not configured: flow "Signup": step AwaitPayment needs a Subscriber (WithSubscriber)`)
+	check.Equal("missing parts: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": step AwaitPayment needs a Subscriber (WithSubscriber)`)
 
 	// Approved: every step once, in order, then done.
 	sv := newServices()
@@ -124,6 +141,8 @@ runtime: not configured: flow "Signup": step AwaitPayment needs a Subscriber (Wi
 	check.Equal("approved: subscription", res.State.SubscriptionID, "sub-pro")
 	check.Equal("approved: payment", res.State.Payment, Payment{Amount: 10, CorrelationID: "cus-ada"})
 	check.Equal("approved: active", res.State.Active, true)
+	// The typed port got the step's context: its idempotency key.
+	check.Equal("approved: port keys", strings.Join(sv.keys, ","), res.RunID+"/CreateCustomer")
 	var topics []string
 	for _, m := range sv.bus.Published() {
 		topics = append(topics, m.Topic+"/"+m.Event)
@@ -146,6 +165,7 @@ runtime: not configured: flow "Signup": step AwaitPayment needs a Subscriber (Wi
 		"Review:running -> failing [rejected]"), undo...)...)
 	check.Equal("rejected: cancelled", res.State.Cancelled, true)
 	check.Equal("rejected: deleted", len(sv.deleted) == 1 && sv.deleted[0] == "cus-ada", true)
+	check.Equal("rejected: port keys", strings.Join(sv.keys, ","), res.RunID+"/CreateCustomer,"+res.RunID+"/CreateCustomer/rollback")
 
 	// No payment within 72h (a fake clock): the await times out into
 	// ExpireTrial, which routes ok to fail.

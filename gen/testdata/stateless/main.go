@@ -21,7 +21,7 @@ func main() {
 	caller.Handle("health", "Health.Ping", runtime.HandleFunc(func(context.Context, any) (string, error) { return "pong", nil }))
 	sink := runtime.NewMemorySink()
 	h := &handlers{}
-	f, err := NewPingFlow(h, runtime.WithCaller(caller), runtime.WithSink(sink))
+	f, err := NewPingFlow(h, PingServicesFromCaller(caller), runtime.WithSink(sink))
 	if err != nil {
 		check.Fatalf("NewPingFlow: %v", err)
 	}

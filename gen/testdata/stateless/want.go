@@ -33,6 +33,52 @@ type PingHandlers interface {
 	Log(ctx context.Context, s *struct{}) error
 }
 
+// PingHealth is service "health" as flow Ping calls it: one method per
+// endpoint, taking and returning the Go types of the state fields the rpc
+// lines name. Implement it with any client (gRPC, Connect, a fake), or use
+// PingHealthCaller over a runtime.Caller. ctx is the step's:
+// runtime.IdempotencyKey(ctx) is the same across retries and resumes,
+// runtime.Attempt(ctx) counts them, and its deadline is the attempt's. An
+// error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type PingHealth interface {
+	// HealthPing calls "Health.Ping" (step Ping).
+	HealthPing(ctx context.Context) error
+}
+
+// PingHealthCaller is PingHealth over a runtime.Caller (engine/httpcall,
+// NATS, runtime.MemoryCaller): each method is one Call of service
+// "health", with the step's context, so the Caller sees its idempotency
+// key.
+type PingHealthCaller struct {
+	Caller runtime.Caller
+}
+
+// HealthPing calls "Health.Ping" of service "health" through p.Caller.
+func (p PingHealthCaller) HealthPing(ctx context.Context) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "health", "Health.Ping", nil)
+}
+
+// PingServices are the services flow Ping calls, one port each;
+// NewPingFlow needs every one. PingServicesFromCaller builds them all over
+// one runtime.Caller.
+type PingServices struct {
+	Health PingHealth // service "health"
+}
+
+// PingServicesFromCaller returns PingServices whose every port calls c
+// (PingHealthCaller, ...): the services of a flow whose requests and
+// responses travel as JSON, such as engine/httpcall's Caller or NATS. A
+// nil c gives no ports, which NewPingFlow refuses.
+func PingServicesFromCaller(c runtime.Caller) PingServices {
+	if c == nil {
+		return PingServices{}
+	}
+	return PingServices{
+		Health: PingHealthCaller{Caller: c},
+	}
+}
+
 // PingFlow is flow Ping of input.flow: one definition that runs any number
 // of concurrent runs, each with its own ID, empty state and history.
 // Create it with NewPingFlow.
@@ -44,17 +90,21 @@ type PingFlow struct {
 }
 
 // NewPingFlow returns the definition of flow Ping with the Go steps of h.
-// opts must include runtime.WithCaller (rpc); runtime.WithSink records
-// every transition.
-func NewPingFlow(h PingHandlers, opts ...runtime.Option) (*PingFlow, error) {
+// Its rpc steps call the ports of svc, none of which may be nil
+// (PingServicesFromCaller makes them from a runtime.Caller).
+// runtime.WithSink in opts records every transition.
+func NewPingFlow(h PingHandlers, svc PingServices, opts ...runtime.Option) (*PingFlow, error) {
+	if svc.Health == nil {
+		return nil, runtime.MissingPort("Ping", "PingServices", "Health")
+	}
 	f := runtime.New[struct{}]("Ping", opts...)
 	steps := make([]*runtime.Step[struct{}], 0, 2)
 	var st *runtime.Step[struct{}]
 
 	// Ping
-	st = runtime.NewRPC[struct{}]("health", "Health.Ping",
-		nil)
-	st.ID = PingStepPing
+	st = runtime.NewStep[struct{}](PingStepPing, func(ctx context.Context, s *struct{}) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, svc.Health.HealthPing(ctx)
+	})
 	st.Irreversible = true
 	steps = append(steps, st)
 

@@ -92,8 +92,8 @@ func (h signupHandlers) CancelSubscription(ctx context.Context, s *SignupState) 
 
 func (w *world) signup(t *testing.T) *SignupTemporal {
 	t.Helper()
-	f, err := NewSignupTemporal(signupHandlers{w.handlers(), w},
-		runtime.WithCaller(w.caller), runtime.WithPublisher(w.bus), runtime.WithSink(w.sink))
+	f, err := NewSignupTemporal(signupHandlers{w.handlers(), w}, SignupServicesFromCaller(w.caller),
+		runtime.WithPublisher(w.bus), runtime.WithSink(w.sink))
 	if err != nil {
 		t.Fatal(err)
 	}

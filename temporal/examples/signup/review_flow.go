@@ -280,11 +280,12 @@ type ReviewTemporal struct {
 }
 
 // NewReviewTemporal returns flow Review for a Temporal worker, with the
-// same handlers as NewReviewFlow. Its activities call the handlers and
-// opts' runtime.WithCaller (rpc) and runtime.WithPublisher (publish) on
-// the worker; awaits are Temporal signals (ReviewTemporalRun.Deliver), so
-// no Subscriber is needed; runtime.WithSink sees every transition
-// (docs/temporal.md says from where).
+// same handlers and services as NewReviewFlow. Its activities call the
+// handlers, the service ports (rpc) and opts' runtime.WithPublisher
+// (publish) on the worker; awaits are Temporal signals
+// (ReviewTemporalRun.Deliver), so no Subscriber is needed;
+// runtime.WithSink sees every transition (docs/temporal.md says from
+// where).
 func NewReviewTemporal(h ReviewHandlers, opts ...runtime.Option) (*ReviewTemporal, error) {
 	f, err := NewReviewFlow(h, append(opts, flowtemporal.Awaits())...)
 	if err != nil {

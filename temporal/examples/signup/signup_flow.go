@@ -69,6 +69,90 @@ type SignupHandlers interface {
 	ExpireTrial(ctx context.Context, s *SignupState) error
 }
 
+// SignupCustomers is service "customers" as flow Signup calls it: one
+// method per endpoint, taking and returning the Go types of the state
+// fields the rpc lines name. Implement it with any client (gRPC, Connect,
+// a fake), or use SignupCustomersCaller over a runtime.Caller. ctx is the
+// step's: runtime.IdempotencyKey(ctx) is the same across retries and
+// resumes, runtime.Attempt(ctx) counts them, and its deadline is the
+// attempt's. An error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type SignupCustomers interface {
+	// CustomerCreate calls "Customer.Create" (step CreateCustomer).
+	CustomerCreate(ctx context.Context, req Customer) (string, error)
+
+	// CustomerDelete calls "Customer.Delete" (the rollback of step
+	// CreateCustomer).
+	CustomerDelete(ctx context.Context, req string) error
+}
+
+// SignupCustomersCaller is SignupCustomers over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "customers", with the step's context, so the Caller sees its
+// idempotency key.
+type SignupCustomersCaller struct {
+	Caller runtime.Caller
+}
+
+// CustomerCreate calls "Customer.Create" of service "customers" through p.Caller.
+func (p SignupCustomersCaller) CustomerCreate(ctx context.Context, req Customer) (string, error) {
+	return runtime.CallPort[string](ctx, p.Caller, "customers", "Customer.Create", req)
+}
+
+// CustomerDelete calls "Customer.Delete" of service "customers" through p.Caller.
+func (p SignupCustomersCaller) CustomerDelete(ctx context.Context, req string) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "customers", "Customer.Delete", req)
+}
+
+// SignupSubscriptions is service "subscriptions" as flow Signup calls it:
+// one method per endpoint, taking and returning the Go types of the state
+// fields the rpc lines name. Implement it with any client (gRPC, Connect,
+// a fake), or use SignupSubscriptionsCaller over a runtime.Caller. ctx is
+// the step's: runtime.IdempotencyKey(ctx) is the same across retries and
+// resumes, runtime.Attempt(ctx) counts them, and its deadline is the
+// attempt's. An error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type SignupSubscriptions interface {
+	// SubscriptionCreate calls "Subscription.Create" (step
+	// CreateSubscription).
+	SubscriptionCreate(ctx context.Context, req string) (string, error)
+}
+
+// SignupSubscriptionsCaller is SignupSubscriptions over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "subscriptions", with the step's context, so the Caller sees
+// its idempotency key.
+type SignupSubscriptionsCaller struct {
+	Caller runtime.Caller
+}
+
+// SubscriptionCreate calls "Subscription.Create" of service "subscriptions" through p.Caller.
+func (p SignupSubscriptionsCaller) SubscriptionCreate(ctx context.Context, req string) (string, error) {
+	return runtime.CallPort[string](ctx, p.Caller, "subscriptions", "Subscription.Create", req)
+}
+
+// SignupServices are the services flow Signup calls, one port each;
+// NewSignupFlow needs every one. SignupServicesFromCaller builds them all
+// over one runtime.Caller.
+type SignupServices struct {
+	Customers     SignupCustomers     // service "customers"
+	Subscriptions SignupSubscriptions // service "subscriptions"
+}
+
+// SignupServicesFromCaller returns SignupServices whose every port calls c
+// (SignupCustomersCaller, ...): the services of a flow whose requests and
+// responses travel as JSON, such as engine/httpcall's Caller or NATS. A
+// nil c gives no ports, which NewSignupFlow refuses.
+func SignupServicesFromCaller(c runtime.Caller) SignupServices {
+	if c == nil {
+		return SignupServices{}
+	}
+	return SignupServices{
+		Customers:     SignupCustomersCaller{Caller: c},
+		Subscriptions: SignupSubscriptionsCaller{Caller: c},
+	}
+}
+
 // SignupFlow is flow Signup of signup.flow: one definition that runs any
 // number of concurrent runs, each with its own ID, SignupState and
 // history. Create it with NewSignupFlow.
@@ -85,10 +169,17 @@ type SignupFlow struct {
 }
 
 // NewSignupFlow returns the definition of flow Signup with the Go steps of
-// h. opts must include runtime.WithCaller (rpc), runtime.WithPublisher
-// (publish) and runtime.WithSubscriber (await); runtime.WithSink records
-// every transition.
-func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error) {
+// h. Its rpc steps call the ports of svc, none of which may be nil
+// (SignupServicesFromCaller makes them from a runtime.Caller). opts must
+// include runtime.WithPublisher (publish) and runtime.WithSubscriber
+// (await); runtime.WithSink records every transition.
+func NewSignupFlow(h SignupHandlers, svc SignupServices, opts ...runtime.Option) (*SignupFlow, error) {
+	if svc.Customers == nil {
+		return nil, runtime.MissingPort("Signup", "SignupServices", "Customers")
+	}
+	if svc.Subscriptions == nil {
+		return nil, runtime.MissingPort("Signup", "SignupServices", "Subscriptions")
+	}
 	f := runtime.New[SignupState]("Signup", opts...)
 	steps := make([]*runtime.Step[SignupState], 0, 5)
 	var st *runtime.Step[SignupState]
@@ -97,23 +188,30 @@ func NewSignupFlow(h SignupHandlers, opts ...runtime.Option) (*SignupFlow, error
 	retry := runtime.RetryPolicy{Attempts: 3, Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: true}
 
 	// CreateCustomer
-	st = runtime.NewRPC[SignupState]("customers", "Customer.Create",
-		func(s *SignupState) any { return s.Customer },
-		runtime.WithResponse(func(s *SignupState) any { return &s.CustomerID }))
-	st.ID = SignupStepCreateCustomer
+	st = runtime.NewStep[SignupState](SignupStepCreateCustomer, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
+		rsp, err := svc.Customers.CustomerCreate(ctx, s.Customer)
+		if err == nil {
+			s.CustomerID = rsp
+		}
+		return runtime.OutcomeOK, err
+	})
 	st.Retry = runtime.RetryPolicy{Attempts: 5, Initial: 20 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}
 	st.Timeout = 10 * time.Second
-	runtime.WithRPCRollback[SignupState]("customers", "Customer.Delete",
-		func(s *SignupState) any { return s.CustomerID }, nil)(st)
+	st.Rollback = func(ctx context.Context, s *SignupState) error {
+		return svc.Customers.CustomerDelete(ctx, s.CustomerID)
+	}
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 10 * time.Second
 	steps = append(steps, st)
 
 	// CreateSubscription
-	st = runtime.NewRPC[SignupState]("subscriptions", "Subscription.Create",
-		func(s *SignupState) any { return s.Plan },
-		runtime.WithResponse(func(s *SignupState) any { return &s.SubscriptionID }))
-	st.ID = SignupStepCreateSubscription
+	st = runtime.NewStep[SignupState](SignupStepCreateSubscription, func(ctx context.Context, s *SignupState) (runtime.Outcome, error) {
+		rsp, err := svc.Subscriptions.SubscriptionCreate(ctx, s.Plan)
+		if err == nil {
+			s.SubscriptionID = rsp
+		}
+		return runtime.OutcomeOK, err
+	})
 	st.Retry = retry
 	st.Timeout = 10 * time.Second
 	st.Rollback = func(ctx context.Context, s *SignupState) error { return h.CancelSubscription(ctx, s) }
@@ -274,13 +372,14 @@ type SignupTemporal struct {
 }
 
 // NewSignupTemporal returns flow Signup for a Temporal worker, with the
-// same handlers as NewSignupFlow. Its activities call the handlers and
-// opts' runtime.WithCaller (rpc) and runtime.WithPublisher (publish) on
-// the worker; awaits are Temporal signals (SignupTemporalRun.Deliver), so
-// no Subscriber is needed; runtime.WithSink sees every transition
-// (docs/temporal.md says from where).
-func NewSignupTemporal(h SignupHandlers, opts ...runtime.Option) (*SignupTemporal, error) {
-	f, err := NewSignupFlow(h, append(opts, flowtemporal.Awaits())...)
+// same handlers and services as NewSignupFlow. Its activities call the
+// handlers, the service ports (rpc) and opts' runtime.WithPublisher
+// (publish) on the worker; awaits are Temporal signals
+// (SignupTemporalRun.Deliver), so no Subscriber is needed;
+// runtime.WithSink sees every transition (docs/temporal.md says from
+// where).
+func NewSignupTemporal(h SignupHandlers, svc SignupServices, opts ...runtime.Option) (*SignupTemporal, error) {
+	f, err := NewSignupFlow(h, svc, append(opts, flowtemporal.Awaits())...)
 	if err != nil {
 		return nil, err
 	}

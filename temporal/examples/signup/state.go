@@ -5,8 +5,8 @@
 // in-process Temporal server.
 package signup
 
-//go:generate go run -C ../../.. ./cmd/flowgen gen -target temporal -nopkg temporal/examples/signup/signup.flow
-//go:generate go run -C ../../.. ./cmd/flowgen gen -target temporal -nopkg temporal/examples/signup/review.flow
+//go:generate go run -C ../../.. ./cmd/flowgen gen -target temporal temporal/examples/signup/signup.flow
+//go:generate go run -C ../../.. ./cmd/flowgen gen -target temporal temporal/examples/signup/review.flow
 
 import "time"
 

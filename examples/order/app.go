@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// app is the shop in one process: the services, a mailer, a clock, and flow
+// Order on them, recording every transition in a durable store.
+type app struct {
+	store *store.Store
+	world *world
+	mail  *mailer
+	clock *runtime.FakeClock
+	flow  *OrderFlow
+	out   *printer
+}
+
+// openApp opens the store in dir and wires the flow to it and to the fake
+// services; die, when not nil, sees every event once it is on disk. This
+// is the one place that chooses the runtime's options. The clock is a fake
+// one that the program moves by hand, so that two weeks pass at once; it
+// starts at the real time, so that the store's histories have real dates
+// (and a restarted process's clock is never behind a sleep recorded by the
+// previous one).
+func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	wd, err := openWorld(dir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a := &app{store: st, world: wd, mail: &mailer{},
+		clock: runtime.NewFakeClock(time.Now().UTC().Truncate(time.Second)),
+		out:   &printer{w: w, live: map[string]bool{}}}
+	after := runtime.SinkFunc(func(_ context.Context, e runtime.Event) error {
+		a.out.event(e)
+		if die != nil {
+			die(e)
+		}
+		return nil
+	})
+	// The services are typed ports in Go; the order has no Go steps (nil
+	// handlers).
+	f, err := NewOrderFlow(nil, wd.services(),
+		runtime.WithPublisher(a.mail),
+		runtime.WithClock(a.clock),
+		// The store first: an event is on disk (written and synced) before
+		// anything else sees it. FanOut reads histories back from the store.
+		runtime.WithSink(runtime.FanOut(st, after)),
+	)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.flow = f
+	return a, nil
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+// finish waits for run to end. While the run sleeps in Remind, it moves
+// the fake clock two weeks on, so that the sleep ends at once.
+func (a *app) finish(ctx context.Context, run *OrderRun) (runtime.Result[OrderState], error) {
+	for {
+		select {
+		case <-run.Done():
+			return run.Wait(ctx)
+		case <-time.After(time.Millisecond):
+		}
+		if run.Status().Machine == runtime.WaitingState(OrderStepRemind) && a.clock.Pending() > 0 {
+			a.clock.Advance(336 * time.Hour)
+		}
+	}
+}
+
+// asleep waits until run sleeps in Remind; false when it ended first.
+func asleep(run *OrderRun) bool {
+	for run.Status().Machine != runtime.WaitingState(OrderStepRemind) {
+		select {
+		case <-run.Done():
+			return false
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return true
+}
+
+// printer prints the transitions of the runs it is told to follow, as
+// they happen.
+type printer struct {
+	mu   sync.Mutex
+	w    io.Writer
+	live map[string]bool
+}
+
+func (p *printer) follow(runID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.live[runID] = true
+}
+
+func (p *printer) event(e runtime.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live[e.RunID] {
+		fmt.Fprintln(p.w, transition(e))
+	}
+}
+
+// transition is one line of a history: from, to, and how the step attempt
+// that caused it ended.
+func transition(e runtime.Event) string {
+	line := fmt.Sprintf("  %-26s -> %s", e.From, e.To)
+	if e.Outcome != "" {
+		line = fmt.Sprintf("%-58s [%s]", line, e.Outcome)
+	}
+	if e.Error != "" {
+		line += "  " + firstLine(e.Error)
+	}
+	return line
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// killSelf ends the process at once, as a crash or `kill -9` would: no
+// deferred function runs, no file is closed.
+func killSelf() {
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Kill() // SIGKILL on Unix
+	}
+	time.Sleep(time.Second) // the signal is on its way
+	os.Exit(137)
+}

@@ -1,0 +1,276 @@
+// Command order runs the Order flow of order.flow on a durable store,
+// against fake services in the same process. It shows each construct of
+// the flow: typed service ports (rpc), a decision on the state (choose), a
+// durable two-week timer (sleep, on a fake clock that the program moves),
+// a publication, and the rollbacks that undo what was done when a step
+// fails or the run is aborted.
+//
+// On start it resumes every run the store holds that is not over (a
+// previous process died during it), then places one order per scenario:
+// the three ways an order goes (standard post, express, a concierge), a
+// failure at each step that can fail, and an order aborted while it
+// sleeps. It prints every transition.
+//
+//	go run ./examples/order                  # a new store in a temporary directory
+//	go run ./examples/order -store /tmp/order
+//
+// Kill and resume: with -crash-after STEP the program places one order and
+// kills itself (SIGKILL) as soon as the run has completed STEP and that is
+// on disk. Run it again on the same store and it resumes the run where it
+// was: completed steps do not run again, and a sleep goes on to the time
+// recorded before the crash.
+//
+//	go run ./examples/order -store /tmp/order -crash-after Ship
+//	go run ./examples/order -store /tmp/order
+//
+// The fake services keep their data in services.json beside the store's
+// files, so the second process sees what the first one did.
+package main
+
+//go:generate go run github.com/flowgen/flowgen/cmd/flowgen order.flow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// scenario is one order.
+type scenario struct {
+	name, about string
+	order       OrderState
+	abort       bool // abort the run while it sleeps in Remind
+}
+
+// ann's order goes by standard post; the scenarios change what they need.
+var ann = OrderState{
+	Items:   []Item{{SKU: "book", Quantity: 2}},
+	Card:    Card{Number: "4242 4242 4242 4242", Amount: 40},
+	Contact: Contact{Name: "Ann", Email: "ann@example.com"},
+	Parcel:  Parcel{Address: "1 Main St", Kilos: 1.2},
+	Tier:    "silver",
+	Total:   40,
+}
+
+// with returns ann's order changed by fn.
+func with(fn func(s *OrderState)) OrderState {
+	s := ann
+	s.Items = slices.Clone(ann.Items)
+	fn(&s)
+	return s
+}
+
+var scenarios = []scenario{
+	{"standard", "Ann's order goes by standard post; two weeks later she is asked how it went.", ann, false},
+	{"express", "Ann pays for express shipping.", with(func(s *OrderState) { s.Express = true }), false},
+	{"concierge", "A gold customer's order over 100 EUR is delivered by a concierge.", with(func(s *OrderState) {
+		s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
+	}), false},
+	{"no-stock", "Nobody has a unicorn in stock: nothing was done, nothing to undo.", with(func(s *OrderState) {
+		s.Items = []Item{{SKU: "unicorn", Quantity: 1}}
+	}), false},
+	{"declined", "The card is declined: the stock is released.", with(func(s *OrderState) { s.Card.Number = declined }), false},
+	{"no-concierge", "No concierge is free: the card is voided and the stock released.", with(func(s *OrderState) {
+		s.Tier, s.Total, s.Card.Amount, s.Contact.Name = "gold", 150, 150, "Nobody"
+	}), false},
+	{"no-express", "Express cannot reach Atlantis: the card is voided and the stock released.", with(func(s *OrderState) {
+		s.Express, s.Parcel.Address = true, "Atlantis"
+	}), false},
+	{"no-route", "Standard post cannot reach Atlantis either.", with(func(s *OrderState) { s.Parcel.Address = "Atlantis" }), false},
+	{"mailbox-full", "The reminder cannot be sent: what can be undone is (the parcel has left).", with(func(s *OrderState) {
+		s.Contact.Email = "full@example.com"
+	}), false},
+	{"abort", "The order is aborted while it sleeps: the card is voided and the stock released.", ann, true},
+}
+
+// crash is the order that -crash-after interrupts: the standard one.
+var crash = scenario{"crash", "Ann's order by standard post; the process dies on the way.", ann, false}
+
+// outcome is what a run did: its result and history, and what the fake
+// services hold of it afterwards.
+type outcome struct {
+	res       runtime.Result[OrderState]
+	history   []runtime.Event
+	effects   effects
+	reminders int
+}
+
+// play places sc's order as run id, printing its transitions as they
+// happen.
+func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) {
+	a.out.follow(id)
+	run, err := a.flow.Start(ctx, sc.order, runtime.WithRunID(id))
+	if err != nil {
+		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.name, err)
+	}
+	if sc.abort && asleep(run) {
+		if err := run.Abort(); err != nil {
+			return outcome{}, err
+		}
+	}
+	res, _ := a.finish(ctx, run) // res.Err says how a run that is not done ended
+	return a.outcome(ctx, res)
+}
+
+// outcome reads a finished run back from the store.
+func (a *app) outcome(ctx context.Context, res runtime.Result[OrderState]) (outcome, error) {
+	h, err := a.flow.History(ctx, res.RunID)
+	return outcome{res, h, a.world.of(res.RunID), a.mail.reminders(res.RunID)}, err
+}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the program: it returns the exit status (2 for a usage error).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("order", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("store", "", "`DIR`ectory of the durable store (default: a new temporary directory)")
+	crashAfter := fs.String("crash-after", "", "place one order and kill the process once it has completed `STEP` and that is on disk")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "order: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "order-store-")
+		if err != nil {
+			fmt.Fprintln(stderr, "order:", err)
+			return 1
+		}
+		*dir = d
+	}
+
+	var die func(runtime.Event)
+	if step := *crashAfter; step != "" {
+		die = func(e runtime.Event) {
+			// A step completed: its run left step:running with no error.
+			if e.From == runtime.RunningState(step) && e.To != e.From && e.Error == "" {
+				fmt.Fprintf(stdout, "  ** %s completed and that is on disk: the process kills itself (SIGKILL) **\n", step)
+				killSelf()
+			}
+		}
+	}
+	a, err := openApp(*dir, stdout, die)
+	if err != nil {
+		fmt.Fprintln(stderr, "order:", err)
+		return 1
+	}
+	defer a.Close()
+	if step := *crashAfter; step != "" && !slices.ContainsFunc(a.flow.Runtime().Steps(), func(s *runtime.Step[OrderState]) bool { return s.ID == step }) {
+		var ids []string
+		for _, s := range a.flow.Runtime().Steps() {
+			ids = append(ids, s.ID)
+		}
+		fmt.Fprintf(stderr, "order: -crash-after: flow Order has no step %q (it has %s)\n", step, strings.Join(ids, ", "))
+		return 2
+	}
+
+	fmt.Fprintf(stdout, "store %s\n\n", *dir)
+	if err := runAll(ctx, a, *crashAfter, stdout); err != nil {
+		fmt.Fprintln(stderr, "order:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Every run is in the store: go run ./cmd/flowgen runs -store %s\n", *dir)
+	return 0
+}
+
+// runAll resumes the store's unfinished runs, then places the crash order
+// (with crashAfter) or the scenarios' orders.
+func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
+	if err := resumeAll(ctx, a, w); err != nil {
+		return err
+	}
+	tag := runTag()
+	list := scenarios
+	if crashAfter != "" {
+		list = []scenario{crash}
+	}
+	for _, sc := range list {
+		id := sc.name + "-" + tag
+		fmt.Fprintf(w, "%s (run %s): %s\n", sc.name, id, sc.about)
+		o, err := play(ctx, a, sc, id)
+		if err != nil {
+			return err
+		}
+		if crashAfter != "" {
+			fmt.Fprintf(w, "The run never completed %s, so the process lives on.\n", crashAfter)
+		}
+		report(w, o)
+	}
+	return nil
+}
+
+// resumeAll resumes every run of the flow that the store holds and that is
+// not over, takes each to its end, and prints its history with the point
+// where this process took over.
+func resumeAll(ctx context.Context, a *app, w io.Writer) error {
+	ids, err := a.flow.Runs(ctx, a.store, runtime.StatePending, runtime.StateRunning, runtime.StateWaiting, runtime.StateRollingBack)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	// How far each run had got: its history before this process.
+	before := map[string]int{}
+	for _, id := range ids {
+		h, err := a.flow.History(ctx, id)
+		if err != nil {
+			return err
+		}
+		before[id] = len(h)
+	}
+	fmt.Fprintf(w, "The store holds %d unfinished run(s): resuming them.\n", len(ids))
+	runs, err := a.flow.ResumeAll(ctx, a.store)
+	if err != nil {
+		// The runs it names are left as they are; the others go on.
+		fmt.Fprintln(w, "  some runs could not be resumed:", err)
+	}
+	for _, r := range runs {
+		res, _ := a.finish(ctx, r)
+		o, err := a.outcome(ctx, res)
+		if err != nil {
+			return err
+		}
+		n := min(before[r.ID()], len(o.history))
+		fmt.Fprintf(w, "run %s, resumed:\n", r.ID())
+		for _, e := range o.history[:n] {
+			fmt.Fprintln(w, transition(e))
+		}
+		fmt.Fprintln(w, "  -- the previous process died here; this one resumed the run --")
+		for _, e := range o.history[n:] {
+			fmt.Fprintln(w, transition(e))
+		}
+		report(w, o)
+	}
+	return nil
+}
+
+// report prints how a run ended and what it did to the services.
+func report(w io.Writer, o outcome) {
+	fmt.Fprintf(w, "  => %s", o.res.Final)
+	if o.res.Err != nil {
+		fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
+	}
+	fmt.Fprintf(w, "\n     %s; %d reminder(s) sent\n\n", o.effects, o.reminders)
+}
+
+// runTag tells this process's runs from earlier ones in the same store.
+func runTag() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprint(time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
+}

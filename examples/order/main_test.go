@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// transitions renders a history as "from -> to [outcome]" lines.
+func transitions(history []runtime.Event) []string {
+	var out []string
+	for _, e := range history {
+		line := e.From + " -> " + e.To
+		if e.Outcome != "" {
+			line += " [" + e.Outcome + "]"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// join concatenates lists of transitions.
+func join(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+var (
+	reserved = []string{
+		"pending -> ReserveStock:running",
+		"ReserveStock:running -> ReserveStock:running [retry]",
+	}
+	prepared = join(reserved, []string{
+		"ReserveStock:running -> AuthorizeCard:running [ok]",
+		"AuthorizeCard:running -> Route:running [ok]",
+	})
+	// slept: from the step that shipped (or booked) through the sleep.
+	slept = func(step string) []string {
+		return []string{
+			step + ":running -> Remind:waiting [ok]",
+			"Remind:waiting -> Remind:running",
+			"Remind:running -> Notify:running [ok]",
+		}
+	}
+	// undone: the card voided, the stock released, after a failure.
+	undone = []string{
+		"failing -> AuthorizeCard:rollback",
+		"AuthorizeCard:rollback -> failing [ok]",
+		"failing -> ReserveStock:rollback",
+		"ReserveStock:rollback -> failing [ok]",
+		"failing -> compensated",
+	}
+	standard = join(prepared, []string{"Route:running -> Ship:running [otherwise]"}, slept("Ship"), []string{"Notify:running -> done [ok]"})
+)
+
+// expectations of each scenario: how it ends, its transitions, what the
+// services hold of it, and the reminders sent.
+var want = map[string]struct {
+	final       runtime.RunState
+	transitions []string
+	effects     string
+	reminders   int
+}{
+	"standard": {runtime.StateDone, standard,
+		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (standard to 1 Main St) sent", 1},
+	"express": {runtime.StateDone, join(prepared, []string{"Route:running -> ShipFast:running [when2]"}, slept("ShipFast"), []string{"Notify:running -> done [ok]"}),
+		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (express to 1 Main St) sent", 1},
+	"concierge": {runtime.StateDone, join(prepared, []string{"Route:running -> Concierge:running [when1]"}, slept("Concierge"), []string{"Notify:running -> done [ok]"}),
+		"stock res-1 (2 book) reserved; card auth-1 (150 EUR) authorized; concierge bk-1 (for Ann) booked", 1},
+	"no-stock": {runtime.StateFailed, join(reserved, []string{"ReserveStock:running -> failing [error]", "failing -> failed"}),
+		"nothing done", 0},
+	"declined": {runtime.StateCompensated, join(reserved, []string{
+		"ReserveStock:running -> AuthorizeCard:running [ok]",
+		"AuthorizeCard:running -> failing [error]",
+		"failing -> ReserveStock:rollback",
+		"ReserveStock:rollback -> failing [ok]",
+		"failing -> compensated",
+	}), "stock res-1 (2 book) reserved then released", 0},
+	"no-concierge": {runtime.StateCompensated, join(prepared, []string{
+		"Route:running -> Concierge:running [when1]",
+		"Concierge:running -> failing [error]",
+	}, undone), "stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided", 0},
+	"no-express": {runtime.StateCompensated, join(prepared, []string{
+		"Route:running -> ShipFast:running [when2]",
+		"ShipFast:running -> failing [error]",
+	}, undone), "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0},
+	"no-route": {runtime.StateCompensated, join(prepared, []string{
+		"Route:running -> Ship:running [otherwise]",
+		"Ship:running -> failing [error]",
+	}, undone), "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0},
+	// The parcel has left (Ship is irreversible): the rest is undone.
+	"mailbox-full": {runtime.StateCompensated, join(prepared, []string{"Route:running -> Ship:running [otherwise]"}, slept("Ship"),
+		[]string{"Notify:running -> failing [error]"}, undone),
+		"stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0},
+	// Abort during the sleep: the wait ends at once, no reminder.
+	"abort": {runtime.StateAborted, join(prepared, []string{
+		"Route:running -> Ship:running [otherwise]",
+		"Ship:running -> Remind:waiting [ok]",
+		"Remind:waiting -> aborting",
+		"aborting -> AuthorizeCard:rollback",
+		"AuthorizeCard:rollback -> aborting [ok]",
+		"aborting -> ReserveStock:rollback",
+		"ReserveStock:rollback -> aborting [ok]",
+		"aborting -> aborted",
+	}), "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0},
+}
+
+// newTestApp opens the app on a new store.
+func newTestApp(t *testing.T) *app {
+	t.Helper()
+	a, err := openApp(t.TempDir(), io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// TestScenarios places each scenario's order on a store of its own and
+// requires exactly the transitions the flow declares (read back from the
+// store), the services left as they should be, and the reminders sent:
+// the three routes of the choose, a failure at each step that can fail
+// (every rpc and the publication), and an abort during the sleep.
+func TestScenarios(t *testing.T) {
+	if len(scenarios) != len(want) {
+		t.Fatalf("%d scenarios, %d expectations", len(scenarios), len(want))
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			w := want[sc.name]
+			a := newTestApp(t)
+			o, err := play(context.Background(), a, sc, "order-"+sc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.res.Final != w.final {
+				t.Errorf("final = %s, want %s (err %v)", o.res.Final, w.final, o.res.Err)
+			}
+			if diff := cmp.Diff(w.transitions, transitions(o.history)); diff != "" {
+				t.Errorf("transitions (-want +got):\n%s", diff)
+			}
+			if got := o.effects.String(); got != w.effects {
+				t.Errorf("effects = %q\nwant       %q", got, w.effects)
+			}
+			if o.reminders != w.reminders {
+				t.Errorf("reminders = %d, want %d", o.reminders, w.reminders)
+			}
+			if status, err := runtime.Replay(o.history); err != nil || status.State != w.final {
+				t.Errorf("replay: %v %v", status.State, err)
+			}
+			// The store says the run is over.
+			if ids, err := a.flow.Runs(context.Background(), a.store, w.final); err != nil || len(ids) != 1 || ids[0] != o.res.RunID {
+				t.Errorf("runs of the store in state %s: %v, %v", w.final, ids, err)
+			}
+		})
+	}
+}
+
+// TestSleepIsDurable: the run sleeping in Remind holds a recorded wake-up
+// two weeks after the step was entered, and does not wake a moment
+// before it.
+func TestSleepIsDurable(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	run, err := a.flow.Start(ctx, ann, runtime.WithRunID("sleepy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !asleep(run) {
+		t.Fatal("the run ended before it slept")
+	}
+	entered := a.clock.Now()
+	st := run.Status()
+	if st.Wait == nil || !st.Wait.Until.Equal(entered.Add(336*time.Hour)) {
+		t.Fatalf("wait = %+v, want one until %v", st.Wait, entered.Add(336*time.Hour))
+	}
+	a.clock.Advance(336*time.Hour - time.Second)
+	time.Sleep(20 * time.Millisecond) // a wake-up, if wrong, would have happened
+	if m := run.Status().Machine; m != runtime.WaitingState(OrderStepRemind) {
+		t.Fatalf("a second before its time, the run is %s", m)
+	}
+	a.clock.Advance(time.Second)
+	res, err := run.Wait(ctx)
+	if err != nil || res.Final != runtime.StateDone {
+		t.Fatalf("after two weeks: %s, %v", res.Final, err)
+	}
+}
+
+// TestConcurrentOrders places many orders at once on one store: each ends
+// done with its own stock, card and parcel, and nothing is done twice.
+func TestConcurrentOrders(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	const n = 40
+	runs := make([]*OrderRun, n)
+	for i := range runs {
+		s := with(func(s *OrderState) { s.Express = i%2 == 0 })
+		r, err := a.flow.Start(ctx, s, runtime.WithRunID(fmt.Sprintf("many-%02d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs[i] = r
+	}
+	// Every run sleeps, then two weeks pass for all at once: moving the
+	// shared fake clock while another run is in an attempt would time the
+	// attempt out.
+	for _, r := range runs {
+		if !asleep(r) {
+			t.Fatalf("%s ended before it slept: %v", r.ID(), r.Status().State)
+		}
+	}
+	a.clock.Advance(336 * time.Hour)
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Go(func() {
+			res, err := r.Wait(ctx)
+			if err != nil || res.Final != runtime.StateDone {
+				t.Errorf("%s: %s, %v", r.ID(), res.Final, err)
+				return
+			}
+			e := a.world.of(r.ID())
+			if len(e.reservations) != 1 || len(e.authorizations) != 1 || len(e.shipments) != 1 || a.mail.reminders(r.ID()) != 1 {
+				t.Errorf("%s: %s, %d reminders", r.ID(), e, a.mail.reminders(r.ID()))
+			}
+		})
+	}
+	wg.Wait()
+	if ids, err := a.flow.Runs(ctx, a.store, runtime.StateDone); err != nil || len(ids) != n {
+		t.Errorf("done runs in the store: %d, %v", len(ids), err)
+	}
+}
+
+// TestOutput runs the program twice on one store and checks that it
+// reports every scenario's end, both times, with runs of their own.
+func TestOutput(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 2 {
+		var out, errs bytes.Buffer
+		if code := run(context.Background(), []string{"-store", dir}, &out, &errs); code != 0 {
+			t.Fatalf("exit %d: %s", code, errs.String())
+		}
+		for _, s := range []string{
+			"store " + dir + "\n",
+			"=> done\n",
+			"=> failed (step ReserveStock: inventory: no unicorn in stock)",
+			"=> compensated (step AuthorizeCard: payments: card declined)",
+			"=> compensated (step Notify: mail: the mailbox of full@example.com is full)",
+			"=> aborted",
+		} {
+			if !strings.Contains(out.String(), s) {
+				t.Errorf("run %d: output lacks %q:\n%s", i+1, s, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "resum") {
+			t.Errorf("run %d resumed something, but every run had ended:\n%s", i+1, out.String())
+		}
+	}
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if runs, _ := st.List(store.Filter{Flow: "Order"}); len(runs) != 2*len(scenarios) {
+		t.Errorf("the store holds %d runs, want %d", len(runs), 2*len(scenarios))
+	}
+}
+
+// TestUsage: bad flags exit 2.
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{"-nope"}, {"extra"}, {"-store", t.TempDir(), "-crash-after", "Nope"}} {
+		var out, errs bytes.Buffer
+		if code := run(context.Background(), args, &out, &errs); code != 2 {
+			t.Errorf("%q: exit %d, want 2 (%s)", args, code, errs.String())
+		}
+	}
+}
+
+// TestKillAndResume runs the program for real: started with -crash-after
+// STEP it must die by SIGKILL right after STEP completed; a second start
+// on the same store must resume the run, finish it, and leave exactly one
+// reservation, one authorisation and one parcel for it: the steps that
+// completed before the kill did not run again. After Ship the run dies
+// asleep, and the second process wakes it at the recorded time.
+func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the program with the go command")
+	}
+	bin := filepath.Join(t.TempDir(), "order")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// Each step of the standard order, and the machine state its
+	// completion leads to.
+	for _, c := range []struct{ step, next string }{
+		{OrderStepReserveStock, runtime.RunningState(OrderStepAuthorizeCard)},
+		{OrderStepAuthorizeCard, runtime.RunningState(OrderStepRoute)},
+		{OrderStepRoute, runtime.RunningState(OrderStepShip)},
+		{OrderStepShip, runtime.WaitingState(OrderStepRemind)},
+		{OrderStepRemind, runtime.RunningState(OrderStepNotify)},
+	} {
+		step := c.step
+		t.Run(step, func(t *testing.T) {
+			dir := t.TempDir()
+			out, err := exec.Command(bin, "-store", dir, "-crash-after", step).Output()
+			ee, ok := err.(*exec.ExitError)
+			if !ok {
+				t.Fatalf("the first run did not die: %v\n%s", err, out)
+			}
+			if goruntime.GOOS != "windows" && ee.ProcessState.String() != "signal: killed" {
+				t.Errorf("the first run ended %q, want killed by SIGKILL", ee.ProcessState)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if n := len(lines); n < 2 || !strings.Contains(lines[n-1], "the process kills itself") ||
+				!strings.HasPrefix(strings.TrimSpace(lines[n-2]), runtime.RunningState(step)+" ") {
+				t.Errorf("the first run's output does not end with %s's completion and the kill:\n%s", step, out)
+			}
+			crashed := storedRun(t, dir)
+			if want, _ := runtime.RunStateOf(c.next); crashed.State != want || crashed.Machine != c.next {
+				t.Fatalf("stored run before the restart: %+v", crashed)
+			}
+
+			out, err = exec.Command(bin, "-store", dir).Output()
+			if err != nil {
+				t.Fatalf("the second run: %v\n%s", err, out)
+			}
+			for _, s := range []string{
+				"The store holds 1 unfinished run(s): resuming them.",
+				"run " + crashed.RunID + ", resumed:",
+				"-- the previous process died here; this one resumed the run --",
+				"=> done\n     stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (standard to 1 Main St) sent; 1 reminder(s) sent",
+			} {
+				if !strings.Contains(string(out), s) {
+					t.Errorf("the second run's output lacks %q:\n%s", s, out)
+				}
+			}
+
+			st, err := store.OpenReadOnly(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			h, err := st.Load(crashed.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(standard, transitions(h)); diff != "" {
+				t.Errorf("history of the resumed run (-want +got):\n%s", diff)
+			}
+			if status, err := runtime.Replay(h); err != nil || status.State != runtime.StateDone {
+				t.Errorf("replay: %v %v", status.State, err)
+			}
+			w, err := openWorld(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := w.of(crashed.RunID).String(); got != want["standard"].effects {
+				t.Errorf("the services hold, for the resumed run, %s", got)
+			}
+		})
+	}
+}
+
+// storedRun returns the only run of the store in dir.
+func storedRun(t *testing.T, dir string) store.RunInfo {
+	t.Helper()
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.List(store.Filter{})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("the store holds %v (%v), want one run", runs, err)
+	}
+	return runs[0]
+}

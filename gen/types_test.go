@@ -1,0 +1,124 @@
+package gen
+
+import (
+	"go/ast"
+	"go/importer"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
+)
+
+// caseTypes type-checks the Go files of a golden case that the generated
+// file does not depend on (state.go: main.go uses the generated names),
+// in process: the package the typed service ports take their types from,
+// as gocheck.Load gives it to the command. Cached per directory.
+func caseTypes(t testing.TB, dir, pkgName string) *types.Package {
+	t.Helper()
+	caseTypesMu.Lock()
+	defer caseTypesMu.Unlock()
+	if p, ok := caseTypesCache[dir]; ok {
+		return p
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join(dir, "state.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := types.Config{Importer: caseImporter}
+	p, err := conf.Check(pkgName, fset, []*ast.File{f}, nil)
+	if err != nil {
+		t.Fatalf("%s/state.go: %v", dir, err)
+	}
+	caseTypesCache[dir] = p
+	return p
+}
+
+var (
+	// caseImporter is one importer for every case: it keeps the packages
+	// it imported, so that the standard library is read once.
+	caseImporter   = importer.Default()
+	caseTypesMu    sync.Mutex
+	caseTypesCache = map[string]*types.Package{}
+)
+
+// syntheticTypes is a package "p" that declares, for every flow of f that
+// has a state type, a struct with a string field per field the flow
+// names: enough Go types to generate any flow that checks clean, for the
+// tests that generate files without a Go package of their own (the corpus,
+// the fuzz target, benchmarks).
+func syntheticTypes(f *dsl.File) *types.Package {
+	pkg := types.NewPackage("p", "p")
+	if f == nil {
+		return pkg
+	}
+	for _, fl := range f.Flows {
+		if fl == nil || fl.State == nil || pkg.Scope().Lookup(fl.State.Name) != nil || !token.IsIdentifier(fl.State.Name) {
+			continue
+		}
+		seen := map[string]bool{}
+		var fields []*types.Var
+		for _, ref := range fl.FieldRefs() {
+			name := ref.Field.Name
+			if seen[name] || !token.IsIdentifier(name) {
+				continue
+			}
+			seen[name] = true
+			fields = append(fields, types.NewField(token.NoPos, pkg, name, types.Typ[types.String], false))
+		}
+		tn := types.NewTypeName(token.NoPos, pkg, fl.State.Name, nil)
+		types.NewNamed(tn, types.NewStruct(fields, nil), nil)
+		pkg.Scope().Insert(tn)
+	}
+	return pkg
+}
+
+// A port's signature naming a type of the package called like a local
+// (req) or a type of a package called like one (p.ID) renames that local
+// in the generated code, which still parses, and names the types as the
+// package sees them.
+func TestPortTypesNamedLikeLocals(t *testing.T) {
+	other := types.NewPackage("example.com/p", "p")
+	idName := types.NewTypeName(token.NoPos, other, "ID", nil)
+	types.NewNamed(idName, types.Typ[types.String], nil)
+	pkg := types.NewPackage("example.com/shop", "shop")
+	reqName := types.NewTypeName(token.NoPos, pkg, "req", nil)
+	types.NewNamed(reqName, types.NewStruct(nil, nil), nil)
+	pkg.Scope().Insert(reqName)
+	state := types.NewTypeName(token.NoPos, pkg, "S", nil)
+	types.NewNamed(state, types.NewStruct([]*types.Var{
+		types.NewField(token.NoPos, pkg, "In", reqName.Type(), false),
+		types.NewField(token.NoPos, pkg, "Out", types.NewSlice(idName.Type()), false),
+	}, nil), nil)
+	pkg.Scope().Insert(state)
+
+	f, ds := flowfile.Load("x.flow", []byte("flow X {\n    state S\n    step A {\n        rpc svc \"Svc.Do\" (In) -> Out\n        irreversible\n    }\n}\n"), dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	out, err := Generate(f, Options{Package: "shop", Types: pkg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(out["x_flow.go"])
+	for _, want := range []string{
+		`"example.com/p"`,
+		"SvcDo(ctx context.Context, req_ req) ([]p.ID, error)",
+		"through p_.Caller.",
+		"func (p_ XSvcCaller) SvcDo(ctx context.Context, req_ req) ([]p.ID, error) {",
+		"return runtime.CallPort[[]p.ID](ctx, p_.Caller, \"svc\", \"Svc.Do\", req_)",
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("generated code lacks %q:\n%s", want, src)
+		}
+	}
+	if _, err := parser.ParseFile(token.NewFileSet(), "x_flow.go", out["x_flow.go"], 0); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,53 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+)
+
+// Typed service ports. Generated code declares, for every service a flow's
+// rpc lines call, a Go interface (the service's port) with one method per
+// endpoint, taking and returning the Go types of the state fields; the
+// generated constructor takes an implementation of each port. A port can
+// be any client (gRPC, Connect, a hand-written fake), or the generated
+// adapter <Flow><Service>Caller, whose methods call CallPort and
+// CallPortNoResponse over a Caller: the HTTP caller of engine/httpcall,
+// NATS, a MemoryCaller. The context a port method gets is the step's, so
+// IdempotencyKey, Attempt and RunID answer in it, and its deadline is the
+// attempt's.
+
+// CallPort makes one request of service/endpoint through c and returns its
+// response decoded into a Rsp: the method of a generated port adapter for
+// an endpoint whose calls keep a response. req is encoded by c as an rpc
+// step's request is (nil sends null). Without a Caller it returns a
+// permanent error wrapping ErrNotConfigured.
+func CallPort[Rsp any](ctx context.Context, c Caller, service, endpoint string, req any) (Rsp, error) {
+	var rsp Rsp
+	if c == nil {
+		return rsp, noCaller(service, endpoint)
+	}
+	err := c.Call(ctx, service, endpoint, req, &rsp)
+	return rsp, err
+}
+
+// CallPortNoResponse makes one request of service/endpoint through c and
+// discards the response (c gets a nil rsp): the method of a generated port
+// adapter for an endpoint whose calls keep none.
+func CallPortNoResponse(ctx context.Context, c Caller, service, endpoint string, req any) error {
+	if c == nil {
+		return noCaller(service, endpoint)
+	}
+	return c.Call(ctx, service, endpoint, req, nil)
+}
+
+func noCaller(service, endpoint string) error {
+	return Permanent(fmt.Errorf("%w: port of service %s calls %s through a nil Caller", ErrNotConfigured, service, endpoint))
+}
+
+// MissingPort is the error a generated constructor returns when its
+// services argument lacks a port: services.field is nil. It wraps
+// ErrNotConfigured, as a missing Caller does for an untyped rpc step.
+func MissingPort(flow, services, field string) error {
+	return fmt.Errorf("%w: flow %q: %s.%s is nil: every service the flow calls needs a port (%sFromCaller builds them all from a runtime.Caller)",
+		ErrNotConfigured, flow, services, field, services)
+}

@@ -1,0 +1,78 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+type portCard struct{ Number string }
+type portAuth struct {
+	ID     string
+	Amount int
+}
+
+// CallPort and CallPortNoResponse are what a generated port adapter calls:
+// the request goes through the Caller as an rpc step's does, the response
+// comes back typed, and the step's context (idempotency key, attempt)
+// reaches the service.
+func TestCallPort(t *testing.T) {
+	c := NewMemoryCaller()
+	var keys []string
+	c.Handle("payments", "Card.Authorize", HandleFunc(func(ctx context.Context, card portCard) (portAuth, error) {
+		keys = append(keys, IdempotencyKey(ctx))
+		if Attempt(ctx) < 2 {
+			return portAuth{}, errors.New("busy")
+		}
+		return portAuth{ID: "auth-" + card.Number, Amount: 42}, nil
+	}))
+	c.Handle("payments", "Card.Void", HandleFunc(func(ctx context.Context, a portAuth) (string, error) {
+		keys = append(keys, IdempotencyKey(ctx))
+		return "voided", nil
+	}))
+	type state struct {
+		Card portCard
+		Auth portAuth
+		Fail bool
+	}
+	f := New[state]("Ports", WithSink(NewMemorySink()))
+	auth := NewStep[state]("Authorize", func(ctx context.Context, s *state) (Outcome, error) {
+		rsp, err := CallPort[portAuth](ctx, c, "payments", "Card.Authorize", s.Card)
+		if err == nil {
+			s.Auth = rsp
+		}
+		return OutcomeOK, err
+	})
+	auth.Retry = RetryPolicy{Attempts: 3}
+	auth.Rollback = func(ctx context.Context, s *state) error {
+		return CallPortNoResponse(ctx, c, "payments", "Card.Void", s.Auth)
+	}
+	fail := NewStep[state]("Fail", func(ctx context.Context, s *state) (Outcome, error) {
+		return OutcomeOK, Permanent(errors.New("out of stock"))
+	})
+	fail.Irreversible = true
+	if err := f.Register(auth, fail); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.Execute(context.Background(), state{Card: portCard{Number: "4242"}}, WithRunID("r1"))
+	if err == nil {
+		t.Fatal("the run did not fail")
+	}
+	if res.State.Auth != (portAuth{ID: "auth-4242", Amount: 42}) {
+		t.Errorf("Auth = %+v", res.State.Auth)
+	}
+	want := []string{"r1/Authorize", "r1/Authorize", "r1/Authorize/rollback"}
+	if strings.Join(keys, " ") != strings.Join(want, " ") {
+		t.Errorf("idempotency keys the service saw = %v, want %v", keys, want)
+	}
+	if _, err := CallPort[portAuth](context.Background(), nil, "payments", "Card.Authorize", nil); !errors.Is(err, ErrNotConfigured) || !IsPermanent(err) {
+		t.Errorf("CallPort without a Caller = %v, want a permanent ErrNotConfigured", err)
+	}
+	if err := CallPortNoResponse(context.Background(), nil, "payments", "Card.Void", nil); !errors.Is(err, ErrNotConfigured) {
+		t.Errorf("CallPortNoResponse without a Caller = %v", err)
+	}
+	if err := MissingPort("Order", "OrderServices", "Payments"); !errors.Is(err, ErrNotConfigured) || !strings.Contains(err.Error(), "OrderServices.Payments is nil") {
+		t.Errorf("MissingPort = %v", err)
+	}
+}
