@@ -284,7 +284,7 @@ func SpecOf(k ActionKind) *KindSpec {
 	if s, ok := kindIndex[k]; ok {
 		return s
 	}
-	if k == KindParallel {
+	if k == parallelSpec.Kind {
 		return parallelSpec
 	}
 	return &KindSpec{

@@ -32,16 +32,17 @@ type Parallel struct {
 	Branches []*Step `json:"branches"`
 }
 
-// KindParallel is what Step.Kind says of a parallel block. It is not an
-// action kind: a block has no action, the kind table (Kinds) does not list
-// it, and DecodeJSON refuses it as an action's kind. Its spec (SpecOf)
-// says what a block is to the code that asks: no side effects, handler,
-// wait, decision or needs of its own (its branches have them), and none of
-// the flow's policies.
-const KindParallel ActionKind = ident.KeywordParallel
-
+// parallelSpec is what a parallel block is to the code that asks a step's
+// spec (Step.Spec, SpecOf of its Kind): no side effects, handler, wait,
+// decision or needs of its own (its branches have them), and none of the
+// flow's policies. Its Kind, "parallel", is what Step.Kind says of a
+// block; it is not an action kind and deliberately no ActionKind
+// constant: a block has no action, the kind table (Kinds) does not list
+// it, DecodeJSON refuses it as an action's kind, and the switches over
+// action kinds never see it (gen and the engine build a block before they
+// switch on a step's kind).
 var parallelSpec = &KindSpec{
-	Kind:    KindParallel,
+	Kind:    ActionKind(ident.KeywordParallel),
 	Keyword: ident.KeywordParallel,
 	Noun:    "a parallel block",
 	Label:   func(*Action, func(string) string) string { return ident.KeywordParallel },

@@ -66,7 +66,7 @@ func TestParallelModel(t *testing.T) {
 	}
 	fl := f.Flows[0]
 	blk := fl.Step("Prepare")
-	if !blk.IsBlock() || blk.Kind() != dsl.KindParallel || blk.IsGo() || blk.HasSideEffects() {
+	if !blk.IsBlock() || blk.Kind() != "parallel" || blk.IsGo() || blk.HasSideEffects() {
 		t.Fatalf("Prepare: block %v, kind %q, Go %v, side effects %v", blk.IsBlock(), blk.Kind(), blk.IsGo(), blk.HasSideEffects())
 	}
 	if got := fl.Outcomes(blk); !cmp.Equal(got, []string{"ok", "error", "timeout"}) {

@@ -108,7 +108,7 @@ func (f *Flow) indexOf(s *Step) int {
 // Kind is the step's action kind; a step without an action is a Go step.
 func (s *Step) Kind() ActionKind {
 	if s.IsBlock() {
-		return KindParallel
+		return parallelSpec.Kind // not an action kind: see parallelSpec
 	}
 	if s == nil || s.Action == nil || s.Action.Kind == "" {
 		return ActionGo
