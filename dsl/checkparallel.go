@@ -32,7 +32,11 @@ func (c *checker) branchNames(f *Flow, index map[string]int) {
 				prev = f.Steps[j]
 			}
 			if prev != nil {
-				c.add(diag.Errorf(pick(b.NameRange, b.Range), "duplicate-step", "duplicate step %q (first declared at %s)", b.Name, where(prev.NameRange)).
+				first := "first"
+				if p, q := prev.NameRange.Start, b.NameRange.Start; p.Line > q.Line && q.Line > 0 {
+					first = "also" // a step after the block: steps are indexed before branches
+				}
+				c.add(diag.Errorf(pick(b.NameRange, b.Range), "duplicate-step", "duplicate step %q (%s declared at %s)", b.Name, first, where(prev.NameRange)).
 					WithHint("rename one of the steps; step names are unique within a flow, branches of parallel blocks included"))
 				continue
 			}

@@ -56,6 +56,10 @@ import (
 //   - Outcomes a step can produce: ok, error, timeout (only when the step has
 //     an effective timeout, is an await, or sleeps with a deadline), then
 //     its declared outcomes.
+//   - Parallel blocks (parallel.go): a block takes none of the flow's
+//     policies; its outcomes are ok, error, and timeout when a branch can
+//     time out; its branches take the flow's policies like any step and
+//     have no edges (branches do not route).
 //   - Where an outcome goes: the step's `on <outcome> -> <target>` if written
 //     (the first one, when duplicated); otherwise ok and declared outcomes go
 //     to the next step in file order (done after the last), error and

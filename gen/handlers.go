@@ -84,5 +84,5 @@ func (g *flowGen) methodDoc(m dsl.GoMethod) []string {
 	if ot := g.outcomeType(m); ot != "" {
 		routing = prose(fmt.Sprintf("It returns a %s to choose where the run goes (\"\" is ok).", ot))
 	}
-	return paragraphs(doc, routing)
+	return paragraphs(doc, routing, g.branchDoc(s))
 }

@@ -105,3 +105,27 @@ func (g *flowGen) temporalBlocks() error {
 	}
 	return nil
 }
+
+// branchDoc tells the implementer of Go step s, when it is a branch of a
+// parallel block, what becomes of its changes to the state; nil for any
+// other step.
+func (g *flowGen) branchDoc(s *dsl.Step) []string {
+	blk := g.fl.BlockOf(s.Name)
+	if blk == nil {
+		return nil
+	}
+	var fields []string
+	for _, w := range s.BranchWrites() {
+		fields = append(fields, w.Name)
+	}
+	kept := "none of them is kept: it declares no writes"
+	switch len(fields) {
+	case 0:
+	case 1:
+		kept = "only " + fields[0] + " (its writes) is merged into the run's state when it completes; its other changes are discarded"
+	default:
+		kept = "only " + andList(fields) + " (its writes) are merged into the run's state when it completes; its other changes are discarded"
+	}
+	return prose(fmt.Sprintf("It is a branch of parallel block %s: it runs at the same time as the other branches, "+
+		"on its own copy of the state as the block started, and %s.", blk.Name, kept))
+}

@@ -56,6 +56,11 @@ type OrderHandlers interface {
 	Unstart(ctx context.Context, s *OrderState) error
 
 	// Authorize runs step Authorize.
+	//
+	// It is a branch of parallel block Prepare: it runs at the same time as
+	// the other branches, on its own copy of the state as the block started,
+	// and only Authorization and Card (its writes) are merged into the run's
+	// state when it completes; its other changes are discarded.
 	Authorize(ctx context.Context, s *OrderState) error
 
 	// Void undoes step Authorize when a later step fails or the run is
@@ -63,6 +68,11 @@ type OrderHandlers interface {
 	Void(ctx context.Context, s *OrderState) error
 
 	// Check runs step Check.
+	//
+	// It is a branch of parallel block Prepare: it runs at the same time as
+	// the other branches, on its own copy of the state as the block started,
+	// and only Checked (its writes) is merged into the run's state when it
+	// completes; its other changes are discarded.
 	Check(ctx context.Context, s *OrderState) error
 
 	// Ship runs step Ship.
