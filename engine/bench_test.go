@@ -168,6 +168,9 @@ func BenchmarkHTTPStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	for benchCounted.Load() < int64(b.N) {
+		if time.Since(began) > 2*time.Minute {
+			b.Fatalf("%d of %d runs started by broker events after 2 minutes", benchCounted.Load(), b.N)
+		}
 		time.Sleep(100 * time.Microsecond)
 	}
 	viaBroker := time.Since(began)
