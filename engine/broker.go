@@ -150,22 +150,28 @@ type memStream struct {
 	warned bool // dropped messages were logged
 }
 
-// memGroup is the consumers sharing one name on one stream, with the
-// stream offset they have acknowledged up to.
+// memGroup is the consumers sharing one name on one stream. Each member
+// takes one message at a time, so a group of n members has up to n
+// messages in flight (the queue-group contract of Broker.Consume: an
+// engine registers several consumers under one name to apply events
+// concurrently, Options.EventWorkers); a group of one delivers in order.
+// Offsets are acknowledged in any order: the stream keeps a message until
+// every group has acknowledged it and everything before it.
 type memGroup struct {
 	b       *MemoryBroker
 	s       *memStream
-	next    int // offset since the stream began
+	next    int              // the lowest offset not acknowledged
+	sent    int              // the next offset never handed to a member
+	acked   map[int]struct{} // offsets acknowledged beyond next
+	redo    []int            // offsets handed back by a member that stopped
 	members []*memMember
-	turn    int
-	wake    chan struct{}
-	stop    chan struct{}
-	running bool
+	wake    chan struct{} // one idle member wakes; it wakes the next if more is left
 }
 
 type memMember struct {
-	h   func(context.Context, Message) error
-	ctx context.Context
+	h    func(context.Context, Message) error
+	ctx  context.Context
+	stop chan struct{}
 }
 
 // NewMemoryBroker returns an empty in-process broker with the default
@@ -243,7 +249,8 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 	return nil
 }
 
-// Consume implements Broker.
+// Consume implements Broker: each call adds a member to the group of
+// name, with a goroutine of its own that delivers one message at a time.
 func (b *MemoryBroker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, Message) error) (func(), error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -255,16 +262,12 @@ func (b *MemoryBroker) Consume(ctx context.Context, name, topic, event string, h
 	}
 	g := s.groups[name]
 	if g == nil {
-		g = &memGroup{b: b, s: s, next: s.base, wake: make(chan struct{}, 1)}
+		g = &memGroup{b: b, s: s, next: s.base, sent: s.base, acked: map[int]struct{}{}, wake: make(chan struct{}, 1)}
 		s.groups[name] = g
 	}
-	m := &memMember{h: h, ctx: ctx}
+	m := &memMember{h: h, ctx: ctx, stop: make(chan struct{})}
 	g.members = append(g.members, m)
-	if !g.running {
-		g.running = true
-		g.stop = make(chan struct{})
-		go g.loop(g.stop)
-	}
+	go g.loop(m)
 	g.signal()
 	var once sync.Once
 	return func() {
@@ -277,10 +280,7 @@ func (b *MemoryBroker) Consume(ctx context.Context, name, topic, event string, h
 					break
 				}
 			}
-			if len(g.members) == 0 && g.running {
-				g.running = false
-				close(g.stop)
-			}
+			close(m.stop)
 		})
 	}, nil
 }
@@ -314,40 +314,80 @@ func (b *MemoryBroker) release(s *memStream) {
 	}
 }
 
-// loop delivers the group's messages in order, one at a time, each to the
-// next member in turn; a failed delivery is retried after a short pause.
-func (g *memGroup) loop(stop chan struct{}) {
+// take hands the member the next message: one handed back first, else
+// the next never handed out. b.mu is held.
+func (g *memGroup) take() (int, Message, bool) {
+	var off int
+	switch {
+	case len(g.redo) > 0:
+		off, g.redo = g.redo[0], g.redo[1:]
+	case g.sent < g.s.base+len(g.s.msgs):
+		off = g.sent
+		g.sent++
+	default:
+		return 0, Message{}, false
+	}
+	if len(g.redo) > 0 || g.sent < g.s.base+len(g.s.msgs) {
+		g.signal() // more for another idle member
+	}
+	return off, g.s.msgs[off-g.s.base], true
+}
+
+// ack records that off is acknowledged and releases what every group has
+// acknowledged. b.mu is held.
+func (g *memGroup) ack(off int) {
+	if off != g.next {
+		g.acked[off] = struct{}{}
+		return
+	}
+	g.next++
 	for {
-		g.b.mu.Lock()
-		if g.next >= g.s.base+len(g.s.msgs) || len(g.members) == 0 {
-			g.b.mu.Unlock()
-			select {
-			case <-g.wake:
-				continue
-			case <-stop:
-				return
-			}
+		if _, ok := g.acked[g.next]; !ok {
+			break
 		}
-		m := g.s.msgs[g.next-g.s.base]
-		g.turn = (g.turn + 1) % len(g.members)
-		mem := g.members[g.turn]
-		g.b.mu.Unlock()
-		if err := mem.h(mem.ctx, m); err != nil {
-			select {
-			case <-time.After(g.b.redo):
-				continue
-			case <-stop:
-				return
-			}
-		}
-		g.b.mu.Lock()
+		delete(g.acked, g.next)
 		g.next++
-		g.b.release(g.s)
-		g.b.mu.Unlock()
+	}
+	g.b.release(g.s)
+}
+
+// loop delivers messages to member m, one at a time, until it stops; a
+// failed delivery is retried by m after a short pause (so a group of one
+// delivers in order), and a message m holds when it stops goes back to
+// the group.
+func (g *memGroup) loop(m *memMember) {
+	for {
 		select {
-		case <-stop:
+		case <-m.stop:
+			g.signal() // the wake it may have taken is another member's
 			return
 		default:
 		}
+		g.b.mu.Lock()
+		off, msg, ok := g.take()
+		g.b.mu.Unlock()
+		if !ok {
+			select {
+			case <-g.wake:
+				continue
+			case <-m.stop:
+				return
+			}
+		}
+		for m.h(m.ctx, msg) != nil {
+			select {
+			case <-time.After(g.b.redo):
+				continue
+			case <-m.stop:
+				g.b.mu.Lock()
+				g.redo = append(g.redo, off)
+				g.signal()
+				g.b.mu.Unlock()
+				return
+			}
+		}
+		g.b.mu.Lock()
+		g.ack(off)
+		g.b.mu.Unlock()
 	}
 }

@@ -108,6 +108,10 @@ type Options struct {
 	// ErrBusy (HTTP 429 with Retry-After), and an event trigger's event is
 	// delivered again later. Default DefaultMaxRunning. See inflight.go.
 	MaxRunning int
+	// EventWorkers is how many events of each event trigger the engine
+	// applies at once (consumers of the broker sharing the trigger's
+	// name; eventworkers.go). Default DefaultEventWorkers.
+	EventWorkers int
 	// Logger receives what is not an event: failed deliveries, runs that
 	// cannot resume. Default: discard.
 	Logger *slog.Logger
@@ -403,12 +407,12 @@ func (e *Engine) attach(fe *flowEntry, resume bool) (err error) {
 	for _, t := range fe.triggers {
 		switch t.Kind {
 		case runtime.TriggerEvent:
-			stop, err := e.broker.Consume(e.baseCtx, "trigger-"+fe.name, t.Topic, t.Event, observeDelivery(e.opts.Telemetry, e.triggerHandler(fe)))
+			stop, err := e.consumeTrigger(fe, t.Topic, t.Event)
 			if err != nil {
 				for _, s := range stops {
 					s()
 				}
-				return fmt.Errorf("flow %q: subscribing to %s %s: %w", fe.name, t.Topic, t.Event, err)
+				return err
 			}
 			stops = append(stops, stop)
 		case runtime.TriggerSchedule:

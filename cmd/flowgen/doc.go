@@ -165,7 +165,7 @@
 //	        [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [-retain DURATION]
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
 //	        [-max-header-bytes 65536] [-max-body 1048576] [-service-conns 64]
-//	        [-max-running 1000] [-resume-workers 4] [-broker-bytes 268435456]
+//	        [-max-running 1000] [-resume-workers 4] [-event-workers 32] [-broker-bytes 268435456]
 //	        [-provider-allow HOST|HOST:PORT|URL-PREFIX]...
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
@@ -181,6 +181,15 @@
 // service for trying flows. Runs in progress resume at start; SIGINT or
 // SIGTERM stops the server gracefully, each run at a step boundary. See
 // docs/engine.md.
+//
+// -flows is optional. Without it the server starts with no flow, and flows
+// defined with PUT /flows are kept in memory only: after a restart they
+// are gone until defined again. Their runs are not lost (the store keeps
+// them): an unfinished one waits, neither resumed nor failed, until a flow
+// of its name is defined again, and then resumes if the new definition
+// fits its history. Events posted meanwhile to their awaits wait in the
+// inbox (for its retention); an event posted while no flow has its trigger
+// starts no run, then or later.
 //
 // Retention. With -retain DURATION, finished runs whose last event is
 // older than DURATION are removed from the store (and its index in
@@ -244,7 +253,9 @@
 // beyond answers 429 with Retry-After and records nothing, and an event
 // trigger's event is delivered again later. At start, unfinished runs are
 // resumed -resume-workers (4) at a time, in the background: the server
-// answers at once. The in-process broker keeps only the topics some flow
+// answers at once. Each event trigger applies up to -event-workers (32)
+// events from the broker at once (their runs' first events share the
+// store's syncs). The in-process broker keeps only the topics some flow
 // consumes (the others' events are dropped and counted) and holds at most
 // -broker-bytes (256 MiB) that consumers have not acknowledged. Each must
 // be positive (else exit 2). docs/engine.md lists every limit of the

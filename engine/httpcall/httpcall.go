@@ -70,6 +70,7 @@ type Caller struct {
 	limits   Limits
 	path     func(endpoint string) string
 	header   http.Header
+	targets  targetCache
 }
 
 // Limits bound a Caller's connections and waits. A zero field takes its
@@ -279,7 +280,7 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	if err != nil {
 		return runtime.Permanent(fmt.Errorf("encoding request to %s %s: %w", service, endpoint, err))
 	}
-	u, err := c.target(base, endpoint)
+	u, err := c.targets.get(base, endpoint, c.target)
 	if err != nil {
 		return runtime.Permanent(fmt.Errorf("%s %s: %w", service, endpoint, err))
 	}
@@ -290,10 +291,12 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	for k, vs := range c.header {
 		hr.Header[k] = append([]string(nil), vs...)
 	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Accept", "application/json")
+	// Canonical keys, set directly: Header.Set would canonicalise them on
+	// every call.
+	hr.Header["Content-Type"] = jsonType
+	hr.Header["Accept"] = jsonType
 	if key := runtime.IdempotencyKey(ctx); key != "" {
-		hr.Header.Set("Idempotency-Key", key)
+		hr.Header["Idempotency-Key"] = []string{key}
 	}
 	tracectx.Inject(ctx, hr.Header)
 	res, err := c.client.Do(hr)
@@ -326,11 +329,24 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	if rsp == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
+	if raw, ok := rsp.(*json.RawMessage); ok {
+		// What json.Unmarshal would store, without its second pass and
+		// copy: data is this call's own.
+		if !json.Valid(data) {
+			return runtime.Permanent(fmt.Errorf("%s %s: decoding response: %w", service, endpoint, json.Unmarshal(data, new(any))))
+		}
+		*raw = bytes.TrimSpace(data)
+		return nil
+	}
 	if err := json.Unmarshal(data, rsp); err != nil {
 		return runtime.Permanent(fmt.Errorf("%s %s: decoding response: %w", service, endpoint, err))
 	}
 	return nil
 }
+
+// jsonType is the value of the Content-Type and Accept headers; the
+// transport only reads it.
+var jsonType = []string{"application/json"}
 
 func snippet(b []byte) string {
 	s := strings.TrimSpace(string(b))

@@ -33,6 +33,8 @@ func TestCallerClassifiesAnswers(t *testing.T) {
 			http.Error(w, "slow down", http.StatusTooManyRequests)
 		case "/Broken":
 			http.Error(w, "oops", http.StatusInternalServerError)
+		case "/Spaced":
+			w.Write([]byte(" \n {\"a\": [1, 2]} \n"))
 		case "/Garbage":
 			w.Write([]byte("not json"))
 		case "/Slow":
@@ -75,6 +77,16 @@ func TestCallerClassifiesAnswers(t *testing.T) {
 		if tc.status != 0 && (!errors.As(err, &se) || se.Status != tc.status) {
 			t.Errorf("%s: %v, want status %d", tc.endpoint, err, tc.status)
 		}
+	}
+	// Into a json.RawMessage (what the engine's rpc steps take), the
+	// response's JSON value as json.Unmarshal gives it, or the same
+	// permanent error.
+	var raw json.RawMessage
+	if err := c.Call(ctx, "svc", "Spaced", nil, &raw); err != nil || string(raw) != `{"a": [1, 2]}` {
+		t.Fatalf("Echo into a RawMessage: %s %v", raw, err)
+	}
+	if err := c.Call(ctx, "svc", "Garbage", nil, &raw); !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "decoding response: invalid character") {
+		t.Fatalf("Garbage into a RawMessage: %v", err)
 	}
 	// A deadline on ctx bounds the call, and the error is retryable.
 	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)

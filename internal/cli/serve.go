@@ -46,7 +46,9 @@ flows of a directory (-flows), behind an HTTP/JSON API (-addr): start runs
 (POST /flows/{flow}/runs, POST /rpc/{endpoint}), read their status and
 history (GET /runs/{id}, GET /runs/{id}/history, GET /runs), abort them
 (POST /runs/{id}/abort), define flows (PUT /flows, saved into -flows) and
-publish events (POST /events/{topic}/{event}).
+publish events (POST /events/{topic}/{event}). -flows is optional: without
+it, flows defined through the API last until the server stops, and after a
+restart their runs wait in the store until the flow is defined again.
 
 Runs that were in progress when the server stopped resume when it starts;
 runs waiting for an event stay parked in the store. rpc steps call the
@@ -71,7 +73,7 @@ serve listens on loopback by default and refuses another address unless
 the key pair; a bad one is logged and the old one stays.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required; created if missing)")
-		flows := fs.String("flows", "", "directory of JSON flows, loaded at start; flows defined through the API are saved there")
+		flows := fs.String("flows", "", "directory of flows (.json, .flow), loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address; one that is not loopback needs -tokens or -insecure")
 		tokens := fs.String("tokens", "", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: admin, client or provider), that API requests must present; re-read on SIGHUP")
 		insecure := fs.Bool("insecure", false, "serve without -tokens on an address that is not loopback: anyone who reaches it may do anything")
@@ -177,6 +179,7 @@ type serverLimits struct {
 	serviceConns                                              int   // httpcall.Limits.MaxConnsPerHost
 	maxRunning                                                int   // engine.Options.MaxRunning
 	resumeWorkers                                             int   // engine.Options.ResumeWorkers
+	eventWorkers                                              int   // engine.Options.EventWorkers
 	brokerBytes                                               int64 // engine.MemoryBrokerOptions.MaxBytes
 }
 
@@ -190,6 +193,7 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.serviceConns, "service-conns", httpcall.DefaultLimits.MaxConnsPerHost, "most connections open to each service host for rpc steps; more calls wait")
 	fs.IntVar(&l.maxRunning, "max-running", engine.DefaultMaxRunning, "most runs in flight (holding a goroutine; waiting runs do not count): starts beyond answer 429 with Retry-After, event triggers are delivered again later")
 	fs.IntVar(&l.resumeWorkers, "resume-workers", engine.DefaultResumeWorkers, "unfinished runs resumed at a time at start, in the background while serving")
+	fs.IntVar(&l.eventWorkers, "event-workers", engine.DefaultEventWorkers, "broker events each event trigger applies at once (runs being started together)")
 	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "payload bytes the in-process broker holds for consumers that have not acknowledged them (without -nats); publishing beyond fails and is retried")
 }
 
@@ -212,7 +216,7 @@ func (l serverLimits) check() error {
 	for _, n := range []struct {
 		name string
 		v    int64
-	}{{"service-conns", int64(l.serviceConns)}, {"max-running", int64(l.maxRunning)}, {"resume-workers", int64(l.resumeWorkers)}, {"broker-bytes", l.brokerBytes}} {
+	}{{"service-conns", int64(l.serviceConns)}, {"max-running", int64(l.maxRunning)}, {"resume-workers", int64(l.resumeWorkers)}, {"event-workers", int64(l.eventWorkers)}, {"broker-bytes", l.brokerBytes}} {
 		if n.v <= 0 {
 			return fmt.Errorf("-%s must be positive, found %d", n.name, n.v)
 		}
@@ -391,7 +395,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	defer st.Close()
 	// The store keeps the inbox too (flowgen inbox -store DIR).
 	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
-		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers,
+		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers,
 		Broker: engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
 		// command links the parser anyway; an embedded engine loads JSON.

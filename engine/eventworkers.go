@@ -1,0 +1,55 @@
+package engine
+
+// Event triggers apply their events concurrently: the engine registers
+// Options.EventWorkers consumers per event trigger, all under the
+// trigger's one consumer name ("trigger-<flow>"), which the Broker
+// contract makes a queue group: each message goes to one of them, and
+// each consumer handles one message at a time. So up to EventWorkers runs
+// of one trigger are being started at once, and their first events share
+// the store's group commits, where one consumer waited for a sync per
+// run (about 570 runs/s on the development machine; docs/benchmarks.md).
+//
+// What does not change: a message is acknowledged only once its run's
+// first event is synced (or the run existed: the run ID derives from the
+// message ID, so a redelivery starts nothing), and a start refused for
+// Options.MaxRunning is delivered again later. Events of one trigger are
+// no longer started in the order they were published; each is a run of
+// its own, so nothing depended on it. The inbox's consumers (awaited
+// events) stay one per topic/event, so awaits see their events in the
+// order the broker delivers them.
+
+import "fmt"
+
+// DefaultEventWorkers is the default Options.EventWorkers: enough events
+// in flight per trigger that their runs' first events fill the store's
+// group commits, few enough to stay well under DefaultMaxRunning with a
+// few event triggers.
+const DefaultEventWorkers = 32
+
+func (e *Engine) eventWorkers() int {
+	if e.opts.EventWorkers > 0 {
+		return e.opts.EventWorkers
+	}
+	return DefaultEventWorkers
+}
+
+// consumeTrigger registers the consumers of fe's event trigger on
+// topic/event and returns what stops them all.
+func (e *Engine) consumeTrigger(fe *flowEntry, topic, event string) (func(), error) {
+	h := observeDelivery(e.opts.Telemetry, e.triggerHandler(fe))
+	stops := make([]func(), 0, e.eventWorkers())
+	stopAll := func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	for range e.eventWorkers() {
+		stop, err := e.broker.Consume(e.baseCtx, "trigger-"+fe.name, topic, event, h)
+		if err != nil {
+			stopAll()
+			return nil, fmt.Errorf("flow %q: subscribing to %s %s: %w", fe.name, topic, event, err)
+		}
+		stops = append(stops, stop)
+	}
+	return stopAll, nil
+}
