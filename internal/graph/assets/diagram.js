@@ -1,0 +1,69 @@
+// flowgen diagram: interaction with an SVG diagram of graph.SVG, shared by
+// `flowgen graph -format html` and the web view of `flowgen serve`.
+// No dependencies; works offline.
+//
+//   flowgenDiagram.attach(svg, onSelect)  click a box: select it, light its
+//       edges, call onSelect(info) (info: id, step, terminal, kind, title,
+//       lines, doc, out: [{to, label}], in: [{from, label}]); null when the
+//       selection is cleared (a click outside the boxes).
+//   flowgenDiagram.light(svg, run)  mark a run's path: run.visited (step
+//       names that ran), run.undone (steps whose rollback ran), run.current
+//       ({step, phase}: phase "running", "waiting" or "rollback"; or null),
+//       run.failed (a step), run.terminal (the run's final state, or "").
+(function () {
+  "use strict";
+  function nodes(svg) { return Array.prototype.slice.call(svg.querySelectorAll(".fg-node")); }
+  function edges(svg) { return Array.prototype.slice.call(svg.querySelectorAll(".fg-edge")); }
+  function kindOf(g) {
+    var k = ["step", "undo", "terminal", "start"];
+    for (var i = 0; i < k.length; i++) if (g.classList.contains("fg-" + k[i])) return k[i];
+    return "";
+  }
+  function info(svg, g) {
+    var id = g.getAttribute("data-node");
+    var lines = Array.prototype.map.call(g.querySelectorAll(".fg-line"), function (t) { return t.textContent; });
+    var title = g.querySelector(".fg-title");
+    var doc = g.querySelector("title");
+    var out = [], inn = [];
+    edges(svg).forEach(function (e) {
+      var label = e.querySelector(".fg-label");
+      label = label ? label.textContent : "";
+      var from = e.getAttribute("data-from"), to = e.getAttribute("data-to");
+      if (from === id || (from === "" && kindOf(g) === "start")) out.push({ to: to, label: label });
+      if (to === id) inn.push({ from: from, label: label });
+    });
+    return {
+      id: id, kind: kindOf(g), step: g.getAttribute("data-step") || "",
+      terminal: g.getAttribute("data-terminal") || "",
+      title: title ? title.textContent : "", lines: lines, doc: doc ? doc.textContent : "", out: out, in: inn
+    };
+  }
+  function select(svg, g) {
+    nodes(svg).forEach(function (n) { n.classList.toggle("fg-selected", n === g); });
+    var id = g ? g.getAttribute("data-node") : null;
+    edges(svg).forEach(function (e) {
+      e.classList.toggle("fg-hl", id !== null && (e.getAttribute("data-from") === id || e.getAttribute("data-to") === id));
+    });
+  }
+  function attach(svg, onSelect) {
+    svg.addEventListener("click", function (ev) {
+      var g = ev.target.closest ? ev.target.closest(".fg-node") : null;
+      select(svg, g);
+      if (onSelect) onSelect(g ? info(svg, g) : null);
+    });
+  }
+  function light(svg, run) {
+    run = run || {};
+    var visited = run.visited || [], undone = run.undone || [];
+    nodes(svg).forEach(function (g) {
+      var k = kindOf(g), step = g.getAttribute("data-step");
+      var cur = run.current && run.current.step === step &&
+        ((k === "undo") === (run.current.phase === "rollback"));
+      g.classList.toggle("fg-current", !!cur && (k === "step" || k === "undo"));
+      g.classList.toggle("fg-visited", (k === "step" && visited.indexOf(step) >= 0) || (k === "undo" && undone.indexOf(step) >= 0));
+      g.classList.toggle("fg-failed", k === "step" && run.failed === step);
+      g.classList.toggle("fg-done", k === "terminal" && !!run.terminal && g.getAttribute("data-terminal") === run.terminal);
+    });
+  }
+  window.flowgenDiagram = { attach: attach, light: light, info: info };
+})();
