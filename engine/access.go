@@ -23,12 +23,17 @@ const (
 	// RoleAdmin may also define flows, abort runs and read the dead
 	// letters.
 	RoleAdmin Role = "admin"
+	// RolePublic is the need of the web view's files (GET /ui/): anyone
+	// may fetch them, without credentials, as they hold no data and do
+	// nothing; what the page shows it reads from the routes that need a
+	// role, with the user's token. The Authorizer is not asked.
+	RolePublic Role = "public"
 )
 
 // Allows reports whether a caller with role r may use a route that needs
 // need.
 func (r Role) Allows(need Role) bool {
-	return r == need || r == RoleAdmin && need == RoleClient
+	return need == RolePublic || r == need || r == RoleAdmin && need == RoleClient
 }
 
 // Route is a route of the HTTP API and the role it needs.
@@ -64,6 +69,14 @@ var routes = []route{
 	// Metrics count runs by flow and state, which a client may read run by
 	// run already: a Prometheus scraper needs no more than a client token.
 	{Route{"GET /metrics", RoleClient}, (*Engine).httpMetrics},
+	// The web view (webview.go, package engine/ui): its files are public;
+	// it reads the rest with the user's token, as any client.
+	{Route{"GET /ui/", RolePublic}, (*Engine).serveUI},
+	{Route{"GET /ui", RolePublic}, (*Engine).serveUI},
+	{Route{"GET /session", RoleClient}, (*Engine).httpSession},
+	{Route{"GET /watch", RoleClient}, (*Engine).httpWatch},
+	{Route{"GET /flows/{flow}/diagram", RoleClient}, (*Engine).httpFlowDiagram},
+	{Route{"GET /runs/{id}/diagram", RoleClient}, (*Engine).httpRunDiagram},
 }
 
 // Routes returns the routes of the HTTP API (Handler) and the role each
@@ -108,7 +121,7 @@ var (
 func (e *Engine) guard(rt route) http.Handler {
 	h := RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.serve(e, w, r) }))
 	a := e.opts.Authorizer
-	if a == nil {
+	if a == nil || rt.Need == RolePublic {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

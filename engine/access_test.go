@@ -57,6 +57,9 @@ func send(t *testing.T, srv *httptest.Server, method, path, token, contentType, 
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
+	if res.Header.Get("Content-Type") == "text/event-stream" {
+		return res.StatusCode, res.Header, "" // GET /watch: a stream that does not end
+	}
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, res.Header, string(b)
 }
@@ -92,6 +95,12 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 		"POST /events/{topic}/{event}": func() apiRequest { return apiRequest{"POST", "/events/audit/noted", `{"who":"ann"}`} },
 		"GET /deadletters":             func() apiRequest { return apiRequest{"GET", "/deadletters", ""} },
 		"GET /metrics":                 func() apiRequest { return apiRequest{"GET", "/metrics", ""} },
+		"GET /ui/":                     func() apiRequest { return apiRequest{"GET", "/ui/", ""} },
+		"GET /ui":                      func() apiRequest { return apiRequest{"GET", "/ui", ""} },
+		"GET /session":                 func() apiRequest { return apiRequest{"GET", "/session", ""} },
+		"GET /watch":                   func() apiRequest { return apiRequest{"GET", "/watch?run=" + existing, ""} },
+		"GET /flows/{flow}/diagram":    func() apiRequest { return apiRequest{"GET", "/flows/Signup/diagram", ""} },
+		"GET /runs/{id}/diagram":       func() apiRequest { return apiRequest{"GET", "/runs/" + existing + "/diagram", ""} },
 	}
 }
 
@@ -129,6 +138,10 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 			status, h, body := send(t, srv, req.method, req.path, c.token, "application/json", req.body)
 			what := fmt.Sprintf("%s (needs %s) as %s: %d %s", rt.Pattern, rt.Need, c.name, status, body)
 			switch {
+			case rt.Need == RolePublic:
+				if status < 200 || status > 299 {
+					t.Errorf("%s; want 2xx: a public route needs no token", what)
+				}
 			case c.role == "":
 				if status != http.StatusUnauthorized || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
 					t.Errorf("%s, WWW-Authenticate %q; want 401 with a Bearer challenge", what, h.Get("WWW-Authenticate"))
@@ -148,6 +161,9 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 	// post events and read runs and flows; defining flows, aborting runs
 	// and reading dead letters are the admin's.
 	for _, rt := range Routes() {
+		if public := strings.HasPrefix(rt.Pattern, "GET /ui"); public != (rt.Need == RolePublic) {
+			t.Errorf("%s needs %s: only the web view's files are public", rt.Pattern, rt.Need)
+		}
 		admin := rt.Pattern == "PUT /flows" || rt.Pattern == "POST /flows" || strings.HasSuffix(rt.Pattern, "/abort") || rt.Pattern == "GET /deadletters"
 		if admin != (rt.Need == RoleAdmin) {
 			t.Errorf("%s needs %s", rt.Pattern, rt.Need)

@@ -118,6 +118,11 @@ type Options struct {
 	// served at GET /metrics; see docs/observability.md. Without it the
 	// engine pays nothing for either, and GET /metrics answers 404.
 	Telemetry Telemetry
+	// MaxWatchers bounds the GET /watch streams open at once (503
+	// beyond); WatchBuffer, the events queued for one of them (a stream
+	// that falls further behind ends with an "overflow" event). Defaults
+	// DefaultMaxWatchers (64) and DefaultWatchBuffer (256). See watch.go.
+	MaxWatchers, WatchBuffer int
 }
 
 // Engine runs flows. Create it with New, register flows and handlers, then
@@ -155,6 +160,8 @@ type Engine struct {
 
 	liveMu sync.Mutex
 	live   map[string]*liveRun // by run ID: the runs this engine drives
+
+	watch *watchHub // GET /watch streams (watch.go)
 
 	in *inbox // awaited events (inbox.go)
 	ws *waits // waits no message has come for yet (subscriber.go)
@@ -216,6 +223,7 @@ func New(opts Options) (*Engine, error) {
 		flows:     map[string]*flowEntry{},
 		rpc:       map[string]*flowEntry{},
 		live:      map[string]*liveRun{},
+		watch:     newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
 	}
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())
 	e.in = newInbox(e, opts.Inbox)
@@ -232,13 +240,13 @@ func (e *Engine) Registry() *Registry { return e.reg }
 func (e *Engine) Provide(p Provider) { p.Provide(e.reg) }
 
 // RuntimeOptions returns the options a generated flow must be built with to
-// run on this engine: the store as its sink, the engine's clock, Caller,
+// run on this engine: the store as its sink (feeding GET /watch), the engine's clock, Caller,
 // Publisher and Subscriber (its inbox), its logger, and the hook through
 // which the engine learns that a run has ended. Pass them to the generated
 // constructor, then Register the flow.
 func (e *Engine) RuntimeOptions() []runtime.Option {
 	opts := []runtime.Option{
-		runtime.WithSink(e.store),
+		runtime.WithSink(e.sink()),
 		runtime.WithClock(e.clock),
 		runtime.WithPublisher(e.publisher),
 		runtime.WithSubscriber(subscriber{e}),
@@ -437,6 +445,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.detach(fe)
 	}
 	e.mu.Unlock()
+	e.EndWatches()
 	e.sc.stop()
 	e.draining.Store(true)
 	e.suspendAll(nil)

@@ -21,7 +21,7 @@ func HTML(f *dsl.File, flow string) ([]byte, error) {
 		"Title": d.name,
 		// The SVG is ours, its text escaped by renderSVG; the script and
 		// style are the package's own files.
-		"SVG":    template.HTML(renderSVG(d)),
+		"SVG":    template.HTML(renderSVG(d, nil)),
 		"Script": template.JS(DiagramJS),
 		"Style":  template.CSS(pageCSS),
 	})

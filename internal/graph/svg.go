@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/xml"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,12 +25,65 @@ import (
 // data-from="ID" data-to="ID"> (data-from "" for the start arrow, class
 // fg-rollback on the compensation chain). DiagramCSS styles them, and
 // DiagramJS makes them interactive.
-func SVG(f *dsl.File, flow string) ([]byte, error) {
+func SVG(f *dsl.File, flow string) ([]byte, error) { return SVGPath(f, flow, nil) }
+
+// Path is a run's way through its flow, lit on the diagram by SVGPath:
+// the boxes get the classes fg-visited (Visited steps; undo states of
+// Undone steps), fg-current (Current), fg-failed (Failed) and fg-done (the
+// Terminal state).
+type Path struct {
+	Visited  []string // steps that ran
+	Undone   []string // steps whose rollback ran
+	Current  []Phase  // what runs or waits now: a step, or its rollback
+	Failed   string   // the step that made the run fail, or was running when it was aborted
+	Terminal string   // the run's final state; "" while it is not over
+}
+
+// Phase is a step, or its rollback, in progress.
+type Phase struct {
+	Step     string
+	Rollback bool
+}
+
+// SVGPath is SVG with a run's path lit (nil: none).
+func SVGPath(f *dsl.File, flow string, p *Path) ([]byte, error) {
 	d, err := build(f, flow)
 	if err != nil {
 		return nil, err
 	}
-	return renderSVG(d), nil
+	return renderSVG(d, p), nil
+}
+
+// classes returns the path's classes of node n: " fg-visited" etc.
+func (p *Path) classes(n *node) string {
+	if p == nil {
+		return ""
+	}
+	var c string
+	switch n.kind {
+	case nodeStep:
+		if slices.Contains(p.Visited, n.step) {
+			c += " fg-visited"
+		}
+		if slices.Contains(p.Current, Phase{Step: n.step}) {
+			c += " fg-current"
+		}
+		if p.Failed != "" && p.Failed == n.step {
+			c += " fg-failed"
+		}
+	case nodeUndo:
+		if slices.Contains(p.Undone, n.step) {
+			c += " fg-visited"
+		}
+		if slices.Contains(p.Current, Phase{Step: n.step, Rollback: true}) {
+			c += " fg-current"
+		}
+	case nodeTerminal:
+		if p.Terminal != "" && p.Terminal == n.title {
+			c += " fg-done"
+		}
+	}
+	return c
 }
 
 // DiagramCSS is the style sheet of the SVG diagrams, with the classes that
@@ -48,7 +102,7 @@ var DiagramJS string
 const flowTitleH = 26.0 // room above each flow for its name
 const margin = 12.0
 
-func renderSVG(d *diagram) []byte {
+func renderSVG(d *diagram, p *Path) []byte {
 	var body bytes.Buffer
 	y, width := margin, 0.0
 	for _, g := range d.flows {
@@ -63,7 +117,7 @@ func renderSVG(d *diagram) []byte {
 			if v.dummy {
 				continue
 			}
-			writeVertex(&body, v)
+			writeVertex(&body, v, p)
 		}
 		body.WriteString("</g>\n</g>\n")
 		y += flowTitleH + L.h + 2*margin
@@ -84,7 +138,7 @@ func renderSVG(d *diagram) []byte {
 
 var kindClass = map[nodeKind]string{nodeStep: "step", nodeUndo: "undo", nodeTerminal: "terminal"}
 
-func writeVertex(b *bytes.Buffer, v *vertex) {
+func writeVertex(b *bytes.Buffer, v *vertex, p *Path) {
 	if v.start {
 		fmt.Fprintf(b, "<g class=\"fg-node fg-start\" data-node=\"%s\"><circle cx=\"%s\" cy=\"%s\" r=\"%s\"/></g>\n",
 			attr(v.id), num(v.x), num(v.y), num(startR))
@@ -95,6 +149,7 @@ func writeVertex(b *bytes.Buffer, v *vertex) {
 	if n.choice != "" {
 		class += " fg-choice"
 	}
+	class += p.classes(n)
 	fmt.Fprintf(b, "<g class=\"fg-node fg-%s\" data-node=\"%s\"", class, attr(n.id))
 	switch n.kind {
 	case nodeStep, nodeUndo:

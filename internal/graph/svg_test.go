@@ -178,3 +178,38 @@ func TestSVGEscapes(t *testing.T) {
 }
 
 func fmtSscan(s string, p *float64) (int, error) { return fmt.Sscan(s, p) }
+
+// SVGPath lights a run's path: the classes land on the boxes named.
+func TestSVGPath(t *testing.T) {
+	f := loadCase(t, filepath.Join(goldenDir, "signup"))
+	out, err := SVGPath(f, "", &Path{
+		Visited:  []string{"CreateCustomer", "CreateSubscription"},
+		Undone:   []string{"CreateSubscription"},
+		Current:  []Phase{{Step: "CreateCustomer", Rollback: true}},
+		Failed:   "CreateSubscription",
+		Terminal: "",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parseSVG(t, out)
+	s := string(out)
+	for _, want := range []string{
+		`class="fg-node fg-step fg-visited" data-node="Signup_CreateCustomer"`,
+		`class="fg-node fg-step fg-visited fg-failed" data-node="Signup_CreateSubscription"`,
+		`class="fg-node fg-undo fg-visited" data-node="Signup_undo_CreateSubscription"`,
+		`class="fg-node fg-undo fg-current" data-node="Signup_undo_CreateCustomer"`,
+		`class="fg-node fg-step" data-node="Signup_AwaitPayment"`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("lacks %s", want)
+		}
+	}
+	out, _ = SVGPath(f, "", &Path{Visited: []string{"CreateCustomer"}, Terminal: "done"})
+	if !strings.Contains(string(out), `class="fg-node fg-terminal fg-done" data-node="Signup_done"`) {
+		t.Error("the final state is not lit")
+	}
+	if strings.Count(string(out), "fg-done\"") != 1 {
+		t.Error("more than one final state lit")
+	}
+}

@@ -6,10 +6,8 @@
 //       edges, call onSelect(info) (info: id, step, terminal, kind, title,
 //       lines, doc, out: [{to, label}], in: [{from, label}]); null when the
 //       selection is cleared (a click outside the boxes).
-//   flowgenDiagram.light(svg, run)  mark a run's path: run.visited (step
-//       names that ran), run.undone (steps whose rollback ran), run.current
-//       ({step, phase}: phase "running", "waiting" or "rollback"; or null),
-//       run.failed (a step), run.terminal (the run's final state, or "").
+// A run's path is lit by the server (graph.SVGPath), which alone reads
+// its machine states.
 (function () {
   "use strict";
   function nodes(svg) { return Array.prototype.slice.call(svg.querySelectorAll(".fg-node")); }
@@ -52,18 +50,5 @@
       if (onSelect) onSelect(g ? info(svg, g) : null);
     });
   }
-  function light(svg, run) {
-    run = run || {};
-    var visited = run.visited || [], undone = run.undone || [];
-    nodes(svg).forEach(function (g) {
-      var k = kindOf(g), step = g.getAttribute("data-step");
-      var cur = run.current && run.current.step === step &&
-        ((k === "undo") === (run.current.phase === "rollback"));
-      g.classList.toggle("fg-current", !!cur && (k === "step" || k === "undo"));
-      g.classList.toggle("fg-visited", (k === "step" && visited.indexOf(step) >= 0) || (k === "undo" && undone.indexOf(step) >= 0));
-      g.classList.toggle("fg-failed", k === "step" && run.failed === step);
-      g.classList.toggle("fg-done", k === "terminal" && !!run.terminal && g.getAttribute("data-terminal") === run.terminal);
-    });
-  }
-  window.flowgenDiagram = { attach: attach, light: light, info: info };
+  window.flowgenDiagram = { attach: attach, info: info };
 })();
