@@ -306,6 +306,7 @@
   // branches and child runs, live; Abort for an admin.
   function runView(view, id) {
     var selected = 0; // the seq of the event whose snapshot is shown; 0: the latest
+    var armedUntil = 0; // the Abort button asks for confirmation until then
     var head = el("div", { "class": "run-head", id: "run-head" });
     var diagram = el("div", { "class": "diagram", id: "run-diagram" });
     var details = el("div", { "class": "node-details" });
@@ -358,10 +359,17 @@
       head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       if (session.role === "admin" && !terminal(st.state)) {
-        var btn = el("button", { type: "button", "class": "danger", id: "abort", text: "Abort run" });
-        var armed = false;
+        // Two clicks: the first arms the button for 5 s (it survives a
+        // refresh of the page's data), the second aborts.
+        var btn = el("button", { type: "button", "class": "danger", id: "abort", text: Date.now() < armedUntil ? "Confirm abort" : "Abort run" });
         btn.addEventListener("click", function () {
-          if (!armed) { armed = true; btn.textContent = "Confirm abort"; setTimeout(function () { armed = false; btn.textContent = "Abort run"; }, 5000); return; }
+          if (Date.now() >= armedUntil) {
+            armedUntil = Date.now() + 5000;
+            btn.textContent = "Confirm abort";
+            setTimeout(function () { if (Date.now() >= armedUntil) btn.textContent = "Abort run"; }, 5100);
+            return;
+          }
+          armedUntil = 0;
           btn.disabled = true;
           api("POST", "/runs/" + encodeURIComponent(id) + "/abort").then(refresh).catch(function (e) { btn.disabled = false; failed(e); });
         });
