@@ -142,7 +142,9 @@ func newEnv(t *testing.T) *env {
 	caller.Handle("stock", "Stock.Release", func(context.Context, json.RawMessage) (any, error) { return nil, nil })
 	st := store.NewMemory()
 	e, err := engine.New(engine.Options{Store: st, Caller: caller, Authorizer: auth,
-		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) { return flowfile.Load(name, src, dsl.CheckOptions{}) }})
+		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
+			return flowfile.Load(name, src, dsl.CheckOptions{})
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
