@@ -117,7 +117,10 @@ type env struct {
 	gates *gates
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvAuth(t, true) }
+
+// newEnvAuth is newEnv, with or without tokens (an open API).
+func newEnvAuth(t *testing.T, withTokens bool) *env {
 	t.Helper()
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\n"), 0o600); err != nil {
@@ -141,10 +144,14 @@ func newEnv(t *testing.T) *env {
 	}
 	caller.Handle("stock", "Stock.Release", func(context.Context, json.RawMessage) (any, error) { return nil, nil })
 	st := store.NewMemory()
-	e, err := engine.New(engine.Options{Store: st, Caller: caller, Authorizer: auth,
+	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth,
 		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
 			return flowfile.Load(name, src, dsl.CheckOptions{})
-		}})
+		}}
+	if !withTokens {
+		opts.Authorizer = nil
+	}
+	e, err := engine.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,4 +466,41 @@ func TestBrowserFlows(t *testing.T) {
 		t.Errorf("details: %q", details)
 	}
 	shot(t, ctx, "flows")
+}
+
+// Without tokens the page needs no sign-in and the caller may do all; a
+// waiting run shows what it waits for and its deadline.
+func TestBrowserOpenAPIAndWaits(t *testing.T) {
+	v := newEnvAuth(t, false)
+	ctx := browser(t)
+	id := v.start("Payment", `{"OrderID": "o-42"}`)
+	for v.state(id) != runtime.StateWaiting {
+		time.Sleep(5 * time.Millisecond)
+	}
+	st, err := v.e.Status(id)
+	if err != nil || st.Wait == nil {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	run(t, ctx, "open the page", chromedp.Navigate(v.url+"/ui/#/run/"+id))
+	run(t, ctx, "waiting",
+		chromedp.WaitReady(chromedp.CSS("#live.on")),
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="waiting"]`)),
+		chromedp.WaitReady(chromedp.CSS(current("AwaitPaid"))),
+		chromedp.WaitVisible(chromedp.CSS("#abort")), // the open API lets anyone abort
+	)
+	who := get(t, ctx, "who", chromedp.Text(chromedp.CSS("#who")))
+	wait := get(t, ctx, "wait", chromedp.Text(chromedp.CSS("#run-wait")))
+	deadline := get(t, ctx, "deadline", chromedp.Text(chromedp.CSS("#wait-deadline")))
+	login := get(t, ctx, "login", chromedp.Evaluate[bool](`document.querySelector("#login").hidden`))
+	if !login || !strings.Contains(who, "open API") {
+		t.Errorf("sign-in hidden %v, header %q", login, who)
+	}
+	if !strings.Contains(wait, "payments") || !strings.Contains(wait, `"o-42"`) {
+		t.Errorf("wait: %q", wait)
+	}
+	want := st.Wait.Deadline.UTC().Format("2006-01-02 15:04:05.000")
+	if !strings.Contains(deadline, want) {
+		t.Errorf("deadline %q, want %s", deadline, want)
+	}
+	shot(t, ctx, "waiting")
 }

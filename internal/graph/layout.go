@@ -163,6 +163,20 @@ func layoutFlow(g *flowGraph) *flowLayout {
 			break
 		}
 	}
+	// A box no edge touches (the aborted state: abort can happen anywhere)
+	// goes to the bottom, with the other final states.
+	touched := make([]bool, nv)
+	bottomRank := 0
+	for _, le := range ledges {
+		touched[le.a], touched[le.b] = true, true
+		bottomRank = max(bottomRank, L.verts[le.b].rank)
+	}
+	for v := 1; v < nv; v++ { // 0 is the start point
+		if !touched[v] {
+			L.verts[v].rank = bottomRank
+		}
+	}
+
 	// 3. Dummies on long edges; chains maps a layout edge to its vertices.
 	chains := map[ledge][]int{}
 	for _, le := range ledges {

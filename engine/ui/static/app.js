@@ -404,7 +404,8 @@
       if (w) {
         var what = w.topic ? "event " + w.topic + " \u201c" + w.event + "\u201d" : "a timer (sleep)";
         var lines = [el("div", null, ["Step ", el("b", { "class": "mono", text: st.step || "" }), " waits for ", what])];
-        if (w.correlated) lines.push(el("div", { text: "only the one whose " + (w.field || "correlation_id") + " is " + JSON.stringify(w.correlation) }));
+        // The field "" is the runtime's default path (runtime.CorrelationField): named by the server only.
+        if (w.correlated) lines.push(el("div", { text: "only the one " + (w.field ? "whose " + w.field + " is " : "that correlates with ") + JSON.stringify(w.correlation) }));
         if (w.until) lines.push(el("div", { text: "wakes at " + fmtTime(w.until) }));
         lines.push(el("div", { id: "wait-deadline", text: w.deadline ? "deadline " + fmtTime(w.deadline) + " (then: timeout)" : "no deadline" }));
         waitBox.appendChild(el("div", { "class": "panel" }, lines));
