@@ -75,7 +75,7 @@ func (e *Engine) flowModel(name string) (*dsl.File, error) {
 	}
 	def := fe.def
 	if def == nil {
-		return nil, fmt.Errorf("%w: %w: flow %q has no model to draw", ErrUnknownFlow, errNoDefinition, name)
+		return nil, fmt.Errorf("%w: %w: %q is a generated flow, registered with its runtime definition only; draw it from its .flow file with flowgen graph -format svg", ErrUnknownFlow, errNoDefinition, name)
 	}
 	return &dsl.File{Version: dsl.FormatVersion, Flows: []*dsl.Flow{def}}, nil
 }

@@ -306,6 +306,13 @@ func TestDiagrams(t *testing.T) {
 	if status, _, _ := send(t, srv, "GET", "/flows/Nope/diagram", "", "", ""); status != 404 {
 		t.Errorf("unknown flow: %d", status)
 	}
+	// A generated flow has no model to draw: 404, saying so.
+	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := send(t, srv, "GET", "/flows/GenOrder/diagram", "", "", ""); status != 404 || !strings.Contains(body, "generated flow") {
+		t.Errorf("generated flow: %d %s", status, body)
+	}
 	id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), "")
 	if err != nil {
 		t.Fatal(err)
