@@ -240,9 +240,9 @@ func (e *Engine) Registry() *Registry { return e.reg }
 func (e *Engine) Provide(p Provider) { p.Provide(e.reg) }
 
 // RuntimeOptions returns the options a generated flow must be built with to
-// run on this engine: the store as its sink (feeding GET /watch), the engine's clock, Caller,
-// Publisher and Subscriber (its inbox), its logger, and the hook through
-// which the engine learns that a run has ended. Pass them to the generated
+// run on this engine: the store as its sink (feeding GET /watch), the
+// engine's clock, Caller, Publisher and Subscriber (its inbox), its logger,
+// and the hook through which the engine learns that a run has ended. Pass them to the generated
 // constructor, then Register the flow.
 func (e *Engine) RuntimeOptions() []runtime.Option {
 	opts := []runtime.Option{

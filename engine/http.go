@@ -298,7 +298,7 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		}
 		f.State = runtime.RunState(s)
 	}
-	if err := moreFilters(q, &f); err != nil { // ui.go: since, until, correlation
+	if err := moreFilters(q, &f); err != nil { // webview.go: since, until, correlation
 		writeError(w, http.StatusBadRequest, err, nil)
 		return
 	}
