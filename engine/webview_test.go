@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -361,6 +362,67 @@ func TestUIFilesArePublic(t *testing.T) {
 	for _, p := range []string{"/session", "/watch", "/flows/Signup/diagram"} {
 		if status, _, _ := send(t, srv, "GET", p, "", "", ""); status != 401 {
 			t.Errorf("%s without a token: %d", p, status)
+		}
+	}
+}
+
+// Many runs at once, several watchers: each watcher gets every event of
+// every run, each run's in order, and no run waits for them (-race).
+func TestWatchConcurrentRuns(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	var streams []<-chan sseEvent
+	for range 3 {
+		ch, _ := openWatch(t, srv.URL, "", "flow=Signup")
+		streams = append(streams, ch)
+	}
+	waitFor(t, "the watchers", func() bool { return e.watch.n.Load() == 3 })
+	const runs = 40
+	ids := make(chan string, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"u`+itoa(int64(i))+`"}}`), "")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids <- id
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	want := map[string]int{} // run -> events recorded once parked
+	for id := range ids {
+		waitParked(t, e, id)
+		h, _ := e.History(id)
+		want[id] = len(h)
+	}
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	for i, ch := range streams {
+		last := map[string]uint64{}
+		for range total {
+			ev := next(t, ch)
+			var got runtime.Event
+			if err := json.Unmarshal([]byte(ev.data), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Seq != last[got.RunID]+1 {
+				t.Fatalf("watcher %d: run %s seq %d after %d", i, got.RunID, got.Seq, last[got.RunID])
+			}
+			last[got.RunID] = got.Seq
+		}
+		for id, n := range want {
+			if last[id] != uint64(n) {
+				t.Errorf("watcher %d: run %s: %d events, want %d", i, id, last[id], n)
+			}
 		}
 	}
 }
