@@ -27,12 +27,17 @@ const (
 	// (docs/engine.md#remote-providers), and nothing else: a service's
 	// token to serve handlers cannot start runs or read them.
 	RoleProvider Role = "provider"
+	// RolePublic is the need of the web view's files (GET /ui/): anyone
+	// may fetch them, without credentials, as they hold no data and do
+	// nothing; what the page shows it reads from the routes that need a
+	// role, with the user's token. The Authorizer is not asked.
+	RolePublic Role = "public"
 )
 
 // Allows reports whether a caller with role r may use a route that needs
 // need.
 func (r Role) Allows(need Role) bool {
-	return r == need || r == RoleAdmin && (need == RoleClient || need == RoleProvider)
+	return need == RolePublic || r == need || r == RoleAdmin && (need == RoleClient || need == RoleProvider)
 }
 
 // Route is a route of the HTTP API and the role it needs.
@@ -75,6 +80,14 @@ var routes = []route{
 	{Route{"DELETE /providers/{name}", RoleProvider}, (*Engine).httpDeleteProvider},
 	{Route{"GET /providers", RoleClient}, (*Engine).httpProviders},
 	{Route{"GET /flows/{flow}/handlers", RoleClient}, (*Engine).httpFlowHandlers},
+	// The web view (webview.go, package engine/ui): its files are public;
+	// it reads the rest with the user's token, as any client.
+	{Route{"GET /ui/", RolePublic}, (*Engine).serveUI},
+	{Route{"GET /ui", RolePublic}, (*Engine).serveUI},
+	{Route{"GET /session", RoleClient}, (*Engine).httpSession},
+	{Route{"GET /watch", RoleClient}, (*Engine).httpWatch},
+	{Route{"GET /flows/{flow}/diagram", RoleClient}, (*Engine).httpFlowDiagram},
+	{Route{"GET /runs/{id}/diagram", RoleClient}, (*Engine).httpRunDiagram},
 }
 
 // Routes returns the routes of the HTTP API (Handler) and the role each
@@ -119,7 +132,7 @@ var (
 func (e *Engine) guard(rt route) http.Handler {
 	h := RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.serve(e, w, r) }))
 	a := e.opts.Authorizer
-	if a == nil {
+	if a == nil || rt.Need == RolePublic {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -60,6 +60,9 @@ func send(t *testing.T, srv *httptest.Server, method, path, token, contentType, 
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
+	if res.Header.Get("Content-Type") == "text/event-stream" {
+		return res.StatusCode, res.Header, "" // GET /watch: a stream that does not end
+	}
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, res.Header, string(b)
 }
@@ -108,6 +111,12 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 		"DELETE /providers/{name}":     func() apiRequest { register(); return apiRequest{"DELETE", "/providers/billing", ""} },
 		"GET /providers":               func() apiRequest { return apiRequest{"GET", "/providers", ""} },
 		"GET /flows/{flow}/handlers":   func() apiRequest { return apiRequest{"GET", "/flows/Signup/handlers", ""} },
+		"GET /ui/":                     func() apiRequest { return apiRequest{"GET", "/ui/", ""} },
+		"GET /ui":                      func() apiRequest { return apiRequest{"GET", "/ui", ""} },
+		"GET /session":                 func() apiRequest { return apiRequest{"GET", "/session", ""} },
+		"GET /watch":                   func() apiRequest { return apiRequest{"GET", "/watch?run=" + existing, ""} },
+		"GET /flows/{flow}/diagram":    func() apiRequest { return apiRequest{"GET", "/flows/Signup/diagram", ""} },
+		"GET /runs/{id}/diagram":       func() apiRequest { return apiRequest{"GET", "/runs/" + existing + "/diagram", ""} },
 	}
 }
 
@@ -147,6 +156,10 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 			status, h, body := send(t, srv, req.method, req.path, c.token, "application/json", req.body)
 			what := fmt.Sprintf("%s (needs %s) as %s: %d %s", rt.Pattern, rt.Need, c.name, status, body)
 			switch {
+			case rt.Need == RolePublic:
+				if status < 200 || status > 299 {
+					t.Errorf("%s; want 2xx: a public route needs no token", what)
+				}
 			case c.role == "":
 				if status != http.StatusUnauthorized || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
 					t.Errorf("%s, WWW-Authenticate %q; want 401 with a Bearer challenge", what, h.Get("WWW-Authenticate"))
@@ -167,6 +180,9 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 	// and reading dead letters are the admin's; registering providers is
 	// the provider's (and the admin's: Allows).
 	for _, rt := range Routes() {
+		if public := strings.HasPrefix(rt.Pattern, "GET /ui"); public != (rt.Need == RolePublic) {
+			t.Errorf("%s needs %s: only the web view's files are public", rt.Pattern, rt.Need)
+		}
 		admin := rt.Pattern == "PUT /flows" || rt.Pattern == "POST /flows" || strings.HasSuffix(rt.Pattern, "/abort") || rt.Pattern == "GET /deadletters"
 		prov := strings.HasPrefix(rt.Pattern, "PUT /providers/") || strings.HasPrefix(rt.Pattern, "POST /providers/") || strings.HasPrefix(rt.Pattern, "DELETE /providers/")
 		if admin != (rt.Need == RoleAdmin) || prov != (rt.Need == RoleProvider) {

@@ -138,6 +138,11 @@ type Options struct {
 	// whose Go handlers have no provider yet is then loaded with a warning.
 	// See docs/engine.md#remote-providers.
 	Providers *ProviderOptions
+	// MaxWatchers bounds the GET /watch streams open at once (503
+	// beyond); WatchBuffer, the events queued for one of them (a stream
+	// that falls further behind ends with an "overflow" event). Defaults
+	// DefaultMaxWatchers (64) and DefaultWatchBuffer (256). See watch.go.
+	MaxWatchers, WatchBuffer int
 }
 
 // Engine runs flows. Create it with New, register flows and handlers, then
@@ -181,6 +186,7 @@ type Engine struct {
 	lastRefusedLog atomic.Int64
 	resuming       atomic.Int64 // runs found at start not resumed yet (resume.go)
 	rs             resumeState
+	watch *watchHub // GET /watch streams (watch.go)
 
 	in *inbox // awaited events (inbox.go)
 	ws *waits // waits no message has come for yet (subscriber.go)
@@ -245,6 +251,7 @@ func New(opts Options) (*Engine, error) {
 		flows:     map[string]*flowEntry{},
 		rpc:       map[string]*flowEntry{},
 		live:      map[string]*liveRun{},
+		watch:     newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
 	}
 	e.rs.slots = make(chan struct{}, e.resumeWorkers())
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())
@@ -276,13 +283,14 @@ func (e *Engine) Provide(p Provider) { p.Provide(e.reg) }
 func (e *Engine) Caller() runtime.Caller { return e.caller }
 
 // RuntimeOptions returns the options a generated flow must be built with to
-// run on this engine: the store as its sink, the engine's clock, Caller,
-// Publisher and Subscriber (its inbox), its logger, and the hooks through
-// which the engine learns that a run has ended, parked or woken. Pass them
-// to the generated constructor, then Register the flow.
+// run on this engine: the store as its sink (feeding GET /watch), the
+// engine's clock, Caller, Publisher and Subscriber (its inbox), its logger,
+// and the hooks through which the engine learns that a run has ended,
+// parked or woken. Pass them to the generated constructor, then Register
+// the flow.
 func (e *Engine) RuntimeOptions() []runtime.Option {
 	opts := []runtime.Option{
-		runtime.WithSink(e.store),
+		runtime.WithSink(e.sink()),
 		runtime.WithClock(e.clock),
 		runtime.WithPublisher(e.publisher),
 		runtime.WithSubscriber(subscriber{e}),
@@ -483,6 +491,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.detach(fe)
 	}
 	e.mu.Unlock()
+	e.EndWatches()
 	e.sc.stop()
 	e.draining.Store(true)
 	e.suspendAll(nil)

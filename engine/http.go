@@ -26,8 +26,9 @@ const MaxBody = 1 << 20
 //	POST /rpc/{endpoint}           start the flow whose rpc trigger is endpoint; body: the state
 //	GET  /runs/{id}                a run's status
 //	GET  /runs/{id}/history        a run's events
-//	GET  /runs?flow=F&status=S&limit=N&cursor=C  list runs (status: a run state, or "active"),
-//	                               a page at a time (next_cursor)
+//	GET  /runs?flow=F&status=S&since=T&until=T&correlation=V&limit=N&cursor=C
+//	                               list runs (status: a run state, or "active"; since,
+//	                               until: RFC 3339 start times), a page at a time (next_cursor)
 //	POST /runs/{id}/abort          abort a run
 //	PUT  /flows  (or POST)         register JSON flows (a `flowgen json` document)
 //	GET  /flows, GET /flows/{flow} list flows, a JSON flow's definition
@@ -301,6 +302,10 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.State = runtime.RunState(s)
+	}
+	if err := moreFilters(q, &f); err != nil { // webview.go: since, until, correlation
+		writeError(w, http.StatusBadRequest, err, nil)
+		return
 	}
 	limit := DefaultListLimit
 	if v := q.Get("limit"); v != "" {

@@ -335,6 +335,15 @@ func (rl reloadable) watch(log *slog.Logger) (stop func()) {
 	return func() { signal.Stop(hup); close(done) }
 }
 
+// webURL is the address of the web view (engine/ui) on the listener.
+func webURL(addr string, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + addr + "/ui/"
+}
+
 type loadError struct {
 	ds  diag.List
 	err error
@@ -472,6 +481,9 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		WriteTimeout: lim.writeTimeout, IdleTimeout: lim.idleTimeout,
 		MaxHeaderBytes: lim.maxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn)} // TLS handshake errors, among others
+	// Shutdown waits for open requests: the web view's GET /watch streams
+	// end first.
+	srv.RegisterOnShutdown(eng.EndWatches)
 	stopWatch := rl.watch(log)
 	defer stopWatch()
 	errc := make(chan error, 1)
@@ -492,7 +504,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		access = "OPEN TO ALL (-insecure)"
 		log.Warn("serving without access control on an address that is not loopback (-insecure): anyone who reaches it may define flows, abort runs and read every run")
 	}
-	log.Info("flowgen serve", "addr", ln.Addr().String(), "tls", rl.cert != nil, "access", access, "store", cfg.store, "flows", len(eng.Flows()))
+	log.Info("flowgen serve", "addr", ln.Addr().String(), "ui", webURL(ln.Addr().String(), rl.cert != nil), "tls", rl.cert != nil, "access", access, "store", cfg.store, "flows", len(eng.Flows()))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

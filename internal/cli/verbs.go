@@ -108,20 +108,23 @@ syntax error in any file nothing is printed or written.`,
 var graphVerb = &verb{
 	name:  "graph",
 	args:  "FILE",
-	short: "draw the flows as Graphviz DOT or Mermaid",
+	short: "draw the flows as Graphviz DOT, Mermaid, SVG or an HTML page",
 	summary: `Graph prints a diagram of the flows in FILE: Graphviz DOT (render with
-"dot -Tsvg") or a Mermaid stateDiagram-v2. It shows the steps with their
+"dot -Tsvg"), a Mermaid stateDiagram-v2, SVG laid out by flowgen itself
+(no Graphviz needed), or one self-contained HTML page with the SVG diagram
+made interactive (click a step to see its details and transitions; it
+works offline, from a file). It shows the steps with their
 actions, retries and timeouts, the transitions by outcome, the terminal
 states, and the compensation chain of rollbacks (dashed).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		format := fs.String("format", "dot", "diagram format: "+strings.Join(graph.Formats, " or "))
+		format := fs.String("format", "dot", "diagram format: "+formatList())
 		flow := fs.String("flow", "", "draw only the flow with this `name` (default: every flow)")
 		return func(e *env, args []string) int {
 			if len(args) != 1 {
 				return usageError(e, "want exactly one input file, got %d", len(args))
 			}
 			if !slices.Contains(graph.Formats, *format) {
-				return usageError(e, "unknown -format %q (want %s)", *format, strings.Join(graph.Formats, " or "))
+				return usageError(e, "unknown -format %q (want %s)", *format, formatList())
 			}
 			f, ins, code := e.loadOne(args[0])
 			if f == nil {
@@ -135,6 +138,12 @@ states, and the compensation chain of rollbacks (dashed).`,
 			return exitOK
 		}
 	},
+}
+
+// formatList names graph's formats for usage messages: "a, b or c".
+func formatList() string {
+	f := graph.Formats
+	return strings.Join(f[:len(f)-1], ", ") + " or " + f[len(f)-1]
 }
 
 var jsonVerb = &verb{

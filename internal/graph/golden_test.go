@@ -58,7 +58,7 @@ func TestGolden(t *testing.T) {
 			for _, c := range []struct {
 				file   string
 				render func(*dsl.File, string) ([]byte, error)
-			}{{"want.dot", DOT}, {"want.mmd", Mermaid}} {
+			}{{"want.dot", DOT}, {"want.mmd", Mermaid}, {"want.svg", SVG}} {
 				got, err := c.render(f, "")
 				if err != nil {
 					t.Fatal(err)

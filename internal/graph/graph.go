@@ -1,8 +1,9 @@
-// Package graph draws the flows of a .flow file as Graphviz DOT and as
-// Mermaid stateDiagram-v2 text.
+// Package graph draws the flows of a .flow file as Graphviz DOT, as
+// Mermaid stateDiagram-v2 text, and as SVG laid out by the package itself
+// (layout.go), alone or in a self-contained HTML page.
 //
-// Both formats are rendered from one layout-free description of each flow
-// (see build), so the two diagrams always show the same states and
+// Every format is rendered from one layout-free description of each flow
+// (see build), so the diagrams always show the same states and
 // transitions:
 //
 //   - a start arrow into the first step, labelled with the flow's triggers;
@@ -62,17 +63,21 @@ func Mermaid(f *dsl.File, flow string) ([]byte, error) {
 }
 
 // Formats lists the names Render accepts, for usage messages.
-var Formats = []string{"dot", "mermaid"}
+var Formats = []string{"dot", "mermaid", "svg", "html"}
 
-// Render dispatches on a format name ("dot" or "mermaid").
+// Render dispatches on a format name (one of Formats).
 func Render(f *dsl.File, flow, format string) ([]byte, error) {
 	switch format {
 	case "dot":
 		return DOT(f, flow)
 	case "mermaid":
 		return Mermaid(f, flow)
+	case "svg":
+		return SVG(f, flow)
+	case "html":
+		return HTML(f, flow)
 	}
-	return nil, fmt.Errorf("unknown graph format %q (want %s)", format, strings.Join(Formats, " or "))
+	return nil, fmt.Errorf("unknown graph format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
 
 type nodeKind int
@@ -105,7 +110,8 @@ type node struct {
 	kind  nodeKind
 	title string   // first line
 	lines []string // further label lines
-	doc   string   // tooltip (DOT only)
+	doc   string   // tooltip (DOT and SVG)
+	step  string   // the step of a step or undo state (SVG's data-step)
 	// choice is set for a choose step: DOT draws the step as a diamond;
 	// Mermaid, whose choice pseudo-state has no name, draws the step and
 	// then a <<choice>> state of this id, from which its edges leave.
@@ -209,7 +215,7 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	for i, s := range steps {
 		stepID[i] = ids.get(idKey{flow: fi, kind: nodeStep, n: i}, fl.Name+"_"+s.Name)
 		fromID[i] = stepID[i]
-		n := &node{id: stepID[i], kind: nodeStep, title: s.Name, lines: stepLines(fl, s), doc: s.Doc}
+		n := &node{id: stepID[i], kind: nodeStep, title: s.Name, step: s.Name, lines: stepLines(fl, s), doc: s.Doc}
 		if s.Spec().Decides {
 			n.choice = ids.get(idKey{flow: fi, kind: nodeChoice, n: i}, fl.Name+"_"+s.Name+"_choice")
 		}
@@ -353,7 +359,7 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	for q := 0; q < len(undoQueue); q++ {
 		k := undoQueue[q]
 		s := steps[k]
-		g.nodes = append(g.nodes, &node{id: undoID[k], kind: nodeUndo, title: "undo " + s.Name, lines: undoLines(fl, s)})
+		g.nodes = append(g.nodes, &node{id: undoID[k], kind: nodeUndo, title: "undo " + s.Name, step: s.Name, lines: undoLines(fl, s)})
 		if s.IsBlock() {
 			g.nodes[len(g.nodes)-1].lines = blockUndoLines(s)
 		}

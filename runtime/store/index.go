@@ -18,6 +18,10 @@ type RunInfo struct {
 	Events  int              `json:"events"`
 	Started time.Time        `json:"started"`
 	Updated time.Time        `json:"updated"`
+	// Correlation is the value the run's latest correlated await waited
+	// for (runtime.Wait.Correlation), kept once the wait ended: what an
+	// operator looks a run up by (an order ID). "" if it never waited so.
+	Correlation string `json:"correlation,omitempty"`
 }
 
 // Filter selects runs for List. Zero fields match everything.
@@ -32,12 +36,21 @@ type Filter struct {
 	After string
 	// Limit, if positive, is the most runs List returns.
 	Limit int
+	// Since and Until, if set, list only the runs started at or after
+	// Since and before Until.
+	Since, Until time.Time
+	// Correlation, if set, lists only the runs whose RunInfo.Correlation
+	// it is.
+	Correlation string
 }
 
 func (f Filter) match(r *RunInfo) bool {
 	return (f.Flow == "" || f.Flow == r.Flow) &&
 		(f.State == "" || f.State == r.State) &&
-		(!f.NonTerminal || !r.State.Terminal())
+		(!f.NonTerminal || !r.State.Terminal()) &&
+		(f.Since.IsZero() || !r.Started.Before(f.Since)) &&
+		(f.Until.IsZero() || r.Started.Before(f.Until)) &&
+		(f.Correlation == "" || f.Correlation == r.Correlation)
 }
 
 // runStateOf is the run state a machine state (Event.To) puts a run in.
@@ -99,6 +112,9 @@ func (x *index) add(i int, st runtime.RunState, e *runtime.Event) int {
 	}
 	r := &x.infos[i]
 	r.State, r.Events, r.Updated = st, int(e.Seq), e.Time
+	if e.Wait != nil && e.Wait.Correlated {
+		r.Correlation = e.Wait.Correlation
+	}
 	if e.Branch != "" {
 		return i // the run's machine stays in the parallel block
 	}

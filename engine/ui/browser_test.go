@@ -1,0 +1,506 @@
+package ui_test
+
+// The web view in a real browser: headless Chromium driven by chromedp,
+// against an engine with bearer tokens. The tests skip when Chromium is
+// not installed, unless FLOWGEN_REQUIRE_CHROMIUM is set (.ci/run sets it
+// and installs the Debian package "chromium"): in CI they must run.
+//
+// Screenshots are written for review to -screenshots DIR (default
+// $TMPDIR/flowgen-ui-screenshots), one PNG per step, named after the
+// test; the directory is logged.
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+var screenshots = flag.String("screenshots", filepath.Join(os.TempDir(), "flowgen-ui-screenshots"), "`DIR` where the browser tests save their screenshots")
+
+// requireChromium is the variable that makes a missing Chromium a failure.
+const requireChromium = "FLOWGEN_REQUIRE_CHROMIUM"
+
+// chromium returns the browser's path, or skips the test.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv(requireChromium) != "" {
+		t.Fatalf("%s is set but no Chromium is installed (Debian: apt-get install chromium)", requireChromium)
+	}
+	t.Skipf("no Chromium installed (apt-get install chromium); set %s to make this a failure", requireChromium)
+	return ""
+}
+
+const (
+	adminToken  = "admin-0123456789abcdef"
+	clientToken = "client-0123456789abcdef"
+)
+
+const flows = `
+// Order reserves stock, charges, ships: each rpc waits for the test.
+flow Order {
+    state OrderState
+    trigger rpc "Order.Place"
+    retry 1
+    timeout 5m
+
+    step Reserve {
+        rpc stock "Stock.Reserve" (Item) -> Reservation
+        rollback rpc stock "Stock.Release" (Reservation)
+    }
+    step Charge {
+        rpc pay "Pay.Charge" (Item) -> Receipt
+    }
+    step Ship {
+        publish shipping "ship" (Item)
+        irreversible
+    }
+}
+
+// Payment waits for its order's payment.
+flow Payment {
+    state PaymentState
+    trigger rpc "Payment.Start"
+
+    step AwaitPaid {
+        await payments "paid" -> Paid correlate OrderID timeout 1h
+    }
+}
+`
+
+// gates holds each rpc endpoint's calls until the test opens it.
+type gates struct {
+	mu   sync.Mutex
+	open map[string]chan struct{}
+}
+
+func (g *gates) gate(endpoint string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open[endpoint] == nil {
+		g.open[endpoint] = make(chan struct{})
+	}
+	return g.open[endpoint]
+}
+
+func (g *gates) release(endpoint string) { close(g.gate(endpoint)) }
+
+// env is an engine behind bearer tokens, served over HTTP.
+type env struct {
+	t     *testing.T
+	e     *engine.Engine
+	st    *store.Memory
+	url   string
+	gates *gates
+}
+
+func newEnv(t *testing.T) *env { return newEnvAuth(t, true) }
+
+// newEnvAuth is newEnv, with or without tokens (an open API).
+func newEnvAuth(t *testing.T, withTokens bool) *env {
+	t.Helper()
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := engine.NewTokenAuth(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gates{open: map[string]chan struct{}{}}
+	caller := runtime.NewMemoryCaller()
+	for service, ep := range map[string]string{"stock": "Stock.Reserve", "pay": "Pay.Charge"} {
+		caller.Handle(service, ep, func(ctx context.Context, req json.RawMessage) (any, error) {
+			select {
+			case <-g.gate(ep):
+				return ep + "-ok", nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		})
+	}
+	caller.Handle("stock", "Stock.Release", func(context.Context, json.RawMessage) (any, error) { return nil, nil })
+	st := store.NewMemory()
+	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth,
+		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
+			return flowfile.Load(name, src, dsl.CheckOptions{})
+		}}
+	if !withTokens {
+		opts.Authorizer = nil
+	}
+	e, err := engine.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("shop.flow", []byte(flows)); err != nil {
+		t.Fatalf("%v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e.Handler())
+	t.Cleanup(func() {
+		e.EndWatches()
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Close(ctx)
+	})
+	return &env{t: t, e: e, st: st, url: srv.URL, gates: g}
+}
+
+// start starts a run through the HTTP API, as a client would.
+func (v *env) start(flow, body string) string {
+	v.t.Helper()
+	req, _ := http.NewRequest("POST", v.url+"/flows/"+flow+"/runs", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+clientToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		RunID string `json:"run_id"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusCreated {
+		v.t.Fatalf("start %s: %d %v", flow, res.StatusCode, err)
+	}
+	return out.RunID
+}
+
+func (v *env) state(id string) runtime.RunState {
+	info, _ := v.st.Get(id)
+	return info.State
+}
+
+// browser opens a headless Chromium for the test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // root in CI containers
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1400, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	// Generous: two shared cores, -race, and a browser's cold start.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return ctx
+}
+
+// run runs browser actions, failing the test with what was being done.
+func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		shot(t, ctx, "failed-"+strings.ReplaceAll(what, " ", "-"))
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// stepTimeout bounds each step of a test: generous, for two shared cores
+// and -race.
+const stepTimeout = 60 * time.Second
+
+// get runs a browser action that answers a value.
+func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		shot(t, ctx, "failed-"+strings.ReplaceAll(what, " ", "-"))
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// poll waits until the JavaScript expression is true.
+func poll(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(60*time.Second))
+}
+
+// js runs a script in the page.
+func js(script string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](script)(ctx, t)
+		return err
+	})
+}
+
+// shot saves a screenshot of the whole page for review.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.MkdirAll(*screenshots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(*screenshots, t.Name()+"-"+name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// signIn opens page (a URL of the web view) and signs in with token
+// through the form; with live, it waits for the page's GET /watch stream.
+func signIn(t *testing.T, ctx context.Context, page, token string, live bool) {
+	t.Helper()
+	run(t, ctx, "open the page", chromedp.Navigate(page))
+	run(t, ctx, "the sign-in form", chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	run(t, ctx, "sign in",
+		chromedp.SendKeys(chromedp.CSS("#token"), token),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)), // as a user: Submit calls form.submit(), which fires no submit event
+		chromedp.WaitVisible(chromedp.CSS("#view")),
+	)
+	if live {
+		run(t, ctx, "the live stream", chromedp.WaitReady(chromedp.CSS("#live.on"))) // GET /watch is open
+	}
+}
+
+// current is the selector of the run diagram's box lit as current.
+func current(step string) string {
+	return fmt.Sprintf(`#run-diagram .fg-node.fg-step.fg-current[data-step=%q]`, step)
+}
+
+// A run's page follows the run as it moves: the lit step changes with no
+// reload, the timeline grows, each event's state can be read, and the
+// final state is lit at the end.
+func TestBrowserRunMoves(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Order", `{"Item": "book"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "Reserve lit", chromedp.WaitReady(chromedp.CSS(current("Reserve"))))
+	shot(t, ctx, "1-reserve")
+
+	v.gates.release("Stock.Reserve")
+	run(t, ctx, "Charge lit after Reserve",
+		chromedp.WaitReady(chromedp.CSS(current("Charge"))),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-step.fg-visited[data-step="Reserve"]:not(.fg-current)`)),
+	)
+	shot(t, ctx, "2-charge")
+
+	v.gates.release("Pay.Charge")
+	run(t, ctx, "done",
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="done"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="done"]`)),
+	)
+	h, err := v.e.History(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "timeline", poll(fmt.Sprintf(`document.querySelectorAll("#timeline tbody tr").length === %d`, len(h))))
+	rows := get(t, ctx, "rows", chromedp.Evaluate[int](`document.querySelectorAll("#timeline tbody tr").length`))
+	noCurrent := get(t, ctx, "current", chromedp.Evaluate[bool](`document.querySelector("#run-diagram .fg-current") === null`))
+	if rows != len(h) || !noCurrent {
+		t.Errorf("%d timeline rows for %d events; no current step: %v", rows, len(h), noCurrent)
+	}
+	// The state after the first event (the start): the item, no
+	// reservation yet.
+	run(t, ctx, "state at event 1",
+		chromedp.Click(chromedp.CSS(`#timeline tr[data-seq="1"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#timeline tr.selected[data-seq="1"]`)),
+	)
+	snap := get(t, ctx, "state", chromedp.Text(chromedp.CSS("#run-state")))
+	if !strings.Contains(snap, `"Item": "book"`) || strings.Contains(snap, "Reservation") {
+		t.Errorf("state at event 1: %s", snap)
+	}
+	shot(t, ctx, "3-done")
+
+	// A client sees no Abort button.
+	abort := get(t, ctx, "no abort for a client", chromedp.Evaluate[bool](`document.querySelector("#abort") !== null`))
+	if abort {
+		t.Error("a client is offered Abort")
+	}
+}
+
+// An admin aborts a run from its page; the page shows it aborted.
+func TestBrowserAbort(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Order", `{"Item": "lamp"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, adminToken, true)
+	run(t, ctx, "Abort offered", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitVisible(chromedp.CSS("#abort")))
+	run(t, ctx, "arm Abort", chromedp.Click(chromedp.CSS("#abort")))
+	label := get(t, ctx, "label", chromedp.Text(chromedp.CSS("#abort")))
+	if label != "Confirm abort" {
+		t.Errorf("after one click the button says %q", label)
+	}
+	if s := v.state(id); s.Terminal() {
+		t.Fatalf("one click aborted the run: %s", s)
+	}
+	shot(t, ctx, "1-confirm")
+	run(t, ctx, "abort",
+		chromedp.Click(chromedp.CSS("#abort")),
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="aborted"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="aborted"]`)),
+	)
+	if s := v.state(id); s != runtime.StateAborted {
+		t.Errorf("the store says %s", s)
+	}
+	gone := get(t, ctx, "no Abort on a finished run", chromedp.Evaluate[bool](`document.querySelector("#abort") === null`))
+	if !gone {
+		t.Error("a finished run offers Abort")
+	}
+	shot(t, ctx, "2-aborted")
+}
+
+// rowsAre waits until the runs table lists exactly ids, in order.
+func rowsAre(ids ...string) chromedp.Action[chromedp.Void] {
+	want, _ := json.Marshal(append([]string{}, ids...)) // [] for none, not null
+	return poll(fmt.Sprintf(`JSON.stringify(Array.from(document.querySelectorAll("#runs tbody tr[data-run]")).map(function (r) { return r.getAttribute("data-run"); })) === %q`, want))
+}
+
+// The runs list: filter by flow, by correlation value and by state, page
+// through it, and see a new run appear live.
+func TestBrowserFilterRuns(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	order := v.start("Order", `{"Item": "pen"}`)
+	var payments []string
+	for i := range 27 { // more than a page (25)
+		payments = append(payments, v.start("Payment", fmt.Sprintf(`{"OrderID": "o-%d"}`, i)))
+	}
+	for _, id := range payments {
+		for v.state(id) != runtime.StateWaiting {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	run(t, ctx, "first page", rowsAre(append([]string{order}, payments[:24]...)...))
+	shot(t, ctx, "1-all")
+
+	run(t, ctx, "next page", chromedp.Click(chromedp.CSS("#next")), rowsAre(payments[24:]...))
+	run(t, ctx, "previous page", chromedp.Click(chromedp.CSS("#prev")), rowsAre(append([]string{order}, payments[:24]...)...))
+
+	run(t, ctx, "filter by flow",
+		chromedp.WaitReady(chromedp.CSS(`#f-flow option[value="Order"]`)),
+		chromedp.SetValue(chromedp.CSS("#f-flow"), "Order"),
+		chromedp.Click(chromedp.CSS("#f-apply")),
+		rowsAre(order),
+	)
+	shot(t, ctx, "2-flow")
+
+	run(t, ctx, "filter by correlation",
+		chromedp.SetValue(chromedp.CSS("#f-flow"), ""),
+		chromedp.SetValue(chromedp.CSS("#f-correlation"), "o-7"),
+		chromedp.Click(chromedp.CSS("#f-apply")),
+		rowsAre(payments[7]),
+	)
+	hash := get(t, ctx, "the filter is in the URL", chromedp.Evaluate[string](`location.hash`))
+	if hash != "#/runs?correlation=o-7" {
+		t.Errorf("hash %q", hash)
+	}
+	shot(t, ctx, "3-correlation")
+
+	run(t, ctx, "filter by start time",
+		// The inputs' values, as the date picker sets them (typing them
+		// depends on the browser's locale).
+		js(`document.querySelector("#f-correlation").value = ""; document.querySelector("#f-since").value = "2099-01-01T00:00:00"`),
+		chromedp.Click(chromedp.CSS("#f-apply")),
+		poll(`document.querySelector("#runs tbody td.muted") !== null`),
+		rowsAre(),
+	)
+	if hash := get(t, ctx, "hash", chromedp.Evaluate[string](`location.hash`)); hash != "#/runs?since=2099-01-01T00%3A00%3A00.000Z" {
+		t.Errorf("hash %q", hash)
+	}
+	run(t, ctx, "filter by state",
+		chromedp.Navigate(v.url+"/ui/#/runs?status=running"),
+		rowsAre(order),
+	)
+
+	// Live: the list of Order runs shows a new one without a reload.
+	run(t, ctx, "Order runs", chromedp.Navigate(v.url+"/ui/#/runs?flow=Order"), rowsAre(order), chromedp.WaitReady(chromedp.CSS("#live.on")))
+	second := v.start("Order", `{"Item": "ink"}`)
+	run(t, ctx, "a new run appears", rowsAre(order, second))
+	shot(t, ctx, "4-live")
+}
+
+// The flows page draws every flow; clicking a step shows its details.
+func TestBrowserFlows(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	signIn(t, ctx, v.url+"/ui/#/flows", clientToken, false)
+	run(t, ctx, "diagrams",
+		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Order"] svg .fg-step[data-step="Charge"]`)),
+		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Payment"] svg .fg-step[data-step="AwaitPaid"]`)),
+		chromedp.Click(chromedp.CSS(`section[data-flow="Order"] svg .fg-step[data-step="Reserve"] rect`)),
+		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Order"] svg .fg-step.fg-selected[data-step="Reserve"]`)),
+	)
+	details := get(t, ctx, "details", chromedp.Text(chromedp.CSS(`section[data-flow="Order"] pre`)))
+	if !strings.Contains(details, `rpc stock "Stock.Reserve"`) {
+		t.Errorf("details: %q", details)
+	}
+	shot(t, ctx, "flows")
+}
+
+// Without tokens the page needs no sign-in and the caller may do all; a
+// waiting run shows what it waits for and its deadline.
+func TestBrowserOpenAPIAndWaits(t *testing.T) {
+	v := newEnvAuth(t, false)
+	ctx := browser(t)
+	id := v.start("Payment", `{"OrderID": "o-42"}`)
+	for v.state(id) != runtime.StateWaiting {
+		time.Sleep(5 * time.Millisecond)
+	}
+	st, err := v.e.Status(id)
+	if err != nil || st.Wait == nil {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	run(t, ctx, "open the page", chromedp.Navigate(v.url+"/ui/#/run/"+id))
+	run(t, ctx, "waiting",
+		chromedp.WaitReady(chromedp.CSS("#live.on")),
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="waiting"]`)),
+		chromedp.WaitReady(chromedp.CSS(current("AwaitPaid"))),
+		chromedp.WaitVisible(chromedp.CSS("#abort")), // the open API lets anyone abort
+	)
+	who := get(t, ctx, "who", chromedp.Text(chromedp.CSS("#who")))
+	wait := get(t, ctx, "wait", chromedp.Text(chromedp.CSS("#run-wait")))
+	deadline := get(t, ctx, "deadline", chromedp.Text(chromedp.CSS("#wait-deadline")))
+	login := get(t, ctx, "login", chromedp.Evaluate[bool](`document.querySelector("#login").hidden`))
+	if !login || !strings.Contains(who, "open API") {
+		t.Errorf("sign-in hidden %v, header %q", login, who)
+	}
+	if !strings.Contains(wait, "payments") || !strings.Contains(wait, `"o-42"`) {
+		t.Errorf("wait: %q", wait)
+	}
+	want := st.Wait.Deadline.UTC().Format("2006-01-02 15:04:05.000")
+	if !strings.Contains(deadline, want) {
+		t.Errorf("deadline %q, want %s", deadline, want)
+	}
+	shot(t, ctx, "waiting")
+}

@@ -1,0 +1,485 @@
+// flowgen web view: one page, views chosen by the URL's fragment:
+//   #/runs?flow=F&status=S&since=T&until=T&correlation=V   the runs, filtered, a page at a time
+//   #/run/ID                                              one run
+//   #/flows                                               the flows' diagrams
+// It reads everything from the engine's HTTP API (same origin) with the
+// bearer token the user gives, kept in sessionStorage, and follows changes
+// through GET /watch (server-sent events, read with fetch so that the
+// token goes in the Authorization header: no cookie, so nothing another
+// site can make the browser send). No dependencies; works offline.
+(function () {
+  "use strict";
+
+  var TOKEN_KEY = "flowgen.token";
+  var PAGE = 25;
+  var session = null; // GET /session: role, auth, states
+  var cleanup = [];   // what the current view must stop when it is left
+
+  // ---- small DOM helpers -------------------------------------------------
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function el(tag, attrs, kids) {
+    var e = document.createElement(tag);
+    if (attrs) Object.keys(attrs).forEach(function (k) {
+      var v = attrs[k];
+      if (v === null || v === undefined || v === false) return;
+      if (k === "text") e.textContent = v;
+      else if (k.slice(0, 2) === "on") e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? "" : v);
+    });
+    (kids || []).forEach(function (k) { if (k !== null && k !== undefined) e.appendChild(typeof k === "string" ? document.createTextNode(k) : k); });
+    return e;
+  }
+  function fmtTime(t) {
+    if (!t || t.indexOf("0001-") === 0) return "";
+    var d = new Date(t);
+    if (isNaN(d)) return t;
+    return d.toISOString().replace("T", " ").replace("Z", "").slice(0, 23) + " UTC";
+  }
+  function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
+  function notice(msg) {
+    var n = $("#notice");
+    n.textContent = msg || "";
+    n.hidden = !msg;
+  }
+  function throttle(fn, ms) {
+    var timer = null, again = false;
+    return function () {
+      if (timer) { again = true; return; }
+      fn();
+      timer = setTimeout(function tick() {
+        timer = null;
+        if (again) { again = false; fn(); timer = setTimeout(tick, ms); }
+      }, ms);
+    };
+  }
+  function terminal(state) {
+    return (session.states || []).some(function (s) { return s.name === state && s.terminal; });
+  }
+
+  // ---- the API -------------------------------------------------------------
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+  function headers(extra) {
+    var h = extra || {};
+    if (token()) h["Authorization"] = "Bearer " + token();
+    return h;
+  }
+  function NeedLogin(msg) { this.message = msg; }
+  // api answers the response's JSON (or text), or throws an Error with the
+  // API's message; a 401 shows the sign-in form.
+  function api(method, path, opts) {
+    opts = opts || {};
+    var init = { method: method, headers: headers(), cache: "no-store" };
+    if (method !== "GET") { init.headers["Content-Type"] = "application/json"; init.body = opts.body || ""; }
+    return fetch(path, init).then(function (res) {
+      if (res.status === 401) {
+        return res.json().catch(function () { return {}; }).then(function (b) { showLogin(b.error || "sign in"); throw new NeedLogin(b.error); });
+      }
+      var ct = res.headers.get("Content-Type") || "";
+      var body = ct.indexOf("application/json") === 0 ? res.json() : res.text();
+      return body.then(function (b) {
+        if (!res.ok) throw new Error((b && b.error) || (res.status + " " + res.statusText));
+        return b;
+      });
+    });
+  }
+  function failed(err) {
+    if (err instanceof NeedLogin) return;
+    notice(String(err && err.message || err));
+  }
+
+  // watch follows GET /watch?query: onEvent(event) for each recorded event;
+  // onOpen() each time the stream (re)opens, when the view reads what it
+  // shows again (events may have been missed while it was closed).
+  function watch(query, onEvent, onOpen) {
+    var stopped = false, ctrl = null;
+    function live(on) {
+      var l = $("#live");
+      l.className = "live " + (on ? "on" : "off");
+      l.textContent = on ? "live" : "offline";
+    }
+    function handle(block) {
+      var ev = "message", data = [];
+      block.split("\n").forEach(function (line) {
+        if (line === "" || line[0] === ":") return;
+        var i = line.indexOf(":"), field = i < 0 ? line : line.slice(0, i), value = i < 0 ? "" : line.slice(i + 1);
+        if (value[0] === " ") value = value.slice(1);
+        if (field === "event") ev = value;
+        else if (field === "data") data.push(value);
+      });
+      if (ev === "overflow") return "reconnect";
+      if (ev === "run") { try { onEvent(JSON.parse(data.join("\n"))); } catch (e) { /* not ours */ } }
+      return "";
+    }
+    function loop() {
+      if (stopped) return;
+      ctrl = new AbortController();
+      fetch("/watch?" + query, { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
+        if (res.status === 401) { showLogin("sign in"); throw new NeedLogin(); }
+        if (!res.ok || !res.body) throw new Error("watch: " + res.status);
+        live(true);
+        onOpen();
+        var reader = res.body.getReader(), dec = new TextDecoder(), buf = "";
+        function pump() {
+          return reader.read().then(function (r) {
+            if (r.done) return;
+            buf += dec.decode(r.value, { stream: true }).replace(/\r\n?/g, "\n");
+            var i;
+            while ((i = buf.indexOf("\n\n")) >= 0) {
+              var block = buf.slice(0, i);
+              buf = buf.slice(i + 2);
+              if (handle(block) === "reconnect") { ctrl.abort(); return; }
+            }
+            return pump();
+          });
+        }
+        return pump();
+      }).catch(function (e) {
+        if (e instanceof NeedLogin) stopped = true;
+      }).then(function () {
+        live(false);
+        if (!stopped) setTimeout(loop, 1500);
+      });
+    }
+    loop();
+    return function () { stopped = true; if (ctrl) ctrl.abort(); live(false); };
+  }
+
+  // ---- sign-in -------------------------------------------------------------
+  function showLogin(msg) {
+    $("#login").hidden = false;
+    $("#view").hidden = true;
+    $("#login-error").textContent = token() ? msg : "";
+    $("#token").focus();
+  }
+  function hideLogin() { $("#login").hidden = true; $("#view").hidden = false; }
+  $("#login-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
+    $("#token").value = "";
+    start();
+  });
+  $("#signout").addEventListener("click", function () {
+    sessionStorage.removeItem(TOKEN_KEY);
+    leave();
+    session = null;
+    $("#who").textContent = "";
+    $("#signout").hidden = true;
+    showLogin("");
+  });
+
+  // ---- diagrams --------------------------------------------------------------
+  // showDiagram puts an SVG of graph.SVG into box (its <style> dropped: the
+  // page links diagram.css, and its policy allows no inline style), with the
+  // details of a clicked box in details.
+  function showDiagram(box, svgText, details) {
+    var doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
+    var svg = doc.documentElement;
+    if (!svg || svg.nodeName !== "svg") { box.textContent = "no diagram"; return; }
+    Array.prototype.forEach.call(svg.querySelectorAll("style"), function (s) { s.remove(); });
+    svg = document.importNode(svg, true);
+    box.textContent = "";
+    box.appendChild(svg);
+    if (details) {
+      flowgenDiagram.attach(svg, function (n) {
+        details.textContent = "";
+        if (!n) return;
+        details.appendChild(el("h3", { text: n.title || n.id }));
+        if (n.doc) details.appendChild(el("p", { text: n.doc }));
+        if (n.lines.length) details.appendChild(el("pre", { "class": "mono", text: n.lines.join("\n") }));
+      });
+    }
+  }
+
+  // ---- views -------------------------------------------------------------------
+  function leave() {
+    cleanup.forEach(function (f) { f(); });
+    cleanup = [];
+  }
+  function parseHash() {
+    var h = location.hash.replace(/^#/, "") || "/runs";
+    var q = "", i = h.indexOf("?");
+    if (i >= 0) { q = h.slice(i + 1); h = h.slice(0, i); }
+    return { parts: h.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(q) };
+  }
+  function route() {
+    if (!session) return;
+    leave();
+    notice("");
+    var r = parseHash(), view = $("#view");
+    view.textContent = "";
+    $("#nav-runs").className = r.parts[0] === "runs" || r.parts[0] === "run" ? "active" : "";
+    $("#nav-flows").className = r.parts[0] === "flows" ? "active" : "";
+    if (r.parts[0] === "run" && r.parts[1]) return runView(view, r.parts[1]);
+    if (r.parts[0] === "flows") return flowsView(view);
+    return runsView(view, r.query);
+  }
+
+  // The runs, filtered, a page at a time, live.
+  function runsView(view, q) {
+    var filters = ["flow", "status", "since", "until", "correlation"];
+    var cursors = [""]; // the cursor of each page seen, for Previous
+    var form = el("form", { "class": "filters", id: "filters" });
+    var flowSel = el("select", { name: "flow", id: "f-flow" }, [el("option", { value: "", text: "any flow" })]);
+    var stateSel = el("select", { name: "status", id: "f-status" }, [el("option", { value: "", text: "any state" }), el("option", { value: "active", text: "active (not over)" })]);
+    (session.states || []).forEach(function (s) { stateSel.appendChild(el("option", { value: s.name, text: s.name })); });
+    function local(v) { // RFC 3339 to the value of a datetime-local input (UTC)
+      if (!v) return "";
+      var d = new Date(v);
+      return isNaN(d) ? "" : d.toISOString().slice(0, 19);
+    }
+    var since = el("input", { type: "datetime-local", step: "1", name: "since", id: "f-since", value: local(q.get("since")) });
+    var until = el("input", { type: "datetime-local", step: "1", name: "until", id: "f-until", value: local(q.get("until")) });
+    var corr = el("input", { type: "text", name: "correlation", id: "f-correlation", placeholder: "e.g. an order ID", value: q.get("correlation") || "" });
+    form.appendChild(el("label", null, ["Flow", flowSel]));
+    form.appendChild(el("label", null, ["State", stateSel]));
+    form.appendChild(el("label", null, ["Started from (UTC)", since]));
+    form.appendChild(el("label", null, ["Started before (UTC)", until]));
+    form.appendChild(el("label", null, ["Correlation value", corr]));
+    form.appendChild(el("button", { type: "submit", id: "f-apply", text: "Filter" }));
+    form.appendChild(el("button", { type: "button", text: "Clear", onclick: function () { location.hash = "#/runs"; } }));
+    stateSel.value = q.get("status") || "";
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var out = new URLSearchParams();
+      if (flowSel.value) out.set("flow", flowSel.value);
+      if (stateSel.value) out.set("status", stateSel.value);
+      if (since.value) out.set("since", new Date(since.value + "Z").toISOString());
+      if (until.value) out.set("until", new Date(until.value + "Z").toISOString());
+      if (corr.value.trim()) out.set("correlation", corr.value.trim());
+      var h = "#/runs" + (out.toString() ? "?" + out : "");
+      if (location.hash === h) route(); else location.hash = h;
+    });
+    var table = el("table", { id: "runs" }, [el("thead", null, [el("tr", null, ["Run", "Flow", "State", "Step", "Correlation", "Events", "Started", "Updated"].map(function (h) { return el("th", { text: h }); }))])]);
+    var tbody = el("tbody");
+    table.appendChild(tbody);
+    var prev = el("button", { type: "button", id: "prev", text: "← Previous", disabled: true });
+    var next = el("button", { type: "button", id: "next", text: "Next →", disabled: true });
+    var pageInfo = el("span", { "class": "muted" });
+    view.appendChild(el("h1", { text: "Runs" }));
+    view.appendChild(form);
+    view.appendChild(table);
+    view.appendChild(el("div", { "class": "pager" }, [prev, next, pageInfo]));
+
+    api("GET", "/flows").then(function (b) {
+      (b.flows || []).forEach(function (f) { flowSel.appendChild(el("option", { value: f.name, text: f.name })); });
+      flowSel.value = q.get("flow") || "";
+    }).catch(failed);
+
+    var nextCursor = "";
+    function load() {
+      var p = new URLSearchParams();
+      filters.forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
+      p.set("limit", String(PAGE));
+      var cur = cursors[cursors.length - 1];
+      if (cur) p.set("cursor", cur);
+      return api("GET", "/runs?" + p).then(function (b) {
+        tbody.textContent = "";
+        (b.runs || []).forEach(function (r) {
+          var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function () { location.hash = "#/run/" + encodeURIComponent(r.run_id); } }, [
+            el("td", { "class": "mono" }, [el("a", { href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id })]),
+            el("td", { text: r.flow }),
+            el("td", null, [badge(r.state)]),
+            el("td", { "class": "mono", text: r.step || "" }),
+            el("td", { "class": "mono", text: r.correlation || "" }),
+            el("td", { text: String(r.events) }),
+            el("td", { text: fmtTime(r.started) }),
+            el("td", { text: fmtTime(r.updated) })
+          ]);
+          tbody.appendChild(tr);
+        });
+        if (!b.runs || !b.runs.length) tbody.appendChild(el("tr", null, [el("td", { colspan: "8", "class": "muted", text: "No runs match." })]));
+        nextCursor = b.next_cursor || "";
+        next.disabled = !nextCursor;
+        prev.disabled = cursors.length < 2;
+        pageInfo.textContent = "page " + cursors.length;
+      }).catch(failed);
+    }
+    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); load(); } });
+    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); load(); } });
+    var refresh = throttle(load, 300);
+    var wq = new URLSearchParams();
+    if (q.get("flow")) wq.set("flow", q.get("flow"));
+    cleanup.push(watch(wq.toString(), refresh, refresh));
+  }
+
+  // One run: its path on the diagram, its timeline, states, waits,
+  // branches and child runs, live; Abort for an admin.
+  function runView(view, id) {
+    var selected = 0; // the seq of the event whose snapshot is shown; 0: the latest
+    var armedUntil = 0; // the Abort button asks for confirmation until then
+    var head = el("div", { "class": "run-head", id: "run-head" });
+    var diagram = el("div", { "class": "diagram", id: "run-diagram" });
+    var details = el("div", { "class": "node-details" });
+    var waitBox = el("div", { id: "run-wait" });
+    var branches = el("div", { id: "run-branches" });
+    var children = el("div", { id: "run-children" });
+    var snapTitle = el("h2", { text: "State" });
+    var snapshot = el("pre", { "class": "json mono", id: "run-state" });
+    var timeline = el("table", { id: "timeline" });
+    view.appendChild(el("h1", null, ["Run ", el("span", { "class": "mono", text: id })]));
+    view.appendChild(head);
+    view.appendChild(el("div", { "class": "cols" }, [
+      el("div", null, [el("div", { "class": "panel" }, [diagram, details]),
+        el("h2", { text: "Timeline" }), timeline]),
+      el("div", null, [
+        el("div", { "class": "panel" }, [snapTitle, snapshot]),
+        el("h2", { text: "Waiting for" }), waitBox,
+        el("h2", { text: "Parallel branches" }), branches,
+        el("h2", { text: "Child runs" }), children
+      ])
+    ]));
+    var status = null;
+
+    function showSnapshot() {
+      var evs = (status && status.history) || [];
+      var e = null;
+      evs.forEach(function (x) { if (x.seq === selected) e = x; });
+      var state = e ? e.state : status && status.snapshot;
+      snapTitle.textContent = e ? "State after event " + e.seq + " (" + (e.step || e.to) + ")" : "State (latest)";
+      var text = "";
+      try { text = state === undefined || state === null ? "(none)" : JSON.stringify(state, null, 2); } catch (x) { text = String(state); }
+      if (e && e.payload !== undefined) text += "\n\nevent payload:\n" + JSON.stringify(e.payload, null, 2);
+      snapshot.textContent = text;
+      Array.prototype.forEach.call(timeline.querySelectorAll("tr[data-seq]"), function (tr) {
+        tr.classList.toggle("selected", Number(tr.getAttribute("data-seq")) === selected);
+      });
+    }
+
+    function render(st) {
+      status = st;
+      head.textContent = "";
+      var dl = el("dl");
+      function row(k, v) { if (v !== "" && v !== undefined && v !== null) { dl.appendChild(el("dt", { text: k })); dl.appendChild(el("dd", null, [v])); } }
+      row("Flow", el("a", { href: "#/runs?flow=" + encodeURIComponent(st.flow), text: st.flow }));
+      row("State", badge(st.state));
+      row("Step", st.step ? el("span", { "class": "mono", id: "run-step", text: st.step }) : "");
+      row("Machine", el("span", { "class": "mono", id: "run-machine", text: st.machine }));
+      row("Attempt", st.attempt ? String(st.attempt) : "");
+      row("Error", st.error ? el("span", { "class": "error", text: st.error }) : "");
+      head.appendChild(dl);
+      head.setAttribute("data-state", st.state);
+      if (session.role === "admin" && !terminal(st.state)) {
+        // Two clicks: the first arms the button for 5 s (it survives a
+        // refresh of the page's data), the second aborts.
+        var btn = el("button", { type: "button", "class": "danger", id: "abort", text: Date.now() < armedUntil ? "Confirm abort" : "Abort run" });
+        btn.addEventListener("click", function () {
+          if (Date.now() >= armedUntil) {
+            armedUntil = Date.now() + 5000;
+            btn.textContent = "Confirm abort";
+            setTimeout(function () { if (Date.now() >= armedUntil) btn.textContent = "Abort run"; }, 5100);
+            return;
+          }
+          armedUntil = 0;
+          btn.disabled = true;
+          api("POST", "/runs/" + encodeURIComponent(id) + "/abort").then(refresh).catch(function (e) { btn.disabled = false; failed(e); });
+        });
+        head.appendChild(btn);
+      }
+
+      // Timeline.
+      timeline.textContent = "";
+      timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
+      var tb = el("tbody");
+      (st.history || []).forEach(function (e) {
+        var cls = ["clickable"];
+        if (e.error) cls.push("ev-error");
+        if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
+        if (e.outcome === "retry") cls.push("ev-retry");
+        tb.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), onclick: function () { selected = selected === e.seq ? 0 : e.seq; showSnapshot(); } }, [
+          el("td", { text: String(e.seq) }),
+          el("td", { text: fmtTime(e.time) }),
+          el("td", { "class": "mono", text: (e.step || "") + (e.branch ? " (branch " + e.branch + ")" : "") }),
+          el("td", { "class": "mono", text: e.from + " → " + e.to }),
+          el("td", { text: e.attempt ? String(e.attempt) : "" }),
+          el("td", { text: e.outcome || "" }),
+          el("td", { text: e.error || "" })
+        ]));
+      });
+      timeline.appendChild(tb);
+      showSnapshot();
+
+      // Waits.
+      waitBox.textContent = "";
+      var w = st.wait;
+      if (w) {
+        var what = w.topic ? "event " + w.topic + " \u201c" + w.event + "\u201d" : "a timer (sleep)";
+        var lines = [el("div", null, ["Step ", el("b", { "class": "mono", text: st.step || "" }), " waits for ", what])];
+        // The field "" is the runtime's default path (runtime.CorrelationField): named by the server only.
+        if (w.correlated) lines.push(el("div", { text: "only the one " + (w.field ? "whose " + w.field + " is " : "that correlates with ") + JSON.stringify(w.correlation) }));
+        if (w.until) lines.push(el("div", { text: "wakes at " + fmtTime(w.until) }));
+        lines.push(el("div", { id: "wait-deadline", text: w.deadline ? "deadline " + fmtTime(w.deadline) + " (then: timeout)" : "no deadline" }));
+        waitBox.appendChild(el("div", { "class": "panel" }, lines));
+      } else waitBox.appendChild(el("div", { "class": "empty", text: "Not waiting." }));
+
+      // Parallel branches (runtime.Status.Branches: the last parallel block entered).
+      branches.textContent = "";
+      if (st.branches && st.branches.length) {
+        branches.appendChild(el("table", null, [
+          el("thead", null, [el("tr", null, ["Branch", "Machine", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]),
+          el("tbody", null, st.branches.map(function (b) {
+            return el("tr", null, [el("td", { "class": "mono", text: b.step }), el("td", { "class": "mono", text: b.machine }),
+              el("td", { text: b.attempt ? String(b.attempt) : "" }), el("td", { text: b.outcome || "running" }), el("td", { text: b.error || "" })]);
+          }))
+        ]));
+      } else branches.appendChild(el("div", { "class": "empty", text: "No parallel block entered." }));
+
+      // Child runs: listed when the API reports them (status.children).
+      children.textContent = "";
+      var kids = st.children || [];
+      if (kids.length) {
+        children.appendChild(el("ul", null, kids.map(function (c) {
+          var cid = typeof c === "string" ? c : c.run_id;
+          return el("li", null, [el("a", { "class": "mono", href: "#/run/" + encodeURIComponent(cid), text: cid }), c.state ? " " : "", c.state ? badge(c.state) : null]);
+        })));
+      } else children.appendChild(el("div", { "class": "empty", text: "No child runs reported for this run." }));
+    }
+
+    function loadDiagram() {
+      return api("GET", "/runs/" + encodeURIComponent(id) + "/diagram").then(function (svg) { showDiagram(diagram, svg, details); })
+        .catch(function (e) { if (!(e instanceof NeedLogin)) diagram.textContent = "No diagram: " + e.message; });
+    }
+    function load() {
+      var base = "/runs/" + encodeURIComponent(id);
+      return Promise.all([api("GET", base), api("GET", base + "/history")]).then(function (r) {
+        r[0].history = r[1].events || [];
+        render(r[0]);
+        return loadDiagram();
+      }).catch(failed);
+    }
+    var refresh = throttle(load, 150);
+    cleanup.push(watch("run=" + encodeURIComponent(id), refresh, refresh));
+  }
+
+  // Every flow with its diagram.
+  function flowsView(view) {
+    view.appendChild(el("h1", { text: "Flows" }));
+    var list = el("div", { id: "flows" });
+    view.appendChild(list);
+    api("GET", "/flows").then(function (b) {
+      if (!b.flows || !b.flows.length) { list.appendChild(el("div", { "class": "empty", text: "No flows registered. Define one with PUT /flows, or put .flow/.json files in serve's -flows directory." })); return; }
+      b.flows.forEach(function (f) {
+        var box = el("div", { "class": "diagram" }), details = el("div");
+        var trig = (f.triggers || []).map(function (t) { return t.kind + " " + (t.endpoint || t.schedule || (t.topic + " " + t.event)); }).join(", ");
+        list.appendChild(el("section", { "class": "flow-card panel", "data-flow": f.name }, [
+          el("h2", null, [el("a", { href: "#/runs?flow=" + encodeURIComponent(f.name), text: f.name }), " ", el("span", { "class": "muted", text: (f.json ? "JSON flow" : "generated flow") + (trig ? " · " + trig : "") })]),
+          box, details
+        ]));
+        api("GET", "/flows/" + encodeURIComponent(f.name) + "/diagram").then(function (svg) { showDiagram(box, svg, details); })
+          .catch(function (e) { box.textContent = "No diagram: " + e.message; });
+      });
+    }).catch(failed);
+  }
+
+  // ---- start -------------------------------------------------------------------
+  function start() {
+    api("GET", "/session").then(function (s) {
+      session = s;
+      hideLogin();
+      $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
+      $("#signout").hidden = !s.auth;
+      route();
+    }).catch(failed);
+  }
+  window.addEventListener("hashchange", route);
+  start();
+})();

@@ -1,0 +1,211 @@
+package engine
+
+// Live events: GET /watch streams the events the engine's runs record, as
+// server-sent events, to the web view (engine/ui) and to any client. The
+// runs' sink is the store wrapped by recorder, which hands each event the
+// store accepted to the watchers; a run never waits for a watcher.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// The bounds of GET /watch (Options.MaxWatchers, Options.WatchBuffer).
+const (
+	// DefaultMaxWatchers is how many GET /watch streams may be open at
+	// once; one more answers 503.
+	DefaultMaxWatchers = 64
+	// DefaultWatchBuffer is how many events may wait to be sent to one
+	// watcher. A watcher that falls that far behind gets an "overflow"
+	// event and its stream ends: it reads the runs again, then
+	// reconnects.
+	DefaultWatchBuffer = 256
+	// watchHeartbeat is how often an idle stream gets a comment line, so
+	// that proxies keep it open and a gone client is noticed.
+	watchHeartbeat = 15 * time.Second
+	// watchWriteTimeout bounds each write to a watcher.
+	watchWriteTimeout = 10 * time.Second
+)
+
+// errTooManyWatchers answers a GET /watch beyond Options.MaxWatchers.
+var errTooManyWatchers = errors.New("too many open GET /watch streams; try again later")
+
+// watchHub hands recorded events to the open GET /watch streams.
+type watchHub struct {
+	n        atomic.Int32 // open watchers: Emit pays one load when none
+	max      int
+	buffer   int
+	mu       sync.Mutex
+	watchers map[*watcher]struct{}
+	done     chan struct{} // closed by EndWatches: every stream ends
+	ended    sync.Once
+}
+
+// watcher is one open stream: the events it wants, and its queue.
+type watcher struct {
+	run, flow string // "" matches every run, every flow
+	ch        chan runtime.Event
+	overflow  chan struct{} // closed when ch was full
+	once      sync.Once
+}
+
+func newWatchHub(max, buffer int) *watchHub {
+	if max <= 0 {
+		max = DefaultMaxWatchers
+	}
+	if buffer <= 0 {
+		buffer = DefaultWatchBuffer
+	}
+	return &watchHub{max: max, buffer: buffer, watchers: map[*watcher]struct{}{}, done: make(chan struct{})}
+}
+
+// EndWatches ends every GET /watch stream, and the streams opened later at
+// once. An http.Server's Shutdown waits for its handlers to return, and a
+// stream returns when its client goes: call EndWatches first, or from
+// http.Server.RegisterOnShutdown (flowgen serve does). Close calls it.
+func (e *Engine) EndWatches() { e.watch.ended.Do(func() { close(e.watch.done) }) }
+
+// add opens a watcher, or returns nil when MaxWatchers are open.
+func (h *watchHub) add(run, flow string) *watcher {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.watchers) >= h.max {
+		return nil
+	}
+	w := &watcher{run: run, flow: flow, ch: make(chan runtime.Event, h.buffer), overflow: make(chan struct{})}
+	h.watchers[w] = struct{}{}
+	h.n.Store(int32(len(h.watchers)))
+	return w
+}
+
+func (h *watchHub) remove(w *watcher) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.watchers, w)
+	h.n.Store(int32(len(h.watchers)))
+}
+
+// publish offers e to every watcher that wants it, without blocking: a
+// watcher whose queue is full is told to stop (overflow).
+func (h *watchHub) publish(e runtime.Event) {
+	if h.n.Load() == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.watchers {
+		if w.run != "" && w.run != e.RunID || w.flow != "" && w.flow != e.Flow {
+			continue
+		}
+		select {
+		case w.ch <- e:
+		default:
+			w.once.Do(func() { close(w.overflow) })
+		}
+	}
+}
+
+// recorder is the sink of the engine's runs: the store, and then, for each
+// event the store accepted, the watchers. The store may keep the event
+// (runtime.Sink), and so may the watchers: the runtime never reuses an
+// event's bytes.
+type recorder struct {
+	Store
+	hub *watchHub
+}
+
+func (r recorder) Emit(ctx context.Context, e runtime.Event) error {
+	if err := r.Store.Emit(ctx, e); err != nil {
+		return err
+	}
+	r.hub.publish(e)
+	return nil
+}
+
+// recorderLoader is a recorder over a store that reads histories back
+// (runtime.HistoryLoader), which the runtime's Status uses.
+type recorderLoader struct {
+	recorder
+	runtime.HistoryLoader
+}
+
+// sink returns the runs' sink: the store, feeding GET /watch.
+func (e *Engine) sink() runtime.Sink {
+	r := recorder{Store: e.store, hub: e.watch}
+	if l, ok := e.store.(runtime.HistoryLoader); ok {
+		return recorderLoader{r, l}
+	}
+	return r
+}
+
+// httpWatch serves GET /watch?run=ID&flow=NAME: the events recorded from
+// then on (of that run, of that flow's runs, or of all), as server-sent
+// events. Each is "event: run", "id: RUN/SEQ", and the runtime.Event as
+// JSON in "data:". A client that falls DefaultWatchBuffer events behind
+// gets "event: overflow" and the stream ends. What was recorded before
+// the stream opened is read with GET /runs/{id} and GET /runs.
+func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
+	// Like GET /runs/{id} and GET /runs?flow=, any value is a filter: a
+	// run ID from before the ID limits is still watched.
+	q := r.URL.Query()
+	wt := e.watch.add(q.Get("run"), q.Get("flow"))
+	if wt == nil {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, errTooManyWatchers, nil)
+		return
+	}
+	defer e.watch.remove(wt)
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // a proxy must not hold the stream back
+	w.WriteHeader(http.StatusOK)
+	send := func(s string) bool {
+		// The server's WriteTimeout would end the stream: each write gets
+		// its own deadline instead (ignored where unsupported).
+		_ = rc.SetWriteDeadline(time.Now().Add(watchWriteTimeout))
+		if _, err := fmt.Fprint(w, s); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	// retry: how long a browser's EventSource waits before reconnecting.
+	if !send("retry: 2000\n: watching\n\n") {
+		return
+	}
+	tick := time.NewTicker(watchHeartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-e.watch.done:
+			return
+		case <-wt.overflow:
+			send("event: overflow\ndata: {}\n\n")
+			return
+		case <-tick.C:
+			if !send(": heartbeat\n\n") {
+				return
+			}
+		case ev := <-wt.ch:
+			b, err := json.Marshal(ev)
+			if err != nil {
+				e.log.Error("GET /watch: encoding an event", "run", ev.RunID, "seq", ev.Seq, "error", err)
+				continue
+			}
+			if !send(fmt.Sprintf("event: run\nid: %s/%d\ndata: %s\n\n", ev.RunID, ev.Seq, b)) {
+				return
+			}
+		}
+	}
+}

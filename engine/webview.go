@@ -1,0 +1,180 @@
+package engine
+
+// What the web view (package engine/ui, at /ui) needs of the API besides
+// the runs and flows: who the caller is, the diagrams (drawn by
+// internal/graph, a run's path lit from its history), the filters of
+// GET /runs by time and correlation, and GET /watch (watch.go).
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/engine/ui"
+	"github.com/flowgen/flowgen/internal/graph"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// serveUI serves the web view's files (RolePublic: they hold no data).
+func (e *Engine) serveUI(w http.ResponseWriter, r *http.Request) { ui.Handler().ServeHTTP(w, r) }
+
+// httpSession answers GET /session: the caller's role ("admin" when the
+// Authorizer lets it use admin routes, else "client"; "admin" when the API
+// is open), whether the API asks for credentials, and the run states
+// (runtime.RunStates, each with whether it is terminal), so that a client
+// such as the web view needs no copy of them.
+func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
+	role := RoleAdmin
+	if a := e.opts.Authorizer; a != nil && a.Authorize(r, RoleAdmin) != nil {
+		role = RoleClient // the route's guard let it through as a client
+	}
+	type state struct {
+		Name     runtime.RunState `json:"name"`
+		Terminal bool             `json:"terminal"`
+	}
+	states := make([]state, len(runtime.RunStates))
+	for i, s := range runtime.RunStates {
+		states[i] = state{s, s.Terminal()}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"role": role, "auth": e.opts.Authorizer != nil, "states": states})
+}
+
+// moreFilters reads the filters of GET /runs that the web view adds:
+// since and until (RFC 3339: runs started at or after since, before
+// until) and correlation (store.RunInfo.Correlation).
+func moreFilters(q url.Values, f *store.Filter) error {
+	for _, t := range []struct {
+		key string
+		dst *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(t.key); v != "" {
+			tm, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return fmt.Errorf("%s %q: want an RFC 3339 time, such as 2026-01-15T09:00:00Z", t.key, v)
+			}
+			*t.dst = tm
+		}
+	}
+	f.Correlation = q.Get("correlation")
+	return nil
+}
+
+// errNoDefinition: a generated flow registered without the model a
+// diagram is drawn from.
+var errNoDefinition = errors.New("no diagram")
+
+// flowModel returns the model of a registered flow, as a file of one flow.
+func (e *Engine) flowModel(name string) (*dsl.File, error) {
+	fe, err := e.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	def := fe.def
+	if def == nil {
+		return nil, fmt.Errorf("%w: %w: %q is a generated flow, registered with its runtime definition only; draw it from its .flow file with flowgen graph -format svg", ErrUnknownFlow, errNoDefinition, name)
+	}
+	return &dsl.File{Version: dsl.FormatVersion, Flows: []*dsl.Flow{def}}, nil
+}
+
+// svgHeaders are those of a diagram: an image that runs nothing, even
+// opened alone.
+func svgHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+}
+
+// httpFlowDiagram answers GET /flows/{flow}/diagram: the flow's SVG
+// diagram (graph.SVG).
+func (e *Engine) httpFlowDiagram(w http.ResponseWriter, r *http.Request) {
+	name, ok := pathName(w, r, "flow", "flow name")
+	if !ok {
+		return
+	}
+	f, err := e.flowModel(name)
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	svg, err := graph.SVG(f, name)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err, nil)
+		return
+	}
+	svgHeaders(w)
+	_, _ = w.Write(svg)
+}
+
+// httpRunDiagram answers GET /runs/{id}/diagram: the diagram of the run's
+// flow with its path lit (RunPath).
+func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
+	h, err := e.History(r.PathValue("id"))
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	st, err := runtime.Replay(h) // with its History, which Status drops
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	f, err := e.flowModel(st.Flow)
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	svg, err := graph.SVGPath(f, st.Flow, RunPath(st))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err, nil)
+		return
+	}
+	svgHeaders(w)
+	_, _ = w.Write(svg)
+}
+
+// RunPath is a run's way through its flow, from its status with its
+// history (runtime.Replay):
+// the steps that ran and those whose rollback ran, what runs or waits now
+// (its step, or its running parallel branches), the step that made it
+// fail, and its final state.
+func RunPath(st runtime.Status) *graph.Path {
+	p := &graph.Path{}
+	seen := map[graph.Phase]bool{}
+	for _, ev := range st.History {
+		for _, m := range []string{ev.From, ev.To} {
+			step, phase, _ := runtime.ParseMachineState(m)
+			ph := graph.Phase{Step: step, Rollback: phase == runtime.PhaseRollback}
+			if step == "" || seen[ph] {
+				continue
+			}
+			seen[ph] = true
+			if ph.Rollback {
+				p.Undone = append(p.Undone, step)
+			} else {
+				p.Visited = append(p.Visited, step)
+			}
+		}
+	}
+	if st.State.Terminal() {
+		p.Terminal = string(st.State)
+		if st.State != runtime.StateDone {
+			p.Failed = st.Step
+		}
+		return p
+	}
+	if step, phase, _ := runtime.ParseMachineState(st.Machine); step != "" {
+		p.Current = append(p.Current, graph.Phase{Step: step, Rollback: phase == runtime.PhaseRollback})
+	}
+	for _, b := range st.Branches {
+		if step, phase, _ := runtime.ParseMachineState(b.Machine); step != "" && phase != runtime.PhaseParallel {
+			p.Current = append(p.Current, graph.Phase{Step: step, Rollback: phase == runtime.PhaseRollback})
+		}
+	}
+	return p
+}

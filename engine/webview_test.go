@@ -1,0 +1,428 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// sseEvent is one server-sent event read from a GET /watch stream.
+type sseEvent struct{ event, id, data string }
+
+// openWatch opens GET /watch?query and returns its events as they come.
+func openWatch(t *testing.T, url, token, query string) (<-chan sseEvent, *http.Response) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url+"/watch?"+query, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		res.Body.Close()
+		return nil, res
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	ch := make(chan sseEvent, 100)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.event != "" || ev.data != "" {
+					ch <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "event: "):
+				ev.event = line[7:]
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "data: "):
+				ev.data = line[6:]
+			}
+		}
+	}()
+	return ch, res
+}
+
+func nextSSE(t *testing.T, ch <-chan sseEvent) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		return ev
+	case <-time.After(20 * time.Second):
+		t.Fatal("no event from GET /watch")
+	}
+	return sseEvent{}
+}
+
+// GET /watch streams each event a run records, in order, with the
+// run's ID and sequence as the SSE id; a filter on another run sees none.
+func TestWatchStreamsRecordedEvents(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	all, _ := openWatch(t, srv.URL, "", "flow=Signup")
+	other, _ := openWatch(t, srv.URL, "", "run=nobody")
+	id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, id)
+	h, _ := e.History(id)
+	for i := range h {
+		ev := nextSSE(t, all)
+		var got runtime.Event
+		if err := json.Unmarshal([]byte(ev.data), &got); err != nil {
+			t.Fatalf("data %q: %v", ev.data, err)
+		}
+		if ev.event != "run" || ev.id != id+"/"+itoa(int64(i+1)) || got.RunID != id || got.Seq != uint64(i+1) || got.To != h[i].To {
+			t.Errorf("event %d: %+v %+v, want %+v", i, ev, got, h[i])
+		}
+		if i == 0 && len(got.State) == 0 {
+			t.Error("the event carries no state snapshot")
+		}
+	}
+	select {
+	case ev := <-other:
+		t.Errorf("a watcher of another run got %+v", ev)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// The bounds: MaxWatchers streams at once (503 beyond, and a slot frees
+// when a stream closes); a watcher that falls WatchBuffer events behind is
+// told to stop, and never holds a run up.
+func TestWatchBounds(t *testing.T) {
+	fx := newFixture(t)
+	e, err := New(Options{Store: fx.st, MaxWatchers: 2, WatchBuffer: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptestServer(t, e)
+	_, r1 := openWatch(t, srv.URL, "", "")
+	_, r2 := openWatch(t, srv.URL, "", "")
+	if _, res := openWatch(t, srv.URL, "", ""); res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("third stream: %d, want 503 with Retry-After", res.StatusCode)
+	}
+	r1.Body.Close()
+	waitFor(t, "a slot to free", func() bool { return e.watch.n.Load() < 2 })
+	if ch, res := openWatch(t, srv.URL, "", ""); ch == nil {
+		t.Fatalf("after one closed: %d", res.StatusCode)
+	}
+	_ = r2
+
+	h := newWatchHub(1, 2)
+	w := h.add("", "")
+	if h.add("", "") != nil {
+		t.Error("the hub took a watcher beyond its bound")
+	}
+	for i := range 5 { // publish never blocks, whoever reads
+		h.publish(runtime.Event{RunID: "r", Seq: uint64(i + 1)})
+	}
+	select {
+	case <-w.overflow:
+	default:
+		t.Fatal("a watcher 3 events behind with a buffer of 2 was not told")
+	}
+	if len(w.ch) != 2 {
+		t.Errorf("%d events queued, want the buffer's 2", len(w.ch))
+	}
+}
+
+// A full watcher gets "event: overflow" and its stream ends.
+func TestWatchOverflowEndsStream(t *testing.T) {
+	fx := newFixture(t)
+	e, err := New(Options{Store: fx.st, WatchBuffer: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptestServer(t, e)
+	ch, _ := openWatch(t, srv.URL, "", "")
+	waitFor(t, "the watcher", func() bool { return e.watch.n.Load() == 1 })
+	e.watch.mu.Lock() // hold the writer: the queue fills
+	var w *watcher
+	for w = range e.watch.watchers {
+	}
+	w.ch <- runtime.Event{RunID: "x", Seq: 1}
+	e.watch.mu.Unlock()
+	// The writer may have taken it already: publish until it overflows.
+	for i := 2; ; i++ {
+		e.watch.publish(runtime.Event{RunID: "x", Seq: uint64(i)})
+		select {
+		case <-w.overflow:
+		default:
+			continue
+		}
+		break
+	}
+	for ev := range ch {
+		if ev.event == "overflow" {
+			return
+		}
+	}
+	t.Fatal("the stream ended without an overflow event")
+}
+
+// EndWatches (and Close) end the open streams, so that a server's
+// Shutdown does not wait for them.
+func TestEndWatches(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	srv := httptestServer(t, e)
+	ch, _ := openWatch(t, srv.URL, "", "")
+	waitFor(t, "the watcher", func() bool { return e.watch.n.Load() == 1 })
+	fx.stop()
+	select {
+	case _, ok := <-ch:
+		for ok {
+			_, ok = <-ch
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream outlived Close")
+	}
+}
+
+// GET /session tells the caller's role, and the run states.
+func TestSession(t *testing.T) {
+	for _, c := range []struct {
+		auth  bool
+		token string
+		role  Role
+	}{{false, "", RoleAdmin}, {true, clientToken, RoleClient}, {true, adminToken, RoleAdmin}} {
+		fx := newFixture(t)
+		if c.auth {
+			fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n")
+		}
+		e := fx.start()
+		srv := httptestServer(t, e)
+		status, _, body := send(t, srv, "GET", "/session", c.token, "", "")
+		var got struct {
+			Role   Role `json:"role"`
+			Auth   bool `json:"auth"`
+			States []struct {
+				Name     runtime.RunState `json:"name"`
+				Terminal bool             `json:"terminal"`
+			} `json:"states"`
+		}
+		_ = json.Unmarshal([]byte(body), &got)
+		if status != 200 || got.Role != c.role || got.Auth != c.auth || len(got.States) != len(runtime.RunStates) {
+			t.Errorf("auth %v token %q: %d %s", c.auth, c.token, status, body)
+		}
+		for _, s := range got.States {
+			if s.Terminal != s.Name.Terminal() {
+				t.Errorf("%s: terminal %v", s.Name, s.Terminal)
+			}
+		}
+		fx.stop()
+	}
+}
+
+// GET /runs filters by start time and by correlation value.
+func TestListFiltersTimeAndCorrelation(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	var ids []string
+	for _, email := range []string{"ann", "bob"} {
+		id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"`+email+`"}}`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitParked(t, e, id)
+		ids = append(ids, id)
+	}
+	first, _ := fx.st.Get(ids[0])
+	second, _ := fx.st.Get(ids[1])
+	st, _ := e.Status(ids[1])
+	list := func(q string) []string {
+		t.Helper()
+		status, _, body := send(t, srv, "GET", "/runs?"+q, "", "", "")
+		if status != 200 {
+			t.Fatalf("%s: %d %s", q, status, body)
+		}
+		var out struct {
+			Runs []struct {
+				RunID       string `json:"run_id"`
+				Correlation string `json:"correlation"`
+			} `json:"runs"`
+		}
+		_ = json.Unmarshal([]byte(body), &out)
+		var got []string
+		for _, r := range out.Runs {
+			got = append(got, r.RunID)
+		}
+		return got
+	}
+	at := func(t time.Time) string { return t.Format(time.RFC3339Nano) }
+	if got := list("correlation=" + st.Wait.Correlation); len(got) != 1 || got[0] != ids[1] {
+		t.Errorf("correlation %q: %v", st.Wait.Correlation, got)
+	}
+	if got := list("since=" + at(second.Started)); len(got) != 1 || got[0] != ids[1] {
+		t.Errorf("since the second: %v", got)
+	}
+	if got := list("until=" + at(second.Started)); len(got) != 1 || got[0] != ids[0] {
+		t.Errorf("until the second: %v", got)
+	}
+	if got := list("since=" + at(first.Started) + "&until=" + at(second.Started.Add(time.Nanosecond))); len(got) != 2 {
+		t.Errorf("both: %v", got)
+	}
+	if status, _, body := send(t, srv, "GET", "/runs?since=yesterday", "", "", ""); status != 400 || !strings.Contains(body, "RFC 3339") {
+		t.Errorf("bad since: %d %s", status, body)
+	}
+}
+
+// The diagrams: a flow's, and a run's with its path lit from its history.
+func TestDiagrams(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	status, h, body := send(t, srv, "GET", "/flows/Signup/diagram", "", "", "")
+	if status != 200 || h.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, `data-step="AwaitPayment"`) {
+		t.Fatalf("flow diagram: %d %s %.200s", status, h.Get("Content-Type"), body)
+	}
+	if status, _, _ := send(t, srv, "GET", "/flows/Nope/diagram", "", "", ""); status != 404 {
+		t.Errorf("unknown flow: %d", status)
+	}
+	// A generated flow has no model to draw: 404, saying so.
+	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := send(t, srv, "GET", "/flows/GenOrder/diagram", "", "", ""); status != 404 || !strings.Contains(body, "generated flow") {
+		t.Errorf("generated flow: %d %s", status, body)
+	}
+	id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, id)
+	_, _, body = send(t, srv, "GET", "/runs/"+id+"/diagram", "", "", "")
+	for _, want := range []string{`fg-step fg-visited" data-node="Signup_CreateCustomer"`, `fg-step fg-visited fg-current" data-node="Signup_AwaitPayment"`, `class="fg-node fg-step" data-node="Signup_Activate"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("waiting run's diagram lacks %s", want)
+		}
+	}
+	if err := e.Abort(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the abort", func() bool { return runState(fx, id).Terminal() })
+	_, _, body = send(t, srv, "GET", "/runs/"+id+"/diagram", "", "", "")
+	for _, want := range []string{`fg-undo fg-visited" data-node="Signup_undo_CreateCustomer"`, `fg-terminal fg-done" data-node="Signup_aborted"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("aborted run's diagram lacks %s", want)
+		}
+	}
+	if regexp.MustCompile(`class="[^"]*fg-current`).MatchString(body) {
+		t.Error("a finished run has a current step")
+	}
+}
+
+// The web view's files are public; everything they read is not.
+func TestUIFilesArePublic(t *testing.T) {
+	fx := newFixture(t)
+	fx.auth = newTokenAuth(t, "admin "+adminToken+"\n")
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	for _, p := range []string{"/ui/", "/ui/app.js", "/ui/app.css", "/ui/diagram.js", "/ui/diagram.css"} {
+		status, h, body := send(t, srv, "GET", p, "", "", "")
+		if status != 200 || h.Get("Content-Security-Policy") == "" || len(body) == 0 {
+			t.Errorf("%s: %d, CSP %q", p, status, h.Get("Content-Security-Policy"))
+		}
+	}
+	if status, h, _ := send(t, srv, "GET", "/ui", "", "", ""); status != 200 || h.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("/ui (redirected): %d %s", status, h.Get("Content-Type"))
+	}
+	if status, _, _ := send(t, srv, "GET", "/ui/nothing.js", "", "", ""); status != 404 {
+		t.Errorf("unknown file: %d", status)
+	}
+	for _, p := range []string{"/session", "/watch", "/flows/Signup/diagram"} {
+		if status, _, _ := send(t, srv, "GET", p, "", "", ""); status != 401 {
+			t.Errorf("%s without a token: %d", p, status)
+		}
+	}
+}
+
+// Many runs at once, several watchers: each watcher gets every event of
+// every run, each run's in order, and no run waits for them (-race).
+func TestWatchConcurrentRuns(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	var streams []<-chan sseEvent
+	for range 3 {
+		ch, _ := openWatch(t, srv.URL, "", "flow=Signup")
+		streams = append(streams, ch)
+	}
+	waitFor(t, "the watchers", func() bool { return e.watch.n.Load() == 3 })
+	const runs = 40
+	ids := make(chan string, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"u`+itoa(int64(i))+`"}}`), "")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids <- id
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	want := map[string]int{} // run -> events recorded once parked
+	for id := range ids {
+		waitParked(t, e, id)
+		h, _ := e.History(id)
+		want[id] = len(h)
+	}
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	for i, ch := range streams {
+		last := map[string]uint64{}
+		for range total {
+			ev := nextSSE(t, ch)
+			var got runtime.Event
+			if err := json.Unmarshal([]byte(ev.data), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Seq != last[got.RunID]+1 {
+				t.Fatalf("watcher %d: run %s seq %d after %d", i, got.RunID, got.Seq, last[got.RunID])
+			}
+			last[got.RunID] = got.Seq
+		}
+		for id, n := range want {
+			if last[id] != uint64(n) {
+				t.Errorf("watcher %d: run %s: %d events, want %d", i, id, last[id], n)
+			}
+		}
+	}
+}

@@ -1,0 +1,54 @@
+// flowgen diagram: interaction with an SVG diagram of graph.SVG, shared by
+// `flowgen graph -format html` and the web view of `flowgen serve`.
+// No dependencies; works offline.
+//
+//   flowgenDiagram.attach(svg, onSelect)  click a box: select it, light its
+//       edges, call onSelect(info) (info: id, step, terminal, kind, title,
+//       lines, doc, out: [{to, label}], in: [{from, label}]); null when the
+//       selection is cleared (a click outside the boxes).
+// A run's path is lit by the server (graph.SVGPath), which alone reads
+// its machine states.
+(function () {
+  "use strict";
+  function nodes(svg) { return Array.prototype.slice.call(svg.querySelectorAll(".fg-node")); }
+  function edges(svg) { return Array.prototype.slice.call(svg.querySelectorAll(".fg-edge")); }
+  function kindOf(g) {
+    var k = ["step", "undo", "terminal", "start"];
+    for (var i = 0; i < k.length; i++) if (g.classList.contains("fg-" + k[i])) return k[i];
+    return "";
+  }
+  function info(svg, g) {
+    var id = g.getAttribute("data-node");
+    var lines = Array.prototype.map.call(g.querySelectorAll(".fg-line"), function (t) { return t.textContent; });
+    var title = g.querySelector(".fg-title");
+    var doc = g.querySelector("title");
+    var out = [], inn = [];
+    edges(svg).forEach(function (e) {
+      var label = e.querySelector(".fg-label");
+      label = label ? label.textContent : "";
+      var from = e.getAttribute("data-from"), to = e.getAttribute("data-to");
+      if (from === id || (from === "" && kindOf(g) === "start")) out.push({ to: to, label: label });
+      if (to === id) inn.push({ from: from, label: label });
+    });
+    return {
+      id: id, kind: kindOf(g), step: g.getAttribute("data-step") || "",
+      terminal: g.getAttribute("data-terminal") || "",
+      title: title ? title.textContent : "", lines: lines, doc: doc ? doc.textContent : "", out: out, in: inn
+    };
+  }
+  function select(svg, g) {
+    nodes(svg).forEach(function (n) { n.classList.toggle("fg-selected", n === g); });
+    var id = g ? g.getAttribute("data-node") : null;
+    edges(svg).forEach(function (e) {
+      e.classList.toggle("fg-hl", id !== null && (e.getAttribute("data-from") === id || e.getAttribute("data-to") === id));
+    });
+  }
+  function attach(svg, onSelect) {
+    svg.addEventListener("click", function (ev) {
+      var g = ev.target.closest ? ev.target.closest(".fg-node") : null;
+      select(svg, g);
+      if (onSelect) onSelect(g ? info(svg, g) : null);
+    });
+  }
+  window.flowgenDiagram = { attach: attach, info: info };
+})();

@@ -1,0 +1,375 @@
+package graph
+
+import (
+	"math"
+	"slices"
+	"unicode/utf8"
+)
+
+// A layered layout of a flow's diagram, computed here so that a diagram
+// can be drawn as SVG where Graphviz is not installed (the web view of
+// `flowgen serve`, `flowgen graph -format html`): Sugiyama's method, kept
+// small.
+//
+//  1. Cycles (retry loops drawn as outcomes back to an earlier step) are
+//     broken by a depth-first search from the start point: an edge into a
+//     vertex on the search's stack is reversed for the layout only.
+//  2. Each vertex gets the rank of its longest path from the start, so
+//     every edge goes down at least one rank.
+//  3. An edge that spans several ranks gets a dummy vertex on each rank it
+//     crosses, so that it is routed around the boxes in between.
+//  4. The order within each rank is improved by barycentre sweeps (each
+//     vertex moves towards the mean position of its neighbours in the rank
+//     above, then below), which removes most crossings.
+//  5. Each vertex is pulled towards its neighbours' centres horizontally,
+//     and the ranks are packed without overlap.
+//
+// Sizes come from the text: labels are drawn in a monospace font, so a
+// line's width is its length times the glyph width.
+
+// Layout metrics, in SVG user units (pixels at scale 1).
+const (
+	glyphW     = 7.2  // width of a glyph of the 12px monospace font
+	titleH     = 18.0 // height of a node's title line
+	lineH      = 15.0 // height of a detail line
+	padX       = 10.0 // horizontal padding inside a box
+	padY       = 8.0
+	rankSep    = 56.0 // vertical gap between ranks
+	nodeSep    = 28.0 // horizontal gap between boxes of a rank
+	startR     = 6.0  // radius of the start point
+	labelGlyph = 6.0  // width of a glyph of the 10px edge labels
+)
+
+// vertex is a box, the start point, or a dummy of a long edge.
+type vertex struct {
+	n      *node // nil for the start point and dummies
+	id     string
+	start  bool
+	dummy  bool
+	w, h   float64
+	rank   int
+	order  int
+	x, y   float64 // centre
+	up, dn []int   // neighbours in the rank above and below (vertex indexes)
+}
+
+// route is an edge of the flow with the points it passes through.
+type route struct {
+	e        edge
+	pts      [][2]float64 // from the source's border to the target's
+	self     bool
+	labelPos [2]float64
+}
+
+// flowLayout is one flow laid out, in its own coordinates from (0, 0).
+type flowLayout struct {
+	g      *flowGraph
+	verts  []*vertex // the first len(g.nodes)+1: the start point, then g.nodes
+	routes []route
+	w, h   float64
+}
+
+func textWidth(s string, glyph float64) float64 {
+	return float64(utf8.RuneCountInString(s)) * glyph
+}
+
+func layoutFlow(g *flowGraph) *flowLayout {
+	L := &flowLayout{g: g}
+	index := map[string]int{}
+	add := func(v *vertex) int {
+		L.verts = append(L.verts, v)
+		return len(L.verts) - 1
+	}
+	index[g.startID] = add(&vertex{id: g.startID, start: true, w: 2 * startR, h: 2 * startR})
+	for _, n := range g.nodes {
+		w := textWidth(n.title, glyphW+0.6)
+		for _, l := range n.lines {
+			w = math.Max(w, textWidth(l, glyphW))
+		}
+		h := titleH + float64(len(n.lines))*lineH + 2*padY - 4
+		index[n.id] = add(&vertex{n: n, id: n.id, w: math.Ceil(w + 2*padX), h: h})
+	}
+	from := func(e edge) int {
+		if e.from == "" {
+			return index[g.startID]
+		}
+		return index[e.from]
+	}
+	nv := len(L.verts)
+
+	// 1. Break cycles: depth-first from the start, then from any vertex
+	// not reached, in node order (deterministic).
+	succ := make([][]int, nv)
+	for _, e := range g.edges {
+		a, b := from(e), index[e.to]
+		if a != b {
+			succ[a] = append(succ[a], b)
+		}
+	}
+	const (
+		unseen = iota
+		onStack
+		finished
+	)
+	mark := make([]int, nv)
+	back := map[[2]int]bool{}
+	var dfs func(int)
+	dfs = func(v int) {
+		mark[v] = onStack
+		for _, w := range succ[v] {
+			switch mark[w] {
+			case unseen:
+				dfs(w)
+			case onStack:
+				back[[2]int{v, w}] = true
+			}
+		}
+		mark[v] = finished
+	}
+	for v := range nv {
+		if mark[v] == unseen {
+			dfs(v)
+		}
+	}
+	// The layout's edges, pointing down.
+	type ledge struct{ a, b int }
+	var ledges []ledge
+	seen := map[ledge]bool{}
+	for _, e := range g.edges {
+		a, b := from(e), index[e.to]
+		if a == b {
+			continue
+		}
+		if back[[2]int{a, b}] {
+			a, b = b, a
+		}
+		if le := (ledge{a, b}); !seen[le] {
+			seen[le] = true
+			ledges = append(ledges, le)
+		}
+	}
+
+	// 2. Longest-path ranks, relaxed to a fixed point (the graph is now
+	// acyclic, so at most nv rounds).
+	for range nv {
+		changed := false
+		for _, le := range ledges {
+			if r := L.verts[le.a].rank + 1; r > L.verts[le.b].rank {
+				L.verts[le.b].rank = r
+				changed = true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	// A box no edge touches (the aborted state: abort can happen anywhere)
+	// goes to the bottom, with the other final states.
+	touched := make([]bool, nv)
+	bottomRank := 0
+	for _, le := range ledges {
+		touched[le.a], touched[le.b] = true, true
+		bottomRank = max(bottomRank, L.verts[le.b].rank)
+	}
+	for v := 1; v < nv; v++ { // 0 is the start point
+		if !touched[v] {
+			L.verts[v].rank = bottomRank
+		}
+	}
+
+	// 3. Dummies on long edges; chains maps a layout edge to its vertices.
+	chains := map[ledge][]int{}
+	for _, le := range ledges {
+		chain := []int{le.a}
+		for r := L.verts[le.a].rank + 1; r < L.verts[le.b].rank; r++ {
+			chain = append(chain, add(&vertex{dummy: true, rank: r, w: 8, h: 1}))
+		}
+		chain = append(chain, le.b)
+		for i := 0; i+1 < len(chain); i++ {
+			u, d := L.verts[chain[i]], L.verts[chain[i+1]]
+			u.dn = append(u.dn, chain[i+1])
+			d.up = append(d.up, chain[i])
+		}
+		chains[le] = chain
+	}
+
+	// 4. Order within ranks: first by discovery, then barycentre sweeps.
+	maxRank := 0
+	for _, v := range L.verts {
+		maxRank = max(maxRank, v.rank)
+	}
+	ranks := make([][]int, maxRank+1)
+	for i, v := range L.verts {
+		ranks[v.rank] = append(ranks[v.rank], i)
+	}
+	setOrder := func(r []int) {
+		for i, v := range r {
+			L.verts[v].order = i
+		}
+	}
+	for _, r := range ranks {
+		setOrder(r)
+	}
+	bary := func(v *vertex, nbrs []int) float64 {
+		if len(nbrs) == 0 {
+			return float64(v.order)
+		}
+		s := 0.0
+		for _, n := range nbrs {
+			s += float64(L.verts[n].order)
+		}
+		return s / float64(len(nbrs))
+	}
+	for sweep := range 8 {
+		down := sweep%2 == 0
+		for k := range ranks {
+			r := k
+			if !down {
+				r = len(ranks) - 1 - k
+			}
+			key := map[int]float64{}
+			for _, v := range ranks[r] {
+				if down {
+					key[v] = bary(L.verts[v], L.verts[v].up)
+				} else {
+					key[v] = bary(L.verts[v], L.verts[v].dn)
+				}
+			}
+			slices.SortStableFunc(ranks[r], func(a, b int) int {
+				switch {
+				case key[a] < key[b]:
+					return -1
+				case key[a] > key[b]:
+					return 1
+				}
+				return 0
+			})
+			setOrder(ranks[r])
+		}
+	}
+
+	// 5. Coordinates. y: ranks stacked, each as tall as its tallest box.
+	y := 0.0
+	for _, r := range ranks {
+		hmax := 0.0
+		for _, v := range r {
+			hmax = math.Max(hmax, L.verts[v].h)
+		}
+		for _, v := range r {
+			L.verts[v].y = y + hmax/2
+		}
+		y += hmax + rankSep
+	}
+	L.h = y - rankSep
+	// x: packed left to right, then pulled towards the neighbours' mean
+	// and packed again, a few rounds.
+	pack := func(r []int) {
+		// Left to right: no overlap with the left neighbour.
+		for i := 1; i < len(r); i++ {
+			a, b := L.verts[r[i-1]], L.verts[r[i]]
+			if min := a.x + a.w/2 + nodeSep + b.w/2; b.x < min {
+				b.x = min
+			}
+		}
+	}
+	for _, r := range ranks {
+		x := 0.0
+		for _, v := range r {
+			L.verts[v].x = x + L.verts[v].w/2
+			x += L.verts[v].w + nodeSep
+		}
+	}
+	for round := range 6 {
+		for k := range ranks {
+			r := ranks[k]
+			if round%2 == 1 {
+				r = ranks[len(ranks)-1-k]
+			}
+			for _, vi := range r {
+				v := L.verts[vi]
+				nbrs := append(slices.Clone(v.up), v.dn...)
+				if len(nbrs) == 0 {
+					continue
+				}
+				s := 0.0
+				for _, n := range nbrs {
+					s += L.verts[n].x
+				}
+				v.x = s / float64(len(nbrs))
+			}
+			pack(r)
+			// Right to left: keep the order, moving boxes left where the
+			// pull pushed them past their right neighbour's wish.
+			for i := len(r) - 2; i >= 0; i-- {
+				a, b := L.verts[r[i]], L.verts[r[i+1]]
+				if lim := b.x - b.w/2 - nodeSep - a.w/2; a.x > lim {
+					a.x = lim
+				}
+			}
+		}
+	}
+	// Shift everything right of x = 0, with room for labels on the left.
+	minX, maxX := math.Inf(1), math.Inf(-1)
+	for _, v := range L.verts {
+		minX = math.Min(minX, v.x-v.w/2)
+		maxX = math.Max(maxX, v.x+v.w/2)
+	}
+
+	// Routes, in the flow's edge order: through the chain of the layout
+	// edge, reversed back for a back edge.
+	for _, e := range g.edges {
+		a, b := from(e), index[e.to]
+		rt := route{e: e}
+		if a == b {
+			v := L.verts[a]
+			rt.self = true
+			rx, ty := v.x+v.w/2, v.y-v.h/4
+			rt.pts = [][2]float64{{rx, ty}, {rx + 24, ty}, {rx + 24, v.y + v.h/4}, {rx, v.y + v.h/4}}
+			rt.labelPos = [2]float64{rx + 28, v.y}
+			L.routes = append(L.routes, rt)
+			maxX = math.Max(maxX, rx+28+textWidth(e.label, labelGlyph))
+			continue
+		}
+		rev := back[[2]int{a, b}]
+		le := ledge{a, b}
+		if rev {
+			le = ledge{b, a}
+		}
+		chain := chains[le]
+		var pts [][2]float64
+		for i, vi := range chain {
+			v := L.verts[vi]
+			switch {
+			case i == 0:
+				pts = append(pts, [2]float64{v.x, v.y + v.h/2})
+			case i == len(chain)-1:
+				pts = append(pts, [2]float64{v.x, v.y - v.h/2})
+			default:
+				pts = append(pts, [2]float64{v.x, v.y})
+			}
+		}
+		if rev {
+			slices.Reverse(pts)
+		}
+		rt.pts = pts
+		mid := len(pts) / 2
+		if len(pts) == 2 {
+			rt.labelPos = [2]float64{(pts[0][0]+pts[1][0])/2 + 4, (pts[0][1] + pts[1][1]) / 2}
+		} else {
+			rt.labelPos = [2]float64{pts[mid][0] + 4, pts[mid][1]}
+		}
+		maxX = math.Max(maxX, rt.labelPos[0]+textWidth(e.label, labelGlyph))
+		L.routes = append(L.routes, rt)
+	}
+	for _, v := range L.verts {
+		v.x -= minX
+	}
+	for i := range L.routes {
+		for j := range L.routes[i].pts {
+			L.routes[i].pts[j][0] -= minX
+		}
+		L.routes[i].labelPos[0] -= minX
+	}
+	L.w = maxX - minX
+	return L
+}

@@ -1,0 +1,234 @@
+package graph
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/xml"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// SVG renders flow (every flow when flow is "") as a standalone SVG
+// image, laid out here (layout.go) rather than by Graphviz, so that it can
+// be drawn where Graphviz is not installed: the web view of `flowgen serve`
+// serves it, and HTML embeds it.
+//
+// The SVG carries what a script needs to light a run's path on it: each
+// flow is a <g class="fg-flow" data-flow="NAME">; each box a
+// <g class="fg-node fg-KIND" data-node="ID"> with data-step="STEP" for a
+// step and its undo state and data-terminal="STATE" for a terminal state
+// (KIND: step, undo, terminal, choice); each edge a <g class="fg-edge"
+// data-from="ID" data-to="ID"> (data-from "" for the start arrow, class
+// fg-rollback on the compensation chain). DiagramCSS styles them, and
+// DiagramJS makes them interactive.
+func SVG(f *dsl.File, flow string) ([]byte, error) { return SVGPath(f, flow, nil) }
+
+// Path is a run's way through its flow, lit on the diagram by SVGPath:
+// the boxes get the classes fg-visited (Visited steps; undo states of
+// Undone steps), fg-current (Current), fg-failed (Failed) and fg-done (the
+// Terminal state).
+type Path struct {
+	Visited  []string // steps that ran
+	Undone   []string // steps whose rollback ran
+	Current  []Phase  // what runs or waits now: a step, or its rollback
+	Failed   string   // the step that made the run fail, or was running when it was aborted
+	Terminal string   // the run's final state; "" while it is not over
+}
+
+// Phase is a step, or its rollback, in progress.
+type Phase struct {
+	Step     string
+	Rollback bool
+}
+
+// SVGPath is SVG with a run's path lit (nil: none).
+func SVGPath(f *dsl.File, flow string, p *Path) ([]byte, error) {
+	d, err := build(f, flow)
+	if err != nil {
+		return nil, err
+	}
+	return renderSVG(d, p), nil
+}
+
+// classes returns the path's classes of node n: " fg-visited" etc.
+func (p *Path) classes(n *node) string {
+	if p == nil {
+		return ""
+	}
+	var c string
+	switch n.kind {
+	case nodeStep:
+		if slices.Contains(p.Visited, n.step) {
+			c += " fg-visited"
+		}
+		if slices.Contains(p.Current, Phase{Step: n.step}) {
+			c += " fg-current"
+		}
+		if p.Failed != "" && p.Failed == n.step {
+			c += " fg-failed"
+		}
+	case nodeUndo:
+		if slices.Contains(p.Undone, n.step) {
+			c += " fg-visited"
+		}
+		if slices.Contains(p.Current, Phase{Step: n.step, Rollback: true}) {
+			c += " fg-current"
+		}
+	case nodeTerminal:
+		if p.Terminal != "" && p.Terminal == n.title {
+			c += " fg-done"
+		}
+	}
+	return c
+}
+
+// DiagramCSS is the style sheet of the SVG diagrams, with the classes that
+// mark a run's path (fg-visited, fg-current, fg-failed, fg-selected).
+//
+//go:embed assets/diagram.css
+var DiagramCSS string
+
+// DiagramJS is the script that makes an SVG diagram interactive (select a
+// box, see its details and edges) and lights a run's path on it; see its
+// header for its API (window.flowgenDiagram).
+//
+//go:embed assets/diagram.js
+var DiagramJS string
+
+const flowTitleH = 26.0 // room above each flow for its name
+const margin = 12.0
+
+func renderSVG(d *diagram, p *Path) []byte {
+	var body bytes.Buffer
+	y, width := margin, 0.0
+	for _, g := range d.flows {
+		L := layoutFlow(g)
+		fmt.Fprintf(&body, "<g class=\"fg-flow\" data-flow=\"%s\" transform=\"translate(%s %s)\">\n", attr(g.name), num(margin), num(y))
+		fmt.Fprintf(&body, "<text class=\"fg-flow-title\" x=\"0\" y=\"14\">%s</text>\n", text(g.name))
+		fmt.Fprintf(&body, "<g transform=\"translate(0 %s)\">\n", num(flowTitleH))
+		for _, rt := range L.routes {
+			writeRoute(&body, rt)
+		}
+		for _, v := range L.verts {
+			if v.dummy {
+				continue
+			}
+			writeVertex(&body, v, p)
+		}
+		body.WriteString("</g>\n</g>\n")
+		y += flowTitleH + L.h + 2*margin
+		width = max(width, L.w)
+	}
+	w, h := width+2*margin, y
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fg-diagram\" viewBox=\"0 0 %s %s\" width=\"%s\" height=\"%s\" data-name=\"%s\">\n",
+		num(w), num(h), num(w), num(h), attr(d.name))
+	b.WriteString("<defs><marker id=\"fg-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"context-stroke\"/></marker></defs>\n")
+	b.WriteString("<style>")
+	b.WriteString(DiagramCSS)
+	b.WriteString("</style>\n")
+	b.Write(body.Bytes())
+	b.WriteString("</svg>\n")
+	return b.Bytes()
+}
+
+var kindClass = map[nodeKind]string{nodeStep: "step", nodeUndo: "undo", nodeTerminal: "terminal"}
+
+func writeVertex(b *bytes.Buffer, v *vertex, p *Path) {
+	if v.start {
+		fmt.Fprintf(b, "<g class=\"fg-node fg-start\" data-node=\"%s\"><circle cx=\"%s\" cy=\"%s\" r=\"%s\"/></g>\n",
+			attr(v.id), num(v.x), num(v.y), num(startR))
+		return
+	}
+	n := v.n
+	class := kindClass[n.kind]
+	if n.choice != "" {
+		class += " fg-choice"
+	}
+	class += p.classes(n)
+	fmt.Fprintf(b, "<g class=\"fg-node fg-%s\" data-node=\"%s\"", class, attr(n.id))
+	switch n.kind {
+	case nodeStep, nodeUndo:
+		fmt.Fprintf(b, " data-step=\"%s\"", attr(n.step))
+	case nodeTerminal:
+		fmt.Fprintf(b, " data-terminal=\"%s\"", attr(n.title))
+	}
+	b.WriteString(">")
+	if n.doc != "" {
+		fmt.Fprintf(b, "<title>%s</title>", text(strings.TrimSpace(n.doc)))
+	}
+	x0, y0 := v.x-v.w/2, v.y-v.h/2
+	fmt.Fprintf(b, "<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" rx=\"6\"/>", num(x0), num(y0), num(v.w), num(v.h))
+	ty := y0 + padY + 11
+	fmt.Fprintf(b, "<text class=\"fg-title\" x=\"%s\" y=\"%s\">%s</text>", num(v.x), num(ty), text(n.title))
+	for i, l := range n.lines {
+		fmt.Fprintf(b, "<text class=\"fg-line\" x=\"%s\" y=\"%s\">%s</text>", num(x0+padX), num(ty+titleH-2+float64(i)*lineH), text(l))
+	}
+	b.WriteString("</g>\n")
+}
+
+func writeRoute(b *bytes.Buffer, rt route) {
+	class := "fg-edge"
+	if rt.e.rollback {
+		class += " fg-rollback"
+	}
+	fmt.Fprintf(b, "<g class=\"%s\" data-from=\"%s\" data-to=\"%s\"><path d=\"%s\" marker-end=\"url(#fg-arrow)\"/>",
+		class, attr(rt.e.from), attr(rt.e.to), pathData(rt))
+	if rt.e.label != "" {
+		fmt.Fprintf(b, "<text class=\"fg-label\" x=\"%s\" y=\"%s\">%s</text>", num(rt.labelPos[0]), num(rt.labelPos[1]+3), text(rt.e.label))
+	}
+	b.WriteString("</g>\n")
+}
+
+// pathData draws a route as cubic curves with vertical tangents at each
+// point; an edge that goes up (a loop back) bulges to the right, so that
+// it does not lie on the edge coming down between the same boxes.
+func pathData(rt route) string {
+	p := rt.pts
+	var b strings.Builder
+	fmt.Fprintf(&b, "M%s,%s", num(p[0][0]), num(p[0][1]))
+	if rt.self {
+		for _, q := range p[1:] {
+			fmt.Fprintf(&b, " L%s,%s", num(q[0]), num(q[1]))
+		}
+		return b.String()
+	}
+	for i := 0; i+1 < len(p); i++ {
+		a, c := p[i], p[i+1]
+		dy := (c[1] - a[1]) / 2
+		bulge := 0.0
+		if dy < 0 {
+			bulge = 36
+		}
+		fmt.Fprintf(&b, " C%s,%s %s,%s %s,%s", num(a[0]+bulge), num(a[1]+dy), num(c[0]+bulge), num(c[1]-dy), num(c[0]), num(c[1]))
+	}
+	return b.String()
+}
+
+// num prints a coordinate with at most one decimal.
+func num(f float64) string {
+	return strconv.FormatFloat(float64(int64(f*10+0.5*sign(f)))/10, 'f', -1, 64)
+}
+
+func sign(f float64) float64 {
+	if f < 0 {
+		return -1
+	}
+	return 1
+}
+
+// text escapes s as XML character data; characters XML cannot hold become
+// U+FFFD (encoding/xml's EscapeText).
+func text(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// attr escapes s for a double-quoted XML attribute (EscapeText escapes the
+// quotes and the white space that attribute normalisation would fold).
+func attr(s string) string { return text(s) }
