@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -359,5 +360,92 @@ func TestProviderOptionsChecked(t *testing.T) {
 	l, err := e.RegisterProvider("p", provider.Registration{Handlers: []provider.Handler{{Name: "X", URL: "http://127.0.0.1:9/x"}}})
 	if err != nil || l.TTL != "5s" {
 		t.Fatalf("a registration without a TTL under MaxTTL 5s: %+v %v", l, err)
+	}
+}
+
+// GET /flows/{flow}?handlers=true: the definition, the document GET
+// /flows/{flow} gives (compacted) and PUT /flows takes back unchanged, beside who
+// serves each Go step and rollback, which follows the leases.
+func TestGetFlowWithHandlers(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	get := func(path string) (int, string) {
+		t.Helper()
+		status, _, body := send(t, srv, "GET", path, "", "", "")
+		return status, body
+	}
+	status, plain := get("/flows/Bill")
+	if status != 200 {
+		t.Fatalf("GET /flows/Bill: %d %s", status, plain)
+	}
+	if status, body := get("/flows/Bill?handlers=false"); status != 200 || body != plain {
+		t.Errorf("handlers=false: %d %s, want the definition", status, body)
+	}
+	if status, body := get("/flows/Bill?handlers=maybe"); status != 400 || !strings.Contains(body, "want true or false") {
+		t.Errorf("handlers=maybe: %d %s, want 400", status, body)
+	}
+	if status, body := get("/flows/Nope?handlers=true"); status != 404 {
+		t.Errorf("an unknown flow: %d %s, want 404", status, body)
+	}
+	read := func() FlowWithHandlers {
+		t.Helper()
+		status, body := get("/flows/Bill?handlers=1")
+		var fw FlowWithHandlers
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.DisallowUnknownFields()
+		if status != 200 || dec.Decode(&fw) != nil {
+			t.Fatalf("GET /flows/Bill?handlers=1: %d %s", status, body)
+		}
+		return fw
+	}
+	fw := read()
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(plain)); err != nil {
+		t.Fatal(err)
+	}
+	if fw.Flow != "Bill" || string(fw.Definition) != compact.String() {
+		t.Errorf("definition %s, want the one of GET /flows/Bill: %s", fw.Definition, plain)
+	}
+	summary := func(hs []HandlerInfo) string {
+		var out []string
+		for _, h := range hs {
+			s := fmt.Sprintf("%s rollback=%v outcomes=%v provided=%v", h.Name, h.Rollback, h.Outcomes, h.Provided)
+			for _, p := range h.Providers {
+				s += fmt.Sprintf(" by %s as %s at %s%s", p.Provider, p.Handler, p.URL, p.Subject)
+			}
+			out = append(out, s)
+		}
+		return strings.Join(out, "; ")
+	}
+	if got, want := summary(fw.Handlers), "Reserve rollback=false outcomes=[] provided=false; Release rollback=true outcomes=[] provided=false; Check rollback=false outcomes=[declined] provided=false"; got != want {
+		t.Errorf("before any provider:\n got %s\nwant %s", got, want)
+	}
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Bill.Check", "outcomes": ["declined"], "url": "http://127.0.0.1:9/c"}, {"name": "Release", "rollback": true, "subject": "x"}]}`); status != 400 {
+		t.Fatalf("a subject without NATS: %d %s", status, out)
+	}
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Bill.Check", "outcomes": ["declined"], "url": "http://127.0.0.1:9/c"}, {"name": "Release", "rollback": true, "url": "http://127.0.0.1:9/r"}]}`); status != 200 {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	fw = read()
+	if got, want := summary(fw.Handlers), "Reserve rollback=false outcomes=[] provided=false; Release rollback=true outcomes=[] provided=true by billing as Release at http://127.0.0.1:9/r; Check rollback=false outcomes=[declined] provided=true by billing as Bill.Check at http://127.0.0.1:9/c"; got != want {
+		t.Errorf("after a registration:\n got %s\nwant %s", got, want)
+	}
+	// The definition goes back through PUT /flows as it is: nothing changes.
+	before, _ := e.FlowJSON("Bill")
+	if status, _, body := send(t, srv, "PUT", "/flows", "", "application/json", string(fw.Definition)); status != 200 {
+		t.Fatalf("PUT /flows with the definition: %d %s", status, body)
+	}
+	if after, _ := e.FlowJSON("Bill"); string(after) != string(before) {
+		t.Errorf("the definition changed on its way back:\n%s\n%s", before, after)
+	}
+	// A flow with in-process handlers.
+	_, body := get("/flows/Signup?handlers=true")
+	if !strings.Contains(body, `{"name":"Activate","in_process":true,"providers":[],"provided":true}`) {
+		t.Errorf("Signup: %s", body)
+	}
+	if status, _, body := send(t, srv, "DELETE", "/providers/billing", "", "", ""); status != 204 {
+		t.Fatalf("withdraw: %d %s", status, body)
+	}
+	if got := summary(read().Handlers); strings.Contains(got, "provided=true") {
+		t.Errorf("after the lease was withdrawn: %s", got)
 	}
 }
