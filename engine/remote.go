@@ -46,10 +46,11 @@ type ProviderOptions struct {
 	// DefaultMaxProviders).
 	MaxProviders int
 	// Wait is how long an attempt of a Go step or rollback waits for a
-	// live provider, within its own timeout, before it fails with
+	// live provider, within 9/10 of its own timeout, before it fails with
 	// ErrNoProvider, a retryable error (default DefaultProviderWait). A
 	// step entered with no live provider waits in its recorded waiting
-	// state instead, without this bound.
+	// state instead, without this bound; a rollback has no waiting state,
+	// so its attempts bound its wait (docs/engine.md#remote-providers).
 	Wait time.Duration
 }
 

@@ -449,3 +449,32 @@ func TestGetFlowWithHandlers(t *testing.T) {
 		t.Errorf("after the lease was withdrawn: %s", got)
 	}
 }
+
+// An attempt that finds no live provider waits for one within 9/10 of the
+// time it has left, then fails with ErrNoProvider (what its history
+// records), not with its timeout; a provider that registers meanwhile ends
+// the wait at once.
+func TestProviderAwaitWithinAttempt(t *testing.T) {
+	_, e, _ := remoteFixture(t, ProviderOptions{})
+	k := handlerKey{flow: "Bill", name: "Release", rollback: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := e.remote.await(ctx, k, nil)
+	if !errors.Is(err, ErrNoProvider) || runtime.IsPermanent(err) || ctx.Err() != nil {
+		t.Fatalf("await: %v (ctx %v), want a retryable ErrNoProvider before the attempt's deadline", err, ctx.Err())
+	}
+	got := make(chan error, 1)
+	go func() {
+		tg, err := e.remote.await(context.Background(), k, nil)
+		if err == nil && tg.provider != "late" {
+			err = fmt.Errorf("served by %q", tg.provider)
+		}
+		got <- err
+	}()
+	if _, err := e.RegisterProvider("late", provider.Registration{Handlers: []provider.Handler{{Name: "Release", Rollback: true, URL: "http://127.0.0.1:9/r"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("a wait when a provider registers: %v", err)
+	}
+}
