@@ -478,3 +478,116 @@ func TestProviderAwaitWithinAttempt(t *testing.T) {
 		t.Fatalf("a wait when a provider registers: %v", err)
 	}
 }
+
+// stubTransport is a NATS transport whose provider is a function.
+type stubTransport struct {
+	answer func(subject string, req provider.Request) []byte
+	reqs   chan provider.Request
+}
+
+func (s stubTransport) CallProvider(ctx context.Context, subject string, body []byte) ([]byte, error) {
+	var req provider.Request
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, err
+	}
+	select {
+	case s.reqs <- req:
+	default:
+	}
+	return s.answer(subject, req), nil
+}
+
+// Subjects are checked (no wildcards, no empty token); the engine sends
+// the documented request (state, key, attempt, deadline) and decodes the
+// answer strictly: what is not a provider response (a JetStream
+// acknowledgement), a permanent error or an outcome the step does not
+// declare fail the step without retries; a retryable error is retried.
+func TestProviderCallOverTransport(t *testing.T) {
+	answers := map[string]string{}
+	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(subject string, req provider.Request) []byte {
+		var st struct{ Mode string }
+		_ = json.Unmarshal(req.State, &st)
+		if req.Handler == "Release" {
+			return []byte(`{}`)
+		}
+		if a, ok := answers[st.Mode]; ok {
+			if st.Mode == "flaky" && req.Attempt == 2 {
+				return []byte(`{"state": {"Mode": "flaky", "Reserved": 2}}`)
+			}
+			return []byte(a)
+		}
+		return []byte(`{"state": {"Mode": "` + st.Mode + `", "Reserved": true}, "outcome": "ok"}`)
+	}}
+	answers["ack"] = `{"stream": "flowgen", "seq": 7}`
+	answers["permanent"] = `{"error": {"message": "invoice gone", "class": "permanent"}}`
+	answers["flaky"] = `{"error": {"message": "ledger busy"}}`
+	answers["outcome"] = `{"outcome": "lost"}`
+	answers["class"] = `{"error": {"message": "m", "class": "sometimes"}}`
+	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
+	for _, bad := range []string{"a.*", "a.>", "a..b", ".a", "a.", "a b", strings.Repeat("s", 256)} {
+		if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "subject": "`+bad+`"}]}`); status != 400 || !strings.Contains(out, "is not a NATS subject") {
+			t.Errorf("subject %q: %d %s", bad, status, out)
+		}
+	}
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [
+		{"name": "Reserve", "subject": "flowgen_provider.billing.step.Reserve"},
+		{"name": "Release", "rollback": true, "subject": "flowgen_provider.billing.rollback.Release"},
+		{"name": "Check", "outcomes": ["declined"], "subject": "flowgen_provider.billing.step.Check"}]}`); status != 200 {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	run := func(mode string) (string, RunStatus, []runtime.Event) {
+		t.Helper()
+		id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{"Mode": "`+mode+`"}`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st RunStatus
+		waitFor(t, mode+" run to end", func() bool {
+			st, _ = e.Status(id)
+			return st.State.Terminal()
+		})
+		h, _ := e.History(id)
+		return id, st, h
+	}
+	reserveAttempts := func(h []runtime.Event) (n int, last string) {
+		for _, ev := range h {
+			if ev.From == "Reserve:running" {
+				n++
+				last = ev.Error
+			}
+		}
+		return n, last
+	}
+
+	id, st, _ := run("ok")
+	if st.State != runtime.StateDone || !strings.Contains(string(st.Snapshot), `"Reserved":true`) {
+		t.Errorf("ok: %s %s", st.State, st.Snapshot)
+	}
+	for len(tr.reqs) > 0 {
+		req := <-tr.reqs
+		if req.Version != provider.Version || req.RunID != id || req.Flow != "Bill" || req.Attempt != 1 || req.Deadline == nil ||
+			!strings.HasPrefix(req.IdempotencyKey, id+"/") || !strings.Contains(string(req.State), `"Mode":"ok"`) {
+			t.Errorf("request %+v", req)
+		}
+	}
+	for _, tc := range []struct{ mode, err string }{
+		{"ack", "the answer is not a provider response"},
+		{"permanent", "invoice gone"},
+		{"class", `error class "sometimes"`},
+	} {
+		_, st, h := run(tc.mode)
+		if n, last := reserveAttempts(h); st.State != runtime.StateFailed || n != 1 || !strings.Contains(last, tc.err) {
+			t.Errorf("%s: %s after %d attempts (%q), want failed after 1 with %q", tc.mode, st.State, n, last, tc.err)
+		}
+	}
+	_, st, h := run("flaky")
+	if n, _ := reserveAttempts(h); st.State != runtime.StateDone || n != 2 || !strings.Contains(string(st.Snapshot), `"Reserved":2`) {
+		t.Errorf("flaky: %s after %d attempts, %s; want done after 2 with the second answer's state", st.State, n, st.Snapshot)
+	}
+	_, st, h = run("outcome")
+	if st.State != runtime.StateFailed {
+		t.Errorf("an undeclared outcome: %s, want failed; history %+v", st.State, h)
+	}
+}
