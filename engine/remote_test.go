@@ -591,3 +591,27 @@ func TestProviderCallOverTransport(t *testing.T) {
 		t.Errorf("an undeclared outcome: %s, want failed; history %+v", st.State, h)
 	}
 }
+
+// A flow loaded after a provider registered other outcomes for its Go
+// step loads, with a warning naming the provider; the provider does not
+// serve it (GET /flows/{flow}?handlers=true shows the mismatch).
+func TestProviderOutcomesOfAFlowLoadedLater(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Check", "outcomes": ["declined"], "url": "http://127.0.0.1:9/c"}]}`); status != 200 {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	const audit = `{"version": 1, "flows": [{"name": "Audit", "triggers": [{"kind": "rpc", "endpoint": "Audit.Start"}],
+	  "steps": [{"name": "Check", "action": {"kind": "go"}, "irreversible": true}]}]}`
+	ds, err := e.LoadFlows("audit.json", []byte(audit))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if got := fmt.Sprint(ds); !strings.Contains(got, `provider "billing" serves "Check" with outcomes ["declined"], but Go step "Check" of flow "Audit" declares none (ok only)`) ||
+		!strings.Contains(got, `no provider serves Go step "Check" of flow "Audit" yet`) {
+		t.Errorf("warnings: %s", got)
+	}
+	hs, err := e.FlowHandlers("Audit")
+	if err != nil || len(hs) != 1 || hs[0].Provided || len(hs[0].Providers) != 1 || fmt.Sprint(hs[0].Providers[0].Mismatch) != "[declined]" {
+		t.Errorf("handlers of Audit: %+v %v", hs, err)
+	}
+}
