@@ -225,8 +225,8 @@ func (r *Run[S]) Abort() error {
 // Suspend stops the run at its next step boundary without ending it, for a
 // process that shuts down: the transition being recorded is recorded, a
 // step or rollback attempt in flight finishes (a backoff between attempts
-// is cut short, a rollback's too), then the run's goroutine ends, or its wait is let go (its subscription
-// cancelled, its timer stopped). Nothing is recorded for the suspension: the
+// is cut short, a rollback's too), then the run's goroutine ends, or its
+// wait is let go (its subscription cancelled, its timer stopped). Nothing is recorded for the suspension: the
 // run leaves the flow's live runs, Done is closed, Wait returns the state so
 // far with Final the run state it was in and an error wrapping ErrSuspended,
 // and Resume continues it from its history, here or in another process. It
