@@ -449,6 +449,12 @@ func (e *Engine) httpGetFlow(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if withHandlers, ok := handlersQuery(w, r); !ok {
+		return
+	} else if withHandlers { // remotehttp.go
+		e.writeFlowWithHandlers(w, name)
+		return
+	}
 	src, err := e.FlowJSON(name)
 	if err != nil {
 		writeError(w, statusOf(err), err, nil)

@@ -38,17 +38,19 @@ type ProviderOptions struct {
 	// nil: registrations with a subject are refused.
 	NATS ProviderTransport
 	// DefaultTTL is a lease's length when a registration gives none
-	// (default DefaultProviderTTL); MaxTTL the longest allowed (default
-	// MaxProviderTTL).
+	// (default DefaultProviderTTL, or MaxTTL if that is shorter); MaxTTL
+	// the longest allowed (default MaxProviderTTL). Both are at least
+	// MinProviderTTL.
 	DefaultTTL, MaxTTL time.Duration
 	// MaxProviders bounds the providers registered at once (default
 	// DefaultMaxProviders).
 	MaxProviders int
 	// Wait is how long an attempt of a Go step or rollback waits for a
-	// live provider, within its own timeout, before it fails with
+	// live provider, within 9/10 of its own timeout, before it fails with
 	// ErrNoProvider, a retryable error (default DefaultProviderWait). A
 	// step entered with no live provider waits in its recorded waiting
-	// state instead, without this bound.
+	// state instead, without this bound; a rollback has no waiting state,
+	// so its attempts bound its wait (docs/engine.md#remote-providers).
 	Wait time.Duration
 }
 
@@ -128,11 +130,14 @@ type providerWait struct {
 }
 
 func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
-	if opts.DefaultTTL <= 0 {
-		opts.DefaultTTL = DefaultProviderTTL
-	}
 	if opts.MaxTTL <= 0 {
 		opts.MaxTTL = MaxProviderTTL
+	}
+	if opts.DefaultTTL <= 0 { // the default within a smaller MaxTTL
+		opts.DefaultTTL = min(DefaultProviderTTL, opts.MaxTTL)
+	}
+	if opts.MaxTTL < MinProviderTTL || opts.DefaultTTL < MinProviderTTL || opts.DefaultTTL > opts.MaxTTL {
+		return nil, fmt.Errorf("engine: provider leases: DefaultTTL %v and MaxTTL %v must be at least %v, DefaultTTL at most MaxTTL", opts.DefaultTTL, opts.MaxTTL, MinProviderTTL)
 	}
 	if opts.MaxProviders <= 0 {
 		opts.MaxProviders = DefaultMaxProviders

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -30,9 +31,7 @@ func parseAllowList(entries []string) (allowList, error) {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 				return al, fmt.Errorf("engine: provider allow-list entry %q: want an http(s) URL prefix without user, query or fragment, or a host", e)
 			}
-			if !strings.HasSuffix(u.Path, "/") {
-				u.Path += "/"
-			}
+			u.Path = cleanPath(u.Path)
 			u.Host = strings.ToLower(u.Host)
 			al.prefixes = append(al.prefixes, u)
 			continue
@@ -74,27 +73,22 @@ func (al allowList) check(raw string) error {
 			return nil
 		}
 	}
-	path := u.EscapedPath()
-	if !strings.HasSuffix(path, "/") {
-		path += "/"
-	}
+	under := cleanPath(u.Path)
 	for _, p := range al.prefixes {
-		if p.Scheme == u.Scheme && p.Host == host && strings.HasPrefix(cleanPath(path), p.EscapedPath()) {
+		if p.Scheme == u.Scheme && p.Host == host && strings.HasPrefix(under, p.Path) {
 			return nil
 		}
 	}
 	return fmt.Errorf("url %q is not allowed by the server's provider allow-list (flowgen serve -provider-allow)", raw)
 }
 
-// cleanPath resolves "." and ".." segments, so that a prefix cannot be
-// left by "/allowed/../admin".
+// cleanPath is p decoded (url.URL.Path), with its "." and ".." segments
+// resolved and a final "/": a prefix cannot be left by
+// "/allowed/../admin", nor by its escaped forms ("/allowed/%2e%2e/admin",
+// "/allowed%2F..%2Fadmin"), which a server or proxy may decode before it
+// routes.
 func cleanPath(p string) string {
-	u := &url.URL{Path: p}
-	r := u.ResolveReference(&url.URL{Path: "."})
-	out := r.EscapedPath()
-	if out == "" {
-		out = "/"
-	}
+	out := path.Clean("/" + p)
 	if !strings.HasSuffix(out, "/") {
 		out += "/"
 	}

@@ -52,9 +52,9 @@ func (rm *remote) remoteStep(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State])
 
 // remoteRollback returns the rollback of step s whose Go rollback is
 // named name: an in-process handler, else a live provider. A rollback has
-// no waiting state: with no provider live, an attempt waits for one
-// (ProviderOptions.Wait), then fails, and the rollback's retry policy
-// governs.
+// no waiting state (the runtime's unwind has no waiting phase): with no
+// provider live, an attempt waits for one (await), then fails, and the
+// rollback's retry policy governs.
 func (rm *remote) remoteRollback(fl *dsl.Flow, s *dsl.Step, name string) func(ctx context.Context, state *State) error {
 	k := handlerKey{flow: fl.Name, name: name, rollback: true}
 	return func(ctx context.Context, state *State) error {
@@ -126,10 +126,16 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	return rsp.Outcome, nil
 }
 
-// await returns a live provider of k, waiting for one within ctx and
-// ProviderOptions.Wait.
+// await returns a live provider of k, waiting for one up to
+// ProviderOptions.Wait, and at most 9/10 of the time the attempt has left:
+// the attempt then fails with ErrNoProvider, which its history records,
+// before its timeout would end it as an attempt that timed out.
 func (rm *remote) await(ctx context.Context, k handlerKey, outcomes []string) (target, error) {
-	expired, stop := runtime.ClockTimer(rm.e.clock, rm.opts.Wait)
+	wait := rm.opts.Wait
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, dl.Sub(rm.e.clock.Now())*9/10)
+	}
+	expired, stop := runtime.ClockTimer(rm.e.clock, wait)
 	defer stop()
 	for {
 		rm.mu.Lock()
@@ -148,7 +154,7 @@ func (rm *remote) await(ctx context.Context, k handlerKey, outcomes []string) (t
 		case <-ctx.Done():
 			return target{}, fmt.Errorf("%w for %s %q of flow %q: %w", ErrNoProvider, what, k.name, k.flow, context.Cause(ctx))
 		case <-expired:
-			return target{}, fmt.Errorf("%w for %s %q of flow %q (waited %v)", ErrNoProvider, what, k.name, k.flow, rm.opts.Wait)
+			return target{}, fmt.Errorf("%w for %s %q of flow %q (waited %v)", ErrNoProvider, what, k.name, k.flow, wait.Round(time.Millisecond))
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 
 	"github.com/flowgen/flowgen/engine/provider"
 )
@@ -219,4 +220,44 @@ func (e *Engine) httpFlowHandlers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"flow": name, "handlers": hs})
+}
+
+// FlowWithHandlers is the answer of GET /flows/{flow}?handlers=true: the
+// definition, as GET /flows/{flow} gives it (and PUT /flows takes it
+// back), beside who serves its Go steps and Go rollbacks. The handlers
+// are not in the definition: they change with the providers' leases, and
+// a definition read back and put again must not change the flow.
+type FlowWithHandlers struct {
+	Flow       string          `json:"flow"`
+	Definition json.RawMessage `json:"definition"`
+	Handlers   []HandlerInfo   `json:"handlers"`
+}
+
+// handlersQuery reads the handlers query parameter of GET /flows/{flow}
+// (a boolean, default false); a value that is not one answers 400.
+func handlersQuery(w http.ResponseWriter, r *http.Request) (bool, bool) {
+	v := r.URL.Query().Get("handlers")
+	if v == "" {
+		return false, true
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter handlers=%q: want true or false", v), nil)
+		return false, false
+	}
+	return b, true
+}
+
+func (e *Engine) writeFlowWithHandlers(w http.ResponseWriter, name string) {
+	src, err := e.FlowJSON(name)
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	hs, err := e.FlowHandlers(name)
+	if err != nil {
+		writeError(w, statusOf(err), err, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, FlowWithHandlers{Flow: name, Definition: src, Handlers: hs})
 }

@@ -224,9 +224,9 @@ func (r *Run[S]) Abort() error {
 
 // Suspend stops the run at its next step boundary without ending it, for a
 // process that shuts down: the transition being recorded is recorded, a
-// step attempt in flight finishes (a backoff between attempts is cut short),
-// then the run's goroutine ends, or its wait is let go (its subscription
-// cancelled, its timer stopped). Nothing is recorded for the suspension: the
+// step or rollback attempt in flight finishes (a backoff between attempts
+// is cut short, a rollback's too), then the run's goroutine ends, or its
+// wait is let go (its subscription cancelled, its timer stopped). Nothing is recorded for the suspension: the
 // run leaves the flow's live runs, Done is closed, Wait returns the state so
 // far with Final the run state it was in and an error wrapping ErrSuspended,
 // and Resume continues it from its history, here or in another process. It
@@ -458,7 +458,12 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 		if err := r.fire(OutcomeRetry, p.attempt, OutcomeRetry, err); err != nil {
 			return err
 		}
-		r.sleepUnabortable(backoff(d.RollbackRetry, p.attempt-1))
+		// The retry is recorded: a suspended run (a process that shuts
+		// down) stops here rather than after the rollback's last attempt,
+		// and Resume runs the next attempt. An abort changes nothing.
+		if r.sleepRollback(backoff(d.RollbackRetry, p.attempt-1)) {
+			return errSuspend
+		}
 	}
 	back := evBackFailing
 	if p.cause == nil {
@@ -683,13 +688,12 @@ func (r *Run[S]) sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// sleepUnabortable waits d on the run's clock: rollbacks finish whatever
-// happens.
-func (r *Run[S]) sleepUnabortable(d time.Duration) {
-	if d > 0 {
-		c, _ := ClockTimer(r.clock, d)
-		<-c
-	}
+// sleepRollback waits d on the run's clock, the backoff between attempts
+// of a rollback: an abort does not cut it (rollbacks finish whatever
+// happens), Suspend does. It reports whether the run is suspending.
+func (r *Run[S]) sleepRollback(d time.Duration) bool {
+	r.sleep(context.Background(), d)
+	return r.suspending.Load()
 }
 
 // fire moves the run's machine by event ev: the machine decides where the

@@ -105,3 +105,80 @@ func TestSuspendWhileWaiting(t *testing.T) {
 		t.Fatalf("resumed: %+v, %v", res, err)
 	}
 }
+
+// A run suspended while a rollback retries stops after the retry is
+// recorded, without waiting for the backoff or the rollback's further
+// attempts; Resume runs the next attempt of the rollback, under the same
+// idempotency key, and the compensation completes.
+func TestSuspendBetweenRollbackAttempts(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	rec := newRecorder()
+	failed := make(chan struct{}, 1)
+	steps := func(undoFails bool) []*runtime.Step[state] {
+		return []*runtime.Step[state]{
+			runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+				rec.add("exec A", ctx)
+				return "", nil
+			}, runtime.WithRollback(func(ctx context.Context, s *state) error {
+				rec.add("undo A", ctx)
+				if undoFails {
+					failed <- struct{}{}
+					return errors.New("no provider yet")
+				}
+				return nil
+			}), runtime.WithRollbackRetry[state](runtime.RetryPolicy{Attempts: 5, Initial: time.Hour, Max: time.Hour})),
+			runtime.NewStep("B", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+				return "", runtime.Permanent(errors.New("declined"))
+			}, runtime.WithIrreversible[state]()),
+		}
+	}
+	f := runtime.New[state]("S", runtime.WithSink(sink))
+	mustRegister(t, f, steps(true)...)
+	run, err := f.Start(context.Background(), state{}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-failed
+	// The first attempt failed; its retry is recorded, then the hour of
+	// backoff begins (Suspend may come before or during it).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if h := sink.History("r"); len(h) > 0 && h[len(h)-1].Outcome == runtime.OutcomeRetry {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the retry of the rollback was not recorded")
+		}
+	}
+	if err := run.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := run.Wait(ctx)
+	if !errors.Is(err, runtime.ErrSuspended) || res.Final != runtime.StateRollingBack {
+		t.Fatalf("Wait = %+v, %v; want suspended while compensating, before the backoff ends", res, err)
+	}
+	h := sink.History("r")
+	if last := h[len(h)-1]; last.From != "A:rollback" || last.To != "A:rollback" || last.Attempt != 1 {
+		t.Fatalf("history ends %+v: want the recorded retry of A's rollback", last)
+	}
+	g := runtime.New[state]("S", runtime.WithSink(sink))
+	mustRegister(t, g, steps(false)...)
+	r2, err := g.Resume(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := r2.Wait(context.Background()); res.Final != runtime.StateCompensated {
+		t.Fatalf("resumed: %+v; want compensated", res)
+	}
+	keys := rec.key["undo A"]
+	if len(keys) != 2 || keys[0] != keys[1] {
+		t.Errorf("rollback keys %v: want two attempts under one key", keys)
+	}
+	h = sink.History("r")
+	for _, e := range h {
+		if e.From == "A:rollback" && e.Outcome == runtime.OutcomeOK && e.Attempt != 2 {
+			t.Errorf("the rollback completed at attempt %d, want 2 (the attempt after the recorded retry)", e.Attempt)
+		}
+	}
+}

@@ -202,7 +202,8 @@
 // by other processes that register their handlers through the API (PUT
 // /providers/{name}, with a lease they renew) with a callback URL, or over
 // NATS with -nats. Callback URLs must be on loopback unless
-// -provider-allow (repeatable) allows their host, host:port or URL prefix.
+// -provider-allow (repeatable) is given: then they must match one of its
+// hosts, host:ports or URL prefixes (list 127.0.0.1 to keep loopback).
 // A flow whose Go handlers have no provider yet loads with a warning; its
 // step waits, as a recorded state, until one registers. See
 // docs/engine.md#remote-providers and package engine/provider.

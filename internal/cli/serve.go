@@ -60,7 +60,7 @@ and Go rollbacks are served by remote providers: services that register
 them (PUT /providers/{name}, with a lease) and serve them over HTTP or
 NATS (docs/engine.md#remote-providers); a flow whose Go handlers have no
 provider yet loads with a warning, and its runs wait for one. Callback
-URLs must be on loopback unless -provider-allow allows them. SIGINT or SIGTERM stops the server
+URLs must be on loopback, or match a -provider-allow if given. SIGINT or SIGTERM stops the server
 gracefully: runs stop at a step boundary and resume at the next start.
 
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin or client)
@@ -87,7 +87,7 @@ the key pair; a bad one is logged and the old one stays.`,
 		var services serviceFlags
 		fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
 		var allow listFlag
-		fs.Var(&allow, "provider-allow", "a `HOST`, HOST:PORT or http(s) URL prefix that remote providers' callback URLs may use (repeatable; default: loopback only)")
+		fs.Var(&allow, "provider-allow", "a `HOST`, HOST:PORT or http(s) URL prefix that remote providers' callback URLs may use (repeatable; replaces the default, loopback only)")
 		return func(e *env, args []string) int {
 			if len(args) != 0 {
 				return usageError(e, "unexpected arguments %q", args)

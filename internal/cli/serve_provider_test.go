@@ -26,7 +26,10 @@ import (
 	"github.com/flowgen/flowgen/engine/provider/natsprovider"
 )
 
-const envProviderMain = "FLOWGEN_TEST_PROVIDER" // set: the test binary is a provider
+const (
+	envProviderMain = "FLOWGEN_TEST_PROVIDER"      // set: the test binary is a provider
+	envProviderOnly = "FLOWGEN_TEST_PROVIDER_ONLY" // steps, rollbacks, or all
+)
 
 // providerMain serves the Bill flow's handlers: FLOWGEN_TEST_PROVIDER is
 // "http" or a NATS URL; args are the engine's URL, the provider's name and
@@ -43,34 +46,41 @@ func providerMain(args []string) int {
 		}
 	}
 	p := provider.New(provider.Options{Name: name, Engine: engineURL, TTL: 3 * time.Second})
-	p.Step("Bill.Reserve", func(ctx context.Context, c *provider.Call) (string, error) {
-		note(c)
-		return "", c.Set("Reserved", true)
-	})
-	p.Step("Charge", func(ctx context.Context, c *provider.Call) (string, error) {
-		note(c)
-		var slow bool
-		_ = c.Get("Slow", &slow)
-		if slow && c.Attempt == 1 { // in flight when the test kills this process
-			select {
-			case <-time.After(time.Minute):
-			case <-ctx.Done():
-				return "", ctx.Err()
+	// FLOWGEN_TEST_PROVIDER_ONLY=steps or rollbacks serves only those
+	// (serve_provider_rollback_test.go).
+	only := os.Getenv(envProviderOnly)
+	if only != "rollbacks" {
+		p.Step("Bill.Reserve", func(ctx context.Context, c *provider.Call) (string, error) {
+			note(c)
+			return "", c.Set("Reserved", true)
+		})
+		p.Step("Charge", func(ctx context.Context, c *provider.Call) (string, error) {
+			note(c)
+			var slow bool
+			_ = c.Get("Slow", &slow)
+			if slow && c.Attempt == 1 { // in flight when the test kills this process
+				select {
+				case <-time.After(time.Minute):
+				case <-ctx.Done():
+					return "", ctx.Err()
+				}
 			}
-		}
-		return "", c.Set("Charged", true)
-	})
-	p.Step("Check", func(ctx context.Context, c *provider.Call) (string, error) {
-		note(c)
-		var decline bool
-		_ = c.Get("Decline", &decline)
-		if decline {
-			return "declined", nil
-		}
-		return "", nil
-	}, "declined")
-	p.Rollback("Release", func(ctx context.Context, c *provider.Call) error { note(c); return nil })
-	p.Rollback("Refund", func(ctx context.Context, c *provider.Call) error { note(c); return nil })
+			return "", c.Set("Charged", true)
+		})
+		p.Step("Check", func(ctx context.Context, c *provider.Call) (string, error) {
+			note(c)
+			var decline bool
+			_ = c.Get("Decline", &decline)
+			if decline {
+				return "declined", nil
+			}
+			return "", nil
+		}, "declined")
+	}
+	if only != "steps" {
+		p.Rollback("Release", func(ctx context.Context, c *provider.Call) error { note(c); return nil })
+		p.Rollback("Refund", func(ctx context.Context, c *provider.Call) error { note(c); return nil })
+	}
 	var err error
 	if mode := os.Getenv(envProviderMain); mode == "http" {
 		err = p.ListenAndServe(ctx, "127.0.0.1:0", "")
@@ -102,11 +112,11 @@ const billFlow = `{"version": 1, "flows": [{
      "on": [{"on": "declined", "target": "fail"}]}
   ]}]}`
 
-// startProvider runs the provider process.
-func startProvider(t *testing.T, mode, engineURL, name, logFile string) *exec.Cmd {
+// startProvider runs the provider process (env: more of its environment).
+func startProvider(t *testing.T, mode, engineURL, name, logFile string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], engineURL, name, logFile)
-	cmd.Env = append(os.Environ(), envProviderMain+"="+mode)
+	cmd.Env = append(append(os.Environ(), envProviderMain+"="+mode), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

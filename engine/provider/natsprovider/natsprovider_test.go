@@ -1,0 +1,210 @@
+package natsprovider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/flowgen/flowgen/engine/provider"
+)
+
+func natsServer(t *testing.T) *nats.Conn {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// leases is the engine's lease API as far as Serve uses it: the
+// registrations it got and whether the lease is live.
+type leases struct {
+	mu     sync.Mutex
+	regs   []provider.Registration
+	leased map[string]bool
+}
+
+func (l *leases) server(t *testing.T) *httptest.Server {
+	l.leased = map[string]bool{}
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		name := strings.TrimPrefix(r.URL.Path, "/providers/")
+		switch r.Method {
+		case http.MethodPut:
+			var reg provider.Registration
+			b, _ := io.ReadAll(r.Body)
+			if err := json.Unmarshal(b, &reg); err != nil {
+				t.Errorf("registration %s: %v", b, err)
+			}
+			l.regs = append(l.regs, reg)
+			l.leased[name] = true
+		case http.MethodDelete:
+			l.leased[name] = false
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		_, _ = io.WriteString(w, `{}`)
+	}))
+}
+
+func (l *leases) get() ([]provider.Registration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]provider.Registration(nil), l.regs...), l.leased["bill-ing"]
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Serve registers each handler's subject (the provider's and handler's
+// names escaped to one token each), answers the engine's Transport on
+// them, shares the calls between replicas of one name (a queue group: one
+// answer per call), and at the end withdraws the lease and unsubscribes,
+// after which a call finds no provider.
+func TestServeAndTransport(t *testing.T) {
+	nc := natsServer(t)
+	var l leases
+	eng := l.server(t)
+	defer eng.Close()
+
+	var mu sync.Mutex
+	served := map[int]int{} // replica -> calls
+	start := func(ctx context.Context, replica int) chan error {
+		p := provider.New(provider.Options{Name: "bill-ing", Engine: eng.URL, TTL: time.Minute})
+		p.Step("Billing.Reconcile", func(ctx context.Context, c *provider.Call) (string, error) {
+			mu.Lock()
+			served[replica]++
+			mu.Unlock()
+			var n int
+			_ = c.Get("N", &n)
+			return "disputed", c.Set("N", n+1)
+		}, "disputed")
+		p.Rollback("Un.do", func(ctx context.Context, c *provider.Call) error { return provider.Permanent(io.EOF) })
+		done := make(chan error, 1)
+		go func() { done <- Serve(ctx, p, "bill-ing", nc) }()
+		return done
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done1, done2 := start(ctx, 1), start(ctx, 2)
+	waitFor(t, "both replicas to register", func() bool { regs, _ := l.get(); return len(regs) == 2 })
+
+	regs, _ := l.get()
+	subjects := map[string]string{}
+	for _, h := range regs[0].Handlers {
+		if h.URL != "" {
+			t.Errorf("handler %+v has a URL", h)
+		}
+		subjects[h.Name] = h.Subject
+	}
+	if subjects["Billing.Reconcile"] != "flowgen_provider.bill-ing.step.Billing%2EReconcile" ||
+		subjects["Un.do"] != "flowgen_provider.bill-ing.rollback.Un%2Edo" {
+		t.Fatalf("subjects %v", subjects)
+	}
+
+	tr := NewTransport(nc)
+	const calls = 40
+	for i := range calls {
+		body, _ := json.Marshal(provider.Request{Version: provider.Version, Handler: "Billing.Reconcile", State: json.RawMessage(fmt.Sprintf(`{"N": %d}`, i))})
+		out, err := tr.CallProvider(context.Background(), subjects["Billing.Reconcile"], body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rsp provider.Response
+		if err := json.Unmarshal(out, &rsp); err != nil || rsp.Outcome != "disputed" || string(rsp.State) != fmt.Sprintf(`{"N":%d}`, i+1) {
+			t.Fatalf("call %d: %s %v", i, out, err)
+		}
+	}
+	body, _ := json.Marshal(provider.Request{Version: provider.Version, Handler: "Un.do", Rollback: true, State: json.RawMessage(`{}`)})
+	out, err := tr.CallProvider(context.Background(), subjects["Un.do"], body)
+	var rsp provider.Response
+	if err != nil || json.Unmarshal(out, &rsp) != nil || rsp.Error == nil || rsp.Error.Class != provider.ClassPermanent {
+		t.Fatalf("rollback: %s %v, want a permanent error", out, err)
+	}
+	mu.Lock()
+	if served[1]+served[2] != calls {
+		t.Errorf("served %v, want %d calls, each once", served, calls)
+	}
+	mu.Unlock()
+
+	cancel()
+	for _, d := range []chan error{done1, done2} {
+		if err := <-d; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, leased := l.get(); leased {
+		t.Error("the lease was not withdrawn")
+	}
+	// Unsubscribed: the engine's call finds nobody at once (retryable,
+	// not a wait until its deadline).
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	if _, err := tr.CallProvider(cctx, subjects["Billing.Reconcile"], body); err == nil || !strings.Contains(err.Error(), "no provider subscribed to") {
+		t.Errorf("call after stop: %v, want no provider subscribed", err)
+	}
+	if cctx.Err() != nil {
+		t.Error("the call waited for its deadline")
+	}
+}
+
+// A handler that does not answer within the call's context: the call ends
+// with the context.
+func TestTransportDeadline(t *testing.T) {
+	nc := natsServer(t)
+	sub, err := nc.Subscribe("slow", func(m *nats.Msg) {}) // never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := NewTransport(nc).CallProvider(ctx, "slow", []byte(`{}`)); err == nil || ctx.Err() == nil {
+		t.Fatalf("err %v, want the context's end", err)
+	}
+}
+
+func TestSubjectEscapes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    provider.Handler
+		want string
+	}{
+		{"billing", provider.Handler{Name: "Reconcile"}, "flowgen_provider.billing.step.Reconcile"},
+		{"a.b", provider.Handler{Name: "F.S", Rollback: true}, "flowgen_provider.a%2Eb.rollback.F%2ES"},
+		{"x y*>", provider.Handler{Name: "é"}, "flowgen_provider.x%20y%2A%3E.step.%C3%A9"},
+	} {
+		if got := Subject(tc.name, tc.h); got != tc.want {
+			t.Errorf("Subject(%q, %+v) = %q, want %q", tc.name, tc.h, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,411 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeEngine is the engine's side of the lease protocol, recording what
+// a provider sends; forget makes it answer renewals 404, as an engine that
+// restarted does.
+type fakeEngine struct {
+	mu       sync.Mutex
+	log      []string // "PUT", "RENEW", "DELETE", in order
+	regs     []Registration
+	auth     []string
+	leased   bool
+	refuse   int // a status the next PUT answers instead of 200
+	forgotAt int // renewals before the engine forgets the lease (0: never)
+	renews   int
+}
+
+func (f *fakeEngine) handler(t *testing.T) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.auth = append(f.auth, r.Header.Get("Authorization"))
+		name, suffix, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/providers/"), "/")
+		if name != "billing" {
+			t.Errorf("request for provider %q", name)
+		}
+		switch {
+		case r.Method == http.MethodPut && suffix == "":
+			f.log = append(f.log, "PUT")
+			if f.refuse != 0 {
+				w.WriteHeader(f.refuse)
+				_, _ = io.WriteString(w, `{"error": "engine: invalid provider registration: no"}`)
+				return
+			}
+			var reg Registration
+			if err := json.NewDecoder(r.Body).Decode(&reg); err != nil {
+				t.Errorf("registration: %v", err)
+			}
+			f.regs = append(f.regs, reg)
+			f.leased = true
+			_, _ = io.WriteString(w, `{"provider": "billing"}`)
+		case r.Method == http.MethodPost && suffix == "renew":
+			f.log = append(f.log, "RENEW")
+			f.renews++
+			if f.forgotAt > 0 && f.renews == f.forgotAt {
+				f.leased = false
+			}
+			if !f.leased {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = io.WriteString(w, `{"error": "engine: no live lease for this provider"}`)
+				return
+			}
+			_, _ = io.WriteString(w, `{"provider": "billing"}`)
+		case r.Method == http.MethodDelete && suffix == "":
+			f.log = append(f.log, "DELETE")
+			f.leased = false
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+	})
+}
+
+func (f *fakeEngine) snapshot() (log []string, regs []Registration, leased bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.log...), append([]Registration(nil), f.regs...), f.leased
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func newBilling(engineURL string, ttl time.Duration) *Provider {
+	p := New(Options{Name: "billing", Engine: engineURL + "/", Token: "tok", TTL: ttl})
+	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) { return "", nil }, "disputed")
+	p.Rollback("Unreconcile", func(ctx context.Context, c *Call) error { return nil })
+	return p
+}
+
+// KeepLease registers the handlers with the asked TTL and the token,
+// renews the lease, registers again when the engine forgets it (a renewal
+// answered 404, after a restart of the engine), and withdraws it at the
+// end of its context.
+func TestKeepLeaseRenewsReregistersAndWithdraws(t *testing.T) {
+	f := &fakeEngine{forgotAt: 2}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	p := newBilling(eng.URL, 300*time.Millisecond)
+	hs := p.Handlers(func(h *Handler) { h.URL = "http://127.0.0.1:9/" + h.Name })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.KeepLease(ctx, hs) }()
+	waitFor(t, "a renewal after the engine forgot the lease", func() bool {
+		log, _, _ := f.snapshot()
+		return strings.Contains(strings.Join(log, " "), "PUT RENEW RENEW PUT RENEW")
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("KeepLease: %v", err)
+	}
+	log, regs, leased := f.snapshot()
+	if leased || log[len(log)-1] != "DELETE" {
+		t.Errorf("the lease was not withdrawn at the end: %v", log)
+	}
+	if len(regs) < 2 {
+		t.Fatalf("registrations %v: want the first and the one after the 404", regs)
+	}
+	want := []Handler{
+		{Name: "Billing.Reconcile", Outcomes: []string{"disputed"}, URL: "http://127.0.0.1:9/Billing.Reconcile"},
+		{Name: "Unreconcile", Rollback: true, URL: "http://127.0.0.1:9/Unreconcile"},
+	}
+	for _, reg := range regs {
+		got, _ := json.Marshal(reg)
+		exp, _ := json.Marshal(Registration{TTL: "300ms", Handlers: want})
+		if string(got) != string(exp) {
+			t.Errorf("registration %s, want %s", got, exp)
+		}
+	}
+	f.mu.Lock()
+	for _, a := range f.auth {
+		if a != "Bearer tok" {
+			t.Errorf("Authorization %q, want the provider's bearer token", a)
+		}
+	}
+	f.mu.Unlock()
+}
+
+// A registration the engine refuses (a 4xx other than 404 and 429) ends
+// KeepLease with the engine's message; nothing is withdrawn, since nothing
+// was granted.
+func TestKeepLeaseRefused(t *testing.T) {
+	f := &fakeEngine{refuse: http.StatusConflict}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	p := newBilling(eng.URL, time.Second)
+	err := p.KeepLease(context.Background(), p.Handlers(func(h *Handler) { h.Subject = "s." + h.Name }))
+	var re *refused
+	if !errors.As(err, &re) || re.code != http.StatusConflict || !strings.Contains(err.Error(), "invalid provider registration: no") {
+		t.Fatalf("KeepLease: %v, want the engine's 409 and its message", err)
+	}
+	if log, _, _ := f.snapshot(); strings.Join(log, " ") != "PUT" {
+		t.Errorf("requests %v, want one PUT", log)
+	}
+}
+
+// An engine that is not up yet is retried until it answers.
+func TestKeepLeaseWaitsForTheEngine(t *testing.T) {
+	f := &fakeEngine{}
+	calls := 0
+	var mu sync.Mutex
+	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		f.handler(t).ServeHTTP(w, r)
+	}))
+	defer eng.Close()
+	p := newBilling(eng.URL, time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.KeepLease(ctx, p.Handlers(func(h *Handler) { h.Subject = "s" })) }()
+	waitFor(t, "the registration", func() bool { _, _, leased := f.snapshot(); return leased })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func request(t *testing.T, req Request) []byte {
+	t.Helper()
+	req.Version = Version
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func response(t *testing.T, body []byte) Response {
+	t.Helper()
+	var rsp Response
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rsp); err != nil {
+		t.Fatalf("response %s: %v", body, err)
+	}
+	if err := rsp.Check(); err != nil {
+		t.Fatalf("response %s breaks the protocol: %v", body, err)
+	}
+	return rsp
+}
+
+// Handle: the state goes to the handler and comes back with its changes,
+// with the outcome; errors are classed retryable or permanent; a panic or
+// an unknown handler is retryable, a request that is not one permanent;
+// the deadline is the handler's context's.
+func TestHandle(t *testing.T) {
+	p := New(Options{Name: "billing"})
+	deadline := time.Now().Add(time.Hour).UTC().Round(time.Millisecond)
+	var sawDeadline time.Time
+	var sawReq Request
+	p.Step("Reconcile", func(ctx context.Context, c *Call) (string, error) {
+		sawDeadline, _ = ctx.Deadline()
+		sawReq = c.Request
+		var amount float64
+		if err := c.Get("Amount", &amount); err != nil {
+			return "", Permanent(err)
+		}
+		var missing string
+		if err := c.Get("Missing", &missing); err != nil || missing != "" {
+			t.Errorf("a missing field: %q %v", missing, err)
+		}
+		c.Delete("Scratch")
+		if err := c.Set("Reconciled", map[string]any{"by": "billing"}); err != nil {
+			return "", err
+		}
+		if amount > 1000 {
+			return "disputed", nil
+		}
+		return "", nil
+	}, "disputed")
+	p.Step("Flaky", func(ctx context.Context, c *Call) (string, error) { return "", errors.New("ledger down") })
+	p.Step("Broken", func(ctx context.Context, c *Call) (string, error) {
+		return "", fmt.Errorf("billing: %w", Permanent(errors.New("invoice gone"))) // wrapped: still permanent
+	})
+	p.Step("Panics", func(ctx context.Context, c *Call) (string, error) { panic("boom") })
+	p.Rollback("Reconcile", func(ctx context.Context, c *Call) error {
+		c.Delete("Reconciled")
+		return nil
+	})
+
+	body := p.Handle(context.Background(), request(t, Request{
+		RunID: "r-1", Flow: "Billing", Step: "Reconcile", Handler: "Reconcile", IdempotencyKey: "r-1/Reconcile",
+		Attempt: 2, Deadline: &deadline, State: json.RawMessage(`{"Amount": 12.5, "Scratch": [1], "Keep": "x"}`),
+	}))
+	rsp := response(t, body)
+	if rsp.Error != nil || rsp.Outcome != "" || string(rsp.State) != `{"Amount":12.5,"Keep":"x","Reconciled":{"by":"billing"}}` {
+		t.Errorf("step: %s", body)
+	}
+	if !sawDeadline.Equal(deadline) {
+		t.Errorf("the handler's context has deadline %v, want the request's %v", sawDeadline, deadline)
+	}
+	if sawReq.RunID != "r-1" || sawReq.IdempotencyKey != "r-1/Reconcile" || sawReq.Attempt != 2 || sawReq.Flow != "Billing" {
+		t.Errorf("the handler saw %+v", sawReq)
+	}
+	if rsp := response(t, p.Handle(context.Background(), request(t, Request{Handler: "Reconcile", State: json.RawMessage(`{"Amount": 5000}`)}))); rsp.Outcome != "disputed" {
+		t.Errorf("outcome %q, want disputed", rsp.Outcome)
+	}
+	// No deadline in the request: none in the context.
+	p.Step("NoDeadline", func(ctx context.Context, c *Call) (string, error) {
+		if _, ok := ctx.Deadline(); ok {
+			t.Error("a deadline without one in the request")
+		}
+		return "", nil
+	})
+	response(t, p.Handle(context.Background(), request(t, Request{Handler: "NoDeadline", State: json.RawMessage(`null`)})))
+	// A rollback is the rollback of that name, not the step.
+	rsp = response(t, p.Handle(context.Background(), request(t, Request{Handler: "Reconcile", Rollback: true, State: json.RawMessage(`{"Reconciled": true, "A": 1}`)})))
+	if rsp.Error != nil || string(rsp.State) != `{"A":1}` {
+		t.Errorf("rollback: %+v %s", rsp.Error, rsp.State)
+	}
+
+	for _, tc := range []struct {
+		name, body, class, msg string
+	}{
+		{"retryable", string(request(t, Request{Handler: "Flaky", State: json.RawMessage(`{}`)})), ClassRetryable, "ledger down"},
+		{"permanent", string(request(t, Request{Handler: "Broken", State: json.RawMessage(`{}`)})), ClassPermanent, "invoice gone"},
+		{"bad state field", string(request(t, Request{Handler: "Reconcile", State: json.RawMessage(`{"Amount": "lots"}`)})), ClassPermanent, `state field "Amount"`},
+		{"panic", string(request(t, Request{Handler: "Panics", State: json.RawMessage(`{}`)})), ClassRetryable, `handler "Panics" panicked: boom`},
+		{"unknown handler", string(request(t, Request{Handler: "Nope", State: json.RawMessage(`{}`)})), ClassRetryable, `no handler "Nope"`},
+		{"unknown rollback", string(request(t, Request{Handler: "Flaky", Rollback: true, State: json.RawMessage(`{}`)})), ClassRetryable, `no handler "Flaky"`},
+		{"not a request", `{"version": `, ClassPermanent, "not a provider request"},
+		{"state not an object", string(request(t, Request{Handler: "Flaky", State: json.RawMessage(`[1]`)})), ClassPermanent, "state is not a JSON object"},
+	} {
+		rsp := response(t, p.Handle(context.Background(), []byte(tc.body)))
+		if rsp.Error == nil || rsp.Error.Class != tc.class || !strings.Contains(rsp.Error.Message, tc.msg) || rsp.State != nil || rsp.Outcome != "" {
+			t.Errorf("%s: %+v, want class %s with %q and no state", tc.name, rsp.Error, tc.class, tc.msg)
+		}
+	}
+}
+
+// A deadline that has passed reaches the handler as a done context.
+func TestHandleDeadlinePassed(t *testing.T) {
+	p := New(Options{Name: "billing"})
+	p.Step("Slow", func(ctx context.Context, c *Call) (string, error) {
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	past := time.Now().Add(-time.Second)
+	rsp := response(t, p.Handle(context.Background(), request(t, Request{Handler: "Slow", Deadline: &past, State: json.RawMessage(`{}`)})))
+	if rsp.Error == nil || rsp.Error.Class != ClassRetryable || !strings.Contains(rsp.Error.Message, "deadline exceeded") {
+		t.Errorf("%+v, want a retryable deadline error", rsp.Error)
+	}
+}
+
+// ListenAndServe serves POST /step/{name} and /rollback/{name} at the URLs
+// it registers, refuses other methods, and withdraws the lease when it
+// stops.
+func TestListenAndServe(t *testing.T) {
+	f := &fakeEngine{}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	p := newBilling(eng.URL, time.Minute)
+	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) {
+		return "disputed", c.Set("Seen", c.Handler)
+	}, "disputed")
+	p.Rollback("Unreconcile", func(ctx context.Context, c *Call) error { return c.Set("Undone", true) })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.ListenAndServe(ctx, "127.0.0.1:0", "") }()
+	waitFor(t, "the registration", func() bool { _, regs, _ := f.snapshot(); return len(regs) == 1 })
+	_, regs, _ := f.snapshot()
+	urls := map[string]string{}
+	for _, h := range regs[0].Handlers {
+		if h.Subject != "" || !strings.HasPrefix(h.URL, "http://127.0.0.1:") {
+			t.Fatalf("handler %+v: want a loopback URL", h)
+		}
+		urls[h.Name] = h.URL
+	}
+	if !strings.HasSuffix(urls["Billing.Reconcile"], "/step/Billing.Reconcile") || !strings.HasSuffix(urls["Unreconcile"], "/rollback/Unreconcile") {
+		t.Fatalf("URLs %v", urls)
+	}
+	post := func(url string, req Request) Response {
+		res, err := http.Post(url, "application/json", strings.NewReader(string(request(t, req))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("POST %s: %d %s", url, res.StatusCode, b)
+		}
+		return response(t, b)
+	}
+	if rsp := post(urls["Billing.Reconcile"], Request{Handler: "Billing.Reconcile", State: json.RawMessage(`{}`)}); rsp.Outcome != "disputed" || string(rsp.State) != `{"Seen":"Billing.Reconcile"}` {
+		t.Errorf("step over HTTP: %+v %s", rsp, rsp.State)
+	}
+	if rsp := post(urls["Unreconcile"], Request{Handler: "Unreconcile", Rollback: true, State: json.RawMessage(`{}`)}); rsp.Error != nil || string(rsp.State) != `{"Undone":true}` {
+		t.Errorf("rollback over HTTP: %+v %s", rsp.Error, rsp.State)
+	}
+	res, err := http.Get(urls["Unreconcile"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d, want 405", res.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, leased := f.snapshot(); leased {
+		t.Error("the lease was not withdrawn")
+	}
+	if _, err := http.Post(urls["Unreconcile"], "application/json", strings.NewReader("{}")); err == nil {
+		t.Error("the provider still serves after it stopped")
+	}
+}
+
+// Response.Check refuses an unknown error class and a state that is not
+// an object.
+func TestResponseCheck(t *testing.T) {
+	for body, ok := range map[string]bool{
+		`{"state": {"a": 1}, "outcome": "x"}`: true,
+		`{"state": null}`:                     true,
+		`{}`:                                  true,
+		`{"error": {"message": "m"}}`:         true,
+		`{"error": {"message": "m", "class": "permanent"}}`: true,
+		`{"error": {"message": "m", "class": "sometimes"}}`: false,
+		`{"state": [1, 2]}`: false,
+		`{"state": "text"}`: false,
+		`{"error": {"message": "m"}, "state": "ignored-too"}`: true,
+	} {
+		var r Response
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Check(); (err == nil) != ok {
+			t.Errorf("%s: Check = %v, want ok %v", body, err, ok)
+		}
+	}
+}
