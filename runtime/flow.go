@@ -66,7 +66,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // RunOption configures one run.
 type RunOption func(*runOptions)
 
-type runOptions struct{ id string }
+type runOptions struct {
+	id     string
+	parent *RunRef // WithParent
+}
 
 // WithRunID sets the run's ID instead of generating one.
 func WithRunID(id string) RunOption { return func(o *runOptions) { o.id = id } }
