@@ -70,7 +70,6 @@ func (e *ChildError) Error() string {
 	return fmt.Sprintf("child run %q of flow %q ended %s: %v", e.Child.RunID, e.Child.Flow, e.Final, e.Err)
 }
 
-
 // FlowCall is what a call step runs: a child run of flow Flow, started with
 // the state Input returns from the parent's state, through Runs.
 type FlowCall[S any] struct {
