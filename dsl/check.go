@@ -45,6 +45,7 @@ func Check(f *File, opts CheckOptions) diag.List {
 		}
 		c.flow(fl)
 	}
+	c.calls(f, flows)
 	if opts.GoPackage != nil {
 		c.ds = append(c.ds, opts.GoPackage(f)...)
 	}
@@ -235,6 +236,9 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 	}
 	if s.Kind() == ActionSleep {
 		c.sleep(f, s, at)
+	}
+	if s.Kind() == ActionCall {
+		c.call(f, s, at)
 	}
 	if s.Spec().Decides {
 		// A choose's targets are its only transitions: choose checks them,

@@ -665,6 +665,8 @@ const (
 	RolePayload   FieldRole = "payload"   // published payload: read
 	RoleUntil     FieldRole = "until"     // sleep until: read, a time.Time
 	RoleCondition FieldRole = "condition" // a choose condition: read, compared with Cond's literal
+	RoleCallIn    FieldRole = "call-in"   // a call's child state: read, of the called flow's state type
+	RoleCallOut   FieldRole = "call-out"  // a call's result: written, of the called flow's state type
 )
 
 // FieldRef is one place where a flow names a field of its state type.

@@ -87,6 +87,7 @@ func Check(f *dsl.File, dir string) diag.List {
 	var ds diag.List
 	for _, fl := range flows {
 		ds = append(ds, checkState(pkg, fl)...)
+		ds = append(ds, checkCalls(pkg, f, fl)...)
 	}
 	return ds
 }
