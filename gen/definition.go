@@ -47,16 +47,18 @@ func (g *flowGen) constructor() jen.Code {
 	if len(n.Methods) == 0 {
 		doc = fmt.Sprintf("%s returns the definition of flow %s; h may be nil.", n.Constructor, g.fl.Name)
 	}
+	doc += g.calleeDoc()
 	if needs := g.needs(); len(needs) > 0 {
 		doc += " opts must include " + andList(needs) + "; runtime.WithSink records every transition."
 	} else {
 		doc += " runtime.WithSink in opts records every transition."
 	}
-	body := []jen.Code{
+	body := g.calleeChecks()
+	body = append(body,
 		g.id("f").Op(":=").Add(g.rtS("New")).Call(jen.Lit(g.fl.Name), g.id("opts").Op("...")),
 		g.id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
 		jen.Var().Add(g.id(stepVar)).Op("*").Add(g.rtS("Step")),
-	}
+	)
 	if g.flowRetry != nil {
 		body = append(body, jen.Line(), docComment(fmt.Sprintf("%s is the flow's retry policy, for the steps that write none.", g.local(flowRetryVar))),
 			g.id(flowRetryVar).Op(":=").Add(retryPolicy(g.flowRetry.Policy())))
@@ -73,7 +75,7 @@ func (g *flowGen) constructor() jen.Code {
 	)
 	return jen.Add(docComment(prose(doc)...)).Line().
 		Func().Id(n.Constructor).
-		Params(g.id("h").Id(n.Handlers), g.id("opts").Op("...").Add(rt("Option"))).
+		Params(append(append([]jen.Code{g.id("h").Id(n.Handlers)}, g.calleeParams()...), g.id("opts").Op("...").Add(rt("Option")))...).
 		Params(jen.Op("*").Id(n.Type), jen.Error()).
 		Block(body...)
 }

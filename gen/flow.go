@@ -14,6 +14,7 @@ import (
 
 // flowGen emits the code of one flow.
 type flowGen struct {
+	file   *dsl.File // the flows a call runs
 	fl     *dsl.Flow
 	names  *dsl.Names
 	source string // base name of the .flow file
@@ -53,7 +54,7 @@ func (g *flowGen) local(word string) string {
 // id is jen.Id of local(word).
 func (g *flowGen) id(word string) *jen.Statement { return jen.Id(g.local(word)) }
 
-func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
+func newFlowGen(file *dsl.File, fl *dsl.Flow, source string) (*flowGen, error) {
 	if !token.IsIdentifier(fl.Name) || !token.IsExported(fl.Name) {
 		return nil, fmt.Errorf("gen: flow name %q is not an exported Go identifier", fl.Name)
 	}
@@ -70,7 +71,7 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 	if len(fl.Steps) == 0 {
 		return nil, fmt.Errorf("gen: flow %q has no steps", fl.Name)
 	}
-	g := &flowGen{fl: fl, names: fl.GoNames(), source: source,
+	g := &flowGen{file: file, fl: fl, names: fl.GoNames(), source: source,
 		consts: map[string]string{}, byStep: map[*dsl.Step]dsl.StepNames{}, edges: map[*dsl.Step][]dsl.Edge{},
 		index: map[*dsl.Step]int{}}
 	if fl.State != nil {
@@ -113,6 +114,14 @@ func newFlowGen(fl *dsl.Flow, source string) (*flowGen, error) {
 		}
 		if err := checkAction(fl, s); err != nil {
 			return nil, err
+		}
+		if err := checkCall(file, fl, s, s.Action); err != nil {
+			return nil, err
+		}
+		if s.Rollback != nil {
+			if err := checkCall(file, fl, s, s.Rollback.Action); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, m := range g.names.Methods {

@@ -94,12 +94,15 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 		if fl == nil {
 			return nil, fmt.Errorf("gen: flow %d is nil", i)
 		}
-		g, err := newFlowGen(fl, source)
+		g, err := newFlowGen(f, fl, source)
 		if err != nil {
 			return nil, err
 		}
 		g.emit(jf)
 		if opts.Target == TargetTemporal {
+			if err := checkTemporalCalls(fl); err != nil {
+				return nil, err
+			}
 			g.emitTemporal(jf)
 		}
 	}

@@ -77,6 +77,8 @@ func (g *flowGen) step(s *dsl.Step) []jen.Code {
 	if rb := s.Rollback; rb != nil {
 		if s.Rollback.IsGo() {
 			out = append(out, set("Rollback", g.rollbackFunc(s)))
+		} else if s.Rollback.Action != nil && s.Rollback.Action.Kind == dsl.ActionCall {
+			out = append(out, g.rollbackCall(s).Call(st()))
 		} else {
 			// The option, not the field: it also tells Register that the
 			// step needs a Caller.
@@ -189,6 +191,9 @@ func (g *flowGen) newStep(s *dsl.Step) (assign jen.Code, named bool) {
 		named = true
 	case dsl.ActionChoose:
 		call = g.choose(s)
+		named = true
+	case dsl.ActionCall:
+		call = g.call(s)
 		named = true
 	case dsl.ActionGo:
 		call = g.rtS("NewStep").Call(jen.Id(g.consts[s.Name]), g.goExec(s))

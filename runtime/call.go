@@ -91,6 +91,9 @@ func NewCall[S, C any](id string, child *Flow[C], in func(s *S) C, out func(s *S
 	if in != nil {
 		input = func(s *S) any { return in(s) }
 	}
+	if child == nil { // Register refuses a call of no flow
+		return NewCallBy(id, nil, "", input, into, opts...)
+	}
 	return NewCallBy(id, child, child.ID(), input, into, opts...)
 }
 
@@ -343,4 +346,10 @@ func (r *Run[S]) links(ev *Event, from, to *mstate) {
 	case from.kind == kindRollback:
 		ev.Child = r.rollbackChild(&r.def.steps[from.step], ev.Attempt)
 	}
+}
+
+// MissingCallee is the error of a generated constructor of flow that was
+// given no definition of flow callee, which its calls run.
+func MissingCallee(flow, callee string) error {
+	return fmt.Errorf("%w: flow %q calls flow %q, but its constructor got a nil %s definition", ErrDefinition, flow, callee, callee)
 }
