@@ -245,6 +245,7 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 		runtime.WithLogger(e.log),
 		runtime.WithRunEnded(e.runEnded),
 		runtime.WithMaxHistory(e.opts.MaxHistory),
+		runtime.WithChildren(childRuns{e}),
 	}
 	if e.caller != nil {
 		opts = append(opts, runtime.WithCaller(e.caller))
@@ -500,7 +501,7 @@ func (e *Engine) FlowJSON(flow string) ([]byte, error) {
 
 // flowOps is a registered flow with its state type erased.
 type flowOps interface {
-	start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error)
+	start(ctx context.Context, state json.RawMessage, runID string, opts ...runtime.RunOption) (runHandle, error)
 	resume(ctx context.Context, history []runtime.Event) (runHandle, error)
 	checkHistory(h []runtime.Event) error
 	// initialState is the snapshot a run started with state records in
@@ -513,16 +514,17 @@ type runHandle interface {
 	Done() <-chan struct{}
 	Abort() error
 	Suspend() error
+	OnEnd(func(runtime.RunEnd))
 }
 
 type typed[S any] struct{ f *runtime.Flow[S] }
 
-func (t *typed[S]) start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error) {
+func (t *typed[S]) start(ctx context.Context, state json.RawMessage, runID string, opts ...runtime.RunOption) (runHandle, error) {
 	s, err := t.decode(state)
 	if err != nil {
 		return nil, err
 	}
-	return t.f.Start(ctx, s, runtime.WithRunID(runID))
+	return t.f.Start(ctx, s, append(opts, runtime.WithRunID(runID))...)
 }
 
 func (t *typed[S]) decode(state json.RawMessage) (S, error) {

@@ -88,7 +88,7 @@ var (
 // exists gives ErrRunExists, or ErrRunIDTaken for a run of another flow;
 // with same, also ErrIdempotencyMismatch when the existing run started
 // from another state than state.
-func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool) (string, error) {
+func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool, opts ...runtime.RunOption) (string, error) {
 	if e.draining.Load() {
 		return "", ErrClosed
 	}
@@ -112,7 +112,7 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	// The run is tracked before it starts: its end (the runtime's
 	// WithRunEnded hook) may come before start returns.
 	lr := e.track(fe, runID, unlock)
-	r, err := fe.ops.start(e.runParent(ctx), state, runID)
+	r, err := fe.ops.start(e.runParent(ctx), state, runID, opts...)
 	if err != nil {
 		e.untrack(lr)
 		if errors.Is(err, runtime.ErrDuplicateRun) {

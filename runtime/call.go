@@ -145,7 +145,7 @@ func WithRollbackCallBy[S any](runs ChildRuns, flow string, in func(s *S) any) S
 				return in(s)
 			}
 			ends := make(chan RunEnd, 1)
-			abort, err := runs.AttachChild(context.WithoutCancel(ctx), flow, ref.RunID,
+			abort, err := c.env.opts.childRuns(runs).AttachChild(context.WithoutCancel(ctx), flow, ref.RunID,
 				RunRef{Flow: c.env.flow, RunID: c.env.runID}, input, func(e RunEnd) { ends <- e })
 			if err != nil {
 				return err
@@ -163,6 +163,20 @@ func WithRollbackCallBy[S any](runs ChildRuns, flow string, in func(s *S) any) S
 			}
 		}
 	}
+}
+
+// WithChildren makes the flow's calls and rollback calls run their child
+// runs through c, by flow name, instead of through the callee definition
+// they were built with: an engine passes itself, so that child runs are
+// its own runs (locked, tracked, suspended on Close, resumed on Start).
+func WithChildren(c ChildRuns) Option { return func(o *options) { o.children = c } }
+
+// childRuns is what runs the children of a call built with runs.
+func (o *options) childRuns(runs ChildRuns) ChildRuns {
+	if o.children != nil {
+		return o.children
+	}
+	return runs
 }
 
 // WithParent records parent on the run's first event (Event.Parent): the
@@ -307,7 +321,7 @@ func (r *Run[S]) rollbackChild(d *stepDef[S], attempt int) *RunRef {
 // wakes the run.
 func (r *Run[S]) attachCall(p *parking, d *stepDef[S], input any) {
 	c := p.wait.Child
-	abort, err := d.Call.Runs.AttachChild(r.quiet, c.Flow, c.RunID, RunRef{Flow: r.def.id, RunID: r.env.runID},
+	abort, err := r.env.opts.childRuns(d.Call.Runs).AttachChild(r.quiet, c.Flow, c.RunID, RunRef{Flow: r.def.id, RunID: r.env.runID},
 		func() any { return input },
 		func(e RunEnd) {
 			if e.Final == StateDone {
@@ -317,6 +331,10 @@ func (r *Run[S]) attachCall(p *parking, d *stepDef[S], input any) {
 			r.wake(p, wakeError, nil, Permanent(&ChildError{Child: *c, Final: e.Final, Err: e.Err}))
 		})
 	if err != nil {
+		if r.suspending.Load() { // the process shuts down: no failure to record
+			r.wake(p, wakeSuspend, nil, nil)
+			return
+		}
 		r.wake(p, wakeError, nil, Permanent(err))
 		return
 	}

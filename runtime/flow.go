@@ -25,6 +25,7 @@ type options struct {
 	ended     func(runID string, final RunState, err error)
 	observer  Observer
 	maxEvents uint64 // the bound of a run's history (WithMaxHistory)
+	children  ChildRuns
 }
 
 // Option configures a Flow.
