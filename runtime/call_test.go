@@ -436,3 +436,138 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCallCompensationMatrix fails (or aborts the parent at) each step of a
+// parent P1, Call, P3 whose call runs a child C1, C2, C3, and checks what
+// is undone, in which order, and how each run ends: a child undoes its own
+// completed steps before the parent undoes its own; a call completed
+// before the failure is undone by its rollback call (a run of Undo); a
+// call that failed has nothing of its own to undo.
+func TestCallCompensationMatrix(t *testing.T) {
+	positions := []string{"P1", "C1", "C2", "C3", "P3"}
+	for _, mode := range []string{"error", "abort"} {
+		for _, at := range positions {
+			t.Run(mode+"/"+at, func(t *testing.T) {
+				rec := newRecorder()
+				sink := runtime.NewMemorySink()
+				started := make(chan struct{})
+				step := func(id string) func(ctx context.Context, s *state) (runtime.Outcome, error) {
+					return func(ctx context.Context, s *state) (runtime.Outcome, error) {
+						rec.add("exec "+id, ctx)
+						if id != at {
+							return "", nil
+						}
+						if mode == "error" {
+							return "", runtime.Permanent(errBoom)
+						}
+						close(started)
+						<-ctx.Done()
+						return "", ctx.Err()
+					}
+				}
+				undo := func(id string) runtime.StepOption[state] {
+					return runtime.WithRollback(func(ctx context.Context, s *state) error {
+						rec.add("undo "+id, ctx)
+						return nil
+					})
+				}
+				child := runtime.New[state]("Child", runtime.WithSink(sink))
+				for _, id := range []string{"C1", "C2", "C3"} {
+					mustRegister(t, child, runtime.NewStep(id, step(id), undo(id)))
+				}
+				undoFlow := runtime.New[state]("Undo", runtime.WithSink(sink))
+				mustRegister(t, undoFlow, runtime.NewStep("U", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+					rec.add("undo Call", ctx)
+					return "", nil
+				}, runtime.WithIrreversible[state]()))
+				parent := runtime.New[state]("Parent", runtime.WithSink(sink))
+				mustRegister(t, parent,
+					runtime.NewStep("P1", step("P1"), undo("P1")),
+					runtime.NewCall("Call", child, func(s *state) state { return *s }, func(s *state) *state { return s },
+						runtime.WithRollbackCall(undoFlow, func(s *state) state { return *s })),
+					runtime.NewStep("P3", step("P3"), undo("P3")))
+				r, err := parent.Start(context.Background(), state{}, runtime.WithRunID("p"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if mode == "abort" {
+					<-started
+					if err := r.Abort(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				res, _ := r.Wait(context.Background())
+
+				var want []string
+				for _, id := range positions {
+					want = append(want, "exec "+id)
+					if id == at {
+						break
+					}
+				}
+				var childDone bool
+				switch at {
+				case "P1":
+				case "P3":
+					childDone = true
+					want = append(want, "undo Call", "undo P1")
+				default:
+					k := int(at[1] - '0')
+					for i := k - 1; i >= 1; i-- {
+						want = append(want, fmt.Sprintf("undo C%d", i))
+					}
+					want = append(want, "undo P1")
+				}
+				if got := rec.all(); !slices.Equal(got, want) {
+					t.Fatalf("effects %v, want %v", got, want)
+				}
+				wantFinal := runtime.StateCompensated
+				switch {
+				case mode == "abort":
+					wantFinal = runtime.StateAborted
+				case at == "P1":
+					wantFinal = runtime.StateFailed
+				}
+				if res.Final != wantFinal {
+					t.Fatalf("parent ended %s (%v), want %s", res.Final, res.Err, wantFinal)
+				}
+				cst, cerr := child.Status("p@Call")
+				switch {
+				case at == "P1":
+					if cerr == nil {
+						t.Fatalf("a child ran: %+v", cst)
+					}
+				case childDone:
+					if cst.State != runtime.StateDone {
+						t.Fatalf("child %s", cst.State)
+					}
+					if ust, err := undoFlow.Status("p@Call:rollback"); err != nil || ust.State != runtime.StateDone {
+						t.Fatalf("undo run %+v, %v", ust, err)
+					}
+				default:
+					want := runtime.StateCompensated
+					switch {
+					case mode == "abort":
+						want = runtime.StateAborted
+					case at == "C1":
+						want = runtime.StateFailed
+					}
+					if cst.State != want {
+						t.Fatalf("child %s, want %s", cst.State, want)
+					}
+				}
+				// Both histories replay and fit their flows.
+				for _, c := range []struct {
+					id string
+					f  interface{ CheckHistory([]runtime.Event) error }
+				}{{"p", parent}, {"p@Call", child}} {
+					if h := sink.History(c.id); h != nil {
+						if err := c.f.CheckHistory(h); err != nil {
+							t.Fatalf("%s: %v", c.id, err)
+						}
+					}
+				}
+			})
+		}
+	}
+}
