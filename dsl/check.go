@@ -309,6 +309,10 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 }
 
 func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, outcomes []string) diag.Diagnostic {
+	if name == OutcomeTimeout && s.Kind() == ActionCall {
+		return diag.Errorf(r, "undefined-outcome", "step %q calls flow %s, so it cannot end with outcome %q: a call ends when its child run does", s.Name, calleeName(s.Action), name).
+			WithHint("route the child's failure with `on error -> X`, and bound the steps of flow %s", calleeName(s.Action))
+	}
 	if spec := s.Spec(); name == OutcomeTimeout && spec.Waits && !spec.Has(FieldTimeout) {
 		return diag.Errorf(r, "undefined-outcome", "step %q has no deadline, so it cannot end with outcome %q", s.Name, name).
 			WithHint("add `deadline <duration>` to the step to bound its %s (the step ends with the outcome timeout when it passes), or remove this transition", spec.Keyword)
