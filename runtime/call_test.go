@@ -571,3 +571,43 @@ func TestCallCompensationMatrix(t *testing.T) {
 		}
 	}
 }
+
+// Calls nest: aborting the outer parent aborts its child, which aborts its
+// own child; each ends aborted after the one it called.
+func TestCallNestedAbort(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	rec := newRecorder()
+	started := make(chan struct{})
+	inner := runtime.New[state]("Inner", runtime.WithSink(sink))
+	mustRegister(t, inner, okStep(rec, "I1"), runtime.NewStep("I2", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+		close(started)
+		<-ctx.Done()
+		return "", ctx.Err()
+	}, runtime.WithIrreversible[state]()))
+	middle := runtime.New[state]("Middle", runtime.WithSink(sink))
+	mustRegister(t, middle, okStep(rec, "M1"), runtime.NewCall("Inner", inner, nil, nil, runtime.WithIrreversible[state]()))
+	outer := runtime.New[state]("Outer", runtime.WithSink(sink))
+	mustRegister(t, outer, okStep(rec, "O1"), runtime.NewCall("Middle", middle, nil, nil, runtime.WithIrreversible[state]()))
+	r, err := outer.Start(context.Background(), state{}, runtime.WithRunID("o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := r.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := r.Wait(context.Background())
+	if res.Final != runtime.StateAborted {
+		t.Fatalf("outer %s", res.Final)
+	}
+	if got, want := rec.filter("undo"), []string{"undo I1", "undo M1", "undo O1"}; !slices.Equal(got, want) {
+		t.Fatalf("undone %v, want %v", got, want)
+	}
+	for id, f := range map[string]interface {
+		Status(string) (runtime.Status, error)
+	}{"o@Middle": middle, "o@Middle@Inner": inner} {
+		if st, err := f.Status(id); err != nil || st.State != runtime.StateAborted {
+			t.Fatalf("%s: %+v, %v", id, st, err)
+		}
+	}
+}
