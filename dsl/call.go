@@ -62,7 +62,8 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 			continue
 		}
 		for _, cs := range fl.Calls() {
-			if _, ok := flows[cs.Action.Flow.Name]; ok {
+			if callee, ok := flows[cs.Action.Flow.Name]; ok {
+				c.statelessCallee(cs, callee)
 				continue
 			}
 			d := diag.Errorf(pick(cs.Action.Flow.Range, cs.Action.Range, cs.Step.NameRange), "call-flow", "step %q calls flow %q, which this file does not declare", cs.Step.Name, cs.Action.Flow.Name)
@@ -97,6 +98,20 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 		}
 		c.add(diag.Errorf(pick(first.Action.Flow.Range, first.Action.Range, first.Step.NameRange), "call-cycle", "%s: %s", msg, strings.Join(names, " -> ")).
 			WithHint("a run would start a child of itself without end; loop with an outcome jump (`on ok -> %s`) and a wait instead, or call another flow", first.Step.Name))
+	}
+}
+
+// statelessCallee reports a field passed to or from a flow that declares
+// no state: there is nothing to pass it as.
+func (c *checker) statelessCallee(cs CallSite, callee *Flow) {
+	if callee.State != nil {
+		return
+	}
+	for _, id := range []*Ident{cs.Action.Request, cs.Action.Response} {
+		if id != nil {
+			c.add(diag.Errorf(pick(id.Range, cs.Action.Range), "call-type", "step %q passes field %q to or from flow %s, which declares no state", cs.Step.Name, id.Name, callee.Name).
+				WithHint("give flow %s a `state` of the field's type, or call it without fields: `call %s`", callee.Name, callee.Name))
+		}
 	}
 }
 
