@@ -124,6 +124,9 @@ func WithRollbackCall[S, C any](child *Flow[C], in func(s *S) C) StepOption[S] {
 	if in != nil {
 		input = func(s *S) any { return in(s) }
 	}
+	if child == nil { // Register refuses a rollback call of no flow
+		return WithRollbackCallBy[S](nil, "", input)
+	}
 	return WithRollbackCallBy(child, child.ID(), input)
 }
 
@@ -131,7 +134,7 @@ func WithRollbackCall[S, C any](child *Flow[C], in func(s *S) C) StepOption[S] {
 // erased (see NewCallBy).
 func WithRollbackCallBy[S any](runs ChildRuns, flow string, in func(s *S) any) StepOption[S] {
 	return func(st *Step[S]) {
-		st.rollbackCall = flow
+		st.rollbackCall, st.rollbackCallBad = flow, runs == nil || flow == ""
 		st.Rollback = func(ctx context.Context, s *S) error {
 			c := fromCtx(ctx)
 			if c == nil {
@@ -152,6 +155,11 @@ func WithRollbackCallBy[S any](runs ChildRuns, flow string, in func(s *S) any) S
 			}
 			select {
 			case e := <-ends:
+				if errors.Is(e.Err, ErrSuspended) {
+					// runRollback lets the parent's life here end too,
+					// when it is suspending; Resume runs this again.
+					return fmt.Errorf("child run %q: %w", ref.RunID, e.Err)
+				}
 				if e.Final != StateDone {
 					// Not permanent: the rollback's retry runs a new child.
 					return &ChildError{Child: ref, Final: e.Final, Err: e.Err}
@@ -264,10 +272,11 @@ func endOf(st Status) RunEnd {
 	return e
 }
 
-// OnEnd asks for fn to be called once when the run ends: right away for a
-// run that has ended. A run whose life here ends without it ending (Suspend,
-// a sink that stopped it) does not call it: the run goes on after Resume.
-// fn runs on the run's goroutine and must not block.
+// OnEnd asks for fn to be called once when the run's life here ends: right
+// away for a run that has ended. A run stopped by Suspend calls fn with
+// Final where it stopped and Err wrapping ErrSuspended (it goes on after
+// Resume, as another Run); a run a sink stopped does not call it. fn runs on
+// the run's goroutine and must not block.
 func (r *Run[S]) OnEnd(fn func(RunEnd)) {
 	r.mu.Lock()
 	if !r.over {
@@ -282,21 +291,20 @@ func (r *Run[S]) OnEnd(fn func(RunEnd)) {
 	}
 }
 
-// ended tells the OnEnd watchers that the run ended; release calls it.
+// ended tells the OnEnd watchers how the run's life here ended; release
+// calls it.
 func (r *Run[S]) ended(halt error) {
+	if halt != nil {
+		return
+	}
+	end := RunEnd{RunID: r.env.runID, Final: r.result.Final, State: r.snap, Err: r.result.Err}
 	r.mu.Lock()
 	fns := r.ends
 	r.ends = nil
-	if halt == nil && r.result.Final.Terminal() {
-		r.end = &RunEnd{RunID: r.env.runID, Final: r.result.Final, State: r.snap, Err: r.result.Err}
-	}
-	end := r.end
+	r.end = &end
 	r.mu.Unlock()
-	if end == nil {
-		return
-	}
 	for _, fn := range fns {
-		fn(*end)
+		fn(end)
 	}
 }
 
@@ -324,7 +332,13 @@ func (r *Run[S]) attachCall(p *parking, d *stepDef[S], input any) {
 	abort, err := r.env.opts.childRuns(d.Call.Runs).AttachChild(r.quiet, c.Flow, c.RunID, RunRef{Flow: r.def.id, RunID: r.env.runID},
 		func() any { return input },
 		func(e RunEnd) {
-			if e.Final == StateDone {
+			switch {
+			case errors.Is(e.Err, ErrSuspended):
+				// The child's life here ended without it: so does the
+				// parent's, and Resume finds the child again.
+				r.wake(p, wakeSuspend, nil, nil)
+				return
+			case e.Final == StateDone:
 				r.wake(p, wakeChild, e.State, nil)
 				return
 			}

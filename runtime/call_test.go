@@ -397,6 +397,13 @@ func TestCallDefinitionErrors(t *testing.T) {
 	if !errors.Is(err, runtime.ErrDefinition) || !strings.Contains(err.Error(), "deadline") {
 		t.Fatalf("call with a deadline: %v", err)
 	}
+	if err := f.Register(runtime.NewCall[parentState, billing]("Nil", nil, nil, nil)); !errors.Is(err, runtime.ErrDefinition) {
+		t.Fatalf("call of a nil flow: %v", err)
+	}
+	undo := runtime.WithRollbackCall[parentState, billing](nil, nil)
+	if err := f.Register(runtime.NewStep("Undo", func(context.Context, *parentState) (runtime.Outcome, error) { return "", nil }, undo)); !errors.Is(err, runtime.ErrDefinition) {
+		t.Fatalf("rollback call of a nil flow: %v", err)
+	}
 }
 
 func TestChildRunID(t *testing.T) {
@@ -609,5 +616,61 @@ func TestCallNestedAbort(t *testing.T) {
 		if st, err := f.Status(id); err != nil || st.State != runtime.StateAborted {
 			t.Fatalf("%s: %+v, %v", id, st, err)
 		}
+	}
+}
+
+// A process that shuts down while a rollback call's child runs suspends
+// both: the parent records no failed rollback, and once resumed the same
+// child finishes the rollback.
+func TestRollbackCallSuspended(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	var tries sync.Map
+	newRefund := func() *runtime.Flow[billing] {
+		refund := runtime.New[billing]("Refund", runtime.WithSink(sink))
+		if err := refund.Register(runtime.NewStep("Refund", func(ctx context.Context, s *billing) (runtime.Outcome, error) {
+			if _, again := tries.LoadOrStore(runtime.IdempotencyKey(ctx), true); !again {
+				return "", errors.New("busy: try again in an hour")
+			}
+			return "", nil
+		}, runtime.WithIrreversible[billing](), runtime.WithRetry[billing](runtime.RetryPolicy{Attempts: 3, Initial: time.Hour}))); err != nil {
+			t.Fatal(err)
+		}
+		return refund
+	}
+	refund := newRefund()
+	c := newCallFlows(t, sink, newRecorder(), nil, true,
+		runtime.WithRollbackCall(refund, func(s *parentState) billing { return s.Res }))
+	r, err := c.parent.Start(context.Background(), parentState{Req: billing{Amount: 7}}, runtime.WithRunID("o-9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := "o-9@Bill:rollback"
+	waitUntil(t, func() bool { st, err := refund.Status(child); return err == nil && st.Attempt == 2 })
+	ch, _ := refund.Run(child)
+	_ = r.Suspend()
+	_ = ch.Suspend()
+	if _, err := r.Wait(context.Background()); !errors.Is(err, runtime.ErrSuspended) {
+		t.Fatalf("parent: %v, want suspended", err)
+	}
+	if got := transitions(sink.History("o-9")); got[len(got)-1] != "failing>Bill:rollback" {
+		t.Fatalf("parent's history ends %v", got)
+	}
+
+	refund2 := newRefund()
+	c2 := newCallFlows(t, sink, newRecorder(), nil, true,
+		runtime.WithRollbackCall(refund2, func(s *parentState) billing { return s.Res }))
+	runs, err := c2.parent.ResumeAll(context.Background(), sink)
+	if err != nil || len(runs) != 1 {
+		t.Fatal(runs, err)
+	}
+	res, _ := runs[0].Wait(context.Background())
+	if res.Final != runtime.StateCompensated {
+		t.Fatalf("resumed parent %s (%v)", res.Final, res.Err)
+	}
+	if st, _ := refund2.Status(child); st.State != runtime.StateDone {
+		t.Fatalf("refund %s", st.State)
+	}
+	if _, err := refund2.Status("o-9@Bill:rollback:2"); err == nil {
+		t.Fatal("a second refund ran")
 	}
 }

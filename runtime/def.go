@@ -126,6 +126,8 @@ func checkStep[S any](st *Step[S]) error {
 		return fmt.Errorf("%w: step %q both calls a flow and awaits or sleeps", ErrDefinition, st.ID)
 	case st.Call != nil && (st.Call.Runs == nil || st.Call.Flow == ""):
 		return fmt.Errorf("%w: step %q calls no flow", ErrDefinition, st.ID)
+	case st.rollbackCallBad:
+		return fmt.Errorf("%w: step %q: its rollback calls no flow", ErrDefinition, st.ID)
 	case st.Call != nil && st.Deadline > 0:
 		// A deadline would leave the child running after the step
 		// timed out: the child's own steps have the timeouts.

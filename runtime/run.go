@@ -76,7 +76,7 @@ type Run[S any] struct {
 	done   chan struct{} // made on first need (Done, Wait)
 	result Result[S]
 	ends   []func(RunEnd) // OnEnd
-	end    *RunEnd        // how the run ended, once it has (not suspended)
+	end    *RunEnd        // how the run's life here ended, once it has
 	parent *RunRef        // WithParent: recorded on the first event
 }
 
@@ -472,6 +472,9 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 	p := &r.progress
 	for {
 		err = r.rollback1(d)
+		if errors.Is(err, ErrSuspended) && r.suspending.Load() {
+			return errSuspend // a rollback call's child was suspended with the run: Resume runs it again
+		}
 		if err == nil || IsPermanent(err) || p.attempt >= d.rbAttempts {
 			break
 		}
@@ -900,9 +903,7 @@ func (r *Run[S]) release(halt error) {
 	if fn := r.env.opts.ended; fn != nil {
 		fn(r.env.runID, r.result.Final, r.result.Err)
 	}
-	if !errors.Is(r.result.Err, ErrSuspended) {
-		r.ended(halt)
-	}
+	r.ended(halt)
 }
 
 func (r *Run[S]) resultErr(final RunState) error {

@@ -141,6 +141,7 @@ type Step[S any] struct {
 	correlationField string         // NewAwait: the payload path it matches (WithCorrelationField)
 	needs            needs          // what the predefined step needs from the flow's options
 	rollbackCall     string         // WithRollbackCall: the flow the rollback runs
+	rollbackCallBad  bool           // WithRollbackCall of no flow: Register refuses it
 }
 
 // Await is what a waiting step waits for: an event of Topic/Event, and with
