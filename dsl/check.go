@@ -45,6 +45,7 @@ func Check(f *File, opts CheckOptions) diag.List {
 		}
 		c.flow(fl)
 	}
+	c.calls(f, flows)
 	if opts.GoPackage != nil {
 		c.ds = append(c.ds, opts.GoPackage(f)...)
 	}
@@ -241,6 +242,9 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 	if s.Kind() == ActionSleep {
 		c.sleep(f, s, at)
 	}
+	if s.Kind() == ActionCall {
+		c.call(f, s, at)
+	}
 	if s.Spec().Decides {
 		// A choose's targets are its only transitions: choose checks them,
 		// and reports anything else the step says.
@@ -312,6 +316,10 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, outcomes []string) diag.Diagnostic {
 	if s.IsBlock() {
 		return c.blockOutcome(s, name, r, outcomes)
+	}
+	if name == OutcomeTimeout && s.Kind() == ActionCall {
+		return diag.Errorf(r, "undefined-outcome", "step %q calls flow %s, so it cannot end with outcome %q: a call ends when its child run does", s.Name, calleeName(s.Action), name).
+			WithHint("route the child's failure with `on error -> X`, and bound the steps of flow %s", calleeName(s.Action))
 	}
 	if spec := s.Spec(); name == OutcomeTimeout && spec.Waits && !spec.Has(FieldTimeout) {
 		return diag.Errorf(r, "undefined-outcome", "step %q has no deadline, so it cannot end with outcome %q", s.Name, name).

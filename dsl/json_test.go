@@ -97,7 +97,7 @@ func TestDecodeJSONPositions(t *testing.T) {
 		{"enums", d(`"retry": {"attempts": 2, "jitter": "ful"}, "steps": [{"name": "A", "action": {"kind": "lambda"}}]`),
 			[]string{
 				`$.flows[0].retry.jitter: error json: invalid jitter "ful": expected one of "full", "none" [hint: did you mean "full"?]`,
-				`$.flows[0].steps[0].action.kind: error json: invalid kind "lambda": expected one of "go", "rpc", "await", "publish", "sleep", "choose"`,
+				`$.flows[0].steps[0].action.kind: error json: invalid kind "lambda": expected one of "go", "rpc", "await", "publish", "sleep", "choose", "call"`,
 			}},
 		{"numbers", d(`"retry": {"attempts": 2.5, "multiplier": "2"}, "steps": [` + goStep + `]`),
 			[]string{
@@ -116,7 +116,7 @@ func TestDecodeJSONPositions(t *testing.T) {
 			[]string{
 				`$.flows[0].steps[0].rollback: error json: rollback needs a Go method "name" or an rpc "action"`,
 				`$.flows[0].steps[1].rollback: error json: rollback has both a Go method "name" and an rpc "action"; keep one`,
-				`$.flows[0].steps[2].rollback.action.kind: error json: invalid kind "await": expected one of "rpc"`,
+				`$.flows[0].steps[2].rollback.action.kind: error json: invalid kind "await": expected one of "rpc", "call"`,
 			}},
 		{"not an object", `[]`,
 			[]string{`$: error json: expected flowgen JSON document object, found array`}},

@@ -91,6 +91,7 @@ const (
 	FieldUntil       ActionField = "until"
 	FieldWhen        ActionField = "when"
 	FieldOtherwise   ActionField = "otherwise"
+	FieldFlow        ActionField = "flow"
 )
 
 // fieldAccess reaches each ActionField of an Action: exactly one of str,
@@ -114,6 +115,7 @@ var fieldAccess = map[ActionField]struct {
 	FieldUntil:       {id: func(a *Action) **Ident { return &a.Until }},
 	FieldWhen:        {branches: func(a *Action) *[]*Branch { return &a.When }},
 	FieldOtherwise:   {id: func(a *Action) **Ident { return &a.Otherwise }},
+	FieldFlow:        {id: func(a *Action) **Ident { return &a.Flow }},
 }
 
 // Needs is a set of what steps need from the runtime options.
@@ -239,6 +241,33 @@ var kinds = []*KindSpec{
 		},
 		Decides: true,
 		Label:   func(*Action, func(string) string) string { return ident.KeywordChoose },
+	},
+	{
+		// A child run: `call Billing (Invoice) -> Receipt` runs flow Billing
+		// of the same file with the state field Invoice as its state, and
+		// waits for its end; its final state goes to Receipt. The child's
+		// steps do the work (each with its retry and timeouts), so the call
+		// waits: it takes none of the flow's policies, and counts as a wait
+		// in a cycle. It has side effects (the child's), so it needs a
+		// rollback (`rollback call Refund (Receipt)`) or irreversible.
+		Kind:    ActionCall,
+		Keyword: ident.KeywordCall,
+		Noun:    "a call",
+		Fields: []KindField{
+			{Field: FieldFlow, Required: true},
+			{Field: FieldRequest, Role: RoleCallIn},
+			{Field: FieldResponse, Role: RoleCallOut},
+		},
+		SideEffects: true,
+		Waits:       true,
+		Rollback:    true,
+		Label: func(a *Action, field func(string) string) string {
+			name := ""
+			if a.Flow != nil {
+				name = a.Flow.Name
+			}
+			return ident.KeywordCall + " " + name + opt(" (", a.Request, ")", field) + opt(" -> ", a.Response, "", field)
+		},
 	},
 }
 

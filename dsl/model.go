@@ -103,6 +103,7 @@ const (
 	ActionPublish ActionKind = "publish" // publish an event
 	ActionSleep   ActionKind = "sleep"   // wait for a time: a durable timer
 	ActionChoose  ActionKind = "choose"  // decide where to go from the state
+	ActionCall    ActionKind = "call"    // run another flow as a child run
 )
 
 // Action is the one thing a step does. For a Go step only Kind is set.
@@ -129,9 +130,13 @@ type Action struct {
 	Until    *Ident   `json:"until,omitempty"`
 	// When (choose) are the branches, tried in order; Otherwise is where
 	// the run goes when no branch's condition holds.
-	When      []*Branch  `json:"when,omitempty"`
-	Otherwise *Ident     `json:"otherwise,omitempty"`
-	Range     diag.Range `json:"-"`
+	When      []*Branch `json:"when,omitempty"`
+	Otherwise *Ident    `json:"otherwise,omitempty"`
+	// Flow (call) is the flow of the same file that the step runs as a
+	// child run: Request is the state field passed as the child's state,
+	// Response the one that receives the child's final state.
+	Flow  *Ident     `json:"flow,omitempty"`
+	Range diag.Range `json:"-"`
 }
 
 // DefaultCorrelationPath is the payload member a correlated await compares

@@ -676,6 +676,8 @@ const (
 	RoleUntil     FieldRole = "until"     // sleep until: read, a time.Time
 	RoleCondition FieldRole = "condition" // a choose condition: read, compared with Cond's literal
 	RoleWrites    FieldRole = "writes"    // a branch's `writes`: merged back when it completes
+	RoleCallIn    FieldRole = "call-in"   // a call's child state: read, of the called flow's state type
+	RoleCallOut   FieldRole = "call-out"  // a call's result: written, of the called flow's state type
 )
 
 // FieldRef is one place where a flow names a field of its state type.

@@ -167,6 +167,10 @@ func (e *Engine) step(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
 		st.Sleep = sleep(a) // nothing runs after it but publications
 	case dsl.ActionChoose:
 		st.Exec = runtime.NewChoice(s.Name, conditions(a)).Exec
+	case dsl.ActionCall:
+		// Run by name: the engine's childRuns (runtime.WithChildren).
+		st.Call = &runtime.FlowCall[State]{Flow: a.Flow.Name, Input: callInput(a.Request.String()), Runs: childRuns{e}}
+		st.Exec = callExec(a.Response.String())
 	case dsl.ActionGo:
 		if e.remote != nil && !e.reg.has(handlerKey{flow: fl.Name, name: s.Name}) {
 			e.remote.remoteStep(fl, s, st) // remotecall.go
@@ -181,6 +185,8 @@ func (e *Engine) step(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
 		} else if rb.IsGo() {
 			h := e.reg.lateRollback(fl.Name, rb.Name.Name)
 			st.Rollback = func(ctx context.Context, state *State) error { return h(ctx, state) }
+		} else if rb.Action != nil && rb.Action.Kind == dsl.ActionCall {
+			runtime.WithRollbackCallBy(childRuns{e}, rb.Action.Flow.Name, callInput(rb.Action.Request.String()))(st)
 		} else if rb.Action != nil {
 			exec := e.rpcExec(rb.Action)
 			st.Rollback = func(ctx context.Context, state *State) error {

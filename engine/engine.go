@@ -186,7 +186,7 @@ type Engine struct {
 	lastRefusedLog atomic.Int64
 	resuming       atomic.Int64 // runs found at start not resumed yet (resume.go)
 	rs             resumeState
-	watch *watchHub // GET /watch streams (watch.go)
+	watch          *watchHub // GET /watch streams (watch.go)
 
 	in *inbox // awaited events (inbox.go)
 	ws *waits // waits no message has come for yet (subscriber.go)
@@ -298,6 +298,7 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 		runtime.WithRunEnded(e.runEnded),
 		runtime.WithMaxHistory(e.opts.MaxHistory),
 		runtime.WithRunParked(e.runParked),
+		runtime.WithChildren(childRuns{e}),
 	}
 	if e.caller != nil {
 		opts = append(opts, runtime.WithCaller(e.caller))
@@ -555,7 +556,7 @@ func (e *Engine) FlowJSON(flow string) ([]byte, error) {
 
 // flowOps is a registered flow with its state type erased.
 type flowOps interface {
-	start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error)
+	start(ctx context.Context, state json.RawMessage, runID string, opts ...runtime.RunOption) (runHandle, error)
 	resume(ctx context.Context, history []runtime.Event) (runHandle, error)
 	checkHistory(h []runtime.Event) error
 	// initialState is the snapshot a run started with state records in
@@ -568,16 +569,17 @@ type runHandle interface {
 	Done() <-chan struct{}
 	Abort() error
 	Suspend() error
+	OnEnd(func(runtime.RunEnd))
 }
 
 type typed[S any] struct{ f *runtime.Flow[S] }
 
-func (t *typed[S]) start(ctx context.Context, state json.RawMessage, runID string) (runHandle, error) {
+func (t *typed[S]) start(ctx context.Context, state json.RawMessage, runID string, opts ...runtime.RunOption) (runHandle, error) {
 	s, err := t.decode(state)
 	if err != nil {
 		return nil, err
 	}
-	return t.f.Start(ctx, s, runtime.WithRunID(runID))
+	return t.f.Start(ctx, s, append(opts, runtime.WithRunID(runID))...)
 }
 
 func (t *typed[S]) decode(state json.RawMessage) (S, error) {

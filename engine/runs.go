@@ -90,7 +90,7 @@ var (
 // from another state than state. adm says how the run counts against
 // Options.MaxRunning (ErrBusy): a start of a run that exists answers as
 // above, bound or not.
-func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool, adm admission) (_ string, err error) {
+func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool, adm admission, opts ...runtime.RunOption) (_ string, err error) {
 	// slot: this start holds a slot of the runs in flight, which the run
 	// takes over once tracked; any other way out gives it back.
 	slot := adm == admitHeld
@@ -133,7 +133,7 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	// WithRunEnded hook) may come before start returns.
 	lr := e.track(fe, runID, unlock)
 	slot = false
-	r, err := fe.ops.start(e.runParent(ctx), state, runID)
+	r, err := fe.ops.start(e.runParent(ctx), state, runID, opts...)
 	if err != nil {
 		e.untrack(lr)
 		if errors.Is(err, runtime.ErrDuplicateRun) {

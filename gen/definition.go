@@ -50,12 +50,13 @@ func (g *flowGen) constructor() jen.Code {
 	if len(g.ports) > 0 {
 		doc += fmt.Sprintf(" Its rpc steps call the ports of svc, none of which may be nil (%s makes them from a runtime.Caller).", n.ServicesFromCaller)
 	}
+	doc += g.calleeDoc()
 	if needs := g.needs(); len(needs) > 0 {
 		doc += " opts must include " + andList(needs) + "; runtime.WithSink records every transition."
 	} else {
 		doc += " runtime.WithSink in opts records every transition."
 	}
-	body := g.portsNil()
+	body := append(g.portsNil(), g.calleeChecks()...)
 	body = append(body,
 		g.id("f").Op(":=").Add(g.rtS("New")).Call(jen.Lit(g.fl.Name), g.id("opts").Op("...")),
 		g.id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
@@ -241,6 +242,7 @@ func (g *flowGen) constructorParams() []jen.Code {
 	if len(g.ports) > 0 {
 		params = append(params, g.id("svc").Id(g.names.Services))
 	}
+	params = append(params, g.calleeParams()...)
 	return append(params, g.id("opts").Op("...").Add(rt("Option")))
 }
 

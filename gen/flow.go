@@ -14,6 +14,7 @@ import (
 
 // flowGen emits the code of one flow.
 type flowGen struct {
+	file   *dsl.File // the flows a call runs
 	fl     *dsl.Flow
 	names  *dsl.Names
 	source string // base name of the .flow file
@@ -64,7 +65,7 @@ func (g *flowGen) local(word string) string {
 // id is jen.Id of local(word).
 func (g *flowGen) id(word string) *jen.Statement { return jen.Id(g.local(word)) }
 
-func newFlowGen(fl *dsl.Flow, source string, pkg *types.Package) (*flowGen, error) {
+func newFlowGen(file *dsl.File, fl *dsl.Flow, source string, pkg *types.Package) (*flowGen, error) {
 	if !token.IsIdentifier(fl.Name) || !token.IsExported(fl.Name) {
 		return nil, fmt.Errorf("gen: flow name %q is not an exported Go identifier", fl.Name)
 	}
@@ -81,7 +82,7 @@ func newFlowGen(fl *dsl.Flow, source string, pkg *types.Package) (*flowGen, erro
 	if len(fl.Steps) == 0 {
 		return nil, fmt.Errorf("gen: flow %q has no steps", fl.Name)
 	}
-	g := &flowGen{fl: fl, names: fl.GoNames(), source: source,
+	g := &flowGen{file: file, fl: fl, names: fl.GoNames(), source: source,
 		consts: map[string]string{}, byStep: map[*dsl.Step]dsl.StepNames{}, edges: map[*dsl.Step][]dsl.Edge{},
 		index: map[*dsl.Step]int{}, imports: map[string]string{}, typeNames: map[string]bool{}}
 	if fl.State != nil {
@@ -140,6 +141,14 @@ func newFlowGen(fl *dsl.Flow, source string, pkg *types.Package) (*flowGen, erro
 		}
 		if err := g.checkPorts(s); err != nil {
 			return nil, err
+		}
+		if err := checkCall(file, fl, s, s.Action); err != nil {
+			return nil, err
+		}
+		if s.Rollback != nil {
+			if err := checkCall(file, fl, s, s.Rollback.Action); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, m := range g.names.Methods {

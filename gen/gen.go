@@ -101,7 +101,7 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 		if fl == nil {
 			return nil, fmt.Errorf("gen: flow %d is nil", i)
 		}
-		g, err := newFlowGen(fl, source, opts.Types)
+		g, err := newFlowGen(f, fl, source, opts.Types)
 		if err != nil {
 			return nil, err
 		}
@@ -111,6 +111,9 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 		g.emit(jf)
 		if opts.Target == TargetTemporal {
 			if err := g.temporalBlocks(); err != nil {
+				return nil, err
+			}
+			if err := checkTemporalCalls(fl); err != nil {
 				return nil, err
 			}
 			g.emitTemporal(jf)

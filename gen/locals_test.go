@@ -150,7 +150,9 @@ func TestLocalsListed(t *testing.T) {
 			src = c.generate(t)
 		}
 		for _, n := range declaredLocals(t, src) {
-			if !slices.Contains(localWords, n) {
+			// A callee's parameter is its flow's name, lower-cased, and
+			// "Flow" (gen/call.go): no fixed word ends so.
+			if !slices.Contains(localWords, n) && !(strings.HasSuffix(n, "Flow") && strings.Contains(string(src), "runtime.MissingCallee(")) {
 				t.Errorf("%s: the generated code declares local %q, which is not in localWords", c.name, n)
 			}
 		}

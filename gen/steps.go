@@ -85,6 +85,8 @@ func (g *flowGen) stepBody(s *dsl.Step) []jen.Code {
 	if rb := s.Rollback; rb != nil {
 		if s.Rollback.IsGo() {
 			out = append(out, set("Rollback", g.rollbackFunc(s)))
+		} else if s.Rollback.Action != nil && s.Rollback.Action.Kind == dsl.ActionCall {
+			out = append(out, g.rollbackCall(s).Call(st()))
 		} else {
 			out = append(out, set("Rollback", g.portRollback(s.Rollback.Action)))
 		}
@@ -201,6 +203,9 @@ func (g *flowGen) newStep(s *dsl.Step) (assign jen.Code, named bool) {
 		named = true
 	case dsl.ActionChoose:
 		call = g.choose(s)
+		named = true
+	case dsl.ActionCall:
+		call = g.call(s)
 		named = true
 	case dsl.ActionGo:
 		call = g.rtS("NewStep").Call(jen.Id(g.consts[s.Name]), g.goExec(s))

@@ -154,6 +154,7 @@ type StepStmt struct {
 	Publish      *Publish   `parser:"| 'publish' @@"`
 	Sleep        *Sleep     `parser:"| 'sleep' @@"`
 	Choose       *Choose    `parser:"| 'choose' @@"`
+	Call         *Call      `parser:"| 'call' @@"`
 	Retry        *Retry     `parser:"| 'retry' @@"`
 	Timeout      *Token     `parser:"| 'timeout' @Duration"`
 	Deadline     *Token     `parser:"| 'deadline' @Duration"`
@@ -247,6 +248,17 @@ type Publish struct {
 	Payload *Token `parser:"( '(' @Ident ')' )?"`
 }
 
+// Call is what follows "call": Flow [(Request)] [-> Response], a flow of
+// the same file run as a child run with the state field Request as its
+// state, its final state written to Response.
+type Call struct {
+	Pos lexer.Position
+
+	Flow     *Token `parser:"@Ident"`
+	Request  *Token `parser:"( '(' @Ident ')' )?"`
+	Response *Token `parser:"( '->' @Ident )?"`
+}
+
 // Sleep is what follows "sleep": a duration (sleep 336h), or until a state
 // field that holds the time to wake at (sleep until ReminderAt).
 type Sleep struct {
@@ -326,6 +338,7 @@ type Rollback struct {
 	Pos lexer.Position
 
 	RPC  *RPC   `parser:"  'rpc' @@"`
+	Call *Call  `parser:"| 'call' @@"`
 	Name *Token `parser:"| @Ident"`
 }
 

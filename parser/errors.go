@@ -140,6 +140,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		switch prev(1) {
 		case "flow":
 			return "flow name", ""
+		case ident.KeywordCall:
+			return "flow name", "name a flow of the same file, such as call Billing (Invoice) -> Receipt"
 		case "step":
 			return "step name", ""
 		case "state":
@@ -246,7 +248,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 
 var (
 	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step", ident.KeywordParallel}
-	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"}
+	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, ident.KeywordCall, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"}
 )
 
 // statementHint explains an unexpected token where a statement of a flow
@@ -290,7 +292,7 @@ func openBraces(toks []lexer.Token, i int) []lexer.Token {
 
 func stepHint(found lexer.Token, open []lexer.Token) string {
 	return statementHint(found, stepKeywords, "step", open,
-		"a step holds rpc, await, publish, sleep, choose, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements")
+		"a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements")
 }
 
 // parallelBlock reports whether the brace open opens a parallel block

@@ -213,7 +213,7 @@ func sortStepStmts(body []*StepStmt) []*StepStmt {
 	// publish is its action and goes first.
 	var action *StepStmt
 	if !slices.ContainsFunc(stmts, func(st *StepStmt) bool {
-		return st.RPC != nil || st.Await != nil || st.Sleep != nil || st.Choose != nil
+		return st.RPC != nil || st.Await != nil || st.Sleep != nil || st.Choose != nil || st.Call != nil
 	}) {
 		if i := slices.IndexFunc(stmts, func(st *StepStmt) bool { return st.Publish != nil }); i >= 0 {
 			action = stmts[i]
@@ -238,7 +238,7 @@ func sortStepStmts(body []*StepStmt) []*StepStmt {
 
 func stepRank(st *StepStmt) int {
 	switch {
-	case st.RPC != nil, st.Await != nil, st.Sleep != nil, st.Choose != nil:
+	case st.RPC != nil, st.Await != nil, st.Sleep != nil, st.Choose != nil, st.Call != nil:
 		return 0
 	case len(st.Writes) > 0:
 		return 1
@@ -292,6 +292,8 @@ func stepStmtString(st *StepStmt) string {
 			return ident.KeywordSleep + " " + ident.KeywordUntil + " " + st.Sleep.Until.Value
 		}
 		return ident.KeywordSleep + " " + durationString(st.Sleep.Duration)
+	case st.Call != nil:
+		return callString(st.Call)
 	case st.Retry != nil:
 		return retryString(st.Retry)
 	case st.Timeout != nil:
@@ -301,6 +303,9 @@ func stepStmtString(st *StepStmt) string {
 	case st.Rollback != nil:
 		if st.Rollback.RPC != nil {
 			return "rollback " + rpcString(st.Rollback.RPC)
+		}
+		if st.Rollback.Call != nil {
+			return "rollback " + callString(st.Rollback.Call)
 		}
 		return "rollback " + st.Rollback.Name.Value
 	case st.Irreversible != nil:
@@ -526,4 +531,15 @@ func writeLine(out *bytes.Buffer, l line, width int) {
 		out.WriteString(l.comment)
 	}
 	out.WriteByte('\n')
+}
+
+func callString(c *Call) string {
+	s := ident.KeywordCall + " " + c.Flow.Value
+	if c.Request != nil {
+		s += " (" + c.Request.Value + ")"
+	}
+	if c.Response != nil {
+		s += " -> " + c.Response.Value
+	}
+	return s
 }

@@ -38,7 +38,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"unknown flow statement, nothing close", "flow A {\n    input S\n}", `2:5: expected flow statement or "}", found "input" (hint: a flow holds state, trigger, retry, timeout, deadline, step and parallel statements)`},
 		{"misspelt step statement", "flow A { step B { retries 3 } }", `1:19: expected step statement or "}", found "retries" (hint: did you mean "retry"?)`},
 		{"flow inside a flow", "flow A {\n    step B {}\nflow C {}", `3:1: expected flow statement or "}", found "flow" (hint: flows do not nest: is the "}" of the flow opened at line 1 missing?)`},
-		{"unknown step statement", "flow A {\n    step B {\n        call x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "call" (hint: a step holds rpc, await, publish, sleep, choose, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`},
+		{"unknown step statement", "flow A {\n    step B {\n        invoke x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "invoke" (hint: a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`},
 		{"parallel block statement", "flow A {\n    parallel P {\n        stp B {}\n    }\n}", `3:9: expected step, on or "}", found "stp" (hint: did you mean "step"?)`},
 		{"retry in a parallel block", "flow A { parallel P { retry 3 } }", `1:23: expected step, on or "}", found "retry" (hint: a parallel block holds its branches (step statements) and its own on lines)`},
 		{"branch statement", "flow A { parallel P { step B { writes } } }", `1:39: expected state field name, found "}" (hint: name the fields the step writes, such as writes Reservation, Total)`},
@@ -80,7 +80,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"unclosed flow", "flow A {\n    step B {}\n", `3:1: expected "}", found end of file (hint: close the "{" opened at line 1, column 8)`},
 		{"step brace", `flow A { step B irreversible }`, `1:17: expected "{", found "irreversible"`},
 		{"nested step", "flow A {\n    step B {\n        step C {} } }", `3:9: expected step statement or "}", found "step" (hint: steps do not nest: is the "}" of the step opened at line 2 missing?)`},
-		{"nested braces", `flow A { step B {{ }}}`, `1:18: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, choose, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`},
+		{"nested braces", `flow A { step B {{ }}}`, `1:18: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`},
 
 		// Lexical errors.
 		{"unterminated string", "flow A { trigger rpc \"Start\n}", `1:22: unterminated string (hint: close the string with " on the same line)`},
@@ -228,7 +228,7 @@ func TestTooManyTokens(t *testing.T) {
 func TestDeepNesting(t *testing.T) {
 	src := "flow A { step B " + strings.Repeat("{ ", 200_000)
 	_, diags := Parse("deep.flow", []byte(src))
-	want := `1:19: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, choose, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`
+	want := `1:19: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`
 	if len(diags) != 1 || errString(diags[0]) != want {
 		t.Errorf("got %v\nwant %s", diags, want)
 	}

@@ -118,10 +118,20 @@ func checkStep[S any](st *Step[S]) error {
 		if err := checkBlock(st); err != nil {
 			return err
 		}
-	case st.Exec == nil && st.Await == nil && st.Sleep == nil:
+	case st.Exec == nil && st.Await == nil && st.Sleep == nil && st.Call == nil:
 		return fmt.Errorf("%w: step %q has no Exec", ErrDefinition, st.ID)
 	case st.Await != nil && st.Sleep != nil:
 		return fmt.Errorf("%w: step %q both awaits an event and sleeps", ErrDefinition, st.ID)
+	case st.Call != nil && (st.Await != nil || st.Sleep != nil):
+		return fmt.Errorf("%w: step %q both calls a flow and awaits or sleeps", ErrDefinition, st.ID)
+	case st.Call != nil && (st.Call.Runs == nil || st.Call.Flow == ""):
+		return fmt.Errorf("%w: step %q calls no flow", ErrDefinition, st.ID)
+	case st.rollbackCallBad:
+		return fmt.Errorf("%w: step %q: its rollback calls no flow", ErrDefinition, st.ID)
+	case st.Call != nil && st.Deadline > 0:
+		// A deadline would leave the child running after the step
+		// timed out: the child's own steps have the timeouts.
+		return fmt.Errorf("%w: step %q calls flow %q and has a deadline: bound the child's steps instead", ErrDefinition, st.ID, st.Call.Flow)
 	case st.Await != nil && (st.Await.Topic == "" || st.Await.Event == ""):
 		return fmt.Errorf("%w: step %q awaits an event without a topic or event name", ErrDefinition, st.ID)
 	case st.Sleep != nil && (st.Sleep.For <= 0) == (st.Sleep.Until == nil):
@@ -190,7 +200,7 @@ func buildDefinition[S any](id string, top []*Step[S]) (*definition[S], error) {
 				sd.branches = append(sd.branches, i+1+j)
 			}
 		}
-		if st.Await != nil || st.Sleep != nil {
+		if st.Await != nil || st.Sleep != nil || st.Call != nil {
 			sd.waiting = &mstate{WaitingState(st.ID), kindWaiting, i}
 			d.states[sd.waiting.name] = sd.waiting
 			sd.entry = sd.waiting.name

@@ -54,6 +54,13 @@ type Event struct {
 	// that traces: the W3C traceparent of that life's run span, so that
 	// the next life's span links to it (WithObserver, package observe).
 	Trace string `json:"trace,omitempty"`
+	// Parent is set on the first event of a child run (a call's): the
+	// run that started it.
+	Parent *RunRef `json:"parent,omitempty"`
+	// Child is set on the event that ends a call's wait (the child ended)
+	// and on each event that ends an attempt of a rollback call: the child
+	// run. The event entering a call's wait names it in Wait.Child.
+	Child *RunRef `json:"child,omitempty"`
 }
 
 // Wait describes what a waiting run waits for. The runtime records it in
@@ -75,6 +82,9 @@ type Wait struct {
 	Correlated  bool   `json:"correlated,omitempty"`
 	Field       string `json:"field,omitempty"`
 	Correlation string `json:"correlation,omitempty"`
+	// Child is the child run a call waits for (its ID is ChildRunID of
+	// the waiting step's key).
+	Child *RunRef `json:"child,omitempty"`
 	// Until is when a sleep wakes up (the step then runs).
 	Until time.Time `json:"until,omitzero"`
 	// Deadline is when the wait times out (outcome "timeout"): the earlier
@@ -185,6 +195,11 @@ type Status struct {
 	// Branches are the branches of the last parallel block the run
 	// entered, in the order they started.
 	Branches []Branch `json:"branches,omitempty"`
+	// Parent is the run whose call started this one, if any.
+	Parent *RunRef `json:"parent,omitempty"`
+	// Children are the child runs the run's calls and rollback calls
+	// started, in order.
+	Children []RunRef `json:"children,omitempty"`
 }
 
 // Branch is the status of a branch of a parallel block.
@@ -213,6 +228,28 @@ type tracker struct {
 	snap      json.RawMessage
 	wait      *Wait
 	branches  []Branch
+	parent    *RunRef
+	children  []RunRef
+}
+
+// link folds the run links of e: the parent of a child run, the children
+// of its calls (each once, in the order first named).
+func (t *tracker) link(e *Event) {
+	if e.Parent != nil {
+		t.parent = e.Parent
+	}
+	for _, c := range []*RunRef{e.Child, waitChild(e.Wait)} {
+		if c != nil && !slices.Contains(t.children, *c) {
+			t.children = append(t.children, *c)
+		}
+	}
+}
+
+func waitChild(w *Wait) *RunRef {
+	if w == nil {
+		return nil
+	}
+	return w.Child
 }
 
 // applyBranch folds e, an event of a branch of the parallel block the run
@@ -241,6 +278,7 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 // apply folds e, which leaves a state of kind from for one of kind to
 // (concerning toStep).
 func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
+	t.link(e)
 	self := e.From == e.To && e.Outcome == OutcomeRetry
 	switch {
 	case self:
@@ -300,7 +338,8 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 }
 
 func (t *tracker) status() Status {
-	st := Status{Machine: t.machine, Step: t.step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait, Branches: slices.Clone(t.branches)}
+	st := Status{Machine: t.machine, Step: t.step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait, Branches: slices.Clone(t.branches),
+		Parent: t.parent, Children: slices.Clone(t.children)}
 	st.State = t.kind.runState(t.machine)
 	switch {
 	case t.cause != "":

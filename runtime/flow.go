@@ -26,6 +26,7 @@ type options struct {
 	observer  Observer
 	maxEvents uint64 // the bound of a run's history (WithMaxHistory)
 	parked    func(runID string, parked bool)
+	children  ChildRuns
 }
 
 // Option configures a Flow.
@@ -77,7 +78,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // RunOption configures one run.
 type RunOption func(*runOptions)
 
-type runOptions struct{ id string }
+type runOptions struct {
+	id     string
+	parent *RunRef // WithParent
+}
 
 // WithRunID sets the run's ID instead of generating one.
 func WithRunID(id string) RunOption { return func(o *runOptions) { o.id = id } }

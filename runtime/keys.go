@@ -96,3 +96,76 @@ func Correlates(payload []byte, path, want string) bool {
 	v, ok := Correlation(payload, path)
 	return ok && v == want
 }
+
+// ChildRunID is the run ID of the child run that the call of step k starts
+// (NewCall, WithRollbackCall): "<parent>@<step>[:<visit>][:rollback[:<attempt>]]",
+// the visit written when it is more than 1, the attempt (of a rollback
+// call, whose retry runs a new child) when it is more than 1. It is a
+// function of the parent's run ID, step, visit and attempt only, so a
+// parent resumed after a crash finds the child it started instead of
+// starting a second one. Step IDs contain neither '@' nor ':' (Register),
+// so ParseChildRunID reads it back from the right. Its characters are
+// those of the parent's ID and step, '@' and ':', all valid in an engine's
+// run IDs.
+func ChildRunID(k Key, attempt int) string {
+	var b strings.Builder
+	b.Grow(len(k.RunID) + len(k.Step) + 24)
+	b.WriteString(k.RunID)
+	b.WriteByte('@')
+	b.WriteString(k.Step)
+	if k.Visit > 1 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(k.Visit))
+	}
+	if k.Rollback {
+		b.WriteString(":rollback")
+		if attempt > 1 {
+			b.WriteByte(':')
+			b.WriteString(strconv.Itoa(attempt))
+		}
+	}
+	return b.String()
+}
+
+// ParseChildRunID splits a run ID made by ChildRunID into the key of the
+// parent's call and the attempt (1 but for a rollback call's retries). ok is
+// false for an ID ChildRunID does not make.
+func ParseChildRunID(id string) (k Key, attempt int, ok bool) {
+	i := strings.LastIndexByte(id, '@')
+	if i <= 0 || i == len(id)-1 {
+		return Key{}, 0, false
+	}
+	k.RunID, attempt = id[:i], 1
+	parts := strings.Split(id[i+1:], ":")
+	k.Step, parts = parts[0], parts[1:]
+	if k.Step == "" {
+		return Key{}, 0, false
+	}
+	num := func(s string) (int, bool) {
+		n, err := strconv.Atoi(s)
+		return n, err == nil && n >= 2 && strconv.Itoa(n) == s
+	}
+	k.Visit = 1
+	if len(parts) > 0 && parts[0] != "rollback" {
+		if k.Visit, ok = num(parts[0]); !ok {
+			return Key{}, 0, false
+		}
+		parts = parts[1:]
+	}
+	if len(parts) > 0 {
+		if parts[0] != "rollback" {
+			return Key{}, 0, false
+		}
+		k.Rollback, parts = true, parts[1:]
+		if len(parts) > 0 {
+			if attempt, ok = num(parts[0]); !ok {
+				return Key{}, 0, false
+			}
+			parts = parts[1:]
+		}
+	}
+	if len(parts) > 0 {
+		return Key{}, 0, false
+	}
+	return k, attempt, true
+}

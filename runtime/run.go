@@ -75,6 +75,9 @@ type Run[S any] struct {
 	over   bool          // the run has ended: result is final
 	done   chan struct{} // made on first need (Done, Wait)
 	result Result[S]
+	ends   []func(RunEnd) // OnEnd
+	end    *RunEnd        // how the run's life here ended, once it has
+	parent *RunRef        // WithParent: recorded on the first event
 }
 
 // nextEvent is what the run knows of the event it is about to record that
@@ -128,6 +131,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, opts []R
 		cur:       statePending,
 		progress:  def.newProgress(),
 		suspendCh: make(chan struct{}),
+		parent:    ro.parent,
 	}
 	// The first event carries the initial state: encode it now so that a
 	// state JSON cannot encode fails Start rather than the run.
@@ -217,6 +221,15 @@ func (r *Run[S]) Abort() error {
 	}
 	r.cancel(ErrAborted)
 	if p != nil {
+		if p.wait.Child != nil {
+			// A call: the child is aborted, and its end wakes the run,
+			// which then aborts too (the child has rolled back first).
+			<-p.armed
+			if p.abortChild != nil {
+				_ = p.abortChild()
+				return nil
+			}
+		}
 		r.wake(p, wakeAbort, nil, nil)
 	}
 	return nil
@@ -369,7 +382,7 @@ var (
 func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 	d := v.d
 	for {
-		if v.ctx.Err() != nil {
+		if v.ctx.Err() != nil && !r.callReturned(v) {
 			return "", nil, errNotRun
 		}
 		if *v.attempt > 1 && r.suspending.Load() { // the retry is recorded
@@ -407,6 +420,13 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 		}
 		r.sleep(v.ctx, wait) // an abort is seen at the top
 	}
+}
+
+// callReturned reports whether v is a call step woken by its child's end:
+// the child is done, so the step takes its result even when the run is
+// being aborted (then it is rolled back as a completed step).
+func (r *Run[S]) callReturned(v *visitRun[S]) bool {
+	return v.msgs == nil && v.d.Call != nil && r.progress.payload != nil
 }
 
 // retried records that v's attempt failed and another follows.
@@ -452,6 +472,9 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 	p := &r.progress
 	for {
 		err = r.rollback1(d)
+		if errors.Is(err, ErrSuspended) && r.suspending.Load() {
+			return errSuspend // a rollback call's child was suspended with the run: Resume runs it again
+		}
 		if err == nil || IsPermanent(err) || p.attempt >= d.rbAttempts {
 			break
 		}
@@ -765,6 +788,7 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	if branch != nil {
 		ev.Step, ev.Branch = branch.ID, branch.ID
 	}
+	r.links(&ev, from, to)
 	if to.kind == kindWaiting && from != to {
 		ev.Wait = r.newWait(&r.def.steps[to.step], ev.Time)
 	}
@@ -883,6 +907,7 @@ func (r *Run[S]) release(halt error) {
 	if fn := r.env.opts.ended; fn != nil {
 		fn(r.env.runID, r.result.Final, r.result.Err)
 	}
+	r.ended(halt)
 }
 
 func (r *Run[S]) resultErr(final RunState) error {

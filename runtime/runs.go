@@ -48,12 +48,24 @@ func (f *Flow[S]) ResumeAll(ctx context.Context, runs RunLister) ([]*Run[S], err
 			errs = append(errs, err)
 			break
 		}
+		if r, ok := f.Run(id); ok {
+			// Live already: a parent resumed before it found its child
+			// (AttachChild).
+			out = append(out, r)
+			continue
+		}
 		h, err := runs.LoadHistory(ctx, id)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("resume run %q: %w", id, err))
 			continue
 		}
 		r, err := f.Resume(ctx, h)
+		if errors.Is(err, ErrDuplicateRun) { // a parent's AttachChild got there first
+			if r, ok := f.Run(id); ok {
+				out = append(out, r)
+				continue
+			}
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("resume run %q: %w", id, err))
 			continue

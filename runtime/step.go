@@ -118,6 +118,12 @@ type Step[S any] struct {
 	// recorded the same way; Exec may be nil. A step has at most one of
 	// Await and Sleep.
 	Sleep *Sleep[S]
+	// Call, when set, makes the step run another flow as a child run and
+	// wait for its end, recorded the same way (NewCall); Exec then runs
+	// with the child's final state as its payload (EventPayload). A child
+	// that does not end done fails the step with a *ChildError. A step has
+	// at most one of Await, Sleep and Call, and a call no Deadline.
+	Call *FlowCall[S]
 
 	// Branches, when set, make the step a parallel block (NewParallel):
 	// its branches run at the same time, each on a copy of the state as
@@ -134,6 +140,8 @@ type Step[S any] struct {
 	response         func(s *S) any // NewRPC: where the response goes (WithResponse)
 	correlationField string         // NewAwait: the payload path it matches (WithCorrelationField)
 	needs            needs          // what the predefined step needs from the flow's options
+	rollbackCall     string         // WithRollbackCall: the flow the rollback runs
+	rollbackCallBad  bool           // WithRollbackCall of no flow: Register refuses it
 }
 
 // Await is what a waiting step waits for: an event of Topic/Event, and with

@@ -25,6 +25,8 @@ type parking struct {
 	armed     chan struct{} // closed once the timer and subscription are set up
 	stopTimer func() bool
 	cancelSub func()
+	// abortChild aborts the child run a call waits for (set once armed).
+	abortChild func() error
 }
 
 type wakeKind uint8
@@ -36,6 +38,7 @@ const (
 	wakeAbort                   // Abort
 	wakeError                   // the Subscriber failed: outcome "error"
 	wakeSuspend                 // Suspend: let the wait go, record nothing
+	wakeChild                   // a call's child ended done: the step runs on its final state
 )
 
 // newWait computes the wait of step d entered at now: the event it awaits,
@@ -52,6 +55,9 @@ func (r *Run[S]) newWait(d *stepDef[S], now time.Time) *Wait {
 		if a.Timeout > 0 {
 			w.Deadline = now.Add(a.Timeout)
 		}
+	}
+	if d.Call != nil {
+		w.Child = r.callChild(d)
 	}
 	if s := d.Sleep; s != nil {
 		if s.Until != nil {
@@ -73,6 +79,7 @@ func (r *Run[S]) newWait(d *stepDef[S], now time.Time) *Wait {
 func (r *Run[S]) park() {
 	p := &parking{wait: *r.progress.wait, armed: make(chan struct{})}
 	d := &r.def.steps[r.cur.step]
+	input := r.callInput(d) // before the state goes
 	if fn := r.env.opts.parked; fn != nil {
 		fn(r.env.runID, true)
 	}
@@ -113,10 +120,15 @@ func (r *Run[S]) park() {
 			p.cancelSub = cancel
 		}
 	}
+	if d.Call != nil {
+		r.attachCall(p, d, input)
+	}
 	switch {
 	case r.suspending.Load(): // suspended while entering the wait
 		r.wake(p, wakeSuspend, nil, nil)
-	case r.ctx.Err() != nil: // aborted while entering the wait
+	case r.ctx.Err() != nil && p.abortChild != nil: // aborted while entering the wait
+		_ = p.abortChild() // its end wakes the run, which then aborts
+	case r.ctx.Err() != nil:
 		r.wake(p, wakeAbort, nil, nil)
 	}
 }
@@ -157,13 +169,15 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 		return
 	}
 	r.machine = r.def.machine(r.cur.name)
-	if r.ctx.Err() != nil {
+	if r.ctx.Err() != nil && kind != wakeChild {
+		// A child that ended done is a completed call even when the run
+		// is aborted: the step takes its result, and is rolled back.
 		kind = wakeAbort
 	}
 	w := &p.wait
 	var ferr error
 	switch kind {
-	case wakeEvent, wakeTime:
+	case wakeEvent, wakeTime, wakeChild:
 		r.next = nextEvent{payload: payload}
 		ferr = r.fireNext(evWake)
 	case wakeTimeout:

@@ -230,7 +230,7 @@ func (b *builder) step(fs stepStmt) *dsl.Step {
 	}
 	for _, st := range s.Body {
 		switch {
-		case st.RPC != nil, st.Await != nil, st.Sleep != nil, st.Choose != nil:
+		case st.RPC != nil, st.Await != nil, st.Sleep != nil, st.Choose != nil, st.Call != nil:
 			if action != nil {
 				b.errorf(rng(st.Pos, st.EndPos),
 					fmt.Sprintf("a step does one thing (its action is at line %d): move this one into a step of its own", action.Pos.Line),
@@ -290,6 +290,8 @@ func (b *builder) step(fs stepStmt) *dsl.Step {
 	switch {
 	case action != nil && action.RPC != nil:
 		out.Action = b.rpc(action.RPC, rng(action.Pos, action.EndPos))
+	case action != nil && action.Call != nil:
+		out.Action = b.call(action.Call, rng(action.Pos, action.EndPos))
 	case action != nil && action.Choose != nil:
 		out.Action = b.choose(out.Name, action.Choose, rng(action.Pos, action.EndPos))
 	case action != nil && action.Sleep != nil:
@@ -356,10 +358,23 @@ func (b *builder) rollback(r *parser.Rollback, stmt diag.Range) *dsl.Rollback {
 	if r.RPC != nil {
 		// The Rollback node starts at "rpc".
 		out.Action = b.rpc(r.RPC, diag.Range{Start: parser.ToPos(r.Pos), End: stmt.End})
+	} else if r.Call != nil {
+		out.Action = b.call(r.Call, diag.Range{Start: parser.ToPos(r.Pos), End: stmt.End})
 	} else {
 		out.Name = tokenIdent(r.Name)
 	}
 	return out
+}
+
+// call builds a call action; stmt is the range from the call keyword on.
+func (b *builder) call(c *parser.Call, stmt diag.Range) *dsl.Action {
+	return &dsl.Action{
+		Kind:     dsl.ActionCall,
+		Flow:     tokenIdent(c.Flow),
+		Request:  tokenIdent(c.Request),
+		Response: tokenIdent(c.Response),
+		Range:    stmt,
+	}
 }
 
 // docComment is the doc comment of a flow or step: the last run of own-line

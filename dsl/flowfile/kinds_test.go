@@ -22,6 +22,7 @@ var kindLines = map[dsl.ActionKind][]string{
 	dsl.ActionAwait:   {`await payments "payment.succeeded" -> Payment correlate CustomerID on "payment.customer" timeout 72h`},
 	dsl.ActionPublish: {`publish billing "subscription.created" (SubscriptionID)`},
 	dsl.ActionSleep:   {`sleep 336h`, `sleep until ReminderAt`},
+	dsl.ActionCall:    {`call Billing (Invoice) -> Receipt`},
 	dsl.ActionChoose:  {`choose { when Tier == "gold" and not (Total < 100 or Wait > 1h) -> done otherwise -> fail }`},
 }
 
@@ -76,6 +77,9 @@ func kindLine(t *testing.T, k *dsl.KindSpec, line string) []dsl.ActionField {
 		tail = "" // a decision has nothing to undo, and may say nothing else
 	}
 	src := "flow F {\n    state S\n    step A {\n        " + line + tail + "\n    }\n}\n"
+	if k.Kind == dsl.ActionCall {
+		src += "\nflow Billing {\n    state Invoice\n    step Pay { irreversible }\n}\n" // what it calls
+	}
 	f := mustBuild(t, "kinds.flow", []byte(src))
 	a := f.Flows[0].Steps[0].Action
 	if a.Kind != k.Kind {

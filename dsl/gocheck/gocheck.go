@@ -100,6 +100,7 @@ func CheckLoaded(f *dsl.File, dir string, load func() (*types.Package, error)) d
 	var ds diag.List
 	for _, fl := range flows {
 		ds = append(ds, checkState(pkg, fl)...)
+		ds = append(ds, checkCalls(pkg, f, fl)...)
 	}
 	return ds
 }

@@ -60,7 +60,7 @@ const (
 )
 
 // OrderHandlers is empty: every step of flow Order is an rpc, await,
-// publish, sleep or choose. Pass nil to NewOrderFlow.
+// publish, sleep, choose or call. Pass nil to NewOrderFlow.
 type OrderHandlers interface{}
 
 // OrderInventory is service "inventory" as flow Order calls it: one method

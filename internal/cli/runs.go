@@ -31,8 +31,8 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 var runsVerb = &verb{
 	name: "runs",
 	summary: `Runs lists the runs in a durable store (runtime/store): run ID, flow, state,
-current or last step, number of events and time of the last event, in the
-order the runs started. The store is opened read-only, so it can be read
+current or last step, number of events, time of the last event and, for a
+child run of a call, its parent run, in the order the runs started. The store is opened read-only, so it can be read
 while a service has it open.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required)")
@@ -75,9 +75,9 @@ while a service has it open.`,
 				return exitOK
 			}
 			tw := newTable(e.stdout)
-			fmt.Fprintln(tw, "RUN\tFLOW\tSTATE\tSTEP\tEVENTS\tUPDATED")
+			fmt.Fprintln(tw, "RUN\tFLOW\tSTATE\tSTEP\tEVENTS\tUPDATED\tPARENT")
 			for _, r := range runs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.RunID, r.Flow, r.State, dash(r.Step), r.Events, r.Updated.Format(timeLayout))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.RunID, r.Flow, r.State, dash(r.Step), r.Events, r.Updated.Format(timeLayout), dash(r.Parent))
 			}
 			tw.Flush()
 			return exitOK
@@ -90,7 +90,9 @@ var historyVerb = &verb{
 	args: "RUN",
 	summary: `History prints the timeline of one run from a durable store: for each event
 its time, sequence number, step, transition (from -> to), attempt, outcome
-and error (its first line; -json has all of it, and the state snapshot).`,
+and error (its first line; -json has all of it, and the state snapshot);
+then the run's state, its parent run if a call started it, and the child
+runs its calls started.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required)")
 		asJSON := fs.Bool("json", false, "print the events as JSON objects (the runtime.Event form), one per line")
@@ -137,6 +139,12 @@ and error (its first line; -json has all of it, and the state snapshot).`,
 				if s, err := runtime.Replay(h); err == nil {
 					fmt.Fprintf(e.stdout, "\nrun %s (flow %s) is %s after %d events, %s\n", s.RunID, s.Flow, s.State, len(h),
 						h[len(h)-1].Time.Sub(h[0].Time).Round(time.Microsecond))
+					if p := s.Parent; p != nil {
+						fmt.Fprintf(e.stdout, "parent: run %s (flow %s)\n", p.RunID, p.Flow)
+					}
+					for _, c := range s.Children {
+						fmt.Fprintf(e.stdout, "child: run %s (flow %s)\n", c.RunID, c.Flow)
+					}
 				} else {
 					fmt.Fprintf(e.stdout, "\nthe history does not replay: %v\n", err)
 				}

@@ -51,6 +51,12 @@ func renderDOT(d *diagram) []byte {
 		}
 		b.WriteString("\t}\n")
 	}
+	if links := callLinks(d); len(links) > 0 {
+		b.WriteString("\n")
+		for _, e := range links {
+			fmt.Fprintf(&b, "\t%s -> %s [label=%s, style=dotted, arrowhead=onormal];\n", dotString(e.from), dotString(e.to), dotString(" "+e.label+" "))
+		}
+	}
 	b.WriteString("}\n")
 	return b.Bytes()
 }
@@ -62,6 +68,9 @@ func dotNodeAttrs(n *node) string {
 	attrs := []string{"label=" + dotLabel(n.title, n.lines)}
 	if n.choice != "" {
 		attrs = append(attrs, "shape=diamond", `style=""`)
+	}
+	if n.call != "" {
+		attrs = append(attrs, "shape=box3d")
 	}
 	switch n.kind {
 	case nodeUndo:

@@ -8,9 +8,10 @@
 //
 //   - a start arrow into the first step, labelled with the flow's triggers;
 //   - one state per step, labelled with its name, its action in .flow syntax
-//     (rpc, await, publish, sleep, or "go" for a Go step), its effective retry,
+//     (rpc, await, publish, sleep, call, or "go" for a Go step), its effective retry,
 //     per-attempt timeout and deadline, its rollback, publications and
-//     irreversible mark;
+//     irreversible mark; a call step is a subroutine linked to the flow it runs
+//     (call.go);
 //   - one transition per target, labelled with every outcome that goes there
 //     (the defaults included: ok to the next step, error and timeout to fail);
 //   - the terminal states done, failed, compensated, compensation_failed and
@@ -116,12 +117,16 @@ type node struct {
 	// Mermaid, whose choice pseudo-state has no name, draws the step and
 	// then a <<choice>> state of this id, from which its edges leave.
 	choice string
+	// call is the flow a call step (or an undo state's rollback call)
+	// runs as a child run; "" otherwise (call.go).
+	call string
 }
 
 type edge struct {
 	from, to string // node ids; from == "" is the flow's start
 	label    string
 	rollback bool // part of the compensation: drawn dashed
+	call     bool // a call's link to the flow it runs: drawn dotted
 }
 
 type flowGraph struct {
@@ -215,7 +220,7 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	for i, s := range steps {
 		stepID[i] = ids.get(idKey{flow: fi, kind: nodeStep, n: i}, fl.Name+"_"+s.Name)
 		fromID[i] = stepID[i]
-		n := &node{id: stepID[i], kind: nodeStep, title: s.Name, step: s.Name, lines: stepLines(fl, s), doc: s.Doc}
+		n := &node{id: stepID[i], kind: nodeStep, title: s.Name, step: s.Name, lines: stepLines(fl, s), doc: s.Doc, call: callee(s.Action)}
 		if s.Spec().Decides {
 			n.choice = ids.get(idKey{flow: fi, kind: nodeChoice, n: i}, fl.Name+"_"+s.Name+"_choice")
 		}
@@ -359,7 +364,7 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	for q := 0; q < len(undoQueue); q++ {
 		k := undoQueue[q]
 		s := steps[k]
-		g.nodes = append(g.nodes, &node{id: undoID[k], kind: nodeUndo, title: "undo " + s.Name, step: s.Name, lines: undoLines(fl, s)})
+		g.nodes = append(g.nodes, &node{id: undoID[k], kind: nodeUndo, title: "undo " + s.Name, step: s.Name, lines: undoLines(fl, s), call: rollbackCallee(s)})
 		if s.IsBlock() {
 			g.nodes[len(g.nodes)-1].lines = blockUndoLines(s)
 		}

@@ -34,6 +34,9 @@ func renderMermaid(d *diagram) []byte {
 				fmt.Fprintf(&b, "        state %s <<choice>>\n", n.choice)
 				fmt.Fprintf(&b, "        %s --> %s\n", n.id, n.choice)
 			}
+			if n.call != "" {
+				classes["call"] = append(classes["call"], n.id)
+			}
 			switch n.kind {
 			case nodeUndo:
 				classes["undo"] = append(classes["undo"], n.id)
@@ -81,6 +84,7 @@ var mermaidClass = map[string]string{
 }
 
 var mermaidClassOrder = []struct{ name, style string }{
+	{"call", "stroke-width:3px"},
 	{"undo", "stroke-dasharray:5 5,stroke:#a03030"},
 	{"done", "fill:#d8f0d8"},
 	{"failed", "fill:#f6d3d3"},

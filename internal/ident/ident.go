@@ -83,6 +83,7 @@ const (
 	KeywordPublish = "publish"
 	KeywordSleep   = "sleep"
 	KeywordChoose  = "choose"
+	KeywordCall    = "call"
 )
 
 // The words of a choose block: each branch starts with KeywordWhen, the

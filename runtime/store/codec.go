@@ -38,7 +38,14 @@ import (
 //	branch   uvarint length + bytes (runtime.Event.Branch, "" outside a block)
 //	trace    uvarint length + bytes (runtime.Event.Trace, a W3C traceparent, or "")
 //
-// Kind 1 and kind 3 records are still read.
+// An event that links a run to another (kind 5, written since calls run
+// child runs; only for an event with a Parent or a Child): kind 4's fields,
+// then
+//
+//	parent   flow, run: uvarint length + bytes each ("" for none)
+//	child    flow, run: uvarint length + bytes each ("" for none)
+//
+// Kind 1, 3 and 4 records are still read.
 //
 // A transition of an inbox message (kind 2) is described in inbox.go.
 const (
@@ -46,6 +53,7 @@ const (
 	kindMessage  = 2
 	kindEvent    = 3
 	kindExtended = 4
+	kindLinked   = 5
 )
 
 // appendTime appends t as Unix nanoseconds and its zone offset, so that it
@@ -64,7 +72,10 @@ func appendString(b []byte, s string) []byte {
 // encodeEvent appends the record form of e to b.
 func encodeEvent(b []byte, e *runtime.Event) []byte {
 	kind := byte(kindEvent)
-	if e.Branch != "" || e.Trace != "" {
+	switch {
+	case e.Parent != nil || e.Child != nil:
+		kind = kindLinked
+	case e.Branch != "" || e.Trace != "":
 		kind = kindExtended
 	}
 	b = append(b, kind)
@@ -88,11 +99,30 @@ func encodeEvent(b []byte, e *runtime.Event) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(wait)))
 	b = append(b, wait...)
-	if kind == kindExtended {
+	if kind >= kindExtended {
 		b = appendString(b, e.Branch)
 		b = appendString(b, e.Trace)
 	}
+	if kind == kindLinked {
+		for _, ref := range []*runtime.RunRef{e.Parent, e.Child} {
+			var r runtime.RunRef
+			if ref != nil {
+				r = *ref
+			}
+			b = appendString(b, r.Flow)
+			b = appendString(b, r.RunID)
+		}
+	}
 	return b
+}
+
+// runRef decodes a RunRef written by encodeEvent; nil for none.
+func (d *decoder) runRef() *runtime.RunRef {
+	r := runtime.RunRef{Flow: d.string(), RunID: d.string()}
+	if r == (runtime.RunRef{}) {
+		return nil
+	}
+	return &r
 }
 
 var errShort = errors.New("record too short")
@@ -169,7 +199,7 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 	if len(p) == 0 {
 		return runtime.Event{}, errShort
 	}
-	if p[0] != kindEvent && p[0] != kindEventV1 && p[0] != kindExtended {
+	if p[0] != kindEvent && p[0] != kindEventV1 && p[0] != kindExtended && p[0] != kindLinked {
 		return runtime.Event{}, fmt.Errorf("record of kind %d is not an event", p[0])
 	}
 	d := decoder{b: p[1:]}
@@ -198,9 +228,13 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 			}
 		}
 	}
-	if p[0] == kindExtended {
+	if p[0] >= kindExtended {
 		e.Branch = d.string()
 		e.Trace = d.string()
+	}
+	if p[0] == kindLinked {
+		e.Parent = d.runRef()
+		e.Child = d.runRef()
 	}
 	if err := d.end("event"); err != nil {
 		return runtime.Event{}, err

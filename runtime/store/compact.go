@@ -212,7 +212,7 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 	removedRuns := map[string]struct{}{}
 	err = s.log.Scan(lo, hi, func(pos wal.Pos, p []byte) error {
 		switch p[0] {
-		case kindEvent, kindEventV1:
+		case kindEvent, kindEventV1, kindExtended, kindLinked:
 			id, err := peekRunID(p)
 			if err != nil {
 				return err

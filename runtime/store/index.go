@@ -12,6 +12,7 @@ import (
 type RunInfo struct {
 	RunID   string           `json:"run_id"`
 	Flow    string           `json:"flow"`
+	Parent  string           `json:"parent,omitempty"` // the run whose call started it (runtime.Event.Parent)
 	State   runtime.RunState `json:"state"`
 	Machine string           `json:"machine"` // the latest event's To, e.g. "Charge:running"
 	Step    string           `json:"step,omitempty"`
@@ -109,6 +110,9 @@ func (x *index) add(i int, st runtime.RunState, e *runtime.Event) int {
 		i = len(x.infos)
 		x.runs[e.RunID] = i
 		x.infos = append(x.infos, RunInfo{RunID: e.RunID, Flow: e.Flow, Started: e.Time})
+		if e.Parent != nil {
+			x.infos[i].Parent = e.Parent.RunID
+		}
 	}
 	r := &x.infos[i]
 	r.State, r.Events, r.Updated = st, int(e.Seq), e.Time

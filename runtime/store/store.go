@@ -162,7 +162,7 @@ func (s *Store) replay(pos wal.Pos, p []byte) error {
 		return errShort
 	}
 	switch p[0] {
-	case kindEvent, kindEventV1, kindExtended:
+	case kindEvent, kindEventV1, kindExtended, kindLinked:
 		e, err := decodeEvent(p)
 		if err != nil {
 			return err

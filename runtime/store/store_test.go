@@ -103,7 +103,10 @@ func TestCodecRoundTripsEveryField(t *testing.T) {
 		case *runtime.Wait:
 			// The identifying fields are the event's own, not recorded twice.
 			f.Set(reflect.ValueOf(&runtime.Wait{Topic: "t ✓", Event: "e", Correlated: true, Field: "a.b", Correlation: "c",
-				Until: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Deadline: time.Date(2026, 2, 2, 3, 4, 5, 6, time.FixedZone("", 3600))}))
+				Until: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Deadline: time.Date(2026, 2, 2, 3, 4, 5, 6, time.FixedZone("", 3600)),
+				Child: &runtime.RunRef{Flow: "Billing", RunID: "o-1@Bill"}}))
+		case *runtime.RunRef:
+			f.Set(reflect.ValueOf(&runtime.RunRef{Flow: "flow of " + name, RunID: "run of " + name}))
 		default:
 			t.Fatalf("runtime.Event.%s (%s) is not encoded by the store's codec: add it to encodeEvent/decodeEvent and this test", name, f.Type())
 		}

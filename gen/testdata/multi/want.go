@@ -29,7 +29,7 @@ const (
 )
 
 // CancelHandlers is empty: every step of flow Cancel is an rpc, await,
-// publish, sleep or choose. Pass nil to NewCancelFlow.
+// publish, sleep, choose or call. Pass nil to NewCancelFlow.
 type CancelHandlers interface{}
 
 // CancelSubscriptions is service "subscriptions" as flow Cancel calls it:

@@ -1,0 +1,194 @@
+package dsl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+)
+
+// CallSite is one call action of a flow: a step's call, or its rollback
+// call.
+type CallSite struct {
+	Step     *Step
+	Action   *Action
+	Rollback bool
+}
+
+// Calls returns f's call actions in file order, each step's call before
+// its rollback call.
+func (f *Flow) Calls() []CallSite {
+	var out []CallSite
+	for _, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		if a := s.Action; a != nil && a.Kind == ActionCall && a.Flow != nil {
+			out = append(out, CallSite{Step: s, Action: a})
+		}
+		if rb := s.Rollback; rb != nil && rb.Action != nil && rb.Action.Kind == ActionCall && rb.Action.Flow != nil {
+			out = append(out, CallSite{Step: s, Action: rb.Action, Rollback: true})
+		}
+	}
+	return out
+}
+
+// Callee is the flow of f's file that a call action runs, or nil.
+func (fl *File) Callee(a *Action) *Flow {
+	if a == nil || a.Flow == nil {
+		return nil
+	}
+	for _, f := range fl.Flows {
+		if f != nil && f.Name == a.Flow.Name {
+			return f
+		}
+	}
+	return nil
+}
+
+// calls checks the calls of the file's flows: each runs a flow of the
+// file ("call-flow"), and no flow calls itself, directly or through others
+// ("call-cycle"): its run would start a child of itself without end.
+func (c *checker) calls(f *File, flows map[string]*Flow) {
+	names := func() []string {
+		out := make([]string, 0, len(flows))
+		for n := range flows {
+			out = append(out, n)
+		}
+		return out
+	}
+	for _, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		for _, cs := range fl.Calls() {
+			if callee, ok := flows[cs.Action.Flow.Name]; ok {
+				c.statelessCallee(cs, callee)
+				continue
+			}
+			d := diag.Errorf(pick(cs.Action.Flow.Range, cs.Action.Range, cs.Step.NameRange), "call-flow", "step %q calls flow %q, which this file does not declare", cs.Step.Name, cs.Action.Flow.Name)
+			if m := c.suggest(cs.Action.Flow.Name, names, false); m != "" {
+				d = d.WithHint("did you mean %q?", m)
+			} else {
+				d = d.WithHint("a call runs a flow declared in the same file: declare flow %s, or call one of its flows", cs.Action.Flow.Name)
+			}
+			c.add(d)
+		}
+	}
+	reported := map[string]bool{}
+	for _, fl := range f.Flows {
+		if fl == nil || reported[fl.Name] {
+			continue
+		}
+		path := callCycle(fl, flows)
+		if path == nil {
+			continue
+		}
+		for _, cs := range path {
+			reported[cs.flow.Name] = true
+		}
+		first := path[0].site
+		names := []string{fl.Name}
+		for _, cs := range path {
+			names = append(names, cs.site.Action.Flow.Name)
+		}
+		msg := fmt.Sprintf("flow %q calls itself", fl.Name)
+		if len(path) > 1 {
+			msg = fmt.Sprintf("flow %q calls itself through %s", fl.Name, strings.Join(quoteAll(names[1:len(names)-1]), ", "))
+		}
+		c.add(diag.Errorf(pick(first.Action.Flow.Range, first.Action.Range, first.Step.NameRange), "call-cycle", "%s: %s", msg, strings.Join(names, " -> ")).
+			WithHint("a run would start a child of itself without end; loop with an outcome jump (`on ok -> %s`) and a wait instead, or call another flow", first.Step.Name))
+	}
+}
+
+// statelessCallee reports a field passed to or from a flow that declares
+// no state: there is nothing to pass it as.
+func (c *checker) statelessCallee(cs CallSite, callee *Flow) {
+	if callee.State != nil {
+		return
+	}
+	for _, id := range []*Ident{cs.Action.Request, cs.Action.Response} {
+		if id != nil {
+			c.add(diag.Errorf(pick(id.Range, cs.Action.Range), "call-type", "step %q passes field %q to or from flow %s, which declares no state", cs.Step.Name, id.Name, callee.Name).
+				WithHint("give flow %s a `state` of the field's type, or call it without fields: `call %s`", callee.Name, callee.Name))
+		}
+	}
+}
+
+type callHop struct {
+	flow *Flow // the flow that calls
+	site CallSite
+}
+
+// callCycle is a shortest chain of calls that leads from fl back to fl, or
+// nil. Only flows that exist are followed.
+func callCycle(fl *Flow, flows map[string]*Flow) []callHop {
+	type node struct {
+		flow *Flow
+		prev *node
+		hop  callHop
+	}
+	seen := map[string]bool{}
+	queue := []*node{{flow: fl}}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, cs := range n.flow.Calls() {
+			to := flows[cs.Action.Flow.Name]
+			if to == nil {
+				continue
+			}
+			next := &node{flow: to, prev: n, hop: callHop{flow: n.flow, site: cs}}
+			if to == fl {
+				var path []callHop
+				for m := next; m.prev != nil; m = m.prev {
+					path = append([]callHop{m.hop}, path...)
+				}
+				return path
+			}
+			if !seen[to.Name] {
+				seen[to.Name] = true
+				queue = append(queue, next)
+			}
+		}
+	}
+	return nil
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
+// call checks a call step's own policies: the child's steps have the
+// retries and timeouts; the call waits for the child's end. A timeout
+// has no attempt to bound, and a deadline would leave the child running
+// after the step gave up (the runtime refuses one); a retry retries only
+// what runs after the child ended (its publications).
+func (c *checker) call(f *Flow, s *Step, at diag.Range) {
+	var lines []string
+	if s.Timeout > 0 {
+		lines = append(lines, "`timeout "+s.Timeout.String()+"`")
+	}
+	if s.Deadline > 0 {
+		lines = append(lines, "`deadline "+s.Deadline.String()+"`")
+	}
+	if len(lines) > 0 {
+		c.add(diag.Errorf(at, "call-policy", "step %q calls flow %s and has %s: a call has no attempt to bound, and a deadline would leave the child running after the step gave up", s.Name, calleeName(s.Action), strings.Join(lines, " and ")).
+			WithHint("remove it, and bound the steps of flow %s (their timeouts and deadlines) instead", calleeName(s.Action)))
+	}
+	if r := f.RetryFor(s); r.Attempts > 1 && s.Retry != nil {
+		c.add(diag.Warnf(pick(r.Range, at), "call-policy", "step %q calls flow %s and has retry %d, which never runs the child again: only what runs after it ended (its publications)", s.Name, calleeName(s.Action), r.Attempts).
+			WithHint("retry the steps of flow %s instead", calleeName(s.Action)))
+	}
+}
+
+func calleeName(a *Action) string {
+	if a == nil || a.Flow == nil {
+		return "?"
+	}
+	return a.Flow.Name
+}

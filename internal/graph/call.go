@@ -1,0 +1,44 @@
+package graph
+
+import "github.com/flowgen/flowgen/dsl"
+
+// Calls. A step that calls a flow (and an undo state whose rollback calls
+// one) is drawn as a subroutine: a 3D box in DOT, a state of class "call"
+// in Mermaid, labelled with its call line. When the called flow is in the
+// same diagram, DOT also links the call to that flow's start with a dotted
+// edge labelled "child run" (Mermaid cannot draw a transition between the
+// insides of two composite states, so the label names the flow).
+
+// callee is the flow a call step's action runs (node is a step), or that
+// its rollback runs (node is an undo state); "" for other steps.
+func callee(a *dsl.Action) string {
+	if a == nil || a.Kind != dsl.ActionCall || a.Flow == nil {
+		return ""
+	}
+	return a.Flow.Name
+}
+
+func rollbackCallee(s *dsl.Step) string {
+	if s.Rollback == nil {
+		return ""
+	}
+	return callee(s.Rollback.Action)
+}
+
+// callLinks are the DOT edges from call nodes to the start of the flows
+// they call, for the called flows in the diagram.
+func callLinks(d *diagram) []edge {
+	start := map[string]string{}
+	for _, g := range d.flows {
+		start[g.name] = g.startID
+	}
+	var out []edge
+	for _, g := range d.flows {
+		for _, n := range g.nodes {
+			if to, ok := start[n.call]; ok && n.call != "" {
+				out = append(out, edge{from: n.id, to: to, label: "child run", call: true})
+			}
+		}
+	}
+	return out
+}
