@@ -108,7 +108,12 @@ func conditions(a *dsl.Action) []func(s *State) (bool, error) {
 // compile builds the runtime definition of fl, which Check and
 // checkHandlers passed.
 func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
-	f := runtime.New[State](fl.Name, e.runtimeOptions()...)
+	return e.compileWith(fl, nil)
+}
+
+// compileWith is compile with opts after the engine's runtime options.
+func (e *Engine) compileWith(fl *dsl.Flow, opts []runtime.Option) (*runtime.Flow[State], error) {
+	f := runtime.New[State](fl.Name, append(e.runtimeOptions(), opts...)...)
 	steps := make([]*runtime.Step[State], 0, len(fl.Steps))
 	for _, s := range fl.Steps {
 		if s == nil {

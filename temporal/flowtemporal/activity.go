@@ -15,6 +15,9 @@ import (
 type ActionInput[S any] struct {
 	Action runtime.Action `json:"action"`
 	State  S              `json:"state"`
+	// Pin names the definition the run follows, for a worker that runs
+	// flows whose definition is chosen per run (Options.Pin).
+	Pin string `json:"pin,omitempty"`
 }
 
 // ActionOutput is what a step's activity returns: its outcome and the state
@@ -32,10 +35,11 @@ type attemptDetail struct {
 	Attempt int `json:"attempt"`
 }
 
-// execActivity runs one attempt of a step on the worker: the flow's own
+// ExecActivity runs one attempt of a step on the worker: the flow's own
 // Exec and publications (runtime.Flow.ExecAction), with the step's
-// idempotency key and Temporal's attempt number.
-func (f *Flow[S]) execActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
+// idempotency key and Temporal's attempt number. Register registers it
+// under each step's ActivityName.
+func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
 	in.Action.Attempt = int(activity.GetInfo(ctx).Attempt)
 	s := in.State
 	out, err := f.def.ExecAction(ctx, in.Action, &s)
@@ -45,8 +49,8 @@ func (f *Flow[S]) execActivity(ctx context.Context, in ActionInput[S]) (ActionOu
 	return ActionOutput[S]{Outcome: out, State: s, Attempt: in.Action.Attempt}, nil
 }
 
-// rollbackActivity runs one attempt of a step's rollback on the worker.
-func (f *Flow[S]) rollbackActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
+// RollbackActivity runs one attempt of a step's rollback on the worker.
+func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
 	in.Action.Attempt = int(activity.GetInfo(ctx).Attempt)
 	s := in.State
 	if err := f.def.RollbackAction(ctx, in.Action, &s); err != nil {
