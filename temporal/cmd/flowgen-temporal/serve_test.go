@@ -250,3 +250,32 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// A schedule trigger is a Temporal Schedule, created by the first serve
+// process and found by the others; its ticks start runs of the flow.
+func TestServeSchedule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	dir := t.TempDir()
+	const tick = `{"version": 1, "flows": [{"name": "Tick", "triggers": [{"kind": "schedule", "schedule": "@every 1s"}],
+  "steps": [{"name": "Announce", "action": {"kind": "publish", "topic": "clock", "event": "tick"}, "irreversible": true}]}]}`
+	if err := os.WriteFile(filepath.Join(dir, "tick.json"), []byte(tick), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{temporal: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: "schedule-test", flows: dir}
+	a := startServe(t, cfg)
+	startServe(t, cfg) // finds the schedule the first one made
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, out := call(t, "GET", a.url+"/runs?flow=Tick&status=done", "")
+		if runs, _ := out["runs"].([]any); len(runs) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scheduled runs: %v", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
