@@ -322,4 +322,3 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
-
