@@ -3,6 +3,7 @@ package flowtemporal
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -41,6 +42,7 @@ type attemptDetail struct {
 // under each step's ActivityName.
 func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
 	in.Action.Attempt = int(activity.GetInfo(ctx).Attempt)
+	defer heartbeat(ctx)()
 	s := in.State
 	out, err := f.def.ExecAction(ctx, in.Action, &s)
 	if err != nil {
@@ -52,6 +54,7 @@ func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (ActionOu
 // RollbackActivity runs one attempt of a step's rollback on the worker.
 func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
 	in.Action.Attempt = int(activity.GetInfo(ctx).Attempt)
+	defer heartbeat(ctx)()
 	s := in.State
 	if err := f.def.RollbackAction(ctx, in.Action, &s); err != nil {
 		return ActionOutput[S]{}, activityError(err, in.Action.Attempt)
@@ -71,4 +74,27 @@ func activityError(err error, attempt int) error {
 		NonRetryable: runtime.IsPermanent(err),
 		Details:      []any{attemptDetail{Attempt: attempt}},
 	})
+}
+
+// heartbeat heartbeats for the running attempt every heartbeatEvery until
+// the returned stop is called, so that Temporal notices a dead worker
+// within HeartbeatTimeout and a cancelled run's attempt learns it through
+// ctx. An attempt shorter than heartbeatEvery never heartbeats.
+func heartbeat(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -14,6 +14,16 @@ import (
 // attempt run for ever; Temporal needs a bound to notice a dead worker.
 const DefaultTimeout = 10 * time.Minute
 
+// HeartbeatTimeout is how long Temporal waits for a heartbeat of a running
+// attempt before it takes its worker for dead and retries the attempt
+// elsewhere: every attempt heartbeats (heartbeatEvery) while it runs, so a
+// worker killed mid-step costs this long, not the step's timeout (or
+// DefaultTimeout).
+const HeartbeatTimeout = 10 * time.Second
+
+// heartbeatEvery is how often a running attempt heartbeats.
+const heartbeatEvery = HeartbeatTimeout / 4
+
 // minInterval stands for "retry at once" (a zero Initial): Temporal reads a
 // zero InitialInterval as its default of one second.
 const minInterval = time.Millisecond

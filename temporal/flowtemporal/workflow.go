@@ -221,6 +221,7 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 func (r *wfRun[S]) exec(st *runtime.Step[S], payload []byte) (runtime.Outcome, int, error, bool) {
 	ao := workflow.ActivityOptions{
 		StartToCloseTimeout: st.Timeout,
+		HeartbeatTimeout:    HeartbeatTimeout,
 		RetryPolicy:         RetryPolicy(st.Retry),
 	}
 	if st.Deadline > 0 {
@@ -332,7 +333,7 @@ func (r *wfRun[S]) unwindWith(aborting bool, abortMsg string) (S, error) {
 
 // rollback runs a step's rollback activity.
 func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int) (int, error) {
-	ao := workflow.ActivityOptions{StartToCloseTimeout: st.RollbackTimeout, RetryPolicy: RetryPolicy(st.RollbackRetry)}
+	ao := workflow.ActivityOptions{StartToCloseTimeout: st.RollbackTimeout, HeartbeatTimeout: HeartbeatTimeout, RetryPolicy: RetryPolicy(st.RollbackRetry)}
 	if ao.StartToCloseTimeout <= 0 {
 		ao.StartToCloseTimeout = DefaultTimeout
 	}

@@ -122,7 +122,7 @@ func call(t *testing.T, method, url, body string) (int, map[string]any) {
 // runState polls GET /runs/{id} until the run reads state.
 func waitState(t *testing.T, base, id, state string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	var st map[string]any
 	for time.Now().Before(deadline) {
 		var code int
