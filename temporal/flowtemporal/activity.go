@@ -81,6 +81,9 @@ func activityError(err error, attempt int) error {
 // within HeartbeatTimeout and a cancelled run's attempt learns it through
 // ctx. An attempt shorter than heartbeatEvery never heartbeats.
 func heartbeat(ctx context.Context) (stop func()) {
+	if activity.GetInfo(ctx).HeartbeatTimeout <= 0 {
+		return func() {}
+	}
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(heartbeatEvery)

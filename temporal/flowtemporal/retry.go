@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -23,6 +24,21 @@ const HeartbeatTimeout = 10 * time.Second
 
 // heartbeatEvery is how often a running attempt heartbeats.
 const heartbeatEvery = HeartbeatTimeout / 4
+
+// heartbeatTimeout is the HeartbeatTimeout of an attempt with options ao:
+// HeartbeatTimeout when its timeouts would leave a dead worker's attempt
+// unnoticed longer than that, else none (a heartbeat timer costs the
+// server a timer per attempt, for nothing when StartToClose is as short).
+func heartbeatTimeout(ao workflow.ActivityOptions) time.Duration {
+	bound := ao.StartToCloseTimeout
+	if bound <= 0 || ao.ScheduleToCloseTimeout > 0 && ao.ScheduleToCloseTimeout < bound {
+		bound = ao.ScheduleToCloseTimeout
+	}
+	if bound > HeartbeatTimeout {
+		return HeartbeatTimeout
+	}
+	return 0
+}
 
 // minInterval stands for "retry at once" (a zero Initial): Temporal reads a
 // zero InitialInterval as its default of one second.

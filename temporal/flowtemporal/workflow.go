@@ -221,7 +221,6 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 func (r *wfRun[S]) exec(st *runtime.Step[S], payload []byte) (runtime.Outcome, int, error, bool) {
 	ao := workflow.ActivityOptions{
 		StartToCloseTimeout: st.Timeout,
-		HeartbeatTimeout:    HeartbeatTimeout,
 		RetryPolicy:         RetryPolicy(st.Retry),
 	}
 	if st.Deadline > 0 {
@@ -237,6 +236,7 @@ func (r *wfRun[S]) exec(st *runtime.Step[S], payload []byte) (runtime.Outcome, i
 	if ao.StartToCloseTimeout <= 0 && ao.ScheduleToCloseTimeout <= 0 {
 		ao.StartToCloseTimeout = DefaultTimeout
 	}
+	ao.HeartbeatTimeout = heartbeatTimeout(ao)
 	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: r.visits[st.ID], Payload: payload}, State: r.state, Pin: r.f.opts.Pin}
 	var res ActionOutput[S]
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.ctx, ao), ActivityName(r.f.ID(), st.ID, false), in).Get(r.ctx, &res)
@@ -333,10 +333,11 @@ func (r *wfRun[S]) unwindWith(aborting bool, abortMsg string) (S, error) {
 
 // rollback runs a step's rollback activity.
 func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int) (int, error) {
-	ao := workflow.ActivityOptions{StartToCloseTimeout: st.RollbackTimeout, HeartbeatTimeout: HeartbeatTimeout, RetryPolicy: RetryPolicy(st.RollbackRetry)}
+	ao := workflow.ActivityOptions{StartToCloseTimeout: st.RollbackTimeout, RetryPolicy: RetryPolicy(st.RollbackRetry)}
 	if ao.StartToCloseTimeout <= 0 {
 		ao.StartToCloseTimeout = DefaultTimeout
 	}
+	ao.HeartbeatTimeout = heartbeatTimeout(ao)
 	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Rollback: true}, State: r.state, Pin: r.f.opts.Pin}
 	var res ActionOutput[S]
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, true), in).Get(ctx, &res)
