@@ -61,7 +61,9 @@ type Broker interface {
 // IDs come from the idempotency key of the publishing step, so a step that
 // runs again (a retry after its publication, a resume) publishes the same
 // message and the receiving side applies it once.
-type brokerPublisher struct{ b Broker }
+type brokerPublisher struct {
+	publish func(context.Context, Message) error // Broker.Publish, or the engine's PublishEvent with an Executor
+}
 
 func (p brokerPublisher) Publish(ctx context.Context, topic, event string, payload any) error {
 	raw, ok := payload.(json.RawMessage)
@@ -78,7 +80,7 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 	} else {
 		id += ">" + topic + "/" + event
 	}
-	return p.b.Publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw})
+	return p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw})
 }
 
 var (

@@ -110,11 +110,17 @@ func conditions(a *dsl.Action) []func(s *State) (bool, error) {
 // compile builds the runtime definition of fl, which Check and
 // checkHandlers passed.
 func (e *Engine) compile(fl *dsl.Flow) (*runtime.Flow[State], error) {
-	opts := e.RuntimeOptions()
+	return e.compileWith(fl, nil)
+}
+
+// compileWith is compile with opts after the engine's runtime options.
+func (e *Engine) compileWith(fl *dsl.Flow, opts []runtime.Option) (*runtime.Flow[State], error) {
+	base := e.RuntimeOptions()
 	if e.remote != nil { // provider waits; every other wait goes to the inbox
-		opts = append(opts, runtime.WithSubscriber(e.remote.subscriber(fl, subscriber{e})))
+		base = append(base, runtime.WithSubscriber(e.remote.subscriber(fl, subscriber{e})))
 	}
-	f := runtime.New[State](fl.Name, append(opts, e.opts.RuntimeOptions...)...)
+	base = append(base, e.opts.RuntimeOptions...)
+	f := runtime.New[State](fl.Name, append(base, opts...)...)
 	steps := make([]*runtime.Step[State], 0, len(fl.Steps))
 	for _, s := range fl.Steps {
 		if s == nil {

@@ -128,6 +128,9 @@ type Options struct {
 	// dsl/flowfile.Load. Without it the engine loads the JSON form only,
 	// and a program that embeds it links no .flow parser.
 	FlowFile func(filename string, src []byte) (*dsl.File, diag.List)
+	// Executor, if set, runs the JSON flows instead of the engine
+	// (executor.go); Store is then optional and unused.
+	Executor Executor
 	// Telemetry, if set, traces runs and keeps metrics (observe.New),
 	// served at GET /metrics; see docs/observability.md. Without it the
 	// engine pays nothing for either, and GET /metrics answers 404.
@@ -209,6 +212,9 @@ type flowEntry struct {
 
 // New returns an engine; it does nothing until Start.
 func New(opts Options) (*Engine, error) {
+	if opts.Store == nil && opts.Executor != nil {
+		opts.Store = store.NewMemory() // holds nothing: the executor keeps the runs
+	}
 	if opts.Store == nil {
 		return nil, errors.New("engine: Options.Store is required")
 	}
@@ -243,7 +249,7 @@ func New(opts Options) (*Engine, error) {
 		clock:     opts.Clock,
 		caller:    opts.Caller,
 		broker:    opts.Broker,
-		publisher: brokerPublisher{opts.Broker},
+		publisher: brokerPublisher{opts.Broker.Publish},
 		locker:    opts.Locker,
 		log:       opts.Logger,
 		reg:       newRegistry(),
@@ -252,6 +258,13 @@ func New(opts Options) (*Engine, error) {
 		rpc:       map[string]*flowEntry{},
 		live:      map[string]*liveRun{},
 		watch:     newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
+	}
+	if opts.Executor != nil {
+		// Publish steps' events take the engine's door, the executor's.
+		e.publisher = brokerPublisher{func(ctx context.Context, m Message) error {
+			_, err := e.PublishEvent(ctx, m)
+			return err
+		}}
 	}
 	e.rs.slots = make(chan struct{}, e.resumeWorkers())
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())
@@ -341,6 +354,9 @@ func Register[S any](e *Engine, flow Runtimer[S], triggers ...runtime.Trigger) e
 // the JSON encoding of S: the HTTP API decodes the request body into it and
 // an event trigger decodes the event's payload into it.
 func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...runtime.Trigger) error {
+	if e.opts.Executor != nil {
+		return errExecutorOnly
+	}
 	for _, t := range triggers {
 		if err := validateTrigger(t); err != nil {
 			return fmt.Errorf("flow %q: %w", f.ID(), err)
@@ -407,6 +423,15 @@ func (e *Engine) detach(fe *flowEntry) {
 // attach starts fe's triggers and await consumers, and (after a restart or
 // a late registration) starts resuming its unfinished runs (resume.go).
 func (e *Engine) attach(fe *flowEntry, resume bool) (err error) {
+	if x := e.opts.Executor; x != nil {
+		stop, err := x.Attach(e.baseCtx, fe.execFlow())
+		if err == nil {
+			e.mu.Lock()
+			fe.stops = append(fe.stops, stop)
+			e.mu.Unlock()
+		}
+		return err
+	}
 	defer func() {
 		if resume && err == nil {
 			e.resumeFlow(fe)

@@ -80,6 +80,9 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	if e.draining.Load() {
 		return Published{}, ErrClosed
 	}
+	if e.opts.Executor != nil {
+		return e.publishToExecutor(ctx, m)
+	}
 	triggered, awaited := e.consumersOf(m.Topic, m.Event)
 	inbox := awaited || len(triggered) == 0
 	// Checks: nothing has changed yet.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -106,6 +105,13 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 		runID = e.newRunID()
 	} else if err := CheckRunID(runID); err != nil {
 		return "", err
+	}
+	if x := e.opts.Executor; x != nil {
+		want, err := fe.ops.initialState(state)
+		if err != nil {
+			return "", err
+		}
+		return runID, x.Start(ctx, fe.execFlow(), want, runID)
 	}
 	if info, ok := e.store.Get(runID); ok {
 		return runID, e.existing(fe, info, state, same)
@@ -405,14 +411,7 @@ func eventState(fe *flowEntry, payload json.RawMessage) json.RawMessage {
 	if fe.def == nil {
 		return payload
 	}
-	p := strings.TrimSpace(string(payload))
-	if strings.HasPrefix(p, "{") {
-		return payload
-	}
-	if p == "" {
-		p = "null"
-	}
-	return json.RawMessage(`{"payload":` + p + `}`)
+	return EventState(payload)
 }
 
 // EventRunID is the ID of the run that the event trigger of flow starts
@@ -484,6 +483,9 @@ func (l *localLocker) Lock(ctx context.Context, runID string) (func(), error) {
 // runtime.ErrFinished for a run that is over and runtime.ErrUnknownRun for
 // an unknown one.
 func (e *Engine) Abort(ctx context.Context, runID string) error {
+	if x := e.opts.Executor; x != nil {
+		return x.Abort(ctx, runID)
+	}
 	info, ok := e.store.Get(runID)
 	if !ok {
 		return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
@@ -504,7 +506,7 @@ func (e *Engine) Abort(ctx context.Context, runID string) error {
 // Status returns a run's status: the Replay of its history, which says what
 // a waiting run waits for and until when (Status.Wait).
 func (e *Engine) Status(runID string) (RunStatus, error) {
-	h, err := e.store.Load(runID)
+	h, err := e.History(runID)
 	if err != nil {
 		return RunStatus{}, err
 	}
@@ -526,7 +528,17 @@ type RunStatus struct {
 func (e *Engine) Parked() int { return e.ws.count() }
 
 // History returns a run's events.
-func (e *Engine) History(runID string) ([]runtime.Event, error) { return e.store.Load(runID) }
+func (e *Engine) History(runID string) ([]runtime.Event, error) {
+	if x := e.opts.Executor; x != nil {
+		return x.History(e.baseCtx, runID)
+	}
+	return e.store.Load(runID)
+}
 
 // Runs lists runs.
-func (e *Engine) Runs(f store.Filter) ([]store.RunInfo, error) { return e.store.List(f) }
+func (e *Engine) Runs(f store.Filter) ([]store.RunInfo, error) {
+	if x := e.opts.Executor; x != nil {
+		return x.Runs(e.baseCtx, f)
+	}
+	return e.store.List(f)
+}

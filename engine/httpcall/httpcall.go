@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -47,8 +48,35 @@ type Resolver interface {
 	Resolve(ctx context.Context, service string) (baseURL string, err error)
 }
 
-// Static resolves services from a map.
+// Static resolves services from a map. As a flag.Value (the -service
+// flag of the serve commands) it reads name=URL, once per service.
 type Static map[string]string
+
+// String lists the services as name=URL, by name, comma-separated.
+func (s *Static) String() string {
+	if s == nil {
+		return ""
+	}
+	out := make([]string, 0, len(*s))
+	for k, v := range *s {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// Set adds a service given as name=URL.
+func (s *Static) Set(v string) error {
+	name, url, ok := strings.Cut(v, "=")
+	if !ok || name == "" || url == "" {
+		return fmt.Errorf("want name=URL, found %q", v)
+	}
+	if *s == nil {
+		*s = Static{}
+	}
+	(*s)[name] = url
+	return nil
+}
 
 // ErrUnknownService is returned (permanent) for a service the resolver
 // does not know.

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -31,6 +30,7 @@ import (
 	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/engine/natsbus"
 	"github.com/flowgen/flowgen/engine/provider/natsprovider"
+	"github.com/flowgen/flowgen/internal/listen"
 	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -84,7 +84,7 @@ the key pair; a bad one is logged and the old one stays.`,
 		retain := retainFlag(fs, "by background compaction of the store")
 		var lim serverLimits
 		lim.flags(fs)
-		var services serviceFlags
+		var services httpcall.Static
 		fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
 		var allow listFlag
 		fs.Var(&allow, "provider-allow", "a `HOST`, HOST:PORT or http(s) URL prefix that remote providers' callback URLs may use (repeatable; replaces the default, loopback only)")
@@ -104,7 +104,7 @@ the key pair; a bad one is logged and the old one stays.`,
 			if err := checkRetain(*retain); err != nil {
 				return usageError(e, "%v", err)
 			}
-			if err := checkExposure(*addr, *tokens != "", *insecure); err != nil {
+			if err := listen.CheckExposure(*addr, *tokens != "", *insecure); err != nil {
 				return usageError(e, "%v", err)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -126,29 +126,6 @@ the key pair; a bad one is logged and the old one stays.`,
 	},
 }
 
-type serviceFlags map[string]string
-
-func (s *serviceFlags) String() string {
-	var out []string
-	for k, v := range *s {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
-
-func (s *serviceFlags) Set(v string) error {
-	name, url, ok := strings.Cut(v, "=")
-	if !ok || name == "" || url == "" {
-		return fmt.Errorf("want name=URL, found %q", v)
-	}
-	if *s == nil {
-		*s = serviceFlags{}
-	}
-	(*s)[name] = url
-	return nil
-}
-
 type serveConfig struct {
 	store, flows, addr, nats, id string
 	tokens                       string // token file; "" serves the API open
@@ -163,11 +140,11 @@ type serveConfig struct {
 
 // The defaults of serve's HTTP server limits (docs/engine.md#limits).
 const (
-	defaultReadHeaderTimeout = 10 * time.Second
-	defaultReadTimeout       = 30 * time.Second
-	defaultWriteTimeout      = 60 * time.Second
-	defaultIdleTimeout       = 60 * time.Second
-	defaultMaxHeaderBytes    = 64 << 10
+	defaultReadHeaderTimeout = listen.DefaultReadHeaderTimeout
+	defaultReadTimeout       = listen.DefaultReadTimeout
+	defaultWriteTimeout      = listen.DefaultWriteTimeout
+	defaultIdleTimeout       = listen.DefaultIdleTimeout
+	defaultMaxHeaderBytes    = listen.DefaultMaxHeaderBytes
 )
 
 // serverLimits are the HTTP server's timeouts and sizes; a zero field
@@ -243,23 +220,6 @@ func (l serverLimits) withDefaults() serverLimits {
 	}
 	return l
 }
-
-// checkExposure refuses to serve the API open (without tokens) on an
-// address that is not loopback, unless insecure. Loopback is "localhost"
-// or a loopback IP; an empty host (":8080") is every interface, and any
-// other name may resolve to anything.
-func checkExposure(addr string, tokens, insecure bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("-addr %q: %v", addr, err)
-	}
-	if tokens || insecure || isLoopback(host) {
-		return nil
-	}
-	return fmt.Errorf("-addr %s is not a loopback address, and without -tokens anyone who reaches it could define flows, abort runs and read every run's state: give -tokens FILE (see docs/engine.md#access-control), listen on 127.0.0.1, or add -insecure to serve it open anyway", addr)
-}
-
-func isLoopback(host string) bool { return engine.IsLoopbackHost(host) }
 
 // listFlag is a repeatable flag.
 type listFlag []string
@@ -453,19 +413,12 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
-	var bound net.IP
-	if err == nil {
-		bound = ln.Addr().(*net.TCPAddr).IP
-	}
-	if err == nil && rl.auth == nil && !cfg.insecure && !bound.IsLoopback() {
-		_ = ln.Close() // a name that checkExposure took for loopback is not
-		err = fmt.Errorf("-addr %s listens on %s, which is not loopback: give -tokens FILE, or -insecure", cfg.addr, ln.Addr())
-	}
+	ln, err := listen.Listen(cfg.addr, rl.auth == nil && !cfg.insecure)
 	if err != nil {
 		_ = eng.Close(context.Background())
 		return err
 	}
+	bound := ln.Addr().(*net.TCPAddr).IP
 	mux := http.NewServeMux()
 	mux.Handle("/", tel.Middleware(eng.Handler())) // access control: engine.Routes, the one table
 	// A stand-in service for trying flows out: it answers every endpoint

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/internal/listen"
 )
 
 const (
@@ -129,8 +130,8 @@ func TestServeRefusesOpenNonLoopback(t *testing.T) {
 		{":8080", false, true, true},
 		{"8080", true, true, false},
 	} {
-		if err := checkExposure(tc.addr, tc.tokens, tc.insecure); (err == nil) != tc.ok {
-			t.Errorf("checkExposure(%q, tokens %v, insecure %v): %v", tc.addr, tc.tokens, tc.insecure, err)
+		if err := listen.CheckExposure(tc.addr, tc.tokens, tc.insecure); (err == nil) != tc.ok {
+			t.Errorf("listen.CheckExposure(%q, tokens %v, insecure %v): %v", tc.addr, tc.tokens, tc.insecure, err)
 		}
 	}
 	// -insecure serves it open, and says so.

@@ -3,6 +3,7 @@ package flowtemporal
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -15,6 +16,9 @@ import (
 type ActionInput[S any] struct {
 	Action runtime.Action `json:"action"`
 	State  S              `json:"state"`
+	// Pin names the definition the run follows, for a worker that runs
+	// flows whose definition is chosen per run (Options.Pin).
+	Pin string `json:"pin,omitempty"`
 }
 
 // ActionOutput is what a step's activity returns: its outcome and the state
@@ -32,11 +36,13 @@ type attemptDetail struct {
 	Attempt int `json:"attempt"`
 }
 
-// execActivity runs one attempt of a step on the worker: the flow's own
+// ExecActivity runs one attempt of a step on the worker: the flow's own
 // Exec and publications (runtime.Flow.ExecAction), with the step's
-// idempotency key and Temporal's attempt number.
-func (f *Flow[S]) execActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
+// idempotency key and Temporal's attempt number. Register registers it
+// under each step's ActivityName.
+func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
 	in.Action.Attempt = int(activity.GetInfo(ctx).Attempt)
+	defer heartbeat(ctx)()
 	s := in.State
 	out, err := f.def.ExecAction(ctx, in.Action, &s)
 	if err != nil {
@@ -45,9 +51,10 @@ func (f *Flow[S]) execActivity(ctx context.Context, in ActionInput[S]) (ActionOu
 	return ActionOutput[S]{Outcome: out, State: s, Attempt: in.Action.Attempt}, nil
 }
 
-// rollbackActivity runs one attempt of a step's rollback on the worker.
-func (f *Flow[S]) rollbackActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
+// RollbackActivity runs one attempt of a step's rollback on the worker.
+func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
 	in.Action.Attempt = int(activity.GetInfo(ctx).Attempt)
+	defer heartbeat(ctx)()
 	s := in.State
 	if err := f.def.RollbackAction(ctx, in.Action, &s); err != nil {
 		return ActionOutput[S]{}, activityError(err, in.Action.Attempt)
@@ -67,4 +74,30 @@ func activityError(err error, attempt int) error {
 		NonRetryable: runtime.IsPermanent(err),
 		Details:      []any{attemptDetail{Attempt: attempt}},
 	})
+}
+
+// heartbeat heartbeats for the running attempt every heartbeatEvery until
+// the returned stop is called, so that Temporal notices a dead worker
+// within HeartbeatTimeout and a cancelled run's attempt learns it through
+// ctx. An attempt shorter than heartbeatEvery never heartbeats.
+func heartbeat(ctx context.Context) (stop func()) {
+	if activity.GetInfo(ctx).HeartbeatTimeout <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -19,12 +19,31 @@ type Flow[S any] struct {
 	def   *runtime.Flow[S]
 	steps []*runtime.Step[S]
 	byID  map[string]int
+	opts  Options
+}
+
+// Options are for an executor that runs flows whose definition is chosen
+// per run (temporal/jsonflows: the engine's JSON flows); generated flows
+// need none.
+type Options struct {
+	// Pin is carried in the input of every activity the workflow runs
+	// (ActionInput.Pin), so that the worker that runs it finds the same
+	// definition.
+	Pin string
+	// OnWait, if set, is called from workflow code when a run starts
+	// waiting for an event (waiting true) and when it stops waiting
+	// without it (a timeout, an abort: waiting false), so that events can
+	// be routed to it; ctx is not cancelled by an abort.
+	OnWait func(ctx workflow.Context, w *runtime.Wait, waiting bool)
 }
 
 // New returns def on Temporal. def must not be started by the runtime as
 // well: its definition is compiled here, and a run belongs to one executor.
-func New[S any](def *runtime.Flow[S]) (*Flow[S], error) {
-	f := &Flow[S]{def: def, steps: def.Steps(), byID: map[string]int{}}
+func New[S any](def *runtime.Flow[S]) (*Flow[S], error) { return NewWith(def, Options{}) }
+
+// NewWith is New with options.
+func NewWith[S any](def *runtime.Flow[S], o Options) (*Flow[S], error) {
+	f := &Flow[S]{def: def, steps: def.Steps(), byID: map[string]int{}, opts: o}
 	if len(f.steps) == 0 {
 		return nil, errors.New("flowtemporal: flow " + def.ID() + " has no steps")
 	}
@@ -57,10 +76,10 @@ func (f *Flow[S]) Register(r worker.Registry) {
 	r.RegisterWorkflowWithOptions(f.Workflow, workflow.RegisterOptions{Name: WorkflowName(id)})
 	for _, st := range f.steps {
 		if hasWork(st) {
-			r.RegisterActivityWithOptions(f.execActivity, activity.RegisterOptions{Name: ActivityName(id, st.ID, false)})
+			r.RegisterActivityWithOptions(f.ExecActivity, activity.RegisterOptions{Name: ActivityName(id, st.ID, false)})
 		}
 		if st.Rollback != nil {
-			r.RegisterActivityWithOptions(f.rollbackActivity, activity.RegisterOptions{Name: ActivityName(id, st.ID, true)})
+			r.RegisterActivityWithOptions(f.RollbackActivity, activity.RegisterOptions{Name: ActivityName(id, st.ID, true)})
 		}
 	}
 }

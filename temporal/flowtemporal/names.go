@@ -10,6 +10,10 @@ const (
 	// QueryHistory is the query that returns a run's events.
 	QueryHistory = "flowgen.history"
 
+	// MemoState is the memo field where a run that ended records its
+	// terminal state (runtime.RunState), which lists of workflows show.
+	MemoState = "flowgen.state"
+
 	// Error types of the application errors flowgen's activities return.
 	errTypeStep    = "flowgen.error"
 	errTypeTimeout = "flowgen.timeout" // the step's error wraps runtime.ErrTimeout

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -13,6 +14,31 @@ import (
 // rollback) sets neither a timeout nor a deadline. The runtime lets such an
 // attempt run for ever; Temporal needs a bound to notice a dead worker.
 const DefaultTimeout = 10 * time.Minute
+
+// HeartbeatTimeout is how long Temporal waits for a heartbeat of a running
+// attempt before it takes its worker for dead and retries the attempt
+// elsewhere: every attempt heartbeats (heartbeatEvery) while it runs, so a
+// worker killed mid-step costs this long, not the step's timeout (or
+// DefaultTimeout).
+const HeartbeatTimeout = 10 * time.Second
+
+// heartbeatEvery is how often a running attempt heartbeats.
+const heartbeatEvery = HeartbeatTimeout / 4
+
+// heartbeatTimeout is the HeartbeatTimeout of an attempt with options ao:
+// HeartbeatTimeout when its timeouts would leave a dead worker's attempt
+// unnoticed longer than that, else none (a heartbeat timer costs the
+// server a timer per attempt, for nothing when StartToClose is as short).
+func heartbeatTimeout(ao workflow.ActivityOptions) time.Duration {
+	bound := ao.StartToCloseTimeout
+	if bound <= 0 || ao.ScheduleToCloseTimeout > 0 && ao.ScheduleToCloseTimeout < bound {
+		bound = ao.ScheduleToCloseTimeout
+	}
+	if bound > HeartbeatTimeout {
+		return HeartbeatTimeout
+	}
+	return 0
+}
 
 // minInterval stands for "retry at once" (a zero Initial): Temporal reads a
 // zero InitialInterval as its default of one second.

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -22,6 +24,25 @@ func TestRetryPolicy(t *testing.T) {
 		p := RetryPolicy(c.in)
 		if p.InitialInterval != c.initial || p.MaximumInterval != c.maxIntvl || p.BackoffCoefficient != c.mult || p.MaximumAttempts != c.attempts {
 			t.Errorf("RetryPolicy(%+v) = %+v", c.in, p)
+		}
+	}
+}
+
+func TestHeartbeatTimeout(t *testing.T) {
+	for _, c := range []struct {
+		start, sched, want time.Duration
+	}{
+		{DefaultTimeout, 0, HeartbeatTimeout},
+		{time.Minute, 0, HeartbeatTimeout},
+		{5 * time.Second, 0, 0},
+		{HeartbeatTimeout, 0, 0},
+		{0, time.Hour, HeartbeatTimeout},
+		{0, 3 * time.Second, 0},
+		{time.Hour, 2 * time.Second, 0},
+	} {
+		ao := workflow.ActivityOptions{StartToCloseTimeout: c.start, ScheduleToCloseTimeout: c.sched}
+		if got := heartbeatTimeout(ao); got != c.want {
+			t.Errorf("StartToClose %v, ScheduleToClose %v: %v, want %v", c.start, c.sched, got, c.want)
 		}
 	}
 }

@@ -195,6 +195,15 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 		})
 	}
 	sel.AddReceive(r.ctx.Done(), func(workflow.ReceiveChannel, bool) { aborted = true })
+	if st.Await != nil && r.f.opts.OnWait != nil {
+		r.f.opts.OnWait(r.ctx, w, true)
+		defer func() {
+			if !woke {
+				dctx, _ := workflow.NewDisconnectedContext(r.ctx)
+				r.f.opts.OnWait(dctx, w, false)
+			}
+		}()
+	}
 	for !fired && !woke && !aborted {
 		sel.Select(r.ctx)
 	}
@@ -227,7 +236,8 @@ func (r *wfRun[S]) exec(st *runtime.Step[S], payload []byte) (runtime.Outcome, i
 	if ao.StartToCloseTimeout <= 0 && ao.ScheduleToCloseTimeout <= 0 {
 		ao.StartToCloseTimeout = DefaultTimeout
 	}
-	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: r.visits[st.ID], Payload: payload}, State: r.state}
+	ao.HeartbeatTimeout = heartbeatTimeout(ao)
+	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: r.visits[st.ID], Payload: payload}, State: r.state, Pin: r.f.opts.Pin}
 	var res ActionOutput[S]
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.ctx, ao), ActivityName(r.f.ID(), st.ID, false), in).Get(r.ctx, &res)
 	if err == nil {
@@ -327,7 +337,8 @@ func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int
 	if ao.StartToCloseTimeout <= 0 {
 		ao.StartToCloseTimeout = DefaultTimeout
 	}
-	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Rollback: true}, State: r.state}
+	ao.HeartbeatTimeout = heartbeatTimeout(ao)
+	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Rollback: true}, State: r.state, Pin: r.f.opts.Pin}
 	var res ActionOutput[S]
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, true), in).Get(ctx, &res)
 	if err != nil {
@@ -361,6 +372,12 @@ func (r *wfRun[S]) emit(to string, attempt int, out runtime.Outcome, err error, 
 	}
 	r.history = append(r.history, e)
 	r.machine = to
+	if runtime.RunState(to).Terminal() {
+		// Lists of runs (visibility) show how a run ended without a query.
+		if merr := workflow.UpsertMemo(r.ctx, map[string]any{MemoState: to}); merr != nil {
+			workflow.GetLogger(r.ctx).Error("flowgen: recording the run's end in its memo", "run_id", r.id, "error", merr)
+		}
+	}
 	if !workflow.IsReplaying(r.ctx) {
 		if serr := r.f.def.Sink().Emit(context.Background(), e); serr != nil {
 			workflow.GetLogger(r.ctx).Error("flowgen: sink refused an event", "run_id", r.id, "seq", e.Seq, "error", serr)

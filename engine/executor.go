@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// Executor runs the engine's JSON flows somewhere else than the engine's
+// own runtime and store: flowgen's Temporal module (temporal/jsonflows)
+// runs them as Temporal workflows. With Options.Executor set, the engine
+// keeps what is the engine's: loading, checking and saving JSON flows, the
+// HTTP API with its access control and its checks of names, states and
+// payloads; and it hands each run, event and trigger to the executor. The
+// engine then starts no run itself, keeps no store (Options.Store may be
+// nil), resumes nothing and consumes no broker; generated flows cannot be
+// registered.
+type Executor interface {
+	// Attach is told each JSON flow as it is registered or replaced (a
+	// replacement is attached before its old entry is stopped); it starts
+	// its triggers other than rpc (schedules). stop is called when the
+	// flow is replaced or the engine closes.
+	Attach(ctx context.Context, f ExecFlow) (stop func(), err error)
+	// Start starts a run of f from state (the run's initial state as the
+	// runtime encodes it) under runID. A run ID that exists starts
+	// nothing: an error wrapping ErrRunExists for a run of f started from
+	// the same state, ErrIdempotencyMismatch for another state,
+	// ErrRunIDTaken for a run of another flow.
+	Start(ctx context.Context, f ExecFlow, state json.RawMessage, runID string) error
+	// Publish applies an event, durably before it returns: it starts the
+	// runs of the flows it triggers (run IDs EventRunID, initial states
+	// EventState), and keeps it for the awaits of the flows (awaiting)
+	// that wait for it, now or later. A message ID seen before is applied
+	// once.
+	Publish(ctx context.Context, m Message, triggered []EventStart, awaiting []ExecFlow) (Published, error)
+	// Abort, History and Runs are the engine's methods of the same names.
+	Abort(ctx context.Context, runID string) error
+	History(ctx context.Context, runID string) ([]runtime.Event, error)
+	Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, error)
+}
+
+// ExecFlow is a registered JSON flow as an Executor sees it.
+type ExecFlow struct {
+	Name string
+	// Source is the flow's JSON document (FlowJSON), from which CompileJSON
+	// builds the definition; Hash (DefinitionHash) pins it.
+	Source   []byte
+	Hash     string
+	Triggers []runtime.Trigger
+	// Awaits are the steps that wait for events.
+	Awaits []runtime.Wait
+}
+
+// EventStart is a run that an event starts.
+type EventStart struct {
+	Flow  ExecFlow
+	RunID string
+	State json.RawMessage // the run's initial state, as the runtime encodes it
+}
+
+// DefinitionHash is the hash that pins a JSON flow's definition: the
+// SHA-256, in hex, of its JSON document.
+func DefinitionHash(source []byte) string {
+	sum := sha256.Sum256(source)
+	return hex.EncodeToString(sum[:])
+}
+
+// CompileJSON builds the runtime definition of the one flow of a JSON
+// document (FlowJSON's form), checked as LoadFlows checks it, with this
+// engine's handlers, Caller and Publisher, and opts after the engine's own
+// options: what an Executor runs a pinned definition with, whether or not
+// the flow is registered here now.
+func (e *Engine) CompileJSON(source []byte, opts ...runtime.Option) (*runtime.Flow[State], error) {
+	f, ds := dsl.LoadJSON("definition.json", source, dsl.CheckOptions{})
+	if f != nil && !ds.HasErrors() {
+		ds = append(ds, checkHandlers(f, e.reg, e.remote)...)
+		ds = append(ds, e.checkCaller(f)...)
+	}
+	if f == nil || ds.HasErrors() {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
+	}
+	if len(f.Flows) != 1 || f.Flows[0] == nil {
+		return nil, fmt.Errorf("%w: a pinned definition holds one flow, found %d", ErrInvalid, len(f.Flows))
+	}
+	return e.compileWith(f.Flows[0], opts)
+}
+
+var errExecutorOnly = errors.New("engine: Options.Executor runs JSON flows only; run generated flows with their own target")
+
+// execFlow is fe as the executor sees it.
+func (fe *flowEntry) execFlow() ExecFlow {
+	x := ExecFlow{Name: fe.name, Source: fe.source, Hash: DefinitionHash(fe.source), Triggers: fe.triggers}
+	for _, s := range fe.def.Steps {
+		if s != nil && s.Spec().Needs.Has(dsl.NeedSubscriber) {
+			w := runtime.Wait{Topic: s.Action.Topic, Event: s.Action.Event, Field: s.Action.CorrelateOn.String()}
+			w.Correlated = s.Action.Correlate != nil
+			x.Awaits = append(x.Awaits, w)
+		}
+	}
+	return x
+}
+
+// EventState is the initial state of a run of a JSON flow that an event
+// starts: the payload's members when it is an object, else {"payload": it}.
+func EventState(payload json.RawMessage) json.RawMessage {
+	p := strings.TrimSpace(string(payload))
+	if strings.HasPrefix(p, "{") {
+		return payload
+	}
+	if p == "" {
+		p = "null"
+	}
+	return json.RawMessage(`{"payload":` + p + `}`)
+}
+
+// publishToExecutor is PublishEvent with an Executor: the same checks, then the
+// executor applies the event.
+func (e *Engine) publishToExecutor(ctx context.Context, m Message) (Published, error) {
+	triggered, _ := e.consumersOf(m.Topic, m.Event)
+	starts := make([]EventStart, 0, len(triggered))
+	for _, fe := range triggered {
+		state, err := fe.ops.initialState(eventState(fe, m.Payload))
+		if err != nil {
+			return Published{}, fmt.Errorf("%w: flow %s cannot start from the payload of %s %s: %v", ErrBadState, fe.name, m.Topic, m.Event, err)
+		}
+		starts = append(starts, EventStart{Flow: fe.execFlow(), RunID: EventRunID(fe.name, m.ID), State: state})
+	}
+	var awaiting []ExecFlow
+	e.mu.Lock()
+	for _, fe := range e.flows {
+		if slices.Contains(fe.awaits, [2]string{m.Topic, m.Event}) {
+			awaiting = append(awaiting, fe.execFlow())
+		}
+	}
+	e.mu.Unlock()
+	slices.SortFunc(awaiting, func(a, b ExecFlow) int { return strings.Compare(a.Name, b.Name) })
+	return e.opts.Executor.Publish(ctx, m, starts, awaiting)
+}

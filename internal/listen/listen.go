@@ -1,0 +1,58 @@
+// Package listen is the one home of the rule that an API served without
+// credentials listens on loopback only: `flowgen serve` and the Temporal
+// module's `flowgen-temporal serve` both apply it. What loopback is, is the
+// engine's rule (engine.IsLoopbackHost), which its provider allow-list
+// uses too.
+package listen
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/flowgen/flowgen/engine"
+)
+
+// The defaults of the serve commands' HTTP server limits
+// (docs/engine.md#limits).
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+)
+
+// CheckExposure refuses to serve the API open (without tokens) on an
+// address that is not loopback, unless insecure. Loopback is "localhost"
+// or a loopback IP; an empty host (":8080") is every interface, and any
+// other name may resolve to anything.
+func CheckExposure(addr string, tokens, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %v", addr, err)
+	}
+	if tokens || insecure || IsLoopback(host) {
+		return nil
+	}
+	return fmt.Errorf("-addr %s is not a loopback address, and without -tokens anyone who reaches it could define flows, abort runs and read every run's state: give -tokens FILE (see docs/engine.md#access-control), listen on 127.0.0.1, or add -insecure to serve it open anyway", addr)
+}
+
+// IsLoopback reports whether host is "localhost" or a loopback IP: the
+// engine's rule, which its provider allow-list uses too.
+func IsLoopback(host string) bool { return engine.IsLoopbackHost(host) }
+
+// Listen listens on addr (TCP). With open (no tokens and no -insecure), it
+// refuses an address that is not loopback once bound: a name that
+// CheckExposure took for loopback may resolve to another address.
+func Listen(addr string, open bool) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if open && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+		_ = ln.Close()
+		return nil, fmt.Errorf("-addr %s listens on %s, which is not loopback: give -tokens FILE, or -insecure", addr, ln.Addr())
+	}
+	return ln, nil
+}

@@ -1,0 +1,198 @@
+// Command flowgen-temporal serves the flow engine's JSON flows on a
+// Temporal cluster:
+//
+//	flowgen-temporal serve -temporal HOST:PORT [-namespace NS] [-task-queue Q] -flows DIR [-addr ADDR] [-tokens FILE | -insecure] [-service NAME=URL]...
+//
+// It is `flowgen serve` with Temporal as the executor: the same HTTP/JSON
+// API, access control and JSON flows (package engine), but every run is a
+// Temporal workflow that interprets the definition pinned when it started,
+// and the process is a Temporal worker of every run on the task queue. Run
+// as many as you like against one cluster: they share the runs. See
+// docs/temporal.md.
+//
+// It lives in the Temporal module so that the flowgen command, and the
+// core module, never link Temporal; it links the engine but not the .flow
+// parser, the Go package loader or the code generator (deps_test.go), so
+// it loads JSON flows (`flowgen json` converts a .flow file).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/engine/httpcall"
+	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/temporal/jsonflows"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `usage: flowgen-temporal serve -temporal HOST:PORT [flags]
+
+Serve runs the flow engine's HTTP/JSON API (the routes of flowgen serve) for
+the JSON flows of a directory (-flows), executing every run as a Temporal
+workflow on the cluster at -temporal, namespace -namespace, task queue
+-task-queue; this process is a worker of that queue. Every serve process
+given the same cluster, namespace, task queue and flows shares the runs:
+any of them answers for any run, and a run whose worker dies goes on on
+another. Access: as flowgen serve (-tokens, loopback by default, -insecure).
+`
+
+type config struct {
+	temporal, namespace, taskQueue, flows, addr, tokens string
+	insecure                                            bool
+	services                                            map[string]string
+	maxBody                                             int64
+	stderr                                              io.Writer
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "serve" {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	var cfg config
+	fs.StringVar(&cfg.temporal, "temporal", "", "Temporal frontend `HOST:PORT` (required)")
+	fs.StringVar(&cfg.namespace, "namespace", "default", "Temporal namespace")
+	fs.StringVar(&cfg.taskQueue, "task-queue", jsonflows.DefaultTaskQueue, "Temporal task queue of the runs; every serve process of a deployment uses the same")
+	fs.StringVar(&cfg.flows, "flows", "", "directory of JSON flows, loaded at start; flows defined through the API are saved there")
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "HTTP listen address; one that is not loopback needs -tokens or -insecure")
+	fs.StringVar(&cfg.tokens, "tokens", "", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: admin or client); re-read on SIGHUP")
+	fs.BoolVar(&cfg.insecure, "insecure", false, "serve without -tokens on an address that is not loopback")
+	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
+	var services httpcall.Static
+	fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg.services, cfg.stderr = services, stderr
+	switch {
+	case fs.NArg() != 0:
+		fmt.Fprintf(stderr, "flowgen-temporal serve: unexpected arguments %q\n", fs.Args())
+		return 2
+	case cfg.temporal == "":
+		fmt.Fprintln(stderr, "flowgen-temporal serve: -temporal HOST:PORT is required")
+		return 2
+	case cfg.maxBody <= 0:
+		fmt.Fprintf(stderr, "flowgen-temporal serve: -max-body must be positive, found %d\n", cfg.maxBody)
+		return 2
+	}
+	if err := listen.CheckExposure(cfg.addr, cfg.tokens != "", cfg.insecure); err != nil {
+		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, func(addr string) { fmt.Fprintf(stdout, "listening on %s\n", addr) }); err != nil {
+		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the API and the worker until ctx ends; ready gets the
+// listening address.
+func serve(ctx context.Context, cfg config, ready func(addr string)) error {
+	log := slog.New(slog.NewTextHandler(cfg.stderr, nil))
+	c, err := client.Dial(client.Options{HostPort: cfg.temporal, Namespace: cfg.namespace, Logger: log})
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s: %w", cfg.temporal, err)
+	}
+	defer c.Close()
+	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue})
+	opts := engine.Options{Executor: x, FlowsDir: cfg.flows, Logger: log, MaxBody: cfg.maxBody}
+	var auth *engine.TokenAuth
+	if cfg.tokens != "" {
+		if auth, err = engine.NewTokenAuth(cfg.tokens); err != nil {
+			return err
+		}
+		opts.Authorizer = auth
+	}
+	if len(cfg.services) > 0 {
+		opts.Caller = httpcall.New(httpcall.Static(cfg.services))
+	}
+	eng, err := engine.New(opts)
+	if err != nil {
+		return err
+	}
+	if cfg.flows != "" {
+		if err := os.MkdirAll(cfg.flows, 0o755); err != nil {
+			return err
+		}
+		if ds, err := eng.LoadDir(cfg.flows); err != nil {
+			for _, d := range ds {
+				fmt.Fprintln(cfg.stderr, d.String())
+			}
+			return fmt.Errorf("loading flows from %s: %w", cfg.flows, err)
+		}
+	}
+	w := worker.New(c, cfg.taskQueue, worker.Options{})
+	x.Register(w, eng)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("starting the Temporal worker: %w", err)
+	}
+	defer w.Stop()
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	ln, err := listen.Listen(cfg.addr, auth == nil && !cfg.insecure)
+	if err != nil {
+		_ = eng.Close(context.Background())
+		return err
+	}
+	srv := &http.Server{Handler: eng.Handler(), ReadHeaderTimeout: listen.DefaultReadHeaderTimeout, ReadTimeout: listen.DefaultReadTimeout,
+		WriteTimeout: listen.DefaultWriteTimeout, IdleTimeout: listen.DefaultIdleTimeout, MaxHeaderBytes: listen.DefaultMaxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if auth != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for range hup {
+				if err := auth.Reload(); err != nil {
+					log.Error("SIGHUP: tokens not reloaded, the old ones stay", "error", err)
+				} else {
+					log.Info("SIGHUP: tokens reloaded", "tokens", auth.Len())
+				}
+			}
+		}()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	bound := ln.Addr().(*net.TCPAddr).IP
+	if auth != nil && !bound.IsLoopback() {
+		log.Warn("tokens travel in clear text on this address: put a TLS reverse proxy in front of it")
+	}
+	log.Info("flowgen-temporal serve", "addr", ln.Addr().String(), "temporal", cfg.temporal, "namespace", cfg.namespace,
+		"task_queue", cfg.taskQueue, "flows", len(eng.Flows()))
+	ready(ln.Addr().String())
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	_ = eng.Close(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/server/temporaltest"
+)
+
+// services is a fake of the services the example flow calls: it records
+// each call (endpoint and body) and answers Customer.Create with an ID.
+type services struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (s *services) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	ep := strings.TrimPrefix(r.URL.Path, "/")
+	s.mu.Lock()
+	s.calls = append(s.calls, ep+" "+string(bytes.TrimSpace(body)))
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if ep == "Customer.Create" {
+		_, _ = io.WriteString(w, `"cus_`+strings.Trim(string(body), `"`)+`"`)
+		return
+	}
+	_, _ = io.WriteString(w, "null")
+}
+
+func (s *services) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
+}
+
+// server is one flowgen-temporal serve, in the process.
+type server struct {
+	url  string
+	stop func()
+	logs *bytes.Buffer
+}
+
+func startServe(t *testing.T, cfg config) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	cfg.stderr = logs
+	if cfg.addr == "" {
+		cfg.addr = "127.0.0.1:0"
+	}
+	if cfg.maxBody == 0 {
+		cfg.maxBody = 1 << 20
+	}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, func(a string) { ready <- a }) }()
+	select {
+	case a := <-ready:
+		s := &server{url: "http://" + a, logs: &logs.Buffer}
+		var once sync.Once
+		s.stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			})
+		}
+		t.Cleanup(s.stop)
+		t.Cleanup(func() {
+			if t.Failed() {
+				logs.mu.Lock()
+				t.Logf("serve %s:\n%s", s.url, logs.String())
+				logs.mu.Unlock()
+			}
+		})
+		return s
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v\n%s", err, logs.String())
+	}
+	return nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.Write(p)
+}
+
+func call(t *testing.T, method, url, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &out)
+	return resp.StatusCode, out
+}
+
+// runState polls GET /runs/{id} until the run reads state.
+func waitState(t *testing.T, base, id, state string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var st map[string]any
+	for time.Now().Before(deadline) {
+		var code int
+		code, st = call(t, "GET", base+"/runs/"+id, "")
+		if code == 200 && st["state"] == state {
+			return st
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("run %s: want %s, last status %v", id, state, st)
+	return nil
+}
+
+func flowsDir(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile("../../../examples/serve/signup.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "signup.json"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// The example JSON flow served by two serve processes on one real Temporal
+// server: a start through one is idempotent and visible through the other,
+// an awaited event posted to either reaches the run by its correlation
+// (before the run waits, too), an event trigger starts a run once, an
+// abort rolls back, and GET /runs lists from Temporal.
+func TestServeTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	svc := &services{}
+	hs := httptest.NewServer(svc)
+	defer hs.Close()
+	cfg := config{temporal: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: "serve-test",
+		flows: flowsDir(t), services: map[string]string{"customers": hs.URL}}
+	a, b := startServe(t, cfg), startServe(t, cfg)
+
+	if code, out := call(t, "POST", a.url+"/flows/Signup/runs?run_id=r1", `{"Email":"ann"}`); code != 201 || out["run_id"] != "r1" {
+		t.Fatalf("start: %d %v", code, out)
+	}
+	if code, out := call(t, "POST", b.url+"/flows/Signup/runs?run_id=r1", `{"Email":"ann"}`); code != 200 || out["existing"] != true {
+		t.Fatalf("start again: %d %v", code, out)
+	}
+	if code, out := call(t, "POST", b.url+"/flows/Signup/runs?run_id=r1", `{"Email":"bob"}`); code != 422 {
+		t.Fatalf("start again with another state: %d %v", code, out)
+	}
+	st := waitState(t, b.url, "r1", "waiting")
+	if w, _ := st["wait"].(map[string]any); w["correlation"] != "ann" {
+		t.Fatalf("wait %v", st["wait"])
+	}
+	// An event for another customer is not taken; ann's is, once.
+	for _, ev := range []string{`{"correlation_id":"zed","cents":1}`, `{"correlation_id":"ann","cents":900}`} {
+		if code, out := call(t, "POST", b.url+"/events/payments/payment.succeeded", ev); code != 202 || out["inbox"] != true {
+			t.Fatalf("event: %d %v", code, out)
+		}
+	}
+	st = waitState(t, a.url, "r1", "done")
+	if !strings.Contains(string(mustJSON(st["snapshot"])), `"cents":900`) {
+		t.Errorf("final state %v", st["snapshot"])
+	}
+
+	// An event that comes before its run waits is kept for it.
+	if code, _ := call(t, "POST", a.url+"/events/payments/payment.succeeded?id=early", `{"correlation_id":"cat","cents":5}`); code != 202 {
+		t.Fatal(code)
+	}
+	// The event trigger starts a run once per message ID.
+	var runID string
+	for range 2 {
+		code, out := call(t, "POST", b.url+"/events/accounts/signup.requested?id=m-cat", `{"Email":"cat"}`)
+		runs, _ := out["runs"].([]any)
+		if code != 202 || len(runs) != 1 {
+			t.Fatalf("trigger: %d %v", code, out)
+		}
+		runID = runs[0].(map[string]any)["run_id"].(string)
+	}
+	waitState(t, a.url, runID, "done")
+
+	// An abort of a waiting run rolls back its completed steps.
+	if code, _ := call(t, "POST", a.url+"/flows/Signup/runs?run_id=r3", `{"Email":"dan"}`); code != 201 {
+		t.Fatal(code)
+	}
+	waitState(t, a.url, "r3", "waiting")
+	if code, out := call(t, "POST", b.url+"/runs/r3/abort", ""); code != 202 {
+		t.Fatalf("abort: %d %v", code, out)
+	}
+	waitState(t, a.url, "r3", "aborted")
+	if code, _ := call(t, "POST", b.url+"/runs/r3/abort", ""); code != 409 {
+		t.Errorf("abort of an aborted run: %d", code)
+	}
+	if code, _ := call(t, "GET", b.url+"/runs/nope", ""); code != 404 {
+		t.Errorf("unknown run: %d", code)
+	}
+
+	want := []string{
+		`Customer.Create "ann"`,
+		`Customer.Create "cat"`,
+		`Customer.Create "dan"`,
+		`Customer.Delete "cus_dan"`,
+	}
+	if got := svc.list(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// GET /runs reads Temporal's visibility (eventually consistent).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, out := call(t, "GET", b.url+"/runs?flow=Signup&status=done", "")
+		runs, _ := out["runs"].([]any)
+		if len(runs) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /runs?status=done: %v", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// A schedule trigger is a Temporal Schedule, created by the first serve
+// process and found by the others; its ticks start runs of the flow.
+func TestServeSchedule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	dir := t.TempDir()
+	const tick = `{"version": 1, "flows": [{"name": "Tick", "triggers": [{"kind": "schedule", "schedule": "@every 1s"}],
+  "steps": [{"name": "Announce", "action": {"kind": "publish", "topic": "clock", "event": "tick"}, "irreversible": true}]}]}`
+	if err := os.WriteFile(filepath.Join(dir, "tick.json"), []byte(tick), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{temporal: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: "schedule-test", flows: dir}
+	a := startServe(t, cfg)
+	startServe(t, cfg) // finds the schedule the first one made
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, out := call(t, "GET", a.url+"/runs?flow=Tick&status=done", "")
+		if runs, _ := out["runs"].([]any); len(runs) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scheduled runs: %v", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,324 @@
+// Package conformance proves that a flow means the same on the flowgen
+// runtime and on Temporal: each case runs a flow with scripted faults on
+// both executors, through the same engine API, and compares the calls to
+// the services (endpoint, idempotency key, attempt and request, in order),
+// the final state and the terminal state.
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+	"github.com/flowgen/flowgen/temporal/jsonflows"
+)
+
+// orderJSON exercises every construct a JSON flow has: rpc steps with
+// responses and rpc rollbacks, retries with backoff, a per-attempt
+// timeout, a Go step with named outcomes and a Go rollback, choose, an
+// await matched by correlation with a timeout routed by outcome, sleep,
+// publish (a step and a step's publication), irreversible, routing to done
+// and to fail.
+const orderJSON = `{"version": 1, "flows": [{
+  "name": "Order", "state": "OrderState",
+  "retry": {"attempts": 3, "initial": "20ms", "max": "80ms"},
+  "timeout": "2s",
+  "steps": [
+    {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Reserve", "request": "Item", "response": "Reservation"},
+     "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Release", "request": "Reservation"}}},
+    {"name": "Charge", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Charge", "request": "Amount", "response": "ChargeID"},
+     "timeout": "400ms",
+     "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Refund", "request": "ChargeID"}},
+     "publish": [{"topic": "orders", "event": "charged", "payload": "ChargeID"}]},
+    {"name": "Score", "action": {"kind": "go"}, "rollback": {"name": "Unscore"},
+     "outcomes": ["fine", "odd"], "on": [{"on": "fine", "target": "Decide"}, {"on": "odd", "target": "fail"}]},
+    {"name": "Decide", "action": {"kind": "choose", "when": [{"if": {"field": "Amount", "op": ">", "value": 100}, "target": "Approval"}], "otherwise": "Cool"}},
+    {"name": "Approval", "action": {"kind": "await", "topic": "approvals", "event": "decided", "response": "Approval", "correlate": "OrderID", "timeout": "3s"},
+     "on": [{"on": "timeout", "target": "fail"}]},
+    {"name": "Cool", "action": {"kind": "sleep", "duration": "50ms"}},
+    {"name": "Ship", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true},
+    {"name": "Announce", "action": {"kind": "publish", "topic": "orders", "event": "shipped", "request": "Tracking"}, "irreversible": true}
+  ]}]}`
+
+// behaviour is what a scripted service does on one attempt.
+type behaviour string
+
+const (
+	ok        behaviour = ""
+	fail      behaviour = "fail"      // a retryable error
+	permanent behaviour = "permanent" // runtime.Permanent
+	slow      behaviour = "slow"      // answers only when the attempt's context ends
+	panics    behaviour = "panic"
+)
+
+// script is the services of a case: per endpoint, what each attempt does
+// (the last entry repeats; none: ok).
+type script map[string][]behaviour
+
+// services is a runtime.Caller playing a script, recording every call.
+type services struct {
+	script script
+	mu     sync.Mutex
+	calls  []string
+}
+
+func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
+	attempt := runtime.Attempt(ctx)
+	body, _ := json.Marshal(req)
+	s.mu.Lock()
+	s.calls = append(s.calls, fmt.Sprintf("%s %s #%d %s", endpoint, runtime.IdempotencyKey(ctx), attempt, body))
+	s.mu.Unlock()
+	var b behaviour
+	if bs := s.script[endpoint]; len(bs) > 0 {
+		b = bs[min(attempt, len(bs))-1]
+	}
+	switch b {
+	case fail:
+		return fmt.Errorf("%s: unavailable", endpoint)
+	case permanent:
+		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
+	case slow:
+		<-ctx.Done()
+		return ctx.Err()
+	case panics:
+		panic(endpoint + " blew up")
+	}
+	if out, isRaw := rsp.(*json.RawMessage); isRaw {
+		*out = json.RawMessage(fmt.Sprintf("%q", strings.ToLower(strings.ReplaceAll(endpoint, ".", "-"))+"-1"))
+	}
+	return nil
+}
+
+func (s *services) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls)
+}
+
+// handlers are the Go step and rollback of Order, the same on both.
+func handlers(r *engine.Registry) {
+	r.Step("Order.Score", func(ctx context.Context, s *engine.State) (string, error) {
+		var amount float64
+		_ = s.Get("Amount", &amount)
+		if err := s.Set("Score", amount*2); err != nil {
+			return "", err
+		}
+		if amount < 0 {
+			return "odd", nil
+		}
+		return "fine", nil
+	})
+	r.Rollback("Order.Unscore", func(ctx context.Context, s *engine.State) error {
+		s.Delete("Score")
+		return nil
+	})
+}
+
+// side is one executor under test: an engine whose runs its services
+// serve.
+type side struct {
+	name string
+	eng  *engine.Engine
+	svc  *services
+}
+
+func newLocal(t *testing.T, docs []string, sc script) *side {
+	t.Helper()
+	svc := &services{script: sc}
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Caller: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, "runtime", e, svc, docs)
+}
+
+func newTemporal(t *testing.T, ts *temporaltest.TestServer, queue string, docs []string, sc script) *side {
+	t.Helper()
+	svc := &services{script: sc}
+	x := jsonflows.New(ts.GetDefaultClient(), jsonflows.Options{TaskQueue: queue})
+	e, err := engine.New(engine.Options{Executor: x, Caller: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.NewWorker(queue, func(r worker.Registry) { x.Register(r, e) })
+	return start(t, "temporal", e, svc, docs)
+}
+
+func start(t *testing.T, name string, e *engine.Engine, svc *services, docs []string) *side {
+	t.Helper()
+	handlers(e.Registry())
+	for i, doc := range docs {
+		if ds, err := e.LoadFlows(fmt.Sprintf("doc%d.json", i), []byte(doc)); err != nil {
+			t.Fatalf("%s: load: %v %v", name, err, ds)
+		}
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	return &side{name: name, eng: e, svc: svc}
+}
+
+// waitFor polls the run's status until it is in one of states.
+func (s *side) waitFor(t *testing.T, runID string, states ...runtime.RunState) engine.RunStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := s.eng.Status(runID)
+		if err == nil && slices.Contains(states, st.State) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s: want %v, have %+v (%v)", s.name, runID, states, st.Status, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// outcome is what the two executors must agree on.
+type outcome struct {
+	Calls []string
+	State map[string]any
+	Final runtime.RunState
+}
+
+// step is what a case does to its run after the start.
+type step func(t *testing.T, s *side, runID string)
+
+// deliver posts an approval for the order once the run waits for it.
+func deliver(orderID string) step {
+	return func(t *testing.T, s *side, runID string) {
+		s.waitFor(t, runID, runtime.StateWaiting)
+		payload := fmt.Sprintf(`{"correlation_id": %q, "ok": true}`, orderID)
+		if _, err := s.eng.PublishEvent(context.Background(), engine.Message{ID: "approval-" + runID, Topic: "approvals", Event: "decided", Payload: json.RawMessage(payload)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func abortWhenWaiting(t *testing.T, s *side, runID string) {
+	s.waitFor(t, runID, runtime.StateWaiting)
+	if err := s.eng.Abort(context.Background(), runID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type conformanceCase struct {
+	name   string
+	flow   string
+	state  string
+	script script
+	then   []step
+	want   runtime.RunState
+}
+
+// run runs c on s under runID and returns its outcome.
+func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
+	t.Helper()
+	if _, err := s.eng.StartRun(context.Background(), c.flow, json.RawMessage(c.state), runID); err != nil {
+		t.Fatalf("%s: start: %v", s.name, err)
+	}
+	for _, f := range c.then {
+		f(t, s, runID)
+	}
+	st := s.waitFor(t, runID, runtime.StateDone, runtime.StateFailed, runtime.StateCompensated, runtime.StateAborted, runtime.StateCompensationFailed)
+	var state map[string]any
+	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
+		t.Fatalf("%s: snapshot %s: %v", s.name, st.Snapshot, err)
+	}
+	var calls []string
+	for _, c := range s.svc.list() {
+		if strings.Contains(c, " "+runID+"/") {
+			calls = append(calls, c)
+		}
+	}
+	return outcome{Calls: calls, State: state, Final: st.State}
+}
+
+var cases = []conformanceCase{
+	{name: "done", flow: "Order", state: `{"OrderID":"o1","Item":"book","Amount":40}`, want: runtime.StateDone},
+	{name: "await", flow: "Order", state: `{"OrderID":"o2","Item":"car","Amount":900}`, then: []step{deliver("o2")}, want: runtime.StateDone},
+	{name: "fails-permanently", flow: "Order", state: `{"OrderID":"o3","Item":"pen","Amount":3}`,
+		script: script{"Card.Charge": {permanent}}, want: runtime.StateCompensated},
+	{name: "fails-twice-then-succeeds", flow: "Order", state: `{"OrderID":"o4","Item":"cup","Amount":7}`,
+		script: script{"Card.Charge": {fail, fail, ok}}, want: runtime.StateDone},
+	{name: "times-out", flow: "Order", state: `{"OrderID":"o5","Item":"hat","Amount":9}`,
+		script: script{"Card.Charge": {slow}}, want: runtime.StateCompensated},
+	{name: "times-out-once", flow: "Order", state: `{"OrderID":"o6","Item":"hat","Amount":9}`,
+		script: script{"Card.Charge": {slow, ok}}, want: runtime.StateDone},
+	{name: "panics", flow: "Order", state: `{"OrderID":"o7","Item":"kit","Amount":11}`,
+		script: script{"Parcel.Send": {panics, ok}}, want: runtime.StateDone},
+	{name: "abort-while-waiting", flow: "Order", state: `{"OrderID":"o8","Item":"boat","Amount":500}`,
+		then: []step{abortWhenWaiting}, want: runtime.StateAborted},
+	{name: "await-times-out", flow: "Order", state: `{"OrderID":"o9","Item":"van","Amount":700}`, want: runtime.StateCompensated},
+	{name: "rollback-keeps-failing", flow: "Order", state: `{"OrderID":"o10","Item":"map","Amount":5}`,
+		script: script{"Parcel.Send": {permanent}, "Card.Refund": {fail}}, want: runtime.StateCompensationFailed},
+	{name: "named-outcome-to-fail", flow: "Order", state: `{"OrderID":"o11","Item":"owl","Amount":-1}`, want: runtime.StateCompensated},
+	// The service's example flow (examples/serve/signup.json).
+	{name: "signup-done", flow: "Signup", state: `{"Email":"ann@example.com"}`, then: []step{deliverPayment("ann@example.com")}, want: runtime.StateDone},
+	{name: "signup-aborted", flow: "Signup", state: `{"Email":"bob@example.com"}`, then: []step{abortWhenWaiting}, want: runtime.StateAborted},
+	{name: "signup-customer-fails", flow: "Signup", state: `{"Email":"cat@example.com"}`, script: script{"Customer.Create": {fail}}, want: runtime.StateFailed},
+}
+
+func deliverPayment(email string) step {
+	return func(t *testing.T, s *side, runID string) {
+		s.waitFor(t, runID, runtime.StateWaiting)
+		payload := fmt.Sprintf(`{"correlation_id": %q, "cents": 900}`, email)
+		if _, err := s.eng.PublishEvent(context.Background(), engine.Message{ID: "pay-" + runID, Topic: "payments", Event: "payment.succeeded", Payload: json.RawMessage(payload)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestConformance runs every case on the runtime and on a real Temporal
+// server, each case's runs in parallel, and compares them.
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	signup, err := os.ReadFile("../../examples/serve/signup.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := []string{orderJSON, string(signup)}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			local := newLocal(t, docs, c.script)
+			remote := newTemporal(t, ts, fmt.Sprintf("conformance-%d", i), docs, c.script)
+			runID := "run-" + c.name
+			var got [2]outcome
+			var wg sync.WaitGroup
+			for j, s := range []*side{local, remote} {
+				wg.Go(func() { got[j] = c.run(t, s, runID) })
+			}
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+			if got[0].Final != c.want {
+				t.Errorf("runtime ended %s, want %s", got[0].Final, c.want)
+			}
+			if d := cmp.Diff(got[0], got[1]); d != "" {
+				t.Errorf("runtime (-) and Temporal (+) differ:\n%s", d)
+			}
+			if len(got[0].Calls) == 0 && c.want != runtime.StateAborted {
+				t.Errorf("no service calls: the case proves nothing")
+			}
+		})
+	}
+}

@@ -1,0 +1,212 @@
+// Package jsonflows runs the flow engine's JSON flows on Temporal: an
+// engine.Executor that starts each run as a workflow interpreting the
+// definition pinned when the run started, delivers awaited events through
+// inboxes routed by correlation, and turns schedules into Temporal
+// Schedules; and the worker side (Executor.Register) that runs any flow's
+// workflow and activities from its pinned definition. Every process with
+// the same task queue is a worker of every run. See docs/temporal.md.
+package jsonflows
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
+)
+
+// Options configure an Executor.
+type Options struct {
+	// TaskQueue is the queue of every run, inbox and schedule: every
+	// process that serves the flows polls it. Default DefaultTaskQueue.
+	TaskQueue string
+	// InboxRetention is how long an inbox keeps an event no run has taken,
+	// and remembers a message ID. Default engine.DefaultInboxRetention.
+	InboxRetention time.Duration
+}
+
+// DefaultTaskQueue is the task queue of Options.TaskQueue's default.
+const DefaultTaskQueue = "flowgen"
+
+// Executor is an engine.Executor on a Temporal namespace (its client's).
+type Executor struct {
+	c    client.Client
+	opts Options
+	defs *definitions // set by Register
+}
+
+// New returns an executor of the runs of JSON flows on c's namespace.
+func New(c client.Client, opts Options) *Executor {
+	if opts.TaskQueue == "" {
+		opts.TaskQueue = DefaultTaskQueue
+	}
+	return &Executor{c: c, opts: opts}
+}
+
+var _ engine.Executor = (*Executor)(nil)
+
+func (x *Executor) retention() time.Duration {
+	if x.opts.InboxRetention > 0 {
+		return x.opts.InboxRetention
+	}
+	return engine.DefaultInboxRetention
+}
+
+// stateHash is what memoStart holds: the hash of a run's initial state as
+// the engine encodes it.
+func stateHash(state json.RawMessage) string {
+	sum := sha256.Sum256(state)
+	return hex.EncodeToString(sum[:])
+}
+
+// startOptions are the options of the workflow of run runID of f.
+func (x *Executor) startOptions(f engine.ExecFlow, state json.RawMessage, runID string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID: runID, TaskQueue: x.opts.TaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		Memo:                                     map[string]any{memoDefinition: f.Source, memoStart: stateHash(state)},
+	}
+}
+
+func runInput(f engine.ExecFlow, state json.RawMessage) (RunInput, error) {
+	in := RunInput{Hash: f.Hash, Definition: f.Source}
+	if err := json.Unmarshal(state, &in.State); err != nil {
+		return in, fmt.Errorf("%w: %v", engine.ErrBadState, err)
+	}
+	return in, nil
+}
+
+// Start starts run runID of f as a workflow whose ID is runID: idempotent,
+// since Temporal refuses a second workflow of the same ID (retention
+// included); a repeated start answers engine.ErrRunExists.
+func (x *Executor) Start(ctx context.Context, f engine.ExecFlow, state json.RawMessage, runID string) error {
+	in, err := runInput(f, state)
+	if err != nil {
+		return err
+	}
+	_, err = x.c.ExecuteWorkflow(ctx, x.startOptions(f, state, runID), flowtemporal.WorkflowName(f.Name), in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return x.existing(ctx, f, state, runID)
+	}
+	return err
+}
+
+// existing is the error of starting runID of f from state when a workflow
+// of that ID exists.
+func (x *Executor) existing(ctx context.Context, f engine.ExecFlow, state json.RawMessage, runID string) error {
+	d, err := x.c.DescribeWorkflowExecution(ctx, runID, "")
+	if err != nil {
+		return err
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if t := info.GetType().GetName(); t != flowtemporal.WorkflowName(f.Name) {
+		return fmt.Errorf("%w: %q is a run of flow %q, not %q", engine.ErrRunIDTaken, runID, t, f.Name)
+	}
+	var start string
+	if p := info.GetMemo().GetFields()[memoStart]; p != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &start)
+	}
+	if start != stateHash(state) {
+		return fmt.Errorf("%w: run %q of flow %q started from another state", engine.ErrIdempotencyMismatch, runID, f.Name)
+	}
+	return fmt.Errorf("%w: %q", engine.ErrRunExists, runID)
+}
+
+// Publish starts the runs the event triggers (a workflow each, by the run
+// ID derived from the message ID, so a second delivery starts none), then
+// hands it to the inboxes of the awaits (signal-with-start, deduplicated
+// by message ID).
+func (x *Executor) Publish(ctx context.Context, m engine.Message, triggered []engine.EventStart, awaiting []engine.ExecFlow) (engine.Published, error) {
+	out := engine.Published{ID: m.ID, Runs: []engine.EventRun{}}
+	for _, s := range triggered {
+		err := x.Start(ctx, s.Flow, s.State, s.RunID)
+		switch {
+		case errors.Is(err, engine.ErrIdempotencyMismatch):
+			return engine.Published{}, fmt.Errorf("%w: message %q of %s %s was published before with another payload", engine.ErrIdempotencyMismatch, m.ID, m.Topic, m.Event)
+		case err != nil && !errors.Is(err, engine.ErrRunExists):
+			return engine.Published{}, err
+		}
+		out.Runs = append(out.Runs, engine.EventRun{Flow: s.Flow.Name, RunID: s.RunID, Existing: err != nil})
+	}
+	inbox, err := x.deliverAwaited(ctx, m, awaiting)
+	if err != nil {
+		return engine.Published{}, err
+	}
+	out.Inbox = inbox
+	return out, nil
+}
+
+// Abort cancels the run's workflow.
+func (x *Executor) Abort(ctx context.Context, runID string) error {
+	d, err := x.c.DescribeWorkflowExecution(ctx, runID, "")
+	if err != nil {
+		return runError(err, runID)
+	}
+	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
+	}
+	return runError(x.c.CancelWorkflow(ctx, runID, ""), runID)
+}
+
+// History is the run's events, from its workflow (flowtemporal.QueryHistory).
+func (x *Executor) History(ctx context.Context, runID string) ([]runtime.Event, error) {
+	v, err := x.c.QueryWorkflow(ctx, runID, "", flowtemporal.QueryHistory)
+	if err != nil {
+		return nil, runError(err, runID)
+	}
+	var h []runtime.Event
+	return h, v.Get(&h)
+}
+
+// runError maps Temporal's "not found" to runtime.ErrUnknownRun.
+func runError(err error, runID string) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	}
+	return err
+}
+
+// definitionOf reads a run's definition from its memo.
+func (x *Executor) definitionOf(ctx context.Context, workflowID, runID string) ([]byte, error) {
+	d, err := x.c.DescribeWorkflowExecution(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	p := d.GetWorkflowExecutionInfo().GetMemo().GetFields()[memoDefinition]
+	if p == nil {
+		return nil, errNoDefinition
+	}
+	var src []byte
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &src); err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+// Attach starts the schedules of f as Temporal Schedules.
+func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error) {
+	for _, t := range f.Triggers {
+		if t.Kind == runtime.TriggerSchedule {
+			if err := x.schedule(ctx, f, t.Schedule); err != nil {
+				return nil, fmt.Errorf("flow %q: schedule %q: %w", f.Name, t.Schedule, err)
+			}
+		}
+	}
+	// The schedules outlive this process: the other serve processes share them.
+	return func() {}, nil
+}

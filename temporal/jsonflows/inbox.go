@@ -1,0 +1,250 @@
+package jsonflows
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
+)
+
+// Awaited events are routed by correlation through inboxes: one workflow
+// per (topic, event, correlation field, correlation value), whose ID is
+// derived from them (inboxID), so that the publisher of an event and the
+// run that awaits it find the same inbox without looking anything up.
+//
+//   - POST /events signals the inbox of each correlation the registered
+//     flows' awaits read from the payload (signal-with-start: the inbox
+//     starts on its first signal).
+//   - A run that starts waiting signals its inbox the same way (from a
+//     local activity); one that stops waiting without the event (timeout,
+//     abort) takes its wait back.
+//   - The inbox hands each event to one waiting run (a signal to the run,
+//     flowtemporal.SignalName), oldest wait first, or keeps it until a run
+//     waits for it, for the retention (engine.DefaultInboxRetention); it
+//     applies a message ID once within the retention, and ends when it has
+//     held nothing for that long.
+
+const (
+	inboxWorkflowName = "flowgen.inbox"
+	signalInboxEvent  = "flowgen.inbox.event"
+	signalInboxWait   = "flowgen.inbox.wait"
+	tellInboxActivity = "flowgen.inbox.tell"
+	// inboxSignalsPerRun bounds an inbox workflow's history: after as many
+	// signals it continues as new with what it holds.
+	inboxSignalsPerRun = 1000
+)
+
+// inboxKey names an inbox.
+type inboxKey struct {
+	Topic, Event string
+	Correlated   bool
+	Field, Value string // the correlation's payload path and value
+}
+
+// inboxID is the workflow ID of the inbox of k.
+func inboxID(k inboxKey) string {
+	field := k.Field
+	if field == "" {
+		field = runtime.CorrelationField
+	}
+	id := k.Topic + "\x00" + k.Event
+	if k.Correlated {
+		id += "\x00" + field + "\x00" + k.Value
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "flowgen-inbox-" + hex.EncodeToString(sum[:16])
+}
+
+// keyOfWait is the inbox a wait takes its event from.
+func keyOfWait(w *runtime.Wait) inboxKey {
+	return inboxKey{Topic: w.Topic, Event: w.Event, Correlated: w.Correlated, Field: w.Field, Value: w.Correlation}
+}
+
+// inboxMessage is an event kept by an inbox.
+type inboxMessage struct {
+	ID       string          `json:"id"`
+	Payload  json.RawMessage `json:"payload"`
+	Received time.Time       `json:"received,omitzero"`
+}
+
+// inboxWait is a run waiting at an inbox, or taking its wait back.
+type inboxWait struct {
+	RunID   string `json:"run_id"`
+	Key     string `json:"key"` // the wait's key (runtime.Wait.Key)
+	Waiting bool   `json:"waiting"`
+}
+
+// inboxState is what an inbox holds, carried over when it continues as new.
+type inboxState struct {
+	Topic     string               `json:"topic"`
+	Event     string               `json:"event"`
+	Retention time.Duration        `json:"retention"`
+	Pending   []inboxMessage       `json:"pending,omitempty"`
+	Waiting   []inboxWait          `json:"waiting,omitempty"`
+	Seen      map[string]time.Time `json:"seen,omitempty"` // message ID -> when it came
+}
+
+func inboxWorkflow(ctx workflow.Context, st inboxState) error {
+	if st.Seen == nil {
+		st.Seen = map[string]time.Time{}
+	}
+	events := workflow.GetSignalChannel(ctx, signalInboxEvent)
+	waits := workflow.GetSignalChannel(ctx, signalInboxWait)
+	signal := flowtemporal.SignalName(st.Topic, st.Event)
+	// deliver hands p to the oldest waiting run that takes it.
+	deliver := func(p json.RawMessage) bool {
+		for len(st.Waiting) > 0 {
+			w := st.Waiting[0]
+			st.Waiting = st.Waiting[1:]
+			err := workflow.SignalExternalWorkflow(ctx, w.RunID, "", signal, []byte(p)).Get(ctx, nil)
+			if err == nil {
+				return true
+			}
+			workflow.GetLogger(ctx).Warn("flowgen: inbox: a waiting run is gone", "run_id", w.RunID, "error", err)
+		}
+		return false
+	}
+	onEvent := func(m inboxMessage) {
+		now := workflow.Now(ctx)
+		if _, dup := st.Seen[m.ID]; dup {
+			return
+		}
+		st.Seen[m.ID] = now
+		m.Received = now
+		if !deliver(m.Payload) {
+			st.Pending = append(st.Pending, m)
+		}
+	}
+	onWait := func(w inboxWait) {
+		i := slices.IndexFunc(st.Waiting, func(o inboxWait) bool { return o.Key == w.Key })
+		switch {
+		case !w.Waiting:
+			if i >= 0 {
+				st.Waiting = slices.Delete(st.Waiting, i, i+1)
+			}
+		case i >= 0: // the same wait again (a local activity retried)
+		default:
+			st.Waiting = append(st.Waiting, w)
+			for len(st.Pending) > 0 && len(st.Waiting) > 0 {
+				if !deliver(st.Pending[0].Payload) {
+					break
+				}
+				st.Pending = st.Pending[1:]
+			}
+		}
+	}
+	expire := func() {
+		cutoff := workflow.Now(ctx).Add(-st.Retention)
+		st.Pending = slices.DeleteFunc(st.Pending, func(m inboxMessage) bool { return m.Received.Before(cutoff) })
+		for id, t := range st.Seen {
+			if t.Before(cutoff) {
+				delete(st.Seen, id)
+			}
+		}
+	}
+	for n := 0; ; n++ {
+		if n >= inboxSignalsPerRun {
+			return workflow.NewContinueAsNewError(ctx, inboxWorkflow, st)
+		}
+		idle, stopIdle := workflow.WithCancel(ctx)
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
+			var m inboxMessage
+			c.Receive(ctx, &m)
+			onEvent(m)
+		})
+		sel.AddReceive(waits, func(c workflow.ReceiveChannel, _ bool) {
+			var w inboxWait
+			c.Receive(ctx, &w)
+			onWait(w)
+		})
+		timedOut := false
+		sel.AddFuture(workflow.NewTimer(idle, st.Retention), func(workflow.Future) { timedOut = true })
+		sel.Select(ctx)
+		stopIdle()
+		expire()
+		if timedOut && len(st.Pending) == 0 && len(st.Waiting) == 0 && len(st.Seen) == 0 {
+			// Signals that came meanwhile keep it alive.
+			for {
+				var m inboxMessage
+				var w inboxWait
+				if events.ReceiveAsync(&m) {
+					onEvent(m)
+				} else if waits.ReceiveAsync(&w) {
+					onWait(w)
+				} else {
+					break
+				}
+			}
+			if len(st.Pending) == 0 && len(st.Waiting) == 0 && len(st.Seen) == 0 {
+				return nil
+			}
+		}
+	}
+}
+
+// signalInbox signals the inbox of k, starting it if it is not running.
+func (x *Executor) signalInbox(ctx context.Context, k inboxKey, signal string, arg any) error {
+	_, err := x.c.SignalWithStartWorkflow(ctx, inboxID(k), signal, arg,
+		client.StartWorkflowOptions{TaskQueue: x.opts.TaskQueue}, inboxWorkflowName,
+		inboxState{Topic: k.Topic, Event: k.Event, Retention: x.retention()})
+	return err
+}
+
+// onWait is flowtemporal.Options.OnWait for JSON flows: a run that starts
+// or stops waiting tells its inbox, from a local activity (its result is
+// recorded, so a replay does not signal again).
+func (x *Executor) onWait(ctx workflow.Context, w *runtime.Wait, waiting bool) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 0}, // until it is told
+	})
+	arg := inboxWait{RunID: w.RunID, Key: w.Key, Waiting: waiting}
+	if err := workflow.ExecuteLocalActivity(lctx, tellInboxActivity, keyOfWait(w), arg).Get(lctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("flowgen: telling the inbox of a wait", "run_id", w.RunID, "waiting", waiting, "error", err)
+	}
+}
+
+func (x *Executor) tellInbox(ctx context.Context, k inboxKey, w inboxWait) error {
+	return x.signalInbox(ctx, k, signalInboxWait, w)
+}
+
+// deliverAwaited hands m to the inboxes of the awaits of awaiting that can
+// take it: one per correlation the awaits read from its payload.
+func (x *Executor) deliverAwaited(ctx context.Context, m engine.Message, awaiting []engine.ExecFlow) (bool, error) {
+	done := map[string]bool{}
+	for _, f := range awaiting {
+		for _, w := range f.Awaits {
+			if w.Topic != m.Topic || w.Event != m.Event {
+				continue
+			}
+			k := inboxKey{Topic: m.Topic, Event: m.Event, Correlated: w.Correlated, Field: w.Field}
+			if w.Correlated {
+				v, ok := runtime.Correlation(m.Payload, w.Field)
+				if !ok {
+					continue // no run of this await can take it
+				}
+				k.Value = v
+			}
+			id := inboxID(k)
+			if done[id] {
+				continue
+			}
+			done[id] = true
+			if err := x.signalInbox(ctx, k, signalInboxEvent, inboxMessage{ID: m.ID, Payload: m.Payload}); err != nil {
+				return false, err
+			}
+		}
+	}
+	return len(done) > 0, nil
+}
