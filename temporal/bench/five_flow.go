@@ -226,8 +226,8 @@ type FiveTemporal struct {
 }
 
 // NewFiveTemporal returns flow Five for a Temporal worker, with the same
-// handlers as NewFiveFlow. Its activities call the handlers and opts'
-// runtime.WithCaller (rpc) and runtime.WithPublisher (publish) on the
+// handlers and services as NewFiveFlow. Its activities call the handlers,
+// the service ports (rpc) and opts' runtime.WithPublisher (publish) on the
 // worker; awaits are Temporal signals (FiveTemporalRun.Deliver), so no
 // Subscriber is needed; runtime.WithSink sees every transition
 // (docs/temporal.md says from where).
