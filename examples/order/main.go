@@ -1,6 +1,7 @@
 // Command order runs the Order flow of order.flow on a durable store,
 // against fake services in the same process. It shows each construct of
-// the flow: typed service ports (rpc), a decision on the state (choose), a
+// the flow: a parallel block (the stock reserved and the card authorised
+// at the same time), typed service ports (rpc), a decision on the state (choose), a
 // durable two-week timer (sleep, on a fake clock that the program moves),
 // a publication, and the rollbacks that undo what was done when a step
 // fails or the run is aborted.
@@ -17,8 +18,10 @@
 // Kill and resume: with -crash-after STEP the program places one order and
 // kills itself (SIGKILL) as soon as the run has completed STEP and that is
 // on disk. Run it again on the same store and it resumes the run where it
-// was: completed steps do not run again, and a sleep goes on to the time
-// recorded before the crash.
+// was: completed steps do not run again, a branch of the parallel block
+// still in flight runs again with the same idempotency key, and a sleep
+// goes on to the time recorded before the crash. STEP may be a branch
+// (-crash-after AuthorizeCard dies inside the block).
 //
 //	go run ./examples/order -store /tmp/order -crash-after Ship
 //	go run ./examples/order -store /tmp/order
@@ -75,10 +78,10 @@ var scenarios = []scenario{
 	{"concierge", "A gold customer's order over 100 EUR is delivered by a concierge.", with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
 	}), false},
-	{"no-stock", "Nobody has a unicorn in stock: nothing was done, nothing to undo.", with(func(s *OrderState) {
+	{"no-stock", "Nobody has a unicorn in stock: the card, authorised meanwhile, is voided.", with(func(s *OrderState) {
 		s.Items = []Item{{SKU: "unicorn", Quantity: 1}}
 	}), false},
-	{"declined", "The card is declined: the stock is released.", with(func(s *OrderState) { s.Card.Number = declined }), false},
+	{"declined", "The card is declined once the stock is reserved: the stock is released.", with(func(s *OrderState) { s.Card.Number = declined }), false},
 	{"no-concierge", "No concierge is free: the card is voided and the stock released.", with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount, s.Contact.Name = "gold", 150, 150, "Nobody"
 	}), false},
@@ -170,13 +173,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer a.Close()
-	if step := *crashAfter; step != "" && !slices.ContainsFunc(a.flow.Runtime().Steps(), func(s *runtime.Step[OrderState]) bool { return s.ID == step }) {
+	if step := *crashAfter; step != "" {
+		// A step completes by leaving its running state, which a block
+		// has not: its branches do.
 		var ids []string
 		for _, s := range a.flow.Runtime().Steps() {
-			ids = append(ids, s.ID)
+			if len(s.Branches) == 0 {
+				ids = append(ids, s.ID)
+			}
+			for _, b := range s.Branches {
+				ids = append(ids, b.ID)
+			}
 		}
-		fmt.Fprintf(stderr, "order: -crash-after: flow Order has no step %q (it has %s)\n", step, strings.Join(ids, ", "))
-		return 2
+		if !slices.Contains(ids, step) {
+			fmt.Fprintf(stderr, "order: -crash-after: flow Order has no step %q (it has %s)\n", step, strings.Join(ids, ", "))
+			return 2
+		}
 	}
 
 	fmt.Fprintf(stdout, "store %s\n\n", *dir)

@@ -16,6 +16,12 @@ const _ = runtime.IsVersion1
 // Steps of flow Order, in order.flow order. A step's ID is its name in the
 // .flow file; events and Status name steps by it.
 const (
+	// OrderStepPrepare is step Prepare.
+	//
+	// Prepare reserves the stock and authorises the card at the same
+	// time: each branch merges the field it writes when it completes.
+	OrderStepPrepare = "Prepare"
+
 	// OrderStepReserveStock is step ReserveStock.
 	//
 	// ReserveStock holds the items in the warehouse.
@@ -261,11 +267,15 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*
 		return nil, runtime.MissingPort("Order", "OrderServices", "Shipping")
 	}
 	f := runtime.New[OrderState]("Order", opts...)
-	steps := make([]*runtime.Step[OrderState], 0, 8)
+	steps := make([]*runtime.Step[OrderState], 0, 7)
 	var st *runtime.Step[OrderState]
+	var branches []*runtime.Step[OrderState]
 
 	// retry is the flow's retry policy, for the steps that write none.
 	retry := runtime.RetryPolicy{Attempts: 3, Multiplier: 2, Jitter: true}
+
+	// Prepare: a parallel block; its 2 branches run at the same time, each on a copy of the state, and merge what they write when they complete.
+	branches = make([]*runtime.Step[OrderState], 0, 2)
 
 	// ReserveStock
 	st = runtime.NewStep[OrderState](OrderStepReserveStock, func(ctx context.Context, s *OrderState) (runtime.Outcome, error) {
@@ -280,7 +290,10 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*
 	st.Rollback = func(ctx context.Context, s *OrderState) error { return svc.Inventory.StockRelease(ctx, s.Reservation) }
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 5 * time.Second
-	steps = append(steps, st)
+	st.Writes = func(dst, src *OrderState) {
+		dst.Reservation = src.Reservation
+	}
+	branches = append(branches, st)
 
 	// AuthorizeCard
 	st = runtime.NewStep[OrderState](OrderStepAuthorizeCard, func(ctx context.Context, s *OrderState) (runtime.Outcome, error) {
@@ -295,6 +308,13 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*
 	st.Rollback = func(ctx context.Context, s *OrderState) error { return svc.Payments.CardVoid(ctx, s.Authorization) }
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 5 * time.Second
+	st.Writes = func(dst, src *OrderState) {
+		dst.Authorization = src.Authorization
+	}
+	branches = append(branches, st)
+
+	// Prepare itself: it ends ok once every branch completed, or with the outcome of the branch that failed.
+	st = runtime.NewParallel[OrderState](OrderStepPrepare, branches)
 	steps = append(steps, st)
 
 	// Route

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -153,10 +154,29 @@ const declined = "4000 0000 0000 0002"
 // CardAuthorize holds the amount on the card.
 func (s payments) CardAuthorize(ctx context.Context, c Card) (Authorization, error) {
 	if c.Number == declined {
+		// A slow bank: it declines only once the warehouse (the other
+		// branch of Prepare) has reserved the stock, so the demo shows a
+		// branch failing after the other completed, whose work is undone.
+		if err := s.reserved(ctx); err != nil {
+			return Authorization{}, err
+		}
 		return Authorization{}, runtime.Permanent(errors.New("payments: card declined"))
 	}
 	id, err := s.make(ctx, &s.data.Authorizations, "auth", fmt.Sprintf("%d EUR", c.Amount))
 	return Authorization{ID: id, Amount: c.Amount}, err
+}
+
+// reserved waits until the stock of ctx's run is reserved, or ctx ends.
+func (s payments) reserved(ctx context.Context) error {
+	run, _, _ := strings.Cut(runtime.IdempotencyKey(ctx), "/")
+	for len(s.of(run).reservations) == 0 {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // CardVoid lets the hold go.
