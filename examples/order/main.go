@@ -55,34 +55,35 @@ type scenario struct {
 }
 
 // ann's order goes by standard post; the scenarios change what they need.
-var ann = OrderState{
-	Items:   []Item{{SKU: "book", Quantity: 2}},
-	Card:    Card{Number: "4242 4242 4242 4242", Amount: 40},
-	Contact: Contact{Name: "Ann", Email: "ann@example.com"},
-	Parcel:  Parcel{Address: "1 Main St", Kilos: 1.2},
-	Tier:    "silver",
-	Total:   40,
-}
+var ann = with(func(*OrderState) {})
 
-// with returns ann's order changed by fn.
+// with returns ann's order changed by fn. A concierge visits the order's
+// contact: the state passed to flow Visit carries it.
 func with(fn func(s *OrderState)) OrderState {
-	s := ann
-	s.Items = slices.Clone(ann.Items)
+	s := OrderState{
+		Items:   []Item{{SKU: "book", Quantity: 2}},
+		Card:    Card{Number: "4242 4242 4242 4242", Amount: 40},
+		Contact: Contact{Name: "Ann", Email: "ann@example.com"},
+		Parcel:  Parcel{Address: "1 Main St", Kilos: 1.2},
+		Tier:    "silver",
+		Total:   40,
+	}
 	fn(&s)
+	s.Visit.Contact = s.Contact
 	return s
 }
 
 var scenarios = []scenario{
 	{"standard", "Ann's order goes by standard post; two weeks later she is asked how it went.", ann, false},
 	{"express", "Ann pays for express shipping.", with(func(s *OrderState) { s.Express = true }), false},
-	{"concierge", "A gold customer's order over 100 EUR is delivered by a concierge.", with(func(s *OrderState) {
+	{"concierge", "A gold customer's order over 100 EUR is delivered by a concierge, booked by a child run.", with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
 	}), false},
 	{"no-stock", "Nobody has a unicorn in stock: the card, authorised meanwhile, is voided.", with(func(s *OrderState) {
 		s.Items = []Item{{SKU: "unicorn", Quantity: 1}}
 	}), false},
 	{"declined", "The card is declined once the stock is reserved: the stock is released.", with(func(s *OrderState) { s.Card.Number = declined }), false},
-	{"no-concierge", "No concierge is free: the card is voided and the stock released.", with(func(s *OrderState) {
+	{"no-concierge", "No concierge is free: the child run fails, the card is voided and the stock released.", with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount, s.Contact.Name = "gold", 150, 150, "Nobody"
 	}), false},
 	{"no-express", "Express cannot reach Atlantis: the card is voided and the stock released.", with(func(s *OrderState) {
@@ -91,6 +92,9 @@ var scenarios = []scenario{
 	{"no-route", "Standard post cannot reach Atlantis either.", with(func(s *OrderState) { s.Parcel.Address = "Atlantis" }), false},
 	{"mailbox-full", "The reminder cannot be sent: what can be undone is (the parcel has left).", with(func(s *OrderState) {
 		s.Contact.Email = "full@example.com"
+	}), false},
+	{"concierge-mailbox-full", "A gold customer's reminder cannot be sent: the concierge's visit is cancelled in a child run, the card voided, the stock released.", with(func(s *OrderState) {
+		s.Tier, s.Total, s.Card.Amount, s.Contact.Email = "gold", 150, 150, "full@example.com"
 	}), false},
 	{"abort", "The order is aborted while it sleeps: the card is voided and the stock released.", ann, true},
 }

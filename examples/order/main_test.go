@@ -128,7 +128,18 @@ var (
 	}
 	// undone: the card voided and the stock released (newest completion
 	// first), after a failure.
-	undone   = []string{undo + "failing", "failing -> compensated"}
+	undone = []string{undo + "failing", "failing -> compensated"}
+	// visited: the concierge route through the child run of Visit.
+	visited = []string{
+		"Route:running -> Concierge:waiting [when1]",
+		"Concierge:waiting -> Concierge:running",
+	}
+	// visit is the child run of Visit that books a concierge.
+	visit = []string{
+		"pending -> Book:running",
+		"Book:running -> Confirm:running [ok]",
+		"Confirm:running -> done [ok]",
+	}
 	standard = join(prepared, []string{"Route:running -> Ship:running [otherwise]"}, slept("Ship"), []string{"Notify:running -> done [ok]"})
 )
 
@@ -141,13 +152,32 @@ var want = map[string]struct {
 	branches    map[string][]string
 	effects     string
 	reminders   int
+	// children are the transitions of each child run, by the child's
+	// run ID less the order's.
+	children map[string][]string
 }{
 	"standard": {runtime.StateDone, standard, bothOK,
-		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (standard to 1 Main St) sent", 1},
+		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (standard to 1 Main St) sent", 1, nil},
 	"express": {runtime.StateDone, join(prepared, []string{"Route:running -> ShipFast:running [when2]"}, slept("ShipFast"), []string{"Notify:running -> done [ok]"}), bothOK,
-		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (express to 1 Main St) sent", 1},
-	"concierge": {runtime.StateDone, join(prepared, []string{"Route:running -> Concierge:running [when1]"}, slept("Concierge"), []string{"Notify:running -> done [ok]"}), bothOK,
-		"stock res-1 (2 book) reserved; card auth-1 (150 EUR) authorized; concierge bk-1 (for Ann) booked", 1},
+		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (express to 1 Main St) sent", 1, nil},
+	"concierge": {runtime.StateDone, join(prepared, visited, slept("Concierge"), []string{"Notify:running -> done [ok]"}), bothOK,
+		"stock res-1 (2 book) reserved; card auth-1 (150 EUR) authorized; concierge bk-1 (for Ann) booked", 1,
+		map[string][]string{"@Concierge": visit}},
+	// The reminder fails after the child run ended done: the rollback of
+	// Concierge cancels the booking in a child run of CancelVisit.
+	"concierge-mailbox-full": {runtime.StateCompensated, join(prepared, visited, slept("Concierge"), []string{
+		"Notify:running -> failing [error]",
+		"failing -> Concierge:rollback",
+		"Concierge:rollback -> failing [ok]",
+	}, undone), bothOK,
+		"stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided; concierge bk-1 (for Ann) booked then cancelled", 0,
+		map[string][]string{
+			"@Concierge": visit,
+			"@Concierge:rollback": {
+				"pending -> Cancel:running",
+				"Cancel:running -> done [ok]",
+			},
+		}},
 	// The stock branch fails (after its retry) while the card branch has
 	// completed: the card is voided.
 	"no-stock": {runtime.StateCompensated, join([]string{"pending -> Prepare:parallel", "Prepare:parallel -> failing [error]"}, undone),
@@ -159,7 +189,7 @@ var want = map[string]struct {
 			},
 			OrderStepAuthorizeCard: cardOK,
 		},
-		"card auth-1 (40 EUR) authorized then voided", 0},
+		"card auth-1 (40 EUR) authorized then voided", 0, nil},
 	// The card branch fails while the stock branch completes: the stock
 	// is released; the declined card has nothing to undo.
 	"declined": {runtime.StateCompensated, join([]string{"pending -> Prepare:parallel", "Prepare:parallel -> failing [error]"}, undone),
@@ -170,23 +200,30 @@ var want = map[string]struct {
 				"AuthorizeCard:running -> Prepare:parallel [error]",
 			},
 		},
-		"stock res-1 (2 book) reserved then released", 0},
+		"stock res-1 (2 book) reserved then released", 0, nil},
+	// The child run fails (it had nothing to undo): the order's step
+	// fails with its cause.
 	"no-concierge": {runtime.StateCompensated, join(prepared, []string{
-		"Route:running -> Concierge:running [when1]",
-		"Concierge:running -> failing [error]",
-	}, undone), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided", 0},
+		"Route:running -> Concierge:waiting [when1]",
+		"Concierge:waiting -> failing [error]",
+	}, undone), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided", 0,
+		map[string][]string{"@Concierge": {
+			"pending -> Book:running",
+			"Book:running -> failing [error]",
+			"failing -> failed",
+		}}},
 	"no-express": {runtime.StateCompensated, join(prepared, []string{
 		"Route:running -> ShipFast:running [when2]",
 		"ShipFast:running -> failing [error]",
-	}, undone), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0},
+	}, undone), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0, nil},
 	"no-route": {runtime.StateCompensated, join(prepared, []string{
 		"Route:running -> Ship:running [otherwise]",
 		"Ship:running -> failing [error]",
-	}, undone), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0},
+	}, undone), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0, nil},
 	// The parcel has left (Ship is irreversible): the rest is undone.
 	"mailbox-full": {runtime.StateCompensated, join(prepared, []string{"Route:running -> Ship:running [otherwise]"}, slept("Ship"),
 		[]string{"Notify:running -> failing [error]"}, undone), bothOK,
-		"stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0},
+		"stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0, nil},
 	// Abort during the sleep: the wait ends at once, no reminder.
 	"abort": {runtime.StateAborted, join(prepared, []string{
 		"Route:running -> Ship:running [otherwise]",
@@ -194,7 +231,32 @@ var want = map[string]struct {
 		"Remind:waiting -> aborting",
 		undo + "aborting",
 		"aborting -> aborted",
-	}), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0},
+	}), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0, nil},
+}
+
+// children returns the transitions of each child run of order runID, by
+// the child's ID less runID, and checks that each names its parent.
+func children(t *testing.T, a *app, runID string) map[string][]string {
+	t.Helper()
+	st, err := a.flow.Status(runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Children) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, c := range st.Children {
+		h, err := a.store.Load(c.RunID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) == 0 || h[0].Parent == nil || *h[0].Parent != (runtime.RunRef{Flow: "Order", RunID: runID}) {
+			t.Errorf("child run %s does not name its parent %s", c.RunID, runID)
+		}
+		out[strings.TrimPrefix(c.RunID, runID)] = transitions(h)
+	}
+	return out
 }
 
 // newTestApp opens the app on a new store.
@@ -233,6 +295,9 @@ func TestScenarios(t *testing.T) {
 			}
 			if diff := cmp.Diff(w.branches, branches(o.history)); diff != "" {
 				t.Errorf("branches (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(w.children, children(t, a, o.res.RunID)); diff != "" {
+				t.Errorf("child runs (-want +got):\n%s", diff)
 			}
 			if got := o.effects.String(); got != w.effects {
 				t.Errorf("effects = %q\nwant       %q", got, w.effects)

@@ -15,8 +15,8 @@ import (
 )
 
 // The fake services of the shop, in the process. Each implements the
-// typed port that flow Order generates for it (OrderInventory,
-// OrderPayments, OrderConcierge, OrderShipping) in plain Go: the methods
+// typed port that the flow calling it generates (OrderInventory,
+// OrderPayments, OrderShipping, VisitConcierge, CancelVisitConcierge) in plain Go: the methods
 // take and return the state's types, so a port of the wrong type would not
 // compile. Over a network, a port is a gRPC or Connect client of the same
 // shape (docs/runtime.md, "Typed service ports"), or
@@ -184,7 +184,7 @@ func (s payments) CardVoid(_ context.Context, a Authorization) error {
 	return s.undo(&s.data.Authorizations, a.ID)
 }
 
-// concierge implements OrderConcierge.
+// concierge implements VisitConcierge and CancelVisitConcierge.
 type concierge struct{ *world }
 
 // ConciergeBook books a concierge; nobody delivers to Mr Nobody.
@@ -227,9 +227,18 @@ func (w *world) services() OrderServices {
 	return OrderServices{
 		Inventory: inventory{w},
 		Payments:  payments{w},
-		Concierge: concierge{w},
 		Shipping:  shipping{w},
 	}
+}
+
+// visitServices are the ports of flow Visit over w.
+func (w *world) visitServices() VisitServices {
+	return VisitServices{Concierge: concierge{w}}
+}
+
+// cancelVisitServices are the ports of flow CancelVisit over w.
+func (w *world) cancelVisitServices() CancelVisitServices {
+	return CancelVisitServices{Concierge: concierge{w}}
 }
 
 // effects is what the services hold of one run.
@@ -244,13 +253,31 @@ func (w *world) of(runID string) effects {
 	pick := func(list []record) []record {
 		var out []record
 		for _, r := range list {
-			if strings.HasPrefix(r.Key, runID+"/") {
+			if rootRun(r.Key) == runID {
 				out = append(out, r)
 			}
 		}
 		return out
 	}
 	return effects{pick(w.data.Reservations), pick(w.data.Authorizations), pick(w.data.Bookings), pick(w.data.Shipments)}
+}
+
+// rootRun is the run whose work an idempotency key is for: the run of
+// the key, or for a child run's key (the concierge's visit), the order
+// that started the child.
+func rootRun(key string) string {
+	k, ok := runtime.ParseKey(key)
+	if !ok {
+		return ""
+	}
+	run := k.RunID
+	for {
+		parent, _, ok := runtime.ParseChildRunID(run)
+		if !ok {
+			return run
+		}
+		run = parent.RunID
+	}
 }
 
 // String says what a run did to the world, in the order it happened:
@@ -286,7 +313,8 @@ type mailer struct {
 
 // Publish implements runtime.Publisher.
 func (m *mailer) Publish(ctx context.Context, topic, event string, payload any) error {
-	if c, ok := payload.(Contact); ok && topic == "mail" && c.Email == "full@example.com" {
+	// The mailbox fills up in the two weeks before the reminder.
+	if c, ok := payload.(Contact); ok && topic == "mail" && event == "order.reminder" && c.Email == "full@example.com" {
 		return runtime.Permanent(fmt.Errorf("mail: the mailbox of %s is full", c.Email))
 	}
 	m.mu.Lock()
