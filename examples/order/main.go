@@ -1,7 +1,8 @@
 // Command order runs the Order flow of order.flow on a durable store,
 // against fake services in the same process. It shows each construct of
 // the flow: a parallel block (the stock reserved and the card authorised
-// at the same time), typed service ports (rpc), a decision on the state (choose), a
+// at the same time), typed service ports (rpc), a decision on the state
+// (choose), another flow run as a child run (call: the concierge's visit), a
 // durable two-week timer (sleep, on a fake clock that the program moves),
 // a publication, and the rollbacks that undo what was done when a step
 // fails or the run is aborted.
@@ -20,10 +21,13 @@
 // on disk. Run it again on the same store and it resumes the run where it
 // was: completed steps do not run again, a branch of the parallel block
 // still in flight runs again with the same idempotency key, and a sleep
-// goes on to the time recorded before the crash. STEP may be a branch
-// (-crash-after AuthorizeCard dies inside the block).
+// goes on to the time recorded before the crash. The order is a
+// concierge one, and STEP may be a branch (-crash-after AuthorizeCard dies
+// inside the block) or a step of the child run (-crash-after Book dies
+// inside the visit: the resumed order finds the same child and resumes it,
+// it does not start a second one).
 //
-//	go run ./examples/order -store /tmp/order -crash-after Ship
+//	go run ./examples/order -store /tmp/order -crash-after Book
 //	go run ./examples/order -store /tmp/order
 //
 // The fake services keep their data in services.json beside the store's
@@ -99,8 +103,12 @@ var scenarios = []scenario{
 	{"abort", "The order is aborted while it sleeps: the card is voided and the stock released.", ann, true},
 }
 
-// crash is the order that -crash-after interrupts: the standard one.
-var crash = scenario{"crash", "Ann's order by standard post; the process dies on the way.", ann, false}
+// crash is the order that -crash-after interrupts: a concierge order, whose
+// run goes through every construct (the parallel block, the choose, the
+// child run of Visit, the sleep, the publication).
+var crash = scenario{"crash", "A gold customer's order, delivered by a concierge; the process dies on the way.", with(func(s *OrderState) {
+	s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
+}), false}
 
 // outcome is what a run did: its result and history, and what the fake
 // services hold of it afterwards.
@@ -180,6 +188,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if step := *crashAfter; step != "" {
 		// A step completes by leaving its running state, which a block
 		// has not: its branches do.
+		// The steps of the flows Order calls count: -crash-after Book
+		// dies inside the child run.
 		var ids []string
 		for _, s := range a.flow.Runtime().Steps() {
 			if len(s.Branches) == 0 {
@@ -189,8 +199,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				ids = append(ids, b.ID)
 			}
 		}
+		for _, s := range slices.Concat(a.visit.Runtime().Steps(), a.cancelVisit.Runtime().Steps()) {
+			ids = append(ids, s.ID)
+		}
 		if !slices.Contains(ids, step) {
-			fmt.Fprintf(stderr, "order: -crash-after: flow Order has no step %q (it has %s)\n", step, strings.Join(ids, ", "))
+			fmt.Fprintf(stderr, "order: -crash-after: flows Order, Visit and CancelVisit have no step %q (they have %s)\n", step, strings.Join(ids, ", "))
 			return 2
 		}
 	}

@@ -406,6 +406,8 @@ func TestOutput(t *testing.T) {
 			"=> compensated (step Prepare: branch AuthorizeCard: payments: card declined)",
 			"=> compensated (step Notify: mail: the mailbox of full@example.com is full)",
 			"=> aborted",
+			"-> Confirm:running            [ok]  (child run concierge-",
+			"@Concierge:rollback)", // the child run of CancelVisit
 		} {
 			if !strings.Contains(out.String(), s) {
 				t.Errorf("run %d: output lacks %q:\n%s", i+1, s, out.String())
@@ -449,7 +451,7 @@ func TestKillAndResume(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	// Each step of the standard order, and the machine state its
+	// Each step of the concierge order, and the machine state its
 	// completion leads to.
 	for _, c := range []struct{ step, next string }{
 		// A branch of Prepare completed: the run is in the block while the
@@ -457,8 +459,10 @@ func TestKillAndResume(t *testing.T) {
 		// first).
 		{OrderStepReserveStock, runtime.ParallelState(OrderStepPrepare)},
 		{OrderStepAuthorizeCard, runtime.ParallelState(OrderStepPrepare)},
-		{OrderStepRoute, runtime.RunningState(OrderStepShip)},
-		{OrderStepShip, runtime.WaitingState(OrderStepRemind)},
+		{OrderStepRoute, runtime.WaitingState(OrderStepConcierge)},
+		// A step of the child run of Visit: the order waits for it.
+		{VisitStepBook, runtime.WaitingState(OrderStepConcierge)},
+		{OrderStepConcierge, runtime.WaitingState(OrderStepRemind)},
 		{OrderStepRemind, runtime.RunningState(OrderStepNotify)},
 	} {
 		step := c.step
@@ -482,6 +486,13 @@ func TestKillAndResume(t *testing.T) {
 				t.Fatalf("stored run before the restart: %+v", crashed)
 			}
 			before := storedHistory(t, dir, crashed.RunID)
+			if c.step == VisitStepBook {
+				// The kill came inside the child run: it is on its next step.
+				child := storedRuns(t, dir, "Visit")
+				if len(child) != 1 || child[0].Parent != crashed.RunID || child[0].Machine != runtime.RunningState(VisitStepConfirm) {
+					t.Fatalf("stored child runs before the restart: %+v, want one in %s", child, runtime.RunningState(VisitStepConfirm))
+				}
+			}
 
 			out, err = exec.Command(bin, "-store", dir).Output()
 			if err != nil {
@@ -491,7 +502,7 @@ func TestKillAndResume(t *testing.T) {
 				"The store holds 1 unfinished run(s): resuming them.",
 				"run " + crashed.RunID + ", resumed:",
 				"-- the previous process died here; this one resumed the run --",
-				"=> done\n     stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (standard to 1 Main St) sent; 1 reminder(s) sent",
+				"=> done\n     " + want["concierge"].effects + "; 1 reminder(s) sent",
 			} {
 				if !strings.Contains(string(out), s) {
 					t.Errorf("the second run's output lacks %q:\n%s", s, out)
@@ -499,10 +510,24 @@ func TestKillAndResume(t *testing.T) {
 			}
 
 			h := storedHistory(t, dir, crashed.RunID)
-			if diff := cmp.Diff(standard, transitions(h)); diff != "" {
+			if diff := cmp.Diff(want["concierge"].transitions, transitions(h)); diff != "" {
 				t.Errorf("history of the resumed run (-want +got):\n%s", diff)
 			}
 			resumedBranches(t, before, h)
+			// One child run of Visit, the one the order started: a crash
+			// during it resumed it, and did not start a second.
+			// (The second process placed the scenarios' orders too.)
+			var visits []store.RunInfo
+			for _, r := range storedRuns(t, dir, "Visit") {
+				if r.Parent == crashed.RunID {
+					visits = append(visits, r)
+				}
+			}
+			if len(visits) != 1 || visits[0].RunID != crashed.RunID+"@"+OrderStepConcierge {
+				t.Errorf("runs of Visit in the store: %+v, want one, %s@%s", visits, crashed.RunID, OrderStepConcierge)
+			} else if diff := cmp.Diff(visit, transitions(storedHistory(t, dir, visits[0].RunID))); diff != "" {
+				t.Errorf("history of the child run (-want +got):\n%s", diff)
+			}
 			if status, err := runtime.Replay(h); err != nil || status.State != runtime.StateDone {
 				t.Errorf("replay: %v %v", status.State, err)
 			}
@@ -511,14 +536,18 @@ func TestKillAndResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := w.of(crashed.RunID)
-			if got := e.String(); got != want["standard"].effects {
+			if got := e.String(); got != want["concierge"].effects {
 				t.Errorf("the services hold, for the resumed run, %s", got)
 			}
 			// One record each, made under the branch's idempotency key: a
 			// branch run again after the crash used the same key.
-			for b, list := range map[string][]record{OrderStepReserveStock: e.reservations, OrderStepAuthorizeCard: e.authorizations} {
-				if len(list) != 1 || list[0].Key != crashed.RunID+"/"+b {
-					t.Errorf("%s made %+v, want one record under key %s/%s", b, list, crashed.RunID, b)
+			for key, list := range map[string][]record{
+				crashed.RunID + "/" + OrderStepReserveStock:                    e.reservations,
+				crashed.RunID + "/" + OrderStepAuthorizeCard:                   e.authorizations,
+				crashed.RunID + "@" + OrderStepConcierge + "/" + VisitStepBook: e.bookings,
+			} {
+				if len(list) != 1 || list[0].Key != key {
+					t.Errorf("the services made %+v, want one record under key %s", list, key)
 				}
 			}
 		})
@@ -567,17 +596,27 @@ func storedHistory(t *testing.T, dir, id string) []runtime.Event {
 	return h
 }
 
-// storedRun returns the only run of the store in dir.
+// storedRun returns the only run of flow Order in the store in dir.
 func storedRun(t *testing.T, dir string) store.RunInfo {
+	t.Helper()
+	runs := storedRuns(t, dir, "Order")
+	if len(runs) != 1 {
+		t.Fatalf("the store holds %v, want one order", runs)
+	}
+	return runs[0]
+}
+
+// storedRuns lists the runs of flow in the store in dir.
+func storedRuns(t *testing.T, dir, flow string) []store.RunInfo {
 	t.Helper()
 	st, err := store.OpenReadOnly(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	runs, err := st.List(store.Filter{})
-	if err != nil || len(runs) != 1 {
-		t.Fatalf("the store holds %v (%v), want one run", runs, err)
+	runs, err := st.List(store.Filter{Flow: flow})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return runs[0]
+	return runs
 }
