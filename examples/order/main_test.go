@@ -316,6 +316,59 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// TestAbortDuringChild aborts an order while it waits for its child run
+// of Visit: the child is aborted (its booking call cancelled), then the
+// order rolls back its own completed steps and ends aborted.
+func TestAbortDuringChild(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	s := with(func(s *OrderState) { s.Tier, s.Total, s.Card.Amount, s.Contact.Name = "gold", 150, 150, godot })
+	run, err := a.flow.Start(ctx, s, runtime.WithRunID("waiting"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := "waiting@" + OrderStepConcierge
+	for run.Status().Machine != runtime.WaitingState(OrderStepConcierge) || !booking(a, child) {
+		select {
+		case <-run.Done():
+			t.Fatalf("the order ended before it waited for its child: %s", run.Status().State)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := run.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := run.Wait(ctx)
+	if res.Final != runtime.StateAborted {
+		t.Fatalf("final = %s (%v), want aborted", res.Final, res.Err)
+	}
+	h, err := a.flow.History(ctx, res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantT := join(prepared, []string{
+		"Route:running -> Concierge:waiting [when1]",
+		"Concierge:waiting -> aborting",
+		undo + "aborting",
+		"aborting -> aborted",
+	})
+	if diff := cmp.Diff(expand(wantT, completions(h)), transitions(h)); diff != "" {
+		t.Errorf("transitions (-want +got):\n%s", diff)
+	}
+	if st, err := a.visit.Status(child); err != nil || st.State != runtime.StateAborted {
+		t.Errorf("the child run: %+v, %v; want it aborted", st, err)
+	}
+	if got, want := a.world.of(res.RunID).String(), "stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided"; got != want {
+		t.Errorf("effects = %q, want %q", got, want)
+	}
+}
+
+// booking says whether the child run id is in its Book attempt.
+func booking(a *app, id string) bool {
+	st, err := a.visit.Status(id)
+	return err == nil && st.Machine == runtime.RunningState(VisitStepBook)
+}
+
 // TestSleepIsDurable: the run sleeping in Remind holds a recorded wake-up
 // two weeks after the step was entered, and does not wake a moment
 // before it.

@@ -187,14 +187,23 @@ func (s payments) CardVoid(_ context.Context, a Authorization) error {
 // concierge implements VisitConcierge and CancelVisitConcierge.
 type concierge struct{ *world }
 
-// ConciergeBook books a concierge; nobody delivers to Mr Nobody.
+// ConciergeBook books a concierge; nobody delivers to Mr Nobody, and the
+// booking for Godot never comes: it waits until the call is cancelled (the
+// order aborted while its child run books).
 func (s concierge) ConciergeBook(ctx context.Context, c Contact) (Booking, error) {
-	if c.Name == "Nobody" {
+	switch c.Name {
+	case "Nobody":
 		return Booking{}, runtime.Permanent(errors.New("concierge: nobody free for Nobody"))
+	case godot:
+		<-ctx.Done()
+		return Booking{}, context.Cause(ctx)
 	}
 	id, err := s.make(ctx, &s.data.Bookings, "bk", "for "+c.Name)
 	return Booking{ID: id, Concierge: "Jeeves"}, err
 }
+
+// godot is a customer whose concierge never comes.
+const godot = "Godot"
 
 // ConciergeCancel cancels the booking.
 func (s concierge) ConciergeCancel(_ context.Context, b Booking) error {
