@@ -187,9 +187,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer a.Close()
 	if step := *crashAfter; step != "" {
 		// A step completes by leaving its running state, which a block
-		// has not: its branches do.
-		// The steps of the flows Order calls count: -crash-after Book
-		// dies inside the child run.
+		// has not (its branches do). The steps of the flows Order calls
+		// count too: -crash-after Book dies inside the child run.
 		var ids []string
 		for _, s := range a.flow.Runtime().Steps() {
 			if len(s.Branches) == 0 {
