@@ -14,14 +14,18 @@ import (
 )
 
 // app is the shop in one process: the services, a mailer, a clock, and flow
-// Order on them, recording every transition in a durable store.
+// Order (with the flows it calls) on them, recording every transition in a durable store.
 type app struct {
 	store *store.Store
 	world *world
 	mail  *mailer
 	clock *runtime.FakeClock
 	flow  *OrderFlow
-	out   *printer
+	// visit and cancelVisit are the flows that Order calls: each of their
+	// runs is a child run of an order.
+	visit       *VisitFlow
+	cancelVisit *CancelVisitFlow
+	out         *printer
 }
 
 // openApp opens the store in dir and wires the flow to it and to the fake
@@ -51,20 +55,26 @@ func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
 		}
 		return nil
 	})
-	// The services are typed ports in Go; the order has no Go steps (nil
-	// handlers).
-	f, err := NewOrderFlow(nil, wd.services(),
+	// The three flows share the options: the child runs of Visit and
+	// CancelVisit are recorded in the same store, on the same clock.
+	opts := []runtime.Option{
 		runtime.WithPublisher(a.mail),
 		runtime.WithClock(a.clock),
 		// The store first: an event is on disk (written and synced) before
 		// anything else sees it. FanOut reads histories back from the store.
 		runtime.WithSink(runtime.FanOut(st, after)),
-	)
+	}
+	// The services are typed ports in Go; the flows have no Go steps (nil
+	// handlers). The callees first: Order's constructor takes them.
+	if a.visit, err = NewVisitFlow(nil, wd.visitServices(), opts...); err == nil {
+		if a.cancelVisit, err = NewCancelVisitFlow(nil, wd.cancelVisitServices(), opts...); err == nil {
+			a.flow, err = NewOrderFlow(nil, wd.services(), a.visit, a.cancelVisit, opts...)
+		}
+	}
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	a.flow = f
 	return a, nil
 }
 
@@ -111,12 +121,29 @@ func (p *printer) follow(runID string) {
 	p.live[runID] = true
 }
 
+// event prints e if its run is followed. A child run of a followed run
+// is followed from its first event, which names its parent; its lines say
+// which run they are of.
 func (p *printer) event(e runtime.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.live[e.RunID] {
-		fmt.Fprintln(p.w, transition(e))
+	if e.Parent != nil && p.live[e.Parent.RunID] {
+		p.live[e.RunID] = true
 	}
+	if !p.live[e.RunID] {
+		return
+	}
+	if e.Parent != nil || isChild(e.RunID) {
+		fmt.Fprintf(p.w, "%s  (child run %s)\n", transition(e), e.RunID)
+		return
+	}
+	fmt.Fprintln(p.w, transition(e))
+}
+
+// isChild says whether runID is the ID of a child run.
+func isChild(runID string) bool {
+	_, _, ok := runtime.ParseChildRunID(runID)
+	return ok
 }
 
 // transition is one line of a history: from, to, and how the step attempt

@@ -1,6 +1,8 @@
 // Command order runs the Order flow of order.flow on a durable store,
 // against fake services in the same process. It shows each construct of
-// the flow: typed service ports (rpc), a decision on the state (choose), a
+// the flow: a parallel block (the stock reserved and the card authorised
+// at the same time), typed service ports (rpc), a decision on the state
+// (choose), another flow run as a child run (call: the concierge's visit), a
 // durable two-week timer (sleep, on a fake clock that the program moves),
 // a publication, and the rollbacks that undo what was done when a step
 // fails or the run is aborted.
@@ -17,10 +19,15 @@
 // Kill and resume: with -crash-after STEP the program places one order and
 // kills itself (SIGKILL) as soon as the run has completed STEP and that is
 // on disk. Run it again on the same store and it resumes the run where it
-// was: completed steps do not run again, and a sleep goes on to the time
-// recorded before the crash.
+// was: completed steps do not run again, a branch of the parallel block
+// still in flight runs again with the same idempotency key, and a sleep
+// goes on to the time recorded before the crash. The order is a
+// concierge one, and STEP may be a branch (-crash-after AuthorizeCard dies
+// inside the block) or a step of the child run (-crash-after Book dies
+// inside the visit: the resumed order finds the same child and resumes it,
+// it does not start a second one).
 //
-//	go run ./examples/order -store /tmp/order -crash-after Ship
+//	go run ./examples/order -store /tmp/order -crash-after Book
 //	go run ./examples/order -store /tmp/order
 //
 // The fake services keep their data in services.json beside the store's
@@ -52,34 +59,35 @@ type scenario struct {
 }
 
 // ann's order goes by standard post; the scenarios change what they need.
-var ann = OrderState{
-	Items:   []Item{{SKU: "book", Quantity: 2}},
-	Card:    Card{Number: "4242 4242 4242 4242", Amount: 40},
-	Contact: Contact{Name: "Ann", Email: "ann@example.com"},
-	Parcel:  Parcel{Address: "1 Main St", Kilos: 1.2},
-	Tier:    "silver",
-	Total:   40,
-}
+var ann = with(func(*OrderState) {})
 
-// with returns ann's order changed by fn.
+// with returns ann's order changed by fn. A concierge visits the order's
+// contact: the state passed to flow Visit carries it.
 func with(fn func(s *OrderState)) OrderState {
-	s := ann
-	s.Items = slices.Clone(ann.Items)
+	s := OrderState{
+		Items:   []Item{{SKU: "book", Quantity: 2}},
+		Card:    Card{Number: "4242 4242 4242 4242", Amount: 40},
+		Contact: Contact{Name: "Ann", Email: "ann@example.com"},
+		Parcel:  Parcel{Address: "1 Main St", Kilos: 1.2},
+		Tier:    "silver",
+		Total:   40,
+	}
 	fn(&s)
+	s.Visit.Contact = s.Contact
 	return s
 }
 
 var scenarios = []scenario{
 	{"standard", "Ann's order goes by standard post; two weeks later she is asked how it went.", ann, false},
 	{"express", "Ann pays for express shipping.", with(func(s *OrderState) { s.Express = true }), false},
-	{"concierge", "A gold customer's order over 100 EUR is delivered by a concierge.", with(func(s *OrderState) {
+	{"concierge", "A gold customer's order over 100 EUR is delivered by a concierge, booked by a child run.", with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
 	}), false},
-	{"no-stock", "Nobody has a unicorn in stock: nothing was done, nothing to undo.", with(func(s *OrderState) {
+	{"no-stock", "Nobody has a unicorn in stock: the card, authorised meanwhile, is voided.", with(func(s *OrderState) {
 		s.Items = []Item{{SKU: "unicorn", Quantity: 1}}
 	}), false},
-	{"declined", "The card is declined: the stock is released.", with(func(s *OrderState) { s.Card.Number = declined }), false},
-	{"no-concierge", "No concierge is free: the card is voided and the stock released.", with(func(s *OrderState) {
+	{"declined", "The card is declined once the stock is reserved: the stock is released.", with(func(s *OrderState) { s.Card.Number = declined }), false},
+	{"no-concierge", "No concierge is free: the child run fails, the card is voided and the stock released.", with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount, s.Contact.Name = "gold", 150, 150, "Nobody"
 	}), false},
 	{"no-express", "Express cannot reach Atlantis: the card is voided and the stock released.", with(func(s *OrderState) {
@@ -89,11 +97,18 @@ var scenarios = []scenario{
 	{"mailbox-full", "The reminder cannot be sent: what can be undone is (the parcel has left).", with(func(s *OrderState) {
 		s.Contact.Email = "full@example.com"
 	}), false},
+	{"concierge-mailbox-full", "A gold customer's reminder cannot be sent: the concierge's visit is cancelled in a child run, the card voided, the stock released.", with(func(s *OrderState) {
+		s.Tier, s.Total, s.Card.Amount, s.Contact.Email = "gold", 150, 150, "full@example.com"
+	}), false},
 	{"abort", "The order is aborted while it sleeps: the card is voided and the stock released.", ann, true},
 }
 
-// crash is the order that -crash-after interrupts: the standard one.
-var crash = scenario{"crash", "Ann's order by standard post; the process dies on the way.", ann, false}
+// crash is the order that -crash-after interrupts: a concierge order, whose
+// run goes through every construct (the parallel block, the choose, the
+// child run of Visit, the sleep, the publication).
+var crash = scenario{"crash", "A gold customer's order, delivered by a concierge; the process dies on the way.", with(func(s *OrderState) {
+	s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
+}), false}
 
 // outcome is what a run did: its result and history, and what the fake
 // services hold of it afterwards.
@@ -170,13 +185,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer a.Close()
-	if step := *crashAfter; step != "" && !slices.ContainsFunc(a.flow.Runtime().Steps(), func(s *runtime.Step[OrderState]) bool { return s.ID == step }) {
+	if step := *crashAfter; step != "" {
+		// A step completes by leaving its running state, which a block
+		// has not (its branches do). The steps of the flows Order calls
+		// count too: -crash-after Book dies inside the child run.
 		var ids []string
 		for _, s := range a.flow.Runtime().Steps() {
+			if len(s.Branches) == 0 {
+				ids = append(ids, s.ID)
+			}
+			for _, b := range s.Branches {
+				ids = append(ids, b.ID)
+			}
+		}
+		for _, s := range slices.Concat(a.visit.Runtime().Steps(), a.cancelVisit.Runtime().Steps()) {
 			ids = append(ids, s.ID)
 		}
-		fmt.Fprintf(stderr, "order: -crash-after: flow Order has no step %q (it has %s)\n", step, strings.Join(ids, ", "))
-		return 2
+		if !slices.Contains(ids, step) {
+			fmt.Fprintf(stderr, "order: -crash-after: flows Order, Visit and CancelVisit have no step %q (they have %s)\n", step, strings.Join(ids, ", "))
+			return 2
+		}
 	}
 
 	fmt.Fprintf(stdout, "store %s\n\n", *dir)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,15 +20,48 @@ import (
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
-// transitions renders a history as "from -> to [outcome]" lines.
+// line renders an event as "from -> to [outcome]".
+func line(e runtime.Event) string {
+	l := e.From + " -> " + e.To
+	if e.Outcome != "" {
+		l += " [" + e.Outcome + "]"
+	}
+	return l
+}
+
+// transitions renders the run's own events of a history (not its
+// branches'): the order of these does not depend on timing.
 func transitions(history []runtime.Event) []string {
 	var out []string
 	for _, e := range history {
-		line := e.From + " -> " + e.To
-		if e.Outcome != "" {
-			line += " [" + e.Outcome + "]"
+		if e.Branch == "" {
+			out = append(out, line(e))
 		}
-		out = append(out, line)
+	}
+	return out
+}
+
+// branches renders the events of each branch of a history, in order.
+// The branches of Prepare run at the same time, so their events
+// interleave differently from run to run; each branch's own do not.
+func branches(history []runtime.Event) map[string][]string {
+	out := map[string][]string{}
+	for _, e := range history {
+		if e.Branch != "" {
+			out[e.Branch] = append(out[e.Branch], line(e))
+		}
+	}
+	return out
+}
+
+// completions lists the branches of a history in the order they
+// completed: the reverse of the order they are rolled back in.
+func completions(history []runtime.Event) []string {
+	var out []string
+	for _, e := range history {
+		if e.Branch != "" && e.Outcome == runtime.OutcomeOK {
+			out = append(out, e.Branch)
+		}
 	}
 	return out
 }
@@ -41,15 +75,49 @@ func join(parts ...[]string) []string {
 	return out
 }
 
-var (
-	reserved = []string{
-		"pending -> ReserveStock:running",
-		"ReserveStock:running -> ReserveStock:running [retry]",
+// undo is where, in a want's transitions, the completed branches of
+// Prepare are rolled back: newest completion first, so the lines depend on
+// the completion order, which expand reads from the history.
+const undo = "<undo>"
+
+// expand replaces undo with the rollbacks of the branches in done (in
+// completion order), leaving and re-entering phase ("failing" or
+// "aborting").
+func expand(want, done []string) []string {
+	var out []string
+	for _, l := range want {
+		phase, ok := strings.CutPrefix(l, undo)
+		if !ok {
+			out = append(out, l)
+			continue
+		}
+		for i := len(done) - 1; i >= 0; i-- {
+			out = append(out,
+				phase+" -> "+done[i]+":rollback",
+				done[i]+":rollback -> "+phase+" [ok]")
+		}
 	}
-	prepared = join(reserved, []string{
-		"ReserveStock:running -> AuthorizeCard:running [ok]",
-		"AuthorizeCard:running -> Route:running [ok]",
-	})
+	return out
+}
+
+var (
+	// The branches of Prepare when both complete: the stock's first
+	// attempt fails (a busy warehouse) and its retry succeeds.
+	stockOK = []string{
+		"Prepare:parallel -> ReserveStock:running",
+		"ReserveStock:running -> ReserveStock:running [retry]",
+		"ReserveStock:running -> Prepare:parallel [ok]",
+	}
+	cardOK = []string{
+		"Prepare:parallel -> AuthorizeCard:running",
+		"AuthorizeCard:running -> Prepare:parallel [ok]",
+	}
+	bothOK = map[string][]string{OrderStepReserveStock: stockOK, OrderStepAuthorizeCard: cardOK}
+
+	prepared = []string{
+		"pending -> Prepare:parallel",
+		"Prepare:parallel -> Route:running [ok]",
+	}
 	// slept: from the step that shipped (or booked) through the sleep.
 	slept = func(step string) []string {
 		return []string{
@@ -58,67 +126,137 @@ var (
 			"Remind:running -> Notify:running [ok]",
 		}
 	}
-	// undone: the card voided, the stock released, after a failure.
-	undone = []string{
-		"failing -> AuthorizeCard:rollback",
-		"AuthorizeCard:rollback -> failing [ok]",
-		"failing -> ReserveStock:rollback",
-		"ReserveStock:rollback -> failing [ok]",
-		"failing -> compensated",
+	// undone: the card voided and the stock released (newest completion
+	// first), after a failure.
+	undone = []string{undo + "failing", "failing -> compensated"}
+	// visited: the concierge route through the child run of Visit.
+	visited = []string{
+		"Route:running -> Concierge:waiting [when1]",
+		"Concierge:waiting -> Concierge:running",
+	}
+	// visit is the child run of Visit that books a concierge.
+	visit = []string{
+		"pending -> Book:running",
+		"Book:running -> Confirm:running [ok]",
+		"Confirm:running -> done [ok]",
 	}
 	standard = join(prepared, []string{"Route:running -> Ship:running [otherwise]"}, slept("Ship"), []string{"Notify:running -> done [ok]"})
 )
 
-// expectations of each scenario: how it ends, its transitions, what the
-// services hold of it, and the reminders sent.
+// expectations of each scenario: how it ends, its transitions, its
+// branches' transitions, what the services hold of it, and the reminders
+// sent.
 var want = map[string]struct {
 	final       runtime.RunState
 	transitions []string
+	branches    map[string][]string
 	effects     string
 	reminders   int
+	// children are the transitions of each child run, by the child's
+	// run ID less the order's.
+	children map[string][]string
 }{
-	"standard": {runtime.StateDone, standard,
-		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (standard to 1 Main St) sent", 1},
-	"express": {runtime.StateDone, join(prepared, []string{"Route:running -> ShipFast:running [when2]"}, slept("ShipFast"), []string{"Notify:running -> done [ok]"}),
-		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (express to 1 Main St) sent", 1},
-	"concierge": {runtime.StateDone, join(prepared, []string{"Route:running -> Concierge:running [when1]"}, slept("Concierge"), []string{"Notify:running -> done [ok]"}),
-		"stock res-1 (2 book) reserved; card auth-1 (150 EUR) authorized; concierge bk-1 (for Ann) booked", 1},
-	"no-stock": {runtime.StateFailed, join(reserved, []string{"ReserveStock:running -> failing [error]", "failing -> failed"}),
-		"nothing done", 0},
-	"declined": {runtime.StateCompensated, join(reserved, []string{
-		"ReserveStock:running -> AuthorizeCard:running [ok]",
-		"AuthorizeCard:running -> failing [error]",
-		"failing -> ReserveStock:rollback",
-		"ReserveStock:rollback -> failing [ok]",
-		"failing -> compensated",
-	}), "stock res-1 (2 book) reserved then released", 0},
+	"standard": {runtime.StateDone, standard, bothOK,
+		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (standard to 1 Main St) sent", 1, nil},
+	"express": {runtime.StateDone, join(prepared, []string{"Route:running -> ShipFast:running [when2]"}, slept("ShipFast"), []string{"Notify:running -> done [ok]"}), bothOK,
+		"stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (express to 1 Main St) sent", 1, nil},
+	"concierge": {runtime.StateDone, join(prepared, visited, slept("Concierge"), []string{"Notify:running -> done [ok]"}), bothOK,
+		"stock res-1 (2 book) reserved; card auth-1 (150 EUR) authorized; concierge bk-1 (for Ann) booked", 1,
+		map[string][]string{"@Concierge": visit}},
+	// The reminder fails after the child run ended done: the rollback of
+	// Concierge cancels the booking in a child run of CancelVisit.
+	"concierge-mailbox-full": {runtime.StateCompensated, join(prepared, visited, slept("Concierge"), []string{
+		"Notify:running -> failing [error]",
+		"failing -> Concierge:rollback",
+		"Concierge:rollback -> failing [ok]",
+	}, undone), bothOK,
+		"stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided; concierge bk-1 (for Ann) booked then cancelled", 0,
+		map[string][]string{
+			"@Concierge": visit,
+			"@Concierge:rollback": {
+				"pending -> Cancel:running",
+				"Cancel:running -> done [ok]",
+			},
+		}},
+	// The stock branch fails (after its retry) while the card branch has
+	// completed: the card is voided.
+	"no-stock": {runtime.StateCompensated, join([]string{"pending -> Prepare:parallel", "Prepare:parallel -> failing [error]"}, undone),
+		map[string][]string{
+			OrderStepReserveStock: {
+				"Prepare:parallel -> ReserveStock:running",
+				"ReserveStock:running -> ReserveStock:running [retry]",
+				"ReserveStock:running -> Prepare:parallel [error]",
+			},
+			OrderStepAuthorizeCard: cardOK,
+		},
+		"card auth-1 (40 EUR) authorized then voided", 0, nil},
+	// The card branch fails while the stock branch completes: the stock
+	// is released; the declined card has nothing to undo.
+	"declined": {runtime.StateCompensated, join([]string{"pending -> Prepare:parallel", "Prepare:parallel -> failing [error]"}, undone),
+		map[string][]string{
+			OrderStepReserveStock: stockOK,
+			OrderStepAuthorizeCard: {
+				"Prepare:parallel -> AuthorizeCard:running",
+				"AuthorizeCard:running -> Prepare:parallel [error]",
+			},
+		},
+		"stock res-1 (2 book) reserved then released", 0, nil},
+	// The child run fails (it had nothing to undo): the order's step
+	// fails with its cause.
 	"no-concierge": {runtime.StateCompensated, join(prepared, []string{
-		"Route:running -> Concierge:running [when1]",
-		"Concierge:running -> failing [error]",
-	}, undone), "stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided", 0},
+		"Route:running -> Concierge:waiting [when1]",
+		"Concierge:waiting -> failing [error]",
+	}, undone), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided", 0,
+		map[string][]string{"@Concierge": {
+			"pending -> Book:running",
+			"Book:running -> failing [error]",
+			"failing -> failed",
+		}}},
 	"no-express": {runtime.StateCompensated, join(prepared, []string{
 		"Route:running -> ShipFast:running [when2]",
 		"ShipFast:running -> failing [error]",
-	}, undone), "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0},
+	}, undone), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0, nil},
 	"no-route": {runtime.StateCompensated, join(prepared, []string{
 		"Route:running -> Ship:running [otherwise]",
 		"Ship:running -> failing [error]",
-	}, undone), "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0},
+	}, undone), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided", 0, nil},
 	// The parcel has left (Ship is irreversible): the rest is undone.
 	"mailbox-full": {runtime.StateCompensated, join(prepared, []string{"Route:running -> Ship:running [otherwise]"}, slept("Ship"),
-		[]string{"Notify:running -> failing [error]"}, undone),
-		"stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0},
+		[]string{"Notify:running -> failing [error]"}, undone), bothOK,
+		"stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0, nil},
 	// Abort during the sleep: the wait ends at once, no reminder.
 	"abort": {runtime.StateAborted, join(prepared, []string{
 		"Route:running -> Ship:running [otherwise]",
 		"Ship:running -> Remind:waiting [ok]",
 		"Remind:waiting -> aborting",
-		"aborting -> AuthorizeCard:rollback",
-		"AuthorizeCard:rollback -> aborting [ok]",
-		"aborting -> ReserveStock:rollback",
-		"ReserveStock:rollback -> aborting [ok]",
+		undo + "aborting",
 		"aborting -> aborted",
-	}), "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0},
+	}), bothOK, "stock res-1 (2 book) reserved then released; card auth-1 (40 EUR) authorized then voided; parcel trk-1 (standard to 1 Main St) sent", 0, nil},
+}
+
+// children returns the transitions of each child run of order runID, by
+// the child's ID less runID, and checks that each names its parent.
+func children(t *testing.T, a *app, runID string) map[string][]string {
+	t.Helper()
+	st, err := a.flow.Status(runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Children) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, c := range st.Children {
+		h, err := a.store.Load(c.RunID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) == 0 || h[0].Parent == nil || *h[0].Parent != (runtime.RunRef{Flow: "Order", RunID: runID}) {
+			t.Errorf("child run %s does not name its parent %s", c.RunID, runID)
+		}
+		out[strings.TrimPrefix(c.RunID, runID)] = transitions(h)
+	}
+	return out
 }
 
 // newTestApp opens the app on a new store.
@@ -152,8 +290,14 @@ func TestScenarios(t *testing.T) {
 			if o.res.Final != w.final {
 				t.Errorf("final = %s, want %s (err %v)", o.res.Final, w.final, o.res.Err)
 			}
-			if diff := cmp.Diff(w.transitions, transitions(o.history)); diff != "" {
+			if diff := cmp.Diff(expand(w.transitions, completions(o.history)), transitions(o.history)); diff != "" {
 				t.Errorf("transitions (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(w.branches, branches(o.history)); diff != "" {
+				t.Errorf("branches (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(w.children, children(t, a, o.res.RunID)); diff != "" {
+				t.Errorf("child runs (-want +got):\n%s", diff)
 			}
 			if got := o.effects.String(); got != w.effects {
 				t.Errorf("effects = %q\nwant       %q", got, w.effects)
@@ -170,6 +314,59 @@ func TestScenarios(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAbortDuringChild aborts an order while it waits for its child run
+// of Visit: the child is aborted (its booking call cancelled), then the
+// order rolls back its own completed steps and ends aborted.
+func TestAbortDuringChild(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	s := with(func(s *OrderState) { s.Tier, s.Total, s.Card.Amount, s.Contact.Name = "gold", 150, 150, godot })
+	run, err := a.flow.Start(ctx, s, runtime.WithRunID("waiting"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := "waiting@" + OrderStepConcierge
+	for run.Status().Machine != runtime.WaitingState(OrderStepConcierge) || !booking(a, child) {
+		select {
+		case <-run.Done():
+			t.Fatalf("the order ended before it waited for its child: %s", run.Status().State)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := run.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := run.Wait(ctx)
+	if res.Final != runtime.StateAborted {
+		t.Fatalf("final = %s (%v), want aborted", res.Final, res.Err)
+	}
+	h, err := a.flow.History(ctx, res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantT := join(prepared, []string{
+		"Route:running -> Concierge:waiting [when1]",
+		"Concierge:waiting -> aborting",
+		undo + "aborting",
+		"aborting -> aborted",
+	})
+	if diff := cmp.Diff(expand(wantT, completions(h)), transitions(h)); diff != "" {
+		t.Errorf("transitions (-want +got):\n%s", diff)
+	}
+	if st, err := a.visit.Status(child); err != nil || st.State != runtime.StateAborted {
+		t.Errorf("the child run: %+v, %v; want it aborted", st, err)
+	}
+	if got, want := a.world.of(res.RunID).String(), "stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided"; got != want {
+		t.Errorf("effects = %q, want %q", got, want)
+	}
+}
+
+// booking says whether the child run id is in its Book attempt.
+func booking(a *app, id string) bool {
+	st, err := a.visit.Status(id)
+	return err == nil && st.Machine == runtime.RunningState(VisitStepBook)
 }
 
 // TestSleepIsDurable: the run sleeping in Remind holds a recorded wake-up
@@ -258,10 +455,12 @@ func TestOutput(t *testing.T) {
 		for _, s := range []string{
 			"store " + dir + "\n",
 			"=> done\n",
-			"=> failed (step ReserveStock: inventory: no unicorn in stock)",
-			"=> compensated (step AuthorizeCard: payments: card declined)",
+			"=> compensated (step Prepare: branch ReserveStock: inventory: no unicorn in stock)",
+			"=> compensated (step Prepare: branch AuthorizeCard: payments: card declined)",
 			"=> compensated (step Notify: mail: the mailbox of full@example.com is full)",
 			"=> aborted",
+			"-> Confirm:running            [ok]  (child run concierge-",
+			"@Concierge:rollback)", // the child run of CancelVisit
 		} {
 			if !strings.Contains(out.String(), s) {
 				t.Errorf("run %d: output lacks %q:\n%s", i+1, s, out.String())
@@ -305,13 +504,18 @@ func TestKillAndResume(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	// Each step of the standard order, and the machine state its
+	// Each step of the concierge order, and the machine state its
 	// completion leads to.
 	for _, c := range []struct{ step, next string }{
-		{OrderStepReserveStock, runtime.RunningState(OrderStepAuthorizeCard)},
-		{OrderStepAuthorizeCard, runtime.RunningState(OrderStepRoute)},
-		{OrderStepRoute, runtime.RunningState(OrderStepShip)},
-		{OrderStepShip, runtime.WaitingState(OrderStepRemind)},
+		// A branch of Prepare completed: the run is in the block while the
+		// other branch runs (or is about to leave it, but the kill comes
+		// first).
+		{OrderStepReserveStock, runtime.ParallelState(OrderStepPrepare)},
+		{OrderStepAuthorizeCard, runtime.ParallelState(OrderStepPrepare)},
+		{OrderStepRoute, runtime.WaitingState(OrderStepConcierge)},
+		// A step of the child run of Visit: the order waits for it.
+		{VisitStepBook, runtime.WaitingState(OrderStepConcierge)},
+		{OrderStepConcierge, runtime.WaitingState(OrderStepRemind)},
 		{OrderStepRemind, runtime.RunningState(OrderStepNotify)},
 	} {
 		step := c.step
@@ -334,6 +538,14 @@ func TestKillAndResume(t *testing.T) {
 			if want, _ := runtime.RunStateOf(c.next); crashed.State != want || crashed.Machine != c.next {
 				t.Fatalf("stored run before the restart: %+v", crashed)
 			}
+			before := storedHistory(t, dir, crashed.RunID)
+			if c.step == VisitStepBook {
+				// The kill came inside the child run: it is on its next step.
+				child := storedRuns(t, dir, "Visit")
+				if len(child) != 1 || child[0].Parent != crashed.RunID || child[0].Machine != runtime.RunningState(VisitStepConfirm) {
+					t.Fatalf("stored child runs before the restart: %+v, want one in %s", child, runtime.RunningState(VisitStepConfirm))
+				}
+			}
 
 			out, err = exec.Command(bin, "-store", dir).Output()
 			if err != nil {
@@ -343,24 +555,31 @@ func TestKillAndResume(t *testing.T) {
 				"The store holds 1 unfinished run(s): resuming them.",
 				"run " + crashed.RunID + ", resumed:",
 				"-- the previous process died here; this one resumed the run --",
-				"=> done\n     stock res-1 (2 book) reserved; card auth-1 (40 EUR) authorized; parcel trk-1 (standard to 1 Main St) sent; 1 reminder(s) sent",
+				"=> done\n     " + want["concierge"].effects + "; 1 reminder(s) sent",
 			} {
 				if !strings.Contains(string(out), s) {
 					t.Errorf("the second run's output lacks %q:\n%s", s, out)
 				}
 			}
 
-			st, err := store.OpenReadOnly(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			h, err := st.Load(crashed.RunID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(standard, transitions(h)); diff != "" {
+			h := storedHistory(t, dir, crashed.RunID)
+			if diff := cmp.Diff(want["concierge"].transitions, transitions(h)); diff != "" {
 				t.Errorf("history of the resumed run (-want +got):\n%s", diff)
+			}
+			resumedBranches(t, before, h)
+			// One child run of Visit, the one the order started: a crash
+			// during it resumed it, and did not start a second.
+			// (The second process placed the scenarios' orders too.)
+			var visits []store.RunInfo
+			for _, r := range storedRuns(t, dir, "Visit") {
+				if r.Parent == crashed.RunID {
+					visits = append(visits, r)
+				}
+			}
+			if len(visits) != 1 || visits[0].RunID != crashed.RunID+"@"+OrderStepConcierge {
+				t.Errorf("runs of Visit in the store: %+v, want one, %s@%s", visits, crashed.RunID, OrderStepConcierge)
+			} else if diff := cmp.Diff(visit, transitions(storedHistory(t, dir, visits[0].RunID))); diff != "" {
+				t.Errorf("history of the child run (-want +got):\n%s", diff)
 			}
 			if status, err := runtime.Replay(h); err != nil || status.State != runtime.StateDone {
 				t.Errorf("replay: %v %v", status.State, err)
@@ -369,24 +588,88 @@ func TestKillAndResume(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := w.of(crashed.RunID).String(); got != want["standard"].effects {
+			e := w.of(crashed.RunID)
+			if got := e.String(); got != want["concierge"].effects {
 				t.Errorf("the services hold, for the resumed run, %s", got)
+			}
+			// One record each, made under the branch's idempotency key: a
+			// branch run again after the crash used the same key.
+			for key, list := range map[string][]record{
+				crashed.RunID + "/" + OrderStepReserveStock:                    e.reservations,
+				crashed.RunID + "/" + OrderStepAuthorizeCard:                   e.authorizations,
+				crashed.RunID + "@" + OrderStepConcierge + "/" + VisitStepBook: e.bookings,
+			} {
+				if len(list) != 1 || list[0].Key != key {
+					t.Errorf("the services made %+v, want one record under key %s", list, key)
+				}
 			}
 		})
 	}
 }
 
-// storedRun returns the only run of the store in dir.
-func storedRun(t *testing.T, dir string) store.RunInfo {
+// resumedBranches checks the branches of Prepare across a crash: a branch
+// that had completed before (in history before) did not run again; one in
+// flight, or not started, ran again after the crash and completed.
+func resumedBranches(t *testing.T, before, after []runtime.Event) {
+	t.Helper()
+	was, now := branches(before), branches(after)
+	done := completions(before)
+	for _, b := range []string{OrderStepReserveStock, OrderStepAuthorizeCard} {
+		if slices.Contains(done, b) {
+			if diff := cmp.Diff(was[b], now[b]); diff != "" {
+				t.Errorf("branch %s completed before the crash but its events changed (-before +after):\n%s", b, diff)
+			}
+			continue
+		}
+		// Resumed where its history left it: a branch recorded running
+		// runs its attempt again (no new start event), one never started
+		// starts now.
+		got := now[b]
+		if len(got) <= len(was[b]) || !slices.Equal(got[:len(was[b])], was[b]) || !strings.HasSuffix(got[len(got)-1], "[ok]") {
+			t.Errorf("branch %s was in flight at the crash; before %q, after %q: want it run on and completed", b, was[b], got)
+		}
+		if !slices.Contains(got, "Prepare:parallel -> "+b+":running") {
+			t.Errorf("branch %s never started: %q", b, got)
+		}
+	}
+}
+
+// storedHistory returns the history of run id in the store in dir.
+func storedHistory(t *testing.T, dir, id string) []runtime.Event {
 	t.Helper()
 	st, err := store.OpenReadOnly(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	runs, err := st.List(store.Filter{})
-	if err != nil || len(runs) != 1 {
-		t.Fatalf("the store holds %v (%v), want one run", runs, err)
+	h, err := st.Load(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// storedRun returns the only run of flow Order in the store in dir.
+func storedRun(t *testing.T, dir string) store.RunInfo {
+	t.Helper()
+	runs := storedRuns(t, dir, "Order")
+	if len(runs) != 1 {
+		t.Fatalf("the store holds %v, want one order", runs)
 	}
 	return runs[0]
+}
+
+// storedRuns lists the runs of flow in the store in dir.
+func storedRuns(t *testing.T, dir, flow string) []store.RunInfo {
+	t.Helper()
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.List(store.Filter{Flow: flow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
 }

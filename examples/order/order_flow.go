@@ -16,6 +16,12 @@ const _ = runtime.IsVersion1
 // Steps of flow Order, in order.flow order. A step's ID is its name in the
 // .flow file; events and Status name steps by it.
 const (
+	// OrderStepPrepare is step Prepare.
+	//
+	// Prepare reserves the stock and authorises the card at the same
+	// time: each branch merges the field it writes when it completes.
+	OrderStepPrepare = "Prepare"
+
 	// OrderStepReserveStock is step ReserveStock.
 	//
 	// ReserveStock holds the items in the warehouse.
@@ -33,7 +39,9 @@ const (
 
 	// OrderStepConcierge is step Concierge.
 	//
-	// Concierge books a person who delivers the order by hand.
+	// Concierge has a person deliver the order by hand: the visit is
+	// arranged by a child run of Visit, with its own ID and history; a
+	// failure later cancels it in a child run of CancelVisit.
 	OrderStepConcierge = "Concierge"
 
 	// OrderStepShipFast is step ShipFast.
@@ -131,41 +139,6 @@ func (p OrderPaymentsCaller) CardVoid(ctx context.Context, req Authorization) er
 	return runtime.CallPortNoResponse(ctx, p.Caller, "payments", "Card.Void", req)
 }
 
-// OrderConcierge is service "concierge" as flow Order calls it: one method
-// per endpoint, taking and returning the Go types of the state fields the
-// rpc lines name. Implement it with any client (gRPC, Connect, a fake), or
-// use OrderConciergeCaller over a runtime.Caller. ctx is the step's:
-// runtime.IdempotencyKey(ctx) is the same across retries and resumes,
-// runtime.Attempt(ctx) counts them, and its deadline is the attempt's. An
-// error is retried as the step's retry policy says unless
-// runtime.Permanent marks it.
-type OrderConcierge interface {
-	// ConciergeBook calls "Concierge.Book" (step Concierge).
-	ConciergeBook(ctx context.Context, req Contact) (Booking, error)
-
-	// ConciergeCancel calls "Concierge.Cancel" (the rollback of step
-	// Concierge).
-	ConciergeCancel(ctx context.Context, req Booking) error
-}
-
-// OrderConciergeCaller is OrderConcierge over a runtime.Caller
-// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
-// of service "concierge", with the step's context, so the Caller sees its
-// idempotency key.
-type OrderConciergeCaller struct {
-	Caller runtime.Caller
-}
-
-// ConciergeBook calls "Concierge.Book" of service "concierge" through p.Caller.
-func (p OrderConciergeCaller) ConciergeBook(ctx context.Context, req Contact) (Booking, error) {
-	return runtime.CallPort[Booking](ctx, p.Caller, "concierge", "Concierge.Book", req)
-}
-
-// ConciergeCancel calls "Concierge.Cancel" of service "concierge" through p.Caller.
-func (p OrderConciergeCaller) ConciergeCancel(ctx context.Context, req Booking) error {
-	return runtime.CallPortNoResponse(ctx, p.Caller, "concierge", "Concierge.Cancel", req)
-}
-
 // OrderShipping is service "shipping" as flow Order calls it: one method
 // per endpoint, taking and returning the Go types of the state fields the
 // rpc lines name. Implement it with any client (gRPC, Connect, a fake), or
@@ -206,7 +179,6 @@ func (p OrderShippingCaller) ShipStandard(ctx context.Context, req Parcel) (stri
 type OrderServices struct {
 	Inventory OrderInventory // service "inventory"
 	Payments  OrderPayments  // service "payments"
-	Concierge OrderConcierge // service "concierge"
 	Shipping  OrderShipping  // service "shipping"
 }
 
@@ -221,7 +193,6 @@ func OrderServicesFromCaller(c runtime.Caller) OrderServices {
 	return OrderServices{
 		Inventory: OrderInventoryCaller{Caller: c},
 		Payments:  OrderPaymentsCaller{Caller: c},
-		Concierge: OrderConciergeCaller{Caller: c},
 		Shipping:  OrderShippingCaller{Caller: c},
 	}
 }
@@ -232,7 +203,7 @@ func OrderServicesFromCaller(c runtime.Caller) OrderServices {
 //
 // Order takes an order from the warehouse to the customer, then asks how
 // it went two weeks later. Until the parcel has left, a failure puts
-// everything back: the concierge booking is cancelled, the card
+// everything back: the concierge's visit is cancelled, the card
 // authorisation voided, the stock released.
 //
 // Triggers:
@@ -244,28 +215,36 @@ type OrderFlow struct {
 
 // NewOrderFlow returns the definition of flow Order; h may be nil. Its rpc
 // steps call the ports of svc, none of which may be nil
-// (OrderServicesFromCaller makes them from a runtime.Caller). opts must
-// include runtime.WithPublisher (publish); runtime.WithSink records every
-// transition.
-func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*OrderFlow, error) {
+// (OrderServicesFromCaller makes them from a runtime.Caller). Its calls
+// run child runs of visitFlow and cancelVisitFlow, built with the same
+// options. opts must include runtime.WithPublisher (publish);
+// runtime.WithSink records every transition.
+func NewOrderFlow(h OrderHandlers, svc OrderServices, visitFlow *VisitFlow, cancelVisitFlow *CancelVisitFlow, opts ...runtime.Option) (*OrderFlow, error) {
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Payments")
 	}
-	if svc.Concierge == nil {
-		return nil, runtime.MissingPort("Order", "OrderServices", "Concierge")
-	}
 	if svc.Shipping == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Shipping")
 	}
+	if visitFlow == nil {
+		return nil, runtime.MissingCallee("Order", "Visit")
+	}
+	if cancelVisitFlow == nil {
+		return nil, runtime.MissingCallee("Order", "CancelVisit")
+	}
 	f := runtime.New[OrderState]("Order", opts...)
-	steps := make([]*runtime.Step[OrderState], 0, 8)
+	steps := make([]*runtime.Step[OrderState], 0, 7)
 	var st *runtime.Step[OrderState]
+	var branches []*runtime.Step[OrderState]
 
 	// retry is the flow's retry policy, for the steps that write none.
 	retry := runtime.RetryPolicy{Attempts: 3, Multiplier: 2, Jitter: true}
+
+	// Prepare: a parallel block; its 2 branches run at the same time, each on a copy of the state, and merge what they write when they complete.
+	branches = make([]*runtime.Step[OrderState], 0, 2)
 
 	// ReserveStock
 	st = runtime.NewStep[OrderState](OrderStepReserveStock, func(ctx context.Context, s *OrderState) (runtime.Outcome, error) {
@@ -280,7 +259,10 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*
 	st.Rollback = func(ctx context.Context, s *OrderState) error { return svc.Inventory.StockRelease(ctx, s.Reservation) }
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 5 * time.Second
-	steps = append(steps, st)
+	st.Writes = func(dst, src *OrderState) {
+		dst.Reservation = src.Reservation
+	}
+	branches = append(branches, st)
 
 	// AuthorizeCard
 	st = runtime.NewStep[OrderState](OrderStepAuthorizeCard, func(ctx context.Context, s *OrderState) (runtime.Outcome, error) {
@@ -295,6 +277,13 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*
 	st.Rollback = func(ctx context.Context, s *OrderState) error { return svc.Payments.CardVoid(ctx, s.Authorization) }
 	st.RollbackRetry = st.Retry
 	st.RollbackTimeout = 5 * time.Second
+	st.Writes = func(dst, src *OrderState) {
+		dst.Authorization = src.Authorization
+	}
+	branches = append(branches, st)
+
+	// Prepare itself: it ends ok once every branch completed, or with the outcome of the branch that failed.
+	st = runtime.NewParallel[OrderState](OrderStepPrepare, branches)
 	steps = append(steps, st)
 
 	// Route
@@ -312,18 +301,10 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*
 	steps = append(steps, st)
 
 	// Concierge
-	st = runtime.NewStep[OrderState](OrderStepConcierge, func(ctx context.Context, s *OrderState) (runtime.Outcome, error) {
-		rsp, err := svc.Concierge.ConciergeBook(ctx, s.Contact)
-		if err == nil {
-			s.Booking = rsp
-		}
-		return runtime.OutcomeOK, err
-	})
-	st.Retry = retry
-	st.Timeout = 5 * time.Second
-	st.Rollback = func(ctx context.Context, s *OrderState) error { return svc.Concierge.ConciergeCancel(ctx, s.Booking) }
-	st.RollbackRetry = st.Retry
-	st.RollbackTimeout = 5 * time.Second
+	st = runtime.NewCall[OrderState, ConciergeVisit](OrderStepConcierge, visitFlow.Runtime(),
+		func(s *OrderState) ConciergeVisit { return s.Visit },
+		func(s *OrderState) *ConciergeVisit { return &s.Visit })
+	runtime.WithRollbackCall[OrderState, ConciergeVisit](cancelVisitFlow.Runtime(), func(s *OrderState) ConciergeVisit { return s.Visit })(st)
 	st.Next = map[runtime.Outcome]string{
 		runtime.OutcomeOK: OrderStepRemind,
 	}
@@ -473,3 +454,420 @@ func (f *OrderFlow) Triggers() []runtime.Trigger {
 // OrderRun is one run of flow Order, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type OrderRun = runtime.Run[OrderState]
+
+// Steps of flow Visit, in order.flow order. A step's ID is its name in the
+// .flow file; events and Status name steps by it.
+const (
+	// VisitStepBook is step Book.
+	//
+	// Book books a concierge.
+	VisitStepBook = "Book"
+
+	// VisitStepConfirm is step Confirm.
+	//
+	// Confirm tells the customer who is coming.
+	VisitStepConfirm = "Confirm"
+)
+
+// VisitHandlers is empty: every step of flow Visit is an rpc, await,
+// publish, sleep, choose or call. Pass nil to NewVisitFlow.
+type VisitHandlers interface{}
+
+// VisitConcierge is service "concierge" as flow Visit calls it: one method
+// per endpoint, taking and returning the Go types of the state fields the
+// rpc lines name. Implement it with any client (gRPC, Connect, a fake), or
+// use VisitConciergeCaller over a runtime.Caller. ctx is the step's:
+// runtime.IdempotencyKey(ctx) is the same across retries and resumes,
+// runtime.Attempt(ctx) counts them, and its deadline is the attempt's. An
+// error is retried as the step's retry policy says unless
+// runtime.Permanent marks it.
+type VisitConcierge interface {
+	// ConciergeBook calls "Concierge.Book" (step Book).
+	ConciergeBook(ctx context.Context, req Contact) (Booking, error)
+
+	// ConciergeCancel calls "Concierge.Cancel" (the rollback of step Book).
+	ConciergeCancel(ctx context.Context, req Booking) error
+}
+
+// VisitConciergeCaller is VisitConcierge over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "concierge", with the step's context, so the Caller sees its
+// idempotency key.
+type VisitConciergeCaller struct {
+	Caller runtime.Caller
+}
+
+// ConciergeBook calls "Concierge.Book" of service "concierge" through p.Caller.
+func (p VisitConciergeCaller) ConciergeBook(ctx context.Context, req Contact) (Booking, error) {
+	return runtime.CallPort[Booking](ctx, p.Caller, "concierge", "Concierge.Book", req)
+}
+
+// ConciergeCancel calls "Concierge.Cancel" of service "concierge" through p.Caller.
+func (p VisitConciergeCaller) ConciergeCancel(ctx context.Context, req Booking) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "concierge", "Concierge.Cancel", req)
+}
+
+// VisitServices are the services flow Visit calls, one port each;
+// NewVisitFlow needs every one. VisitServicesFromCaller builds them all
+// over one runtime.Caller.
+type VisitServices struct {
+	Concierge VisitConcierge // service "concierge"
+}
+
+// VisitServicesFromCaller returns VisitServices whose every port calls c
+// (VisitConciergeCaller, ...): the services of a flow whose requests and
+// responses travel as JSON, such as engine/httpcall's Caller or NATS. A
+// nil c gives no ports, which NewVisitFlow refuses.
+func VisitServicesFromCaller(c runtime.Caller) VisitServices {
+	if c == nil {
+		return VisitServices{}
+	}
+	return VisitServices{
+		Concierge: VisitConciergeCaller{Caller: c},
+	}
+}
+
+// VisitFlow is flow Visit of order.flow: one definition that runs any
+// number of concurrent runs, each with its own ID, ConciergeVisit and
+// history. Create it with NewVisitFlow.
+//
+// Visit books a concierge for the customer and tells the customer who is
+// coming. If the message cannot be sent, the booking is cancelled.
+type VisitFlow struct {
+	flow *runtime.Flow[ConciergeVisit]
+}
+
+// NewVisitFlow returns the definition of flow Visit; h may be nil. Its rpc
+// steps call the ports of svc, none of which may be nil
+// (VisitServicesFromCaller makes them from a runtime.Caller). opts must
+// include runtime.WithPublisher (publish); runtime.WithSink records every
+// transition.
+func NewVisitFlow(h VisitHandlers, svc VisitServices, opts ...runtime.Option) (*VisitFlow, error) {
+	if svc.Concierge == nil {
+		return nil, runtime.MissingPort("Visit", "VisitServices", "Concierge")
+	}
+	f := runtime.New[ConciergeVisit]("Visit", opts...)
+	steps := make([]*runtime.Step[ConciergeVisit], 0, 2)
+	var st *runtime.Step[ConciergeVisit]
+
+	// retry is the flow's retry policy, for the steps that write none.
+	retry := runtime.RetryPolicy{Attempts: 3, Multiplier: 2, Jitter: true}
+
+	// Book
+	st = runtime.NewStep[ConciergeVisit](VisitStepBook, func(ctx context.Context, s *ConciergeVisit) (runtime.Outcome, error) {
+		rsp, err := svc.Concierge.ConciergeBook(ctx, s.Contact)
+		if err == nil {
+			s.Booking = rsp
+		}
+		return runtime.OutcomeOK, err
+	})
+	st.Retry = retry
+	st.Timeout = 5 * time.Second
+	st.Rollback = func(ctx context.Context, s *ConciergeVisit) error {
+		return svc.Concierge.ConciergeCancel(ctx, s.Booking)
+	}
+	st.RollbackRetry = st.Retry
+	st.RollbackTimeout = 5 * time.Second
+	steps = append(steps, st)
+
+	// Confirm
+	st = runtime.NewPublish[ConciergeVisit]("mail", "visit.booked",
+		func(s *ConciergeVisit) any { return s.Booking })
+	st.ID = VisitStepConfirm
+	st.Retry = retry
+	st.Timeout = 5 * time.Second
+	st.Irreversible = true
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
+		return nil, err
+	}
+	return &VisitFlow{flow: f}, nil
+}
+
+// ID returns the flow's ID, "Visit".
+func (f *VisitFlow) ID() string {
+	return f.flow.ID()
+}
+
+// Start starts a run from state and returns at once; VisitRun.Wait waits
+// for its result. Cancelling ctx aborts the run (use context.WithoutCancel
+// to let it outlive a request); runtime.WithRunID sets its ID.
+func (f *VisitFlow) Start(ctx context.Context, state ConciergeVisit, opts ...runtime.RunOption) (*VisitRun, error) {
+	return f.flow.Start(ctx, state, opts...)
+}
+
+// Execute runs a run from state to its end on the calling goroutine. The
+// result holds the final state; the error is the result's Err, nil only
+// when the run ends done.
+func (f *VisitFlow) Execute(ctx context.Context, state ConciergeVisit, opts ...runtime.RunOption) (runtime.Result[ConciergeVisit], error) {
+	return f.flow.Execute(ctx, state, opts...)
+}
+
+// Run returns a live (not finished) run by ID.
+func (f *VisitFlow) Run(runID string) (*VisitRun, bool) {
+	return f.flow.Run(runID)
+}
+
+// Status returns the state, step, attempt and history of a run, live or
+// finished (a finished run needs a sink that can load histories: a store
+// of runtime/store, or runtime.MemorySink).
+func (f *VisitFlow) Status(runID string) (runtime.Status, error) {
+	return f.flow.Status(runID)
+}
+
+// State returns the latest ConciergeVisit of a run of this flow, live or
+// finished (a finished run needs a sink that can load histories), decoded
+// from its last snapshot.
+func (f *VisitFlow) State(runID string) (ConciergeVisit, error) {
+	return f.flow.State(runID)
+}
+
+// History returns the events of a run of this flow, live or finished, from
+// the flow's sink, which must load histories (a store of runtime/store, or
+// runtime.MemorySink).
+func (f *VisitFlow) History(ctx context.Context, runID string) ([]runtime.Event, error) {
+	return f.flow.History(ctx, runID)
+}
+
+// Runs returns the IDs of this flow's runs that runs holds, in the order
+// they started: those in one of states (runtime.StateRunning,
+// runtime.StateFailed, ...), or all of them. runs is a store of
+// runtime/store, or a runtime.MemorySink.
+func (f *VisitFlow) Runs(ctx context.Context, runs runtime.RunLister, states ...runtime.RunState) ([]string, error) {
+	return f.flow.Runs(ctx, runs, states...)
+}
+
+// ResumeAll resumes every run of this flow that runs holds and that is not
+// over: call it when the process starts, before new runs, with the store
+// the flow emits to (runtime.WithSink). Completed steps do not run again,
+// the step that was running runs again with the same idempotency key, a
+// rollback in progress continues, and the state comes from the last
+// snapshot. A run that cannot be resumed (its history no longer fits the
+// flow) is skipped and named in the error; the others are resumed all the
+// same.
+func (f *VisitFlow) ResumeAll(ctx context.Context, runs runtime.RunLister) ([]*VisitRun, error) {
+	return f.flow.ResumeAll(ctx, runs)
+}
+
+// Resume continues one run that is not over from its history: completed
+// steps do not run again and the step that was running runs again with the
+// same idempotency key.
+func (f *VisitFlow) Resume(ctx context.Context, history []runtime.Event, opts ...runtime.RunOption) (*VisitRun, error) {
+	return f.flow.Resume(ctx, history, opts...)
+}
+
+// Abort aborts a live run: its running step is cancelled and its completed
+// steps roll back.
+func (f *VisitFlow) Abort(runID string) error {
+	return f.flow.Abort(runID)
+}
+
+// Runtime returns the underlying runtime definition, for what the typed
+// methods do not cover (Steps, engines).
+func (f *VisitFlow) Runtime() *runtime.Flow[ConciergeVisit] {
+	return f.flow
+}
+
+// Triggers returns nil: flow Visit declares no trigger in order.flow, so
+// only Start (or an engine's API) starts it.
+func (f *VisitFlow) Triggers() []runtime.Trigger {
+	return nil
+}
+
+// VisitRun is one run of flow Visit, as Start returns it: Wait for its
+// result, Abort it, or ask its Status.
+type VisitRun = runtime.Run[ConciergeVisit]
+
+// Steps of flow CancelVisit, in order.flow order. A step's ID is its name
+// in the .flow file; events and Status name steps by it.
+const (
+	// CancelVisitStepCancel is step Cancel.
+	CancelVisitStepCancel = "Cancel"
+)
+
+// CancelVisitHandlers is empty: every step of flow CancelVisit is an rpc,
+// await, publish, sleep, choose or call. Pass nil to NewCancelVisitFlow.
+type CancelVisitHandlers interface{}
+
+// CancelVisitConcierge is service "concierge" as flow CancelVisit calls
+// it: one method per endpoint, taking and returning the Go types of the
+// state fields the rpc lines name. Implement it with any client (gRPC,
+// Connect, a fake), or use CancelVisitConciergeCaller over a
+// runtime.Caller. ctx is the step's: runtime.IdempotencyKey(ctx) is the
+// same across retries and resumes, runtime.Attempt(ctx) counts them, and
+// its deadline is the attempt's. An error is retried as the step's retry
+// policy says unless runtime.Permanent marks it.
+type CancelVisitConcierge interface {
+	// ConciergeCancel calls "Concierge.Cancel" (step Cancel).
+	ConciergeCancel(ctx context.Context, req Booking) error
+}
+
+// CancelVisitConciergeCaller is CancelVisitConcierge over a runtime.Caller
+// (engine/httpcall, NATS, runtime.MemoryCaller): each method is one Call
+// of service "concierge", with the step's context, so the Caller sees its
+// idempotency key.
+type CancelVisitConciergeCaller struct {
+	Caller runtime.Caller
+}
+
+// ConciergeCancel calls "Concierge.Cancel" of service "concierge" through p.Caller.
+func (p CancelVisitConciergeCaller) ConciergeCancel(ctx context.Context, req Booking) error {
+	return runtime.CallPortNoResponse(ctx, p.Caller, "concierge", "Concierge.Cancel", req)
+}
+
+// CancelVisitServices are the services flow CancelVisit calls, one port
+// each; NewCancelVisitFlow needs every one. CancelVisitServicesFromCaller
+// builds them all over one runtime.Caller.
+type CancelVisitServices struct {
+	Concierge CancelVisitConcierge // service "concierge"
+}
+
+// CancelVisitServicesFromCaller returns CancelVisitServices whose every
+// port calls c (CancelVisitConciergeCaller, ...): the services of a flow
+// whose requests and responses travel as JSON, such as engine/httpcall's
+// Caller or NATS. A nil c gives no ports, which NewCancelVisitFlow
+// refuses.
+func CancelVisitServicesFromCaller(c runtime.Caller) CancelVisitServices {
+	if c == nil {
+		return CancelVisitServices{}
+	}
+	return CancelVisitServices{
+		Concierge: CancelVisitConciergeCaller{Caller: c},
+	}
+}
+
+// CancelVisitFlow is flow CancelVisit of order.flow: one definition that
+// runs any number of concurrent runs, each with its own ID, ConciergeVisit
+// and history. Create it with NewCancelVisitFlow.
+//
+// CancelVisit cancels the booking of a visit that took place in a run of
+// Visit.
+type CancelVisitFlow struct {
+	flow *runtime.Flow[ConciergeVisit]
+}
+
+// NewCancelVisitFlow returns the definition of flow CancelVisit; h may be
+// nil. Its rpc steps call the ports of svc, none of which may be nil
+// (CancelVisitServicesFromCaller makes them from a runtime.Caller).
+// runtime.WithSink in opts records every transition.
+func NewCancelVisitFlow(h CancelVisitHandlers, svc CancelVisitServices, opts ...runtime.Option) (*CancelVisitFlow, error) {
+	if svc.Concierge == nil {
+		return nil, runtime.MissingPort("CancelVisit", "CancelVisitServices", "Concierge")
+	}
+	f := runtime.New[ConciergeVisit]("CancelVisit", opts...)
+	steps := make([]*runtime.Step[ConciergeVisit], 0, 1)
+	var st *runtime.Step[ConciergeVisit]
+
+	// retry is the flow's retry policy, for the steps that write none.
+	retry := runtime.RetryPolicy{Attempts: 3, Multiplier: 2, Jitter: true}
+
+	// Cancel
+	st = runtime.NewStep[ConciergeVisit](CancelVisitStepCancel, func(ctx context.Context, s *ConciergeVisit) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, svc.Concierge.ConciergeCancel(ctx, s.Booking)
+	})
+	st.Retry = retry
+	st.Timeout = 5 * time.Second
+	st.Irreversible = true
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
+		return nil, err
+	}
+	return &CancelVisitFlow{flow: f}, nil
+}
+
+// ID returns the flow's ID, "CancelVisit".
+func (f *CancelVisitFlow) ID() string {
+	return f.flow.ID()
+}
+
+// Start starts a run from state and returns at once; CancelVisitRun.Wait
+// waits for its result. Cancelling ctx aborts the run (use
+// context.WithoutCancel to let it outlive a request); runtime.WithRunID
+// sets its ID.
+func (f *CancelVisitFlow) Start(ctx context.Context, state ConciergeVisit, opts ...runtime.RunOption) (*CancelVisitRun, error) {
+	return f.flow.Start(ctx, state, opts...)
+}
+
+// Execute runs a run from state to its end on the calling goroutine. The
+// result holds the final state; the error is the result's Err, nil only
+// when the run ends done.
+func (f *CancelVisitFlow) Execute(ctx context.Context, state ConciergeVisit, opts ...runtime.RunOption) (runtime.Result[ConciergeVisit], error) {
+	return f.flow.Execute(ctx, state, opts...)
+}
+
+// Run returns a live (not finished) run by ID.
+func (f *CancelVisitFlow) Run(runID string) (*CancelVisitRun, bool) {
+	return f.flow.Run(runID)
+}
+
+// Status returns the state, step, attempt and history of a run, live or
+// finished (a finished run needs a sink that can load histories: a store
+// of runtime/store, or runtime.MemorySink).
+func (f *CancelVisitFlow) Status(runID string) (runtime.Status, error) {
+	return f.flow.Status(runID)
+}
+
+// State returns the latest ConciergeVisit of a run of this flow, live or
+// finished (a finished run needs a sink that can load histories), decoded
+// from its last snapshot.
+func (f *CancelVisitFlow) State(runID string) (ConciergeVisit, error) {
+	return f.flow.State(runID)
+}
+
+// History returns the events of a run of this flow, live or finished, from
+// the flow's sink, which must load histories (a store of runtime/store, or
+// runtime.MemorySink).
+func (f *CancelVisitFlow) History(ctx context.Context, runID string) ([]runtime.Event, error) {
+	return f.flow.History(ctx, runID)
+}
+
+// Runs returns the IDs of this flow's runs that runs holds, in the order
+// they started: those in one of states (runtime.StateRunning,
+// runtime.StateFailed, ...), or all of them. runs is a store of
+// runtime/store, or a runtime.MemorySink.
+func (f *CancelVisitFlow) Runs(ctx context.Context, runs runtime.RunLister, states ...runtime.RunState) ([]string, error) {
+	return f.flow.Runs(ctx, runs, states...)
+}
+
+// ResumeAll resumes every run of this flow that runs holds and that is not
+// over: call it when the process starts, before new runs, with the store
+// the flow emits to (runtime.WithSink). Completed steps do not run again,
+// the step that was running runs again with the same idempotency key, a
+// rollback in progress continues, and the state comes from the last
+// snapshot. A run that cannot be resumed (its history no longer fits the
+// flow) is skipped and named in the error; the others are resumed all the
+// same.
+func (f *CancelVisitFlow) ResumeAll(ctx context.Context, runs runtime.RunLister) ([]*CancelVisitRun, error) {
+	return f.flow.ResumeAll(ctx, runs)
+}
+
+// Resume continues one run that is not over from its history: completed
+// steps do not run again and the step that was running runs again with the
+// same idempotency key.
+func (f *CancelVisitFlow) Resume(ctx context.Context, history []runtime.Event, opts ...runtime.RunOption) (*CancelVisitRun, error) {
+	return f.flow.Resume(ctx, history, opts...)
+}
+
+// Abort aborts a live run: its running step is cancelled and its completed
+// steps roll back.
+func (f *CancelVisitFlow) Abort(runID string) error {
+	return f.flow.Abort(runID)
+}
+
+// Runtime returns the underlying runtime definition, for what the typed
+// methods do not cover (Steps, engines).
+func (f *CancelVisitFlow) Runtime() *runtime.Flow[ConciergeVisit] {
+	return f.flow
+}
+
+// Triggers returns nil: flow CancelVisit declares no trigger in
+// order.flow, so only Start (or an engine's API) starts it.
+func (f *CancelVisitFlow) Triggers() []runtime.Trigger {
+	return nil
+}
+
+// CancelVisitRun is one run of flow CancelVisit, as Start returns it: Wait
+// for its result, Abort it, or ask its Status.
+type CancelVisitRun = runtime.Run[ConciergeVisit]

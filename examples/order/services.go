@@ -9,13 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 )
 
 // The fake services of the shop, in the process. Each implements the
-// typed port that flow Order generates for it (OrderInventory,
-// OrderPayments, OrderConcierge, OrderShipping) in plain Go: the methods
+// typed port that the flow calling it generates (OrderInventory,
+// OrderPayments, OrderShipping, VisitConcierge, CancelVisitConcierge) in plain Go: the methods
 // take and return the state's types, so a port of the wrong type would not
 // compile. Over a network, a port is a gRPC or Connect client of the same
 // shape (docs/runtime.md, "Typed service ports"), or
@@ -153,10 +154,29 @@ const declined = "4000 0000 0000 0002"
 // CardAuthorize holds the amount on the card.
 func (s payments) CardAuthorize(ctx context.Context, c Card) (Authorization, error) {
 	if c.Number == declined {
+		// A slow bank: it declines only once the warehouse (the other
+		// branch of Prepare) has reserved the stock, so the demo shows a
+		// branch failing after the other completed, whose work is undone.
+		if err := s.reserved(ctx); err != nil {
+			return Authorization{}, err
+		}
 		return Authorization{}, runtime.Permanent(errors.New("payments: card declined"))
 	}
 	id, err := s.make(ctx, &s.data.Authorizations, "auth", fmt.Sprintf("%d EUR", c.Amount))
 	return Authorization{ID: id, Amount: c.Amount}, err
+}
+
+// reserved waits until the stock of ctx's run is reserved, or ctx ends.
+func (s payments) reserved(ctx context.Context) error {
+	run, _, _ := strings.Cut(runtime.IdempotencyKey(ctx), "/")
+	for len(s.of(run).reservations) == 0 {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // CardVoid lets the hold go.
@@ -164,17 +184,26 @@ func (s payments) CardVoid(_ context.Context, a Authorization) error {
 	return s.undo(&s.data.Authorizations, a.ID)
 }
 
-// concierge implements OrderConcierge.
+// concierge implements VisitConcierge and CancelVisitConcierge.
 type concierge struct{ *world }
 
-// ConciergeBook books a concierge; nobody delivers to Mr Nobody.
+// ConciergeBook books a concierge; nobody delivers to Mr Nobody, and the
+// booking for Godot never comes: it waits until the call is cancelled (the
+// order aborted while its child run books).
 func (s concierge) ConciergeBook(ctx context.Context, c Contact) (Booking, error) {
-	if c.Name == "Nobody" {
+	switch c.Name {
+	case "Nobody":
 		return Booking{}, runtime.Permanent(errors.New("concierge: nobody free for Nobody"))
+	case godot:
+		<-ctx.Done()
+		return Booking{}, context.Cause(ctx)
 	}
 	id, err := s.make(ctx, &s.data.Bookings, "bk", "for "+c.Name)
 	return Booking{ID: id, Concierge: "Jeeves"}, err
 }
+
+// godot is a customer whose concierge never comes.
+const godot = "Godot"
 
 // ConciergeCancel cancels the booking.
 func (s concierge) ConciergeCancel(_ context.Context, b Booking) error {
@@ -207,9 +236,18 @@ func (w *world) services() OrderServices {
 	return OrderServices{
 		Inventory: inventory{w},
 		Payments:  payments{w},
-		Concierge: concierge{w},
 		Shipping:  shipping{w},
 	}
+}
+
+// visitServices are the ports of flow Visit over w.
+func (w *world) visitServices() VisitServices {
+	return VisitServices{Concierge: concierge{w}}
+}
+
+// cancelVisitServices are the ports of flow CancelVisit over w.
+func (w *world) cancelVisitServices() CancelVisitServices {
+	return CancelVisitServices{Concierge: concierge{w}}
 }
 
 // effects is what the services hold of one run.
@@ -224,13 +262,31 @@ func (w *world) of(runID string) effects {
 	pick := func(list []record) []record {
 		var out []record
 		for _, r := range list {
-			if strings.HasPrefix(r.Key, runID+"/") {
+			if rootRun(r.Key) == runID {
 				out = append(out, r)
 			}
 		}
 		return out
 	}
 	return effects{pick(w.data.Reservations), pick(w.data.Authorizations), pick(w.data.Bookings), pick(w.data.Shipments)}
+}
+
+// rootRun is the run whose work an idempotency key is for: the run of
+// the key, or for a child run's key (the concierge's visit), the order
+// that started the child.
+func rootRun(key string) string {
+	k, ok := runtime.ParseKey(key)
+	if !ok {
+		return ""
+	}
+	run := k.RunID
+	for {
+		parent, _, ok := runtime.ParseChildRunID(run)
+		if !ok {
+			return run
+		}
+		run = parent.RunID
+	}
 }
 
 // String says what a run did to the world, in the order it happened:
@@ -266,7 +322,8 @@ type mailer struct {
 
 // Publish implements runtime.Publisher.
 func (m *mailer) Publish(ctx context.Context, topic, event string, payload any) error {
-	if c, ok := payload.(Contact); ok && topic == "mail" && c.Email == "full@example.com" {
+	// The mailbox fills up in the two weeks before the reminder.
+	if c, ok := payload.(Contact); ok && topic == "mail" && event == "order.reminder" && c.Email == "full@example.com" {
 		return runtime.Permanent(fmt.Errorf("mail: the mailbox of %s is full", c.Email))
 	}
 	m.mu.Lock()

@@ -32,6 +32,13 @@ type Booking struct {
 	Concierge string `json:"concierge"`
 }
 
+// ConciergeVisit is the state of flows Visit and CancelVisit: who the
+// concierge visits, and the booking.
+type ConciergeVisit struct {
+	Contact Contact `json:"contact"`
+	Booking Booking `json:"booking"`
+}
+
 // Parcel is what shipping carries.
 type Parcel struct {
 	Address string  `json:"address"`
@@ -51,6 +58,6 @@ type OrderState struct {
 
 	Reservation   string
 	Authorization Authorization
-	Booking       Booking
+	Visit         ConciergeVisit // the order's Contact, and the booking the child run made
 	Tracking      string
 }
