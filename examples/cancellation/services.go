@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -60,10 +61,14 @@ func openApp(dir string) (*app, error) {
 
 func (a *app) Close() error { return a.store.Close() }
 
-// refund is the bank: it settles every refund at once, except o-slow's.
+// settles says whether the bank settles order's refund: every one at once,
+// except o-slow's.
+func settles(orderID string) bool { return orderID != "o-slow" }
+
+// refund is the bank: it settles the refunds that settles says it does.
 func (a *app) refund(ctx context.Context, orderID string) (string, error) {
 	id := "rf-" + orderID
-	if orderID != "o-slow" {
+	if settles(orderID) {
 		if err := a.bus.Publish(ctx, "payments", "refund.settled", Settlement{RefundID: id, Cents: 1299}); err != nil {
 			return "", err
 		}
@@ -72,8 +77,9 @@ func (a *app) refund(ctx context.Context, orderID string) (string, error) {
 }
 
 // finish waits for run to end. While the run waits for a settlement that
-// has not come, it moves the fake clock a day on, so that the wait times
-// out at once.
+// will never come, it moves the fake clock a day on, so that the wait times
+// out at once. A settlement that comes wakes the run by itself (moving the
+// clock then would race the delivery, and time the wait out instead).
 func (a *app) finish(ctx context.Context, run *CancelRun) (runtime.Result[CancelState], error) {
 	for {
 		select {
@@ -81,7 +87,12 @@ func (a *app) finish(ctx context.Context, run *CancelRun) (runtime.Result[Cancel
 			return run.Wait(ctx)
 		case <-time.After(time.Millisecond):
 		}
-		if run.Status().Machine == runtime.WaitingState(CancelStepAwaitRefund) && a.clock.Pending() > 0 {
+		st := run.Status()
+		if st.Machine != runtime.WaitingState(CancelStepAwaitRefund) || a.clock.Pending() == 0 {
+			continue
+		}
+		var s CancelState
+		if err := json.Unmarshal(st.Snapshot, &s); err == nil && !settles(s.OrderID) {
 			a.clock.Advance(24 * time.Hour)
 		}
 	}
