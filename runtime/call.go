@@ -210,7 +210,7 @@ func (f *Flow[S]) AttachChild(ctx context.Context, flow, id string, parent RunRe
 	// another parent's attach) got there first, which the next pass sees;
 	// the bound only stops a sink that keeps contradicting itself.
 	for range 16 {
-		if r, ok := f.Run(id); ok {
+		if r, ok := f.liveRun(id); ok {
 			r.OnEnd(ended)
 			return r.Abort, nil
 		}

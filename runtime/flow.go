@@ -261,6 +261,32 @@ func (f *Flow[S]) Run(id string) (*Run[S], bool) {
 	return r, true
 }
 
+// liveRun is Run for the drivers of a run (AttachChild, ResumeAll) that
+// lost a race to start or resume it: a run being started or resumed is in
+// the live runs before it is recorded, so liveRun waits for that to settle
+// (briefly: until its first event is written, or its history checked)
+// rather than report it missing.
+func (f *Flow[S]) liveRun(id string) (*Run[S], bool) {
+	f.liveMu.RLock()
+	r, ok := f.live[id]
+	f.liveMu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	r.mu.Lock()
+	if !r.settled {
+		if r.ready == nil {
+			r.ready = make(chan struct{})
+		}
+		ready := r.ready
+		r.mu.Unlock()
+		<-ready
+	} else {
+		r.mu.Unlock()
+	}
+	return r, r.recorded.Load()
+}
+
 // Status returns the status of a live run, or of a finished one whose
 // history the sink can load (Replay of it). A run of another flow is
 // unknown here (ErrUnknownRun), even when the sink is shared and holds it.

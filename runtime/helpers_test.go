@@ -49,6 +49,13 @@ func (r *recorder) all() []string {
 	return slices.Clone(r.ops)
 }
 
+// keys returns the idempotency keys op ran with, in order.
+func (r *recorder) keys(op string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.key[op])
+}
+
 func (r *recorder) count(op string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -25,11 +26,30 @@ func (f *Flow[S]) CheckHistory(history []Event) error {
 // waits again for the same event until the same deadline, holding no
 // goroutine. Resume returns ErrFinished for a history that has ended, and a
 // *HistoryError for one that does not fit the flow.
+//
+// A history that the flow's sink has moved past (the run went on, or ended,
+// in this process after the history was loaded) is not resumed from: Resume
+// continues from the sink's history instead, so that no completed step runs
+// twice however a ResumeAll and a parent's AttachChild interleave.
 func (f *Flow[S]) Resume(ctx context.Context, history []Event, opts ...RunOption) (*Run[S], error) {
 	def, err := f.definition()
 	if err != nil {
 		return nil, err
 	}
+	for range 16 {
+		r, err := f.resume(ctx, def, history, opts)
+		var stale *staleHistory
+		if !errors.As(err, &stale) {
+			return r, err
+		}
+		history = stale.newer
+	}
+	return nil, fmt.Errorf("%w: run %q keeps moving on while it is resumed", ErrDuplicateRun, history[0].RunID)
+}
+
+// resume resumes from history, or fails with a *staleHistory when the sink
+// has more of the run.
+func (f *Flow[S]) resume(ctx context.Context, def *definition[S], history []Event, opts []RunOption) (*Run[S], error) {
 	rb, err := def.rebuild(history)
 	if err != nil {
 		return nil, err
@@ -49,11 +69,50 @@ func (f *Flow[S]) Resume(ctx context.Context, history []Event, opts ...RunOption
 	r.lastTime = history[len(history)-1].Time
 	r.machine.SetState(rb.cur.name)
 	r.recorded.Store(true)
+	r.settle()
 	r.mu.Lock()
 	r.track = rb.track
 	r.mu.Unlock()
 	go r.loop()
 	return r, nil
+}
+
+// staleHistory is newRun's refusal of a history the flow's sink has moved
+// past.
+type staleHistory struct{ newer []Event }
+
+func (e *staleHistory) Error() string {
+	return fmt.Sprintf("runtime: the sink holds %d events of run %q, more than the history resumed from", len(e.newer), e.newer[0].RunID)
+}
+
+// newerHistory returns the run's history from the flow's sink when the sink
+// holds more of it than history: nil when it holds the same, or cannot say
+// (no loader, or a run it does not know, resumed from a history kept
+// elsewhere).
+func (f *Flow[S]) newerHistory(ctx context.Context, history []Event) ([]Event, error) {
+	l := f.opts.loader
+	if l == nil {
+		return nil, nil
+	}
+	id := history[0].RunID
+	if c, ok := l.(HistoryCounter); ok {
+		n, err := c.HistoryLen(ctx, id)
+		if err != nil || n <= len(history) {
+			return nil, ignoreUnknown(err)
+		}
+	}
+	h, err := l.LoadHistory(ctx, id)
+	if err != nil || len(h) <= len(history) {
+		return nil, ignoreUnknown(err)
+	}
+	return h, nil
+}
+
+func ignoreUnknown(err error) error {
+	if errors.Is(err, ErrUnknownRun) {
+		return nil
+	}
+	return err
 }
 
 // rebuilt is a run as its history leaves it.

@@ -122,6 +122,43 @@ func TestResumeFromEveryPrefix(t *testing.T) {
 	}
 }
 
+// TestResumeStaleHistory resumes from a history loaded before the run went
+// on in the flow's sink (a ResumeAll racing a parent's AttachChild does
+// that): the run continues from what the sink holds, so no completed step
+// runs again, and a run the sink has seen end is not resumed at all.
+func TestResumeStaleHistory(t *testing.T) {
+	sc := scenarios[0] // A, B failing twice then ok, C
+	fullRec := newRecorder()
+	fullSink := runtime.NewMemorySink()
+	if _, err := sc.build(fullRec, fullSink).Execute(context.Background(), state{}, runtime.WithRunID("r")); err != nil {
+		t.Fatal(err)
+	}
+	full := fullSink.History("r")
+	for held := 2; held < len(full); held++ {
+		for old := 1; old < held; old++ {
+			rec := newRecorder()
+			sink := runtime.NewMemorySink()
+			for _, e := range full[:held] {
+				_ = sink.Emit(context.Background(), e)
+			}
+			run, err := sc.build(rec, sink).Resume(context.Background(), full[:old])
+			if err != nil {
+				t.Fatalf("held %d, from %d: %v", held, old, err)
+			}
+			if _, err := run.Wait(context.Background()); err != nil {
+				t.Fatalf("held %d, from %d: %v", held, old, err)
+			}
+			if diff := cmp.Diff(effectsAfter(full, fullRec, held), rec.all(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("held %d, from %d: effects (-want +got):\n%s", held, old, diff)
+			}
+		}
+	}
+	_, err := sc.build(newRecorder(), fullSink).Resume(context.Background(), full[:2])
+	if !errors.Is(err, runtime.ErrFinished) {
+		t.Fatalf("resuming a run the sink holds as ended: %v, want ErrFinished", err)
+	}
+}
+
 // effectsAfter is the suffix of the uninterrupted run's effects that a run
 // resumed from full[:i] must perform: one effect per attempt of a step or
 // rollback still unrecorded at event i. Attempts are counted off the

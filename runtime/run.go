@@ -68,16 +68,21 @@ type Run[S any] struct {
 	recorded   atomic.Bool   // the run's first event is recorded: it exists
 	suspendCh  chan struct{} // closed by Suspend: ends a backoff
 
-	mu     sync.Mutex // guards track, parked, halted, over and done
-	track  tracker
-	parked *parking // the run waits, holding no goroutine
-	halted error
-	over   bool          // the run has ended: result is final
-	done   chan struct{} // made on first need (Done, Wait)
-	result Result[S]
-	ends   []func(RunEnd) // OnEnd
-	end    *RunEnd        // how the run's life here ended, once it has
-	parent *RunRef        // WithParent: recorded on the first event
+	mu sync.Mutex // guards settled, ready, track, parked, halted, over and done
+	// settled: the run is recorded, or was never recorded and is gone from
+	// the flow's live runs; ready (made on first need, by liveRun) is then
+	// closed.
+	settled bool
+	ready   chan struct{}
+	track   tracker
+	parked  *parking // the run waits, holding no goroutine
+	halted  error
+	over    bool          // the run has ended: result is final
+	done    chan struct{} // made on first need (Done, Wait)
+	result  Result[S]
+	ends    []func(RunEnd) // OnEnd
+	end     *RunEnd        // how the run's life here ended, once it has
+	parent  *RunRef        // WithParent: recorded on the first event
 }
 
 // nextEvent is what the run knows of the event it is about to record that
@@ -141,6 +146,18 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, opts []R
 	if err := f.addLive(r); err != nil {
 		return nil, err
 	}
+	if len(history) > 0 {
+		// Live now, so nothing in this process moves the run on any more:
+		// what the sink holds of it is final until the run's loop starts.
+		if newer, err := f.newerHistory(ctx, history); newer != nil || err != nil {
+			f.removeLive(r)
+			r.settle()
+			if err == nil {
+				err = &staleHistory{newer: newer}
+			}
+			return nil, err
+		}
+	}
 	ctx = r.observe(ctx, history)
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	r.quiet = ctx // the run's values without its cancellation
@@ -163,6 +180,7 @@ func (r *Run[S]) begin() error {
 	}
 	if err := r.fire(ev, 0, "", nil); err != nil {
 		r.flow.removeLive(r)
+		r.settle()
 		r.cancel(nil)
 		r.def.machines.Put(r.machine)
 		r.machine = nil
@@ -172,7 +190,19 @@ func (r *Run[S]) begin() error {
 		return err
 	}
 	r.recorded.Store(true)
+	r.settle()
 	return nil
+}
+
+// settle wakes the liveRun callers waiting to know whether the run exists:
+// it is called once the run is recorded, or gone without being recorded.
+func (r *Run[S]) settle() {
+	r.mu.Lock()
+	r.settled = true
+	if r.ready != nil {
+		close(r.ready)
+	}
+	r.mu.Unlock()
 }
 
 // ID returns the run's ID.

@@ -60,13 +60,15 @@ func (f *Flow[S]) ResumeAll(ctx context.Context, runs RunLister) ([]*Run[S], err
 			continue
 		}
 		r, err := f.Resume(ctx, h)
-		if errors.Is(err, ErrDuplicateRun) { // a parent's AttachChild got there first
-			if r, ok := f.Run(id); ok {
+		switch {
+		case errors.Is(err, ErrDuplicateRun): // a parent's AttachChild got there first
+			if r, ok := f.liveRun(id); ok {
 				out = append(out, r)
-				continue
 			}
-		}
-		if err != nil {
+			continue // or the run it resumed has ended already
+		case errors.Is(err, ErrFinished): // it ended here since RunIDs listed it
+			continue
+		case err != nil:
 			errs = append(errs, fmt.Errorf("resume run %q: %w", id, err))
 			continue
 		}

@@ -29,6 +29,14 @@ type HistoryLoader interface {
 	LoadHistory(ctx context.Context, runID string) ([]Event, error)
 }
 
+// HistoryCounter is implemented by loaders that can count a run's events
+// without reading them (MemorySink, durable stores). Resume uses it, when the
+// flow's sink has it, to check that the history it is given is still the
+// whole of the run's: a cheaper check than loading the history again.
+type HistoryCounter interface {
+	HistoryLen(ctx context.Context, runID string) (int, error)
+}
+
 // SinkFunc adapts a function to a Sink.
 type SinkFunc func(ctx context.Context, e Event) error
 
@@ -101,6 +109,16 @@ func (m *MemorySink) LoadHistory(_ context.Context, runID string) ([]Event, erro
 		return h, nil
 	}
 	return nil, ErrUnknownRun
+}
+
+// HistoryLen implements HistoryCounter.
+func (m *MemorySink) HistoryLen(_ context.Context, runID string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h := m.runs[runID]; h != nil {
+		return len(*h), nil
+	}
+	return 0, ErrUnknownRun
 }
 
 type jsonSink struct {
@@ -183,4 +201,18 @@ func (f fanOut) LoadHistory(ctx context.Context, runID string) ([]Event, error) 
 		}
 	}
 	return nil, ErrUnknownRun
+}
+
+// HistoryLen counts in the sink LoadHistory reads from.
+func (f fanOut) HistoryLen(ctx context.Context, runID string) (int, error) {
+	for _, s := range f {
+		if l, ok := s.(HistoryLoader); ok {
+			if c, ok := l.(HistoryCounter); ok {
+				return c.HistoryLen(ctx, runID)
+			}
+			h, err := l.LoadHistory(ctx, runID)
+			return len(h), err
+		}
+	}
+	return 0, ErrUnknownRun
 }

@@ -64,6 +64,17 @@ func (m *Memory) LoadHistory(_ context.Context, runID string) ([]runtime.Event, 
 	return m.Load(runID)
 }
 
+// HistoryLen implements runtime.HistoryCounter.
+func (m *Memory) HistoryLen(_ context.Context, runID string) (int, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, ok := m.idx.runs[runID]
+	if !ok {
+		return 0, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	}
+	return len(m.events[i]), nil
+}
+
 // Get returns what is known of runID.
 func (m *Memory) Get(runID string) (RunInfo, bool) {
 	m.mu.RLock()

@@ -270,6 +270,18 @@ func (s *Store) LoadHistory(_ context.Context, runID string) ([]runtime.Event, e
 	return s.Load(runID)
 }
 
+// HistoryLen implements runtime.HistoryCounter from the index, reading
+// nothing from the log.
+func (s *Store) HistoryLen(_ context.Context, runID string) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, ok := s.idx.runs[runID]
+	if !ok {
+		return 0, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	}
+	return len(s.pos[i]), nil
+}
+
 // Get returns what the index knows of runID.
 func (s *Store) Get(runID string) (RunInfo, bool) {
 	s.mu.RLock()
