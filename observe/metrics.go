@@ -105,3 +105,16 @@ func (c *attrCache) get(k1 attribute.Key, v1 string, k2 attribute.Key, v2 string
 func topicEvent(topic, event string) attribute.Set {
 	return attribute.NewSet(keyTopic.String(topic), keyEvent.String(event))
 }
+
+// spanNames keeps the span names built from a prefix and a flow or step
+// name ("step Charge"), so that starting a span allocates no name.
+type spanNames struct{ m sync.Map } // [2]string -> string
+
+func (c *spanNames) get(prefix, name string) string {
+	k := [2]string{prefix, name}
+	if v, ok := c.m.Load(k); ok {
+		return v.(string)
+	}
+	v, _ := c.m.LoadOrStore(k, prefix+name)
+	return v.(string)
+}

@@ -43,6 +43,7 @@ type Telemetry struct {
 	metrics  http.Handler
 	m        instruments
 	series   attrCache
+	names    spanNames
 }
 
 // New returns a Telemetry whose metrics are exported for Prometheus by
