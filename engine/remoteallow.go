@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path"
 	"strings"
+
+	"github.com/flowgen/flowgen/internal/urlpath"
 )
 
 // The allow-list of HTTP providers' callback URLs (ProviderOptions.Allow,
@@ -15,7 +16,7 @@ import (
 
 // allowList is a parsed ProviderOptions.Allow.
 type allowList struct {
-	prefixes []*url.URL // scheme, host (and port) equal; path under the prefix's
+	prefixes []*url.URL // a URL is allowed urlpath.Within one
 	hosts    []string   // "host" (any port) or "host:port", lower case
 }
 
@@ -31,8 +32,6 @@ func parseAllowList(entries []string) (allowList, error) {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 				return al, fmt.Errorf("engine: provider allow-list entry %q: want an http(s) URL prefix without user, query or fragment, or a host", e)
 			}
-			u.Path = cleanPath(u.Path)
-			u.Host = strings.ToLower(u.Host)
 			al.prefixes = append(al.prefixes, u)
 			continue
 		}
@@ -73,24 +72,10 @@ func (al allowList) check(raw string) error {
 			return nil
 		}
 	}
-	under := cleanPath(u.Path)
 	for _, p := range al.prefixes {
-		if p.Scheme == u.Scheme && p.Host == host && strings.HasPrefix(under, p.Path) {
+		if urlpath.Within(u, p) {
 			return nil
 		}
 	}
 	return fmt.Errorf("url %q is not allowed by the server's provider allow-list (flowgen serve -provider-allow)", raw)
-}
-
-// cleanPath is p decoded (url.URL.Path), with its "." and ".." segments
-// resolved and a final "/": a prefix cannot be left by
-// "/allowed/../admin", nor by its escaped forms ("/allowed/%2e%2e/admin",
-// "/allowed%2F..%2Fadmin"), which a server or proxy may decode before it
-// routes.
-func cleanPath(p string) string {
-	out := path.Clean("/" + p)
-	if !strings.HasSuffix(out, "/") {
-		out += "/"
-	}
-	return out
 }

@@ -30,13 +30,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path"
 	"sort"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/flowgen/flowgen/internal/urlpath"
 	"github.com/flowgen/flowgen/observe/tracectx"
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -265,9 +265,7 @@ func (c *Caller) target(base, endpoint string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := strings.TrimSuffix(path.Clean("/"+bu.Path), "/") + "/"
-	p := path.Clean("/" + pu.Path)
-	if pu.Scheme != bu.Scheme || pu.Host != bu.Host || !strings.HasPrefix(p+"/", dir) || p+"/" == dir {
+	if !urlpath.Below(pu, bu) {
 		return "", fmt.Errorf("%w: %q is %s, outside %s", ErrEndpoint, endpoint, pu.Redacted(), bu.Redacted())
 	}
 	return u, nil
