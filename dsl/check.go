@@ -376,8 +376,12 @@ func (c *checker) action(a *Action, what string, r diag.Range) {
 
 func (c *checker) nonEmpty(v, field, what string, r diag.Range) {
 	if strings.TrimSpace(v) == "" {
-		c.add(diag.Errorf(r, "empty", "empty %s in %s", field, what).WithHint("name the %s", field))
+		c.empty(field, what, r)
 	}
+}
+
+func (c *checker) empty(field, what string, r diag.Range) {
+	c.add(diag.Errorf(r, "empty", "empty %s in %s", field, what).WithHint("name the %s", field))
 }
 
 // sleep checks a sleep step: it waits a duration above zero or until a
@@ -531,13 +535,10 @@ func (c *checker) triggers(f *Flow) {
 			continue
 		}
 		seen[t.Trigger] = t
-		switch t.Kind {
-		case TriggerRPC:
-			c.nonEmpty(t.Endpoint, "endpoint", "rpc trigger", at)
-		case TriggerEvent:
-			c.nonEmpty(t.Topic, "topic", "event trigger", at)
-			c.nonEmpty(t.Event, "event", "event trigger", at)
-		case TriggerSchedule:
+		for _, field := range t.EmptyFields() {
+			c.empty(field, string(t.Kind)+" trigger", at)
+		}
+		if t.Kind == TriggerSchedule {
 			if _, err := runtime.ParseSchedule(t.Schedule); err != nil {
 				c.add(diag.Errorf(at, "cron", "invalid schedule %q: %v", t.Schedule, err).
 					WithHint("use a 5-field cron expression such as \"0 3 * * *\" (minute hour day-of-month month day-of-week), a descriptor such as \"@daily\", or \"@every 1h\""))

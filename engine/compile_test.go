@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/dsl/flowfile"
+	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -120,6 +122,42 @@ func TestScheduleCheckedAsTheEngineRunsIt(t *testing.T) {
 		}
 		if ok := i < len(valid); ok != (registered == nil) {
 			t.Errorf("schedule %q: valid %v, engine says %v", spec, ok, registered)
+		}
+	}
+}
+
+// The checker and the engine refuse the same empty trigger fields (white
+// space counts as empty): both ask runtime.Trigger.EmptyFields.
+func TestTriggerFieldsCheckedAsTheEngineRegisters(t *testing.T) {
+	for _, tc := range []struct {
+		trigger runtime.Trigger
+		empty   int
+	}{
+		{RPC("Signup.Start"), 0},
+		{RPC(" "), 1},
+		{OnEvent("payments", "paid"), 0},
+		{OnEvent("", "paid"), 1},
+		{OnEvent("payments", "\t"), 1},
+		{OnEvent(" ", ""), 2},
+	} {
+		// Every field written, empty or not: the JSON loader refuses a
+		// missing one before the checks.
+		tr, _ := json.Marshal(map[string]string{"kind": "event", "topic": tc.trigger.Topic, "event": tc.trigger.Event})
+		if tc.trigger.Kind == runtime.TriggerRPC {
+			tr, _ = json.Marshal(map[string]string{"kind": "rpc", "endpoint": tc.trigger.Endpoint})
+		}
+		src := fmt.Sprintf(`{"version": 1, "flows": [{"name": "S", "triggers": [%s],
+			"steps": [{"name": "P", "action": {"kind": "publish", "topic": "x", "event": "y"}}]}]}`, tr)
+		_, ds := dsl.LoadJSON("s.json", []byte(src), dsl.CheckOptions{})
+		checked := 0
+		for _, d := range ds {
+			if d.Code == "empty" {
+				checked++
+			}
+		}
+		registered := validateTrigger(tc.trigger)
+		if checked != tc.empty || (registered == nil) != (tc.empty == 0) {
+			t.Errorf("%+v: checker found %d empty fields, engine says %v; want %d", tc.trigger, checked, registered, tc.empty)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,15 +38,11 @@ func Schedule(spec string) runtime.Trigger {
 
 // validateTrigger reports a trigger the engine cannot start a flow from.
 func validateTrigger(t runtime.Trigger) error {
+	if empty := t.EmptyFields(); len(empty) > 0 {
+		return fmt.Errorf("%s trigger without its %s", t.Kind, strings.Join(empty, " and "))
+	}
 	switch t.Kind {
-	case runtime.TriggerRPC:
-		if t.Endpoint == "" {
-			return errors.New("rpc trigger without an endpoint")
-		}
-	case runtime.TriggerEvent:
-		if t.Topic == "" || t.Event == "" {
-			return errors.New("event trigger needs a topic and an event")
-		}
+	case runtime.TriggerRPC, runtime.TriggerEvent:
 	case runtime.TriggerSchedule:
 		if _, err := runtime.ParseSchedule(t.Schedule); err != nil {
 			return fmt.Errorf("schedule %q: %w", t.Schedule, err)

@@ -1,5 +1,7 @@
 package runtime
 
+import "strings"
+
 // Trigger is one way a flow starts, as a .flow file's `trigger` line
 // declares it. It is the project's only trigger type: generated flows list
 // theirs in a Triggers method, the engine registers and starts flows from
@@ -25,3 +27,25 @@ const (
 	TriggerEvent    TriggerKind = "event"
 	TriggerSchedule TriggerKind = "schedule"
 )
+
+// EmptyFields returns the fields, by their JSON names, that t's kind needs
+// and t leaves empty (white space counts as empty): an rpc trigger needs an
+// endpoint, an event trigger a topic and an event. A schedule's spec is
+// ParseSchedule's to check. The compiler's checks and the engine's
+// registration both ask this.
+func (t Trigger) EmptyFields() []string {
+	var out []string
+	need := func(name, v string) {
+		if strings.TrimSpace(v) == "" {
+			out = append(out, name)
+		}
+	}
+	switch t.Kind {
+	case TriggerRPC:
+		need("endpoint", t.Endpoint)
+	case TriggerEvent:
+		need("topic", t.Topic)
+		need("event", t.Event)
+	}
+	return out
+}
