@@ -205,6 +205,7 @@ type flowEntry struct {
 	triggers []runtime.Trigger
 	awaits   [][2]string // topic/event pairs its await steps wait for
 	def      *dsl.Flow   // JSON flows only
+	model    *dsl.Flow   // generated flows that carry it (Modeled): drawn, not run
 	source   []byte      // JSON flows: the flow's own JSON document
 	files    []string    // JSON flows: the files that define it (LoadDir, or saved by LoadFlows); under loadMu
 	stops    []func()
@@ -335,6 +336,11 @@ type Runtimer[S any] interface{ Runtime() *runtime.Flow[S] }
 // its .flow file declares.
 type Triggered interface{ Triggers() []runtime.Trigger }
 
+// Modeled is what a generated flow type also is: it carries its JSON form,
+// from which the engine draws its diagrams (GET /flows/{flow}/diagram, the
+// web view).
+type Modeled interface{ FlowJSON() []byte }
+
 // Register registers a generated flow, built with e.RuntimeOptions(), with
 // the triggers that start it. Given no triggers, it takes the flow's own
 // (Triggered: generated flows list their .flow file's trigger lines);
@@ -346,7 +352,29 @@ func Register[S any](e *Engine, flow Runtimer[S], triggers ...runtime.Trigger) e
 			triggers = t.Triggers()
 		}
 	}
-	return RegisterFlow(e, flow.Runtime(), triggers...)
+	f := flow.Runtime()
+	var model *dsl.Flow
+	if m, ok := flow.(Modeled); ok {
+		var err error
+		if model, err = decodeModel(f.ID(), m.FlowJSON()); err != nil {
+			return err
+		}
+	}
+	return registerFlow(e, f, model, triggers)
+}
+
+// decodeModel reads the JSON form of flow name, as FlowJSON returns it.
+func decodeModel(name string, doc []byte) (*dsl.Flow, error) {
+	file, ds := dsl.DecodeJSON(name+".json", doc)
+	if ds.HasErrors() {
+		return nil, fmt.Errorf("engine: flow %q: its JSON form: %s", name, ds[0].Message)
+	}
+	for _, fl := range file.Flows {
+		if fl != nil && fl.Name == name {
+			return fl, nil
+		}
+	}
+	return nil, fmt.Errorf("engine: flow %q: its JSON form has no flow of that name", name)
 }
 
 // RegisterFlow registers a runtime flow definition, built with
@@ -354,6 +382,12 @@ func Register[S any](e *Engine, flow Runtimer[S], triggers ...runtime.Trigger) e
 // the JSON encoding of S: the HTTP API decodes the request body into it and
 // an event trigger decodes the event's payload into it.
 func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...runtime.Trigger) error {
+	return registerFlow(e, f, nil, triggers)
+}
+
+// registerFlow registers f; model, when known, is what its diagrams are
+// drawn from.
+func registerFlow[S any](e *Engine, f *runtime.Flow[S], model *dsl.Flow, triggers []runtime.Trigger) error {
 	if e.opts.Executor != nil {
 		return errExecutorOnly
 	}
@@ -362,7 +396,7 @@ func RegisterFlow[S any](e *Engine, f *runtime.Flow[S], triggers ...runtime.Trig
 			return fmt.Errorf("flow %q: %w", f.ID(), err)
 		}
 	}
-	fe := &flowEntry{name: f.ID(), ops: &typed[S]{f: f}, triggers: triggers}
+	fe := &flowEntry{name: f.ID(), ops: &typed[S]{f: f}, triggers: triggers, model: model}
 	for _, st := range f.Steps() {
 		if st.Await != nil {
 			fe.awaits = append(fe.awaits, [2]string{st.Await.Topic, st.Await.Event})

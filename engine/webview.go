@@ -63,8 +63,8 @@ func moreFilters(q url.Values, f *store.Filter) error {
 	return nil
 }
 
-// errNoDefinition: a generated flow registered without the model a
-// diagram is drawn from.
+// errNoDefinition: a flow registered without the model a diagram is
+// drawn from (RegisterFlow, or a generated flow older than FlowJSON).
 var errNoDefinition = errors.New("no diagram")
 
 // flowModel returns the model of a registered flow, as a file of one flow.
@@ -75,7 +75,10 @@ func (e *Engine) flowModel(name string) (*dsl.File, error) {
 	}
 	def := fe.def
 	if def == nil {
-		return nil, fmt.Errorf("%w: %w: %q is a generated flow, registered with its runtime definition only; draw it from its .flow file with flowgen graph -format svg", ErrUnknownFlow, errNoDefinition, name)
+		def = fe.model
+	}
+	if def == nil {
+		return nil, fmt.Errorf("%w: %w: %q is a flow registered with its runtime definition only (RegisterFlow); register the generated flow with Register, or draw it from its .flow file with flowgen graph -format svg", ErrUnknownFlow, errNoDefinition, name)
 	}
 	return &dsl.File{Version: dsl.FormatVersion, Flows: []*dsl.Flow{def}}, nil
 }

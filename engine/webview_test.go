@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // sseEvent is one server-sent event read from a GET /watch stream.
@@ -307,11 +308,11 @@ func TestDiagrams(t *testing.T) {
 	if status, _, _ := send(t, srv, "GET", "/flows/Nope/diagram", "", "", ""); status != 404 {
 		t.Errorf("unknown flow: %d", status)
 	}
-	// A generated flow has no model to draw: 404, saying so.
+	// A flow registered without its model (RegisterFlow) has none to draw: 404, saying so.
 	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if status, _, body := send(t, srv, "GET", "/flows/GenOrder/diagram", "", "", ""); status != 404 || !strings.Contains(body, "generated flow") {
+	if status, _, body := send(t, srv, "GET", "/flows/GenOrder/diagram", "", "", ""); status != 404 || !strings.Contains(body, "runtime definition only") {
 		t.Errorf("generated flow: %d %s", status, body)
 	}
 	id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), "")
@@ -424,5 +425,48 @@ func TestWatchConcurrentRuns(t *testing.T) {
 				t.Errorf("watcher %d: run %s: %d events, want %d", i, id, last[id], n)
 			}
 		}
+	}
+}
+
+// genOrderFlow is GenOrder as flowgen generates it: its runtime definition
+// (Runtimer) and its JSON form (Modeled).
+type genOrderFlow struct{ f *runtime.Flow[genOrder] }
+
+func (g genOrderFlow) Runtime() *runtime.Flow[genOrder] { return g.f }
+
+func (genOrderFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"GenOrder","state":"genOrder","steps":[
+		{"name":"AwaitPayment","action":{"kind":"await","topic":"payments","event":"order.paid","response":"Payment","correlate":"OrderID","timeout":"1h"},"irreversible":true,"on":[{"on":"timeout","target":"Expire"}]},
+		{"name":"Ship","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},
+		{"name":"Expire","action":{"kind":"go"},"irreversible":true}]}]}`)
+}
+
+// A generated flow registered with Register is drawn from its JSON form,
+// its runs' diagrams too, while it runs as generated code (not a JSON flow).
+func TestDiagramOfGeneratedFlow(t *testing.T) {
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Register(e, genOrderFlow{newGenOrder(e, &ledger{}, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	srv := httptestServer(t, e)
+	status, _, body := send(t, srv, "GET", "/flows/GenOrder/diagram", "", "", "")
+	if status != 200 || !strings.Contains(body, `data-step="Ship"`) || !strings.Contains(body, `data-step="Expire"`) {
+		t.Fatalf("generated flow's diagram: %d %.300s", status, body)
+	}
+	if fl := e.Flows(); len(fl) != 1 || fl[0].JSON {
+		t.Errorf("flows %+v: want GenOrder, not a JSON flow", fl)
+	}
+	id := startOrder(t, e, "o-1")
+	waitParked(t, e, id)
+	_, _, body = send(t, srv, "GET", "/runs/"+id+"/diagram", "", "", "")
+	if !strings.Contains(body, `fg-current" data-node="GenOrder_AwaitPayment"`) {
+		t.Errorf("waiting run's diagram does not light AwaitPayment: %.400s", body)
 	}
 }

@@ -1,7 +1,10 @@
 package gen
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"reflect"
 
 	"github.com/dave/jennifer/jen"
@@ -168,7 +171,34 @@ func (g *flowGen) methods() []jen.Code {
 			Func().Params(recv.Clone()).Id("Runtime").Params().Params(jen.Op("*").Add(g.rtS("Flow"))).
 			Block(jen.Return(inner())),
 		g.triggersMethod(recv.Clone()),
+		jen.Add(docComment(prose(fmt.Sprintf("FlowJSON returns flow %s's JSON form (a document of this flow alone, as flowgen json writes it, compact): "+
+			"engine.Register draws the flow's diagrams from it. Each call returns a new slice.", g.fl.Name))...)).Line().
+			Func().Params(recv.Clone()).Id("FlowJSON").Params().Params(jen.Index().Byte()).
+			Block(jen.Return(jen.Index().Byte().Parens(rawLit(g.model)))),
 	}
+}
+
+// rawLit is s as a raw string literal, which a reader of JSON can read,
+// or, when s holds a backquote, as an interpreted one.
+func rawLit(s string) jen.Code {
+	if strings.ContainsAny(s, "`\r") {
+		return jen.Lit(s)
+	}
+	return jen.Op("`" + s + "`")
+}
+
+// compactJSON is fl's JSON form as a document of its own, without the
+// indentation: what FlowJSON returns.
+func compactJSON(fl *dsl.Flow) (string, error) {
+	doc, err := dsl.EncodeJSON(&dsl.File{Flows: []*dsl.Flow{fl}})
+	if err != nil {
+		return "", fmt.Errorf("gen: %w", err)
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, doc); err != nil {
+		return "", fmt.Errorf("gen: flow %q: JSON form: %w", fl.Name, err)
+	}
+	return b.String(), nil
 }
 
 // triggersMethod declares Triggers: the flow's trigger lines as

@@ -38,6 +38,9 @@ type flowGen struct {
 	ports     []portGen
 	imports   map[string]string
 	typeNames map[string]bool
+
+	// model is the flow's JSON form, compact: FlowJSON returns it.
+	model string
 }
 
 // Local identifiers. The generated functions name their parameters and
@@ -96,6 +99,9 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source string, pkg *types.Package)
 		return nil, err
 	}
 	g.ports = ports
+	if g.model, err = compactJSON(fl); err != nil {
+		return nil, err
+	}
 	for _, sn := range g.names.Steps {
 		g.byStep[sn.Step] = sn
 		if _, dup := g.consts[sn.Step.Name]; !dup {

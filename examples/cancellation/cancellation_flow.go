@@ -344,6 +344,13 @@ func (f *CancelFlow) Triggers() []runtime.Trigger {
 	}
 }
 
+// FlowJSON returns flow Cancel's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *CancelFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Cancel","doc":"Cancel cancels an order. A shipped order cannot be cancelled; a paid one\nis refunded first, and a refund the bank has not settled within a day is\nhanded to support before the order is closed.","state":"CancelState","triggers":[{"kind":"rpc","endpoint":"Orders.Cancel"}],"retry":{"attempts":3,"initial":"50ms","max":"1s"},"timeout":"5s","steps":[{"name":"Inspect","doc":"Inspect decides how the order can be cancelled.","action":{"kind":"go"},"irreversible":true,"outcomes":["unpaid","paid","shipped"],"on":[{"on":"unpaid","target":"Close"},{"on":"shipped","target":"fail"}]},{"name":"Refund","doc":"Refund pays the customer back; money that left does not come back.","action":{"kind":"rpc","service":"payments","endpoint":"Payment.Refund","request":"OrderID","response":"RefundID"},"irreversible":true},{"name":"AwaitRefund","doc":"AwaitRefund waits for the bank to settle the refund.","action":{"kind":"await","topic":"payments","event":"refund.settled","response":"Settlement","correlate":"RefundID","timeout":"24h"},"on":[{"on":"timeout","target":"Escalate"}]},{"name":"Close","doc":"Close closes the order and tells everyone.","action":{"kind":"rpc","service":"orders","endpoint":"Order.Close","request":"OrderID"},"irreversible":true,"publish":[{"topic":"orders","event":"order.cancelled","payload":"OrderID"}],"on":[{"on":"ok","target":"done"}]},{"name":"Escalate","doc":"Escalate asks support to chase the refund, then closes the order.","action":{"kind":"publish","topic":"support","event":"refund.stuck","request":"RefundID"},"irreversible":true,"on":[{"on":"ok","target":"Close"}]}]}]}`)
+}
+
 // CancelRun is one run of flow Cancel, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type CancelRun = runtime.Run[CancelState]

@@ -451,6 +451,13 @@ func (f *OrderFlow) Triggers() []runtime.Trigger {
 	}
 }
 
+// FlowJSON returns flow Order's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *OrderFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Order","doc":"Order takes an order from the warehouse to the customer, then asks how\nit went two weeks later. Until the parcel has left, a failure puts\neverything back: the concierge's visit is cancelled, the card\nauthorisation voided, the stock released.","state":"OrderState","triggers":[{"kind":"rpc","endpoint":"Orders.Place"}],"retry":{"attempts":3},"timeout":"5s","steps":[{"name":"Prepare","doc":"Prepare reserves the stock and authorises the card at the same\ntime: each branch merges the field it writes when it completes.","parallel":{"branches":[{"name":"ReserveStock","doc":"ReserveStock holds the items in the warehouse.","action":{"kind":"rpc","service":"inventory","endpoint":"Stock.Reserve","request":"Items","response":"Reservation"},"rollback":{"action":{"kind":"rpc","service":"inventory","endpoint":"Stock.Release","request":"Reservation"}}},{"name":"AuthorizeCard","doc":"AuthorizeCard holds the order's total on the customer's card.","action":{"kind":"rpc","service":"payments","endpoint":"Card.Authorize","request":"Card","response":"Authorization"},"rollback":{"action":{"kind":"rpc","service":"payments","endpoint":"Card.Void","request":"Authorization"}}}]}},{"name":"Route","doc":"Route picks how the order reaches the customer.","action":{"kind":"choose","when":[{"if":{"and":[{"field":"Tier","op":"==","value":"gold"},{"field":"Total","op":">=","value":100}]},"target":"Concierge"},{"if":{"field":"Express"},"target":"ShipFast"}],"otherwise":"Ship"}},{"name":"Concierge","doc":"Concierge has a person deliver the order by hand: the visit is\narranged by a child run of Visit, with its own ID and history; a\nfailure later cancels it in a child run of CancelVisit.","action":{"kind":"call","request":"Visit","response":"Visit","flow":"Visit"},"rollback":{"action":{"kind":"call","request":"Visit","flow":"CancelVisit"}},"on":[{"on":"ok","target":"Remind"}]},{"name":"ShipFast","doc":"ShipFast sends the parcel by express; a parcel that left does not\ncome back.","action":{"kind":"rpc","service":"shipping","endpoint":"Ship.Express","request":"Parcel","response":"Tracking"},"irreversible":true,"on":[{"on":"ok","target":"Remind"}]},{"name":"Ship","doc":"Ship sends the parcel by standard post.","action":{"kind":"rpc","service":"shipping","endpoint":"Ship.Standard","request":"Parcel","response":"Tracking"},"irreversible":true},{"name":"Remind","doc":"Remind gives the customer two weeks with the order: a durable timer,\nwith no goroutine, that wakes on time across restarts.","action":{"kind":"sleep","duration":"336h"}},{"name":"Notify","doc":"Notify asks the customer how the order went.","action":{"kind":"publish","topic":"mail","event":"order.reminder","request":"Contact"},"irreversible":true}]}]}`)
+}
+
 // OrderRun is one run of flow Order, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type OrderRun = runtime.Run[OrderState]
@@ -675,6 +682,13 @@ func (f *VisitFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Visit's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *VisitFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Visit","doc":"Visit books a concierge for the customer and tells the customer who is\ncoming. If the message cannot be sent, the booking is cancelled.","state":"ConciergeVisit","retry":{"attempts":3},"timeout":"5s","steps":[{"name":"Book","doc":"Book books a concierge.","action":{"kind":"rpc","service":"concierge","endpoint":"Concierge.Book","request":"Contact","response":"Booking"},"rollback":{"action":{"kind":"rpc","service":"concierge","endpoint":"Concierge.Cancel","request":"Booking"}}},{"name":"Confirm","doc":"Confirm tells the customer who is coming.","action":{"kind":"publish","topic":"mail","event":"visit.booked","request":"Booking"},"irreversible":true}]}]}`)
+}
+
 // VisitRun is one run of flow Visit, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type VisitRun = runtime.Run[ConciergeVisit]
@@ -866,6 +880,13 @@ func (f *CancelVisitFlow) Runtime() *runtime.Flow[ConciergeVisit] {
 // order.flow, so only Start (or an engine's API) starts it.
 func (f *CancelVisitFlow) Triggers() []runtime.Trigger {
 	return nil
+}
+
+// FlowJSON returns flow CancelVisit's JSON form (a document of this flow
+// alone, as flowgen json writes it, compact): engine.Register draws the
+// flow's diagrams from it. Each call returns a new slice.
+func (f *CancelVisitFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"CancelVisit","doc":"CancelVisit cancels the booking of a visit that took place in a run of\nVisit.","state":"ConciergeVisit","retry":{"attempts":3},"timeout":"5s","steps":[{"name":"Cancel","action":{"kind":"rpc","service":"concierge","endpoint":"Concierge.Cancel","request":"Booking"},"irreversible":true}]}]}`)
 }
 
 // CancelVisitRun is one run of flow CancelVisit, as Start returns it: Wait

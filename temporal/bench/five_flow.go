@@ -213,6 +213,13 @@ func (f *FiveFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Five's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *FiveFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Five","doc":"Five is the benchmark's flow: five Go steps in a row, each an activity\non Temporal; Handwritten (handwritten.go) is the same shape written by\nhand against the SDK.","state":"FiveState","timeout":"10s","steps":[{"name":"A","action":{"kind":"go"},"irreversible":true},{"name":"B","action":{"kind":"go"},"irreversible":true},{"name":"C","action":{"kind":"go"},"irreversible":true},{"name":"D","action":{"kind":"go"},"irreversible":true},{"name":"E","action":{"kind":"go"},"irreversible":true}]}]}`)
+}
+
 // FiveRun is one run of flow Five, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type FiveRun = runtime.Run[FiveState]

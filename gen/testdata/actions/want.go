@@ -392,6 +392,13 @@ func (f *ActionsFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Actions's JSON form (a document of this flow
+// alone, as flowgen json writes it, compact): engine.Register draws the
+// flow's diagrams from it. Each call returns a new slice.
+func (f *ActionsFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Actions","doc":"Every form of every action.","state":"ActionsState","retry":{"attempts":2,"initial":"50ms","max":"1s","multiplier":3,"jitter":"full"},"steps":[{"name":"Call","action":{"kind":"rpc","service":"users","endpoint":"User.Get"},"irreversible":true},{"name":"CallIn","action":{"kind":"rpc","service":"users","endpoint":"User.Touch","request":"UserID"},"irreversible":true},{"name":"CallOut","action":{"kind":"rpc","service":"users","endpoint":"User.Next","response":"UserID"},"irreversible":true},{"name":"Wait","action":{"kind":"await","topic":"users","event":"user.ready","timeout":"1h"},"irreversible":true},{"name":"WaitInto","action":{"kind":"await","topic":"users","event":"user.updated","response":"User","timeout":"30m"},"irreversible":true},{"name":"WaitCorrelated","action":{"kind":"await","topic":"users","event":"user.deleted","response":"User","correlate":"UserID","timeout":"1h30m"},"irreversible":true},{"name":"Announce","action":{"kind":"publish","topic":"users","event":"user.seen"},"irreversible":true,"publish":[{"topic":"audit","event":"user.seen","payload":"UserID"}]},{"name":"Undoable","action":{"kind":"rpc","service":"users","endpoint":"User.Lock","request":"UserID","response":"Lock"},"retry":{"attempts":1},"timeout":"250ms","deadline":"1s","rollback":{"action":{"kind":"rpc","service":"users","endpoint":"User.Unlock","request":"Lock","response":"UserID"}},"publish":[{"topic":"users","event":"user.locked","payload":"Lock"},{"topic":"audit","event":"user.locked"}]},{"name":"Decide","action":{"kind":"go"},"rollback":{"name":"Undecide"},"outcomes":["yes","no","maybe"],"on":[{"on":"yes","target":"Announce2"},{"on":"no","target":"done"},{"on":"maybe","target":"fail"},{"on":"error","target":"fail"}]},{"name":"Announce2","action":{"kind":"publish","topic":"users","event":"user.decided"},"irreversible":true}]}]}`)
+}
+
 // ActionsRun is one run of flow Actions, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type ActionsRun = runtime.Run[ActionsState]

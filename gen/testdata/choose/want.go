@@ -240,6 +240,13 @@ func (f *RouteFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Route's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *RouteFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Route","doc":"Route sends an order where its data says: a decision on the state,\ncompiled to plain Go.","state":"RouteState","steps":[{"name":"Price","action":{"kind":"go"},"rollback":{"name":"Unprice"}},{"name":"Route","doc":"Route picks the way the order goes.","action":{"kind":"choose","when":[{"if":{"and":[{"field":"Tier","op":"==","value":"gold"},{"field":"Total","op":">=","value":100}]},"target":"Concierge"},{"if":{"and":[{"field":"Express"},{"not":{"or":[{"field":"Weight","op":">","value":20.5},{"field":"Zone","op":"==","value":"remote"}]}}]},"target":"ShipFast"},{"if":{"or":[{"field":"Age","op":">","duration":"72h"},{"and":[{"field":"Attempts","op":">=","value":-1},{"field":"Attempts","op":"!=","value":0}]}]},"target":"Review"}],"otherwise":"Ship"}},{"name":"Concierge","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"ShipFast","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"Review","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"fail"}]},{"name":"Ship","action":{"kind":"go"},"irreversible":true}]}]}`)
+}
+
 // RouteRun is one run of flow Route, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type RouteRun = runtime.Run[RouteState]

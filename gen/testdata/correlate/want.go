@@ -202,6 +202,13 @@ func (f *FulfilFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Fulfil's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *FulfilFlow) FlowJSON() []byte {
+	return []byte("{\"version\":1,\"flows\":[{\"name\":\"Fulfil\",\"doc\":\"Fulfil waits for the payment, the shipping and the delivery of an order.\\nThe payment and the parcel name the order under members of their own,\\nwhich the awaits name with `on`; the delivery uses the default,\\ncorrelation_id.\",\"state\":\"FulfilState\",\"steps\":[{\"name\":\"Paid\",\"action\":{\"kind\":\"await\",\"topic\":\"payments\",\"event\":\"payment.succeeded\",\"response\":\"Payment\",\"correlate\":\"OrderID\",\"correlate_on\":\"order_id\",\"timeout\":\"1h\"},\"on\":[{\"on\":\"timeout\",\"target\":\"Expire\"}]},{\"name\":\"Shipped\",\"action\":{\"kind\":\"await\",\"topic\":\"shipping\",\"event\":\"parcel.sent\",\"response\":\"Sent\",\"correlate\":\"OrderID\",\"correlate_on\":\"parcel.order_id\",\"timeout\":\"1h\"},\"on\":[{\"on\":\"timeout\",\"target\":\"Expire\"}]},{\"name\":\"Delivered\",\"action\":{\"kind\":\"await\",\"topic\":\"shipping\",\"event\":\"parcel.delivered\",\"correlate\":\"OrderID\",\"timeout\":\"1h\"},\"on\":[{\"on\":\"ok\",\"target\":\"done\"},{\"on\":\"timeout\",\"target\":\"Expire\"}]},{\"name\":\"Expire\",\"action\":{\"kind\":\"go\"},\"irreversible\":true,\"on\":[{\"on\":\"ok\",\"target\":\"fail\"}]}]}]}")
+}
+
 // FulfilRun is one run of flow Fulfil, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type FulfilRun = runtime.Run[FulfilState]

@@ -279,6 +279,13 @@ func (f *CancelFlow) Triggers() []runtime.Trigger {
 	}
 }
 
+// FlowJSON returns flow Cancel's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *CancelFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Cancel","doc":"Cancel cancels a subscription and refunds the unused part.\n\nIt runs on an RPC and on a nightly schedule.","state":"CancelState","triggers":[{"kind":"rpc","endpoint":"Cancel.Start"},{"kind":"schedule","schedule":"0 3 * * *"}],"retry":{"attempts":4,"initial":"1s","max":"30s"},"timeout":"5s","steps":[{"name":"Stop","doc":"Stop ends the subscription.","action":{"kind":"rpc","service":"subscriptions","endpoint":"Subscription.Stop","request":"SubscriptionID"},"rollback":{"action":{"kind":"rpc","service":"subscriptions","endpoint":"Subscription.Resume","request":"SubscriptionID"}}},{"name":"Refund","doc":"Refund pays the unused part back.\nIt is irreversible: money that left does not come back by itself.","action":{"kind":"rpc","service":"payments","endpoint":"Payment.Refund","request":"Refund","response":"RefundID"},"irreversible":true,"publish":[{"topic":"billing","event":"refund.issued","payload":"RefundID"}]}]}]}`)
+}
+
 // CancelRun is one run of flow Cancel, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type CancelRun = runtime.Run[CancelState]
@@ -459,6 +466,13 @@ func (f *ReconcileFlow) Triggers() []runtime.Trigger {
 		{Kind: runtime.TriggerSchedule, Schedule: "@every 1h"},
 		{Kind: runtime.TriggerEvent, Topic: "billing", Event: "reconcile.requested"},
 	}
+}
+
+// FlowJSON returns flow Reconcile's JSON form (a document of this flow
+// alone, as flowgen json writes it, compact): engine.Register draws the
+// flow's diagrams from it. Each call returns a new slice.
+func (f *ReconcileFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Reconcile","doc":"Reconcile compares billing with payments every hour.","state":"ReconcileState","triggers":[{"kind":"schedule","schedule":"@every 1h"},{"kind":"event","topic":"billing","event":"reconcile.requested"}],"steps":[{"name":"Compare","action":{"kind":"go"},"irreversible":true,"outcomes":["matched","mismatched"],"on":[{"on":"matched","target":"done"},{"on":"mismatched","target":"Report"}]},{"name":"Report","action":{"kind":"publish","topic":"alerts","event":"reconcile.mismatch","request":"Report"},"irreversible":true}]}]}`)
 }
 
 // ReconcileRun is one run of flow Reconcile, as Start returns it: Wait for

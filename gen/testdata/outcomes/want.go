@@ -294,6 +294,13 @@ func (f *ModerationFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Moderation's JSON form (a document of this flow
+// alone, as flowgen json writes it, compact): engine.Register draws the
+// flow's diagrams from it. Each call returns a new slice.
+func (f *ModerationFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Moderation","doc":"Moderation reviews a post until someone decides. A post may go round\nthe review loop more than once.","state":"post","steps":[{"name":"Classify","doc":"Classify sorts the post; needs_review has no transition, so it goes\non to the next step in file order.","action":{"kind":"go"},"irreversible":true,"outcomes":["clean","spam","needs_review"],"on":[{"on":"clean","target":"Publish"},{"on":"spam","target":"Reject"}]},{"name":"Review","action":{"kind":"go"},"irreversible":true,"outcomes":["approve","again"],"on":[{"on":"approve","target":"Publish"},{"on":"again","target":"Classify"},{"on":"error","target":"Reject"}]},{"name":"Reject","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"fail"}]},{"name":"Publish","action":{"kind":"rpc","service":"posts","endpoint":"Post.Publish","request":"ID","response":"URL"},"irreversible":true}]}]}`)
+}
+
 // ModerationRun is one run of flow Moderation, as Start returns it: Wait
 // for its result, Abort it, or ask its Status.
 type ModerationRun = runtime.Run[post]

@@ -329,6 +329,13 @@ func (f *OrderFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Order's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *OrderFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Order","doc":"Order prepares an order with a parallel block: its branches start\ntogether, each on its own copy of the state, and merge back the fields\nthey write when they complete.","state":"OrderState","steps":[{"name":"Start","action":{"kind":"go"},"rollback":{"name":"Unstart"}},{"name":"Prepare","doc":"Prepare reserves the stock, authorises the card and checks the\naddress at the same time.","parallel":{"branches":[{"name":"Reserve","action":{"kind":"rpc","service":"inventory","endpoint":"Stock.Reserve","request":"Items","response":"Reservation"},"rollback":{"action":{"kind":"rpc","service":"inventory","endpoint":"Stock.Release","request":"Reservation"}}},{"name":"Authorize","action":{"kind":"go"},"rollback":{"name":"Void"},"writes":["Authorization","Card"]},{"name":"Check","action":{"kind":"go"},"timeout":"5s","irreversible":true,"writes":["Checked"]}]},"on":[{"on":"timeout","target":"Late"}]},{"name":"Ship","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"Late","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"fail"}]}]}]}`)
+}
+
 // OrderRun is one run of flow Order, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type OrderRun = runtime.Run[OrderState]

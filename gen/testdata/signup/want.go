@@ -401,6 +401,13 @@ func (f *SignupFlow) Triggers() []runtime.Trigger {
 	}
 }
 
+// FlowJSON returns flow Signup's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *SignupFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Signup","doc":"Signup creates a customer and a subscription. A customer must never keep\naccess without a subscription, so a failure undoes what was done.","state":"SignupState","triggers":[{"kind":"rpc","endpoint":"Signup.Start"},{"kind":"event","topic":"accounts","event":"signup.requested"},{"kind":"schedule","schedule":"@every 1h"}],"retry":{"attempts":3,"initial":"100ms","max":"5s","multiplier":1.5,"jitter":"none"},"timeout":"10s","steps":[{"name":"CreateCustomer","doc":"CreateCustomer registers the customer with the customers service.","action":{"kind":"rpc","service":"customers","endpoint":"Customer.Create","request":"Customer","response":"CustomerID"},"retry":{"attempts":5,"initial":"200ms","max":"10s"},"deadline":"1m","rollback":{"action":{"kind":"rpc","service":"customers","endpoint":"Customer.Delete","request":"CustomerID"}}},{"name":"CreateSubscription","action":{"kind":"rpc","service":"subscriptions","endpoint":"Subscription.Create","request":"Plan","response":"SubscriptionID"},"rollback":{"name":"CancelSubscription"},"publish":[{"topic":"billing","event":"subscription.created","payload":"SubscriptionID"}]},{"name":"AwaitPayment","action":{"kind":"await","topic":"payments","event":"payment.succeeded","response":"Payment","correlate":"CustomerID","timeout":"72h"},"irreversible":true,"on":[{"on":"timeout","target":"ExpireTrial"}]},{"name":"Notify","action":{"kind":"publish","topic":"mail","event":"welcome","request":"Customer"},"irreversible":true},{"name":"Review","doc":"Review is a Go step with named outcomes.","action":{"kind":"go"},"irreversible":true,"outcomes":["approved","rejected"],"on":[{"on":"approved","target":"Activate"},{"on":"rejected","target":"fail"}]},{"name":"Activate","action":{"kind":"go"},"rollback":{"name":"Deactivate"},"on":[{"on":"ok","target":"done"}]},{"name":"ExpireTrial","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"fail"}]}]}]}`)
+}
+
 // SignupRun is one run of flow Signup, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type SignupRun = runtime.Run[SignupState]

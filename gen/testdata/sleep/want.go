@@ -197,6 +197,13 @@ func (f *RemindFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Remind's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *RemindFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Remind","doc":"Remind reminds a customer two weeks after an order, then follows up at\nthe time the reminder chose, or gives up 30 days after it.","state":"RemindState","steps":[{"name":"Wait","doc":"Wait gives the customer two weeks: a durable timer, no goroutine.","action":{"kind":"sleep","duration":"336h"}},{"name":"Remind","doc":"Remind mails the customer and chooses when to follow up.","action":{"kind":"go"},"irreversible":true},{"name":"FollowUp","doc":"FollowUp sleeps until the chosen time, then mails again.","action":{"kind":"sleep","until":"FollowUpAt"},"deadline":"720h","irreversible":true,"publish":[{"topic":"mail","event":"order.followup","payload":"Contact"}],"on":[{"on":"ok","target":"done"},{"on":"timeout","target":"GiveUp"}]},{"name":"GiveUp","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"fail"}]}]}]}`)
+}
+
 // RemindRun is one run of flow Remind, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type RemindRun = runtime.Run[RemindState]

@@ -211,6 +211,13 @@ func (f *PingFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Ping's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *PingFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Ping","doc":"Ping needs no state: it names no state field, so the generated code runs\nit on struct{}.","steps":[{"name":"Ping","action":{"kind":"rpc","service":"health","endpoint":"Health.Ping"},"irreversible":true},{"name":"Log","action":{"kind":"go"},"irreversible":true}]}]}`)
+}
+
 // PingRun is one run of flow Ping, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type PingRun = runtime.Run[struct{}]

@@ -267,6 +267,13 @@ func (f *ReviewFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Review's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *ReviewFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Review","doc":"Review exercises what Signup does not: named outcomes and their routing,\na loop back to a step, a sleep until a state field, a per-attempt timeout\nrouted by its outcome, and a rollback that keeps failing.","state":"ReviewState","retry":{"attempts":3,"initial":"10ms","max":"40ms"},"timeout":"2s","steps":[{"name":"Reserve","doc":"Reserve holds a slot; Release gives it back.","action":{"kind":"go"},"rollback":{"name":"Release"}},{"name":"Decide","doc":"Decide reads the verdict.","action":{"kind":"go"},"rollback":{"name":"Undecide"},"outcomes":["approve","again","reject"],"on":[{"on":"approve","target":"Pause"},{"on":"again","target":"Decide"},{"on":"reject","target":"fail"}]},{"name":"Pause","doc":"Pause waits until WakeAt.","action":{"kind":"sleep","until":"WakeAt"},"irreversible":true},{"name":"Finish","doc":"Finish may be slow: a timed-out last attempt goes to Late.","action":{"kind":"go"},"retry":{"attempts":2,"initial":"10ms","max":"10ms"},"timeout":"200ms","irreversible":true,"on":[{"on":"ok","target":"done"},{"on":"timeout","target":"Late"}]},{"name":"Late","doc":"Late records that Finish was too slow and fails the run.","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"fail"}]}]}]}`)
+}
+
 // ReviewRun is one run of flow Review, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type ReviewRun = runtime.Run[ReviewState]

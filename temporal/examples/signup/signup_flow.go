@@ -359,6 +359,13 @@ func (f *SignupFlow) Triggers() []runtime.Trigger {
 	}
 }
 
+// FlowJSON returns flow Signup's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *SignupFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Signup","doc":"Signup creates a customer and a subscription. A customer must never keep\naccess without a subscription, so a failure undoes what was done.","state":"SignupState","triggers":[{"kind":"rpc","endpoint":"Signup.Start"},{"kind":"event","topic":"accounts","event":"signup.requested"}],"retry":{"attempts":3,"initial":"100ms","max":"5s"},"timeout":"10s","steps":[{"name":"CreateCustomer","doc":"CreateCustomer registers the customer with the customers service.","action":{"kind":"rpc","service":"customers","endpoint":"Customer.Create","request":"Customer","response":"CustomerID"},"retry":{"attempts":5,"initial":"20ms","max":"1s"},"rollback":{"action":{"kind":"rpc","service":"customers","endpoint":"Customer.Delete","request":"CustomerID"}}},{"name":"CreateSubscription","doc":"CreateSubscription subscribes the customer to a plan and tells billing.","action":{"kind":"rpc","service":"subscriptions","endpoint":"Subscription.Create","request":"Plan","response":"SubscriptionID"},"rollback":{"name":"CancelSubscription"},"publish":[{"topic":"billing","event":"subscription.created","payload":"SubscriptionID"}]},{"name":"AwaitPayment","doc":"AwaitPayment waits for the first payment of this customer.","action":{"kind":"await","topic":"payments","event":"payment.succeeded","response":"Payment","correlate":"CustomerID","timeout":"72h"},"on":[{"on":"timeout","target":"ExpireTrial"}]},{"name":"Activate","doc":"Activate gives the customer access.","action":{"kind":"go"},"rollback":{"name":"Deactivate"},"on":[{"on":"ok","target":"done"}]},{"name":"ExpireTrial","doc":"ExpireTrial ends a trial that was never paid for.","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"fail"}]}]}]}`)
+}
+
 // SignupRun is one run of flow Signup, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type SignupRun = runtime.Run[SignupState]
