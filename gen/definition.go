@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"reflect"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 

@@ -1,29 +1,18 @@
 package gen
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // FlowJSON's document (compactJSON) is each flow of the golden inputs,
 // whole: decoded, it encodes to the bytes of the flow's own JSON form.
 func TestFlowJSONIsTheFlowsJSONForm(t *testing.T) {
 	for _, c := range goldenCases(t) {
-		src, err := os.ReadFile(filepath.Join(c.dir, "input.flow"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, ds := flowfile.Load("input.flow", src, dsl.CheckOptions{})
-		if ds.HasErrors() {
-			t.Fatalf("%s: %v", c.dir, ds)
-		}
-		for _, fl := range f.Flows {
+		for _, fl := range c.load(t).Flows {
 			doc, err := compactJSON(fl)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", c.name, fl.Name, err)

@@ -48,14 +48,7 @@ func goldenCases(t testing.TB) []goldenCase {
 // state.go (caseTypes).
 func (c goldenCase) generate(t testing.TB) []byte {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(c.dir, "input.flow"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, ds := flowfile.Load("input.flow", src, dsl.CheckOptions{})
-	if ds.HasErrors() {
-		t.Fatalf("%s/input.flow does not check: %v", c.dir, ds)
-	}
+	f := c.load(t)
 	out, err := Generate(f, Options{Package: c.pkg, Source: "input.flow", Types: caseTypes(t, c.dir, c.pkg)})
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
@@ -64,6 +57,20 @@ func (c goldenCase) generate(t testing.TB) []byte {
 		t.Fatalf("Generate returned files %v, want input_flow.go only", keys(out))
 	}
 	return out["input_flow.go"]
+}
+
+// load reads input.flow of c and requires it to check without errors.
+func (c goldenCase) load(t testing.TB) *dsl.File {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(c.dir, "input.flow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ds := flowfile.Load("input.flow", src, dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatalf("%s/input.flow does not check: %v", c.dir, ds)
+	}
+	return f
 }
 
 func keys(m map[string][]byte) []string {
