@@ -6,18 +6,15 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,11 +71,8 @@ the key pair; a bad one is logged and the old one stays.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required; created if missing)")
 		flows := fs.String("flows", "", "directory of flows (.json, .flow), loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
-		addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address; one that is not loopback needs -tokens or -insecure")
-		tokens := fs.String("tokens", "", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: admin, client or provider), that API requests must present; re-read on SIGHUP")
-		insecure := fs.Bool("insecure", false, "serve without -tokens on an address that is not loopback: anyone who reaches it may do anything")
-		tlsCert := fs.String("tls-cert", "", "TLS certificate `FILE` (PEM, with -tls-key): serve HTTPS; re-read on SIGHUP")
-		tlsKey := fs.String("tls-key", "", "TLS private key `FILE` (PEM, with -tls-cert)")
+		var lc listen.Config
+		lc.Flags(fs, "admin, client or provider")
 		natsURL := fs.String("nats", "", "NATS server URL: use JetStream as the broker instead of the in-process one")
 		id := fs.String("id", "serve", "engine ID (names its durable event consumer)")
 		retain := retainFlag(fs, "by background compaction of the store")
@@ -95,8 +89,8 @@ the key pair; a bad one is logged and the old one stays.`,
 			if *dir == "" {
 				return usageError(e, "-store is required")
 			}
-			if (*tlsCert == "") != (*tlsKey == "") {
-				return usageError(e, "-tls-cert and -tls-key go together")
+			if err := lc.Check(); err != nil {
+				return usageError(e, "%v", err)
 			}
 			if err := lim.check(); err != nil {
 				return usageError(e, "%v", err)
@@ -104,14 +98,10 @@ the key pair; a bad one is logged and the old one stays.`,
 			if err := checkRetain(*retain); err != nil {
 				return usageError(e, "%v", err)
 			}
-			if err := listen.CheckExposure(*addr, *tokens != "", *insecure); err != nil {
-				return usageError(e, "%v", err)
-			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			err := serve(ctx, serveConfig{
-				store: *dir, flows: *flows, addr: *addr, nats: *natsURL, id: *id,
-				tokens: *tokens, insecure: *insecure, tlsCert: *tlsCert, tlsKey: *tlsKey,
+				store: *dir, flows: *flows, nats: *natsURL, id: *id, net: lc,
 				services: services, providerAllow: allow, limits: lim, retain: *retain, stderr: e.stderr,
 			}, nil)
 			if err != nil {
@@ -127,45 +117,27 @@ the key pair; a bad one is logged and the old one stays.`,
 }
 
 type serveConfig struct {
-	store, flows, addr, nats, id string
-	tokens                       string // token file; "" serves the API open
-	insecure                     bool   // -insecure: open on an address that is not loopback
-	tlsCert, tlsKey              string
-	services                     map[string]string
-	providerAllow                []string      // engine.ProviderOptions.Allow
-	limits                       serverLimits  // zero fields: the defaults
-	retain                       time.Duration // store.Options.Retain
-	stderr                       io.Writer
+	store, flows, nats, id string
+	net                    listen.Config // address, tokens, TLS, HTTP limits
+	services               map[string]string
+	providerAllow          []string      // engine.ProviderOptions.Allow
+	limits                 serverLimits  // zero fields: the defaults
+	retain                 time.Duration // store.Options.Retain
+	stderr                 io.Writer
 }
 
-// The defaults of serve's HTTP server limits (docs/engine.md#limits).
-const (
-	defaultReadHeaderTimeout = listen.DefaultReadHeaderTimeout
-	defaultReadTimeout       = listen.DefaultReadTimeout
-	defaultWriteTimeout      = listen.DefaultWriteTimeout
-	defaultIdleTimeout       = listen.DefaultIdleTimeout
-	defaultMaxHeaderBytes    = listen.DefaultMaxHeaderBytes
-)
-
-// serverLimits are the HTTP server's timeouts and sizes; a zero field
-// takes its default.
+// serverLimits are the engine's bounds serve sets (the HTTP server's are
+// listen.Limits); a zero field takes its default.
 type serverLimits struct {
-	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
-	maxHeaderBytes                                            int
-	maxBody                                                   int64
-	serviceConns                                              int   // httpcall.Limits.MaxConnsPerHost
-	maxRunning                                                int   // engine.Options.MaxRunning
-	resumeWorkers                                             int   // engine.Options.ResumeWorkers
-	eventWorkers                                              int   // engine.Options.EventWorkers
-	brokerBytes                                               int64 // engine.MemoryBrokerOptions.MaxBytes
+	maxBody       int64
+	serviceConns  int   // httpcall.Limits.MaxConnsPerHost
+	maxRunning    int   // engine.Options.MaxRunning
+	resumeWorkers int   // engine.Options.ResumeWorkers
+	eventWorkers  int   // engine.Options.EventWorkers
+	brokerBytes   int64 // engine.MemoryBrokerOptions.MaxBytes
 }
 
 func (l *serverLimits) flags(fs *flag.FlagSet) {
-	fs.DurationVar(&l.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time a client has to send a request's headers")
-	fs.DurationVar(&l.readTimeout, "read-timeout", defaultReadTimeout, "time a client has to send a whole request, body included; a slower one is cut off")
-	fs.DurationVar(&l.writeTimeout, "write-timeout", defaultWriteTimeout, "time to answer a request, from the end of its headers")
-	fs.DurationVar(&l.idleTimeout, "idle-timeout", defaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed")
-	fs.IntVar(&l.maxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request header, in bytes")
 	fs.Int64Var(&l.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
 	fs.IntVar(&l.serviceConns, "service-conns", httpcall.DefaultLimits.MaxConnsPerHost, "most connections open to each service host for rpc steps; more calls wait")
 	fs.IntVar(&l.maxRunning, "max-running", engine.DefaultMaxRunning, "most runs in flight (holding a goroutine; waiting runs do not count): starts beyond answer 429 with Retry-After, event triggers are delivered again later")
@@ -176,17 +148,6 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 
 // check refuses limits that would disable themselves: each must be positive.
 func (l serverLimits) check() error {
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"read-header-timeout", l.readHeaderTimeout}, {"read-timeout", l.readTimeout}, {"write-timeout", l.writeTimeout}, {"idle-timeout", l.idleTimeout}} {
-		if d.v <= 0 {
-			return fmt.Errorf("-%s must be positive, found %v", d.name, d.v)
-		}
-	}
-	if l.maxHeaderBytes <= 0 {
-		return fmt.Errorf("-max-header-bytes must be positive, found %d", l.maxHeaderBytes)
-	}
 	if l.maxBody <= 0 {
 		return fmt.Errorf("-max-body must be positive, found %d", l.maxBody)
 	}
@@ -203,18 +164,6 @@ func (l serverLimits) check() error {
 
 // withDefaults fills the zero fields with the defaults.
 func (l serverLimits) withDefaults() serverLimits {
-	def := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&l.readHeaderTimeout, defaultReadHeaderTimeout)
-	def(&l.readTimeout, defaultReadTimeout)
-	def(&l.writeTimeout, defaultWriteTimeout)
-	def(&l.idleTimeout, defaultIdleTimeout)
-	if l.maxHeaderBytes <= 0 {
-		l.maxHeaderBytes = defaultMaxHeaderBytes
-	}
 	if l.maxBody <= 0 {
 		l.maxBody = engine.MaxBody
 	}
@@ -229,79 +178,6 @@ func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error {
 	*l = append(*l, v)
 	return nil
-}
-
-// keyPair is the TLS certificate and key serve presents; SIGHUP reloads it.
-type keyPair struct {
-	certFile, keyFile string
-	cur               atomic.Pointer[tls.Certificate]
-}
-
-func (k *keyPair) load() error {
-	c, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
-	if err != nil {
-		return fmt.Errorf("TLS key pair: %w", err)
-	}
-	k.cur.Store(&c)
-	return nil
-}
-
-func (k *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return k.cur.Load(), nil }
-
-// reloadable is what SIGHUP reloads: the token file and the TLS key pair.
-// What fails to reload is logged, and what was in use stays.
-type reloadable struct {
-	auth *engine.TokenAuth
-	cert *keyPair
-}
-
-func (rl reloadable) reload(log *slog.Logger) {
-	if rl.auth != nil {
-		if err := rl.auth.Reload(); err != nil {
-			log.Error("SIGHUP: tokens not reloaded, the old ones stay", "error", err)
-		} else {
-			log.Info("SIGHUP: tokens reloaded", "tokens", rl.auth.Len())
-		}
-	}
-	if rl.cert != nil {
-		if err := rl.cert.load(); err != nil {
-			log.Error("SIGHUP: TLS key pair not reloaded, the old one stays", "error", err)
-		} else {
-			log.Info("SIGHUP: TLS key pair reloaded")
-		}
-	}
-}
-
-// watch reloads rl on every SIGHUP until stop is called. It installs the
-// handler before it returns, and only if there is something to reload (else
-// SIGHUP keeps its default action).
-func (rl reloadable) watch(log *slog.Logger) (stop func()) {
-	if rl.auth == nil && rl.cert == nil {
-		return func() {}
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-hup:
-				rl.reload(log)
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { signal.Stop(hup); close(done) }
-}
-
-// webURL is the address of the web view (engine/ui) on the listener.
-func webURL(addr string, tls bool) string {
-	scheme := "http"
-	if tls {
-		scheme = "https"
-	}
-	return scheme + "://" + addr + "/ui/"
 }
 
 type loadError struct {
@@ -326,19 +202,9 @@ func printDiags(e *env, ds diag.List) {
 func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error {
 	log := slog.New(slog.NewTextHandler(cfg.stderr, nil))
 	lim := cfg.limits.withDefaults()
-	var rl reloadable
-	if cfg.tokens != "" {
-		a, err := engine.NewTokenAuth(cfg.tokens)
-		if err != nil {
-			return err
-		}
-		rl.auth = a
-	}
-	if cfg.tlsCert != "" {
-		rl.cert = &keyPair{certFile: cfg.tlsCert, keyFile: cfg.tlsKey}
-		if err := rl.cert.load(); err != nil {
-			return err
-		}
+	srv, err := listen.New(cfg.net, log)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.store, 0o755); err != nil {
 		return err
@@ -374,9 +240,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	// Remote providers serve Go steps and rollbacks (serve has no handler
 	// of its own); over NATS too with -nats.
 	opts.Providers = &engine.ProviderOptions{Allow: cfg.providerAllow}
-	if rl.auth != nil { // a nil *TokenAuth in the interface would not be nil
-		opts.Authorizer = rl.auth
-	}
+	opts.Authorizer = srv.Auth()
 	if len(cfg.services) > 0 {
 		opts.Caller = httpcall.New(httpcall.Static(cfg.services),
 			httpcall.WithLimits(httpcall.Limits{MaxConnsPerHost: lim.serviceConns, MaxIdleConnsPerHost: lim.serviceConns}))
@@ -413,12 +277,6 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
-	ln, err := listen.Listen(cfg.addr, rl.auth == nil && !cfg.insecure)
-	if err != nil {
-		_ = eng.Close(context.Background())
-		return err
-	}
-	bound := ln.Addr().(*net.TCPAddr).IP
 	mux := http.NewServeMux()
 	mux.Handle("/", tel.Middleware(eng.Handler())) // access control: engine.Routes, the one table
 	// A stand-in service for trying flows out: it answers every endpoint
@@ -429,51 +287,13 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.Copy(w, http.MaxBytesReader(w, r.Body, lim.maxBody))
 	})))
-	srv := &http.Server{Handler: mux,
-		ReadHeaderTimeout: lim.readHeaderTimeout, ReadTimeout: lim.readTimeout,
-		WriteTimeout: lim.writeTimeout, IdleTimeout: lim.idleTimeout,
-		MaxHeaderBytes: lim.maxHeaderBytes,
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn)} // TLS handshake errors, among others
 	// Shutdown waits for open requests: the web view's GET /watch streams
-	// end first.
-	srv.RegisterOnShutdown(eng.EndWatches)
-	stopWatch := rl.watch(log)
-	defer stopWatch()
-	errc := make(chan error, 1)
-	if rl.cert != nil {
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: rl.cert.get}
-		go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { errc <- srv.Serve(ln) }()
-	}
-	access := "open (loopback)"
-	switch {
-	case rl.auth != nil:
-		access = fmt.Sprintf("bearer tokens (%d)", rl.auth.Len())
-		if rl.cert == nil && !bound.IsLoopback() {
-			log.Warn("tokens travel in clear text on this address: use -tls-cert and -tls-key, or a TLS reverse proxy (docs/engine.md#tls)")
-		}
-	case !bound.IsLoopback():
-		access = "OPEN TO ALL (-insecure)"
-		log.Warn("serving without access control on an address that is not loopback (-insecure): anyone who reaches it may define flows, abort runs and read every run")
-	}
-	log.Info("flowgen serve", "addr", ln.Addr().String(), "ui", webURL(ln.Addr().String(), rl.cert != nil), "tls", rl.cert != nil, "access", access, "store", cfg.store, "flows", len(eng.Flows()))
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	// Stop taking requests, then let runs reach a step boundary.
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// end first. Then runs reach a step boundary.
+	err = srv.Serve(ctx, "flowgen serve", mux, eng.EndWatches, ready, "store", cfg.store, "flows", len(eng.Flows()))
+	cctx, cancel := context.WithTimeout(context.Background(), listen.ShutdownTimeout)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if cerr := eng.Close(sctx); cerr != nil {
+	if cerr := eng.Close(cctx); cerr != nil {
 		log.Warn("stopping", "error", cerr)
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
 	}
 	return err
 }

@@ -2,26 +2,17 @@ package cli
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/testcert"
 )
 
 const (
@@ -63,7 +54,7 @@ func request(t *testing.T, c *http.Client, method, url, token, contentType, body
 func TestServeTokens(t *testing.T) {
 	dir := t.TempDir()
 	tokens := writeFile(t, filepath.Join(dir, "tokens"), "# test\nadmin "+serveAdmin+"\nclient "+serveClient+"\n")
-	url, _, stop := serveWith(t, serveConfig{store: filepath.Join(dir, "store"), flows: filepath.Join(dir, "flows"), addr: "127.0.0.1:0", tokens: tokens})
+	url, _, stop := serveWith(t, serveConfig{store: filepath.Join(dir, "store"), flows: filepath.Join(dir, "flows"), net: listen.Config{Addr: "127.0.0.1:0", Tokens: tokens}})
 	defer stop()
 	c := http.DefaultClient
 	for _, rt := range engine.Routes() {
@@ -135,7 +126,7 @@ func TestServeRefusesOpenNonLoopback(t *testing.T) {
 		}
 	}
 	// -insecure serves it open, and says so.
-	url, logs, stop := serveWith(t, serveConfig{store: filepath.Join(dir, "s2"), addr: "0.0.0.0:0", insecure: true})
+	url, logs, stop := serveWith(t, serveConfig{store: filepath.Join(dir, "s2"), net: listen.Config{Addr: "0.0.0.0:0", Insecure: true}})
 	url = strings.Replace(url, "0.0.0.0", "127.0.0.1", 1)
 	if status, _, body := request(t, http.DefaultClient, "GET", url+"/flows", "", "", ""); status != 200 {
 		t.Errorf("-insecure: %d %s", status, body)
@@ -145,7 +136,7 @@ func TestServeRefusesOpenNonLoopback(t *testing.T) {
 		t.Errorf("-insecure does not warn:\n%s", logs.String())
 	}
 	// Without it, serve checks what it listens on too, whatever the name.
-	err := serve(t.Context(), serveConfig{store: filepath.Join(dir, "s3"), addr: "0.0.0.0:0", stderr: io.Discard}, nil)
+	err := serve(t.Context(), serveConfig{store: filepath.Join(dir, "s3"), stderr: io.Discard, net: listen.Config{Addr: "0.0.0.0:0"}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "not loopback") {
 		t.Errorf("serve on 0.0.0.0 without -tokens: %v", err)
 	}
@@ -172,48 +163,13 @@ func TestServeFlagErrors(t *testing.T) {
 	}
 }
 
-// selfSigned writes a self-signed certificate for 127.0.0.1 and its key,
-// and returns their paths and a pool that trusts it.
-func selfSigned(t *testing.T, dir, name string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile = writeFile(t, filepath.Join(dir, "cert.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	keyFile = writeFile(t, filepath.Join(dir, "key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})))
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
 // serve -tls-cert -tls-key serves HTTPS (with tokens too), and plain HTTP
 // is refused.
 func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile, pool := selfSigned(t, dir, "flowgen-test")
+	certFile, keyFile, pool := testcert.SelfSigned(t, dir, "flowgen-test")
 	tokens := writeFile(t, filepath.Join(dir, "tokens"), "admin "+serveAdmin+"\n")
-	url, _, stop := serveWith(t, serveConfig{store: filepath.Join(dir, "store"), addr: "127.0.0.1:0", tokens: tokens, tlsCert: certFile, tlsKey: keyFile})
+	url, _, stop := serveWith(t, serveConfig{store: filepath.Join(dir, "store"), net: listen.Config{Addr: "127.0.0.1:0", Tokens: tokens, TLSCert: certFile, TLSKey: keyFile}})
 	defer stop()
 	if !strings.HasPrefix(url, "https://") {
 		t.Fatalf("url %s", url)
@@ -237,47 +193,5 @@ func TestServeTLS(t *testing.T) {
 	plain := "http://" + strings.TrimPrefix(url, "https://")
 	if status, _, _ := request(t, http.DefaultClient, "GET", plain+"/flows", serveAdmin, "", ""); status != http.StatusBadRequest {
 		t.Fatalf("plain HTTP to the TLS port: %d, want 400", status)
-	}
-}
-
-// What SIGHUP runs: the token file and the key pair are read again; a bad
-// one is logged and the old one stays.
-func TestServeReload(t *testing.T) {
-	dir := t.TempDir()
-	tokens := writeFile(t, filepath.Join(dir, "tokens"), "admin "+serveAdmin+"\n")
-	auth, err := engine.NewTokenAuth(tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile, _ := selfSigned(t, dir, "first")
-	rl := reloadable{auth: auth, cert: &keyPair{certFile: certFile, keyFile: keyFile}}
-	if err := rl.cert.load(); err != nil {
-		t.Fatal(err)
-	}
-	subject := func() string {
-		c, _ := rl.cert.get(nil)
-		x, _ := x509.ParseCertificate(c.Certificate[0])
-		return x.Subject.CommonName
-	}
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-
-	writeFile(t, tokens, "admin "+serveAdmin+"\nclient "+serveClient+"\n")
-	selfSigned(t, dir, "second")
-	rl.reload(log)
-	if auth.Len() != 2 || subject() != "second" || !strings.Contains(logs.String(), "tokens reloaded") {
-		t.Fatalf("after reload: %d tokens, certificate %s; log:\n%s", auth.Len(), subject(), logs.String())
-	}
-	writeFile(t, tokens, "client short\n")
-	writeFile(t, certFile, "not a certificate")
-	logs.Reset()
-	rl.reload(log)
-	if auth.Len() != 2 || subject() != "second" {
-		t.Fatalf("a bad reload replaced what was in use: %d tokens, certificate %s", auth.Len(), subject())
-	}
-	for _, want := range []string{"tokens not reloaded, the old ones stay", "fewer than 16", "TLS key pair not reloaded, the old one stays"} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("log lacks %q:\n%s", want, logs.String())
-		}
 	}
 }

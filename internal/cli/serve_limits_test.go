@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"github.com/flowgen/flowgen/internal/listen"
 	"io"
 	"net"
 	"net/http"
@@ -24,9 +25,9 @@ func closedWithin(t *testing.T, conn net.Conn, r io.Reader, max time.Duration) t
 
 // dialServe starts serve with lim and opens a connection to it; both end
 // with the test.
-func dialServe(t *testing.T, lim serverLimits) net.Conn {
+func dialServe(t *testing.T, lim listen.Limits) net.Conn {
 	t.Helper()
-	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), addr: "127.0.0.1:0", limits: lim})
+	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), net: listen.Config{Addr: "127.0.0.1:0", Limits: lim}})
 	t.Cleanup(stop)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
@@ -38,7 +39,7 @@ func dialServe(t *testing.T, lim serverLimits) net.Conn {
 
 // A client that sends its body too slowly is cut off after -read-timeout.
 func TestServeReadTimeoutCutsSlowBody(t *testing.T) {
-	conn := dialServe(t, serverLimits{readTimeout: 300 * time.Millisecond})
+	conn := dialServe(t, listen.Limits{ReadTimeout: 300 * time.Millisecond})
 	// 1000 bytes announced, 10 sent, then nothing.
 	_, err := io.WriteString(conn, "POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n\"abcdefgh")
 	if err != nil {
@@ -52,7 +53,7 @@ func TestServeReadTimeoutCutsSlowBody(t *testing.T) {
 
 // A keep-alive connection left idle is closed after -idle-timeout.
 func TestServeIdleTimeoutClosesKeepAlive(t *testing.T) {
-	conn := dialServe(t, serverLimits{idleTimeout: 300 * time.Millisecond})
+	conn := dialServe(t, listen.Limits{IdleTimeout: 300 * time.Millisecond})
 	if _, err := io.WriteString(conn, "GET /flows HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +75,8 @@ func TestServeIdleTimeoutClosesKeepAlive(t *testing.T) {
 
 // Headers beyond -max-header-bytes answer 431; a body beyond -max-body 413.
 func TestServeSizeLimits(t *testing.T) {
-	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), addr: "127.0.0.1:0",
-		limits: serverLimits{maxHeaderBytes: 1 << 10, maxBody: 100}})
+	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(),
+		net: listen.Config{Addr: "127.0.0.1:0", Limits: listen.Limits{MaxHeaderBytes: 1 << 10}}, limits: serverLimits{maxBody: 100}})
 	defer stop()
 	req, _ := http.NewRequest("GET", url+"/flows", nil)
 	req.Header.Set("X-Big", strings.Repeat("a", 8<<10))

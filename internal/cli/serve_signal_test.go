@@ -4,6 +4,7 @@ package cli
 
 import (
 	"bytes"
+	"github.com/flowgen/flowgen/internal/listen"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func waitUpTo(t *testing.T, patience time.Duration, what string, cond func() boo
 func TestServeReloadsTokensOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	tokens := writeFile(t, filepath.Join(dir, "tokens"), "admin "+serveAdmin+"\n")
-	url, logs, stop := serveWith(t, serveConfig{store: filepath.Join(dir, "store"), addr: "127.0.0.1:0", tokens: tokens})
+	url, logs, stop := serveWith(t, serveConfig{store: filepath.Join(dir, "store"), net: listen.Config{Addr: "127.0.0.1:0", Tokens: tokens}})
 	defer stop()
 	status := func(token string) int {
 		code, _, _ := request(t, http.DefaultClient, "GET", url+"/flows", token, "", "")

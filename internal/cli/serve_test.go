@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/flowgen/flowgen/internal/listen"
 	"io"
 	"net/http"
 	"os"
@@ -23,7 +24,7 @@ const serveFlow = `{"version": 1, "flows": [{"name": "Greet", "state": "GreetSta
 
 func startServe(t *testing.T, storeDir, flowsDir string) (string, func()) {
 	t.Helper()
-	url, _, stop := serveWith(t, serveConfig{store: storeDir, flows: flowsDir, addr: "127.0.0.1:0"})
+	url, _, stop := serveWith(t, serveConfig{store: storeDir, flows: flowsDir, net: listen.Config{Addr: "127.0.0.1:0"}})
 	return url, stop
 }
 
@@ -40,7 +41,7 @@ func serveWith(t *testing.T, cfg serveConfig) (string, *syncBuffer, func()) {
 		done <- serve(ctx, cfg, func(a string) { ready <- a })
 	}()
 	scheme := "http://"
-	if cfg.tlsCert != "" {
+	if cfg.net.TLSCert != "" {
 		scheme = "https://"
 	}
 	select {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"github.com/flowgen/flowgen/internal/listen"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -14,8 +15,8 @@ import (
 // and does not hold the server's shutdown.
 func TestServeWebViewAndWatch(t *testing.T) {
 	dir := t.TempDir()
-	cfg := serveConfig{store: filepath.Join(dir, "store"), flows: filepath.Join(dir, "flows"), addr: "127.0.0.1:0"}
-	cfg.limits.writeTimeout = 300 * time.Millisecond
+	cfg := serveConfig{store: filepath.Join(dir, "store"), flows: filepath.Join(dir, "flows"), net: listen.Config{Addr: "127.0.0.1:0"}}
+	cfg.net.Limits.WriteTimeout = 300 * time.Millisecond
 	url, logs, stop := serveWith(t, cfg)
 	if !strings.Contains(logs.String(), "ui=http://127.0.0.1:") {
 		t.Errorf("the start line does not say where the web view is:\n%s", logs.String())
@@ -40,7 +41,7 @@ func TestServeWebViewAndWatch(t *testing.T) {
 			lines <- sc.Text()
 		}
 	}()
-	time.Sleep(3 * cfg.limits.writeTimeout) // past the server's write timeout
+	time.Sleep(3 * cfg.net.Limits.WriteTimeout) // past the server's write timeout
 	if status, _, body := request(t, c, "POST", url+"/rpc/Greet.Start", "", "application/json", `{"Name": "ada"}`); status != 201 {
 		t.Fatalf("start: %d %s", status, body)
 	}

@@ -18,17 +18,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -53,11 +49,11 @@ another. Access: as flowgen serve (-tokens, loopback by default, -insecure).
 `
 
 type config struct {
-	temporal, namespace, taskQueue, flows, addr, tokens string
-	insecure                                            bool
-	services                                            map[string]string
-	maxBody                                             int64
-	stderr                                              io.Writer
+	temporal, namespace, taskQueue, flows string
+	net                                   listen.Config // address, tokens, TLS, HTTP limits: flowgen serve's
+	services                              map[string]string
+	maxBody                               int64
+	stderr                                io.Writer
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -73,9 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.namespace, "namespace", "default", "Temporal namespace")
 	fs.StringVar(&cfg.taskQueue, "task-queue", jsonflows.DefaultTaskQueue, "Temporal task queue of the runs; every serve process of a deployment uses the same")
 	fs.StringVar(&cfg.flows, "flows", "", "directory of JSON flows, loaded at start; flows defined through the API are saved there")
-	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "HTTP listen address; one that is not loopback needs -tokens or -insecure")
-	fs.StringVar(&cfg.tokens, "tokens", "", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: admin or client); re-read on SIGHUP")
-	fs.BoolVar(&cfg.insecure, "insecure", false, "serve without -tokens on an address that is not loopback")
+	cfg.net.Flags(fs, "admin or client")
 	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
 	var services httpcall.Static
 	fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
@@ -94,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowgen-temporal serve: -max-body must be positive, found %d\n", cfg.maxBody)
 		return 2
 	}
-	if err := listen.CheckExposure(cfg.addr, cfg.tokens != "", cfg.insecure); err != nil {
+	if err := cfg.net.Check(); err != nil {
 		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", err)
 		return 2
 	}
@@ -117,14 +111,11 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	}
 	defer c.Close()
 	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue})
-	opts := engine.Options{Executor: x, FlowsDir: cfg.flows, Logger: log, MaxBody: cfg.maxBody}
-	var auth *engine.TokenAuth
-	if cfg.tokens != "" {
-		if auth, err = engine.NewTokenAuth(cfg.tokens); err != nil {
-			return err
-		}
-		opts.Authorizer = auth
+	srv, err := listen.New(cfg.net, log)
+	if err != nil {
+		return err
 	}
+	opts := engine.Options{Executor: x, FlowsDir: cfg.flows, Logger: log, MaxBody: cfg.maxBody, Authorizer: srv.Auth()}
 	if len(cfg.services) > 0 {
 		opts.Caller = httpcall.New(httpcall.Static(cfg.services))
 	}
@@ -152,47 +143,10 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
-	ln, err := listen.Listen(cfg.addr, auth == nil && !cfg.insecure)
-	if err != nil {
-		_ = eng.Close(context.Background())
-		return err
-	}
-	srv := &http.Server{Handler: eng.Handler(), ReadHeaderTimeout: listen.DefaultReadHeaderTimeout, ReadTimeout: listen.DefaultReadTimeout,
-		WriteTimeout: listen.DefaultWriteTimeout, IdleTimeout: listen.DefaultIdleTimeout, MaxHeaderBytes: listen.DefaultMaxHeaderBytes,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	if auth != nil {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		go func() {
-			for range hup {
-				if err := auth.Reload(); err != nil {
-					log.Error("SIGHUP: tokens not reloaded, the old ones stay", "error", err)
-				} else {
-					log.Info("SIGHUP: tokens reloaded", "tokens", auth.Len())
-				}
-			}
-		}()
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	bound := ln.Addr().(*net.TCPAddr).IP
-	if auth != nil && !bound.IsLoopback() {
-		log.Warn("tokens travel in clear text on this address: put a TLS reverse proxy in front of it")
-	}
-	log.Info("flowgen-temporal serve", "addr", ln.Addr().String(), "temporal", cfg.temporal, "namespace", cfg.namespace,
-		"task_queue", cfg.taskQueue, "flows", len(eng.Flows()))
-	ready(ln.Addr().String())
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err = srv.Serve(ctx, "flowgen-temporal serve", eng.Handler(), eng.EndWatches, ready,
+		"temporal", cfg.temporal, "namespace", cfg.namespace, "task_queue", cfg.taskQueue, "flows", len(eng.Flows()))
+	cctx, cancel := context.WithTimeout(context.Background(), listen.ShutdownTimeout)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
-	_ = eng.Close(sctx)
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
+	_ = eng.Close(cctx)
 	return err
 }

@@ -56,8 +56,8 @@ func startServe(t *testing.T, cfg config) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	cfg.stderr = logs
-	if cfg.addr == "" {
-		cfg.addr = "127.0.0.1:0"
+	if cfg.net.Addr == "" {
+		cfg.net.Addr = "127.0.0.1:0"
 	}
 	if cfg.maxBody == 0 {
 		cfg.maxBody = 1 << 20
@@ -67,7 +67,11 @@ func startServe(t *testing.T, cfg config) *server {
 	go func() { done <- serve(ctx, cfg, func(a string) { ready <- a }) }()
 	select {
 	case a := <-ready:
-		s := &server{url: "http://" + a, logs: &logs.Buffer}
+		scheme := "http://"
+		if cfg.net.TLSCert != "" {
+			scheme = "https://"
+		}
+		s := &server{url: scheme + a, logs: &logs.Buffer}
 		var once sync.Once
 		s.stop = func() {
 			once.Do(func() {

@@ -1,0 +1,270 @@
+package listen
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/flowgen/flowgen/engine"
+)
+
+// Config is how a serve command listens: its address, its credentials,
+// TLS, and its HTTP server's limits. `flowgen serve` and `flowgen-temporal
+// serve` take the same flags for it (Flags), checked the same way (Check).
+type Config struct {
+	Addr            string
+	Tokens          string // token file; "" serves the API open
+	Insecure        bool   // open on an address that is not loopback
+	TLSCert, TLSKey string // both or neither: HTTPS
+	Limits          Limits // zero fields: the defaults
+}
+
+// Limits are the HTTP server's timeouts and sizes (docs/engine.md#limits).
+type Limits struct {
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	MaxHeaderBytes                                            int
+}
+
+// ShutdownTimeout bounds how long Serve waits for open requests once its
+// context ends.
+const ShutdownTimeout = 30 * time.Second
+
+// Flags defines the flags of c on fs; roles names the token file's roles
+// in -tokens' help.
+func (c *Config) Flags(fs *flag.FlagSet, roles string) {
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP listen address; one that is not loopback needs -tokens or -insecure")
+	fs.StringVar(&c.Tokens, "tokens", "", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: "+roles+"), that API requests must present; re-read on SIGHUP")
+	fs.BoolVar(&c.Insecure, "insecure", false, "serve without -tokens on an address that is not loopback: anyone who reaches it may do anything")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM, with -tls-key): serve HTTPS; re-read on SIGHUP")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `FILE` (PEM, with -tls-cert)")
+	l := &c.Limits
+	fs.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", DefaultReadHeaderTimeout, "time a client has to send a request's headers")
+	fs.DurationVar(&l.ReadTimeout, "read-timeout", DefaultReadTimeout, "time a client has to send a whole request, body included; a slower one is cut off")
+	fs.DurationVar(&l.WriteTimeout, "write-timeout", DefaultWriteTimeout, "time to answer a request, from the end of its headers")
+	fs.DurationVar(&l.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed")
+	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", DefaultMaxHeaderBytes, "largest request header, in bytes")
+}
+
+// Check refuses a configuration given on the command line that cannot
+// serve, or would serve the API open off loopback (CheckExposure).
+func (c Config) Check() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
+	if err := c.Limits.check(); err != nil {
+		return err
+	}
+	return CheckExposure(c.Addr, c.Tokens != "", c.Insecure)
+}
+
+// check refuses limits that would disable themselves: each must be
+// positive.
+func (l Limits) check() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read-header-timeout", l.ReadHeaderTimeout}, {"read-timeout", l.ReadTimeout}, {"write-timeout", l.WriteTimeout}, {"idle-timeout", l.IdleTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("-%s must be positive, found %v", d.name, d.v)
+		}
+	}
+	if l.MaxHeaderBytes <= 0 {
+		return fmt.Errorf("-max-header-bytes must be positive, found %d", l.MaxHeaderBytes)
+	}
+	return nil
+}
+
+// withDefaults fills the zero fields with the defaults.
+func (l Limits) withDefaults() Limits {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&l.ReadTimeout, DefaultReadTimeout)
+	def(&l.WriteTimeout, DefaultWriteTimeout)
+	def(&l.IdleTimeout, DefaultIdleTimeout)
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	return l
+}
+
+// Server serves one handler as its Config says.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	auth *engine.TokenAuth // nil: no -tokens
+	cert *keyPair          // nil: plain HTTP
+}
+
+// New loads c's token file and TLS key pair: a command builds its engine
+// with Auth, then calls Serve.
+func New(c Config, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: c, log: log}
+	s.cfg.Limits = c.Limits.withDefaults()
+	if c.Tokens != "" {
+		a, err := engine.NewTokenAuth(c.Tokens)
+		if err != nil {
+			return nil, err
+		}
+		s.auth = a
+	}
+	if c.TLSCert != "" {
+		s.cert = &keyPair{certFile: c.TLSCert, keyFile: c.TLSKey}
+		if err := s.cert.load(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Auth is the engine's Authorizer of the token file, nil without one.
+func (s *Server) Auth() engine.Authorizer {
+	if s.auth == nil { // a nil *TokenAuth in the interface would not be nil
+		return nil
+	}
+	return s.auth
+}
+
+// Serve listens and serves h until ctx ends, then stops taking requests
+// and waits up to ShutdownTimeout for the open ones (onShutdown, if set,
+// is called as that begins: the engine ends its watch streams). It logs
+// one line, name with the address, the web view's URL, the access and
+// attrs, and calls ready, if set, with the address. SIGHUP reloads the
+// token file and the key pair meanwhile.
+func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutdown func(), ready func(addr string), attrs ...any) error {
+	ln, err := Listen(s.cfg.Addr, s.auth == nil && !s.cfg.Insecure)
+	if err != nil {
+		return err
+	}
+	lim := s.cfg.Limits
+	srv := &http.Server{Handler: h,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout,
+		WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout,
+		MaxHeaderBytes: lim.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)} // TLS handshake errors, among others
+	if onShutdown != nil {
+		srv.RegisterOnShutdown(onShutdown)
+	}
+	stopWatch := s.watch()
+	defer stopWatch()
+	errc := make(chan error, 1)
+	if s.cert != nil {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.cert.get}
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	addr := ln.Addr().String()
+	s.log.Info(name, append([]any{"addr", addr, "ui", WebURL(addr, s.cert != nil), "tls", s.cert != nil, "access", s.access(ln.Addr().(*net.TCPAddr).IP)}, attrs...)...)
+	if ready != nil {
+		ready(addr)
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// access describes who may use the API on bound, and warns of what is
+// exposed.
+func (s *Server) access(bound net.IP) string {
+	switch {
+	case s.auth != nil:
+		if s.cert == nil && !bound.IsLoopback() {
+			s.log.Warn("tokens travel in clear text on this address: use -tls-cert and -tls-key, or a TLS reverse proxy (docs/engine.md#tls)")
+		}
+		return fmt.Sprintf("bearer tokens (%d)", s.auth.Len())
+	case !bound.IsLoopback():
+		s.log.Warn("serving without access control on an address that is not loopback (-insecure): anyone who reaches it may define flows, abort runs and read every run")
+		return "OPEN TO ALL (-insecure)"
+	}
+	return "open (loopback)"
+}
+
+// WebURL is the address of the web view (engine/ui) on a listener.
+func WebURL(addr string, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + addr + "/ui/"
+}
+
+// keyPair is the TLS certificate and key served; SIGHUP reloads it.
+type keyPair struct {
+	certFile, keyFile string
+	cur               atomic.Pointer[tls.Certificate]
+}
+
+func (k *keyPair) load() error {
+	c, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+	if err != nil {
+		return fmt.Errorf("TLS key pair: %w", err)
+	}
+	k.cur.Store(&c)
+	return nil
+}
+
+func (k *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return k.cur.Load(), nil }
+
+// reload re-reads the token file and the key pair. What fails to reload
+// is logged, and what was in use stays.
+func (s *Server) reload() {
+	if s.auth != nil {
+		if err := s.auth.Reload(); err != nil {
+			s.log.Error("SIGHUP: tokens not reloaded, the old ones stay", "error", err)
+		} else {
+			s.log.Info("SIGHUP: tokens reloaded", "tokens", s.auth.Len())
+		}
+	}
+	if s.cert != nil {
+		if err := s.cert.load(); err != nil {
+			s.log.Error("SIGHUP: TLS key pair not reloaded, the old one stays", "error", err)
+		} else {
+			s.log.Info("SIGHUP: TLS key pair reloaded")
+		}
+	}
+}
+
+// watch reloads on every SIGHUP until stop is called. It installs the
+// handler before it returns, and only if there is something to reload
+// (else SIGHUP keeps its default action).
+func (s *Server) watch() (stop func()) {
+	if s.auth == nil && s.cert == nil {
+		return func() {}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				s.reload()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
+}

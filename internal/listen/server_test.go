@@ -1,0 +1,128 @@
+package listen
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/internal/testcert"
+)
+
+const adminToken = "admin-token-0123456789"
+
+func writeFile(t *testing.T, path, src string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// What SIGHUP runs: the token file and the key pair are read again; a bad
+// one is logged and the old one stays.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	tokens := writeFile(t, filepath.Join(dir, "tokens"), "admin "+adminToken+"\n")
+	certFile, keyFile, _ := testcert.SelfSigned(t, dir, "first")
+	var logs bytes.Buffer
+	s, err := New(Config{Addr: "127.0.0.1:0", Tokens: tokens, TLSCert: certFile, TLSKey: keyFile}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := func() string {
+		c, _ := s.cert.get(nil)
+		x, _ := x509.ParseCertificate(c.Certificate[0])
+		return x.Subject.CommonName
+	}
+	writeFile(t, tokens, "admin "+adminToken+"\nclient client-token-0123456789\n")
+	testcert.SelfSigned(t, dir, "second")
+	s.reload()
+	if s.auth.Len() != 2 || subject() != "second" || !strings.Contains(logs.String(), "tokens reloaded") {
+		t.Fatalf("after reload: %d tokens, certificate %s; log:\n%s", s.auth.Len(), subject(), logs.String())
+	}
+	writeFile(t, tokens, "client short\n")
+	writeFile(t, certFile, "not a certificate")
+	logs.Reset()
+	s.reload()
+	if s.auth.Len() != 2 || subject() != "second" {
+		t.Fatalf("a bad reload replaced what was in use: %d tokens, certificate %s", s.auth.Len(), subject())
+	}
+	for _, want := range []string{"tokens not reloaded, the old ones stay", "fewer than 16", "TLS key pair not reloaded, the old one stays"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// Serve serves HTTPS with the key pair, logs its line with the access,
+// calls onShutdown and returns once its context ends.
+func TestServeTLSAndShutdown(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := testcert.SelfSigned(t, dir, "flowgen-test")
+	var logs bytes.Buffer
+	s, err := New(Config{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	shut := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Serve(ctx, "test serve", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }),
+			func() { close(shut) }, func(a string) { addrc <- a }, "extra", 7)
+	}()
+	addr := <-addrc
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	res, err := c.Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "hi" || res.TLS == nil || res.TLS.Version < tls.VersionTLS12 {
+		t.Fatalf("HTTPS answer %q, TLS %+v", body, res.TLS)
+	}
+	for _, want := range []string{"msg=\"test serve\"", "ui=https://" + addr + "/ui/", "tls=true", "access=\"open (loopback)\"", "extra=7"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	select {
+	case <-shut:
+	default:
+		t.Error("onShutdown was not called")
+	}
+}
+
+// Check refuses what cannot serve, or would serve the API open off
+// loopback.
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{Addr: "127.0.0.1:8080", TLSCert: "c.pem"}, "-tls-cert and -tls-key go together"},
+		{Config{Addr: "127.0.0.1:8080", Limits: Limits{ReadHeaderTimeout: 1, ReadTimeout: -1, WriteTimeout: 1, IdleTimeout: 1, MaxHeaderBytes: 1}}, "-read-timeout must be positive"},
+		{Config{Addr: ":8080", Limits: Limits{}.withDefaults()}, "is not a loopback address"},
+		{Config{Addr: ":8080", Tokens: "t", Limits: Limits{}.withDefaults()}, ""},
+		{Config{Addr: "0.0.0.0:8080", Insecure: true, Limits: Limits{}.withDefaults()}, ""},
+	} {
+		err := tc.c.Check()
+		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
+		}
+	}
+}

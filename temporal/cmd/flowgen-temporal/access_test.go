@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/testcert"
+)
+
+// serve takes flowgen serve's listening flags and refuses what it
+// refuses, before it dials Temporal.
+func TestServeRefusesUnsafeListening(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-addr", "0.0.0.0:0"}, "is not a loopback address"},
+		{[]string{"-tls-cert", "cert.pem"}, "-tls-cert and -tls-key go together"},
+		{[]string{"-read-timeout", "0s"}, "-read-timeout must be positive"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"serve", "-temporal", "127.0.0.1:1"}, tc.args...), &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errb.String(), tc.want)
+		}
+	}
+}
+
+// With -tokens, -tls-cert and -tls-key, the API is served over HTTPS and
+// wants a bearer token, as flowgen serve's does.
+func TestServeTLSWithTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	dir := t.TempDir()
+	certFile, keyFile, pool := testcert.SelfSigned(t, dir, "flowgen-temporal-test")
+	tokens := filepath.Join(dir, "tokens")
+	const admin = "admin-token-0123456789"
+	if err := os.WriteFile(tokens, []byte("admin "+admin+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, config{temporal: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: "tls-test",
+		net: listen.Config{Tokens: tokens, TLSCert: certFile, TLSKey: keyFile}})
+	if !strings.HasPrefix(s.url, "https://") {
+		t.Fatalf("url %s", s.url)
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	get := func(token string) int {
+		req, _ := http.NewRequest("GET", s.url+"/flows", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.TLS == nil || res.TLS.Version < tls.VersionTLS12 {
+			t.Fatalf("TLS state %+v", res.TLS)
+		}
+		return res.StatusCode
+	}
+	if code := get(""); code != http.StatusUnauthorized {
+		t.Errorf("GET /flows without a token: %d, want 401", code)
+	}
+	if code := get(admin); code != http.StatusOK {
+		t.Errorf("GET /flows with the admin token: %d, want 200", code)
+	}
+}
