@@ -592,7 +592,7 @@ func (r *Run[S]) rollback1(d *stepDef[S]) error {
 func (r *Run[S]) stepContext(parent context.Context, d *stepDef[S], rollback bool) *stepCtx {
 	p := &r.progress
 	var c *stepCtx
-	if !rollback && p.attempt == 1 && p.visits[d.index] == 1 && parent == r.ctx {
+	if !rollback && p.attempt == 1 && p.visits[d.index] == 1 {
 		// The first attempt of a step's first visit, the common case: its
 		// context comes from one block allocated per run (each used once,
 		// never changed, so a step may keep its context).
