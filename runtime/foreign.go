@@ -95,7 +95,10 @@ func (f *Flow[S]) Route(step string, out Outcome) (string, error) {
 		return "", fmt.Errorf("%w: flow %q has no step %q", ErrDefinition, f.id, step)
 	}
 	out = okOutcome(out)
-	from := d.steps[i].running.name
+	from := d.steps[i].entry // a step's outcomes leave its running state, a block's its parallel one
+	if r := d.steps[i].running; r != nil {
+		from = r.name
+	}
 	for _, ev := range d.events {
 		if ev.Name != out || !slices.Contains(ev.Src, from) {
 			continue

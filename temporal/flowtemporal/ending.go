@@ -71,3 +71,19 @@ func (e *ending[S]) workflowError() error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("flowgen: run ended %s: %v", e.Final, e.err()),
 		endErrorType(string(e.Final)), nil, *e)
 }
+
+// endingOf reads how a run ended from its workflow's error (a failure or a
+// cancellation carrying an ending); ok is false for any other error.
+func endingOf[S any](err error) (end ending[S], ok bool, derr error) {
+	var app *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &app) && app.HasDetails():
+		derr = app.Details(&end)
+	case errors.As(err, &canceled) && canceled.HasDetails():
+		derr = canceled.Details(&end)
+	default:
+		return end, false, nil
+	}
+	return end, derr == nil, derr
+}
