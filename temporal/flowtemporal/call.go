@@ -64,7 +64,7 @@ func (r *wfRun[S]) childEnd(fut workflow.Future, ref runtime.RunRef) (json.RawMe
 	if err == nil {
 		return final, nil
 	}
-	if end, ok, _ := endingOf[json.RawMessage](err); ok {
+	if end, ok, _ := endingOf(err); ok {
 		return nil, &runtime.ChildError{Child: ref, Final: end.Final, Err: end.err()}
 	}
 	// Not a run's end: it could not start, or was terminated or timed out.

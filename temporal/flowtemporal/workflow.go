@@ -386,10 +386,10 @@ func (r *wfRun[S]) unwindWith(aborting bool, abortMsg string) (S, error) {
 		}
 		r.emit(back, attempt, runtime.OutcomeOK, nil, link)
 	}
-	end := ending[S]{Final: runtime.EndState(aborting, len(r.done) > 0, len(rbErrs) > 0),
+	end := ending{Final: runtime.EndState(aborting, len(r.done) > 0, len(rbErrs) > 0),
 		Cause: r.cause, Rollbacks: rbErrs, Aborted: abortMsg}
 	r.emit(string(end.Final), 0, "", nil, nil)
-	end.State = r.state
+	end.State, _ = json.Marshal(r.state) // it did for every event
 	return r.state, end.workflowError()
 }
 
