@@ -1,0 +1,125 @@
+package order
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
+)
+
+// These tests run the generated workflows on a real Temporal server,
+// started in the process (temporaltest).
+
+const taskQueue = "flowgen-order"
+
+func startServer(t *testing.T, register func(worker.Registry)) client.Client {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts.NewWorker(taskQueue, register)
+	return ts.GetDefaultClient()
+}
+
+// A run through the client API: the block, the child workflow (whose
+// first event names its parent, from the memo the parent gives it), the
+// receipt in the result.
+func TestServerOrderDone(t *testing.T) {
+	w := &world{}
+	o := w.order(t)
+	c := startServer(t, o.Register)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run, err := StartOrder(ctx, c, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: time.Now()}},
+		client.StartWorkflowOptions{ID: "o-1", TaskQueue: taskQueue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := run.Wait(ctx)
+	if err != nil || res.Final != runtime.StateDone || res.State.Receipt.Charge != "ch-40" || res.State.Reservation != "res-book" {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	st, err := run.Status(ctx)
+	if err != nil || len(st.Children) != 1 || st.Children[0].RunID != "o-1@Bill" || len(st.Branches) != 2 {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	child, err := flowtemporal.Attach[Invoice](c, "o-1@Bill").History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := child[0].Parent; p == nil || *p != (runtime.RunRef{Flow: "Order", RunID: "o-1"}) {
+		t.Errorf("child's first event %+v: no parent", child[0])
+	}
+}
+
+// On a server a branch still running when another fails is cancelled for
+// real (its heartbeat brings the cancellation; the block waits for it):
+// Reserve sees its context end and does not complete, so nothing is
+// rolled back.
+func TestServerBranchCancelled(t *testing.T) {
+	w := &world{authFail: true, slowAuth: 500 * time.Millisecond, slowRes: time.Minute}
+	o := w.order(t)
+	c := startServer(t, o.Register)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run, err := StartOrder(ctx, c, OrderState{Items: []string{"book"}}, client.StartWorkflowOptions{ID: "o-2", TaskQueue: taskQueue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := run.Wait(ctx)
+	if res.Final != runtime.StateFailed {
+		t.Fatalf("result %+v", res)
+	}
+	if got := w.journal(); !slices.Contains(got, "cancelled Reserve o-2/Reserve") {
+		t.Errorf("journal %q: Reserve was not cancelled before the run ended", got)
+	}
+}
+
+// An abort while the child sleeps: the child is cancelled and uncharges,
+// then the order rolls back its branches; both end aborted.
+func TestServerAbortDuringChild(t *testing.T) {
+	w := &world{}
+	o := w.order(t)
+	c := startServer(t, o.Register)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run, err := StartOrder(ctx, c, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: time.Now().Add(time.Hour)}},
+		client.StartWorkflowOptions{ID: "o-3", TaskQueue: taskQueue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := flowtemporal.Attach[Invoice](c, "o-3@Bill")
+	for {
+		st, err := child.Status(ctx)
+		if err == nil && st.State == runtime.StateWaiting {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the child never waited")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := run.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := run.Wait(ctx)
+	if res.Final != runtime.StateAborted {
+		t.Fatalf("result %+v", res)
+	}
+	cres, _ := child.Wait(ctx)
+	if cres.Final != runtime.StateAborted {
+		t.Errorf("child %+v", cres)
+	}
+	got := w.journal()
+	if len(got) != 6 || got[3] != "Uncharge ch-40 o-3@Bill/Charge/rollback" {
+		t.Errorf("journal %q: want the uncharge before the order's rollbacks", got)
+	}
+}
