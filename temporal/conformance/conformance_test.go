@@ -53,6 +53,29 @@ const orderJSON = `{"version": 1, "flows": [{
     {"name": "Announce", "action": {"kind": "publish", "topic": "orders", "event": "shipped", "request": "Tracking"}, "irreversible": true}
   ]}]}`
 
+// prepareJSON is a parallel block between two steps: its branches call
+// two services at the same time, each merging its response field, each
+// with an rpc rollback (docs/runtime.md, Parallel blocks).
+const prepareJSON = `{"version": 1, "flows": [{
+  "name": "Prepare", "state": "PrepareState",
+  "retry": {"attempts": 3, "initial": "20ms", "max": "80ms"},
+  "timeout": "2s",
+  "steps": [
+    {"name": "Hold", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Hold", "request": "Item", "response": "Hold"},
+     "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Unhold", "request": "Hold"}}},
+    {"name": "Both", "parallel": {"branches": [
+      {"name": "Take", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Take", "request": "Item", "response": "Reservation"},
+       "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Return", "request": "Reservation"}}},
+      {"name": "Authorize", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Authorize", "request": "Amount", "response": "Authorization"},
+       "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Void", "request": "Authorization"}}}
+    ]}},
+    {"name": "Send", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
+  ]}]}`
+
+// branchEndpoints are the endpoints Prepare's branches call at the same
+// time: their calls may come in either order on either executor.
+var branchEndpoints = []string{"Stock.Take", "Card.Authorize"}
+
 // behaviour is what a scripted service does on one attempt.
 type behaviour string
 
@@ -62,6 +85,8 @@ const (
 	permanent behaviour = "permanent" // runtime.Permanent
 	slow      behaviour = "slow"      // answers only when the attempt's context ends
 	panics    behaviour = "panic"
+	late      behaviour = "late"           // answers ok after 600 ms, whatever its context says
+	lateFail  behaviour = "late-permanent" // refuses for good after 200 ms
 )
 
 // script is the services of a case: per endpoint, what each attempt does
@@ -95,6 +120,11 @@ func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp 
 		return ctx.Err()
 	case panics:
 		panic(endpoint + " blew up")
+	case late:
+		time.Sleep(600 * time.Millisecond)
+	case lateFail:
+		time.Sleep(200 * time.Millisecond)
+		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
 	}
 	if out, isRaw := rsp.(*json.RawMessage); isRaw {
 		*out = json.RawMessage(fmt.Sprintf("%q", strings.ToLower(strings.ReplaceAll(endpoint, ".", "-"))+"-1"))
@@ -216,6 +246,25 @@ func abortWhenWaiting(t *testing.T, s *side, runID string) {
 	}
 }
 
+// abortInBlock aborts the run once its block's branches run and one of
+// them has completed.
+func abortInBlock(t *testing.T, s *side, runID string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h, err := s.eng.History(runID)
+		if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == "Authorize" && e.Outcome == runtime.OutcomeOK }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s: Authorize never completed (%v)", s.name, runID, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.eng.Abort(context.Background(), runID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type conformanceCase struct {
 	name   string
 	flow   string
@@ -245,7 +294,26 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 			calls = append(calls, c)
 		}
 	}
-	return outcome{Calls: calls, State: state, Final: st.State}
+	return outcome{Calls: concurrentSorted(calls), State: state, Final: st.State}
+}
+
+// concurrentSorted sorts each run of consecutive calls of the branches'
+// endpoints (branchEndpoints), which start at the same time: the order
+// among them is the scheduler's; the order of everything else, the
+// rollbacks included, is the flow's.
+func concurrentSorted(calls []string) []string {
+	inBlock := func(c string) bool {
+		return slices.ContainsFunc(branchEndpoints, func(e string) bool { return strings.HasPrefix(c, e+" ") })
+	}
+	for i := 0; i < len(calls); {
+		j := i
+		for j < len(calls) && inBlock(calls[j]) {
+			j++
+		}
+		slices.Sort(calls[i:j])
+		i = max(j, i+1)
+	}
+	return calls
 }
 
 var cases = []conformanceCase{
@@ -267,6 +335,17 @@ var cases = []conformanceCase{
 	{name: "rollback-keeps-failing", flow: "Order", state: `{"OrderID":"o10","Item":"map","Amount":5}`,
 		script: script{"Parcel.Send": {permanent}, "Card.Refund": {fail}}, want: runtime.StateCompensationFailed},
 	{name: "named-outcome-to-fail", flow: "Order", state: `{"OrderID":"o11","Item":"owl","Amount":-1}`, want: runtime.StateCompensated},
+	// A parallel block: both branches complete and merge; a branch fails
+	// for good once the other has started, which, cancelled, still
+	// completes (so both executors roll it back); a branch that fails
+	// twice then succeeds.
+	{name: "parallel-done", flow: "Prepare", state: `{"Item":"book","Amount":40}`, want: runtime.StateDone},
+	{name: "parallel-branch-fails", flow: "Prepare", state: `{"Item":"pen","Amount":3}`,
+		script: script{"Card.Authorize": {lateFail}, "Stock.Take": {late}}, want: runtime.StateCompensated},
+	{name: "parallel-branch-retries", flow: "Prepare", state: `{"Item":"cup","Amount":7}`,
+		script: script{"Card.Authorize": {fail, fail, ok}}, want: runtime.StateDone},
+	{name: "parallel-abort", flow: "Prepare", state: `{"Item":"mug","Amount":8}`,
+		script: script{"Stock.Take": {slow}}, then: []step{abortInBlock}, want: runtime.StateAborted},
 	// The service's example flow (examples/serve/signup.json).
 	{name: "signup-done", flow: "Signup", state: `{"Email":"ann@example.com"}`, then: []step{deliverPayment("ann@example.com")}, want: runtime.StateDone},
 	{name: "signup-aborted", flow: "Signup", state: `{"Email":"bob@example.com"}`, then: []step{abortWhenWaiting}, want: runtime.StateAborted},
@@ -293,7 +372,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := []string{orderJSON, string(signup)}
+	docs := []string{orderJSON, prepareJSON, string(signup)}
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
