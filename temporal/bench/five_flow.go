@@ -223,6 +223,7 @@ type FiveRun = runtime.Run[FiveState]
 // StartFive.
 type FiveTemporal struct {
 	flow *flowtemporal.Flow[FiveState]
+	def  *FiveFlow
 }
 
 // NewFiveTemporal returns flow Five for a Temporal worker, with the same
@@ -240,7 +241,10 @@ func NewFiveTemporal(h FiveHandlers, opts ...runtime.Option) (*FiveTemporal, err
 	if err != nil {
 		return nil, err
 	}
-	return &FiveTemporal{flow: t}, nil
+	return &FiveTemporal{
+		def:  f,
+		flow: t,
+	}, nil
 }
 
 // Register registers the workflow of flow Five and its activities with a
