@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -260,4 +261,18 @@ func TestRollbackCall(t *testing.T) {
 	if d := cmp.Diff(wantH, h[len(h)-len(wantH):]); d != "" {
 		t.Errorf("history (-want +got):\n%s", d)
 	}
+}
+
+// A worker may register a called flow on its own before its caller, whose
+// Register registers it again.
+func TestRegisterCalleeFirst(t *testing.T) {
+	c := &calls{}
+	env := newEnv(t)
+	f := c.flows(t)
+	for _, callee := range f.opts.Calls {
+		callee.(interface{ Register(worker.Registry) }).Register(env)
+	}
+	f.Register(env)
+	env.ExecuteWorkflow(f.Workflow, shop{Invoice: invoice{Amount: 1}})
+	wantEnd(t, env, runtime.StateDone)
 }

@@ -114,8 +114,10 @@ func (f *Flow[S]) checkCalls(st *runtime.Step[S], branch bool) error {
 // Register registers the flow's workflow (WorkflowName) and one activity
 // per step that does work and per rollback (ActivityName) with a worker,
 // and those of every flow it calls, directly or through others, once each.
-// A called flow may also be registered on its own, before or after: its
-// registration is the same.
+// A called flow may also be registered on its own before its callers (the
+// callers then register it again, with Temporal's already-registered check
+// off); registered after one of them, Temporal panics as for any name
+// registered twice.
 func (f *Flow[S]) Register(r worker.Registry) { f.register(r, map[string]bool{}) }
 
 func (f *Flow[S]) register(r worker.Registry, seen map[string]bool) {
