@@ -72,6 +72,31 @@ const prepareJSON = `{"version": 1, "flows": [{
     {"name": "Send", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
   ]}]}`
 
+// shopJSON calls flows: Shop runs Billing as a child run (its result the
+// receipt) and rolls it back with a child run of Refund.
+const shopJSON = `{"version": 1, "flows": [{
+  "name": "Shop", "state": "ShopState",
+  "retry": {"attempts": 2, "initial": "20ms"},
+  "timeout": "2s",
+  "steps": [
+    {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Reserve", "request": "Item", "response": "Reservation"},
+     "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Release", "request": "Reservation"}}},
+    {"name": "Bill", "action": {"kind": "call", "flow": "Billing", "request": "Invoice", "response": "Receipt"},
+     "rollback": {"action": {"kind": "call", "flow": "Refund", "request": "Receipt"}}},
+    {"name": "Ship", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
+  ]}, {
+  "name": "Billing", "state": "Invoice",
+  "timeout": "2s",
+  "steps": [
+    {"name": "Charge", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Charge", "request": "Amount", "response": "ChargeID"},
+     "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Refund", "request": "ChargeID"}}},
+    {"name": "Confirm", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Confirm", "request": "ChargeID", "response": "Confirmation"}, "irreversible": true}
+  ]}, {
+  "name": "Refund", "state": "Invoice",
+  "steps": [
+    {"name": "PayBack", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.PayBack", "request": "ChargeID"}, "irreversible": true}
+  ]}]}`
+
 // branchEndpoints are the endpoints Prepare's branches call at the same
 // time: their calls may come in either order on either executor.
 var branchEndpoints = []string{"Stock.Take", "Card.Authorize"}
@@ -265,6 +290,25 @@ func abortInBlock(t *testing.T, s *side, runID string) {
 	}
 }
 
+// abortWhenCalled aborts the run once its run or a child of it has
+// called endpoint.
+func abortWhenCalled(endpoint string) step {
+	return func(t *testing.T, s *side, runID string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for !slices.ContainsFunc(s.svc.list(), func(c string) bool {
+			return strings.HasPrefix(c, endpoint+" "+runID+"@") || strings.HasPrefix(c, endpoint+" "+runID+"/")
+		}) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: run %s never called %s", s.name, runID, endpoint)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := s.eng.Abort(context.Background(), runID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 type conformanceCase struct {
 	name   string
 	flow   string
@@ -290,7 +334,7 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 	}
 	var calls []string
 	for _, c := range s.svc.list() {
-		if strings.Contains(c, " "+runID+"/") {
+		if strings.Contains(c, " "+runID+"/") || strings.Contains(c, " "+runID+"@") { // its child runs' too
 			calls = append(calls, c)
 		}
 	}
@@ -346,6 +390,17 @@ var cases = []conformanceCase{
 		script: script{"Card.Authorize": {fail, fail, ok}}, want: runtime.StateDone},
 	{name: "parallel-abort", flow: "Prepare", state: `{"Item":"mug","Amount":8}`,
 		script: script{"Stock.Take": {slow}}, then: []step{abortInBlock}, want: runtime.StateAborted},
+	// Calls: the child's result in the parent's state; a child that fails
+	// (it refunds its charge, then the parent releases); a later failure
+	// rolled back by a rollback call; an abort while the child runs (the
+	// child is aborted and compensates, then the parent).
+	{name: "call-done", flow: "Shop", state: `{"Item":"tea","Invoice":{"Amount":12}}`, want: runtime.StateDone},
+	{name: "call-child-fails", flow: "Shop", state: `{"Item":"jam","Invoice":{"Amount":13}}`,
+		script: script{"Card.Confirm": {permanent}}, want: runtime.StateCompensated},
+	{name: "call-rollback-call", flow: "Shop", state: `{"Item":"oil","Invoice":{"Amount":14}}`,
+		script: script{"Parcel.Send": {permanent}}, want: runtime.StateCompensated},
+	{name: "call-abort", flow: "Shop", state: `{"Item":"rug","Invoice":{"Amount":15}}`,
+		script: script{"Card.Confirm": {slow}}, then: []step{abortWhenCalled("Card.Confirm")}, want: runtime.StateAborted},
 	// The service's example flow (examples/serve/signup.json).
 	{name: "signup-done", flow: "Signup", state: `{"Email":"ann@example.com"}`, then: []step{deliverPayment("ann@example.com")}, want: runtime.StateDone},
 	{name: "signup-aborted", flow: "Signup", state: `{"Email":"bob@example.com"}`, then: []step{abortWhenWaiting}, want: runtime.StateAborted},
@@ -372,7 +427,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := []string{orderJSON, prepareJSON, string(signup)}
+	docs := []string{orderJSON, prepareJSON, shopJSON, string(signup)}
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package flowtemporal
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
@@ -44,14 +46,25 @@ func parentOf(ctx workflow.Context) *runtime.RunRef {
 // child's zero state). Cancelling ctx asks the child to abort, and the
 // returned future waits for its end, compensation included. A parent that
 // is terminated asks it to abort too.
-func (r *wfRun[S]) startChild(ctx workflow.Context, ref runtime.RunRef, input any) workflow.ChildWorkflowFuture {
+func (r *wfRun[S]) startChild(ctx workflow.Context, ref runtime.RunRef, input any) (workflow.ChildWorkflowFuture, error) {
+	memo := map[string]any{}
+	arg := input
+	if children := r.f.opts.Children; children != nil {
+		var err error
+		var extra map[string]any
+		if arg, extra, err = children(ctx, ref.Flow, input); err != nil {
+			return nil, fmt.Errorf("starting child run %q of flow %q: %w", ref.RunID, ref.Flow, err)
+		}
+		maps.Copy(memo, extra)
+	}
+	memo[MemoParent] = runtime.RunRef{Flow: r.f.ID(), RunID: r.id}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:          ref.RunID,
 		WaitForCancellation: true,
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
-		Memo:                map[string]any{MemoParent: runtime.RunRef{Flow: r.f.ID(), RunID: r.id}},
+		Memo:                memo,
 	})
-	return workflow.ExecuteChildWorkflow(cctx, WorkflowName(ref.Flow), input)
+	return workflow.ExecuteChildWorkflow(cctx, WorkflowName(ref.Flow), arg), nil
 }
 
 // childEnd waits for child run ref to end and returns its final state
@@ -81,7 +94,11 @@ func (r *wfRun[S]) call(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 	if st.Call.Input != nil {
 		input = st.Call.Input(&r.state)
 	}
-	final, err := r.childEnd(r.startChild(r.ctx, *w.Child, input), *w.Child)
+	fut, err := r.startChild(r.ctx, *w.Child, input)
+	if err != nil {
+		return nil, runtime.OutcomeError, runtime.Permanent(err), false
+	}
+	final, err := r.childEnd(fut, *w.Child)
 	switch {
 	case err == nil:
 		return final, "", nil, false
@@ -106,27 +123,7 @@ func (r *wfRun[S]) rollbackCall(ctx workflow.Context, st *runtime.Step[S], visit
 		if rc.Input != nil {
 			input = rc.Input(&r.state)
 		}
-		cctx, cancel := workflow.WithCancel(ctx)
-		fut := r.startChild(cctx, ref, input)
-		timedOut := false
-		if d := st.RollbackTimeout; d > 0 {
-			tctx, stopTimer := workflow.WithCancel(ctx)
-			sel := workflow.NewSelector(ctx)
-			sel.AddFuture(workflow.NewTimer(tctx, d), func(f workflow.Future) {
-				if f.Get(tctx, nil) == nil {
-					timedOut = true
-					cancel()
-				}
-			})
-			sel.AddFuture(fut, func(workflow.Future) {})
-			sel.Select(ctx)
-			stopTimer()
-		}
-		_, err := r.childEnd(fut, ref)
-		cancel()
-		if err != nil && timedOut {
-			err = fmt.Errorf("%w: rollback call past its timeout %v: %w", runtime.ErrTimeout, st.RollbackTimeout, err)
-		}
+		err := r.rollbackChild(ctx, ref, input, st.RollbackTimeout)
 		if err == nil || attempt >= attempts {
 			return attempt, &ref, err
 		}
@@ -135,4 +132,34 @@ func (r *wfRun[S]) rollbackCall(ctx workflow.Context, st *runtime.Step[S], visit
 			return attempt, &ref, err
 		}
 	}
+}
+
+// rollbackChild runs one attempt of a rollback call: child ref, started
+// with input, asked to abort past timeout (0: none).
+func (r *wfRun[S]) rollbackChild(ctx workflow.Context, ref runtime.RunRef, input any, timeout time.Duration) error {
+	cctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	fut, err := r.startChild(cctx, ref, input)
+	if err != nil {
+		return err
+	}
+	timedOut := false
+	if timeout > 0 {
+		tctx, stopTimer := workflow.WithCancel(ctx)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(workflow.NewTimer(tctx, timeout), func(f workflow.Future) {
+			if f.Get(tctx, nil) == nil {
+				timedOut = true
+				cancel()
+			}
+		})
+		sel.AddFuture(fut, func(workflow.Future) {})
+		sel.Select(ctx)
+		stopTimer()
+	}
+	_, err = r.childEnd(fut, ref)
+	if err != nil && timedOut {
+		err = fmt.Errorf("%w: rollback call past its timeout %v: %w", runtime.ErrTimeout, timeout, err)
+	}
+	return err
 }

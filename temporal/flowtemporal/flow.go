@@ -46,6 +46,14 @@ type Options struct {
 	// Calls are the flows def's calls and rollback calls run, as child
 	// workflows (see New).
 	Calls []Callee
+	// Children, if set, gives the child workflows of def's calls and
+	// rollback calls their input and memo, for an executor whose
+	// workflows take more than the state (temporal/jsonflows: the
+	// callee's pinned definition): arg for a child of flow started with
+	// the call's input (nil: the child's zero state). It runs in workflow
+	// code, so what it reads must be recorded (workflow.SideEffect). A
+	// flow with it needs no Calls; an error fails the call.
+	Children func(ctx workflow.Context, flow string, input any) (arg any, memo map[string]any, err error)
 }
 
 // New returns def on Temporal. def must not be started by the runtime as
@@ -103,7 +111,7 @@ func (f *Flow[S]) checkCalls(st *runtime.Step[S], branch bool) error {
 		flows = append(flows, rc.Flow)
 	}
 	for _, callee := range flows {
-		if _, ok := f.calls[callee]; !ok {
+		if _, ok := f.calls[callee]; !ok && f.opts.Children == nil {
 			return errors.New("flowtemporal: flow " + f.def.ID() + ": step " + st.ID + " calls flow " + callee +
 				", which New was not given: pass its flowtemporal.Flow")
 		}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -22,7 +23,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
@@ -46,6 +46,9 @@ type Executor struct {
 	c    client.Client
 	opts Options
 	defs *definitions // set by Register
+
+	mu       sync.Mutex
+	attached map[string]engine.ExecFlow // the flows attached now, by name: what a call starts
 }
 
 // New returns an executor of the runs of JSON flows on c's namespace.
@@ -199,12 +202,9 @@ func (x *Executor) definitionOf(ctx context.Context, workflowID, runID string) (
 	return src, nil
 }
 
-// Attach starts the schedules of f as Temporal Schedules. It refuses a
-// flow with calls (refuseCalls).
+// Attach starts the schedules of f as Temporal Schedules, and makes f
+// the definition that calls of it start (calls.go).
 func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error) {
-	if err := refuseCalls(f); err != nil {
-		return nil, err
-	}
 	for _, t := range f.Triggers {
 		if t.Kind == runtime.TriggerSchedule {
 			if err := x.schedule(ctx, f, t.Schedule); err != nil {
@@ -212,27 +212,7 @@ func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error
 			}
 		}
 	}
+	x.attach(f)
 	// The schedules outlive this process: the other serve processes share them.
-	return func() {}, nil
-}
-
-// refuseCalls refuses a JSON flow with a call or rollback call: its child
-// would be a workflow of the callee's own pinned definition, which a run
-// of the caller does not carry yet. Generated flows run their calls on
-// Temporal (flowtemporal.New).
-func refuseCalls(f engine.ExecFlow) error {
-	file, _ := dsl.DecodeJSON(f.Name+".json", f.Source)
-	if file == nil {
-		return nil // not this check's to report: the engine checked the document
-	}
-	for _, fl := range file.Flows {
-		if fl == nil {
-			continue
-		}
-		if cs := fl.Calls(); len(cs) > 0 {
-			return fmt.Errorf("flow %q: step %q calls flow %q: JSON flows with calls do not run on Temporal yet (docs/temporal.md)",
-				fl.Name, cs[0].Step.Name, cs[0].Action.Flow.Name)
-		}
-	}
-	return nil
+	return func() { x.detach(f) }, nil
 }
