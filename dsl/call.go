@@ -66,6 +66,9 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 				c.statelessCallee(cs, callee)
 				continue
 			}
+			if c.opts.CallsByName {
+				continue
+			}
 			d := diag.Errorf(pick(cs.Action.Flow.Range, cs.Action.Range, cs.Step.NameRange), "call-flow", "step %q calls flow %q, which this file does not declare", cs.Step.Name, cs.Action.Flow.Name)
 			if m := c.suggest(cs.Action.Flow.Name, names, false); m != "" {
 				d = d.WithHint("did you mean %q?", m)

@@ -20,6 +20,12 @@ type CheckOptions struct {
 	// Check for the file's directory; loading a package runs the go
 	// command and takes about a second. dsl itself loads no Go code.
 	GoPackage func(*File) diag.List
+	// CallsByName lets a call name a flow the file does not declare: the
+	// file is one flow of a set whose calls are resolved by name when they
+	// run (an engine's pinned definition, engine.CompileJSON). The checks
+	// that need the callee (its state) are then the set's, made when it
+	// was loaded.
+	CallsByName bool
 }
 
 // Check runs every semantic check on f and returns all findings, unsorted

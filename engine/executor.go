@@ -80,7 +80,9 @@ func DefinitionHash(source []byte) string {
 // options: what an Executor runs a pinned definition with, whether or not
 // the flow is registered here now.
 func (e *Engine) CompileJSON(source []byte, opts ...runtime.Option) (*runtime.Flow[State], error) {
-	f, ds := dsl.LoadJSON("definition.json", source, dsl.CheckOptions{})
+	// Its calls run flows of the engine by name, checked with the flows
+	// they were loaded with.
+	f, ds := dsl.LoadJSON("definition.json", source, dsl.CheckOptions{CallsByName: true})
 	if f != nil && !ds.HasErrors() {
 		ds = append(ds, checkHandlers(f, e.reg, e.remote)...)
 		ds = append(ds, e.checkCaller(f)...)

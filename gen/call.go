@@ -129,13 +129,3 @@ func checkCall(file *dsl.File, fl *dsl.Flow, s *dsl.Step, a *dsl.Action) error {
 	}
 	return nil
 }
-
-// checkTemporalCalls refuses calls on the Temporal target, which does not
-// run child runs (a child workflow per call is the way there; see
-// docs/temporal.md).
-func checkTemporalCalls(fl *dsl.Flow) error {
-	if cs := fl.Calls(); len(cs) > 0 {
-		return fmt.Errorf("gen: flow %q: step %q calls flow %q, and the temporal target does not run calls", fl.Name, cs[0].Step.Name, cs[0].Action.Flow.Name)
-	}
-	return nil
-}

@@ -267,20 +267,15 @@ func (g *flowGen) runType() jen.Code {
 // constructorParams are the constructor's parameters: the handlers, the
 // services when the flow calls some, the runtime options. The Temporal
 // target's constructor takes the same.
-func (g *flowGen) constructorParams() []jen.Code {
+func (g *flowGen) constructorParams() []jen.Code { return g.paramsWith(g.calleeParams()) }
+
+// paramsWith are a constructor's parameters with callees as the flows it
+// calls: the handlers, the services, the callees, the options.
+func (g *flowGen) paramsWith(callees []jen.Code) []jen.Code {
 	params := []jen.Code{g.id("h").Id(g.names.Handlers)}
 	if len(g.ports) > 0 {
 		params = append(params, g.id("svc").Id(g.names.Services))
 	}
-	params = append(params, g.calleeParams()...)
+	params = append(params, callees...)
 	return append(params, g.id("opts").Op("...").Add(rt("Option")))
-}
-
-// constructorArgs pass constructorParams on, opts last (as given).
-func (g *flowGen) constructorArgs(opts jen.Code) []jen.Code {
-	args := []jen.Code{g.id("h")}
-	if len(g.ports) > 0 {
-		args = append(args, g.id("svc"))
-	}
-	return append(args, opts)
 }

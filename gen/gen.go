@@ -110,12 +110,6 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 		}
 		g.emit(jf)
 		if opts.Target == TargetTemporal {
-			if err := g.temporalBlocks(); err != nil {
-				return nil, err
-			}
-			if err := checkTemporalCalls(fl); err != nil {
-				return nil, err
-			}
 			g.emitTemporal(jf)
 		}
 	}

@@ -94,18 +94,6 @@ func (g *flowGen) checkBlock(s *dsl.Step, seen map[string]bool) error {
 	return nil
 }
 
-// temporalBlocks refuses a flow with a parallel block for the Temporal
-// target, whose workflow (flowtemporal) runs one step at a time and
-// refuses blocks too.
-func (g *flowGen) temporalBlocks() error {
-	for _, s := range g.fl.Steps {
-		if s.IsBlock() {
-			return fmt.Errorf("gen: flow %q: parallel block %q: the Temporal target does not run parallel blocks yet", g.fl.Name, s.Name)
-		}
-	}
-	return nil
-}
-
 // branchDoc tells the implementer of Go step s, when it is a branch of a
 // parallel block, what becomes of its changes to the state; nil for any
 // other step.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/dave/jennifer/jen"
+
+	"github.com/flowgen/flowgen/dsl"
 )
 
 // Targets of Generate: what the generated code runs on.
@@ -40,8 +42,9 @@ type temporalNames struct {
 	Type, Constructor, Starter, Run string
 }
 
-func (g *flowGen) temporalNames() temporalNames {
-	n := g.fl.Name
+func (g *flowGen) temporalNames() temporalNames { return temporalNamesOf(g.fl.Name) }
+
+func temporalNamesOf(n string) temporalNames {
 	return temporalNames{Type: n + "Temporal", Constructor: "New" + n + "Temporal", Starter: "Start" + n, Run: n + "TemporalRun"}
 }
 
@@ -61,24 +64,26 @@ func (g *flowGen) emitTemporal(jf *jen.File) {
 	decls := []jen.Code{
 		jen.Add(docComment(prose(fmt.Sprintf("%s is flow %s on Temporal: its workflow (type %q) and one activity per step "+
 			"that does work and per rollback (%q, ...), for a worker (Register). Create it with %s; start runs with %s.",
-			tn.Type, g.fl.Name, g.fl.Name, g.fl.Name+"."+g.fl.Steps[0].Name, tn.Constructor, tn.Starter))...)).Line().
-			Type().Id(tn.Type).Struct(jen.Id("flow").Op("*").Add(tFlow)),
+			tn.Type, g.fl.Name, g.fl.Name, g.fl.Name+"."+firstActivity(g.fl), tn.Constructor, tn.Starter))...)).Line().
+			Type().Id(tn.Type).Struct(jen.Id("flow").Op("*").Add(tFlow), jen.Id("def").Op("*").Id(n.Type)),
 
 		jen.Add(docComment(prose(fmt.Sprintf("%s returns flow %s for a Temporal worker, with the same handlers and services as %s. "+
 			"Its activities call the handlers, the service ports (rpc) and opts' runtime.WithPublisher (publish) on the worker; "+
 			"awaits are Temporal signals (%s.Deliver), so no Subscriber is needed; runtime.WithSink sees every transition "+
-			"(docs/temporal.md says from where).", tn.Constructor, g.fl.Name, n.Constructor, tn.Run))...)).Line().
-			Func().Id(tn.Constructor).Params(g.constructorParams()...).
+			"(docs/temporal.md says from where).%s", tn.Constructor, g.fl.Name, n.Constructor, tn.Run, g.temporalCalleeDoc()))...)).Line().
+			Func().Id(tn.Constructor).Params(g.temporalParams()...).
 			Params(jen.Op("*").Id(tn.Type), jen.Error()).Block(
-			jen.List(g.id("f"), g.id("err")).Op(":=").Id(n.Constructor).Call(g.constructorArgs(
-				jen.Append(g.id("opts"), ft("Awaits").Call()).Op("..."))...),
-			jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),
-			jen.List(g.id("t"), g.id("err")).Op(":=").Add(ft("New")).Call(g.id("f").Dot("Runtime").Call()),
-			jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),
-			jen.Return(jen.Op("&").Id(tn.Type).Values(jen.Dict{jen.Id("flow"): g.id("t")}), jen.Nil()),
+			append(g.calleeChecks(),
+				jen.List(g.id("f"), g.id("err")).Op(":=").Id(n.Constructor).Call(g.temporalArgs(
+					jen.Append(g.id("opts"), ft("Awaits").Call()).Op("..."))...),
+				jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),
+				jen.List(g.id("t"), g.id("err")).Op(":=").Add(ft("New")).Call(g.temporalNewArgs()...),
+				jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),
+				jen.Return(jen.Op("&").Id(tn.Type).Values(jen.Dict{jen.Id("flow"): g.id("t"), jen.Id("def"): g.id("f")}), jen.Nil()),
+			)...,
 		),
 
-		jen.Add(docComment(prose(fmt.Sprintf("Register registers the workflow of flow %s and its activities with a worker.", g.fl.Name))...)).Line().
+		jen.Add(docComment(prose(fmt.Sprintf("Register registers the workflow of flow %s and its activities with a worker%s.", g.fl.Name, g.temporalRegisterDoc()))...)).Line().
 			Func().Add(recv()).Id("Register").Params(g.id("r").Qual(workerPkg, "Registry")).
 			Block(g.id("t").Dot("flow").Dot("Register").Call(g.id("r"))),
 
@@ -104,4 +109,81 @@ func (g *flowGen) emitTemporal(jf *jen.File) {
 		jf.Line()
 		jf.Add(d)
 	}
+}
+
+// temporalParams are NewXTemporal's parameters: NewXFlow's, with each
+// flow it calls as that flow's Temporal definition (*BillingTemporal),
+// whose workflow its calls run as child workflows.
+func (g *flowGen) temporalParams() []jen.Code {
+	var callees []jen.Code
+	for _, c := range g.callees() {
+		callees = append(callees, jen.Id(g.calleeParam(c)).Op("*").Id(temporalNamesOf(c.Name).Type))
+	}
+	return g.paramsWith(callees)
+}
+
+// temporalArgs pass temporalParams on to NewXFlow, each callee as its
+// runtime definition, opts last (as given).
+func (g *flowGen) temporalArgs(opts jen.Code) []jen.Code {
+	args := []jen.Code{g.id("h")}
+	if len(g.ports) > 0 {
+		args = append(args, g.id("svc"))
+	}
+	for _, c := range g.callees() {
+		args = append(args, jen.Id(g.calleeParam(c)).Dot("def"))
+	}
+	return append(args, opts)
+}
+
+// temporalNewArgs are flowtemporal.New's: the runtime definition, then
+// the Temporal definitions of the flows it calls.
+func (g *flowGen) temporalNewArgs() []jen.Code {
+	args := []jen.Code{g.id("f").Dot("Runtime").Call()}
+	for _, c := range g.callees() {
+		args = append(args, jen.Id(g.calleeParam(c)).Dot("flow"))
+	}
+	return args
+}
+
+// temporalCalleeDoc says how NewXTemporal runs the flows it calls, or "".
+func (g *flowGen) temporalCalleeDoc() string {
+	var names []string
+	for _, c := range g.callees() {
+		names = append(names, g.calleeParam(c))
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" Its calls run child workflows of %s (build them first, with %s), which Register registers too.",
+		andList(names), andList(temporalConstructors(g.callees())))
+}
+
+// temporalRegisterDoc adds the flows Register registers besides the flow's.
+func (g *flowGen) temporalRegisterDoc() string {
+	var names []string
+	for _, c := range g.callees() {
+		names = append(names, c.Name)
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return ", and those of the flows it calls (" + andList(names) + ", and the flows they call)"
+}
+
+func temporalConstructors(fs []*dsl.Flow) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, temporalNamesOf(f.Name).Constructor)
+	}
+	return out
+}
+
+// firstActivity is the flow's first step with an activity of its own: a
+// block has none, its first branch has.
+func firstActivity(fl *dsl.Flow) string {
+	s := fl.Steps[0]
+	if bs := s.Branches(); len(bs) > 0 {
+		s = bs[0]
+	}
+	return s.Name
 }

@@ -1,10 +1,13 @@
 package gen
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // The Temporal target adds its declarations to the runtime target's code;
@@ -32,5 +35,38 @@ func TestTemporalTarget(t *testing.T) {
 	}
 	if _, err := Generate(f, Options{Package: "p", Target: "lambda"}); err == nil || !strings.Contains(err.Error(), `unknown target "lambda"`) {
 		t.Errorf("unknown target: %v", err)
+	}
+}
+
+// The Temporal target generates parallel blocks and calls: a flow that
+// calls others takes their Temporal definitions and hands them to
+// flowtemporal.New. temporal/examples/order compiles and runs such a file.
+func TestTemporalBlocksAndCalls(t *testing.T) {
+	for _, dir := range []string{"call", "parallel"} {
+		src, err := os.ReadFile(filepath.Join("testdata", dir, "input.flow"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, ds := flowfile.Load("input.flow", src, dsl.CheckOptions{})
+		if ds.HasErrors() {
+			t.Fatalf("%s: %v", dir, ds)
+		}
+		out, err := Generate(f, Options{Package: "main", Source: "input.flow", Target: TargetTemporal, Types: caseTypes(t, filepath.Join("testdata", dir), "main")})
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		if dir != "call" {
+			continue
+		}
+		code := string(out["input_flow.go"])
+		for _, want := range []string{
+			"func NewOrderTemporal(h OrderHandlers, billingFlow *BillingTemporal, refundFlow *RefundTemporal, opts ...runtime.Option) (*OrderTemporal, error)",
+			"NewOrderFlow(h, billingFlow.def, refundFlow.def, append(opts, flowtemporal.Awaits())...)",
+			"flowtemporal.New(f.Runtime(), billingFlow.flow, refundFlow.flow)",
+		} {
+			if !strings.Contains(code, want) {
+				t.Errorf("the temporal target lacks %q", want)
+			}
+		}
 	}
 }

@@ -134,7 +134,7 @@ func WithRollbackCall[S, C any](child *Flow[C], in func(s *S) C) StepOption[S] {
 // erased (see NewCallBy).
 func WithRollbackCallBy[S any](runs ChildRuns, flow string, in func(s *S) any) StepOption[S] {
 	return func(st *Step[S]) {
-		st.rollbackCall, st.rollbackCallBad = flow, runs == nil || flow == ""
+		st.rollbackCall, st.rollbackCallBad = &FlowCall[S]{Flow: flow, Input: in, Runs: runs}, runs == nil || flow == ""
 		st.Rollback = func(ctx context.Context, s *S) error {
 			c := fromCtx(ctx)
 			if c == nil {
@@ -317,11 +317,11 @@ func (r *Run[S]) callChild(d *stepDef[S]) *RunRef {
 // rollbackChild is the child run of the rollback call of d whose attempt
 // ended (the event being recorded), or nil for another rollback.
 func (r *Run[S]) rollbackChild(d *stepDef[S], attempt int) *RunRef {
-	if d.rollbackCall == "" || attempt < 1 {
+	if d.rollbackCall == nil || attempt < 1 {
 		return nil
 	}
 	k := Key{RunID: r.env.runID, Step: d.ID, Visit: int(r.progress.undoing.visit), Rollback: true}
-	return &RunRef{Flow: d.rollbackCall, RunID: ChildRunID(k, attempt)}
+	return &RunRef{Flow: d.rollbackCall.Flow, RunID: ChildRunID(k, attempt)}
 }
 
 // attachCall starts or finds the child of the call step the run waits in

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // This file is the runtime's face to executors that keep a run's state
@@ -94,7 +95,10 @@ func (f *Flow[S]) Route(step string, out Outcome) (string, error) {
 		return "", fmt.Errorf("%w: flow %q has no step %q", ErrDefinition, f.id, step)
 	}
 	out = okOutcome(out)
-	from := d.steps[i].running.name
+	from := d.steps[i].entry // a step's outcomes leave its running state, a block's its parallel one
+	if r := d.steps[i].running; r != nil {
+		from = r.name
+	}
 	for _, ev := range d.events {
 		if ev.Name != out || !slices.Contains(ev.Src, from) {
 			continue
@@ -133,3 +137,44 @@ func EndState(aborted, rolledBack, rollbackFailed bool) RunState {
 // Sink returns the sink the flow emits to (WithSink; a sink that drops
 // events when none was given).
 func (f *Flow[S]) Sink() Sink { return f.opts.sink }
+
+// BranchEnd is how a branch of a parallel block whose attempts returned
+// out and err ends: ev is the branch machine's event (ok only when the
+// branch completed: its writes are merged and it joins the rollback
+// stack), rec the outcome to record, and err the error to record. A named
+// outcome fails the branch: branches do not route.
+func BranchEnd(out Outcome, err error) (ev, rec Outcome, _ error) {
+	switch out = okOutcome(out); {
+	case err != nil:
+		ev = failedOutcome(err)
+		return ev, ev, err
+	case out != OutcomeOK:
+		return OutcomeError, out, fmt.Errorf("%w %q: a branch of a parallel block ends ok or fails", ErrUnknownOutcome, out)
+	}
+	return OutcomeOK, OutcomeOK, nil
+}
+
+// BlockFailure is the error a parallel block fails with when its branch
+// failed with err (the event leaving the block records it).
+func BlockFailure(branch string, err error) error { return fmt.Errorf("branch %s: %w", branch, err) }
+
+// MergeBranch merges what branch, a branch of a parallel block, wrote on
+// its copy of the state (src) into the run's state (dst), as a run does
+// when the branch completes (Step.Writes; a branch without Writes changes
+// nothing). It reports whether it wrote.
+func (st *Step[S]) MergeBranch(dst, src *S) bool {
+	if st.Writes == nil {
+		return false
+	}
+	st.Writes(dst, src)
+	return true
+}
+
+// RollbackCall is what the step's rollback runs when it is a rollback
+// call (WithRollbackCall): the flow, and the child's state from the
+// parent's; nil for any other rollback.
+func (st *Step[S]) RollbackCall() *FlowCall[S] { return st.rollbackCall }
+
+// BackoffCeiling is the backoff of policy p before attempt failed+1, with
+// no jitter: the interval full jitter draws below.
+func BackoffCeiling(p RetryPolicy, failed int) time.Duration { return p.backoff(failed) }

@@ -160,18 +160,9 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 			continue
 		}
 		running--
-		ev, out, err := OutcomeOK, okOutcome(msg.out), msg.err
-		switch {
-		case err != nil:
-			ev = failedOutcome(err)
-			out = ev
-		case out != OutcomeOK: // branches do not route
-			ev, err = OutcomeError, fmt.Errorf("%w %q: a branch of a parallel block ends ok or fails", ErrUnknownOutcome, out)
-		default:
-			if d.Writes != nil {
-				d.Writes(&r.state, &msg.state)
-				r.clean = false
-			}
+		ev, out, err := BranchEnd(msg.out, msg.err)
+		if ev == OutcomeOK && d.MergeBranch(&r.state, &msg.state) {
+			r.clean = false
 		}
 		if halt = r.fireBranch(m, d, ev, msg.attempt, out, err); halt != nil {
 			cancel(halt)
@@ -190,7 +181,7 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 		return r.fire(evAbort, 0, "", ErrAborted)
 	case failed != nil:
 		out := failedOutcome(failed.err)
-		return r.fire(out, 0, out, fmt.Errorf("branch %s: %w", r.def.steps[failed.branch].ID, failed.err))
+		return r.fire(out, 0, out, BlockFailure(r.def.steps[failed.branch].ID, failed.err))
 	case suspended:
 		return errSuspend
 	}

@@ -140,7 +140,7 @@ type Step[S any] struct {
 	response         func(s *S) any // NewRPC: where the response goes (WithResponse)
 	correlationField string         // NewAwait: the payload path it matches (WithCorrelationField)
 	needs            needs          // what the predefined step needs from the flow's options
-	rollbackCall     string         // WithRollbackCall: the flow the rollback runs
+	rollbackCall     *FlowCall[S]   // WithRollbackCall: the flow the rollback runs, and its input
 	rollbackCallBad  bool           // WithRollbackCall of no flow: Register refuses it
 }
 

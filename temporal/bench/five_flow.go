@@ -230,6 +230,7 @@ type FiveRun = runtime.Run[FiveState]
 // StartFive.
 type FiveTemporal struct {
 	flow *flowtemporal.Flow[FiveState]
+	def  *FiveFlow
 }
 
 // NewFiveTemporal returns flow Five for a Temporal worker, with the same
@@ -247,7 +248,10 @@ func NewFiveTemporal(h FiveHandlers, opts ...runtime.Option) (*FiveTemporal, err
 	if err != nil {
 		return nil, err
 	}
-	return &FiveTemporal{flow: t}, nil
+	return &FiveTemporal{
+		def:  f,
+		flow: t,
+	}, nil
 }
 
 // Register registers the workflow of flow Five and its activities with a

@@ -53,6 +53,54 @@ const orderJSON = `{"version": 1, "flows": [{
     {"name": "Announce", "action": {"kind": "publish", "topic": "orders", "event": "shipped", "request": "Tracking"}, "irreversible": true}
   ]}]}`
 
+// prepareJSON is a parallel block between two steps: its branches call
+// two services at the same time, each merging its response field, each
+// with an rpc rollback (docs/runtime.md, Parallel blocks).
+const prepareJSON = `{"version": 1, "flows": [{
+  "name": "Prepare", "state": "PrepareState",
+  "retry": {"attempts": 3, "initial": "20ms", "max": "80ms"},
+  "timeout": "2s",
+  "steps": [
+    {"name": "Hold", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Hold", "request": "Item", "response": "Hold"},
+     "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Unhold", "request": "Hold"}}},
+    {"name": "Both", "parallel": {"branches": [
+      {"name": "Take", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Take", "request": "Item", "response": "Reservation"},
+       "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Return", "request": "Reservation"}}},
+      {"name": "Authorize", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Authorize", "request": "Amount", "response": "Authorization"},
+       "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Void", "request": "Authorization"}}}
+    ]}},
+    {"name": "Send", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
+  ]}]}`
+
+// shopJSON calls flows: Shop runs Billing as a child run (its result the
+// receipt) and rolls it back with a child run of Refund.
+const shopJSON = `{"version": 1, "flows": [{
+  "name": "Shop", "state": "ShopState",
+  "retry": {"attempts": 2, "initial": "20ms"},
+  "timeout": "2s",
+  "steps": [
+    {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Reserve", "request": "Item", "response": "Reservation"},
+     "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Release", "request": "Reservation"}}},
+    {"name": "Bill", "action": {"kind": "call", "flow": "Billing", "request": "Invoice", "response": "Receipt"},
+     "rollback": {"action": {"kind": "call", "flow": "Refund", "request": "Receipt"}}},
+    {"name": "Ship", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
+  ]}, {
+  "name": "Billing", "state": "Invoice",
+  "timeout": "2s",
+  "steps": [
+    {"name": "Charge", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Charge", "request": "Amount", "response": "ChargeID"},
+     "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Refund", "request": "ChargeID"}}},
+    {"name": "Confirm", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Confirm", "request": "ChargeID", "response": "Confirmation"}, "irreversible": true}
+  ]}, {
+  "name": "Refund", "state": "Invoice",
+  "steps": [
+    {"name": "PayBack", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.PayBack", "request": "ChargeID"}, "irreversible": true}
+  ]}]}`
+
+// branchEndpoints are the endpoints Prepare's branches call at the same
+// time: their calls may come in either order on either executor.
+var branchEndpoints = []string{"Stock.Take", "Card.Authorize"}
+
 // behaviour is what a scripted service does on one attempt.
 type behaviour string
 
@@ -62,6 +110,8 @@ const (
 	permanent behaviour = "permanent" // runtime.Permanent
 	slow      behaviour = "slow"      // answers only when the attempt's context ends
 	panics    behaviour = "panic"
+	late      behaviour = "late"           // answers ok after 600 ms, whatever its context says
+	lateFail  behaviour = "late-permanent" // refuses for good after 200 ms
 )
 
 // script is the services of a case: per endpoint, what each attempt does
@@ -95,6 +145,11 @@ func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp 
 		return ctx.Err()
 	case panics:
 		panic(endpoint + " blew up")
+	case late:
+		time.Sleep(600 * time.Millisecond)
+	case lateFail:
+		time.Sleep(200 * time.Millisecond)
+		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
 	}
 	if out, isRaw := rsp.(*json.RawMessage); isRaw {
 		*out = json.RawMessage(fmt.Sprintf("%q", strings.ToLower(strings.ReplaceAll(endpoint, ".", "-"))+"-1"))
@@ -216,6 +271,44 @@ func abortWhenWaiting(t *testing.T, s *side, runID string) {
 	}
 }
 
+// abortInBlock aborts the run once its block's branches run and one of
+// them has completed.
+func abortInBlock(t *testing.T, s *side, runID string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h, err := s.eng.History(runID)
+		if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == "Authorize" && e.Outcome == runtime.OutcomeOK }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s: Authorize never completed (%v)", s.name, runID, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.eng.Abort(context.Background(), runID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// abortWhenCalled aborts the run once its run or a child of it has
+// called endpoint.
+func abortWhenCalled(endpoint string) step {
+	return func(t *testing.T, s *side, runID string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for !slices.ContainsFunc(s.svc.list(), func(c string) bool {
+			return strings.HasPrefix(c, endpoint+" "+runID+"@") || strings.HasPrefix(c, endpoint+" "+runID+"/")
+		}) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: run %s never called %s", s.name, runID, endpoint)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := s.eng.Abort(context.Background(), runID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 type conformanceCase struct {
 	name   string
 	flow   string
@@ -241,11 +334,30 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 	}
 	var calls []string
 	for _, c := range s.svc.list() {
-		if strings.Contains(c, " "+runID+"/") {
+		if strings.Contains(c, " "+runID+"/") || strings.Contains(c, " "+runID+"@") { // its child runs' too
 			calls = append(calls, c)
 		}
 	}
-	return outcome{Calls: calls, State: state, Final: st.State}
+	return outcome{Calls: concurrentSorted(calls), State: state, Final: st.State}
+}
+
+// concurrentSorted sorts each run of consecutive calls of the branches'
+// endpoints (branchEndpoints), which start at the same time: the order
+// among them is the scheduler's; the order of everything else, the
+// rollbacks included, is the flow's.
+func concurrentSorted(calls []string) []string {
+	inBlock := func(c string) bool {
+		return slices.ContainsFunc(branchEndpoints, func(e string) bool { return strings.HasPrefix(c, e+" ") })
+	}
+	for i := 0; i < len(calls); {
+		j := i
+		for j < len(calls) && inBlock(calls[j]) {
+			j++
+		}
+		slices.Sort(calls[i:j])
+		i = max(j, i+1)
+	}
+	return calls
 }
 
 var cases = []conformanceCase{
@@ -267,6 +379,28 @@ var cases = []conformanceCase{
 	{name: "rollback-keeps-failing", flow: "Order", state: `{"OrderID":"o10","Item":"map","Amount":5}`,
 		script: script{"Parcel.Send": {permanent}, "Card.Refund": {fail}}, want: runtime.StateCompensationFailed},
 	{name: "named-outcome-to-fail", flow: "Order", state: `{"OrderID":"o11","Item":"owl","Amount":-1}`, want: runtime.StateCompensated},
+	// A parallel block: both branches complete and merge; a branch fails
+	// for good once the other has started, which, cancelled, still
+	// completes (so both executors roll it back); a branch that fails
+	// twice then succeeds.
+	{name: "parallel-done", flow: "Prepare", state: `{"Item":"book","Amount":40}`, want: runtime.StateDone},
+	{name: "parallel-branch-fails", flow: "Prepare", state: `{"Item":"pen","Amount":3}`,
+		script: script{"Card.Authorize": {lateFail}, "Stock.Take": {late}}, want: runtime.StateCompensated},
+	{name: "parallel-branch-retries", flow: "Prepare", state: `{"Item":"cup","Amount":7}`,
+		script: script{"Card.Authorize": {fail, fail, ok}}, want: runtime.StateDone},
+	{name: "parallel-abort", flow: "Prepare", state: `{"Item":"mug","Amount":8}`,
+		script: script{"Stock.Take": {slow}}, then: []step{abortInBlock}, want: runtime.StateAborted},
+	// Calls: the child's result in the parent's state; a child that fails
+	// (it refunds its charge, then the parent releases); a later failure
+	// rolled back by a rollback call; an abort while the child runs (the
+	// child is aborted and compensates, then the parent).
+	{name: "call-done", flow: "Shop", state: `{"Item":"tea","Invoice":{"Amount":12}}`, want: runtime.StateDone},
+	{name: "call-child-fails", flow: "Shop", state: `{"Item":"jam","Invoice":{"Amount":13}}`,
+		script: script{"Card.Confirm": {permanent}}, want: runtime.StateCompensated},
+	{name: "call-rollback-call", flow: "Shop", state: `{"Item":"oil","Invoice":{"Amount":14}}`,
+		script: script{"Parcel.Send": {permanent}}, want: runtime.StateCompensated},
+	{name: "call-abort", flow: "Shop", state: `{"Item":"rug","Invoice":{"Amount":15}}`,
+		script: script{"Card.Confirm": {slow}}, then: []step{abortWhenCalled("Card.Confirm")}, want: runtime.StateAborted},
 	// The service's example flow (examples/serve/signup.json).
 	{name: "signup-done", flow: "Signup", state: `{"Email":"ann@example.com"}`, then: []step{deliverPayment("ann@example.com")}, want: runtime.StateDone},
 	{name: "signup-aborted", flow: "Signup", state: `{"Email":"bob@example.com"}`, then: []step{abortWhenWaiting}, want: runtime.StateAborted},
@@ -293,7 +427,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := []string{orderJSON, string(signup)}
+	docs := []string{orderJSON, prepareJSON, shopJSON, string(signup)}
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,11 +3,9 @@ package flowtemporal
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -57,22 +55,19 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 		res.Final = runtime.StateDone
 		return res, nil
 	}
-	var end ending[S]
-	var app *temporal.ApplicationError
-	var canceled *temporal.CanceledError
+	end, ok, derr := endingOf(err)
 	switch {
-	case errors.As(err, &app) && app.HasDetails():
-		if derr := app.Details(&end); derr != nil {
-			return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its result: %v)", r.id, err, derr)
-		}
-	case errors.As(err, &canceled) && canceled.HasDetails():
-		if derr := canceled.Details(&end); derr != nil {
-			return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its result: %v)", r.id, err, derr)
-		}
-	default:
+	case derr != nil:
+		return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its result: %v)", r.id, err, derr)
+	case !ok:
 		return res, err // not a run's end: the server or the workflow failed
 	}
-	res.State, res.Final, res.Err = end.State, end.Final, end.err()
+	if len(end.State) > 0 {
+		if derr := json.Unmarshal(end.State, &res.State); derr != nil {
+			return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its final state: %v)", r.id, err, derr)
+		}
+	}
+	res.Final, res.Err = end.Final, end.err()
 	return res, res.Err
 }
 

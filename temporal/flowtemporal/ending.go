@@ -1,6 +1,7 @@
 package flowtemporal
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -11,8 +12,11 @@ import (
 
 // ending is how a run that did not end done ended: the details of the
 // workflow's error, from which Run.Wait rebuilds the runtime's Result.
-type ending[S any] struct {
-	State     S                `json:"state"`
+//
+// The state is its JSON, so that the details have one type whatever the
+// flow's state type: a parent reads its child's ending without knowing it.
+type ending struct {
+	State     json.RawMessage  `json:"state"`
 	Final     runtime.RunState `json:"final"`
 	Cause     *stepFailure     `json:"cause,omitempty"`
 	Aborted   string           `json:"aborted,omitempty"`
@@ -46,7 +50,7 @@ func (e *remoteError) Unwrap() error {
 func (f *stepFailure) err() error { return &remoteError{msg: f.Err, timeout: f.Timeout} }
 
 // err is the runtime Result.Err of e.
-func (e *ending[S]) err() error {
+func (e *ending) err() error {
 	var errs []error
 	switch {
 	case e.Cause != nil:
@@ -64,10 +68,26 @@ func (e *ending[S]) err() error {
 // aborted run (Temporal shows it canceled), else a non-retryable
 // application error of type "flowgen.<state>" (Temporal shows it failed).
 // Both carry e.
-func (e *ending[S]) workflowError() error {
+func (e *ending) workflowError() error {
 	if e.Final == runtime.StateAborted {
 		return temporal.NewCanceledError(*e)
 	}
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("flowgen: run ended %s: %v", e.Final, e.err()),
 		endErrorType(string(e.Final)), nil, *e)
+}
+
+// endingOf reads how a run ended from its workflow's error (a failure or a
+// cancellation carrying an ending); ok is false for any other error.
+func endingOf(err error) (end ending, ok bool, derr error) {
+	var app *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case errors.As(err, &app) && app.HasDetails():
+		derr = app.Details(&end)
+	case errors.As(err, &canceled) && canceled.HasDetails():
+		derr = canceled.Details(&end)
+	default:
+		return end, false, nil
+	}
+	return end, derr == nil, derr
 }

@@ -18,8 +18,16 @@ import (
 type Flow[S any] struct {
 	def   *runtime.Flow[S]
 	steps []*runtime.Step[S]
-	byID  map[string]int
+	byID  map[string]*runtime.Step[S] // every step, branches included
 	opts  Options
+	calls map[string]Callee // the flows its calls and rollback calls run, by ID
+}
+
+// Callee is a flow that another flow's calls run as child workflows: a
+// *Flow of any state type, given to New.
+type Callee interface {
+	ID() string
+	register(r worker.Registry, seen map[string]bool)
 }
 
 // Options are for an executor that runs flows whose definition is chosen
@@ -35,25 +43,45 @@ type Options struct {
 	// without it (a timeout, an abort: waiting false), so that events can
 	// be routed to it; ctx is not cancelled by an abort.
 	OnWait func(ctx workflow.Context, w *runtime.Wait, waiting bool)
+	// Calls are the flows def's calls and rollback calls run, as child
+	// workflows (see New).
+	Calls []Callee
+	// Children, if set, gives the child workflows of def's calls and
+	// rollback calls their input and memo, for an executor whose
+	// workflows take more than the state (temporal/jsonflows: the
+	// callee's pinned definition): arg for a child of flow started with
+	// the call's input (nil: the child's zero state). It runs in workflow
+	// code, so what it reads must be recorded (workflow.SideEffect). A
+	// flow with it needs no Calls; an error fails the call.
+	Children func(ctx workflow.Context, flow string, input any) (arg any, memo map[string]any, err error)
 }
 
 // New returns def on Temporal. def must not be started by the runtime as
 // well: its definition is compiled here, and a run belongs to one executor.
-func New[S any](def *runtime.Flow[S]) (*Flow[S], error) { return NewWith(def, Options{}) }
+// calls are the flows that def's calls and rollback calls run (each built
+// with New from the definition the call was built with): each runs as a
+// child workflow, and Register registers them too. A call of a flow not
+// in calls is an error.
+func New[S any](def *runtime.Flow[S], calls ...Callee) (*Flow[S], error) {
+	return NewWith(def, Options{Calls: calls})
+}
 
 // NewWith is New with options.
 func NewWith[S any](def *runtime.Flow[S], o Options) (*Flow[S], error) {
-	f := &Flow[S]{def: def, steps: def.Steps(), byID: map[string]int{}, opts: o}
+	f := &Flow[S]{def: def, steps: def.Steps(), byID: map[string]*runtime.Step[S]{}, opts: o, calls: map[string]Callee{}}
 	if len(f.steps) == 0 {
 		return nil, errors.New("flowtemporal: flow " + def.ID() + " has no steps")
 	}
-	for i, st := range f.steps {
-		if len(st.Branches) > 0 {
-			// The workflow walks one step at a time: it would pass a
-			// block without running its branches.
-			return nil, errors.New("flowtemporal: flow " + def.ID() + ": step " + st.ID + " is a parallel block, which the Temporal target does not run yet")
+	for _, c := range o.Calls {
+		f.calls[c.ID()] = c
+	}
+	for _, st := range f.steps {
+		for _, s := range append([]*runtime.Step[S]{st}, st.Branches...) {
+			if err := f.checkCalls(s, st != s); err != nil {
+				return nil, err
+			}
+			f.byID[s.ID] = s
 		}
-		f.byID[st.ID] = i
 		// Compiles the definition once, so that a flow that would not
 		// start on the runtime does not register on Temporal either.
 		if _, err := def.Route(st.ID, runtime.OutcomeOK); err != nil {
@@ -69,18 +97,59 @@ func (f *Flow[S]) ID() string { return f.def.ID() }
 // Runtime returns the runtime definition the flow runs.
 func (f *Flow[S]) Runtime() *runtime.Flow[S] { return f.def }
 
+// checkCalls refuses a call or rollback call of step st whose flow is not
+// among the flow's calls, and a call in a branch, which would wait.
+func (f *Flow[S]) checkCalls(st *runtime.Step[S], branch bool) error {
+	var flows []string
+	if st.Call != nil {
+		if branch {
+			return errors.New("flowtemporal: flow " + f.def.ID() + ": branch " + st.ID + " calls a flow: a branch cannot wait")
+		}
+		flows = append(flows, st.Call.Flow)
+	}
+	if rc := st.RollbackCall(); rc != nil {
+		flows = append(flows, rc.Flow)
+	}
+	for _, callee := range flows {
+		if _, ok := f.calls[callee]; !ok && f.opts.Children == nil {
+			return errors.New("flowtemporal: flow " + f.def.ID() + ": step " + st.ID + " calls flow " + callee +
+				", which New was not given: pass its flowtemporal.Flow")
+		}
+	}
+	return nil
+}
+
 // Register registers the flow's workflow (WorkflowName) and one activity
-// per step that does work and per rollback (ActivityName) with a worker.
-func (f *Flow[S]) Register(r worker.Registry) {
+// per step that does work and per rollback (ActivityName) with a worker,
+// and those of every flow it calls, directly or through others, once each.
+// A called flow may also be registered on its own before its callers (the
+// callers then register it again, with Temporal's already-registered check
+// off); registered after one of them, Temporal panics as for any name
+// registered twice.
+func (f *Flow[S]) Register(r worker.Registry) { f.register(r, map[string]bool{}) }
+
+func (f *Flow[S]) register(r worker.Registry, seen map[string]bool) {
 	id := f.def.ID()
-	r.RegisterWorkflowWithOptions(f.Workflow, workflow.RegisterOptions{Name: WorkflowName(id)})
+	if seen[id] {
+		return
+	}
+	// The first flow registered is the one Register was called on; the
+	// flows it calls may have been registered by the worker's code too.
+	again := len(seen) > 0
+	seen[id] = true
+	r.RegisterWorkflowWithOptions(f.Workflow, workflow.RegisterOptions{Name: WorkflowName(id), DisableAlreadyRegisteredCheck: again})
 	for _, st := range f.steps {
-		if hasWork(st) {
-			r.RegisterActivityWithOptions(f.ExecActivity, activity.RegisterOptions{Name: ActivityName(id, st.ID, false)})
+		for _, s := range append([]*runtime.Step[S]{st}, st.Branches...) {
+			if hasWork(s) {
+				r.RegisterActivityWithOptions(f.ExecActivity, activity.RegisterOptions{Name: ActivityName(id, s.ID, false), DisableAlreadyRegisteredCheck: again})
+			}
+			if s.Rollback != nil && s.RollbackCall() == nil {
+				r.RegisterActivityWithOptions(f.RollbackActivity, activity.RegisterOptions{Name: ActivityName(id, s.ID, true), DisableAlreadyRegisteredCheck: again})
+			}
 		}
-		if st.Rollback != nil {
-			r.RegisterActivityWithOptions(f.RollbackActivity, activity.RegisterOptions{Name: ActivityName(id, st.ID, true)})
-		}
+	}
+	for _, c := range f.opts.Calls {
+		c.register(r, seen)
 	}
 }
 

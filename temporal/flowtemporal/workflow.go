@@ -27,6 +27,12 @@ type wfRun[S any] struct {
 	// done are the completed steps with a rollback, oldest first.
 	done  []completion
 	cause *stepFailure
+	// wait is what the run waits for in its waiting state: the event
+	// that ends a call's wait names the child (Event.Child).
+	waiting *runtime.Wait
+	// parent is the run whose call started this one, if any: its first
+	// event records it (Event.Parent).
+	parent *runtime.RunRef
 }
 
 type completion struct {
@@ -39,7 +45,7 @@ type completion struct {
 // error whose details are the run's ending (Run.Wait reads them).
 func (f *Flow[S]) Workflow(ctx workflow.Context, state S) (S, error) {
 	r := &wfRun[S]{f: f, ctx: ctx, id: workflow.GetInfo(ctx).WorkflowExecution.ID, state: state,
-		machine: runtime.MachinePending, visits: map[string]int{}}
+		machine: runtime.MachinePending, visits: map[string]int{}, parent: parentOf(ctx)}
 	if err := workflow.SetQueryHandler(ctx, QueryHistory, func() ([]runtime.Event, error) { return r.history, nil }); err != nil {
 		return state, err
 	}
@@ -58,14 +64,24 @@ func (r *wfRun[S]) run() (S, error) {
 	}
 	wait := r.enter(r.f.steps[0].ID, 0, "", nil)
 	for {
-		step := r.f.steps[r.f.byID[stepOf(r.machine)]]
+		step := r.f.byID[stepOf(r.machine)]
 		var out runtime.Outcome
 		var err error
 		attempt := 0
 		var payload []byte
-		if wait != nil {
-			var aborted bool
-			payload, out, err, aborted = r.wait(step, wait)
+		var aborted bool
+		switch {
+		case len(step.Branches) > 0:
+			out, err, aborted = r.parallel(step)
+			if aborted {
+				return r.abort(0, r.ctx.Err())
+			}
+		case wait != nil:
+			if step.Call != nil {
+				payload, out, err, aborted = r.call(step, wait)
+			} else {
+				payload, out, err, aborted = r.wait(step, wait)
+			}
 			if aborted {
 				return r.abort(0, r.ctx.Err())
 			}
@@ -73,9 +89,16 @@ func (r *wfRun[S]) run() (S, error) {
 				r.emit(runtime.RunningState(step.ID), 0, "", nil, func(e *runtime.Event) { e.Payload = payload })
 			}
 		}
+		// A child that ended done is a completed call even when the run
+		// was aborted meanwhile (as on the runtime): the step takes its
+		// result, then the run aborts and rolls it back.
+		returned := step.Call != nil && out == "" && r.ctx.Err() != nil
 		if out == "" && hasWork(step) {
-			var aborted bool
-			out, attempt, err, aborted = r.exec(step, payload)
+			ctx := r.ctx
+			if returned {
+				ctx, _ = workflow.NewDisconnectedContext(r.ctx)
+			}
+			out, attempt, err, aborted = r.exec(ctx, step, payload)
 			if aborted {
 				return r.abort(attempt, err)
 			}
@@ -85,6 +108,13 @@ func (r *wfRun[S]) run() (S, error) {
 		}
 		if err == nil && step.Rollback != nil {
 			r.done = append(r.done, completion{step.ID, r.visits[step.ID]})
+		}
+		if returned {
+			if err != nil {
+				return r.abort(attempt, err)
+			}
+			r.emit(runtime.MachineAborting, attempt, out, nil, nil)
+			return r.unwindWith(true, r.ctx.Err().Error())
 		}
 		to, rerr := r.f.def.Route(step.ID, out)
 		if rerr != nil { // a named outcome nothing routes fails the step
@@ -116,7 +146,7 @@ func stepOf(machine string) string {
 // enter records the transition into step (its waiting state if it waits)
 // and returns what it waits for, or nil.
 func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err error) *runtime.Wait {
-	st := r.f.steps[r.f.byID[step]]
+	st := r.f.byID[step]
 	r.visits[step]++
 	now := workflow.Now(r.ctx)
 	var w *runtime.Wait
@@ -132,6 +162,9 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 		if d := st.Deadline; d > 0 && (w.Deadline.IsZero() || now.Add(d).Before(w.Deadline)) {
 			w.Deadline = now.Add(d)
 		}
+	case st.Call != nil:
+		w = &runtime.Wait{Child: &runtime.RunRef{Flow: st.Call.Flow,
+			RunID: runtime.ChildRunID(runtime.Key{RunID: r.id, Step: step, Visit: r.visits[step]}, 1)}}
 	case st.Sleep != nil:
 		w = &runtime.Wait{Until: now.Add(st.Sleep.For)}
 		if st.Sleep.Until != nil {
@@ -139,7 +172,10 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 		}
 	}
 	to := runtime.RunningState(step)
-	if w != nil {
+	switch {
+	case len(st.Branches) > 0:
+		to = runtime.ParallelState(step)
+	case w != nil:
 		to = runtime.WaitingState(step)
 	}
 	r.emit(to, attempt, out, err, func(e *runtime.Event) {
@@ -152,6 +188,7 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 		w.Flow, w.RunID, w.Step = r.f.ID(), r.id, step
 		w.Key = runtime.Key{RunID: r.id, Step: step, Visit: r.visits[step]}.String()
 	}
+	r.waiting = w
 	return w
 }
 
@@ -216,20 +253,38 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 	return payload, "", nil, false
 }
 
-// exec runs the step's activity, its attempts as the step's retry policy
-// says, and takes its state if it succeeded.
-func (r *wfRun[S]) exec(st *runtime.Step[S], payload []byte) (runtime.Outcome, int, error, bool) {
+// exec runs the step's activity under ctx, its attempts as the step's
+// retry policy says, and takes its state if it succeeded.
+func (r *wfRun[S]) exec(ctx workflow.Context, st *runtime.Step[S], payload []byte) (runtime.Outcome, int, error, bool) {
+	state, out, attempt, err, cancelled := r.attempts(ctx, st, r.visits[st.ID], r.state, payload, r.entered(st.ID), false)
+	if cancelled {
+		return "", attempt, err, true
+	}
+	if err == nil {
+		r.state = state
+	}
+	return out, attempt, err, false
+}
+
+// attempts runs the activity of visit of step st on state, entered at
+// entered (its deadline counts from there), and returns the state it
+// returned, its outcome and last attempt, or its error. cancelled reports
+// that ctx was cancelled first. With waitCancel a cancelled activity is
+// waited for (Temporal's WaitForCancellation): one that succeeded anyway
+// returns its state.
+func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int, state S, payload []byte, entered time.Time, waitCancel bool) (S, runtime.Outcome, int, error, bool) {
 	ao := workflow.ActivityOptions{
 		StartToCloseTimeout: st.Timeout,
 		RetryPolicy:         RetryPolicy(st.Retry),
+		WaitForCancellation: waitCancel,
 	}
 	if st.Deadline > 0 {
 		// The deadline counts from when the step was entered, a wait
 		// included.
-		left := r.entered(st.ID).Add(st.Deadline).Sub(workflow.Now(r.ctx))
+		left := entered.Add(st.Deadline).Sub(workflow.Now(r.ctx))
 		if left <= 0 {
 			err := fmt.Errorf("%w: step %s is past its deadline", runtime.ErrTimeout, st.ID)
-			return runtime.OutcomeTimeout, 0, err, false
+			return state, runtime.OutcomeTimeout, 0, err, false
 		}
 		ao.ScheduleToCloseTimeout = left
 	}
@@ -237,18 +292,17 @@ func (r *wfRun[S]) exec(st *runtime.Step[S], payload []byte) (runtime.Outcome, i
 		ao.StartToCloseTimeout = DefaultTimeout
 	}
 	ao.HeartbeatTimeout = heartbeatTimeout(ao)
-	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: r.visits[st.ID], Payload: payload}, State: r.state, Pin: r.f.opts.Pin}
+	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Payload: payload}, State: state, Pin: r.f.opts.Pin}
 	var res ActionOutput[S]
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.ctx, ao), ActivityName(r.f.ID(), st.ID, false), in).Get(r.ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, false), in).Get(ctx, &res)
 	if err == nil {
-		r.state = res.State
-		return res.Outcome, res.Attempt, nil, false
+		return res.State, res.Outcome, res.Attempt, nil, false
 	}
-	if temporal.IsCanceledError(err) || r.ctx.Err() != nil {
-		return "", 0, err, true
+	if temporal.IsCanceledError(err) || ctx.Err() != nil {
+		return state, "", 0, err, true
 	}
 	attempt, cause := failure(err, max(st.Retry.Attempts, 1))
-	return runtime.FailedOutcome(cause), attempt, cause, false
+	return state, runtime.FailedOutcome(cause), attempt, cause, false
 }
 
 // entered is when the current visit of step was entered: the time of the
@@ -314,20 +368,28 @@ func (r *wfRun[S]) unwindWith(aborting bool, abortMsg string) (S, error) {
 	var rbErrs []stepFailure
 	for i := len(r.done) - 1; i >= 0; i-- {
 		c := r.done[i]
-		st := r.f.steps[r.f.byID[c.step]]
+		st := r.f.byID[c.step]
 		r.emit(runtime.RollbackState(c.step), 0, "", nil, nil)
-		attempt, err := r.rollback(dctx, st, c.visit)
+		var attempt int
+		var err error
+		var child *runtime.RunRef
+		if st.RollbackCall() != nil {
+			attempt, child, err = r.rollbackCall(dctx, st, c.visit)
+		} else {
+			attempt, err = r.rollback(dctx, st, c.visit)
+		}
+		link := func(e *runtime.Event) { e.Child = child }
 		if err != nil {
 			rbErrs = append(rbErrs, stepFailure{Step: c.step, Attempt: attempt, Err: err.Error(), Timeout: errors.Is(err, runtime.ErrTimeout)})
-			r.emit(back, attempt, runtime.OutcomeError, err, nil)
+			r.emit(back, attempt, runtime.OutcomeError, err, link)
 			continue
 		}
-		r.emit(back, attempt, runtime.OutcomeOK, nil, nil)
+		r.emit(back, attempt, runtime.OutcomeOK, nil, link)
 	}
-	end := ending[S]{Final: runtime.EndState(aborting, len(r.done) > 0, len(rbErrs) > 0),
+	end := ending{Final: runtime.EndState(aborting, len(r.done) > 0, len(rbErrs) > 0),
 		Cause: r.cause, Rollbacks: rbErrs, Aborted: abortMsg}
 	r.emit(string(end.Final), 0, "", nil, nil)
-	end.State = r.state
+	end.State, _ = json.Marshal(r.state) // it did for every event
 	return r.state, end.workflowError()
 }
 
@@ -355,26 +417,51 @@ func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int
 // order, never from replay. A sink's error is logged; the run's durable
 // record is Temporal's history, not the sink.
 func (r *wfRun[S]) emit(to string, attempt int, out runtime.Outcome, err error, edit func(*runtime.Event)) {
-	e := runtime.Event{RunID: r.id, Seq: uint64(len(r.history) + 1), Time: workflow.Now(r.ctx).UTC(), Flow: r.f.ID(),
-		From: r.machine, To: to, Attempt: attempt, Outcome: out}
+	e := r.event(r.machine, to, attempt, out, err)
 	e.Step = stepOf(r.machine)
 	if e.Step == "" {
 		e.Step = stepOf(to)
 	}
+	if w := r.waiting; w != nil && w.Child != nil && r.machine == runtime.WaitingState(stepOf(r.machine)) && to != r.machine {
+		e.Child = w.Child // the end of a call's wait names its child
+	}
+	if edit != nil {
+		edit(&e)
+	}
+	r.machine = to
+	r.record(e)
+}
+
+// emitBranch records a transition of branch's own machine (from -> to),
+// while the run's machine stays in the branch's parallel block.
+func (r *wfRun[S]) emitBranch(branch, from, to string, attempt int, out runtime.Outcome, err error) {
+	e := r.event(from, to, attempt, out, err)
+	e.Step, e.Branch = branch, branch
+	r.record(e)
+}
+
+// event is the next event of the run, from -> to, with the run's state.
+func (r *wfRun[S]) event(from, to string, attempt int, out runtime.Outcome, err error) runtime.Event {
+	e := runtime.Event{RunID: r.id, Seq: uint64(len(r.history) + 1), Time: workflow.Now(r.ctx).UTC(), Flow: r.f.ID(),
+		From: from, To: to, Attempt: attempt, Outcome: out}
 	if err != nil {
 		e.Error = err.Error()
 	}
 	if snap, jerr := json.Marshal(r.state); jerr == nil {
 		e.State = snap
 	}
-	if edit != nil {
-		edit(&e)
+	if e.Seq == 1 {
+		e.Parent = r.parent
 	}
+	return e
+}
+
+// record appends e to the run's history and hands it to the sink.
+func (r *wfRun[S]) record(e runtime.Event) {
 	r.history = append(r.history, e)
-	r.machine = to
-	if runtime.RunState(to).Terminal() {
+	if runtime.RunState(e.To).Terminal() {
 		// Lists of runs (visibility) show how a run ended without a query.
-		if merr := workflow.UpsertMemo(r.ctx, map[string]any{MemoState: to}); merr != nil {
+		if merr := workflow.UpsertMemo(r.ctx, map[string]any{MemoState: e.To}); merr != nil {
 			workflow.GetLogger(r.ctx).Error("flowgen: recording the run's end in its memo", "run_id", r.id, "error", merr)
 		}
 	}

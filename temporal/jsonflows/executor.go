@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -45,6 +46,9 @@ type Executor struct {
 	c    client.Client
 	opts Options
 	defs *definitions // set by Register
+
+	mu       sync.Mutex
+	attached map[string]engine.ExecFlow // the flows attached now, by name: what a call starts
 }
 
 // New returns an executor of the runs of JSON flows on c's namespace.
@@ -198,7 +202,8 @@ func (x *Executor) definitionOf(ctx context.Context, workflowID, runID string) (
 	return src, nil
 }
 
-// Attach starts the schedules of f as Temporal Schedules.
+// Attach starts the schedules of f as Temporal Schedules, and makes f
+// the definition that calls of it start (calls.go).
 func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error) {
 	for _, t := range f.Triggers {
 		if t.Kind == runtime.TriggerSchedule {
@@ -207,6 +212,7 @@ func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error
 			}
 		}
 	}
+	x.attach(f)
 	// The schedules outlive this process: the other serve processes share them.
-	return func() {}, nil
+	return func() { x.detach(f) }, nil
 }

@@ -67,7 +67,7 @@ func (d *definitions) get(hash string, source []byte) (*flowtemporal.Flow[engine
 	if err != nil {
 		return nil, err
 	}
-	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait})
+	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait, Children: d.x.children})
 	if err != nil {
 		return nil, err
 	}

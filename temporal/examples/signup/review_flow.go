@@ -284,6 +284,7 @@ type ReviewRun = runtime.Run[ReviewState]
 // NewReviewTemporal; start runs with StartReview.
 type ReviewTemporal struct {
 	flow *flowtemporal.Flow[ReviewState]
+	def  *ReviewFlow
 }
 
 // NewReviewTemporal returns flow Review for a Temporal worker, with the
@@ -302,7 +303,10 @@ func NewReviewTemporal(h ReviewHandlers, opts ...runtime.Option) (*ReviewTempora
 	if err != nil {
 		return nil, err
 	}
-	return &ReviewTemporal{flow: t}, nil
+	return &ReviewTemporal{
+		def:  f,
+		flow: t,
+	}, nil
 }
 
 // Register registers the workflow of flow Review and its activities with a

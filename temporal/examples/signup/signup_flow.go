@@ -376,6 +376,7 @@ type SignupRun = runtime.Run[SignupState]
 // NewSignupTemporal; start runs with StartSignup.
 type SignupTemporal struct {
 	flow *flowtemporal.Flow[SignupState]
+	def  *SignupFlow
 }
 
 // NewSignupTemporal returns flow Signup for a Temporal worker, with the
@@ -394,7 +395,10 @@ func NewSignupTemporal(h SignupHandlers, svc SignupServices, opts ...runtime.Opt
 	if err != nil {
 		return nil, err
 	}
-	return &SignupTemporal{flow: t}, nil
+	return &SignupTemporal{
+		def:  f,
+		flow: t,
+	}, nil
 }
 
 // Register registers the workflow of flow Signup and its activities with a

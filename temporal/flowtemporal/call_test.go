@@ -1,0 +1,278 @@
+package flowtemporal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// Calls on the test environment: flow Order reserves, calls flow Billing
+// as a child (its rollback calls flow Refund) and ships. Billing charges,
+// sleeps an hour (a window for an abort) and checks.
+type invoice struct {
+	Amount int
+	Charge string
+	Fail   bool
+}
+
+type shop struct {
+	Reserved bool
+	Invoice  invoice
+	Receipt  invoice
+	ShipFail bool
+}
+
+type calls struct {
+	j          journal
+	sink       *runtime.MemorySink
+	refundFail int // how many Refund runs fail before one succeeds
+}
+
+func (c *calls) step(name string, do func(s any) error) func(ctx context.Context, s any) error {
+	return func(ctx context.Context, s any) error {
+		if err := do(s); err != nil {
+			c.j.add("fail %s %s: %v", name, runtime.IdempotencyKey(ctx), err)
+			return err
+		}
+		c.j.add("do %s %s", name, runtime.IdempotencyKey(ctx))
+		return nil
+	}
+}
+
+func (c *calls) flows(t *testing.T) *Flow[shop] {
+	t.Helper()
+	c.sink = runtime.NewMemorySink()
+	opt := runtime.WithSink(c.sink)
+	billing := runtime.New[invoice]("Billing", opt)
+	must(t, billing.Register(
+		runtime.NewStep("Charge", func(ctx context.Context, s *invoice) (runtime.Outcome, error) {
+			s.Charge = fmt.Sprintf("ch-%d", s.Amount)
+			c.j.add("do Charge %s", runtime.IdempotencyKey(ctx))
+			return runtime.OutcomeOK, nil
+		}, runtime.WithRollback(func(ctx context.Context, s *invoice) error {
+			c.j.add("undo Charge %s %s", runtime.IdempotencyKey(ctx), s.Charge)
+			return nil
+		})),
+		runtime.NewSleep[invoice]("Settle", time.Hour, nil),
+		runtime.NewStep("Check", func(ctx context.Context, s *invoice) (runtime.Outcome, error) {
+			if s.Fail {
+				c.j.add("fail Check %s", runtime.IdempotencyKey(ctx))
+				return "", runtime.Permanent(errors.New("card declined"))
+			}
+			return runtime.OutcomeOK, nil
+		}, runtime.WithIrreversible[invoice]()),
+	))
+	refund := runtime.New[invoice]("Refund", opt)
+	must(t, refund.Register(runtime.NewStep("Refund", func(ctx context.Context, s *invoice) (runtime.Outcome, error) {
+		if c.refundFail > 0 {
+			c.refundFail--
+			c.j.add("fail Refund %s %s", runtime.RunID(ctx), s.Charge)
+			return "", runtime.Permanent(errors.New("bank down"))
+		}
+		c.j.add("do Refund %s %s", runtime.RunID(ctx), s.Charge)
+		return runtime.OutcomeOK, nil
+	}, runtime.WithIrreversible[invoice]())))
+	order := runtime.New[shop]("Order", opt)
+	must(t, order.Register(
+		runtime.NewStep("Reserve", func(ctx context.Context, s *shop) (runtime.Outcome, error) {
+			s.Reserved = true
+			c.j.add("do Reserve %s", runtime.IdempotencyKey(ctx))
+			return runtime.OutcomeOK, nil
+		}, runtime.WithRollback(func(ctx context.Context, s *shop) error {
+			c.j.add("undo Reserve %s", runtime.IdempotencyKey(ctx))
+			return nil
+		})),
+		runtime.NewCall("Bill", billing, func(s *shop) invoice { return s.Invoice }, func(s *shop) *invoice { return &s.Receipt },
+			runtime.WithRollbackCall(refund, func(s *shop) invoice { return s.Receipt }),
+			runtime.WithRollbackRetry[shop](runtime.RetryPolicy{Attempts: 3, Initial: time.Minute})),
+		runtime.NewStep("Ship", func(ctx context.Context, s *shop) (runtime.Outcome, error) {
+			if s.ShipFail {
+				c.j.add("fail Ship %s", runtime.IdempotencyKey(ctx))
+				return "", runtime.Permanent(errors.New("no truck"))
+			}
+			c.j.add("do Ship %s", runtime.IdempotencyKey(ctx))
+			return runtime.OutcomeOK, nil
+		}, runtime.WithIrreversible[shop]()),
+	))
+	tb, err := New(billing)
+	must(t, err)
+	tr, err := New(refund)
+	must(t, err)
+	if _, err := New(order, tb); err == nil {
+		t.Fatal("New of a flow without the flow its rollback calls: no error")
+	}
+	to, err := New(order, tb, tr)
+	must(t, err)
+	return to
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The child runs as a child workflow whose ID is the runtime's child run
+// ID; the parent takes its final state into the call's result field; both
+// histories link the runs.
+func TestCallDone(t *testing.T) {
+	c := &calls{}
+	env := newEnv(t)
+	f := c.flows(t)
+	f.Register(env)
+	env.ExecuteWorkflow(f.Workflow, shop{Invoice: invoice{Amount: 100}})
+	wantEnd(t, env, runtime.StateDone)
+	var final shop
+	must(t, env.GetWorkflowResult(&final))
+	if final.Receipt.Charge != "ch-100" || final.Receipt.Amount != 100 || !final.Reserved {
+		t.Errorf("final state %+v", final)
+	}
+	want := []string{"do Reserve run-1/Reserve", "do Charge run-1@Bill/Charge", "do Ship run-1/Ship"}
+	if d := cmp.Diff(want, c.j.get()); d != "" {
+		t.Errorf("journal (-want +got):\n%s", d)
+	}
+	st := status(t, env)
+	wantH := []string{
+		"pending>Reserve:running",
+		"Reserve:running>Bill:waiting",
+		"Bill:waiting>Bill:running@run-1@Bill",
+		"Bill:running>Ship:running",
+		"Ship:running>done",
+	}
+	if d := cmp.Diff(wantH, transitions(st.History)); d != "" {
+		t.Errorf("history (-want +got):\n%s", d)
+	}
+	if w := st.History[1].Wait; w == nil || w.Child == nil || *w.Child != (runtime.RunRef{Flow: "Billing", RunID: "run-1@Bill"}) {
+		t.Errorf("the wait %+v does not name the child", w)
+	}
+	if len(st.Children) != 1 || st.Children[0].RunID != "run-1@Bill" {
+		t.Errorf("status children %+v", st.Children)
+	}
+	// The test environment gives a child workflow no memo, so its first
+	// event has no Parent here (the e2e tests check it on a server).
+	child := c.sink.History("run-1@Bill")
+	if len(child) == 0 {
+		t.Fatal("no child history")
+	}
+	if got := child[len(child)-1].To; got != string(runtime.StateDone) {
+		t.Errorf("child ended %s", got)
+	}
+}
+
+// A child that fails compensates itself; the call fails with a
+// *runtime.ChildError and the parent rolls back its own completed steps.
+func TestCallChildFails(t *testing.T) {
+	c := &calls{}
+	env := newEnv(t)
+	f := c.flows(t)
+	f.Register(env)
+	env.ExecuteWorkflow(f.Workflow, shop{Invoice: invoice{Amount: 100, Fail: true}})
+	wantEnd(t, env, runtime.StateCompensated)
+	want := []string{
+		"do Reserve run-1/Reserve",
+		"do Charge run-1@Bill/Charge",
+		"fail Check run-1@Bill/Check",
+		"undo Charge run-1@Bill/Charge/rollback ch-100",
+		"undo Reserve run-1/Reserve/rollback",
+	}
+	if d := cmp.Diff(want, c.j.get()); d != "" {
+		t.Errorf("journal (-want +got):\n%s", d)
+	}
+	st := status(t, env)
+	e := st.History[2]
+	if e.From != "Bill:waiting" || e.To != runtime.MachineFailing || e.Child == nil || e.Outcome != runtime.OutcomeError ||
+		e.Error != `child run "run-1@Bill" of flow "Billing" ended compensated: step Check: card declined` {
+		t.Errorf("the call's end %+v", e)
+	}
+	if h := c.sink.History("run-1@Bill"); h[len(h)-1].To != string(runtime.StateCompensated) {
+		t.Errorf("child ended %s", h[len(h)-1].To)
+	}
+}
+
+// An abort of the parent while its child runs aborts the child, which
+// rolls back its own steps, before the parent rolls back its own.
+func TestCallAbort(t *testing.T) {
+	c := &calls{}
+	env := newEnv(t)
+	f := c.flows(t)
+	f.Register(env)
+	env.RegisterDelayedCallback(env.CancelWorkflow, 30*time.Minute)
+	env.ExecuteWorkflow(f.Workflow, shop{Invoice: invoice{Amount: 100}})
+	wantEnd(t, env, runtime.StateAborted)
+	want := []string{
+		"do Reserve run-1/Reserve",
+		"do Charge run-1@Bill/Charge",
+		"undo Charge run-1@Bill/Charge/rollback ch-100",
+		"undo Reserve run-1/Reserve/rollback",
+	}
+	if d := cmp.Diff(want, c.j.get()); d != "" {
+		t.Errorf("journal (-want +got):\n%s", d)
+	}
+	if h := c.sink.History("run-1@Bill"); h[len(h)-1].To != string(runtime.StateAborted) {
+		t.Errorf("child ended %s", h[len(h)-1].To)
+	}
+	st := status(t, env)
+	if e := st.History[2]; e.From != "Bill:waiting" || e.To != runtime.MachineAborting || e.Child == nil {
+		t.Errorf("the abort %+v", e)
+	}
+}
+
+// A later step fails: the call is rolled back by its rollback call, a
+// child run of Refund on the call's result; a Refund that fails is retried
+// as a new child (its ID numbered by attempt), each attempt's end naming
+// its child.
+func TestRollbackCall(t *testing.T) {
+	c := &calls{refundFail: 1}
+	env := newEnv(t)
+	f := c.flows(t)
+	f.Register(env)
+	env.ExecuteWorkflow(f.Workflow, shop{Invoice: invoice{Amount: 100}, ShipFail: true})
+	wantEnd(t, env, runtime.StateCompensated)
+	want := []string{
+		"do Reserve run-1/Reserve",
+		"do Charge run-1@Bill/Charge",
+		"fail Ship run-1/Ship",
+		"fail Refund run-1@Bill:rollback ch-100",
+		"do Refund run-1@Bill:rollback:2 ch-100",
+		"undo Reserve run-1/Reserve/rollback",
+	}
+	if d := cmp.Diff(want, c.j.get()); d != "" {
+		t.Errorf("journal (-want +got):\n%s", d)
+	}
+	st := status(t, env)
+	h := transitions(st.History)
+	wantH := []string{
+		"Ship:running>failing",
+		"failing>Bill:rollback",
+		"Bill:rollback>Bill:rollback@run-1@Bill:rollback",
+		"Bill:rollback>failing@run-1@Bill:rollback:2",
+		"failing>Reserve:rollback",
+		"Reserve:rollback>failing",
+		"failing>compensated",
+	}
+	if d := cmp.Diff(wantH, h[len(h)-len(wantH):]); d != "" {
+		t.Errorf("history (-want +got):\n%s", d)
+	}
+}
+
+// A worker may register a called flow on its own before its caller, whose
+// Register registers it again.
+func TestRegisterCalleeFirst(t *testing.T) {
+	c := &calls{}
+	env := newEnv(t)
+	f := c.flows(t)
+	for _, callee := range f.opts.Calls {
+		callee.(interface{ Register(worker.Registry) }).Register(env)
+	}
+	f.Register(env)
+	env.ExecuteWorkflow(f.Workflow, shop{Invoice: invoice{Amount: 1}})
+	wantEnd(t, env, runtime.StateDone)
+}

@@ -1,0 +1,81 @@
+package flowtemporal
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// branchEnd is how a branch's attempts ended, sent from its workflow
+// goroutine to the run's, which alone records events and owns the state.
+type branchEnd[S any] struct {
+	branch    int
+	state     S // the branch's copy, as its activity returned it
+	out       runtime.Outcome
+	attempt   int
+	err       error
+	cancelled bool
+}
+
+// parallel runs the branches of block at the same time, each in a
+// workflow goroutine with its own activity (retries, timeout, deadline,
+// idempotency key) on a copy of the state as the block was entered, as the
+// runtime runs them (docs/runtime.md, Parallel blocks). Each branch's end
+// is recorded as it comes, a completed branch's writes merged
+// (Step.MergeBranch) and its rollback stacked in completion order. The
+// first branch that fails cancels the others; a cancelled branch's activity
+// is waited for, and one that succeeded anyway completed. It returns the
+// block's outcome and error, or aborted when the run was cancelled.
+func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, bool) {
+	base := r.state
+	bctx, cancel := workflow.WithCancel(r.ctx)
+	defer cancel()
+	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
+	ends := workflow.NewBufferedChannel(r.ctx, len(block.Branches))
+	joined := runtime.ParallelState(block.ID)
+	for i, b := range block.Branches {
+		r.visits[b.ID]++
+		visit := r.visits[b.ID]
+		r.emitBranch(b.ID, joined, runtime.RunningState(b.ID), 0, "", nil)
+		entered := workflow.Now(r.ctx)
+		workflow.Go(bctx, func(ctx workflow.Context) {
+			e := branchEnd[S]{branch: i}
+			e.state, e.out, e.attempt, e.err, e.cancelled = r.attempts(ctx, b, visit, base, nil, entered, true)
+			ends.Send(dctx, e) // buffered for every branch: never blocks
+		})
+	}
+	var failed *branchEnd[S]
+	for range block.Branches {
+		var e branchEnd[S]
+		ends.Receive(dctx, &e)
+		b := block.Branches[e.branch]
+		if e.cancelled {
+			cause := runtime.ErrBranchCancelled
+			if r.ctx.Err() != nil {
+				cause = runtime.ErrAborted
+			}
+			r.emitBranch(b.ID, runtime.RunningState(b.ID), joined, e.attempt, runtime.OutcomeError, cause)
+			continue
+		}
+		ev, out, err := runtime.BranchEnd(e.out, e.err)
+		if ev == runtime.OutcomeOK {
+			b.MergeBranch(&r.state, &e.state)
+			if b.Rollback != nil {
+				r.done = append(r.done, completion{b.ID, r.visits[b.ID]})
+			}
+		}
+		r.emitBranch(b.ID, runtime.RunningState(b.ID), joined, e.attempt, out, err)
+		if err != nil && failed == nil && r.ctx.Err() == nil {
+			e.err = err
+			failed = &e
+			cancel()
+		}
+	}
+	switch {
+	case r.ctx.Err() != nil:
+		return "", nil, true
+	case failed != nil:
+		return runtime.FailedOutcome(failed.err), runtime.BlockFailure(block.Branches[failed.branch].ID, failed.err), false
+	}
+	return runtime.OutcomeOK, nil, false
+}
