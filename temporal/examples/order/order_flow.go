@@ -240,6 +240,13 @@ func (f *OrderFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Order's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *OrderFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Order","doc":"Order prepares an order in a parallel block, bills it in a child run of\nBilling and ships it: the language's parallel and call constructs on\nTemporal (docs/temporal.md).","state":"OrderState","steps":[{"name":"Prepare","doc":"Prepare reserves the stock and authorises the card at the same\ntime, each branch on its own copy of the state.","parallel":{"branches":[{"name":"Reserve","action":{"kind":"go"},"rollback":{"name":"Release"},"writes":["Reservation"]},{"name":"Authorize","action":{"kind":"go"},"rollback":{"name":"Void"},"writes":["Authorization"]}]}},{"name":"Bill","doc":"Bill charges the invoice in a child run of Billing; a failure of\nthe shipment refunds it in a child run of Refund.","action":{"kind":"call","request":"Invoice","response":"Receipt","flow":"Billing"},"rollback":{"action":{"kind":"call","request":"Receipt","flow":"Refund"}}},{"name":"Ship","action":{"kind":"go"},"irreversible":true}]}]}`)
+}
+
 // OrderRun is one run of flow Order, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type OrderRun = runtime.Run[OrderState]
@@ -471,6 +478,13 @@ func (f *BillingFlow) Triggers() []runtime.Trigger {
 	return nil
 }
 
+// FlowJSON returns flow Billing's JSON form (a document of this flow
+// alone, as flowgen json writes it, compact): engine.Register draws the
+// flow's diagrams from it. Each call returns a new slice.
+func (f *BillingFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Billing","doc":"Billing charges an invoice, lets it settle and confirms it.","state":"Invoice","steps":[{"name":"Charge","action":{"kind":"go"},"rollback":{"name":"Uncharge"}},{"name":"Settle","action":{"kind":"sleep","until":"SettleAt"}},{"name":"Confirm","action":{"kind":"go"},"irreversible":true}]}]}`)
+}
+
 // BillingRun is one run of flow Billing, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type BillingRun = runtime.Run[Invoice]
@@ -668,6 +682,13 @@ func (f *RefundFlow) Runtime() *runtime.Flow[Invoice] {
 // only Start (or an engine's API) starts it.
 func (f *RefundFlow) Triggers() []runtime.Trigger {
 	return nil
+}
+
+// FlowJSON returns flow Refund's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *RefundFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Refund","doc":"Refund pays a charge back.","state":"Invoice","steps":[{"name":"PayBack","action":{"kind":"go"},"irreversible":true}]}]}`)
 }
 
 // RefundRun is one run of flow Refund, as Start returns it: Wait for its
