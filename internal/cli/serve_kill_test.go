@@ -120,19 +120,35 @@ const killLoadFlows = `{"version": 1, "flows": [
 ]}`
 
 // serviceLog counts the calls of the test's service by idempotency key
-// and by life of the server (0 before the kill, 1 after).
+// and by life of the server (0 before the kill, 1 after). Each serve
+// process is given its own base URL, serviceBase(life), so that a call is
+// counted in the life of the process that made it: when it reaches the
+// handler is no guide, as a call the killed process sent may be read only
+// after the kill, on a loaded machine.
 type serviceLog struct {
 	mu    sync.Mutex
-	life  int
 	calls map[string][2]int
 }
+
+// serviceBase is the base path of the service for the serve process of life.
+func serviceBase(life int) string { return fmt.Sprintf("/life%d", life) }
 
 func (l *serviceLog) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
+		life := -1
+		for i := range 2 {
+			if strings.HasPrefix(r.URL.Path, serviceBase(i)+"/") {
+				life = i
+			}
+		}
+		if life < 0 {
+			http.Error(w, "no life in the path", http.StatusNotFound)
+			return
+		}
 		l.mu.Lock()
 		c := l.calls[key]
-		c[l.life]++
+		c[life]++
 		l.calls[key] = c
 		l.mu.Unlock()
 		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond) // steps in flight at the kill
@@ -199,8 +215,10 @@ func TestServeKill9UnderLoad(t *testing.T) {
 	svc := &serviceLog{calls: map[string][2]int{}}
 	srv := httptest.NewServer(svc.handler())
 	defer srv.Close()
-	args := []string{"-store", storeDir, "-flows", flowsDir, "-service", "svc=" + srv.URL, "-id", "kill"}
-	p := startServeProc(t, args...)
+	args := func(life int) []string {
+		return []string{"-store", storeDir, "-flows", flowsDir, "-service", "svc=" + srv.URL + serviceBase(life), "-id", "kill"}
+	}
+	p := startServeProc(t, args(0)...)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	work := func(jobs int, do func(i int)) {
 		var wg sync.WaitGroup
@@ -275,9 +293,6 @@ func TestServeKill9UnderLoad(t *testing.T) {
 		}
 		if ok && acked.Add(1) == killAt && killed.CompareAndSwap(false, true) {
 			p.kill9()
-			svc.mu.Lock()
-			svc.life = 1
-			svc.mu.Unlock()
 			killTime = time.Now()
 		}
 	})
@@ -285,7 +300,7 @@ func TestServeKill9UnderLoad(t *testing.T) {
 		t.Fatalf("the load ended before the kill (%d acknowledged, kill at %d)", acked.Load(), killAt)
 	}
 
-	p = startServeProc(t, args...)
+	p = startServeProc(t, args(1)...)
 	type want struct{ flow, id string }
 	var wants []want
 	for i := range orders {
