@@ -284,10 +284,10 @@ func (r *Run[S]) OnEnd(fn func(RunEnd)) {
 		r.mu.Unlock()
 		return
 	}
-	end := r.end
+	end, set := r.end, r.endSet
 	r.mu.Unlock()
-	if end != nil {
-		fn(*end)
+	if set {
+		fn(end)
 	}
 }
 
@@ -301,7 +301,7 @@ func (r *Run[S]) ended(halt error) {
 	r.mu.Lock()
 	fns := r.ends
 	r.ends = nil
-	r.end = &end
+	r.end, r.endSet = end, true
 	r.mu.Unlock()
 	for _, fn := range fns {
 		fn(end)

@@ -81,8 +81,9 @@ type Run[S any] struct {
 	done    chan struct{} // made on first need (Done, Wait)
 	result  Result[S]
 	ends    []func(RunEnd) // OnEnd
-	end     *RunEnd        // how the run's life here ended, once it has
-	parent  *RunRef        // WithParent: recorded on the first event
+	end     RunEnd         // how the run's life here ended, once ended is set
+	endSet  bool
+	parent  *RunRef // WithParent: recorded on the first event
 }
 
 // nextEvent is what the run knows of the event it is about to record that
@@ -842,7 +843,10 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	}
 	if r.obs != nil {
 		r.traced = true
-		r.obs.Recorded(&ev)
+		// A copy, declared here: &ev given to the interface would make
+		// every event escape to the heap, observed or not.
+		seen := ev
+		r.obs.Recorded(&seen)
 	}
 	if r.env.opts.loader == nil { // else Status replays the sink's history
 		r.mu.Lock()
