@@ -51,7 +51,7 @@ func dirEngine(t *testing.T, dir string) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds, err := e.LoadDir(dir); err != nil {
+	if ds, err := e.LoadFlowsDir(); err != nil {
 		t.Fatalf("loading %s: %v %v", dir, err, ds)
 	}
 	if err := e.Start(context.Background()); err != nil {
@@ -150,6 +150,29 @@ func TestFlowsDirOneFilePerFlow(t *testing.T) {
 	ds, err := e2.LoadDir(dir)
 	if msg := fmt.Sprint(ds); err == nil || !strings.Contains(msg, `flow "A" is also defined`) || !strings.Contains(msg, "mine.json") {
 		t.Fatalf("LoadDir of a flow defined twice: %v\n%v", err, ds)
+	}
+}
+
+// A service starts on a flows directory that does not exist yet (its first
+// start): LoadFlowsDir makes it, and the flows the API then saves are there
+// at the next start. Without FlowsDir it loads nothing and writes nothing.
+func TestLoadFlowsDirFirstStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "flows")
+	e := dirEngine(t, dir)
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("PUT", "/flows", flowDoc(rpcFlow("A", "A.Start"))); status != 200 {
+		t.Fatalf("PUT /flows: %d %v", status, out)
+	}
+	if got := flowNames(dirEngine(t, dir)); !slices.Equal(got, []string{"A"}) {
+		t.Fatalf("restarted on %s with flows %v, want [A]", dir, got)
+	}
+
+	bare, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := bare.LoadFlowsDir(); err != nil || len(ds) != 0 {
+		t.Fatalf("LoadFlowsDir without FlowsDir: %v %v", ds, err)
 	}
 }
 

@@ -454,6 +454,24 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 	return all, nil
 }
 
+// LoadFlowsDir makes Options.FlowsDir if it does not exist and loads it
+// (LoadDir): what a service does at start so that it always comes back up
+// on the flows it saved. Without FlowsDir it does nothing.
+func (e *Engine) LoadFlowsDir() (diag.List, error) {
+	dir := e.opts.FlowsDir
+	if dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ds, err := e.LoadDir(dir)
+	if err != nil {
+		return ds, fmt.Errorf("loading flows from %s: %w", dir, err)
+	}
+	return ds, nil
+}
+
 // checkCaller reports the flows of f that call services when the engine
 // has no Caller: they would fail at their first call, after the steps
 // before it ran (a charged card, then "not configured").

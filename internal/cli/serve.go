@@ -262,17 +262,12 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	if err != nil {
 		return err
 	}
-	if cfg.flows != "" {
-		if err := os.MkdirAll(cfg.flows, 0o755); err != nil {
-			return err
-		}
-		ds, err := eng.LoadDir(cfg.flows)
-		if err != nil {
-			return &loadError{ds: ds, err: fmt.Errorf("loading flows from %s: %w", cfg.flows, err)}
-		}
-		for _, d := range ds { // warnings: Go handlers no provider serves yet
-			log.Warn(d.String())
-		}
+	ds, err := eng.LoadFlowsDir()
+	if err != nil {
+		return &loadError{ds: ds, err: err}
+	}
+	for _, d := range ds { // warnings: Go handlers no provider serves yet
+		log.Warn(d.String())
 	}
 	if err := eng.Start(ctx); err != nil {
 		return err

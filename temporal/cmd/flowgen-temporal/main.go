@@ -123,16 +123,12 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
-	if cfg.flows != "" {
-		if err := os.MkdirAll(cfg.flows, 0o755); err != nil {
-			return err
-		}
-		if ds, err := eng.LoadDir(cfg.flows); err != nil {
-			for _, d := range ds {
-				fmt.Fprintln(cfg.stderr, d.String())
-			}
-			return fmt.Errorf("loading flows from %s: %w", cfg.flows, err)
-		}
+	ds, err := eng.LoadFlowsDir()
+	for _, d := range ds { // errors, or warnings (Go handlers no provider serves yet)
+		fmt.Fprintln(cfg.stderr, d.String())
+	}
+	if err != nil {
+		return err
 	}
 	w := worker.New(c, cfg.taskQueue, worker.Options{})
 	x.Register(w, eng)
