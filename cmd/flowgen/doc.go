@@ -166,7 +166,7 @@
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
 //	        [-max-header-bytes 65536] [-max-body 1048576] [-service-conns 64]
 //	        [-max-running 1000] [-resume-workers 4] [-event-workers 32] [-broker-bytes 268435456]
-//	        [-provider-allow HOST|HOST:PORT|URL-PREFIX]...
+//	        [-provider-allow HOST|HOST:PORT|URL-PREFIX]... [-otlp-traces URL] [-trace-sample 1]
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
 // in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
@@ -207,6 +207,14 @@
 // A flow whose Go handlers have no provider yet loads with a warning; its
 // step waits, as a recorded state, until one registers. See
 // docs/engine.md#remote-providers and package engine/provider.
+//
+// Tracing. With -otlp-traces URL (or the standard OTEL_EXPORTER_OTLP_*
+// environment variables) each run's trace goes to an OpenTelemetry
+// collector over OTLP/HTTP: the API request, the run, its steps and their
+// service calls. -trace-sample R records that share of the traces that
+// start in the server; a request's traceparent keeps its caller's
+// decision. Metrics are always served at GET /metrics. See
+// docs/observability.md.
 //
 // Access control. With -tokens FILE, every request to the API needs the
 // header "Authorization: Bearer TOKEN" with a token of the file: without

@@ -28,6 +28,7 @@ import (
 	"github.com/flowgen/flowgen/engine/natsbus"
 	"github.com/flowgen/flowgen/engine/provider/natsprovider"
 	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/otlp"
 	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -73,6 +74,8 @@ the key pair; a bad one is logged and the old one stays.`,
 		flows := fs.String("flows", "", "directory of flows (.json, .flow), loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		var lc listen.Config
 		lc.Flags(fs, "admin, client or provider")
+		var tc otlp.Config
+		tc.Flags(fs)
 		natsURL := fs.String("nats", "", "NATS server URL: use JetStream as the broker instead of the in-process one")
 		id := fs.String("id", "serve", "engine ID (names its durable event consumer)")
 		retain := retainFlag(fs, "by background compaction of the store")
@@ -98,11 +101,14 @@ the key pair; a bad one is logged and the old one stays.`,
 			if err := checkRetain(*retain); err != nil {
 				return usageError(e, "%v", err)
 			}
+			if err := tc.Check(); err != nil {
+				return usageError(e, "%v", err)
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			err := serve(ctx, serveConfig{
 				store: *dir, flows: *flows, nats: *natsURL, id: *id, net: lc,
-				services: services, providerAllow: allow, limits: lim, retain: *retain, stderr: e.stderr,
+				services: services, providerAllow: allow, limits: lim, retain: *retain, trace: tc, stderr: e.stderr,
 			}, nil)
 			if err != nil {
 				var le *loadError
@@ -123,6 +129,7 @@ type serveConfig struct {
 	providerAllow          []string      // engine.ProviderOptions.Allow
 	limits                 serverLimits  // zero fields: the defaults
 	retain                 time.Duration // store.Options.Retain
+	trace                  otlp.Config   // where traces go, if anywhere
 	stderr                 io.Writer
 }
 
@@ -209,9 +216,22 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	if err := os.MkdirAll(cfg.store, 0o755); err != nil {
 		return err
 	}
+	// Traces go to an OTLP collector when one is given; the provider is
+	// stopped last, after the runs' spans have ended, flushing them.
+	tp, stopTracing, err := cfg.trace.Provider(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), listen.ShutdownTimeout)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flushing traces", "error", err)
+		}
+	}()
 	// Metrics at GET /metrics (docs/observability.md): they cost a few
 	// counter updates per transition, so serve always keeps them.
-	tel, err := observe.New(observe.Options{})
+	tel, err := observe.New(observe.Options{TracerProvider: tp})
 	if err != nil {
 		return err
 	}
@@ -284,7 +304,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	})))
 	// Shutdown waits for open requests: the web view's GET /watch streams
 	// end first. Then runs reach a step boundary.
-	err = srv.Serve(ctx, "flowgen serve", mux, eng.EndWatches, ready, "store", cfg.store, "flows", len(eng.Flows()))
+	err = srv.Serve(ctx, "flowgen serve", mux, eng.EndWatches, ready, "store", cfg.store, "flows", len(eng.Flows()), "tracing", tp != nil)
 	cctx, cancel := context.WithTimeout(context.Background(), listen.ShutdownTimeout)
 	defer cancel()
 	if cerr := eng.Close(cctx); cerr != nil {

@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/otlp"
+)
+
+// collector is an OTLP/HTTP trace receiver: it keeps the spans posted to
+// it, with their service's name.
+type collector struct {
+	mu      sync.Mutex
+	spans   []*tracepb.Span
+	service []string
+}
+
+func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	var req coltracepb.ExportTraceServiceRequest
+	if err != nil || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" || proto.Unmarshal(body, &req) != nil {
+		http.Error(w, "not an OTLP/HTTP protobuf trace export", http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	for _, rs := range req.ResourceSpans {
+		name := ""
+		for _, kv := range rs.GetResource().GetAttributes() {
+			if kv.Key == "service.name" {
+				name = kv.GetValue().GetStringValue()
+			}
+		}
+		for _, ss := range rs.ScopeSpans {
+			for _, sp := range ss.Spans {
+				c.spans = append(c.spans, sp)
+				c.service = append(c.service, name)
+			}
+		}
+	}
+	c.mu.Unlock()
+	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
+}
+
+// traceFlow calls the service twice; its runs start over HTTP.
+const traceFlow = `{"version": 1, "flows": [{"name": "Trip", "state": "T", "triggers": [{"kind": "rpc", "endpoint": "Trip.Start"}],
+  "steps": [
+    {"name": "Book", "action": {"kind": "rpc", "service": "svc", "endpoint": "Hotel.Book", "request": "In", "response": "A"}, "irreversible": true},
+    {"name": "Pay", "action": {"kind": "rpc", "service": "svc", "endpoint": "Card.Pay", "request": "A", "response": "B"}, "irreversible": true}
+  ]}]}`
+
+// flowgen serve -otlp-traces sends each run's trace to the collector: the
+// API request (under the caller's traceparent), the run, its steps, and
+// each service call, as one tree, with service.name flowgen; the spans of
+// the last run are flushed when the server stops. With -trace-sample 0 a
+// run that arrives without a sampled trace records none, while a caller's
+// sampled trace is still followed.
+func TestServeSendsTracesOverOTLP(t *testing.T) {
+	col := &collector{}
+	cs := httptest.NewServer(col)
+	defer cs.Close()
+	var svcMu sync.Mutex
+	var parents []string
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svcMu.Lock()
+		parents = append(parents, r.Header.Get("Traceparent"))
+		svcMu.Unlock()
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `"ok"`)
+	}))
+	defer svc.Close()
+
+	dir := t.TempDir()
+	url, logs, stop := serveWith(t, serveConfig{
+		store: filepath.Join(dir, "store"), flows: filepath.Join(dir, "flows"),
+		net:      listen.Config{Addr: "127.0.0.1:0"},
+		services: map[string]string{"svc": svc.URL},
+		trace:    otlp.Config{Traces: cs.URL + "/v1/traces", Sample: 0},
+	})
+	if code, out := call(t, "PUT", url+"/flows", traceFlow); code != 200 {
+		t.Fatalf("PUT /flows: %d %v", code, out)
+	}
+	const traceID, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	start := func(traceparent string) string {
+		req, _ := http.NewRequest("POST", url+"/flows/Trip/runs", strings.NewReader(`{"In": "x"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if traceparent != "" {
+			req.Header.Set("Traceparent", traceparent)
+		}
+		rsp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rsp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(rsp.Body).Decode(&out); err != nil || rsp.StatusCode != 201 {
+			t.Fatalf("start: %d %v %v", rsp.StatusCode, out, err)
+		}
+		id := out["run_id"].(string)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if _, st := call(t, "GET", url+"/runs/"+id, ""); st["state"] == "done" {
+				return id
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s did not end done", id)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	start("00-" + traceID + "-" + callerSpan + "-01")
+	unsampled := start("")
+	stop() // flushes the spans
+	if !strings.Contains(logs.String(), "tracing=true") {
+		t.Errorf("the start line does not say that tracing is on:\n%s", logs.String())
+	}
+
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	byID := map[string]*tracepb.Span{}
+	for i, sp := range col.spans {
+		if got := hex.EncodeToString(sp.TraceId); got != traceID {
+			t.Errorf("span %q in trace %s: with -trace-sample 0 only the caller's sampled trace is recorded", sp.Name, got)
+		}
+		if col.service[i] != otlp.ServiceName {
+			t.Errorf("span %q of service %q, want %q", sp.Name, col.service[i], otlp.ServiceName)
+		}
+		for _, kv := range sp.Attributes {
+			if kv.GetValue().GetStringValue() == unsampled {
+				t.Errorf("span %q of the unsampled run %s was exported", sp.Name, unsampled)
+			}
+		}
+		byID[hex.EncodeToString(sp.SpanId)] = sp
+	}
+	children := func(parent string) []*tracepb.Span {
+		var out []*tracepb.Span
+		for _, sp := range col.spans {
+			if hex.EncodeToString(sp.ParentSpanId) == parent {
+				out = append(out, sp)
+			}
+		}
+		return out
+	}
+	one := func(list []*tracepb.Span, what string, kind tracepb.Span_SpanKind, prefix string) *tracepb.Span {
+		t.Helper()
+		if len(list) != 1 || list[0].Kind != kind || !strings.HasPrefix(list[0].Name, prefix) {
+			var names []string
+			for _, sp := range list {
+				names = append(names, sp.Name+" "+sp.Kind.String())
+			}
+			t.Fatalf("%s: got %v, want one %s span named %s...; all spans: %d", what, names, kind, prefix, len(col.spans))
+		}
+		return list[0]
+	}
+	server := one(children(callerSpan), "under the caller's span", tracepb.Span_SPAN_KIND_SERVER, "POST /flows/{flow}/runs")
+	run := one(children(hex.EncodeToString(server.SpanId)), "under the API request", tracepb.Span_SPAN_KIND_INTERNAL, "run Trip")
+	steps := children(hex.EncodeToString(run.SpanId))
+	if len(steps) != 2 {
+		t.Fatalf("run span has %d children, want the 2 steps", len(steps))
+	}
+	var calls []string
+	for _, step := range steps {
+		if !strings.HasPrefix(step.Name, "step ") {
+			t.Errorf("child of the run: %q", step.Name)
+		}
+		c := one(children(hex.EncodeToString(step.SpanId)), step.Name, tracepb.Span_SPAN_KIND_CLIENT, "")
+		calls = append(calls, hex.EncodeToString(c.SpanId))
+	}
+	svcMu.Lock()
+	defer svcMu.Unlock()
+	for _, id := range calls {
+		want := "00-" + traceID + "-" + id + "-01"
+		found := false
+		for _, p := range parents {
+			found = found || p == want
+		}
+		if !found {
+			t.Errorf("the service never got traceparent %s (got %v)", want, parents)
+		}
+	}
+}
+
+func TestOTLPFlagsChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"-trace-sample", "1.5"},
+		{"-trace-sample", "-0.1"},
+		{"-otlp-traces", "127.0.0.1:4318"},
+	} {
+		var out, errb strings.Builder
+		code := Main(append([]string{"serve", "-store", t.TempDir()}, args...), nil, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), args[0]) {
+			t.Errorf("serve %v: exit %d, %q; want exit 2 naming the flag", args, code, errb.String())
+		}
+	}
+}

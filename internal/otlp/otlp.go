@@ -1,0 +1,112 @@
+// Package otlp sends a command's traces to an OpenTelemetry collector over
+// OTLP/HTTP: the flags that turn it on and the TracerProvider they make.
+// flowgen serve uses it; an embedding program builds its own provider
+// (docs/observability.md).
+//
+// Tracing is on when a traces endpoint is given, by the -otlp-traces flag
+// or by the standard environment variables (OTEL_EXPORTER_OTLP_ENDPOINT,
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), which the exporter reads with the
+// rest of its standard settings (OTEL_EXPORTER_OTLP_HEADERS for a
+// collector's credentials, timeouts, compression). OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES name the service; it is "flowgen" otherwise.
+//
+// Bounds: the spans wait in the SDK's batch processor, at most MaxQueue of
+// them (beyond, new spans are dropped: a slow or absent collector never
+// holds up a run, nor grows the process); one goroutine exports them, in
+// batches, over the exporter's own HTTP client.
+package otlp
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// MaxQueue is how many ended spans wait for export at most.
+const MaxQueue = sdktrace.DefaultMaxQueueSize
+
+// ServiceName is the service.name of the spans when the environment does
+// not set one.
+const ServiceName = "flowgen"
+
+// Config is where traces go and how many runs are traced.
+type Config struct {
+	// Traces is the URL spans are posted to, as
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ("http://127.0.0.1:4318/v1/traces");
+	// empty: the environment's, if any.
+	Traces string
+	// Sample is the share of traces recorded, from 0 to 1, for traces that
+	// start here; a request that carries a sampled (or unsampled) trace
+	// keeps its caller's decision.
+	Sample float64
+}
+
+// Flags registers -otlp-traces and -trace-sample on fs.
+func (c *Config) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Traces, "otlp-traces", "", "send traces over OTLP/HTTP to this `URL` (as OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, e.g. http://127.0.0.1:4318/v1/traces); default: the OTEL_EXPORTER_OTLP_* environment, else no tracing")
+	fs.Float64Var(&c.Sample, "trace-sample", 1, "share of the traces starting here that are recorded, 0 to 1 (a request's traceparent keeps its caller's decision)")
+}
+
+// Check reports a flag value that cannot work.
+func (c Config) Check() error {
+	if c.Sample < 0 || c.Sample > 1 {
+		return fmt.Errorf("-trace-sample %v: give a share from 0 to 1", c.Sample)
+	}
+	if c.Traces != "" {
+		u, err := url.Parse(c.Traces)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-otlp-traces %q: give an http or https URL, such as http://127.0.0.1:4318/v1/traces", c.Traces)
+		}
+	}
+	return nil
+}
+
+// Enabled reports whether traces are sent: an endpoint by flag or by the
+// environment.
+func (c Config) Enabled() bool {
+	return c.Traces != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != ""
+}
+
+// Provider returns the TracerProvider that sends the spans, and the
+// function that flushes and stops it (give it a deadline: it waits for the
+// last export). Without an endpoint it returns nil and a no-op: no tracing.
+func (c Config) Provider(ctx context.Context) (trace.TracerProvider, func(context.Context) error, error) {
+	if !c.Enabled() {
+		return nil, func(context.Context) error { return nil }, nil
+	}
+	if err := c.Check(); err != nil {
+		return nil, nil, err
+	}
+	var opts []otlptracehttp.Option
+	if c.Traces != "" {
+		opts = append(opts, otlptracehttp.WithEndpointURL(c.Traces))
+	}
+	exp, err := otlptracehttp.New(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("OTLP trace exporter: %w", err)
+	}
+	// Later detectors win: the environment over the default name.
+	res, err := resource.New(ctx,
+		resource.WithAttributes(attribute.String("service.name", ServiceName)),
+		resource.WithTelemetrySDK(),
+		resource.WithFromEnv(),
+	)
+	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
+		return nil, nil, fmt.Errorf("OTLP trace resource: %w", err)
+	}
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp, sdktrace.WithMaxQueueSize(MaxQueue)),
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(c.Sample))),
+	)
+	return tp, tp.Shutdown, nil
+}
