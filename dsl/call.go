@@ -33,21 +33,40 @@ func (f *Flow) Calls() []CallSite {
 	return out
 }
 
-// Callee is the flow of f's file that a call action runs, or nil.
+// Callee is the flow a call action runs: one of the file's, else one of
+// its Go package's other files (File.Package); nil if none.
 func (fl *File) Callee(a *Action) *Flow {
 	if a == nil || a.Flow == nil {
 		return nil
 	}
-	for _, f := range fl.Flows {
-		if f != nil && f.Name == a.Flow.Name {
-			return f
+	for _, list := range [][]*Flow{fl.Flows, fl.Package} {
+		for _, f := range list {
+			if f != nil && f.Name == a.Flow.Name {
+				return f
+			}
 		}
 	}
 	return nil
 }
 
+// callsOutside reports whether a call of the file names a flow that is
+// not among flows, the file's own.
+func (fl *File) callsOutside(flows map[string]*Flow) bool {
+	for _, f := range fl.Flows {
+		if f == nil {
+			continue
+		}
+		for _, cs := range f.Calls() {
+			if _, ok := flows[cs.Action.Flow.Name]; !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // calls checks the calls of the file's flows: each runs a flow of the
-// file ("call-flow"), and no flow calls itself, directly or through others
+// file or of its package, both in flows ("call-flow"), and no flow calls itself, directly or through others
 // ("call-cycle"): its run would start a child of itself without end.
 func (c *checker) calls(f *File, flows map[string]*Flow) {
 	names := func() []string {
@@ -69,11 +88,18 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 			if c.opts.CallsByName {
 				continue
 			}
-			d := diag.Errorf(pick(cs.Action.Flow.Range, cs.Action.Range, cs.Step.NameRange), "call-flow", "step %q calls flow %q, which this file does not declare", cs.Step.Name, cs.Action.Flow.Name)
+			// A .flow file of a Go package may call the package's flows;
+			// a document on its own (a JSON form the engine loads), only
+			// its own.
+			where, hint := "this file does not declare", "a call runs a flow declared in the same file: declare flow %s, or call one of its flows"
+			if c.opts.PackageFlows != nil {
+				where, hint = "neither this file nor its Go package declares", "a call runs a flow of the same Go package: declare flow %s in this file or in another .flow file beside it"
+			}
+			d := diag.Errorf(pick(cs.Action.Flow.Range, cs.Action.Range, cs.Step.NameRange), "call-flow", "step %q calls flow %q, which %s", cs.Step.Name, cs.Action.Flow.Name, where)
 			if m := c.suggest(cs.Action.Flow.Name, names, false); m != "" {
 				d = d.WithHint("did you mean %q?", m)
 			} else {
-				d = d.WithHint("a call runs a flow declared in the same file: declare flow %s, or call one of its flows", cs.Action.Flow.Name)
+				d = d.WithHint(hint, cs.Action.Flow.Name)
 			}
 			c.add(d)
 		}

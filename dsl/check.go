@@ -26,6 +26,13 @@ type CheckOptions struct {
 	// that need the callee (its state) are then the set's, made when it
 	// was loaded.
 	CallsByName bool
+	// PackageFlows returns the flows of the other .flow files of the Go
+	// package the file belongs to (the command reads them). Check calls it
+	// once, and only when a call names a flow the file does not declare,
+	// and keeps them in File.Package, where the call's checks, gen and the
+	// Go package checks find its callee: a call runs a flow of the same
+	// package, whichever file declares it.
+	PackageFlows func() []*Flow
 }
 
 // Check runs every semantic check on f and returns all findings, unsorted
@@ -50,6 +57,14 @@ func Check(f *File, opts CheckOptions) diag.List {
 			flows[fl.Name] = fl
 		}
 		c.flow(fl)
+	}
+	if opts.PackageFlows != nil && f.Package == nil && f.callsOutside(flows) {
+		f.Package = opts.PackageFlows()
+	}
+	for _, pf := range f.Package { // the file's own flows first; then the first of a name
+		if _, ok := flows[pf.Name]; pf != nil && !ok {
+			flows[pf.Name] = pf
+		}
 	}
 	c.calls(f, flows)
 	if opts.GoPackage != nil {

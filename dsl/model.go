@@ -33,6 +33,12 @@ type File struct {
 	Name    string     `json:"-"` // path as given by the user, for diagnostics
 	Flows   []*Flow    `json:"flows"`
 	Range   diag.Range `json:"-"`
+	// Package holds the flows of the other .flow files of the Go package
+	// the file belongs to, when one of its calls names a flow it does not
+	// declare (CheckOptions.PackageFlows): a call may run them. They are
+	// not the file's: not printed, not in its JSON form, not generated
+	// from it.
+	Package []*Flow `json:"-"`
 }
 
 // Flow is one declared flow.

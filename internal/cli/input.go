@@ -11,6 +11,7 @@ import (
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/dsl/gocheck"
+	"github.com/flowgen/flowgen/parser"
 )
 
 // input is one file named on the command line.
@@ -87,11 +88,44 @@ func (e *env) display(path string) string {
 // goPackage, the Go package in the input's directory is loaded to check
 // the state type (dsl/gocheck).
 func (in *input) checkOptions(goPackage, strict bool) dsl.CheckOptions {
-	opts := dsl.CheckOptions{StrictRollback: strict}
+	opts := dsl.CheckOptions{StrictRollback: strict, PackageFlows: in.packageFlows}
 	if goPackage && in.dir != "" {
 		opts.GoPackage = func(f *dsl.File) diag.List { return gocheck.CheckLoaded(f, in.dir, in.goPackage) }
 	}
 	return opts
+}
+
+// packageFlows returns the flows of the other .flow files in the input's
+// directory, the Go package it belongs to, in file name order, for the
+// calls the input makes to flows it does not declare. A file that does not
+// parse is left out: its own generate reports it, and a call of one of its
+// flows is then reported as a call of no flow.
+func (in *input) packageFlows() []*dsl.Flow {
+	ents, err := os.ReadDir(in.dir)
+	if err != nil {
+		return nil
+	}
+	self, _ := filepath.Abs(in.path)
+	var out []*dsl.Flow
+	for _, ent := range ents {
+		path := filepath.Join(in.dir, ent.Name())
+		if ent.IsDir() || filepath.Ext(ent.Name()) != ".flow" || path == self {
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		name := filepath.ToSlash(filepath.Join(filepath.Dir(in.name), ent.Name()))
+		ast, ds := parser.Parse(name, src)
+		if ds.HasErrors() {
+			continue
+		}
+		if f, ds := flowfile.Build(ast); f != nil && !ds.HasErrors() {
+			out = append(out, f.Flows...)
+		}
+	}
+	return out
 }
 
 // load parses (or decodes) and checks one input.
