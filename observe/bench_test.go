@@ -71,11 +71,21 @@ func inFlight(b *testing.B, f *runtime.Flow[benchState], n int) time.Duration {
 // with tracing (an SDK TracerProvider with a batch processor and an
 // exporter that drops the spans). x-metrics, the overhead of tracing, is
 // the time with tracing over the time with metrics only (target <= 1.15);
-// x-off is the time with both over the time with neither.
+// x-off is the time with both over the time with neither;
+// x-metrics-sampled is x-metrics with one trace in ten recorded (flowgen
+// serve -trace-sample 0.1).
 func BenchmarkTracingOverhead(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
 	defer tp.Shutdown(context.Background())
 	traced, err := observe.New(observe.Options{TracerProvider: tp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// What -trace-sample 0.1 runs: one trace in ten recorded.
+	sampledTP := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.1))))
+	defer sampledTP.Shutdown(context.Background())
+	sampledTel, err := observe.New(observe.Options{TracerProvider: sampledTP})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,10 +99,12 @@ func BenchmarkTracingOverhead(b *testing.B) {
 	defer closeMet()
 	on, closeOn := fiveSteps(b, runtime.WithObserver(traced))
 	defer closeOn()
+	sampled, closeSampled := fiveSteps(b, runtime.WithObserver(sampledTel))
+	defer closeSampled()
 	// Interleaved rounds, so that a neighbour's load on the machine falls
 	// on every setup alike.
 	b.ResetTimer()
-	var dOn, dMet, dOff time.Duration
+	var dOn, dMet, dOff, dSampled time.Duration
 	const rounds = 4
 	for i := range rounds {
 		n := b.N / rounds
@@ -102,6 +114,7 @@ func BenchmarkTracingOverhead(b *testing.B) {
 		dOff += inFlight(b, off, n)
 		dMet += inFlight(b, met, n)
 		dOn += inFlight(b, on, n)
+		dSampled += inFlight(b, sampled, n)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*6)/dOn.Seconds(), "transitions/s")
@@ -109,4 +122,5 @@ func BenchmarkTracingOverhead(b *testing.B) {
 	b.ReportMetric(float64(b.N*6)/dOff.Seconds(), "off-transitions/s")
 	b.ReportMetric(dOn.Seconds()/dMet.Seconds(), "x-metrics")
 	b.ReportMetric(dOn.Seconds()/dOff.Seconds(), "x-off")
+	b.ReportMetric(dSampled.Seconds()/dMet.Seconds(), "x-metrics-sampled")
 }
