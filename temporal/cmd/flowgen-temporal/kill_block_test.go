@@ -38,7 +38,8 @@ const blockJSON = `{"version": 1, "flows": [{"name": "Block", "state": "B", "tri
   ]}]}`
 
 // callJSON is Parent, whose step Child calls Billing; Billing's Slow
-// answers only when the test releases it.
+// answers only when the test releases it. Before and Charge have
+// rollbacks.
 const callJSON = `{"version": 1, "flows": [{"name": "Parent", "state": "P", "triggers": [{"kind": "rpc", "endpoint": "Parent.Start"}],
   "retry": {"attempts": 5, "initial": "100ms", "max": "200ms"},
   "steps": [
@@ -49,7 +50,8 @@ const callJSON = `{"version": 1, "flows": [{"name": "Parent", "state": "P", "tri
   ]}, {"name": "Billing", "state": "Invoice",
   "retry": {"attempts": 5, "initial": "100ms", "max": "200ms"},
   "steps": [
-    {"name": "Charge", "action": {"kind": "rpc", "service": "svc", "endpoint": "Step.Charge", "request": "Amount", "response": "ChargeID"}, "irreversible": true},
+    {"name": "Charge", "action": {"kind": "rpc", "service": "svc", "endpoint": "Step.Charge", "request": "Amount", "response": "ChargeID"},
+     "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "Step.ChargeUndo", "request": "ChargeID"}}},
     {"name": "Slow", "action": {"kind": "rpc", "service": "svc", "endpoint": "Step.Slow", "request": "ChargeID", "response": "Done"}, "timeout": "60s", "irreversible": true}
   ]}]}`
 
@@ -312,21 +314,17 @@ func TestKillWorkerInParallelBlockThenFail(t *testing.T) {
 	}
 }
 
-// Crash inside a child run: the worker is killed while each run's child
-// (Billing, called by Parent's step Child) is in Slow; the worker that
-// takes over runs Slow again with the same key, calls neither Before nor
-// Charge again, and finishes the child and the parent, both readable
-// through its API with their link.
-func TestKillWorkerInChildRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Temporal server and builds the command")
-	}
+// killInChild starts runs of Parent on a, kills a while every run's child
+// (Billing, called by step Child) is in Slow, starts b, and releases Slow
+// once b calls it (answering status, 0: ok). It returns the service and b.
+func killInChild(t *testing.T, queue string, runs int, status int) (*gate, *proc) {
+	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	svc := newGate()
+	svc.status.Store(int32(status))
 	hs := httptestServer(t, svc)
 	flows := writeFlows(t, "call.json", callJSON)
-	a := startProc(t, ts, "kill-call", flows, "a", hs)
-	const runs = 4
+	a := startProc(t, ts, queue, flows, "a", hs)
 	for i := range runs {
 		body := fmt.Sprintf(`{"In":"x","Invoice":{"Amount":%d}}`, 10+i)
 		if code, out := call(t, "POST", fmt.Sprintf("%s/flows/Parent/runs?run_id=c%d", a.url, i), body); code != 201 {
@@ -336,41 +334,115 @@ func TestKillWorkerInChildRun(t *testing.T) {
 	keys := prefixes("c%d@Child/", runs)
 	waitUntil(t, "every child inside Slow", 60*time.Second, func() bool { return inEveryRun(svc, "a", "Step.Slow", keys) })
 	a.kill(t)
-	b := startProc(t, ts, "kill-call", flows, "b", hs)
+	b := startProc(t, ts, queue, flows, "b", hs)
 	waitUntil(t, "b inside Slow in every child", 90*time.Second, func() bool { return inEveryRun(svc, "b", "Step.Slow", keys) })
 	close(svc.release)
+	return svc, b
+}
+
+// linked checks through b's API that child run child (of flow Billing)
+// names run (of flow Parent) as its parent, and run it as its only child,
+// and returns the child's status.
+func linked(t *testing.T, b *proc, run, child string) map[string]any {
+	t.Helper()
+	code, st := call(t, "GET", b.url+"/runs/"+child, "")
+	if code != 200 {
+		t.Errorf("child %s: GET %d %v", child, code, st)
+		return st
+	}
+	if p, _ := st["parent"].(map[string]any); p["flow"] != "Parent" || p["run_id"] != run {
+		t.Errorf("child %s: parent %v, want Parent %s", child, st["parent"], run)
+	}
+	if st["flow"] != "Billing" {
+		t.Errorf("child %s: flow %v, want Billing", child, st["flow"])
+	}
+	_, pst := call(t, "GET", b.url+"/runs/"+run, "")
+	kids, _ := pst["children"].([]any)
+	if len(kids) != 1 {
+		t.Errorf("run %s: children %v, want %s", run, pst["children"], child)
+		return st
+	}
+	if k, _ := kids[0].(map[string]any); k["flow"] != "Billing" || k["run_id"] != child {
+		t.Errorf("run %s: child %v, want Billing %s", run, kids[0], child)
+	}
+	return st
+}
+
+// Crash inside a child run: the worker is killed while each run's child
+// (Billing, called by Parent's step Child) is in Slow; the worker that
+// takes over runs Slow again with the same key, calls neither Before nor
+// Charge again, and finishes the child and the parent, both readable
+// through its API with their link.
+func TestKillWorkerInChildRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server and builds the command")
+	}
+	const runs = 4
+	svc, b := killInChild(t, "kill-call", runs, 0)
 	for i := range runs {
 		waitState(t, b.url, fmt.Sprintf("c%d", i), "done")
 	}
 	for i := range runs {
 		run := fmt.Sprintf("c%d", i)
 		child := run + "@Child"
-		for _, c := range []struct{ ep, prefix string }{{"Step.Before", run + "/"}, {"Step.After", run + "/"}, {"Step.Charge", child + "/"}} {
-			if n := svc.count(func(x call1) bool { return x.endpoint == c.ep && strings.HasPrefix(x.key, c.prefix) }); n != 1 {
-				t.Errorf("run %s: %s called %d times, want once", run, c.ep, n)
+		for _, c := range []struct {
+			ep, prefix string
+			want       int
+		}{{"Step.Before", run + "/", 1}, {"Step.After", run + "/", 1}, {"Step.Charge", child + "/", 1}, {"Step.BeforeUndo", run + "/", 0}, {"Step.ChargeUndo", child + "/", 0}} {
+			if n := svc.count(func(x call1) bool { return x.endpoint == c.ep && strings.HasPrefix(x.key, c.prefix) }); n != c.want {
+				t.Errorf("run %s: %s called %d times, want %d", run, c.ep, n, c.want)
 			}
 		}
-		if n := svc.count(func(c call1) bool { return c.endpoint == "Step.BeforeUndo" && strings.HasPrefix(c.key, run+"/") }); n != 0 {
-			t.Errorf("run %s: Step.BeforeUndo called %d times in a run that ended done", run, n)
+		slowKeys(t, svc, child, child+"/")
+		if st := linked(t, b, run, child); st["state"] != "done" {
+			t.Errorf("child %s: %v, want done", child, st["state"])
+		}
+	}
+}
+
+// Crash inside a child run, then the child's step in flight fails for
+// good: the child compensates itself (Charge's rollback) on the worker that
+// took over, then the parent fails its call and compensates (Before's
+// rollback), each rollback once, child first; After never runs.
+func TestKillWorkerInChildRunThenFail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server and builds the command")
+	}
+	const runs = 4
+	svc, b := killInChild(t, "kill-call-fail", runs, http.StatusUnprocessableEntity)
+	for i := range runs {
+		st := waitState(t, b.url, fmt.Sprintf("c%d", i), "compensated")
+		if st["step"] != "Child" {
+			t.Errorf("run c%d: failed at step %v, want Child", i, st["step"])
+		}
+	}
+	calls := svc.list()
+	for i := range runs {
+		run := fmt.Sprintf("c%d", i)
+		child := run + "@Child"
+		for _, c := range []struct {
+			ep, prefix string
+			want       int
+		}{{"Step.Before", run + "/", 1}, {"Step.After", run + "/", 0}, {"Step.Charge", child + "/", 1}, {"Step.BeforeUndo", run + "/", 1}, {"Step.ChargeUndo", child + "/", 1}} {
+			if n := svc.count(func(x call1) bool { return x.endpoint == c.ep && strings.HasPrefix(x.key, c.prefix) }); n != c.want {
+				t.Errorf("run %s: %s called %d times, want %d", run, c.ep, n, c.want)
+			}
 		}
 		slowKeys(t, svc, child, child+"/")
-
-		// The child and the parent, through b's API, with their link.
-		st := waitState(t, b.url, child, "done")
-		if p, _ := st["parent"].(map[string]any); p["flow"] != "Parent" || p["run_id"] != run {
-			t.Errorf("child %s: parent %v, want Parent %s", child, st["parent"], run)
+		var undo []string
+		for _, c := range calls {
+			if strings.HasSuffix(c.endpoint, "Undo") && (strings.HasPrefix(c.key, run+"/") || strings.HasPrefix(c.key, child+"/")) {
+				if c.proc != "b" {
+					t.Errorf("run %s: %s called by %s, want the worker that took over", run, c.endpoint, c.proc)
+				}
+				undo = append(undo, c.endpoint)
+			}
 		}
-		if st["flow"] != "Billing" {
-			t.Errorf("child %s: flow %v, want Billing", child, st["flow"])
+		if got := strings.Join(undo, " "); got != "Step.ChargeUndo Step.BeforeUndo" {
+			t.Errorf("run %s: rollbacks %q, want Step.ChargeUndo then Step.BeforeUndo", run, got)
 		}
-		_, pst := call(t, "GET", b.url+"/runs/"+run, "")
-		kids, _ := pst["children"].([]any)
-		if len(kids) != 1 {
-			t.Errorf("run %s: children %v, want %s", run, pst["children"], child)
-			continue
-		}
-		if k, _ := kids[0].(map[string]any); k["flow"] != "Billing" || k["run_id"] != child {
-			t.Errorf("run %s: child %v, want Billing %s", run, kids[0], child)
+		if st := linked(t, b, run, child); st["state"] != "compensated" {
+			t.Errorf("child %s: %v, want compensated", child, st["state"])
 		}
 	}
 }
