@@ -198,6 +198,7 @@ func killInBlock(t *testing.T, queue string, runs int, status int) (*gate, *proc
 	hs := httptestServer(t, svc)
 	flows := writeFlows(t, "block.json", blockJSON)
 	a := startProc(t, ts, queue, flows, "a", hs)
+	started := time.Now()
 	for i := range runs {
 		if code, out := call(t, "POST", fmt.Sprintf("%s/flows/Block/runs?run_id=p%d", a.url, i), `{"In":"x"}`); code != 201 {
 			t.Fatalf("start: %d %v", code, out)
@@ -213,10 +214,13 @@ func killInBlock(t *testing.T, queue string, runs int, status int) (*gate, *proc
 		}
 		return true
 	})
+	t.Logf("every run inside Slow %v after the first start", time.Since(started).Round(time.Millisecond))
 	a.kill(t)
+	killed := time.Now()
 	b := startProc(t, ts, queue, flows, "b", hs)
 	// Temporal retries a's attempts on b once their heartbeats stop.
 	waitUntil(t, "b inside Slow in every run", 90*time.Second, func() bool { return inEveryRun(svc, "b", "Step.Slow", keys) })
+	t.Logf("b took every run's Slow %v after the kill", time.Since(killed).Round(time.Millisecond))
 	close(svc.release)
 	return svc, b
 }
@@ -239,9 +243,11 @@ func TestKillWorkerInParallelBlock(t *testing.T) {
 	}
 	const runs = 4
 	svc, b := killInBlock(t, "kill-block", runs, 0)
+	released := time.Now()
 	for i := range runs {
 		waitState(t, b.url, fmt.Sprintf("p%d", i), "done")
 	}
+	t.Logf("every run done %v after Slow was released", time.Since(released).Round(time.Millisecond))
 	for i := range runs {
 		run := fmt.Sprintf("p%d", i)
 		prefix := run + "/"
@@ -325,6 +331,7 @@ func killInChild(t *testing.T, queue string, runs int, status int) (*gate, *proc
 	hs := httptestServer(t, svc)
 	flows := writeFlows(t, "call.json", callJSON)
 	a := startProc(t, ts, queue, flows, "a", hs)
+	started := time.Now()
 	for i := range runs {
 		body := fmt.Sprintf(`{"In":"x","Invoice":{"Amount":%d}}`, 10+i)
 		if code, out := call(t, "POST", fmt.Sprintf("%s/flows/Parent/runs?run_id=c%d", a.url, i), body); code != 201 {
@@ -333,9 +340,12 @@ func killInChild(t *testing.T, queue string, runs int, status int) (*gate, *proc
 	}
 	keys := prefixes("c%d@Child/", runs)
 	waitUntil(t, "every child inside Slow", 60*time.Second, func() bool { return inEveryRun(svc, "a", "Step.Slow", keys) })
+	t.Logf("every run inside Slow %v after the first start", time.Since(started).Round(time.Millisecond))
 	a.kill(t)
+	killed := time.Now()
 	b := startProc(t, ts, queue, flows, "b", hs)
 	waitUntil(t, "b inside Slow in every child", 90*time.Second, func() bool { return inEveryRun(svc, "b", "Step.Slow", keys) })
+	t.Logf("b took every child's Slow %v after the kill", time.Since(killed).Round(time.Millisecond))
 	close(svc.release)
 	return svc, b
 }
@@ -379,9 +389,11 @@ func TestKillWorkerInChildRun(t *testing.T) {
 	}
 	const runs = 4
 	svc, b := killInChild(t, "kill-call", runs, 0)
+	released := time.Now()
 	for i := range runs {
 		waitState(t, b.url, fmt.Sprintf("c%d", i), "done")
 	}
+	t.Logf("every run done %v after Slow was released", time.Since(released).Round(time.Millisecond))
 	for i := range runs {
 		run := fmt.Sprintf("c%d", i)
 		child := run + "@Child"
