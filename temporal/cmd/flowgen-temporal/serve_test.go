@@ -123,7 +123,7 @@ func call(t *testing.T, method, url, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-// runState polls GET /runs/{id} until the run reads state.
+// waitState polls GET /runs/{id} until the run reads state.
 func waitState(t *testing.T, base, id, state string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
