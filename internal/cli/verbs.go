@@ -173,15 +173,17 @@ accepts such a .json file as input.`,
 }
 
 // loadOne reads and checks a single input without loading its Go package
-// (diagrams and JSON do not depend on Go types), printing diagnostics. It
-// returns a nil file and the exit code when the input has errors.
+// (diagrams and JSON do not depend on Go types), but with the flows of the
+// package's other .flow files, which its calls may run, printing
+// diagnostics. It returns a nil file and the exit code when the input has
+// errors.
 func (e *env) loadOne(path string) (*dsl.File, *input, int) {
 	ins, ok := e.read([]string{path})
 	if !ok {
 		return nil, nil, exitError
 	}
 	in := ins[0]
-	f, diags := load(in, dsl.CheckOptions{})
+	f, diags := load(in, in.checkOptions(false, false))
 	e.report(diags, ins, false)
 	if diags.HasErrors() || f == nil {
 		return nil, in, exitError
