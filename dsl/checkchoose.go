@@ -1,7 +1,6 @@
 package dsl
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -125,6 +124,6 @@ func (c *checker) cond(s *Step, cd *Cond, at diag.Range) {
 		}
 	default:
 		c.add(diag.Errorf(r, "condition", "unknown condition operator %q in step %q", cd.Op, s.Name).
-			WithHint("%s", fmt.Sprintf("conditions compare a field with ==, !=, <, <=, > or >=, and combine with and, or, not")))
+			WithHint("conditions compare a field with ==, !=, <, <=, > or >=, and combine with and, or, not"))
 	}
 }

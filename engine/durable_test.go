@@ -51,7 +51,7 @@ func TestParkedRunSurvivesRestart(t *testing.T) {
 	st = openStore(t, dir)
 	defer st.Close()
 	fx.st = st
-	e = fx.start()
+	fx.start()
 	waitFor(t, "run done after restart", func() bool { return runState(fx, id) == runtime.StateDone })
 	// The same message again (a redelivery) changes nothing.
 	publish(t, fx.broker, "pay-1", "payments", "payment.succeeded", map[string]any{"correlation_id": cust, "amount": 7})

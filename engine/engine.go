@@ -173,7 +173,6 @@ type Engine struct {
 	rpc     map[string]*flowEntry // rpc trigger endpoint -> flow
 	started bool
 	closed  bool
-	stops   []func()
 
 	baseCtx  context.Context
 	cancel   context.CancelFunc

@@ -112,7 +112,6 @@ func TestMemoryBrokerStoppedMemberHandsBack(t *testing.T) {
 type startGate struct {
 	*store.Memory
 	bar *barrier
-	ok  atomic.Bool
 }
 
 func (s *startGate) Emit(ctx context.Context, ev runtime.Event) error {

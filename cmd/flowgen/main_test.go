@@ -19,9 +19,9 @@ var update = flag.Bool("update", false, "rewrite the expected output in testdata
 // testscript runs this test binary under that name, so scripts exercise
 // exactly what main does.
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"flowgen": func() int { return cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) },
-	}))
+	testscript.Main(m, map[string]func(){
+		"flowgen": func() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
 }
 
 func TestScripts(t *testing.T) {

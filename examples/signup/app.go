@@ -112,12 +112,6 @@ func (p *printer) event(e runtime.Event) {
 	}
 }
 
-func (p *printer) printf(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, format, args...)
-}
-
 // transition is one line of a history: from, to, and how the step attempt
 // that caused it ended.
 func transition(e runtime.Event) string {

@@ -172,5 +172,5 @@ func packageName(dir string) (string, error) {
 	case 1:
 		return names[0], nil
 	}
-	return "", fmt.Errorf("Go files of several packages (%s) in %s; use -pkg NAME", strings.Join(names, ", "), dir)
+	return "", fmt.Errorf("the Go files in %[2]s belong to several packages (%[1]s); use -pkg NAME", strings.Join(names, ", "), dir)
 }

@@ -5,7 +5,6 @@ import (
 	"go/types"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -41,8 +40,6 @@ func (in *input) goPackage() (*types.Package, error) {
 // could not be loaded, or when no flow names a state type (then no typed
 // port carries a state field, and the generator needs no types).
 func (in *input) types() *types.Package { return in.pkg }
-
-func (in *input) isJSON() bool { return strings.EqualFold(filepath.Ext(in.path), ".json") }
 
 // read reads every path, reporting all the files that cannot be read.
 func (e *env) read(paths []string) ([]*input, bool) {

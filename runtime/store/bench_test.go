@@ -244,7 +244,6 @@ func BenchmarkResume10k(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		dir := copyStore(b, src)
-		f := runtime.New[benchState]("Bench")
 		var steps []*runtime.Step[benchState]
 		for i := 1; i <= 5; i++ {
 			steps = append(steps, &runtime.Step[benchState]{
@@ -267,7 +266,7 @@ func BenchmarkResume10k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		f = runtime.New[benchState]("Bench", runtime.WithSink(st))
+		f := runtime.New[benchState]("Bench", runtime.WithSink(st))
 		if err := f.Register(steps...); err != nil {
 			b.Fatal(err)
 		}

@@ -35,17 +35,6 @@ type calls struct {
 	refundFail int // how many Refund runs fail before one succeeds
 }
 
-func (c *calls) step(name string, do func(s any) error) func(ctx context.Context, s any) error {
-	return func(ctx context.Context, s any) error {
-		if err := do(s); err != nil {
-			c.j.add("fail %s %s: %v", name, runtime.IdempotencyKey(ctx), err)
-			return err
-		}
-		c.j.add("do %s %s", name, runtime.IdempotencyKey(ctx))
-		return nil
-	}
-}
-
 func (c *calls) flows(t *testing.T) *Flow[shop] {
 	t.Helper()
 	c.sink = runtime.NewMemorySink()
