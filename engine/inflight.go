@@ -82,9 +82,7 @@ func (e *Engine) refused(running int64) {
 // runParked is the runtime's WithRunParked hook: a parked run holds no
 // goroutine, so it leaves the runs in flight until it wakes.
 func (e *Engine) runParked(runID string, parked bool) {
-	e.liveMu.Lock()
-	lr := e.live[runID]
-	e.liveMu.Unlock()
+	lr := e.liveOf(runID)
 	if lr == nil {
 		return
 	}

@@ -93,9 +93,7 @@ func (e *Engine) resumeOne(flow, runID string) {
 		return
 	}
 	if cur, err := e.lookup(flow); err == nil && cur != fe {
-		e.liveMu.Lock()
-		lr := e.live[runID]
-		e.liveMu.Unlock()
+		lr := e.liveOf(runID)
 		if lr != nil && lr.fe == fe { // driven here on the old definition
 			lr.mu.Lock()
 			r := lr.r

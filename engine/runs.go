@@ -260,13 +260,18 @@ func (e *Engine) untrack(lr *liveRun) {
 	e.active.Done()
 }
 
+// liveOf is the engine's record of run runID, live in it, or nil.
+func (e *Engine) liveOf(runID string) *liveRun {
+	e.liveMu.Lock()
+	defer e.liveMu.Unlock()
+	return e.live[runID]
+}
+
 // runEnded is the runtime's WithRunEnded hook for every flow on the engine.
 // A run suspended because its JSON flow was replaced resumes on the new
 // definition.
 func (e *Engine) runEnded(runID string, _ runtime.RunState, err error) {
-	e.liveMu.Lock()
-	lr := e.live[runID]
-	e.liveMu.Unlock()
+	lr := e.liveOf(runID)
 	if lr == nil {
 		return
 	}
@@ -308,9 +313,7 @@ func (e *Engine) suspendAll(fe *flowEntry) {
 
 // liveRunOf returns the handle of a run this engine drives.
 func (e *Engine) liveRunOf(runID string) (runHandle, bool) {
-	e.liveMu.Lock()
-	lr := e.live[runID]
-	e.liveMu.Unlock()
+	lr := e.liveOf(runID)
 	if lr == nil {
 		return nil, false
 	}
