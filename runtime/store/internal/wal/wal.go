@@ -343,17 +343,7 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	if len(payload) > MaxRecord {
 		return Pos{}, fmt.Errorf("wal: record of %d bytes exceeds %d", len(payload), MaxRecord)
 	}
-	if l.opts.ReadOnly {
-		return Pos{}, ErrReadOnly
-	}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return Pos{}, ErrClosed
-	}
-	if l.failed != nil {
-		err := l.failed
-		l.mu.Unlock()
+	if err := l.lockWritable(); err != nil {
 		return Pos{}, err
 	}
 	l.active.Add(1)
@@ -379,27 +369,10 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	if b.full != nil && b.n == l.opts.MaxBatch {
 		close(b.full)
 	}
-	leader := !l.syncing
-	if leader {
-		// No commit in flight, so the queue held nothing before: b is queue[0].
-		l.syncing = true
+	if err := l.await(b); err != nil {
+		return Pos{}, err
 	}
-	l.mu.Unlock()
-
-	if leader {
-		l.commit(b)
-	}
-	for {
-		select {
-		case <-b.done:
-			if b.err != nil {
-				return Pos{}, b.err
-			}
-			return Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + off}, nil
-		case <-b.lead:
-			l.commit(b)
-		}
-	}
+	return Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + off}, nil
 }
 
 // Seal starts a new segment, unless the active one holds no record yet, so
@@ -407,6 +380,19 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 // compaction may rewrite (flowgen compact compacts everything). It takes
 // its turn in the group commit like an Append.
 func (l *Log) Seal() error {
+	if err := l.lockWritable(); err != nil {
+		return err
+	}
+	l.active.Add(1)
+	defer l.active.Done()
+	b := &batch{seal: true, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	l.queue = append(l.queue, b)
+	return l.await(b)
+}
+
+// lockWritable takes l.mu for a write (an Append or a Seal), or refuses it
+// with the mutex released: a read-only, closed or failed log takes none.
+func (l *Log) lockWritable() error {
 	if l.opts.ReadOnly {
 		return ErrReadOnly
 	}
@@ -420,12 +406,17 @@ func (l *Log) Seal() error {
 		l.mu.Unlock()
 		return err
 	}
-	l.active.Add(1)
-	defer l.active.Done()
-	b := &batch{seal: true, done: make(chan struct{}), lead: make(chan struct{}, 1)}
-	l.queue = append(l.queue, b)
+	return nil
+}
+
+// await is a write's turn in the group commit, b its batch, queued; the
+// caller holds l.mu, which await releases. With no commit in flight the
+// writer leads one now; else the commit before hands it the lead when
+// done. It returns once b is written and synced, or failed.
+func (l *Log) await(b *batch) error {
 	leader := !l.syncing
 	if leader {
+		// No commit in flight, so the queue held nothing before: b is queue[0].
 		l.syncing = true
 	}
 	l.mu.Unlock()
