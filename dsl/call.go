@@ -66,8 +66,9 @@ func (fl *File) callsOutside(flows map[string]*Flow) bool {
 }
 
 // calls checks the calls of the file's flows: each runs a flow of the
-// file or of its package, both in flows ("call-flow"), and no flow calls itself, directly or through others
-// ("call-cycle"): its run would start a child of itself without end.
+// file or of its package, both in flows ("call-flow"), and no flow calls
+// itself, directly or through others ("call-cycle"): its run would start a
+// child of itself without end.
 func (c *checker) calls(f *File, flows map[string]*Flow) {
 	names := func() []string {
 		out := make([]string, 0, len(flows))
