@@ -223,7 +223,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		return err
 	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), listen.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), otlp.FlushTimeout)
 		defer cancel()
 		if err := stopTracing(sctx); err != nil {
 			log.Warn("flushing traces", "error", err)

@@ -208,3 +208,33 @@ func TestOTLPFlagsChecked(t *testing.T) {
 		}
 	}
 }
+
+// A collector that takes exports and never answers costs a stopping
+// server at most the flush bound, not the shutdown timeout or the
+// exporter's retries; the runs do not wait for it at all.
+func TestServeStopsWithCollectorHung(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer hung.Close()
+	defer close(release)
+	addr := hung.URL
+	dir := t.TempDir()
+	url, _, stop := serveWith(t, serveConfig{
+		store: filepath.Join(dir, "store"), flows: filepath.Join(dir, "flows"),
+		net:   listen.Config{Addr: "127.0.0.1:0"},
+		trace: otlp.Config{Traces: addr + "/v1/traces", Sample: 1},
+	})
+	if code, out := call(t, "PUT", url+"/flows", serveFlow); code != 200 {
+		t.Fatalf("PUT /flows: %d %v", code, out)
+	}
+	if code, out := call(t, "POST", url+"/rpc/Greet.Start", `{"Name": "ada"}`); code != 201 {
+		t.Fatalf("start with the collector down: %d %v", code, out)
+	}
+	start := time.Now()
+	stop()
+	if took := time.Since(start); took > otlp.FlushTimeout+listen.ShutdownTimeout/3 {
+		t.Errorf("serve took %v to stop with the collector hung; the flush is bounded by %v", took, otlp.FlushTimeout)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -33,6 +34,10 @@ import (
 
 // MaxQueue is how many ended spans wait for export at most.
 const MaxQueue = sdktrace.DefaultMaxQueueSize
+
+// FlushTimeout bounds the last export when the command stops: a collector
+// that is down delays the exit by that much, not by the exporter's retries.
+const FlushTimeout = 5 * time.Second
 
 // ServiceName is the service.name of the spans when the environment does
 // not set one.
@@ -78,7 +83,8 @@ func (c Config) Enabled() bool {
 
 // Provider returns the TracerProvider that sends the spans, and the
 // function that flushes and stops it (give it a deadline: it waits for the
-// last export). Without an endpoint it returns nil and a no-op: no tracing.
+// last export: FlushTimeout). Without an endpoint it returns nil and a
+// no-op: no tracing.
 func (c Config) Provider(ctx context.Context) (trace.TracerProvider, func(context.Context) error, error) {
 	if !c.Enabled() {
 		return nil, func(context.Context) error { return nil }, nil
