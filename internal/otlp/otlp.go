@@ -50,8 +50,9 @@ type Config struct {
 	// empty: the environment's, if any.
 	Traces string
 	// Sample is the share of traces recorded, from 0 to 1, for traces that
-	// start here; a request that carries a sampled (or unsampled) trace
-	// keeps its caller's decision.
+	// start here (Flags defaults it to 1; the zero Config records only
+	// the traces its callers sampled); a request that carries a sampled
+	// (or unsampled) trace keeps its caller's decision.
 	Sample float64
 }
 
