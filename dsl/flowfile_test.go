@@ -28,7 +28,7 @@ var updateCheck = flag.Bool("update-check", false, "rewrite dsl/testdata/check/*
 // jsonIgnore compares models by content: positions differ between a
 // .flow source and its JSON form by design, and the file name is the
 // caller's.
-var jsonIgnore = cmp.Options{cmpopts.IgnoreTypes(diag.Range{}), cmpopts.IgnoreFields(dsl.File{}, "Name")}
+var jsonIgnore = cmp.Options{cmpopts.IgnoreTypes(diag.Range{}), cmpopts.IgnoreFields(dsl.File{}, "Name", "Package")}
 
 // roundTripCorpus returns models to round-trip: hand-built ones, a generated one
 // and every .flow file of the repository's testdata that builds cleanly.
@@ -238,9 +238,32 @@ func TestCheckFlowSnippets(t *testing.T) {
 	}
 }
 
-// FuzzCheck feeds arbitrary input through Load as JSON and as .flow text:
-// Check must not panic, and every diagnostic must be positioned, name its
-// file and carry a code.
+// fuzzPackage is the rest of a Go package for FuzzCheck's input: flows
+// it may call (Billing, with a state, and Pong, which calls back to a flow
+// named F, closing a cycle through another file).
+func fuzzPackage() []*dsl.Flow {
+	src := []byte(`flow Billing {
+    state Invoice
+    step Charge { irreversible }
+}
+flow Pong {
+    step Back {
+        call F
+        irreversible
+    }
+}
+`)
+	f, ds := flowfile.Load("billing.flow", src, dsl.CheckOptions{CallsByName: true})
+	if f == nil || ds.HasErrors() {
+		panic(fmt.Sprint("fuzzPackage: ", ds))
+	}
+	return f.Flows
+}
+
+// FuzzCheck feeds arbitrary input through Load as JSON and as .flow text,
+// in a package with another .flow file (fuzzPackage): Check must not
+// panic, and every diagnostic must be positioned, name its file and carry
+// a code.
 func FuzzCheck(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/check/*/input.*")
 	more, _ := filepath.Glob("../testdata/flows/*/*.flow")
@@ -259,9 +282,12 @@ func FuzzCheck(f *testing.F) {
 	f.Add([]byte(`{"version": 1, "flows": [{"name": "F", "retry": {"attempts": 2147483647, "initial": "1ns", "multiplier": 1.0000001}, "timeout": "1h", "deadline": "1s", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}]}`))
 	// A block whose branch is a block (refused), and one with writes.
 	f.Add([]byte(`{"version": 1, "flows": [{"name": "F", "state": "S", "steps": [{"name": "P", "parallel": {"branches": [{"name": "A", "parallel": {"branches": []}, "action": {"kind": "go"}}, {"name": "B", "action": {"kind": "go"}, "writes": ["X"], "irreversible": true}]}, "on": [{"on": "ok", "target": "P"}]}]}]}`))
+	// Calls into the package: one that checks, and a cycle through it.
+	f.Add([]byte("flow F {\n  state S\n  step A {\n    call Billing (Inv) -> Inv\n    irreversible\n  }\n  step B {\n    call Pong\n    irreversible\n  }\n}\n"))
+	pkg := fuzzPackage()
 	f.Fuzz(func(t *testing.T, src []byte) {
 		for _, name := range []string{"fuzz.json", "fuzz.flow"} {
-			fl, ds := flowfile.Load(name, src, dsl.CheckOptions{StrictRollback: true})
+			fl, ds := flowfile.Load(name, src, dsl.CheckOptions{StrictRollback: true, PackageFlows: func() []*dsl.Flow { return pkg }})
 			for _, d := range ds {
 				if !d.Range.Start.IsValid() || d.Range.Start.File != name || d.Code == "" || d.Message == "" {
 					t.Fatalf("%s: bad diagnostic %+v", name, d)
