@@ -12,6 +12,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"syscall"
 
 	"github.com/flowgen/flowgen/engine/provider"
 )
@@ -21,7 +22,9 @@ func main() {
 	token := flag.String("token", "", "a bearer token of the provider role (none without -tokens)")
 	name := flag.String("name", "billing", "this provider's name (its lease)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Ctrl-C or a kill (SIGTERM) ends the lease before exiting, so that
+	// runs wait for another provider instead of calling this one.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	p := provider.New(provider.Options{Name: *name, Engine: *engineURL, Token: *token})

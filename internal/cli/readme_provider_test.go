@@ -262,7 +262,7 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 	var started string
 	for _, line := range lines {
 		switch {
-		case line == `printf 'provider %s\n' "$(openssl rand -hex 32)" >> tokens && kill -HUP $(pgrep -f 'flowgen serve')`:
+		case line == `printf 'provider %s\n' "$(openssl rand -hex 32)" >> tokens && pkill -HUP -f 'flowgen serve -store ./data'`:
 			f, err := os.OpenFile(tokens, os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
