@@ -317,3 +317,47 @@ func BenchmarkParkedMemory(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 	}
 }
+
+// BenchmarkAwaitThroughput parks b.N runs on the Wait flow's await, then
+// publishes their b.N events at once through the in-process broker and
+// times until every run's step after the await ran: how many awaited
+// events per second the inbox applies (recorded durably, matched, claimed,
+// the run woken and its next event synced) when many arrive together. The
+// baseline, in the same run, is as many runs started by the Wait flow's
+// rpc door (StartRun): each records and syncs one event, the store's group
+// commit shared by concurrent calls.
+func BenchmarkAwaitThroughput(b *testing.B) {
+	var woken atomic.Int64
+	e, _, broker := benchEngine(b, func(context.Context, *State) { woken.Add(1) })
+	keys := make([]string, b.N)
+	b.StopTimer()
+	direct, err := parallel(b.N, benchWorkers, func(i int) error {
+		keys[i] = fmt.Sprintf("k%d-%d", i, time.Now().UnixNano())
+		_, err := e.StartRun(context.Background(), "Wait", json.RawMessage(`{"Key":"`+keys[i]+`"}`), "")
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitFor(b, "every run parked", func() bool { return e.Parked() == b.N })
+	b.StartTimer()
+	began := time.Now()
+	if _, err := parallel(b.N, benchWorkers, func(i int) error {
+		return broker.Publish(context.Background(), Message{Topic: "t", Event: "go", Payload: json.RawMessage(`{"correlation_id":"` + keys[i] + `"}`)})
+	}); err != nil {
+		b.Fatal(err)
+	}
+	for woken.Load() < int64(b.N) {
+		if time.Since(began) > 5*time.Minute {
+			b.Fatalf("%d of %d awaits woken after 5 minutes", woken.Load(), b.N)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	applied := time.Since(began)
+	b.StopTimer()
+	rate := func(d time.Duration) float64 { return float64(b.N) / d.Seconds() }
+	b.ReportMetric(rate(applied), "awaited-events/s")
+	b.ReportMetric(rate(direct), "starts/s")
+	b.ReportMetric(rate(applied)/rate(direct), "events/starts")
+	b.ReportMetric(0, "ns/op")
+}
