@@ -330,11 +330,17 @@ func TestBrowserRunMoves(t *testing.T) {
 		t.Errorf("%d timeline rows for %d events; no current step: %v", rows, len(h), noCurrent)
 	}
 	// The state after the first event (the start): the item, no
-	// reservation yet.
-	run(t, ctx, "state at event 1",
-		chromedp.Click(chromedp.CSS(`#timeline tr[data-seq="1"]`)),
-		chromedp.WaitReady(chromedp.CSS(`#timeline tr.selected[data-seq="1"]`)),
-	)
+	// reservation yet. The row is clicked from the page, again until it
+	// is selected: a live update may render the timeline anew between
+	// finding a row and clicking it, which fails a click on the node
+	// found ("Could not find node with given id"); the selection itself
+	// survives a render.
+	run(t, ctx, "state at event 1", poll(`(() => {
+		if (document.querySelector('#timeline tr.selected[data-seq="1"]')) return true;
+		const row = document.querySelector('#timeline tr[data-seq="1"]');
+		if (row) row.click();
+		return false;
+	})()`))
 	snap := get(t, ctx, "state", chromedp.Text(chromedp.CSS("#run-state")))
 	if !strings.Contains(snap, `"Item": "book"`) || strings.Contains(snap, "Reservation") {
 		t.Errorf("state at event 1: %s", snap)
