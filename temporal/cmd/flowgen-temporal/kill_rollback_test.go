@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/server/temporaltest"
+)
+
+// SIGKILL of a serve process inside a rollback: the worker that takes over
+// must run the rollback in flight again with its idempotency key, and go on
+// compensating from there, without repeating the steps or calling a
+// rollback twice.
+
+// rollbackJSON is First and Second, each with a rollback, then Third, which
+// fails for good (the service answers 422), so every run compensates:
+// SecondUndo, which answers only when the test releases it, then FirstUndo.
+const rollbackJSON = `{"version": 1, "flows": [{"name": "Undo", "state": "U", "triggers": [{"kind": "rpc", "endpoint": "Undo.Start"}],
+  "retry": {"attempts": 5, "initial": "100ms", "max": "200ms"},
+  "steps": [
+    {"name": "First", "action": {"kind": "rpc", "service": "svc", "endpoint": "Step.First", "request": "In", "response": "A"},
+     "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "Step.FirstUndo", "request": "A"}}},
+    {"name": "Second", "action": {"kind": "rpc", "service": "svc", "endpoint": "Step.Second", "request": "A", "response": "B"},
+     "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "Step.SecondUndo", "request": "B"}}},
+    {"name": "Third", "action": {"kind": "rpc", "service": "svc", "endpoint": "Step.Third", "request": "B", "response": "C"}}
+  ]}]}`
+
+// undoGate is the gate whose Step.SecondUndo answers only once release is
+// closed (or when the caller goes away), and whose Step.Third answers 422.
+type undoGate struct{ gate }
+
+func (g *undoGate) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	proc, endpoint, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	_, _ = io.Copy(io.Discard, req.Body)
+	g.mu.Lock()
+	g.calls = append(g.calls, call1{proc, endpoint, req.Header.Get("Idempotency-Key")})
+	g.mu.Unlock()
+	switch endpoint {
+	case "Step.SecondUndo":
+		select {
+		case <-g.release:
+		case <-req.Context().Done():
+			return
+		}
+	case "Step.Third":
+		http.Error(w, "refused for good", http.StatusUnprocessableEntity)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `"`+endpoint+`"`)
+}
+
+// Crash inside a rollback: the worker is killed while every run, which
+// failed at Third for good, is in Second's rollback; the worker that takes
+// over calls SecondUndo again with the same idempotency key, then
+// FirstUndo once, calls no step again, and every run ends compensated.
+func TestKillWorkerInRollback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server and builds the command")
+	}
+	const runs = 4
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	svc := &undoGate{gate{release: make(chan struct{})}}
+	hs := httptestServer(t, svc)
+	flows := writeFlows(t, "undo.json", rollbackJSON)
+	const queue = "kill-rollback"
+	a := startProc(t, ts, queue, flows, "a", hs)
+	started := time.Now()
+	for i := range runs {
+		if code, out := call(t, "POST", fmt.Sprintf("%s/flows/Undo/runs?run_id=u%d", a.url, i), `{"In":"x"}`); code != 201 {
+			t.Fatalf("start: %d %v", code, out)
+		}
+	}
+	keys := prefixes("u%d/", runs)
+	waitUntil(t, "every run inside SecondUndo", 60*time.Second, func() bool { return inEveryRun(&svc.gate, "a", "Step.SecondUndo", keys) })
+	t.Logf("every run inside SecondUndo %v after the first start", time.Since(started).Round(time.Millisecond))
+	a.kill(t)
+	killed := time.Now()
+	b := startProc(t, ts, queue, flows, "b", hs)
+	// Temporal retries a's rollback attempts on b once their heartbeats stop.
+	waitUntil(t, "b inside SecondUndo in every run", 90*time.Second, func() bool { return inEveryRun(&svc.gate, "b", "Step.SecondUndo", keys) })
+	t.Logf("b took every run's SecondUndo %v after the kill", time.Since(killed).Round(time.Millisecond))
+	close(svc.release)
+	released := time.Now()
+	for i := range runs {
+		st := waitState(t, b.url, fmt.Sprintf("u%d", i), "compensated")
+		if st["step"] != "Third" {
+			t.Errorf("run u%d: failed at step %v, want Third", i, st["step"])
+		}
+		if e, _ := st["error"].(string); !strings.Contains(e, "422") {
+			t.Errorf("run u%d: error %q, want Third's 422", i, e)
+		}
+	}
+	t.Logf("every run compensated %v after SecondUndo was released", time.Since(released).Round(time.Millisecond))
+	calls := svc.list()
+	for i := range runs {
+		run := fmt.Sprintf("u%d", i)
+		prefix := run + "/"
+		for _, ep := range []string{"Step.First", "Step.Second", "Step.Third"} {
+			n := 0
+			for _, c := range calls {
+				if c.endpoint == ep && strings.HasPrefix(c.key, prefix) {
+					n++
+					if c.proc != "a" {
+						t.Errorf("run %s: %s called by %s, want a", run, ep, c.proc)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("run %s: %s called %d times, want once", run, ep, n)
+			}
+		}
+		// SecondUndo: by a (the attempt killed), then by b, always with
+		// the rollback's one key; FirstUndo once, by b, after them.
+		want := prefix + "Second/rollback"
+		var undo []string
+		byProc := map[string]int{}
+		for _, c := range calls {
+			if !strings.HasPrefix(c.key, prefix) || !strings.HasSuffix(c.endpoint, "Undo") {
+				continue
+			}
+			undo = append(undo, c.proc+" "+c.endpoint)
+			if c.endpoint == "Step.SecondUndo" {
+				byProc[c.proc]++
+				if c.key != want {
+					t.Errorf("run %s: Step.SecondUndo called by %s with key %q, want %q", run, c.proc, c.key, want)
+				}
+			}
+		}
+		if byProc["a"] == 0 || byProc["b"] == 0 {
+			t.Errorf("run %s: Step.SecondUndo called %d times by a and %d by b, want both", run, byProc["a"], byProc["b"])
+		}
+		if len(undo) == 0 || undo[len(undo)-1] != "b Step.FirstUndo" || strings.Count(strings.Join(undo, ","), "Step.FirstUndo") != 1 {
+			t.Errorf("run %s: rollbacks %q, want Step.SecondUndo (a, then b) then Step.FirstUndo once, by b", run, undo)
+		}
+	}
+}
