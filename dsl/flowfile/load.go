@@ -10,6 +10,18 @@ import (
 	"github.com/flowgen/flowgen/parser"
 )
 
+// Parse reads a .flow file into its model without checking it:
+// parser.Parse, then Build unless the syntax has errors (the model is then
+// nil). Load is Parse and dsl.Check.
+func Parse(filename string, src []byte) (*dsl.File, diag.List) {
+	ast, ds := parser.Parse(filename, src)
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	f, bds := Build(ast)
+	return f, append(ds, bds...)
+}
+
 // Load reads one source: the JSON form when filename ends in ".json"
 // (dsl.LoadJSON), a .flow file otherwise (parser.Parse then Build), and
 // runs dsl.Check on the model. It returns every diagnostic unsorted; the
@@ -30,23 +42,20 @@ func Load(filename string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.L
 	if strings.EqualFold(filepath.Ext(filename), ".json") {
 		return dsl.LoadJSON(filename, src, opts)
 	}
-	ast, ds := parser.Parse(filename, src)
-	if ds.HasErrors() {
-		return nil, ds
-	}
-	f, bds := Build(ast)
-	ds = append(ds, bds...)
+	f, ds := Parse(filename, src)
 	if f == nil {
 		return nil, ds
 	}
+	// ds is Build's errors: a syntax error returned above, and the parser
+	// reports nothing else.
 	cds := dsl.Check(f, opts)
-	if len(bds) > 0 {
+	if len(ds) > 0 {
 		type line struct {
 			file string
 			n    int
 		}
-		bad := make(map[line]bool, len(bds))
-		for _, d := range bds {
+		bad := make(map[line]bool, len(ds))
+		for _, d := range ds {
 			bad[line{d.Range.Start.File, d.Range.Start.Line}] = true
 		}
 		cds = slices.DeleteFunc(cds, func(d diag.Diagnostic) bool {

@@ -10,7 +10,6 @@ import (
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/dsl/gocheck"
-	"github.com/flowgen/flowgen/parser"
 )
 
 // input is one file named on the command line.
@@ -114,11 +113,7 @@ func (in *input) packageFlows() []*dsl.Flow {
 			continue
 		}
 		name := filepath.ToSlash(filepath.Join(filepath.Dir(in.name), ent.Name()))
-		ast, ds := parser.Parse(name, src)
-		if ds.HasErrors() {
-			continue
-		}
-		if f, ds := flowfile.Build(ast); f != nil && !ds.HasErrors() {
+		if f, ds := flowfile.Parse(name, src); f != nil && !ds.HasErrors() {
 			out = append(out, f.Flows...)
 		}
 	}

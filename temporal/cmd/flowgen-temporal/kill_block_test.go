@@ -55,33 +55,34 @@ const callJSON = `{"version": 1, "flows": [{"name": "Parent", "state": "P", "tri
     {"name": "Slow", "action": {"kind": "rpc", "service": "svc", "endpoint": "Step.Slow", "request": "ChargeID", "response": "Done"}, "timeout": "60s", "irreversible": true}
   ]}]}`
 
-// gate is the service of these tests: a recorder whose Step.Slow answers
-// only once release is closed (or when the caller goes away), then with
-// status (0: 200 and a response).
+// gate is the service of the crash tests: a recorder whose endpoint hold
+// answers only once release is closed (or when the caller goes away), then
+// with status (0: 200 and a response), and whose endpoints in refuse
+// answer their status at once.
 type gate struct {
 	recorder
+	hold    string
+	refuse  map[string]int
 	release chan struct{}
 	status  atomic.Int32
 }
 
-func newGate() *gate { return &gate{release: make(chan struct{})} }
+func newGate(hold string) *gate { return &gate{hold: hold, release: make(chan struct{})} }
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	proc, endpoint, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
-	_, _ = io.Copy(io.Discard, req.Body)
-	g.mu.Lock()
-	g.calls = append(g.calls, call1{proc, endpoint, req.Header.Get("Idempotency-Key")})
-	g.mu.Unlock()
-	if endpoint == "Step.Slow" {
+	endpoint := g.record(req)
+	st := g.refuse[endpoint]
+	if endpoint == g.hold {
 		select {
 		case <-g.release:
 		case <-req.Context().Done():
 			return
 		}
-		if st := int(g.status.Load()); st != 0 {
-			http.Error(w, "refused for good", st)
-			return
-		}
+		st = int(g.status.Load())
+	}
+	if st != 0 {
+		http.Error(w, "refused for good", st)
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `"`+endpoint+`"`)
@@ -193,7 +194,7 @@ func prefixes(format string, n int) []string {
 func killInBlock(t *testing.T, queue string, runs int, status int) (*gate, *proc) {
 	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	svc := newGate()
+	svc := newGate("Step.Slow")
 	svc.status.Store(int32(status))
 	hs := httptestServer(t, svc)
 	flows := writeFlows(t, "block.json", blockJSON)
@@ -326,7 +327,7 @@ func TestKillWorkerInParallelBlockThenFail(t *testing.T) {
 func killInChild(t *testing.T, queue string, runs int, status int) (*gate, *proc) {
 	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	svc := newGate()
+	svc := newGate("Step.Slow")
 	svc.status.Store(int32(status))
 	hs := httptestServer(t, svc)
 	flows := writeFlows(t, "call.json", callJSON)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,31 +28,6 @@ const rollbackJSON = `{"version": 1, "flows": [{"name": "Undo", "state": "U", "t
     {"name": "Third", "action": {"kind": "rpc", "service": "svc", "endpoint": "Step.Third", "request": "B", "response": "C"}}
   ]}]}`
 
-// undoGate is the gate whose Step.SecondUndo answers only once release is
-// closed (or when the caller goes away), and whose Step.Third answers 422.
-type undoGate struct{ gate }
-
-func (g *undoGate) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	proc, endpoint, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
-	_, _ = io.Copy(io.Discard, req.Body)
-	g.mu.Lock()
-	g.calls = append(g.calls, call1{proc, endpoint, req.Header.Get("Idempotency-Key")})
-	g.mu.Unlock()
-	switch endpoint {
-	case "Step.SecondUndo":
-		select {
-		case <-g.release:
-		case <-req.Context().Done():
-			return
-		}
-	case "Step.Third":
-		http.Error(w, "refused for good", http.StatusUnprocessableEntity)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, `"`+endpoint+`"`)
-}
-
 // Crash inside a rollback: the worker is killed while every run, which
 // failed at Third for good, is in Second's rollback; the worker that takes
 // over calls SecondUndo again with the same idempotency key, then
@@ -64,7 +38,8 @@ func TestKillWorkerInRollback(t *testing.T) {
 	}
 	const runs = 4
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	svc := &undoGate{gate{release: make(chan struct{})}}
+	svc := newGate("Step.SecondUndo") // the rollback in flight at the kill
+	svc.refuse = map[string]int{"Step.Third": http.StatusUnprocessableEntity}
 	hs := httptestServer(t, svc)
 	flows := writeFlows(t, "undo.json", rollbackJSON)
 	const queue = "kill-rollback"
@@ -76,13 +51,13 @@ func TestKillWorkerInRollback(t *testing.T) {
 		}
 	}
 	keys := prefixes("u%d/", runs)
-	waitUntil(t, "every run inside SecondUndo", 60*time.Second, func() bool { return inEveryRun(&svc.gate, "a", "Step.SecondUndo", keys) })
+	waitUntil(t, "every run inside SecondUndo", 60*time.Second, func() bool { return inEveryRun(svc, "a", "Step.SecondUndo", keys) })
 	t.Logf("every run inside SecondUndo %v after the first start", time.Since(started).Round(time.Millisecond))
 	a.kill(t)
 	killed := time.Now()
 	b := startProc(t, ts, queue, flows, "b", hs)
 	// Temporal retries a's rollback attempts on b once their heartbeats stop.
-	waitUntil(t, "b inside SecondUndo in every run", 90*time.Second, func() bool { return inEveryRun(&svc.gate, "b", "Step.SecondUndo", keys) })
+	waitUntil(t, "b inside SecondUndo in every run", 90*time.Second, func() bool { return inEveryRun(svc, "b", "Step.SecondUndo", keys) })
 	t.Logf("b took every run's SecondUndo %v after the kill", time.Since(killed).Round(time.Millisecond))
 	close(svc.release)
 	released := time.Now()

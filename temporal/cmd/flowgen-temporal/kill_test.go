@@ -41,11 +41,20 @@ type recorder struct {
 
 type call1 struct{ proc, endpoint, key string }
 
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+// record reads req, a call "/<process>/<endpoint>", adds it to the calls
+// and returns its endpoint.
+func (r *recorder) record(req *http.Request) string {
 	proc, endpoint, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
 	_, _ = io.Copy(io.Discard, req.Body)
 	r.mu.Lock()
 	r.calls = append(r.calls, call1{proc, endpoint, req.Header.Get("Idempotency-Key")})
+	r.mu.Unlock()
+	return endpoint
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	endpoint := r.record(req)
+	r.mu.Lock()
 	slow := r.slow
 	r.mu.Unlock()
 	if endpoint == "Step.Slow" {
