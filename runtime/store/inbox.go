@@ -330,6 +330,9 @@ type msgLog interface {
 	// write checks r against the index, makes it durable and applies it,
 	// one transition of a message at a time.
 	write(ctx context.Context, r *msgRecord) error
+	// writeAll does what write does for each of rs (of distinct messages),
+	// the records made durable together and in order: an error per record.
+	writeAll(ctx context.Context, rs []*msgRecord) []error
 	// entries returns the index's entries f selects, or the one of k.
 	entries(f MessageFilter) []msgEntry
 	entry(k MessageKey) (msgEntry, bool)
@@ -357,6 +360,43 @@ func putMessage(l msgLog, ctx context.Context, m Message) (Message, bool, error)
 		}
 		// Expired between the two looks: put it again.
 	}
+}
+
+func putMessages(l msgLog, ctx context.Context, ms []Message) ([]Message, []bool, error) {
+	out, fresh := make([]Message, len(ms)), make([]bool, len(ms))
+	first := make(map[MessageKey]int, len(ms))
+	rs, at := make([]*msgRecord, 0, len(ms)), make([]int, 0, len(ms))
+	for i := range ms {
+		k := ms[i].Key()
+		if _, dup := first[k]; dup {
+			continue
+		}
+		first[k] = i
+		rs = append(rs, &msgRecord{op: opReceived, time: ms[i].Received, k: k, payload: ms[i].Payload})
+		at = append(at, i)
+	}
+	for j, err := range l.writeAll(ctx, rs) {
+		i, m := at[j], &ms[at[j]]
+		switch {
+		case err == nil:
+			out[i], fresh[i] = Message{Topic: m.Topic, Event: m.Event, ID: m.ID, Payload: m.Payload, Received: m.Received,
+				State: MessagePending, Updated: m.Received}, true
+		case errors.Is(err, errExists):
+			// In the inbox before: PutMessage reads it (or puts it again if
+			// it expired meanwhile).
+			if out[i], _, err = putMessage(l, ctx, *m); err != nil {
+				return nil, nil, err
+			}
+		default:
+			return nil, nil, err
+		}
+	}
+	for i := range ms {
+		if j := first[ms[i].Key()]; j != i {
+			out[i] = out[j] // a copy of an earlier message of ms: not new
+		}
+	}
+	return out, fresh, nil
 }
 
 func getMessage(l msgLog, k MessageKey) (m Message, ok bool, err error) {
@@ -404,6 +444,16 @@ func (o *inboxOps) PutMessage(ctx context.Context, m Message) (Message, bool, er
 	return putMessage(o.l, ctx, m)
 }
 
+// PutMessages does what PutMessage does for each of ms, in order, with one
+// turn in the store's group commit for them all: a broker consumer records
+// a batch of deliveries with one sync, where PutMessage would take one
+// each. The same message twice in ms is recorded once (the second is not
+// new). The error is the first that stopped a message; messages recorded
+// before it stay recorded (a retry finds them).
+func (o *inboxOps) PutMessages(ctx context.Context, ms []Message) ([]Message, []bool, error) {
+	return putMessages(o.l, ctx, ms)
+}
+
 // ClaimMessage records that the idempotency key (runtime.Key) takes the
 // pending message k. It fails with ErrMessageState when k is not pending
 // (another key claimed it first, or it is dead) and ErrUnknownMessage when
@@ -443,49 +493,97 @@ func (o *inboxOps) GetMessage(k MessageKey) (Message, bool, error) { return getM
 func (o *inboxOps) Messages(f MessageFilter) ([]Message, error) { return listMessages(o.l, f) }
 
 func (s *Store) write(ctx context.Context, r *msgRecord) error {
+	return s.writeAll(ctx, []*msgRecord{r})[0]
+}
+
+func (s *Store) writeAll(ctx context.Context, rs []*msgRecord) []error {
+	errs := make([]error, len(rs))
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return fail(err)
 		}
 		s.mu.Lock()
-		if ch, busy := s.msgBusy[r.k]; busy {
-			s.mu.Unlock()
-			select {
-			case <-ch:
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
+		var busy chan struct{}
+		for _, r := range rs {
+			if ch, ok := s.msgBusy[r.k]; ok {
+				busy = ch
+				break
 			}
 		}
-		noop, err := s.inbox.check(r)
-		if err != nil || noop {
+		if busy != nil {
 			s.mu.Unlock()
-			return err
+			select {
+			case <-busy:
+				continue
+			case <-ctx.Done():
+				return fail(ctx.Err())
+			}
 		}
-		// Other transitions of this message wait until this one is written
+		todo := make([]int, 0, len(rs))
+		for i, r := range rs {
+			noop, err := s.inbox.check(r)
+			if errs[i] = err; err == nil && !noop {
+				todo = append(todo, i)
+			}
+		}
+		if len(todo) == 0 {
+			s.mu.Unlock()
+			return errs
+		}
+		// Other transitions of these messages wait until these are written
 		// (or failed) and then check again.
 		ch := make(chan struct{})
-		s.msgBusy[r.k] = ch
+		for _, i := range todo {
+			s.msgBusy[rs[i].k] = ch
+		}
 		s.mu.Unlock()
 
-		bp := s.bufs.Get().(*[]byte)
-		buf := encodeMessage((*bp)[:0], r)
-		s.appendMu.RLock()
-		pos, err := s.log.Append(buf)
-		*bp = buf
-		s.bufs.Put(bp)
+		pos, err := s.appendMessages(rs, todo)
 
 		s.mu.Lock()
-		delete(s.msgBusy, r.k)
+		for _, i := range todo {
+			delete(s.msgBusy, rs[i].k)
+		}
 		close(ch)
-		if err == nil {
-			s.inbox.apply(r, pos)
+		for j, i := range todo {
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			s.inbox.apply(rs[i], pos[j])
 			s.records++
 		}
 		s.mu.Unlock()
 		s.appendMu.RUnlock()
-		return err
+		return errs
 	}
+}
+
+// appendMessages appends the records rs[todo] in order and returns their
+// positions, with s.appendMu read-locked (the caller unlocks it once it has
+// applied them, so that a compaction sees them in the index).
+func (s *Store) appendMessages(rs []*msgRecord, todo []int) ([]wal.Pos, error) {
+	if len(todo) == 1 { // a claim, a release, one delivery: no batch to build
+		bp := s.bufs.Get().(*[]byte)
+		buf := encodeMessage((*bp)[:0], rs[todo[0]])
+		s.appendMu.RLock()
+		pos, err := s.log.Append(buf)
+		*bp = buf
+		s.bufs.Put(bp)
+		return []wal.Pos{pos}, err
+	}
+	bufs := make([][]byte, len(todo))
+	for j, i := range todo {
+		bufs[j] = encodeMessage(nil, rs[i])
+	}
+	s.appendMu.RLock()
+	return s.log.AppendAll(bufs)
 }
 
 func (s *Store) entries(f MessageFilter) []msgEntry {
@@ -518,17 +616,23 @@ func (s *Store) payload(e *msgEntry) error {
 }
 
 func (m *Memory) write(ctx context.Context, r *msgRecord) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	return m.writeAll(ctx, []*msgRecord{r})[0]
+}
+
+func (m *Memory) writeAll(ctx context.Context, rs []*msgRecord) []error {
+	errs := make([]error, len(rs))
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	noop, err := m.inbox.check(r)
-	if err != nil || noop {
-		return err
+	for i, r := range rs {
+		if errs[i] = ctx.Err(); errs[i] != nil {
+			continue
+		}
+		noop, err := m.inbox.check(r)
+		if errs[i] = err; err == nil && !noop {
+			m.inbox.apply(r, wal.Pos{})
+		}
 	}
-	m.inbox.apply(r, wal.Pos{})
-	return nil
+	return errs
 }
 
 func (m *Memory) entries(f MessageFilter) []msgEntry {

@@ -18,6 +18,7 @@ import (
 // inboxStore is the inbox API both stores have.
 type inboxStore interface {
 	PutMessage(ctx context.Context, m Message) (Message, bool, error)
+	PutMessages(ctx context.Context, ms []Message) ([]Message, []bool, error)
 	ClaimMessage(ctx context.Context, k MessageKey, key string, at time.Time) error
 	ReleaseMessage(ctx context.Context, k MessageKey, key string, at time.Time) error
 	DeadLetter(ctx context.Context, m Message, reason string, at time.Time) error

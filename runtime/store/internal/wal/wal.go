@@ -337,18 +337,77 @@ func (l *Log) createSegment(seg uint64) error {
 // Append writes payload as one record and returns once it is durable (or the
 // log failed). Concurrent Appends share writes and syncs.
 func (l *Log) Append(payload []byte) (Pos, error) {
-	if len(payload) == 0 {
-		return Pos{}, errors.New("wal: empty record")
-	}
-	if len(payload) > MaxRecord {
-		return Pos{}, fmt.Errorf("wal: record of %d bytes exceeds %d", len(payload), MaxRecord)
+	if err := checkRecord(payload); err != nil {
+		return Pos{}, err
 	}
 	if err := l.lockWritable(); err != nil {
 		return Pos{}, err
 	}
 	l.active.Add(1)
 	defer l.active.Done()
+	b, off := l.add(payload)
+	if err := l.await(b); err != nil {
+		return Pos{}, err
+	}
+	return Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + off}, nil
+}
 
+// AppendAll writes payloads as consecutive records, in order, and returns
+// their positions once all are durable (or the log failed): one turn in the
+// group commit for the lot, where Appends from one goroutine would wait
+// for a sync each, and Appends from several would not keep their order.
+func (l *Log) AppendAll(payloads [][]byte) ([]Pos, error) {
+	for _, p := range payloads {
+		if err := checkRecord(p); err != nil {
+			return nil, err
+		}
+	}
+	if len(payloads) == 0 {
+		return nil, nil
+	}
+	if err := l.lockWritable(); err != nil {
+		return nil, err
+	}
+	l.active.Add(1)
+	defer l.active.Done()
+	batches := make([]*batch, len(payloads))
+	offs := make([]int64, len(payloads))
+	for i, p := range payloads {
+		batches[i], offs[i] = l.add(p)
+	}
+	// The records fill batches in queue order, each committed after the one
+	// before: wait for each in turn (a batch's waiters, ours or another
+	// writer's, take its lead when it comes).
+	err := l.await(batches[0])
+	for i := 1; i < len(batches) && err == nil; i++ {
+		if batches[i] != batches[i-1] {
+			err = l.wait(batches[i])
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	pos := make([]Pos, len(payloads))
+	for i, b := range batches {
+		pos[i] = Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + offs[i]}
+	}
+	return pos, nil
+}
+
+func checkRecord(payload []byte) error {
+	if len(payload) == 0 {
+		return errors.New("wal: empty record")
+	}
+	if len(payload) > MaxRecord {
+		return fmt.Errorf("wal: record of %d bytes exceeds %d", len(payload), MaxRecord)
+	}
+	return nil
+}
+
+// add queues payload as a record of the last batch, or of a new one when
+// that one is full or sealed, and returns the batch and the record's offset
+// in it. l.mu is held.
+func (l *Log) add(payload []byte) (*batch, int64) {
 	var b *batch
 	if n := len(l.queue); n > 0 {
 		b = l.queue[n-1]
@@ -369,10 +428,7 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	if b.full != nil && b.n == l.opts.MaxBatch {
 		close(b.full)
 	}
-	if err := l.await(b); err != nil {
-		return Pos{}, err
-	}
-	return Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + off}, nil
+	return b, off
 }
 
 // Seal starts a new segment, unless the active one holds no record yet, so
@@ -423,6 +479,12 @@ func (l *Log) await(b *batch) error {
 	if leader {
 		l.commit(b)
 	}
+	return l.wait(b)
+}
+
+// wait returns once b, queued, is written and synced, or failed; it
+// commits b when the commit before hands it the lead.
+func (l *Log) wait(b *batch) error {
 	for {
 		select {
 		case <-b.done:
