@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,23 @@ type Message struct {
 type Broker interface {
 	Publish(ctx context.Context, m Message) error
 	Consume(ctx context.Context, name, topic, event string, h func(ctx context.Context, m Message) error) (stop func(), err error)
+}
+
+// BatchBroker is a Broker that can also hand a consumer several messages of
+// a topic/event at once. The inbox uses it when the broker has it
+// (MemoryBroker and natsbus do): it records a batch of awaited events with
+// one sync, where one message at a time costs a sync each, and a consumer
+// of one still sees the events in order.
+//
+// ConsumeBatch registers a consumer under name as Consume does; h gets the
+// messages waiting for it, at most max at a time, in the order of the
+// stream. When h returns nil the batch is acknowledged. When it fails, the
+// same batch is delivered again, before the messages that follow it (at
+// least once, and in order for a group of one); a consumer that stops with
+// a batch it could not apply hands the batch back to the group.
+type BatchBroker interface {
+	Broker
+	ConsumeBatch(ctx context.Context, name, topic, event string, max int, h func(ctx context.Context, ms []Message) error) (stop func(), err error)
 }
 
 // brokerPublisher is the runtime.Publisher of the engine's flows: message
@@ -171,7 +189,8 @@ type memGroup struct {
 }
 
 type memMember struct {
-	h    func(context.Context, Message) error
+	h    func(context.Context, []Message) error
+	max  int // messages per delivery
 	ctx  context.Context
 	stop chan struct{}
 }
@@ -251,9 +270,21 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 	return nil
 }
 
+var _ BatchBroker = (*MemoryBroker)(nil)
+
 // Consume implements Broker: each call adds a member to the group of
 // name, with a goroutine of its own that delivers one message at a time.
 func (b *MemoryBroker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, Message) error) (func(), error) {
+	return b.ConsumeBatch(ctx, name, topic, event, 1, func(ctx context.Context, ms []Message) error { return h(ctx, ms[0]) })
+}
+
+// ConsumeBatch implements BatchBroker: each call adds a member to the group
+// of name, with a goroutine of its own that delivers up to max messages at
+// a time.
+func (b *MemoryBroker) ConsumeBatch(ctx context.Context, name, topic, event string, max int, h func(context.Context, []Message) error) (func(), error) {
+	if max < 1 {
+		return nil, fmt.Errorf("engine: a batch of %d messages", max)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	k := [2]string{topic, event}
@@ -267,7 +298,7 @@ func (b *MemoryBroker) Consume(ctx context.Context, name, topic, event string, h
 		g = &memGroup{b: b, s: s, next: s.base, sent: s.base, acked: map[int]struct{}{}, wake: make(chan struct{}, 1)}
 		s.groups[name] = g
 	}
-	m := &memMember{h: h, ctx: ctx, stop: make(chan struct{})}
+	m := &memMember{h: h, max: max, ctx: ctx, stop: make(chan struct{})}
 	g.members = append(g.members, m)
 	go g.loop(m)
 	g.signal()
@@ -316,23 +347,27 @@ func (b *MemoryBroker) release(s *memStream) {
 	}
 }
 
-// take hands the member the next message: one handed back first, else
-// the next never handed out. b.mu is held.
-func (g *memGroup) take() (int, Message, bool) {
-	var off int
-	switch {
-	case len(g.redo) > 0:
-		off, g.redo = g.redo[0], g.redo[1:]
-	case g.sent < g.s.base+len(g.s.msgs):
-		off = g.sent
-		g.sent++
-	default:
-		return 0, Message{}, false
+// take hands a member up to max messages, in order: those handed back
+// first, else the next never handed out. It appends their offsets to offs
+// and the messages to msgs. b.mu is held.
+func (g *memGroup) take(max int, offs []int, msgs []Message) ([]int, []Message) {
+	for len(offs) < max {
+		var off int
+		switch {
+		case len(g.redo) > 0:
+			off, g.redo = g.redo[0], g.redo[1:]
+		case g.sent < g.s.base+len(g.s.msgs):
+			off = g.sent
+			g.sent++
+		default:
+			return offs, msgs
+		}
+		offs, msgs = append(offs, off), append(msgs, g.s.msgs[off-g.s.base])
 	}
 	if len(g.redo) > 0 || g.sent < g.s.base+len(g.s.msgs) {
 		g.signal() // more for another idle member
 	}
-	return off, g.s.msgs[off-g.s.base], true
+	return offs, msgs
 }
 
 // ack records that off is acknowledged and releases what every group has
@@ -353,11 +388,13 @@ func (g *memGroup) ack(off int) {
 	g.b.release(g.s)
 }
 
-// loop delivers messages to member m, one at a time, until it stops; a
-// failed delivery is retried by m after a short pause (so a group of one
-// delivers in order), and a message m holds when it stops goes back to
-// the group.
+// loop delivers messages to member m, up to m.max at a time, until it
+// stops; a failed delivery is retried by m after a short pause (so a group
+// of one delivers in order), and the messages m holds when it stops go back
+// to the group.
 func (g *memGroup) loop(m *memMember) {
+	var offs []int
+	var msgs []Message
 	for {
 		select {
 		case <-m.stop:
@@ -366,9 +403,9 @@ func (g *memGroup) loop(m *memMember) {
 		default:
 		}
 		g.b.mu.Lock()
-		off, msg, ok := g.take()
+		offs, msgs = g.take(m.max, offs[:0], msgs[:0])
 		g.b.mu.Unlock()
-		if !ok {
+		if len(offs) == 0 {
 			select {
 			case <-g.wake:
 				continue
@@ -376,20 +413,24 @@ func (g *memGroup) loop(m *memMember) {
 				return
 			}
 		}
-		for m.h(m.ctx, msg) != nil {
+		for m.h(m.ctx, msgs) != nil {
 			select {
 			case <-time.After(g.b.redo):
 				continue
 			case <-m.stop:
 				g.b.mu.Lock()
-				g.redo = append(g.redo, off)
+				g.redo = append(g.redo, offs...)
+				slices.Sort(g.redo)
 				g.signal()
 				g.b.mu.Unlock()
 				return
 			}
 		}
 		g.b.mu.Lock()
-		g.ack(off)
+		for _, off := range offs {
+			g.ack(off)
+		}
 		g.b.mu.Unlock()
+		clear(msgs) // let go of the payloads
 	}
 }

@@ -48,6 +48,7 @@ import (
 // *store.Memory implement it (see runtime/store's inbox).
 type InboxStore interface {
 	PutMessage(ctx context.Context, m store.Message) (store.Message, bool, error)
+	PutMessages(ctx context.Context, ms []store.Message) ([]store.Message, []bool, error)
 	ClaimMessage(ctx context.Context, k store.MessageKey, key string, at time.Time) error
 	ReleaseMessage(ctx context.Context, k store.MessageKey, key string, at time.Time) error
 	DeadLetter(ctx context.Context, m store.Message, reason string, at time.Time) error
@@ -237,7 +238,13 @@ func (in *inbox) consume(topic, event string) error {
 	}
 	in.consumers[k] = func() {}
 	in.mu.Unlock()
-	stop, err := in.broker.Consume(in.ctx, in.consumer, topic, event, observeDelivery(in.tel, in.receive))
+	var stop func()
+	var err error
+	if bb, ok := in.broker.(BatchBroker); ok {
+		stop, err = bb.ConsumeBatch(in.ctx, in.consumer, topic, event, InboxBatch, observeDeliveries(in.tel, in.receiveAll))
+	} else {
+		stop, err = in.broker.Consume(in.ctx, in.consumer, topic, event, observeDelivery(in.tel, in.receive))
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if err != nil {
@@ -256,38 +263,61 @@ func (in *inbox) consumes(topic, event string) bool {
 	return ok
 }
 
+// InboxBatch is the most awaited events the inbox takes from a broker at
+// once (a BatchBroker) and records with one sync. It bounds what a
+// consumer holds: at most InboxBatch payloads (each at most the broker's,
+// or Options.MaxBody through POST /events).
+const InboxBatch = 64
+
 // receive handles an awaited event from the broker, or from the engine's
 // door for events (PublishEvent): record it (once per topic, event and ID),
 // then offer it. It returns nil only once the event is durable in the
 // inbox.
 func (in *inbox) receive(ctx context.Context, msg Message) error {
-	k := store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}
+	return in.receiveAll(ctx, []Message{msg})
+}
+
+// receiveAll receives msgs, in order, recorded together: the handler of
+// the broker's batches (BatchBroker).
+func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
+	now := in.now()
+	news := make([]store.Message, 0, len(msgs))
 	in.mu.Lock()
-	_, known := in.msgs[k]
+	for _, msg := range msgs {
+		if _, known := in.msgs[store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}]; !known {
+			news = append(news, store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: now})
+		}
+	}
 	in.mu.Unlock()
-	if known {
+	if len(news) == 0 {
 		return nil
 	}
-	cur, _, err := in.st.PutMessage(ctx, store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: in.now()})
+	curs, _, err := in.st.PutMessages(ctx, news)
 	if err != nil {
 		return err
 	}
-	// Recorded before (by this engine before a restart, or by another engine
-	// sharing the inbox): only a message nobody took is news.
-	if cur.State != store.MessagePending {
-		return nil
-	}
+	var thens []func()
 	in.mu.Lock()
-	if _, known := in.msgs[k]; known || in.stopped {
-		in.mu.Unlock()
-		return nil
+	for i := range curs {
+		cur := &curs[i]
+		// Recorded before (by this engine before a restart, or by another
+		// engine sharing the inbox): only a message nobody took is news.
+		if cur.State != store.MessagePending {
+			continue
+		}
+		k := cur.Key()
+		if _, known := in.msgs[k]; known || in.stopped {
+			continue
+		}
+		m := &inMsg{k: k, payload: cur.Payload, received: cur.Received, hi: -1}
+		in.msgs[k] = m
+		in.setExpiry(m, cur.Received.Add(in.keep))
+		if then := in.offerLocked(m); then != nil {
+			thens = append(thens, then)
+		}
 	}
-	m := &inMsg{k: k, payload: cur.Payload, received: cur.Received, hi: -1}
-	in.msgs[k] = m
-	in.setExpiry(m, cur.Received.Add(in.keep))
-	then := in.offerLocked(m)
 	in.mu.Unlock()
-	if then != nil {
+	for _, then := range thens {
 		then()
 	}
 	return nil

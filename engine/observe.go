@@ -56,11 +56,28 @@ func observeDelivery(t Telemetry, h func(context.Context, Message) error) func(c
 		return h
 	}
 	return func(ctx context.Context, m Message) error {
-		var lag time.Duration
-		if !m.Published.IsZero() {
-			lag = time.Since(m.Published) // wall clocks, the broker's and ours
-		}
-		t.Delivered(m.Topic, m.Event, lag)
+		delivered(t, &m)
 		return h(ctx, m)
 	}
+}
+
+// observeDeliveries is observeDelivery for a consumer of batches.
+func observeDeliveries(t Telemetry, h func(context.Context, []Message) error) func(context.Context, []Message) error {
+	if t == nil {
+		return h
+	}
+	return func(ctx context.Context, ms []Message) error {
+		for i := range ms {
+			delivered(t, &ms[i])
+		}
+		return h(ctx, ms)
+	}
+}
+
+func delivered(t Telemetry, m *Message) {
+	var lag time.Duration
+	if !m.Published.IsZero() {
+		lag = time.Since(m.Published) // wall clocks, the broker's and ours
+	}
+	t.Delivered(m.Topic, m.Event, lag)
 }

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -168,9 +169,9 @@ func consumerName(name, subject string) string {
 // gives 2,300-3,800 (BenchmarkEventTriggerNATS).
 const pullBatch = 8
 
-// Consume implements engine.Broker with a durable pull consumer per name
-// and topic/event, delivering every message from the start of the stream.
-func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, engine.Message) error) (func(), error) {
+// consumer creates (or finds) the durable pull consumer of name on
+// topic/event, delivering every message from the start of the stream.
+func (b *Broker) consumer(ctx context.Context, name, topic, event string) (jetstream.Consumer, error) {
 	subject := b.Subject(topic, event)
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, b.opts.Stream, jetstream.ConsumerConfig{
 		Durable:       consumerName(name, subject),
@@ -182,22 +183,37 @@ func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: consumer for %s %s: %w", topic, event, err)
 	}
+	return cons, nil
+}
+
+// message is msg as the engine sees it.
+func message(msg jetstream.Msg, topic, event string) engine.Message {
+	m := engine.Message{ID: msg.Headers().Get(jetstream.MsgIDHeader), Topic: topic, Event: event, Payload: msg.Data()}
+	if tr := msg.Headers().Get(triggeredHeader); tr != "" {
+		m.Triggered = strings.Split(tr, ",")
+	}
+	if md, err := msg.Metadata(); err == nil {
+		m.Published = md.Timestamp
+		if m.ID == "" {
+			// Published without an ID: the stream sequence identifies it.
+			m.ID = "seq:" + strconv.FormatUint(md.Sequence.Stream, 10)
+		}
+	}
+	return m
+}
+
+// Consume implements engine.Broker with a durable pull consumer per name
+// and topic/event, delivering every message from the start of the stream.
+func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, engine.Message) error) (func(), error) {
+	cons, err := b.consumer(ctx, name, topic, event)
+	if err != nil {
+		return nil, err
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		m := engine.Message{ID: msg.Headers().Get(jetstream.MsgIDHeader), Topic: topic, Event: event, Payload: msg.Data()}
-		if tr := msg.Headers().Get(triggeredHeader); tr != "" {
-			m.Triggered = strings.Split(tr, ",")
-		}
-		if md, err := msg.Metadata(); err == nil {
-			m.Published = md.Timestamp
-			if m.ID == "" {
-				// Published without an ID: the stream sequence identifies it.
-				m.ID = "seq:" + strconv.FormatUint(md.Sequence.Stream, 10)
-			}
-		}
 		// The publisher's trace, if it sent one: a run this message
 		// starts continues it.
-		if err := h(tracectx.Extract(cctx, http.Header(msg.Headers())), m); err != nil {
+		if err := h(tracectx.Extract(cctx, http.Header(msg.Headers())), message(msg, topic, event)); err != nil {
 			_ = msg.NakWithDelay(b.opts.Redeliver)
 			return
 		}
@@ -211,5 +227,102 @@ func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(
 		cc.Drain()
 		cancel()
 		<-cc.Closed()
+	}, nil
+}
+
+var _ engine.BatchBroker = (*Broker)(nil)
+
+// ConsumeBatch implements engine.BatchBroker on the same durable pull
+// consumer as Consume: JetStream hands the messages over in order, up to
+// max of them wait in a buffer while h applies the batch before, and h gets
+// what the buffer holds. A batch h fails is given to h again after the
+// Redeliver delay, before anything after it, so that a consumer of one
+// keeps the order; a consumer that stops gives back what it holds (a
+// negative acknowledgement, so another consumer of the name gets it). A
+// batch applied is acknowledged without waiting for JetStream's answer: an
+// acknowledgement lost is a redelivery, which the engine's inbox drops
+// (it knows the message's ID).
+func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, max int, h func(context.Context, []engine.Message) error) (func(), error) {
+	if max < 1 {
+		return nil, fmt.Errorf("natsbus: a batch of %d messages", max)
+	}
+	cons, err := b.consumer(ctx, name, topic, event)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	in := make(chan jetstream.Msg, max)
+	quit := make(chan struct{}) // closed by stop: give back, take no more
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		select {
+		case in <- msg:
+		case <-quit:
+			_ = msg.Nak()
+		}
+	}, jetstream.PullMaxMessages(max))
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("natsbus: consuming %s %s: %w", topic, event, err)
+	}
+	nak := func(msgs []jetstream.Msg) {
+		for _, msg := range msgs {
+			_ = msg.Nak()
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		held := make([]jetstream.Msg, 0, max)
+		ms := make([]engine.Message, 0, max)
+		for {
+			held, ms = held[:0], ms[:0]
+			select {
+			case msg := <-in:
+				held = append(held, msg)
+			case <-quit:
+				return
+			case <-cctx.Done():
+				return
+			}
+		more:
+			for len(held) < max {
+				select {
+				case msg := <-in:
+					held = append(held, msg)
+				default:
+					break more
+				}
+			}
+			for _, msg := range held {
+				ms = append(ms, message(msg, topic, event))
+			}
+			for h(cctx, ms) != nil {
+				select {
+				case <-time.After(b.opts.Redeliver):
+				case <-quit:
+					nak(held)
+					return
+				case <-cctx.Done():
+					nak(held)
+					return
+				}
+			}
+			for _, msg := range held {
+				_ = msg.Ack()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(quit)
+			<-done // after the batch in hand, if any
+			cc.Drain()
+			<-cc.Closed()
+			for len(in) > 0 {
+				nak([]jetstream.Msg{<-in})
+			}
+			cancel()
+		})
 	}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/engine/brokertest"
 	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -376,4 +377,8 @@ func TestPublishEventOneRunAcrossEngines(t *testing.T) {
 	if ca, cb := count(a), count(b); ca+cb != n+1 || ca < n {
 		t.Fatalf("runs: %d on the engine of the door, %d on the other; want %d and the outside event's once", ca, cb, n)
 	}
+}
+
+func TestConsumeBatch(t *testing.T) {
+	brokertest.Batches(t, func(t *testing.T) engine.BatchBroker { return connect(t, startServer(t, t.TempDir())) })
 }

@@ -1,0 +1,163 @@
+// Package brokertest checks an engine.BatchBroker against the contract of
+// ConsumeBatch: the engine's in-process broker and natsbus run it, and so
+// can a broker of one's own.
+package brokertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/engine"
+)
+
+// Batches checks, on brokers made by newBroker (each test its own, with
+// nothing published yet), that ConsumeBatch delivers a consumer of one
+// every message in order in batches of at most max, gives a failed batch
+// again before what follows it, and hands what a stopped consumer held to
+// another consumer of its name.
+func Batches(t *testing.T, newBroker func(t *testing.T) engine.BatchBroker) {
+	t.Run("Order", func(t *testing.T) { order(t, newBroker(t)) })
+	t.Run("StopHandsBack", func(t *testing.T) { stopHandsBack(t, newBroker(t)) })
+}
+
+func publish(t *testing.T, b engine.Broker, topic string, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		m := engine.Message{ID: fmt.Sprint("m", i), Topic: topic, Event: "e", Payload: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+		if err := b.Publish(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ids(ms []engine.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+var errRefused = errors.New("brokertest: refused")
+
+func order(t *testing.T, b engine.BatchBroker) {
+	const n, size = 300, 16
+	var mu sync.Mutex
+	var applied []string
+	var failedOnce []string // the batch refused, as delivered
+	var retried []string    // the delivery after it
+	refusals, largest := 0, 0
+	// The first delivery waits until the first half is published, so that
+	// messages queue behind it and the next delivery is a batch.
+	published := make(chan struct{})
+	first := true
+	stop, err := b.ConsumeBatch(context.Background(), "c", "order", "e", size, func(_ context.Context, ms []engine.Message) error {
+		if first {
+			first = false
+			<-published
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(ms) == 0 || len(ms) > size {
+			t.Errorf("a batch of %d messages, at most %d asked", len(ms), size)
+		}
+		largest = max(largest, len(ms))
+		got := ids(ms)
+		switch {
+		case failedOnce != nil && retried == nil:
+			retried = got
+		case refusals < 2 && slices.Contains(got, "m150"):
+			refusals++
+			if refusals == 1 {
+				failedOnce = got
+			}
+			return errRefused
+		}
+		applied = append(applied, got...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	publish(t, b, "order", 0, n/2)
+	close(published)
+	waitFor(t, "the first half applied", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(applied) >= 140
+	})
+	publish(t, b, "order", n/2, n)
+	waitFor(t, "every message applied", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(applied) >= n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for i, id := range applied {
+		if want := fmt.Sprint("m", i); id != want {
+			t.Fatalf("message %d applied is %s, want %s (applied %v)", i, id, want, applied)
+		}
+	}
+	if len(applied) != n {
+		t.Fatalf("%d messages applied, want %d", len(applied), n)
+	}
+	if largest < 2 {
+		t.Errorf("every delivery held one message, with %d queued behind the first", n/2-1)
+	}
+	if failedOnce == nil || len(retried) == 0 || retried[0] != failedOnce[0] {
+		t.Fatalf("the refused batch %v was followed by %v: not delivered again first", failedOnce, retried)
+	}
+}
+
+func stopHandsBack(t *testing.T, b engine.BatchBroker) {
+	const n = 40
+	holding := make(chan struct{})
+	var once sync.Once
+	stopA, err := b.ConsumeBatch(context.Background(), "c", "handback", "e", 8, func(context.Context, []engine.Message) error {
+		once.Do(func() { close(holding) })
+		return errRefused // A can apply nothing
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, b, "handback", 0, n)
+	<-holding
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	stopB, err := b.ConsumeBatch(context.Background(), "c", "handback", "e", 8, func(_ context.Context, ms []engine.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range ms {
+			seen[m.ID] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopB()
+	stopA()
+	waitFor(t, "every message at the consumer left", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == n
+	})
+}
