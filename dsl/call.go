@@ -95,6 +95,9 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 			where, hint := "this file does not declare", "a call runs a flow declared in the same file: declare flow %s, or call one of its flows"
 			if c.opts.PackageFlows != nil {
 				where, hint = "neither this file nor its Go package declares", "a call runs a flow of the same Go package: declare flow %s in this file or in another .flow file beside it"
+				if sc := c.opts.PackageScope; sc.Where != "" {
+					where, hint = "neither this file nor "+sc.Where+" declares", sc.Hint
+				}
 			}
 			d := diag.Errorf(pick(cs.Action.Flow.Range, cs.Action.Range, cs.Step.NameRange), "call-flow", "step %q calls flow %q, which %s", cs.Step.Name, cs.Action.Flow.Name, where)
 			if m := c.suggest(cs.Action.Flow.Name, names, false); m != "" {

@@ -33,6 +33,21 @@ type CheckOptions struct {
 	// Go package checks find its callee: a call runs a flow of the same
 	// package, whichever file declares it.
 	PackageFlows func() []*Flow
+	// PackageScope says what PackageFlows's flows are, in the diagnostic
+	// of a call to a flow neither the file nor they declare. The zero value
+	// says the file's Go package (the command's); an engine says its
+	// registered flows.
+	PackageScope CallScope
+}
+
+// CallScope describes, for diagnostics, the flows a file's calls may run
+// besides its own.
+type CallScope struct {
+	// Where ends "step S calls flow F, which neither this file nor ...
+	// declares".
+	Where string
+	// Hint is the diagnostic's hint; %s is the flow called.
+	Hint string
 }
 
 // Check runs every semantic check on f and returns all findings, unsorted

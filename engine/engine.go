@@ -124,10 +124,11 @@ type Options struct {
 	// definitions (after the engine's own).
 	RuntimeOptions []runtime.Option
 	// FlowFile, if set, reads and checks a source that is not JSON (a
-	// .flow file) for LoadFlows and LoadDir; `flowgen serve` sets it to
-	// dsl/flowfile.Load. Without it the engine loads the JSON form only,
-	// and a program that embeds it links no .flow parser.
-	FlowFile func(filename string, src []byte) (*dsl.File, diag.List)
+	// .flow file) for LoadFlows and LoadDir, with the check options the
+	// engine gives (the flows its calls may run); `flowgen serve` sets it
+	// to dsl/flowfile.Load. Without it the engine loads the JSON form
+	// only, and a program that embeds it links no .flow parser.
+	FlowFile func(filename string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List)
 	// Executor, if set, runs the JSON flows instead of the engine
 	// (executor.go); Store is then optional and unused.
 	Executor Executor

@@ -73,11 +73,36 @@ type plannedFlow struct {
 func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 	e.loadMu.Lock()
 	defer e.loadMu.Unlock()
-	p, ds, err := e.plan(filename, data, nil)
+	p, ds, err := e.plan(filename, data, nil, nil)
 	if err != nil {
 		return ds, err
 	}
 	return ds, e.commit(p, e.opts.FlowsDir)
+}
+
+// checkOptions are the compiler's check options for a document the engine
+// loads: its calls may run, besides the document's own flows, the JSON
+// flows the engine has registered and, while LoadDir reads a directory,
+// the flows of every file of it (dir), so that the order of the files does
+// not matter. Calls resolve by name when they run (call.go), so a flow
+// that calls another loaded before or in another file runs it.
+func (e *Engine) checkOptions(dir []*dsl.Flow) dsl.CheckOptions {
+	return dsl.CheckOptions{
+		PackageFlows: func() []*dsl.Flow {
+			e.mu.Lock()
+			registered := make([]*dsl.Flow, 0, len(e.flows))
+			for _, fe := range e.flows {
+				if fe.def != nil {
+					registered = append(registered, fe.def)
+				}
+			}
+			e.mu.Unlock()
+			slices.SortFunc(registered, func(a, b *dsl.Flow) int { return strings.Compare(a.Name, b.Name) })
+			return append(slices.Clone(dir), registered...)
+		},
+		PackageScope: dsl.CallScope{Where: "the engine's flows",
+			Hint: "a call runs a flow of the same document or one the engine has loaded: define flow %s in this document, or load it first"},
+	}
 }
 
 // dirFlow is a flow LoadDir read from a file of the directory.
@@ -86,11 +111,11 @@ type dirFlow struct {
 	src  []byte
 }
 
-// plan checks the document and returns what loading it changes. seen,
-// for LoadDir, holds the flows earlier files of the directory define. The
-// caller holds e.loadMu.
-func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow) (*loadPlan, diag.List, error) {
-	f, ds := e.read(filename, data)
+// plan checks the document and returns what loading it changes. For
+// LoadDir, seen holds the flows earlier files of the directory define and
+// dir the flows of all its files. The caller holds e.loadMu.
+func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow, dir []*dsl.Flow) (*loadPlan, diag.List, error) {
+	f, ds := e.read(filename, data, e.checkOptions(dir))
 	if f == nil || ds.HasErrors() {
 		return nil, ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
 	}
@@ -361,16 +386,16 @@ func (e *Engine) saveFlows(fes []*flowEntry) (undo func(), err error) {
 
 // read decodes and checks a JSON document, or hands any other source to
 // Options.FlowFile.
-func (e *Engine) read(filename string, data []byte) (*dsl.File, diag.List) {
+func (e *Engine) read(filename string, data []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
 	if isJSONName(filename) {
-		return dsl.LoadJSON(filename, data, dsl.CheckOptions{})
+		return dsl.LoadJSON(filename, data, opts)
 	}
 	if e.opts.FlowFile == nil {
 		return nil, diag.List{diag.Errorf(diag.Range{Start: diag.Pos{File: filename, Line: 1, Column: 1}}, "json",
 			"not a JSON flow (the name does not end in .json): this engine loads the JSON form only").
 			WithHint("`flowgen json FILE.flow` prints the JSON form of a .flow file")}
 	}
-	return e.opts.FlowFile(filename, data)
+	return e.opts.FlowFile(filename, data, opts)
 }
 
 func isJSONName(name string) bool { return strings.EqualFold(filepath.Ext(name), ".json") }
@@ -420,8 +445,12 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 	if err != nil {
 		return nil, err
 	}
-	var all diag.List
-	seen := map[string]dirFlow{}
+	type dirFile struct {
+		name, path string
+		data       []byte
+	}
+	var files []dirFile
+	var flows []*dsl.Flow // of every file, for the calls of each (checkOptions)
 	for _, ent := range ents {
 		name := ent.Name()
 		if ent.IsDir() || !(strings.HasSuffix(name, ".json") || e.opts.FlowFile != nil && strings.HasSuffix(name, ".flow")) {
@@ -430,9 +459,23 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 		path := filepath.Join(filepath.Clean(dir), name)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return all, err
+			return nil, err
 		}
-		p, ds, err := e.plan(path, data, seen)
+		files = append(files, dirFile{name, path, data})
+		// What the file declares; its diagnostics come with its plan below.
+		if f, _ := e.read(path, data, dsl.CheckOptions{CallsByName: true}); f != nil {
+			for _, fl := range f.Flows {
+				if fl != nil {
+					flows = append(flows, fl)
+				}
+			}
+		}
+	}
+	var all diag.List
+	seen := map[string]dirFlow{}
+	for _, df := range files {
+		name, path := df.name, df.path
+		p, ds, err := e.plan(path, df.data, seen, flows)
 		all = append(all, ds...)
 		if err != nil {
 			return all, err

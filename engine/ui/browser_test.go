@@ -145,8 +145,8 @@ func newEnvAuth(t *testing.T, withTokens bool) *env {
 	caller.Handle("stock", "Stock.Release", func(context.Context, json.RawMessage) (any, error) { return nil, nil })
 	st := store.NewMemory()
 	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth,
-		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
-			return flowfile.Load(name, src, dsl.CheckOptions{})
+		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
+			return flowfile.Load(name, src, opts)
 		}}
 	if !withTokens {
 		opts.Authorizer = nil

@@ -254,8 +254,8 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		Broker: engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
 		// command links the parser anyway; an embedded engine loads JSON.
-		FlowFile: func(name string, src []byte) (*dsl.File, diag.List) {
-			return flowfile.Load(name, src, dsl.CheckOptions{})
+		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
+			return flowfile.Load(name, src, opts)
 		}}
 	// Remote providers serve Go steps and rollbacks (serve has no handler
 	// of its own); over NATS too with -nats.
