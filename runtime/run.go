@@ -251,7 +251,7 @@ func (r *Run[S]) Abort() error {
 		return ErrFinished
 	}
 	r.cancel(ErrAborted)
-	if p != nil {
+	if p != nil && !p.rollback { // a rollback finishes whatever happens
 		if p.wait.Child != nil {
 			// A call: the child is aborted, and its end wakes the run,
 			// which then aborts too (the child has rolled back first).
@@ -335,6 +335,10 @@ func (r *Run[S]) loop() {
 		case kindFailing, kindAborting:
 			err = r.unwind(st.kind)
 		case kindRollback:
+			if d := &r.def.steps[st.step]; d.rollbackCall != nil {
+				r.parkRollback(d) // rollbackwait.go
+				return
+			}
 			err = r.runRollback(&r.def.steps[st.step])
 		case kindParallel:
 			err = r.runParallel(&r.def.steps[st.step])
@@ -499,34 +503,42 @@ func (r *Run[S]) unwind(kind stateKind) error {
 
 // runRollback runs the current rollback's attempts and returns to unwind.
 func (r *Run[S]) runRollback(d *stepDef[S]) error {
-	var err error
-	p := &r.progress
 	for {
-		err = r.rollback1(d)
+		err := r.rollback1(d)
 		if errors.Is(err, ErrSuspended) && r.suspending.Load() {
 			return errSuspend // a rollback call's child was suspended with the run: Resume runs it again
 		}
-		if err == nil || IsPermanent(err) || p.attempt >= d.rbAttempts {
-			break
+		if again, ferr := r.rollbackEnded(d, err); ferr != nil || !again {
+			return ferr
 		}
+	}
+}
+
+// rollbackEnded moves the run on from a rollback attempt of d that ended
+// with err: back to the unwind, or, when it failed and may be retried, to
+// the next attempt (again), the retry recorded and its backoff waited.
+func (r *Run[S]) rollbackEnded(d *stepDef[S], err error) (again bool, ferr error) {
+	p := &r.progress
+	if err != nil && !IsPermanent(err) && p.attempt < d.rbAttempts {
 		if err := r.fire(OutcomeRetry, p.attempt, OutcomeRetry, err); err != nil {
-			return err
+			return false, err
 		}
 		// The retry is recorded: a suspended run (a process that shuts
 		// down) stops here rather than after the rollback's last attempt,
 		// and Resume runs the next attempt. An abort changes nothing.
 		if r.sleepRollback(backoff(d.RollbackRetry, p.attempt-1)) {
-			return errSuspend
+			return false, errSuspend
 		}
+		return true, nil
 	}
 	back := evBackFailing
 	if p.cause == nil {
 		back = evBackAborting
 	}
 	if err != nil {
-		return r.fire(back, p.attempt, OutcomeError, err)
+		return false, r.fire(back, p.attempt, OutcomeError, err)
 	}
-	return r.fire(back, p.attempt, OutcomeOK, nil)
+	return false, r.fire(back, p.attempt, OutcomeOK, nil)
 }
 
 // attempt1 runs one attempt of v's step. Changes to the state survive only

@@ -191,7 +191,7 @@ func WithDeadline[S any](d time.Duration) StepOption[S] { return func(s *Step[S]
 
 // WithRollback sets the function that undoes the step.
 func WithRollback[S any](fn func(ctx context.Context, s *S) error) StepOption[S] {
-	return func(s *Step[S]) { s.Rollback = fn }
+	return func(s *Step[S]) { s.Rollback, s.rollbackCall, s.rollbackCallBad = fn, nil, false }
 }
 
 // WithRollbackRetry sets the retry policy of the rollback.

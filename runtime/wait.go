@@ -27,6 +27,11 @@ type parking struct {
 	cancelSub func()
 	// abortChild aborts the child run a call waits for (set once armed).
 	abortChild func() error
+	// rollback: the run waits for the child of a rollback call's attempt
+	// (rollbackwait.go), which an abort does not end; endSpan ends the
+	// attempt's span, if observed.
+	rollback bool
+	endSpan  func(Outcome, error)
 }
 
 type wakeKind uint8
@@ -80,16 +85,7 @@ func (r *Run[S]) park() {
 	p := &parking{wait: *r.progress.wait, armed: make(chan struct{})}
 	d := &r.def.steps[r.cur.step]
 	input := r.callInput(d) // before the state goes
-	if fn := r.env.opts.parked; fn != nil {
-		fn(r.env.runID, true)
-	}
-	// A waiting run holds no machine either; the wake-up takes one.
-	r.def.machines.Put(r.machine)
-	r.machine = nil
-	r.hibernate()
-	r.mu.Lock()
-	r.parked = p
-	r.mu.Unlock()
+	r.parkOn(p)
 	defer close(p.armed)
 
 	w := &p.wait
@@ -133,6 +129,21 @@ func (r *Run[S]) park() {
 	}
 }
 
+// parkOn makes p the run's wait and lets go of what the run holds while
+// it waits (parked, from here): the caller then arms p and closes p.armed.
+func (r *Run[S]) parkOn(p *parking) {
+	if fn := r.env.opts.parked; fn != nil {
+		fn(r.env.runID, true)
+	}
+	// A waiting run holds no machine either; the wake-up takes one.
+	r.def.machines.Put(r.machine)
+	r.machine = nil
+	r.hibernate()
+	r.mu.Lock()
+	r.parked = p
+	r.mu.Unlock()
+}
+
 // wake ends wait p for the reason kind, if p is still the run's wait, and
 // continues the run on a new goroutine. It never blocks: subscribers call
 // it while delivering.
@@ -169,6 +180,10 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 		return
 	}
 	r.machine = r.def.machine(r.cur.name)
+	if p.rollback {
+		r.rollbackWoken(p, kind, err)
+		return
+	}
 	if r.ctx.Err() != nil && kind != wakeChild {
 		// A child that ended done is a completed call even when the run
 		// is aborted: the step takes its result, and is rolled back.

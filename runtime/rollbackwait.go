@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Rollback calls wait without a goroutine.
+//
+// The rollback of a step built with WithRollbackCall runs a child run per
+// attempt. The attempt is recorded as it starts (the event that enters
+// "X:rollback", or the retry before it), and names its child: ChildRunID
+// of the rollback's key and the attempt. While the child runs, the parent
+// parks as a waiting step does: it starts the child or finds it (live,
+// resumed from its history, or ended already), asks for its end, arms the
+// rollback's timeout if it has one (from the attempt's start, as recorded,
+// so a restart does not give it more time), hibernates, and its goroutine
+// ends. The child's end wakes it: done ends the rollback ok; any other end
+// fails the attempt with a *ChildError, which the rollback's retry policy
+// retries with a new child. An abort changes nothing (a rollback finishes
+// whatever happens); Suspend lets the wait go, and Resume parks again on the
+// same child. A compensation flow that awaits or sleeps thus holds no
+// goroutine for as long as it takes.
+
+// parkRollback parks the run on the child of the rollback call of d in
+// flight.
+func (r *Run[S]) parkRollback(d *stepDef[S]) {
+	ref := r.rollbackChild(d, r.progress.attempt)
+	var input any
+	if in := d.rollbackCall.Input; in != nil {
+		input = in(&r.state) // before the state goes
+	}
+	r.clean = false
+	ctx, endSpan := r.observeRollback(d)
+	p := &parking{wait: Wait{Child: ref}, armed: make(chan struct{}), rollback: true, endSpan: endSpan}
+	r.parkOn(p)
+	defer close(p.armed)
+
+	if t := d.RollbackTimeout; t > 0 {
+		at := r.lastTime.Add(t) // the attempt started with the last event
+		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() {
+			<-p.armed
+			if r.wake(p, wakeTimeout, nil, nil) && p.abortChild != nil {
+				_ = p.abortChild()
+			}
+		})
+	}
+	abort, err := r.env.opts.childRuns(d.rollbackCall.Runs).AttachChild(ctx, ref.Flow, ref.RunID, RunRef{Flow: r.def.id, RunID: r.env.runID},
+		func() any { return input },
+		func(e RunEnd) {
+			switch {
+			case errors.Is(e.Err, ErrSuspended):
+				r.wake(p, wakeSuspend, nil, nil) // Resume finds the child again
+			case e.Final == StateDone:
+				r.wake(p, wakeChild, nil, nil)
+			default:
+				// Not permanent: the rollback's retry runs a new child.
+				r.wake(p, wakeError, nil, &ChildError{Child: *ref, Final: e.Final, Err: e.Err})
+			}
+		})
+	switch {
+	case err != nil && r.suspending.Load(): // the process shuts down: no failure to record
+		r.wake(p, wakeSuspend, nil, nil)
+	case err != nil:
+		r.wake(p, wakeError, nil, err)
+	default:
+		p.abortChild = abort
+		if r.suspending.Load() { // suspended while entering the wait
+			r.wake(p, wakeSuspend, nil, nil)
+		}
+	}
+}
+
+// rollbackWoken records how the rollback attempt p waited for ended and
+// drives the run on.
+func (r *Run[S]) rollbackWoken(p *parking, kind wakeKind, err error) {
+	d := &r.def.steps[r.cur.step]
+	switch kind {
+	case wakeChild:
+		err = nil
+	case wakeTimeout:
+		err = fmt.Errorf("%w: rollback attempt deadline %v passed", ErrTimeout, d.RollbackTimeout)
+	}
+	if p.endSpan != nil {
+		p.endSpan(attemptOutcome("", err), err)
+	}
+	if _, ferr := r.rollbackEnded(d, err); ferr != nil {
+		if errors.Is(ferr, errSuspend) {
+			r.finishSuspended()
+			return
+		}
+		r.finish(ferr)
+		return
+	}
+	r.loop()
+}
