@@ -297,6 +297,9 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 				ms = append(ms, message(msg, topic, event))
 			}
 			for h(cctx, ms) != nil {
+				for _, msg := range held { // still being applied: not redelivered meanwhile
+					_ = msg.InProgress()
+				}
 				select {
 				case <-time.After(b.opts.Redeliver):
 				case <-quit:
