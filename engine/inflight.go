@@ -105,8 +105,8 @@ type Stats struct {
 	// MaxRunning for the runs the engine starts.
 	Running    int64 `json:"running"`
 	MaxRunning int64 `json:"max_running"`
-	// Waiting: runs this engine drives that wait on an await or a sleep,
-	// holding no goroutine.
+	// Waiting: runs this engine drives that wait on an await, a sleep or
+	// a child run (of a call, or of a rollback call), holding no goroutine.
 	Waiting int64 `json:"waiting"`
 	// Resuming: unfinished runs found in the store that are still to be
 	// resumed (Options.ResumeWorkers resume them in the background).
