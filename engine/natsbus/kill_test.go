@@ -21,12 +21,78 @@ import (
 )
 
 // TestMain lets the test binary run as the engine process of
-// TestKilledEngineResumes.
+// TestKilledEngineResumes and TestKillWhileApplyingAwaitedEvents.
 func TestMain(m *testing.M) {
-	if os.Getenv("FLOWGEN_ENGINE_CHILD") == "1" {
+	switch os.Getenv("FLOWGEN_ENGINE_CHILD") {
+	case "1":
 		os.Exit(engineChild())
+	case "await":
+		os.Exit(awaitChild())
 	}
 	os.Exit(m.Run())
+}
+
+// childStoreAndBroker opens, in a child process, the store (FLOWGEN_STORE)
+// and the broker on the NATS server (FLOWGEN_NATS) the test gave it.
+func childStoreAndBroker(opts Options) (*store.Store, *Broker, func(), error) {
+	st, err := store.Open(os.Getenv("FLOWGEN_STORE"), store.Options{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nc, err := nats.Connect(os.Getenv("FLOWGEN_NATS"))
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	b, err := New(context.Background(), nc, opts)
+	if err != nil {
+		nc.Close()
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return st, b, func() { nc.Close(); st.Close() }, nil
+}
+
+// finishedBy waits for the engine process cmd to finish the runs and exit,
+// and opens the store dir it leaves.
+func finishedBy(t *testing.T, cmd *exec.Cmd, dir string) *store.Store {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("second engine: %v", err)
+		}
+	case <-time.After(90 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("the second engine did not finish the runs")
+	}
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// startChild starts the test binary as a child process with env added;
+// its stderr is logged if the test fails.
+func startChild(t *testing.T, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("child stderr:\n%s", stderr.String())
+		}
+	})
+	return cmd
 }
 
 // engineChild runs an engine on the store, NATS server and service given
@@ -34,20 +100,11 @@ func TestMain(m *testing.M) {
 // or until it is killed.
 func engineChild() int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
-	st, err := store.Open(os.Getenv("FLOWGEN_STORE"), store.Options{})
+	st, b, closeAll, err := childStoreAndBroker(Options{Redeliver: 10 * time.Millisecond})
 	if err != nil {
 		return fail(err)
 	}
-	defer st.Close()
-	nc, err := nats.Connect(os.Getenv("FLOWGEN_NATS"))
-	if err != nil {
-		return fail(err)
-	}
-	defer nc.Close()
-	b, err := New(context.Background(), nc, Options{Redeliver: 10 * time.Millisecond})
-	if err != nil {
-		return fail(err)
-	}
+	defer closeAll()
 	e, err := engine.New(engine.Options{Store: st, Broker: b, ID: "killed", Caller: httpcall.New(httpcall.Static{"customers": os.Getenv("FLOWGEN_SERVICE")})})
 	if err != nil {
 		return fail(err)
@@ -58,12 +115,19 @@ func engineChild() int {
 	if err := e.Start(context.Background()); err != nil {
 		return fail(err)
 	}
+	return untilFinished(e, st, "Signup")
+}
+
+// untilFinished waits, in a child process, until flow has runs and none
+// unfinished, then closes the engine: exit code 0, or 1 if closing failed.
+func untilFinished(e *engine.Engine, st *store.Store, flow string) int {
 	for {
-		all, _ := st.List(store.Filter{Flow: "Signup"})
-		active, _ := st.List(store.Filter{Flow: "Signup", NonTerminal: true})
+		all, _ := st.List(store.Filter{Flow: flow})
+		active, _ := st.List(store.Filter{Flow: flow, NonTerminal: true})
 		if len(all) > 0 && len(active) == 0 {
 			if err := e.Close(context.Background()); err != nil {
-				return fail(err)
+				fmt.Fprintln(os.Stderr, "child:", err)
+				return 1
 			}
 			return 0
 		}
@@ -84,19 +148,7 @@ func TestKilledEngineResumes(t *testing.T) {
 	defer hs.Close()
 	dir := t.TempDir()
 	child := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "FLOWGEN_ENGINE_CHILD=1", "FLOWGEN_STORE="+dir, "FLOWGEN_NATS="+s.ClientURL(), "FLOWGEN_SERVICE="+hs.URL)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("child stderr:\n%s", stderr.String())
-			}
-		})
-		return cmd
+		return startChild(t, "FLOWGEN_ENGINE_CHILD=1", "FLOWGEN_STORE="+dir, "FLOWGEN_NATS="+s.ClientURL(), "FLOWGEN_SERVICE="+hs.URL)
 	}
 	b := connect(t, s)
 	first := child()
@@ -123,23 +175,7 @@ func TestKilledEngineResumes(t *testing.T) {
 		Payload: json.RawMessage(fmt.Sprintf(`{"correlation_id": %q}`, cust))}); err != nil {
 		t.Fatal(err)
 	}
-	second := child()
-	done := make(chan error, 1)
-	go func() { done <- second.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("second engine: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		_ = second.Process.Kill()
-		t.Fatal("second engine did not finish the run")
-	}
-	st, err := store.OpenReadOnly(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := finishedBy(t, child(), dir)
 	runs, _ := st.List(store.Filter{Flow: "Signup"})
 	if len(runs) != 1 || runs[0].State != runtime.StateDone {
 		t.Fatalf("runs %+v", runs)
