@@ -220,10 +220,14 @@ func TestRollbackCallChildFails(t *testing.T) {
 	if res.Final != runtime.StateCompensationFailed || !strings.Contains(fmt.Sprint(err), "refunds are closed") {
 		t.Fatalf("final %s, %v", res.Final, err)
 	}
-	// Each attempt ran its own child.
-	for _, id := range []string{"o-4@Bill:rollback", "o-4@Bill:rollback:2"} {
+	// Each attempt ran its own child, named by the event that started it.
+	starts := eventsTo(sink.History("o-4"), "Bill:rollback")
+	for i, id := range []string{"o-4@Bill:rollback", "o-4@Bill:rollback:2"} {
 		if st, err := refund.Status(id); err != nil || st.State != runtime.StateFailed {
 			t.Fatalf("refund run %s: %+v, %v", id, st, err)
+		}
+		if len(starts) != 2 || starts[i].Wait == nil || starts[i].Wait.Child.RunID != id {
+			t.Fatalf("attempt %d started by %+v: want it to name %s", i+1, starts, id)
 		}
 	}
 }

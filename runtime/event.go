@@ -42,7 +42,9 @@ type Event struct {
 	// cause (the step's changes included). Sinks must not modify it.
 	State json.RawMessage `json:"state,omitempty"`
 	// Wait is set on the event that enters a waiting state ("X:waiting"):
-	// what the run waits for and until when, fixed on entry.
+	// what the run waits for and until when, fixed on entry; and on the
+	// event that starts an attempt of a rollback call ("X:rollback", from
+	// the unwind or a retry): Wait.Child, the attempt's child run.
 	Wait *Wait `json:"wait,omitempty"`
 	// Payload is the delivered event's payload, on the event that wakes a
 	// waiting run ("X:waiting" -> "X:running"): the step's Exec reads it
@@ -190,7 +192,8 @@ type Status struct {
 	Err      string          `json:"error,omitempty"`
 	History  []Event         `json:"history,omitempty"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
-	// Wait is what a waiting run waits for, and until when.
+	// Wait is what a waiting run waits for, and until when; for a run
+	// rolling back through a rollback call, the child the attempt waits for.
 	Wait *Wait `json:"wait,omitempty"`
 	// Branches are the branches of the last parallel block the run
 	// entered, in the order they started.
@@ -319,10 +322,10 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 		t.branches = nil // a block entered: its branches start
 	}
 	switch {
+	case e.Wait != nil && (to == kindWaiting || to == kindRollback): // a rollback call's attempt names its child
+		t.wait = e.Wait
 	case to != kindWaiting:
 		t.wait = nil
-	case e.Wait != nil:
-		t.wait = e.Wait
 	}
 	switch {
 	case to == kindRunning || to == kindWaiting || to == kindRollback || to == kindParallel:

@@ -9,8 +9,9 @@ import (
 //
 // The rollback of a step built with WithRollbackCall runs a child run per
 // attempt. The attempt is recorded as it starts (the event that enters
-// "X:rollback", or the retry before it), and names its child: ChildRunID
-// of the rollback's key and the attempt. While the child runs, the parent
+// "X:rollback", or the retry before it), and that event names its child in
+// Wait.Child: ChildRunID of the rollback's key and the attempt, so Status
+// shows what the rollback waits for, and Children has it from the start. While the child runs, the parent
 // parks as a waiting step does: it starts the child or finds it (live,
 // resumed from its history, or ended already), asks for its end, arms the
 // rollback's timeout if it has one (from the attempt's start, as recorded,
@@ -22,8 +23,29 @@ import (
 // same child. A compensation flow that awaits or sleeps thus holds no
 // goroutine for as long as it takes.
 
+// rollbackWait is what the event that starts an attempt of d's rollback
+// records when the rollback is a call: the attempt's child, in Wait.Child
+// (nil for another rollback). The event leaves from: the unwind (the first
+// attempt), or the rollback itself (a retry, after attempt ended).
+func (r *Run[S]) rollbackWait(d *stepDef[S], from *mstate, ended int) *Wait {
+	if d.rollbackCall == nil {
+		return nil
+	}
+	p := &r.progress
+	visit, attempt := p.undoing.visit, ended+1
+	if from.kind != kindRollback {
+		n := len(p.stack)
+		if n == 0 {
+			return nil // not a rollback of the last completed step: apply refuses it
+		}
+		visit, attempt = p.stack[n-1].visit, 1
+	}
+	k := Key{RunID: r.env.runID, Step: d.ID, Visit: int(visit), Rollback: true}
+	return &Wait{Child: &RunRef{Flow: d.rollbackCall.Flow, RunID: ChildRunID(k, attempt)}}
+}
+
 // parkRollback parks the run on the child of the rollback call of d in
-// flight.
+// flight, which the event that started the attempt named (rollbackWait).
 func (r *Run[S]) parkRollback(d *stepDef[S]) {
 	ref := r.rollbackChild(d, r.progress.attempt)
 	var input any

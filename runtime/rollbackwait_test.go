@@ -90,8 +90,14 @@ func TestRollbackCallParks(t *testing.T) {
 		st, err := w.refund.Status(child)
 		return w.isParked("o-1") && err == nil && st.State == runtime.StateWaiting
 	})
-	if st := r.Status(); st.State != runtime.StateRollingBack || st.Machine != "Pay:rollback" {
-		t.Fatalf("parent while its rollback waits: %s in %s", st.State, st.Machine)
+	want := runtime.RunRef{Flow: "Refund", RunID: child}
+	if st := r.Status(); st.State != runtime.StateRollingBack || st.Machine != "Pay:rollback" ||
+		st.Wait == nil || st.Wait.Child == nil || *st.Wait.Child != want || !slices.Contains(st.Children, want) {
+		t.Fatalf("parent while its rollback waits: %s in %s, waiting for %+v, children %v", st.State, st.Machine, st.Wait, st.Children)
+	}
+	entered := eventsTo(w.sink.History("o-1"), "Pay:rollback")
+	if len(entered) != 1 || entered[0].Wait == nil || *entered[0].Wait.Child != want {
+		t.Fatalf("the event starting the rollback %+v: want it to name the child", entered)
 	}
 	if rollbackCallBlocked() {
 		t.Fatal("a goroutine waits in the rollback call")
@@ -110,6 +116,9 @@ func TestRollbackCallParks(t *testing.T) {
 	}
 	if got := w.rec.all(); !slices.Equal(got, []string{"pay", "give ch-1"}) {
 		t.Fatalf("effects %v", got)
+	}
+	if st := r.Status(); st.Wait != nil {
+		t.Fatalf("a compensated run still waits for %+v", st.Wait)
 	}
 	back := eventsTo(w.sink.History("o-1"), runtime.MachineFailing)
 	if len(back) != 2 || back[1].Child == nil || back[1].Child.RunID != child || back[1].Outcome != runtime.OutcomeOK {

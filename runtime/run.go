@@ -832,8 +832,11 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 		ev.Step, ev.Branch = branch.ID, branch.ID
 	}
 	r.links(&ev, from, to)
-	if to.kind == kindWaiting && from != to {
+	switch {
+	case to.kind == kindWaiting && from != to:
 		ev.Wait = r.newWait(&r.def.steps[to.step], ev.Time)
+	case to.kind == kindRollback:
+		ev.Wait = r.rollbackWait(&r.def.steps[to.step], from, n.attempt)
 	}
 	if r.obs != nil && !r.traced {
 		ev.Trace = r.obs.Trace()
