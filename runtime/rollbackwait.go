@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Rollback calls wait without a goroutine.
@@ -27,7 +28,7 @@ import (
 // records when the rollback is a call: the attempt's child, in Wait.Child
 // (nil for another rollback). The event leaves from: the unwind (the first
 // attempt), or the rollback itself (a retry, after attempt ended).
-func (r *Run[S]) rollbackWait(d *stepDef[S], from *mstate, ended int) *Wait {
+func (r *Run[S]) rollbackWait(d *stepDef[S], from *mstate, ended int, now time.Time) *Wait {
 	if d.rollbackCall == nil {
 		return nil
 	}
@@ -41,7 +42,17 @@ func (r *Run[S]) rollbackWait(d *stepDef[S], from *mstate, ended int) *Wait {
 		visit, attempt = p.stack[n-1].visit, 1
 	}
 	k := Key{RunID: r.env.runID, Step: d.ID, Visit: int(visit), Rollback: true}
-	return &Wait{Child: &RunRef{Flow: d.rollbackCall.Flow, RunID: ChildRunID(k, attempt)}}
+	w := &Wait{Child: &RunRef{Flow: d.rollbackCall.Flow, RunID: ChildRunID(k, attempt)}}
+	if d.RollbackTimeout > 0 {
+		w.Deadline = rollbackDeadline(d, now)
+	}
+	return w
+}
+
+// rollbackDeadline is when an attempt of d's rollback that started at
+// start times out.
+func rollbackDeadline[S any](d *stepDef[S], start time.Time) time.Time {
+	return start.Add(d.RollbackTimeout)
 }
 
 // parkRollback parks the run on the child of the rollback call of d in
@@ -58,8 +69,8 @@ func (r *Run[S]) parkRollback(d *stepDef[S]) {
 	r.parkOn(p)
 	defer close(p.armed)
 
-	if t := d.RollbackTimeout; t > 0 {
-		at := r.lastTime.Add(t) // the attempt started with the last event
+	if d.RollbackTimeout > 0 {
+		at := rollbackDeadline(d, r.lastTime) // the attempt started with the last event
 		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() {
 			<-p.armed
 			if r.wake(p, wakeTimeout, nil, nil) && p.abortChild != nil {

@@ -182,6 +182,9 @@ func TestRollbackCallParkedTimeout(t *testing.T) {
 		st, err := w.refund.Status(child)
 		return w.isParked("o-3") && err == nil && st.State == runtime.StateWaiting
 	})
+	if st := r.Status(); st.Wait == nil || !st.Wait.Deadline.Equal(clock.Now().Add(30*time.Minute)) {
+		t.Fatalf("the rollback's wait %+v: want its deadline, 30m from the attempt's start", st.Wait)
+	}
 	clock.Advance(30 * time.Minute)
 	res, err := r.Wait(context.Background())
 	if res.Final != runtime.StateCompensationFailed || !errors.Is(err, runtime.ErrTimeout) {

@@ -836,7 +836,7 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	case to.kind == kindWaiting && from != to:
 		ev.Wait = r.newWait(&r.def.steps[to.step], ev.Time)
 	case to.kind == kindRollback:
-		ev.Wait = r.rollbackWait(&r.def.steps[to.step], from, n.attempt)
+		ev.Wait = r.rollbackWait(&r.def.steps[to.step], from, n.attempt, ev.Time)
 	}
 	if r.obs != nil && !r.traced {
 		ev.Trace = r.obs.Trace()

@@ -12,6 +12,7 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -80,6 +81,31 @@ flow Order {
     }
 }
 
+// Refund gives a charge back once the bank confirms it.
+flow Refund {
+    state RefundState
+
+    step Confirmed {
+        await payments "refunded" correlate OrderID timeout 1h
+        irreversible
+    }
+}
+
+// Checkout charges, then fails to ship: the charge's rollback runs Refund.
+flow Checkout {
+    state CheckoutState
+    trigger rpc "Checkout.Start"
+
+    step Charge {
+        rpc pay "Pay.Charge" (Item) -> Receipt
+        rollback call Refund (Refund)
+    }
+    step Ship {
+        rpc shipping "Ship.Now" (Item)
+        irreversible
+    }
+}
+
 // Payment waits for its order's payment.
 flow Payment {
     state PaymentState
@@ -143,6 +169,9 @@ func newEnvAuth(t *testing.T, withTokens bool) *env {
 		})
 	}
 	caller.Handle("stock", "Stock.Release", func(context.Context, json.RawMessage) (any, error) { return nil, nil })
+	caller.Handle("shipping", "Ship.Now", func(context.Context, json.RawMessage) (any, error) {
+		return nil, runtime.Permanent(errors.New("no parcel service"))
+	})
 	st := store.NewMemory()
 	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth,
 		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
@@ -509,4 +538,38 @@ func TestBrowserOpenAPIAndWaits(t *testing.T) {
 		t.Errorf("deadline %q, want %s", deadline, want)
 	}
 	shot(t, ctx, "waiting")
+}
+
+// A run whose rollback waits for a compensation flow's run shows that run,
+// linked: the link opens the child's page, waiting for its event.
+func TestBrowserRollbackWaitsForChild(t *testing.T) {
+	v := newEnvAuth(t, false)
+	ctx := browser(t)
+	v.gates.release("Pay.Charge")
+	id := v.start("Checkout", `{"Item": "book", "Refund": {"OrderID": "o-7"}}`)
+	child := id + "@Charge:rollback"
+	for {
+		st, err := v.e.Status(id)
+		if err == nil && st.Wait != nil && st.Wait.Child != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	run(t, ctx, "open the page", chromedp.Navigate(v.url+"/ui/#/run/"+id))
+	run(t, ctx, "rolling back",
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="rolling_back"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#wait-child")),
+	)
+	wait := get(t, ctx, "wait", chromedp.Text(chromedp.CSS("#run-wait")))
+	if !strings.Contains(wait, "Charge\u2019s rollback waits for child run "+child+" of flow Refund") {
+		t.Errorf("wait: %q", wait)
+	}
+	shot(t, ctx, "rollback-waits")
+	run(t, ctx, "open the child",
+		chromedp.Click(chromedp.CSS("#wait-child")),
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="waiting"]`)),
+	)
+	if got := get(t, ctx, "child's wait", chromedp.Text(chromedp.CSS("#run-wait"))); !strings.Contains(got, "payments") || !strings.Contains(got, `"o-7"`) {
+		t.Errorf("child's wait: %q", got)
+	}
 }

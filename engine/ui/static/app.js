@@ -402,8 +402,11 @@
       waitBox.textContent = "";
       var w = st.wait;
       if (w) {
-        var what = w.topic ? "event " + w.topic + " \u201c" + w.event + "\u201d" : "a timer (sleep)";
-        var lines = [el("div", null, ["Step ", el("b", { "class": "mono", text: st.step || "" }), " waits for ", what])];
+        // A call's wait, and a rollback call's attempt, name the child run.
+        var what = w.topic ? "event " + w.topic + " \u201c" + w.event + "\u201d" :
+          w.child ? el("span", null, ["child run ", el("a", { id: "wait-child", "class": "mono", href: "#/run/" + encodeURIComponent(w.child.run_id), text: w.child.run_id }), " of flow " + w.child.flow]) :
+          "a timer (sleep)";
+        var lines = [el("div", null, ["Step ", el("b", { "class": "mono", text: st.step || "" }), st.state === "rolling_back" ? "\u2019s rollback waits for " : " waits for ", what])];
         // The field "" is the runtime's default path (runtime.CorrelationField): named by the server only.
         if (w.correlated) lines.push(el("div", { text: "only the one " + (w.field ? "whose " + w.field + " is " : "that correlates with ") + JSON.stringify(w.correlation) }));
         if (w.until) lines.push(el("div", { text: "wakes at " + fmtTime(w.until) }));
