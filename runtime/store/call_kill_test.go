@@ -1,13 +1,16 @@
 package store
 
 // A SIGKILL while child runs are in flight: a process (this test binary,
-// re-executed) starts parent runs whose call step runs a child flow; each
-// child's step records its effect and then hangs, and the process is killed
-// once every child has. A second process reopens the store, resumes both
-// flows (children first or parents first) and lets them finish. Every
-// parent must end done with its child's result, each parent must have
-// exactly one child run, and each child's step must have run again with
-// the same idempotency key, not under a second child.
+// re-executed) starts parent runs whose call step runs a child flow (shape
+// "call"), or whose first step's rollback is a call of the child flow and
+// whose second step fails (shape "rollback": the parent waits in its
+// rollback); each child's step records its effect and then hangs, and the
+// process is killed once every child has. A second process reopens the
+// store, resumes both flows (children first or parents first) and lets them
+// finish. Every parent must end done with its child's result (compensated,
+// for a rollback), each parent must have exactly one child run, and each
+// child's step must have run again with the same idempotency key, not
+// under a second child.
 
 import (
 	"bufio"
@@ -25,7 +28,10 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-const envCallChild = "FLOWGEN_CALL_CHILD" // start | resume-parents-first | resume-children-first
+const (
+	envCallChild = "FLOWGEN_CALL_CHILD" // start | resume-parents-first | resume-children-first
+	envCallShape = "FLOWGEN_CALL_SHAPE" // call | rollback
+)
 
 const callRuns = 20
 
@@ -40,9 +46,9 @@ type callChild struct {
 	Done bool `json:"done"`
 }
 
-// callFlows are the parent and child flows of both processes; hang makes
-// the child's step hang after its effect.
-func callFlows(st *Store, led *effectLedger, hang bool) (*runtime.Flow[callParent], *runtime.Flow[callChild], error) {
+// callFlows are the parent and child flows of both processes, of shape
+// "call" or "rollback"; hang makes the child's step hang after its effect.
+func callFlows(st *Store, led *effectLedger, shape string, hang bool) (*runtime.Flow[callParent], *runtime.Flow[callChild], error) {
 	child := runtime.New[callChild]("Child", runtime.WithSink(st))
 	if err := child.Register(runtime.NewStep("Work", func(ctx context.Context, s *callChild) (runtime.Outcome, error) {
 		if err := led.record(ctx); err != nil {
@@ -57,11 +63,21 @@ func callFlows(st *Store, led *effectLedger, hang bool) (*runtime.Flow[callParen
 		return nil, nil, err
 	}
 	parent := runtime.New[callParent]("Parent", runtime.WithSink(st))
+	prepare := func(ctx context.Context, s *callParent) (runtime.Outcome, error) {
+		s.In.N = s.N
+		return "", nil
+	}
+	if shape == "rollback" {
+		err := parent.Register(
+			runtime.NewStep("Prepare", prepare, runtime.WithRollbackCall(child, func(s *callParent) callChild { return s.In })),
+			runtime.NewStep("Fail", func(context.Context, *callParent) (runtime.Outcome, error) {
+				return "", runtime.Permanent(fmt.Errorf("fails, to roll Prepare back"))
+			}, runtime.WithIrreversible[callParent]()),
+		)
+		return parent, child, err
+	}
 	err := parent.Register(
-		runtime.NewStep("Prepare", func(ctx context.Context, s *callParent) (runtime.Outcome, error) {
-			s.In.N = s.N
-			return "", nil
-		}, runtime.WithIrreversible[callParent]()),
+		runtime.NewStep("Prepare", prepare, runtime.WithIrreversible[callParent]()),
 		runtime.NewCall("Run", child,
 			func(s *callParent) callChild { return s.In },
 			func(s *callParent) *callChild { return &s.Out }),
@@ -81,7 +97,7 @@ func callProcess() int {
 		return fail(err)
 	}
 	led := &effectLedger{f: lf}
-	parent, child, err := callFlows(st, led, mode == "start")
+	parent, child, err := callFlows(st, led, os.Getenv(envCallShape), mode == "start")
 	if err != nil {
 		return fail(err)
 	}
@@ -114,7 +130,7 @@ func callProcess() int {
 		return fail(fmt.Errorf("resumed %d parents, want %d", len(runs), callRuns))
 	}
 	for _, r := range runs {
-		if _, err := r.Wait(ctx); err != nil {
+		if res, err := r.Wait(ctx); err != nil && res.Final != runtime.StateCompensated {
 			return fail(err)
 		}
 	}
@@ -125,14 +141,23 @@ func TestCallKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
-	for _, order := range []string{"resume-parents-first", "resume-children-first"} {
-		t.Run(order, func(t *testing.T) {
+	for _, tc := range []struct{ shape, order string }{
+		{"call", "resume-parents-first"}, {"call", "resume-children-first"},
+		{"rollback", "resume-parents-first"}, {"rollback", "resume-children-first"},
+	} {
+		shape, order := tc.shape, tc.order
+		// The child of p-i: its call's, or its rollback's first attempt's.
+		childOf := func(parent string) string { return parent + "@Run" }
+		if shape == "rollback" {
+			childOf = func(parent string) string { return parent + "@Prepare:rollback" }
+		}
+		t.Run(shape+"/"+order, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			run := func(mode string) *exec.Cmd {
 				cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-				cmd.Env = append(os.Environ(), envCallChild+"="+mode, "FLOWGEN_CALL_DIR="+dir)
+				cmd.Env = append(os.Environ(), envCallChild+"="+mode, envCallShape+"="+shape, "FLOWGEN_CALL_DIR="+dir)
 				cmd.Stderr = os.Stderr
 				return cmd
 			}
@@ -172,10 +197,12 @@ func TestCallKill(t *testing.T) {
 					t.Fatal(err)
 				}
 				last := h[len(h)-1]
-				if last.To != string(runtime.StateDone) || !strings.Contains(string(last.State), fmt.Sprintf(`"out":{"n":%d,"done":true}`, i)) {
+				switch {
+				case shape == "call" && (last.To != string(runtime.StateDone) || !strings.Contains(string(last.State), fmt.Sprintf(`"out":{"n":%d,"done":true}`, i))),
+					shape == "rollback" && last.To != string(runtime.StateCompensated):
 					t.Fatalf("parent %s ends %s with %s", id, last.To, last.State)
 				}
-				ch, err := st.Load(id + "@Run")
+				ch, err := st.Load(childOf(id))
 				if err != nil || ch[0].Parent == nil || ch[0].Parent.RunID != id {
 					t.Fatalf("child of %s: %v, %+v", id, err, ch)
 				}
@@ -188,7 +215,7 @@ func TestCallKill(t *testing.T) {
 				counts[key]++
 			}
 			for i := range callRuns {
-				if key := fmt.Sprintf("p-%d@Run/Work", i); counts[key] != 2 {
+				if key := childOf(fmt.Sprintf("p-%d", i)) + "/Work"; counts[key] != 2 {
 					t.Errorf("%s ran %d times, want 2", key, counts[key])
 				}
 			}
