@@ -12,49 +12,12 @@ import (
 	"testing"
 	"time"
 
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/flowgen/flowgen/internal/listen"
 	"github.com/flowgen/flowgen/internal/otlp"
+	"github.com/flowgen/flowgen/internal/otlp/otlptest"
 )
-
-// collector is an OTLP/HTTP trace receiver: it keeps the spans posted to
-// it, with their service's name.
-type collector struct {
-	mu      sync.Mutex
-	spans   []*tracepb.Span
-	service []string
-}
-
-func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	var req coltracepb.ExportTraceServiceRequest
-	if err != nil || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" || proto.Unmarshal(body, &req) != nil {
-		http.Error(w, "not an OTLP/HTTP protobuf trace export", http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	for _, rs := range req.ResourceSpans {
-		name := ""
-		for _, kv := range rs.GetResource().GetAttributes() {
-			if kv.Key == "service.name" {
-				name = kv.GetValue().GetStringValue()
-			}
-		}
-		for _, ss := range rs.ScopeSpans {
-			for _, sp := range ss.Spans {
-				c.spans = append(c.spans, sp)
-				c.service = append(c.service, name)
-			}
-		}
-	}
-	c.mu.Unlock()
-	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(out)
-}
 
 // traceFlow calls the service twice; its runs start over HTTP.
 const traceFlow = `{"version": 1, "flows": [{"name": "Trip", "state": "T", "triggers": [{"kind": "rpc", "endpoint": "Trip.Start"}],
@@ -70,7 +33,7 @@ const traceFlow = `{"version": 1, "flows": [{"name": "Trip", "state": "T", "trig
 // run that arrives without a sampled trace records none, while a caller's
 // sampled trace is still followed.
 func TestServeSendsTracesOverOTLP(t *testing.T) {
-	col := &collector{}
+	col := &otlptest.Collector{}
 	cs := httptest.NewServer(col)
 	defer cs.Close()
 	var svcMu sync.Mutex
@@ -130,32 +93,21 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 		t.Errorf("the start line does not say that tracing is on:\n%s", logs.String())
 	}
 
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	byID := map[string]*tracepb.Span{}
-	for i, sp := range col.spans {
+	spans, services := col.Spans()
+	for i, sp := range spans {
 		if got := hex.EncodeToString(sp.TraceId); got != traceID {
 			t.Errorf("span %q in trace %s: with -trace-sample 0 only the caller's sampled trace is recorded", sp.Name, got)
 		}
-		if col.service[i] != otlp.ServiceName {
-			t.Errorf("span %q of service %q, want %q", sp.Name, col.service[i], otlp.ServiceName)
+		if services[i] != otlp.ServiceName {
+			t.Errorf("span %q of service %q, want %q", sp.Name, services[i], otlp.ServiceName)
 		}
 		for _, kv := range sp.Attributes {
 			if kv.GetValue().GetStringValue() == unsampled {
 				t.Errorf("span %q of the unsampled run %s was exported", sp.Name, unsampled)
 			}
 		}
-		byID[hex.EncodeToString(sp.SpanId)] = sp
 	}
-	children := func(parent string) []*tracepb.Span {
-		var out []*tracepb.Span
-		for _, sp := range col.spans {
-			if hex.EncodeToString(sp.ParentSpanId) == parent {
-				out = append(out, sp)
-			}
-		}
-		return out
-	}
+	children := func(parent string) []*tracepb.Span { return otlptest.Children(spans, parent) }
 	one := func(list []*tracepb.Span, what string, kind tracepb.Span_SpanKind, prefix string) *tracepb.Span {
 		t.Helper()
 		if len(list) != 1 || list[0].Kind != kind || !strings.HasPrefix(list[0].Name, prefix) {
@@ -163,13 +115,13 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 			for _, sp := range list {
 				names = append(names, sp.Name+" "+sp.Kind.String())
 			}
-			t.Fatalf("%s: got %v, want one %s span named %s...; all spans: %d", what, names, kind, prefix, len(col.spans))
+			t.Fatalf("%s: got %v, want one %s span named %s...; all spans: %d", what, names, kind, prefix, len(spans))
 		}
 		return list[0]
 	}
 	server := one(children(callerSpan), "under the caller's span", tracepb.Span_SPAN_KIND_SERVER, "POST /flows/{flow}/runs")
-	run := one(children(hex.EncodeToString(server.SpanId)), "under the API request", tracepb.Span_SPAN_KIND_INTERNAL, "run Trip")
-	steps := children(hex.EncodeToString(run.SpanId))
+	run := one(children(otlptest.ID(server)), "under the API request", tracepb.Span_SPAN_KIND_INTERNAL, "run Trip")
+	steps := children(otlptest.ID(run))
 	if len(steps) != 2 {
 		t.Fatalf("run span has %d children, want the 2 steps", len(steps))
 	}
@@ -178,8 +130,8 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 		if !strings.HasPrefix(step.Name, "step ") {
 			t.Errorf("child of the run: %q", step.Name)
 		}
-		c := one(children(hex.EncodeToString(step.SpanId)), step.Name, tracepb.Span_SPAN_KIND_CLIENT, "")
-		calls = append(calls, hex.EncodeToString(c.SpanId))
+		c := one(children(otlptest.ID(step)), step.Name, tracepb.Span_SPAN_KIND_CLIENT, "")
+		calls = append(calls, otlptest.ID(c))
 	}
 	svcMu.Lock()
 	defer svcMu.Unlock()
