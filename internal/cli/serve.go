@@ -218,17 +218,11 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	}
 	// Traces go to an OTLP collector when one is given; the provider is
 	// stopped last, after the runs' spans have ended, flushing them.
-	tp, stopTracing, err := cfg.trace.Provider(ctx)
+	tp, stopTracing, err := cfg.trace.Start(ctx, log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), otlp.FlushTimeout)
-		defer cancel()
-		if err := stopTracing(sctx); err != nil {
-			log.Warn("flushing traces", "error", err)
-		}
-	}()
+	defer stopTracing()
 	// Metrics at GET /metrics (docs/observability.md): they cost a few
 	// counter updates per transition, so serve always keeps them.
 	tel, err := observe.New(observe.Options{TracerProvider: tp})

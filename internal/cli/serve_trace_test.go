@@ -3,12 +3,10 @@ package cli
 import (
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,13 +16,6 @@ import (
 	"github.com/flowgen/flowgen/internal/otlp"
 	"github.com/flowgen/flowgen/internal/otlp/otlptest"
 )
-
-// traceFlow calls the service twice; its runs start over HTTP.
-const traceFlow = `{"version": 1, "flows": [{"name": "Trip", "state": "T", "triggers": [{"kind": "rpc", "endpoint": "Trip.Start"}],
-  "steps": [
-    {"name": "Book", "action": {"kind": "rpc", "service": "svc", "endpoint": "Hotel.Book", "request": "In", "response": "A"}, "irreversible": true},
-    {"name": "Pay", "action": {"kind": "rpc", "service": "svc", "endpoint": "Card.Pay", "request": "A", "response": "B"}, "irreversible": true}
-  ]}]}`
 
 // flowgen serve -otlp-traces sends each run's trace to the collector: the
 // API request (under the caller's traceparent), the run, its steps, and
@@ -36,16 +27,8 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 	col := &otlptest.Collector{}
 	cs := httptest.NewServer(col)
 	defer cs.Close()
-	var svcMu sync.Mutex
-	var parents []string
-	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		svcMu.Lock()
-		parents = append(parents, r.Header.Get("Traceparent"))
-		svcMu.Unlock()
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `"ok"`)
-	}))
+	calls := &otlptest.Service{}
+	svc := httptest.NewServer(calls)
 	defer svc.Close()
 
 	dir := t.TempDir()
@@ -55,7 +38,7 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 		services: map[string]string{"svc": svc.URL},
 		trace:    otlp.Config{Traces: cs.URL + "/v1/traces", Sample: 0},
 	})
-	if code, out := call(t, "PUT", url+"/flows", traceFlow); code != 200 {
+	if code, out := call(t, "PUT", url+"/flows", otlptest.TripFlow); code != 200 {
 		t.Fatalf("PUT /flows: %d %v", code, out)
 	}
 	const traceID, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
@@ -125,17 +108,16 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 	if len(steps) != 2 {
 		t.Fatalf("run span has %d children, want the 2 steps", len(steps))
 	}
-	var calls []string
+	var callIDs []string
 	for _, step := range steps {
 		if !strings.HasPrefix(step.Name, "step ") {
 			t.Errorf("child of the run: %q", step.Name)
 		}
 		c := one(children(otlptest.ID(step)), step.Name, tracepb.Span_SPAN_KIND_CLIENT, "")
-		calls = append(calls, otlptest.ID(c))
+		callIDs = append(callIDs, otlptest.ID(c))
 	}
-	svcMu.Lock()
-	defer svcMu.Unlock()
-	for _, id := range calls {
+	parents := calls.Traceparents()
+	for _, id := range callIDs {
 		want := "00-" + traceID + "-" + id + "-01"
 		found := false
 		for _, p := range parents {

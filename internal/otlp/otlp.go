@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"time"
@@ -80,6 +81,23 @@ func (c Config) Check() error {
 // environment.
 func (c Config) Enabled() bool {
 	return c.Traces != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != ""
+}
+
+// Start is Provider for a command: the function it returns stops the
+// provider, flushing the spans still queued for at most FlushTimeout, and
+// logs a failure to log. Call it last, once the spans have ended.
+func (c Config) Start(ctx context.Context, log *slog.Logger) (trace.TracerProvider, func(), error) {
+	tp, stop, err := c.Provider(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tp, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
+		defer cancel()
+		if err := stop(sctx); err != nil {
+			log.Warn("flushing traces", "error", err)
+		}
+	}, nil
 }
 
 // Provider returns the TracerProvider that sends the spans, and the

@@ -70,3 +70,35 @@ func Children(spans []*tracepb.Span, parent string) []*tracepb.Span {
 
 // ID is a span's ID in hex.
 func ID(sp *tracepb.Span) string { return hex.EncodeToString(sp.SpanId) }
+
+// TripFlow is a JSON flow whose runs start over HTTP (POST
+// /flows/Trip/runs, state {"In": ...}) and call the service "svc" twice,
+// Hotel.Book then Card.Pay: a trace with two service calls.
+const TripFlow = `{"version": 1, "flows": [{"name": "Trip", "state": "T", "triggers": [{"kind": "rpc", "endpoint": "Trip.Start"}],
+  "steps": [
+    {"name": "Book", "action": {"kind": "rpc", "service": "svc", "endpoint": "Hotel.Book", "request": "In", "response": "A"}, "irreversible": true},
+    {"name": "Pay", "action": {"kind": "rpc", "service": "svc", "endpoint": "Card.Pay", "request": "A", "response": "B"}, "irreversible": true}
+  ]}]}`
+
+// Service is the service of TripFlow: it answers every call with "ok" and
+// keeps the traceparent header of each.
+type Service struct {
+	mu      sync.Mutex
+	parents []string
+}
+
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.parents = append(s.parents, r.Header.Get("Traceparent"))
+	s.mu.Unlock()
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `"ok"`)
+}
+
+// Traceparents returns the traceparent of each call so far.
+func (s *Service) Traceparents() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.parents...)
+}

@@ -1,14 +1,18 @@
 // Command flowgen-temporal serves the flow engine's JSON flows on a
 // Temporal cluster:
 //
-//	flowgen-temporal serve -temporal HOST:PORT [-namespace NS] [-task-queue Q] -flows DIR [-addr ADDR] [-tokens FILE | -insecure] [-service NAME=URL]...
+//	flowgen-temporal serve -temporal HOST:PORT [-namespace NS] [-task-queue Q] -flows DIR [-addr ADDR] [-tokens FILE | -insecure] [-service NAME=URL]... [-otlp-traces URL [-trace-sample R]]
 //
 // It is `flowgen serve` with Temporal as the executor: the same HTTP/JSON
 // API, access control and JSON flows (package engine), but every run is a
 // Temporal workflow that interprets the definition pinned when it started,
 // and the process is a Temporal worker of every run on the task queue. Run
-// as many as you like against one cluster: they share the runs. See
-// docs/temporal.md.
+// as many as you like against one cluster: they share the runs. With
+// -otlp-traces (or the OTEL_EXPORTER_OTLP_* environment) it sends traces
+// over OTLP/HTTP, as flowgen serve does: a span per API request, and under
+// it the Temporal SDK's spans of the run's workflow and its activities
+// (their service calls under them), carried across workers in the
+// workflow's headers. See docs/temporal.md.
 //
 // It lives in the Temporal module so that the flowgen command, and the
 // core module, never link Temporal; it links the engine but not the .flow
@@ -27,11 +31,15 @@ import (
 	"syscall"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/opentelemetry"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/otlp"
+	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/temporal/jsonflows"
 )
 
@@ -46,11 +54,13 @@ workflow on the cluster at -temporal, namespace -namespace, task queue
 given the same cluster, namespace, task queue and flows shares the runs:
 any of them answers for any run, and a run whose worker dies goes on on
 another. Access: as flowgen serve (-tokens, loopback by default, -insecure).
+Traces: as flowgen serve (-otlp-traces, -trace-sample).
 `
 
 type config struct {
 	temporal, namespace, taskQueue, flows string
 	net                                   listen.Config // address, tokens, TLS, HTTP limits: flowgen serve's
+	trace                                 otlp.Config   // where traces go, if anywhere: flowgen serve's
 	services                              map[string]string
 	maxBody                               int64
 	stderr                                io.Writer
@@ -70,6 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.taskQueue, "task-queue", jsonflows.DefaultTaskQueue, "Temporal task queue of the runs; every serve process of a deployment uses the same")
 	fs.StringVar(&cfg.flows, "flows", "", "directory of JSON flows, loaded at start; flows defined through the API are saved there")
 	cfg.net.Flags(fs, "admin or client")
+	cfg.trace.Flags(fs)
 	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
 	var services httpcall.Static
 	fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
@@ -88,9 +99,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowgen-temporal serve: -max-body must be positive, found %d\n", cfg.maxBody)
 		return 2
 	}
-	if err := cfg.net.Check(); err != nil {
-		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", err)
-		return 2
+	for _, err := range []error{cfg.net.Check(), cfg.trace.Check()} {
+		if err != nil {
+			fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", err)
+			return 2
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -105,11 +118,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 // listening address.
 func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	log := slog.New(slog.NewTextHandler(cfg.stderr, nil))
-	c, err := client.Dial(client.Options{HostPort: cfg.temporal, Namespace: cfg.namespace, Logger: log})
+	// Traces go to an OTLP collector when one is given; the provider is
+	// stopped last, flushing the spans of the last requests and runs.
+	tp, stopTracing, err := cfg.trace.Start(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	copts := client.Options{HostPort: cfg.temporal, Namespace: cfg.namespace, Logger: log}
+	if tp != nil {
+		// The SDK's spans (start, workflow, activities) under the API
+		// request's; the workers made from this client trace too.
+		ti, err := opentelemetry.NewTracingInterceptor(opentelemetry.TracerOptions{Tracer: tp.Tracer("github.com/flowgen/flowgen/temporal")})
+		if err != nil {
+			return err
+		}
+		copts.Interceptors = []interceptor.ClientInterceptor{ti}
+	}
+	c, err := client.Dial(copts)
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s: %w", cfg.temporal, err)
 	}
 	defer c.Close()
+	// The API requests' spans: flowgen serve's middleware (nil tp: none).
+	tel, err := observe.New(observe.Options{TracerProvider: tp})
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown(context.Background())
 	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue})
 	srv, err := listen.New(cfg.net, log)
 	if err != nil {
@@ -139,8 +175,8 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
-	err = srv.Serve(ctx, "flowgen-temporal serve", eng.Handler(), eng.EndWatches, ready,
-		"temporal", cfg.temporal, "namespace", cfg.namespace, "task_queue", cfg.taskQueue, "flows", len(eng.Flows()))
+	err = srv.Serve(ctx, "flowgen-temporal serve", tel.Middleware(eng.Handler()), eng.EndWatches, ready,
+		"temporal", cfg.temporal, "namespace", cfg.namespace, "task_queue", cfg.taskQueue, "flows", len(eng.Flows()), "tracing", tp != nil)
 	cctx, cancel := context.WithTimeout(context.Background(), listen.ShutdownTimeout)
 	defer cancel()
 	_ = eng.Close(cctx)
