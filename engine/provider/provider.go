@@ -273,11 +273,16 @@ func (p *Provider) ListenAndServe(ctx context.Context, addr, advertise string) e
 
 // KeepLease registers hs with the engine, renews the lease every TTL/3
 // (registering again when the engine no longer knows it, after a restart
-// of the engine), and withdraws it when ctx ends. It returns ctx's end,
-// or the engine's refusal of the registration (a 4xx other than 404).
+// of the engine), and withdraws it when ctx ends. It returns nil once ctx
+// ends, whether or not the first registration was through, or the
+// engine's refusal of the registration (a 4xx other than 404).
 func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
 	reg := Registration{TTL: p.opts.TTL.String(), Handlers: hs}
 	if err := p.register(ctx, reg); err != nil {
+		if ctx.Err() != nil {
+			p.withdraw() // the registration may have reached the engine
+			return nil
+		}
 		return err
 	}
 	defer p.withdraw()
