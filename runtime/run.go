@@ -506,7 +506,10 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 	for {
 		err := r.rollback1(d)
 		if errors.Is(err, ErrSuspended) && r.suspending.Load() {
-			return errSuspend // a rollback call's child was suspended with the run: Resume runs it again
+			// A rollback that stopped because the process shuts down (a
+			// rollback call run through Step.Rollback, outside the loop's
+			// parking): Resume runs it again.
+			return errSuspend
 		}
 		if again, ferr := r.rollbackEnded(d, err); ferr != nil || !again {
 			return ferr
