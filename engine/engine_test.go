@@ -184,10 +184,18 @@ func waitParked(t testing.TB, e *Engine, runID string) {
 func (ws *waits) has(runID string) bool {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	for _, list := range ws.byTE {
-		for _, s := range list {
-			if s.w.RunID == runID {
-				return true
+	for _, t := range ws.byTE {
+		lists := [][]*waitSub{t.any}
+		for _, byV := range t.byField {
+			for _, list := range byV {
+				lists = append(lists, list)
+			}
+		}
+		for _, list := range lists {
+			for _, s := range list {
+				if s.w.RunID == runID {
+					return true
+				}
 			}
 		}
 	}

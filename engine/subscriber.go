@@ -37,23 +37,58 @@ type waitSub struct {
 	w         runtime.Wait
 	deliver   func([]byte) bool
 	cancelled atomic.Bool // the run stopped waiting
+	seq       uint64      // order of indexing: the oldest wait a message matches takes it
 }
 
-// waits indexes the waits that found no message yet. Lock order: the
-// inbox's mutex, then waits.mu.
+// waits indexes the waits that found no message yet, so that a message
+// finds the oldest wait it matches in time independent of how many runs
+// wait: by topic/event, then, for waits that correlate, by field and
+// value. Lock order: the inbox's mutex, then waits.mu.
 type waits struct {
 	mu   sync.Mutex
-	byTE map[teKey][]*waitSub // oldest first
+	byTE map[teKey]*teWaits
 	n    int
+	seq  uint64
 }
 
-func newWaits() *waits { return &waits{byTE: map[teKey][]*waitSub{}} }
+// teWaits are the waits of one topic/event, each list oldest first: those
+// that take any message, and those that take a message whose value at a
+// field ("" is runtime.CorrelationField) is theirs.
+type teWaits struct {
+	any     []*waitSub
+	byField map[string]map[string][]*waitSub
+}
+
+func newWaits() *waits { return &waits{byTE: map[teKey]*teWaits{}} }
+
+// corrField is the field a correlated wait reads, "" for the default one.
+func corrField(w *runtime.Wait) string {
+	if w.Field == runtime.CorrelationField {
+		return ""
+	}
+	return w.Field
+}
 
 func (ws *waits) add(s *waitSub) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
+	ws.seq++
+	s.seq = ws.seq
 	k := teKey{s.w.Topic, s.w.Event}
-	ws.byTE[k] = append(ws.byTE[k], s)
+	t := ws.byTE[k]
+	if t == nil {
+		t = &teWaits{byField: map[string]map[string][]*waitSub{}}
+		ws.byTE[k] = t
+	}
+	if !s.w.Correlated {
+		t.any = append(t.any, s)
+	} else {
+		f := corrField(&s.w)
+		if t.byField[f] == nil {
+			t.byField[f] = map[string][]*waitSub{}
+		}
+		t.byField[f][s.w.Correlation] = append(t.byField[f][s.w.Correlation], s)
+	}
 	ws.n++
 }
 
@@ -61,44 +96,79 @@ func (ws *waits) add(s *waitSub) {
 func (ws *waits) remove(s *waitSub) bool {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	k := teKey{s.w.Topic, s.w.Event}
-	list := ws.byTE[k]
-	for i, x := range list {
-		if x == s {
-			list = append(list[:i:i], list[i+1:]...)
-			if len(list) == 0 {
-				delete(ws.byTE, k)
-			} else {
-				ws.byTE[k] = list
-			}
-			ws.n--
-			return true
-		}
-	}
-	return false
+	return ws.removeLocked(s)
 }
 
-// match removes and returns the oldest wait that m matches. The inbox's
+func (ws *waits) removeLocked(s *waitSub) bool {
+	k := teKey{s.w.Topic, s.w.Event}
+	t := ws.byTE[k]
+	if t == nil {
+		return false
+	}
+	drop := func(list []*waitSub) ([]*waitSub, bool) {
+		for i, x := range list {
+			if x == s {
+				return append(list[:i:i], list[i+1:]...), true
+			}
+		}
+		return list, false
+	}
+	var found bool
+	if !s.w.Correlated {
+		t.any, found = drop(t.any)
+	} else {
+		f := corrField(&s.w)
+		byV := t.byField[f]
+		var list []*waitSub
+		if list, found = drop(byV[s.w.Correlation]); found {
+			if len(list) == 0 {
+				delete(byV, s.w.Correlation)
+				if len(byV) == 0 {
+					delete(t.byField, f)
+				}
+			} else {
+				byV[s.w.Correlation] = list
+			}
+		}
+	}
+	if !found {
+		return false
+	}
+	if len(t.any) == 0 && len(t.byField) == 0 {
+		delete(ws.byTE, k)
+	}
+	ws.n--
+	return true
+}
+
+// match removes and returns the oldest wait that m matches: the oldest of
+// the first wait taking any message and, for each field the waits of m's
+// topic/event correlate on, the first wait of m's value there. The inbox's
 // mutex is held (m's correlation cache is the inbox's).
 func (ws *waits) match(m *inMsg) *waitSub {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	k := teKey{m.k.Topic, m.k.Event}
-	for i, s := range ws.byTE[k] {
-		if s.w.Correlated {
-			if v, ok := m.correlation(s.w.Field); !ok || v != s.w.Correlation {
-				continue
-			}
-		}
-		list := ws.byTE[k]
-		ws.byTE[k] = append(list[:i:i], list[i+1:]...)
-		if len(ws.byTE[k]) == 0 {
-			delete(ws.byTE, k)
-		}
-		ws.n--
-		return s
+	t := ws.byTE[teKey{m.k.Topic, m.k.Event}]
+	if t == nil {
+		return nil
 	}
-	return nil
+	var best *waitSub
+	if len(t.any) > 0 {
+		best = t.any[0]
+	}
+	for f, byV := range t.byField {
+		v, ok := m.correlation(f)
+		if !ok {
+			continue
+		}
+		if list := byV[v]; len(list) > 0 && (best == nil || list[0].seq < best.seq) {
+			best = list[0]
+		}
+	}
+	if best != nil {
+		ws.removeLocked(best)
+	}
+	return best
 }
 
 func (ws *waits) count() int {
