@@ -67,8 +67,10 @@
 // with an absolute deadline fixed then; the run registers with the
 // Subscriber, arms one timer and holds no goroutine until a delivery, the
 // timer or Abort wakes it. Resume of a waiting run waits again until the
-// recorded deadline. Suspend stops a run at a step boundary without ending
-// it, for a process that shuts down.
+// recorded deadline. A call step (NewCall) waits for its child run the same
+// way, and so does each attempt of a rollback call (WithRollbackCall),
+// which Abort does not cut short. Suspend stops a run at a step boundary
+// without ending it, for a process that shuts down.
 //
 // # Resume and replay
 //
