@@ -188,41 +188,66 @@ func prefixes(format string, n int) []string {
 	return out
 }
 
+// heldKill is a SIGKILL while every run is held in one endpoint of the
+// gate: runs of flow (run IDs id(i), initial states body(i)) start on
+// process a, which is killed once each run's call with key prefix keys[i]
+// is held (and ready, if set, holds); process b is started and the calls
+// are released once b makes them again. It returns b.
+type heldKill struct {
+	queue, file, doc, flow string
+	svc                    *gate
+	runs                   int
+	id, body               func(i int) string
+	keys                   []string
+	ready                  func(a *proc) bool
+}
+
+func (k heldKill) run(t *testing.T) *proc {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	hs := httptestServer(t, k.svc)
+	flows := writeFlows(t, k.file, k.doc)
+	a := startProc(t, ts, k.queue, flows, "a", hs)
+	started := time.Now()
+	for i := range k.runs {
+		if code, out := call(t, "POST", fmt.Sprintf("%s/flows/%s/runs?run_id=%s", a.url, k.flow, k.id(i)), k.body(i)); code != 201 {
+			t.Fatalf("start: %d %v", code, out)
+		}
+	}
+	waitUntil(t, "every run inside "+k.svc.hold, 60*time.Second, func() bool { return inEveryRun(k.svc, "a", k.svc.hold, k.keys) })
+	if k.ready != nil {
+		waitUntil(t, "every run ready for the kill", 60*time.Second, func() bool { return k.ready(a) })
+	}
+	t.Logf("every run inside %s %v after the first start", k.svc.hold, time.Since(started).Round(time.Millisecond))
+	a.kill(t)
+	killed := time.Now()
+	b := startProc(t, ts, k.queue, flows, "b", hs)
+	// Temporal retries a's attempts on b once their heartbeats stop.
+	waitUntil(t, "b inside "+k.svc.hold+" in every run", 90*time.Second, func() bool { return inEveryRun(k.svc, "b", k.svc.hold, k.keys) })
+	t.Logf("b took every run's %s %v after the kill", k.svc.hold, time.Since(killed).Round(time.Millisecond))
+	close(k.svc.release)
+	return b
+}
+
 // killInBlock starts runs of Block on a, kills a while every run is in
 // Slow and Fast has completed, starts b, and releases Slow once b calls it
 // (answering status, 0: ok). It returns the service and b.
 func killInBlock(t *testing.T, queue string, runs int, status int) (*gate, *proc) {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	svc := newGate("Step.Slow")
 	svc.status.Store(int32(status))
-	hs := httptestServer(t, svc)
-	flows := writeFlows(t, "block.json", blockJSON)
-	a := startProc(t, ts, queue, flows, "a", hs)
-	started := time.Now()
-	for i := range runs {
-		if code, out := call(t, "POST", fmt.Sprintf("%s/flows/Block/runs?run_id=p%d", a.url, i), `{"In":"x"}`); code != 201 {
-			t.Fatalf("start: %d %v", code, out)
-		}
-	}
-	keys := prefixes("p%d/", runs)
-	waitUntil(t, "every run inside Slow", 60*time.Second, func() bool { return inEveryRun(svc, "a", "Step.Slow", keys) })
-	waitUntil(t, "Fast completed in every run", 60*time.Second, func() bool {
-		for i := range runs {
-			if !branchEnded(t, a.url, fmt.Sprintf("p%d", i), "Both", "Fast") {
-				return false
+	b := heldKill{queue: queue, file: "block.json", doc: blockJSON, flow: "Block", svc: svc, runs: runs,
+		id:   func(i int) string { return fmt.Sprintf("p%d", i) },
+		body: func(int) string { return `{"In":"x"}` },
+		keys: prefixes("p%d/", runs),
+		ready: func(a *proc) bool {
+			for i := range runs {
+				if !branchEnded(t, a.url, fmt.Sprintf("p%d", i), "Both", "Fast") {
+					return false
+				}
 			}
-		}
-		return true
-	})
-	t.Logf("every run inside Slow %v after the first start", time.Since(started).Round(time.Millisecond))
-	a.kill(t)
-	killed := time.Now()
-	b := startProc(t, ts, queue, flows, "b", hs)
-	// Temporal retries a's attempts on b once their heartbeats stop.
-	waitUntil(t, "b inside Slow in every run", 90*time.Second, func() bool { return inEveryRun(svc, "b", "Step.Slow", keys) })
-	t.Logf("b took every run's Slow %v after the kill", time.Since(killed).Round(time.Millisecond))
-	close(svc.release)
+			return true
+		}}.run(t)
 	return svc, b
 }
 
@@ -326,28 +351,12 @@ func TestKillWorkerInParallelBlockThenFail(t *testing.T) {
 // once b calls it (answering status, 0: ok). It returns the service and b.
 func killInChild(t *testing.T, queue string, runs int, status int) (*gate, *proc) {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	svc := newGate("Step.Slow")
 	svc.status.Store(int32(status))
-	hs := httptestServer(t, svc)
-	flows := writeFlows(t, "call.json", callJSON)
-	a := startProc(t, ts, queue, flows, "a", hs)
-	started := time.Now()
-	for i := range runs {
-		body := fmt.Sprintf(`{"In":"x","Invoice":{"Amount":%d}}`, 10+i)
-		if code, out := call(t, "POST", fmt.Sprintf("%s/flows/Parent/runs?run_id=c%d", a.url, i), body); code != 201 {
-			t.Fatalf("start: %d %v", code, out)
-		}
-	}
-	keys := prefixes("c%d@Child/", runs)
-	waitUntil(t, "every child inside Slow", 60*time.Second, func() bool { return inEveryRun(svc, "a", "Step.Slow", keys) })
-	t.Logf("every run inside Slow %v after the first start", time.Since(started).Round(time.Millisecond))
-	a.kill(t)
-	killed := time.Now()
-	b := startProc(t, ts, queue, flows, "b", hs)
-	waitUntil(t, "b inside Slow in every child", 90*time.Second, func() bool { return inEveryRun(svc, "b", "Step.Slow", keys) })
-	t.Logf("b took every child's Slow %v after the kill", time.Since(killed).Round(time.Millisecond))
-	close(svc.release)
+	b := heldKill{queue: queue, file: "call.json", doc: callJSON, flow: "Parent", svc: svc, runs: runs,
+		id:   func(i int) string { return fmt.Sprintf("c%d", i) },
+		body: func(i int) string { return fmt.Sprintf(`{"In":"x","Invoice":{"Amount":%d}}`, 10+i) },
+		keys: prefixes("c%d@Child/", runs)}.run(t)
 	return svc, b
 }
 

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/server/temporaltest"
 )
 
 // SIGKILL of a serve process inside a rollback: the worker that takes over
@@ -37,29 +35,12 @@ func TestKillWorkerInRollback(t *testing.T) {
 		t.Skip("starts a Temporal server and builds the command")
 	}
 	const runs = 4
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	svc := newGate("Step.SecondUndo") // the rollback in flight at the kill
 	svc.refuse = map[string]int{"Step.Third": http.StatusUnprocessableEntity}
-	hs := httptestServer(t, svc)
-	flows := writeFlows(t, "undo.json", rollbackJSON)
-	const queue = "kill-rollback"
-	a := startProc(t, ts, queue, flows, "a", hs)
-	started := time.Now()
-	for i := range runs {
-		if code, out := call(t, "POST", fmt.Sprintf("%s/flows/Undo/runs?run_id=u%d", a.url, i), `{"In":"x"}`); code != 201 {
-			t.Fatalf("start: %d %v", code, out)
-		}
-	}
-	keys := prefixes("u%d/", runs)
-	waitUntil(t, "every run inside SecondUndo", 60*time.Second, func() bool { return inEveryRun(svc, "a", "Step.SecondUndo", keys) })
-	t.Logf("every run inside SecondUndo %v after the first start", time.Since(started).Round(time.Millisecond))
-	a.kill(t)
-	killed := time.Now()
-	b := startProc(t, ts, queue, flows, "b", hs)
-	// Temporal retries a's rollback attempts on b once their heartbeats stop.
-	waitUntil(t, "b inside SecondUndo in every run", 90*time.Second, func() bool { return inEveryRun(svc, "b", "Step.SecondUndo", keys) })
-	t.Logf("b took every run's SecondUndo %v after the kill", time.Since(killed).Round(time.Millisecond))
-	close(svc.release)
+	b := heldKill{queue: "kill-rollback", file: "undo.json", doc: rollbackJSON, flow: "Undo", svc: svc, runs: runs,
+		id:   func(i int) string { return fmt.Sprintf("u%d", i) },
+		body: func(int) string { return `{"In":"x"}` },
+		keys: prefixes("u%d/", runs)}.run(t)
 	released := time.Now()
 	for i := range runs {
 		st := waitState(t, b.url, fmt.Sprintf("u%d", i), "compensated")
