@@ -320,7 +320,13 @@ func (r *Run[S]) rollbackChild(d *stepDef[S], attempt int) *RunRef {
 	if d.rollbackCall == nil || attempt < 1 {
 		return nil
 	}
-	k := Key{RunID: r.env.runID, Step: d.ID, Visit: int(r.progress.undoing.visit), Rollback: true}
+	return r.rollbackChildAt(d, r.progress.undoing.visit, attempt)
+}
+
+// rollbackChildAt is the child run of attempt of the rollback call of d's
+// visit: ChildRunID of the rollback's key.
+func (r *Run[S]) rollbackChildAt(d *stepDef[S], visit int32, attempt int) *RunRef {
+	k := Key{RunID: r.env.runID, Step: d.ID, Visit: int(visit), Rollback: true}
 	return &RunRef{Flow: d.rollbackCall.Flow, RunID: ChildRunID(k, attempt)}
 }
 

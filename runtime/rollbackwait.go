@@ -41,8 +41,7 @@ func (r *Run[S]) rollbackWait(d *stepDef[S], from *mstate, ended int, now time.T
 		}
 		visit, attempt = p.stack[n-1].visit, 1
 	}
-	k := Key{RunID: r.env.runID, Step: d.ID, Visit: int(visit), Rollback: true}
-	w := &Wait{Child: &RunRef{Flow: d.rollbackCall.Flow, RunID: ChildRunID(k, attempt)}}
+	w := &Wait{Child: r.rollbackChildAt(d, visit, attempt)}
 	if d.RollbackTimeout > 0 {
 		w.Deadline = rollbackDeadline(d, now)
 	}
