@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -83,10 +84,12 @@ func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
 // checkOptions are the compiler's check options for a document the engine
 // loads: its calls may run, besides the document's own flows, the JSON
 // flows the engine has registered and, while LoadDir reads a directory,
-// the flows of every file of it (dir), so that the order of the files does
-// not matter. Calls resolve by name when they run (call.go), so a flow
-// that calls another loaded before or in another file runs it.
-func (e *Engine) checkOptions(dir []*dsl.Flow) dsl.CheckOptions {
+// the flows of every file of it (dir, nil outside LoadDir), so that the
+// order of the files does not matter. The checks ask for them only when a
+// call names a flow the document does not declare. Calls resolve by name
+// when they run (call.go), so a flow that calls another loaded before or
+// in another file runs it.
+func (e *Engine) checkOptions(dir func() []*dsl.Flow) dsl.CheckOptions {
 	return dsl.CheckOptions{
 		PackageFlows: func() []*dsl.Flow {
 			e.mu.Lock()
@@ -98,7 +101,10 @@ func (e *Engine) checkOptions(dir []*dsl.Flow) dsl.CheckOptions {
 			}
 			e.mu.Unlock()
 			slices.SortFunc(registered, func(a, b *dsl.Flow) int { return strings.Compare(a.Name, b.Name) })
-			return append(slices.Clone(dir), registered...)
+			if dir == nil {
+				return registered
+			}
+			return append(slices.Clone(dir()), registered...)
 		},
 		PackageScope: dsl.CallScope{Where: "the engine's flows",
 			Hint: "a call runs a flow of the same document or one the engine has loaded: define flow %s in this document, or load it first"},
@@ -114,7 +120,7 @@ type dirFlow struct {
 // plan checks the document and returns what loading it changes. For
 // LoadDir, seen holds the flows earlier files of the directory define and
 // dir the flows of all its files. The caller holds e.loadMu.
-func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow, dir []*dsl.Flow) (*loadPlan, diag.List, error) {
+func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow, dir func() []*dsl.Flow) (*loadPlan, diag.List, error) {
 	f, ds := e.read(filename, data, e.checkOptions(dir))
 	if f == nil || ds.HasErrors() {
 		return nil, ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
@@ -450,7 +456,6 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 		data       []byte
 	}
 	var files []dirFile
-	var flows []*dsl.Flow // of every file, for the calls of each (checkOptions)
 	for _, ent := range ents {
 		name := ent.Name()
 		if ent.IsDir() || !(strings.HasSuffix(name, ".json") || e.opts.FlowFile != nil && strings.HasSuffix(name, ".flow")) {
@@ -462,15 +467,23 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 			return nil, err
 		}
 		files = append(files, dirFile{name, path, data})
-		// What the file declares; its diagnostics come with its plan below.
-		if f, _ := e.read(path, data, dsl.CheckOptions{CallsByName: true}); f != nil {
-			for _, fl := range f.Flows {
-				if fl != nil {
-					flows = append(flows, fl)
+	}
+	// What every file declares, for the calls of each (checkOptions): read
+	// once, and only if a file calls a flow it does not declare; the
+	// files' diagnostics come with their plans below.
+	flows := sync.OnceValue(func() []*dsl.Flow {
+		var out []*dsl.Flow
+		for _, df := range files {
+			if f, _ := e.read(df.path, df.data, dsl.CheckOptions{CallsByName: true}); f != nil {
+				for _, fl := range f.Flows {
+					if fl != nil {
+						out = append(out, fl)
+					}
 				}
 			}
 		}
-	}
+		return out
+	})
 	var all diag.List
 	seen := map[string]dirFlow{}
 	for _, df := range files {

@@ -152,7 +152,7 @@ func TestFlowFileSources(t *testing.T) {
 
 	var read []string
 	e, err = New(Options{Store: store.NewMemory(), FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
-		if !slices.Contains(read, filepath.Base(name)) { // LoadDir reads a file twice: its flows, then its plan
+		if !slices.Contains(read, filepath.Base(name)) { // LoadDir may read a file twice: its plan, and its flows for another file's calls
 			read = append(read, filepath.Base(name))
 		}
 		return dsl.LoadJSON(name, src, opts) // a stand-in for flowfile.Load
