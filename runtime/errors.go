@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors. Errors returned by the runtime wrap one of these, so
@@ -118,6 +119,19 @@ func (e *HistoryError) Error() string {
 }
 func (e *HistoryError) Unwrap() error { return ErrHistory }
 
-func routedToFail(outcome Outcome) error {
+// RoutedToFail is the error of a run whose step's outcome the flow routes
+// to fail. The event that records it carries no error (the outcome says
+// it); Replay and Result derive it, and so do other executors.
+func RoutedToFail(outcome Outcome) error {
 	return fmt.Errorf("%w by outcome %q", ErrRoutedToFail, outcome)
+}
+
+// AttemptTimeout is the error of an attempt (of a step or a rollback) that
+// ran past its timeout d.
+func AttemptTimeout(d time.Duration) error { return fmt.Errorf("%w after %v", ErrTimeout, d) }
+
+// DeadlinePassed is the error of a step whose deadline d, counted from when
+// the step was entered, passed before another attempt could start.
+func DeadlinePassed(d time.Duration) error {
+	return fmt.Errorf("%w: step deadline %v passed", ErrTimeout, d)
 }

@@ -307,7 +307,7 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 			if e.Error != "" {
 				t.cause = "step " + e.Step + ": " + e.Error
 			} else {
-				t.cause = "step " + e.Step + ": " + routedToFail(e.Outcome).Error()
+				t.cause = "step " + e.Step + ": " + RoutedToFail(e.Outcome).Error()
 			}
 		}
 	case kindAborting:

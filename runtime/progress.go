@@ -69,7 +69,7 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 		}
 		if to.kind == kindFailing {
 			if err == nil {
-				err = routedToFail(e.Outcome)
+				err = RoutedToFail(e.Outcome)
 			}
 			p.cause = &StepError{Step: e.Step, Attempt: e.Attempt, Outcome: e.Outcome, Err: err}
 		}
@@ -157,7 +157,7 @@ func (p *progress) leaveBlock(d definitionView, e *Event, from, to *mstate, err 
 	}
 	if to.kind == kindFailing {
 		if err == nil {
-			err = routedToFail(e.Outcome)
+			err = RoutedToFail(e.Outcome)
 		}
 		p.cause = &StepError{Step: e.Step, Outcome: e.Outcome, Err: err}
 	}

@@ -433,7 +433,7 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 			left := v.entered.Add(d.Deadline).Sub(r.clock.Now())
 			if left <= 0 { // only after Resume or a wait: attempts never outlive the deadline
 				*v.attempt--
-				return "", fmt.Errorf("%w: step deadline %v passed", ErrTimeout, d.Deadline), nil
+				return "", DeadlinePassed(d.Deadline), nil
 			}
 			if timeout <= 0 || left < timeout {
 				timeout = left
@@ -676,11 +676,11 @@ func (r *Run[S]) guarded(d *stepDef[S], rollback bool, sc *stepCtx, state *S, ti
 		case <-expired:
 			cancel(errAttemptTimeout)
 			r.abandoned(d, timeout)
-			return "", fmt.Errorf("%w after %v", ErrTimeout, timeout)
+			return "", AttemptTimeout(timeout)
 		case <-done:
 			if context.Cause(actx) == errAttemptTimeout {
 				r.abandoned(d, timeout)
-				return "", fmt.Errorf("%w after %v", ErrTimeout, timeout)
+				return "", AttemptTimeout(timeout)
 			}
 			// The run was aborted: the step is cancelled; wait for it to
 			// return, or for its timeout.

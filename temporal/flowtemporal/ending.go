@@ -19,7 +19,7 @@ type ending struct {
 	State     json.RawMessage  `json:"state"`
 	Final     runtime.RunState `json:"final"`
 	Cause     *stepFailure     `json:"cause,omitempty"`
-	Aborted   string           `json:"aborted,omitempty"`
+	Aborted   bool             `json:"aborted,omitempty"`
 	Rollbacks []stepFailure    `json:"rollbacks,omitempty"`
 }
 
@@ -55,8 +55,8 @@ func (e *ending) err() error {
 	switch {
 	case e.Cause != nil:
 		errs = append(errs, &runtime.StepError{Step: e.Cause.Step, Attempt: e.Cause.Attempt, Outcome: e.Cause.Outcome, Err: e.Cause.err()})
-	case e.Aborted != "":
-		errs = append(errs, fmt.Errorf("%w: %s", runtime.ErrAborted, e.Aborted))
+	case e.Aborted:
+		errs = append(errs, runtime.ErrAborted) // a cancelled workflow is an Abort
 	}
 	for _, rb := range e.Rollbacks {
 		errs = append(errs, &runtime.RollbackError{Step: rb.Step, Err: rb.err()})

@@ -93,6 +93,9 @@ func (r *wfRun[S]) run() (S, error) {
 		// was aborted meanwhile (as on the runtime): the step takes its
 		// result, then the run aborts and rolls it back.
 		returned := step.Call != nil && out == "" && r.ctx.Err() != nil
+		if out == "" && !hasWork(step) && len(step.Branches) == 0 {
+			attempt = 1 // the runtime counts the attempt of a step that only waits, which does nothing
+		}
 		if out == "" && hasWork(step) {
 			ctx := r.ctx
 			if returned {
@@ -102,6 +105,10 @@ func (r *wfRun[S]) run() (S, error) {
 			if aborted {
 				return r.abort(attempt, err)
 			}
+			// An attempt the abort did not stop (one that does not
+			// heartbeat, or returned anyway) counts, as on the runtime,
+			// which waits for it: a completed step is rolled back.
+			returned = returned || r.ctx.Err() != nil
 		}
 		if out == "" {
 			out = runtime.OutcomeOK
@@ -114,7 +121,7 @@ func (r *wfRun[S]) run() (S, error) {
 				return r.abort(attempt, err)
 			}
 			r.emit(runtime.MachineAborting, attempt, out, nil, nil)
-			return r.unwindWith(true, r.ctx.Err().Error())
+			return r.unwind(true)
 		}
 		to, rerr := r.f.def.Route(step.ID, out)
 		if rerr != nil { // a named outcome nothing routes fails the step
@@ -126,11 +133,11 @@ func (r *wfRun[S]) run() (S, error) {
 			return r.state, nil
 		case runtime.Fail:
 			r.cause = &stepFailure{Step: step.ID, Attempt: attempt, Outcome: out, Timeout: errors.Is(err, runtime.ErrTimeout)}
+			r.emit(runtime.MachineFailing, attempt, out, err, nil) // routed by its outcome: no error, as on the runtime
 			if err == nil {
-				err = fmt.Errorf("%w by outcome %q", runtime.ErrRoutedToFail, out)
+				err = runtime.RoutedToFail(out)
 			}
 			r.cause.Err = err.Error()
-			r.emit(runtime.MachineFailing, attempt, out, err, nil)
 			return r.unwind(false)
 		}
 		wait = r.enter(to, attempt, out, err)
@@ -256,7 +263,7 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 // exec runs the step's activity under ctx, its attempts as the step's
 // retry policy says, and takes its state if it succeeded.
 func (r *wfRun[S]) exec(ctx workflow.Context, st *runtime.Step[S], payload []byte) (runtime.Outcome, int, error, bool) {
-	state, out, attempt, err, cancelled := r.attempts(ctx, st, r.visits[st.ID], r.state, payload, r.entered(st.ID), false)
+	state, out, attempt, err, cancelled := r.attempts(ctx, st, r.visits[st.ID], r.state, payload, r.entered(st.ID), true)
 	if cancelled {
 		return "", attempt, err, true
 	}
@@ -283,8 +290,7 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 		// included.
 		left := entered.Add(st.Deadline).Sub(workflow.Now(r.ctx))
 		if left <= 0 {
-			err := fmt.Errorf("%w: step %s is past its deadline", runtime.ErrTimeout, st.ID)
-			return state, runtime.OutcomeTimeout, 0, err, false
+			return state, runtime.OutcomeTimeout, 0, runtime.DeadlinePassed(st.Deadline), false
 		}
 		ao.ScheduleToCloseTimeout = left
 	}
@@ -301,7 +307,7 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 	if temporal.IsCanceledError(err) || ctx.Err() != nil {
 		return state, "", 0, err, true
 	}
-	attempt, cause := failure(err, max(st.Retry.Attempts, 1))
+	attempt, cause := failure(err, max(st.Retry.Attempts, 1), ao.StartToCloseTimeout, st.Deadline)
 	return state, runtime.FailedOutcome(cause), attempt, cause, false
 }
 
@@ -321,9 +327,10 @@ func (r *wfRun[S]) entered(step string) time.Time {
 
 // failure is the last attempt and the error of an activity whose attempts
 // ended in failure: the step's own error as its activity reported it, or a
-// Temporal timeout (an attempt past StartToClose, the step past its
-// deadline), which wraps runtime.ErrTimeout as the runtime's do.
-func failure(err error, attempts int) (int, error) {
+// Temporal timeout, the runtime's error for it: an attempt past
+// StartToClose (timeout) is runtime.AttemptTimeout, the step past its
+// ScheduleToClose (deadline) runtime.DeadlinePassed.
+func failure(err error, attempts int, timeout, deadline time.Duration) (int, error) {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		var d attemptDetail
@@ -339,27 +346,35 @@ func failure(err error, attempts int) (int, error) {
 		if errors.As(err, &act) && act.RetryState() == enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
 			attempt = attempts
 		}
-		return attempt, fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType())
+		switch to.TimeoutType() {
+		case enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
+			return attempt, runtime.AttemptTimeout(timeout)
+		case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE:
+			if deadline > 0 {
+				return attempt, runtime.DeadlinePassed(deadline)
+			}
+		}
+		return attempt, fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType()) // a heartbeat: the worker is gone
 	}
 	return 0, err
 }
 
-// abort records the cancellation of the run and unwinds it.
+// abort records the cancellation of the run, the runtime's Abort, and
+// unwinds it. The event's error is the abort's, as on the runtime, or that
+// of the attempt the abort waited for, cause, when it failed.
 func (r *wfRun[S]) abort(attempt int, cause error) (S, error) {
-	if cause == nil {
-		cause = errors.New("workflow canceled")
+	if attempt > 0 && cause != nil { // an attempt that failed after all
+		r.emit(runtime.MachineAborting, attempt, runtime.FailedOutcome(cause), cause, nil)
+	} else {
+		r.emit(runtime.MachineAborting, attempt, "", runtime.ErrAborted, nil)
 	}
-	err := fmt.Errorf("%w: %v", runtime.ErrAborted, cause)
-	r.emit(runtime.MachineAborting, attempt, "", err, nil)
-	return r.unwindWith(true, cause.Error())
+	return r.unwind(true)
 }
 
-func (r *wfRun[S]) unwind(aborting bool) (S, error) { return r.unwindWith(aborting, "") }
-
-// unwindWith rolls back the completed steps newest first, each with its
-// own retries, under a context the cancellation of the run does not reach,
-// and ends the run.
-func (r *wfRun[S]) unwindWith(aborting bool, abortMsg string) (S, error) {
+// unwind rolls back the completed steps newest first, each with its own
+// retries, under a context the cancellation of the run does not reach, and
+// ends the run.
+func (r *wfRun[S]) unwind(aborting bool) (S, error) {
 	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
 	back := runtime.MachineFailing
 	if aborting {
@@ -387,7 +402,7 @@ func (r *wfRun[S]) unwindWith(aborting bool, abortMsg string) (S, error) {
 		r.emit(back, attempt, runtime.OutcomeOK, nil, link)
 	}
 	end := ending{Final: runtime.EndState(aborting, len(r.done) > 0, len(rbErrs) > 0),
-		Cause: r.cause, Rollbacks: rbErrs, Aborted: abortMsg}
+		Cause: r.cause, Rollbacks: rbErrs, Aborted: aborting}
 	r.emit(string(end.Final), 0, "", nil, nil)
 	end.State, _ = json.Marshal(r.state) // it did for every event
 	return r.state, end.workflowError()
@@ -404,7 +419,7 @@ func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int
 	var res ActionOutput[S]
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, true), in).Get(ctx, &res)
 	if err != nil {
-		return failure(err, max(st.RollbackRetry.Attempts, 1))
+		return failure(err, max(st.RollbackRetry.Attempts, 1), ao.StartToCloseTimeout, 0)
 	}
 	r.state = res.State
 	return res.Attempt, nil

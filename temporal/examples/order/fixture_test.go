@@ -22,6 +22,7 @@ type world struct {
 	slowAuth time.Duration // Authorize takes this long first
 	slowRes  time.Duration // Reserve takes this long, or until its context ends
 	shipFail bool          // Ship fails for good
+	slowPay  time.Duration // Charge takes this long first, whatever its context says
 	sink     *runtime.MemorySink
 }
 
@@ -89,6 +90,7 @@ func (o orders) Ship(ctx context.Context, s *OrderState) error {
 type billing struct{ w *world }
 
 func (b billing) Charge(ctx context.Context, s *Invoice) error {
+	time.Sleep(b.w.slowPay)
 	s.Charge = fmt.Sprintf("ch-%d", s.Amount)
 	b.w.add(ctx, "Charge")
 	return nil

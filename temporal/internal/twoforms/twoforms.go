@@ -1,0 +1,139 @@
+// Package twoforms runs a flow generated with `flowgen gen -target
+// temporal` in its two forms, the runtime's (NewXFlow) and Temporal's
+// (NewXTemporal on a real server), under one script, and reduces each run
+// to what a user can tell apart: the calls the services saw, the
+// publications, the history's transitions, the final state, the terminal
+// state and the error. The examples' tests compare the two.
+package twoforms
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// Handle is what a script does with a run: flowtemporal.Run has these
+// methods, and Local gives them to a runtime run.
+type Handle[S any] interface {
+	Status(ctx context.Context) (runtime.Status, error)
+	History(ctx context.Context) ([]runtime.Event, error)
+	Deliver(ctx context.Context, topic, event string, payload json.RawMessage) error
+	Abort(ctx context.Context) error
+	Wait(ctx context.Context) (runtime.Result[S], error)
+}
+
+// Local is the Handle of run r, whose flow's subscriber is bus.
+func Local[S any](r *runtime.Run[S], bus *runtime.MemoryBus) Handle[S] {
+	return localRun[S]{r, bus}
+}
+
+type localRun[S any] struct {
+	r   *runtime.Run[S]
+	bus *runtime.MemoryBus
+}
+
+func (l localRun[S]) Status(context.Context) (runtime.Status, error) {
+	st := l.r.Status()
+	if st.Err != "" && st.State == runtime.StatePending {
+		return st, fmt.Errorf("%s", st.Err) // the history did not load
+	}
+	return st, nil
+}
+
+func (l localRun[S]) History(ctx context.Context) ([]runtime.Event, error) {
+	st, err := l.Status(ctx)
+	return st.History, err
+}
+
+func (l localRun[S]) Deliver(ctx context.Context, topic, event string, payload json.RawMessage) error {
+	return l.bus.Publish(ctx, topic, event, payload)
+}
+
+func (l localRun[S]) Abort(context.Context) error { return l.r.Abort() }
+
+func (l localRun[S]) Wait(ctx context.Context) (runtime.Result[S], error) { return l.r.Wait(ctx) }
+
+// WaitFor polls the run's status until its machine is in state machine:
+// a script delivers or aborts only once the run waits, so that both forms
+// see the same thing at the same point of the run.
+func WaitFor[S any](t *testing.T, ctx context.Context, h Handle[S], machine string) {
+	t.Helper()
+	for {
+		st, err := h.Status(ctx)
+		if err == nil && st.Machine == machine {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the run never reached %s (last status %+v, %v)", machine, st, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Observed is what a run did, as a user could see it.
+type Observed[S any] struct {
+	// Calls are the calls the services saw, in order, as the test's fake
+	// services log them (endpoint or handler, and idempotency key).
+	Calls []string
+	// Published are the publications, "topic event payload".
+	Published []string
+	// Transitions are the history's events reduced to what does not
+	// depend on timing: "from>to" with the attempt that ended, its
+	// outcome and the first line of its error (a panic's stack differs).
+	// The runtime's retry events are left out: on Temporal the retries
+	// happen inside the server, out of the workflow's sight
+	// (docs/temporal.md, Retry events).
+	Transitions []string
+	Final       runtime.RunState
+	State       S
+	Err         string
+}
+
+// Observe waits for h to end and reduces its run to Observed, with the
+// calls and publications of the run's fakes as they are once it ended.
+func Observe[S any](t *testing.T, ctx context.Context, h Handle[S], calls func() []string, published func() []runtime.Message) Observed[S] {
+	t.Helper()
+	res, err := h.Wait(ctx)
+	if res.Final == "" {
+		t.Fatalf("the run did not end: %v", err)
+	}
+	history, herr := h.History(ctx)
+	if herr != nil {
+		t.Fatalf("history: %v", herr)
+	}
+	o := Observed[S]{Calls: calls(), Final: res.Final, State: res.State}
+	if err != nil {
+		o.Err = firstLine(err.Error())
+	}
+	for _, m := range published() {
+		o.Published = append(o.Published, fmt.Sprintf("%s %s %s", m.Topic, m.Event, m.Payload))
+	}
+	for _, e := range history {
+		if e.Outcome == runtime.OutcomeRetry && e.Child == nil {
+			continue // a retried attempt; a rollback call's names its child, on both
+		}
+		line := e.From + ">" + e.To
+		if e.Branch != "" {
+			line = e.Branch + ": " + line
+		}
+		if e.Attempt != 0 || e.Outcome != "" {
+			line += fmt.Sprintf(" #%d %s", e.Attempt, e.Outcome)
+		}
+		if e.Error != "" {
+			line += ": " + firstLine(e.Error)
+		}
+		o.Transitions = append(o.Transitions, line)
+	}
+	return o
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
