@@ -7,7 +7,7 @@
 //	flowgen [gen] [-o FILE] [-pkg NAME] [-nopkg] [-strict] [-target runtime|temporal] FILE...
 //	flowgen check [-json] [-strict] [-nopkg] FILE...
 //	flowgen fmt [-w] [-l] FILE...
-//	flowgen graph [-format dot|mermaid] [-flow NAME] FILE
+//	flowgen graph [-format dot|mermaid|svg|html] [-flow NAME] FILE
 //	flowgen json FILE
 //	flowgen runs -store DIR [-flow NAME] [-status STATE] [-json]
 //	flowgen history -store DIR [-json] RUN
@@ -99,12 +99,15 @@
 //
 // # Graph
 //
-//	flowgen graph [-format dot|mermaid] [-flow NAME] FILE
+//	flowgen graph [-format dot|mermaid|svg|html] [-flow NAME] FILE
 //
 // Graph prints a diagram of every flow in FILE, or only of -flow NAME (an
 // unknown name is an error that lists the flows of the file): Graphviz DOT
 // by default (flowgen graph signup.flow | dot -Tsvg > signup.svg), or a
-// Mermaid stateDiagram-v2 with -format mermaid (for Markdown). Each step
+// Mermaid stateDiagram-v2 with -format mermaid (for Markdown), SVG laid out
+// by flowgen itself with -format svg (no Graphviz needed), or one
+// self-contained HTML page with that diagram made interactive with -format
+// html. Each step
 // shows its action, its effective retry ("retry 3×, 100ms..5s"), timeout
 // and deadline; transitions are labelled with their outcomes, the default
 // ones included; the terminal states are done, failed, compensated,

@@ -13,7 +13,8 @@ import (
 var msgStates = []store.MessageState{store.MessagePending, store.MessageClaimed, store.MessageDead}
 
 var inboxVerb = &verb{
-	name: "inbox",
+	name:  "inbox",
+	short: "list the awaited events and dead letters in a store's inbox",
 	summary: `Inbox lists the messages an engine keeps in a durable store's inbox: the
 events runs await, pending (no run has taken them yet) or claimed (taken by
 the await whose idempotency key is shown), and the dead letters (never to be

@@ -29,7 +29,8 @@ func init() {
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 var runsVerb = &verb{
-	name: "runs",
+	name:  "runs",
+	short: "list the runs in a store",
 	summary: `Runs lists the runs in a durable store (runtime/store): run ID, flow, state,
 current or last step, number of events, time of the last event and, for a
 child run of a call, its parent run, in the order the runs started. The store is opened read-only, so it can be read
@@ -86,8 +87,9 @@ while a service has it open.`,
 }
 
 var historyVerb = &verb{
-	name: "history",
-	args: "RUN",
+	name:  "history",
+	args:  "RUN",
+	short: "print the timeline of one run in a store",
 	summary: `History prints the timeline of one run from a durable store: for each event
 its time, sequence number, step, transition (from -> to), attempt, outcome
 and error (its first line; -json has all of it, and the state snapshot);

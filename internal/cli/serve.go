@@ -38,7 +38,8 @@ func init() {
 }
 
 var serveVerb = &verb{
-	name: "serve",
+	name:  "serve",
+	short: "run the flow service: JSON flows behind an HTTP/JSON API, on a durable store",
 	summary: `Serve runs a flow engine with the embedded durable store (-store) and the JSON
 flows of a directory (-flows), behind an HTTP/JSON API (-addr): start runs
 (POST /flows/{flow}/runs, POST /rpc/{endpoint}), read their status and
