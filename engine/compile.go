@@ -187,7 +187,7 @@ func (e *Engine) step(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
 	}
 	if rb := s.Rollback; rb != nil {
 		if rb.IsGo() && e.remote != nil {
-			st.Rollback = e.remote.remoteRollback(fl, s, rb.Name.Name)
+			e.remote.remoteRollback(fl, s, rb.Name.Name, st) // remotecall.go
 		} else if rb.IsGo() {
 			h := e.reg.lateRollback(fl.Name, rb.Name.Name)
 			st.Rollback = func(ctx context.Context, state *State) error { return h(ctx, state) }

@@ -47,10 +47,11 @@ type ProviderOptions struct {
 	MaxProviders int
 	// Wait is how long an attempt of a Go step or rollback waits for a
 	// live provider, within 9/10 of its own timeout, before it fails with
-	// ErrNoProvider, a retryable error (default DefaultProviderWait). A
-	// step entered with no live provider waits in its recorded waiting
-	// state instead, without this bound; a rollback has no waiting state,
-	// so its attempts bound its wait (docs/engine.md#remote-providers).
+	// ErrNoProvider, a retryable error (default DefaultProviderWait): the
+	// provider that was live when the attempt began went away. With no
+	// live provider, a step waits in its recorded waiting state, and a
+	// rollback's attempt in its rollback state, before they begin, without
+	// this bound and without a goroutine (docs/engine.md#remote-providers).
 	Wait time.Duration
 }
 
@@ -73,6 +74,12 @@ const (
 // STEP} while it waits. It is no broker topic: the engine wakes the run
 // when a provider of the step registers.
 const ProviderTopic = "flowgen/provider"
+
+// ProviderRollbackTopic is the topic of the wait before an attempt of a Go
+// rollback that has no live provider: the run's status shows {"topic":
+// "flowgen/provider-rollback", "event": ROLLBACK} while it waits, in the
+// step's rollback state, for as long as it takes.
+const ProviderRollbackTopic = "flowgen/provider-rollback"
 
 // ProviderTransport carries a provider call on a transport other than
 // HTTP: it sends the request to subject and returns the reply.
@@ -498,14 +505,17 @@ type providerSubscriber struct {
 }
 
 func (ps providerSubscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func([]byte) bool) (func(), error) {
-	if w.Topic != ProviderTopic {
-		return ps.next.Subscribe(ctx, w, deliver)
+	switch w.Topic {
+	case ProviderTopic:
+		outs, ok := ps.outcomes[w.Event]
+		if !ok {
+			return nil, runtime.Permanent(fmt.Errorf("engine: flow %q has no Go step %q served by providers", ps.flow, w.Event))
+		}
+		return ps.rm.waitFor(handlerKey{flow: ps.flow, name: w.Event}, outs, deliver)
+	case ProviderRollbackTopic:
+		return ps.rm.waitFor(handlerKey{flow: ps.flow, name: w.Event, rollback: true}, nil, deliver)
 	}
-	outs, ok := ps.outcomes[w.Event]
-	if !ok {
-		return nil, runtime.Permanent(fmt.Errorf("engine: flow %q has no Go step %q served by providers", ps.flow, w.Event))
-	}
-	return ps.rm.waitFor(handlerKey{flow: ps.flow, name: w.Event}, outs, deliver)
+	return ps.next.Subscribe(ctx, w, deliver)
 }
 
 // subscriber returns the Subscriber of JSON flow fl: its Go steps' provider
@@ -542,7 +552,7 @@ func (rm *remote) missing(fl *dsl.Flow, m dsl.GoMethod, kind string) diag.List {
 	}
 	what := "its runs wait for one in the step's waiting state, within the step's deadline"
 	if m.Rollback {
-		what = "a rollback's attempts fail until one registers"
+		what = "a rollback waits for one in the step's rollback state"
 	}
 	return append(ds, diag.Warnf(m.Range, "no-provider", "no provider serves %s %q of flow %q yet: %s", kind, m.Name, fl.Name, what).
 		WithHint("register one: PUT /providers/{name} with handler %q or %q (docs/engine.md#remote-providers)", fl.Name+"."+m.Name, m.Name))

@@ -615,3 +615,57 @@ func TestProviderOutcomesOfAFlowLoadedLater(t *testing.T) {
 		t.Errorf("handlers of Audit: %+v %v", hs, err)
 	}
 }
+
+// A Go rollback with no live provider waits for one in the step's
+// rollback state, recorded and parked: no attempt fails meanwhile, the run
+// holds no goroutine and no slot of the runs in flight, and the provider's
+// registration runs the rollback, which completes the compensation.
+func TestRemoteRollbackWaitsParked(t *testing.T) {
+	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(_ string, req provider.Request) []byte {
+		if req.Handler == "Check" {
+			return []byte(`{"outcome": "declined"}`)
+		}
+		return []byte(`{}`)
+	}}
+	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
+	steps := `{"name": "Reserve", "subject": "billing.step.Reserve"}, {"name": "Check", "outcomes": ["declined"], "subject": "billing.step.Check"}`
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [`+steps+`]}`); status != 200 {
+		t.Fatalf("register the steps: %d %s", status, out)
+	}
+	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rollback parked, waiting for its provider", func() bool {
+		st, err := e.Status(id)
+		return err == nil && st.Machine == "Reserve:rollback" && st.Wait != nil && e.Stats().Waiting == 1 && e.Stats().Running == 0
+	})
+	st, _ := e.Status(id)
+	if st.State != runtime.StateRollingBack || st.Wait.Topic != ProviderRollbackTopic || st.Wait.Event != "Release" || !st.Wait.Deadline.IsZero() {
+		t.Fatalf("status while the rollback waits: %s, wait %+v", st.State, st.Wait)
+	}
+	h, _ := e.History(id)
+	for _, ev := range h {
+		if ev.From == "Reserve:rollback" {
+			t.Fatalf("an attempt of the rollback ended while no provider serves it: %+v", ev)
+		}
+	}
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [`+steps+`, {"name": "Release", "rollback": true, "subject": "billing.rollback.Release"}]}`); status != 200 {
+		t.Fatalf("register the rollback: %d %s", status, out)
+	}
+	waitFor(t, "the run compensated", func() bool {
+		st, err := e.Status(id)
+		return err == nil && st.State == runtime.StateCompensated
+	})
+	var handlers []string
+	for len(tr.reqs) > 0 {
+		req := <-tr.reqs
+		handlers = append(handlers, req.Handler)
+		if req.Handler == "Release" && (req.Attempt != 1 || req.IdempotencyKey != id+"/Reserve/rollback") {
+			t.Errorf("Release called with attempt %d, key %q", req.Attempt, req.IdempotencyKey)
+		}
+	}
+	if got := strings.Join(handlers, " "); got != "Reserve Check Release" {
+		t.Errorf("provider calls %q", got)
+	}
+}

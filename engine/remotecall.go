@@ -50,14 +50,15 @@ func (rm *remote) remoteStep(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State])
 	}
 }
 
-// remoteRollback returns the rollback of step s whose Go rollback is
-// named name: an in-process handler, else a live provider. A rollback has
-// no waiting state (the runtime's unwind has no waiting phase): with no
-// provider live, an attempt waits for one (await), then fails, and the
-// rollback's retry policy governs.
-func (rm *remote) remoteRollback(fl *dsl.Flow, s *dsl.Step, name string) func(ctx context.Context, state *State) error {
+// remoteRollback makes the Go rollback name of step s served by
+// providers: each attempt first waits, recorded and without a goroutine,
+// for a live handler (RollbackAwait on ProviderRollbackTopic, with no
+// deadline: a compensation waits for its provider rather than fail), then
+// calls one. An in-process handler registered meanwhile wins.
+func (rm *remote) remoteRollback(fl *dsl.Flow, s *dsl.Step, name string, st *runtime.Step[State]) {
 	k := handlerKey{flow: fl.Name, name: name, rollback: true}
-	return func(ctx context.Context, state *State) error {
+	st.RollbackAwait = &runtime.Await[State]{Topic: ProviderRollbackTopic, Event: name}
+	st.Rollback = func(ctx context.Context, state *State) error {
 		if h, ok := rm.e.reg.rollback(k.flow, k.name); ok {
 			return h(ctx, state)
 		}

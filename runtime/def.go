@@ -128,6 +128,10 @@ func checkStep[S any](st *Step[S]) error {
 		return fmt.Errorf("%w: step %q calls no flow", ErrDefinition, st.ID)
 	case st.rollbackCallBad:
 		return fmt.Errorf("%w: step %q: its rollback calls no flow", ErrDefinition, st.ID)
+	case st.RollbackAwait != nil && (st.Rollback == nil || st.rollbackCall != nil):
+		return fmt.Errorf("%w: step %q: RollbackAwait needs a Rollback that is not a call", ErrDefinition, st.ID)
+	case st.RollbackAwait != nil && (st.RollbackAwait.Topic == "" || st.RollbackAwait.Event == ""):
+		return fmt.Errorf("%w: step %q: its rollback awaits an event without a topic or event name", ErrDefinition, st.ID)
 	case st.Call != nil && st.Deadline > 0:
 		// A deadline would leave the child running after the step
 		// timed out: the child's own steps have the timeouts.

@@ -18,7 +18,7 @@ const (
 
 func (st *Step[S]) needed() needs {
 	n := st.needs
-	if st.Await != nil {
+	if st.Await != nil || st.RollbackAwait != nil {
 		n |= needSubscriber
 	}
 	if len(st.Publish) > 0 {

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Rollback calls wait without a goroutine.
+// Rollback calls, and rollbacks gated by an event, wait without a goroutine.
 //
 // The rollback of a step built with WithRollbackCall runs a child run per
 // attempt. The attempt is recorded as it starts (the event that enters
@@ -23,12 +23,21 @@ import (
 // whatever happens); Suspend lets the wait go, and Resume parks again on the
 // same child. A compensation flow that awaits or sleeps thus holds no
 // goroutine for as long as it takes.
+//
+// A rollback with a RollbackAwait parks the same way before each attempt:
+// the event that starts the attempt records the Wait (its correlation and
+// deadline), the run subscribes and hibernates, and the delivery runs the
+// attempt on the goroutine that wakes it. Its deadline passing fails the
+// attempt; Resume parks again with the recorded wait.
 
 // rollbackWait is what the event that starts an attempt of d's rollback
 // records when the rollback is a call: the attempt's child, in Wait.Child
 // (nil for another rollback). The event leaves from: the unwind (the first
 // attempt), or the rollback itself (a retry, after attempt ended).
 func (r *Run[S]) rollbackWait(d *stepDef[S], from *mstate, ended int, now time.Time) *Wait {
+	if d.RollbackAwait != nil {
+		return rollbackAwaitWait(d, &r.state, now)
+	}
 	if d.rollbackCall == nil {
 		return nil
 	}
@@ -48,10 +57,62 @@ func (r *Run[S]) rollbackWait(d *stepDef[S], from *mstate, ended int, now time.T
 	return w
 }
 
+// rollbackAwaitWait is what an attempt of d's rollback, gated by
+// RollbackAwait, that started at start waits for before it runs: its
+// correlation read from state, its deadline from start.
+func rollbackAwaitWait[S any](d *stepDef[S], state *S, start time.Time) *Wait {
+	a := d.RollbackAwait
+	w := &Wait{Topic: a.Topic, Event: a.Event, Field: a.Field}
+	if a.Correlate != nil {
+		w.Correlated, w.Correlation = true, a.Correlate(state)
+	}
+	if a.Timeout > 0 {
+		w.Deadline = start.Add(a.Timeout)
+	}
+	return w
+}
+
 // rollbackDeadline is when an attempt of d's rollback that started at
 // start times out.
 func rollbackDeadline[S any](d *stepDef[S], start time.Time) time.Time {
 	return start.Add(d.RollbackTimeout)
+}
+
+// parkGatedRollback parks the run until the event the rollback attempt of
+// d in flight awaits (RollbackAwait) comes, as the event that started the
+// attempt recorded it (rollbackWait, from the state and time of that
+// event, which are the run's now); the attempt then runs.
+func (r *Run[S]) parkGatedRollback(d *stepDef[S]) {
+	w := rollbackAwaitWait(d, &r.state, r.lastTime)
+	w.Flow, w.RunID, w.Step = r.def.id, r.env.runID, d.ID
+	w.Key = Key{RunID: r.env.runID, Step: d.ID, Visit: int(r.progress.undoing.visit), Rollback: true}.String()
+	p := &parking{wait: *w, armed: make(chan struct{}), rollback: true, gate: true}
+	r.parkOn(p)
+	defer close(p.armed)
+	if !w.Deadline.IsZero() {
+		p.stopTimer = afterFunc(r.clock, w.Deadline.Sub(r.clock.Now()), func() { r.wake(p, wakeTimeout, nil, nil) })
+	}
+	cancel, err := r.env.opts.sub.Subscribe(r.quiet, p.wait, func(payload []byte) bool {
+		return p.wait.Matches(payload) && r.wake(p, wakeEvent, payload, nil)
+	})
+	r.rollbackArmed(p, err, func() { p.cancelSub = cancel })
+}
+
+// rollbackArmed ends the arming of rollback parking p: a failure to arm
+// (err) fails the attempt, unless the process is shutting down; else keep
+// records what to undo when it wakes. A Suspend meanwhile lets it go.
+func (r *Run[S]) rollbackArmed(p *parking, err error, keep func()) {
+	switch {
+	case err != nil && r.suspending.Load(): // the process shuts down: no failure to record
+		r.wake(p, wakeSuspend, nil, nil)
+	case err != nil:
+		r.wake(p, wakeError, nil, err)
+	default:
+		keep()
+		if r.suspending.Load() { // suspended while entering the wait
+			r.wake(p, wakeSuspend, nil, nil)
+		}
+	}
 }
 
 // parkRollback parks the run on the child of the rollback call of d in
@@ -90,27 +151,21 @@ func (r *Run[S]) parkRollback(d *stepDef[S]) {
 				r.wake(p, wakeError, nil, &ChildError{Child: *ref, Final: e.Final, Err: e.Err})
 			}
 		})
-	switch {
-	case err != nil && r.suspending.Load(): // the process shuts down: no failure to record
-		r.wake(p, wakeSuspend, nil, nil)
-	case err != nil:
-		r.wake(p, wakeError, nil, err)
-	default:
-		p.abortChild = abort
-		if r.suspending.Load() { // suspended while entering the wait
-			r.wake(p, wakeSuspend, nil, nil)
-		}
-	}
+	r.rollbackArmed(p, err, func() { p.abortChild = abort })
 }
 
 // rollbackWoken records how the rollback attempt p waited for ended and
 // drives the run on.
 func (r *Run[S]) rollbackWoken(p *parking, kind wakeKind, err error) {
 	d := &r.def.steps[r.cur.step]
-	switch kind {
-	case wakeChild:
+	switch {
+	case p.gate && kind == wakeEvent:
+		err = r.rollback1(d) // what the attempt waited for came: it runs
+	case p.gate && kind == wakeTimeout:
+		err = fmt.Errorf("%w: waiting for %s %s before the rollback", ErrTimeout, p.wait.Topic, p.wait.Event)
+	case kind == wakeChild:
 		err = nil
-	case wakeTimeout:
+	case kind == wakeTimeout:
 		err = fmt.Errorf("%w: rollback attempt deadline %v passed", ErrTimeout, d.RollbackTimeout)
 	}
 	if p.endSpan != nil {

@@ -335,8 +335,12 @@ func (r *Run[S]) loop() {
 		case kindFailing, kindAborting:
 			err = r.unwind(st.kind)
 		case kindRollback:
-			if d := &r.def.steps[st.step]; d.rollbackCall != nil {
+			switch d := &r.def.steps[st.step]; {
+			case d.rollbackCall != nil:
 				r.parkRollback(d) // rollbackwait.go
+				return
+			case d.RollbackAwait != nil:
+				r.parkGatedRollback(d) // rollbackwait.go
 				return
 			}
 			err = r.runRollback(&r.def.steps[st.step])

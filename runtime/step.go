@@ -124,6 +124,14 @@ type Step[S any] struct {
 	// that does not end done fails the step with a *ChildError. A step has
 	// at most one of Await, Sleep and Call, and a call no Deadline.
 	Call *FlowCall[S]
+	// RollbackAwait, when set, makes each attempt of Rollback wait for an
+	// event first, recorded and without a goroutine as a waiting step
+	// does: the event that starts the attempt carries the Wait, whose
+	// deadline (Timeout) ends the attempt with ErrTimeout, the rollback's
+	// retry policy then governing. An abort does not end it (a rollback
+	// finishes whatever happens). The engine gates the rollbacks that
+	// remote providers serve on a provider being live.
+	RollbackAwait *Await[S]
 
 	// Branches, when set, make the step a parallel block (NewParallel):
 	// its branches run at the same time, each on a copy of the state as

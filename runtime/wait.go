@@ -32,6 +32,9 @@ type parking struct {
 	// attempt's span, if observed.
 	rollback bool
 	endSpan  func(Outcome, error)
+	// gate: the rollback attempt waits for an event (RollbackAwait)
+	// before it runs, rather than for a child.
+	gate bool
 }
 
 type wakeKind uint8

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,4 +265,19 @@ func TestRegisterCalleeFirst(t *testing.T) {
 	f.Register(env)
 	env.ExecuteWorkflow(f.Workflow, shop{Invoice: invoice{Amount: 1}})
 	wantEnd(t, env, runtime.StateDone)
+}
+
+// A rollback gated by an event (runtime.Step.RollbackAwait) is refused:
+// this target has nothing that would make it wait.
+func TestRollbackAwaitRefused(t *testing.T) {
+	def := runtime.New[invoice]("Gated", runtime.WithSubscriber(runtime.NewMemoryBus()))
+	st := runtime.NewStep("Charge", func(context.Context, *invoice) (runtime.Outcome, error) { return "", nil },
+		runtime.WithRollback(func(context.Context, *invoice) error { return nil }))
+	st.RollbackAwait = &runtime.Await[invoice]{Topic: "ops", Event: "refund.allowed"}
+	if err := def.Register(st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(def); err == nil || !strings.Contains(err.Error(), "RollbackAwait") {
+		t.Fatalf("New: %v, want a refusal naming RollbackAwait", err)
+	}
 }

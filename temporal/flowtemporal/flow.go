@@ -98,8 +98,14 @@ func (f *Flow[S]) ID() string { return f.def.ID() }
 func (f *Flow[S]) Runtime() *runtime.Flow[S] { return f.def }
 
 // checkCalls refuses a call or rollback call of step st whose flow is not
-// among the flow's calls, and a call in a branch, which would wait.
+// among the flow's calls, a call in a branch, which would wait, and a
+// rollback gated by an event.
 func (f *Flow[S]) checkCalls(st *runtime.Step[S], branch bool) error {
+	if st.RollbackAwait != nil {
+		// The engine sets it for rollbacks of remote providers, which
+		// flowgen-temporal does not have; nothing here would wait.
+		return errors.New("flowtemporal: flow " + f.def.ID() + ": step " + st.ID + "'s rollback awaits an event (RollbackAwait), which this target does not run")
+	}
 	var flows []string
 	if st.Call != nil {
 		if branch {
