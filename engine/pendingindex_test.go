@@ -88,6 +88,7 @@ func TestPendingMatchOldest(t *testing.T) {
 		if got := f.take(in, key, field, value); got != want {
 			t.Fatalf("step %d: %s (%q = %q) took %q, want %q", step, key, field, value, got, want)
 		}
+		checkPending(t, in)
 	}
 	expect(f.in, "r1/A", "", "z", "")
 	expect(f.in, "r2/A", "", "a", "m1")
@@ -109,6 +110,7 @@ func TestPendingMatchOldest(t *testing.T) {
 		t.Fatal("an await of a did not reserve m3, the oldest")
 	}
 	f.in.unreserve("r7/A")
+	checkPending(t, f.in)
 	// pending: m6, m7, m8, m1, m3
 	expect(f.in, "r8/A", "order.id", "o1", "m8")
 	expect(f.in, "r9/A", "", "a", "m6")
@@ -130,6 +132,7 @@ func TestPendingMatchOldest(t *testing.T) {
 		defer f.in.mu.Unlock()
 		return f.in.msgs[store.MessageKey{Topic: "t", Event: "e", ID: "m1"}] == nil
 	})
+	checkPending(t, f.in)
 	f.receive("e", "m1", `{"correlation_id": "a", "order": {"id": "o3"}}`) // new again
 	f.receive("e", "m11", `{"correlation_id": "c", "order": {"id": "o3"}}`)
 	f.receive("e", "m12", `{"correlation_id": "c"}`)
@@ -160,6 +163,44 @@ func TestPendingMatchOldest(t *testing.T) {
 	expect(b, "r20/A", "-", "", "m14")
 	expect(b, "r21/A", "-", "", "")
 	expect(b, "r16/A", "", "c", "m12")
+}
+
+// checkPending fails t unless in's pending messages are linked both ways,
+// pending, each once, and each field's index holds exactly those with a
+// value there, in the same order.
+func checkPending(t *testing.T, in *inbox) {
+	t.Helper()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for k, p := range in.pending {
+		var list []*inMsg
+		var prev *inMsg
+		for m := p.head; m != nil; m = m.next {
+			if m.prev != prev || m.state != msgPending || in.msgs[m.k] != m || (teKey{m.k.Topic, m.k.Event}) != k {
+				t.Fatalf("%v: message %s (state %d) is pending out of place", k, m.k.ID, m.state)
+			}
+			list, prev = append(list, m), m
+		}
+		if len(list) == 0 || p.tail != prev {
+			t.Fatalf("%v: %d pending, the tail is not the last", k, len(list))
+		}
+		for f, vi := range p.byField {
+			got, want := map[string][]string{}, map[string][]string{}
+			for v, ms := range vi {
+				for _, m := range ms {
+					got[v] = append(got[v], m.k.ID)
+				}
+			}
+			for _, m := range list {
+				if v, ok := runtime.Correlation(m.payload, f); ok {
+					want[v] = append(want[v], m.k.ID)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%v: field %q indexes %v, want %v", k, f, got, want)
+			}
+		}
+	}
 }
 
 // BenchmarkPendingMatch has awaits find their events among n pending ones
