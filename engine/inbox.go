@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,8 +25,9 @@ import (
 // again. A new message is offered to what waits for its topic/event (the
 // parked runs, the blocking subscriptions: the offer hook); if one takes it,
 // the message is reserved for its idempotency key, else it stays pending,
-// indexed by topic/event, for the next await that matches it (an event that
-// comes before its run reaches the await is not lost).
+// by topic/event (and by value at the fields awaits correlate on:
+// tePending), for the next await that matches it (an event that comes
+// before its run reaches the await is not lost).
 //
 // An await takes a message by claiming it durably (message -> the await's
 // idempotency key) before it applies it: a message claimed for key K is
@@ -88,23 +90,47 @@ type inMsg struct {
 	expires  time.Time
 	hi       int // index in the expiry heap
 
-	corr              string // the payload's runtime.CorrelationField, computed once
-	hasCorr, corrDone bool
+	prev, next *inMsg      // the pending messages of its topic/event, while it is one (tePending)
+	corrs      []corrValue // the payload's values at the fields compared so far (correlation)
+}
+
+// corrValue is a payload's value at a field (corrKey), as
+// runtime.Correlation gives it.
+type corrValue struct {
+	field, value string
+	ok           bool
+}
+
+// corrKey is how the indexes name a correlation field: "" for
+// runtime.CorrelationField, whether a flow names it or not.
+func corrKey(field string) string {
+	if field == runtime.CorrelationField {
+		return ""
+	}
+	return field
 }
 
 // correlation is the payload's value at field ("": runtime.CorrelationField),
-// as awaits compare it (runtime.Correlation); the default field's is
-// computed once per message. The inbox's mutex is held.
+// as awaits compare it (runtime.Correlation), computed once per message and
+// field (a field is a flow's correlate_on path: there are few). The inbox's
+// mutex is held.
 func (m *inMsg) correlation(field string) (string, bool) {
-	if field != "" && field != runtime.CorrelationField {
-		return runtime.Correlation(m.payload, field)
+	field = corrKey(field)
+	for _, c := range m.corrs {
+		if c.field == field {
+			return c.value, c.ok
+		}
 	}
-	if !m.corrDone {
-		m.corr, m.hasCorr = runtime.Correlation(m.payload, "")
-		m.corrDone = true
-	}
-	return m.corr, m.hasCorr
+	v, ok := runtime.Correlation(m.payload, field)
+	m.corrs = append(m.corrs, corrValue{field, v, ok})
+	return v, ok
 }
+
+// setPayload sets m's payload (nil while it is claimed or dead: the store
+// keeps it) and drops the values read from the one before. m is not
+// pending (its place in the index is by those values). The inbox's mutex
+// is held.
+func (m *inMsg) setPayload(p json.RawMessage) { m.payload, m.corrs = p, nil }
 
 func (m *inMsg) message() store.Message {
 	return store.Message{Topic: m.k.Topic, Event: m.k.Event, ID: m.k.ID, Payload: m.payload, Received: m.received}
@@ -151,9 +177,9 @@ type inbox struct {
 
 	mu        sync.Mutex
 	msgs      map[store.MessageKey]*inMsg // every message of the inbox known here
-	pending   map[teKey][]*inMsg          // oldest first
-	reserved  map[string]*inMsg           // by the key it is promised to
-	claimed   map[string]*inMsg           // by the key that claimed it
+	pending   map[teKey]*tePending
+	reserved  map[string]*inMsg // by the key it is promised to
+	claimed   map[string]*inMsg // by the key that claimed it
 	expiry    msgHeap
 	consumers map[teKey]func()
 	stopped   bool
@@ -165,6 +191,70 @@ type inbox struct {
 }
 
 type teKey [2]string
+
+// tePending are the pending messages of one topic/event, oldest first
+// (in the order they became pending), and, for each field a correlated
+// await asked for since the topic/event last had none pending, the same
+// messages by their value at it. A field is indexed at its first await,
+// from the list (a field's values are only known once an await names it),
+// and kept up to date from then on: an await finds the oldest message of
+// its value without reading the others'.
+type tePending struct {
+	head, tail *inMsg                // linked by inMsg.prev and next
+	byField    map[string]valueIndex // by corrKey
+}
+
+// all yields the pending messages, oldest first.
+func (p *tePending) all(yield func(*inMsg) bool) {
+	for m := p.head; m != nil && yield(m); m = m.next {
+	}
+}
+
+// valueIndex is the pending messages of a topic/event that have a value at
+// a field, by that value, oldest first.
+type valueIndex map[string][]*inMsg
+
+func (vi valueIndex) add(m *inMsg, field string) {
+	if v, ok := m.correlation(field); ok {
+		vi[v] = append(vi[v], m)
+	}
+}
+
+func (vi valueIndex) drop(m *inMsg, field string) {
+	v, ok := m.correlation(field)
+	if !ok {
+		return
+	}
+	list := vi[v]
+	switch i := slices.Index(list, m); {
+	case i < 0:
+	case len(list) == 1:
+		delete(vi, v)
+	case i == 0: // the oldest: an await took it, or it expired
+		list[0] = nil
+		vi[v] = list[1:]
+	default:
+		vi[v] = slices.Delete(list, i, i+1)
+	}
+}
+
+// withValue returns the messages whose value at field is value, oldest
+// first, indexing field if it is not yet.
+func (p *tePending) withValue(field, value string) []*inMsg {
+	field = corrKey(field)
+	vi, ok := p.byField[field]
+	if !ok {
+		vi = valueIndex{}
+		for m := range p.all {
+			vi.add(m, field)
+		}
+		if p.byField == nil {
+			p.byField = map[string]valueIndex{}
+		}
+		p.byField[field] = vi
+	}
+	return vi[value]
+}
 
 func newInbox(e *Engine, st InboxStore) *inbox {
 	keep, keepDead := e.opts.InboxRetention, e.opts.DeadLetterRetention
@@ -178,7 +268,7 @@ func newInbox(e *Engine, st InboxStore) *inbox {
 		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead,
 		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx, tel: e.opts.Telemetry,
 		msgs:      map[store.MessageKey]*inMsg{},
-		pending:   map[teKey][]*inMsg{},
+		pending:   map[teKey]*tePending{},
 		reserved:  map[string]*inMsg{},
 		claimed:   map[string]*inMsg{},
 		consumers: map[teKey]func(){},
@@ -210,10 +300,12 @@ func (in *inbox) load(context.Context) error {
 // place indexes m as the store has it (sm), with the expiry its state
 // gives it. in.mu is held.
 func (in *inbox) place(m *inMsg, sm *store.Message) {
-	m.by, m.payload = "", nil
+	m.by = ""
+	m.setPayload(nil)
 	switch sm.State {
 	case store.MessagePending:
-		m.state, m.payload = msgPending, sm.Payload
+		m.state = msgPending
+		m.setPayload(sm.Payload)
 		in.addPending(m)
 		in.setExpiry(m, sm.Received.Add(in.keep))
 	case store.MessageClaimed:
@@ -343,24 +435,52 @@ func (in *inbox) offerLocked(m *inMsg) func() {
 // must not be delivered). in.mu is held.
 func (in *inbox) expires(m *inMsg) bool { return !in.clock.Now().Before(m.expires) }
 
+// addPending makes m, which is not, the newest pending message of its
+// topic/event. in.mu is held.
 func (in *inbox) addPending(m *inMsg) {
 	k := teKey{m.k.Topic, m.k.Event}
-	in.pending[k] = append(in.pending[k], m)
+	p := in.pending[k]
+	if p == nil {
+		p = &tePending{}
+		in.pending[k] = p
+	}
+	m.prev, m.next = p.tail, nil
+	if p.tail != nil {
+		p.tail.next = m
+	} else {
+		p.head = m
+	}
+	p.tail = m
+	for f, vi := range p.byField {
+		vi.add(m, f)
+	}
 }
 
+// dropPending takes m out of the pending messages, if it is one. in.mu is
+// held.
 func (in *inbox) dropPending(m *inMsg) {
 	k := teKey{m.k.Topic, m.k.Event}
-	list := in.pending[k]
-	for i, x := range list {
-		if x == m {
-			list = append(list[:i:i], list[i+1:]...)
-			break
-		}
+	p := in.pending[k]
+	if p == nil || (m.prev == nil && p.head != m) {
+		return // not pending
 	}
-	if len(list) == 0 {
-		delete(in.pending, k)
+	if m.prev != nil {
+		m.prev.next = m.next
 	} else {
-		in.pending[k] = list
+		p.head = m.next
+	}
+	if m.next != nil {
+		m.next.prev = m.prev
+	} else {
+		p.tail = m.prev
+	}
+	m.prev, m.next = nil, nil
+	if p.head == nil {
+		delete(in.pending, k) // and its fields' indexes: m was all they held
+		return
+	}
+	for f, vi := range p.byField {
+		vi.drop(m, f)
 	}
 }
 
@@ -416,9 +536,18 @@ func (in *inbox) claimedMessage(m *inMsg, r *takeReq) (store.Message, error) {
 }
 
 // match finds the oldest pending message r matches and reserves it for
-// r.key. in.mu is held.
+// r.key: of those of r's value if r correlates (tePending.withValue), else
+// of all. in.mu is held.
 func (in *inbox) match(r *takeReq) *inMsg {
-	for _, m := range in.pending[teKey{r.topic, r.event}] {
+	p := in.pending[teKey{r.topic, r.event}]
+	if p == nil {
+		return nil
+	}
+	candidates := p.all
+	if r.correlated {
+		candidates = slices.Values(p.withValue(r.field, r.value))
+	}
+	for m := range candidates {
 		if !in.expires(m) && r.matches(m) {
 			in.dropPending(m)
 			m.state, m.by = msgReserved, r.key
@@ -451,7 +580,8 @@ func (in *inbox) claim(ctx context.Context, m *inMsg, key string) (store.Message
 	switch {
 	case err == nil:
 		got := m.message()
-		m.state, m.by, m.payload = msgClaimed, key, nil
+		m.state, m.by = msgClaimed, key
+		m.setPayload(nil)
 		in.claimed[key] = m
 		in.setExpiry(m, now.Add(in.keep))
 		return got, nil
@@ -510,7 +640,7 @@ func (in *inbox) release(ctx context.Context, key string) error {
 		in.mu.Unlock()
 		return nil
 	}
-	m.payload = sm.Payload
+	m.setPayload(sm.Payload)
 	in.setExpiry(m, m.received.Add(in.keep))
 	then := in.offerLocked(m)
 	in.mu.Unlock()
@@ -540,7 +670,8 @@ func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) err
 		m = &inMsg{k: sm.Key(), received: now, hi: -1}
 		in.msgs[m.k] = m
 	}
-	m.state, m.by, m.payload = msgDead, "", nil
+	m.state, m.by = msgDead, ""
+	m.setPayload(nil)
 	in.setExpiry(m, now.Add(in.keepDead))
 	return nil
 }

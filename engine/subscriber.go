@@ -61,14 +61,6 @@ type teWaits struct {
 
 func newWaits() *waits { return &waits{byTE: map[teKey]*teWaits{}} }
 
-// corrField is the field a correlated wait reads, "" for the default one.
-func corrField(w *runtime.Wait) string {
-	if w.Field == runtime.CorrelationField {
-		return ""
-	}
-	return w.Field
-}
-
 func (ws *waits) add(s *waitSub) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
@@ -83,7 +75,7 @@ func (ws *waits) add(s *waitSub) {
 	if !s.w.Correlated {
 		t.any = append(t.any, s)
 	} else {
-		f := corrField(&s.w)
+		f := corrKey(s.w.Field)
 		if t.byField[f] == nil {
 			t.byField[f] = map[string][]*waitSub{}
 		}
@@ -117,7 +109,7 @@ func (ws *waits) removeLocked(s *waitSub) bool {
 	if !s.w.Correlated {
 		t.any, found = drop(t.any)
 	} else {
-		f := corrField(&s.w)
+		f := corrKey(s.w.Field)
 		byV := t.byField[f]
 		var list []*waitSub
 		if list, found = drop(byV[s.w.Correlation]); found {
