@@ -32,8 +32,14 @@ type benchState struct {
 	Count int    `json:"count"`
 }
 
+// benchFlow is the 10-step flow on sink; nil: no sink (runtime.New's
+// default, which keeps nothing).
 func benchFlow(sink runtime.Sink) *runtime.Flow[benchState] {
-	f := runtime.New[benchState]("bench", runtime.WithSink(sink))
+	var opts []runtime.Option
+	if sink != nil {
+		opts = append(opts, runtime.WithSink(sink))
+	}
+	f := runtime.New[benchState]("bench", opts...)
 	undo := func(context.Context, *benchState) error { return nil }
 	for i := range benchSteps {
 		if err := f.Register(runtime.NewStep(fmt.Sprintf("Step%d", i), func(context.Context, *benchState) (runtime.Outcome, error) {
@@ -222,6 +228,9 @@ func allocsPerOp(n int, op func()) (allocs, bytes float64) {
 // overridden to be the flow's own cost per run (10 steps);
 // ns/step and allocs/step divide by the steps; x-handwritten and x-rawfsm
 // are the flow's time over each baseline's time for the same 10 steps.
+// x-rawfsm-nosink is the same flow with no sink (runtime.New's default)
+// over raw looplab/fsm: the runtime's own work, without the memory sink's
+// retained histories, which the garbage collector scans.
 func BenchmarkFlow10(b *testing.B) {
 	sink := runtime.NewMemorySink()
 	f := benchFlow(sink)
@@ -244,6 +253,12 @@ func BenchmarkFlow10(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	bare := benchFlow(nil)
+	bareOp := func() {
+		if _, err := bare.Execute(ctx, benchState{ID: "x"}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	handOp := func() {
 		s := benchState{ID: "x"}
 		if _, err := handWritten(ctx, "run", &s); err != nil {
@@ -260,13 +275,14 @@ func BenchmarkFlow10(b *testing.B) {
 		}
 	}
 	const block = 16
-	var flow, hand, raw blockCost
+	var flow, nosink, hand, raw blockCost
 	for b.Loop() {
 		flow.run(block, flowOp)
+		nosink.run(block, bareOp)
 		hand.run(block, handOp)
 		raw.run(block, fsmOp)
 	}
-	ns, handNs, rawNs := flow.perOp(), hand.perOp(), raw.perOp()
+	ns, nosinkNs, handNs, rawNs := flow.perOp(), nosink.perOp(), hand.perOp(), raw.perOp()
 	const counted = 4096 // a whole cycle of the sink's Reset
 	allocs, bytes := allocsPerOp(counted, flowOp)
 	handAllocs, _ := allocsPerOp(counted, handOp)
@@ -278,6 +294,8 @@ func BenchmarkFlow10(b *testing.B) {
 	b.ReportMetric(allocs/benchSteps, "allocs/step")
 	b.ReportMetric(ns/handNs, "x-handwritten")
 	b.ReportMetric(ns/rawNs, "x-rawfsm")
+	b.ReportMetric(nosinkNs/rawNs, "x-rawfsm-nosink")
+	b.ReportMetric(nosinkNs/benchSteps, "nosink-ns/step")
 	b.ReportMetric(handNs/benchSteps, "handwritten-ns/step")
 	b.ReportMetric(handAllocs/benchSteps, "handwritten-allocs/step")
 	b.ReportMetric(rawNs/benchSteps, "rawfsm-ns/step")
