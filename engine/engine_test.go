@@ -193,7 +193,7 @@ func (ws *waits) has(runID string) bool {
 		}
 		for _, list := range lists {
 			for _, s := range list {
-				if s.w.RunID == runID {
+				if strings.HasPrefix(s.req.key, runID+"/") { // the wait's key is "<run>/<step>..."
 					return true
 				}
 			}

@@ -23,7 +23,7 @@ import (
 // recorded in the store (InboxStore.PutMessage): a message is identified by
 // its topic, event and ID together, and one seen before is not applied
 // again. A new message is offered to what waits for its topic/event (the
-// parked runs, the blocking subscriptions: the offer hook); if one takes it,
+// parked runs: the offer hook); if one takes it,
 // the message is reserved for its idempotency key, else it stays pending,
 // by topic/event (and by value at the fields awaits correlate on:
 // tePending), for the next await that matches it (an event that comes
@@ -42,9 +42,8 @@ import (
 // cannot start its flow's run) is dead-lettered with a reason instead of
 // being redelivered forever.
 //
-// Locks: the inbox's mutex is taken before the parking's (awaits.mu) and
-// the blocking subscriptions' (the offer hook and take's none callback run
-// under it), never after.
+// Locks: the inbox's mutex is taken before the waits' (waits.mu: the offer
+// hook and take's none callback run under it), never after.
 
 // InboxStore is what the engine's inbox needs of a store: *store.Store and
 // *store.Memory implement it (see runtime/store's inbox).
@@ -142,10 +141,6 @@ type takeReq struct {
 	topic, event string
 	correlated   bool
 	field, value string // the payload path ("": correlation_id) and the value it must have
-	// accept, if set, is offered the candidates that correlate, under the
-	// inbox's lock; the message it accepts is the one taken. A blocking
-	// subscription's handler, which keeps the payload it accepts.
-	accept func([]byte) bool
 }
 
 func (r *takeReq) matches(m *inMsg) bool {
@@ -154,7 +149,7 @@ func (r *takeReq) matches(m *inMsg) bool {
 			return false
 		}
 	}
-	return r.accept == nil || r.accept(m.payload)
+	return true
 }
 
 // offerFunc is the offer hook: it is called, under the inbox's lock, with
@@ -528,9 +523,6 @@ func (in *inbox) claimedMessage(m *inMsg, r *takeReq) (store.Message, error) {
 		return store.Message{}, err
 	case !ok || sm.State != store.MessageClaimed || sm.ClaimedBy != r.key:
 		return store.Message{}, fmt.Errorf("engine: message %s claimed by %s is gone from the inbox", m.k, r.key)
-	}
-	if r.accept != nil && !r.accept(sm.Payload) {
-		return store.Message{}, runtime.Permanent(fmt.Errorf("engine: %s refused message %s claimed for it", r.key, m.k))
 	}
 	return sm, nil
 }

@@ -32,9 +32,10 @@ import (
 // timer; no goroutine.
 type subscriber struct{ e *Engine }
 
-// waitSub is a wait the subscriber serves.
+// waitSub is a wait the subscriber serves: what it takes from the inbox
+// (not the whole runtime.Wait, which the run keeps).
 type waitSub struct {
-	w         runtime.Wait
+	req       takeReq
 	deliver   func([]byte) bool
 	cancelled atomic.Bool // the run stopped waiting
 	seq       uint64      // order of indexing: the oldest wait a message matches takes it
@@ -66,20 +67,20 @@ func (ws *waits) add(s *waitSub) {
 	defer ws.mu.Unlock()
 	ws.seq++
 	s.seq = ws.seq
-	k := teKey{s.w.Topic, s.w.Event}
+	k := teKey{s.req.topic, s.req.event}
 	t := ws.byTE[k]
 	if t == nil {
 		t = &teWaits{byField: map[string]map[string][]*waitSub{}}
 		ws.byTE[k] = t
 	}
-	if !s.w.Correlated {
+	if !s.req.correlated {
 		t.any = append(t.any, s)
 	} else {
-		f := corrKey(s.w.Field)
+		f := corrKey(s.req.field)
 		if t.byField[f] == nil {
 			t.byField[f] = map[string][]*waitSub{}
 		}
-		t.byField[f][s.w.Correlation] = append(t.byField[f][s.w.Correlation], s)
+		t.byField[f][s.req.value] = append(t.byField[f][s.req.value], s)
 	}
 	ws.n++
 }
@@ -92,7 +93,7 @@ func (ws *waits) remove(s *waitSub) bool {
 }
 
 func (ws *waits) removeLocked(s *waitSub) bool {
-	k := teKey{s.w.Topic, s.w.Event}
+	k := teKey{s.req.topic, s.req.event}
 	t := ws.byTE[k]
 	if t == nil {
 		return false
@@ -106,20 +107,20 @@ func (ws *waits) removeLocked(s *waitSub) bool {
 		return list, false
 	}
 	var found bool
-	if !s.w.Correlated {
+	if !s.req.correlated {
 		t.any, found = drop(t.any)
 	} else {
-		f := corrKey(s.w.Field)
+		f := corrKey(s.req.field)
 		byV := t.byField[f]
 		var list []*waitSub
-		if list, found = drop(byV[s.w.Correlation]); found {
+		if list, found = drop(byV[s.req.value]); found {
 			if len(list) == 0 {
-				delete(byV, s.w.Correlation)
+				delete(byV, s.req.value)
 				if len(byV) == 0 {
 					delete(t.byField, f)
 				}
 			} else {
-				byV[s.w.Correlation] = list
+				byV[s.req.value] = list
 			}
 		}
 	}
@@ -178,7 +179,7 @@ func (s subscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func(
 	if err := e.in.consume(w.Topic, w.Event); err != nil {
 		return nil, err
 	}
-	sub := &waitSub{w: w, deliver: deliver}
+	sub := &waitSub{req: takeReq{key: w.Key, topic: w.Topic, event: w.Event, correlated: w.Correlated, field: w.Field, value: w.Correlation}, deliver: deliver}
 	if err := s.serve(ctx, sub); err != nil {
 		return nil, err
 	}
@@ -188,7 +189,7 @@ func (s subscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func(
 			return
 		}
 		// A message reserved for it and not claimed yet goes back.
-		e.in.unreserve(w.Key)
+		e.in.unreserve(sub.req.key)
 	}, nil
 }
 
@@ -198,9 +199,7 @@ func (s subscriber) serve(ctx context.Context, sub *waitSub) error {
 	if sub.cancelled.Load() {
 		return nil
 	}
-	w := &sub.w
-	req := &takeReq{key: w.Key, topic: w.Topic, event: w.Event, correlated: w.Correlated, field: w.Field, value: w.Correlation}
-	m, err := e.in.take(ctx, req, func() error {
+	m, err := e.in.take(ctx, &sub.req, func() error {
 		e.ws.add(sub)
 		return errSubscribed
 	})
@@ -220,8 +219,8 @@ func (s subscriber) hand(ctx context.Context, sub *waitSub, payload []byte) {
 	if !sub.cancelled.Load() && sub.deliver(payload) {
 		return
 	}
-	if err := s.e.in.release(context.WithoutCancel(ctx), sub.w.Key); err != nil {
-		s.e.log.Error("releasing a message a run did not take", "topic", sub.w.Topic, "event", sub.w.Event, "key", sub.w.Key, "error", err)
+	if err := s.e.in.release(context.WithoutCancel(ctx), sub.req.key); err != nil {
+		s.e.log.Error("releasing a message a run did not take", "topic", sub.req.topic, "event", sub.req.event, "key", sub.req.key, "error", err)
 	}
 }
 
@@ -234,11 +233,11 @@ func (s subscriber) offer(m *inMsg) (string, func()) {
 		return "", nil
 	}
 	s.e.bg.Add(1)
-	return sub.w.Key, func() {
+	return sub.req.key, func() {
 		go func() {
 			defer s.e.bg.Done()
 			ctx := s.e.baseCtx
-			got, err := s.e.in.claim(ctx, m, sub.w.Key)
+			got, err := s.e.in.claim(ctx, m, sub.req.key)
 			switch {
 			case err == nil:
 				s.hand(ctx, sub, got.Payload)
@@ -246,12 +245,12 @@ func (s subscriber) offer(m *inMsg) (string, func()) {
 				// Another engine sharing the inbox took it, or it expired:
 				// the wait looks again, as a new one would.
 				if err := s.serve(ctx, sub); err != nil {
-					s.e.log.Error("serving a wait", "key", sub.w.Key, "error", err)
+					s.e.log.Error("serving a wait", "key", sub.req.key, "error", err)
 				}
 			default:
 				// The store failed: the message is pending again, and the
 				// wait waits for the next offer.
-				s.e.log.Error("claiming an awaited event", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "key", sub.w.Key, "error", err)
+				s.e.log.Error("claiming an awaited event", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "key", sub.req.key, "error", err)
 				if !sub.cancelled.Load() {
 					s.e.ws.add(sub)
 				}

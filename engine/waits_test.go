@@ -14,7 +14,7 @@ func testMsg(id, payload string) *inMsg {
 }
 
 func testWait(run string, correlated bool, field, value string) *waitSub {
-	return &waitSub{w: runtime.Wait{RunID: run, Topic: "t", Event: "e", Correlated: correlated, Field: field, Correlation: value}}
+	return &waitSub{req: takeReq{key: run, topic: "t", event: "e", correlated: correlated, field: field, value: value}}
 }
 
 // A message goes to the oldest wait it matches, whichever way the waits
@@ -37,7 +37,7 @@ func TestWaitsMatchOldest(t *testing.T) {
 	m := testMsg("m", `{"correlation_id": "x", "order_id": "x"}`)
 	var got []string
 	for s := ws.match(m); s != nil; s = ws.match(m) {
-		got = append(got, s.w.RunID)
+		got = append(got, s.req.key)
 	}
 	if fmt.Sprint(got) != "[any default order named-default]" {
 		t.Fatalf("matched %v, oldest first", got)

@@ -284,7 +284,7 @@ func (r *Run[S]) OnEnd(fn func(RunEnd)) {
 		r.mu.Unlock()
 		return
 	}
-	end, set := r.end, r.endSet
+	end, set := r.fin.end, r.fin.endSet
 	r.mu.Unlock()
 	if set {
 		fn(end)
@@ -297,11 +297,11 @@ func (r *Run[S]) ended(halt error) {
 	if halt != nil {
 		return
 	}
-	end := RunEnd{RunID: r.env.runID, Final: r.result.Final, State: r.snap, Err: r.result.Err}
+	end := RunEnd{RunID: r.env.runID, Final: r.fin.result.Final, State: r.snap, Err: r.fin.result.Err}
 	r.mu.Lock()
 	fns := r.ends
 	r.ends = nil
-	r.end, r.endSet = end, true
+	r.fin.end, r.fin.endSet = end, true
 	r.mu.Unlock()
 	for _, fn := range fns {
 		fn(end)

@@ -245,7 +245,7 @@ func (f *Flow[S]) Execute(ctx context.Context, state S, opts ...RunOption) (Resu
 	if !over { // it waits: another goroutine ends it
 		<-r.doneChan()
 	}
-	return r.result, r.result.Err
+	return r.fin.result, r.fin.result.Err
 }
 
 // Run returns a live (not finished) run of this flow. A run is there once

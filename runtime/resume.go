@@ -70,9 +70,11 @@ func (f *Flow[S]) resume(ctx context.Context, def *definition[S], history []Even
 	r.machine.SetState(rb.cur.name)
 	r.recorded.Store(true)
 	r.settle()
-	r.mu.Lock()
-	r.track = rb.track
-	r.mu.Unlock()
+	if r.track != nil {
+		r.mu.Lock()
+		*r.track = rb.track
+		r.mu.Unlock()
+	}
 	go r.loop()
 	return r, nil
 }

@@ -74,16 +74,24 @@ type Run[S any] struct {
 	// closed.
 	settled bool
 	ready   chan struct{}
-	track   tracker
-	parked  *parking // the run waits, holding no goroutine
-	halted  error
-	over    bool          // the run has ended: result is final
-	done    chan struct{} // made on first need (Done, Wait)
-	result  Result[S]
-	ends    []func(RunEnd) // OnEnd
-	end     RunEnd         // how the run's life here ended, once ended is set
-	endSet  bool
-	parent  *RunRef // WithParent: recorded on the first event
+	// track folds the events into the run's status when the sink cannot
+	// load histories (else Status replays the sink's); nil then, which
+	// saves a waiting run its size.
+	track  *tracker
+	parked *parking // the run waits, holding no goroutine
+	halted error
+	over   bool           // the run has ended: fin is set
+	done   chan struct{}  // made on first need (Done, Wait)
+	fin    *runFinal[S]   // set as the run's life here ends: a waiting run does not carry it
+	ends   []func(RunEnd) // OnEnd
+	parent *RunRef        // WithParent: recorded on the first event
+}
+
+// runFinal is how a run's life in this process ended.
+type runFinal[S any] struct {
+	result Result[S]
+	end    RunEnd // for OnEnd, once endSet (ended)
+	endSet bool
 }
 
 // nextEvent is what the run knows of the event it is about to record that
@@ -166,7 +174,9 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, opts []R
 		r.quiet = context.WithoutCancel(r.ctx)
 	}
 	r.machine = def.machine(MachinePending)
-	r.track = tracker{machine: MachinePending, kind: kindPending, snap: r.snap}
+	if r.env.opts.loader == nil {
+		r.track = &tracker{machine: MachinePending, kind: kindPending, snap: r.snap}
+	}
 	return r, nil
 }
 
@@ -217,7 +227,7 @@ func (r *Run[S]) Wait(ctx context.Context) (Result[S], error) {
 	}
 	select {
 	case <-r.doneChan():
-		return r.result, r.result.Err
+		return r.fin.result, r.fin.result.Err
 	case <-ctx.Done():
 		return Result[S]{RunID: r.env.runID}, ctx.Err()
 	}
@@ -297,7 +307,10 @@ func (r *Run[S]) Suspend() error {
 // it is folded from the events the sink accepted, which is the same thing.
 func (r *Run[S]) Status() Status {
 	r.mu.Lock()
-	st := r.track.status()
+	var st Status
+	if r.track != nil {
+		st = r.track.status()
+	}
 	halted := r.halted
 	r.mu.Unlock()
 	if l := r.env.opts.loader; l != nil {
@@ -870,7 +883,7 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 		seen := ev
 		r.obs.Recorded(&seen)
 	}
-	if r.env.opts.loader == nil { // else Status replays the sink's history
+	if r.track != nil { // else Status replays the sink's history
 		r.mu.Lock()
 		if branch != nil {
 			r.track.applyBranch(&ev, to.kind)
@@ -924,8 +937,8 @@ func (r *Run[S]) snapshot() (json.RawMessage, error) {
 // finishSuspended ends the run's life in this process without ending the
 // run (Suspend).
 func (r *Run[S]) finishSuspended() {
-	r.result = Result[S]{RunID: r.env.runID, State: r.state, Final: r.cur.kind.runState(r.cur.name),
-		Err: fmt.Errorf("%w: run %q in %s", ErrSuspended, r.env.runID, r.cur.name)}
+	r.fin = &runFinal[S]{result: Result[S]{RunID: r.env.runID, State: r.state, Final: r.cur.kind.runState(r.cur.name),
+		Err: fmt.Errorf("%w: run %q in %s", ErrSuspended, r.env.runID, r.cur.name)}}
 	r.release(nil)
 }
 
@@ -938,7 +951,7 @@ func (r *Run[S]) finish(halt error) {
 		res.Final = RunState(r.cur.name)
 		res.Err = r.resultErr(res.Final)
 	}
-	r.result = res
+	r.fin = &runFinal[S]{result: res}
 	r.release(halt)
 }
 
@@ -951,7 +964,7 @@ func (r *Run[S]) release(halt error) {
 	r.flow.removeLive(r)
 	r.cancel(nil)
 	if r.obs != nil { // before Done: whoever waits for the run sees it observed
-		r.obs.Ended(r.result.Final, r.result.Err)
+		r.obs.Ended(r.fin.result.Final, r.fin.result.Err)
 	}
 	r.mu.Lock()
 	r.halted = halt
@@ -961,7 +974,7 @@ func (r *Run[S]) release(halt error) {
 	}
 	r.mu.Unlock()
 	if fn := r.env.opts.ended; fn != nil {
-		fn(r.env.runID, r.result.Final, r.result.Err)
+		fn(r.env.runID, r.fin.result.Final, r.fin.result.Err)
 	}
 	r.ended(halt)
 }
