@@ -68,7 +68,8 @@
 // Subscriber, arms one timer and holds no goroutine until a delivery, the
 // timer or Abort wakes it. Resume of a waiting run waits again until the
 // recorded deadline. A call step (NewCall) waits for its child run the same
-// way, and so does each attempt of a rollback call (WithRollbackCall),
+// way, and so does each attempt of a rollback call (WithRollbackCall), and
+// of a rollback gated by an event (Step.RollbackAwait) before it runs,
 // which Abort does not cut short. Suspend stops a run at a step boundary
 // without ending it, for a process that shuts down.
 //

@@ -44,7 +44,8 @@ type Event struct {
 	// Wait is set on the event that enters a waiting state ("X:waiting"):
 	// what the run waits for and until when, fixed on entry; and on the
 	// event that starts an attempt of a rollback call ("X:rollback", from
-	// the unwind or a retry): Wait.Child, the attempt's child run.
+	// the unwind or a retry): Wait.Child, the attempt's child run; or of a
+	// rollback gated by Step.RollbackAwait: the event it waits for first.
 	Wait *Wait `json:"wait,omitempty"`
 	// Payload is the delivered event's payload, on the event that wakes a
 	// waiting run ("X:waiting" -> "X:running"): the step's Exec reads it
