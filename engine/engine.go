@@ -279,6 +279,9 @@ func New(opts Options) (*Engine, error) {
 			return nil, err
 		}
 		e.remote = rm
+		e.reg.mu.Lock()
+		e.reg.added = rm.wakeServed
+		e.reg.mu.Unlock()
 	}
 	return e, nil
 }

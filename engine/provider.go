@@ -38,6 +38,9 @@ type Registry struct {
 	mu        sync.RWMutex
 	steps     map[string]Handler
 	rollbacks map[string]RollbackHandler
+	// added, set by an engine with remote providers, wakes the runs that
+	// wait for a provider of a handler now registered here.
+	added func()
 }
 
 func newRegistry() *Registry {
@@ -51,8 +54,12 @@ func (r *Registry) Step(name string, h Handler) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.steps[name] = h
+	added := r.added
+	r.mu.Unlock()
+	if added != nil {
+		added()
+	}
 }
 
 // Rollback registers the handler of Go rollbacks named name ("Flow.Name" or
@@ -62,8 +69,12 @@ func (r *Registry) Rollback(name string, h RollbackHandler) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.rollbacks[name] = h
+	added := r.added
+	r.mu.Unlock()
+	if added != nil {
+		added()
+	}
 }
 
 // step finds the handler of a Go step of flow.

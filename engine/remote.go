@@ -450,6 +450,15 @@ func (rm *remote) waitFor(k handlerKey, outcomes []string, deliver func([]byte) 
 	}, nil
 }
 
+// wakeServed wakes the runs whose provider wait a handler serves now: an
+// in-process one just registered (Registry.added).
+func (rm *remote) wakeServed() {
+	rm.mu.Lock()
+	woken := rm.wakeLocked(rm.e.clock.Now())
+	rm.mu.Unlock()
+	rm.deliver(woken, "")
+}
+
 // liveLocked reports who serves k now: an in-process handler, or a live
 // provider. The caller holds rm.mu.
 func (rm *remote) liveLocked(k handlerKey, outcomes []string, now time.Time) (string, bool) {

@@ -669,3 +669,40 @@ func TestRemoteRollbackWaitsParked(t *testing.T) {
 		t.Errorf("provider calls %q", got)
 	}
 }
+
+// An in-process handler registered while runs wait for a provider of it
+// serves them: the step's wait and the rollback's end at once.
+func TestInProcessHandlerEndsProviderWaits(t *testing.T) {
+	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(string, provider.Request) []byte {
+		return []byte(`{"outcome": "declined"}`)
+	}}
+	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Check", "outcomes": ["declined"], "subject": "billing.step.Check"}]}`); status != 200 {
+		t.Fatalf("register Check: %d %s", status, out)
+	}
+	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waits := func(machine, topic string) func() bool {
+		return func() bool {
+			st, err := e.Status(id)
+			return err == nil && st.Machine == machine && st.Wait != nil && st.Wait.Topic == topic && e.Stats().Waiting == 1
+		}
+	}
+	waitFor(t, "Reserve waiting for a provider", waits("Reserve:waiting", ProviderTopic))
+	e.Registry().Step("Bill.Reserve", func(context.Context, *State) (runtime.Outcome, error) { return "", nil })
+	waitFor(t, "Release waiting for a provider", waits("Reserve:rollback", ProviderRollbackTopic))
+	released := make(chan string, 1)
+	e.Registry().Rollback("Bill.Release", func(ctx context.Context, _ *State) error {
+		released <- runtime.IdempotencyKey(ctx)
+		return nil
+	})
+	waitFor(t, "the run compensated", func() bool {
+		st, err := e.Status(id)
+		return err == nil && st.State == runtime.StateCompensated
+	})
+	if key := <-released; key != id+"/Reserve/rollback" {
+		t.Errorf("Release ran under key %q", key)
+	}
+}
