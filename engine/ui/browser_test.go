@@ -573,3 +573,56 @@ func TestBrowserRollbackWaitsForChild(t *testing.T) {
 		t.Errorf("child's wait: %q", got)
 	}
 }
+
+// providerFlows: Hold takes something (an in-process Go step) whose
+// rollback, Give, a remote provider serves, then fails; Ask is a Go step
+// only a provider serves.
+const providerFlows = `{"version": 1, "flows": [
+ {"name": "Hold", "steps": [
+  {"name": "Take", "action": {"kind": "go"}, "rollback": {"name": "Give"}},
+  {"name": "Break", "action": {"kind": "go"}, "irreversible": true}]},
+ {"name": "Ask", "steps": [{"name": "Question", "action": {"kind": "go"}, "irreversible": true}]}
+]}`
+
+// A run waiting for a remote provider, of its Go step or of a Go rollback,
+// names the handler it waits for.
+func TestBrowserProviderWaits(t *testing.T) {
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Providers: &engine.ProviderOptions{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Hold.Take", func(context.Context, *engine.State) (runtime.Outcome, error) { return "", nil })
+	e.Registry().Step("Hold.Break", func(context.Context, *engine.State) (runtime.Outcome, error) {
+		return "", runtime.Permanent(errors.New("broken"))
+	})
+	if ds, err := e.LoadFlows("providers.json", []byte(providerFlows)); err != nil {
+		t.Fatalf("%v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e.Handler())
+	t.Cleanup(func() {
+		e.EndWatches()
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Close(ctx)
+	})
+	ctx := browser(t)
+	for _, c := range []struct{ flow, state, want string }{
+		{"Hold", "rolling_back", "Take\u2019s rollback waits for a provider of Go rollback \u201cGive\u201d"},
+		{"Ask", "waiting", "Question waits for a provider of Go step \u201cQuestion\u201d"},
+	} {
+		id, err := e.StartRun(context.Background(), c.flow, json.RawMessage(`{}`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx, "open "+c.flow, chromedp.Navigate(srv.URL+"/ui/#/run/"+id),
+			chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="`+c.state+`"]`)))
+		if got := get(t, ctx, "wait", chromedp.Text(chromedp.CSS("#run-wait"))); !strings.Contains(got, c.want) {
+			t.Errorf("%s: wait %q, want %q", c.flow, got, c.want)
+		}
+		shot(t, ctx, "provider-wait-"+c.flow)
+	}
+}

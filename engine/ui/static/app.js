@@ -402,8 +402,12 @@
       waitBox.textContent = "";
       var w = st.wait;
       if (w) {
-        // A call's wait, and a rollback call's attempt, name the child run.
-        var what = w.topic ? "event " + w.topic + " \u201c" + w.event + "\u201d" :
+        // A call's wait, and a rollback call's attempt, name the child run;
+        // a Go step's or rollback's wait for a remote provider names the
+        // handler (engine.ProviderTopic, ProviderRollbackTopic).
+        var providerOf = { "flowgen/provider": "Go step", "flowgen/provider-rollback": "Go rollback" }[w.topic];
+        var what = providerOf ? "a provider of " + providerOf + " \u201c" + w.event + "\u201d" :
+          w.topic ? "event " + w.topic + " \u201c" + w.event + "\u201d" :
           w.child ? el("span", null, ["child run ", el("a", { id: "wait-child", "class": "mono", href: "#/run/" + encodeURIComponent(w.child.run_id), text: w.child.run_id }), " of flow " + w.child.flow]) :
           "a timer (sleep)";
         var lines = [el("div", null, ["Step ", el("b", { "class": "mono", text: st.step || "" }), st.state === "rolling_back" ? "\u2019s rollback waits for " : " waits for ", what])];
