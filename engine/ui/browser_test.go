@@ -187,6 +187,13 @@ func newEnvAuth(t *testing.T, withTokens bool) *env {
 	if ds, err := e.LoadFlows("shop.flow", []byte(flows)); err != nil {
 		t.Fatalf("%v\n%v", err, ds)
 	}
+	return &env{t: t, e: e, st: st, url: serve(t, e), gates: g}
+}
+
+// serve starts e and serves its API over HTTP until the test ends; it
+// returns the server's URL.
+func serve(t *testing.T, e *engine.Engine) string {
+	t.Helper()
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +205,7 @@ func newEnvAuth(t *testing.T, withTokens bool) *env {
 		defer cancel()
 		_ = e.Close(ctx)
 	})
-	return &env{t: t, e: e, st: st, url: srv.URL, gates: g}
+	return srv.URL
 }
 
 // start starts a run through the HTTP API, as a client would.
@@ -598,17 +605,7 @@ func TestBrowserProviderWaits(t *testing.T) {
 	if ds, err := e.LoadFlows("providers.json", []byte(providerFlows)); err != nil {
 		t.Fatalf("%v\n%v", err, ds)
 	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(e.Handler())
-	t.Cleanup(func() {
-		e.EndWatches()
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = e.Close(ctx)
-	})
+	url := serve(t, e)
 	ctx := browser(t)
 	for _, c := range []struct{ flow, state, want string }{
 		{"Hold", "rolling_back", "Take\u2019s rollback waits for a provider of Go rollback \u201cGive\u201d"},
@@ -618,7 +615,7 @@ func TestBrowserProviderWaits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		run(t, ctx, "open "+c.flow, chromedp.Navigate(srv.URL+"/ui/#/run/"+id),
+		run(t, ctx, "open "+c.flow, chromedp.Navigate(url+"/ui/#/run/"+id),
 			chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="`+c.state+`"]`)))
 		if got := get(t, ctx, "wait", chromedp.Text(chromedp.CSS("#run-wait"))); !strings.Contains(got, c.want) {
 			t.Errorf("%s: wait %q, want %q", c.flow, got, c.want)
