@@ -592,7 +592,7 @@ const providerFlows = `{"version": 1, "flows": [
 ]}`
 
 // A run waiting for a remote provider, of its Go step or of a Go rollback,
-// names the handler it waits for.
+// names the handler it waits for; one rolling back offers no abort.
 func TestBrowserProviderWaits(t *testing.T) {
 	e, err := engine.New(engine.Options{Store: store.NewMemory(), Providers: &engine.ProviderOptions{}})
 	if err != nil {
@@ -607,9 +607,12 @@ func TestBrowserProviderWaits(t *testing.T) {
 	}
 	url := serve(t, e)
 	ctx := browser(t)
-	for _, c := range []struct{ flow, state, want string }{
-		{"Hold", "rolling_back", "Take\u2019s rollback waits for a provider of Go rollback \u201cGive\u201d"},
-		{"Ask", "waiting", "Question waits for a provider of Go step \u201cQuestion\u201d"},
+	for _, c := range []struct {
+		flow, state, want string
+		abortable         bool // a run rolling back offers no abort: it would change nothing
+	}{
+		{"Hold", "rolling_back", "Take\u2019s rollback waits for a provider of Go rollback \u201cGive\u201d", false},
+		{"Ask", "waiting", "Question waits for a provider of Go step \u201cQuestion\u201d", true},
 	} {
 		id, err := e.StartRun(context.Background(), c.flow, json.RawMessage(`{}`), "")
 		if err != nil {
@@ -619,6 +622,10 @@ func TestBrowserProviderWaits(t *testing.T) {
 			chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="`+c.state+`"]`)))
 		if got := get(t, ctx, "wait", chromedp.Text(chromedp.CSS("#run-wait"))); !strings.Contains(got, c.want) {
 			t.Errorf("%s: wait %q, want %q", c.flow, got, c.want)
+		}
+		abortable := get(t, ctx, "the abort button", chromedp.Evaluate[bool](`document.querySelector("#abort") !== null`))
+		if abortable != c.abortable {
+			t.Errorf("%s (%s): abort button shown %v, want %v", c.flow, c.state, abortable, c.abortable)
 		}
 		shot(t, ctx, "provider-wait-"+c.flow)
 	}

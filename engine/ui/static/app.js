@@ -358,7 +358,9 @@
       row("Error", st.error ? el("span", { "class": "error", text: st.error }) : "");
       head.appendChild(dl);
       head.setAttribute("data-state", st.state);
-      if (session.role === "admin" && !terminal(st.state)) {
+      // A run rolling back finishes its rollbacks whatever happens: an
+      // abort would change nothing, so none is offered.
+      if (session.role === "admin" && !terminal(st.state) && st.state !== "rolling_back") {
         // Two clicks: the first arms the button for 5 s (it survives a
         // refresh of the page's data), the second aborts.
         var btn = el("button", { type: "button", "class": "danger", id: "abort", text: Date.now() < armedUntil ? "Confirm abort" : "Abort run" });
