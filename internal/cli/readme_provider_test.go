@@ -9,13 +9,10 @@ package cli
 // must contain.
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,168 +21,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/readmetest"
 )
-
-// readmeBlock returns the lines of the first ```sh block after the
-// paragraph that starts with intro.
-func readmeBlock(t *testing.T, intro string) []string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(b), "\n"+intro)
-	if !ok {
-		t.Fatalf("README.md has no paragraph starting %q", intro)
-	}
-	_, rest, ok = strings.Cut(rest, "```sh\n")
-	block, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatalf("README.md: no sh block after %q", intro)
-	}
-	return strings.Split(strings.TrimSpace(block), "\n")
-}
-
-// shellWords splits a command line as sh does for the forms the README
-// uses: '...' literal, "..." and bare words with $VAR expanded, a comment
-// from an unquoted " #". It returns the words and the comment.
-func shellWords(t *testing.T, line string, vars map[string]string) ([]string, string) {
-	t.Helper()
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	expand := func(s string) string {
-		return regexp.MustCompile(`\$[A-Z_]+`).ReplaceAllStringFunc(s, func(v string) string {
-			val, ok := vars[v[1:]]
-			if !ok {
-				t.Fatalf("README line %q: %s is not set by an earlier line", line, v)
-			}
-			return val
-		})
-	}
-	for i := 0; i < len(line); i++ {
-		switch c := line[i]; {
-		case c == '\'':
-			j := strings.IndexByte(line[i+1:], '\'')
-			if j < 0 {
-				t.Fatalf("README line %q: unterminated '", line)
-			}
-			cur.WriteString(line[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			j := strings.IndexByte(line[i+1:], '"')
-			if j < 0 {
-				t.Fatalf("README line %q: unterminated \"", line)
-			}
-			cur.WriteString(expand(line[i+1 : i+1+j]))
-			i += j + 1
-			inWord = true
-		case c == '#' && !inWord:
-			return words, strings.TrimSpace(line[i+1:])
-		case c == ' ' || c == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			j := i
-			for j < len(line) && !strings.ContainsRune(" \t'\"", rune(line[j])) {
-				j++
-			}
-			cur.WriteString(expand(line[i:j]))
-			i = j - 1
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, ""
-}
-
-// curl carries out a curl command line of the README against base (the
-// README's localhost:8080) and returns the status and the body.
-func readmeCurl(t *testing.T, repo, base string, words []string) (int, string) {
-	t.Helper()
-	method, url, body, token := "", "", "", ""
-	ctype := ""
-	for i := 1; i < len(words); i++ {
-		arg := func() string {
-			i++
-			if i >= len(words) {
-				t.Fatalf("curl %q: %s needs a value", words, words[i-1])
-			}
-			return words[i]
-		}
-		switch w := words[i]; w {
-		case "--oauth2-bearer":
-			token = arg()
-		case "-X":
-			method = arg()
-		case "--json":
-			body, ctype = arg(), "application/json"
-			if f, ok := strings.CutPrefix(body, "@"); ok {
-				b, err := os.ReadFile(filepath.Join(repo, f))
-				if err != nil {
-					t.Fatalf("curl --json @%s: %v", f, err)
-				}
-				body = string(b)
-			}
-			if method == "" {
-				method = "POST"
-			}
-		default:
-			if strings.HasPrefix(w, "-") || url != "" {
-				t.Fatalf("curl %q: the test does not know %q: teach readmeCurl", words, w)
-			}
-			url = w
-		}
-	}
-	if method == "" {
-		method = "GET"
-	}
-	rest, ok := strings.CutPrefix(url, "localhost:8080")
-	if !ok {
-		t.Fatalf("curl %q: the URL is not on localhost:8080", words)
-	}
-	req, err := http.NewRequest(method, base+rest, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(out)
-}
-
-// expectations are the `"key": value` fragments of a README comment, each
-// of which the compacted answer must contain.
-func expectations(comment string) []string {
-	var out []string
-	for _, m := range regexp.MustCompile(`"[^"]+":\s*("[^"]*"|true|false|[0-9.]+)`).FindAllString(comment, -1) {
-		out = append(out, regexp.MustCompile(`:\s*`).ReplaceAllString(m, ":"))
-	}
-	return out
-}
-
-func compactJSON(s string) string {
-	var b bytes.Buffer
-	if json.Compact(&b, []byte(s)) != nil {
-		return s
-	}
-	return b.String()
-}
 
 func TestReadmeProviderWalkthrough(t *testing.T) {
 	if testing.Short() {
@@ -199,7 +37,7 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := readmeBlock(t, "A Go step served by another process")
+	lines := readmetest.Block(t, repo, "A Go step served by another process")
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	secret := func() string {
@@ -277,7 +115,7 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 			m := awk.FindStringSubmatch(line)
 			setFromTokens(m[1], m[2])
 		case strings.HasPrefix(line, "go run ./examples/provider "):
-			words, _ := shellWords(t, line, vars)
+			words, _ := readmetest.Words(t, line, vars)
 			if words[len(words)-1] != "&" {
 				t.Fatalf("README: %q does not run the provider in the background", line)
 			}
@@ -287,12 +125,12 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 			}
 			startProvider(goRun)
 		case strings.HasPrefix(line, "curl "):
-			words, comment := shellWords(t, line, vars)
-			want := expectations(comment)
+			words, comment := readmetest.Words(t, line, vars)
+			want := readmetest.Expectations(comment)
 			deadline := time.Now().Add(90 * time.Second) // go run compiles the provider first
 			for {
-				status, body := readmeCurl(t, repo, srv.url, words)
-				got := compactJSON(body)
+				status, body := readmetest.Curl(t, repo, srv.url, words)
+				got := readmetest.Compact(body)
 				missing := ""
 				for _, w := range want {
 					if !strings.Contains(got, w) {
@@ -330,7 +168,7 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 	}
 	client := vars["CLIENT"]
 	runState := func(id string) map[string]any {
-		_, body := readmeCurl(t, repo, srv.url, []string{"curl", "--oauth2-bearer", client, "localhost:8080/runs/" + id})
+		_, body := readmetest.Curl(t, repo, srv.url, []string{"curl", "--oauth2-bearer", client, "localhost:8080/runs/" + id})
 		var st map[string]any
 		_ = json.Unmarshal([]byte(body), &st)
 		return st
@@ -340,7 +178,7 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 		t.Errorf("the provider did not log the call:\n%s", providerLog.String())
 	}
 	start := func(body string) string {
-		status, out := readmeCurl(t, repo, srv.url, []string{"curl", "--oauth2-bearer", client, "--json", body, "localhost:8080/rpc/Billing.Start"})
+		status, out := readmetest.Curl(t, repo, srv.url, []string{"curl", "--oauth2-bearer", client, "--json", body, "localhost:8080/rpc/Billing.Start"})
 		var r struct {
 			RunID string `json:"run_id"`
 		}
@@ -359,7 +197,7 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 	// The README's next paragraph: a run started while no provider serves
 	// its step waits for one, and goes on when the provider registers.
 	stopProvider(syscall.SIGINT)
-	if status, body := readmeCurl(t, repo, srv.url, []string{"curl", "--oauth2-bearer", client, "localhost:8080/providers"}); status != 200 || compactJSON(body) != `{"providers":[]}` {
+	if status, body := readmetest.Curl(t, repo, srv.url, []string{"curl", "--oauth2-bearer", client, "localhost:8080/providers"}); status != 200 || readmetest.Compact(body) != `{"providers":[]}` {
 		t.Errorf("after Ctrl-C of the provider: GET /providers: %d %s, want its lease withdrawn", status, body)
 	}
 	waiting := start(`{"Amount": 7}`)

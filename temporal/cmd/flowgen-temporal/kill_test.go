@@ -118,8 +118,17 @@ func startProc(t *testing.T, ts *temporaltest.TestServer, queue, flows, name, se
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve", "-temporal", ts.GetFrontendHostPort(), "-namespace", ts.GetDefaultNamespace(),
 		"-task-queue", queue, "-flows", flows, "-addr", "127.0.0.1:0", "-service", "svc="+service+"/"+name)
-	p := &proc{cmd: cmd, logs: &syncBuffer{}}
-	cmd.Stderr = p.logs
+	url, logs := startListening(t, cmd, name)
+	return &proc{cmd: cmd, url: url, logs: logs}
+}
+
+// startListening starts cmd, a flowgen-temporal serve, and returns its URL once it
+// listens, and its log; the test's end kills it, and shows the log if the
+// test failed.
+func startListening(t *testing.T, cmd *exec.Cmd, name string) (string, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -131,9 +140,9 @@ func startProc(t *testing.T, ts *temporaltest.TestServer, queue, flows, name, se
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			p.logs.mu.Lock()
-			t.Logf("%s:\n%s", name, p.logs.String())
-			p.logs.mu.Unlock()
+			logs.mu.Lock()
+			t.Logf("%s:\n%s", name, logs.String())
+			logs.mu.Unlock()
 		}
 	})
 	ready := make(chan string, 1)
@@ -147,11 +156,13 @@ func startProc(t *testing.T, ts *temporaltest.TestServer, queue, flows, name, se
 	}()
 	select {
 	case a := <-ready:
-		p.url = "http://" + a
+		return "http://" + a, logs
 	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start:\n%s", name, p.logs.String())
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		t.Fatalf("%s did not start:\n%s", name, logs.String())
+		return "", nil
 	}
-	return p
 }
 
 func (p *proc) kill(t *testing.T) {
