@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,6 +95,16 @@ type Wait struct {
 	// of the await's timeout and the step's Deadline, both counted from
 	// when the step was entered. Zero: never.
 	Deadline time.Time `json:"deadline,omitzero"`
+}
+
+// TimeoutError is the error of a wait whose Deadline passed: for an await,
+// that its event did not come by then.
+func (w *Wait) TimeoutError() error {
+	by := w.Deadline.Format(time.RFC3339Nano)
+	if w.Topic != "" {
+		return fmt.Errorf("%w: no %s %s by %s", ErrTimeout, w.Topic, w.Event, by)
+	}
+	return fmt.Errorf("%w: step deadline %s passed while sleeping", ErrTimeout, by)
 }
 
 // Matches reports whether payload is what w waits for.

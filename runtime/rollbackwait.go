@@ -162,7 +162,7 @@ func (r *Run[S]) rollbackWoken(p *parking, kind wakeKind, err error) {
 	case p.gate && kind == wakeEvent:
 		err = r.rollback1(d) // what the attempt waited for came: it runs
 	case p.gate && kind == wakeTimeout:
-		err = fmt.Errorf("%w: waiting for %s %s before the rollback", ErrTimeout, p.wait.Topic, p.wait.Event)
+		err = p.wait.TimeoutError()
 	case kind == wakeChild:
 		err = nil
 	case kind == wakeTimeout:

@@ -199,12 +199,7 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 		r.next = nextEvent{payload: payload}
 		ferr = r.fireNext(evWake)
 	case wakeTimeout:
-		by := w.Deadline.Format(time.RFC3339Nano)
-		terr := fmt.Errorf("%w: step deadline %s passed while sleeping", ErrTimeout, by)
-		if w.Topic != "" {
-			terr = fmt.Errorf("%w: no %s %s by %s", ErrTimeout, w.Topic, w.Event, by)
-		}
-		ferr = r.fire(OutcomeTimeout, 0, OutcomeTimeout, terr)
+		ferr = r.fire(OutcomeTimeout, 0, OutcomeTimeout, w.TimeoutError())
 	case wakeAbort:
 		ferr = r.fire(evAbort, 0, "", ErrAborted)
 	case wakeError:

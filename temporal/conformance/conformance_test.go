@@ -26,6 +26,7 @@ import (
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
+	"github.com/flowgen/flowgen/temporal/internal/twoforms"
 	"github.com/flowgen/flowgen/temporal/jsonflows"
 )
 
@@ -58,7 +59,11 @@ const orderJSON = `{"version": 1, "flows": [{
 
 // prepareJSON is a parallel block between two steps: its branches call
 // two services at the same time, each merging its response field, each
-// with an rpc rollback (docs/runtime.md, Parallel blocks).
+// with an rpc rollback (docs/runtime.md, Parallel blocks). Take's timeout
+// is long enough for its activity to heartbeat, which is how a cancelled
+// run's attempt learns it on Temporal (docs/temporal.md, Cancelling a
+// branch): aborted during Take, both then record its attempt ending with
+// the context's error.
 const prepareJSON = `{"version": 1, "flows": [{
   "name": "Prepare", "state": "PrepareState",
   "retry": {"attempts": 3, "initial": "20ms", "max": "80ms"},
@@ -68,6 +73,7 @@ const prepareJSON = `{"version": 1, "flows": [{
      "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Unhold", "request": "Hold"}}},
     {"name": "Both", "parallel": {"branches": [
       {"name": "Take", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Take", "request": "Item", "response": "Reservation"},
+       "timeout": "20s",
        "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Return", "request": "Reservation"}}},
       {"name": "Authorize", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Authorize", "request": "Amount", "response": "Authorization"},
        "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Void", "request": "Authorization"}}}
@@ -269,6 +275,11 @@ type outcome struct {
 	Calls []string
 	State map[string]any
 	Final runtime.RunState
+	// Transitions are the run's history reduced (twoforms.Transitions),
+	// its branches' events apart, each branch's in order: branches run at
+	// the same time, so how their events interleave is the scheduler's.
+	Transitions []string
+	Branches    map[string][]string
 }
 
 // step is what a case does to its run after the start.
@@ -366,7 +377,27 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 			calls = append(calls, c)
 		}
 	}
-	return outcome{Calls: concurrentSorted(calls), State: state, Final: st.State}
+	h, err := s.eng.History(runID)
+	if err != nil {
+		t.Fatalf("%s: history: %v", s.name, err)
+	}
+	var run []runtime.Event
+	branches := map[string][]runtime.Event{}
+	for _, e := range h {
+		if e.Branch != "" {
+			branches[e.Branch] = append(branches[e.Branch], e)
+		} else {
+			run = append(run, e)
+		}
+	}
+	out := outcome{Calls: concurrentSorted(calls), State: state, Final: st.State, Transitions: twoforms.Transitions(run)}
+	for b, events := range branches {
+		if out.Branches == nil {
+			out.Branches = map[string][]string{}
+		}
+		out.Branches[b] = twoforms.Transitions(events)
+	}
+	return out
 }
 
 // concurrentSorted sorts each run of consecutive calls of the branches'

@@ -1,6 +1,8 @@
 package flowtemporal
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -54,7 +56,14 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 			if r.ctx.Err() != nil {
 				cause = runtime.ErrAborted
 			}
-			r.emitBranch(b.ID, runtime.RunningState(b.ID), joined, e.attempt, runtime.OutcomeError, cause)
+			out := runtime.OutcomeError
+			if e.attempt > 0 && e.err != nil { // the attempt the cancellation waited for failed: its error, as on the runtime
+				out, cause = e.out, e.err
+				if r.ctx.Err() == nil {
+					cause = fmt.Errorf("%w: %w", runtime.ErrBranchCancelled, e.err)
+				}
+			}
+			r.emitBranch(b.ID, runtime.RunningState(b.ID), joined, e.attempt, out, cause)
 			continue
 		}
 		ev, out, err := runtime.BranchEnd(e.out, e.err)

@@ -255,7 +255,7 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 	case aborted:
 		return nil, "", nil, true
 	case fired:
-		return nil, runtime.OutcomeTimeout, fmt.Errorf("%w: waiting for %s %s", runtime.ErrTimeout, w.Topic, w.Event), false
+		return nil, runtime.OutcomeTimeout, w.TimeoutError(), false
 	}
 	return payload, "", nil, false
 }
@@ -276,7 +276,9 @@ func (r *wfRun[S]) exec(ctx workflow.Context, st *runtime.Step[S], payload []byt
 // attempts runs the activity of visit of step st on state, entered at
 // entered (its deadline counts from there), and returns the state it
 // returned, its outcome and last attempt, or its error. cancelled reports
-// that ctx was cancelled first. With waitCancel a cancelled activity is
+// that ctx was cancelled: before an attempt that counts ran (attempt 0),
+// or, with waitCancel, while one ran that then failed (its attempt and
+// error). With waitCancel a cancelled activity is
 // waited for (Temporal's WaitForCancellation): one that succeeded anyway
 // returns its state.
 func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int, state S, payload []byte, entered time.Time, waitCancel bool) (S, runtime.Outcome, int, error, bool) {
@@ -304,11 +306,14 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 	if err == nil {
 		return res.State, res.Outcome, res.Attempt, nil, false
 	}
-	if temporal.IsCanceledError(err) || ctx.Err() != nil {
-		return state, "", 0, err, true
+	if temporal.IsCanceledError(err) || ctx.Err() != nil && !waitCancel {
+		return state, "", 0, err, true // no attempt ran, or none that counts
 	}
+	// A failed attempt; with waitCancel, maybe one the cancellation waited
+	// for (cancelled then), whose error and attempt count as on the
+	// runtime.
 	attempt, cause := failure(err, max(st.Retry.Attempts, 1), ao.StartToCloseTimeout, st.Deadline)
-	return state, runtime.FailedOutcome(cause), attempt, cause, false
+	return state, runtime.FailedOutcome(cause), attempt, cause, ctx.Err() != nil
 }
 
 // entered is when the current visit of step was entered: the time of the

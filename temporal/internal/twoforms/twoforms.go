@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -83,12 +84,7 @@ type Observed[S any] struct {
 	Calls []string
 	// Published are the publications, "topic event payload".
 	Published []string
-	// Transitions are the history's events reduced to what does not
-	// depend on timing: "from>to" with the attempt that ended, its
-	// outcome and the first line of its error (a panic's stack differs).
-	// The runtime's retry events are left out: on Temporal the retries
-	// happen inside the server, out of the workflow's sight
-	// (docs/temporal.md, Retry events).
+	// Transitions are the history's events, reduced (Transitions).
 	Transitions []string
 	Final       runtime.RunState
 	State       S
@@ -114,9 +110,22 @@ func Observe[S any](t *testing.T, ctx context.Context, h Handle[S], calls func()
 	for _, m := range published() {
 		o.Published = append(o.Published, fmt.Sprintf("%s %s %s", m.Topic, m.Event, m.Payload))
 	}
+	o.Transitions = Transitions(history)
+	return o
+}
+
+// Transitions reduces a history to what does not depend on timing: per
+// event, "from>to" with the attempt that ended, its outcome and the first
+// line of its error (a panic's stack differs; times masked), a branch's events prefixed
+// by the branch. The runtime's retry events are left out: on Temporal the
+// retries happen inside the server, out of the workflow's sight
+// (docs/temporal.md, Retry events); a rollback call's are kept (they name
+// their child, on both).
+func Transitions(history []runtime.Event) []string {
+	var out []string
 	for _, e := range history {
 		if e.Outcome == runtime.OutcomeRetry && e.Child == nil {
-			continue // a retried attempt; a rollback call's names its child, on both
+			continue
 		}
 		line := e.From + ">" + e.To
 		if e.Branch != "" {
@@ -126,12 +135,16 @@ func Observe[S any](t *testing.T, ctx context.Context, h Handle[S], calls func()
 			line += fmt.Sprintf(" #%d %s", e.Attempt, e.Outcome)
 		}
 		if e.Error != "" {
-			line += ": " + firstLine(e.Error)
+			line += ": " + instant.ReplaceAllString(firstLine(e.Error), "TIME")
 		}
-		o.Transitions = append(o.Transitions, line)
+		out = append(out, line)
 	}
-	return o
+	return out
 }
+
+// instant is a time in an error (a wait's deadline): the two forms' runs
+// happen at different times.
+var instant = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
