@@ -19,7 +19,8 @@ import (
 // NewOrderTemporal as a Temporal workflow (child workflows). These tests
 // run each script on both, Temporal on a real server, with the same
 // handlers, and require the same journal (the children's calls
-// included), history, final state, terminal state and error.
+// included), history (the children's too), final state, terminal state
+// and error.
 
 // An orderForm runs a script: drive gets the run, and the machine state of
 // its child run of Billing ("" until it has one).
@@ -56,7 +57,11 @@ func localOrder(t *testing.T, ctx context.Context, id string, w *world, start Or
 		}
 		return ""
 	})
-	return twoforms.Observe(t, ctx, h, w.journal, func() []runtime.Message { return nil })
+	obs := twoforms.Observe(t, ctx, h, w.journal, func() []runtime.Message { return nil })
+	obs.Children = twoforms.Children(t, ctx, h, func(ref runtime.RunRef) ([]runtime.Event, error) {
+		return w.sink.History(ref.RunID), nil
+	})
+	return obs
 }
 
 func temporalOrder(ts *temporaltest.TestServer) orderForm {
@@ -71,7 +76,11 @@ func temporalOrder(ts *temporaltest.TestServer) orderForm {
 			st, _ := flowtemporal.Attach[Invoice](ts.GetDefaultClient(), billOf(id)).Status(ctx)
 			return st.Machine
 		})
-		return twoforms.Observe(t, ctx, run, w.journal, func() []runtime.Message { return nil })
+		obs := twoforms.Observe(t, ctx, run, w.journal, func() []runtime.Message { return nil })
+		obs.Children = twoforms.Children(t, ctx, run, func(ref runtime.RunRef) ([]runtime.Event, error) {
+			return flowtemporal.Attach[Invoice](ts.GetDefaultClient(), ref.RunID).History(ctx)
+		})
+		return obs
 	}
 }
 
@@ -123,6 +132,15 @@ func TestOrderFormsAgree(t *testing.T) {
 			got, want := run(temporal), run(local)
 			if got.Final != c.final {
 				t.Errorf("the run ended %s, want %s (%s)", got.Final, c.final, got.Err)
+			}
+			// Billing's run once the block completed, Refund's too when the
+			// shipment failed: the child runs whose histories were compared.
+			children, ok := map[string]int{"card declined in the block": 0, "ship fails, the refund is a child": 2}[c.name]
+			if !ok {
+				children = 1
+			}
+			if len(got.Children) != children {
+				t.Errorf("%d child runs compared, want %d: %v", len(got.Children), children, got.Children)
 			}
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("the Temporal form differs from the runtime form (-runtime +temporal):\n%s", d)

@@ -89,6 +89,28 @@ type Observed[S any] struct {
 	Final       runtime.RunState
 	State       S
 	Err         string
+	// Children are the reduced histories of the run's child runs, by ID
+	// (Children), for a flow that calls others.
+	Children map[string][]string
+}
+
+// Children reduces the histories of the child runs h's status names, each
+// read with history.
+func Children[S any](t *testing.T, ctx context.Context, h Handle[S], history func(runtime.RunRef) ([]runtime.Event, error)) map[string][]string {
+	t.Helper()
+	st, err := h.Status(ctx)
+	if err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	out := map[string][]string{}
+	for _, ref := range st.Children {
+		events, err := history(ref)
+		if err != nil {
+			t.Fatalf("history of child %s: %v", ref.RunID, err)
+		}
+		out[ref.RunID] = Transitions(events)
+	}
+	return out
 }
 
 // Observe waits for h to end and reduces its run to Observed, with the
