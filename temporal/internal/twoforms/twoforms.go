@@ -3,7 +3,9 @@
 // (NewXTemporal on a real server), under one script, and reduces each run
 // to what a user can tell apart: the calls the services saw, the
 // publications, the history's transitions, the final state, the terminal
-// state and the error. The examples' tests compare the two.
+// state and the error. The examples' tests compare the two; the
+// conformance suite, which runs JSON flows on both executors, reduces
+// histories with the same Transitions.
 package twoforms
 
 import (
