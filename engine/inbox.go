@@ -220,16 +220,27 @@ func (vi valueIndex) drop(m *inMsg, field string) {
 	if !ok {
 		return
 	}
-	list := vi[v]
-	switch i := slices.Index(list, m); {
-	case i < 0:
-	case len(list) == 1:
+	switch list, found := without(vi[v], m); {
+	case found && len(list) == 0:
 		delete(vi, v)
-	case i == 0: // the oldest: an await took it, or it expired
-		list[0] = nil
-		vi[v] = list[1:]
+	case found:
+		vi[v] = list
+	}
+}
+
+// without returns list, oldest first, without x, and whether x was in
+// it. Taking the oldest, the usual case (an await took it, or it expired),
+// reslices rather than moves the others.
+func without[T comparable](list []T, x T) ([]T, bool) {
+	switch i := slices.Index(list, x); {
+	case i < 0:
+		return list, false
+	case i == 0:
+		var zero T
+		list[0] = zero // let it go
+		return list[1:], true
 	default:
-		vi[v] = slices.Delete(list, i, i+1)
+		return slices.Delete(list, i, i+1), true
 	}
 }
 

@@ -98,22 +98,14 @@ func (ws *waits) removeLocked(s *waitSub) bool {
 	if t == nil {
 		return false
 	}
-	drop := func(list []*waitSub) ([]*waitSub, bool) {
-		for i, x := range list {
-			if x == s {
-				return append(list[:i:i], list[i+1:]...), true
-			}
-		}
-		return list, false
-	}
 	var found bool
 	if !s.req.correlated {
-		t.any, found = drop(t.any)
+		t.any, found = without(t.any, s)
 	} else {
 		f := corrKey(s.req.field)
 		byV := t.byField[f]
 		var list []*waitSub
-		if list, found = drop(byV[s.req.value]); found {
+		if list, found = without(byV[s.req.value], s); found {
 			if len(list) == 0 {
 				delete(byV, s.req.value)
 				if len(byV) == 0 {
