@@ -92,9 +92,7 @@ func (r *Run[S]) parkGatedRollback(d *stepDef[S]) {
 	if !w.Deadline.IsZero() {
 		p.stopTimer = afterFunc(r.clock, w.Deadline.Sub(r.clock.Now()), func() { r.wake(p, wakeTimeout, nil, nil) })
 	}
-	cancel, err := r.env.opts.sub.Subscribe(r.quiet, p.wait, func(payload []byte) bool {
-		return p.wait.Matches(payload) && r.wake(p, wakeEvent, payload, nil)
-	})
+	cancel, err := r.subscribe(p)
 	r.rollbackArmed(p, err, func() { p.cancelSub = cancel })
 }
 

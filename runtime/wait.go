@@ -108,12 +108,9 @@ func (r *Run[S]) park() {
 		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() { r.wake(p, kind, nil, nil) })
 	}
 	if d.Await != nil {
-		sub := r.env.opts.sub
-		if sub == nil { // Register refuses such flows; a Subscriber set to nil later is a bug
+		if r.env.opts.sub == nil { // Register refuses such flows; a Subscriber set to nil later is a bug
 			r.wake(p, wakeError, nil, Permanent(fmt.Errorf("%w: await %s %s needs a Subscriber (WithSubscriber)", ErrNotConfigured, w.Topic, w.Event)))
-		} else if cancel, err := sub.Subscribe(r.quiet, *w, func(payload []byte) bool {
-			return w.Matches(payload) && r.wake(p, wakeEvent, payload, nil)
-		}); err != nil {
+		} else if cancel, err := r.subscribe(p); err != nil {
 			r.wake(p, wakeError, nil, err)
 		} else {
 			p.cancelSub = cancel
@@ -130,6 +127,14 @@ func (r *Run[S]) park() {
 	case r.ctx.Err() != nil:
 		r.wake(p, wakeAbort, nil, nil)
 	}
+}
+
+// subscribe registers p's wait with the flow's Subscriber: a delivery
+// that matches it wakes the run.
+func (r *Run[S]) subscribe(p *parking) (cancel func(), err error) {
+	return r.env.opts.sub.Subscribe(r.quiet, p.wait, func(payload []byte) bool {
+		return p.wait.Matches(payload) && r.wake(p, wakeEvent, payload, nil)
+	})
 }
 
 // parkOn makes p the run's wait and lets go of what the run holds while
