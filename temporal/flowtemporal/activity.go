@@ -28,12 +28,16 @@ type ActionOutput[S any] struct {
 	Outcome runtime.Outcome `json:"outcome"`
 	State   S               `json:"state"`
 	Attempt int             `json:"attempt"`
+	// Retried are the attempts before Attempt that failed, as they left
+	// their record (failedAttempt).
+	Retried []failedAttempt `json:"retried,omitempty"`
 }
 
-// attemptDetail rides on a failed attempt's error, so that the workflow can
-// record which attempt failed last.
+// attemptDetail rides on a failed last attempt's error, so that the
+// workflow can record which attempt failed last, and the ones before it.
 type attemptDetail struct {
-	Attempt int `json:"attempt"`
+	Attempt int             `json:"attempt"`
+	Retried []failedAttempt `json:"retried,omitempty"`
 }
 
 // ExecActivity runs one attempt of a step on the worker: the flow's own
@@ -41,57 +45,69 @@ type attemptDetail struct {
 // idempotency key and Temporal's attempt number. Register registers it
 // under each step's ActivityName.
 func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
-	in.Action.Attempt = int(activity.GetInfo(ctx).Attempt)
-	defer heartbeat(ctx)()
-	s := in.State
-	out, err := f.def.ExecAction(ctx, in.Action, &s)
-	if err != nil {
-		return ActionOutput[S]{}, activityError(err, in.Action.Attempt)
-	}
-	return ActionOutput[S]{Outcome: out, State: s, Attempt: in.Action.Attempt}, nil
+	return attempt(ctx, in, func(a runtime.Action, s *S) (runtime.Outcome, error) { return f.def.ExecAction(ctx, a, s) })
 }
 
 // RollbackActivity runs one attempt of a step's rollback on the worker.
 func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
-	in.Action.Attempt = int(activity.GetInfo(ctx).Attempt)
-	defer heartbeat(ctx)()
+	return attempt(ctx, in, func(a runtime.Action, s *S) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, f.def.RollbackAction(ctx, a, s)
+	})
+}
+
+// attempt runs one attempt of an action (do) on a copy of the input state,
+// heartbeating while it runs, and carries the record of the attempts
+// before it that failed: in its output or its last error, or, when
+// Temporal will retry it, on to the next attempt.
+func attempt[S any](ctx context.Context, in ActionInput[S], do func(runtime.Action, *S) (runtime.Outcome, error)) (ActionOutput[S], error) {
+	n := int(activity.GetInfo(ctx).Attempt)
+	in.Action.Attempt = n
+	prior := retriedBefore(ctx)
+	stop := heartbeat(ctx, prior)
 	s := in.State
-	if err := f.def.RollbackAction(ctx, in.Action, &s); err != nil {
-		return ActionOutput[S]{}, activityError(err, in.Action.Attempt)
+	out, err := do(in.Action, &s)
+	stop()
+	if err != nil {
+		leaveRecord(ctx, prior, n, err)
+		return ActionOutput[S]{}, activityError(err, attemptDetail{Attempt: n, Retried: prior})
 	}
-	return ActionOutput[S]{Outcome: runtime.OutcomeOK, State: s, Attempt: in.Action.Attempt}, nil
+	return ActionOutput[S]{Outcome: out, State: s, Attempt: n, Retried: prior}, nil
 }
 
 // activityError turns a step's error into the application error Temporal
 // retries or not: runtime.Permanent is non-retryable, as in the runtime,
 // and an error wrapping runtime.ErrTimeout keeps its outcome "timeout".
-func activityError(err error, attempt int) error {
+func activityError(err error, d attemptDetail) error {
 	typ := errTypeStep
 	if errors.Is(err, runtime.ErrTimeout) {
 		typ = errTypeTimeout
 	}
 	return temporal.NewApplicationErrorWithOptions(err.Error(), typ, temporal.ApplicationErrorOptions{
 		NonRetryable: runtime.IsPermanent(err),
-		Details:      []any{attemptDetail{Attempt: attempt}},
+		Details:      []any{d},
 	})
 }
 
 // heartbeat heartbeats for the running attempt every heartbeatEvery until
 // the returned stop is called, so that Temporal notices a dead worker
 // within HeartbeatTimeout and a cancelled run's attempt learns it through
-// ctx. An attempt shorter than heartbeatEvery never heartbeats.
-func heartbeat(ctx context.Context) (stop func()) {
+// ctx. An attempt shorter than heartbeatEvery never heartbeats. Each
+// heartbeat carries the record of the failed attempts before it (prior),
+// which Temporal keeps for the next attempt; stop returns once the last
+// heartbeat is made, so that none can overwrite the attempt's own record.
+func heartbeat(ctx context.Context, prior []failedAttempt) (stop func()) {
 	if activity.GetInfo(ctx).HeartbeatTimeout <= 0 {
 		return func() {}
 	}
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		t := time.NewTicker(heartbeatEvery)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				activity.RecordHeartbeat(ctx)
+				activity.RecordHeartbeat(ctx, prior)
 			case <-done:
 				return
 			case <-ctx.Done():
@@ -99,5 +115,5 @@ func heartbeat(ctx context.Context) (stop func()) {
 			}
 		}
 	}()
-	return func() { close(done) }
+	return func() { close(done); <-exited }
 }

@@ -11,12 +11,8 @@ import (
 // branchEnd is how a branch's attempts ended, sent from its workflow
 // goroutine to the run's, which alone records events and owns the state.
 type branchEnd[S any] struct {
-	branch    int
-	state     S // the branch's copy, as its activity returned it
-	out       runtime.Outcome
-	attempt   int
-	err       error
-	cancelled bool
+	branch   int
+	tried[S] // its state is the branch's copy, as its activity returned it
 }
 
 // parallel runs the branches of block at the same time, each in a
@@ -38,11 +34,10 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 	for i, b := range block.Branches {
 		r.visits[b.ID]++
 		visit := r.visits[b.ID]
-		r.emitBranch(b.ID, joined, runtime.RunningState(b.ID), 0, "", nil)
+		r.emitBranch(b.ID, joined, runtime.RunningState(b.ID), 0, "", nil, nil)
 		entered := workflow.Now(r.ctx)
 		workflow.Go(bctx, func(ctx workflow.Context) {
-			e := branchEnd[S]{branch: i}
-			e.state, e.out, e.attempt, e.err, e.cancelled = r.attempts(ctx, b, visit, base, nil, entered, true)
+			e := branchEnd[S]{branch: i, tried: r.attempts(ctx, b, visit, base, nil, entered, true)}
 			ends.Send(dctx, e) // buffered for every branch: never blocks
 		})
 	}
@@ -51,6 +46,7 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 		var e branchEnd[S]
 		ends.Receive(dctx, &e)
 		b := block.Branches[e.branch]
+		r.recordRetries(e.retried, b.ID)
 		if e.cancelled {
 			cause := runtime.ErrBranchCancelled
 			if r.ctx.Err() != nil {
@@ -63,7 +59,7 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 					cause = fmt.Errorf("%w: %w", runtime.ErrBranchCancelled, e.err)
 				}
 			}
-			r.emitBranch(b.ID, runtime.RunningState(b.ID), joined, e.attempt, out, cause)
+			r.emitBranch(b.ID, runtime.RunningState(b.ID), joined, e.attempt, out, cause, nil)
 			continue
 		}
 		ev, out, err := runtime.BranchEnd(e.out, e.err)
@@ -73,7 +69,7 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 				r.done = append(r.done, completion{b.ID, r.visits[b.ID]})
 			}
 		}
-		r.emitBranch(b.ID, runtime.RunningState(b.ID), joined, e.attempt, out, err)
+		r.emitBranch(b.ID, runtime.RunningState(b.ID), joined, e.attempt, out, err, nil)
 		if err != nil && failed == nil && r.ctx.Err() == nil {
 			e.err = err
 			failed = &e

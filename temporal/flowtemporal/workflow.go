@@ -261,27 +261,39 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 }
 
 // exec runs the step's activity under ctx, its attempts as the step's
-// retry policy says, and takes its state if it succeeded.
+// retry policy says, records the attempts that failed and were retried,
+// and takes its state if it succeeded.
 func (r *wfRun[S]) exec(ctx workflow.Context, st *runtime.Step[S], payload []byte) (runtime.Outcome, int, error, bool) {
-	state, out, attempt, err, cancelled := r.attempts(ctx, st, r.visits[st.ID], r.state, payload, r.entered(st.ID), true)
-	if cancelled {
-		return "", attempt, err, true
+	t := r.attempts(ctx, st, r.visits[st.ID], r.state, payload, r.entered(st.ID), true)
+	r.recordRetries(t.retried, "")
+	if t.cancelled {
+		return "", t.attempt, t.err, true
 	}
-	if err == nil {
-		r.state = state
+	if t.err == nil {
+		r.state = t.state
 	}
-	return out, attempt, err, false
+	return t.out, t.attempt, t.err, false
+}
+
+// tried is how an activity's attempts ended: the state its last attempt
+// returned, its outcome and attempt, or its error; retried are the attempts
+// before that failed, oldest first. cancelled reports that the run's
+// context was cancelled: before an attempt that counts ran (attempt 0), or,
+// with waitCancel, while one ran that then failed (its attempt and error).
+type tried[S any] struct {
+	state     S
+	out       runtime.Outcome
+	attempt   int
+	err       error
+	cancelled bool
+	retried   []failedAttempt
 }
 
 // attempts runs the activity of visit of step st on state, entered at
-// entered (its deadline counts from there), and returns the state it
-// returned, its outcome and last attempt, or its error. cancelled reports
-// that ctx was cancelled: before an attempt that counts ran (attempt 0),
-// or, with waitCancel, while one ran that then failed (its attempt and
-// error). With waitCancel a cancelled activity is
-// waited for (Temporal's WaitForCancellation): one that succeeded anyway
-// returns its state.
-func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int, state S, payload []byte, entered time.Time, waitCancel bool) (S, runtime.Outcome, int, error, bool) {
+// entered (its deadline counts from there). With waitCancel a cancelled
+// activity is waited for (Temporal's WaitForCancellation): one that
+// succeeded anyway returns its state.
+func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int, state S, payload []byte, entered time.Time, waitCancel bool) tried[S] {
 	ao := workflow.ActivityOptions{
 		StartToCloseTimeout: st.Timeout,
 		RetryPolicy:         RetryPolicy(st.Retry),
@@ -292,7 +304,7 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 		// included.
 		left := entered.Add(st.Deadline).Sub(workflow.Now(r.ctx))
 		if left <= 0 {
-			return state, runtime.OutcomeTimeout, 0, runtime.DeadlinePassed(st.Deadline), false
+			return tried[S]{state: state, out: runtime.OutcomeTimeout, err: runtime.DeadlinePassed(st.Deadline)}
 		}
 		ao.ScheduleToCloseTimeout = left
 	}
@@ -304,16 +316,17 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 	var res ActionOutput[S]
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, false), in).Get(ctx, &res)
 	if err == nil {
-		return res.State, res.Outcome, res.Attempt, nil, false
+		return tried[S]{state: res.State, out: res.Outcome, attempt: res.Attempt, retried: retries(res.Retried, res.Attempt, ao)}
 	}
 	if temporal.IsCanceledError(err) || ctx.Err() != nil && !waitCancel {
-		return state, "", 0, err, true // no attempt ran, or none that counts
+		return tried[S]{state: state, err: err, cancelled: true} // no attempt ran, or none that counts
 	}
 	// A failed attempt; with waitCancel, maybe one the cancellation waited
 	// for (cancelled then), whose error and attempt count as on the
 	// runtime.
 	attempt, cause := failure(err, max(st.Retry.Attempts, 1), ao.StartToCloseTimeout, st.Deadline)
-	return state, runtime.FailedOutcome(cause), attempt, cause, ctx.Err() != nil
+	return tried[S]{state: state, out: runtime.FailedOutcome(cause), attempt: attempt, err: cause,
+		cancelled: ctx.Err() != nil, retried: retries(recordedFailures(err), attempt, ao)}
 }
 
 // entered is when the current visit of step was entered: the time of the
@@ -336,14 +349,8 @@ func (r *wfRun[S]) entered(step string) time.Time {
 // StartToClose (timeout) is runtime.AttemptTimeout, the step past its
 // ScheduleToClose (deadline) runtime.DeadlinePassed.
 func failure(err error, attempts int, timeout, deadline time.Duration) (int, error) {
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
-		var d attemptDetail
-		if app.HasDetails() {
-			_ = app.Details(&d)
-		}
-		return d.Attempt, &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
-	}
+	// A timeout first: Temporal gives the failure of the attempt before a
+	// timed-out last attempt as the timeout's cause.
 	var to *temporal.TimeoutError
 	if errors.As(err, &to) {
 		attempt := 0
@@ -360,6 +367,14 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, err
 			}
 		}
 		return attempt, fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType()) // a heartbeat: the worker is gone
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		var d attemptDetail
+		if app.HasDetails() {
+			_ = app.Details(&d)
+		}
+		return d.Attempt, &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
 	}
 	return 0, err
 }
@@ -424,8 +439,11 @@ func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int
 	var res ActionOutput[S]
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, true), in).Get(ctx, &res)
 	if err != nil {
-		return failure(err, max(st.RollbackRetry.Attempts, 1), ao.StartToCloseTimeout, 0)
+		attempt, cause := failure(err, max(st.RollbackRetry.Attempts, 1), ao.StartToCloseTimeout, 0)
+		r.recordRetries(retries(recordedFailures(err), attempt, ao), "")
+		return attempt, cause
 	}
+	r.recordRetries(retries(res.Retried, res.Attempt, ao), "")
 	r.state = res.State
 	return res.Attempt, nil
 }
@@ -454,9 +472,12 @@ func (r *wfRun[S]) emit(to string, attempt int, out runtime.Outcome, err error, 
 
 // emitBranch records a transition of branch's own machine (from -> to),
 // while the run's machine stays in the branch's parallel block.
-func (r *wfRun[S]) emitBranch(branch, from, to string, attempt int, out runtime.Outcome, err error) {
+func (r *wfRun[S]) emitBranch(branch, from, to string, attempt int, out runtime.Outcome, err error, edit func(*runtime.Event)) {
 	e := r.event(from, to, attempt, out, err)
 	e.Step, e.Branch = branch, branch
+	if edit != nil {
+		edit(&e)
+	}
 	r.record(e)
 }
 

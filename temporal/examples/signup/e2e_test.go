@@ -61,8 +61,11 @@ func TestServerSignupDone(t *testing.T) {
 		t.Errorf("calls (-want +got):\n%s", d)
 	}
 	st, err := run.Status(ctx)
-	if err != nil || st.State != runtime.StateDone || len(st.History) != 6 {
-		t.Errorf("status %+v, %v", st, err)
+	if err != nil || st.State != runtime.StateDone || len(st.History) != 7 {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	if e := st.History[2]; e.Outcome != runtime.OutcomeRetry || e.Attempt != 1 || e.Error != "Subscription.Create unavailable" {
+		t.Errorf("event 3 is %s #%d %s %q, want CreateSubscription's failed attempt 1", e.To, e.Attempt, e.Outcome, e.Error)
 	}
 }
 

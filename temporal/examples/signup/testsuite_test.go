@@ -112,6 +112,8 @@ func TestSignupDone(t *testing.T) {
 	history := query[[]runtime.Event](t, env, flowtemporal.QueryHistory)
 	want := []string{
 		"pending>CreateCustomer:running",
+		"CreateCustomer:running>CreateCustomer:running", // its failed attempts, as on the runtime
+		"CreateCustomer:running>CreateCustomer:running",
 		"CreateCustomer:running>CreateSubscription:running",
 		"CreateSubscription:running>AwaitPayment:waiting",
 		"AwaitPayment:waiting>AwaitPayment:running",
@@ -121,10 +123,12 @@ func TestSignupDone(t *testing.T) {
 	if d := cmp.Diff(want, transitions(history)); d != "" {
 		t.Errorf("history (-want +got):\n%s", d)
 	}
-	if history[1].Attempt != 3 {
-		t.Errorf("CreateCustomer ended on attempt %d, want 3", history[1].Attempt)
+	for i, e := range history[1:4] {
+		if e.Attempt != i+1 || (i < 2) != (e.Outcome == runtime.OutcomeRetry && e.Error == "Customer.Create unavailable") {
+			t.Errorf("CreateCustomer's event %d: attempt %d, %s: %q; want attempt %d, retries before the last", i+1, e.Attempt, e.Outcome, e.Error, i+1)
+		}
 	}
-	if wt := history[2].Wait; wt == nil || wt.Correlation != "cus_1" || wt.Deadline.IsZero() {
+	if wt := history[4].Wait; wt == nil || wt.Correlation != "cus_1" || wt.Deadline.IsZero() {
 		t.Errorf("wait %+v", wt)
 	}
 	st := query[runtime.Status](t, env, flowtemporal.QueryStatus)

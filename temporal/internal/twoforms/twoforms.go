@@ -141,16 +141,11 @@ func Observe[S any](t *testing.T, ctx context.Context, h Handle[S], calls func()
 // Transitions reduces a history to what does not depend on timing: per
 // event, "from>to" with the attempt that ended, its outcome and the first
 // line of its error (a panic's stack differs; times masked), a branch's events prefixed
-// by the branch. The runtime's retry events are left out: on Temporal the
-// retries happen inside the server, out of the workflow's sight
-// (docs/temporal.md, Retry events); a rollback call's are kept (they name
-// their child, on both).
+// by the branch. Retry events are kept: on Temporal each failed attempt
+// leaves its record for the next (docs/temporal.md, Retry events).
 func Transitions(history []runtime.Event) []string {
 	var out []string
 	for _, e := range history {
-		if e.Outcome == runtime.OutcomeRetry && e.Child == nil {
-			continue
-		}
 		line := e.From + ">" + e.To
 		if e.Branch != "" {
 			line = e.Branch + ": " + line

@@ -1,0 +1,139 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
+)
+
+// Retry events on a real server, where Temporal retries an activity out of
+// the workflow's sight: every failed attempt is in the run's history with
+// its own error, as on the runtime, which runs the same flow. Step Long
+// heartbeats (its timeout is past HeartbeatTimeout) and its first attempt
+// runs past a heartbeat, so that the record of its failure is held back by
+// the SDK's heartbeat batching and must still reach the next attempt; step
+// Short's last attempt times out, so the record of the attempt before
+// comes back with Temporal's timeout (whose cause is that attempt's
+// error); Long's rollback fails once.
+func TestRetryEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	want := []string{
+		"pending>Long:running #0 : ",
+		"Long:running>Long:running #1 retry: Long attempt 1 failed",
+		"Long:running>Long:running #2 retry: Long attempt 2 failed",
+		"Long:running>Short:running #3 ok: ",
+		"Short:running>Short:running #1 retry: Short attempt 1 failed",
+		"Short:running>failing #2 timeout: " + runtime.AttemptTimeout(time.Second).Error(),
+		"failing>Long:rollback #0 : ",
+		"Long:rollback>Long:rollback #1 retry: Long rollback attempt 1 failed",
+		"Long:rollback>failing #2 ok: ",
+		"failing>compensated #0 : ",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the runtime's form, meanwhile
+		defer wg.Done()
+		sink := runtime.NewMemorySink()
+		run, err := retriedFlow(t, runtime.WithSink(sink)).Start(ctx, struct{}{}, runtime.WithRunID("retried-1"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		res, err := run.Wait(ctx)
+		checkRetried(t, "runtime", res, err, sink.History(run.ID()), want)
+	}()
+	defer wg.Wait()
+
+	f, err := flowtemporal.New(retriedFlow(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts.NewWorker("retried", f.Register)
+	run, err := flowtemporal.Start(ctx, ts.GetDefaultClient(), f.ID(), struct{}{}, client.StartWorkflowOptions{ID: "retried-1", TaskQueue: "retried"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := run.Wait(ctx)
+	h, herr := run.History(ctx)
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	checkRetried(t, "temporal", res, err, h, want)
+	for i := 1; i < len(h); i++ {
+		if h[i].Time.Before(h[i-1].Time) {
+			t.Errorf("temporal: event %d at %v, before event %d at %v", h[i].Seq, h[i].Time, h[i-1].Seq, h[i-1].Time)
+		}
+	}
+}
+
+// retriedFlow is TestRetryEvents's flow: Long fails twice, then Short
+// fails once and times out, and Long's rollback fails once.
+func retriedFlow(t *testing.T, opts ...runtime.Option) *runtime.Flow[struct{}] {
+	t.Helper()
+	def := runtime.New[struct{}]("Retried", opts...)
+	attemptErr := func(step string, ctx context.Context) error {
+		return fmt.Errorf("%s attempt %d failed", step, runtime.Attempt(ctx))
+	}
+	err := def.Register(
+		runtime.NewStep("Long", func(ctx context.Context, _ *struct{}) (runtime.Outcome, error) {
+			switch runtime.Attempt(ctx) {
+			case 1:
+				time.Sleep(flowtemporal.HeartbeatTimeout/4 + 500*time.Millisecond) // past the first heartbeat
+				return "", attemptErr("Long", ctx)
+			case 2:
+				return "", attemptErr("Long", ctx)
+			}
+			return runtime.OutcomeOK, nil
+		}, runtime.WithTimeout[struct{}](time.Minute),
+			runtime.WithRetry[struct{}](runtime.RetryPolicy{Attempts: 3, Initial: 10 * time.Millisecond}),
+			runtime.WithRollback(func(ctx context.Context, _ *struct{}) error {
+				if runtime.Attempt(ctx) == 1 {
+					return attemptErr("Long rollback", ctx)
+				}
+				return nil
+			}),
+			runtime.WithRollbackRetry[struct{}](runtime.RetryPolicy{Attempts: 2, Initial: 10 * time.Millisecond})),
+		runtime.NewStep("Short", func(ctx context.Context, _ *struct{}) (runtime.Outcome, error) {
+			if runtime.Attempt(ctx) == 1 {
+				return "", attemptErr("Short", ctx)
+			}
+			<-ctx.Done()
+			time.Sleep(100 * time.Millisecond) // Temporal has timed the attempt out meanwhile
+			return "", ctx.Err()
+		}, runtime.WithTimeout[struct{}](time.Second),
+			runtime.WithRetry[struct{}](runtime.RetryPolicy{Attempts: 2, Initial: 10 * time.Millisecond})),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
+
+func checkRetried(t *testing.T, form string, res runtime.Result[struct{}], err error, h []runtime.Event, want []string) {
+	t.Helper()
+	if res.Final != runtime.StateCompensated || !errors.Is(err, runtime.ErrTimeout) {
+		t.Errorf("%s: result %+v, %v; want compensated by Short's timeout", form, res, err)
+	}
+	var got []string
+	for _, e := range h {
+		got = append(got, fmt.Sprintf("%s>%s #%d %s: %s", e.From, e.To, e.Attempt, e.Outcome, e.Error))
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("%s: history (-want +got):\n%s", form, d)
+	}
+}
