@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,26 +24,15 @@ import (
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/engine/httpcall"
+	"github.com/flowgen/flowgen/internal/otlp/otlptest"
 	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/observe/tracectx"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
-// signupService is the customers service of the serve example: it
+// newSignupService is the customers service of the serve example: it
 // creates customers and keeps the traceparent of every request.
-type signupService struct {
-	mu     sync.Mutex
-	parent []string
-}
-
-func (s *signupService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.parent = append(s.parent, r.Header.Get("Traceparent"))
-	s.mu.Unlock()
-	_, _ = io.Copy(io.Discard, r.Body)
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(`"c-1"`))
-}
+func newSignupService() *otlptest.Service { return &otlptest.Service{Answer: `"c-1"`} }
 
 // signupEngine serves the Signup flow of examples/serve on a durable store
 // with t's telemetry, behind its tracing middleware.
@@ -177,7 +165,7 @@ func TestSignupTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &signupService{}
+	svc := newSignupService()
 	srv, stop := signupEngine(t, tel, svc)
 	defer stop()
 
@@ -234,8 +222,8 @@ func TestSignupTrace(t *testing.T) {
 				t.Errorf("call span kind %v", s.SpanKind)
 			}
 			want := tracectx.Traceparent(s.SpanContext)
-			if len(svc.parent) != 1 || svc.parent[0] != want {
-				t.Errorf("the service got traceparent %q, want the call span's %q", svc.parent, want)
+			if parents := svc.Traceparents(); len(parents) != 1 || parents[0] != want {
+				t.Errorf("the service got traceparent %q, want the call span's %q", parents, want)
 			}
 		case s.Name == "wait AwaitPayment":
 			if attr(s, "topic") != "payments" || attr(s, "outcome") != "woken" {
@@ -268,7 +256,7 @@ func TestMetricsExposition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, stop := signupEngine(t, tel, &signupService{})
+	srv, stop := signupEngine(t, tel, newSignupService())
 	defer stop()
 	var started struct {
 		RunID string `json:"run_id"`

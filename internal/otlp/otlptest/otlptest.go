@@ -80,9 +80,11 @@ const TripFlow = `{"version": 1, "flows": [{"name": "Trip", "state": "T", "trigg
     {"name": "Pay", "action": {"kind": "rpc", "service": "svc", "endpoint": "Card.Pay", "request": "A", "response": "B"}, "irreversible": true}
   ]}]}`
 
-// Service is the service of TripFlow: it answers every call with "ok" and
-// keeps the traceparent header of each.
+// Service is the service of TripFlow: it answers every call with "ok" (or
+// with Answer, a JSON value, when set) and keeps the traceparent header of
+// each.
 type Service struct {
+	Answer  string
 	mu      sync.Mutex
 	parents []string
 }
@@ -93,7 +95,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	_, _ = io.Copy(io.Discard, r.Body)
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, `"ok"`)
+	answer := s.Answer
+	if answer == "" {
+		answer = `"ok"`
+	}
+	_, _ = io.WriteString(w, answer)
 }
 
 // Traceparents returns the traceparent of each call so far.
