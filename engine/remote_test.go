@@ -657,6 +657,21 @@ func TestRemoteRollbackWaitsParked(t *testing.T) {
 		st, err := e.Status(id)
 		return err == nil && st.State == runtime.StateCompensated
 	})
+	// The provider's coming is recorded before the call: the status shows
+	// no wait while the provider works.
+	h, _ = e.History(id)
+	gates := 0
+	for _, ev := range h {
+		if ev.From == "Reserve:rollback" && ev.To == ev.From {
+			gates++
+			if ev.Outcome != "" || ev.Wait != nil || string(ev.Payload) != `{"provider":"billing"}` {
+				t.Errorf("the event recording the provider: %+v", ev)
+			}
+		}
+	}
+	if gates != 1 {
+		t.Errorf("%d events record the provider's coming, want 1", gates)
+	}
 	var handlers []string
 	for len(tr.reqs) > 0 {
 		req := <-tr.reqs

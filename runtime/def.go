@@ -39,8 +39,10 @@ type mstate struct {
 const (
 	evStart = "@start" // pending -> the first step
 	evAbort = "@abort" // a step or pending -> aborting
-	evWake  = "@wake"  // <step>:waiting -> <step>:running
-	evFail  = "@fail"  // <step>:running -> failing: an outcome nothing routes
+	// <step>:waiting -> <step>:running; and <step>:rollback to itself when
+	// the event a gated rollback attempt waits for came (gateOpened).
+	evWake = "@wake"
+	evFail = "@fail" // <step>:running -> failing: an outcome nothing routes
 	// Leaving a rollback, and ending an unwind: named after the state they
 	// lead to, because which one is the run's data (why it unwinds, what
 	// is left to undo), not the flow's.
@@ -270,6 +272,9 @@ func (d *definition[S]) machineEvents() (fsm.Events, error) {
 		if rb := sd.rollback; rb != nil {
 			add(evUndo(sd.ID), rb.name, MachineFailing, MachineAborting)
 			add(OutcomeRetry, rb.name, rb.name)
+			if sd.RollbackAwait != nil {
+				add(evWake, rb.name, rb.name)
+			}
 			undoers = append(undoers, rb.name)
 		}
 		if sd.block >= 0 {

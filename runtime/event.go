@@ -290,12 +290,22 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 	}
 }
 
+// gateOpened reports whether e, an event of the run's machine that enters
+// a state of kind to, records that what a gated rollback attempt waits for
+// came (Step.RollbackAwait): the rollback's state to itself with no
+// outcome. The attempt runs next; its Wait is over.
+func gateOpened(e *Event, to stateKind) bool {
+	return to == kindRollback && e.From == e.To && e.Outcome == ""
+}
+
 // apply folds e, which leaves a state of kind from for one of kind to
 // (concerning toStep).
 func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	t.link(e)
 	self := e.From == e.To && e.Outcome == OutcomeRetry
 	switch {
+	case gateOpened(e, to):
+		// The same attempt goes on.
 	case self:
 		t.attempt = e.Attempt + 1
 		t.lastErr = e.Error
@@ -456,7 +466,7 @@ func Replay(history []Event) (Status, error) {
 		if err := lanes.leave(e, prevKind, kind); err != nil {
 			return Status{}, err
 		}
-		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback {
+		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback && (!gateOpened(e, kind) || e.Error != "") {
 			return Status{}, &HistoryError{Seq: e.Seq, Step: step, Msg: "rollback re-entered without a retry"}
 		}
 		t.apply(e, prevKind, kind, step)

@@ -23,6 +23,9 @@ type progress struct {
 	rollbackErrs []error
 	wait         *Wait  // what the run waits for, while it does
 	payload      []byte // the event that woke the current step
+	// gateOpen: what the current attempt of a gated rollback waited for
+	// came (gateOpened), so the attempt runs rather than waits.
+	gateOpen bool
 	// lanes, per step (nil when the flow has no parallel blocks): the
 	// branches of the block the run is in.
 	lanes []lane
@@ -52,6 +55,14 @@ type frame struct {
 // run's data cannot make (a rollback out of order, a wrong end state).
 func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error) error {
 	p.seq = e.Seq
+	p.gateOpen = false
+	if gateOpened(e, to.kind) {
+		if !d.rollbackGated(to.step) || e.Error != "" {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "rollback re-entered without a retry"}
+		}
+		p.gateOpen = true
+		return nil
+	}
 	if from == to && e.Outcome == OutcomeRetry {
 		if e.Error == "" {
 			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "retry without an error"}
@@ -219,6 +230,7 @@ func (p *progress) terminal(from stateKind) RunState {
 // state type.
 type definitionView interface {
 	hasRollback(step int) bool
+	rollbackGated(step int) bool
 	stepID(step int) string
 	branchesOf(block int) []int
 }
@@ -226,6 +238,8 @@ type definitionView interface {
 func (d *definition[S]) branchesOf(block int) []int { return d.steps[block].branches }
 
 func (d *definition[S]) hasRollback(step int) bool { return d.steps[step].hasRollback }
+
+func (d *definition[S]) rollbackGated(step int) bool { return d.steps[step].RollbackAwait != nil }
 
 // stepID is the ID of step i, or "" for -1.
 func (d *definition[S]) stepID(i int) string {

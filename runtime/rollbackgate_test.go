@@ -29,6 +29,9 @@ type gateFlow struct {
 	rec    *recorder
 	mu     sync.Mutex
 	parked map[string]bool
+	// hold, when set before the run starts, holds each rollback attempt
+	// once it ran (its effect recorded) until it is closed.
+	hold chan struct{}
 }
 
 func newGateFlow(t *testing.T, clock *runtime.FakeClock, sink *runtime.MemorySink, bus *runtime.MemoryBus) *gateFlow {
@@ -42,6 +45,9 @@ func newGateFlow(t *testing.T, clock *runtime.FakeClock, sink *runtime.MemorySin
 		return "", nil
 	}, runtime.WithRollback(func(ctx context.Context, s *gateState) error {
 		g.rec.add("refund "+s.Charge, ctx)
+		if g.hold != nil {
+			<-g.hold
+		}
 		return nil
 	}), runtime.WithRollbackRetry[gateState](runtime.RetryPolicy{Attempts: 2, Initial: time.Minute}))
 	pay.RollbackAwait = &runtime.Await[gateState]{Topic: "ops", Event: "refund.allowed", Field: "run",
@@ -185,6 +191,79 @@ func TestRollbackAwaitResumes(t *testing.T) {
 	res, err := r2.Wait(context.Background())
 	if res.Final != runtime.StateCompensated || g2.rec.count("refund ch-1") != 1 {
 		t.Fatalf("final %s (%v), effects %v", res.Final, err, g2.rec.all())
+	}
+}
+
+// The awaited event's coming is recorded (the rollback's state to itself,
+// with no outcome), so that while the attempt runs the status says it no
+// longer waits, and a run that crashed during the attempt runs it again,
+// with the same idempotency key, rather than waiting for an event that
+// came already. A flow whose rollback is not gated refuses such a history.
+func TestRollbackAwaitGateRecorded(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	g := newGateFlow(t, runtime.NewFakeClock(gateStart), sink, runtime.NewMemoryBus())
+	g.hold = make(chan struct{})
+	r, err := g.flow.Start(context.Background(), gateState{ID: "g-4"}, runtime.WithRunID("g-4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.waitsInRollback(t, "g-4")
+	g.allow(t, "g-4")
+	waitUntil(t, func() bool { return g.rec.count("refund ch-1") == 1 })
+	st, err := g.flow.Status("g-4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := st.History[len(st.History)-1]
+	if last.From != runtime.RollbackState("Pay") || last.To != last.From || last.Outcome != "" || last.Wait != nil ||
+		string(last.Payload) != `{"run":"g-4"}` {
+		t.Fatalf("the event recording the gate: %+v", last)
+	}
+	if st.Wait != nil || st.Attempt != 1 || st.State != runtime.StateRollingBack {
+		t.Fatalf("status while the attempt runs: %s, attempt %d, wait %+v", st.State, st.Attempt, st.Wait)
+	}
+	if replayed, err := runtime.Replay(st.History); err != nil || replayed.Wait != nil || replayed.Attempt != 1 {
+		t.Fatalf("Replay: %+v, %v", replayed, err)
+	}
+
+	// The process dies here: another resumes the history as it stands.
+	crashed := sink.History("g-4")
+	sink2 := runtime.NewMemorySink()
+	for _, e := range crashed {
+		if err := sink2.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g2 := newGateFlow(t, runtime.NewFakeClock(gateStart), sink2, runtime.NewMemoryBus())
+	r2, err := g2.flow.Resume(context.Background(), crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r2.Wait(context.Background())
+	if res.Final != runtime.StateCompensated || g2.rec.count("refund ch-1") != 1 {
+		t.Fatalf("resumed after the gate opened: %s (%v), effects %v", res.Final, err, g2.rec.all())
+	}
+	if k1, k2 := g.rec.keys("refund ch-1"), g2.rec.keys("refund ch-1"); !slices.Equal(k1, k2) {
+		t.Fatalf("the attempt ran again with key %q, first with %q", k2, k1)
+	}
+	if n := len(eventsTo(sink2.History("g-4"), runtime.RollbackState("Pay"))); n != 2 {
+		t.Fatalf("%d events enter Pay's rollback after the resume, want the two before it", n)
+	}
+	close(g.hold)
+	if res, err := r.Wait(context.Background()); res.Final != runtime.StateCompensated {
+		t.Fatalf("the first run: %s (%v)", res.Final, err)
+	}
+
+	ungated := runtime.New[gateState]("Gate")
+	if err := ungated.Register(runtime.NewStep("Pay", func(context.Context, *gateState) (runtime.Outcome, error) { return "", nil },
+		runtime.WithRollback(func(context.Context, *gateState) error { return nil })),
+		runtime.NewStep("Ship", func(context.Context, *gateState) (runtime.Outcome, error) { return "", nil },
+			runtime.WithIrreversible[gateState]())); err != nil {
+		t.Fatal(err)
+	}
+	var he *runtime.HistoryError
+	if err := ungated.CheckHistory(crashed); !errors.As(err, &he) {
+		t.Fatalf("an ungated rollback's history with the gate's event: %v", err)
 	}
 }
 

@@ -352,7 +352,7 @@ func (r *Run[S]) loop() {
 			case d.rollbackCall != nil:
 				r.parkRollback(d) // rollbackwait.go
 				return
-			case d.RollbackAwait != nil:
+			case d.RollbackAwait != nil && !r.progress.gateOpen:
 				r.parkGatedRollback(d) // rollbackwait.go
 				return
 			}
@@ -519,6 +519,8 @@ func (r *Run[S]) unwind(kind stateKind) error {
 }
 
 // runRollback runs the current rollback's attempts and returns to unwind.
+// A gated rollback runs the one attempt whose gate opened: the loop parks
+// it again before the next.
 func (r *Run[S]) runRollback(d *stepDef[S]) error {
 	for {
 		err := r.rollback1(d)
@@ -528,7 +530,7 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 			// parking): Resume runs it again.
 			return errSuspend
 		}
-		if again, ferr := r.rollbackEnded(d, err); ferr != nil || !again {
+		if again, ferr := r.rollbackEnded(d, err); ferr != nil || !again || d.RollbackAwait != nil {
 			return ferr
 		}
 	}
@@ -855,7 +857,7 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	switch {
 	case to.kind == kindWaiting && from != to:
 		ev.Wait = r.newWait(&r.def.steps[to.step], ev.Time)
-	case to.kind == kindRollback:
+	case to.kind == kindRollback && !gateOpened(&ev, to.kind):
 		ev.Wait = r.rollbackWait(&r.def.steps[to.step], from, n.attempt, ev.Time)
 	}
 	if r.obs != nil && !r.traced {

@@ -189,7 +189,7 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 	}
 	r.machine = r.def.machine(r.cur.name)
 	if p.rollback {
-		r.rollbackWoken(p, kind, err)
+		r.rollbackWoken(p, kind, payload, err)
 		return
 	}
 	if r.ctx.Err() != nil && kind != wakeChild {
