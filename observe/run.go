@@ -68,14 +68,17 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 		if a.Rollback {
 			prefix = "rollback "
 		}
-		ctx, span = ro.t.tracer.Start(ctx, ro.t.names.get(prefix, a.Step))
+		// The span's times are the metric's: one clock reading at each
+		// end, not two (a reading costs about 55 ns on a VM's kvm-clock).
+		ctx, span = ro.t.tracer.Start(ctx, ro.t.names.get(prefix, a.Step), trace.WithTimestamp(start))
 	}
 	return ctx, func(out runtime.Outcome, err error) {
+		end := time.Now()
 		attrs := ro.t.series.get(keyFlow, ro.flow, keyStep, a.Step, keyOutcome, out)
 		if a.Rollback {
 			ro.t.m.rollbacks.Add(context.Background(), 1, attrs)
 		} else {
-			ro.t.m.stepDuration.Record(context.Background(), time.Since(start).Seconds(), attrs)
+			ro.t.m.stepDuration.Record(context.Background(), end.Sub(start).Seconds(), attrs)
 		}
 		if span != nil {
 			kv := attrBufs.Get().(*[6]attribute.KeyValue)
@@ -91,7 +94,7 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 				span.RecordError(err)
 				span.SetStatus(codes.Error, err.Error())
 			}
-			span.End()
+			span.End(trace.WithTimestamp(end))
 		}
 	}
 }
