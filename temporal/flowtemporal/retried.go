@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -51,7 +52,26 @@ func leaveRecord(ctx context.Context, prior []failedAttempt, attempt int, err er
 	if p := activity.GetInfo(ctx).RetryPolicy; p != nil && p.MaximumAttempts > 0 && int32(attempt) >= p.MaximumAttempts {
 		return
 	}
-	activity.RecordHeartbeat(ctx, append(slices.Clip(prior), failedAttempt{Attempt: attempt, Error: err.Error(), Time: time.Now().UTC()}))
+	activity.RecordHeartbeat(ctx, append(slices.Clip(prior), failedAttempt{Attempt: attempt, Error: recordedError(err), Time: time.Now().UTC()}))
+}
+
+// maxRecordedError bounds the error text a failed attempt's record keeps:
+// the records travel in heartbeat details and results, which Temporal
+// limits in size (2 MB a payload), and a step may have many attempts.
+const maxRecordedError = 2048
+
+// recordedError is err's text, cut to maxRecordedError bytes at a rune
+// boundary, with "…" where it was cut.
+func recordedError(err error) string {
+	msg := err.Error()
+	if len(msg) <= maxRecordedError {
+		return msg
+	}
+	cut := maxRecordedError
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }
 
 // recordedFailures reads the record of the failed attempts that an

@@ -1,8 +1,11 @@
 package flowtemporal
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -44,5 +47,22 @@ func TestHeartbeatTimeout(t *testing.T) {
 		if got := heartbeatTimeout(ao); got != c.want {
 			t.Errorf("StartToClose %v, ScheduleToClose %v: %v, want %v", c.start, c.sched, got, c.want)
 		}
+	}
+}
+
+// A failed attempt's record keeps at most maxRecordedError bytes of its
+// error, cut at a rune boundary.
+func TestRecordedError(t *testing.T) {
+	short := errors.New("unavailable")
+	if got := recordedError(short); got != "unavailable" {
+		t.Errorf("short error recorded as %q", got)
+	}
+	long := errors.New(strings.Repeat("a", maxRecordedError-1) + "é and more")
+	got := recordedError(long)
+	if want := strings.Repeat("a", maxRecordedError-1) + "…"; got != want {
+		t.Errorf("long error recorded as ...%q, want ...%q", got[len(got)-8:], want[len(want)-8:])
+	}
+	if !utf8.ValidString(got) {
+		t.Error("the cut error is not valid UTF-8")
 	}
 }
