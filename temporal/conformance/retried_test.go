@@ -129,6 +129,13 @@ func checkRetried(t *testing.T, form string, res runtime.Result[struct{}], err e
 	if res.Final != runtime.StateCompensated || !errors.Is(err, runtime.ErrTimeout) {
 		t.Errorf("%s: result %+v, %v; want compensated by Short's timeout", form, res, err)
 	}
+	checkHistory(t, form, h, want)
+}
+
+// checkHistory compares h, as "from>to #attempt outcome: error" lines, with
+// want.
+func checkHistory(t *testing.T, form string, h []runtime.Event, want []string) {
+	t.Helper()
 	var got []string
 	for _, e := range h {
 		got = append(got, fmt.Sprintf("%s>%s #%d %s: %s", e.From, e.To, e.Attempt, e.Outcome, e.Error))
@@ -136,4 +143,94 @@ func checkRetried(t *testing.T, form string, res runtime.Result[struct{}], err e
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("%s: history (-want +got):\n%s", form, d)
 	}
+}
+
+// Retry events as they happen: while a step's next attempt waits out its
+// backoff, the run's status on Temporal shows the attempts that failed
+// (the activity signals each), as on the runtime; an abort in that backoff
+// keeps them in the history on both.
+func TestRetryEventsLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	flow := func(opts ...runtime.Option) *runtime.Flow[struct{}] {
+		def := runtime.New[struct{}]("Live", opts...)
+		err := def.Register(
+			runtime.NewStep("A", func(context.Context, *struct{}) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
+				runtime.WithRollback(func(context.Context, *struct{}) error { return nil })),
+			runtime.NewStep("B", func(ctx context.Context, _ *struct{}) (runtime.Outcome, error) {
+				return "", fmt.Errorf("B attempt %d failed", runtime.Attempt(ctx))
+			}, runtime.WithTimeout[struct{}](time.Second),
+				// Attempt 3 comes 2s + 4s after attempt 1: time to look.
+				runtime.WithRetry[struct{}](runtime.RetryPolicy{Attempts: 5, Initial: 2 * time.Second})),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return def
+	}
+	want := []string{
+		"pending>A:running #0 : ",
+		"A:running>B:running #1 ok: ",
+		"B:running>B:running #1 retry: B attempt 1 failed",
+		"B:running>B:running #2 retry: B attempt 2 failed",
+		"B:running>aborting #0 : " + runtime.ErrAborted.Error(),
+		"aborting>A:rollback #0 : ",
+		"A:rollback>aborting #1 ok: ",
+		"aborting>aborted #0 : ",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	backingOff := func(st runtime.Status) bool {
+		return st.Machine == runtime.RunningState("B") && st.Attempt == 3 && st.Err == "B attempt 2 failed"
+	}
+
+	sink := runtime.NewMemorySink()
+	local, err := flow(runtime.WithSink(sink)).Start(ctx, struct{}{}, runtime.WithRunID("live-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := flowtemporal.New(flow())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts.NewWorker("live", f.Register)
+	run, err := flowtemporal.Start(ctx, ts.GetDefaultClient(), f.ID(), struct{}{}, client.StartWorkflowOptions{ID: "live-1", TaskQueue: "live"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		st, err := run.Status(ctx)
+		if err == nil && backingOff(st) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the status never showed attempt 3 pending after attempt 2 failed: %+v, %v", st, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := local.Status(); !backingOff(st) {
+		t.Fatalf("runtime: status %s, attempt %d, %q while Temporal's backs off", st.Machine, st.Attempt, st.Err)
+	}
+	if err := run.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := local.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := run.Wait(ctx)
+	h, herr := run.History(ctx)
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	if res.Final != runtime.StateAborted {
+		t.Errorf("temporal: %s (%v)", res.Final, err)
+	}
+	checkHistory(t, "temporal", h, want)
+	lres, _ := local.Wait(ctx)
+	if lres.Final != runtime.StateAborted {
+		t.Errorf("runtime: %s", lres.Final)
+	}
+	checkHistory(t, "runtime", sink.History("live-1"), want)
 }

@@ -68,7 +68,7 @@ func attempt[S any](ctx context.Context, in ActionInput[S], do func(runtime.Acti
 	out, err := do(in.Action, &s)
 	stop()
 	if err != nil {
-		leaveRecord(ctx, prior, n, err)
+		leaveRecord(ctx, in.Action, prior, err)
 		return ActionOutput[S]{}, activityError(err, attemptDetail{Attempt: n, Retried: prior})
 	}
 	return ActionOutput[S]{Outcome: out, State: s, Attempt: n, Retried: prior}, nil

@@ -10,6 +10,11 @@ const (
 	// QueryHistory is the query that returns a run's events.
 	QueryHistory = "flowgen.history"
 
+	// SignalAttemptFailed is the signal an activity's attempt sends its
+	// run when it failed and Temporal will retry it (attemptSignal), so
+	// that the run records the retry as it happens.
+	SignalAttemptFailed = "flowgen.attempt-failed"
+
 	// MemoState is the memo field where a run that ended records its
 	// terminal state (runtime.RunState), which lists of workflows show.
 	MemoState = "flowgen.state"

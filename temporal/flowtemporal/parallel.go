@@ -37,7 +37,7 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 		r.emitBranch(b.ID, joined, runtime.RunningState(b.ID), 0, "", nil, nil)
 		entered := workflow.Now(r.ctx)
 		workflow.Go(bctx, func(ctx workflow.Context) {
-			e := branchEnd[S]{branch: i, tried: r.attempts(ctx, b, visit, base, nil, entered, true)}
+			e := branchEnd[S]{branch: i, tried: r.attempts(ctx, b, visit, base, nil, entered, b.ID)}
 			ends.Send(dctx, e) // buffered for every branch: never blocks
 		})
 	}
@@ -46,7 +46,6 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 		var e branchEnd[S]
 		ends.Receive(dctx, &e)
 		b := block.Branches[e.branch]
-		r.recordRetries(e.retried, b.ID)
 		if e.cancelled {
 			cause := runtime.ErrBranchCancelled
 			if r.ctx.Err() != nil {

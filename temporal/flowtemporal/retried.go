@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -45,14 +48,90 @@ func retriedBefore(ctx context.Context) []failedAttempt {
 // retryable, attempts are left and the run was not cancelled. The SDK
 // sends a heartbeat still buffered before it reports the failure, so the
 // record is in the server when the next attempt starts.
-func leaveRecord(ctx context.Context, prior []failedAttempt, attempt int, err error) {
+//
+// First it tells the run (SignalAttemptFailed), which records the retry at
+// once, as the runtime does: while the next attempt waits out its backoff
+// or runs, the run's status shows it. The record is what the run falls
+// back on when the signal did not reach it.
+func leaveRecord(ctx context.Context, a runtime.Action, prior []failedAttempt, err error) {
 	if runtime.IsPermanent(err) || ctx.Err() != nil {
 		return
 	}
-	if p := activity.GetInfo(ctx).RetryPolicy; p != nil && p.MaximumAttempts > 0 && int32(attempt) >= p.MaximumAttempts {
+	info := activity.GetInfo(ctx)
+	if p := info.RetryPolicy; p != nil && p.MaximumAttempts > 0 && int32(a.Attempt) >= p.MaximumAttempts {
 		return
 	}
-	activity.RecordHeartbeat(ctx, append(slices.Clip(prior), failedAttempt{Attempt: attempt, Error: recordedError(err), Time: time.Now().UTC()}))
+	failed := failedAttempt{Attempt: a.Attempt, Error: recordedError(err), Time: time.Now().UTC()}
+	if c := activity.GetClient(ctx); canSignal(c) {
+		sig := attemptSignal{Key: a.Key().String(), Failed: failed}
+		if serr := c.SignalWorkflow(ctx, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, SignalAttemptFailed, sig); serr != nil {
+			activity.GetLogger(ctx).Warn("flowgen: telling the run of a failed attempt; it learns it when the step ends", "error", serr)
+		}
+	}
+	activity.RecordHeartbeat(ctx, append(slices.Clip(prior), failed))
+}
+
+// canSignal reports whether c, the client Temporal gives an activity, can
+// signal its run. The SDK's test environment gives activities a client over
+// a mock service that expects no call (any call fails the test): there the
+// run learns of the failed attempts when the step ends, from the record.
+func canSignal(c client.Client) bool {
+	if c == nil {
+		return false
+	}
+	svc := reflect.TypeOf(c.WorkflowService())
+	for svc != nil && svc.Kind() == reflect.Pointer {
+		svc = svc.Elem()
+	}
+	return svc == nil || !strings.HasSuffix(svc.PkgPath(), "/workflowservicemock/v1")
+}
+
+// attemptSignal is what SignalAttemptFailed carries: the idempotency key of
+// the action (its step, visit and rollback) and its failed attempt.
+type attemptSignal struct {
+	Key    string        `json:"key"`
+	Failed failedAttempt `json:"failed"`
+}
+
+// inflight is an activity the run waits for: whose retry events go where
+// (branch, when it is a branch's), and which attempts have one already.
+type inflight struct {
+	branch   string
+	recorded map[int]bool
+}
+
+// watchRetries records the retries the activities' attempts signal as they
+// fail (SignalAttemptFailed), for the activity in flight under its key;
+// a signal for none (a stale one: its activity ended) is dropped. It runs
+// for the whole run, on a context its cancellation does not reach, since
+// rollbacks retry too.
+func (r *wfRun[S]) watchRetries() {
+	r.inflight = map[string]*inflight{}
+	ctx, _ := workflow.NewDisconnectedContext(r.ctx)
+	ch := workflow.GetSignalChannel(ctx, SignalAttemptFailed)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var sig attemptSignal
+			ch.Receive(ctx, &sig)
+			if in := r.inflight[sig.Key]; in != nil {
+				r.recordRetries(in, []failedAttempt{sig.Failed})
+			}
+		}
+	})
+}
+
+// begin marks the activity of key in flight, for branch if it is one.
+func (r *wfRun[S]) begin(key runtime.Key, branch string) *inflight {
+	in := &inflight{branch: branch, recorded: map[int]bool{}}
+	r.inflight[key.String()] = in
+	return in
+}
+
+// end records the failed attempts of the activity in flight that no
+// signal recorded, and marks it ended.
+func (r *wfRun[S]) end(key runtime.Key, in *inflight, failed []failedAttempt) {
+	r.recordRetries(in, failed)
+	delete(r.inflight, key.String())
 }
 
 // maxRecordedError bounds the error text a failed attempt's record keeps:
@@ -125,13 +204,17 @@ func retries(prior []failedAttempt, last int, ao workflow.ActivityOptions) []fai
 	return full
 }
 
-// recordRetries records each failed attempt as a retry event of the
-// current machine state (a step's or a rollback's), or of branch's own
-// machine when branch is set. An event's time is when its attempt failed,
+// recordRetries records each failed attempt of in that has no retry event
+// yet as one: of the current machine state (a step's or a rollback's), or
+// of the branch's own machine. An event's time is when its attempt failed,
 // kept between the run's last event and now, so that the history's times
 // do not go back.
-func (r *wfRun[S]) recordRetries(failed []failedAttempt, branch string) {
+func (r *wfRun[S]) recordRetries(in *inflight, failed []failedAttempt) {
 	for _, a := range failed {
+		if in.recorded[a.Attempt] {
+			continue
+		}
+		in.recorded[a.Attempt] = true
 		edit := func(e *runtime.Event) {
 			e.Error = a.Error
 			if a.Time.After(e.Time) || a.Time.IsZero() {
@@ -141,9 +224,9 @@ func (r *wfRun[S]) recordRetries(failed []failedAttempt, branch string) {
 				e.Time = a.Time
 			}
 		}
-		if branch != "" {
-			state := runtime.RunningState(branch)
-			r.emitBranch(branch, state, state, a.Attempt, runtime.OutcomeRetry, nil, edit)
+		if in.branch != "" {
+			state := runtime.RunningState(in.branch)
+			r.emitBranch(in.branch, state, state, a.Attempt, runtime.OutcomeRetry, nil, edit)
 			continue
 		}
 		r.emit(r.machine, a.Attempt, runtime.OutcomeRetry, nil, edit)

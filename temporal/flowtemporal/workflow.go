@@ -33,6 +33,9 @@ type wfRun[S any] struct {
 	// parent is the run whose call started this one, if any: its first
 	// event records it (Event.Parent).
 	parent *runtime.RunRef
+	// inflight are the activities the run waits for, by idempotency key
+	// (watchRetries).
+	inflight map[string]*inflight
 }
 
 type completion struct {
@@ -52,6 +55,7 @@ func (f *Flow[S]) Workflow(ctx workflow.Context, state S) (S, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (runtime.Status, error) { return runtime.Replay(r.history) }); err != nil {
 		return state, err
 	}
+	r.watchRetries()
 	return r.run()
 }
 
@@ -261,11 +265,9 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 }
 
 // exec runs the step's activity under ctx, its attempts as the step's
-// retry policy says, records the attempts that failed and were retried,
-// and takes its state if it succeeded.
+// retry policy says, and takes its state if it succeeded.
 func (r *wfRun[S]) exec(ctx workflow.Context, st *runtime.Step[S], payload []byte) (runtime.Outcome, int, error, bool) {
-	t := r.attempts(ctx, st, r.visits[st.ID], r.state, payload, r.entered(st.ID), true)
-	r.recordRetries(t.retried, "")
+	t := r.attempts(ctx, st, r.visits[st.ID], r.state, payload, r.entered(st.ID), "")
 	if t.cancelled {
 		return "", t.attempt, t.err, true
 	}
@@ -276,28 +278,27 @@ func (r *wfRun[S]) exec(ctx workflow.Context, st *runtime.Step[S], payload []byt
 }
 
 // tried is how an activity's attempts ended: the state its last attempt
-// returned, its outcome and attempt, or its error; retried are the attempts
-// before that failed, oldest first. cancelled reports that the run's
-// context was cancelled: before an attempt that counts ran (attempt 0), or,
-// with waitCancel, while one ran that then failed (its attempt and error).
+// returned, its outcome and attempt, or its error. cancelled reports that
+// the run's context was cancelled: before an attempt that counts ran
+// (attempt 0), or while one ran that then failed (its attempt and error).
 type tried[S any] struct {
 	state     S
 	out       runtime.Outcome
 	attempt   int
 	err       error
 	cancelled bool
-	retried   []failedAttempt
 }
 
-// attempts runs the activity of visit of step st on state, entered at
-// entered (its deadline counts from there). With waitCancel a cancelled
-// activity is waited for (Temporal's WaitForCancellation): one that
-// succeeded anyway returns its state.
-func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int, state S, payload []byte, entered time.Time, waitCancel bool) tried[S] {
+// attempts runs the activity of visit of step st (a branch of the block the
+// run is in, when branch is set) on state, entered at entered (its deadline
+// counts from there), and records its failed attempts as retry events. A
+// cancelled activity is waited for (Temporal's WaitForCancellation): one
+// that succeeded anyway returns its state.
+func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int, state S, payload []byte, entered time.Time, branch string) tried[S] {
 	ao := workflow.ActivityOptions{
 		StartToCloseTimeout: st.Timeout,
 		RetryPolicy:         RetryPolicy(st.Retry),
-		WaitForCancellation: waitCancel,
+		WaitForCancellation: true,
 	}
 	if st.Deadline > 0 {
 		// The deadline counts from when the step was entered, a wait
@@ -312,21 +313,24 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 		ao.StartToCloseTimeout = DefaultTimeout
 	}
 	ao.HeartbeatTimeout = heartbeatTimeout(ao)
-	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Payload: payload}, State: state, Pin: r.f.opts.Pin}
+	a := runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Payload: payload}
+	in := ActionInput[S]{Action: a, State: state, Pin: r.f.opts.Pin}
 	var res ActionOutput[S]
+	live := r.begin(a.Key(), branch)
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, false), in).Get(ctx, &res)
 	if err == nil {
-		return tried[S]{state: res.State, out: res.Outcome, attempt: res.Attempt, retried: retries(res.Retried, res.Attempt, ao)}
+		r.end(a.Key(), live, retries(res.Retried, res.Attempt, ao))
+		return tried[S]{state: res.State, out: res.Outcome, attempt: res.Attempt}
 	}
-	if temporal.IsCanceledError(err) || ctx.Err() != nil && !waitCancel {
+	if temporal.IsCanceledError(err) {
+		r.end(a.Key(), live, nil)
 		return tried[S]{state: state, err: err, cancelled: true} // no attempt ran, or none that counts
 	}
-	// A failed attempt; with waitCancel, maybe one the cancellation waited
-	// for (cancelled then), whose error and attempt count as on the
-	// runtime.
+	// A failed attempt; maybe one the cancellation waited for (cancelled
+	// then), whose error and attempt count as on the runtime.
 	attempt, cause := failure(err, max(st.Retry.Attempts, 1), ao.StartToCloseTimeout, st.Deadline)
-	return tried[S]{state: state, out: runtime.FailedOutcome(cause), attempt: attempt, err: cause,
-		cancelled: ctx.Err() != nil, retried: retries(recordedFailures(err), attempt, ao)}
+	r.end(a.Key(), live, retries(recordedFailures(err), attempt, ao))
+	return tried[S]{state: state, out: runtime.FailedOutcome(cause), attempt: attempt, err: cause, cancelled: ctx.Err() != nil}
 }
 
 // entered is when the current visit of step was entered: the time of the
@@ -435,15 +439,17 @@ func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int
 		ao.StartToCloseTimeout = DefaultTimeout
 	}
 	ao.HeartbeatTimeout = heartbeatTimeout(ao)
-	in := ActionInput[S]{Action: runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Rollback: true}, State: r.state, Pin: r.f.opts.Pin}
+	a := runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Rollback: true}
+	in := ActionInput[S]{Action: a, State: r.state, Pin: r.f.opts.Pin}
 	var res ActionOutput[S]
+	live := r.begin(a.Key(), "")
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, true), in).Get(ctx, &res)
 	if err != nil {
 		attempt, cause := failure(err, max(st.RollbackRetry.Attempts, 1), ao.StartToCloseTimeout, 0)
-		r.recordRetries(retries(recordedFailures(err), attempt, ao), "")
+		r.end(a.Key(), live, retries(recordedFailures(err), attempt, ao))
 		return attempt, cause
 	}
-	r.recordRetries(retries(res.Retried, res.Attempt, ao), "")
+	r.end(a.Key(), live, retries(res.Retried, res.Attempt, ao))
 	r.state = res.State
 	return res.Attempt, nil
 }
