@@ -20,10 +20,11 @@ import (
 
 // failedAttempt is an attempt of a step (or rollback) that failed and was
 // retried. Temporal retries an activity inside the server, out of the
-// workflow's sight, so each failed attempt leaves its record in the
-// activity's heartbeat details, which Temporal hands to the next attempt;
-// the attempt that ends the activity returns the records, and the workflow
-// records each as the runtime does: a retry event.
+// workflow's sight, so each failed attempt signals its run, which records
+// it as the runtime does, a retry event, at once; and it leaves its record
+// in the activity's heartbeat details, which Temporal hands to the next
+// attempt, so that the attempt that ends the activity returns every
+// record, for the run to record those no signal brought.
 type failedAttempt struct {
 	Attempt int       `json:"attempt"`
 	Error   string    `json:"error"`
