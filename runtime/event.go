@@ -51,7 +51,8 @@ type Event struct {
 	// Payload is the delivered event's payload, on the event that wakes a
 	// waiting run ("X:waiting" -> "X:running"): the step's Exec reads it
 	// (EventPayload), and Resume gives it back to a step woken before a
-	// crash.
+	// crash. A gated rollback's attempt records its awaited event's payload
+	// the same way ("X:rollback" to itself, no outcome).
 	Payload json.RawMessage `json:"payload,omitempty"`
 	// Trace is set on the first event a run records in each life of it
 	// in a process (its start, each Resume) when the flow has an Observer
