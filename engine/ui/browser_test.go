@@ -628,5 +628,17 @@ func TestBrowserProviderWaits(t *testing.T) {
 			t.Errorf("%s (%s): abort button shown %v, want %v", c.flow, c.state, abortable, c.abortable)
 		}
 		shot(t, ctx, "provider-wait-"+c.flow)
+		if c.flow != "Hold" {
+			continue
+		}
+		// The provider comes: the timeline names the event that ends the
+		// rollback's wait, and the run is compensated.
+		e.Registry().Rollback("Hold.Give", func(context.Context, *engine.State) error { return nil })
+		run(t, ctx, "compensated", chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="compensated"]`)))
+		row := get(t, ctx, "the gate's row", chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#timeline tbody tr")).map(r => r.innerText).find(t => t.includes("Take:rollback → Take:rollback")) || ""`))
+		if !strings.Contains(row, "woken") {
+			t.Errorf("the row of the provider's coming: %q, want it marked woken", row)
+		}
+		shot(t, ctx, "provider-came-"+c.flow)
 	}
 }

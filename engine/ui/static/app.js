@@ -378,7 +378,11 @@
         head.appendChild(btn);
       }
 
-      // Timeline.
+      // Timeline. An event that ends a wait has no outcome of its own: the
+      // awaited event came, a sleep's time or a call's child ended (X:waiting
+      // -> X:running), or a gated rollback's provider came (R:rollback to
+      // itself; docs/runtime.md, Events).
+      var woke = function (e) { return /:waiting$/.test(e.from) && /:running$/.test(e.to) || e.from === e.to; };
       timeline.textContent = "";
       timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
       var tb = el("tbody");
@@ -393,7 +397,7 @@
           el("td", { "class": "mono", text: (e.step || "") + (e.branch ? " (branch " + e.branch + ")" : "") }),
           el("td", { "class": "mono", text: e.from + " → " + e.to }),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
-          el("td", { text: e.outcome || "" }),
+          el("td", { text: e.outcome || (woke(e) ? "woken" : "") }),
           el("td", { text: e.error || "" })
         ]));
       });
