@@ -2,7 +2,6 @@ package flowtemporal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -12,7 +11,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -94,9 +92,11 @@ type attemptSignal struct {
 	Failed failedAttempt `json:"failed"`
 }
 
-// inflight is an activity the run waits for: whose retry events go where
-// (branch, when it is a branch's), and which attempts have one already.
+// inflight is an activity the run waits for, under its idempotency key:
+// whose retry events go where (branch, when it is a branch's), and which
+// attempts have one already.
 type inflight struct {
+	key      string
 	branch   string
 	recorded map[int]bool
 }
@@ -123,16 +123,17 @@ func (r *wfRun[S]) watchRetries() {
 
 // begin marks the activity of key in flight, for branch if it is one.
 func (r *wfRun[S]) begin(key runtime.Key, branch string) *inflight {
-	in := &inflight{branch: branch, recorded: map[int]bool{}}
-	r.inflight[key.String()] = in
+	in := &inflight{key: key.String(), branch: branch, recorded: map[int]bool{}}
+	r.inflight[in.key] = in
 	return in
 }
 
-// end records the failed attempts of the activity in flight that no
-// signal recorded, and marks it ended.
-func (r *wfRun[S]) end(key runtime.Key, in *inflight, failed []failedAttempt) {
-	r.recordRetries(in, failed)
-	delete(r.inflight, key.String())
+// end marks the activity in flight ended, run under ao, its last attempt
+// last (0 when unknown), and records the failed attempts before it that no
+// signal recorded, from the record prior it came back with (retries).
+func (r *wfRun[S]) end(in *inflight, prior []failedAttempt, last int, ao workflow.ActivityOptions) {
+	r.recordRetries(in, retries(prior, last, ao))
+	delete(r.inflight, in.key)
 }
 
 // maxRecordedError bounds the error text a failed attempt's record keeps:
@@ -152,29 +153,6 @@ func recordedError(err error) string {
 		cut--
 	}
 	return msg[:cut] + "…"
-}
-
-// recordedFailures reads the record of the failed attempts that an
-// activity's error carries: on the application error of its last attempt,
-// or, for a timeout, in the last heartbeat details Temporal kept.
-func recordedFailures(err error) []failedAttempt {
-	// A timeout first, as in failure: its cause is an earlier attempt's.
-	var to *temporal.TimeoutError
-	if errors.As(err, &to) {
-		var prior []failedAttempt
-		if to.HasLastHeartbeatDetails() && to.LastHeartbeatDetails(&prior) == nil {
-			return prior
-		}
-		return nil
-	}
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
-		var d attemptDetail
-		if app.HasDetails() && app.Details(&d) == nil {
-			return d.Retried
-		}
-	}
-	return nil
 }
 
 // retries completes the record of the attempts before last, made under

@@ -319,17 +319,17 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 	live := r.begin(a.Key(), branch)
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, false), in).Get(ctx, &res)
 	if err == nil {
-		r.end(a.Key(), live, retries(res.Retried, res.Attempt, ao))
+		r.end(live, res.Retried, res.Attempt, ao)
 		return tried[S]{state: res.State, out: res.Outcome, attempt: res.Attempt}
 	}
 	if temporal.IsCanceledError(err) {
-		r.end(a.Key(), live, nil)
+		r.end(live, nil, 0, ao)
 		return tried[S]{state: state, err: err, cancelled: true} // no attempt ran, or none that counts
 	}
 	// A failed attempt; maybe one the cancellation waited for (cancelled
 	// then), whose error and attempt count as on the runtime.
-	attempt, cause := failure(err, max(st.Retry.Attempts, 1), ao.StartToCloseTimeout, st.Deadline)
-	r.end(a.Key(), live, retries(recordedFailures(err), attempt, ao))
+	attempt, cause, prior := failure(err, max(st.Retry.Attempts, 1), ao.StartToCloseTimeout, st.Deadline)
+	r.end(live, prior, attempt, ao)
 	return tried[S]{state: state, out: runtime.FailedOutcome(cause), attempt: attempt, err: cause, cancelled: ctx.Err() != nil}
 }
 
@@ -348,15 +348,21 @@ func (r *wfRun[S]) entered(step string) time.Time {
 }
 
 // failure is the last attempt and the error of an activity whose attempts
-// ended in failure: the step's own error as its activity reported it, or a
-// Temporal timeout, the runtime's error for it: an attempt past
-// StartToClose (timeout) is runtime.AttemptTimeout, the step past its
-// ScheduleToClose (deadline) runtime.DeadlinePassed.
-func failure(err error, attempts int, timeout, deadline time.Duration) (int, error) {
+// ended in failure, and the record of the attempts before it that failed
+// (failedAttempt): the step's own error as its activity reported it, with
+// the record in its details, or a Temporal timeout, the runtime's error for
+// it (an attempt past StartToClose (timeout) is runtime.AttemptTimeout, the
+// step past its ScheduleToClose (deadline) runtime.DeadlinePassed), with
+// the record in the last heartbeat details Temporal kept.
+func failure(err error, attempts int, timeout, deadline time.Duration) (int, error, []failedAttempt) {
 	// A timeout first: Temporal gives the failure of the attempt before a
 	// timed-out last attempt as the timeout's cause.
 	var to *temporal.TimeoutError
 	if errors.As(err, &to) {
+		var prior []failedAttempt
+		if to.HasLastHeartbeatDetails() && to.LastHeartbeatDetails(&prior) != nil {
+			prior = nil
+		}
 		attempt := 0
 		var act *temporal.ActivityError
 		if errors.As(err, &act) && act.RetryState() == enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
@@ -364,23 +370,23 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, err
 		}
 		switch to.TimeoutType() {
 		case enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
-			return attempt, runtime.AttemptTimeout(timeout)
+			return attempt, runtime.AttemptTimeout(timeout), prior
 		case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE:
 			if deadline > 0 {
-				return attempt, runtime.DeadlinePassed(deadline)
+				return attempt, runtime.DeadlinePassed(deadline), prior
 			}
 		}
-		return attempt, fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType()) // a heartbeat: the worker is gone
+		return attempt, fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType()), prior // a heartbeat: the worker is gone
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		var d attemptDetail
-		if app.HasDetails() {
-			_ = app.Details(&d)
+		if app.HasDetails() && app.Details(&d) != nil {
+			d.Retried = nil
 		}
-		return d.Attempt, &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
+		return d.Attempt, &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}, d.Retried
 	}
-	return 0, err
+	return 0, err, nil
 }
 
 // abort records the cancellation of the run, the runtime's Abort, and
@@ -445,11 +451,11 @@ func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int
 	live := r.begin(a.Key(), "")
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, true), in).Get(ctx, &res)
 	if err != nil {
-		attempt, cause := failure(err, max(st.RollbackRetry.Attempts, 1), ao.StartToCloseTimeout, 0)
-		r.end(a.Key(), live, retries(recordedFailures(err), attempt, ao))
+		attempt, cause, prior := failure(err, max(st.RollbackRetry.Attempts, 1), ao.StartToCloseTimeout, 0)
+		r.end(live, prior, attempt, ao)
 		return attempt, cause
 	}
-	r.end(a.Key(), live, retries(res.Retried, res.Attempt, ao))
+	r.end(live, res.Retried, res.Attempt, ao)
 	r.state = res.State
 	return res.Attempt, nil
 }
