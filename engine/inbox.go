@@ -205,26 +205,39 @@ func (p *tePending) all(yield func(*inMsg) bool) {
 	}
 }
 
+// byValue lists things by a correlation value, each list oldest first: the
+// pending messages of a topic/event (valueIndex), and the waits that
+// correlate on one field (teWaits).
+type byValue[T comparable] map[string][]T
+
+func (b byValue[T]) put(v string, x T) { b[v] = append(b[v], x) }
+
+// take removes x from v's list, and the list once empty; it reports
+// whether x was there.
+func (b byValue[T]) take(v string, x T) bool {
+	list, found := without(b[v], x)
+	switch {
+	case found && len(list) == 0:
+		delete(b, v)
+	case found:
+		b[v] = list
+	}
+	return found
+}
+
 // valueIndex is the pending messages of a topic/event that have a value at
 // a field, by that value, oldest first.
 type valueIndex map[string][]*inMsg
 
 func (vi valueIndex) add(m *inMsg, field string) {
 	if v, ok := m.correlation(field); ok {
-		vi[v] = append(vi[v], m)
+		byValue[*inMsg](vi).put(v, m)
 	}
 }
 
 func (vi valueIndex) drop(m *inMsg, field string) {
-	v, ok := m.correlation(field)
-	if !ok {
-		return
-	}
-	switch list, found := without(vi[v], m); {
-	case found && len(list) == 0:
-		delete(vi, v)
-	case found:
-		vi[v] = list
+	if v, ok := m.correlation(field); ok {
+		byValue[*inMsg](vi).take(v, m)
 	}
 }
 

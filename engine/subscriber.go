@@ -57,7 +57,7 @@ type waits struct {
 // field ("" is runtime.CorrelationField) is theirs.
 type teWaits struct {
 	any     []*waitSub
-	byField map[string]map[string][]*waitSub
+	byField map[string]byValue[*waitSub]
 }
 
 func newWaits() *waits { return &waits{byTE: map[teKey]*teWaits{}} }
@@ -70,7 +70,7 @@ func (ws *waits) add(s *waitSub) {
 	k := teKey{s.req.topic, s.req.event}
 	t := ws.byTE[k]
 	if t == nil {
-		t = &teWaits{byField: map[string]map[string][]*waitSub{}}
+		t = &teWaits{byField: map[string]byValue[*waitSub]{}}
 		ws.byTE[k] = t
 	}
 	if !s.req.correlated {
@@ -78,9 +78,9 @@ func (ws *waits) add(s *waitSub) {
 	} else {
 		f := corrKey(s.req.field)
 		if t.byField[f] == nil {
-			t.byField[f] = map[string][]*waitSub{}
+			t.byField[f] = byValue[*waitSub]{}
 		}
-		t.byField[f][s.req.value] = append(t.byField[f][s.req.value], s)
+		t.byField[f].put(s.req.value, s)
 	}
 	ws.n++
 }
@@ -104,16 +104,8 @@ func (ws *waits) removeLocked(s *waitSub) bool {
 	} else {
 		f := corrKey(s.req.field)
 		byV := t.byField[f]
-		var list []*waitSub
-		if list, found = without(byV[s.req.value], s); found {
-			if len(list) == 0 {
-				delete(byV, s.req.value)
-				if len(byV) == 0 {
-					delete(t.byField, f)
-				}
-			} else {
-				byV[s.req.value] = list
-			}
+		if found = byV.take(s.req.value, s); found && len(byV) == 0 {
+			delete(t.byField, f)
 		}
 	}
 	if !found {

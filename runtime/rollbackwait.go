@@ -26,9 +26,11 @@ import (
 //
 // A rollback with a RollbackAwait parks the same way before each attempt:
 // the event that starts the attempt records the Wait (its correlation and
-// deadline), the run subscribes and hibernates, and the delivery runs the
+// deadline), the run subscribes and hibernates, and the delivery is
+// recorded (the rollback's state to itself, gateOpened) and runs the
 // attempt on the goroutine that wakes it. Its deadline passing fails the
-// attempt; Resume parks again with the recorded wait.
+// attempt; Resume parks again with the recorded wait, or, after the
+// delivery's event, runs the attempt.
 
 // rollbackWait is what the event that starts an attempt of d's rollback
 // records when the rollback is a call: the attempt's child, in Wait.Child
