@@ -328,7 +328,7 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 	}
 	// A failed attempt; maybe one the cancellation waited for (cancelled
 	// then), whose error and attempt count as on the runtime.
-	attempt, cause, prior := failure(err, max(st.Retry.Attempts, 1), ao.StartToCloseTimeout, st.Deadline)
+	attempt, prior, cause := failure(err, max(st.Retry.Attempts, 1), ao.StartToCloseTimeout, st.Deadline)
 	r.end(live, prior, attempt, ao)
 	return tried[S]{state: state, out: runtime.FailedOutcome(cause), attempt: attempt, err: cause, cancelled: ctx.Err() != nil}
 }
@@ -354,7 +354,7 @@ func (r *wfRun[S]) entered(step string) time.Time {
 // it (an attempt past StartToClose (timeout) is runtime.AttemptTimeout, the
 // step past its ScheduleToClose (deadline) runtime.DeadlinePassed), with
 // the record in the last heartbeat details Temporal kept.
-func failure(err error, attempts int, timeout, deadline time.Duration) (int, error, []failedAttempt) {
+func failure(err error, attempts int, timeout, deadline time.Duration) (int, []failedAttempt, error) {
 	// A timeout first: Temporal gives the failure of the attempt before a
 	// timed-out last attempt as the timeout's cause.
 	var to *temporal.TimeoutError
@@ -370,13 +370,13 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, err
 		}
 		switch to.TimeoutType() {
 		case enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
-			return attempt, runtime.AttemptTimeout(timeout), prior
+			return attempt, prior, runtime.AttemptTimeout(timeout)
 		case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE:
 			if deadline > 0 {
-				return attempt, runtime.DeadlinePassed(deadline), prior
+				return attempt, prior, runtime.DeadlinePassed(deadline)
 			}
 		}
-		return attempt, fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType()), prior // a heartbeat: the worker is gone
+		return attempt, prior, fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType()) // a heartbeat: the worker is gone
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
@@ -384,9 +384,9 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, err
 		if app.HasDetails() && app.Details(&d) != nil {
 			d.Retried = nil
 		}
-		return d.Attempt, &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}, d.Retried
+		return d.Attempt, d.Retried, &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
 	}
-	return 0, err, nil
+	return 0, nil, err
 }
 
 // abort records the cancellation of the run, the runtime's Abort, and
@@ -451,7 +451,7 @@ func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int
 	live := r.begin(a.Key(), "")
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, true), in).Get(ctx, &res)
 	if err != nil {
-		attempt, cause, prior := failure(err, max(st.RollbackRetry.Attempts, 1), ao.StartToCloseTimeout, 0)
+		attempt, prior, cause := failure(err, max(st.RollbackRetry.Attempts, 1), ao.StartToCloseTimeout, 0)
 		r.end(live, prior, attempt, ao)
 		return attempt, cause
 	}
