@@ -38,6 +38,11 @@ type Message struct {
 	// (MemoryBroker, natsbus): the engine's broker lag metric
 	// (Options.Telemetry) is the time from it to the message's receipt.
 	Published time.Time `json:"-"`
+	// Link is the W3C traceparent of the span that sent the message (the
+	// API request that posted it, the step that published it), if known
+	// (natsbus: its trace context headers): a run that awaits the message
+	// records it, and links its wait's span to it (runtime.Delivery.Link).
+	Link string `json:"-"`
 }
 
 // Broker carries events between engines and services: what flows publish,
@@ -81,6 +86,7 @@ type BatchBroker interface {
 // message and the receiving side applies it once.
 type brokerPublisher struct {
 	publish func(context.Context, Message) error // Broker.Publish, or the engine's PublishEvent with an Executor
+	link    func(context.Context) string         // Message.Link of what a step publishes under ctx
 }
 
 func (p brokerPublisher) Publish(ctx context.Context, topic, event string, payload any) error {
@@ -98,7 +104,7 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 	} else {
 		id += ">" + topic + "/" + event
 	}
-	return p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw})
+	return p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw, Link: p.link(ctx)})
 }
 
 var (

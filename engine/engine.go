@@ -245,27 +245,27 @@ func New(opts Options) (*Engine, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	e := &Engine{
-		opts:      opts,
-		store:     opts.Store,
-		clock:     opts.Clock,
-		caller:    opts.Caller,
-		broker:    opts.Broker,
-		publisher: brokerPublisher{opts.Broker.Publish},
-		locker:    opts.Locker,
-		log:       opts.Logger,
-		reg:       newRegistry(),
-		idPrefix:  hex.EncodeToString(b[:]),
-		flows:     map[string]*flowEntry{},
-		rpc:       map[string]*flowEntry{},
-		live:      map[string]*liveRun{},
-		watch:     newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
+		opts:     opts,
+		store:    opts.Store,
+		clock:    opts.Clock,
+		caller:   opts.Caller,
+		broker:   opts.Broker,
+		locker:   opts.Locker,
+		log:      opts.Logger,
+		reg:      newRegistry(),
+		idPrefix: hex.EncodeToString(b[:]),
+		flows:    map[string]*flowEntry{},
+		rpc:      map[string]*flowEntry{},
+		live:     map[string]*liveRun{},
+		watch:    newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
 	}
+	e.publisher = brokerPublisher{opts.Broker.Publish, e.link}
 	if opts.Executor != nil {
 		// Publish steps' events take the engine's door, the executor's.
 		e.publisher = brokerPublisher{func(ctx context.Context, m Message) error {
 			_, err := e.PublishEvent(ctx, m)
 			return err
-		}}
+		}, e.link}
 	}
 	e.rs.slots = make(chan struct{}, e.resumeWorkers())
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())

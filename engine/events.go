@@ -66,6 +66,9 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	if m.ID == "" {
 		m.ID = NewMessageID()
 	}
+	if m.Link == "" {
+		m.Link = e.link(ctx)
+	}
 	if len(m.Payload) == 0 {
 		m.Payload = json.RawMessage("null")
 	}

@@ -84,6 +84,7 @@ type inMsg struct {
 	k        store.MessageKey
 	payload  json.RawMessage // pending and reserved only: read back from the store otherwise
 	received time.Time
+	link     string // the sender's traceparent (store.Message.Link)
 	state    msgState
 	by       string // reserved or claimed for this key
 	expires  time.Time
@@ -132,7 +133,7 @@ func (m *inMsg) correlation(field string) (string, bool) {
 func (m *inMsg) setPayload(p json.RawMessage) { m.payload, m.corrs = p, nil }
 
 func (m *inMsg) message() store.Message {
-	return store.Message{Topic: m.k.Topic, Event: m.k.Event, ID: m.k.ID, Payload: m.payload, Received: m.received}
+	return store.Message{Topic: m.k.Topic, Event: m.k.Event, ID: m.k.ID, Payload: m.payload, Received: m.received, Link: m.link}
 }
 
 // takeReq is what an await asks the inbox for.
@@ -309,7 +310,7 @@ func (in *inbox) load(context.Context) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for i := range ms {
-		m := &inMsg{k: ms[i].Key(), received: ms[i].Received, hi: -1}
+		m := &inMsg{k: ms[i].Key(), received: ms[i].Received, link: ms[i].Link, hi: -1}
 		in.msgs[m.k] = m
 		in.place(m, &ms[i])
 	}
@@ -396,7 +397,7 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 	in.mu.Lock()
 	for _, msg := range msgs {
 		if _, known := in.msgs[store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}]; !known {
-			news = append(news, store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: now})
+			news = append(news, store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: now, Link: msg.Link})
 		}
 	}
 	in.mu.Unlock()
@@ -420,7 +421,7 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 		if _, known := in.msgs[k]; known || in.stopped {
 			continue
 		}
-		m := &inMsg{k: k, payload: cur.Payload, received: cur.Received, hi: -1}
+		m := &inMsg{k: k, payload: cur.Payload, received: cur.Received, link: cur.Link, hi: -1}
 		in.msgs[k] = m
 		in.setExpiry(m, cur.Received.Add(in.keep))
 		if then := in.offerLocked(m); then != nil {

@@ -23,6 +23,10 @@ type Telemetry interface {
 	// of an API request or of a broker delivery) starts, with what the run
 	// keeps of req: its trace.
 	Carry(req, run context.Context) context.Context
+	// Link returns the W3C traceparent of ctx's span ("" for none): what
+	// an event the engine receives (PublishEvent) or publishes keeps of
+	// its sender, Message.Link.
+	Link(ctx context.Context) string
 	// Delivered is called for each message the engine receives from the
 	// broker, lag after its publication (Message.Published; 0 if unknown).
 	Delivered(topic, event string, lag time.Duration)
@@ -47,6 +51,14 @@ func (e *Engine) runParent(ctx context.Context) context.Context {
 		return t.Carry(ctx, runContext)
 	}
 	return runContext
+}
+
+// link is what a message sent under ctx keeps of its sender (Message.Link).
+func (e *Engine) link(ctx context.Context) string {
+	if t := e.opts.Telemetry; t != nil {
+		return t.Link(ctx)
+	}
+	return ""
 }
 
 // observeDelivery wraps a broker consumer's handler so that Telemetry sees

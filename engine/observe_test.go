@@ -57,6 +57,14 @@ func (s *stubTelemetry) DeadLettered(topic, event string) {
 	s.dead = append(s.dead, topic+"/"+event)
 }
 
+// Link is "link of X" for a context that carried X.
+func (s *stubTelemetry) Link(ctx context.Context) string {
+	if v, ok := ctx.Value(carried{}).(string); ok {
+		return "link of " + v
+	}
+	return ""
+}
+
 type nopRunObserver struct{}
 
 func (nopRunObserver) Trace() string { return "" }
@@ -137,5 +145,71 @@ func TestMetricsWithoutTelemetry(t *testing.T) {
 	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("status %d, want 404", rec.Code)
+	}
+}
+
+// TestAwaitedEventLink: an event posted under a request keeps what
+// Telemetry.Link says of its sender, durably in the inbox, and the run
+// whose await it wakes records it on its wake event (runtime.Event.Link):
+// for an event that came while the run waited, and for one kept in the
+// inbox across a restart before its run reached the await.
+func TestAwaitedEventLink(t *testing.T) {
+	dir := t.TempDir()
+	fx := newFixture(t)
+	fx.tel = &stubTelemetry{}
+	st := openStore(t, dir)
+	fx.st = st
+	e := fx.start()
+	post := func(e *Engine, id, cust, from string) {
+		t.Helper()
+		ctx := context.WithValue(context.Background(), carried{}, from)
+		raw, _ := json.Marshal(map[string]any{"correlation_id": cust, "amount": 7})
+		if _, err := e.PublishEvent(ctx, Message{ID: id, Topic: "payments", Event: "payment.succeeded", Payload: raw}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wakeLink := func(id string) string {
+		t.Helper()
+		h, err := fx.st.Load(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range h {
+			if ev.From == "AwaitPayment:waiting" && ev.To == "AwaitPayment:running" {
+				return ev.Link
+			}
+		}
+		t.Fatalf("run %s has no wake event: %+v", id, h)
+		return ""
+	}
+	waiting, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, waiting)
+	post(e, "pay-1", "cus-ann-1", "payer 1")
+	waitFor(t, "run done", func() bool { return runState(fx, waiting) == runtime.StateDone })
+	if got := wakeLink(waiting); got != "link of payer 1" {
+		t.Errorf("woken while waiting: link %q", got)
+	}
+
+	// The event comes first, and the engine restarts before the run.
+	post(e, "pay-2", "cus-bob-2", "payer 2")
+	fx.stop()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = openStore(t, dir)
+	defer st.Close()
+	fx.st = st
+	e = fx.start()
+	defer fx.stop()
+	later, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"bob"}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "run done", func() bool { return runState(fx, later) == runtime.StateDone })
+	if got := wakeLink(later); got != "link of payer 2" {
+		t.Errorf("woken by a kept event: link %q", got)
 	}
 }

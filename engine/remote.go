@@ -133,7 +133,7 @@ type handlerKey struct {
 type providerWait struct {
 	key      handlerKey
 	outcomes []string
-	deliver  func([]byte) bool
+	deliver  func(runtime.Delivery) bool
 }
 
 func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
@@ -425,11 +425,11 @@ func (e *Engine) jsonFlows() []*dsl.Flow {
 // waitFor serves the wait of a run whose Go step has no live provider
 // (runtime.Subscriber for ProviderTopic): it is delivered at once if a
 // handler is live now, else when a provider of it registers.
-func (rm *remote) waitFor(k handlerKey, outcomes []string, deliver func([]byte) bool) (func(), error) {
+func (rm *remote) waitFor(k handlerKey, outcomes []string, deliver func(runtime.Delivery) bool) (func(), error) {
 	rm.mu.Lock()
 	if who, ok := rm.liveLocked(k, outcomes, rm.e.clock.Now()); ok {
 		rm.mu.Unlock()
-		deliver(wakePayload(who))
+		deliver(runtime.Delivery{Payload: wakePayload(who)})
 		return func() {}, nil
 	}
 	w := &providerWait{key: k, outcomes: outcomes, deliver: deliver}
@@ -493,7 +493,7 @@ func (rm *remote) wakeLocked(now time.Time) []*providerWait {
 
 func (rm *remote) deliver(ws []*providerWait, who string) {
 	for _, w := range ws {
-		w.deliver(wakePayload(who))
+		w.deliver(runtime.Delivery{Payload: wakePayload(who)})
 	}
 }
 
@@ -513,7 +513,7 @@ type providerSubscriber struct {
 	outcomes map[string][]string // Go step -> its declared outcomes
 }
 
-func (ps providerSubscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func([]byte) bool) (func(), error) {
+func (ps providerSubscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func(runtime.Delivery) bool) (func(), error) {
 	switch w.Topic {
 	case ProviderTopic:
 		outs, ok := ps.outcomes[w.Event]

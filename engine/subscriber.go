@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // Waiting runs.
@@ -36,7 +37,7 @@ type subscriber struct{ e *Engine }
 // (not the whole runtime.Wait, which the run keeps).
 type waitSub struct {
 	req       takeReq
-	deliver   func([]byte) bool
+	deliver   func(runtime.Delivery) bool
 	cancelled atomic.Bool // the run stopped waiting
 	seq       uint64      // order of indexing: the oldest wait a message matches takes it
 }
@@ -158,7 +159,7 @@ func (ws *waits) count() int {
 var errSubscribed = errors.New("engine: waiting")
 
 // Subscribe implements runtime.Subscriber.
-func (s subscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func([]byte) bool) (func(), error) {
+func (s subscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func(runtime.Delivery) bool) (func(), error) {
 	e := s.e
 	if err := e.in.consume(w.Topic, w.Event); err != nil {
 		return nil, err
@@ -193,14 +194,14 @@ func (s subscriber) serve(ctx context.Context, sub *waitSub) error {
 	case err != nil:
 		return err
 	}
-	s.hand(ctx, sub, m.Payload)
+	s.hand(ctx, sub, &m)
 	return nil
 }
 
 // hand gives the run a message claimed for its wait; one it does not take
 // is released.
-func (s subscriber) hand(ctx context.Context, sub *waitSub, payload []byte) {
-	if !sub.cancelled.Load() && sub.deliver(payload) {
+func (s subscriber) hand(ctx context.Context, sub *waitSub, m *store.Message) {
+	if !sub.cancelled.Load() && sub.deliver(runtime.Delivery{Payload: m.Payload, Link: m.Link}) {
 		return
 	}
 	if err := s.e.in.release(context.WithoutCancel(ctx), sub.req.key); err != nil {
@@ -224,7 +225,7 @@ func (s subscriber) offer(m *inMsg) (string, func()) {
 			got, err := s.e.in.claim(ctx, m, sub.req.key)
 			switch {
 			case err == nil:
-				s.hand(ctx, sub, got.Payload)
+				s.hand(ctx, sub, &got)
 			case errors.Is(err, errLost):
 				// Another engine sharing the inbox took it, or it expired:
 				// the wait looks again, as a new one would.

@@ -84,6 +84,15 @@ func (t *Telemetry) Carry(req, run context.Context) context.Context {
 	return tracectx.Carry(req, run)
 }
 
+// Link returns the W3C traceparent of ctx's span, "" without tracing: what
+// an event the engine receives keeps of its sender (engine.Message.Link).
+func (t *Telemetry) Link(ctx context.Context) string {
+	if t.tracer == nil {
+		return ""
+	}
+	return tracectx.Of(ctx)
+}
+
 // StoreCommitted records one group commit of the durable store: its size
 // in records and its sync time (store.Options.Committed).
 func (t *Telemetry) StoreCommitted(records int, sync time.Duration) {

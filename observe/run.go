@@ -123,7 +123,7 @@ func (ro *runObserver) Recorded(e *runtime.Event) {
 				outcome = "aborted"
 			}
 		}
-		ro.leaveWait(outcome, e.Error)
+		ro.leaveWait(outcome, e.Error, e.Link)
 	}
 	switch step, phase, _ := runtime.ParseMachineState(e.To); phase {
 	case runtime.PhaseWaiting:
@@ -154,11 +154,17 @@ func (ro *runObserver) enterWait(ctx context.Context, step string, at time.Time,
 	_, ro.wait = ro.t.tracer.Start(ctx, "wait "+step, trace.WithAttributes(attrs...))
 }
 
-func (ro *runObserver) leaveWait(outcome, errText string) {
+// leaveWait ends the wait with outcome; link is the traceparent of the
+// span that sent the event that woke it (runtime.Event.Link), if known,
+// which the wait's span links to: the sender's trace is another one.
+func (ro *runObserver) leaveWait(outcome, errText, link string) {
 	ro.waiting = false
 	ro.t.m.runsWaiting.Add(context.Background(), -1, ro.flowAttr)
 	if ro.wait == nil {
 		return
+	}
+	if sc := tracectx.Parse(link); sc.IsValid() {
+		ro.wait.AddLink(trace.Link{SpanContext: sc})
 	}
 	ro.wait.SetAttributes(keyOutcome.String(outcome))
 	if errText != "" {
@@ -171,7 +177,7 @@ func (ro *runObserver) leaveWait(outcome, errText string) {
 func (ro *runObserver) Ended(final runtime.RunState, err error) {
 	suspended := errors.Is(err, runtime.ErrSuspended)
 	if ro.waiting {
-		ro.leaveWait("suspended", "")
+		ro.leaveWait("suspended", "", "")
 	}
 	if ro.span == nil {
 		return

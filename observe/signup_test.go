@@ -206,6 +206,7 @@ func TestSignupTrace(t *testing.T) {
 		t.Fatalf("trace tree:\n%s\nwant it to start with:\n%s", got, want)
 	}
 	traceID := callerSpan.SpanContext().TraceID()
+	var eventLink string
 	for _, s := range spans {
 		switch {
 		case s.Name == "run Signup":
@@ -229,6 +230,16 @@ func TestSignupTrace(t *testing.T) {
 			if attr(s, "topic") != "payments" || attr(s, "outcome") != "woken" {
 				t.Errorf("wait span attributes %v", s.Attributes)
 			}
+			// The event's request is a trace of its own, which the
+			// wait links to.
+			i := slices.IndexFunc(spans, func(s tracetest.SpanStub) bool { return s.Name == "POST /events/{topic}/{event}" })
+			if i < 0 {
+				t.Fatalf("no span of the event's request: %s", tree(spans))
+			}
+			if len(s.Links) != 1 || s.Links[0].SpanContext.SpanID() != spans[i].SpanContext.SpanID() {
+				t.Errorf("wait span links %+v, want the event request's span %s", s.Links, spans[i].SpanContext.SpanID())
+			}
+			eventLink = tracectx.Traceparent(spans[i].SpanContext)
 		}
 		if strings.HasPrefix(s.Name, "POST /flows") || strings.HasPrefix(s.Name, "run ") || strings.HasPrefix(s.Name, "step ") {
 			if s.SpanContext.TraceID() != traceID {
@@ -246,6 +257,10 @@ func TestSignupTrace(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	if !bytes.Contains(body, []byte(`"trace":"00-`+traceID.String())) {
 		t.Errorf("history does not record the run's trace: %s", body)
+	}
+	// Its wake-up keeps the event's sender.
+	if eventLink == "" || !bytes.Contains(body, []byte(`"link":"`+eventLink+`"`)) {
+		t.Errorf("history does not record the event's sender %q: %s", eventLink, body)
 	}
 }
 

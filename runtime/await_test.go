@@ -21,16 +21,16 @@ import (
 type probeSub struct {
 	mu      sync.Mutex
 	waits   []runtime.Wait
-	deliver map[string]func([]byte) bool // by wait key
+	deliver map[string]func(runtime.Delivery) bool // by wait key
 	cancels int
 	err     error // returned by Subscribe when set
 	// now, when set, is offered to every new wait while it subscribes.
 	now []byte
 }
 
-func newProbeSub() *probeSub { return &probeSub{deliver: map[string]func([]byte) bool{}} }
+func newProbeSub() *probeSub { return &probeSub{deliver: map[string]func(runtime.Delivery) bool{}} }
 
-func (p *probeSub) Subscribe(_ context.Context, w runtime.Wait, deliver func([]byte) bool) (func(), error) {
+func (p *probeSub) Subscribe(_ context.Context, w runtime.Wait, deliver func(runtime.Delivery) bool) (func(), error) {
 	p.mu.Lock()
 	p.waits = append(p.waits, w)
 	err, now := p.err, p.now
@@ -42,7 +42,7 @@ func (p *probeSub) Subscribe(_ context.Context, w runtime.Wait, deliver func([]b
 		return nil, err
 	}
 	if now != nil {
-		deliver(now)
+		deliver(runtime.Delivery{Payload: now})
 	}
 	return func() {
 		p.mu.Lock()
@@ -55,10 +55,15 @@ func (p *probeSub) Subscribe(_ context.Context, w runtime.Wait, deliver func([]b
 // send offers payload to the wait with key; false if nobody waits there or
 // the wait refused it.
 func (p *probeSub) send(key string, payload string) bool {
+	return p.sendMsg(key, runtime.Delivery{Payload: []byte(payload)})
+}
+
+// sendMsg offers msg to the wait with key, as send.
+func (p *probeSub) sendMsg(key string, msg runtime.Delivery) bool {
 	p.mu.Lock()
 	d := p.deliver[key]
 	p.mu.Unlock()
-	return d != nil && d([]byte(payload))
+	return d != nil && d(msg)
 }
 
 // waitFor polls until a wait with key is subscribed.
@@ -138,7 +143,8 @@ func TestAwaitWaitDescribesTheWait(t *testing.T) {
 	if sub.send("r1/Pay", `{"correlation_id":"o-2","amount":1}`) {
 		t.Error("the run took another order's payment")
 	}
-	if !sub.send("r1/Pay", `{"correlation_id":"o-1","amount":7}`) {
+	const sender = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	if !sub.sendMsg("r1/Pay", runtime.Delivery{Payload: []byte(`{"correlation_id":"o-1","amount":7}`), Link: sender}) {
 		t.Fatal("the run refused its own payment")
 	}
 	if sub.send("r1/Pay", `{"correlation_id":"o-1","amount":8}`) {
@@ -158,6 +164,13 @@ func TestAwaitWaitDescribesTheWait(t *testing.T) {
 	}
 	if h[0].Wait == nil || h[0].Wait.Correlation != "o-1" || h[1].Payload == nil {
 		t.Errorf("the wait or the payload is not recorded: %+v / %s", h[0].Wait, h[1].Payload)
+	}
+	// The delivery's sender is recorded with it, and nowhere else.
+	if h[0].Link != "" || h[1].Link != sender || h[2].Link != "" {
+		t.Errorf("links %q %q %q, want the sender on the wake-up only", h[0].Link, h[1].Link, h[2].Link)
+	}
+	if err := f.CheckHistory(h); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -21,16 +21,26 @@ type Publisher interface {
 
 // Subscriber hands events to waiting runs. A run that enters an await
 // calls Subscribe with what it waits for (w, whose Key is the same after
-// Resume) and holds no goroutine until deliver takes a payload. deliver may
+// Resume) and holds no goroutine until deliver takes a message. deliver may
 // be called from any goroutine, before Subscribe returns (an event that came
-// first), and does not block; it returns true when the run took the payload
-// (it matches w and the run still waited), and false otherwise, in which
-// case the payload stays the subscriber's to give to another wait. The run
-// calls cancel once it stops waiting, whatever woke it (the event, its
-// deadline, an abort). An error from Subscribe ends the wait with the
+// first), and does not block; it returns true when the run took the message
+// (its payload matches w and the run still waited), and false otherwise, in
+// which case the message stays the subscriber's to give to another wait.
+// The run calls cancel once it stops waiting, whatever woke it (the event,
+// its deadline, an abort). An error from Subscribe ends the wait with the
 // outcome "error".
 type Subscriber interface {
-	Subscribe(ctx context.Context, w Wait, deliver func(payload []byte) bool) (cancel func(), err error)
+	Subscribe(ctx context.Context, w Wait, deliver func(Delivery) bool) (cancel func(), err error)
+}
+
+// Delivery is an event a Subscriber hands a waiting run.
+type Delivery struct {
+	Payload json.RawMessage
+	// Link is the W3C traceparent of the span that sent the event (the API
+	// request that posted it, the step that published it), when the
+	// subscriber knows it; "" otherwise. The run records it in the event
+	// that ends its wait (Event.Link), and an observer links the wait to it.
+	Link string
 }
 
 // MemoryHandler serves one endpoint of a MemoryCaller: it gets the request
@@ -144,7 +154,7 @@ type MemoryBus struct {
 }
 
 type memorySub struct {
-	h func([]byte) bool
+	h func(Delivery) bool
 }
 
 // NewMemoryBus returns an empty bus.
@@ -166,7 +176,7 @@ func (b *MemoryBus) Publish(ctx context.Context, topic, event string, payload an
 	defer b.mu.Unlock()
 	b.published = append(b.published, Message{Topic: topic, Event: event, Payload: raw})
 	for _, s := range b.subs[k] {
-		if s.h(raw) {
+		if s.h(Delivery{Payload: raw}) {
 			return nil
 		}
 	}
@@ -175,14 +185,14 @@ func (b *MemoryBus) Publish(ctx context.Context, topic, event string, payload an
 }
 
 // Subscribe implements Subscriber. Kept payloads are offered at once.
-func (b *MemoryBus) Subscribe(ctx context.Context, w Wait, h func([]byte) bool) (func(), error) {
+func (b *MemoryBus) Subscribe(ctx context.Context, w Wait, h func(Delivery) bool) (func(), error) {
 	k := [2]string{w.Topic, w.Event}
 	s := &memorySub{h: h}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	kept := b.pending[k][:0]
 	for _, p := range b.pending[k] {
-		if !h(p) {
+		if !h(Delivery{Payload: p}) {
 			kept = append(kept, p)
 		}
 	}

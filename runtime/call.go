@@ -345,7 +345,7 @@ func (r *Run[S]) attachCall(p *parking, d *stepDef[S], input any) {
 				r.wake(p, wakeSuspend, nil, nil)
 				return
 			case e.Final == StateDone:
-				r.wake(p, wakeChild, e.State, nil)
+				r.wake(p, wakeChild, &Delivery{Payload: e.State}, nil)
 				return
 			}
 			r.wake(p, wakeError, nil, Permanent(&ChildError{Child: *c, Final: e.Final, Err: e.Err}))

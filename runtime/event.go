@@ -54,6 +54,11 @@ type Event struct {
 	// crash. A gated rollback's attempt records its awaited event's payload
 	// the same way ("X:rollback" to itself, no outcome).
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Link is set, with Payload, on the event that wakes an await on a
+	// delivered event that carried trace context (Delivery.Link): the W3C
+	// traceparent of the span that sent it, so that the run's history, and
+	// an observer's wait span, tie the wake-up to its sender's trace.
+	Link string `json:"link,omitempty"`
 	// Trace is set on the first event a run records in each life of it
 	// in a process (its start, each Resume) when the flow has an Observer
 	// that traces: the W3C traceparent of that life's run span, so that

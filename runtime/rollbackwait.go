@@ -156,14 +156,14 @@ func (r *Run[S]) parkRollback(d *stepDef[S]) {
 
 // rollbackWoken records how the rollback attempt p waited for ended and
 // drives the run on.
-func (r *Run[S]) rollbackWoken(p *parking, kind wakeKind, payload []byte, err error) {
+func (r *Run[S]) rollbackWoken(p *parking, kind wakeKind, msg *Delivery, err error) {
 	d := &r.def.steps[r.cur.step]
 	switch {
 	case p.gate && kind == wakeEvent:
 		// What the attempt waited for came: recorded (the wait is over,
 		// and a resume runs the attempt rather than waits again), the loop
 		// runs it.
-		r.next = nextEvent{payload: payload}
+		r.next = msg.wakeEvent()
 		if ferr := r.fireNext(evWake); ferr != nil {
 			r.finish(ferr)
 			return

@@ -103,6 +103,7 @@ type nextEvent struct {
 	err     error
 	errText string
 	payload []byte
+	link    string
 }
 
 // errAttemptTimeout is the cancellation cause of an attempt's context when
@@ -849,6 +850,7 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 		Error:   n.errText,
 		State:   snap,
 		Payload: n.payload,
+		Link:    n.link,
 	}
 	if branch != nil {
 		ev.Step, ev.Branch = branch.ID, branch.ID

@@ -132,8 +132,8 @@ func (r *Run[S]) park() {
 // subscribe registers p's wait with the flow's Subscriber: a delivery
 // that matches it wakes the run.
 func (r *Run[S]) subscribe(p *parking) (cancel func(), err error) {
-	return r.env.opts.sub.Subscribe(r.quiet, p.wait, func(payload []byte) bool {
-		return p.wait.Matches(payload) && r.wake(p, wakeEvent, payload, nil)
+	return r.env.opts.sub.Subscribe(r.quiet, p.wait, func(msg Delivery) bool {
+		return p.wait.Matches(msg.Payload) && r.wake(p, wakeEvent, &msg, nil)
 	})
 }
 
@@ -153,9 +153,10 @@ func (r *Run[S]) parkOn(p *parking) {
 }
 
 // wake ends wait p for the reason kind, if p is still the run's wait, and
-// continues the run on a new goroutine. It never blocks: subscribers call
-// it while delivering.
-func (r *Run[S]) wake(p *parking, kind wakeKind, payload []byte, err error) bool {
+// continues the run on a new goroutine; msg is what woke it, the event
+// delivered (wakeEvent) or the child's final state (wakeChild), else nil. It never blocks: subscribers call it while
+// delivering.
+func (r *Run[S]) wake(p *parking, kind wakeKind, msg *Delivery, err error) bool {
 	r.mu.Lock()
 	if r.parked != p {
 		r.mu.Unlock()
@@ -163,12 +164,12 @@ func (r *Run[S]) wake(p *parking, kind wakeKind, payload []byte, err error) bool
 	}
 	r.parked = nil
 	r.mu.Unlock()
-	go r.woken(p, kind, payload, err)
+	go r.woken(p, kind, msg, err)
 	return true
 }
 
 // woken records how the wait ended and drives the run on.
-func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
+func (r *Run[S]) woken(p *parking, kind wakeKind, msg *Delivery, err error) {
 	<-p.armed
 	if fn := r.env.opts.parked; fn != nil {
 		fn(r.env.runID, false)
@@ -189,7 +190,7 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 	}
 	r.machine = r.def.machine(r.cur.name)
 	if p.rollback {
-		r.rollbackWoken(p, kind, payload, err)
+		r.rollbackWoken(p, kind, msg, err)
 		return
 	}
 	if r.ctx.Err() != nil && kind != wakeChild {
@@ -201,7 +202,7 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 	var ferr error
 	switch kind {
 	case wakeEvent, wakeTime, wakeChild:
-		r.next = nextEvent{payload: payload}
+		r.next = msg.wakeEvent()
 		ferr = r.fireNext(evWake)
 	case wakeTimeout:
 		ferr = r.fire(OutcomeTimeout, 0, OutcomeTimeout, w.TimeoutError())
@@ -215,6 +216,15 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, payload []byte, err error) {
 		return
 	}
 	r.loop()
+}
+
+// wakeEvent is what the event that ends a wait records of msg, the event
+// delivered (nil: none).
+func (msg *Delivery) wakeEvent() nextEvent {
+	if msg == nil {
+		return nextEvent{}
+	}
+	return nextEvent{payload: msg.Payload, link: msg.Link}
 }
 
 // hibernate lets go of what the run's history holds (its state, snapshot

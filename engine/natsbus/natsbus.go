@@ -188,7 +188,8 @@ func (b *Broker) consumer(ctx context.Context, name, topic, event string) (jetst
 
 // message is msg as the engine sees it.
 func message(msg jetstream.Msg, topic, event string) engine.Message {
-	m := engine.Message{ID: msg.Headers().Get(jetstream.MsgIDHeader), Topic: topic, Event: event, Payload: msg.Data()}
+	m := engine.Message{ID: msg.Headers().Get(jetstream.MsgIDHeader), Topic: topic, Event: event, Payload: msg.Data(),
+		Link: tracectx.Of(tracectx.Extract(context.Background(), http.Header(msg.Headers())))}
 	if tr := msg.Headers().Get(triggeredHeader); tr != "" {
 		m.Triggered = strings.Split(tr, ",")
 	}

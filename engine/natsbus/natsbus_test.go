@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/engine/brokertest"
@@ -381,4 +382,61 @@ func TestPublishEventOneRunAcrossEngines(t *testing.T) {
 
 func TestConsumeBatch(t *testing.T) {
 	brokertest.Batches(t, func(t *testing.T) engine.BatchBroker { return connect(t, startServer(t, t.TempDir())) })
+}
+
+// TestMessageLink: a message published under a span carries the span's
+// traceparent in its headers, and a consumer (one by one, or in batches)
+// reads it back as Message.Link; a message published under no span has
+// none.
+func TestMessageLink(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()))
+	traceID, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	spanID, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	sender := trace.ContextWithSpanContext(context.Background(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled}))
+	const want = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	if err := b.Publish(sender, engine.Message{ID: "traced", Topic: "t", Event: "e", Payload: json.RawMessage(`1`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(context.Background(), engine.Message{ID: "plain", Topic: "t", Event: "e", Payload: json.RawMessage(`2`)}); err != nil {
+		t.Fatal(err)
+	}
+	links := func(name string, batch bool) map[string]string {
+		var mu sync.Mutex
+		got := map[string]string{}
+		take := func(m engine.Message) {
+			mu.Lock()
+			defer mu.Unlock()
+			got[m.ID] = m.Link
+		}
+		var stop func()
+		var err error
+		if batch {
+			stop, err = b.ConsumeBatch(context.Background(), name, "t", "e", 8, func(_ context.Context, ms []engine.Message) error {
+				for _, m := range ms {
+					take(m)
+				}
+				return nil
+			})
+		} else {
+			stop, err = b.Consume(context.Background(), name, "t", "e", func(_ context.Context, m engine.Message) error {
+				take(m)
+				return nil
+			})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		waitFor(t, "both messages", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 2 })
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	for _, batch := range []bool{false, true} {
+		got := links(fmt.Sprintf("links-%v", batch), batch)
+		if got["traced"] != want || got["plain"] != "" {
+			t.Errorf("batch %v: links %q, want traced: %q, plain: none", batch, got, want)
+		}
+	}
 }

@@ -1,7 +1,8 @@
 // Package tracectx carries W3C trace context (traceparent, tracestate)
 // across flowgen's process boundaries: into the HTTP requests of rpc steps
 // (engine/httpcall), into and out of broker messages (engine/natsbus),
-// from incoming API requests, and into a run's history (runtime.Event.Trace).
+// from incoming API requests, and into a run's history (runtime.Event.Trace,
+// and runtime.Event.Link: the sender of the event that woke a wait).
 // It is the one place that chooses the propagation format, and it links
 // only the OpenTelemetry API: a program that configures no tracer pays a
 // context lookup per call and carries nothing, since a context without a
@@ -42,6 +43,9 @@ func Traceparent(sc trace.SpanContext) string {
 	// checks they agree), without its map and context.
 	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
 }
+
+// Of returns the W3C traceparent of ctx's span ("" without one).
+func Of(ctx context.Context) string { return Traceparent(trace.SpanContextFromContext(ctx)) }
 
 // Parse returns the span context of a W3C traceparent; it is not valid
 // for anything else.

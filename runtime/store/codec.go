@@ -45,7 +45,13 @@ import (
 //	parent   flow, run: uvarint length + bytes each ("" for none)
 //	child    flow, run: uvarint length + bytes each ("" for none)
 //
-// Kind 1, 3 and 4 records are still read.
+// An event that ends a wait on a delivered event that carried trace context
+// (kind 6, written since a run records its waker's trace; only for an event
+// with a Link): kind 5's fields, then
+//
+//	link     uvarint length + bytes (runtime.Event.Link, a W3C traceparent)
+//
+// Kind 1, 3, 4 and 5 records are still read.
 //
 // A transition of an inbox message (kind 2) is described in inbox.go.
 const (
@@ -54,7 +60,17 @@ const (
 	kindEvent    = 3
 	kindExtended = 4
 	kindLinked   = 5
+	kindWoken    = 6
 )
+
+// isEventKind reports whether a record of kind k is an event of a run.
+func isEventKind(k byte) bool {
+	switch k {
+	case kindEventV1, kindEvent, kindExtended, kindLinked, kindWoken:
+		return true
+	}
+	return false
+}
 
 // appendTime appends t as Unix nanoseconds and its zone offset, so that it
 // reads back in the same zone (a fixed one).
@@ -73,6 +89,8 @@ func appendString(b []byte, s string) []byte {
 func encodeEvent(b []byte, e *runtime.Event) []byte {
 	kind := byte(kindEvent)
 	switch {
+	case e.Link != "":
+		kind = kindWoken
 	case e.Parent != nil || e.Child != nil:
 		kind = kindLinked
 	case e.Branch != "" || e.Trace != "":
@@ -103,7 +121,7 @@ func encodeEvent(b []byte, e *runtime.Event) []byte {
 		b = appendString(b, e.Branch)
 		b = appendString(b, e.Trace)
 	}
-	if kind == kindLinked {
+	if kind >= kindLinked {
 		for _, ref := range []*runtime.RunRef{e.Parent, e.Child} {
 			var r runtime.RunRef
 			if ref != nil {
@@ -112,6 +130,9 @@ func encodeEvent(b []byte, e *runtime.Event) []byte {
 			b = appendString(b, r.Flow)
 			b = appendString(b, r.RunID)
 		}
+	}
+	if kind == kindWoken {
+		b = appendString(b, e.Link)
 	}
 	return b
 }
@@ -199,7 +220,7 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 	if len(p) == 0 {
 		return runtime.Event{}, errShort
 	}
-	if p[0] != kindEvent && p[0] != kindEventV1 && p[0] != kindExtended && p[0] != kindLinked {
+	if !isEventKind(p[0]) {
 		return runtime.Event{}, fmt.Errorf("record of kind %d is not an event", p[0])
 	}
 	d := decoder{b: p[1:]}
@@ -232,9 +253,12 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 		e.Branch = d.string()
 		e.Trace = d.string()
 	}
-	if p[0] == kindLinked {
+	if p[0] >= kindLinked {
 		e.Parent = d.runRef()
 		e.Child = d.runRef()
+	}
+	if p[0] == kindWoken {
+		e.Link = d.string()
 	}
 	if err := d.end("event"); err != nil {
 		return runtime.Event{}, err

@@ -211,8 +211,8 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 	var moves []move
 	removedRuns := map[string]struct{}{}
 	err = s.log.Scan(lo, hi, func(pos wal.Pos, p []byte) error {
-		switch p[0] {
-		case kindEvent, kindEventV1, kindExtended, kindLinked:
+		switch {
+		case isEventKind(p[0]):
 			id, err := peekRunID(p)
 			if err != nil {
 				return err
@@ -222,7 +222,7 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 				st.RecordsRemoved++
 				return nil
 			}
-		case kindMessage:
+		case p[0] == kindMessage:
 			if _, ok := gone[pos]; ok {
 				st.RecordsRemoved++
 				return nil

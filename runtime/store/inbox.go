@@ -39,6 +39,8 @@ import (
 //	time     varint Unix nanoseconds, varint zone offset in seconds
 //	topic, event, id: uvarint length + bytes
 //	received: payload (uvarint length + bytes)
+//	received with a link (op 6, for a message with a Link): payload, then
+//	      the link (uvarint length + bytes)
 //	claimed, released: key (uvarint length + bytes)
 //	dead: reason, then a byte 1 and the payload for a message that was not
 //	      in the inbox (received and dead at once), else a byte 0
@@ -79,6 +81,10 @@ type Message struct {
 	// Updated is the time of its latest record (its claim, release or
 	// death; Received for a message that never moved).
 	Updated time.Time `json:"updated"`
+	// Link is the W3C traceparent of the span that sent the message, when
+	// its receiver knew it: what the run that takes it records
+	// (runtime.Delivery.Link).
+	Link string `json:"link,omitempty"`
 }
 
 // Key returns the message's topic, event and ID.
@@ -117,6 +123,9 @@ const (
 	opReleased msgOp = 3
 	opDead     msgOp = 4
 	opExpired  msgOp = 5
+	// opReceivedLinked is opReceived with a link, on disk only: decoding
+	// reads it as opReceived.
+	opReceivedLinked msgOp = 6
 )
 
 // msgRecord is one transition of a message.
@@ -125,6 +134,7 @@ type msgRecord struct {
 	time       time.Time
 	k          MessageKey
 	payload    []byte       // received, and dead with hasPayload
+	link       string       // received
 	hasPayload bool         // dead: the message was not in the inbox
 	key        string       // claimed, released
 	reason     string       // dead
@@ -132,7 +142,11 @@ type msgRecord struct {
 }
 
 func encodeMessage(b []byte, r *msgRecord) []byte {
-	b = append(b, kindMessage, byte(r.op))
+	op := r.op
+	if op == opReceived && r.link != "" {
+		op = opReceivedLinked
+	}
+	b = append(b, kindMessage, byte(op))
 	b = appendTime(b, r.time)
 	b = appendString(b, r.k.Topic)
 	b = appendString(b, r.k.Event)
@@ -141,6 +155,9 @@ func encodeMessage(b []byte, r *msgRecord) []byte {
 	case opReceived:
 		b = binary.AppendUvarint(b, uint64(len(r.payload)))
 		b = append(b, r.payload...)
+		if op == opReceivedLinked {
+			b = appendString(b, r.link)
+		}
 	case opClaimed, opReleased:
 		b = appendString(b, r.key)
 	case opDead:
@@ -176,6 +193,9 @@ func decodeMessage(p []byte) (msgRecord, error) {
 	switch r.op {
 	case opReceived:
 		payload()
+	case opReceivedLinked:
+		payload()
+		r.op, r.link = opReceived, d.string()
 	case opClaimed, opReleased:
 		r.key = d.string()
 	case opDead:
@@ -290,7 +310,7 @@ func (x *inboxIndex) apply(r *msgRecord, pos wal.Pos) {
 	cur := x.msgs[r.k]
 	if cur == nil { // received, or dead on arrival
 		x.n++
-		cur = &msgEntry{msg: Message{Topic: r.k.Topic, Event: r.k.Event, ID: r.k.ID, Received: r.time, State: MessagePending},
+		cur = &msgEntry{msg: Message{Topic: r.k.Topic, Event: r.k.Event, ID: r.k.ID, Received: r.time, State: MessagePending, Link: r.link},
 			pos: pos, seq: x.n}
 		if x.keepPayload {
 			cur.msg.Payload = append(json.RawMessage(nil), r.payload...)
@@ -343,13 +363,23 @@ type msgLog interface {
 	reading(fn func() error) error
 }
 
+// receivedRecord is the record of m's receipt.
+func receivedRecord(m *Message) *msgRecord {
+	return &msgRecord{op: opReceived, time: m.Received, k: m.Key(), payload: m.Payload, link: m.Link}
+}
+
+// pending is m as its receipt leaves it.
+func pending(m *Message) Message {
+	return Message{Topic: m.Topic, Event: m.Event, ID: m.ID, Payload: m.Payload, Received: m.Received, Link: m.Link,
+		State: MessagePending, Updated: m.Received}
+}
+
 func putMessage(l msgLog, ctx context.Context, m Message) (Message, bool, error) {
-	r := &msgRecord{op: opReceived, time: m.Received, k: m.Key(), payload: m.Payload}
+	r := receivedRecord(&m)
 	for {
 		err := l.write(ctx, r)
 		if err == nil {
-			return Message{Topic: m.Topic, Event: m.Event, ID: m.ID, Payload: m.Payload, Received: m.Received,
-				State: MessagePending, Updated: m.Received}, true, nil
+			return pending(&m), true, nil
 		}
 		if !errors.Is(err, errExists) {
 			return Message{}, false, err
@@ -372,15 +402,14 @@ func putMessages(l msgLog, ctx context.Context, ms []Message) ([]Message, []bool
 			continue
 		}
 		first[k] = i
-		rs = append(rs, &msgRecord{op: opReceived, time: ms[i].Received, k: k, payload: ms[i].Payload})
+		rs = append(rs, receivedRecord(&ms[i]))
 		at = append(at, i)
 	}
 	for j, err := range l.writeAll(ctx, rs) {
 		i, m := at[j], &ms[at[j]]
 		switch {
 		case err == nil:
-			out[i], fresh[i] = Message{Topic: m.Topic, Event: m.Event, ID: m.ID, Payload: m.Payload, Received: m.Received,
-				State: MessagePending, Updated: m.Received}, true
+			out[i], fresh[i] = pending(m), true
 		case errors.Is(err, errExists):
 			// In the inbox before: PutMessage reads it (or puts it again if
 			// it expired meanwhile).

@@ -42,6 +42,7 @@ func TestMessageCodecRoundTrip(t *testing.T) {
 	for _, r := range []msgRecord{
 		{op: opReceived, time: at, k: k, payload: []byte(`{"correlation_id":"c"}`)},
 		{op: opReceived, time: at.UTC(), k: k, payload: []byte{}},
+		{op: opReceived, time: at, k: k, payload: []byte(`{}`), link: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
 		{op: opClaimed, time: at, k: k, key: "run-1/Await#2"},
 		{op: opReleased, time: at, k: k, key: "run-1/Await#2"},
 		{op: opDead, time: at, k: k, reason: "does not decode:\nline 2"},
@@ -93,6 +94,46 @@ func inboxStores(t *testing.T, f func(t *testing.T, s inboxStore, reopen func() 
 			})
 		})
 	}
+}
+
+// TestInboxKeepsLinks: a message's link (its sender's traceparent) is
+// kept with it, through a reopen, while it is pending and once claimed.
+func TestInboxKeepsLinks(t *testing.T) {
+	inboxStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+		ctx := context.Background()
+		at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		const link = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		linked := msg("payments", "paid", "m-1", `{"order":"o-1"}`, at)
+		linked.Link = link
+		if got, fresh, err := s.PutMessage(ctx, linked); err != nil || !fresh || got.Link != link {
+			t.Fatalf("put: %+v %v %v", got, fresh, err)
+		}
+		batch := []Message{msg("payments", "paid", "m-2", `{}`, at), linked}
+		batch[0].Link = link
+		if got, _, err := s.PutMessages(ctx, batch); err != nil || got[0].Link != link || got[1].Link != link {
+			t.Fatalf("put batch: %+v %v", got, err)
+		}
+		if _, _, err := s.PutMessage(ctx, msg("payments", "paid", "m-3", `{}`, at)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ClaimMessage(ctx, linked.Key(), "r-1/Await", at); err != nil {
+			t.Fatal(err)
+		}
+		s = reopen()
+		want := map[string]string{"m-1": link, "m-2": link, "m-3": ""}
+		ms, err := s.Messages(MessageFilter{})
+		if err != nil || len(ms) != 3 {
+			t.Fatalf("messages: %+v %v", ms, err)
+		}
+		for _, m := range ms {
+			if m.Link != want[m.ID] {
+				t.Errorf("%s: link %q, want %q", m.ID, m.Link, want[m.ID])
+			}
+		}
+		if m, ok, err := s.GetMessage(linked.Key()); err != nil || !ok || m.Link != link || m.State != MessageClaimed || string(m.Payload) != `{"order":"o-1"}` {
+			t.Fatalf("get: %+v %v %v", m, ok, err)
+		}
+	})
 }
 
 func TestInboxTransitions(t *testing.T) {

@@ -32,6 +32,34 @@ func TestTraceRecordKind(t *testing.T) {
 	}
 }
 
+// TestLinkRecordKind: an event that ends a wait on a traced delivery is a
+// kind 6 record, the kind 5 record of the same event with the link
+// appended; without a link the event stays what it was.
+func TestLinkRecordKind(t *testing.T) {
+	e := fiveStepEvents("r-1")[1]
+	e.Payload = []byte(`{"paid":true}`)
+	plain := encodeEvent(nil, &e)
+	if plain[0] != kindEvent {
+		t.Fatalf("event without a link written as kind %d", plain[0])
+	}
+	e.Link = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	woken := encodeEvent(nil, &e)
+	if woken[0] != kindWoken {
+		t.Fatalf("event with a link written as kind %d", woken[0])
+	}
+	got, err := decodeEvent(woken)
+	if err != nil || got.Link != e.Link || string(got.Payload) != string(e.Payload) {
+		t.Fatalf("decode: link %q payload %s, %v", got.Link, got.Payload, err)
+	}
+	// Kind 5's fields: an empty branch, trace, parent and child (one
+	// length byte each), then the link.
+	linked := append([]byte{kindLinked}, plain[1:]...)
+	linked = append(linked, 0, 0, 0, 0, 0, 0)
+	if string(woken[:len(woken)-len(e.Link)-1]) != string(append([]byte{kindWoken}, linked[1:]...)) {
+		t.Fatal("kind 6 is not kind 5 with the link appended")
+	}
+}
+
 // TestCommittedHook: Options.Committed sees every durable record once,
 // in batches, with a sync time.
 func TestCommittedHook(t *testing.T) {

@@ -161,14 +161,14 @@ func (s *Store) replay(pos wal.Pos, p []byte) error {
 	if len(p) == 0 {
 		return errShort
 	}
-	switch p[0] {
-	case kindEvent, kindEventV1, kindExtended, kindLinked:
+	switch {
+	case isEventKind(p[0]):
 		e, err := decodeEvent(p)
 		if err != nil {
 			return err
 		}
 		return s.index(pos, &e)
-	case kindMessage:
+	case p[0] == kindMessage:
 		r, err := decodeMessage(p)
 		if err != nil {
 			return err

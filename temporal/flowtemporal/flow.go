@@ -172,6 +172,6 @@ type signalsOnly struct{}
 
 var errSignalsOnly = errors.New("flowtemporal: this flow's awaits are Temporal signals (flowtemporal.Deliver); it does not run on the runtime")
 
-func (signalsOnly) Subscribe(context.Context, runtime.Wait, func([]byte) bool) (func(), error) {
+func (signalsOnly) Subscribe(context.Context, runtime.Wait, func(runtime.Delivery) bool) (func(), error) {
 	return nil, errSignalsOnly
 }
