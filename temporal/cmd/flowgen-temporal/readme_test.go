@@ -135,9 +135,6 @@ func TestReadmeTemporalWalkthrough(t *testing.T) {
 				continue // flowgen's own commands and /metrics: the README says they are not flowgen-temporal's
 			}
 			words, comment := readmetest.Words(t, line, vars)
-			for i, w := range words {
-				words[i] = strings.ReplaceAll(w, "RUN_ID", runID)
-			}
 			want := readmetest.Expectations(comment)
 			deadline := time.Now().Add(time.Minute)
 			for {
@@ -155,6 +152,7 @@ func TestReadmeTemporalWalkthrough(t *testing.T) {
 						}
 						_ = json.Unmarshal([]byte(body), &out)
 						runID = out.RunID
+						vars["RUN_ID"] = runID
 					}
 					break
 				}

@@ -1,0 +1,182 @@
+package cli
+
+// The README's `flowgen serve` walk-through, as written: its shell blocks
+// are read from README.md and each line is carried out against a real
+// `flowgen serve` process (the token file, the server's command, the awk
+// lines, curl with its options, the kill and the restart, the flowgen
+// commands); a line the test does not know fails it, so that the README
+// cannot drift from what works. A comment after a curl line
+// (`# "state": "done"`) is what the answer must contain; `X=...` takes the
+// run_id of the curl line before it.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/internal/readmetest"
+)
+
+func TestReadmeServeWalkthrough(t *testing.T) {
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// The README's server listens on localhost:8080 and is its own echo
+	// service there; here a free port stands for it, the same across the
+	// restart, as "the same command" keeps it.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	local := func(w string) string {
+		w = strings.ReplaceAll(w, "http://localhost:8080", "http://"+addr)
+		if p, ok := strings.CutPrefix(w, "./"); ok {
+			return filepath.Join(dir, p) // the walk-through's working directory
+		}
+		if w == "tokens" {
+			return filepath.Join(dir, w)
+		}
+		return w
+	}
+
+	vars := map[string]string{}
+	var srv *serveProc
+	var serveArgs []string
+	var lastRunID string
+	awk := regexp.MustCompile(`^([A-Z]+)=\$\(awk '\$1 == "([a-z]+)" \{print \$2\}' tokens\) ([A-Z]+)=\$\(awk '\$1 == "([a-z]+)" \{print \$2\}' tokens\)$`)
+	takeRunID := regexp.MustCompile(`^([A-Z_]+)=\.\.\.\s+#`)
+	token := func(role string) string {
+		b, err := os.ReadFile(filepath.Join(dir, "tokens"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == role {
+				return f[1]
+			}
+		}
+		t.Fatalf("no %s token in the token file", role)
+		return ""
+	}
+	flowgen := func(words []string) string {
+		args := make([]string, 0, len(words)-1)
+		for _, w := range words[1:] {
+			args = append(args, local(w))
+		}
+		var out, errb bytes.Buffer
+		if code := Main(args, nil, &out, &errb); code != 0 {
+			t.Fatalf("README: flowgen %q: exit %d: %s", args, code, errb.String())
+		}
+		return out.String()
+	}
+
+	blocks := []string{
+		"`engine/` is what a service embeds",
+		"It listens on `127.0.0.1:8080`",
+		"Define a flow",
+		"Start runs over HTTP and by an event",
+		"Watch them in a browser",
+		"Aborting a run takes the admin token",
+		"Kill the server",
+		"An event from the broker that can never start its run",
+	}
+	ran := 0
+	for _, intro := range blocks {
+		if intro == "Kill the server" {
+			// "Kill the server (Ctrl-C, or kill -9), start it again with
+			// the same command".
+			srv.kill9()
+			srv = startServeProc(t, serveArgs...)
+		}
+		for _, line := range readmetest.Block(t, repo, intro) {
+			words, comment := readmetest.Words(t, line, vars)
+			switch {
+			case strings.HasPrefix(line, "#"):
+				// What the line before answered, for the reader.
+			case len(words) == 2 && words[0] == "umask":
+				// The token file below is written 0600 here anyway.
+			case line == `printf 'admin %s\nclient %s\n' "$(openssl rand -hex 32)" "$(openssl rand -hex 32)" > tokens`:
+				secret := func() string {
+					b := make([]byte, 32)
+					_, _ = rand.Read(b)
+					return hex.EncodeToString(b)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(fmt.Sprintf("admin %s\nclient %s\n", secret(), secret())), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			case len(words) > 1 && words[0] == "flowgen" && words[1] == "serve":
+				serveArgs = []string{"-addr", addr}
+				for _, w := range words[2:] {
+					serveArgs = append(serveArgs, local(w))
+				}
+				srv = startServeProc(t, serveArgs...)
+			case awk.MatchString(line):
+				m := awk.FindStringSubmatch(line)
+				vars[m[1]], vars[m[3]] = token(m[2]), token(m[4])
+			case takeRunID.MatchString(line):
+				if lastRunID == "" {
+					t.Fatalf("README line %q: the curl line before it answered no run_id", line)
+				}
+				vars[takeRunID.FindStringSubmatch(line)[1]] = lastRunID
+			case len(words) > 1 && words[0] == "flowgen":
+				out := flowgen(words)
+				if words[1] == "history" && !strings.Contains(out, "AwaitPayment") {
+					t.Errorf("README: %q printed no AwaitPayment:\n%s", line, out)
+				}
+			case strings.HasPrefix(line, "curl "):
+				if srv == nil {
+					t.Fatalf("README line %q: no server started before it", line)
+				}
+				want := readmetest.Expectations(comment)
+				if strings.Contains(line, "/deadletters") {
+					// The README says this walk-through leaves the list
+					// empty: its comment shows what a dead letter looks like.
+					want = []string{`{"dead_letters":[]}`}
+				}
+				lastRunID = ""
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					status, body := readmetest.Curl(t, repo, srv.url, words)
+					got, missing := readmetest.Compact(body), ""
+					for _, w := range want {
+						if !strings.Contains(got, w) {
+							missing = w
+						}
+					}
+					if status/100 == 2 && missing == "" {
+						var out struct {
+							RunID string `json:"run_id"`
+						}
+						if json.Unmarshal([]byte(body), &out) == nil {
+							lastRunID = out.RunID
+						}
+						break
+					}
+					if time.Now().After(deadline) || status/100 != 2 && len(want) == 0 {
+						t.Fatalf("README line %q: %d %s; want 2xx with %q", line, status, body, missing)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				ran++
+			default:
+				t.Fatalf("README walk-through line %q: the test does not know it: teach TestReadmeServeWalkthrough", line)
+			}
+		}
+	}
+	if ran < 12 || vars["RUN_ID"] == "" || vars["BOB_RUN_ID"] == "" {
+		t.Fatalf("ran %d curl lines, runs %q and %q: the README's blocks moved", ran, vars["RUN_ID"], vars["BOB_RUN_ID"])
+	}
+}
