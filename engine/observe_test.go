@@ -213,3 +213,22 @@ func TestAwaitedEventLink(t *testing.T) {
 		t.Errorf("woken by a kept event: link %q", got)
 	}
 }
+
+// TestPublishedEventLink: an event a step publishes carries what
+// Telemetry.Link says of the step's context, so that a run of another flow
+// that awaits it links to the publishing step.
+func TestPublishedEventLink(t *testing.T) {
+	tel := &stubTelemetry{}
+	var got []Message
+	p := brokerPublisher{publish: func(_ context.Context, m Message) error { got = append(got, m); return nil }, link: tel.Link}
+	ctx := context.WithValue(context.Background(), carried{}, "the step")
+	if err := p.Publish(ctx, "billing", "invoiced", map[string]int{"n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(context.Background(), "billing", "invoiced", 2); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Link != "link of the step" || got[1].Link != "" {
+		t.Fatalf("published %+v", got)
+	}
+}
