@@ -6,14 +6,12 @@ package cli
 // lines, curl with its options, the kill and the restart, the flowgen
 // commands); a line the test does not know fails it, so that the README
 // cannot drift from what works. A comment after a curl line
-// (`# "state": "done"`) is what the answer must contain; `X=...` takes the
-// run_id of the curl line before it.
+// (`# "state": "done"`) is what the answer must contain.
 
 import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -55,9 +53,7 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 	vars := map[string]string{}
 	var srv *serveProc
 	var serveArgs []string
-	var lastRunID string
 	awk := regexp.MustCompile(`^([A-Z]+)=\$\(awk '\$1 == "([a-z]+)" \{print \$2\}' tokens\) ([A-Z]+)=\$\(awk '\$1 == "([a-z]+)" \{print \$2\}' tokens\)$`)
-	takeRunID := regexp.MustCompile(`^([A-Z_]+)=\.\.\.\s+#`)
 	token := func(role string) string {
 		b, err := os.ReadFile(filepath.Join(dir, "tokens"))
 		if err != nil {
@@ -126,11 +122,6 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 			case awk.MatchString(line):
 				m := awk.FindStringSubmatch(line)
 				vars[m[1]], vars[m[3]] = token(m[2]), token(m[4])
-			case takeRunID.MatchString(line):
-				if lastRunID == "" {
-					t.Fatalf("README line %q: the curl line before it answered no run_id", line)
-				}
-				vars[takeRunID.FindStringSubmatch(line)[1]] = lastRunID
 			case len(words) > 1 && words[0] == "flowgen":
 				out := flowgen(words)
 				if words[1] == "history" && !strings.Contains(out, "AwaitPayment") {
@@ -146,7 +137,6 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 					// empty: its comment shows what a dead letter looks like.
 					want = []string{`{"dead_letters":[]}`}
 				}
-				lastRunID = ""
 				deadline := time.Now().Add(30 * time.Second)
 				for {
 					status, body := readmetest.Curl(t, repo, srv.url, words)
@@ -157,12 +147,6 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 						}
 					}
 					if status/100 == 2 && missing == "" {
-						var out struct {
-							RunID string `json:"run_id"`
-						}
-						if json.Unmarshal([]byte(body), &out) == nil {
-							lastRunID = out.RunID
-						}
 						break
 					}
 					if time.Now().After(deadline) || status/100 != 2 && len(want) == 0 {
@@ -176,7 +160,7 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 			}
 		}
 	}
-	if ran < 12 || vars["RUN_ID"] == "" || vars["BOB_RUN_ID"] == "" {
-		t.Fatalf("ran %d curl lines, runs %q and %q: the README's blocks moved", ran, vars["RUN_ID"], vars["BOB_RUN_ID"])
+	if ran < 13 {
+		t.Fatalf("ran %d curl lines: the README's blocks moved", ran)
 	}
 }

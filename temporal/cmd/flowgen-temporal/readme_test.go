@@ -152,7 +152,6 @@ func TestReadmeTemporalWalkthrough(t *testing.T) {
 						}
 						_ = json.Unmarshal([]byte(body), &out)
 						runID = out.RunID
-						vars["RUN_ID"] = runID
 					}
 					break
 				}
