@@ -296,6 +296,19 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 	}
 }
 
+// Woke reports whether e ends a wait: the awaited event came, a sleep's
+// time, or a call's child ended (X:waiting -> X:running, no outcome), or
+// what a gated rollback attempt waits for came (gateOpened). Such an event
+// has no outcome of its own; the UI and `flowgen history` say "woken".
+func (e *Event) Woke() bool {
+	if e.Outcome != "" {
+		return false
+	}
+	_, from, _ := ParseMachineState(e.From)
+	_, to, _ := ParseMachineState(e.To)
+	return from == PhaseWaiting && to == PhaseRunning || to == PhaseRollback && e.From == e.To
+}
+
 // gateOpened reports whether e, an event of the run's machine that enters
 // a state of kind to, records that what a gated rollback attempt waits for
 // came (Step.RollbackAwait): the rollback's state to itself with no

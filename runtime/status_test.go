@@ -132,3 +132,28 @@ func testStatusEqualsReplay(t *testing.T, loads bool) {
 		}
 	}
 }
+
+// Event.Woke: the events that end a wait, and only those, have no outcome
+// and read "woken".
+func TestEventWoke(t *testing.T) {
+	for _, c := range []struct {
+		from, to string
+		outcome  runtime.Outcome
+		woke     bool
+	}{
+		{"Pay:waiting", "Pay:running", "", true},          // the event came, a sleep's time
+		{"Bill:waiting", "Bill:running", "", true},        // a call's child ended
+		{"Undo:rollback", "Undo:rollback", "", true},      // a gated rollback's event came
+		{"Pay:waiting", "Late:running", "timeout", false}, // the deadline passed
+		{"Pay:waiting", "aborting", "", false},            // aborted while waiting
+		{"Ship:running", "Ship:running", "retry", false},  // a retry
+		{"Undo:rollback", "Undo:rollback", "retry", false},
+		{"pending", "Pay:waiting", "", false},
+		{"Reserve:running", "Pay:waiting", "ok", false},
+	} {
+		e := runtime.Event{From: c.from, To: c.to, Outcome: c.outcome}
+		if got := e.Woke(); got != c.woke {
+			t.Errorf("%s -> %s [%s]: Woke() = %v", c.from, c.to, c.outcome, got)
+		}
+	}
+}

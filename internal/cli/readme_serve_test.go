@@ -124,8 +124,8 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 				vars[m[1]], vars[m[3]] = token(m[2]), token(m[4])
 			case len(words) > 1 && words[0] == "flowgen":
 				out := flowgen(words)
-				if words[1] == "history" && !strings.Contains(out, "AwaitPayment") {
-					t.Errorf("README: %q printed no AwaitPayment:\n%s", line, out)
+				if words[1] == "history" && !regexp.MustCompile(`AwaitPayment:waiting -> AwaitPayment:running +- +woken`).MatchString(out) {
+					t.Errorf("README: %q printed no wake-up of AwaitPayment:\n%s", line, out)
 				}
 			case strings.HasPrefix(line, "curl "):
 				if srv == nil {

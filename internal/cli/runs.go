@@ -133,8 +133,12 @@ runs its calls started.`,
 				if ev.Attempt > 0 {
 					attempt = strconv.Itoa(ev.Attempt)
 				}
+				outcome := dash(ev.Outcome)
+				if ev.Woke() {
+					outcome = "woken" // as the web view says
+				}
 				fmt.Fprintf(tw, "%s\t%d\t%s\t%s -> %s\t%s\t%s\t%s\n", ev.Time.Format(timeLayout), ev.Seq, dash(ev.Step),
-					ev.From, ev.To, attempt, dash(ev.Outcome), firstLineMore(ev.Error))
+					ev.From, ev.To, attempt, outcome, firstLineMore(ev.Error))
 			}
 			tw.Flush()
 			if len(h) > 0 {
