@@ -314,7 +314,7 @@ func (e *Event) Woke() bool {
 // came (Step.RollbackAwait): the rollback's state to itself with no
 // outcome. The attempt runs next; its Wait is over.
 func gateOpened(e *Event, to stateKind) bool {
-	return to == kindRollback && e.From == e.To && e.Outcome == ""
+	return to == kindRollback && e.Woke()
 }
 
 // apply folds e, which leaves a state of kind from for one of kind to
