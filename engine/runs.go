@@ -218,12 +218,25 @@ type liveRun struct {
 	r      runHandle // nil until start or resume returns
 	ended  bool
 	parked bool // waiting on an await or a sleep: not in flight
+	// ready is closed once r is set, or the run is no longer tracked:
+	// Abort waits for it rather than find the run's lock held by this
+	// engine's own start or resume.
+	ready   chan struct{}
+	settled bool
+}
+
+// settleLocked closes lr.ready, once. lr.mu is held.
+func (lr *liveRun) settleLocked() {
+	if !lr.settled {
+		lr.settled = true
+		close(lr.ready)
+	}
 }
 
 // track registers runID as driven by this engine. It takes over a slot of
 // the runs in flight the caller holds; untrack gives it back.
 func (e *Engine) track(fe *flowEntry, runID string, unlock func()) *liveRun {
-	lr := &liveRun{fe: fe, id: runID, unlock: unlock}
+	lr := &liveRun{fe: fe, id: runID, unlock: unlock, ready: make(chan struct{})}
 	e.active.Add(1)
 	e.liveMu.Lock()
 	e.live[runID] = lr
@@ -236,6 +249,7 @@ func (e *Engine) track(fe *flowEntry, runID string, unlock func()) *liveRun {
 func (e *Engine) attachRun(lr *liveRun, r runHandle) {
 	lr.mu.Lock()
 	lr.r = r
+	lr.settleLocked()
 	ended := lr.ended
 	lr.mu.Unlock()
 	if !ended && e.draining.Load() {
@@ -255,6 +269,7 @@ func (e *Engine) untrack(lr *liveRun) {
 		e.running.Add(-1)
 	}
 	lr.parked = true // given back once
+	lr.settleLocked()
 	lr.mu.Unlock()
 	lr.unlock()
 	e.active.Done()
@@ -343,13 +358,16 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abo
 	if err != nil {
 		return fmt.Errorf("%w: %q", errDriven, runID)
 	}
+	// Tracked at once, so that an Abort meanwhile waits for the handle.
+	e.running.Add(1) // accepted work: counted, never refused
+	lr := e.track(fe, runID, unlock)
 	h, err := e.store.Load(runID)
 	if err != nil {
-		unlock()
+		e.untrack(lr)
 		return err
 	}
 	if isTerminal(h[len(h)-1].To) {
-		unlock()
+		e.untrack(lr)
 		return nil
 	}
 	rctx := runContext
@@ -358,8 +376,6 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abo
 		cancel(runtime.ErrAborted)
 		rctx = c
 	}
-	e.running.Add(1) // accepted work: counted, never refused
-	lr := e.track(fe, runID, unlock)
 	r, err := fe.ops.resume(rctx, h)
 	if err != nil {
 		e.untrack(lr)
@@ -486,21 +502,37 @@ func (e *Engine) Abort(ctx context.Context, runID string) error {
 	if x := e.opts.Executor; x != nil {
 		return x.Abort(ctx, runID)
 	}
-	info, ok := e.store.Get(runID)
-	if !ok {
-		return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	for {
+		if lr := e.liveOf(runID); lr != nil {
+			// This engine is starting or resuming the run (after a
+			// restart, its resume may be queued behind others): its
+			// handle comes once that returns.
+			select {
+			case <-lr.ready:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		info, ok := e.store.Get(runID)
+		if !ok {
+			return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+		}
+		if info.State.Terminal() {
+			return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, info.State)
+		}
+		if r, ok := e.liveRunOf(runID); ok {
+			return r.Abort()
+		}
+		fe, err := e.lookup(info.Flow)
+		if err != nil {
+			return err
+		}
+		err = e.resumeRun(ctx, fe, runID, true)
+		if !errors.Is(err, errDriven) || e.liveOf(runID) == nil {
+			return err
+		}
+		// This engine took the run between the looks: wait for it.
 	}
-	if info.State.Terminal() {
-		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, info.State)
-	}
-	if r, ok := e.liveRunOf(runID); ok {
-		return r.Abort()
-	}
-	fe, err := e.lookup(info.Flow)
-	if err != nil {
-		return err
-	}
-	return e.resumeRun(ctx, fe, runID, true)
 }
 
 // Status returns a run's status: the Replay of its history, which says what
