@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -53,4 +55,12 @@ func TestAbortWhileResuming(t *testing.T) {
 		t.Fatalf("Abort during the resume: %v", err)
 	}
 	waitFor(t, "run aborted", func() bool { i, _ := mem.Get(id); return i.State == runtime.StateAborted })
+}
+
+// A run another engine sharing the store drives is a conflict for this
+// one's API, not a server error.
+func TestDrivenElsewhereIsAConflict(t *testing.T) {
+	if got := statusOf(fmt.Errorf("%w: %q", errDriven, "r-1")); got != http.StatusConflict {
+		t.Fatalf("status %d, want 409", got)
+	}
 }
