@@ -86,6 +86,16 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	if e.opts.Executor != nil {
 		return e.publishToExecutor(ctx, m)
 	}
+	// One publication of a message at a time (across the engines sharing
+	// the store, which share the Locker): the checks below that its ID is
+	// new or carries the same payload, and what follows them, happen
+	// together, so that two requests with one ID and two payloads cannot
+	// both pass the checks.
+	unlock, err := e.locker.Lock(ctx, messageLockKey(m.Topic, m.Event, m.ID))
+	if err != nil {
+		return Published{}, err
+	}
+	defer unlock()
 	triggered, awaited := e.consumersOf(m.Topic, m.Event)
 	inbox := awaited || len(triggered) == 0
 	// Checks: nothing has changed yet.
@@ -138,6 +148,12 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 		}
 	}
 	return out, nil
+}
+
+// messageLockKey is the Locker key of a message's publication: a space
+// keeps it apart from every run ID (CheckRunID).
+func messageLockKey(topic, event, id string) string {
+	return "message " + topic + "/" + event + "/" + id
 }
 
 // ErrPublish: the broker refused the event (HTTP 502).

@@ -454,7 +454,9 @@ func derivedRunID(flow, kind, id string) string {
 // (finished, parked, stopped). Engines that share a store must share a
 // Locker, so that no step runs on two engines at once.
 type Locker interface {
-	// Lock waits for runID's lock until ctx ends.
+	// Lock waits for runID's lock until ctx ends. The engine also locks a
+	// message's key ("message TOPIC/EVENT/ID", never a run ID) while
+	// PublishEvent applies it.
 	Lock(ctx context.Context, runID string) (unlock func(), err error)
 }
 
