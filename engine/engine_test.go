@@ -210,11 +210,12 @@ func publish(t testing.TB, b Broker, id, topic, event string, payload any) {
 	}
 }
 
-func TestJSONFlowRunsToDone(t *testing.T) {
-	fx := newFixture(t)
-	e := fx.start()
-	defer fx.stop()
-	id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), "")
+// startSignup starts a Signup run for email and waits until it waits for
+// the payment; it returns the run's ID and its customer (the awaited
+// event's correlation_id).
+func startSignup(t *testing.T, e *Engine, email string) (id, customer string) {
+	t.Helper()
+	id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"`+email+`"}}`), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,15 @@ func TestJSONFlowRunsToDone(t *testing.T) {
 	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
 		t.Fatal(err)
 	}
-	cust := state.String("CustomerID")
+	return id, state.String("CustomerID")
+}
+
+func TestJSONFlowRunsToDone(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	id, cust := startSignup(t, e, "ann")
+	st, _ := e.Status(id)
 	if !strings.HasPrefix(cust, "cus-ann-") || st.Wait.Correlation != cust {
 		t.Fatalf("customer %q, waiting %+v", cust, st.Wait)
 	}
@@ -236,6 +245,7 @@ func TestJSONFlowRunsToDone(t *testing.T) {
 	publish(t, fx.broker, "p1", "payments", "payment.succeeded", map[string]any{"correlation_id": cust, "amount": 42})
 	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
 	st, _ = e.Status(id)
+	var state State
 	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
 		t.Fatal(err)
 	}

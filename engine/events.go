@@ -80,6 +80,9 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	if !json.Valid(m.Payload) {
 		return Published{}, fmt.Errorf("%w: the payload is not valid JSON", ErrBadState)
 	}
+	if err := jsonTooDeep(m.Payload); err != nil {
+		return Published{}, fmt.Errorf("%w: the payload: %v", ErrBadState, err)
+	}
 	if e.draining.Load() {
 		return Published{}, ErrClosed
 	}

@@ -392,6 +392,24 @@ func (in *inbox) receive(ctx context.Context, msg Message) error {
 // receiveAll receives msgs, in order, recorded together: the handler of
 // the broker's batches (BatchBroker).
 func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
+	// A payload too deep for a run's state to hold (PublishEvent refuses
+	// it; a broker may bring it) is dead-lettered rather than delivered.
+	kept := msgs[:0:0]
+	for _, msg := range msgs {
+		if err := jsonTooDeep(msg.Payload); err != nil {
+			in.mu.Lock()
+			_, known := in.msgs[store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}]
+			in.mu.Unlock()
+			if !known { // else a copy of a message the inbox has: nothing to do
+				if err := in.deadLetter(ctx, msg, "the payload: "+err.Error()); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		kept = append(kept, msg)
+	}
+	msgs = kept
 	now := in.now()
 	news := make([]store.Message, 0, len(msgs))
 	in.mu.Lock()

@@ -103,6 +103,9 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	} else if err := CheckRunID(runID); err != nil {
 		return "", err
 	}
+	if err := jsonTooDeep(state); err != nil {
+		return "", fmt.Errorf("%w: the state: %v", ErrBadState, err)
+	}
 	if x := e.opts.Executor; x != nil {
 		want, err := fe.ops.initialState(state)
 		if err != nil {
