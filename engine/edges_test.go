@@ -88,6 +88,16 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 		{"/flows/Signup/runs?run_id=-a", nil, "starting with a letter or a digit"},
 		{"/flows/Signup/runs?run_id=" + strings.Repeat("r", MaxRunIDLen+1), nil, "run ID of 129 bytes"},
 		{"/flows/Signup/runs?run_id=caf%C3%A9", nil, "run ID"},
+		{"/flows/Signup/runs?run_id=", nil, "run ID of 0 bytes"},
+		{"/flows/Signup/runs?run_id=a&run_id=b", nil, "given 2 times"},
+		{"/flows/Signup/runs?run_id=a", []string{"Idempotency-Key", "a b"}, "Idempotency-Key"},
+		// The forms of the engine's own run IDs, which a caller taking
+		// first would hijack.
+		{"/flows/Signup/runs?run_id=" + EventRunID("Signup", "m-1"), nil, "which the engine makes itself"},
+		{"/flows/Signup/runs?run_id=" + KeyRunID("Signup", "req-1"), nil, "which the engine makes itself"},
+		{"/flows/Signup/runs?run_id=" + tickRunID("Signup", "@every 1m", time.Unix(1e9, 0)), nil, "which the engine makes itself"},
+		{"/flows/Signup/runs?run_id=o-1@Bill", nil, "which the engine makes itself"},
+		{"/flows/Signup/runs?run_id=" + e.newRunID(), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", "a b"}, "Idempotency-Key"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", "a\tb"}, "Idempotency-Key"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "Idempotency-Key of 256 bytes"},
@@ -103,7 +113,7 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 	if runs, _ := e.Runs(storeFilter("Signup")); len(runs) != 0 {
 		t.Fatalf("runs started: %v", runs)
 	}
-	for _, id := range []string{"a.b_c-d:e@f", "0", strings.Repeat("r", MaxRunIDLen)} {
+	for _, id := range []string{"a.b_c-d:e", "0", strings.Repeat("r", MaxRunIDLen), "e-commerce-1", "k-9", "0123456789ab-x1"} {
 		if status, out := c.do("POST", "/flows/Signup/runs?run_id="+id, `{}`); status != 201 || out["run_id"] != id {
 			t.Errorf("run ID %q: %d %v, want 201", id, status, out)
 		}

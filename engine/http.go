@@ -220,24 +220,33 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: the state of flow %q must be a JSON object, found %s", ErrBadState, fe.name, jsonKind(state)), nil)
 		return
 	}
-	id := r.URL.Query().Get("run_id")
-	if id != "" {
-		if err := CheckRunID(id); err != nil {
-			writeError(w, http.StatusBadRequest, err, nil)
-			return
-		}
-	} else if key := r.Header.Get("Idempotency-Key"); key != "" {
-		if err := checkKey("Idempotency-Key", key); err != nil {
-			writeError(w, http.StatusBadRequest, err, nil)
-			return
-		}
+	// An empty or repeated ?run_id= is refused rather than read as none
+	// or as its first: a client retrying with it would start a new run
+	// each time, or not the one it names.
+	q := r.URL.Query()
+	ids, named := q["run_id"]
+	id := q.Get("run_id")
+	key := r.Header.Get("Idempotency-Key")
+	var bad error
+	switch {
+	case len(ids) > 1:
+		bad = fmt.Errorf("%w: ?run_id= given %d times", ErrBadName, len(ids))
+	case named:
+		bad = CheckRunID(id)
+	}
+	if bad == nil && key != "" {
+		bad = checkKey("Idempotency-Key", key)
+	}
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, bad, nil)
+		return
+	}
+	if !named && key != "" {
 		id = KeyRunID(fe.name, key)
 	}
 	runID, err := e.startRun(r.Context(), fe, state, id, true, admitBounded)
-	if errors.Is(err, ErrIdempotencyMismatch) {
-		if key := r.Header.Get("Idempotency-Key"); key != "" && r.URL.Query().Get("run_id") == "" {
-			err = fmt.Errorf("%w: Idempotency-Key %q started run %q with another body", ErrIdempotencyMismatch, key, runID)
-		}
+	if errors.Is(err, ErrIdempotencyMismatch) && key != "" && !named {
+		err = fmt.Errorf("%w: Idempotency-Key %q started run %q with another body", ErrIdempotencyMismatch, key, runID)
 	}
 	switch {
 	case errors.Is(err, ErrRunExists):

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -55,21 +56,56 @@ func nameProblem(what, s string) string {
 }
 
 // CheckRunID reports whether id can be a run ID a caller chooses: 1 to
-// MaxRunIDLen ASCII letters, digits, '.', '_', '-', ':' and '@', starting
-// with a letter or a digit. The IDs the engine makes (new, derived from an
-// Idempotency-Key or a message ID, a schedule's) are of this form.
+// MaxRunIDLen ASCII letters, digits, '.', '_', '-' and ':', starting with a
+// letter or a digit, and not of a form the engine makes itself, which a
+// caller who took it first would hijack (the run of someone's event, keyed
+// start, schedule tick or call): "e-" or "k-" and 24 hex digits
+// (EventRunID, KeyRunID), "sched-..." (a schedule's tick), 12 hex digits, a
+// '-' and digits (a new run's), or any ID with an '@' (a call's child,
+// runtime.ChildRunID).
 func CheckRunID(id string) error {
+	if err := checkRunIDChars(id); err != nil {
+		return err
+	}
+	if form := engineRunIDForm(id); form != "" {
+		return fmt.Errorf("%w: run ID %q has the form of %s, which the engine makes itself", ErrBadName, id, form)
+	}
+	return nil
+}
+
+// checkRunIDChars reports a run ID, the engine's own included, of another
+// length or with other characters than run IDs have.
+func checkRunIDChars(id string) error {
 	if id == "" || len(id) > MaxRunIDLen {
-		return fmt.Errorf("%w: run ID of %d bytes: a run ID is 1 to %d letters, digits, '.', '_', '-', ':' and '@'", ErrBadName, len(id), MaxRunIDLen)
+		return fmt.Errorf("%w: run ID of %d bytes: a run ID is 1 to %d letters, digits, '.', '_', '-' and ':'", ErrBadName, len(id), MaxRunIDLen)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if isAlnum(c) || i > 0 && (c == '.' || c == '_' || c == '-' || c == ':' || c == '@') {
 			continue
 		}
-		return fmt.Errorf("%w: run ID %q contains %q at byte %d: a run ID is letters, digits, '.', '_', '-', ':' and '@', starting with a letter or a digit", ErrBadName, id, c, i)
+		return fmt.Errorf("%w: run ID %q contains %q at byte %d: a run ID is letters, digits, '.', '_', '-' and ':', starting with a letter or a digit", ErrBadName, id, c, i)
 	}
 	return nil
+}
+
+// engineRunIDForm names the kind of run ID the engine makes that id looks
+// like, or "".
+func engineRunIDForm(id string) string {
+	hexDigits := func(s string) bool {
+		return s != "" && strings.Trim(s, "0123456789abcdef") == ""
+	}
+	switch {
+	case strings.Contains(id, "@"):
+		return "a call's child run"
+	case strings.HasPrefix(id, "sched-"):
+		return "a schedule's run"
+	case len(id) == 26 && (strings.HasPrefix(id, "e-") || strings.HasPrefix(id, "k-")) && hexDigits(id[2:]):
+		return "the run of an event or of an Idempotency-Key"
+	case len(id) > 13 && id[12] == '-' && hexDigits(id[:12]) && strings.Trim(id[13:], "0123456789") == "":
+		return "a new run's ID"
+	}
+	return ""
 }
 
 func isAlnum(c byte) bool {

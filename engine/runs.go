@@ -66,6 +66,11 @@ func (e *Engine) StartRun(ctx context.Context, flow string, state json.RawMessag
 	if err != nil {
 		return "", err
 	}
+	if runID != "" {
+		if err := CheckRunID(runID); err != nil {
+			return "", err
+		}
+	}
 	return e.startRun(ctx, fe, state, runID, true, admitBounded)
 }
 
@@ -100,7 +105,7 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	}
 	if runID == "" {
 		runID = e.newRunID()
-	} else if err := CheckRunID(runID); err != nil {
+	} else if err := checkRunIDChars(runID); err != nil {
 		return "", err
 	}
 	if err := jsonTooDeep(state); err != nil {
