@@ -182,6 +182,17 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 	if !send("retry: 2000\n: watching\n\n") {
 		return
 	}
+	// The credentials that opened the stream are asked again before each
+	// write: a token revoked meanwhile (the token file reloaded) ends the
+	// stream, as it would refuse a new request. RoleClient is the route's.
+	allowed := func() bool {
+		a := e.opts.Authorizer
+		if a == nil || a.Authorize(r, RoleClient) == nil {
+			return true
+		}
+		send("event: unauthorized\ndata: {}\n\n")
+		return false
+	}
 	tick := time.NewTicker(watchHeartbeat)
 	defer tick.Stop()
 	for {
@@ -194,10 +205,13 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 			send("event: overflow\ndata: {}\n\n")
 			return
 		case <-tick.C:
-			if !send(": heartbeat\n\n") {
+			if !allowed() || !send(": heartbeat\n\n") {
 				return
 			}
 		case ev := <-wt.ch:
+			if !allowed() {
+				return
+			}
 			b, err := json.Marshal(ev)
 			if err != nil {
 				e.log.Error("GET /watch: encoding an event", "run", ev.RunID, "seq", ev.Seq, "error", err)

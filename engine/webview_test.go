@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -468,5 +469,44 @@ func TestDiagramOfGeneratedFlow(t *testing.T) {
 	_, _, body = send(t, srv, "GET", "/runs/"+id+"/diagram", "", "", "")
 	if !strings.Contains(body, `fg-current" data-node="GenOrder_AwaitPayment"`) {
 		t.Errorf("waiting run's diagram does not light AwaitPayment: %.400s", body)
+	}
+}
+
+// A stream opened with a token that is revoked meanwhile (the token file
+// reloaded) ends at its next event, told so, as a new request with the
+// token is refused.
+func TestWatchEndsWhenTokenRevoked(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/tokens"
+	if err := os.WriteFile(path, []byte("client c-token-0123456789abcdef\nadmin a-token-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := NewTokenAuth(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := newFixture(t)
+	fx.auth = auth
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	stream, res := openWatch(t, srv.URL, "c-token-0123456789abcdef", "flow=Signup")
+	if stream == nil {
+		t.Fatalf("GET /watch: %d", res.StatusCode)
+	}
+	if err := os.WriteFile(path, []byte("admin a-token-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextSSE(t, stream); ev.event != "unauthorized" {
+		t.Fatalf("after the token's revocation the stream sent %+v", ev)
+	}
+	for ev := range stream {
+		t.Errorf("the stream went on: %+v", ev)
 	}
 }
