@@ -70,6 +70,12 @@ type Options struct {
 	// (GET /deadletters) before they expire. Default
 	// DefaultDeadLetterRetention (7 days).
 	DeadLetterRetention time.Duration
+	// InboxBytes bounds the payloads of the events the inbox holds, in
+	// memory, for runs to take (pending ones; claimed ones are read back
+	// from the store). Beyond it PublishEvent fails with ErrInboxFull
+	// (HTTP 429) before anything changes, and the broker's awaited events
+	// are delivered again later. Default DefaultInboxBytes (256 MiB).
+	InboxBytes int64
 	// Broker carries events (default: a MemoryBroker of this engine, with
 	// the default MemoryBrokerOptions and Logger).
 	Broker Broker

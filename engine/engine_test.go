@@ -30,6 +30,7 @@ type fixture struct {
 	auth    Authorizer
 	tel     Telemetry
 	remote  *ProviderOptions // remote providers on (remote_test.go)
+	inboxB  int64            // Options.InboxBytes
 }
 
 // ledger counts side effects by idempotency key.
@@ -119,7 +120,7 @@ func readTestdata(t testing.TB, name string) []byte {
 // start builds and starts an engine on the fixture's store and broker.
 func (fx *fixture) start() *Engine {
 	fx.t.Helper()
-	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, Clock: fx.clock, ID: fx.id, Locker: fx.locker, Authorizer: fx.auth, Telemetry: fx.tel, Providers: fx.remote})
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, Clock: fx.clock, ID: fx.id, Locker: fx.locker, Authorizer: fx.auth, Telemetry: fx.tel, Providers: fx.remote, InboxBytes: fx.inboxB})
 	if err != nil {
 		fx.t.Fatal(err)
 	}

@@ -113,13 +113,26 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 			}
 		}
 	}
+	known := false // the inbox has the message (a retry of its publication)
 	if inbox {
 		k := store.MessageKey{Topic: m.Topic, Event: m.Event, ID: m.ID}
-		if cur, ok, err := e.in.st.GetMessage(k); err != nil {
+		cur, ok, err := e.in.st.GetMessage(k)
+		switch {
+		case err != nil:
 			return Published{}, err
-		} else if ok && !sameJSON(cur.Payload, m.Payload) {
+		case ok && !sameJSON(cur.Payload, m.Payload):
 			return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
 		}
+		known = ok
+	}
+	// Room in the inbox for a new event, held before anything changes:
+	// beyond Options.InboxBytes, ErrInboxFull (429).
+	if inbox && !known {
+		release, err := e.in.hold(len(m.Payload))
+		if err != nil {
+			return Published{}, err
+		}
+		defer release()
 	}
 	// The runs it starts count against Options.MaxRunning, reserved all
 	// together before anything changes: beyond the bound, ErrBusy (429).

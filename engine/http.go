@@ -123,7 +123,7 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrClosed):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, ErrBusy):
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrInboxFull):
 		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError

@@ -58,7 +58,8 @@ type InboxStore interface {
 	Messages(f store.MessageFilter) ([]store.Message, error)
 }
 
-// Defaults of Options.InboxRetention and Options.DeadLetterRetention.
+// Defaults of Options.InboxRetention, Options.DeadLetterRetention and
+// Options.InboxBytes.
 const (
 	// DefaultInboxRetention keeps an event nobody awaits yet for a day: long
 	// enough for the runs of a working day to reach their awaits, short
@@ -68,6 +69,10 @@ const (
 	// DefaultDeadLetterRetention keeps dead letters a week, for an operator
 	// to see them after a weekend.
 	DefaultDeadLetterRetention = 7 * 24 * time.Hour
+	// DefaultInboxBytes, as the in-process broker's DefaultBrokerBytes: a
+	// day of events nobody awaits, a client's or a stray publisher's,
+	// cannot take the process's memory.
+	DefaultInboxBytes = 256 << 20
 )
 
 type msgState uint8
@@ -127,10 +132,13 @@ func (m *inMsg) correlation(field string) (string, bool) {
 }
 
 // setPayload sets m's payload (nil while it is claimed or dead: the store
-// keeps it) and drops the values read from the one before. m is not
-// pending (its place in the index is by those values). The inbox's mutex
-// is held.
-func (m *inMsg) setPayload(p json.RawMessage) { m.payload, m.corrs = p, nil }
+// keeps it), counts it in in.bytes, and drops the values read from the one
+// before. m is not pending (its place in the index is by those values).
+// The inbox's mutex is held.
+func (in *inbox) setPayload(m *inMsg, p json.RawMessage) {
+	in.bytes += int64(len(p) - len(m.payload))
+	m.payload, m.corrs = p, nil
+}
 
 func (m *inMsg) message() store.Message {
 	return store.Message{Topic: m.k.Topic, Event: m.k.Event, ID: m.k.ID, Payload: m.payload, Received: m.received, Link: m.link}
@@ -170,8 +178,14 @@ type inbox struct {
 	ctx      context.Context // of the broker consumers
 	offer    offerFunc
 	tel      Telemetry // nil: none
+	max      int64     // Options.InboxBytes
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// bytes is the size of the payloads the inbox holds in memory (its
+	// pending and reserved messages'); held, what receipts under way have
+	// reserved (hold). Their sum stays within max.
+	bytes, held int64
+
 	msgs      map[store.MessageKey]*inMsg // every message of the inbox known here
 	pending   map[teKey]*tePending
 	reserved  map[string]*inMsg // by the key it is promised to
@@ -284,8 +298,12 @@ func newInbox(e *Engine, st InboxStore) *inbox {
 	if keepDead <= 0 {
 		keepDead = DefaultDeadLetterRetention
 	}
+	max := e.opts.InboxBytes
+	if max <= 0 {
+		max = DefaultInboxBytes
+	}
 	return &inbox{
-		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead,
+		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead, max: max,
 		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx, tel: e.opts.Telemetry,
 		msgs:      map[store.MessageKey]*inMsg{},
 		pending:   map[teKey]*tePending{},
@@ -321,11 +339,11 @@ func (in *inbox) load(context.Context) error {
 // gives it. in.mu is held.
 func (in *inbox) place(m *inMsg, sm *store.Message) {
 	m.by = ""
-	m.setPayload(nil)
+	in.setPayload(m, nil)
 	switch sm.State {
 	case store.MessagePending:
 		m.state = msgPending
-		m.setPayload(sm.Payload)
+		in.setPayload(m, sm.Payload)
 		in.addPending(m)
 		in.setExpiry(m, sm.Received.Add(in.keep))
 	case store.MessageClaimed:
@@ -381,12 +399,34 @@ func (in *inbox) consumes(topic, event string) bool {
 // or Options.MaxBody through POST /events).
 const InboxBatch = 64
 
+// ErrInboxFull: the payloads of the events the inbox holds for runs to
+// take would pass Options.InboxBytes (HTTP 429 with Retry-After; from the
+// broker, the event is delivered again later).
+var ErrInboxFull = errors.New("engine: the inbox is full")
+
+// hold reserves n bytes of the inbox's bound for events about to be
+// received, or fails with ErrInboxFull; release gives them back once they
+// are (received events count in in.bytes then).
+func (in *inbox) hold(n int) (release func(), err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.bytes+in.held+int64(n) > in.max {
+		return nil, fmt.Errorf("%w: its events nobody has taken yet hold %d bytes, at most %d (Options.InboxBytes, -inbox-bytes)", ErrInboxFull, in.bytes+in.held, in.max)
+	}
+	in.held += int64(n)
+	return sync.OnceFunc(func() {
+		in.mu.Lock()
+		in.held -= int64(n)
+		in.mu.Unlock()
+	}), nil
+}
+
 // receive handles an awaited event from the broker, or from the engine's
 // door for events (PublishEvent): record it (once per topic, event and ID),
 // then offer it. It returns nil only once the event is durable in the
 // inbox.
 func (in *inbox) receive(ctx context.Context, msg Message) error {
-	return in.receiveAll(ctx, []Message{msg})
+	return in.record(ctx, []Message{msg})
 }
 
 // receiveAll receives msgs, in order, recorded together: the handler of
@@ -394,22 +434,36 @@ func (in *inbox) receive(ctx context.Context, msg Message) error {
 func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 	// A payload too deep for a run's state to hold (PublishEvent refuses
 	// it; a broker may bring it) is dead-lettered rather than delivered.
-	kept := msgs[:0:0]
+	// Copies of messages the inbox has are acknowledged as they are (record
+	// skips them), and need no room.
+	kept, n := msgs[:0:0], 0
 	for _, msg := range msgs {
+		in.mu.Lock()
+		_, known := in.msgs[store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}]
+		in.mu.Unlock()
+		if known {
+			continue
+		}
 		if err := jsonTooDeep(msg.Payload); err != nil {
-			in.mu.Lock()
-			_, known := in.msgs[store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}]
-			in.mu.Unlock()
-			if !known { // else a copy of a message the inbox has: nothing to do
-				if err := in.deadLetter(ctx, msg, "the payload: "+err.Error()); err != nil {
-					return err
-				}
+			if err := in.deadLetter(ctx, msg, "the payload: "+err.Error()); err != nil {
+				return err
 			}
 			continue
 		}
-		kept = append(kept, msg)
+		kept, n = append(kept, msg), n+len(msg.Payload)
 	}
-	msgs = kept
+	release, err := in.hold(n)
+	if err != nil {
+		return err // the broker delivers them again later
+	}
+	defer release()
+	return in.record(ctx, kept)
+}
+
+// record records msgs, in order, together, then offers them: what
+// receiveAll does once it holds room for them (PublishEvent holds it for
+// its event before anything changes).
+func (in *inbox) record(ctx context.Context, msgs []Message) error {
 	now := in.now()
 	news := make([]store.Message, 0, len(msgs))
 	in.mu.Lock()
@@ -439,7 +493,8 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 		if _, known := in.msgs[k]; known || in.stopped {
 			continue
 		}
-		m := &inMsg{k: k, payload: cur.Payload, received: cur.Received, link: cur.Link, hi: -1}
+		m := &inMsg{k: k, received: cur.Received, link: cur.Link, hi: -1}
+		in.setPayload(m, cur.Payload)
 		in.msgs[k] = m
 		in.setExpiry(m, cur.Received.Add(in.keep))
 		if then := in.offerLocked(m); then != nil {
@@ -616,7 +671,7 @@ func (in *inbox) claim(ctx context.Context, m *inMsg, key string) (store.Message
 	case err == nil:
 		got := m.message()
 		m.state, m.by = msgClaimed, key
-		m.setPayload(nil)
+		in.setPayload(m, nil)
 		in.claimed[key] = m
 		in.setExpiry(m, now.Add(in.keep))
 		return got, nil
@@ -675,7 +730,7 @@ func (in *inbox) release(ctx context.Context, key string) error {
 		in.mu.Unlock()
 		return nil
 	}
-	m.setPayload(sm.Payload)
+	in.setPayload(m, sm.Payload)
 	in.setExpiry(m, m.received.Add(in.keep))
 	then := in.offerLocked(m)
 	in.mu.Unlock()
@@ -706,7 +761,7 @@ func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) err
 		in.msgs[m.k] = m
 	}
 	m.state, m.by = msgDead, ""
-	m.setPayload(nil)
+	in.setPayload(m, nil)
 	in.setExpiry(m, now.Add(in.keepDead))
 	return nil
 }
@@ -765,6 +820,7 @@ func (in *inbox) unindex(m *inMsg) {
 // forget drops m from memory. in.mu is held.
 func (in *inbox) forget(m *inMsg) {
 	in.unindex(m)
+	in.setPayload(m, nil) // after unindex, which reads its values
 	if in.msgs[m.k] == m {
 		delete(in.msgs, m.k)
 	}

@@ -143,6 +143,7 @@ type serverLimits struct {
 	resumeWorkers int   // engine.Options.ResumeWorkers
 	eventWorkers  int   // engine.Options.EventWorkers
 	brokerBytes   int64 // engine.MemoryBrokerOptions.MaxBytes
+	inboxBytes    int64 // engine.Options.InboxBytes
 }
 
 func (l *serverLimits) flags(fs *flag.FlagSet) {
@@ -152,6 +153,7 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.resumeWorkers, "resume-workers", engine.DefaultResumeWorkers, "unfinished runs resumed at a time at start, in the background while serving")
 	fs.IntVar(&l.eventWorkers, "event-workers", engine.DefaultEventWorkers, "broker events each event trigger applies at once (runs being started together)")
 	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "payload bytes the in-process broker holds for consumers that have not acknowledged them (without -nats); publishing beyond fails and is retried")
+	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "payload bytes of the awaited events the inbox holds for runs to take; POST /events beyond answers 429, the broker's are delivered again later")
 }
 
 // check refuses limits that would disable themselves: each must be positive.
@@ -162,7 +164,7 @@ func (l serverLimits) check() error {
 	for _, n := range []struct {
 		name string
 		v    int64
-	}{{"service-conns", int64(l.serviceConns)}, {"max-running", int64(l.maxRunning)}, {"resume-workers", int64(l.resumeWorkers)}, {"event-workers", int64(l.eventWorkers)}, {"broker-bytes", l.brokerBytes}} {
+	}{{"service-conns", int64(l.serviceConns)}, {"max-running", int64(l.maxRunning)}, {"resume-workers", int64(l.resumeWorkers)}, {"event-workers", int64(l.eventWorkers)}, {"broker-bytes", l.brokerBytes}, {"inbox-bytes", l.inboxBytes}} {
 		if n.v <= 0 {
 			return fmt.Errorf("-%s must be positive, found %d", n.name, n.v)
 		}
@@ -245,7 +247,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	defer st.Close()
 	// The store keeps the inbox too (flowgen inbox -store DIR).
 	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
-		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers,
+		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers, InboxBytes: lim.inboxBytes,
 		Broker: engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
 		// command links the parser anyway; an embedded engine loads JSON.
