@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -163,8 +165,17 @@ func TestLoadFlowsDirFirstStart(t *testing.T) {
 	if status, out := c.do("PUT", "/flows", flowDoc(rpcFlow("A", "A.Start"))); status != 200 {
 		t.Fatalf("PUT /flows: %d %v", status, out)
 	}
+	// A write a crash cut short before its rename leaves a temporary file:
+	// the next start removes it and loads what was accepted.
+	stale := filepath.Join(dir, ".B.json.tmp4242")
+	if err := os.WriteFile(stale, []byte(`{"version": 1, "flows": [{"na`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if got := flowNames(dirEngine(t, dir)); !slices.Equal(got, []string{"A"}) {
 		t.Fatalf("restarted on %s with flows %v, want [A]", dir, got)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the crash's temporary file is still there: %v", err)
 	}
 
 	bare, err := New(Options{Store: store.NewMemory()})

@@ -403,7 +403,7 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasSuffix(name, ".json") && !strings.HasSuffix(name, ".flow") {
 		name += ".json"
 	}
-	ds, err := e.LoadFlows(name, body)
+	names, ds, err := e.loadFlows(name, body)
 	errs, _ := ds.Normalize(-1)
 	if errs == nil {
 		errs = diag.List{}
@@ -422,31 +422,7 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err, errs)
 		return
 	}
-	var names []string
-	if f, _ := parseNames(body, name); f != nil {
-		names = f
-	}
 	writeJSON(w, http.StatusOK, map[string]any{"flows": names, "diagnostics": errs})
-}
-
-// parseNames returns the flow names of a document that loaded.
-func parseNames(body []byte, name string) ([]string, error) {
-	var doc struct {
-		Flows []struct {
-			Name string `json:"name"`
-		} `json:"flows"`
-	}
-	if !strings.HasSuffix(name, ".json") {
-		return nil, nil
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(doc.Flows))
-	for _, f := range doc.Flows {
-		out = append(out, f.Name)
-	}
-	return out, nil
 }
 
 func (e *Engine) httpFlows(w http.ResponseWriter, r *http.Request) {

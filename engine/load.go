@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -72,13 +73,24 @@ type plannedFlow struct {
 // nothing changes, and the diagnostics say what and where (by JSON path for
 // JSON input). Warnings are returned with a nil error.
 func (e *Engine) LoadFlows(filename string, data []byte) (diag.List, error) {
+	_, ds, err := e.loadFlows(filename, data)
+	return ds, err
+}
+
+// loadFlows is LoadFlows, which also returns the names of the document's
+// flows, in order.
+func (e *Engine) loadFlows(filename string, data []byte) ([]string, diag.List, error) {
 	e.loadMu.Lock()
 	defer e.loadMu.Unlock()
 	p, ds, err := e.plan(filename, data, nil, nil)
 	if err != nil {
-		return ds, err
+		return nil, ds, err
 	}
-	return ds, e.commit(p, e.opts.FlowsDir)
+	names := make([]string, 0, len(p.flows))
+	for _, f := range p.flows {
+		names = append(names, f.name)
+	}
+	return names, ds, e.commit(p, e.opts.FlowsDir)
 }
 
 // checkOptions are the compiler's check options for a document the engine
@@ -438,7 +450,8 @@ func firstError(ds diag.List) string {
 // LoadDir loads every *.json file of dir (and every *.flow file, with
 // Options.FlowFile) in name order, each checked as LoadFlows checks a
 // document. It writes nothing, except to finish a change of the directory
-// by LoadFlows that a crash interrupted (FlowsJournal). Each flow is defined once: a flow that two
+// by LoadFlows that a crash interrupted (FlowsJournal) and to remove the
+// temporary files of file writes a crash cut short (atomicfile.RemoveTemp). Each flow is defined once: a flow that two
 // files define differently is an error (the same definition twice is
 // not). The first file that fails stops the load with its diagnostics.
 func (e *Engine) LoadDir(dir string) (diag.List, error) {
@@ -446,6 +459,13 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 	defer e.loadMu.Unlock()
 	if err := recoverDir(dir); err != nil {
 		return nil, fmt.Errorf("finishing the change of %s a crash interrupted: %w", dir, err)
+	}
+	// A file write a crash cut short left its temporary file (the file
+	// itself is the old one or the new one).
+	if gone, err := atomicfile.RemoveTemp(dir); err != nil {
+		return nil, fmt.Errorf("removing the temporary files a crash left in %s: %w", dir, err)
+	} else if len(gone) > 0 {
+		e.log.Info("removed the temporary files a crash left in the flows directory", "dir", dir, "files", gone)
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {

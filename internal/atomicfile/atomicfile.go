@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 )
 
 // WriteFile replaces path with data. The data goes to a temporary file in
@@ -39,7 +40,7 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+	tmp, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
 	if err != nil {
 		return err
 	}
@@ -65,6 +66,41 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 		return err
 	}
 	return SyncDir(dir)
+}
+
+// tempInfix marks WriteFile's temporary files: "." + the file's name +
+// tempInfix + the digits os.CreateTemp puts for its "*".
+const tempInfix = ".tmp"
+
+// isTemp reports whether name is one of WriteFile's temporary files.
+func isTemp(name string) bool {
+	i := strings.LastIndex(name, tempInfix)
+	if !strings.HasPrefix(name, ".") || i < 2 {
+		return false
+	}
+	digits := name[i+len(tempInfix):]
+	return digits != "" && strings.Trim(digits, "0123456789") == ""
+}
+
+// RemoveTemp removes from dir the temporary files that WriteFile calls
+// left when their process died between creating and renaming them, and
+// returns their names. Call it only while no WriteFile into dir can be
+// under way (a process starting on a directory it alone writes).
+func RemoveTemp(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, ent := range ents {
+		if name := ent.Name(); ent.Type().IsRegular() && isTemp(name) {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return removed, err
+			}
+			removed = append(removed, name)
+		}
+	}
+	return removed, nil
 }
 
 // rename is os.Rename; tests replace it to fail at the last step.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,5 +142,43 @@ func TestSyncDir(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(t.TempDir(), "none")); err == nil {
 		t.Error("SyncDir of a missing directory succeeded")
+	}
+}
+
+// RemoveTemp removes what a WriteFile that died before its rename left,
+// and nothing else: not the file, not names that only look alike.
+func TestRemoveTemp(t *testing.T) {
+	dir := t.TempDir()
+	keep := []string{"a.json", ".a.json", "a.json.tmp123", ".a.json.tmpx", ".tmp123", "b.tmp"}
+	left := []string{".a.json.tmp123456", ".Flow.json.tmp9"}
+	for _, name := range append(slices.Clone(keep), left...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A real temporary file's name, as WriteFile makes it.
+	f, err := os.CreateTemp(dir, ".c.json"+tempInfix+"*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	left = append(left, filepath.Base(f.Name()))
+	removed, err := RemoveTemp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(removed)
+	slices.Sort(left)
+	if !slices.Equal(removed, left) {
+		t.Fatalf("removed %q, want %q", removed, left)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	slices.Sort(keep)
+	if !slices.Equal(names, keep) {
+		t.Fatalf("left %q, want %q", names, keep)
 	}
 }

@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -296,8 +297,20 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	// no token: the engine's own rpc steps call it (httpcall sends none),
 	// and it reads and changes nothing. Its body must be JSON, like the API's.
 	mux.Handle("POST /echo/{endpoint}", engine.RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read whole before answering: a body over -max-body is refused
+		// (413), not echoed cut short under a 200.
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lim.maxBody))
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.Copy(w, http.MaxBytesReader(w, r.Body, lim.maxBody))
+		if err != nil {
+			status := http.StatusBadRequest
+			if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+				status = http.StatusRequestEntityTooLarge
+			}
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "reading the request body: " + err.Error()})
+			return
+		}
+		_, _ = w.Write(b)
 	})))
 	// Shutdown waits for open requests: the web view's GET /watch streams
 	// end first. Then runs reach a step boundary.

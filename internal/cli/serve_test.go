@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"github.com/flowgen/flowgen/internal/listen"
 	"io"
 	"net/http"
@@ -181,8 +182,8 @@ func TestServeLoadsFlowFiles(t *testing.T) {
 		t.Fatalf("loading -flows wrote into it: %v", ents) // a Hello.json beside hello.flow would define Hello twice
 	}
 	bye := strings.ReplaceAll(hello, "Hello", "Bye")
-	if code, out := call(t, "PUT", url+"/flows?name=bye.flow", bye); code != 200 {
-		t.Fatalf("PUT /flows?name=bye.flow: %d %v", code, out)
+	if code, out := call(t, "PUT", url+"/flows?name=bye.flow", bye); code != 200 || fmt.Sprint(out["flows"]) != "[Bye]" {
+		t.Fatalf("PUT /flows?name=bye.flow: %d %v, want 200 naming flow Bye", code, out)
 	}
 	if code, out := call(t, "GET", url+"/flows/Bye", ""); code != 200 {
 		t.Fatalf("GET /flows/Bye: %d %v", code, out)
