@@ -4,6 +4,7 @@ import (
 	"go/constant"
 	"go/token"
 	"go/types"
+	"math"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -33,6 +34,12 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 	}
 	if c.Op == dsl.CondField {
 		if basic && b.Info()&types.IsBoolean != 0 {
+			// The generated code uses the field as a Go bool (returned,
+			// combined with && and ||), which a named bool type is not.
+			if _, named := types.Unalias(ft).(*types.Named); named {
+				return bad(c.Field.Range, "compare it with a value instead, such as `"+name+" == true`",
+					"condition %q: field %q has the named type %s: a field alone is a condition only when it is a plain bool", name, name, typ)
+			}
 			return diag.Diagnostic{}, false
 		}
 		return bad(c.Field.Range, "a field alone is a condition only when it is a bool; compare it with a value instead, such as `"+name+" == ...`",
@@ -60,6 +67,10 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 		// A time.Duration is an int64, but 5 would mean 5ns: ask for a unit.
 		if basic && !isDuration(ft) && b.Info()&types.IsNumeric != 0 && b.Info()&types.IsComplex == 0 {
 			if b.Info()&types.IsInteger == 0 {
+				if floatOverflows(numberConst(l.Text), b) {
+					return bad(at, "compare with a number the field's type can hold",
+						"condition on %q: %s overflows %q, of type %s", name, l.Text, name, typ)
+				}
 				return diag.Diagnostic{}, false
 			}
 			iv := constant.ToInt(numberConst(l.Text))
@@ -137,4 +148,14 @@ func condHint(l *dsl.Literal, name string, ft types.Type, typ string) string {
 func isDuration(t types.Type) bool {
 	n, ok := types.Unalias(t).(*types.Named)
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Duration"
+}
+
+// floatOverflows reports whether number v is beyond the float type b.
+func floatOverflows(v constant.Value, b *types.Basic) bool {
+	if b.Kind() == types.Float32 {
+		f, _ := constant.Float32Val(v)
+		return math.IsInf(float64(f), 0)
+	}
+	f, _ := constant.Float64Val(v)
+	return math.IsInf(f, 0)
 }

@@ -18,6 +18,8 @@ import "time"
 
 type Tier string
 
+type Flag bool
+
 type RouteState struct {
 	Name    string
 	Tier    Tier
@@ -25,6 +27,8 @@ type RouteState struct {
 	Small   int8
 	Count   uint
 	Price   float64
+	Ratio   float32
+	Vip     Flag
 	Express bool
 	Age     time.Duration
 	At      time.Time
@@ -48,6 +52,9 @@ type RouteState struct {
             when At > 1h -> done
             when Tier == true -> done
             when Nmae == "x" or secret -> done
+            when Vip -> done
+            when Vip == true and Ratio > 340282356779733661637539395458142568448 -> done
+            when Ratio < 340282346638528859811704183484516925440 -> done
             otherwise -> fail
         }
     }
@@ -66,6 +73,8 @@ type RouteState struct {
 		`15:26: error cond-type: condition on "Tier" compares a field of type Tier with the bool true [hint: compare a string field with a string in double quotes, such as ` + "`" + `Tier == "true"` + "`" + `]`,
 		`16:18: error state-field: state type "RouteState" has no field "Nmae" [hint: did you mean "Name"?]`,
 		`16:33: error state-field-unexported: state field "secret" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Secret"]`,
+		`17:18: error cond-type: condition "Vip": field "Vip" has the named type Flag: a field alone is a condition only when it is a plain bool [hint: compare it with a value instead, such as ` + "`" + `Vip == true` + "`" + `]`,
+		`18:42: error cond-type: condition on "Ratio": 340282356779733661637539395458142568448 overflows "Ratio", of type float32 [hint: compare with a number the field's type can hold]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
