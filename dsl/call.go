@@ -19,10 +19,7 @@ type CallSite struct {
 // its rollback call.
 func (f *Flow) Calls() []CallSite {
 	var out []CallSite
-	for _, s := range f.Steps {
-		if s == nil {
-			continue
-		}
+	for _, s := range f.AllSteps() { // a branch's rollback may call a flow too
 		if a := s.Action; a != nil && a.Kind == ActionCall && a.Flow != nil {
 			out = append(out, CallSite{Step: s, Action: a})
 		}

@@ -23,3 +23,30 @@ func TestCallsByName(t *testing.T) {
 		t.Errorf("without CallsByName: %v, want two call-flow errors", ds)
 	}
 }
+
+// A branch's rollback call is a call of the flow: its callee must exist
+// (the generated constructor takes it) and it counts for call cycles.
+func TestBranchRollbackCallIsACall(t *testing.T) {
+	src := []byte(`{"version": 1, "flows": [
+	  {"name": "Par", "state": "S", "steps": [
+	    {"name": "P", "parallel": {"branches": [
+	      {"name": "A", "action": {"kind": "go"}, "rollback": {"action": {"kind": "call", "flow": "Undo", "request": "Kid"}}},
+	      {"name": "B", "action": {"kind": "go"}, "irreversible": true}]}}]},
+	  {"name": "Undo", "state": "S", "steps": [
+	    {"name": "U", "action": {"kind": "call", "flow": "Par", "request": "Kid"}, "irreversible": true}]}]}`)
+	f, ds := LoadJSON("par.json", src, CheckOptions{})
+	if f == nil {
+		t.Fatalf("load: %v", ds)
+	}
+	calls := f.Flows[0].Calls()
+	if len(calls) != 1 || calls[0].Step.Name != "A" || !calls[0].Rollback || calls[0].Action.Flow.Name != "Undo" {
+		t.Fatalf("Calls of Par: %+v, want A's rollback call of Undo", calls)
+	}
+	cycle := false
+	for _, d := range ds {
+		cycle = cycle || d.Code == "call-cycle"
+	}
+	if !cycle {
+		t.Errorf("Par -> (a branch's rollback) Undo -> Par is no call cycle: %v", ds)
+	}
+}
