@@ -86,6 +86,11 @@ func (f *Flow) rpcCalls() []PortCall {
 	return out
 }
 
+// AdapterCallerField is the field of a port's adapter (Port.Adapter) that
+// holds the runtime.Caller its methods call through: no endpoint may give
+// a method of that name.
+const AdapterCallerField = "Caller"
+
 // ports computes Ports and the diagnostics of their names (codes "name",
 // "name-collision" and "port-call").
 func (f *Flow) ports() ([]Port, diag.List) {
@@ -121,6 +126,12 @@ func (f *Flow) ports() ([]Port, diag.List) {
 		if name == "" {
 			ds = append(ds, diag.Errorf(a.Range, "name", "endpoint %q of service %q gives no Go method name for port %s: its letters and digits must start with a letter", a.Endpoint, a.Service, p.Interface).
 				WithHint("%s", nameHint("endpoint", a.Endpoint, "Call")))
+			continue
+		}
+		if name == AdapterCallerField {
+			ds = append(ds, diag.Errorf(a.Range, "name-collision", "endpoint %q of service %q gives the method %s, the name of the field that holds the runtime.Caller of port %s's adapter %s",
+				a.Endpoint, a.Service, name, p.Interface, p.Adapter).
+				WithHint("rename the endpoint, for example %q", a.Endpoint+".Call"))
 			continue
 		}
 		mi := -1

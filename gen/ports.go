@@ -175,7 +175,7 @@ func (g *flowGen) portDecls() []jen.Code {
 		decls = append(decls, jen.Add(docComment(prose(fmt.Sprintf("%s is %s over a runtime.Caller (engine/httpcall, NATS, runtime.MemoryCaller): "+
 			"each method is one Call of service %q, with the step's context, so the Caller sees its idempotency key.",
 			p.Adapter, p.Interface, p.Service))...)).Line().
-			Type().Id(p.Adapter).Struct(jen.Id("Caller").Add(rt("Caller"))))
+			Type().Id(p.Adapter).Struct(jen.Id(dsl.AdapterCallerField).Add(rt("Caller"))))
 		for _, m := range p.methods {
 			params, results := g.portSig(m)
 			req := jen.Code(jen.Nil())
@@ -184,9 +184,9 @@ func (g *flowGen) portDecls() []jen.Code {
 			}
 			var body jen.Code
 			if m.rsp != nil {
-				body = rt("CallPort").Types(m.rsp).Call(g.id("ctx"), g.id("p").Dot("Caller"), jen.Lit(p.Service), jen.Lit(m.Endpoint), req)
+				body = rt("CallPort").Types(m.rsp).Call(g.id("ctx"), g.id("p").Dot(dsl.AdapterCallerField), jen.Lit(p.Service), jen.Lit(m.Endpoint), req)
 			} else {
-				body = rt("CallPortNoResponse").Call(g.id("ctx"), g.id("p").Dot("Caller"), jen.Lit(p.Service), jen.Lit(m.Endpoint), req)
+				body = rt("CallPortNoResponse").Call(g.id("ctx"), g.id("p").Dot(dsl.AdapterCallerField), jen.Lit(p.Service), jen.Lit(m.Endpoint), req)
 			}
 			decls = append(decls, jen.Add(docComment(fmt.Sprintf("%s calls %q of service %q through %s.Caller.", m.Name, m.Endpoint, p.Service, g.local("p")))).Line().
 				Func().Params(g.id("p").Id(p.Adapter)).Id(m.Name).Params(params...).Add(results).
@@ -208,7 +208,7 @@ func (g *flowGen) portDecls() []jen.Code {
 		Block(jen.If(g.id("c").Op("==").Nil()).Block(jen.Return(jen.Id(n.Services).Values())),
 			jen.Return(jen.Id(n.Services).ValuesFunc(func(vg *jen.Group) {
 				for _, p := range g.ports {
-					vg.Line().Id(p.Field).Op(":").Id(p.Adapter).Values(jen.Id("Caller").Op(":").Add(g.id("c")))
+					vg.Line().Id(p.Field).Op(":").Id(p.Adapter).Values(jen.Id(dsl.AdapterCallerField).Op(":").Add(g.id("c")))
 				}
 				vg.Line()
 			}))))
