@@ -338,14 +338,35 @@ func (s *scanner) string() {
 	}
 	// Check escapes one by one so that a bad one is reported where it is.
 	body := s.src[start+1 : s.off-1]
+	// Strings are text: their Go and JSON forms must agree, which byte
+	// escapes that do not make UTF-8 (JSON would turn them into U+FFFD)
+	// or a NUL (not allowed in Go source) would break.
+	var text []byte
+	firstByteEscape := -1
 	for len(body) > 0 {
-		_, _, tail, err := strconv.UnquoteChar(body, '"')
+		value, multibyte, tail, err := strconv.UnquoteChar(body, '"')
+		at := s.off - 1 - len(body)
 		if err != nil {
-			at := s.off - 1 - len(body)
 			s.fail(at, `strings use Go escapes: \" \\ \n \t \xFF \u00e9`, "invalid escape sequence in string")
 			return
 		}
+		switch {
+		case value == 0:
+			s.fail(at, "remove it: names, topics and values are text", "a NUL character in a string")
+			return
+		case !multibyte && value >= utf8.RuneSelf:
+			if firstByteEscape < 0 {
+				firstByteEscape = at
+			}
+			text = append(text, byte(value))
+		default:
+			text = utf8.AppendRune(text, value)
+		}
 		body = tail
+	}
+	if firstByteEscape >= 0 && !utf8.Valid(text) {
+		s.fail(firstByteEscape, `write the characters themselves, or \u escapes such as \u00e9`, "byte escapes in this string do not make UTF-8 text")
+		return
 	}
 	s.emit(tokString, start)
 }
