@@ -379,6 +379,18 @@ func (o *jobj) str(key string, required bool) (string, bool) {
 		o.d.errorf(p, "expected string for %q, found %s", key, n.kind)
 		return "", false
 	}
+	// What a .flow's lexer refuses in its strings and comments is refused
+	// here too: the generated Go holds these strings, names and docs.
+	for _, r := range n.str {
+		switch {
+		case r == 0:
+			o.d.errorf(p, "%q holds a NUL character", key)
+			return "", false
+		case diag.IsBidi(r):
+			o.d.errorf(p, "%q holds the bidirectional control character U+%04X, which makes the text display in a different order than it is read", key, r)
+			return "", false
+		}
+	}
 	return n.str, true
 }
 
