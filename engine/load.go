@@ -553,13 +553,37 @@ func (e *Engine) LoadFlowsDir() (diag.List, error) {
 // before it ran (a charged card, then "not configured").
 func (e *Engine) checkCaller(f *dsl.File) diag.List {
 	if e.caller != nil {
-		return nil
+		return e.checkServices(f)
 	}
 	var ds diag.List
 	for _, fl := range f.Flows {
 		if fl != nil && fl.Needs().Has(dsl.NeedCaller) {
 			ds = append(ds, diag.Errorf(fl.NameRange, "no-caller", "flow %q calls services (rpc), but the engine has no Caller", fl.Name).
 				WithHint("give the engine a Caller (engine.Options.Caller, such as httpcall.New); flowgen serve makes one from -service NAME=URL"))
+		}
+	}
+	return ds
+}
+
+// checkServices warns about the services f calls that the engine's Caller
+// says it cannot reach (httpcall with a Static resolver: serve's -service
+// list): accepted, since the service may be configured later, but every
+// run would fail at that step until then.
+func (e *Engine) checkServices(f *dsl.File) diag.List {
+	k, ok := e.caller.(interface{ Knows(string) bool })
+	if !ok {
+		return nil
+	}
+	var ds diag.List
+	for _, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		for _, p := range fl.Ports() {
+			if !k.Knows(p.Service) {
+				ds = append(ds, diag.Warnf(p.Range, "unknown-service", "flow %q calls service %q, which the engine's Caller has no address for: its runs will fail at that step until it has one", fl.Name, p.Service).
+					WithHint("give the service an address (flowgen serve: -service %s=URL)", p.Service))
+			}
 		}
 	}
 	return ds

@@ -91,6 +91,13 @@ func (s Static) Resolve(_ context.Context, service string) (string, error) {
 	return u, nil
 }
 
+// Knows reports whether s has a URL for service: the engine warns when a
+// flow it loads calls a service the Caller cannot reach (Caller.Knows).
+func (s Static) Knows(service string) bool {
+	_, ok := s[service]
+	return ok
+}
+
 // Caller is the HTTP/JSON runtime.Caller.
 type Caller struct {
 	resolver Resolver
@@ -229,6 +236,16 @@ func WithPath(fn func(endpoint string) string) Option { return func(x *Caller) {
 // WithHeader adds a header to every request (authentication, tracing).
 func WithHeader(key, value string) Option {
 	return func(x *Caller) { x.header.Add(key, value) }
+}
+
+// Knows reports whether the Caller can reach service: false only when
+// its Resolver says which services it knows (Static does) and service is
+// not one of them.
+func (c *Caller) Knows(service string) bool {
+	if k, ok := c.resolver.(interface{ Knows(string) bool }); ok {
+		return k.Knows(service)
+	}
+	return true
 }
 
 // New returns a Caller that finds services through r.
