@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -248,7 +249,7 @@ func New(opts Options) (*Engine, error) {
 	if opts.Broker == nil {
 		opts.Broker = NewMemoryBrokerWith(MemoryBrokerOptions{Logger: opts.Logger})
 	}
-	var b [6]byte
+	var b [idPrefixBytes]byte
 	_, _ = rand.Read(b[:])
 	e := &Engine{
 		opts:     opts,
@@ -332,9 +333,19 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 	return opts
 }
 
-// newRunID returns a run ID unique across engines and restarts.
+// newRunID returns a run ID unique across engines and restarts: the
+// engine's random prefix, '-' and a counter.
 func (e *Engine) newRunID() string {
 	return e.idPrefix + "-" + strconv.FormatUint(e.idCount.Add(1), 10)
+}
+
+// idPrefixBytes is the size of an engine's random run ID prefix.
+const idPrefixBytes = 6
+
+// isNewRunID reports whether id has the form of a newRunID.
+func isNewRunID(id string) bool {
+	prefix, count, ok := strings.Cut(id, "-")
+	return ok && len(prefix) == 2*idPrefixBytes && isLowerHex(prefix) && count != "" && strings.Trim(count, "0123456789") == ""
 }
 
 // Runtimer is what a generated flow type is: a typed wrapper around its

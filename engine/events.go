@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/runtime"
-	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // The engine's door for events (POST /events/{topic}/{event}): an event
@@ -115,8 +114,7 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	known := false // the inbox has the message (a retry of its publication)
 	if inbox {
-		k := store.MessageKey{Topic: m.Topic, Event: m.Event, ID: m.ID}
-		cur, ok, err := e.in.st.GetMessage(k)
+		cur, ok, err := e.in.st.GetMessage(m.key())
 		switch {
 		case err != nil:
 			return Published{}, err

@@ -421,6 +421,11 @@ func (in *inbox) hold(n int) (release func(), err error) {
 	}), nil
 }
 
+// key is m's key in the inbox: its topic, event and ID.
+func (m *Message) key() store.MessageKey {
+	return store.MessageKey{Topic: m.Topic, Event: m.Event, ID: m.ID}
+}
+
 // receive handles an awaited event from the broker, or from the engine's
 // door for events (PublishEvent): record it (once per topic, event and ID),
 // then offer it. It returns nil only once the event is durable in the
@@ -436,14 +441,16 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 	// it; a broker may bring it) is dead-lettered rather than delivered.
 	// Copies of messages the inbox has are acknowledged as they are (record
 	// skips them), and need no room.
-	kept, n := msgs[:0:0], 0
-	for _, msg := range msgs {
-		in.mu.Lock()
-		_, known := in.msgs[store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}]
-		in.mu.Unlock()
-		if known {
-			continue
+	in.mu.Lock()
+	fresh := make([]Message, 0, len(msgs))
+	for i := range msgs {
+		if _, known := in.msgs[msgs[i].key()]; !known {
+			fresh = append(fresh, msgs[i])
 		}
+	}
+	in.mu.Unlock()
+	kept, n := fresh[:0], 0
+	for _, msg := range fresh {
 		if err := jsonTooDeep(msg.Payload); err != nil {
 			if err := in.deadLetter(ctx, msg, "the payload: "+err.Error()); err != nil {
 				return err
@@ -468,7 +475,7 @@ func (in *inbox) record(ctx context.Context, msgs []Message) error {
 	news := make([]store.Message, 0, len(msgs))
 	in.mu.Lock()
 	for _, msg := range msgs {
-		if _, known := in.msgs[store.MessageKey{Topic: msg.Topic, Event: msg.Event, ID: msg.ID}]; !known {
+		if _, known := in.msgs[msg.key()]; !known {
 			news = append(news, store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: now, Link: msg.Link})
 		}
 	}

@@ -90,19 +90,16 @@ func checkRunIDChars(id string) error {
 }
 
 // engineRunIDForm names the kind of run ID the engine makes that id looks
-// like, or "".
+// like, or "". Each form is known beside the function that makes it.
 func engineRunIDForm(id string) string {
-	hexDigits := func(s string) bool {
-		return s != "" && strings.Trim(s, "0123456789abcdef") == ""
-	}
 	switch {
-	case strings.Contains(id, "@"):
+	case strings.Contains(id, "@"): // runtime.ChildRunID's separator
 		return "a call's child run"
-	case strings.HasPrefix(id, "sched-"):
+	case strings.HasPrefix(id, tickPrefix):
 		return "a schedule's run"
-	case len(id) == 26 && (strings.HasPrefix(id, "e-") || strings.HasPrefix(id, "k-")) && hexDigits(id[2:]):
+	case isDerivedRunID(id):
 		return "the run of an event or of an Idempotency-Key"
-	case len(id) > 13 && id[12] == '-' && hexDigits(id[:12]) && strings.Trim(id[13:], "0123456789") == "":
+	case isNewRunID(id):
 		return "a new run's ID"
 	}
 	return ""

@@ -454,8 +454,25 @@ func KeyRunID(flow, key string) string { return derivedRunID(flow, "k", key) }
 // cause and a hash of its ID.
 func derivedRunID(flow, kind, id string) string {
 	sum := sha256.Sum256([]byte(flow + "\x00" + id))
-	return kind + "-" + hex.EncodeToString(sum[:12])
+	return kind + "-" + hex.EncodeToString(sum[:derivedHashBytes])
 }
+
+// derivedHashBytes is how much of its hash a derived run ID keeps.
+const derivedHashBytes = 12
+
+// isDerivedRunID reports whether id has the form of an EventRunID or a
+// KeyRunID.
+func isDerivedRunID(id string) bool {
+	for _, kind := range []string{"e", "k"} {
+		if h, ok := strings.CutPrefix(id, kind+"-"); ok && len(h) == 2*derivedHashBytes && isLowerHex(h) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLowerHex reports whether s is lower-case hex digits, at least one.
+func isLowerHex(s string) bool { return s != "" && strings.Trim(s, "0123456789abcdef") == "" }
 
 // Locker serialises the drivers of a run: an engine holds a run's lock from
 // the moment it starts or resumes the run until the run's goroutine is over

@@ -30,11 +30,14 @@ import (
 // found among a flow's runs.
 func tickRunID(flow, spec string, tick time.Time) string {
 	sum := sha256.Sum256([]byte(flow + "\x00" + spec))
-	return "sched-" + strconv.FormatInt(tick.Unix(), 10) + "-" + hex.EncodeToString(sum[:6])
+	return tickPrefix + strconv.FormatInt(tick.Unix(), 10) + "-" + hex.EncodeToString(sum[:6])
 }
 
+// tickPrefix starts every tick's run ID.
+const tickPrefix = "sched-"
+
 func tickOf(runID, flow, spec string) (time.Time, bool) {
-	rest, ok := strings.CutPrefix(runID, "sched-")
+	rest, ok := strings.CutPrefix(runID, tickPrefix)
 	if !ok {
 		return time.Time{}, false
 	}

@@ -341,7 +341,6 @@ func (s *scanner) string() {
 	// Strings are text: their Go and JSON forms must agree, which byte
 	// escapes that do not make UTF-8 (JSON would turn them into U+FFFD)
 	// or a NUL (not allowed in Go source) would break.
-	var text []byte
 	firstByteEscape := -1
 	for len(body) > 0 {
 		value, multibyte, tail, err := strconv.UnquoteChar(body, '"')
@@ -354,19 +353,17 @@ func (s *scanner) string() {
 		case value == 0:
 			s.fail(at, "remove it: names, topics and values are text", "a NUL character in a string")
 			return
-		case !multibyte && value >= utf8.RuneSelf:
-			if firstByteEscape < 0 {
-				firstByteEscape = at
-			}
-			text = append(text, byte(value))
-		default:
-			text = utf8.AppendRune(text, value)
+		case !multibyte && value >= utf8.RuneSelf && firstByteEscape < 0:
+			firstByteEscape = at
 		}
 		body = tail
 	}
-	if firstByteEscape >= 0 && !utf8.Valid(text) {
-		s.fail(firstByteEscape, `write the characters themselves, or \u escapes such as \u00e9`, "byte escapes in this string do not make UTF-8 text")
-		return
+	// Only byte escapes can make text that is not UTF-8 (the source is).
+	if firstByteEscape >= 0 {
+		if text, err := strconv.Unquote(s.src[start:s.off]); err == nil && !utf8.ValidString(text) {
+			s.fail(firstByteEscape, `write the characters themselves, or \u escapes such as \u00e9`, "byte escapes in this string do not make UTF-8 text")
+			return
+		}
 	}
 	s.emit(tokString, start)
 }
