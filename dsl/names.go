@@ -69,6 +69,10 @@ type Names struct {
 	Ports              []Port
 	Services           string // SignupServices
 	ServicesFromCaller string // SignupServicesFromCaller
+	// StepFuncs are the unexported functions that build the steps of a
+	// flow too big for one function, one per group of StepGroups
+	// (newSignupSteps0, ...); nil when the constructor builds them itself.
+	StepFuncs []string
 }
 
 // StepNames are the identifiers generated for one step.
@@ -102,6 +106,11 @@ func (f *Flow) GoNames() *Names {
 	if len(n.Ports) > 0 {
 		n.Services = f.Name + "Services"
 		n.ServicesFromCaller = f.Name + "ServicesFromCaller"
+	}
+	if groups := f.StepGroups(); len(groups) > 1 {
+		for i := range groups {
+			n.StepFuncs = append(n.StepFuncs, fmt.Sprintf("new%sSteps%d", f.Name, i))
+		}
 	}
 	for _, s := range f.AllSteps() {
 		if s == nil {
@@ -200,6 +209,9 @@ func (n *Names) eachIdent(fn func(name string, o identOrigin)) {
 	flowIdent(n.Type, "definition type")
 	flowIdent(n.Constructor, "constructor")
 	flowIdent(n.Run, "run type")
+	for _, name := range n.StepFuncs {
+		flowIdent(name, "step builder function")
+	}
 	if n.Services != "" {
 		flowIdent(n.Services, "services type")
 		flowIdent(n.ServicesFromCaller, "services adapter")
@@ -361,4 +373,38 @@ func where(r diag.Range) string {
 	default:
 		return "unknown position"
 	}
+}
+
+// StepsPerFunc is how many steps (a block's branches included) one
+// generated function builds at most. The Go compiler's time grows faster
+// than linearly in a function's size: a 2,000-step flow built in one
+// constructor took 40–56 s to compile, in functions of 25 to 200 steps
+// 8–15 s (docs/benchmarks.md). Flows of up to this many steps keep
+// everything in the constructor, where it reads as the flow does.
+const StepsPerFunc = 64
+
+// StepGroups splits f's top-level steps, in order, into the groups that
+// one generated function builds each: a group holds at most StepsPerFunc
+// steps, counting a block's branches, unless one block alone has more. A
+// flow that fits is one group.
+func (f *Flow) StepGroups() [][]*Step {
+	var groups [][]*Step
+	var cur []*Step
+	size := 0
+	for _, s := range f.Steps {
+		if s == nil {
+			continue
+		}
+		n := 1 + len(s.Branches())
+		if size > 0 && size+n > StepsPerFunc {
+			groups = append(groups, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, s)
+		size += n
+	}
+	if len(cur) > 0 || len(groups) == 0 {
+		groups = append(groups, cur)
+	}
+	return groups
 }

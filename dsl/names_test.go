@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -42,5 +43,65 @@ func TestCamelCase(t *testing.T) {
 		if got := CamelCase(in); got != want {
 			t.Errorf("CamelCase(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestStepGroups checks how a flow's steps are split among the generated
+// functions that build them: at most StepsPerFunc steps each, a block's
+// branches counted and never split from their block, a function name each
+// when there is more than one group.
+func TestStepGroups(t *testing.T) {
+	steps := func(n int, prefix string) []*Step {
+		out := make([]*Step, n)
+		for i := range out {
+			out[i] = &Step{Name: fmt.Sprintf("%s%d", prefix, i)}
+		}
+		return out
+	}
+	block := func(name string, branches int) *Step {
+		return &Step{Name: name, Parallel: &Parallel{Branches: steps(branches, name+"B")}}
+	}
+	names := func(groups [][]*Step) [][]string {
+		var out [][]string
+		for _, g := range groups {
+			var ns []string
+			for _, s := range g {
+				ns = append(ns, s.Name)
+			}
+			out = append(out, []string{ns[0], ns[len(ns)-1], fmt.Sprint(len(ns))})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name  string
+		steps []*Step
+		want  [][]string // first step, last step, how many, of each group
+		funcs []string
+	}{
+		{"empty", nil, nil, nil},
+		{"fits", steps(StepsPerFunc, "S"), [][]string{{"S0", "S63", "64"}}, nil},
+		{"one over", steps(StepsPerFunc+1, "S"), [][]string{{"S0", "S63", "64"}, {"S64", "S64", "1"}}, []string{"newBigSteps0", "newBigSteps1"}},
+		// 62 steps and a block of 2 branches is 65: the block starts the
+		// next group.
+		{"block counted", append(steps(62, "S"), block("P", 2), &Step{Name: "Z"}),
+			[][]string{{"S0", "S61", "62"}, {"P", "Z", "2"}}, []string{"newBigSteps0", "newBigSteps1"}},
+		// A block bigger than a group is a group of its own.
+		{"big block", []*Step{{Name: "A"}, block("P", 100), {Name: "Z"}},
+			[][]string{{"A", "A", "1"}, {"P", "P", "1"}, {"Z", "Z", "1"}}, []string{"newBigSteps0", "newBigSteps1", "newBigSteps2"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &Flow{Name: "Big", Steps: c.steps}
+			groups := f.StepGroups()
+			if c.steps == nil {
+				if len(groups) != 1 || len(groups[0]) != 0 {
+					t.Errorf("StepGroups of no steps = %v, want one empty group", groups)
+				}
+			} else if diff := cmp.Diff(c.want, names(groups)); diff != "" {
+				t.Errorf("StepGroups (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(c.funcs, f.GoNames().StepFuncs); diff != "" {
+				t.Errorf("StepFuncs (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

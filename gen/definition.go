@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -63,17 +64,24 @@ func (g *flowGen) constructor() jen.Code {
 	body = append(body,
 		g.id("f").Op(":=").Add(g.rtS("New")).Call(jen.Lit(g.fl.Name), g.id("opts").Op("...")),
 		g.id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
-		jen.Var().Add(g.id(stepVar)).Op("*").Add(g.rtS("Step")),
 	)
-	if g.usesBlocks() {
-		body = append(body, jen.Var().Add(g.id(branchesVar)).Index().Op("*").Add(g.rtS("Step")))
+	groups := g.fl.StepGroups()
+	if len(n.StepFuncs) == 0 {
+		body = append(body, g.stepVars(groups[0])...)
 	}
 	if g.flowRetry != nil {
 		body = append(body, jen.Line(), docComment(fmt.Sprintf("%s is the flow's retry policy, for the steps that write none.", g.local(flowRetryVar))),
 			g.id(flowRetryVar).Op(":=").Add(retryPolicy(g.flowRetry.Policy())))
 	}
-	for _, s := range g.fl.Steps {
-		body = append(body, g.step(s)...)
+	if len(n.StepFuncs) == 0 {
+		for _, s := range groups[0] {
+			body = append(body, g.step(s)...)
+		}
+	} else {
+		body = append(body, jen.Line())
+		for _, name := range n.StepFuncs {
+			body = append(body, g.id(stepsVar).Op("=").Id(name).Call(g.stepFuncArgs()...))
+		}
 	}
 	body = append(body,
 		jen.Line(),
@@ -87,6 +95,66 @@ func (g *flowGen) constructor() jen.Code {
 		Params(g.constructorParams()...).
 		Params(jen.Op("*").Id(n.Type), jen.Error()).
 		Block(body...)
+}
+
+// stepVars declares the variables that building steps uses: the step
+// being built, and the branches of a block when steps have one.
+func (g *flowGen) stepVars(steps []*dsl.Step) []jen.Code {
+	out := []jen.Code{jen.Var().Add(g.id(stepVar)).Op("*").Add(g.rtS("Step"))}
+	if slices.ContainsFunc(steps, (*dsl.Step).IsBlock) {
+		out = append(out, jen.Var().Add(g.id(branchesVar)).Index().Op("*").Add(g.rtS("Step")))
+	}
+	return out
+}
+
+// stepFuncs declares the functions that build the steps of a flow too big
+// for one function (dsl.Flow.StepGroups): each takes what the
+// constructor's steps use, appends its group's steps and returns them.
+func (g *flowGen) stepFuncs() []jen.Code {
+	n := g.names
+	steps := func() *jen.Statement { return jen.Index().Op("*").Add(g.rtS("Step")) }
+	var out []jen.Code
+	for i, group := range g.fl.StepGroups() {
+		if i >= len(n.StepFuncs) {
+			break
+		}
+		params := []jen.Code{g.id("h").Id(n.Handlers)}
+		if len(g.ports) > 0 {
+			params = append(params, g.id("svc").Id(n.Services))
+		}
+		params = append(params, g.calleeParams()...)
+		if g.flowRetry != nil {
+			params = append(params, g.id(flowRetryVar).Add(rt("RetryPolicy")))
+		}
+		params = append(params, g.id(stepsVar).Add(steps()))
+		body := g.stepVars(group)
+		for _, s := range group {
+			body = append(body, g.step(s)...)
+		}
+		body = append(body, jen.Line(), jen.Return(g.id(stepsVar)))
+		doc := fmt.Sprintf("%s builds steps %s to %s of flow %s and appends them to steps. "+
+			"%s builds a flow of more than %d steps in groups, a function each, which the Go compiler compiles much faster than one function.",
+			n.StepFuncs[i], group[0].Name, group[len(group)-1].Name, g.fl.Name, n.Constructor, dsl.StepsPerFunc)
+		out = append(out, jen.Add(docComment(prose(doc)...)).Line().
+			Func().Id(n.StepFuncs[i]).Params(params...).Params(steps()).Block(body...))
+	}
+	return out
+}
+
+// stepFuncArgs are the arguments of a call to a step function, in the
+// order of its parameters (stepFuncs).
+func (g *flowGen) stepFuncArgs() []jen.Code {
+	args := []jen.Code{g.id("h")}
+	if len(g.ports) > 0 {
+		args = append(args, g.id("svc"))
+	}
+	for _, c := range g.callees() {
+		args = append(args, jen.Id(g.calleeParam(c)))
+	}
+	if g.flowRetry != nil {
+		args = append(args, g.id(flowRetryVar))
+	}
+	return append(args, g.id(stepsVar))
 }
 
 // needs lists the runtime options the flow's steps cannot run without.

@@ -249,6 +249,7 @@ func (g *flowGen) emit(jf *jen.File) {
 	decls = append(decls, g.handlers())
 	decls = append(decls, g.portDecls()...)
 	decls = append(decls, g.flowType(), g.constructor())
+	decls = append(decls, g.stepFuncs()...)
 	decls = append(decls, g.methods()...)
 	decls = append(decls, g.runType())
 	for _, d := range decls {
