@@ -52,7 +52,9 @@
 // input has an error nothing is written; warnings are printed and do not
 // stop generation. Files are replaced atomically (a temporary file in the
 // same directory, then a rename), so an interrupted run never leaves half a
-// file, and only when their contents change, so builds stay cached.
+// file, and only when their contents change, so builds stay cached. An
+// output that is a symbolic link stays one: the file it leads to is
+// replaced (a link to no file is an error).
 //
 // # Check
 //
@@ -94,6 +96,8 @@
 // Fmt prints the files in canonical layout (statements in canonical order,
 // four-space indentation, comments kept) on stdout. With -w it rewrites the
 // files whose layout changes instead, atomically; with -l it lists them.
+// A file named through a symbolic link is rewritten where the link leads,
+// and the link stays.
 // Formatting is idempotent. On a syntax error in any file nothing is printed
 // or written. Fmt reads .flow files only; a .json argument is a usage error.
 //

@@ -30,8 +30,9 @@ directory is loaded to check the state type and to give the typed service
 ports the Go types of the fields the rpc lines carry (-nopkg skips that,
 so a flow whose rpc lines name state fields cannot be generated). If any
 input has an error, nothing is written; warnings are printed and do not
-stop generation. Files are written atomically, and only when they change.
-The package name is that of the Go files in the output's directory (-pkg
+stop generation. Files are written atomically, and only when they change
+(an output that is a symbolic link stays one: the file it leads to is
+rewritten). The package name is that of the Go files in the output's directory (-pkg
 sets it).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		out := fs.String("o", "", "write the generated code to this `file` (only with a single input)")

@@ -53,7 +53,8 @@ var fmtVerb = &verb{
 	args:  "FILE...",
 	short: "print or rewrite .flow files in canonical layout",
 	summary: `Fmt prints .flow files in canonical layout, keeping comments. With -w it
-rewrites the files instead (atomically, and only those that change). On a
+rewrites the files instead (atomically, and only those that change; a
+symbolic link stays one, and the file it leads to is rewritten). On a
 syntax error in any file nothing is printed or written.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		write := fs.Bool("w", false, "write the result to the files instead of stdout")
