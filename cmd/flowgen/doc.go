@@ -50,7 +50,11 @@
 // fields its rpc lines carry. -nopkg skips the loading, so a flow whose rpc
 // lines name state fields cannot be generated with it. If any
 // input has an error nothing is written; warnings are printed and do not
-// stop generation. Files are replaced atomically (a temporary file in the
+// stop generation. Gen only replaces generated code: an output file that
+// exists without a "// Code generated ... DO NOT EDIT." line before its
+// package clause (https://go.dev/s/generatedcode) is taken for the user's
+// own, and gen stops with an error naming it, writing nothing (rename the
+// file, or choose another output with -o). Files are replaced atomically (a temporary file in the
 // same directory, then a rename), so an interrupted run never leaves half a
 // file, and only when their contents change, so builds stay cached. An
 // output that is a symbolic link stays one: the file it leads to is
