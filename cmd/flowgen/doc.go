@@ -82,6 +82,12 @@
 //	         {"severity":"error","range":{"start":{"file":"signup.flow",
 //	         "line":12,"column":18},...},"message":"...","hint":"...",
 //	         "code":"undefined-target"}
+//	         Every outcome is printed so, on stdout, and nothing on
+//	         stderr: a file that cannot be read is an object of that
+//	         file without a line, code "read" ({"severity":"error",
+//	         "range":{"start":{"file":"x.flow"}},"message":"open x.flow:
+//	         no such file or directory","code":"read"}), and the exit
+//	         status is 1. Only usage errors (exit 2) are text on stderr.
 //	-strict  make a step with side effects and neither a rollback nor
 //	         irreversible an error instead of a warning
 //	-nopkg   do not load the Go package of the file's directory (loading

@@ -33,14 +33,21 @@ fields (this runs the go command); -nopkg skips that.`,
 			if len(args) == 0 {
 				return usageError(e, "no input files")
 			}
-			ins, ok := e.read(args)
+			ins, unread := e.readInputs(args)
 			var all diag.List
+			if *asJSON {
+				// Every outcome is JSON then, a file that cannot be read
+				// included: a tool reading stdout must not miss it.
+				all = unread
+			} else {
+				e.printUnread(unread)
+			}
 			for _, in := range ins {
 				_, diags := load(in, in.checkOptions(!*nopkg, *strict))
 				all = append(all, diags...)
 			}
 			e.report(all, ins, *asJSON)
-			if !ok || all.HasErrors() {
+			if len(unread) > 0 || all.HasErrors() {
 				return exitError
 			}
 			return exitOK
