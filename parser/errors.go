@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/participle/v2"
@@ -42,6 +43,12 @@ var startsWith = map[string]string{
 	"Outcome":      "Ident",
 	"Retry":        "Number",
 	"Backoff":      "Duration",
+	"Call":         "Ident",
+	// A choose condition: participle names the alternatives of a Unary,
+	// and the literal types a comparison takes.
+	`(("(" Or ")") | Compare)`:                              "Condition",
+	`(<string> | <number> | <duration> | "true" | "false")`: "Value",
+	"Choose": `"{"`,
 }
 
 // syntaxError turns a participle error into a positioned diagnostic.
@@ -141,7 +148,10 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		case "flow":
 			return "flow name", ""
 		case ident.KeywordCall:
-			return "flow name", "name a flow of the same file, such as call Billing (Invoice) -> Receipt"
+			if prev(2) == "rollback" {
+				return "flow name", "name the flow that undoes the step, such as rollback call Refund (Receipt)"
+			}
+			return "flow name", "name a flow of this file or of its Go package, such as call Billing (Invoice) -> Receipt"
 		case "step":
 			return "step name", ""
 		case "state":
@@ -157,7 +167,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 				return "state field name", "name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt"
 			}
 		case "->":
-			if prev(3) == "on" {
+			if prev(3) == "on" || inChoose(toks, i) {
 				return "target step name, done or fail", ""
 			}
 			return "state field name", ""
@@ -192,6 +202,24 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			hint = fmt.Sprintf("did you mean %q?", ident.KeywordUntil)
 		}
 		return `duration or "until"`, hint
+	case "Condition":
+		switch {
+		case found.Type == tokString || found.Type == tokNumber || found.Type == tokDuration:
+			return "condition", `a condition starts with the state field: Total >= 100, Tier == "gold"`
+		case prev(1) == ident.KeywordWhen:
+			return "condition", "a when line is written when <condition> -> Target, such as when Total >= 100 -> Review"
+		}
+		return "condition", fmt.Sprintf("%q is followed by a condition: a state field compared with a literal (Total >= 100) or a bool field alone (Express)", prev(1))
+	case "Value":
+		if found.Type == tokIdent {
+			return "value to compare with", "a state field is compared with a literal: a string, number, duration, true or false; not with another field"
+		}
+		return "value to compare with", `write the literal after the operator, such as Total >= 100 or Tier == "gold"`
+	case `"{"`:
+		if prev(1) == ident.KeywordChoose {
+			return `"{"`, "a choose holds its lines in braces: " + chooseForm
+		}
+		return `"{"`, ""
 	case "Number":
 		if prev(1) == "retry" {
 			return "number of attempts", "write the total number of attempts, such as retry 3"
@@ -211,6 +239,13 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			return `"}"`, unclosedHint(toks, i)
 		}
 		open := openBraces(toks, i)
+		if inChoose(toks, i) {
+			if prev(2) == "->" && (prev(1) == ident.KeywordWhen || prev(1) == ident.KeywordOtherwise) {
+				return `when, otherwise or "}"`, fmt.Sprintf(`the "->" at line %d has no target, so %q was read as its target`, toks[i-2].Pos.Line, prev(1))
+			}
+			return `when, otherwise or "}"`, statementHint(found, []string{ident.KeywordWhen, ident.KeywordOtherwise}, ident.KeywordChoose, open,
+				"a choose block holds when <condition> -> Target lines and an otherwise -> Target line")
+		}
 		switch len(open) {
 		case 1:
 			return `flow statement or "}"`, statementHint(found, flowKeywords, "flow", open,
@@ -233,13 +268,19 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if prev(2) == "on" {
 			return `"->"`, "a transition is written on outcome -> Target"
 		}
+		if inChoose(toks, i) {
+			if lastOf(toks, i, ident.KeywordWhen, ident.KeywordOtherwise) == ident.KeywordOtherwise {
+				return `"->"`, "an otherwise line is written otherwise -> Target"
+			}
+			return `"->"`, "a when line is written when <condition> -> Target"
+		}
 		return `"->"`, ""
 	case "Field":
 		return "state field name", "name the fields the step writes, such as writes Reservation, Total"
 	case "Trigger":
 		return `"rpc", "event" or "schedule"`, `a trigger is trigger rpc "Endpoint", trigger event topic "event" or trigger schedule "spec"`
 	case "Rollback":
-		return `Go step name or "rpc"`, ""
+		return `Go step name, "rpc" or "call"`, ""
 	case `("none" | "full")`, `"none"`:
 		return `"none" or "full"`, ""
 	}
@@ -251,14 +292,20 @@ var (
 	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, ident.KeywordCall, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"}
 )
 
-// statementHint explains an unexpected token where a statement of a flow
-// or step (block) should start: a block that was not closed, a misspelt
-// keyword, or else what the block may hold.
+// chooseForm is how a choose block is written, for hints.
+const chooseForm = "choose { when <condition> -> Target ... otherwise -> Target }"
+
+// statementHint explains an unexpected token where a statement of a flow,
+// step or choose (block) should start: a block that was not closed, a
+// line of a choose outside one, a misspelt keyword, or else what the block
+// may hold.
 func statementHint(found lexer.Token, keywords []string, block string, open []lexer.Token, otherwise string) string {
 	switch {
-	case found.Value == "flow" || found.Value == "step" && block == "step":
+	case found.Value == "flow" || found.Value == "step" && (block == "step" || block == ident.KeywordChoose):
 		o := open[len(open)-1]
 		return fmt.Sprintf("%ss do not nest: is the \"}\" of the %s opened at line %d missing?", found.Value, block, o.Pos.Line)
+	case block != ident.KeywordChoose && (found.Value == ident.KeywordWhen || found.Value == ident.KeywordOtherwise):
+		return "when and otherwise lines belong in a choose block: " + chooseForm
 	case found.Type == tokIdent:
 		if k := closest(found.Value, keywords); k != "" {
 			return fmt.Sprintf("did you mean %q?", k)
@@ -298,12 +345,37 @@ func stepHint(found lexer.Token, open []lexer.Token) string {
 // parallelBlock reports whether the brace open opens a parallel block
 // (parallel Name {).
 func parallelBlock(toks []lexer.Token, open lexer.Token) bool {
+	return before(toks, open, 2) == ident.KeywordParallel
+}
+
+// inChoose reports whether toks[i] is inside a choose block: the
+// innermost brace open before it follows "choose".
+func inChoose(toks []lexer.Token, i int) bool {
+	open := openBraces(toks, i)
+	return len(open) > 0 && before(toks, open[len(open)-1], 1) == ident.KeywordChoose
+}
+
+// before is the value of the token n tokens before brace, or "".
+func before(toks []lexer.Token, brace lexer.Token, n int) string {
 	for i, t := range toks {
-		if t.Pos.Offset == open.Pos.Offset {
-			return i >= 2 && toks[i-2].Value == ident.KeywordParallel
+		if t.Pos.Offset == brace.Pos.Offset {
+			if i < n {
+				return ""
+			}
+			return toks[i-n].Value
 		}
 	}
-	return false
+	return ""
+}
+
+// lastOf is the last of words among the values of toks[:i], or "".
+func lastOf(toks []lexer.Token, i int, words ...string) string {
+	for j := i - 1; j >= 0; j-- {
+		if slices.Contains(words, toks[j].Value) {
+			return toks[j].Value
+		}
+	}
+	return ""
 }
 
 // unclosedHint points at the innermost brace still open at the end of file.

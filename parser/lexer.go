@@ -262,6 +262,8 @@ func (s *scanner) unexpected(off int) {
 		hint = `strings are written in double quotes: "text"`
 	case r == ';':
 		hint = "statements need no separator; put one per line"
+	case r == '&' || r == '|':
+		hint = "conditions combine with and, or and not: when Express and not Oversize -> Ship"
 	case r >= utf8.RuneSelf:
 		hint = "names are ASCII letters, digits and _; other text belongs in strings or comments"
 	}

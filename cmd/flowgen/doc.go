@@ -50,9 +50,15 @@
 // fields its rpc lines carry. -nopkg skips the loading, so a flow whose rpc
 // lines name state fields cannot be generated with it. If any
 // input has an error nothing is written; warnings are printed and do not
-// stop generation. Files are replaced atomically (a temporary file in the
+// stop generation. Gen only replaces generated code: an output file that
+// exists without a "// Code generated ... DO NOT EDIT." line before its
+// package clause (https://go.dev/s/generatedcode) is taken for the user's
+// own, and gen stops with an error naming it, writing nothing (rename the
+// file, or choose another output with -o). Files are replaced atomically (a temporary file in the
 // same directory, then a rename), so an interrupted run never leaves half a
-// file, and only when their contents change, so builds stay cached.
+// file, and only when their contents change, so builds stay cached. An
+// output that is a symbolic link stays one: the file it leads to is
+// replaced (a link to no file is an error).
 //
 // # Check
 //
@@ -76,6 +82,12 @@
 //	         {"severity":"error","range":{"start":{"file":"signup.flow",
 //	         "line":12,"column":18},...},"message":"...","hint":"...",
 //	         "code":"undefined-target"}
+//	         Every outcome is printed so, on stdout, and nothing on
+//	         stderr: a file that cannot be read is an object of that
+//	         file without a line, code "read" ({"severity":"error",
+//	         "range":{"start":{"file":"x.flow"}},"message":"open x.flow:
+//	         no such file or directory","code":"read"}), and the exit
+//	         status is 1. Only usage errors (exit 2) are text on stderr.
 //	-strict  make a step with side effects and neither a rollback nor
 //	         irreversible an error instead of a warning
 //	-nopkg   do not load the Go package of the file's directory (loading
@@ -94,6 +106,8 @@
 // Fmt prints the files in canonical layout (statements in canonical order,
 // four-space indentation, comments kept) on stdout. With -w it rewrites the
 // files whose layout changes instead, atomically; with -l it lists them.
+// A file named through a symbolic link is rewritten where the link leads,
+// and the link stays.
 // Formatting is idempotent. On a syntax error in any file nothing is printed
 // or written. Fmt reads .flow files only; a .json argument is a usage error.
 //

@@ -26,10 +26,18 @@ import (
 // A path that exists and is not a regular file (a directory, a device) is
 // an error.
 //
+// A path that is a symbolic link stays one: WriteFile replaces the file the
+// link leads to (in that file's directory), as a plain write through the
+// link would, rather than renaming over the link. A link that leads to no
+// file is an error.
+//
 // On an error before the rename, path is unchanged and the temporary file
 // is removed. An error syncing the directory comes after the rename: path
 // then holds data, which may not survive a crash.
 func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
+	if path, err = target(path); err != nil {
+		return err
+	}
 	if st, err := os.Stat(path); err == nil {
 		if !st.Mode().IsRegular() {
 			return fmt.Errorf("%s: not a regular file", path)
@@ -66,6 +74,20 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 		return err
 	}
 	return SyncDir(dir)
+}
+
+// target is the file path names: path itself, or the file a symbolic link
+// at path leads to, through any chain of links.
+func target(path string) (string, error) {
+	st, err := os.Lstat(path)
+	if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+		return path, nil // a new file, or not a link: WriteFile handles both
+	}
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: symbolic link to a file that cannot be reached: %w", path, err)
+	}
+	return resolved, nil
 }
 
 // tempInfix marks WriteFile's temporary files: "." + the file's name +

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -180,5 +181,59 @@ func TestRemoveTemp(t *testing.T) {
 	slices.Sort(keep)
 	if !slices.Equal(names, keep) {
 		t.Fatalf("left %q, want %q", names, keep)
+	}
+}
+
+// Writing through a symbolic link replaces the file it leads to and keeps
+// the link (fmt -w on a linked .flow, gen's output linked elsewhere); the
+// temporary file goes in the target's directory, where the rename happens.
+func TestWriteFileThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(real, "a.flow")
+	if err := os.WriteFile(file, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A relative link, and a link to that link.
+	link := filepath.Join(dir, "x.flow")
+	if err := os.Symlink(filepath.Join("real", "a.flow"), link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	link2 := filepath.Join(dir, "y.flow")
+	if err := os.Symlink(link, link2); err != nil {
+		t.Fatal(err)
+	}
+	for i, path := range []string{link, link2} {
+		data := []byte{'n', 'e', 'w', '0' + byte(i)}
+		if err := WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Lstat(path); err != nil || st.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("%s is no longer a symbolic link (%v, %v)", path, st.Mode(), err)
+		}
+		st, _ := os.Stat(file)
+		if b, _ := os.ReadFile(file); !bytes.Equal(b, data) || st.Mode().Perm() != 0o600 {
+			t.Errorf("after writing %s the target holds %q, mode %v; want %q, 0600", path, b, st.Mode(), data)
+		}
+	}
+	if got := names(t, real); !slices.Equal(got, []string{"a.flow"}) {
+		t.Errorf("target directory holds %q, want only a.flow", got)
+	}
+	if got := names(t, dir); !slices.Equal(got, []string{"real", "x.flow", "y.flow"}) {
+		t.Errorf("link directory holds %q", got)
+	}
+	// A link to nothing is an error that names the link, and writes nothing.
+	dangling := filepath.Join(dir, "gone.flow")
+	if err := os.Symlink("missing.flow", dangling); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(dangling, []byte("x"), 0o644); err == nil || !strings.Contains(err.Error(), dangling) {
+		t.Errorf("WriteFile through a dangling link = %v, want an error naming it", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "missing.flow")); err == nil {
+		t.Error("writing through a dangling link created its target")
 	}
 }

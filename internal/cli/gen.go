@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"go/build"
@@ -30,8 +31,11 @@ directory is loaded to check the state type and to give the typed service
 ports the Go types of the fields the rpc lines carry (-nopkg skips that,
 so a flow whose rpc lines name state fields cannot be generated). If any
 input has an error, nothing is written; warnings are printed and do not
-stop generation. Files are written atomically, and only when they change.
-The package name is that of the Go files in the output's directory (-pkg
+stop generation. An existing output file that is not generated code (no
+"// Code generated ... DO NOT EDIT." line before its package clause) is
+never overwritten: gen stops, naming it, and writes nothing. Files are written atomically, and only when they change
+(an output that is a symbolic link stays one: the file it leads to is
+rewritten). The package name is that of the Go files in the output's directory (-pkg
 sets it).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		out := fs.String("o", "", "write the generated code to this `file` (only with a single input)")
@@ -113,10 +117,27 @@ sets it).`,
 					outputs = append(outputs, output{filepath.Join(filepath.Dir(in.path), name), gen[name]})
 				}
 			}
+			// Check every output before writing any: a file in the way
+			// stops the whole run, as an error in an input does.
+			var writes []output
+			failed := false
 			for _, o := range outputs {
-				if old, err := os.ReadFile(o.path); err == nil && bytes.Equal(old, o.data) {
-					continue // unchanged: keep the file's time, so builds stay cached
+				write, err := needsWrite(o.path, o.data)
+				switch {
+				case errors.Is(err, errHandWritten):
+					failf(e, "%s: %v", e.display(o.path), err)
+					failed = true
+				case err != nil:
+					failf(e, "%s", pathError(e, err))
+					failed = true
+				case write:
+					writes = append(writes, o)
 				}
+			}
+			if failed {
+				return exitError
+			}
+			for _, o := range writes {
 				if err := atomicfile.WriteFile(o.path, o.data, 0o644); err != nil {
 					return failf(e, "%s", pathError(e, err))
 				}

@@ -40,15 +40,24 @@ func (in *input) goPackage() (*types.Package, error) {
 // port carries a state field, and the generator needs no types).
 func (in *input) types() *types.Package { return in.pkg }
 
-// read reads every path, reporting all the files that cannot be read.
+// read reads every path, printing all the files that cannot be read.
 func (e *env) read(paths []string) ([]*input, bool) {
+	ins, unread := e.readInputs(paths)
+	e.printUnread(unread)
+	return ins, len(unread) == 0
+}
+
+// readInputs reads every path. Each file that cannot be read (missing, a
+// directory, no permission) is an error diagnostic of that file, without
+// a line, code "read": check -json reports it as JSON like any other.
+func (e *env) readInputs(paths []string) ([]*input, diag.List) {
 	var ins []*input
-	ok := true
+	var unread diag.List
 	for _, p := range paths {
 		src, err := os.ReadFile(p)
 		if err != nil {
-			failf(e, "%s", pathError(e, err))
-			ok = false
+			at := diag.Range{Start: diag.Pos{File: e.display(p)}}
+			unread = append(unread, diag.Errorf(at, "read", "%s", pathError(e, err)))
 			continue
 		}
 		dir, err := filepath.Abs(filepath.Dir(p))
@@ -57,7 +66,15 @@ func (e *env) read(paths []string) ([]*input, bool) {
 		}
 		ins = append(ins, &input{path: p, name: e.display(p), dir: dir, src: src})
 	}
-	return ins, ok
+	return ins, unread
+}
+
+// printUnread prints readInputs' diagnostics for people, as the other
+// errors that are not about a flow's content: "flowgen: open x.flow: ...".
+func (e *env) printUnread(unread diag.List) {
+	for _, d := range unread {
+		failf(e, "%s", d.Message)
+	}
 }
 
 // pathError shows an *os.PathError with the display path rather than the

@@ -33,14 +33,21 @@ fields (this runs the go command); -nopkg skips that.`,
 			if len(args) == 0 {
 				return usageError(e, "no input files")
 			}
-			ins, ok := e.read(args)
+			ins, unread := e.readInputs(args)
 			var all diag.List
+			if *asJSON {
+				// Every outcome is JSON then, a file that cannot be read
+				// included: a tool reading stdout must not miss it.
+				all = unread
+			} else {
+				e.printUnread(unread)
+			}
 			for _, in := range ins {
 				_, diags := load(in, in.checkOptions(!*nopkg, *strict))
 				all = append(all, diags...)
 			}
 			e.report(all, ins, *asJSON)
-			if !ok || all.HasErrors() {
+			if len(unread) > 0 || all.HasErrors() {
 				return exitError
 			}
 			return exitOK
@@ -53,7 +60,8 @@ var fmtVerb = &verb{
 	args:  "FILE...",
 	short: "print or rewrite .flow files in canonical layout",
 	summary: `Fmt prints .flow files in canonical layout, keeping comments. With -w it
-rewrites the files instead (atomically, and only those that change). On a
+rewrites the files instead (atomically, and only those that change; a
+symbolic link stays one, and the file it leads to is rewritten). On a
 syntax error in any file nothing is printed or written.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		write := fs.Bool("w", false, "write the result to the files instead of stdout")
