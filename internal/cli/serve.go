@@ -260,7 +260,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	opts.Providers = &engine.ProviderOptions{Allow: cfg.providerAllow}
 	opts.Authorizer = srv.Auth()
 	if len(cfg.services) > 0 {
-		opts.Caller = httpcall.New(httpcall.Static(cfg.services),
+		opts.Caller = httpcall.New(httpcall.Static(cfg.services), httpcall.WithLogger(log),
 			httpcall.WithLimits(httpcall.Limits{MaxConnsPerHost: lim.serviceConns, MaxIdleConnsPerHost: lim.serviceConns}))
 	}
 	if cfg.nats != "" {
