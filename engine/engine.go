@@ -49,7 +49,11 @@ var (
 	ErrNoHandler   = errors.New("engine: no handler")
 	ErrClosed      = errors.New("engine: closed")
 	ErrInvalid     = errors.New("engine: invalid flow definition")
-	ErrConflict    = errors.New("engine: definition does not fit runs in progress")
+	// ErrConflict: the definition conflicts with what the engine holds
+	// (a run in progress it does not fit, an rpc endpoint another flow
+	// has, a generated flow of its name, another file of the flows
+	// directory); the error says which.
+	ErrConflict = errors.New("engine: definition conflicts with what the engine holds")
 )
 
 // Options configure an Engine. Store is required.
@@ -445,7 +449,7 @@ func (e *Engine) add(fe *flowEntry, replace bool) error {
 		}
 		if other := e.rpc[t.Endpoint]; other != nil && other.name != fe.name {
 			e.mu.Unlock()
-			return fmt.Errorf("%w: rpc endpoint %q already starts flow %q", ErrFlowExists, t.Endpoint, other.name)
+			return fmt.Errorf("%w: %s", ErrConflict, rpcTaken(fe.name, t.Endpoint, other.name))
 		}
 	}
 	if old != nil {

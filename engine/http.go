@@ -46,13 +46,14 @@ const MaxBody = 1 << 20
 // without valid credentials answers 401 and one whose role is not enough
 // 403; without it the API is open, and the program that serves it decides
 // who can reach it. A POST or PUT whose Content-Type is not
-// application/json answers 415 (RequireJSON).
+// application/json answers 415 (RequireJSON). A path that is not clean
+// (//runs) answers 404 (Canonical).
 func (e *Engine) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes { // access.go: the routes and their roles
 		mux.Handle(rt.Pattern, e.guard(rt))
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return Canonical(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
 			mux.ServeHTTP(w, r) // sets the path values
@@ -69,8 +70,39 @@ func (e *Engine) Handler() http.Handler {
 			msg = fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow"))
 		}
 		writeError(w, cmpOr(rec.status, http.StatusNotFound), msg, nil)
+	}))
+}
+
+// Canonical answers a request whose path is not clean ("//runs",
+// "/runs/../runs", "/./flows": what net/http's ServeMux would clean) with
+// the API's JSON 404, and passes the others to h. A ServeMux answers such
+// a path with a redirect to the clean one: HTML where the API answers
+// JSON, and a 307 that a client follows by sending its POST again
+// elsewhere. The API has one path per endpoint and changes nothing on a
+// path it does not serve. Handler applies it; a program that serves the
+// Handler under a ServeMux of its own wraps that mux too (flowgen serve
+// does).
+func Canonical(h http.Handler) http.Handler {
+	// Which paths need cleaning is the ServeMux's rule: ask one that
+	// serves every clean path.
+	probe := http.NewServeMux()
+	probe.Handle("/", clean{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ph, _ := probe.Handler(r)
+		if _, ok := ph.(clean); ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}}
+		ph.ServeHTTP(rec, r) // the redirect: its Location is the clean path
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s: the API does not clean paths; did you mean %s?", r.Method, r.URL.Path, rec.header.Get("Location")), nil)
 	})
 }
+
+// clean is the probe's handler of clean paths; it is never called.
+type clean struct{}
+
+func (clean) ServeHTTP(http.ResponseWriter, *http.Request) {}
 
 // statusRecorder keeps the status and headers of the mux's error answers.
 type statusRecorder struct {

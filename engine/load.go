@@ -241,7 +241,7 @@ func rpcConflicts(f *dsl.File, registered map[string]*flowEntry) diag.List {
 			}
 			at := pick(t.Range, fl.NameRange)
 			if other, ok := taken[t.Endpoint]; ok {
-				ds = append(ds, diag.Errorf(at, codeRPCTaken, "rpc endpoint %q already starts flow %q", t.Endpoint, other).
+				ds = append(ds, diag.Errorf(at, codeRPCTaken, "%s", rpcTaken(fl.Name, t.Endpoint, other)).
 					WithHint("choose another endpoint, or take it off flow %q in the same document", other))
 			} else if other, ok := first[t.Endpoint]; ok && other != fl.Name {
 				ds = append(ds, diag.Errorf(at, "rpc-conflict", "rpc endpoint %q also starts flow %q of this document", t.Endpoint, other).
@@ -252,6 +252,12 @@ func rpcConflicts(f *dsl.File, registered map[string]*flowEntry) diag.List {
 		}
 	}
 	return ds
+}
+
+// rpcTaken says that flow cannot have the rpc endpoint another flow, owner,
+// has: what conflicts with what, for PUT /flows and Register alike.
+func rpcTaken(flow, endpoint, owner string) string {
+	return fmt.Sprintf("flow %q cannot take rpc endpoint %q: it starts flow %q", flow, endpoint, owner)
 }
 
 // fileConflicts reports the flows of f that p changes and that a file of

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -160,5 +161,26 @@ func TestOneTriggerType(t *testing.T) {
 	}
 	if got := registeredTriggers(e, "A"); !slices.Equal(got, want) {
 		t.Fatalf("JSON flow's triggers = %v, want %v", got, want)
+	}
+}
+
+// Register refuses a generated flow whose rpc trigger another flow has,
+// saying which flow wants which endpoint and whose it is, with a 409's
+// error (a conflict with what the engine holds), and registers nothing.
+func TestRegisterRPCTaken(t *testing.T) {
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("a.json", []byte(flowDoc(rpcFlow("A", "Hello.Start")))); err != nil {
+		t.Fatal(err, ds)
+	}
+	err = Register(e, newGenHello(t, e, helloTriggers...))
+	const want = `engine: definition conflicts with what the engine holds: flow "Hello" cannot take rpc endpoint "Hello.Start": it starts flow "A"`
+	if err == nil || err.Error() != want || statusOf(err) != http.StatusConflict {
+		t.Fatalf("Register: %v, want %q (409)", err, want)
+	}
+	if got := flowNames(e); !slices.Equal(got, []string{"A"}) {
+		t.Fatalf("flows %v, want [A]", got)
 	}
 }

@@ -158,6 +158,13 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		{"POST", "/events/payments/payment.succeeded", `{not json`, 400, "not valid JSON"},
 		{"DELETE", "/flows", ``, 405, "not allowed"},
 		{"GET", "/nope", ``, 404, "no such endpoint"},
+		// A path that is not clean is no endpoint: no redirect (HTML, and
+		// a POST sent again to the clean path), and nothing changes.
+		{"GET", "//runs", ``, 404, "the API does not clean paths; did you mean /runs?"},
+		{"GET", "/runs/../runs", ``, 404, "did you mean /runs?"},
+		{"POST", "//flows/Signup/runs", `{}`, 404, "did you mean /flows/Signup/runs?"},
+		{"POST", "/rpc/./Signup.Start", `{}`, 404, "did you mean /rpc/Signup.Start?"},
+		{"PUT", "/./flows", `{"version": 1, "flows": [{"name": "Y", "steps": [{"name": "A", "action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true}]}]}`, 404, "did you mean /flows?"},
 		{"POST", "/flows/Signup/runs", `{"x": "` + strings.Repeat("a", MaxBody) + `"}`, 413, "larger than"},
 	}
 	for _, tc := range bad {
@@ -169,6 +176,9 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		}
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
+		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: Content-Type %q, want the API's JSON error", tc.method, tc.path, ct)
+		}
 		if res.StatusCode != tc.status {
 			t.Errorf("%s %s: status %d, want %d (%s)", tc.method, tc.path, res.StatusCode, tc.status, b)
 			continue

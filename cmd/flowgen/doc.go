@@ -181,7 +181,7 @@
 //	flowgen serve -store DIR [-flows DIR] [-addr 127.0.0.1:8080] [-tokens FILE] [-insecure]
 //	        [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [-retain DURATION]
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
-//	        [-max-header-bytes 65536] [-max-body 1048576] [-service-conns 64]
+//	        [-max-header-bytes 65536] [-max-conns 1024] [-max-body 1048576] [-service-conns 64]
 //	        [-max-running 1000] [-resume-workers 4] [-event-workers 32] [-broker-bytes 268435456] [-inbox-bytes 268435456]
 //	        [-provider-allow HOST|HOST:PORT|URL-PREFIX]... [-otlp-traces URL] [-trace-sample 1]
 //
@@ -271,7 +271,10 @@
 // headers and -read-timeout (30s) to send all of it, body included; a
 // slower one is cut off. An answer must be written within -write-timeout
 // (60s) of the end of the headers, and a keep-alive connection idle for
-// -idle-timeout (60s) is closed. Headers over -max-header-bytes (64 KiB)
+// -idle-timeout (60s) is closed. At most -max-conns (1024) client
+// connections are open at once, idle keep-alive ones and GET /watch
+// streams included; beyond, new connections wait in the kernel's backlog
+// until one closes. Headers over -max-header-bytes (64 KiB)
 // answer 431, bodies over -max-body (1 MiB) 413. rpc steps open at most
 // -service-conns (64) connections to each service host; more calls wait
 // for one. At most -max-running (1000) runs are in flight, holding a

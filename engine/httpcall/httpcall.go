@@ -18,6 +18,9 @@
 // and the Idempotency-Key never reach another host), and an endpoint is one
 // escaped path segment under the service's base URL: it cannot leave it
 // (".." and "." are refused, "/", "?" and "#" are escaped).
+//
+// A call's error names the service and the endpoint, never the address
+// the Resolver gave (CallError): the address goes to the log.
 package httpcall
 
 import (
@@ -27,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -106,6 +110,7 @@ type Caller struct {
 	path     func(endpoint string) string
 	header   http.Header
 	targets  targetCache
+	log      *slog.Logger // where failed calls are logged whole
 }
 
 // Limits bound a Caller's connections and waits. A zero field takes its
@@ -233,6 +238,11 @@ func WithLimits(l Limits) Option { return func(x *Caller) { x.limits = l } }
 // host differ, is refused (permanent).
 func WithPath(fn func(endpoint string) string) Option { return func(x *Caller) { x.path = fn } }
 
+// WithLogger sets where failed calls are logged, with the service's URL
+// and addresses their errors leave out (CallError); default
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(x *Caller) { x.log = l } }
+
 // WithHeader adds a header to every request (authentication, tracing).
 func WithHeader(key, value string) Option {
 	return func(x *Caller) { x.header.Add(key, value) }
@@ -256,6 +266,9 @@ func New(r Resolver, opts ...Option) *Caller {
 		o(c)
 	}
 	c.limits = c.limits.withDefaults()
+	if c.log == nil {
+		c.log = slog.Default()
+	}
 	if c.client == nil {
 		c.client = Client(c.limits)
 	}
@@ -325,11 +338,11 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	}
 	u, err := c.targets.get(base, endpoint, c.target)
 	if err != nil {
-		return runtime.Permanent(fmt.Errorf("%s %s: %w", service, endpoint, err))
+		return runtime.Permanent(c.failed(ctx, service, endpoint, "", err))
 	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return runtime.Permanent(fmt.Errorf("%s %s: %w", service, endpoint, err))
+		return runtime.Permanent(c.failed(ctx, service, endpoint, "", err))
 	}
 	for k, vs := range c.header {
 		hr.Header[k] = append([]string(nil), vs...)
@@ -349,9 +362,9 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 			return fmt.Errorf("%s %s: %w", service, endpoint, context.Cause(ctx))
 		}
 		if errors.Is(err, ErrRedirect) {
-			return runtime.Permanent(fmt.Errorf("%s %s: %w", service, endpoint, err))
+			return runtime.Permanent(c.failed(ctx, service, endpoint, "", err))
 		}
-		return fmt.Errorf("%s %s: %w", service, endpoint, err)
+		return c.failed(ctx, service, endpoint, "", err)
 	}
 	defer res.Body.Close()
 	var r io.Reader = res.Body
@@ -360,7 +373,7 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return fmt.Errorf("%s %s: reading response: %w", service, endpoint, err)
+		return c.failed(ctx, service, endpoint, "reading the response", err)
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		se := &StatusError{Service: service, Endpoint: endpoint, Status: res.StatusCode, Body: snippet(data)}

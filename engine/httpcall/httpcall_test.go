@@ -100,20 +100,6 @@ func TestCallerClassifiesAnswers(t *testing.T) {
 	}
 }
 
-func TestCallerConnectionRefusedIsRetryable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	c := New(Static{"svc": "http://" + addr})
-	err = c.Call(context.Background(), "svc", "X", nil, nil)
-	if err == nil || runtime.IsPermanent(err) {
-		t.Fatalf("connection refused: %v (permanent %v)", err, runtime.IsPermanent(err))
-	}
-}
-
 // The idempotency key of the step reaches the service, the same on every
 // retry: a flow with a retried rpc step against a service that fails once.
 func TestCallerSendsIdempotencyKeyAcrossRetries(t *testing.T) {

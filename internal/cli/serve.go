@@ -260,7 +260,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	opts.Providers = &engine.ProviderOptions{Allow: cfg.providerAllow}
 	opts.Authorizer = srv.Auth()
 	if len(cfg.services) > 0 {
-		opts.Caller = httpcall.New(httpcall.Static(cfg.services),
+		opts.Caller = httpcall.New(httpcall.Static(cfg.services), httpcall.WithLogger(log),
 			httpcall.WithLimits(httpcall.Limits{MaxConnsPerHost: lim.serviceConns, MaxIdleConnsPerHost: lim.serviceConns}))
 	}
 	if cfg.nats != "" {
@@ -314,7 +314,9 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	})))
 	// Shutdown waits for open requests: the web view's GET /watch streams
 	// end first. Then runs reach a step boundary.
-	err = srv.Serve(ctx, "flowgen serve", mux, eng.EndWatches, ready, "store", cfg.store, "flows", len(eng.Flows()), "tracing", tp != nil)
+	// This mux would redirect a path that is not clean (//runs) before the
+	// engine's Handler sees it: it answers the API's JSON 404 instead.
+	err = srv.Serve(ctx, "flowgen serve", engine.Canonical(mux), eng.EndWatches, ready, "store", cfg.store, "flows", len(eng.Flows()), "tracing", tp != nil)
 	cctx, cancel := context.WithTimeout(context.Background(), listen.ShutdownTimeout)
 	defer cancel()
 	if cerr := eng.Close(cctx); cerr != nil {

@@ -227,3 +227,32 @@ func TestServeRefusedFlowsRestart(t *testing.T) {
 		t.Fatalf("GET /flows/Greet after the restart: %d %v", code, out)
 	}
 }
+
+// A path that is not clean answers the API's JSON 404, through serve's
+// own mux (POST /echo beside the engine's API) as through the engine's:
+// not a redirect to the clean path, with an HTML body.
+func TestServeUncleanPaths(t *testing.T) {
+	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), net: listen.Config{Addr: "127.0.0.1:0"}})
+	defer stop()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct{ method, path, clean string }{
+		{"GET", "//runs", "/runs"},
+		{"GET", "/ui/../runs", "/runs"},
+		{"POST", "//echo/x", "/echo/x"},
+		{"POST", "/echo/./x", "/echo/x"},
+	} {
+		req, _ := http.NewRequest(tc.method, url+tc.path, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		var out struct{ Error string }
+		if res.StatusCode != http.StatusNotFound || res.Header.Get("Content-Type") != "application/json" || json.Unmarshal(b, &out) != nil ||
+			!strings.Contains(out.Error, "did you mean "+tc.clean+"?") {
+			t.Errorf("%s %s: %d %s %q, want the API's JSON 404 naming %s", tc.method, tc.path, res.StatusCode, res.Header.Get("Content-Type"), b, tc.clean)
+		}
+	}
+}

@@ -21,6 +21,12 @@ const (
 	DefaultWriteTimeout      = 60 * time.Second
 	DefaultIdleTimeout       = 60 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
+	// DefaultMaxConns bounds the client connections at a few tens of MB
+	// of goroutines and buffers (some 10 to 20 KB each idle, more while a
+	// request is read), far above the 64 GET /watch streams the engine
+	// allows, and within the open files a process has: Go raises the soft
+	// limit to the hard one, which Linux and systemd put at 4096 or more.
+	DefaultMaxConns = 1024
 )
 
 // CheckExposure refuses to serve the API open (without tokens) on an

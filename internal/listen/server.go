@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/flowgen/flowgen/engine"
 )
 
@@ -29,10 +31,15 @@ type Config struct {
 	Limits          Limits // zero fields: the defaults
 }
 
-// Limits are the HTTP server's timeouts and sizes (docs/engine.md#limits).
+// Limits are the HTTP server's timeouts, sizes and connections
+// (docs/engine.md#limits).
 type Limits struct {
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	MaxHeaderBytes                                            int
+	// MaxConns caps the client connections open at once, idle keep-alive
+	// ones and GET /watch streams included: each holds a goroutine and
+	// its buffers. Beyond it the server accepts no more until one closes.
+	MaxConns int
 }
 
 // ShutdownTimeout bounds how long Serve waits for open requests once its
@@ -53,6 +60,7 @@ func (c *Config) Flags(fs *flag.FlagSet, roles string) {
 	fs.DurationVar(&l.WriteTimeout, "write-timeout", DefaultWriteTimeout, "time to answer a request, from the end of its headers")
 	fs.DurationVar(&l.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed")
 	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", DefaultMaxHeaderBytes, "largest request header, in bytes")
+	fs.IntVar(&l.MaxConns, "max-conns", DefaultMaxConns, "most client connections open at once, idle keep-alive ones and GET /watch streams included; beyond, new connections wait in the kernel's backlog until one closes")
 }
 
 // Check refuses a configuration given on the command line that cannot
@@ -78,8 +86,13 @@ func (l Limits) check() error {
 			return fmt.Errorf("-%s must be positive, found %v", d.name, d.v)
 		}
 	}
-	if l.MaxHeaderBytes <= 0 {
-		return fmt.Errorf("-max-header-bytes must be positive, found %d", l.MaxHeaderBytes)
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"max-header-bytes", l.MaxHeaderBytes}, {"max-conns", l.MaxConns}} {
+		if n.v <= 0 {
+			return fmt.Errorf("-%s must be positive, found %d", n.name, n.v)
+		}
 	}
 	return nil
 }
@@ -97,6 +110,9 @@ func (l Limits) withDefaults() Limits {
 	def(&l.IdleTimeout, DefaultIdleTimeout)
 	if l.MaxHeaderBytes <= 0 {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = DefaultMaxConns
 	}
 	return l
 }
@@ -150,6 +166,10 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 		return err
 	}
 	lim := s.cfg.Limits
+	// Each connection holds a goroutine and its buffers, so their number
+	// is bounded: beyond it Accept waits, and the kernel's backlog holds
+	// the new connections until one closes.
+	ln = netutil.LimitListener(ln, lim.MaxConns)
 	srv := &http.Server{Handler: h,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout,
 		WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout,

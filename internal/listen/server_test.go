@@ -1,17 +1,21 @@
 package listen
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/internal/testcert"
 )
@@ -116,6 +120,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{Config{Addr: "127.0.0.1:8080", TLSCert: "c.pem"}, "-tls-cert and -tls-key go together"},
 		{Config{Addr: "127.0.0.1:8080", Limits: Limits{ReadHeaderTimeout: 1, ReadTimeout: -1, WriteTimeout: 1, IdleTimeout: 1, MaxHeaderBytes: 1}}, "-read-timeout must be positive"},
+		{Config{Addr: "127.0.0.1:8080", Limits: Limits{ReadHeaderTimeout: 1, ReadTimeout: 1, WriteTimeout: 1, IdleTimeout: 1, MaxHeaderBytes: 1}}, "-max-conns must be positive, found 0"},
 		{Config{Addr: ":8080", Limits: Limits{}.withDefaults()}, "is not a loopback address"},
 		{Config{Addr: ":8080", Tokens: "t", Limits: Limits{}.withDefaults()}, ""},
 		{Config{Addr: "0.0.0.0:8080", Insecure: true, Limits: Limits{}.withDefaults()}, ""},
@@ -125,4 +130,73 @@ func TestCheck(t *testing.T) {
 			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
 		}
 	}
+}
+
+// No more than MaxConns connections are served at once: with two open
+// (served, then idle on keep-alive), a third connects (the kernel's
+// backlog takes it) but gets no answer until one of the two closes.
+func TestServeMaxConns(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Limits: Limits{MaxConns: 2}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Serve(ctx, "test serve", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }),
+			nil, func(a string) { addrc <- a })
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	addr := <-addrc
+	// get sends a request on conn and reads its answer within d.
+	get := func(conn net.Conn, br *bufio.Reader, d time.Duration) error {
+		if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return err
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(d))
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err == nil && string(body) != "hi" {
+			err = errors.New("answer " + string(body))
+		}
+		return err
+	}
+	var conns [3]net.Conn
+	var readers [3]*bufio.Reader
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i], readers[i] = c, bufio.NewReader(c)
+	}
+	for i := range 2 {
+		if err := get(conns[i], readers[i], 5*time.Second); err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+	}
+	var ne net.Error
+	if err := get(conns[2], readers[2], 300*time.Millisecond); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("a third connection beyond MaxConns 2: %v, want no answer (a timeout)", err)
+	}
+	conns[0].Close()
+	// The request already sent is answered once the server accepts the
+	// connection.
+	_ = conns[2].SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(readers[2], nil)
+	if err != nil {
+		t.Fatalf("the third connection once the first closed: %v", err)
+	}
+	res.Body.Close()
 }

@@ -153,7 +153,7 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	}
 	opts := engine.Options{Executor: x, FlowsDir: cfg.flows, Logger: log, MaxBody: cfg.maxBody, Authorizer: srv.Auth()}
 	if len(cfg.services) > 0 {
-		opts.Caller = httpcall.New(httpcall.Static(cfg.services))
+		opts.Caller = httpcall.New(httpcall.Static(cfg.services), httpcall.WithLogger(log))
 	}
 	eng, err := engine.New(opts)
 	if err != nil {
