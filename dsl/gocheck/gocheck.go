@@ -43,8 +43,6 @@
 package gocheck
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -210,7 +208,7 @@ func generatedOverlay(dir string) map[string][]byte {
 		}
 		path := filepath.Join(dir, name)
 		src, err := os.ReadFile(path)
-		if err != nil || !isGenerated(src) {
+		if err != nil || !dsl.IsGenerated(src) {
 			continue
 		}
 		fset := token.NewFileSet()
@@ -221,22 +219,6 @@ func generatedOverlay(dir string) map[string][]byte {
 		overlay[path] = []byte("package " + af.Name.Name + "\n")
 	}
 	return overlay
-}
-
-// isGenerated reports whether src has flowgen's header on a line before
-// the package clause.
-func isGenerated(src []byte) bool {
-	sc := bufio.NewScanner(bytes.NewReader(src))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == dsl.GeneratedHeader {
-			return true
-		}
-		if strings.HasPrefix(line, "package ") {
-			return false
-		}
-	}
-	return false
 }
 
 // checkState checks one flow's state type and the fields it names.

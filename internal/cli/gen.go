@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -176,7 +175,7 @@ func packageName(dir string) (string, error) {
 		}
 		path := filepath.Join(dir, file)
 		src, err := os.ReadFile(path)
-		if err != nil || bytes.HasPrefix(src, []byte(dsl.GeneratedHeader)) {
+		if err != nil || dsl.IsGenerated(src) {
 			continue
 		}
 		f, err := goparser.ParseFile(fset, path, src, goparser.PackageClauseOnly)
