@@ -53,8 +53,9 @@ var fmtVerb = &verb{
 	args:  "FILE...",
 	short: "print or rewrite .flow files in canonical layout",
 	summary: `Fmt prints .flow files in canonical layout, keeping comments. With -w it
-rewrites the files instead (atomically, and only those that change). On a
-syntax error in any file nothing is printed or written.`,
+rewrites the files instead (atomically, and only those that change). A
+byte order mark at the start of a file is dropped, so -l lists such a file.
+On a syntax error in any file nothing is printed or written.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		write := fs.Bool("w", false, "write the result to the files instead of stdout")
 		list := fs.Bool("l", false, "list the files whose layout is not canonical, instead of printing them")
