@@ -13,7 +13,9 @@
 //   - The state type must be a non-generic struct type declared in the
 //     package (code "state-type").
 //   - Every named field must exist, directly or promoted from an embedded
-//     struct (code "state-field", with did-you-mean).
+//     struct (code "state-field", with did-you-mean); a promoted one must
+//     be neither ambiguous nor reached through an embedded pointer
+//     (promoted.go).
 //   - Every named field must be exported and not tagged `json:"-"`
 //     (code "state-field-unexported"): run snapshots, resume and the JSON
 //     engine carry the state as JSON, so a field that JSON drops would be
@@ -323,9 +325,11 @@ func whereAt(r diag.Range) string {
 
 func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.FieldRef) (diag.Diagnostic, bool) {
 	id := ref.Field
-	obj, index, _ := types.LookupFieldOrMethod(T, true, pkg, id.Name)
+	obj, index, indirect := types.LookupFieldOrMethod(T, true, pkg, id.Name)
 	v, isVar := obj.(*types.Var)
 	switch {
+	case obj == nil && index != nil: // found more than once at one depth
+		return ambiguousField(T, typeName, id.Name, id.Range), true
 	case obj == nil:
 		d := diag.Errorf(id.Range, "state-field", "state type %q has no field %q", typeName, id.Name)
 		if m := diag.DidYouMean(id.Name, fieldNames(T)); m != "" {
@@ -335,6 +339,11 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 	case !isVar || !v.IsField():
 		return diag.Errorf(id.Range, "state-field", "%q is a method of %q, not a field", id.Name, typeName).
 			WithHint("name a field of the state type"), true
+	case indirect: // through an embedded pointer: see promoted.go
+		path, typ := embeddedPointer(T, index)
+		return diag.Errorf(id.Range, "state-field", "state field %q is promoted through the embedded pointer %s (%s) of state type %q: the generated code reads and writes it as s.%s, which panics whenever %s is nil",
+			id.Name, path, typ, typeName, id.Name, path).
+			WithHint("embed %s by value rather than as a pointer, or declare %s in %s itself", strings.TrimLeft(typ, "*"), id.Name, typeName), true
 	}
 	if !v.Exported() || fieldTagJSON(T, index) == "-" {
 		why := "unexported"

@@ -288,3 +288,59 @@ type OrderState struct {
 		t.Errorf("diagnostics (-want +got):\n%s", diff)
 	}
 }
+
+// Promoted fields as Go resolves them (promoted.go): a name promoted from
+// two embedded types at one depth is ambiguous, named as such with the
+// embedded types (not "no field", with a did-you-mean of another field);
+// a field promoted through an embedded pointer is an error, because the
+// generated s.Field panics while the pointer is nil. A name the state type
+// declares itself hides the embedded ones, and a field promoted through
+// values only is fine.
+func TestPromotedFields(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+type Inner struct{ X, Y, Shadowed string }
+type Other struct{ Y, Deep string }
+type Base struct{ *Inner }
+type Deep1 struct{ Leaf }
+type Deep2 struct{ Leaf }
+type Leaf struct{ L string }
+
+type S struct {
+	*Inner
+	Other
+	Shadowed string
+}
+
+type T struct {
+	Base
+	Deep1
+	Deep2
+	Z string
+}
+`,
+	})
+	src := `flow P {
+    state S
+    step A { rpc svc "Thing.Do" (X) -> Shadowed  irreversible }
+    step B { rpc svc "Thing.Do" (Y) -> Deep  irreversible }
+}
+flow Q {
+    state T
+    step A { rpc svc "Thing.Do" (X) -> Z  irreversible }
+    step B { rpc svc "Thing.Do" (L) -> Z  irreversible }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`3:34: error state-field: state field "X" is promoted through the embedded pointer Inner (*Inner) of state type "S": the generated code reads and writes it as s.X, which panics whenever Inner is nil [hint: embed Inner by value rather than as a pointer, or declare X in S itself]`,
+		`4:34: error state-field: state field "Y" is ambiguous: state type "S" embeds Inner (*Inner) and Other, which each have a field or method "Y" at the same depth, so Go selects neither [hint: declare Y in S itself (it then hides the embedded ones), or rename it in all but one of the embedded types]`,
+		`8:34: error state-field: state field "X" is promoted through the embedded pointer Base.Inner (*Inner) of state type "T": the generated code reads and writes it as s.X, which panics whenever Base.Inner is nil [hint: embed Inner by value rather than as a pointer, or declare X in T itself]`,
+		`9:34: error state-field: state field "L" is ambiguous: state type "T" embeds Deep1.Leaf and Deep2.Leaf, which each have a field or method "L" at the same depth, so Go selects neither [hint: declare L in T itself (it then hides the embedded ones), or rename it in all but one of the embedded types]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}
