@@ -52,8 +52,9 @@ import (
 // generated files of one Go package compile together, so the identifiers
 // must also differ from those of the flows of the package's other .flow
 // files that are generated there (checkPackageNames; a flow declared in
-// two files is a "duplicate-flow"), and from the names the package's own Go code declares
-// at package level (DeclaredNameCollisions, run by dsl/gocheck).
+// two files is a "duplicate-flow"), and from the names the package's own
+// Go code declares at package level (DeclaredNameCollisions, run by
+// dsl/gocheck).
 
 // ReservedImportNames are the package names the generated file imports. A
 // state type with one of these names would clash with the import. The
