@@ -45,6 +45,7 @@ func sourceLine(src []byte, line int) (string, bool) {
 	if src == nil {
 		return "", false
 	}
+	src = TrimBOM(src) // positions count from after it
 	for i := 1; i < line; i++ {
 		j := bytes.IndexByte(src, '\n')
 		if j < 0 {

@@ -42,6 +42,23 @@ func TestFprintEscapesControls(t *testing.T) {
 	}
 }
 
+// A leading byte order mark is not quoted: positions count from after it,
+// so the caret under column 6 of line 1 is under the sixth character shown.
+func TestFprintSkipsLeadingBOM(t *testing.T) {
+	src := []byte("\uFEFFflow Bad {\n}\n")
+	d := Errorf(Range{Start: Pos{File: "a.flow", Line: 1, Column: 6}}, "", "bad")
+	var b strings.Builder
+	if err := Fprint(&b, List{d}, func(string) []byte { return src }, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := "a.flow:1:6: error: bad\n" +
+		"    flow Bad {\n" +
+		"         ^\n"
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%q\nwant:\n%q", got, want)
+	}
+}
+
 func TestClosest(t *testing.T) {
 	cands := []string{"CreateCustomer", "CreateSubscription", "done", "fail"}
 	for name, want := range map[string]string{

@@ -33,6 +33,13 @@ type CheckOptions struct {
 	// Go package checks find its callee: a call runs a flow of the same
 	// package, whichever file declares it.
 	PackageFlows func() []*Flow
+	// GeneratedFlows returns the flows of the other .flow files whose Go
+	// code is generated into the file's Go package (the command's: those
+	// with a generated file there, and its other inputs). The generated
+	// files compile together, so their generated names must differ from
+	// the file's (checkPackageNames). nil skips the check: an engine's
+	// flows generate no Go code.
+	GeneratedFlows func() []*Flow
 	// PackageScope says what PackageFlows's flows are, in the diagnostic
 	// of a call to a flow neither the file nor they declare. The zero value
 	// says the file's Go package (the command's); an engine says its
@@ -75,6 +82,9 @@ func Check(f *File, opts CheckOptions) diag.List {
 	}
 	if opts.PackageFlows != nil && f.Package == nil && f.callsOutside(flows) {
 		f.Package = opts.PackageFlows()
+	}
+	if opts.GeneratedFlows != nil {
+		c.ds = append(c.ds, checkPackageNames(f, opts.GeneratedFlows())...)
 	}
 	for _, pf := range f.Package { // the file's own flows first; then the first of a name
 		if _, ok := flows[pf.Name]; pf != nil && !ok {

@@ -6,7 +6,7 @@ import "go/types"
 // pkg sees it (promoted fields count), or nil when id is nil or T has no
 // such field. The Go package checks (dsl/gocheck) compare the fields of an
 // endpoint's calls with it, and the generator writes the typed service
-// ports' signatures with it; both get pkg from gocheck.Load.
+// ports' signatures with it; both get pkg from gocheck.Load (its Types).
 func FieldType(pkg *types.Package, T types.Type, id *Ident) types.Type {
 	if id == nil || T == nil {
 		return nil

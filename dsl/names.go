@@ -48,7 +48,13 @@ import (
 //
 // Collisions (code "name-collision"): every package-level identifier above,
 // over all flows of the file, plus the state type names, must be distinct;
-// and within a flow a Go rollback may not share its name with a step.
+// and within a flow a Go rollback may not share its name with a step. The
+// generated files of one Go package compile together, so the identifiers
+// must also differ from those of the flows of the package's other .flow
+// files that are generated there (checkPackageNames; a flow declared in
+// two files is a "duplicate-flow"), and from the names the package's own
+// Go code declares at package level (DeclaredNameCollisions, run by
+// dsl/gocheck).
 
 // ReservedImportNames are the package names the generated file imports. A
 // state type with one of these names would clash with the import. The
@@ -279,9 +285,7 @@ func checkNames(file *File) diag.List {
 		if prev.kind == o.kind && prev.flow == o.flow && prev.step == o.step && prev.outcome == o.outcome && prev.service == o.service {
 			return // a duplicate flow or step, reported as such by Check
 		}
-		ds = append(ds, diag.Errorf(o.r, "name-collision", "generated Go name %q for the %s collides with the %s (%s)",
-			name, o.what(), prev.what(), where(prev.r)).
-			WithHint("rename one of them so that the generated names differ"))
+		ds = append(ds, collision(name, o, fmt.Sprintf("the %s (%s)", prev.what(), where(prev.r))))
 	}
 	for _, f := range file.Flows {
 		if f == nil {
@@ -347,6 +351,76 @@ func checkNames(file *File) diag.List {
 			ds = append(ds, diag.Errorf(st.Range, "name-collision", "state type %q collides with the generated %s (%s)", st.Name, prev.what(), where(prev.r)).
 				WithHint("rename the state type or the flow/step"))
 		}
+	}
+	return ds
+}
+
+// collision is the error of the generated name of o that another
+// generated name, or a declaration of the package, already is: with says
+// which and where.
+func collision(name string, o identOrigin, with string) diag.Diagnostic {
+	return diag.Errorf(o.r, "name-collision", "generated Go name %q for the %s collides with %s", name, o.what(), with).
+		WithHint("rename one of them so that the generated names differ")
+}
+
+// checkPackageNames reports the generated names of the file's flows that
+// the flows of the Go package's other generated .flow files
+// (CheckOptions.GeneratedFlows) generate too: the generated files of one
+// package compile together. A flow declared in both files is one
+// "duplicate-flow" error rather than one per name. Collisions among the
+// other files' own flows are theirs to report.
+func checkPackageNames(file *File, generated []*Flow) diag.List {
+	others := map[string]identOrigin{}
+	otherFlows := map[string]*Flow{}
+	for _, pf := range generated {
+		if pf == nil || pf.Name == "" {
+			continue
+		}
+		if _, ok := otherFlows[pf.Name]; !ok {
+			otherFlows[pf.Name] = pf
+		}
+		pf.GoNames().eachIdent(func(name string, o identOrigin) {
+			if _, ok := others[name]; !ok {
+				others[name] = o
+			}
+		})
+	}
+	var ds diag.List
+	for _, f := range file.Flows {
+		if f == nil || f.Name == "" {
+			continue
+		}
+		if pf, ok := otherFlows[f.Name]; ok {
+			ds = append(ds, diag.Errorf(f.NameRange, "duplicate-flow", "flow %q is also declared in %s: the flows of one Go package share their generated names", f.Name, pf.NameRange.Start).
+				WithHint("rename one of the flows"))
+			continue
+		}
+		f.GoNames().eachIdent(func(name string, o identOrigin) {
+			if prev, ok := others[name]; ok {
+				ds = append(ds, collision(name, o, fmt.Sprintf("the %s (%s)", prev.what(), prev.r.Start)))
+			}
+		})
+	}
+	return ds
+}
+
+// DeclaredNameCollisions reports each generated name of the file's flows
+// that the Go package the file is generated into already declares at
+// package level, in its own (not generated) files: the generated file
+// would not compile. declared says whether the package declares name, and
+// if so, what and where, as "the type SignupFlow declared at state.go:5:6".
+// dsl/gocheck calls it with the loaded package.
+func (file *File) DeclaredNameCollisions(declared func(name string) (string, bool)) diag.List {
+	var ds diag.List
+	for _, f := range file.Flows {
+		if f == nil || f.Name == "" {
+			continue
+		}
+		f.GoNames().eachIdent(func(name string, o identOrigin) {
+			if decl, ok := declared(name); ok {
+				ds = append(ds, collision(name, o, decl))
+			}
+		})
 	}
 	return ds
 }

@@ -73,11 +73,11 @@ func TestExamplesUpToDate(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The package's types, loaded as the command loads them.
-			types, err := gocheck.Load(dir)
+			loaded, err := gocheck.Load(dir)
 			if err != nil {
 				t.Fatalf("loading %s: %v", pkg, err)
 			}
-			out, err := Generate(f, Options{Package: pf.Name.Name, Source: base, Types: types})
+			out, err := Generate(f, Options{Package: pf.Name.Name, Source: base, Types: loaded.Types})
 			if err != nil {
 				t.Fatal(err)
 			}

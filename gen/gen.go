@@ -43,7 +43,7 @@ type Options struct {
 	// TargetTemporal.
 	Target string
 	// Types is the Go package the file is generated into, loaded
-	// (dsl/gocheck.Load): the typed service ports' signatures are the Go
+	// (dsl/gocheck.Load's Types): the typed service ports' signatures are the Go
 	// types of the state fields the rpc lines name. nil is enough for a
 	// file whose rpc lines name no state field; otherwise Generate refuses
 	// the file.

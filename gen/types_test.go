@@ -18,7 +18,7 @@ import (
 // caseTypes type-checks the Go files of a golden case that the generated
 // file does not depend on (state.go: main.go uses the generated names),
 // in process: the package the typed service ports take their types from,
-// as gocheck.Load gives it to the command. Cached per directory.
+// as gocheck.Load gives it (Types) to the command. Cached per directory.
 func caseTypes(t testing.TB, dir, pkgName string) *types.Package {
 	t.Helper()
 	caseTypesMu.Lock()

@@ -44,6 +44,10 @@ func Parse(filename string, src []byte) (f *File, diags diag.List) {
 				"internal", "internal error: parser panicked: %v", r).WithHint("please report this as a flowgen bug, with the input file")}
 		}
 	}()
+	// A leading byte order mark, which editors on Windows write, is not
+	// text: positions count from after it. Anywhere else it is a
+	// character no token may hold, and the lexer says so.
+	src = diag.TrimBOM(src)
 	if d := validate(filename, src); len(d) > 0 {
 		return f, d
 	}

@@ -218,6 +218,35 @@ func TestCRLF(t *testing.T) {
 	}
 }
 
+// A byte order mark at the start of the file, which editors on Windows
+// write, is skipped: positions count from after it, as the editor shows the
+// text, and Format drops it. Anywhere else it stays an error.
+func TestLeadingBOM(t *testing.T) {
+	src := "\uFEFF// Doc.\nflow A {\n    step B {\n        irreversible\n    }\n}\n"
+	f, diags := Parse("bom.flow", []byte(src))
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if got := f.Flows[0].Leading[0].Text; got != "// Doc." {
+		t.Errorf("comment text %q", got)
+	}
+	if p := f.Comments[0].Pos; p.Line != 1 || p.Column != 1 {
+		t.Errorf("the comment after the mark is at %d:%d, want 1:1", p.Line, p.Column)
+	}
+	if want, got := src[len("\uFEFF"):], string(Format(f)); got != want {
+		t.Errorf("Format:\n%q\nwant:\n%q", got, want)
+	}
+	for _, tt := range []struct{ src, want string }{
+		{"flow A {\n    \uFEFFstep B { irreversible }\n}\n", `2:5: unexpected character '\ufeff'`},
+		{"\uFEFF\uFEFFflow A {}\n", `1:1: unexpected character '\ufeff'`}, // only one mark is skipped
+	} {
+		_, diags := Parse("bom.flow", []byte(tt.src))
+		if len(diags) != 1 || !strings.HasPrefix(errString(diags[0]), tt.want) {
+			t.Errorf("Parse(%q) = %v, want %s", tt.src, diags, tt.want)
+		}
+	}
+}
+
 func TestTooLarge(t *testing.T) {
 	src := make([]byte, MaxFileSize+1)
 	for i := range src {

@@ -47,8 +47,12 @@
 // Gen loads the Go package in the file's directory to check that the state
 // type exists and has the fields the flow names, and to give each service's
 // typed port (the Go interface the rpc steps call) the Go types of the
-// fields its rpc lines carry. -nopkg skips the loading, so a flow whose rpc
-// lines name state fields cannot be generated with it. If any
+// fields its rpc lines carry. The generated files of a package compile
+// together, so gen (and check) also reports a generated name that the
+// package's own Go code declares, or that another .flow file of the
+// directory generates too: one whose <name>_flow.go is there, or another
+// input of the same command. -nopkg skips the loading and these checks, so
+// a flow whose rpc lines name state fields cannot be generated with it. If any
 // input has an error nothing is written; warnings are printed and do not
 // stop generation. Gen only replaces generated code: an output file that
 // exists without a "// Code generated ... DO NOT EDIT." line before its
@@ -92,8 +96,9 @@
 //	         irreversible an error instead of a warning
 //	-nopkg   do not load the Go package of the file's directory (loading
 //	         runs the go command; without it the state type and its fields
-//	         are not checked, and gen cannot type the service ports of rpc
-//	         lines that name state fields)
+//	         are not checked, nor are the generated names against the
+//	         package and its other .flow files, and gen cannot type the
+//	         service ports of rpc lines that name state fields)
 //	-target  what the generated code runs on: runtime (the default) or
 //	         temporal, which adds a Temporal workflow, activities, worker
 //	         registration and a typed starter per flow (gen only; module
@@ -108,6 +113,7 @@
 // files whose layout changes instead, atomically; with -l it lists them.
 // A file named through a symbolic link is rewritten where the link leads,
 // and the link stays.
+// A byte order mark at the start of a file is read and dropped.
 // Formatting is idempotent. On a syntax error in any file nothing is printed
 // or written. Fmt reads .flow files only; a .json argument is a usage error.
 //

@@ -13,7 +13,9 @@
 //   - The state type must be a non-generic struct type declared in the
 //     package (code "state-type").
 //   - Every named field must exist, directly or promoted from an embedded
-//     struct (code "state-field", with did-you-mean).
+//     struct (code "state-field", with did-you-mean); a promoted one must
+//     be neither ambiguous nor reached through an embedded pointer
+//     (promoted.go).
 //   - Every named field must be exported and not tagged `json:"-"`
 //     (code "state-field-unexported"): run snapshots, resume and the JSON
 //     engine carry the state as JSON, so a field that JSON drops would be
@@ -33,6 +35,11 @@
 //   - Fields that carry requests, responses and payloads must be
 //     encodable as JSON: no channels, functions, complex numbers or
 //     unsafe pointers (code "field-type").
+//   - No generated name may be declared by the package's own code (code
+//     "name-collision", dsl.File.DeclaredNameCollisions): the package
+//     would not compile. This needs the package even for a flow
+//     without a state type; loading it is then not worth a warning when
+//     it fails.
 //   - Generated files (those starting with dsl.GeneratedHeader) may be
 //     stale or refer to names that do not exist yet, so they are replaced
 //     by an empty file of the same package while loading.
@@ -60,33 +67,53 @@ import (
 )
 
 // Check loads the Go package in dir and checks the state type of every
-// flow of f that names one, and the fields the flow names, against it.
-// Nothing is loaded when no flow names a state type.
+// flow of f that names one, the fields the flow names, and the generated
+// names against the package's own declarations.
 func Check(f *dsl.File, dir string) diag.List {
-	return CheckLoaded(f, dir, func() (*types.Package, error) { return Load(dir) })
+	return CheckLoaded(f, dir, func() (*Package, error) { return Load(dir) })
+}
+
+// Package is a Go package as Load reads it.
+type Package struct {
+	// Types are the package's types, from source, with flowgen's
+	// generated files emptied: the generator reads the Go types of the
+	// state fields the typed service ports carry from them
+	// (gen.Options.Types).
+	Types *types.Package
+	fset  *token.FileSet // the positions of Types' objects
+	dir   string         // absolute: positions are shown relative to it
 }
 
 // Load loads the Go package in dir as Check reads it: from source, with
-// flowgen's generated files emptied, type errors tolerated. The generator
-// reads the Go types of the state fields the typed service ports carry
-// from it (gen.Options.Types).
-func Load(dir string) (*types.Package, error) { return loadGoPackage(dir) }
+// flowgen's generated files emptied, type errors tolerated.
+func Load(dir string) (*Package, error) { return loadGoPackage(dir) }
 
 // CheckLoaded is Check with the package from load, which is called at most
-// once, and only when a flow names a state type: a caller that needs the
-// package again (the generator) loads it once for both.
-func CheckLoaded(f *dsl.File, dir string, load func() (*types.Package, error)) diag.List {
+// once, and only when f has a flow: a caller that needs the package again
+// (the generator) loads it once for both. A package that cannot be loaded
+// is a warning only when a flow names a state type: the generated names
+// are checked against a package when there is one, but a state-less flow
+// needs none.
+func CheckLoaded(f *dsl.File, dir string, load func() (*Package, error)) diag.List {
 	var flows []*dsl.Flow
+	named := false
 	for _, fl := range f.Flows {
-		if fl != nil && fl.State != nil && ident.IsGo(fl.State.Name) {
+		if fl == nil || fl.Name == "" {
+			continue
+		}
+		named = true
+		if fl.State != nil && ident.IsGo(fl.State.Name) {
 			flows = append(flows, fl)
 		}
 	}
-	if len(flows) == 0 {
-		return nil // nothing refers to Go types
+	if !named {
+		return nil // nothing is generated
 	}
-	pkg, err := load()
+	p, err := load()
 	if err != nil {
+		if len(flows) == 0 {
+			return nil
+		}
 		at := flows[0].State.Range
 		if !at.Start.IsValid() {
 			at = flows[0].NameRange
@@ -95,23 +122,42 @@ func CheckLoaded(f *dsl.File, dir string, load func() (*types.Package, error)) d
 			"cannot load the Go package in %s, so the state type is not checked: %v", filepath.ToSlash(dir), err).
 			WithHint("run `go build` in that directory to see why; the flow itself is still checked")}
 	}
-	var ds diag.List
+	ds := checkDeclared(p, f)
 	for _, fl := range flows {
-		ds = append(ds, checkState(pkg, fl)...)
-		ds = append(ds, checkCalls(pkg, f, fl)...)
+		ds = append(ds, checkState(p.Types, fl)...)
+		ds = append(ds, checkCalls(p.Types, f, fl)...)
 	}
 	return ds
 }
 
+// checkDeclared reports the generated names that the package's own code
+// declares (dsl.File.DeclaredNameCollisions), with where it declares them.
+func checkDeclared(p *Package, f *dsl.File) diag.List {
+	scope := p.Types.Scope()
+	return f.DeclaredNameCollisions(func(name string) (string, bool) {
+		obj := scope.Lookup(name)
+		if obj == nil {
+			return "", false
+		}
+		at := p.fset.Position(obj.Pos())
+		file := at.Filename
+		if rel, err := filepath.Rel(p.dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+			file = rel
+		}
+		return fmt.Sprintf("the %s %s declared at %s:%d:%d", objectKind(obj), name, filepath.ToSlash(file), at.Line, at.Column), true
+	})
+}
+
 // loadGoPackage loads the package in dir from source (its dependencies
 // from export data), with generated flowgen files emptied.
-func loadGoPackage(dir string) (*types.Package, error) {
+func loadGoPackage(dir string) (*Package, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
 	cfg := &packages.Config{
 		Mode:    packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes,
+		Fset:    token.NewFileSet(),
 		Dir:     abs,
 		Overlay: generatedOverlay(abs),
 		Tests:   false,
@@ -166,7 +212,7 @@ func loadGoPackage(dir string) (*types.Package, error) {
 	if p.Types == nil || len(p.Syntax) == 0 {
 		return nil, fmt.Errorf("no Go files")
 	}
-	return p.Types, nil
+	return &Package{Types: p.Types, fset: cfg.Fset, dir: abs}, nil
 }
 
 type loadError string
@@ -305,9 +351,11 @@ func whereAt(r diag.Range) string {
 
 func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.FieldRef) (diag.Diagnostic, bool) {
 	id := ref.Field
-	obj, index, _ := types.LookupFieldOrMethod(T, true, pkg, id.Name)
+	obj, index, indirect := types.LookupFieldOrMethod(T, true, pkg, id.Name)
 	v, isVar := obj.(*types.Var)
 	switch {
+	case obj == nil && index != nil: // found more than once at one depth
+		return ambiguousField(T, typeName, id.Name, id.Range), true
 	case obj == nil:
 		d := diag.Errorf(id.Range, "state-field", "state type %q has no field %q", typeName, id.Name)
 		if m := diag.DidYouMean(id.Name, fieldNames(T)); m != "" {
@@ -317,6 +365,11 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 	case !isVar || !v.IsField():
 		return diag.Errorf(id.Range, "state-field", "%q is a method of %q, not a field", id.Name, typeName).
 			WithHint("name a field of the state type"), true
+	case indirect: // through an embedded pointer: see promoted.go
+		path, typ := embeddedPointer(T, index)
+		return diag.Errorf(id.Range, "state-field", "state field %q is promoted through the embedded pointer %s (%s) of state type %q: the generated code reads and writes it as s.%s, which panics whenever %s is nil",
+			id.Name, path, typ, typeName, id.Name, path).
+			WithHint("embed %s by value rather than as a pointer, or declare %s in %s itself", strings.TrimLeft(typ, "*"), id.Name, typeName), true
 	}
 	if !v.Exported() || fieldTagJSON(T, index) == "-" {
 		why := "unexported"
@@ -454,6 +507,8 @@ func packageTypeNames(pkg *types.Package) []string {
 
 func objectKind(obj types.Object) string {
 	switch obj.(type) {
+	case *types.TypeName:
+		return "type"
 	case *types.Func:
 		return "function"
 	case *types.Var:

@@ -5,11 +5,13 @@ import (
 	"go/types"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/dsl/gocheck"
+	"github.com/flowgen/flowgen/gen"
 )
 
 // input is one file named on the command line.
@@ -21,13 +23,26 @@ type input struct {
 
 	// The Go package in dir, loaded once for the checks and the
 	// generator (goPackage); loaded says whether it was.
-	pkg    *types.Package
+	pkg    *gocheck.Package
 	pkgErr error
 	loaded bool
+
+	// peers are the absolute paths of every input of the command line,
+	// this one's too: they are generated together.
+	peers []string
+	// siblings are the other .flow files of dir, parsed once (siblings).
+	siblings     []sibling
+	readSiblings bool
+}
+
+// sibling is another .flow file of the input's directory.
+type sibling struct {
+	path  string // absolute
+	flows []*dsl.Flow
 }
 
 // goPackage loads the Go package in the input's directory, once.
-func (in *input) goPackage() (*types.Package, error) {
+func (in *input) goPackage() (*gocheck.Package, error) {
 	if !in.loaded {
 		in.pkg, in.pkgErr = gocheck.Load(in.dir)
 		in.loaded = true
@@ -36,9 +51,13 @@ func (in *input) goPackage() (*types.Package, error) {
 }
 
 // types is the Go package the checks loaded, or nil: with -nopkg, when it
-// could not be loaded, or when no flow names a state type (then no typed
-// port carries a state field, and the generator needs no types).
-func (in *input) types() *types.Package { return in.pkg }
+// could not be loaded, or when the file has no flow.
+func (in *input) types() *types.Package {
+	if in.pkg == nil {
+		return nil
+	}
+	return in.pkg.Types
+}
 
 // read reads every path, printing all the files that cannot be read.
 func (e *env) read(paths []string) ([]*input, bool) {
@@ -65,6 +84,13 @@ func (e *env) readInputs(paths []string) ([]*input, diag.List) {
 			dir = filepath.Dir(p)
 		}
 		ins = append(ins, &input{path: p, name: e.display(p), dir: dir, src: src})
+	}
+	var peers []string
+	for _, in := range ins {
+		peers = append(peers, filepath.Join(in.dir, filepath.Base(in.path)))
+	}
+	for _, in := range ins {
+		in.peers = peers
 	}
 	return ins, unread
 }
@@ -98,11 +124,14 @@ func (e *env) display(path string) string {
 }
 
 // checkOptions are the options of `flowgen check` and `flowgen gen`: with
-// goPackage, the Go package in the input's directory is loaded to check
-// the state type (dsl/gocheck).
+// goPackage, the input's generated names are checked against those of the
+// other .flow files of its directory, and the Go package in the directory
+// is loaded to check the state type and the package's own declarations
+// (dsl/gocheck).
 func (in *input) checkOptions(goPackage, strict bool) dsl.CheckOptions {
 	opts := dsl.CheckOptions{StrictRollback: strict, PackageFlows: in.packageFlows}
 	if goPackage && in.dir != "" {
+		opts.GeneratedFlows = in.generatedFlows
 		opts.GoPackage = func(f *dsl.File) diag.List { return gocheck.CheckLoaded(f, in.dir, in.goPackage) }
 	}
 	return opts
@@ -110,19 +139,55 @@ func (in *input) checkOptions(goPackage, strict bool) dsl.CheckOptions {
 
 // packageFlows returns the flows of the other .flow files in the input's
 // directory, the Go package it belongs to, in file name order, for the
-// calls the input makes to flows it does not declare. A file that does not
-// parse is left out: its own generate reports it, and a call of one of its
-// flows is then reported as a call of no flow.
+// calls the input makes to flows it does not declare.
 func (in *input) packageFlows() []*dsl.Flow {
+	var out []*dsl.Flow
+	for _, s := range in.siblingFiles() {
+		out = append(out, s.flows...)
+	}
+	return out
+}
+
+// generatedFlows returns the flows of those other .flow files whose Go
+// code is generated into the package, for the checks of generated names
+// (dsl.CheckOptions.GeneratedFlows): the command's other inputs, and the
+// files whose generated file (gen.FileName) is there. Another .flow of the
+// directory is not necessarily generated: it may be a variant kept beside,
+// which no go:generate line names.
+func (in *input) generatedFlows() []*dsl.Flow {
+	var out []*dsl.Flow
+	for _, s := range in.siblingFiles() {
+		if slices.Contains(in.peers, s.path) {
+			out = append(out, s.flows...)
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(in.dir, gen.FileName(s.path)))
+		if err == nil && dsl.IsGenerated(src) {
+			out = append(out, s.flows...)
+		}
+	}
+	return out
+}
+
+// siblingFiles reads and parses the other .flow files of the input's
+// directory, once, in file name order. A file that does not parse is left
+// out: its own generate reports it, and a call of one of its flows is then
+// reported as a call of no flow. A file that generates the input's own Go
+// file is not another file of the package: the .flow beside its JSON form
+// (x.flow and x.json both make x_flow.go).
+func (in *input) siblingFiles() []sibling {
+	if in.readSiblings {
+		return in.siblings
+	}
+	in.readSiblings = true
 	ents, err := os.ReadDir(in.dir)
 	if err != nil {
 		return nil
 	}
-	self, _ := filepath.Abs(in.path)
-	var out []*dsl.Flow
+	own := gen.FileName(in.path)
 	for _, ent := range ents {
 		path := filepath.Join(in.dir, ent.Name())
-		if ent.IsDir() || filepath.Ext(ent.Name()) != ".flow" || path == self {
+		if ent.IsDir() || filepath.Ext(ent.Name()) != ".flow" || gen.FileName(ent.Name()) == own {
 			continue
 		}
 		src, err := os.ReadFile(path)
@@ -131,10 +196,10 @@ func (in *input) packageFlows() []*dsl.Flow {
 		}
 		name := filepath.ToSlash(filepath.Join(filepath.Dir(in.name), ent.Name()))
 		if f, ds := flowfile.Parse(name, src); f != nil && !ds.HasErrors() {
-			out = append(out, f.Flows...)
+			in.siblings = append(in.siblings, sibling{path: path, flows: f.Flows})
 		}
 	}
-	return out
+	return in.siblings
 }
 
 // load parses (or decodes) and checks one input.

@@ -24,11 +24,13 @@ var checkVerb = &verb{
 	summary: `Check reports every diagnostic of the .flow (or .json) files and writes nothing.
 Errors make the exit status 1; warnings alone leave it 0. By default the Go
 package in each file's directory is loaded to check the state type and its
-fields (this runs the go command); -nopkg skips that.`,
+fields (this runs the go command), and the generated names are checked
+against the package's declarations and the other generated .flow files of
+the directory; -nopkg skips that.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		asJSON := fs.Bool("json", false, "print diagnostics as JSON objects, one per line, on stdout")
 		strict := fs.Bool("strict", false, "make a step with side effects and neither rollback nor irreversible an error")
-		nopkg := fs.Bool("nopkg", false, "do not load the Go package to check the state type")
+		nopkg := fs.Bool("nopkg", false, "do not load the Go package to check the state type and the generated names")
 		return func(e *env, args []string) int {
 			if len(args) == 0 {
 				return usageError(e, "no input files")
@@ -61,8 +63,9 @@ var fmtVerb = &verb{
 	short: "print or rewrite .flow files in canonical layout",
 	summary: `Fmt prints .flow files in canonical layout, keeping comments. With -w it
 rewrites the files instead (atomically, and only those that change; a
-symbolic link stays one, and the file it leads to is rewritten). On a
-syntax error in any file nothing is printed or written.`,
+symbolic link stays one, and the file it leads to is rewritten). A byte
+order mark at the start of a file is dropped, so -l lists such a file. On
+a syntax error in any file nothing is printed or written.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		write := fs.Bool("w", false, "write the result to the files instead of stdout")
 		list := fs.Bool("l", false, "list the files whose layout is not canonical, instead of printing them")
