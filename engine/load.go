@@ -244,7 +244,7 @@ func rpcConflicts(f *dsl.File, registered map[string]*flowEntry) diag.List {
 				ds = append(ds, diag.Errorf(at, codeRPCTaken, "%s", rpcTaken(fl.Name, t.Endpoint, other)).
 					WithHint("choose another endpoint, or take it off flow %q in the same document", other))
 			} else if other, ok := first[t.Endpoint]; ok && other != fl.Name {
-				ds = append(ds, diag.Errorf(at, "rpc-conflict", "rpc endpoint %q also starts flow %q of this document", t.Endpoint, other).
+				ds = append(ds, diag.Errorf(at, "rpc-conflict", "flow %q cannot take rpc endpoint %q: flow %q of this document has it", fl.Name, t.Endpoint, other).
 					WithHint("an rpc endpoint starts one flow: choose another endpoint"))
 			} else {
 				first[t.Endpoint] = fl.Name
