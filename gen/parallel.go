@@ -50,17 +50,6 @@ func (g *flowGen) merge(b *dsl.Step) jen.Code {
 	return jen.Func().Params(jen.List(dst.Clone(), src.Clone()).Add(g.statePtr())).Block(body...)
 }
 
-// usesBlocks reports whether the flow has a parallel block, so that the
-// constructor declares branches.
-func (g *flowGen) usesBlocks() bool {
-	for _, s := range g.fl.Steps {
-		if s.IsBlock() {
-			return true
-		}
-	}
-	return false
-}
-
 // checkBlock rejects a block that Check reports but a hand-made model
 // could still contain, and checks its branches as newFlowGen checks a
 // flow's steps; seen holds the step names so far.
