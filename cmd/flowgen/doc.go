@@ -58,9 +58,12 @@
 // exists without a "// Code generated ... DO NOT EDIT." line before its
 // package clause (https://go.dev/s/generatedcode) is taken for the user's
 // own, and gen stops with an error naming it, writing nothing (rename the
-// file, or choose another output with -o). Files are replaced atomically (a temporary file in the
-// same directory, then a rename), so an interrupted run never leaves half a
-// file, and only when their contents change, so builds stay cached. An
+// file, or choose another output with -o). Files are replaced atomically (a
+// temporary file in the same directory, then a rename), so an interrupted
+// run never leaves half a file, and only when their contents change, so
+// builds stay cached. With several outputs, all are written to their
+// temporary files before any is renamed, so a failure to write one (no
+// room, no permission) leaves every output as it was. An
 // output that is a symbolic link stays one: the file it leads to is
 // replaced (a link to no file is an error).
 //

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 )
 
@@ -34,13 +35,82 @@ import (
 // On an error before the rename, path is unchanged and the temporary file
 // is removed. An error syncing the directory comes after the rename: path
 // then holds data, which may not survive a crash.
-func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
-	if path, err = target(path); err != nil {
-		return err
+func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return WriteFiles([]File{{Path: path, Data: data, Perm: perm}})
+}
+
+// File is one file for WriteFiles: its path, its new contents, and the
+// permissions it gets if it is new.
+type File struct {
+	Path string
+	Data []byte
+	Perm fs.FileMode
+}
+
+// WriteFiles replaces several files as WriteFile replaces one, and as one
+// change as far as a file system allows: every file is first written and
+// synced to its temporary file, and only when all of them are ready are
+// they renamed into place, then their directories synced. So an error
+// while writing any of them (no room, no permission, a path that is a
+// directory) leaves every path unchanged and no temporary file behind. A
+// rename can still fail after others succeeded (the temporary files are
+// then in place, so this is rare); the files renamed before it keep their
+// new contents and the error names the one that failed.
+func WriteFiles(files []File) error {
+	staged := make([]*stagedFile, 0, len(files))
+	defer func() {
+		for _, st := range staged {
+			st.discard()
+		}
+	}()
+	for _, f := range files {
+		st, err := stage(f)
+		if err != nil {
+			return err
+		}
+		staged = append(staged, st)
 	}
+	var dirs []string
+	for len(staged) > 0 {
+		st := staged[0]
+		if err := rename(st.tmp, st.path); err != nil {
+			return err
+		}
+		staged = staged[1:]
+		if !slices.Contains(dirs, st.dir) {
+			dirs = append(dirs, st.dir)
+		}
+	}
+	for _, dir := range dirs {
+		if err := SyncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stagedFile is a file written and synced under its temporary name, ready
+// to be renamed over path.
+type stagedFile struct {
+	path, dir, tmp string
+}
+
+// discard removes the temporary file of a staged file that was not
+// renamed.
+func (st *stagedFile) discard() { os.Remove(st.tmp) }
+
+// stage writes f's data to a temporary file beside the file f.Path names
+// (through a symbolic link), with the permissions the file will have, and
+// syncs and closes it. On an error nothing is left behind.
+func stage(f File) (_ *stagedFile, err error) {
+	path, err := target(f.Path)
+	if err != nil {
+		return nil, err
+	}
+	perm := f.Perm
 	if st, err := os.Stat(path); err == nil {
 		if !st.Mode().IsRegular() {
-			return fmt.Errorf("%s: not a regular file", path)
+			return nil, fmt.Errorf("%s: not a regular file", path)
 		}
 		perm = st.Mode().Perm()
 	}
@@ -50,7 +120,7 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -58,22 +128,19 @@ func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
+	if _, err = tmp.Write(f.Data); err != nil {
+		return nil, err
 	}
 	if err = tmp.Chmod(perm); err != nil {
-		return err
+		return nil, err
 	}
 	if err = tmp.Sync(); err != nil {
-		return err
+		return nil, err
 	}
 	if err = tmp.Close(); err != nil {
-		return err
+		return nil, err
 	}
-	if err = rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return SyncDir(dir)
+	return &stagedFile{path: path, dir: dir, tmp: tmp.Name()}, nil
 }
 
 // target is the file path names: path itself, or the file a symbolic link

@@ -96,6 +96,63 @@ func TestWriteFileErrorsLeaveNothing(t *testing.T) {
 	}
 }
 
+// WriteFiles writes every file or, when any of them cannot be written,
+// none: gen's outputs of several inputs change together.
+func TestWriteFilesAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a_flow.go"), filepath.Join(dir, "b_flow.go")
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) string {
+		data, _ := os.ReadFile(p)
+		return string(data)
+	}
+	// The last file cannot be written (a directory is in the way): the
+	// first two, ready before it, are not renamed.
+	err := WriteFiles([]File{{a, []byte("new a"), 0o644}, {b, []byte("new b"), 0o644}, {sub, []byte("x"), 0o644}})
+	if err == nil {
+		t.Fatal("WriteFiles over a directory succeeded")
+	}
+	if read(a) != "old" || read(b) != "old" {
+		t.Errorf("after a failed WriteFiles: a %q, b %q, want both old", read(a), read(b))
+	}
+	if got := names(t, dir); !slices.Equal(got, []string{"a_flow.go", "b_flow.go", "sub"}) {
+		t.Errorf("directory holds %q, want the three entries and no temporary file", got)
+	}
+	// A rename fails after the first succeeded: the first keeps its new
+	// contents, the error is the rename's, and no temporary file stays.
+	failed := errors.New("rename failed")
+	calls := 0
+	rename = func(from, to string) error {
+		if calls++; calls == 2 {
+			return failed
+		}
+		return os.Rename(from, to)
+	}
+	t.Cleanup(func() { rename = os.Rename })
+	if err := WriteFiles([]File{{a, []byte("new a"), 0o644}, {b, []byte("new b"), 0o644}}); !errors.Is(err, failed) {
+		t.Errorf("WriteFiles with a failing second rename = %v, want %v", err, failed)
+	}
+	if read(a) != "new a" || read(b) != "old" {
+		t.Errorf("after the second rename failed: a %q, b %q, want new a and old", read(a), read(b))
+	}
+	if got := names(t, dir); !slices.Equal(got, []string{"a_flow.go", "b_flow.go", "sub"}) {
+		t.Errorf("directory holds %q, want no temporary file", got)
+	}
+	// Both written.
+	rename = os.Rename
+	if err := WriteFiles([]File{{a, []byte("A"), 0o644}, {b, []byte("B"), 0o644}}); err != nil || read(a) != "A" || read(b) != "B" {
+		t.Errorf("WriteFiles = %v: a %q, b %q", err, read(a), read(b))
+	}
+}
+
 // A reader running beside a writer always sees one whole version.
 func TestWriteFileReadersSeeOldOrNew(t *testing.T) {
 	dir := t.TempDir()

@@ -138,10 +138,14 @@ sets it).`,
 			if failed {
 				return exitError
 			}
-			for _, o := range writes {
-				if err := atomicfile.WriteFile(o.path, o.data, 0o644); err != nil {
-					return failf(e, "%s", pathError(e, err))
-				}
+			// All the outputs or none (as far as a file system allows):
+			// the files of one package compile together.
+			staged := make([]atomicfile.File, len(writes))
+			for i, o := range writes {
+				staged[i] = atomicfile.File{Path: o.path, Data: o.data, Perm: 0o644}
+			}
+			if err := atomicfile.WriteFiles(staged); err != nil {
+				return failf(e, "%s", pathError(e, err))
 			}
 			return exitOK
 		}
