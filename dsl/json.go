@@ -67,8 +67,12 @@ func EncodeJSON(f *File) ([]byte, error) {
 // errors (with the parts that could not be decoded left out), so that
 // callers may still report more; callers must not generate code from a
 // model that came with errors.
+//
+// A leading byte order mark is not part of the document, as in a .flow
+// file (diag.TrimBOM): positions count from after it.
 func DecodeJSON(filename string, data []byte) (*File, diag.List) {
 	d := &jsonDecoder{file: filename}
+	data = diag.TrimBOM(data)
 	root, err := parseJSONTree(data)
 	if err != nil {
 		return nil, diag.List{d.syntaxError(data, err)}

@@ -155,6 +155,9 @@ func TestDecodeJSONSyntaxErrors(t *testing.T) {
 		{"", "t.json:1:1: error: invalid JSON: unexpected end of JSON input"},
 		{"{\"version\": 1", "t.json:1:14: error: invalid JSON: unexpected end of JSON input"},
 		{strings.Repeat("[", 100), "t.json:1:65: error: invalid JSON: JSON nested deeper than 64 levels"},
+		// Positions count from after a leading byte order mark, as in a
+		// .flow file.
+		{"\uFEFF{\n  \"version\": 1,\n  \"flows\": [}\n", "t.json:3:13: error: invalid JSON: invalid character '}' looking for beginning of value"},
 	}
 	for _, tt := range tests {
 		f, ds := DecodeJSON("t.json", []byte(tt.src))
@@ -165,6 +168,17 @@ func TestDecodeJSONSyntaxErrors(t *testing.T) {
 		if got := ds[0].String(); got != tt.want {
 			t.Errorf("DecodeJSON(%q):\n got %s\nwant %s", tt.src, got, tt.want)
 		}
+	}
+}
+
+// A document that starts with a byte order mark, which editors on Windows
+// write, decodes as it does without one (diag.TrimBOM, as for .flow files).
+func TestDecodeJSONLeadingBOM(t *testing.T) {
+	src := doc(flow("F", `"state": "S"`, goStep("A", `"on": [{"on": "ok", "target": "done"}]`)))
+	want := decodeOK(t, src)
+	got := decodeOK(t, "\uFEFF"+src)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DecodeJSON with a leading BOM (-without +with):\n%s", diff)
 	}
 }
 
