@@ -63,6 +63,9 @@ func syntaxError(err error, toks []lexer.Token) diag.Diagnostic {
 	}
 	tok := uerr.Unexpected
 	i := tokenAt(toks, tok.Pos.Offset)
+	if d, bad := callKeywordBefore(toks, i); bad {
+		return d
+	}
 	expect := ""
 	if m := expectRe.FindStringSubmatch(uerr.Message()); m != nil {
 		expect = firstTerm(m[1])
@@ -71,8 +74,7 @@ func syntaxError(err error, toks []lexer.Token) diag.Diagnostic {
 		}
 	}
 	want, hint := describeExpected(expect, toks, i)
-	r := diag.Range{Start: toPos(tok.Pos), End: toPos(advance(tok.Pos, tok.Value))}
-	d := diag.Errorf(r, "syntax", "expected %s, found %s", want, describeToken(tok))
+	d := diag.Errorf(tokenRange(tok), "syntax", "expected %s, found %s", want, describeToken(tok))
 	if hint != "" {
 		d = d.WithHint("%s", hint)
 	}

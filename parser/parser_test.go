@@ -115,6 +115,15 @@ func TestSyntaxErrors(t *testing.T) {
 		{"rollback call without flow", `flow A { step B { rollback call (X) } }`, `1:33: expected flow name, found "(" (hint: name the flow that undoes the step, such as rollback call Refund (Receipt))`},
 		{"call request", `flow A { step B { call Billing () } }`, `1:33: expected state field name, found ")"`},
 		{"call response", `flow A { step B { call Billing -> "x" } }`, `1:35: expected state field name, found string "x"`},
+		// A call that lost its flow name or response field, followed by a
+		// statement: keywords are names to the lexer, so the keyword was
+		// read as the name; the error is at the call.
+		{"call, then a statement", "flow A {\n    step B {\n        call\n        irreversible\n    }\n}", `3:9: call has no flow name: "irreversible" on line 4 is a keyword, not a flow name (hint: name a flow of this file or of its Go package, such as call Billing (Invoice) -> Receipt)`},
+		{"call, then a statement with arguments", "flow A {\n    step B {\n        call\n        on ok -> done\n    }\n}", `3:9: call has no flow name: "on" on line 4 is a keyword, not a flow name (hint: name a flow of this file or of its Go package, such as call Billing (Invoice) -> Receipt)`},
+		{"call of a keyword", `flow A { parallel P { step B { call irreversible } } }`, `1:32: call has no flow name: "irreversible" is a keyword, not a flow name (hint: name a flow of this file or of its Go package, such as call Billing (Invoice) -> Receipt)`},
+		{"rollback call, then a statement", "flow A {\n    step B {\n        rollback call\n        retry 3\n    }\n}", `3:18: call has no flow name: "retry" on line 4 is a keyword, not a flow name (hint: name the flow that undoes the step, such as rollback call Refund (Receipt))`},
+		{"call arrow, then a statement", "flow A {\n    step B {\n        call Billing ->\n        irreversible\n    }\n}", `3:22: "->" has no state field after it: "irreversible" on line 4 is a keyword, not a field name (hint: name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->")`},
+		{"call arrow, then a statement with arguments", "flow A {\n    parallel P {\n        step B {\n            call Billing (X) ->\n            on ok -> done\n        }\n    }\n}", `4:30: "->" has no state field after it: "on" on line 5 is a keyword, not a field name (hint: name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->")`},
 
 		// Lexical errors.
 		{"unterminated string", "flow A { trigger rpc \"Start\n}", `1:22: unterminated string (hint: close the string with " on the same line)`},
