@@ -90,14 +90,31 @@ func (c *checker) parallelStep(f *Flow, s *Step, index map[string]int, targets f
 			case dup && writerOf[w.Name] == b:
 				// a Go step listing a field twice: branch reports it
 			case dup:
-				c.add(diag.Errorf(pick(w.Range, b.NameRange), "parallel-write", "branches %q and %q of parallel block %q both write field %q", writerOf[w.Name].Name, b.Name, s.Name, w.Name).
-					WithHint("the block merges each branch's fields into the run's state when it completes, so two writers of one field would race; let one branch write it (the other's is at %s), or use two fields", whereFrom(prev.Range, w.Range)))
+				c.add(ParallelWriteError(s, writerOf[w.Name], prev, b, w, nil))
 			default:
 				writers[w.Name] = w
 				writerOf[w.Name] = b
 			}
 		}
 	}
+}
+
+// ParallelWriteError is the "parallel-write" error of branch b of block
+// blk writing w, which writes what branch prev's pw, earlier in the block,
+// writes too. They are one field, or (outer not nil: pw or w) outer names
+// an embedded struct of the state and the other a field promoted from it,
+// which dsl/gocheck finds with the Go types. Reported at w.
+func ParallelWriteError(blk, prev *Step, pw *Ident, b *Step, w *Ident, outer *Ident) diag.Diagnostic {
+	field, how := w.Name, ""
+	if outer != nil {
+		inner, outerBranch := pw, b
+		if outer == pw {
+			inner, outerBranch = w, prev
+		}
+		field, how = inner.Name, fmt.Sprintf(": it is promoted from the embedded %q, which branch %q writes whole", outer.Name, outerBranch.Name)
+	}
+	return diag.Errorf(pick(w.Range, b.NameRange), "parallel-write", "branches %q and %q of parallel block %q both write field %q%s", prev.Name, b.Name, blk.Name, field, how).
+		WithHint("the block merges each branch's fields into the run's state when it completes, so two writers of one field would race; let one branch write it (the other's is at %s), or use two fields", whereFrom(pw.Range, w.Range))
 }
 
 // branch checks branch b of block blk and reports whether it is so wrong

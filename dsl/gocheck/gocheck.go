@@ -16,6 +16,9 @@
 //     struct (code "state-field", with did-you-mean); a promoted one must
 //     be neither ambiguous nor reached through an embedded pointer
 //     (promoted.go).
+//   - Two branches of a parallel block may not write an embedded struct
+//     and a field promoted from it (code "parallel-write", parallel.go):
+//     the merge would lose one of the writes.
 //   - Every named field must be exported and not tagged `json:"-"`
 //     (code "state-field-unexported"): run snapshots, resume and the JSON
 //     engine carry the state as JSON, so a field that JSON drops would be
@@ -302,6 +305,7 @@ func checkState(pkg *types.Package, f *dsl.Flow) diag.List {
 			ds = append(ds, d)
 		}
 	}
+	ds = append(ds, checkParallelWrites(pkg, T, f)...)
 	return append(ds, checkPortTypes(pkg, T, f)...)
 }
 
