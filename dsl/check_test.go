@@ -338,7 +338,6 @@ func TestCheck(t *testing.T) {
 				`$.flows[0].steps[1].name: error name: step name "Go-Ahead" is not a valid Go identifier [hint: use letters, digits and underscores, starting with an upper-case letter]`,
 				`$.flows[0].steps[1].outcomes[0]: error name: outcome name "ok-ish" is not an identifier [hint: use letters, digits and underscores, not starting with a digit]`,
 				`$.flows[0].steps[2].rollback.name: error name: rollback name "undo" must start with an upper-case letter: it names a handler method [hint: rename it to "Undo"]`,
-				`$.flows[1].state: error name-collision: state type "runtime" has the name of a package the generated code imports [hint: rename the type, for example to "RuntimeState"]`,
 				`$.flows[2].state: error name-collision: state type "FxStepA" collides with the generated step constant of step "A" in flow "Fx" ($.flows[2].steps[0].name) [hint: rename the state type or the flow/step]`,
 				`$.flows[3].name: error name-collision: generated Go name "FxStepHandlers" for the handler interface of flow "FxStep" collides with the step constant of step "Handlers" in flow "Fx" ($.flows[2].steps[1].name) [hint: rename one of them so that the generated names differ]`,
 				`$.flows[4].name: error name: flow has no name [hint: give the flow a name starting with an upper-case letter]`,

@@ -42,9 +42,11 @@ import (
 //   - Outcome names must be identifiers (letters, digits, underscores, not
 //     starting with a digit); they are strings at run time and only their
 //     CamelCase appears in Go.
-//   - The state type must be an identifier that is not a Go keyword, not a
-//     predeclared identifier (int, error, ...) and not one of
-//     ReservedImportNames.
+//   - The state type must be an identifier that is not a Go keyword and
+//     not a predeclared identifier (int, error, ...). It may have the name
+//     of a package the generated code imports: the generator then imports
+//     that package under another name (gen/imports.go), as it does for
+//     any other name the package declares.
 //
 // Collisions (code "name-collision"): every package-level identifier above,
 // over all flows of the file, plus the state type names, must be distinct;
@@ -55,11 +57,6 @@ import (
 // two files is a "duplicate-flow"), and from the names the package's own
 // Go code declares at package level (DeclaredNameCollisions, run by
 // dsl/gocheck).
-
-// ReservedImportNames are the package names the generated file imports. A
-// state type with one of these names would clash with the import. The
-// generator must keep this list in sync with what it imports.
-var ReservedImportNames = []string{"context", "json", "runtime", "time"}
 
 // Names are the generated Go identifiers of one flow.
 type Names struct {
@@ -341,10 +338,6 @@ func checkNames(file *File) diag.List {
 		case types.Universe.Lookup(st.Name) != nil:
 			ds = append(ds, diag.Errorf(st.Range, "name", "state type %q is a predeclared Go identifier, not a struct type of the package", st.Name).
 				WithHint("declare a struct type, such as %sState, and name it here", f.Name))
-			continue
-		case contains(ReservedImportNames, st.Name):
-			ds = append(ds, diag.Errorf(st.Range, "name-collision", "state type %q has the name of a package the generated code imports", st.Name).
-				WithHint("rename the type, for example to %q", ident.Exported(st.Name)+"State"))
 			continue
 		}
 		if prev, ok := seen[st.Name]; ok {

@@ -385,15 +385,6 @@ func (f *Flow) Outcomes(s *Step) []string {
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // CanTimeout reports whether s can end with the timeout outcome: it has a
 // timeout, or it waits for something its kind bounds with a timeout (an
 // await), or it waits and has a deadline (a sleep: only its step's

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"go/token"
 	"go/types"
-	"slices"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -48,8 +47,8 @@ type flowGen struct {
 // only identifier of the user's package that those functions refer to is
 // the flow's state type: every other package-level name they use is
 // generated (and starts with the flow's upper-case name), an import
-// (dsl.ReservedImportNames) or predeclared, neither of which a state type
-// may be. Check allows a lower-case state type, though, so local returns
+// (named apart from the package's names, imports.go) or predeclared, which
+// a state type may not be. Check allows a lower-case state type, though, so local returns
 // the word with an underscore appended when it is the state type's name: a
 // state type h makes the handlers parameter h_. The same goes for the
 // types of the package that the typed ports' signatures name (a field of
@@ -78,8 +77,8 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source string, pkg *types.Package)
 		switch name := fl.State.Name; {
 		case !token.IsIdentifier(name):
 			return nil, fmt.Errorf("gen: flow %q: state type %q is not a Go identifier", fl.Name, name)
-		case types.Universe.Lookup(name) != nil || slices.Contains(dsl.ReservedImportNames, name):
-			return nil, fmt.Errorf("gen: flow %q: state type %q is predeclared in Go or the name of an import of the generated code", fl.Name, name)
+		case types.Universe.Lookup(name) != nil:
+			return nil, fmt.Errorf("gen: flow %q: state type %q is predeclared in Go", fl.Name, name)
 		}
 	}
 	if len(fl.Steps) == 0 {

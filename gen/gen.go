@@ -21,15 +21,6 @@ import (
 	"github.com/flowgen/flowgen/dsl"
 )
 
-// Import paths of the generated code. Their package names must stay in
-// dsl.ReservedImportNames, so that Check rejects a state type that would
-// clash with an import (TestImportsReserved keeps the two in sync).
-const (
-	contextPkg = "context"
-	runtimePkg = "github.com/flowgen/flowgen/runtime"
-	timePkg    = "time"
-)
-
 // Options say where the generated file goes.
 type Options struct {
 	// Package is the name of the Go package of the generated file: the
@@ -84,10 +75,20 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 		return nil, err
 	}
 
+	gens := make([]*flowGen, len(f.Flows))
+	for i, fl := range f.Flows {
+		if fl == nil {
+			return nil, fmt.Errorf("gen: flow %d is nil", i)
+		}
+		g, err := newFlowGen(f, fl, source, opts.Types)
+		if err != nil {
+			return nil, err
+		}
+		gens[i] = g
+	}
+
 	jf := jen.NewFile(opts.Package)
-	jf.ImportName(contextPkg, "context")
-	jf.ImportName(runtimePkg, "runtime")
-	jf.ImportName(timePkg, "time")
+	nameImports(jf, fileImports(opts.Target, gens), packageNames(opts.Types, gens))
 	jf.HeaderComment(strings.TrimPrefix(dsl.GeneratedHeader, "// "))
 	jf.HeaderComment("Source: " + source)
 
@@ -97,17 +98,7 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 	))
 	jf.Const().Id("_").Op("=").Qual(runtimePkg, "IsVersion1")
 
-	for i, fl := range f.Flows {
-		if fl == nil {
-			return nil, fmt.Errorf("gen: flow %d is nil", i)
-		}
-		g, err := newFlowGen(f, fl, source, opts.Types)
-		if err != nil {
-			return nil, err
-		}
-		for path, name := range g.imports {
-			jf.ImportName(path, name)
-		}
+	for _, g := range gens {
 		g.emit(jf)
 		if opts.Target == TargetTemporal {
 			g.emitTemporal(jf)

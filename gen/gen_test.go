@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,16 +16,14 @@ import (
 	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
-// TestImportsReserved: every package the generated code imports is in
-// dsl.ReservedImportNames, which Check uses to reject state types that
-// would clash with an import.
-func TestImportsReserved(t *testing.T) {
-	names := map[string]string{contextPkg: "context", runtimePkg: "runtime", timePkg: "time"}
-	for path, name := range names {
-		if !slices.Contains(dsl.ReservedImportNames, name) {
-			t.Errorf("import %q (%s) is not in dsl.ReservedImportNames", path, name)
-		}
+// TestImports: the generated code imports the packages of targetImports,
+// each under its package's name; in case imports, whose package declares
+// context, runtime and time, under those names with a number appended.
+func TestImports(t *testing.T) {
+	renamed := map[string]map[string]string{
+		"imports": {contextPkg: "context1", runtimePkg: "runtime1", timePkg: "time1"},
 	}
+	imports := targetImports(TargetRuntime)
 	for _, c := range goldenCases(t) {
 		f, err := parser.ParseFile(token.NewFileSet(), "want.go", c.generate(t), parser.ImportsOnly)
 		if err != nil {
@@ -32,10 +31,41 @@ func TestImportsReserved(t *testing.T) {
 		}
 		for _, im := range f.Imports {
 			path, _ := strconv.Unquote(im.Path.Value)
-			if _, ok := names[path]; !ok || im.Name != nil {
-				t.Errorf("%s imports %s %s, not one of the import path constants", c.name, im.Name, im.Path.Value)
+			if !slices.ContainsFunc(imports, func(i goImport) bool { return i.path == path }) {
+				t.Errorf("%s imports %s, not one of targetImports", c.name, im.Path.Value)
+			}
+			want, got := renamed[c.name][path], ""
+			if im.Name != nil {
+				got = im.Name.Name
+			}
+			if got != want {
+				t.Errorf("%s imports %s as %q, want %q", c.name, im.Path.Value, got, want)
 			}
 		}
+	}
+}
+
+// TestImportNames: an import whose name something of the package has, or
+// that another import took first, gets the first free name with a number
+// appended. Without the loaded package, the state type is still known.
+func TestImportNames(t *testing.T) {
+	taken := func(name string) bool { return name == "time" || name == "time1" || name == "runtime" }
+	got := importNames([]goImport{{contextPkg, "context"}, {runtimePkg, "runtime"}, {timePkg, "time"}, {"example.com/a/time", "time"}}, taken)
+	want := map[string]string{contextPkg: "context", runtimePkg: "runtime1", timePkg: "time2", "example.com/a/time": "time3"}
+	if !maps.Equal(got, want) {
+		t.Errorf("importNames = %v, want %v", got, want)
+	}
+
+	f, ds := flowfile.Load("x.flow", []byte("flow F {\n    state runtime\n    step A { irreversible }\n}\n"), dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	out, err := Generate(f, Options{Package: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src := string(out["x_flow.go"]); !strings.Contains(src, "\truntime1 \"github.com/flowgen/flowgen/runtime\"\n") || !strings.Contains(src, "*runtime1.Flow[runtime]") {
+		t.Errorf("state type runtime: the runtime package is not imported as runtime1:\n%s", src)
 	}
 }
 
@@ -97,7 +127,6 @@ func TestGenerateRefuses(t *testing.T) {
 		{"bad state", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "a-b"}, Steps: load(ok).Flows[0].Steps}}}, Options{Package: "p"}, `state type "a-b"`},
 		{"no steps", load("flow F {\n    state S\n}\n"), Options{Package: "p"}, "no steps"},
 		{"predeclared state", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "any"}, Steps: load(ok).Flows[0].Steps}}}, Options{Package: "p"}, `state type "any"`},
-		{"state named like an import", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "runtime"}, Steps: load(ok).Flows[0].Steps}}}, Options{Package: "p"}, `state type "runtime"`},
 		{"undefined target", load("flow F {\n    state S\n    step A { on ok -> B irreversible }\n}\n"), Options{Package: "p"}, `unknown step "B"`},
 		{"lower-case step", load("flow F {\n    state S\n    step a { irreversible }\n}\n"), Options{Package: "p"}, `step name "a"`},
 		{"nil flow", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{nil}}, Options{Package: "p"}, "nil"},

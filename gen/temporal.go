@@ -18,16 +18,6 @@ const (
 	TargetTemporal = "temporal"
 )
 
-// Import paths of the Temporal target's code. Their package names are not
-// in dsl.ReservedImportNames: a lower-case state type named client,
-// worker, workflow or flowtemporal does not compile with this target.
-const (
-	flowtemporalPkg = "github.com/flowgen/flowgen/temporal/flowtemporal"
-	clientPkg       = "go.temporal.io/sdk/client"
-	workerPkg       = "go.temporal.io/sdk/worker"
-	workflowPkg     = "go.temporal.io/sdk/workflow"
-)
-
 // CheckTarget accepts the targets Generate knows; "" is TargetRuntime.
 func CheckTarget(target string) error {
 	switch target {
@@ -52,10 +42,6 @@ func temporalNamesOf(n string) temporalNames {
 // runtime target's definition (NewXFlow): the same handlers, steps,
 // routing and policies, which flowtemporal runs as a workflow.
 func (g *flowGen) emitTemporal(jf *jen.File) {
-	jf.ImportName(flowtemporalPkg, "flowtemporal")
-	jf.ImportName(clientPkg, "client")
-	jf.ImportName(workerPkg, "worker")
-	jf.ImportName(workflowPkg, "workflow")
 	n, tn := g.names, g.temporalNames()
 	ft := func(name string) *jen.Statement { return jen.Qual(flowtemporalPkg, name) }
 	tFlow := ft("Flow").Types(g.stateType())
