@@ -40,6 +40,10 @@ type CheckOptions struct {
 	// the file's (checkPackageNames). nil skips the check: an engine's
 	// flows generate no Go code.
 	GeneratedFlows func() []*Flow
+	// Target is the target the file's Go code is generated for
+	// (TargetRuntime, "" too, or TargetTemporal): the generated names
+	// checked for collisions are that target's (GoNamesFor).
+	Target string
 	// PackageScope says what PackageFlows's flows are, in the diagnostic
 	// of a call to a flow neither the file nor they declare. The zero value
 	// says the file's Go package (the command's); an engine says its
@@ -66,7 +70,7 @@ func Check(f *File, opts CheckOptions) diag.List {
 		return nil
 	}
 	c := &checker{opts: opts, suggestBudget: maxSuggestComparisons}
-	c.ds = append(c.ds, checkNames(f)...)
+	c.ds = append(c.ds, checkNames(f, opts.Target)...)
 	flows := map[string]*Flow{}
 	for _, fl := range f.Flows {
 		if fl == nil {
@@ -84,7 +88,7 @@ func Check(f *File, opts CheckOptions) diag.List {
 		f.Package = opts.PackageFlows()
 	}
 	if opts.GeneratedFlows != nil {
-		c.ds = append(c.ds, checkPackageNames(f, opts.GeneratedFlows())...)
+		c.ds = append(c.ds, checkPackageNames(f, opts.GeneratedFlows(), opts.Target)...)
 	}
 	for _, pf := range f.Package { // the file's own flows first; then the first of a name
 		if _, ok := flows[pf.Name]; pf != nil && !ok {

@@ -31,6 +31,14 @@ import (
 //	SignupServices                     the ports the constructor takes, one field per service
 //	SignupServicesFromCaller           SignupServices over one runtime.Caller
 //
+// The Temporal target (TargetTemporal, flowgen gen -target temporal) adds,
+// per flow (gen/temporal.go):
+//
+//	SignupTemporal                     flow Signup on Temporal
+//	NewSignupTemporal                  its constructor
+//	StartSignup                        starts a run on Temporal
+//	SignupTemporalRun                  a run on Temporal
+//
 // Methods of SignupHandlers are named after the Go step (Review) or the Go
 // rollback (CancelSubscription) they implement.
 //
@@ -58,6 +66,16 @@ import (
 // Go code declares at package level (DeclaredNameCollisions, run by
 // dsl/gocheck).
 
+// Targets of the generated code (gen.Options.Target, flowgen gen
+// -target): what it runs on. "" is TargetRuntime.
+const (
+	// TargetRuntime is the flowgen runtime.
+	TargetRuntime = "runtime"
+	// TargetTemporal is Temporal: the runtime target's code, and per flow
+	// the identifiers of TemporalNames.
+	TargetTemporal = "temporal"
+)
+
 // Names are the generated Go identifiers of one flow.
 type Names struct {
 	Flow        *Flow
@@ -76,6 +94,23 @@ type Names struct {
 	// flow too big for one function, one per group of StepGroups
 	// (newSignupSteps0, ...); nil when the constructor builds them itself.
 	StepFuncs []string
+	// Temporal are the Temporal target's identifiers; nil for the
+	// runtime target.
+	Temporal *TemporalNames
+}
+
+// TemporalNames are the identifiers the Temporal target adds for a flow.
+type TemporalNames struct {
+	Type        string // SignupTemporal
+	Constructor string // NewSignupTemporal
+	Starter     string // StartSignup
+	Run         string // SignupTemporalRun
+}
+
+// TemporalNamesOf are the Temporal target's identifiers of the flow named
+// flow; the code of a flow that calls it names them too.
+func TemporalNamesOf(flow string) TemporalNames {
+	return TemporalNames{Type: flow + "Temporal", Constructor: "New" + flow + "Temporal", Starter: "Start" + flow, Run: flow + "TemporalRun"}
 }
 
 // StepNames are the identifiers generated for one step.
@@ -95,8 +130,12 @@ type OutcomeName struct {
 	Const   string // SignupReviewOutcomeApproved
 }
 
-// GoNames computes the generated identifiers of f.
-func (f *Flow) GoNames() *Names {
+// GoNames computes the generated identifiers of f for the runtime target.
+func (f *Flow) GoNames() *Names { return f.GoNamesFor(TargetRuntime) }
+
+// GoNamesFor computes the generated identifiers of f for target (a Target
+// constant; anything else is the runtime target).
+func (f *Flow) GoNamesFor(target string) *Names {
 	n := &Names{
 		Flow:        f,
 		Handlers:    f.Name + "Handlers",
@@ -132,6 +171,10 @@ func (f *Flow) GoNames() *Names {
 			sn.OutcomeType = f.Name + s.Name + "Outcome"
 		}
 		n.Steps = append(n.Steps, sn)
+	}
+	if target == TargetTemporal {
+		t := TemporalNamesOf(f.Name)
+		n.Temporal = &t
 	}
 	return n
 }
@@ -212,6 +255,12 @@ func (n *Names) eachIdent(fn func(name string, o identOrigin)) {
 	flowIdent(n.Type, "definition type")
 	flowIdent(n.Constructor, "constructor")
 	flowIdent(n.Run, "run type")
+	if t := n.Temporal; t != nil {
+		flowIdent(t.Type, "Temporal definition type")
+		flowIdent(t.Constructor, "Temporal constructor")
+		flowIdent(t.Starter, "Temporal starter")
+		flowIdent(t.Run, "Temporal run type")
+	}
 	for _, name := range n.StepFuncs {
 		flowIdent(name, "step builder function")
 	}
@@ -268,9 +317,10 @@ func checkExportedName(kind, name string, r diag.Range, why string) (diag.Diagno
 	return diag.Diagnostic{}, false
 }
 
-// checkNames reports invalid names and collisions among generated Go
-// identifiers (see the comment at the top of this file).
-func checkNames(file *File) diag.List {
+// checkNames reports invalid names and collisions among the Go
+// identifiers generated for target (see the comment at the top of this
+// file).
+func checkNames(file *File, target string) diag.List {
 	var ds diag.List
 	seen := map[string]identOrigin{}
 	claim := func(name string, o identOrigin) {
@@ -315,7 +365,7 @@ func checkNames(file *File) diag.List {
 		}
 		_, portDiags := f.ports()
 		ds = append(ds, portDiags...)
-		f.GoNames().eachIdent(claim)
+		f.GoNamesFor(target).eachIdent(claim)
 	}
 	// State types live in the same package as the generated identifiers;
 	// several flows may share one.
@@ -361,8 +411,10 @@ func collision(name string, o identOrigin, with string) diag.Diagnostic {
 // (CheckOptions.GeneratedFlows) generate too: the generated files of one
 // package compile together. A flow declared in both files is one
 // "duplicate-flow" error rather than one per name. Collisions among the
-// other files' own flows are theirs to report.
-func checkPackageNames(file *File, generated []*Flow) diag.List {
+// other files' own flows are theirs to report. The other files' names are
+// taken to be those of target too: nothing records the target a
+// generated file was made for.
+func checkPackageNames(file *File, generated []*Flow, target string) diag.List {
 	others := map[string]identOrigin{}
 	otherFlows := map[string]*Flow{}
 	for _, pf := range generated {
@@ -372,7 +424,7 @@ func checkPackageNames(file *File, generated []*Flow) diag.List {
 		if _, ok := otherFlows[pf.Name]; !ok {
 			otherFlows[pf.Name] = pf
 		}
-		pf.GoNames().eachIdent(func(name string, o identOrigin) {
+		pf.GoNamesFor(target).eachIdent(func(name string, o identOrigin) {
 			if _, ok := others[name]; !ok {
 				others[name] = o
 			}
@@ -388,7 +440,7 @@ func checkPackageNames(file *File, generated []*Flow) diag.List {
 				WithHint("rename one of the flows"))
 			continue
 		}
-		f.GoNames().eachIdent(func(name string, o identOrigin) {
+		f.GoNamesFor(target).eachIdent(func(name string, o identOrigin) {
 			if prev, ok := others[name]; ok {
 				ds = append(ds, collision(name, o, fmt.Sprintf("the %s (%s)", prev.what(), prev.r.Start)))
 			}
@@ -397,19 +449,19 @@ func checkPackageNames(file *File, generated []*Flow) diag.List {
 	return ds
 }
 
-// DeclaredNameCollisions reports each generated name of the file's flows
-// that the Go package the file is generated into already declares at
-// package level, in its own (not generated) files: the generated file
-// would not compile. declared says whether the package declares name, and
-// if so, what and where, as "the type SignupFlow declared at state.go:5:6".
-// dsl/gocheck calls it with the loaded package.
-func (file *File) DeclaredNameCollisions(declared func(name string) (string, bool)) diag.List {
+// DeclaredNameCollisions reports each name generated for target from the
+// file's flows that the Go package the file is generated into already
+// declares at package level, in its own (not generated) files: the
+// generated file would not compile. declared says whether the package
+// declares name, and if so, what and where, as "the type SignupFlow
+// declared at state.go:5:6". dsl/gocheck calls it with the loaded package.
+func (file *File) DeclaredNameCollisions(target string, declared func(name string) (string, bool)) diag.List {
 	var ds diag.List
 	for _, f := range file.Flows {
 		if f == nil || f.Name == "" {
 			continue
 		}
-		f.GoNames().eachIdent(func(name string, o identOrigin) {
+		f.GoNamesFor(target).eachIdent(func(name string, o identOrigin) {
 			if decl, ok := declared(name); ok {
 				ds = append(ds, collision(name, o, decl))
 			}

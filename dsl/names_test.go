@@ -35,6 +35,26 @@ func TestGoNames(t *testing.T) {
 	}
 }
 
+// The Temporal target adds four names per flow, after the runtime
+// target's own (gen/temporal.go declares them).
+func TestGoNamesTemporal(t *testing.T) {
+	var got []string
+	for _, id := range signupModel().GoNamesFor(TargetTemporal).Identifiers() {
+		got = append(got, id.Name)
+	}
+	want := []string{"SignupHandlers", "SignupFlow", "NewSignupFlow", "SignupRun",
+		"SignupTemporal", "NewSignupTemporal", "StartSignup", "SignupTemporalRun"}
+	if len(got) < len(want) {
+		t.Fatalf("Identifiers = %v", got)
+	}
+	if diff := cmp.Diff(want, got[:len(want)]); diff != "" {
+		t.Errorf("Identifiers (-want +got):\n%s", diff)
+	}
+	if n := len(signupModel().GoNames().Identifiers()); len(got) != n+4 {
+		t.Errorf("%d names for Temporal, want the runtime target's %d and 4", len(got), n)
+	}
+}
+
 func TestCamelCase(t *testing.T) {
 	for in, want := range map[string]string{
 		"approved": "Approved", "needs_review": "NeedsReview", "HTTPError": "HTTPError",

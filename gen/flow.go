@@ -67,7 +67,7 @@ func (g *flowGen) local(word string) string {
 // id is jen.Id of local(word).
 func (g *flowGen) id(word string) *jen.Statement { return jen.Id(g.local(word)) }
 
-func newFlowGen(file *dsl.File, fl *dsl.Flow, source string, pkg *types.Package) (*flowGen, error) {
+func newFlowGen(file *dsl.File, fl *dsl.Flow, source, target string, pkg *types.Package) (*flowGen, error) {
 	if !token.IsIdentifier(fl.Name) || !token.IsExported(fl.Name) {
 		return nil, fmt.Errorf("gen: flow name %q is not an exported Go identifier", fl.Name)
 	}
@@ -84,7 +84,7 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source string, pkg *types.Package)
 	if len(fl.Steps) == 0 {
 		return nil, fmt.Errorf("gen: flow %q has no steps", fl.Name)
 	}
-	g := &flowGen{file: file, fl: fl, names: fl.GoNames(), source: source,
+	g := &flowGen{file: file, fl: fl, names: fl.GoNamesFor(target), source: source,
 		consts: map[string]string{}, byStep: map[*dsl.Step]dsl.StepNames{}, edges: map[*dsl.Step][]dsl.Edge{},
 		index: map[*dsl.Step]int{}, imports: map[string]string{}, typeNames: map[string]bool{}}
 	if fl.State != nil {

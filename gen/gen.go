@@ -80,7 +80,7 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 		if fl == nil {
 			return nil, fmt.Errorf("gen: flow %d is nil", i)
 		}
-		g, err := newFlowGen(f, fl, source, opts.Types)
+		g, err := newFlowGen(f, fl, source, opts.Target, opts.Types)
 		if err != nil {
 			return nil, err
 		}

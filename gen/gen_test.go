@@ -178,7 +178,19 @@ func TestEveryCorpusFlow(t *testing.T) {
 			continue
 		}
 		for name, code := range out {
-			checkDecls(t, path, name, code, f)
+			checkDecls(t, path, name, code, f, TargetRuntime)
+		}
+		// The Temporal target declares more names, which dsl.Names lists
+		// with that target.
+		if f, ds := flowfile.Load(filepath.Base(path), src, dsl.CheckOptions{Target: TargetTemporal}); !ds.HasErrors() {
+			out, err := Generate(f, Options{Package: "p", Types: syntheticTypes(f), Target: TargetTemporal})
+			if err != nil {
+				t.Errorf("%s checks clean for Temporal but does not generate: %v", path, err)
+				continue
+			}
+			for name, code := range out {
+				checkDecls(t, path, name, code, f, TargetTemporal)
+			}
 		}
 	}
 	if clean < 10 {
@@ -186,9 +198,10 @@ func TestEveryCorpusFlow(t *testing.T) {
 	}
 }
 
-// checkDecls parses generated code and compares its package-level names
-// with the ones dsl.Names promises (Check verifies those do not collide).
-func checkDecls(t *testing.T, path, name string, code []byte, f *dsl.File) {
+// checkDecls parses code generated for target and compares its
+// package-level names with the ones dsl.Names promises (Check verifies
+// those do not collide).
+func checkDecls(t *testing.T, path, name string, code []byte, f *dsl.File, target string) {
 	t.Helper()
 	af, err := parser.ParseFile(token.NewFileSet(), name, code, parser.ParseComments)
 	if err != nil {
@@ -219,14 +232,14 @@ func checkDecls(t *testing.T, path, name string, code []byte, f *dsl.File) {
 	}
 	var want []string
 	for _, fl := range f.Flows {
-		for _, id := range fl.GoNames().Identifiers() {
+		for _, id := range fl.GoNamesFor(target).Identifiers() {
 			want = append(want, id.Name)
 		}
 	}
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Errorf("%s: generated package-level names\n%v\nwant (dsl.Names)\n%v", path, got, want)
+		t.Errorf("%s: package-level names generated for %s\n%v\nwant (dsl.Names)\n%v", path, target, got, want)
 	}
 }
 
@@ -256,7 +269,7 @@ func FuzzGenerate(f *testing.F) {
 			t.Fatalf("checks clean but does not generate: %v\n%s", err, src)
 		}
 		for name, code := range out {
-			checkDecls(t, "fuzz.flow", name, code, file)
+			checkDecls(t, "fuzz.flow", name, code, file, TargetRuntime)
 		}
 	})
 }

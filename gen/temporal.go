@@ -8,14 +8,16 @@ import (
 	"github.com/flowgen/flowgen/dsl"
 )
 
-// Targets of Generate: what the generated code runs on.
+// Targets of Generate: what the generated code runs on (dsl's, which
+// decide the generated names).
 const (
 	// TargetRuntime is the flowgen runtime (the default).
-	TargetRuntime = "runtime"
+	TargetRuntime = dsl.TargetRuntime
 	// TargetTemporal is Temporal: the runtime target's code, plus per flow
 	// a workflow, its activities, registration and a typed starter, built
-	// on module github.com/flowgen/flowgen/temporal (docs/temporal.md).
-	TargetTemporal = "temporal"
+	// on module github.com/flowgen/flowgen/temporal (docs/temporal.md),
+	// named by dsl.TemporalNames.
+	TargetTemporal = dsl.TargetTemporal
 )
 
 // CheckTarget accepts the targets Generate knows; "" is TargetRuntime.
@@ -27,22 +29,11 @@ func CheckTarget(target string) error {
 	return fmt.Errorf("gen: unknown target %q (want %q or %q)", target, TargetRuntime, TargetTemporal)
 }
 
-// temporalNames are the identifiers the Temporal target adds for a flow.
-type temporalNames struct {
-	Type, Constructor, Starter, Run string
-}
-
-func (g *flowGen) temporalNames() temporalNames { return temporalNamesOf(g.fl.Name) }
-
-func temporalNamesOf(n string) temporalNames {
-	return temporalNames{Type: n + "Temporal", Constructor: "New" + n + "Temporal", Starter: "Start" + n, Run: n + "TemporalRun"}
-}
-
 // emitTemporal adds the Temporal declarations of the flow. They wrap the
 // runtime target's definition (NewXFlow): the same handlers, steps,
 // routing and policies, which flowtemporal runs as a workflow.
 func (g *flowGen) emitTemporal(jf *jen.File) {
-	n, tn := g.names, g.temporalNames()
+	n, tn := g.names, g.names.Temporal
 	ft := func(name string) *jen.Statement { return jen.Qual(flowtemporalPkg, name) }
 	tFlow := ft("Flow").Types(g.stateType())
 	recv := func() *jen.Statement { return jen.Parens(g.id("t").Op("*").Id(tn.Type)) }
@@ -103,7 +94,7 @@ func (g *flowGen) emitTemporal(jf *jen.File) {
 func (g *flowGen) temporalParams() []jen.Code {
 	var callees []jen.Code
 	for _, c := range g.callees() {
-		callees = append(callees, jen.Id(g.calleeParam(c)).Op("*").Id(temporalNamesOf(c.Name).Type))
+		callees = append(callees, jen.Id(g.calleeParam(c)).Op("*").Id(dsl.TemporalNamesOf(c.Name).Type))
 	}
 	return g.paramsWith(callees)
 }
@@ -159,7 +150,7 @@ func (g *flowGen) temporalRegisterDoc() string {
 func temporalConstructors(fs []*dsl.Flow) []string {
 	var out []string
 	for _, f := range fs {
-		out = append(out, temporalNamesOf(f.Name).Constructor)
+		out = append(out, dsl.TemporalNamesOf(f.Name).Constructor)
 	}
 	return out
 }

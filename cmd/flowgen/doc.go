@@ -5,7 +5,7 @@
 // Usage:
 //
 //	flowgen [gen] [-o FILE] [-pkg NAME] [-nopkg] [-strict] [-target runtime|temporal] FILE...
-//	flowgen check [-json] [-strict] [-nopkg] FILE...
+//	flowgen check [-json] [-strict] [-nopkg] [-target runtime|temporal] FILE...
 //	flowgen fmt [-w] [-l] FILE...
 //	flowgen graph [-format dot|mermaid|svg|html] [-flow NAME] FILE
 //	flowgen json FILE
@@ -69,7 +69,7 @@
 //
 // # Check
 //
-//	flowgen check [-json] [-strict] [-nopkg] FILE...
+//	flowgen check [-json] [-strict] [-nopkg] [-target runtime|temporal] FILE...
 //
 // Check reports every problem in the files and writes nothing. Each
 // diagnostic is printed as
@@ -104,8 +104,9 @@
 //	         service ports of rpc lines that name state fields)
 //	-target  what the generated code runs on: runtime (the default) or
 //	         temporal, which adds a Temporal workflow, activities, worker
-//	         registration and a typed starter per flow (gen only; module
-//	         github.com/flowgen/flowgen/temporal, docs/temporal.md)
+//	         registration and a typed starter per flow (module
+//	         github.com/flowgen/flowgen/temporal, docs/temporal.md); check
+//	         checks the names that target generates
 //
 // # Format
 //

@@ -70,10 +70,11 @@ import (
 )
 
 // Check loads the Go package in dir and checks the state type of every
-// flow of f that names one, the fields the flow names, and the generated
-// names against the package's own declarations.
+// flow of f that names one, the fields the flow names, and the names
+// generated for the runtime target against the package's own
+// declarations.
 func Check(f *dsl.File, dir string) diag.List {
-	return CheckLoaded(f, dir, func() (*Package, error) { return Load(dir) })
+	return CheckLoaded(f, dir, dsl.TargetRuntime, func() (*Package, error) { return Load(dir) })
 }
 
 // Package is a Go package as Load reads it.
@@ -93,11 +94,12 @@ func Load(dir string) (*Package, error) { return loadGoPackage(dir) }
 
 // CheckLoaded is Check with the package from load, which is called at most
 // once, and only when f has a flow: a caller that needs the package again
-// (the generator) loads it once for both. A package that cannot be loaded
-// is a warning only when a flow names a state type: the generated names
-// are checked against a package when there is one, but a state-less flow
+// (the generator) loads it once for both. The generated names checked are
+// target's (dsl.Flow.GoNamesFor). A package that cannot be loaded is a
+// warning only when a flow names a state type: the generated names are
+// checked against a package when there is one, but a state-less flow
 // needs none.
-func CheckLoaded(f *dsl.File, dir string, load func() (*Package, error)) diag.List {
+func CheckLoaded(f *dsl.File, dir, target string, load func() (*Package, error)) diag.List {
 	var flows []*dsl.Flow
 	named := false
 	for _, fl := range f.Flows {
@@ -125,7 +127,7 @@ func CheckLoaded(f *dsl.File, dir string, load func() (*Package, error)) diag.Li
 			"cannot load the Go package in %s, so the state type is not checked: %v", filepath.ToSlash(dir), err).
 			WithHint("run `go build` in that directory to see why; the flow itself is still checked")}
 	}
-	ds := checkDeclared(p, f)
+	ds := checkDeclared(p, f, target)
 	for _, fl := range flows {
 		ds = append(ds, checkState(p.Types, fl)...)
 		ds = append(ds, checkCalls(p.Types, f, fl)...)
@@ -133,11 +135,12 @@ func CheckLoaded(f *dsl.File, dir string, load func() (*Package, error)) diag.Li
 	return ds
 }
 
-// checkDeclared reports the generated names that the package's own code
-// declares (dsl.File.DeclaredNameCollisions), with where it declares them.
-func checkDeclared(p *Package, f *dsl.File) diag.List {
+// checkDeclared reports the names generated for target that the
+// package's own code declares (dsl.File.DeclaredNameCollisions), with
+// where it declares them.
+func checkDeclared(p *Package, f *dsl.File, target string) diag.List {
 	scope := p.Types.Scope()
-	return f.DeclaredNameCollisions(func(name string) (string, bool) {
+	return f.DeclaredNameCollisions(target, func(name string) (string, bool) {
 		obj := scope.Lookup(name)
 		if obj == nil {
 			return "", false

@@ -43,7 +43,7 @@ sets it).`,
 		nopkg := fs.Bool("nopkg", false, "do not load the Go package: no state type or generated name checks, and no typed ports for rpc lines that name state fields")
 		strict := fs.Bool("strict", false, "make a step with side effects and neither rollback nor irreversible an error")
 		pkg := fs.String("pkg", "", "package `name` of the generated code (default: the package of the Go files in the output's directory)")
-		target := fs.String("target", gen.TargetRuntime, "what the generated code runs on: `runtime` or temporal (docs/temporal.md)")
+		target := targetFlag(fs)
 		return func(e *env, args []string) int {
 			// Generation makes many short-lived objects (syntax trees, the
 			// jennifer tree, go/format's AST) in a process that ends right
@@ -70,7 +70,7 @@ sets it).`,
 			files := make([]*dsl.File, len(ins))
 			for i, in := range ins {
 				var diags diag.List
-				files[i], diags = load(in, in.checkOptions(!*nopkg, *strict))
+				files[i], diags = load(in, in.checkOptions(!*nopkg, *strict, *target))
 				all = append(all, diags...)
 			}
 			e.report(all, ins, false)
@@ -150,6 +150,12 @@ sets it).`,
 			return exitOK
 		}
 	},
+}
+
+// targetFlag is the -target flag of gen and check: what the generated code
+// runs on, which decides the names it declares.
+func targetFlag(fs *flag.FlagSet) *string {
+	return fs.String("target", gen.TargetRuntime, "what the generated code runs on: `runtime` or temporal (docs/temporal.md)")
 }
 
 // generate produces the Go files for one checked input, in package pkg:

@@ -123,16 +123,16 @@ func (e *env) display(path string) string {
 	return filepath.ToSlash(filepath.Clean(path))
 }
 
-// checkOptions are the options of `flowgen check` and `flowgen gen`: with
-// goPackage, the input's generated names are checked against those of the
-// other .flow files of its directory, and the Go package in the directory
-// is loaded to check the state type and the package's own declarations
-// (dsl/gocheck).
-func (in *input) checkOptions(goPackage, strict bool) dsl.CheckOptions {
-	opts := dsl.CheckOptions{StrictRollback: strict, PackageFlows: in.packageFlows}
+// checkOptions are the options of `flowgen check` and `flowgen gen`: the
+// generated names checked are target's; with goPackage, they are checked
+// against those of the other .flow files of its directory, and the Go
+// package in the directory is loaded to check the state type and the
+// package's own declarations (dsl/gocheck).
+func (in *input) checkOptions(goPackage, strict bool, target string) dsl.CheckOptions {
+	opts := dsl.CheckOptions{StrictRollback: strict, PackageFlows: in.packageFlows, Target: target}
 	if goPackage && in.dir != "" {
 		opts.GeneratedFlows = in.generatedFlows
-		opts.GoPackage = func(f *dsl.File) diag.List { return gocheck.CheckLoaded(f, in.dir, in.goPackage) }
+		opts.GoPackage = func(f *dsl.File) diag.List { return gocheck.CheckLoaded(f, in.dir, target, in.goPackage) }
 	}
 	return opts
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/gen"
 	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/internal/graph"
 	"github.com/flowgen/flowgen/parser"
@@ -26,14 +27,19 @@ Errors make the exit status 1; warnings alone leave it 0. By default the Go
 package in each file's directory is loaded to check the state type and its
 fields (this runs the go command), and the generated names are checked
 against the package's declarations and the other generated .flow files of
-the directory; -nopkg skips that.`,
+the directory; -nopkg skips that. The generated names are those of -target
+(temporal declares more per flow).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		asJSON := fs.Bool("json", false, "print diagnostics as JSON objects, one per line, on stdout")
 		strict := fs.Bool("strict", false, "make a step with side effects and neither rollback nor irreversible an error")
 		nopkg := fs.Bool("nopkg", false, "do not load the Go package to check the state type and the generated names")
+		target := targetFlag(fs)
 		return func(e *env, args []string) int {
 			if len(args) == 0 {
 				return usageError(e, "no input files")
+			}
+			if err := gen.CheckTarget(*target); err != nil {
+				return usageError(e, "-target: %v", err)
 			}
 			ins, unread := e.readInputs(args)
 			var all diag.List
@@ -45,7 +51,7 @@ the directory; -nopkg skips that.`,
 				e.printUnread(unread)
 			}
 			for _, in := range ins {
-				_, diags := load(in, in.checkOptions(!*nopkg, *strict))
+				_, diags := load(in, in.checkOptions(!*nopkg, *strict, *target))
 				all = append(all, diags...)
 			}
 			e.report(all, ins, *asJSON)
@@ -194,7 +200,7 @@ func (e *env) loadOne(path string) (*dsl.File, *input, int) {
 		return nil, nil, exitError
 	}
 	in := ins[0]
-	f, diags := load(in, in.checkOptions(false, false))
+	f, diags := load(in, in.checkOptions(false, false, gen.TargetRuntime))
 	e.report(diags, ins, false)
 	if diags.HasErrors() || f == nil {
 		return nil, in, exitError
