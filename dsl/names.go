@@ -10,9 +10,10 @@ import (
 )
 
 // Generated Go names. The generator emits exactly the identifiers listed by
-// GoNames and nothing else at package level, and Check verifies that they
-// are valid and do not collide, so a flow that checks clean always
-// generates code that compiles.
+// GoNamesFor its target and nothing else at package level, and Check
+// (with that CheckOptions.Target) verifies that they are valid and do not
+// collide, so a flow that checks clean always generates code that
+// compiles.
 //
 // For flow Signup:
 //

@@ -2,8 +2,9 @@
 // flowgen runtime: per flow, constants for its steps and declared outcomes,
 // the interface of the Go steps the user implements, a typed definition
 // with its constructor, and a typed run. Every package-level identifier it
-// emits comes from dsl.Flow.GoNames, which Check verifies, so a file that
-// checks clean generates code that compiles.
+// emits comes from dsl.Flow.GoNamesFor its target, which Check verifies,
+// so a file that checks clean generates code that compiles; its imports
+// are named apart from the package's own names (imports.go).
 //
 // Generate returns the files; it never writes them (the CLI does, atomically).
 package gen
