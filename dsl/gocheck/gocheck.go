@@ -131,7 +131,9 @@ func CheckLoaded(f *dsl.File, dir string, load func() (*Package, error)) diag.Li
 }
 
 // checkDeclared reports the generated names that the package's own code
-// declares (dsl.File.DeclaredNameCollisions), with where it declares them.
+// declares (dsl.File.DeclaredNameCollisions), with where it declares them:
+// the Go file shown beside f as f.Name shows it, so that from any working
+// directory both paths open the files.
 func checkDeclared(p *Package, f *dsl.File) diag.List {
 	scope := p.Types.Scope()
 	return f.DeclaredNameCollisions(func(name string) (string, bool) {
@@ -142,7 +144,7 @@ func checkDeclared(p *Package, f *dsl.File) diag.List {
 		at := p.fset.Position(obj.Pos())
 		file := at.Filename
 		if rel, err := filepath.Rel(p.dir, file); err == nil && !strings.HasPrefix(rel, "..") {
-			file = rel
+			file = diag.Beside(f.Name, rel) // p.dir is the flow file's directory
 		}
 		return fmt.Sprintf("the %s %s declared at %s:%d:%d", objectKind(obj), name, filepath.ToSlash(file), at.Line, at.Column), true
 	})

@@ -194,8 +194,7 @@ func (in *input) siblingFiles() []sibling {
 		if err != nil {
 			continue
 		}
-		name := filepath.ToSlash(filepath.Join(filepath.Dir(in.name), ent.Name()))
-		if f, ds := flowfile.Parse(name, src); f != nil && !ds.HasErrors() {
+		if f, ds := flowfile.Parse(diag.Beside(in.name, ent.Name()), src); f != nil && !ds.HasErrors() {
 			in.siblings = append(in.siblings, sibling{path: path, flows: f.Flows})
 		}
 	}
