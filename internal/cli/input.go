@@ -21,11 +21,9 @@ type input struct {
 	dir  string // absolute directory: the Go package the flow belongs to
 	src  []byte
 
-	// The Go package in dir, loaded once for the checks and the
-	// generator (goPackage); loaded says whether it was.
-	pkg    *gocheck.Package
-	pkgErr error
-	loaded bool
+	// gopkg is the Go package in dir, loaded once for the checks and the
+	// generator (goPackage), and shared by the inputs of dir.
+	gopkg *goPkg
 
 	// peers are the absolute paths of every input of the command line,
 	// this one's too: they are generated together.
@@ -41,22 +39,40 @@ type sibling struct {
 	flows []*dsl.Flow
 }
 
-// goPackage loads the Go package in the input's directory, once.
+// goPkg is the Go package of a directory, loaded at most once for all
+// the inputs there (loading runs the go command, some 0.1 s: once per
+// file, flowgen check *.flow took seconds), which the checks and the
+// generator only read.
+type goPkg struct {
+	pkg    *gocheck.Package
+	err    error
+	loaded bool
+}
+
+// loadPackage is gocheck.Load; a test counts its calls.
+var loadPackage = gocheck.Load
+
+// goPackage loads the Go package in the input's directory, once for all
+// the inputs of that directory.
 func (in *input) goPackage() (*gocheck.Package, error) {
-	if !in.loaded {
-		in.pkg, in.pkgErr = gocheck.Load(in.dir)
-		in.loaded = true
+	if in.gopkg == nil {
+		in.gopkg = &goPkg{}
 	}
-	return in.pkg, in.pkgErr
+	p := in.gopkg
+	if !p.loaded {
+		p.pkg, p.err = loadPackage(in.dir)
+		p.loaded = true
+	}
+	return p.pkg, p.err
 }
 
 // types is the Go package the checks loaded, or nil: with -nopkg, when it
-// could not be loaded, or when the file has no flow.
+// could not be loaded, or when no input of the directory has a flow.
 func (in *input) types() *types.Package {
-	if in.pkg == nil {
+	if in.gopkg == nil || in.gopkg.pkg == nil {
 		return nil
 	}
-	return in.pkg.Types
+	return in.gopkg.pkg.Types
 }
 
 // read reads every path, printing all the files that cannot be read.
@@ -86,8 +102,13 @@ func (e *env) readInputs(paths []string) ([]*input, diag.List) {
 		ins = append(ins, &input{path: p, name: e.display(p), dir: dir, src: src})
 	}
 	var peers []string
+	pkgs := map[string]*goPkg{}
 	for _, in := range ins {
 		peers = append(peers, filepath.Join(in.dir, filepath.Base(in.path)))
+		if pkgs[in.dir] == nil {
+			pkgs[in.dir] = &goPkg{}
+		}
+		in.gopkg = pkgs[in.dir]
 	}
 	for _, in := range ins {
 		in.peers = peers
