@@ -498,8 +498,8 @@ func where(r diag.Range) string {
 // StepsPerFunc is how many steps (a block's branches included) one
 // generated function builds at most. The Go compiler's time grows faster
 // than linearly in a function's size: a 2,000-step flow built in one
-// constructor took 40–56 s to compile, in functions of 25 to 200 steps
-// 8–15 s (docs/benchmarks.md). Flows of up to this many steps keep
+// constructor took 26–31 s to compile, in functions of 25 to 200 steps
+// 8–11 s (docs/benchmarks.md). Flows of up to this many steps keep
 // everything in the constructor, where it reads as the flow does.
 const StepsPerFunc = 64
 

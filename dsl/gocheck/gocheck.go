@@ -137,7 +137,8 @@ func CheckLoaded(f *dsl.File, dir, target string, load func() (*Package, error))
 
 // checkDeclared reports the names generated for target that the
 // package's own code declares (dsl.File.DeclaredNameCollisions), with
-// where it declares them.
+// where it declares them: the Go file shown beside f as f.Name shows it,
+// so that from any working directory both paths open the files.
 func checkDeclared(p *Package, f *dsl.File, target string) diag.List {
 	scope := p.Types.Scope()
 	return f.DeclaredNameCollisions(target, func(name string) (string, bool) {
@@ -148,7 +149,7 @@ func checkDeclared(p *Package, f *dsl.File, target string) diag.List {
 		at := p.fset.Position(obj.Pos())
 		file := at.Filename
 		if rel, err := filepath.Rel(p.dir, file); err == nil && !strings.HasPrefix(rel, "..") {
-			file = rel
+			file = diag.Beside(f.Name, rel) // p.dir is the flow file's directory
 		}
 		return fmt.Sprintf("the %s %s declared at %s:%d:%d", objectKind(obj), name, filepath.ToSlash(file), at.Line, at.Column), true
 	})

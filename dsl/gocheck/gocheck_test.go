@@ -377,4 +377,12 @@ flow Ping {
 	if len(got) != 2 || !strings.Contains(got[0], `"NewPingFlow"`) {
 		t.Errorf("state-less flow: %v", got)
 	}
+	// The declaration's file is shown as the flow's is, from where the
+	// command runs: beside a flow shown as sub/t.flow, it is sub/state.go.
+	_, ds := flowfile.Load("sub/t.flow", []byte("flow Ping {\n    step P { irreversible }\n}\n"), dsl.CheckOptions{
+		GoPackage: func(f *dsl.File) diag.List { return Check(f, dir) },
+	})
+	if len(ds) == 0 || !strings.Contains(ds[0].Message, "declared at sub/state.go:7:6") {
+		t.Errorf("flow shown as sub/t.flow: %v, want the declaration at sub/state.go:7:6", ds)
+	}
 }

@@ -21,42 +21,69 @@ type input struct {
 	dir  string // absolute directory: the Go package the flow belongs to
 	src  []byte
 
-	// The Go package in dir, loaded once for the checks and the
-	// generator (goPackage); loaded says whether it was.
-	pkg    *gocheck.Package
-	pkgErr error
-	loaded bool
+	// pkg is what the inputs of dir share: its Go package and its .flow
+	// files, each read once.
+	pkg *pkgDir
 
 	// peers are the absolute paths of every input of the command line,
 	// this one's too: they are generated together.
 	peers []string
-	// siblings are the other .flow files of dir, parsed once (siblings).
-	siblings     []sibling
-	readSiblings bool
 }
 
-// sibling is another .flow file of the input's directory.
+// sibling is a .flow file of an input's directory.
 type sibling struct {
-	path  string // absolute
-	flows []*dsl.Flow
+	path      string // absolute
+	flows     []*dsl.Flow
+	generated bool // its generated file (gen.FileName) is there; see pkgDir.generatedKnown
 }
 
-// goPackage loads the Go package in the input's directory, once.
+// pkgDir is what the inputs of one directory, one Go package, share,
+// each read at most once for all of them, since every input of a
+// `flowgen check *.flow` needs it: the Go package (loading runs the go
+// command, some 0.1 s), which the checks and the generator only read; and
+// the directory's .flow files, parsed, for the calls and the generated
+// names of each input (read once per input, they made the command
+// quadratic in the files of a directory).
+type pkgDir struct {
+	pkg    *gocheck.Package
+	err    error
+	loaded bool
+
+	files          []sibling // in file name order; those that parse
+	readFiles      bool
+	generatedKnown bool // the files' generated field is set
+}
+
+// loadPackage is gocheck.Load; a test counts its calls.
+var loadPackage = gocheck.Load
+
+// goPackage loads the Go package in the input's directory, once for all
+// the inputs of that directory.
 func (in *input) goPackage() (*gocheck.Package, error) {
-	if !in.loaded {
-		in.pkg, in.pkgErr = gocheck.Load(in.dir)
-		in.loaded = true
+	p := in.shared()
+	if !p.loaded {
+		p.pkg, p.err = loadPackage(in.dir)
+		p.loaded = true
 	}
-	return in.pkg, in.pkgErr
+	return p.pkg, p.err
 }
 
 // types is the Go package the checks loaded, or nil: with -nopkg, when it
-// could not be loaded, or when the file has no flow.
+// could not be loaded, or when no input of the directory has a flow.
 func (in *input) types() *types.Package {
-	if in.pkg == nil {
+	if in.pkg == nil || in.pkg.pkg == nil {
 		return nil
 	}
-	return in.pkg.Types
+	return in.pkg.pkg.Types
+}
+
+// shared is what the input shares with the other inputs of its directory
+// (readInputs), or its own when it was made alone.
+func (in *input) shared() *pkgDir {
+	if in.pkg == nil {
+		in.pkg = &pkgDir{}
+	}
+	return in.pkg
 }
 
 // read reads every path, printing all the files that cannot be read.
@@ -86,8 +113,13 @@ func (e *env) readInputs(paths []string) ([]*input, diag.List) {
 		ins = append(ins, &input{path: p, name: e.display(p), dir: dir, src: src})
 	}
 	var peers []string
+	pkgs := map[string]*pkgDir{}
 	for _, in := range ins {
 		peers = append(peers, filepath.Join(in.dir, filepath.Base(in.path)))
+		if pkgs[in.dir] == nil {
+			pkgs[in.dir] = &pkgDir{}
+		}
+		in.pkg = pkgs[in.dir]
 	}
 	for _, in := range ins {
 		in.peers = peers
@@ -155,51 +187,66 @@ func (in *input) packageFlows() []*dsl.Flow {
 // directory is not necessarily generated: it may be a variant kept beside,
 // which no go:generate line names.
 func (in *input) generatedFlows() []*dsl.Flow {
+	p := in.shared()
+	if !p.generatedKnown {
+		p.generatedKnown = true
+		for i, s := range in.flowFiles() {
+			src, err := os.ReadFile(filepath.Join(in.dir, gen.FileName(s.path)))
+			p.files[i].generated = err == nil && dsl.IsGenerated(src)
+		}
+	}
 	var out []*dsl.Flow
 	for _, s := range in.siblingFiles() {
-		if slices.Contains(in.peers, s.path) {
-			out = append(out, s.flows...)
-			continue
-		}
-		src, err := os.ReadFile(filepath.Join(in.dir, gen.FileName(s.path)))
-		if err == nil && dsl.IsGenerated(src) {
+		if s.generated || slices.Contains(in.peers, s.path) {
 			out = append(out, s.flows...)
 		}
 	}
 	return out
 }
 
-// siblingFiles reads and parses the other .flow files of the input's
-// directory, once, in file name order. A file that does not parse is left
-// out: its own generate reports it, and a call of one of its flows is then
-// reported as a call of no flow. A file that generates the input's own Go
-// file is not another file of the package: the .flow beside its JSON form
-// (x.flow and x.json both make x_flow.go).
+// siblingFiles returns the other .flow files of the input's directory,
+// in file name order (flowFiles). A file that generates the input's own
+// Go file is not another file of the package: the .flow beside its JSON
+// form (x.flow and x.json both make x_flow.go).
 func (in *input) siblingFiles() []sibling {
-	if in.readSiblings {
-		return in.siblings
+	own := gen.FileName(in.path)
+	var out []sibling
+	for _, s := range in.flowFiles() {
+		if gen.FileName(s.path) != own {
+			out = append(out, s)
+		}
 	}
-	in.readSiblings = true
+	return out
+}
+
+// flowFiles reads and parses the .flow files of the input's directory,
+// once for all the inputs there, in file name order. A file that does not
+// parse is left out: its own generate reports it, and a call of one of its
+// flows is then reported as a call of no flow.
+func (in *input) flowFiles() []sibling {
+	p := in.shared()
+	if p.readFiles {
+		return p.files
+	}
+	p.readFiles = true
 	ents, err := os.ReadDir(in.dir)
 	if err != nil {
 		return nil
 	}
-	own := gen.FileName(in.path)
 	for _, ent := range ents {
 		path := filepath.Join(in.dir, ent.Name())
-		if ent.IsDir() || filepath.Ext(ent.Name()) != ".flow" || gen.FileName(ent.Name()) == own {
+		if ent.IsDir() || filepath.Ext(ent.Name()) != ".flow" {
 			continue
 		}
 		src, err := os.ReadFile(path)
 		if err != nil {
 			continue
 		}
-		name := filepath.ToSlash(filepath.Join(filepath.Dir(in.name), ent.Name()))
-		if f, ds := flowfile.Parse(name, src); f != nil && !ds.HasErrors() {
-			in.siblings = append(in.siblings, sibling{path: path, flows: f.Flows})
+		if f, ds := flowfile.Parse(diag.Beside(in.name, ent.Name()), src); f != nil && !ds.HasErrors() {
+			p.files = append(p.files, sibling{path: path, flows: f.Flows})
 		}
 	}
-	return in.siblings
+	return p.files
 }
 
 // load parses (or decodes) and checks one input.

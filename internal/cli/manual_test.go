@@ -34,3 +34,15 @@ func TestManualCoversEveryVerbAndFlag(t *testing.T) {
 		}
 	}
 }
+
+// A verb's summary is printed as written (flowgen help VERB): its lines
+// fit a terminal of 80 columns, as go doc's do.
+func TestSummariesFitEightyColumns(t *testing.T) {
+	for _, v := range verbs {
+		for i, line := range strings.Split(v.summary, "\n") {
+			if len(line) > 80 {
+				t.Errorf("flowgen help %s, line %d of the summary has %d columns: %q", v.name, i+1, len(line), line)
+			}
+		}
+	}
+}

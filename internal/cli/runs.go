@@ -33,8 +33,8 @@ var runsVerb = &verb{
 	short: "list the runs in a store",
 	summary: `Runs lists the runs in a durable store (runtime/store): run ID, flow, state,
 current or last step, number of events, time of the last event and, for a
-child run of a call, its parent run, in the order the runs started. The store is opened read-only, so it can be read
-while a service has it open.`,
+child run of a call, its parent run, in the order the runs started. The
+store is opened read-only, so it can be read while a service has it open.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required)")
 		flow := fs.String("flow", "", "only runs of this flow")

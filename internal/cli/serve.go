@@ -60,15 +60,17 @@ and Go rollbacks are served by remote providers: services that register
 them (PUT /providers/{name}, with a lease) and serve them over HTTP or
 NATS (docs/engine.md#remote-providers); a flow whose Go handlers have no
 provider yet loads with a warning, and its runs wait for one. Callback
-URLs must be on loopback, or match a -provider-allow if given. SIGINT or SIGTERM stops the server
-gracefully: runs stop at a step boundary and resume at the next start.
+URLs must be on loopback, or match a -provider-allow if given. SIGINT or
+SIGTERM stops the server gracefully: runs stop at a step boundary and
+resume at the next start.
 
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin or client)
 every request needs "Authorization: Bearer TOKEN" (401 without, 403 for
 a client on what only an admin may do: define flows, abort runs, read
-dead letters; ROLE provider registers providers, and admin may too); POST /echo needs none. Without -tokens the API is open, so
-serve listens on loopback by default and refuses another address unless
--insecure is given. POST and PUT bodies must be application/json (415).
+dead letters; ROLE provider registers providers, and admin may too); POST
+/echo needs none. Without -tokens the API is open, so serve listens on
+loopback by default and refuses another address unless -insecure is
+given. POST and PUT bodies must be application/json (415).
 -tls-cert and -tls-key serve HTTPS. SIGHUP re-reads the token file and
 the key pair; a bad one is logged and the old one stays.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
