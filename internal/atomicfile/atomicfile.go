@@ -55,7 +55,7 @@ type File struct {
 // directory) leaves every path unchanged and no temporary file behind. A
 // rename can still fail after others succeeded (the temporary files are
 // then in place, so this is rare); the files renamed before it keep their
-// new contents and the error names the one that failed.
+// new contents, synced, and the error is the failed rename's.
 func WriteFiles(files []File) error {
 	staged := make([]*stagedFile, 0, len(files))
 	defer func() {
@@ -71,22 +71,25 @@ func WriteFiles(files []File) error {
 		staged = append(staged, st)
 	}
 	var dirs []string
+	var err error
 	for len(staged) > 0 {
 		st := staged[0]
-		if err := rename(st.tmp, st.path); err != nil {
-			return err
+		if err = rename(st.tmp, st.path); err != nil {
+			break
 		}
 		staged = staged[1:]
 		if !slices.Contains(dirs, st.dir) {
 			dirs = append(dirs, st.dir)
 		}
 	}
+	// The files renamed before a failed rename keep their new contents:
+	// their directories are synced all the same.
 	for _, dir := range dirs {
-		if err := SyncDir(dir); err != nil {
-			return err
+		if serr := SyncDir(dir); serr != nil && err == nil {
+			err = serr
 		}
 	}
-	return nil
+	return err
 }
 
 // stagedFile is a file written and synced under its temporary name, ready

@@ -102,7 +102,7 @@ func layoutFlow(g *flowGraph) *flowLayout {
 	// beside the steps that fail into it. Laid out pointing down, the chain
 	// would run in reverse below the last step, and the failure edge of
 	// every step would cross all the ranks between: a flow of n steps
-	// would need O(n²) dummies (a 1,000-step flow took 11 s and 350 MB).
+	// would need O(n²) dummies (a 2,000-step flow took 38.6 s and 1.4 GB).
 	up := func(e edge) bool {
 		return e.from != "" && L.verts[index[e.from]].n.kind == nodeUndo && L.verts[index[e.to]].n.kind == nodeUndo
 	}

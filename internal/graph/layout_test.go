@@ -12,8 +12,9 @@ import (
 // edges that cross ranks) proportional to its steps. With the compensation
 // chain laid out below the last step, each step's failure edge crossed
 // every rank down to its undo state: 400 steps made 159,607 vertices (805
-// now) and a 2,000-step diagram took 25 s. Counting vertices rather than timing keeps
-// the test exact on a loaded machine.
+// now) and a 2,000-step diagram took 38.6 s (docs/benchmarks.md).
+// Counting vertices rather than timing keeps the test exact on a loaded
+// machine.
 func TestLayoutLinearInSteps(t *testing.T) {
 	for _, n := range []int{50, 400} {
 		steps := make([]*dsl.Step, n)
