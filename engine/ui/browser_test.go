@@ -251,7 +251,41 @@ func browser(t *testing.T) context.Context {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("starting Chromium: %v", err)
 	}
+	watchConsole(t, ctx)
 	return ctx
+}
+
+// watchConsole fails the test, when it ends, for each message of the
+// page's console that says the page broke its Content-Security-Policy
+// (what it blocked: an injected script, or one of the page's own that the
+// policy forbids) or threw an uncaught exception: the page must work
+// under its policy, and nothing it shows may try to run.
+func watchConsole(t *testing.T, ctx context.Context) {
+	t.Helper()
+	cctx, stop := context.WithCancel(ctx)
+	msgs := chromedp.Console(cctx) // subscribed now: nothing after is missed
+	var bad []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Source == "security" || m.IsException() {
+				bad = append(bad, m.String())
+			}
+		}
+	}()
+	// Runs before browser's cleanup (registered earlier): the browser is
+	// still up, and the messages it sent so far have been read.
+	t.Cleanup(func() {
+		stop()
+		<-done
+		for _, m := range bad {
+			t.Errorf("the page's console: %s", m)
+		}
+	})
 }
 
 // run runs browser actions, failing the test with what was being done.

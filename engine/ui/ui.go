@@ -8,7 +8,9 @@
 package ui
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"io/fs"
 	"net/http"
 	"path"
@@ -53,6 +55,24 @@ var types = map[string]string{
 	".svg":  "image/svg+xml",
 }
 
+// policy is the Content-Security-Policy of every answer of Handler: the
+// page's own scripts and styles only, requests to its own origin only,
+// nothing inline, no plugins, no <base>, no form submission, no framing
+// (the Abort button cannot be clickjacked). A script that data smuggled
+// into the page would not run. One inline style is allowed, by its hash:
+// the <style> of each SVG diagram, which holds graph.DiagramCSS
+// (graph.SVG). The page parses a diagram into a document of its own
+// (DOMParser), which has the page's policy, and moves the SVG into the
+// page without it: the page links diagram.css.
+var policy = "default-src 'none'; script-src 'self'; style-src 'self' " + hashSource(graph.DiagramCSS) +
+	"; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// hashSource is the CSP source expression that allows the inline text s.
+func hashSource(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
+
 // built is the modification time the files are served with: the start of
 // the process, so that a browser revalidates them after an upgrade.
 var built = time.Now()
@@ -65,6 +85,12 @@ var built = time.Now()
 // the user gives it.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// On every answer, the redirect and the 404 included.
+		h := w.Header()
+		h.Set("Content-Security-Policy", policy)
+		h.Set("X-Frame-Options", "DENY") // frame-ancestors, for browsers without CSP 2
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
 		if r.URL.Path == strings.TrimSuffix(Prefix, "/") {
 			http.Redirect(w, r, Prefix, http.StatusMovedPermanently)
 			return
@@ -78,15 +104,8 @@ func Handler() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		h := w.Header()
 		h.Set("Content-Type", types[path.Ext(name)])
 		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		// Only the page's own files and the API of its origin; no inline
-		// script, no frames (clickjacking the Abort button).
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-		h.Set("X-Frame-Options", "DENY")
 		http.ServeContent(w, r, name, built, strings.NewReader(string(b)))
 	})
 }

@@ -169,8 +169,9 @@
 
   // ---- diagrams --------------------------------------------------------------
   // showDiagram puts an SVG of graph.SVG into box (its <style> dropped: the
-  // page links diagram.css, and its policy allows no inline style), with the
-  // details of a clicked box in details.
+  // page links diagram.css; the policy allows that style, by its hash, only
+  // so that parsing it is no violation), with the details of a clicked box
+  // in details.
   function showDiagram(box, svgText, details) {
     var doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
     var svg = doc.documentElement;
