@@ -53,7 +53,7 @@ func (e *Engine) Handler() http.Handler {
 	for _, rt := range routes { // access.go: the routes and their roles
 		mux.Handle(rt.Pattern, e.guard(rt))
 	}
-	return Canonical(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := Canonical(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
 			mux.ServeHTTP(w, r) // sets the path values
@@ -71,6 +71,13 @@ func (e *Engine) Handler() http.Handler {
 		}
 		writeError(w, cmpOr(rec.status, http.StatusNotFound), msg, nil)
 	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Each answer is only what its Content-Type says: a browser never
+		// takes one, whose text (states, payloads, errors) callers choose,
+		// for a page or a script.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		api.ServeHTTP(w, r)
+	})
 }
 
 // Canonical answers a request whose path is not clean ("//runs",

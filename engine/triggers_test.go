@@ -179,6 +179,9 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s %s: Content-Type %q, want the API's JSON error", tc.method, tc.path, ct)
 		}
+		if res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: no X-Content-Type-Options: nosniff", tc.method, tc.path)
+		}
 		if res.StatusCode != tc.status {
 			t.Errorf("%s %s: status %d, want %d (%s)", tc.method, tc.path, res.StatusCode, tc.status, b)
 			continue

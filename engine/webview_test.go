@@ -306,6 +306,10 @@ func TestDiagrams(t *testing.T) {
 	if status != 200 || h.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, `data-step="AwaitPayment"`) {
 		t.Fatalf("flow diagram: %d %s %.200s", status, h.Get("Content-Type"), body)
 	}
+	// Opened alone, a document whose text flows' authors chose: it runs nothing.
+	if csp, sniff := h.Get("Content-Security-Policy"), h.Get("X-Content-Type-Options"); !strings.HasPrefix(csp, "default-src 'none';") || strings.Contains(csp, "script") || sniff != "nosniff" {
+		t.Errorf("flow diagram: Content-Security-Policy %q, X-Content-Type-Options %q", csp, sniff)
+	}
 	if status, _, _ := send(t, srv, "GET", "/flows/Nope/diagram", "", "", ""); status != 404 {
 		t.Errorf("unknown flow: %d", status)
 	}
