@@ -676,3 +676,18 @@ func TestBrowserProviderWaits(t *testing.T) {
 		shot(t, ctx, "provider-came-"+c.flow)
 	}
 }
+
+// A link whose fragment is not well percent-encoded (a run ID ending in
+// "%", typed or cut short) opens its view, with the text as it is, rather
+// than a blank page.
+func TestBrowserMalformedLink(t *testing.T) {
+	v := newEnvAuth(t, false)
+	ctx := browser(t)
+	run(t, ctx, "open the link", chromedp.Navigate(v.url+"/ui/#/run/50%"),
+		chromedp.WaitVisible(chromedp.CSS("#view h1")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	title := get(t, ctx, "title", chromedp.Text(chromedp.CSS("#view h1")))
+	notice := get(t, ctx, "notice", chromedp.Text(chromedp.CSS("#notice")))
+	if title != "Run 50%" || !strings.Contains(notice, "unknown run") {
+		t.Errorf("title %q, notice %q", title, notice)
+	}
+}

@@ -200,7 +200,12 @@
     var h = location.hash.replace(/^#/, "") || "/runs";
     var q = "", i = h.indexOf("?");
     if (i >= 0) { q = h.slice(i + 1); h = h.slice(0, i); }
-    return { parts: h.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(q) };
+    return { parts: h.split("/").filter(Boolean).map(decode), query: new URLSearchParams(q) };
+  }
+  // decode is decodeURIComponent, or s as it is where a "%" starts no
+  // escape (a link typed or cut short), which would throw.
+  function decode(s) {
+    try { return decodeURIComponent(s); } catch (e) { return s; }
   }
   function route() {
     if (!session) return;
