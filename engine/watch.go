@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,8 +149,8 @@ func (e *Engine) sink() runtime.Sink {
 
 // httpWatch serves GET /watch?run=ID&flow=NAME: the events recorded from
 // then on (of that run, of that flow's runs, or of all), as server-sent
-// events. Each is "event: run", "id: RUN/SEQ", and the runtime.Event as
-// JSON in "data:". A client that falls DefaultWatchBuffer events behind
+// events. Each is "event: run", "id: RUN/SEQ" (sseID), and the
+// runtime.Event as JSON in "data:". A client that falls DefaultWatchBuffer events behind
 // gets "event: overflow" and the stream ends. What was recorded before
 // the stream opened is read with GET /runs/{id} and GET /runs.
 func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
@@ -217,9 +218,21 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 				e.log.Error("GET /watch: encoding an event", "run", ev.RunID, "seq", ev.Seq, "error", err)
 				continue
 			}
-			if !send(fmt.Sprintf("event: run\nid: %s/%d\ndata: %s\n\n", ev.RunID, ev.Seq, b)) {
+			if !send(fmt.Sprintf("event: run\n%sdata: %s\n\n", sseID(ev), b)) {
 				return
 			}
 		}
 	}
+}
+
+// sseID is the id line of an event: "id: RUN/SEQ". A run ID from before
+// the ID limits (names.go) may hold a line break, which would end the
+// line and let what follows pass for fields, and events, of their own to
+// every watcher: such an event goes without its id line (its data names
+// the run and the seq all the same).
+func sseID(ev runtime.Event) string {
+	if strings.ContainsAny(ev.RunID, "\r\n") {
+		return ""
+	}
+	return fmt.Sprintf("id: %s/%d\n", ev.RunID, ev.Seq)
 }

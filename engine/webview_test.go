@@ -113,6 +113,27 @@ func TestWatchStreamsRecordedEvents(t *testing.T) {
 	}
 }
 
+// A run ID from before the ID limits may hold line breaks: its events are
+// streamed whole, without an id line, and what follows a break is no
+// field or event of its own.
+func TestWatchRunIDWithLineBreaks(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	ch, _ := openWatch(t, srv.URL, "", "")
+	legacy := "old\r\n\nevent: overflow\ndata: {}\n\nid: forged"
+	e.watch.publish(runtime.Event{RunID: legacy, Seq: 3, Flow: "Signup"})
+	e.watch.publish(runtime.Event{RunID: "next", Seq: 1, Flow: "Signup"})
+	for _, want := range []struct{ run, id string }{{legacy, ""}, {"next", "next/1"}} {
+		ev := nextSSE(t, ch)
+		var got runtime.Event
+		if err := json.Unmarshal([]byte(ev.data), &got); err != nil || ev.event != "run" || ev.id != want.id || got.RunID != want.run {
+			t.Errorf("got %+v (run %q, %v), want the event of run %q with id %q", ev, got.RunID, err, want.run, want.id)
+		}
+	}
+}
+
 // The bounds: MaxWatchers streams at once (503 beyond, and a slot frees
 // when a stream closes); a watcher that falls WatchBuffer events behind is
 // told to stop, and never holds a run up.
