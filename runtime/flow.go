@@ -27,6 +27,10 @@ type options struct {
 	maxEvents uint64 // the bound of a run's history (WithMaxHistory)
 	parked    func(runID string, parked bool)
 	children  ChildRuns
+	// interrupting, for tests only, is called by Abort and Suspend between
+	// marking the run and looking for its wait: the window in which a run
+	// that enters a wait must still see the mark.
+	interrupting func()
 }
 
 // Option configures a Flow.

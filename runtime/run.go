@@ -255,13 +255,10 @@ func (r *Run[S]) doneChan() chan struct{} {
 // its timeout if it has one. Abort during a rollback changes nothing: the
 // rollback finishes. It returns ErrFinished if the run is over.
 func (r *Run[S]) Abort() error {
-	r.mu.Lock()
-	over, p := r.over, r.parked
-	r.mu.Unlock()
+	p, over := r.interrupt(func() { r.cancel(ErrAborted) })
 	if over {
 		return ErrFinished
 	}
-	r.cancel(ErrAborted)
 	if p != nil && !p.rollback { // a rollback finishes whatever happens
 		if p.wait.Child != nil {
 			// A call: the child is aborted, and its end wakes the run,
@@ -287,19 +284,42 @@ func (r *Run[S]) Abort() error {
 // and Resume continues it from its history, here or in another process. It
 // returns ErrFinished if the run is over.
 func (r *Run[S]) Suspend() error {
-	r.mu.Lock()
-	over, p := r.over, r.parked
-	r.mu.Unlock()
+	p, over := r.interrupt(func() {
+		if r.suspending.CompareAndSwap(false, true) {
+			close(r.suspendCh)
+		}
+	})
 	if over {
 		return ErrFinished
-	}
-	if r.suspending.CompareAndSwap(false, true) {
-		close(r.suspendCh)
 	}
 	if p != nil {
 		r.wake(p, wakeSuspend, nil, nil)
 	}
 	return nil
+}
+
+// interrupt marks the run for Abort or Suspend (mark cancels its context,
+// or sets suspending) and returns its wait, if it is parked, or over if
+// the run has ended. The mark comes before the look for the wait: park
+// makes its wait visible before it checks for the marks, so either park
+// sees the mark and wakes itself, or this sees the wait. The other order
+// could miss both, and the run would wait on, neither aborted nor
+// suspended.
+func (r *Run[S]) interrupt(mark func()) (p *parking, over bool) {
+	r.mu.Lock()
+	over = r.over
+	r.mu.Unlock()
+	if over {
+		return nil, true
+	}
+	mark()
+	if fn := r.env.opts.interrupting; fn != nil {
+		fn()
+	}
+	r.mu.Lock()
+	p = r.parked
+	r.mu.Unlock()
+	return p, false
 }
 
 // Status returns the run's current status. With a sink that loads
