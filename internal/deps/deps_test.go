@@ -194,3 +194,39 @@ func shortAll(paths []string) []string {
 	}
 	return out
 }
+
+// runtimeModules are the only modules besides the standard library that
+// the runtime links, and so that generated code and the binaries of
+// flowgen's users link through it: the README says so ("Using it in your
+// module").
+var runtimeModules = []string{"github.com/looplab/fsm", "github.com/robfig/cron/v3"}
+
+// TestRuntimeLinksFewModules checks what the runtime links outside the
+// standard library and this module, so that adding a dependency to it is a
+// decision the README's promise and this list are updated for.
+func TestRuntimeLinksFewModules(t *testing.T) {
+	g := loadGraph(t)
+	seen := map[string]bool{}
+	queue := []string{module + "/runtime"}
+	var outside []string
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, imp := range g.imports[p] {
+			if seen[imp] {
+				continue
+			}
+			seen[imp] = true
+			queue = append(queue, imp)
+			first, _, _ := strings.Cut(imp, "/")
+			if strings.Contains(first, ".") && !strings.HasPrefix(imp, module+"/") && !slices.ContainsFunc(runtimeModules, func(m string) bool {
+				return imp == m || strings.HasPrefix(imp, m+"/")
+			}) {
+				outside = append(outside, imp)
+			}
+		}
+	}
+	if len(outside) > 0 {
+		t.Errorf("the runtime links packages of modules other than %v: %v", runtimeModules, outside)
+	}
+}
