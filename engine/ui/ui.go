@@ -8,9 +8,7 @@
 package ui
 
 import (
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"io/fs"
 	"net/http"
 	"path"
@@ -64,14 +62,8 @@ var types = map[string]string{
 // (graph.SVG). The page parses a diagram into a document of its own
 // (DOMParser), which has the page's policy, and moves the SVG into the
 // page without it: the page links diagram.css.
-var policy = "default-src 'none'; script-src 'self'; style-src 'self' " + hashSource(graph.DiagramCSS) +
+var policy = "default-src 'none'; script-src 'self'; style-src 'self' " + graph.CSPHash(graph.DiagramCSS) +
 	"; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-
-// hashSource is the CSP source expression that allows the inline text s.
-func hashSource(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-}
 
 // built is the modification time the files are served with: the start of
 // the process, so that a browser revalidates them after an upgrade.

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"html/template"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -21,9 +23,11 @@ func HTML(f *dsl.File, flow string) ([]byte, error) {
 		"Title": d.name,
 		// The SVG is ours, its text escaped by renderSVG; the script and
 		// style are the package's own files.
-		"SVG":    template.HTML(renderSVG(d, nil)),
-		"Script": template.JS(DiagramJS),
-		"Style":  template.CSS(pageCSS),
+		"SVG":        template.HTML(renderSVG(d, nil)),
+		"Script":     template.JS(DiagramJS),
+		"PageScript": template.JS(pageJS),
+		"Style":      template.CSS(pageCSS),
+		"Policy":     pagePolicy,
 	})
 	if err != nil {
 		return nil, err
@@ -31,34 +35,24 @@ func HTML(f *dsl.File, flow string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-const pageCSS = `
-body { margin: 0; font-family: system-ui, sans-serif; color: #222; display: flex; min-height: 100vh; }
-main { flex: 1; overflow: auto; padding: 16px; }
-aside { width: 320px; border-left: 1px solid #ddd; padding: 16px; background: #fafafa; font-size: 14px; }
-aside h2 { font-size: 16px; margin: 0 0 8px; }
-aside pre { white-space: pre-wrap; font-size: 12px; }
-aside ul { padding-left: 18px; }
-h1 { font-size: 18px; margin: 0 0 12px; }
-`
+// pagePolicy is the page's Content-Security-Policy: its own inline
+// scripts and styles, by their hashes, and nothing else (no request, no
+// plugin, no <base>, no form). Its text is escaped into the page, so a
+// script that data smuggled into it would not run even if escaping failed.
+var pagePolicy = "default-src 'none'; script-src " + CSPHash(DiagramJS) + " " + CSPHash(pageJS) +
+	"; style-src " + CSPHash(pageCSS) + " " + CSPHash(DiagramCSS) + "; object-src 'none'; base-uri 'none'; form-action 'none'"
 
-var htmlPage = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="flowgen graph -format html">
-<title>{{.Title}} · flowgen</title>
-<style>{{.Style}}</style>
-</head>
-<body>
-<main>
-<h1>{{.Title}}</h1>
-<div id="diagram">{{.SVG}}</div>
-</main>
-<aside id="details"><h2>Details</h2><p>Click a step, an undo or a final state to see it here; its transitions light up.</p></aside>
-<script>{{.Script}}</script>
-<script>
-(function () {
+// CSPHash is the Content-Security-Policy source expression that allows
+// the inline script or style s: the one rule for the page here and the
+// web view of flowgen serve (engine/ui).
+func CSPHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
+
+// pageJS shows the details of the box clicked in the panel beside the
+// diagram.
+const pageJS = `(function () {
   var svg = document.querySelector("#diagram svg"), panel = document.getElementById("details");
   function el(tag, text) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; return e; }
   flowgenDiagram.attach(svg, function (n) {
@@ -79,7 +73,36 @@ var htmlPage = template.Must(template.New("page").Parse(`<!doctype html>
     });
   });
 })();
-</script>
+`
+
+const pageCSS = `
+body { margin: 0; font-family: system-ui, sans-serif; color: #222; display: flex; min-height: 100vh; }
+main { flex: 1; overflow: auto; padding: 16px; }
+aside { width: 320px; border-left: 1px solid #ddd; padding: 16px; background: #fafafa; font-size: 14px; }
+aside h2 { font-size: 16px; margin: 0 0 8px; }
+aside pre { white-space: pre-wrap; font-size: 12px; }
+aside ul { padding-left: 18px; }
+h1 { font-size: 18px; margin: 0 0 12px; }
+`
+
+var htmlPage = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{{.Policy}}">
+<meta name="generator" content="flowgen graph -format html">
+<title>{{.Title}} · flowgen</title>
+<style>{{.Style}}</style>
+</head>
+<body>
+<main>
+<h1>{{.Title}}</h1>
+<div id="diagram">{{.SVG}}</div>
+</main>
+<aside id="details"><h2>Details</h2><p>Click a step, an undo or a final state to see it here; its transitions light up.</p></aside>
+<script>{{.Script}}</script>
+<script>{{.PageScript}}</script>
 </body>
 </html>
 `))
