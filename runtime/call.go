@@ -291,21 +291,21 @@ func (r *Run[S]) OnEnd(fn func(RunEnd)) {
 	}
 }
 
-// ended tells the OnEnd watchers how the run's life here ended; release
-// calls it.
-func (r *Run[S]) ended(halt error) {
+// takeEnds sets how the run's life here ended, for OnEnd, and takes the
+// watchers to tell (nil when a sink stopped the run). release calls it with
+// r.mu held, in the same hold that marks the run over: an OnEnd that finds
+// the run over then finds its end too. Set later, an OnEnd in between
+// found neither and its fn was never called (a parent attaching to a child
+// as it ended waited for it forever).
+func (r *Run[S]) takeEnds(halt error) (RunEnd, []func(RunEnd)) {
 	if halt != nil {
-		return
+		return RunEnd{}, nil
 	}
 	end := RunEnd{RunID: r.env.runID, Final: r.fin.result.Final, State: r.snap, Err: r.fin.result.Err}
-	r.mu.Lock()
 	fns := r.ends
 	r.ends = nil
 	r.fin.end, r.fin.endSet = end, true
-	r.mu.Unlock()
-	for _, fn := range fns {
-		fn(end)
-	}
+	return end, fns
 }
 
 // callChild is the child run step d calls in the visit being entered.

@@ -993,6 +993,7 @@ func (r *Run[S]) release(halt error) {
 	r.mu.Lock()
 	r.halted = halt
 	r.over = true
+	end, fns := r.takeEnds(halt)
 	if r.done != nil {
 		close(r.done)
 	}
@@ -1000,7 +1001,9 @@ func (r *Run[S]) release(halt error) {
 	if fn := r.env.opts.ended; fn != nil {
 		fn(r.env.runID, r.fin.result.Final, r.fin.result.Err)
 	}
-	r.ended(halt)
+	for _, fn := range fns {
+		fn(end)
+	}
 }
 
 func (r *Run[S]) resultErr(final RunState) error {
