@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	goruntime "runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,13 +115,7 @@ func consistent(t *testing.T, status runtime.Status, h []runtime.Event) runtime.
 
 // leaving returns the events that leave state from.
 func leaving(h []runtime.Event, from string) []runtime.Event {
-	var out []runtime.Event
-	for _, e := range h {
-		if e.From == from {
-			out = append(out, e)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(h), func(e runtime.Event) bool { return e.From != from })
 }
 
 // A delivery races each other way an await's wait ends: its deadline (on
@@ -263,4 +258,177 @@ func deliveryRace(t *testing.T, other string, loads bool, id string) {
 			t.Fatalf("%s: %d events leave the wait after the resume: %v", id, n, transitions(h))
 		}
 	}
+}
+
+// Two deliveries for one await at once, through the Subscriber's deliver
+// and through a MemoryBus: one is taken, and it is the one the history
+// records; the other is refused (deliver returns false) and, on the bus,
+// kept for the next run that awaits it. TestAwaitEventThatCameFirst keeps
+// one event for a later wait; here two meet one wait.
+func TestTwoDeliveriesOneWait(t *testing.T) {
+	before := goruntime.NumGoroutine()
+	for i := range iterations() {
+		id := fmt.Sprintf("r%d", i)
+		sink := runtime.NewMemorySink()
+		sub := newProbeSub()
+		f, _ := orderFlow(t, sub, sink, awaitPaid(time.Hour))
+		r, err := f.Start(context.Background(), order{OrderID: id}, runtime.WithRunID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub.waitFor(t, id+"/Pay")
+		var took [2]bool
+		race(
+			func() { took[0] = sub.send(id+"/Pay", `{"correlation_id":"`+id+`","amount":1}`) },
+			func() { took[1] = sub.send(id+"/Pay", `{"correlation_id":"`+id+`","amount":2}`) })
+		res, err := r.Wait(context.Background())
+		if err != nil || took[0] == took[1] || res.State.Paid.Amount != map[bool]int{true: 1, false: 2}[took[0]] {
+			t.Fatalf("%s: taken %v, final %+v, %v", id, took, res, err)
+		}
+		consistent(t, r.Status(), sink.History(id))
+	}
+
+	bus := runtime.NewMemoryBus()
+	sink := runtime.NewMemorySink()
+	f, _ := orderFlow(t, bus, sink, awaitPaid(time.Hour))
+	for i := range iterations() {
+		first, err := f.Start(context.Background(), order{OrderID: "o"}, runtime.WithRunID(fmt.Sprintf("a%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, func() bool { return first.Status().State == runtime.StateWaiting })
+		publish := func(n int) func() {
+			return func() {
+				if err := bus.Publish(context.Background(), "payments", "paid", map[string]any{"correlation_id": "o", "amount": n}); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		race(publish(1), publish(2))
+		second, err := f.Start(context.Background(), order{OrderID: "o"}, runtime.WithRunID(fmt.Sprintf("b%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, errA := first.Wait(context.Background())
+		b, errB := second.Wait(context.Background())
+		if errA != nil || errB != nil || a.State.Paid.Amount+b.State.Paid.Amount != 3 {
+			t.Fatalf("iteration %d: first %+v, %v; second %+v, %v: want one payment each", i, a, errA, b, errB)
+		}
+	}
+	noGoroutineLeft(t, before)
+}
+
+// A parent is aborted as its call's child ends: the child's end may come
+// before the abort (a completed call, rolled back with the parent's other
+// steps), during it, or be the abort's own doing. The parent always ends,
+// aborted or done, with one event leaving its call's wait; each run's
+// history replays to its Status; the child is undone exactly when it did
+// not end done; the parent's Reserve is undone exactly when it aborted.
+// TestAbortParentAbortsChild aborts a child still running; here its end
+// meets the abort.
+func TestAbortAsChildEnds(t *testing.T) {
+	before := goruntime.NumGoroutine()
+	for i := range iterations() {
+		rec := newRecorder()
+		sink := runtime.NewMemorySink()
+		block := make(chan struct{})
+		c := newCallFlows(t, sink, rec, block, false)
+		id := fmt.Sprintf("o-%d", i)
+		r, err := c.parent.Start(context.Background(), parentState{Req: billing{Amount: 1}}, runtime.WithRunID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, func() bool { return rec.count("exec Check") == 1 })
+		race(func() { close(block) }, func() { _ = r.Abort() })
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := r.Wait(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: the parent still waits in %s", id, r.Status().Machine)
+		}
+		h := sink.History(id)
+		consistent(t, r.Status(), h)
+		if n := len(leaving(h, "Bill:waiting")); n != 1 {
+			t.Fatalf("%s: %d events leave the call's wait: %v", id, n, transitions(h))
+		}
+		child := id + "@Bill"
+		waitUntil(t, func() bool { st, err := c.child.Status(child); return err == nil && st.State.Terminal() })
+		cst, _ := c.child.Status(child)
+		consistent(t, cst, sink.History(child))
+		switch {
+		case res.Final != runtime.StateAborted && res.Final != runtime.StateDone:
+			t.Fatalf("%s: parent final %s (%v)", id, res.Final, err)
+		case (res.Final == runtime.StateAborted) != (rec.count("undo Reserve") == 1):
+			t.Fatalf("%s: parent final %s, effects %v", id, res.Final, rec.all())
+		case (cst.State != runtime.StateDone) != (rec.count("undo Charge") == 1):
+			t.Fatalf("%s: child final %s, effects %v", id, cst.State, rec.all())
+		case res.Final == runtime.StateDone && cst.State != runtime.StateDone:
+			t.Fatalf("%s: parent done, child %s", id, cst.State)
+		}
+	}
+	noGoroutineLeft(t, before)
+}
+
+// A run suspended in its wait is resumed (Resume, or ResumeAll as a
+// process does on start) while its event is published on the bus, which
+// the resumed run may or may not have subscribed to yet: either way it
+// takes the event, once, and completes. TestSuspendWhileWaiting resumes
+// first and delivers after.
+func TestResumeRacesDelivery(t *testing.T) {
+	before := goruntime.NumGoroutine()
+	for _, all := range []bool{false, true} {
+		for i := range iterations() {
+			id := fmt.Sprintf("r%d-%v", i, all)
+			bus := runtime.NewMemoryBus()
+			sink := runtime.NewMemorySink()
+			f, _ := orderFlow(t, bus, sink, awaitPaid(time.Hour))
+			r, err := f.Start(context.Background(), order{OrderID: id}, runtime.WithRunID(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, func() bool { return r.Status().State == runtime.StateWaiting })
+			if err := r.Suspend(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Wait(context.Background()); !errors.Is(err, runtime.ErrSuspended) {
+				t.Fatalf("%s: %v, want suspended", id, err)
+			}
+			f2, _ := orderFlow(t, bus, sink, awaitPaid(time.Hour)) // the next process
+			var r2 *runtime.Run[order]
+			race(
+				func() {
+					if err := bus.Publish(context.Background(), "payments", "paid", map[string]any{"correlation_id": id, "amount": 3}); err != nil {
+						t.Error(err)
+					}
+				},
+				func() {
+					var err error
+					if !all {
+						r2, err = f2.Resume(context.Background(), sink.History(id))
+					} else if rs, e := f2.ResumeAll(context.Background(), sink); e != nil || len(rs) != 1 {
+						err = fmt.Errorf("ResumeAll: %d runs, %v", len(rs), e)
+					} else {
+						r2 = rs[0]
+					}
+					if err != nil {
+						t.Error(err)
+					}
+				})
+			if r2 == nil {
+				t.FailNow()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			res, err := r2.Wait(ctx)
+			cancel()
+			if err != nil || res.State.Paid.Amount != 3 {
+				t.Fatalf("%s: resumed run %+v, %v (in %s)", id, res, err, r2.Status().Machine)
+			}
+			h := sink.History(id)
+			consistent(t, r2.Status(), h)
+			if n := len(leaving(h, "Pay:waiting")); n != 1 {
+				t.Fatalf("%s: %d events leave the wait: %v", id, n, transitions(h))
+			}
+		}
+	}
+	noGoroutineLeft(t, before)
 }
