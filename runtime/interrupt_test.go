@@ -75,3 +75,65 @@ func TestInterruptWhileParking(t *testing.T) {
 		})
 	}
 }
+
+// An event delivered to a waiting run as it is aborted is taken only if
+// the run records it: the Subscriber's contract is that a delivery it
+// accepts is the run's. Here the delivery wakes the run, and the abort
+// comes as the run leaves its wait (from the parked hook, which the wake
+// calls first): the run records the event, then aborts at the next step.
+// It used to turn the wake into the abort and drop the event, which the
+// bus had handed over for good.
+func TestDeliveryTakenAsAbortComes(t *testing.T) {
+	type st struct{ Paid, Shipped bool }
+	bus, sink := NewMemoryBus(), NewMemorySink()
+	parked := make(chan struct{})
+	var once sync.Once
+	var run *Run[st]
+	f := New[st]("F", WithSubscriber(bus), WithSink(sink), WithRunParked(func(_ string, p bool) {
+		if p {
+			close(parked)
+			return
+		}
+		once.Do(func() {
+			if err := run.Abort(); err != nil {
+				t.Error(err)
+			}
+		})
+	}))
+	if err := f.Register(
+		NewAwait[st]("payments", "paid", func(s *st) any { return &s.Paid }, nil, 0),
+		NewStep[st]("Ship", func(_ context.Context, s *st) (Outcome, error) { s.Shipped = true; return OutcomeOK, nil }),
+	); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if run, err = f.Start(context.Background(), st{}, WithRunID("r1")); err != nil {
+		t.Fatal(err)
+	}
+	<-parked
+	if err := bus.Publish(context.Background(), "payments", "paid", true); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, _ := run.Wait(ctx)
+	if res.Final != StateAborted || res.State.Shipped {
+		t.Errorf("final %s, shipped %v: want aborted before Ship", res.Final, res.State.Shipped)
+	}
+	woke := false
+	for _, e := range sink.History("r1") {
+		woke = woke || string(e.Payload) == "true"
+	}
+	if !woke {
+		t.Errorf("the delivered event is not in the history: %v", fromTo(sink.History("r1")))
+	}
+}
+
+// fromTo is the events' transitions, for a failure message.
+func fromTo(events []Event) []string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.From+" -> "+e.To)
+	}
+	return out
+}

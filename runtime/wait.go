@@ -193,9 +193,13 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, msg *Delivery, err error) {
 		r.rollbackWoken(p, kind, msg, err)
 		return
 	}
-	if r.ctx.Err() != nil && kind != wakeChild {
+	if r.ctx.Err() != nil && kind != wakeChild && kind != wakeEvent {
 		// A child that ended done is a completed call even when the run
-		// is aborted: the step takes its result, and is rolled back.
+		// is aborted: the step takes its result, and is rolled back. And
+		// an event the run accepted is the run's (the Subscriber's
+		// contract): it is recorded, and the abort stops the run at the
+		// next step. A deadline or an error that comes with the abort
+		// gives way to it.
 		kind = wakeAbort
 	}
 	w := &p.wait
