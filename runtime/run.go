@@ -254,9 +254,9 @@ func (r *Run[S]) doneChan() chan struct{} {
 // compensation_failed). A step that ignores its context is waited for, up to
 // its timeout if it has one. Abort during a rollback changes nothing: the
 // rollback finishes. It returns ErrFinished if the run is over. A nil error
-// means the abort was taken, not that the run will end aborted: a run whose
-// last step completed as Abort came ends done, as a step that completes
-// while its context is cancelled keeps its outcome.
+// means the abort was taken, not that the run will end aborted: a run that
+// had recorded its end (done) as Abort came, and was still letting go of
+// its resources, stays done.
 func (r *Run[S]) Abort() error {
 	p, over := r.interrupt(func() { r.cancel(ErrAborted) })
 	if over {
