@@ -112,21 +112,17 @@ func (g *flowGen) stepVars(steps []*dsl.Step) []jen.Code {
 // constructor's steps use, appends its group's steps and returns them.
 func (g *flowGen) stepFuncs() []jen.Code {
 	n := g.names
+	if len(n.StepFuncs) == 0 {
+		return nil
+	}
 	steps := func() *jen.Statement { return jen.Index().Op("*").Add(g.rtS("Step")) }
+	params := g.depParams(g.calleeParams())
+	if g.flowRetry != nil {
+		params = append(params, g.id(flowRetryVar).Add(rt("RetryPolicy")))
+	}
+	params = append(params, g.id(stepsVar).Add(steps()))
 	var out []jen.Code
 	for i, group := range g.fl.StepGroups() {
-		if i >= len(n.StepFuncs) {
-			break
-		}
-		params := []jen.Code{g.id("h").Id(n.Handlers)}
-		if len(g.ports) > 0 {
-			params = append(params, g.id("svc").Id(n.Services))
-		}
-		params = append(params, g.calleeParams()...)
-		if g.flowRetry != nil {
-			params = append(params, g.id(flowRetryVar).Add(rt("RetryPolicy")))
-		}
-		params = append(params, g.id(stepsVar).Add(steps()))
 		body := g.stepVars(group)
 		for _, s := range group {
 			body = append(body, g.step(s)...)
@@ -340,10 +336,16 @@ func (g *flowGen) constructorParams() []jen.Code { return g.paramsWith(g.calleeP
 // paramsWith are a constructor's parameters with callees as the flows it
 // calls: the handlers, the services, the callees, the options.
 func (g *flowGen) paramsWith(callees []jen.Code) []jen.Code {
+	return append(g.depParams(callees), g.id("opts").Op("...").Add(rt("Option")))
+}
+
+// depParams are the parameters of what the steps' code uses: the
+// handlers, the services when the flow calls some, the callees. The
+// constructors take them, and so do the step functions of a big flow.
+func (g *flowGen) depParams(callees []jen.Code) []jen.Code {
 	params := []jen.Code{g.id("h").Id(g.names.Handlers)}
 	if len(g.ports) > 0 {
 		params = append(params, g.id("svc").Id(g.names.Services))
 	}
-	params = append(params, callees...)
-	return append(params, g.id("opts").Op("...").Add(rt("Option")))
+	return append(params, callees...)
 }
