@@ -90,6 +90,44 @@ var routes = []route{
 	{Route{"GET /runs/{id}/diagram", RoleClient}, (*Engine).httpRunDiagram},
 }
 
+// routeNeeds is the role each route of the table needs, by pattern, for a
+// handler that asks the Authorizer again after the guard (reauthorize). It
+// is filled by init: a handler of the table that read routes itself would
+// make an initialization cycle.
+var routeNeeds map[string]Role
+
+func init() { routeNeeds = needsByPattern(routes) }
+
+func needsByPattern(rs []route) map[string]Role {
+	m := make(map[string]Role, len(rs))
+	for _, rt := range rs {
+		m[rt.Pattern] = rt.Need
+	}
+	return m
+}
+
+// reauthorize asks the Authorizer again, with the role the table gives the
+// route r came by (r.Pattern), whether r may still use it: a long-lived
+// answer (GET /watch) asks before each write, so that credentials revoked
+// meanwhile end it. A request that came by no route of the table is
+// refused.
+func (e *Engine) reauthorize(r *http.Request) error {
+	need, ok := routeNeeds[r.Pattern]
+	if !ok {
+		return fmt.Errorf("%w: %q is not a route of the API", ErrForbidden, r.Pattern)
+	}
+	return e.authorize(r, need)
+}
+
+// authorize asks the Authorizer, if any, whether r may use a route that
+// needs need; a public route asks nobody.
+func (e *Engine) authorize(r *http.Request, need Role) error {
+	if e.opts.Authorizer == nil || need == RolePublic {
+		return nil
+	}
+	return e.opts.Authorizer.Authorize(r, need)
+}
+
 // Routes returns the routes of the HTTP API (Handler) and the role each
 // needs.
 func Routes() []Route {
@@ -131,12 +169,8 @@ var (
 // JSON-only rule for bodies, then the route's handler.
 func (e *Engine) guard(rt route) http.Handler {
 	h := RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.serve(e, w, r) }))
-	a := e.opts.Authorizer
-	if a == nil || rt.Need == RolePublic {
-		return h
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.Authorize(r, rt.Need); err != nil {
+		if err := e.authorize(r, rt.Need); err != nil {
 			refuse(w, err)
 			return
 		}

@@ -185,10 +185,9 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 	}
 	// The credentials that opened the stream are asked again before each
 	// write: a token revoked meanwhile (the token file reloaded) ends the
-	// stream, as it would refuse a new request. RoleClient is the route's.
+	// stream, as it would refuse a new request.
 	allowed := func() bool {
-		a := e.opts.Authorizer
-		if a == nil || a.Authorize(r, RoleClient) == nil {
+		if e.reauthorize(r) == nil {
 			return true
 		}
 		send("event: unauthorized\ndata: {}\n\n")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -510,15 +511,7 @@ func TestWatchEndsWhenTokenRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := newFixture(t)
-	fx.auth = auth
-	e := fx.start()
-	defer fx.stop()
-	srv := httptestServer(t, e)
-	stream, res := openWatch(t, srv.URL, "c-token-0123456789abcdef", "flow=Signup")
-	if stream == nil {
-		t.Fatalf("GET /watch: %d", res.StatusCode)
-	}
+	e, stream := watchSignups(t, auth, "c-token-0123456789abcdef")
 	if err := os.WriteFile(path, []byte("admin a-token-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -534,4 +527,63 @@ func TestWatchEndsWhenTokenRevoked(t *testing.T) {
 	for ev := range stream {
 		t.Errorf("the stream went on: %+v", ev)
 	}
+}
+
+// A stream asks the Authorizer again, before each write, with the role the
+// route table gives GET /watch, not a role of its own: with the table
+// changed to need admin, every question about the stream is for admin.
+func TestWatchAsksTheTablesRole(t *testing.T) {
+	saved, savedNeeds := routes, routeNeeds
+	defer func() { routes, routeNeeds = saved, savedNeeds }()
+	routes = slices.Clone(routes)
+	for i := range routes {
+		if routes[i].Pattern == "GET /watch" {
+			routes[i].Need = RoleAdmin
+		}
+	}
+	routeNeeds = needsByPattern(routes)
+
+	var mu sync.Mutex
+	var asked []Role
+	auth := AuthorizerFunc(func(r *http.Request, need Role) error {
+		if r.Pattern == "GET /watch" {
+			mu.Lock()
+			asked = append(asked, need)
+			mu.Unlock()
+		}
+		return nil
+	})
+	e, stream := watchSignups(t, auth, "any")
+	if _, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextSSE(t, stream); ev.event != "run" {
+		t.Fatalf("the stream sent %+v", ev)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) < 2 { // the guard's, then the first write's
+		t.Fatalf("the Authorizer was asked %v about the stream", asked)
+	}
+	for _, need := range asked {
+		if need != RoleAdmin {
+			t.Errorf("the stream asked for %s; the route table says %s", need, RoleAdmin)
+		}
+	}
+}
+
+// watchSignups starts an engine with auth and opens GET /watch on its
+// Signup runs with token.
+func watchSignups(t *testing.T, auth Authorizer, token string) (*Engine, <-chan sseEvent) {
+	t.Helper()
+	fx := newFixture(t)
+	fx.auth = auth
+	e := fx.start()
+	srv := httptestServer(t, e)
+	t.Cleanup(fx.stop) // before the server closes: it ends the stream
+	stream, res := openWatch(t, srv.URL, token, "flow=Signup")
+	if stream == nil {
+		t.Fatalf("GET /watch: %d", res.StatusCode)
+	}
+	return e, stream
 }
