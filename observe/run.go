@@ -125,12 +125,11 @@ func (ro *runObserver) Recorded(e *runtime.Event) {
 		}
 		ro.leaveWait(outcome, e.Error, e.Link)
 	}
-	switch step, phase, _ := runtime.ParseMachineState(e.To); phase {
-	case runtime.PhaseWaiting:
+	switch step, phase, _ := runtime.ParseMachineState(e.To); {
+	case phase == runtime.PhaseWaiting:
 		ro.enterWait(ro.ctx, step, e.Time, e.Wait)
-	case string(runtime.StateDone), string(runtime.StateFailed), string(runtime.StateCompensated),
-		string(runtime.StateAborted), string(runtime.StateCompensationFailed):
-		m.runsFinished.Add(ctx, 1, ro.t.series.get(keyFlow, ro.flow, keyState, e.To, "", ""))
+	case runtime.RunState(phase).Terminal():
+		m.runsFinished.Add(ctx, 1, ro.t.finished(ro.flow, runtime.RunState(phase)))
 	}
 }
 

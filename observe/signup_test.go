@@ -267,11 +267,7 @@ func TestSignupTrace(t *testing.T) {
 // TestMetricsExposition: after a signup, GET /metrics is valid Prometheus
 // text (expfmt parses it) and counts what happened.
 func TestMetricsExposition(t *testing.T) {
-	tel, err := observe.New(observe.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, stop := signupEngine(t, tel, newSignupService())
+	_, srv, stop := metricsEngine(t)
 	defer stop()
 	var started struct {
 		RunID string `json:"run_id"`
@@ -314,6 +310,17 @@ func TestMetricsExposition(t *testing.T) {
 			t.Errorf("%s counts something", name)
 		}
 	}
+}
+
+// metricsEngine is signupEngine with telemetry without tracing.
+func metricsEngine(t *testing.T) (*observe.Telemetry, *httptest.Server, func()) {
+	t.Helper()
+	tel, err := observe.New(observe.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, stop := signupEngine(t, tel, newSignupService())
+	return tel, srv, stop
 }
 
 // scrape GETs /metrics and parses it as the Prometheus text format.

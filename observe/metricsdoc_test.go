@@ -1,0 +1,175 @@
+package observe_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// documentedMetric is a row of the metrics table of docs/observability.md.
+type documentedMetric struct {
+	typ    string
+	labels []string
+}
+
+// documentedMetrics reads the table of docs/observability.md's Metrics
+// section, and the names its example alerts use.
+func documentedMetrics(t *testing.T) (map[string]documentedMetric, []string) {
+	t.Helper()
+	b, err := os.ReadFile("../docs/observability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	_, metrics, ok := strings.Cut(doc, "\n## Metrics\n")
+	if !ok {
+		t.Fatal("docs/observability.md has no Metrics section")
+	}
+	metrics, _, _ = strings.Cut(metrics, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| `(flowgen_[a-z_]+)` \\| ([a-z]+) \\|([^|]*)\\|")
+	out := map[string]documentedMetric{}
+	for _, m := range row.FindAllStringSubmatch(metrics, -1) {
+		var labels []string
+		for _, l := range strings.Split(m[3], ",") {
+			if l = strings.Trim(strings.TrimSpace(l), "`"); l != "" {
+				labels = append(labels, l)
+			}
+		}
+		slices.Sort(labels)
+		out[m[1]] = documentedMetric{m[2], labels}
+	}
+	_, alerts, ok := strings.Cut(metrics, "```promql\n")
+	if !ok {
+		t.Fatal("docs/observability.md's Metrics section has no example alerts")
+	}
+	alerts, _, _ = strings.Cut(alerts, "```")
+	var used []string
+	for _, line := range strings.Split(alerts, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			used = append(used, regexp.MustCompile(`flowgen_[a-z_]+`).FindAllString(line, -1)...)
+		}
+	}
+	return out, used
+}
+
+// TestMetricsAsDocumented: after runs that wait, retry, roll back, end
+// done and compensation_failed, store commits and broker deliveries and a
+// dead letter, GET /metrics exposes exactly the metrics of the table of
+// docs/observability.md, with its types and labels; the example alerts
+// use exposed names; and a flow has its runs_finished series at 0 for
+// every terminal state from its first run, so that increase() sees its
+// first compensation_failed run.
+func TestMetricsAsDocumented(t *testing.T) {
+	tel, srv, stop := metricsEngine(t)
+	defer stop()
+	post(t, srv.URL+"/flows/Signup/runs?run_id=ada", `{"Email":"ada@example.com"}`, nil)
+	waitState(t, srv.URL, "ada", "waiting")
+	post(t, srv.URL+"/events/payments/payment.succeeded", `{"correlation_id":"ada@example.com","amount":42}`, nil)
+	waitState(t, srv.URL, "ada", "done")
+	tel.DeadLettered("accounts", "signup.requested")
+
+	// A is retried once, then B fails and A's rollback fails: the run
+	// ends compensation_failed.
+	tries := 0
+	f := runtime.New[resumeState]("Undo", runtime.WithObserver(tel))
+	if err := f.Register(
+		runtime.NewStep("A", func(context.Context, *resumeState) (runtime.Outcome, error) {
+			if tries++; tries == 1 {
+				return "", errors.New("busy")
+			}
+			return "", nil
+		}, runtime.WithRetry[resumeState](runtime.RetryPolicy{Attempts: 2, Initial: time.Millisecond}),
+			runtime.WithRollback(func(context.Context, *resumeState) error { return runtime.Permanent(errors.New("gone")) })),
+		runtime.NewStep("B", func(context.Context, *resumeState) (runtime.Outcome, error) {
+			return "", runtime.Permanent(errors.New("card declined"))
+		}, runtime.WithIrreversible[resumeState]()),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := f.Execute(context.Background(), resumeState{}, runtime.WithRunID("u1")); res.Final != runtime.StateCompensationFailed {
+		t.Fatalf("run ended %s", res.Final)
+	}
+
+	fams := scrape(t, srv.URL)
+	docs, alertNames := documentedMetrics(t)
+	if len(docs) == 0 || len(alertNames) == 0 {
+		t.Fatalf("docs/observability.md: metrics %v, names in the alerts %v", docs, alertNames)
+	}
+	for name, d := range docs {
+		f, ok := fams[name]
+		if !ok {
+			t.Errorf("%s is documented, not exposed", name)
+			continue
+		}
+		if typ := strings.ToLower(f.GetType().String()); typ != d.typ {
+			t.Errorf("%s is a %s, documented as a %s", name, typ, d.typ)
+		}
+		for _, m := range f.GetMetric() {
+			if got := labelNames(m); !slices.Equal(got, d.labels) {
+				t.Errorf("%s has labels %v, documented %v", name, got, d.labels)
+				break
+			}
+		}
+	}
+	for name := range fams {
+		if _, ok := docs[name]; !ok && strings.HasPrefix(name, "flowgen_") {
+			t.Errorf("%s is exposed, not documented", name)
+		}
+	}
+	for _, name := range alertNames {
+		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+		if f, ok := fams[base]; !ok || base != name && f.GetType() != dto.MetricType_HISTOGRAM {
+			t.Errorf("an example alert uses %s, which is not exposed", name)
+		}
+	}
+	for _, s := range runtime.RunStates {
+		if !s.Terminal() {
+			continue
+		}
+		want := 0.0
+		if s == runtime.StateDone {
+			want = 1
+		}
+		if v, ok := series(fams, "flowgen_runs_finished_total", "flow", "Signup", "state", string(s)); !ok || v != want {
+			t.Errorf("flowgen_runs_finished_total{flow=Signup,state=%s}: %v (exposed: %v), want %v", s, v, ok, want)
+		}
+	}
+	if v, _ := series(fams, "flowgen_runs_finished_total", "flow", "Undo", "state", "compensation_failed"); v != 1 {
+		t.Errorf("flowgen_runs_finished_total{flow=Undo,state=compensation_failed} = %v, want 1", v)
+	}
+}
+
+func labelNames(m *dto.Metric) []string {
+	var names []string
+	for _, l := range m.GetLabel() {
+		names = append(names, l.GetName())
+	}
+	slices.Sort(names)
+	return names
+}
+
+// series is the value of name's series with exactly the labels k1=v1,
+// k2=v2, and whether it is exposed.
+func series(fams map[string]*dtoFamily, name, k1, v1, k2, v2 string) (float64, bool) {
+	for _, m := range fams[name].GetMetric() {
+		want := map[string]string{k1: v1, k2: v2}
+		for _, l := range m.GetLabel() {
+			if want[l.GetName()] == l.GetValue() {
+				delete(want, l.GetName())
+			}
+		}
+		if len(want) == 0 && len(m.GetLabel()) == 2 {
+			return m.GetCounter().GetValue(), true
+		}
+	}
+	return 0, false
+}
