@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -24,14 +25,30 @@ func (e *Engine) serveUI(w http.ResponseWriter, r *http.Request) { ui.Handler().
 
 // httpSession answers GET /session: the caller's role ("admin" when the
 // Authorizer lets it use admin routes, else "client"; "admin" when the API
-// is open), whether the API asks for credentials, and the run states
+// is open), whether the API asks for credentials, the patterns of the
+// routes it may use (from the access table), and the run states
 // (runtime.RunStates, each with whether it is terminal), so that a client
-// such as the web view needs no copy of them.
+// such as the web view needs no copy of them: it offers Abort when the
+// caller may use POST /runs/{id}/abort, not when its role is the one that
+// route needs today.
 func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
-	role := RoleAdmin
-	if a := e.opts.Authorizer; a != nil && a.Authorize(r, RoleAdmin) != nil {
-		role = RoleClient // the route's guard let it through as a client
+	role := RoleClient // the route's guard let it through as a client
+	if e.authorize(r, RoleAdmin) == nil {
+		role = RoleAdmin
 	}
+	allowed := map[Role]bool{}
+	var patterns []string
+	for pattern, need := range routeNeeds {
+		ok, asked := allowed[need]
+		if !asked {
+			ok = e.authorize(r, need) == nil
+			allowed[need] = ok
+		}
+		if ok {
+			patterns = append(patterns, pattern)
+		}
+	}
+	slices.Sort(patterns)
 	type state struct {
 		Name     runtime.RunState `json:"name"`
 		Terminal bool             `json:"terminal"`
@@ -40,7 +57,7 @@ func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
 	for i, s := range runtime.RunStates {
 		states[i] = state{s, s.Terminal()}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"role": role, "auth": e.opts.Authorizer != nil, "states": states})
+	writeJSON(w, http.StatusOK, map[string]any{"role": role, "auth": e.opts.Authorizer != nil, "routes": patterns, "states": states})
 }
 
 // moreFilters reads the filters of GET /runs that the web view adds:

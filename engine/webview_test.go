@@ -228,7 +228,8 @@ func TestEndWatches(t *testing.T) {
 	}
 }
 
-// GET /session tells the caller's role, and the run states.
+// GET /session tells the caller's role, the routes it may use (as the
+// access table says), and the run states.
 func TestSession(t *testing.T) {
 	for _, c := range []struct {
 		auth  bool
@@ -243,8 +244,9 @@ func TestSession(t *testing.T) {
 		srv := httptestServer(t, e)
 		status, _, body := send(t, srv, "GET", "/session", c.token, "", "")
 		var got struct {
-			Role   Role `json:"role"`
-			Auth   bool `json:"auth"`
+			Role   Role     `json:"role"`
+			Auth   bool     `json:"auth"`
+			Routes []string `json:"routes"`
 			States []struct {
 				Name     runtime.RunState `json:"name"`
 				Terminal bool             `json:"terminal"`
@@ -259,7 +261,37 @@ func TestSession(t *testing.T) {
 				t.Errorf("%s: terminal %v", s.Name, s.Terminal)
 			}
 		}
+		var want []string
+		for _, rt := range Routes() {
+			if c.role.Allows(rt.Need) {
+				want = append(want, rt.Pattern)
+			}
+		}
+		slices.Sort(want)
+		if !slices.Equal(got.Routes, want) {
+			t.Errorf("auth %v token %q: routes %v, want %v", c.auth, c.token, got.Routes, want)
+		}
 		fx.stop()
+	}
+}
+
+// The web view offers Abort by the route table, through GET /session:
+// with the table changed to let a client abort, a client's session lists
+// the abort route.
+func TestSessionFollowsTheTable(t *testing.T) {
+	withRouteNeed(t, "POST /runs/{id}/abort", RoleClient)
+	fx := newFixture(t)
+	fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n")
+	e := fx.start()
+	defer fx.stop()
+	_, _, body := send(t, httptestServer(t, e), "GET", "/session", clientToken, "", "")
+	var got struct {
+		Role   Role     `json:"role"`
+		Routes []string `json:"routes"`
+	}
+	_ = json.Unmarshal([]byte(body), &got)
+	if got.Role != RoleClient || !slices.Contains(got.Routes, "POST /runs/{id}/abort") {
+		t.Errorf("a client may abort, the session says %s", body)
 	}
 }
 
@@ -533,15 +565,7 @@ func TestWatchEndsWhenTokenRevoked(t *testing.T) {
 // route table gives GET /watch, not a role of its own: with the table
 // changed to need admin, every question about the stream is for admin.
 func TestWatchAsksTheTablesRole(t *testing.T) {
-	saved, savedNeeds := routes, routeNeeds
-	defer func() { routes, routeNeeds = saved, savedNeeds }()
-	routes = slices.Clone(routes)
-	for i := range routes {
-		if routes[i].Pattern == "GET /watch" {
-			routes[i].Need = RoleAdmin
-		}
-	}
-	routeNeeds = needsByPattern(routes)
+	withRouteNeed(t, "GET /watch", RoleAdmin)
 
 	var mu sync.Mutex
 	var asked []Role
@@ -586,4 +610,19 @@ func watchSignups(t *testing.T, auth Authorizer, token string) (*Engine, <-chan 
 		t.Fatalf("GET /watch: %d", res.StatusCode)
 	}
 	return e, stream
+}
+
+// withRouteNeed changes the access table for the test: pattern needs need.
+// Call it before starting the engine; the table is restored once the
+// test's servers have stopped (the cleanups registered after run first).
+func withRouteNeed(t *testing.T, pattern string, need Role) {
+	saved, savedNeeds := routes, routeNeeds
+	t.Cleanup(func() { routes, routeNeeds = saved, savedNeeds })
+	routes = slices.Clone(routes)
+	for i := range routes {
+		if routes[i].Pattern == pattern {
+			routes[i].Need = need
+		}
+	}
+	routeNeeds = needsByPattern(routes)
 }

@@ -12,7 +12,7 @@
 
   var TOKEN_KEY = "flowgen.token";
   var PAGE = 25;
-  var session = null; // GET /session: role, auth, states
+  var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
 
   // ---- small DOM helpers -------------------------------------------------
@@ -366,7 +366,7 @@
       head.setAttribute("data-state", st.state);
       // A run rolling back finishes its rollbacks whatever happens: an
       // abort would change nothing, so none is offered.
-      if (session.role === "admin" && !terminal(st.state) && st.state !== "rolling_back") {
+      if (session.routes.indexOf("POST /runs/{id}/abort") >= 0 && !terminal(st.state) && st.state !== "rolling_back") {
         // Two clicks: the first arms the button for 5 s (it survives a
         // refresh of the page's data), the second aborts.
         var btn = el("button", { type: "button", "class": "danger", id: "abort", text: Date.now() < armedUntil ? "Confirm abort" : "Abort run" });
