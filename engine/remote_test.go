@@ -153,6 +153,7 @@ func TestProviderRegistrationChecks(t *testing.T) {
 		{"userinfo", `{"handlers": [{"name": "Reserve", "url": "http://me@127.0.0.1/r"}]}`, "without user"},
 		{"unknown field", `{"handlers": [{"name": "Reserve", "url": "` + url("r") + `", "retries": 3}]}`, `unknown field "retries"`},
 		{"not JSON", `{"handlers": `, "invalid provider registration"},
+		{"data after it", `{"handlers": [{"name": "Reserve", "url": "` + url("r") + `"}]} {"ttl": "1s"}`, "data after the JSON value"},
 	} {
 		status, out := putProvider(t, srv, "billing", tc.body)
 		if status != http.StatusBadRequest || !strings.Contains(out, tc.want) {
@@ -502,7 +503,7 @@ func (s stubTransport) CallProvider(ctx context.Context, subject string, body []
 // Subjects are checked (no wildcards, no empty token); the engine sends
 // the documented request (state, key, attempt, deadline) and decodes the
 // answer strictly: what is not a provider response (a JetStream
-// acknowledgement), a permanent error or an outcome the step does not
+// acknowledgement, an object followed by something else), a permanent error or an outcome the step does not
 // declare fail the step without retries; a retryable error is retried.
 func TestProviderCallOverTransport(t *testing.T) {
 	answers := map[string]string{}
@@ -521,6 +522,7 @@ func TestProviderCallOverTransport(t *testing.T) {
 		return []byte(`{"state": {"Mode": "` + st.Mode + `", "Reserved": true}, "outcome": "ok"}`)
 	}}
 	answers["ack"] = `{"stream": "flowgen", "seq": 7}`
+	answers["trailing"] = `{"outcome": "ok"} <html>a proxy's page</html>`
 	answers["permanent"] = `{"error": {"message": "invoice gone", "class": "permanent"}}`
 	answers["flaky"] = `{"error": {"message": "ledger busy"}}`
 	answers["outcome"] = `{"outcome": "lost"}`
@@ -574,6 +576,7 @@ func TestProviderCallOverTransport(t *testing.T) {
 	}
 	for _, tc := range []struct{ mode, err string }{
 		{"ack", "the answer is not a provider response"},
+		{"trailing", "the answer is not a provider response"},
 		{"permanent", "invoice gone"},
 		{"class", `error class "sometimes"`},
 	} {

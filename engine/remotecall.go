@@ -102,9 +102,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	// Strictly: an answer from something else than a provider (a JetStream
 	// acknowledgement, a proxy's page) is not taken for a success.
 	var rsp provider.Response
-	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rsp); err != nil {
+	if err := provider.DecodeStrict(out, &rsp); err != nil {
 		return "", runtime.Permanent(fmt.Errorf("%s: the answer is not a provider response: %v", where, err))
 	}
 	if err := rsp.Check(); err != nil {
