@@ -44,6 +44,13 @@ func TestProviderAllowList(t *testing.T) {
 				"http://10.0.0.7/x", "http://127.0.0.1:9000/x", "http://[::1]:7001/x", "http://a@billing.internal/x"},
 		},
 		{
+			// An IPv6 host, bracketed or not, allows any port of it, as
+			// any other host does.
+			allow: []string{"[::1]", "fd00::7"},
+			ok:    []string{"http://[::1]:9000/x", "http://[::1]/x", "http://[fd00::7]:8080/x", "http://[FD00::7]/x"},
+			no:    []string{"http://[::2]:9000/x", "http://127.0.0.1:9000/x", "http://[fd00::8]/x"},
+		},
+		{
 			allow: []string{"https://billing.internal/flowgen"},
 			ok: []string{"https://billing.internal/flowgen/step/X", "https://billing.internal/flowgen",
 				"https://billing.internal/flowgen/a/../b", "https://billing.internal/flowgen/a%2Fb?x=1"},
@@ -69,7 +76,7 @@ func TestProviderAllowList(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"", " ", "ftp://h/", "https://u:p@h/", "https://h/?q=1", "https://h/#f", "h/path", "u@h", "https:///p"} {
+	for _, bad := range []string{"", " ", "ftp://h/", "https://u:p@h/", "https://h/?q=1", "https://h/#f", "h/path", "u@h", "https:///p", "h:", ":80", "[]", "[h"} {
 		if _, err := parseAllowList([]string{bad}); err == nil {
 			t.Errorf("allow-list entry %q accepted", bad)
 		}
