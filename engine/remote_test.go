@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -306,6 +307,9 @@ func TestProviderRedirectNotFollowed(t *testing.T) {
 			if ev.Step == "Reserve" && strings.Contains(ev.Error, "redirect, which the engine does not follow") {
 				attempts++
 			}
+			if strings.Contains(ev.Error, "127.0.0.1") || strings.Contains(ev.Error, "/steal") {
+				t.Errorf("%d: the history names an address: %q", code, ev.Error)
+			}
 		}
 		if attempts != 1 {
 			t.Errorf("%d: %d failed attempts with the redirect error, want 1 (permanent: no retry); history %+v", code, attempts, h)
@@ -314,6 +318,43 @@ func TestProviderRedirectNotFollowed(t *testing.T) {
 	}
 	if n := reached.Load(); n != 0 {
 		t.Errorf("the redirect target was called %d times", n)
+	}
+}
+
+// A provider call that gets no answer records what went wrong, never the
+// callback URL or an address (the history is every client's to read, as
+// for rpc steps), and is retried.
+func TestProviderNoAnswerNamesNoAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback := "http://" + ln.Addr().String() + "/step/Reserve?route=secret"
+	ln.Close() // nothing listens there: connection refused
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+callback+`"}]}`); status != 200 {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the run to fail", func() bool {
+		st, _ := e.Status(id)
+		return st.State.Terminal()
+	})
+	h, _ := e.History(id)
+	refused := 0
+	for _, ev := range h {
+		if strings.Contains(ev.Error, `provider "billing", handler "Reserve": connection refused`) {
+			refused++
+		}
+		if strings.Contains(ev.Error, "127.0.0.1") || strings.Contains(ev.Error, "secret") {
+			t.Errorf("the history names the callback: %q", ev.Error)
+		}
+	}
+	if refused != 3 {
+		t.Errorf("%d attempts refused, want 3 (retryable: the flow's 3 attempts); history %+v", refused, h)
 	}
 }
 

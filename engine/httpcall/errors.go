@@ -43,17 +43,19 @@ func (e *CallError) Unwrap() error { return e.Err }
 // went wrong, doing what (or ""), while the log gets err whole.
 func (c *Caller) failed(ctx context.Context, service, endpoint, doing string, err error) *CallError {
 	c.log.WarnContext(ctx, "rpc call failed", "service", service, "endpoint", endpoint, "error", err)
-	w := what(err)
+	w := Describe(err)
 	if doing != "" {
 		w = doing + ": " + w
 	}
 	return &CallError{Service: service, Endpoint: endpoint, What: w, Err: err}
 }
 
-// what says what went wrong in err, from its kind alone: the texts of
-// url.Error, net.OpError and net.DNSError hold the URL, the addresses and
-// the host name, and those of x509's errors the certificate's names.
-func what(err error) string {
+// Describe says what went wrong in the error of an HTTP request that got
+// no answer, from its kind alone: the texts of url.Error, net.OpError and
+// net.DNSError hold the URL, the addresses and the host name, and those
+// of x509's errors the certificate's names. The engine's calls of remote
+// providers describe their errors with it too.
+func Describe(err error) string {
 	var dns *net.DNSError
 	var cert *tls.CertificateVerificationError
 	var record tls.RecordHeaderError

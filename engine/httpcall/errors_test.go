@@ -102,9 +102,9 @@ func TestWhatHoldsNoAddress(t *testing.T) {
 		{&url.Error{Op: "parse", URL: "http://10.1.2.3:8080/%zz", Err: errors.New("invalid URL escape")}, "the service's URL does not parse"},
 		{post(errors.New("something at 10.1.2.3:8080")), "request failed (the server's log has the cause)"},
 	} {
-		got := what(tc.err)
+		got := Describe(tc.err)
 		if got != tc.want {
-			t.Errorf("what(%v) = %q, want %q", tc.err, got, tc.want)
+			t.Errorf("Describe(%v) = %q, want %q", tc.err, got, tc.want)
 		}
 		for _, secret := range []string{"10.1.2.3", "customers.internal", "10.255.255.53"} {
 			if strings.Contains(got, secret) {
