@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -217,7 +217,7 @@ func (rm *remote) post(ctx context.Context, callback, key string, body []byte) (
 }
 
 // noAnswerError is the error of a provider call that got no answer. Its
-// text says what went wrong (httpcall.Describe), doing what, never the
+// text says what went wrong (neterr.Describe), doing what, never the
 // callback URL or an address: the step records it in the run's history,
 // which every client reads, and the addresses inside the operator's
 // network are not theirs to see (as for rpc steps). Unwrap gives the
@@ -233,7 +233,7 @@ func (e *noAnswerError) Unwrap() error { return e.err }
 // noAnswer logs err whole and returns it as a noAnswerError.
 func (rm *remote) noAnswer(ctx context.Context, callback, doing string, err error) error {
 	rm.e.log.WarnContext(ctx, "provider call failed", "url", callback, "error", err)
-	what := httpcall.Describe(err)
+	what := neterr.Describe(err)
 	if errors.Is(err, errProviderRedirect) {
 		what = errProviderRedirect.Error()
 	}
