@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,6 +45,13 @@ func TestProviderAllowList(t *testing.T) {
 				"http://10.0.0.7/x", "http://127.0.0.1:9000/x", "http://[::1]:7001/x", "http://a@billing.internal/x"},
 		},
 		{
+			// An IPv6 host, bracketed or not, allows any port of it, as
+			// any other host does.
+			allow: []string{"[::1]", "fd00::7"},
+			ok:    []string{"http://[::1]:9000/x", "http://[::1]/x", "http://[fd00::7]:8080/x", "http://[FD00::7]/x"},
+			no:    []string{"http://[::2]:9000/x", "http://127.0.0.1:9000/x", "http://[fd00::8]/x"},
+		},
+		{
 			allow: []string{"https://billing.internal/flowgen"},
 			ok: []string{"https://billing.internal/flowgen/step/X", "https://billing.internal/flowgen",
 				"https://billing.internal/flowgen/a/../b", "https://billing.internal/flowgen/a%2Fb?x=1"},
@@ -69,7 +77,7 @@ func TestProviderAllowList(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"", " ", "ftp://h/", "https://u:p@h/", "https://h/?q=1", "https://h/#f", "h/path", "u@h", "https:///p"} {
+	for _, bad := range []string{"", " ", "ftp://h/", "https://u:p@h/", "https://h/?q=1", "https://h/#f", "h/path", "u@h", "https:///p", "h:", ":80", "[]", "[h"} {
 		if _, err := parseAllowList([]string{bad}); err == nil {
 			t.Errorf("allow-list entry %q accepted", bad)
 		}
@@ -153,6 +161,7 @@ func TestProviderRegistrationChecks(t *testing.T) {
 		{"userinfo", `{"handlers": [{"name": "Reserve", "url": "http://me@127.0.0.1/r"}]}`, "without user"},
 		{"unknown field", `{"handlers": [{"name": "Reserve", "url": "` + url("r") + `", "retries": 3}]}`, `unknown field "retries"`},
 		{"not JSON", `{"handlers": `, "invalid provider registration"},
+		{"data after it", `{"handlers": [{"name": "Reserve", "url": "` + url("r") + `"}]} {"ttl": "1s"}`, "data after the JSON value"},
 	} {
 		status, out := putProvider(t, srv, "billing", tc.body)
 		if status != http.StatusBadRequest || !strings.Contains(out, tc.want) {
@@ -298,6 +307,9 @@ func TestProviderRedirectNotFollowed(t *testing.T) {
 			if ev.Step == "Reserve" && strings.Contains(ev.Error, "redirect, which the engine does not follow") {
 				attempts++
 			}
+			if strings.Contains(ev.Error, "127.0.0.1") || strings.Contains(ev.Error, "/steal") {
+				t.Errorf("%d: the history names an address: %q", code, ev.Error)
+			}
 		}
 		if attempts != 1 {
 			t.Errorf("%d: %d failed attempts with the redirect error, want 1 (permanent: no retry); history %+v", code, attempts, h)
@@ -306,6 +318,43 @@ func TestProviderRedirectNotFollowed(t *testing.T) {
 	}
 	if n := reached.Load(); n != 0 {
 		t.Errorf("the redirect target was called %d times", n)
+	}
+}
+
+// A provider call that gets no answer records what went wrong, never the
+// callback URL or an address (the history is every client's to read, as
+// for rpc steps), and is retried.
+func TestProviderNoAnswerNamesNoAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback := "http://" + ln.Addr().String() + "/step/Reserve?route=secret"
+	ln.Close() // nothing listens there: connection refused
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+callback+`"}]}`); status != 200 {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the run to fail", func() bool {
+		st, _ := e.Status(id)
+		return st.State.Terminal()
+	})
+	h, _ := e.History(id)
+	refused := 0
+	for _, ev := range h {
+		if strings.Contains(ev.Error, `provider "billing", handler "Reserve": connection refused`) {
+			refused++
+		}
+		if strings.Contains(ev.Error, "127.0.0.1") || strings.Contains(ev.Error, "secret") {
+			t.Errorf("the history names the callback: %q", ev.Error)
+		}
+	}
+	if refused != 3 {
+		t.Errorf("%d attempts refused, want 3 (retryable: the flow's 3 attempts); history %+v", refused, h)
 	}
 }
 
@@ -502,7 +551,7 @@ func (s stubTransport) CallProvider(ctx context.Context, subject string, body []
 // Subjects are checked (no wildcards, no empty token); the engine sends
 // the documented request (state, key, attempt, deadline) and decodes the
 // answer strictly: what is not a provider response (a JetStream
-// acknowledgement), a permanent error or an outcome the step does not
+// acknowledgement, an object followed by something else), a permanent error or an outcome the step does not
 // declare fail the step without retries; a retryable error is retried.
 func TestProviderCallOverTransport(t *testing.T) {
 	answers := map[string]string{}
@@ -521,6 +570,7 @@ func TestProviderCallOverTransport(t *testing.T) {
 		return []byte(`{"state": {"Mode": "` + st.Mode + `", "Reserved": true}, "outcome": "ok"}`)
 	}}
 	answers["ack"] = `{"stream": "flowgen", "seq": 7}`
+	answers["trailing"] = `{"outcome": "ok"} <html>a proxy's page</html>`
 	answers["permanent"] = `{"error": {"message": "invoice gone", "class": "permanent"}}`
 	answers["flaky"] = `{"error": {"message": "ledger busy"}}`
 	answers["outcome"] = `{"outcome": "lost"}`
@@ -574,6 +624,7 @@ func TestProviderCallOverTransport(t *testing.T) {
 	}
 	for _, tc := range []struct{ mode, err string }{
 		{"ack", "the answer is not a provider response"},
+		{"trailing", "the answer is not a provider response"},
 		{"permanent", "invoice gone"},
 		{"class", `error class "sometimes"`},
 	} {

@@ -17,7 +17,24 @@ import (
 // allowList is a parsed ProviderOptions.Allow.
 type allowList struct {
 	prefixes []*url.URL // a URL is allowed urlpath.Within one
-	hosts    []string   // "host" (any port) or "host:port", lower case
+	hosts    []allowHost
+}
+
+// allowHost is a host entry: a host name or IP (lower case, an IPv6 one
+// without brackets, as url.URL.Hostname gives it) and its port, "" for
+// any port.
+type allowHost struct{ host, port string }
+
+// parseAllowHost reads "host", "host:port", "[v6]" or "[v6]:port".
+func parseAllowHost(e string) (allowHost, bool) {
+	if h, p, err := net.SplitHostPort(e); err == nil {
+		return allowHost{strings.ToLower(h), p}, h != "" && p != ""
+	}
+	h := e
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	return allowHost{strings.ToLower(h), ""}, h != "" && !strings.ContainsAny(h, "[]")
 }
 
 func parseAllowList(entries []string) (allowList, error) {
@@ -35,10 +52,11 @@ func parseAllowList(entries []string) (allowList, error) {
 			al.prefixes = append(al.prefixes, u)
 			continue
 		}
-		if strings.ContainsAny(e, "/?#@ ") {
+		h, ok := parseAllowHost(e)
+		if !ok || strings.ContainsAny(e, "/?#@ ") {
 			return al, fmt.Errorf("engine: provider allow-list entry %q: want a host, host:port or an http(s) URL prefix", e)
 		}
-		al.hosts = append(al.hosts, strings.ToLower(e))
+		al.hosts = append(al.hosts, h)
 	}
 	return al, nil
 }
@@ -60,7 +78,6 @@ func (al allowList) check(raw string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return fmt.Errorf("url %q is not an http(s) URL without user or fragment", raw)
 	}
-	host := strings.ToLower(u.Host)
 	if len(al.prefixes) == 0 && len(al.hosts) == 0 {
 		if IsLoopbackHost(u.Hostname()) {
 			return nil
@@ -68,7 +85,7 @@ func (al allowList) check(raw string) error {
 		return fmt.Errorf("url %q is not on loopback, and the server allows no other callback address (flowgen serve -provider-allow HOST or URL prefix)", raw)
 	}
 	for _, h := range al.hosts {
-		if h == host || h == strings.ToLower(u.Hostname()) {
+		if h.host == strings.ToLower(u.Hostname()) && (h.port == "" || h.port == u.Port()) {
 			return nil
 		}
 	}

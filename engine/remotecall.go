@@ -22,6 +22,7 @@ import (
 
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -102,9 +103,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	// Strictly: an answer from something else than a provider (a JetStream
 	// acknowledgement, a proxy's page) is not taken for a success.
 	var rsp provider.Response
-	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rsp); err != nil {
+	if err := provider.DecodeStrict(out, &rsp); err != nil {
 		return "", runtime.Permanent(fmt.Errorf("%s: the answer is not a provider response: %v", where, err))
 	}
 	if err := rsp.Check(); err != nil {
@@ -184,8 +183,8 @@ var errProviderRedirect = errors.New("a provider answered with a redirect, which
 // post sends a request to an HTTP provider. Connection errors, 5xx, 408
 // and 429 are retryable; other statuses, a redirect and an answer over
 // MaxProviderResponse are permanent.
-func (rm *remote) post(ctx context.Context, url, key string, body []byte) ([]byte, error) {
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+func (rm *remote) post(ctx context.Context, callback, key string, body []byte) ([]byte, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, callback, bytes.NewReader(body))
 	if err != nil {
 		return nil, runtime.Permanent(err)
 	}
@@ -194,14 +193,14 @@ func (rm *remote) post(ctx context.Context, url, key string, body []byte) ([]byt
 	resp, err := rm.client.Do(r)
 	if err != nil {
 		if errors.Is(err, errProviderRedirect) {
-			return nil, runtime.Permanent(err)
+			return nil, runtime.Permanent(rm.noAnswer(ctx, callback, "", err))
 		}
-		return nil, err
+		return nil, rm.noAnswer(ctx, callback, "", err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, MaxProviderResponse+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading the answer: %w", err)
+		return nil, rm.noAnswer(ctx, callback, "reading the answer", err)
 	}
 	if len(out) > MaxProviderResponse {
 		return nil, runtime.Permanent(fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse))
@@ -215,6 +214,33 @@ func (rm *remote) post(ctx context.Context, url, key string, body []byte) ([]byt
 		return nil, runtime.Permanent(err)
 	}
 	return out, nil
+}
+
+// noAnswerError is the error of a provider call that got no answer. Its
+// text says what went wrong (neterr.Describe), doing what, never the
+// callback URL or an address: the step records it in the run's history,
+// which every client reads, and the addresses inside the operator's
+// network are not theirs to see (as for rpc steps). Unwrap gives the
+// whole error, which the engine logs.
+type noAnswerError struct {
+	what string
+	err  error
+}
+
+func (e *noAnswerError) Error() string { return e.what }
+func (e *noAnswerError) Unwrap() error { return e.err }
+
+// noAnswer logs err whole and returns it as a noAnswerError.
+func (rm *remote) noAnswer(ctx context.Context, callback, doing string, err error) error {
+	rm.e.log.WarnContext(ctx, "provider call failed", "url", callback, "error", err)
+	what := neterr.Describe(err)
+	if errors.Is(err, errProviderRedirect) {
+		what = errProviderRedirect.Error()
+	}
+	if doing != "" {
+		what = doing + ": " + what
+	}
+	return &noAnswerError{what: what, err: err}
 }
 
 func snippetOf(b []byte) string {

@@ -3,7 +3,6 @@ package engine
 // The HTTP API of remote providers (routes in access.go).
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,9 +55,7 @@ func (e *Engine) httpPutProvider(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var reg provider.Registration
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&reg); err != nil {
+	if err := provider.DecodeStrict(body, &reg); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: %v", ErrRegistration, err), nil)
 		return
 	}

@@ -5,13 +5,10 @@ package httpcall
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"io"
-	"net"
-	"net/url"
 	"strings"
-	"syscall"
+
+	"github.com/flowgen/flowgen/internal/neterr"
 )
 
 // CallError is the error of a call that got no answer from the service:
@@ -50,41 +47,16 @@ func (c *Caller) failed(ctx context.Context, service, endpoint, doing string, er
 	return &CallError{Service: service, Endpoint: endpoint, What: w, Err: err}
 }
 
-// what says what went wrong in err, from its kind alone: the texts of
-// url.Error, net.OpError and net.DNSError hold the URL, the addresses and
-// the host name, and those of x509's errors the certificate's names.
+// what says what went wrong in err, from its kind alone: the Caller's own
+// refusals, else neterr.Describe.
 func what(err error) string {
-	var dns *net.DNSError
-	var cert *tls.CertificateVerificationError
-	var record tls.RecordHeaderError
-	var parse *url.Error
-	var ne net.Error
 	switch {
 	case errors.Is(err, ErrRedirect):
 		return sentinelText(ErrRedirect)
 	case errors.Is(err, ErrEndpoint):
 		return sentinelText(ErrEndpoint)
-	case errors.As(err, &dns):
-		if dns.IsNotFound {
-			return "the service's host name is not known"
-		}
-		return "looking up the service's host name failed"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed before the answer"
-	case errors.As(err, &cert):
-		return "the service's TLS certificate is not valid"
-	case errors.As(err, &record):
-		return "the service does not answer in TLS"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.As(err, &parse) && parse.Op == "parse":
-		return "the service's URL does not parse"
 	}
-	return "request failed (the server's log has the cause)"
+	return neterr.Describe(err)
 }
 
 // sentinelText is a sentinel error's text without the package's prefix.

@@ -9,9 +9,11 @@
 package provider
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -87,6 +89,23 @@ func (r *Response) Check() error {
 		if err := json.Unmarshal(s, &obj); err != nil {
 			return errors.New("state is not a JSON object")
 		}
+	}
+	return nil
+}
+
+// DecodeStrict decodes b, one JSON value, into v: a member v does not
+// have, or anything but white space after the value, is an error. The
+// engine reads a provider's answer and a registration so: an answer that
+// is only partly a provider's (a JSON object followed by a proxy's page)
+// is not taken for one.
+func DecodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
 	}
 	return nil
 }

@@ -1,0 +1,49 @@
+// Package neterr says what went wrong in a network error without the
+// addresses its text holds: the error a step records goes into its run's
+// history, which every client of an engine reads, and the addresses inside
+// the operator's network are not theirs to see. engine/httpcall (rpc
+// steps) and the engine's calls of remote providers both use it.
+package neterr
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"syscall"
+)
+
+// Describe says what went wrong in the error of an HTTP request that got
+// no answer, from its kind alone: the texts of url.Error, net.OpError and
+// net.DNSError hold the URL, the addresses and the host name, and those
+// of x509's errors the certificate's names.
+func Describe(err error) string {
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	var record tls.RecordHeaderError
+	var parse *url.Error
+	var ne net.Error
+	switch {
+	case errors.As(err, &dns):
+		if dns.IsNotFound {
+			return "the service's host name is not known"
+		}
+		return "looking up the service's host name failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed before the answer"
+	case errors.As(err, &cert):
+		return "the service's TLS certificate is not valid"
+	case errors.As(err, &record):
+		return "the service does not answer in TLS"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &parse) && parse.Op == "parse":
+		return "the service's URL does not parse"
+	}
+	return "request failed (the server's log has the cause)"
+}
