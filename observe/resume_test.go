@@ -87,3 +87,61 @@ func TestResumedRunLinksToItsEarlierSpan(t *testing.T) {
 		t.Errorf("the resumed run's span is not in its first life's trace, under its span")
 	}
 }
+
+// TestResumedWaitSaysWhatFor: a run resumed while it awaits an event gets
+// a wait span that names the event and the deadline its history recorded,
+// as the span of its first life's wait did.
+func TestResumedWaitSaysWhatFor(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(context.Background())
+	tel, err := observe.New(observe.Options{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, bus := runtime.NewMemorySink(), runtime.NewMemoryBus()
+	awaits := func() *runtime.Flow[resumeState] {
+		f := runtime.New[resumeState]("W", runtime.WithSink(sink), runtime.WithSubscriber(bus), runtime.WithObserver(tel))
+		if err := f.Register(runtime.NewAwait[resumeState]("payments", "paid", nil, nil, time.Hour, runtime.WithID[resumeState]("Paid"))); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	r, err := awaits().Start(context.Background(), resumeState{}, runtime.WithRunID("w1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Status().Machine != "Paid:waiting" {
+		time.Sleep(time.Millisecond)
+	}
+	_ = r.Suspend()
+	if _, err := r.Wait(context.Background()); !errors.Is(err, runtime.ErrSuspended) {
+		t.Fatal(err)
+	}
+	r2, err := awaits().Resume(context.Background(), sink.History("w1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r2.Abort()
+	if _, err := r2.Wait(context.Background()); !errors.Is(err, runtime.ErrAborted) {
+		t.Fatal(err)
+	}
+	var waits []tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.Name == "wait Paid" {
+			waits = append(waits, s)
+		}
+	}
+	if len(waits) != 2 {
+		t.Fatalf("%d wait spans, want 2", len(waits))
+	}
+	first, second := waits[0], waits[1]
+	if attr(first, "outcome") != "suspended" || attr(second, "outcome") != "aborted" {
+		t.Errorf("outcomes %q and %q, want suspended and aborted", attr(first, "outcome"), attr(second, "outcome"))
+	}
+	for _, key := range []string{"topic", "event", "flowgen.deadline"} {
+		if a, b := attr(first, key), attr(second, key); a == "" || a != b {
+			t.Errorf("%s: first life's wait %q, resumed wait %q", key, a, b)
+		}
+	}
+}

@@ -30,6 +30,10 @@ type RunInfo struct {
 	// state Machine (for example "X:waiting": the run waits again).
 	Resumed bool
 	Machine string
+	// Wait is, for a run resumed in a waiting state, what it waits for:
+	// the Wait its history recorded on entering that state (without the
+	// identifying fields). Observers must not modify it.
+	Wait *Wait
 	// Trace is the last Event.Trace of the run's history: what an earlier
 	// life of the run, in this process or another, recorded of its span.
 	// "" for a new run.
@@ -78,6 +82,9 @@ func (r *Run[S]) observe(ctx context.Context, history []Event) context.Context {
 				info.Trace = t
 				break
 			}
+		}
+		if kind, ok := RunStateOf(info.Machine); ok && kind == StateWaiting {
+			info.Wait = history[len(history)-1].Wait // an event entering a wait says what for (progress.apply)
 		}
 	}
 	ctx, r.obs = o.ObserveRun(ctx, info)
