@@ -15,6 +15,31 @@ import (
 
 type resumeState struct{ N int }
 
+// traced returns telemetry that traces, through the provider it returns,
+// to the exporter it returns; the provider is shut down when the test ends.
+func traced(t *testing.T) (*observe.Telemetry, *tracetest.InMemoryExporter, *sdktrace.TracerProvider) {
+	t.Helper()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tel, err := observe.New(observe.Options{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tel, exp, tp
+}
+
+// spansNamed returns the exported spans called name, in the order they ended.
+func spansNamed(exp *tracetest.InMemoryExporter, name string) []tracetest.SpanStub {
+	var spans []tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.Name == name {
+			spans = append(spans, s)
+		}
+	}
+	return spans
+}
+
 // twoSteps is a flow whose step B waits for release.
 func twoSteps(t *testing.T, tel *observe.Telemetry, sink runtime.Sink, release <-chan struct{}) *runtime.Flow[resumeState] {
 	f := runtime.New[resumeState]("R", runtime.WithSink(sink), runtime.WithObserver(tel))
@@ -37,13 +62,7 @@ func twoSteps(t *testing.T, tel *observe.Telemetry, sink runtime.Sink, release <
 // linked to the span of its first life, whose traceparent the history
 // kept.
 func TestResumedRunLinksToItsEarlierSpan(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	defer tp.Shutdown(context.Background())
-	tel, err := observe.New(observe.Options{TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tel, exp, _ := traced(t)
 	sink := runtime.NewMemorySink()
 	release := make(chan struct{})
 	f := twoSteps(t, tel, sink, release)
@@ -67,12 +86,7 @@ func TestResumedRunLinksToItsEarlierSpan(t *testing.T) {
 	if _, err := r2.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var runs []tracetest.SpanStub
-	for _, s := range exp.GetSpans() {
-		if s.Name == "run R" {
-			runs = append(runs, s)
-		}
-	}
+	runs := spansNamed(exp, "run R")
 	if len(runs) != 2 {
 		t.Fatalf("%d run spans, want 2", len(runs))
 	}
@@ -92,13 +106,7 @@ func TestResumedRunLinksToItsEarlierSpan(t *testing.T) {
 // a wait span that names the event and the deadline its history recorded,
 // as the span of its first life's wait did.
 func TestResumedWaitSaysWhatFor(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	defer tp.Shutdown(context.Background())
-	tel, err := observe.New(observe.Options{TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tel, exp, _ := traced(t)
 	sink, bus := runtime.NewMemorySink(), runtime.NewMemoryBus()
 	awaits := func() *runtime.Flow[resumeState] {
 		f := runtime.New[resumeState]("W", runtime.WithSink(sink), runtime.WithSubscriber(bus), runtime.WithObserver(tel))
@@ -126,12 +134,7 @@ func TestResumedWaitSaysWhatFor(t *testing.T) {
 	if _, err := r2.Wait(context.Background()); !errors.Is(err, runtime.ErrAborted) {
 		t.Fatal(err)
 	}
-	var waits []tracetest.SpanStub
-	for _, s := range exp.GetSpans() {
-		if s.Name == "wait Paid" {
-			waits = append(waits, s)
-		}
-	}
+	waits := spansNamed(exp, "wait Paid")
 	if len(waits) != 2 {
 		t.Fatalf("%d wait spans, want 2", len(waits))
 	}

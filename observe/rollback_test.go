@@ -5,10 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -17,13 +15,7 @@ import (
 // flowgen.rollback=true and the rollback's idempotency key; the failed
 // step's span records its error.
 func TestRollbackSpans(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	defer tp.Shutdown(context.Background())
-	tel, err := observe.New(observe.Options{TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tel, exp, _ := traced(t)
 	f := runtime.New[resumeState]("Undo", runtime.WithObserver(tel))
 	if err := f.Register(
 		runtime.NewStep("A", func(context.Context, *resumeState) (runtime.Outcome, error) { return "", nil },

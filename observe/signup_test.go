@@ -18,7 +18,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -158,13 +157,7 @@ func attr(s tracetest.SpanStub, key string) string {
 // API request, the run, each step attempt, the wait and the customers
 // service call; the service receives the call span's traceparent.
 func TestSignupTrace(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	defer tp.Shutdown(context.Background())
-	tel, err := observe.New(observe.Options{TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tel, exp, tp := traced(t)
 	svc := newSignupService()
 	srv, stop := signupEngine(t, tel, svc)
 	defer stop()
