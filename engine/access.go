@@ -20,8 +20,8 @@ type Role string
 const (
 	// RoleClient starts runs, posts events, and reads runs and flows.
 	RoleClient Role = "client"
-	// RoleAdmin may also define flows, abort runs and read the dead
-	// letters, and do what RoleProvider does.
+	// RoleAdmin may also define flows, abort runs, read the dead letters
+	// and the providers' leases, and do what RoleProvider does.
 	RoleAdmin Role = "admin"
 	// RoleProvider registers, renews and withdraws remote providers
 	// (docs/engine.md#remote-providers), and nothing else: a service's
@@ -78,7 +78,7 @@ var routes = []route{
 	{Route{"PUT /providers/{name}", RoleProvider}, (*Engine).httpPutProvider},
 	{Route{"POST /providers/{name}/renew", RoleProvider}, (*Engine).httpRenewProvider},
 	{Route{"DELETE /providers/{name}", RoleProvider}, (*Engine).httpDeleteProvider},
-	{Route{"GET /providers", RoleClient}, (*Engine).httpProviders},
+	{Route{"GET /providers", RoleAdmin}, (*Engine).httpProviders},
 	{Route{"GET /flows/{flow}/handlers", RoleClient}, (*Engine).httpFlowHandlers},
 	// The web view (webview.go, package engine/ui): its files are public;
 	// it reads the rest with the user's token, as any client.

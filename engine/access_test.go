@@ -177,13 +177,15 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 	}
 	// The table's roles are those of the issue: a client may start runs,
 	// post events and read runs and flows; defining flows, aborting runs
-	// and reading dead letters are the admin's; registering providers is
-	// the provider's (and the admin's: Allows).
+	// and reading dead letters are the admin's, and so is reading the
+	// providers' leases (their callback URLs are addresses in the
+	// operator's network); registering providers is the provider's (and
+	// the admin's: Allows).
 	for _, rt := range Routes() {
 		if public := strings.HasPrefix(rt.Pattern, "GET /ui"); public != (rt.Need == RolePublic) {
 			t.Errorf("%s needs %s: only the web view's files are public", rt.Pattern, rt.Need)
 		}
-		admin := rt.Pattern == "PUT /flows" || rt.Pattern == "POST /flows" || strings.HasSuffix(rt.Pattern, "/abort") || rt.Pattern == "GET /deadletters"
+		admin := rt.Pattern == "PUT /flows" || rt.Pattern == "POST /flows" || strings.HasSuffix(rt.Pattern, "/abort") || rt.Pattern == "GET /deadletters" || rt.Pattern == "GET /providers"
 		prov := strings.HasPrefix(rt.Pattern, "PUT /providers/") || strings.HasPrefix(rt.Pattern, "POST /providers/") || strings.HasPrefix(rt.Pattern, "DELETE /providers/")
 		if admin != (rt.Need == RoleAdmin) || prov != (rt.Need == RoleProvider) {
 			t.Errorf("%s needs %s", rt.Pattern, rt.Need)

@@ -113,8 +113,10 @@ type HandlerInfo struct {
 type HandlerProvider struct {
 	Provider string `json:"provider"`
 	Handler  string `json:"handler"`
-	URL      string `json:"url,omitempty"`
-	Subject  string `json:"subject,omitempty"`
+	// Where the provider serves it (its callback URL or NATS subject) is
+	// not here: the handlers views are the clients', and a callback URL
+	// is an address in the operator's network (GET /providers, admin's,
+	// shows the leases whole).
 	// Outcomes is set when the provider's outcomes differ from the
 	// flow's: it does not serve this flow until it registers again.
 	Mismatch []string `json:"outcomes_mismatch,omitempty"`
@@ -166,7 +168,7 @@ func (rm *remote) providersOf(k handlerKey, outcomes []string) []HandlerProvider
 			if h.Rollback != k.rollback || h.Name != k.flow+"."+k.name && h.Name != k.name {
 				continue
 			}
-			p := HandlerProvider{Provider: l.name, Handler: h.Name, URL: h.URL, Subject: h.Subject}
+			p := HandlerProvider{Provider: l.name, Handler: h.Name}
 			if !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
 				p.Mismatch = append([]string{}, h.Outcomes...)
 			}

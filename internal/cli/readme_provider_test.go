@@ -197,7 +197,7 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 	// The README's next paragraph: a run started while no provider serves
 	// its step waits for one, and goes on when the provider registers.
 	stopProvider(syscall.SIGINT)
-	if status, body := readmetest.Curl(t, repo, srv.url, []string{"curl", "--oauth2-bearer", client, "localhost:8080/providers"}); status != 200 || readmetest.Compact(body) != `{"providers":[]}` {
+	if status, body := readmetest.Curl(t, repo, srv.url, []string{"curl", "--oauth2-bearer", vars["ADMIN"], "localhost:8080/providers"}); status != 200 || readmetest.Compact(body) != `{"providers":[]}` {
 		t.Errorf("after Ctrl-C of the provider: GET /providers: %d %s, want its lease withdrawn", status, body)
 	}
 	waiting := start(`{"Amount": 7}`)
