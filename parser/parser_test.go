@@ -166,14 +166,17 @@ func TestSyntaxErrors(t *testing.T) {
 }
 
 // checkPos fails unless p is a valid position in src whose line and column
-// agree with its offset.
+// agree with its offset: the offset counts every byte of src, a leading
+// byte order mark included, and columns of line 1 count from after the
+// mark (diag.TextStart).
 func checkPos(t testing.TB, src []byte, p diag.Pos) {
 	t.Helper()
-	if p.Line < 1 || p.Column < 1 || p.Offset < 0 || p.Offset > len(src) {
+	start := diag.TextStart(src)
+	if p.Line < 1 || p.Column < 1 || p.Offset < start || p.Offset > len(src) {
 		t.Fatalf("invalid position %+v in a source of %d bytes", p, len(src))
 	}
 	line := 1 + strings.Count(string(src[:p.Offset]), "\n")
-	col := p.Offset - strings.LastIndexByte(string(src[:p.Offset]), '\n')
+	col := p.Offset - max(strings.LastIndexByte(string(src[:p.Offset]), '\n'), start-1)
 	if line != p.Line || col != p.Column {
 		t.Fatalf("position %+v: offset %d is at %d:%d", p, p.Offset, line, col)
 	}
@@ -228,8 +231,9 @@ func TestCRLF(t *testing.T) {
 }
 
 // A byte order mark at the start of the file, which editors on Windows
-// write, is skipped: positions count from after it, as the editor shows the
-// text, and Format drops it. Anywhere else it stays an error.
+// write, is skipped: columns count from after it, as the editor shows the
+// text, offsets are those of the file on disk, and Format drops it.
+// Anywhere else it stays an error.
 func TestLeadingBOM(t *testing.T) {
 	src := "\uFEFF// Doc.\nflow A {\n    step B {\n        irreversible\n    }\n}\n"
 	f, diags := Parse("bom.flow", []byte(src))
@@ -239,8 +243,18 @@ func TestLeadingBOM(t *testing.T) {
 	if got := f.Flows[0].Leading[0].Text; got != "// Doc." {
 		t.Errorf("comment text %q", got)
 	}
-	if p := f.Comments[0].Pos; p.Line != 1 || p.Column != 1 {
-		t.Errorf("the comment after the mark is at %d:%d, want 1:1", p.Line, p.Column)
+	if p := f.Comments[0].Pos; p.Line != 1 || p.Column != 1 || p.Offset != len("\uFEFF") {
+		t.Errorf("the comment after the mark is at %d:%d (offset %d), want 1:1 (offset 3)", p.Line, p.Column, p.Offset)
+	}
+	// A diagnostic on line 1, one after it, and one from the check of the
+	// bytes before lexing: all at the offset of the file, those on line 1
+	// at the column after the mark.
+	for _, src := range []string{"\uFEFFflow A { on }\n", "\uFEFFflow A {\n    step B { on ok -> }\n}\n", "\uFEFFflow A {\x00}\n"} {
+		_, diags := Parse("bom.flow", []byte(src))
+		if len(diags) != 1 {
+			t.Fatalf("Parse(%q) = %v, want one error", src, diags)
+		}
+		checkPos(t, []byte(src), diags[0].Range.Start)
 	}
 	if want, got := src[len("\uFEFF"):], string(Format(f)); got != want {
 		t.Errorf("Format:\n%q\nwant:\n%q", got, want)
