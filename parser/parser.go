@@ -71,7 +71,7 @@ func Parse(filename string, src []byte) (f *File, diags diag.List) {
 	case s.err != nil: // no rule matches an invalid token; kept for safety
 		return f, diag.List{*s.err}
 	}
-	if d, bad := callKeywordError(ast, s.toks); bad {
+	if d, bad := keywordNameError(ast, s.toks); bad {
 		return f, diag.List{d}
 	}
 	ast.Name = filename
