@@ -114,7 +114,10 @@
 //
 // Fmt prints the files in canonical layout (statements in canonical order,
 // four-space indentation, comments kept) on stdout. With -w it rewrites the
-// files whose layout changes instead, atomically; with -l it lists them.
+// files whose layout changes instead, atomically and, as gen writes its
+// outputs, all or none: every file is written to its temporary file before
+// any is renamed, so a failure to write one (no room, no permission)
+// leaves every file as it was. With -l it lists them.
 // A file named through a symbolic link is rewritten where the link leads,
 // and the link stays.
 // A byte order mark at the start of a file is read and dropped.
