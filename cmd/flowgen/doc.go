@@ -54,11 +54,13 @@
 // input of the same command. -nopkg skips the loading and these checks, so
 // a flow whose rpc lines name state fields cannot be generated with it. If any
 // input has an error nothing is written; warnings are printed and do not
-// stop generation. Gen only replaces generated code: an output file that
-// exists without a "// Code generated ... DO NOT EDIT." line before its
-// package clause (https://go.dev/s/generatedcode) is taken for the user's
-// own, and gen stops with an error naming it, writing nothing (rename the
-// file, or choose another output with -o). Files are replaced atomically (a
+// stop generation. Gen only replaces generated code, or a file with
+// nothing in it: an output file that holds more than white space without
+// a "// Code generated ... DO NOT EDIT." line before its package clause
+// (https://go.dev/s/generatedcode) is taken for the user's own, and gen
+// stops with an error naming it, writing nothing (rename the file, or
+// choose another output with -o); an empty one (as an editor or touch
+// creates) holds nothing to lose. Files are replaced atomically (a
 // temporary file in the same directory, then a rename), so an interrupted
 // run never leaves half a file, and only when their contents change, so
 // builds stay cached. With several outputs, all are written to their
