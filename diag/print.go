@@ -45,7 +45,7 @@ func sourceLine(src []byte, line int) (string, bool) {
 	if src == nil {
 		return "", false
 	}
-	src = TrimBOM(src) // positions count from after it
+	src = TrimBOM(src) // line 1 starts after it (TextStart)
 	for i := 1; i < line; i++ {
 		j := bytes.IndexByte(src, '\n')
 		if j < 0 {

@@ -69,13 +69,14 @@ func EncodeJSON(f *File) ([]byte, error) {
 // model that came with errors.
 //
 // A leading byte order mark is not part of the document, as in a .flow
-// file (diag.TrimBOM): positions count from after it.
+// file (diag.TextStart): reading starts after it, columns of line 1 count
+// from there, and offsets are those of data.
 func DecodeJSON(filename string, data []byte) (*File, diag.List) {
 	d := &jsonDecoder{file: filename}
-	data = diag.TrimBOM(data)
-	root, err := parseJSONTree(data)
+	start := diag.TextStart(data)
+	root, err := parseJSONTree(data[start:])
 	if err != nil {
-		return nil, diag.List{d.syntaxError(data, err)}
+		return nil, diag.List{d.syntaxError(data, start, err)}
 	}
 	f := d.decodeFile(root)
 	if f != nil {
@@ -273,7 +274,9 @@ func (d *jsonDecoder) errorf(path, format string, args ...any) {
 	d.ds = append(d.ds, diag.Errorf(d.at(path), "json", format, args...))
 }
 
-func (d *jsonDecoder) syntaxError(data []byte, err error) diag.Diagnostic {
+// syntaxError positions err, whose offset counts from the text's start
+// (offset start of data).
+func (d *jsonDecoder) syntaxError(data []byte, start int, err error) diag.Diagnostic {
 	var off int64
 	msg := err.Error()
 	var se *json.SyntaxError
@@ -285,9 +288,9 @@ func (d *jsonDecoder) syntaxError(data []byte, err error) diag.Diagnostic {
 	case errors.As(err, &js):
 		off = js.offset
 	}
-	off = min(max(off, 0), int64(len(data)))
+	off = min(max(off, 0), int64(len(data)-start)) + int64(start)
 	line, col := 1, 1
-	for _, c := range data[:off] {
+	for _, c := range data[start:off] {
 		if c == '\n' {
 			line, col = line+1, 1
 		} else {

@@ -149,15 +149,17 @@ func TestDecodeJSONPositions(t *testing.T) {
 func TestDecodeJSONSyntaxErrors(t *testing.T) {
 	tests := []struct {
 		src, want string
+		off       int // the byte offset in src
 	}{
-		{"{\n  \"version\": 1,\n  \"flows\": [}\n", "t.json:3:13: error: invalid JSON: invalid character '}' looking for beginning of value"},
-		{"{\"version\": 1, \"flows\": []} []", "t.json:1:29: error: invalid JSON: unexpected data after the top-level value"},
-		{"", "t.json:1:1: error: invalid JSON: unexpected end of JSON input"},
-		{"{\"version\": 1", "t.json:1:14: error: invalid JSON: unexpected end of JSON input"},
-		{strings.Repeat("[", 100), "t.json:1:65: error: invalid JSON: JSON nested deeper than 64 levels"},
-		// Positions count from after a leading byte order mark, as in a
-		// .flow file.
-		{"\uFEFF{\n  \"version\": 1,\n  \"flows\": [}\n", "t.json:3:13: error: invalid JSON: invalid character '}' looking for beginning of value"},
+		{"{\n  \"version\": 1,\n  \"flows\": [}\n", "t.json:3:13: error: invalid JSON: invalid character '}' looking for beginning of value", 30},
+		{"{\"version\": 1, \"flows\": []} []", "t.json:1:29: error: invalid JSON: unexpected data after the top-level value", 28},
+		{"", "t.json:1:1: error: invalid JSON: unexpected end of JSON input", 0},
+		{"{\"version\": 1", "t.json:1:14: error: invalid JSON: unexpected end of JSON input", 13},
+		{strings.Repeat("[", 100), "t.json:1:65: error: invalid JSON: JSON nested deeper than 64 levels", 64},
+		// Columns count from after a leading byte order mark, as in a
+		// .flow file; offsets are those of the file, mark included.
+		{"\uFEFF{\n  \"version\": 1,\n  \"flows\": [}\n", "t.json:3:13: error: invalid JSON: invalid character '}' looking for beginning of value", 33},
+		{"\uFEFF{\"version\": 1, \"flows\": []} []", "t.json:1:29: error: invalid JSON: unexpected data after the top-level value", 31},
 	}
 	for _, tt := range tests {
 		f, ds := DecodeJSON("t.json", []byte(tt.src))
@@ -168,11 +170,14 @@ func TestDecodeJSONSyntaxErrors(t *testing.T) {
 		if got := ds[0].String(); got != tt.want {
 			t.Errorf("DecodeJSON(%q):\n got %s\nwant %s", tt.src, got, tt.want)
 		}
+		if got := ds[0].Range.Start.Offset; got != tt.off {
+			t.Errorf("DecodeJSON(%q): offset %d, want %d", tt.src, got, tt.off)
+		}
 	}
 }
 
 // A document that starts with a byte order mark, which editors on Windows
-// write, decodes as it does without one (diag.TrimBOM, as for .flow files).
+// write, decodes as it does without one (diag.TextStart, as for .flow files).
 func TestDecodeJSONLeadingBOM(t *testing.T) {
 	src := doc(flow("F", `"state": "S"`, goStep("A", `"on": [{"on": "ok", "target": "done"}]`)))
 	want := decodeOK(t, src)

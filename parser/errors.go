@@ -63,7 +63,7 @@ func syntaxError(err error, toks []lexer.Token) diag.Diagnostic {
 	}
 	tok := uerr.Unexpected
 	i := tokenAt(toks, tok.Pos.Offset)
-	if d, bad := callKeywordBefore(toks, i); bad {
+	if d, bad := keywordNameBefore(toks, i); bad {
 		return d
 	}
 	expect := ""
@@ -169,7 +169,15 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 				return "state field name", "name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt"
 			}
 		case "->":
-			if prev(3) == "on" || inChoose(toks, i) {
+			switch {
+			case onArrow(toks, i-1):
+				if arrow := toks[i-1]; found.Pos.Line > arrow.Pos.Line {
+					// Newlines mean nothing, so the error is where the
+					// next statement starts; say which "->" it is about.
+					return "target step name, done or fail", fmt.Sprintf(`the "->" at line %d has no target; %s`, arrow.Pos.Line, targetHint)
+				}
+				return "target step name, done or fail", targetHint
+			case inChoose(toks, i):
 				return "target step name, done or fail", ""
 			}
 			return "state field name", ""

@@ -35,6 +35,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("flow A { parallel P { step B { writes X, Y } step C { rpc s \"e\" -> Z } on ok -> done } parallel Q {} }"))
 	f.Add([]byte("flow A { step B { choose { when X == \"a\" and not (Y >= -1.5 or Z < 1h) -> B otherwise -> done } } }"))
 	f.Add([]byte("flow A { step B { call C (X) -> Y rollback call D (Y) } } flow C { step E { call A } }"))
+	f.Add([]byte("\uFEFFflow A {\n    step B { on ok -> }\n}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		file, diags := Parse("fuzz.flow", src)
 		if file == nil {

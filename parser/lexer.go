@@ -51,7 +51,7 @@ func (flowLexer) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := scan(filename, string(src))
+	s := scan(filename, string(src), diag.TextStart(src))
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -131,8 +131,10 @@ func (s *scanner) afterComparison() bool {
 	return n > 0 && s.out.toks[n-1].Type == tokPunct && slices.Contains(comparisonOps, s.out.toks[n-1].Value)
 }
 
-func scan(filename, src string) scanned {
-	s := &scanner{file: filename, src: src, line: 1}
+// scan reads the tokens of src from offset start (diag.TextStart), which
+// is line 1, column 1.
+func scan(filename, src string, start int) scanned {
+	s := &scanner{file: filename, src: src, off: start, line: 1, lineStart: start}
 	// About one token per five bytes in typical flows.
 	s.out.toks = make([]lexer.Token, 0, len(src)/5+1)
 	s.out.blank = make([]bool, 0, len(src)/5+1)

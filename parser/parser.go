@@ -45,13 +45,15 @@ func Parse(filename string, src []byte) (f *File, diags diag.List) {
 		}
 	}()
 	// A leading byte order mark, which editors on Windows write, is not
-	// text: positions count from after it. Anywhere else it is a
-	// character no token may hold, and the lexer says so.
-	src = diag.TrimBOM(src)
-	if d := validate(filename, src); len(d) > 0 {
+	// text: reading starts after it, so columns of line 1 count from
+	// there, while offsets stay those of the file (diag.TextStart).
+	// Anywhere else it is a character no token may hold, and the lexer
+	// says so.
+	start := diag.TextStart(src)
+	if d := validate(filename, src, start); len(d) > 0 {
 		return f, d
 	}
-	s := scan(filename, string(src))
+	s := scan(filename, string(src), start)
 	peek, err := lexer.Upgrade(&tokenStream{toks: s.toks})
 	if err != nil {
 		return f, diag.List{diag.Errorf(rangeAt(s.toks[0].Pos), "syntax", "%v", err)}
@@ -69,7 +71,7 @@ func Parse(filename string, src []byte) (f *File, diags diag.List) {
 	case s.err != nil: // no rule matches an invalid token; kept for safety
 		return f, diag.List{*s.err}
 	}
-	if d, bad := callKeywordError(ast, s.toks); bad {
+	if d, bad := keywordNameError(ast, s.toks); bad {
 		return f, diag.List{d}
 	}
 	ast.Name = filename

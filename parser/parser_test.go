@@ -64,7 +64,17 @@ func TestSyntaxErrors(t *testing.T) {
 		{"sleep until a duration", `flow A { step B { sleep until 5h } }`, `1:31: expected state field name, found duration 5h (hint: name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt)`},
 		{"misspelt sleep", `flow A { step B { slep 1h } }`, `1:19: expected step statement or "}", found "slep" (hint: did you mean "sleep"?)`},
 		{"on arrow", `flow A { step B { on ok done } }`, `1:25: expected "->", found "done" (hint: a transition is written on outcome -> Target)`},
-		{"on target", `flow A { step B { on ok -> } }`, `1:28: expected target step name, done or fail, found "}"`},
+		{"on target", `flow A { step B { on ok -> } }`, `1:28: expected target step name, done or fail, found "}" (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
+		// Newlines mean nothing: a target on the next line is the target
+		// (TestTargetOnNextLine), and a "->" with none takes what comes
+		// next. A keyword cannot be a step name (step names are
+		// exported), so the error is at the "->".
+		{"on target at the end of the step", "flow A {\n    step B {\n        on ok ->\n    }\n}", `4:5: expected target step name, done or fail, found "}" (hint: the "->" at line 3 has no target; a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
+		{"on target, then a statement", "flow A {\n    step B {\n        on ok ->\n        irreversible\n    }\n}", `3:15: "->" has no target: "irreversible" on line 4 is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
+		{"on target, then a statement with arguments", "flow A {\n    step B {\n        on ok ->\n        rollback Undo\n    }\n}", `3:15: "->" has no target: "rollback" on line 4 is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
+		{"on target of a keyword", `flow A { step B { irreversible on ok -> on } }`, `1:38: "->" has no target: "on" is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
+		{"parallel on target, then a branch", "flow A {\n    parallel P {\n        on ok ->\n        step B { irreversible }\n    }\n}", `3:15: "->" has no target: "step" on line 4 is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
+		{"correlated await's on target, then a statement", "flow A {\n    step B {\n        await t \"e\" correlate X on timeout ->\n        retry 3\n    }\n}", `3:44: "->" has no target: "retry" on line 4 is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
 		{"on outcome", `flow A { step B { on -> C } }`, `1:22: expected outcome, found "->" (hint: outcomes are ok, error, timeout or one declared with outcomes)`},
 		{"outcomes trailing comma", `flow A { step B { outcomes a, } }`, `1:31: expected outcome name, found "}"`},
 		{"retry attempts", `flow A { retry x }`, `1:16: expected number of attempts, found "x" (hint: write the total number of attempts, such as retry 3)`},
@@ -166,14 +176,17 @@ func TestSyntaxErrors(t *testing.T) {
 }
 
 // checkPos fails unless p is a valid position in src whose line and column
-// agree with its offset.
+// agree with its offset: the offset counts every byte of src, a leading
+// byte order mark included, and columns of line 1 count from after the
+// mark (diag.TextStart).
 func checkPos(t testing.TB, src []byte, p diag.Pos) {
 	t.Helper()
-	if p.Line < 1 || p.Column < 1 || p.Offset < 0 || p.Offset > len(src) {
+	start := diag.TextStart(src)
+	if p.Line < 1 || p.Column < 1 || p.Offset < start || p.Offset > len(src) {
 		t.Fatalf("invalid position %+v in a source of %d bytes", p, len(src))
 	}
 	line := 1 + strings.Count(string(src[:p.Offset]), "\n")
-	col := p.Offset - strings.LastIndexByte(string(src[:p.Offset]), '\n')
+	col := p.Offset - max(strings.LastIndexByte(string(src[:p.Offset]), '\n'), start-1)
 	if line != p.Line || col != p.Column {
 		t.Fatalf("position %+v: offset %d is at %d:%d", p, p.Offset, line, col)
 	}
@@ -228,8 +241,9 @@ func TestCRLF(t *testing.T) {
 }
 
 // A byte order mark at the start of the file, which editors on Windows
-// write, is skipped: positions count from after it, as the editor shows the
-// text, and Format drops it. Anywhere else it stays an error.
+// write, is skipped: columns count from after it, as the editor shows the
+// text, offsets are those of the file on disk, and Format drops it.
+// Anywhere else it stays an error.
 func TestLeadingBOM(t *testing.T) {
 	src := "\uFEFF// Doc.\nflow A {\n    step B {\n        irreversible\n    }\n}\n"
 	f, diags := Parse("bom.flow", []byte(src))
@@ -239,8 +253,18 @@ func TestLeadingBOM(t *testing.T) {
 	if got := f.Flows[0].Leading[0].Text; got != "// Doc." {
 		t.Errorf("comment text %q", got)
 	}
-	if p := f.Comments[0].Pos; p.Line != 1 || p.Column != 1 {
-		t.Errorf("the comment after the mark is at %d:%d, want 1:1", p.Line, p.Column)
+	if p := f.Comments[0].Pos; p.Line != 1 || p.Column != 1 || p.Offset != len("\uFEFF") {
+		t.Errorf("the comment after the mark is at %d:%d (offset %d), want 1:1 (offset 3)", p.Line, p.Column, p.Offset)
+	}
+	// A diagnostic on line 1, one after it, and one from the check of the
+	// bytes before lexing: all at the offset of the file, those on line 1
+	// at the column after the mark.
+	for _, src := range []string{"\uFEFFflow A { on }\n", "\uFEFFflow A {\n    step B { on ok -> }\n}\n", "\uFEFFflow A {\x00}\n"} {
+		_, diags := Parse("bom.flow", []byte(src))
+		if len(diags) != 1 {
+			t.Fatalf("Parse(%q) = %v, want one error", src, diags)
+		}
+		checkPos(t, []byte(src), diags[0].Range.Start)
 	}
 	if want, got := src[len("\uFEFF"):], string(Format(f)); got != want {
 		t.Errorf("Format:\n%q\nwant:\n%q", got, want)
@@ -253,6 +277,22 @@ func TestLeadingBOM(t *testing.T) {
 		if len(diags) != 1 || !strings.HasPrefix(errString(diags[0]), tt.want) {
 			t.Errorf("Parse(%q) = %v, want %s", tt.src, diags, tt.want)
 		}
+	}
+}
+
+// Newlines mean nothing (docs/language.md, "Layout"), so a transition's
+// target may be on the line after its "->", and fmt joins the two.
+func TestTargetOnNextLine(t *testing.T) {
+	src := "flow A {\n    step B {\n        irreversible\n        on ok ->\n            C\n    }\n    step C { irreversible }\n}\n"
+	f, diags := Parse("next.flow", []byte(src))
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if on := f.Flows[0].Body[0].Step.Body[1].On; on == nil || on.Target.Value != "C" || on.Target.Pos.Line != 5 {
+		t.Fatalf("the transition is %+v, want a target C on line 5", on)
+	}
+	if got, want := string(Format(f)), "flow A {\n    step B {\n        irreversible\n        on ok -> C\n    }\n\n    step C {\n        irreversible\n    }\n}\n"; got != want {
+		t.Errorf("Format:\n%s\nwant:\n%s", got, want)
 	}
 }
 

@@ -19,8 +19,8 @@ const MaxFileSize = 8 << 20
 // bidirectional control characters that make the displayed text differ from
 // what is parsed ("Trojan Source"). It reports the first offence of each
 // kind, positioned, so that a binary file gives a few lines and not
-// thousands.
-func validate(filename string, src []byte) diag.List {
+// thousands. The text starts at offset start (diag.TextStart).
+func validate(filename string, src []byte, start int) diag.List {
 	if len(src) > MaxFileSize {
 		d := diag.Errorf(diag.Range{Start: diag.Pos{File: filename, Line: 1, Column: 1}}, "syntax",
 			"file too large: %d bytes, the limit is %d MiB", len(src), MaxFileSize>>20)
@@ -30,7 +30,7 @@ func validate(filename string, src []byte) diag.List {
 		out       diag.List
 		seen      = map[string]bool{}
 		line      = 1
-		lineStart = 0
+		lineStart = start
 	)
 	report := func(kind string, off int, hint, format string, args ...any) {
 		if seen[kind] {
@@ -40,7 +40,7 @@ func validate(filename string, src []byte) diag.List {
 		p := lexer.Position{Filename: filename, Offset: off, Line: line, Column: off - lineStart + 1}
 		out = append(out, diag.Errorf(rangeAt(p), "syntax", format, args...).WithHint("%s", hint))
 	}
-	for i := 0; i < len(src); {
+	for i := start; i < len(src); {
 		c := src[i]
 		if c < utf8.RuneSelf {
 			switch {

@@ -54,11 +54,13 @@
 // input of the same command. -nopkg skips the loading and these checks, so
 // a flow whose rpc lines name state fields cannot be generated with it. If any
 // input has an error nothing is written; warnings are printed and do not
-// stop generation. Gen only replaces generated code: an output file that
-// exists without a "// Code generated ... DO NOT EDIT." line before its
-// package clause (https://go.dev/s/generatedcode) is taken for the user's
-// own, and gen stops with an error naming it, writing nothing (rename the
-// file, or choose another output with -o). Files are replaced atomically (a
+// stop generation. Gen only replaces generated code, or a file with
+// nothing in it: an output file that holds more than white space without
+// a "// Code generated ... DO NOT EDIT." line before its package clause
+// (https://go.dev/s/generatedcode) is taken for the user's own, and gen
+// stops with an error naming it, writing nothing (rename the file, or
+// choose another output with -o); an empty one (as an editor or touch
+// creates) holds nothing to lose. Files are replaced atomically (a
 // temporary file in the same directory, then a rename), so an interrupted
 // run never leaves half a file, and only when their contents change, so
 // builds stay cached. With several outputs, all are written to their
@@ -114,7 +116,10 @@
 //
 // Fmt prints the files in canonical layout (statements in canonical order,
 // four-space indentation, comments kept) on stdout. With -w it rewrites the
-// files whose layout changes instead, atomically; with -l it lists them.
+// files whose layout changes instead, atomically and, as gen writes its
+// outputs, all or none: every file is written to its temporary file before
+// any is renamed, so a failure to write one (no room, no permission)
+// leaves every file as it was. With -l it lists them.
 // A file named through a symbolic link is rewritten where the link leads,
 // and the link stays.
 // A byte order mark at the start of a file is read and dropped.

@@ -7,7 +7,7 @@
 // deleted again), and a signup aborted while it waits for the payment. It
 // prints every transition.
 //
-//	go run ./examples/signup                  # a new store in a temporary directory
+//	go run ./examples/signup                  # a new store in a temporary directory, removed at exit
 //	go run ./examples/signup -store /tmp/signup
 //
 // Kill and resume: with -crash-after STEP the program starts one signup
@@ -17,6 +17,9 @@
 //
 //	go run ./examples/signup -store /tmp/signup -crash-after CreateSubscription
 //	go run ./examples/signup -store /tmp/signup
+//
+// -crash-after needs -store: the second run resumes from that store, and a
+// temporary one would be left behind by the kill.
 //
 // The fake services keep their data in services.json beside the store's
 // files, so the second process sees the customer the first one created.
@@ -124,7 +127,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("signup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("store", "", "`DIR`ectory of the durable store (default: a new temporary directory)")
+	dir := fs.String("store", "", "`DIR`ectory of the durable store (default: a new temporary directory, removed at exit)")
 	crashAfter := fs.String("crash-after", "", "start one signup and kill the process once it has completed `STEP` and that is on disk")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -134,12 +137,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if *dir == "" {
+	temporary := *dir == ""
+	if temporary && *crashAfter != "" {
+		fmt.Fprintln(stderr, "signup: -crash-after needs -store DIR: the run is resumed from that store")
+		fs.Usage()
+		return 2
+	}
+	if temporary {
 		d, err := os.MkdirTemp("", "signup-store-")
 		if err != nil {
 			fmt.Fprintln(stderr, "signup:", err)
 			return 1
 		}
+		// Removed after the store is closed (the defers run in reverse):
+		// nobody else knows this directory, so nothing should outlive
+		// the program in it.
+		defer os.RemoveAll(d)
 		*dir = d
 	}
 
@@ -172,6 +185,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := runAll(ctx, a, *crashAfter, stdout); err != nil {
 		fmt.Fprintln(stderr, "signup:", err)
 		return 1
+	}
+	if temporary {
+		fmt.Fprintln(stdout, "The store was temporary and is removed now; with -store DIR it stays, and go run ./cmd/flowgen runs -store DIR lists its runs.")
+		return 0
 	}
 	fmt.Fprintf(stdout, "Every run is in the store: go run ./cmd/flowgen runs -store %s\n", *dir)
 	return 0

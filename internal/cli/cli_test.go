@@ -79,3 +79,63 @@ func TestEveryVerbHelp(t *testing.T) {
 		}
 	}
 }
+
+// fmt -w writes every file that changes or, when one of them cannot be
+// written, none, as gen does: the first file, which could be written, is
+// left as it was too.
+func TestFmtWriteAllOrNone(t *testing.T) {
+	const messy = "flow A {\n  step One { irreversible }\n}\n"
+	for _, tt := range []struct {
+		name string
+		// blocked returns the path of a file whose rewrite fails, created
+		// under dir.
+		blocked func(t *testing.T, dir string) string
+	}{
+		{"name too long for a temporary file", func(t *testing.T, dir string) string {
+			// A name the file system takes, but not with the temporary
+			// file's prefix and suffix: its creation fails, even as root.
+			return filepath.Join(dir, strings.Repeat("n", 245)+".flow")
+		}},
+		{"read-only directory", func(t *testing.T, dir string) string {
+			if os.Geteuid() == 0 {
+				t.Skip("running as root, which a read-only directory does not stop")
+			}
+			ro := filepath.Join(dir, "ro")
+			if err := os.Mkdir(ro, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(ro, "b.flow")
+			if err := os.WriteFile(path, []byte(messy), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(ro, 0o555); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(ro, 0o755) })
+			return path
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			first := filepath.Join(dir, "a.flow")
+			if err := os.WriteFile(first, []byte(messy), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			blocked := tt.blocked(t, dir)
+			if _, err := os.Stat(blocked); os.IsNotExist(err) {
+				if err := os.WriteFile(blocked, []byte(messy), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, _, stderr := runCLI("fmt", "-w", first, blocked)
+			if code != exitError || stderr == "" {
+				t.Fatalf("fmt -w: exit %d, stderr %q; want an error", code, stderr)
+			}
+			for _, p := range []string{first, blocked} {
+				if b, err := os.ReadFile(p); err != nil || string(b) != messy {
+					t.Errorf("after a failed fmt -w, %s holds %q (%v); want it unchanged", filepath.Base(p), b, err)
+				}
+			}
+		})
+	}
+}

@@ -34,12 +34,13 @@ name state fields cannot be generated). If any input has an error, nothing
 is written; warnings are printed and do not stop generation. An existing
 output file that is not generated code (no "// Code generated ... DO NOT
 EDIT." line before its package clause) is never overwritten: gen stops,
-naming it, and writes nothing. Files are written atomically, and only when
-they change; with several outputs, all are written to temporary files
-before any is renamed, so a failure to write one leaves them all as they
-were. An output that is a symbolic link stays one: the file it leads to is
-rewritten. The package name is that of the Go files in the output's
-directory (-pkg sets it).`,
+naming it, and writes nothing. An empty one (or one of white space alone)
+holds nothing to lose and is overwritten. Files are written atomically,
+and only when they change; with several outputs, all are written to
+temporary files before any is renamed, so a failure to write one leaves
+them all as they were. An output that is a symbolic link stays one: the
+file it leads to is rewritten. The package name is that of the Go files in
+the output's directory (-pkg sets it).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		out := fs.String("o", "", "write the generated code to this `file` (only with a single input)")
 		nopkg := fs.Bool("nopkg", false, "do not load the Go package: no state type or generated name checks, and no typed ports for rpc lines that name state fields")

@@ -16,10 +16,11 @@ import (
 var errHandWritten = errors.New(`not overwriting a file that was not generated (it has no "// Code generated ... DO NOT EDIT." line before its package clause); rename or remove it, or write the code elsewhere with -o`)
 
 // needsWrite reports whether gen should write data to path: the file does
-// not exist yet, or it is generated code that differs from data. An equal
-// file is left alone (its time stays, so builds stay cached). A file that
-// cannot be read is an error; one that is not generated code is
-// errHandWritten.
+// not exist yet, it is empty (or white space only: it holds nothing to
+// lose, and an editor or "touch" may have created it), or it is generated
+// code that differs from data. An equal file is left alone (its time
+// stays, so builds stay cached). A file that cannot be read is an error;
+// any other file, not generated code, is errHandWritten.
 func needsWrite(path string, data []byte) (bool, error) {
 	old, err := os.ReadFile(path)
 	switch {
@@ -29,6 +30,8 @@ func needsWrite(path string, data []byte) (bool, error) {
 		return false, err
 	case bytes.Equal(old, data):
 		return false, nil
+	case len(bytes.TrimSpace(old)) == 0:
+		return true, nil
 	case !isGenerated(path, old):
 		return false, errHandWritten
 	}

@@ -68,10 +68,11 @@ var fmtVerb = &verb{
 	args:  "FILE...",
 	short: "print or rewrite .flow files in canonical layout",
 	summary: `Fmt prints .flow files in canonical layout, keeping comments. With -w it
-rewrites the files instead (atomically, and only those that change; a
-symbolic link stays one, and the file it leads to is rewritten). A byte
-order mark at the start of a file is dropped, so -l lists such a file. On
-a syntax error in any file nothing is printed or written.`,
+rewrites the files instead: atomically, only those that change, and all of
+them or, when one cannot be written, none; a symbolic link stays one, and
+the file it leads to is rewritten. A byte order mark at the start of a file
+is dropped, so -l lists such a file. On a syntax error in any file nothing
+is printed or written.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		write := fs.Bool("w", false, "write the result to the files instead of stdout")
 		list := fs.Bool("l", false, "list the files whose layout is not canonical, instead of printing them")
@@ -101,6 +102,7 @@ a syntax error in any file nothing is printed or written.`,
 			if all.HasErrors() {
 				return exitError
 			}
+			var writes []atomicfile.File
 			for i, in := range ins {
 				changed := !bytes.Equal(out[i], in.src)
 				if *list && changed {
@@ -109,13 +111,17 @@ a syntax error in any file nothing is printed or written.`,
 				switch {
 				case *write:
 					if changed {
-						if err := atomicfile.WriteFile(in.path, out[i], 0o644); err != nil {
-							return failf(e, "%s", pathError(e, err))
-						}
+						writes = append(writes, atomicfile.File{Path: in.path, Data: out[i], Perm: 0o644})
 					}
 				case !*list:
 					e.stdout.Write(out[i])
 				}
+			}
+			// All the files or none (as far as a file system allows), as
+			// gen writes its outputs: a file that cannot be written leaves
+			// the others as they were, not half the set reformatted.
+			if err := atomicfile.WriteFiles(writes); err != nil {
+				return failf(e, "%s", pathError(e, err))
 			}
 			return exitOK
 		}
