@@ -130,6 +130,19 @@ func RoutedToFail(outcome Outcome) error {
 // ran past its timeout d.
 func AttemptTimeout(d time.Duration) error { return fmt.Errorf("%w after %v", ErrTimeout, d) }
 
+// SleepUnset is the error of step, a sleep until a state field, whose
+// field gave the zero time: the time to wake at was never set.
+func SleepUnset(step string) error {
+	return Permanent(fmt.Errorf("runtime: step %q sleeps until the zero time: the time to wake at is not set", step))
+}
+
+// NoTimeForRetry is the error of a step whose attempt failed with err and
+// whose deadline d, counted from when the step was entered, passes before
+// attempt next could start after its backoff.
+func NoTimeForRetry(d time.Duration, next int, err error) error {
+	return fmt.Errorf("%w: step deadline %v leaves no time for attempt %d: %w", ErrTimeout, d, next, err)
+}
+
 // DeadlinePassed is the error of a step whose deadline d, counted from when
 // the step was entered, passed before another attempt could start.
 func DeadlinePassed(d time.Duration) error {

@@ -113,6 +113,16 @@ func (w *Wait) TimeoutError() error {
 	return fmt.Errorf("%w: step deadline %s passed while sleeping", ErrTimeout, by)
 }
 
+// Timer is when the wait's one timer fires (zero: never) and whether it
+// is the deadline (outcome "timeout") rather than a sleep's wake-up time:
+// a wake-up time no later than the deadline wakes the step.
+func (w *Wait) Timer() (at time.Time, timeout bool) {
+	if !w.Until.IsZero() && (w.Deadline.IsZero() || !w.Until.After(w.Deadline)) {
+		return w.Until, false
+	}
+	return w.Deadline, !w.Deadline.IsZero()
+}
+
 // Matches reports whether payload is what w waits for.
 func (w *Wait) Matches(payload []byte) bool {
 	return !w.Correlated || Correlates(payload, w.Field, w.Correlation)

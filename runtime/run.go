@@ -489,7 +489,7 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 		}
 		wait := backoff(d.Retry, *v.attempt)
 		if d.Deadline > 0 && !r.clock.Now().Add(wait).Before(v.entered.Add(d.Deadline)) {
-			return "", fmt.Errorf("%w: step deadline %v leaves no time for attempt %d: %w", ErrTimeout, d.Deadline, *v.attempt+1, err), nil
+			return "", NoTimeForRetry(d.Deadline, *v.attempt+1, err), nil
 		}
 		if err := r.retried(v, err); err != nil {
 			return "", nil, err

@@ -49,33 +49,43 @@ const (
 	wakeChild                   // a call's child ended done: the step runs on its final state
 )
 
-// newWait computes the wait of step d entered at now: the event it awaits,
-// its correlation value read from the state now, and its deadlines made
-// absolute. The run's identity (Flow, RunID, Step, Key) is filled in by
-// progress.apply.
+// newWait computes the wait of step d entered at now (Step.NewWait), and
+// the child run a call waits for. The run's identity (Flow, RunID, Step,
+// Key) is filled in by progress.apply.
 func (r *Run[S]) newWait(d *stepDef[S], now time.Time) *Wait {
+	w := d.NewWait(&r.state, now)
+	if d.Call != nil {
+		w.Child = r.callChild(d)
+	}
+	return w
+}
+
+// NewWait is the wait of st entered at now with the run's state s: the
+// event it awaits and its correlation value read from s, a sleep's
+// wake-up time, and the deadline (the earlier of the await's timeout and
+// the step's Deadline) made absolute. Not the child of a call, nor the
+// run's identity. Other executors (the Temporal target) compute a wait
+// with it, so that it is the runtime's.
+func (st *Step[S]) NewWait(s *S, now time.Time) *Wait {
 	w := &Wait{}
-	if a := d.Await; a != nil {
+	if a := st.Await; a != nil {
 		w.Topic, w.Event, w.Field = a.Topic, a.Event, a.Field
 		if a.Correlate != nil {
-			w.Correlated, w.Correlation = true, a.Correlate(&r.state)
+			w.Correlated, w.Correlation = true, a.Correlate(s)
 		}
 		if a.Timeout > 0 {
 			w.Deadline = now.Add(a.Timeout)
 		}
 	}
-	if d.Call != nil {
-		w.Child = r.callChild(d)
-	}
-	if s := d.Sleep; s != nil {
-		if s.Until != nil {
-			w.Until = s.Until(&r.state).Round(0)
+	if sl := st.Sleep; sl != nil {
+		if sl.Until != nil {
+			w.Until = sl.Until(s).Round(0)
 		} else {
-			w.Until = now.Add(s.For)
+			w.Until = now.Add(sl.For)
 		}
 	}
-	if d.Deadline > 0 {
-		if dl := now.Add(d.Deadline); w.Deadline.IsZero() || dl.Before(w.Deadline) {
+	if st.Deadline > 0 {
+		if dl := now.Add(st.Deadline); w.Deadline.IsZero() || dl.Before(w.Deadline) {
 			w.Deadline = dl
 		}
 	}
@@ -97,12 +107,13 @@ func (r *Run[S]) park() {
 		// set. Without a time the run would wait for its deadline only,
 		// or forever; the step ends with the outcome error instead, after
 		// a Resume too (the recorded Wait has no Until either).
-		r.wake(p, wakeError, nil, Permanent(fmt.Errorf("runtime: step %q sleeps until the zero time: the time to wake at is not set", d.ID)))
+		r.wake(p, wakeError, nil, SleepUnset(d.ID))
 		return
 	}
-	at, kind := w.Deadline, wakeTimeout
-	if !w.Until.IsZero() && (w.Deadline.IsZero() || !w.Until.After(w.Deadline)) {
-		at, kind = w.Until, wakeTime
+	at, timeout := w.Timer()
+	kind := wakeTime
+	if timeout {
+		kind = wakeTimeout
 	}
 	if !at.IsZero() {
 		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() { r.wake(p, kind, nil, nil) })

@@ -106,6 +106,22 @@ const shopJSON = `{"version": 1, "flows": [{
     {"name": "PayBack", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.PayBack", "request": "ChargeID"}, "irreversible": true}
   ]}]}`
 
+// remindJSON bounds steps with deadlines (deadline → ScheduleToClose on
+// Temporal, a timer for a wait): an rpc whose backoff leaves no time for
+// another attempt within its deadline (outcome timeout, as on the
+// runtime: Temporal does not retry past ScheduleToClose), and a sleep
+// until a state field capped by a deadline, which ends it with the outcome
+// timeout (or error, when the field is not set).
+const remindJSON = `{"version": 1, "flows": [{
+  "name": "Remind", "state": "RemindState",
+  "steps": [
+    {"name": "Book", "action": {"kind": "rpc", "service": "desk", "endpoint": "Slot.Book", "request": "Item", "response": "Slot"},
+     "retry": {"attempts": 5, "initial": "2500ms", "max": "2500ms", "jitter": "none"}, "deadline": "4s",
+     "rollback": {"action": {"kind": "rpc", "service": "desk", "endpoint": "Slot.Free", "request": "Slot"}}},
+    {"name": "Wait", "action": {"kind": "sleep", "until": "FollowUpAt"}, "deadline": "300ms", "on": [{"on": "timeout", "target": "fail"}]},
+    {"name": "Send", "action": {"kind": "rpc", "service": "desk", "endpoint": "Mail.Send", "request": "Item"}, "irreversible": true}
+  ]}]}`
+
 // branchEndpoints are the endpoints Prepare's branches call at the same
 // time: their calls may come in either order on either executor.
 var branchEndpoints = []string{"Stock.Take", "Card.Authorize", "Stock.Reserve"}
@@ -460,6 +476,15 @@ var cases = []conformanceCase{
 		script: script{"Parcel.Send": {permanent}}, want: runtime.StateCompensated},
 	{name: "call-abort", flow: "Shop", state: `{"Item":"rug","Invoice":{"Amount":15}}`,
 		script: script{"Card.Confirm": {slow}}, then: []step{abortWhenCalled("Card.Confirm")}, want: runtime.StateAborted},
+	// Deadlines: a retry that would start past the step's deadline is not
+	// made (outcome timeout); a sleep until a far time, cut by its
+	// deadline; a sleep until a field not set (outcome error); a sleep
+	// that wakes before its deadline.
+	{name: "deadline-leaves-no-time", flow: "Remind", state: `{"Item":"desk","FollowUpAt":"2000-01-01T00:00:00Z"}`,
+		script: script{"Slot.Book": {fail}}, want: runtime.StateFailed},
+	{name: "deadline-cuts-sleep", flow: "Remind", state: `{"Item":"desk","FollowUpAt":"2999-01-01T00:00:00Z"}`, want: runtime.StateCompensated},
+	{name: "sleep-until-unset", flow: "Remind", state: `{"Item":"desk"}`, want: runtime.StateCompensated},
+	{name: "sleep-wakes-in-time", flow: "Remind", state: `{"Item":"desk","FollowUpAt":"2000-01-01T00:00:00Z"}`, want: runtime.StateDone},
 	// The service's example flow (examples/serve/signup.json).
 	{name: "signup-done", flow: "Signup", state: `{"Email":"ann@example.com"}`, then: []step{deliverPayment("ann@example.com")}, want: runtime.StateDone},
 	{name: "signup-aborted", flow: "Signup", state: `{"Email":"bob@example.com"}`, then: []step{abortWhenWaiting}, want: runtime.StateAborted},
@@ -557,7 +582,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	suite := []string{orderJSON, prepareJSON, shopJSON, string(signup)}
+	suite := []string{orderJSON, prepareJSON, shopJSON, remindJSON, string(signup)}
 	examples := map[string][]string{}
 	for _, name := range []string{"signup", "cancellation", "order"} {
 		examples[name] = []string{exampleJSON(t, name)}

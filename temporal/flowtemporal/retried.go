@@ -44,7 +44,8 @@ func retriedBefore(ctx context.Context) []failedAttempt {
 
 // leaveRecord hands the record of the failed attempts, this one's failure
 // (err) added, to the next attempt, when Temporal will retry: err is
-// retryable, attempts are left and the run was not cancelled. The SDK
+// retryable, attempts are left, the next one can start before the
+// step's deadline (ScheduleToClose) and the run was not cancelled. The SDK
 // sends a heartbeat still buffered before it reports the failure, so the
 // record is in the server when the next attempt starts.
 //
@@ -60,7 +61,12 @@ func leaveRecord(ctx context.Context, a runtime.Action, prior []failedAttempt, e
 	if p := info.RetryPolicy; p != nil && p.MaximumAttempts > 0 && int32(a.Attempt) >= p.MaximumAttempts {
 		return
 	}
-	failed := failedAttempt{Attempt: a.Attempt, Error: recordedError(err), Time: time.Now().UTC()}
+	now := time.Now()
+	if p := info.RetryPolicy; p != nil && info.ScheduleToCloseTimeout > 0 &&
+		now.Add(retryInterval(p, a.Attempt)).After(info.ScheduledTime.Add(info.ScheduleToCloseTimeout)) {
+		return // no time for the next attempt within the deadline: Temporal will not retry
+	}
+	failed := failedAttempt{Attempt: a.Attempt, Error: recordedError(err), Time: now.UTC()}
 	if c := activity.GetClient(ctx); canSignal(c) {
 		sig := attemptSignal{Key: a.Key().String(), Failed: failed}
 		if serr := c.SignalWorkflow(ctx, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, SignalAttemptFailed, sig); serr != nil {

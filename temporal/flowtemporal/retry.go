@@ -69,3 +69,14 @@ func RetryPolicy(p runtime.RetryPolicy) *temporal.RetryPolicy {
 		MaximumAttempts:    int32(min(attempts, math.MaxInt32)),
 	}
 }
+
+// retryInterval is how long Temporal waits after failed attempt n (from 1)
+// of an activity under p before the next: InitialInterval ×
+// BackoffCoefficient^(n-1), capped at MaximumInterval (the server's rule).
+func retryInterval(p *temporal.RetryPolicy, n int) time.Duration {
+	d := float64(p.InitialInterval) * math.Pow(p.BackoffCoefficient, float64(n-1))
+	if p.MaximumInterval > 0 && d > float64(p.MaximumInterval) {
+		return p.MaximumInterval
+	}
+	return time.Duration(min(d, float64(math.MaxInt64)))
+}

@@ -161,25 +161,11 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 	r.visits[step]++
 	now := workflow.Now(r.ctx)
 	var w *runtime.Wait
-	switch {
-	case st.Await != nil:
-		w = &runtime.Wait{Topic: st.Await.Topic, Event: st.Await.Event, Field: st.Await.Field}
-		if st.Await.Correlate != nil {
-			w.Correlated, w.Correlation = true, st.Await.Correlate(&r.state)
-		}
-		if d := st.Await.Timeout; d > 0 {
-			w.Deadline = now.Add(d)
-		}
-		if d := st.Deadline; d > 0 && (w.Deadline.IsZero() || now.Add(d).Before(w.Deadline)) {
-			w.Deadline = now.Add(d)
-		}
-	case st.Call != nil:
-		w = &runtime.Wait{Child: &runtime.RunRef{Flow: st.Call.Flow,
-			RunID: runtime.ChildRunID(runtime.Key{RunID: r.id, Step: step, Visit: r.visits[step]}, 1)}}
-	case st.Sleep != nil:
-		w = &runtime.Wait{Until: now.Add(st.Sleep.For)}
-		if st.Sleep.Until != nil {
-			w.Until = st.Sleep.Until(&r.state)
+	if st.Await != nil || st.Sleep != nil || st.Call != nil {
+		w = st.NewWait(&r.state, now) // the runtime's: the deadline bounds a sleep too
+		if st.Call != nil {
+			w.Child = &runtime.RunRef{Flow: st.Call.Flow,
+				RunID: runtime.ChildRunID(runtime.Key{RunID: r.id, Step: step, Visit: r.visits[step]}, 1)}
 		}
 	}
 	to := runtime.RunningState(step)
@@ -204,30 +190,24 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 }
 
 // wait blocks until the awaited event (a signal whose payload matches),
-// the wake-up time of a sleep, the wait's deadline (outcome "timeout"), or
-// the run's cancellation. A sleep until a time never set ends with "error".
+// the wait's timer (runtime.Wait.Timer: a sleep's wake-up time, or the
+// deadline, outcome "timeout"), or the run's cancellation. A sleep until a
+// time never set ends with "error".
 func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, out runtime.Outcome, err error, aborted bool) {
 	if st.Sleep != nil && w.Until.IsZero() {
-		err = fmt.Errorf("step %s: sleep until a time that is not set", st.ID)
-		return nil, runtime.OutcomeError, err, false
+		return nil, runtime.OutcomeError, runtime.SleepUnset(st.ID), false
 	}
 	tctx, cancelTimer := workflow.WithCancel(r.ctx)
 	defer cancelTimer()
 	sel := workflow.NewSelector(r.ctx)
 	fired, woke := false, false
-	timer := func(until time.Time, wake bool) {
-		t := workflow.NewTimer(tctx, max(until.Sub(workflow.Now(r.ctx)), 0))
+	if at, timeout := w.Timer(); !at.IsZero() {
+		t := workflow.NewTimer(tctx, max(at.Sub(workflow.Now(r.ctx)), 0))
 		sel.AddFuture(t, func(f workflow.Future) {
 			if f.Get(tctx, nil) == nil {
-				fired, woke = !wake, wake
+				fired, woke = timeout, !timeout
 			}
 		})
-	}
-	if !w.Until.IsZero() {
-		timer(w.Until, true)
-	}
-	if !w.Deadline.IsZero() {
-		timer(w.Deadline, false)
 	}
 	if st.Await != nil {
 		ch := workflow.GetSignalChannel(r.ctx, SignalName(w.Topic, w.Event))
@@ -353,7 +333,9 @@ func (r *wfRun[S]) entered(step string) time.Time {
 // the record in its details, or a Temporal timeout, the runtime's error for
 // it (an attempt past StartToClose (timeout) is runtime.AttemptTimeout, the
 // step past its ScheduleToClose (deadline) runtime.DeadlinePassed), with
-// the record in the last heartbeat details Temporal kept.
+// the record in the last heartbeat details Temporal kept; an attempt that
+// failed with no time left for the next within the deadline is
+// runtime.NoTimeForRetry, as on the runtime.
 func failure(err error, attempts int, timeout, deadline time.Duration) (int, []failedAttempt, error) {
 	// A timeout first: Temporal gives the failure of the attempt before a
 	// timed-out last attempt as the timeout's cause.
@@ -384,7 +366,15 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, []f
 		if app.HasDetails() && app.Details(&d) != nil {
 			d.Retried = nil
 		}
-		return d.Attempt, d.Retried, &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
+		var cause error = &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
+		var act *temporal.ActivityError
+		if deadline > 0 && errors.As(err, &act) && act.RetryState() == enumspb.RETRY_STATE_TIMEOUT {
+			// Temporal did not retry: the next attempt could not have
+			// started before ScheduleToClose. The runtime's error for it
+			// routes "timeout".
+			cause = runtime.NoTimeForRetry(deadline, d.Attempt+1, cause)
+		}
+		return d.Attempt, d.Retried, cause
 	}
 	return 0, nil, err
 }

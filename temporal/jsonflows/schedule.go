@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -42,13 +43,17 @@ func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string)
 	if err != nil {
 		return err
 	}
+	in.Scheduled = true
 	id := scheduleID(f.Name, spec)
 	action := &client.ScheduleWorkflowAction{
 		ID: id, Workflow: flowtemporal.WorkflowName(f.Name), Args: []any{in}, TaskQueue: x.opts.TaskQueue,
 		Memo: map[string]any{memoDefinition: in.Definition, memoStart: stateHash([]byte("{}"))},
 	}
 	sc := x.c.ScheduleClient()
-	_, err = sc.Create(ctx, client.ScheduleOptions{ID: id, Spec: client.ScheduleSpec{CronExpressions: []string{cronOf(spec)}}, Action: action})
+	// Every tick starts its run, whether the last one has ended or not,
+	// as the engine's ticks do (Temporal's default skips a tick then).
+	_, err = sc.Create(ctx, client.ScheduleOptions{ID: id, Spec: client.ScheduleSpec{CronExpressions: []string{cronOf(spec)}}, Action: action,
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL})
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return err
 	}
@@ -57,6 +62,9 @@ func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string)
 			s := u.Description.Schedule
 			s.Action = action
 			s.Spec = &client.ScheduleSpec{CronExpressions: []string{cronOf(spec)}}
+			if s.Policy != nil {
+				s.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
+			}
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
 	})

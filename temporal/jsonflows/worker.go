@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -26,7 +27,14 @@ type RunInput struct {
 	// that no converter reformats what Hash pins.
 	Definition []byte       `json:"definition"`
 	State      engine.State `json:"state"`
+	// Scheduled: a schedule trigger's tick starts the run; its state gets
+	// the tick's time as "scheduled_at", as the engine's ticks do.
+	Scheduled bool `json:"scheduled,omitempty"`
 }
+
+// scheduledStart is the search attribute in which a Temporal Schedule
+// gives each run it starts the time of its tick.
+var scheduledStart = temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")
 
 // Memo fields of a run's workflow, besides flowtemporal.MemoState.
 const (
@@ -122,6 +130,15 @@ func (d *definitions) workflow(ctx workflow.Context, args converter.EncodedValue
 	}
 	if name := workflow.GetInfo(ctx).WorkflowType.Name; name != f.ID() {
 		return engine.State{}, fmt.Errorf("jsonflows: workflow type %q runs a definition of flow %q", name, f.ID())
+	}
+	if in.Scheduled {
+		// The schedule's action is the same for every tick: the tick's
+		// time comes with the run, as the engine's state has it.
+		if at, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(scheduledStart); ok {
+			if err := in.State.Set("scheduled_at", at.UTC()); err != nil {
+				return engine.State{}, err
+			}
+		}
 	}
 	return f.Workflow(ctx, in.State)
 }

@@ -256,15 +256,18 @@ func mustJSON(v any) []byte {
 }
 
 // A schedule trigger is a Temporal Schedule, created by the first serve
-// process and found by the others; its ticks start runs of the flow.
+// process and found by the others; its ticks start runs of the flow, as
+// the engine's do: each tick its run, while the last ones still sleep, and
+// each run's state has its tick's time, scheduled_at, on the @every grid.
 func TestServeSchedule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	dir := t.TempDir()
-	const tick = `{"version": 1, "flows": [{"name": "Tick", "triggers": [{"kind": "schedule", "schedule": "@every 1s"}],
-  "steps": [{"name": "Announce", "action": {"kind": "publish", "topic": "clock", "event": "tick"}, "irreversible": true}]}]}`
+	const tick = `{"version": 1, "flows": [{"name": "Tick", "state": "TickState", "triggers": [{"kind": "schedule", "schedule": "@every 1s"}],
+  "steps": [{"name": "Nap", "action": {"kind": "sleep", "duration": "6s"}},
+            {"name": "Announce", "action": {"kind": "publish", "topic": "clock", "event": "tick", "request": "scheduled_at"}, "irreversible": true}]}]}`
 	if err := os.WriteFile(filepath.Join(dir, "tick.json"), []byte(tick), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -273,12 +276,22 @@ func TestServeSchedule(t *testing.T) {
 	startServe(t, cfg) // finds the schedule the first one made
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		_, out := call(t, "GET", a.url+"/runs?flow=Tick&status=done", "")
-		if runs, _ := out["runs"].([]any); len(runs) >= 2 {
+		// Three runs in their 6 s sleep at once: Temporal's default
+		// overlap policy would skip the ticks while one runs.
+		_, out := call(t, "GET", a.url+"/runs?flow=Tick&status=running", "")
+		if runs, _ := out["runs"].([]any); len(runs) >= 3 {
+			id, _ := runs[0].(map[string]any)["run_id"].(string)
+			_, st := call(t, "GET", a.url+"/runs/"+id, "")
+			snap, _ := st["snapshot"].(map[string]any)
+			s, _ := snap["scheduled_at"].(string)
+			at, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil || at.IsZero() || !at.Equal(at.Truncate(time.Second)) {
+				t.Fatalf("run %s: scheduled_at %v (%v), want its tick's time on the 1s grid; status %v", id, snap["scheduled_at"], err, st)
+			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no scheduled runs: %v", out)
+			t.Fatalf("no overlapping scheduled runs: %v", out)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
