@@ -14,6 +14,7 @@
 //	flowgen inbox -store DIR [-topic T] [-event E] [-state STATE] [-json]
 //	flowgen compact -store DIR [-retain DURATION]
 //	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-tokens FILE] [-insecure] [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [-retain DURATION] [limits]
+//	flowgen serve -temporal HOST:PORT [-namespace NS] [-task-queue Q] [-flows DIR] [-addr ADDR] [-tokens FILE] ...
 //	flowgen version
 //	flowgen help [verb]
 //
@@ -248,6 +249,16 @@
 // decision. Metrics are always served at GET /metrics. See
 // docs/observability.md.
 //
+// Temporal. With -temporal HOST:PORT (and -namespace, -task-queue) the
+// runs are Temporal workflows on that cluster instead, shared by every
+// serve process given the same flags: serve replaces itself with
+// flowgen-temporal serve and the same arguments, found beside the flowgen
+// executable or on PATH (it lives in the module temporal/, so that this
+// command never links Temporal: install it with
+// (cd temporal && go install ./cmd/flowgen-temporal) from a checkout). It
+// has no -store, -nats or -retain: Temporal keeps the runs. See
+// docs/temporal.md#json-flows-on-temporal.
+//
 // Access control. With -tokens FILE, every request to the API needs the
 // header "Authorization: Bearer TOKEN" with a token of the file: without
 // one, or with an unknown one, the answer is 401; a token whose role is not
@@ -259,7 +270,8 @@
 //	client 9a8b7c6d5e4f30211203f4e5d6c7b8a9
 //
 // A client may start runs, post events, and read runs and flows; an admin
-// may also define flows (PUT /flows), abort runs and read the dead letters;
+// may also define flows (PUT /flows), abort runs, read the dead letters and
+// the providers' leases (GET /providers);
 // a provider may only register, renew and withdraw remote providers (an
 // admin may too).
 // A token has at least 16 characters; a file with an unknown role, a short

@@ -28,8 +28,9 @@ const (
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	cwd            string // for relative display paths; "" if unknown
-	verb           *verb  // the verb running
+	cwd            string   // for relative display paths; "" if unknown
+	verb           *verb    // the verb running
+	args           []string // the verb's arguments as given, flags included
 }
 
 // verb is one subcommand.
@@ -104,7 +105,7 @@ func looksLikeInput(a string) bool {
 }
 
 func run(e *env, v *verb, args []string) int {
-	e.verb = v
+	e.verb, e.args = v, args
 	fs := flag.NewFlagSet("flowgen "+v.name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	exec := v.flags(fs)

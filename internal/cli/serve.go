@@ -72,7 +72,12 @@ dead letters; ROLE provider registers providers, and admin may too); POST
 loopback by default and refuses another address unless -insecure is
 given. POST and PUT bodies must be application/json (415).
 -tls-cert and -tls-key serve HTTPS. SIGHUP re-reads the token file and
-the key pair; a bad one is logged and the old one stays.`,
+the key pair; a bad one is logged and the old one stays.
+
+With -temporal HOST:PORT the runs are Temporal workflows on that cluster
+instead (-namespace, -task-queue): serve runs flowgen-temporal serve, of
+the module temporal/, with the same flags; it has no -store, -nats or
+-retain (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required; created if missing)")
 		flows := fs.String("flows", "", "directory of flows (.json, .flow), loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
@@ -89,9 +94,13 @@ the key pair; a bad one is logged and the old one stays.`,
 		fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
 		var allow listFlag
 		fs.Var(&allow, "provider-allow", "a `HOST`, HOST:PORT or http(s) URL prefix that remote providers' callback URLs may use (repeatable; replaces the default, loopback only)")
+		temporal := temporalFlags(fs)
 		return func(e *env, args []string) int {
 			if len(args) != 0 {
 				return usageError(e, "unexpected arguments %q", args)
+			}
+			if *temporal != "" {
+				return serveOnTemporal(e)
 			}
 			if *dir == "" {
 				return usageError(e, "-store is required")

@@ -2,7 +2,8 @@ package main
 
 // The README's Temporal walk-through, as written: its shell block is read
 // from README.md and each line is carried out (the build, a Temporal
-// server, the flows directory, `flowgen-temporal serve` with its flags),
+// server, the flows directory, `flowgen serve -temporal` with its flags,
+// which runs the flowgen-temporal built beside it),
 // then the serve walk-through's curl lines for runs and events, which the
 // README says work against it unchanged. What only this machine decides is
 // mapped: the server is temporaltest's (its address and namespace), the
@@ -76,8 +77,8 @@ func TestReadmeTemporalWalkthrough(t *testing.T) {
 	var bin, base string
 	for _, line := range readmetest.Block(t, repo, "`flowgen serve`'s store has one writer") {
 		switch {
-		case line == "(cd temporal && go build -o ../flowgen-temporal ./cmd/flowgen-temporal)   # from a checkout":
-			bin = binary(t) // the same build, once per test process
+		case line == "(cd temporal && go install ./cmd/flowgen-temporal)   # from a checkout: beside flowgen, which runs it":
+			bin = flowgenBeside(t, repo, binary(t)) // the same build, once per test process
 		case strings.HasPrefix(line, "temporal server start-dev"):
 			ts = temporaltest.NewServer(temporaltest.WithT(t))
 		case line == "mkdir -p tflows && cp flows/Signup.json tflows/":
@@ -86,7 +87,7 @@ func TestReadmeTemporalWalkthrough(t *testing.T) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%s: %v\n%s", line, err, out)
 			}
-		case strings.HasPrefix(line, "./flowgen-temporal serve "):
+		case strings.HasPrefix(line, "flowgen serve -temporal "):
 			if bin == "" || ts == nil {
 				t.Fatalf("README line %q: the build and the Temporal server come first", line)
 			}
@@ -111,13 +112,13 @@ func TestReadmeTemporalWalkthrough(t *testing.T) {
 			}
 			cmd := exec.Command(bin, args...)
 			cmd.Dir = dir
-			base, _ = startListening(t, cmd, fmt.Sprintf("flowgen-temporal %q", args))
+			base, _ = startListening(t, cmd, fmt.Sprintf("flowgen %q", args))
 		default:
 			t.Fatalf("README Temporal line %q: the test does not know it: teach TestReadmeTemporalWalkthrough", line)
 		}
 	}
 	if base == "" {
-		t.Fatal("the README's Temporal block started no flowgen-temporal serve")
+		t.Fatal("the README's Temporal block started no flowgen serve -temporal")
 	}
 
 	// The serve walk-through's curl lines for runs and events, against it.
@@ -166,4 +167,19 @@ func TestReadmeTemporalWalkthrough(t *testing.T) {
 	if runID == "" || ran < 6 {
 		t.Fatalf("ran %d curl lines, run %q: the README's blocks moved", ran, runID)
 	}
+}
+
+// flowgenBeside builds the flowgen command of the core module at repo into
+// the directory of the flowgen-temporal binary temporal, as the README
+// installs them (both with go install), and returns its path: its
+// serve -temporal runs the flowgen-temporal beside it.
+func flowgenBeside(t *testing.T, repo, temporal string) string {
+	t.Helper()
+	path := filepath.Join(filepath.Dir(temporal), "flowgen")
+	cmd := exec.Command("go", "build", "-o", path, "./cmd/flowgen")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/flowgen: %v\n%s", err, out)
+	}
+	return path
 }
