@@ -8,7 +8,7 @@
 //
 // On start it resumes every run the store holds that is not over.
 //
-//	go run ./examples/cancellation                  # a new store in a temporary directory
+//	go run ./examples/cancellation                  # a new store in a temporary directory, removed at exit
 //	go run ./examples/cancellation -store /tmp/cancel
 package main
 
@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowgen/flowgen/examples/internal/storedir"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -73,7 +74,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cancellation", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("store", "", "`DIR`ectory of the durable store (default: a new temporary directory)")
+	store := storedir.Flag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -82,26 +83,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "cancellation-store-")
-		if err != nil {
-			fmt.Fprintln(stderr, "cancellation:", err)
-			return 1
-		}
-		*dir = d
+	dir, err := storedir.Open("cancellation", *store)
+	if err != nil {
+		fmt.Fprintln(stderr, "cancellation:", err)
+		return 1
 	}
-	a, err := openApp(*dir)
+	// Removed after the store is closed (the defers run in reverse).
+	defer dir.Remove()
+	a, err := openApp(dir.Path)
 	if err != nil {
 		fmt.Fprintln(stderr, "cancellation:", err)
 		return 1
 	}
 	defer a.Close()
-	fmt.Fprintf(stdout, "store %s\n\n", *dir)
+	fmt.Fprintf(stdout, "store %s\n\n", dir.Path)
 	if err := runAll(ctx, a, stdout); err != nil {
 		fmt.Fprintln(stderr, "cancellation:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "Every run is in the store: go run ./cmd/flowgen runs -store %s\n", *dir)
+	dir.Farewell(stdout)
 	return 0
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/flowgen/flowgen/examples/internal/storedir/storedirtest"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -131,6 +132,10 @@ func TestOutput(t *testing.T) {
 		t.Errorf("an extra argument: exit %d, want 2", code)
 	}
 }
+
+// Without -store the program runs on a new store in a temporary directory,
+// and removes it at exit.
+func TestTemporaryStoreRemoved(t *testing.T) { storedirtest.TemporaryStoreRemoved(t, run) }
 
 // TestResumeOnStart: a run that a previous process left waiting for the
 // refund's settlement (its next event never reached the store) is resumed

@@ -13,7 +13,7 @@
 // failure at each step that can fail, and an order aborted while it
 // sleeps. It prints every transition.
 //
-//	go run ./examples/order                  # a new store in a temporary directory
+//	go run ./examples/order                  # a new store in a temporary directory, removed at exit
 //	go run ./examples/order -store /tmp/order
 //
 // Kill and resume: with -crash-after STEP the program places one order and
@@ -29,6 +29,9 @@
 //
 //	go run ./examples/order -store /tmp/order -crash-after Book
 //	go run ./examples/order -store /tmp/order
+//
+// -crash-after needs -store: the second run resumes from that store, and a
+// temporary one would be left behind by the kill.
 //
 // The fake services keep their data in services.json beside the store's
 // files, so the second process sees what the first one did.
@@ -48,6 +51,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowgen/flowgen/examples/internal/storedir"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -150,7 +154,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("order", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("store", "", "`DIR`ectory of the durable store (default: a new temporary directory)")
+	store := storedir.Flag(fs)
 	crashAfter := fs.String("crash-after", "", "place one order and kill the process once it has completed `STEP` and that is on disk")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -160,14 +164,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "order-store-")
-		if err != nil {
-			fmt.Fprintln(stderr, "order:", err)
-			return 1
-		}
-		*dir = d
+	if err := storedir.CheckCrashAfter(*store, *crashAfter); err != nil {
+		fmt.Fprintln(stderr, "order:", err)
+		fs.Usage()
+		return 2
 	}
+	dir, err := storedir.Open("order", *store)
+	if err != nil {
+		fmt.Fprintln(stderr, "order:", err)
+		return 1
+	}
+	// Removed after the store is closed (the defers run in reverse).
+	defer dir.Remove()
 
 	var die func(runtime.Event)
 	if step := *crashAfter; step != "" {
@@ -179,7 +187,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	a, err := openApp(*dir, stdout, die)
+	a, err := openApp(dir.Path, stdout, die)
 	if err != nil {
 		fmt.Fprintln(stderr, "order:", err)
 		return 1
@@ -207,12 +215,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	fmt.Fprintf(stdout, "store %s\n\n", *dir)
+	fmt.Fprintf(stdout, "store %s\n\n", dir.Path)
 	if err := runAll(ctx, a, *crashAfter, stdout); err != nil {
 		fmt.Fprintln(stderr, "order:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "Every run is in the store: go run ./cmd/flowgen runs -store %s\n", *dir)
+	dir.Farewell(stdout)
 	return 0
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flowgen/flowgen/examples/internal/storedir/storedirtest"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -479,6 +480,13 @@ func TestOutput(t *testing.T) {
 		t.Errorf("the store holds %d runs, want %d", len(runs), 2*len(scenarios))
 	}
 }
+
+// Without -store the program runs on a new store in a temporary directory,
+// and removes it at exit.
+func TestTemporaryStoreRemoved(t *testing.T) { storedirtest.TemporaryStoreRemoved(t, run) }
+
+// -crash-after without -store is a usage error, before any store is made.
+func TestCrashAfterNeedsStore(t *testing.T) { storedirtest.CrashAfterNeedsStore(t, run) }
 
 // TestUsage: bad flags exit 2.
 func TestUsage(t *testing.T) {

@@ -39,6 +39,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowgen/flowgen/examples/internal/storedir"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -127,7 +128,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("signup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("store", "", "`DIR`ectory of the durable store (default: a new temporary directory, removed at exit)")
+	store := storedir.Flag(fs)
 	crashAfter := fs.String("crash-after", "", "start one signup and kill the process once it has completed `STEP` and that is on disk")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -137,24 +138,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	temporary := *dir == ""
-	if temporary && *crashAfter != "" {
-		fmt.Fprintln(stderr, "signup: -crash-after needs -store DIR: the run is resumed from that store")
+	if err := storedir.CheckCrashAfter(*store, *crashAfter); err != nil {
+		fmt.Fprintln(stderr, "signup:", err)
 		fs.Usage()
 		return 2
 	}
-	if temporary {
-		d, err := os.MkdirTemp("", "signup-store-")
-		if err != nil {
-			fmt.Fprintln(stderr, "signup:", err)
-			return 1
-		}
-		// Removed after the store is closed (the defers run in reverse):
-		// nobody else knows this directory, so nothing should outlive
-		// the program in it.
-		defer os.RemoveAll(d)
-		*dir = d
+	dir, err := storedir.Open("signup", *store)
+	if err != nil {
+		fmt.Fprintln(stderr, "signup:", err)
+		return 1
 	}
+	// Removed after the store is closed (the defers run in reverse).
+	defer dir.Remove()
 
 	var die func(runtime.Event)
 	if step := *crashAfter; step != "" {
@@ -166,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	a, err := openApp(*dir, stdout, die)
+	a, err := openApp(dir.Path, stdout, die)
 	if err != nil {
 		fmt.Fprintln(stderr, "signup:", err)
 		return 1
@@ -181,16 +176,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	fmt.Fprintf(stdout, "store %s\n\n", *dir)
+	fmt.Fprintf(stdout, "store %s\n\n", dir.Path)
 	if err := runAll(ctx, a, *crashAfter, stdout); err != nil {
 		fmt.Fprintln(stderr, "signup:", err)
 		return 1
 	}
-	if temporary {
-		fmt.Fprintln(stdout, "The store was temporary and is removed now; with -store DIR it stays, and go run ./cmd/flowgen runs -store DIR lists its runs.")
-		return 0
-	}
-	fmt.Fprintf(stdout, "Every run is in the store: go run ./cmd/flowgen runs -store %s\n", *dir)
+	dir.Farewell(stdout)
 	return 0
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flowgen/flowgen/examples/internal/storedir/storedirtest"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -147,45 +147,11 @@ func TestOutput(t *testing.T) {
 }
 
 // Without -store the program runs on a new store in a temporary directory,
-// and removes it at exit: nothing is left in the temporary directory.
-func TestTemporaryStoreRemoved(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp) // where os.MkdirTemp("", ...) creates it
-	var out, errs bytes.Buffer
-	if code := run(context.Background(), nil, &out, &errs); code != 0 {
-		t.Fatalf("exit %d: %s", code, errs.String())
-	}
-	if !strings.Contains(out.String(), "store "+tmp) || !strings.Contains(out.String(), "=> done\n") {
-		t.Fatalf("the program did not run on a store in %s:\n%s", tmp, out.String())
-	}
-	ents, err := os.ReadDir(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ents) > 0 {
-		t.Errorf("the program left %s in the temporary directory", ents[0].Name())
-	}
-	if strings.Contains(out.String(), "runs -store "+tmp) {
-		t.Errorf("the output points at the removed store:\n%s", out.String())
-	}
-}
+// and removes it at exit.
+func TestTemporaryStoreRemoved(t *testing.T) { storedirtest.TemporaryStoreRemoved(t, run) }
 
-// -crash-after without -store is a usage error, before any store is
-// made: the kill would leave a temporary store behind, and no second run
-// could resume from it. (An unknown step keeps the test alive if the
-// check is lost: the program then exits 2 for the step, after making the
-// store.)
-func TestCrashAfterNeedsStore(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	var out, errs bytes.Buffer
-	if code := run(context.Background(), []string{"-crash-after", "Nope"}, &out, &errs); code != 2 || !strings.Contains(errs.String(), "-crash-after needs -store") {
-		t.Errorf("exit %d, stderr %q; want 2 and that -crash-after needs -store", code, errs.String())
-	}
-	if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
-		t.Errorf("the program left %s in the temporary directory", ents[0].Name())
-	}
-}
+// -crash-after without -store is a usage error, before any store is made.
+func TestCrashAfterNeedsStore(t *testing.T) { storedirtest.CrashAfterNeedsStore(t, run) }
 
 // TestUsage: bad flags exit 2.
 func TestUsage(t *testing.T) {
