@@ -10,6 +10,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -33,7 +34,9 @@ import (
 // file is an error.
 //
 // On an error before the rename, path is unchanged and the temporary file
-// is removed. An error syncing the directory comes after the rename: path
+// is removed. An error writing or renaming the temporary file is a
+// *fs.PathError for path, with its cause: the temporary file's name is
+// not one the caller gave. An error syncing the directory comes after the rename: path
 // then holds data, which may not survive a crash.
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return WriteFiles([]File{{Path: path, Data: data, Perm: perm}})
@@ -75,6 +78,7 @@ func WriteFiles(files []File) error {
 	for len(staged) > 0 {
 		st := staged[0]
 		if err = rename(st.tmp, st.path); err != nil {
+			err = writeError(st.asked, err)
 			break
 		}
 		staged = staged[1:]
@@ -93,9 +97,9 @@ func WriteFiles(files []File) error {
 }
 
 // stagedFile is a file written and synced under its temporary name, ready
-// to be renamed over path.
+// to be renamed over path (asked, through any symbolic links).
 type stagedFile struct {
-	path, dir, tmp string
+	asked, path, dir, tmp string
 }
 
 // discard removes the temporary file of a staged file that was not
@@ -105,7 +109,7 @@ func (st *stagedFile) discard() { os.Remove(st.tmp) }
 // stage writes f's data to a temporary file beside the file f.Path names
 // (through a symbolic link), with the permissions the file will have, and
 // syncs and closes it. On an error nothing is left behind.
-func stage(f File) (_ *stagedFile, err error) {
+func stage(f File) (*stagedFile, error) {
 	path, err := target(f.Path)
 	if err != nil {
 		return nil, err
@@ -123,27 +127,44 @@ func stage(f File) (_ *stagedFile, err error) {
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
 	if err != nil {
-		return nil, err
+		return nil, writeError(f.Path, err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(f.Data); err != nil {
-		return nil, err
+	if err := fill(tmp, f.Data, perm); err != nil {
+		os.Remove(tmp.Name())
+		return nil, writeError(f.Path, err)
 	}
-	if err = tmp.Chmod(perm); err != nil {
-		return nil, err
+	return &stagedFile{asked: f.Path, path: path, dir: dir, tmp: tmp.Name()}, nil
+}
+
+// fill writes data to tmp, gives it perm, syncs and closes it.
+func fill(tmp *os.File, data []byte, perm fs.FileMode) error {
+	_, err := tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
 	}
-	if err = tmp.Sync(); err != nil {
-		return nil, err
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err = tmp.Close(); err != nil {
-		return nil, err
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	return &stagedFile{path: path, dir: dir, tmp: tmp.Name()}, nil
+	return err
+}
+
+// writeError is err, from the temporary file of path or its rename, as an
+// error about path: the file the caller asked to write. The temporary
+// file's name, which the user never gave, goes; the cause stays (errors.Is
+// sees it).
+func writeError(path string, err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return &fs.PathError{Op: "write", Path: path, Err: err}
 }
 
 // target is the file path names: path itself, or the file a symbolic link

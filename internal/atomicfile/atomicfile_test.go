@@ -3,12 +3,14 @@ package atomicfile
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -292,5 +294,39 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "missing.flow")); err == nil {
 		t.Error("writing through a dangling link created its target")
+	}
+}
+
+// An error names the file the caller asked to write, not the temporary file
+// it failed on (a name the user never gave, shown by gen and fmt -w), and
+// keeps its cause.
+func TestErrorsNameThePath(t *testing.T) {
+	dir := t.TempDir()
+	// The temporary file cannot be created: its directory does not exist.
+	missing := filepath.Join(dir, "none", "x.flow")
+	err := WriteFile(missing, []byte("x"), 0o644)
+	checkNames(t, err, missing, fs.ErrNotExist)
+
+	// The rename fails, as os.Rename does: a LinkError naming both files.
+	path := filepath.Join(dir, "y.flow")
+	rename = func(from, to string) error {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EXDEV}
+	}
+	t.Cleanup(func() { rename = os.Rename })
+	err = WriteFile(path, []byte("y"), 0o644)
+	checkNames(t, err, path, syscall.EXDEV)
+}
+
+// checkNames fails t unless err is a *fs.PathError for path (as the CLI
+// shows it, relative to its working directory), caused by cause, and does
+// not show a temporary file's name.
+func checkNames(t *testing.T, err error, path string, cause error) {
+	t.Helper()
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Path != path || !errors.Is(err, cause) {
+		t.Errorf("error %v (%T), want a PathError for %s caused by %v", err, err, path, cause)
+	}
+	if err != nil && strings.Contains(err.Error(), tempInfix) {
+		t.Errorf("error %q names the temporary file", err)
 	}
 }
