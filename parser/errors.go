@@ -169,16 +169,13 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 				return "state field name", "name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt"
 			}
 		case "->":
-			switch {
-			case onArrow(toks, i-1):
+			if targetArrow(toks, i-1) {
 				if arrow := toks[i-1]; found.Pos.Line > arrow.Pos.Line {
 					// Newlines mean nothing, so the error is where the
 					// next statement starts; say which "->" it is about.
-					return "target step name, done or fail", fmt.Sprintf(`the "->" at line %d has no target; %s`, arrow.Pos.Line, targetHint)
+					return "target step name, done or fail", fmt.Sprintf(`the "->" at line %d has no target; %s`, arrow.Pos.Line, targetHint(toks, i-1))
 				}
-				return "target step name, done or fail", targetHint
-			case inChoose(toks, i):
-				return "target step name, done or fail", ""
+				return "target step name, done or fail", targetHint(toks, i-1)
 			}
 			return "state field name", ""
 		case "on":
@@ -250,9 +247,6 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		}
 		open := openBraces(toks, i)
 		if inChoose(toks, i) {
-			if prev(2) == "->" && (prev(1) == ident.KeywordWhen || prev(1) == ident.KeywordOtherwise) {
-				return `when, otherwise or "}"`, fmt.Sprintf(`the "->" at line %d has no target, so %q was read as its target`, toks[i-2].Pos.Line, prev(1))
-			}
 			return `when, otherwise or "}"`, statementHint(found, []string{ident.KeywordWhen, ident.KeywordOtherwise}, ident.KeywordChoose, open,
 				"a choose block holds when <condition> -> Target lines and an otherwise -> Target line")
 		}
@@ -275,16 +269,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 	case `".."`:
 		return `".."`, `a backoff range is written backoff 100ms..5s`
 	case `"->"`:
-		if prev(2) == "on" {
-			return `"->"`, "a transition is written on outcome -> Target"
-		}
-		if inChoose(toks, i) {
-			if lastOf(toks, i, ident.KeywordWhen, ident.KeywordOtherwise) == ident.KeywordOtherwise {
-				return `"->"`, "an otherwise line is written otherwise -> Target"
-			}
-			return `"->"`, "a when line is written when <condition> -> Target"
-		}
-		return `"->"`, ""
+		return `"->"`, arrowForm(toks, i)
 	case "Field":
 		return "state field name", "name the fields the step writes, such as writes Reservation, Total"
 	case "Trigger":
