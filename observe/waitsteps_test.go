@@ -57,9 +57,7 @@ func TestStepDurationLeavesOutTheWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for r.Status().Machine != "Paid:waiting" {
-		time.Sleep(time.Millisecond)
-	}
+	untilMachine(r, "Paid:waiting")
 	time.Sleep(held)
 	if err := bus.Publish(context.Background(), "payments", "paid", map[string]any{"amount": 42}); err != nil {
 		t.Fatal(err)
