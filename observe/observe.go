@@ -124,7 +124,7 @@ func (t *Telemetry) ObserveRun(ctx context.Context, info runtime.RunInfo) (conte
 	}
 	if kind, ok := runtime.RunStateOf(info.Machine); ok && kind == runtime.StateWaiting {
 		step, _, _ := runtime.ParseMachineState(info.Machine)
-		ro.enterWait(ctx, step, time.Now(), info.Wait)
+		ro.enterWait(ctx, step, info.Wait)
 	}
 	return ctx, ro
 }

@@ -29,6 +29,13 @@ func traced(t *testing.T) (*observe.Telemetry, *tracetest.InMemoryExporter, *sdk
 	return tel, exp, tp
 }
 
+// untilMachine waits until r is in the machine state m.
+func untilMachine[S any](r *runtime.Run[S], m string) {
+	for r.Status().Machine != m {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // spansNamed returns the exported spans called name, in the order they ended.
 func spansNamed(exp *tracetest.InMemoryExporter, name string) []tracetest.SpanStub {
 	var spans []tracetest.SpanStub
@@ -70,9 +77,7 @@ func TestResumedRunLinksToItsEarlierSpan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for r.Status().Machine != "B:running" {
-		time.Sleep(time.Millisecond)
-	}
+	untilMachine(r, "B:running")
 	_ = r.Suspend()
 	close(release)
 	if _, err := r.Wait(context.Background()); !errors.Is(err, runtime.ErrSuspended) {
@@ -119,9 +124,7 @@ func TestResumedWaitSaysWhatFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for r.Status().Machine != "Paid:waiting" {
-		time.Sleep(time.Millisecond)
-	}
+	untilMachine(r, "Paid:waiting")
 	_ = r.Suspend()
 	if _, err := r.Wait(context.Background()); !errors.Is(err, runtime.ErrSuspended) {
 		t.Fatal(err)

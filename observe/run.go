@@ -127,15 +127,19 @@ func (ro *runObserver) Recorded(e *runtime.Event) {
 	}
 	switch step, phase, _ := runtime.ParseMachineState(e.To); {
 	case phase == runtime.PhaseWaiting:
-		ro.enterWait(ro.ctx, step, e.Time, e.Wait)
+		ro.enterWait(ro.ctx, step, e.Wait)
 	case runtime.RunState(phase).Terminal():
 		m.runsFinished.Add(ctx, 1, ro.t.finished(ro.flow, runtime.RunState(phase)))
 	}
 }
 
 // enterWait counts the run as waiting and, with tracing, starts the wait's
-// span (w, when known, says what for).
-func (ro *runObserver) enterWait(ctx context.Context, step string, at time.Time, w *runtime.Wait) {
+// span (w, when known, says what for). The span starts now, on the real
+// clock like the run's and the steps' spans: not at the time the event
+// records, which is the flow's clock (runtime.WithClock, a fake one in
+// tests), nor, for a run resumed in its wait, at the wait's entry in an
+// earlier life, which that life's span covered.
+func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wait) {
 	ro.waiting = true
 	ro.t.m.runsWaiting.Add(context.Background(), 1, ro.flowAttr)
 	if ro.span == nil {
