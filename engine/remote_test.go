@@ -101,8 +101,15 @@ const billFlow = `{"version": 1, "flows": [{
 // Bill flow loaded.
 func remoteFixture(t *testing.T, opts ProviderOptions) (*fixture, *Engine, *httptest.Server) {
 	t.Helper()
+	return remoteFixtureAuth(t, opts, nil)
+}
+
+// remoteFixtureAuth is remoteFixture with an Authorizer (nil: none).
+func remoteFixtureAuth(t *testing.T, opts ProviderOptions, auth Authorizer) (*fixture, *Engine, *httptest.Server) {
+	t.Helper()
 	fx := newFixture(t)
 	fx.remote = &opts
+	fx.auth = auth
 	e := fx.start()
 	t.Cleanup(fx.stop)
 	ds, err := e.LoadFlows("bill.json", []byte(billFlow))
