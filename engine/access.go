@@ -122,10 +122,20 @@ func (e *Engine) reauthorize(r *http.Request) error {
 // authorize asks the Authorizer, if any, whether r may use a route that
 // needs need; a public route asks nobody.
 func (e *Engine) authorize(r *http.Request, need Role) error {
+	_, err := e.identify(r, need)
+	return err
+}
+
+// identify is authorize that also returns who the caller is, when the
+// Authorizer is an IdentityAuthorizer (else no identity).
+func (e *Engine) identify(r *http.Request, need Role) (Identity, error) {
 	if e.opts.Authorizer == nil || need == RolePublic {
-		return nil
+		return Identity{}, nil
 	}
-	return e.opts.Authorizer.Authorize(r, need)
+	if ia, ok := e.opts.Authorizer.(IdentityAuthorizer); ok {
+		return ia.AuthorizeIdentity(r, need)
+	}
+	return Identity{}, e.opts.Authorizer.Authorize(r, need)
 }
 
 // Routes returns the routes of the HTTP API (Handler) and the role each
@@ -166,15 +176,17 @@ var (
 )
 
 // guard is the middleware of every route: the authorizer, if any, then the
-// JSON-only rule for bodies, then the route's handler.
+// JSON-only rule for bodies, then the route's handler, which finds the
+// caller's identity, if the authorizer tells one, with identityOf.
 func (e *Engine) guard(rt route) http.Handler {
 	h := RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.serve(e, w, r) }))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := e.authorize(r, rt.Need); err != nil {
+		id, err := e.identify(r, rt.Need)
+		if err != nil {
 			refuse(w, err)
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, withIdentity(r, id))
 	})
 }
 

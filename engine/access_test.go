@@ -85,6 +85,7 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 	existing := run()
 	flows := string(readTestdata(t, "signup.json"))
 	const registration = `{"ttl": "1m", "handlers": [{"name": "Signup.Activate", "url": "http://127.0.0.1:9/step/Signup.Activate"}]}`
+	var puts int64
 	register := func() {
 		var reg provider.Registration
 		_ = json.Unmarshal([]byte(registration), &reg)
@@ -106,7 +107,11 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 		"POST /events/{topic}/{event}": func() apiRequest { return apiRequest{"POST", "/events/audit/noted", `{"who":"ann"}`} },
 		"GET /deadletters":             func() apiRequest { return apiRequest{"GET", "/deadletters", ""} },
 		"GET /metrics":                 func() apiRequest { return apiRequest{"GET", "/metrics", ""} },
-		"PUT /providers/{name}":        func() apiRequest { return apiRequest{"PUT", "/providers/billing", registration} },
+		// A name of its own each time: a live lease is its registrant's.
+		"PUT /providers/{name}": func() apiRequest {
+			puts++
+			return apiRequest{"PUT", "/providers/billing-" + itoa(puts), registration}
+		},
 		"POST /providers/{name}/renew": func() apiRequest { register(); return apiRequest{"POST", "/providers/billing/renew", ""} },
 		"DELETE /providers/{name}":     func() apiRequest { register(); return apiRequest{"DELETE", "/providers/billing", ""} },
 		"GET /providers":               func() apiRequest { return apiRequest{"GET", "/providers", ""} },

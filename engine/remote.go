@@ -99,6 +99,10 @@ var (
 	// ErrNoLease: a renewal of a provider that has no live lease (404):
 	// register again.
 	ErrNoLease = errors.New("engine: no live lease for this provider")
+	// ErrLeaseHeld: a registration, renewal or withdrawal of a live lease
+	// by a credential other than the one that registered it, not an
+	// admin's (403, an ErrForbidden).
+	ErrLeaseHeld = fmt.Errorf("%w: the provider's live lease is another credential's", ErrForbidden)
 )
 
 // remote is the engine's registry of remote providers.
@@ -118,9 +122,24 @@ type remote struct {
 // lease is a provider's registration.
 type lease struct {
 	name     string
+	owner    string // Identity.ID of who registered it; "": anyone's
 	handlers []provider.Handler
 	ttl      time.Duration
 	expires  time.Time
+}
+
+// mayChangeLocked refuses who a change (what: "replace", "renew",
+// "withdraw") of lease l, if it is live: a lease belongs to the credential
+// that registered it, so that another provider cannot take its calls or
+// end them; an admin, the operator, may. A lease registered with no
+// identity (an open API) is anyone's, as an expired one is. The caller
+// holds rm.mu.
+func (rm *remote) mayChangeLocked(l *lease, who Identity, what string, now time.Time) error {
+	if !now.Before(l.expires) || l.owner == "" || l.owner == who.ID || who.Role == RoleAdmin {
+		return nil
+	}
+	rm.e.log.Warn("provider lease change refused: another credential holds it", "provider", l.name, "change", what)
+	return fmt.Errorf("%w: cannot %s provider %q until its lease expires or an admin withdraws it", ErrLeaseHeld, what, l.name)
 }
 
 // handlerKey names a Go step (or rollback) of a flow.
@@ -236,9 +255,9 @@ func declaredOutcomes(s *dsl.Step) []string {
 }
 
 // register grants (or renews, with the same handlers) the lease of
-// provider name, after checking the registration; it wakes the runs that
-// were waiting for one of its handlers.
-func (rm *remote) register(name string, reg provider.Registration) (provider.Lease, error) {
+// provider name to who, after checking the registration; it wakes the
+// runs that were waiting for one of its handlers.
+func (rm *remote) register(name string, reg provider.Registration, who Identity) (provider.Lease, error) {
 	ttl, err := rm.check(name, reg)
 	if err != nil {
 		return provider.Lease{}, err
@@ -253,11 +272,16 @@ func (rm *remote) register(name string, reg provider.Registration) (provider.Lea
 			delete(rm.leases, n)
 		}
 	}
-	if _, ok := rm.leases[name]; !ok && len(rm.leases) >= rm.opts.MaxProviders {
+	if old, ok := rm.leases[name]; ok {
+		if err := rm.mayChangeLocked(old, who, "replace", now); err != nil {
+			rm.mu.Unlock()
+			return provider.Lease{}, err
+		}
+	} else if len(rm.leases) >= rm.opts.MaxProviders {
 		rm.mu.Unlock()
 		return provider.Lease{}, fmt.Errorf("%w: %d providers are registered, the most this engine keeps", ErrProviderConflict, rm.opts.MaxProviders)
 	}
-	l := &lease{name: name, handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl)}
+	l := &lease{name: name, owner: who.ID, handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl)}
 	rm.leases[name] = l
 	woken := rm.wakeLocked(now)
 	close(rm.changed)
@@ -268,8 +292,8 @@ func (rm *remote) register(name string, reg provider.Registration) (provider.Lea
 	return l.info(), nil
 }
 
-// renew extends the lease of provider name, if it is live.
-func (rm *remote) renew(name string) (provider.Lease, error) {
+// renew extends the lease of provider name, if it is live, for who.
+func (rm *remote) renew(name string, who Identity) (provider.Lease, error) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	now := rm.e.clock.Now()
@@ -277,17 +301,27 @@ func (rm *remote) renew(name string) (provider.Lease, error) {
 	if !ok || !now.Before(l.expires) {
 		return provider.Lease{}, fmt.Errorf("%w: %q (register it again: PUT /providers/%s)", ErrNoLease, name, name)
 	}
+	if err := rm.mayChangeLocked(l, who, "renew", now); err != nil {
+		return provider.Lease{}, err
+	}
 	l.expires = now.Add(l.ttl)
 	return l.info(), nil
 }
 
-// leave ends the lease of provider name; false if it had none.
-func (rm *remote) leave(name string) bool {
+// leave ends the lease of provider name for who: ErrNoLease if it had
+// none, ErrLeaseHeld if it is not who's to end.
+func (rm *remote) leave(name string, who Identity) error {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	_, ok := rm.leases[name]
+	l, ok := rm.leases[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoLease, name)
+	}
+	if err := rm.mayChangeLocked(l, who, "withdraw", rm.e.clock.Now()); err != nil {
+		return err
+	}
 	delete(rm.leases, name)
-	return ok
+	return nil
 }
 
 func (l *lease) info() provider.Lease {

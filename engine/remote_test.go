@@ -20,7 +20,9 @@ import (
 
 // The callback allow-list: loopback only by default; a host (any port),
 // host:port or URL prefix otherwise, and then only those; no userinfo;
-// ".." (plain or escaped) cannot leave a prefix.
+// ".." (plain or escaped) cannot leave a prefix. A port left to the scheme
+// is the scheme's (https://h is https://h:443), and a port outside
+// 1-65535 is refused, in a URL or an entry.
 func TestProviderAllowList(t *testing.T) {
 	for _, tc := range []struct {
 		allow []string
@@ -31,7 +33,8 @@ func TestProviderAllowList(t *testing.T) {
 			allow: nil,
 			ok: []string{"http://127.0.0.1:9000/step/X", "http://localhost/x", "https://LOCALHOST:8443/x",
 				"http://[::1]:9000/x", "http://127.9.8.7/x", "http://[::ffff:127.0.0.1]:80/x"},
-			no: []string{"http://10.0.0.7/x", "http://localhost.evil.example/x", "http://127.0.0.1.nip.io/x",
+			no: []string{"http://127.0.0.1:99999/x", "http://localhost:0/x", "http://[::1]:65536/x",
+				"http://10.0.0.7/x", "http://localhost.evil.example/x", "http://127.0.0.1.nip.io/x",
 				"http://user:pw@127.0.0.1/x", "http://user@localhost/x", "ftp://127.0.0.1/x", "127.0.0.1:9000",
 				"http:///x", "http://127.0.0.1/x#frag", "http://[::2]/x", "http://0.0.0.0/x", "http://169.254.169.254/latest"},
 		},
@@ -41,7 +44,7 @@ func TestProviderAllowList(t *testing.T) {
 				"http://[::1]:7000/x"},
 			// A list replaces the default: loopback is no longer allowed
 			// unless listed.
-			no: []string{"http://billing.internal.evil/x", "http://evil/billing.internal", "http://10.0.0.7:9001/x",
+			no: []string{"http://billing.internal:99999/x", "http://billing.internal.evil/x", "http://evil/billing.internal", "http://10.0.0.7:9001/x",
 				"http://10.0.0.7/x", "http://127.0.0.1:9000/x", "http://[::1]:7001/x", "http://a@billing.internal/x"},
 		},
 		{
@@ -54,12 +57,21 @@ func TestProviderAllowList(t *testing.T) {
 		{
 			allow: []string{"https://billing.internal/flowgen"},
 			ok: []string{"https://billing.internal/flowgen/step/X", "https://billing.internal/flowgen",
+				"https://billing.internal:443/flowgen/x", "https://BILLING.internal:0443/flowgen/x",
 				"https://billing.internal/flowgen/a/../b", "https://billing.internal/flowgen/a%2Fb?x=1"},
 			no: []string{"http://billing.internal/flowgen/x", "https://billing.internal/flowgenx/y",
 				"https://billing.internal/flowgen/../admin", "https://billing.internal/flowgen/./../admin",
 				"https://billing.internal/flowgen/%2e%2e/admin", "https://billing.internal/flowgen%2F..%2Fadmin",
 				"https://billing.internal:444/flowgen/x", "https://other.internal/flowgen/x", "https://billing.internal/",
-				"https://u@billing.internal/flowgen/x"},
+				"https://u@billing.internal/flowgen/x", "https://billing.internal:80/flowgen/x",
+				"https://billing.internal:99999/flowgen/x"},
+		},
+		{
+			// An entry's explicit port is its scheme's: the same origin.
+			allow: []string{"https://billing.internal:443/flowgen/", "http://10.0.0.7:80/", "billing.internal:443"},
+			ok: []string{"https://billing.internal/flowgen/x", "http://10.0.0.7/x", "http://10.0.0.7:80/x",
+				"https://billing.internal/other"},
+			no: []string{"http://billing.internal/x", "https://10.0.0.7/x", "http://10.0.0.7:8080/x"},
 		},
 	} {
 		al, err := parseAllowList(tc.allow)
@@ -77,7 +89,8 @@ func TestProviderAllowList(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"", " ", "ftp://h/", "https://u:p@h/", "https://h/?q=1", "https://h/#f", "h/path", "u@h", "https:///p", "h:", ":80", "[]", "[h"} {
+	for _, bad := range []string{"", " ", "ftp://h/", "https://u:p@h/", "https://h/?q=1", "https://h/#f", "h/path", "u@h", "https:///p", "h:", ":80", "[]", "[h",
+		"h:99999", "h:0", "h:+80", "[::1]:65536", "https://h:99999/p", "http://h:0/"} {
 		if _, err := parseAllowList([]string{bad}); err == nil {
 			t.Errorf("allow-list entry %q accepted", bad)
 		}
@@ -101,8 +114,15 @@ const billFlow = `{"version": 1, "flows": [{
 // Bill flow loaded.
 func remoteFixture(t *testing.T, opts ProviderOptions) (*fixture, *Engine, *httptest.Server) {
 	t.Helper()
+	return remoteFixtureAuth(t, opts, nil)
+}
+
+// remoteFixtureAuth is remoteFixture with an Authorizer (nil: none).
+func remoteFixtureAuth(t *testing.T, opts ProviderOptions, auth Authorizer) (*fixture, *Engine, *httptest.Server) {
+	t.Helper()
 	fx := newFixture(t)
 	fx.remote = &opts
+	fx.auth = auth
 	e := fx.start()
 	t.Cleanup(fx.stop)
 	ds, err := e.LoadFlows("bill.json", []byte(billFlow))

@@ -14,6 +14,10 @@ import (
 // engine send run state, or anything, to an address the operator did not
 // choose. An entry is a URL prefix or a host; no entry means loopback only.
 
+// portRule is what a port of a callback URL or an entry may be (url.Parse
+// takes any digits).
+const portRule = "a port is a number from 1 to 65535"
+
 // allowList is a parsed ProviderOptions.Allow.
 type allowList struct {
 	prefixes []*url.URL // a URL is allowed urlpath.Within one
@@ -21,20 +25,24 @@ type allowList struct {
 }
 
 // allowHost is a host entry: a host name or IP (lower case, an IPv6 one
-// without brackets, as url.URL.Hostname gives it) and its port, "" for
-// any port.
-type allowHost struct{ host, port string }
+// without brackets, as url.URL.Hostname gives it) and its port, 0 for any
+// port.
+type allowHost struct {
+	host string
+	port int
+}
 
 // parseAllowHost reads "host", "host:port", "[v6]" or "[v6]:port".
 func parseAllowHost(e string) (allowHost, bool) {
 	if h, p, err := net.SplitHostPort(e); err == nil {
-		return allowHost{strings.ToLower(h), p}, h != "" && p != ""
+		port, ok := urlpath.ParsePort(p)
+		return allowHost{strings.ToLower(h), port}, h != "" && ok
 	}
 	h := e
 	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
 		h = h[1 : len(h)-1]
 	}
-	return allowHost{strings.ToLower(h), ""}, h != "" && !strings.ContainsAny(h, "[]")
+	return allowHost{strings.ToLower(h), 0}, h != "" && !strings.ContainsAny(h, "[]")
 }
 
 func parseAllowList(entries []string) (allowList, error) {
@@ -49,12 +57,15 @@ func parseAllowList(entries []string) (allowList, error) {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 				return al, fmt.Errorf("engine: provider allow-list entry %q: want an http(s) URL prefix without user, query or fragment, or a host", e)
 			}
+			if _, ok := urlpath.Port(u); !ok {
+				return al, fmt.Errorf("engine: provider allow-list entry %q: %s", e, portRule)
+			}
 			al.prefixes = append(al.prefixes, u)
 			continue
 		}
 		h, ok := parseAllowHost(e)
 		if !ok || strings.ContainsAny(e, "/?#@ ") {
-			return al, fmt.Errorf("engine: provider allow-list entry %q: want a host, host:port or an http(s) URL prefix", e)
+			return al, fmt.Errorf("engine: provider allow-list entry %q: want a host, host:port or an http(s) URL prefix (%s)", e, portRule)
 		}
 		al.hosts = append(al.hosts, h)
 	}
@@ -78,6 +89,10 @@ func (al allowList) check(raw string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return fmt.Errorf("url %q is not an http(s) URL without user or fragment", raw)
 	}
+	port, ok := urlpath.Port(u)
+	if !ok {
+		return fmt.Errorf("url %q: %s", raw, portRule)
+	}
 	if len(al.prefixes) == 0 && len(al.hosts) == 0 {
 		if IsLoopbackHost(u.Hostname()) {
 			return nil
@@ -85,7 +100,7 @@ func (al allowList) check(raw string) error {
 		return fmt.Errorf("url %q is not on loopback, and the server allows no other callback address (flowgen serve -provider-allow HOST or URL prefix)", raw)
 	}
 	for _, h := range al.hosts {
-		if h.host == strings.ToLower(u.Hostname()) && (h.port == "" || h.port == u.Port()) {
+		if h.host == strings.ToLower(u.Hostname()) && (h.port == 0 || h.port == port) {
 			return nil
 		}
 	}

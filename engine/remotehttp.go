@@ -25,12 +25,14 @@ func (e *Engine) Providers() []provider.Lease {
 }
 
 // RegisterProvider grants or renews the lease of a remote provider, as
-// PUT /providers/{name} does.
+// PUT /providers/{name} does, as the operator: like an admin, it may
+// replace any provider's live lease, and the lease it grants belongs to
+// no credential (any provider may replace it).
 func (e *Engine) RegisterProvider(name string, reg provider.Registration) (provider.Lease, error) {
 	if e.remote == nil {
 		return provider.Lease{}, fmt.Errorf("%w: %w", ErrRegistration, errProvidersOff)
 	}
-	return e.remote.register(name, reg)
+	return e.remote.register(name, reg, Identity{Role: RoleAdmin})
 }
 
 func (e *Engine) providerStatus(err error) int {
@@ -41,6 +43,8 @@ func (e *Engine) providerStatus(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, ErrNoLease):
 		return http.StatusNotFound
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }
@@ -59,7 +63,7 @@ func (e *Engine) httpPutProvider(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: %v", ErrRegistration, err), nil)
 		return
 	}
-	l, err := e.remote.register(r.PathValue("name"), reg)
+	l, err := e.remote.register(r.PathValue("name"), reg, identityOf(r))
 	if err != nil {
 		writeError(w, e.providerStatus(err), err, nil)
 		return
@@ -73,7 +77,7 @@ func (e *Engine) httpRenewProvider(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errProvidersOff, nil)
 		return
 	}
-	l, err := e.remote.renew(r.PathValue("name"))
+	l, err := e.remote.renew(r.PathValue("name"), identityOf(r))
 	if err != nil {
 		writeError(w, e.providerStatus(err), err, nil)
 		return
@@ -83,8 +87,12 @@ func (e *Engine) httpRenewProvider(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Engine) httpDeleteProvider(w http.ResponseWriter, r *http.Request) {
-	if e.remote == nil || !e.remote.leave(r.PathValue("name")) {
+	if e.remote == nil {
 		writeError(w, http.StatusNotFound, fmt.Errorf("%w: %q", ErrNoLease, r.PathValue("name")), nil)
+		return
+	}
+	if err := e.remote.leave(r.PathValue("name"), identityOf(r)); err != nil {
+		writeError(w, e.providerStatus(err), err, nil)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -3,8 +3,11 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -29,14 +32,20 @@ const MinTokenLength = 16
 // request presents its token as "Authorization: Bearer TOKEN". Tokens are
 // kept as SHA-256 digests and compared in constant time, every one of them
 // on every request. Reload reads the file again.
+//
+// TokenAuth is an IdentityAuthorizer: a caller's Identity.ID is a hash of
+// its token keyed with a secret of this TokenAuth, the same across Reload
+// (wherever the token moves in the file) and telling nothing of the token.
 type TokenAuth struct {
 	path   string
+	idKey  [32]byte // keys the tokens' identities; random, never shown
 	tokens atomic.Pointer[[]tokenEntry]
 }
 
 type tokenEntry struct {
 	digest [sha256.Size]byte
 	role   Role
+	id     string // Identity.ID of the token
 }
 
 // compareTokens compares token digests; a variable so that a test can
@@ -46,6 +55,9 @@ var compareTokens = subtle.ConstantTimeCompare
 // NewTokenAuth reads the token file at path.
 func NewTokenAuth(path string) (*TokenAuth, error) {
 	a := &TokenAuth{path: path}
+	if _, err := rand.Read(a.idKey[:]); err != nil {
+		return nil, fmt.Errorf("reading tokens: %w", err)
+	}
 	if err := a.Reload(); err != nil {
 		return nil, err
 	}
@@ -63,6 +75,11 @@ func (a *TokenAuth) Reload() error {
 	if err != nil {
 		return err
 	}
+	for i := range tokens {
+		mac := hmac.New(sha256.New, a.idKey[:])
+		mac.Write(tokens[i].digest[:])
+		tokens[i].id = hex.EncodeToString(mac.Sum(nil))
+	}
 	a.tokens.Store(&tokens)
 	return nil
 }
@@ -73,24 +90,30 @@ func (a *TokenAuth) Len() int { return len(*a.tokens.Load()) }
 // Authorize lets through a request whose bearer token is in the file with
 // a role that allows need.
 func (a *TokenAuth) Authorize(r *http.Request, need Role) error {
+	_, err := a.AuthorizeIdentity(r, need)
+	return err
+}
+
+// AuthorizeIdentity is Authorize, and names the caller by its token.
+func (a *TokenAuth) AuthorizeIdentity(r *http.Request, need Role) (Identity, error) {
 	token, ok := bearerToken(r)
 	if !ok {
-		return fmt.Errorf("%w: send the header Authorization: Bearer TOKEN", ErrUnauthenticated)
+		return Identity{}, fmt.Errorf("%w: send the header Authorization: Bearer TOKEN", ErrUnauthenticated)
 	}
 	d := sha256.Sum256([]byte(token))
-	var role Role
+	var who Identity
 	for _, t := range *a.tokens.Load() { // every token, whichever matches
 		if compareTokens(t.digest[:], d[:]) == 1 {
-			role = t.role
+			who = Identity{ID: t.id, Role: t.role}
 		}
 	}
 	switch {
-	case role == "":
-		return errInvalidToken
-	case !role.Allows(need):
-		return fmt.Errorf("%w: %s %s needs the %s role; the token's role is %s", ErrForbidden, r.Method, r.URL.Path, need, role)
+	case who.Role == "":
+		return Identity{}, errInvalidToken
+	case !who.Role.Allows(need):
+		return Identity{}, fmt.Errorf("%w: %s %s needs the %s role; the token's role is %s", ErrForbidden, r.Method, r.URL.Path, need, who.Role)
 	}
-	return nil
+	return who, nil
 }
 
 // parseTokens reads a token file. Its errors never quote a token.
@@ -128,7 +151,7 @@ func parseTokens(name string, src []byte) ([]tokenEntry, error) {
 			return nil, fmt.Errorf("%s:%d: the token of line %d again", name, n, prev)
 		}
 		seen[d] = n
-		out = append(out, tokenEntry{d, role})
+		out = append(out, tokenEntry{digest: d, role: role})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

@@ -273,7 +273,10 @@
 // may also define flows (PUT /flows), abort runs, read the dead letters and
 // the providers' leases (GET /providers);
 // a provider may only register, renew and withdraw remote providers (an
-// admin may too).
+// admin may too). A provider's lease is the token's that registered it:
+// while it is live, another provider token cannot replace, renew or
+// withdraw it (403), an admin can; once it expired, any provider token may
+// take the name.
 // A token has at least 16 characters; a file with an unknown role, a short
 // or repeated token, or no token, is refused (exit 1). POST /echo needs no
 // token: the engine's own rpc steps call it, and it reads and changes

@@ -2,12 +2,14 @@
 // base URL": an rpc endpoint under its service's base URL (engine/httpcall)
 // and a provider's callback URL under an allow-listed prefix (engine). Both
 // must not be left by "..", nor by its escaped forms, which a server or
-// proxy may decode before it routes.
+// proxy may decode before it routes; and both are on the base's port,
+// which the URL may name or leave to its scheme (Port).
 package urlpath
 
 import (
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -22,9 +24,36 @@ func Dir(p string) string {
 }
 
 // Within reports whether u is base or under it: the same scheme, the same
-// host and port (in any case), and a path whose Dir starts with base's.
+// host (in any case) and port (Port: "https://h:443" is "https://h"), and
+// a path whose Dir starts with base's.
 func Within(u, base *url.URL) bool {
-	return u.Scheme == base.Scheme && strings.EqualFold(u.Host, base.Host) && strings.HasPrefix(Dir(u.Path), Dir(base.Path))
+	pu, oku := Port(u)
+	pb, okb := Port(base)
+	return u.Scheme == base.Scheme && strings.EqualFold(u.Hostname(), base.Hostname()) && pu == pb && oku == okb &&
+		strings.HasPrefix(Dir(u.Path), Dir(base.Path))
+}
+
+// Port returns the port u connects to: its own, or its scheme's when it
+// names none (80 for http, 443 for https). ok is false for a port outside
+// 1-65535, which url.Parse lets through, or none with another scheme.
+func Port(u *url.URL) (port int, ok bool) {
+	if p := u.Port(); p != "" {
+		return ParsePort(p)
+	}
+	switch u.Scheme {
+	case "http":
+		return 80, true
+	case "https":
+		return 443, true
+	}
+	return 0, false
+}
+
+// ParsePort reads a TCP port, decimal digits in 1-65535; ok is false
+// otherwise.
+func ParsePort(s string) (port int, ok bool) {
+	n, err := strconv.Atoi(s)
+	return n, err == nil && s[0] != '+' && s[0] != '-' && n >= 1 && n <= 65535
 }
 
 // Below reports whether u is under base and not base itself.

@@ -22,6 +22,11 @@ func TestWithinAndBelow(t *testing.T) {
 		{"http://other/api/x", "http://svc/api", false, false},
 		{"http://svc/anything", "http://svc", true, true},
 		{"http://svc/a/./b", "http://svc/a/b", true, false},
+		// A port left to the scheme is the scheme's: the same origin.
+		{"https://svc:443/api/x", "https://svc/api", true, true},
+		{"http://svc/api/x", "http://svc:80/api", true, true},
+		{"https://svc:80/api/x", "https://svc/api", false, false},
+		{"http://[::1]:80/api/x", "http://[::1]/api", true, true},
 	} {
 		u, err := url.Parse(tc.u)
 		if err != nil {
@@ -36,6 +41,31 @@ func TestWithinAndBelow(t *testing.T) {
 		}
 		if got := Below(u, base); got != tc.below {
 			t.Errorf("Below(%s, %s) = %v", tc.u, tc.base, got)
+		}
+	}
+}
+
+// Port: a URL's own port, else its scheme's; none outside 1-65535.
+func TestPort(t *testing.T) {
+	for raw, want := range map[string]int{
+		"http://h/": 80, "https://h/": 443, "https://h:8443/": 8443, "http://h:0080/": 80, "http://h:65535/": 65535,
+		"http://h:0/": -1, "http://h:65536/": -1, "http://h:99999/": -1, "ftp://h/": -1,
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := Port(u)
+		if !ok {
+			got = -1
+		}
+		if got != want {
+			t.Errorf("Port(%s) = %d, %v; want %d", raw, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "+80", "-1", "8o", "99999"} {
+		if _, ok := ParsePort(bad); ok {
+			t.Errorf("ParsePort(%q) ok", bad)
 		}
 	}
 }
