@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/flowgen/flowgen/runtime"
 )
 
 const otherProviderToken = "provider2-0123456789abcdef"
@@ -75,14 +72,7 @@ func TestProviderLeaseOwner(t *testing.T) {
 			t.Errorf("after the refused %s %s the lease is %s, want %s", r.method, r.path, got, held)
 		}
 	}
-	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the run to be done", func() bool {
-		st, _ := e.Status(id)
-		return st.State == runtime.StateDone
-	})
+	runBill(t, e, 20*time.Second)
 	if firstCalls.Load() != 2 || secondCalls.Load() != 0 {
 		t.Errorf("calls: %d to the first, %d to the second; want 2 and 0", firstCalls.Load(), secondCalls.Load())
 	}

@@ -189,10 +189,10 @@ type target struct {
 	h        provider.Handler
 }
 
-// pick returns a live provider's handler of k (a qualified registration
-// wins over a plain one), whose outcomes are outcomes for a step. The
-// caller holds rm.mu.
-func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (target, bool) {
+// targetsLocked returns the live providers' handlers of k (qualified
+// registrations, else plain ones), whose outcomes are outcomes for a
+// step, in a stable order. The caller holds rm.mu.
+func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) []target {
 	var qualified, plain []target
 	for _, l := range rm.leases {
 		if !now.Before(l.expires) {
@@ -214,17 +214,20 @@ func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (ta
 	if len(list) == 0 {
 		list = plain
 	}
+	sort.Slice(list, func(i, j int) bool { return list[i].provider < list[j].provider })
+	return list
+}
+
+// pickLocked returns the target of the next call of k: its targets in
+// turn. Only a call takes a turn; asking whether k is served
+// (liveLocked) does not, or two askings per call would send every call
+// to the same one of two providers. The caller holds rm.mu.
+func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (target, bool) {
+	list := rm.targetsLocked(k, outcomes, now)
 	if len(list) == 0 {
 		return target{}, false
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].provider < list[j].provider })
 	return list[rm.rr.Add(1)%uint64(len(list))], true
-}
-
-func (rm *remote) pick(k handlerKey, outcomes []string) (target, bool) {
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	return rm.pickLocked(k, outcomes, rm.e.clock.Now())
 }
 
 // sameOutcomes compares two sets of named outcomes ("ok" and "" are not
@@ -499,8 +502,10 @@ func (rm *remote) liveLocked(k handlerKey, outcomes []string, now time.Time) (st
 	if rm.e.reg.has(k) {
 		return "", true
 	}
-	t, ok := rm.pickLocked(k, outcomes, now)
-	return t.provider, ok
+	if list := rm.targetsLocked(k, outcomes, now); len(list) > 0 {
+		return list[0].provider, true
+	}
+	return "", false
 }
 
 // wakeLocked takes the waits that a live handler serves now out of the
@@ -590,7 +595,10 @@ func (rm *remote) missing(fl *dsl.Flow, m dsl.GoMethod, kind string) diag.List {
 				p.Provider, p.Handler, outcomeList(p.Mismatch), kind, m.Name, fl.Name, outcomeList(outcomes)))
 		}
 	}
-	if _, ok := rm.pick(k, outcomes); ok {
+	rm.mu.Lock()
+	live := len(rm.targetsLocked(k, outcomes, rm.e.clock.Now())) > 0
+	rm.mu.Unlock()
+	if live {
 		return ds
 	}
 	what := "its runs wait for one in the step's waiting state, within the step's deadline"

@@ -792,3 +792,43 @@ func TestInProcessHandlerEndsProviderWaits(t *testing.T) {
 		t.Errorf("Release ran under key %q", key)
 	}
 }
+
+// The calls of a handler that two providers serve go to them in turn,
+// though each step asks first whether it is served (its provider wait):
+// asking takes no turn.
+func TestProviderCallsSpread(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	a, aCalls := countingProvider(t)
+	b, bCalls := countingProvider(t)
+	for name, base := range map[string]string{"billing-a": a.URL, "billing-b": b.URL} {
+		if status, out := putProvider(t, srv, name, billingReg(base, "1m")); status != http.StatusOK {
+			t.Fatalf("register %s: %d %s", name, status, out)
+		}
+	}
+	runBill(t, e, 20*time.Second)
+	runBill(t, e, 20*time.Second)
+	if aCalls.Load() != 2 || bCalls.Load() != 2 {
+		t.Errorf("calls: %d to billing-a, %d to billing-b; want 2 each", aCalls.Load(), bCalls.Load())
+	}
+}
+
+// runBill starts a run of the Bill flow and waits, at most within, until
+// it is done.
+func runBill(t *testing.T, e *Engine, within time.Duration) {
+	t.Helper()
+	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(within)
+	for {
+		st, _ := e.Status(id)
+		if st.State == runtime.StateDone {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s is %s after %v, want done (wait %+v)", id, st.State, within, st.Wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
