@@ -62,6 +62,7 @@ const (
 	MaxProviderTTL       = 10 * time.Minute
 	DefaultMaxProviders  = 1024
 	MaxProviderHandlers  = 256
+	MaxProviderReplicas  = 256 // live replicas of one provider
 	DefaultProviderWait  = 30 * time.Second
 	MaxProviderResponse  = 16 << 20 // bytes of a provider's answer
 	maxProviderSubject   = 255
@@ -119,13 +120,57 @@ type remote struct {
 	changed chan struct{}                  // closed and replaced when a lease is granted
 }
 
-// lease is a provider's registration.
+// lease is a provider's registration: the registrations of its replicas
+// (processes that share the name, such as NATS replicas in one queue
+// group), each with its own TTL. It is live while any replica's is, so
+// that a replica that leaves takes only its own registration away.
 type lease struct {
 	name     string
-	owner    string // Identity.ID of who registered it; "": anyone's
+	owner    string                   // Identity.ID of who registered it; "": anyone's
+	replicas map[string]*replicaLease // by replica ID; "": registered without one
+}
+
+// replicaLease is one replica's registration.
+type replicaLease struct {
 	handlers []provider.Handler
 	ttl      time.Duration
 	expires  time.Time
+}
+
+// liveReplicas returns the IDs of l's live replicas, sorted.
+func (l *lease) liveReplicas(now time.Time) []string {
+	var out []string
+	for id, r := range l.replicas {
+		if now.Before(r.expires) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (l *lease) live(now time.Time) bool { return len(l.liveReplicas(now)) > 0 }
+
+// handlers returns the handlers of l's live replicas, each once: replicas
+// of one version register the same ones, and a rolling deploy mixes the
+// old version's and the new one's until the last old replica leaves.
+func (l *lease) handlers(now time.Time) []provider.Handler {
+	type key struct {
+		name, url, subject, outcomes string
+		rollback                     bool
+	}
+	seen := map[key]bool{}
+	var out []provider.Handler
+	for _, id := range l.liveReplicas(now) {
+		for _, h := range l.replicas[id].handlers {
+			k := key{h.Name, h.URL, h.Subject, strings.Join(h.Outcomes, "\x00"), h.Rollback}
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, h)
+			}
+		}
+	}
+	return out
 }
 
 // mayChangeLocked refuses who a change (what: "replace", "renew",
@@ -135,7 +180,7 @@ type lease struct {
 // identity (an open API) is anyone's, as an expired one is. The caller
 // holds rm.mu.
 func (rm *remote) mayChangeLocked(l *lease, who Identity, what string, now time.Time) error {
-	if !now.Before(l.expires) || l.owner == "" || l.owner == who.ID || who.Role == RoleAdmin {
+	if !l.live(now) || l.owner == "" || l.owner == who.ID || who.Role == RoleAdmin {
 		return nil
 	}
 	rm.e.log.Warn("provider lease change refused: another credential holds it", "provider", l.name, "change", what)
@@ -195,10 +240,7 @@ type target struct {
 func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) []target {
 	var qualified, plain []target
 	for _, l := range rm.leases {
-		if !now.Before(l.expires) {
-			continue
-		}
-		for _, h := range l.handlers {
+		for _, h := range l.handlers(now) {
 			if h.Rollback != k.rollback || !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
 				continue
 			}
@@ -214,7 +256,12 @@ func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) 
 	if len(list) == 0 {
 		list = plain
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].provider < list[j].provider })
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].provider != list[j].provider {
+			return list[i].provider < list[j].provider
+		}
+		return list[i].h.URL+list[i].h.Subject < list[j].h.URL+list[j].h.Subject
+	})
 	return list
 }
 
@@ -257,10 +304,11 @@ func declaredOutcomes(s *dsl.Step) []string {
 	return out
 }
 
-// register grants (or renews, with the same handlers) the lease of
-// provider name to who, after checking the registration; it wakes the
-// runs that were waiting for one of its handlers.
-func (rm *remote) register(name string, reg provider.Registration, who Identity) (provider.Lease, error) {
+// register grants (or renews, with the same handlers) the registration
+// of replica (see lease) of provider name to who, after checking it; it
+// wakes the runs that were waiting for one of its handlers. Replica ""
+// registers the lease whole: it replaces every replica's registration.
+func (rm *remote) register(name, replica string, reg provider.Registration, who Identity) (provider.Lease, error) {
 	ttl, err := rm.check(name, reg)
 	if err != nil {
 		return provider.Lease{}, err
@@ -271,64 +319,122 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 	rm.mu.Lock()
 	now := rm.e.clock.Now()
 	for n, l := range rm.leases { // expired leases go when another comes
-		if !now.Before(l.expires) {
+		if !l.live(now) {
 			delete(rm.leases, n)
 		}
 	}
-	if old, ok := rm.leases[name]; ok {
-		if err := rm.mayChangeLocked(old, who, "replace", now); err != nil {
+	l, ok := rm.leases[name]
+	if ok {
+		if err := rm.mayChangeLocked(l, who, "replace", now); err != nil {
 			rm.mu.Unlock()
 			return provider.Lease{}, err
+		}
+		for id, r := range l.replicas {
+			if !now.Before(r.expires) {
+				delete(l.replicas, id)
+			}
+		}
+		if _, had := l.replicas[replica]; replica != "" && !had && len(l.replicas) >= MaxProviderReplicas {
+			rm.mu.Unlock()
+			return provider.Lease{}, fmt.Errorf("%w: provider %q has %d live replicas, the most a provider has", ErrProviderConflict, name, MaxProviderReplicas)
 		}
 	} else if len(rm.leases) >= rm.opts.MaxProviders {
 		rm.mu.Unlock()
 		return provider.Lease{}, fmt.Errorf("%w: %d providers are registered, the most this engine keeps", ErrProviderConflict, rm.opts.MaxProviders)
 	}
-	l := &lease{name: name, owner: who.ID, handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl)}
-	rm.leases[name] = l
+	// A new lease, or one registered whole, is who's; a replica joins the
+	// live lease of its owner's replicas (an admin's does too).
+	if !ok || replica == "" {
+		l = &lease{name: name, owner: who.ID, replicas: map[string]*replicaLease{}}
+		rm.leases[name] = l
+	}
+	r := &replicaLease{handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl)}
+	l.replicas[replica] = r
 	woken := rm.wakeLocked(now)
 	close(rm.changed)
 	rm.changed = make(chan struct{})
 	rm.mu.Unlock()
 	rm.deliver(woken, name)
-	rm.e.log.Info("provider registered", "provider", name, "handlers", len(l.handlers), "ttl", ttl)
-	return l.info(), nil
+	rm.e.log.Info("provider registered", "provider", name, "replica", replica, "handlers", len(r.handlers), "ttl", ttl)
+	return r.info(name, replica), nil
 }
 
-// renew extends the lease of provider name, if it is live, for who.
-func (rm *remote) renew(name string, who Identity) (provider.Lease, error) {
+// renew extends, for who, the registration of replica of provider name if
+// it is live, or with replica "" those of all its live replicas.
+func (rm *remote) renew(name, replica string, who Identity) (provider.Lease, error) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	now := rm.e.clock.Now()
 	l, ok := rm.leases[name]
-	if !ok || !now.Before(l.expires) {
+	if !ok || !l.live(now) {
 		return provider.Lease{}, fmt.Errorf("%w: %q (register it again: PUT /providers/%s)", ErrNoLease, name, name)
 	}
 	if err := rm.mayChangeLocked(l, who, "renew", now); err != nil {
 		return provider.Lease{}, err
 	}
-	l.expires = now.Add(l.ttl)
-	return l.info(), nil
+	if replica == "" {
+		for _, id := range l.liveReplicas(now) {
+			r := l.replicas[id]
+			r.expires = now.Add(r.ttl)
+		}
+		return l.info(now), nil
+	}
+	r, ok := l.replicas[replica]
+	if !ok || !now.Before(r.expires) {
+		return provider.Lease{}, fmt.Errorf("%w: replica %q of provider %q (register it again: PUT /providers/%s?replica=...)", ErrNoLease, replica, name, name)
+	}
+	r.expires = now.Add(r.ttl)
+	return r.info(name, replica), nil
 }
 
-// leave ends the lease of provider name for who: ErrNoLease if it had
-// none, ErrLeaseHeld if it is not who's to end.
-func (rm *remote) leave(name string, who Identity) error {
+// leave ends, for who, the registration of replica of provider name, and
+// the lease with its last live replica; replica "" ends the lease whole.
+// ErrNoLease if there was none, ErrLeaseHeld if it is not who's to end.
+func (rm *remote) leave(name, replica string, who Identity) error {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
+	now := rm.e.clock.Now()
 	l, ok := rm.leases[name]
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrNoLease, name)
 	}
-	if err := rm.mayChangeLocked(l, who, "withdraw", rm.e.clock.Now()); err != nil {
+	if err := rm.mayChangeLocked(l, who, "withdraw", now); err != nil {
 		return err
 	}
+	if replica != "" {
+		if _, ok := l.replicas[replica]; !ok {
+			return fmt.Errorf("%w: replica %q of provider %q", ErrNoLease, replica, name)
+		}
+		delete(l.replicas, replica)
+		if left := l.liveReplicas(now); len(left) > 0 {
+			rm.e.log.Info("provider replica withdrawn", "provider", name, "replica", replica, "replicas_left", len(left))
+			return nil
+		}
+	}
 	delete(rm.leases, name)
+	rm.e.log.Info("provider withdrawn", "provider", name, "replica", replica)
 	return nil
 }
 
-func (l *lease) info() provider.Lease {
-	return provider.Lease{Provider: l.name, TTL: l.ttl.String(), Expires: l.expires, Handlers: slices.Clone(l.handlers)}
+// info is the lease whole: its live replicas, their handlers, and the
+// latest expiry.
+func (l *lease) info(now time.Time) provider.Lease {
+	out := provider.Lease{Provider: l.name, Handlers: l.handlers(now)}
+	for _, id := range l.liveReplicas(now) {
+		if r := l.replicas[id]; !r.expires.Before(out.Expires) {
+			out.TTL, out.Expires = r.ttl.String(), r.expires
+		}
+		if id != "" {
+			out.Replicas = append(out.Replicas, id)
+		}
+	}
+	return out
+}
+
+// info is one replica's registration, as the answer to its registration
+// or renewal.
+func (r *replicaLease) info(name, replica string) provider.Lease {
+	return provider.Lease{Provider: name, Replica: replica, TTL: r.ttl.String(), Expires: r.expires, Handlers: slices.Clone(r.handlers)}
 }
 
 // list returns the live leases by name.
@@ -338,8 +444,8 @@ func (rm *remote) list() []provider.Lease {
 	now := rm.e.clock.Now()
 	out := []provider.Lease{}
 	for _, l := range rm.leases {
-		if now.Before(l.expires) {
-			out = append(out, l.info())
+		if l.live(now) {
+			out = append(out, l.info(now))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Provider < out[j].Provider })

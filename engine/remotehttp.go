@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/flowgen/flowgen/engine/provider"
 )
@@ -32,7 +33,7 @@ func (e *Engine) RegisterProvider(name string, reg provider.Registration) (provi
 	if e.remote == nil {
 		return provider.Lease{}, fmt.Errorf("%w: %w", ErrRegistration, errProvidersOff)
 	}
-	return e.remote.register(name, reg, Identity{Role: RoleAdmin})
+	return e.remote.register(name, "", reg, Identity{Role: RoleAdmin})
 }
 
 func (e *Engine) providerStatus(err error) int {
@@ -49,9 +50,30 @@ func (e *Engine) providerStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
+// replicaQuery reads the replica query parameter of the lease routes: the
+// replica (of the provider's processes sharing its name) the request is
+// about; absent: the lease whole. A value outside the limits of names
+// answers 400.
+func replicaQuery(w http.ResponseWriter, r *http.Request) (string, bool) {
+	q := r.URL.Query()
+	if !q.Has("replica") {
+		return "", true
+	}
+	v := q.Get("replica")
+	if err := checkName("replica", v); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: query parameter replica: %v", ErrRegistration, err), nil)
+		return "", false
+	}
+	return v, true
+}
+
 func (e *Engine) httpPutProvider(w http.ResponseWriter, r *http.Request) {
 	if e.remote == nil {
 		writeError(w, http.StatusNotFound, errProvidersOff, nil)
+		return
+	}
+	replica, ok := replicaQuery(w, r)
+	if !ok {
 		return
 	}
 	body, ok := e.readBody(w, r)
@@ -63,7 +85,7 @@ func (e *Engine) httpPutProvider(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: %v", ErrRegistration, err), nil)
 		return
 	}
-	l, err := e.remote.register(r.PathValue("name"), reg, identityOf(r))
+	l, err := e.remote.register(r.PathValue("name"), replica, reg, identityOf(r))
 	if err != nil {
 		writeError(w, e.providerStatus(err), err, nil)
 		return
@@ -77,7 +99,11 @@ func (e *Engine) httpRenewProvider(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errProvidersOff, nil)
 		return
 	}
-	l, err := e.remote.renew(r.PathValue("name"), identityOf(r))
+	replica, ok := replicaQuery(w, r)
+	if !ok {
+		return
+	}
+	l, err := e.remote.renew(r.PathValue("name"), replica, identityOf(r))
 	if err != nil {
 		writeError(w, e.providerStatus(err), err, nil)
 		return
@@ -91,7 +117,11 @@ func (e *Engine) httpDeleteProvider(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("%w: %q", ErrNoLease, r.PathValue("name")), nil)
 		return
 	}
-	if err := e.remote.leave(r.PathValue("name"), identityOf(r)); err != nil {
+	replica, ok := replicaQuery(w, r)
+	if !ok {
+		return
+	}
+	if err := e.remote.leave(r.PathValue("name"), replica, identityOf(r)); err != nil {
 		writeError(w, e.providerStatus(err), err, nil)
 		return
 	}
@@ -169,10 +199,8 @@ func (rm *remote) providersOf(k handlerKey, outcomes []string) []HandlerProvider
 	now := rm.e.clock.Now()
 	out := []HandlerProvider{}
 	for _, l := range rm.leases {
-		if !now.Before(l.expires) {
-			continue
-		}
-		for _, h := range l.handlers {
+		seen := map[string]bool{} // replicas serving one handler at other URLs
+		for _, h := range l.handlers(now) {
 			if h.Rollback != k.rollback || h.Name != k.flow+"."+k.name && h.Name != k.name {
 				continue
 			}
@@ -180,7 +208,10 @@ func (rm *remote) providersOf(k handlerKey, outcomes []string) []HandlerProvider
 			if !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
 				p.Mismatch = append([]string{}, h.Outcomes...)
 			}
-			out = append(out, p)
+			if id := p.Handler + "\x00" + strings.Join(p.Mismatch, "\x00"); !seen[id] {
+				seen[id] = true
+				out = append(out, p)
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -140,11 +140,22 @@ type Handler struct {
 	Subject string `json:"subject,omitempty"`
 }
 
-// Lease is the answer to a registration or a renewal.
+// Lease is the answer to a registration or a renewal, and an entry of
+// GET /providers.
 type Lease struct {
-	Provider string    `json:"provider"`
+	Provider string `json:"provider"`
+	// Replica is the replica the registration or renewal was about (its
+	// ?replica=); absent for the lease whole.
+	Replica string `json:"replica,omitempty"`
+	// TTL and Expires are the replica's registration's, or the lease's:
+	// that of its replica which expires last.
 	TTL      string    `json:"ttl"`
 	Expires  time.Time `json:"expires"`
 	Warnings []string  `json:"warnings,omitempty"`
+	// Handlers are the registration's, or the lease's: those of its live
+	// replicas, each once.
 	Handlers []Handler `json:"handlers,omitempty"`
+	// Replicas are the IDs of the lease's live replicas (GET /providers;
+	// absent when it was registered without replica IDs).
+	Replicas []string `json:"replicas,omitempty"`
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -75,8 +77,15 @@ func Permanent(err error) error {
 // Options configure a Provider.
 type Options struct {
 	// Name is the provider's name at the engine (its lease). Replicas that
-	// share a NATS queue group share a name; HTTP replicas each have one.
+	// share a NATS queue group share a name (and a Token); HTTP replicas
+	// may too, or each have one.
 	Name string
+	// Replica names this process among the replicas of Name: its
+	// registration, renewals and withdrawal are its own, and the lease
+	// lives while any replica's registration does, so that a replica that
+	// stops takes no handler away from the others (default: the host name
+	// and a random suffix, unique to this Provider).
+	Replica string
 	// Engine is the base URL of the flow service's API
 	// ("http://127.0.0.1:8080").
 	Engine string
@@ -113,6 +122,9 @@ func New(opts Options) *Provider {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Replica == "" {
+		opts.Replica = newReplicaID()
 	}
 	opts.Engine = strings.TrimRight(opts.Engine, "/")
 	return &Provider{opts: opts, steps: map[string]step{}, rollbacks: map[string]RollbackFunc{}}
@@ -247,7 +259,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // address such as "127.0.0.1:0" unless the engine allows another),
 // registers them with the engine (callback URLs on the bound address,
 // or under advertise if not ""), keeps the lease alive, and at the end
-// of ctx withdraws the lease and stops.
+// of ctx withdraws its replica's registration (KeepLease) and stops,
+// finishing the calls in flight.
 func (p *Provider) ListenAndServe(ctx context.Context, addr, advertise string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -271,9 +284,10 @@ func (p *Provider) ListenAndServe(ctx context.Context, addr, advertise string) e
 	return lerr
 }
 
-// KeepLease registers hs with the engine, renews the lease every TTL/3
-// (registering again when the engine no longer knows it, after a restart
-// of the engine), and withdraws it when ctx ends. It returns nil once ctx
+// KeepLease registers hs with the engine as this replica (Options.Replica),
+// renews its registration every TTL/3 (registering again when the engine
+// no longer knows it, after a restart of the engine), and withdraws it
+// when ctx ends: the lease goes with its last replica. It returns nil once ctx
 // ends, whether or not the first registration was through, or the
 // engine's refusal of the registration (a 4xx other than 404).
 func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
@@ -306,6 +320,17 @@ func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
 			}
 		}
 	}
+}
+
+// newReplicaID is a replica ID unique to this process and Provider: the
+// host name (which tells an operator reading GET /providers where it
+// runs), cut to keep within the engine's 128 bytes, and 8 random bytes.
+func newReplicaID() string {
+	host, _ := os.Hostname()
+	if len(host) > 64 {
+		host = host[:64]
+	}
+	return strings.Trim(host+"-"+rand.Text()[:16], "-")
 }
 
 // refused is the engine's 4xx answer to a registration.
@@ -348,10 +373,10 @@ func (p *Provider) withdraw() {
 	_, _ = p.send(ctx, http.MethodDelete, "", nil)
 }
 
-// send calls /providers/{name}{suffix}; an answer other than 2xx is an
-// error (*refused for a 4xx).
+// send calls /providers/{name}{suffix}?replica={replica}; an answer other
+// than 2xx is an error (*refused for a 4xx).
 func (p *Provider) send(ctx context.Context, method, suffix string, body []byte) (int, error) {
-	u := p.opts.Engine + "/providers/" + url.PathEscape(p.opts.Name) + suffix
+	u := p.opts.Engine + "/providers/" + url.PathEscape(p.opts.Name) + suffix + "?replica=" + url.QueryEscape(p.opts.Replica)
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)

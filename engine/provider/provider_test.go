@@ -22,6 +22,7 @@ type fakeEngine struct {
 	log      []string // "PUT", "RENEW", "DELETE", in order
 	regs     []Registration
 	auth     []string
+	replicas []string // each request's ?replica=
 	leased   bool
 	refuse   int // a status the next PUT answers instead of 200
 	forgotAt int // renewals before the engine forgets the lease (0: never)
@@ -33,6 +34,7 @@ func (f *fakeEngine) handler(t *testing.T) http.Handler {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.auth = append(f.auth, r.Header.Get("Authorization"))
+		f.replicas = append(f.replicas, r.URL.Query().Get("replica"))
 		name, suffix, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/providers/"), "/")
 		if name != "billing" {
 			t.Errorf("request for provider %q", name)
@@ -145,7 +147,29 @@ func TestKeepLeaseRenewsReregistersAndWithdraws(t *testing.T) {
 			t.Errorf("Authorization %q, want the provider's bearer token", a)
 		}
 	}
+	for _, r := range f.replicas {
+		if r != p.opts.Replica {
+			t.Errorf("?replica=%q, want the provider's replica %q on every request", r, p.opts.Replica)
+		}
+	}
 	f.mu.Unlock()
+}
+
+// A Provider is a replica of its name: Options.Replica, or an ID of its
+// own, which the engine takes (1 to 128 bytes).
+func TestReplicaID(t *testing.T) {
+	a, b := New(Options{Name: "billing"}), New(Options{Name: "billing"})
+	for _, id := range []string{a.opts.Replica, b.opts.Replica} {
+		if id == "" || len(id) > 128 || strings.HasPrefix(id, "-") {
+			t.Errorf("replica ID %q", id)
+		}
+	}
+	if a.opts.Replica == b.opts.Replica {
+		t.Errorf("two providers have replica ID %q", a.opts.Replica)
+	}
+	if c := New(Options{Name: "billing", Replica: "pod-7"}); c.opts.Replica != "pod-7" {
+		t.Errorf("replica %q, want the one given", c.opts.Replica)
+	}
 }
 
 // A registration the engine refuses (a 4xx other than 404 and 429) ends

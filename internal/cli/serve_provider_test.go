@@ -19,11 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/engine/provider/natsprovider"
+	"github.com/flowgen/flowgen/internal/natstest"
 )
 
 const (
@@ -143,17 +143,8 @@ func calls(t *testing.T, logFile string) [][]string {
 func TestServeRemoteProviderHTTP(t *testing.T) { testRemoteProvider(t, "http", nil) }
 
 func TestServeRemoteProviderNATS(t *testing.T) {
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	testRemoteProvider(t, ns.ClientURL(), []string{"-nats", ns.ClientURL()})
+	url := natstest.JetStreamURL(t)
+	testRemoteProvider(t, url, []string{"-nats", url})
 }
 
 // testRemoteProvider: a run started before any provider waits in a

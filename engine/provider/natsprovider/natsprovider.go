@@ -1,6 +1,7 @@
 // Package natsprovider carries remote provider calls over NATS
 // request-reply: Serve runs a provider's handlers on NATS subjects in a
-// queue group (replicas with the same provider name share the calls), and
+// queue group (replicas with the same provider name share the calls and
+// the lease, each with its own registration), and
 // Transport is the engine's side (engine.ProviderOptions.NATS).
 package natsprovider
 
@@ -51,8 +52,11 @@ func escape(s string) string {
 }
 
 // Serve subscribes p's handlers on nc, in the queue group named after the
-// provider, registers them with the engine (their subjects), keeps the
-// lease alive, and at the end of ctx withdraws it and unsubscribes.
+// provider, registers them with the engine (their subjects) as p's
+// replica, keeps its registration alive, and at the end of ctx withdraws
+// it and then unsubscribes. The other replicas of the name (processes
+// serving it with the same token and their own replica IDs) keep the
+// lease and the calls; the last one's withdrawal ends the lease.
 func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn) error {
 	hs := p.Handlers(func(h *provider.Handler) { h.Subject = Subject(name, *h) })
 	sem := make(chan struct{}, MaxInFlight)

@@ -12,30 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/natstest"
 )
 
-func natsServer(t *testing.T) *nats.Conn {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
+func natsServer(t *testing.T) *nats.Conn { return natstest.Connect(t, natstest.URL(t)) }
 
 // leases is the engine's lease API as far as Serve uses it: the
 // registrations it got and whether the lease is live.

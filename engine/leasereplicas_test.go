@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/engine/provider/natsprovider"
+	"github.com/flowgen/flowgen/internal/natstest"
+)
+
+// handlersProvided reports whether every Go step and rollback of the Bill
+// flow is provided, as GET /flows/Bill/handlers says.
+func handlersProvided(t *testing.T, do func(method, path, body string) (int, string)) bool {
+	t.Helper()
+	status, body := do("GET", "/flows/Bill/handlers", "")
+	var out struct{ Handlers []HandlerInfo }
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil || len(out.Handlers) == 0 {
+		t.Fatalf("GET /flows/Bill/handlers: %d %s", status, body)
+	}
+	for _, h := range out.Handlers {
+		if !h.Provided {
+			return false
+		}
+	}
+	return true
+}
+
+// replicaReg is billingReg with the Bill flow's rollback too: every Go
+// method of the flow.
+func replicaReg(base, ttl string) string {
+	return strings.Replace(billingReg(base, ttl), `"handlers": [`, `"handlers": [{"name": "Release", "rollback": true, "url": "`+base+`/rb"}, `, 1)
+}
+
+// Replicas of one provider (?replica=ID) share its lease, each with its
+// own registration: the lease lives while any replica's does, and a
+// replica's withdrawal, or its registration's expiry, takes away only its
+// own; the calls go to the replicas' URLs in turn. Without a replica, a
+// request is about the lease whole, as before replicas: a registration
+// replaces every replica's, a withdrawal ends the lease. A replica of
+// another token is refused while the lease is live, and a replica ID
+// outside the limits of names is 400.
+func TestProviderReplicas(t *testing.T) {
+	tokens := "admin " + adminToken + "\nprovider " + providerToken + "\nprovider " + otherProviderToken + "\n"
+	_, e, srv := remoteFixtureAuth(t, ProviderOptions{}, newTokenAuth(t, tokens))
+	a, aCalls := countingProvider(t)
+	b, bCalls := countingProvider(t)
+	as := func(token string) func(method, path, body string) (int, string) {
+		return func(method, path, body string) (int, string) {
+			t.Helper()
+			status, _, out := send(t, srv, method, path, token, "application/json", body)
+			return status, out
+		}
+	}
+	do, admin := as(providerToken), as(adminToken)
+	must := func(want int, method, path, body string) {
+		t.Helper()
+		if status, out := do(method, path, body); status != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, status, out, want)
+		}
+	}
+	replicas := func() string {
+		t.Helper()
+		ls := e.Providers()
+		if len(ls) == 0 {
+			return "none"
+		}
+		return strings.Join(ls[0].Replicas, " ")
+	}
+
+	must(200, "PUT", "/providers/billing?replica=a", replicaReg(a.URL, "1s"))
+	status, out := do("PUT", "/providers/billing?replica=b", replicaReg(b.URL, "1m"))
+	if status != 200 || !strings.Contains(out, `"replica":"b"`) || !strings.Contains(out, `"ttl":"1m0s"`) {
+		t.Fatalf("the second replica registers: %d %s, want its own registration", status, out)
+	}
+	if got := replicas(); got != "a b" {
+		t.Fatalf("replicas %q, want a b", got)
+	}
+	if status, out := as(otherProviderToken)("PUT", "/providers/billing?replica=c", replicaReg(b.URL, "1m")); status != http.StatusForbidden {
+		t.Errorf("a replica of another token: %d %s, want 403", status, out)
+	}
+	for _, q := range []string{"?replica=", "?replica=%00"} {
+		if status, _ := do("POST", "/providers/billing/renew"+q, ""); status != http.StatusBadRequest {
+			t.Errorf("renew%s: %d, want 400", q, status)
+		}
+	}
+	runBill(t, e, 20*time.Second)
+	runBill(t, e, 20*time.Second)
+	if aCalls.Load() == 0 || bCalls.Load() == 0 {
+		t.Errorf("calls: %d to a, %d to b; want both replicas called", aCalls.Load(), bCalls.Load())
+	}
+
+	// a's registration expires; b's lives on, and serves every call.
+	time.Sleep(MinProviderTTL + 100*time.Millisecond)
+	must(404, "POST", "/providers/billing/renew?replica=a", "")
+	if !handlersProvided(t, admin) || replicas() != "b" {
+		t.Fatalf("after a expired: replicas %q; the handlers should stay provided by b", replicas())
+	}
+	// a comes back, and withdraws: b stays.
+	must(200, "PUT", "/providers/billing?replica=a", replicaReg(a.URL, "1m"))
+	must(204, "DELETE", "/providers/billing?replica=a", "")
+	must(404, "DELETE", "/providers/billing?replica=a", "")
+	must(200, "POST", "/providers/billing/renew?replica=b", "")
+	if !handlersProvided(t, admin) || replicas() != "b" {
+		t.Fatalf("after a withdrew: replicas %q; the handlers should stay provided by b", replicas())
+	}
+	before := aCalls.Load()
+	runBill(t, e, 20*time.Second)
+	if aCalls.Load() != before {
+		t.Errorf("a was called after it withdrew")
+	}
+
+	// Without a replica: the lease whole.
+	must(200, "PUT", "/providers/billing?replica=a", replicaReg(a.URL, "1m"))
+	must(200, "POST", "/providers/billing/renew", "")
+	must(200, "PUT", "/providers/billing", replicaReg(b.URL, "1m"))
+	if got := replicas(); got != "" {
+		t.Errorf("after a registration without a replica, replicas %q, want none", got)
+	}
+	must(404, "POST", "/providers/billing/renew?replica=a", "")
+	must(200, "PUT", "/providers/billing?replica=a", replicaReg(a.URL, "1m"))
+	must(204, "DELETE", "/providers/billing", "")
+	if ls := e.Providers(); len(ls) != 0 || handlersProvided(t, admin) {
+		t.Errorf("a withdrawal without a replica left %+v", ls)
+	}
+
+	// The last replica's withdrawal ends the lease.
+	must(200, "PUT", "/providers/billing?replica=a", replicaReg(a.URL, "1m"))
+	must(204, "DELETE", "/providers/billing?replica=a", "")
+	if ls := e.Providers(); len(ls) != 0 || handlersProvided(t, admin) {
+		t.Errorf("the last replica's withdrawal left %+v", ls)
+	}
+	must(404, "POST", "/providers/billing/renew", "")
+}
+
+// Two NATS replicas of one provider (one name, one token, one queue
+// group, engine/provider's library): one stops gracefully, and the
+// handlers stay provided; a run started right after is served by the
+// other at once, not after the other's next renewal (a minute away)
+// finds the lease gone and registers again. The last one's stop ends the
+// lease.
+func TestProviderNATSReplicaStops(t *testing.T) {
+	url := natstest.URL(t)
+	auth := newTokenAuth(t, "admin "+adminToken+"\nprovider "+providerToken+"\n")
+	_, e, srv := remoteFixtureAuth(t, ProviderOptions{NATS: natsprovider.NewTransport(natstest.Connect(t, url))}, auth)
+	admin := func(method, path, body string) (int, string) {
+		t.Helper()
+		status, _, out := send(t, srv, method, path, adminToken, "application/json", body)
+		return status, out
+	}
+	var served [2]atomic.Int32
+	type replica struct {
+		stop context.CancelFunc
+		done chan error
+	}
+	start := func(i int) replica {
+		p := provider.New(provider.Options{Name: "billing", Engine: srv.URL, Token: providerToken, TTL: 3 * time.Minute})
+		p.Step("Reserve", func(ctx context.Context, c *provider.Call) (string, error) { served[i].Add(1); return "", nil })
+		p.Step("Check", func(ctx context.Context, c *provider.Call) (string, error) { served[i].Add(1); return "", nil }, "declined")
+		p.Rollback("Release", func(ctx context.Context, c *provider.Call) error { return nil })
+		ctx, cancel := context.WithCancel(context.Background())
+		r := replica{cancel, make(chan error, 1)}
+		nc := natstest.Connect(t, url)
+		go func() { r.done <- natsprovider.Serve(ctx, p, "billing", nc) }()
+		t.Cleanup(func() { cancel(); <-r.done })
+		return r
+	}
+	stop := func(r replica) {
+		t.Helper()
+		r.stop()
+		if err := <-r.done; err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+		r.done <- nil // for the cleanup
+	}
+	r0, r1 := start(0), start(1)
+	waitFor(t, "both replicas to register", func() bool {
+		ls := e.Providers()
+		return len(ls) == 1 && len(ls[0].Replicas) == 2
+	})
+	if !handlersProvided(t, admin) {
+		t.Fatal("the handlers are not provided")
+	}
+
+	stop(r0)
+	if ls := e.Providers(); len(ls) != 1 || len(ls[0].Replicas) != 1 {
+		t.Fatalf("after one replica stopped, the leases are %+v, want billing with one replica", ls)
+	}
+	if !handlersProvided(t, admin) {
+		t.Fatal("after one replica stopped, the handlers are not provided")
+	}
+	before := served[0].Load()
+	runBill(t, e, 10*time.Second) // the other's renewal is a minute away
+	if served[0].Load() != before || served[1].Load() == 0 {
+		t.Errorf("calls: %d to the stopped replica after it stopped, %d to the other", served[0].Load()-before, served[1].Load())
+	}
+
+	stop(r1)
+	if ls := e.Providers(); len(ls) != 0 || handlersProvided(t, admin) {
+		t.Errorf("after the last replica stopped, the leases are %+v, want none", ls)
+	}
+}
