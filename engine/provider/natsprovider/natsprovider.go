@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -51,27 +52,38 @@ func escape(s string) string {
 	return b.String()
 }
 
+// DrainTimeout bounds how long Serve, at its end, waits for the calls in
+// flight to be answered, as ListenAndServe's HTTP shutdown does.
+const DrainTimeout = 10 * time.Second
+
 // Serve subscribes p's handlers on nc, in the queue group named after the
 // provider, registers them with the engine (their subjects) as p's
 // replica, keeps its registration alive, and at the end of ctx withdraws
-// it and then unsubscribes. The other replicas of the name (processes
-// serving it with the same token and their own replica IDs) keep the
-// lease and the calls; the last one's withdrawal ends the lease.
+// it, then unsubscribes once the calls in flight are answered (at most
+// DrainTimeout). The other replicas of the name (processes serving it
+// with the same token and their own replica IDs) keep the lease and the
+// calls; the last one's withdrawal ends the lease.
 func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn) error {
 	hs := p.Handlers(func(h *provider.Handler) { h.Subject = Subject(name, *h) })
 	sem := make(chan struct{}, MaxInFlight)
+	// The end of ctx does not cut the calls in flight short: the engine
+	// sent them before this replica withdrew, and another replica would
+	// only do them again. Each has its request's deadline; drain ends
+	// what is left after DrainTimeout.
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
 	var subs []*nats.Subscription
-	defer func() {
-		for _, s := range subs {
-			_ = s.Unsubscribe()
-		}
-	}()
+	defer func() { drain(subs, sem) }()
 	for _, h := range hs {
 		s, err := nc.QueueSubscribe(h.Subject, escape(name), func(m *nats.Msg) {
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-hctx.Done():
+				return
+			}
 			go func() {
 				defer func() { <-sem }()
-				_ = m.Respond(p.Handle(ctx, m.Data))
+				_ = m.Respond(p.Handle(hctx, m.Data))
 			}()
 		})
 		if err != nil {
@@ -83,6 +95,32 @@ func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn
 		return err
 	}
 	return p.KeepLease(ctx, hs)
+}
+
+// drain stops subs once the messages they hold are handed to their
+// callbacks, then waits until no call is in flight (every slot of sem is
+// free), all within DrainTimeout.
+func drain(subs []*nats.Subscription, sem chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
+	defer cancel()
+	for _, s := range subs {
+		closed := s.StatusChanged(nats.SubscriptionClosed)
+		if s.Drain() == nil {
+			select {
+			case <-closed:
+				continue
+			case <-ctx.Done():
+			}
+		}
+		_ = s.Unsubscribe()
+	}
+	for range cap(sem) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // Transport is the engine's NATS side: it sends each call as a request

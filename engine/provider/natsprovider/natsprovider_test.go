@@ -191,3 +191,59 @@ func TestSubjectEscapes(t *testing.T) {
 		}
 	}
 }
+
+// A call in flight when Serve's context ends is answered, not cut short:
+// Serve withdraws the replica's registration at once (the engine sends
+// it no more calls), then waits for the call before it unsubscribes and
+// returns.
+func TestServeAnswersCallsInFlight(t *testing.T) {
+	nc := natsServer(t)
+	var l leases
+	eng := l.server(t)
+	defer eng.Close()
+	started, release := make(chan struct{}), make(chan struct{})
+	p := provider.New(provider.Options{Name: "bill-ing", Engine: eng.URL, TTL: time.Minute})
+	p.Step("Slow", func(ctx context.Context, c *provider.Call) (string, error) {
+		close(started)
+		select {
+		case <-release:
+			return "", c.Set("Done", true)
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, p, "bill-ing", nc) }()
+	waitFor(t, "the registration", func() bool { _, leased := l.get(); return leased })
+
+	type result struct {
+		out []byte
+		err error
+	}
+	answer := make(chan result, 1)
+	go func() {
+		body, _ := json.Marshal(provider.Request{Version: provider.Version, Handler: "Slow", State: json.RawMessage(`{}`)})
+		cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer ccancel()
+		out, err := NewTransport(nc).CallProvider(cctx, Subject("bill-ing", provider.Handler{Name: "Slow"}), body)
+		answer <- result{out, err}
+	}()
+	<-started
+	cancel()
+	waitFor(t, "the withdrawal", func() bool { _, leased := l.get(); return !leased })
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned (%v) with a call in flight", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	r := <-answer
+	var rsp provider.Response
+	if r.err != nil || json.Unmarshal(r.out, &rsp) != nil || rsp.Error != nil || string(rsp.State) != `{"Done":true}` {
+		t.Fatalf("the call in flight: %s %v, want its answer", r.out, r.err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
