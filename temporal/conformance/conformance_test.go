@@ -244,9 +244,16 @@ func newLocal(t *testing.T, docs []string, sc script) *side {
 	return start(t, "runtime", e, svc, docs)
 }
 
+// serverMu serialises the cases' use of the one test server: its client
+// and its list of workers are made and kept without a lock of their own,
+// and the cases run in parallel.
+var serverMu sync.Mutex
+
 func newTemporal(t *testing.T, ts *temporaltest.TestServer, queue string, docs []string, sc script) *side {
 	t.Helper()
 	svc := &services{script: sc}
+	serverMu.Lock()
+	defer serverMu.Unlock()
 	x := jsonflows.New(ts.GetDefaultClient(), jsonflows.Options{TaskQueue: queue})
 	e, err := engine.New(engine.Options{Executor: x, Caller: svc})
 	if err != nil {
