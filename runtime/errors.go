@@ -144,7 +144,8 @@ func NoTimeForRetry(d time.Duration, next int, err error) error {
 }
 
 // DeadlinePassed is the error of a step whose deadline d, counted from when
-// the step was entered, passed before another attempt could start.
+// the step was entered, passed: it cut an attempt short, or came before
+// another attempt could start.
 func DeadlinePassed(d time.Duration) error {
 	return fmt.Errorf("%w: step deadline %v passed", ErrTimeout, d)
 }

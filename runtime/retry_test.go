@@ -229,4 +229,26 @@ func TestTimeouts(t *testing.T) {
 			t.Errorf("timers (-want +got):\n%s", diff)
 		}
 	})
+	t.Run("deadline cuts an attempt", func(t *testing.T) {
+		// An attempt still running when the deadline passes is cut there:
+		// the step ends timeout with the deadline's error (not the time
+		// that was left), on that attempt, and is not retried.
+		sink := runtime.NewMemorySink()
+		f := runtime.New[state]("deadline", runtime.WithClock(runtime.NewAutoClock(epoch)), runtime.WithSink(sink))
+		mustRegister(t, f, runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+			<-ctx.Done()
+			return "", ctx.Err()
+		}, runtime.WithRetry[state](runtime.RetryPolicy{Attempts: 3}), runtime.WithDeadline[state](time.Second)))
+		if res, _ := f.Execute(context.Background(), state{}, runtime.WithRunID("r")); res.Final != runtime.StateFailed {
+			t.Fatalf("ended %s, want failed", res.Final)
+		}
+		h := sink.History("r")
+		if n := len(eventsTo(h, "A:running")); n != 1 {
+			t.Errorf("%d events into A:running, want 1 (no retry)", n)
+		}
+		want := runtime.DeadlinePassed(time.Second).Error()
+		if e := eventsTo(h, runtime.MachineFailing); len(e) != 1 || e[0].Attempt != 1 || e[0].Outcome != runtime.OutcomeTimeout || e[0].Error != want {
+			t.Errorf("failing events %+v, want attempt 1, outcome timeout, error %q", e, want)
+		}
+	})
 }

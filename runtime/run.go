@@ -470,19 +470,28 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 			}
 		}
 		timeout := d.Timeout
+		var cut time.Time // the deadline, when it bounds this attempt before its timeout does
 		if d.Deadline > 0 {
-			left := v.entered.Add(d.Deadline).Sub(r.clock.Now())
+			end := v.entered.Add(d.Deadline)
+			left := end.Sub(r.clock.Now())
 			if left <= 0 { // only after Resume or a wait: attempts never outlive the deadline
 				*v.attempt--
 				return "", DeadlinePassed(d.Deadline), nil
 			}
 			if timeout <= 0 || left < timeout {
-				timeout = left
+				timeout, cut = left, end
 			}
 		}
 		out, err = r.attempt1(v, timeout)
 		if v.ctx.Err() != nil {
 			return out, err, errCancelled
+		}
+		if !cut.IsZero() && errors.Is(err, ErrTimeout) && !r.clock.Now().Before(cut) {
+			// The deadline cut the attempt: the step's budget is spent.
+			// Its error names the deadline, not the time that happened to
+			// be left (the same on every executor: Temporal's
+			// ScheduleToClose).
+			return "", DeadlinePassed(d.Deadline), nil
 		}
 		if err == nil || IsPermanent(err) || *v.attempt >= d.attempts {
 			return out, err, nil

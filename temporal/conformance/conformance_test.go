@@ -109,9 +109,10 @@ const shopJSON = `{"version": 1, "flows": [{
 // remindJSON bounds steps with deadlines (deadline → ScheduleToClose on
 // Temporal, a timer for a wait): an rpc whose backoff leaves no time for
 // another attempt within its deadline (outcome timeout, as on the
-// runtime: Temporal does not retry past ScheduleToClose), and a sleep
-// until a state field capped by a deadline, which ends it with the outcome
-// timeout (or error, when the field is not set).
+// runtime: Temporal does not retry past ScheduleToClose), or whose slow
+// attempt the deadline cuts (no timeout of its own); a sleep until a state
+// field capped by a deadline, which ends it with the outcome timeout (or
+// error, when the field is not set).
 const remindJSON = `{"version": 1, "flows": [{
   "name": "Remind", "state": "RemindState",
   "steps": [
@@ -243,9 +244,16 @@ func newLocal(t *testing.T, docs []string, sc script) *side {
 	return start(t, "runtime", e, svc, docs)
 }
 
+// serverMu serialises the cases' use of the one test server: its client
+// and its list of workers are made and kept without a lock of their own,
+// and the cases run in parallel.
+var serverMu sync.Mutex
+
 func newTemporal(t *testing.T, ts *temporaltest.TestServer, queue string, docs []string, sc script) *side {
 	t.Helper()
 	svc := &services{script: sc}
+	serverMu.Lock()
+	defer serverMu.Unlock()
 	x := jsonflows.New(ts.GetDefaultClient(), jsonflows.Options{TaskQueue: queue})
 	e, err := engine.New(engine.Options{Executor: x, Caller: svc})
 	if err != nil {
@@ -485,6 +493,12 @@ var cases = []conformanceCase{
 	{name: "deadline-cuts-sleep", flow: "Remind", state: `{"Item":"desk","FollowUpAt":"2999-01-01T00:00:00Z"}`, want: runtime.StateCompensated},
 	{name: "sleep-until-unset", flow: "Remind", state: `{"Item":"desk"}`, want: runtime.StateCompensated},
 	{name: "sleep-wakes-in-time", flow: "Remind", state: `{"Item":"desk","FollowUpAt":"2000-01-01T00:00:00Z"}`, want: runtime.StateDone},
+	// A slow attempt cut by its step's deadline, the first or a retry:
+	// the step ends timeout on that attempt, with the deadline's error.
+	{name: "deadline-cuts-attempt", flow: "Remind", state: `{"Item":"desk"}`,
+		script: script{"Slot.Book": {slow}}, want: runtime.StateFailed},
+	{name: "deadline-cuts-retry", flow: "Remind", state: `{"Item":"desk"}`,
+		script: script{"Slot.Book": {fail, slow}}, want: runtime.StateFailed},
 	// The service's example flow (examples/serve/signup.json).
 	{name: "signup-done", flow: "Signup", state: `{"Email":"ann@example.com"}`, then: []step{deliverPayment("ann@example.com")}, want: runtime.StateDone},
 	{name: "signup-aborted", flow: "Signup", state: `{"Email":"bob@example.com"}`, then: []step{abortWhenWaiting}, want: runtime.StateAborted},

@@ -63,7 +63,8 @@ func attempt[S any](ctx context.Context, in ActionInput[S], do func(runtime.Acti
 	n := int(activity.GetInfo(ctx).Attempt)
 	in.Action.Attempt = n
 	prior := retriedBefore(ctx)
-	stop := heartbeat(ctx, prior)
+	markStarted(ctx, prior, n)
+	stop := heartbeat(ctx, prior, n)
 	s := in.State
 	out, err := do(in.Action, &s)
 	stop()
@@ -88,14 +89,15 @@ func activityError(err error, d attemptDetail) error {
 	})
 }
 
-// heartbeat heartbeats for the running attempt every heartbeatEvery until
-// the returned stop is called, so that Temporal notices a dead worker
+// heartbeat heartbeats for the running attempt n every heartbeatEvery
+// until the returned stop is called, so that Temporal notices a dead worker
 // within HeartbeatTimeout and a cancelled run's attempt learns it through
 // ctx. An attempt shorter than heartbeatEvery never heartbeats. Each
 // heartbeat carries the record of the failed attempts before it (prior),
-// which Temporal keeps for the next attempt; stop returns once the last
-// heartbeat is made, so that none can overwrite the attempt's own record.
-func heartbeat(ctx context.Context, prior []failedAttempt) (stop func()) {
+// which Temporal keeps for the next attempt, and n (recordHeartbeat); stop
+// returns once the last heartbeat is made, so that none can overwrite the
+// attempt's own record.
+func heartbeat(ctx context.Context, prior []failedAttempt, n int) (stop func()) {
 	if activity.GetInfo(ctx).HeartbeatTimeout <= 0 {
 		return func() {}
 	}
@@ -107,7 +109,7 @@ func heartbeat(ctx context.Context, prior []failedAttempt) (stop func()) {
 		for {
 			select {
 			case <-t.C:
-				activity.RecordHeartbeat(ctx, prior)
+				recordHeartbeat(ctx, prior, n)
 			case <-done:
 				return
 			case <-ctx.Done():

@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -27,6 +28,36 @@ type failedAttempt struct {
 	Attempt int       `json:"attempt"`
 	Error   string    `json:"error"`
 	Time    time.Time `json:"time"`
+}
+
+// recordHeartbeat heartbeats for attempt n of an activity: its details are
+// the record of the failed attempts (oldest first), then n, the attempt
+// that last started. Temporal keeps the last details across attempts and
+// hands them to the workflow with a timeout, which tells nothing else of
+// the attempt it cut (lastHeartbeat).
+func recordHeartbeat(ctx context.Context, failed []failedAttempt, n int) {
+	activity.RecordHeartbeat(ctx, failed, n)
+}
+
+// markStarted heartbeats at once as attempt n starts, when n is a retry of
+// an activity with a deadline (ScheduleToClose): should the deadline pass
+// while it runs or waits out its backoff, the workflow learns which attempt
+// it was, as the runtime records it. The first attempt need not: details
+// without an attempt are the first's (lastHeartbeat).
+func markStarted(ctx context.Context, prior []failedAttempt, n int) {
+	if n > 1 && activity.GetInfo(ctx).ScheduleToCloseTimeout > 0 {
+		recordHeartbeat(ctx, prior, n)
+	}
+}
+
+// lastHeartbeat is the record of the failed attempts and the attempt that
+// last started, as the last heartbeat of an activity that timed out left
+// them (recordHeartbeat); started is 0 when none says.
+func lastHeartbeat(to *temporal.TimeoutError) (failed []failedAttempt, started int) {
+	if to.HasLastHeartbeatDetails() && to.LastHeartbeatDetails(&failed, &started) != nil {
+		return nil, 0
+	}
+	return failed, started
 }
 
 // retriedBefore is the record of the attempts before this one that failed,
@@ -73,7 +104,7 @@ func leaveRecord(ctx context.Context, a runtime.Action, prior []failedAttempt, e
 			activity.GetLogger(ctx).Warn("flowgen: telling the run of a failed attempt; it learns it when the step ends", "error", serr)
 		}
 	}
-	activity.RecordHeartbeat(ctx, append(slices.Clip(prior), failed))
+	recordHeartbeat(ctx, append(slices.Clip(prior), failed), a.Attempt)
 }
 
 // canSignal reports whether c, the client Temporal gives an activity, can
@@ -186,7 +217,9 @@ func retries(prior []failedAttempt, last int, ao workflow.ActivityOptions) []fai
 		}
 		full = append(full, failedAttempt{Attempt: n, Error: lost})
 	}
-	return full
+	// Last itself, when it failed and was to be retried: the deadline
+	// passed while the retry waited out its backoff.
+	return append(full, prior[i:]...)
 }
 
 // recordRetries records each failed attempt of in that has no retry event

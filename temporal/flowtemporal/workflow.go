@@ -333,32 +333,42 @@ func (r *wfRun[S]) entered(step string) time.Time {
 // the record in its details, or a Temporal timeout, the runtime's error for
 // it (an attempt past StartToClose (timeout) is runtime.AttemptTimeout, the
 // step past its ScheduleToClose (deadline) runtime.DeadlinePassed), with
-// the record in the last heartbeat details Temporal kept; an attempt that
-// failed with no time left for the next within the deadline is
-// runtime.NoTimeForRetry, as on the runtime.
+// the record and the attempt in the last heartbeat details Temporal kept
+// (lastHeartbeat); an attempt that failed with no time left for the next
+// within the deadline is runtime.NoTimeForRetry, as on the runtime.
 func failure(err error, attempts int, timeout, deadline time.Duration) (int, []failedAttempt, error) {
+	var act *temporal.ActivityError
+	errors.As(err, &act)
+	// Temporal did not retry: the next attempt could not have started
+	// before ScheduleToClose.
+	noTime := deadline > 0 && act != nil && act.RetryState() == enumspb.RETRY_STATE_TIMEOUT
 	// A timeout first: Temporal gives the failure of the attempt before a
 	// timed-out last attempt as the timeout's cause.
 	var to *temporal.TimeoutError
 	if errors.As(err, &to) {
-		var prior []failedAttempt
-		if to.HasLastHeartbeatDetails() && to.LastHeartbeatDetails(&prior) != nil {
-			prior = nil
+		prior, attempt := lastHeartbeat(to)
+		if attempt == 0 && deadline > 0 && act != nil && act.StartedEventID() != 0 {
+			// An attempt ran (none did: the deadline passed before the
+			// first started), the first: every later one heartbeats as it
+			// starts (markStarted).
+			attempt = 1
 		}
-		attempt := 0
-		var act *temporal.ActivityError
-		if errors.As(err, &act) && act.RetryState() == enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
+		if act != nil && act.RetryState() == enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
 			attempt = attempts
 		}
-		switch to.TimeoutType() {
-		case enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
-			return attempt, prior, runtime.AttemptTimeout(timeout)
-		case enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE:
-			if deadline > 0 {
-				return attempt, prior, runtime.DeadlinePassed(deadline)
-			}
+		cause := fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType()) // a heartbeat: the worker is gone
+		switch typ := to.TimeoutType(); {
+		case typ == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE && deadline > 0:
+			// While attempt ran (the runtime cuts it there), or after it
+			// failed, before the next started: the runtime's error.
+			return attempt, prior, runtime.DeadlinePassed(deadline)
+		case typ == enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
+			cause = runtime.AttemptTimeout(timeout)
 		}
-		return attempt, prior, fmt.Errorf("%w: %s timeout", runtime.ErrTimeout, to.TimeoutType()) // a heartbeat: the worker is gone
+		if noTime {
+			cause = runtime.NoTimeForRetry(deadline, attempt+1, cause)
+		}
+		return attempt, prior, cause
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
@@ -367,11 +377,7 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, []f
 			d.Retried = nil
 		}
 		var cause error = &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
-		var act *temporal.ActivityError
-		if deadline > 0 && errors.As(err, &act) && act.RetryState() == enumspb.RETRY_STATE_TIMEOUT {
-			// Temporal did not retry: the next attempt could not have
-			// started before ScheduleToClose. The runtime's error for it
-			// routes "timeout".
+		if noTime {
 			cause = runtime.NoTimeForRetry(deadline, d.Attempt+1, cause)
 		}
 		return d.Attempt, d.Retried, cause

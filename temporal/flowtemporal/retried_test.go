@@ -1,0 +1,92 @@
+package flowtemporal
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// timedOut is the error the workflow gets for an activity that Temporal
+// stopped on a timeout of type typ, in retry state rs, while an attempt
+// ran or not, with the last heartbeat details details (none when nil), as
+// the SDK makes it from the server's failure.
+func timedOut(t *testing.T, typ enumspb.TimeoutType, rs enumspb.RetryState, running bool, details ...any) error {
+	t.Helper()
+	info := &failurepb.TimeoutFailureInfo{TimeoutType: typ}
+	var started int64 // the server's: none while no attempt runs
+	if running {
+		started = 7
+	}
+	if details != nil {
+		p, err := converter.GetDefaultDataConverter().ToPayloads(details...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info.LastHeartbeatDetails = p
+	}
+	f := &failurepb.Failure{Message: "activity error",
+		FailureInfo: &failurepb.Failure_ActivityFailureInfo{ActivityFailureInfo: &failurepb.ActivityFailureInfo{RetryState: rs, StartedEventId: started}},
+		Cause:       &failurepb.Failure{Message: "activity timeout", FailureInfo: &failurepb.Failure_TimeoutFailureInfo{TimeoutFailureInfo: info}}}
+	return temporal.GetDefaultFailureConverter().FailureToError(f)
+}
+
+// A timeout of a step with a deadline is recorded on the attempt it cut,
+// or the attempt whose retry it came before, as the runtime records it:
+// the attempt comes from the last heartbeat's details (markStarted), none
+// meaning the first, or none when no attempt ran.
+func TestFailureAttemptOfDeadline(t *testing.T) {
+	const deadline, timeout = 4 * time.Second, time.Second
+	one := failedAttempt{Attempt: 1, Error: "unavailable"}
+	two := failedAttempt{Attempt: 2, Error: "unavailable"}
+	for _, c := range []struct {
+		name    string
+		err     error
+		attempt int
+		prior   []failedAttempt
+		want    error
+	}{
+		{"deadline cuts attempt 2", timedOut(t, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.RETRY_STATE_TIMEOUT, true, []failedAttempt{one}, 2),
+			2, []failedAttempt{one}, runtime.DeadlinePassed(deadline)},
+		{"deadline passes in the backoff after attempt 2", timedOut(t, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.RETRY_STATE_TIMEOUT, false, []failedAttempt{one, two}, 2),
+			2, []failedAttempt{one, two}, runtime.DeadlinePassed(deadline)},
+		{"deadline cuts attempt 1", timedOut(t, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.RETRY_STATE_TIMEOUT, true),
+			1, nil, runtime.DeadlinePassed(deadline)},
+		{"deadline passes before attempt 1 starts", timedOut(t, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.RETRY_STATE_TIMEOUT, false),
+			0, nil, runtime.DeadlinePassed(deadline)},
+		{"attempt 2 times out with no time for 3", timedOut(t, enumspb.TIMEOUT_TYPE_START_TO_CLOSE, enumspb.RETRY_STATE_TIMEOUT, true, []failedAttempt(nil), 2),
+			2, nil, runtime.NoTimeForRetry(deadline, 3, runtime.AttemptTimeout(timeout))},
+		{"the last attempt times out", timedOut(t, enumspb.TIMEOUT_TYPE_START_TO_CLOSE, enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED, true, []failedAttempt{one}, 2),
+			5, []failedAttempt{one}, runtime.AttemptTimeout(timeout)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			attempt, prior, err := failure(c.err, 5, timeout, deadline)
+			if attempt != c.attempt || err == nil || err.Error() != c.want.Error() || !errors.Is(err, runtime.ErrTimeout) {
+				t.Errorf("failure = attempt %d, %v; want attempt %d, %v", attempt, err, c.attempt, c.want)
+			}
+			if d := cmp.Diff(c.prior, prior); d != "" {
+				t.Errorf("record (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// The record of the attempts before the last keeps the last's own failure
+// when the deadline passed in its backoff: its retry event is the
+// runtime's too.
+func TestRetriesKeepsTheLastFailure(t *testing.T) {
+	one := failedAttempt{Attempt: 1, Error: "unavailable"}
+	two := failedAttempt{Attempt: 2, Error: "unavailable"}
+	ao := workflow.ActivityOptions{StartToCloseTimeout: time.Second}
+	if d := cmp.Diff([]failedAttempt{one, two}, retries([]failedAttempt{one, two}, 2, ao)); d != "" {
+		t.Errorf("retries (-want +got):\n%s", d)
+	}
+}
