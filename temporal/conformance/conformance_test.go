@@ -112,12 +112,15 @@ const shopJSON = `{"version": 1, "flows": [{
 // runtime: Temporal does not retry past ScheduleToClose), or whose slow
 // attempt the deadline cuts (no timeout of its own); a sleep until a state
 // field capped by a deadline, which ends it with the outcome timeout (or
-// error, when the field is not set).
+// error, when the field is not set). Book's second attempt starts at 2.5 s
+// and must end before the deadline, 4.8 s, on a loaded machine too; its
+// third would start at 5 s, past it, which each executor computes rather
+// than times.
 const remindJSON = `{"version": 1, "flows": [{
   "name": "Remind", "state": "RemindState",
   "steps": [
     {"name": "Book", "action": {"kind": "rpc", "service": "desk", "endpoint": "Slot.Book", "request": "Item", "response": "Slot"},
-     "retry": {"attempts": 5, "initial": "2500ms", "max": "2500ms", "jitter": "none"}, "deadline": "4s",
+     "retry": {"attempts": 5, "initial": "2500ms", "max": "2500ms", "jitter": "none"}, "deadline": "4800ms",
      "rollback": {"action": {"kind": "rpc", "service": "desk", "endpoint": "Slot.Free", "request": "Slot"}}},
     {"name": "Wait", "action": {"kind": "sleep", "until": "FollowUpAt"}, "deadline": "300ms", "on": [{"on": "timeout", "target": "fail"}]},
     {"name": "Send", "action": {"kind": "rpc", "service": "desk", "endpoint": "Mail.Send", "request": "Item"}, "irreversible": true}
