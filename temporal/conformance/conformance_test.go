@@ -139,7 +139,7 @@ const (
 	permanent behaviour = "permanent" // runtime.Permanent
 	slow      behaviour = "slow"      // answers only when the attempt's context ends
 	panics    behaviour = "panic"
-	late      behaviour = "late"           // answers ok after 600 ms, whatever its context says
+	late      behaviour = "late"           // answers ok after 1.5 s, whatever its context says: late enough on a loaded machine to come after a branch that answers at once, or after lateFail
 	lateFail  behaviour = "late-permanent" // refuses for good after 200 ms
 )
 
@@ -175,7 +175,7 @@ func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp 
 	case panics:
 		panic(endpoint + " blew up")
 	case late:
-		time.Sleep(600 * time.Millisecond)
+		time.Sleep(1500 * time.Millisecond)
 	case lateFail:
 		time.Sleep(200 * time.Millisecond)
 		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
