@@ -79,7 +79,7 @@ instead (-namespace, -task-queue): serve runs flowgen-temporal serve, of
 the module temporal/, with the same flags; it has no -store, -nats or
 -retain (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		dir := fs.String("store", "", "store directory (required; created if missing)")
+		dir := fs.String("store", "", "store directory (required, unless -temporal; created if missing)")
 		flows := fs.String("flows", "", "directory of flows (.json, .flow), loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		var lc listen.Config
 		lc.Flags(fs, "admin, client or provider")
