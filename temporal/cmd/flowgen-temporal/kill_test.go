@@ -86,6 +86,16 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the directory of the binaries the tests built (binary,
+// and the README test's flowgen beside it) when they are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // binary builds flowgen-temporal once per test process.
 func binary(t *testing.T) string {
 	t.Helper()
