@@ -313,6 +313,13 @@ func TestScenarios(t *testing.T) {
 			if ids, err := a.flow.Runs(context.Background(), a.store, w.final); err != nil || len(ids) != 1 || ids[0] != o.res.RunID {
 				t.Errorf("runs of the store in state %s: %v, %v", w.final, ids, err)
 			}
+			if t.Failed() { // the errors the transitions above leave out
+				for _, e := range o.history {
+					if e.Error != "" {
+						t.Logf("event %d %s -> %s [%s]: %s", e.Seq, e.From, e.To, e.Outcome, e.Error)
+					}
+				}
+			}
 		})
 	}
 }
