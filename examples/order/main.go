@@ -131,12 +131,18 @@ func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) 
 	if err != nil {
 		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.name, err)
 	}
+	var res runtime.Result[OrderState] // res.Err says how a run that is not done ended
 	if sc.abort && asleep(run) {
 		if err := run.Abort(); err != nil {
 			return outcome{}, err
 		}
+		// Not finish: it moves the clock on while the run still looks
+		// asleep, which, with the abort already under way, would time out
+		// the rollbacks' attempts (their timeouts are on the same clock).
+		res, _ = run.Wait(ctx)
+	} else {
+		res, _ = a.finish(ctx, run)
 	}
-	res, _ := a.finish(ctx, run) // res.Err says how a run that is not done ended
 	return a.outcome(ctx, res)
 }
 
