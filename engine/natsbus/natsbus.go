@@ -239,7 +239,9 @@ var _ engine.BatchBroker = (*Broker)(nil)
 // what the buffer holds. A batch h fails is given to h again after the
 // Redeliver delay, before anything after it, so that a consumer of one
 // keeps the order; a consumer that stops gives back what it holds (a
-// negative acknowledgement, so another consumer of the name gets it). A
+// negative acknowledgement, so another consumer of the name gets it), and
+// what JetStream was already sending it as it stopped comes back to the
+// others after AckWait, as for a consumer that died. A
 // batch applied is acknowledged without waiting for JetStream's answer: an
 // acknowledgement lost is a redelivery, which the engine's inbox drops
 // (it knows the message's ID).

@@ -41,12 +41,17 @@ func startServer(t testing.TB, dir string) *server.Server {
 
 func connect(t testing.TB, s *server.Server) *Broker {
 	t.Helper()
+	return connectWith(t, s, Options{Redeliver: 10 * time.Millisecond})
+}
+
+func connectWith(t testing.TB, s *server.Server, opts Options) *Broker {
+	t.Helper()
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	b, err := New(context.Background(), nc, Options{Redeliver: 10 * time.Millisecond})
+	b, err := New(context.Background(), nc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,8 +385,15 @@ func TestPublishEventOneRunAcrossEngines(t *testing.T) {
 	}
 }
 
+// TestConsumeBatch runs the batch contract with a short AckWait: a
+// message JetStream had already sent towards a consumer's pull as the
+// consumer stopped reaches nobody, and comes back to the consumers left
+// only after AckWait (ConsumeBatch's doc); with the default 30s, as long
+// as the contract's wait, StopHandsBack failed when that happened.
 func TestConsumeBatch(t *testing.T) {
-	brokertest.Batches(t, func(t *testing.T) engine.BatchBroker { return connect(t, startServer(t, t.TempDir())) })
+	brokertest.Batches(t, func(t *testing.T) engine.BatchBroker {
+		return connectWith(t, startServer(t, t.TempDir()), Options{Redeliver: 10 * time.Millisecond, AckWait: 2 * time.Second})
+	})
 }
 
 // TestMessageLink: a message published under a span carries the span's
