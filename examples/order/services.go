@@ -125,7 +125,9 @@ type inventory struct{ *world }
 
 // StockReserve holds the items. Its first attempt in every run fails, as a
 // busy warehouse does, to show a retry (which the idempotency key makes
-// safe); a unicorn is never in stock.
+// safe); a unicorn is never in stock, which the warehouse says only once
+// the card is authorised (the other branch of Prepare), so that the demo
+// shows a branch failing after the other completed, whose work is undone.
 func (s inventory) StockReserve(ctx context.Context, items []Item) (string, error) {
 	if runtime.Attempt(ctx) == 1 {
 		return "", errors.New("inventory: too busy, try again")
@@ -133,6 +135,9 @@ func (s inventory) StockReserve(ctx context.Context, items []Item) (string, erro
 	var what []string
 	for _, it := range items {
 		if it.SKU == "unicorn" {
+			if err := s.authorized(ctx); err != nil {
+				return "", err
+			}
 			return "", runtime.Permanent(errors.New("inventory: no unicorn in stock"))
 		}
 		what = append(what, fmt.Sprintf("%d %s", it.Quantity, it.SKU))
@@ -168,8 +173,18 @@ func (s payments) CardAuthorize(ctx context.Context, c Card) (Authorization, err
 
 // reserved waits until the stock of ctx's run is reserved, or ctx ends.
 func (s payments) reserved(ctx context.Context) error {
+	return s.until(ctx, func(e effects) bool { return len(e.reservations) > 0 })
+}
+
+// authorized waits until the card of ctx's run is authorised, or ctx ends.
+func (s inventory) authorized(ctx context.Context) error {
+	return s.until(ctx, func(e effects) bool { return len(e.authorizations) > 0 })
+}
+
+// until waits until the effects of ctx's run satisfy done, or ctx ends.
+func (w *world) until(ctx context.Context, done func(effects) bool) error {
 	run, _, _ := strings.Cut(runtime.IdempotencyKey(ctx), "/")
-	for len(s.of(run).reservations) == 0 {
+	for !done(w.of(run)) {
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
