@@ -141,7 +141,7 @@ type replicaLease struct {
 func (l *lease) liveReplicas(now time.Time) []string {
 	var out []string
 	for id, r := range l.replicas {
-		if now.Before(r.expires) {
+		if r.live(now) {
 			out = append(out, id)
 		}
 	}
@@ -149,7 +149,17 @@ func (l *lease) liveReplicas(now time.Time) []string {
 	return out
 }
 
-func (l *lease) live(now time.Time) bool { return len(l.liveReplicas(now)) > 0 }
+// live says whether any of l's replicas is, without listing them.
+func (l *lease) live(now time.Time) bool {
+	for _, r := range l.replicas {
+		if r.live(now) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *replicaLease) live(now time.Time) bool { return now.Before(r.expires) }
 
 // handlers returns the handlers of l's live replicas, each once: replicas
 // of one version register the same ones, and a rolling deploy mixes the
@@ -330,7 +340,7 @@ func (rm *remote) register(name, replica string, reg provider.Registration, who 
 			return provider.Lease{}, err
 		}
 		for id, r := range l.replicas {
-			if !now.Before(r.expires) {
+			if !r.live(now) {
 				delete(l.replicas, id)
 			}
 		}
@@ -380,7 +390,7 @@ func (rm *remote) renew(name, replica string, who Identity) (provider.Lease, err
 		return l.info(now), nil
 	}
 	r, ok := l.replicas[replica]
-	if !ok || !now.Before(r.expires) {
+	if !ok || !r.live(now) {
 		return provider.Lease{}, fmt.Errorf("%w: replica %q of provider %q (register it again: PUT /providers/%s?replica=...)", ErrNoLease, replica, name, name)
 	}
 	r.expires = now.Add(r.ttl)
