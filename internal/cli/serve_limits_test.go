@@ -117,3 +117,51 @@ func TestServeLimitFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// GET /watch streams take at most half of -max-conns' places: with 6, the
+// fourth stream is refused with 503 while the API still answers on the
+// places left. Without the cap, 64 streams could hold every place.
+func TestServeWatchersLeaveConnectionsForTheAPI(t *testing.T) {
+	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(),
+		net: listen.Config{Addr: "127.0.0.1:0", Limits: listen.Limits{MaxConns: 6}}})
+	defer stop()
+	watch := func() *http.Response {
+		t.Helper()
+		// A client of its own per stream: one connection each, closed
+		// with the stream.
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+		resp, err := c.Get(url + "/watch")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	for i := range 3 {
+		if resp := watch(); resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: %d, want 200", i+1, resp.StatusCode)
+		}
+	}
+	resp := watch()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("stream 4 with -max-conns 6: %d, want 503", resp.StatusCode)
+	}
+	resp.Body.Close()
+	c := &http.Client{Timeout: 5 * time.Second}
+	res, err := c.Get(url + "/flows")
+	if err != nil {
+		t.Fatalf("GET /flows with 3 streams open: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /flows with 3 streams open: %d", res.StatusCode)
+	}
+}
+
+func TestMaxWatchers(t *testing.T) {
+	for _, c := range []struct{ conns, want int }{{0, 64}, {1024, 64}, {128, 64}, {100, 50}, {6, 3}, {1, 1}} {
+		if got := maxWatchers(c.conns); got != c.want {
+			t.Errorf("maxWatchers(%d) = %d, want %d", c.conns, got, c.want)
+		}
+	}
+}
