@@ -378,10 +378,12 @@ func declaredOutcomes(s *dsl.Step) []string {
 }
 
 // register grants (or renews, with the same handlers) the registration
-// of replica (see lease) of provider name to who, after checking it; it
-// wakes the runs that were waiting for one of its handlers. Replica ""
-// registers the lease whole: it replaces every replica's registration.
-func (rm *remote) register(name, replica string, reg provider.Registration, who Identity) (provider.Lease, error) {
+// of replica reg.Replica (see lease) of provider name to who, after
+// checking it; it wakes the runs that were waiting for one of its
+// handlers. Replica "" registers the lease whole: it replaces every
+// replica's registration.
+func (rm *remote) register(name string, reg provider.Registration, who Identity) (provider.Lease, error) {
+	replica := reg.Replica
 	ttl, err := rm.check(name, reg)
 	if err != nil {
 		return provider.Lease{}, err
@@ -531,6 +533,11 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 	}
 	if err := checkName("provider name", name); err != nil {
 		return 0, bad("%v", err)
+	}
+	if reg.Replica != "" {
+		if err := checkName("replica", reg.Replica); err != nil {
+			return 0, bad("%v", err)
+		}
 	}
 	ttl := rm.opts.DefaultTTL
 	if reg.TTL != "" {
