@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -203,5 +204,63 @@ func TestProviderNATSReplicaStops(t *testing.T) {
 	stop(r1)
 	if ls := e.Providers(); len(ls) != 0 || handlersProvided(t, admin) {
 		t.Errorf("after the last replica stopped, the leases are %+v, want none", ls)
+	}
+}
+
+// In Go, Engine.RegisterProvider registers a replica with
+// Registration.Replica (as ?replica= does), and Engine.WithdrawProvider
+// withdraws it: two replicas under one name share the calls; one
+// withdrawn, the other serves every call. A replica ID outside the limits
+// of names is refused; the body of PUT /providers/{name} cannot carry one
+// (the query does).
+func TestRegisterProviderReplica(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	a, aCalls := countingProvider(t)
+	b, bCalls := countingProvider(t)
+	reg := func(replica, base string) provider.Registration {
+		t.Helper()
+		var r provider.Registration
+		if err := json.Unmarshal([]byte(billingReg(base, "1m")), &r); err != nil {
+			t.Fatal(err)
+		}
+		r.Replica = replica
+		return r
+	}
+	for replica, base := range map[string]string{"a": a.URL, "b": b.URL} {
+		l, err := e.RegisterProvider("billing", reg(replica, base))
+		if err != nil || l.Replica != replica {
+			t.Fatalf("register replica %s: %+v, %v", replica, l, err)
+		}
+	}
+	if ls := e.Providers(); len(ls) != 1 || strings.Join(ls[0].Replicas, " ") != "a b" {
+		t.Fatalf("leases %+v, want billing with replicas a b", ls)
+	}
+	runBill(t, e, 20*time.Second)
+	runBill(t, e, 20*time.Second)
+	if aCalls.Load() == 0 || bCalls.Load() == 0 {
+		t.Errorf("calls: %d to a, %d to b; want both replicas called", aCalls.Load(), bCalls.Load())
+	}
+
+	if err := e.WithdrawProvider("billing", "a"); err != nil {
+		t.Fatalf("withdraw a: %v", err)
+	}
+	if err := e.WithdrawProvider("billing", "a"); !errors.Is(err, ErrNoLease) {
+		t.Errorf("withdraw a again: %v, want ErrNoLease", err)
+	}
+	if ls := e.Providers(); len(ls) != 1 || strings.Join(ls[0].Replicas, " ") != "b" {
+		t.Fatalf("after a withdrew, leases %+v, want billing with replica b", ls)
+	}
+	before, beforeB := aCalls.Load(), bCalls.Load()
+	runBill(t, e, 20*time.Second)
+	if aCalls.Load() != before || bCalls.Load() != beforeB+2 {
+		t.Errorf("after a withdrew: %d calls to a, %d to b; want 0 and 2", aCalls.Load()-before, bCalls.Load()-beforeB)
+	}
+
+	if _, err := e.RegisterProvider("billing", reg("x\x00", b.URL)); !errors.Is(err, ErrRegistration) {
+		t.Errorf("replica ID with a NUL: %v, want ErrRegistration", err)
+	}
+	body := strings.Replace(billingReg(b.URL, "1m"), `{"ttl"`, `{"replica": "c", "ttl"`, 1)
+	if status, out := putProvider(t, srv, "billing", body); status != http.StatusBadRequest {
+		t.Errorf("a registration body with a replica: %d %s, want 400", status, out)
 	}
 }

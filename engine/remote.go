@@ -135,6 +135,9 @@ type replicaLease struct {
 	handlers []provider.Handler
 	ttl      time.Duration
 	expires  time.Time
+	// unreachable: a call to it found no server at its URL (its process
+	// died, most likely) since it registered or last renewed.
+	unreachable bool
 }
 
 // liveReplicas returns the IDs of l's live replicas, sorted.
@@ -159,26 +162,61 @@ func (l *lease) live(now time.Time) bool {
 	return false
 }
 
+// live says whether r's registration is: the lease serves its handlers.
 func (r *replicaLease) live(now time.Time) bool { return now.Before(r.expires) }
 
-// handlers returns the handlers of l's live replicas, each once: replicas
-// of one version register the same ones, and a rolling deploy mixes the
-// old version's and the new one's until the last old replica leaves.
-func (l *lease) handlers(now time.Time) []provider.Handler {
+// callable says whether the pick sends r calls while another replica
+// serves the handler: r is live, and no call found it unreachable since it
+// registered or last renewed. An unreachable replica stays live (the
+// lease and its handlers do not change): the only one left of a handler
+// is still called.
+func (r *replicaLease) callable(now time.Time) bool { return r.live(now) && !r.unreachable }
+
+// renew extends r's registration by its TTL. A renewal proves that its
+// process is there again: the pick no longer passes it over.
+func (r *replicaLease) renew(now time.Time) {
+	r.expires = now.Add(r.ttl)
+	r.unreachable = false
+}
+
+// offer is a handler of a lease and the live replicas that registered it.
+type offer struct {
+	h        provider.Handler
+	replicas []*replicaLease
+}
+
+// offers returns the handlers of l's live replicas, each once, with the
+// replicas that registered it: replicas of one version register the same
+// ones, and a rolling deploy mixes the old version's and the new one's
+// until the last old replica leaves.
+func (l *lease) offers(now time.Time) []offer {
 	type key struct {
 		name, url, subject, outcomes string
 		rollback                     bool
 	}
-	seen := map[key]bool{}
-	var out []provider.Handler
+	at := map[key]int{}
+	var out []offer
 	for _, id := range l.liveReplicas(now) {
-		for _, h := range l.replicas[id].handlers {
+		r := l.replicas[id]
+		for _, h := range r.handlers {
 			k := key{h.Name, h.URL, h.Subject, strings.Join(h.Outcomes, "\x00"), h.Rollback}
-			if !seen[k] {
-				seen[k] = true
-				out = append(out, h)
+			i, ok := at[k]
+			if !ok {
+				i = len(out)
+				at[k] = i
+				out = append(out, offer{h: h})
 			}
+			out[i].replicas = append(out[i].replicas, r)
 		}
+	}
+	return out
+}
+
+// handlers returns the handlers of l's live replicas, each once (offers).
+func (l *lease) handlers(now time.Time) []provider.Handler {
+	var out []provider.Handler
+	for _, o := range l.offers(now) {
+		out = append(out, o.h)
 	}
 	return out
 }
@@ -242,6 +280,12 @@ func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
 type target struct {
 	provider string
 	h        provider.Handler
+	replicas []*replicaLease // the live replicas that registered h
+}
+
+// callable says whether any replica behind t is (replicaLease.callable).
+func (t target) callable(now time.Time) bool {
+	return slices.ContainsFunc(t.replicas, func(r *replicaLease) bool { return r.callable(now) })
 }
 
 // targetsLocked returns the live providers' handlers of k (qualified
@@ -250,15 +294,16 @@ type target struct {
 func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) []target {
 	var qualified, plain []target
 	for _, l := range rm.leases {
-		for _, h := range l.handlers(now) {
+		for _, o := range l.offers(now) {
+			h := o.h
 			if h.Rollback != k.rollback || !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
 				continue
 			}
 			switch h.Name {
 			case k.flow + "." + k.name:
-				qualified = append(qualified, target{l.name, h})
+				qualified = append(qualified, target{l.name, h, o.replicas})
 			case k.name:
-				plain = append(plain, target{l.name, h})
+				plain = append(plain, target{l.name, h, o.replicas})
 			}
 		}
 	}
@@ -275,16 +320,34 @@ func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) 
 	return list
 }
 
-// pickLocked returns the target of the next call of k: its targets in
-// turn. Only a call takes a turn; asking whether k is served
-// (liveLocked) does not, or two askings per call would send every call
-// to the same one of two providers. The caller holds rm.mu.
+// pickLocked returns the target of the next call of k: its callable
+// targets in turn, passing over those whose replicas a call found
+// unreachable; if none is callable, all its targets in turn (a call may
+// still find one back, and fails as it would have). Only a call takes a
+// turn; asking whether k is served (liveLocked) does not, or two askings
+// per call would send every call to the same one of two providers. The
+// caller holds rm.mu.
 func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (target, bool) {
 	list := rm.targetsLocked(k, outcomes, now)
+	if up := slices.DeleteFunc(slices.Clone(list), func(t target) bool { return !t.callable(now) }); len(up) > 0 {
+		list = up
+	}
 	if len(list) == 0 {
 		return target{}, false
 	}
 	return list[rm.rr.Add(1)%uint64(len(list))], true
+}
+
+// passOver marks the replicas behind t unreachable: a call to t found no
+// server there. The pick passes them over until they renew or register
+// again, or expire.
+func (rm *remote) passOver(t target) {
+	rm.mu.Lock()
+	for _, r := range t.replicas {
+		r.unreachable = true
+	}
+	rm.mu.Unlock()
+	rm.e.log.Warn("provider replica unreachable: passed over while another serves the handler, until it renews", "provider", t.provider, "handler", t.h.Name, "url", t.h.URL)
 }
 
 // sameOutcomes compares two sets of named outcomes ("ok" and "" are not
@@ -315,10 +378,12 @@ func declaredOutcomes(s *dsl.Step) []string {
 }
 
 // register grants (or renews, with the same handlers) the registration
-// of replica (see lease) of provider name to who, after checking it; it
-// wakes the runs that were waiting for one of its handlers. Replica ""
-// registers the lease whole: it replaces every replica's registration.
-func (rm *remote) register(name, replica string, reg provider.Registration, who Identity) (provider.Lease, error) {
+// of replica reg.Replica (see lease) of provider name to who, after
+// checking it; it wakes the runs that were waiting for one of its
+// handlers. Replica "" registers the lease whole: it replaces every
+// replica's registration.
+func (rm *remote) register(name string, reg provider.Registration, who Identity) (provider.Lease, error) {
+	replica := reg.Replica
 	ttl, err := rm.check(name, reg)
 	if err != nil {
 		return provider.Lease{}, err
@@ -384,8 +449,7 @@ func (rm *remote) renew(name, replica string, who Identity) (provider.Lease, err
 	}
 	if replica == "" {
 		for _, id := range l.liveReplicas(now) {
-			r := l.replicas[id]
-			r.expires = now.Add(r.ttl)
+			l.replicas[id].renew(now)
 		}
 		return l.info(now), nil
 	}
@@ -393,7 +457,7 @@ func (rm *remote) renew(name, replica string, who Identity) (provider.Lease, err
 	if !ok || !r.live(now) {
 		return provider.Lease{}, fmt.Errorf("%w: replica %q of provider %q (register it again: PUT /providers/%s?replica=...)", ErrNoLease, replica, name, name)
 	}
-	r.expires = now.Add(r.ttl)
+	r.renew(now)
 	return r.info(name, replica), nil
 }
 
@@ -469,6 +533,11 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 	}
 	if err := checkName("provider name", name); err != nil {
 		return 0, bad("%v", err)
+	}
+	if reg.Replica != "" {
+		if err := checkName("replica", reg.Replica); err != nil {
+			return 0, bad("%v", err)
+		}
 	}
 	ttl := rm.opts.DefaultTTL
 	if reg.TTL != "" {

@@ -812,9 +812,9 @@ func TestProviderCallsSpread(t *testing.T) {
 	}
 }
 
-// runBill starts a run of the Bill flow and waits, at most within, until
-// it is done.
-func runBill(t *testing.T, e *Engine, within time.Duration) {
+// runBill starts a run of the Bill flow, waits, at most within, until it
+// is done, and returns its ID.
+func runBill(t *testing.T, e *Engine, within time.Duration) string {
 	t.Helper()
 	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
 	if err != nil {
@@ -824,7 +824,7 @@ func runBill(t *testing.T, e *Engine, within time.Duration) {
 	for {
 		st, _ := e.Status(id)
 		if st.State == runtime.StateDone {
-			return
+			return id
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("run %s is %s after %v, want done (wait %+v)", id, st.State, within, st.Wait)

@@ -94,6 +94,9 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	var out []byte
 	if t.h.URL != "" {
 		out, err = rm.post(ctx, t.h.URL, req.IdempotencyKey, body)
+		if na := (*noAnswerError)(nil); errors.As(err, &na) && na.unreachable {
+			rm.passOver(t)
+		}
 	} else {
 		out, err = rm.opts.NATS.CallProvider(ctx, t.h.Subject, body)
 	}
@@ -182,7 +185,9 @@ var errProviderRedirect = errors.New("a provider answered with a redirect, which
 
 // post sends a request to an HTTP provider. Connection errors, 5xx, 408
 // and 429 are retryable; other statuses, a redirect and an answer over
-// MaxProviderResponse are permanent.
+// MaxProviderResponse are permanent. A request that found no server at
+// callback (neterr.Unreachable, before any answer and with time left) is
+// a noAnswerError marked unreachable.
 func (rm *remote) post(ctx context.Context, callback, key string, body []byte) ([]byte, error) {
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, callback, bytes.NewReader(body))
 	if err != nil {
@@ -192,10 +197,13 @@ func (rm *remote) post(ctx context.Context, callback, key string, body []byte) (
 	r.Header.Set("Idempotency-Key", key)
 	resp, err := rm.client.Do(r)
 	if err != nil {
+		na := rm.noAnswer(ctx, callback, "", err)
 		if errors.Is(err, errProviderRedirect) {
-			return nil, runtime.Permanent(rm.noAnswer(ctx, callback, "", err))
+			return nil, runtime.Permanent(na)
 		}
-		return nil, rm.noAnswer(ctx, callback, "", err)
+		// The attempt's end is no sign of the provider's: a slow one is there.
+		na.unreachable = ctx.Err() == nil && neterr.Unreachable(err)
+		return nil, na
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, MaxProviderResponse+1))
@@ -225,13 +233,16 @@ func (rm *remote) post(ctx context.Context, callback, key string, body []byte) (
 type noAnswerError struct {
 	what string
 	err  error
+	// unreachable: no server answered at all (post), so the replica
+	// called is passed over (remote.passOver).
+	unreachable bool
 }
 
 func (e *noAnswerError) Error() string { return e.what }
 func (e *noAnswerError) Unwrap() error { return e.err }
 
 // noAnswer logs err whole and returns it as a noAnswerError.
-func (rm *remote) noAnswer(ctx context.Context, callback, doing string, err error) error {
+func (rm *remote) noAnswer(ctx context.Context, callback, doing string, err error) *noAnswerError {
 	rm.e.log.WarnContext(ctx, "provider call failed", "url", callback, "error", err)
 	what := neterr.Describe(err)
 	if errors.Is(err, errProviderRedirect) {

@@ -28,13 +28,29 @@ func (e *Engine) Providers() []provider.Lease {
 // RegisterProvider grants or renews the lease of a remote provider, as
 // PUT /providers/{name} does, as the operator: like an admin, it may
 // replace any provider's live lease, and the lease it grants belongs to
-// no credential (any provider may replace it).
+// no credential (any provider may replace it). With reg.Replica, it
+// registers that replica of the provider, as ?replica= does.
 func (e *Engine) RegisterProvider(name string, reg provider.Registration) (provider.Lease, error) {
 	if e.remote == nil {
 		return provider.Lease{}, fmt.Errorf("%w: %w", ErrRegistration, errProvidersOff)
 	}
-	return e.remote.register(name, "", reg, Identity{Role: RoleAdmin})
+	return e.remote.register(name, reg, operator)
 }
+
+// WithdrawProvider ends the registration of replica of remote provider
+// name, and the lease with its last live replica; replica "" ends the
+// lease whole. As DELETE /providers/{name} does, as the operator:
+// ErrNoLease if there was none.
+func (e *Engine) WithdrawProvider(name, replica string) error {
+	if e.remote == nil {
+		return fmt.Errorf("%w: %q: %w", ErrNoLease, name, errProvidersOff)
+	}
+	return e.remote.leave(name, replica, operator)
+}
+
+// operator is who registers and withdraws providers through the Engine's
+// Go methods: like an admin, it may change any provider's lease.
+var operator = Identity{Role: RoleAdmin}
 
 func (e *Engine) providerStatus(err error) int {
 	switch {
@@ -85,7 +101,8 @@ func (e *Engine) httpPutProvider(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: %v", ErrRegistration, err), nil)
 		return
 	}
-	l, err := e.remote.register(r.PathValue("name"), replica, reg, identityOf(r))
+	reg.Replica = replica
+	l, err := e.remote.register(r.PathValue("name"), reg, identityOf(r))
 	if err != nil {
 		writeError(w, e.providerStatus(err), err, nil)
 		return

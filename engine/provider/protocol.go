@@ -119,6 +119,12 @@ type Registration struct {
 	TTL string `json:"ttl,omitempty"`
 	// Handlers are the handlers the provider serves.
 	Handlers []Handler `json:"handlers"`
+	// Replica registers one replica of the provider (one of its
+	// processes sharing its name; docs/engine.md#replicas) rather than
+	// the lease whole: the ?replica= of PUT /providers/{name}, which sets
+	// it, never the body's. Set it when registering in Go
+	// (Engine.RegisterProvider).
+	Replica string `json:"-"`
 }
 
 // Handler is one handler of a Registration. Exactly one of URL and

@@ -47,3 +47,17 @@ func Describe(err error) string {
 	}
 	return "request failed (the server's log has the cause)"
 }
+
+// Unreachable says whether err, the error of an HTTP request that got no
+// answer, shows that no server listens there any more: the connection
+// was refused, or reset or closed before the answer began, or the host
+// or its network is unreachable. A timeout is not one: a slow server is
+// there. The engine passes over a provider replica so (remotecall.go).
+func Unreachable(err error) bool {
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EHOSTUNREACH, syscall.ENETUNREACH, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -50,3 +50,32 @@ func TestDescribeHoldsNoAddress(t *testing.T) {
 		}
 	}
 }
+
+// Unreachable holds for the errors of a server that is gone (refused,
+// reset, closed before the answer, no route), not for a slow one's
+// timeout nor for other failures.
+func TestUnreachable(t *testing.T) {
+	post := func(err error) error {
+		return &url.Error{Op: "Post", URL: "http://127.0.0.1:9/r", Err: err}
+	}
+	dial := func(err error) error {
+		return post(&net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: err}})
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{dial(syscall.ECONNREFUSED), true},
+		{dial(syscall.EHOSTUNREACH), true},
+		{post(&net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}), true},
+		{post(io.EOF), true},
+		{post(io.ErrUnexpectedEOF), true},
+		{post(os.ErrDeadlineExceeded), false},
+		{post(&net.DNSError{Err: "no such host", Name: "billing.internal", IsNotFound: true}), false},
+		{post(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), false},
+	} {
+		if got := Unreachable(tc.err); got != tc.want {
+			t.Errorf("Unreachable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

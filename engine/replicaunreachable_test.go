@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// stoppableProvider is an HTTP provider on loopback that answers every
+// call with ok and counts them, and whose server stops and starts again
+// at the same address, as a process that dies and comes back.
+type stoppableProvider struct {
+	t     *testing.T
+	addr  string
+	srv   *httptest.Server
+	calls atomic.Int32
+}
+
+func newStoppableProvider(t *testing.T) *stoppableProvider {
+	p := &stoppableProvider{t: t}
+	p.start()
+	p.addr = p.srv.Listener.Addr().String()
+	t.Cleanup(func() {
+		if p.srv != nil {
+			p.srv.Close()
+		}
+	})
+	return p
+}
+
+func (p *stoppableProvider) url() string { return "http://" + p.addr }
+
+func (p *stoppableProvider) start() {
+	p.t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.calls.Add(1)
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	if p.addr != "" {
+		ln, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			p.t.Fatalf("listen again on %s: %v", p.addr, err)
+		}
+		srv.Listener.Close()
+		srv.Listener = ln
+	}
+	srv.Start()
+	p.srv = srv
+}
+
+func (p *stoppableProvider) stop() {
+	p.srv.Close()
+	p.srv = nil
+}
+
+// failedAttempts returns the errors of the failed attempts of run id.
+func failedAttempts(t *testing.T, e *Engine, id string) []string {
+	t.Helper()
+	h, err := e.History(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range h {
+		if ev.Outcome == runtime.OutcomeRetry {
+			out = append(out, ev.Error)
+		}
+	}
+	return out
+}
+
+// Two HTTP replicas of one provider; one's server stops (its process
+// died: connection refused). The first call that finds it gone fails, and
+// the step's retry records it; after that no call goes to it while the
+// other serves the handlers. Once it is back and renews, the calls go to
+// it in turn again. A replica that a call found gone but that is the only
+// one left of a handler is still called: the step fails as before, rather
+// than wait for a provider.
+func TestProviderUnreachableReplicaPassedOver(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	a := newStoppableProvider(t)
+	b, bCalls := countingProvider(t)
+	for replica, base := range map[string]string{"a": a.url(), "b": b.URL} {
+		if status, out := putProvider(t, srv, "billing?replica="+replica, billingReg(base, "1m")); status != http.StatusOK {
+			t.Fatalf("register replica %s: %d %s", replica, status, out)
+		}
+	}
+	runBill(t, e, 20*time.Second)
+	runBill(t, e, 20*time.Second)
+	if a.calls.Load() == 0 || bCalls.Load() == 0 {
+		t.Fatalf("calls: %d to a, %d to b; want both replicas called", a.calls.Load(), bCalls.Load())
+	}
+
+	a.stop()
+	var failed []string
+	for range 5 {
+		failed = append(failed, failedAttempts(t, e, runBill(t, e, 20*time.Second))...)
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0], `provider "billing"`) || !strings.Contains(failed[0], "connection") {
+		t.Errorf("failed attempts after a stopped: %q; want one, a connection failure (after it, no call goes to a)", failed)
+	}
+
+	a.start()
+	if status, _, out := send(t, srv, "POST", "/providers/billing/renew?replica=a", "", "application/json", ""); status != http.StatusOK {
+		t.Fatalf("a renews: %d %s", status, out)
+	}
+	before := a.calls.Load()
+	runBill(t, e, 20*time.Second)
+	runBill(t, e, 20*time.Second)
+	if a.calls.Load() == before {
+		t.Errorf("a got no call after it renewed")
+	}
+
+	// a is gone again, found so, and b leaves: a, the only replica left,
+	// is still called.
+	a.stop()
+	for i := 0; len(failedAttempts(t, e, runBill(t, e, 20*time.Second))) == 0; i++ {
+		if i == 5 {
+			t.Fatal("no call went to a in 5 runs after it stopped again")
+		}
+	}
+	if status, _, out := send(t, srv, "DELETE", "/providers/billing?replica=b", "", "application/json", ""); status != http.StatusNoContent {
+		t.Fatalf("b withdraws: %d %s", status, out)
+	}
+	id, err := e.StartRun(t.Context(), "Bill", []byte(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a failed attempt of the run", func() bool { return len(failedAttempts(t, e, id)) > 0 })
+	if got := failedAttempts(t, e, id)[0]; !strings.Contains(got, "connection") {
+		t.Errorf("with a alone, the attempt failed with %q, want a's connection failure", got)
+	}
+}
+
+// post marks unreachable only a call that found no server: refused, or
+// reset before any answer; not a 5xx, not an attempt's timeout with a
+// slow provider, not a connection lost in the middle of the answer.
+func TestProviderPostUnreachable(t *testing.T) {
+	_, e, _ := remoteFixture(t, ProviderOptions{})
+	reset := func(w http.ResponseWriter) { // the process dies: RST, no answer
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+	}
+	for _, tc := range []struct {
+		name    string
+		handler func(w http.ResponseWriter, r *http.Request)
+		timeout time.Duration
+		want    bool
+	}{
+		{"reset before the answer", func(w http.ResponseWriter, r *http.Request) { reset(w) }, 0, true},
+		{"HTTP 503", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }, 0, false},
+		{"slow", func(w http.ResponseWriter, r *http.Request) { time.Sleep(300 * time.Millisecond) }, 50 * time.Millisecond, false},
+		{"lost in the answer", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`{"st`))
+			w.(http.Flusher).Flush()
+			reset(w)
+		}, 0, false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(tc.handler))
+		ctx := t.Context()
+		if tc.timeout > 0 {
+			var cancel func()
+			ctx, cancel = context.WithTimeout(ctx, tc.timeout)
+			defer cancel()
+		}
+		_, err := e.remote.post(ctx, srv.URL, "k", []byte(`{}`))
+		srv.Close()
+		na := (*noAnswerError)(nil)
+		if got := errors.As(err, &na) && na.unreachable; got != tc.want {
+			t.Errorf("%s: %v, unreachable %v, want %v", tc.name, err, got, tc.want)
+		}
+	}
+	_, err := e.remote.post(t.Context(), "http://127.0.0.1:1/nothing", "k", []byte(`{}`))
+	if na := (*noAnswerError)(nil); !errors.As(err, &na) || !na.unreachable {
+		t.Errorf("connection refused: %v, want unreachable", err)
+	}
+}
