@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/flowgen/flowgen/diag"
@@ -112,10 +111,10 @@ type remote struct {
 	opts   ProviderOptions
 	allow  allowList
 	client *http.Client
-	rr     atomic.Uint64 // spreads calls over the providers of a handler
 
 	mu      sync.Mutex
 	leases  map[string]*lease
+	turns   map[handlerKey]uint64          // calls of each handler called so far: whose turn it is
 	waits   map[handlerKey][]*providerWait // runs waiting for a provider
 	changed chan struct{}                  // closed and replaced when a lease is granted
 }
@@ -272,6 +271,7 @@ func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
 		e: e, opts: opts, allow: al, client: providerClient(),
 		leases:  map[string]*lease{},
 		waits:   map[handlerKey][]*providerWait{},
+		turns:   map[handlerKey]uint64{},
 		changed: make(chan struct{}),
 	}, nil
 }
@@ -321,7 +321,9 @@ func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) 
 }
 
 // pickLocked returns the target of the next call of k: its callable
-// targets in turn, passing over those whose replicas a call found
+// targets in turn, a turn of k's own (with one turn for all handlers, a
+// run calling two in alternation would send every call of one to the same
+// provider), passing over those whose replicas a call found
 // unreachable; if none is callable, all its targets in turn (a call may
 // still find one back, and fails as it would have). Only a call takes a
 // turn; asking whether k is served (liveLocked) does not, or two askings
@@ -335,7 +337,9 @@ func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (ta
 	if len(list) == 0 {
 		return target{}, false
 	}
-	return list[rm.rr.Add(1)%uint64(len(list))], true
+	n := rm.turns[k]
+	rm.turns[k] = n + 1
+	return list[n%uint64(len(list))], true
 }
 
 // passOver marks the replicas behind t unreachable: a call to t found no

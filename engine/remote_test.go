@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -798,17 +799,34 @@ func TestInProcessHandlerEndsProviderWaits(t *testing.T) {
 // asking takes no turn.
 func TestProviderCallsSpread(t *testing.T) {
 	_, e, srv := remoteFixture(t, ProviderOptions{})
-	a, aCalls := countingProvider(t)
-	b, bCalls := countingProvider(t)
-	for name, base := range map[string]string{"billing-a": a.URL, "billing-b": b.URL} {
-		if status, out := putProvider(t, srv, name, billingReg(base, "1m")); status != http.StatusOK {
+	// Each handler's calls go to the providers in turn, whatever the
+	// calls of other handlers in between: a run calls Reserve then Check,
+	// and one turn shared by both would send every Reserve to one
+	// provider and every Check to the other.
+	var mu sync.Mutex
+	calls := map[string]int{} // provider and path
+	for _, name := range []string{"billing-a", "billing-b"} {
+		p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			calls[name+r.URL.Path]++
+			mu.Unlock()
+			_, _ = w.Write([]byte(`{}`))
+		}))
+		t.Cleanup(p.Close)
+		if status, out := putProvider(t, srv, name, billingReg(p.URL, "1m")); status != http.StatusOK {
 			t.Fatalf("register %s: %d %s", name, status, out)
 		}
 	}
-	runBill(t, e, 20*time.Second)
-	runBill(t, e, 20*time.Second)
-	if aCalls.Load() != 2 || bCalls.Load() != 2 {
-		t.Errorf("calls: %d to billing-a, %d to billing-b; want 2 each", aCalls.Load(), bCalls.Load())
+	for range 4 {
+		runBill(t, e, 20*time.Second)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, k := range []string{"billing-a/r", "billing-a/c", "billing-b/r", "billing-b/c"} {
+		if calls[k] != 2 {
+			t.Errorf("calls %v; want 2 of each handler to each provider", calls)
+			break
+		}
 	}
 }
 
