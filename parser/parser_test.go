@@ -41,6 +41,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"unknown step statement", "flow A {\n    step B {\n        invoke x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "invoke" (hint: a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`},
 		{"parallel block statement", "flow A {\n    parallel P {\n        stp B {}\n    }\n}", `3:9: expected step, on or "}", found "stp" (hint: did you mean "step"?)`},
 		{"retry in a parallel block", "flow A { parallel P { retry 3 } }", `1:23: expected step, on or "}", found "retry" (hint: a parallel block holds its branches (step statements) and its own on lines)`},
+		{"parallel block name", "flow A { parallel { step B {} } }", `1:19: expected parallel block name, found "{" (hint: name the block: parallel Prepare { step A { ... } step B { ... } })`},
+		{"nested parallel block", "flow A {\n    parallel P {\n        parallel Q { step B {} }\n    }\n}", `3:9: expected step, on or "}", found "parallel" (hint: parallel blocks do not nest: write the inner block's steps as branches of this one, or put the inner block after this one)`},
 		{"branch statement", "flow A { parallel P { step B { writes } } }", `1:39: expected state field name, found "}" (hint: name the fields the step writes, such as writes Reservation, Total)`},
 		{"rpc service", `flow A { step B { rpc 5 } }`, `1:23: expected service name, found number 5`},
 		{"rpc quoted service, no endpoint", `flow A { step B { rpc "X.Y" } }`, `1:29: expected endpoint string, found "}" (hint: write the endpoint in quotes, such as "Customer.Create")`},
