@@ -165,11 +165,11 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			return "topic name", ""
 		case "rpc":
 			return "service name", ""
-		case "(", "correlate":
+		case "(":
 			return "state field name", ""
-		case ident.KeywordUntil:
-			if prev(2) == ident.KeywordSleep {
-				return "state field name", "name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt"
+		case "correlate", ident.KeywordUntil:
+			if hint, ok := fieldSlot(toks, i-1); ok {
+				return "state field name", hint
 			}
 		case "->":
 			if targetArrow(toks, i-1) {
@@ -180,7 +180,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 				}
 				return "target step name, done or fail", targetHint(toks, i-1)
 			}
-			return "state field name", ""
+			hint, _ := fieldSlot(toks, i-1)
+			return "state field name", hint
 		case "on":
 			return "outcome", "outcomes are ok, error, timeout or one declared with outcomes"
 		case "outcomes", ",":
@@ -274,7 +275,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 	case `"->"`:
 		return `"->"`, arrowForm(toks, i)
 	case "Field":
-		return "state field name", "name the fields the step writes, such as writes Reservation, Total"
+		hint, _ := fieldSlot(toks, i-1)
+		return "state field name", hint
 	case "Trigger":
 		return `"rpc", "event" or "schedule"`, `a trigger is trigger rpc "Endpoint", trigger event topic "event" or trigger schedule "spec"`
 	case "Rollback":
