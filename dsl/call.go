@@ -63,9 +63,10 @@ func (fl *File) callsOutside(flows map[string]*Flow) bool {
 }
 
 // calls checks the calls of the file's flows: each runs a flow of the
-// file or of its package, both in flows ("call-flow"), and no flow calls
+// file or of its package, both in flows ("call-flow"), no flow calls
 // itself, directly or through others ("call-cycle"): its run would start a
-// child of itself without end.
+// child of itself without end, and a rollback call receives nothing
+// ("call-rollback").
 func (c *checker) calls(f *File, flows map[string]*Flow) {
 	names := func() []string {
 		out := make([]string, 0, len(flows))
@@ -79,6 +80,7 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 			continue
 		}
 		for _, cs := range fl.Calls() {
+			c.rollbackCallResponse(cs)
 			if callee, ok := flows[cs.Action.Flow.Name]; ok {
 				c.statelessCallee(cs, callee)
 				continue
@@ -143,6 +145,19 @@ func (c *checker) statelessCallee(cs CallSite, callee *Flow) {
 				WithHint("give flow %s a `state` of the field's type, or call it without fields: `call %s`", callee.Name, callee.Name))
 		}
 	}
+}
+
+// rollbackCallResponse reports a rollback call with a field after "->":
+// the generated code and the engine pass the child its state and wait for
+// it to end done, but write nothing back, so the field would silently
+// keep its value.
+func (c *checker) rollbackCallResponse(cs CallSite) {
+	if !cs.Rollback || cs.Action.Response == nil {
+		return
+	}
+	rsp := cs.Action.Response
+	c.add(diag.Errorf(pick(rsp.Range, cs.Action.Range), "call-rollback", "rollback of step %q calls flow %s with `-> %s`, but a rollback call writes nothing back", cs.Step.Name, cs.Action.Flow.Name, rsp.Name).
+		WithHint("a rollback call passes its (Field) to the child and waits for it to end done; remove `-> %s`", rsp.Name))
 }
 
 type callHop struct {

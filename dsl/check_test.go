@@ -124,6 +124,13 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "rollback call with a response",
+			src: doc(flow("F", `"state": "S"`,
+				step("A", `"action": {"kind": "call", "flow": "G", "request": "X", "response": "X"}, "rollback": {"action": {"kind": "call", "flow": "G", "request": "X", "response": "Y"}}`)),
+				flow("G", `"state": "T"`, goStep("B", ""))),
+			want: []string{"$.flows[0].steps[0].rollback.action.response: error call-rollback: rollback of step \"A\" calls flow G with `-> Y`, but a rollback call writes nothing back [hint: a rollback call passes its (Field) to the child and waits for it to end done; remove `-> Y`]"},
+		},
+		{
 			name: "timeout outcome from the flow timeout",
 			src:  doc(flow("F", `"timeout": "5s"`, goStep("A", `"on": [{"on": "timeout", "target": "done"}]`))),
 		},

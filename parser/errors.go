@@ -44,6 +44,7 @@ var startsWith = map[string]string{
 	"Retry":        "Number",
 	"Backoff":      "Duration",
 	"Call":         "Ident",
+	"Parallel":     "Ident",
 	// A choose condition: participle names the alternatives of a Unary,
 	// and the literal types a comparison takes.
 	`(("(" Or ")") | Compare)`:                              "Condition",
@@ -156,17 +157,19 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			return "flow name", "name a flow of this file or of its Go package, such as call Billing (Invoice) -> Receipt"
 		case "step":
 			return "step name", ""
+		case ident.KeywordParallel:
+			return "parallel block name", "name the block: parallel Prepare { step A { ... } step B { ... } }"
 		case "state":
 			return "state type name", "name the Go struct type that holds the run's data"
 		case "event", "await", "publish":
 			return "topic name", ""
 		case "rpc":
 			return "service name", ""
-		case "(", "correlate":
+		case "(":
 			return "state field name", ""
-		case ident.KeywordUntil:
-			if prev(2) == ident.KeywordSleep {
-				return "state field name", "name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt"
+		case "correlate", ident.KeywordUntil:
+			if hint, ok := fieldSlot(toks, i-1); ok {
+				return "state field name", hint
 			}
 		case "->":
 			if targetArrow(toks, i-1) {
@@ -177,7 +180,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 				}
 				return "target step name, done or fail", targetHint(toks, i-1)
 			}
-			return "state field name", ""
+			hint, _ := fieldSlot(toks, i-1)
+			return "state field name", hint
 		case "on":
 			return "outcome", "outcomes are ok, error, timeout or one declared with outcomes"
 		case "outcomes", ",":
@@ -256,7 +260,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 				"a flow holds state, trigger, retry, timeout, deadline, step and parallel statements")
 		case 2:
 			if parallelBlock(toks, open[1]) {
-				return `step, on or "}"`, statementHint(found, []string{"step", "on"}, "parallel block", open,
+				return `step, on or "}"`, statementHint(found, []string{"step", "on"}, parallelBlockName, open,
 					"a parallel block holds its branches (step statements) and its own on lines")
 			}
 			return `step statement or "}"`, stepHint(found, open)
@@ -271,7 +275,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 	case `"->"`:
 		return `"->"`, arrowForm(toks, i)
 	case "Field":
-		return "state field name", "name the fields the step writes, such as writes Reservation, Total"
+		hint, _ := fieldSlot(toks, i-1)
+		return "state field name", hint
 	case "Trigger":
 		return `"rpc", "event" or "schedule"`, `a trigger is trigger rpc "Endpoint", trigger event topic "event" or trigger schedule "spec"`
 	case "Rollback":
@@ -287,6 +292,9 @@ var (
 	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, ident.KeywordCall, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"}
 )
 
+// parallelBlockName names a parallel block in hints.
+const parallelBlockName = "parallel block"
+
 // chooseForm is how a choose block is written, for hints.
 const chooseForm = "choose { when <condition> -> Target ... otherwise -> Target }"
 
@@ -299,6 +307,8 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 	case found.Value == "flow" || found.Value == "step" && (block == "step" || block == ident.KeywordChoose):
 		o := open[len(open)-1]
 		return fmt.Sprintf("%ss do not nest: is the \"}\" of the %s opened at line %d missing?", found.Value, block, o.Pos.Line)
+	case found.Value == ident.KeywordParallel && block == parallelBlockName:
+		return "parallel blocks do not nest: write the inner block's steps as branches of this one, or put the inner block after this one"
 	case block != ident.KeywordChoose && (found.Value == ident.KeywordWhen || found.Value == ident.KeywordOtherwise):
 		return "when and otherwise lines belong in a choose block: " + chooseForm
 	case found.Type == tokIdent:

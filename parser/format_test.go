@@ -136,3 +136,37 @@ func TestFormatNil(t *testing.T) {
 		t.Errorf("Format(empty) = %q", got)
 	}
 }
+
+// TestStepOrderDocumented keeps the order in which docs/language.md
+// ("Steps") says fmt prints a step's statements equal to the order it
+// prints them in (stepRank).
+func TestStepOrderDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "language.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(strings.Join(strings.Fields(string(doc)), " "), "`flowgen fmt` prints them in this order: the action, ")
+	if !ok {
+		t.Fatal(`docs/language.md has no "flowgen fmt prints them in this order: the action, ..."`)
+	}
+	list, _, _ := strings.Cut(after, ".")
+	var want []string
+	for _, w := range strings.Split(list, ", ") {
+		want = append(want, strings.Trim(w, "`"))
+	}
+	// One statement of each kind but the action, in reverse order.
+	src := "flow A { step B { on ok -> done outcomes x publish t \"e\" irreversible rollback U deadline 1s timeout 1s retry 2 writes X rpc s \"E\" } }"
+	f, diags := Parse("order.flow", []byte(src))
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	var got []string
+	for _, line := range strings.Split(string(Format(f)), "\n") {
+		if strings.HasPrefix(line, "        ") && !strings.HasPrefix(line, "        rpc ") {
+			got = append(got, strings.Fields(line)[0])
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("docs/language.md's order of a step's statements (-doc +fmt):\n%s", diff)
+	}
+}

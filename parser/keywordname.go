@@ -17,18 +17,20 @@ import (
 //	call
 //	irreversible
 //
-// parses as a call of flow irreversible, "call Billing ->" followed by a
-// statement as a call whose final state goes to a field of that name,
-// "on ok ->" followed by a statement as a transition to a step of that
-// name, and a choose's "when X ->" or "otherwise ->" followed by the next
-// when or otherwise line as a line to a step of that name. The checks
-// would then report a flow, field or step that does not exist, on the
-// keyword's line, and a keyword that takes arguments leaves them to a
-// syntax error of their own. keywordNameError reports instead what went
-// wrong, at the call or the "->": a flow or step name is exported
-// (Check's rule), so no keyword can be one; a field could be named like a
-// keyword, so only a keyword on a later line than the "->" is taken for
-// the next statement.
+// parses as a call of flow irreversible; a state field left out after an
+// rpc's, await's or call's "->", after "sleep until", "correlate" or
+// "writes" (or a comma of its list), with a statement on the next line,
+// takes that statement's keyword for the field; "on ok ->" followed by a
+// statement parses as a transition to a step of that name, and a
+// choose's "when X ->" or "otherwise ->" followed by the next when or
+// otherwise line as a line to a step of that name. The checks would then
+// report a flow, field or step that does not exist, or a second action,
+// on the keyword's line, and a keyword that takes arguments leaves them
+// to a syntax error of their own. keywordNameError reports instead what
+// went wrong, at the call or at the token that lost its name: a flow or
+// step name is exported (Check's rule), so no keyword can be one; a field
+// could be named like a keyword, so only a keyword on a later line than
+// that token is taken for the next statement.
 
 // statementKeywords are the words that start a statement of a flow or a
 // step: what follows a call or a transition that lost its name.
@@ -84,6 +86,11 @@ func stepKeywordName(s *Step, toks []lexer.Token) (diag.Diagnostic, bool) {
 			}
 			continue
 		}
+		for _, f := range stmtFields(ss) {
+			if d, bad := fieldKeyword(toks, tokenAt(toks, f.Pos.Offset)); bad {
+				return d, true
+			}
+		}
 		c := ss.Call
 		if c == nil && ss.Rollback != nil {
 			c = ss.Rollback.Call
@@ -91,16 +98,45 @@ func stepKeywordName(s *Step, toks []lexer.Token) (diag.Diagnostic, bool) {
 		if c == nil {
 			continue
 		}
-		if d, bad := callKeyword(toks, tokenAt(toks, c.Flow.Pos.Offset), false); bad {
+		if d, bad := callKeyword(toks, tokenAt(toks, c.Flow.Pos.Offset)); bad {
 			return d, true
-		}
-		if c.Response != nil {
-			if d, bad := callKeyword(toks, tokenAt(toks, c.Response.Pos.Offset), true); bad {
-				return d, true
-			}
 		}
 	}
 	return diag.Diagnostic{}, false
+}
+
+// stmtFields are the state field names of ss that follow a token of their
+// own (fieldSlot): an rpc's, await's or call's response, a sleep's until,
+// a correlation's field, the fields of writes.
+func stmtFields(ss *StepStmt) []*Token {
+	var out []*Token
+	add := func(ts ...*Token) {
+		for _, t := range ts {
+			if t != nil {
+				out = append(out, t)
+			}
+		}
+	}
+	rpc, call := ss.RPC, ss.Call
+	if rb := ss.Rollback; rb != nil {
+		rpc, call = rb.RPC, rb.Call
+	}
+	if rpc != nil {
+		add(rpc.Response)
+	}
+	if call != nil {
+		add(call.Response)
+	}
+	if a := ss.Await; a != nil {
+		add(a.Into, a.Correlate.FieldToken())
+	}
+	if ss.Sleep != nil {
+		add(ss.Sleep.Until)
+	}
+	for _, f := range ss.Writes {
+		add(f.Name)
+	}
+	return out
 }
 
 // chooseKeywordTarget is keywordNameError for the when and otherwise lines
@@ -127,15 +163,17 @@ func keywordNameBefore(toks []lexer.Token, i int) (diag.Diagnostic, bool) {
 	if i < 2 {
 		return diag.Diagnostic{}, false
 	}
-	switch toks[i-2].Value {
-	case "call":
-		return callKeyword(toks, i-1, false)
-	case "->":
-		switch {
-		case callArrow(toks, i-2):
-			return callKeyword(toks, i-1, true)
-		case targetArrow(toks, i-2):
-			return targetKeyword(toks, i-1)
+	switch {
+	case toks[i-2].Value == "call":
+		return callKeyword(toks, i-1)
+	case toks[i-2].Value == "->" && targetArrow(toks, i-2):
+		return targetKeyword(toks, i-1)
+	}
+	// The keyword taken for a field, or its first argument, is where the
+	// parser stopped (sleep until, then on timeout -> X, stops at "->").
+	for _, j := range []int{i - 1, i - 2} {
+		if d, bad := fieldKeyword(toks, j); bad {
+			return d, true
 		}
 	}
 	return diag.Diagnostic{}, false
@@ -179,25 +217,83 @@ func callArrow(toks []lexer.Token, j int) bool {
 	return k >= 1 && toks[k].Type == tokIdent && toks[k-1].Value == "call"
 }
 
-// callKeyword reports the call whose flow (or, with response, whose field
-// after "->") is toks[j], when that token is a statement keyword that
-// starts the next statement; the token before it is the call keyword (the
-// "->"), where the error is.
-func callKeyword(toks []lexer.Token, j int, response bool) (diag.Diagnostic, bool) {
+// callKeyword reports the call whose flow is toks[j], when that token is
+// a statement keyword that starts the next statement; the token before it
+// is the call keyword, where the error is.
+func callKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 	kw, at := toks[j], toks[j-1]
 	if !slices.Contains(statementKeywords, kw.Value) {
 		return diag.Diagnostic{}, false
 	}
-	if !response {
-		_, hint := describeExpected("Ident", toks, j)
-		return diag.Errorf(tokenRange(at), "syntax", "call has no flow name: %s is a keyword, not a flow name", keywordAt(kw, at)).
-			WithHint("%s", hint), true
-	}
-	if kw.Pos.Line == at.Pos.Line {
+	_, hint := describeExpected("Ident", toks, j)
+	return diag.Errorf(tokenRange(at), "syntax", "call has no flow name: %s is a keyword, not a flow name", keywordAt(kw, at)).
+		WithHint("%s", hint), true
+}
+
+// fieldKeyword reports the state field toks[j] when it is a statement
+// keyword on a later line than the token before it, which a field follows
+// (fieldSlot): that token lost its field, and the error is there.
+func fieldKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
+	if j < 1 || j >= len(toks) {
 		return diag.Diagnostic{}, false
 	}
-	return diag.Errorf(tokenRange(at), "syntax", `"->" has no state field after it: %s is a keyword, not a field name`, keywordAt(kw, at)).
-		WithHint(`name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->"`), true
+	kw, at := toks[j], toks[j-1]
+	if !slices.Contains(statementKeywords, kw.Value) || kw.Pos.Line == at.Pos.Line {
+		return diag.Diagnostic{}, false
+	}
+	hint, ok := fieldSlot(toks, j-1)
+	if !ok {
+		return diag.Diagnostic{}, false
+	}
+	return diag.Errorf(tokenRange(at), "syntax", `%q has no state field after it: %s is a keyword, not a field name`, at.Value, keywordAt(kw, at)).
+		WithHint("%s", hint), true
+}
+
+// fieldSlot reports whether the grammar takes a state field name after
+// toks[j]: an rpc's, await's or call's "->", sleep's "until", "correlate",
+// and "writes" or a comma of its list; hint says how to write it.
+func fieldSlot(toks []lexer.Token, j int) (hint string, ok bool) {
+	switch at := toks[j].Value; {
+	case at == "->" && callArrow(toks, j):
+		return `name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->"`, true
+	case at == "->":
+		switch actionOfArrow(toks, j) {
+		case ident.KeywordRPC:
+			return `name the state field that takes the response, such as rpc customers "Customer.Create" (Customer) -> CustomerID, or drop the "->"`, true
+		case ident.KeywordAwait:
+			return `name the state field that takes the event's payload, such as await payments "payment.succeeded" -> Payment, or drop the "->"`, true
+		}
+	case at == ident.KeywordUntil && j > 0 && toks[j-1].Value == ident.KeywordSleep:
+		return "name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt", true
+	case at == "correlate":
+		return "name the state field whose value the event must carry, such as correlate OrderID", true
+	case at == ident.KeywordWrites || at == "," && inWrites(toks, j):
+		return "name the fields the step writes, such as writes Reservation, Total", true
+	}
+	return "", false
+}
+
+// actionOfArrow is the keyword of the rpc or await line whose "->" is
+// toks[j] (rpc service "Endpoint" [(Request)] ->, await topic "event" ->),
+// or "".
+func actionOfArrow(toks []lexer.Token, j int) string {
+	k := j - 1
+	if k >= 3 && toks[k].Value == ")" && toks[k-2].Value == "(" {
+		k -= 3
+	}
+	if k < 2 || toks[k].Type != tokString {
+		return ""
+	}
+	return toks[k-2].Value
+}
+
+// inWrites reports whether the comma toks[j] separates the fields of a
+// writes line.
+func inWrites(toks []lexer.Token, j int) bool {
+	for j >= 2 && toks[j].Value == "," && toks[j-1].Type == tokIdent {
+		j -= 2
+	}
+	return toks[j].Value == ident.KeywordWrites
 }
 
 // targetKeyword reports the transition or choose line whose target,

@@ -41,16 +41,18 @@ func TestSyntaxErrors(t *testing.T) {
 		{"unknown step statement", "flow A {\n    step B {\n        invoke x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "invoke" (hint: a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`},
 		{"parallel block statement", "flow A {\n    parallel P {\n        stp B {}\n    }\n}", `3:9: expected step, on or "}", found "stp" (hint: did you mean "step"?)`},
 		{"retry in a parallel block", "flow A { parallel P { retry 3 } }", `1:23: expected step, on or "}", found "retry" (hint: a parallel block holds its branches (step statements) and its own on lines)`},
+		{"parallel block name", "flow A { parallel { step B {} } }", `1:19: expected parallel block name, found "{" (hint: name the block: parallel Prepare { step A { ... } step B { ... } })`},
+		{"nested parallel block", "flow A {\n    parallel P {\n        parallel Q { step B {} }\n    }\n}", `3:9: expected step, on or "}", found "parallel" (hint: parallel blocks do not nest: write the inner block's steps as branches of this one, or put the inner block after this one)`},
 		{"branch statement", "flow A { parallel P { step B { writes } } }", `1:39: expected state field name, found "}" (hint: name the fields the step writes, such as writes Reservation, Total)`},
 		{"rpc service", `flow A { step B { rpc 5 } }`, `1:23: expected service name, found number 5`},
 		{"rpc quoted service, no endpoint", `flow A { step B { rpc "X.Y" } }`, `1:29: expected endpoint string, found "}" (hint: write the endpoint in quotes, such as "Customer.Create")`},
 		{"rpc endpoint", `flow A { step B { rpc svc } }`, `1:27: expected endpoint string, found "}" (hint: write the endpoint in quotes, such as "Customer.Create")`},
 		{"rpc request", `flow A { step B { rpc svc "X.Y" () } }`, `1:34: expected state field name, found ")"`},
 		{"rpc request close", `flow A { step B { rpc svc "X.Y" (A B) } }`, `1:36: expected ")", found "B"`},
-		{"rpc response", `flow A { step B { rpc svc "X.Y" -> } }`, `1:36: expected state field name, found "}"`},
+		{"rpc response", `flow A { step B { rpc svc "X.Y" -> } }`, `1:36: expected state field name, found "}" (hint: name the state field that takes the response, such as rpc customers "Customer.Create" (Customer) -> CustomerID, or drop the "->")`},
 		{"await topic", `flow A { step B { await -> x } }`, `1:25: expected topic name, found "->"`},
 		{"await timeout", `flow A { step B { await t "e" timeout 5 } }`, `1:39: expected duration, found number 5 (hint: add a unit: 5s, 5ms or 5m)`},
-		{"correlate field", `flow A { step B { await t "e" correlate "x" } }`, `1:41: expected state field name, found string "x"`},
+		{"correlate field", `flow A { step B { await t "e" correlate "x" } }`, `1:41: expected state field name, found string "x" (hint: name the state field whose value the event must carry, such as correlate OrderID)`},
 		{"correlate path", `flow A { step B { await t "e" correlate X on } }`, `1:46: expected payload path, found "}" (hint: name the payload member to compare, such as on order_id, or write a dotted path as a string: on "payment.order_id")`},
 		{"correlate path number", `flow A { step B { await t "e" correlate X on 3 timeout 1h } }`, `1:46: expected payload path, found number 3 (hint: name the payload member to compare, such as on order_id, or write a dotted path as a string: on "payment.order_id")`},
 		{"correlate without field", `flow A { step B { await t "e" correlate on order_id } }`, `1:44: expected step statement or "}", found "order_id" (hint: correlate names the state field first: correlate Field on path)`},
@@ -134,7 +136,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"call of nothing", `flow A { step B { call } }`, `1:24: expected flow name, found "}" (hint: name a flow of this file or of its Go package, such as call Billing (Invoice) -> Receipt)`},
 		{"rollback call without flow", `flow A { step B { rollback call (X) } }`, `1:33: expected flow name, found "(" (hint: name the flow that undoes the step, such as rollback call Refund (Receipt))`},
 		{"call request", `flow A { step B { call Billing () } }`, `1:33: expected state field name, found ")"`},
-		{"call response", `flow A { step B { call Billing -> "x" } }`, `1:35: expected state field name, found string "x"`},
+		{"call response", `flow A { step B { call Billing -> "x" } }`, `1:35: expected state field name, found string "x" (hint: name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->")`},
 		// A call that lost its flow name or response field, followed by a
 		// statement: keywords are names to the lexer, so the keyword was
 		// read as the name; the error is at the call.
@@ -144,6 +146,16 @@ func TestSyntaxErrors(t *testing.T) {
 		{"rollback call, then a statement", "flow A {\n    step B {\n        rollback call\n        retry 3\n    }\n}", `3:18: call has no flow name: "retry" on line 4 is a keyword, not a flow name (hint: name the flow that undoes the step, such as rollback call Refund (Receipt))`},
 		{"call arrow, then a statement", "flow A {\n    step B {\n        call Billing ->\n        irreversible\n    }\n}", `3:22: "->" has no state field after it: "irreversible" on line 4 is a keyword, not a field name (hint: name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->")`},
 		{"call arrow, then a statement with arguments", "flow A {\n    parallel P {\n        step B {\n            call Billing (X) ->\n            on ok -> done\n        }\n    }\n}", `4:30: "->" has no state field after it: "on" on line 5 is a keyword, not a field name (hint: name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->")`},
+		// The same for the other state fields that follow a token of their
+		// own: the keyword on the next line was taken for the field.
+		{"rpc arrow, then a rollback", "flow A {\n    step B {\n        rpc s \"S.Do\" (X) ->\n        rollback rpc s \"S.Undo\" (X)\n    }\n}", `3:26: "->" has no state field after it: "rollback" on line 4 is a keyword, not a field name (hint: name the state field that takes the response, such as rpc customers "Customer.Create" (Customer) -> CustomerID, or drop the "->")`},
+		{"rollback rpc arrow, then a statement", "flow A {\n    step B {\n        rollback rpc s \"S.Undo\" ->\n        irreversible\n    }\n}", `3:33: "->" has no state field after it: "irreversible" on line 4 is a keyword, not a field name (hint: name the state field that takes the response, such as rpc customers "Customer.Create" (Customer) -> CustomerID, or drop the "->")`},
+		{"await arrow, then on timeout", "flow A {\n    step B {\n        await t \"e\" ->\n        on timeout -> C\n    }\n}", `3:21: "->" has no state field after it: "on" on line 4 is a keyword, not a field name (hint: name the state field that takes the event's payload, such as await payments "payment.succeeded" -> Payment, or drop the "->")`},
+		{"sleep until, then on timeout", "flow A {\n    step B {\n        sleep until\n        on timeout -> C\n    }\n}", `3:15: "until" has no state field after it: "on" on line 4 is a keyword, not a field name (hint: name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt)`},
+		{"sleep until, then a statement", "flow A {\n    step B {\n        sleep until\n        deadline 1h\n    }\n}", `3:15: "until" has no state field after it: "deadline" on line 4 is a keyword, not a field name (hint: name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt)`},
+		{"correlate, then a statement", "flow A {\n    step B {\n        await t \"e\" correlate\n        timeout 1h\n    }\n}", `3:21: "correlate" has no state field after it: "timeout" on line 4 is a keyword, not a field name (hint: name the state field whose value the event must carry, such as correlate OrderID)`},
+		{"writes, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes\n            rollback Undo\n        }\n    }\n}", `4:13: "writes" has no state field after it: "rollback" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
+		{"writes comma, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes X,\n            irreversible\n        }\n    }\n}", `4:21: "," has no state field after it: "irreversible" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
 
 		// Lexical errors.
 		{"unterminated string", "flow A { trigger rpc \"Start\n}", `1:22: unterminated string (hint: close the string with " on the same line)`},

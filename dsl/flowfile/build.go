@@ -188,7 +188,11 @@ func (b *builder) duration(d *parser.Token) dsl.Duration {
 		hint := "durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m"
 		if days, ok := strings.CutSuffix(d.Value, "d"); ok {
 			if n, err := strconv.Atoi(days); err == nil && n > 0 && n <= 1<<20 {
-				hint = fmt.Sprintf("durations use Go syntax, which has no days: %d days is %dh", n, 24*n)
+				unit := "days"
+				if n == 1 {
+					unit = "day"
+				}
+				hint = fmt.Sprintf("durations use Go syntax, which has no days: %d %s is %dh", n, unit, 24*n)
 			}
 		}
 		b.errorf(tokenRange(d), hint, "invalid duration %q: %s", d.Value, reason)
