@@ -38,7 +38,7 @@ func (m *instruments) init(meter metric.Meter) error {
 	m.runsFinished, errs[1] = meter.Int64Counter("flowgen.runs.finished",
 		metric.WithDescription("Runs ended, by flow and terminal state."), metric.WithUnit("{run}"))
 	m.runsWaiting, errs[2] = meter.Int64UpDownCounter("flowgen.runs.waiting",
-		metric.WithDescription("Runs waiting (an await, a sleep, a Go step for a provider) in this process, by flow."), metric.WithUnit("{run}"))
+		metric.WithDescription("Runs parked on a wait (an await, a sleep, a call, a Go step for a provider; a rollback waiting for its event, provider or child) in this process, by flow."), metric.WithUnit("{run}"))
 	m.stepDuration, errs[3] = meter.Float64Histogram("flowgen.step.duration",
 		metric.WithDescription("Duration of step attempts, by flow, step and outcome."), metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(secondsBuckets...))
@@ -79,6 +79,9 @@ const (
 	keyResumed  = attribute.Key("flowgen.resumed")
 	keyRollback = attribute.Key("flowgen.rollback")
 	keyFinal    = attribute.Key("flowgen.final")
+
+	keyChildFlow  = attribute.Key("flowgen.child_flow")
+	keyChildRunID = attribute.Key("flowgen.child_run_id")
 )
 
 // attrCache keeps the attribute sets of metric series, so that recording a

@@ -122,7 +122,7 @@ func (t *Telemetry) ObserveRun(ctx context.Context, info runtime.RunInfo) (conte
 	if t.tracer != nil {
 		ctx = ro.startSpan(ctx, info)
 	}
-	if kind, ok := runtime.RunStateOf(info.Machine); ok && kind == runtime.StateWaiting {
+	if info.Wait != nil { // resumed parked: it waits again
 		step, _, _ := runtime.ParseMachineState(info.Machine)
 		ro.enterWait(ctx, step, info.Wait)
 	}

@@ -25,7 +25,8 @@ type runObserver struct {
 	ctx      context.Context // the run's context, with its span
 	wait     trace.Span      // the wait in progress, with tracing
 	waiting  bool
-	runID    string // for the run span's attributes, set when it ends
+	deadline time.Time // of the wait in progress (zero: none), on the flow's clock
+	runID    string    // for the run span's attributes, set when it ends
 	resumed  bool
 }
 
@@ -112,47 +113,66 @@ func (ro *runObserver) Recorded(e *runtime.Event) {
 	if e.Outcome == runtime.OutcomeRetry {
 		m.retries.Add(ctx, 1, ro.t.series.get(keyFlow, ro.flow, keyStep, e.Step, "", ""))
 	}
-	if e.From == e.To {
+	if ro.waiting && e.Branch == "" { // the run's next event ends its wait (runtime.Event.Parks)
+		ro.leaveWait(ro.waitOutcome(e), e.Error, e.Link)
+	}
+	if w := e.Parks(); w != nil {
+		step, _, _ := runtime.ParseMachineState(e.To)
+		ro.enterWait(ro.ctx, step, w)
 		return
 	}
-	if ro.waiting {
-		outcome := e.Outcome
-		if outcome == "" {
-			outcome = "woken" // the awaited event came, or the sleep's time
-			if e.To == runtime.MachineAborting {
-				outcome = "aborted"
-			}
-		}
-		ro.leaveWait(outcome, e.Error, e.Link)
+	if e.From == e.To { // a retry, an opened gate: no new state
+		return
 	}
-	switch step, phase, _ := runtime.ParseMachineState(e.To); {
-	case phase == runtime.PhaseWaiting:
-		ro.enterWait(ro.ctx, step, e.Wait)
-	case runtime.RunState(phase).Terminal():
+	if _, phase, _ := runtime.ParseMachineState(e.To); runtime.RunState(phase).Terminal() {
 		m.runsFinished.Add(ctx, 1, ro.t.finished(ro.flow, runtime.RunState(phase)))
 	}
 }
 
+// waitOutcome is the outcome of the wait in progress that e ends.
+func (ro *runObserver) waitOutcome(e *runtime.Event) string {
+	switch e.Outcome {
+	case "":
+		if e.To == runtime.MachineAborting {
+			return "aborted"
+		}
+		return "woken" // the awaited event came (a gated rollback's, a provider), the sleep's time, a call's child ended
+	case runtime.OutcomeOK:
+		return "woken" // a rollback call's child ended done, and the attempt with it
+	case runtime.OutcomeRetry, runtime.OutcomeError:
+		// A rollback's wait records its deadline as the attempt's error
+		// (retried or not), not as outcome timeout as a step's wait does:
+		// the event's time tells it (both are the flow's clock).
+		if !ro.deadline.IsZero() && !e.Time.Before(ro.deadline) {
+			return "timeout"
+		}
+		return "error"
+	}
+	return string(e.Outcome)
+}
+
 // enterWait counts the run as waiting and, with tracing, starts the wait's
-// span (w, when known, says what for). The span starts now, on the real
-// clock like the run's and the steps' spans: not at the time the event
-// records, which is the flow's clock (runtime.WithClock, a fake one in
-// tests), nor, for a run resumed in its wait, at the wait's entry in an
-// earlier life, which that life's span covered.
+// span (w says what for: an await's or a gated rollback's event, a call's
+// or a rollback call's child). The span starts now, on the real clock like
+// the run's and the steps' spans: not at the time the event records, which
+// is the flow's clock (runtime.WithClock, a fake one in tests), nor, for a
+// run resumed in its wait, at the wait's entry in an earlier life, which
+// that life's span covered.
 func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wait) {
-	ro.waiting = true
+	ro.waiting, ro.deadline = true, w.Deadline
 	ro.t.m.runsWaiting.Add(context.Background(), 1, ro.flowAttr)
 	if ro.span == nil {
 		return
 	}
 	attrs := []attribute.KeyValue{keyFlow.String(ro.flow), keyStep.String(step)}
-	if w != nil {
-		if w.Topic != "" {
-			attrs = append(attrs, keyTopic.String(w.Topic), keyEvent.String(w.Event))
-		}
-		if !w.Deadline.IsZero() {
-			attrs = append(attrs, attribute.String("flowgen.deadline", w.Deadline.Format(time.RFC3339Nano)))
-		}
+	if w.Topic != "" {
+		attrs = append(attrs, keyTopic.String(w.Topic), keyEvent.String(w.Event))
+	}
+	if c := w.Child; c != nil {
+		attrs = append(attrs, keyChildFlow.String(c.Flow), keyChildRunID.String(c.RunID))
+	}
+	if !w.Deadline.IsZero() {
+		attrs = append(attrs, attribute.String("flowgen.deadline", w.Deadline.Format(time.RFC3339Nano)))
 	}
 	_, ro.wait = ro.t.tracer.Start(ctx, "wait "+step, trace.WithAttributes(attrs...))
 }

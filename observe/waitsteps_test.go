@@ -2,12 +2,8 @@ package observe_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/runtime"
@@ -92,15 +88,8 @@ type histogram struct {
 // step.
 func stepDurations(t *testing.T, tel *observe.Telemetry) map[string]histogram {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	tel.Metrics().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(rec.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]histogram{}
-	for _, m := range fams["flowgen_step_duration_seconds"].GetMetric() {
+	for _, m := range telMetrics(t, tel)["flowgen_step_duration_seconds"].GetMetric() {
 		for _, l := range m.GetLabel() {
 			if l.GetName() == "step" {
 				h := out[l.GetValue()]

@@ -221,7 +221,9 @@ type Status struct {
 	History  []Event         `json:"history,omitempty"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
 	// Wait is what a waiting run waits for, and until when; for a run
-	// rolling back through a rollback call, the child the attempt waits for.
+	// rolling back through a rollback call, the child the attempt waits
+	// for; for a gated rollback, its event until it comes (Event.Parks of
+	// the last event).
 	Wait *Wait `json:"wait,omitempty"`
 	// Branches are the branches of the last parallel block the run
 	// entered, in the order they started.
@@ -319,6 +321,24 @@ func (e *Event) Woke() bool {
 	return from == PhaseWaiting && to == PhaseRunning || to == PhaseRollback && e.From == e.To
 }
 
+// Parks is what the run waits for once e is recorded, nil when it does
+// not wait: the Wait of an event that enters a waiting state ("X:waiting")
+// or starts a rollback attempt that waits ("X:rollback": a rollback call's
+// child, a gated rollback's event, such as a Go rollback's provider). The
+// run's next event (of its machine, not of a branch) ends that wait: Woke
+// when what it waited for came, else its deadline, an error or an abort.
+// Status.Wait, RunInfo.Wait and package observe's wait spans follow it.
+func (e *Event) Parks() *Wait {
+	if e.Wait == nil { // most events: no parsing
+		return nil
+	}
+	switch _, phase, _ := ParseMachineState(e.To); phase {
+	case PhaseWaiting, PhaseRollback:
+		return e.Wait
+	}
+	return nil
+}
+
 // gateOpened reports whether e, an event of the run's machine that enters
 // a state of kind to, records that what a gated rollback attempt waits for
 // came (Step.RollbackAwait): the rollback's state to itself with no
@@ -372,12 +392,7 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	if to == kindParallel && from != kindParallel {
 		t.branches = nil // a block entered: its branches start
 	}
-	switch {
-	case e.Wait != nil && (to == kindWaiting || to == kindRollback): // a rollback call's attempt names its child
-		t.wait = e.Wait
-	case to != kindWaiting:
-		t.wait = nil
-	}
+	t.wait = e.Parks()
 	switch {
 	case to == kindRunning || to == kindWaiting || to == kindRollback || to == kindParallel:
 		t.step = toStep

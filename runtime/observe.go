@@ -30,9 +30,11 @@ type RunInfo struct {
 	// state Machine (for example "X:waiting": the run waits again).
 	Resumed bool
 	Machine string
-	// Wait is, for a run resumed in a waiting state, what it waits for:
-	// the Wait its history recorded on entering that state (without the
-	// identifying fields). Observers must not modify it.
+	// Wait is, for a run resumed parked, what it waits for: the Wait its
+	// history's last event recorded (Event.Parks: a waiting state, or a
+	// rollback attempt that waits for its child or its event), without the
+	// identifying fields; nil when the run does not wait. Observers must
+	// not modify it.
 	Wait *Wait
 	// Trace is the last Event.Trace of the run's history: what an earlier
 	// life of the run, in this process or another, recorded of its span.
@@ -83,9 +85,7 @@ func (r *Run[S]) observe(ctx context.Context, history []Event) context.Context {
 				break
 			}
 		}
-		if kind, ok := RunStateOf(info.Machine); ok && kind == StateWaiting {
-			info.Wait = history[len(history)-1].Wait // an event entering a wait says what for (progress.apply)
-		}
+		info.Wait = history[len(history)-1].Parks()
 	}
 	ctx, r.obs = o.ObserveRun(ctx, info)
 	return ctx
