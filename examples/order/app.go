@@ -81,7 +81,11 @@ func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
 func (a *app) Close() error { return a.store.Close() }
 
 // finish waits for run to end. While the run sleeps in Remind, it moves
-// the fake clock two weeks on, so that the sleep ends at once.
+// the fake clock on to the wake-up time the run recorded, so that the
+// sleep ends at once. Only up to that time, and so only once: a status
+// read just before the run woke still says it sleeps, and moving the
+// clock on again then would time out Notify's attempt, which runs on the
+// same clock.
 func (a *app) finish(ctx context.Context, run *OrderRun) (runtime.Result[OrderState], error) {
 	for {
 		select {
@@ -89,8 +93,12 @@ func (a *app) finish(ctx context.Context, run *OrderRun) (runtime.Result[OrderSt
 			return run.Wait(ctx)
 		case <-time.After(time.Millisecond):
 		}
-		if run.Status().Machine == runtime.WaitingState(OrderStepRemind) && a.clock.Pending() > 0 {
-			a.clock.Advance(336 * time.Hour)
+		st := run.Status()
+		if st.Machine != runtime.WaitingState(OrderStepRemind) || st.Wait == nil || a.clock.Pending() == 0 {
+			continue
+		}
+		if d := st.Wait.Until.Sub(a.clock.Now()); d > 0 {
+			a.clock.Advance(d)
 		}
 	}
 }
