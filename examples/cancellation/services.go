@@ -77,9 +77,13 @@ func (a *app) refund(ctx context.Context, orderID string) (string, error) {
 }
 
 // finish waits for run to end. While the run waits for a settlement that
-// will never come, it moves the fake clock a day on, so that the wait times
-// out at once. A settlement that comes wakes the run by itself (moving the
-// clock then would race the delivery, and time the wait out instead).
+// will never come, it moves the fake clock on to the wait's recorded
+// deadline, so that the wait times out at once. Only up to the deadline,
+// and so only once: a status read just before the timeout still says the
+// run waits, and moving the clock on again then would time out the
+// attempts of the rollbacks that follow, which run on the same clock. A
+// settlement that comes wakes the run by itself (moving the clock then
+// would race the delivery, and time the wait out instead).
 func (a *app) finish(ctx context.Context, run *CancelRun) (runtime.Result[CancelState], error) {
 	for {
 		select {
@@ -88,12 +92,14 @@ func (a *app) finish(ctx context.Context, run *CancelRun) (runtime.Result[Cancel
 		case <-time.After(time.Millisecond):
 		}
 		st := run.Status()
-		if st.Machine != runtime.WaitingState(CancelStepAwaitRefund) || a.clock.Pending() == 0 {
+		if st.Machine != runtime.WaitingState(CancelStepAwaitRefund) || st.Wait == nil || a.clock.Pending() == 0 {
 			continue
 		}
 		var s CancelState
 		if err := json.Unmarshal(st.Snapshot, &s); err == nil && !settles(s.OrderID) {
-			a.clock.Advance(24 * time.Hour)
+			if d := st.Wait.Deadline.Sub(a.clock.Now()); d > 0 {
+				a.clock.Advance(d)
+			}
 		}
 	}
 }
