@@ -142,6 +142,14 @@ func TestGatedRollbackWaits(t *testing.T) {
 	if w := oneSpan(t, exp, "wait Pay"); attr(w, "event") != "refund.allowed" || attr(w, "outcome") != "timeout" || attr(w, "flowgen.deadline") == "" {
 		t.Errorf("wait span of the resumed gate past its deadline: %v", w.Attributes)
 	}
+	// The attempt the deadline ended, its code never run, is an attempt
+	// all the same: counted, and a span of its own.
+	if n := sample(telMetrics(t, tel), "flowgen_rollbacks_total", "outcome", "timeout"); n != 1 {
+		t.Errorf("flowgen_rollbacks_total{outcome=\"timeout\"} = %v, want 1", n)
+	}
+	if a := oneSpan(t, exp, "rollback Pay"); attr(a, "outcome") != "timeout" {
+		t.Errorf("rollback span of the attempt its gate's deadline ended: %v", a.Attributes)
+	}
 }
 
 type orderState struct{ Charge string }

@@ -172,6 +172,10 @@ func (r *Run[S]) rollbackWoken(p *parking, kind wakeKind, msg *Delivery, err err
 		return
 	case p.gate && kind == wakeTimeout:
 		err = p.wait.TimeoutError()
+		// The attempt ends timeout without its code having run: observers
+		// see it as an attempt all the same (flowgen_rollbacks_total, a
+		// rollback span), as they would a rollback past its timeout.
+		_, p.endSpan = r.observeRollback(d)
 	case kind == wakeChild:
 		err = nil
 	case kind == wakeTimeout:
