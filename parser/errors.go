@@ -273,6 +273,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			}
 		}
 		return `"}"`, ""
+	case `")"`:
+		return `")"`, unclosedParen(toks, i)
 	case `".."`:
 		return `".."`, `a backoff range is written backoff 100ms..5s`
 	case `"->"`:
@@ -391,6 +393,27 @@ func bareField(toks []lexer.Token, i int) (want, hint string, ok bool) {
 		return `"->"`, fmt.Sprintf(`the event's payload goes to the state field after "->": %s -> %s`, written, field.Value), true
 	}
 	return "", "", false
+}
+
+// unclosedParen points at the "(" of a choose's condition still open at
+// toks[i], or is "" when toks[i] is in no condition (an rpc's request).
+func unclosedParen(toks []lexer.Token, i int) string {
+	if !inChoose(toks, i) || lastOf(toks, i, ident.KeywordWhen, "->") != ident.KeywordWhen {
+		return ""
+	}
+	depth := 0
+	for j := i - 1; j >= 0 && toks[j].Value != ident.KeywordWhen; j-- {
+		switch toks[j].Value {
+		case ")":
+			depth++
+		case "(":
+			if depth == 0 {
+				return fmt.Sprintf(`the "(" at line %d, column %d is not closed: close its group with ")" before the "->", such as when (Total >= 100 or Vip) and Active -> Review`, toks[j].Pos.Line, toks[j].Pos.Column)
+			}
+			depth--
+		}
+	}
+	return ""
 }
 
 // parallelBlock reports whether the brace open opens a parallel block
