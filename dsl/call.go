@@ -129,7 +129,7 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 			msg = fmt.Sprintf("flow %q calls itself through %s", fl.Name, strings.Join(quoteAll(names[1:len(names)-1]), ", "))
 		}
 		c.add(diag.Errorf(pick(first.Action.Flow.Range, first.Action.Range, first.Step.NameRange), "call-cycle", "%s: %s", msg, strings.Join(names, " -> ")).
-			WithHint("a run would start a child of itself without end; loop with an outcome jump (`on ok -> %s`) and a wait instead, or call another flow", first.Step.Name))
+			WithHint("%s", callCycleHint(path)))
 	}
 }
 
@@ -198,6 +198,24 @@ func callCycle(fl *Flow, flows map[string]*Flow) []callHop {
 		}
 	}
 	return nil
+}
+
+// callCycleHint says what to do about the call cycle path: a call
+// cannot repeat its own flow, so one of its calls has to go.
+func callCycleHint(path []callHop) string {
+	const why = "a flow cannot call itself, directly or through others: each run would start a child of its own flow without end"
+	if len(path) == 1 {
+		return why + "; remove the call, and to run the flow's steps again, route back to one of them with `on`, with a wait (sleep, await) in the loop"
+	}
+	calls := make([]string, len(path))
+	for i, h := range path {
+		what := "call"
+		if h.site.Rollback {
+			what = "rollback call"
+		}
+		calls[i] = fmt.Sprintf("the %s of step %q of flow %s", what, h.site.Step.Name, h.flow.Name)
+	}
+	return fmt.Sprintf("%s; remove one of its calls (%s), or move what the flows share into a flow that calls none of them", why, strings.Join(calls, ", "))
 }
 
 func quoteAll(ss []string) []string {

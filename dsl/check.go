@@ -77,8 +77,7 @@ func Check(f *File, opts CheckOptions) diag.List {
 			continue
 		}
 		if prev, ok := flows[fl.Name]; ok && fl.Name != "" {
-			c.add(diag.Errorf(fl.NameRange, "duplicate-flow", "duplicate flow %q (first declared at %s)", fl.Name, where(prev.NameRange)).
-				WithHint("rename one of the flows"))
+			c.duplicate("duplicate-flow", prev.NameRange, fl.NameRange, "rename one of the flows", "duplicate flow %q (first declared at %s)", fl.Name)
 		} else {
 			flows[fl.Name] = fl
 		}
@@ -146,6 +145,19 @@ func (c *checker) suggest(name string, candidates func() []string, memo bool) st
 
 func (c *checker) add(d diag.Diagnostic) { c.ds = append(c.ds, d) }
 
+// duplicate reports a name or statement written twice, a and b its two
+// occurrences in either order: at the later one in the source, naming
+// where the earlier one is, whichever of them the check met first. Every
+// duplicate code follows this one rule. format is the message, its last
+// verb the earlier one's position; hint is the hint, as it is.
+func (c *checker) duplicate(code string, a, b diag.Range, hint, format string, args ...any) {
+	first, again := a, b
+	if p, q := first.Start, again.Start; q.Line > 0 && (p.Line > q.Line || p.Line == q.Line && p.Column > q.Column) {
+		first, again = again, first
+	}
+	c.add(diag.Errorf(again, code, format, append(args, whereFrom(first, again))...).WithHint("%s", hint))
+}
+
 // pick returns the first valid range, so that a diagnostic about something
 // without a range of its own (a default, a JSON value without a path) still
 // points somewhere useful.
@@ -186,13 +198,11 @@ func (c *checker) flow(f *Flow) {
 		if s == nil {
 			continue
 		}
-		if j, ok := index[s.Name]; ok {
-			c.add(diag.Errorf(pick(s.NameRange, s.Range), "duplicate-step", "duplicate step %q (first declared at %s)", s.Name, where(f.Steps[j].NameRange)).
-				WithHint("rename one of the steps; step names are unique within a flow"))
-			continue
+		if _, ok := index[s.Name]; !ok {
+			index[s.Name] = i
 		}
-		index[s.Name] = i
 	}
+	c.stepNames(f)
 	var targetNames []string
 	targets := func() []string {
 		if targetNames == nil {
@@ -228,6 +238,30 @@ func (c *checker) flow(f *Flow) {
 			c.add(diag.Warnf(pick(s.NameRange, s.Range), "unreachable", "step %q is unreachable: no path from the first step %q leads to it", s.Name, f.Steps[0].Name).
 				WithHint("add a transition to it, such as `on ok -> %s` in an earlier step, or remove it", s.Name))
 		}
+	}
+}
+
+// stepNames reports each step declared with the name of an earlier one
+// of f: step names are unique within a flow, the branches of its parallel
+// blocks included (they are one namespace, as the runtime's IDs and the
+// handler methods are).
+func (c *checker) stepNames(f *Flow) {
+	first := map[string]*Step{}
+	branch := map[*Step]bool{}
+	for _, s := range f.AllSteps() {
+		for _, b := range s.Branches() {
+			branch[b] = true
+		}
+		prev, dup := first[s.Name]
+		if !dup {
+			first[s.Name] = s
+			continue
+		}
+		hint := "rename one of the steps; step names are unique within a flow"
+		if branch[s] || branch[prev] {
+			hint += ", branches of parallel blocks included"
+		}
+		c.duplicate("duplicate-step", pick(prev.NameRange, prev.Range), pick(s.NameRange, s.Range), hint, "duplicate step %q (first declared at %s)", s.Name)
 	}
 }
 
@@ -320,8 +354,7 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 			c.add(diag.Errorf(or, "duplicate-outcome", "outcome %q is built in; do not declare it", o.Name).
 				WithHint("every step can end with ok and error, and with timeout when it has one"))
 		case dup:
-			c.add(diag.Errorf(or, "duplicate-outcome", "duplicate outcome %q in step %q (first declared at %s)", o.Name, s.Name, whereFrom(prev.Range, or)).
-				WithHint("remove the repeated outcome"))
+			c.duplicate("duplicate-outcome", prev.Range, or, "remove the repeated outcome", "duplicate outcome %q in step %q (first declared at %s)", o.Name, s.Name)
 		default:
 			declared[o.Name] = o
 		}
@@ -341,8 +374,8 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		tr := pick(t.Range, at)
 		onr := pick(t.On.Range, tr)
 		if prev, dup := written[t.On.Name]; dup {
-			c.add(diag.Errorf(onr, "duplicate-transition", "duplicate transition for outcome %q in step %q (first at %s)", t.On.Name, s.Name, whereFrom(pick(prev.Range, prev.On.Range), onr)).
-				WithHint("keep one `on %s -> ...`; the first one wins", t.On.Name))
+			c.duplicate("duplicate-transition", pick(prev.Range, prev.On.Range), onr, fmt.Sprintf("keep one `on %s -> ...`; the first one wins", t.On.Name),
+				"duplicate transition for outcome %q in step %q (first at %s)", t.On.Name, s.Name)
 			continue
 		}
 		written[t.On.Name] = t
@@ -580,8 +613,7 @@ func (c *checker) triggers(f *Flow) {
 		}
 		at := pick(t.Range, f.NameRange)
 		if prev, dup := seen[t.Trigger]; dup {
-			c.add(diag.Errorf(at, "duplicate-trigger", "duplicate %s trigger in flow %q (first at %s)", t.Kind, f.Name, whereFrom(prev.Range, at)).
-				WithHint("remove the repeated trigger"))
+			c.duplicate("duplicate-trigger", prev.Range, at, "remove the repeated trigger", "duplicate %s trigger in flow %q (first at %s)", t.Kind, f.Name)
 			continue
 		}
 		seen[t.Trigger] = t

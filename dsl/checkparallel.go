@@ -12,35 +12,16 @@ import (
 // branch-target, parallel-write and writes.
 
 // branchNames indexes the branches of f's blocks by name into
-// c.branchOf, reporting a branch whose name another step of the flow (a
-// step, a block or another branch) already has, and a Go rollback named
-// after a branch: step names are one namespace, as the runtime's IDs and
-// the handler methods are.
+// c.branchOf, and reports a Go rollback named after a branch: step names
+// are one namespace, as the runtime's IDs and the handler methods are
+// (stepNames reports a branch named like another step).
 func (c *checker) branchNames(f *Flow, index map[string]int) {
 	out := map[string]*Step{}
-	first := map[string]*Step{}
 	for _, s := range f.Steps {
-		if s == nil {
-			continue
-		}
 		for _, b := range s.Branches() {
-			if b == nil {
+			if _, step := index[b.Name]; b == nil || step || out[b.Name] != nil {
 				continue
 			}
-			prev := first[b.Name]
-			if j, ok := index[b.Name]; ok && prev == nil {
-				prev = f.Steps[j]
-			}
-			if prev != nil {
-				first := "first"
-				if p, q := prev.NameRange.Start, b.NameRange.Start; p.Line > q.Line && q.Line > 0 {
-					first = "also" // a step after the block: steps are indexed before branches
-				}
-				c.add(diag.Errorf(pick(b.NameRange, b.Range), "duplicate-step", "duplicate step %q (%s declared at %s)", b.Name, first, where(prev.NameRange)).
-					WithHint("rename one of the steps; step names are unique within a flow, branches of parallel blocks included"))
-				continue
-			}
-			first[b.Name] = b
 			out[b.Name] = s
 		}
 	}
@@ -178,8 +159,7 @@ func (c *checker) writes(blk, b *Step) {
 			continue
 		}
 		if prev, dup := seen[w.Name]; dup {
-			c.add(diag.Errorf(pick(w.Range, b.NameRange), "writes", "step %q lists field %q twice in `writes` (first at %s)", b.Name, w.Name, whereFrom(prev.Range, w.Range)).
-				WithHint("list each field once"))
+			c.duplicate("writes", prev.Range, pick(w.Range, b.NameRange), "list each field once", "step %q lists field %q twice in `writes` (first at %s)", b.Name, w.Name)
 			continue
 		}
 		seen[w.Name] = w

@@ -25,7 +25,19 @@ func TestCheckParallel(t *testing.T) {
 		{"branch named like a step", wrap("    step A { irreversible }\n    parallel P {\n        step A { irreversible }\n    }\n"),
 			[]string{`5:14: error duplicate-step: duplicate step "A" (first declared at line 3) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`}},
 		{"branch named like a later step", wrap("    parallel P {\n        step A { irreversible }\n    }\n    step A { irreversible }\n"),
-			[]string{`4:14: error duplicate-step: duplicate step "A" (also declared at line 6) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`}},
+			[]string{`6:10: error duplicate-step: duplicate step "A" (first declared at line 4) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`}},
+		// Every later one names the first, whichever the check meets first
+		// (steps are indexed before branches).
+		{"branch named like two later steps", wrap("    parallel P {\n        step A { irreversible }\n    }\n    step A { irreversible }\n    step A { irreversible }\n"),
+			[]string{
+				`6:10: error duplicate-step: duplicate step "A" (first declared at line 4) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`,
+				`7:10: error duplicate-step: duplicate step "A" (first declared at line 4) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`,
+			}},
+		{"two branches named like a later step", wrap("    parallel P {\n        step A { irreversible }\n        step A { irreversible }\n    }\n    step A { irreversible }\n"),
+			[]string{
+				`5:14: error duplicate-step: duplicate step "A" (first declared at line 4) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`,
+				`7:10: error duplicate-step: duplicate step "A" (first declared at line 4) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`,
+			}},
 		{"rollback named like a branch", wrap("    parallel P {\n        step A { rollback B }\n        step B { irreversible }\n    }\n"),
 			[]string{`4:27: error rollback-name: rollback "B" has the same name as branch "B" of parallel block "P" [hint: a Go rollback is a handler method of its own; rename it, for example to "UndoB"]`}},
 		{"choose into a branch", wrap("    step C {\n        choose {\n            when X -> A\n            otherwise -> done\n        }\n    }\n    parallel P {\n        step A { irreversible }\n    }\n"),

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/dave/jennifer/jen"
+
+	"github.com/flowgen/flowgen/dsl"
 )
 
 // typeCode writes the Go type t, as the generated file's package (pkg)
@@ -62,7 +64,7 @@ func typeCode(t types.Type, pkg *types.Package, imports map[string]string) (jen.
 			return jen.Any(), nil
 		}
 	}
-	return nil, fmt.Errorf("type %s cannot travel as JSON in a service call", types.TypeString(t, types.RelativeTo(pkg)))
+	return nil, fmt.Errorf("type %s cannot travel as JSON in a service call", dsl.TypeString(t, pkg))
 }
 
 func elemCode(prefix *jen.Statement, elem types.Type, pkg *types.Package, imports map[string]string) (jen.Code, error) {

@@ -249,6 +249,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if found.Type == lexer.EOF {
 			return `"}"`, unclosedHint(toks, i)
 		}
+		if want, hint, ok := bareField(toks, i); ok {
+			return want, hint
+		}
 		open := openBraces(toks, i)
 		if inChoose(toks, i) {
 			return `when, otherwise or "}"`, statementHint(found, []string{ident.KeywordWhen, ident.KeywordOtherwise}, ident.KeywordChoose, open,
@@ -270,6 +273,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			}
 		}
 		return `"}"`, ""
+	case `")"`:
+		return `")"`, unclosedParen(toks, i)
 	case `".."`:
 		return `".."`, `a backoff range is written backoff 100ms..5s`
 	case `"->"`:
@@ -345,6 +350,70 @@ func openBraces(toks []lexer.Token, i int) []lexer.Token {
 func stepHint(found lexer.Token, open []lexer.Token) string {
 	return statementHint(found, stepKeywords, "step", open,
 		"a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements")
+}
+
+// bareField recognises a state field written where a statement should
+// start, right after an action line that takes it in parentheses (a
+// call's flow name; an rpc's or a publish's endpoint or event) or after
+// "->" (an await's event): the field lost its "(" or its "->". A word
+// close to a step keyword is taken for a misspelt statement instead.
+func bareField(toks []lexer.Token, i int) (want, hint string, ok bool) {
+	field := toks[i]
+	if field.Type != tokIdent || i < 2 || closest(field.Value, stepKeywords) != "" {
+		return "", "", false
+	}
+	start := i - 2 // the action's keyword
+	switch {
+	case toks[start].Value == ident.KeywordCall && toks[i-1].Type == tokIdent:
+	case i >= 3 && toks[i-1].Type == tokString && (toks[i-2].Type == tokIdent || toks[i-2].Type == tokString):
+		start = i - 3
+	default:
+		return "", "", false
+	}
+	kw := toks[start].Value
+	if start > 0 && toks[start-1].Value == "rollback" {
+		start--
+	}
+	var line []string
+	for _, t := range toks[start:i] {
+		line = append(line, t.Value)
+	}
+	written := strings.Join(line, " ")
+	inParens := func(what string) (string, string, bool) {
+		return `"("`, fmt.Sprintf("%s goes in parentheses: %s (%s)", what, written, field.Value), true
+	}
+	switch kw {
+	case ident.KeywordCall:
+		return inParens("the call's input")
+	case ident.KeywordRPC:
+		return inParens("the rpc's request")
+	case ident.KeywordPublish:
+		return inParens("the event's payload")
+	case ident.KeywordAwait:
+		return `"->"`, fmt.Sprintf(`the event's payload goes to the state field after "->": %s -> %s`, written, field.Value), true
+	}
+	return "", "", false
+}
+
+// unclosedParen points at the "(" of a choose's condition still open at
+// toks[i], or is "" when toks[i] is in no condition (an rpc's request).
+func unclosedParen(toks []lexer.Token, i int) string {
+	if !inChoose(toks, i) || lastOf(toks, i, ident.KeywordWhen, "->") != ident.KeywordWhen {
+		return ""
+	}
+	depth := 0
+	for j := i - 1; j >= 0 && toks[j].Value != ident.KeywordWhen; j-- {
+		switch toks[j].Value {
+		case ")":
+			depth++
+		case "(":
+			if depth == 0 {
+				return fmt.Sprintf(`the "(" at line %d, column %d is not closed: close its group with ")" before the "->", such as when (Total >= 100 or Vip) and Active -> Review`, toks[j].Pos.Line, toks[j].Pos.Column)
+			}
+			depth--
+		}
+	}
+	return ""
 }
 
 // parallelBlock reports whether the brace open opens a parallel block

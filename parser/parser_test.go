@@ -99,6 +99,10 @@ func TestSyntaxErrors(t *testing.T) {
 		{"condition after and", `flow A { step B { choose { when X and -> C otherwise -> D } } }`, `1:39: expected condition, found "->" (hint: "and" is followed by a condition: a state field compared with a literal (Total >= 100) or a bool field alone (Express))`},
 		{"condition after not", `flow A { step B { choose { when not } } }`, `1:37: expected condition, found "}" (hint: "not" is followed by a condition: a state field compared with a literal (Total >= 100) or a bool field alone (Express))`},
 		{"condition after a parenthesis", `flow A { step B { choose { when X or ( -> C } } }`, `1:40: expected condition, found "->" (hint: "(" is followed by a condition: a state field compared with a literal (Total >= 100) or a bool field alone (Express))`},
+		// A "(" of a condition that is not closed: the hint says which.
+		{"unclosed parenthesis", `flow A { step B { choose { when (X and Y -> C otherwise -> D } } }`, `1:42: expected ")", found "->" (hint: the "(" at line 1, column 33 is not closed: close its group with ")" before the "->", such as when (Total >= 100 or Vip) and Active -> Review)`},
+		{"unclosed outer parenthesis", `flow A { step B { choose { when not (X and (Y or Z) -> C otherwise -> D } } }`, `1:53: expected ")", found "->" (hint: the "(" at line 1, column 37 is not closed: close its group with ")" before the "->", such as when (Total >= 100 or Vip) and Active -> Review)`},
+		{"unclosed parenthesis, then a line", "flow A {\n    step B {\n        choose {\n            when (X == 1\n            otherwise -> D\n        }\n    }\n}", `5:13: expected ")", found "otherwise" (hint: the "(" at line 4, column 18 is not closed: close its group with ")" before the "->", such as when (Total >= 100 or Vip) and Active -> Review)`},
 		{"condition starting with a literal", `flow A { step B { choose { when 100 <= Total -> C } } }`, `1:33: expected condition, found number 100 (hint: a condition starts with the state field: Total >= 100, Tier == "gold")`},
 		{"condition of a string", `flow A { step B { choose { when "gold" -> C } } }`, `1:33: expected condition, found string "gold" (hint: a condition starts with the state field: Total >= 100, Tier == "gold")`},
 		{"compared with a field", `flow A { step B { choose { when X == Y -> C } } }`, `1:38: expected value to compare with, found "Y" (hint: a state field is compared with a literal: a string, number, duration, true or false; not with another field)`},
@@ -136,6 +140,17 @@ func TestSyntaxErrors(t *testing.T) {
 		{"call of nothing", `flow A { step B { call } }`, `1:24: expected flow name, found "}" (hint: name a flow of this file or of its Go package, such as call Billing (Invoice) -> Receipt)`},
 		{"rollback call without flow", `flow A { step B { rollback call (X) } }`, `1:33: expected flow name, found "(" (hint: name the flow that undoes the step, such as rollback call Refund (Receipt))`},
 		{"call request", `flow A { step B { call Billing () } }`, `1:33: expected state field name, found ")"`},
+		// A request field without its parentheses (an await's payload
+		// field without its "->"): the error is at the field.
+		{"call field without parentheses", `flow A { step B { call Billing Invoice } }`, `1:32: expected "(", found "Invoice" (hint: the call's input goes in parentheses: call Billing (Invoice))`},
+		{"call field without parentheses, then a response", "flow A {\n    step B {\n        call Disburse Payout -> Receipt\n    }\n}", `3:23: expected "(", found "Payout" (hint: the call's input goes in parentheses: call Disburse (Payout))`},
+		{"rollback call field without parentheses", `flow A { step B { rollback call Refund Receipt } }`, `1:40: expected "(", found "Receipt" (hint: the call's input goes in parentheses: rollback call Refund (Receipt))`},
+		{"branch's call field without parentheses", `flow A { parallel P { step B { call Billing Invoice } } }`, `1:45: expected "(", found "Invoice" (hint: the call's input goes in parentheses: call Billing (Invoice))`},
+		{"rpc field without parentheses", `flow A { step B { rpc svc "X.Y" Req -> Resp } }`, `1:33: expected "(", found "Req" (hint: the rpc's request goes in parentheses: rpc svc "X.Y" (Req))`},
+		{"rollback rpc field without parentheses", `flow A { step B { rollback rpc "svc" "X.Y" Req } }`, `1:44: expected "(", found "Req" (hint: the rpc's request goes in parentheses: rollback rpc "svc" "X.Y" (Req))`},
+		{"publish field without parentheses", `flow A { step B { publish t "e" Customer } }`, `1:33: expected "(", found "Customer" (hint: the event's payload goes in parentheses: publish t "e" (Customer))`},
+		{"await field without arrow", `flow A { step B { await t "e" Payment timeout 1h } }`, `1:31: expected "->", found "Payment" (hint: the event's payload goes to the state field after "->": await t "e" -> Payment)`},
+		{"misspelt statement after a call", `flow A { step B { call Billing retyr 3 } }`, `1:32: expected step statement or "}", found "retyr" (hint: did you mean "retry"?)`},
 		{"call response", `flow A { step B { call Billing -> "x" } }`, `1:35: expected state field name, found string "x" (hint: name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->")`},
 		// A call that lost its flow name or response field, followed by a
 		// statement: keywords are names to the lexer, so the keyword was

@@ -40,8 +40,8 @@ func checkCalls(pkg *types.Package, f *dsl.File, fl *dsl.Flow) diag.List {
 				continue // a type error already reported by the compiler
 			}
 			ds = append(ds, diag.Errorf(id.Range, "call-type", "field %q has type %s, but flow %s's state is %s", id.Name,
-				types.TypeString(v.Type(), types.RelativeTo(pkg)), callee.Name, types.TypeString(C, types.RelativeTo(pkg))).
-				WithHint("a call passes the field as the child's state and receives its final state into one: declare %s as %s", id.Name, types.TypeString(C, types.RelativeTo(pkg))))
+				dsl.TypeString(v.Type(), pkg), callee.Name, dsl.TypeString(C, pkg)).
+				WithHint("a call passes the field as the child's state and receives its final state into one: declare %s as %s", id.Name, dsl.TypeString(C, pkg)))
 		}
 	}
 	return ds

@@ -27,7 +27,7 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 	if basic && b.Kind() == types.Invalid {
 		return diag.Diagnostic{}, false // a type error the compiler reports
 	}
-	typ := types.TypeString(ft, types.RelativeTo(pkg))
+	typ := dsl.TypeString(ft, pkg)
 	name := c.Field.Name
 	bad := func(r diag.Range, hint, format string, args ...any) (diag.Diagnostic, bool) {
 		return diag.Errorf(r, "cond-type", format, args...).WithHint("%s", hint), true

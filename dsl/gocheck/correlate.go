@@ -61,10 +61,9 @@ func checkCorrelateMember(pkg *types.Package, T types.Type, ref dsl.FieldRef) (d
 			t = next
 			continue
 		}
-		typ := func(t types.Type) string { return types.TypeString(t, types.RelativeTo(pkg)) }
-		where := "its payload type " + typ(v.Type())
+		where := "its payload type " + dsl.TypeString(v.Type(), pkg)
 		if i > 0 {
-			where = fmt.Sprintf("member %q (type %s) of its payload type %s", strings.Join(members[:i], "."), typ(t), typ(v.Type()))
+			where = fmt.Sprintf("member %q (type %s) of its payload type %s", strings.Join(members[:i], "."), dsl.TypeString(t, pkg), dsl.TypeString(v.Type(), pkg))
 		}
 		what := fmt.Sprintf("has no member %q", name)
 		if found == notObject {

@@ -22,6 +22,12 @@ type S struct {
 	Str     string
 	E       WithEmbedded
 	T       Text
+	Anon    struct {
+		ID string ` + "`json:\"id\"`" + `
+	}
+	AnonList []struct {
+		ID string ` + "`json:\"id\"`" + `
+	}
 }
 
 type Payment struct {
@@ -81,6 +87,8 @@ func TestGoPackageCorrelateMember(t *testing.T) {
     step R { await t "e" -> P correlate OrderID on hidden timeout 1h }
     step S { await t "e" -> P correlate OrderID on "order_id..x" timeout 1h }
     step T { await t "e" -> Nope correlate OrderID on x timeout 1h }
+    step U { await t "e" -> Anon correlate OrderID on ID timeout 1h }
+    step V { await t "e" -> AnonList correlate OrderID on id timeout 1h }
 }
 `
 	got := loadStrings(t, src, dir)
@@ -95,6 +103,9 @@ func TestGoPackageCorrelateMember(t *testing.T) {
 		`19:52: warning correlate-member: await in step "R" correlates on "hidden", but its payload type Payment has no member "hidden"` + pathHint,
 		`20:52: error correlate-path: await in step "S" correlates on "order_id..x", which is not a payload path: it has an empty member (a dot at either end, or two in a row) [hint: write the JSON object members from the top of the payload down, separated by dots, such as ` + "`on order_id` or `on \"payment.order_id\"`" + `]`,
 		`21:29: error state-field: state type "S" has no field "Nope" [hint: add the field to S, or name one of its fields]`,
+		// An anonymous struct's type is printed without its tags.
+		`22:55: warning correlate-member: await in step "U" correlates on "ID", but its payload type struct{ID string} has no member "ID" [hint: did you mean "id"? members are compared exactly, as the events carry them]`,
+		`23:59: warning correlate-member: await in step "V" correlates on "id", but its payload type []struct{ID string} is not a JSON object` + pathHint,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

@@ -298,7 +298,7 @@ func checkState(pkg *types.Package, f *dsl.Flow) diag.List {
 			WithHint("declare a non-generic struct type, such as `type %sState struct { ... }`", f.Name)}
 	}
 	if _, ok := tn.Type().Underlying().(*types.Struct); !ok {
-		return diag.List{diag.Errorf(st.Range, "state-type", "state type %q is %s, not a struct", st.Name, types.TypeString(tn.Type().Underlying(), types.RelativeTo(pkg))).
+		return diag.List{diag.Errorf(st.Range, "state-type", "state type %q is %s, not a struct", st.Name, dsl.TypeString(tn.Type().Underlying(), pkg)).
 			WithHint("the state of a run is a struct whose fields the steps read and write")}
 	}
 	T := tn.Type()
@@ -337,9 +337,12 @@ func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 						continue
 					}
 					if !types.Identical(prev, ft) {
-						q := types.RelativeTo(pkg)
+						this, that := dsl.TypeString(ft, pkg), dsl.TypeString(prev, pkg)
+						if this == that { // they differ in their tags only: show them
+							this, that = types.TypeString(ft, types.RelativeTo(pkg)), types.TypeString(prev, types.RelativeTo(pkg))
+						}
 						ds = append(ds, diag.Errorf(fld.id.Range, "port-type", "%s field %q of rpc %s %q has type %s, but the %s at %s has type %s: method %s of port %s has one signature",
-							fld.role, fld.id.Name, ident.Format(p.Service), m.Endpoint, types.TypeString(ft, q), fld.role, whereAt(firstAt[fld.role]), types.TypeString(prev, q), m.Name, p.Interface).
+							fld.role, fld.id.Name, ident.Format(p.Service), m.Endpoint, this, fld.role, whereAt(firstAt[fld.role]), that, m.Name, p.Interface).
 							WithHint("use fields of one type for every call of an endpoint, or call two endpoints"))
 					}
 				}
@@ -401,7 +404,7 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		if b, ok := ft.Underlying().(*types.Basic); ok && b.Kind() == types.Invalid {
 			return diag.Diagnostic{}, false // a type error already reported by the compiler
 		}
-		d := diag.Errorf(id.Range, "field-type", "sleep until field %q has type %s; it must be time.Time", id.Name, types.TypeString(ft, types.RelativeTo(pkg)))
+		d := diag.Errorf(id.Range, "field-type", "sleep until field %q has type %s; it must be time.Time", id.Name, dsl.TypeString(ft, pkg))
 		if p, ok := ft.(*types.Pointer); ok && isTime(p.Elem()) {
 			return d.WithHint("declare it as time.Time: its zero value says the time is not set (the sleep then ends with the outcome error)"), true
 		}
@@ -412,13 +415,13 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 			if ok && b.Kind() == types.Invalid {
 				return diag.Diagnostic{}, false // a type error already reported by the compiler
 			}
-			return diag.Errorf(id.Range, "field-type", "correlation field %q has type %s; it must be a string", id.Name, types.TypeString(ft, types.RelativeTo(pkg))).
+			return diag.Errorf(id.Range, "field-type", "correlation field %q has type %s; it must be a string", id.Name, dsl.TypeString(ft, pkg)).
 				WithHint("correlate on a string field, or a type whose underlying type is string"), true
 		}
 		return diag.Diagnostic{}, false
 	}
 	if bad := unencodable(ft); bad != "" {
-		return diag.Errorf(id.Range, "field-type", "%s field %q has type %s, which JSON cannot carry (%s)", ref.Role, id.Name, types.TypeString(ft, types.RelativeTo(pkg)), bad).
+		return diag.Errorf(id.Range, "field-type", "%s field %q has type %s, which JSON cannot carry (%s)", ref.Role, id.Name, dsl.TypeString(ft, pkg), bad).
 			WithHint("use data types for fields the flow sends, receives or stores"), true
 	}
 	return diag.Diagnostic{}, false

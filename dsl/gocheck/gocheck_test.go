@@ -276,6 +276,43 @@ type OrderState struct {
 	}
 }
 
+// Anonymous struct types are printed without their tags, unless the tags
+// are all that tells the two types apart.
+func TestPortTypesAnonymous(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module m\n\ngo 1.26\n",
+		"state.go": "package m\n\ntype S struct {\n" +
+			"\tA struct{ ID string `json:\"id\"` }\n" +
+			"\tB struct{ ID string `json:\"ident\"` }\n" +
+			"\tC struct{ N int `json:\"n\"` }\n}\n",
+	})
+	src := `flow F {
+    state S
+    step X {
+        rpc p "E.Do" (A)
+        irreversible
+    }
+    step Y {
+        rpc p "E.Do" (B)
+        irreversible
+    }
+    step Z {
+        rpc p "E.Do" (C)
+        irreversible
+    }
+}
+`
+	got := loadStrings(t, src, dir)
+	const tail = `: method EDo of port FP has one signature [hint: use fields of one type for every call of an endpoint, or call two endpoints]`
+	want := []string{
+		`8:23: error port-type: request field "B" of rpc p "E.Do" has type struct{ID string "json:\"ident\""}, but the request at line 4 has type struct{ID string "json:\"id\""}` + tail,
+		`12:23: error port-type: request field "C" of rpc p "E.Do" has type struct{N int}, but the request at line 4 has type struct{ID string}` + tail,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}
+
 // Promoted fields as Go resolves them (promoted.go): a name promoted from
 // two embedded types at one depth is ambiguous, named as such with the
 // embedded types (not "no field", with a did-you-mean of another field);

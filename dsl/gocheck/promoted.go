@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
 )
 
 // Promoted fields. The generated code selects a state field as s.Field,
@@ -84,7 +85,7 @@ func promotedFrom(T types.Type, name string) []string {
 						path = n.path + "." + path
 					}
 					desc := path
-					if ts := types.TypeString(f.Type(), types.RelativeTo(f.Pkg())); ts != f.Name() {
+					if ts := dsl.TypeString(f.Type(), f.Pkg()); ts != f.Name() {
 						desc = fmt.Sprintf("%s (%s)", path, ts)
 					}
 					next = append(next, node{t: f.Type(), path: path, desc: desc})
@@ -128,7 +129,7 @@ func embeddedPointer(T types.Type, index []int) (path, typ string) {
 		f := s.Field(i)
 		names = append(names, f.Name())
 		if _, ok := f.Type().Underlying().(*types.Pointer); ok && k < len(index)-1 {
-			return strings.Join(names, "."), types.TypeString(f.Type(), types.RelativeTo(f.Pkg()))
+			return strings.Join(names, "."), dsl.TypeString(f.Type(), f.Pkg())
 		}
 		t = f.Type()
 	}
