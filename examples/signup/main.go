@@ -29,17 +29,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
-	"time"
 
-	"github.com/flowgen/flowgen/examples/internal/storedir"
+	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -83,12 +77,8 @@ func abort(ctx context.Context, a *app, id string) (runtime.Result[SignupState],
 		return runtime.Result[SignupState]{}, err
 	}
 	// Nobody pays: wait until the run waits, then abort it.
-	for run.Status().Machine != runtime.WaitingState(SignupStepAwaitPayment) {
-		select {
-		case <-run.Done():
-			return run.Wait(ctx)
-		case <-time.After(time.Millisecond):
-		}
+	if !demo.Reach(run, runtime.WaitingState(SignupStepAwaitPayment)) {
+		return run.Wait(ctx)
 	}
 	if err := run.Abort(); err != nil {
 		return runtime.Result[SignupState]{}, err
@@ -106,7 +96,7 @@ type outcome struct {
 
 // play runs sc on a as run id, printing its transitions as they happen.
 func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) {
-	a.out.follow(id)
+	a.live.Follow(id)
 	res, err := sc.run(ctx, a, id)
 	if res.RunID == "" {
 		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.name, err)
@@ -124,65 +114,27 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// program is the command line: -store and -crash-after.
+var program = demo.Program{Name: "signup", CrashAfter: "start one signup and kill the process once it has completed `STEP` and that is on disk"}
+
 // run is the program: it returns the exit status (2 for a usage error).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("signup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storedir.Flag(fs)
-	crashAfter := fs.String("crash-after", "", "start one signup and kill the process once it has completed `STEP` and that is on disk")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "signup: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
-	if err := storedir.CheckCrashAfter(*store, *crashAfter); err != nil {
-		fmt.Fprintln(stderr, "signup:", err)
-		fs.Usage()
-		return 2
-	}
-	dir, err := storedir.Open("signup", *store)
-	if err != nil {
-		fmt.Fprintln(stderr, "signup:", err)
-		return 1
-	}
-	// Removed after the store is closed (the defers run in reverse).
-	defer dir.Remove()
-
-	var die func(runtime.Event)
-	if step := *crashAfter; step != "" {
-		die = func(e runtime.Event) {
-			// A step completed: its run left step:running with no error.
-			if e.From == runtime.RunningState(step) && e.To != e.From && e.Error == "" {
-				fmt.Fprintf(stdout, "  ** %s completed and that is on disk: the process kills itself (SIGKILL) **\n", step)
-				killSelf()
-			}
+	return program.Main(args, stdout, stderr, func(dir, crashAfter string) error {
+		a, err := openApp(dir, demo.NewLive(stdout, columns, crashAfter))
+		if err != nil {
+			return err
 		}
-	}
-	a, err := openApp(dir.Path, stdout, die)
-	if err != nil {
-		fmt.Fprintln(stderr, "signup:", err)
-		return 1
-	}
-	defer a.Close()
-	if step := *crashAfter; step != "" && !slices.ContainsFunc(a.flow.Runtime().Steps(), func(s *runtime.Step[SignupState]) bool { return s.ID == step }) {
-		var ids []string
+		defer a.Close()
+		var steps []string
 		for _, s := range a.flow.Runtime().Steps() {
-			ids = append(ids, s.ID)
+			steps = append(steps, s.ID)
 		}
-		fmt.Fprintf(stderr, "signup: -crash-after: flow Signup has no step %q (it has %s)\n", step, strings.Join(ids, ", "))
-		return 2
-	}
-
-	fmt.Fprintf(stdout, "store %s\n\n", dir.Path)
-	if err := runAll(ctx, a, *crashAfter, stdout); err != nil {
-		fmt.Fprintln(stderr, "signup:", err)
-		return 1
-	}
-	dir.Farewell(stdout)
-	return 0
+		if err := demo.CheckStep(crashAfter, steps, "Signup"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "store %s\n\n", dir)
+		return runAll(ctx, a, crashAfter, stdout)
+	})
 }
 
 // runAll resumes the store's unfinished runs, then runs the crash signup
@@ -191,25 +143,19 @@ func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
 	if err := resumeAll(ctx, a, w); err != nil {
 		return err
 	}
-	tag := runTag()
+	tag := demo.RunTag()
+	list := scenarios
 	if crashAfter != "" {
-		id := crash.name + "-" + tag
-		fmt.Fprintf(w, "%s (run %s): %s\n", crash.name, id, crash.about)
-		o, err := play(ctx, a, crash, id)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "The run never completed %s, so the process lives on.\n", crashAfter)
-		report(w, o)
-		return nil
+		list = []scenario{crash}
 	}
-	for _, sc := range scenarios {
+	for _, sc := range list {
 		id := sc.name + "-" + tag
-		fmt.Fprintf(w, "%s (run %s): %s\n", sc.name, id, sc.about)
+		demo.Announce(w, sc.name, id, sc.about)
 		o, err := play(ctx, a, sc, id)
 		if err != nil {
 			return err
 		}
+		a.live.Survived()
 		report(w, o)
 	}
 	return nil
@@ -219,20 +165,10 @@ func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
 // not over, waits for them, and prints each one's history with the point
 // where this process took over.
 func resumeAll(ctx context.Context, a *app, w io.Writer) error {
-	ids, err := a.flow.Runs(ctx, a.store, runtime.StatePending, runtime.StateRunning, runtime.StateWaiting, runtime.StateRollingBack)
-	if err != nil || len(ids) == 0 {
+	took, err := a.live.TakeOver(ctx, a.flow, a.store)
+	if err != nil || took == nil {
 		return err
 	}
-	// How far each run had got: its history before this process.
-	before := map[string]int{}
-	for _, id := range ids {
-		h, err := a.flow.History(ctx, id)
-		if err != nil {
-			return err
-		}
-		before[id] = len(h)
-	}
-	fmt.Fprintf(w, "The store holds %d unfinished run(s): resuming them.\n", len(ids))
 	runs, err := a.flow.ResumeAll(ctx, a.store)
 	if err != nil {
 		// The runs it names are left as they are; the others go on.
@@ -248,15 +184,7 @@ func resumeAll(ctx context.Context, a *app, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		n := min(before[r.ID()], len(o.history))
-		fmt.Fprintf(w, "run %s, resumed:\n", r.ID())
-		for _, e := range o.history[:n] {
-			fmt.Fprintln(w, transition(e))
-		}
-		fmt.Fprintln(w, "  -- the previous process died here; this one resumed the run --")
-		for _, e := range o.history[n:] {
-			fmt.Fprintln(w, transition(e))
-		}
+		took.Print(r.ID(), o.history)
 		report(w, o)
 	}
 	return nil
@@ -264,18 +192,6 @@ func resumeAll(ctx context.Context, a *app, w io.Writer) error {
 
 // report prints how a run ended and what it did to the services.
 func report(w io.Writer, o outcome) {
-	fmt.Fprintf(w, "  => %s", o.res.Final)
-	if o.res.Err != nil {
-		fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
-	}
+	demo.Ended(w, o.res)
 	fmt.Fprintf(w, "\n     %s, access %v\n\n", o.effects, o.res.State.Active)
-}
-
-// runTag tells this process's runs from earlier ones in the same store.
-func runTag() string {
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Sprint(time.Now().UnixNano())
-	}
-	return hex.EncodeToString(b[:])
 }

@@ -1,0 +1,187 @@
+// Package demotest holds what the examples' tests share: a history as
+// lines to compare, the app on a new store, the runs of a store on disk,
+// and the checks of the program itself (its output run twice on one
+// store, its usage errors, and the kill-and-resume demo run for real).
+package demotest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/examples/internal/storedir/storedirtest"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// Line renders an event as "from -> to [outcome]".
+func Line(e runtime.Event) string {
+	l := e.From + " -> " + e.To
+	if e.Outcome != "" {
+		l += " [" + e.Outcome + "]"
+	}
+	return l
+}
+
+// Transitions renders the run's own events of a history as Lines, not
+// those of its parallel branches: the order of these does not depend on
+// timing.
+func Transitions(history []runtime.Event) []string {
+	var out []string
+	for _, e := range history {
+		if e.Branch == "" {
+			out = append(out, Line(e))
+		}
+	}
+	return out
+}
+
+// Open opens an example's app on a new store in a test directory, and
+// closes it when the test ends.
+func Open[A io.Closer](t *testing.T, open func(dir string) (A, error)) A {
+	t.Helper()
+	a, err := open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// StoredHistory returns the history of run id in the store in dir.
+func StoredHistory(t *testing.T, dir, id string) []runtime.Event {
+	t.Helper()
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := st.Load(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// StoredRuns lists the runs of flow in the store in dir.
+func StoredRuns(t *testing.T, dir, flow string) []store.RunInfo {
+	t.Helper()
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.List(store.Filter{Flow: flow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
+// StoredRun returns the only run of flow in the store in dir.
+func StoredRun(t *testing.T, dir, flow string) store.RunInfo {
+	t.Helper()
+	runs := StoredRuns(t, dir, flow)
+	if len(runs) != 1 {
+		t.Fatalf("the store holds %v, want one run of %s", runs, flow)
+	}
+	return runs[0]
+}
+
+// Output runs the program twice on one store and checks that its output
+// has each of want both times, resumes nothing (every run had ended), and
+// that the store holds runs runs of flow at the end: the second process
+// ran its scenarios as runs of their own.
+func Output(t *testing.T, run storedirtest.Run, flow string, runs int, want ...string) {
+	t.Helper()
+	dir := t.TempDir()
+	for i := range 2 {
+		var out, errs bytes.Buffer
+		if code := run(context.Background(), []string{"-store", dir}, &out, &errs); code != 0 {
+			t.Fatalf("exit %d: %s", code, errs.String())
+		}
+		for _, s := range append([]string{"store " + dir + "\n"}, want...) {
+			if !strings.Contains(out.String(), s) {
+				t.Errorf("run %d: output lacks %q:\n%s", i+1, s, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "resum") {
+			t.Errorf("run %d resumed something, but every run had ended:\n%s", i+1, out.String())
+		}
+	}
+	if got := len(StoredRuns(t, dir, flow)); got != runs {
+		t.Errorf("the store holds %d runs of %s, want %d", got, flow, runs)
+	}
+}
+
+// Usage checks that a bad flag, an argument, and an unknown -crash-after
+// step exit 2.
+func Usage(t *testing.T, run storedirtest.Run) {
+	t.Helper()
+	for _, args := range [][]string{{"-nope"}, {"extra"}, {"-store", t.TempDir(), "-crash-after", "Nope"}} {
+		var out, errs bytes.Buffer
+		if code := run(context.Background(), args, &out, &errs); code != 2 {
+			t.Errorf("%q: exit %d, want 2 (%s)", args, code, errs.String())
+		}
+	}
+}
+
+// Build builds the example program in the current directory for the
+// kill-and-resume tests, which run it for real (skipped with -short).
+func Build(t *testing.T, name string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the program with the go command")
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// Crash runs bin on the store in dir with -crash-after step, and fails t
+// unless it died by SIGKILL right after step's completion: the last
+// transition printed leaves step, and nothing came after the kill notice.
+func Crash(t *testing.T, bin, dir, step string) {
+	t.Helper()
+	out, err := exec.Command(bin, "-store", dir, "-crash-after", step).Output()
+	ee, ok := err.(*exec.ExitError)
+	if !ok {
+		t.Fatalf("the first run did not die: %v\n%s", err, out)
+	}
+	if goruntime.GOOS != "windows" && ee.ProcessState.String() != "signal: killed" {
+		t.Errorf("the first run ended %q, want killed by SIGKILL", ee.ProcessState)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if n := len(lines); n < 2 || !strings.Contains(lines[n-1], "the process kills itself") ||
+		!strings.HasPrefix(strings.TrimSpace(lines[n-2]), runtime.RunningState(step)+" ") {
+		t.Errorf("the first run's output does not end with %s's completion and the kill:\n%s", step, out)
+	}
+}
+
+// Resume runs bin again on the store in dir, after a Crash, and fails t
+// unless it resumed the one run runID, marked where it took over, and
+// printed end (how the run ended and what it did).
+func Resume(t *testing.T, bin, dir, runID, end string) {
+	t.Helper()
+	out, err := exec.Command(bin, "-store", dir).Output()
+	if err != nil {
+		t.Fatalf("the second run: %v\n%s", err, out)
+	}
+	for _, s := range []string{
+		"The store holds 1 unfinished run(s): resuming them.",
+		"run " + runID + ", resumed:",
+		"-- the previous process died here; this one resumed the run --",
+		end,
+	} {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("the second run's output lacks %q:\n%s", s, out)
+		}
+	}
+}
