@@ -41,17 +41,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strings"
-	"time"
 
-	"github.com/flowgen/flowgen/examples/internal/storedir"
+	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -126,7 +121,7 @@ type outcome struct {
 // play places sc's order as run id, printing its transitions as they
 // happen.
 func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) {
-	a.out.follow(id)
+	a.live.Follow(id)
 	run, err := a.flow.Start(ctx, sc.order, runtime.WithRunID(id))
 	if err != nil {
 		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.name, err)
@@ -156,78 +151,43 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// program is the command line: -store and -crash-after.
+var program = demo.Program{Name: "order", CrashAfter: "place one order and kill the process once it has completed `STEP` and that is on disk"}
+
 // run is the program: it returns the exit status (2 for a usage error).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("order", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storedir.Flag(fs)
-	crashAfter := fs.String("crash-after", "", "place one order and kill the process once it has completed `STEP` and that is on disk")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "order: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
-	if err := storedir.CheckCrashAfter(*store, *crashAfter); err != nil {
-		fmt.Fprintln(stderr, "order:", err)
-		fs.Usage()
-		return 2
-	}
-	dir, err := storedir.Open("order", *store)
-	if err != nil {
-		fmt.Fprintln(stderr, "order:", err)
-		return 1
-	}
-	// Removed after the store is closed (the defers run in reverse).
-	defer dir.Remove()
+	return program.Main(args, stdout, stderr, func(dir, crashAfter string) error {
+		a, err := openApp(dir, demo.NewLive(stdout, columns, crashAfter))
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if err := demo.CheckStep(crashAfter, crashSteps(a), "Order", "Visit", "CancelVisit"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "store %s\n\n", dir)
+		return runAll(ctx, a, crashAfter, stdout)
+	})
+}
 
-	var die func(runtime.Event)
-	if step := *crashAfter; step != "" {
-		die = func(e runtime.Event) {
-			// A step completed: its run left step:running with no error.
-			if e.From == runtime.RunningState(step) && e.To != e.From && e.Error == "" {
-				fmt.Fprintf(stdout, "  ** %s completed and that is on disk: the process kills itself (SIGKILL) **\n", step)
-				killSelf()
-			}
-		}
-	}
-	a, err := openApp(dir.Path, stdout, die)
-	if err != nil {
-		fmt.Fprintln(stderr, "order:", err)
-		return 1
-	}
-	defer a.Close()
-	if step := *crashAfter; step != "" {
-		// A step completes by leaving its running state, which a block
-		// has not (its branches do). The steps of the flows Order calls
-		// count too: -crash-after Book dies inside the child run.
-		var ids []string
-		for _, s := range a.flow.Runtime().Steps() {
-			if len(s.Branches) == 0 {
-				ids = append(ids, s.ID)
-			}
-			for _, b := range s.Branches {
-				ids = append(ids, b.ID)
-			}
-		}
-		for _, s := range slices.Concat(a.visit.Runtime().Steps(), a.cancelVisit.Runtime().Steps()) {
+// crashSteps are the steps -crash-after can follow. A step completes by
+// leaving its running state, which a block has not (its branches do).
+// The steps of the flows Order calls count too: -crash-after Book dies
+// inside the child run.
+func crashSteps(a *app) []string {
+	var ids []string
+	for _, s := range a.flow.Runtime().Steps() {
+		if len(s.Branches) == 0 {
 			ids = append(ids, s.ID)
 		}
-		if !slices.Contains(ids, step) {
-			fmt.Fprintf(stderr, "order: -crash-after: flows Order, Visit and CancelVisit have no step %q (they have %s)\n", step, strings.Join(ids, ", "))
-			return 2
+		for _, b := range s.Branches {
+			ids = append(ids, b.ID)
 		}
 	}
-
-	fmt.Fprintf(stdout, "store %s\n\n", dir.Path)
-	if err := runAll(ctx, a, *crashAfter, stdout); err != nil {
-		fmt.Fprintln(stderr, "order:", err)
-		return 1
+	for _, s := range slices.Concat(a.visit.Runtime().Steps(), a.cancelVisit.Runtime().Steps()) {
+		ids = append(ids, s.ID)
 	}
-	dir.Farewell(stdout)
-	return 0
+	return ids
 }
 
 // runAll resumes the store's unfinished runs, then places the crash order
@@ -236,21 +196,19 @@ func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
 	if err := resumeAll(ctx, a, w); err != nil {
 		return err
 	}
-	tag := runTag()
+	tag := demo.RunTag()
 	list := scenarios
 	if crashAfter != "" {
 		list = []scenario{crash}
 	}
 	for _, sc := range list {
 		id := sc.name + "-" + tag
-		fmt.Fprintf(w, "%s (run %s): %s\n", sc.name, id, sc.about)
+		demo.Announce(w, sc.name, id, sc.about)
 		o, err := play(ctx, a, sc, id)
 		if err != nil {
 			return err
 		}
-		if crashAfter != "" {
-			fmt.Fprintf(w, "The run never completed %s, so the process lives on.\n", crashAfter)
-		}
+		a.live.Survived()
 		report(w, o)
 	}
 	return nil
@@ -260,20 +218,10 @@ func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
 // not over, takes each to its end, and prints its history with the point
 // where this process took over.
 func resumeAll(ctx context.Context, a *app, w io.Writer) error {
-	ids, err := a.flow.Runs(ctx, a.store, runtime.StatePending, runtime.StateRunning, runtime.StateWaiting, runtime.StateRollingBack)
-	if err != nil || len(ids) == 0 {
+	took, err := a.live.TakeOver(ctx, a.flow, a.store)
+	if err != nil || took == nil {
 		return err
 	}
-	// How far each run had got: its history before this process.
-	before := map[string]int{}
-	for _, id := range ids {
-		h, err := a.flow.History(ctx, id)
-		if err != nil {
-			return err
-		}
-		before[id] = len(h)
-	}
-	fmt.Fprintf(w, "The store holds %d unfinished run(s): resuming them.\n", len(ids))
 	runs, err := a.flow.ResumeAll(ctx, a.store)
 	if err != nil {
 		// The runs it names are left as they are; the others go on.
@@ -285,15 +233,7 @@ func resumeAll(ctx context.Context, a *app, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		n := min(before[r.ID()], len(o.history))
-		fmt.Fprintf(w, "run %s, resumed:\n", r.ID())
-		for _, e := range o.history[:n] {
-			fmt.Fprintln(w, transition(e))
-		}
-		fmt.Fprintln(w, "  -- the previous process died here; this one resumed the run --")
-		for _, e := range o.history[n:] {
-			fmt.Fprintln(w, transition(e))
-		}
+		took.Print(r.ID(), o.history)
 		report(w, o)
 	}
 	return nil
@@ -301,18 +241,6 @@ func resumeAll(ctx context.Context, a *app, w io.Writer) error {
 
 // report prints how a run ended and what it did to the services.
 func report(w io.Writer, o outcome) {
-	fmt.Fprintf(w, "  => %s", o.res.Final)
-	if o.res.Err != nil {
-		fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
-	}
+	demo.Ended(w, o.res)
 	fmt.Fprintf(w, "\n     %s; %d reminder(s) sent\n\n", o.effects, o.reminders)
-}
-
-// runTag tells this process's runs from earlier ones in the same store.
-func runTag() string {
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Sprint(time.Now().UnixNano())
-	}
-	return hex.EncodeToString(b[:])
 }
