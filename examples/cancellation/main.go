@@ -70,7 +70,7 @@ var program = demo.Program{Name: "cancellation"}
 
 // run is the program: it returns the exit status (2 for a usage error).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return program.Main(args, stdout, stderr, func(dir, _ string) error {
+	return program.Main(args, stdout, stderr, func(dir string, _ *demo.Live) error {
 		a, err := openApp(dir)
 		if err != nil {
 			return err

@@ -52,9 +52,9 @@ import (
 
 // scenario is one order.
 type scenario struct {
-	name, about string
-	order       OrderState
-	abort       bool // abort the run while it sleeps in Remind
+	demo.Scenario
+	order OrderState
+	abort bool // abort the run while it sleeps in Remind
 }
 
 // ann's order goes by standard post; the scenarios change what they need.
@@ -77,35 +77,35 @@ func with(fn func(s *OrderState)) OrderState {
 }
 
 var scenarios = []scenario{
-	{"standard", "Ann's order goes by standard post; two weeks later she is asked how it went.", ann, false},
-	{"express", "Ann pays for express shipping.", with(func(s *OrderState) { s.Express = true }), false},
-	{"concierge", "A gold customer's order over 100 EUR is delivered by a concierge, booked by a child run.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "standard", About: "Ann's order goes by standard post; two weeks later she is asked how it went."}, ann, false},
+	{demo.Scenario{Name: "express", About: "Ann pays for express shipping."}, with(func(s *OrderState) { s.Express = true }), false},
+	{demo.Scenario{Name: "concierge", About: "A gold customer's order over 100 EUR is delivered by a concierge, booked by a child run."}, with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
 	}), false},
-	{"no-stock", "Nobody has a unicorn in stock: the card, authorised meanwhile, is voided.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "no-stock", About: "Nobody has a unicorn in stock: the card, authorised meanwhile, is voided."}, with(func(s *OrderState) {
 		s.Items = []Item{{SKU: "unicorn", Quantity: 1}}
 	}), false},
-	{"declined", "The card is declined once the stock is reserved: the stock is released.", with(func(s *OrderState) { s.Card.Number = declined }), false},
-	{"no-concierge", "No concierge is free: the child run fails, the card is voided and the stock released.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "declined", About: "The card is declined once the stock is reserved: the stock is released."}, with(func(s *OrderState) { s.Card.Number = declined }), false},
+	{demo.Scenario{Name: "no-concierge", About: "No concierge is free: the child run fails, the card is voided and the stock released."}, with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount, s.Contact.Name = "gold", 150, 150, "Nobody"
 	}), false},
-	{"no-express", "Express cannot reach Atlantis: the card is voided and the stock released.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "no-express", About: "Express cannot reach Atlantis: the card is voided and the stock released."}, with(func(s *OrderState) {
 		s.Express, s.Parcel.Address = true, "Atlantis"
 	}), false},
-	{"no-route", "Standard post cannot reach Atlantis either.", with(func(s *OrderState) { s.Parcel.Address = "Atlantis" }), false},
-	{"mailbox-full", "The reminder cannot be sent: what can be undone is (the parcel has left).", with(func(s *OrderState) {
+	{demo.Scenario{Name: "no-route", About: "Standard post cannot reach Atlantis either."}, with(func(s *OrderState) { s.Parcel.Address = "Atlantis" }), false},
+	{demo.Scenario{Name: "mailbox-full", About: "The reminder cannot be sent: what can be undone is (the parcel has left)."}, with(func(s *OrderState) {
 		s.Contact.Email = "full@example.com"
 	}), false},
-	{"concierge-mailbox-full", "A gold customer's reminder cannot be sent: the concierge's visit is cancelled in a child run, the card voided, the stock released.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "concierge-mailbox-full", About: "A gold customer's reminder cannot be sent: the concierge's visit is cancelled in a child run, the card voided, the stock released."}, with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount, s.Contact.Email = "gold", 150, 150, "full@example.com"
 	}), false},
-	{"abort", "The order is aborted while it sleeps: the card is voided and the stock released.", ann, true},
+	{demo.Scenario{Name: "abort", About: "The order is aborted while it sleeps: the card is voided and the stock released."}, ann, true},
 }
 
 // crash is the order that -crash-after interrupts: a concierge order, whose
 // run goes through every construct (the parallel block, the choose, the
 // child run of Visit, the sleep, the publication).
-var crash = scenario{"crash", "A gold customer's order, delivered by a concierge; the process dies on the way.", with(func(s *OrderState) {
+var crash = scenario{demo.Scenario{Name: "crash", About: "A gold customer's order, delivered by a concierge; the process dies on the way."}, with(func(s *OrderState) {
 	s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
 }), false}
 
@@ -118,13 +118,21 @@ type outcome struct {
 	reminders int
 }
 
-// play places sc's order as run id, printing its transitions as they
-// happen.
+// History is the run's history, read back from the store.
+func (o outcome) History() []runtime.Event { return o.history }
+
+// Report prints how the run ended, what it did to the services, and the
+// reminders it sent.
+func (o outcome) Report(w io.Writer) {
+	demo.Ended(w, o.res)
+	fmt.Fprintf(w, "\n     %s; %d reminder(s) sent\n\n", o.effects, o.reminders)
+}
+
+// play places sc's order as run id.
 func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) {
-	a.live.Follow(id)
 	run, err := a.flow.Start(ctx, sc.order, runtime.WithRunID(id))
 	if err != nil {
-		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.name, err)
+		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.Name, err)
 	}
 	var res runtime.Result[OrderState] // res.Err says how a run that is not done ended
 	if sc.abort && asleep(run) {
@@ -152,21 +160,21 @@ func main() {
 }
 
 // program is the command line: -store and -crash-after.
-var program = demo.Program{Name: "order", CrashAfter: "place one order and kill the process once it has completed `STEP` and that is on disk"}
+var program = demo.Program{Name: "order", CrashAfter: "place one order and kill the process once it has completed `STEP` and that is on disk", Columns: columns}
 
 // run is the program: it returns the exit status (2 for a usage error).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return program.Main(args, stdout, stderr, func(dir, crashAfter string) error {
-		a, err := openApp(dir, demo.NewLive(stdout, columns, crashAfter))
+	return program.Main(args, stdout, stderr, func(dir string, live *demo.Live) error {
+		a, err := openApp(dir, live)
 		if err != nil {
 			return err
 		}
 		defer a.Close()
-		if err := demo.CheckStep(crashAfter, crashSteps(a), "Order", "Visit", "CancelVisit"); err != nil {
+		if err := live.CheckStep(crashSteps(a), "Order", "Visit", "CancelVisit"); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "store %s\n\n", dir)
-		return runAll(ctx, a, crashAfter, stdout)
+		return runAll(ctx, a)
 	})
 }
 
@@ -190,57 +198,16 @@ func crashSteps(a *app) []string {
 	return ids
 }
 
-// runAll resumes the store's unfinished runs, then places the crash order
-// (with crashAfter) or the scenarios' orders.
-func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
-	if err := resumeAll(ctx, a, w); err != nil {
-		return err
-	}
-	tag := demo.RunTag()
-	list := scenarios
-	if crashAfter != "" {
-		list = []scenario{crash}
-	}
-	for _, sc := range list {
-		id := sc.name + "-" + tag
-		demo.Announce(w, sc.name, id, sc.about)
-		o, err := play(ctx, a, sc, id)
-		if err != nil {
-			return err
-		}
-		a.live.Survived()
-		report(w, o)
-	}
-	return nil
-}
-
-// resumeAll resumes every run of the flow that the store holds and that is
-// not over, takes each to its end, and prints its history with the point
-// where this process took over.
-func resumeAll(ctx context.Context, a *app, w io.Writer) error {
-	took, err := a.live.TakeOver(ctx, a.flow, a.store)
-	if err != nil || took == nil {
-		return err
-	}
-	runs, err := a.flow.ResumeAll(ctx, a.store)
+// runAll resumes the runs that a previous process left unfinished in
+// the store (the flow's ResumeAll) and takes each to its end, then places
+// the crash order (with -crash-after) or the scenarios' orders.
+func runAll(ctx context.Context, a *app) error {
+	err := demo.Resume(ctx, a.live, a.flow, a.store, a.flow.ResumeAll, func(r *OrderRun) (outcome, error) {
+		res, _ := a.finish(ctx, r) // res.Err says how a run that is not done ended
+		return a.outcome(ctx, res)
+	})
 	if err != nil {
-		// The runs it names are left as they are; the others go on.
-		fmt.Fprintln(w, "  some runs could not be resumed:", err)
+		return err
 	}
-	for _, r := range runs {
-		res, _ := a.finish(ctx, r)
-		o, err := a.outcome(ctx, res)
-		if err != nil {
-			return err
-		}
-		took.Print(r.ID(), o.history)
-		report(w, o)
-	}
-	return nil
-}
-
-// report prints how a run ended and what it did to the services.
-func report(w io.Writer, o outcome) {
-	demo.Ended(w, o.res)
-	fmt.Fprintf(w, "\n     %s; %d reminder(s) sent\n\n", o.effects, o.reminders)
+	return demo.Play(a.live, scenarios, crash, func(sc scenario, id string) (outcome, error) { return play(ctx, a, sc, id) })
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/examples/internal/demo/demotest"
-	"github.com/flowgen/flowgen/examples/internal/storedir/storedirtest"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -252,10 +251,10 @@ func TestScenarios(t *testing.T) {
 		t.Fatalf("%d scenarios, %d expectations", len(scenarios), len(want))
 	}
 	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			w := want[sc.name]
+		t.Run(sc.Name, func(t *testing.T) {
+			w := want[sc.Name]
 			a := newTestApp(t)
-			o, err := play(context.Background(), a, sc, "order-"+sc.name)
+			o, err := play(context.Background(), a, sc, "order-"+sc.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -436,15 +435,8 @@ func TestOutput(t *testing.T) {
 	)
 }
 
-// Without -store the program runs on a new store in a temporary directory,
-// and removes it at exit.
-func TestTemporaryStoreRemoved(t *testing.T) { storedirtest.TemporaryStoreRemoved(t, run) }
-
-// -crash-after without -store is a usage error, before any store is made.
-func TestCrashAfterNeedsStore(t *testing.T) { storedirtest.CrashAfterNeedsStore(t, run) }
-
-// TestUsage: bad flags exit 2.
-func TestUsage(t *testing.T) { demotest.Usage(t, run) }
+// TestCommandLine checks -store and -crash-after (demotest.CommandLine).
+func TestCommandLine(t *testing.T) { demotest.CommandLine(t, run) }
 
 // TestKillAndResume runs the program for real: started with -crash-after
 // STEP it must die by SIGKILL right after STEP completed; a second start

@@ -39,20 +39,20 @@ import (
 
 // scenario is one signup.
 type scenario struct {
-	name, about string
-	run         func(ctx context.Context, a *app, id string) (runtime.Result[SignupState], error)
+	demo.Scenario
+	run func(ctx context.Context, a *app, id string) (runtime.Result[SignupState], error)
 }
 
 var ada = SignupState{Customer: Customer{Name: "ada", Email: "ada@example.com"}, Plan: "pro"}
 
 var scenarios = []scenario{
-	{"success", "Ada signs up for the pro plan and pays.", success},
-	{"rollback", "Ada asks for a plan that does not exist: the customer is deleted again.", rollback},
-	{"abort", "Ada's signup is aborted while it waits for her payment.", abort},
+	{demo.Scenario{Name: "success", About: "Ada signs up for the pro plan and pays."}, success},
+	{demo.Scenario{Name: "rollback", About: "Ada asks for a plan that does not exist: the customer is deleted again."}, rollback},
+	{demo.Scenario{Name: "abort", About: "Ada's signup is aborted while it waits for her payment."}, abort},
 }
 
 // crash is the signup that -crash-after interrupts: the success scenario.
-var crash = scenario{"crash", "Ada signs up for the pro plan and pays; the process dies on the way.", success}
+var crash = scenario{demo.Scenario{Name: "crash", About: "Ada signs up for the pro plan and pays; the process dies on the way."}, success}
 
 func success(ctx context.Context, a *app, id string) (runtime.Result[SignupState], error) {
 	run, err := a.flow.Start(ctx, ada, runtime.WithRunID(id))
@@ -94,12 +94,20 @@ type outcome struct {
 	effects effects
 }
 
-// play runs sc on a as run id, printing its transitions as they happen.
+// History is the run's history, read back from the store.
+func (o outcome) History() []runtime.Event { return o.history }
+
+// Report prints how the run ended and what it did to the services.
+func (o outcome) Report(w io.Writer) {
+	demo.Ended(w, o.res)
+	fmt.Fprintf(w, "\n     %s, access %v\n\n", o.effects, o.res.State.Active)
+}
+
+// play runs sc on a as run id.
 func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) {
-	a.live.Follow(id)
 	res, err := sc.run(ctx, a, id)
 	if res.RunID == "" {
-		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.name, err)
+		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.Name, err)
 	}
 	return a.outcome(ctx, res)
 }
@@ -115,12 +123,12 @@ func main() {
 }
 
 // program is the command line: -store and -crash-after.
-var program = demo.Program{Name: "signup", CrashAfter: "start one signup and kill the process once it has completed `STEP` and that is on disk"}
+var program = demo.Program{Name: "signup", CrashAfter: "start one signup and kill the process once it has completed `STEP` and that is on disk", Columns: columns}
 
 // run is the program: it returns the exit status (2 for a usage error).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return program.Main(args, stdout, stderr, func(dir, crashAfter string) error {
-		a, err := openApp(dir, demo.NewLive(stdout, columns, crashAfter))
+	return program.Main(args, stdout, stderr, func(dir string, live *demo.Live) error {
+		a, err := openApp(dir, live)
 		if err != nil {
 			return err
 		}
@@ -129,69 +137,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, s := range a.flow.Runtime().Steps() {
 			steps = append(steps, s.ID)
 		}
-		if err := demo.CheckStep(crashAfter, steps, "Signup"); err != nil {
+		if err := live.CheckStep(steps, "Signup"); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "store %s\n\n", dir)
-		return runAll(ctx, a, crashAfter, stdout)
+		return runAll(ctx, a)
 	})
 }
 
-// runAll resumes the store's unfinished runs, then runs the crash signup
-// (with crashAfter) or the scenarios.
-func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
-	if err := resumeAll(ctx, a, w); err != nil {
-		return err
-	}
-	tag := demo.RunTag()
-	list := scenarios
-	if crashAfter != "" {
-		list = []scenario{crash}
-	}
-	for _, sc := range list {
-		id := sc.name + "-" + tag
-		demo.Announce(w, sc.name, id, sc.about)
-		o, err := play(ctx, a, sc, id)
-		if err != nil {
-			return err
-		}
-		a.live.Survived()
-		report(w, o)
-	}
-	return nil
-}
-
-// resumeAll resumes every run of the flow that the store holds and that is
-// not over, waits for them, and prints each one's history with the point
-// where this process took over.
-func resumeAll(ctx context.Context, a *app, w io.Writer) error {
-	took, err := a.live.TakeOver(ctx, a.flow, a.store)
-	if err != nil || took == nil {
-		return err
-	}
-	runs, err := a.flow.ResumeAll(ctx, a.store)
-	if err != nil {
-		// The runs it names are left as they are; the others go on.
-		fmt.Fprintln(w, "  some runs could not be resumed:", err)
-	}
-	for _, r := range runs {
+// runAll resumes the runs that a previous process left unfinished in
+// the store (the flow's ResumeAll), then runs the crash signup (with
+// -crash-after) or the scenarios.
+func runAll(ctx context.Context, a *app) error {
+	err := demo.Resume(ctx, a.live, a.flow, a.store, a.flow.ResumeAll, func(r *SignupRun) (outcome, error) {
 		// A resumed signup pays as the scenario's customer would.
 		if err := a.payWhenAsked(r); err != nil {
-			return err
+			return outcome{}, err
 		}
 		res, _ := r.Wait(ctx) // res.Err says how a run that is not done ended
-		o, err := a.outcome(ctx, res)
-		if err != nil {
-			return err
-		}
-		took.Print(r.ID(), o.history)
-		report(w, o)
+		return a.outcome(ctx, res)
+	})
+	if err != nil {
+		return err
 	}
-	return nil
-}
-
-// report prints how a run ended and what it did to the services.
-func report(w io.Writer, o outcome) {
-	demo.Ended(w, o.res)
-	fmt.Fprintf(w, "\n     %s, access %v\n\n", o.effects, o.res.State.Active)
+	return demo.Play(a.live, scenarios, crash, func(sc scenario, id string) (outcome, error) { return play(ctx, a, sc, id) })
 }

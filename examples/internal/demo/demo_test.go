@@ -27,10 +27,10 @@ func TestColumns(t *testing.T) {
 // a usage error naming the flows and their steps.
 func TestCheckStep(t *testing.T) {
 	steps := []string{"A", "B"}
-	if err := CheckStep("B", steps, "F"); err != nil {
+	if err := NewLive(nil, Columns{}, "B").CheckStep(steps, "F"); err != nil {
 		t.Errorf("a step of the flow: %v", err)
 	}
-	if err := CheckStep("", steps, "F"); err != nil {
+	if err := NewLive(nil, Columns{}, "").CheckStep(steps, "F"); err != nil {
 		t.Errorf("no step: %v", err)
 	}
 	for _, c := range []struct {
@@ -40,7 +40,7 @@ func TestCheckStep(t *testing.T) {
 		{[]string{"F"}, `-crash-after: flow F has no step "C" (it has A, B)`},
 		{[]string{"F", "G", "H"}, `-crash-after: flows F, G and H have no step "C" (they have A, B)`},
 	} {
-		err := CheckStep("C", steps, c.flows...)
+		err := NewLive(nil, Columns{}, "C").CheckStep(steps, c.flows...)
 		if _, ok := err.(usageError); !ok || err.Error() != c.want {
 			t.Errorf("%v: %#v, want the usage error %q", c.flows, err, c.want)
 		}

@@ -68,7 +68,3 @@ func isChild(runID string) bool {
 	_, _, ok := runtime.ParseChildRunID(runID)
 	return ok
 }
-
-// Survived says, after the run that -crash-after was for has ended, that
-// the step never completed (nothing without -crash-after).
-func (l *Live) Survived() { l.crash.survived() }

@@ -20,19 +20,21 @@ import (
 )
 
 // Program is an example program's command line: -store, and -crash-after
-// when CrashAfter (its usage) is not empty.
+// when CrashAfter (its usage) is not empty; Columns lay out the history
+// lines it prints as its runs go.
 type Program struct {
 	Name       string
 	CrashAfter string
+	Columns    Columns
 }
 
 // Main runs body on the store's directory (storedir: -store, or a new
-// temporary one removed at exit) with the value of -crash-after, and
-// returns the program's exit status: 2 for a usage error (a bad flag, an
-// argument, -crash-after without -store, or a usage error body returns),
-// 1 when body fails otherwise. The errors go to stderr, prefixed with the
-// program's name.
-func (p Program) Main(args []string, stdout, stderr io.Writer, body func(dir, crashAfter string) error) int {
+// temporary one removed at exit) with the Live output for stdout and
+// -crash-after, and returns the program's exit status: 2 for a usage
+// error (a bad flag, an argument, -crash-after without -store, or a usage
+// error body returns), 1 when body fails otherwise. The errors go to
+// stderr, prefixed with the program's name.
+func (p Program) Main(args []string, stdout, stderr io.Writer, body func(dir string, live *Live) error) int {
 	fs := flag.NewFlagSet(p.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	store := storedir.Flag(fs)
@@ -60,7 +62,7 @@ func (p Program) Main(args []string, stdout, stderr io.Writer, body func(dir, cr
 	}
 	// Removed after body has closed the store.
 	defer dir.Remove()
-	if err := body(dir.Path, *crashAfter); err != nil {
+	if err := body(dir.Path, NewLive(stdout, p.Columns, *crashAfter)); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
 		if errors.As(err, new(usageError)) {
 			return 2
@@ -77,10 +79,11 @@ type usageError string
 
 func (e usageError) Error() string { return string(e) }
 
-// CheckStep returns a usage error when step, the value of -crash-after,
-// is not empty and not one of steps, the steps of flows whose completion
-// the crash can follow.
-func CheckStep(step string, steps []string, flows ...string) error {
+// CheckStep returns a usage error when the step of -crash-after is not
+// one of steps, the steps of flows whose completion the crash can follow
+// (nil without -crash-after).
+func (l *Live) CheckStep(steps []string, flows ...string) error {
+	step := l.crash.step
 	if step == "" || slices.Contains(steps, step) {
 		return nil
 	}

@@ -119,16 +119,21 @@ func Output(t *testing.T, run storedirtest.Run, flow string, runs int, want ...s
 	}
 }
 
-// Usage checks that a bad flag, an argument, and an unknown -crash-after
-// step exit 2.
-func Usage(t *testing.T, run storedirtest.Run) {
-	t.Helper()
-	for _, args := range [][]string{{"-nope"}, {"extra"}, {"-store", t.TempDir(), "-crash-after", "Nope"}} {
-		var out, errs bytes.Buffer
-		if code := run(context.Background(), args, &out, &errs); code != 2 {
-			t.Errorf("%q: exit %d, want 2 (%s)", args, code, errs.String())
+// CommandLine checks the command line of an example with -crash-after:
+// without -store it runs on a temporary store that it removes at exit,
+// -crash-after needs -store (storedirtest checks both), and a bad flag,
+// an argument or an unknown -crash-after step exit 2.
+func CommandLine(t *testing.T, run storedirtest.Run) {
+	t.Run("TemporaryStoreRemoved", func(t *testing.T) { storedirtest.TemporaryStoreRemoved(t, run) })
+	t.Run("CrashAfterNeedsStore", func(t *testing.T) { storedirtest.CrashAfterNeedsStore(t, run) })
+	t.Run("Usage", func(t *testing.T) {
+		for _, args := range [][]string{{"-nope"}, {"extra"}, {"-store", t.TempDir(), "-crash-after", "Nope"}} {
+			var out, errs bytes.Buffer
+			if code := run(context.Background(), args, &out, &errs); code != 2 {
+				t.Errorf("%q: exit %d, want 2 (%s)", args, code, errs.String())
+			}
 		}
-	}
+	})
 }
 
 // Build builds the example program in the current directory for the
