@@ -445,41 +445,34 @@ func TestCommandLine(t *testing.T) { demotest.CommandLine(t, run) }
 // completed before the kill did not run again. After Ship the run dies
 // asleep, and the second process wakes it at the recorded time.
 func TestKillAndResume(t *testing.T) {
-	bin := demotest.Build(t, "order")
-	// Each step of the concierge order, and the machine state its
-	// completion leads to.
-	for _, c := range []struct{ step, next string }{
-		// A branch of Prepare completed: the run is in the block while the
-		// other branch runs (or is about to leave it, but the kill comes
-		// first).
-		{OrderStepReserveStock, runtime.ParallelState(OrderStepPrepare)},
-		{OrderStepAuthorizeCard, runtime.ParallelState(OrderStepPrepare)},
-		{OrderStepRoute, runtime.WaitingState(OrderStepConcierge)},
-		// A step of the child run of Visit: the order waits for it.
-		{VisitStepBook, runtime.WaitingState(OrderStepConcierge)},
-		{OrderStepConcierge, runtime.WaitingState(OrderStepRemind)},
-		{OrderStepRemind, runtime.RunningState(OrderStepNotify)},
-	} {
-		step := c.step
-		t.Run(step, func(t *testing.T) {
-			dir := t.TempDir()
-			demotest.Crash(t, bin, dir, step)
-			crashed := demotest.StoredRun(t, dir, "Order")
-			if want, _ := runtime.RunStateOf(c.next); crashed.State != want || crashed.Machine != c.next {
-				t.Fatalf("stored run before the restart: %+v", crashed)
+	demotest.KillAndResume{
+		Flow: "Order",
+		// Each step of the concierge order, and the machine state its
+		// completion leads to.
+		Kills: []demotest.Kill{
+			// A branch of Prepare completed: the run is in the block while
+			// the other branch runs (or is about to leave it, but the kill
+			// comes first).
+			{Step: OrderStepReserveStock, Next: runtime.ParallelState(OrderStepPrepare)},
+			{Step: OrderStepAuthorizeCard, Next: runtime.ParallelState(OrderStepPrepare)},
+			{Step: OrderStepRoute, Next: runtime.WaitingState(OrderStepConcierge)},
+			// A step of the child run of Visit: the order waits for it.
+			{Step: VisitStepBook, Next: runtime.WaitingState(OrderStepConcierge)},
+			{Step: OrderStepConcierge, Next: runtime.WaitingState(OrderStepRemind)},
+			{Step: OrderStepRemind, Next: runtime.RunningState(OrderStepNotify)},
+		},
+		End: "=> done\n     " + want["concierge"].effects + "; 1 reminder(s) sent",
+		Killed: func(t *testing.T, dir string, k demotest.Kill, crashed store.RunInfo) {
+			if k.Step != VisitStepBook {
+				return
 			}
-			before := demotest.StoredHistory(t, dir, crashed.RunID)
-			if c.step == VisitStepBook {
-				// The kill came inside the child run: it is on its next step.
-				child := demotest.StoredRuns(t, dir, "Visit")
-				if len(child) != 1 || child[0].Parent != crashed.RunID || child[0].Machine != runtime.RunningState(VisitStepConfirm) {
-					t.Fatalf("stored child runs before the restart: %+v, want one in %s", child, runtime.RunningState(VisitStepConfirm))
-				}
+			// The kill came inside the child run: it is on its next step.
+			child := demotest.StoredRuns(t, dir, "Visit")
+			if len(child) != 1 || child[0].Parent != crashed.RunID || child[0].Machine != runtime.RunningState(VisitStepConfirm) {
+				t.Fatalf("stored child runs before the restart: %+v, want one in %s", child, runtime.RunningState(VisitStepConfirm))
 			}
-
-			demotest.Resume(t, bin, dir, crashed.RunID,
-				"=> done\n     "+want["concierge"].effects+"; 1 reminder(s) sent")
-
+		},
+		Resumed: func(t *testing.T, dir string, crashed store.RunInfo, before []runtime.Event) {
 			h := demotest.StoredHistory(t, dir, crashed.RunID)
 			if diff := cmp.Diff(want["concierge"].transitions, demotest.Transitions(h)); diff != "" {
 				t.Errorf("history of the resumed run (-want +got):\n%s", diff)
@@ -521,8 +514,8 @@ func TestKillAndResume(t *testing.T) {
 					t.Errorf("the services made %+v, want one record under key %s", list, key)
 				}
 			}
-		})
-	}
+		},
+	}.Run(t)
 }
 
 // resumedBranches checks the branches of Prepare across a crash: a branch

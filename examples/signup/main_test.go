@@ -10,6 +10,7 @@ import (
 	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/examples/internal/demo/demotest"
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
 )
 
 var created = []string{
@@ -108,33 +109,20 @@ func TestCommandLine(t *testing.T) { demotest.CommandLine(t, run) }
 // it, and leave exactly one customer and one subscription for it: the
 // steps that completed before the kill did not run again.
 func TestKillAndResume(t *testing.T) {
-	bin := demotest.Build(t, "signup")
-	// Each step of the success path, and the machine state its completion
-	// leads to.
-	for _, c := range []struct{ step, next string }{
-		{SignupStepCreateCustomer, runtime.RunningState(SignupStepCreateSubscription)},
-		{SignupStepCreateSubscription, runtime.WaitingState(SignupStepAwaitPayment)},
-		{SignupStepAwaitPayment, runtime.RunningState(SignupStepActivate)},
-	} {
-		step := c.step
-		t.Run(step, func(t *testing.T) {
-			dir := t.TempDir()
-			demotest.Crash(t, bin, dir, step)
-
-			// What the store says before the restart: one run, not over
-			// (running, or waiting for the payment), whose last event is
-			// step's completion.
-			crashed := demotest.StoredRun(t, dir, "Signup")
-			if want, _ := runtime.RunStateOf(c.next); crashed.State != want || crashed.Machine != c.next {
-				t.Fatalf("stored run before the restart: %+v", crashed)
-			}
-
-			demotest.Resume(t, bin, dir, crashed.RunID,
-				"=> done\n     customer cus-1 created once, subscription sub-1 active, access true")
-
-			// The run's whole history: every step completed exactly once,
-			// the history replays, and the services hold one customer and
-			// one subscription for it.
+	demotest.KillAndResume{
+		Flow: "Signup",
+		// Each step of the success path, and the machine state its
+		// completion leads to.
+		Kills: []demotest.Kill{
+			{Step: SignupStepCreateCustomer, Next: runtime.RunningState(SignupStepCreateSubscription)},
+			{Step: SignupStepCreateSubscription, Next: runtime.WaitingState(SignupStepAwaitPayment)},
+			{Step: SignupStepAwaitPayment, Next: runtime.RunningState(SignupStepActivate)},
+		},
+		End: "=> done\n     customer cus-1 created once, subscription sub-1 active, access true",
+		// The run's whole history: every step completed exactly once, the
+		// history replays, and the services hold one customer and one
+		// subscription for it.
+		Resumed: func(t *testing.T, dir string, crashed store.RunInfo, _ []runtime.Event) {
 			h := demotest.StoredHistory(t, dir, crashed.RunID)
 			if diff := cmp.Diff(succeeded, demotest.Transitions(h)); diff != "" {
 				t.Errorf("history of the resumed run (-want +got):\n%s", diff)
@@ -150,6 +138,6 @@ func TestKillAndResume(t *testing.T) {
 			if len(e.Customers) != 1 || e.Customers[0].Deleted || len(e.Subscriptions) != 1 || e.Subscriptions[0].Cancelled {
 				t.Errorf("the services hold, for the resumed run, %+v; want one customer and one active subscription", e)
 			}
-		})
-	}
+		},
+	}.Run(t)
 }

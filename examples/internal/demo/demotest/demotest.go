@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
@@ -56,31 +57,29 @@ func Open[A io.Closer](t *testing.T, open func(dir string) (A, error)) A {
 // StoredHistory returns the history of run id in the store in dir.
 func StoredHistory(t *testing.T, dir, id string) []runtime.Event {
 	t.Helper()
-	st, err := store.OpenReadOnly(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	h, err := st.Load(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return stored(t, dir, func(st *store.Store) ([]runtime.Event, error) { return st.Load(id) })
 }
 
 // StoredRuns lists the runs of flow in the store in dir.
 func StoredRuns(t *testing.T, dir, flow string) []store.RunInfo {
+	t.Helper()
+	return stored(t, dir, func(st *store.Store) ([]store.RunInfo, error) { return st.List(store.Filter{Flow: flow}) })
+}
+
+// stored reads the store in dir, opened read-only (as the program that
+// wrote it is over), and fails t if that fails.
+func stored[T any](t *testing.T, dir string, read func(*store.Store) (T, error)) T {
 	t.Helper()
 	st, err := store.OpenReadOnly(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	runs, err := st.List(store.Filter{Flow: flow})
+	v, err := read(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runs
+	return v
 }
 
 // StoredRun returns the only run of flow in the store in dir.
@@ -136,24 +135,72 @@ func CommandLine(t *testing.T, run storedirtest.Run) {
 	})
 }
 
-// Build builds the example program in the current directory for the
-// kill-and-resume tests, which run it for real (skipped with -short).
-func Build(t *testing.T, name string) string {
+// Kill is one kill of the kill-and-resume demo: the step -crash-after
+// names, and the machine state its completion leads to, in which the
+// killed run waits in the store.
+type Kill struct{ Step, Next string }
+
+// KillAndResume is an example's kill-and-resume demo, run for real: the
+// program in the current directory is built (the test is skipped with
+// -short), then, for each kill on a store of its own, started with
+// -crash-after Step: it must die by SIGKILL right after Step completed,
+// leaving the one run of Flow in the store, not over, in Next. Started
+// again on the same store it must resume that run, mark where it took
+// over, and print End.
+type KillAndResume struct {
+	Flow  string
+	Kills []Kill
+	End   string
+	// Killed, if not nil, checks the store in dir before the restart.
+	Killed func(t *testing.T, dir string, k Kill, crashed store.RunInfo)
+	// Resumed checks the store in dir once the second process resumed
+	// the run; before is its history before the restart.
+	Resumed func(t *testing.T, dir string, crashed store.RunInfo, before []runtime.Event)
+}
+
+// Run runs the demo, a subtest per kill.
+func (d KillAndResume) Run(t *testing.T) {
+	t.Helper()
+	bin := build(t)
+	for _, k := range d.Kills {
+		t.Run(k.Step, func(t *testing.T) {
+			dir := t.TempDir()
+			crash(t, bin, dir, k.Step)
+			crashed := StoredRun(t, dir, d.Flow)
+			if want, _ := runtime.RunStateOf(k.Next); crashed.State != want || crashed.Machine != k.Next {
+				t.Fatalf("stored run before the restart: %+v", crashed)
+			}
+			before := StoredHistory(t, dir, crashed.RunID)
+			if d.Killed != nil {
+				d.Killed(t, dir, k, crashed)
+			}
+			resume(t, bin, dir, crashed.RunID, d.End)
+			d.Resumed(t, dir, crashed, before)
+		})
+	}
+}
+
+// build builds the example program in the current directory.
+func build(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the program with the go command")
 	}
-	bin := filepath.Join(t.TempDir(), name)
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), filepath.Base(wd))
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
 }
 
-// Crash runs bin on the store in dir with -crash-after step, and fails t
+// crash runs bin on the store in dir with -crash-after step, and fails t
 // unless it died by SIGKILL right after step's completion: the last
 // transition printed leaves step, and nothing came after the kill notice.
-func Crash(t *testing.T, bin, dir, step string) {
+func crash(t *testing.T, bin, dir, step string) {
 	t.Helper()
 	out, err := exec.Command(bin, "-store", dir, "-crash-after", step).Output()
 	ee, ok := err.(*exec.ExitError)
@@ -170,10 +217,10 @@ func Crash(t *testing.T, bin, dir, step string) {
 	}
 }
 
-// Resume runs bin again on the store in dir, after a Crash, and fails t
+// resume runs bin again on the store in dir, after a crash, and fails t
 // unless it resumed the one run runID, marked where it took over, and
 // printed end (how the run ended and what it did).
-func Resume(t *testing.T, bin, dir, runID, end string) {
+func resume(t *testing.T, bin, dir, runID, end string) {
 	t.Helper()
 	out, err := exec.Command(bin, "-store", dir).Output()
 	if err != nil {
