@@ -23,7 +23,7 @@ func (c crash) after(e runtime.Event) {
 		return
 	}
 	fmt.Fprintf(c.w, "  ** %s completed and that is on disk: the process kills itself (SIGKILL) **\n", c.step)
-	KillSelf()
+	killSelf()
 }
 
 // survived says, after the run the crash was for, that it never came.
@@ -33,9 +33,9 @@ func (c crash) survived() {
 	}
 }
 
-// KillSelf ends the process at once, as a crash or `kill -9` would: no
+// killSelf ends the process at once, as a crash or `kill -9` would: no
 // deferred function runs, no file is closed.
-func KillSelf() {
+func killSelf() {
 	if p, err := os.FindProcess(os.Getpid()); err == nil {
 		_ = p.Kill() // SIGKILL on Unix
 	}
