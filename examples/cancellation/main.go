@@ -16,16 +16,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"time"
 
-	"github.com/flowgen/flowgen/examples/internal/storedir"
+	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -70,39 +65,20 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// program is the command line: -store.
+var program = demo.Program{Name: "cancellation"}
+
 // run is the program: it returns the exit status (2 for a usage error).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cancellation", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storedir.Flag(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cancellation: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
-	dir, err := storedir.Open("cancellation", *store)
-	if err != nil {
-		fmt.Fprintln(stderr, "cancellation:", err)
-		return 1
-	}
-	// Removed after the store is closed (the defers run in reverse).
-	defer dir.Remove()
-	a, err := openApp(dir.Path)
-	if err != nil {
-		fmt.Fprintln(stderr, "cancellation:", err)
-		return 1
-	}
-	defer a.Close()
-	fmt.Fprintf(stdout, "store %s\n\n", dir.Path)
-	if err := runAll(ctx, a, stdout); err != nil {
-		fmt.Fprintln(stderr, "cancellation:", err)
-		return 1
-	}
-	dir.Farewell(stdout)
-	return 0
+	return program.Main(args, stdout, stderr, func(dir string, _ *demo.Live) error {
+		a, err := openApp(dir)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		fmt.Fprintf(stdout, "store %s\n\n", dir)
+		return runAll(ctx, a, stdout)
+	})
 }
 
 // runAll resumes the store's unfinished runs, then cancels each order.
@@ -121,13 +97,13 @@ func runAll(ctx context.Context, a *app, w io.Writer) error {
 		fmt.Fprintf(w, "run %s, resumed from the store:\n", r.ID())
 		report(w, o)
 	}
-	tag := runTag()
+	tag := demo.RunTag()
 	for _, sc := range scenarios {
 		o, err := play(ctx, a, sc, "cancel-"+sc.order+"-"+tag)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "%s (run %s): %s\n", sc.order, o.res.RunID, sc.about)
+		demo.Announce(w, sc.order, o.res.RunID, sc.about)
 		report(w, o)
 	}
 	return nil
@@ -135,43 +111,7 @@ func runAll(ctx context.Context, a *app, w io.Writer) error {
 
 // report prints a run's history, how it ended and what it published.
 func report(w io.Writer, o outcome) {
-	printHistory(w, o.history)
-	fmt.Fprintf(w, "  => %s", o.res.Final)
-	if o.res.Err != nil {
-		fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
-	}
+	demo.PrintHistory(w, o.history)
+	demo.Ended(w, o.res)
 	fmt.Fprintf(w, "\n     published %v\n\n", o.published)
-}
-
-// printHistory prints one line per transition: from, to, and how the step
-// attempt that caused it ended.
-func printHistory(w io.Writer, history []runtime.Event) {
-	width := 0
-	for _, e := range history {
-		width = max(width, len(e.From))
-	}
-	for _, e := range history {
-		line := fmt.Sprintf("  %-*s -> %s", width, e.From, e.To)
-		if e.Outcome != "" {
-			line += "  [" + e.Outcome + "]"
-		}
-		if e.Error != "" {
-			line += "  " + firstLine(e.Error)
-		}
-		fmt.Fprintln(w, line)
-	}
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
-
-// runTag tells this process's runs from earlier ones in the same store.
-func runTag() string {
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Sprint(time.Now().UnixNano())
-	}
-	return hex.EncodeToString(b[:])
 }

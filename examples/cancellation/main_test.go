@@ -11,22 +11,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/flowgen/flowgen/examples/internal/demo/demotest"
 	"github.com/flowgen/flowgen/examples/internal/storedir/storedirtest"
 	"github.com/flowgen/flowgen/runtime"
 )
-
-// transitions renders a history as "from -> to [outcome]" lines.
-func transitions(history []runtime.Event) []string {
-	var out []string
-	for _, e := range history {
-		line := e.From + " -> " + e.To
-		if e.Outcome != "" {
-			line += " [" + e.Outcome + "]"
-		}
-		out = append(out, line)
-	}
-	return out
-}
 
 var refunded = []string{
 	"pending -> Inspect:running",
@@ -76,7 +64,7 @@ func TestScenarios(t *testing.T) {
 			if o.res.Final != w.final {
 				t.Errorf("final = %s, want %s (err %v)", o.res.Final, w.final, o.res.Err)
 			}
-			if diff := cmp.Diff(w.transitions, transitions(o.history)); diff != "" {
+			if diff := cmp.Diff(w.transitions, demotest.Transitions(o.history)); diff != "" {
 				t.Errorf("transitions (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(w.published, o.published, cmpopts.EquateEmpty()); diff != "" {
@@ -87,15 +75,7 @@ func TestScenarios(t *testing.T) {
 }
 
 // newTestApp opens the app on a new store.
-func newTestApp(t *testing.T) *app {
-	t.Helper()
-	a, err := openApp(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
-}
+func newTestApp(t *testing.T) *app { return demotest.Open(t, openApp) }
 
 // TestSettlementInState: the awaited payload lands in the state field the
 // flow names.

@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"os"
-	"strings"
-	"sync"
 	"time"
 
+	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -25,17 +21,22 @@ type app struct {
 	// runs is a child run of an order.
 	visit       *VisitFlow
 	cancelVisit *CancelVisitFlow
-	out         *printer
+	live        *demo.Live
 }
 
+// columns lay out the program's history lines: wide enough for the
+// flows' longest states.
+var columns = demo.Columns{From: 26, Outcome: 58}
+
 // openApp opens the store in dir and wires the flow to it and to the fake
-// services; die, when not nil, sees every event once it is on disk. This
+// services; live sees every event once it is on disk (it prints the
+// followed runs, and the crash demo kills the process there). This
 // is the one place that chooses the runtime's options. The clock is a fake
 // one that the program moves by hand, so that two weeks pass at once; it
 // starts at the real time, so that the store's histories have real dates
 // (and a restarted process's clock is never behind a sleep recorded by the
 // previous one).
-func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
+func openApp(dir string, live *demo.Live) (*app, error) {
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
 		return nil, err
@@ -47,14 +48,7 @@ func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
 	}
 	a := &app{store: st, world: wd, mail: &mailer{},
 		clock: runtime.NewFakeClock(time.Now().UTC().Truncate(time.Second)),
-		out:   &printer{w: w, live: map[string]bool{}}}
-	after := runtime.SinkFunc(func(_ context.Context, e runtime.Event) error {
-		a.out.event(e)
-		if die != nil {
-			die(e)
-		}
-		return nil
-	})
+		live:  live}
 	// The three flows share the options: the child runs of Visit and
 	// CancelVisit are recorded in the same store, on the same clock.
 	opts := []runtime.Option{
@@ -62,7 +56,7 @@ func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
 		runtime.WithClock(a.clock),
 		// The store first: an event is on disk (written and synced) before
 		// anything else sees it. FanOut reads histories back from the store.
-		runtime.WithSink(runtime.FanOut(st, after)),
+		runtime.WithSink(runtime.FanOut(st, live)),
 	}
 	// The services are typed ports in Go; the flows have no Go steps (nil
 	// handlers). The callees first: Order's constructor takes them.
@@ -105,79 +99,5 @@ func (a *app) finish(ctx context.Context, run *OrderRun) (runtime.Result[OrderSt
 
 // asleep waits until run sleeps in Remind; false when it ended first.
 func asleep(run *OrderRun) bool {
-	for run.Status().Machine != runtime.WaitingState(OrderStepRemind) {
-		select {
-		case <-run.Done():
-			return false
-		case <-time.After(time.Millisecond):
-		}
-	}
-	return true
-}
-
-// printer prints the transitions of the runs it is told to follow, as
-// they happen.
-type printer struct {
-	mu   sync.Mutex
-	w    io.Writer
-	live map[string]bool
-}
-
-func (p *printer) follow(runID string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.live[runID] = true
-}
-
-// event prints e if its run is followed. A child run of a followed run
-// is followed from its first event, which names its parent; its lines say
-// which run they are of.
-func (p *printer) event(e runtime.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Parent != nil && p.live[e.Parent.RunID] {
-		p.live[e.RunID] = true
-	}
-	if !p.live[e.RunID] {
-		return
-	}
-	if e.Parent != nil || isChild(e.RunID) {
-		fmt.Fprintf(p.w, "%s  (child run %s)\n", transition(e), e.RunID)
-		return
-	}
-	fmt.Fprintln(p.w, transition(e))
-}
-
-// isChild says whether runID is the ID of a child run.
-func isChild(runID string) bool {
-	_, _, ok := runtime.ParseChildRunID(runID)
-	return ok
-}
-
-// transition is one line of a history: from, to, and how the step attempt
-// that caused it ended.
-func transition(e runtime.Event) string {
-	line := fmt.Sprintf("  %-26s -> %s", e.From, e.To)
-	if e.Outcome != "" {
-		line = fmt.Sprintf("%-58s [%s]", line, e.Outcome)
-	}
-	if e.Error != "" {
-		line += "  " + firstLine(e.Error)
-	}
-	return line
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
-
-// killSelf ends the process at once, as a crash or `kill -9` would: no
-// deferred function runs, no file is closed.
-func killSelf() {
-	if p, err := os.FindProcess(os.Getpid()); err == nil {
-		_ = p.Kill() // SIGKILL on Unix
-	}
-	time.Sleep(time.Second) // the signal is on its way
-	os.Exit(137)
+	return demo.Reach(run, runtime.WaitingState(OrderStepRemind))
 }

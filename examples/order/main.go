@@ -41,25 +41,20 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strings"
-	"time"
 
-	"github.com/flowgen/flowgen/examples/internal/storedir"
+	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/runtime"
 )
 
 // scenario is one order.
 type scenario struct {
-	name, about string
-	order       OrderState
-	abort       bool // abort the run while it sleeps in Remind
+	demo.Scenario
+	order OrderState
+	abort bool // abort the run while it sleeps in Remind
 }
 
 // ann's order goes by standard post; the scenarios change what they need.
@@ -82,35 +77,35 @@ func with(fn func(s *OrderState)) OrderState {
 }
 
 var scenarios = []scenario{
-	{"standard", "Ann's order goes by standard post; two weeks later she is asked how it went.", ann, false},
-	{"express", "Ann pays for express shipping.", with(func(s *OrderState) { s.Express = true }), false},
-	{"concierge", "A gold customer's order over 100 EUR is delivered by a concierge, booked by a child run.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "standard", About: "Ann's order goes by standard post; two weeks later she is asked how it went."}, ann, false},
+	{demo.Scenario{Name: "express", About: "Ann pays for express shipping."}, with(func(s *OrderState) { s.Express = true }), false},
+	{demo.Scenario{Name: "concierge", About: "A gold customer's order over 100 EUR is delivered by a concierge, booked by a child run."}, with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
 	}), false},
-	{"no-stock", "Nobody has a unicorn in stock: the card, authorised meanwhile, is voided.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "no-stock", About: "Nobody has a unicorn in stock: the card, authorised meanwhile, is voided."}, with(func(s *OrderState) {
 		s.Items = []Item{{SKU: "unicorn", Quantity: 1}}
 	}), false},
-	{"declined", "The card is declined once the stock is reserved: the stock is released.", with(func(s *OrderState) { s.Card.Number = declined }), false},
-	{"no-concierge", "No concierge is free: the child run fails, the card is voided and the stock released.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "declined", About: "The card is declined once the stock is reserved: the stock is released."}, with(func(s *OrderState) { s.Card.Number = declined }), false},
+	{demo.Scenario{Name: "no-concierge", About: "No concierge is free: the child run fails, the card is voided and the stock released."}, with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount, s.Contact.Name = "gold", 150, 150, "Nobody"
 	}), false},
-	{"no-express", "Express cannot reach Atlantis: the card is voided and the stock released.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "no-express", About: "Express cannot reach Atlantis: the card is voided and the stock released."}, with(func(s *OrderState) {
 		s.Express, s.Parcel.Address = true, "Atlantis"
 	}), false},
-	{"no-route", "Standard post cannot reach Atlantis either.", with(func(s *OrderState) { s.Parcel.Address = "Atlantis" }), false},
-	{"mailbox-full", "The reminder cannot be sent: what can be undone is (the parcel has left).", with(func(s *OrderState) {
+	{demo.Scenario{Name: "no-route", About: "Standard post cannot reach Atlantis either."}, with(func(s *OrderState) { s.Parcel.Address = "Atlantis" }), false},
+	{demo.Scenario{Name: "mailbox-full", About: "The reminder cannot be sent: what can be undone is (the parcel has left)."}, with(func(s *OrderState) {
 		s.Contact.Email = "full@example.com"
 	}), false},
-	{"concierge-mailbox-full", "A gold customer's reminder cannot be sent: the concierge's visit is cancelled in a child run, the card voided, the stock released.", with(func(s *OrderState) {
+	{demo.Scenario{Name: "concierge-mailbox-full", About: "A gold customer's reminder cannot be sent: the concierge's visit is cancelled in a child run, the card voided, the stock released."}, with(func(s *OrderState) {
 		s.Tier, s.Total, s.Card.Amount, s.Contact.Email = "gold", 150, 150, "full@example.com"
 	}), false},
-	{"abort", "The order is aborted while it sleeps: the card is voided and the stock released.", ann, true},
+	{demo.Scenario{Name: "abort", About: "The order is aborted while it sleeps: the card is voided and the stock released."}, ann, true},
 }
 
 // crash is the order that -crash-after interrupts: a concierge order, whose
 // run goes through every construct (the parallel block, the choose, the
 // child run of Visit, the sleep, the publication).
-var crash = scenario{"crash", "A gold customer's order, delivered by a concierge; the process dies on the way.", with(func(s *OrderState) {
+var crash = scenario{demo.Scenario{Name: "crash", About: "A gold customer's order, delivered by a concierge; the process dies on the way."}, with(func(s *OrderState) {
 	s.Tier, s.Total, s.Card.Amount = "gold", 150, 150
 }), false}
 
@@ -123,13 +118,21 @@ type outcome struct {
 	reminders int
 }
 
-// play places sc's order as run id, printing its transitions as they
-// happen.
+// History is the run's history, read back from the store.
+func (o outcome) History() []runtime.Event { return o.history }
+
+// Report prints how the run ended, what it did to the services, and the
+// reminders it sent.
+func (o outcome) Report(w io.Writer) {
+	demo.Ended(w, o.res)
+	fmt.Fprintf(w, "\n     %s; %d reminder(s) sent\n\n", o.effects, o.reminders)
+}
+
+// play places sc's order as run id.
 func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) {
-	a.out.follow(id)
 	run, err := a.flow.Start(ctx, sc.order, runtime.WithRunID(id))
 	if err != nil {
-		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.name, err)
+		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.Name, err)
 	}
 	var res runtime.Result[OrderState] // res.Err says how a run that is not done ended
 	if sc.abort && asleep(run) {
@@ -156,163 +159,55 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// program is the command line: -store and -crash-after.
+var program = demo.Program{Name: "order", CrashAfter: "place one order and kill the process once it has completed `STEP` and that is on disk", Columns: columns}
+
 // run is the program: it returns the exit status (2 for a usage error).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("order", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storedir.Flag(fs)
-	crashAfter := fs.String("crash-after", "", "place one order and kill the process once it has completed `STEP` and that is on disk")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "order: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
-	if err := storedir.CheckCrashAfter(*store, *crashAfter); err != nil {
-		fmt.Fprintln(stderr, "order:", err)
-		fs.Usage()
-		return 2
-	}
-	dir, err := storedir.Open("order", *store)
-	if err != nil {
-		fmt.Fprintln(stderr, "order:", err)
-		return 1
-	}
-	// Removed after the store is closed (the defers run in reverse).
-	defer dir.Remove()
+	return program.Main(args, stdout, stderr, func(dir string, live *demo.Live) error {
+		a, err := openApp(dir, live)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if err := live.CheckStep(crashSteps(a), "Order", "Visit", "CancelVisit"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "store %s\n\n", dir)
+		return runAll(ctx, a)
+	})
+}
 
-	var die func(runtime.Event)
-	if step := *crashAfter; step != "" {
-		die = func(e runtime.Event) {
-			// A step completed: its run left step:running with no error.
-			if e.From == runtime.RunningState(step) && e.To != e.From && e.Error == "" {
-				fmt.Fprintf(stdout, "  ** %s completed and that is on disk: the process kills itself (SIGKILL) **\n", step)
-				killSelf()
-			}
-		}
-	}
-	a, err := openApp(dir.Path, stdout, die)
-	if err != nil {
-		fmt.Fprintln(stderr, "order:", err)
-		return 1
-	}
-	defer a.Close()
-	if step := *crashAfter; step != "" {
-		// A step completes by leaving its running state, which a block
-		// has not (its branches do). The steps of the flows Order calls
-		// count too: -crash-after Book dies inside the child run.
-		var ids []string
-		for _, s := range a.flow.Runtime().Steps() {
-			if len(s.Branches) == 0 {
-				ids = append(ids, s.ID)
-			}
-			for _, b := range s.Branches {
-				ids = append(ids, b.ID)
-			}
-		}
-		for _, s := range slices.Concat(a.visit.Runtime().Steps(), a.cancelVisit.Runtime().Steps()) {
+// crashSteps are the steps -crash-after can follow. A step completes by
+// leaving its running state, which a block has not (its branches do).
+// The steps of the flows Order calls count too: -crash-after Book dies
+// inside the child run.
+func crashSteps(a *app) []string {
+	var ids []string
+	for _, s := range a.flow.Runtime().Steps() {
+		if len(s.Branches) == 0 {
 			ids = append(ids, s.ID)
 		}
-		if !slices.Contains(ids, step) {
-			fmt.Fprintf(stderr, "order: -crash-after: flows Order, Visit and CancelVisit have no step %q (they have %s)\n", step, strings.Join(ids, ", "))
-			return 2
+		for _, b := range s.Branches {
+			ids = append(ids, b.ID)
 		}
 	}
-
-	fmt.Fprintf(stdout, "store %s\n\n", dir.Path)
-	if err := runAll(ctx, a, *crashAfter, stdout); err != nil {
-		fmt.Fprintln(stderr, "order:", err)
-		return 1
+	for _, s := range slices.Concat(a.visit.Runtime().Steps(), a.cancelVisit.Runtime().Steps()) {
+		ids = append(ids, s.ID)
 	}
-	dir.Farewell(stdout)
-	return 0
+	return ids
 }
 
-// runAll resumes the store's unfinished runs, then places the crash order
-// (with crashAfter) or the scenarios' orders.
-func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
-	if err := resumeAll(ctx, a, w); err != nil {
-		return err
-	}
-	tag := runTag()
-	list := scenarios
-	if crashAfter != "" {
-		list = []scenario{crash}
-	}
-	for _, sc := range list {
-		id := sc.name + "-" + tag
-		fmt.Fprintf(w, "%s (run %s): %s\n", sc.name, id, sc.about)
-		o, err := play(ctx, a, sc, id)
-		if err != nil {
-			return err
-		}
-		if crashAfter != "" {
-			fmt.Fprintf(w, "The run never completed %s, so the process lives on.\n", crashAfter)
-		}
-		report(w, o)
-	}
-	return nil
-}
-
-// resumeAll resumes every run of the flow that the store holds and that is
-// not over, takes each to its end, and prints its history with the point
-// where this process took over.
-func resumeAll(ctx context.Context, a *app, w io.Writer) error {
-	ids, err := a.flow.Runs(ctx, a.store, runtime.StatePending, runtime.StateRunning, runtime.StateWaiting, runtime.StateRollingBack)
-	if err != nil || len(ids) == 0 {
-		return err
-	}
-	// How far each run had got: its history before this process.
-	before := map[string]int{}
-	for _, id := range ids {
-		h, err := a.flow.History(ctx, id)
-		if err != nil {
-			return err
-		}
-		before[id] = len(h)
-	}
-	fmt.Fprintf(w, "The store holds %d unfinished run(s): resuming them.\n", len(ids))
-	runs, err := a.flow.ResumeAll(ctx, a.store)
+// runAll resumes the runs that a previous process left unfinished in
+// the store (the flow's ResumeAll) and takes each to its end, then places
+// the crash order (with -crash-after) or the scenarios' orders.
+func runAll(ctx context.Context, a *app) error {
+	err := demo.Resume(ctx, a.live, a.flow, a.store, a.flow.ResumeAll, func(r *OrderRun) (outcome, error) {
+		res, _ := a.finish(ctx, r) // res.Err says how a run that is not done ended
+		return a.outcome(ctx, res)
+	})
 	if err != nil {
-		// The runs it names are left as they are; the others go on.
-		fmt.Fprintln(w, "  some runs could not be resumed:", err)
+		return err
 	}
-	for _, r := range runs {
-		res, _ := a.finish(ctx, r)
-		o, err := a.outcome(ctx, res)
-		if err != nil {
-			return err
-		}
-		n := min(before[r.ID()], len(o.history))
-		fmt.Fprintf(w, "run %s, resumed:\n", r.ID())
-		for _, e := range o.history[:n] {
-			fmt.Fprintln(w, transition(e))
-		}
-		fmt.Fprintln(w, "  -- the previous process died here; this one resumed the run --")
-		for _, e := range o.history[n:] {
-			fmt.Fprintln(w, transition(e))
-		}
-		report(w, o)
-	}
-	return nil
-}
-
-// report prints how a run ended and what it did to the services.
-func report(w io.Writer, o outcome) {
-	fmt.Fprintf(w, "  => %s", o.res.Final)
-	if o.res.Err != nil {
-		fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
-	}
-	fmt.Fprintf(w, "\n     %s; %d reminder(s) sent\n\n", o.effects, o.reminders)
-}
-
-// runTag tells this process's runs from earlier ones in the same store.
-func runTag() string {
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Sprint(time.Now().UnixNano())
-	}
-	return hex.EncodeToString(b[:])
+	return demo.Play(a.live, scenarios, crash, func(sc scenario, id string) (outcome, error) { return play(ctx, a, sc, id) })
 }

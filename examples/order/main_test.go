@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
-	"path/filepath"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -16,31 +12,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flowgen/flowgen/examples/internal/storedir/storedirtest"
+	"github.com/flowgen/flowgen/examples/internal/demo"
+	"github.com/flowgen/flowgen/examples/internal/demo/demotest"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
-
-// line renders an event as "from -> to [outcome]".
-func line(e runtime.Event) string {
-	l := e.From + " -> " + e.To
-	if e.Outcome != "" {
-		l += " [" + e.Outcome + "]"
-	}
-	return l
-}
-
-// transitions renders the run's own events of a history (not its
-// branches'): the order of these does not depend on timing.
-func transitions(history []runtime.Event) []string {
-	var out []string
-	for _, e := range history {
-		if e.Branch == "" {
-			out = append(out, line(e))
-		}
-	}
-	return out
-}
 
 // branches renders the events of each branch of a history, in order.
 // The branches of Prepare run at the same time, so their events
@@ -49,7 +25,7 @@ func branches(history []runtime.Event) map[string][]string {
 	out := map[string][]string{}
 	for _, e := range history {
 		if e.Branch != "" {
-			out[e.Branch] = append(out[e.Branch], line(e))
+			out[e.Branch] = append(out[e.Branch], demotest.Line(e))
 		}
 	}
 	return out
@@ -255,20 +231,14 @@ func children(t *testing.T, a *app, runID string) map[string][]string {
 		if len(h) == 0 || h[0].Parent == nil || *h[0].Parent != (runtime.RunRef{Flow: "Order", RunID: runID}) {
 			t.Errorf("child run %s does not name its parent %s", c.RunID, runID)
 		}
-		out[strings.TrimPrefix(c.RunID, runID)] = transitions(h)
+		out[strings.TrimPrefix(c.RunID, runID)] = demotest.Transitions(h)
 	}
 	return out
 }
 
 // newTestApp opens the app on a new store.
 func newTestApp(t *testing.T) *app {
-	t.Helper()
-	a, err := openApp(t.TempDir(), io.Discard, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
+	return demotest.Open(t, func(dir string) (*app, error) { return openApp(dir, demo.NewLive(io.Discard, columns, "")) })
 }
 
 // TestScenarios places each scenario's order on a store of its own and
@@ -281,17 +251,17 @@ func TestScenarios(t *testing.T) {
 		t.Fatalf("%d scenarios, %d expectations", len(scenarios), len(want))
 	}
 	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			w := want[sc.name]
+		t.Run(sc.Name, func(t *testing.T) {
+			w := want[sc.Name]
 			a := newTestApp(t)
-			o, err := play(context.Background(), a, sc, "order-"+sc.name)
+			o, err := play(context.Background(), a, sc, "order-"+sc.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if o.res.Final != w.final {
 				t.Errorf("final = %s, want %s (err %v)", o.res.Final, w.final, o.res.Err)
 			}
-			if diff := cmp.Diff(expand(w.transitions, completions(o.history)), transitions(o.history)); diff != "" {
+			if diff := cmp.Diff(expand(w.transitions, completions(o.history)), demotest.Transitions(o.history)); diff != "" {
 				t.Errorf("transitions (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(w.branches, branches(o.history)); diff != "" {
@@ -360,7 +330,7 @@ func TestAbortDuringChild(t *testing.T) {
 		undo + "aborting",
 		"aborting -> aborted",
 	})
-	if diff := cmp.Diff(expand(wantT, completions(h)), transitions(h)); diff != "" {
+	if diff := cmp.Diff(expand(wantT, completions(h)), demotest.Transitions(h)); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	if st, err := a.visit.Status(child); err != nil || st.State != runtime.StateAborted {
@@ -454,56 +424,19 @@ func TestConcurrentOrders(t *testing.T) {
 // TestOutput runs the program twice on one store and checks that it
 // reports every scenario's end, both times, with runs of their own.
 func TestOutput(t *testing.T) {
-	dir := t.TempDir()
-	for i := range 2 {
-		var out, errs bytes.Buffer
-		if code := run(context.Background(), []string{"-store", dir}, &out, &errs); code != 0 {
-			t.Fatalf("exit %d: %s", code, errs.String())
-		}
-		for _, s := range []string{
-			"store " + dir + "\n",
-			"=> done\n",
-			"=> compensated (step Prepare: branch ReserveStock: inventory: no unicorn in stock)",
-			"=> compensated (step Prepare: branch AuthorizeCard: payments: card declined)",
-			"=> compensated (step Notify: mail: the mailbox of full@example.com is full)",
-			"=> aborted",
-			"-> Confirm:running            [ok]  (child run concierge-",
-			"@Concierge:rollback)", // the child run of CancelVisit
-		} {
-			if !strings.Contains(out.String(), s) {
-				t.Errorf("run %d: output lacks %q:\n%s", i+1, s, out.String())
-			}
-		}
-		if strings.Contains(out.String(), "resum") {
-			t.Errorf("run %d resumed something, but every run had ended:\n%s", i+1, out.String())
-		}
-	}
-	st, err := store.OpenReadOnly(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if runs, _ := st.List(store.Filter{Flow: "Order"}); len(runs) != 2*len(scenarios) {
-		t.Errorf("the store holds %d runs, want %d", len(runs), 2*len(scenarios))
-	}
+	demotest.Output(t, run, "Order", 2*len(scenarios),
+		"=> done\n",
+		"=> compensated (step Prepare: branch ReserveStock: inventory: no unicorn in stock)",
+		"=> compensated (step Prepare: branch AuthorizeCard: payments: card declined)",
+		"=> compensated (step Notify: mail: the mailbox of full@example.com is full)",
+		"=> aborted",
+		"-> Confirm:running            [ok]  (child run concierge-",
+		"@Concierge:rollback)", // the child run of CancelVisit
+	)
 }
 
-// Without -store the program runs on a new store in a temporary directory,
-// and removes it at exit.
-func TestTemporaryStoreRemoved(t *testing.T) { storedirtest.TemporaryStoreRemoved(t, run) }
-
-// -crash-after without -store is a usage error, before any store is made.
-func TestCrashAfterNeedsStore(t *testing.T) { storedirtest.CrashAfterNeedsStore(t, run) }
-
-// TestUsage: bad flags exit 2.
-func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{"-nope"}, {"extra"}, {"-store", t.TempDir(), "-crash-after", "Nope"}} {
-		var out, errs bytes.Buffer
-		if code := run(context.Background(), args, &out, &errs); code != 2 {
-			t.Errorf("%q: exit %d, want 2 (%s)", args, code, errs.String())
-		}
-	}
-}
+// TestCommandLine checks -store and -crash-after (demotest.CommandLine).
+func TestCommandLine(t *testing.T) { demotest.CommandLine(t, run) }
 
 // TestKillAndResume runs the program for real: started with -crash-after
 // STEP it must die by SIGKILL right after STEP completed; a second start
@@ -512,73 +445,36 @@ func TestUsage(t *testing.T) {
 // completed before the kill did not run again. After Ship the run dies
 // asleep, and the second process wakes it at the recorded time.
 func TestKillAndResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the program with the go command")
-	}
-	bin := filepath.Join(t.TempDir(), "order")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	// Each step of the concierge order, and the machine state its
-	// completion leads to.
-	for _, c := range []struct{ step, next string }{
-		// A branch of Prepare completed: the run is in the block while the
-		// other branch runs (or is about to leave it, but the kill comes
-		// first).
-		{OrderStepReserveStock, runtime.ParallelState(OrderStepPrepare)},
-		{OrderStepAuthorizeCard, runtime.ParallelState(OrderStepPrepare)},
-		{OrderStepRoute, runtime.WaitingState(OrderStepConcierge)},
-		// A step of the child run of Visit: the order waits for it.
-		{VisitStepBook, runtime.WaitingState(OrderStepConcierge)},
-		{OrderStepConcierge, runtime.WaitingState(OrderStepRemind)},
-		{OrderStepRemind, runtime.RunningState(OrderStepNotify)},
-	} {
-		step := c.step
-		t.Run(step, func(t *testing.T) {
-			dir := t.TempDir()
-			out, err := exec.Command(bin, "-store", dir, "-crash-after", step).Output()
-			ee, ok := err.(*exec.ExitError)
-			if !ok {
-				t.Fatalf("the first run did not die: %v\n%s", err, out)
+	demotest.KillAndResume{
+		Flow: "Order",
+		// Each step of the concierge order, and the machine state its
+		// completion leads to.
+		Kills: []demotest.Kill{
+			// A branch of Prepare completed: the run is in the block while
+			// the other branch runs (or is about to leave it, but the kill
+			// comes first).
+			{Step: OrderStepReserveStock, Next: runtime.ParallelState(OrderStepPrepare)},
+			{Step: OrderStepAuthorizeCard, Next: runtime.ParallelState(OrderStepPrepare)},
+			{Step: OrderStepRoute, Next: runtime.WaitingState(OrderStepConcierge)},
+			// A step of the child run of Visit: the order waits for it.
+			{Step: VisitStepBook, Next: runtime.WaitingState(OrderStepConcierge)},
+			{Step: OrderStepConcierge, Next: runtime.WaitingState(OrderStepRemind)},
+			{Step: OrderStepRemind, Next: runtime.RunningState(OrderStepNotify)},
+		},
+		End: "=> done\n     " + want["concierge"].effects + "; 1 reminder(s) sent",
+		Killed: func(t *testing.T, dir string, k demotest.Kill, crashed store.RunInfo) {
+			if k.Step != VisitStepBook {
+				return
 			}
-			if goruntime.GOOS != "windows" && ee.ProcessState.String() != "signal: killed" {
-				t.Errorf("the first run ended %q, want killed by SIGKILL", ee.ProcessState)
+			// The kill came inside the child run: it is on its next step.
+			child := demotest.StoredRuns(t, dir, "Visit")
+			if len(child) != 1 || child[0].Parent != crashed.RunID || child[0].Machine != runtime.RunningState(VisitStepConfirm) {
+				t.Fatalf("stored child runs before the restart: %+v, want one in %s", child, runtime.RunningState(VisitStepConfirm))
 			}
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			if n := len(lines); n < 2 || !strings.Contains(lines[n-1], "the process kills itself") ||
-				!strings.HasPrefix(strings.TrimSpace(lines[n-2]), runtime.RunningState(step)+" ") {
-				t.Errorf("the first run's output does not end with %s's completion and the kill:\n%s", step, out)
-			}
-			crashed := storedRun(t, dir)
-			if want, _ := runtime.RunStateOf(c.next); crashed.State != want || crashed.Machine != c.next {
-				t.Fatalf("stored run before the restart: %+v", crashed)
-			}
-			before := storedHistory(t, dir, crashed.RunID)
-			if c.step == VisitStepBook {
-				// The kill came inside the child run: it is on its next step.
-				child := storedRuns(t, dir, "Visit")
-				if len(child) != 1 || child[0].Parent != crashed.RunID || child[0].Machine != runtime.RunningState(VisitStepConfirm) {
-					t.Fatalf("stored child runs before the restart: %+v, want one in %s", child, runtime.RunningState(VisitStepConfirm))
-				}
-			}
-
-			out, err = exec.Command(bin, "-store", dir).Output()
-			if err != nil {
-				t.Fatalf("the second run: %v\n%s", err, out)
-			}
-			for _, s := range []string{
-				"The store holds 1 unfinished run(s): resuming them.",
-				"run " + crashed.RunID + ", resumed:",
-				"-- the previous process died here; this one resumed the run --",
-				"=> done\n     " + want["concierge"].effects + "; 1 reminder(s) sent",
-			} {
-				if !strings.Contains(string(out), s) {
-					t.Errorf("the second run's output lacks %q:\n%s", s, out)
-				}
-			}
-
-			h := storedHistory(t, dir, crashed.RunID)
-			if diff := cmp.Diff(want["concierge"].transitions, transitions(h)); diff != "" {
+		},
+		Resumed: func(t *testing.T, dir string, crashed store.RunInfo, before []runtime.Event) {
+			h := demotest.StoredHistory(t, dir, crashed.RunID)
+			if diff := cmp.Diff(want["concierge"].transitions, demotest.Transitions(h)); diff != "" {
 				t.Errorf("history of the resumed run (-want +got):\n%s", diff)
 			}
 			resumedBranches(t, before, h)
@@ -586,14 +482,14 @@ func TestKillAndResume(t *testing.T) {
 			// during it resumed it, and did not start a second.
 			// (The second process placed the scenarios' orders too.)
 			var visits []store.RunInfo
-			for _, r := range storedRuns(t, dir, "Visit") {
+			for _, r := range demotest.StoredRuns(t, dir, "Visit") {
 				if r.Parent == crashed.RunID {
 					visits = append(visits, r)
 				}
 			}
 			if len(visits) != 1 || visits[0].RunID != crashed.RunID+"@"+OrderStepConcierge {
 				t.Errorf("runs of Visit in the store: %+v, want one, %s@%s", visits, crashed.RunID, OrderStepConcierge)
-			} else if diff := cmp.Diff(visit, transitions(storedHistory(t, dir, visits[0].RunID))); diff != "" {
+			} else if diff := cmp.Diff(visit, demotest.Transitions(demotest.StoredHistory(t, dir, visits[0].RunID))); diff != "" {
 				t.Errorf("history of the child run (-want +got):\n%s", diff)
 			}
 			if status, err := runtime.Replay(h); err != nil || status.State != runtime.StateDone {
@@ -618,8 +514,8 @@ func TestKillAndResume(t *testing.T) {
 					t.Errorf("the services made %+v, want one record under key %s", list, key)
 				}
 			}
-		})
-	}
+		},
+	}.Run(t)
 }
 
 // resumedBranches checks the branches of Prepare across a crash: a branch
@@ -647,44 +543,4 @@ func resumedBranches(t *testing.T, before, after []runtime.Event) {
 			t.Errorf("branch %s never started: %q", b, got)
 		}
 	}
-}
-
-// storedHistory returns the history of run id in the store in dir.
-func storedHistory(t *testing.T, dir, id string) []runtime.Event {
-	t.Helper()
-	st, err := store.OpenReadOnly(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	h, err := st.Load(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// storedRun returns the only run of flow Order in the store in dir.
-func storedRun(t *testing.T, dir string) store.RunInfo {
-	t.Helper()
-	runs := storedRuns(t, dir, "Order")
-	if len(runs) != 1 {
-		t.Fatalf("the store holds %v, want one order", runs)
-	}
-	return runs[0]
-}
-
-// storedRuns lists the runs of flow in the store in dir.
-func storedRuns(t *testing.T, dir, flow string) []store.RunInfo {
-	t.Helper()
-	st, err := store.OpenReadOnly(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	runs, err := st.List(store.Filter{Flow: flow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return runs
 }

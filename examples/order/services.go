@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -25,11 +23,6 @@ import (
 // Every record keeps the idempotency key of the call that made it (the run,
 // the step), so a call repeated after a crash returns what the first one
 // made, and the program and its tests can say what each run did.
-
-// servicesFile is where the services keep their data, beside the store's
-// files: a restarted program sees what they did before, as it would with
-// real ones.
-const servicesFile = "services.json"
 
 // world is the services' shared data.
 type world struct {
@@ -53,23 +46,15 @@ type record struct {
 	Undone bool   `json:"undone,omitempty"`
 }
 
-// openWorld loads the services' data from dir ("" for none).
+// openWorld loads the services' data from dir ("" for none), the file
+// demo.ServicesFile beside the store's.
 func openWorld(dir string) (*world, error) {
 	w := &world{}
-	if dir == "" {
-		return w, nil
-	}
-	w.path = filepath.Join(dir, servicesFile)
-	b, err := os.ReadFile(w.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return w, nil
-	}
+	path, err := demo.LoadServices(dir, &w.data)
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(b, &w.data); err != nil {
-		return nil, fmt.Errorf("%s: %w", w.path, err)
-	}
+	w.path = path
 	return w, nil
 }
 
@@ -102,23 +87,8 @@ func (w *world) undo(list *[]record, id string) error {
 	return runtime.Permanent(fmt.Errorf("no record %q", id))
 }
 
-// save writes the data with a rename, so that a process killed at any
-// moment leaves the old file or the new one. (No fsync: the demo kills the
-// process, not the machine.) Called with mu held.
-func (w *world) save() error {
-	if w.path == "" {
-		return nil
-	}
-	b, err := json.MarshalIndent(w.data, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := w.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, w.path)
-}
+// save writes the data (demo.SaveServices). Called with mu held.
+func (w *world) save() error { return demo.SaveServices(w.path, w.data) }
 
 // inventory implements OrderInventory.
 type inventory struct{ *world }

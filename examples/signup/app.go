@@ -2,13 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"os"
-	"strings"
-	"sync"
-	"time"
 
+	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -20,15 +15,19 @@ type app struct {
 	services *services
 	bus      *runtime.MemoryBus
 	flow     *SignupFlow
-	out      *printer
+	live     *demo.Live
 }
+
+// columns lay out the program's history lines: wide enough for the
+// flow's longest states.
+var columns = demo.Columns{From: 27, Outcome: 60}
 
 // openApp opens the store in dir and the services' data beside it, and
 // builds the flow on them. This is the one place that chooses the
-// runtime's options. die, if not nil, is called once an event has been
-// written to the store, before the run goes on (the crash demo kills the
-// process there).
-func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
+// runtime's options. live sees every event once it has been written to
+// the store, before the run goes on: it prints the followed runs, and
+// the crash demo kills the process there.
+func openApp(dir string, live *demo.Live) (*app, error) {
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
 		return nil, err
@@ -38,16 +37,9 @@ func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	a := &app{store: st, services: sv, bus: runtime.NewMemoryBus(), out: &printer{w: w, live: map[string]bool{}}}
+	a := &app{store: st, services: sv, bus: runtime.NewMemoryBus(), live: live}
 	caller := runtime.NewMemoryCaller()
 	sv.register(caller)
-	after := runtime.SinkFunc(func(_ context.Context, e runtime.Event) error {
-		a.out.event(e)
-		if die != nil {
-			die(e)
-		}
-		return nil
-	})
 	// The services answer over JSON (a MemoryCaller, as HTTP or NATS
 	// would): the generated adapters make the flow's typed ports of it.
 	f, err := NewSignupFlow(handlers{services: sv}, SignupServicesFromCaller(caller),
@@ -55,7 +47,7 @@ func openApp(dir string, w io.Writer, die func(runtime.Event)) (*app, error) {
 		runtime.WithSubscriber(a.bus),
 		// The store first: an event is on disk (written and synced) before
 		// anything else sees it. FanOut reads histories back from the store.
-		runtime.WithSink(runtime.FanOut(st, after)),
+		runtime.WithSink(runtime.FanOut(st, live)),
 	)
 	if err != nil {
 		st.Close()
@@ -76,66 +68,12 @@ func (a *app) pay(customerID string, cents int) error {
 // payment, as a customer who pays at once does; it returns when it has
 // paid or the run is over.
 func (a *app) payWhenAsked(run *SignupRun) error {
-	for run.Status().Machine != runtime.WaitingState(SignupStepAwaitPayment) {
-		select {
-		case <-run.Done():
-			return nil
-		case <-time.After(time.Millisecond):
-		}
+	if !demo.Reach(run, runtime.WaitingState(SignupStepAwaitPayment)) {
+		return nil
 	}
 	s, err := a.flow.State(run.ID())
 	if err != nil {
 		return err
 	}
 	return a.pay(s.CustomerID, 900)
-}
-
-// printer prints the transitions of the runs it is told to follow, as
-// they happen.
-type printer struct {
-	mu   sync.Mutex
-	w    io.Writer
-	live map[string]bool
-}
-
-func (p *printer) follow(runID string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.live[runID] = true
-}
-
-func (p *printer) event(e runtime.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.live[e.RunID] {
-		fmt.Fprintln(p.w, transition(e))
-	}
-}
-
-// transition is one line of a history: from, to, and how the step attempt
-// that caused it ended.
-func transition(e runtime.Event) string {
-	line := fmt.Sprintf("  %-27s -> %s", e.From, e.To)
-	if e.Outcome != "" {
-		line = fmt.Sprintf("%-60s [%s]", line, e.Outcome)
-	}
-	if e.Error != "" {
-		line += "  " + firstLine(e.Error)
-	}
-	return line
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
-
-// killSelf ends the process at once, as a crash or `kill -9` would: no
-// deferred function runs, no file is closed.
-func killSelf() {
-	if p, err := os.FindProcess(os.Getpid()); err == nil {
-		_ = p.Kill() // SIGKILL on Unix
-	}
-	time.Sleep(time.Second) // the signal is on its way
-	os.Exit(137)
 }

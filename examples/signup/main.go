@@ -29,36 +29,30 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
-	"time"
 
-	"github.com/flowgen/flowgen/examples/internal/storedir"
+	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/runtime"
 )
 
 // scenario is one signup.
 type scenario struct {
-	name, about string
-	run         func(ctx context.Context, a *app, id string) (runtime.Result[SignupState], error)
+	demo.Scenario
+	run func(ctx context.Context, a *app, id string) (runtime.Result[SignupState], error)
 }
 
 var ada = SignupState{Customer: Customer{Name: "ada", Email: "ada@example.com"}, Plan: "pro"}
 
 var scenarios = []scenario{
-	{"success", "Ada signs up for the pro plan and pays.", success},
-	{"rollback", "Ada asks for a plan that does not exist: the customer is deleted again.", rollback},
-	{"abort", "Ada's signup is aborted while it waits for her payment.", abort},
+	{demo.Scenario{Name: "success", About: "Ada signs up for the pro plan and pays."}, success},
+	{demo.Scenario{Name: "rollback", About: "Ada asks for a plan that does not exist: the customer is deleted again."}, rollback},
+	{demo.Scenario{Name: "abort", About: "Ada's signup is aborted while it waits for her payment."}, abort},
 }
 
 // crash is the signup that -crash-after interrupts: the success scenario.
-var crash = scenario{"crash", "Ada signs up for the pro plan and pays; the process dies on the way.", success}
+var crash = scenario{demo.Scenario{Name: "crash", About: "Ada signs up for the pro plan and pays; the process dies on the way."}, success}
 
 func success(ctx context.Context, a *app, id string) (runtime.Result[SignupState], error) {
 	run, err := a.flow.Start(ctx, ada, runtime.WithRunID(id))
@@ -83,12 +77,8 @@ func abort(ctx context.Context, a *app, id string) (runtime.Result[SignupState],
 		return runtime.Result[SignupState]{}, err
 	}
 	// Nobody pays: wait until the run waits, then abort it.
-	for run.Status().Machine != runtime.WaitingState(SignupStepAwaitPayment) {
-		select {
-		case <-run.Done():
-			return run.Wait(ctx)
-		case <-time.After(time.Millisecond):
-		}
+	if !demo.Reach(run, runtime.WaitingState(SignupStepAwaitPayment)) {
+		return run.Wait(ctx)
 	}
 	if err := run.Abort(); err != nil {
 		return runtime.Result[SignupState]{}, err
@@ -104,12 +94,20 @@ type outcome struct {
 	effects effects
 }
 
-// play runs sc on a as run id, printing its transitions as they happen.
+// History is the run's history, read back from the store.
+func (o outcome) History() []runtime.Event { return o.history }
+
+// Report prints how the run ended and what it did to the services.
+func (o outcome) Report(w io.Writer) {
+	demo.Ended(w, o.res)
+	fmt.Fprintf(w, "\n     %s, access %v\n\n", o.effects, o.res.State.Active)
+}
+
+// play runs sc on a as run id.
 func play(ctx context.Context, a *app, sc scenario, id string) (outcome, error) {
-	a.out.follow(id)
 	res, err := sc.run(ctx, a, id)
 	if res.RunID == "" {
-		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.name, err)
+		return outcome{}, fmt.Errorf("%s: the run did not start: %w", sc.Name, err)
 	}
 	return a.outcome(ctx, res)
 }
@@ -124,158 +122,43 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// program is the command line: -store and -crash-after.
+var program = demo.Program{Name: "signup", CrashAfter: "start one signup and kill the process once it has completed `STEP` and that is on disk", Columns: columns}
+
 // run is the program: it returns the exit status (2 for a usage error).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("signup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	store := storedir.Flag(fs)
-	crashAfter := fs.String("crash-after", "", "start one signup and kill the process once it has completed `STEP` and that is on disk")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "signup: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
-	if err := storedir.CheckCrashAfter(*store, *crashAfter); err != nil {
-		fmt.Fprintln(stderr, "signup:", err)
-		fs.Usage()
-		return 2
-	}
-	dir, err := storedir.Open("signup", *store)
-	if err != nil {
-		fmt.Fprintln(stderr, "signup:", err)
-		return 1
-	}
-	// Removed after the store is closed (the defers run in reverse).
-	defer dir.Remove()
-
-	var die func(runtime.Event)
-	if step := *crashAfter; step != "" {
-		die = func(e runtime.Event) {
-			// A step completed: its run left step:running with no error.
-			if e.From == runtime.RunningState(step) && e.To != e.From && e.Error == "" {
-				fmt.Fprintf(stdout, "  ** %s completed and that is on disk: the process kills itself (SIGKILL) **\n", step)
-				killSelf()
-			}
+	return program.Main(args, stdout, stderr, func(dir string, live *demo.Live) error {
+		a, err := openApp(dir, live)
+		if err != nil {
+			return err
 		}
-	}
-	a, err := openApp(dir.Path, stdout, die)
-	if err != nil {
-		fmt.Fprintln(stderr, "signup:", err)
-		return 1
-	}
-	defer a.Close()
-	if step := *crashAfter; step != "" && !slices.ContainsFunc(a.flow.Runtime().Steps(), func(s *runtime.Step[SignupState]) bool { return s.ID == step }) {
-		var ids []string
+		defer a.Close()
+		var steps []string
 		for _, s := range a.flow.Runtime().Steps() {
-			ids = append(ids, s.ID)
+			steps = append(steps, s.ID)
 		}
-		fmt.Fprintf(stderr, "signup: -crash-after: flow Signup has no step %q (it has %s)\n", step, strings.Join(ids, ", "))
-		return 2
-	}
-
-	fmt.Fprintf(stdout, "store %s\n\n", dir.Path)
-	if err := runAll(ctx, a, *crashAfter, stdout); err != nil {
-		fmt.Fprintln(stderr, "signup:", err)
-		return 1
-	}
-	dir.Farewell(stdout)
-	return 0
+		if err := live.CheckStep(steps, "Signup"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "store %s\n\n", dir)
+		return runAll(ctx, a)
+	})
 }
 
-// runAll resumes the store's unfinished runs, then runs the crash signup
-// (with crashAfter) or the scenarios.
-func runAll(ctx context.Context, a *app, crashAfter string, w io.Writer) error {
-	if err := resumeAll(ctx, a, w); err != nil {
-		return err
-	}
-	tag := runTag()
-	if crashAfter != "" {
-		id := crash.name + "-" + tag
-		fmt.Fprintf(w, "%s (run %s): %s\n", crash.name, id, crash.about)
-		o, err := play(ctx, a, crash, id)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "The run never completed %s, so the process lives on.\n", crashAfter)
-		report(w, o)
-		return nil
-	}
-	for _, sc := range scenarios {
-		id := sc.name + "-" + tag
-		fmt.Fprintf(w, "%s (run %s): %s\n", sc.name, id, sc.about)
-		o, err := play(ctx, a, sc, id)
-		if err != nil {
-			return err
-		}
-		report(w, o)
-	}
-	return nil
-}
-
-// resumeAll resumes every run of the flow that the store holds and that is
-// not over, waits for them, and prints each one's history with the point
-// where this process took over.
-func resumeAll(ctx context.Context, a *app, w io.Writer) error {
-	ids, err := a.flow.Runs(ctx, a.store, runtime.StatePending, runtime.StateRunning, runtime.StateWaiting, runtime.StateRollingBack)
-	if err != nil || len(ids) == 0 {
-		return err
-	}
-	// How far each run had got: its history before this process.
-	before := map[string]int{}
-	for _, id := range ids {
-		h, err := a.flow.History(ctx, id)
-		if err != nil {
-			return err
-		}
-		before[id] = len(h)
-	}
-	fmt.Fprintf(w, "The store holds %d unfinished run(s): resuming them.\n", len(ids))
-	runs, err := a.flow.ResumeAll(ctx, a.store)
-	if err != nil {
-		// The runs it names are left as they are; the others go on.
-		fmt.Fprintln(w, "  some runs could not be resumed:", err)
-	}
-	for _, r := range runs {
+// runAll resumes the runs that a previous process left unfinished in
+// the store (the flow's ResumeAll), then runs the crash signup (with
+// -crash-after) or the scenarios.
+func runAll(ctx context.Context, a *app) error {
+	err := demo.Resume(ctx, a.live, a.flow, a.store, a.flow.ResumeAll, func(r *SignupRun) (outcome, error) {
 		// A resumed signup pays as the scenario's customer would.
 		if err := a.payWhenAsked(r); err != nil {
-			return err
+			return outcome{}, err
 		}
 		res, _ := r.Wait(ctx) // res.Err says how a run that is not done ended
-		o, err := a.outcome(ctx, res)
-		if err != nil {
-			return err
-		}
-		n := min(before[r.ID()], len(o.history))
-		fmt.Fprintf(w, "run %s, resumed:\n", r.ID())
-		for _, e := range o.history[:n] {
-			fmt.Fprintln(w, transition(e))
-		}
-		fmt.Fprintln(w, "  -- the previous process died here; this one resumed the run --")
-		for _, e := range o.history[n:] {
-			fmt.Fprintln(w, transition(e))
-		}
-		report(w, o)
+		return a.outcome(ctx, res)
+	})
+	if err != nil {
+		return err
 	}
-	return nil
-}
-
-// report prints how a run ended and what it did to the services.
-func report(w io.Writer, o outcome) {
-	fmt.Fprintf(w, "  => %s", o.res.Final)
-	if o.res.Err != nil {
-		fmt.Fprintf(w, " (%v)", firstLine(o.res.Err.Error()))
-	}
-	fmt.Fprintf(w, "\n     %s, access %v\n\n", o.effects, o.res.State.Active)
-}
-
-// runTag tells this process's runs from earlier ones in the same store.
-func runTag() string {
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return fmt.Sprint(time.Now().UnixNano())
-	}
-	return hex.EncodeToString(b[:])
+	return demo.Play(a.live, scenarios, crash, func(sc scenario, id string) (outcome, error) { return play(ctx, a, sc, id) })
 }

@@ -2,21 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/flowgen/flowgen/examples/internal/demo"
 	"github.com/flowgen/flowgen/runtime"
 )
-
-// servicesFile is where the fake services keep their data, beside the
-// store's files: a restarted program sees what the services did before,
-// as it would with real ones.
-const servicesFile = "services.json"
 
 // services are fake customers and subscriptions services in the process.
 // Every record keeps the idempotency key of the call that made it (which
@@ -47,43 +40,20 @@ type subscription struct {
 	Cancelled bool   `json:"cancelled,omitempty"`
 }
 
-// openServices loads the services' data from dir ("" for none).
+// openServices loads the services' data from dir ("" for none), the
+// file demo.ServicesFile beside the store's.
 func openServices(dir string) (*services, error) {
 	sv := &services{}
-	if dir == "" {
-		return sv, nil
-	}
-	sv.path = filepath.Join(dir, servicesFile)
-	b, err := os.ReadFile(sv.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return sv, nil
-	}
+	path, err := demo.LoadServices(dir, &sv.data)
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(b, &sv.data); err != nil {
-		return nil, fmt.Errorf("%s: %w", sv.path, err)
-	}
+	sv.path = path
 	return sv, nil
 }
 
-// save writes the data with a rename, so that a process killed at any
-// moment leaves the old file or the new one. (No fsync: the demo kills the
-// process, not the machine.) Called with mu held.
-func (sv *services) save() error {
-	if sv.path == "" {
-		return nil
-	}
-	b, err := json.MarshalIndent(sv.data, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := sv.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, sv.path)
-}
+// save writes the data (demo.SaveServices). Called with mu held.
+func (sv *services) save() error { return demo.SaveServices(sv.path, sv.data) }
 
 // register puts the services on caller.
 func (sv *services) register(caller *runtime.MemoryCaller) {
