@@ -499,11 +499,15 @@ func (rm *remote) leave(name, replica string, who Identity) error {
 func (l *lease) info(now time.Time) provider.Lease {
 	out := provider.Lease{Provider: l.name, Handlers: l.handlers(now)}
 	for _, id := range l.liveReplicas(now) {
-		if r := l.replicas[id]; !r.expires.Before(out.Expires) {
+		r := l.replicas[id]
+		if !r.expires.Before(out.Expires) {
 			out.TTL, out.Expires = r.ttl.String(), r.expires
 		}
 		if id != "" {
 			out.Replicas = append(out.Replicas, id)
+		}
+		if r.unreachable {
+			out.Unreachable = append(out.Unreachable, id)
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -107,6 +108,17 @@ func TestProviderUnreachableReplicaPassedOver(t *testing.T) {
 	if len(failed) != 1 || !strings.Contains(failed[0], `provider "billing"`) || !strings.Contains(failed[0], "connection") {
 		t.Errorf("failed attempts after a stopped: %q; want one, a connection failure (after it, no call goes to a)", failed)
 	}
+	unreachable := func() []string {
+		for _, l := range e.Providers() {
+			if l.Provider == "billing" {
+				return l.Unreachable
+			}
+		}
+		return nil
+	}
+	if got := unreachable(); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("GET /providers says unreachable %q, want [a]", got)
+	}
 
 	a.start()
 	if status, _, out := send(t, srv, "POST", "/providers/billing/renew?replica=a", "", "application/json", ""); status != http.StatusOK {
@@ -117,6 +129,9 @@ func TestProviderUnreachableReplicaPassedOver(t *testing.T) {
 	runBill(t, e, 20*time.Second)
 	if a.calls.Load() == before {
 		t.Errorf("a got no call after it renewed")
+	}
+	if got := unreachable(); got != nil {
+		t.Errorf("after a renewed, GET /providers says unreachable %q, want none", got)
 	}
 
 	// a is gone again, found so, and b leaves: a, the only replica left,

@@ -164,4 +164,9 @@ type Lease struct {
 	// Replicas are the IDs of the lease's live replicas (GET /providers;
 	// absent when it was registered without replica IDs).
 	Replicas []string `json:"replicas,omitempty"`
+	// Unreachable are the IDs of its live replicas that a call found gone
+	// (no server at their URL) since they last registered or renewed: the
+	// engine passes them over while another replica serves the handler
+	// (GET /providers; "" is a registration without a replica ID).
+	Unreachable []string `json:"unreachable,omitempty"`
 }
