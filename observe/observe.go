@@ -124,7 +124,7 @@ func (t *Telemetry) ObserveRun(ctx context.Context, info runtime.RunInfo) (conte
 	}
 	if info.Wait != nil { // resumed parked: it waits again
 		step, _, _ := runtime.ParseMachineState(info.Machine)
-		ro.enterWait(ctx, step, info.Wait)
+		ro.enterWait(ctx, step, info.Wait, info.WaitSince)
 	}
 	return ctx, ro
 }

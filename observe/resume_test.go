@@ -145,7 +145,7 @@ func TestResumedWaitSaysWhatFor(t *testing.T) {
 	if attr(first, "outcome") != "suspended" || attr(second, "outcome") != "aborted" {
 		t.Errorf("outcomes %q and %q, want suspended and aborted", attr(first, "outcome"), attr(second, "outcome"))
 	}
-	for _, key := range []string{"topic", "event", "flowgen.deadline"} {
+	for _, key := range []string{"topic", "event", "flowgen.deadline", "flowgen.waiting_since"} {
 		if a, b := attr(first, key), attr(second, key); a == "" || a != b {
 			t.Errorf("%s: first life's wait %q, resumed wait %q", key, a, b)
 		}

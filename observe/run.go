@@ -118,7 +118,7 @@ func (ro *runObserver) Recorded(e *runtime.Event) {
 	}
 	if w := e.Parks(); w != nil {
 		step, _, _ := runtime.ParseMachineState(e.To)
-		ro.enterWait(ro.ctx, step, w)
+		ro.enterWait(ro.ctx, step, w, e.Time)
 		return
 	}
 	if e.From == e.To { // a retry, an opened gate: no new state
@@ -157,8 +157,9 @@ func (ro *runObserver) waitOutcome(e *runtime.Event) string {
 // the run's and the steps' spans: not at the time the event records, which
 // is the flow's clock (runtime.WithClock, a fake one in tests), nor, for a
 // run resumed in its wait, at the wait's entry in an earlier life, which
-// that life's span covered.
-func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wait) {
+// that life's span covered; since, that entry's recorded time, is an
+// attribute.
+func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wait, since time.Time) {
 	ro.waiting, ro.deadline = true, w.Deadline
 	ro.t.m.runsWaiting.Add(context.Background(), 1, ro.flowAttr)
 	if ro.span == nil {
@@ -174,6 +175,9 @@ func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wa
 	if !w.Deadline.IsZero() {
 		attrs = append(attrs, attribute.String("flowgen.deadline", w.Deadline.Format(time.RFC3339Nano)))
 	}
+	// When the wait began, as the history recorded it: the same in every
+	// life of the run, where the span's own start is this life's.
+	attrs = append(attrs, attribute.String("flowgen.waiting_since", since.Format(time.RFC3339Nano)))
 	_, ro.wait = ro.t.tracer.Start(ctx, "wait "+step, trace.WithAttributes(attrs...))
 }
 

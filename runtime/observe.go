@@ -1,6 +1,9 @@
 package runtime
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Observing runs.
 //
@@ -36,6 +39,11 @@ type RunInfo struct {
 	// identifying fields; nil when the run does not wait. Observers must
 	// not modify it.
 	Wait *Wait
+	// WaitSince is when that wait began: the time of the event that
+	// recorded it, on the flow's clock (zero when the run does not wait),
+	// so that an observer can tell how long the run has waited across
+	// its lives.
+	WaitSince time.Time
 	// Trace is the last Event.Trace of the run's history: what an earlier
 	// life of the run, in this process or another, recorded of its span.
 	// "" for a new run.
@@ -85,7 +93,9 @@ func (r *Run[S]) observe(ctx context.Context, history []Event) context.Context {
 				break
 			}
 		}
-		info.Wait = history[len(history)-1].Parks()
+		if last := &history[len(history)-1]; last.Parks() != nil {
+			info.Wait, info.WaitSince = last.Parks(), last.Time
+		}
 	}
 	ctx, r.obs = o.ObserveRun(ctx, info)
 	return ctx
