@@ -106,6 +106,62 @@ flow Checkout {
     }
 }
 
+// Long takes many steps, so that its diagram is taller than its box on
+// the run's page: the page must bring the step the run is at into view.
+flow Long {
+    state LongState
+    trigger rpc "Long.Start"
+
+    step P1 {
+        publish log "p1" (K)
+        irreversible
+    }
+    step P2 {
+        publish log "p2" (K)
+        irreversible
+    }
+    step P3 {
+        publish log "p3" (K)
+        irreversible
+    }
+    step P4 {
+        publish log "p4" (K)
+        irreversible
+    }
+    step P5 {
+        publish log "p5" (K)
+        irreversible
+    }
+    step First {
+        await go "first" correlate K timeout 1h
+        irreversible
+    }
+    step Q1 {
+        publish log "q1" (K)
+        irreversible
+    }
+    step Q2 {
+        publish log "q2" (K)
+        irreversible
+    }
+    step Q3 {
+        publish log "q3" (K)
+        irreversible
+    }
+    step Q4 {
+        publish log "q4" (K)
+        irreversible
+    }
+    step Q5 {
+        publish log "q5" (K)
+        irreversible
+    }
+    step Second {
+        await go "second" correlate K timeout 1h
+        irreversible
+    }
+}
+
 // Payment waits for its order's payment.
 flow Payment {
     state PaymentState
@@ -226,6 +282,22 @@ func (v *env) start(flow, body string) string {
 		v.t.Fatalf("start %s: %d %v", flow, res.StatusCode, err)
 	}
 	return out.RunID
+}
+
+// publish posts an event through the HTTP API, as a client would.
+func (v *env) publish(topic, event, body string) {
+	v.t.Helper()
+	req, _ := http.NewRequest("POST", v.url+"/events/"+topic+"/"+event, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+clientToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		v.t.Fatalf("publish %s %s: %d", topic, event, res.StatusCode)
+	}
 }
 
 func (v *env) state(id string) runtime.RunState {
@@ -422,6 +494,41 @@ func TestBrowserRunMoves(t *testing.T) {
 	if abort {
 		t.Error("a client is offered Abort")
 	}
+}
+
+// litInView is true when the diagram's box shows the whole of step's box
+// lit as current.
+func litInView(step string) string {
+	return fmt.Sprintf(`(() => {
+		const g = document.querySelector(%q), box = document.querySelector("#run-diagram");
+		if (!g) return false;
+		const r = g.getBoundingClientRect(), b = box.getBoundingClientRect();
+		return r.top >= b.top && r.bottom <= b.bottom && r.left >= b.left && r.right <= b.right;
+	})()`, current(step))
+}
+
+// A run at a step low in a diagram taller than its box: the page scrolls
+// the box to the lit step when it opens and when the run moves on, with no
+// scrolling of the user's.
+func TestBrowserLitStepInView(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Long", `{"K": "k-1"}`)
+	for v.state(id) != runtime.StateWaiting {
+		time.Sleep(5 * time.Millisecond)
+	}
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "First lit", chromedp.WaitReady(chromedp.CSS(current("First"))))
+	tall := get(t, ctx, "the diagram's height", chromedp.Evaluate[bool](`(() => { const b = document.querySelector("#run-diagram"); return b.scrollHeight > 1.5 * b.clientHeight; })()`))
+	if !tall {
+		t.Fatal("the diagram fits its box: the test proves nothing")
+	}
+	run(t, ctx, "First in view", poll(litInView("First")))
+	shot(t, ctx, "1-first")
+
+	v.publish("go", "first", `{"correlation_id": "k-1"}`)
+	run(t, ctx, "Second lit and in view", chromedp.WaitReady(chromedp.CSS(current("Second"))), poll(litInView("Second")))
+	shot(t, ctx, "2-second")
 }
 
 // An admin aborts a run from its page; the page shows it aborted.

@@ -178,8 +178,13 @@
     if (!svg || svg.nodeName !== "svg") { box.textContent = "no diagram"; return; }
     Array.prototype.forEach.call(svg.querySelectorAll("style"), function (s) { s.remove(); });
     svg = document.importNode(svg, true);
+    // Emptying the box would scroll it back to the top left: a live
+    // redraw keeps where the user scrolled to.
+    var top = box.scrollTop, left = box.scrollLeft;
     box.textContent = "";
     box.appendChild(svg);
+    box.scrollTop = top;
+    box.scrollLeft = left;
     if (details) {
       flowgenDiagram.attach(svg, function (n) {
         details.textContent = "";
@@ -189,6 +194,27 @@
         if (n.lines.length) details.appendChild(el("pre", { "class": "mono", text: n.lines.join("\n") }));
       });
     }
+  }
+
+  // lit is the box a run's diagram lights: what runs or waits now, else
+  // the step that failed, else the final state; null for none.
+  function lit(box) {
+    return box.querySelector(".fg-current") || box.querySelector(".fg-failed") || box.querySelector(".fg-done");
+  }
+  // litKey names what the diagram lights, to tell when the run moved.
+  function litKey(box) {
+    return Array.prototype.map.call(box.querySelectorAll(".fg-current"), function (g) { return g.getAttribute("data-node"); }).join(" ") ||
+      (lit(box) ? lit(box).getAttribute("data-node") : "");
+  }
+  // showLit scrolls the diagram's box (not the page) so that its lit box
+  // is in the middle: a flow taller or wider than the box would otherwise
+  // hide the step a run is at.
+  function showLit(box) {
+    var g = lit(box);
+    if (!g) return;
+    var b = box.getBoundingClientRect(), r = g.getBoundingClientRect();
+    box.scrollTop += r.top - b.top - Math.max(0, (box.clientHeight - r.height) / 2);
+    box.scrollLeft += r.left - b.left - Math.max(0, (box.clientWidth - r.width) / 2);
   }
 
   // ---- views -------------------------------------------------------------------
@@ -453,8 +479,15 @@
       } else children.appendChild(el("div", { "class": "empty", text: "No child runs reported for this run." }));
     }
 
+    var shownLit = null; // the lit box last brought into view
     function loadDiagram() {
-      return api("GET", "/runs/" + encodeURIComponent(id) + "/diagram").then(function (svg) { showDiagram(diagram, svg, details); })
+      return api("GET", "/runs/" + encodeURIComponent(id) + "/diagram").then(function (svg) {
+        showDiagram(diagram, svg, details);
+        // Follow the run when it moves, not on every redraw: the user may
+        // have scrolled elsewhere meanwhile.
+        var key = litKey(diagram);
+        if (key !== shownLit) { shownLit = key; showLit(diagram); }
+      })
         .catch(function (e) { if (!(e instanceof NeedLogin)) diagram.textContent = "No diagram: " + e.message; });
     }
     function load() {
