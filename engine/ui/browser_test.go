@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -529,6 +530,34 @@ func TestBrowserLitStepInView(t *testing.T) {
 	v.publish("go", "first", `{"correlation_id": "k-1"}`)
 	run(t, ctx, "Second lit and in view", chromedp.WaitReady(chromedp.CSS(current("Second"))), poll(litInView("Second")))
 	shot(t, ctx, "2-second")
+}
+
+// In a window as narrow as a phone's, no view is wider than the window:
+// the tables and the diagram scroll in boxes of their own, the page does
+// not scroll sideways.
+func TestBrowserNarrowWindow(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	v.gates.release("Pay.Charge")
+	id := v.start("Checkout", `{"Item": "a-rather-long-item-name", "Refund": {"OrderID": "o-7"}}`)
+	for v.state(id) != runtime.StateRollingBack {
+		time.Sleep(5 * time.Millisecond)
+	}
+	run(t, ctx, "a phone's window", chromedp.EmulateViewport(400, 800))
+	signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
+	fits := `document.documentElement.scrollWidth <= window.innerWidth`
+	for _, c := range []struct{ name, hash, ready string }{
+		{"runs", "#/runs", `#runs tbody tr[data-run]`},
+		{"run", "#/run/" + id, `#timeline tbody tr`},
+		{"flows", "#/flows", `section[data-flow="Order"] svg`},
+	} {
+		run(t, ctx, "open "+c.name, js(`location.hash = `+strconv.Quote(c.hash)), chromedp.WaitReady(chromedp.CSS(c.ready)))
+		if !get(t, ctx, c.name+" fits", chromedp.Evaluate[bool](fits)) {
+			width := get(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+			t.Errorf("%s: the page is %dpx wide in a window of 400px", c.name, width)
+		}
+		shot(t, ctx, c.name)
+	}
 }
 
 // An admin aborts a run from its page; the page shows it aborted.

@@ -35,6 +35,9 @@
     if (isNaN(d)) return t;
     return d.toISOString().replace("T", " ").replace("Z", "").slice(0, 23) + " UTC";
   }
+  // wide puts a table in a box of its own that scrolls sideways, so that
+  // in a narrow window the table scrolls rather than the page.
+  function wide(table) { return el("div", { "class": "wide" }, [table]); }
   function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
   function notice(msg) {
     var n = $("#notice");
@@ -289,7 +292,7 @@
     var pageInfo = el("span", { "class": "muted" });
     view.appendChild(el("h1", { text: "Runs" }));
     view.appendChild(form);
-    view.appendChild(table);
+    view.appendChild(wide(table));
     view.appendChild(el("div", { "class": "pager" }, [prev, next, pageInfo]));
 
     api("GET", "/flows").then(function (b) {
@@ -352,7 +355,7 @@
     view.appendChild(head);
     view.appendChild(el("div", { "class": "cols" }, [
       el("div", null, [el("div", { "class": "panel" }, [diagram, details]),
-        el("h2", { text: "Timeline" }), timeline]),
+        el("h2", { text: "Timeline" }), wide(timeline)]),
       el("div", null, [
         el("div", { "class": "panel" }, [snapTitle, snapshot]),
         el("h2", { text: "Waiting for" }), waitBox,
@@ -459,13 +462,13 @@
       // Parallel branches (runtime.Status.Branches: the last parallel block entered).
       branches.textContent = "";
       if (st.branches && st.branches.length) {
-        branches.appendChild(el("table", null, [
+        branches.appendChild(wide(el("table", null, [
           el("thead", null, [el("tr", null, ["Branch", "Machine", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]),
           el("tbody", null, st.branches.map(function (b) {
             return el("tr", null, [el("td", { "class": "mono", text: b.step }), el("td", { "class": "mono", text: b.machine }),
               el("td", { text: b.attempt ? String(b.attempt) : "" }), el("td", { text: b.outcome || "running" }), el("td", { text: b.error || "" })]);
           }))
-        ]));
+        ])));
       } else branches.appendChild(el("div", { "class": "empty", text: "No parallel block entered." }));
 
       // Child runs: listed when the API reports them (status.children).
