@@ -163,6 +163,28 @@ flow Long {
     }
 }
 
+// Split packs and labels at the same time, then fails to ship: the
+// branch that packed is undone.
+flow Split {
+    state SplitState
+    trigger rpc "Split.Start"
+
+    parallel Prepare {
+        step Pack {
+            rpc stock "Stock.Reserve" (Item) -> Packed
+            rollback rpc stock "Stock.Release" (Packed)
+        }
+        step Label {
+            rpc stock "Stock.Release" (Item)
+            irreversible
+        }
+    }
+    step Ship {
+        rpc shipping "Ship.Now" (Item)
+        irreversible
+    }
+}
+
 // Payment waits for its order's payment.
 flow Payment {
     state PaymentState
@@ -558,6 +580,31 @@ func TestBrowserNarrowWindow(t *testing.T) {
 		}
 		shot(t, ctx, c.name)
 	}
+}
+
+// A run in a parallel block: its diagram lights the branch that runs and
+// the one that ended; once the run has failed, the branches that ran and
+// the block's undo state, whose rollbacks ran.
+func TestBrowserParallelBranches(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Split", `{"Item": "box"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	branch := func(step, class string) string {
+		return fmt.Sprintf(`#run-diagram .fg-node.fg-branch.%s[data-step=%q]`, class, step)
+	}
+	run(t, ctx, "Pack runs, Label ran",
+		chromedp.WaitReady(chromedp.CSS(branch("Pack", "fg-current"))),
+		chromedp.WaitReady(chromedp.CSS(branch("Label", "fg-visited"))),
+	)
+	shot(t, ctx, "1-pack-runs")
+	v.gates.release("Stock.Reserve")
+	run(t, ctx, "compensated",
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="compensated"]`)),
+		chromedp.WaitReady(chromedp.CSS(branch("Pack", "fg-visited"))),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-undo.fg-visited[data-step="Prepare"]`)),
+	)
+	shot(t, ctx, "2-compensated")
 }
 
 // An admin aborts a run from its page; the page shows it aborted.

@@ -101,7 +101,7 @@ func TestSVGLayout(t *testing.T) {
 					switch {
 					case got == nil:
 						t.Errorf("node %q not drawn", n.id)
-					case n.kind == nodeStep && got.step != n.title, n.kind == nodeTerminal && got.terminal != n.title:
+					case (n.kind == nodeStep || n.kind == nodeBranch) && got.step != n.title, n.kind == nodeTerminal && got.terminal != n.title:
 						t.Errorf("node %q: data-step %q data-terminal %q, title %q", n.id, got.step, got.terminal, n.title)
 					}
 				}
