@@ -796,6 +796,17 @@ func TestBrowserRollbackWaitsForChild(t *testing.T) {
 	if got := get(t, ctx, "child's wait", chromedp.Text(chromedp.CSS("#run-wait"))); !strings.Contains(got, "payments") || !strings.Contains(got, `"o-7"`) {
 		t.Errorf("child's wait: %q", got)
 	}
+	// The child leads back to its parent.
+	if got := get(t, ctx, "the parent", chromedp.Text(chromedp.CSS("#run-head"))); !strings.Contains(got, "Parent run\n"+id+" of flow Checkout") {
+		t.Errorf("the child's head: %q", got)
+	}
+	run(t, ctx, "back to the parent",
+		chromedp.Click(chromedp.CSS("#run-parent")),
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="rolling_back"]`)),
+	)
+	if got := get(t, ctx, "the children", chromedp.Text(chromedp.CSS("#run-children"))); !strings.Contains(got, child+" of flow Refund") {
+		t.Errorf("the parent's children: %q", got)
+	}
 }
 
 // providerFlows: Hold takes something (an in-process Go step) whose

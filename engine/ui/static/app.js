@@ -38,6 +38,10 @@
   // wide puts a table in a box of its own that scrolls sideways, so that
   // in a narrow window the table scrolls rather than the page.
   function wide(table) { return el("div", { "class": "wide" }, [table]); }
+  // runLink links a run of the API's {flow, run_id}, named with its flow.
+  function runLink(r, id) {
+    return el("span", null, [el("a", { id: id, "class": "mono", href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id }), " of flow " + r.flow]);
+  }
   function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
   function notice(msg) {
     var n = $("#notice");
@@ -386,6 +390,8 @@
       var dl = el("dl");
       function row(k, v) { if (v !== "" && v !== undefined && v !== null) { dl.appendChild(el("dt", { text: k })); dl.appendChild(el("dd", null, [v])); } }
       row("Flow", el("a", { href: "#/runs?flow=" + encodeURIComponent(st.flow), text: st.flow }));
+      // A child run (of a call or a rollback call) leads back to its parent.
+      row("Parent run", st.parent ? runLink(st.parent, "run-parent") : "");
       row("State", badge(st.state));
       row("Step", st.step ? el("span", { "class": "mono", id: "run-step", text: st.step }) : "");
       row("Machine", el("span", { "class": "mono", id: "run-machine", text: st.machine }));
@@ -449,7 +455,7 @@
         var providerOf = { "flowgen/provider": "Go step", "flowgen/provider-rollback": "Go rollback" }[w.topic];
         var what = providerOf ? "a provider of " + providerOf + " \u201c" + w.event + "\u201d" :
           w.topic ? "event " + w.topic + " \u201c" + w.event + "\u201d" :
-          w.child ? el("span", null, ["child run ", el("a", { id: "wait-child", "class": "mono", href: "#/run/" + encodeURIComponent(w.child.run_id), text: w.child.run_id }), " of flow " + w.child.flow]) :
+          w.child ? el("span", null, ["child run ", runLink(w.child, "wait-child")]) :
           "a timer (sleep)";
         var lines = [el("div", null, ["Step ", el("b", { "class": "mono", text: st.step || "" }), st.state === "rolling_back" ? "\u2019s rollback waits for " : " waits for ", what])];
         // The field "" is the runtime's default path (runtime.CorrelationField): named by the server only.
@@ -475,10 +481,7 @@
       children.textContent = "";
       var kids = st.children || [];
       if (kids.length) {
-        children.appendChild(el("ul", null, kids.map(function (c) {
-          var cid = typeof c === "string" ? c : c.run_id;
-          return el("li", null, [el("a", { "class": "mono", href: "#/run/" + encodeURIComponent(cid), text: cid }), c.state ? " " : "", c.state ? badge(c.state) : null]);
-        })));
+        children.appendChild(el("ul", null, kids.map(function (c) { return el("li", null, [runLink(c)]); })));
       } else children.appendChild(el("div", { "class": "empty", text: "No child runs reported for this run." }));
     }
 
