@@ -185,6 +185,21 @@ flow Split {
     }
 }
 
+// Brittle books, fails to ship, and cannot give the booking back.
+flow Brittle {
+    state BrittleState
+    trigger rpc "Brittle.Start"
+
+    step Book {
+        rpc stock "Stock.Release" (Item) -> Booking
+        rollback rpc shipping "Ship.Now" (Booking)
+    }
+    step Ship {
+        rpc shipping "Ship.Now" (Item)
+        irreversible
+    }
+}
+
 // Payment waits for its order's payment.
 flow Payment {
     state PaymentState
@@ -605,6 +620,27 @@ func TestBrowserParallelBranches(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-undo.fg-visited[data-step="Prepare"]`)),
 	)
 	shot(t, ctx, "2-compensated")
+}
+
+// A run's error of several lines (the step's, then the rollback's) is
+// shown a line each.
+func TestBrowserErrorLines(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Brittle", `{"Item": "vase"}`)
+	for v.state(id) != runtime.StateCompensationFailed {
+		time.Sleep(5 * time.Millisecond)
+	}
+	st, err := v.e.Status(id)
+	if err != nil || !strings.Contains(st.Err, "\n") {
+		t.Fatalf("the run's error %q (%v): want lines", st.Err, err)
+	}
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	run(t, ctx, "the error", chromedp.WaitVisible(chromedp.CSS("#run-error")))
+	if got := get(t, ctx, "the error", chromedp.Text(chromedp.CSS("#run-error"))); got != st.Err {
+		t.Errorf("the error reads %q, want %q", got, st.Err)
+	}
+	shot(t, ctx, "error")
 }
 
 // An admin aborts a run from its page; the page shows it aborted.

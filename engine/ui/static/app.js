@@ -396,7 +396,7 @@
       row("Step", st.step ? el("span", { "class": "mono", id: "run-step", text: st.step }) : "");
       row("Machine", el("span", { "class": "mono", id: "run-machine", text: st.machine }));
       row("Attempt", st.attempt ? String(st.attempt) : "");
-      row("Error", st.error ? el("span", { "class": "error", text: st.error }) : "");
+      row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
       head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // A run rolling back finishes its rollbacks whatever happens: an
