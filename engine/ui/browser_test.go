@@ -338,6 +338,13 @@ func (v *env) publish(topic, event, body string) {
 	}
 }
 
+// await waits until run id is in state s.
+func (v *env) await(id string, s runtime.RunState) {
+	for v.state(id) != s {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (v *env) state(id string) runtime.RunState {
 	info, _ := v.st.Get(id)
 	return info.State
@@ -552,9 +559,7 @@ func TestBrowserLitStepInView(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
 	id := v.start("Long", `{"K": "k-1"}`)
-	for v.state(id) != runtime.StateWaiting {
-		time.Sleep(5 * time.Millisecond)
-	}
+	v.await(id, runtime.StateWaiting)
 	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
 	run(t, ctx, "First lit", chromedp.WaitReady(chromedp.CSS(current("First"))))
 	tall := get(t, ctx, "the diagram's height", chromedp.Evaluate[bool](`(() => { const b = document.querySelector("#run-diagram"); return b.scrollHeight > 1.5 * b.clientHeight; })()`))
@@ -577,9 +582,7 @@ func TestBrowserNarrowWindow(t *testing.T) {
 	ctx := browser(t)
 	v.gates.release("Pay.Charge")
 	id := v.start("Checkout", `{"Item": "a-rather-long-item-name", "Refund": {"OrderID": "o-7"}}`)
-	for v.state(id) != runtime.StateRollingBack {
-		time.Sleep(5 * time.Millisecond)
-	}
+	v.await(id, runtime.StateRollingBack)
 	run(t, ctx, "a phone's window", chromedp.EmulateViewport(400, 800))
 	signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
 	fits := `document.documentElement.scrollWidth <= window.innerWidth`
@@ -628,9 +631,7 @@ func TestBrowserErrorLines(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
 	id := v.start("Brittle", `{"Item": "vase"}`)
-	for v.state(id) != runtime.StateCompensationFailed {
-		time.Sleep(5 * time.Millisecond)
-	}
+	v.await(id, runtime.StateCompensationFailed)
 	st, err := v.e.Status(id)
 	if err != nil || !strings.Contains(st.Err, "\n") {
 		t.Fatalf("the run's error %q (%v): want lines", st.Err, err)
@@ -691,9 +692,7 @@ func TestBrowserFilterRuns(t *testing.T) {
 		payments = append(payments, v.start("Payment", fmt.Sprintf(`{"OrderID": "o-%d"}`, i)))
 	}
 	for _, id := range payments {
-		for v.state(id) != runtime.StateWaiting {
-			time.Sleep(5 * time.Millisecond)
-		}
+		v.await(id, runtime.StateWaiting)
 	}
 	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
 	run(t, ctx, "first page", rowsAre(append([]string{order}, payments[:24]...)...))
@@ -769,9 +768,7 @@ func TestBrowserOpenAPIAndWaits(t *testing.T) {
 	v := newEnvAuth(t, false)
 	ctx := browser(t)
 	id := v.start("Payment", `{"OrderID": "o-42"}`)
-	for v.state(id) != runtime.StateWaiting {
-		time.Sleep(5 * time.Millisecond)
-	}
+	v.await(id, runtime.StateWaiting)
 	st, err := v.e.Status(id)
 	if err != nil || st.Wait == nil {
 		t.Fatalf("status: %+v %v", st, err)
