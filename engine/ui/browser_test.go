@@ -759,6 +759,12 @@ func TestBrowserFlows(t *testing.T) {
 	if !strings.Contains(details, `rpc stock "Stock.Reserve"`) {
 		t.Errorf("details: %q", details)
 	}
+	// The page follows no run here: no badge says it is offline.
+	if badge := get(t, ctx, "the live badge", chromedp.Evaluate[bool](`document.querySelector("#live").offsetParent !== null`)); badge {
+		t.Error("the flows page shows a live badge")
+	}
+	run(t, ctx, "the runs list is live", js(`location.hash = "#/runs"`), chromedp.WaitVisible(chromedp.CSS("#live.on")))
+	run(t, ctx, "the flows again", js(`location.hash = "#/flows"`), chromedp.WaitNotVisible(chromedp.CSS("#live")))
 	shot(t, ctx, "flows")
 }
 

@@ -14,6 +14,7 @@
   var PAGE = 25;
   var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
+  var liveBy = null;  // the watch the live badge shows, if any
 
   // ---- small DOM helpers -------------------------------------------------
   function $(sel, root) { return (root || document).querySelector(sel); }
@@ -98,11 +99,18 @@
   // onOpen() each time the stream (re)opens, when the view reads what it
   // shows again (events may have been missed while it was closed).
   function watch(query, onEvent, onOpen) {
-    var stopped = false, ctrl = null;
+    var stopped = false, ctrl = null, me = {};
+    liveBy = me;
+    // The badge is shown while a view follows the API: "live" while the
+    // stream is open, "reconnecting" while it is not. A view that
+    // follows nothing (the flows, the sign-in form) has none: it would
+    // read as if the server were down.
     function live(on) {
+      if (liveBy !== me) return; // a watch stopped, ending late
       var l = $("#live");
       l.className = "live " + (on ? "on" : "off");
-      l.textContent = on ? "live" : "offline";
+      l.textContent = on ? "live" : "reconnecting\u2026";
+      l.hidden = stopped;
     }
     function handle(block) {
       var ev = "message", data = [];
@@ -148,7 +156,7 @@
       });
     }
     loop();
-    return function () { stopped = true; if (ctrl) ctrl.abort(); live(false); };
+    return function () { stopped = true; if (ctrl) ctrl.abort(); live(false); liveBy = null; };
   }
 
   // ---- sign-in -------------------------------------------------------------
