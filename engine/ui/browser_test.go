@@ -574,6 +574,40 @@ func TestBrowserLitStepInView(t *testing.T) {
 	shot(t, ctx, "2-second")
 }
 
+// The state after an event far down a long timeline is shown where the
+// user is: clicking the row does not leave the state out of view.
+func TestBrowserEventStateInView(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Long", `{"K": "k-2"}`)
+	v.await(id, runtime.StateWaiting)
+	v.publish("go", "first", `{"correlation_id": "k-2"}`)
+	for st, _ := v.e.Status(id); st.Step != "Second"; st, _ = v.e.Status(id) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	h, err := v.e.History(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(h)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "the timeline", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#timeline tr[data-seq="%d"]`, last))))
+	run(t, ctx, "click the last event", js(fmt.Sprintf(`(() => {
+		const row = document.querySelector('#timeline tr[data-seq="%d"]');
+		row.scrollIntoView({block: "end"});
+		row.click();
+	})()`, last)))
+	inView := get(t, ctx, "the state in view", chromedp.Evaluate[bool](`(() => {
+		const r = document.querySelector("#run-state").getBoundingClientRect();
+		return r.top >= 0 && r.top < window.innerHeight;
+	})()`))
+	title := get(t, ctx, "the state's title", chromedp.Evaluate[string](`document.querySelector("#run-state").previousElementSibling.textContent`))
+	if !inView || !strings.HasPrefix(title, fmt.Sprintf("State after event %d ", last)) {
+		t.Errorf("after a click on event %d: the state in view %v, titled %q", last, inView, title)
+	}
+	shot(t, ctx, "state")
+}
+
 // In a window as narrow as a phone's, no view is wider than the window:
 // the tables and the diagram scroll in boxes of their own, the page does
 // not scroll sideways.

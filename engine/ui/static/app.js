@@ -368,11 +368,13 @@
     view.appendChild(el("div", { "class": "cols" }, [
       el("div", null, [el("div", { "class": "panel" }, [diagram, details]),
         el("h2", { text: "Timeline" }), wide(timeline)]),
+      // The state last, and sticky: it shows the state after the event
+      // clicked in the timeline, which may be far down the page.
       el("div", null, [
-        el("div", { "class": "panel" }, [snapTitle, snapshot]),
         el("h2", { text: "Waiting for" }), waitBox,
         el("h2", { text: "Parallel branches" }), branches,
-        el("h2", { text: "Child runs" }), children
+        el("h2", { text: "Child runs" }), children,
+        el("div", { "class": "panel sticky" }, [snapTitle, snapshot])
       ])
     ]));
     var status = null;
