@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -657,6 +658,20 @@ func TestBrowserParallelBranches(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-undo.fg-visited[data-step="Prepare"]`)),
 	)
 	shot(t, ctx, "2-compensated")
+
+	// The timeline reads a line a row: the date only where it changes, a
+	// branch's step not named twice.
+	cells := get(t, ctx, "the timeline's cells", chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll("#timeline tbody tr")).map(r => Array.from(r.cells).map(c => c.innerText))`))
+	day := regexp.MustCompile(`^\d{4}-\d\d-\d\d\n\d\d:\d\d:\d\d\.\d{3}$`)
+	clock := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3}$`)
+	for i, c := range cells {
+		if i == 0 && !day.MatchString(c[1]) || i > 0 && !clock.MatchString(c[1]) {
+			t.Errorf("event %s: time %q", c[0], c[1])
+		}
+		if strings.Contains(c[2], "(branch ") {
+			t.Errorf("event %s: step %q", c[0], c[2])
+		}
+	}
 }
 
 // A run's error of several lines (the step's, then the rollback's) is

@@ -435,17 +435,25 @@
       // itself; docs/runtime.md, Events).
       var woke = function (e) { return /:waiting$/.test(e.from) && /:running$/.test(e.to) || e.from === e.to; };
       timeline.textContent = "";
-      timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
+      timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
       var tb = el("tbody");
+      var day = "";
       (st.history || []).forEach(function (e) {
+        // The time of day, with the date above it where it changes: a
+        // run's events mostly share one date, which on every row made
+        // each row three lines tall.
+        var t = fmtTime(e.time), d = t.slice(0, 10), when = t.slice(11, 23);
+        if (d !== day) when = d + "\n" + when;
+        day = d;
         var cls = ["clickable"];
         if (e.error) cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
         tb.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), onclick: function () { selected = selected === e.seq ? 0 : e.seq; showSnapshot(); } }, [
           el("td", { text: String(e.seq) }),
-          el("td", { text: fmtTime(e.time) }),
-          el("td", { "class": "mono", text: (e.step || "") + (e.branch ? " (branch " + e.branch + ")" : "") }),
+          el("td", { "class": "time", title: t, text: when }),
+          // A branch's events name the branch, which is its step.
+          el("td", { "class": "mono", text: (e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : "") }),
           el("td", { "class": "mono", text: e.from + " → " + e.to }),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: e.outcome || (woke(e) ? "woken" : "") }),
