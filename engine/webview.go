@@ -161,7 +161,8 @@ func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 // history (runtime.Replay):
 // the steps that ran and those whose rollback ran, what runs or waits now
 // (its step, or its running parallel branches), the step that made it
-// fail, and its final state.
+// fail, the rollback that failed (compensation_failed), and its final
+// state.
 func RunPath(st runtime.Status) *graph.Path {
 	p := &graph.Path{}
 	seen := map[graph.Phase]bool{}
@@ -184,6 +185,14 @@ func RunPath(st runtime.Status) *graph.Path {
 		p.Terminal = string(st.State)
 		if st.State != runtime.StateDone {
 			p.Failed = st.Step
+		}
+		if st.State == runtime.StateCompensationFailed {
+			// The last rollback attempt that failed for good.
+			for _, ev := range st.History {
+				if step, phase, _ := runtime.ParseMachineState(ev.From); phase == runtime.PhaseRollback && ev.Outcome == runtime.OutcomeError {
+					p.FailedUndo = step
+				}
+			}
 		}
 		return p
 	}

@@ -674,9 +674,10 @@ func TestBrowserParallelBranches(t *testing.T) {
 	}
 }
 
-// A run's error of several lines (the step's, then the rollback's) is
-// shown a line each.
-func TestBrowserErrorLines(t *testing.T) {
+// A run whose compensation failed: its error of several lines (the
+// step's, then the rollback's) is shown a line each, and the diagram
+// lights the rollback that failed.
+func TestBrowserCompensationFailed(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
 	id := v.start("Brittle", `{"Item": "vase"}`)
@@ -690,6 +691,7 @@ func TestBrowserErrorLines(t *testing.T) {
 	if got := get(t, ctx, "the error", chromedp.Text(chromedp.CSS("#run-error"))); got != st.Err {
 		t.Errorf("the error reads %q, want %q", got, st.Err)
 	}
+	run(t, ctx, "the rollback that failed", chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-undo.fg-failed[data-step="Book"]`)))
 	shot(t, ctx, "error")
 }
 

@@ -31,14 +31,17 @@ func SVG(f *dsl.File, flow string) ([]byte, error) { return SVGPath(f, flow, nil
 // Path is a run's way through its flow, lit on the diagram by SVGPath:
 // the boxes get the classes fg-visited (Visited steps and branches; undo
 // states of Undone steps, a block's of any of its Undone branches),
-// fg-current (Current), fg-failed (Failed) and fg-done (the Terminal
-// state).
+// fg-current (Current), fg-failed (Failed, and the undo state of
+// FailedUndo) and fg-done (the Terminal state).
 type Path struct {
-	Visited  []string // steps that ran
-	Undone   []string // steps whose rollback ran
-	Current  []Phase  // what runs or waits now: a step, or its rollback
-	Failed   string   // the step that made the run fail, or was running when it was aborted
-	Terminal string   // the run's final state; "" while it is not over
+	Visited []string // steps that ran
+	Undone  []string // steps whose rollback ran
+	Current []Phase  // what runs or waits now: a step, or its rollback
+	Failed  string   // the step that made the run fail, or was running when it was aborted
+	// FailedUndo is the step (or branch) whose rollback failed, ending
+	// the run compensation_failed.
+	FailedUndo string
+	Terminal   string // the run's final state; "" while it is not over
 }
 
 // Phase is a step, or its rollback, in progress.
@@ -80,6 +83,9 @@ func (p *Path) classes(n *node) string {
 		}
 		if slices.ContainsFunc(steps, func(s string) bool { return slices.Contains(p.Current, Phase{Step: s, Rollback: true}) }) {
 			c += " fg-current"
+		}
+		if p.FailedUndo != "" && slices.Contains(steps, p.FailedUndo) {
+			c += " fg-failed"
 		}
 	case nodeTerminal:
 		if p.Terminal != "" && p.Terminal == n.title {

@@ -212,4 +212,8 @@ func TestSVGPath(t *testing.T) {
 	if strings.Count(string(out), "fg-done\"") != 1 {
 		t.Error("more than one final state lit")
 	}
+	out, _ = SVGPath(f, "", &Path{Undone: []string{"CreateCustomer"}, FailedUndo: "CreateCustomer", Terminal: "compensation_failed"})
+	if !strings.Contains(string(out), `class="fg-node fg-undo fg-visited fg-failed" data-node="Signup_undo_CreateCustomer"`) {
+		t.Error("the rollback that failed is not lit")
+	}
 }
