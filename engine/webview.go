@@ -62,8 +62,17 @@ func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
 
 // moreFilters reads the filters of GET /runs that the web view adds:
 // since and until (RFC 3339: runs started at or after since, before
-// until) and correlation (store.RunInfo.Correlation).
+// until), correlation (store.RunInfo.Correlation), and order ("newest"
+// first, or "oldest", the default), so that a new run is on the first
+// page, where a list that follows the runs shows it.
 func moreFilters(q url.Values, f *store.Filter) error {
+	switch o := q.Get("order"); o {
+	case "", "oldest":
+	case "newest":
+		f.Newest = true
+	default:
+		return fmt.Errorf("order %q: want newest or oldest", o)
+	}
 	for _, t := range []struct {
 		key string
 		dst *time.Time

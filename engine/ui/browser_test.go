@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -732,8 +733,9 @@ func rowsAre(ids ...string) chromedp.Action[chromedp.Void] {
 	return poll(fmt.Sprintf(`JSON.stringify(Array.from(document.querySelectorAll("#runs tbody tr[data-run]")).map(function (r) { return r.getAttribute("data-run"); })) === %q`, want))
 }
 
-// The runs list: filter by flow, by correlation value and by state, page
-// through it, and see a new run appear live.
+// The runs list, newest first: filter by flow, by correlation value and
+// by state, page through it, and see a new run appear live, on top of the
+// first page.
 func TestBrowserFilterRuns(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
@@ -745,12 +747,14 @@ func TestBrowserFilterRuns(t *testing.T) {
 	for _, id := range payments {
 		v.await(id, runtime.StateWaiting)
 	}
+	all := append([]string{order}, payments...)
+	slices.Reverse(all) // newest first
 	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
-	run(t, ctx, "first page", rowsAre(append([]string{order}, payments[:24]...)...))
+	run(t, ctx, "first page", rowsAre(all[:25]...))
 	shot(t, ctx, "1-all")
 
-	run(t, ctx, "next page", chromedp.Click(chromedp.CSS("#next")), rowsAre(payments[24:]...))
-	run(t, ctx, "previous page", chromedp.Click(chromedp.CSS("#prev")), rowsAre(append([]string{order}, payments[:24]...)...))
+	run(t, ctx, "next page", chromedp.Click(chromedp.CSS("#next")), rowsAre(all[25:]...))
+	run(t, ctx, "previous page", chromedp.Click(chromedp.CSS("#prev")), rowsAre(all[:25]...))
 
 	run(t, ctx, "filter by flow",
 		chromedp.WaitReady(chromedp.CSS(`#f-flow option[value="Order"]`)),
@@ -791,8 +795,14 @@ func TestBrowserFilterRuns(t *testing.T) {
 	// Live: the list of Order runs shows a new one without a reload.
 	run(t, ctx, "Order runs", chromedp.Navigate(v.url+"/ui/#/runs?flow=Order"), rowsAre(order), chromedp.WaitReady(chromedp.CSS("#live.on")))
 	second := v.start("Order", `{"Item": "ink"}`)
-	run(t, ctx, "a new run appears", rowsAre(order, second))
+	run(t, ctx, "a new run appears", rowsAre(second, order))
 	shot(t, ctx, "4-live")
+
+	// More runs than a page: a new one tops the first page.
+	run(t, ctx, "all runs", chromedp.Navigate(v.url+"/ui/#/runs"), rowsAre(append([]string{second}, all[:24]...)...), chromedp.WaitReady(chromedp.CSS("#live.on")))
+	third := v.start("Payment", `{"OrderID": "o-new"}`)
+	run(t, ctx, "a new run tops the list", rowsAre(append([]string{third, second}, all[:23]...)...))
+	shot(t, ctx, "5-live-top")
 }
 
 // The flows page draws every flow; clicking a step shows its details.

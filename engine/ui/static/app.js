@@ -316,6 +316,7 @@
     function load() {
       var p = new URLSearchParams();
       filters.forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
+      p.set("order", "newest"); // a new run lands on the first page
       p.set("limit", String(PAGE));
       var cur = cursors[cursors.length - 1];
       if (cur) p.set("cursor", cur);
