@@ -62,8 +62,17 @@ func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
 
 // moreFilters reads the filters of GET /runs that the web view adds:
 // since and until (RFC 3339: runs started at or after since, before
-// until) and correlation (store.RunInfo.Correlation).
+// until), correlation (store.RunInfo.Correlation), and order ("newest"
+// first, or "oldest", the default), so that a new run is on the first
+// page, where a list that follows the runs shows it.
 func moreFilters(q url.Values, f *store.Filter) error {
+	switch o := q.Get("order"); o {
+	case "", "oldest":
+	case "newest":
+		f.Newest = true
+	default:
+		return fmt.Errorf("order %q: want newest or oldest", o)
+	}
 	for _, t := range []struct {
 		key string
 		dst *time.Time
@@ -161,7 +170,8 @@ func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 // history (runtime.Replay):
 // the steps that ran and those whose rollback ran, what runs or waits now
 // (its step, or its running parallel branches), the step that made it
-// fail, and its final state.
+// fail, the rollback that failed (compensation_failed), and its final
+// state.
 func RunPath(st runtime.Status) *graph.Path {
 	p := &graph.Path{}
 	seen := map[graph.Phase]bool{}
@@ -184,6 +194,14 @@ func RunPath(st runtime.Status) *graph.Path {
 		p.Terminal = string(st.State)
 		if st.State != runtime.StateDone {
 			p.Failed = st.Step
+		}
+		if st.State == runtime.StateCompensationFailed {
+			// The last rollback attempt that failed for good.
+			for _, ev := range st.History {
+				if step, phase, _ := runtime.ParseMachineState(ev.From); phase == runtime.PhaseRollback && ev.Outcome == runtime.OutcomeError {
+					p.FailedUndo = step
+				}
+			}
 		}
 		return p
 	}

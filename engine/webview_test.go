@@ -295,7 +295,8 @@ func TestSessionFollowsTheTable(t *testing.T) {
 	}
 }
 
-// GET /runs filters by start time and by correlation value.
+// GET /runs filters by start time and by correlation value, and lists
+// newest first with order=newest.
 func TestListFiltersTimeAndCorrelation(t *testing.T) {
 	fx := newFixture(t)
 	e := fx.start()
@@ -347,6 +348,18 @@ func TestListFiltersTimeAndCorrelation(t *testing.T) {
 	}
 	if status, _, body := send(t, srv, "GET", "/runs?since=yesterday", "", "", ""); status != 400 || !strings.Contains(body, "RFC 3339") {
 		t.Errorf("bad since: %d %s", status, body)
+	}
+	if got := list("order=newest"); !slices.Equal(got, []string{ids[1], ids[0]}) {
+		t.Errorf("newest first: %v", got)
+	}
+	if got := list("order=newest&limit=1&cursor=" + encodeCursor(ids[1])); !slices.Equal(got, ids[:1]) {
+		t.Errorf("newest first, after the second: %v", got)
+	}
+	if got := list("order=oldest"); !slices.Equal(got, ids) {
+		t.Errorf("oldest first: %v", got)
+	}
+	if status, _, body := send(t, srv, "GET", "/runs?order=random", "", "", ""); status != 400 || !strings.Contains(body, "want newest or oldest") {
+		t.Errorf("bad order: %d %s", status, body)
 	}
 }
 

@@ -112,7 +112,7 @@ func TestBrowserShowsDataAsText(t *testing.T) {
 	waitState(t, e, failed, runtime.StateFailed)
 
 	ctx := browser(t)
-	run(t, ctx, "the runs", chromedp.Navigate(url+"/ui/#/runs"), rowsAre(waiting, failed))
+	run(t, ctx, "the runs", chromedp.Navigate(url+"/ui/#/runs"), rowsAre(failed, waiting)) // newest first
 	shows(t, ctx, "runs", "corr-waiting", "corr-failed")
 
 	run(t, ctx, "the waiting run", chromedp.Navigate(url+"/ui/#/run/"+waiting),

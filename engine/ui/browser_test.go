@@ -20,6 +20,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +102,99 @@ flow Checkout {
     step Charge {
         rpc pay "Pay.Charge" (Item) -> Receipt
         rollback call Refund (Refund)
+    }
+    step Ship {
+        rpc shipping "Ship.Now" (Item)
+        irreversible
+    }
+}
+
+// Long takes many steps, so that its diagram is taller than its box on
+// the run's page: the page must bring the step the run is at into view.
+flow Long {
+    state LongState
+    trigger rpc "Long.Start"
+
+    step P1 {
+        publish log "p1" (K)
+        irreversible
+    }
+    step P2 {
+        publish log "p2" (K)
+        irreversible
+    }
+    step P3 {
+        publish log "p3" (K)
+        irreversible
+    }
+    step P4 {
+        publish log "p4" (K)
+        irreversible
+    }
+    step P5 {
+        publish log "p5" (K)
+        irreversible
+    }
+    step First {
+        await go "first" correlate K timeout 1h
+        irreversible
+    }
+    step Q1 {
+        publish log "q1" (K)
+        irreversible
+    }
+    step Q2 {
+        publish log "q2" (K)
+        irreversible
+    }
+    step Q3 {
+        publish log "q3" (K)
+        irreversible
+    }
+    step Q4 {
+        publish log "q4" (K)
+        irreversible
+    }
+    step Q5 {
+        publish log "q5" (K)
+        irreversible
+    }
+    step Second {
+        await go "second" correlate K timeout 1h
+        irreversible
+    }
+}
+
+// Split packs and labels at the same time, then fails to ship: the
+// branch that packed is undone.
+flow Split {
+    state SplitState
+    trigger rpc "Split.Start"
+
+    parallel Prepare {
+        step Pack {
+            rpc stock "Stock.Reserve" (Item) -> Packed
+            rollback rpc stock "Stock.Release" (Packed)
+        }
+        step Label {
+            rpc stock "Stock.Release" (Item)
+            irreversible
+        }
+    }
+    step Ship {
+        rpc shipping "Ship.Now" (Item)
+        irreversible
+    }
+}
+
+// Brittle books, fails to ship, and cannot give the booking back.
+flow Brittle {
+    state BrittleState
+    trigger rpc "Brittle.Start"
+
+    step Book {
+        rpc stock "Stock.Release" (Item) -> Booking
+        rollback rpc shipping "Ship.Now" (Booking)
     }
     step Ship {
         rpc shipping "Ship.Now" (Item)
@@ -226,6 +322,29 @@ func (v *env) start(flow, body string) string {
 		v.t.Fatalf("start %s: %d %v", flow, res.StatusCode, err)
 	}
 	return out.RunID
+}
+
+// publish posts an event through the HTTP API, as a client would.
+func (v *env) publish(topic, event, body string) {
+	v.t.Helper()
+	req, _ := http.NewRequest("POST", v.url+"/events/"+topic+"/"+event, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+clientToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		v.t.Fatalf("publish %s %s: %d", topic, event, res.StatusCode)
+	}
+}
+
+// await waits until run id is in state s.
+func (v *env) await(id string, s runtime.RunState) {
+	for v.state(id) != s {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (v *env) state(id string) runtime.RunState {
@@ -424,6 +543,159 @@ func TestBrowserRunMoves(t *testing.T) {
 	}
 }
 
+// litInView is true when the diagram's box shows the whole of step's box
+// lit as current.
+func litInView(step string) string {
+	return fmt.Sprintf(`(() => {
+		const g = document.querySelector(%q), box = document.querySelector("#run-diagram");
+		if (!g) return false;
+		const r = g.getBoundingClientRect(), b = box.getBoundingClientRect();
+		return r.top >= b.top && r.bottom <= b.bottom && r.left >= b.left && r.right <= b.right;
+	})()`, current(step))
+}
+
+// A run at a step low in a diagram taller than its box: the page scrolls
+// the box to the lit step when it opens and when the run moves on, with no
+// scrolling of the user's.
+func TestBrowserLitStepInView(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Long", `{"K": "k-1"}`)
+	v.await(id, runtime.StateWaiting)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "First lit", chromedp.WaitReady(chromedp.CSS(current("First"))))
+	tall := get(t, ctx, "the diagram's height", chromedp.Evaluate[bool](`(() => { const b = document.querySelector("#run-diagram"); return b.scrollHeight > 1.5 * b.clientHeight; })()`))
+	if !tall {
+		t.Fatal("the diagram fits its box: the test proves nothing")
+	}
+	run(t, ctx, "First in view", poll(litInView("First")))
+	shot(t, ctx, "1-first")
+
+	v.publish("go", "first", `{"correlation_id": "k-1"}`)
+	run(t, ctx, "Second lit and in view", chromedp.WaitReady(chromedp.CSS(current("Second"))), poll(litInView("Second")))
+	shot(t, ctx, "2-second")
+}
+
+// The state after an event far down a long timeline is shown where the
+// user is: clicking the row does not leave the state out of view.
+func TestBrowserEventStateInView(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Long", `{"K": "k-2"}`)
+	v.await(id, runtime.StateWaiting)
+	v.publish("go", "first", `{"correlation_id": "k-2"}`)
+	for st, _ := v.e.Status(id); st.Step != "Second"; st, _ = v.e.Status(id) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	h, err := v.e.History(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(h)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "the timeline", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#timeline tr[data-seq="%d"]`, last))))
+	run(t, ctx, "click the last event", js(fmt.Sprintf(`(() => {
+		const row = document.querySelector('#timeline tr[data-seq="%d"]');
+		row.scrollIntoView({block: "end"});
+		row.click();
+	})()`, last)))
+	inView := get(t, ctx, "the state in view", chromedp.Evaluate[bool](`(() => {
+		const r = document.querySelector("#run-state").getBoundingClientRect();
+		return r.top >= 0 && r.top < window.innerHeight;
+	})()`))
+	title := get(t, ctx, "the state's title", chromedp.Evaluate[string](`document.querySelector("#run-state").previousElementSibling.textContent`))
+	if !inView || !strings.HasPrefix(title, fmt.Sprintf("State after event %d ", last)) {
+		t.Errorf("after a click on event %d: the state in view %v, titled %q", last, inView, title)
+	}
+	shot(t, ctx, "state")
+}
+
+// In a window as narrow as a phone's, no view is wider than the window:
+// the tables and the diagram scroll in boxes of their own, the page does
+// not scroll sideways.
+func TestBrowserNarrowWindow(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	v.gates.release("Pay.Charge")
+	id := v.start("Checkout", `{"Item": "a-rather-long-item-name", "Refund": {"OrderID": "o-7"}}`)
+	v.await(id, runtime.StateRollingBack)
+	run(t, ctx, "a phone's window", chromedp.EmulateViewport(400, 800))
+	signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
+	fits := `document.documentElement.scrollWidth <= window.innerWidth`
+	for _, c := range []struct{ name, hash, ready string }{
+		{"runs", "#/runs", `#runs tbody tr[data-run]`},
+		{"run", "#/run/" + id, `#timeline tbody tr`},
+		{"flows", "#/flows", `section[data-flow="Order"] svg`},
+	} {
+		run(t, ctx, "open "+c.name, js(`location.hash = `+strconv.Quote(c.hash)), chromedp.WaitReady(chromedp.CSS(c.ready)))
+		if !get(t, ctx, c.name+" fits", chromedp.Evaluate[bool](fits)) {
+			width := get(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+			t.Errorf("%s: the page is %dpx wide in a window of 400px", c.name, width)
+		}
+		shot(t, ctx, c.name)
+	}
+}
+
+// A run in a parallel block: its diagram lights the branch that runs and
+// the one that ended; once the run has failed, the branches that ran and
+// the block's undo state, whose rollbacks ran.
+func TestBrowserParallelBranches(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Split", `{"Item": "box"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	branch := func(step, class string) string {
+		return fmt.Sprintf(`#run-diagram .fg-node.fg-branch.%s[data-step=%q]`, class, step)
+	}
+	run(t, ctx, "Pack runs, Label ran",
+		chromedp.WaitReady(chromedp.CSS(branch("Pack", "fg-current"))),
+		chromedp.WaitReady(chromedp.CSS(branch("Label", "fg-visited"))),
+	)
+	shot(t, ctx, "1-pack-runs")
+	v.gates.release("Stock.Reserve")
+	run(t, ctx, "compensated",
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="compensated"]`)),
+		chromedp.WaitReady(chromedp.CSS(branch("Pack", "fg-visited"))),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-undo.fg-visited[data-step="Prepare"]`)),
+	)
+	shot(t, ctx, "2-compensated")
+
+	// The timeline reads a line a row: the date only where it changes, a
+	// branch's step not named twice.
+	cells := get(t, ctx, "the timeline's cells", chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll("#timeline tbody tr")).map(r => Array.from(r.cells).map(c => c.innerText))`))
+	day := regexp.MustCompile(`^\d{4}-\d\d-\d\d\n\d\d:\d\d:\d\d\.\d{3}$`)
+	clock := regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3}$`)
+	for i, c := range cells {
+		if i == 0 && !day.MatchString(c[1]) || i > 0 && !clock.MatchString(c[1]) {
+			t.Errorf("event %s: time %q", c[0], c[1])
+		}
+		if strings.Contains(c[2], "(branch ") {
+			t.Errorf("event %s: step %q", c[0], c[2])
+		}
+	}
+}
+
+// A run whose compensation failed: its error of several lines (the
+// step's, then the rollback's) is shown a line each, and the diagram
+// lights the rollback that failed.
+func TestBrowserCompensationFailed(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Brittle", `{"Item": "vase"}`)
+	v.await(id, runtime.StateCompensationFailed)
+	st, err := v.e.Status(id)
+	if err != nil || !strings.Contains(st.Err, "\n") {
+		t.Fatalf("the run's error %q (%v): want lines", st.Err, err)
+	}
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	run(t, ctx, "the error", chromedp.WaitVisible(chromedp.CSS("#run-error")))
+	if got := get(t, ctx, "the error", chromedp.Text(chromedp.CSS("#run-error"))); got != st.Err {
+		t.Errorf("the error reads %q, want %q", got, st.Err)
+	}
+	run(t, ctx, "the rollback that failed", chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-undo.fg-failed[data-step="Book"]`)))
+	shot(t, ctx, "error")
+}
+
 // An admin aborts a run from its page; the page shows it aborted.
 func TestBrowserAbort(t *testing.T) {
 	v := newEnv(t)
@@ -461,8 +733,9 @@ func rowsAre(ids ...string) chromedp.Action[chromedp.Void] {
 	return poll(fmt.Sprintf(`JSON.stringify(Array.from(document.querySelectorAll("#runs tbody tr[data-run]")).map(function (r) { return r.getAttribute("data-run"); })) === %q`, want))
 }
 
-// The runs list: filter by flow, by correlation value and by state, page
-// through it, and see a new run appear live.
+// The runs list, newest first: filter by flow, by correlation value and
+// by state, page through it, and see a new run appear live, on top of the
+// first page.
 func TestBrowserFilterRuns(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
@@ -472,16 +745,16 @@ func TestBrowserFilterRuns(t *testing.T) {
 		payments = append(payments, v.start("Payment", fmt.Sprintf(`{"OrderID": "o-%d"}`, i)))
 	}
 	for _, id := range payments {
-		for v.state(id) != runtime.StateWaiting {
-			time.Sleep(5 * time.Millisecond)
-		}
+		v.await(id, runtime.StateWaiting)
 	}
+	all := append([]string{order}, payments...)
+	slices.Reverse(all) // newest first
 	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
-	run(t, ctx, "first page", rowsAre(append([]string{order}, payments[:24]...)...))
+	run(t, ctx, "first page", rowsAre(all[:25]...))
 	shot(t, ctx, "1-all")
 
-	run(t, ctx, "next page", chromedp.Click(chromedp.CSS("#next")), rowsAre(payments[24:]...))
-	run(t, ctx, "previous page", chromedp.Click(chromedp.CSS("#prev")), rowsAre(append([]string{order}, payments[:24]...)...))
+	run(t, ctx, "next page", chromedp.Click(chromedp.CSS("#next")), rowsAre(all[25:]...))
+	run(t, ctx, "previous page", chromedp.Click(chromedp.CSS("#prev")), rowsAre(all[:25]...))
 
 	run(t, ctx, "filter by flow",
 		chromedp.WaitReady(chromedp.CSS(`#f-flow option[value="Order"]`)),
@@ -522,8 +795,14 @@ func TestBrowserFilterRuns(t *testing.T) {
 	// Live: the list of Order runs shows a new one without a reload.
 	run(t, ctx, "Order runs", chromedp.Navigate(v.url+"/ui/#/runs?flow=Order"), rowsAre(order), chromedp.WaitReady(chromedp.CSS("#live.on")))
 	second := v.start("Order", `{"Item": "ink"}`)
-	run(t, ctx, "a new run appears", rowsAre(order, second))
+	run(t, ctx, "a new run appears", rowsAre(second, order))
 	shot(t, ctx, "4-live")
+
+	// More runs than a page: a new one tops the first page.
+	run(t, ctx, "all runs", chromedp.Navigate(v.url+"/ui/#/runs"), rowsAre(append([]string{second}, all[:24]...)...), chromedp.WaitReady(chromedp.CSS("#live.on")))
+	third := v.start("Payment", `{"OrderID": "o-new"}`)
+	run(t, ctx, "a new run tops the list", rowsAre(append([]string{third, second}, all[:23]...)...))
+	shot(t, ctx, "5-live-top")
 }
 
 // The flows page draws every flow; clicking a step shows its details.
@@ -541,6 +820,12 @@ func TestBrowserFlows(t *testing.T) {
 	if !strings.Contains(details, `rpc stock "Stock.Reserve"`) {
 		t.Errorf("details: %q", details)
 	}
+	// The page follows no run here: no badge says it is offline.
+	if badge := get(t, ctx, "the live badge", chromedp.Evaluate[bool](`document.querySelector("#live").offsetParent !== null`)); badge {
+		t.Error("the flows page shows a live badge")
+	}
+	run(t, ctx, "the runs list is live", js(`location.hash = "#/runs"`), chromedp.WaitVisible(chromedp.CSS("#live.on")))
+	run(t, ctx, "the flows again", js(`location.hash = "#/flows"`), chromedp.WaitNotVisible(chromedp.CSS("#live")))
 	shot(t, ctx, "flows")
 }
 
@@ -550,9 +835,7 @@ func TestBrowserOpenAPIAndWaits(t *testing.T) {
 	v := newEnvAuth(t, false)
 	ctx := browser(t)
 	id := v.start("Payment", `{"OrderID": "o-42"}`)
-	for v.state(id) != runtime.StateWaiting {
-		time.Sleep(5 * time.Millisecond)
-	}
+	v.await(id, runtime.StateWaiting)
 	st, err := v.e.Status(id)
 	if err != nil || st.Wait == nil {
 		t.Fatalf("status: %+v %v", st, err)
@@ -612,6 +895,17 @@ func TestBrowserRollbackWaitsForChild(t *testing.T) {
 	)
 	if got := get(t, ctx, "child's wait", chromedp.Text(chromedp.CSS("#run-wait"))); !strings.Contains(got, "payments") || !strings.Contains(got, `"o-7"`) {
 		t.Errorf("child's wait: %q", got)
+	}
+	// The child leads back to its parent.
+	if got := get(t, ctx, "the parent", chromedp.Text(chromedp.CSS("#run-head"))); !strings.Contains(got, "Parent run\n"+id+" of flow Checkout") {
+		t.Errorf("the child's head: %q", got)
+	}
+	run(t, ctx, "back to the parent",
+		chromedp.Click(chromedp.CSS("#run-parent")),
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="rolling_back"]`)),
+	)
+	if got := get(t, ctx, "the children", chromedp.Text(chromedp.CSS("#run-children"))); !strings.Contains(got, child+" of flow Refund") {
+		t.Errorf("the parent's children: %q", got)
 	}
 }
 

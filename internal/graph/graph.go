@@ -112,7 +112,11 @@ type node struct {
 	title string   // first line
 	lines []string // further label lines
 	doc   string   // tooltip (DOT and SVG)
-	step  string   // the step of a step or undo state (SVG's data-step)
+	step  string   // the step of a step, branch or undo state (SVG's data-step)
+	// branches are, for a parallel block's undo state, the branches whose
+	// rollbacks it stands for: a run records their rollbacks, never the
+	// block's (SVGPath lights the state for them).
+	branches []string
 	// choice is set for a choose step: DOT draws the step as a diamond;
 	// Mermaid, whose choice pseudo-state has no name, draws the step and
 	// then a <<choice>> state of this id, from which its edges leave.
@@ -367,6 +371,7 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 		g.nodes = append(g.nodes, &node{id: undoID[k], kind: nodeUndo, title: "undo " + s.Name, step: s.Name, lines: undoLines(fl, s), call: rollbackCallee(s)})
 		if s.IsBlock() {
 			g.nodes[len(g.nodes)-1].lines = blockUndoLines(s)
+			g.nodes[len(g.nodes)-1].branches = undoBranches(s)
 		}
 		for _, to := range undoTargets(top[k], termCompensated) {
 			label := ""

@@ -31,7 +31,7 @@ func (g *flowGraph) block(fl *dsl.Flow, fi, i int, s *dsl.Step, id string, ids *
 			continue
 		}
 		bid := ids.get(idKey{flow: fi, kind: nodeBranch, n: i, name: b.Name}, fl.Name+"_"+b.Name)
-		g.nodes = append(g.nodes, &node{id: bid, kind: nodeBranch, title: b.Name, lines: branchLines(fl, b), doc: b.Doc})
+		g.nodes = append(g.nodes, &node{id: bid, kind: nodeBranch, title: b.Name, step: b.Name, lines: branchLines(fl, b), doc: b.Doc})
 		g.edges = append(g.edges, edge{from: fork, to: bid}, edge{from: bid, to: join})
 	}
 	g.nodes = append(g.nodes, &node{id: join, kind: nodeJoin})
@@ -53,13 +53,17 @@ func branchLines(fl *dsl.Flow, b *dsl.Step) []string {
 }
 
 // blockUndoable reports whether s is a block with a branch to undo.
-func blockUndoable(s *dsl.Step) bool {
+func blockUndoable(s *dsl.Step) bool { return len(undoBranches(s)) > 0 }
+
+// undoBranches are the branches of block s that have a rollback.
+func undoBranches(s *dsl.Step) []string {
+	var out []string
 	for _, b := range s.Branches() {
 		if b != nil && b.Rollback != nil {
-			return true
+			out = append(out, b.Name)
 		}
 	}
-	return false
+	return out
 }
 
 // blockUndoLines are the label lines of a block's undo state: the

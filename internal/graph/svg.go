@@ -20,23 +20,28 @@ import (
 // The SVG carries what a script needs to light a run's path on it: each
 // flow is a <g class="fg-flow" data-flow="NAME">; each box a
 // <g class="fg-node fg-KIND" data-node="ID"> with data-step="STEP" for a
-// step and its undo state and data-terminal="STATE" for a terminal state
-// (KIND: step, undo, terminal, choice); each edge a <g class="fg-edge"
+// step, a parallel block's branch and an undo state and
+// data-terminal="STATE" for a terminal state (KIND: step, undo, terminal,
+// choice, branch, fork, join); each edge a <g class="fg-edge"
 // data-from="ID" data-to="ID"> (data-from "" for the start arrow, class
 // fg-rollback on the compensation chain). DiagramCSS styles them, and
 // DiagramJS makes them interactive.
 func SVG(f *dsl.File, flow string) ([]byte, error) { return SVGPath(f, flow, nil) }
 
 // Path is a run's way through its flow, lit on the diagram by SVGPath:
-// the boxes get the classes fg-visited (Visited steps; undo states of
-// Undone steps), fg-current (Current), fg-failed (Failed) and fg-done (the
-// Terminal state).
+// the boxes get the classes fg-visited (Visited steps and branches; undo
+// states of Undone steps, a block's of any of its Undone branches),
+// fg-current (Current), fg-failed (Failed, and the undo state of
+// FailedUndo) and fg-done (the Terminal state).
 type Path struct {
-	Visited  []string // steps that ran
-	Undone   []string // steps whose rollback ran
-	Current  []Phase  // what runs or waits now: a step, or its rollback
-	Failed   string   // the step that made the run fail, or was running when it was aborted
-	Terminal string   // the run's final state; "" while it is not over
+	Visited []string // steps that ran
+	Undone  []string // steps whose rollback ran
+	Current []Phase  // what runs or waits now: a step, or its rollback
+	Failed  string   // the step that made the run fail, or was running when it was aborted
+	// FailedUndo is the step (or branch) whose rollback failed, ending
+	// the run compensation_failed.
+	FailedUndo string
+	Terminal   string // the run's final state; "" while it is not over
 }
 
 // Phase is a step, or its rollback, in progress.
@@ -61,7 +66,7 @@ func (p *Path) classes(n *node) string {
 	}
 	var c string
 	switch n.kind {
-	case nodeStep:
+	case nodeStep, nodeBranch:
 		if slices.Contains(p.Visited, n.step) {
 			c += " fg-visited"
 		}
@@ -72,11 +77,15 @@ func (p *Path) classes(n *node) string {
 			c += " fg-failed"
 		}
 	case nodeUndo:
-		if slices.Contains(p.Undone, n.step) {
+		steps := append([]string{n.step}, n.branches...)
+		if slices.ContainsFunc(steps, func(s string) bool { return slices.Contains(p.Undone, s) }) {
 			c += " fg-visited"
 		}
-		if slices.Contains(p.Current, Phase{Step: n.step, Rollback: true}) {
+		if slices.ContainsFunc(steps, func(s string) bool { return slices.Contains(p.Current, Phase{Step: s, Rollback: true}) }) {
 			c += " fg-current"
+		}
+		if p.FailedUndo != "" && slices.Contains(steps, p.FailedUndo) {
+			c += " fg-failed"
 		}
 	case nodeTerminal:
 		if p.Terminal != "" && p.Terminal == n.title {
@@ -136,7 +145,7 @@ func renderSVG(d *diagram, p *Path) []byte {
 	return b.Bytes()
 }
 
-var kindClass = map[nodeKind]string{nodeStep: "step", nodeUndo: "undo", nodeTerminal: "terminal"}
+var kindClass = map[nodeKind]string{nodeStep: "step", nodeUndo: "undo", nodeTerminal: "terminal", nodeBranch: "branch", nodeFork: "fork", nodeJoin: "join"}
 
 func writeVertex(b *bytes.Buffer, v *vertex, p *Path) {
 	if v.start {
@@ -152,7 +161,7 @@ func writeVertex(b *bytes.Buffer, v *vertex, p *Path) {
 	class += p.classes(n)
 	fmt.Fprintf(b, "<g class=\"fg-node fg-%s\" data-node=\"%s\"", class, attr(n.id))
 	switch n.kind {
-	case nodeStep, nodeUndo:
+	case nodeStep, nodeUndo, nodeBranch:
 		fmt.Fprintf(b, " data-step=\"%s\"", attr(n.step))
 	case nodeTerminal:
 		fmt.Fprintf(b, " data-terminal=\"%s\"", attr(n.title))

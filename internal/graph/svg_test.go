@@ -101,7 +101,7 @@ func TestSVGLayout(t *testing.T) {
 					switch {
 					case got == nil:
 						t.Errorf("node %q not drawn", n.id)
-					case n.kind == nodeStep && got.step != n.title, n.kind == nodeTerminal && got.terminal != n.title:
+					case (n.kind == nodeStep || n.kind == nodeBranch) && got.step != n.title, n.kind == nodeTerminal && got.terminal != n.title:
 						t.Errorf("node %q: data-step %q data-terminal %q, title %q", n.id, got.step, got.terminal, n.title)
 					}
 				}
@@ -211,5 +211,9 @@ func TestSVGPath(t *testing.T) {
 	}
 	if strings.Count(string(out), "fg-done\"") != 1 {
 		t.Error("more than one final state lit")
+	}
+	out, _ = SVGPath(f, "", &Path{Undone: []string{"CreateCustomer"}, FailedUndo: "CreateCustomer", Terminal: "compensation_failed"})
+	if !strings.Contains(string(out), `class="fg-node fg-undo fg-visited fg-failed" data-node="Signup_undo_CreateCustomer"`) {
+		t.Error("the rollback that failed is not lit")
 	}
 }

@@ -43,6 +43,10 @@ type Filter struct {
 	// Correlation, if set, lists only the runs whose RunInfo.Correlation
 	// it is.
 	Correlation string
+	// Newest lists the runs newest first (the reverse of the order of
+	// their first events); After then continues after that run in this
+	// order, with the older ones.
+	Newest bool
 }
 
 func (f Filter) match(r *RunInfo) bool {
@@ -132,16 +136,19 @@ func (x *index) add(i int, st runtime.RunState, e *runtime.Event) int {
 }
 
 func (x *index) list(f Filter) ([]RunInfo, error) {
-	start := 0
+	start, step := 0, 1
+	if f.Newest {
+		start, step = len(x.infos)-1, -1
+	}
 	if f.After != "" {
 		i, ok := x.runs[f.After]
 		if !ok {
 			return nil, fmt.Errorf("%w: %q (Filter.After)", runtime.ErrUnknownRun, f.After)
 		}
-		start = i + 1
+		start = i + step
 	}
 	var out []RunInfo
-	for i := start; i < len(x.infos) && (f.Limit <= 0 || len(out) < f.Limit); i++ {
+	for i := start; i >= 0 && i < len(x.infos) && (f.Limit <= 0 || len(out) < f.Limit); i += step {
 		if f.match(&x.infos[i]) {
 			out = append(out, x.infos[i])
 		}

@@ -377,7 +377,7 @@ func openCut(t *testing.T, full []byte, ends []int64, cut int64) (*Store, string
 }
 
 // Pages of List (After, Limit) give every run once, in first-event order,
-// with a filter too; an unknown After is an error.
+// with a filter too, newest first too; an unknown After is an error.
 func TestListPages(t *testing.T) {
 	for _, name := range []string{"durable", "memory"} {
 		t.Run(name, func(t *testing.T) {
@@ -420,6 +420,11 @@ func TestListPages(t *testing.T) {
 			}
 			if got := pages(Filter{Limit: 4, State: runtime.StateDone}); !slices.Equal(got, wantDone) {
 				t.Errorf("completed runs by 4: %v, want %v", got, wantDone)
+			}
+			newest := slices.Clone(want)
+			slices.Reverse(newest)
+			if got := pages(Filter{Limit: 10, Newest: true}); !slices.Equal(got, newest) {
+				t.Errorf("newest first, pages of 10: %v, want %v", got, newest)
 			}
 			if _, err := s.List(Filter{After: "nope"}); !errors.Is(err, runtime.ErrUnknownRun) {
 				t.Errorf("After an unknown run: %v", err)

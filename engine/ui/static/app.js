@@ -14,6 +14,7 @@
   var PAGE = 25;
   var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
+  var liveBy = null;  // the watch the live badge shows, if any
 
   // ---- small DOM helpers -------------------------------------------------
   function $(sel, root) { return (root || document).querySelector(sel); }
@@ -34,6 +35,13 @@
     var d = new Date(t);
     if (isNaN(d)) return t;
     return d.toISOString().replace("T", " ").replace("Z", "").slice(0, 23) + " UTC";
+  }
+  // wide puts a table in a box of its own that scrolls sideways, so that
+  // in a narrow window the table scrolls rather than the page.
+  function wide(table) { return el("div", { "class": "wide" }, [table]); }
+  // runLink links a run of the API's {flow, run_id}, named with its flow.
+  function runLink(r, id) {
+    return el("span", null, [el("a", { id: id, "class": "mono", href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id }), " of flow " + r.flow]);
   }
   function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
   function notice(msg) {
@@ -91,11 +99,18 @@
   // onOpen() each time the stream (re)opens, when the view reads what it
   // shows again (events may have been missed while it was closed).
   function watch(query, onEvent, onOpen) {
-    var stopped = false, ctrl = null;
+    var stopped = false, ctrl = null, me = {};
+    liveBy = me;
+    // The badge is shown while a view follows the API: "live" while the
+    // stream is open, "reconnecting" while it is not. A view that
+    // follows nothing (the flows, the sign-in form) has none: it would
+    // read as if the server were down.
     function live(on) {
+      if (liveBy !== me) return; // a watch stopped, ending late
       var l = $("#live");
       l.className = "live " + (on ? "on" : "off");
-      l.textContent = on ? "live" : "offline";
+      l.textContent = on ? "live" : "reconnecting\u2026";
+      l.hidden = stopped;
     }
     function handle(block) {
       var ev = "message", data = [];
@@ -141,7 +156,7 @@
       });
     }
     loop();
-    return function () { stopped = true; if (ctrl) ctrl.abort(); live(false); };
+    return function () { stopped = true; if (ctrl) ctrl.abort(); live(false); liveBy = null; };
   }
 
   // ---- sign-in -------------------------------------------------------------
@@ -178,8 +193,13 @@
     if (!svg || svg.nodeName !== "svg") { box.textContent = "no diagram"; return; }
     Array.prototype.forEach.call(svg.querySelectorAll("style"), function (s) { s.remove(); });
     svg = document.importNode(svg, true);
+    // Emptying the box would scroll it back to the top left: a live
+    // redraw keeps where the user scrolled to.
+    var top = box.scrollTop, left = box.scrollLeft;
     box.textContent = "";
     box.appendChild(svg);
+    box.scrollTop = top;
+    box.scrollLeft = left;
     if (details) {
       flowgenDiagram.attach(svg, function (n) {
         details.textContent = "";
@@ -189,6 +209,27 @@
         if (n.lines.length) details.appendChild(el("pre", { "class": "mono", text: n.lines.join("\n") }));
       });
     }
+  }
+
+  // lit is the box a run's diagram lights: what runs or waits now, else
+  // the step that failed, else the final state; null for none.
+  function lit(box) {
+    return box.querySelector(".fg-current") || box.querySelector(".fg-failed") || box.querySelector(".fg-done");
+  }
+  // litKey names what the diagram lights, to tell when the run moved.
+  function litKey(box) {
+    return Array.prototype.map.call(box.querySelectorAll(".fg-current"), function (g) { return g.getAttribute("data-node"); }).join(" ") ||
+      (lit(box) ? lit(box).getAttribute("data-node") : "");
+  }
+  // showLit scrolls the diagram's box (not the page) so that its lit box
+  // is in the middle: a flow taller or wider than the box would otherwise
+  // hide the step a run is at.
+  function showLit(box) {
+    var g = lit(box);
+    if (!g) return;
+    var b = box.getBoundingClientRect(), r = g.getBoundingClientRect();
+    box.scrollTop += r.top - b.top - Math.max(0, (box.clientHeight - r.height) / 2);
+    box.scrollLeft += r.left - b.left - Math.max(0, (box.clientWidth - r.width) / 2);
   }
 
   // ---- views -------------------------------------------------------------------
@@ -263,7 +304,7 @@
     var pageInfo = el("span", { "class": "muted" });
     view.appendChild(el("h1", { text: "Runs" }));
     view.appendChild(form);
-    view.appendChild(table);
+    view.appendChild(wide(table));
     view.appendChild(el("div", { "class": "pager" }, [prev, next, pageInfo]));
 
     api("GET", "/flows").then(function (b) {
@@ -275,6 +316,7 @@
     function load() {
       var p = new URLSearchParams();
       filters.forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
+      p.set("order", "newest"); // a new run lands on the first page
       p.set("limit", String(PAGE));
       var cur = cursors[cursors.length - 1];
       if (cur) p.set("cursor", cur);
@@ -326,12 +368,14 @@
     view.appendChild(head);
     view.appendChild(el("div", { "class": "cols" }, [
       el("div", null, [el("div", { "class": "panel" }, [diagram, details]),
-        el("h2", { text: "Timeline" }), timeline]),
+        el("h2", { text: "Timeline" }), wide(timeline)]),
+      // The state last, and sticky: it shows the state after the event
+      // clicked in the timeline, which may be far down the page.
       el("div", null, [
-        el("div", { "class": "panel" }, [snapTitle, snapshot]),
         el("h2", { text: "Waiting for" }), waitBox,
         el("h2", { text: "Parallel branches" }), branches,
-        el("h2", { text: "Child runs" }), children
+        el("h2", { text: "Child runs" }), children,
+        el("div", { "class": "panel sticky" }, [snapTitle, snapshot])
       ])
     ]));
     var status = null;
@@ -357,11 +401,13 @@
       var dl = el("dl");
       function row(k, v) { if (v !== "" && v !== undefined && v !== null) { dl.appendChild(el("dt", { text: k })); dl.appendChild(el("dd", null, [v])); } }
       row("Flow", el("a", { href: "#/runs?flow=" + encodeURIComponent(st.flow), text: st.flow }));
+      // A child run (of a call or a rollback call) leads back to its parent.
+      row("Parent run", st.parent ? runLink(st.parent, "run-parent") : "");
       row("State", badge(st.state));
       row("Step", st.step ? el("span", { "class": "mono", id: "run-step", text: st.step }) : "");
       row("Machine", el("span", { "class": "mono", id: "run-machine", text: st.machine }));
       row("Attempt", st.attempt ? String(st.attempt) : "");
-      row("Error", st.error ? el("span", { "class": "error", text: st.error }) : "");
+      row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
       head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // A run rolling back finishes its rollbacks whatever happens: an
@@ -390,17 +436,25 @@
       // itself; docs/runtime.md, Events).
       var woke = function (e) { return /:waiting$/.test(e.from) && /:running$/.test(e.to) || e.from === e.to; };
       timeline.textContent = "";
-      timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
+      timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
       var tb = el("tbody");
+      var day = "";
       (st.history || []).forEach(function (e) {
+        // The time of day, with the date above it where it changes: a
+        // run's events mostly share one date, which on every row made
+        // each row three lines tall.
+        var t = fmtTime(e.time), d = t.slice(0, 10), when = t.slice(11, 23);
+        if (d !== day) when = d + "\n" + when;
+        day = d;
         var cls = ["clickable"];
         if (e.error) cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
         tb.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), onclick: function () { selected = selected === e.seq ? 0 : e.seq; showSnapshot(); } }, [
           el("td", { text: String(e.seq) }),
-          el("td", { text: fmtTime(e.time) }),
-          el("td", { "class": "mono", text: (e.step || "") + (e.branch ? " (branch " + e.branch + ")" : "") }),
+          el("td", { "class": "time", title: t, text: when }),
+          // A branch's events name the branch, which is its step.
+          el("td", { "class": "mono", text: (e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : "") }),
           el("td", { "class": "mono", text: e.from + " → " + e.to }),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: e.outcome || (woke(e) ? "woken" : "") }),
@@ -420,7 +474,7 @@
         var providerOf = { "flowgen/provider": "Go step", "flowgen/provider-rollback": "Go rollback" }[w.topic];
         var what = providerOf ? "a provider of " + providerOf + " \u201c" + w.event + "\u201d" :
           w.topic ? "event " + w.topic + " \u201c" + w.event + "\u201d" :
-          w.child ? el("span", null, ["child run ", el("a", { id: "wait-child", "class": "mono", href: "#/run/" + encodeURIComponent(w.child.run_id), text: w.child.run_id }), " of flow " + w.child.flow]) :
+          w.child ? el("span", null, ["child run ", runLink(w.child, "wait-child")]) :
           "a timer (sleep)";
         var lines = [el("div", null, ["Step ", el("b", { "class": "mono", text: st.step || "" }), st.state === "rolling_back" ? "\u2019s rollback waits for " : " waits for ", what])];
         // The field "" is the runtime's default path (runtime.CorrelationField): named by the server only.
@@ -433,28 +487,32 @@
       // Parallel branches (runtime.Status.Branches: the last parallel block entered).
       branches.textContent = "";
       if (st.branches && st.branches.length) {
-        branches.appendChild(el("table", null, [
+        branches.appendChild(wide(el("table", null, [
           el("thead", null, [el("tr", null, ["Branch", "Machine", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]),
           el("tbody", null, st.branches.map(function (b) {
             return el("tr", null, [el("td", { "class": "mono", text: b.step }), el("td", { "class": "mono", text: b.machine }),
               el("td", { text: b.attempt ? String(b.attempt) : "" }), el("td", { text: b.outcome || "running" }), el("td", { text: b.error || "" })]);
           }))
-        ]));
+        ])));
       } else branches.appendChild(el("div", { "class": "empty", text: "No parallel block entered." }));
 
       // Child runs: listed when the API reports them (status.children).
       children.textContent = "";
       var kids = st.children || [];
       if (kids.length) {
-        children.appendChild(el("ul", null, kids.map(function (c) {
-          var cid = typeof c === "string" ? c : c.run_id;
-          return el("li", null, [el("a", { "class": "mono", href: "#/run/" + encodeURIComponent(cid), text: cid }), c.state ? " " : "", c.state ? badge(c.state) : null]);
-        })));
+        children.appendChild(el("ul", null, kids.map(function (c) { return el("li", null, [runLink(c)]); })));
       } else children.appendChild(el("div", { "class": "empty", text: "No child runs reported for this run." }));
     }
 
+    var shownLit = null; // the lit box last brought into view
     function loadDiagram() {
-      return api("GET", "/runs/" + encodeURIComponent(id) + "/diagram").then(function (svg) { showDiagram(diagram, svg, details); })
+      return api("GET", "/runs/" + encodeURIComponent(id) + "/diagram").then(function (svg) {
+        showDiagram(diagram, svg, details);
+        // Follow the run when it moves, not on every redraw: the user may
+        // have scrolled elsewhere meanwhile.
+        var key = litKey(diagram);
+        if (key !== shownLit) { shownLit = key; showLit(diagram); }
+      })
         .catch(function (e) { if (!(e instanceof NeedLogin)) diagram.textContent = "No diagram: " + e.message; });
     }
     function load() {
