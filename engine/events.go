@@ -126,7 +126,7 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	// Room in the inbox for a new event, held before anything changes:
 	// beyond Options.InboxBytes, ErrInboxFull (429).
 	if inbox && !known {
-		release, err := e.in.hold(len(m.Payload))
+		release, err := e.in.hold([]Message{m})
 		if err != nil {
 			return Published{}, err
 		}

@@ -183,8 +183,15 @@ type inbox struct {
 	mu sync.Mutex
 	// bytes is the size of the payloads the inbox holds in memory (its
 	// pending and reserved messages'); held, what receipts under way have
-	// reserved (hold). Their sum stays within max.
+	// reserved (hold) for messages not recorded yet. Their sum stays
+	// within max.
 	bytes, held int64
+	// holds are the receipts' holds by message, so that a message held
+	// twice (POST /events receives the event it also publishes, and the
+	// broker may bring that copy to the inbox's consumer meanwhile) takes
+	// its room once, and that a message recorded while held counts once,
+	// in bytes, rather than in bytes and held until its receipts end.
+	holds map[store.MessageKey]*heldRoom
 
 	msgs      map[store.MessageKey]*inMsg // every message of the inbox known here
 	pending   map[teKey]*tePending
@@ -306,6 +313,7 @@ func newInbox(e *Engine, st InboxStore) *inbox {
 		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead, max: max,
 		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx, tel: e.opts.Telemetry,
 		msgs:      map[store.MessageKey]*inMsg{},
+		holds:     map[store.MessageKey]*heldRoom{},
 		pending:   map[teKey]*tePending{},
 		reserved:  map[string]*inMsg{},
 		claimed:   map[string]*inMsg{},
@@ -404,21 +412,64 @@ const InboxBatch = 64
 // broker, the event is delivered again later).
 var ErrInboxFull = errors.New("engine: the inbox is full")
 
-// hold reserves n bytes of the inbox's bound for events about to be
-// received, or fails with ErrInboxFull; release gives them back once they
-// are (received events count in in.bytes then).
-func (in *inbox) hold(n int) (release func(), err error) {
+// heldRoom is the room held for one message (inbox.holds).
+type heldRoom struct {
+	holders int   // receipts under way that hold it
+	size    int64 // its payload's size
+	landed  bool  // recorded: its size moved from held to bytes
+}
+
+// hold reserves room in the inbox's bound for msgs, about to be received,
+// or fails with ErrInboxFull; release gives it back once they are. A
+// message someone else holds already takes no more room; one recorded
+// meanwhile counts in in.bytes from then on (land).
+func (in *inbox) hold(msgs []Message) (release func(), err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.bytes+in.held+int64(n) > in.max {
+	var n int64
+	for i, m := range msgs {
+		k := m.key()
+		if in.holds[k] == nil && !slices.ContainsFunc(msgs[:i], func(o Message) bool { return o.key() == k }) {
+			n += int64(len(m.Payload))
+		}
+	}
+	if in.bytes+in.held+n > in.max {
 		return nil, fmt.Errorf("%w: its events nobody has taken yet hold %d bytes, at most %d (Options.InboxBytes, -inbox-bytes)", ErrInboxFull, in.bytes+in.held, in.max)
 	}
-	in.held += int64(n)
+	keys := make([]store.MessageKey, len(msgs))
+	for i, m := range msgs {
+		keys[i] = m.key()
+		h := in.holds[keys[i]]
+		if h == nil {
+			h = &heldRoom{size: int64(len(m.Payload))}
+			in.holds[keys[i]] = h
+			in.held += h.size
+		}
+		h.holders++
+	}
 	return sync.OnceFunc(func() {
 		in.mu.Lock()
-		in.held -= int64(n)
-		in.mu.Unlock()
+		defer in.mu.Unlock()
+		for _, k := range keys {
+			h := in.holds[k]
+			if h.holders--; h.holders > 0 {
+				continue
+			}
+			if !h.landed {
+				in.held -= h.size
+			}
+			delete(in.holds, k)
+		}
 	}), nil
+}
+
+// land moves the room held for the message k, just recorded, from held to
+// bytes, where setPayload counts it: once. in.mu is held.
+func (in *inbox) land(k store.MessageKey) {
+	if h := in.holds[k]; h != nil && !h.landed {
+		in.held -= h.size
+		h.landed = true
+	}
 }
 
 // key is m's key in the inbox: its topic, event and ID.
@@ -449,7 +500,7 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 		}
 	}
 	in.mu.Unlock()
-	kept, n := fresh[:0], 0
+	kept := fresh[:0]
 	for _, msg := range fresh {
 		if err := jsonTooDeep(msg.Payload); err != nil {
 			if err := in.deadLetter(ctx, msg, "the payload: "+err.Error()); err != nil {
@@ -457,9 +508,9 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 			}
 			continue
 		}
-		kept, n = append(kept, msg), n+len(msg.Payload)
+		kept = append(kept, msg)
 	}
-	release, err := in.hold(n)
+	release, err := in.hold(kept)
 	if err != nil {
 		return err // the broker delivers them again later
 	}
@@ -501,6 +552,7 @@ func (in *inbox) record(ctx context.Context, msgs []Message) error {
 			continue
 		}
 		m := &inMsg{k: k, received: cur.Received, link: cur.Link, hi: -1}
+		in.land(k)
 		in.setPayload(m, cur.Payload)
 		in.msgs[k] = m
 		in.setExpiry(m, cur.Received.Add(in.keep))
