@@ -123,6 +123,18 @@ func (w *Wait) Timer() (at time.Time, timeout bool) {
 	return w.Deadline, !w.Deadline.IsZero()
 }
 
+// RunCorrelation is the value e makes its run's correlation, what an
+// operator looks the run up by (an order ID): that of the correlated wait e
+// enters (ok), which stays the run's until a later one replaces it. The
+// stores' run lists (store.RunInfo.Correlation) and the Temporal workflows'
+// memo both keep it by this rule.
+func (e *Event) RunCorrelation() (value string, ok bool) {
+	if e.Wait == nil || !e.Wait.Correlated {
+		return "", false
+	}
+	return e.Wait.Correlation, true
+}
+
 // Matches reports whether payload is what w waits for.
 func (w *Wait) Matches(payload []byte) bool {
 	return !w.Correlated || Correlates(payload, w.Field, w.Correlation)

@@ -49,7 +49,11 @@ type Filter struct {
 	Newest bool
 }
 
-func (f Filter) match(r *RunInfo) bool {
+// Match reports whether r is one of the runs f selects, apart from After
+// and Limit, which depend on the list's order. Every list of runs applies
+// it, a store's as another executor's (Temporal's), so that a filter means
+// the same everywhere.
+func (f Filter) Match(r *RunInfo) bool {
 	return (f.Flow == "" || f.Flow == r.Flow) &&
 		(f.State == "" || f.State == r.State) &&
 		(!f.NonTerminal || !r.State.Terminal()) &&
@@ -120,8 +124,8 @@ func (x *index) add(i int, st runtime.RunState, e *runtime.Event) int {
 	}
 	r := &x.infos[i]
 	r.State, r.Events, r.Updated = st, int(e.Seq), e.Time
-	if e.Wait != nil && e.Wait.Correlated {
-		r.Correlation = e.Wait.Correlation
+	if c, ok := e.RunCorrelation(); ok {
+		r.Correlation = c
 	}
 	if e.Branch != "" {
 		return i // the run's machine stays in the parallel block
@@ -149,7 +153,7 @@ func (x *index) list(f Filter) ([]RunInfo, error) {
 	}
 	var out []RunInfo
 	for i := start; i >= 0 && i < len(x.infos) && (f.Limit <= 0 || len(out) < f.Limit); i += step {
-		if f.match(&x.infos[i]) {
+		if f.Match(&x.infos[i]) {
 			out = append(out, x.infos[i])
 		}
 	}

@@ -18,6 +18,13 @@ const (
 	// MemoState is the memo field where a run that ended records its
 	// terminal state (runtime.RunState), which lists of workflows show.
 	MemoState = "flowgen.state"
+	// MemoCorrelation is the memo field where a run records its
+	// correlation (runtime.Event.RunCorrelation) when it enters a
+	// correlated wait, so that lists of runs find it by that value.
+	MemoCorrelation = "flowgen.correlation"
+	// versionMemoCorrelation is the change (workflow.GetVersion) that
+	// added MemoCorrelation: a run that waited before it replays without.
+	versionMemoCorrelation = "flowgen.memo-correlation"
 
 	// Error types of the application errors flowgen's activities return.
 	errTypeStep    = "flowgen.error"

@@ -514,6 +514,12 @@ func (r *wfRun[S]) record(e runtime.Event) {
 			workflow.GetLogger(r.ctx).Error("flowgen: recording the run's end in its memo", "run_id", r.id, "error", merr)
 		}
 	}
+	if c, ok := e.RunCorrelation(); ok && workflow.GetVersion(r.ctx, versionMemoCorrelation, workflow.DefaultVersion, 1) == 1 {
+		// Lists of runs (visibility) find a run by its correlation.
+		if merr := workflow.UpsertMemo(r.ctx, map[string]any{MemoCorrelation: c}); merr != nil {
+			workflow.GetLogger(r.ctx).Error("flowgen: recording the run's correlation in its memo", "run_id", r.id, "error", merr)
+		}
+	}
 	if !workflow.IsReplaying(r.ctx) {
 		if serr := r.f.def.Sink().Emit(context.Background(), e); serr != nil {
 			workflow.GetLogger(r.ctx).Error("flowgen: sink refused an event", "run_id", r.id, "seq", e.Seq, "error", serr)

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -170,6 +172,11 @@ func TestServeTwoProcesses(t *testing.T) {
 		flows: flowsDir(t), services: map[string]string{"customers": hs.URL}}
 	a, b := startServe(t, cfg), startServe(t, cfg)
 
+	// r0 waits till the end: the oldest run, yet the last to close.
+	if code, out := call(t, "POST", a.url+"/flows/Signup/runs?run_id=r0", `{"Email":"eve"}`); code != 201 {
+		t.Fatalf("start: %d %v", code, out)
+	}
+	waitState(t, a.url, "r0", "waiting")
 	if code, out := call(t, "POST", a.url+"/flows/Signup/runs?run_id=r1", `{"Email":"ann"}`); code != 201 || out["run_id"] != "r1" {
 		t.Fatalf("start: %d %v", code, out)
 	}
@@ -227,6 +234,7 @@ func TestServeTwoProcesses(t *testing.T) {
 	}
 
 	want := []string{
+		`Customer.Create "eve"`,
 		`Customer.Create "ann"`,
 		`Customer.Create "cat"`,
 		`Customer.Create "dan"`,
@@ -248,6 +256,88 @@ func TestServeTwoProcesses(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	listFilters(t, b.url, runID)
+}
+
+// listFilters checks GET /runs's filters and order on Temporal, as the
+// engine's store applies them (store.Filter.Match), with the runs of
+// TestServeTwoProcesses: r0 (waiting, correlation eve), then r1 (done,
+// ann), triggered (done, cat) and r3 (aborted, dan), started in this
+// order but closed r1, triggered, r3, with r0 still running.
+func listFilters(t *testing.T, base, triggered string) {
+	t.Helper()
+	oldest := []string{"r0", "r1", triggered, "r3"}
+	newest := []string{"r3", triggered, "r1", "r0"}
+	// Visibility is eventually consistent: wait for the last run's end.
+	waitRuns(t, base, "flow=Signup&status=aborted", "r3")
+	runs := waitRuns(t, base, "flow=Signup", oldest...)
+	started := map[string]string{}
+	for _, r := range runs {
+		id, _ := r["run_id"].(string)
+		started[id], _ = r["started"].(string)
+	}
+	waitRuns(t, base, "flow=Signup&order=newest", newest...)
+	waitRuns(t, base, "flow=Signup&correlation=ann", "r1")
+	waitRuns(t, base, "flow=Signup&correlation=eve", "r0")
+	waitRuns(t, base, "flow=Signup&since="+url.QueryEscape(started["r1"]), "r1", triggered, "r3")
+	waitRuns(t, base, "flow=Signup&until="+url.QueryEscape(started["r1"]), "r0")
+	waitRuns(t, base, "flow=Signup&since="+url.QueryEscape(started["r1"])+"&until="+url.QueryEscape(started["r3"])+"&order=newest", triggered, "r1")
+	// Pages of two, each order.
+	for _, c := range []struct {
+		order string
+		want  []string
+	}{{"oldest", oldest}, {"newest", newest}} {
+		var got []string
+		q := "flow=Signup&limit=2&order=" + c.order
+		for range 3 {
+			code, out := call(t, "GET", base+"/runs?"+q, "")
+			if code != 200 {
+				t.Fatalf("GET /runs?%s: %d %v", q, code, out)
+			}
+			got = append(got, runIDs(out)...)
+			next, _ := out["next_cursor"].(string)
+			if next == "" {
+				break
+			}
+			q = "flow=Signup&limit=2&order=" + c.order + "&cursor=" + url.QueryEscape(next)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("order=%s, pages of 2: %v, want %v", c.order, got, c.want)
+		}
+	}
+}
+
+// waitRuns polls GET /runs?query until it lists the runs want, in this
+// order, and returns the runs it last listed.
+func waitRuns(t *testing.T, base, query string, want ...string) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, out := call(t, "GET", base+"/runs?"+query, "")
+		ok := code == 200 && slices.Equal(runIDs(out), want)
+		if !ok && time.Now().After(deadline) {
+			t.Errorf("GET /runs?%s: %d, runs %v, want %v (%v)", query, code, runIDs(out), want, out)
+		}
+		if ok || time.Now().After(deadline) {
+			l, _ := out["runs"].([]any)
+			runs := make([]map[string]any, len(l))
+			for i, r := range l {
+				runs[i], _ = r.(map[string]any)
+			}
+			return runs
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func runIDs(out map[string]any) []string {
+	runs, _ := out["runs"].([]any)
+	ids := make([]string, 0, len(runs))
+	for _, r := range runs {
+		id, _ := r.(map[string]any)["run_id"].(string)
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 func mustJSON(v any) []byte {
