@@ -9,6 +9,8 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,6 +116,7 @@ type remote struct {
 
 	mu      sync.Mutex
 	leases  map[string]*lease
+	regs    uint64                         // registrations granted: replicaLease.seq
 	turns   map[handlerKey]uint64          // calls of each handler called so far: whose turn it is
 	waits   map[handlerKey][]*providerWait // runs waiting for a provider
 	changed chan struct{}                  // closed and replaced when a lease is granted
@@ -134,6 +137,14 @@ type replicaLease struct {
 	handlers []provider.Handler
 	ttl      time.Duration
 	expires  time.Time
+	// token is the call credential of this registration (callToken): the
+	// engine sends it with every HTTP call of its handlers, and the
+	// answer to the registration is the only place it is shown. A renewal
+	// keeps it; a registration again issues another.
+	token string
+	// seq orders registrations: of replicas sharing a callback URL, the
+	// last registered gets the calls' token (target.callToken).
+	seq uint64
 	// unreachable: a call to it found no server at its URL (its process
 	// died, most likely) since it registered or last renewed.
 	unreachable bool
@@ -276,11 +287,40 @@ func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
 	}, nil
 }
 
+// newCallToken is a registration's call credential: 32 random bytes,
+// base64url. crypto/rand.Read does not fail (it ends the program if the
+// system's source does).
+func newCallToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 // target is a handler of a live provider.
 type target struct {
 	provider string
 	h        provider.Handler
 	replicas []*replicaLease // the live replicas that registered h
+	token    string          // the call credential the pick chose (callToken)
+}
+
+// callToken is the call credential of a call to t: that of its replica
+// registered last, among the callable ones if any. Replicas register
+// their own URLs, so there is one; several that share a URL (a process
+// that came back under another replica ID before the old registration
+// expired) are one server, which holds the latest token. The caller holds
+// rm.mu.
+func (t target) callToken(now time.Time) string {
+	var best *replicaLease
+	for _, r := range t.replicas {
+		if best == nil || r.callable(now) && !best.callable(now) || r.callable(now) == best.callable(now) && r.seq > best.seq {
+			best = r
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.token
 }
 
 // callable says whether any replica behind t is (replicaLease.callable).
@@ -301,9 +341,9 @@ func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) 
 			}
 			switch h.Name {
 			case k.flow + "." + k.name:
-				qualified = append(qualified, target{l.name, h, o.replicas})
+				qualified = append(qualified, target{provider: l.name, h: h, replicas: o.replicas})
 			case k.name:
-				plain = append(plain, target{l.name, h, o.replicas})
+				plain = append(plain, target{provider: l.name, h: h, replicas: o.replicas})
 			}
 		}
 	}
@@ -339,7 +379,9 @@ func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (ta
 	}
 	n := rm.turns[k]
 	rm.turns[k] = n + 1
-	return list[n%uint64(len(list))], true
+	t := list[n%uint64(len(list))]
+	t.token = t.callToken(now)
+	return t, true
 }
 
 // passOver marks the replicas behind t unreachable: a call to t found no
@@ -395,6 +437,7 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 	if err := rm.checkFlows(reg.Handlers); err != nil {
 		return provider.Lease{}, err
 	}
+	token := newCallToken()
 	rm.mu.Lock()
 	now := rm.e.clock.Now()
 	for n, l := range rm.leases { // expired leases go when another comes
@@ -427,7 +470,8 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 		l = &lease{name: name, owner: who.ID, replicas: map[string]*replicaLease{}}
 		rm.leases[name] = l
 	}
-	r := &replicaLease{handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl)}
+	rm.regs++
+	r := &replicaLease{handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl), token: token, seq: rm.regs}
 	l.replicas[replica] = r
 	woken := rm.wakeLocked(now)
 	close(rm.changed)
@@ -435,7 +479,9 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 	rm.mu.Unlock()
 	rm.deliver(woken, name)
 	rm.e.log.Info("provider registered", "provider", name, "replica", replica, "handlers", len(r.handlers), "ttl", ttl)
-	return r.info(name, replica), nil
+	info := r.info(name, replica)
+	info.CallToken = r.token // the registration's answer alone carries it
+	return info, nil
 }
 
 // renew extends, for who, the registration of replica of provider name if

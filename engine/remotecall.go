@@ -93,7 +93,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	where := fmt.Sprintf("provider %q, handler %q", t.provider, t.h.Name)
 	var out []byte
 	if t.h.URL != "" {
-		out, err = rm.post(ctx, t.h.URL, req.IdempotencyKey, body)
+		out, err = rm.post(ctx, t.h.URL, req.IdempotencyKey, t.token, body)
 		if na := (*noAnswerError)(nil); errors.As(err, &na) && na.unreachable {
 			rm.passOver(t)
 		}
@@ -183,18 +183,22 @@ func providerClient() *http.Client {
 
 var errProviderRedirect = errors.New("a provider answered with a redirect, which the engine does not follow")
 
-// post sends a request to an HTTP provider. Connection errors, 5xx, 408
+// post sends a request to an HTTP provider, with the registration's call
+// credential token as a bearer token (none if ""). Connection errors, 5xx, 408
 // and 429 are retryable; other statuses, a redirect and an answer over
 // MaxProviderResponse are permanent. A request that found no server at
 // callback (neterr.Unreachable, before any answer and with time left) is
 // a noAnswerError marked unreachable.
-func (rm *remote) post(ctx context.Context, callback, key string, body []byte) ([]byte, error) {
+func (rm *remote) post(ctx context.Context, callback, key, token string, body []byte) ([]byte, error) {
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, callback, bytes.NewReader(body))
 	if err != nil {
 		return nil, runtime.Permanent(err)
 	}
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Idempotency-Key", key)
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := rm.client.Do(r)
 	if err != nil {
 		na := rm.noAnswer(ctx, callback, "", err)

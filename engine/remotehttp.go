@@ -29,7 +29,10 @@ func (e *Engine) Providers() []provider.Lease {
 // PUT /providers/{name} does, as the operator: like an admin, it may
 // replace any provider's live lease, and the lease it grants belongs to
 // no credential (any provider may replace it). With reg.Replica, it
-// registers that replica of the provider, as ?replica= does.
+// registers that replica of the provider, as ?replica= does. The
+// answer's CallToken is the registration's call credential, which the
+// engine sends with every HTTP call of its handlers: give it to the
+// provider. Registering again issues another one.
 func (e *Engine) RegisterProvider(name string, reg provider.Registration) (provider.Lease, error) {
 	if e.remote == nil {
 		return provider.Lease{}, fmt.Errorf("%w: %w", ErrRegistration, errProvidersOff)

@@ -193,14 +193,14 @@ func TestProviderPostUnreachable(t *testing.T) {
 			ctx, cancel = context.WithTimeout(ctx, tc.timeout)
 			defer cancel()
 		}
-		_, err := e.remote.post(ctx, srv.URL, "k", []byte(`{}`))
+		_, err := e.remote.post(ctx, srv.URL, "k", "", []byte(`{}`))
 		srv.Close()
 		na := (*noAnswerError)(nil)
 		if got := errors.As(err, &na) && na.unreachable; got != tc.want {
 			t.Errorf("%s: %v, unreachable %v, want %v", tc.name, err, got, tc.want)
 		}
 	}
-	_, err := e.remote.post(t.Context(), "http://127.0.0.1:1/nothing", "k", []byte(`{}`))
+	_, err := e.remote.post(t.Context(), "http://127.0.0.1:1/nothing", "k", "", []byte(`{}`))
 	if na := (*noAnswerError)(nil); !errors.As(err, &na) || !na.unreachable {
 		t.Errorf("connection refused: %v, want unreachable", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+
+	"github.com/flowgen/flowgen/internal/bearer"
 )
 
 // MinTokenLength is the shortest token a token file may hold.
@@ -96,7 +98,7 @@ func (a *TokenAuth) Authorize(r *http.Request, need Role) error {
 
 // AuthorizeIdentity is Authorize, and names the caller by its token.
 func (a *TokenAuth) AuthorizeIdentity(r *http.Request, need Role) (Identity, error) {
-	token, ok := bearerToken(r)
+	token, ok := bearer.Token(r)
 	if !ok {
 		return Identity{}, fmt.Errorf("%w: send the header Authorization: Bearer TOKEN", ErrUnauthenticated)
 	}

@@ -158,6 +158,13 @@ type Lease struct {
 	TTL      string    `json:"ttl"`
 	Expires  time.Time `json:"expires"`
 	Warnings []string  `json:"warnings,omitempty"`
+	// CallToken is the registration's call credential, in the answer to
+	// the registration alone (never a renewal's, nor GET /providers): the
+	// engine sends it as "Authorization: Bearer CALL_TOKEN" with every
+	// HTTP call of the registration's handlers, so that a provider tells
+	// the engine's calls from anyone's. A renewal keeps it; registering
+	// again issues another. Absent from an engine that sends none.
+	CallToken string `json:"call_token,omitempty"`
 	// Handlers are the registration's, or the lease's: those of its live
 	// replicas, each once.
 	Handlers []Handler `json:"handlers,omitempty"`

@@ -105,6 +105,7 @@ type Provider struct {
 	mu        sync.Mutex
 	steps     map[string]step
 	rollbacks map[string]RollbackFunc
+	auth      callAuth // the call credential of its registration
 }
 
 type step struct {
@@ -240,10 +241,17 @@ func httpPath(h *Handler) string {
 }
 
 // ServeHTTP serves the protocol: POST /step/{name} and /rollback/{name}
-// with a Request body.
+// with a Request body, and the engine's call credential: a call without
+// the CallToken of this Provider's registration (KeepLease) is answered
+// 401, before its body is read.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	if !p.auth.allows(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="flowgen-provider"`)
+		http.Error(w, "not the engine's call credential", http.StatusUnauthorized)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
@@ -308,7 +316,7 @@ func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
 			return nil
 		case <-tick.C:
 		}
-		code, err := p.send(ctx, http.MethodPost, "/renew", nil)
+		code, err := p.send(ctx, http.MethodPost, "/renew", nil, nil)
 		if code == http.StatusNotFound {
 			err = p.register(ctx, reg)
 		}
@@ -344,14 +352,18 @@ func (r *refused) Error() string {
 }
 
 // register sends the registration, retrying failures to reach the engine
-// until ctx ends; a 4xx answer is returned.
-func (p *Provider) register(ctx context.Context, reg Registration) error {
+// until ctx ends; a 4xx answer is returned. The answer's call credential
+// is the one ServeHTTP checks from then on.
+func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
 	body, err := json.Marshal(reg)
 	if err != nil {
 		return err
 	}
+	var lease Lease
+	p.auth.begin()
+	defer func() { p.auth.end(err == nil, lease.CallToken) }()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, p.opts.TTL/3) {
-		code, err := p.send(ctx, http.MethodPut, "", body)
+		code, err := p.send(ctx, http.MethodPut, "", body, &lease)
 		if err == nil {
 			return nil
 		}
@@ -370,12 +382,13 @@ func (p *Provider) register(ctx context.Context, reg Registration) error {
 func (p *Provider) withdraw() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = p.send(ctx, http.MethodDelete, "", nil)
+	_, _ = p.send(ctx, http.MethodDelete, "", nil, nil)
 }
 
-// send calls /providers/{name}{suffix}?replica={replica}; an answer other
-// than 2xx is an error (*refused for a 4xx).
-func (p *Provider) send(ctx context.Context, method, suffix string, body []byte) (int, error) {
+// send calls /providers/{name}{suffix}?replica={replica} and decodes a
+// 2xx answer into answer (if not nil); an answer other than 2xx is an
+// error (*refused for a 4xx).
+func (p *Provider) send(ctx context.Context, method, suffix string, body []byte, answer any) (int, error) {
 	u := p.opts.Engine + "/providers/" + url.PathEscape(p.opts.Name) + suffix + "?replica=" + url.QueryEscape(p.opts.Replica)
 	var rd io.Reader
 	if body != nil {
@@ -396,8 +409,13 @@ func (p *Provider) send(ctx context.Context, method, suffix string, body []byte)
 		return 0, err
 	}
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20)) // a lease of 256 handlers, with their warnings
 	if resp.StatusCode/100 == 2 {
+		if answer != nil {
+			if err := json.Unmarshal(out, answer); err != nil {
+				return resp.StatusCode, fmt.Errorf("the engine's answer: %w", err)
+			}
+		}
 		return resp.StatusCode, nil
 	}
 	var e struct {

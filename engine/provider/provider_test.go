@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -27,7 +28,14 @@ type fakeEngine struct {
 	refuse   int // a status the next PUT answers instead of 200
 	forgotAt int // renewals before the engine forgets the lease (0: never)
 	renews   int
+	// beforeAnswer, if set, runs before a registration is answered with
+	// its call token, as the engine calls the handlers of a registration
+	// it granted before its answer reaches the provider.
+	beforeAnswer func(token string, reg Registration)
 }
+
+// callToken is the call token of the fake engine's nth registration.
+func callToken(n int) string { return fmt.Sprintf("ct-%d", n) }
 
 func (f *fakeEngine) handler(t *testing.T) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +61,11 @@ func (f *fakeEngine) handler(t *testing.T) http.Handler {
 			}
 			f.regs = append(f.regs, reg)
 			f.leased = true
-			_, _ = io.WriteString(w, `{"provider": "billing"}`)
+			token := callToken(len(f.regs))
+			if f.beforeAnswer != nil {
+				f.beforeAnswer(token, reg)
+			}
+			_, _ = fmt.Fprintf(w, `{"provider": "billing", "call_token": %q}`, token)
 		case r.Method == http.MethodPost && suffix == "renew":
 			f.log = append(f.log, "RENEW")
 			f.renews++
@@ -373,10 +385,7 @@ func TestListenAndServe(t *testing.T) {
 		t.Fatalf("URLs %v", urls)
 	}
 	post := func(url string, req Request) Response {
-		res, err := http.Post(url, "application/json", strings.NewReader(string(request(t, req))))
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := postCall(t, url, "Bearer "+callToken(1), req)
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
 		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" {
@@ -431,5 +440,84 @@ func TestResponseCheck(t *testing.T) {
 		if err := r.Check(); (err == nil) != ok {
 			t.Errorf("%s: Check = %v, want ok %v", body, err, ok)
 		}
+	}
+}
+
+// postCall POSTs req to url with Authorization auth (none if "").
+func postCall(t *testing.T, url, auth string, req Request) *http.Response {
+	t.Helper()
+	r, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(request(t, req))))
+	r.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// Over HTTP a provider serves only the calls that carry its
+// registration's call token (the engine's), compared whole: a call with
+// none, another, or a prefix of it is refused 401 before the handler
+// runs. A call that comes before the registration's answer (the engine
+// calls as soon as it grants it) waits for the answer and is served;
+// once the provider registered again (its lease forgotten, after a
+// restart of the engine), the new token is the one.
+func TestCallToken(t *testing.T) {
+	var served sync.Map // call token -> the status of the call sent before the registration's answer
+	f := &fakeEngine{forgotAt: 1}
+	f.beforeAnswer = func(token string, reg Registration) {
+		for _, h := range reg.Handlers {
+			if h.Name == "Billing.Reconcile" {
+				go func() {
+					res := postCall(t, h.URL, "Bearer "+token, Request{Handler: h.Name, State: json.RawMessage(`{}`)})
+					res.Body.Close()
+					served.Store(token, res.StatusCode)
+				}()
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // the call reaches the provider before the answer
+	}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	var runs atomic.Int32
+	p := newBilling(eng.URL, 300*time.Millisecond)
+	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) { runs.Add(1); return "", nil }, "disputed")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.ListenAndServe(ctx, "127.0.0.1:0", "") }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, "a registration again after the engine forgot the lease", func() bool { _, regs, _ := f.snapshot(); return len(regs) >= 2 })
+	for _, tok := range []string{callToken(1), callToken(2)} {
+		waitFor(t, "the call sent before the answer", func() bool { _, ok := served.Load(tok); return ok })
+		if code, _ := served.Load(tok); code != http.StatusOK {
+			t.Errorf("a call with token %s sent before its registration's answer: %d, want 200", tok, code)
+		}
+	}
+	_, regs, _ := f.snapshot()
+	url := regs[0].Handlers[0].URL
+	req := Request{Handler: "Billing.Reconcile", State: json.RawMessage(`{}`)}
+	before := runs.Load()
+	for _, auth := range []string{"", "Bearer " + callToken(1), "Bearer ct-", "Bearer " + callToken(2) + "x", callToken(2), "Basic eDp5"} {
+		res := postCall(t, url, auth, req)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("a call with Authorization %q: %d, want 401 with WWW-Authenticate", auth, res.StatusCode)
+		}
+	}
+	if runs.Load() != before {
+		t.Errorf("refused calls ran the handler %d times", runs.Load()-before)
+	}
+	res := postCall(t, url, "Bearer "+callToken(2), req)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || runs.Load() != before+1 {
+		t.Errorf("a call with the current token: %d, handler runs %d, want 200 and one run", res.StatusCode, runs.Load()-before)
 	}
 }
