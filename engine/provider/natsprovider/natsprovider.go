@@ -3,6 +3,11 @@
 // queue group (replicas with the same provider name share the calls and
 // the lease, each with its own registration), and
 // Transport is the engine's side (engine.ProviderOptions.NATS).
+//
+// A NATS call carries no call token (provider.Lease.CallToken, which HTTP
+// calls carry): the request is a body alone, and who may publish on the
+// Prefix subjects is the NATS server's to decide, with its accounts and
+// subject permissions (docs/engine.md, "What a provider can trust").
 package natsprovider
 
 import (
