@@ -149,3 +149,27 @@ func TestProviderLibraryRefusesCallsWithoutToken(t *testing.T) {
 		t.Errorf("a call without the call token ran a handler (%d calls served)", served.Load())
 	}
 }
+
+// A provider that refuses a call's credential (401) is retried, not
+// failed for good: the registration may have replaced its token between
+// the pick and the call (the provider registered again), and the next
+// attempt carries the current one.
+func TestProviderUnauthorizedIsRetried(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	var refused atomic.Bool
+	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refused.CompareAndSwap(false, true) {
+			http.Error(w, "the call token is not this registration's", http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(p.Close)
+	if status, out := putProvider(t, srv, "billing", billingReg(p.URL, "1m")); status != http.StatusOK {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	id := runBill(t, e, 20*time.Second)
+	if failed := failedAttempts(t, e, id); len(failed) != 1 || !strings.Contains(failed[0], "HTTP 401") {
+		t.Errorf("failed attempts %q, want the one refused with 401, retried", failed)
+	}
+}

@@ -379,11 +379,11 @@ func TestProviderNoAnswerNamesNoAddress(t *testing.T) {
 	}
 }
 
-// post: 5xx, 408 and 429 are retryable; other statuses, an oversized
-// answer are permanent.
+// post: 5xx, 408, 429 and 401 (a call token replaced meanwhile) are
+// retryable; other statuses, an oversized answer are permanent.
 func TestProviderPostErrorClasses(t *testing.T) {
 	_, e, _ := remoteFixture(t, ProviderOptions{})
-	for code, permanent := range map[int]bool{500: false, 503: false, 408: false, 429: false, 400: true, 404: true, 401: true} {
+	for code, permanent := range map[int]bool{500: false, 503: false, 408: false, 429: false, 400: true, 404: true, 403: true, 401: false} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) }))
 		_, err := e.remote.post(context.Background(), srv.URL, "k", "", []byte(`{}`))
 		srv.Close()

@@ -222,6 +222,11 @@ func (rm *remote) post(ctx context.Context, callback, key, token string, body []
 		switch c := resp.StatusCode; {
 		case c >= 500, c == http.StatusRequestTimeout, c == http.StatusTooManyRequests:
 			return nil, err
+		case c == http.StatusUnauthorized:
+			// The call's token may be one the provider's registration
+			// replaced between the pick and the call (it registered
+			// again): the next attempt carries the current one.
+			return nil, err
 		}
 		return nil, runtime.Permanent(err)
 	}
