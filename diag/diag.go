@@ -26,6 +26,17 @@ type Pos struct {
 // IsValid reports whether the position says anything about where.
 func (p Pos) IsValid() bool { return p.Line > 0 || p.Path != "" }
 
+// Compare orders positions by file, then line and column, then JSON
+// path: -1 when p comes before q, 0 when equal, +1 after.
+func (p Pos) Compare(q Pos) int {
+	return cmp.Or(
+		cmp.Compare(p.File, q.File),
+		cmp.Compare(p.Line, q.Line),
+		cmp.Compare(p.Column, q.Column),
+		cmp.Compare(p.Path, q.Path),
+	)
+}
+
 // String formats the position the way compilers do: file:line:col, or
 // file:$.path for JSON input.
 func (p Pos) String() string {
@@ -147,12 +158,8 @@ func (l List) Sort() {
 }
 
 func compare(a, b Diagnostic) int {
-	pa, pb := a.Range.Start, b.Range.Start
 	return cmp.Or(
-		cmp.Compare(pa.File, pb.File),
-		cmp.Compare(pa.Line, pb.Line),
-		cmp.Compare(pa.Column, pb.Column),
-		cmp.Compare(pa.Path, pb.Path),
+		a.Range.Start.Compare(b.Range.Start),
 		cmp.Compare(a.Severity, b.Severity),
 		cmp.Compare(a.Message, b.Message),
 	)

@@ -152,7 +152,7 @@ func (c *checker) add(d diag.Diagnostic) { c.ds = append(c.ds, d) }
 // verb the earlier one's position; hint is the hint, as it is.
 func (c *checker) duplicate(code string, a, b diag.Range, hint, format string, args ...any) {
 	first, again := a, b
-	if p, q := first.Start, again.Start; q.Line > 0 && (p.Line > q.Line || p.Line == q.Line && p.Column > q.Column) {
+	if q := again.Start; q.Line > 0 && first.Start.Compare(q) > 0 {
 		first, again = again, first
 	}
 	c.add(diag.Errorf(again, code, format, append(args, whereFrom(first, again))...).WithHint("%s", hint))

@@ -184,8 +184,8 @@ func providerClient() *http.Client {
 var errProviderRedirect = errors.New("a provider answered with a redirect, which the engine does not follow")
 
 // post sends a request to an HTTP provider, with the registration's call
-// credential token as a bearer token (none if ""). Connection errors, 5xx, 408
-// and 429 are retryable; other statuses, a redirect and an answer over
+// credential token as a bearer token (none if ""). Connection errors, 5xx, 408,
+// 429 and 401 are retryable; other statuses, a redirect and an answer over
 // MaxProviderResponse are permanent. A request that found no server at
 // callback (neterr.Unreachable, before any answer and with time left) is
 // a noAnswerError marked unreachable.

@@ -93,8 +93,9 @@ func (r *Run[S]) observe(ctx context.Context, history []Event) context.Context {
 				break
 			}
 		}
-		if last := &history[len(history)-1]; last.Parks() != nil {
-			info.Wait, info.WaitSince = last.Parks(), last.Time
+		last := &history[len(history)-1]
+		if info.Wait = last.Parks(); info.Wait != nil {
+			info.WaitSince = last.Time
 		}
 	}
 	ctx, r.obs = o.ObserveRun(ctx, info)

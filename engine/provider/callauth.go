@@ -55,8 +55,7 @@ func (a *callAuth) end(ok bool, token string) {
 // credentials.
 func (a *callAuth) allows(r *http.Request) bool {
 	got, _ := bearer.Token(r)
-	timeout := time.NewTimer(maxTokenWait)
-	defer timeout.Stop()
+	var timeout <-chan time.Time // armed only if the call has to wait: most do not
 	for {
 		a.mu.Lock()
 		registered, token, pending := a.registered, a.token, a.pending
@@ -67,11 +66,16 @@ func (a *callAuth) allows(r *http.Request) bool {
 		if pending == nil {
 			return false
 		}
+		if timeout == nil {
+			t := time.NewTimer(maxTokenWait)
+			defer t.Stop()
+			timeout = t.C
+		}
 		select {
 		case <-pending:
 		case <-r.Context().Done():
 			return false
-		case <-timeout.C:
+		case <-timeout:
 			return false
 		}
 	}
