@@ -247,6 +247,43 @@ type Status struct {
 	Children []RunRef `json:"children,omitempty"`
 }
 
+// RunStep is the step a run's status names (Status.Step), folded from the
+// events of the run's machine: the step running, waiting, in a parallel
+// block or rolling back; for a run that failed or was aborted, once the
+// unwind is over, the step that caused it; otherwise the last step. The
+// status of a run and the stores' run listings (store.RunInfo.Step) both
+// fold it, so that a listed run names the step its status does.
+type RunStep struct {
+	Step  string
+	cause string // the step whose failure or abort started the unwind
+}
+
+// Apply folds e, an event of the run's machine (a branch's events, Branch
+// set, leave the run's step as it is: the run stays in the block).
+func (s *RunStep) Apply(e *Event) {
+	if e.Branch != "" {
+		return
+	}
+	if to, step, ok := kindOf(e.To); ok {
+		s.apply(e, to, step)
+	}
+}
+
+// apply folds e, which enters a state of kind to concerning toStep.
+func (s *RunStep) apply(e *Event, to stateKind, toStep string) {
+	if (to == kindFailing || to == kindAborting) && s.cause == "" {
+		s.cause = e.Step
+	}
+	switch {
+	case to == kindRunning || to == kindWaiting || to == kindRollback || to == kindParallel:
+		s.Step = toStep
+	case s.cause != "":
+		s.Step = s.cause
+	default:
+		s.Step = e.Step
+	}
+}
+
 // Branch is the status of a branch of a parallel block.
 type Branch struct {
 	Step string `json:"step"`
@@ -264,9 +301,8 @@ type Branch struct {
 type tracker struct {
 	machine   string
 	kind      stateKind
-	step      string
+	steps     RunStep
 	attempt   int
-	causeStep string
 	cause     string
 	lastErr   string
 	rollbacks []string
@@ -386,7 +422,6 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	switch to {
 	case kindFailing:
 		if t.cause == "" {
-			t.causeStep = e.Step
 			if e.Error != "" {
 				t.cause = "step " + e.Step + ": " + e.Error
 			} else {
@@ -395,7 +430,6 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 		}
 	case kindAborting:
 		if t.cause == "" {
-			t.causeStep = e.Step
 			t.cause = ErrAborted.Error()
 		}
 	}
@@ -405,21 +439,14 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 		t.branches = nil // a block entered: its branches start
 	}
 	t.wait = e.Parks()
-	switch {
-	case to == kindRunning || to == kindWaiting || to == kindRollback || to == kindParallel:
-		t.step = toStep
-	case t.causeStep != "":
-		t.step = t.causeStep
-	default:
-		t.step = e.Step
-	}
+	t.steps.apply(e, to, toStep)
 	if len(e.State) > 0 {
 		t.snap = e.State
 	}
 }
 
 func (t *tracker) status() Status {
-	st := Status{Machine: t.machine, Step: t.step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait, Branches: slices.Clone(t.branches),
+	st := Status{Machine: t.machine, Step: t.steps.Step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait, Branches: slices.Clone(t.branches),
 		Parent: t.parent, Children: slices.Clone(t.children)}
 	st.State = t.kind.runState(t.machine)
 	switch {

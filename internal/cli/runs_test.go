@@ -57,9 +57,10 @@ func TestRunsVerb(t *testing.T) {
 	defer st.Close()
 
 	code, out, errOut := runMain("runs", "-store", dir)
-	want := `RUN  FLOW    STATE        STEP     EVENTS  UPDATED                   PARENT
-o-1  Order   compensated  Reserve  7       2026-05-04T10:00:01.750Z  -
-s-1  Signup  running      Create   1       2026-05-04T10:00:00.250Z  -
+	// A compensated run names the step that failed, as its status does.
+	want := `RUN  FLOW    STATE        STEP    EVENTS  UPDATED                   PARENT
+o-1  Order   compensated  Ship    7       2026-05-04T10:00:01.750Z  -
+s-1  Signup  running      Create  1       2026-05-04T10:00:00.250Z  -
 `
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)

@@ -14,8 +14,8 @@ type RunInfo struct {
 	Flow    string           `json:"flow"`
 	Parent  string           `json:"parent,omitempty"` // the run whose call started it (runtime.Event.Parent)
 	State   runtime.RunState `json:"state"`
-	Machine string           `json:"machine"` // the latest event's To, e.g. "Charge:running"
-	Step    string           `json:"step,omitempty"`
+	Machine string           `json:"machine"`        // the latest event's To, e.g. "Charge:running"
+	Step    string           `json:"step,omitempty"` // the step its status names (runtime.RunStep)
 	Events  int              `json:"events"`
 	Started time.Time        `json:"started"`
 	Updated time.Time        `json:"updated"`
@@ -23,6 +23,8 @@ type RunInfo struct {
 	// for (runtime.Wait.Correlation), kept once the wait ended: what an
 	// operator looks a run up by (an order ID). "" if it never waited so.
 	Correlation string `json:"correlation,omitempty"`
+
+	steps runtime.RunStep // Step, with what the runtime's rule for it carries
 }
 
 // Filter selects runs for List. Zero fields match everything.
@@ -131,11 +133,8 @@ func (x *index) add(i int, st runtime.RunState, e *runtime.Event) int {
 		return i // the run's machine stays in the parallel block
 	}
 	r.Machine = e.To
-	if step, _, _ := runtime.ParseMachineState(e.To); step != "" {
-		r.Step = step
-	} else if e.Step != "" {
-		r.Step = e.Step
-	}
+	r.steps.Apply(e)
+	r.Step = r.steps.Step
 	return i
 }
 
