@@ -74,37 +74,74 @@ func retriedBefore(ctx context.Context) []failedAttempt {
 }
 
 // leaveRecord hands the record of the failed attempts, this one's failure
-// (err) added, to the next attempt, when Temporal will retry: err is
-// retryable, attempts are left, the next one can start before the
-// step's deadline (ScheduleToClose) and the run was not cancelled. The SDK
+// (err) added, to the next attempt, when Temporal may retry it: err is
+// retryable, attempts are left, the run was not cancelled and the next
+// attempt may start before the step's deadline (chanceOfRetry). The SDK
 // sends a heartbeat still buffered before it reports the failure, so the
 // record is in the server when the next attempt starts.
 //
-// First it tells the run (SignalAttemptFailed), which records the retry at
-// once, as the runtime does: while the next attempt waits out its backoff
-// or runs, the run's status shows it. The record is what the run falls
-// back on when the signal did not reach it.
+// First, when the retry is sure, it tells the run (SignalAttemptFailed),
+// which records the retry at once, as the runtime does: while the next
+// attempt waits out its backoff or runs, the run's status shows it. The
+// record is what the run falls back on when no signal reached it: then
+// the run records the retry only once a later attempt brings the record
+// back, so that Temporal's decision alone says whether there was one.
 func leaveRecord(ctx context.Context, a runtime.Action, prior []failedAttempt, err error) {
 	if runtime.IsPermanent(err) || ctx.Err() != nil {
 		return
 	}
 	info := activity.GetInfo(ctx)
-	if p := info.RetryPolicy; p != nil && p.MaximumAttempts > 0 && int32(a.Attempt) >= p.MaximumAttempts {
+	now := time.Now()
+	chance := chanceOfRetry(info.RetryPolicy, a.Attempt, info.ScheduledTime, info.ScheduleToCloseTimeout, now)
+	if chance == noRetry {
 		return
 	}
-	now := time.Now()
-	if p := info.RetryPolicy; p != nil && info.ScheduleToCloseTimeout > 0 &&
-		now.Add(retryInterval(p, a.Attempt)).After(info.ScheduledTime.Add(info.ScheduleToCloseTimeout)) {
-		return // no time for the next attempt within the deadline: Temporal will not retry
-	}
 	failed := failedAttempt{Attempt: a.Attempt, Error: recordedError(err), Time: now.UTC()}
-	if c := activity.GetClient(ctx); canSignal(c) {
+	if c := activity.GetClient(ctx); chance == sureRetry && canSignal(c) {
 		sig := attemptSignal{Key: a.Key().String(), Failed: failed}
 		if serr := c.SignalWorkflow(ctx, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, SignalAttemptFailed, sig); serr != nil {
 			activity.GetLogger(ctx).Warn("flowgen: telling the run of a failed attempt; it learns it when the step ends", "error", serr)
 		}
 	}
 	recordHeartbeat(ctx, append(slices.Clip(prior), failed), a.Attempt)
+}
+
+// retryChance is what a failed attempt can tell, on its worker's clock, of
+// whether Temporal will retry it.
+type retryChance int
+
+const (
+	noRetry    retryChance = iota // no attempts left, or no time left for one
+	maybeRetry                    // the next attempt would start within retryMargin of the deadline
+	sureRetry
+)
+
+// retryMargin is how close to the deadline a retry may start and still be
+// sure on the worker's clock: Temporal decides later, on its own clock,
+// when the failure reaches it.
+const retryMargin = time.Second
+
+// chanceOfRetry is whether Temporal retries failed attempt n of an
+// activity under retry policy p, scheduled at scheduled with a
+// ScheduleToClose timeout (0: none), as seen at now. Temporal's rule
+// (the server's, which alone decides): attempts are left, and the next
+// attempt, after its backoff (retryInterval), would start before the
+// first schedule plus ScheduleToClose. So close to that, only maybe.
+func chanceOfRetry(p *temporal.RetryPolicy, n int, scheduled time.Time, scheduleToClose time.Duration, now time.Time) retryChance {
+	if p != nil && p.MaximumAttempts > 0 && int32(n) >= p.MaximumAttempts {
+		return noRetry
+	}
+	if p == nil || scheduleToClose <= 0 {
+		return sureRetry
+	}
+	next, last := now.Add(retryInterval(p, n)), scheduled.Add(scheduleToClose)
+	switch {
+	case next.After(last.Add(retryMargin)):
+		return noRetry
+	case next.After(last.Add(-retryMargin)):
+		return maybeRetry
+	}
+	return sureRetry
 }
 
 // canSignal reports whether c, the client Temporal gives an activity, can

@@ -90,3 +90,35 @@ func TestRetriesKeepsTheLastFailure(t *testing.T) {
 		t.Errorf("retries (-want +got):\n%s", d)
 	}
 }
+
+// Whether a failed attempt is retried is Temporal's decision, made on the
+// server's clock when the failure reaches it: the attempt tells its run at
+// once only of a retry that is sure, and leaves its record for one that
+// may come (the run records it if a later attempt brings it back), so
+// that near the deadline the run neither records a retry Temporal does not
+// make nor records one it makes as an attempt that left no record.
+func TestChanceOfRetry(t *testing.T) {
+	p := RetryPolicy(runtime.RetryPolicy{Attempts: 3, Initial: time.Second, Max: time.Second})
+	sched := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const deadline = 10 * time.Second
+	last := sched.Add(deadline) // the last moment a retry may start
+	for _, c := range []struct {
+		name string
+		n    int
+		now  time.Time
+		want retryChance
+	}{
+		{"well within the deadline", 1, sched, sureRetry},
+		{"no attempts left", 3, sched, noRetry},
+		{"the retry starts just before the deadline", 1, last.Add(-time.Second - 200*time.Millisecond), maybeRetry},
+		{"the retry starts just after the deadline", 1, last.Add(-time.Second + 200*time.Millisecond), maybeRetry},
+		{"the retry starts well after the deadline", 1, last.Add(time.Second), noRetry},
+	} {
+		if got := chanceOfRetry(p, c.n, sched, deadline, c.now); got != c.want {
+			t.Errorf("%s: chance %d, want %d", c.name, got, c.want)
+		}
+	}
+	if got := chanceOfRetry(p, 1, sched, 0, sched.Add(time.Hour)); got != sureRetry {
+		t.Errorf("no deadline: chance %d, want sure", got)
+	}
+}
