@@ -31,7 +31,14 @@ func Attach[S any](c client.Client, runID string) *Run[S] {
 // runtime's rule, runtime.Wait.Matches); an event it does not await yet
 // waits in the workflow until the run gets there.
 func Deliver(ctx context.Context, c client.Client, runID, topic, event string, payload json.RawMessage) error {
-	return c.SignalWorkflow(ctx, runID, "", SignalName(topic, event), []byte(payload))
+	return DeliverWith(ctx, c, runID, topic, event, runtime.Delivery{Payload: payload})
+}
+
+// DeliverWith is Deliver of d, whose Link (the W3C traceparent of the
+// span that sent the event) the run records on the event that ends its
+// wait (runtime.Event.Link), as the runtime does.
+func DeliverWith(ctx context.Context, c client.Client, runID, topic, event string, d runtime.Delivery) error {
+	return c.SignalWorkflow(ctx, runID, "", SignalName(topic, event), SignalArg(d))
 }
 
 // Run is the handle of one run on Temporal.

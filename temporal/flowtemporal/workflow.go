@@ -8,6 +8,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -72,7 +73,7 @@ func (r *wfRun[S]) run() (S, error) {
 		var out runtime.Outcome
 		var err error
 		attempt := 0
-		var payload []byte
+		var got runtime.Delivery // the awaited event, or a call's result (Payload)
 		var aborted bool
 		switch {
 		case len(step.Branches) > 0:
@@ -82,15 +83,15 @@ func (r *wfRun[S]) run() (S, error) {
 			}
 		case wait != nil:
 			if step.Call != nil {
-				payload, out, err, aborted = r.call(step, wait)
+				got.Payload, out, err, aborted = r.call(step, wait)
 			} else {
-				payload, out, err, aborted = r.wait(step, wait)
+				got, out, err, aborted = r.wait(step, wait)
 			}
 			if aborted {
 				return r.abort(0, r.ctx.Err())
 			}
 			if out == "" {
-				r.emit(runtime.RunningState(step.ID), 0, "", nil, func(e *runtime.Event) { e.Payload = payload })
+				r.emit(runtime.RunningState(step.ID), 0, "", nil, func(e *runtime.Event) { e.Payload, e.Link = got.Payload, got.Link })
 			}
 		}
 		// A child that ended done is a completed call even when the run
@@ -105,7 +106,7 @@ func (r *wfRun[S]) run() (S, error) {
 			if returned {
 				ctx, _ = workflow.NewDisconnectedContext(r.ctx)
 			}
-			out, attempt, err, aborted = r.exec(ctx, step, payload)
+			out, attempt, err, aborted = r.exec(ctx, step, got.Payload)
 			if aborted {
 				return r.abort(attempt, err)
 			}
@@ -192,10 +193,11 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 // wait blocks until the awaited event (a signal whose payload matches),
 // the wait's timer (runtime.Wait.Timer: a sleep's wake-up time, or the
 // deadline, outcome "timeout"), or the run's cancellation. A sleep until a
-// time never set ends with "error".
-func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, out runtime.Outcome, err error, aborted bool) {
+// time never set ends with "error". The event comes with its sender's
+// link, if it carried one (SignalArg).
+func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Delivery, out runtime.Outcome, err error, aborted bool) {
 	if st.Sleep != nil && w.Until.IsZero() {
-		return nil, runtime.OutcomeError, runtime.SleepUnset(st.ID), false
+		return got, runtime.OutcomeError, runtime.SleepUnset(st.ID), false
 	}
 	tctx, cancelTimer := workflow.WithCancel(r.ctx)
 	defer cancelTimer()
@@ -212,10 +214,15 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 	if st.Await != nil {
 		ch := workflow.GetSignalChannel(r.ctx, SignalName(w.Topic, w.Event))
 		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-			var p []byte
-			c.Receive(r.ctx, &p)
-			if w.Matches(p) {
-				payload, woke = p, true
+			var raw converter.RawValue
+			c.Receive(r.ctx, &raw)
+			d, derr := deliveryOf(raw)
+			if derr == nil && w.Matches(d.Payload) {
+				got, woke = d, true
+				return
+			}
+			if derr != nil {
+				workflow.GetLogger(r.ctx).Warn("flowgen: unreadable event dropped", "run_id", r.id, "step", st.ID, "error", derr)
 				return
 			}
 			workflow.GetLogger(r.ctx).Info("flowgen: event for another correlation dropped",
@@ -237,11 +244,11 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 	}
 	switch {
 	case aborted:
-		return nil, "", nil, true
+		return runtime.Delivery{}, "", nil, true
 	case fired:
-		return nil, runtime.OutcomeTimeout, w.TimeoutError(), false
+		return runtime.Delivery{}, runtime.OutcomeTimeout, w.TimeoutError(), false
 	}
-	return payload, "", nil, false
+	return got, "", nil, false
 }
 
 // exec runs the step's activity under ctx, its attempts as the step's

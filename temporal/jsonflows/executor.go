@@ -36,6 +36,12 @@ type Options struct {
 	// InboxRetention is how long an inbox keeps an event no run has taken,
 	// and remembers a message ID. Default engine.DefaultInboxRetention.
 	InboxRetention time.Duration
+	// Link, if set, is the W3C traceparent of ctx's span ("" for none),
+	// for an event published under ctx that carries no link of its own
+	// (engine.Message.Link): the run whose await takes it records it
+	// (runtime.Event.Link). flowgen-temporal serve sets it to its
+	// telemetry's (observe.Telemetry.Link).
+	Link func(ctx context.Context) string
 }
 
 // DefaultTaskQueue is the task queue of Options.TaskQueue's default.
@@ -136,6 +142,9 @@ func (x *Executor) existing(ctx context.Context, f engine.ExecFlow, state json.R
 // by message ID).
 func (x *Executor) Publish(ctx context.Context, m engine.Message, triggered []engine.EventStart, awaiting []engine.ExecFlow) (engine.Published, error) {
 	out := engine.Published{ID: m.ID, Runs: []engine.EventRun{}}
+	if m.Link == "" && x.opts.Link != nil {
+		m.Link = x.opts.Link(ctx)
+	}
 	for _, s := range triggered {
 		err := x.Start(ctx, s.Flow, s.State, s.RunID)
 		switch {

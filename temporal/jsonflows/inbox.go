@@ -75,6 +75,9 @@ type inboxMessage struct {
 	ID       string          `json:"id"`
 	Payload  json.RawMessage `json:"payload"`
 	Received time.Time       `json:"received,omitzero"`
+	// Link is the sender's W3C traceparent (engine.Message.Link), which
+	// the run that takes the event records (runtime.Event.Link).
+	Link string `json:"link,omitempty"`
 }
 
 // inboxWait is a run waiting at an inbox, or taking its wait back.
@@ -101,12 +104,13 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 	events := workflow.GetSignalChannel(ctx, signalInboxEvent)
 	waits := workflow.GetSignalChannel(ctx, signalInboxWait)
 	signal := flowtemporal.SignalName(st.Topic, st.Event)
-	// deliver hands p to the oldest waiting run that takes it.
-	deliver := func(p json.RawMessage) bool {
+	// deliver hands m to the oldest waiting run that takes it.
+	deliver := func(m inboxMessage) bool {
+		arg := flowtemporal.SignalArg(runtime.Delivery{Payload: m.Payload, Link: m.Link})
 		for len(st.Waiting) > 0 {
 			w := st.Waiting[0]
 			st.Waiting = st.Waiting[1:]
-			err := workflow.SignalExternalWorkflow(ctx, w.RunID, "", signal, []byte(p)).Get(ctx, nil)
+			err := workflow.SignalExternalWorkflow(ctx, w.RunID, "", signal, arg).Get(ctx, nil)
 			if err == nil {
 				return true
 			}
@@ -121,7 +125,7 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 		}
 		st.Seen[m.ID] = now
 		m.Received = now
-		if !deliver(m.Payload) {
+		if !deliver(m) {
 			st.Pending = append(st.Pending, m)
 		}
 	}
@@ -136,7 +140,7 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 		default:
 			st.Waiting = append(st.Waiting, w)
 			for len(st.Pending) > 0 && len(st.Waiting) > 0 {
-				if !deliver(st.Pending[0].Payload) {
+				if !deliver(st.Pending[0]) {
 					break
 				}
 				st.Pending = st.Pending[1:]
@@ -241,7 +245,7 @@ func (x *Executor) deliverAwaited(ctx context.Context, m engine.Message, awaitin
 				continue
 			}
 			done[id] = true
-			if err := x.signalInbox(ctx, k, signalInboxEvent, inboxMessage{ID: m.ID, Payload: m.Payload}); err != nil {
+			if err := x.signalInbox(ctx, k, signalInboxEvent, inboxMessage{ID: m.ID, Payload: m.Payload, Link: m.Link}); err != nil {
 				return false, err
 			}
 		}

@@ -146,7 +146,7 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 		return err
 	}
 	defer tel.Shutdown(context.Background())
-	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue})
+	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue, Link: tel.Link})
 	srv, err := listen.New(cfg.net, log)
 	if err != nil {
 		return err

@@ -1,0 +1,61 @@
+package flowtemporal
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+type paid struct {
+	Order   string
+	Payment json.RawMessage
+}
+
+// An event's signal that carries its sender's trace context (DeliverWith,
+// SignalArg) wakes the await with the payload and records the link on the
+// wake-up event, as the runtime records Delivery.Link; one that carries
+// the payload alone, as senders without a link and older code send it,
+// still wakes it, without a link.
+func TestDeliveryLink(t *testing.T) {
+	const link = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	for _, c := range []struct {
+		name string
+		d    runtime.Delivery
+	}{
+		{"with a link", runtime.Delivery{Payload: json.RawMessage(`{"correlation_id":"o-1","amount":3}`), Link: link}},
+		{"payload alone", runtime.Delivery{Payload: json.RawMessage(`{"correlation_id":"o-1","amount":3}`)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			def := runtime.New[paid]("Pay", Awaits())
+			must(t, def.Register(
+				runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, func(s *paid) string { return s.Order }, time.Hour),
+				runtime.NewStep("Ship", func(context.Context, *paid) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }, runtime.WithIrreversible[paid]()),
+			))
+			f, err := New(def)
+			must(t, err)
+			env := newEnv(t)
+			f.Register(env)
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(SignalName("payments", "paid"), SignalArg(c.d))
+			}, time.Minute)
+			env.ExecuteWorkflow(WorkflowName("Pay"), paid{Order: "o-1"})
+			wantEnd(t, env, runtime.StateDone)
+			h := status(t, env).History
+			var woke *runtime.Event
+			for i := range h {
+				if h[i].From == runtime.WaitingState("paid") && h[i].To == runtime.RunningState("paid") {
+					woke = &h[i]
+				}
+			}
+			if woke == nil {
+				t.Fatalf("no wake-up event in %q", transitions(h))
+			}
+			if woke.Link != c.d.Link || string(woke.Payload) != string(c.d.Payload) {
+				t.Errorf("wake-up event: link %q, payload %s; want %q, %s", woke.Link, woke.Payload, c.d.Link, c.d.Payload)
+			}
+		})
+	}
+}
