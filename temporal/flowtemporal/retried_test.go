@@ -58,6 +58,8 @@ func TestFailureAttemptOfDeadline(t *testing.T) {
 			2, []failedAttempt{one}, runtime.DeadlinePassed(deadline)},
 		{"deadline passes in the backoff after attempt 2", timedOut(t, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.RETRY_STATE_TIMEOUT, false, []failedAttempt{one, two}, 2),
 			2, []failedAttempt{one, two}, runtime.DeadlinePassed(deadline)},
+		{"deadline cuts attempt 3, whose start heartbeat was lost", timedOut(t, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.RETRY_STATE_TIMEOUT, true, []failedAttempt{one, two}, 2),
+			3, []failedAttempt{one, two}, runtime.DeadlinePassed(deadline)},
 		{"deadline cuts attempt 1", timedOut(t, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.RETRY_STATE_TIMEOUT, true),
 			1, nil, runtime.DeadlinePassed(deadline)},
 		{"deadline passes before attempt 1 starts", timedOut(t, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.RETRY_STATE_TIMEOUT, false),

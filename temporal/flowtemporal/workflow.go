@@ -367,7 +367,13 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, []f
 		switch typ := to.TimeoutType(); {
 		case typ == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE && deadline > 0:
 			// While attempt ran (the runtime cuts it there), or after it
-			// failed, before the next started: the runtime's error.
+			// failed, before the next started: the runtime's error. An
+			// attempt that ran after the last one recorded as failed is
+			// the next, even when its start heartbeat was lost (its
+			// worker died as it started; markStarted).
+			if n := len(prior); act != nil && act.StartedEventID() != 0 && n > 0 && prior[n-1].Attempt >= attempt {
+				attempt = prior[n-1].Attempt + 1
+			}
 			return attempt, prior, runtime.DeadlinePassed(deadline)
 		case typ == enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
 			cause = runtime.AttemptTimeout(timeout)
