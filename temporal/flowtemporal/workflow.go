@@ -523,6 +523,10 @@ func (r *wfRun[S]) record(e runtime.Event) {
 	r.history = append(r.history, e)
 	if runtime.RunState(e.To).Terminal() {
 		// Lists of runs (visibility) show how a run ended without a query.
+		// Not under workflow.GetVersion, unlike the correlation below: it
+		// came one commit after the workflow itself (dce5098), and a
+		// version added now would read every history recorded since as
+		// the default, without the write those histories hold.
 		if merr := workflow.UpsertMemo(r.ctx, map[string]any{MemoState: e.To}); merr != nil {
 			workflow.GetLogger(r.ctx).Error("flowgen: recording the run's end in its memo", "run_id", r.id, "error", merr)
 		}
