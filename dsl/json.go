@@ -370,6 +370,14 @@ func (o *jobj) get(key string) (*jnode, string) {
 	return nil, ""
 }
 
+// at is where the value of key is, or the zero range when it is absent.
+func (o *jobj) at(key string) diag.Range {
+	if _, p := o.get(key); p != "" {
+		return o.d.at(p)
+	}
+	return diag.Range{}
+}
+
 func (o *jobj) missing(key string) {
 	o.d.errorf(o.path, "missing required field %q in %s", key, o.what)
 }
@@ -646,12 +654,12 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string, branch bool) *Step {
 	if rn, p := o.get("retry"); rn != nil {
 		s.Retry = d.decodeRetry(rn, p)
 	}
-	s.Timeout = o.duration("timeout")
-	s.Deadline = o.duration("deadline")
+	s.Timeout, s.TimeoutRange = o.duration("timeout"), o.at("timeout")
+	s.Deadline, s.DeadlineRange = o.duration("deadline"), o.at("deadline")
 	if rn, p := o.get("rollback"); rn != nil {
 		s.Rollback = d.decodeRollback(rn, p)
 	}
-	s.Irreversible = o.boolean("irreversible")
+	s.Irreversible, s.IrreversibleRange = o.boolean("irreversible"), o.at("irreversible")
 	o.array("publish", false, func(n *jnode, path string) {
 		if p := d.decodePublication(n, path); p != nil {
 			s.Publish = append(s.Publish, p)
