@@ -750,10 +750,10 @@ func (d *jsonDecoder) decodeRollback(n *jnode, path string) *Rollback {
 	}
 	switch {
 	case r.Name != nil && r.Action != nil:
-		d.errorf(path, "rollback has both a Go method \"name\" and an rpc \"action\"; keep one")
+		d.errorf(path, "rollback has both a Go method \"name\" and an \"action\" (an rpc or a call); keep one")
 	case r.Name == nil && r.Action == nil:
 		if _, p := o.get("action"); p == "" {
-			d.errorf(path, "rollback needs a Go method \"name\" or an rpc \"action\"")
+			d.errorf(path, "rollback needs a Go method \"name\" or an \"action\" (an rpc or a call)")
 		}
 		return nil
 	}
@@ -808,7 +808,11 @@ func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
 		}
 	}
 	if len(forms) != 1 {
-		d.errorf(path, "a condition has exactly one of \"field\", \"and\", \"or\" and \"not\"; this one has %s", quoteList(forms))
+		has := "none"
+		if len(forms) > 0 {
+			has = quoteList(forms)
+		}
+		d.errorf(path, "a condition has exactly one of \"field\", \"and\", \"or\" and \"not\"; this one has %s", has)
 		return nil
 	}
 	switch forms[0] {
