@@ -240,7 +240,7 @@ func (c *checker) call(f *Flow, s *Step, at diag.Range) {
 		lines = append(lines, "`deadline "+s.Deadline.String()+"`")
 	}
 	if len(lines) > 0 {
-		c.add(diag.Errorf(at, "call-policy", "step %q calls flow %s and has %s: a call has no attempt to bound, and a deadline would leave the child running after the step gave up", s.Name, calleeName(s.Action), strings.Join(lines, " and ")).
+		c.add(diag.Errorf(pick(s.TimeoutRange, s.DeadlineRange, at), "call-policy", "step %q calls flow %s and has %s: a call has no attempt to bound, and a deadline would leave the child running after the step gave up", s.Name, calleeName(s.Action), strings.Join(lines, " and ")).
 			WithHint("remove it, and bound the steps of flow %s (their timeouts and deadlines) instead", calleeName(s.Action)))
 	}
 	if r := f.RetryFor(s); r.Attempts > 1 && s.Retry != nil {

@@ -486,11 +486,11 @@ func (c *checker) sleep(f *Flow, s *Step, at diag.Range) {
 			WithHint("sleep a duration above zero, such as `sleep 336h`, or until a time.Time field of the state: `sleep until ReminderAt`"))
 	}
 	if s.Timeout > 0 {
-		c.add(diag.Errorf(at, "sleep-timeout", "step %q sleeps, so its `timeout %s` has no attempt to bound", s.Name, s.Timeout).
+		c.add(diag.Errorf(pick(s.TimeoutRange, at), "sleep-timeout", "step %q sleeps, so its `timeout %s` has no attempt to bound", s.Name, s.Timeout).
 			WithHint("bound the sleep with `deadline %s` instead: the step ends with the outcome timeout when it passes", s.Timeout))
 	}
 	if d := f.DeadlineFor(s); d > 0 && a.Until == nil && a.Duration > 0 && d <= a.Duration.std() {
-		c.add(diag.Warnf(at, "sleep-deadline", "step %q sleeps %s, but its deadline is %s: it always ends with the outcome timeout", s.Name, a.Duration, FormatDuration(d)).
+		c.add(diag.Warnf(pick(s.DeadlineRange, at), "sleep-deadline", "step %q sleeps %s, but its deadline is %s: it always ends with the outcome timeout", s.Name, a.Duration, FormatDuration(d)).
 			WithHint("raise the deadline above %s, or remove it", a.Duration))
 	}
 }

@@ -131,6 +131,20 @@ func TestCheck(t *testing.T) {
 			want: []string{"$.flows[0].steps[0].rollback.action.response: error call-rollback: rollback of step \"A\" calls flow G with `-> Y`, but a rollback call writes nothing back [hint: a rollback call passes its (Field) to the child and waits for it to end done; remove `-> Y`]"},
 		},
 		{
+			// Each policy a call or a choose cannot have is reported at
+			// its member, not at the step's name.
+			name: "call and choose policies at their members",
+			src: doc(flow("F", `"state": "S"`,
+				step("Call", `"action": {"kind": "call", "flow": "G", "request": "X"}, "deadline": "1h", "irreversible": true`),
+				step("Choose", `"action": {"kind": "choose", "when": [{"if": {"field": "B"}, "target": "done"}], "otherwise": "fail"}, "timeout": "1s", "irreversible": true`)),
+				flow("G", `"state": "T"`, goStep("B", ""))),
+			want: []string{
+				"$.flows[0].steps[0].deadline: error call-policy: step \"Call\" calls flow G and has `deadline 1h`: a call has no attempt to bound, and a deadline would leave the child running after the step gave up [hint: remove it, and bound the steps of flow G (their timeouts and deadlines) instead]",
+				"$.flows[0].steps[1].irreversible: error choose-only: step \"Choose\" chooses, so it cannot have `irreversible` [hint: a choose only decides where the run goes: it does no work to retry, bound, undo or publish, and its `when` and `otherwise` lines are its transitions; move this into a step of its own]",
+				"$.flows[0].steps[1].timeout: error choose-only: step \"Choose\" chooses, so it cannot have a timeout [hint: a choose only decides where the run goes: it does no work to retry, bound, undo or publish, and its `when` and `otherwise` lines are its transitions; move this into a step of its own]",
+			},
+		},
+		{
 			name: "timeout outcome from the flow timeout",
 			src:  doc(flow("F", `"timeout": "5s"`, goStep("A", `"on": [{"on": "timeout", "target": "done"}]`))),
 		},
@@ -224,8 +238,8 @@ func TestCheck(t *testing.T) {
 				`$.flows[0].steps[1].action: error sleep: sleep in step "Neither" waits no time [hint: sleep a duration above zero, such as ` + "`sleep 336h`" + `, or until a time.Time field of the state: ` + "`sleep until ReminderAt`" + `]`,
 				`$.flows[0].steps[2].action: error sleep: sleep in step "Zero" waits no time [hint: sleep a duration above zero, such as ` + "`sleep 336h`" + `, or until a time.Time field of the state: ` + "`sleep until ReminderAt`" + `]`,
 				`$.flows[0].steps[3].action.until: error sleep: sleep in step "Empty" waits until an empty field name [hint: name the state field, a time.Time, that holds when the run wakes]`,
-				`$.flows[0].steps[4].name: error sleep-timeout: step "Timeout" sleeps, so its ` + "`timeout 5m`" + ` has no attempt to bound [hint: bound the sleep with ` + "`deadline 5m`" + ` instead: the step ends with the outcome timeout when it passes]`,
-				`$.flows[0].steps[5].name: warning sleep-deadline: step "Short" sleeps 1h, but its deadline is 1h: it always ends with the outcome timeout [hint: raise the deadline above 1h, or remove it]`,
+				`$.flows[0].steps[4].timeout: error sleep-timeout: step "Timeout" sleeps, so its ` + "`timeout 5m`" + ` has no attempt to bound [hint: bound the sleep with ` + "`deadline 5m`" + ` instead: the step ends with the outcome timeout when it passes]`,
+				`$.flows[0].steps[5].deadline: warning sleep-deadline: step "Short" sleeps 1h, but its deadline is 1h: it always ends with the outcome timeout [hint: raise the deadline above 1h, or remove it]`,
 				`$.flows[0].steps[6].on[0].on: error undefined-outcome: step "NoDeadline" has no deadline, so it cannot end with outcome "timeout" [hint: add ` + "`deadline <duration>`" + ` to the step to bound its sleep (the step ends with the outcome timeout when it passes), or remove this transition]`,
 				`$.flows[0].steps[6].outcomes[0]: error outcomes-not-go: sleep step "NoDeadline" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; a sleep step ends with ok, error or timeout]`,
 				`$.flows[0].steps[7].name: warning no-rollback: step "Publishes" has side effects (a publication) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,

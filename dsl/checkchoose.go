@@ -39,16 +39,16 @@ func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, 
 		only(s.Retry.Range, "a retry")
 	}
 	if s.Timeout > 0 {
-		only(at, "a timeout")
+		only(s.TimeoutRange, "a timeout")
 	}
 	if s.Deadline > 0 {
-		only(at, "a deadline")
+		only(s.DeadlineRange, "a deadline")
 	}
 	if s.Rollback != nil {
 		only(s.Rollback.Range, "a rollback")
 	}
 	if s.Irreversible {
-		only(at, "`irreversible`")
+		only(s.IrreversibleRange, "`irreversible`")
 	}
 	for _, p := range s.Publish {
 		if p != nil {

@@ -370,6 +370,14 @@ func (o *jobj) get(key string) (*jnode, string) {
 	return nil, ""
 }
 
+// at is where the value of key is, or the zero range when it is absent.
+func (o *jobj) at(key string) diag.Range {
+	if _, p := o.get(key); p != "" {
+		return o.d.at(p)
+	}
+	return diag.Range{}
+}
+
 func (o *jobj) missing(key string) {
 	o.d.errorf(o.path, "missing required field %q in %s", key, o.what)
 }
@@ -646,12 +654,12 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string, branch bool) *Step {
 	if rn, p := o.get("retry"); rn != nil {
 		s.Retry = d.decodeRetry(rn, p)
 	}
-	s.Timeout = o.duration("timeout")
-	s.Deadline = o.duration("deadline")
+	s.Timeout, s.TimeoutRange = o.duration("timeout"), o.at("timeout")
+	s.Deadline, s.DeadlineRange = o.duration("deadline"), o.at("deadline")
 	if rn, p := o.get("rollback"); rn != nil {
 		s.Rollback = d.decodeRollback(rn, p)
 	}
-	s.Irreversible = o.boolean("irreversible")
+	s.Irreversible, s.IrreversibleRange = o.boolean("irreversible"), o.at("irreversible")
 	o.array("publish", false, func(n *jnode, path string) {
 		if p := d.decodePublication(n, path); p != nil {
 			s.Publish = append(s.Publish, p)
@@ -742,10 +750,10 @@ func (d *jsonDecoder) decodeRollback(n *jnode, path string) *Rollback {
 	}
 	switch {
 	case r.Name != nil && r.Action != nil:
-		d.errorf(path, "rollback has both a Go method \"name\" and an rpc \"action\"; keep one")
+		d.errorf(path, "rollback has both a Go method \"name\" and an \"action\" (an rpc or a call); keep one")
 	case r.Name == nil && r.Action == nil:
 		if _, p := o.get("action"); p == "" {
-			d.errorf(path, "rollback needs a Go method \"name\" or an rpc \"action\"")
+			d.errorf(path, "rollback needs a Go method \"name\" or an \"action\" (an rpc or a call)")
 		}
 		return nil
 	}
@@ -800,7 +808,11 @@ func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
 		}
 	}
 	if len(forms) != 1 {
-		d.errorf(path, "a condition has exactly one of \"field\", \"and\", \"or\" and \"not\"; this one has %s", quoteList(forms))
+		has := "none"
+		if len(forms) > 0 {
+			has = quoteList(forms)
+		}
+		d.errorf(path, "a condition has exactly one of \"field\", \"and\", \"or\" and \"not\"; this one has %s", has)
 		return nil
 	}
 	switch forms[0] {

@@ -118,9 +118,14 @@ func TestDecodeJSONPositions(t *testing.T) {
 			[]string{`$: error json: missing required field "version" in flowgen JSON document`}},
 		{"rollback shapes", d(`"steps": [{"name": "A", "action": {"kind": "go"}, "rollback": {}}, {"name": "B", "action": {"kind": "go"}, "rollback": {"name": "U", "action": {"kind": "rpc", "service": "s", "endpoint": "e"}}}, {"name": "C", "action": {"kind": "go"}, "rollback": {"action": {"kind": "await", "topic": "t", "event": "e"}}}]`),
 			[]string{
-				`$.flows[0].steps[0].rollback: error json: rollback needs a Go method "name" or an rpc "action"`,
-				`$.flows[0].steps[1].rollback: error json: rollback has both a Go method "name" and an rpc "action"; keep one`,
+				`$.flows[0].steps[0].rollback: error json: rollback needs a Go method "name" or an "action" (an rpc or a call)`,
+				`$.flows[0].steps[1].rollback: error json: rollback has both a Go method "name" and an "action" (an rpc or a call); keep one`,
 				`$.flows[0].steps[2].rollback.action.kind: error json: invalid kind "await": expected one of "rpc", "call"`,
+			}},
+		{"condition shapes", d(`"steps": [{"name": "A", "action": {"kind": "choose", "when": [{"if": {}, "target": "done"}, {"if": {"not": {"field": "X"}, "field": "Y"}, "target": "done"}], "otherwise": "fail"}}]`),
+			[]string{
+				`$.flows[0].steps[0].action.when[0].if: error json: a condition has exactly one of "field", "and", "or" and "not"; this one has none`,
+				`$.flows[0].steps[0].action.when[1].if: error json: a condition has exactly one of "field", "and", "or" and "not"; this one has "not", "field"`,
 			}},
 		{"not an object", `[]`,
 			[]string{`$: error json: expected flowgen JSON document object, found array`}},

@@ -9,11 +9,15 @@ import (
 
 // WaitFreeCycles returns the groups of steps that outcome jumps connect in
 // a cycle (a step routed back to itself, or steps that reach each other)
-// with no step among them that waits (KindSpec.Waits: an await, a sleep):
-// a run that enters one can go round it without ever waiting, recording
-// events until its history bound (runtime.WithMaxHistory) fails it. Each
-// group is a strongly connected component of the step graph, its steps in
-// file order; the groups are in the file order of their first step.
+// with no step among them that waits (KindSpec.Waits: an await, a sleep,
+// a call): a run that enters one can go round it without ever waiting,
+// recording events until its history bound (runtime.WithMaxHistory)
+// fails it. Each group is a strongly connected component of the graph of
+// the steps that do not wait, its steps in file order; the groups are in
+// the file order of their first step. The waiting steps are left out of
+// the graph, not only out of the groups: a cycle through a wait may hold
+// a shorter one that skips it (Poll -> Decide -> Poll beside Poll ->
+// Decide -> Sleep -> Poll), which a run can go round forever.
 func (f *Flow) WaitFreeCycles() [][]*Step {
 	var steps []int // indexes of the non-nil steps, the graph's nodes
 	index := map[string]int{}
@@ -36,7 +40,7 @@ func (f *Flow) WaitFreeCycles() [][]*Step {
 			if e.IsDefault() {
 				j, ok = f.nextIndex(i)
 			}
-			if ok {
+			if ok && !f.Steps[j].Spec().Waits {
 				out = append(out, j)
 			}
 		}
@@ -59,7 +63,7 @@ func (f *Flow) WaitFreeCycles() [][]*Step {
 		next []int
 	}
 	for _, root := range steps {
-		if order[root] >= 0 {
+		if order[root] >= 0 || f.Steps[root].Spec().Waits {
 			continue
 		}
 		order[root], low[root] = counter, counter
@@ -115,11 +119,7 @@ func (f *Flow) WaitFreeCycles() [][]*Step {
 				cyclic = cyclic || j == g[0]
 			}
 		}
-		waits := false
-		for _, i := range g {
-			waits = waits || f.Steps[i].Spec().Waits
-		}
-		if !cyclic || waits {
+		if !cyclic {
 			continue
 		}
 		inFile := make([]*Step, 0, len(g))

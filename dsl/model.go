@@ -211,6 +211,11 @@ type Step struct {
 	Transitions []*Transition `json:"on,omitempty"`
 	NameRange   diag.Range    `json:"-"`
 	Range       diag.Range    `json:"-"`
+	// Where the step's timeout, deadline and irreversible are written
+	// (zero when they are not), so that a diagnostic about one of them
+	// points at it rather than at the step's name, where it would also
+	// hide the others: diag.List.Normalize keeps one per line.
+	TimeoutRange, DeadlineRange, IrreversibleRange diag.Range `json:"-"`
 }
 
 // Ident is a name used in a flow (a state field, step, outcome or type) with

@@ -252,6 +252,10 @@ func (s *scanner) unexpected(off int) {
 	switch {
 	case r == '-' && off+1 < len(s.src) && isDigit(s.src[off+1]):
 		hint = "numbers and durations cannot be negative"
+	case r == '-' && s.afterComparison():
+		// Not "->": the minus of a condition's literal that is not a
+		// number right after it (- 5, -"a", -true).
+		hint = "only a number can be negative, with its minus sign right before it: Balance < -2.5"
 	case r == '-':
 		hint = `transitions are written "on outcome -> Target"`
 	case r == '.' && s.afterCorrelatePath(off):

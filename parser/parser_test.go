@@ -182,6 +182,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"C-style or", `flow A { step B { choose { when X || Y -> C } } }`, `1:35: unexpected character '|' (hint: conditions combine with and, or and not: when Express and not Oversize -> Ship)`},
 		{"negative", `flow A { timeout -5s }`, `1:18: unexpected character '-' (hint: numbers and durations cannot be negative)`},
 		{"lone dash", `flow A { step B { on ok - C } }`, `1:25: unexpected character '-' (hint: transitions are written "on outcome -> Target")`},
+		{"minus before a string", `flow A { step B { choose { when X == -"a" -> C } } }`, `1:38: unexpected character '-' (hint: only a number can be negative, with its minus sign right before it: Balance < -2.5)`},
+		{"minus apart from its number", `flow A { step B { choose { when X < - 5 -> C } } }`, `1:37: unexpected character '-' (hint: only a number can be negative, with its minus sign right before it: Balance < -2.5)`},
 		{"block comment", "/* no */ flow A {}", `1:1: unexpected character '/' (hint: block comments are not supported; start each comment line with //)`},
 		{"semicolon", `flow A { state S; }`, `1:17: unexpected character ';' (hint: statements need no separator; put one per line)`},
 		{"non-ascii name", `flow Café {}`, `1:9: unexpected character 'é' (hint: names are ASCII letters, digits and _; other text belongs in strings or comments)`},

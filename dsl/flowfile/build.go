@@ -252,12 +252,12 @@ func (b *builder) step(fs stepStmt) *dsl.Step {
 		case st.Timeout != nil:
 			d := b.duration(st.Timeout)
 			if once(&seenTimeout, "timeout", st) {
-				out.Timeout = d
+				out.Timeout, out.TimeoutRange = d, rng(st.Pos, st.EndPos)
 			}
 		case st.Deadline != nil:
 			d := b.duration(st.Deadline)
 			if once(&seenDeadline, "deadline", st) {
-				out.Deadline = d
+				out.Deadline, out.DeadlineRange = d, rng(st.Pos, st.EndPos)
 			}
 		case st.Rollback != nil:
 			r := b.rollback(st.Rollback, rng(st.Pos, st.EndPos))
@@ -266,7 +266,7 @@ func (b *builder) step(fs stepStmt) *dsl.Step {
 			}
 		case st.Irreversible != nil:
 			if once(&seenIrrev, "irreversible", st) {
-				out.Irreversible = true
+				out.Irreversible, out.IrreversibleRange = true, rng(st.Pos, st.EndPos)
 			}
 		case len(st.Writes) > 0:
 			if once(&seenWrites, "writes", st) {
