@@ -193,15 +193,7 @@ func (c *checker) flow(f *Flow) {
 	// Index the steps once: every lookup below is a map access, so the
 	// whole check is linear in the size of the flow. Did-you-mean scans all
 	// names, but only for a name that is already wrong.
-	index := make(map[string]int, len(f.Steps))
-	for i, s := range f.Steps {
-		if s == nil {
-			continue
-		}
-		if _, ok := index[s.Name]; !ok {
-			index[s.Name] = i
-		}
-	}
+	index := f.firstIndexes()
 	c.stepNames(f)
 	var targetNames []string
 	targets := func() []string {

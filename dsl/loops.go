@@ -20,27 +20,16 @@ import (
 // Decide -> Sleep -> Poll), which a run can go round forever.
 func (f *Flow) WaitFreeCycles() [][]*Step {
 	var steps []int // indexes of the non-nil steps, the graph's nodes
-	index := map[string]int{}
 	for i, s := range f.Steps {
-		if s == nil {
-			continue
+		if s != nil {
+			steps = append(steps, i)
 		}
-		if _, dup := index[s.Name]; !dup {
-			index[s.Name] = i
-		}
-		steps = append(steps, i)
 	}
+	index := f.firstIndexes()
 	succ := func(i int) []int {
 		var out []int
-		for _, e := range f.edgesAt(i) {
-			if e.To == TargetDone || e.To == TargetFail {
-				continue
-			}
-			j, ok := index[e.To]
-			if e.IsDefault() {
-				j, ok = f.nextIndex(i)
-			}
-			if ok && !f.Steps[j].Spec().Waits {
+		for _, j := range f.successors(i, index) {
+			if !f.Steps[j].Spec().Waits {
 				out = append(out, j)
 			}
 		}
@@ -144,16 +133,6 @@ func (f *Flow) WaitFreeCycles() [][]*Step {
 		}
 	}
 	return out
-}
-
-// nextIndex is the index of the step after i in file order.
-func (f *Flow) nextIndex(i int) (int, bool) {
-	for j := i + 1; j < len(f.Steps); j++ {
-		if f.Steps[j] != nil {
-			return j, true
-		}
-	}
-	return 0, false
 }
 
 // loops warns of every cycle of steps with no wait in it (WaitFreeCycles),

@@ -544,6 +544,25 @@ func (f *Flow) reachableIndexes() map[int]bool {
 	if f == nil || len(f.Steps) == 0 || f.Steps[0] == nil {
 		return seen
 	}
+	index := f.firstIndexes()
+	queue := []int{0}
+	seen[0] = true
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		for _, j := range f.successors(i, index) {
+			if !seen[j] {
+				seen[j] = true
+				queue = append(queue, j)
+			}
+		}
+	}
+	return seen
+}
+
+// firstIndexes maps each step's name to the index in f.Steps of its first
+// declaration (Check reports a repeated name).
+func (f *Flow) firstIndexes() map[string]int {
 	index := make(map[string]int, len(f.Steps))
 	for i, s := range f.Steps {
 		if s == nil {
@@ -553,34 +572,39 @@ func (f *Flow) reachableIndexes() map[int]bool {
 			index[s.Name] = i
 		}
 	}
-	next := func(i int) (int, bool) {
-		for j := i + 1; j < len(f.Steps); j++ {
-			if f.Steps[j] != nil {
-				return j, true
-			}
+	return index
+}
+
+// successors returns the indexes of the steps that the outcome edges of
+// step i lead to, one per edge (index is firstIndexes): a default edge
+// goes to the step that follows in the file, even when its name repeats an
+// earlier step's; a named target to the first step of that name; done,
+// fail and unknown targets to none.
+func (f *Flow) successors(i int, index map[string]int) []int {
+	var out []int
+	for _, e := range f.edgesAt(i) {
+		if e.To == TargetDone || e.To == TargetFail {
+			continue
 		}
-		return 0, false
-	}
-	queue := []int{0}
-	seen[0] = true
-	for len(queue) > 0 {
-		i := queue[0]
-		queue = queue[1:]
-		for _, e := range f.edgesAt(i) {
-			var j int
-			var ok bool
-			if e.IsDefault() && e.To != TargetDone && e.To != TargetFail {
-				j, ok = next(i)
-			} else {
-				j, ok = index[e.To]
-			}
-			if ok && !seen[j] {
-				seen[j] = true
-				queue = append(queue, j)
-			}
+		j, ok := index[e.To]
+		if e.IsDefault() {
+			j, ok = f.nextIndex(i)
+		}
+		if ok {
+			out = append(out, j)
 		}
 	}
-	return seen
+	return out
+}
+
+// nextIndex is the index of the step after i in file order.
+func (f *Flow) nextIndex(i int) (int, bool) {
+	for j := i + 1; j < len(f.Steps); j++ {
+		if f.Steps[j] != nil {
+			return j, true
+		}
+	}
+	return 0, false
 }
 
 // Unreachable returns the steps that cannot be reached from the first step,
