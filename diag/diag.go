@@ -165,6 +165,17 @@ func compare(a, b Diagnostic) int {
 	)
 }
 
+// Sorted is the list sorted, every diagnostic kept but exact repeats (the
+// same position, severity and message): what tools read (`flowgen check
+// -json`, the flow service's answers), where Normalize is what people read.
+func (l List) Sorted() List {
+	sorted := slices.Clone(l)
+	sorted.Sort()
+	return slices.CompactFunc(sorted, func(a, b Diagnostic) bool {
+		return a.Range.Start == b.Range.Start && a.Severity == b.Severity && a.Message == b.Message
+	})
+}
+
 // Normalize sorts the list, keeps one diagnostic per source line (the most
 // severe, leftmost first, so that an error is never hidden behind a warning
 // earlier on its line), and caps the list at

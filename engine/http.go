@@ -443,7 +443,7 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 		name += ".json"
 	}
 	names, ds, err := e.loadFlows(name, body)
-	errs, _ := ds.Normalize(-1)
+	errs := ds.Sorted()
 	if errs == nil {
 		errs = diag.List{}
 	}

@@ -281,7 +281,7 @@ func sources(ins []*input) diag.Sources {
 // them all).
 func (e *env) report(diags diag.List, ins []*input, asJSON bool) {
 	if asJSON {
-		list, _ := diags.Normalize(-1)
+		list := diags.Sorted()
 		enc := json.NewEncoder(e.stdout)
 		enc.SetEscapeHTML(false)
 		for _, d := range list {
