@@ -1,0 +1,387 @@
+package runtime
+
+// A run's status, folded from its events: by the live run as it records
+// them and by Replay from a history alone, with one tracker, so that a
+// run's status is by construction what its history says.
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Status is what is known about a run: its state, current step and attempt,
+// error, history and latest state snapshot.
+type Status struct {
+	RunID   string   `json:"run_id"`
+	Flow    string   `json:"flow"`
+	State   RunState `json:"state"`
+	Machine string   `json:"machine"` // the machine state, e.g. "CreateCustomer:running"
+	// Step is the step running or rolling back; for a run that failed or was
+	// aborted, the step that caused it; otherwise the last step.
+	Step     string          `json:"step,omitempty"`
+	Attempt  int             `json:"attempt,omitempty"`
+	Err      string          `json:"error,omitempty"`
+	History  []Event         `json:"history,omitempty"`
+	Snapshot json.RawMessage `json:"snapshot,omitempty"`
+	// Wait is what a waiting run waits for, and until when; for a run
+	// rolling back through a rollback call, the child the attempt waits
+	// for; for a gated rollback, its event until it comes (Event.Parks of
+	// the last event).
+	Wait *Wait `json:"wait,omitempty"`
+	// Branches are the branches of the last parallel block the run
+	// entered, in the order they started.
+	Branches []Branch `json:"branches,omitempty"`
+	// Parent is the run whose call started this one, if any.
+	Parent *RunRef `json:"parent,omitempty"`
+	// Children are the child runs the run's calls and rollback calls
+	// started, in order.
+	Children []RunRef `json:"children,omitempty"`
+}
+
+// RunStep is the step a run's status names (Status.Step), folded from the
+// events of the run's machine: the step running, waiting, in a parallel
+// block or rolling back; for a run that failed or was aborted, once the
+// unwind is over, the step that caused it; otherwise the last step. The
+// status of a run and the stores' run listings (store.RunInfo.Step) both
+// fold it, so that a listed run names the step its status does.
+type RunStep struct {
+	Step  string
+	cause string // the step whose failure or abort started the unwind
+}
+
+// Apply folds e, an event of the run's machine (a branch's events, Branch
+// set, leave the run's step as it is: the run stays in the block).
+func (s *RunStep) Apply(e *Event) {
+	if e.Branch != "" {
+		return
+	}
+	if to, step, ok := kindOf(e.To); ok {
+		s.apply(e, to, step)
+	}
+}
+
+// apply folds e, which enters a state of kind to concerning toStep.
+func (s *RunStep) apply(e *Event, to stateKind, toStep string) {
+	if (to == kindFailing || to == kindAborting) && s.cause == "" {
+		s.cause = e.Step
+	}
+	switch {
+	case to == kindRunning || to == kindWaiting || to == kindRollback || to == kindParallel:
+		s.Step = toStep
+	case s.cause != "":
+		s.Step = s.cause
+	default:
+		s.Step = e.Step
+	}
+}
+
+// Branch is the status of a branch of a parallel block.
+type Branch struct {
+	Step string `json:"step"`
+	// Machine is the branch's machine state: "X:running" while it runs,
+	// the block's state ("P:parallel") once it ended.
+	Machine string `json:"machine"`
+	// Attempt is the attempt running, or the last one once it ended.
+	Attempt int     `json:"attempt,omitempty"`
+	Outcome Outcome `json:"outcome,omitempty"` // how it ended; "" while it runs
+	Err     string  `json:"error,omitempty"`
+}
+
+// tracker folds events into a Status. The live run and Replay both use it,
+// so a run's status is by construction what its history says.
+type tracker struct {
+	machine   string
+	kind      stateKind
+	steps     RunStep
+	attempt   int
+	cause     string
+	lastErr   string
+	rollbacks []string
+	snap      json.RawMessage
+	wait      *Wait
+	branches  []Branch
+	parent    *RunRef
+	children  []RunRef
+}
+
+// link folds the run links of e: the parent of a child run, the children
+// of its calls (each once, in the order first named).
+func (t *tracker) link(e *Event) {
+	if e.Parent != nil {
+		t.parent = e.Parent
+	}
+	for _, c := range []*RunRef{e.Child, waitChild(e.Wait)} {
+		if c != nil && !slices.Contains(t.children, *c) {
+			t.children = append(t.children, *c)
+		}
+	}
+}
+
+func waitChild(w *Wait) *RunRef {
+	if w == nil {
+		return nil
+	}
+	return w.Child
+}
+
+// applyBranch folds e, an event of a branch of the parallel block the run
+// is in.
+func (t *tracker) applyBranch(e *Event, to stateKind) {
+	if len(e.State) > 0 {
+		t.snap = e.State
+	}
+	i := slices.IndexFunc(t.branches, func(b Branch) bool { return b.Step == e.Branch })
+	if i < 0 {
+		t.branches = append(t.branches, Branch{Step: e.Branch})
+		i = len(t.branches) - 1
+	}
+	b := &t.branches[i]
+	b.Machine = e.To
+	switch {
+	case e.Outcome == OutcomeRetry:
+		b.Attempt, b.Err = e.Attempt+1, e.Error
+	case to == kindRunning:
+		b.Attempt, b.Outcome, b.Err = 1, "", ""
+	default:
+		b.Attempt, b.Outcome, b.Err = e.Attempt, e.Outcome, e.Error
+	}
+}
+
+// gateOpened reports whether e, an event of the run's machine that enters
+// a state of kind to, records that what a gated rollback attempt waits for
+// came (Step.RollbackAwait): the rollback's state to itself with no
+// outcome. The attempt runs next; its Wait is over.
+func gateOpened(e *Event, to stateKind) bool {
+	return to == kindRollback && e.Woke()
+}
+
+// apply folds e, which leaves a state of kind from for one of kind to
+// (concerning toStep).
+func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
+	t.link(e)
+	self := e.From == e.To && e.Outcome == OutcomeRetry
+	switch {
+	case gateOpened(e, to):
+		// The same attempt goes on.
+	case self:
+		t.attempt = e.Attempt + 1
+		t.lastErr = e.Error
+	case to == kindRunning || to == kindRollback:
+		t.attempt = 1
+		t.lastErr = ""
+	case to == kindWaiting || to == kindParallel:
+		t.attempt = 0
+		t.lastErr = ""
+	default:
+		t.attempt = e.Attempt
+		t.lastErr = ""
+	}
+	if from == kindRollback && !self && e.Outcome == OutcomeError {
+		t.rollbacks = append(t.rollbacks, "rollback "+e.Step+": "+e.Error)
+	}
+	switch to {
+	case kindFailing:
+		if t.cause == "" {
+			if e.Error != "" {
+				t.cause = "step " + e.Step + ": " + e.Error
+			} else {
+				t.cause = "step " + e.Step + ": " + RoutedToFail(e.Outcome).Error()
+			}
+		}
+	case kindAborting:
+		if t.cause == "" {
+			t.cause = ErrAborted.Error()
+		}
+	}
+	t.machine = e.To
+	t.kind = to
+	if to == kindParallel && from != kindParallel {
+		t.branches = nil // a block entered: its branches start
+	}
+	t.wait = e.Parks()
+	t.steps.apply(e, to, toStep)
+	if len(e.State) > 0 {
+		t.snap = e.State
+	}
+}
+
+func (t *tracker) status() Status {
+	st := Status{Machine: t.machine, Step: t.steps.Step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait, Branches: slices.Clone(t.branches),
+		Parent: t.parent, Children: slices.Clone(t.children)}
+	st.State = t.kind.runState(t.machine)
+	switch {
+	case t.cause != "":
+		st.Err = t.cause
+		for _, r := range t.rollbacks {
+			st.Err += "\n" + r
+		}
+	case len(t.rollbacks) > 0:
+		st.Err = strings.Join(t.rollbacks, "\n")
+	default:
+		st.Err = t.lastErr
+	}
+	return st
+}
+
+func (k stateKind) runState(machine string) RunState {
+	switch k {
+	case kindPending:
+		return StatePending
+	case kindRunning, kindParallel:
+		return StateRunning
+	case kindWaiting:
+		return StateWaiting
+	case kindFailing, kindAborting, kindRollback:
+		return StateRollingBack
+	}
+	return RunState(machine)
+}
+
+// RunStateOf is the RunState of a run whose last event entered the machine
+// state machine; ok is false for a name that is no machine state.
+func RunStateOf(machine string) (RunState, bool) {
+	kind, _, ok := kindOf(machine)
+	if !ok {
+		return "", false
+	}
+	return kind.runState(machine), true
+}
+
+// kindOf classifies a machine state without a definition (for Replay).
+func kindOf(s string) (kind stateKind, step string, ok bool) {
+	step, phase, ok := ParseMachineState(s)
+	if !ok {
+		return 0, "", false
+	}
+	switch phase {
+	case PhaseRunning:
+		return kindRunning, step, true
+	case PhaseWaiting:
+		return kindWaiting, step, true
+	case PhaseRollback:
+		return kindRollback, step, true
+	case PhaseParallel:
+		return kindParallel, step, true
+	case MachinePending:
+		return kindPending, "", true
+	case MachineFailing:
+		return kindFailing, "", true
+	case MachineAborting:
+		return kindAborting, "", true
+	}
+	return kindTerminal, "", true
+}
+
+// Replay rebuilds a run's status from its history alone, checking that the
+// history is consistent: one run and flow, sequence numbers 1, 2, 3..., each
+// event leaving the state the previous one entered, known machine states,
+// nothing after a terminal state. It does not need the flow definition; to
+// check a history against one, use Flow.CheckHistory.
+func Replay(history []Event) (Status, error) {
+	if len(history) == 0 {
+		return Status{}, &HistoryError{Msg: "empty history"}
+	}
+	var t tracker
+	var lanes branchLinks
+	first := &history[0]
+	prevTo := MachinePending
+	prevKind := kindPending
+	for i := range history {
+		e := &history[i]
+		kind, step, ok := kindOf(e.To)
+		if !ok {
+			return Status{}, &HistoryError{Seq: e.Seq, Msg: "unknown state " + strconv.Quote(e.To)}
+		}
+		if e.Branch != "" {
+			// Its From is its branch's state (lanes.link), not the run's.
+			if err := checkLink(e, first, uint64(i+1), e.From, prevKind); err != nil {
+				return Status{}, err
+			}
+			if err := lanes.link(e, prevTo, prevKind, kind); err != nil {
+				return Status{}, err
+			}
+			t.applyBranch(e, kind)
+			continue
+		}
+		if err := checkLink(e, first, uint64(i+1), prevTo, prevKind); err != nil {
+			return Status{}, err
+		}
+		if err := lanes.leave(e, prevKind, kind); err != nil {
+			return Status{}, err
+		}
+		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback && (!gateOpened(e, kind) || e.Error != "") {
+			return Status{}, &HistoryError{Seq: e.Seq, Step: step, Msg: "rollback re-entered without a retry"}
+		}
+		t.apply(e, prevKind, kind, step)
+		prevTo, prevKind = e.To, kind
+	}
+	st := t.status()
+	st.RunID, st.Flow, st.History = first.RunID, first.Flow, history
+	return st, nil
+}
+
+// branchLinks checks the branch events of a history, definition or not:
+// each leaves the state its branch's previous event entered (the block's
+// state for its first), while the run is in that block; the run leaves the
+// block only when no branch runs.
+type branchLinks struct {
+	block string            // the block the run is in
+	state map[string]string // per branch, the state its last event entered
+}
+
+func (l *branchLinks) link(e *Event, runState string, runKind, to stateKind) error {
+	if runKind != kindParallel {
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: "branch event while the run is in " + strconv.Quote(runState) + ", not a parallel block"}
+	}
+	if l.block != runState {
+		l.block, l.state = runState, make(map[string]string)
+	}
+	prev, ok := l.state[e.Branch]
+	if !ok {
+		prev = runState
+	}
+	switch {
+	case e.Step != e.Branch:
+		return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "branch event of " + strconv.Quote(e.Branch) + " names another step"}
+	case e.From != prev:
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: "branch leaves " + strconv.Quote(e.From) + " but it is in " + strconv.Quote(prev)}
+	case e.To != runState && to != kindRunning:
+		return &HistoryError{Seq: e.Seq, Step: e.Branch, Msg: "branch enters " + strconv.Quote(e.To) + ": a branch runs or joins its block"}
+	}
+	l.state[e.Branch] = e.To
+	return nil
+}
+
+// leave checks an event of the run's machine against the branches of the
+// block it leaves.
+func (l *branchLinks) leave(e *Event, from, to stateKind) error {
+	if from != kindParallel {
+		return nil
+	}
+	for b, st := range l.state {
+		if st != e.From {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "leaves the parallel block while branch " + strconv.Quote(b) + " runs"}
+		}
+	}
+	l.block, l.state = "", nil
+	return nil
+}
+
+// checkLink checks what any history must satisfy, definition or not.
+func checkLink(e, first *Event, seq uint64, prevTo string, prevKind stateKind) error {
+	switch {
+	case e.RunID != first.RunID:
+		return &HistoryError{Seq: e.Seq, Msg: "run ID " + strconv.Quote(e.RunID) + " in the history of " + strconv.Quote(first.RunID)}
+	case e.Flow != first.Flow:
+		return &HistoryError{Seq: e.Seq, Msg: "flow " + strconv.Quote(e.Flow) + " in a history of flow " + strconv.Quote(first.Flow)}
+	case e.Seq != seq:
+		return &HistoryError{Seq: e.Seq, Msg: "expected seq " + strconv.FormatUint(seq, 10)}
+	case prevKind == kindTerminal:
+		return &HistoryError{Seq: e.Seq, Msg: "event after terminal state " + strconv.Quote(prevTo)}
+	case e.From != prevTo:
+		return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "leaves " + strconv.Quote(e.From) + " but the run is in " + strconv.Quote(prevTo)}
+	}
+	return nil
+}
