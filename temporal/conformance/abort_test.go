@@ -20,14 +20,14 @@ const holdJSON = `{"version": 1, "flows": [{
     {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Reserve", "request": "Item", "response": "Reservation"},
      "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Release", "request": "Reservation"}}},
     {"name": "Charge", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Charge", "request": "Amount", "response": "ChargeID"},
-     "timeout": "5s",
+     "timeout": "9s",
      "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Refund", "request": "ChargeID"}}},
     {"name": "Ship", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
   ]}]}`
 
 // An abort while a short attempt runs (docs/temporal.md, Abort of a
 // running step): on Temporal the attempt, which does not heartbeat, never
-// learns of it and runs to its end (2 s, its context never done); the run
+// learns of it and runs to its end (5 s, its context never done); the run
 // waits for it, then rolls back the completed steps, that one first, and
 // ends aborted. The runtime, which runs the same flow, cancels the
 // attempt's context at once: the attempt ends with its context's error and
