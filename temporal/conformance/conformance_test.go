@@ -141,6 +141,7 @@ const (
 	panics    behaviour = "panic"
 	late      behaviour = "late"           // answers ok after 1.5 s, whatever its context says: late enough on a loaded machine to come after a branch that answers at once, or after lateFail
 	lateFail  behaviour = "late-permanent" // refuses for good after 200 ms
+	patient   behaviour = "patient"        // answers ok after 5 s, or with its context's error if that ends first
 )
 
 // script is the services of a case: per endpoint, what each attempt does
@@ -179,6 +180,12 @@ func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp 
 	case lateFail:
 		time.Sleep(200 * time.Millisecond)
 		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
+	case patient:
+		select {
+		case <-time.After(5 * time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if out, isRaw := rsp.(*json.RawMessage); isRaw {
 		*out = json.RawMessage(fmt.Sprintf("%q", response(endpoint, runtime.RunID(ctx))))

@@ -25,10 +25,6 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	col := &otlptest.Collector{}
-	cs := httptest.NewServer(col)
-	defer cs.Close()
 	calls := &otlptest.Service{}
 	svc := httptest.NewServer(calls)
 	defer svc.Close()
@@ -36,20 +32,11 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "trip.json"), []byte(otlptest.TripFlow), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startServe(t, config{temporal: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: "trace-test",
-		flows: dir, services: map[string]string{"svc": svc.URL}, trace: otlp.Config{Traces: cs.URL + "/v1/traces", Sample: 1}})
+	s, col := startTracedServe(t, "trace-test", dir, map[string]string{"svc": svc.URL})
 
 	const traceID, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	req, _ := http.NewRequest("POST", s.url+"/flows/Trip/runs?run_id=trip-1", strings.NewReader(`{"In": "x"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Traceparent", "00-"+traceID+"-"+callerSpan+"-01")
-	rsp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsp.Body.Close()
-	if rsp.StatusCode != 201 {
-		t.Fatalf("start: %d", rsp.StatusCode)
+	if code := postTraced(t, s.url+"/flows/Trip/runs?run_id=trip-1", `{"In": "x"}`, traceID, callerSpan); code != 201 {
+		t.Fatalf("start: %d", code)
 	}
 	waitState(t, s.url, "trip-1", "done")
 	s.stop() // flushes the spans
@@ -113,10 +100,116 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 	}
 }
 
+// startTracedServe starts flowgen-temporal serve on a Temporal server of
+// its own, on queue, with the flows of dir and services, sending every
+// span to the collector it returns.
+func startTracedServe(t *testing.T, queue, dir string, services map[string]string) (*server, *otlptest.Collector) {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	col := &otlptest.Collector{}
+	cs := httptest.NewServer(col)
+	t.Cleanup(cs.Close) // after serve stops (Cleanup is last in, first out), which flushes the spans
+	s := startServe(t, config{temporal: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: queue,
+		flows: dir, services: services, trace: otlp.Config{Traces: cs.URL + "/v1/traces", Sample: 1}})
+	return s, col
+}
+
+// postTraced posts body to url as a caller in span callerSpan of trace
+// traceID (its traceparent header) and returns the status code.
+func postTraced(t *testing.T, url, body, traceID, callerSpan string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Traceparent", "00-"+traceID+"-"+callerSpan+"-01")
+	rsp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsp.Body.Close()
+	return rsp.StatusCode
+}
+
 func names(spans []*tracepb.Span) []string {
 	var out []string
 	for _, sp := range spans {
 		out = append(out, sp.Name+" "+sp.Kind.String())
 	}
 	return out
+}
+
+// An awaited event posted to flowgen-temporal serve -otlp-traces keeps its
+// sender: the run's wake-up event records, as its link, the traceparent of
+// the span of the API request that posted the event (a server span under
+// the caller's), carried from the request through the event's inbox, which
+// keeps it when no run waits yet, and its signal to the run
+// (jsonflows.Options.Link, flowtemporal.SignalArg), as flowgen serve
+// records it.
+func TestServeEventLink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	hs := httptest.NewServer(&services{})
+	defer hs.Close()
+	s, col := startTracedServe(t, "link-test", flowsDir(t), map[string]string{"customers": hs.URL})
+
+	cases := []struct {
+		run, email string
+		early      bool // the event comes before the run waits: its inbox keeps it
+		traceID    string
+		woke       []string // the links of the run's wake-up events
+	}{
+		{run: "paid-1", email: "ann", traceID: "0af7651916cd43dd8448eb211c80319c"},
+		{run: "paid-2", email: "bob", early: true, traceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
+	}
+	const callerSpan = "b7ad6b7169203331"
+	for i := range cases {
+		c := &cases[i]
+		startRun := func() {
+			if code, out := call(t, "POST", s.url+"/flows/Signup/runs?run_id="+c.run, `{"Email":"`+c.email+`"}`); code != 201 {
+				t.Fatalf("start: %d %v", code, out)
+			}
+		}
+		if !c.early {
+			startRun()
+			waitState(t, s.url, c.run, "waiting")
+		}
+		if code := postTraced(t, s.url+"/events/payments/payment.succeeded", `{"correlation_id":"`+c.email+`","cents":900}`, c.traceID, callerSpan); code != 202 {
+			t.Fatalf("event: %d", code)
+		}
+		if c.early {
+			startRun()
+		}
+		waitState(t, s.url, c.run, "done")
+		code, out := call(t, "GET", s.url+"/runs/"+c.run+"/history", "")
+		if code != 200 {
+			t.Fatalf("history: %d %v", code, out)
+		}
+		events, _ := out["events"].([]any)
+		for _, e := range events {
+			e, _ := e.(map[string]any)
+			if e["from"] == "AwaitPayment:waiting" && e["to"] == "AwaitPayment:running" {
+				link, _ := e["link"].(string)
+				c.woke = append(c.woke, link)
+			}
+		}
+	}
+	s.stop() // flushes the spans
+
+	all, _ := col.Spans()
+	for _, c := range cases {
+		var spans []*tracepb.Span
+		for _, sp := range all {
+			if hex.EncodeToString(sp.TraceId) == c.traceID {
+				spans = append(spans, sp)
+			}
+		}
+		server := otlptest.Children(spans, callerSpan)
+		if len(server) != 1 || server[0].Kind != tracepb.Span_SPAN_KIND_SERVER || server[0].Name != "POST /events/{topic}/{event}" {
+			t.Fatalf("%s: under the caller's span: %v; want the event's request", c.run, names(server))
+		}
+		want := "00-" + c.traceID + "-" + otlptest.ID(server[0]) + "-01"
+		if len(c.woke) != 1 || c.woke[0] != want {
+			t.Errorf("%s: wake-up events' links %q, want one, the event request's span %q", c.run, c.woke, want)
+		}
+	}
 }
