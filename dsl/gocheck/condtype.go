@@ -141,7 +141,7 @@ func condHint(l *dsl.Literal, name string, ft types.Type, typ string) string {
 	case basic && b.Info()&types.IsNumeric != 0:
 		return "compare a number field with a number, such as `" + name + " >= 100`"
 	}
-	return "conditions compare strings, numbers, bools and time.Durations; " + name + " is a " + typ
+	return "conditions compare strings, numbers, bools and time.Durations; " + name + " has type " + typ
 }
 
 // isDuration reports whether t is time.Duration itself.

@@ -69,7 +69,7 @@ type RouteState struct {
 		`11:26: error cond-type: condition on "Small": 128 overflows "Small", of type int8 [hint: compare with a number the field's type can hold]`,
 		`12:24: error cond-type: condition on "Age" compares a field of type time.Duration with the number 5 [hint: compare a time.Duration with a duration, such as ` + "`" + `Age > 90m` + "`" + `]`,
 		`13:18: error cond-type: condition "Total": field "Total" has type int, not bool [hint: a field alone is a condition only when it is a bool; compare it with a value instead, such as ` + "`" + `Total == ...` + "`" + `]`,
-		`14:23: error cond-type: condition on "At" compares a field of type time.Time with the duration 1h [hint: conditions compare strings, numbers, bools and time.Durations; At is a time.Time]`,
+		`14:23: error cond-type: condition on "At" compares a field of type time.Time with the duration 1h [hint: conditions compare strings, numbers, bools and time.Durations; At has type time.Time]`,
 		`15:26: error cond-type: condition on "Tier" compares a field of type Tier with the bool true [hint: compare a string field with a string in double quotes, such as ` + "`" + `Tier == "true"` + "`" + `]`,
 		`16:18: error state-field: state type "RouteState" has no field "Nmae" [hint: did you mean "Name"?]`,
 		`16:33: error state-field-unexported: state field "secret" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Secret"]`,
