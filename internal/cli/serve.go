@@ -91,7 +91,7 @@ the module temporal/, with the same flags; it has no -store, -nats or
 		var lim serverLimits
 		lim.flags(fs)
 		var services httpcall.Static
-		fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
+		fs.Var(&services, "service", "a service for rpc steps, as name=URL with an http(s) base URL (repeatable, once per name)")
 		var allow listFlag
 		fs.Var(&allow, "provider-allow", "a `HOST`, HOST:PORT or http(s) URL prefix that remote providers' callback URLs may use (repeatable; replaces the default, loopback only)")
 		temporal := temporalFlags(fs)
