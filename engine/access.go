@@ -50,7 +50,8 @@ type Route struct {
 	Need    Role
 	// Params are the query parameters the route reads, each at most once;
 	// a request with another one, or one of them twice, answers 400
-	// (checkQuery).
+	// (checkQuery). A public route (the web view's files) reads none and
+	// takes any.
 	Params []string
 }
 
@@ -256,6 +257,12 @@ var ErrBadQuery = errors.New("engine: invalid query")
 // its run ID starts a new run at every retry, a registration without its
 // replica replaces every replica's.
 func checkQuery(raw string, rt Route) error {
+	if rt.Need == RolePublic {
+		// The web view's files read nothing and change nothing: a link
+		// that carries parameters of its own (a campaign's, a login
+		// proxy's) still opens the page.
+		return nil
+	}
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadQuery, err)

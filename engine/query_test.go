@@ -63,4 +63,10 @@ func TestQueryRule(t *testing.T) {
 	if status, out := c.do("GET", "/runs?flow=Signup&status=active&order=newest&limit=5", ``); status != 200 {
 		t.Errorf("a list with its filters: %d %v", status, out)
 	}
+	// The web view's page reads nothing: a link with parameters opens it.
+	if res, err := c.srv.Client().Get(c.srv.URL + "/ui/?utm_source=mail&x=%zz"); err != nil || res.StatusCode != 200 {
+		t.Errorf("the web view with parameters: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 }
