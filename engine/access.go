@@ -7,8 +7,12 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 )
 
 // Role is what a caller of the HTTP API may do. A caller with RoleAdmin may
@@ -39,10 +43,16 @@ func (r Role) Allows(need Role) bool {
 	return need == RolePublic || r == need || r == RoleAdmin && (need == RoleClient || need == RoleProvider)
 }
 
-// Route is a route of the HTTP API and the role it needs.
+// Route is a route of the HTTP API, the role it needs and the query
+// parameters it takes.
 type Route struct {
 	Pattern string // a net/http.ServeMux pattern: "METHOD /path/{wildcard}"
 	Need    Role
+	// Params are the query parameters the route reads, each at most once;
+	// a request with another one, or one of them twice, answers 400
+	// (checkQuery). A public route (the web view's files) reads none and
+	// takes any.
+	Params []string
 }
 
 // route is a Route with its handler.
@@ -56,37 +66,37 @@ type route struct {
 // role given here: this table is the one place that decides who may call
 // what.
 var routes = []route{
-	{Route{"POST /flows/{flow}/runs", RoleClient}, (*Engine).httpStartFlow},
-	{Route{"POST /rpc/{endpoint}", RoleClient}, (*Engine).httpStartRPC},
-	{Route{"GET /runs/{id}", RoleClient}, (*Engine).httpStatus},
-	{Route{"GET /runs/{id}/history", RoleClient}, (*Engine).httpHistory},
-	{Route{"GET /runs", RoleClient}, (*Engine).httpList},
-	{Route{"POST /runs/{id}/abort", RoleAdmin}, (*Engine).httpAbort},
-	{Route{"PUT /flows", RoleAdmin}, (*Engine).httpPutFlows},
-	{Route{"POST /flows", RoleAdmin}, (*Engine).httpPutFlows},
-	{Route{"GET /flows", RoleClient}, (*Engine).httpFlows},
-	{Route{"GET /flows/{flow}", RoleClient}, (*Engine).httpGetFlow},
-	{Route{"POST /events/{topic}/{event}", RoleClient}, (*Engine).httpPublish},
+	{Route{"POST /flows/{flow}/runs", RoleClient, []string{"run_id"}}, (*Engine).httpStartFlow},
+	{Route{"POST /rpc/{endpoint}", RoleClient, []string{"run_id"}}, (*Engine).httpStartRPC},
+	{Route{"GET /runs/{id}", RoleClient, nil}, (*Engine).httpStatus},
+	{Route{"GET /runs/{id}/history", RoleClient, nil}, (*Engine).httpHistory},
+	{Route{"GET /runs", RoleClient, []string{"flow", "status", "since", "until", "correlation", "order", "limit", "cursor"}}, (*Engine).httpList},
+	{Route{"POST /runs/{id}/abort", RoleAdmin, nil}, (*Engine).httpAbort},
+	{Route{"PUT /flows", RoleAdmin, []string{"name"}}, (*Engine).httpPutFlows},
+	{Route{"POST /flows", RoleAdmin, []string{"name"}}, (*Engine).httpPutFlows},
+	{Route{"GET /flows", RoleClient, nil}, (*Engine).httpFlows},
+	{Route{"GET /flows/{flow}", RoleClient, []string{"handlers"}}, (*Engine).httpGetFlow},
+	{Route{"POST /events/{topic}/{event}", RoleClient, []string{"id"}}, (*Engine).httpPublish},
 	// Dead letters hold the payloads of every publisher: the operator's.
-	{Route{"GET /deadletters", RoleAdmin}, (*Engine).httpDeadLetters},
+	{Route{"GET /deadletters", RoleAdmin, []string{"topic", "event"}}, (*Engine).httpDeadLetters},
 	// Metrics count runs by flow and state, which a client may read run by
 	// run already: a Prometheus scraper needs no more than a client token.
-	{Route{"GET /metrics", RoleClient}, (*Engine).httpMetrics},
+	{Route{"GET /metrics", RoleClient, nil}, (*Engine).httpMetrics},
 	// Remote providers (remotehttp.go): registering one decides where the
 	// engine sends run state, a role of its own.
-	{Route{"PUT /providers/{name}", RoleProvider}, (*Engine).httpPutProvider},
-	{Route{"POST /providers/{name}/renew", RoleProvider}, (*Engine).httpRenewProvider},
-	{Route{"DELETE /providers/{name}", RoleProvider}, (*Engine).httpDeleteProvider},
-	{Route{"GET /providers", RoleAdmin}, (*Engine).httpProviders},
-	{Route{"GET /flows/{flow}/handlers", RoleClient}, (*Engine).httpFlowHandlers},
+	{Route{"PUT /providers/{name}", RoleProvider, []string{"replica"}}, (*Engine).httpPutProvider},
+	{Route{"POST /providers/{name}/renew", RoleProvider, []string{"replica"}}, (*Engine).httpRenewProvider},
+	{Route{"DELETE /providers/{name}", RoleProvider, []string{"replica"}}, (*Engine).httpDeleteProvider},
+	{Route{"GET /providers", RoleAdmin, nil}, (*Engine).httpProviders},
+	{Route{"GET /flows/{flow}/handlers", RoleClient, nil}, (*Engine).httpFlowHandlers},
 	// The web view (webview.go, package engine/ui): its files are public;
 	// it reads the rest with the user's token, as any client.
-	{Route{"GET /ui/", RolePublic}, (*Engine).serveUI},
-	{Route{"GET /ui", RolePublic}, (*Engine).serveUI},
-	{Route{"GET /session", RoleClient}, (*Engine).httpSession},
-	{Route{"GET /watch", RoleClient}, (*Engine).httpWatch},
-	{Route{"GET /flows/{flow}/diagram", RoleClient}, (*Engine).httpFlowDiagram},
-	{Route{"GET /runs/{id}/diagram", RoleClient}, (*Engine).httpRunDiagram},
+	{Route{"GET /ui/", RolePublic, nil}, (*Engine).serveUI},
+	{Route{"GET /ui", RolePublic, nil}, (*Engine).serveUI},
+	{Route{"GET /session", RoleClient, nil}, (*Engine).httpSession},
+	{Route{"GET /watch", RoleClient, []string{"run", "flow"}}, (*Engine).httpWatch},
+	{Route{"GET /flows/{flow}/diagram", RoleClient, nil}, (*Engine).httpFlowDiagram},
+	{Route{"GET /runs/{id}/diagram", RoleClient, nil}, (*Engine).httpRunDiagram},
 }
 
 // routeNeeds is the role each route of the table needs, by pattern, for a
@@ -143,6 +153,7 @@ func Routes() []Route {
 	out := make([]Route, len(routes))
 	for i, rt := range routes {
 		out[i] = rt.Route
+		out[i].Params = slices.Clone(rt.Params)
 	}
 	return out
 }
@@ -175,10 +186,17 @@ var (
 )
 
 // guard is the middleware of every route: the authorizer, if any, then the
-// JSON-only rule for bodies, then the route's handler, which finds the
-// caller's identity, if the authorizer tells one, with identityOf.
+// JSON-only rule for bodies, then the query rule, then the route's handler,
+// which finds the caller's identity, if the authorizer tells one, with
+// identityOf.
 func (e *Engine) guard(rt route) http.Handler {
-	h := RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.serve(e, w, r) }))
+	h := RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQuery(r.URL.RawQuery, rt.Route); err != nil {
+			writeError(w, http.StatusBadRequest, err, nil)
+			return
+		}
+		rt.serve(e, w, r)
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := e.identify(r, rt.Need)
 		if err != nil {
@@ -225,4 +243,41 @@ func RequireJSON(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// ErrBadQuery: a request's query string does not parse, names a parameter
+// its route does not take, or names one twice (400).
+var ErrBadQuery = errors.New("engine: invalid query")
+
+// checkQuery is the query rule of every route: the query string parses,
+// and names only parameters of rt.Params, each once. net/url drops what
+// it cannot parse (?run_id=50%off, ?id=a;b) and a handler reads the first
+// of repeated values; a misspelt parameter is no value at all. Each would
+// make a request mean something its client did not ask: a start without
+// its run ID starts a new run at every retry, a registration without its
+// replica replaces every replica's.
+func checkQuery(raw string, rt Route) error {
+	if rt.Need == RolePublic {
+		// The web view's files read nothing and change nothing: a link
+		// that carries parameters of its own (a campaign's, a login
+		// proxy's) still opens the page.
+		return nil
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadQuery, err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(rt.Params, k):
+			takes := "no query parameter"
+			if len(rt.Params) > 0 {
+				takes = "only " + strings.Join(rt.Params, ", ")
+			}
+			return fmt.Errorf("%w: unknown parameter %q: %s takes %s", ErrBadQuery, k, rt.Pattern, takes)
+		case len(q[k]) > 1:
+			return fmt.Errorf("%w: parameter %q given %d times", ErrBadQuery, k, len(q[k]))
+		}
+	}
+	return nil
 }

@@ -201,14 +201,22 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 	}
 }
 
-// docs/engine.md lists the role of every route, as the table says.
+// docs/engine.md lists the role and the query parameters of every route,
+// as the table says.
 func TestDocsListEveryRouteRole(t *testing.T) {
 	b, err := os.ReadFile("../docs/engine.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, rt := range Routes() {
-		row := fmt.Sprintf("| `%s` | %s |", rt.Pattern, rt.Need)
+		params := "none"
+		switch {
+		case rt.Need == RolePublic:
+			params = "any (ignored)"
+		case len(rt.Params) > 0:
+			params = "`" + strings.Join(rt.Params, "`, `") + "`"
+		}
+		row := fmt.Sprintf("| `%s` | %s | %s |", rt.Pattern, rt.Need, params)
 		if !strings.Contains(string(b), row) {
 			t.Errorf("docs/engine.md lacks the row %q", row)
 		}

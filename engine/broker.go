@@ -129,7 +129,7 @@ func NewMessageID() string {
 //   - it keeps the messages of a topic/event only once some consumer was
 //     registered for it (Consume): a message published to a topic/event
 //     nobody consumes is dropped, counted (Dropped) and logged once per
-//     topic/event. On an engine, the topics consumed are those of its
+//     topic/event (naming at most maxDropWarnings of them). On an engine, the topics consumed are those of its
 //     flows' event triggers and awaits; what flows publish for nobody
 //     (their publish steps' events, with no NATS) goes nowhere;
 //   - a message is released once every consumer name registered on its
@@ -147,7 +147,18 @@ type MemoryBroker struct {
 	held    int64 // payload bytes held
 	log     *slog.Logger
 	dropped atomic.Uint64
+	// warned are the topic/events without a stream whose dropped messages
+	// were logged, at most maxDropWarnings of them; warnedAll, that more
+	// were dropped and are not named.
+	warned    map[[2]string]struct{}
+	warnedAll bool
 }
+
+// maxDropWarnings bounds the topic/events whose dropped messages a
+// MemoryBroker logs, one line each: their names are the publishers'
+// (POST /events takes any), and neither the set that remembers them nor
+// the log may grow with every name a client makes up.
+const maxDropWarnings = 1024
 
 // MemoryBrokerOptions configure a MemoryBroker; zero fields take their
 // defaults.
@@ -213,7 +224,7 @@ func NewMemoryBrokerWith(o MemoryBrokerOptions) *MemoryBroker {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &MemoryBroker{streams: map[[2]string]*memStream{}, redo: 20 * time.Millisecond, max: o.MaxBytes, log: o.Logger}
+	return &MemoryBroker{streams: map[[2]string]*memStream{}, redo: 20 * time.Millisecond, max: o.MaxBytes, log: o.Logger, warned: map[[2]string]struct{}{}}
 }
 
 // BrokerStats is what a MemoryBroker holds and has dropped.
@@ -249,19 +260,11 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 	m.Published = time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := b.streams[[2]string{m.Topic, m.Event}]
+	k := [2]string{m.Topic, m.Event}
+	s := b.streams[k]
 	if s == nil || len(s.groups) == 0 {
 		b.dropped.Add(1)
-		if s == nil {
-			// One entry per topic/event dropped, to log it once: as many
-			// as the names publishers use, never a message.
-			s = &memStream{groups: map[string]*memGroup{}}
-			b.streams[[2]string{m.Topic, m.Event}] = s
-		}
-		if !s.warned {
-			s.warned = true
-			b.log.Warn("in-process broker: no consumer for this topic/event, its messages are dropped (counted in the engine's stats)", "topic", m.Topic, "event", m.Event)
-		}
+		b.warnDropped(k, s)
 		return nil
 	}
 	size := int64(len(m.Payload))
@@ -274,6 +277,31 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 		g.signal()
 	}
 	return nil
+}
+
+// warnDropped logs, once per topic/event k, that its messages are
+// dropped; s is its stream, if a consumer ever registered one. Past
+// maxDropWarnings topic/events without a stream, it logs that it stops
+// naming them. b.mu is held.
+func (b *MemoryBroker) warnDropped(k [2]string, s *memStream) {
+	const msg = "in-process broker: no consumer for this topic/event, its messages are dropped (counted in the engine's stats)"
+	if s != nil {
+		if !s.warned {
+			s.warned = true
+			b.log.Warn(msg, "topic", k[0], "event", k[1])
+		}
+		return
+	}
+	if _, done := b.warned[k]; done || b.warnedAll {
+		return
+	}
+	if len(b.warned) == maxDropWarnings {
+		b.warnedAll = true
+		b.log.Warn("in-process broker: messages of more topic/events without a consumer are dropped; no more of them are named (counted in the engine's stats)", "named", maxDropWarnings)
+		return
+	}
+	b.warned[k] = struct{}{}
+	b.log.Warn(msg, "topic", k[0], "event", k[1])
 }
 
 var _ BatchBroker = (*MemoryBroker)(nil)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,6 +44,48 @@ func TestMemoryBrokerDropsUnconsumedTopics(t *testing.T) {
 		t.Fatalf("dropped %d after a consumer came, want still 100", d)
 	}
 }
+
+// Dropping the messages of topic/events nobody consumes keeps nothing per
+// name beyond a bounded set: the names are the publishers' (POST /events
+// takes any), and a client making up a new one per event once grew the
+// broker by an entry and the log by a line each, for good.
+func TestMemoryBrokerDropsNamesBounded(t *testing.T) {
+	var lines atomic.Int64
+	b := NewMemoryBrokerWith(MemoryBrokerOptions{Logger: slog.New(countingHandler{&lines})})
+	const n = 3 * maxDropWarnings
+	for i := range n {
+		if err := b.Publish(context.Background(), Message{Topic: fmt.Sprintf("made-up-%d", i), Event: "e"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first names again: logged already.
+	for i := range 10 {
+		_ = b.Publish(context.Background(), Message{Topic: fmt.Sprintf("made-up-%d", i), Event: "e"})
+	}
+	b.mu.Lock()
+	streams, warned := len(b.streams), len(b.warned)
+	b.mu.Unlock()
+	if streams != 0 || warned > maxDropWarnings {
+		t.Errorf("after %d made-up names: %d streams, %d names remembered; want 0 and at most %d", n, streams, warned, maxDropWarnings)
+	}
+	if got := lines.Load(); got != maxDropWarnings+1 {
+		t.Errorf("%d log lines, want one per name up to %d, and one saying the others are not named", got, maxDropWarnings)
+	}
+	if d := b.Stats().Dropped; d != n+10 {
+		t.Errorf("dropped %d, want %d", d, n+10)
+	}
+}
+
+// countingHandler is a slog.Handler that counts the records.
+type countingHandler struct{ n *atomic.Int64 }
+
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) Handle(context.Context, slog.Record) error {
+	h.n.Add(1)
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }
 
 // A consumed topic's messages are released once every consumer name has
 // acknowledged them; until then they are held, and delivered in order.

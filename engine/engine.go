@@ -75,9 +75,10 @@ type Options struct {
 	// (GET /deadletters) before they expire. Default
 	// DefaultDeadLetterRetention (7 days).
 	DeadLetterRetention time.Duration
-	// InboxBytes bounds the payloads of the events the inbox holds, in
-	// memory, for runs to take (pending ones; claimed ones are read back
-	// from the store). Beyond it PublishEvent fails with ErrInboxFull
+	// InboxBytes bounds the events the inbox holds, in memory, for runs to
+	// take (pending ones; claimed ones are read back from the store): each
+	// counts its payload, topic, event and ID, and InboxMessageOverhead
+	// for its records. Beyond it PublishEvent fails with ErrInboxFull
 	// (HTTP 429) before anything changes, and the broker's awaited events
 	// are delivered again later. Default DefaultInboxBytes (256 MiB).
 	InboxBytes int64

@@ -46,8 +46,10 @@ const MaxBody = 1 << 20
 // without valid credentials answers 401 and one whose role is not enough
 // 403; without it the API is open, and the program that serves it decides
 // who can reach it. A POST or PUT whose Content-Type is not
-// application/json answers 415 (RequireJSON). A path that is not clean
-// (//runs) answers 404 (Canonical).
+// application/json answers 415 (RequireJSON), and a query string that does
+// not parse, or names a parameter the route does not take (Route.Params)
+// or one twice, 400. A path that is not clean (//runs) answers 404
+// (Canonical).
 func (e *Engine) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes { // access.go: the routes and their roles
@@ -259,18 +261,15 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: the state of flow %q must be a JSON object, found %s", ErrBadState, fe.name, jsonKind(state)), nil)
 		return
 	}
-	// An empty or repeated ?run_id= is refused rather than read as none
-	// or as its first: a client retrying with it would start a new run
-	// each time, or not the one it names.
+	// An empty ?run_id= is refused rather than read as none: a client
+	// retrying with it would start a new run each time (the guard refuses
+	// a repeated one, checkQuery).
 	q := r.URL.Query()
-	ids, named := q["run_id"]
+	_, named := q["run_id"]
 	id := q.Get("run_id")
 	key := r.Header.Get("Idempotency-Key")
 	var bad error
-	switch {
-	case len(ids) > 1:
-		bad = fmt.Errorf("%w: ?run_id= given %d times", ErrBadName, len(ids))
-	case named:
+	if named {
 		bad = CheckRunID(id)
 	}
 	if bad == nil && key != "" {

@@ -136,8 +136,26 @@ func (m *inMsg) correlation(field string) (string, bool) {
 // before. m is not pending (its place in the index is by those values).
 // The inbox's mutex is held.
 func (in *inbox) setPayload(m *inMsg, p json.RawMessage) {
-	in.bytes += int64(len(p) - len(m.payload))
+	in.bytes += room(m.k, p) - room(m.k, m.payload)
 	m.payload, m.corrs = p, nil
+}
+
+// InboxMessageOverhead is what a message the inbox holds for runs to take
+// counts against Options.InboxBytes beside its payload, topic, event and
+// ID: about what its record, its places in the inbox's indexes and the
+// store's index entry take in memory. Counting payloads alone let a flood
+// of tiny events (POST /events with {}) hold gigabytes under the default
+// bound: 2 bytes each counted, some 500 held.
+const InboxMessageOverhead = 512
+
+// room is what a message k with payload p counts against
+// Options.InboxBytes while the inbox holds its payload; nothing once it
+// does not (claimed or dead: the store keeps it).
+func room(k store.MessageKey, p json.RawMessage) int64 {
+	if p == nil {
+		return 0
+	}
+	return int64(len(p)+len(k.Topic)+len(k.Event)+len(k.ID)) + InboxMessageOverhead
 }
 
 func (m *inMsg) message() store.Message {
@@ -181,8 +199,8 @@ type inbox struct {
 	max      int64     // Options.InboxBytes
 
 	mu sync.Mutex
-	// bytes is the size of the payloads the inbox holds in memory (its
-	// pending and reserved messages'); held, what receipts under way have
+	// bytes is what the messages whose payloads the inbox holds in memory
+	// (its pending and reserved ones) count (room); held, what receipts under way have
 	// reserved (hold) for messages not recorded yet. Their sum stays
 	// within max.
 	bytes, held int64
@@ -415,7 +433,7 @@ var ErrInboxFull = errors.New("engine: the inbox is full")
 // heldRoom is the room held for one message (inbox.holds).
 type heldRoom struct {
 	holders int   // receipts under way that hold it
-	size    int64 // its payload's size
+	size    int64 // what it counts (room)
 	landed  bool  // recorded: its size moved from held to bytes
 }
 
@@ -430,7 +448,7 @@ func (in *inbox) hold(msgs []Message) (release func(), err error) {
 	for i, m := range msgs {
 		k := m.key()
 		if in.holds[k] == nil && !slices.ContainsFunc(msgs[:i], func(o Message) bool { return o.key() == k }) {
-			n += int64(len(m.Payload))
+			n += room(k, m.Payload)
 		}
 	}
 	if in.bytes+in.held+n > in.max {
@@ -441,7 +459,7 @@ func (in *inbox) hold(msgs []Message) (release func(), err error) {
 		keys[i] = m.key()
 		h := in.holds[keys[i]]
 		if h == nil {
-			h = &heldRoom{size: int64(len(m.Payload))}
+			h = &heldRoom{size: room(keys[i], m.Payload)}
 			in.holds[keys[i]] = h
 			in.held += h.size
 		}

@@ -13,13 +13,13 @@ import (
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
-// The inbox holds at most Options.InboxBytes of payloads for runs to take:
+// The inbox holds at most Options.InboxBytes of events for runs to take:
 // beyond, an event is refused (429) before anything changes, a retry of an
 // event it holds is still answered, and the room comes back as runs take
 // their events.
 func TestInboxBytesBound(t *testing.T) {
 	fx := newFixture(t)
-	fx.inboxB = 300
+	fx.inboxB = 3*InboxMessageOverhead + 450 // 3 events of some 130 bytes, not 4
 	e := fx.start()
 	defer fx.stop()
 	ann, annCust := startSignup(t, e, "ann") // customer cus-ann-1
@@ -29,7 +29,7 @@ func TestInboxBytesBound(t *testing.T) {
 		return err
 	}
 	// Payments for customers whose runs have not started: kept, 3 of
-	// about 95 bytes within 300.
+	// about 95 bytes of payload and 32 of key within the bound.
 	for i, cust := range []string{"cus-bob-2", "cus-cy-3", "cus-dee-4"} {
 		if err := post(fmt.Sprintf("early-%d", i), cust); err != nil {
 			t.Fatalf("early payment %d: %v", i, err)
@@ -69,8 +69,10 @@ func TestInboxBytesBound(t *testing.T) {
 // Counted twice, a 429 answered the next event while the consumer's copy
 // was still under way (TestInboxBytesBound failed about once in 300).
 func TestInboxHoldsAMessageOnce(t *testing.T) {
-	in := &inbox{max: 300, holds: map[store.MessageKey]*heldRoom{}}
 	m := Message{Topic: "t", Event: "e", ID: "1", Payload: json.RawMessage(strings.Repeat("x", 100))}
+	m2 := Message{Topic: "t", Event: "e", ID: "2", Payload: json.RawMessage(strings.Repeat("y", 200))}
+	r1, r2 := room(m.key(), m.Payload), room(m2.key(), m2.Payload)
+	in := &inbox{max: r1 + r2, holds: map[store.MessageKey]*heldRoom{}}
 	publisher, err := in.hold([]Message{m})
 	if err != nil {
 		t.Fatal(err)
@@ -79,27 +81,57 @@ func TestInboxHoldsAMessageOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.held != 100 {
-		t.Fatalf("held %d bytes for one message of 100 held three times", in.held)
+	if in.held != r1 {
+		t.Fatalf("held %d bytes for one message of %d held three times", in.held, r1)
 	}
 	in.land(m.key())
-	in.bytes += 100 // what setPayload counts as the message is recorded
+	in.bytes += r1 // what setPayload counts as the message is recorded
 	if in.held != 0 {
 		t.Fatalf("held %d bytes once the message is recorded, want 0", in.held)
 	}
-	if _, err := in.hold([]Message{{Topic: "t", Event: "e", ID: "2", Payload: json.RawMessage(strings.Repeat("y", 200))}}); err != nil {
-		t.Fatalf("room for 200 bytes more beside 100: %v", err)
+	if _, err := in.hold([]Message{m2}); err != nil {
+		t.Fatalf("room for the second message beside the first: %v", err)
 	}
 	publisher()
 	consumer()
-	if in.held != 200 || len(in.holds) != 1 {
-		t.Errorf("after the first message's holders let go: held %d, %d holds; want the second's 200, 1", in.held, len(in.holds))
+	if in.held != r2 || len(in.holds) != 1 {
+		t.Errorf("after the first message's holders let go: held %d, %d holds; want the second's %d, 1", in.held, len(in.holds), r2)
 	}
-	in2 := &inbox{max: 300, holds: map[store.MessageKey]*heldRoom{}}
+	in2 := &inbox{max: r1, holds: map[store.MessageKey]*heldRoom{}}
 	release, _ := in2.hold([]Message{m})
 	release()
 	release() // once only
 	if in2.held != 0 || len(in2.holds) != 0 {
 		t.Errorf("a hold let go of: held %d, %d holds", in2.held, len(in2.holds))
+	}
+}
+
+// Each event the inbox holds counts its key and InboxMessageOverhead
+// beside its payload: a flood of tiny events (POST /events/t/e with {},
+// each a new message ID, nobody awaiting them) is refused once they would
+// hold about the bound in memory. Counted by payload alone, 64 KiB let
+// 32,768 such events in, each holding some 500 bytes of records and index
+// entries for the inbox's retention.
+func TestInboxBoundCountsEachMessage(t *testing.T) {
+	fx := newFixture(t)
+	fx.inboxB = 64 << 10
+	e := fx.start()
+	defer fx.stop()
+	accepted := 0
+	for i := range 1000 {
+		_, err := e.PublishEvent(context.Background(), Message{ID: fmt.Sprintf("tiny-%d", i), Topic: "nobody", Event: "listens", Payload: json.RawMessage(`{}`)})
+		if errors.Is(err, ErrInboxFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted++
+	}
+	if most := int(fx.inboxB / InboxMessageOverhead); accepted == 0 || accepted > most {
+		t.Fatalf("the inbox took %d events of 2 bytes under a bound of %d bytes, want 1 to %d", accepted, fx.inboxB, most)
+	}
+	if ms, _ := fx.st.(*store.Memory).Messages(store.MessageFilter{}); len(ms) != accepted {
+		t.Errorf("the inbox records %d messages, want the %d accepted: a 429 changes nothing", len(ms), accepted)
 	}
 }

@@ -518,15 +518,17 @@ func (rm *remote) leave(name, replica string, who Identity) error {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	now := rm.e.clock.Now()
+	// An expired registration is no lease, as for renew: it stays in the
+	// map only until the next registration sweeps it.
 	l, ok := rm.leases[name]
-	if !ok {
+	if !ok || !l.live(now) {
 		return fmt.Errorf("%w: %q", ErrNoLease, name)
 	}
 	if err := rm.mayChangeLocked(l, who, "withdraw", now); err != nil {
 		return err
 	}
 	if replica != "" {
-		if _, ok := l.replicas[replica]; !ok {
+		if r, ok := l.replicas[replica]; !ok || !r.live(now) {
 			return fmt.Errorf("%w: replica %q of provider %q", ErrNoLease, replica, name)
 		}
 		delete(l.replicas, replica)

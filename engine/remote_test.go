@@ -91,7 +91,10 @@ func TestProviderAllowList(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", " ", "ftp://h/", "https://u:p@h/", "https://h/?q=1", "https://h/#f", "h/path", "u@h", "https:///p", "h:", ":80", "[]", "[h",
-		"h:99999", "h:0", "h:+80", "[::1]:65536", "https://h:99999/p", "http://h:0/"} {
+		"h:99999", "h:0", "h:+80", "[::1]:65536", "https://h:99999/p", "http://h:0/",
+		// No wildcard or range: they would match no host, and every
+		// registration would be refused.
+		"*.internal", "*", "billing.*:9000", "[*]", "https://*.internal/flowgen", "http://billing%2a.internal/"} {
 		if _, err := parseAllowList([]string{bad}); err == nil {
 			t.Errorf("allow-list entry %q accepted", bad)
 		}

@@ -60,6 +60,9 @@ func parseAllowList(entries []string) (allowList, error) {
 			if _, ok := urlpath.Port(u); !ok {
 				return al, fmt.Errorf("engine: provider allow-list entry %q: %s", e, portRule)
 			}
+			if !hostName(u.Hostname()) {
+				return al, fmt.Errorf("engine: provider allow-list entry %q: %s", e, hostRule)
+			}
 			al.prefixes = append(al.prefixes, u)
 			continue
 		}
@@ -67,9 +70,31 @@ func parseAllowList(entries []string) (allowList, error) {
 		if !ok || strings.ContainsAny(e, "/?#@ ") {
 			return al, fmt.Errorf("engine: provider allow-list entry %q: want a host, host:port or an http(s) URL prefix (%s)", e, portRule)
 		}
+		if !hostName(h.host) {
+			return al, fmt.Errorf("engine: provider allow-list entry %q: %s", e, hostRule)
+		}
 		al.hosts = append(al.hosts, h)
 	}
 	return al, nil
+}
+
+// hostRule is what the host of an allow-list entry may be: hostName.
+const hostRule = "the host is not a host name or an IP address: an entry names one host exactly (no wildcard such as *.internal, no range such as 10.0.0.0/8; list each host, or give a URL prefix)"
+
+// hostName reports whether h (without brackets or port) names one host: an
+// IP address, or a DNS name of letters, digits, '-', '_' and '.'. A
+// callback URL's host is compared with it exactly, so an entry such as
+// "*.internal" would allow nothing.
+func hostName(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	for _, c := range h {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return h != ""
 }
 
 // IsLoopbackHost reports whether host (without a port) names this machine

@@ -43,7 +43,7 @@ func (e *Engine) RegisterProvider(name string, reg provider.Registration) (provi
 // WithdrawProvider ends the registration of replica of remote provider
 // name, and the lease with its last live replica; replica "" ends the
 // lease whole. As DELETE /providers/{name} does, as the operator:
-// ErrNoLease if there was none.
+// ErrNoLease if there was no live one (an expired one is gone).
 func (e *Engine) WithdrawProvider(name, replica string) error {
 	if e.remote == nil {
 		return fmt.Errorf("%w: %q: %w", ErrNoLease, name, errProvidersOff)

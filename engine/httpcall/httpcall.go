@@ -69,16 +69,42 @@ func (s *Static) String() string {
 	return strings.Join(out, ",")
 }
 
-// Set adds a service given as name=URL.
+// Set adds a service given as name=URL. The URL is the base URL of rpc
+// steps' calls: http or https, with a host, without a query or a fragment
+// (an endpoint is appended to its path). A service given twice, or a URL
+// that is not such a base, is refused here, when the command starts,
+// rather than failing every call of its steps later.
 func (s *Static) Set(v string) error {
-	name, url, ok := strings.Cut(v, "=")
-	if !ok || name == "" || url == "" {
+	name, base, ok := strings.Cut(v, "=")
+	if !ok || name == "" || base == "" {
 		return fmt.Errorf("want name=URL, found %q", v)
+	}
+	if _, dup := (*s)[name]; dup {
+		return fmt.Errorf("service %q given twice", name)
+	}
+	if err := checkBaseURL(base); err != nil {
+		return fmt.Errorf("service %q: %w", name, err)
 	}
 	if *s == nil {
 		*s = Static{}
 	}
-	(*s)[name] = url
+	(*s)[name] = base
+	return nil
+}
+
+// checkBaseURL refuses a base URL that no call could use.
+func checkBaseURL(base string) error {
+	u, err := url.Parse(base)
+	switch {
+	case err != nil:
+		return fmt.Errorf("URL %q: %v", base, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("URL %q: want an http or https URL, such as http://customers:8080/rpc", base)
+	case u.Host == "":
+		return fmt.Errorf("URL %q has no host", base)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("URL %q: a base URL has no query or fragment (the endpoint is appended to its path)", base)
+	}
 	return nil
 }
 

@@ -91,7 +91,7 @@ the module temporal/, with the same flags; it has no -store, -nats or
 		var lim serverLimits
 		lim.flags(fs)
 		var services httpcall.Static
-		fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
+		fs.Var(&services, "service", "a service for rpc steps, as name=URL with an http(s) base URL (repeatable, once per name)")
 		var allow listFlag
 		fs.Var(&allow, "provider-allow", "a `HOST`, HOST:PORT or http(s) URL prefix that remote providers' callback URLs may use (repeatable; replaces the default, loopback only)")
 		temporal := temporalFlags(fs)
@@ -165,7 +165,7 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.resumeWorkers, "resume-workers", engine.DefaultResumeWorkers, "unfinished runs resumed at a time at start, in the background while serving")
 	fs.IntVar(&l.eventWorkers, "event-workers", engine.DefaultEventWorkers, "broker events each event trigger applies at once (runs being started together)")
 	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "payload bytes the in-process broker holds for consumers that have not acknowledged them (without -nats); publishing beyond fails and is retried")
-	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "payload bytes of the awaited events the inbox holds for runs to take; POST /events beyond answers 429, the broker's are delivered again later")
+	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "bytes of the awaited events the inbox holds for runs to take (each its payload, topic, event and ID, and 512 for its records); POST /events beyond answers 429, the broker's are delivered again later")
 }
 
 // check refuses limits that would disable themselves: each must be positive.

@@ -83,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg.trace.Flags(fs)
 	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
 	var services httpcall.Static
-	fs.Var(&services, "service", "a service for rpc steps, as name=URL (repeatable)")
+	fs.Var(&services, "service", "a service for rpc steps, as name=URL with an http(s) base URL (repeatable, once per name)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}

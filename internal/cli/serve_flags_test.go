@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A -service that no rpc call could use, or a service given twice, stops
+// serve before it starts (exit 2, naming the flag and the service), and
+// nothing is made on disk. Before, serve started and every call of the
+// service's steps failed at run time ("unsupported protocol scheme"), or
+// the second URL silently replaced the first.
+func TestServeServiceFlagChecked(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"-service", "customers=customers:8080"}, `service "customers": URL "customers:8080": want an http or https URL`},
+		{[]string{"-service", "customers=ftp://customers/rpc"}, "want an http or https URL"},
+		{[]string{"-service", "customers=http:///rpc"}, "has no host"},
+		{[]string{"-service", "customers=http://customers/rpc?v=1"}, "no query or fragment"},
+		{[]string{"-service", "customers=http://customers/rpc#x"}, "no query or fragment"},
+		{[]string{"-service", "customers=http://a/rpc", "-service", "customers=http://b/rpc"}, `service "customers" given twice`},
+	} {
+		dir := filepath.Join(t.TempDir(), "store")
+		var out, errb strings.Builder
+		// -max-conns 0, checked after the flags parse, stops a serve that
+		// took the -service rather than let it serve.
+		code := Main(append(append([]string{"serve", "-store", dir}, tc.args...), "-max-conns", "0"), nil, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "-service") || !strings.Contains(errb.String(), tc.says) {
+			t.Errorf("serve %q: exit %d, %q; want exit 2 saying %q", tc.args, code, errb.String(), tc.says)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("serve %q made %s", tc.args, dir)
+		}
+	}
+}
