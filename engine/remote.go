@@ -393,7 +393,7 @@ func (rm *remote) passOver(t target) {
 		r.unreachable = true
 	}
 	rm.mu.Unlock()
-	rm.e.log.Warn("provider replica unreachable: passed over while another serves the handler, until it renews", "provider", t.provider, "handler", t.h.Name, "url", t.h.URL)
+	rm.e.log.Warn("provider replica unreachable: passed over, for another replica of the handler or for its renewal", "provider", t.provider, "handler", t.h.Name, "url", t.h.URL)
 }
 
 // sameOutcomes compares two sets of named outcomes ("ok" and "" are not

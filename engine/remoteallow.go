@@ -45,6 +45,14 @@ func parseAllowHost(e string) (allowHost, bool) {
 	return allowHost{strings.ToLower(h), 0}, h != "" && !strings.ContainsAny(h, "[]")
 }
 
+// CheckProviderAllow reports the first entry of a provider allow-list
+// (ProviderOptions.Allow) that New would refuse, so that a command can
+// refuse it as a bad flag before it opens anything.
+func CheckProviderAllow(entries []string) error {
+	_, err := parseAllowList(entries)
+	return err
+}
+
 func parseAllowList(entries []string) (allowList, error) {
 	var al allowList
 	for _, e := range entries {

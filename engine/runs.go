@@ -82,7 +82,7 @@ var (
 	ErrRunIDTaken = errors.New("engine: run ID taken by a run of another flow")
 	// ErrIdempotencyMismatch: the run ID (or the Idempotency-Key it comes
 	// from) started a run with another initial state (HTTP 422).
-	ErrIdempotencyMismatch = errors.New("engine: run ID reused with another request")
+	ErrIdempotencyMismatch = errors.New("engine: an ID reused with another request")
 )
 
 // startRun starts a run of fe with runID ("": a new one). A run ID that

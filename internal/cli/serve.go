@@ -64,10 +64,11 @@ URLs must be on loopback, or match a -provider-allow if given. SIGINT or
 SIGTERM stops the server gracefully: runs stop at a step boundary and
 resume at the next start.
 
-Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin or client)
-every request needs "Authorization: Bearer TOKEN" (401 without, 403 for
-a client on what only an admin may do: define flows, abort runs, read
-dead letters; ROLE provider registers providers, and admin may too); POST
+Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client
+or provider) every request needs "Authorization: Bearer TOKEN" (401
+without, 403 for a role on what it may not do: only admin defines flows,
+aborts runs and reads dead letters; provider, and admin, register
+providers; client starts runs, posts events, reads runs and flows); POST
 /echo needs none. Without -tokens the API is open, so serve listens on
 loopback by default and refuses another address unless -insecure is
 given. POST and PUT bodies must be application/json (415).
@@ -116,6 +117,9 @@ the module temporal/, with the same flags; it has no -store, -nats or
 			}
 			if err := tc.Check(); err != nil {
 				return usageError(e, "%v", err)
+			}
+			if err := engine.CheckProviderAllow(allow); err != nil {
+				return usageError(e, "-provider-allow: %v", err)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

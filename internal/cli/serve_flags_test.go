@@ -37,3 +37,19 @@ func TestServeServiceFlagChecked(t *testing.T) {
 		}
 	}
 }
+
+// A -provider-allow entry the engine would refuse is a bad flag (exit 2),
+// refused before serve opens its store, like any other.
+func TestServeProviderAllowFlagChecked(t *testing.T) {
+	for _, entry := range []string{"*.internal", "10.0.0.0/8", "ftp://host/"} {
+		dir := filepath.Join(t.TempDir(), "store")
+		var out, errb strings.Builder
+		code := Main([]string{"serve", "-store", dir, "-addr", "127.0.0.1:0", "-provider-allow", entry}, nil, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "-provider-allow") || !strings.Contains(errb.String(), entry) {
+			t.Errorf("serve -provider-allow %q: exit %d, %q; want exit 2 naming the flag and the entry", entry, code, errb.String())
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("serve -provider-allow %q made %s", entry, dir)
+		}
+	}
+}
