@@ -103,6 +103,7 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 		{"/flows/Signup/runs", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "Idempotency-Key of 256 bytes"},
 		{"/events/payments/payment.succeeded?id=a%01b", nil, "message ID"},
 		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "message ID of 256 bytes"},
+		{"/events/payments/payment.succeeded?id=m-1", []string{"Idempotency-Key", "m-2"}, "name the event differently"},
 	}
 	for _, tc := range bad {
 		status, out := c.doH("POST", tc.path, `{}`, tc.header...)

@@ -500,8 +500,12 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := Message{ID: r.Header.Get("Idempotency-Key"), Topic: r.PathValue("topic"), Event: r.PathValue("event"), Payload: payload}
-	if m.ID == "" {
-		m.ID = r.URL.Query().Get("id")
+	if id := r.URL.Query().Get("id"); m.ID == "" {
+		m.ID = id
+	} else if id != "" && id != m.ID {
+		// Either could be the one the client retries with.
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the Idempotency-Key %q and ?id=%q name the event differently: give one of them", m.ID, id), nil)
+		return
 	}
 	out, err := e.PublishEvent(r.Context(), m)
 	switch {
