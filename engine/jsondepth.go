@@ -3,8 +3,8 @@ package engine
 import "fmt"
 
 // MaxJSONDepth bounds how deeply a state or an event payload the engine
-// takes in nests arrays and objects. A run's state holds a payload one
-// level down or more (an await's `-> Field`), and encoding/json refuses
+// takes in (a start's, an event's, a remote provider's answer's) nests
+// arrays and objects. A run's state holds a payload one level down or more (an await's `-> Field`), and encoding/json refuses
 // more than 10,000 levels: a payload near that limit would make a state the
 // run could no longer record, and the run would stop with nothing to say
 // why. Business data nests a few levels; 1000 leaves room for any of it.

@@ -853,3 +853,37 @@ func runBill(t *testing.T, e *Engine, within time.Duration) string {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A provider's answer whose state nests deeper than MaxJSONDepth fails
+// the attempt for good, as a start or an event that deep is refused: the
+// run could not record such a state later.
+func TestProviderStateTooDeep(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, MaxJSONDepth+1) + "1" + strings.Repeat("}", MaxJSONDepth+1)
+	prov := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"state": {"Nest": ` + deep + `}}`))
+	}))
+	defer prov.Close()
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+prov.URL+`/r"}]}`); status != 200 {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st RunStatus
+	waitFor(t, "the run to fail", func() bool {
+		st, _ = e.Status(id)
+		return st.State.Terminal()
+	})
+	h, _ := e.History(id)
+	attempts := 0
+	for _, ev := range h {
+		if ev.Step == "Reserve" && strings.Contains(ev.Error, "nested more than 1000 levels deep") {
+			attempts++
+		}
+	}
+	if st.State == runtime.StateDone || attempts != 1 {
+		t.Fatalf("run %s, %d attempts failing on the depth (want 1, permanent); history %+v", st.State, attempts, h)
+	}
+}

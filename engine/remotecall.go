@@ -120,6 +120,9 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		return "", err
 	}
 	if len(rsp.State) > 0 && string(rsp.State) != "null" {
+		if err := jsonTooDeep(rsp.State); err != nil {
+			return "", runtime.Permanent(fmt.Errorf("%s: state: %v", where, err))
+		}
 		var next State
 		if err := json.Unmarshal(rsp.State, &next); err != nil {
 			return "", runtime.Permanent(fmt.Errorf("%s: state: %v", where, err))
