@@ -312,20 +312,7 @@ func TestProviderRedirectNotFollowed(t *testing.T) {
 		redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, target.URL+"/steal", code)
 		}))
-		_, e, srv := remoteFixture(t, ProviderOptions{})
-		if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+redirect.URL+`/r"}]}`); status != 200 {
-			t.Fatalf("register: %d %s", status, out)
-		}
-		id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st RunStatus
-		waitFor(t, "the run to fail", func() bool {
-			st, _ = e.Status(id)
-			return st.State == runtime.StateFailed || st.State == runtime.StateCompensated
-		})
-		h, _ := e.History(id)
+		_, h := runReserveAt(t, redirect.URL+"/r")
 		attempts := 0
 		for _, ev := range h {
 			if ev.Step == "Reserve" && strings.Contains(ev.Error, "redirect, which the engine does not follow") {
@@ -355,19 +342,7 @@ func TestProviderNoAnswerNamesNoAddress(t *testing.T) {
 	}
 	callback := "http://" + ln.Addr().String() + "/step/Reserve?route=secret"
 	ln.Close() // nothing listens there: connection refused
-	_, e, srv := remoteFixture(t, ProviderOptions{})
-	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+callback+`"}]}`); status != 200 {
-		t.Fatalf("register: %d %s", status, out)
-	}
-	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the run to fail", func() bool {
-		st, _ := e.Status(id)
-		return st.State.Terminal()
-	})
-	h, _ := e.History(id)
+	_, h := runReserveAt(t, callback)
 	refused := 0
 	for _, ev := range h {
 		if strings.Contains(ev.Error, `provider "billing", handler "Reserve": connection refused`) {
@@ -863,20 +838,7 @@ func TestProviderStateTooDeep(t *testing.T) {
 		_, _ = w.Write([]byte(`{"state": {"Nest": ` + deep + `}}`))
 	}))
 	defer prov.Close()
-	_, e, srv := remoteFixture(t, ProviderOptions{})
-	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+prov.URL+`/r"}]}`); status != 200 {
-		t.Fatalf("register: %d %s", status, out)
-	}
-	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st RunStatus
-	waitFor(t, "the run to fail", func() bool {
-		st, _ = e.Status(id)
-		return st.State.Terminal()
-	})
-	h, _ := e.History(id)
+	st, h := runReserveAt(t, prov.URL+"/r")
 	attempts := 0
 	for _, ev := range h {
 		if ev.Step == "Reserve" && strings.Contains(ev.Error, "nested more than 1000 levels deep") {
@@ -886,4 +848,25 @@ func TestProviderStateTooDeep(t *testing.T) {
 	if st.State == runtime.StateDone || attempts != 1 {
 		t.Fatalf("run %s, %d attempts failing on the depth (want 1, permanent); history %+v", st.State, attempts, h)
 	}
+}
+
+// runReserveAt runs flow Bill with its Go step Reserve served by a
+// provider at callback, to its end: its status and history.
+func runReserveAt(t *testing.T, callback string) (RunStatus, []runtime.Event) {
+	t.Helper()
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+callback+`"}]}`); status != 200 {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st RunStatus
+	waitFor(t, "the run to end", func() bool {
+		st, _ = e.Status(id)
+		return st.State.Terminal()
+	})
+	h, _ := e.History(id)
+	return st, h
 }
