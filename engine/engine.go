@@ -32,12 +32,16 @@ import (
 // and *store.Memory (tests) implement it. Runs' events go to Emit, which
 // must reject an event that does not follow its run's history
 // (store.ErrSequence): the engine relies on that to start a run, or apply an
-// event, at most once.
+// event, at most once. An abort the engine accepts is a request in the store
+// (RequestAbort, durable when it returns) until the run is over: a resume of
+// the run while AbortRequested resumes it aborted.
 type Store interface {
 	runtime.Sink
 	Load(runID string) ([]runtime.Event, error)
 	Get(runID string) (store.RunInfo, bool)
 	List(f store.Filter) ([]store.RunInfo, error)
+	RequestAbort(ctx context.Context, runID string) error
+	AbortRequested(runID string) bool
 }
 
 // Errors of the engine's API; the HTTP API maps them to status codes.

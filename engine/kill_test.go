@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(envKillChild); dir != "" {
 		os.Exit(killChild(dir))
 	}
+	if dir := os.Getenv(envAbortChild); dir != "" { // abort_kill_test.go
+		os.Exit(abortChild(dir))
+	}
 	os.Exit(m.Run())
 }
 
@@ -49,7 +52,7 @@ const killFlows = `{"version": 1, "flows": [
 // in-process broker, until it is killed; it prints the address it listens
 // on.
 func killChild(dir string) int {
-	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
+	fail := childFailed
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
 		return fail(err)
@@ -61,6 +64,16 @@ func killChild(dir string) int {
 	if ds, err := e.LoadFlows("kill.json", []byte(killFlows)); err != nil {
 		return fail(fmt.Errorf("%v %v", err, ds))
 	}
+	return serveUntilKilled(e)
+}
+
+// childFailed reports why a child process stops, and its exit code.
+func childFailed(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
+
+// serveUntilKilled starts e and serves its API until the process is
+// killed; it prints the address it listens on.
+func serveUntilKilled(e *Engine) int {
+	fail := childFailed
 	if err := e.Start(context.Background()); err != nil {
 		return fail(err)
 	}
@@ -79,10 +92,12 @@ type killable struct {
 	errb *strings.Builder
 }
 
-func startKillChild(t *testing.T, dir string) *killable {
+// startKillChild runs this test binary as a child process with env added
+// to its environment (what its TestMain serves), and waits for its address.
+func startKillChild(t *testing.T, env ...string) *killable {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envKillChild+"="+dir)
+	cmd.Env = append(os.Environ(), env...)
 	var errb strings.Builder
 	cmd.Stderr = &errb
 	out, err := cmd.StdoutPipe()
@@ -167,7 +182,7 @@ func TestKillEventsDurable(t *testing.T) {
 	}
 	const n = 200
 	dir := t.TempDir()
-	child := startKillChild(t, dir)
+	child := startKillChild(t, envKillChild+"="+dir)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 
 	work := func(jobs int, do func(i int)) {
@@ -234,7 +249,7 @@ func TestKillEventsDurable(t *testing.T) {
 	_ = child.cmd.Wait()
 	t.Logf("%d events acknowledged, the child killed at the %d-th", acked.Load(), killAt)
 
-	child = startKillChild(t, dir)
+	child = startKillChild(t, envKillChild+"="+dir)
 	lost := func() (pays, orders []int) {
 		payRuns := listRuns(t, client, child.url, "Pay")
 		orderRuns := listRuns(t, client, child.url, "Order")

@@ -356,9 +356,11 @@ var held = func() context.Context {
 // errDriven: another engine sharing the store (or this one) drives the run.
 var errDriven = errors.New("engine: run driven by another engine sharing the store")
 
-// resumeRun resumes runID (of fe) from its history, if no engine drives it;
-// aborted, the run resumes only to roll back.
-func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, aborted bool) error {
+// resumeRun resumes runID (of fe) from its history, if no engine drives it.
+// With abort (Abort of a run no engine drives), the abort is recorded in the
+// store first, and the run resumes only to roll back; so does a run whose
+// abort was recorded before (a crash came before the run recorded it).
+func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abort bool) error {
 	if e.draining.Load() {
 		return nil
 	}
@@ -378,8 +380,18 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abo
 		e.untrack(lr)
 		return nil
 	}
+	if abort {
+		// Durable before the run takes it: Abort's caller is answered
+		// that it is.
+		if err := e.store.RequestAbort(ctx, runID); err != nil {
+			e.untrack(lr)
+			return err
+		}
+	} else {
+		abort = e.store.AbortRequested(runID)
+	}
 	rctx := runContext
-	if aborted {
+	if abort {
 		c, cancel := context.WithCancelCause(rctx)
 		cancel(runtime.ErrAborted)
 		rctx = c
@@ -524,10 +536,19 @@ func (l *localLocker) Lock(ctx context.Context, runID string) (func(), error) {
 // waiting, and the run rolls back. A run no engine drives yet (its flow was
 // registered after it stopped) is resumed only to roll back. It returns
 // runtime.ErrFinished for a run that is over and runtime.ErrUnknownRun for
-// an unknown one.
+// an unknown one, and changes nothing then.
+//
+// When it returns nil the abort is durable: recorded in the store
+// (Store.RequestAbort) before the run is told, as the run records it only
+// once its step in flight returns. A crash before that leaves the request,
+// and the run's next resume aborts it.
 func (e *Engine) Abort(ctx context.Context, runID string) error {
 	if x := e.opts.Executor; x != nil {
 		return x.Abort(ctx, runID)
+	}
+	if e.draining.Load() {
+		// Closing: a run not live here would not be resumed to abort.
+		return fmt.Errorf("%w: aborting %q", ErrClosed, runID)
 	}
 	for {
 		if lr := e.liveOf(runID); lr != nil {
@@ -548,7 +569,16 @@ func (e *Engine) Abort(ctx context.Context, runID string) error {
 			return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, info.State)
 		}
 		if r, ok := e.liveRunOf(runID); ok {
-			return r.Abort()
+			if err := e.store.RequestAbort(ctx, runID); err != nil {
+				return err
+			}
+			err := r.Abort()
+			if errors.Is(err, runtime.ErrFinished) && e.store.AbortRequested(runID) {
+				// Suspended (Close), not over: the request stands for
+				// the run's next resume.
+				return nil
+			}
+			return err
 		}
 		fe, err := e.lookup(info.Flow)
 		if err != nil {

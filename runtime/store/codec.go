@@ -53,7 +53,8 @@ import (
 //
 // Kind 1, 3, 4 and 5 records are still read.
 //
-// A transition of an inbox message (kind 2) is described in inbox.go.
+// A transition of an inbox message (kind 2) is described in inbox.go, an
+// abort request of a run (kind 7) in abort.go.
 const (
 	kindEventV1  = 1
 	kindMessage  = 2
@@ -61,6 +62,7 @@ const (
 	kindExtended = 4
 	kindLinked   = 5
 	kindWoken    = 6
+	kindAbort    = 7
 )
 
 // isEventKind reports whether a record of kind k is an event of a run.

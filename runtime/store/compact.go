@@ -7,7 +7,9 @@ package store
 //   - the runs that finished (a terminal run state) and whose last event is
 //     older than Options.Retain, when Retain is set, with all their events;
 //   - the inbox messages that expired (a consumed message expires after the
-//     engine's retention, as does one nobody took), with all their records.
+//     engine's retention, as does one nobody took), with all their records;
+//   - the abort requests (abort.go) of runs that are over or gone: a
+//     request is kept only while its run is in the index and not over.
 //
 // Everything else is copied in log order, so the new log replays into the
 // same index, less what was removed. The sealed segments are read twice:
@@ -163,7 +165,7 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 	drop, garbage := s.removable(hi)
 	if !force {
 		s.mu.RLock()
-		garbage += s.inbox.expired
+		garbage += s.inbox.expired + s.idx.aborts.stale
 		total := s.records
 		s.mu.RUnlock()
 		if garbage == 0 || 2*garbage < total {
@@ -210,6 +212,7 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 	defer rw.Abort()
 	var moves []move
 	removedRuns := map[string]struct{}{}
+	abortsRemoved := 0
 	err = s.log.Scan(lo, hi, func(pos wal.Pos, p []byte) error {
 		switch {
 		case isEventKind(p[0]):
@@ -224,6 +227,19 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 			}
 		case p[0] == kindMessage:
 			if _, ok := gone[pos]; ok {
+				st.RecordsRemoved++
+				return nil
+			}
+		case p[0] == kindAbort:
+			id, err := decodeAbort(p)
+			if err != nil {
+				return err
+			}
+			s.mu.RLock()
+			keep := s.idx.keepAbort(id)
+			s.mu.RUnlock()
+			if !keep {
+				abortsRemoved++
 				st.RecordsRemoved++
 				return nil
 			}
@@ -269,6 +285,7 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 	}
 	s.records -= st.RecordsRemoved
 	s.inbox.expired = max(0, s.inbox.expired-(len(gone)))
+	s.idx.aborts.stale = max(0, s.idx.aborts.stale-abortsRemoved)
 	st.RunsRemoved, st.RunsKept, st.MessagesKept = len(removedRuns), len(s.idx.infos), len(s.inbox.msgs)
 	st.Duration = time.Since(start)
 	return st, true, nil

@@ -339,6 +339,14 @@ func TestCompactConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	// Half the unfinished runs have an abort request: every compaction
+	// keeps it.
+	aborting := w.live[:len(w.live)/2]
+	for _, id := range aborting {
+		if err := st.RequestAbort(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	var mu sync.Mutex
@@ -354,10 +362,16 @@ func TestCompactConcurrent(t *testing.T) {
 				}
 				id := fmt.Sprintf("new-%d-%d", g, i)
 				h := shifted(id, compactNow, doneRun)
-				for _, e := range h {
+				for j, e := range h {
 					if err := st.Emit(ctx, e); err != nil {
 						t.Error(err)
 						return
+					}
+					if j == 0 { // asked to abort while it runs: its request goes once it is over
+						if err := st.RequestAbort(ctx, id); err != nil {
+							t.Error(err)
+							return
+						}
 					}
 				}
 				got, err := st.Load(id)
@@ -419,6 +433,14 @@ func TestCompactConcurrent(t *testing.T) {
 	}
 	defer st.Close()
 	w.check(t, st, true)
+	if got := len(st.idx.aborts.pending); got != len(aborting) {
+		t.Errorf("%d abort requests pending, want %d", got, len(aborting))
+	}
+	for _, id := range aborting {
+		if !st.AbortRequested(id) {
+			t.Errorf("%s: abort request lost", id)
+		}
+	}
 }
 
 // TestCompactCrashAtEverySwapPoint copies the store at every point of the

@@ -72,25 +72,26 @@ func TestMessageCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// inboxStores runs f on a durable store and on a Memory; reopen gives the
-// durable store back after a close and an open (the Memory as it is).
-func inboxStores(t *testing.T, f func(t *testing.T, s inboxStore, reopen func() inboxStore)) {
+// bothStores runs f on a durable store and on a Memory, each seen as S (an
+// API both have); reopen gives the durable store back after a close and an
+// open (the Memory as it is).
+func bothStores[S any](t *testing.T, f func(t *testing.T, s S, reopen func() S)) {
 	for _, name := range []string{"durable", "memory"} {
 		t.Run(name, func(t *testing.T) {
 			if name == "memory" {
-				m := NewMemory()
-				f(t, m, func() inboxStore { return m })
+				m := any(NewMemory()).(S)
+				f(t, m, func() S { return m })
 				return
 			}
 			dir := t.TempDir()
 			st := openStore(t, dir)
 			t.Cleanup(func() { st.Close() })
-			f(t, st, func() inboxStore {
+			f(t, any(st).(S), func() S {
 				if err := st.Close(); err != nil {
 					t.Fatal(err)
 				}
 				st = openStore(t, dir)
-				return st
+				return any(st).(S)
 			})
 		})
 	}
@@ -99,7 +100,7 @@ func inboxStores(t *testing.T, f func(t *testing.T, s inboxStore, reopen func() 
 // TestInboxKeepsLinks: a message's link (its sender's traceparent) is
 // kept with it, through a reopen, while it is pending and once claimed.
 func TestInboxKeepsLinks(t *testing.T) {
-	inboxStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
 		ctx := context.Background()
 		at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		const link = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -137,7 +138,7 @@ func TestInboxKeepsLinks(t *testing.T) {
 }
 
 func TestInboxTransitions(t *testing.T) {
-	inboxStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
 		ctx := context.Background()
 		at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
 		put := func(m Message, wantNew bool) Message {
@@ -258,7 +259,7 @@ func TestInboxTransitions(t *testing.T) {
 
 // Each transition of a message happens once, whoever races for it.
 func TestInboxRaces(t *testing.T) {
-	inboxStores(t, func(t *testing.T, s inboxStore, _ func() inboxStore) {
+	bothStores(t, func(t *testing.T, s inboxStore, _ func() inboxStore) {
 		ctx := context.Background()
 		const n = 16
 		for round := range 5 {

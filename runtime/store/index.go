@@ -75,11 +75,12 @@ func runStateOf(machine string) (runtime.RunState, error) {
 
 // index is the per-run summary both stores keep, in first-event order.
 type index struct {
-	runs  map[string]int // run ID -> position in infos
-	infos []RunInfo
+	runs   map[string]int // run ID -> position in infos
+	infos  []RunInfo
+	aborts aborts // the runs' pending abort requests (abort.go)
 }
 
-func newIndex() index { return index{runs: map[string]int{}} }
+func newIndex() index { return index{runs: map[string]int{}, aborts: newAborts()} }
 
 // check reports whether e may follow the run's history: the next sequence
 // number, the same flow, a known state, and the run not over. It returns the
@@ -126,6 +127,9 @@ func (x *index) add(i int, st runtime.RunState, e *runtime.Event) int {
 	}
 	r := &x.infos[i]
 	r.State, r.Events, r.Updated = st, int(e.Seq), e.Time
+	if st.Terminal() {
+		x.endAborts(e.RunID)
+	}
 	if c, ok := e.RunCorrelation(); ok {
 		r.Correlation = c
 	}

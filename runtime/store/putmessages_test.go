@@ -14,7 +14,7 @@ import (
 // several goroutines interleave with single puts and claims without losing
 // or reordering any of their messages.
 func TestPutMessages(t *testing.T) {
-	inboxStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
 		ctx := context.Background()
 		at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
 		old := msg("t", "e", "old", `{"n":0}`, at(0))
@@ -69,7 +69,7 @@ func TestPutMessages(t *testing.T) {
 }
 
 func TestPutMessagesConcurrent(t *testing.T) {
-	inboxStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
 		ctx := context.Background()
 		const writers, batches, size = 4, 10, 9
 		var wg sync.WaitGroup

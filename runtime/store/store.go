@@ -3,8 +3,10 @@
 // back, lists runs by flow and state, and resumes unfinished runs after a
 // restart (ResumeAll). The same log keeps an engine's inbox: the messages
 // runs wait for, each with its state (pending, claimed, dead), changed by
-// PutMessage, ClaimMessage, ReleaseMessage, DeadLetter and ExpireMessage.
-// Memory is the same API in memory, for tests.
+// PutMessage, ClaimMessage, ReleaseMessage, DeadLetter and ExpireMessage,
+// and the abort requests of runs (RequestAbort) an engine has accepted but
+// the runs have not recorded yet. Memory is the same API in memory, for
+// tests.
 //
 // Emit returns only after the event is written and synced; concurrent runs
 // share syncs (group commit). See docs/store.md for the format, the crash
@@ -177,6 +179,14 @@ func (s *Store) replay(pos wal.Pos, p []byte) error {
 			return err
 		}
 		s.inbox.apply(&r, pos)
+		s.records++
+		return nil
+	case p[0] == kindAbort:
+		id, err := decodeAbort(p)
+		if err != nil {
+			return err
+		}
+		s.idx.applyAbort(id)
 		s.records++
 		return nil
 	}

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// abortsFail is a store whose abort requests cannot be written (a full
+// disk, a failed sync).
+type abortsFail struct{ *store.Memory }
+
+var errAbortWrite = errors.New("test: abort request not written")
+
+func (abortsFail) RequestAbort(context.Context, string) error { return errAbortWrite }
+
+// An abort whose request cannot be made durable answers 5xx and changes
+// nothing: the run is not told, it goes on waiting, and a payment still
+// completes it.
+func TestAbortNotRecordedChangesNothing(t *testing.T) {
+	fx := newFixture(t)
+	fx.st = abortsFail{store.NewMemory()}
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptest.NewServer(e.Handler())}
+	defer c.srv.Close()
+	if status, out := c.do("POST", "/flows/Signup/runs?run_id=s-1", `{"Customer": {"Email": "ann"}}`); status != 201 {
+		t.Fatalf("start: %d %v", status, out)
+	}
+	waitParked(t, e, "s-1")
+	if status, out := c.do("POST", "/runs/s-1/abort", ""); status != 500 {
+		t.Fatalf("abort not recorded: %d %v, want 500", status, out)
+	}
+	if _, err := e.PublishEvent(context.Background(), Message{Topic: "payments", Event: "payment.succeeded", ID: "pay-1",
+		Payload: []byte(`{"correlation_id": "cus-ann-1"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the run done", func() bool { return runState(fx, "s-1") == runtime.StateDone })
+	if n := fx.effects.count("delete:"); n != 0 {
+		t.Fatalf("%d rollbacks of a run whose abort answered 500", n)
+	}
+}
+
+// A run with an abort request in the store (an abort answered 202 by an
+// engine that died before the run recorded it) is resumed aborted when an
+// engine starts on the store: it rolls back and ends aborted.
+func TestAbortRequestResumesAborted(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	if _, err := e.StartRun(context.Background(), "Signup", []byte(`{"Customer": {"Email": "bob"}}`), "s-1"); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, "s-1")
+	fx.stop()
+	if err := fx.st.RequestAbort(context.Background(), "s-1"); err != nil {
+		t.Fatal(err)
+	}
+
+	fx.start()
+	defer fx.stop()
+	waitFor(t, "the run over", func() bool { return runState(fx, "s-1").Terminal() })
+	if got := runState(fx, "s-1"); got != runtime.StateAborted {
+		t.Fatalf("the run ended %s, want aborted", got)
+	}
+	if n := fx.effects.count("delete:"); n != 1 {
+		t.Fatalf("the customer deleted %d times, want once (rolled back)", n)
+	}
+	if fx.st.AbortRequested("s-1") {
+		t.Fatal("the request pending once the run is over")
+	}
+}
