@@ -172,7 +172,13 @@ func (x *Executor) Abort(ctx context.Context, runID string) error {
 	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
 	}
-	return runError(x.c.CancelWorkflow(ctx, runID, ""), runID)
+	err = x.c.CancelWorkflow(ctx, runID, "")
+	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
+		// Temporal cancels running workflows only: found running a moment
+		// ago, this one has ended since.
+		return fmt.Errorf("%w: %q ended", runtime.ErrFinished, runID)
+	}
+	return err
 }
 
 // History is the run's events, from its workflow (flowtemporal.QueryHistory).
