@@ -267,14 +267,20 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	_ = json.Unmarshal(post(t, srv.URL+"/flows/Signup/runs", `{"Email":"ada@example.com"}`, nil), &started)
 	waitState(t, srv.URL, started.RunID, "waiting")
-	families := scrape(t, srv.URL)
+	// The observer hears of an event once the store has it, so the
+	// metrics follow the run's status closely, not at the same instant.
+	families := scrapeUntil(t, srv.URL, func(f map[string]*dtoFamily) bool {
+		return sample(f, "flowgen_runs_waiting", "flow", "Signup") == 1
+	})
 	if v := sample(families, "flowgen_runs_waiting", "flow", "Signup"); v != 1 {
 		t.Errorf("runs waiting %v, want 1", v)
 	}
 	post(t, srv.URL+"/events/payments/payment.succeeded", `{"correlation_id":"ada@example.com","amount":42}`, nil)
 	waitState(t, srv.URL, started.RunID, "done")
 
-	families = scrape(t, srv.URL)
+	families = scrapeUntil(t, srv.URL, func(f map[string]*dtoFamily) bool {
+		return sample(f, "flowgen_runs_finished_total", "state", "done") == 1
+	})
 	for name, f := range families {
 		t.Logf("%s %s", f.GetType(), name)
 	}
@@ -317,6 +323,20 @@ func metricsEngine(t *testing.T) (*observe.Telemetry, *httptest.Server, func()) 
 }
 
 // scrape GETs /metrics and parses it as the Prometheus text format.
+// scrapeUntil scrapes GET /metrics until done says the metrics show what
+// the test waits for, or 10 seconds passed: the last scrape.
+func scrapeUntil(t *testing.T, base string, done func(map[string]*dtoFamily) bool) map[string]*dtoFamily {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f := scrape(t, base)
+		if done(f) || time.Now().After(deadline) {
+			return f
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func scrape(t *testing.T, base string) map[string]*dtoFamily {
 	t.Helper()
 	res, err := http.Get(base + "/metrics")
