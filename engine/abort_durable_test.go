@@ -24,14 +24,9 @@ func (abortsFail) RequestAbort(context.Context, string) error { return errAbortW
 func TestAbortNotRecordedChangesNothing(t *testing.T) {
 	fx := newFixture(t)
 	fx.st = abortsFail{store.NewMemory()}
-	e := fx.start()
+	e, c := parkedSignup(t, fx)
 	defer fx.stop()
-	c := apiClient{t, httptest.NewServer(e.Handler())}
 	defer c.srv.Close()
-	if status, out := c.do("POST", "/flows/Signup/runs?run_id=s-1", `{"Customer": {"Email": "ann"}}`); status != 201 {
-		t.Fatalf("start: %d %v", status, out)
-	}
-	waitParked(t, e, "s-1")
 	if status, out := c.do("POST", "/runs/s-1/abort", ""); status != 500 {
 		t.Fatalf("abort not recorded: %d %v, want 500", status, out)
 	}
@@ -72,4 +67,43 @@ func TestAbortRequestResumesAborted(t *testing.T) {
 	if fx.st.AbortRequested("s-1") {
 		t.Fatal("the request pending once the run is over")
 	}
+}
+
+// A run's status says that an abort is accepted and not yet recorded by
+// the run (its step in flight has not returned, here: the request written
+// behind the run's back), and stops saying it once the run is over.
+func TestStatusShowsAbortRequested(t *testing.T) {
+	fx := newFixture(t)
+	_, c := parkedSignup(t, fx)
+	defer fx.stop()
+	defer c.srv.Close()
+	if _, out := c.do("GET", "/runs/s-1", ""); out["abort_requested"] != nil {
+		t.Fatalf("abort_requested before any abort: %v", out)
+	}
+	if err := fx.st.RequestAbort(context.Background(), "s-1"); err != nil {
+		t.Fatal(err)
+	}
+	if status, out := c.do("GET", "/runs/s-1", ""); status != 200 || out["abort_requested"] != true || out["state"] != "waiting" {
+		t.Fatalf("GET /runs/s-1: %d %v, want waiting with abort_requested", status, out)
+	}
+	if status, out := c.do("POST", "/runs/s-1/abort", ""); status != 202 {
+		t.Fatalf("abort: %d %v", status, out)
+	}
+	waitFor(t, "the run over", func() bool { return runState(fx, "s-1").Terminal() })
+	if _, out := c.do("GET", "/runs/s-1", ""); out["abort_requested"] != nil || out["state"] != "aborted" {
+		t.Fatalf("GET /runs/s-1 once over: %v, want aborted without abort_requested", out)
+	}
+}
+
+// parkedSignup starts fx's engine, serves its API, and starts Signup run
+// s-1 through it, parked on its payment.
+func parkedSignup(t *testing.T, fx *fixture) (*Engine, apiClient) {
+	t.Helper()
+	e := fx.start()
+	c := apiClient{t, httptest.NewServer(e.Handler())}
+	if status, out := c.do("POST", "/flows/Signup/runs?run_id=s-1", `{"Customer": {"Email": "ann"}}`); status != 201 {
+		t.Fatalf("start: %d %v", status, out)
+	}
+	waitParked(t, e, "s-1")
+	return e, c
 }

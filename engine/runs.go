@@ -604,12 +604,20 @@ func (e *Engine) Status(runID string) (RunStatus, error) {
 		return RunStatus{}, err
 	}
 	st.History = nil
-	return RunStatus{Status: st}, nil
+	out := RunStatus{Status: st}
+	if e.opts.Executor == nil && !st.State.Terminal() {
+		out.AbortRequested = e.store.AbortRequested(runID)
+	}
+	return out, nil
 }
 
 // RunStatus is a run's status for the API.
 type RunStatus struct {
 	runtime.Status
+	// AbortRequested: an abort was accepted (it is durable: Abort) and the
+	// run has not recorded it yet, as its step in flight has not returned.
+	// The run then rolls back and ends aborted, even across a restart.
+	AbortRequested bool `json:"abort_requested,omitempty"`
 }
 
 // Parked returns the number of runs waiting for an event that has not come
