@@ -186,10 +186,8 @@ func (l List) Normalize(limit int) (List, int) {
 	if limit == 0 {
 		limit = MaxReported
 	}
-	sorted := slices.Clone(l)
-	sorted.Sort()
 	var out List
-	for _, d := range sorted {
+	for _, d := range l.Sorted() {
 		if n := len(out); n > 0 {
 			prev := out[n-1].Range.Start
 			cur := d.Range.Start

@@ -129,9 +129,10 @@ func NewMessageID() string {
 //   - it keeps the messages of a topic/event only once some consumer was
 //     registered for it (Consume): a message published to a topic/event
 //     nobody consumes is dropped, counted (Dropped) and logged once per
-//     topic/event (naming at most maxDropWarnings of them). On an engine, the topics consumed are those of its
-//     flows' event triggers and awaits; what flows publish for nobody
-//     (their publish steps' events, with no NATS) goes nowhere;
+//     topic/event (naming at most maxDropWarnings of them). On an engine,
+//     the topics consumed are those of its flows' event triggers and
+//     awaits; what flows publish for nobody (their publish steps' events,
+//     with no NATS) goes nowhere;
 //   - a message is released once every consumer name registered on its
 //     topic/event has acknowledged it, so a consumer registered later gets
 //     the messages still held, not every message ever published;
@@ -147,9 +148,9 @@ type MemoryBroker struct {
 	held    int64 // payload bytes held
 	log     *slog.Logger
 	dropped atomic.Uint64
-	// warned are the topic/events without a stream whose dropped messages
-	// were logged, at most maxDropWarnings of them; warnedAll, that more
-	// were dropped and are not named.
+	// warned are the topic/events whose dropped messages were logged, at
+	// most maxDropWarnings of them; warnedAll, that more were dropped and
+	// are not named.
 	warned    map[[2]string]struct{}
 	warnedAll bool
 }
@@ -184,7 +185,6 @@ type memStream struct {
 	msgs   []Message
 	base   int // the offset of msgs[0] since the stream began
 	groups map[string]*memGroup
-	warned bool // dropped messages were logged
 }
 
 // memGroup is the consumers sharing one name on one stream. Each member
@@ -264,7 +264,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 	s := b.streams[k]
 	if s == nil || len(s.groups) == 0 {
 		b.dropped.Add(1)
-		b.warnDropped(k, s)
+		b.warnDropped(k)
 		return nil
 	}
 	size := int64(len(m.Payload))
@@ -280,18 +280,9 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 }
 
 // warnDropped logs, once per topic/event k, that its messages are
-// dropped; s is its stream, if a consumer ever registered one. Past
-// maxDropWarnings topic/events without a stream, it logs that it stops
+// dropped. Past maxDropWarnings topic/events, it logs that it stops
 // naming them. b.mu is held.
-func (b *MemoryBroker) warnDropped(k [2]string, s *memStream) {
-	const msg = "in-process broker: no consumer for this topic/event, its messages are dropped (counted in the engine's stats)"
-	if s != nil {
-		if !s.warned {
-			s.warned = true
-			b.log.Warn(msg, "topic", k[0], "event", k[1])
-		}
-		return
-	}
+func (b *MemoryBroker) warnDropped(k [2]string) {
 	if _, done := b.warned[k]; done || b.warnedAll {
 		return
 	}
@@ -301,7 +292,7 @@ func (b *MemoryBroker) warnDropped(k [2]string, s *memStream) {
 		return
 	}
 	b.warned[k] = struct{}{}
-	b.log.Warn(msg, "topic", k[0], "event", k[1])
+	b.log.Warn("in-process broker: no consumer for this topic/event, its messages are dropped (counted in the engine's stats)", "topic", k[0], "event", k[1])
 }
 
 var _ BatchBroker = (*MemoryBroker)(nil)

@@ -200,9 +200,9 @@ type inbox struct {
 
 	mu sync.Mutex
 	// bytes is what the messages whose payloads the inbox holds in memory
-	// (its pending and reserved ones) count (room); held, what receipts under way have
-	// reserved (hold) for messages not recorded yet. Their sum stays
-	// within max.
+	// (its pending and reserved ones) count (room); held, what receipts
+	// under way have reserved (hold) for messages not recorded yet. Their
+	// sum stays within max.
 	bytes, held int64
 	// holds are the receipts' holds by message, so that a message held
 	// twice (POST /events receives the event it also publishes, and the

@@ -187,11 +187,11 @@ func providerClient() *http.Client {
 var errProviderRedirect = errors.New("a provider answered with a redirect, which the engine does not follow")
 
 // post sends a request to an HTTP provider, with the registration's call
-// credential token as a bearer token (none if ""). Connection errors, 5xx, 408,
-// 429 and 401 are retryable; other statuses, a redirect and an answer over
-// MaxProviderResponse are permanent. A request that found no server at
-// callback (neterr.Unreachable, before any answer and with time left) is
-// a noAnswerError marked unreachable.
+// credential token as a bearer token (none if ""). Connection errors, 5xx,
+// 408, 429 and 401 are retryable; other statuses, a redirect and an
+// answer over MaxProviderResponse are permanent. A request that found no
+// server at callback (neterr.Unreachable, before any answer and with time
+// left) is a noAnswerError marked unreachable.
 func (rm *remote) post(ctx context.Context, callback, key, token string, body []byte) ([]byte, error) {
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, callback, bytes.NewReader(body))
 	if err != nil {
