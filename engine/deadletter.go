@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// deadLetter records that msg is never to be delivered, and why; a
+// redelivery of it is acknowledged without being applied.
+func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) error {
+	now := in.now()
+	sm := store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: now}
+	if err := in.st.DeadLetter(ctx, sm, reason, now); err != nil {
+		return err
+	}
+	if in.tel != nil {
+		in.tel.DeadLettered(msg.Topic, msg.Event)
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	m := in.msgs[sm.Key()]
+	if m != nil {
+		in.unindex(m)
+	} else {
+		m = &inMsg{k: sm.Key(), received: now, hi: -1}
+		in.msgs[m.k] = m
+	}
+	m.state, m.by = msgDead, ""
+	in.setPayload(m, nil)
+	in.setExpiry(m, now.Add(in.keepDead))
+	return nil
+}
+
+// DeadLetter is a message the engine will never apply, and why.
+type DeadLetter struct {
+	Topic    string    `json:"topic"`
+	Event    string    `json:"event"`
+	ID       string    `json:"id"`
+	Reason   string    `json:"reason"`
+	Time     time.Time `json:"time"`     // when it was dead-lettered
+	Received time.Time `json:"received"` // when it arrived
+	// Payload is the message's payload when it is JSON; PayloadText holds
+	// one that is not.
+	Payload     json.RawMessage `json:"payload,omitempty"`
+	PayloadText string          `json:"payload_text,omitempty"`
+}
+
+// DeadLetters lists the dead letters of the inbox, of topic and event if
+// not "", in the order they arrived. They are kept for
+// Options.DeadLetterRetention.
+func (e *Engine) DeadLetters(topic, event string) ([]DeadLetter, error) {
+	ms, err := e.in.st.Messages(store.MessageFilter{Topic: topic, Event: event, State: store.MessageDead})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeadLetter, len(ms))
+	for i, m := range ms {
+		out[i] = DeadLetter{Topic: m.Topic, Event: m.Event, ID: m.ID, Reason: m.Reason, Time: m.Updated, Received: m.Received}
+		if json.Valid(m.Payload) {
+			out[i].Payload = m.Payload
+		} else {
+			out[i].PayloadText = string(m.Payload)
+		}
+	}
+	return out, nil
+}

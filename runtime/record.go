@@ -1,0 +1,161 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/looplab/fsm"
+)
+
+// fire moves the run's machine by event ev: the machine decides where the
+// event leads (the flow's routing is its table) and refuses a move the flow
+// does not have. The move is then recorded (record) before anything else
+// happens; a sink that refuses the event undoes the move and stops the run,
+// so the machine never gets ahead of the history. err is the attempt's
+// error, if it failed.
+func (r *Run[S]) fire(ev string, attempt int, out Outcome, err error) error {
+	r.next = nextEvent{attempt: attempt, outcome: out, err: err}
+	if err != nil {
+		r.next.errText = err.Error()
+	}
+	return r.fireNext(ev)
+}
+
+func (r *Run[S]) fireNext(ev string) error {
+	from := r.cur
+	if err := r.machine.Event(context.Background(), ev); err != nil && !isNoTransition(err) {
+		var invalid fsm.InvalidEventError
+		var unknown fsm.UnknownEventError
+		if errors.As(err, &invalid) || errors.As(err, &unknown) {
+			return fmt.Errorf("%w: %w", errNoSuchEvent, r.def.illegal(from.name, ev, err))
+		}
+		return r.def.illegal(from.name, ev, err)
+	}
+	if err := r.record(from, r.def.states[r.machine.Current()]); err != nil {
+		r.machine.SetState(from.name) // the move did not happen: nothing recorded it
+		return err
+	}
+	return nil
+}
+
+// record builds the Event of the transition from -> to of the run's
+// machine, sends it to the sink, and on success folds it into the run's
+// progress and status.
+func (r *Run[S]) record(from, to *mstate) error { return r.recordEvent(from, to, nil) }
+
+// recordBranch records the transition from -> to of branch's machine.
+func (r *Run[S]) recordBranch(from, to *mstate, branch *stepDef[S]) error {
+	return r.recordEvent(from, to, branch)
+}
+
+func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
+	snap, err := r.snapshot()
+	if err != nil {
+		return fmt.Errorf("runtime: flow %q: state does not encode as JSON: %w", r.def.id, err)
+	}
+	p := &r.progress
+	n := &r.next
+	ev := Event{
+		RunID:   r.env.runID,
+		Seq:     p.seq + 1,
+		Time:    r.clock.Now().Round(0), // no monotonic reading: events compare equal after a JSON round trip
+		Flow:    r.def.id,
+		Step:    r.def.eventStep(from, to),
+		From:    from.name,
+		To:      to.name,
+		Attempt: n.attempt,
+		Outcome: n.outcome,
+		Error:   n.errText,
+		State:   snap,
+		Payload: n.payload,
+		Link:    n.link,
+	}
+	if branch != nil {
+		ev.Step, ev.Branch = branch.ID, branch.ID
+	}
+	r.links(&ev, from, to)
+	switch {
+	case to.kind == kindWaiting && from != to:
+		ev.Wait = r.newWait(&r.def.steps[to.step], ev.Time)
+	case to.kind == kindRollback && !gateOpened(&ev, to.kind):
+		ev.Wait = r.rollbackWait(&r.def.steps[to.step], from, n.attempt, ev.Time)
+	}
+	if r.obs != nil && !r.traced {
+		ev.Trace = r.obs.Trace()
+	}
+	if err := r.emit(&ev); err != nil {
+		if l := r.env.opts.logger; l != nil {
+			l.Error("flow sink refused an event; run stopped", "flow", r.def.id, "run_id", r.env.runID, "seq", ev.Seq, "error", err)
+		}
+		return fmt.Errorf("%w: event %d (%s -> %s): %w", ErrSink, ev.Seq, ev.From, ev.To, err)
+	}
+	if branch != nil {
+		err = p.applyBranch(r.def, branch.index, &ev, from, to)
+	} else {
+		err = p.apply(r.def, &ev, from, to, n.err)
+	}
+	if err != nil {
+		// The runtime made a history it cannot read back: a bug.
+		return fmt.Errorf("runtime: flow %q: %w", r.def.id, err)
+	}
+	if r.obs != nil {
+		r.traced = true
+		// A copy, declared here: &ev given to the interface would make
+		// every event escape to the heap, observed or not.
+		seen := ev
+		r.obs.Recorded(&seen)
+	}
+	if r.track != nil { // else Status replays the sink's history
+		r.mu.Lock()
+		if branch != nil {
+			r.track.applyBranch(&ev, to.kind)
+		} else {
+			r.track.apply(&ev, from.kind, to.kind, r.def.stepIDOf(to))
+		}
+		r.mu.Unlock()
+	}
+	r.lastTime = ev.Time
+	if branch != nil {
+		return nil
+	}
+	r.cur = to
+	if to.kind == kindRunning && from.kind == kindWaiting {
+		r.clean = false // the step runs on the payload
+	}
+	return nil
+}
+
+func (r *Run[S]) emit(e *Event) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return r.sink.Emit(r.quiet, *e)
+}
+
+// snapshot encodes the state. Events share the previous snapshot while no
+// action ran, the state is == to the one encoded (a value state), or it
+// encodes the same.
+func (r *Run[S]) snapshot() (json.RawMessage, error) {
+	if r.snap != nil && (r.clean || r.def.valueState && any(r.state) == any(r.snapped)) {
+		r.clean = true
+		return r.snap, nil
+	}
+	b, err := json.Marshal(&r.state)
+	if err != nil {
+		return nil, err
+	}
+	r.clean = true
+	if r.def.valueState {
+		r.snapped = r.state
+	}
+	if !bytes.Equal(b, r.snap) {
+		r.snap = b
+	}
+	return r.snap, nil
+}

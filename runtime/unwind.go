@@ -1,0 +1,91 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// unwind rolls back the most recent completed step, or ends the run.
+func (r *Run[S]) unwind(kind stateKind) error {
+	p := &r.progress
+	if n := len(p.stack); n > 0 {
+		return r.fire(evUndo(r.def.steps[p.stack[n-1].step].ID), 0, "", nil)
+	}
+	return r.fire(evEnd(p.terminal(kind)), 0, "", nil)
+}
+
+// runRollback runs the current rollback's attempts and returns to unwind.
+// A gated rollback runs the one attempt whose gate opened: the loop parks
+// it again before the next.
+func (r *Run[S]) runRollback(d *stepDef[S]) error {
+	for {
+		err := r.rollback1(d)
+		if errors.Is(err, ErrSuspended) && r.suspending.Load() {
+			// A rollback that stopped because the process shuts down (a
+			// rollback call run through Step.Rollback, outside the loop's
+			// parking): Resume runs it again.
+			return errSuspend
+		}
+		if again, ferr := r.rollbackEnded(d, err); ferr != nil || !again || d.RollbackAwait != nil {
+			return ferr
+		}
+	}
+}
+
+// rollbackEnded moves the run on from a rollback attempt of d that ended
+// with err: back to the unwind, or, when it failed and may be retried, to
+// the next attempt (again), the retry recorded and its backoff waited.
+func (r *Run[S]) rollbackEnded(d *stepDef[S], err error) (again bool, ferr error) {
+	p := &r.progress
+	if err != nil && !IsPermanent(err) && p.attempt < d.rbAttempts {
+		if err := r.fire(OutcomeRetry, p.attempt, OutcomeRetry, err); err != nil {
+			return false, err
+		}
+		// The retry is recorded: a suspended run (a process that shuts
+		// down) stops here rather than after the rollback's last attempt,
+		// and Resume runs the next attempt. An abort changes nothing.
+		if r.sleepRollback(backoff(d.RollbackRetry, p.attempt-1)) {
+			return false, errSuspend
+		}
+		return true, nil
+	}
+	back := evBackFailing
+	if p.cause == nil {
+		back = evBackAborting
+	}
+	if err != nil {
+		return false, r.fire(back, p.attempt, OutcomeError, err)
+	}
+	return false, r.fire(back, p.attempt, OutcomeOK, nil)
+}
+
+// rollback1 runs one attempt of a rollback, under a context that the run's
+// abort does not cancel.
+func (r *Run[S]) rollback1(d *stepDef[S]) error {
+	r.clean = false
+	parent, end := r.observeRollback(d)
+	sc := r.stepContext(parent, d, true)
+	var err error
+	if d.RollbackTimeout > 0 {
+		_, err = r.guarded(d, true, sc, &r.state, d.RollbackTimeout)
+	} else {
+		saved := r.state
+		err = d.undo(sc, &r.state)
+		if err != nil {
+			r.state = saved
+		}
+	}
+	if end != nil {
+		end(attemptOutcome("", err), err)
+	}
+	return err
+}
+
+// sleepRollback waits d on the run's clock, the backoff between attempts
+// of a rollback: an abort does not cut it (rollbacks finish whatever
+// happens), Suspend does. It reports whether the run is suspending.
+func (r *Run[S]) sleepRollback(d time.Duration) bool {
+	r.sleep(context.Background(), d)
+	return r.suspending.Load()
+}
