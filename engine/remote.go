@@ -2,10 +2,11 @@ package engine
 
 // Remote providers (docs/engine.md#remote-providers): services that serve
 // the Go steps and Go rollbacks of JSON flows from another process, over
-// HTTP or NATS, registered through the API with a lease. This file keeps
-// the leases and decides which provider serves a handler; remotecall.go
-// makes the calls, remotehttp.go is the API, remoteallow.go the callback
-// URLs' allow-list.
+// HTTP or NATS, registered through the API with a lease. This file
+// registers them and decides which provider serves a handler;
+// remotelease.go keeps the leases, remotewait.go parks a step until a
+// provider of its handler is live, remotecall.go makes the calls,
+// remotehttp.go is the API, remoteallow.go the callback URLs' allow-list.
 
 import (
 	"context"
@@ -122,115 +123,6 @@ type remote struct {
 	changed chan struct{}                  // closed and replaced when a lease is granted
 }
 
-// lease is a provider's registration: the registrations of its replicas
-// (processes that share the name, such as NATS replicas in one queue
-// group), each with its own TTL. It is live while any replica's is, so
-// that a replica that leaves takes only its own registration away.
-type lease struct {
-	name     string
-	owner    string                   // Identity.ID of who registered it; "": anyone's
-	replicas map[string]*replicaLease // by replica ID; "": registered without one
-}
-
-// replicaLease is one replica's registration.
-type replicaLease struct {
-	handlers []provider.Handler
-	ttl      time.Duration
-	expires  time.Time
-	// token is the call credential of this registration (callToken): the
-	// engine sends it with every HTTP call of its handlers, and the
-	// answer to the registration is the only place it is shown. A renewal
-	// keeps it; a registration again issues another.
-	token string
-	// seq orders registrations: of replicas sharing a callback URL, the
-	// last registered gets the calls' token (target.callToken).
-	seq uint64
-	// unreachable: a call to it found no server at its URL (its process
-	// died, most likely) since it registered or last renewed.
-	unreachable bool
-}
-
-// liveReplicas returns the IDs of l's live replicas, sorted.
-func (l *lease) liveReplicas(now time.Time) []string {
-	var out []string
-	for id, r := range l.replicas {
-		if r.live(now) {
-			out = append(out, id)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// live says whether any of l's replicas is, without listing them.
-func (l *lease) live(now time.Time) bool {
-	for _, r := range l.replicas {
-		if r.live(now) {
-			return true
-		}
-	}
-	return false
-}
-
-// live says whether r's registration is: the lease serves its handlers.
-func (r *replicaLease) live(now time.Time) bool { return now.Before(r.expires) }
-
-// callable says whether the pick sends r calls while another replica
-// serves the handler: r is live, and no call found it unreachable since it
-// registered or last renewed. An unreachable replica stays live (the
-// lease and its handlers do not change): the only one left of a handler
-// is still called.
-func (r *replicaLease) callable(now time.Time) bool { return r.live(now) && !r.unreachable }
-
-// renew extends r's registration by its TTL. A renewal proves that its
-// process is there again: the pick no longer passes it over.
-func (r *replicaLease) renew(now time.Time) {
-	r.expires = now.Add(r.ttl)
-	r.unreachable = false
-}
-
-// offer is a handler of a lease and the live replicas that registered it.
-type offer struct {
-	h        provider.Handler
-	replicas []*replicaLease
-}
-
-// offers returns the handlers of l's live replicas, each once, with the
-// replicas that registered it: replicas of one version register the same
-// ones, and a rolling deploy mixes the old version's and the new one's
-// until the last old replica leaves.
-func (l *lease) offers(now time.Time) []offer {
-	type key struct {
-		name, url, subject, outcomes string
-		rollback                     bool
-	}
-	at := map[key]int{}
-	var out []offer
-	for _, id := range l.liveReplicas(now) {
-		r := l.replicas[id]
-		for _, h := range r.handlers {
-			k := key{h.Name, h.URL, h.Subject, strings.Join(h.Outcomes, "\x00"), h.Rollback}
-			i, ok := at[k]
-			if !ok {
-				i = len(out)
-				at[k] = i
-				out = append(out, offer{h: h})
-			}
-			out[i].replicas = append(out[i].replicas, r)
-		}
-	}
-	return out
-}
-
-// handlers returns the handlers of l's live replicas, each once (offers).
-func (l *lease) handlers(now time.Time) []provider.Handler {
-	var out []provider.Handler
-	for _, o := range l.offers(now) {
-		out = append(out, o.h)
-	}
-	return out
-}
-
 // mayChangeLocked refuses who a change (what: "replace", "renew",
 // "withdraw") of lease l, if it is live: a lease belongs to the credential
 // that registered it, so that another provider cannot take its calls or
@@ -249,13 +141,6 @@ func (rm *remote) mayChangeLocked(l *lease, who Identity, what string, now time.
 type handlerKey struct {
 	flow, name string
 	rollback   bool
-}
-
-// providerWait is a run waiting for a provider of its Go step.
-type providerWait struct {
-	key      handlerKey
-	outcomes []string
-	deliver  func(runtime.Delivery) bool
 }
 
 func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
@@ -542,31 +427,6 @@ func (rm *remote) leave(name, replica string, who Identity) error {
 	return nil
 }
 
-// info is the lease whole: its live replicas, their handlers, and the
-// latest expiry.
-func (l *lease) info(now time.Time) provider.Lease {
-	out := provider.Lease{Provider: l.name, Handlers: l.handlers(now)}
-	for _, id := range l.liveReplicas(now) {
-		r := l.replicas[id]
-		if !r.expires.Before(out.Expires) {
-			out.TTL, out.Expires = r.ttl.String(), r.expires
-		}
-		if id != "" {
-			out.Replicas = append(out.Replicas, id)
-		}
-		if r.unreachable {
-			out.Unreachable = append(out.Unreachable, id)
-		}
-	}
-	return out
-}
-
-// info is one replica's registration, as the answer to its registration
-// or renewal.
-func (r *replicaLease) info(name, replica string) provider.Lease {
-	return provider.Lease{Provider: name, Replica: replica, TTL: r.ttl.String(), Expires: r.expires, Handlers: slices.Clone(r.handlers)}
-}
-
 // list returns the live leases by name.
 func (rm *remote) list() []provider.Lease {
 	rm.mu.Lock()
@@ -698,125 +558,6 @@ func (e *Engine) jsonFlows() []*dsl.Flow {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
-}
-
-// waitFor serves the wait of a run whose Go step has no live provider
-// (runtime.Subscriber for ProviderTopic): it is delivered at once if a
-// handler is live now, else when a provider of it registers.
-func (rm *remote) waitFor(k handlerKey, outcomes []string, deliver func(runtime.Delivery) bool) (func(), error) {
-	rm.mu.Lock()
-	if who, ok := rm.liveLocked(k, outcomes, rm.e.clock.Now()); ok {
-		rm.mu.Unlock()
-		deliver(runtime.Delivery{Payload: wakePayload(who)})
-		return func() {}, nil
-	}
-	w := &providerWait{key: k, outcomes: outcomes, deliver: deliver}
-	rm.waits[k] = append(rm.waits[k], w)
-	rm.mu.Unlock()
-	return func() {
-		rm.mu.Lock()
-		defer rm.mu.Unlock()
-		list := rm.waits[k]
-		if i := slices.Index(list, w); i >= 0 {
-			list = slices.Delete(list, i, i+1)
-		}
-		if len(list) == 0 {
-			delete(rm.waits, k)
-		} else {
-			rm.waits[k] = list
-		}
-	}, nil
-}
-
-// wakeServed wakes the runs whose provider wait a handler serves now: an
-// in-process one just registered (Registry.added).
-func (rm *remote) wakeServed() {
-	rm.mu.Lock()
-	woken := rm.wakeLocked(rm.e.clock.Now())
-	rm.mu.Unlock()
-	rm.deliver(woken, "")
-}
-
-// liveLocked reports who serves k now: an in-process handler, or a live
-// provider. The caller holds rm.mu.
-func (rm *remote) liveLocked(k handlerKey, outcomes []string, now time.Time) (string, bool) {
-	if rm.e.reg.has(k) {
-		return "", true
-	}
-	if list := rm.targetsLocked(k, outcomes, now); len(list) > 0 {
-		return list[0].provider, true
-	}
-	return "", false
-}
-
-// wakeLocked takes the waits that a live handler serves now out of the
-// index. The caller holds rm.mu.
-func (rm *remote) wakeLocked(now time.Time) []*providerWait {
-	var out []*providerWait
-	for k, list := range rm.waits {
-		keep := list[:0]
-		for _, w := range list {
-			if _, ok := rm.liveLocked(k, w.outcomes, now); ok {
-				out = append(out, w)
-			} else {
-				keep = append(keep, w)
-			}
-		}
-		if len(keep) == 0 {
-			delete(rm.waits, k)
-		} else {
-			rm.waits[k] = keep
-		}
-	}
-	return out
-}
-
-func (rm *remote) deliver(ws []*providerWait, who string) {
-	for _, w := range ws {
-		w.deliver(runtime.Delivery{Payload: wakePayload(who)})
-	}
-}
-
-// wakePayload is the payload recorded when a provider wait ends: who
-// serves the step now ("" for an in-process handler).
-func wakePayload(who string) []byte {
-	b, _ := json.Marshal(map[string]string{providerWakeProvider: who})
-	return b
-}
-
-// providerSubscriber serves the provider waits of one JSON flow and hands
-// every other wait to the engine's subscriber.
-type providerSubscriber struct {
-	next     runtime.Subscriber
-	rm       *remote
-	flow     string
-	outcomes map[string][]string // Go step -> its declared outcomes
-}
-
-func (ps providerSubscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func(runtime.Delivery) bool) (func(), error) {
-	switch w.Topic {
-	case ProviderTopic:
-		outs, ok := ps.outcomes[w.Event]
-		if !ok {
-			return nil, runtime.Permanent(fmt.Errorf("engine: flow %q has no Go step %q served by providers", ps.flow, w.Event))
-		}
-		return ps.rm.waitFor(handlerKey{flow: ps.flow, name: w.Event}, outs, deliver)
-	case ProviderRollbackTopic:
-		return ps.rm.waitFor(handlerKey{flow: ps.flow, name: w.Event, rollback: true}, nil, deliver)
-	}
-	return ps.next.Subscribe(ctx, w, deliver)
-}
-
-// subscriber returns the Subscriber of JSON flow fl: its Go steps' provider
-// waits here, every other wait to next.
-func (rm *remote) subscriber(fl *dsl.Flow, next runtime.Subscriber) runtime.Subscriber {
-	ps := providerSubscriber{next: next, rm: rm, flow: fl.Name, outcomes: map[string][]string{}}
-	for _, s := range fl.Steps {
-		if s != nil && s.IsGo() {
-			ps.outcomes[s.Name] = declaredOutcomes(s)
-		}
-	}
-	return ps
 }
 
 // missing is the warning of a loaded flow's Go step or rollback m that
