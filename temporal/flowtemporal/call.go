@@ -7,7 +7,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -28,18 +27,7 @@ const MemoParent = "flowgen.parent"
 // parentOf is the run whose call started the workflow of ctx, or nil.
 func parentOf(ctx workflow.Context) *runtime.RunRef {
 	info := workflow.GetInfo(ctx)
-	if info.ParentWorkflowExecution == nil {
-		return nil
-	}
-	p := info.Memo.GetFields()[MemoParent]
-	if p == nil {
-		return nil
-	}
-	var ref runtime.RunRef
-	if err := converter.GetDefaultDataConverter().FromPayload(p, &ref); err != nil || ref.RunID == "" {
-		return nil
-	}
-	return &ref
+	return ParentOf(info.ParentWorkflowExecution != nil, info.Memo)
 }
 
 // startChild starts child run ref of the run with input (nil: the

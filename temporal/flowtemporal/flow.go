@@ -54,6 +54,11 @@ type Options struct {
 	// code, so what it reads must be recorded (workflow.SideEffect). A
 	// flow with it needs no Calls; an error fails the call.
 	Children func(ctx workflow.Context, flow string, input any) (arg any, memo map[string]any, err error)
+	// Progress makes each run record where it is in its memo
+	// (MemoProgress) whenever its machine state or step changes, for an
+	// executor that lists runs from Temporal's visibility (ProgressOf). It
+	// costs the run's history one event per such change.
+	Progress bool
 }
 
 // New returns def on Temporal. def must not be started by the runtime as

@@ -25,6 +25,13 @@ const (
 	// versionMemoCorrelation is the change (workflow.GetVersion) that
 	// added MemoCorrelation: a run that waited before it replays without.
 	versionMemoCorrelation = "flowgen.memo-correlation"
+	// MemoProgress is the memo field where a run of a flow with
+	// Options.Progress records where it is (a Progress) each time that
+	// changes, so that lists of runs show its machine state and step.
+	MemoProgress = "flowgen.progress"
+	// versionMemoProgress is the change (workflow.GetVersion) that added
+	// MemoProgress: a run started before replays without it.
+	versionMemoProgress = "flowgen.memo-progress"
 
 	// Error types of the application errors flowgen's activities return.
 	errTypeStep    = "flowgen.error"

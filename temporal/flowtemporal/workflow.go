@@ -37,6 +37,10 @@ type wfRun[S any] struct {
 	// inflight are the activities the run waits for, by idempotency key
 	// (watchRetries).
 	inflight map[string]*inflight
+	// steps folds the run's step (runtime.RunStep) and listed is the
+	// progress its memo holds (progressed).
+	steps  runtime.RunStep
+	listed Progress
 }
 
 type completion struct {
@@ -518,23 +522,32 @@ func (r *wfRun[S]) event(from, to string, attempt int, out runtime.Outcome, err 
 	return e
 }
 
-// record appends e to the run's history and hands it to the sink.
+// record appends e to the run's history, records in the run's memo what
+// lists of runs show of it, and hands e to the sink.
 func (r *wfRun[S]) record(e runtime.Event) {
 	r.history = append(r.history, e)
+	// One upsert per event at most: a run's end and a wait's correlation
+	// never come with the same event, so a history recorded before the
+	// progress has the upserts it had.
+	memo := map[string]any{}
 	if runtime.RunState(e.To).Terminal() {
 		// Lists of runs (visibility) show how a run ended without a query.
 		// Not under workflow.GetVersion, unlike the correlation below: it
 		// came one commit after the workflow itself (dce5098), and a
 		// version added now would read every history recorded since as
 		// the default, without the write those histories hold.
-		if merr := workflow.UpsertMemo(r.ctx, map[string]any{MemoState: e.To}); merr != nil {
-			workflow.GetLogger(r.ctx).Error("flowgen: recording the run's end in its memo", "run_id", r.id, "error", merr)
-		}
+		memo[MemoState] = e.To
 	}
 	if c, ok := e.RunCorrelation(); ok && workflow.GetVersion(r.ctx, versionMemoCorrelation, workflow.DefaultVersion, 1) == 1 {
 		// Lists of runs (visibility) find a run by its correlation.
-		if merr := workflow.UpsertMemo(r.ctx, map[string]any{MemoCorrelation: c}); merr != nil {
-			workflow.GetLogger(r.ctx).Error("flowgen: recording the run's correlation in its memo", "run_id", r.id, "error", merr)
+		memo[MemoCorrelation] = c
+	}
+	if p, ok := r.progressed(&e); ok {
+		memo[MemoProgress] = p
+	}
+	if len(memo) > 0 {
+		if merr := workflow.UpsertMemo(r.ctx, memo); merr != nil {
+			workflow.GetLogger(r.ctx).Error("flowgen: recording the run in its memo", "run_id", r.id, "seq", e.Seq, "error", merr)
 		}
 	}
 	if !workflow.IsReplaying(r.ctx) {

@@ -12,7 +12,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -20,7 +19,10 @@ import (
 )
 
 // maxListScan bounds the workflows one Runs call reads from visibility
-// while it looks for the filter's runs.
+// while it looks for the filter's runs. Visibility gives the runs in
+// progress first, then the others latest closed first, so past the bound
+// the runs that closed longest ago are the ones not listed
+// (TestRunsPastTheScanBound).
 const maxListScan = 10000
 
 // visibilitySlack widens the start times the visibility query asks for,
@@ -30,32 +32,38 @@ const visibilitySlack = time.Second
 
 // Runs lists the runs on the task queue from Temporal's visibility, as a
 // store lists them (store.Filter.Match, in the order they started, oldest
-// or f.Newest first): a run in progress reads "running" (GET /runs/{id}
-// says where it is), a finished one the terminal state it recorded in its
-// memo. Visibility orders runs by when they closed, so Runs reads all the
-// matching ones (at most maxListScan workflows) and sorts them before
-// f.After and f.Limit cut its page.
+// or f.Newest first), each with its state, machine state, step and parent
+// as its memo records them (runInfo). Visibility orders runs by when they
+// closed, so Runs reads all the matching ones (at most maxListScan
+// workflows) and sorts them before f.After and f.Limit cut its page.
 func (x *Executor) Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, error) {
-	// A run in progress reads "running" here: it matches any state that
-	// is not over, whatever its status would say.
-	match := f
+	// A run in progress that records no progress reads "running": it
+	// matches any state that is not over, whatever its status would say.
+	vague := f
 	if f.State != "" && !f.State.Terminal() {
-		match.State, match.NonTerminal = "", true
+		vague.State, vague.NonTerminal = "", true
 	}
 	query := x.runsQuery(f)
 	var runs []store.RunInfo
 	var cursor *store.RunInfo // the After run
 	var token []byte
 	for scanned := 0; scanned < maxListScan; {
-		resp, err := x.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		// No page past the bound (the server caps a page at its own
+		// maximum, 1000 by default).
+		req := &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token, PageSize: int32(maxListScan - scanned)}
+		resp, err := x.c.ListWorkflow(ctx, req)
 		if err != nil {
 			return nil, err
 		}
 		for _, w := range resp.GetExecutions() {
 			scanned++
-			info := runInfo(w)
+			info, exact := runInfo(w)
 			if info.RunID == f.After {
 				cursor = &info
+			}
+			match := f
+			if !exact {
+				match = vague
 			}
 			if match.Match(&info) {
 				runs = append(runs, info)
@@ -72,7 +80,7 @@ func (x *Executor) Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, e
 		if err != nil {
 			return nil, runError(err, f.After)
 		}
-		info := runInfo(resp.GetWorkflowExecutionInfo())
+		info, _ := runInfo(resp.GetWorkflowExecutionInfo())
 		cursor = &info
 	}
 	order := func(a, b store.RunInfo) int {
@@ -124,16 +132,23 @@ func (x *Executor) runsQuery(f store.Filter) string {
 	return strings.Join(q, " AND ")
 }
 
-// runInfo is a workflow as a store.RunInfo.
-func runInfo(w *workflowpb.WorkflowExecutionInfo) store.RunInfo {
-	info := store.RunInfo{RunID: w.GetExecution().GetWorkflowId(), Flow: w.GetType().GetName(),
+// runInfo is a workflow as a store.RunInfo; exact reports that its state
+// is the run's own, not "running" for any run in progress. A run records
+// in its memo its progress (flowtemporal.ProgressOf: its machine state and
+// step, by the stores' rules), its correlation and, once over, its
+// terminal state; a child run's memo names its parent. A run in progress
+// started by a worker of older code records no progress: it reads
+// "running", with no step.
+func runInfo(w *workflowpb.WorkflowExecutionInfo) (info store.RunInfo, exact bool) {
+	info = store.RunInfo{RunID: w.GetExecution().GetWorkflowId(), Flow: w.GetType().GetName(),
 		Started: w.GetStartTime().AsTime(), Updated: w.GetStartTime().AsTime()}
 	if ct := w.GetCloseTime(); ct != nil {
 		info.Updated = ct.AsTime()
 	}
+	exact = true
 	switch w.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		info.State = runtime.StateRunning
+		info.State, exact = runtime.StateRunning, false
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		info.State = runtime.StateDone
 	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
@@ -145,17 +160,25 @@ func runInfo(w *workflowpb.WorkflowExecutionInfo) store.RunInfo {
 		info.State = runtime.RunState(st)
 	}
 	info.Machine = string(info.State)
+	if p, ok := flowtemporal.ProgressOf(w.GetMemo()); ok {
+		info.Step = p.Step
+		if st, known := runtime.RunStateOf(p.Machine); known && !exact {
+			// In progress: where its last event left it. A run that is
+			// over keeps the state its end recorded, or Temporal's (one
+			// terminated from outside flowgen records no end).
+			info.State, info.Machine, exact = st, p.Machine, true
+		}
+	}
 	info.Correlation = memoString(w.GetMemo(), flowtemporal.MemoCorrelation)
-	return info
+	if p := flowtemporal.ParentOf(w.GetParentExecution() != nil, w.GetMemo()); p != nil {
+		info.Parent = p.RunID
+	}
+	return info, exact
 }
 
 func memoString(m *commonpb.Memo, field string) string {
-	p := m.GetFields()[field]
-	if p == nil {
-		return ""
-	}
 	var s string
-	_ = converter.GetDefaultDataConverter().FromPayload(p, &s)
+	flowtemporal.MemoValue(m, field, &s)
 	return s
 }
 

@@ -75,7 +75,7 @@ func (d *definitions) get(hash string, source []byte) (*flowtemporal.Flow[engine
 	if err != nil {
 		return nil, err
 	}
-	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait, Children: d.x.children})
+	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait, Children: d.x.children, Progress: true})
 	if err != nil {
 		return nil, err
 	}

@@ -367,8 +367,9 @@ func TestServeSchedule(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		// Three runs in their 6 s sleep at once: Temporal's default
-		// overlap policy would skip the ticks while one runs.
-		_, out := call(t, "GET", a.url+"/runs?flow=Tick&status=running", "")
+		// overlap policy would skip the ticks while one runs. A run
+		// that sleeps waits, as on the engine.
+		_, out := call(t, "GET", a.url+"/runs?flow=Tick&status=waiting", "")
 		if runs, _ := out["runs"].([]any); len(runs) >= 3 {
 			id, _ := runs[0].(map[string]any)["run_id"].(string)
 			_, st := call(t, "GET", a.url+"/runs/"+id, "")

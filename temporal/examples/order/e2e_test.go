@@ -8,14 +8,13 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
+	"github.com/flowgen/flowgen/temporal/internal/replay"
 )
 
 // These tests run the generated workflows on a real Temporal server,
@@ -62,7 +61,7 @@ func TestServerOrderDone(t *testing.T) {
 	if p := child[0].Parent; p == nil || *p != (runtime.RunRef{Flow: "Order", RunID: "o-1"}) {
 		t.Errorf("child's first event %+v: no parent", child[0])
 	}
-	replay(t, c, o, "o-1", "o-1@Bill")
+	replayRuns(t, c, o, "o-1", "o-1@Bill")
 }
 
 // On a server a branch still running when another fails is cancelled for
@@ -86,7 +85,7 @@ func TestServerBranchCancelled(t *testing.T) {
 	if got := w.journal(); !slices.Contains(got, "cancelled Reserve o-2/Reserve") {
 		t.Errorf("journal %q: Reserve was not cancelled before the run ended", got)
 	}
-	replay(t, c, o, "o-2")
+	replayRuns(t, c, o, "o-2")
 }
 
 // An abort while the child sleeps: the child is cancelled and uncharges,
@@ -128,16 +127,16 @@ func TestServerAbortDuringChild(t *testing.T) {
 	if len(got) != 6 || got[3] != "Uncharge ch-40 o-3@Bill/Charge/rollback" {
 		t.Errorf("journal %q: want the uncharge before the order's rollbacks", got)
 	}
-	replay(t, c, o, "o-3", "o-3@Bill")
+	replayRuns(t, c, o, "o-3", "o-3@Bill")
 }
 
-// replay replays the server's history of each workflow with the flows'
+// replayRuns replays the server's history of each workflow with the flows'
 // workflow code: a parallel block's goroutines and a call's child must
 // make the same decisions again (no nondeterminism), as a worker that
 // takes a run over after a crash replays it.
-func replay(t *testing.T, c client.Client, o *OrderTemporal, ids ...string) {
+func replayRuns(t *testing.T, c client.Client, o *OrderTemporal, ids ...string) {
 	t.Helper()
-	r := replayer{WorkflowReplayer: worker.NewWorkflowReplayer()}
+	r := replay.New()
 	o.Register(r)
 	for _, id := range ids {
 		it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -149,22 +148,8 @@ func replay(t *testing.T, c client.Client, o *OrderTemporal, ids ...string) {
 			}
 			h.Events = append(h.Events, e)
 		}
-		// The run's own ID: its children's IDs derive from it.
-		opts := worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id}}
-		if err := r.ReplayWorkflowHistoryWithOptions(nil, h, opts); err != nil {
+		if err := r.Run(id, h); err != nil {
 			t.Errorf("replaying %s: %v", id, err)
 		}
 	}
 }
-
-// replayer is a workflow replayer as a worker.Registry: it replays the
-// workflows and has no use for activities (nor Nexus services, which the
-// flows do not register).
-type replayer struct {
-	worker.WorkflowReplayer
-	worker.NexusServiceRegistry
-}
-
-func (replayer) RegisterActivity(any)                                         {}
-func (replayer) RegisterActivityWithOptions(any, activity.RegisterOptions)    {}
-func (replayer) RegisterDynamicActivity(any, activity.DynamicRegisterOptions) {}

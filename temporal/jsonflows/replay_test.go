@@ -1,0 +1,57 @@
+package jsonflows_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/engine/httpcall"
+	"github.com/flowgen/flowgen/temporal/internal/replay"
+	"github.com/flowgen/flowgen/temporal/jsonflows"
+)
+
+// Histories recorded on a real server by the serve command of an earlier
+// commit must replay on this code, as a worker of this code replays the
+// runs an older one started (a worker that takes a run over, or whose
+// cache dropped it): the same commands, or a nondeterminism error. Each
+// directory of testdata/histories holds the runs of testdata/shop.json one
+// commit recorded (a done run and an aborted one, each with its child run
+// of Billing), one file per workflow, named by its ID:
+//
+//   - before-progress: commit 11fb935, before runs recorded their progress
+//     in their memo (flowtemporal.MemoProgress), which their replay must
+//     not ask for (workflow.GetVersion);
+//   - progress: the commit that added it.
+func TestReplayRecordedHistories(t *testing.T) {
+	x := jsonflows.New(nil, jsonflows.Options{})
+	eng, err := engine.New(engine.Options{Executor: x, Caller: httpcall.New(httpcall.Static{"svc": "http://127.0.0.1:1"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := replay.New()
+	x.Register(r, eng)
+	files, err := filepath.Glob("testdata/histories/*/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no histories: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimPrefix(file, "testdata/histories/"), func(t *testing.T) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Run(strings.TrimSuffix(filepath.Base(file), ".json"), h); err != nil {
+				t.Errorf("replaying %s: %v", file, err)
+			}
+		})
+	}
+}

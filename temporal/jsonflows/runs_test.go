@@ -1,0 +1,99 @@
+package jsonflows
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// visibility is a Temporal client whose visibility holds runs, in the
+// order a visibility store lists them (in progress first, then latest
+// closed first), in pages of at most maxPage (the server's maximum,
+// visibilityMaxPageSize).
+type visibility struct {
+	client.Client
+	runs    []*workflowpb.WorkflowExecutionInfo
+	maxPage int
+	read    int
+}
+
+func (v *visibility) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	from := 0
+	if len(req.NextPageToken) > 0 {
+		from, _ = strconv.Atoi(string(req.NextPageToken))
+	}
+	size := int(req.PageSize)
+	if size <= 0 || size > v.maxPage {
+		size = v.maxPage
+	}
+	to := min(from+size, len(v.runs))
+	v.read += to - from
+	resp := &workflowservice.ListWorkflowExecutionsResponse{Executions: v.runs[from:to]}
+	if to < len(v.runs) {
+		resp.NextPageToken = []byte(strconv.Itoa(to))
+	}
+	return resp, nil
+}
+
+// closedRuns are n runs of flow F, run-00000 started first, each closed
+// done an hour after it started, listed as visibility lists them: the
+// latest closed first.
+func closedRuns(n int) []*workflowpb.WorkflowExecutionInfo {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	runs := make([]*workflowpb.WorkflowExecutionInfo, n)
+	for i := range n {
+		start := t0.Add(time.Duration(i) * time.Second)
+		runs[n-1-i] = &workflowpb.WorkflowExecutionInfo{
+			Execution: &commonpb.WorkflowExecution{WorkflowId: fmt.Sprintf("run-%05d", i)},
+			Type:      &commonpb.WorkflowType{Name: "F"},
+			StartTime: timestamppb.New(start), CloseTime: timestamppb.New(start.Add(time.Hour)),
+			Status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED,
+		}
+	}
+	return runs
+}
+
+func ids(runs []store.RunInfo) []string {
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		out[i] = r.RunID
+	}
+	return out
+}
+
+// Each GET /runs reads at most maxListScan workflows from visibility,
+// whatever the server's page size. Up to the bound every run is listed;
+// past it, the runs that closed longest ago are not, and the answer does
+// not say so: an oldest-first list starts after them.
+func TestRunsPastTheScanBound(t *testing.T) {
+	for _, c := range []struct {
+		runs, maxPage int
+		first         []string // the oldest-first page of 3
+	}{
+		{maxListScan, 1000, []string{"run-00000", "run-00001", "run-00002"}},
+		{maxListScan + 5, 1000, []string{"run-00005", "run-00006", "run-00007"}},
+		{maxListScan + 5, 3000, []string{"run-00005", "run-00006", "run-00007"}},
+	} {
+		v := &visibility{runs: closedRuns(c.runs), maxPage: c.maxPage}
+		got, err := New(v, Options{}).Runs(context.Background(), store.Filter{Flow: "F", Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids(got), c.first) || v.read != maxListScan {
+			t.Errorf("%d runs, pages of %d: listed %v after reading %d workflows; want %v after %d",
+				c.runs, c.maxPage, ids(got), v.read, c.first, maxListScan)
+		}
+	}
+}
