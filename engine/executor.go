@@ -43,6 +43,9 @@ type Executor interface {
 	// once.
 	Publish(ctx context.Context, m Message, triggered []EventStart, awaiting []ExecFlow) (Published, error)
 	// Abort, History and Runs are the engine's methods of the same names.
+	// Runs that stops reading before it has seen every run that could
+	// match (a bound on what one call reads) returns the runs it found and
+	// an error wrapping ErrListTruncated.
 	Abort(ctx context.Context, runID string) error
 	History(ctx context.Context, runID string) ([]runtime.Event, error)
 	Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, error)

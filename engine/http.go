@@ -373,6 +373,10 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Limit = limit + 1 // one more tells whether there is a next page
 	runs, err := e.Runs(f)
+	truncated := errors.Is(err, ErrListTruncated)
+	if truncated {
+		err = nil
+	}
 	if errors.Is(err, runtime.ErrUnknownRun) && f.After != "" {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q names a run the store no longer has: list again from the start", q.Get("cursor")), nil)
 		return
@@ -382,6 +386,9 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := map[string]any{}
+	if truncated {
+		out["truncated"] = true
+	}
 	if len(runs) > limit {
 		runs = runs[:limit]
 		out["next_cursor"] = encodeCursor(runs[limit-1].RunID)

@@ -632,7 +632,16 @@ func (e *Engine) History(runID string) ([]runtime.Event, error) {
 	return e.store.Load(runID)
 }
 
-// Runs lists runs.
+// ErrListTruncated is returned by Runs, with the runs found, when the
+// Executor stopped reading runs at its bound before it had seen all that
+// could match (jsonflows reads at most 10,000 workflows a call): runs may
+// be missing from the list, and from the pages after it. A narrower filter
+// (flow, status, since, until) reads fewer. GET /runs answers such a list
+// with "truncated": true.
+var ErrListTruncated = errors.New("engine: the run list is cut short: the executor read as many runs as one list may read")
+
+// Runs lists runs. Its runs are valid with an error wrapping
+// ErrListTruncated.
 func (e *Engine) Runs(f store.Filter) ([]store.RunInfo, error) {
 	if x := e.opts.Executor; x != nil {
 		return x.Runs(e.baseCtx, f)

@@ -13,6 +13,7 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
@@ -21,8 +22,8 @@ import (
 // maxListScan bounds the workflows one Runs call reads from visibility
 // while it looks for the filter's runs. Visibility gives the runs in
 // progress first, then the others latest closed first, so past the bound
-// the runs that closed longest ago are the ones not listed
-// (TestRunsPastTheScanBound).
+// the runs that closed longest ago are the ones not listed, and Runs says
+// so (engine.ErrListTruncated; TestRunsPastTheScanBound).
 const maxListScan = 10000
 
 // visibilitySlack widens the start times the visibility query asks for,
@@ -35,7 +36,9 @@ const visibilitySlack = time.Second
 // or f.Newest first), each with its state, machine state, step and parent
 // as its memo records them (runInfo). Visibility orders runs by when they
 // closed, so Runs reads all the matching ones (at most maxListScan
-// workflows) and sorts them before f.After and f.Limit cut its page.
+// workflows) and sorts them before f.After and f.Limit cut its page. When
+// visibility had more workflows than it read, the runs come with an error
+// wrapping engine.ErrListTruncated.
 func (x *Executor) Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, error) {
 	// A run in progress that records no progress reads "running": it
 	// matches any state that is not over, whatever its status would say.
@@ -73,6 +76,8 @@ func (x *Executor) Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, e
 			break
 		}
 	}
+	// The loop ended at the bound with workflows left to read.
+	truncated := len(token) > 0
 	if f.After != "" && cursor == nil {
 		// A page continues after its last run, whether or not that run
 		// still matches (its state changed since).
@@ -100,6 +105,9 @@ func (x *Executor) Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, e
 	}
 	if f.Limit > 0 && len(runs) > f.Limit {
 		runs = runs[:f.Limit]
+	}
+	if truncated {
+		return slices.Clip(runs), fmt.Errorf("%w: Temporal's visibility has more than the %d workflows read; narrow the list with flow, status, since or until", engine.ErrListTruncated, maxListScan)
 	}
 	return slices.Clip(runs), nil
 }

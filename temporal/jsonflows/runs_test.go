@@ -2,6 +2,7 @@ package jsonflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -75,21 +77,23 @@ func ids(runs []store.RunInfo) []string {
 
 // Each GET /runs reads at most maxListScan workflows from visibility,
 // whatever the server's page size. Up to the bound every run is listed;
-// past it, the runs that closed longest ago are not, and the answer does
-// not say so: an oldest-first list starts after them.
+// past it, the runs that closed longest ago are not (an oldest-first list
+// starts after them), and the runs come with engine.ErrListTruncated, which
+// GET /runs answers as "truncated": true.
 func TestRunsPastTheScanBound(t *testing.T) {
 	for _, c := range []struct {
 		runs, maxPage int
 		first         []string // the oldest-first page of 3
+		truncated     bool
 	}{
-		{maxListScan, 1000, []string{"run-00000", "run-00001", "run-00002"}},
-		{maxListScan + 5, 1000, []string{"run-00005", "run-00006", "run-00007"}},
-		{maxListScan + 5, 3000, []string{"run-00005", "run-00006", "run-00007"}},
+		{maxListScan, 1000, []string{"run-00000", "run-00001", "run-00002"}, false},
+		{maxListScan + 5, 1000, []string{"run-00005", "run-00006", "run-00007"}, true},
+		{maxListScan + 5, 3000, []string{"run-00005", "run-00006", "run-00007"}, true},
 	} {
 		v := &visibility{runs: closedRuns(c.runs), maxPage: c.maxPage}
 		got, err := New(v, Options{}).Runs(context.Background(), store.Filter{Flow: "F", Limit: 3})
-		if err != nil {
-			t.Fatal(err)
+		if truncated := errors.Is(err, engine.ErrListTruncated); truncated != c.truncated || (err != nil && !truncated) {
+			t.Fatalf("%d runs, pages of %d: error %v; want truncated %v", c.runs, c.maxPage, err, c.truncated)
 		}
 		if !slices.Equal(ids(got), c.first) || v.read != maxListScan {
 			t.Errorf("%d runs, pages of %d: listed %v after reading %d workflows; want %v after %d",
