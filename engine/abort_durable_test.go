@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"testing"
@@ -106,4 +107,63 @@ func parkedSignup(t *testing.T, fx *fixture) (*Engine, apiClient) {
 	}
 	waitParked(t, e, "s-1")
 	return e, c
+}
+
+// A run rolling back has nothing left to abort: its status says no
+// abort_requested, though the store keeps the request until the run is
+// over. One fails and rolls back, and an abort accepted then changes
+// nothing (it ends compensated); the other is aborted at its step in
+// flight, and once it records that and rolls back the abort is no longer
+// pending. Both wait in their rollback, a call of Refund.
+func TestStatusAbortRequestedUntilTaken(t *testing.T) {
+	broker := NewMemoryBroker()
+	st := store.NewMemory()
+	e := startCompensate(t, Options{Store: st, Broker: broker},
+		func(_ context.Context, s *State) (runtime.Outcome, error) {
+			return "", s.Set("Payment", map[string]string{"ID": s.String("Order")})
+		},
+		func(ctx context.Context, s *State) (runtime.Outcome, error) {
+			if s.String("Order") == "holds" {
+				<-ctx.Done() // until the abort
+				return "", ctx.Err()
+			}
+			return "", runtime.Permanent(errors.New("no parcel service"))
+		})
+	runState := func(id string) runtime.RunState { info, _ := st.Get(id); return info.State }
+	parked := func(id string) func() bool {
+		return func() bool { s, err := e.Status(id); return err == nil && s.Machine == "Pay:rollback" && s.Wait != nil }
+	}
+
+	failed, err := e.StartRun(context.Background(), "Order", json.RawMessage(`{"Order": "fails"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failed order parked in its rollback", parked(failed))
+	if err := e.Abort(context.Background(), failed); err != nil {
+		t.Fatalf("abort of a run rolling back: %v", err)
+	}
+	if s, _ := e.Status(failed); s.AbortRequested || !st.AbortRequested(failed) {
+		t.Errorf("a run rolling back after a failure, aborted: abort_requested %v (the store's request %v), want false (true)", s.AbortRequested, st.AbortRequested(failed))
+	}
+
+	held, err := e.StartRun(context.Background(), "Order", json.RawMessage(`{"Order": "holds"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the held order at Ship", func() bool { s, _ := e.Status(held); return s.Machine == "Ship:running" })
+	if err := e.Abort(context.Background(), held); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the aborted order parked in its rollback", parked(held))
+	if s, _ := e.Status(held); s.AbortRequested || s.Err != runtime.ErrAborted.Error() {
+		t.Errorf("a run rolling back after its abort: abort_requested %v, error %q; want false, aborted", s.AbortRequested, s.Err)
+	}
+
+	for _, id := range []string{failed, held} {
+		publish(t, broker, "refund-"+id, "bank", "refunded", map[string]any{"correlation_id": map[string]string{failed: "fails", held: "holds"}[id]})
+	}
+	waitFor(t, "both over", func() bool { return runState(failed).Terminal() && runState(held).Terminal() })
+	if a, b := runState(failed), runState(held); a != runtime.StateCompensated || b != runtime.StateAborted {
+		t.Errorf("the failed order %s, the held one %s; want compensated, aborted", a, b)
+	}
 }

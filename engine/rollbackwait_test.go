@@ -20,23 +20,17 @@ const compensateFlows = `{"version": 1, "flows": [
  {"name": "Other", "steps": [{"name": "Hold", "action": {"kind": "go"}, "irreversible": true}]}
 ]}`
 
-// A run whose compensation waits days for an event holds no slot of the
-// runs in flight meanwhile: with MaxRunning 1, another run starts while
-// the first waits in its rollback, and the bank's event ends the first
-// compensated.
-func TestRollbackCallWaitHoldsNoSlot(t *testing.T) {
-	broker := NewMemoryBroker()
-	st := store.NewMemory()
-	e, err := New(Options{Store: st, Broker: broker, MaxRunning: 1})
+// startCompensate starts an engine of opts with compensateFlows, whose Go
+// steps Order.Pay and Order.Ship are pay and ship (Other.Hold does
+// nothing); it closes when the test ends.
+func startCompensate(t *testing.T, opts Options, pay, ship Handler) *Engine {
+	t.Helper()
+	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Registry().Step("Order.Pay", func(_ context.Context, s *State) (runtime.Outcome, error) {
-		return "", s.Set("Payment", map[string]string{"ID": "pay-1"})
-	})
-	e.Registry().Step("Order.Ship", func(context.Context, *State) (runtime.Outcome, error) {
-		return "", runtime.Permanent(errors.New("no parcel service"))
-	})
+	e.Registry().Step("Order.Pay", pay)
+	e.Registry().Step("Order.Ship", ship)
 	e.Registry().Step("Other.Hold", func(context.Context, *State) (runtime.Outcome, error) { return "", nil })
 	if ds, err := e.LoadFlows("flows.json", []byte(compensateFlows)); err != nil {
 		t.Fatal(err, ds)
@@ -44,7 +38,24 @@ func TestRollbackCallWaitHoldsNoSlot(t *testing.T) {
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close(context.Background())
+	t.Cleanup(func() { e.Close(context.Background()) })
+	return e
+}
+
+// A run whose compensation waits days for an event holds no slot of the
+// runs in flight meanwhile: with MaxRunning 1, another run starts while
+// the first waits in its rollback, and the bank's event ends the first
+// compensated.
+func TestRollbackCallWaitHoldsNoSlot(t *testing.T) {
+	broker := NewMemoryBroker()
+	st := store.NewMemory()
+	e := startCompensate(t, Options{Store: st, Broker: broker, MaxRunning: 1},
+		func(_ context.Context, s *State) (runtime.Outcome, error) {
+			return "", s.Set("Payment", map[string]string{"ID": "pay-1"})
+		},
+		func(context.Context, *State) (runtime.Outcome, error) {
+			return "", runtime.Permanent(errors.New("no parcel service"))
+		})
 	id, err := e.StartRun(context.Background(), "Order", nil, "")
 	if err != nil {
 		t.Fatal(err)

@@ -605,10 +605,22 @@ func (e *Engine) Status(runID string) (RunStatus, error) {
 	}
 	st.History = nil
 	out := RunStatus{Status: st}
-	if e.opts.Executor == nil && !st.State.Terminal() {
-		out.AbortRequested = e.store.AbortRequested(runID)
+	if e.opts.Executor == nil {
+		out.AbortRequested = AbortPending(e.store, runID, st.State)
 	}
 	return out, nil
+}
+
+// AbortPending reports whether run runID, in state s, has an abort
+// accepted that it has yet to take (RunStatus.AbortRequested), by the abort
+// requests of its store (Store.AbortRequested; `flowgen runs` and `flowgen
+// history` read a store's so). The store keeps a request until the run is
+// over, for its resumes; it is pending only while the run takes aborts
+// (runtime.RunState.TakesAbort): a run rolling back has taken it already
+// (it recorded "-> aborting"), or rolls back after a failure, which an
+// abort does not change.
+func AbortPending(st interface{ AbortRequested(runID string) bool }, runID string, s runtime.RunState) bool {
+	return s.TakesAbort() && st.AbortRequested(runID)
 }
 
 // RunStatus is a run's status for the API.
@@ -616,7 +628,9 @@ type RunStatus struct {
 	runtime.Status
 	// AbortRequested: an abort was accepted (it is durable: Abort) and the
 	// run has not recorded it yet, as its step in flight has not returned.
-	// The run then rolls back and ends aborted, even across a restart.
+	// The run then rolls back and ends aborted (or compensation_failed),
+	// even across a restart. Never set for a run rolling back
+	// (AbortPending).
 	AbortRequested bool `json:"abort_requested,omitempty"`
 }
 

@@ -27,7 +27,8 @@ func (e *Engine) serveUI(w http.ResponseWriter, r *http.Request) { ui.Handler().
 // Authorizer lets it use admin routes, else "client"; "admin" when the API
 // is open), whether the API asks for credentials, the patterns of the
 // routes it may use (from the access table), and the run states
-// (runtime.RunStates, each with whether it is terminal), so that a client
+// (runtime.RunStates, each with whether it is terminal and whether an abort
+// changes anything then: runtime.RunState.TakesAbort), so that a client
 // such as the web view needs no copy of them: it offers Abort when the
 // caller may use POST /runs/{id}/abort, not when its role is the one that
 // route needs today.
@@ -50,12 +51,13 @@ func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(patterns)
 	type state struct {
-		Name     runtime.RunState `json:"name"`
-		Terminal bool             `json:"terminal"`
+		Name       runtime.RunState `json:"name"`
+		Terminal   bool             `json:"terminal"`
+		TakesAbort bool             `json:"takes_abort"`
 	}
 	states := make([]state, len(runtime.RunStates))
 	for i, s := range runtime.RunStates {
-		states[i] = state{s, s.Terminal()}
+		states[i] = state{s, s.Terminal(), s.TakesAbort()}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"role": role, "auth": e.opts.Authorizer != nil, "routes": patterns, "states": states})
 }

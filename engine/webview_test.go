@@ -248,8 +248,9 @@ func TestSession(t *testing.T) {
 			Auth   bool     `json:"auth"`
 			Routes []string `json:"routes"`
 			States []struct {
-				Name     runtime.RunState `json:"name"`
-				Terminal bool             `json:"terminal"`
+				Name       runtime.RunState `json:"name"`
+				Terminal   bool             `json:"terminal"`
+				TakesAbort bool             `json:"takes_abort"`
 			} `json:"states"`
 		}
 		_ = json.Unmarshal([]byte(body), &got)
@@ -257,8 +258,8 @@ func TestSession(t *testing.T) {
 			t.Errorf("auth %v token %q: %d %s", c.auth, c.token, status, body)
 		}
 		for _, s := range got.States {
-			if s.Terminal != s.Name.Terminal() {
-				t.Errorf("%s: terminal %v", s.Name, s.Terminal)
+			if s.Terminal != s.Name.Terminal() || s.TakesAbort != s.Name.TakesAbort() {
+				t.Errorf("%s: terminal %v, takes_abort %v", s.Name, s.Terminal, s.TakesAbort)
 			}
 		}
 		var want []string

@@ -169,6 +169,15 @@ func (s RunState) Terminal() bool {
 	return false
 }
 
+// TakesAbort reports whether an abort of a run in this state changes what
+// the run does (Run.Abort): it is not over, and not rolling back, as a
+// rollback finishes whatever happens (a run rolling back after an abort
+// has taken it already). An abort accepted while the run is in such a
+// state ends it aborted, or compensation_failed.
+func (s RunState) TakesAbort() bool {
+	return !s.Terminal() && s != StateRollingBack
+}
+
 // Machine states (Event.From and Event.To). Besides these fixed states and
 // the terminal states (the RunState names done, failed, compensated,
 // aborted, compensation_failed) every step X has the phase states
