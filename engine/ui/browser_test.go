@@ -59,8 +59,9 @@ func chromium(t *testing.T) string {
 }
 
 const (
-	adminToken  = "admin-0123456789abcdef"
-	clientToken = "client-0123456789abcdef"
+	adminToken    = "admin-0123456789abcdef"
+	clientToken   = "client-0123456789abcdef"
+	providerToken = "provider-0123456789abcdef" // a role that may not read runs
 )
 
 const flows = `
@@ -202,6 +203,20 @@ flow Brittle {
     }
 }
 
+// Hold takes an item from a service that finishes what it started,
+// cancelled or not: an abort waits for the step in flight to return.
+flow Hold {
+    state HoldState
+    trigger rpc "Hold.Start"
+    retry 1
+    timeout 5m
+
+    step Grab {
+        rpc stock "Stock.Hold" (Item) -> Held
+        rollback rpc stock "Stock.Release" (Held)
+    }
+}
+
 // Payment waits for its order's payment.
 flow Payment {
     state PaymentState
@@ -245,7 +260,7 @@ func newEnv(t *testing.T) *env { return newEnvAuth(t, true) }
 func newEnvAuth(t *testing.T, withTokens bool) *env {
 	t.Helper()
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	auth, err := engine.NewTokenAuth(tokens)
@@ -264,6 +279,11 @@ func newEnvAuth(t *testing.T, withTokens bool) *env {
 			}
 		})
 	}
+	// Stock.Hold ignores its context: it returns only once the test opens it.
+	caller.Handle("stock", "Stock.Hold", func(context.Context, json.RawMessage) (any, error) {
+		<-g.gate("Stock.Hold")
+		return "held", nil
+	})
 	caller.Handle("stock", "Stock.Release", func(context.Context, json.RawMessage) (any, error) { return nil, nil })
 	caller.Handle("shipping", "Ship.Now", func(context.Context, json.RawMessage) (any, error) {
 		return nil, runtime.Permanent(errors.New("no parcel service"))
@@ -725,6 +745,86 @@ func TestBrowserAbort(t *testing.T) {
 		t.Error("a finished run offers Abort")
 	}
 	shot(t, ctx, "2-aborted")
+}
+
+// An abort accepted while the run's step in flight has not returned (its
+// service ignores the cancellation): the page says the abort is accepted
+// and pending, to the admin who pressed it and to a client, offers no
+// second abort, and shows the run aborted once the step returns.
+func TestBrowserAbortPending(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	var once sync.Once
+	free := func() { once.Do(func() { v.gates.release("Stock.Hold") }) }
+	t.Cleanup(free) // before the engine closes, should the test stop early
+	id := v.start("Hold", `{"Item": "crate"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, adminToken, true)
+	run(t, ctx, "Abort offered", chromedp.WaitReady(chromedp.CSS(current("Grab"))), chromedp.WaitVisible(chromedp.CSS("#abort")))
+	if pending := get(t, ctx, "no abort pending yet", chromedp.Evaluate[bool](`document.querySelector("#abort-pending") !== null`)); pending {
+		t.Fatal("an abort pending before any")
+	}
+	run(t, ctx, "abort",
+		chromedp.Click(chromedp.CSS("#abort")), // arm
+		chromedp.Click(chromedp.CSS("#abort")), // confirm
+		chromedp.WaitVisible(chromedp.CSS("#abort-pending")),
+	)
+	st, err := v.e.Status(id)
+	if err != nil || !st.AbortRequested || st.State != runtime.StateRunning {
+		t.Fatalf("the run's status: %+v %v; want running, abort requested", st, err)
+	}
+	text := get(t, ctx, "the notice", chromedp.Text(chromedp.CSS("#abort-pending")))
+	again := get(t, ctx, "no second abort", chromedp.Evaluate[bool](`document.querySelector("#abort") !== null`))
+	if !strings.Contains(text, "Abort accepted, pending") || !strings.Contains(text, "(Grab)") || again {
+		t.Errorf("the notice %q; Abort offered again %v", text, again)
+	}
+	shot(t, ctx, "1-admin-pending")
+
+	// A client reads the run: the same notice.
+	run(t, ctx, "as a client",
+		js(`sessionStorage.setItem("flowgen.token", `+strconv.Quote(clientToken)+`); location.reload()`),
+		chromedp.WaitVisible(chromedp.CSS("#abort-pending")),
+		chromedp.WaitReady(chromedp.CSS("#live.on")),
+	)
+	shot(t, ctx, "2-client-pending")
+
+	free() // the step returns: the run takes the abort
+	run(t, ctx, "aborted",
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="aborted"]`)),
+		poll(`document.querySelector("#abort-pending") === null`),
+	)
+	if s := v.state(id); s != runtime.StateAborted {
+		t.Errorf("the store says %s", s)
+	}
+	shot(t, ctx, "3-aborted")
+}
+
+// A token whose role may not read runs (a provider's) gets the sign-in
+// form again, saying why, and another token signs in: the page is no dead
+// end.
+func TestBrowserTokenOfAnotherRole(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	run(t, ctx, "open the page", chromedp.Navigate(v.url+"/ui/#/runs"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	run(t, ctx, "sign in as a provider",
+		chromedp.SendKeys(chromedp.CSS("#token"), providerToken),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		poll(`document.querySelector("#login-error").textContent.includes("provider")`),
+	)
+	form := get(t, ctx, "the form", chromedp.Evaluate[bool](`!document.querySelector("#login").hidden && document.querySelector("#view").hidden`))
+	if !form {
+		t.Error("the sign-in form is not shown after a provider's token")
+	}
+	shot(t, ctx, "1-refused")
+	// Opened again (the token kept in the tab), the page still offers the form.
+	run(t, ctx, "reload", js(`location.reload()`), chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		poll(`document.querySelector("#login-error").textContent.includes("provider")`))
+	run(t, ctx, "sign in as a client",
+		chromedp.SendKeys(chromedp.CSS("#token"), clientToken),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#view")),
+		chromedp.WaitReady(chromedp.CSS("#live.on")),
+	)
+	shot(t, ctx, "2-client")
 }
 
 // rowsAre waits until the runs table lists exactly ids, in order.

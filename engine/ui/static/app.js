@@ -60,8 +60,10 @@
       }, ms);
     };
   }
-  function terminal(state) {
-    return (session.states || []).some(function (s) { return s.name === state && s.terminal; });
+  // takesAbort: an abort of a run in this state changes what it does (not
+  // over, not rolling back: runtime.RunState.TakesAbort, by GET /session).
+  function takesAbort(state) {
+    return (session.states || []).some(function (s) { return s.name === state && s.takes_abort; });
   }
 
   // ---- the API -------------------------------------------------------------
@@ -85,7 +87,11 @@
       var ct = res.headers.get("Content-Type") || "";
       var body = ct.indexOf("application/json") === 0 ? res.json() : res.text();
       return body.then(function (b) {
-        if (!res.ok) throw new Error((b && b.error) || (res.status + " " + res.statusText));
+        if (!res.ok) {
+          var err = new Error((b && b.error) || (res.status + " " + res.statusText));
+          err.status = res.status;
+          throw err;
+        }
         return b;
       });
     });
@@ -410,9 +416,18 @@
       row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
       head.appendChild(dl);
       head.setAttribute("data-state", st.state);
+      // An abort accepted that the run has yet to take (its step in
+      // flight has not returned): said to all who read the run, and not
+      // offered again.
+      if (st.abort_requested) {
+        head.appendChild(el("div", { "class": "pending", id: "abort-pending", role: "status" }, [
+          el("b", { text: "Abort accepted, pending" }),
+          ": the run takes it once its step in flight" + (st.step ? " (" + st.step + ")" : "") + " returns, then rolls back its completed steps and ends aborted."
+        ]));
+      }
       // A run rolling back finishes its rollbacks whatever happens: an
       // abort would change nothing, so none is offered.
-      if (session.routes.indexOf("POST /runs/{id}/abort") >= 0 && !terminal(st.state) && st.state !== "rolling_back") {
+      if (session.routes.indexOf("POST /runs/{id}/abort") >= 0 && takesAbort(st.state) && !st.abort_requested) {
         // Two clicks: the first arms the button for 5 s (it survives a
         // refresh of the page's data), the second aborts.
         var btn = el("button", { type: "button", "class": "danger", id: "abort", text: Date.now() < armedUntil ? "Confirm abort" : "Abort run" });
@@ -555,7 +570,12 @@
       $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
       $("#signout").hidden = !s.auth;
       route();
-    }).catch(failed);
+    }).catch(function (e) {
+      // A token the API knows whose role may not read (a provider's): the
+      // form again, to give another, rather than a page with no way out.
+      if (e.status === 403) showLogin(e.message);
+      else failed(e);
+    });
   }
   window.addEventListener("hashchange", route);
   start();
