@@ -165,8 +165,12 @@
 //
 // Runs lists the runs recorded in a durable store (runtime/store): run ID,
 // flow, state, current or last step, number of events and the time of the
-// last event. History prints the timeline of one run: each event's time,
-// sequence number, step, transition, attempt, outcome and error; with -json,
+// last event; a run with an abort accepted that it has yet to take (its
+// step in flight has not returned, or the engine has not resumed it) says
+// "(abort pending)" after its state, and "abort_requested": true with -json,
+// as GET /runs/{id} does. History prints the timeline of one run: each
+// event's time, sequence number, step, transition, attempt, outcome and
+// error, then the run's state and whether an abort is pending; with -json,
 // the events in full, state snapshots included. Inbox lists the messages a
 // flow engine keeps in the store's inbox, in the order they arrived: topic,
 // event, ID, state, arrival, last change, and the idempotency key of the

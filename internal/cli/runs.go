@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -33,7 +34,10 @@ var runsVerb = &verb{
 	short: "list the runs in a store",
 	summary: `Runs lists the runs in a durable store (runtime/store): run ID, flow, state,
 current or last step, number of events, time of the last event and, for a
-child run of a call, its parent run, in the order the runs started. The
+child run of a call, its parent run, in the order the runs started. A run
+with an abort accepted that it has yet to take (its step in flight has not
+returned, or the engine has not resumed it) says "(abort pending)" after its
+state; -json says "abort_requested": true, as GET /runs/{id} does. The
 store is opened read-only, so it can be read while a service has it open.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required)")
@@ -69,7 +73,11 @@ store is opened read-only, so it can be read while a service has it open.`,
 			if *asJSON {
 				enc := json.NewEncoder(e.stdout)
 				for _, r := range runs {
-					if err := enc.Encode(r); err != nil {
+					line := struct {
+						store.RunInfo
+						AbortRequested bool `json:"abort_requested,omitempty"`
+					}{r, engine.AbortPending(st, r.RunID, r.State)}
+					if err := enc.Encode(line); err != nil {
 						return failf(e, "%v", err)
 					}
 				}
@@ -78,7 +86,11 @@ store is opened read-only, so it can be read while a service has it open.`,
 			tw := newTable(e.stdout)
 			fmt.Fprintln(tw, "RUN\tFLOW\tSTATE\tSTEP\tEVENTS\tUPDATED\tPARENT")
 			for _, r := range runs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.RunID, r.Flow, r.State, dash(r.Step), r.Events, r.Updated.Format(timeLayout), dash(r.Parent))
+				state := string(r.State)
+				if engine.AbortPending(st, r.RunID, r.State) {
+					state += " (abort pending)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.RunID, r.Flow, state, dash(r.Step), r.Events, r.Updated.Format(timeLayout), dash(r.Parent))
 			}
 			tw.Flush()
 			return exitOK
@@ -93,8 +105,9 @@ var historyVerb = &verb{
 	summary: `History prints the timeline of one run from a durable store: for each event
 its time, sequence number, step, transition (from -> to), attempt, outcome
 and error (its first line; -json has all of it, and the state snapshot);
-then the run's state, its parent run if a call started it, and the child
-runs its calls started.`,
+then the run's state, whether an abort accepted waits for the run to take
+it, its parent run if a call started it, and the child runs its calls
+started.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required)")
 		asJSON := fs.Bool("json", false, "print the events as JSON objects (the runtime.Event form), one per line")
@@ -145,6 +158,9 @@ runs its calls started.`,
 				if s, err := runtime.Replay(h); err == nil {
 					fmt.Fprintf(e.stdout, "\nrun %s (flow %s) is %s after %d events, %s\n", s.RunID, s.Flow, s.State, len(h),
 						h[len(h)-1].Time.Sub(h[0].Time).Round(time.Microsecond))
+					if engine.AbortPending(st, s.RunID, s.State) {
+						fmt.Fprintln(e.stdout, "abort pending: accepted, not yet taken by the run (its step in flight has not returned, or the engine has not resumed it); it then rolls back and ends aborted")
+					}
 					if p := s.Parent; p != nil {
 						fmt.Fprintf(e.stdout, "parent: run %s (flow %s)\n", p.RunID, p.Flow)
 					}

@@ -168,3 +168,71 @@ func newStore(t *testing.T) (string, *store.Store) {
 	}
 	return dir, st
 }
+
+// An abort accepted that a run has yet to take shows in runs (its state,
+// and abort_requested in -json) and history, as GET /runs/{id} says it;
+// not for a run rolling back, which an abort no longer changes.
+func TestRunsShowAbortPending(t *testing.T) {
+	dir, st := newStore(t)
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	for i, e := range []runtime.Event{
+		{RunID: "a-1", Seq: 1, Flow: "Order", Step: "Reserve", From: "pending", To: "Reserve:running"},
+		{RunID: "r-1", Seq: 1, Flow: "Order", Step: "Reserve", From: "pending", To: "Reserve:running"},
+		{RunID: "r-1", Seq: 2, Flow: "Order", Step: "Reserve", From: "Reserve:running", To: "Ship:running", Attempt: 1, Outcome: "ok"},
+		{RunID: "r-1", Seq: 3, Flow: "Order", Step: "Ship", From: "Ship:running", To: "failing", Attempt: 1, Outcome: "error", Error: "gone"},
+		{RunID: "r-1", Seq: 4, Flow: "Order", Step: "Reserve", From: "failing", To: "Reserve:rollback"},
+	} {
+		e.Time = t0.Add(time.Duration(i) * time.Second)
+		if err := st.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"a-1", "r-1"} {
+		if err := st.RequestAbort(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	code, out, errOut := runMain("runs", "-store", dir)
+	want := `RUN  FLOW   STATE                    STEP     EVENTS  UPDATED                   PARENT
+a-1  Order  running (abort pending)  Reserve  1       2026-05-04T10:00:00.000Z  -
+r-1  Order  rolling_back             Reserve  4       2026-05-04T10:00:04.000Z  -
+`
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("runs (-want +got):\n%s", diff)
+	}
+
+	code, out, errOut = runMain("runs", "-json", "-store", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	got := map[string]bool{}
+	dec := json.NewDecoder(strings.NewReader(out))
+	for dec.More() {
+		var r struct {
+			RunID          string `json:"run_id"`
+			AbortRequested bool   `json:"abort_requested"`
+		}
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		got[r.RunID] = r.AbortRequested
+	}
+	if !got["a-1"] || got["r-1"] || len(got) != 2 {
+		t.Errorf("runs -json: abort_requested by run %v, want a-1 only", got)
+	}
+
+	for id, want := range map[string]bool{"a-1": true, "r-1": false} {
+		code, out, errOut := runMain("history", "-store", dir, id)
+		if code != 0 {
+			t.Fatalf("history %s: exit %d: %s", id, code, errOut)
+		}
+		if got := strings.Contains(out, "\nabort pending: accepted, not yet taken by the run"); got != want {
+			t.Errorf("history %s says the abort is pending: %v, want %v\n%s", id, got, want, out)
+		}
+	}
+}
