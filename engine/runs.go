@@ -546,6 +546,19 @@ func (e *Engine) Abort(ctx context.Context, runID string) error {
 	if x := e.opts.Executor; x != nil {
 		return x.Abort(ctx, runID)
 	}
+	err := e.abort(ctx, runID)
+	if err == nil {
+		// Watchers learn of it now: the run records it only once its
+		// step in flight returns.
+		if info, ok := e.store.Get(runID); ok {
+			e.watch.publishAbort(runtime.RunRef{Flow: info.Flow, RunID: runID})
+		}
+	}
+	return err
+}
+
+// abort is Abort of a run of this engine's store.
+func (e *Engine) abort(ctx context.Context, runID string) error {
 	if e.draining.Load() {
 		// Closing: a run not live here would not be resumed to abort.
 		return fmt.Errorf("%w: aborting %q", ErrClosed, runID)

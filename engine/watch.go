@@ -1,9 +1,11 @@
 package engine
 
 // Live events: GET /watch streams the events the engine's runs record, as
-// server-sent events, to the web view (engine/ui) and to any client. The
-// runs' sink is the store wrapped by recorder, which hands each event the
-// store accepted to the watchers; a run never waits for a watcher.
+// server-sent events, to the web view (engine/ui) and to any client, and
+// the aborts the engine accepts, which a run records only once its step in
+// flight returns. The runs' sink is the store wrapped by recorder, which
+// hands each event the store accepted to the watchers; a run never waits
+// for a watcher.
 
 import (
 	"context"
@@ -53,9 +55,17 @@ type watchHub struct {
 // watcher is one open stream: the events it wants, and its queue.
 type watcher struct {
 	run, flow string // "" matches every run, every flow
-	ch        chan runtime.Event
+	ch        chan watched
 	overflow  chan struct{} // closed when ch was full
 	once      sync.Once
+}
+
+// watched is what a watcher is sent: an event a run recorded, or an abort
+// of a run the engine accepted (Abort; the run records it once its step
+// in flight returns, which GET /runs/{id} says as abort_requested).
+type watched struct {
+	event   runtime.Event
+	aborted *runtime.RunRef // set for an accepted abort; event is zero then
 }
 
 func newWatchHub(max, buffer int) *watchHub {
@@ -81,7 +91,7 @@ func (h *watchHub) add(run, flow string) *watcher {
 	if len(h.watchers) >= h.max {
 		return nil
 	}
-	w := &watcher{run: run, flow: flow, ch: make(chan runtime.Event, h.buffer), overflow: make(chan struct{})}
+	w := &watcher{run: run, flow: flow, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
 	h.watchers[w] = struct{}{}
 	h.n.Store(int32(len(h.watchers)))
 	return w
@@ -94,20 +104,26 @@ func (h *watchHub) remove(w *watcher) {
 	h.n.Store(int32(len(h.watchers)))
 }
 
-// publish offers e to every watcher that wants it, without blocking: a
-// watcher whose queue is full is told to stop (overflow).
-func (h *watchHub) publish(e runtime.Event) {
+// publish offers a recorded event to the watchers that want it.
+func (h *watchHub) publish(e runtime.Event) { h.offer(e.RunID, e.Flow, watched{event: e}) }
+
+// publishAbort offers an accepted abort of a run to the watchers that want it.
+func (h *watchHub) publishAbort(r runtime.RunRef) { h.offer(r.RunID, r.Flow, watched{aborted: &r}) }
+
+// offer hands x, about run of flow, to every watcher that wants it, without
+// blocking: a watcher whose queue is full is told to stop (overflow).
+func (h *watchHub) offer(run, flow string, x watched) {
 	if h.n.Load() == 0 {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for w := range h.watchers {
-		if w.run != "" && w.run != e.RunID || w.flow != "" && w.flow != e.Flow {
+		if w.run != "" && w.run != run || w.flow != "" && w.flow != flow {
 			continue
 		}
 		select {
-		case w.ch <- e:
+		case w.ch <- x:
 		default:
 			w.once.Do(func() { close(w.overflow) })
 		}
@@ -150,7 +166,8 @@ func (e *Engine) sink() runtime.Sink {
 // httpWatch serves GET /watch?run=ID&flow=NAME: the events recorded from
 // then on (of that run, of that flow's runs, or of all), as server-sent
 // events. Each is "event: run", "id: RUN/SEQ" (sseID), and the
-// runtime.Event as JSON in "data:". A client that falls DefaultWatchBuffer events behind
+// runtime.Event as JSON in "data:"; an abort accepted is "event: abort" and
+// {"flow", "run_id"} (runtime.RunRef). A client that falls DefaultWatchBuffer events behind
 // gets "event: overflow" and the stream ends. What was recorded before
 // the stream opened is read with GET /runs/{id} and GET /runs.
 func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
@@ -208,10 +225,18 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 			if !allowed() || !send(": heartbeat\n\n") {
 				return
 			}
-		case ev := <-wt.ch:
+		case x := <-wt.ch:
 			if !allowed() {
 				return
 			}
+			if x.aborted != nil {
+				b, _ := json.Marshal(x.aborted) // two strings: cannot fail
+				if !send(fmt.Sprintf("event: abort\ndata: %s\n\n", b)) {
+					return
+				}
+				continue
+			}
+			ev := x.event
 			b, err := json.Marshal(ev)
 			if err != nil {
 				e.log.Error("GET /watch: encoding an event", "run", ev.RunID, "seq", ev.Seq, "error", err)

@@ -189,7 +189,7 @@ func TestWatchOverflowEndsStream(t *testing.T) {
 	var w *watcher
 	for w = range e.watch.watchers {
 	}
-	w.ch <- runtime.Event{RunID: "x", Seq: 1}
+	w.ch <- watched{event: runtime.Event{RunID: "x", Seq: 1}}
 	e.watch.mu.Unlock()
 	// The writer may have taken it already: publish until it overflows.
 	for i := 2; ; i++ {
@@ -639,4 +639,37 @@ func withRouteNeed(t *testing.T, pattern string, need Role) {
 		}
 	}
 	routeNeeds = needsByPattern(routes)
+}
+
+// An abort the engine accepts reaches the run's watchers at once, as
+// "event: abort" with the run: a run records it only once its step in
+// flight returns, and the pages that show the run say it is pending
+// (abort_requested) meanwhile. Watchers of another run do not get it.
+func TestWatchStreamsAcceptedAbort(t *testing.T) {
+	fx := newFixture(t)
+	e, c := parkedSignup(t, fx)
+	defer fx.stop()
+	defer c.srv.Close()
+	defer e.EndWatches() // the streams end before the server closes
+	mine, _ := openWatch(t, c.srv.URL, "", "run=s-1")
+	other, _ := openWatch(t, c.srv.URL, "", "run=nobody")
+	if status, out := c.do("POST", "/runs/s-1/abort", ""); status != 202 {
+		t.Fatalf("abort: %d %v", status, out)
+	}
+	for {
+		ev := nextSSE(t, mine)
+		if ev.event != "abort" {
+			continue // the run's own events, as it rolls back
+		}
+		var got runtime.RunRef
+		if err := json.Unmarshal([]byte(ev.data), &got); err != nil || got != (runtime.RunRef{Flow: "Signup", RunID: "s-1"}) || ev.id != "" {
+			t.Errorf("the abort event: %+v (%v)", ev, err)
+		}
+		break
+	}
+	select {
+	case ev := <-other:
+		t.Errorf("a watcher of another run got %+v", ev)
+	case <-time.After(50 * time.Millisecond):
+	}
 }

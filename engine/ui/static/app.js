@@ -101,7 +101,8 @@
     notice(String(err && err.message || err));
   }
 
-  // watch follows GET /watch?query: onEvent(event) for each recorded event;
+  // watch follows GET /watch?query: onEvent(data) for each recorded event
+  // and each abort accepted;
   // onOpen() each time the stream (re)opens, when the view reads what it
   // shows again (events may have been missed while it was closed).
   function watch(query, onEvent, onOpen) {
@@ -128,7 +129,9 @@
         else if (field === "data") data.push(value);
       });
       if (ev === "overflow") return "reconnect";
-      if (ev === "run") { try { onEvent(JSON.parse(data.join("\n"))); } catch (e) { /* not ours */ } }
+      // run: an event a run recorded; abort: an abort accepted, which
+      // the run records only once its step in flight returns.
+      if (ev === "run" || ev === "abort") { try { onEvent(JSON.parse(data.join("\n"))); } catch (e) { /* not ours */ } }
       return "";
     }
     function loop() {
