@@ -72,14 +72,23 @@ func TestAbortRequestResumesAborted(t *testing.T) {
 
 // A run's status says that an abort is accepted and not yet recorded by
 // the run (its step in flight has not returned, here: the request written
-// behind the run's back), and stops saying it once the run is over.
+// behind the run's back), and so does GET /runs; neither once the run is
+// over.
 func TestStatusShowsAbortRequested(t *testing.T) {
 	fx := newFixture(t)
 	_, c := parkedSignup(t, fx)
 	defer fx.stop()
 	defer c.srv.Close()
-	if _, out := c.do("GET", "/runs/s-1", ""); out["abort_requested"] != nil {
-		t.Fatalf("abort_requested before any abort: %v", out)
+	listed := func() any {
+		_, out := c.do("GET", "/runs", "")
+		runs, _ := out["runs"].([]any)
+		if len(runs) != 1 {
+			t.Fatalf("GET /runs: %v, want s-1", out)
+		}
+		return runs[0].(map[string]any)["abort_requested"]
+	}
+	if _, out := c.do("GET", "/runs/s-1", ""); out["abort_requested"] != nil || listed() != nil {
+		t.Fatalf("abort_requested before any abort: %v, listed %v", out, listed())
 	}
 	if err := fx.st.RequestAbort(context.Background(), "s-1"); err != nil {
 		t.Fatal(err)
@@ -87,12 +96,15 @@ func TestStatusShowsAbortRequested(t *testing.T) {
 	if status, out := c.do("GET", "/runs/s-1", ""); status != 200 || out["abort_requested"] != true || out["state"] != "waiting" {
 		t.Fatalf("GET /runs/s-1: %d %v, want waiting with abort_requested", status, out)
 	}
+	if got := listed(); got != true {
+		t.Fatalf("GET /runs lists s-1 with abort_requested %v, want true", got)
+	}
 	if status, out := c.do("POST", "/runs/s-1/abort", ""); status != 202 {
 		t.Fatalf("abort: %d %v", status, out)
 	}
 	waitFor(t, "the run over", func() bool { return runState(fx, "s-1").Terminal() })
-	if _, out := c.do("GET", "/runs/s-1", ""); out["abort_requested"] != nil || out["state"] != "aborted" {
-		t.Fatalf("GET /runs/s-1 once over: %v, want aborted without abort_requested", out)
+	if _, out := c.do("GET", "/runs/s-1", ""); out["abort_requested"] != nil || out["state"] != "aborted" || listed() != nil {
+		t.Fatalf("GET /runs/s-1 once over: %v (listed: abort_requested %v), want aborted without abort_requested", out, listed())
 	}
 }
 

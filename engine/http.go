@@ -393,10 +393,15 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		runs = runs[:limit]
 		out["next_cursor"] = encodeCursor(runs[limit-1].RunID)
 	}
-	if runs == nil {
-		runs = []store.RunInfo{}
+	var aborts Store // what says which runs have an abort pending
+	if e.opts.Executor == nil {
+		aborts = e.store
 	}
-	out["runs"] = runs
+	listed := make([]ListedRun, len(runs))
+	for i, r := range runs {
+		listed[i] = ListRun(aborts, r)
+	}
+	out["runs"] = listed
 	writeJSON(w, http.StatusOK, out)
 }
 

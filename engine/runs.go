@@ -636,6 +636,19 @@ func AbortPending(st interface{ AbortRequested(runID string) bool }, runID strin
 	return s.TakesAbort() && st.AbortRequested(runID)
 }
 
+// ListedRun is a run as GET /runs (and `flowgen runs -json`) lists it: its
+// store.RunInfo, and abort_requested as GET /runs/{id} says it.
+type ListedRun struct {
+	store.RunInfo
+	AbortRequested bool `json:"abort_requested,omitempty"`
+}
+
+// ListRun is the ListedRun of r, by the abort requests of its store st
+// (nil: none known, as for runs of an Executor).
+func ListRun(st interface{ AbortRequested(runID string) bool }, r store.RunInfo) ListedRun {
+	return ListedRun{r, st != nil && AbortPending(st, r.RunID, r.State)}
+}
+
 // RunStatus is a run's status for the API.
 type RunStatus struct {
 	runtime.Status

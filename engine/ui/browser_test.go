@@ -794,6 +794,13 @@ func TestBrowserAbortPending(t *testing.T) {
 		t.Fatalf("the run recorded %d events: the test proves nothing", len(h))
 	}
 	shot(t, client, "2-client-pending")
+	// The runs list says it too, and the run's page again.
+	run(t, client, "the list",
+		js(`location.hash = "#/runs?flow=Hold"`),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#runs tr[data-run=%q] .abort-pending`, id))),
+	)
+	shot(t, client, "3-list-pending")
+	run(t, client, "the run again", js(`location.hash = "#/run/`+id+`"`), chromedp.WaitVisible(chromedp.CSS("#abort-pending")))
 
 	free() // the step returns: the run takes the abort
 	for _, c := range []context.Context{ctx, client} {
@@ -805,7 +812,7 @@ func TestBrowserAbortPending(t *testing.T) {
 	if s := v.state(id); s != runtime.StateAborted {
 		t.Errorf("the store says %s", s)
 	}
-	shot(t, ctx, "3-aborted")
+	shot(t, ctx, "4-aborted")
 }
 
 // A token whose role may not read runs (a provider's) gets the sign-in

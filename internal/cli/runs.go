@@ -73,11 +73,7 @@ store is opened read-only, so it can be read while a service has it open.`,
 			if *asJSON {
 				enc := json.NewEncoder(e.stdout)
 				for _, r := range runs {
-					line := struct {
-						store.RunInfo
-						AbortRequested bool `json:"abort_requested,omitempty"`
-					}{r, engine.AbortPending(st, r.RunID, r.State)}
-					if err := enc.Encode(line); err != nil {
+					if err := enc.Encode(engine.ListRun(st, r)); err != nil {
 						return failf(e, "%v", err)
 					}
 				}

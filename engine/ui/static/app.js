@@ -335,7 +335,7 @@
           var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function () { location.hash = "#/run/" + encodeURIComponent(r.run_id); } }, [
             el("td", { "class": "mono" }, [el("a", { href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id })]),
             el("td", { text: r.flow }),
-            el("td", null, [badge(r.state)]),
+            el("td", null, [badge(r.state), r.abort_requested ? el("span", { "class": "state state-pending-abort abort-pending", text: "abort pending", title: "an abort accepted that the run has yet to take" }) : null]),
             el("td", { "class": "mono", text: r.step || "" }),
             el("td", { "class": "mono", text: r.correlation || "" }),
             el("td", { text: String(r.events) }),
