@@ -151,11 +151,13 @@ func TestStatusAbortRequestedUntilTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the failed order parked in its rollback", parked(failed))
-	if err := e.Abort(context.Background(), failed); err != nil {
-		t.Fatalf("abort of a run rolling back: %v", err)
+	// An abort would change nothing: it is refused (409) and recorded
+	// nowhere.
+	if err := e.Abort(context.Background(), failed); !errors.Is(err, ErrConflict) {
+		t.Fatalf("abort of a run rolling back after a failure: %v; want ErrConflict", err)
 	}
-	if s, _ := e.Status(failed); s.AbortRequested || !st.AbortRequested(failed) {
-		t.Errorf("a run rolling back after a failure, aborted: abort_requested %v (the store's request %v), want false (true)", s.AbortRequested, st.AbortRequested(failed))
+	if s, _ := e.Status(failed); s.AbortRequested || st.AbortRequested(failed) {
+		t.Errorf("a run rolling back after a failure, aborted: abort_requested %v (the store's request %v), want false (false)", s.AbortRequested, st.AbortRequested(failed))
 	}
 
 	held, err := e.StartRun(context.Background(), "Order", json.RawMessage(`{"Order": "holds"}`), "")
@@ -169,6 +171,9 @@ func TestStatusAbortRequestedUntilTaken(t *testing.T) {
 	waitFor(t, "the aborted order parked in its rollback", parked(held))
 	if s, _ := e.Status(held); s.AbortRequested || s.Err != runtime.ErrAborted.Error() {
 		t.Errorf("a run rolling back after its abort: abort_requested %v, error %q; want false, aborted", s.AbortRequested, s.Err)
+	}
+	if err := e.Abort(context.Background(), held); !errors.Is(err, ErrConflict) {
+		t.Errorf("a second abort of a run rolling back after its abort: %v; want ErrConflict", err)
 	}
 
 	for _, id := range []string{failed, held} {

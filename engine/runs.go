@@ -581,6 +581,10 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 		if info.State.Terminal() {
 			return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, info.State)
 		}
+		if !info.State.TakesAbort() {
+			// Nothing is recorded: an abort would not change the run.
+			return fmt.Errorf("%w: %q is %s: its rollback finishes whatever happens, so an abort changes nothing", ErrConflict, runID, info.State)
+		}
 		if r, ok := e.liveRunOf(runID); ok {
 			if err := e.store.RequestAbort(ctx, runID); err != nil {
 				return err
