@@ -311,8 +311,12 @@
     var prev = el("button", { type: "button", id: "prev", text: "← Previous", disabled: true });
     var next = el("button", { type: "button", id: "next", text: "Next →", disabled: true });
     var pageInfo = el("span", { "class": "muted" });
-    view.appendChild(el("h1", { text: "Runs" }));
+    // GET /runs says "truncated" when the executor read as many runs as
+    // one list may (on Temporal, 10,000 workflows): runs may be missing.
+    var cutShort = el("p", { id: "truncated", "class": "cut-short", hidden: true,
+      text: "This list is cut short: the service read as many runs as one list may, so runs may be missing. Narrow it by flow, state or start time." });
     view.appendChild(form);
+    view.appendChild(cutShort);
     view.appendChild(wide(table));
     view.appendChild(el("div", { "class": "pager" }, [prev, next, pageInfo]));
 
@@ -349,6 +353,7 @@
         next.disabled = !nextCursor;
         prev.disabled = cursors.length < 2;
         pageInfo.textContent = "page " + cursors.length;
+        cutShort.hidden = !b.truncated;
       }).catch(failed);
     }
     next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); load(); } });
