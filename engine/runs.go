@@ -557,6 +557,22 @@ func (e *Engine) Abort(ctx context.Context, runID string) error {
 	return err
 }
 
+// CheckAbort is the rule for POST /runs/{id}/abort on a run in state s:
+// an error wrapping runtime.ErrFinished for a run that is over,
+// ErrConflict for one rolling back (its rollback finishes whatever
+// happens, after a failure or after an abort, so an abort changes
+// nothing: runtime.RunState.TakesAbort), nil when the abort can be taken.
+// The engine and an Executor (jsonflows) answer by it.
+func CheckAbort(runID string, s runtime.RunState) error {
+	switch {
+	case s.Terminal():
+		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, s)
+	case !s.TakesAbort():
+		return fmt.Errorf("%w: %q is %s: its rollback finishes whatever happens, so an abort changes nothing", ErrConflict, runID, s)
+	}
+	return nil
+}
+
 // abort is Abort of a run of this engine's store.
 func (e *Engine) abort(ctx context.Context, runID string) error {
 	if e.draining.Load() {
@@ -578,12 +594,8 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 		if !ok {
 			return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
 		}
-		if info.State.Terminal() {
-			return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, info.State)
-		}
-		if !info.State.TakesAbort() {
-			// Nothing is recorded: an abort would not change the run.
-			return fmt.Errorf("%w: %q is %s: its rollback finishes whatever happens, so an abort changes nothing", ErrConflict, runID, info.State)
+		if err := CheckAbort(runID, info.State); err != nil {
+			return err // nothing recorded: an abort would not change the run
 		}
 		if r, ok := e.liveRunOf(runID); ok {
 			if err := e.store.RequestAbort(ctx, runID); err != nil {

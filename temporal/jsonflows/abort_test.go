@@ -5,13 +5,17 @@ import (
 	"errors"
 	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
+	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
 )
 
 // endingClient is a Temporal client whose workflow is running when
@@ -35,5 +39,55 @@ func TestAbortOfARunThatJustEnded(t *testing.T) {
 	err := New(endingClient{}, Options{}).Abort(context.Background(), "r-1")
 	if !errors.Is(err, runtime.ErrFinished) || errors.Is(err, runtime.ErrUnknownRun) {
 		t.Fatalf("Abort = %v, want runtime.ErrFinished", err)
+	}
+}
+
+// progressClient is a Temporal client whose workflow is running, where
+// its progress memo says (none: a run of older code), and counts the
+// cancellations asked for.
+type progressClient struct {
+	client.Client
+	machine   string
+	cancelled int
+}
+
+func (c *progressClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	info := &workflowpb.WorkflowExecutionInfo{Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}
+	if c.machine != "" {
+		p, err := converter.GetDefaultDataConverter().ToPayload(flowtemporal.Progress{Machine: c.machine})
+		if err != nil {
+			return nil, err
+		}
+		info.Memo = &commonpb.Memo{Fields: map[string]*commonpb.Payload{flowtemporal.MemoProgress: p}}
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: info}, nil
+}
+
+func (c *progressClient) CancelWorkflow(context.Context, string, string) error {
+	c.cancelled++
+	return nil
+}
+
+// An abort of a run rolling back is refused (409) and cancels nothing, as
+// on the engine (engine.CheckAbort): its rollback finishes whatever
+// happens. A run at a step, or one of older code that records no
+// progress, is cancelled.
+func TestAbortOfARunRollingBack(t *testing.T) {
+	for _, c := range []struct {
+		machine string
+		refused bool
+	}{
+		{"Pay:rollback", true},
+		{"failing", true},
+		{"aborting", true},
+		{"Ship:running", false},
+		{"Pay:waiting", false},
+		{"", false},
+	} {
+		pc := &progressClient{machine: c.machine}
+		err := New(pc, Options{}).Abort(context.Background(), "r-1")
+		if refused := errors.Is(err, engine.ErrConflict); refused != c.refused || (err != nil && !refused) || (pc.cancelled == 0) != c.refused {
+			t.Errorf("machine %q: Abort = %v after %d cancellations; want refused %v", c.machine, err, pc.cancelled, c.refused)
+		}
 	}
 }

@@ -172,6 +172,15 @@ func (x *Executor) Abort(ctx context.Context, runID string) error {
 	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
 	}
+	if info, exact := runInfo(d.GetWorkflowExecutionInfo()); exact {
+		// Where its progress memo left it: a run rolling back finishes
+		// its rollback whatever happens (workflow.NewDisconnectedContext),
+		// as on the engine. A run of older code records no progress and
+		// is cancelled as before.
+		if err := engine.CheckAbort(runID, info.State); err != nil {
+			return err
+		}
+	}
 	err = x.c.CancelWorkflow(ctx, runID, "")
 	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
 		// Temporal cancels running workflows only: found running a moment
