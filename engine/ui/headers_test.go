@@ -21,7 +21,7 @@ func TestSecurityHeaders(t *testing.T) {
 		path   string
 		status int
 	}{
-		{"/ui/", 200}, {"/ui/app.js", 200}, {"/ui/diagram.js", 200}, {"/ui/app.css", 200},
+		{"/ui/", 200}, {"/ui/app.js", 200}, {"/ui/diagram.js", 200}, {"/ui/app.css", 200}, {"/ui/icon.svg", 200},
 		{"/ui", http.StatusMovedPermanently}, {"/ui/nothing.js", 404}, {"/ui/static/app.js", 404},
 	} {
 		res, err := client.Get(srv.URL + c.path)
