@@ -259,8 +259,11 @@
 // flowgen-temporal serve and the same arguments, found beside the flowgen
 // executable or on PATH (it lives in the module temporal/, so that this
 // command never links Temporal: install it with
-// (cd temporal && go install ./cmd/flowgen-temporal) from a checkout). It
-// has no -store, -nats or -retain: Temporal keeps the runs. See
+// (cd temporal && go install ./cmd/flowgen-temporal) from a checkout). The
+// flags of the store, the broker, the providers and the runs' limits are
+// not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
+// -event-workers, -broker-bytes, -inbox-bytes, -service-conns,
+// -provider-allow: exit 2): Temporal keeps and schedules the runs. See
 // docs/temporal.md#json-flows-on-temporal.
 //
 // Access control. With -tokens FILE, every request to the API needs the
