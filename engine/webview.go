@@ -172,12 +172,15 @@ func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 // history (runtime.Replay):
 // the steps that ran and those whose rollback ran, what runs or waits now
 // (its step, or its running parallel branches), the step that made it
-// fail, the rollback that failed (compensation_failed), and its final
-// state.
+// fail, the rollback that failed (compensation_failed), whether it took an
+// abort (it entered aborting), and its final state.
 func RunPath(st runtime.Status) *graph.Path {
 	p := &graph.Path{}
 	seen := map[graph.Phase]bool{}
 	for _, ev := range st.History {
+		if ev.To == runtime.MachineAborting {
+			p.Aborted = true
+		}
 		for _, m := range []string{ev.From, ev.To} {
 			step, phase, _ := runtime.ParseMachineState(m)
 			ph := graph.Phase{Step: step, Rollback: phase == runtime.PhaseRollback}

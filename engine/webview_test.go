@@ -394,7 +394,7 @@ func TestDiagrams(t *testing.T) {
 	}
 	waitParked(t, e, id)
 	_, _, body = send(t, srv, "GET", "/runs/"+id+"/diagram", "", "", "")
-	for _, want := range []string{`fg-step fg-visited" data-node="Signup_CreateCustomer"`, `fg-step fg-visited fg-current" data-node="Signup_AwaitPayment"`, `class="fg-node fg-step" data-node="Signup_Activate"`} {
+	for _, want := range []string{`fg-step fg-visited" data-node="Signup_CreateCustomer"`, `fg-step fg-visited fg-current" data-node="Signup_AwaitPayment"`, `class="fg-node fg-step" data-node="Signup_Activate"`, `class="fg-node fg-aborting" data-node="Signup_aborting"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("waiting run's diagram lacks %s", want)
 		}
@@ -404,7 +404,7 @@ func TestDiagrams(t *testing.T) {
 	}
 	waitFor(t, "the abort", func() bool { return runState(fx, id).Terminal() })
 	_, _, body = send(t, srv, "GET", "/runs/"+id+"/diagram", "", "", "")
-	for _, want := range []string{`fg-undo fg-visited" data-node="Signup_undo_CreateCustomer"`, `fg-terminal fg-done" data-node="Signup_aborted"`} {
+	for _, want := range []string{`fg-undo fg-visited" data-node="Signup_undo_CreateCustomer"`, `fg-aborting fg-visited" data-node="Signup_aborting"`, `fg-terminal fg-done" data-node="Signup_aborted"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("aborted run's diagram lacks %s", want)
 		}

@@ -360,6 +360,16 @@ func (v *env) publish(topic, event, body string) {
 	}
 }
 
+// startHold starts a run of Hold, whose step Grab stays in flight, its
+// cancellation ignored, until free releases its service (at the latest when
+// the test ends, before the engine closes, should the test stop early).
+func (v *env) startHold() (id string, free func()) {
+	var once sync.Once
+	free = func() { once.Do(func() { v.gates.release("Stock.Hold") }) }
+	v.t.Cleanup(free)
+	return v.start("Hold", `{"Item": "crate"}`), free
+}
+
 // await waits until run id is in state s.
 func (v *env) await(id string, s runtime.RunState) {
 	for v.state(id) != s {
@@ -736,6 +746,7 @@ func TestBrowserAbort(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#abort")),
 		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="aborted"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="aborted"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-aborting.fg-visited`)),
 	)
 	if s := v.state(id); s != runtime.StateAborted {
 		t.Errorf("the store says %s", s)
@@ -755,10 +766,7 @@ func TestBrowserAbort(t *testing.T) {
 func TestBrowserAbortPending(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
-	var once sync.Once
-	free := func() { once.Do(func() { v.gates.release("Stock.Hold") }) }
-	t.Cleanup(free) // before the engine closes, should the test stop early
-	id := v.start("Hold", `{"Item": "crate"}`)
+	id, free := v.startHold()
 	// A client's tab (its own sessionStorage), open on the run first.
 	client, cancel := chromedp.NewContext(ctx)
 	defer cancel()
@@ -813,6 +821,45 @@ func TestBrowserAbortPending(t *testing.T) {
 		t.Errorf("the store says %s", s)
 	}
 	shot(t, ctx, "4-aborted")
+}
+
+// An abort while a flow's last step runs, a step that returns ok anyway
+// (its service ignores the cancellation): the run undoes the step, a
+// rollback that only an abort can run, since no step after it can fail.
+// The run's diagram draws that rollback's undo state before, and lights
+// it after, with the aborting state the run went through.
+func TestBrowserAbortLastStep(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id, free := v.startHold()
+	undo := `#run-diagram .fg-node.fg-undo[data-step="Grab"]`
+	aborting := `#run-diagram .fg-node.fg-aborting`
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "Grab lit, its undo state drawn and not lit",
+		chromedp.WaitReady(chromedp.CSS(current("Grab"))),
+		chromedp.WaitReady(chromedp.CSS(undo+":not(.fg-visited)")),
+		chromedp.WaitReady(chromedp.CSS(aborting+":not(.fg-visited)")),
+	)
+	shot(t, ctx, "1-grab")
+
+	if err := v.e.Abort(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	free() // Grab returns ok, after the abort: the run undoes it
+	run(t, ctx, "aborted, Grab undone",
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="aborted"]`)),
+		chromedp.WaitReady(chromedp.CSS(undo+".fg-visited")),
+		chromedp.WaitReady(chromedp.CSS(aborting+".fg-visited")),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="aborted"]`)),
+	)
+	h, err := v.e.History(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(h, func(ev runtime.Event) bool { return ev.To == runtime.RollbackState("Grab") }) {
+		t.Fatalf("the run did not undo Grab: the test proves nothing: %+v", h)
+	}
+	shot(t, ctx, "2-aborted")
 }
 
 // A token whose role may not read runs (a provider's) gets the sign-in

@@ -8,8 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// Node styles: steps are rounded boxes, undo states dashed, terminals
-// double-bordered and coloured by how the run ended.
+// Node styles: steps are rounded boxes, undo states dashed, the aborting
+// state grey, terminals double-bordered and coloured by how the run ended.
 var terminalColor = map[string]string{
 	termDone:               "#d8f0d8",
 	termFailed:             "#f6d3d3",
@@ -17,6 +17,12 @@ var terminalColor = map[string]string{
 	termCompensationFailed: "#f0b8b8",
 	termAborted:            "#e4e4e4",
 }
+
+// The aborting state and the abort edges leaving it: grey, as aborted is.
+const (
+	abortColor   = "#707070"
+	abortingFill = "#f2f2f2"
+)
 
 func renderDOT(d *diagram) []byte {
 	var b bytes.Buffer
@@ -42,6 +48,9 @@ func renderDOT(d *diagram) []byte {
 			}
 			if e.rollback {
 				attrs = append(attrs, "style=dashed", `color="#a03030"`, `fontcolor="#a03030"`)
+			}
+			if e.abort {
+				attrs = append(attrs, "style=dashed", "color="+dotString(abortColor), "fontcolor="+dotString(abortColor))
 			}
 			fmt.Fprintf(&b, "\t\t%s -> %s", dotString(from), dotString(e.to))
 			if len(attrs) > 0 {
@@ -75,6 +84,8 @@ func dotNodeAttrs(n *node) string {
 	switch n.kind {
 	case nodeUndo:
 		attrs = append(attrs, `style="rounded,dashed"`, `color="#a03030"`)
+	case nodeAborting:
+		attrs = append(attrs, `style="rounded,filled"`, "color="+dotString(abortColor), "fillcolor="+dotString(abortingFill))
 	case nodeTerminal:
 		attrs = append(attrs, `style="rounded,filled"`, "peripheries=2", "fillcolor="+dotString(terminalColor[n.title]))
 	}

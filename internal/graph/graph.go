@@ -22,21 +22,31 @@
 //     compensated, or compensation_failed when a rollback kept failing. A
 //     failure with nothing to undo leads to failed. Rollback edges and undo
 //     states are dashed.
+//   - for aborts, one state "aborting", the runtime's own machine state of
+//     that name (runtime.MachineAborting): an abort while any step runs or
+//     waits enters it (an abort during a rollback changes nothing), so it
+//     has no incoming edge, and it leads, by edges labelled "abort", to
+//     every undo state where an abort's rollbacks can begin, and to aborted
+//     for an abort with nothing to undo. The chain from there is the same
+//     as a failure's; where it ends, it goes on to aborted. So a rollback
+//     that only an abort can run (that of a flow's last step, which no
+//     later step can fail after) has its undo state too.
 //
 // Which undo comes next depends on the path the run took, so the chain is
 // computed as a dataflow over the flow's transitions: for every step, the set
 // of steps that can be the most recently completed undoable step when it
 // starts. A step counts as completed when it ended with ok or a named
 // outcome; a step that ends with error or timeout did not complete and is
-// not undone.
-//
-// Abort can happen at any step; it rolls back exactly like a failure and
-// ends aborted. Drawing an abort edge from every step would bury the flow,
-// so the aborted state says so in its label instead.
+// not undone. An abort's rollbacks begin at any step that can be on top
+// when a step starts, or at the step aborted itself, which is undone when
+// it returns ok anyway (runtime.Run.Abort): every undo state of a reachable
+// step. Where a chain ends, it goes to compensated only when a failure's
+// rollbacks can pass through it, and to aborted always.
 package graph
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -90,9 +100,10 @@ const (
 	nodeFlow  // a flow's own id (cluster or composite state)
 	nodeStart // the start point (DOT only; Mermaid uses [*])
 	nodeChoice
-	nodeFork   // a parallel block's fork bar, after the block's own state
-	nodeJoin   // a parallel block's join bar, where the block's outcomes leave
-	nodeBranch // a branch of a parallel block
+	nodeFork     // a parallel block's fork bar, after the block's own state
+	nodeJoin     // a parallel block's join bar, where the block's outcomes leave
+	nodeBranch   // a branch of a parallel block
+	nodeAborting // where an abort enters: the runtime's machine state aborting
 )
 
 // Terminal states, named as the runtime names the final states of a run.
@@ -104,7 +115,12 @@ const (
 	termAborted            = "aborted"
 )
 
-var terminalOrder = []string{termDone, termFailed, termCompensated, termCompensationFailed, termAborted}
+// terminalOrder is the order the terminals are drawn in. Aborted comes
+// before compensation_failed: where a chain ends, its edges to
+// compensated, aborted and compensation_failed then leave in the order of
+// their targets, and the longest label, "a rollback failed", is the
+// rightmost (SVG).
+var terminalOrder = []string{termDone, termFailed, termCompensated, termAborted, termCompensationFailed}
 
 type node struct {
 	id    string // unique across the whole diagram, valid in both formats
@@ -130,7 +146,10 @@ type edge struct {
 	from, to string // node ids; from == "" is the flow's start
 	label    string
 	rollback bool // part of the compensation: drawn dashed
-	call     bool // a call's link to the flow it runs: drawn dotted
+	// abort leaves the aborting state: drawn dashed in grey (DOT, SVG);
+	// its label says "abort" in every format.
+	abort bool
+	call  bool // a call's link to the flow it runs: drawn dotted
 }
 
 type flowGraph struct {
@@ -138,7 +157,7 @@ type flowGraph struct {
 	name    string
 	id      string
 	startID string
-	nodes   []*node // steps, then undo states, then terminals
+	nodes   []*node // steps, then undo states, aborting, then terminals
 	edges   []edge
 }
 
@@ -301,26 +320,26 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	undoID := map[int]string{}
 	terms := map[string]bool{termAborted: true}
 	var undoQueue []int
+	// undoOf returns the id of step k's undo state, queueing the state the
+	// first time.
+	undoOf := func(k int) string {
+		if _, ok := undoID[k]; !ok {
+			undoID[k] = ids.get(idKey{flow: fi, kind: nodeUndo, n: k}, fl.Name+"_undo_"+steps[k].Name)
+			undoQueue = append(undoQueue, k)
+		}
+		return undoID[k]
+	}
 	// undoTargets maps a set of stack tops to the node ids a rollback
 	// starting there enters: the undo states, and terminal for bottom.
 	undoTargets := func(set map[int]bool, terminal string) []string {
-		var keys []int
-		for k := range set {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys) // bottom (-1) first, then file order
 		var to []string
-		for _, k := range keys {
+		for _, k := range sortedTops(set) {
 			if k == bottom {
 				terms[terminal] = true
 				to = append(to, terminalID(g, ids, terminal))
 				continue
 			}
-			if _, ok := undoID[k]; !ok {
-				undoID[k] = ids.get(idKey{flow: fi, kind: nodeUndo, n: k}, fl.Name+"_undo_"+steps[k].Name)
-				undoQueue = append(undoQueue, k)
-			}
-			to = append(to, undoID[k])
+			to = append(to, undoOf(k))
 		}
 		return to
 	}
@@ -329,6 +348,8 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	if len(steps) > 0 {
 		g.edges = append(g.edges, edge{to: stepID[0], label: triggers(fl)})
 	}
+	// failTops: where a failure's rollbacks can begin.
+	failTops := map[int]bool{}
 	// Step transitions, grouped by target in order of first appearance so
 	// that "error, timeout" share one arrow.
 	for i := range steps {
@@ -350,6 +371,7 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 				terms[termDone] = true
 				add(terminalID(g, ids, termDone), o.label, false)
 			default: // fail
+				maps.Copy(failTops, after(i, o.outcome))
 				for _, to := range undoTargets(after(i, o.outcome), termFailed) {
 					add(to, o.label, to != terminalID(g, ids, termFailed))
 				}
@@ -363,8 +385,41 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 			g.edges = append(g.edges, edge{from: fromID[i], to: to, label: strings.Join(labels[to], sep), rollback: rollback[to]})
 		}
 	}
+	// failing: the undo states a failure's rollbacks can pass through,
+	// from where they begin down the chain.
+	failing := map[int]bool{}
+	for work := sortedTops(failTops); len(work) > 0; {
+		k := work[len(work)-1]
+		work = work[:len(work)-1]
+		if k == bottom || failing[k] {
+			continue
+		}
+		failing[k] = true
+		work = append(work, sortedTops(top[k])...)
+	}
+	// The abort entry. An abort in pending has nothing to undo; one while
+	// step i runs or waits begins its rollbacks at what is on top when i
+	// starts, or at i itself when i returns ok anyway. An unreachable step
+	// (top empty) is never aborted.
+	abortTops := map[int]bool{bottom: true}
+	for i := range steps {
+		if len(top[i]) == 0 {
+			continue
+		}
+		maps.Copy(abortTops, top[i])
+		if undoable(i) {
+			abortTops[i] = true
+		}
+	}
+	abortingID := ids.get(idKey{flow: fi, kind: nodeAborting}, fl.Name+"_aborting")
+	var abortEdges []edge
+	for _, to := range undoTargets(abortTops, termAborted) {
+		abortEdges = append(abortEdges, edge{from: abortingID, to: to, label: "abort", abort: true})
+	}
 	// Undo states and the chain between them, in order of discovery
-	// (deterministic: the loop above walks steps and outcomes in order).
+	// (deterministic: the loops above walk steps and outcomes in order).
+	// Where the chain ends, a failure's rollbacks end compensated and an
+	// abort's aborted, either compensation_failed when one kept failing.
 	for q := 0; q < len(undoQueue); q++ {
 		k := undoQueue[q]
 		s := steps[k]
@@ -373,29 +428,35 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 			g.nodes[len(g.nodes)-1].lines = blockUndoLines(s)
 			g.nodes[len(g.nodes)-1].branches = undoBranches(s)
 		}
-		for _, to := range undoTargets(top[k], termCompensated) {
-			label := ""
-			if to == terminalID(g, ids, termCompensated) {
-				label = "all undone"
-				terms[termCompensationFailed] = true
+		for _, j := range sortedTops(top[k]) {
+			if j != bottom {
+				g.edges = append(g.edges, edge{from: undoID[k], to: undoOf(j), rollback: true})
+				continue
 			}
-			g.edges = append(g.edges, edge{from: undoID[k], to: to, label: label, rollback: true})
-			if label != "" {
-				g.edges = append(g.edges, edge{from: undoID[k], to: terminalID(g, ids, termCompensationFailed), label: "a rollback failed", rollback: true})
+			if failing[k] {
+				terms[termCompensated] = true
+				g.edges = append(g.edges, edge{from: undoID[k], to: terminalID(g, ids, termCompensated), label: "all undone", rollback: true})
 			}
+			terms[termCompensationFailed] = true
+			g.edges = append(g.edges,
+				edge{from: undoID[k], to: terminalID(g, ids, termAborted), label: "all undone", rollback: true},
+				edge{from: undoID[k], to: terminalID(g, ids, termCompensationFailed), label: "a rollback failed", rollback: true})
 		}
 	}
+	g.nodes = append(g.nodes, &node{id: abortingID, kind: nodeAborting, title: "aborting", lines: []string{"abort while any step runs or waits"}})
+	g.edges = append(g.edges, abortEdges...)
 	for _, t := range terminalOrder {
 		if !terms[t] {
 			continue
 		}
-		n := &node{id: terminalID(g, ids, t), kind: nodeTerminal, title: t}
-		if t == termAborted {
-			n.lines = []string{"abort at any step", "rolls back like a failure"}
-		}
-		g.nodes = append(g.nodes, n)
+		g.nodes = append(g.nodes, &node{id: terminalID(g, ids, t), kind: nodeTerminal, title: t})
 	}
 	return g, nil
+}
+
+// sortedTops lists a set of stack tops: bottom first, then file order.
+func sortedTops(set map[int]bool) []int {
+	return slices.Sorted(maps.Keys(set))
 }
 
 // completes reports whether a step that ended with outcome completed (and

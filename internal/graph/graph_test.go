@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // edgeList renders a flow's edges as "from -label-> to" lines (start is
-// "[*]", dashed edges use "-.label.->") for exact comparison.
+// "[*]", rollback edges use "-.label.->", abort edges "-~label~->") for
+// exact comparison.
 func edgeList(t *testing.T, f *dsl.File, flow string) []string {
 	t.Helper()
 	d, err := build(f, flow)
@@ -27,6 +29,9 @@ func edgeList(t *testing.T, f *dsl.File, flow string) []string {
 			arrow := fmt.Sprintf("-%s->", e.label)
 			if e.rollback {
 				arrow = fmt.Sprintf("-.%s.->", e.label)
+			}
+			if e.abort {
+				arrow = fmt.Sprintf("-~%s~->", e.label)
 			}
 			out = append(out, fmt.Sprintf("%s %s %s", from, arrow, e.to))
 		}
@@ -56,9 +61,20 @@ func TestCompensationChainBrief(t *testing.T) {
 		// ExpireTrial is irreversible: its own "ok -> fail" starts undoing
 		// the step before it.
 		`Signup_ExpireTrial -.ok, error, timeout.-> Signup_undo_CreateSubscription`,
+		// A failure ends compensated, an abort aborted.
 		`Signup_undo_CreateCustomer -.all undone.-> Signup_compensated`,
+		`Signup_undo_CreateCustomer -.all undone.-> Signup_aborted`,
 		`Signup_undo_CreateCustomer -.a rollback failed.-> Signup_compensation_failed`,
 		`Signup_undo_CreateSubscription -..-> Signup_undo_CreateCustomer`,
+		// Activate leads to done: no failure undoes it, an abort while it
+		// runs does when it returns ok anyway.
+		`Signup_undo_Activate -..-> Signup_undo_CreateSubscription`,
+		// An abort begins its rollbacks at any undo state, or has nothing
+		// to undo.
+		`Signup_aborting -~abort~-> Signup_aborted`,
+		`Signup_aborting -~abort~-> Signup_undo_CreateCustomer`,
+		`Signup_aborting -~abort~-> Signup_undo_CreateSubscription`,
+		`Signup_aborting -~abort~-> Signup_undo_Activate`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("edges (-want +got):\n%s", diff)
@@ -92,9 +108,14 @@ func TestCompensationChainBranches(t *testing.T) {
 		`F_D -.error.-> F_undo_B`,
 		`F_D -.error.-> F_undo_C`,
 		`F_undo_A -.all undone.-> F_compensated`,
+		`F_undo_A -.all undone.-> F_aborted`,
 		`F_undo_A -.a rollback failed.-> F_compensation_failed`,
 		`F_undo_B -..-> F_undo_A`,
 		`F_undo_C -..-> F_undo_A`,
+		`F_aborting -~abort~-> F_aborted`,
+		`F_aborting -~abort~-> F_undo_A`,
+		`F_aborting -~abort~-> F_undo_B`,
+		`F_aborting -~abort~-> F_undo_C`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("edges (-want +got):\n%s", diff)
@@ -114,7 +135,10 @@ func TestCompensationIncludesCompletedStep(t *testing.T) {
 		`F_Review -error, timeout-> F_failed`,
 		`F_Review -.rejected.-> F_undo_Review`,
 		`F_undo_Review -.all undone.-> F_compensated`,
+		`F_undo_Review -.all undone.-> F_aborted`,
 		`F_undo_Review -.a rollback failed.-> F_compensation_failed`,
+		`F_aborting -~abort~-> F_aborted`,
+		`F_aborting -~abort~-> F_undo_Review`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("edges (-want +got):\n%s", diff)
@@ -139,8 +163,71 @@ func TestCompensationLoop(t *testing.T) {
 		`F_B -again-> F_A`,
 		// A's earlier run may itself be on the stack below A.
 		`F_undo_A -.all undone.-> F_compensated`,
+		`F_undo_A -.all undone.-> F_aborted`,
 		`F_undo_A -.a rollback failed.-> F_compensation_failed`,
 		`F_undo_A -..-> F_undo_A`,
+		`F_aborting -~abort~-> F_aborted`,
+		`F_aborting -~abort~-> F_undo_A`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("edges (-want +got):\n%s", diff)
+	}
+}
+
+// The rollback of a flow's last step runs only on an abort: a step that
+// fails is not undone, and no step after it can fail. Its undo state is
+// drawn, entered from aborting, and its chain ends aborted, never
+// compensated, which no failure of this flow can reach.
+func TestAbortOnlyRollback(t *testing.T) {
+	f := flowOf("F",
+		goStep("A", func(s *dsl.Step) { s.Irreversible = true }),
+		goStep("Hold", withRollback("Release")),
+	)
+	got := edgeList(t, f, "")
+	want := []string{
+		`[*] --> F_A`,
+		`F_A -ok-> F_Hold`,
+		`F_A -error-> F_failed`,
+		`F_Hold -ok-> F_done`,
+		`F_Hold -error-> F_failed`,
+		`F_undo_Hold -.all undone.-> F_aborted`,
+		`F_undo_Hold -.a rollback failed.-> F_compensation_failed`,
+		`F_aborting -~abort~-> F_aborted`,
+		`F_aborting -~abort~-> F_undo_Hold`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("edges (-want +got):\n%s", diff)
+	}
+	d, err := build(f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var terms []string
+	for _, n := range d.flows[0].nodes {
+		if n.kind == nodeTerminal {
+			terms = append(terms, n.title)
+		}
+	}
+	if want := []string{"done", "failed", "aborted", "compensation_failed"}; !slices.Equal(terms, want) {
+		t.Errorf("terminals %v, want %v", terms, want)
+	}
+}
+
+// An abort of a flow with no rollback has nothing to undo; an
+// unreachable step with a rollback (a model that failed Check) is never
+// aborted, so its undo state is not drawn.
+func TestAbortNothingToUndo(t *testing.T) {
+	f := flowOf("F",
+		goStep("A", func(s *dsl.Step) { s.Irreversible = true }, withOn("ok", "done")),
+		goStep("Never", withRollback("Undo")),
+	)
+	got := edgeList(t, f, "")
+	want := []string{
+		`[*] --> F_A`,
+		`F_A -ok-> F_done`,
+		`F_A -error-> F_failed`,
+		`F_Never -ok-> F_done`,
+		`F_aborting -~abort~-> F_aborted`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("edges (-want +got):\n%s", diff)

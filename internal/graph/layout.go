@@ -26,6 +26,13 @@ import (
 //
 // Sizes come from the text: labels are drawn in a monospace font, so a
 // line's width is its length times the glyph width.
+//
+// The aborting state takes no part in this: it sits in the top rank, at
+// the right, and its edges (one to every undo state an abort's rollbacks
+// can begin at, which may be every undo state) run down a rail right of
+// the diagram, each turning left in the gap above its target's rank and
+// down into the target's top. Laid out as ordinary edges, they would cross
+// every rank down to their targets: O(n²) dummies again.
 
 // Layout metrics, in SVG user units (pixels at scale 1).
 const (
@@ -38,6 +45,9 @@ const (
 	nodeSep    = 28.0 // horizontal gap between boxes of a rank
 	startR     = 6.0  // radius of the start point
 	labelGlyph = 6.0  // width of a glyph of the 10px edge labels
+	railGap    = 16.0 // from the rightmost box or label to the abort edges' rail
+	railTurn   = 8.0  // how far above its target's rank an abort edge turns off the rail
+	railLabel  = 16.0 // how far below the aborting state's middle the abort edges' label is
 )
 
 // vertex is a box, the start point, or a dummy of a long edge.
@@ -58,6 +68,7 @@ type route struct {
 	e        edge
 	pts      [][2]float64 // from the source's border to the target's
 	self     bool
+	rail     bool // an abort edge, straight segments along the rail
 	labelPos [2]float64
 }
 
@@ -106,13 +117,19 @@ func layoutFlow(g *flowGraph) *flowLayout {
 	up := func(e edge) bool {
 		return e.from != "" && L.verts[index[e.from]].n.kind == nodeUndo && L.verts[index[e.to]].n.kind == nodeUndo
 	}
+	aborting := -1 // the aborting state's vertex
+	for i, v := range L.verts {
+		if v.n != nil && v.n.kind == nodeAborting {
+			aborting = i
+		}
+	}
 	// 1. Break cycles: depth-first from the start, then from any vertex
 	// not reached, in node order (deterministic). An edge laid out
 	// pointing up is entered reversed.
 	succ := make([][]int, nv)
 	for _, e := range g.edges {
 		a, b := from(e), index[e.to]
-		if a == b {
+		if a == b || e.abort {
 			continue
 		}
 		if up(e) {
@@ -161,13 +178,39 @@ func layoutFlow(g *flowGraph) *flowLayout {
 	var ledges []ledge
 	seen := map[ledge]bool{}
 	for _, e := range g.edges {
-		if from(e) == index[e.to] {
+		if from(e) == index[e.to] || e.abort {
 			continue
 		}
 		le, _ := orient(e)
 		if !seen[le] {
 			seen[le] = true
 			ledges = append(ledges, le)
+		}
+	}
+	// An undo state that no failure enters and that undoes the first
+	// step to complete (the rollback of a last step, which only an abort
+	// runs) has no edge from above: it hangs below its own step, where an
+	// abort while the step runs leads to it, by an edge of the layout
+	// only. Its own edges lead to undo states and terminals, never back to
+	// a step, so this closes no cycle.
+	entered := make([]bool, nv)
+	for _, le := range ledges {
+		entered[le.b] = true
+	}
+	stepVert := map[string]int{}
+	for i, v := range L.verts {
+		if v.n != nil && v.n.kind == nodeStep {
+			if _, dup := stepVert[v.n.step]; !dup {
+				stepVert[v.n.step] = i
+			}
+		}
+	}
+	for i, v := range L.verts {
+		if v.n == nil || v.n.kind != nodeUndo || entered[i] {
+			continue
+		}
+		if s, ok := stepVert[v.n.step]; ok {
+			ledges = append(ledges, ledge{s, i})
 		}
 	}
 
@@ -185,8 +228,9 @@ func layoutFlow(g *flowGraph) *flowLayout {
 			break
 		}
 	}
-	// A box no edge touches (the aborted state: abort can happen anywhere)
-	// goes to the bottom, with the other final states.
+	// A box no edge of the layout touches (aborted, when only the abort
+	// edge on the rail enters it) goes to the bottom, with the other final
+	// states; the aborting state goes to the top.
 	touched := make([]bool, nv)
 	bottomRank := 0
 	for _, le := range ledges {
@@ -194,7 +238,7 @@ func layoutFlow(g *flowGraph) *flowLayout {
 		bottomRank = max(bottomRank, L.verts[le.b].rank)
 	}
 	for v := 1; v < nv; v++ { // 0 is the start point
-		if !touched[v] {
+		if !touched[v] && v != aborting {
 			L.verts[v].rank = bottomRank
 		}
 	}
@@ -269,10 +313,18 @@ func layoutFlow(g *flowGraph) *flowLayout {
 			setOrder(ranks[r])
 		}
 	}
+	if aborting >= 0 { // the right end of the top rank
+		r := ranks[0]
+		r = append(slices.DeleteFunc(r, func(v int) bool { return v == aborting }), aborting)
+		ranks[0] = r
+		setOrder(r)
+	}
 
 	// 5. Coordinates. y: ranks stacked, each as tall as its tallest box.
 	y := 0.0
-	for _, r := range ranks {
+	rankTop := make([]float64, len(ranks))
+	for k, r := range ranks {
+		rankTop[k] = y
 		hmax := 0.0
 		for _, v := range r {
 			hmax = math.Max(hmax, L.verts[v].h)
@@ -330,6 +382,21 @@ func layoutFlow(g *flowGraph) *flowLayout {
 			}
 		}
 	}
+	if aborting >= 0 {
+		// At the right edge of the boxes, clear of the rest of its rank.
+		a := L.verts[aborting]
+		right, rank0 := math.Inf(-1), math.Inf(-1)
+		for i, v := range L.verts {
+			if i == aborting || v.dummy {
+				continue
+			}
+			right = math.Max(right, v.x+v.w/2)
+			if v.rank == 0 {
+				rank0 = math.Max(rank0, v.x+v.w/2)
+			}
+		}
+		a.x = math.Max(right-a.w/2, rank0+nodeSep+a.w/2)
+	}
 	// Shift everything right of x = 0, with room for labels on the left.
 	minX, maxX := math.Inf(1), math.Inf(-1)
 	for _, v := range L.verts {
@@ -339,7 +406,17 @@ func layoutFlow(g *flowGraph) *flowLayout {
 
 	// Routes, in the flow's edge order: through the chain of the layout
 	// edge, reversed back for a back edge.
+	fanOut, fanIn := make([]int, nv), make([]int, nv) // labelled edges out of and into each box
 	for _, e := range g.edges {
+		if e.label != "" && !e.abort {
+			fanOut[from(e)]++
+			fanIn[index[e.to]]++
+		}
+	}
+	for _, e := range g.edges {
+		if e.abort {
+			continue // on the rail, below
+		}
 		a, b := from(e), index[e.to]
 		rt := route{e: e}
 		if a == b {
@@ -372,12 +449,30 @@ func layoutFlow(g *flowGraph) *flowLayout {
 		rt.pts = pts
 		mid := len(pts) / 2
 		if len(pts) == 2 {
-			rt.labelPos = [2]float64{(pts[0][0]+pts[1][0])/2 + 4, (pts[0][1] + pts[1][1]) / 2}
+			rt.labelPos = labelPoint(pts[0], pts[1], labelAt(fanOut[a] > 1, fanIn[b] > 1))
 		} else {
 			rt.labelPos = [2]float64{pts[mid][0] + 4, pts[mid][1]}
 		}
 		maxX = math.Max(maxX, rt.labelPos[0]+textWidth(e.label, labelGlyph))
 		L.routes = append(L.routes, rt)
+	}
+	// The abort edges: right along the rail, left just above the target's
+	// rank (below the labels of the edges that cross the gap), down into
+	// the target's top a quarter of its width right of its centre, where
+	// the other edges come in. Their labels ("abort") sit at one place, on
+	// the rail by the aborting state, where they print as one.
+	rail := maxX + railGap
+	for _, e := range g.edges {
+		if !e.abort {
+			continue
+		}
+		a, t := L.verts[from(e)], L.verts[index[e.to]]
+		turn, in := rankTop[t.rank]-railTurn, t.x+t.w/4
+		L.routes = append(L.routes, route{e: e, rail: true,
+			pts:      [][2]float64{{a.x + a.w/2, a.y}, {rail, a.y}, {rail, turn}, {in, turn}, {in, t.y - t.h/2}},
+			labelPos: [2]float64{rail + 4, a.y + railLabel},
+		})
+		maxX = math.Max(maxX, rail+4+textWidth(e.label, labelGlyph))
 	}
 	for _, v := range L.verts {
 		v.x -= minX
@@ -390,4 +485,37 @@ func layoutFlow(g *flowGraph) *flowLayout {
 	}
 	L.w = maxX - minX
 	return L
+}
+
+// labelAt is where along an edge between two adjacent ranks its label
+// sits: half way, unless several labelled edges leave its source (and
+// not several enter its target), when it sits nearer the target, where
+// those edges are further apart; and the other way round.
+func labelAt(fanOut, fanIn bool) float64 {
+	switch {
+	case fanOut && !fanIn:
+		return 0.7
+	case fanIn && !fanOut:
+		return 0.3
+	}
+	return 0.5
+}
+
+// labelPoint is the point of the curve pathData draws from a down to c at
+// parameter t, moved right of it by the label's gap; the middle of an
+// edge that goes up (which bulges) or across.
+func labelPoint(a, c [2]float64, t float64) [2]float64 {
+	dy := (c[1] - a[1]) / 2
+	if dy <= 0 {
+		return [2]float64{(a[0]+c[0])/2 + 4, (a[1] + c[1]) / 2}
+	}
+	p := [4][2]float64{a, {a[0], a[1] + dy}, {c[0], c[1] - dy}, c}
+	u := 1 - t
+	w := [4]float64{u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t}
+	var x, y float64
+	for i := range p {
+		x += w[i] * p[i][0]
+		y += w[i] * p[i][1]
+	}
+	return [2]float64{x + 4, y}
 }

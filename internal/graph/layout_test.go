@@ -12,7 +12,9 @@ import (
 // edges that cross ranks) proportional to its steps. With the compensation
 // chain laid out below the last step, each step's failure edge crossed
 // every rank down to its undo state: 400 steps made 159,607 vertices (805
-// now) and a 2,000-step diagram took 38.6 s (docs/benchmarks.md).
+// then) and a 2,000-step diagram took 38.6 s (docs/benchmarks.md). The
+// aborting state has an edge to every undo state: laid out as ordinary
+// edges, they would cross every rank down to them too.
 // Counting vertices rather than timing keeps the test exact on a loaded
 // machine.
 func TestLayoutLinearInSteps(t *testing.T) {
@@ -30,6 +32,50 @@ func TestLayoutLinearInSteps(t *testing.T) {
 		// terminals add dummies once.
 		if limit := 4 * n; len(L.verts) > limit {
 			t.Errorf("%d steps: %d vertices in the layout, want at most %d", n, len(L.verts), limit)
+		}
+	}
+}
+
+// The abort edges run on a rail right of every box and turn off it in the
+// gaps between ranks: they cross no box but the one they enter.
+func TestAbortRail(t *testing.T) {
+	for _, dir := range goldenCases(t) {
+		d, err := build(loadCase(t, dir), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range d.flows {
+			L := layoutFlow(g)
+			rails := 0
+			for _, rt := range L.routes {
+				if !rt.e.abort {
+					continue
+				}
+				rails++
+				if !rt.rail || len(rt.pts) != 5 {
+					t.Fatalf("%s: abort edge %s -> %s not on the rail: %v", dir, rt.e.from, rt.e.to, rt.pts)
+				}
+				for _, v := range L.verts {
+					if v.n == nil || v.id == rt.e.from {
+						continue
+					}
+					x0, x1, y0, y1 := v.x-v.w/2, v.x+v.w/2, v.y-v.h/2, v.y+v.h/2
+					if rt.pts[1][0] <= x1 {
+						t.Errorf("%s: the rail at x=%v is not right of %s", dir, rt.pts[1][0], v.id)
+					}
+					// The turn: from the rail left to the drop.
+					if y := rt.pts[2][1]; y > y0 && y < y1 && rt.pts[3][0] < x1 {
+						t.Errorf("%s: the turn to %s at y=%v crosses %s", dir, rt.e.to, y, v.id)
+					}
+					// The drop, into the target only.
+					if x := rt.pts[3][0]; v.id != rt.e.to && x > x0 && x < x1 && y1 > rt.pts[3][1] && y0 < rt.pts[4][1] {
+						t.Errorf("%s: the drop into %s crosses %s", dir, rt.e.to, v.id)
+					}
+				}
+			}
+			if rails == 0 {
+				t.Errorf("%s: flow %s has no abort edge", dir, g.name)
+			}
 		}
 	}
 }

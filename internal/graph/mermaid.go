@@ -11,8 +11,9 @@ import (
 // renderMermaid writes a stateDiagram-v2 with one composite state per flow.
 // Inside a composite, [*] is the flow's own start and end. Mermaid draws
 // every transition the same way, so the compensation is set apart by
-// styling the undo states (dashed) and the terminals (by outcome) with
-// classDef.
+// styling the undo states (dashed), the aborting state (grey) and the
+// terminals (by outcome) with classDef; the edges out of aborting say
+// "abort".
 func renderMermaid(d *diagram) []byte {
 	var b bytes.Buffer
 	b.WriteString("stateDiagram-v2\n")
@@ -40,6 +41,8 @@ func renderMermaid(d *diagram) []byte {
 			switch n.kind {
 			case nodeUndo:
 				classes["undo"] = append(classes["undo"], n.id)
+			case nodeAborting:
+				classes["aborting"] = append(classes["aborting"], n.id)
 			case nodeTerminal:
 				c := mermaidClass[n.title]
 				classes[c] = append(classes[c], n.id)
@@ -86,6 +89,7 @@ var mermaidClass = map[string]string{
 var mermaidClassOrder = []struct{ name, style string }{
 	{"call", "stroke-width:3px"},
 	{"undo", "stroke-dasharray:5 5,stroke:#a03030"},
+	{"aborting", "fill:" + abortingFill + ",stroke:" + abortColor},
 	{"done", "fill:#d8f0d8"},
 	{"failed", "fill:#f6d3d3"},
 	{"compensated", "fill:#f5ecc8"},

@@ -37,7 +37,11 @@ func TestParallelForkJoin(t *testing.T) {
 		`F_P_join -.error.-> F_undo_P`,
 		`F_undo_P -..-> F_undo_Before`,
 		`F_undo_Before -.all undone.-> F_compensated`,
+		`F_undo_Before -.all undone.-> F_aborted`,
 		`F_undo_Before -.a rollback failed.-> F_compensation_failed`,
+		`F_aborting -~abort~-> F_aborted`,
+		`F_aborting -~abort~-> F_undo_Before`,
+		`F_aborting -~abort~-> F_undo_P`,
 	}
 	// The block's own edges are added when its state is, before the
 	// flow's start edge: sort neither, compare as sets of lines.

@@ -21,16 +21,18 @@ import (
 // flow is a <g class="fg-flow" data-flow="NAME">; each box a
 // <g class="fg-node fg-KIND" data-node="ID"> with data-step="STEP" for a
 // step, a parallel block's branch and an undo state and
-// data-terminal="STATE" for a terminal state (KIND: step, undo, terminal,
-// choice, branch, fork, join); each edge a <g class="fg-edge"
+// data-terminal="STATE" for a terminal state (KIND: step, undo, aborting,
+// terminal, choice, branch, fork, join); each edge a <g class="fg-edge"
 // data-from="ID" data-to="ID"> (data-from "" for the start arrow, class
-// fg-rollback on the compensation chain). DiagramCSS styles them, and
+// fg-rollback on the compensation chain, fg-abort on the edges out of
+// aborting). DiagramCSS styles them, and
 // DiagramJS makes them interactive.
 func SVG(f *dsl.File, flow string) ([]byte, error) { return SVGPath(f, flow, nil) }
 
 // Path is a run's way through its flow, lit on the diagram by SVGPath:
 // the boxes get the classes fg-visited (Visited steps and branches; undo
-// states of Undone steps, a block's of any of its Undone branches),
+// states of Undone steps, a block's of any of its Undone branches; the
+// aborting state of a run Aborted),
 // fg-current (Current), fg-failed (Failed, and the undo state of
 // FailedUndo) and fg-done (the Terminal state).
 type Path struct {
@@ -42,6 +44,7 @@ type Path struct {
 	// the run compensation_failed.
 	FailedUndo string
 	Terminal   string // the run's final state; "" while it is not over
+	Aborted    bool   // the run took an abort: it entered the machine state aborting
 }
 
 // Phase is a step, or its rollback, in progress.
@@ -86,6 +89,10 @@ func (p *Path) classes(n *node) string {
 		}
 		if p.FailedUndo != "" && slices.Contains(steps, p.FailedUndo) {
 			c += " fg-failed"
+		}
+	case nodeAborting:
+		if p.Aborted {
+			c += " fg-visited"
 		}
 	case nodeTerminal:
 		if p.Terminal != "" && p.Terminal == n.title {
@@ -145,7 +152,7 @@ func renderSVG(d *diagram, p *Path) []byte {
 	return b.Bytes()
 }
 
-var kindClass = map[nodeKind]string{nodeStep: "step", nodeUndo: "undo", nodeTerminal: "terminal", nodeBranch: "branch", nodeFork: "fork", nodeJoin: "join"}
+var kindClass = map[nodeKind]string{nodeStep: "step", nodeUndo: "undo", nodeTerminal: "terminal", nodeBranch: "branch", nodeFork: "fork", nodeJoin: "join", nodeAborting: "aborting"}
 
 func writeVertex(b *bytes.Buffer, v *vertex, p *Path) {
 	if v.start {
@@ -185,6 +192,9 @@ func writeRoute(b *bytes.Buffer, rt route) {
 	if rt.e.rollback {
 		class += " fg-rollback"
 	}
+	if rt.e.abort {
+		class += " fg-abort"
+	}
 	fmt.Fprintf(b, "<g class=\"%s\" data-from=\"%s\" data-to=\"%s\"><path d=\"%s\" marker-end=\"url(#fg-arrow)\"/>",
 		class, attr(rt.e.from), attr(rt.e.to), pathData(rt))
 	if rt.e.label != "" {
@@ -200,7 +210,7 @@ func pathData(rt route) string {
 	p := rt.pts
 	var b strings.Builder
 	fmt.Fprintf(&b, "M%s,%s", num(p[0][0]), num(p[0][1]))
-	if rt.self {
+	if rt.self || rt.rail {
 		for _, q := range p[1:] {
 			fmt.Fprintf(&b, " L%s,%s", num(q[0]), num(q[1]))
 		}

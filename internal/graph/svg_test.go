@@ -209,8 +209,25 @@ func TestSVGPath(t *testing.T) {
 	if !strings.Contains(string(out), `class="fg-node fg-terminal fg-done" data-node="Signup_done"`) {
 		t.Error("the final state is not lit")
 	}
+	if !strings.Contains(string(out), `class="fg-node fg-aborting" data-node="Signup_aborting"`) {
+		t.Error("the aborting state is lit, or missing, for a run that was not aborted")
+	}
 	if strings.Count(string(out), "fg-done\"") != 1 {
 		t.Error("more than one final state lit")
+	}
+	// Aborted while Activate ran, which returned ok anyway: its rollback,
+	// which only an abort runs, is lit with the others and the aborting
+	// state.
+	out, _ = SVGPath(f, "", &Path{Visited: []string{"CreateCustomer", "CreateSubscription", "AwaitPayment", "Activate"},
+		Undone: []string{"Activate", "CreateSubscription", "CreateCustomer"}, Failed: "Activate", Aborted: true, Terminal: "aborted"})
+	for _, want := range []string{
+		`class="fg-node fg-undo fg-visited" data-node="Signup_undo_Activate"`,
+		`class="fg-node fg-aborting fg-visited" data-node="Signup_aborting"`,
+		`class="fg-node fg-terminal fg-done" data-node="Signup_aborted"`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("aborted: lacks %s", want)
+		}
 	}
 	out, _ = SVGPath(f, "", &Path{Undone: []string{"CreateCustomer"}, FailedUndo: "CreateCustomer", Terminal: "compensation_failed"})
 	if !strings.Contains(string(out), `class="fg-node fg-undo fg-visited fg-failed" data-node="Signup_undo_CreateCustomer"`) {

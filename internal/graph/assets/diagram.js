@@ -13,7 +13,7 @@
   function nodes(svg) { return Array.prototype.slice.call(svg.querySelectorAll(".fg-node")); }
   function edges(svg) { return Array.prototype.slice.call(svg.querySelectorAll(".fg-edge")); }
   function kindOf(g) {
-    var k = ["step", "branch", "undo", "terminal", "start", "fork", "join"];
+    var k = ["step", "branch", "undo", "aborting", "terminal", "start", "fork", "join"];
     for (var i = 0; i < k.length; i++) if (g.classList.contains("fg-" + k[i])) return k[i];
     return "";
   }
