@@ -43,11 +43,16 @@ func ids(ms []engine.Message) []string {
 	return out
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor waits for cond; when it gives up, it says what state says, if
+// given.
+func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if state != nil {
+				t.Fatalf("gave up waiting for %s: %s", what, state())
+			}
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -102,12 +107,19 @@ func order(t *testing.T, b engine.BatchBroker) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(applied) >= 140
-	})
+	}, nil)
 	publish(t, b, "order", n/2, n)
 	waitFor(t, "every message applied", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(applied) >= n
+	}, func() string {
+		// What was applied, for a failure that only a loaded machine
+		// shows (natsbus, once in CI): where the deliveries stopped.
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Sprintf("%d applied, the last %v; refused %d times, the refused batch %v, then %v",
+			len(applied), applied[max(0, len(applied)-5):], refusals, failedOnce, retried)
 	})
 	mu.Lock()
 	defer mu.Unlock()
@@ -159,5 +171,5 @@ func stopHandsBack(t *testing.T, b engine.BatchBroker) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seen) == n
-	})
+	}, nil)
 }
