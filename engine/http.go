@@ -393,7 +393,7 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		runs = runs[:limit]
 		out["next_cursor"] = encodeCursor(runs[limit-1].RunID)
 	}
-	var aborts Store // what says which runs have an abort pending
+	var aborts AbortRequests // nil for an Executor's runs: none known
 	if e.opts.Executor == nil {
 		aborts = e.store
 	}

@@ -648,9 +648,13 @@ func (e *Engine) Status(runID string) (RunStatus, error) {
 // (runtime.RunState.TakesAbort): a run rolling back has taken it already
 // (it recorded "-> aborting"), or rolls back after a failure, which an
 // abort does not change.
-func AbortPending(st interface{ AbortRequested(runID string) bool }, runID string, s runtime.RunState) bool {
+func AbortPending(st AbortRequests, runID string, s runtime.RunState) bool {
 	return s.TakesAbort() && st.AbortRequested(runID)
 }
+
+// AbortRequests says which runs have an abort request recorded: a Store,
+// or a store opened read-only (`flowgen runs`).
+type AbortRequests interface{ AbortRequested(runID string) bool }
 
 // ListedRun is a run as GET /runs (and `flowgen runs -json`) lists it: its
 // store.RunInfo, and abort_requested as GET /runs/{id} says it.
@@ -661,7 +665,7 @@ type ListedRun struct {
 
 // ListRun is the ListedRun of r, by the abort requests of its store st
 // (nil: none known, as for runs of an Executor).
-func ListRun(st interface{ AbortRequested(runID string) bool }, r store.RunInfo) ListedRun {
+func ListRun(st AbortRequests, r store.RunInfo) ListedRun {
 	return ListedRun{r, st != nil && AbortPending(st, r.RunID, r.State)}
 }
 

@@ -42,7 +42,7 @@ func ParentOf(child bool, memo *commonpb.Memo) *runtime.RunRef {
 	return &ref
 }
 
-// memoValue decodes memo's field into v with the SDK's default data
+// MemoValue decodes memo's field into v with the SDK's default data
 // converter (the one the memo was written with); false if the field is
 // missing or unreadable.
 func MemoValue(memo *commonpb.Memo, field string, v any) bool {

@@ -126,11 +126,7 @@ func (x *Executor) existing(ctx context.Context, f engine.ExecFlow, state json.R
 	if t := info.GetType().GetName(); t != flowtemporal.WorkflowName(f.Name) {
 		return fmt.Errorf("%w: %q is a run of flow %q, not %q", engine.ErrRunIDTaken, runID, t, f.Name)
 	}
-	var start string
-	if p := info.GetMemo().GetFields()[memoStart]; p != nil {
-		_ = converter.GetDefaultDataConverter().FromPayload(p, &start)
-	}
-	if start != stateHash(state) {
+	if memoString(info.GetMemo(), memoStart) != stateHash(state) {
 		return fmt.Errorf("%w: run %q of flow %q started from another state", engine.ErrIdempotencyMismatch, runID, f.Name)
 	}
 	return fmt.Errorf("%w: %q", engine.ErrRunExists, runID)
