@@ -234,9 +234,9 @@ func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(
 var _ engine.BatchBroker = (*Broker)(nil)
 
 // ConsumeBatch implements engine.BatchBroker on the same durable pull
-// consumer as Consume: JetStream hands the messages over in order, up to
-// max of them wait in a buffer while h applies the batch before, and h gets
-// what the buffer holds. A batch h fails is given to h again after the
+// consumer as Consume: JetStream hands the messages over in order, asked
+// for at most max at a time (pull), up to max of them wait in a buffer
+// while h applies the batch before, and h gets what the buffer holds. A batch h fails is given to h again after the
 // Redeliver delay, before anything after it, so that a consumer of one
 // keeps the order; a consumer that stops gives back what it holds (a
 // negative acknowledgement, so another consumer of the name gets it), and
@@ -256,17 +256,12 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg, max)
 	quit := make(chan struct{}) // closed by stop: give back, take no more
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		select {
-		case in <- msg:
-		case <-quit:
-			_ = msg.Nak()
-		}
-	}, jetstream.PullMaxMessages(max))
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("natsbus: consuming %s %s: %w", topic, event, err)
-	}
+	pctx, pcancel := context.WithCancel(cctx)
+	pulled := make(chan struct{})
+	go func() {
+		defer close(pulled)
+		pull(pctx, cons, max, in, quit)
+	}()
 	nak := func(msgs []jetstream.Msg) {
 		for _, msg := range msgs {
 			_ = msg.Nak()
@@ -322,9 +317,9 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	return func() {
 		once.Do(func() {
 			close(quit)
-			<-done // after the batch in hand, if any
-			cc.Drain()
-			<-cc.Closed()
+			<-done    // after the batch in hand, if any
+			pcancel() // ends the pull request waiting, if any
+			<-pulled
 			for len(in) > 0 {
 				nak([]jetstream.Msg{<-in})
 			}
