@@ -204,30 +204,47 @@ func message(msg jetstream.Msg, topic, event string) engine.Message {
 }
 
 // Consume implements engine.Broker with a durable pull consumer per name
-// and topic/event, delivering every message from the start of the stream.
+// and topic/event, delivering every message from the start of the stream,
+// asked for pullBatch at a time (pull) and handed to h one at a time. A
+// consumer that stops gives back what it was pulled and has not handed to h
+// (a negative acknowledgement, so another consumer of the name gets it).
 func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, engine.Message) error) (func(), error) {
 	cons, err := b.consumer(ctx, name, topic, event)
 	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		// The publisher's trace, if it sent one: a run this message
-		// starts continues it.
-		if err := h(tracectx.Extract(cctx, http.Header(msg.Headers())), message(msg, topic, event)); err != nil {
-			_ = msg.NakWithDelay(b.opts.Redeliver)
-			return
+	in := make(chan jetstream.Msg) // unbuffered: pullBatch ahead, as pulled
+	quit := make(chan struct{})    // closed by stop: give back, take no more
+	endPull := startPull(cctx, cons, pullBatch, in, quit)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case msg := <-in:
+				// The publisher's trace, if it sent one: a run this
+				// message starts continues it.
+				if err := h(tracectx.Extract(cctx, http.Header(msg.Headers())), message(msg, topic, event)); err != nil {
+					_ = msg.NakWithDelay(b.opts.Redeliver)
+					continue
+				}
+				_ = msg.DoubleAck(cctx)
+			case <-quit:
+				return
+			case <-cctx.Done():
+				return
+			}
 		}
-		_ = msg.DoubleAck(cctx)
-	}, jetstream.PullMaxMessages(pullBatch))
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("natsbus: consuming %s %s: %w", topic, event, err)
-	}
+	}()
+	var once sync.Once
 	return func() {
-		cc.Drain()
-		cancel()
-		<-cc.Closed()
+		once.Do(func() {
+			close(quit)
+			<-done // after the message in hand, if any
+			endPull()
+			cancel()
+		})
 	}, nil
 }
 
@@ -256,12 +273,7 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg, max)
 	quit := make(chan struct{}) // closed by stop: give back, take no more
-	pctx, pcancel := context.WithCancel(cctx)
-	pulled := make(chan struct{})
-	go func() {
-		defer close(pulled)
-		pull(pctx, cons, max, in, quit)
-	}()
+	endPull := startPull(cctx, cons, max, in, quit)
 	nak := func(msgs []jetstream.Msg) {
 		for _, msg := range msgs {
 			_ = msg.Nak()
@@ -317,9 +329,8 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	return func() {
 		once.Do(func() {
 			close(quit)
-			<-done    // after the batch in hand, if any
-			pcancel() // ends the pull request waiting, if any
-			<-pulled
+			<-done // after the batch in hand, if any
+			endPull()
 			for len(in) > 0 {
 				nak([]jetstream.Msg{<-in})
 			}

@@ -14,6 +14,21 @@ import (
 // answers at once is not asked again in a loop.
 const pullRetry = 100 * time.Millisecond
 
+// startPull runs pull on a goroutine of its own; the function it returns
+// ends the pull request waiting, if any, and returns once pull has.
+func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}) (end func()) {
+	pctx, cancel := context.WithCancel(ctx)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		pull(pctx, cons, n, out, quit)
+	}()
+	return func() {
+		cancel()
+		<-ended
+	}
+}
+
 // pull keeps one pull request for at most n messages of cons waiting at
 // JetStream, and sends what each brings to out, in order, the next request
 // going out when the last one ends (n messages brought, or its expiry,
