@@ -412,6 +412,10 @@ func TestDiagrams(t *testing.T) {
 	if regexp.MustCompile(`class="[^"]*fg-current`).MatchString(body) {
 		t.Error("a finished run has a current step")
 	}
+	// Aborted while it waited: no step failed, none was cut short.
+	if m := regexp.MustCompile(`class="[^"]*(fg-failed|fg-interrupted)[^"]*" data-node="[^"]*"`).FindString(body); m != "" {
+		t.Errorf("a run aborted while it waited lights %s", m)
+	}
 }
 
 // The web view's files are public; everything they read is not.

@@ -726,7 +726,9 @@ func TestBrowserCompensationFailed(t *testing.T) {
 	shot(t, ctx, "error")
 }
 
-// An admin aborts a run from its page; the page shows it aborted.
+// An admin aborts a run from its page; the page shows it aborted, and
+// the step the abort cut short lit interrupted: not red, as a step that
+// failed is.
 func TestBrowserAbort(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
@@ -747,9 +749,33 @@ func TestBrowserAbort(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="aborted"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="aborted"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-aborting.fg-visited`)),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-step.fg-interrupted[data-step="Reserve"]`)),
 	)
 	if s := v.state(id); s != runtime.StateAborted {
 		t.Errorf("the store says %s", s)
+	}
+	if failed := get(t, ctx, "nothing failed", chromedp.Evaluate[bool](`document.querySelector("#run-diagram .fg-failed") !== null`)); failed {
+		t.Error("an aborted run's diagram lights a box failed")
+	}
+	// Its look is its own: neither a failed step's (red) nor a step's
+	// that ran, each drawn for the comparison on the same diagram.
+	look := get(t, ctx, "the interrupted box's look", chromedp.Evaluate[[]string](`(function () {
+		var svg = document.querySelector("#run-diagram svg"), ns = "http://www.w3.org/2000/svg";
+		function look(rect) { var s = getComputedStyle(rect); return s.fill + " " + s.stroke; }
+		function drawn(cls) {
+			var g = document.createElementNS(ns, "g"), r = document.createElementNS(ns, "rect");
+			g.setAttribute("class", cls);
+			g.appendChild(r);
+			svg.appendChild(g);
+			var l = look(r);
+			g.remove();
+			return l;
+		}
+		return [look(document.querySelector('#run-diagram .fg-interrupted[data-step="Reserve"] rect')),
+			drawn("fg-node fg-step fg-visited fg-failed"), drawn("fg-node fg-step fg-visited")];
+	})()`))
+	if len(look) != 3 || look[0] == look[1] || look[0] == look[2] {
+		t.Errorf("fill and stroke of the interrupted step, a failed one, one that ran: %q; want the first apart", look)
 	}
 	gone := get(t, ctx, "no Abort on a finished run", chromedp.Evaluate[bool](`document.querySelector("#abort") === null`))
 	if !gone {
@@ -827,7 +853,8 @@ func TestBrowserAbortPending(t *testing.T) {
 // (its service ignores the cancellation): the run undoes the step, a
 // rollback that only an abort can run, since no step after it can fail.
 // The run's diagram draws that rollback's undo state before, and lights
-// it after, with the aborting state the run went through.
+// it after, with the aborting state the run went through; the step, which
+// completed, is lit neither failed nor interrupted.
 func TestBrowserAbortLastStep(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
@@ -851,6 +878,7 @@ func TestBrowserAbortLastStep(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(undo+".fg-visited")),
 		chromedp.WaitReady(chromedp.CSS(aborting+".fg-visited")),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="aborted"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-step.fg-visited[data-step="Grab"]:not(.fg-failed):not(.fg-interrupted)`)),
 	)
 	h, err := v.e.History(id)
 	if err != nil {

@@ -221,9 +221,10 @@
   }
 
   // lit is the box a run's diagram lights: what runs or waits now, else
-  // the step that failed, else the final state; null for none.
+  // the step (or rollback) that failed, else the step an abort cut short,
+  // else the final state; null for none.
   function lit(box) {
-    return box.querySelector(".fg-current") || box.querySelector(".fg-failed") || box.querySelector(".fg-done");
+    return box.querySelector(".fg-current") || box.querySelector(".fg-failed") || box.querySelector(".fg-interrupted") || box.querySelector(".fg-done");
   }
   // litKey names what the diagram lights, to tell when the run moved.
   function litKey(box) {
