@@ -257,7 +257,12 @@ type env struct {
 func newEnv(t *testing.T) *env { return newEnvAuth(t, true) }
 
 // newEnvAuth is newEnv, with or without tokens (an open API).
-func newEnvAuth(t *testing.T, withTokens bool) *env {
+func newEnvAuth(t *testing.T, withTokens bool) *env { return newEnvWith(t, withTokens, 0, nil) }
+
+// newEnvWith is newEnvAuth with an engine's bound of GET /watch streams
+// (Options.MaxWatchers; 0: the default), and its API served through wrap
+// (nil: as it is).
+func newEnvWith(t *testing.T, withTokens bool, maxWatchers int, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\n"), 0o600); err != nil {
@@ -289,7 +294,7 @@ func newEnvAuth(t *testing.T, withTokens bool) *env {
 		return nil, runtime.Permanent(errors.New("no parcel service"))
 	})
 	st := store.NewMemory()
-	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth,
+	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth, MaxWatchers: maxWatchers,
 		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
 			return flowfile.Load(name, src, opts)
 		}}
@@ -303,17 +308,24 @@ func newEnvAuth(t *testing.T, withTokens bool) *env {
 	if ds, err := e.LoadFlows("shop.flow", []byte(flows)); err != nil {
 		t.Fatalf("%v\n%v", err, ds)
 	}
-	return &env{t: t, e: e, st: st, url: serve(t, e), gates: g}
+	h := e.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	return &env{t: t, e: e, st: st, url: serveHandler(t, e, h), gates: g}
 }
 
 // serve starts e and serves its API over HTTP until the test ends; it
 // returns the server's URL.
-func serve(t *testing.T, e *engine.Engine) string {
+func serve(t *testing.T, e *engine.Engine) string { return serveHandler(t, e, e.Handler()) }
+
+// serveHandler is serve, with h the handler of e's API.
+func serveHandler(t *testing.T, e *engine.Engine, h http.Handler) string {
 	t.Helper()
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(e.Handler())
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		e.EndWatches()
 		srv.Close()
