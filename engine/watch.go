@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,8 +25,12 @@ import (
 // The bounds of GET /watch (Options.MaxWatchers, Options.WatchBuffer).
 const (
 	// DefaultMaxWatchers is how many GET /watch streams may be open at
-	// once; one more answers 503.
+	// once; one more answers 503 with WatchRetryAfter.
 	DefaultMaxWatchers = 64
+	// WatchRetryAfter is what a GET /watch refused for the bound answers
+	// in the Retry-After header, in seconds: the web view waits that long
+	// before it tries again.
+	WatchRetryAfter = 5
 	// DefaultWatchBuffer is how many events may wait to be sent to one
 	// watcher. A watcher that falls that far behind gets an "overflow"
 	// event and its stream ends: it reads the runs again, then
@@ -176,7 +181,7 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	wt := e.watch.add(q.Get("run"), q.Get("flow"))
 	if wt == nil {
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", strconv.Itoa(WatchRetryAfter))
 		writeError(w, http.StatusServiceUnavailable, errTooManyWatchers, nil)
 		return
 	}

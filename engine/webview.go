@@ -173,13 +173,19 @@ func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 // the steps that ran and those whose rollback ran, what runs or waits now
 // (its step, or its running parallel branches), the step that made it
 // fail, the rollback that failed (compensation_failed), whether it took an
-// abort (it entered aborting), and its final state.
+// abort (it entered aborting) and the step that abort cut short
+// (runtime.Event.Interrupted: none for an abort while the run waited,
+// before its first step, or as its step returned ok), and its final
+// state. An aborted run has no failed step: the abort was asked for.
 func RunPath(st runtime.Status) *graph.Path {
 	p := &graph.Path{}
 	seen := map[graph.Phase]bool{}
 	for _, ev := range st.History {
 		if ev.To == runtime.MachineAborting {
 			p.Aborted = true
+			if ev.Interrupted() {
+				p.Interrupted = ev.Step
+			}
 		}
 		for _, m := range []string{ev.From, ev.To} {
 			step, phase, _ := runtime.ParseMachineState(m)
@@ -197,7 +203,7 @@ func RunPath(st runtime.Status) *graph.Path {
 	}
 	if st.State.Terminal() {
 		p.Terminal = string(st.State)
-		if st.State != runtime.StateDone {
+		if st.State != runtime.StateDone && !p.Aborted {
 			p.Failed = st.Step
 		}
 		if st.State == runtime.StateCompensationFailed {

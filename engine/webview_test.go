@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -147,8 +148,8 @@ func TestWatchBounds(t *testing.T) {
 	srv := httptestServer(t, e)
 	_, r1 := openWatch(t, srv.URL, "", "")
 	_, r2 := openWatch(t, srv.URL, "", "")
-	if _, res := openWatch(t, srv.URL, "", ""); res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
-		t.Fatalf("third stream: %d, want 503 with Retry-After", res.StatusCode)
+	if _, res := openWatch(t, srv.URL, "", ""); res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != strconv.Itoa(WatchRetryAfter) {
+		t.Fatalf("third stream: %d, Retry-After %q, want 503 with Retry-After %d", res.StatusCode, res.Header.Get("Retry-After"), WatchRetryAfter)
 	}
 	r1.Body.Close()
 	waitFor(t, "a slot to free", func() bool { return e.watch.n.Load() < 2 })
@@ -411,6 +412,10 @@ func TestDiagrams(t *testing.T) {
 	}
 	if regexp.MustCompile(`class="[^"]*fg-current`).MatchString(body) {
 		t.Error("a finished run has a current step")
+	}
+	// Aborted while it waited: no step failed, none was cut short.
+	if m := regexp.MustCompile(`class="[^"]*(fg-failed|fg-interrupted)[^"]*" data-node="[^"]*"`).FindString(body); m != "" {
+		t.Errorf("a run aborted while it waited lights %s", m)
 	}
 }
 

@@ -280,9 +280,9 @@ func TestAwaitDeadlineSurvivesResume(t *testing.T) {
 // Abort while waiting: the wait ends without a goroutine having waited,
 // completed steps roll back, the run ends aborted.
 func TestAbortWhileWaiting(t *testing.T) {
-	sub := newProbeSub()
+	sub, sink := newProbeSub(), runtime.NewMemorySink()
 	var undone bool
-	f, _ := orderFlow(t, sub, nil,
+	f, _ := orderFlow(t, sub, sink,
 		runtime.NewStep("Reserve", func(ctx context.Context, s *order) (runtime.Outcome, error) { return "", nil },
 			runtime.WithRollback(func(ctx context.Context, s *order) error { undone = true; return nil })),
 		awaitPaid(time.Hour))
@@ -300,6 +300,11 @@ func TestAbortWhileWaiting(t *testing.T) {
 	}
 	if sub.send("r1/Pay", `{"correlation_id":"o-1"}`) {
 		t.Error("an aborted run took a payment")
+	}
+	// The abort cut no step short: Pay waited, it ran nothing.
+	abort := eventsTo(sink.History("r1"), runtime.MachineAborting) // the abort, then Reserve's rollback returning
+	if len(abort) == 0 || abort[0].From != "Pay:waiting" || abort[0].Interrupted() {
+		t.Errorf("the abort %+v: want one from Pay:waiting, interrupting no step", abort)
 	}
 }
 

@@ -114,6 +114,9 @@ func TestCompensationMatrix(t *testing.T) {
 				if leave.Step != ids[k-1] || leave.From != runtime.RunningState(ids[k-1]) {
 					t.Fatalf("event %d = %+v, want step %s leaving", k+1, leave, ids[k-1])
 				}
+				if leave.Interrupted() != (mode == "abort") {
+					t.Errorf("%s: the event leaving the step: Interrupted() = %v", mode, leave.Interrupted())
+				}
 				switch mode {
 				case "abort":
 					if !errors.Is(res.Err, runtime.ErrAborted) || leave.To != runtime.MachineAborting {

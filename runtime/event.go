@@ -238,6 +238,25 @@ func (e *Event) Woke() bool {
 	return from == PhaseWaiting && to == PhaseRunning || to == PhaseRollback && e.From == e.To
 }
 
+// Interrupted reports whether e is an abort that cut short the step it
+// names (e.Step): e leaves that step's running phase (an attempt in
+// flight, a backoff between attempts, or no attempt started yet) or a
+// parallel block's for aborting, and the step did not complete (Error is
+// set). A step whose attempt returned ok before the abort was taken
+// records no Error: it completed, and is rolled back as such. An abort
+// while the run waits (X:waiting -> aborting) or before its first step
+// (pending -> aborting) interrupts no step.
+func (e *Event) Interrupted() bool {
+	if e.To != MachineAborting || e.Error == "" {
+		return false
+	}
+	switch _, phase, _ := ParseMachineState(e.From); phase {
+	case PhaseRunning, PhaseParallel:
+		return true
+	}
+	return false
+}
+
 // Parks is what the run waits for once e is recorded, nil when it does
 // not wait: the Wait of an event that enters a waiting state ("X:waiting")
 // or starts a rollback attempt that waits ("X:rollback": a rollback call's

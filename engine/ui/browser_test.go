@@ -257,7 +257,12 @@ type env struct {
 func newEnv(t *testing.T) *env { return newEnvAuth(t, true) }
 
 // newEnvAuth is newEnv, with or without tokens (an open API).
-func newEnvAuth(t *testing.T, withTokens bool) *env {
+func newEnvAuth(t *testing.T, withTokens bool) *env { return newEnvWith(t, withTokens, 0, nil) }
+
+// newEnvWith is newEnvAuth with an engine's bound of GET /watch streams
+// (Options.MaxWatchers; 0: the default), and its API served through wrap
+// (nil: as it is).
+func newEnvWith(t *testing.T, withTokens bool, maxWatchers int, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\n"), 0o600); err != nil {
@@ -289,7 +294,7 @@ func newEnvAuth(t *testing.T, withTokens bool) *env {
 		return nil, runtime.Permanent(errors.New("no parcel service"))
 	})
 	st := store.NewMemory()
-	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth,
+	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth, MaxWatchers: maxWatchers,
 		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
 			return flowfile.Load(name, src, opts)
 		}}
@@ -303,17 +308,24 @@ func newEnvAuth(t *testing.T, withTokens bool) *env {
 	if ds, err := e.LoadFlows("shop.flow", []byte(flows)); err != nil {
 		t.Fatalf("%v\n%v", err, ds)
 	}
-	return &env{t: t, e: e, st: st, url: serve(t, e), gates: g}
+	h := e.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	return &env{t: t, e: e, st: st, url: serveHandler(t, e, h), gates: g}
 }
 
 // serve starts e and serves its API over HTTP until the test ends; it
 // returns the server's URL.
-func serve(t *testing.T, e *engine.Engine) string {
+func serve(t *testing.T, e *engine.Engine) string { return serveHandler(t, e, e.Handler()) }
+
+// serveHandler is serve, with h the handler of e's API.
+func serveHandler(t *testing.T, e *engine.Engine, h http.Handler) string {
 	t.Helper()
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(e.Handler())
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		e.EndWatches()
 		srv.Close()
@@ -726,7 +738,9 @@ func TestBrowserCompensationFailed(t *testing.T) {
 	shot(t, ctx, "error")
 }
 
-// An admin aborts a run from its page; the page shows it aborted.
+// An admin aborts a run from its page; the page shows it aborted, and
+// the step the abort cut short lit interrupted: not red, as a step that
+// failed is.
 func TestBrowserAbort(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
@@ -747,9 +761,33 @@ func TestBrowserAbort(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="aborted"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="aborted"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-aborting.fg-visited`)),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-step.fg-interrupted[data-step="Reserve"]`)),
 	)
 	if s := v.state(id); s != runtime.StateAborted {
 		t.Errorf("the store says %s", s)
+	}
+	if failed := get(t, ctx, "nothing failed", chromedp.Evaluate[bool](`document.querySelector("#run-diagram .fg-failed") !== null`)); failed {
+		t.Error("an aborted run's diagram lights a box failed")
+	}
+	// Its look is its own: neither a failed step's (red) nor a step's
+	// that ran, each drawn for the comparison on the same diagram.
+	look := get(t, ctx, "the interrupted box's look", chromedp.Evaluate[[]string](`(function () {
+		var svg = document.querySelector("#run-diagram svg"), ns = "http://www.w3.org/2000/svg";
+		function look(rect) { var s = getComputedStyle(rect); return s.fill + " " + s.stroke; }
+		function drawn(cls) {
+			var g = document.createElementNS(ns, "g"), r = document.createElementNS(ns, "rect");
+			g.setAttribute("class", cls);
+			g.appendChild(r);
+			svg.appendChild(g);
+			var l = look(r);
+			g.remove();
+			return l;
+		}
+		return [look(document.querySelector('#run-diagram .fg-interrupted[data-step="Reserve"] rect')),
+			drawn("fg-node fg-step fg-visited fg-failed"), drawn("fg-node fg-step fg-visited")];
+	})()`))
+	if len(look) != 3 || look[0] == look[1] || look[0] == look[2] {
+		t.Errorf("fill and stroke of the interrupted step, a failed one, one that ran: %q; want the first apart", look)
 	}
 	gone := get(t, ctx, "no Abort on a finished run", chromedp.Evaluate[bool](`document.querySelector("#abort") === null`))
 	if !gone {
@@ -827,7 +865,8 @@ func TestBrowserAbortPending(t *testing.T) {
 // (its service ignores the cancellation): the run undoes the step, a
 // rollback that only an abort can run, since no step after it can fail.
 // The run's diagram draws that rollback's undo state before, and lights
-// it after, with the aborting state the run went through.
+// it after, with the aborting state the run went through; the step, which
+// completed, is lit neither failed nor interrupted.
 func TestBrowserAbortLastStep(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
@@ -851,6 +890,7 @@ func TestBrowserAbortLastStep(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(undo+".fg-visited")),
 		chromedp.WaitReady(chromedp.CSS(aborting+".fg-visited")),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="aborted"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-step.fg-visited[data-step="Grab"]:not(.fg-failed):not(.fg-interrupted)`)),
 	)
 	h, err := v.e.History(id)
 	if err != nil {

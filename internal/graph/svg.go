@@ -34,17 +34,22 @@ func SVG(f *dsl.File, flow string) ([]byte, error) { return SVGPath(f, flow, nil
 // states of Undone steps, a block's of any of its Undone branches; the
 // aborting state of a run Aborted),
 // fg-current (Current), fg-failed (Failed, and the undo state of
-// FailedUndo) and fg-done (the Terminal state).
+// FailedUndo), fg-interrupted (Interrupted) and fg-done (the Terminal
+// state).
 type Path struct {
 	Visited []string // steps that ran
 	Undone  []string // steps whose rollback ran
 	Current []Phase  // what runs or waits now: a step, or its rollback
-	Failed  string   // the step that made the run fail, or was running when it was aborted
+	Failed  string   // the step that made the run fail
 	// FailedUndo is the step (or branch) whose rollback failed, ending
 	// the run compensation_failed.
 	FailedUndo string
-	Terminal   string // the run's final state; "" while it is not over
-	Aborted    bool   // the run took an abort: it entered the machine state aborting
+	// Interrupted is the step (or parallel block) an abort cut short
+	// before it completed (runtime.Event.Interrupted): the operator's
+	// doing, not the step's failure.
+	Interrupted string
+	Terminal    string // the run's final state; "" while it is not over
+	Aborted     bool   // the run took an abort: it entered the machine state aborting
 }
 
 // Phase is a step, or its rollback, in progress.
@@ -79,6 +84,9 @@ func (p *Path) classes(n *node) string {
 		if p.Failed != "" && p.Failed == n.step {
 			c += " fg-failed"
 		}
+		if p.Interrupted != "" && p.Interrupted == n.step {
+			c += " fg-interrupted"
+		}
 	case nodeUndo:
 		steps := append([]string{n.step}, n.branches...)
 		if slices.ContainsFunc(steps, func(s string) bool { return slices.Contains(p.Undone, s) }) {
@@ -103,7 +111,8 @@ func (p *Path) classes(n *node) string {
 }
 
 // DiagramCSS is the style sheet of the SVG diagrams, with the classes that
-// mark a run's path (fg-visited, fg-current, fg-failed, fg-selected).
+// mark a run's path (fg-visited, fg-current, fg-failed, fg-interrupted,
+// fg-done) and those of diagram.js (fg-selected, fg-hl).
 //
 //go:embed assets/diagram.css
 var DiagramCSS string

@@ -219,8 +219,9 @@ func TestSVGPath(t *testing.T) {
 	// which only an abort runs, is lit with the others and the aborting
 	// state.
 	out, _ = SVGPath(f, "", &Path{Visited: []string{"CreateCustomer", "CreateSubscription", "AwaitPayment", "Activate"},
-		Undone: []string{"Activate", "CreateSubscription", "CreateCustomer"}, Failed: "Activate", Aborted: true, Terminal: "aborted"})
+		Undone: []string{"Activate", "CreateSubscription", "CreateCustomer"}, Aborted: true, Terminal: "aborted"})
 	for _, want := range []string{
+		`class="fg-node fg-step fg-visited" data-node="Signup_Activate"`,
 		`class="fg-node fg-undo fg-visited" data-node="Signup_undo_Activate"`,
 		`class="fg-node fg-aborting fg-visited" data-node="Signup_aborting"`,
 		`class="fg-node fg-terminal fg-done" data-node="Signup_aborted"`,
@@ -228,6 +229,19 @@ func TestSVGPath(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("aborted: lacks %s", want)
 		}
+	}
+	// Aborted while CreateSubscription ran, cut short: it is lit
+	// interrupted, not failed; what completed before it is undone.
+	out, _ = SVGPath(f, "", &Path{Visited: []string{"CreateCustomer", "CreateSubscription"},
+		Undone: []string{"CreateCustomer"}, Interrupted: "CreateSubscription", Aborted: true, Terminal: "aborted"})
+	if want := `class="fg-node fg-step fg-visited fg-interrupted" data-node="Signup_CreateSubscription"`; !strings.Contains(string(out), want) {
+		t.Errorf("interrupted: lacks %s", want)
+	}
+	if n := len(regexp.MustCompile(`class="[^"]*fg-interrupted`).FindAll(out, -1)); n != 1 {
+		t.Errorf("interrupted: %d boxes lit interrupted, want 1", n)
+	}
+	if regexp.MustCompile(`class="[^"]*fg-failed`).Match(out) {
+		t.Error("interrupted: a box is lit failed")
 	}
 	out, _ = SVGPath(f, "", &Path{Undone: []string{"CreateCustomer"}, FailedUndo: "CreateCustomer", Terminal: "compensation_failed"})
 	if !strings.Contains(string(out), `class="fg-node fg-undo fg-visited fg-failed" data-node="Signup_undo_CreateCustomer"`) {

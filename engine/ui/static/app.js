@@ -12,6 +12,9 @@
 
   var TOKEN_KEY = "flowgen.token";
   var PAGE = 25;
+  // RECONNECT_MS is the pause before a GET /watch stream that ended, or
+  // could not open, is tried again, unless the server said how long.
+  var RECONNECT_MS = 1500;
   var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
   var liveBy = null;  // the watch the live badge shows, if any
@@ -104,19 +107,25 @@
   // watch follows GET /watch?query: onEvent(data) for each recorded event
   // and each abort accepted;
   // onOpen() each time the stream (re)opens, when the view reads what it
-  // shows again (events may have been missed while it was closed).
+  // shows again (events may have been missed while it was closed), and
+  // once if the stream cannot open at first (the server at its bound of
+  // streams), so that a view waiting to go live is not blank meanwhile.
   function watch(query, onEvent, onOpen) {
-    var stopped = false, ctrl = null, me = {};
+    var stopped = false, ctrl = null, timer = null, read = false, me = {};
     liveBy = me;
     // The badge is shown while a view follows the API: "live" while the
-    // stream is open, "reconnecting" while it is not. A view that
-    // follows nothing (the flows, the sign-in form) has none: it would
-    // read as if the server were down.
-    function live(on) {
+    // stream is open, "reconnecting" while it is not, "paused" while the
+    // server asked the page to wait (pause: the seconds, or 0). A view
+    // that follows nothing (the flows, the sign-in form) has none: it
+    // would read as if the server were down.
+    function live(on, pause) {
       if (liveBy !== me) return; // a watch stopped, ending late
       var l = $("#live");
-      l.className = "live " + (on ? "on" : "off");
-      l.textContent = on ? "live" : "reconnecting\u2026";
+      l.className = "live " + (on ? "on" : pause ? "off paused" : "off");
+      l.textContent = on ? "live" : pause ? "paused" : "reconnecting\u2026";
+      l.title = on ? "live updates (server-sent events)" : pause ?
+        "live updates paused: the server is busy; the page tries again in " + pause + " s" :
+        "live updates interrupted; the page tries again";
       l.hidden = stopped;
     }
     function handle(block) {
@@ -135,12 +144,18 @@
       return "";
     }
     function loop() {
+      timer = null;
       if (stopped) return;
       ctrl = new AbortController();
+      var wait = 0; // the Retry-After of a refusal, in seconds
       fetch("/watch?" + query, { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
         if (res.status === 401) { showLogin("sign in"); throw new NeedLogin(); }
-        if (!res.ok || !res.body) throw new Error("watch: " + res.status);
+        if (!res.ok || !res.body) {
+          wait = retryAfter(res.headers.get("Retry-After"));
+          throw new Error("watch: " + res.status);
+        }
         live(true);
+        read = true;
         onOpen();
         var reader = res.body.getReader(), dec = new TextDecoder(), buf = "";
         function pump() {
@@ -160,12 +175,23 @@
       }).catch(function (e) {
         if (e instanceof NeedLogin) stopped = true;
       }).then(function () {
-        live(false);
-        if (!stopped) setTimeout(loop, 1500);
+        live(false, wait);
+        if (stopped) return;
+        if (!read) { read = true; onOpen(); }
+        timer = setTimeout(loop, wait ? wait * 1000 : RECONNECT_MS);
       });
     }
     loop();
-    return function () { stopped = true; if (ctrl) ctrl.abort(); live(false); liveBy = null; };
+    return function () { stopped = true; clearTimeout(timer); if (ctrl) ctrl.abort(); live(false); liveBy = null; };
+  }
+  // retryAfter reads a Retry-After header of the seconds form (the engine
+  // sends it with a 503 when its GET /watch streams are at their bound,
+  // engine.WatchRetryAfter): the seconds to wait, at least RECONNECT_MS
+  // and at most a minute, so that a wrong value neither hammers the
+  // server nor stops the page for good; 0 for none, or for an HTTP date.
+  function retryAfter(h) {
+    if (!/^\s*\d+\s*$/.test(h || "")) return 0;
+    return Math.min(Math.max(parseInt(h, 10), RECONNECT_MS / 1000), 60);
   }
 
   // ---- sign-in -------------------------------------------------------------
@@ -221,9 +247,10 @@
   }
 
   // lit is the box a run's diagram lights: what runs or waits now, else
-  // the step that failed, else the final state; null for none.
+  // the step (or rollback) that failed, else the step an abort cut short,
+  // else the final state; null for none.
   function lit(box) {
-    return box.querySelector(".fg-current") || box.querySelector(".fg-failed") || box.querySelector(".fg-done");
+    return box.querySelector(".fg-current") || box.querySelector(".fg-failed") || box.querySelector(".fg-interrupted") || box.querySelector(".fg-done");
   }
   // litKey names what the diagram lights, to tell when the run moved.
   function litKey(box) {

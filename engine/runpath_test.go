@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/internal/graph"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// history builds a run's history from its transitions, each "FROM>TO"
+// with the attempt's outcome and error if any, numbered and named as a
+// run records them (Step: the step of From's phase, else of To's).
+func history(t *testing.T, moves ...[3]string) runtime.Status {
+	t.Helper()
+	h := make([]runtime.Event, len(moves))
+	for i, m := range moves {
+		from, to, _ := strings.Cut(m[0], ">")
+		e := runtime.Event{RunID: "r1", Seq: uint64(i + 1), Flow: "F", From: from, To: to, Outcome: runtime.Outcome(m[1]), Error: m[2]}
+		if step, _, _ := runtime.ParseMachineState(from); step != "" {
+			e.Step = step
+		} else {
+			e.Step, _, _ = runtime.ParseMachineState(to)
+		}
+		if e.Outcome != "" {
+			e.Attempt = 1
+		}
+		h[i] = e
+	}
+	st, err := runtime.Replay(h)
+	if err != nil {
+		t.Fatalf("the test's history: %v", err)
+	}
+	return st
+}
+
+// A run's path after an abort: the step the abort cut short is
+// interrupted, not failed; an abort while the run waited, or as its step
+// returned ok, interrupts none; a rollback that failed after an abort is
+// lit failed; a step that failed is, as ever.
+func TestRunPathAbort(t *testing.T) {
+	aborted := runtime.ErrAborted.Error()
+	start := [3]string{"pending>A:running"}
+	aDone := [3]string{"A:running>B:running", "ok"}
+	undoA := [][3]string{{"aborting>A:rollback"}, {"A:rollback>aborting", "ok"}}
+	for _, c := range []struct {
+		name  string
+		moves [][3]string
+		want  graph.Path
+	}{{
+		name: "abort while B runs",
+		moves: append([][3]string{start, aDone, {"B:running>aborting", "error", "context canceled"}},
+			append(undoA, [3]string{"aborting>aborted"})...),
+		want: graph.Path{Visited: []string{"A", "B"}, Undone: []string{"A"}, Interrupted: "B", Aborted: true, Terminal: "aborted"},
+	}, {
+		name: "abort while B backs off, or before its first attempt",
+		moves: append([][3]string{start, aDone, {"B:running>aborting", "", aborted}},
+			append(undoA, [3]string{"aborting>aborted"})...),
+		want: graph.Path{Visited: []string{"A", "B"}, Undone: []string{"A"}, Interrupted: "B", Aborted: true, Terminal: "aborted"},
+	}, {
+		name: "abort while B waits",
+		moves: append([][3]string{start, {"A:running>B:waiting", "ok"}, {"B:waiting>aborting", "", aborted}},
+			append(undoA, [3]string{"aborting>aborted"})...),
+		want: graph.Path{Visited: []string{"A", "B"}, Undone: []string{"A"}, Aborted: true, Terminal: "aborted"},
+	}, {
+		name: "abort as B returns ok",
+		moves: append([][3]string{start, aDone, {"B:running>aborting", "ok"}, {"aborting>B:rollback"}, {"B:rollback>aborting", "ok"}},
+			append(undoA, [3]string{"aborting>aborted"})...),
+		want: graph.Path{Visited: []string{"A", "B"}, Undone: []string{"B", "A"}, Aborted: true, Terminal: "aborted"},
+	}, {
+		name:  "abort before the first step",
+		moves: [][3]string{{"pending>aborting", "", aborted}, {"aborting>aborted"}},
+		want:  graph.Path{Aborted: true, Terminal: "aborted"},
+	}, {
+		name:  "abort while B runs, rolling back",
+		moves: [][3]string{start, aDone, {"B:running>aborting", "error", "context canceled"}, undoA[0]},
+		want:  graph.Path{Visited: []string{"A", "B"}, Undone: []string{"A"}, Current: []graph.Phase{{Step: "A", Rollback: true}}, Interrupted: "B", Aborted: true},
+	}, {
+		name: "abort while B runs, A's rollback fails",
+		moves: [][3]string{start, aDone, {"B:running>aborting", "error", "context canceled"}, undoA[0],
+			{"A:rollback>aborting", "error", "gone"}, {"aborting>compensation_failed"}},
+		want: graph.Path{Visited: []string{"A", "B"}, Undone: []string{"A"}, Interrupted: "B", FailedUndo: "A", Aborted: true, Terminal: "compensation_failed"},
+	}, {
+		name: "B fails",
+		moves: [][3]string{start, aDone, {"B:running>failing", "error", "boom"}, {"failing>A:rollback"},
+			{"A:rollback>failing", "ok"}, {"failing>compensated"}},
+		want: graph.Path{Visited: []string{"A", "B"}, Undone: []string{"A"}, Failed: "B", Terminal: "compensated"},
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			if diff := cmp.Diff(&c.want, RunPath(history(t, c.moves...))); diff != "" {
+				t.Errorf("RunPath (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,71 @@
+package runtime_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// Interrupted names the events that cut a step short: an abort that
+// leaves a step's running phase, or a block's, with an error.
+func TestEventInterrupted(t *testing.T) {
+	aborted := runtime.ErrAborted.Error()
+	for _, c := range []struct {
+		name string
+		e    runtime.Event
+		want bool
+	}{
+		{"an attempt in flight, cancelled", runtime.Event{Step: "A", From: "A:running", To: "aborting", Attempt: 1, Outcome: runtime.OutcomeError, Error: "context canceled"}, true},
+		{"a backoff, or no attempt started", runtime.Event{Step: "A", From: "A:running", To: "aborting", Error: aborted}, true},
+		{"a parallel block", runtime.Event{Step: "P", From: "P:parallel", To: "aborting", Error: aborted}, true},
+		{"an attempt that returned ok", runtime.Event{Step: "A", From: "A:running", To: "aborting", Attempt: 1, Outcome: runtime.OutcomeOK}, false},
+		{"a wait", runtime.Event{Step: "A", From: "A:waiting", To: "aborting", Error: aborted}, false},
+		{"before the first step", runtime.Event{From: "pending", To: "aborting", Error: aborted}, false},
+		{"a failure", runtime.Event{Step: "A", From: "A:running", To: "failing", Attempt: 1, Outcome: runtime.OutcomeError, Error: "boom"}, false},
+		{"a rollback that failed", runtime.Event{Step: "A", From: "A:rollback", To: "aborting", Attempt: 1, Outcome: runtime.OutcomeError, Error: "boom"}, false},
+		{"a retry", runtime.Event{Step: "A", From: "A:running", To: "A:running", Attempt: 1, Outcome: runtime.OutcomeRetry, Error: "boom"}, false},
+	} {
+		if got := c.e.Interrupted(); got != c.want {
+			t.Errorf("%s: Interrupted() = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A run aborted while its step runs records the step interrupted when
+// the step returns its context's error, and completed (then undone) when
+// it returns ok all the same.
+func TestAbortInterruptsRunningStep(t *testing.T) {
+	for _, anyway := range []bool{false, true} {
+		sink := runtime.NewMemorySink()
+		rec := newRecorder()
+		started := make(chan struct{})
+		f := runtime.New[state]("F", runtime.WithSink(sink))
+		mustRegister(t, f, okStep(rec, "A"), runtime.NewStep("B", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+			close(started)
+			<-ctx.Done()
+			if anyway {
+				return runtime.OutcomeOK, nil
+			}
+			return "", ctx.Err()
+		}, runtime.WithRollback(func(ctx context.Context, s *state) error { rec.add("undo B", ctx); return nil })))
+		run, err := f.Start(context.Background(), state{}, runtime.WithRunID("r1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-started
+		if err := run.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := run.Wait(context.Background()); res.Final != runtime.StateAborted {
+			t.Fatalf("ok anyway %v: final %s", anyway, res.Final)
+		}
+		abort := eventsTo(sink.History("r1"), runtime.MachineAborting)[0]
+		if abort.From != "B:running" || abort.Interrupted() == anyway {
+			t.Errorf("ok anyway %v: the abort %+v: Interrupted() = %v", anyway, abort, abort.Interrupted())
+		}
+		if undone := rec.count("undo B") == 1; undone != anyway {
+			t.Errorf("ok anyway %v: B undone %v", anyway, undone)
+		}
+	}
+}
