@@ -68,7 +68,9 @@
 // temporary files before any is renamed, so a failure to write one (no
 // room, no permission) leaves every output as it was. An
 // output that is a symbolic link stays one: the file it leads to is
-// replaced (a link to no file is an error).
+// replaced (a link to no file is an error). Two inputs that generate the
+// same file (signup.flow and its JSON form signup.json beside it) are a
+// usage error: give one of them.
 //
 // # Check
 //

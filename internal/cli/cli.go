@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/flagerr"
 )
 
 // Exit codes. Usage errors are distinct from diagnostics so that scripts
@@ -107,16 +108,36 @@ func looksLikeInput(a string) bool {
 func run(e *env, v *verb, args []string) int {
 	e.verb, e.args = v, args
 	fs := flag.NewFlagSet("flowgen "+v.name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	exec := v.flags(fs)
-	fs.Usage = func() { verbUsage(e.stderr, v, fs) }
+	// The flag package would print a bad flag's error followed by the whole
+	// manual of the verb, which scrolls the error out of sight: -h asks for
+	// the manual, a mistake gets the error and the synopsis, as every other
+	// usage error does.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			verbUsage(e.stderr, v, fs)
 			return exitOK
 		}
-		return exitUsage // the flag package has printed the error and usage
+		return usageError(e, "%s", flagError(err, fs))
 	}
 	return exec(e, fs.Args())
+}
+
+// flagError is the flag package's parse error, with the closest flag of the
+// verb when the error is an unknown one (a mistyped -tokens).
+func flagError(err error, fs *flag.FlagSet) string {
+	name, ok := flagerr.Unknown(err)
+	if !ok {
+		return err.Error()
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if s := diag.Closest(name, names, min(2, len(name)-1)); s != "" {
+		return fmt.Sprintf("%v; did you mean -%s?", err, s)
+	}
+	return err.Error()
 }
 
 // usageError prints msg and the running verb's synopsis, and returns

@@ -86,6 +86,10 @@ the output's directory (-pkg sets it).`,
 				data []byte
 			}
 			var outputs []output
+			// Two inputs that generate one file (x.flow and its JSON form
+			// x.json both make x_flow.go) would write it twice, the last
+			// one winning without a word.
+			generatedBy := map[string]*input{}
 			for i, in := range ins {
 				name := *pkg
 				if name == "" {
@@ -118,6 +122,11 @@ the output's directory (-pkg sets it).`,
 					continue
 				}
 				for _, name := range names {
+					path := filepath.Join(in.dir, name)
+					if other := generatedBy[path]; other != nil && filepath.Join(other.dir, filepath.Base(other.path)) != filepath.Join(in.dir, filepath.Base(in.path)) {
+						return usageError(e, "%s and %s both generate %s: give one of them", other.name, in.name, e.display(path))
+					}
+					generatedBy[path] = in
 					outputs = append(outputs, output{filepath.Join(filepath.Dir(in.path), name), gen[name]})
 				}
 			}

@@ -34,6 +34,24 @@ func TestServeRefusesUnsafeListening(t *testing.T) {
 	}
 }
 
+// A flag of flowgen serve's embedded store (as flowgen serve -temporal
+// passes on) is a usage error that says why it is not one here, without
+// the manual after it; -h prints the manual and exits 0.
+func TestServeRefusesStoreFlags(t *testing.T) {
+	for _, flag := range []string{"-store", "-retain", "-max-running"} {
+		var out, errb bytes.Buffer
+		code := run([]string{"serve", "-temporal", "127.0.0.1:1", flag, "1"}, &out, &errb)
+		got := errb.String()
+		if code != 2 || !strings.Contains(got, "not defined: "+flag+"\n") || !strings.Contains(got, "docs/temporal.md#json-flows-on-temporal") || strings.Contains(got, "-addr string") {
+			t.Errorf("serve %s: exit %d, stderr %q; want 2, the flag, why, and not the manual", flag, code, got)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"serve", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-addr string") {
+		t.Errorf("serve -h: exit %d, stderr %q; want 0 and the manual", code, errb.String())
+	}
+}
+
 // With -tokens, -tls-cert and -tls-key, the API is served over HTTPS and
 // wants a bearer token, as flowgen serve's does.
 func TestServeTLSWithTokens(t *testing.T) {

@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,6 +38,7 @@ import (
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/engine/httpcall"
+	"github.com/flowgen/flowgen/internal/flagerr"
 	"github.com/flowgen/flowgen/internal/listen"
 	"github.com/flowgen/flowgen/internal/otlp"
 	"github.com/flowgen/flowgen/observe"
@@ -72,8 +74,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	// -h prints the manual; a bad flag gets its error and where to look,
+	// not the manual after it, which would scroll the error out of sight.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var cfg config
 	fs.StringVar(&cfg.temporal, "temporal", "", "Temporal frontend `HOST:PORT` (required)")
 	fs.StringVar(&cfg.namespace, "namespace", "default", "Temporal namespace")
@@ -85,6 +89,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var services httpcall.Static
 	fs.Var(&services, "service", "a service for rpc steps, as name=URL with an http(s) base URL (repeatable, once per name)")
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, usage)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", err)
+		if _, unknown := flagerr.Unknown(err); unknown {
+			fmt.Fprintln(stderr, "flowgen serve's flags of the embedded store, its broker, inbox, providers and run limits are not flags on Temporal, which keeps and schedules the runs (docs/temporal.md#json-flows-on-temporal)")
+		}
+		fmt.Fprintln(stderr, "run 'flowgen-temporal serve -h' for the flags")
 		return 2
 	}
 	cfg.services, cfg.stderr = services, stderr
