@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -42,7 +41,7 @@ func TestAbortShortAttempt(t *testing.T) {
 	const state = `{"Item":"lamp","Amount":20}`
 	key := func(step string) string { return runID + "/" + step } // runtime.IdempotencyKey of visit 1
 	c := conformanceCase{flow: "Hold", state: state, then: []step{abortWhenCalled("Card.Charge")}}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := newServer(t)
 	for _, want := range []struct {
 		side        *side
 		calls       []string

@@ -26,6 +26,7 @@ import (
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
 	"github.com/flowgen/flowgen/temporal/internal/twoforms"
 	"github.com/flowgen/flowgen/temporal/jsonflows"
 )
@@ -611,7 +612,7 @@ func TestConformance(t *testing.T) {
 	for _, name := range []string{"signup", "cancellation", "order"} {
 		examples[name] = []string{exampleJSON(t, name)}
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := newServer(t)
 	for i, c := range cases {
 		docs := suite
 		if c.example != "" {
@@ -642,4 +643,10 @@ func TestConformance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newServer starts a Temporal server in the process whose workers
+// (TestServer.NewWorker) take flowtemporal.WorkerOptions, as a user's do.
+func newServer(t *testing.T) *temporaltest.TestServer {
+	return temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
 }

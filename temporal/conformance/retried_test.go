@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
@@ -62,7 +61,7 @@ func TestRetryEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := newServer(t)
 	ts.NewWorker("retried", f.Register)
 	run, err := flowtemporal.Start(ctx, ts.GetDefaultClient(), f.ID(), struct{}{}, client.StartWorkflowOptions{ID: "retried-1", TaskQueue: "retried"})
 	if err != nil {
@@ -189,7 +188,7 @@ func TestRetryEventsLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := newServer(t)
 	ts.NewWorker("live", f.Register)
 	run, err := flowtemporal.Start(ctx, ts.GetDefaultClient(), f.ID(), struct{}{}, client.StartWorkflowOptions{ID: "live-1", TaskQueue: "live"})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -24,6 +25,23 @@ const HeartbeatTimeout = 10 * time.Second
 
 // heartbeatEvery is how often a running attempt heartbeats.
 const heartbeatEvery = HeartbeatTimeout / 4
+
+// WorkerOptions returns o for a worker of flowgen's flows: the SDK sends a
+// running attempt's heartbeats to the server at most once per
+// MaxHeartbeatThrottleInterval, which it otherwise sets to 0.8 times the
+// HeartbeatTimeout. With the 10 s HeartbeatTimeout that is one heartbeat
+// per 8 s, 2 s within the timeout: a worker that stalls for 2 s (a loaded
+// machine, a long garbage collection, a slow connection) has its attempt
+// taken for dead and run again. WorkerOptions lowers the interval to
+// heartbeatEvery, so that the server hears from a live attempt every 2.5 s
+// and a stall must last 7.5 s to cost a duplicate attempt. A lower
+// interval set in o is kept.
+func WorkerOptions(o worker.Options) worker.Options {
+	if o.MaxHeartbeatThrottleInterval <= 0 || o.MaxHeartbeatThrottleInterval > heartbeatEvery {
+		o.MaxHeartbeatThrottleInterval = heartbeatEvery
+	}
+	return o
+}
 
 // heartbeatTimeout is the HeartbeatTimeout of an attempt with options ao:
 // HeartbeatTimeout when its timeouts would leave a dead worker's attempt

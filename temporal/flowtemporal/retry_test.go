@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -52,6 +53,30 @@ func TestHeartbeatTimeout(t *testing.T) {
 
 // A failed attempt's record keeps at most maxRecordedError bytes of its
 // error, cut at a rune boundary.
+// WorkerOptions sends a running attempt's heartbeats at least as often as
+// it makes them, and well within HeartbeatTimeout; the SDK's own interval
+// (0.8 times the timeout, when none is set) leaves a live worker 2 s.
+func TestWorkerOptions(t *testing.T) {
+	sdkDefault := time.Duration(0.8 * float64(HeartbeatTimeout))
+	for _, c := range []struct {
+		in, want time.Duration
+	}{
+		{0, heartbeatEvery},              // the SDK's default: lowered
+		{time.Minute, heartbeatEvery},    // longer than the heartbeats: lowered
+		{time.Second, time.Second},       // lower, set by the user: kept
+		{heartbeatEvery, heartbeatEvery}, // the same
+		{-time.Second, heartbeatEvery},   // not a setting the SDK reads
+	} {
+		got := WorkerOptions(worker.Options{MaxHeartbeatThrottleInterval: c.in, MaxConcurrentActivityExecutionSize: 7})
+		if got.MaxHeartbeatThrottleInterval != c.want || got.MaxConcurrentActivityExecutionSize != 7 {
+			t.Errorf("WorkerOptions(%v) = %v, %d; want %v and the other options kept", c.in, got.MaxHeartbeatThrottleInterval, got.MaxConcurrentActivityExecutionSize, c.want)
+		}
+	}
+	if slack := HeartbeatTimeout - heartbeatEvery; slack < 3*(HeartbeatTimeout-sdkDefault) {
+		t.Errorf("a heartbeat reaches the server %v within the timeout; want well more than the SDK default's %v", slack, HeartbeatTimeout-sdkDefault)
+	}
+}
+
 func TestRecordedError(t *testing.T) {
 	short := errors.New("unavailable")
 	if got := recordedError(short); got != "unavailable" {

@@ -42,6 +42,7 @@ import (
 	"github.com/flowgen/flowgen/internal/listen"
 	"github.com/flowgen/flowgen/internal/otlp"
 	"github.com/flowgen/flowgen/observe"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
 	"github.com/flowgen/flowgen/temporal/jsonflows"
 )
 
@@ -181,7 +182,7 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
-	w := worker.New(c, cfg.taskQueue, worker.Options{})
+	w := worker.New(c, cfg.taskQueue, flowtemporal.WorkerOptions(worker.Options{}))
 	x.Register(w, eng)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting the Temporal worker: %w", err)

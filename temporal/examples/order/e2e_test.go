@@ -27,7 +27,7 @@ func startServer(t *testing.T, register func(worker.Registry)) client.Client {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
 	ts.NewWorker(taskQueue, register)
 	return ts.GetDefaultClient()
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
 )
 
 // These tests run the generated workflows on a real Temporal server,
@@ -24,7 +25,7 @@ func startServer(t *testing.T, register func(worker.Registry)) client.Client {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
 	ts.NewWorker(taskQueue, register)
 	return ts.GetDefaultClient()
 }
