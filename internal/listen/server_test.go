@@ -202,3 +202,11 @@ func TestServeMaxConns(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+func TestMaxWatchers(t *testing.T) {
+	for _, c := range []struct{ conns, want int }{{0, 64}, {1024, 64}, {128, 64}, {100, 50}, {6, 3}, {1, 1}} {
+		if got := MaxWatchers(c.conns); got != c.want {
+			t.Errorf("MaxWatchers(%d) = %d, want %d", c.conns, got, c.want)
+		}
+	}
+}
