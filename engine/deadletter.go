@@ -52,7 +52,12 @@ type DeadLetter struct {
 // not "", in the order they arrived. They are kept for
 // Options.DeadLetterRetention.
 func (e *Engine) DeadLetters(topic, event string) ([]DeadLetter, error) {
-	ms, err := e.in.st.Messages(store.MessageFilter{Topic: topic, Event: event, State: store.MessageDead})
+	return e.deadLetters(topic, event, 0)
+}
+
+// deadLetters is DeadLetters, the first limit of them (0: all).
+func (e *Engine) deadLetters(topic, event string, limit int) ([]DeadLetter, error) {
+	ms, err := e.in.st.Messages(store.MessageFilter{Topic: topic, Event: event, State: store.MessageDead, Limit: limit})
 	if err != nil {
 		return nil, err
 	}

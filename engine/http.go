@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,7 @@ const MaxBody = 1 << 20
 //	PUT  /flows  (or POST)         register JSON flows (a `flowgen json` document)
 //	GET  /flows, GET /flows/{flow} list flows, a JSON flow's definition
 //	POST /events/{topic}/{event}   publish an event, durable before the 202; body: the payload
-//	GET  /deadletters?topic=T&event=E  the inbox's dead letters
+//	GET  /deadletters?topic=T&event=E&limit=N  the inbox's dead letters, a page
 //
 // Starting a run answers 201 {"run_id": ...} once its first event is
 // durable; ?run_id=ID (or an Idempotency-Key header) chooses the ID, and
@@ -354,14 +355,9 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err, nil)
 		return
 	}
-	limit := DefaultListLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxListLimit {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want a number from 1 to %d", v, MaxListLimit), nil)
-			return
-		}
-		limit = n
+	limit, ok := listLimit(w, q)
+	if !ok {
+		return
 	}
 	if c := q.Get("cursor"); c != "" {
 		after, ok := decodeCursor(c)
@@ -405,12 +401,27 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// The page size of GET /runs: ?limit= from 1 to MaxListLimit, default
-// DefaultListLimit.
+// The page size of GET /runs and GET /deadletters: ?limit= from 1 to
+// MaxListLimit, default DefaultListLimit.
 const (
 	DefaultListLimit = 100
 	MaxListLimit     = 1000
 )
+
+// listLimit is the page size ?limit= asks for, or answers 400 for one out
+// of bounds.
+func listLimit(w http.ResponseWriter, q url.Values) (int, bool) {
+	v := q.Get("limit")
+	if v == "" {
+		return DefaultListLimit, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxListLimit {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want a number from 1 to %d", v, MaxListLimit), nil)
+		return 0, false
+	}
+	return n, true
+}
 
 // cursorPrefix versions the cursors of GET /runs: "c1." then the last
 // listed run ID, base64url. Clients treat a cursor as opaque.
@@ -532,10 +543,20 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 
 func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	dls, err := e.DeadLetters(q.Get("topic"), q.Get("event"))
+	limit, ok := listLimit(w, q)
+	if !ok {
+		return
+	}
+	dls, err := e.deadLetters(q.Get("topic"), q.Get("event"), limit+1) // one more tells whether there are more
 	if err != nil {
 		writeError(w, statusOf(err), err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dead_letters": dls})
+	out := map[string]any{}
+	if len(dls) > limit {
+		dls = dls[:limit]
+		out["truncated"] = true
+	}
+	out["dead_letters"] = dls
+	writeJSON(w, http.StatusOK, out)
 }

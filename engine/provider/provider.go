@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -97,6 +96,11 @@ type Options struct {
 	Client *http.Client
 	// Logger gets lease failures (default: discard).
 	Logger *slog.Logger
+	// MaxConns caps the connections ListenAndServe serves at once, idle
+	// keep-alive ones included (default DefaultMaxConns): each holds a
+	// goroutine and its buffers. Beyond it the server accepts no more
+	// until one closes; new connections wait in the kernel's backlog.
+	MaxConns int
 }
 
 // Provider serves Go steps and rollbacks of the engine's JSON flows.
@@ -123,6 +127,9 @@ func New(opts Options) *Provider {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
 	}
 	if opts.Replica == "" {
 		opts.Replica = newReplicaID()
@@ -241,55 +248,35 @@ func httpPath(h *Handler) string {
 }
 
 // ServeHTTP serves the protocol: POST /step/{name} and /rollback/{name}
-// with a Request body, and the engine's call credential: a call without
-// the CallToken of this Provider's registration (KeepLease) is answered
-// 401, before its body is read.
+// with a Request body of at most MaxCallBytes (413 beyond), and the
+// engine's call credential: a call without the CallToken of this
+// Provider's registration (KeepLease) is answered 401, before its body is
+// read. A request refused before its body is read closes its connection:
+// who is not the engine keeps no idle connection, which would hold a
+// place of Options.MaxConns.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
+		w.Header().Set("Connection", "close")
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
 	if !p.auth.allows(r) {
+		w.Header().Set("Connection", "close")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flowgen-provider"`)
 		http.Error(w, "not the engine's call credential", http.StatusUnauthorized)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCallBytes))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		status := http.StatusBadRequest
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			status = http.StatusRequestEntityTooLarge
+		}
+		http.Error(w, "reading the call: "+err.Error(), status)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(p.Handle(r.Context(), body))
-}
-
-// ListenAndServe serves the handlers over HTTP on addr (a loopback
-// address such as "127.0.0.1:0" unless the engine allows another),
-// registers them with the engine (callback URLs on the bound address,
-// or under advertise if not ""), keeps the lease alive, and at the end
-// of ctx withdraws its replica's registration (KeepLease) and stops,
-// finishing the calls in flight.
-func (p *Provider) ListenAndServe(ctx context.Context, addr, advertise string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	if advertise == "" {
-		advertise = "http://" + ln.Addr().String()
-	}
-	advertise = strings.TrimRight(advertise, "/")
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	hs := p.Handlers(func(h *Handler) { h.URL = advertise + httpPath(h) })
-	lerr := p.KeepLease(ctx, hs)
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return lerr
 }
 
 // KeepLease registers hs with the engine as this replica (Options.Replica),

@@ -443,6 +443,20 @@ func TestResponseCheck(t *testing.T) {
 	}
 }
 
+// listenAndServe runs p.ListenAndServe on loopback until the test ends,
+// and checks that it returns nil then.
+func listenAndServe(t *testing.T, p *Provider) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.ListenAndServe(ctx, "127.0.0.1:0", "") }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
 // postCall POSTs req to url with Authorization auth (none if "").
 func postCall(t *testing.T, url, auth string, req Request) *http.Response {
 	t.Helper()
@@ -485,15 +499,7 @@ func TestCallToken(t *testing.T) {
 	var runs atomic.Int32
 	p := newBilling(eng.URL, 300*time.Millisecond)
 	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) { runs.Add(1); return "", nil }, "disputed")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.ListenAndServe(ctx, "127.0.0.1:0", "") }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	listenAndServe(t, p)
 	waitFor(t, "a registration again after the engine forgot the lease", func() bool { _, regs, _ := f.snapshot(); return len(regs) >= 2 })
 	for _, tok := range []string{callToken(1), callToken(2)} {
 		waitFor(t, "the call sent before the answer", func() bool { _, ok := served.Load(tok); return ok })

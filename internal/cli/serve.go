@@ -199,18 +199,6 @@ func (l serverLimits) withDefaults() serverLimits {
 	return l
 }
 
-// maxWatchers is how many GET /watch streams serve lets open with
-// maxConns client connections (listen.Limits.MaxConns, 0: its default):
-// engine.DefaultMaxWatchers, but at most half of the connections, so that
-// streams, each holding its connection for as long as it is open, never
-// take every place and leave none for the API.
-func maxWatchers(maxConns int) int {
-	if maxConns <= 0 {
-		maxConns = listen.DefaultMaxConns
-	}
-	return max(1, min(engine.DefaultMaxWatchers, maxConns/2))
-}
-
 // listFlag is a repeatable flag.
 type listFlag []string
 
@@ -279,7 +267,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	// The store keeps the inbox too (flowgen inbox -store DIR).
 	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
 		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers, InboxBytes: lim.inboxBytes,
-		MaxWatchers: maxWatchers(cfg.net.Limits.MaxConns),
+		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns),
 		Broker:      engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
 		// command links the parser anyway; an embedded engine loads JSON.

@@ -157,11 +157,3 @@ func TestServeWatchersLeaveConnectionsForTheAPI(t *testing.T) {
 		t.Errorf("GET /flows with 3 streams open: %d", res.StatusCode)
 	}
 }
-
-func TestMaxWatchers(t *testing.T) {
-	for _, c := range []struct{ conns, want int }{{0, 64}, {1024, 64}, {128, 64}, {100, 50}, {6, 3}, {1, 1}} {
-		if got := maxWatchers(c.conns); got != c.want {
-			t.Errorf("maxWatchers(%d) = %d, want %d", c.conns, got, c.want)
-		}
-	}
-}

@@ -29,6 +29,19 @@ const (
 	DefaultMaxConns = 1024
 )
 
+// MaxWatchers is how many GET /watch streams (engine.Options.MaxWatchers)
+// a serve command lets open with maxConns client connections
+// (Limits.MaxConns, 0: its default): engine.DefaultMaxWatchers, but at
+// most half of the connections, so that streams, each holding its
+// connection for as long as it is open, never take every place and leave
+// none for the API.
+func MaxWatchers(maxConns int) int {
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
+	return max(1, min(engine.DefaultMaxWatchers, maxConns/2))
+}
+
 // CheckExposure refuses to serve the API open (without tokens) on an
 // address that is not loopback, unless insecure. Loopback is "localhost"
 // or a loopback IP; an empty host (":8080") is every interface, and any

@@ -1,15 +1,12 @@
 package listen
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/conntest"
 	"github.com/flowgen/flowgen/internal/testcert"
 )
 
@@ -155,50 +153,13 @@ func TestServeMaxConns(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
-	addr := <-addrc
-	// get sends a request on conn and reads its answer within d.
-	get := func(conn net.Conn, br *bufio.Reader, d time.Duration) error {
-		if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-			return err
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(d))
-		res, err := http.ReadResponse(br, nil)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		body, err := io.ReadAll(res.Body)
-		if err == nil && string(body) != "hi" {
-			err = errors.New("answer " + string(body))
-		}
-		return err
-	}
-	var conns [3]net.Conn
-	var readers [3]*bufio.Reader
-	for i := range conns {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns[i], readers[i] = c, bufio.NewReader(c)
-	}
-	for i := range 2 {
-		if err := get(conns[i], readers[i], 5*time.Second); err != nil {
-			t.Fatalf("connection %d: %v", i+1, err)
+	conntest.MaxTwo(t, <-addrc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+}
+
+func TestMaxWatchers(t *testing.T) {
+	for _, c := range []struct{ conns, want int }{{0, 64}, {1024, 64}, {128, 64}, {100, 50}, {6, 3}, {1, 1}} {
+		if got := MaxWatchers(c.conns); got != c.want {
+			t.Errorf("MaxWatchers(%d) = %d, want %d", c.conns, got, c.want)
 		}
 	}
-	var ne net.Error
-	if err := get(conns[2], readers[2], 300*time.Millisecond); !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("a third connection beyond MaxConns 2: %v, want no answer (a timeout)", err)
-	}
-	conns[0].Close()
-	// The request already sent is answered once the server accepts the
-	// connection.
-	_ = conns[2].SetReadDeadline(time.Now().Add(5 * time.Second))
-	res, err := http.ReadResponse(readers[2], nil)
-	if err != nil {
-		t.Fatalf("the third connection once the first closed: %v", err)
-	}
-	res.Body.Close()
 }

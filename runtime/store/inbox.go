@@ -95,6 +95,9 @@ type MessageFilter struct {
 	Topic string
 	Event string
 	State MessageState
+	// Limit keeps the first Limit messages that match, in the order they
+	// arrived, and reads only their payloads; 0 keeps every one.
+	Limit int
 }
 
 func (f MessageFilter) match(m *Message) bool {
@@ -447,6 +450,9 @@ func getMessage(l msgLog, k MessageKey) (m Message, ok bool, err error) {
 func listMessages(l msgLog, f MessageFilter) (out []Message, err error) {
 	err = l.reading(func() error {
 		es := l.entries(f)
+		if f.Limit > 0 && len(es) > f.Limit {
+			es = es[:f.Limit]
+		}
 		out = make([]Message, len(es))
 		for i := range es {
 			if err := l.payload(&es[i]); err != nil {

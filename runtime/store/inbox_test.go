@@ -137,6 +137,42 @@ func TestInboxKeepsLinks(t *testing.T) {
 	})
 }
 
+// MessageFilter.Limit keeps the first messages that match, in the order
+// they arrived.
+func TestMessagesLimit(t *testing.T) {
+	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+		ctx := context.Background()
+		for _, id := range []string{"m-1", "other", "m-2", "m-3"} {
+			topic := "payments"
+			if id == "other" {
+				topic = "refunds"
+			}
+			if _, _, err := s.PutMessage(ctx, msg(topic, "paid", id, `{}`, t0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s = reopen()
+		for _, tc := range []struct {
+			f    MessageFilter
+			want string
+		}{
+			{MessageFilter{Topic: "payments", Limit: 2}, "m-1 m-2"},
+			{MessageFilter{Limit: 2}, "m-1 other"},
+			{MessageFilter{Topic: "payments", Limit: 5}, "m-1 m-2 m-3"},
+			{MessageFilter{Topic: "payments"}, "m-1 m-2 m-3"},
+		} {
+			ms, err := s.Messages(tc.f)
+			var ids []string
+			for _, m := range ms {
+				ids = append(ids, m.ID)
+			}
+			if got := strings.Join(ids, " "); err != nil || got != tc.want {
+				t.Errorf("Messages(%+v): %q %v, want %q", tc.f, got, err, tc.want)
+			}
+		}
+	})
+}
+
 func TestInboxTransitions(t *testing.T) {
 	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
 		ctx := context.Background()

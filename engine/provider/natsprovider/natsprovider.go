@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -59,7 +58,7 @@ func escape(s string) string {
 
 // DrainTimeout bounds how long Serve, at its end, waits for the calls in
 // flight to be answered, as ListenAndServe's HTTP shutdown does.
-const DrainTimeout = 10 * time.Second
+const DrainTimeout = provider.ShutdownTimeout
 
 // Serve subscribes p's handlers on nc, in the queue group named after the
 // provider, registers them with the engine (their subjects) as p's

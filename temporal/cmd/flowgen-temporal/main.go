@@ -167,11 +167,7 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
-	opts := engine.Options{Executor: x, FlowsDir: cfg.flows, Logger: log, MaxBody: cfg.maxBody, Authorizer: srv.Auth()}
-	if len(cfg.services) > 0 {
-		opts.Caller = httpcall.New(httpcall.Static(cfg.services), httpcall.WithLogger(log))
-	}
-	eng, err := engine.New(opts)
+	eng, err := engine.New(engineOptions(cfg, x, srv.Auth(), log))
 	if err != nil {
 		return err
 	}
@@ -197,4 +193,15 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	defer cancel()
 	_ = eng.Close(cctx)
 	return err
+}
+
+// engineOptions are the engine's options of serve: x runs the runs, auth
+// checks the requests (nil: none).
+func engineOptions(cfg config, x engine.Executor, auth engine.Authorizer, log *slog.Logger) engine.Options {
+	opts := engine.Options{Executor: x, FlowsDir: cfg.flows, Logger: log, MaxBody: cfg.maxBody, Authorizer: auth,
+		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns)}
+	if len(cfg.services) > 0 {
+		opts.Caller = httpcall.New(httpcall.Static(cfg.services), httpcall.WithLogger(log))
+	}
+	return opts
 }
