@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,6 +46,10 @@ type Options struct {
 	// Redeliver is the delay before a failed delivery is tried again
 	// (default 100ms).
 	Redeliver time.Duration
+	// Logger gets a consumer's pull requests that fail, and when they
+	// work again (default: discard): a consumer deleted, or JetStream
+	// without a responder, leaves it standing still, asking again (pull).
+	Logger *slog.Logger
 }
 
 // Broker is the JetStream engine.Broker.
@@ -75,6 +80,9 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 	}
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -186,6 +194,12 @@ func (b *Broker) consumer(ctx context.Context, name, topic, event string) (jetst
 	return cons, nil
 }
 
+// pullLog is the Logger of the pull loop of name's consumer of
+// topic/event.
+func (b *Broker) pullLog(name, topic, event string) *slog.Logger {
+	return b.opts.Logger.With("consumer", name, "topic", topic, "event", event)
+}
+
 // message is msg as the engine sees it.
 func message(msg jetstream.Msg, topic, event string) engine.Message {
 	m := engine.Message{ID: msg.Headers().Get(jetstream.MsgIDHeader), Topic: topic, Event: event, Payload: msg.Data(),
@@ -207,7 +221,9 @@ func message(msg jetstream.Msg, topic, event string) engine.Message {
 // and topic/event, delivering every message from the start of the stream,
 // asked for pullBatch at a time (pull) and handed to h one at a time. A
 // consumer that stops gives back what it was pulled and has not handed to h
-// (a negative acknowledgement, so another consumer of the name gets it).
+// (a negative acknowledgement, so another consumer of the name gets it);
+// what JetStream was still sending it as it stopped comes back to the
+// others after AckWait, as for a consumer that died.
 func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, engine.Message) error) (func(), error) {
 	cons, err := b.consumer(ctx, name, topic, event)
 	if err != nil {
@@ -216,7 +232,7 @@ func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg) // unbuffered: pullBatch ahead, as pulled
 	quit := make(chan struct{})    // closed by stop: give back, take no more
-	endPull := startPull(cctx, cons, pullBatch, in, quit)
+	endPull := startPull(cctx, cons, pullBatch, in, quit, b.pullLog(name, topic, event))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -273,7 +289,7 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg, max)
 	quit := make(chan struct{}) // closed by stop: give back, take no more
-	endPull := startPull(cctx, cons, max, in, quit)
+	endPull := startPull(cctx, cons, max, in, quit, b.pullLog(name, topic, event))
 	nak := func(msgs []jetstream.Msg) {
 		for _, msg := range msgs {
 			_ = msg.Nak()

@@ -3,25 +3,33 @@ package natsbus
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// pullRetry is the pause before asking JetStream again after a pull request
-// that failed (a consumer deleted, no responders), so that a failure that
-// answers at once is not asked again in a loop.
-const pullRetry = 100 * time.Millisecond
+// The pause before asking JetStream again after a pull request that failed
+// (a consumer deleted, no responders, a heartbeat missed): pullRetry after
+// the first failure, doubled at each failure in a row up to pullRetryMax.
+// A failure that answers at once is not asked again in a loop, and one
+// that lasts (a consumer deleted for good, JetStream down) costs each
+// consumer a request per pullRetryMax, not ten a second, while a
+// consumer that comes back is pulled from again within pullRetryMax.
+const (
+	pullRetry    = 100 * time.Millisecond
+	pullRetryMax = 5 * time.Second
+)
 
 // startPull runs pull on a goroutine of its own; the function it returns
 // ends the pull request waiting, if any, and returns once pull has.
-func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}) (end func()) {
+func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, log *slog.Logger) (end func()) {
 	pctx, cancel := context.WithCancel(ctx)
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		pull(pctx, cons, n, out, quit)
+		pull(pctx, cons, n, out, quit, log)
 	}()
 	return func() {
 		cancel()
@@ -34,7 +42,10 @@ func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- j
 // going out when the last one ends (n messages brought, or its expiry,
 // JetStream's default 30s), until ctx is done. A message it holds once quit
 // is closed or ctx is done it gives back (a negative acknowledgement). It
-// stops on its own when the connection is closed.
+// stops on its own when the connection is closed. A request that fails is
+// asked again after a pause (pullRetry, pullRetryMax); log gets the first
+// failure of a run of them, and the end of the run: nothing else learns
+// that the consumer stands still.
 //
 // It does not use the client's Consume, which keeps n messages asked for by
 // asking for more once fewer than half are still due: nats.go (v1.55 and
@@ -46,7 +57,8 @@ func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- j
 // stream (TestConsumeBatch/Order gave up once in CI this way; with that
 // window widened by a sleep in a copy of the client, it stalls every time).
 // One request at a time has no count of what is due to get wrong.
-func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}) {
+func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, log *slog.Logger) {
+	failures := 0 // in a row
 	for {
 		select {
 		case <-quit:
@@ -71,11 +83,24 @@ func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstr
 			}
 			err = batch.Error()
 		}
-		if err != nil && ctx.Err() == nil {
-			select {
-			case <-time.After(pullRetry):
-			case <-ctx.Done():
+		if ctx.Err() != nil {
+			continue // stopping: the error, if any, is ctx's
+		}
+		if err == nil {
+			if failures > 0 {
+				log.Info("natsbus: pulling again after failed pull requests", "failed", failures)
+				failures = 0
 			}
+			continue
+		}
+		if failures == 0 {
+			log.Warn("natsbus: a pull request failed; asking again, less often while it fails", "err", err, "every_at_most", pullRetryMax)
+		}
+		wait := min(pullRetry<<min(failures, 16), pullRetryMax)
+		failures++
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
 		}
 	}
 }

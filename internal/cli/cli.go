@@ -128,13 +128,7 @@ func run(e *env, v *verb, args []string) int {
 // flagError is the flag package's parse error, with the closest flag of the
 // verb when the error is an unknown one (a mistyped -tokens).
 func flagError(err error, fs *flag.FlagSet) string {
-	name, ok := flagerr.Unknown(err)
-	if !ok {
-		return err.Error()
-	}
-	var names []string
-	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	if s := diag.Closest(name, names, min(2, len(name)-1)); s != "" {
+	if s := flagerr.Closest(err, fs); s != "" {
 		return fmt.Sprintf("%v; did you mean -%s?", err, s)
 	}
 	return err.Error()

@@ -288,7 +288,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 			return fmt.Errorf("connect to NATS: %w", err)
 		}
 		defer nc.Close()
-		b, err := natsbus.New(ctx, nc, natsbus.Options{})
+		b, err := natsbus.New(ctx, nc, natsbus.Options{Logger: log})
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,12 @@
 // know (the closest flag, or where a flag of another command went).
 package flagerr
 
-import "strings"
+import (
+	"flag"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+)
 
 // unknownPrefix starts the flag package's error for a flag its FlagSet
 // does not define: "flag provided but not defined: -NAME".
@@ -18,4 +23,18 @@ func Unknown(err error) (name string, ok bool) {
 	}
 	name, ok = strings.CutPrefix(err.Error(), unknownPrefix)
 	return strings.TrimLeft(name, "-"), ok
+}
+
+// Closest returns the flag of fs closest to the unknown one err names (a
+// mistyped -tokens), without its dash: "" when err is not about an unknown
+// flag or no flag of fs is within two edits (one for a name of two
+// letters).
+func Closest(err error, fs *flag.FlagSet) string {
+	name, ok := Unknown(err)
+	if !ok {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return diag.Closest(name, names, min(2, len(name)-1))
 }

@@ -26,3 +26,26 @@ func TestUnknown(t *testing.T) {
 		}
 	}
 }
+
+// Closest names the flag of the set closest to an unknown one, if any is
+// within reach; nothing for another error.
+func TestClosest(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.String("tokens", "", "")
+	fs.Int("n", 0, "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-tokenz"}, "tokens"},
+		{[]string{"--token"}, "tokens"},
+		{[]string{"-store"}, ""},
+		{[]string{"-m"}, ""},
+		{[]string{"-n", "abc"}, ""},
+	} {
+		if got := Closest(fs.Parse(c.args), fs); got != c.want {
+			t.Errorf("Closest after %q = %q, want %q", c.args, got, c.want)
+		}
+	}
+}

@@ -51,8 +51,6 @@ func TestHeartbeatTimeout(t *testing.T) {
 	}
 }
 
-// A failed attempt's record keeps at most maxRecordedError bytes of its
-// error, cut at a rune boundary.
 // WorkerOptions sends a running attempt's heartbeats at least as often as
 // it makes them, and well within HeartbeatTimeout; the SDK's own interval
 // (0.8 times the timeout, when none is set) leaves a live worker 2 s.
@@ -77,6 +75,8 @@ func TestWorkerOptions(t *testing.T) {
 	}
 }
 
+// A failed attempt's record keeps at most maxRecordedError bytes of its
+// error, cut at a rune boundary.
 func TestRecordedError(t *testing.T) {
 	short := errors.New("unavailable")
 	if got := recordedError(short); got != "unavailable" {

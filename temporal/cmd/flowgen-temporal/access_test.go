@@ -52,6 +52,18 @@ func TestServeRefusesStoreFlags(t *testing.T) {
 	}
 }
 
+// A mistyped flag of serve's own gets the closest one, as under flowgen,
+// not the word about flowgen serve's store flags, which would send its
+// user looking in the wrong place.
+func TestServeSuggestsClosestFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-tokenz", "x"}, &out, &errb)
+	got := errb.String()
+	if code != 2 || !strings.Contains(got, "not defined: -tokenz; did you mean -tokens?") || strings.Contains(got, "docs/temporal.md") {
+		t.Errorf("serve -tokenz: exit %d, stderr %q; want 2 and did you mean -tokens, not the store flags' word", code, got)
+	}
+}
+
 // With -tokens, -tls-cert and -tls-key, the API is served over HTTPS and
 // wants a bearer token, as flowgen serve's does.
 func TestServeTLSWithTokens(t *testing.T) {
