@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode/utf8"
 )
@@ -11,6 +12,14 @@ import (
 // Sources gives the text of a file by the name diagnostics use, so the
 // printer can quote the offending line. A missing file just means no quote.
 type Sources func(file string) []byte
+
+// ReadFiles is Sources that reads each file from disk: for the diagnostics
+// of files the program did not keep, such as a service's flows directory.
+// A file it cannot read (gone since) is not quoted.
+func ReadFiles(file string) []byte {
+	b, _ := os.ReadFile(file)
+	return b
+}
 
 // Fprint writes diagnostics the way users read compiler output:
 //

@@ -216,14 +216,12 @@ type loadError struct {
 
 func (e *loadError) Error() string { return e.err.Error() }
 
+// printDiags prints the diagnostics of the flows directory as flowgen
+// check does (diag.Fprint): each with its source line, read back from the
+// file it names, a caret under the column, and its hint.
 func printDiags(e *env, ds diag.List) {
-	list, _ := ds.Normalize(0)
-	for _, d := range list {
-		fmt.Fprintln(e.stderr, d.String())
-		if d.Hint != "" {
-			fmt.Fprintf(e.stderr, "  hint: %s\n", d.Hint)
-		}
-	}
+	list, dropped := ds.Normalize(0)
+	diag.Fprint(e.stderr, list, diag.ReadFiles, dropped)
 }
 
 // serve runs the server until ctx ends; ready, if set, gets the listening

@@ -163,6 +163,23 @@ func TestServeRejectsBadFlowsDir(t *testing.T) {
 	}
 }
 
+// A bad .flow file in -flows is reported as flowgen check reports it:
+// positioned, with its source line, a caret under the column, and a hint.
+func TestServeQuotesBadFlowFile(t *testing.T) {
+	dir := t.TempDir()
+	flows := filepath.Join(dir, "flows")
+	os.MkdirAll(flows, 0o755)
+	const bad = "flow Hello {\n    step A { publish t \"e\"  irreversible  on ok -> Nowhere }\n}\n"
+	os.WriteFile(filepath.Join(flows, "hello.flow"), []byte(bad), 0o644)
+	var outb, errb bytes.Buffer
+	code := Main([]string{"serve", "-store", filepath.Join(dir, "s"), "-flows", flows, "-addr", "127.0.0.1:0"}, nil, &outb, &errb)
+	want := filepath.Join(flows, "hello.flow") + ":2:"
+	quote := "    step A { publish t \"e\"  irreversible  on ok -> Nowhere }\n"
+	if code != 1 || !strings.Contains(errb.String(), want) || !strings.Contains(errb.String(), quote) || !strings.Contains(errb.String(), "^") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant %s... with the line quoted and a caret", code, errb.String(), want)
+	}
+}
+
 // flowgen serve reads .flow sources too (the engine alone reads JSON): in
 // the flows directory at start, and through PUT /flows?name=x.flow.
 func TestServeLoadsFlowFiles(t *testing.T) {

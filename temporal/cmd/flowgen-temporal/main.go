@@ -36,6 +36,7 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/internal/flagerr"
@@ -180,9 +181,10 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 		return err
 	}
 	ds, err := eng.LoadFlowsDir()
-	for _, d := range ds { // errors, or warnings (Go handlers no provider serves yet)
-		fmt.Fprintln(cfg.stderr, d.String())
-	}
+	// Errors, or warnings (Go handlers no provider serves yet), as flowgen
+	// check prints them: with the source line and a caret.
+	list, dropped := ds.Normalize(0)
+	diag.Fprint(cfg.stderr, list, diag.ReadFiles, dropped)
 	if err != nil {
 		return err
 	}
