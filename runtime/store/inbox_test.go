@@ -173,6 +173,80 @@ func TestMessagesLimit(t *testing.T) {
 	})
 }
 
+// MessageFilter.After pages through the messages: each page starts after
+// the last message of the one before, whether or not that one matches, so
+// that every message is listed once, in the order of receipt, while
+// messages arrive, expire and a compaction rewrites the log between pages.
+// A key the inbox does not have is ErrUnknownMessage.
+func TestMessagesAfter(t *testing.T) {
+	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+		ctx := context.Background()
+		var want []string
+		put := func(topic, id string) {
+			t.Helper()
+			if _, _, err := s.PutMessage(ctx, msg(topic, "paid", id, `{"id":"`+id+`"}`, t0)); err != nil {
+				t.Fatal(err)
+			}
+			if topic == "payments" {
+				want = append(want, id)
+			}
+		}
+		for i := range 10 {
+			put("payments", fmt.Sprintf("m-%02d", i))
+			put("refunds", fmt.Sprintf("r-%02d", i))
+		}
+		// Expired, so that a compaction has records to drop (and rewrites).
+		gone := msg("payments", "paid", "gone", `{}`, t0)
+		if _, _, err := s.PutMessage(ctx, gone); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ExpireMessage(ctx, gone.Key(), "", t0); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		f := MessageFilter{Topic: "payments", Limit: 3}
+		for page := 0; ; page++ {
+			ms, err := s.Messages(f)
+			if err != nil {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			for _, m := range ms {
+				if want := `{"id":"` + m.ID + `"}`; string(m.Payload) != want {
+					t.Fatalf("page %d: %s has payload %s, want %s", page, m.ID, m.Payload, want)
+				}
+				got = append(got, m.ID)
+			}
+			if len(ms) < f.Limit {
+				break
+			}
+			f.After = ms[len(ms)-1].Key()
+			switch page {
+			case 0: // a message arrives: it comes after every one listed
+				put("payments", "late")
+			case 1: // the page's last message is of another topic
+				f.After = MessageKey{"refunds", "paid", "r-05"}
+			case 2:
+				if st, ok := s.(*Store); ok {
+					if _, err := st.CompactAll(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			case 3:
+				s = reopen()
+			}
+		}
+		// Page 1 ended at m-05; r-05 came after it, so nothing is skipped.
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("pages (-want +got):\n%s", d)
+		}
+		for _, k := range []MessageKey{gone.Key(), {"payments", "paid", "never"}} {
+			if ms, err := s.Messages(MessageFilter{After: k}); !errors.Is(err, ErrUnknownMessage) {
+				t.Errorf("Messages(After: %s): %d messages, %v; want ErrUnknownMessage", k, len(ms), err)
+			}
+		}
+	})
+}
+
 func TestInboxTransitions(t *testing.T) {
 	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
 		ctx := context.Background()
