@@ -247,6 +247,81 @@ func TestMessagesAfter(t *testing.T) {
 	})
 }
 
+// Dead letters written while a reader pages with MessageFilter.After
+// (several writers, so that the durable store commits them in groups) do
+// not make it skip or repeat one: it lists every letter that was there
+// before it began, none twice, and the ones it lists in the order a
+// complete list gives afterwards.
+func TestMessagesAfterConcurrentWrites(t *testing.T) {
+	bothStores(t, func(t *testing.T, s inboxStore, _ func() inboxStore) {
+		ctx := context.Background()
+		dead := func(id string) error {
+			return s.DeadLetter(ctx, msg("t", "e", id, `{}`, t0), "test", t0)
+		}
+		var before []string
+		for i := range 50 {
+			id := fmt.Sprintf("before-%02d", i)
+			if err := dead(id); err != nil {
+				t.Fatal(err)
+			}
+			before = append(before, id)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var failed atomic.Bool
+		stopWriters := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		defer stopWriters()
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := dead(fmt.Sprintf("w%d-%04d", w, i)); err != nil {
+						t.Error(err)
+						failed.Store(true)
+						return
+					}
+				}
+			}()
+		}
+		var got []string
+		f := MessageFilter{State: MessageDead, Limit: 7}
+		for len(got) < 200 && !failed.Load() {
+			ms, err := s.Messages(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) == 0 {
+				continue // the writers have not written the next yet
+			}
+			for _, m := range ms {
+				got = append(got, m.ID)
+			}
+			f.After = ms[len(ms)-1].Key()
+		}
+		stopWriters()
+		all, err := s.Messages(MessageFilter{State: MessageDead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, m := range all {
+			order = append(order, m.ID)
+		}
+		if d := cmp.Diff(order[:len(got)], got); d != "" {
+			t.Errorf("pages differ from the complete list's start (-list +pages):\n%s", d)
+		}
+		if d := cmp.Diff(before, got[:len(before)]); d != "" {
+			t.Errorf("the letters there before paging (-want +got):\n%s", d)
+		}
+	})
+}
+
 func TestInboxTransitions(t *testing.T) {
 	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
 		ctx := context.Background()
