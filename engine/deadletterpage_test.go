@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -52,5 +54,113 @@ func TestDeadLettersPage(t *testing.T) {
 		if status, body := c.do("GET", "/deadletters?limit="+q, ""); status != 400 {
 			t.Errorf("GET /deadletters?limit=%s: %d %v, want 400", q, status, body)
 		}
+	}
+}
+
+// GET /deadletters pages with a cursor, as GET /runs does: next_cursor,
+// there with "truncated", is the ?cursor= of the next page. Following it
+// lists every dead letter once, in the order they arrived, on both stores,
+// while a letter arrives between two pages (it comes on a later page). A
+// cursor GET /deadletters did not answer, or whose letter the inbox no
+// longer keeps, is 400 and changes nothing; GET /runs refuses it too.
+func TestDeadLettersCursor(t *testing.T) {
+	for _, name := range []string{"memory", "durable"} {
+		t.Run(name, func(t *testing.T) {
+			fx := newFixture(t)
+			if name == "durable" {
+				st, err := store.Open(t.TempDir(), store.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				fx.st = st
+			}
+			in := fx.st.(InboxStore)
+			at := time.Now()
+			var want []string
+			add := func(topic, id string) {
+				t.Helper()
+				m := store.Message{Topic: topic, Event: "order.placed", ID: id, Payload: json.RawMessage(`{}`), Received: at}
+				if err := in.DeadLetter(context.Background(), m, "test", at); err != nil {
+					t.Fatal(err)
+				}
+				if topic == "orders" {
+					want = append(want, id)
+				}
+			}
+			for i := range 25 {
+				add("orders", fmt.Sprintf("m-%03d", i))
+				if i%3 == 0 {
+					add("other", fmt.Sprintf("o-%03d", i))
+				}
+			}
+			e := fx.start()
+			defer fx.stop()
+			c := apiClient{t, httptest.NewServer(e.Handler())}
+			defer c.srv.Close()
+			list := func(query string) (ids []string, next string) {
+				t.Helper()
+				status, body := c.do("GET", "/deadletters?"+query, "")
+				if status != 200 {
+					t.Fatalf("GET /deadletters?%s: %d %v", query, status, body)
+				}
+				for _, d := range body["dead_letters"].([]any) {
+					ids = append(ids, d.(map[string]any)["id"].(string))
+				}
+				next, _ = body["next_cursor"].(string)
+				if (next != "") != (body["truncated"] == true) {
+					t.Fatalf("GET /deadletters?%s: next_cursor %q, truncated %v: want both or neither", query, next, body["truncated"])
+				}
+				return ids, next
+			}
+
+			var got []string
+			cursor := ""
+			for page := 0; ; page++ {
+				q := "topic=orders&limit=4"
+				if cursor != "" {
+					q += "&cursor=" + url.QueryEscape(cursor)
+				}
+				ids, next := list(q)
+				got = append(got, ids...)
+				if next == "" {
+					break
+				}
+				if page == 1 {
+					add("orders", "late")
+				}
+				if page > 10 {
+					t.Fatalf("still paging after %d pages: %v", page, got)
+				}
+				cursor = next
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("pages listed %v, want %v", got, want)
+			}
+
+			for _, bad := range []string{
+				"x",
+				runsCursor.encode("m-000"),
+				deadLetterCursor.encode("orders", "order.placed"),
+				deadLetterCursor.encode("orders", "order.placed", "m-000", "x"),
+				deadLetterCursor.encode("orders", "order.placed", "never"),
+				deadLetterCursor.prefix + "!!.a.b",
+				"d2." + deadLetterCursor.encode("orders", "order.placed", "m-000")[3:],
+			} {
+				if status, body := c.do("GET", "/deadletters?cursor="+url.QueryEscape(bad), ""); status != 400 {
+					t.Errorf("GET /deadletters?cursor=%s: %d %v, want 400", bad, status, body)
+				}
+			}
+			first := deadLetterCursor.encode("orders", "order.placed", "m-000")
+			if status, body := c.do("GET", "/runs?cursor="+url.QueryEscape(first), ""); status != 400 {
+				t.Errorf("GET /runs with a cursor of GET /deadletters: %d %v, want 400", status, body)
+			}
+			if ids, _ := list("topic=orders&limit=1000"); !slices.Equal(ids, want) {
+				t.Errorf("after the bad cursors, the dead letters are %v, want %v", ids, want)
+			}
+			if ids, _ := list("topic=orders&limit=2&cursor=" + url.QueryEscape(first)); !slices.Equal(ids, want[1:3]) {
+				t.Errorf("after m-000: %v, want %v", ids, want[1:3])
+			}
+		})
 	}
 }

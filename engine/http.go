@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +33,8 @@ const MaxBody = 1 << 20
 //	PUT  /flows  (or POST)         register JSON flows (a `flowgen json` document)
 //	GET  /flows, GET /flows/{flow} list flows, a JSON flow's definition
 //	POST /events/{topic}/{event}   publish an event, durable before the 202; body: the payload
-//	GET  /deadletters?topic=T&event=E&limit=N  the inbox's dead letters, a page
+//	GET  /deadletters?topic=T&event=E&limit=N&cursor=C
+//	                               the inbox's dead letters, a page at a time (next_cursor)
 //
 // Starting a run answers 201 {"run_id": ...} once its first event is
 // durable; ?run_id=ID (or an Idempotency-Key header) chooses the ID, and
@@ -359,13 +359,10 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if c := q.Get("cursor"); c != "" {
-		after, ok := decodeCursor(c)
-		if !ok {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q is not one that GET /runs answered", c), nil)
-			return
-		}
-		f.After = after
+	if after, ok := cursorParam(w, q, runsCursor); !ok {
+		return
+	} else if after != nil {
+		f.After = after[0]
 	}
 	f.Limit = limit + 1 // one more tells whether there is a next page
 	runs, err := e.Runs(f)
@@ -387,7 +384,7 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(runs) > limit {
 		runs = runs[:limit]
-		out["next_cursor"] = encodeCursor(runs[limit-1].RunID)
+		out["next_cursor"] = runsCursor.encode(runs[limit-1].RunID)
 	}
 	var aborts AbortRequests // nil for an Executor's runs: none known
 	if e.opts.Executor == nil {
@@ -421,26 +418,6 @@ func listLimit(w http.ResponseWriter, q url.Values) (int, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-// cursorPrefix versions the cursors of GET /runs: "c1." then the last
-// listed run ID, base64url. Clients treat a cursor as opaque.
-const cursorPrefix = "c1."
-
-func encodeCursor(runID string) string {
-	return cursorPrefix + base64.RawURLEncoding.EncodeToString([]byte(runID))
-}
-
-func decodeCursor(c string) (string, bool) {
-	rest, ok := strings.CutPrefix(c, cursorPrefix)
-	if !ok {
-		return "", false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil || len(b) == 0 {
-		return "", false
-	}
-	return string(b), true
 }
 
 func (e *Engine) httpAbort(w http.ResponseWriter, r *http.Request) {
@@ -547,7 +524,17 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	dls, err := e.deadLetters(q.Get("topic"), q.Get("event"), limit+1) // one more tells whether there are more
+	var after store.MessageKey
+	if k, ok := cursorParam(w, q, deadLetterCursor); !ok {
+		return
+	} else if k != nil {
+		after = store.MessageKey{Topic: k[0], Event: k[1], ID: k[2]}
+	}
+	dls, err := e.deadLetters(q.Get("topic"), q.Get("event"), after, limit+1) // one more tells whether there are more
+	if errors.Is(err, store.ErrUnknownMessage) && after != (store.MessageKey{}) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q names a dead letter the inbox no longer keeps: list again from the start", q.Get("cursor")), nil)
+		return
+	}
 	if err != nil {
 		writeError(w, statusOf(err), err, nil)
 		return
@@ -555,7 +542,9 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{}
 	if len(dls) > limit {
 		dls = dls[:limit]
+		last := dls[limit-1]
 		out["truncated"] = true
+		out["next_cursor"] = deadLetterCursor.encode(last.Topic, last.Event, last.ID)
 	}
 	out["dead_letters"] = dls
 	writeJSON(w, http.StatusOK, out)

@@ -354,7 +354,7 @@ func TestListFiltersTimeAndCorrelation(t *testing.T) {
 	if got := list("order=newest"); !slices.Equal(got, []string{ids[1], ids[0]}) {
 		t.Errorf("newest first: %v", got)
 	}
-	if got := list("order=newest&limit=1&cursor=" + encodeCursor(ids[1])); !slices.Equal(got, ids[:1]) {
+	if got := list("order=newest&limit=1&cursor=" + runsCursor.encode(ids[1])); !slices.Equal(got, ids[:1]) {
 		t.Errorf("newest first, after the second: %v", got)
 	}
 	if got := list("order=oldest"); !slices.Equal(got, ids) {

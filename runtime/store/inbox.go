@@ -95,6 +95,18 @@ type MessageFilter struct {
 	Topic string
 	Event string
 	State MessageState
+	// After, if set, lists only the messages received after this one (in
+	// the order Messages lists), whether or not it matches: a page starts
+	// after the last message of the one before. The order is the one the
+	// index received them in, which a compaction keeps, so a page neither
+	// repeats nor skips a message of an earlier one, and a message
+	// received meanwhile comes after every message listed before it. A
+	// restart replays the log's order, which differs from it only among
+	// messages made durable together (one group commit of concurrent
+	// writers): across a restart, a page may repeat or miss one of those.
+	// A key the inbox does not have (never received, or expired) is an
+	// error (ErrUnknownMessage).
+	After MessageKey
 	// Limit keeps the first Limit messages that match, in the order they
 	// arrived, and reads only their payloads; 0 keeps every one.
 	Limit int
@@ -336,16 +348,34 @@ func (x *inboxIndex) apply(r *msgRecord, pos wal.Pos) {
 	}
 }
 
-// list returns the entries f selects, in the order of receipt.
-func (x *inboxIndex) list(f MessageFilter) []msgEntry {
-	var out []msgEntry
+// list returns the entries f selects, in the order of receipt: the first
+// f.Limit of them (all for 0) after f.After.
+func (x *inboxIndex) list(f MessageFilter) ([]msgEntry, error) {
+	var after uint64
+	if f.After != (MessageKey{}) {
+		e, ok := x.msgs[f.After]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s (MessageFilter.After)", ErrUnknownMessage, f.After)
+		}
+		after = e.seq
+	}
+	// Sort pointers and copy only the page: a page of a long list costs
+	// no copy of the others.
+	var sel []*msgEntry
 	for _, e := range x.msgs {
-		if f.match(&e.msg) {
-			out = append(out, *e)
+		if e.seq > after && f.match(&e.msg) {
+			sel = append(sel, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b msgEntry) int { return cmp.Compare(a.seq, b.seq) })
-	return out
+	slices.SortFunc(sel, func(a, b *msgEntry) int { return cmp.Compare(a.seq, b.seq) })
+	if f.Limit > 0 && len(sel) > f.Limit {
+		sel = sel[:f.Limit]
+	}
+	out := make([]msgEntry, len(sel))
+	for i, e := range sel {
+		out[i] = *e
+	}
+	return out, nil
 }
 
 // msgLog is what the inbox's operations need of a store.
@@ -356,8 +386,9 @@ type msgLog interface {
 	// writeAll does what write does for each of rs (of distinct messages),
 	// the records made durable together and in order: an error per record.
 	writeAll(ctx context.Context, rs []*msgRecord) []error
-	// entries returns the index's entries f selects, or the one of k.
-	entries(f MessageFilter) []msgEntry
+	// entries returns the index's entries f selects (inboxIndex.list), or
+	// the one of k.
+	entries(f MessageFilter) ([]msgEntry, error)
 	entry(k MessageKey) (msgEntry, bool)
 	// payload fills e.msg.Payload.
 	payload(e *msgEntry) error
@@ -449,9 +480,9 @@ func getMessage(l msgLog, k MessageKey) (m Message, ok bool, err error) {
 
 func listMessages(l msgLog, f MessageFilter) (out []Message, err error) {
 	err = l.reading(func() error {
-		es := l.entries(f)
-		if f.Limit > 0 && len(es) > f.Limit {
-			es = es[:f.Limit]
+		es, err := l.entries(f)
+		if err != nil {
+			return err
 		}
 		out = make([]Message, len(es))
 		for i := range es {
@@ -621,7 +652,7 @@ func (s *Store) appendMessages(rs []*msgRecord, todo []int) ([]wal.Pos, error) {
 	return s.log.AppendAll(bufs)
 }
 
-func (s *Store) entries(f MessageFilter) []msgEntry {
+func (s *Store) entries(f MessageFilter) ([]msgEntry, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.inbox.list(f)
@@ -670,7 +701,7 @@ func (m *Memory) writeAll(ctx context.Context, rs []*msgRecord) []error {
 	return errs
 }
 
-func (m *Memory) entries(f MessageFilter) []msgEntry {
+func (m *Memory) entries(f MessageFilter) ([]msgEntry, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.inbox.list(f)

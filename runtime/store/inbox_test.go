@@ -173,6 +173,155 @@ func TestMessagesLimit(t *testing.T) {
 	})
 }
 
+// MessageFilter.After pages through the messages: each page starts after
+// the last message of the one before, whether or not that one matches, so
+// that every message is listed once, in the order of receipt, while
+// messages arrive, expire and a compaction rewrites the log between pages.
+// A key the inbox does not have is ErrUnknownMessage.
+func TestMessagesAfter(t *testing.T) {
+	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+		ctx := context.Background()
+		var want []string
+		put := func(topic, id string) {
+			t.Helper()
+			if _, _, err := s.PutMessage(ctx, msg(topic, "paid", id, `{"id":"`+id+`"}`, t0)); err != nil {
+				t.Fatal(err)
+			}
+			if topic == "payments" {
+				want = append(want, id)
+			}
+		}
+		for i := range 10 {
+			put("payments", fmt.Sprintf("m-%02d", i))
+			put("refunds", fmt.Sprintf("r-%02d", i))
+		}
+		// Expired, so that a compaction has records to drop (and rewrites).
+		gone := msg("payments", "paid", "gone", `{}`, t0)
+		if _, _, err := s.PutMessage(ctx, gone); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ExpireMessage(ctx, gone.Key(), "", t0); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		f := MessageFilter{Topic: "payments", Limit: 3}
+		for page := 0; ; page++ {
+			ms, err := s.Messages(f)
+			if err != nil {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			for _, m := range ms {
+				if want := `{"id":"` + m.ID + `"}`; string(m.Payload) != want {
+					t.Fatalf("page %d: %s has payload %s, want %s", page, m.ID, m.Payload, want)
+				}
+				got = append(got, m.ID)
+			}
+			if len(ms) < f.Limit {
+				break
+			}
+			f.After = ms[len(ms)-1].Key()
+			switch page {
+			case 0: // a message arrives: it comes after every one listed
+				put("payments", "late")
+			case 1: // the page's last message is of another topic
+				f.After = MessageKey{"refunds", "paid", "r-05"}
+			case 2:
+				if st, ok := s.(*Store); ok {
+					if _, err := st.CompactAll(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			case 3:
+				s = reopen()
+			}
+		}
+		// Page 1 ended at m-05; r-05 came after it, so nothing is skipped.
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("pages (-want +got):\n%s", d)
+		}
+		for _, k := range []MessageKey{gone.Key(), {"payments", "paid", "never"}} {
+			if ms, err := s.Messages(MessageFilter{After: k}); !errors.Is(err, ErrUnknownMessage) {
+				t.Errorf("Messages(After: %s): %d messages, %v; want ErrUnknownMessage", k, len(ms), err)
+			}
+		}
+	})
+}
+
+// Dead letters written while a reader pages with MessageFilter.After
+// (several writers, so that the durable store commits them in groups) do
+// not make it skip or repeat one: it lists every letter that was there
+// before it began, none twice, and the ones it lists in the order a
+// complete list gives afterwards.
+func TestMessagesAfterConcurrentWrites(t *testing.T) {
+	bothStores(t, func(t *testing.T, s inboxStore, _ func() inboxStore) {
+		ctx := context.Background()
+		dead := func(id string) error {
+			return s.DeadLetter(ctx, msg("t", "e", id, `{}`, t0), "test", t0)
+		}
+		var before []string
+		for i := range 50 {
+			id := fmt.Sprintf("before-%02d", i)
+			if err := dead(id); err != nil {
+				t.Fatal(err)
+			}
+			before = append(before, id)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var failed atomic.Bool
+		stopWriters := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		defer stopWriters()
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := dead(fmt.Sprintf("w%d-%04d", w, i)); err != nil {
+						t.Error(err)
+						failed.Store(true)
+						return
+					}
+				}
+			}()
+		}
+		var got []string
+		f := MessageFilter{State: MessageDead, Limit: 7}
+		for len(got) < 200 && !failed.Load() {
+			ms, err := s.Messages(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) == 0 {
+				continue // the writers have not written the next yet
+			}
+			for _, m := range ms {
+				got = append(got, m.ID)
+			}
+			f.After = ms[len(ms)-1].Key()
+		}
+		stopWriters()
+		all, err := s.Messages(MessageFilter{State: MessageDead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, m := range all {
+			order = append(order, m.ID)
+		}
+		if d := cmp.Diff(order[:len(got)], got); d != "" {
+			t.Errorf("pages differ from the complete list's start (-list +pages):\n%s", d)
+		}
+		if d := cmp.Diff(before, got[:len(before)]); d != "" {
+			t.Errorf("the letters there before paging (-want +got):\n%s", d)
+		}
+	})
+}
+
 func TestInboxTransitions(t *testing.T) {
 	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
 		ctx := context.Background()

@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// A cursor is what a list of the API answers as next_cursor and takes as
+// ?cursor=: where its next page starts. Clients treat it as opaque. It is a
+// prefix, which names the list it continues and the version of its
+// content, then the content's parts, each base64url, separated by '.'
+// (which base64url does not use). A list refuses a cursor of another
+// list, or of another version, with 400.
+type cursorKind struct {
+	prefix string
+	parts  int
+	list   string // the route that answers it, for the 400
+}
+
+var (
+	// runsCursor: the ID of the last run listed.
+	runsCursor = cursorKind{"c1.", 1, "GET /runs"}
+	// deadLetterCursor: the topic, event and ID of the last dead letter
+	// listed (store.MessageFilter.After).
+	deadLetterCursor = cursorKind{"d1.", 3, "GET /deadletters"}
+)
+
+// encode returns the cursor of parts, as many as k has, none empty.
+func (k cursorKind) encode(parts ...string) string {
+	enc := make([]string, len(parts))
+	for i, p := range parts {
+		enc[i] = base64.RawURLEncoding.EncodeToString([]byte(p))
+	}
+	return k.prefix + strings.Join(enc, ".")
+}
+
+// decode returns the parts of a cursor of kind k, or false for any other
+// string.
+func (k cursorKind) decode(c string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(c, k.prefix)
+	if !ok {
+		return nil, false
+	}
+	parts := strings.Split(rest, ".")
+	if len(parts) != k.parts {
+		return nil, false
+	}
+	for i, p := range parts {
+		b, err := base64.RawURLEncoding.DecodeString(p)
+		if err != nil || len(b) == 0 {
+			return nil, false
+		}
+		parts[i] = string(b)
+	}
+	return parts, true
+}
+
+// cursorParam returns the parts of ?cursor= (nil without one), or answers
+// 400 for a cursor that k's list did not answer.
+func cursorParam(w http.ResponseWriter, q url.Values, k cursorKind) ([]string, bool) {
+	c := q.Get("cursor")
+	if c == "" {
+		return nil, true
+	}
+	parts, ok := k.decode(c)
+	if !ok {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q is not one that %s answered", c, k.list), nil)
+		return nil, false
+	}
+	return parts, true
+}
