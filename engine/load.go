@@ -459,7 +459,9 @@ func firstError(ds diag.List) string {
 // by LoadFlows that a crash interrupted (FlowsJournal) and to remove the
 // temporary files of file writes a crash cut short (atomicfile.RemoveTemp). Each flow is defined once: a flow that two
 // files define differently is an error (the same definition twice is
-// not). The first file that fails stops the load with its diagnostics.
+// not). The first file that fails stops the load: the files after it are
+// still checked, so that the diagnostics name every file to fix at once,
+// but none of them is loaded, and the error is the first file's.
 func (e *Engine) LoadDir(dir string) (diag.List, error) {
 	e.loadMu.Lock()
 	defer e.loadMu.Unlock()
@@ -511,13 +513,27 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 		return out
 	})
 	var all diag.List
+	var failed error // the first file's that failed: the rest are only checked
 	seen := map[string]dirFlow{}
+	see := func(p *loadPlan, name string) { // the files after it check their flows against its
+		for _, pf := range p.flows {
+			if _, ok := seen[pf.name]; !ok {
+				seen[pf.name] = dirFlow{file: name, src: pf.src}
+			}
+		}
+	}
 	for _, df := range files {
 		name, path := df.name, df.path
 		p, ds, err := e.plan(path, df.data, seen, flows)
 		all = append(all, ds...)
-		if err != nil {
-			return all, err
+		if failed == nil {
+			failed = err
+		}
+		if failed != nil {
+			if err == nil {
+				see(p, name)
+			}
+			continue
 		}
 		if err := e.commit(p, ""); err != nil {
 			return all, err
@@ -527,13 +543,11 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 			if fe := e.flows[pf.name]; fe != nil && !slices.Contains(fe.files, path) {
 				fe.files = append(fe.files, path)
 			}
-			if _, ok := seen[pf.name]; !ok {
-				seen[pf.name] = dirFlow{file: name, src: pf.src}
-			}
 		}
 		e.mu.Unlock()
+		see(p, name)
 	}
-	return all, nil
+	return all, failed
 }
 
 // LoadFlowsDir makes Options.FlowsDir if it does not exist and loads it

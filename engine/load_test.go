@@ -167,3 +167,47 @@ func TestFlowFileSources(t *testing.T) {
 		t.Errorf("FlowFile read %v, want b.flow only", read)
 	}
 }
+
+// A flows directory with several bad files names them all at once, so
+// that a service's start shows every file to fix, not one per restart;
+// nothing after the first bad file is loaded, and the error is its.
+func TestLoadDirReportsEveryBadFile(t *testing.T) {
+	flowJSON := func(name, kind string) string {
+		return `{"version": 1, "flows": [{"name": "` + name + `", "steps": [{"name": "A", "action": {"kind": "` + kind + `", "topic": "t", "event": "e"}, "irreversible": true}]}]}`
+	}
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"a.json": flowJSON("A", "publish"),
+		"b.json": flowJSON("B", "publsh"), // the first bad file
+		"c.json": flowJSON("C", "publish"),
+		"d.json": flowJSON("C", "publish") + " x", // bad too: trailing data
+		"e.json": `{"version": 1, "flows": [{"name": "C", "steps": [{"name": "Z", "action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true}]}]}`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.LoadDir(dir)
+	if err == nil || !strings.Contains(err.Error(), "b.json") {
+		t.Fatalf("LoadDir = %v; want the error of b.json, the first bad file", err)
+	}
+	files := map[string]bool{}
+	for _, d := range ds.Errors() {
+		files[filepath.Base(d.Range.Start.File)] = true
+	}
+	// e.json defines C differently from c.json, checked though not loaded.
+	if !files["b.json"] || !files["d.json"] || !files["e.json"] || files["a.json"] || files["c.json"] {
+		t.Errorf("errors in %v, want b.json, d.json and e.json only:\n%v", files, ds)
+	}
+	var loaded []string
+	for _, f := range e.Flows() {
+		loaded = append(loaded, f.Name)
+	}
+	if strings.Join(loaded, ",") != "A" {
+		t.Errorf("flows loaded %v, want A only: nothing after the first bad file", loaded)
+	}
+}
