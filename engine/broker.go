@@ -292,7 +292,10 @@ func (b *MemoryBroker) warnDropped(k [2]string) {
 		return
 	}
 	b.warned[k] = struct{}{}
-	b.log.Warn("in-process broker: no consumer for this topic/event, its messages are dropped (counted in the engine's stats)", "topic", k[0], "event", k[1])
+	// Not "the event is lost": an engine's PublishEvent (POST /events)
+	// also keeps the event in its inbox, for awaits, whatever the broker
+	// keeps.
+	b.log.Warn("in-process broker: nothing in this process consumes this topic/event, so the broker keeps none of its messages (an engine's inbox still keeps the events posted to it; counted in the engine's stats)", "topic", k[0], "event", k[1])
 }
 
 var _ BatchBroker = (*MemoryBroker)(nil)
