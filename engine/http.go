@@ -326,7 +326,27 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"run_id": r.PathValue("id"), "events": h})
+	writeJSON(w, http.StatusOK, historyAnswer(r.PathValue("id"), h))
+}
+
+// historyAnswer is GET /runs/{id}/history's answer: the events, and what
+// the runtime's rules read in them that an event's JSON does not say, so
+// that a client (the web view's timeline) need not copy the rules: the
+// events that end a wait (runtime.Event.Woke: "woken" is their outcome
+// for a reader) and the abort that cut a step short (Event.Interrupted).
+func historyAnswer(runID string, h []runtime.Event) map[string]any {
+	woken := []uint64{}
+	out := map[string]any{"run_id": runID, "events": h}
+	for i := range h {
+		if h[i].Woke() {
+			woken = append(woken, h[i].Seq)
+		}
+		if h[i].Interrupted() {
+			out["interrupted"] = h[i].Seq
+		}
+	}
+	out["woken"] = woken
+	return out
 }
 
 func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {

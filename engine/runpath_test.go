@@ -95,3 +95,38 @@ func TestRunPathAbort(t *testing.T) {
 		})
 	}
 }
+
+// GET /runs/{id}/history says what the runtime's rules read in the
+// events, so that the web view's timeline copies none: the events that end
+// a wait (woken) and the abort that cut a step short (interrupted).
+func TestHistoryAnswer(t *testing.T) {
+	st := history(t,
+		[3]string{"pending>A:running"},
+		[3]string{"A:running>B:waiting", "ok"},
+		[3]string{"B:waiting>B:running"}, // the awaited event came
+		[3]string{"B:running>aborting", "error", "context canceled"},
+		[3]string{"aborting>A:rollback"},
+		[3]string{"A:rollback>aborting", "ok"},
+		[3]string{"aborting>aborted"},
+	)
+	got := historyAnswer("r1", st.History)
+	if got["run_id"] != "r1" || len(got["events"].([]runtime.Event)) != 7 {
+		t.Fatalf("historyAnswer = %v", got)
+	}
+	if diff := cmp.Diff([]uint64{3}, got["woken"]); diff != "" {
+		t.Errorf("woken (-want +got):\n%s", diff)
+	}
+	if got["interrupted"] != uint64(4) {
+		t.Errorf("interrupted = %v, want 4 (B cut short by the abort)", got["interrupted"])
+	}
+
+	// A run that finished on its own: no event ends a wait, none was cut short.
+	done := history(t, [3]string{"pending>A:running"}, [3]string{"A:running>done", "ok"})
+	got = historyAnswer("r1", done.History)
+	if diff := cmp.Diff([]uint64{}, got["woken"]); diff != "" {
+		t.Errorf("woken of a run that never waited (-want +got):\n%s", diff)
+	}
+	if _, ok := got["interrupted"]; ok {
+		t.Errorf("interrupted = %v for a run that took no abort", got["interrupted"])
+	}
+}

@@ -769,6 +769,12 @@ func TestBrowserAbort(t *testing.T) {
 	if failed := get(t, ctx, "nothing failed", chromedp.Evaluate[bool](`document.querySelector("#run-diagram .fg-failed") !== null`)); failed {
 		t.Error("an aborted run's diagram lights a box failed")
 	}
+	// The timeline says so too, from the server's reading of the history
+	// (GET /runs/{id}/history's "interrupted").
+	row := get(t, ctx, "the abort's row", chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#timeline tbody tr")).map(r => r.innerText).find(t => t.includes("Reserve:running → aborting")) || ""`))
+	if !strings.Contains(row, "interrupted") {
+		t.Errorf("the row of the abort that cut Reserve short: %q, want it marked interrupted", row)
+	}
 	// Its look is its own: neither a failed step's (red) nor a step's
 	// that ran, each drawn for the comparison on the same diagram.
 	look := get(t, ctx, "the interrupted box's look", chromedp.Evaluate[[]string](`(function () {

@@ -143,8 +143,11 @@ started.`,
 					attempt = strconv.Itoa(ev.Attempt)
 				}
 				outcome := dash(ev.Outcome)
-				if ev.Woke() {
+				switch {
+				case ev.Woke():
 					outcome = "woken" // as the web view says
+				case ev.Interrupted():
+					outcome = "interrupted" // the abort cut the step short: as the diagram lights it
 				}
 				fmt.Fprintf(tw, "%s\t%d\t%s\t%s -> %s\t%s\t%s\t%s\n", ev.Time.Format(timeLayout), ev.Seq, dash(ev.Step),
 					ev.From, ev.To, attempt, outcome, firstLineMore(ev.Error))

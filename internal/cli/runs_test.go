@@ -236,3 +236,42 @@ r-1  Order  rolling_back             Reserve  4       2026-05-04T10:00:04.000Z  
 		}
 	}
 }
+
+// history names the abort that cut a step short "interrupted", by the
+// runtime's rule (runtime.Event.Interrupted), as the web view's diagram
+// and timeline do; the error column keeps what the run recorded.
+func TestHistoryInterrupted(t *testing.T) {
+	dir, st := newStore(t)
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	for i, m := range [][5]string{
+		{"Reserve", "pending", "Reserve:running", "", ""},
+		{"Reserve", "Reserve:running", "Ship:running", "ok", ""},
+		{"Ship", "Ship:running", "aborting", "error", "runtime: run aborted"},
+		{"", "aborting", "aborted", "", ""},
+	} {
+		e := runtime.Event{RunID: "a-1", Seq: uint64(i + 1), Time: t0, Flow: "Order", Step: m[0], From: m[1], To: m[2],
+			Outcome: runtime.Outcome(m[3]), Error: m[4], State: json.RawMessage(`{}`)}
+		if m[3] != "" {
+			e.Attempt = 1
+		}
+		if err := st.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	code, out, errOut := runMain("history", "-store", dir, "a-1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "Ship:running -> aborting") && !strings.Contains(line, "interrupted  runtime: run aborted") {
+			t.Errorf("the abort's line: %q, want interrupted and its error", line)
+		}
+		if strings.Contains(line, "Reserve:running -> Ship:running") && strings.Contains(line, "interrupted") {
+			t.Errorf("a step that completed is marked interrupted: %q", line)
+		}
+	}
+	if !strings.Contains(out, "Ship:running -> aborting") {
+		t.Fatalf("no abort in:\n%s", out)
+	}
+}

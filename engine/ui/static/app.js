@@ -481,10 +481,13 @@
       }
 
       // Timeline. An event that ends a wait has no outcome of its own: the
-      // awaited event came, a sleep's time or a call's child ended (X:waiting
-      // -> X:running), or a gated rollback's provider came (R:rollback to
-      // itself; docs/runtime.md, Events).
-      var woke = function (e) { return /:waiting$/.test(e.from) && /:running$/.test(e.to) || e.from === e.to; };
+      // awaited event came, a sleep's time or a call's child ended, or a
+      // gated rollback's provider came ("woken"); an abort that cut a step
+      // short is "interrupted", as the diagram lights it.
+      var outcome = function (e) {
+        if (e.seq === st.interrupted) return "interrupted";
+        return e.outcome || ((st.woken || []).indexOf(e.seq) >= 0 ? "woken" : "");
+      };
       timeline.textContent = "";
       timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
       var tb = el("tbody");
@@ -507,7 +510,7 @@
           el("td", { "class": "mono", text: (e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : "") }),
           el("td", { "class": "mono", text: e.from + " → " + e.to }),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
-          el("td", { text: e.outcome || (woke(e) ? "woken" : "") }),
+          el("td", { text: outcome(e) }),
           el("td", { text: e.error || "" })
         ]));
       });
@@ -569,6 +572,11 @@
       var base = "/runs/" + encodeURIComponent(id);
       return Promise.all([api("GET", base), api("GET", base + "/history")]).then(function (r) {
         r[0].history = r[1].events || [];
+        // What the runtime's rules read in the events (the server says:
+        // engine historyAnswer): those that end a wait, and the abort
+        // that cut a step short.
+        r[0].woken = r[1].woken || [];
+        r[0].interrupted = r[1].interrupted || 0;
         render(r[0]);
         return loadDiagram();
       }).catch(failed);
