@@ -120,18 +120,9 @@ func run(e *env, v *verb, args []string) int {
 			verbUsage(e.stderr, v, fs)
 			return exitOK
 		}
-		return usageError(e, "%s", flagError(err, fs))
+		return usageError(e, "%s", flagerr.Describe(err, fs))
 	}
 	return exec(e, fs.Args())
-}
-
-// flagError is the flag package's parse error, with the closest flag of the
-// verb when the error is an unknown one (a mistyped -tokens).
-func flagError(err error, fs *flag.FlagSet) string {
-	if s := flagerr.Closest(err, fs); s != "" {
-		return fmt.Sprintf("%v; did you mean -%s?", err, s)
-	}
-	return err.Error()
 }
 
 // usageError prints msg and the running verb's synopsis, and returns

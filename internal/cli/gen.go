@@ -123,7 +123,7 @@ the output's directory (-pkg sets it).`,
 				}
 				for _, name := range names {
 					path := filepath.Join(in.dir, name)
-					if other := generatedBy[path]; other != nil && filepath.Join(other.dir, filepath.Base(other.path)) != filepath.Join(in.dir, filepath.Base(in.path)) {
+					if other := generatedBy[path]; other != nil && other.abs() != in.abs() {
 						return usageError(e, "%s and %s both generate %s: give one of them", other.name, in.name, e.display(path))
 					}
 					generatedBy[path] = in

@@ -30,6 +30,9 @@ type input struct {
 	peers []string
 }
 
+// abs is the input's absolute path.
+func (in *input) abs() string { return filepath.Join(in.dir, filepath.Base(in.path)) }
+
 // sibling is a .flow file of an input's directory.
 type sibling struct {
 	path      string // absolute
@@ -115,7 +118,7 @@ func (e *env) readInputs(paths []string) ([]*input, diag.List) {
 	var peers []string
 	pkgs := map[string]*pkgDir{}
 	for _, in := range ins {
-		peers = append(peers, filepath.Join(in.dir, filepath.Base(in.path)))
+		peers = append(peers, in.abs())
 		if pkgs[in.dir] == nil {
 			pkgs[in.dir] = &pkgDir{}
 		}

@@ -38,3 +38,12 @@ func Closest(err error, fs *flag.FlagSet) string {
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 	return diag.Closest(name, names, min(2, len(name)-1))
 }
+
+// Describe is err's text, and the closest flag of fs when err names an
+// unknown one ("...; did you mean -tokens?"): what both commands print.
+func Describe(err error, fs *flag.FlagSet) string {
+	if s := Closest(err, fs); s != "" {
+		return err.Error() + "; did you mean -" + s + "?"
+	}
+	return err.Error()
+}

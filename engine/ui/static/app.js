@@ -486,7 +486,7 @@
       // short is "interrupted", as the diagram lights it.
       var outcome = function (e) {
         if (e.seq === st.interrupted) return "interrupted";
-        return e.outcome || ((st.woken || []).indexOf(e.seq) >= 0 ? "woken" : "");
+        return e.outcome || (st.woken.indexOf(e.seq) >= 0 ? "woken" : "");
       };
       timeline.textContent = "";
       timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));

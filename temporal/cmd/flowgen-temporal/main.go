@@ -99,14 +99,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		// A mistyped flag of its own gets the closest one, as under
 		// flowgen; another unknown one is most likely flowgen serve's.
-		_, unknown := flagerr.Unknown(err)
-		if s := flagerr.Closest(err, fs); s != "" {
-			fmt.Fprintf(stderr, "flowgen-temporal serve: %v; did you mean -%s?\n", err, s)
-			unknown = false
-		} else {
-			fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", err)
-		}
-		if unknown {
+		fmt.Fprintf(stderr, "flowgen-temporal serve: %s\n", flagerr.Describe(err, fs))
+		if _, unknown := flagerr.Unknown(err); unknown && flagerr.Closest(err, fs) == "" {
 			fmt.Fprintln(stderr, "flowgen serve's flags of the embedded store, its broker, inbox, providers and run limits are not flags on Temporal, which keeps and schedules the runs (docs/temporal.md#json-flows-on-temporal)")
 		}
 		fmt.Fprintln(stderr, "run 'flowgen-temporal serve -h' for the flags")
