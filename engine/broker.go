@@ -2,14 +2,11 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,25 +97,11 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 	}
 	id := runtime.IdempotencyKey(ctx)
 	if id == "" {
-		id = NewMessageID()
+		id = runtime.NewID()
 	} else {
 		id += ">" + topic + "/" + event
 	}
 	return p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw, Link: p.link(ctx)})
-}
-
-var (
-	msgPrefix = func() string {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		return hex.EncodeToString(b[:])
-	}()
-	msgCounter atomic.Uint64
-)
-
-// NewMessageID returns a message ID unique across processes.
-func NewMessageID() string {
-	return msgPrefix + "-" + strconv.FormatUint(msgCounter.Add(1), 10)
 }
 
 // MemoryBroker is an in-process Broker: for tests, examples and a single
@@ -252,7 +235,7 @@ func (b *MemoryBroker) Stats() BrokerStats {
 // Publish implements Broker. A message without an ID gets one.
 func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 	if m.ID == "" {
-		m.ID = NewMessageID()
+		m.ID = runtime.NewID()
 	}
 	if len(m.Payload) == 0 {
 		m.Payload = json.RawMessage("null")

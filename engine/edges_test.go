@@ -97,7 +97,7 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 		{"/flows/Signup/runs?run_id=" + KeyRunID("Signup", "req-1"), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs?run_id=" + tickRunID("Signup", "@every 1m", time.Unix(1e9, 0)), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs?run_id=o-1@Bill", nil, "which the engine makes itself"},
-		{"/flows/Signup/runs?run_id=" + e.newRunID(), nil, "which the engine makes itself"},
+		{"/flows/Signup/runs?run_id=" + runtime.NewID(), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", "a b"}, "Idempotency-Key"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", "a\tb"}, "Idempotency-Key"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "Idempotency-Key of 256 bytes"},

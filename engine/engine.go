@@ -8,16 +8,12 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,8 +173,6 @@ type Engine struct {
 	locker    Locker
 	log       *slog.Logger
 	reg       *Registry
-	idPrefix  string
-	idCount   atomic.Uint64
 
 	// loadMu serialises the changes of the registered flows (LoadFlows,
 	// LoadDir, RegisterFlow): a document is checked against the flows it
@@ -258,22 +252,19 @@ func New(opts Options) (*Engine, error) {
 	if opts.Broker == nil {
 		opts.Broker = NewMemoryBrokerWith(MemoryBrokerOptions{Logger: opts.Logger})
 	}
-	var b [idPrefixBytes]byte
-	_, _ = rand.Read(b[:])
 	e := &Engine{
-		opts:     opts,
-		store:    opts.Store,
-		clock:    opts.Clock,
-		caller:   opts.Caller,
-		broker:   opts.Broker,
-		locker:   opts.Locker,
-		log:      opts.Logger,
-		reg:      newRegistry(),
-		idPrefix: hex.EncodeToString(b[:]),
-		flows:    map[string]*flowEntry{},
-		rpc:      map[string]*flowEntry{},
-		live:     map[string]*liveRun{},
-		watch:    newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
+		opts:   opts,
+		store:  opts.Store,
+		clock:  opts.Clock,
+		caller: opts.Caller,
+		broker: opts.Broker,
+		locker: opts.Locker,
+		log:    opts.Logger,
+		reg:    newRegistry(),
+		flows:  map[string]*flowEntry{},
+		rpc:    map[string]*flowEntry{},
+		live:   map[string]*liveRun{},
+		watch:  newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
 	}
 	e.publisher = brokerPublisher{opts.Broker.Publish, e.link}
 	if opts.Executor != nil {
@@ -340,21 +331,6 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 		opts = append(opts, runtime.WithObserver(e.opts.Telemetry))
 	}
 	return opts
-}
-
-// newRunID returns a run ID unique across engines and restarts: the
-// engine's random prefix, '-' and a counter.
-func (e *Engine) newRunID() string {
-	return e.idPrefix + "-" + strconv.FormatUint(e.idCount.Add(1), 10)
-}
-
-// idPrefixBytes is the size of an engine's random run ID prefix.
-const idPrefixBytes = 6
-
-// isNewRunID reports whether id has the form of a newRunID.
-func isNewRunID(id string) bool {
-	prefix, count, ok := strings.Cut(id, "-")
-	return ok && len(prefix) == 2*idPrefixBytes && isLowerHex(prefix) && count != "" && strings.Trim(count, "0123456789") == ""
 }
 
 // Runtimer is what a generated flow type is: a typed wrapper around its

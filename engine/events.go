@@ -52,7 +52,7 @@ type Published struct {
 	Inbox bool `json:"inbox"`
 }
 
-// PublishEvent publishes m (its ID: NewMessageID if empty) through the
+// PublishEvent publishes m (its ID: runtime.NewID if empty) through the
 // broker and applies it here durably before it returns: the runs of the
 // event triggers it starts have their first event in the store, and the
 // event is in the inbox unless it only starts runs. A message ID seen
@@ -63,7 +63,7 @@ type Published struct {
 // a broker's error wraps ErrPublish; nothing changed on any of these.
 func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error) {
 	if m.ID == "" {
-		m.ID = NewMessageID()
+		m.ID = runtime.NewID()
 	}
 	if m.Link == "" {
 		m.Link = e.link(ctx)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // Limits of the names and IDs the engine takes from its callers
@@ -99,7 +100,7 @@ func engineRunIDForm(id string) string {
 		return "a schedule's run"
 	case isDerivedRunID(id):
 		return "the run of an event or of an Idempotency-Key"
-	case isNewRunID(id):
+	case runtime.IsNewID(id):
 		return "a new run's ID"
 	}
 	return ""

@@ -104,7 +104,7 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 		return "", ErrClosed
 	}
 	if runID == "" {
-		runID = e.newRunID()
+		runID = runtime.NewID()
 	} else if err := checkRunIDChars(runID); err != nil {
 		return "", err
 	}

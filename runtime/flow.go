@@ -2,12 +2,9 @@ package runtime
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -52,8 +49,8 @@ func WithPublisher(p Publisher) Option { return func(o *options) { o.pub = p } }
 // WithSubscriber sets the Subscriber of await and event steps.
 func WithSubscriber(s Subscriber) Option { return func(o *options) { o.sub = s } }
 
-// WithIDs sets the generator of run IDs (default: a random per-process
-// prefix and a counter). IDs must be unique among the flow's runs.
+// WithIDs sets the generator of run IDs (default: NewID, a random
+// per-process prefix and a counter). IDs must be unique among the flow's runs.
 func WithIDs(next func() string) Option { return func(o *options) { o.ids = next } }
 
 // WithRunEnded sets a function called once for every run whose life in this
@@ -90,22 +87,6 @@ type runOptions struct {
 // WithRunID sets the run's ID instead of generating one.
 func WithRunID(id string) RunOption { return func(o *runOptions) { o.id = id } }
 
-var (
-	idPrefix = func() string {
-		var b [4]byte
-		_, _ = crand.Read(b[:])
-		return hex.EncodeToString(b[:])
-	}()
-	idCounter atomic.Uint64
-)
-
-func defaultID() string {
-	var b [32]byte
-	n := copy(b[:], idPrefix)
-	b[n] = '-'
-	return string(strconv.AppendUint(b[:n+1], idCounter.Add(1), 10))
-}
-
 // Flow is a flow definition: an ID and registered steps. It runs any number
 // of concurrent runs, each with its own ID, state and history. Register all
 // steps before the first Start; the definition is fixed from then on.
@@ -139,7 +120,7 @@ func New[S any](id string, opts ...Option) *Flow[S] {
 	}
 	_, f.opts.realClock = f.opts.clock.(realClock)
 	if f.opts.ids == nil {
-		f.opts.ids = defaultID
+		f.opts.ids = NewID
 	}
 	if f.opts.maxEvents == 0 {
 		f.opts.maxEvents = DefaultMaxHistory

@@ -26,6 +26,7 @@ import (
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/observe/tracectx"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // Options configure a Broker. Zero values pick the defaults.
@@ -129,7 +130,7 @@ func (b *Broker) Subject(topic, event string) string {
 // (acknowledged by JetStream) before Publish returns.
 func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	if m.ID == "" {
-		m.ID = engine.NewMessageID()
+		m.ID = runtime.NewID()
 	}
 	data := []byte(m.Payload)
 	if len(data) == 0 {
