@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/internal/flagerr"
+	"github.com/flowgen/flowgen/internal/graph"
 )
 
 // Exit codes. Usage errors are distinct from diagnostics so that scripts
@@ -219,9 +221,15 @@ func help(e *env, args []string) int {
 	return exitUsage
 }
 
-// suggestVerb returns the verb closest to a mistyped word, or "": within
-// two edits, and fewer edits than the word has letters.
+// suggestVerb returns what a mistyped word most likely meant, or "": the
+// graph verb for a diagram format, else the verb closest to it within two
+// edits, and fewer edits than the word has letters.
 func suggestVerb(s string) string {
+	// A diagram format typed as a verb (flowgen dot, flowgen mermaid) is
+	// what graph draws: closer in meaning than any verb's spelling.
+	if slices.Contains(graph.Formats, strings.ToLower(s)) {
+		return "graph -format " + strings.ToLower(s)
+	}
 	names := make([]string, len(verbs))
 	for i, v := range verbs {
 		names[i] = v.name

@@ -57,6 +57,7 @@ func TestSuggestVerb(t *testing.T) {
 	for in, want := range map[string]string{
 		"chek": "check", "fmtt": "fmt", "grpah": "graph", "jsn": "json",
 		"verison": "version", "CHECK": "check", "zzzzzz": "", "x": "",
+		"dot": "graph -format dot", "mermaid": "graph -format mermaid", "SVG": "graph -format svg",
 	} {
 		if got := suggestVerb(in); got != want {
 			t.Errorf("suggestVerb(%q) = %q, want %q", in, got, want)
