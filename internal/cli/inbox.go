@@ -37,9 +37,9 @@ the dead letters. The store is opened read-only.`,
 			if f.State != "" && !slices.Contains(msgStates, f.State) {
 				return usageError(e, "unknown -state %q; want one of %s", *state, joinMsgStates())
 			}
-			st, err := store.OpenReadOnly(*dir)
+			st, err := openStore(*dir, true, store.Options{})
 			if err != nil {
-				return failf(e, "open store: %v", err)
+				return failf(e, "%v", err)
 			}
 			defer st.Close()
 			ms, err := st.Messages(f)

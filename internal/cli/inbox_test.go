@@ -100,7 +100,7 @@ orders    placed  worse  dead     2026-05-04T10:00:05.000Z  2026-05-04T10:00:05.
 		{[]string{"inbox"}, 2, "-store is required"},
 		{[]string{"inbox", "-store", dir, "-state", "expired"}, 2, `unknown -state "expired"; want one of pending, claimed, dead`},
 		{[]string{"inbox", "-store", dir, "extra"}, 2, "unexpected arguments"},
-		{[]string{"inbox", "-store", dir + "/missing"}, 1, "open store"},
+		{[]string{"inbox", "-store", dir + "/missing"}, 1, "holds no store"},
 	} {
 		code, _, errOut := runMain(c.args...)
 		if code != c.code || !strings.Contains(errOut, c.msg) {

@@ -61,9 +61,9 @@ store is opened read-only, so it can be read while a service has it open.`,
 			default:
 				return usageError(e, "unknown -status %q; want one of %s, or active", *status, joinStates())
 			}
-			st, err := store.OpenReadOnly(*dir)
+			st, err := openStore(*dir, true, store.Options{})
 			if err != nil {
-				return failf(e, "open store: %v", err)
+				return failf(e, "%v", err)
 			}
 			defer st.Close()
 			runs, err := st.List(f)
@@ -114,9 +114,9 @@ started.`,
 			if *dir == "" {
 				return usageError(e, "-store is required")
 			}
-			st, err := store.OpenReadOnly(*dir)
+			st, err := openStore(*dir, true, store.Options{})
 			if err != nil {
-				return failf(e, "open store: %v", err)
+				return failf(e, "%v", err)
 			}
 			defer st.Close()
 			h, err := st.Load(args[0])

@@ -7,7 +7,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/flowgen/flowgen/runtime/store"
@@ -41,13 +40,9 @@ its own -retain), and compact refuses.`,
 			if err := checkRetain(*retain); err != nil {
 				return usageError(e, "%v", err)
 			}
-			// Open would create a missing store: a typo must not.
-			if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
-				return failf(e, "compact: %s is not a store directory", *dir)
-			}
-			st, err := store.Open(*dir, store.Options{Retain: *retain, CompactEvery: -1})
+			st, err := openStore(*dir, false, store.Options{Retain: *retain, CompactEvery: -1})
 			if err != nil {
-				return failf(e, "compact: open store: %v", err)
+				return failf(e, "compact: %v", err)
 			}
 			before, err := st.Size()
 			if err != nil {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,13 +110,65 @@ func TestCompactVerbRefuses(t *testing.T) {
 		{[]string{"compact"}, 2, "-store is required"},
 		{[]string{"compact", "-store", dir, "-retain", "-1h"}, 2, "-retain must not be negative"},
 		{[]string{"compact", "-store", dir, "x"}, 2, "unexpected arguments"},
-		{[]string{"compact", "-store", dir + "/missing"}, 1, "is not a store directory"},
+		{[]string{"compact", "-store", dir + "/missing"}, 1, "holds no store"},
 	} {
 		code, _, errOut := runMain(c.args...)
 		if code != c.code || !strings.Contains(errOut, c.err) {
 			t.Errorf("%q: exit %d, stderr %q; want %d, %q", c.args, code, errOut, c.code, c.err)
 		}
 	}
+}
+
+// The verbs that read or maintain a store refuse a directory that holds
+// none, and leave it as it was: read-only, runs, history and inbox listed
+// nothing, as for an empty store, and compact made a store in it, so a
+// mistyped -store passed for a real one.
+func TestStoreVerbsRefuseANonStore(t *testing.T) {
+	for _, name := range []string{"missing", "empty", "other"} {
+		dir := filepath.Join(t.TempDir(), name)
+		switch name {
+		case "empty":
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		case "other":
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a store"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := dirEntries(t, dir)
+		for _, args := range [][]string{
+			{"runs", "-store", dir},
+			{"history", "-store", dir, "r1"},
+			{"inbox", "-store", dir},
+			{"compact", "-store", dir},
+		} {
+			code, out, errOut := runMain(args...)
+			if code != 1 || out != "" || !strings.Contains(errOut, dir+" holds no store") {
+				t.Errorf("%s of a %s directory: exit %d, stdout %q, stderr %q; want 1, %q", args[0], name, code, out, errOut, "holds no store")
+			}
+			if after := dirEntries(t, dir); !slices.Equal(after, before) {
+				t.Errorf("%s of a %s directory changed it: %q, was %q", args[0], name, after, before)
+			}
+		}
+	}
+}
+
+// dirEntries names what dir holds (nil if it does not exist).
+func dirEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 func TestServeRetainFlag(t *testing.T) {

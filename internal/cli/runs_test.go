@@ -149,7 +149,7 @@ func TestStoreVerbErrors(t *testing.T) {
 		{[]string{"history", "-store", dir}, 2, "exactly one run ID"},
 		{[]string{"history", "o-1"}, 2, "-store is required"},
 		{[]string{"history", "-store", dir, "nope"}, 1, `no run "nope"`},
-		{[]string{"runs", "-store", dir + "/missing"}, 1, "open store"},
+		{[]string{"runs", "-store", dir + "/missing"}, 1, "holds no store"},
 	} {
 		code, _, errOut := runMain(c.args...)
 		if code != c.code || !strings.Contains(errOut, c.msg) {

@@ -128,6 +128,11 @@ func OpenReadOnly(dir string) (*Store, error) {
 	return open(dir, Options{}, true)
 }
 
+// Exists reports whether dir holds a store (Open creates one where none
+// is): what a tool that reads or maintains a store checks first, so that a
+// mistyped directory is an error, not an empty store.
+func Exists(dir string) (bool, error) { return wal.Exists(dir) }
+
 func open(dir string, opts Options, readOnly bool) (*Store, error) {
 	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}, inbox: newInboxIndex(false), msgBusy: map[MessageKey]chan struct{}{}, opts: opts}
 	s.inboxOps = inboxOps{s}

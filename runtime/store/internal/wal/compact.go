@@ -91,6 +91,16 @@ type segFile struct {
 	f    *os.File // set by openSegments
 }
 
+// Exists reports whether dir holds a log: a segment file. A directory
+// that is missing, empty or holds other files holds none.
+func Exists(dir string) (bool, error) {
+	segs, err := listSegments(dir, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return len(segs) > 0, err
+}
+
 // listSegments lists the log's segments in order. A read-only log applies
 // an unfinished swap's manifest to what it lists, as Open would.
 func listSegments(dir string, readOnly bool) ([]segFile, error) {
