@@ -23,6 +23,7 @@ import (
 	"fmt"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store/internal/wal"
 )
 
 // aborts is what both stores keep of the abort requests.
@@ -116,14 +117,23 @@ func (s *Store) RequestAbort(ctx context.Context, runID string) error {
 	}
 	s.appendMu.RLock()
 	defer s.appendMu.RUnlock()
-	if _, err := s.log.Append(encodeAbort(nil, runID)); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.idx.applyAbort(runID)
-	s.records++
-	return nil
+	_, err = s.log.AppendApply(encodeAbort(nil, runID), abortApply{s, runID})
+	return err
+}
+
+// abortApply applies an abort request to the index as the log makes it
+// durable (wal.Applier), in the log's order like every record: the order
+// a restart replays it in, among the run's events.
+type abortApply struct {
+	s     *Store
+	runID string
+}
+
+func (a abortApply) Applied(int, wal.Pos) {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	a.s.idx.applyAbort(a.runID)
+	a.s.records++
 }
 
 // AbortRequested reports whether runID has a pending abort request: it is

@@ -24,7 +24,6 @@ package store
 // that its size follows what is kept, not the history.
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -304,7 +303,7 @@ func (s *Store) moveIndex(hi uint64, moves []move, removed map[string]struct{}) 
 			return p
 		}
 		i, ok := slices.BinarySearchFunc(moves, p, func(m move, p wal.Pos) int {
-			return cmp.Or(cmp.Compare(m.from.Segment, p.Segment), cmp.Compare(m.from.Offset, p.Offset))
+			return m.from.Compare(p)
 		})
 		if !ok {
 			// Only records of removed runs and expired messages stay

@@ -97,14 +97,11 @@ type MessageFilter struct {
 	State MessageState
 	// After, if set, lists only the messages received after this one (in
 	// the order Messages lists), whether or not it matches: a page starts
-	// after the last message of the one before. The order is the one the
-	// index received them in, which a compaction keeps, so a page neither
-	// repeats nor skips a message of an earlier one, and a message
-	// received meanwhile comes after every message listed before it. A
-	// restart replays the log's order, which differs from it only among
-	// messages made durable together (one group commit of concurrent
-	// writers): across a restart, a page may repeat or miss one of those.
-	// A key the inbox does not have (never received, or expired) is an
+	// after the last message of the one before. The order is the log's
+	// (the index applies each group commit's records in it), which a
+	// compaction and a restart keep, so a page neither repeats nor skips a
+	// message of an earlier one, and a message received meanwhile comes
+	// after every message listed before it. A key the inbox does not have (never received, or expired) is an
 	// error (ErrUnknownMessage).
 	After MessageKey
 	// Limit keeps the first Limit messages that match, in the order they
@@ -610,46 +607,57 @@ func (s *Store) writeAll(ctx context.Context, rs []*msgRecord) []error {
 		}
 		s.mu.Unlock()
 
-		pos, err := s.appendMessages(rs, todo)
+		err := s.appendMessages(&msgApply{s: s, rs: rs, todo: todo})
 
 		s.mu.Lock()
 		for _, i := range todo {
 			delete(s.msgBusy, rs[i].k)
-		}
-		close(ch)
-		for j, i := range todo {
 			if err != nil {
 				errs[i] = err
-				continue
 			}
-			s.inbox.apply(rs[i], pos[j])
-			s.records++
 		}
+		close(ch)
 		s.mu.Unlock()
-		s.appendMu.RUnlock()
 		return errs
 	}
 }
 
-// appendMessages appends the records rs[todo] in order and returns their
-// positions, with s.appendMu read-locked (the caller unlocks it once it has
-// applied them, so that a compaction sees them in the index).
-func (s *Store) appendMessages(rs []*msgRecord, todo []int) ([]wal.Pos, error) {
-	if len(todo) == 1 { // a claim, a release, one delivery: no batch to build
+// msgApply applies the records rs[todo] to the inbox's index as the log
+// makes them durable (wal.Applier): in the log's order, the order a
+// restart rebuilds, so that a cursor of GET /deadletters names the same
+// place in the list before and after one.
+type msgApply struct {
+	s    *Store
+	rs   []*msgRecord
+	todo []int
+}
+
+func (a *msgApply) Applied(j int, pos wal.Pos) {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	a.s.inbox.apply(a.rs[a.todo[j]], pos)
+	a.s.records++
+}
+
+// appendMessages appends the records a.rs[a.todo] in order, each applied
+// to the index by a as soon as it is durable.
+func (s *Store) appendMessages(a *msgApply) error {
+	s.appendMu.RLock()
+	defer s.appendMu.RUnlock()
+	if len(a.todo) == 1 { // a claim, a release, one delivery: no batch to build
 		bp := s.bufs.Get().(*[]byte)
-		buf := encodeMessage((*bp)[:0], rs[todo[0]])
-		s.appendMu.RLock()
-		pos, err := s.log.Append(buf)
+		buf := encodeMessage((*bp)[:0], a.rs[a.todo[0]])
+		_, err := s.log.AppendApply(buf, a)
 		*bp = buf
 		s.bufs.Put(bp)
-		return []wal.Pos{pos}, err
+		return err
 	}
-	bufs := make([][]byte, len(todo))
-	for j, i := range todo {
-		bufs[j] = encodeMessage(nil, rs[i])
+	bufs := make([][]byte, len(a.todo))
+	for j, i := range a.todo {
+		bufs[j] = encodeMessage(nil, a.rs[i])
 	}
-	s.appendMu.RLock()
-	return s.log.AppendAll(bufs)
+	_, err := s.log.AppendAllApply(bufs, a)
+	return err
 }
 
 func (s *Store) entries(f MessageFilter) ([]msgEntry, error) {

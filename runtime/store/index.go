@@ -33,9 +33,10 @@ type Filter struct {
 	State       runtime.RunState
 	NonTerminal bool // only runs that are not over (what a restart resumes)
 	// After, if set, lists only the runs after the run with this ID in
-	// List's order (the order of their first events), whether or not that
-	// run matches: a page starts after the last run of the one before. An
-	// ID the store does not know is an error (runtime.ErrUnknownRun).
+	// List's order (the order of their first events in the log, which a
+	// restart and a compaction keep), whether or not that run matches: a
+	// page starts after the last run of the one before. An ID the store
+	// does not know is an error (runtime.ErrUnknownRun).
 	After string
 	// Limit, if positive, is the most runs List returns.
 	Limit int

@@ -107,7 +107,8 @@ type Store struct {
 	inbox    inboxIndex
 	msgBusy  map[MessageKey]chan struct{} // messages with a record being written
 
-	bufs sync.Pool
+	bufs  sync.Pool
+	emits sync.Pool // of *emitOp
 }
 
 var _ runtime.Sink = (*Store)(nil)
@@ -137,6 +138,7 @@ func open(dir string, opts Options, readOnly bool) (*Store, error) {
 	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}, inbox: newInboxIndex(false), msgBusy: map[MessageKey]chan struct{}{}, opts: opts}
 	s.inboxOps = inboxOps{s}
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	s.emits.New = func() any { return new(emitOp) }
 	l, err := wal.Open(dir, wal.Options{
 		SegmentSize: opts.SegmentSize,
 		MaxBatch:    opts.MaxBatch,
@@ -235,19 +237,40 @@ func (s *Store) Emit(ctx context.Context, e runtime.Event) error {
 
 	bp := s.bufs.Get().(*[]byte)
 	buf := encodeEvent((*bp)[:0], &e)
+	op := s.emits.Get().(*emitOp)
+	op.s, op.e = s, e
 	s.appendMu.RLock()
-	defer s.appendMu.RUnlock()
-	pos, err := s.log.Append(buf)
+	_, err := s.log.AppendApply(buf, op)
+	s.appendMu.RUnlock()
 	*bp = buf
 	s.bufs.Put(bp)
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.inflight, e.RunID)
+	ierr := op.err
+	*op = emitOp{} // drop the event's references while pooled
+	s.emits.Put(op)
 	if err != nil {
+		s.mu.Lock()
+		delete(s.inflight, e.RunID)
+		s.mu.Unlock()
 		return err
 	}
-	return s.index(pos, &e)
+	return ierr
+}
+
+// emitOp indexes an event that Emit wrote, when the log says it is
+// durable (wal.Applier): in the log's order, so that the index lists runs
+// in the order a restart rebuilds, which a cursor of GET /runs relies on.
+type emitOp struct {
+	s   *Store
+	e   runtime.Event
+	err error
+}
+
+func (op *emitOp) Applied(_ int, pos wal.Pos) {
+	s := op.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inflight, op.e.RunID)
+	op.err = s.index(pos, &op.e)
 }
 
 // Load returns the history of runID in order, read back from the log and

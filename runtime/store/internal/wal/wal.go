@@ -4,6 +4,7 @@
 package wal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,12 @@ import (
 type Pos struct {
 	Segment uint64
 	Offset  int64
+}
+
+// Compare orders positions as the log holds their records: -1 if p's comes
+// before q's, 0 if they are one, +1 if it comes after.
+func (p Pos) Compare(q Pos) int {
+	return cmp.Or(cmp.Compare(p.Segment, q.Segment), cmp.Compare(p.Offset, q.Offset))
 }
 
 // Options configure a Log. Zero values pick the defaults.
@@ -82,6 +89,7 @@ func (e *failedError) Unwrap() []error { return []error{ErrFailed, e.cause} }
 type batch struct {
 	buf  []byte
 	n    int
+	tell []applied     // the records' Appliers, in the batch's order
 	seal bool          // a Seal request: start a new segment, write nothing
 	pos  Pos           // where buf starts on disk, set by the leader
 	err  error         // set before done is closed
@@ -334,9 +342,33 @@ func (l *Log) createSegment(seg uint64) error {
 	return nil
 }
 
+// An Applier learns where its records are once they are durable. The
+// goroutine that commits a batch calls Applied for each of its records (i:
+// the record's index in AppendAll's payloads; 0 for Append), in the log's
+// order, one call at a time across every writer and batch, before the
+// Append that wrote the record returns, and not at all if the write
+// failed. An index applied there takes the records in the order the log
+// holds them, the order Open's replay gives: the writers of one group
+// commit wake, and would apply them, in any order. Applied must be quick
+// (the next commit waits for it) and must not write to the log.
+type Applier interface {
+	Applied(i int, pos Pos)
+}
+
+// applied is a record's Applier, with what it is told.
+type applied struct {
+	a   Applier
+	i   int
+	off int64 // the record's offset in its batch
+}
+
 // Append writes payload as one record and returns once it is durable (or the
 // log failed). Concurrent Appends share writes and syncs.
-func (l *Log) Append(payload []byte) (Pos, error) {
+func (l *Log) Append(payload []byte) (Pos, error) { return l.AppendApply(payload, nil) }
+
+// AppendApply is Append, telling a, if not nil, the record's position
+// before it returns (Applier).
+func (l *Log) AppendApply(payload []byte, a Applier) (Pos, error) {
 	if err := checkRecord(payload); err != nil {
 		return Pos{}, err
 	}
@@ -345,7 +377,7 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	}
 	l.active.Add(1)
 	defer l.active.Done()
-	b, off := l.add(payload)
+	b, off := l.add(payload, a, 0)
 	if err := l.await(b); err != nil {
 		return Pos{}, err
 	}
@@ -356,7 +388,11 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 // their positions once all are durable (or the log failed): one turn in the
 // group commit for the lot, where Appends from one goroutine would wait
 // for a sync each, and Appends from several would not keep their order.
-func (l *Log) AppendAll(payloads [][]byte) ([]Pos, error) {
+func (l *Log) AppendAll(payloads [][]byte) ([]Pos, error) { return l.AppendAllApply(payloads, nil) }
+
+// AppendAllApply is AppendAll, telling a, if not nil, each record's
+// position before it returns (Applier).
+func (l *Log) AppendAllApply(payloads [][]byte, a Applier) ([]Pos, error) {
 	for _, p := range payloads {
 		if err := checkRecord(p); err != nil {
 			return nil, err
@@ -373,7 +409,7 @@ func (l *Log) AppendAll(payloads [][]byte) ([]Pos, error) {
 	batches := make([]*batch, len(payloads))
 	offs := make([]int64, len(payloads))
 	for i, p := range payloads {
-		batches[i], offs[i] = l.add(p)
+		batches[i], offs[i] = l.add(p, a, i)
 	}
 	// The records fill batches in queue order, each committed after the one
 	// before: wait for each in turn (a batch's waiters, ours or another
@@ -406,8 +442,8 @@ func checkRecord(payload []byte) error {
 
 // add queues payload as a record of the last batch, or of a new one when
 // that one is full or sealed, and returns the batch and the record's offset
-// in it. l.mu is held.
-func (l *Log) add(payload []byte) (*batch, int64) {
+// in it; a, if not nil, is told where it is as record i. l.mu is held.
+func (l *Log) add(payload []byte, a Applier, i int) (*batch, int64) {
 	var b *batch
 	if n := len(l.queue); n > 0 {
 		b = l.queue[n-1]
@@ -425,6 +461,9 @@ func (l *Log) add(payload []byte) (*batch, int64) {
 	off := int64(len(b.buf))
 	b.buf = appendRecord(b.buf, payload)
 	b.n++
+	if a != nil {
+		b.tell = append(b.tell, applied{a: a, i: i, off: off})
+	}
 	if b.full != nil && b.n == l.opts.MaxBatch {
 		close(b.full)
 	}
@@ -511,6 +550,13 @@ func (l *Log) commit(b *batch) {
 	l.mu.Unlock()
 
 	err := l.write(b)
+	if err == nil {
+		// Before the next batch's commit, which this one leads to below,
+		// and before the writers wake: the log's order.
+		for _, t := range b.tell {
+			t.a.Applied(t.i, Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + t.off})
+		}
+	}
 
 	l.mu.Lock()
 	if err != nil && l.failed == nil {
