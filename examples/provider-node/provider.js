@@ -107,7 +107,9 @@ async function engineRequest(method, path, body) {
 }
 
 // register PUTs this replica's handlers; the answer's call_token is what
-// the engine's calls carry from then on (each PUT issues another).
+// the engine's calls carry from then on (each PUT issues another). An
+// engine that is not there yet, or answers 5xx or 429, is asked again
+// after a backoff; another refusal (400, 403, 409) is final.
 function register() {
   registering ??= (async () => {
     const reg = {
@@ -117,33 +119,51 @@ function register() {
         ...(h.rollback ? { rollback: true } : { outcomes: h.outcomes }),
       })),
     };
-    const res = await engineRequest('PUT', '', reg);
-    if (res.status !== 200) throw new Error(`register: ${res.status} ${res.text.trim()}`);
-    callToken = res.json.call_token;
-    for (const w of res.json.warnings || []) log(`warning: ${JSON.stringify(w)}`);
-    log(`registered ${opt.name} replica ${replica}`);
+    for (let wait = 100; ; wait = Math.min(2 * wait, (ttlSeconds * 1000) / 3)) {
+      let res;
+      try {
+        res = await engineRequest('PUT', '', reg);
+      } catch (err) {
+        res = { status: 0, text: err.message };
+      }
+      if (res.status === 200) {
+        callToken = res.json.call_token;
+        for (const w of res.json.warnings || []) log(`warning: ${w}`);
+        log(`registered ${opt.name} replica ${replica}`);
+        return;
+      }
+      if (res.status >= 400 && res.status < 500 && res.status !== 429) throw new Error(`register: ${res.status} ${res.text.trim()}`);
+      log(`not registered yet: ${res.status || ''} ${res.text.trim()}`);
+      if (stopping) throw new Error('stopping');
+      await sleep(wait);
+    }
   })().finally(() => { registering = null; });
   return registering;
 }
 
 // keepLease renews the lease three times per TTL, so that one lost
 // renewal does not end it; a 404 means the engine no longer has it
-// (it restarted, or the lease expired): register again.
+// (it restarted, or the lease expired): register again. Another 4xx
+// (403: an admin replaced the lease; 401: our token was taken out) means
+// that serving on would serve no one: stop.
 async function keepLease() {
   while (!stopping) {
     await sleep((ttlSeconds * 1000) / 3);
     if (stopping) return;
+    let res;
     try {
-      const res = await engineRequest('POST', '/renew');
-      if (res.status === 404) await register();
-      else if (res.status === 403 || res.status === 401) {
-        // The lease is another token's now (an admin replaced it), or
-        // our token was taken out: serving on would be serving no one.
-        log(`renew: ${res.status} ${res.text.trim()}; stopping`);
-        return shutdown(1);
-      } else if (res.status !== 200) log(`renew: ${res.status} ${res.text.trim()}`);
+      res = await engineRequest('POST', '/renew');
     } catch (err) {
       log(`renew: ${err.message}`); // the engine is unreachable: try again at the next turn
+      continue;
+    }
+    try {
+      if (res.status === 404) await register();
+      else if (res.status >= 400 && res.status < 500) throw new Error(`renew: ${res.status} ${res.text.trim()}`);
+      else if (res.status !== 200) log(`renew: ${res.status} ${res.text.trim()}`);
+    } catch (err) {
+      log(`${err.message}; stopping`);
+      return shutdown(1);
     }
   }
 }

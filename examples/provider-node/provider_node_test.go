@@ -21,11 +21,13 @@ import (
 )
 
 // TestNodeProvider: a run completes through the node provider; a disputed
-// run fails and its rollback reaches the provider; a permanent error is
-// not retried and a retryable one is; a call without the call token gets
-// 401; SIGTERM withdraws the replica; and a provider killed with its
+// run is compensated, its rollback's answered state the run's; a permanent
+// error is not retried and a retryable one is; a call without the call
+// token gets 401; SIGTERM withdraws the replica; a provider killed with its
 // Reconcile in flight is replaced by another replica, which the engine
-// calls under the same idempotency key.
+// calls under the same idempotency key; and after a restart of the engine,
+// which forgets its leases, the provider registers again on its renewal's
+// 404 and serves the next run.
 func TestNodeProvider(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds flowgen and runs node")
@@ -46,7 +48,9 @@ func TestNodeProvider(t *testing.T) {
 	if err := os.WriteFile(tokensFile, []byte(tf.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	engine := startServe(t, dir, tokensFile)
+	bin := buildFlowgen(t)
+	srv := startServe(t, bin, dir, tokensFile, "127.0.0.1:0")
+	engine := srv.url
 	api := func(method, path, role, body string) (int, map[string]any) {
 		t.Helper()
 		return call(t, method, engine+path, tokens[role], body)
@@ -95,9 +99,15 @@ func TestNodeProvider(t *testing.T) {
 	})
 
 	t.Run("disputed rolls back", func(t *testing.T) {
-		id := start(`{"Amount": 5000}`)
-		if st := finished(id); st["state"] != "compensated" {
-			t.Errorf("disputed run ended %v (%v), want compensated: Unreconcile undid Reconcile", st["state"], st["error"])
+		// Reconciled is set from the start so that Unreconcile's answer,
+		// the state without it, shows in the run: a rollback's answered
+		// state is the run's too.
+		id := start(`{"Amount": 5000, "Reconciled": true}`)
+		st := finished(id)
+		var snap map[string]any
+		_ = json.Unmarshal(mustJSON(st["snapshot"]), &snap)
+		if _, still := snap["Reconciled"]; st["state"] != "compensated" || still {
+			t.Errorf("disputed run ended %v (%v) with state %v, want compensated, Reconciled deleted by Unreconcile", st["state"], st["error"], snap)
 		}
 		got := handlersOf(t, callLog, id)
 		want := []string{"Billing.Reconcile " + id + "/Reconcile", "Billing.Unreconcile " + id + "/Reconcile/rollback"}
@@ -174,47 +184,63 @@ func TestNodeProvider(t *testing.T) {
 		t.Errorf("handlers still provided after the only replica withdrew: %s", mustJSON(h))
 	}
 
-	t.Run("kill -9 in flight", func(t *testing.T) {
-		p2 := startNode(t, engine, tokens["provider"], callLog, "r2", "--hang")
-		id := start(`{"Amount": 7}`)
-		key := id + "/Reconcile"
-		waitFor(t, "Reconcile in flight at r2", func() bool {
-			for _, c := range calls(t, callLog) {
-				if c.key == key && c.replica == "r2" {
-					return true
-				}
-			}
-			return false
-		})
-		// The second replica registers before the first dies: the
-		// engine's next attempt has a live replica to go to at once.
-		startNode(t, engine, tokens["provider"], callLog, "r3")
-		_ = p2.cmd.Process.Signal(syscall.SIGKILL)
-		_ = p2.wait()
-		st := finished(id)
-		var snap map[string]any
-		_ = json.Unmarshal(mustJSON(st["snapshot"]), &snap)
-		if st["state"] != "done" || snap["Reconciled"] != true {
-			t.Errorf("run: state %v (%v), snapshot %v; want done with Reconciled true", st["state"], st["error"], snap)
-		}
-		byReplica := map[string]int{}
+	// kill -9 with Reconcile in flight: another replica takes over. This
+	// and the restart below are not subtests: r3, which this part starts,
+	// serves on after it.
+	p2 := startNode(t, engine, tokens["provider"], callLog, "r2", "--hang")
+	id := start(`{"Amount": 7}`)
+	key := id + "/Reconcile"
+	waitFor(t, "Reconcile in flight at r2", func() bool {
 		for _, c := range calls(t, callLog) {
-			if strings.HasPrefix(c.key, id+"/") {
-				if c.key != key {
-					t.Errorf("call under key %q, want every call under %q", c.key, key)
-				}
-				byReplica[c.replica]++
+			if c.key == key && c.replica == "r2" {
+				return true
 			}
 		}
-		if byReplica["r2"] == 0 || byReplica["r3"] == 0 {
-			t.Errorf("calls by replica: %v, want the killed r2 and then r3", byReplica)
-		}
+		return false
 	})
+	// The second replica registers before the first dies: the engine's
+	// next attempt has a live replica to go to at once. Its lease of 3s
+	// is renewed every second, for the restart below.
+	p3 := startNode(t, engine, tokens["provider"], callLog, "r3", "--ttl", "3s")
+	_ = p2.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p2.wait()
+	st := finished(id)
+	var snap map[string]any
+	_ = json.Unmarshal(mustJSON(st["snapshot"]), &snap)
+	if st["state"] != "done" || snap["Reconciled"] != true {
+		t.Errorf("after kill -9: run state %v (%v), snapshot %v; want done with Reconciled true", st["state"], st["error"], snap)
+	}
+	byReplica := map[string]int{}
+	for _, c := range calls(t, callLog) {
+		if strings.HasPrefix(c.key, id+"/") {
+			if c.key != key {
+				t.Errorf("after kill -9: call under key %q, want every call under %q", c.key, key)
+			}
+			byReplica[c.replica]++
+		}
+	}
+	if byReplica["r2"] == 0 || byReplica["r3"] == 0 {
+		t.Errorf("after kill -9: calls by replica %v, want the killed r2 and then r3", byReplica)
+	}
+
+	// The engine restarts: its leases are in memory only, so r3's next
+	// renewal answers 404, r3 registers again, and a run started after
+	// the restart is served.
+	srv.stop(t)
+	if again := startServe(t, bin, dir, tokensFile, strings.TrimPrefix(engine, "http://")); again.url != engine {
+		t.Fatalf("serve restarted on %s, want %s", again.url, engine)
+	}
+	waitFor(t, "r3 to register again after the engine's restart", func() bool {
+		return strings.Count(p3.out(t), "registered billing replica r3") == 2
+	})
+	id = start(`{"Amount": 3}`)
+	if st := finished(id); st["state"] != "done" {
+		t.Errorf("run after the engine's restart ended %v (%v), want done", st["state"], st["error"])
+	}
 }
 
-// startServe builds flowgen and runs `flowgen serve` on loopback with the
-// tokens file; it returns the server's URL.
-func startServe(t *testing.T, dir, tokensFile string) string {
+// buildFlowgen builds the flowgen command into a temporary directory.
+func buildFlowgen(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "flowgen")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/flowgen")
@@ -222,17 +248,37 @@ func startServe(t *testing.T, dir, tokensFile string) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/flowgen: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// serveProc is a running `flowgen serve`.
+type serveProc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// stop ends serve as an operator does (SIGTERM) and waits for it.
+func (p *serveProc) stop(t *testing.T) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Errorf("serve after SIGTERM: %v", err)
+	}
+}
+
+// startServe runs `flowgen serve` on addr (loopback) with the tokens
+// file, its store and flows in dir, and waits for it to listen.
+func startServe(t *testing.T, bin, dir, tokensFile, addr string) *serveProc {
+	t.Helper()
 	// Its log goes to a file: the test reads the address it listens on
 	// there, and shows the log when it fails.
-	logFile := filepath.Join(dir, "serve.log")
-	logs, err := os.Create(logFile)
+	logFile, err := os.CreateTemp(dir, "serve-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logs.Close()
-	cmd := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-tokens", tokensFile,
+	defer logFile.Close()
+	cmd := exec.Command(bin, "serve", "-addr", addr, "-tokens", tokensFile,
 		"-store", filepath.Join(dir, "store"), "-flows", filepath.Join(dir, "flows"))
-	cmd.Stderr = logs
+	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -240,23 +286,23 @@ func startServe(t *testing.T, dir, tokensFile string) string {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("serve's log:\n%s", readFile(t, logFile))
+			t.Logf("serve's log:\n%s", readFile(t, logFile.Name()))
 		}
 	})
-	var addr string
+	p := &serveProc{cmd: cmd}
 	waitFor(t, "serve to listen", func() bool {
-		for _, l := range strings.Split(readFile(t, logFile), "\n") {
+		for _, l := range strings.Split(readFile(t, logFile.Name()), "\n") {
 			if strings.Contains(l, `msg="flowgen serve"`) {
 				for _, f := range strings.Fields(l) {
 					if a, ok := strings.CutPrefix(f, "addr="); ok {
-						addr = a
+						p.url = "http://" + a
 					}
 				}
 			}
 		}
-		return addr != ""
+		return p.url != ""
 	})
-	return "http://" + addr
+	return p
 }
 
 // nodeProc is a running provider.js.
