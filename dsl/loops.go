@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -12,13 +13,45 @@ import (
 // with no step among them that waits (KindSpec.Waits: an await, a sleep,
 // a call): a run that enters one can go round it without ever waiting,
 // recording events until its history bound (runtime.WithMaxHistory)
-// fails it. Each group is a strongly connected component of the graph of
-// the steps that do not wait, its steps in file order; the groups are in
-// the file order of their first step. The waiting steps are left out of
-// the graph, not only out of the groups: a cycle through a wait may hold
-// a shorter one that skips it (Poll -> Decide -> Poll beside Poll ->
-// Decide -> Sleep -> Poll), which a run can go round forever.
+// fails it. The waiting steps are left out of the graph, not only out of
+// the groups: a cycle through a wait may hold a shorter one that skips it
+// (Poll -> Decide -> Poll beside Poll -> Decide -> Sleep -> Poll), which
+// a run can go round forever.
 func (f *Flow) WaitFreeCycles() [][]*Step {
+	return f.cycles(func(s *Step) bool { return !s.Spec().Waits })
+}
+
+// StillCycles returns the groups of steps that outcome jumps connect in a
+// cycle of steps that change nothing (stillStep): nothing in it writes
+// the state, so each choose of it decides as it did the round before, and
+// a run that goes round it once goes round it forever, sleep after sleep.
+// A cycle of chooses alone is also wait-free (WaitFreeCycles).
+func (f *Flow) StillCycles() [][]*Step {
+	return f.cycles(stillStep)
+}
+
+// stillStep reports whether a step changes nothing and always ends the
+// same way on the same state: a choose, or a sleep without publications
+// (which could fail) and without a deadline (which could time out). A
+// sleep ends ok; a second `sleep until` of the same time wakes at once.
+func stillStep(s *Step) bool {
+	if s.Action == nil {
+		return false
+	}
+	switch s.Action.Kind {
+	case ActionChoose:
+		return true
+	case ActionSleep:
+		return len(s.Publish) == 0 && s.Deadline == 0
+	}
+	return false
+}
+
+// cycles returns the groups of steps that keep accepts and that outcome
+// jumps connect in a cycle, through steps it accepts only. Each group is a
+// strongly connected component of the graph of those steps, its steps in
+// file order; the groups are in the file order of their first step.
+func (f *Flow) cycles(keep func(*Step) bool) [][]*Step {
 	var steps []int // indexes of the non-nil steps, the graph's nodes
 	for i, s := range f.Steps {
 		if s != nil {
@@ -29,7 +62,7 @@ func (f *Flow) WaitFreeCycles() [][]*Step {
 	succ := func(i int) []int {
 		var out []int
 		for _, j := range f.successors(i, index) {
-			if !f.Steps[j].Spec().Waits {
+			if keep(f.Steps[j]) {
 				out = append(out, j)
 			}
 		}
@@ -52,7 +85,7 @@ func (f *Flow) WaitFreeCycles() [][]*Step {
 		next []int
 	}
 	for _, root := range steps {
-		if order[root] >= 0 || f.Steps[root].Spec().Waits {
+		if order[root] >= 0 || !keep(f.Steps[root]) {
 			continue
 		}
 		order[root], low[root] = counter, counter
@@ -136,18 +169,30 @@ func (f *Flow) WaitFreeCycles() [][]*Step {
 }
 
 // loops warns of every cycle of steps with no wait in it (WaitFreeCycles),
-// at its first step.
+// and of every cycle that waits but changes nothing (StillCycles), at its
+// first step.
 func (c *checker) loops(f *Flow) {
 	for _, g := range f.WaitFreeCycles() {
-		names := make([]string, len(g))
-		for i, s := range g {
-			names[i] = fmt.Sprintf("%q", s.Name)
-		}
-		what := "steps " + strings.Join(names, ", ") + " form a cycle"
-		if len(g) == 1 {
-			what = "step " + names[0] + " goes back to itself"
-		}
-		c.add(diag.Warnf(pick(g[0].NameRange, g[0].Range), "loop", "%s with no wait in it: a run can go round it forever, recording events until its history bound fails it", what).
+		c.add(diag.Warnf(pick(g[0].NameRange, g[0].Range), "loop", "%s with no wait in it: a run can go round it forever, recording events until its history bound fails it", cycleWhat(g)).
 			WithHint("put a wait in the loop (`sleep 30s` in a step of it, or an await), or give it a way out that its state reaches"))
 	}
+	for _, g := range f.StillCycles() {
+		if !slices.ContainsFunc(g, func(s *Step) bool { return s.Spec().Waits }) {
+			continue // reported above
+		}
+		c.add(diag.Warnf(pick(g[0].NameRange, g[0].Range), "loop", "%s in which nothing changes the state: its chooses decide the same each round, so a run that goes round it once goes round it forever", cycleWhat(g)).
+			WithHint("change what its choose reads in a step of the loop (a Go step, an rpc's `-> Field`, an await's payload), or leave the loop with `on ok -> Step` (a step without one goes on to the next step in file order)"))
+	}
+}
+
+// cycleWhat names the steps of a cycle, in a diagnostic.
+func cycleWhat(g []*Step) string {
+	names := make([]string, len(g))
+	for i, s := range g {
+		names[i] = fmt.Sprintf("%q", s.Name)
+	}
+	if len(g) == 1 {
+		return "step " + names[0] + " goes back to itself"
+	}
+	return "steps " + strings.Join(names, ", ") + " form a cycle"
 }

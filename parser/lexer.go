@@ -116,9 +116,14 @@ func (s *scanner) comparison(start int) {
 		}
 	}
 	hint := "conditions compare with ==, !=, <, <=, > or >="
-	if s.src[start] == '=' {
+	switch rest := s.src[start:]; {
+	case strings.HasPrefix(rest, "=>"):
+		hint = "greater than or equal is written >="
+	case strings.HasPrefix(rest, "=<"):
+		hint = "less than or equal is written <="
+	case rest[0] == '=':
 		hint = "equality is written =="
-	} else if s.src[start] == '!' {
+	case rest[0] == '!':
 		hint = "negation is written not: when not Express -> Ship"
 	}
 	s.fail(start, hint, "unexpected character %s", quoteRune(rune(s.src[start])))
@@ -260,6 +265,8 @@ func (s *scanner) unexpected(off int) {
 		hint = `transitions are written "on outcome -> Target"`
 	case r == '.' && s.afterCorrelatePath(off):
 		hint = `a dotted payload path is a string: on "payment.order_id"`
+	case r == '.' && s.afterCallee(off):
+		hint = "a call names a flow of this Go package (declared in this file or a .flow file beside it), with no package: call Billing"
 	case r == '.' && off > 0 && ident.Start(s.src[off-1]) && !s.afterDuration(off):
 		hint = `names cannot contain "."; endpoints and event names are strings: "Customer.Create"`
 	case r == '.':
@@ -285,6 +292,19 @@ func (s *scanner) afterDuration(off int) bool {
 	}
 	t := s.out.toks[n-1]
 	return t.Type == tokDuration && t.Pos.Offset+len(t.Value) == off
+}
+
+// afterCallee reports whether the token that ends at off is the flow name
+// of a call (or of a rollback call): call billing.Invoice names a flow of
+// another package. (A service or topic named call, rpc call foo.Bar, fails
+// to parse before the dot, and that error is reported first.)
+func (s *scanner) afterCallee(off int) bool {
+	n := len(s.out.toks)
+	if n < 2 {
+		return false
+	}
+	t := s.out.toks
+	return t[n-1].Type == tokIdent && t[n-1].Pos.Offset+len(t[n-1].Value) == off && t[n-2].Value == "call"
 }
 
 // afterCorrelatePath reports whether the token that ends at off is the

@@ -172,7 +172,9 @@
 // "(abort pending)" after its state, and "abort_requested": true with -json,
 // as GET /runs/{id} does. History prints the timeline of one run: each
 // event's time, sequence number, step, transition, attempt, outcome and
-// error, then the run's state and whether an abort is pending; with -json,
+// error, then the run's state, what a waiting run waits for and until when
+// (a sleep's wake-up time, an await's event, a call's child run, the
+// deadline) and whether an abort is pending; with -json,
 // the events in full, state snapshots included. Inbox lists the messages a
 // flow engine keeps in the store's inbox, in the order they arrived: topic,
 // event, ID, state, arrival, last change, and the idempotency key of the

@@ -5,7 +5,9 @@ import (
 	"go/token"
 	"go/types"
 	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -88,7 +90,7 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 			return diag.Diagnostic{}, false
 		}
 	}
-	return bad(at, condHint(l, name, ft, typ),
+	return bad(at, condHint(c, ft, typ),
 		"condition on %q compares a field of type %s with %s %s", name, typ, article(l.Kind), l)
 }
 
@@ -128,10 +130,18 @@ func article(k dsl.LitKind) string {
 	return "the " + string(k)
 }
 
-// condHint says what to compare a field of type ft with.
-func condHint(l *dsl.Literal, name string, ft types.Type, typ string) string {
+// condHint says what to compare a field of type ft with. A string that
+// holds what the field takes (Age < "24h", Total >= "500") is the value
+// quoted by mistake: the hint is the condition without the quotes.
+func condHint(c *dsl.Cond, ft types.Type, typ string) string {
+	l, name := c.Value, c.Field.Name
 	b, basic := ft.Underlying().(*types.Basic)
+	unquoted := "`" + name + " " + string(c.Op) + " " + l.Text + "`"
 	switch {
+	case isDuration(ft) && l.Kind == dsl.LitString && quotedDuration(l.Text):
+		return "a duration is written without quotes: " + unquoted
+	case basic && b.Info()&types.IsNumeric != 0 && l.Kind == dsl.LitString && quotedNumber(l.Text):
+		return "a number is written without quotes: " + unquoted
 	case isDuration(ft):
 		return "compare a time.Duration with a duration, such as `" + name + " > 90m`"
 	case basic && b.Info()&types.IsString != 0:
@@ -142,6 +152,21 @@ func condHint(l *dsl.Literal, name string, ft types.Type, typ string) string {
 		return "compare a number field with a number, such as `" + name + " >= 100`"
 	}
 	return "conditions compare strings, numbers, bools and time.Durations; " + name + " has type " + typ
+}
+
+// quotedDuration reports whether a string literal's text is a duration as
+// .flow writes one (Go syntax, not negative), so that the hint can offer it
+// unquoted.
+func quotedDuration(text string) bool {
+	_, err := time.ParseDuration(text)
+	return err == nil && !strings.HasPrefix(text, "-")
+}
+
+// quotedNumber reports whether a string literal's text is a number as a
+// condition writes one: decimal digits, a point, a leading minus.
+func quotedNumber(text string) bool {
+	_, err := strconv.ParseFloat(text, 64)
+	return err == nil && strings.Trim(text, "0123456789.-") == ""
 }
 
 // isDuration reports whether t is time.Duration itself.

@@ -55,6 +55,7 @@ type RouteState struct {
             when Vip -> done
             when Vip == true and Ratio > 340282356779733661637539395458142568448 -> done
             when Ratio < 340282346638528859811704183484516925440 -> done
+            when Age < "24h" or Total >= "500" -> done
             otherwise -> fail
         }
     }
@@ -75,6 +76,8 @@ type RouteState struct {
 		`16:33: error state-field-unexported: state field "secret" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Secret"]`,
 		`17:18: error cond-type: condition "Vip": field "Vip" has the named type Flag: a field alone is a condition only when it is a plain bool [hint: compare it with a value instead, such as ` + "`" + `Vip == true` + "`" + `]`,
 		`18:42: error cond-type: condition on "Ratio": 340282356779733661637539395458142568448 overflows "Ratio", of type float32 [hint: compare with a number the field's type can hold]`,
+		`20:24: error cond-type: condition on "Age" compares a field of type time.Duration with the string "24h" [hint: a duration is written without quotes: ` + "`" + `Age < 24h` + "`" + `]`,
+		`20:42: error cond-type: condition on "Total" compares a field of type int with the string "500" [hint: a number is written without quotes: ` + "`" + `Total >= 500` + "`" + `]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

@@ -101,9 +101,10 @@ var historyVerb = &verb{
 	summary: `History prints the timeline of one run from a durable store: for each event
 its time, sequence number, step, transition (from -> to), attempt, outcome
 and error (its first line; -json has all of it, and the state snapshot);
-then the run's state, whether an abort accepted waits for the run to take
-it, its parent run if a call started it, and the child runs its calls
-started.`,
+then the run's state, what it waits for and until when if it waits (a
+sleep's wake-up time, an await's event, a call's child run, and the
+deadline), whether an abort accepted waits for the run to take it, its
+parent run if a call started it, and the child runs its calls started.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required)")
 		asJSON := fs.Bool("json", false, "print the events as JSON objects (the runtime.Event form), one per line")
@@ -157,6 +158,9 @@ started.`,
 				if s, err := runtime.Replay(h); err == nil {
 					fmt.Fprintf(e.stdout, "\nrun %s (flow %s) is %s after %d events, %s\n", s.RunID, s.Flow, s.State, len(h),
 						h[len(h)-1].Time.Sub(h[0].Time).Round(time.Microsecond))
+					if s.Wait != nil {
+						fmt.Fprintln(e.stdout, waitLine(s.Step, s.Wait))
+					}
 					if engine.AbortPending(st, s.RunID, s.State) {
 						fmt.Fprintln(e.stdout, "abort pending: accepted, not yet taken by the run (its step in flight has not returned, or the engine has not resumed it); it then rolls back and ends aborted")
 					}
@@ -173,6 +177,34 @@ started.`,
 			return exitOK
 		}
 	},
+}
+
+// waitLine says what a waiting run's step waits for, and until when, as
+// its history records it (runtime.Wait).
+func waitLine(step string, w *runtime.Wait) string {
+	var what string
+	switch {
+	case w.Child != nil:
+		what = fmt.Sprintf("waits for its child run %s (flow %s) to end", w.Child.RunID, w.Child.Flow)
+	case w.Topic != "" || w.Event != "":
+		what = fmt.Sprintf("waits for event %q on topic %q", w.Event, w.Topic)
+		if w.Correlated {
+			field := w.Field
+			if field == "" {
+				field = runtime.CorrelationField
+			}
+			what += fmt.Sprintf(" with %s %q", field, w.Correlation)
+		}
+	case !w.Until.IsZero():
+		what = "sleeps until " + w.Until.Format(timeLayout)
+	default:
+		what = "waits"
+	}
+	line := "step " + step + " " + what
+	if !w.Deadline.IsZero() {
+		line += "; times out at " + w.Deadline.Format(timeLayout)
+	}
+	return line
 }
 
 // table aligns columns and drops the padding at the end of lines.

@@ -275,3 +275,47 @@ func TestHistoryInterrupted(t *testing.T) {
 		t.Fatalf("no abort in:\n%s", out)
 	}
 }
+
+// A waiting run's history says what it waits for and until when, as the
+// last event recorded it: a sleep's wake-up time, an await's event, a
+// call's child run, and the deadline.
+func TestHistoryWaiting(t *testing.T) {
+	dir, st := newStore(t)
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		run, step string
+		wait      runtime.Wait
+	}{
+		{"sleep", "Pickup", runtime.Wait{Until: t0.Add(2 * time.Hour), Deadline: t0.Add(3 * time.Hour)}},
+		{"await", "Pay", runtime.Wait{Topic: "payments", Event: "paid", Correlated: true, Correlation: "o-1", Deadline: t0.Add(72 * time.Hour)}},
+		{"call", "Insure", runtime.Wait{Child: &runtime.RunRef{Flow: "Insurance", RunID: "call@Insure"}}},
+	} {
+		w := c.wait
+		for i, e := range []runtime.Event{
+			{From: "pending", To: "Start:running"},
+			{From: "Start:running", To: c.step + ":waiting", Step: "Start", Attempt: 1, Outcome: "ok", Wait: &w},
+		} {
+			e.RunID, e.Seq, e.Time, e.Flow, e.State = c.run, uint64(i+1), t0, "Order", json.RawMessage(`{}`)
+			if e.Step == "" {
+				e.Step = "Start"
+			}
+			if err := st.Emit(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st.Close()
+	for run, want := range map[string]string{
+		"sleep": "step Pickup sleeps until 2026-05-04T12:00:00.000Z; times out at 2026-05-04T13:00:00.000Z\n",
+		"await": "step Pay waits for event \"paid\" on topic \"payments\" with correlation_id \"o-1\"; times out at 2026-05-07T10:00:00.000Z\n",
+		"call":  "step Insure waits for its child run call@Insure (flow Insurance) to end\n",
+	} {
+		code, out, errOut := runMain("history", "-store", dir, run)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", run, code, errOut)
+		}
+		if !strings.Contains(out, "is waiting after 2 events, 0s\n"+want) {
+			t.Errorf("history of %s, want %q after its state:\n%s", run, want, out)
+		}
+	}
+}
