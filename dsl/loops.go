@@ -43,6 +43,8 @@ func stillStep(s *Step) bool {
 		return true
 	case ActionSleep:
 		return len(s.Publish) == 0 && s.Deadline == 0
+	case ActionGo, ActionRPC, ActionAwait, ActionPublish, ActionCall:
+		return false // each may write the state, or end otherwise on the same state (a service, an event, a child run, a failure)
 	}
 	return false
 }
