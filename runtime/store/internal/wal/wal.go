@@ -87,15 +87,16 @@ func (e *failedError) Unwrap() []error { return []error{ErrFailed, e.cause} }
 // batch is one group commit: records appended by several callers, written
 // with one write and made durable with one sync.
 type batch struct {
-	buf  []byte
-	n    int
-	tell []applied     // the records' Appliers, in the batch's order
-	seal bool          // a Seal request: start a new segment, write nothing
-	pos  Pos           // where buf starts on disk, set by the leader
-	err  error         // set before done is closed
-	done chan struct{} // closed when the batch is durable or failed
-	lead chan struct{} // one token: the waiter that receives it commits the batch
-	full chan struct{} // closed when n reaches MaxBatch (only used with MaxWait)
+	buf     []byte
+	n       int
+	tell    []applied     // the records' Appliers, in the batch's order
+	applied chan struct{} // closed once they were told (or the batch failed)
+	seal    bool          // a Seal request: start a new segment, write nothing
+	pos     Pos           // where buf starts on disk, set by the leader
+	err     error         // set before done is closed
+	done    chan struct{} // closed when the batch is durable or failed
+	lead    chan struct{} // one token: the waiter that receives it commits the batch
+	full    chan struct{} // closed when n reaches MaxBatch (only used with MaxWait)
 }
 
 // Log is an append-only log. It is safe for concurrent use.
@@ -107,9 +108,12 @@ type Log struct {
 	mu      sync.Mutex
 	queue   []*batch // batches waiting to be committed; new records go to the last
 	syncing bool     // a leader is committing; it hands over to queue[0] when done
-	closed  bool
-	failed  error
-	active  sync.WaitGroup // Appends in progress, for Close
+	// applying is the batch committed last: the next batch's Appliers are
+	// told after its own.
+	applying *batch
+	closed   bool
+	failed   error
+	active   sync.WaitGroup // Appends in progress, for Close
 
 	// Writer state, touched only by the current leader.
 	seg  uint64
@@ -452,7 +456,7 @@ func (l *Log) add(payload []byte, a Applier, i int) (*batch, int64) {
 		}
 	}
 	if b == nil {
-		b = &batch{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+		b = &batch{done: make(chan struct{}), lead: make(chan struct{}, 1), applied: make(chan struct{})}
 		if l.opts.MaxWait > 0 {
 			b.full = make(chan struct{})
 		}
@@ -480,7 +484,7 @@ func (l *Log) Seal() error {
 	}
 	l.active.Add(1)
 	defer l.active.Done()
-	b := &batch{seal: true, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	b := &batch{seal: true, done: make(chan struct{}), lead: make(chan struct{}, 1), applied: make(chan struct{})}
 	l.queue = append(l.queue, b)
 	return l.await(b)
 }
@@ -547,16 +551,11 @@ func (l *Log) commit(b *batch) {
 	}
 	l.mu.Lock()
 	l.queue = l.queue[1:] // seal b: later records start a new batch
+	prev := l.applying
+	l.applying = b
 	l.mu.Unlock()
 
 	err := l.write(b)
-	if err == nil {
-		// Before the next batch's commit, which this one leads to below,
-		// and before the writers wake: the log's order.
-		for _, t := range b.tell {
-			t.a.Applied(t.i, Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + t.off})
-		}
-	}
 
 	l.mu.Lock()
 	if err != nil && l.failed == nil {
@@ -564,6 +563,7 @@ func (l *Log) commit(b *batch) {
 	}
 	if l.failed != nil {
 		b.err = l.failed
+		close(b.applied)
 		close(b.done)
 		for _, q := range l.queue {
 			q.err = l.failed
@@ -571,15 +571,26 @@ func (l *Log) commit(b *batch) {
 		}
 		l.queue = nil
 		l.syncing = false
+		l.mu.Unlock()
+		return
+	}
+	// The next batch writes and syncs while b's records are applied.
+	if len(l.queue) > 0 {
+		l.queue[0].lead <- struct{}{}
 	} else {
-		close(b.done)
-		if len(l.queue) > 0 {
-			l.queue[0].lead <- struct{}{}
-		} else {
-			l.syncing = false
-		}
+		l.syncing = false
 	}
 	l.mu.Unlock()
+	// b's Appliers are told after those of the batch before, and before
+	// b's writers wake: the log's order (Applier).
+	if prev != nil {
+		<-prev.applied
+	}
+	for _, t := range b.tell {
+		t.a.Applied(t.i, Pos{Segment: b.pos.Segment, Offset: b.pos.Offset + t.off})
+	}
+	close(b.applied)
+	close(b.done)
 }
 
 func (l *Log) hook(point string) {
