@@ -59,7 +59,7 @@ func (c *Config) Flags(fs *flag.FlagSet, roles string) {
 	fs.DurationVar(&l.ReadTimeout, "read-timeout", DefaultReadTimeout, "time a client has to send a whole request, body included; a slower one is cut off")
 	fs.DurationVar(&l.WriteTimeout, "write-timeout", DefaultWriteTimeout, "time to answer a request, from the end of its headers")
 	fs.DurationVar(&l.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed")
-	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", DefaultMaxHeaderBytes, "largest request header, in bytes")
+	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", DefaultMaxHeaderBytes, "largest request line and headers, in bytes, to which net/http adds 4096 of slack (431 beyond)")
 	fs.IntVar(&l.MaxConns, "max-conns", DefaultMaxConns, "most client connections open at once (at least 2), idle keep-alive ones and GET /watch streams (at most half) included; beyond, new connections wait in the kernel's backlog until one closes")
 }
 
