@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -172,4 +173,36 @@ func series(fams map[string]*dtoFamily, name, k1, v1, k2, v2 string) (float64, b
 		}
 	}
 	return 0, false
+}
+
+// TestMetricNamesInDocs: a metric another doc names (docs/store.md names
+// the store's) is one of the table of docs/observability.md, which
+// TestMetricsAsDocumented holds to what GET /metrics exposes, so that an
+// operator's alert written from any page scrapes a real series. A name
+// followed by a dot is a NATS subject (flowgen_provider.>), not a metric.
+func TestMetricNamesInDocs(t *testing.T) {
+	docs, _ := documentedMetrics(t)
+	files, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`(flowgen_[a-z_]+)\b(?:[^.]|$)`)
+	for _, file := range append(files, "../README.md") {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range name.FindAllStringSubmatch(string(b), -1) {
+			m := sub[1]
+			base := m
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if b, ok := strings.CutSuffix(m, suffix); ok && docs[b].typ == "histogram" {
+					base = b
+				}
+			}
+			if _, ok := docs[base]; !ok {
+				t.Errorf("%s names metric %s, which docs/observability.md's table does not have", file, m)
+			}
+		}
+	}
 }

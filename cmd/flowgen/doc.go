@@ -315,8 +315,8 @@
 // -idle-timeout (60s) is closed. At most -max-conns (1024) client
 // connections are open at once, idle keep-alive ones and GET /watch
 // streams included (at most half of them streams); beyond, new
-// connections wait in the kernel's backlog until one closes. Headers over -max-header-bytes (64 KiB)
-// answer 431, bodies over -max-body (1 MiB) 413. rpc steps open at most
+// connections wait in the kernel's backlog until one closes. Headers over -max-header-bytes (64 KiB,
+// and the 4 KiB net/http reads beyond it) answer 431, bodies over -max-body (1 MiB) 413. rpc steps open at most
 // -service-conns (64) connections to each service host; more calls wait
 // for one. At most -max-running (1000) runs are in flight, holding a
 // goroutine (runs waiting for an event or a time do not count): a start

@@ -59,8 +59,8 @@ func (c *Config) Flags(fs *flag.FlagSet, roles string) {
 	fs.DurationVar(&l.ReadTimeout, "read-timeout", DefaultReadTimeout, "time a client has to send a whole request, body included; a slower one is cut off")
 	fs.DurationVar(&l.WriteTimeout, "write-timeout", DefaultWriteTimeout, "time to answer a request, from the end of its headers")
 	fs.DurationVar(&l.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed")
-	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", DefaultMaxHeaderBytes, "largest request header, in bytes")
-	fs.IntVar(&l.MaxConns, "max-conns", DefaultMaxConns, "most client connections open at once, idle keep-alive ones and GET /watch streams included; beyond, new connections wait in the kernel's backlog until one closes")
+	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", DefaultMaxHeaderBytes, "largest request line and headers, in bytes, to which net/http adds 4096 of slack (431 beyond)")
+	fs.IntVar(&l.MaxConns, "max-conns", DefaultMaxConns, "most client connections open at once (at least 2), idle keep-alive ones and GET /watch streams (at most half) included; beyond, new connections wait in the kernel's backlog until one closes")
 }
 
 // Check refuses a configuration given on the command line that cannot
@@ -93,6 +93,12 @@ func (l Limits) check() error {
 		if n.v <= 0 {
 			return fmt.Errorf("-%s must be positive, found %d", n.name, n.v)
 		}
+	}
+	// GET /watch streams take at most half the places (MaxWatchers), but
+	// at least one: with a single place, one stream would hold it and the
+	// API would answer no one until the stream ends.
+	if l.MaxConns < 2 {
+		return fmt.Errorf("-max-conns must be at least 2, found %d: a GET /watch stream holds its connection, and takes at most half of them", l.MaxConns)
 	}
 	return nil
 }

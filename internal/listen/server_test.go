@@ -121,6 +121,9 @@ func TestCheck(t *testing.T) {
 		{Config{Addr: "127.0.0.1:8080", TLSCert: "c.pem"}, "-tls-cert and -tls-key go together"},
 		{Config{Addr: "127.0.0.1:8080", Limits: Limits{ReadHeaderTimeout: 1, ReadTimeout: -1, WriteTimeout: 1, IdleTimeout: 1, MaxHeaderBytes: 1}}, "-read-timeout must be positive"},
 		{Config{Addr: "127.0.0.1:8080", Limits: Limits{ReadHeaderTimeout: 1, ReadTimeout: 1, WriteTimeout: 1, IdleTimeout: 1, MaxHeaderBytes: 1}}, "-max-conns must be positive, found 0"},
+		// One place: a web view's stream would take it, and the API none.
+		{Config{Addr: "127.0.0.1:8080", Limits: Limits{ReadHeaderTimeout: 1, ReadTimeout: 1, WriteTimeout: 1, IdleTimeout: 1, MaxHeaderBytes: 1, MaxConns: 1}}, "-max-conns must be at least 2, found 1"},
+		{Config{Addr: "127.0.0.1:8080", Limits: Limits{ReadHeaderTimeout: 1, ReadTimeout: 1, WriteTimeout: 1, IdleTimeout: 1, MaxHeaderBytes: 1, MaxConns: 2}}, ""},
 		{Config{Addr: ":8080", Limits: Limits{}.withDefaults()}, "is not a loopback address"},
 		{Config{Addr: ":8080", Tokens: "t", Limits: Limits{}.withDefaults()}, ""},
 		{Config{Addr: "0.0.0.0:8080", Insecure: true, Limits: Limits{}.withDefaults()}, ""},

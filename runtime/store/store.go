@@ -75,7 +75,8 @@ type Options struct {
 	Retain time.Duration
 	// CompactEvery is how often the background compaction looks at the
 	// store (default DefaultCompactEvery); it rewrites the sealed segments
-	// when at least half their records can go. Negative: no background
+	// when at least half the records the store holds (the active segment's
+	// too) can go. Negative: no background
 	// compaction (Compact and CompactAll still work).
 	CompactEvery time.Duration
 	// OnCompact, if set, is told of each background compaction that ran or
