@@ -12,7 +12,7 @@ import (
 // streams could hold every place of -max-conns 6 and leave none for the
 // API.
 func TestServeWatchersLeaveConnectionsForTheAPI(t *testing.T) {
-	for _, c := range []struct{ conns, want int }{{6, 3}, {100, 50}, {1, 1}} {
+	for _, c := range []struct{ conns, want int }{{6, 3}, {100, 50}, {2, 1}} {
 		cfg := config{net: listen.Config{Limits: listen.Limits{MaxConns: c.conns}}}
 		if got := engineOptions(cfg, nil, nil, slog.New(slog.DiscardHandler)).MaxWatchers; got != c.want {
 			t.Errorf("-max-conns %d: the engine's MaxWatchers is %d, want %d", c.conns, got, c.want)
