@@ -91,6 +91,10 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 		{"/flows/Signup/runs?run_id=", nil, "run ID of 0 bytes"},
 		{"/flows/Signup/runs?run_id=a&run_id=b", nil, "given 2 times"},
 		{"/flows/Signup/runs?run_id=a", []string{"Idempotency-Key", "a b"}, "Idempotency-Key"},
+		// Both name the run: a key sent again with another run_id would
+		// start a second run.
+		{"/flows/Signup/runs?run_id=r-1", []string{"Idempotency-Key", "req-9"}, "give one of them"},
+		{"/rpc/Signup.Start?run_id=r-1", []string{"Idempotency-Key", "req-9"}, "give one of them"},
 		// The forms of the engine's own run IDs, which a caller taking
 		// first would hijack.
 		{"/flows/Signup/runs?run_id=" + EventRunID("Signup", "m-1"), nil, "which the engine makes itself"},

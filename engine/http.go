@@ -276,15 +276,21 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 	if bad == nil && key != "" {
 		bad = checkKey("Idempotency-Key", key)
 	}
+	if bad == nil && named && key != "" {
+		// Each names the run; honouring one would leave the other
+		// unchecked, and a key sent again with another run_id would start
+		// a second run. POST /events refuses the same.
+		bad = fmt.Errorf("?run_id=%q and the Idempotency-Key %q both name the run: give one of them", id, key)
+	}
 	if bad != nil {
 		writeError(w, http.StatusBadRequest, bad, nil)
 		return
 	}
-	if !named && key != "" {
+	if key != "" {
 		id = KeyRunID(fe.name, key)
 	}
 	runID, err := e.startRun(r.Context(), fe, state, id, true, admitBounded)
-	if errors.Is(err, ErrIdempotencyMismatch) && key != "" && !named {
+	if errors.Is(err, ErrIdempotencyMismatch) && key != "" {
 		err = fmt.Errorf("%w: Idempotency-Key %q started run %q with another body", ErrIdempotencyMismatch, key, runID)
 	}
 	switch {
