@@ -74,12 +74,18 @@ func (e *Engine) Handler() http.Handler {
 		}
 		writeError(w, cmpOr(rec.status, http.StatusNotFound), msg, nil)
 	}))
+	return NoSniff(api)
+}
+
+// NoSniff makes each answer of h only what its Content-Type says
+// (X-Content-Type-Options: nosniff): a browser never takes one, whose text
+// (states, payloads, errors, an echoed body) callers choose, for a page or
+// a script. Handler's answers have it; so should those of any route a
+// program serves beside them.
+func NoSniff(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Each answer is only what its Content-Type says: a browser never
-		// takes one, whose text (states, payloads, errors) callers choose,
-		// for a page or a script.
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		api.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -313,7 +313,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	// with the request it got (-service NAME=http://ADDR/echo). It needs
 	// no token: the engine's own rpc steps call it (httpcall sends none),
 	// and it reads and changes nothing. Its body must be JSON, like the API's.
-	mux.Handle("POST /echo/{endpoint}", engine.RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /echo/{endpoint}", engine.NoSniff(engine.RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read whole before answering: a body over -max-body is refused
 		// (413), not echoed cut short under a 200.
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lim.maxBody))
@@ -328,7 +328,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 			return
 		}
 		_, _ = w.Write(b)
-	})))
+	}))))
 	// Shutdown waits for open requests: the web view's GET /watch streams
 	// end first. Then runs reach a step boundary.
 	// This mux would redirect a path that is not clean (//runs) before the

@@ -85,9 +85,14 @@ func TestServeTokens(t *testing.T) {
 		{"POST", "/echo/Customer.Create", "", "application/x-www-form-urlencoded", `echo=1`, 415},
 	}
 	for _, s := range steps {
-		status, _, body := request(t, c, s.method, url+s.path, s.token, s.contentType, s.body)
+		status, h, body := request(t, c, s.method, url+s.path, s.token, s.contentType, s.body)
 		if status != s.status {
 			t.Errorf("%s %s (token %q, %s): %d %s, want %d", s.method, s.path, s.token, s.contentType, status, body, s.status)
+		}
+		// Every answer, the echo's of a caller's body included, is only
+		// what its Content-Type says.
+		if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s %s: X-Content-Type-Options %q, want nosniff", s.method, s.path, got)
 		}
 		if s.path == "/echo/Customer.Create" && status == 200 && body != s.body {
 			t.Errorf("echo answered %q", body)
