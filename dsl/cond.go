@@ -96,7 +96,9 @@ func (l *Literal) String() string {
 }
 
 // String is the condition as .flow writes it, with the parentheses its
-// operators' precedence needs (not binds tighter than and, and than or).
+// operators' precedence needs (not binds tighter than and, and than or),
+// and around an and inside an or, which precedence alone would not need:
+// what diagrams and generated comments show, read without the rules.
 func (c *Cond) String() string { return c.format(0) }
 
 // precedence of a condition's operator as an operand: or 1, and 2, the
@@ -133,6 +135,13 @@ func (c *Cond) format(outer int) string {
 			p := c.precedence()
 			if i > 0 {
 				p++
+			}
+			if c.Op == CondOr && a.Op == CondAnd {
+				// Bracketed though and binds tighter: a reader of a
+				// diagram or a comment should not need the precedence
+				// (A or (B and C), as an author who mixes them often
+				// writes it).
+				p = 3
 			}
 			parts[i] = a.format(p)
 		}

@@ -94,7 +94,7 @@ func NewRouteFlow(h RouteHandlers, opts ...runtime.Option) (*RouteFlow, error) {
 		func(s *RouteState) (bool, error) { return s.Tier == "gold" && s.Total >= 100, nil },
 		// when Express and not (Weight > 20.5 or Zone == "remote") -> ShipFast
 		func(s *RouteState) (bool, error) { return s.Express && !(s.Weight > 20.5 || s.Zone == "remote"), nil },
-		// when Age > 72h or Attempts >= -1 and Attempts != 0 -> Review
+		// when Age > 72h or (Attempts >= -1 and Attempts != 0) -> Review
 		func(s *RouteState) (bool, error) {
 			return s.Age > 72*time.Hour || s.Attempts >= -1 && s.Attempts != 0, nil
 		},
