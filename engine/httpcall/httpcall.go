@@ -395,11 +395,17 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	defer res.Body.Close()
 	var r io.Reader = res.Body
 	if c.limits.MaxResponseBytes > 0 {
-		r = io.LimitReader(r, c.limits.MaxResponseBytes)
+		// One byte more than the bound tells a body over it from one
+		// that fills it.
+		r = io.LimitReader(r, c.limits.MaxResponseBytes+1)
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return c.failed(ctx, service, endpoint, "reading the response", err)
+	}
+	tooLarge := c.limits.MaxResponseBytes > 0 && int64(len(data)) > c.limits.MaxResponseBytes
+	if tooLarge {
+		data = data[:c.limits.MaxResponseBytes]
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		se := &StatusError{Service: service, Endpoint: endpoint, Status: res.StatusCode, Body: snippet(data)}
@@ -408,7 +414,14 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		}
 		return runtime.Permanent(se)
 	}
-	if rsp == nil || len(bytes.TrimSpace(data)) == 0 {
+	if rsp == nil {
+		return nil // the step keeps no response: its size does not matter
+	}
+	if tooLarge {
+		// Cut, it would not decode: say why, not what the decoder sees.
+		return runtime.Permanent(fmt.Errorf("%s %s: the response is larger than %d bytes (httpcall.Limits.MaxResponseBytes)", service, endpoint, c.limits.MaxResponseBytes))
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
 	if raw, ok := rsp.(*json.RawMessage); ok {

@@ -247,3 +247,32 @@ func TestCallerConnectionLimit(t *testing.T) {
 		t.Fatalf("%d calls at once at the server, want at most 3", p)
 	}
 }
+
+// A response over MaxResponseBytes fails the call for good, saying so (cut,
+// it failed to decode with "unexpected end of JSON input"); one that fills
+// the bound exactly decodes, and a step that keeps no response ignores
+// the size.
+func TestResponseLimit(t *testing.T) {
+	const limit = 64
+	body := func(n int) []byte { return []byte(`"` + strings.Repeat("x", n-2) + `"`) }
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := limit
+		if r.URL.Path == "/Big" {
+			n = limit + 1
+		}
+		w.Write(body(n))
+	}))
+	defer srv.Close()
+	c := New(Static{"svc": srv.URL}, WithLimits(Limits{MaxResponseBytes: limit}))
+	var got string
+	if err := c.Call(context.Background(), "svc", "Full", nil, &got); err != nil || len(got) != limit-2 {
+		t.Fatalf("a response of exactly the bound: %v, %d bytes decoded", err, len(got))
+	}
+	err := c.Call(context.Background(), "svc", "Big", nil, &got)
+	if !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "larger than 64 bytes") {
+		t.Fatalf("a response over the bound: %v, want a permanent error saying it is larger than 64 bytes", err)
+	}
+	if err := c.Call(context.Background(), "svc", "Big", nil, nil); err != nil {
+		t.Fatalf("a response over the bound that the step does not keep: %v", err)
+	}
+}
