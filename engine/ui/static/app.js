@@ -370,8 +370,8 @@
             el("td", { "class": "mono", text: r.step || "" }),
             el("td", { "class": "mono", text: r.correlation || "" }),
             el("td", { text: String(r.events) }),
-            el("td", { text: fmtTime(r.started) }),
-            el("td", { text: fmtTime(r.updated) })
+            el("td", { "class": "time", text: fmtTime(r.started) }),
+            el("td", { "class": "time", text: fmtTime(r.updated) })
           ]);
           tbody.appendChild(tr);
         });
@@ -511,7 +511,7 @@
           el("td", { "class": "mono", text: e.from + " → " + e.to }),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: outcome(e) }),
-          el("td", { text: e.error || "" })
+          el("td", { "class": "err-col", text: e.error || "" })
         ]));
       });
       timeline.appendChild(tb);

@@ -1,0 +1,58 @@
+package ui_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// oneLine is a script true when every cell the selector finds lays its
+// text out on one line (the line boxes of its text, counted by a Range).
+func oneLine(sel string) string {
+	return fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).every(c => {
+		const r = document.createRange();
+		r.selectNodeContents(c);
+		return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size <= 1;
+	})`, sel)
+}
+
+// The tables stay readable at a laptop's width and a phone's: the runs
+// list's times are a line each (the list scrolls sideways in a narrow
+// window; a time wrapped to three lines made every row three lines tall),
+// and the timeline's errors have a column wide enough to read (squeezed to
+// 127 px at 1280, an HTTP error took eight lines a row), with the timeline
+// still fitting its column at 1280 px.
+func TestBrowserTablesReadable(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Brittle", `{"Item": "vase"}`)
+	v.await(id, runtime.StateCompensationFailed)
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	const times = `#runs tbody td:nth-child(7), #runs tbody td:nth-child(8)` // Started, Updated
+	for i, w := range []int64{1280, 400} {
+		run(t, ctx, fmt.Sprintf("a window %d px wide", w), chromedp.EmulateViewport(w, 900))
+		run(t, ctx, "the runs", js(`location.hash = "#/runs"`), chromedp.WaitReady(chromedp.CSS(`#runs tbody tr[data-run]`)))
+		if !get(t, ctx, "the times", chromedp.Evaluate[bool](oneLine(times))) {
+			t.Errorf("%d px: a run's time takes several lines", w)
+		}
+		if n := get(t, ctx, "the time cells", chromedp.Evaluate[int](`document.querySelectorAll("`+times+`").length`)); n != 2 {
+			t.Errorf("%d px: %d time cells in the runs list, want 2 (started, updated)", w, n)
+		}
+		shot(t, ctx, fmt.Sprintf("%d-runs-%d", 2*i+1, w))
+		run(t, ctx, "the run", js(`location.hash = "#/run/`+id+`"`), chromedp.WaitReady(chromedp.CSS(`#timeline tbody tr`)))
+		// 12em of the page's 14px.
+		if width := get(t, ctx, "the error column", chromedp.Evaluate[float64](`document.querySelector("#timeline th:last-child").getBoundingClientRect().width`)); width < 168 {
+			t.Errorf("%d px: the timeline's error column is %.0f px wide, want 168 or more", w, width)
+		}
+		if w == 1280 {
+			box := get(t, ctx, "the timeline's box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#timeline").parentNode)`))
+			if box[0] > box[1] {
+				t.Errorf("%d px: the timeline is %d px wide in a box of %d px: it scrolls sideways", w, box[0], box[1])
+			}
+		}
+		shot(t, ctx, fmt.Sprintf("%d-run-%d", 2*i+2, w))
+	}
+}
