@@ -413,6 +413,7 @@ func layoutFlow(g *flowGraph) *flowLayout {
 			fanIn[index[e.to]]++
 		}
 	}
+	var pref []float64 // per route: where along its curve a label between adjacent ranks prefers to be
 	for _, e := range g.edges {
 		if e.abort {
 			continue // on the rail, below
@@ -425,6 +426,7 @@ func layoutFlow(g *flowGraph) *flowLayout {
 			rx, ty := v.x+v.w/2, v.y-v.h/4
 			rt.pts = [][2]float64{{rx, ty}, {rx + 24, ty}, {rx + 24, v.y + v.h/4}, {rx, v.y + v.h/4}}
 			rt.labelPos = [2]float64{rx + 28, v.y}
+			pref = append(pref, 0)
 			L.routes = append(L.routes, rt)
 			maxX = math.Max(maxX, rx+28+textWidth(e.label, labelGlyph))
 			continue
@@ -447,14 +449,12 @@ func layoutFlow(g *flowGraph) *flowLayout {
 			slices.Reverse(pts)
 		}
 		rt.pts = pts
-		mid := len(pts) / 2
-		if len(pts) == 2 {
-			rt.labelPos = labelPoint(pts[0], pts[1], labelAt(fanOut[a] > 1, fanIn[b] > 1))
-		} else {
-			rt.labelPos = [2]float64{pts[mid][0] + 4, pts[mid][1]}
-		}
-		maxX = math.Max(maxX, rt.labelPos[0]+textWidth(e.label, labelGlyph))
+		pref = append(pref, labelAt(fanOut[a] > 1, fanIn[b] > 1))
 		L.routes = append(L.routes, rt)
+	}
+	placeLabels(L.routes, pref)
+	for _, rt := range L.routes {
+		maxX = math.Max(maxX, rt.labelPos[0]+textWidth(rt.e.label, labelGlyph))
 	}
 	// The abort edges: right along the rail, left just above the target's
 	// rank (below the labels of the edges that cross the gap), down into
@@ -485,6 +485,99 @@ func layoutFlow(g *flowGraph) *flowLayout {
 	}
 	L.w = maxX - minX
 	return L
+}
+
+// placeLabels places the label of each edge at the place along it
+// nearest its preferred one where the label covers no label placed
+// before. The labels of edges that converge on one box or leave one
+// (a choose's conditions) sat at one height, printed over one another
+// ("errorerror timeout"). An edge between adjacent ranks prefers the
+// point labelAt chooses (its route has two points, pref set by the
+// caller) and may move along its curve; one that spans several ranks
+// prefers its middle bend and may move to its other bends and the middles
+// of the curves between them. With no free place a label stays at its
+// preferred one.
+func placeLabels(routes []route, pref []float64) {
+	var placed [][4]float64
+	boxAt := func(rt *route, at [2]float64) [4]float64 {
+		return labelBox(rt.e.label, at)
+	}
+	free := func(b [4]float64) bool {
+		for _, p := range placed {
+			if b[0] < p[2] && p[0] < b[2] && b[1] < p[3] && p[1] < b[3] {
+				return false
+			}
+		}
+		return true
+	}
+	places := make([][][2]float64, len(routes)) // per route, the preferred first
+	for i := range routes {
+		rt := &routes[i]
+		switch n := len(rt.pts); {
+		case rt.self || rt.rail:
+			places[i] = [][2]float64{rt.labelPos}
+		case n == 2:
+			for _, t := range append([]float64{pref[i]}, labelTs...) {
+				places[i] = append(places[i], labelPoint(rt.pts[0], rt.pts[1], t))
+			}
+		default:
+			for _, h := range outFrom(2*(n/2), 1, 2*n-3) { // in half points
+				if h%2 == 0 {
+					places[i] = append(places[i], [2]float64{rt.pts[h/2][0] + 4, rt.pts[h/2][1]})
+				} else {
+					places[i] = append(places[i], labelPoint(rt.pts[h/2], rt.pts[h/2+1], 0.5))
+				}
+			}
+		}
+		rt.labelPos = places[i][0]
+	}
+	place := func(i int) {
+		rt := &routes[i]
+		for _, at := range places[i] {
+			if free(boxAt(rt, at)) {
+				rt.labelPos = at
+				break
+			}
+		}
+		placed = append(placed, boxAt(rt, rt.labelPos))
+	}
+	// The labels with one place (a self loop's, the abort rail's, an edge
+	// going up, whose curve labelPoint takes the middle of) first: the
+	// others can move out of their way.
+	for pass := range 2 {
+		for i := range routes {
+			one := !slices.ContainsFunc(places[i], func(p [2]float64) bool { return p != places[i][0] })
+			if routes[i].e.label != "" && one == (pass == 0) {
+				place(i)
+			}
+		}
+	}
+}
+
+// labelBox is the box a label at at takes (its text sits right of at, on
+// a baseline 3 points below), with a margin around it: two labels that
+// only touch read as one ("errorerror").
+func labelBox(label string, at [2]float64) [4]float64 {
+	return [4]float64{at[0] - labelGlyph, at[1] - 10, at[0] + textWidth(label, labelGlyph) + labelGlyph, at[1] + 6}
+}
+
+// labelTs are the other places along an edge between adjacent ranks that
+// its label may take, nearer the middle first.
+var labelTs = []float64{0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6, 0.15, 0.85}
+
+// outFrom lists the integers from lo to hi, c first, then the nearer ones
+// before the further, the lower of two as near first.
+func outFrom(c, lo, hi int) []int {
+	out := []int{c}
+	for d := 1; c-d >= lo || c+d <= hi; d++ {
+		if c-d >= lo {
+			out = append(out, c-d)
+		}
+		if c+d <= hi {
+			out = append(out, c+d)
+		}
+	}
+	return out
 }
 
 // labelAt is where along an edge between two adjacent ranks its label

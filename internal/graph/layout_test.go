@@ -2,9 +2,12 @@ package graph
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // TestLayoutLinearInSteps checks that a flow whose every step has a
@@ -75,6 +78,59 @@ func TestAbortRail(t *testing.T) {
 			}
 			if rails == 0 {
 				t.Errorf("%s: flow %s has no abort edge", dir, g.name)
+			}
+		}
+	}
+}
+
+// No two edge labels print over one another: the labels of edges that
+// span several ranks and converge on one box, all at their edges' middles,
+// printed as "errorerrorerror timeout" in the order flow's diagram (found
+// looking at the web view). The goldens and examples/order are checked.
+func TestLabelsDoNotOverlap(t *testing.T) {
+	files := map[string]*dsl.File{}
+	for _, dir := range goldenCases(t) {
+		files[dir] = loadCase(t, dir)
+	}
+	order := filepath.Join("..", "..", "examples", "order", "order.flow")
+	src, err := os.ReadFile(order)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := flowfile.Load("order.flow", src, dsl.CheckOptions{})
+	if diags.HasErrors() || f == nil {
+		t.Fatalf("%s does not check: %v", order, diags)
+	}
+	files[order] = f
+	for name, f := range files {
+		d, err := build(f, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range d.flows {
+			L := layoutFlow(g)
+			type box struct {
+				label string
+				b     [4]float64
+				to    string
+			}
+			var boxes []box
+			for _, rt := range L.routes {
+				if rt.e.label == "" || rt.rail {
+					continue // the abort edges' labels print as one, by design
+				}
+				x, y := rt.labelPos[0], rt.labelPos[1]
+				// The text, and half a glyph either side: labels closer
+				// than a glyph read as one ("errorerror").
+				m := labelGlyph / 2
+				boxes = append(boxes, box{rt.e.label, [4]float64{x - m, y - 8, x + textWidth(rt.e.label, labelGlyph) + m, y + 4}, rt.e.to})
+			}
+			for i, a := range boxes {
+				for _, b := range boxes[:i] {
+					if a.b[0] < b.b[2] && b.b[0] < a.b[2] && a.b[1] < b.b[3] && b.b[1] < a.b[3] {
+						t.Errorf("%s, flow %s: label %q (to %s) at %v covers %q (to %s) at %v", name, g.name, a.label, a.to, a.b, b.label, b.to, b.b)
+					}
+				}
 			}
 		}
 	}
