@@ -452,7 +452,17 @@ func layoutFlow(g *flowGraph) *flowLayout {
 		pref = append(pref, labelAt(fanOut[a] > 1, fanIn[b] > 1))
 		L.routes = append(L.routes, rt)
 	}
-	placeLabels(L.routes, pref)
+	// The abort edges' turns off the rail (below) cross the gap above
+	// their targets' ranks, where labels sit: keep the labels off them.
+	var turns [][4]float64
+	for _, e := range g.edges {
+		if e.abort {
+			t := L.verts[index[e.to]]
+			y := rankTop[t.rank] - railTurn
+			turns = append(turns, [4]float64{t.x + t.w/4, y - 1, math.Inf(1), y + 1})
+		}
+	}
+	placeLabels(L.routes, pref, turns)
 	for _, rt := range L.routes {
 		maxX = math.Max(maxX, rt.labelPos[0]+textWidth(rt.e.label, labelGlyph))
 	}
@@ -489,7 +499,7 @@ func layoutFlow(g *flowGraph) *flowLayout {
 
 // placeLabels places the label of each edge at the place along it
 // nearest its preferred one where the label covers no label placed
-// before. The labels of edges that converge on one box or leave one
+// before, nor a box of avoid (the lines of the abort edges' turns). The labels of edges that converge on one box or leave one
 // (a choose's conditions) sat at one height, printed over one another
 // ("errorerror timeout"). An edge between adjacent ranks prefers the
 // point labelAt chooses (its route has two points, pref set by the
@@ -497,8 +507,8 @@ func layoutFlow(g *flowGraph) *flowLayout {
 // prefers its middle bend and may move to its other bends and the middles
 // of the curves between them. With no free place a label stays at its
 // preferred one.
-func placeLabels(routes []route, pref []float64) {
-	var placed [][4]float64
+func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
+	placed := slices.Clone(avoid)
 	boxAt := func(rt *route, at [2]float64) [4]float64 {
 		return labelBox(rt.e.label, at)
 	}

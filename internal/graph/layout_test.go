@@ -125,6 +125,18 @@ func TestLabelsDoNotOverlap(t *testing.T) {
 				m := labelGlyph / 2
 				boxes = append(boxes, box{rt.e.label, [4]float64{x - m, y - 8, x + textWidth(rt.e.label, labelGlyph) + m, y + 4}, rt.e.to})
 			}
+			// Nor does an abort edge's turn off the rail run through one.
+			for _, rt := range L.routes {
+				if !rt.rail {
+					continue
+				}
+				y, x0 := rt.pts[2][1], rt.pts[3][0]
+				for _, a := range boxes {
+					if a.b[1] < y && y < a.b[3] && a.b[2] > x0 {
+						t.Errorf("%s, flow %s: the abort edge to %s turns at y=%v through label %q (to %s) at %v", name, g.name, rt.e.to, y, a.label, a.to, a.b)
+					}
+				}
+			}
 			for i, a := range boxes {
 				for _, b := range boxes[:i] {
 					if a.b[0] < b.b[2] && b.b[0] < a.b[2] && a.b[1] < b.b[3] && b.b[1] < a.b[3] {
