@@ -1188,10 +1188,38 @@ func TestBrowserMalformedLink(t *testing.T) {
 	v := newEnvAuth(t, false)
 	ctx := browser(t)
 	run(t, ctx, "open the link", chromedp.Navigate(v.url+"/ui/#/run/50%"),
-		chromedp.WaitVisible(chromedp.CSS("#view h1")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+		chromedp.WaitVisible(chromedp.CSS("#view h1")), chromedp.WaitVisible(chromedp.CSS("#run-unknown")))
 	title := get(t, ctx, "title", chromedp.Text(chromedp.CSS("#view h1")))
-	notice := get(t, ctx, "notice", chromedp.Text(chromedp.CSS("#notice")))
-	if title != "Run 50%" || !strings.Contains(notice, "unknown run") {
-		t.Errorf("title %q, notice %q", title, notice)
+	says := get(t, ctx, "the page", chromedp.Text(chromedp.CSS("#run-unknown")))
+	if title != "Run 50%" || !strings.Contains(says, "No run 50% here") {
+		t.Errorf("title %q, the page says %q", title, says)
 	}
+}
+
+// A run the server does not know shows one message, not a red error over
+// empty panels (a diagram box, "Timeline", "Waiting for", "State" with
+// nothing under them); and a run started under that ID afterwards shows,
+// as the page follows the ID.
+func TestBrowserUnknownRun(t *testing.T) {
+	v := newEnvAuth(t, false)
+	ctx := browser(t)
+	run(t, ctx, "open an unknown run", chromedp.Navigate(v.url+"/ui/#/run/later-1"),
+		chromedp.WaitVisible(chromedp.CSS("#run-unknown")))
+	says := get(t, ctx, "the page", chromedp.Text(chromedp.CSS("#run-unknown")))
+	// offsetParent is null for an element that is not displayed.
+	panels := get(t, ctx, "the panels", chromedp.EvaluateAsDevTools[bool](`document.querySelector("#view .cols").offsetParent !== null || !document.querySelector("#notice").hidden`))
+	if !strings.Contains(says, "No run later-1 here") || panels {
+		t.Fatalf("the page says %q; panels or the error notice shown: %v", says, panels)
+	}
+	req, _ := http.NewRequest("POST", v.url+"/flows/Order/runs?run_id=later-1", strings.NewReader(`{"Item": "book"}`))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("start later-1: %d", res.StatusCode)
+	}
+	run(t, ctx, "the run shows", chromedp.WaitVisible(chromedp.CSS("#run-machine")), chromedp.WaitNotVisible(chromedp.CSS("#run-unknown")))
 }

@@ -407,7 +407,11 @@
     var timeline = el("table", { id: "timeline" });
     view.appendChild(el("h1", null, ["Run ", el("span", { "class": "mono", text: id })]));
     view.appendChild(head);
-    view.appendChild(el("div", { "class": "cols" }, [
+    // A run the server does not know shows this instead of empty panels.
+    var unknown = el("div", { "class": "empty", id: "run-unknown", hidden: true });
+    view.appendChild(unknown);
+    var cols;
+    view.appendChild(cols = el("div", { "class": "cols" }, [
       el("div", null, [el("div", { "class": "panel" }, [diagram, details]),
         el("h2", { text: "Timeline" }), wide(timeline)]),
       // The state last, and sticky: it shows the state after the event
@@ -577,9 +581,24 @@
         // that cut a step short.
         r[0].woken = r[1].woken || [];
         r[0].interrupted = r[1].interrupted || 0;
+        unknown.hidden = true;
+        cols.hidden = false;
         render(r[0]);
         return loadDiagram();
-      }).catch(failed);
+      }).catch(function (e) {
+        if (e && e.status === 404) {
+          // Nothing to draw: say so once, in place of the panels. The
+          // watch still follows the ID, so a run started under it shows.
+          head.textContent = "";
+          cols.hidden = true;
+          unknown.hidden = false;
+          unknown.textContent = "No run " + id + " here: no run was started under this ID, or it finished and the store's retention removed it. ";
+          unknown.appendChild(el("a", { href: "#/runs", text: "All runs" }));
+          notice("");
+          return;
+        }
+        failed(e);
+      });
     }
     var refresh = throttle(load, 150);
     cleanup.push(watch("run=" + encodeURIComponent(id), refresh, refresh));
