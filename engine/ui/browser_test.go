@@ -480,6 +480,14 @@ func poll(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(60*time.Second))
 }
 
+// textOf reads the text of the element sel selects in one evaluation. A
+// run's page redraws its head and panels when the watch tells it of an
+// event: an element found by one call (chromedp.Text) may be gone when the
+// next reads it, and read as "" (TestBrowserAbortPending, once in CI).
+func textOf(sel string) chromedp.Action[string] {
+	return chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {}).innerText || ""`, sel))
+}
+
 // js runs a script in the page.
 func js(script string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
@@ -731,7 +739,7 @@ func TestBrowserCompensationFailed(t *testing.T) {
 	}
 	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
 	run(t, ctx, "the error", chromedp.WaitVisible(chromedp.CSS("#run-error")))
-	if got := get(t, ctx, "the error", chromedp.Text(chromedp.CSS("#run-error"))); got != st.Err {
+	if got := get(t, ctx, "the error", textOf("#run-error")); got != st.Err {
 		t.Errorf("the error reads %q, want %q", got, st.Err)
 	}
 	run(t, ctx, "the rollback that failed", chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-undo.fg-failed[data-step="Book"]`)))
@@ -748,7 +756,7 @@ func TestBrowserAbort(t *testing.T) {
 	signIn(t, ctx, v.url+"/ui/#/run/"+id, adminToken, true)
 	run(t, ctx, "Abort offered", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitVisible(chromedp.CSS("#abort")))
 	run(t, ctx, "arm Abort", chromedp.Click(chromedp.CSS("#abort")))
-	label := get(t, ctx, "label", chromedp.Text(chromedp.CSS("#abort")))
+	label := get(t, ctx, "label", textOf("#abort"))
 	if label != "Confirm abort" {
 		t.Errorf("after one click the button says %q", label)
 	}
@@ -832,7 +840,7 @@ func TestBrowserAbortPending(t *testing.T) {
 	if err != nil || !st.AbortRequested || st.State != runtime.StateRunning {
 		t.Fatalf("the run's status: %+v %v; want running, abort requested", st, err)
 	}
-	text := get(t, ctx, "the notice", chromedp.Text(chromedp.CSS("#abort-pending")))
+	text := get(t, ctx, "the notice", textOf("#abort-pending"))
 	again := get(t, ctx, "no second abort", chromedp.Evaluate[bool](`document.querySelector("#abort") !== null`))
 	if !strings.Contains(text, "Abort accepted, pending") || !strings.Contains(text, "(Grab)") || again {
 		t.Errorf("the notice %q; Abort offered again %v", text, again)
@@ -1059,7 +1067,7 @@ func TestBrowserOpenAPIAndWaits(t *testing.T) {
 	)
 	who := get(t, ctx, "who", chromedp.Text(chromedp.CSS("#who")))
 	wait := get(t, ctx, "wait", chromedp.Text(chromedp.CSS("#run-wait")))
-	deadline := get(t, ctx, "deadline", chromedp.Text(chromedp.CSS("#wait-deadline")))
+	deadline := get(t, ctx, "deadline", textOf("#wait-deadline"))
 	login := get(t, ctx, "login", chromedp.Evaluate[bool](`document.querySelector("#login").hidden`))
 	if !login || !strings.Contains(who, "open API") {
 		t.Errorf("sign-in hidden %v, header %q", login, who)
