@@ -499,32 +499,25 @@ func layoutFlow(g *flowGraph) *flowLayout {
 
 // placeLabels places the label of each edge at the place along it
 // nearest its preferred one where the label covers no label placed
-// before, nor a box of avoid (the lines of the abort edges' turns). The labels of edges that converge on one box or leave one
-// (a choose's conditions) sat at one height, printed over one another
-// ("errorerror timeout"). An edge between adjacent ranks prefers the
+// before, nor a box of avoid (the lines of the abort edges' turns). The
+// labels of edges that converge on one box or leave one (a choose's
+// conditions) sat at one height, printed over one another ("errorerror
+// timeout"). An edge between adjacent ranks prefers the
 // point labelAt chooses (its route has two points, pref set by the
 // caller) and may move along its curve; one that spans several ranks
 // prefers its middle bend and may move to its other bends and the middles
 // of the curves between them. With no free place a label stays at its
 // preferred one.
 func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
-	placed := slices.Clone(avoid)
-	boxAt := func(rt *route, at [2]float64) [4]float64 {
-		return labelBox(rt.e.label, at)
-	}
-	free := func(b [4]float64) bool {
-		for _, p := range placed {
-			if b[0] < p[2] && p[0] < b[2] && b[1] < p[3] && p[1] < b[3] {
-				return false
-			}
-		}
-		return true
+	var placed labelGrid
+	for _, b := range avoid {
+		placed.add(b)
 	}
 	places := make([][][2]float64, len(routes)) // per route, the preferred first
 	for i := range routes {
 		rt := &routes[i]
 		switch n := len(rt.pts); {
-		case rt.self || rt.rail:
+		case rt.self:
 			places[i] = [][2]float64{rt.labelPos}
 		case n == 2:
 			for _, t := range append([]float64{pref[i]}, labelTs...) {
@@ -544,16 +537,16 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 	place := func(i int) {
 		rt := &routes[i]
 		for _, at := range places[i] {
-			if free(boxAt(rt, at)) {
+			if placed.free(labelBox(rt.e.label, at)) {
 				rt.labelPos = at
 				break
 			}
 		}
-		placed = append(placed, boxAt(rt, rt.labelPos))
+		placed.add(labelBox(rt.e.label, rt.labelPos))
 	}
-	// The labels with one place (a self loop's, the abort rail's, an edge
-	// going up, whose curve labelPoint takes the middle of) first: the
-	// others can move out of their way.
+	// The labels with one place (a self loop's, an edge going up, whose
+	// curve labelPoint takes the middle of) first: the others can move out
+	// of their way.
 	for pass := range 2 {
 		for i := range routes {
 			one := !slices.ContainsFunc(places[i], func(p [2]float64) bool { return p != places[i][0] })
@@ -562,6 +555,34 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 			}
 		}
 	}
+}
+
+// labelGrid holds the boxes placed so far, in bands of labelBand points
+// of height, so that a label is checked against the boxes near it only:
+// a diagram of thousands of steps has thousands of labels.
+type labelGrid map[int][][4]float64
+
+const labelBand = 32.0
+
+func (g *labelGrid) add(b [4]float64) {
+	if *g == nil {
+		*g = labelGrid{}
+	}
+	for k := int(math.Floor(b[1] / labelBand)); k <= int(math.Floor(b[3]/labelBand)); k++ {
+		(*g)[k] = append((*g)[k], b)
+	}
+}
+
+// free reports whether b overlaps no box placed.
+func (g labelGrid) free(b [4]float64) bool {
+	for k := int(math.Floor(b[1] / labelBand)); k <= int(math.Floor(b[3]/labelBand)); k++ {
+		for _, p := range g[k] {
+			if b[0] < p[2] && p[0] < b[2] && b[1] < p[3] && p[1] < b[3] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // labelBox is the box a label at at takes (its text sits right of at, on
