@@ -65,16 +65,22 @@ func ParseKey(s string) (Key, bool) {
 // correlation value when its flow names no other (`correlate Field on path`).
 const CorrelationField = "correlation_id"
 
+// CorrelationPath is the payload path an await with path compares: path,
+// or CorrelationField for "" (Wait.Field, WithCorrelationField).
+func CorrelationPath(path string) string {
+	if path == "" {
+		return CorrelationField
+	}
+	return path
+}
+
 // Correlation returns the value of payload at path, a dot-separated list of
 // JSON object members ("" means CorrelationField), in the form awaits
 // compare it: a string's value, any other JSON value as written. ok is false
 // when payload is not a JSON object or has nothing at path.
 func Correlation(payload []byte, path string) (value string, ok bool) {
-	if path == "" {
-		path = CorrelationField
-	}
 	raw := json.RawMessage(payload)
-	for name := range strings.SplitSeq(path, ".") {
+	for name := range strings.SplitSeq(CorrelationPath(path), ".") {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(raw, &m) != nil {
 			return "", false

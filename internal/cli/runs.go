@@ -189,11 +189,7 @@ func waitLine(step string, w *runtime.Wait) string {
 	case w.Topic != "" || w.Event != "":
 		what = fmt.Sprintf("waits for event %q on topic %q", w.Event, w.Topic)
 		if w.Correlated {
-			field := w.Field
-			if field == "" {
-				field = runtime.CorrelationField
-			}
-			what += fmt.Sprintf(" with %s %q", field, w.Correlation)
+			what += fmt.Sprintf(" with %s %q", runtime.CorrelationPath(w.Field), w.Correlation)
 		}
 	case !w.Until.IsZero():
 		what = "sleeps until " + w.Until.Format(timeLayout)
