@@ -21,6 +21,15 @@ func ReadFiles(file string) []byte {
 	return b
 }
 
+// Report prints l as flowgen check does: normalised (one diagnostic per
+// source line, at most MaxReported, with a trailer saying how many more),
+// each quoted from src. Every command that shows a user diagnostics calls
+// it, so that check, serve and the Temporal service print them alike.
+func Report(w io.Writer, l List, src Sources) error {
+	list, dropped := l.Normalize(0)
+	return Fprint(w, list, src, dropped)
+}
+
 // Fprint writes diagnostics the way users read compiler output:
 //
 //	signup.flow:12:5: error: undefined step "Activte"

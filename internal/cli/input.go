@@ -279,7 +279,7 @@ func sources(ins []*input) diag.Sources {
 }
 
 // report prints diagnostics: for people, sorted, one per line, capped, with
-// the source line and a hint (diag.Fprint) on stderr; with asJSON, one JSON
+// the source line and a hint (diag.Report) on stderr; with asJSON, one JSON
 // object per line on stdout, every diagnostic kept (editors and CI want
 // them all).
 func (e *env) report(diags diag.List, ins []*input, asJSON bool) {
@@ -295,6 +295,5 @@ func (e *env) report(diags diag.List, ins []*input, asJSON bool) {
 	if len(diags) == 0 {
 		return
 	}
-	list, dropped := diags.Normalize(0)
-	diag.Fprint(e.stderr, list, sources(ins), dropped)
+	diag.Report(e.stderr, diags, sources(ins))
 }

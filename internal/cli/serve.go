@@ -133,7 +133,7 @@ and schedules the runs (docs/temporal.md#json-flows-on-temporal).`,
 			if err != nil {
 				var le *loadError
 				if errors.As(err, &le) {
-					printDiags(e, le.ds)
+					diag.Report(e.stderr, le.ds, diag.ReadFiles)
 				}
 				return failf(e, "serve: %v", err)
 			}
@@ -215,14 +215,6 @@ type loadError struct {
 }
 
 func (e *loadError) Error() string { return e.err.Error() }
-
-// printDiags prints the diagnostics of the flows directory as flowgen
-// check does (diag.Fprint): each with its source line, read back from the
-// file it names, a caret under the column, and its hint.
-func printDiags(e *env, ds diag.List) {
-	list, dropped := ds.Normalize(0)
-	diag.Fprint(e.stderr, list, diag.ReadFiles, dropped)
-}
 
 // serve runs the server until ctx ends; ready, if set, gets the listening
 // address.

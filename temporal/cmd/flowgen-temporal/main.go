@@ -177,8 +177,7 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	ds, err := eng.LoadFlowsDir()
 	// Errors, or warnings (Go handlers no provider serves yet), as flowgen
 	// check prints them: with the source line and a caret.
-	list, dropped := ds.Normalize(0)
-	diag.Fprint(cfg.stderr, list, diag.ReadFiles, dropped)
+	diag.Report(cfg.stderr, ds, diag.ReadFiles)
 	if err != nil {
 		return err
 	}
