@@ -110,6 +110,16 @@ flow Checkout {
     }
 }
 
+// Parent runs Refund as a child run: its diagram links to Refund's.
+flow Parent {
+    state ParentState
+
+    step Give {
+        call Refund (Refund)
+        irreversible
+    }
+}
+
 // Long takes many steps, so that its diagram is taller than its box on
 // the run's page: the page must bring the step the run is at into view.
 flow Long {
