@@ -198,6 +198,24 @@ flow Split {
     }
 }
 
+// Fork's branches have long names, and one fails: the run's page lists
+// them in a column a third of the page wide.
+flow Fork {
+    state ForkState
+    trigger rpc "Fork.Start"
+
+    parallel PrepareEverything {
+        step ReserveTheWholeWarehouseStock {
+            rpc stock "Stock.Release" (Item)
+            irreversible
+        }
+        step ShipToTheFarAwayDestination {
+            rpc shipping "Ship.Now" (Item)
+            irreversible
+        }
+    }
+}
+
 // Brittle books, fails to ship, and cannot give the booking back.
 flow Brittle {
     state BrittleState

@@ -545,16 +545,35 @@
         waitBox.appendChild(el("div", { "class": "panel" }, lines));
       } else waitBox.appendChild(el("div", { "class": "empty", text: "Not waiting." }));
 
-      // Parallel branches (runtime.Status.Branches: the last parallel block entered).
+      // Parallel branches (runtime.Status.Branches: the last parallel block
+      // entered). Their column is a third of the page: three columns, the
+      // attempt with the outcome once there was a retry, an error on a row
+      // of its own beneath its branch, names that wrap between their words
+      // (nothing scrolls sideways at 1280 px).
       branches.textContent = "";
       if (st.branches && st.branches.length) {
-        branches.appendChild(wide(el("table", null, [
-          el("thead", null, [el("tr", null, ["Branch", "Machine", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]),
-          el("tbody", null, st.branches.map(function (b) {
-            return el("tr", null, [el("td", { "class": "mono", text: b.step }), el("td", { "class": "mono", text: b.machine }),
-              el("td", { text: b.attempt ? String(b.attempt) : "" }), el("td", { text: b.outcome || "running" }), el("td", { text: b.error || "" })]);
-          }))
-        ])));
+        var rows = [];
+        // breakable lets a name wrap between its words (ShipTo|Customer)
+        // and after a machine state's colon (Pack:|running).
+        var breakable = function (s) {
+          var kids = [], part = "";
+          Array.from(s || "").forEach(function (ch, i, all) {
+            if (part && (/[A-Z]/.test(ch) && /[a-z0-9]/.test(all[i - 1]) || all[i - 1] === ":")) { kids.push(part, el("wbr")); part = ""; }
+            part += ch;
+          });
+          if (part) kids.push(part);
+          return kids;
+        };
+        st.branches.forEach(function (b) {
+          rows.push(el("tr", { "data-branch": b.step }, [el("td", { "class": "mono" }, breakable(b.step)),
+            el("td", { "class": "mono" }, breakable(b.machine)),
+            el("td", { text: (b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
+          if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "error", text: b.error })]));
+        });
+        branches.appendChild(el("table", { "class": "branches" }, [
+          el("thead", null, [el("tr", null, ["Branch", "Machine", "Outcome"].map(function (h) { return el("th", { text: h }); }))]),
+          el("tbody", null, rows)
+        ]));
       } else branches.appendChild(el("div", { "class": "empty", text: "No parallel block entered." }));
 
       // Child runs: listed when the API reports them (status.children).
