@@ -400,6 +400,10 @@ func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, 
 		return diag.Errorf(r, "undefined-outcome", "step %q has no deadline, so it cannot end with outcome %q", s.Name, name).
 			WithHint("add `deadline <duration>` to the step to bound its %s (the step ends with the outcome timeout when it passes), or remove this transition", spec.Keyword)
 	}
+	if name == OutcomeError && !s.CanFail() {
+		return diag.Errorf(r, "undefined-outcome", "step %q is %s with nothing that can fail, so it cannot end with outcome %q: its outcomes are %s", s.Name, s.Spec().Noun, name, strings.Join(outcomes, ", ")).
+			WithHint("remove this transition; an abort or the run's history bound does not take it, but rolls the run back")
+	}
 	if name == OutcomeTimeout {
 		return diag.Errorf(r, "undefined-outcome", "step %q has no timeout, so it cannot end with outcome %q", s.Name, name).
 			WithHint("add `timeout <duration>` to the step (or to the flow), or remove this transition")

@@ -218,7 +218,9 @@ func TestCheck(t *testing.T) {
 			src: doc(flow("F", `"state": "S", "retry": {"attempts": 3}, "timeout": "10s", "deadline": "1m"`,
 				step("Fixed", `"action": {"kind": "sleep", "duration": "336h"}`),
 				step("Until", `"action": {"kind": "sleep", "until": "ReminderAt"}, "deadline": "720h", "on": [{"on": "timeout", "target": "Late"}]`),
-				step("Bounded", `"action": {"kind": "sleep", "duration": "1h"}, "deadline": "2h", "on": [{"on": "timeout", "target": "fail"}, {"on": "error", "target": "Late"}]`),
+				step("Bounded", `"action": {"kind": "sleep", "duration": "1h"}, "deadline": "2h", "on": [{"on": "timeout", "target": "fail"}]`),
+				step("UntilFails", `"action": {"kind": "sleep", "until": "ReminderAt"}, "on": [{"on": "error", "target": "Late"}]`),
+				step("PublishFails", `"action": {"kind": "sleep", "duration": "1h"}, "publish": [{"topic": "mail", "event": "late", "payload": "Contact"}], "irreversible": true, "on": [{"on": "error", "target": "Late"}]`),
 				step("Publishes", `"action": {"kind": "sleep", "duration": "1h"}, "retry": {"attempts": 5, "initial": "1s", "max": "1m"}, "publish": [{"topic": "mail", "event": "reminder", "payload": "Contact"}], "irreversible": true`),
 				goStep("Late", ""))),
 		},
@@ -232,7 +234,9 @@ func TestCheck(t *testing.T) {
 				step("Timeout", `"action": {"kind": "sleep", "duration": "1h"}, "timeout": "5m"`),
 				step("Short", `"action": {"kind": "sleep", "duration": "1h"}, "deadline": "1h"`),
 				step("NoDeadline", `"action": {"kind": "sleep", "duration": "1h"}, "outcomes": ["late"], "on": [{"on": "timeout", "target": "fail"}]`),
-				step("Publishes", `"action": {"kind": "sleep", "duration": "1h"}, "publish": [{"topic": "mail", "event": "reminder"}]`))),
+				step("Publishes", `"action": {"kind": "sleep", "duration": "1h"}, "publish": [{"topic": "mail", "event": "reminder"}]`),
+				// A sleep for a time with nothing to publish cannot fail.
+				step("CannotFail", `"action": {"kind": "sleep", "duration": "1h"}, "deadline": "2h", "on": [{"on": "error", "target": "fail"}]`))),
 			want: []string{
 				`$.flows[0].steps[0].action: error sleep: sleep in step "Both" has both a duration and an until field [hint: keep one: "duration" to wait a fixed time, "until" to wait until the time in a state field]`,
 				`$.flows[0].steps[1].action: error sleep: sleep in step "Neither" waits no time [hint: sleep a duration above zero, such as ` + "`sleep 336h`" + `, or until a time.Time field of the state: ` + "`sleep until ReminderAt`" + `]`,
@@ -243,6 +247,7 @@ func TestCheck(t *testing.T) {
 				`$.flows[0].steps[6].on[0].on: error undefined-outcome: step "NoDeadline" has no deadline, so it cannot end with outcome "timeout" [hint: add ` + "`deadline <duration>`" + ` to the step to bound its sleep (the step ends with the outcome timeout when it passes), or remove this transition]`,
 				`$.flows[0].steps[6].outcomes[0]: error outcomes-not-go: sleep step "NoDeadline" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; a sleep step ends with ok, error or timeout]`,
 				`$.flows[0].steps[7].name: warning no-rollback: step "Publishes" has side effects (a publication) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,
+				`$.flows[0].steps[8].on[0].on: error undefined-outcome: step "CannotFail" is a sleep with nothing that can fail, so it cannot end with outcome "error": its outcomes are ok, timeout [hint: remove this transition; an abort or the run's history bound does not take it, but rolls the run back]`,
 			},
 		},
 		{

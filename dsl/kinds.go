@@ -43,6 +43,11 @@ type KindSpec struct {
 	// one (FieldTimeout); a kind that waits without one (a sleep) can end
 	// with the outcome timeout only by its step's deadline.
 	Waits bool
+	// Fails reports whether a step of the kind can end with the outcome
+	// error by what its action does; nil: it always can. A step's
+	// publications after success can fail whatever its kind
+	// (Step.CanFail).
+	Fails func(a *Action) bool
 	// Decides: the step only reads the state to choose where the run goes
 	// (a choose). It does no work, so it takes none of the flow's retry,
 	// timeout or deadline, and its outcomes are its branches (Flow.Outcomes).
@@ -218,6 +223,9 @@ var kinds = []*KindSpec{
 			{Field: FieldUntil, Role: RoleUntil},
 		},
 		Waits: true,
+		// Its wake-up time is fixed when it is entered: only a
+		// `sleep until` a field never set ends with error (runtime.SleepUnset).
+		Fails: func(a *Action) bool { return a.Until != nil },
 		Label: func(a *Action, field func(string) string) string {
 			if a.Until != nil {
 				return ident.KeywordSleep + " " + ident.KeywordUntil + " " + field(a.Until.Name)

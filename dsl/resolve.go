@@ -352,8 +352,8 @@ func satMul(d time.Duration, n int64) time.Duration {
 	return d * time.Duration(n)
 }
 
-// Outcomes returns the outcomes s can produce, in a fixed order: ok, error,
-// timeout (when it can time out: CanTimeout), then the
+// Outcomes returns the outcomes s can produce, in a fixed order: ok, error
+// (when it can fail: CanFail), timeout (when it can time out: CanTimeout), then the
 // declared outcomes in source order. Declared outcomes that repeat a
 // built-in or an earlier declaration are not repeated.
 func (f *Flow) Outcomes(s *Step) []string {
@@ -364,7 +364,10 @@ func (f *Flow) Outcomes(s *Step) []string {
 		}
 		return append(out, OutcomeError)
 	}
-	out := []string{OutcomeOK, OutcomeError}
+	out := []string{OutcomeOK}
+	if s.CanFail() {
+		out = append(out, OutcomeError)
+	}
 	if f.CanTimeout(s) {
 		out = append(out, OutcomeTimeout)
 	}
@@ -383,6 +386,19 @@ func (f *Flow) Outcomes(s *Step) []string {
 		out = append(out, o.Name)
 	}
 	return out
+}
+
+// CanFail reports whether s can end with the outcome error: its action
+// can fail (KindSpec.Fails), or it publishes after success. Only a `sleep
+// D` without publications cannot. An abort, or the run's history bound
+// (runtime.WithMaxHistory), ends any step without routing an outcome: the
+// run goes to its rollbacks whatever the step's `on error` says.
+func (s *Step) CanFail() bool {
+	if s == nil || s.IsBlock() || len(s.Publish) > 0 {
+		return true
+	}
+	fails := s.Spec().Fails
+	return fails == nil || fails(s.Action)
 }
 
 // CanTimeout reports whether s can end with the timeout outcome: it has a

@@ -110,6 +110,16 @@ flow Checkout {
     }
 }
 
+// Parent runs Refund as a child run: its diagram links to Refund's.
+flow Parent {
+    state ParentState
+
+    step Give {
+        call Refund (Refund)
+        irreversible
+    }
+}
+
 // Long takes many steps, so that its diagram is taller than its box on
 // the run's page: the page must bring the step the run is at into view.
 flow Long {
@@ -185,6 +195,24 @@ flow Split {
     step Ship {
         rpc shipping "Ship.Now" (Item)
         irreversible
+    }
+}
+
+// Fork's branches have long names, and one fails: the run's page lists
+// them in a column a third of the page wide.
+flow Fork {
+    state ForkState
+    trigger rpc "Fork.Start"
+
+    parallel PrepareEverything {
+        step ReserveTheWholeWarehouseStock {
+            rpc stock "Stock.Release" (Item)
+            irreversible
+        }
+        step ShipToTheFarAwayDestination {
+            rpc shipping "Ship.Now" (Item)
+            irreversible
+        }
     }
 }
 

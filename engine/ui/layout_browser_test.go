@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -54,5 +55,39 @@ func TestBrowserTablesReadable(t *testing.T) {
 			}
 		}
 		shot(t, ctx, fmt.Sprintf("%d-run-%d", 2*i+2, w))
+	}
+}
+
+// The run page's parallel branches fit their column at a laptop's width
+// (a third of it): no sideways scroll, whether a branch runs or failed
+// with an error, with long names (Fork). Five columns of names that do
+// not wrap made the table wider than its box.
+func TestBrowserBranchesReadable(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	split := v.start("Split", `{"Item": "box"}`)
+	fork := v.start("Fork", `{"Item": "box"}`)
+	v.await(fork, runtime.StateFailed)
+	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
+	signIn(t, ctx, v.url+"/ui/#/run/"+split, clientToken, true)
+	for _, c := range []struct{ name, id, shows string }{
+		{"1-split-runs", split, "Label"},
+		{"2-fork-failed", fork, "no parcel service"}, // the failed branch's error
+	} {
+		run(t, ctx, c.name, js(`location.hash = "#/run/`+c.id+`"`),
+			poll(`(document.querySelector("#run-branches table") || {innerText: ""}).innerText.includes(`+strconv.Quote(c.shows)+`)`))
+		// The table's box, and the panel's column.
+		for _, box := range []string{`document.querySelector("#run-branches table").parentNode`, `document.querySelector("#run-branches").parentNode`} {
+			got := get(t, ctx, "the branches' box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(`+box+`)`))
+			if got[0] > got[1] {
+				t.Errorf("%s: %s is %d px wide inside, %d px outside: it scrolls sideways", c.name, box, got[0], got[1])
+			}
+		}
+		// No cell is wider than the table either (an overflow that
+		// scrollWidth of a box with overflow visible would not show).
+		if over := get(t, ctx, "the cells", chromedp.Evaluate[int](`(t => Array.from(t.querySelectorAll("td, th")).filter(c => c.scrollWidth > c.clientWidth).length)(document.querySelector("#run-branches table"))`)); over != 0 {
+			t.Errorf("%s: %d cells overflow", c.name, over)
+		}
+		shot(t, ctx, c.name)
 	}
 }

@@ -4,7 +4,9 @@ import "github.com/flowgen/flowgen/dsl"
 
 // Calls. A step that calls a flow (and an undo state whose rollback calls
 // one) is drawn as a subroutine: a 3D box in DOT, a state of class "call"
-// in Mermaid, labelled with its call line. When the called flow is in the
+// in Mermaid, a box with a bar inside each side in SVG (class fg-call,
+// data-call naming the flow: the HTML page's details, and the web view's,
+// link to that flow's diagram), labelled with its call line. When the called flow is in the
 // same diagram, DOT also links the call to that flow's start with a dotted
 // edge labelled "child run" (Mermaid cannot draw a transition between the
 // insides of two composite states, so the label names the flow).

@@ -13,7 +13,9 @@
 //     irreversible mark; a call step is a subroutine linked to the flow it runs
 //     (call.go);
 //   - one transition per target, labelled with every outcome that goes there
-//     (the defaults included: ok to the next step, error and timeout to fail);
+//     (the defaults included: ok to the next step, error and timeout to fail),
+//     of the outcomes the step can end with (dsl.Flow.Outcomes: no error for
+//     a sleep that cannot fail, no timeout for a step without one);
 //   - the terminal states done, failed, compensated, compensation_failed and
 //     aborted;
 //   - for failures, the compensation chain: a failing transition leads to the

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/google/go-cmp/cmp"
@@ -227,6 +228,44 @@ func TestAbortNothingToUndo(t *testing.T) {
 		`F_A -ok-> F_done`,
 		`F_A -error-> F_failed`,
 		`F_Never -ok-> F_done`,
+		`F_aborting -~abort~-> F_aborted`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("edges (-want +got):\n%s", diff)
+	}
+}
+
+// A sleep for a duration that publishes nothing cannot fail (its wake-up
+// time is fixed when it is entered): no error edge leaves it. A sleep until
+// a field can (the field was never set), and so can one that publishes.
+func TestSleepWithoutErrorEdge(t *testing.T) {
+	sleep := func(name string, a dsl.Action, opts ...func(*dsl.Step)) *dsl.Step {
+		a.Kind = dsl.ActionSleep
+		s := &dsl.Step{Name: name, Action: &a}
+		for _, o := range opts {
+			o(s)
+		}
+		return s
+	}
+	f := flowOf("F",
+		sleep("Pause", dsl.Action{Duration: dsl.Duration(time.Hour)}),
+		sleep("Bounded", dsl.Action{Duration: dsl.Duration(time.Hour)}, func(s *dsl.Step) { s.Deadline = dsl.Duration(time.Minute) }),
+		sleep("Until", dsl.Action{Until: id("At")}),
+		sleep("Tell", dsl.Action{Duration: dsl.Duration(time.Hour)}, func(s *dsl.Step) {
+			s.Publish = []*dsl.Publication{{Topic: "t", Event: "e"}}
+			s.Irreversible = true
+		}),
+	)
+	got := edgeList(t, f, "")
+	want := []string{
+		`[*] --> F_Pause`,
+		`F_Pause -ok-> F_Bounded`,
+		`F_Bounded -ok-> F_Until`,
+		`F_Bounded -timeout-> F_failed`,
+		`F_Until -ok-> F_Tell`,
+		`F_Until -error-> F_failed`,
+		`F_Tell -ok-> F_done`,
+		`F_Tell -error-> F_failed`,
 		`F_aborting -~abort~-> F_aborted`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -61,6 +61,19 @@ const pageJS = `(function () {
     panel.appendChild(el("h2", n.title || n.id));
     if (n.doc) panel.appendChild(el("p", n.doc));
     if (n.lines.length) panel.appendChild(el("pre", n.lines.join("\n")));
+    if (n.call) {
+      // A call's child flow: a link to its diagram when the page has it.
+      var p = el("p", "Runs flow "), target = svg.querySelector('.fg-flow[data-flow="' + CSS.escape(n.call) + '"]');
+      if (target) {
+        var a = el("a", n.call);
+        a.href = "#";
+        a.className = "call-link";
+        a.addEventListener("click", function (ev) { ev.preventDefault(); target.scrollIntoView({ block: "start" }); });
+        p.appendChild(a);
+      } else p.appendChild(el("b", n.call));
+      p.appendChild(document.createTextNode(" as a child run" + (target ? "." : " (not in this diagram).")));
+      panel.appendChild(p);
+    }
     [["Leads to", n.out, "to"], ["Comes from", n.in, "from"]].forEach(function (s) {
       if (!s[1].length) return;
       panel.appendChild(el("h3", s[0]));
@@ -78,7 +91,8 @@ const pageJS = `(function () {
 const pageCSS = `
 body { margin: 0; font-family: system-ui, sans-serif; color: #222; display: flex; min-height: 100vh; }
 main { flex: 1; overflow: auto; padding: 16px; }
-aside { width: 320px; border-left: 1px solid #ddd; padding: 16px; background: #fafafa; font-size: 14px; }
+aside { width: 320px; border-left: 1px solid #ddd; padding: 16px; background: #fafafa; font-size: 14px;
+  position: sticky; top: 0; height: 100vh; overflow: auto; } /* beside the box clicked, however far down */
 aside h2 { font-size: 16px; margin: 0 0 8px; }
 aside pre { white-space: pre-wrap; font-size: 12px; }
 aside ul { padding-left: 18px; }

@@ -40,6 +40,7 @@ const (
 	titleH     = 18.0 // height of a node's title line
 	lineH      = 15.0 // height of a detail line
 	padX       = 10.0 // horizontal padding inside a box
+	callBar    = 6.0  // how far inside a call's box its side bars stand (svg.go); its text keeps padX clear of them
 	padY       = 8.0
 	rankSep    = 56.0 // vertical gap between ranks
 	nodeSep    = 28.0 // horizontal gap between boxes of a rank
@@ -84,6 +85,15 @@ func textWidth(s string, glyph float64) float64 {
 	return float64(utf8.RuneCountInString(s)) * glyph
 }
 
+// inset is the room left and right of a box's text: padX, and a call's
+// side bars.
+func inset(n *node) float64 {
+	if n.call != "" {
+		return callBar + padX
+	}
+	return padX
+}
+
 func layoutFlow(g *flowGraph) *flowLayout {
 	L := &flowLayout{g: g}
 	index := map[string]int{}
@@ -98,7 +108,7 @@ func layoutFlow(g *flowGraph) *flowLayout {
 			w = math.Max(w, textWidth(l, glyphW))
 		}
 		h := titleH + float64(len(n.lines))*lineH + 2*padY - 4
-		index[n.id] = add(&vertex{n: n, id: n.id, w: math.Ceil(w + 2*padX), h: h})
+		index[n.id] = add(&vertex{n: n, id: n.id, w: math.Ceil(w + 2*inset(n)), h: h})
 	}
 	from := func(e edge) int {
 		if e.from == "" {

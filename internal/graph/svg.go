@@ -174,6 +174,9 @@ func writeVertex(b *bytes.Buffer, v *vertex, p *Path) {
 	if n.choice != "" {
 		class += " fg-choice"
 	}
+	if n.call != "" {
+		class += " fg-call"
+	}
 	class += p.classes(n)
 	fmt.Fprintf(b, "<g class=\"fg-node fg-%s\" data-node=\"%s\"", class, attr(n.id))
 	switch n.kind {
@@ -182,16 +185,24 @@ func writeVertex(b *bytes.Buffer, v *vertex, p *Path) {
 	case nodeTerminal:
 		fmt.Fprintf(b, " data-terminal=\"%s\"", attr(n.title))
 	}
+	if n.call != "" {
+		fmt.Fprintf(b, " data-call=\"%s\"", attr(n.call))
+	}
 	b.WriteString(">")
 	if n.doc != "" {
 		fmt.Fprintf(b, "<title>%s</title>", text(strings.TrimSpace(n.doc)))
 	}
 	x0, y0 := v.x-v.w/2, v.y-v.h/2
 	fmt.Fprintf(b, "<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" rx=\"6\"/>", num(x0), num(y0), num(v.w), num(v.h))
+	if n.call != "" {
+		// A subroutine, as flowcharts draw one: a bar inside each side.
+		l, r := x0+callBar, x0+v.w-callBar
+		fmt.Fprintf(b, "<path class=\"fg-call-bars\" d=\"M%s,%s V%s M%s,%s V%s\"/>", num(l), num(y0), num(y0+v.h), num(r), num(y0), num(y0+v.h))
+	}
 	ty := y0 + padY + 11
 	fmt.Fprintf(b, "<text class=\"fg-title\" x=\"%s\" y=\"%s\">%s</text>", num(v.x), num(ty), text(n.title))
 	for i, l := range n.lines {
-		fmt.Fprintf(b, "<text class=\"fg-line\" x=\"%s\" y=\"%s\">%s</text>", num(x0+padX), num(ty+titleH-2+float64(i)*lineH), text(l))
+		fmt.Fprintf(b, "<text class=\"fg-line\" x=\"%s\" y=\"%s\">%s</text>", num(x0+inset(n)), num(ty+titleH-2+float64(i)*lineH), text(l))
 	}
 	b.WriteString("</g>\n")
 }

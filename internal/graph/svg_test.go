@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -246,5 +247,90 @@ func TestSVGPath(t *testing.T) {
 	out, _ = SVGPath(f, "", &Path{Undone: []string{"CreateCustomer"}, FailedUndo: "CreateCustomer", Terminal: "compensation_failed"})
 	if !strings.Contains(string(out), `class="fg-node fg-undo fg-visited fg-failed" data-node="Signup_undo_CreateCustomer"`) {
 		t.Error("the rollback that failed is not lit")
+	}
+}
+
+// A call (and an undo whose rollback calls a flow) is marked in every
+// format: a 3D box in DOT, class call in Mermaid, in SVG class fg-call
+// with data-call naming the flow and the subroutine's side bars. The
+// same nodes in each, and in the HTML page, whose details link to the
+// called flow.
+func TestCallsMarkedInEveryFormat(t *testing.T) {
+	dotCall := regexp.MustCompile(`(?m)^\s*"([^"]+)" \[.*shape=box3d`)
+	mmdCall := regexp.MustCompile(`(?m)^\s*class (\S+) call$`)
+	svgCall := regexp.MustCompile(`<g class="fg-node [^"]*\bfg-call\b[^"]*" data-node="([^"]+)"[^>]* data-call="([^"]+)">(?:<title>[^<]*</title>)?<rect [^>]*/><path class="fg-call-bars" `)
+	svgAny := regexp.MustCompile(`fg-call\b|data-call=`)
+	for _, dir := range goldenCases(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			f := loadCase(t, dir)
+			var want []string // node ids, in the model's order
+			calls := map[string]string{}
+			d, err := build(f, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range d.flows {
+				for _, n := range g.nodes {
+					if n.call != "" {
+						want = append(want, n.id)
+						calls[n.id] = n.call
+					}
+				}
+			}
+			dot, err := DOT(f, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range dotCall.FindAllStringSubmatch(string(dot), -1) {
+				got = append(got, m[1])
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("DOT marks %v as calls, want %v", got, want)
+			}
+			mmd, err := Mermaid(f, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = nil
+			for _, m := range mmdCall.FindAllStringSubmatch(string(mmd), -1) {
+				got = append(got, strings.Split(m[1], ",")...)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("Mermaid marks %v as calls, want %v", got, want)
+			}
+			for _, format := range []string{"svg", "html"} {
+				out, err := Render(f, "", format)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = nil
+				for _, m := range svgCall.FindAllStringSubmatch(string(out), -1) {
+					got = append(got, m[1])
+					if calls[m[1]] != m[2] {
+						t.Errorf("%s: %s has data-call %q, want %q", format, m[1], m[2], calls[m[1]])
+					}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("%s marks %v as calls, want %v", format, got, want)
+				}
+				// Nothing else is marked (after the style sheet, which
+				// names the classes).
+				if _, body, ok := strings.Cut(string(out), "</style>"); ok && format == "svg" {
+					if m := svgAny.FindString(svgCall.ReplaceAllString(body, "")); m != "" {
+						t.Errorf("svg: %q outside the calls", m)
+					}
+				}
+			}
+			if len(want) > 0 {
+				page, _ := HTML(f, "")
+				if !strings.Contains(string(page), `className = "call-link"`) {
+					t.Error("the HTML page's details do not link a call to its flow")
+				}
+			}
+		})
+	}
+	if !slices.ContainsFunc(goldenCases(t), func(d string) bool { return filepath.Base(d) == "call" }) {
+		t.Error("no golden case has calls")
 	}
 }

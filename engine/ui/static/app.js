@@ -2,6 +2,7 @@
 //   #/runs?flow=F&status=S&since=T&until=T&correlation=V   the runs, filtered, a page at a time
 //   #/run/ID                                              one run
 //   #/flows                                               the flows' diagrams
+//   #/flows/NAME                                          one flow's diagram (a call step links to its child flow's)
 // It reads everything from the engine's HTTP API (same origin) with the
 // bearer token the user gives, kept in sessionStorage, and follows changes
 // through GET /watch (server-sent events, read with fetch so that the
@@ -242,6 +243,9 @@
         details.appendChild(el("h3", { text: n.title || n.id }));
         if (n.doc) details.appendChild(el("p", { text: n.doc }));
         if (n.lines.length) details.appendChild(el("pre", { "class": "mono", text: n.lines.join("\n") }));
+        // A call (or a rollback call) runs another flow: its diagram is a click away.
+        if (n.call) details.appendChild(el("p", null, ["Runs flow ",
+          el("a", { "class": "call-link mono", href: "#/flows/" + encodeURIComponent(n.call), text: n.call }), " as a child run."]));
       });
     }
   }
@@ -293,7 +297,7 @@
     $("#nav-runs").className = r.parts[0] === "runs" || r.parts[0] === "run" ? "active" : "";
     $("#nav-flows").className = r.parts[0] === "flows" ? "active" : "";
     if (r.parts[0] === "run" && r.parts[1]) return runView(view, r.parts[1]);
-    if (r.parts[0] === "flows") return flowsView(view);
+    if (r.parts[0] === "flows") return flowsView(view, r.parts[1]);
     return runsView(view, r.query);
   }
 
@@ -541,16 +545,35 @@
         waitBox.appendChild(el("div", { "class": "panel" }, lines));
       } else waitBox.appendChild(el("div", { "class": "empty", text: "Not waiting." }));
 
-      // Parallel branches (runtime.Status.Branches: the last parallel block entered).
+      // Parallel branches (runtime.Status.Branches: the last parallel block
+      // entered). Their column is a third of the page: three columns, the
+      // attempt with the outcome once there was a retry, an error on a row
+      // of its own beneath its branch, names that wrap between their words
+      // (nothing scrolls sideways at 1280 px).
       branches.textContent = "";
       if (st.branches && st.branches.length) {
-        branches.appendChild(wide(el("table", null, [
-          el("thead", null, [el("tr", null, ["Branch", "Machine", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]),
-          el("tbody", null, st.branches.map(function (b) {
-            return el("tr", null, [el("td", { "class": "mono", text: b.step }), el("td", { "class": "mono", text: b.machine }),
-              el("td", { text: b.attempt ? String(b.attempt) : "" }), el("td", { text: b.outcome || "running" }), el("td", { text: b.error || "" })]);
-          }))
-        ])));
+        var rows = [];
+        // breakable lets a name wrap between its words (ShipTo|Customer)
+        // and after a machine state's colon (Pack:|running).
+        var breakable = function (s) {
+          var kids = [], part = "";
+          Array.from(s || "").forEach(function (ch, i, all) {
+            if (part && (/[A-Z]/.test(ch) && /[a-z0-9]/.test(all[i - 1]) || all[i - 1] === ":")) { kids.push(part, el("wbr")); part = ""; }
+            part += ch;
+          });
+          if (part) kids.push(part);
+          return kids;
+        };
+        st.branches.forEach(function (b) {
+          rows.push(el("tr", { "data-branch": b.step }, [el("td", { "class": "mono" }, breakable(b.step)),
+            el("td", { "class": "mono" }, breakable(b.machine)),
+            el("td", { text: (b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
+          if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "error", text: b.error })]));
+        });
+        branches.appendChild(el("table", { "class": "branches" }, [
+          el("thead", null, [el("tr", null, ["Branch", "Machine", "Outcome"].map(function (h) { return el("th", { text: h }); }))]),
+          el("tbody", null, rows)
+        ]));
       } else branches.appendChild(el("div", { "class": "empty", text: "No parallel block entered." }));
 
       // Child runs: listed when the API reports them (status.children).
@@ -604,14 +627,18 @@
     cleanup.push(watch("run=" + encodeURIComponent(id), refresh, refresh));
   }
 
-  // Every flow with its diagram.
-  function flowsView(view) {
-    view.appendChild(el("h1", { text: "Flows" }));
+  // Every flow with its diagram, or only the one named (only: a call's
+  // link to its child flow).
+  function flowsView(view, only) {
+    view.appendChild(el("h1", { text: only ? "Flow " + only : "Flows" }));
+    if (only) view.appendChild(el("p", null, [el("a", { href: "#/flows", id: "all-flows", text: "All flows" })]));
     var list = el("div", { id: "flows" });
     view.appendChild(list);
     api("GET", "/flows").then(function (b) {
-      if (!b.flows || !b.flows.length) { list.appendChild(el("div", { "class": "empty", text: "No flows registered. Define one with PUT /flows, or put .flow/.json files in serve's -flows directory." })); return; }
-      b.flows.forEach(function (f) {
+      var shown = (b.flows || []).filter(function (f) { return !only || f.name === only; });
+      if (only && !shown.length) { list.appendChild(el("div", { "class": "empty", text: "No flow " + only + " is registered." })); return; }
+      if (!shown.length) { list.appendChild(el("div", { "class": "empty", text: "No flows registered. Define one with PUT /flows, or put .flow/.json files in serve's -flows directory." })); return; }
+      shown.forEach(function (f) {
         var box = el("div", { "class": "diagram" }), details = el("div");
         var trig = (f.triggers || []).map(function (t) { return t.kind + " " + (t.endpoint || t.schedule || (t.topic + " " + t.event)); }).join(", ");
         list.appendChild(el("section", { "class": "flow-card panel", "data-flow": f.name }, [

@@ -4,8 +4,9 @@
 //
 //   flowgenDiagram.attach(svg, onSelect)  click a box: select it, light its
 //       edges, call onSelect(info) (info: id, step, terminal, kind, title,
-//       lines, doc, out: [{to, label}], in: [{from, label}]); null when the
-//       selection is cleared (a click outside the boxes).
+//       lines, doc, call: the flow a call runs or "", out: [{to, label}],
+//       in: [{from, label}]); null when the selection is cleared (a click
+//       outside the boxes).
 // A run's path is lit by the server (graph.SVGPath), which alone reads
 // its machine states.
 (function () {
@@ -32,7 +33,7 @@
     });
     return {
       id: id, kind: kindOf(g), step: g.getAttribute("data-step") || "",
-      terminal: g.getAttribute("data-terminal") || "",
+      terminal: g.getAttribute("data-terminal") || "", call: g.getAttribute("data-call") || "",
       title: title ? title.textContent : "", lines: lines, doc: doc ? doc.textContent : "", out: out, in: inn
     };
   }
