@@ -122,7 +122,9 @@ type Options struct {
 	MaxRunning int
 	// EventWorkers is how many events of each event trigger the engine
 	// applies at once (consumers of the broker sharing the trigger's
-	// name; eventworkers.go). Default DefaultEventWorkers.
+	// name; eventworkers.go). Default DefaultEventWorkers; at most
+	// MaxRunning, as a consumer beyond the runs in flight could only be
+	// refused.
 	EventWorkers int
 	// Logger receives what is not an event: failed deliveries, runs that
 	// cannot resume. Default: discard.

@@ -26,11 +26,18 @@ import "fmt"
 // few event triggers.
 const DefaultEventWorkers = 32
 
+// eventWorkers is Options.EventWorkers (or its default), but at most the
+// runs that may be in flight (Options.MaxRunning): a consumer beyond them
+// could only have its start refused and its event delivered again, and
+// each costs a goroutine (with NATS, a pull subscription) from the start:
+// flowgen serve -event-workers 1000000 took 5 GB and stopped answering
+// before it served a request.
 func (e *Engine) eventWorkers() int {
+	n := DefaultEventWorkers
 	if e.opts.EventWorkers > 0 {
-		return e.opts.EventWorkers
+		n = e.opts.EventWorkers
 	}
-	return DefaultEventWorkers
+	return int(min(int64(n), e.maxRunning()))
 }
 
 // consumeTrigger registers the consumers of fe's event trigger on

@@ -161,3 +161,50 @@ func TestEventTriggerStartsRunsConcurrently(t *testing.T) {
 	}
 	waitFor(t, "the broker released the events", func() bool { return broker.Stats().Held == 0 })
 }
+
+// consumeCounter counts the consumers registered under each name.
+type consumeCounter struct {
+	*MemoryBroker
+	mu    sync.Mutex
+	names map[string]int
+}
+
+func (c *consumeCounter) Consume(ctx context.Context, name, topic, event string, h func(context.Context, Message) error) (func(), error) {
+	c.mu.Lock()
+	c.names[name]++
+	c.mu.Unlock()
+	return c.MemoryBroker.Consume(ctx, name, topic, event, h)
+}
+
+// An event trigger has no more consumers than the runs that may be in
+// flight: one more could only be refused. Before, EventWorkers consumers
+// were registered whatever MaxRunning said, each with its goroutine, so a
+// mistyped flowgen serve -event-workers 1000000 took gigabytes at start.
+func TestEventWorkersAtMostMaxRunning(t *testing.T) {
+	broker := &consumeCounter{MemoryBroker: NewMemoryBroker(), names: map[string]int{}}
+	st := store.NewMemory()
+	e, err := New(Options{Store: st, Broker: broker, EventWorkers: 1000, MaxRunning: 3, ID: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Counted", func(context.Context, *State) (string, error) { return "", nil })
+	if ds, err := e.LoadFlows("ev.json", []byte(`{"version": 1, "flows": [
+ {"name": "Ev", "triggers": [{"kind": "event", "topic": "ev", "event": "start"}],
+  "steps": [{"name": "Counted", "action": {"kind": "go"}, "irreversible": true}]}]}`)); err != nil {
+		t.Fatal(err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.Close(ctx)
+	}()
+	broker.mu.Lock()
+	got := broker.names["trigger-Ev"]
+	broker.mu.Unlock()
+	if got != 3 {
+		t.Errorf("the event trigger has %d consumers; want 3, MaxRunning", got)
+	}
+}

@@ -218,7 +218,8 @@
 // the dead letters. The store keeps the engine's inbox too (flowgen inbox). rpc steps call the
 // services given with -service (POST URL/<endpoint>, JSON); events go through
 // an in-process broker, or NATS JetStream with -nats (durable consumer named
-// by -id). POST /echo/{endpoint} answers with its request body, a stand-in
+// by -id; while NATS is down serve reconnects, and POST /events answers 502
+// and changes nothing; a connection closed for good stops serve). POST /echo/{endpoint} answers with its request body, a stand-in
 // service for trying flows. Runs in progress resume at start; SIGINT or
 // SIGTERM stops the server gracefully, each run at a step boundary. See
 // docs/engine.md.
@@ -323,9 +324,9 @@
 // beyond answers 429 with Retry-After and records nothing, and an event
 // trigger's event is delivered again later. At start, unfinished runs are
 // resumed -resume-workers (4) at a time, in the background: the server
-// answers at once. Each event trigger applies up to -event-workers (32)
-// events from the broker at once (their runs' first events share the
-// store's syncs). The in-process broker keeps only the topics some flow
+// answers at once. Each event trigger applies up to -event-workers (32,
+// at most -max-running) events from the broker at once (their runs'
+// first events share the store's syncs). The in-process broker keeps only the topics some flow
 // consumes (the others' events are dropped and counted) and holds at most
 // -broker-bytes (256 MiB) that consumers have not acknowledged; the inbox
 // holds at most -inbox-bytes (256 MiB) of awaited events no run has taken

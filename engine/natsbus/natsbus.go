@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -144,6 +145,11 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	}
 	tracectx.Inject(ctx, http.Header(msg.Header)) // the publishing step's trace
 	_, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID))
+	if errors.Is(err, nats.ErrReconnectBufExceeded) {
+		// What a connection without a reconnect buffer (ConnOptions)
+		// answers while it reconnects: say that, not the buffer.
+		return fmt.Errorf("natsbus: publish %s %s: not connected to NATS, reconnecting: %w", m.Topic, m.Event, err)
+	}
 	if err != nil {
 		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
 	}

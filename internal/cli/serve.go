@@ -53,7 +53,9 @@ restart their runs wait in the store until the flow is defined again.
 Runs that were in progress when the server stopped resume when it starts;
 runs waiting for an event stay parked in the store. rpc steps call the
 services named with -service name=URL (POST URL/<endpoint>, JSON). Events
-go through an in-process broker, or NATS JetStream with -nats URL.
+go through an in-process broker, or NATS JetStream with -nats URL (while
+NATS is down, serve reconnects and POST /events answers 502, changing
+nothing; a connection closed for good stops serve, exit 1).
 POST /echo/{endpoint} answers with its request body: a stand-in service
 for trying flows (-service NAME=http://localhost:8080/echo). Go steps
 and Go rollbacks are served by remote providers: services that register
@@ -151,6 +153,7 @@ type serveConfig struct {
 	retain                 time.Duration // store.Options.Retain
 	trace                  otlp.Config   // where traces go, if anywhere
 	stderr                 io.Writer
+	natsOptions            []nats.Option // tests': after serve's own
 }
 
 // serverLimits are the engine's bounds serve sets (the HTTP server's are
@@ -170,7 +173,7 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.serviceConns, "service-conns", httpcall.DefaultLimits.MaxConnsPerHost, "most connections open to each service host for rpc steps; more calls wait")
 	fs.IntVar(&l.maxRunning, "max-running", engine.DefaultMaxRunning, "most runs in flight (holding a goroutine; waiting runs do not count): starts beyond answer 429 with Retry-After, event triggers are delivered again later")
 	fs.IntVar(&l.resumeWorkers, "resume-workers", engine.DefaultResumeWorkers, "unfinished runs resumed at a time at start, in the background while serving")
-	fs.IntVar(&l.eventWorkers, "event-workers", engine.DefaultEventWorkers, "broker events each event trigger applies at once (runs being started together)")
+	fs.IntVar(&l.eventWorkers, "event-workers", engine.DefaultEventWorkers, "broker events each event trigger applies at once (runs being started together); at most -max-running, as one more could only be refused")
 	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "payload bytes the in-process broker holds for consumers that have not acknowledged them (without -nats); publishing beyond fails and is retried")
 	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "bytes of the awaited events the inbox holds for runs to take (each its payload, topic, event and ID, and 512 for its records); POST /events beyond answers 429, the broker's are delivered again later")
 }
@@ -219,6 +222,9 @@ func (e *loadError) Error() string { return e.err.Error() }
 // serve runs the server until ctx ends; ready, if set, gets the listening
 // address.
 func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error {
+	// A NATS connection closed for good stops the server with its cause.
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
 	log := slog.New(slog.NewTextHandler(cfg.stderr, nil))
 	lim := cfg.limits.withDefaults()
 	srv, err := listen.New(cfg.net, log)
@@ -273,7 +279,15 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 			httpcall.WithLimits(httpcall.Limits{MaxConnsPerHost: lim.serviceConns, MaxIdleConnsPerHost: lim.serviceConns}))
 	}
 	if cfg.nats != "" {
-		nc, err := nats.Connect(cfg.nats)
+		// Closed, the connection would leave the server up without a
+		// broker: every POST /events a 502, the events of other
+		// processes never consumed. ConnOptions reconnects forever, so
+		// what closes it (credentials refused) is not mended by waiting:
+		// the server stops and says why, and its supervisor sees it.
+		closed := func(nc *nats.Conn) {
+			fail(&natsClosedError{err: nc.LastError()})
+		}
+		nc, err := nats.Connect(cfg.nats, append(append(natsbus.ConnOptions(log), nats.Name("flowgen serve "+cfg.id), nats.ClosedHandler(closed)), cfg.natsOptions...)...)
 		if err != nil {
 			return fmt.Errorf("connect to NATS: %w", err)
 		}
@@ -331,5 +345,18 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	if cerr := eng.Close(cctx); cerr != nil {
 		log.Warn("stopping", "error", cerr)
 	}
+	if ce, ok := errors.AsType[*natsClosedError](context.Cause(ctx)); ok && err == nil {
+		err = ce
+	}
 	return err
+}
+
+// natsClosedError: the NATS connection closed while the server ran.
+type natsClosedError struct{ err error }
+
+func (e *natsClosedError) Error() string {
+	if e.err == nil {
+		return "the NATS connection closed"
+	}
+	return "the NATS connection closed: " + e.err.Error()
 }

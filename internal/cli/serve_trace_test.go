@@ -129,14 +129,21 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 	}
 }
 
+// A -trace-sample outside 0 to 1, NaN included (strconv parses it, and
+// it compares false with everything: it used to pass the check), or an
+// -otlp-traces that is no http(s) URL, is a usage error.
 func TestOTLPFlagsChecked(t *testing.T) {
 	for _, args := range [][]string{
 		{"-trace-sample", "1.5"},
 		{"-trace-sample", "-0.1"},
+		{"-trace-sample", "NaN"},
+		{"-trace-sample", "Inf"},
 		{"-otlp-traces", "127.0.0.1:4318"},
 	} {
 		var out, errb strings.Builder
-		code := Main(append([]string{"serve", "-store", t.TempDir()}, args...), nil, &out, &errb)
+		// -provider-allow *.x, refused after the trace flags are checked,
+		// stops a serve that took them rather than let it serve.
+		code := Main(append(append([]string{"serve", "-store", t.TempDir(), "-addr", "127.0.0.1:0"}, args...), "-provider-allow", "*.x"), nil, &out, &errb)
 		if code != 2 || !strings.Contains(errb.String(), args[0]) {
 			t.Errorf("serve %v: exit %d, %q; want exit 2 naming the flag", args, code, errb.String())
 		}

@@ -1,9 +1,11 @@
 // Package natstest starts an in-process NATS server for tests: the
 // remote providers' tests (engine, engine/provider/natsprovider) serve
-// and call over it.
+// and call over it; flowgen serve -nats's tests stop and start one
+// (Server) in the middle of a run.
 package natstest
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -28,6 +30,11 @@ func JetStreamURL(t testing.TB) string {
 func start(t testing.TB, opts *server.Options) string {
 	t.Helper()
 	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
+	return run(t, opts).ClientURL()
+}
+
+func run(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +44,38 @@ func start(t testing.TB, opts *server.Options) string {
 		t.Fatal("NATS server not ready")
 	}
 	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
+	return ns
+}
+
+// Server is a JetStream server a test stops and starts again, on the same
+// address and store: NATS down in the middle of a run.
+type Server struct {
+	t    testing.TB
+	opts server.Options
+	ns   *server.Server
+	URL  string
+}
+
+// JetStreamServer starts a Server, shut down when the test ends.
+func JetStreamServer(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, opts: server.Options{JetStream: true, StoreDir: t.TempDir(),
+		Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}}
+	opts := s.opts
+	s.ns = run(t, &opts)
+	s.URL = s.ns.ClientURL()
+	s.opts.Port = s.ns.Addr().(*net.TCPAddr).Port
+	return s
+}
+
+// Stop shuts the server down.
+func (s *Server) Stop() { s.ns.Shutdown(); s.ns.WaitForShutdown() }
+
+// Start starts it again, on the same port, with the same store.
+func (s *Server) Start() {
+	s.t.Helper()
+	opts := s.opts
+	s.ns = run(s.t, &opts)
 }
 
 // Connect connects to the server at url, closed when the test ends.

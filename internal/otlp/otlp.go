@@ -65,7 +65,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 
 // Check reports a flag value that cannot work.
 func (c Config) Check() error {
-	if c.Sample < 0 || c.Sample > 1 {
+	// Written so that NaN, which the flag package parses and which no
+	// comparison holds for, is refused too: the sampler would make of it
+	// a share that depends on the platform's float-to-int conversion.
+	if !(c.Sample >= 0 && c.Sample <= 1) {
 		return fmt.Errorf("-trace-sample %v: give a share from 0 to 1", c.Sample)
 	}
 	if c.Traces != "" {

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/natstest"
+)
+
+// natsServe starts serve with the Greet flow on srv's JetStream, with the
+// NATS options opts after serve's own.
+func natsServe(t *testing.T, srv *natstest.Server, opts ...nats.Option) (string, *syncBuffer, func()) {
+	t.Helper()
+	dir := t.TempDir()
+	flows := filepath.Join(dir, "flows")
+	if err := os.MkdirAll(flows, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(flows, "Greet.json"), []byte(serveFlow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return serveWith(t, serveConfig{store: filepath.Join(dir, "store"), flows: flows, nats: srv.URL,
+		net: listen.Config{Addr: "127.0.0.1:0"}, natsOptions: opts})
+}
+
+// POST /events while NATS is down answers 5xx and changes nothing: the
+// event is not in the stream once NATS is back. Before, the client kept
+// the publish in its reconnect buffer and sent it on reconnecting, after
+// the engine had answered 502: the event reached its run all the same.
+func TestServeNATSDownPublishChangesNothing(t *testing.T) {
+	srv := natstest.JetStreamServer(t)
+	url, logs, stop := natsServe(t, srv)
+	defer stop()
+	srv.Stop()
+	if code, out := call(t, "POST", url+"/events/people/arrived", `{"correlation_id": "ada"}`); code < 500 {
+		t.Fatalf("POST /events with NATS down: %d %v; want a 5xx", code, out)
+	} else if msg, _ := out["error"].(string); !strings.Contains(msg, "not connected to NATS") {
+		t.Errorf("POST /events with NATS down: %d %v; want an error that says NATS is not connected", code, out)
+	}
+	srv.Start()
+	// The server's connection is back once a publish of it is
+	// acknowledged; a publish it buffered would have gone first.
+	waitUntil(t, "a publish through the reconnected server", func() bool {
+		code, _ := call(t, "POST", url+"/events/people/left", `{"correlation_id": "bob"}`)
+		return code == 202
+	})
+	nc := natstest.Connect(t, srv.URL)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "FLOWGEN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.GetLastMsgForSubject(ctx, "flowgen.people.arrived"); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("the event answered 5xx is in the stream: %v %v", m, err)
+	}
+	if !strings.Contains(logs.String(), "NATS disconnected") || !strings.Contains(logs.String(), "NATS reconnected") {
+		t.Errorf("the log does not say NATS went away and came back:\n%s", logs.String())
+	}
+}
+
+// NATS down longer than the client's default reconnect attempts (60)
+// does not leave serve without a broker: it reconnects when NATS is
+// back. Before, the connection closed for good after the 60th attempt
+// (two minutes at the client's pace; here the attempts are 1ms apart),
+// and every POST /events answered 502 until the server was restarted.
+func TestServeNATSReconnectsForever(t *testing.T) {
+	srv := natstest.JetStreamServer(t)
+	var failed atomic.Int64
+	url, _, stop := natsServe(t, srv, nats.ReconnectWait(time.Millisecond), nats.ReconnectJitter(0, 0),
+		nats.ReconnectErrHandler(func(*nats.Conn, error) { failed.Add(1) }))
+	defer stop()
+	srv.Stop()
+	waitUntil(t, "more reconnect attempts than the client's default", func() bool { return failed.Load() > 60 })
+	srv.Start()
+	waitUntil(t, "POST /events through NATS again", func() bool {
+		code, _ := call(t, "POST", url+"/events/people/arrived", `{"correlation_id": "ada"}`)
+		return code == 202
+	})
+}
+
+// A NATS connection that closes for good stops serve with an error that
+// says so (flowgen serve exits 1), where it used to serve on without a
+// broker. What closes it here is a client allowed no reconnection.
+func TestServeStopsWhenNATSCloses(t *testing.T) {
+	srv := natstest.JetStreamServer(t)
+	dir := t.TempDir()
+	done := make(chan error, 1)
+	ready := make(chan string, 1)
+	logs := &syncBuffer{}
+	go func() {
+		done <- serve(context.Background(), serveConfig{store: filepath.Join(dir, "store"), nats: srv.URL, id: "t", stderr: logs,
+			net: listen.Config{Addr: "127.0.0.1:0"}, natsOptions: []nats.Option{nats.NoReconnect()}}, func(a string) { ready <- a })
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v\n%s", err, logs.String())
+	}
+	srv.Stop()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "NATS connection closed") {
+			t.Errorf("serve ended with %v; want the NATS connection closed", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve still serves 30s after its NATS connection closed:\n%s", logs.String())
+	}
+}
