@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,6 +251,36 @@ func TestSignupPublicationFailsAttempt(t *testing.T) {
 	history := query[[]runtime.Event](t, env, flowtemporal.QueryHistory)
 	if e := history[2]; e.To != "CreateSubscription:running" || e.Outcome != runtime.OutcomeRetry || !strings.Contains(e.Error, "broker down") {
 		t.Errorf("event 3 %s -> %s (%s, %q), want CreateSubscription's attempt failed by its publication", e.From, e.To, e.Outcome, e.Error)
+	}
+}
+
+// On Temporal the sink observes (docs/temporal.md, "The sink"): one that
+// refuses every event is logged and the run goes on to done, its history
+// still readable through the query.
+func TestSignupSinkErrorDoesNotStopRun(t *testing.T) {
+	w := newWorld()
+	env := newEnv(t)
+	var refused atomic.Int32
+	sink := runtime.SinkFunc(func(context.Context, runtime.Event) error {
+		refused.Add(1)
+		return errors.New("sink down")
+	})
+	f, err := NewSignupTemporal(signupHandlers{w.handlers(), w}, SignupServicesFromCaller(w.caller),
+		runtime.WithPublisher(w.bus), runtime.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Register(env)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(flowtemporal.SignalName("payments", "payment.succeeded"), payment("cus_1"))
+	}, time.Hour)
+	env.ExecuteWorkflow(f.Workflow, signupStart)
+	if state, _ := endState(t, env); state != runtime.StateDone {
+		t.Fatalf("ended %s, want done", state)
+	}
+	history := query[[]runtime.Event](t, env, flowtemporal.QueryHistory)
+	if n := int(refused.Load()); n != len(history) || n == 0 {
+		t.Errorf("the sink refused %d events of a history of %d; want each offered once", n, len(history))
 	}
 }
 
