@@ -78,12 +78,13 @@ given. POST and PUT bodies must be application/json (415).
 the key pair; a bad one is logged and the old one stays.
 
 With -temporal HOST:PORT the runs are Temporal workflows on that cluster
-instead (-namespace, -task-queue): serve runs flowgen-temporal serve, of
-the module temporal/, with the same flags. Those of the store, the broker,
-the providers and the runs' limits are not its (-store, -retain, -nats,
--id, -max-running, -resume-workers, -event-workers, -broker-bytes,
--inbox-bytes, -service-conns, -provider-allow: exit 2), as Temporal keeps
-and schedules the runs (docs/temporal.md#json-flows-on-temporal).`,
+instead (-namespace, -task-queue, which are a usage error without it):
+serve runs flowgen-temporal serve, of the module temporal/, with the same
+flags. Those of the store, the broker, the providers and the runs' limits
+are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
+-event-workers, -broker-bytes, -inbox-bytes, -service-conns,
+-provider-allow: exit 2), as Temporal keeps and schedules the runs
+(docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required, unless -temporal; created if missing)")
 		flows := fs.String("flows", "", "directory of flows (.json, .flow), loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
@@ -107,6 +108,9 @@ and schedules the runs (docs/temporal.md#json-flows-on-temporal).`,
 			}
 			if *temporal != "" {
 				return serveOnTemporal(e)
+			}
+			if err := checkTemporalOnly(fs); err != nil {
+				return usageError(e, "%v", err)
 			}
 			if *dir == "" {
 				return usageError(e, "-store is required")

@@ -3,9 +3,11 @@ package cli
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // temporalCommand is the program that serves JSON flows on Temporal. It
@@ -19,9 +21,31 @@ const temporalCommand = "flowgen-temporal"
 // parses them, and has their defaults.
 func temporalFlags(fs *flag.FlagSet) *string {
 	addr := fs.String("temporal", "", "run the flows on the Temporal cluster at `HOST:PORT` instead of the embedded store: serve then runs "+temporalCommand+" serve with the same flags (docs/temporal.md)")
-	fs.String("namespace", "", "with -temporal: the Temporal `namespace` (unset: "+temporalCommand+"'s default)")
-	fs.String("task-queue", "", "with -temporal: the Temporal task `queue` of the runs, the same for every serve process of a deployment (unset: "+temporalCommand+"'s default)")
+	fs.String(namespaceFlag, "", "with -temporal: the Temporal `namespace` (unset: "+temporalCommand+"'s default)")
+	fs.String(taskQueueFlag, "", "with -temporal: the Temporal task `queue` of the runs, the same for every serve process of a deployment (unset: "+temporalCommand+"'s default)")
 	return addr
+}
+
+// The flags that only -temporal reads.
+const (
+	namespaceFlag = "namespace"
+	taskQueueFlag = "task-queue"
+)
+
+// checkTemporalOnly refuses the flags that only -temporal reads when serve
+// runs on its store: ignored, they would leave whoever forgot -temporal
+// believing the runs are on the cluster.
+func checkTemporalOnly(fs *flag.FlagSet) error {
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == namespaceFlag || f.Name == taskQueueFlag {
+			set = append(set, "-"+f.Name)
+		}
+	})
+	if len(set) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: only read with -temporal HOST:PORT; without it, serve runs the flows on -store", strings.Join(set, ", "))
 }
 
 // serveOnTemporal replaces this process with `flowgen-temporal serve` and

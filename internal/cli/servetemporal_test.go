@@ -49,3 +49,26 @@ func TestServeTemporalNotInstalled(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
+
+// -namespace and -task-queue without -temporal are a usage error, not
+// ignored: serve would run on its store while its user thinks the runs
+// are on the cluster.
+func TestServeTemporalFlagsWithoutTemporal(t *testing.T) {
+	// A store that cannot open: had serve gone on, it would stop there
+	// (exit 1) rather than serve until the test times out.
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-namespace", "orders"},
+		{"-task-queue", "orders"},
+		{"-namespace=", "-task-queue", "q"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Main(append([]string{"serve", "-store", notADir, "-addr", "127.0.0.1:0"}, args...), strings.NewReader(""), &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), "only read with -temporal HOST:PORT") || stdout.Len() != 0 {
+			t.Errorf("serve %v: exit %d, stdout %q, stderr %q; want a usage error before serving", args, code, stdout.String(), stderr.String())
+		}
+	}
+}

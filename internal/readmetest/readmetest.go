@@ -1,7 +1,8 @@
-// Package readmetest carries out the README's shell blocks in tests, as
-// written: a test reads a block (Block), splits its lines as sh does
-// (Words) and runs what it knows, curl lines through Curl, so that the
-// README cannot drift from what works. Only tests import it.
+// Package readmetest carries out the shell blocks of the README (and of
+// docs/) in tests, as written: a test reads a block (Block, BlockOf),
+// splits its lines as sh does (Words) and runs what it knows, curl lines
+// through Curl, so that the README cannot drift from what works. Only
+// tests import it.
 package readmetest
 
 import (
@@ -21,18 +22,26 @@ import (
 // trailing backslash joined to the next.
 func Block(t testing.TB, repo, intro string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	return BlockOf(t, filepath.Join(repo, "README.md"), intro)
+}
+
+// BlockOf is Block for another Markdown file of the repository, such as
+// one of docs/.
+func BlockOf(t testing.TB, file, intro string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
+	name := filepath.Base(file)
 	_, rest, ok := strings.Cut(string(b), "\n"+intro)
 	if !ok {
-		t.Fatalf("README.md has no paragraph starting %q", intro)
+		t.Fatalf("%s has no paragraph starting %q", name, intro)
 	}
 	_, rest, ok = strings.Cut(rest, "```sh\n")
 	block, _, ok2 := strings.Cut(rest, "```")
 	if !ok || !ok2 {
-		t.Fatalf("README.md: no sh block after %q", intro)
+		t.Fatalf("%s: no sh block after %q", name, intro)
 	}
 	block = strings.ReplaceAll(block, "\\\n", " ")
 	return strings.Split(strings.TrimSpace(block), "\n")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +32,24 @@ func TestServeRefusesUnsafeListening(t *testing.T) {
 		if code != 2 || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errb.String(), tc.want)
 		}
+	}
+}
+
+// A cluster that does not answer at start is an error that names it, with
+// exit status 1, before anything listens: the process does not wait for
+// the cluster, nor serve an API whose runs could not start.
+func TestServeClusterUnreachable(t *testing.T) {
+	// A port nothing listens on: one the kernel gave, closed again.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := l.Addr().String()
+	l.Close()
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "-temporal", cluster, "-addr", "127.0.0.1:0"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "flowgen-temporal serve: connecting to Temporal at "+cluster+": ") || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing listening, and the cluster named", code, out.String(), errb.String())
 	}
 }
 

@@ -61,7 +61,7 @@ func TestServerOrderDone(t *testing.T) {
 	if p := child[0].Parent; p == nil || *p != (runtime.RunRef{Flow: "Order", RunID: "o-1"}) {
 		t.Errorf("child's first event %+v: no parent", child[0])
 	}
-	replayRuns(t, c, o, "o-1", "o-1@Bill")
+	replayRuns(t, c, o, w.sink, "o-1", "o-1@Bill")
 }
 
 // On a server a branch still running when another fails is cancelled for
@@ -85,7 +85,7 @@ func TestServerBranchCancelled(t *testing.T) {
 	if got := w.journal(); !slices.Contains(got, "cancelled Reserve o-2/Reserve") {
 		t.Errorf("journal %q: Reserve was not cancelled before the run ended", got)
 	}
-	replayRuns(t, c, o, "o-2")
+	replayRuns(t, c, o, w.sink, "o-2")
 }
 
 // An abort while the child sleeps: the child is cancelled and uncharges,
@@ -127,17 +127,30 @@ func TestServerAbortDuringChild(t *testing.T) {
 	if len(got) != 6 || got[3] != "Uncharge ch-40 o-3@Bill/Charge/rollback" {
 		t.Errorf("journal %q: want the uncharge before the order's rollbacks", got)
 	}
-	replayRuns(t, c, o, "o-3", "o-3@Bill")
+	replayRuns(t, c, o, w.sink, "o-3", "o-3@Bill")
 }
 
 // replayRuns replays the server's history of each workflow with the flows'
 // workflow code: a parallel block's goroutines and a call's child must
 // make the same decisions again (no nondeterminism), as a worker that
-// takes a run over after a crash replays it.
-func replayRuns(t *testing.T, c client.Client, o *OrderTemporal, ids ...string) {
+// takes a run over after a crash replays it. The flows' sink hears
+// nothing of a replay (docs/temporal.md, "The sink"): it holds the same
+// events after as before.
+func replayRuns(t *testing.T, c client.Client, o *OrderTemporal, sink *runtime.MemorySink, ids ...string) {
 	t.Helper()
 	r := replay.New()
 	o.Register(r)
+	before := map[string]int{}
+	for _, id := range ids {
+		before[id] = len(sink.History(id))
+	}
+	defer func() {
+		for _, id := range ids {
+			if n := len(sink.History(id)); n != before[id] {
+				t.Errorf("the sink got %d events of %s from its replay", n-before[id], id)
+			}
+		}
+	}()
 	for _, id := range ids {
 		it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		h := &historypb.History{}

@@ -1,9 +1,12 @@
 package signup
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,6 +215,91 @@ func TestSignupAbortWhileWaiting(t *testing.T) {
 	if got := transitions(history)[3]; got != "AwaitPayment:waiting>aborting" {
 		t.Errorf("event 4 is %s, want the abort of the wait", got)
 	}
+}
+
+// A publication is part of its step's attempt (docs/temporal.md, publish):
+// one that fails fails the attempt, which Temporal retries whole, the rpc
+// again with the same key, and the retry publishes.
+func TestSignupPublicationFailsAttempt(t *testing.T) {
+	w := newWorld()
+	env := newEnv(t)
+	pub := &failingPublisher{Publisher: w.bus, fails: 1}
+	f, err := NewSignupTemporal(signupHandlers{w.handlers(), w}, SignupServicesFromCaller(w.caller),
+		runtime.WithPublisher(pub), runtime.WithSink(w.sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Register(env)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(flowtemporal.SignalName("payments", "payment.succeeded"), payment("cus_1"))
+	}, time.Hour)
+	env.ExecuteWorkflow(f.Workflow, signupStart)
+	if state, _ := endState(t, env); state != runtime.StateDone {
+		t.Fatalf("ended %s, want done", state)
+	}
+	wantCalls := []string{
+		"Customer.Create run-1/CreateCustomer",
+		"Subscription.Create run-1/CreateSubscription",
+		"Subscription.Create run-1/CreateSubscription",
+	}
+	if d := cmp.Diff(wantCalls, w.calls()); d != "" {
+		t.Errorf("calls (-want +got):\n%s", d)
+	}
+	if p := w.bus.Published(); len(p) != 1 || p[0].Event != "subscription.created" {
+		t.Errorf("published %+v, want subscription.created once", p)
+	}
+	history := query[[]runtime.Event](t, env, flowtemporal.QueryHistory)
+	if e := history[2]; e.To != "CreateSubscription:running" || e.Outcome != runtime.OutcomeRetry || !strings.Contains(e.Error, "broker down") {
+		t.Errorf("event 3 %s -> %s (%s, %q), want CreateSubscription's attempt failed by its publication", e.From, e.To, e.Outcome, e.Error)
+	}
+}
+
+// On Temporal the sink observes (docs/temporal.md, "The sink"): one that
+// refuses every event is logged and the run goes on to done, its history
+// still readable through the query.
+func TestSignupSinkErrorDoesNotStopRun(t *testing.T) {
+	w := newWorld()
+	env := newEnv(t)
+	var refused atomic.Int32
+	sink := runtime.SinkFunc(func(context.Context, runtime.Event) error {
+		refused.Add(1)
+		return errors.New("sink down")
+	})
+	f, err := NewSignupTemporal(signupHandlers{w.handlers(), w}, SignupServicesFromCaller(w.caller),
+		runtime.WithPublisher(w.bus), runtime.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Register(env)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(flowtemporal.SignalName("payments", "payment.succeeded"), payment("cus_1"))
+	}, time.Hour)
+	env.ExecuteWorkflow(f.Workflow, signupStart)
+	if state, _ := endState(t, env); state != runtime.StateDone {
+		t.Fatalf("ended %s, want done", state)
+	}
+	history := query[[]runtime.Event](t, env, flowtemporal.QueryHistory)
+	if n := int(refused.Load()); n != len(history) || n == 0 {
+		t.Errorf("the sink refused %d events of a history of %d; want each offered once", n, len(history))
+	}
+}
+
+// failingPublisher fails its first fails publications, then publishes.
+type failingPublisher struct {
+	runtime.Publisher
+	mu    sync.Mutex
+	fails int
+}
+
+func (p *failingPublisher) Publish(ctx context.Context, topic, event string, payload any) error {
+	p.mu.Lock()
+	fail := p.fails > 0
+	p.fails--
+	p.mu.Unlock()
+	if fail {
+		return errors.New("broker down")
+	}
+	return p.Publisher.Publish(ctx, topic, event, payload)
 }
 
 // An error marked runtime.Permanent is not retried: the step fails on its

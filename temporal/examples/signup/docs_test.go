@@ -1,0 +1,97 @@
+package signup
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/internal/readmetest"
+)
+
+// TestDocsSetUp follows docs/temporal.md's "Setting it up" in a new
+// module, as written: flowgen as a tool of the module (README, "Using it
+// in your module"), then the docs' lines that require the Temporal module,
+// and this package's flow, state and handlers with the docs' go:generate
+// line. The generated code must then build as go.mod stands, in the go
+// command's default -mod=readonly mode: a user who follows the docs needs
+// no `go mod tidy` they do not mention. Offline: this checkout stands for
+// the published modules (the README's and the docs' replace lines), their
+// go.sum files are copied, and GOPROXY is off, so that only the machine's
+// module cache answers.
+func TestDocsSetUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module against the Temporal SDK")
+	}
+	repo, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := filepath.Join(repo, "docs", "temporal.md")
+	dir := t.TempDir()
+	env := append(os.Environ(), "GOFLAGS=", "GOPROXY=off", "GOTOOLCHAIN=local", "GOWORK=off")
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir, cmd.Env = dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	var sums []byte
+	for _, f := range []string{filepath.Join(repo, "go.sum"), filepath.Join(repo, "temporal", "go.sum")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, b...)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sums, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	run("go", "mod", "init", "example.com/signup")
+	run("go", "mod", "edit", "-replace", "github.com/flowgen/flowgen="+repo)
+	run("go", "get", "-tool", "github.com/flowgen/flowgen/cmd/flowgen")
+	for _, line := range readmetest.BlockOf(t, docs, "The Temporal code lives in its own Go module") {
+		words, _ := readmetest.Words(t, strings.ReplaceAll(line, "/path/to/flowgen", repo), nil)
+		if len(words) < 2 || words[0] != "go" {
+			t.Fatalf("docs/temporal.md: %q is not a go command this test knows", line)
+		}
+		run(words...)
+	}
+
+	b, err := os.ReadFile(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n//go:generate ")
+	generate, _, _ := strings.Cut(rest, "\n")
+	if !ok || !strings.Contains(generate, "-target temporal signup.flow") {
+		t.Fatalf("docs/temporal.md has no //go:generate line for signup.flow: %q", generate)
+	}
+	files := map[string][]byte{"gen.go": []byte("package signup\n\n//go:generate " + generate + "\n")}
+	for _, name := range []string{"signup.flow", "state.go", "handlers.go"} {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// This package's own generate lines run flowgen from the checkout.
+		var kept [][]byte
+		for l := range bytes.Lines(src) {
+			if !bytes.HasPrefix(l, []byte("//go:generate ")) {
+				kept = append(kept, l)
+			}
+		}
+		files[name] = bytes.Join(kept, nil)
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("go", "generate", "./...")
+	run("go", "build", "./...")
+}
