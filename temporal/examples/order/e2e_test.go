@@ -69,7 +69,7 @@ func TestServerOrderDone(t *testing.T) {
 // Reserve sees its context end and does not complete, so nothing is
 // rolled back.
 func TestServerBranchCancelled(t *testing.T) {
-	w := &world{authFail: true, slowAuth: 500 * time.Millisecond, slowRes: time.Minute}
+	w := &world{authFail: true, reserving: make(chan struct{}), slowRes: time.Minute}
 	o := w.order(t)
 	c := startServer(t, o.Register)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -21,9 +21,15 @@ type world struct {
 	authFail bool          // Authorize fails for good
 	slowAuth time.Duration // Authorize takes this long first
 	slowRes  time.Duration // Reserve takes this long, or until its context ends
-	shipFail bool          // Ship fails for good
-	slowPay  time.Duration // Charge takes this long first, whatever its context says
-	sink     *runtime.MemorySink
+	// reserving, when set, is closed as Reserve starts, and Authorize
+	// waits for it: a test that needs Reserve running when Authorize
+	// fails says so, rather than hoping a fixed delay is long enough
+	// for the worker to start it on a loaded machine.
+	reserving chan struct{}
+	reserved  sync.Once
+	shipFail  bool          // Ship fails for good
+	slowPay   time.Duration // Charge takes this long first, whatever its context says
+	sink      *runtime.MemorySink
 }
 
 func (w *world) add(ctx context.Context, what string) {
@@ -42,6 +48,9 @@ type orders struct{ w *world }
 
 func (o orders) Reserve(ctx context.Context, s *OrderState) error {
 	s.Scratch = "reserve"
+	if c := o.w.reserving; c != nil {
+		o.w.reserved.Do(func() { close(c) })
+	}
 	if d := o.w.slowRes; d > 0 {
 		select {
 		case <-time.After(d):
@@ -63,6 +72,13 @@ func (o orders) Release(ctx context.Context, s *OrderState) error {
 func (o orders) Authorize(ctx context.Context, s *OrderState) error {
 	s.Scratch = "authorize"
 	time.Sleep(o.w.slowAuth)
+	if c := o.w.reserving; c != nil {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	if o.w.authFail {
 		o.w.add(ctx, "fail Authorize")
 		return runtime.Permanent(errors.New("card declined"))
