@@ -181,8 +181,19 @@ type fanOut []Sink
 
 // FanOut returns a Sink that hands each event to every sink in order, even
 // when one fails, and returns their errors joined. It loads histories from
-// the first sink that can.
-func FanOut(sinks ...Sink) Sink { return fanOut(slices.Clone(sinks)) }
+// the first sink that can, and only then is a HistoryLoader: a fan-out of
+// sinks that cannot (a JSON and a slog sink) must not claim to, or the
+// runtime would read its runs back from nowhere (Status of a live run, the
+// wake-up of a hibernated wait).
+func FanOut(sinks ...Sink) Sink {
+	f := fanOut(slices.Clone(sinks))
+	for _, s := range f {
+		if l, ok := s.(HistoryLoader); ok {
+			return fanOutLoader{fanOut: f, loader: l}
+		}
+	}
+	return f
+}
 
 func (f fanOut) Emit(ctx context.Context, e Event) error {
 	var errs []error
@@ -194,25 +205,21 @@ func (f fanOut) Emit(ctx context.Context, e Event) error {
 	return errors.Join(errs...)
 }
 
-func (f fanOut) LoadHistory(ctx context.Context, runID string) ([]Event, error) {
-	for _, s := range f {
-		if l, ok := s.(HistoryLoader); ok {
-			return l.LoadHistory(ctx, runID)
-		}
-	}
-	return nil, ErrUnknownRun
+// fanOutLoader is a fan-out one of whose sinks, loader, loads histories.
+type fanOutLoader struct {
+	fanOut
+	loader HistoryLoader
+}
+
+func (f fanOutLoader) LoadHistory(ctx context.Context, runID string) ([]Event, error) {
+	return f.loader.LoadHistory(ctx, runID)
 }
 
 // HistoryLen counts in the sink LoadHistory reads from.
-func (f fanOut) HistoryLen(ctx context.Context, runID string) (int, error) {
-	for _, s := range f {
-		if l, ok := s.(HistoryLoader); ok {
-			if c, ok := l.(HistoryCounter); ok {
-				return c.HistoryLen(ctx, runID)
-			}
-			h, err := l.LoadHistory(ctx, runID)
-			return len(h), err
-		}
+func (f fanOutLoader) HistoryLen(ctx context.Context, runID string) (int, error) {
+	if c, ok := f.loader.(HistoryCounter); ok {
+		return c.HistoryLen(ctx, runID)
 	}
-	return 0, ErrUnknownRun
+	h, err := f.loader.LoadHistory(ctx, runID)
+	return len(h), err
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -266,4 +267,50 @@ func TestMemorySinkKeepsEventsExactly(t *testing.T) {
 		t.Fatalf("after Reset: history %v, runs %v", h, m.Runs())
 	}
 	check(m)
+}
+
+// TestFanOutLoadsOnlyWhenASinkCan: a fan-out of sinks that keep nothing (a
+// JSON and a slog sink) is not a HistoryLoader, so a live run's Status is
+// its own and a sleeping run wakes; with a MemorySink among them, finished
+// runs are read back from it; errors of every sink are joined.
+func TestFanOutLoadsOnlyWhenASinkCan(t *testing.T) {
+	var lines bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	clock := runtime.NewFakeClock(epoch)
+	fan := runtime.FanOut(runtime.NewJSONSink(&lines), runtime.NewSlogSink(logger))
+	if _, ok := fan.(runtime.HistoryLoader); ok {
+		t.Error("a fan-out of a JSON and a slog sink claims to load histories")
+	}
+	f := runtime.New[state]("fan", runtime.WithSink(fan), runtime.WithClock(clock))
+	mustRegister(t, f, okStep(newRecorder(), "A"), runtime.NewSleep[state]("Pause", time.Minute, nil), okStep(newRecorder(), "B"))
+	run, err := f.Start(context.Background(), state{N: 7}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.BlockUntil(1) // the sleep's timer: the run waits
+	if st := run.Status(); st.State != runtime.StateWaiting || st.Machine != runtime.WaitingState("Pause") || st.Err != "" {
+		t.Errorf("status while sleeping = %+v", st)
+	}
+	clock.Advance(time.Minute)
+	if res, err := run.Wait(context.Background()); err != nil || res.Final != runtime.StateDone || res.State.N != 7 {
+		t.Fatalf("after the sleep: %+v, %v", res, err)
+	}
+
+	mem := runtime.NewMemorySink()
+	g := runtime.New[state]("fan", runtime.WithSink(runtime.FanOut(runtime.NewJSONSink(io.Discard), mem)))
+	mustRegister(t, g, okStep(newRecorder(), "A"))
+	if _, err := g.Execute(context.Background(), state{}, runtime.WithRunID("r")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := g.Status("r"); err != nil || st.State != runtime.StateDone || len(st.History) != 2 {
+		t.Errorf("Status of a finished run through the fan-out's MemorySink = %+v, %v", st, err)
+	}
+
+	down1, down2 := errors.New("first down"), errors.New("second down")
+	refuse := func(err error) runtime.Sink {
+		return runtime.SinkFunc(func(context.Context, runtime.Event) error { return err })
+	}
+	if err := runtime.FanOut(refuse(down1), refuse(down2)).Emit(context.Background(), runtime.Event{}); !errors.Is(err, down1) || !errors.Is(err, down2) {
+		t.Errorf("FanOut error %v, want both sinks' errors", err)
+	}
 }
