@@ -94,14 +94,22 @@ func TestRegisterErrors(t *testing.T) {
 	exec := func(context.Context, *state) (runtime.Outcome, error) { return "", nil }
 	undo := func(context.Context, *state) error { return nil }
 	cases := map[string][]*runtime.Step[state]{
-		"nil":          {nil},
-		"empty ID":     {runtime.NewStep("", exec)},
-		"reserved":     {runtime.NewStep("done", exec)},
-		"colon":        {runtime.NewStep("a:b", exec)},
-		"no exec":      {{ID: "A"}},
-		"duplicate":    {runtime.NewStep("A", exec), runtime.NewStep("A", exec)},
-		"irreversible": {runtime.NewStep("A", exec, runtime.WithIrreversible[state](), runtime.WithRollback(undo))},
-		"retry route":  {runtime.NewStep("A", exec, runtime.WithNext[state](runtime.OutcomeRetry, "A"))},
+		"nil":           {nil},
+		"empty ID":      {runtime.NewStep("", exec)},
+		"reserved":      {runtime.NewStep("done", exec)},
+		"colon":         {runtime.NewStep("a:b", exec)},
+		"no exec":       {{ID: "A"}},
+		"duplicate":     {runtime.NewStep("A", exec), runtime.NewStep("A", exec)},
+		"irreversible":  {runtime.NewStep("A", exec, runtime.WithIrreversible[state](), runtime.WithRollback(undo))},
+		"retry route":   {runtime.NewStep("A", exec, runtime.WithNext[state](runtime.OutcomeRetry, "A"))},
+		"reserved fail": {runtime.NewStep("fail", exec)},
+		"slash":         {runtime.NewStep("a/b", exec)},
+		"hash":          {runtime.NewStep("a#2", exec)},
+		"at":            {runtime.NewStep("a@b", exec)},
+		"space":         {runtime.NewStep("a b", exec)},
+		"tab":           {runtime.NewStep("a\tb", exec)},
+		"@ route":       {runtime.NewStep("A", exec, runtime.WithNext[state]("@start", "A"))},
+		"empty route":   {runtime.NewStep("A", exec, runtime.WithNext[state]("", "A"))},
 	}
 	for name, steps := range cases {
 		f := runtime.New[state]("bad")
@@ -371,5 +379,90 @@ func TestAbortDuringRollbackChangesNothing(t *testing.T) {
 	res, err := run.Wait(context.Background())
 	if res.Final != runtime.StateCompensated || !errors.Is(err, errBoom) {
 		t.Fatalf("Wait = %s, %v; want compensated by the original failure", res.Final, err)
+	}
+}
+
+type tenantKey struct{}
+
+// TestStartContextReachesStepsAndRollbacks: Start's context is the parent of
+// every step's, so its values reach the steps; cancelling it aborts the
+// run, and the rollbacks then run under a context that keeps its values
+// and is not cancelled.
+func TestStartContextReachesStepsAndRollbacks(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	note := func(what string, ctx context.Context) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%s %v %v", what, ctx.Value(tenantKey{}), ctx.Err()))
+	}
+	started := make(chan struct{})
+	f := runtime.New[state]("ctx")
+	mustRegister(t, f,
+		runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+			note("exec A", ctx)
+			return "", nil
+		}, runtime.WithRollback(func(ctx context.Context, s *state) error {
+			note("undo A", ctx)
+			return nil
+		})),
+		runtime.NewStep("B", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+			close(started)
+			<-ctx.Done()
+			return "", ctx.Err()
+		}))
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), tenantKey{}, "tenant-7"))
+	run, err := f.Start(ctx, state{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	cancel()
+	if res, err := run.Wait(context.Background()); res.Final != runtime.StateAborted || !errors.Is(err, runtime.ErrAborted) {
+		t.Fatalf("ended %s, %v; want aborted", res.Final, err)
+	}
+	if diff := cmp.Diff([]string{"exec A tenant-7 <nil>", "undo A tenant-7 <nil>"}, seen); diff != "" {
+		t.Errorf("contexts seen (-want +got):\n%s", diff)
+	}
+}
+
+// TestWithIDs: a flow's run IDs come from its generator unless WithRunID
+// names one.
+func TestWithIDs(t *testing.T) {
+	n := 0
+	f := runtime.New[state]("ids", runtime.WithIDs(func() string { n++; return fmt.Sprintf("order-%d", n) }))
+	mustRegister(t, f, okStep(newRecorder(), "A"))
+	var got []string
+	for _, opts := range [][]runtime.RunOption{nil, {runtime.WithRunID("mine")}, nil} {
+		res, err := f.Execute(context.Background(), state{}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, res.RunID)
+	}
+	if diff := cmp.Diff([]string{"order-1", "mine", "order-2"}, got); diff != "" {
+		t.Errorf("run IDs (-want +got):\n%s", diff)
+	}
+}
+
+// TestStartFinishedRunID: a MemorySink that holds a finished run refuses a
+// new run of its ID, and the finished run's history is untouched.
+func TestStartFinishedRunID(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	f := runtime.New[state]("dup", runtime.WithSink(sink))
+	rec := newRecorder()
+	mustRegister(t, f, okStep(rec, "A"))
+	if _, err := f.Execute(context.Background(), state{N: 1}, runtime.WithRunID("r")); err != nil {
+		t.Fatal(err)
+	}
+	before := sink.History("r")
+	if _, err := f.Start(context.Background(), state{N: 2}, runtime.WithRunID("r")); !errors.Is(err, runtime.ErrDuplicateRun) {
+		t.Errorf("Start of a finished run's ID: %v, want ErrDuplicateRun", err)
+	}
+	if diff := cmp.Diff(before, sink.History("r")); diff != "" {
+		t.Errorf("the finished run's history changed (-before +after):\n%s", diff)
+	}
+	if got := rec.count("exec A"); got != 1 {
+		t.Errorf("A ran %d times, want once", got)
 	}
 }

@@ -238,6 +238,9 @@ func TestParallelFailureCancelsOthers(t *testing.T) {
 	p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
 		started.Done()
 		<-ctx.Done()
+		if cause := context.Cause(ctx); !errors.Is(cause, runtime.ErrBranchCancelled) {
+			t.Errorf("cancelled branch's cause %v, want ErrBranchCancelled", cause)
+		}
 		return "", ctx.Err()
 	}
 	p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {

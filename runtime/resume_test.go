@@ -214,8 +214,8 @@ func TestResumeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for len(live.History("x")) == 0 {
-		time.Sleep(time.Millisecond) // the first event is emitted by the run's goroutine
+	if len(live.History("x")) == 0 {
+		t.Fatal("Start returned before the run's first event was recorded")
 	}
 	if _, err := g2.Resume(context.Background(), live.History("x")); !errors.Is(err, runtime.ErrDuplicateRun) {
 		t.Errorf("Resume of a live run: %v, want ErrDuplicateRun", err)

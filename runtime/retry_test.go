@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,4 +252,203 @@ func TestTimeouts(t *testing.T) {
 			t.Errorf("failing events %+v, want attempt 1, outcome timeout, error %q", e, want)
 		}
 	})
+}
+
+// TestBackoffDefaults: before attempt n+1 the sleep's ceiling is
+// min(Max, Initial·Multiplier^(n-1)); Multiplier 0 means 2, Max 0 no cap,
+// Initial 0 no sleep.
+func TestBackoffDefaults(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		p    runtime.RetryPolicy
+		want []time.Duration // after failed attempts 1, 2, 3, 4
+	}{
+		{runtime.RetryPolicy{Initial: 100 * ms}, []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms}},
+		{runtime.RetryPolicy{Initial: 100 * ms, Multiplier: 3}, []time.Duration{100 * ms, 300 * ms, 900 * ms, 2700 * ms}},
+		{runtime.RetryPolicy{Initial: 100 * ms, Max: 250 * ms}, []time.Duration{100 * ms, 200 * ms, 250 * ms, 250 * ms}},
+		{runtime.RetryPolicy{Initial: 100 * ms, Multiplier: 1.5}, []time.Duration{100 * ms, 150 * ms, 225 * ms, 337500 * time.Microsecond}},
+		{runtime.RetryPolicy{Max: time.Second}, []time.Duration{0, 0, 0, 0}},
+	} {
+		var got []time.Duration
+		for failed := 1; failed <= 4; failed++ {
+			got = append(got, runtime.BackoffCeiling(c.p, failed))
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%+v (-want +got):\n%s", c.p, diff)
+		}
+	}
+}
+
+// TestPanicsAreRetriedErrors: a panic in a step (on the run's goroutine, or
+// on its own with a timeout), in a publication or in a rollback is a
+// *PanicError, retried like any error, never a crash.
+func TestPanicsAreRetriedErrors(t *testing.T) {
+	once := func(rec *recorder, op string, ctx context.Context) {
+		rec.add(op, ctx)
+		if runtime.Attempt(ctx) == 1 {
+			panic(op + " panicked")
+		}
+	}
+	retry := runtime.RetryPolicy{Attempts: 2}
+	for _, timeout := range []time.Duration{0, time.Hour} {
+		rec := newRecorder()
+		sink := runtime.NewMemorySink()
+		pub := &panickyPublisher{}
+		f := runtime.New[state]("panics", runtime.WithSink(sink), runtime.WithPublisher(pub))
+		mustRegister(t, f,
+			runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+				once(rec, "exec A", ctx)
+				return "", nil
+			}, runtime.WithTimeout[state](timeout), runtime.WithRetry[state](retry),
+				runtime.WithRollback(func(ctx context.Context, s *state) error {
+					once(rec, "undo A", ctx)
+					return nil
+				}), runtime.WithRollbackTimeout[state](timeout), runtime.WithRollbackRetry[state](retry)),
+			runtime.NewStep("B", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+				rec.add("exec B", ctx)
+				return "", nil
+			}, runtime.WithTimeout[state](timeout), runtime.WithRetry[state](retry),
+				runtime.WithPublish[state]("t", "e", nil)),
+			failingStep(rec, "C", -1, runtime.Permanent(errBoom)))
+		res, err := f.Execute(context.Background(), state{}, runtime.WithRunID("r"))
+		if res.Final != runtime.StateCompensated || !errors.Is(err, errBoom) {
+			t.Fatalf("timeout %v: ended %s, %v; want compensated by C", timeout, res.Final, err)
+		}
+		want := []string{"exec A", "exec A", "exec B", "exec B", "exec C", "undo A", "undo A"}
+		if diff := cmp.Diff(want, rec.all()); diff != "" {
+			t.Errorf("timeout %v: effects (-want +got):\n%s", timeout, diff)
+		}
+		var panics []string
+		for _, e := range sink.History("r") {
+			if e.Outcome == runtime.OutcomeRetry {
+				if !strings.Contains(e.Error, "panic") || !strings.Contains(e.Error, "goroutine") {
+					t.Errorf("timeout %v: retry event error %q: want the panic with its stack", timeout, e.Error)
+				}
+				panics = append(panics, e.From)
+			}
+		}
+		if diff := cmp.Diff([]string{"A:running", "B:running", "A:rollback"}, panics); diff != "" {
+			t.Errorf("timeout %v: retried panics (-want +got):\n%s", timeout, diff)
+		}
+	}
+}
+
+// panickyPublisher panics on its first Publish and publishes afterwards.
+type panickyPublisher struct {
+	mu        sync.Mutex
+	calls     int
+	published int
+}
+
+func (p *panickyPublisher) Publish(ctx context.Context, topic, event string, payload any) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	if p.calls == 1 {
+		panic("publisher panicked")
+	}
+	p.published++
+	return nil
+}
+
+// TestPublicationFailureRetriesTheAttempt: a publication that fails fails
+// its attempt, which is retried with it (Exec included): at least once
+// delivery; the failed attempt's change to the state is discarded.
+func TestPublicationFailureRetriesTheAttempt(t *testing.T) {
+	rec := newRecorder()
+	sink := runtime.NewMemorySink()
+	down := errors.New("broker down")
+	var published []any
+	pub := publisherFunc(func(ctx context.Context, topic, event string, payload any) error {
+		if runtime.Attempt(ctx) == 1 {
+			return down
+		}
+		published = append(published, payload)
+		return nil
+	})
+	f := runtime.New[state]("pub", runtime.WithSink(sink), runtime.WithPublisher(pub))
+	mustRegister(t, f, runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+		rec.add("exec A", ctx)
+		s.N += 10
+		return "", nil
+	}, runtime.WithRetry[state](runtime.RetryPolicy{Attempts: 2}),
+		runtime.WithPublish("billing", "created", func(s *state) any { return s.N })))
+	res, err := f.Execute(context.Background(), state{N: 1}, runtime.WithRunID("r"))
+	if err != nil || res.State.N != 11 {
+		t.Fatalf("ended %+v, %v; want done with N 11", res, err)
+	}
+	if got := rec.count("exec A"); got != 2 {
+		t.Errorf("A ran %d times, want 2 (the publication's failure retried the attempt)", got)
+	}
+	if diff := cmp.Diff([]any{11}, published); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	retries := eventsTo(sink.History("r"), "A:running")[1:]
+	if len(retries) != 1 || retries[0].Outcome != runtime.OutcomeRetry || !strings.Contains(retries[0].Error, "broker down") {
+		t.Errorf("retry events %+v, want one naming the publication's error", retries)
+	}
+}
+
+type publisherFunc func(ctx context.Context, topic, event string, payload any) error
+
+func (f publisherFunc) Publish(ctx context.Context, topic, event string, payload any) error {
+	return f(ctx, topic, event, payload)
+}
+
+// TestTimeoutIsAContextDeadline: on the wall clock, an attempt's timeout
+// is its context's deadline, so clients that honour deadlines see it.
+func TestTimeoutIsAContextDeadline(t *testing.T) {
+	var deadline time.Time
+	var ok bool
+	f := runtime.New[state]("deadline")
+	mustRegister(t, f, runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+		deadline, ok = ctx.Deadline()
+		return "", nil
+	}, runtime.WithTimeout[state](time.Hour)))
+	before := time.Now()
+	if _, err := f.Execute(context.Background(), state{}); err != nil {
+		t.Fatal(err)
+	}
+	if !ok || deadline.Before(before.Add(time.Hour)) || deadline.After(time.Now().Add(time.Hour)) {
+		t.Errorf("attempt deadline %v (set %v), want the attempt's start + 1h", deadline, ok)
+	}
+}
+
+// TestAbortWaitsForAStepWithoutTimeout: an abort waits for a step with no
+// timeout that ignores its context, and a step that then succeeds completed:
+// it is rolled back with the others.
+func TestAbortWaitsForAStepWithoutTimeout(t *testing.T) {
+	rec := newRecorder()
+	sink := runtime.NewMemorySink()
+	started, release := make(chan struct{}), make(chan struct{})
+	undo := func(id string) runtime.StepOption[state] {
+		return runtime.WithRollback(func(ctx context.Context, s *state) error { rec.add("undo "+id, ctx); return nil })
+	}
+	f := runtime.New[state]("abortwait", runtime.WithSink(sink))
+	mustRegister(t, f, okStep(rec, "A", undo("A")),
+		runtime.NewStep("B", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+			close(started)
+			<-release // ignores ctx
+			rec.add("exec B", ctx)
+			return "", nil
+		}, undo("B")),
+		okStep(rec, "C", undo("C")))
+	run, err := f.Start(context.Background(), state{}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := run.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if res, _ := run.Wait(context.Background()); res.Final != runtime.StateAborted {
+		t.Fatalf("ended %s, want aborted", res.Final)
+	}
+	if diff := cmp.Diff([]string{"exec A", "exec B", "undo B", "undo A"}, rec.all()); diff != "" {
+		t.Errorf("effects (-want +got):\n%s", diff)
+	}
+	if abort := eventsTo(sink.History("r"), runtime.MachineAborting)[0]; abort.From != "B:running" || abort.Outcome != runtime.OutcomeOK || abort.Interrupted() {
+		t.Errorf("abort event %+v, want B completing into aborting", abort)
+	}
 }
