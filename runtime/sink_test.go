@@ -314,3 +314,55 @@ func TestFanOutLoadsOnlyWhenASinkCan(t *testing.T) {
 		t.Errorf("FanOut error %v, want both sinks' errors", err)
 	}
 }
+
+// TestLoggerGetsWhatIsNotAnEvent: WithLogger is told of an attempt
+// abandoned after its timeout (a warning) and of a sink that refused an
+// event (an error).
+func TestLoggerGetsWhatIsNotAnEvent(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	clock := runtime.NewFakeClock(epoch)
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{})
+	refuse := errors.New("disk full")
+	sink := runtime.SinkFunc(func(ctx context.Context, e runtime.Event) error {
+		if e.Seq == 3 { // the event after A's abandoned attempt
+			return refuse
+		}
+		return nil
+	})
+	f := runtime.New[state]("logged", runtime.WithLogger(logger), runtime.WithClock(clock), runtime.WithSink(sink))
+	mustRegister(t, f, runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+		if runtime.Attempt(ctx) == 1 {
+			close(entered)
+			<-release // ignores ctx: abandoned
+		}
+		return "", nil
+	}, runtime.WithTimeout[state](time.Second), runtime.WithRetry[state](runtime.RetryPolicy{Attempts: 2})))
+	run, err := f.Start(context.Background(), state{}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	clock.BlockUntil(1)
+	clock.Advance(time.Second)
+	if _, err := run.Wait(context.Background()); !errors.Is(err, runtime.ErrSink) {
+		t.Fatalf("Wait: %v, want the sink's refusal", err)
+	}
+	var levels []string
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["run_id"] != "r" || m["flow"] != "logged" {
+			t.Errorf("log record %v does not name the run", m)
+		}
+		levels = append(levels, fmt.Sprint(m["level"], " ", m["msg"]))
+	}
+	want := []string{"WARN flow step abandoned after its timeout", "ERROR flow sink refused an event; run stopped"}
+	if diff := cmp.Diff(want, levels); diff != "" {
+		t.Errorf("log records (-want +got):\n%s", diff)
+	}
+}
