@@ -253,7 +253,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		}
 		defer nc.Close()
 		if bus, err = natsbus.New(ctx, nc, natsbus.Options{Logger: log}); err != nil {
-			return err
+			return fmt.Errorf("NATS %s: %w", natsbus.RedactURL(cfg.nats), err) // JetStream off, say
 		}
 	}
 	if err := os.MkdirAll(cfg.store, 0o755); err != nil {

@@ -144,3 +144,18 @@ func TestServeNATSConnectFails(t *testing.T) {
 		}
 	}
 }
+
+// A NATS server without JetStream is refused before anything is written
+// too, naming the server.
+func TestServeNATSWithoutJetStream(t *testing.T) {
+	url := natstest.URL(t)
+	dir := filepath.Join(t.TempDir(), "store")
+	err := serve(context.Background(), serveConfig{store: dir, nats: url, id: "t", stderr: &syncBuffer{},
+		net: listen.Config{Addr: "127.0.0.1:0"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "NATS "+url+":") {
+		t.Errorf("-nats %s without JetStream: %v; want an error naming the server", url, err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the store directory was created before NATS's JetStream answered: %v", err)
+	}
+}
