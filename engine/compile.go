@@ -22,8 +22,9 @@ import (
 // checkHandlers reports every Go step and Go rollback of f that no
 // registered handler serves, positioned where the flow names it (for JSON
 // input, its JSON path): an error, or with remote providers on a warning
-// (rm.missing), since a provider may register after the flow.
-func checkHandlers(f *dsl.File, reg *Registry, rm *remote) diag.List {
+// (rm.missing), since a provider may register after the flow. With
+// noGo (Options.NoGoHandlers) the error says that none ever will here.
+func checkHandlers(f *dsl.File, reg *Registry, rm *remote, noGo bool) diag.List {
 	var ds diag.List
 	for _, fl := range f.Flows {
 		if fl == nil {
@@ -39,6 +40,11 @@ func checkHandlers(f *dsl.File, reg *Registry, rm *remote) diag.List {
 			}
 			if rm != nil {
 				ds = append(ds, rm.missing(fl, m, kind)...)
+				continue
+			}
+			if noGo {
+				ds = append(ds, diag.Errorf(m.Range, "no-handler", "%s %q of flow %q cannot run here: this server serves no Go handlers", kind, m.Name, fl.Name).
+					WithHint("run the flow on flowgen serve, whose remote providers serve Go steps and rollbacks (docs/engine.md#remote-providers), or generate it (flowgen gen -target temporal) and register its activities on your worker (docs/temporal.md)"))
 				continue
 			}
 			ds = append(ds, diag.Errorf(m.Range, "no-handler", "no handler registered for %s %q of flow %q", kind, m.Name, fl.Name).

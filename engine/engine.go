@@ -156,6 +156,13 @@ type Options struct {
 	// whose Go handlers have no provider yet is then loaded with a warning.
 	// See docs/engine.md#remote-providers.
 	Providers *ProviderOptions
+	// NoGoHandlers says that no Go handler will serve this engine's flows:
+	// its program registers none (Registry) and has no Providers, as
+	// flowgen-temporal serve. A flow with a Go step or a Go rollback is
+	// then refused with an error that says so, and where such a flow can
+	// run, not with the hint to register a handler, which nobody could.
+	// New refuses it with Providers.
+	NoGoHandlers bool
 	// MaxWatchers bounds the GET /watch streams open at once (503
 	// beyond); WatchBuffer, the events queued for one of them (a stream
 	// that falls further behind ends with an "overflow" event). Defaults
@@ -225,6 +232,9 @@ type flowEntry struct {
 
 // New returns an engine; it does nothing until Start.
 func New(opts Options) (*Engine, error) {
+	if opts.NoGoHandlers && opts.Providers != nil {
+		return nil, errors.New("engine: Options.NoGoHandlers with Options.Providers, which serve Go handlers")
+	}
 	if opts.Store == nil && opts.Executor != nil {
 		opts.Store = store.NewMemory() // holds nothing: the executor keeps the runs
 	}

@@ -267,6 +267,39 @@ func TestJSONFlowRunsToDone(t *testing.T) {
 	}
 }
 
+// An engine that no Go handler will ever serve (Options.NoGoHandlers:
+// flowgen-temporal serve, which has neither a Registry its program fills
+// nor remote providers) refuses a flow with a Go step saying so, and where
+// it can run, not with the hint to register a handler nobody could.
+func TestNoGoHandlersRefusal(t *testing.T) {
+	e, err := New(Options{Store: store.NewMemory(), NoGoHandlers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.LoadFlows("signup.json", readTestdata(t, "signup.json"))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	var all string
+	for _, d := range ds {
+		if d.Code == "no-handler" {
+			all += d.String() + " hint: " + d.Hint + "\n"
+		}
+	}
+	for _, want := range []string{`Go step "Activate" of flow "Signup" cannot run here: this server serves no Go handlers`,
+		`Go rollback "Deactivate" of flow "Signup" cannot run here`, "flowgen serve", "remote providers", "-target temporal"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "Registry.Step") || strings.Contains(all, "register it before") {
+		t.Errorf("the refusal asks to register a handler, which this engine cannot have:\n%s", all)
+	}
+	if _, err := New(Options{Store: store.NewMemory(), NoGoHandlers: true, Providers: &ProviderOptions{}}); err == nil {
+		t.Error("New took NoGoHandlers with Providers")
+	}
+}
+
 func TestUnregisteredHandlerRejectedAtLoad(t *testing.T) {
 	e, err := New(Options{Store: store.NewMemory()})
 	if err != nil {

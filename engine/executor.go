@@ -87,7 +87,7 @@ func (e *Engine) CompileJSON(source []byte, opts ...runtime.Option) (*runtime.Fl
 	// they were loaded with.
 	f, ds := dsl.LoadJSON("definition.json", source, dsl.CheckOptions{CallsByName: true})
 	if f != nil && !ds.HasErrors() {
-		ds = append(ds, checkHandlers(f, e.reg, e.remote)...)
+		ds = append(ds, checkHandlers(f, e.reg, e.remote, e.opts.NoGoHandlers)...)
 		ds = append(ds, e.checkCaller(f)...)
 	}
 	if f == nil || ds.HasErrors() {

@@ -137,7 +137,7 @@ func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow, dir
 	if f == nil || ds.HasErrors() {
 		return nil, ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
 	}
-	ds = append(ds, checkHandlers(f, e.reg, e.remote)...)
+	ds = append(ds, checkHandlers(f, e.reg, e.remote, e.opts.NoGoHandlers)...)
 	ds = append(ds, e.checkCaller(f)...)
 	ds = append(ds, checkFlowNames(f)...)
 	e.mu.Lock()

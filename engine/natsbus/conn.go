@@ -2,6 +2,8 @@ package natsbus
 
 import (
 	"log/slog"
+	"net/url"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -32,7 +34,43 @@ func ConnOptions(log *slog.Logger) []nats.Option {
 			log.Warn("NATS disconnected; reconnecting: publishing fails meanwhile (POST /events answers 502)", "error", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted())
+			log.Info("NATS reconnected", "server", RedactURL(nc.ConnectedUrl()))
 		}),
 	}
+}
+
+// RedactURL is a NATS server URL, or a comma-separated list of them as
+// nats.Connect takes, fit for a log or an error: the credentials of its
+// userinfo are replaced by "xxxxx", the password of user:password and a
+// token alone (nats://TOKEN@host) too, which url.URL.Redacted and the
+// client's ConnectedUrlRedacted leave in clear.
+func RedactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		parts[i] = redactOne(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactOne(s string) string {
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
+		return s
+	}
+	// The client takes a URL without a scheme (user:pass@host:4222) too,
+	// which url.Parse refuses.
+	scheme := ""
+	if i := strings.Index(s, "://"); i >= 0 && i < at {
+		scheme, s, at = s[:i+3], s[i+3:], at-i-3
+	}
+	u, err := url.Parse("nats://" + s)
+	if err != nil || u.User == nil {
+		return scheme + "xxxxx" + s[at:] // not a URL: hide all before the host
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	} else {
+		u.User = url.User("xxxxx") // a token
+	}
+	return scheme + strings.TrimPrefix(u.String(), "nats://")
 }

@@ -51,13 +51,16 @@ type Options struct {
 	// Logger gets a consumer's pull requests that fail, and when they
 	// work again (default: discard): a consumer deleted, or JetStream
 	// without a responder, leaves it standing still, asking again (pull).
+	// One line when the consumer's first pull loop starts failing and one
+	// when its last works again, however many loops it has (outage).
 	Logger *slog.Logger
 }
 
 // Broker is the JetStream engine.Broker.
 type Broker struct {
-	js   jetstream.JetStream
-	opts Options
+	js      jetstream.JetStream
+	opts    Options
+	outages outages // of each durable consumer, shared by its pull loops
 }
 
 var _ engine.Broker = (*Broker)(nil)
@@ -201,10 +204,12 @@ func (b *Broker) consumer(ctx context.Context, name, topic, event string) (jetst
 	return cons, nil
 }
 
-// pullLog is the Logger of the pull loop of name's consumer of
-// topic/event.
-func (b *Broker) pullLog(name, topic, event string) *slog.Logger {
-	return b.opts.Logger.With("consumer", name, "topic", topic, "event", event)
+// startPull starts a pull loop of name's consumer of topic/event (cons),
+// which logs its failed requests together with the consumer's other
+// loops (outage).
+func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, topic, event string, n int, out chan<- jetstream.Msg, quit <-chan struct{}) (end func()) {
+	o, leave := b.outages.join(consumerName(name, b.Subject(topic, event)), b.opts.Logger.With("consumer", name, "topic", topic, "event", event))
+	return startPull(ctx, cons, n, out, quit, o, leave)
 }
 
 // message is msg as the engine sees it.
@@ -239,7 +244,7 @@ func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg) // unbuffered: pullBatch ahead, as pulled
 	quit := make(chan struct{})    // closed by stop: give back, take no more
-	endPull := startPull(cctx, cons, pullBatch, in, quit, b.pullLog(name, topic, event))
+	endPull := b.startPull(cctx, cons, name, topic, event, pullBatch, in, quit)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -296,7 +301,7 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg, max)
 	quit := make(chan struct{}) // closed by stop: give back, take no more
-	endPull := startPull(cctx, cons, max, in, quit, b.pullLog(name, topic, event))
+	endPull := b.startPull(cctx, cons, name, topic, event, max, in, quit)
 	nak := func(msgs []jetstream.Msg) {
 		for _, msg := range msgs {
 			_ = msg.Nak()

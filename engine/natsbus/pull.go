@@ -3,7 +3,6 @@ package natsbus
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,12 +23,12 @@ const (
 
 // startPull runs pull on a goroutine of its own; the function it returns
 // ends the pull request waiting, if any, and returns once pull has.
-func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, log *slog.Logger) (end func()) {
+func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, o *outage, leave func(failing bool)) (end func()) {
 	pctx, cancel := context.WithCancel(ctx)
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		pull(pctx, cons, n, out, quit, log)
+		leave(pull(pctx, cons, n, out, quit, o))
 	}()
 	return func() {
 		cancel()
@@ -43,9 +42,10 @@ func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- j
 // JetStream's default 30s), until ctx is done. A message it holds once quit
 // is closed or ctx is done it gives back (a negative acknowledgement). It
 // stops on its own when the connection is closed. A request that fails is
-// asked again after a pause (pullRetry, pullRetryMax); log gets the first
-// failure of a run of them, and the end of the run: nothing else learns
-// that the consumer stands still.
+// asked again after a pause (pullRetry, pullRetryMax); o, which the
+// consumer's other pull loops share, logs when the first of them starts
+// failing and when the last works again: nothing else learns that the
+// consumer stands still. It returns whether its last request failed.
 //
 // It does not use the client's Consume, which keeps n messages asked for by
 // asking for more once fewer than half are still due: nats.go (v1.55 and
@@ -57,19 +57,19 @@ func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- j
 // stream (TestConsumeBatch/Order gave up once in CI this way; with that
 // window widened by a sleep in a copy of the client, it stalls every time).
 // One request at a time has no count of what is due to get wrong.
-func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, log *slog.Logger) {
+func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, o *outage) (failing bool) {
 	failures := 0 // in a row
 	for {
 		select {
 		case <-quit:
-			return
+			return failures > 0
 		case <-ctx.Done():
-			return
+			return failures > 0
 		default:
 		}
 		batch, err := cons.Fetch(n, jetstream.FetchContext(ctx))
 		if errors.Is(err, nats.ErrConnectionClosed) {
-			return
+			return failures > 0
 		}
 		if err == nil {
 			for msg := range batch.Messages() {
@@ -88,14 +88,12 @@ func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstr
 		}
 		if err == nil {
 			if failures > 0 {
-				log.Info("natsbus: pulling again after failed pull requests", "failed", failures)
+				o.ok()
 				failures = 0
 			}
 			continue
 		}
-		if failures == 0 {
-			log.Warn("natsbus: a pull request failed; asking again, less often while it fails", "err", err, "every_at_most", pullRetryMax)
-		}
+		o.fail(err, failures == 0)
 		wait := min(pullRetry<<min(failures, 16), pullRetryMax)
 		failures++
 		select {

@@ -36,7 +36,9 @@ func TestPullBacksOffAndLogs(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logs, nil)).With("topic", "payments", "event", "paid")
 	cons := &failingConsumer{calls: make(chan time.Time, 100)}
 	quit := make(chan struct{})
-	end := startPull(context.Background(), cons, 8, make(chan jetstream.Msg), quit, log)
+	var r outages
+	o, leave := r.join("c", log)
+	end := startPull(context.Background(), cons, 8, make(chan jetstream.Msg), quit, o, leave)
 	const n = 6
 	var first, last time.Time
 	for i := range n {
@@ -57,5 +59,104 @@ func TestPullBacksOffAndLogs(t *testing.T) {
 	}
 	if got := strings.Count(logs.String(), "level=WARN"); got != 1 || !strings.Contains(logs.String(), nats.ErrNoResponders.Error()) || !strings.Contains(logs.String(), "topic=payments") {
 		t.Errorf("%d failed pull requests logged %d warnings, want 1 naming the error and the consumer:\n%s", n, got, logs.String())
+	}
+}
+
+// switchConsumer is a consumer whose pull requests fail until up is
+// closed, then work (an empty batch), once each; the next ones wait for
+// done. It counts the failed requests in failed.
+type switchConsumer struct {
+	jetstream.Consumer
+	up, done chan struct{}
+	failed   chan struct{}
+	worked   bool
+}
+
+func (c *switchConsumer) Fetch(int, ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
+	select {
+	case <-c.up:
+	default:
+		c.failed <- struct{}{}
+		return nil, nats.ErrNoResponders
+	}
+	if c.worked {
+		<-c.done
+		return nil, nats.ErrConnectionClosed // ends the loop
+	}
+	c.worked = true
+	return emptyBatch{}, nil
+}
+
+type emptyBatch struct{}
+
+func (emptyBatch) Messages() <-chan jetstream.Msg {
+	c := make(chan jetstream.Msg)
+	close(c)
+	return c
+}
+func (emptyBatch) Error() error { return nil }
+
+// The pull loops of one consumer (an event trigger's workers) that all
+// fail, as when JetStream is down, log it once, and once that they work
+// again, with how many requests failed; not once per loop. Before, 32
+// workers wrote 32 warnings per outage and 32 lines when it ended.
+func TestPullOutageLoggedOncePerConsumer(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var r outages
+	const loops = 8
+	up, done := make(chan struct{}), make(chan struct{})
+	quit := make(chan struct{})
+	var ends []func()
+	var conss []*switchConsumer
+	for range loops {
+		c := &switchConsumer{up: up, done: done, failed: make(chan struct{}, 100)}
+		conss = append(conss, c)
+		o, leave := r.join("trigger-Greet", log)
+		ends = append(ends, startPull(context.Background(), c, 8, make(chan jetstream.Msg), quit, o, leave))
+	}
+	for _, c := range conss { // each loop has failed
+		<-c.failed
+	}
+	close(up)
+	// Each loop has had its request work once it asks again.
+	waitFor(t, "every loop working again", func() bool {
+		o := r.m["trigger-Greet"]
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.failing == 0
+	})
+	close(done)
+	close(quit)
+	for _, end := range ends {
+		end()
+	}
+	out := logs.String()
+	if w, i := strings.Count(out, "level=WARN"), strings.Count(out, "pulling again"); w != 1 || i != 1 ||
+		!strings.Contains(out, "failed=") || !strings.Contains(out, "down_for=") {
+		t.Errorf("%d pull loops of one consumer, all failing then working, logged %d warnings and %d recoveries, want 1 each:\n%s", loops, w, i, out)
+	}
+	if len(r.m) != 0 {
+		t.Errorf("the stopped consumer's outage record stays: %v", r.m)
+	}
+}
+
+// A pull loop that stops while it fails (its consumer's workers being
+// stopped one by one) ends the outage if the others work: the consumer
+// pulls again. The last loop that stops leaves nothing behind.
+func TestPullOutageLoopStopsWhileFailing(t *testing.T) {
+	var logs bytes.Buffer
+	var r outages
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	o, leaveA := r.join("c", log)
+	_, leaveB := r.join("c", log)
+	o.fail(nats.ErrNoResponders, true) // A fails; B works
+	leaveA(true)
+	if !strings.Contains(logs.String(), "pulling again") {
+		t.Errorf("the failing loop stopped, the other works, and no line says the consumer pulls again:\n%s", logs.String())
+	}
+	leaveB(false)
+	if len(r.m) != 0 {
+		t.Errorf("outage records left: %v", r.m)
 	}
 }

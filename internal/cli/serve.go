@@ -235,6 +235,27 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	if err != nil {
 		return err
 	}
+	// NATS first: a server that cannot start writes nothing to disk.
+	var nc *nats.Conn
+	var bus *natsbus.Broker
+	if cfg.nats != "" {
+		// Closed, the connection would leave the server up without a
+		// broker: every POST /events a 502, the events of other
+		// processes never consumed. ConnOptions reconnects forever, so
+		// what closes it (credentials refused) is not mended by waiting:
+		// the server stops and says why, and its supervisor sees it.
+		closed := func(nc *nats.Conn) {
+			fail(&natsClosedError{err: nc.LastError()})
+		}
+		nc, err = nats.Connect(cfg.nats, append(append(natsbus.ConnOptions(log), nats.Name("flowgen serve "+cfg.id), nats.ClosedHandler(closed)), cfg.natsOptions...)...)
+		if err != nil {
+			return fmt.Errorf("connect to NATS %s: %w", natsbus.RedactURL(cfg.nats), err)
+		}
+		defer nc.Close()
+		if bus, err = natsbus.New(ctx, nc, natsbus.Options{Logger: log}); err != nil {
+			return fmt.Errorf("NATS %s: %w", natsbus.RedactURL(cfg.nats), err) // JetStream off, say
+		}
+	}
 	if err := os.MkdirAll(cfg.store, 0o755); err != nil {
 		return err
 	}
@@ -282,25 +303,8 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 		opts.Caller = httpcall.New(httpcall.Static(cfg.services), httpcall.WithLogger(log),
 			httpcall.WithLimits(httpcall.Limits{MaxConnsPerHost: lim.serviceConns, MaxIdleConnsPerHost: lim.serviceConns}))
 	}
-	if cfg.nats != "" {
-		// Closed, the connection would leave the server up without a
-		// broker: every POST /events a 502, the events of other
-		// processes never consumed. ConnOptions reconnects forever, so
-		// what closes it (credentials refused) is not mended by waiting:
-		// the server stops and says why, and its supervisor sees it.
-		closed := func(nc *nats.Conn) {
-			fail(&natsClosedError{err: nc.LastError()})
-		}
-		nc, err := nats.Connect(cfg.nats, append(append(natsbus.ConnOptions(log), nats.Name("flowgen serve "+cfg.id), nats.ClosedHandler(closed)), cfg.natsOptions...)...)
-		if err != nil {
-			return fmt.Errorf("connect to NATS: %w", err)
-		}
-		defer nc.Close()
-		b, err := natsbus.New(ctx, nc, natsbus.Options{Logger: log})
-		if err != nil {
-			return err
-		}
-		opts.Broker = b
+	if nc != nil {
+		opts.Broker = bus
 		opts.Providers.NATS = natsprovider.NewTransport(nc)
 	}
 	eng, err := engine.New(opts)

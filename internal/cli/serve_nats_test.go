@@ -121,3 +121,41 @@ func TestServeStopsWhenNATSCloses(t *testing.T) {
 		t.Fatalf("serve still serves 30s after its NATS connection closed:\n%s", logs.String())
 	}
 }
+
+// A NATS server that cannot be reached stops serve before it writes
+// anything (the store directory is not created), with an error that names
+// the URL without its credentials. Before, the store directory was made
+// first and the error said only "no servers available for connection".
+func TestServeNATSConnectFails(t *testing.T) {
+	for _, c := range []struct{ url, shown, secret string }{
+		{"nats://ada:s3cret@127.0.0.1:1", "nats://ada:xxxxx@127.0.0.1:1", "s3cret"},
+		{"nats://t0ken@127.0.0.1:1", "nats://xxxxx@127.0.0.1:1", "t0ken"},
+		{"nats://127.0.0.1:1, ada:s3cret@127.0.0.1:2", "nats://127.0.0.1:1,ada:xxxxx@127.0.0.1:2", "s3cret"},
+	} {
+		dir := filepath.Join(t.TempDir(), "store")
+		logs := &syncBuffer{}
+		err := serve(context.Background(), serveConfig{store: dir, nats: c.url, id: "t", stderr: logs,
+			net: listen.Config{Addr: "127.0.0.1:0"}}, nil)
+		if err == nil || !strings.Contains(err.Error(), "connect to NATS "+c.shown+":") || strings.Contains(err.Error()+logs.String(), c.secret) {
+			t.Errorf("-nats %s: %v; want an error naming %s, without %s\n%s", c.url, err, c.shown, c.secret, logs.String())
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("-nats %s: the store directory was created before NATS answered: %v", c.url, err)
+		}
+	}
+}
+
+// A NATS server without JetStream is refused before anything is written
+// too, naming the server.
+func TestServeNATSWithoutJetStream(t *testing.T) {
+	url := natstest.URL(t)
+	dir := filepath.Join(t.TempDir(), "store")
+	err := serve(context.Background(), serveConfig{store: dir, nats: url, id: "t", stderr: &syncBuffer{},
+		net: listen.Config{Addr: "127.0.0.1:0"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "NATS "+url+":") {
+		t.Errorf("-nats %s without JetStream: %v; want an error naming the server", url, err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the store directory was created before NATS's JetStream answered: %v", err)
+	}
+}

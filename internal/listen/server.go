@@ -163,8 +163,8 @@ func (s *Server) Auth() engine.Authorizer {
 // Serve listens and serves h until ctx ends, then stops taking requests
 // and waits up to ShutdownTimeout for the open ones (onShutdown, if set,
 // is called as that begins: the engine ends its watch streams). It logs
-// one line, name with the address, the web view's URL, the access and
-// attrs, and calls ready, if set, with the address. SIGHUP reloads the
+// one line, name with the address (and interfaces=all when it listens on
+// every interface), the web view's URL, the access and attrs, and calls ready, if set, with the address. SIGHUP reloads the
 // token file and the key pair meanwhile.
 func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutdown func(), ready func(addr string), attrs ...any) error {
 	ln, err := Listen(s.cfg.Addr, s.auth == nil && !s.cfg.Insecure)
@@ -194,7 +194,13 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	addr := ln.Addr().String()
-	s.log.Info(name, append([]any{"addr", addr, "ui", WebURL(addr, s.cert != nil), "tls", s.cert != nil, "access", s.access(ln.Addr().(*net.TCPAddr).IP)}, attrs...)...)
+	bound := ln.Addr().(*net.TCPAddr).IP
+	line := []any{"addr", addr}
+	if bound.IsUnspecified() {
+		line = append(line, "interfaces", "all")
+	}
+	line = append(line, "ui", WebURL(addr, s.cert != nil), "tls", s.cert != nil, "access", s.access(bound))
+	s.log.Info(name, append(line, attrs...)...)
 	if ready != nil {
 		ready(addr)
 	}
@@ -227,11 +233,20 @@ func (s *Server) access(bound net.IP) string {
 	return "open (loopback)"
 }
 
-// WebURL is the address of the web view (engine/ui) on a listener.
+// WebURL is the address of the web view (engine/ui) on a listener bound
+// to addr. A listener on every interface (":8080", "0.0.0.0:8080",
+// "[::]:8080") is bound to an unspecified IP, which a browser cannot open:
+// its URL is on 127.0.0.1, which such a listener serves too (Listen's
+// "tcp" on "[::]" takes IPv4 as well).
 func WebURL(addr string, tls bool) string {
 	scheme := "http"
 	if tls {
 		scheme = "https"
+	}
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
 	}
 	return scheme + "://" + addr + "/ui/"
 }

@@ -166,3 +166,49 @@ func TestMaxWatchers(t *testing.T) {
 		}
 	}
 }
+
+// A listener on every interface shows a web view URL a browser can open:
+// on loopback, with the port, and says it listens on all interfaces.
+// Before, the start line showed ui=http://[::]:PORT/ui/.
+func TestServeAllInterfacesURL(t *testing.T) {
+	for _, addr := range []string{":0", "0.0.0.0:0", "[::]:0"} {
+		t.Run(addr, func(t *testing.T) {
+			var logs bytes.Buffer
+			s, err := New(Config{Addr: addr, Insecure: true}, slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			addrc := make(chan string, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- s.Serve(ctx, "test serve", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }),
+					nil, func(a string) { addrc <- a })
+			}()
+			var bound string
+			select {
+			case bound = <-addrc:
+			case err := <-done:
+				t.Skipf("cannot listen on %s here: %v", addr, err)
+			}
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			}()
+			_, port, _ := strings.Cut(bound[strings.LastIndex(bound, "]")+1:], ":")
+			ui := "http://127.0.0.1:" + port + "/ui/"
+			for _, want := range []string{"ui=" + ui, "interfaces=all"} {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("start line lacks %s:\n%s", want, logs.String())
+				}
+			}
+			res, err := http.Get(ui)
+			if err != nil {
+				t.Fatalf("the web view URL of the start line: %v", err)
+			}
+			res.Body.Close()
+		})
+	}
+}

@@ -14,6 +14,12 @@
 // them (beyond, new spans are dropped: a slow or absent collector never
 // holds up a run, nor grows the process); one goroutine exports them, in
 // batches, over the exporter's own HTTP client.
+//
+// Errors: the SDK reports what fails (an export, each batch that the
+// collector refuses or cannot be reached for) to OpenTelemetry's
+// process-wide error handler, which writes them to stderr with the log
+// package. Start sends them to the command's logger instead, at most one
+// line per ErrorEvery, which counts those it held back.
 package otlp
 
 import (
@@ -24,8 +30,11 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -89,18 +98,87 @@ func (c Config) Enabled() bool {
 // Start is Provider for a command: the function it returns stops the
 // provider, flushing the spans still queued for at most FlushTimeout, and
 // logs a failure to log. Call it last, once the spans have ended.
+//
+// It also makes log the process's OpenTelemetry error handler (what the
+// SDK reports: each failed export, one per batch), through an errorLimiter
+// that writes at most one line per ErrorEvery: a collector down for an hour
+// writes some 60 lines, not one per batch. The function it returns logs
+// the errors held back since the last line, if any.
 func (c Config) Start(ctx context.Context, log *slog.Logger) (trace.TracerProvider, func(), error) {
 	tp, stop, err := c.Provider(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	errs := &errorLimiter{log: log, now: time.Now}
+	handleErrors(errs)
 	return tp, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
 		defer cancel()
 		if err := stop(sctx); err != nil {
 			log.Warn("flushing traces", "error", err)
 		}
+		errs.flush()
 	}, nil
+}
+
+// ErrorEvery is the least time between two lines of OpenTelemetry errors
+// that Start's logger writes.
+const ErrorEvery = time.Minute
+
+// The process's OpenTelemetry error handler is set once (otel.SetErrorHandler
+// chains the first handler behind its default one for good), and forwards
+// to the errorLimiter of the last Start.
+var (
+	errorsTo       atomic.Pointer[errorLimiter]
+	setErrorsOnce  sync.Once
+	errorForwarder = otel.ErrorHandlerFunc(func(err error) {
+		if l := errorsTo.Load(); l != nil {
+			l.Handle(err)
+		}
+	})
+)
+
+func handleErrors(l *errorLimiter) {
+	errorsTo.Store(l)
+	setErrorsOnce.Do(func() { otel.SetErrorHandler(errorForwarder) })
+}
+
+// errorLimiter logs an error at once, then holds back those that follow
+// for ErrorEvery, counting them: the next line says how many it held back
+// ("held_back"), and so does flush.
+type errorLimiter struct {
+	log *slog.Logger
+	now func() time.Time
+
+	mu       sync.Mutex
+	last     time.Time // of the last line; zero: none yet
+	heldBack int
+}
+
+func (l *errorLimiter) Handle(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if !l.last.IsZero() && now.Sub(l.last) < ErrorEvery {
+		l.heldBack++
+		return
+	}
+	attrs := []any{"error", err}
+	if l.heldBack > 0 {
+		attrs = append(attrs, "held_back", l.heldBack)
+	}
+	l.log.Warn("OpenTelemetry error", append(attrs, "at_most_one_line_every", ErrorEvery)...)
+	l.last, l.heldBack = now, 0
+}
+
+// flush logs how many errors were held back since the last line, if any.
+func (l *errorLimiter) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.heldBack > 0 {
+		l.log.Warn("OpenTelemetry errors since the last line", "held_back", l.heldBack)
+		l.heldBack = 0
+	}
 }
 
 // Provider returns the TracerProvider that sends the spans, and the

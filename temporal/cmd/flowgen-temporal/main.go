@@ -175,8 +175,8 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 		return err
 	}
 	ds, err := eng.LoadFlowsDir()
-	// Errors, or warnings (Go handlers no provider serves yet), as flowgen
-	// check prints them: with the source line and a caret.
+	// Errors and warnings (a Go step is an error here: NoGoHandlers), as
+	// flowgen check prints them: with the source line and a caret.
 	diag.Report(cfg.stderr, ds, diag.ReadFiles)
 	if err != nil {
 		return err
@@ -201,8 +201,10 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 // engineOptions are the engine's options of serve: x runs the runs, auth
 // checks the requests (nil: none).
 func engineOptions(cfg config, x engine.Executor, auth engine.Authorizer, log *slog.Logger) engine.Options {
+	// No Go handler serves these flows: the command registers none, and
+	// has no remote providers (PUT /providers answers 404).
 	opts := engine.Options{Executor: x, FlowsDir: cfg.flows, Logger: log, MaxBody: cfg.maxBody, Authorizer: auth,
-		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns)}
+		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns), NoGoHandlers: true}
 	if len(cfg.services) > 0 {
 		opts.Caller = httpcall.New(httpcall.Static(cfg.services), httpcall.WithLogger(log))
 	}

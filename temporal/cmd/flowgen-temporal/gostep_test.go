@@ -1,0 +1,38 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/engine"
+)
+
+// A flow with a Go step is refused with what is true here: this command
+// serves no Go handlers (it has no provider API: PUT /providers answers
+// 404), and the flow can run on flowgen serve with remote providers, or
+// generated for Temporal. Before, the refusal said to register a handler
+// in a Provider, which nobody can do on this command.
+func TestServeRefusesGoStepsTruthfully(t *testing.T) {
+	// The executor is never called: the flow is refused as it loads.
+	eng, err := engine.New(engineOptions(config{}, struct{ engine.Executor }{}, nil, slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const flow = `{"version": 1, "flows": [{"name": "Billing", "steps": [{"name": "Charge", "action": {"kind": "go"}, "irreversible": true}]}]}`
+	ds, err := eng.LoadFlows("billing.json", []byte(flow))
+	if !errors.Is(err, engine.ErrInvalid) || len(ds) == 0 {
+		t.Fatalf("a flow with a Go step: %v %v; want it refused", ds, err)
+	}
+	d := ds[0]
+	msg := d.Message + " hint: " + d.Hint
+	for _, want := range []string{`Go step "Charge" of flow "Billing" cannot run here`, "flowgen serve", "-target temporal"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the refusal lacks %q: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "Provider") || strings.Contains(msg, "Registry.Step") {
+		t.Errorf("the refusal points at a provider API this command does not have: %s", msg)
+	}
+}
