@@ -26,6 +26,18 @@ type documentedMetric struct {
 // section, and the names its example alerts use.
 func documentedMetrics(t *testing.T) (map[string]documentedMetric, []string) {
 	t.Helper()
+	docs, alerts := documentedMetricsAndAlerts(t)
+	var used []string
+	for _, line := range strings.Split(alerts, "\n") {
+		used = append(used, regexp.MustCompile(`flowgen_[a-z_]+`).FindAllString(line, -1)...)
+	}
+	return docs, used
+}
+
+// documentedMetricsAndAlerts reads the table of docs/observability.md's
+// Metrics section, and its example alerts without their comment lines.
+func documentedMetricsAndAlerts(t *testing.T) (map[string]documentedMetric, string) {
+	t.Helper()
 	b, err := os.ReadFile("../docs/observability.md")
 	if err != nil {
 		t.Fatal(err)
@@ -53,20 +65,20 @@ func documentedMetrics(t *testing.T) (map[string]documentedMetric, []string) {
 		t.Fatal("docs/observability.md's Metrics section has no example alerts")
 	}
 	alerts, _, _ = strings.Cut(alerts, "```")
-	var used []string
+	var exprs []string
 	for _, line := range strings.Split(alerts, "\n") {
 		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
-			used = append(used, regexp.MustCompile(`flowgen_[a-z_]+`).FindAllString(line, -1)...)
+			exprs = append(exprs, line)
 		}
 	}
-	return out, used
+	return out, strings.Join(exprs, "\n")
 }
 
 // TestMetricsAsDocumented: after runs that wait, retry, roll back, end
 // done and compensation_failed, store commits and broker deliveries and a
 // dead letter, GET /metrics exposes exactly the metrics of the table of
 // docs/observability.md, with its types and labels; the example alerts
-// use exposed names; and a flow has its runs_finished series at 0 for
+// use exposed names, and select exposed series (checkAlertLabels); and a flow has its runs_finished series at 0 for
 // every terminal state from its first run, so that increase() sees its
 // first compensation_failed run.
 func TestMetricsAsDocumented(t *testing.T) {
@@ -146,6 +158,69 @@ func TestMetricsAsDocumented(t *testing.T) {
 	}
 	if v, _ := series(fams, "flowgen_runs_finished_total", "flow", "Undo", "state", "compensation_failed"); v != 1 {
 		t.Errorf("flowgen_runs_finished_total{flow=Undo,state=compensation_failed} = %v, want 1", v)
+	}
+	_, alerts := documentedMetricsAndAlerts(t)
+	checkAlertLabels(t, alerts, fams)
+}
+
+// checkAlertLabels holds the example alerts to the series a scrape
+// exposes: a selector's matchers (name{k="v"}) select at least one series
+// of the scrape, and the labels an aggregation keeps (sum by (...) over a
+// metric) are labels of that metric, le of a histogram's buckets. An alert
+// on a label the exporter does not set (or spells otherwise) never fires,
+// and nothing says so.
+func checkAlertLabels(t *testing.T, alerts string, fams map[string]*dtoFamily) {
+	t.Helper()
+	family := func(name string) (*dtoFamily, bool) {
+		if base, ok := strings.CutSuffix(name, "_bucket"); ok && fams[base].GetType() == dto.MetricType_HISTOGRAM {
+			return fams[base], true
+		}
+		f, ok := fams[name]
+		return f, ok
+	}
+	selectors := regexp.MustCompile(`(flowgen_[a-z_]+)\{([^}]*)\}`).FindAllStringSubmatch(alerts, -1)
+	for _, sel := range selectors {
+		f, _ := family(sel[1])
+		want := map[string]string{}
+		for _, m := range regexp.MustCompile(`([a-z_]+)="([^"]*)"`).FindAllStringSubmatch(sel[2], -1) {
+			want[m[1]] = m[2]
+		}
+		if len(want) == 0 {
+			t.Errorf("example alert selector %s: no k=\"v\" matcher this test reads", sel[0])
+		}
+		found := false
+		for _, m := range f.GetMetric() {
+			n := 0
+			for _, l := range m.GetLabel() {
+				if v, ok := want[l.GetName()]; ok && v == l.GetValue() {
+					n++
+				}
+			}
+			found = found || n == len(want)
+		}
+		if !found {
+			t.Errorf("example alert selector %s selects no series of GET /metrics", sel[0])
+		}
+	}
+	bys := regexp.MustCompile(`by \(([^)]*)\) \((?:rate|increase)\((flowgen_[a-z_]+)`).FindAllStringSubmatch(alerts, -1)
+	for _, by := range bys {
+		f, ok := family(by[2])
+		if !ok || len(f.GetMetric()) == 0 {
+			t.Errorf("example alert aggregates %s, which GET /metrics does not expose", by[2])
+			continue
+		}
+		labels := labelNames(f.GetMetric()[0])
+		if strings.HasSuffix(by[2], "_bucket") {
+			labels = append(labels, "le")
+		}
+		for _, l := range strings.Split(by[1], ",") {
+			if l = strings.TrimSpace(l); !slices.Contains(labels, l) {
+				t.Errorf("example alert keeps label %q of %s, which has %v", l, by[2], labels)
+			}
+		}
+	}
+	if len(selectors) == 0 || len(bys) == 0 {
+		t.Errorf("the example alerts have %d selectors and %d aggregations this test reads: teach it their new form", len(selectors), len(bys))
 	}
 }
 

@@ -155,7 +155,8 @@ func attr(s tracetest.SpanStub, key string) string {
 // TestSignupTrace: one signup of the serve example, started through the
 // API by a caller with a trace of its own, is one tree in that trace: the
 // API request, the run, each step attempt, the wait and the customers
-// service call; the service receives the call span's traceparent.
+// service call, each with the attributes docs/observability.md lists; the
+// service receives the call span's traceparent.
 func TestSignupTrace(t *testing.T) {
 	tel, exp, tp := traced(t)
 	svc := newSignupService()
@@ -203,7 +204,8 @@ func TestSignupTrace(t *testing.T) {
 	for _, s := range spans {
 		switch {
 		case s.Name == "run Signup":
-			if attr(s, "flowgen.run_id") != started.RunID || attr(s, "flowgen.final") != "done" {
+			if attr(s, "flowgen.run_id") != started.RunID || attr(s, "flowgen.final") != "done" || attr(s, "flow") != "Signup" ||
+				attr(s, "flowgen.resumed") != "false" || attr(s, "flowgen.suspended") != "false" {
 				t.Errorf("run span attributes %v", s.Attributes)
 			}
 		case s.Name == "step CreateCustomer":
@@ -215,12 +217,16 @@ func TestSignupTrace(t *testing.T) {
 			if s.SpanKind != trace.SpanKindClient {
 				t.Errorf("call span kind %v", s.SpanKind)
 			}
+			if attr(s, "rpc.service") != "customers" || attr(s, "rpc.method") != "Customer.Create" {
+				t.Errorf("call span attributes %v", s.Attributes)
+			}
 			want := tracectx.Traceparent(s.SpanContext)
 			if parents := svc.Traceparents(); len(parents) != 1 || parents[0] != want {
 				t.Errorf("the service got traceparent %q, want the call span's %q", parents, want)
 			}
 		case s.Name == "wait AwaitPayment":
-			if attr(s, "topic") != "payments" || attr(s, "outcome") != "woken" {
+			if attr(s, "topic") != "payments" || attr(s, "event") != "payment.succeeded" || attr(s, "outcome") != "woken" ||
+				attr(s, "flow") != "Signup" || attr(s, "step") != "AwaitPayment" {
 				t.Errorf("wait span attributes %v", s.Attributes)
 			}
 			// The event's request is a trace of its own, which the
@@ -233,6 +239,11 @@ func TestSignupTrace(t *testing.T) {
 				t.Errorf("wait span links %+v, want the event request's span %s", s.Links, spans[i].SpanContext.SpanID())
 			}
 			eventLink = tracectx.Traceparent(spans[i].SpanContext)
+		case s.Name == "POST /flows/{flow}/runs":
+			if s.SpanKind != trace.SpanKindServer || attr(s, "http.request.method") != "POST" || attr(s, "http.route") != s.Name ||
+				attr(s, "url.path") != "/flows/Signup/runs" || attr(s, "http.response.status_code") != "201" {
+				t.Errorf("request span %v attributes %v", s.SpanKind, s.Attributes)
+			}
 		}
 		if strings.HasPrefix(s.Name, "POST /flows") || strings.HasPrefix(s.Name, "run ") || strings.HasPrefix(s.Name, "step ") {
 			if s.SpanContext.TraceID() != traceID {

@@ -1,19 +1,18 @@
 package runtime_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/flowgen/flowgen/internal/docblocks"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -31,114 +30,49 @@ import (
 //     assignable both ways, with every other name of the block standing for
 //     the package's own.
 //
-// The blocks that show generated code or a third-party client are skipped
-// (skipped): the generator's goldens and examples/order compile those.
-// Offline: this checkout stands for the module through a replace line, its
-// go.sum is copied, and GOPROXY is off.
+// The blocks that show generated code or a third-party client are skipped:
+// the generator's goldens and examples/order compile those. The module is
+// package docblocks's, which store.md's and observability.md's tests use too.
 func TestDocsGoBlocks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module")
 	}
-	repo, err := filepath.Abs("..")
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "runtime.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile(filepath.Join(repo, "docs", "runtime.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	write := func(name, src string) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write("go.sum", string(sum))
-	write("go.mod", "module example.com/docs\n\ngo 1.26\n\nrequire github.com/flowgen/flowgen v0.0.0\n\nreplace github.com/flowgen/flowgen => "+repo+"\n")
-
+	m := docblocks.NewModule(t, "..")
 	var program string
-	var frags []string
 	types := 0
-	for _, b := range goBlocks(string(doc)) {
-		first, _, _ := strings.Cut(b, "\n")
-		switch {
-		case strings.HasPrefix(first, "package main"):
-			if program != "" {
-				t.Fatal("docs/runtime.md has two complete programs: teach TestDocsGoBlocks which to run")
+	frags := m.Fragments("frags/frags.go", string(doc), docblocks.Fragments{
+		Page:    "docs/runtime.md",
+		Wrap:    fragments,
+		Prelude: fragmentPrelude,
+		// Generated code and a Connect client: the generator's goldens and
+		// examples/order compile those.
+		Skip: []string{"type OrderPayments interface", "flow, err := NewOrderFlow(", "// payments is OrderPayments over Connect."},
+		Other: func(first, b string) bool {
+			switch {
+			case strings.HasPrefix(first, "package main"):
+				if program != "" {
+					t.Fatal("docs/runtime.md has two complete programs: teach TestDocsGoBlocks which to run")
+				}
+				program = b
+			case strings.HasPrefix(first, "type "):
+				types += typeBlockPackages(t, b, func(pkg, src string) { m.Write(filepath.Join("types", pkg, "doc.go"), src) })
+			default:
+				return false
 			}
-			program = b
-		case skipped(first):
-		case strings.HasPrefix(first, "type "):
-			types += typeBlockPackages(t, b, func(pkg, src string) { write(filepath.Join("types", pkg, "doc.go"), src) })
-		default:
-			wrap, ok := fragments[firstMatch(first)]
-			if !ok {
-				t.Errorf("docs/runtime.md: a Go block starting %q is neither a program, a type declaration nor a fragment TestDocsGoBlocks knows: teach it (fragments) or skip it (skipped)", first)
-				continue
-			}
-			frags = append(frags, fmt.Sprintf(wrap, len(frags), b))
-		}
-	}
-	if program == "" || len(frags) == 0 || types == 0 {
-		t.Fatalf("found a program %v, %d fragments, %d types: docs/runtime.md changed shape", program != "", len(frags), types)
-	}
-	write("prog/main.go", program)
-	write("frags/frags.go", fragmentPrelude+strings.Join(frags, "\n"))
-
-	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOTOOLCHAIN=local", "GOWORK=off")
-	goCmd := func(args ...string) []byte {
-		t.Helper()
-		cmd := exec.Command("go", args...)
-		cmd.Dir, cmd.Env = dir, env
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("go %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.Bytes())
-		}
-		return out
-	}
-	goCmd("vet", "./...")
-	out := goCmd("run", "./prog")
-	checkProgramOutput(t, string(doc), program, string(out))
-}
-
-// goBlocks returns the ```go blocks of md.
-func goBlocks(md string) []string {
-	var out []string
-	for _, m := range regexp.MustCompile("(?ms)^```go\n(.*?)^```$").FindAllStringSubmatch(md, -1) {
-		out = append(out, m[1])
-	}
-	return out
-}
-
-// skipped are the first lines of blocks that show generated code or a
-// third-party client: they need a generated package or a Connect client.
-func skipped(first string) bool {
-	for _, s := range []string{"type OrderPayments interface", "flow, err := NewOrderFlow(", "// payments is OrderPayments over Connect."} {
-		if strings.HasPrefix(first, s) {
 			return true
-		}
+		},
+	})
+	if program == "" || frags == 0 || types == 0 {
+		t.Fatalf("found a program %v, %d fragments, %d types: docs/runtime.md changed shape", program != "", frags, types)
 	}
-	return false
-}
-
-func firstMatch(first string) string {
-	for k := range fragments {
-		if strings.HasPrefix(first, k) {
-			return k
-		}
-	}
-	return ""
+	m.Write("prog/main.go", program)
+	m.Go("vet", "./...")
+	out := m.Go("run", "./prog")
+	checkProgramOutput(t, string(doc), program, string(out))
 }
 
 // fragments maps the start of a fragment's first line to the function it is

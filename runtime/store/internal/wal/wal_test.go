@@ -264,7 +264,8 @@ func copyDir(t *testing.T, src string) string {
 
 // TestTornTailAtEveryOffset cuts the log at every byte offset of its last
 // records: the log must open with exactly the records wholly before the
-// cut, and records appended after must survive another reopen.
+// cut (read-only too, which cuts nothing), and records appended after must
+// survive another reopen.
 func TestTornTailAtEveryOffset(t *testing.T) {
 	base := t.TempDir()
 	const n = 20
@@ -280,7 +281,17 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 		for want < n && offs[want+1] <= cut {
 			want++
 		}
-		recs, l, err := readAll(t, dir, Options{})
+		// Read-only (the CLI beside a server writing that tail): the whole
+		// records, and the file as it was.
+		recs, l, err := readAll(t, dir, Options{ReadOnly: true})
+		if err != nil {
+			t.Fatalf("cut at %d: read-only open: %v", cut, err)
+		}
+		l.Close()
+		if got, _ := os.ReadFile(filepath.Join(dir, name)); len(recs) != want || !bytes.Equal(got, full[:cut]) {
+			t.Fatalf("cut at %d: read-only open read %d records (want %d), left %d bytes (were %d)", cut, len(recs), want, len(got), cut)
+		}
+		recs, l, err = readAll(t, dir, Options{})
 		if err != nil {
 			t.Fatalf("cut at %d: open: %v", cut, err)
 		}
