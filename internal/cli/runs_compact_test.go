@@ -59,6 +59,16 @@ func TestCompactVerb(t *testing.T) {
 messages: 1 expired removed, 0 kept
 records:  8 removed, 1 kept
 `
+	// docs/store.md shows this compaction, byte counts too.
+	doc, err := os.ReadFile("../../docs/store.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, _ := strings.Cut(string(doc), "$ flowgen compact -store ./data -retain 720h")
+	_, example, _ = strings.Cut(example, "\n")
+	if example, _, _ = strings.Cut(example, "```"); example != out {
+		t.Errorf("docs/store.md shows compact printing:\n%s\nit prints:\n%s", example, out)
+	}
 	head, size, _ := strings.Cut(out, "size:")
 	if head != want {
 		t.Fatalf("output:\n%s\nwant it to start with:\n%s", out, want)

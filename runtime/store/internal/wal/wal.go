@@ -35,7 +35,8 @@ type Options struct {
 	// MaxBatch caps the records written and synced together (default 4096).
 	MaxBatch int
 	// MaxWait is how long the appender that leads a group commit waits for
-	// more records before writing, unless MaxBatch fills first. The default 0
+	// more records before writing, unless the batch fills first (MaxBatch
+	// records, or 8 MiB: the next record starts a batch of its own). The default 0
 	// batches only what queued up while the previous sync was in flight,
 	// which is free latency-wise and is enough under concurrency.
 	MaxWait time.Duration
@@ -96,7 +97,19 @@ type batch struct {
 	err     error         // set before done is closed
 	done    chan struct{} // closed when the batch is durable or failed
 	lead    chan struct{} // one token: the waiter that receives it commits the batch
-	full    chan struct{} // closed when n reaches MaxBatch (only used with MaxWait)
+	full    chan struct{} // closed once no record can join (only used with MaxWait): see closeFull
+	filled  bool          // full is closed
+}
+
+// closeFull ends the wait of b's leader for more records (MaxWait): b is
+// full, or a batch queued behind it takes the records that come next (b
+// would pass maxBatchBytes, or a Seal), so that waiting longer would only
+// delay b. l.mu is held.
+func (b *batch) closeFull() {
+	if b.full != nil && !b.filled {
+		b.filled = true
+		close(b.full)
+	}
 }
 
 // Log is an append-only log. It is safe for concurrent use.
@@ -460,7 +473,7 @@ func (l *Log) add(payload []byte, a Applier, i int) (*batch, int64) {
 		if l.opts.MaxWait > 0 {
 			b.full = make(chan struct{})
 		}
-		l.queue = append(l.queue, b)
+		l.enqueue(b)
 	}
 	off := int64(len(b.buf))
 	b.buf = appendRecord(b.buf, payload)
@@ -468,10 +481,19 @@ func (l *Log) add(payload []byte, a Applier, i int) (*batch, int64) {
 	if a != nil {
 		b.tell = append(b.tell, applied{a: a, i: i, off: off})
 	}
-	if b.full != nil && b.n == l.opts.MaxBatch {
-		close(b.full)
+	if b.n == l.opts.MaxBatch {
+		b.closeFull()
 	}
 	return b, off
+}
+
+// enqueue queues b behind the last batch, which no record can join any
+// more. l.mu is held.
+func (l *Log) enqueue(b *batch) {
+	if n := len(l.queue); n > 0 {
+		l.queue[n-1].closeFull()
+	}
+	l.queue = append(l.queue, b)
 }
 
 // Seal starts a new segment, unless the active one holds no record yet, so
@@ -485,7 +507,7 @@ func (l *Log) Seal() error {
 	l.active.Add(1)
 	defer l.active.Done()
 	b := &batch{seal: true, done: make(chan struct{}), lead: make(chan struct{}, 1), applied: make(chan struct{})}
-	l.queue = append(l.queue, b)
+	l.enqueue(b)
 	return l.await(b)
 }
 

@@ -185,6 +185,73 @@ func TestMaxBatchAndMaxWait(t *testing.T) {
 	}
 }
 
+// TestMaxWaitEndsWhenTheBatchIsClosed: a leader waiting MaxWait for more
+// records writes as soon as none can join its batch any more: 8 MiB of
+// records makes the next one start a batch of its own, and a Seal queues
+// one, so waiting longer would delay the batch for nothing. Before, only
+// MaxBatch records ended the wait, and these appends waited an hour.
+func TestMaxWaitEndsWhenTheBatchIsClosed(t *testing.T) {
+	_, l, err := readAll(t, t.TempDir(), Options{MaxWait: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closed at the end only: Close waits for the appends, which a failure
+	// leaves waiting out MaxWait.
+	// queued waits until the batch at the head of the queue holds n records.
+	queued := func(n int) {
+		t.Helper()
+		for {
+			l.mu.Lock()
+			ok := len(l.queue) > 0 && l.queue[0].n == n
+			l.mu.Unlock()
+			if ok {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// returned fails the test if done is not closed soon: an append
+	// waiting out MaxWait.
+	returned := func(done <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s still waiting: the leader waits MaxWait for a batch no record can join", what)
+		}
+	}
+	rec := bytes.Repeat([]byte{'x'}, 1<<20)
+	appendAsync := func(wg *sync.WaitGroup) {
+		wg.Add(1)
+		go func() { defer wg.Done(); mustAppend(t, l, rec) }()
+	}
+	// Seven records of 1 MiB fit in the first batch; the eighth does not.
+	var first, second sync.WaitGroup
+	for i := range 7 {
+		appendAsync(&first)
+		queued(i + 1)
+	}
+	appendAsync(&second)
+	done := make(chan struct{})
+	go func() { first.Wait(); close(done) }()
+	returned(done, "the batch of 7 MiB")
+	// The eighth leads a batch of its own, waiting for more; a Seal
+	// behind it ends the wait.
+	queued(1)
+	sealed := make(chan struct{})
+	go func() {
+		if err := l.Seal(); err != nil {
+			t.Error(err)
+		}
+		second.Wait()
+		close(sealed)
+	}()
+	returned(sealed, "the record before a Seal")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestFailedSyncIsPermanent(t *testing.T) {
 	dir := t.TempDir()
 	_, l, err := readAll(t, dir, Options{})
