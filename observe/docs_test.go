@@ -1,7 +1,6 @@
 package observe_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/flowgen/flowgen/internal/docblocks"
@@ -12,15 +11,8 @@ import (
 // test does for docs/runtime.md), each inside a function whose parameters
 // give its free names their types.
 func TestDocsGoBlocks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a module")
-	}
-	doc, err := os.ReadFile("../docs/observability.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := docblocks.NewModule(t, "..")
-	n := m.Fragments("frags/frags.go", string(doc), docblocks.Fragments{
+	m, doc := docblocks.ForPage(t, "..", "docs/observability.md")
+	n := m.Fragments("frags/frags.go", doc, docblocks.Fragments{
 		Page: "docs/observability.md",
 		Wrap: map[string]string{
 			"tp := sdktrace.NewTracerProvider(": `func frag%d(ctx context.Context, exporter sdktrace.SpanExporter, dir, addr string) {

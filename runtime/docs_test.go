@@ -6,7 +6,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -34,17 +33,10 @@ import (
 // the generator's goldens and examples/order compile those. The module is
 // package docblocks's, which store.md's and observability.md's tests use too.
 func TestDocsGoBlocks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a module")
-	}
-	doc, err := os.ReadFile(filepath.Join("..", "docs", "runtime.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := docblocks.NewModule(t, "..")
+	m, doc := docblocks.ForPage(t, "..", "docs/runtime.md")
 	var program string
 	types := 0
-	frags := m.Fragments("frags/frags.go", string(doc), docblocks.Fragments{
+	frags := m.Fragments("frags/frags.go", doc, docblocks.Fragments{
 		Page:    "docs/runtime.md",
 		Wrap:    fragments,
 		Prelude: fragmentPrelude,
@@ -72,7 +64,7 @@ func TestDocsGoBlocks(t *testing.T) {
 	m.Write("prog/main.go", program)
 	m.Go("vet", "./...")
 	out := m.Go("run", "./prog")
-	checkProgramOutput(t, string(doc), program, string(out))
+	checkProgramOutput(t, doc, program, string(out))
 }
 
 // fragments maps the start of a fragment's first line to the function it is

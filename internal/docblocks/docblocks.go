@@ -24,6 +24,21 @@ func Blocks(md string) []string {
 	return out
 }
 
+// ForPage is how a package's test of a page begins: it skips under -short
+// (it builds a module), and returns the module and the text of page (a
+// path from repo, the checkout's root, such as "docs/store.md").
+func ForPage(t testing.TB, repo, page string) (*Module, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a module")
+	}
+	doc, err := os.ReadFile(filepath.Join(repo, page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewModule(t, repo), string(doc)
+}
+
 // Module is a module in a temporary directory that requires this checkout
 // (through a replace line) and nothing else. It builds offline: the
 // checkout's go.sum is copied and GOPROXY is off, so every package it

@@ -164,8 +164,9 @@ func (s *Server) Auth() engine.Authorizer {
 // and waits up to ShutdownTimeout for the open ones (onShutdown, if set,
 // is called as that begins: the engine ends its watch streams). It logs
 // one line, name with the address (and interfaces=all when it listens on
-// every interface), the web view's URL, the access and attrs, and calls ready, if set, with the address. SIGHUP reloads the
-// token file and the key pair meanwhile.
+// every interface), the web view's URL, the access and attrs, and calls
+// ready, if set, with the address. SIGHUP reloads the token file and the
+// key pair meanwhile.
 func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutdown func(), ready func(addr string), attrs ...any) error {
 	ln, err := Listen(s.cfg.Addr, s.auth == nil && !s.cfg.Insecure)
 	if err != nil {

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/flowgen/flowgen/internal/docblocks"
@@ -12,15 +11,8 @@ import (
 // does for docs/runtime.md): each is a fragment compiled inside a function
 // whose parameters give its free names (ctx, st, now, ...) their types.
 func TestDocsGoBlocks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a module")
-	}
-	doc, err := os.ReadFile("../../docs/store.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := docblocks.NewModule(t, "../..")
-	n := m.Fragments("frags/frags.go", string(doc), docblocks.Fragments{
+	m, doc := docblocks.ForPage(t, "../..", "docs/store.md")
+	n := m.Fragments("frags/frags.go", doc, docblocks.Fragments{
 		Page: "docs/store.md",
 		Wrap: map[string]string{
 			`st, err := store.Open("/var/lib/signup/runs"`: `func frag%d(ctx context.Context, steps []*runtime.Step[SignupState], email string) error {
