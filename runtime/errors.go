@@ -48,6 +48,8 @@ var (
 	// ErrNotConfigured is returned by predefined steps whose run has no
 	// Caller, Publisher or Subscriber configured.
 	ErrNotConfigured = errors.New("runtime: not configured")
+	// ErrNoFlowName is returned by RunLister.RunIDs given no flow name.
+	ErrNoFlowName = errors.New("runtime: no flow name")
 )
 
 type permanentError struct{ err error }

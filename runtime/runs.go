@@ -15,8 +15,20 @@ type RunLister interface {
 	HistoryLoader
 	// RunIDs returns the IDs of flow's runs whose current run state is one
 	// of states (every run of flow when states is empty), in the order of
-	// their first event.
+	// their first event. flow must be given: an empty one is an error
+	// (CheckListedFlow), not "every flow".
 	RunIDs(ctx context.Context, flow string, states ...RunState) ([]string, error)
+}
+
+// CheckListedFlow is the rule on RunLister.RunIDs' flow argument, which
+// every RunLister calls: a flow's name is never empty, so an empty one is a
+// caller's mistake, and listing nothing (or, from a source whose empty
+// filter means every flow, every flow's runs) would hide it.
+func CheckListedFlow(flow string) error {
+	if flow == "" {
+		return fmt.Errorf("%w: RunIDs needs a flow name", ErrNoFlowName)
+	}
+	return nil
 }
 
 // ResumeAll resumes every run of f that runs holds and that is not over
@@ -139,6 +151,9 @@ func (f *Flow[S]) History(ctx context.Context, runID string) ([]Event, error) {
 // RunIDs implements RunLister: the runs of flow seen by the sink, by the
 // state their last event entered.
 func (m *MemorySink) RunIDs(_ context.Context, flow string, states ...RunState) ([]string, error) {
+	if err := CheckListedFlow(flow); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var ids []string

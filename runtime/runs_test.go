@@ -191,6 +191,9 @@ func TestMemorySinkRunIDs(t *testing.T) {
 			t.Errorf("RunIDs(%v) = %v, %v; want %v", c.states, got, err, c.want)
 		}
 	}
+	if got, err := mem.RunIDs(ctx, ""); !errors.Is(err, runtime.ErrNoFlowName) {
+		t.Errorf(`RunIDs("") = %v, %v; want ErrNoFlowName`, got, err)
+	}
 }
 
 // TestLookups: Runs, State and History of a definition see its own runs,

@@ -96,6 +96,9 @@ func (m *Memory) NonTerminal(flow string) ([]RunInfo, error) {
 
 // RunIDs implements runtime.RunLister, as Store.RunIDs does.
 func (m *Memory) RunIDs(_ context.Context, flow string, states ...runtime.RunState) ([]string, error) {
+	if err := runtime.CheckListedFlow(flow); err != nil {
+		return nil, err
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.idx.runIDs(flow, states), nil

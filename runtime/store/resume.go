@@ -44,6 +44,9 @@ func ResumeAll[S any](ctx context.Context, flow *runtime.Flow[S], src Source) ([
 type sourceLister struct{ src Source }
 
 func (l sourceLister) RunIDs(_ context.Context, flow string, states ...runtime.RunState) ([]string, error) {
+	if err := runtime.CheckListedFlow(flow); err != nil {
+		return nil, err
+	}
 	infos, err := l.src.NonTerminal(flow)
 	if err != nil {
 		return nil, err

@@ -345,6 +345,9 @@ func (s *Store) NonTerminal(flow string) ([]RunInfo, error) {
 // state is one of states (every run of flow if none), in the order of their
 // first event. Generated code's ResumeAll and Runs take it.
 func (s *Store) RunIDs(_ context.Context, flow string, states ...runtime.RunState) ([]string, error) {
+	if err := runtime.CheckListedFlow(flow); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.idx.runIDs(flow, states), nil

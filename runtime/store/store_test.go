@@ -220,6 +220,13 @@ func TestEmitLoadListReopen(t *testing.T) {
 						t.Errorf("RunIDs(%s, %v) (-want +got):\n%s", c.flow, c.states, diff)
 					}
 				}
+				// An empty flow name is a mistake, refused by every lister:
+				// the sourceLister too, whose Source reads "" as every flow.
+				for _, l := range []runtime.RunLister{lister, sourceLister{s.(Source)}} {
+					if ids, err := l.RunIDs(context.Background(), ""); !errors.Is(err, runtime.ErrNoFlowName) {
+						t.Errorf("%T.RunIDs(\"\") = %v, %v; want ErrNoFlowName", l, ids, err)
+					}
+				}
 				rs, _ := s.List(Filter{State: runtime.StateRunning})
 				if len(rs) != 1 || rs[0].Step != "B" || rs[0].Events != 2 || rs[0].Machine != "B:running" ||
 					!rs[0].Started.Equal(t0) || !rs[0].Updated.Equal(t0.Add(time.Millisecond)) {
