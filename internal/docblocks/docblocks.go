@@ -114,14 +114,16 @@ type Fragments struct {
 	Other func(first, block string) bool
 }
 
-// Write writes the fragments of the page md as the file name of the
-// module, and returns how many it wrote. A block that neither Wrap, Skip
+// Fragments writes the fragments of the page md as the file name of the
+// module, and returns how many it wrote. A line that is only "..." (code
+// the page leaves out) is dropped. A block that neither Wrap, Skip
 // nor Other knows fails the test, so that a new block is taught, not
 // silently left out.
 func (m *Module) Fragments(name, md string, f Fragments) int {
 	m.t.Helper()
 	var frags []string
 	for _, b := range Blocks(md) {
+		b = dropElisions(b)
 		first, _, _ := strings.Cut(b, "\n")
 		if hasPrefix(first, f.Skip) != "" {
 			continue
@@ -139,6 +141,20 @@ func (m *Module) Fragments(name, md string, f Fragments) int {
 		m.Write(name, f.Prelude+strings.Join(frags, "\n"))
 	}
 	return len(frags)
+}
+
+// dropElisions removes the lines of a block that are only "...": a page
+// writes one for code it leaves out (between a server's start and its
+// close), which is not Go.
+func dropElisions(block string) string {
+	lines := strings.SplitAfter(block, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "..." {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }
 
 func keys(m map[string]string) []string {
