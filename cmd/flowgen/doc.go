@@ -255,7 +255,8 @@
 // collector over OTLP/HTTP: the API request, the run, its steps and their
 // service calls. -trace-sample R records that share of the traces that
 // start in the server; a request's traceparent keeps its caller's
-// decision. Metrics are always served at GET /metrics. See
+// decision. An endpoint, by flag or environment, that is no http(s) URL
+// is a usage error. Metrics are always served at GET /metrics. See
 // docs/observability.md.
 //
 // Temporal. With -temporal HOST:PORT (and -namespace, -task-queue) the

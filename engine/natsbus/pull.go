@@ -21,6 +21,12 @@ const (
 	pullRetryMax = 5 * time.Second
 )
 
+// pullProbe bounds the pull requests made after a failed one: the client
+// asks JetStream to expire them a tenth sooner (jetstream.FetchContext), so
+// one that JetStream takes ends with its answer (what it holds, or "no
+// messages") within pullProbe, and the consumer's recovery is logged then.
+const pullProbe = time.Second
+
 // startPull runs pull on a goroutine of its own; the function it returns
 // ends the pull request waiting, if any, and returns once pull has.
 func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, o *outage, leave func(failing bool)) (end func()) {
@@ -42,10 +48,11 @@ func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- j
 // JetStream's default 30s), until ctx is done. A message it holds once quit
 // is closed or ctx is done it gives back (a negative acknowledgement). It
 // stops on its own when the connection is closed. A request that fails is
-// asked again after a pause (pullRetry, pullRetryMax); o, which the
-// consumer's other pull loops share, logs when the first of them starts
-// failing and when the last works again: nothing else learns that the
-// consumer stands still. It returns whether its last request failed.
+// asked again after a pause (pullRetry, pullRetryMax), with a short
+// expiry (pullProbe) until one works; o, which the consumer's other pull
+// loops share, logs when the first of them starts failing and when the
+// last works again: nothing else learns that the consumer stands still. It
+// returns whether its last request failed.
 //
 // It does not use the client's Consume, which keeps n messages asked for by
 // asking for more once fewer than half are still due: nats.go (v1.55 and
@@ -67,8 +74,18 @@ func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstr
 			return failures > 0
 		default:
 		}
-		batch, err := cons.Fetch(n, jetstream.FetchContext(ctx))
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if failures > 0 {
+			// A probe: a request that ends with JetStream's answer
+			// within pullProbe, so that the consumer is known to pull
+			// again (o.ok) when JetStream is back, not when a request of
+			// the default expiry ends, 30s later with nothing to pull.
+			// Without an answer in time, it failed.
+			fctx, cancel = context.WithTimeout(ctx, pullProbe)
+		}
+		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 		if errors.Is(err, nats.ErrConnectionClosed) {
+			cancel()
 			return failures > 0
 		}
 		if err == nil {
@@ -83,6 +100,7 @@ func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstr
 			}
 			err = batch.Error()
 		}
+		cancel()
 		if ctx.Err() != nil {
 			continue // stopping: the error, if any, is ctx's
 		}

@@ -5,11 +5,15 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/internal/natstest"
 )
 
 // failingConsumer is a consumer whose every pull request fails at once, as
@@ -158,5 +162,64 @@ func TestPullOutageLoopStopsWhileFailing(t *testing.T) {
 	leaveB(false)
 	if len(r.m) != 0 {
 		t.Errorf("outage records left: %v", r.m)
+	}
+}
+
+// logLines is a logger's output that a test reads while it is written.
+type logLines struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// An idle consumer whose pull requests failed while NATS was down logs
+// that it pulls again once NATS and JetStream are back, from the answer to
+// a request of a short expiry (pullProbe), not when a request of the
+// default expiry ends with nothing to pull, 30s later: waitFor gives up
+// at 30s. The message published after it is delivered.
+func TestPullRecoveryLoggedWhenNATSIsBack(t *testing.T) {
+	srv := natstest.JetStreamServer(t)
+	nc, err := nats.Connect(srv.URL, ConnOptions(nil)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var logs logLines
+	b, err := New(context.Background(), nc, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	stop, err := b.Consume(context.Background(), "mail", "accounts", "signup", func(_ context.Context, m engine.Message) error {
+		got <- m.ID
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	srv.Stop()
+	waitFor(t, "the failed pull requests logged", func() bool { return strings.Contains(logs.String(), "pull requests failed") })
+	srv.Start()
+	waitFor(t, "the consumer's recovery logged", func() bool { return strings.Contains(logs.String(), "pulling again") })
+	if err := b.Publish(context.Background(), engine.Message{ID: "after", Topic: "accounts", Event: "signup", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if id := <-got; id != "after" {
+		t.Errorf("delivered %q, want the message published after the outage", id)
+	}
+	if out := logs.String(); strings.Count(out, "pull requests failed") != 1 || strings.Count(out, "pulling again") != 1 {
+		t.Errorf("one outage, want one warning and one recovery:\n%s", out)
 	}
 }

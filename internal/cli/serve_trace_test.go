@@ -150,6 +150,41 @@ func TestOTLPFlagsChecked(t *testing.T) {
 	}
 }
 
+// Tracing turned on by the environment is held to -otlp-traces' rule: a
+// traces endpoint that is no http(s) URL is a usage error naming the
+// variable, where the exporter used to take it and fail at each export
+// (or, for what does not parse, post to its default endpoint instead).
+// The traces variable is the one in effect when both are set; the flag
+// overrides both.
+func TestOTLPEnvironmentChecked(t *testing.T) {
+	for _, c := range []struct{ traces, all, flag, want string }{
+		{traces: "localhost:4318", want: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{traces: "ftp://collector/v1/traces", want: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{traces: "%%garbage", want: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{traces: "http://", all: "http://127.0.0.1:4318", want: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{all: "127.0.0.1:4318", want: "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{traces: "http://127.0.0.1:4318/v1/traces", all: "bad", want: "-provider-allow"},
+		{traces: "bad", flag: "http://127.0.0.1:4318/v1/traces", want: "-provider-allow"},
+	} {
+		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", c.traces)
+		t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", c.all)
+		args := []string{"serve", "-store", t.TempDir(), "-addr", "127.0.0.1:0"}
+		if c.flag != "" {
+			args = append(args, "-otlp-traces", c.flag)
+		}
+		var out, errb strings.Builder
+		// -provider-allow *.x, refused after the trace flags are checked,
+		// stops a serve that took them rather than let it serve.
+		code := Main(append(args, "-provider-allow", "*.x"), nil, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("serve with %+v: exit %d, %q; want exit 2 naming %s", c, code, errb.String(), c.want)
+		}
+		if c.want != "-provider-allow" && !strings.Contains(errb.String(), "http or https URL") {
+			t.Errorf("serve with %+v: %q does not say what is wrong", c, errb.String())
+		}
+	}
+}
+
 // A collector that takes exports and never answers costs a stopping
 // server at most the flush bound, not the shutdown timeout or the
 // exporter's retries; the runs do not wait for it at all.

@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,7 +73,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Sample, "trace-sample", 1, "share of the traces starting here that are recorded, 0 to 1 (a request's traceparent keeps its caller's decision)")
 }
 
-// Check reports a flag value that cannot work.
+// Check reports a flag value that cannot work, or, without -otlp-traces,
+// an OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (else OTEL_EXPORTER_OTLP_ENDPOINT)
+// that is no http(s) URL.
 func (c Config) Check() error {
 	// Written so that NaN, which the flag package parses and which no
 	// comparison holds for, is refused too: the sampler would make of it
@@ -81,18 +84,54 @@ func (c Config) Check() error {
 		return fmt.Errorf("-trace-sample %v: give a share from 0 to 1", c.Sample)
 	}
 	if c.Traces != "" {
-		u, err := url.Parse(c.Traces)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("-otlp-traces %q: give an http or https URL, such as http://127.0.0.1:4318/v1/traces", c.Traces)
-		}
+		return checkURL("-otlp-traces", c.Traces, "http://127.0.0.1:4318/v1/traces")
+	}
+	// The exporter does not refuse a bad endpoint from the environment: it
+	// posts to "https:///" for "localhost:4318" (no scheme), to https for
+	// ftp://, to its default endpoint for what does not parse, and each
+	// batch then fails, at most one log line a minute. So the environment
+	// is held to the flag's rule.
+	if name, v := envEndpoint(); name == tracesEndpointEnv {
+		return checkURL(name, v, "http://127.0.0.1:4318/v1/traces")
+	} else if name != "" {
+		return checkURL(name, v, "http://127.0.0.1:4318")
 	}
 	return nil
+}
+
+// checkURL is the rule for where traces go, by flag or environment: an
+// http or https URL with a host (the OTLP/HTTP exporter speaks nothing
+// else).
+func checkURL(name, v, example string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s %q: give an http or https URL, such as %s", name, v, example)
+	}
+	return nil
+}
+
+const (
+	tracesEndpointEnv = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	endpointEnv       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+)
+
+// envEndpoint returns the environment variable that says where traces go,
+// and its value, read as the exporter reads them (trimmed; the traces
+// variable over the general one); "" if neither is set.
+func envEndpoint() (name, value string) {
+	for _, name := range []string{tracesEndpointEnv, endpointEnv} {
+		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+			return name, v
+		}
+	}
+	return "", ""
 }
 
 // Enabled reports whether traces are sent: an endpoint by flag or by the
 // environment.
 func (c Config) Enabled() bool {
-	return c.Traces != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != ""
+	name, _ := envEndpoint()
+	return c.Traces != "" || name != ""
 }
 
 // Start is Provider for a command: the function it returns stops the

@@ -48,8 +48,21 @@ func TestServeClusterUnreachable(t *testing.T) {
 	l.Close()
 	var out, errb bytes.Buffer
 	code := run([]string{"serve", "-temporal", cluster, "-addr", "127.0.0.1:0"}, &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), "flowgen-temporal serve: connecting to Temporal at "+cluster+": ") || out.Len() != 0 {
-		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing listening, and the cluster named", code, out.String(), errb.String())
+	if code != 1 || !strings.Contains(errb.String(), "flowgen-temporal serve: the Temporal cluster at "+cluster+" cannot be reached: ") || !strings.Contains(errb.String(), "connection refused") || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing listening, the cluster named and gRPC's why", code, out.String(), errb.String())
+	}
+}
+
+// A cluster whose host name does not resolve is said so, not only in
+// gRPC's words ("no children to pick from"). A name under .invalid never
+// resolves (RFC 6761): with no network at all the lookup fails too.
+func TestServeClusterHostDoesNotResolve(t *testing.T) {
+	const cluster = "no-such-host.invalid:7233"
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "-temporal", cluster, "-addr", "127.0.0.1:0"}, &out, &errb)
+	want := `flowgen-temporal serve: the Temporal cluster at ` + cluster + ` cannot be reached: the host name "no-such-host.invalid" does not resolve (`
+	if code != 1 || !strings.Contains(errb.String(), want) || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing listening, and %q", code, out.String(), errb.String(), want)
 	}
 }
 

@@ -27,10 +27,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/interceptor"
@@ -133,6 +136,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// dialError is what client.Dial's err says of the cluster at hostPort.
+// One the SDK could not reach (gRPC's Unavailable) is said so plainly,
+// with why when it is the host name that does not resolve: gRPC's own
+// word for that is "no children to pick from". gRPC's detail follows.
+func dialError(ctx context.Context, hostPort string, err error) error {
+	var unavailable *serviceerror.Unavailable
+	if !errors.As(err, &unavailable) {
+		return fmt.Errorf("connecting to Temporal at %s: %w", hostPort, err)
+	}
+	host, _, splitErr := net.SplitHostPort(hostPort)
+	if splitErr == nil && net.ParseIP(host) == nil {
+		// Bounded: without a name server the lookup would wait for the
+		// resolver's own timeouts and attempts.
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if _, lerr := net.DefaultResolver.LookupHost(lctx, host); lerr != nil {
+			return fmt.Errorf("the Temporal cluster at %s cannot be reached: the host name %q does not resolve (%v); gRPC: %w", hostPort, host, lerr, err)
+		}
+	}
+	return fmt.Errorf("the Temporal cluster at %s cannot be reached: %w", hostPort, err)
+}
+
 // serve runs the API and the worker until ctx ends; ready gets the
 // listening address.
 func serve(ctx context.Context, cfg config, ready func(addr string)) error {
@@ -156,7 +181,7 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	}
 	c, err := client.Dial(copts)
 	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s: %w", cfg.temporal, err)
+		return dialError(ctx, cfg.temporal, err)
 	}
 	defer c.Close()
 	// The API requests' spans: flowgen serve's middleware (nil tp: none).
