@@ -505,6 +505,9 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 			if len(h.Subject) > maxProviderSubject || strings.ContainsAny(h.Subject, " \t\r\n*>") || strings.HasPrefix(h.Subject, ".") || strings.HasSuffix(h.Subject, ".") || strings.Contains(h.Subject, "..") {
 				return 0, bad("%s: handler %q: %q is not a NATS subject without wildcards (at most %d bytes)", at, h.Name, h.Subject, maxProviderSubject)
 			}
+			if !strings.HasPrefix(h.Subject, provider.SubjectPrefix+".") {
+				return 0, bad("%s: handler %q: subject %q is not under %q, where the providers' subjects are (docs/engine.md#remote-providers)", at, h.Name, h.Subject, provider.SubjectPrefix+".")
+			}
 		}
 	}
 	return ttl, nil

@@ -25,8 +25,8 @@ import (
 // "flowgen_provider.<provider>.<step|rollback>.<handler>", names escaped.
 // It is not under "flowgen.", natsbus's default subjects, which the
 // JetStream stream captures (the stream would answer a request with its
-// acknowledgement).
-const Prefix = "flowgen_provider"
+// acknowledgement). The engine refuses a subject outside it.
+const Prefix = provider.SubjectPrefix
 
 // MaxInFlight bounds the calls one Serve runs at a time; more wait in
 // the NATS client's buffer.
