@@ -574,6 +574,7 @@ func TestProviderCallOverTransport(t *testing.T) {
 	answers["flaky"] = `{"error": {"message": "ledger busy"}}`
 	answers["outcome"] = `{"outcome": "lost"}`
 	answers["class"] = `{"error": {"message": "m", "class": "sometimes"}}`
+	answers["nomessage"] = `{"error": {"class": "permanent"}}`
 	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
 	for _, bad := range []string{"a.*", "a.>", "a..b", ".a", "a.", "a b", strings.Repeat("s", 256)} {
 		if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "subject": "`+bad+`"}]}`); status != 400 || !strings.Contains(out, "is not a NATS subject") {
@@ -634,6 +635,7 @@ func TestProviderCallOverTransport(t *testing.T) {
 		{"trailing", "the answer is not a provider response"},
 		{"permanent", "invoice gone"},
 		{"class", `error class "sometimes"`},
+		{"nomessage", `handler "Reserve": an error without a message`},
 	} {
 		_, st, h := run(tc.mode)
 		if n, last := reserveAttempts(h); st.State != runtime.StateFailed || n != 1 || !strings.Contains(last, tc.err) {

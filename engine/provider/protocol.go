@@ -80,7 +80,14 @@ const (
 	ClassPermanent = "permanent"
 )
 
-func (e *Error) Error() string { return e.Message }
+// Error is the message, or says there was none: the step's error in the
+// run's history ends with it, and an empty one would end in ": ".
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "an error without a message"
+	}
+	return e.Message
+}
 
 // Check reports a response that breaks the protocol.
 func (r *Response) Check() error {
