@@ -565,8 +565,8 @@ func (e *Engine) jsonFlows() []*dsl.Flow {
 
 // missing is the warning of a loaded flow's Go step or rollback m that
 // nobody serves yet: a step will wait for a provider (within its
-// deadline), a rollback will fail its attempts until one registers. A live
-// provider whose outcomes differ from the step's is named.
+// deadline), a rollback will wait for one in its rollback state, however
+// long. A live provider whose outcomes differ from the step's is named.
 func (rm *remote) missing(fl *dsl.Flow, m dsl.GoMethod, kind string) diag.List {
 	k := handlerKey{flow: fl.Name, name: m.Name, rollback: m.Rollback}
 	var outcomes []string
