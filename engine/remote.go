@@ -505,6 +505,9 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 			if len(h.Subject) > maxProviderSubject || strings.ContainsAny(h.Subject, " \t\r\n*>") || strings.HasPrefix(h.Subject, ".") || strings.HasSuffix(h.Subject, ".") || strings.Contains(h.Subject, "..") {
 				return 0, bad("%s: handler %q: %q is not a NATS subject without wildcards (at most %d bytes)", at, h.Name, h.Subject, maxProviderSubject)
 			}
+			if !strings.HasPrefix(h.Subject, provider.SubjectPrefix+".") {
+				return 0, bad("%s: handler %q: subject %q is not under %q, where the providers' subjects are (docs/engine.md#remote-providers)", at, h.Name, h.Subject, provider.SubjectPrefix+".")
+			}
 		}
 	}
 	return ttl, nil
@@ -562,8 +565,8 @@ func (e *Engine) jsonFlows() []*dsl.Flow {
 
 // missing is the warning of a loaded flow's Go step or rollback m that
 // nobody serves yet: a step will wait for a provider (within its
-// deadline), a rollback will fail its attempts until one registers. A live
-// provider whose outcomes differ from the step's is named.
+// deadline), a rollback will wait for one in its rollback state, however
+// long. A live provider whose outcomes differ from the step's is named.
 func (rm *remote) missing(fl *dsl.Flow, m dsl.GoMethod, kind string) diag.List {
 	k := handlerKey{flow: fl.Name, name: m.Name, rollback: m.Rollback}
 	var outcomes []string

@@ -574,9 +574,18 @@ func TestProviderCallOverTransport(t *testing.T) {
 	answers["flaky"] = `{"error": {"message": "ledger busy"}}`
 	answers["outcome"] = `{"outcome": "lost"}`
 	answers["class"] = `{"error": {"message": "m", "class": "sometimes"}}`
+	answers["nomessage"] = `{"error": {"class": "permanent"}}`
 	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
 	for _, bad := range []string{"a.*", "a.>", "a..b", ".a", "a.", "a b", strings.Repeat("s", 256)} {
 		if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "subject": "`+bad+`"}]}`); status != 400 || !strings.Contains(out, "is not a NATS subject") {
+			t.Errorf("subject %q: %d %s", bad, status, out)
+		}
+	}
+	// A subject outside the providers' would make the engine publish a
+	// run's state anywhere its NATS connection may: an event into the
+	// broker's stream, a request to the JetStream API.
+	for _, bad := range []string{"flowgen.payments.succeeded", "$JS.API.STREAM.PURGE.FLOWGEN", "billing.step.Reserve", "flowgen_provider", "flowgen_providerx.a"} {
+		if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "subject": "`+bad+`"}]}`); status != 400 || !strings.Contains(out, `is not under "flowgen_provider."`) {
 			t.Errorf("subject %q: %d %s", bad, status, out)
 		}
 	}
@@ -626,6 +635,7 @@ func TestProviderCallOverTransport(t *testing.T) {
 		{"trailing", "the answer is not a provider response"},
 		{"permanent", "invoice gone"},
 		{"class", `error class "sometimes"`},
+		{"nomessage", `handler "Reserve": an error without a message`},
 	} {
 		_, st, h := run(tc.mode)
 		if n, last := reserveAttempts(h); st.State != runtime.StateFailed || n != 1 || !strings.Contains(last, tc.err) {
@@ -678,7 +688,7 @@ func TestRemoteRollbackWaitsParked(t *testing.T) {
 		return []byte(`{}`)
 	}}
 	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
-	steps := `{"name": "Reserve", "subject": "billing.step.Reserve"}, {"name": "Check", "outcomes": ["declined"], "subject": "billing.step.Check"}`
+	steps := `{"name": "Reserve", "subject": "flowgen_provider.billing.step.Reserve"}, {"name": "Check", "outcomes": ["declined"], "subject": "flowgen_provider.billing.step.Check"}`
 	if status, out := putProvider(t, srv, "billing", `{"handlers": [`+steps+`]}`); status != 200 {
 		t.Fatalf("register the steps: %d %s", status, out)
 	}
@@ -700,7 +710,7 @@ func TestRemoteRollbackWaitsParked(t *testing.T) {
 			t.Fatalf("an attempt of the rollback ended while no provider serves it: %+v", ev)
 		}
 	}
-	if status, out := putProvider(t, srv, "billing", `{"handlers": [`+steps+`, {"name": "Release", "rollback": true, "subject": "billing.rollback.Release"}]}`); status != 200 {
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [`+steps+`, {"name": "Release", "rollback": true, "subject": "flowgen_provider.billing.rollback.Release"}]}`); status != 200 {
 		t.Fatalf("register the rollback: %d %s", status, out)
 	}
 	waitFor(t, "the run compensated", func() bool {
@@ -742,7 +752,7 @@ func TestInProcessHandlerEndsProviderWaits(t *testing.T) {
 		return []byte(`{"outcome": "declined"}`)
 	}}
 	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
-	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Check", "outcomes": ["declined"], "subject": "billing.step.Check"}]}`); status != 200 {
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Check", "outcomes": ["declined"], "subject": "flowgen_provider.billing.step.Check"}]}`); status != 200 {
 		t.Fatalf("register Check: %d %s", status, out)
 	}
 	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")

@@ -20,6 +20,14 @@ import (
 // Version is the protocol version a Request carries.
 const Version = 1
 
+// SubjectPrefix starts every NATS subject a handler may register
+// ("flowgen_provider.<provider>.<step|rollback>.<handler>" is what
+// natsprovider serves): the engine sends each call as a request on its own
+// NATS connection, so a subject anywhere else would let a registration make
+// it publish the run's state wherever that connection may, such as the
+// broker's event stream or the JetStream API.
+const SubjectPrefix = "flowgen_provider"
+
 // Request is what the engine sends to a handler: the body of the HTTP POST
 // to the handler's URL, or of the NATS request on its subject.
 type Request struct {
@@ -72,7 +80,14 @@ const (
 	ClassPermanent = "permanent"
 )
 
-func (e *Error) Error() string { return e.Message }
+// Error is the message, or says there was none: the step's error in the
+// run's history ends with it, and an empty one would end in ": ".
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "an error without a message"
+	}
+	return e.Message
+}
 
 // Check reports a response that breaks the protocol.
 func (r *Response) Check() error {

@@ -310,7 +310,7 @@ func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
 		if err != nil && ctx.Err() == nil {
 			p.opts.Logger.Warn("provider lease not renewed", "provider", p.opts.Name, "error", err)
 			var re *refused
-			if errors.As(err, &re) {
+			if errors.As(err, &re) && !re.later() {
 				return err
 			}
 		}
@@ -328,15 +328,23 @@ func newReplicaID() string {
 	return strings.Trim(host+"-"+rand.Text()[:16], "-")
 }
 
-// refused is the engine's 4xx answer to a registration.
+// refused is the engine's 4xx answer to a registration, a renewal or a
+// withdrawal (what).
 type refused struct {
+	what string
 	code int
 	msg  string
 }
 
 func (r *refused) Error() string {
-	return fmt.Sprintf("engine refused the registration (%d): %s", r.code, r.msg)
+	return fmt.Sprintf("engine refused the %s (%d): %s", r.what, r.code, r.msg)
 }
+
+// later says whether the refusal is for now only (429: too many requests,
+// from the engine or a proxy in front of it): the registration or renewal
+// is sent again, as when the engine does not answer, rather than end
+// KeepLease.
+func (r *refused) later() bool { return r.code == http.StatusTooManyRequests }
 
 // register sends the registration, retrying failures to reach the engine
 // until ctx ends; a 4xx answer is returned. The answer's call credential
@@ -350,11 +358,11 @@ func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
 	p.auth.begin()
 	defer func() { p.auth.end(err == nil, lease.CallToken) }()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, p.opts.TTL/3) {
-		code, err := p.send(ctx, http.MethodPut, "", body, &lease)
+		_, err := p.send(ctx, http.MethodPut, "", body, &lease)
 		if err == nil {
 			return nil
 		}
-		if code >= 400 && code < 500 && code != http.StatusTooManyRequests {
+		if re := (*refused)(nil); errors.As(err, &re) && !re.later() {
 			return err
 		}
 		p.opts.Logger.Warn("provider not registered yet", "provider", p.opts.Name, "error", err)
@@ -413,7 +421,8 @@ func (p *Provider) send(ctx context.Context, method, suffix string, body []byte,
 		msg = e.Error
 	}
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-		return resp.StatusCode, &refused{resp.StatusCode, msg}
+		what := map[string]string{http.MethodPut: "registration", http.MethodPost: "renewal", http.MethodDelete: "withdrawal"}[method]
+		return resp.StatusCode, &refused{what, resp.StatusCode, msg}
 	}
 	return resp.StatusCode, fmt.Errorf("engine answered %d: %s", resp.StatusCode, msg)
 }

@@ -202,6 +202,39 @@ func TestKeepLeaseRefused(t *testing.T) {
 	}
 }
 
+// A renewal answered 429 (the engine's, or a proxy's in front of it) is
+// tried again at the next turn, as a registration answered 429 is: it does
+// not end KeepLease, which would stop a provider that is still wanted.
+func TestKeepLeaseRenewalTooManyRequests(t *testing.T) {
+	f := &fakeEngine{}
+	var renewals atomic.Int32
+	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/renew") && renewals.Add(1) == 1 {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		f.handler(t).ServeHTTP(w, r)
+	}))
+	defer eng.Close()
+	p := newBilling(eng.URL, 300*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.KeepLease(ctx, p.Handlers(func(h *Handler) { h.Subject = "s." + h.Name })) }()
+	waitFor(t, "a renewal after the 429, or the end of KeepLease", func() bool {
+		log, _, _ := f.snapshot()
+		return strings.Contains(strings.Join(log, " "), "RENEW") || len(done) > 0
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("KeepLease ended at a renewal answered 429: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // An engine that is not up yet is retried until it answers.
 func TestKeepLeaseWaitsForTheEngine(t *testing.T) {
 	f := &fakeEngine{}

@@ -143,9 +143,10 @@ function register() {
 
 // keepLease renews the lease three times per TTL, so that one lost
 // renewal does not end it; a 404 means the engine no longer has it
-// (it restarted, or the lease expired): register again. Another 4xx
-// (403: an admin replaced the lease; 401: our token was taken out) means
-// that serving on would serve no one: stop.
+// (it restarted, or the lease expired): register again. A 429 (too many
+// requests, the engine's or a proxy's) is for now: try again at the next
+// turn. Another 4xx (403: an admin replaced the lease; 401: our token was
+// taken out) means that serving on would serve no one: stop.
 async function keepLease() {
   while (!stopping) {
     await sleep((ttlSeconds * 1000) / 3);
@@ -159,7 +160,7 @@ async function keepLease() {
     }
     try {
       if (res.status === 404) await register();
-      else if (res.status >= 400 && res.status < 500) throw new Error(`renew: ${res.status} ${res.text.trim()}`);
+      else if (res.status >= 400 && res.status < 500 && res.status !== 429) throw new Error(`renew: ${res.status} ${res.text.trim()}`);
       else if (res.status !== 200) log(`renew: ${res.status} ${res.text.trim()}`);
     } catch (err) {
       log(`${err.message}; stopping`);

@@ -12,6 +12,7 @@ package natsprovider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,8 +26,8 @@ import (
 // "flowgen_provider.<provider>.<step|rollback>.<handler>", names escaped.
 // It is not under "flowgen.", natsbus's default subjects, which the
 // JetStream stream captures (the stream would answer a request with its
-// acknowledgement).
-const Prefix = "flowgen_provider"
+// acknowledgement). The engine refuses a subject outside it.
+const Prefix = provider.SubjectPrefix
 
 // MaxInFlight bounds the calls one Serve runs at a time; more wait in
 // the NATS client's buffer.
@@ -87,7 +88,13 @@ func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn
 			}
 			go func() {
 				defer func() { <-sem }()
-				_ = m.Respond(p.Handle(hctx, m.Data))
+				if err := m.Respond(p.Handle(hctx, m.Data)); err != nil {
+					// An answer the connection cannot carry (larger than
+					// the server's max payload) would leave the engine
+					// waiting until the attempt's deadline, with nothing
+					// said anywhere: answer why instead.
+					_ = m.Respond(answerError(err))
+				}
 			}()
 		})
 		if err != nil {
@@ -99,6 +106,14 @@ func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn
 		return err
 	}
 	return p.KeepLease(ctx, hs)
+}
+
+// answerError is the answer when the handler's could not be sent: a
+// permanent error, since the same answer would not fit again.
+func answerError(err error) []byte {
+	b, _ := json.Marshal(provider.Response{Error: &provider.Error{
+		Message: "the provider could not send its answer over NATS: " + err.Error(), Class: provider.ClassPermanent}})
+	return b
 }
 
 // drain stops subs once the messages they hold are handed to their

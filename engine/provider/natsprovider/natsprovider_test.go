@@ -160,6 +160,35 @@ func TestServeAndTransport(t *testing.T) {
 	}
 }
 
+// An answer larger than the NATS server's max payload (1 MiB by default)
+// cannot be sent: the engine gets a permanent error saying so, at once,
+// rather than wait for the attempt's deadline with nothing said.
+func TestServeAnswerTooLargeForNATS(t *testing.T) {
+	nc := natsServer(t)
+	var l leases
+	eng := l.server(t)
+	defer eng.Close()
+	p := provider.New(provider.Options{Name: "bill-ing", Engine: eng.URL, TTL: time.Minute})
+	p.Step("Big", func(ctx context.Context, c *provider.Call) (string, error) {
+		return "", c.Set("Blob", strings.Repeat("x", int(nc.MaxPayload())+1))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, p, "bill-ing", nc) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the registration", func() bool { regs, _ := l.get(); return len(regs) == 1 })
+
+	body, _ := json.Marshal(provider.Request{Version: provider.Version, Handler: "Big", State: json.RawMessage(`{}`)})
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ccancel()
+	out, err := NewTransport(nc).CallProvider(cctx, Subject("bill-ing", provider.Handler{Name: "Big"}), body)
+	var rsp provider.Response
+	if err != nil || json.Unmarshal(out, &rsp) != nil || rsp.Error == nil || rsp.Error.Class != provider.ClassPermanent ||
+		!strings.Contains(rsp.Error.Message, "could not send its answer over NATS") {
+		t.Fatalf("answer %.200s, %v; want a permanent error saying the answer could not be sent", out, err)
+	}
+}
+
 // A handler that does not answer within the call's context: the call ends
 // with the context.
 func TestTransportDeadline(t *testing.T) {
