@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ type fixture struct {
 	tel     Telemetry
 	remote  *ProviderOptions // remote providers on (remote_test.go)
 	inboxB  int64            // Options.InboxBytes
+	log     *slog.Logger     // Options.Logger
 }
 
 // ledger counts side effects by idempotency key.
@@ -120,7 +122,7 @@ func readTestdata(t testing.TB, name string) []byte {
 // start builds and starts an engine on the fixture's store and broker.
 func (fx *fixture) start() *Engine {
 	fx.t.Helper()
-	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, Clock: fx.clock, ID: fx.id, Locker: fx.locker, Authorizer: fx.auth, Telemetry: fx.tel, Providers: fx.remote, InboxBytes: fx.inboxB})
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, Clock: fx.clock, ID: fx.id, Locker: fx.locker, Authorizer: fx.auth, Telemetry: fx.tel, Providers: fx.remote, InboxBytes: fx.inboxB, Logger: fx.log})
 	if err != nil {
 		fx.t.Fatal(err)
 	}

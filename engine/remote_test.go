@@ -363,7 +363,7 @@ func TestProviderPostErrorClasses(t *testing.T) {
 	_, e, _ := remoteFixture(t, ProviderOptions{})
 	for code, permanent := range map[int]bool{500: false, 503: false, 408: false, 429: false, 400: true, 404: true, 403: true, 401: false} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) }))
-		_, err := e.remote.post(context.Background(), srv.URL, "k", "", []byte(`{}`))
+		_, err := e.remote.post(context.Background(), target{h: provider.Handler{URL: srv.URL}}, "k", []byte(`{}`))
 		srv.Close()
 		if err == nil || runtime.IsPermanent(err) != permanent {
 			t.Errorf("HTTP %d: %v, permanent %v, want %v", code, err, runtime.IsPermanent(err), permanent)
@@ -373,10 +373,10 @@ func TestProviderPostErrorClasses(t *testing.T) {
 		_, _ = w.Write(make([]byte, MaxProviderResponse+1))
 	}))
 	defer big.Close()
-	if _, err := e.remote.post(context.Background(), big.URL, "k", "", []byte(`{}`)); !runtime.IsPermanent(err) {
+	if _, err := e.remote.post(context.Background(), target{h: provider.Handler{URL: big.URL}}, "k", []byte(`{}`)); !runtime.IsPermanent(err) {
 		t.Errorf("an oversized answer: %v, want permanent", err)
 	}
-	_, err := e.remote.post(context.Background(), "http://127.0.0.1:1/nothing", "k", "", []byte(`{}`))
+	_, err := e.remote.post(context.Background(), target{h: provider.Handler{URL: "http://127.0.0.1:1/nothing"}}, "k", []byte(`{}`))
 	if err == nil || runtime.IsPermanent(err) || errors.Is(err, errProviderRedirect) {
 		t.Errorf("connection refused: %v, want retryable", err)
 	}

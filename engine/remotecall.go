@@ -93,7 +93,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	where := fmt.Sprintf("provider %q, handler %q", t.provider, t.h.Name)
 	var out []byte
 	if t.h.URL != "" {
-		out, err = rm.post(ctx, t.h.URL, req.IdempotencyKey, t.token, body)
+		out, err = rm.post(ctx, t, req.IdempotencyKey, body)
 		if na := (*noAnswerError)(nil); errors.As(err, &na) && na.unreachable {
 			rm.passOver(t)
 		}
@@ -186,25 +186,25 @@ func providerClient() *http.Client {
 
 var errProviderRedirect = errors.New("a provider answered with a redirect, which the engine does not follow")
 
-// post sends a request to an HTTP provider, with the registration's call
-// credential token as a bearer token (none if ""). Connection errors, 5xx,
+// post sends a request to t, an HTTP provider, with the call credential
+// of its pick (t.token) as a bearer token (none if ""). Connection errors, 5xx,
 // 408, 429 and 401 are retryable; other statuses, a redirect and an
 // answer over MaxProviderResponse are permanent. A request that found no
-// server at callback (neterr.Unreachable, before any answer and with time
+// server at its URL (neterr.Unreachable, before any answer and with time
 // left) is a noAnswerError marked unreachable.
-func (rm *remote) post(ctx context.Context, callback, key, token string, body []byte) ([]byte, error) {
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, callback, bytes.NewReader(body))
+func (rm *remote) post(ctx context.Context, t target, key string, body []byte) ([]byte, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, t.h.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, runtime.Permanent(err)
 	}
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Idempotency-Key", key)
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
+	if t.token != "" {
+		r.Header.Set("Authorization", "Bearer "+t.token)
 	}
 	resp, err := rm.client.Do(r)
 	if err != nil {
-		na := rm.noAnswer(ctx, callback, "", err)
+		na := rm.noAnswer(ctx, t, "", err)
 		if errors.Is(err, errProviderRedirect) {
 			return nil, runtime.Permanent(na)
 		}
@@ -215,7 +215,7 @@ func (rm *remote) post(ctx context.Context, callback, key, token string, body []
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, MaxProviderResponse+1))
 	if err != nil {
-		return nil, rm.noAnswer(ctx, callback, "reading the answer", err)
+		return nil, rm.noAnswer(ctx, t, "reading the answer", err)
 	}
 	if len(out) > MaxProviderResponse {
 		return nil, runtime.Permanent(fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse))
@@ -253,9 +253,12 @@ type noAnswerError struct {
 func (e *noAnswerError) Error() string { return e.what }
 func (e *noAnswerError) Unwrap() error { return e.err }
 
-// noAnswer logs err whole and returns it as a noAnswerError.
-func (rm *remote) noAnswer(ctx context.Context, callback, doing string, err error) *noAnswerError {
-	rm.e.log.WarnContext(ctx, "provider call failed", "url", callback, "error", err)
+// noAnswer logs err whole, with whom the call was for (the operator's
+// way from a run's failed attempt to the provider's process), and returns
+// it as a noAnswerError.
+func (rm *remote) noAnswer(ctx context.Context, t target, doing string, err error) *noAnswerError {
+	rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
+		"run_id", runtime.RunID(ctx), "url", t.h.URL, "error", err)
 	what := neterr.Describe(err)
 	if errors.Is(err, errProviderRedirect) {
 		what = errProviderRedirect.Error()

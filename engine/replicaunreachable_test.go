@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -159,7 +162,12 @@ func TestProviderUnreachableReplicaPassedOver(t *testing.T) {
 // reset before any answer; not a 5xx, not an attempt's timeout with a
 // slow provider, not a connection lost in the middle of the answer.
 func TestProviderPostUnreachable(t *testing.T) {
-	_, e, _ := remoteFixture(t, ProviderOptions{})
+	fx := newFixture(t)
+	fx.remote = &ProviderOptions{}
+	var logs logtest.Buffer
+	fx.log = slog.New(slog.NewTextHandler(&logs, nil))
+	e := fx.start()
+	t.Cleanup(fx.stop)
 	reset := func(w http.ResponseWriter) { // the process dies: RST, no answer
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err != nil {
@@ -193,15 +201,23 @@ func TestProviderPostUnreachable(t *testing.T) {
 			ctx, cancel = context.WithTimeout(ctx, tc.timeout)
 			defer cancel()
 		}
-		_, err := e.remote.post(ctx, srv.URL, "k", "", []byte(`{}`))
+		to := target{provider: "billing", h: provider.Handler{Name: "Bill.Check", URL: srv.URL}}
+		_, err := e.remote.post(ctx, to, "k", []byte(`{}`))
 		srv.Close()
 		na := (*noAnswerError)(nil)
 		if got := errors.As(err, &na) && na.unreachable; got != tc.want {
 			t.Errorf("%s: %v, unreachable %v, want %v", tc.name, err, got, tc.want)
 		}
 	}
-	_, err := e.remote.post(t.Context(), "http://127.0.0.1:1/nothing", "k", "", []byte(`{}`))
+	refused := target{provider: "billing", h: provider.Handler{Name: "Bill.Check", URL: "http://127.0.0.1:1/nothing"}}
+	_, err := e.remote.post(t.Context(), refused, "k", []byte(`{}`))
 	if na := (*noAnswerError)(nil); !errors.As(err, &na) || !na.unreachable {
 		t.Errorf("connection refused: %v, want unreachable", err)
+	}
+	// The log, which the operator reads, says whose call failed: the run's
+	// history says it too, but not where the call went.
+	if got := logs.String(); !strings.Contains(got, `msg="provider call failed" provider=billing handler=Bill.Check`) ||
+		!strings.Contains(got, "url=http://127.0.0.1:1/nothing") {
+		t.Errorf("log:\n%s\nwant each failed call with its provider, handler and URL", got)
 	}
 }

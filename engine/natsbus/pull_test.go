@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/internal/natstest"
 )
 
@@ -165,24 +165,6 @@ func TestPullOutageLoopStopsWhileFailing(t *testing.T) {
 	}
 }
 
-// logLines is a logger's output that a test reads while it is written.
-type logLines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // An idle consumer whose pull requests failed while NATS was down logs
 // that it pulls again once NATS and JetStream are back, from the answer to
 // a request of a short expiry (pullProbe), not when a request of the
@@ -195,7 +177,7 @@ func TestPullRecoveryLoggedWhenNATSIsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	var logs logLines
+	var logs logtest.Buffer
 	b, err := New(context.Background(), nc, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

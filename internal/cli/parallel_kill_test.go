@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -87,7 +88,7 @@ func (s *blockService) count(endpoint string) (calls, keys int) {
 type serveChild struct {
 	cmd  *exec.Cmd
 	url  string
-	errb *syncBuffer
+	errb *logtest.Buffer
 }
 
 var listenAddr = regexp.MustCompile(`msg="flowgen serve" addr=(\S+)`)
@@ -103,7 +104,7 @@ func startServeChild(t *testing.T, args ...string) *serveChild {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &serveChild{cmd: cmd, errb: &syncBuffer{}}
+	c := &serveChild{cmd: cmd, errb: &logtest.Buffer{}}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/internal/readmetest"
 )
 
@@ -70,7 +71,7 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 
 	var provider *exec.Cmd
 	var providerDone chan struct{} // closed when the provider has exited
-	var providerLog syncBuffer
+	var providerLog logtest.Buffer
 	startProvider := func(args []string) {
 		provider = exec.Command(goBin, args...)
 		provider.Dir = repo

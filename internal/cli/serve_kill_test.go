@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -47,7 +48,7 @@ func TestMain(m *testing.M) {
 type serveProc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *syncBuffer
+	logs *logtest.Buffer
 	done chan struct{} // closed when its stderr ends
 }
 
@@ -64,7 +65,7 @@ func startServeProc(t testing.TB, args ...string) *serveProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serveProc{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &serveProc{cmd: cmd, logs: &logtest.Buffer{}, done: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		defer close(p.done)

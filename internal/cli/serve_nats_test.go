@@ -14,12 +14,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/internal/natstest"
 )
 
 // natsServe starts serve with the Greet flow on srv's JetStream, with the
 // NATS options opts after serve's own.
-func natsServe(t *testing.T, srv *natstest.Server, opts ...nats.Option) (string, *syncBuffer, func()) {
+func natsServe(t *testing.T, srv *natstest.Server, opts ...nats.Option) (string, *logtest.Buffer, func()) {
 	t.Helper()
 	dir := t.TempDir()
 	flows := filepath.Join(dir, "flows")
@@ -101,7 +102,7 @@ func TestServeStopsWhenNATSCloses(t *testing.T) {
 	dir := t.TempDir()
 	done := make(chan error, 1)
 	ready := make(chan string, 1)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	go func() {
 		done <- serve(context.Background(), serveConfig{store: filepath.Join(dir, "store"), nats: srv.URL, id: "t", stderr: logs,
 			net: listen.Config{Addr: "127.0.0.1:0"}, natsOptions: []nats.Option{nats.NoReconnect()}}, func(a string) { ready <- a })
@@ -133,7 +134,7 @@ func TestServeNATSConnectFails(t *testing.T) {
 		{"nats://127.0.0.1:1, ada:s3cret@127.0.0.1:2", "nats://127.0.0.1:1,ada:xxxxx@127.0.0.1:2", "s3cret"},
 	} {
 		dir := filepath.Join(t.TempDir(), "store")
-		logs := &syncBuffer{}
+		logs := &logtest.Buffer{}
 		err := serve(context.Background(), serveConfig{store: dir, nats: c.url, id: "t", stderr: logs,
 			net: listen.Config{Addr: "127.0.0.1:0"}}, nil)
 		if err == nil || !strings.Contains(err.Error(), "connect to NATS "+c.shown+":") || strings.Contains(err.Error()+logs.String(), c.secret) {
@@ -150,7 +151,7 @@ func TestServeNATSConnectFails(t *testing.T) {
 func TestServeNATSWithoutJetStream(t *testing.T) {
 	url := natstest.URL(t)
 	dir := filepath.Join(t.TempDir(), "store")
-	err := serve(context.Background(), serveConfig{store: dir, nats: url, id: "t", stderr: &syncBuffer{},
+	err := serve(context.Background(), serveConfig{store: dir, nats: url, id: "t", stderr: &logtest.Buffer{},
 		net: listen.Config{Addr: "127.0.0.1:0"}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "NATS "+url+":") {
 		t.Errorf("-nats %s without JetStream: %v; want an error naming the server", url, err)

@@ -5,6 +5,7 @@ package cli
 import (
 	"bytes"
 	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/logtest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -73,7 +74,7 @@ func TestServeReloadsTokensOnSIGHUP(t *testing.T) {
 func TestServeInsecureStarts(t *testing.T) {
 	dir := t.TempDir()
 	var outb bytes.Buffer
-	errb := &syncBuffer{}
+	errb := &logtest.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- Main([]string{"serve", "-store", filepath.Join(dir, "s"), "-addr", "0.0.0.0:0", "-insecure"}, nil, &outb, errb)

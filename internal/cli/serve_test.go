@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/logtest"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -31,12 +31,12 @@ func startServe(t *testing.T, storeDir, flowsDir string) (string, func()) {
 
 // serveWith starts serve with cfg (its id and stderr set here) and returns
 // its URL, its log and the function that stops it.
-func serveWith(t *testing.T, cfg serveConfig) (string, *syncBuffer, func()) {
+func serveWith(t *testing.T, cfg serveConfig) (string, *logtest.Buffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cfg.id, cfg.stderr = "t", logs
 	go func() {
 		done <- serve(ctx, cfg, func(a string) { ready <- a })
@@ -58,24 +58,6 @@ func serveWith(t *testing.T, cfg serveConfig) (string, *syncBuffer, func()) {
 		t.Fatalf("serve: %v\n%s", err, logs.String())
 	}
 	return "", nil, nil
-}
-
-// syncBuffer is a bytes.Buffer that a server may write while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func call(t *testing.T, method, url, body string) (int, map[string]any) {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/internal/logtest"
 )
 
 // These tests run flowgen-temporal serve as real processes against a real
@@ -121,7 +123,7 @@ func binary(t *testing.T) string {
 type proc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *syncBuffer
+	logs *logtest.Buffer
 }
 
 func startProc(t *testing.T, ts *temporaltest.TestServer, queue, flows, name, service string) *proc {
@@ -135,9 +137,9 @@ func startProc(t *testing.T, ts *temporaltest.TestServer, queue, flows, name, se
 // startListening starts cmd, a flowgen-temporal serve, and returns its URL once it
 // listens, and its log; the test's end kills it, and shows the log if the
 // test failed.
-func startListening(t *testing.T, cmd *exec.Cmd, name string) (string, *syncBuffer) {
+func startListening(t *testing.T, cmd *exec.Cmd, name string) (string, *logtest.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -150,9 +152,7 @@ func startListening(t *testing.T, cmd *exec.Cmd, name string) (string, *syncBuff
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			logs.mu.Lock()
 			t.Logf("%s:\n%s", name, logs.String())
-			logs.mu.Unlock()
 		}
 	})
 	ready := make(chan string, 1)
@@ -168,8 +168,6 @@ func startListening(t *testing.T, cmd *exec.Cmd, name string) (string, *syncBuff
 	case a := <-ready:
 		return "http://" + a, logs
 	case <-time.After(30 * time.Second):
-		logs.mu.Lock()
-		defer logs.mu.Unlock()
 		t.Fatalf("%s did not start:\n%s", name, logs.String())
 		return "", nil
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/internal/logtest"
 )
 
 // services is a fake of the services the example flow calls: it records
@@ -50,13 +52,13 @@ func (s *services) list() []string {
 type server struct {
 	url  string
 	stop func()
-	logs *bytes.Buffer
+	logs *logtest.Buffer
 }
 
 func startServe(t *testing.T, cfg config) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cfg.stderr = logs
 	if cfg.net.Addr == "" {
 		cfg.net.Addr = "127.0.0.1:0"
@@ -73,7 +75,7 @@ func startServe(t *testing.T, cfg config) *server {
 		if cfg.net.TLSCert != "" {
 			scheme = "https://"
 		}
-		s := &server{url: scheme + a, logs: &logs.Buffer}
+		s := &server{url: scheme + a, logs: logs}
 		var once sync.Once
 		s.stop = func() {
 			once.Do(func() {
@@ -86,9 +88,7 @@ func startServe(t *testing.T, cfg config) *server {
 		t.Cleanup(s.stop)
 		t.Cleanup(func() {
 			if t.Failed() {
-				logs.mu.Lock()
 				t.Logf("serve %s:\n%s", s.url, logs.String())
-				logs.mu.Unlock()
 			}
 		})
 		return s
@@ -97,17 +97,6 @@ func startServe(t *testing.T, cfg config) *server {
 		t.Fatalf("serve: %v\n%s", err, logs.String())
 	}
 	return nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
 }
 
 func call(t *testing.T, method, url, body string) (int, map[string]any) {
