@@ -196,6 +196,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"rollback call of another package's flow", `flow A { step B { rollback call billing.Refund } }`, `1:40: unexpected character '.' (hint: a call names a flow of this Go package (declared in this file or a .flow file beside it), with no package: call Billing)`},
 		{"dotted correlation path", `flow A { step B { await t "e" correlate X on payment.order_id } }`, `1:53: unexpected character '.' (hint: a dotted payload path is a string: on "payment.order_id")`},
 		{"parse error before a lexical one", "flow A { step }\n;", `1:15: expected step name, found "}"`},
+		{"dash for a backoff range", `flow A { retry 3 backoff 50ms-1s }`, `1:30: unexpected character '-' (hint: a backoff range is written "backoff 100ms..5s")`},
+		{"spaced dash for a backoff range", `flow A { retry 3 backoff 50ms - 1s }`, `1:31: unexpected character '-' (hint: a backoff range is written "backoff 100ms..5s")`},
 		{"single dot", `flow A { retry 3 backoff 1s. 5s }`, `1:28: unexpected character '.' (hint: a backoff range is written "backoff 100ms..5s")`},
 	}
 	for _, tt := range tests {
