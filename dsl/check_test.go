@@ -340,6 +340,13 @@ func TestCheck(t *testing.T) {
 			want: []string{`$.flows[0].steps[0].outcomes[0]: error outcomes-not-go: rpc step "A" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; an rpc step ends with ok, error or timeout]`},
 		},
 		{
+			// A Go step given a publish line is a publish step: the hint
+			// says so, rather than only to drop the outcomes.
+			name: "outcomes on a publish step",
+			src:  doc(flow("F", "", step("A", `"action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true, "outcomes": ["approved"]`))),
+			want: []string{`$.flows[0].steps[0].outcomes[0]: error outcomes-not-go: publish step "A" declares outcomes, but only a Go step can return them [hint: a step whose only action is ` + "`publish`" + ` publishes and does nothing else, so a Go step cannot publish: keep the Go step with its outcomes and publish in a step after it, or remove ` + "`outcomes`" + `]`},
+		},
+		{
 			name: "empty strings",
 			src: doc(flow("F", `"triggers": [{"kind": "event", "topic": "", "event": "e"}]`,
 				step("A", `"action": {"kind": "rpc", "service": " ", "endpoint": "S.Do"}, "irreversible": true, "publish": [{"topic": "t", "event": ""}]`))),
