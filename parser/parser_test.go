@@ -82,7 +82,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"retry attempts", `flow A { retry x }`, `1:16: expected number of attempts, found "x" (hint: write the total number of attempts, such as retry 3)`},
 		{"retry range", `flow A { retry 3 backoff 1s }`, `1:29: expected "..", found "}" (hint: a backoff range is written backoff 100ms..5s)`},
 		{"retry range max", `flow A { retry 3 backoff 1s.. }`, `1:31: expected duration, found "}" (hint: durations use Go syntax, such as 250ms, 10s or 1h30m)`},
-		{"jitter", `flow A { retry 3 jitter some }`, `1:25: expected "none" or "full", found "some"`},
+		{"jitter", `flow A { retry 3 jitter some }`, `1:25: expected "none" or "full", found "some" (hint: jitter full (the default) waits a random time up to each backoff delay; jitter none waits the delay exactly)`},
 		{"multiplier", `flow A { retry 3 multiplier x }`, `1:29: expected number, found "x"`},
 		{"timeout number", `flow A { timeout 10 }`, `1:18: expected duration, found number 10 (hint: add a unit: 10s, 10ms or 10m)`},
 		{"deadline", `flow A { deadline }`, `1:19: expected duration, found "}" (hint: durations use Go syntax, such as 250ms, 10s or 1h30m)`},
