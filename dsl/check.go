@@ -227,7 +227,11 @@ func (c *checker) flow(f *Flow) {
 			if f.Steps[index[s.Name]] != s {
 				continue // a duplicate, already reported
 			}
-			c.add(diag.Warnf(pick(s.NameRange, s.Range), "unreachable", "step %q is unreachable: no path from the first step %q leads to it", s.Name, f.Steps[0].Name).
+			what := "step"
+			if s.IsBlock() {
+				what = "parallel block"
+			}
+			c.add(diag.Warnf(pick(s.NameRange, s.Range), "unreachable", "%s %q is unreachable: no path from the first step %q leads to it", what, s.Name, f.Steps[0].Name).
 				WithHint("add a transition to it, such as `on ok -> %s` in an earlier step, or remove it", s.Name))
 		}
 	}
@@ -338,8 +342,14 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		}
 		or := pick(o.Range, at)
 		if k == 0 && !s.IsGo() {
+			hint := fmt.Sprintf("remove `outcomes`; %s step ends with ok, error or timeout", s.Spec().Noun)
+			if s.Action != nil && s.Action.Kind == ActionPublish {
+				// Most likely a Go step given a publish line: its first
+				// publish became the step's action (the publish-step rule).
+				hint = "a step whose only action is `publish` publishes and does nothing else, so a Go step cannot publish: keep the Go step with its outcomes and publish in a step after it, or remove `outcomes`"
+			}
 			c.add(diag.Errorf(or, "outcomes-not-go", "%s step %q declares outcomes, but only a Go step can return them", s.Kind(), s.Name).
-				WithHint("remove `outcomes`; %s step ends with ok, error or timeout", s.Spec().Noun))
+				WithHint("%s", hint))
 		}
 		switch prev, dup := declared[o.Name]; {
 		case isBuiltinOutcome(o.Name):

@@ -340,6 +340,13 @@ func TestCheck(t *testing.T) {
 			want: []string{`$.flows[0].steps[0].outcomes[0]: error outcomes-not-go: rpc step "A" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; an rpc step ends with ok, error or timeout]`},
 		},
 		{
+			// A Go step given a publish line is a publish step: the hint
+			// says so, rather than only to drop the outcomes.
+			name: "outcomes on a publish step",
+			src:  doc(flow("F", "", step("A", `"action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true, "outcomes": ["approved"]`))),
+			want: []string{`$.flows[0].steps[0].outcomes[0]: error outcomes-not-go: publish step "A" declares outcomes, but only a Go step can return them [hint: a step whose only action is ` + "`publish`" + ` publishes and does nothing else, so a Go step cannot publish: keep the Go step with its outcomes and publish in a step after it, or remove ` + "`outcomes`" + `]`},
+		},
+		{
 			name: "empty strings",
 			src: doc(flow("F", `"triggers": [{"kind": "event", "topic": "", "event": "e"}]`,
 				step("A", `"action": {"kind": "rpc", "service": " ", "endpoint": "S.Do"}, "irreversible": true, "publish": [{"topic": "t", "event": ""}]`))),
@@ -505,4 +512,71 @@ func TestChecksDocumented(t *testing.T) {
 			t.Errorf("code %q is not documented in docs/checks.md", code)
 		}
 	}
+	// The flow service's answers to PUT /flows carry these and codes of
+	// its own, some of them constants (codeRPCTaken): checks.md lists them
+	// too, since it is where a code is looked up.
+	engineCodes := diagnosticCodes(t, "../engine")
+	if len(engineCodes) < 10 {
+		t.Fatalf("found only %d codes in engine; is the scan broken?", len(engineCodes))
+	}
+	for code := range engineCodes {
+		if !strings.Contains(string(table), "| `"+code+"` |") {
+			t.Errorf("code %q of the engine is not documented in docs/checks.md", code)
+		}
+	}
+}
+
+// diagnosticCodes returns the codes that the non-test files of the
+// package in dir pass to diag.Errorf and diag.Warnf, as string literals or
+// as string constants of the package.
+func diagnosticCodes(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	fset := token.NewFileSet()
+	consts := map[string]string{}
+	var args []ast.Expr
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(af, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.ValueSpec:
+				for i, id := range n.Names {
+					if i < len(n.Values) {
+						if lit, ok := n.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							consts[id.Name], _ = strconv.Unquote(lit.Value)
+						}
+					}
+				}
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if ok && len(n.Args) >= 2 && (sel.Sel.Name == "Errorf" || sel.Sel.Name == "Warnf") {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "diag" {
+						args = append(args, n.Args[1])
+					}
+				}
+			}
+			return true
+		})
+	}
+	codes := map[string]bool{}
+	for _, a := range args {
+		switch a := a.(type) {
+		case *ast.BasicLit:
+			code, _ := strconv.Unquote(a.Value)
+			codes[code] = true
+		case *ast.Ident:
+			if code, ok := consts[a.Name]; ok {
+				codes[code] = true
+			} else {
+				t.Errorf("%s: diagnostic code %s is not a string constant of the package", fset.Position(a.Pos()), a.Name)
+			}
+		}
+	}
+	return codes
 }

@@ -287,7 +287,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 	case "Rollback":
 		return `Go step name, "rpc" or "call"`, ""
 	case `("none" | "full")`, `"none"`:
-		return `"none" or "full"`, ""
+		return `"none" or "full"`, "jitter full (the default) waits a random time up to each backoff delay; jitter none waits the delay exactly"
 	}
 	return strings.NewReplacer("Ident", "name", "String", "string").Replace(expect), ""
 }

@@ -255,6 +255,9 @@ func (s *scanner) unexpected(off int) {
 	r, _ := utf8.DecodeRuneInString(s.src[off:])
 	hint := ""
 	switch {
+	case r == '-' && s.afterBackoffStart():
+		// backoff 50ms-1s, or 50ms - 1s: a range written as in prose.
+		hint = `a backoff range is written "backoff 100ms..5s"`
 	case r == '-' && off+1 < len(s.src) && isDigit(s.src[off+1]):
 		hint = "numbers and durations cannot be negative"
 	case r == '-' && s.afterComparison():
@@ -281,6 +284,14 @@ func (s *scanner) unexpected(off int) {
 		hint = "names are ASCII letters, digits and _; other text belongs in strings or comments"
 	}
 	s.fail(off, hint, "unexpected character %s", quoteRune(r))
+}
+
+// afterBackoffStart reports whether the last tokens scanned are "backoff"
+// and a duration: what follows is the ".." of the range.
+func (s *scanner) afterBackoffStart() bool {
+	n := len(s.out.toks)
+	return n >= 2 && s.out.toks[n-1].Type == tokDuration &&
+		s.out.toks[n-2].Type == tokIdent && s.out.toks[n-2].Value == "backoff"
 }
 
 // afterDuration reports whether the token that ends at off is a duration

@@ -82,7 +82,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"retry attempts", `flow A { retry x }`, `1:16: expected number of attempts, found "x" (hint: write the total number of attempts, such as retry 3)`},
 		{"retry range", `flow A { retry 3 backoff 1s }`, `1:29: expected "..", found "}" (hint: a backoff range is written backoff 100ms..5s)`},
 		{"retry range max", `flow A { retry 3 backoff 1s.. }`, `1:31: expected duration, found "}" (hint: durations use Go syntax, such as 250ms, 10s or 1h30m)`},
-		{"jitter", `flow A { retry 3 jitter some }`, `1:25: expected "none" or "full", found "some"`},
+		{"jitter", `flow A { retry 3 jitter some }`, `1:25: expected "none" or "full", found "some" (hint: jitter full (the default) waits a random time up to each backoff delay; jitter none waits the delay exactly)`},
 		{"multiplier", `flow A { retry 3 multiplier x }`, `1:29: expected number, found "x"`},
 		{"timeout number", `flow A { timeout 10 }`, `1:18: expected duration, found number 10 (hint: add a unit: 10s, 10ms or 10m)`},
 		{"deadline", `flow A { deadline }`, `1:19: expected duration, found "}" (hint: durations use Go syntax, such as 250ms, 10s or 1h30m)`},
@@ -196,6 +196,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"rollback call of another package's flow", `flow A { step B { rollback call billing.Refund } }`, `1:40: unexpected character '.' (hint: a call names a flow of this Go package (declared in this file or a .flow file beside it), with no package: call Billing)`},
 		{"dotted correlation path", `flow A { step B { await t "e" correlate X on payment.order_id } }`, `1:53: unexpected character '.' (hint: a dotted payload path is a string: on "payment.order_id")`},
 		{"parse error before a lexical one", "flow A { step }\n;", `1:15: expected step name, found "}"`},
+		{"dash for a backoff range", `flow A { retry 3 backoff 50ms-1s }`, `1:30: unexpected character '-' (hint: a backoff range is written "backoff 100ms..5s")`},
+		{"spaced dash for a backoff range", `flow A { retry 3 backoff 50ms - 1s }`, `1:31: unexpected character '-' (hint: a backoff range is written "backoff 100ms..5s")`},
 		{"single dot", `flow A { retry 3 backoff 1s. 5s }`, `1:28: unexpected character '.' (hint: a backoff range is written "backoff 100ms..5s")`},
 	}
 	for _, tt := range tests {

@@ -308,6 +308,66 @@ func TestAbortWhileWaiting(t *testing.T) {
 	}
 }
 
+// Cancelling Start's context while the run waits aborts it like Abort, as
+// Start says: the wait holds no goroutine that would see the context end, so
+// the parked run watches it. Before, the run went on waiting.
+func TestCancelStartWhileWaiting(t *testing.T) {
+	sub, sink := newProbeSub(), runtime.NewMemorySink()
+	var undone bool
+	f, _ := orderFlow(t, sub, sink,
+		runtime.NewStep("Reserve", func(ctx context.Context, s *order) (runtime.Outcome, error) { return "", nil },
+			runtime.WithRollback(func(ctx context.Context, s *order) error { undone = true; return nil })),
+		awaitPaid(time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run, err := f.Start(ctx, order{OrderID: "o-1"}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.waitFor(t, "r1/Pay")
+	cancel()
+	res, err := run.Wait(context.Background())
+	if res.Final != runtime.StateAborted || !errors.Is(err, runtime.ErrAborted) || !errors.Is(err, context.Canceled) || !undone {
+		t.Fatalf("Wait = %+v, %v (rolled back %v)", res, err, undone)
+	}
+	abort := eventsTo(sink.History("r1"), runtime.MachineAborting)
+	if len(abort) == 0 || abort[0].From != "Pay:waiting" {
+		t.Errorf("the abort %+v: want one from Pay:waiting", abort)
+	}
+}
+
+// A run whose wait ended stops watching Start's context for it: cancelling
+// the context after a sleep woke aborts the run only through the step
+// running then, once.
+func TestCancelStartAfterWaitStopsWatching(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	inB := make(chan struct{})
+	f, clock := orderFlow(t, newProbeSub(), sink,
+		runtime.NewSleep[order]("Remind", time.Hour, nil),
+		runtime.NewStep("B", func(ctx context.Context, s *order) (runtime.Outcome, error) {
+			close(inB)
+			<-ctx.Done()
+			return "", ctx.Err()
+		}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run, err := f.Start(ctx, order{}, runtime.WithRunID("s1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.BlockUntil(1)
+	clock.Advance(time.Hour)
+	<-inB
+	cancel()
+	res, err := run.Wait(context.Background())
+	if res.Final != runtime.StateAborted || !errors.Is(err, runtime.ErrAborted) {
+		t.Fatalf("Wait = %+v, %v", res, err)
+	}
+	if abort := eventsTo(sink.History("s1"), runtime.MachineAborting); len(abort) != 1 || abort[0].From != "B:running" {
+		t.Errorf("aborts %+v: want one, from B:running", abort)
+	}
+}
+
 // A Subscriber that fails ends the wait with the outcome "error".
 func TestAwaitSubscriberError(t *testing.T) {
 	sub := newProbeSub()

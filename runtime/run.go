@@ -38,10 +38,13 @@ type Run[S any] struct {
 	ctx    context.Context // cancelled by Abort and by Start's context
 	cancel context.CancelCauseFunc
 	quiet  context.Context // ctx without cancellation: sinks, rollbacks, subscriptions
-	clock  Clock
-	sink   Sink
-	obs    RunObserver // nil without WithObserver (observe.go)
-	traced bool        // an event of this life carries obs.Trace()
+	// cancels: Start's (or Resume's) context can be cancelled, so a parked
+	// run, which has no step whose context would end, watches ctx (park).
+	cancels bool
+	clock   Clock
+	sink    Sink
+	obs     RunObserver // nil without WithObserver (observe.go)
+	traced  bool        // an event of this life carries obs.Trace()
 	// machine is the run's state machine, the one source of where the run
 	// is: every move is one of its events, and it refuses a move the flow
 	// does not have. cur is its current state's description.
@@ -170,6 +173,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, opts []R
 	r.quiet = ctx // the run's values without its cancellation
 	if ctx.Done() != nil {
 		r.quiet = context.WithoutCancel(r.ctx)
+		r.cancels = true
 	}
 	r.machine = def.machine(MachinePending)
 	if r.env.opts.loader == nil {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -25,6 +26,8 @@ type parking struct {
 	armed     chan struct{} // closed once the timer and subscription are set up
 	stopTimer func() bool
 	cancelSub func()
+	// stopWatch stops watching the run's context (park), if it does.
+	stopWatch func() bool
 	// abortChild aborts the child run a call waits for (set once armed).
 	abortChild func() error
 	// rollback: the run waits for the child of a rollback call's attempt
@@ -137,6 +140,15 @@ func (r *Run[S]) park() {
 		_ = p.abortChild() // its end wakes the run, which then aborts
 	case r.ctx.Err() != nil:
 		r.wake(p, wakeAbort, nil, nil)
+	case r.cancels:
+		// No step runs whose context would end with Start's (or
+		// Resume's): the wait watches it, and its end is an abort, as
+		// Start says. Abort's own cancellation is not a second one.
+		p.stopWatch = context.AfterFunc(r.ctx, func() {
+			if context.Cause(r.ctx) != ErrAborted {
+				_ = r.Abort()
+			}
+		})
 	}
 }
 
@@ -187,6 +199,9 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, msg *Delivery, err error) {
 	}
 	if p.stopTimer != nil {
 		p.stopTimer()
+	}
+	if p.stopWatch != nil {
+		p.stopWatch()
 	}
 	if p.cancelSub != nil {
 		p.cancelSub()

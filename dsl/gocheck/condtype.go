@@ -44,7 +44,7 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 			}
 			return diag.Diagnostic{}, false
 		}
-		return bad(c.Field.Range, "a field alone is a condition only when it is a bool; compare it with a value instead, such as `"+name+" == ...`",
+		return bad(c.Field.Range, aloneHint(name, ft, typ),
 			"condition %q: field %q has type %s, not bool", name, name, typ)
 	}
 	l := c.Value
@@ -92,6 +92,23 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 	}
 	return bad(at, condHint(c, ft, typ),
 		"condition on %q compares a field of type %s with %s %s", name, typ, article(l.Kind), l)
+}
+
+// aloneHint says what to write for a field of type ft, not a bool, used
+// alone as a condition: a comparison with a literal of its type, when
+// there is one (a struct, a time.Time or a slice has none).
+func aloneHint(name string, ft types.Type, typ string) string {
+	const alone = "a field alone is a condition only when it is a bool"
+	b, basic := ft.Underlying().(*types.Basic)
+	switch {
+	case isDuration(ft):
+		return alone + "; compare it with a duration, such as `" + name + " > 0s`"
+	case basic && b.Info()&types.IsString != 0:
+		return alone + "; compare it with a string, such as `" + name + " != \"\"`"
+	case basic && b.Info()&types.IsNumeric != 0 && b.Info()&types.IsComplex == 0:
+		return alone + "; compare it with a number, such as `" + name + " > 0`"
+	}
+	return alone + ", and conditions compare strings, numbers, bools and time.Durations; " + name + " has type " + typ
 }
 
 // numberConst is the constant of a number literal (which go/constant

@@ -56,6 +56,8 @@ type RouteState struct {
             when Vip == true and Ratio > 340282356779733661637539395458142568448 -> done
             when Ratio < 340282346638528859811704183484516925440 -> done
             when Age < "24h" or Total >= "500" -> done
+            when Name or Age -> done
+            when At -> done
             otherwise -> fail
         }
     }
@@ -69,7 +71,7 @@ type RouteState struct {
 		`10:26: error cond-type: condition on "Count": -1 is negative, and "Count" has unsigned type uint [hint: compare with zero or more, or make the field signed]`,
 		`11:26: error cond-type: condition on "Small": 128 overflows "Small", of type int8 [hint: compare with a number the field's type can hold]`,
 		`12:24: error cond-type: condition on "Age" compares a field of type time.Duration with the number 5 [hint: compare a time.Duration with a duration, such as ` + "`" + `Age > 90m` + "`" + `]`,
-		`13:18: error cond-type: condition "Total": field "Total" has type int, not bool [hint: a field alone is a condition only when it is a bool; compare it with a value instead, such as ` + "`" + `Total == ...` + "`" + `]`,
+		`13:18: error cond-type: condition "Total": field "Total" has type int, not bool [hint: a field alone is a condition only when it is a bool; compare it with a number, such as ` + "`" + `Total > 0` + "`" + `]`,
 		`14:23: error cond-type: condition on "At" compares a field of type time.Time with the duration 1h [hint: conditions compare strings, numbers, bools and time.Durations; At has type time.Time]`,
 		`15:26: error cond-type: condition on "Tier" compares a field of type Tier with the bool true [hint: compare a string field with a string in double quotes, such as ` + "`" + `Tier == "true"` + "`" + `]`,
 		`16:18: error state-field: state type "RouteState" has no field "Nmae" [hint: did you mean "Name"?]`,
@@ -78,6 +80,9 @@ type RouteState struct {
 		`18:42: error cond-type: condition on "Ratio": 340282356779733661637539395458142568448 overflows "Ratio", of type float32 [hint: compare with a number the field's type can hold]`,
 		`20:24: error cond-type: condition on "Age" compares a field of type time.Duration with the string "24h" [hint: a duration is written without quotes: ` + "`" + `Age < 24h` + "`" + `]`,
 		`20:42: error cond-type: condition on "Total" compares a field of type int with the string "500" [hint: a number is written without quotes: ` + "`" + `Total >= 500` + "`" + `]`,
+		`21:18: error cond-type: condition "Name": field "Name" has type string, not bool [hint: a field alone is a condition only when it is a bool; compare it with a string, such as ` + "`" + `Name != ""` + "`" + `]`,
+		`21:26: error cond-type: condition "Age": field "Age" has type time.Duration, not bool [hint: a field alone is a condition only when it is a bool; compare it with a duration, such as ` + "`" + `Age > 0s` + "`" + `]`,
+		`22:18: error cond-type: condition "At": field "At" has type time.Time, not bool [hint: a field alone is a condition only when it is a bool, and conditions compare strings, numbers, bools and time.Durations; At has type time.Time]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

@@ -408,6 +408,11 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		if p, ok := ft.(*types.Pointer); ok && isTime(p.Elem()) {
 			return d.WithHint("declare it as time.Time: its zero value says the time is not set (the sleep then ends with the outcome error)"), true
 		}
+		if isDuration(ft) {
+			// Meant as "sleep for this long", which a sleep cannot read
+			// from the state: its length is written in the flow.
+			return d.WithHint("sleep until takes the time to wake at; a sleep's length is written in the flow (`sleep 48h`): to sleep for a duration the run computes, set a time.Time field to now plus it in a step before, and sleep until that field"), true
+		}
 		return d.WithHint("declare the field as time.Time: it holds when the run wakes"), true
 	}
 	if ref.Role == dsl.RoleCorrelate {

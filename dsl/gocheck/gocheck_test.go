@@ -202,6 +202,7 @@ type RemindState struct {
 	AtString string
 	Mine     MyTime
 	Alias    TimeAlias
+	Wait     time.Duration
 	Embedded
 }
 
@@ -221,6 +222,7 @@ type Embedded struct{ Promoted time.Time }
     step E { sleep until AtString }
     step F { sleep until Mine }
     step G { sleep until at }
+    step H { sleep until Wait }
 }
 `
 	got := loadStrings(t, src, dir)
@@ -229,6 +231,7 @@ type Embedded struct{ Promoted time.Time }
 		`7:26: error field-type: sleep until field "AtString" has type string; it must be time.Time [hint: declare the field as time.Time: it holds when the run wakes]`,
 		`8:26: error field-type: sleep until field "Mine" has type MyTime; it must be time.Time [hint: declare the field as time.Time: it holds when the run wakes]`,
 		`9:26: error state-field: state type "RemindState" has no field "at" [hint: did you mean "At"?]`,
+		`10:26: error field-type: sleep until field "Wait" has type time.Duration; it must be time.Time [hint: sleep until takes the time to wake at; a sleep's length is written in the flow (` + "`sleep 48h`" + `): to sleep for a duration the run computes, set a time.Time field to now plus it in a step before, and sleep until that field]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
