@@ -48,9 +48,8 @@ var (
 	caseTypesCache = map[string]*types.Package{}
 )
 
-// syntheticTypes is a package "p" that declares, for every flow of f that
-// has a state type, a struct with a string field per field the flow
-// names: enough Go types to generate any flow that checks clean, for the
+// syntheticTypes is a package "p" that declares, for every state type of
+// f's flows, a struct with a string field per field those flows name: enough Go types to generate any flow that checks clean, for the
 // tests that generate files without a Go package of their own (the corpus,
 // the fuzz target, benchmarks).
 func syntheticTypes(f *dsl.File) *types.Package {
@@ -58,22 +57,35 @@ func syntheticTypes(f *dsl.File) *types.Package {
 	if f == nil {
 		return pkg
 	}
+	// Flows may share a state type: it has the fields any of them names.
+	var order []string
+	fields := map[string][]string{}
+	seen := map[string]bool{}
 	for _, fl := range f.Flows {
-		if fl == nil || fl.State == nil || pkg.Scope().Lookup(fl.State.Name) != nil || !token.IsIdentifier(fl.State.Name) {
+		if fl == nil || fl.State == nil || !token.IsIdentifier(fl.State.Name) {
 			continue
 		}
-		seen := map[string]bool{}
-		var fields []*types.Var
+		st := fl.State.Name
+		if _, ok := fields[st]; !ok {
+			order = append(order, st)
+			fields[st] = nil
+		}
 		for _, ref := range fl.FieldRefs() {
 			name := ref.Field.Name
-			if seen[name] || !token.IsIdentifier(name) {
+			if seen[st+"."+name] || !token.IsIdentifier(name) {
 				continue
 			}
-			seen[name] = true
-			fields = append(fields, types.NewField(token.NoPos, pkg, name, types.Typ[types.String], false))
+			seen[st+"."+name] = true
+			fields[st] = append(fields[st], name)
 		}
-		tn := types.NewTypeName(token.NoPos, pkg, fl.State.Name, nil)
-		types.NewNamed(tn, types.NewStruct(fields, nil), nil)
+	}
+	for _, st := range order {
+		var vars []*types.Var
+		for _, name := range fields[st] {
+			vars = append(vars, types.NewField(token.NoPos, pkg, name, types.Typ[types.String], false))
+		}
+		tn := types.NewTypeName(token.NoPos, pkg, st, nil)
+		types.NewNamed(tn, types.NewStruct(vars, nil), nil)
 		pkg.Scope().Insert(tn)
 	}
 	return pkg
