@@ -231,6 +231,12 @@ func (g *flowGen) methods() []jen.Code {
 		method("Abort aborts a live run: its running step is cancelled and its completed steps roll back.",
 			"Abort", []jen.Code{runID()}, []jen.Code{jen.Error()},
 			"runID"),
+		method("SuspendAll suspends every live run of this flow, as a process that shuts down does, "+
+			"and waits until each has stopped at a step boundary (or its wait is let go), or until ctx ends. "+
+			"Nothing is recorded: ResumeAll continues them in the next process. "+
+			"Cancelling the context the runs were started with would abort them instead.",
+			"SuspendAll", []jen.Code{ctx()}, []jen.Code{jen.Error()},
+			"ctx"),
 		jen.Add(docComment(prose("Runtime returns the underlying runtime definition, for what the typed methods do not cover (Steps, engines).")...)).Line().
 			Func().Params(recv.Clone()).Id("Runtime").Params().Params(jen.Op("*").Add(g.rtS("Flow"))).
 			Block(jen.Return(inner())),

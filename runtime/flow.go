@@ -303,6 +303,36 @@ func (f *Flow[S]) Abort(runID string) error {
 	return r.Abort()
 }
 
+// SuspendAll suspends every live run of f (Run.Suspend), as a process that
+// shuts down does, and waits until each has stopped, or until ctx ends
+// (then its error, wrapped). Nothing is recorded for a suspension: Resume
+// or ResumeAll continues the runs from their histories, here or in the
+// next process. Stop starting runs first: a run started meanwhile may not
+// be suspended. The child runs of calls are their own flow's: its
+// SuspendAll suspends them, else they run on.
+//
+// Shutting down this way, rather than by cancelling the context the runs
+// were started with, keeps them: a cancelled context aborts them.
+func (f *Flow[S]) SuspendAll(ctx context.Context) error {
+	f.liveMu.Lock()
+	runs := make([]*Run[S], 0, len(f.live))
+	for _, r := range f.live {
+		runs = append(runs, r)
+	}
+	f.liveMu.Unlock()
+	for _, r := range runs {
+		_ = r.Suspend() // ErrFinished: it ended meanwhile, which is as good
+	}
+	for _, r := range runs {
+		select {
+		case <-r.Done():
+		case <-ctx.Done():
+			return fmt.Errorf("runtime: flow %q: runs still stopping: %w", f.id, context.Cause(ctx))
+		}
+	}
+	return nil
+}
+
 func (f *Flow[S]) addLive(r *Run[S]) error {
 	f.liveMu.Lock()
 	defer f.liveMu.Unlock()

@@ -182,3 +182,76 @@ func TestSuspendBetweenRollbackAttempts(t *testing.T) {
 		}
 	}
 }
+
+// SuspendAll suspends every live run of a flow, one in a step and one
+// sleeping, and returns once both have stopped; until the step in flight
+// ends it cannot, and a context that ends first says so. Nothing is
+// recorded for it: both runs resume from their histories and finish, each
+// step done once.
+func TestSuspendAll(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	rec := newRecorder()
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	inA, release := make(chan struct{}), make(chan struct{})
+	steps := func(block bool) []*runtime.Step[state] {
+		return []*runtime.Step[state]{
+			runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+				rec.add("exec A", ctx)
+				if block && s.Route == "busy" {
+					close(inA)
+					<-release
+				}
+				return "", nil
+			}),
+			runtime.NewSleep[state]("Nap", time.Hour, nil),
+			okStep(rec, "B"),
+		}
+	}
+	f := runtime.New[state]("S", runtime.WithSink(sink), runtime.WithClock(clock))
+	mustRegister(t, f, steps(true)...)
+	napping, err := f.Start(context.Background(), state{}, runtime.WithRunID("napping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.BlockUntil(1)
+	busy, err := f.Start(context.Background(), state{Route: "busy"}, runtime.WithRunID("busy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-inA
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := f.SuspendAll(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SuspendAll while a step is in flight, until ctx ends: %v, want the context's error", err)
+	}
+	close(release)
+	if err := f.SuspendAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*runtime.Run[state]{napping, busy} {
+		if _, err := r.Wait(context.Background()); !errors.Is(err, runtime.ErrSuspended) {
+			t.Errorf("run %s: %v, want suspended", r.ID(), err)
+		}
+		if _, ok := f.Run(r.ID()); ok {
+			t.Errorf("run %s is still live", r.ID())
+		}
+	}
+
+	g := runtime.New[state]("S", runtime.WithSink(sink), runtime.WithClock(clock))
+	mustRegister(t, g, steps(false)...)
+	runs, err := g.ResumeAll(context.Background(), sink)
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("ResumeAll: %d runs, %v", len(runs), err)
+	}
+	clock.BlockUntil(2)
+	clock.Advance(time.Hour)
+	for _, r := range runs {
+		if res, err := r.Wait(context.Background()); err != nil || res.Final != runtime.StateDone {
+			t.Errorf("resumed %s: %+v, %v", r.ID(), res, err)
+		}
+	}
+	if rec.count("exec A") != 2 || rec.count("exec B") != 2 {
+		t.Errorf("effects %v: each step once per run", rec.all())
+	}
+}

@@ -436,6 +436,15 @@ func (f *OrderFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
 
+// SuspendAll suspends every live run of this flow, as a process that shuts
+// down does, and waits until each has stopped at a step boundary (or its
+// wait is let go), or until ctx ends. Nothing is recorded: ResumeAll
+// continues them in the next process. Cancelling the context the runs were
+// started with would abort them instead.
+func (f *OrderFlow) SuspendAll(ctx context.Context) error {
+	return f.flow.SuspendAll(ctx)
+}
+
 // Runtime returns the underlying runtime definition, for what the typed
 // methods do not cover (Steps, engines).
 func (f *OrderFlow) Runtime() *runtime.Flow[OrderState] {
@@ -670,6 +679,15 @@ func (f *VisitFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
 
+// SuspendAll suspends every live run of this flow, as a process that shuts
+// down does, and waits until each has stopped at a step boundary (or its
+// wait is let go), or until ctx ends. Nothing is recorded: ResumeAll
+// continues them in the next process. Cancelling the context the runs were
+// started with would abort them instead.
+func (f *VisitFlow) SuspendAll(ctx context.Context) error {
+	return f.flow.SuspendAll(ctx)
+}
+
 // Runtime returns the underlying runtime definition, for what the typed
 // methods do not cover (Steps, engines).
 func (f *VisitFlow) Runtime() *runtime.Flow[ConciergeVisit] {
@@ -868,6 +886,15 @@ func (f *CancelVisitFlow) Resume(ctx context.Context, history []runtime.Event, o
 // steps roll back.
 func (f *CancelVisitFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
+}
+
+// SuspendAll suspends every live run of this flow, as a process that shuts
+// down does, and waits until each has stopped at a step boundary (or its
+// wait is let go), or until ctx ends. Nothing is recorded: ResumeAll
+// continues them in the next process. Cancelling the context the runs were
+// started with would abort them instead.
+func (f *CancelVisitFlow) SuspendAll(ctx context.Context) error {
+	return f.flow.SuspendAll(ctx)
 }
 
 // Runtime returns the underlying runtime definition, for what the typed

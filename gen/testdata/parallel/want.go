@@ -317,6 +317,15 @@ func (f *OrderFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
 
+// SuspendAll suspends every live run of this flow, as a process that shuts
+// down does, and waits until each has stopped at a step boundary (or its
+// wait is let go), or until ctx ends. Nothing is recorded: ResumeAll
+// continues them in the next process. Cancelling the context the runs were
+// started with would abort them instead.
+func (f *OrderFlow) SuspendAll(ctx context.Context) error {
+	return f.flow.SuspendAll(ctx)
+}
+
 // Runtime returns the underlying runtime definition, for what the typed
 // methods do not cover (Steps, engines).
 func (f *OrderFlow) Runtime() *runtime.Flow[OrderState] {
