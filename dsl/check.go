@@ -83,6 +83,7 @@ func Check(f *File, opts CheckOptions) diag.List {
 		}
 		c.flow(fl)
 	}
+	c.rpcEndpoints(f)
 	if opts.PackageFlows != nil && f.Package == nil && f.callsOutside(flows) {
 		f.Package = opts.PackageFlows()
 	}
@@ -609,6 +610,37 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 		"retry schedule of %s takes up to %s (%s × %s timeout + %s backoff), more than its deadline %s",
 		subject, FormatDuration(worst), attempts, FormatDuration(timeout), FormatDuration(BackoffTotal(r)), FormatDuration(deadline)).
 		WithHint("raise the deadline to at least %s, or lower the attempts, the timeout or the backoff", FormatDuration(worst)))
+}
+
+// rpcEndpoints reports an rpc endpoint that two flows of f take: a call
+// of it starts one flow (flowgen serve, engine.Register and the generated
+// Triggers alike), so one of them could never be started by it. The flow
+// service adds the endpoints of the flows it holds (rpc-taken).
+func (c *checker) rpcEndpoints(f *File) {
+	type owner struct {
+		flow *Flow
+		at   diag.Range
+	}
+	first := map[string]owner{}
+	for _, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		for _, t := range fl.Triggers {
+			if t == nil || t.Kind != runtime.TriggerRPC || t.Endpoint == "" {
+				continue
+			}
+			at := pick(t.Range, fl.NameRange)
+			prev, ok := first[t.Endpoint]
+			switch {
+			case !ok:
+				first[t.Endpoint] = owner{fl, at}
+			case prev.flow != fl: // the same flow twice is duplicate-trigger
+				c.duplicate("rpc-conflict", prev.at, at, "an rpc endpoint starts one flow: give one of them another endpoint",
+					"flow %q cannot take rpc endpoint %q: flow %q has it (at %s)", fl.Name, t.Endpoint, prev.flow.Name)
+			}
+		}
+	}
 }
 
 func (c *checker) triggers(f *Flow) {

@@ -81,7 +81,7 @@ func TestRefusedFlowsChangeNothing(t *testing.T) {
 	}{
 		{"rpc trigger of another flow", flowDoc(rpcFlow("B", "A.Start")), 409, `flow "B" cannot take rpc endpoint "A.Start": it starts flow "A"`},
 		{"second flow's rpc trigger of another flow", flowDoc(rpcFlow("C", "C.Start"), rpcFlow("D", "A.Start")), 409, `flow "D" cannot take rpc endpoint "A.Start": it starts flow "A"`},
-		{"two flows of the document on one endpoint", flowDoc(rpcFlow("E", "E.Start"), rpcFlow("F", "E.Start")), 400, `flow "F" cannot take rpc endpoint "E.Start": flow "E" of this document has it`},
+		{"two flows of the document on one endpoint", flowDoc(rpcFlow("E", "E.Start"), rpcFlow("F", "E.Start")), 400, `flow "F" cannot take rpc endpoint "E.Start": flow "E" has it`},
 		{"a valid flow beside an invalid one", flowDoc(rpcFlow("G", "G.Start"), `{"name": "H", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}`), 400, "no handler"},
 		{"a flow name too long for a file", flowDoc(rpcFlow("L"+strings.Repeat("o", 299), "L.Start")), 400, "longer than 128"},
 	}

@@ -209,8 +209,9 @@ func triggersOf(fl *dsl.Flow) []runtime.Trigger {
 	return triggers
 }
 
-// rpcConflicts reports the rpc endpoints of f's flows that another flow of
-// f, or a registered flow that f does not replace, already has.
+// rpcConflicts reports the rpc endpoints of f's flows that a registered
+// flow that f does not replace already has (two flows of f on one endpoint
+// are the checks' rpc-conflict).
 func rpcConflicts(f *dsl.File, registered map[string]*flowEntry) diag.List {
 	inDoc := map[string]bool{}
 	for _, fl := range f.Flows {
@@ -230,7 +231,6 @@ func rpcConflicts(f *dsl.File, registered map[string]*flowEntry) diag.List {
 		}
 	}
 	var ds diag.List
-	first := map[string]string{} // endpoint -> flow of f
 	for _, fl := range f.Flows {
 		if fl == nil {
 			continue
@@ -243,11 +243,6 @@ func rpcConflicts(f *dsl.File, registered map[string]*flowEntry) diag.List {
 			if other, ok := taken[t.Endpoint]; ok {
 				ds = append(ds, diag.Errorf(at, codeRPCTaken, "%s", rpcTaken(fl.Name, t.Endpoint, other)).
 					WithHint("choose another endpoint, or take it off flow %q in the same document", other))
-			} else if other, ok := first[t.Endpoint]; ok && other != fl.Name {
-				ds = append(ds, diag.Errorf(at, "rpc-conflict", "flow %q cannot take rpc endpoint %q: flow %q of this document has it", fl.Name, t.Endpoint, other).
-					WithHint("an rpc endpoint starts one flow: choose another endpoint"))
-			} else {
-				first[t.Endpoint] = fl.Name
 			}
 		}
 	}
