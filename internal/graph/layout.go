@@ -407,7 +407,8 @@ func layoutFlow(g *flowGraph) *flowLayout {
 		}
 		a.x = math.Max(right-a.w/2, rank0+nodeSep+a.w/2)
 	}
-	// Shift everything right of x = 0, with room for labels on the left.
+	// Everything is shifted right of x = 0 at the end, labels on the left
+	// included.
 	minX, maxX := math.Inf(1), math.Inf(-1)
 	for _, v := range L.verts {
 		minX = math.Min(minX, v.x-v.w/2)
@@ -462,19 +463,28 @@ func layoutFlow(g *flowGraph) *flowLayout {
 		pref = append(pref, labelAt(fanOut[a] > 1, fanIn[b] > 1))
 		L.routes = append(L.routes, rt)
 	}
-	// The abort edges' turns off the rail (below) cross the gap above
-	// their targets' ranks, where labels sit: keep the labels off them.
-	var turns [][4]float64
+	// Labels keep off the boxes, and off the abort edges' turns off the
+	// rail (below), which cross the gap above their targets' ranks, where
+	// labels sit.
+	var avoid [][4]float64
+	for _, v := range L.verts {
+		if !v.dummy {
+			avoid = append(avoid, [4]float64{v.x - v.w/2, v.y - v.h/2, v.x + v.w/2, v.y + v.h/2})
+		}
+	}
 	for _, e := range g.edges {
 		if e.abort {
 			t := L.verts[index[e.to]]
 			y := rankTop[t.rank] - railTurn
-			turns = append(turns, [4]float64{t.x + t.w/4, y - 1, math.Inf(1), y + 1})
+			avoid = append(avoid, [4]float64{t.x + t.w/4, y - 1, math.Inf(1), y + 1})
 		}
 	}
-	placeLabels(L.routes, pref, turns)
+	placeLabels(L.routes, pref, avoid)
 	for _, rt := range L.routes {
-		maxX = math.Max(maxX, rt.labelPos[0]+textWidth(rt.e.label, labelGlyph))
+		if rt.e.label != "" {
+			b := inkBox(rt.e.label, rt.labelPos)
+			minX, maxX = math.Min(minX, b[0]), math.Max(maxX, b[2])
+		}
 	}
 	// The abort edges: right along the rail, left just above the target's
 	// rank (below the labels of the edges that cross the gap), down into
@@ -507,21 +517,32 @@ func layoutFlow(g *flowGraph) *flowLayout {
 	return L
 }
 
-// placeLabels places the label of each edge at the place along it
-// nearest its preferred one where the label covers no label placed
-// before, nor a box of avoid (the lines of the abort edges' turns). The
-// labels of edges that converge on one box or leave one (a choose's
-// conditions) sat at one height, printed over one another ("errorerror
-// timeout"). An edge between adjacent ranks prefers the
-// point labelAt chooses (its route has two points, pref set by the
-// caller) and may move along its curve; one that spans several ranks
-// prefers its middle bend and may move to its other bends and the middles
-// of the curves between them. With no free place a label stays at its
-// preferred one.
+// placeLabels places the label of each edge where it covers no box of
+// avoid (the boxes of the diagram, the lines of the abort edges' turns)
+// nor a label placed before, and crosses as few other edges as it can;
+// of the places as good, the one nearest its preferred place. The labels
+// of edges that converge on one box or leave one (a choose's conditions)
+// sat at one height, printed over one another ("errorerror timeout");
+// checked against labels only, a choose's conditions sat on the top
+// border of the box below, over the edges going past it.
+//
+// The places an edge's label may take, preferred first: an edge between
+// adjacent ranks prefers the point labelAt chooses (its route has two
+// points, pref set by the caller) and may move along its curve; one that
+// spans several ranks prefers its middle bend and may move to its other
+// bends and the middles of the curves between them, then along those
+// curves. Each place is right of the edge; after all of those come the
+// same places left of it, then above it, then below it. Where none is free, the label goes along the row of its
+// preferred place to the nearest free spot, which exists: a row is free
+// left of every box.
 func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 	var placed labelGrid
 	for _, b := range avoid {
 		placed.add(b)
+	}
+	var lines lineGrid
+	for i, rt := range routes {
+		lines.addRoute(i, rt)
 	}
 	places := make([][][2]float64, len(routes)) // per route, the preferred first
 	for i := range routes {
@@ -541,22 +562,49 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 					places[i] = append(places[i], labelPoint(rt.pts[h/2], rt.pts[h/2+1], 0.5))
 				}
 			}
+			for k := 0; k+1 < n; k++ {
+				for _, t := range labelTs[1:] {
+					places[i] = append(places[i], labelPoint(rt.pts[k], rt.pts[k+1], t))
+				}
+			}
 		}
 		rt.labelPos = places[i][0]
+		if !rt.self {
+			// Left of the edge (the text ends where it began right of
+			// it), then above and below it, centred: where the edge
+			// runs nearly level, the text right or left of it lies on it.
+			w := textWidth(rt.e.label, labelGlyph)
+			right := places[i]
+			for _, d := range [][2]float64{{-8 - w, 0}, {-4 - w/2, -9}, {-4 - w/2, 9}} {
+				for _, at := range right {
+					places[i] = append(places[i], [2]float64{at[0] + d[0], at[1] + d[1]})
+				}
+			}
+		}
 	}
 	place := func(i int) {
 		rt := &routes[i]
-		for _, at := range places[i] {
-			if placed.free(labelBox(rt.e.label, at)) {
-				rt.labelPos = at
-				break
+		best, crossed := -1, 0
+		for k, at := range places[i] {
+			if !placed.free(labelBox(rt.e.label, at)) {
+				continue
 			}
+			if c := lines.crossed(i, inkBox(rt.e.label, at)); best < 0 || c < crossed {
+				best, crossed = k, c
+				if c == 0 {
+					break
+				}
+			}
+		}
+		if best >= 0 {
+			rt.labelPos = places[i][best]
+		} else {
+			rt.labelPos = placed.nearestFree(rt.e.label, places[i][0])
 		}
 		placed.add(labelBox(rt.e.label, rt.labelPos))
 	}
-	// The labels with one place (a self loop's, an edge going up, whose
-	// curve labelPoint takes the middle of) first: the others can move out
-	// of their way.
+	// The labels with one place (a self loop's) first: the others can
+	// move out of their way.
 	for pass := range 2 {
 		for i := range routes {
 			one := !slices.ContainsFunc(places[i], func(p [2]float64) bool { return p != places[i][0] })
@@ -570,23 +618,34 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 // labelGrid holds the boxes placed so far, in bands of labelBand points
 // of height, so that a label is checked against the boxes near it only:
 // a diagram of thousands of steps has thousands of labels.
-type labelGrid map[int][][4]float64
+type labelGrid struct {
+	bands map[int][][4]float64
+	minX  float64 // the left end of the leftmost box
+}
 
 const labelBand = 32.0
 
+// bandsOf lists the bands a box from y0 to y1 lies in.
+func bandsOf(y0, y1 float64) (lo, hi int) {
+	return int(math.Floor(y0 / labelBand)), int(math.Floor(y1 / labelBand))
+}
+
 func (g *labelGrid) add(b [4]float64) {
-	if *g == nil {
-		*g = labelGrid{}
+	if g.bands == nil {
+		g.bands, g.minX = map[int][][4]float64{}, b[0]
 	}
-	for k := int(math.Floor(b[1] / labelBand)); k <= int(math.Floor(b[3]/labelBand)); k++ {
-		(*g)[k] = append((*g)[k], b)
+	g.minX = math.Min(g.minX, b[0])
+	lo, hi := bandsOf(b[1], b[3])
+	for k := lo; k <= hi; k++ {
+		g.bands[k] = append(g.bands[k], b)
 	}
 }
 
 // free reports whether b overlaps no box placed.
-func (g labelGrid) free(b [4]float64) bool {
-	for k := int(math.Floor(b[1] / labelBand)); k <= int(math.Floor(b[3]/labelBand)); k++ {
-		for _, p := range g[k] {
+func (g *labelGrid) free(b [4]float64) bool {
+	lo, hi := bandsOf(b[1], b[3])
+	for k := lo; k <= hi; k++ {
+		for _, p := range g.bands[k] {
 			if b[0] < p[2] && p[0] < b[2] && b[1] < p[3] && p[1] < b[3] {
 				return false
 			}
@@ -595,11 +654,129 @@ func (g labelGrid) free(b [4]float64) bool {
 	return true
 }
 
+// nearestFree is the place nearest at on its row where label covers no
+// box, right or left of it a glyph at a time. Left of every box placed is
+// free (no box reaches out to the left without end), so the search ends.
+func (g *labelGrid) nearestFree(label string, at [2]float64) [2]float64 {
+	for d := 0.0; ; d += labelGlyph {
+		for _, x := range []float64{at[0] + d, at[0] - d} {
+			b := labelBox(label, [2]float64{x, at[1]})
+			if g.free(b) || b[2] < g.minX {
+				return [2]float64{x, at[1]}
+			}
+		}
+	}
+}
+
+// lineGrid holds the edges' curves as short straight pieces, in bands as
+// labelGrid, so that a label's place can be checked for the edges it lies
+// on.
+type lineGrid map[int][]line
+
+type line struct {
+	route int
+	a, b  [2]float64
+}
+
+// curvePieces is how many straight pieces a curve is checked as: enough
+// to follow it within a point or two between ranks.
+const curvePieces = 8
+
+func (g *lineGrid) addRoute(i int, rt route) {
+	if *g == nil {
+		*g = lineGrid{}
+	}
+	add := func(a, b [2]float64) {
+		lo, hi := bandsOf(min(a[1], b[1]), max(a[1], b[1]))
+		for k := lo; k <= hi; k++ {
+			(*g)[k] = append((*g)[k], line{i, a, b})
+		}
+	}
+	switch {
+	case rt.rail:
+		// Laid out after the labels; its turns are boxes of avoid.
+	case rt.self:
+		for k := 0; k+1 < len(rt.pts); k++ {
+			add(rt.pts[k], rt.pts[k+1])
+		}
+	default:
+		for k := 0; k+1 < len(rt.pts); k++ {
+			q := curve(rt.pts[k], rt.pts[k+1])
+			prev := q[0]
+			for s := 1; s <= curvePieces; s++ {
+				p := bezier(q, float64(s)/curvePieces)
+				add(prev, p)
+				prev = p
+			}
+		}
+	}
+}
+
+// crossed counts the edges that pass through the label printed in ink, or
+// near it, within a glyph's width: a label that close to an edge reads as
+// that edge's. Its own edge counts when it passes through the print only:
+// the label is placed by it.
+func (g lineGrid) crossed(route int, ink [4]float64) int {
+	near := grow(ink, labelGlyph, 2)
+	var seen []int // few: the edges near one label
+	lo, hi := bandsOf(near[1], near[3])
+	for k := lo; k <= hi; k++ {
+		for _, l := range g[k] {
+			b := near
+			if l.route == route {
+				b = ink
+			}
+			if !slices.Contains(seen, l.route) && crosses(l.a, l.b, b) {
+				seen = append(seen, l.route)
+			}
+		}
+	}
+	return len(seen)
+}
+
+// crosses reports whether the straight line from a to c passes through b.
+func crosses(a, c [2]float64, b [4]float64) bool {
+	// Clip the line to b's columns, then see whether what is left is
+	// within its rows.
+	t0, t1 := 0.0, 1.0
+	dx, dy := c[0]-a[0], c[1]-a[1]
+	for _, e := range [4]struct{ p, q float64 }{
+		{-dx, a[0] - b[0]}, {dx, b[2] - a[0]}, {-dy, a[1] - b[1]}, {dy, b[3] - a[1]},
+	} {
+		if e.p == 0 {
+			if e.q < 0 {
+				return false
+			}
+			continue
+		}
+		r := e.q / e.p
+		if e.p < 0 {
+			t0 = math.Max(t0, r)
+		} else {
+			t1 = math.Min(t1, r)
+		}
+	}
+	return t0 < t1
+}
+
 // labelBox is the box a label at at takes (its text sits right of at, on
-// a baseline 3 points below), with a margin around it: two labels that
-// only touch read as one ("errorerror").
+// a baseline 3 points below: writeRoute), with a margin around it: two
+// labels that only touch read as one ("errorerror"), and one that touches
+// a box hides its border. The 10px glyphs reach 7.3 points above the
+// baseline and 2.4 below it, their white halo (.fg-label) 1.5 further.
 func labelBox(label string, at [2]float64) [4]float64 {
-	return [4]float64{at[0] - labelGlyph, at[1] - 10, at[0] + textWidth(label, labelGlyph) + labelGlyph, at[1] + 6}
+	return [4]float64{at[0] - labelGlyph, at[1] - 8, at[0] + textWidth(label, labelGlyph) + labelGlyph, at[1] + 9}
+}
+
+// grow is b with dx more on the left and right, dy above and below: a
+// label a glyph's width from an edge reads as that edge's.
+func grow(b [4]float64, dx, dy float64) [4]float64 {
+	return [4]float64{b[0] - dx, b[1] - dy, b[2] + dx, b[3] + dy}
+}
+
+// inkBox is the box a label at at prints in: its glyphs and their halo.
+func inkBox(label string, at [2]float64) [4]float64 {
+	return [4]float64{at[0] - 2, at[1] - 6, at[0] + textWidth(label, labelGlyph) + 2, at[1] + 7}
 }
 
 // labelTs are the other places along an edge between adjacent ranks that
@@ -639,11 +816,28 @@ func labelAt(fanOut, fanIn bool) float64 {
 // parameter t, moved right of it by the label's gap; the middle of an
 // edge that goes up (which bulges) or across.
 func labelPoint(a, c [2]float64, t float64) [2]float64 {
-	dy := (c[1] - a[1]) / 2
-	if dy <= 0 {
+	if c[1] <= a[1] {
 		return [2]float64{(a[0]+c[0])/2 + 4, (a[1] + c[1]) / 2}
 	}
-	p := [4][2]float64{a, {a[0], a[1] + dy}, {c[0], c[1] - dy}, c}
+	p := bezier(curve(a, c), t)
+	return [2]float64{p[0] + 4, p[1]}
+}
+
+// curve is the cubic an edge is drawn as from a to c (pathData), by its
+// four control points: vertical tangents at both ends; an edge that goes
+// up (a loop back) bulges to the right, so that it does not lie on the
+// edge coming down between the same boxes.
+func curve(a, c [2]float64) [4][2]float64 {
+	dy := (c[1] - a[1]) / 2
+	bulge := 0.0
+	if dy < 0 {
+		bulge = 36
+	}
+	return [4][2]float64{a, {a[0] + bulge, a[1] + dy}, {c[0] + bulge, c[1] - dy}, c}
+}
+
+// bezier is the point of the cubic p at parameter t.
+func bezier(p [4][2]float64, t float64) [2]float64 {
 	u := 1 - t
 	w := [4]float64{u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t}
 	var x, y float64
@@ -651,5 +845,5 @@ func labelPoint(a, c [2]float64, t float64) [2]float64 {
 		x += w[i] * p[i][0]
 		y += w[i] * p[i][1]
 	}
-	return [2]float64{x + 4, y}
+	return [2]float64{x, y}
 }

@@ -83,7 +83,7 @@ func TestAbortRail(t *testing.T) {
 	}
 }
 
-// No two edge labels print over one another: the labels of edges that
+// No two edge labels print over one another, nor over a box: the labels of edges that
 // span several ranks and converge on one box, all at their edges' middles,
 // printed as "errorerrorerror timeout" in the order flow's diagram (found
 // looking at the web view). The goldens and examples/order are checked.
@@ -121,9 +121,13 @@ func TestLabelsDoNotOverlap(t *testing.T) {
 				}
 				x, y := rt.labelPos[0], rt.labelPos[1]
 				// The text, and half a glyph either side: labels closer
-				// than a glyph read as one ("errorerror").
+				// than a glyph read as one ("errorerror"). Its baseline
+				// is 3 below y (writeRoute): the 10px glyphs reach 7.3
+				// above it and 2.4 below, and their white halo (.fg-label)
+				// 1.5 further, so a label whose box ended 4 below y hid
+				// the top border of a box with its descenders.
 				m := labelGlyph / 2
-				boxes = append(boxes, box{rt.e.label, [4]float64{x - m, y - 8, x + textWidth(rt.e.label, labelGlyph) + m, y + 4}, rt.e.to})
+				boxes = append(boxes, box{rt.e.label, [4]float64{x - m, y - 6, x + textWidth(rt.e.label, labelGlyph) + m, y + 7}, rt.e.to})
 			}
 			// Nor does an abort edge's turn off the rail run through one.
 			for _, rt := range L.routes {
@@ -134,6 +138,21 @@ func TestLabelsDoNotOverlap(t *testing.T) {
 				for _, a := range boxes {
 					if a.b[1] < y && y < a.b[3] && a.b[2] > x0 {
 						t.Errorf("%s, flow %s: the abort edge to %s turns at y=%v through label %q (to %s) at %v", name, g.name, rt.e.to, y, a.label, a.to, a.b)
+					}
+				}
+			}
+			// Nor does one print over a box (its border included): the
+			// conditions of a choose whose edges fan out to the next
+			// rank and past it sat on the top border of the box below
+			// (testdata/graph/loan, Route).
+			for _, v := range L.verts {
+				if v.dummy {
+					continue
+				}
+				n := [4]float64{v.x - v.w/2, v.y - v.h/2, v.x + v.w/2, v.y + v.h/2}
+				for _, a := range boxes {
+					if a.b[0] < n[2] && n[0] < a.b[2] && a.b[1] < n[3] && n[1] < a.b[3] {
+						t.Errorf("%s, flow %s: label %q (to %s) at %v covers box %s at %v", name, g.name, a.label, a.to, a.b, v.id, n)
 					}
 				}
 			}

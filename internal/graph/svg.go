@@ -223,9 +223,8 @@ func writeRoute(b *bytes.Buffer, rt route) {
 	b.WriteString("</g>\n")
 }
 
-// pathData draws a route as cubic curves with vertical tangents at each
-// point; an edge that goes up (a loop back) bulges to the right, so that
-// it does not lie on the edge coming down between the same boxes.
+// pathData draws a route: straight lines for a self loop and an abort
+// edge, the cubic curves of curve between its points for the others.
 func pathData(rt route) string {
 	p := rt.pts
 	var b strings.Builder
@@ -237,13 +236,8 @@ func pathData(rt route) string {
 		return b.String()
 	}
 	for i := 0; i+1 < len(p); i++ {
-		a, c := p[i], p[i+1]
-		dy := (c[1] - a[1]) / 2
-		bulge := 0.0
-		if dy < 0 {
-			bulge = 36
-		}
-		fmt.Fprintf(&b, " C%s,%s %s,%s %s,%s", num(a[0]+bulge), num(a[1]+dy), num(c[0]+bulge), num(c[1]-dy), num(c[0]), num(c[1]))
+		q := curve(p[i], p[i+1])
+		fmt.Fprintf(&b, " C%s,%s %s,%s %s,%s", num(q[1][0]), num(q[1][1]), num(q[2][0]), num(q[2][1]), num(q[3][0]), num(q[3][1]))
 	}
 	return b.String()
 }
