@@ -166,3 +166,44 @@ func TestLabelsDoNotOverlap(t *testing.T) {
 		}
 	}
 }
+
+// A label keeps off the other edges where a place along its own edge is
+// clear of them: the condition of Route's edge to Approve in the loan
+// case, drawn past Review, lay on Route's edge to Review, and Approve's
+// error edge ran through its own label where it runs nearly level.
+func TestLabelsOffEdges(t *testing.T) {
+	f := loadCase(t, filepath.Join(goldenDir, "loan"))
+	d, err := build(f, "Loan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	L := layoutFlow(d.flows[0])
+	clear := map[[2]string]bool{{"Loan_Route", "Loan_Approve"}: true, {"Loan_Approve", "Loan_failed"}: true}
+	for i, rt := range L.routes {
+		if !clear[[2]string{rt.e.from, rt.e.to}] {
+			continue
+		}
+		// The printed text, its halo left out: an edge may pass
+		// through that.
+		x, y := rt.labelPos[0], rt.labelPos[1]
+		ink := [4]float64{x, y - 4.3, x + textWidth(rt.e.label, labelGlyph), y + 5.4}
+		for j, o := range L.routes {
+			if o.rail {
+				continue
+			}
+			for k := 0; k+1 < len(o.pts); k++ {
+				q := curve(o.pts[k], o.pts[k+1])
+				if o.self {
+					q = [4][2]float64{o.pts[k], o.pts[k], o.pts[k+1], o.pts[k+1]}
+				}
+				for s := 0.0; s <= 1; s += 1.0 / 64 {
+					p := bezier(q, s)
+					if ink[0] < p[0] && p[0] < ink[2] && ink[1] < p[1] && p[1] < ink[3] {
+						t.Errorf("label %q (%s -> %s) at %v: edge %s -> %s runs through it at %v (own edge: %v)", rt.e.label, rt.e.from, rt.e.to, ink, o.e.from, o.e.to, p, i == j)
+						s = 2 // once per curve
+					}
+				}
+			}
+		}
+	}
+}
