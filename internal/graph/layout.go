@@ -532,9 +532,9 @@ func layoutFlow(g *flowGraph) *flowLayout {
 // spans several ranks prefers its middle bend and may move to its other
 // bends and the middles of the curves between them, then along those
 // curves. Each place is right of the edge; after all of those come the
-// same places left of it, then above it, then below it. Where none is free, the label goes along the row of its
-// preferred place to the nearest free spot, which exists: a row is free
-// left of every box.
+// same places left of it, then above it, then below it. Where none is
+// free, the label goes along the row of its preferred place to the
+// nearest free spot, which exists: a row is free left of every box.
 func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 	var placed labelGrid
 	for _, b := range avoid {
