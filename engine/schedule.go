@@ -127,15 +127,28 @@ func (sc *scheduler) missed(fe *flowEntry, spec string, s runtime.Schedule, now 
 	if last.IsZero() {
 		return time.Time{}, false
 	}
-	var latest time.Time
-	const maxTicks = 1 << 20 // a long outage of a frequent schedule: give up, fire none
-	for t, n := s.Next(last), 0; !t.IsZero() && !t.After(now); t, n = s.Next(t), n+1 {
-		if n > maxTicks {
-			return time.Time{}, false
+	return latestTick(s, last, now)
+}
+
+// latestTick returns the latest tick of s after after and at or before now.
+// A Schedule only tells the next tick, so it scans forward, from now less a
+// window that doubles until it holds a tick: a long outage of a frequent
+// schedule ("@every 1s" down for weeks) costs as little as a short one, and
+// still fires its latest tick.
+func latestTick(s runtime.Schedule, after, now time.Time) (time.Time, bool) {
+	for w := time.Minute; ; w *= 2 {
+		from := now.Add(-w)
+		if !from.After(after) {
+			from = after
 		}
-		latest = t
+		var latest time.Time
+		for t := s.Next(from); !t.IsZero() && !t.After(now); t = s.Next(t) {
+			latest = t
+		}
+		if !latest.IsZero() || from.Equal(after) {
+			return latest, !latest.IsZero()
+		}
 	}
-	return latest, !latest.IsZero()
 }
 
 func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) {

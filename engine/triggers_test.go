@@ -334,3 +334,41 @@ func httptestServer(t *testing.T, e *Engine) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// After an outage the latest missed tick is found however many ticks were
+// missed: a frequent schedule down for years, a yearly one, and none when
+// no tick fell after the last fired one.
+func TestLatestMissedTick(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tt := range []struct {
+		spec, last, now, want string // want "" for none
+	}{
+		{"@every 1h", "2026-01-01T00:00:00Z", "2026-01-01T03:30:00Z", "2026-01-01T03:00:00Z"},
+		{"@every 1s", "2026-01-01T00:00:00Z", "2029-06-01T12:00:00.5Z", "2029-06-01T12:00:00Z"},
+		{"@every 1m", "2026-01-01T00:00:00Z", "2030-01-01T00:00:30Z", "2030-01-01T00:00:00Z"},
+		{"@yearly", "2026-01-01T00:00:00Z", "2028-03-01T00:00:00Z", "2028-01-01T00:00:00Z"},
+		{"@every 1h", "2026-01-01T00:00:00Z", "2026-01-01T00:59:59Z", ""},
+		{"@yearly", "2026-01-01T00:00:00Z", "2026-12-31T23:59:59Z", ""},
+	} {
+		s, err := runtime.ParseSchedule(tt.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := latestTick(s, at(tt.last), at(tt.now))
+		if tt.want == "" {
+			if ok {
+				t.Errorf("%s, last %s, now %s: latest missed tick %v, want none", tt.spec, tt.last, tt.now, got)
+			}
+			continue
+		}
+		if !ok || !got.Equal(at(tt.want)) {
+			t.Errorf("%s, last %s, now %s: latest missed tick %v (%v), want %s", tt.spec, tt.last, tt.now, got.UTC(), ok, tt.want)
+		}
+	}
+}
