@@ -183,3 +183,42 @@ func (n every) Next(t time.Time) time.Time {
 	}
 	return time.Unix((k+1)*d, 0).In(t.Location())
 }
+
+// cronStar is robfig/cron's mark on a day field written "*" or "?" (with no
+// step over 1): a day matches both day fields when either has it, and
+// either field when neither has it, the standard cron rule.
+const cronStar = 1 << 63
+
+// ScheduleCrons returns spec, a schedule ParseSchedule accepts, as the specs
+// a scheduler that matches every field of a cron expression (Temporal's)
+// must be given to fire on the same ticks: "?" is written "*", and an
+// expression that restricts both the day of month and the day of week
+// ("0 9 1 * MON": the 1st and every Monday) becomes two, one for each
+// day field, whose union are its ticks. A zone prefix is kept on each;
+// "@every" and descriptors are returned as they are.
+func ScheduleCrons(spec string) ([]string, error) {
+	s, err := ParseSchedule(spec)
+	if err != nil {
+		return nil, err
+	}
+	spec = strings.TrimSpace(spec)
+	cs, ok := s.(*cron.SpecSchedule)
+	if !ok {
+		return []string{spec}, nil
+	}
+	zone, rest := "", spec
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		z, after, _ := strings.Cut(spec, " ")
+		zone, rest = z+" ", strings.TrimSpace(after)
+	}
+	if strings.HasPrefix(rest, "@") {
+		return []string{spec}, nil
+	}
+	f := strings.Fields(strings.ReplaceAll(rest, "?", "*"))
+	if cs.Dom&cronStar != 0 || cs.Dow&cronStar != 0 {
+		return []string{zone + strings.Join(f, " ")}, nil
+	}
+	dom := zone + strings.Join([]string{f[0], f[1], f[2], f[3], "*"}, " ")
+	dow := zone + strings.Join([]string{f[0], f[1], "*", f[3], f[4]}, " ")
+	return []string{dom, dow}, nil
+}

@@ -163,3 +163,54 @@ func TestParseScheduleErrors(t *testing.T) {
 		}
 	}
 }
+
+// ScheduleCrons gives a scheduler that matches every field (Temporal's) the
+// ticks of the spec: "?" as "*", and a spec restricting both day fields,
+// which fires on either, as two.
+func TestScheduleCrons(t *testing.T) {
+	for spec, want := range map[string]string{
+		"0 3 * * *":                         "0 3 * * *",
+		"@every 90m":                        "@every 90m",
+		"CRON_TZ=Europe/Paris @daily":       "CRON_TZ=Europe/Paris @daily",
+		"0 0 1 JAN ?":                       "0 0 1 JAN *",
+		"  0 9 1 * MON ":                    "0 9 1 * * | 0 9 * * MON",
+		"TZ=Asia/Tokyo 30 8 1,15 * MON-FRI": "TZ=Asia/Tokyo 30 8 1,15 * * | TZ=Asia/Tokyo 30 8 * * MON-FRI",
+		"0 9 */2 * MON":                     "0 9 */2 * * | 0 9 * * MON",
+		"0 9 */1 * MON":                     "0 9 */1 * MON", // */1 is *: both fields must match
+		"0 9 ? * MON":                       "0 9 * * MON",
+	} {
+		crons, err := ScheduleCrons(spec)
+		if err != nil {
+			t.Fatalf("ScheduleCrons(%q): %v", spec, err)
+		}
+		if got := strings.Join(crons, " | "); got != want {
+			t.Errorf("ScheduleCrons(%q) = %s, want %s", spec, got, want)
+		}
+		// The union of the crons' ticks are the spec's, over a year.
+		s, _ := ParseSchedule(spec)
+		var parts []Schedule
+		for _, c := range crons {
+			p, err := ParseSchedule(c)
+			if err != nil {
+				t.Fatalf("ScheduleCrons(%q): %q: %v", spec, c, err)
+			}
+			parts = append(parts, p)
+		}
+		from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for tick, n := s.Next(from), 0; n < 400; tick, n = s.Next(tick), n+1 {
+			var next time.Time
+			for _, p := range parts {
+				if pt := p.Next(from); next.IsZero() || pt.Before(next) {
+					next = pt
+				}
+			}
+			if !next.Equal(tick) {
+				t.Fatalf("ScheduleCrons(%q): after %v the spec ticks at %v, its crons at %v", spec, from, tick, next)
+			}
+			from = tick
+		}
+	}
+	if _, err := ScheduleCrons("61 * * * *"); err == nil {
+		t.Error("ScheduleCrons of an invalid spec: no error")
+	}
+}
