@@ -372,3 +372,63 @@ func TestLatestMissedTick(t *testing.T) {
 		}
 	}
 }
+
+// Two engines on one store whose machines are set to different zones fire
+// a daily cron tick once, at its time in UTC: a cron expression without a
+// zone is not read in the machine's zone (which fired it at 03:00 Paris
+// on one and 03:00 New York on the other: two runs for one daily tick).
+func TestScheduleCronIgnoresTheMachineZone(t *testing.T) {
+	const daily = `{"version": 1, "flows": [{
+  "name": "Daily",
+  "triggers": [{"kind": "schedule", "schedule": "0 3 * * *"}],
+  "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]
+}]}`
+	st := store.NewMemory()
+	locker := NewLocker()
+	start := time.Date(2026, 3, 4, 1, 0, 0, 0, time.UTC)
+	var clocks []*runtime.FakeClock
+	for _, zone := range []string{"Europe/Paris", "America/New_York"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Skip(err)
+		}
+		clock := runtime.NewFakeClock(start.In(loc)) // the machine's zone, as time.Now gives it
+		e, err := New(Options{Store: st, Clock: clock, Locker: locker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Registry().Step("Work", func(ctx context.Context, s *State) (string, error) { return "", nil })
+		if ds, err := e.LoadFlows("daily.json", []byte(daily)); err != nil {
+			t.Fatal(err, ds)
+		}
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer closeEngine(t, e)
+		clock.BlockUntil(1)
+		clocks = append(clocks, clock)
+	}
+	for _, clock := range clocks {
+		clock.Advance(9 * time.Hour) // 10:00 UTC: past 03:00 in UTC, Paris and New York
+	}
+	waitFor(t, "the daily tick", func() bool { return doneRuns(st, "Daily") >= 1 })
+	for _, clock := range clocks {
+		clock.BlockUntil(1) // each engine has fired what was due and waits for tomorrow
+	}
+	waitFor(t, "runs to end", func() bool {
+		runs, _ := st.List(store.Filter{Flow: "Daily"})
+		return doneRuns(st, "Daily") == len(runs)
+	})
+	runs, _ := st.List(store.Filter{Flow: "Daily"})
+	var ticks []string
+	for _, r := range runs {
+		tick, ok := tickOf(r.RunID, "Daily", "0 3 * * *")
+		if !ok {
+			t.Fatalf("run %s is not a tick's", r.RunID)
+		}
+		ticks = append(ticks, tick.UTC().Format(time.RFC3339))
+	}
+	if got := strings.Join(ticks, " "); got != "2026-03-04T03:00:00Z" {
+		t.Fatalf("ticks fired: %s, want 2026-03-04T03:00:00Z once", got)
+	}
+}

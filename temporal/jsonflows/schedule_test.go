@@ -25,6 +25,10 @@ func TestTemporalTicksAsTheEngine(t *testing.T) {
 		"0 9 1 * MON",
 		"30 8 1,15 * MON-FRI",
 		"0 9 */2 * SUN",
+		"0 0 1-7 * MON", // the 1st to the 7th and every Monday, not the first Monday
+		"5/10 */3 * JAN-MAR/2 *",
+		"0 12 * * 0,6",
+		"0 12 ? * sat",
 		"CRON_TZ=America/New_York 30 1 * * *", // through both DST changes
 		"CRON_TZ=Europe/Paris 0 3 * * *",
 		"CRON_TZ=America/New_York 30 2 * * *",
