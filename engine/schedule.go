@@ -107,6 +107,12 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 			cancel()
 			return
 		}
+		// A timer that fires late (a process stopped or a machine asleep
+		// past several ticks) fires the latest tick due, as a start after
+		// an outage does, not the first one missed.
+		if latest, ok := latestTick(s, next, clock.Now()); ok {
+			next = latest
+		}
 		sc.fire(fe, spec, next)
 	}
 }

@@ -432,3 +432,27 @@ func TestScheduleCronIgnoresTheMachineZone(t *testing.T) {
 		t.Fatalf("ticks fired: %s, want 2026-03-04T03:00:00Z once", got)
 	}
 }
+
+// A tick's timer that fires late, past later ticks (the process stopped,
+// the machine asleep), fires the latest tick due, once, as a start after
+// an outage does: not the first one missed, hours stale.
+func TestScheduleLateTimerFiresTheLatestTick(t *testing.T) {
+	st := store.NewMemory()
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC))
+	ran := &ledger{}
+	e := tickEngine(t, st, clock, nil, ran)
+	defer closeEngine(t, e)
+	clock.BlockUntil(1)
+	clock.Advance(3 * time.Minute) // 00:03:30: the timer of 00:01 fires, late
+	waitFor(t, "a tick", func() bool { return doneRuns(st, "Tick") == 1 })
+	clock.BlockUntil(1) // waiting for 00:04
+	runs, _ := st.List(store.Filter{Flow: "Tick"})
+	var ids []string
+	for _, r := range runs {
+		tick, _ := tickOf(r.RunID, "Tick", "@every 1m")
+		ids = append(ids, tick.UTC().Format("15:04"))
+	}
+	if got := strings.Join(ids, " "); got != "00:03" {
+		t.Fatalf("ticks fired: %s, want 00:03", got)
+	}
+}
