@@ -120,15 +120,26 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 // missed returns the latest tick at or before now that fired no run, when
 // the flow's schedule fired before.
 func (sc *scheduler) missed(fe *flowEntry, spec string, s runtime.Schedule, now time.Time) (time.Time, bool) {
-	runs, err := sc.e.store.List(store.Filter{Flow: fe.name})
-	if err != nil {
-		return time.Time{}, false
-	}
+	// The runs are read newest first, a page at a time, until one is a
+	// tick's: ticks start in their order, so the latest is among the
+	// newest (a flow that ticks every minute has half a million runs a
+	// year, which a start and each reload of the flow read before).
 	var last time.Time
-	for _, r := range runs {
-		if t, ok := tickOf(r.RunID, fe.name, spec); ok && t.After(last) {
-			last = t
+	f := store.Filter{Flow: fe.name, Newest: true, Limit: 256}
+	for {
+		runs, err := sc.e.store.List(f)
+		if err != nil {
+			return time.Time{}, false
 		}
+		for _, r := range runs {
+			if t, ok := tickOf(r.RunID, fe.name, spec); ok && t.After(last) {
+				last = t
+			}
+		}
+		if !last.IsZero() || len(runs) < f.Limit {
+			break
+		}
+		f.After = runs[len(runs)-1].RunID
 	}
 	if last.IsZero() {
 		return time.Time{}, false

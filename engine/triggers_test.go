@@ -456,3 +456,51 @@ func TestScheduleLateTimerFiresTheLatestTick(t *testing.T) {
 		t.Fatalf("ticks fired: %s, want 00:03", got)
 	}
 }
+
+// countingStore counts the runs List returns.
+type countingStore struct {
+	*store.Memory
+	mu   sync.Mutex
+	read int
+}
+
+func (s *countingStore) List(f store.Filter) ([]store.RunInfo, error) {
+	runs, err := s.Memory.List(f)
+	s.mu.Lock()
+	s.read += len(runs)
+	s.mu.Unlock()
+	return runs, err
+}
+
+// At start the latest fired tick is found among the newest runs, not by
+// reading every run the flow ever had (a flow that ticks every minute has
+// half a million a year), and the latest missed tick still fires.
+func TestScheduleStartReadsTheNewestRuns(t *testing.T) {
+	mem := store.NewMemory()
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC))
+	ran := &ledger{}
+	e := tickEngine(t, mem, clock, nil, ran)
+	fe, err := e.lookup("Tick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ticks = 1000
+	for i := range ticks {
+		e.sc.fire(fe, "@every 1m", time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute))
+	}
+	waitFor(t, "the ticks' runs", func() bool { return doneRuns(mem, "Tick") == ticks })
+	closeEngine(t, e)
+
+	st := &countingStore{Memory: mem}
+	e = tickEngine(t, st, clock, nil, ran)
+	defer closeEngine(t, e)
+	waitFor(t, "the catch-up tick", func() bool { return doneRuns(mem, "Tick") == ticks+1 })
+	if _, ok := st.Get(tickRunID("Tick", "@every 1m", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))); !ok {
+		t.Fatal("the latest missed tick, 00:00, did not fire")
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.read > ticks/2 {
+		t.Fatalf("the start read %d runs of %d", st.read, ticks)
+	}
+}
