@@ -221,7 +221,7 @@ func TestCheckFlowSnippets(t *testing.T) {
 		{"budget at the step's retry", "flow F {\n    timeout 1s\n    step A {\n        retry 3\n        deadline 2s\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
 			[]string{`4:9: error retry-budget: retry schedule of step "A" takes up to 3s (3 attempts × 1s timeout + 0s backoff), more than its deadline 2s [hint: raise the deadline to at least 3s, or lower the attempts, the timeout or the backoff]`}},
 		{"cron at the trigger", "flow F {\n    trigger schedule \"bad\"\n    step A { irreversible }\n}\n", dsl.CheckOptions{},
-			[]string{`2:5: error cron: invalid schedule "bad": expected exactly 5 fields, found 1: [bad] [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`}},
+			[]string{`2:5: error cron: invalid schedule "bad": expected exactly 5 fields, found 1 [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`}},
 		{"one day", "flow F {\n    step A { sleep 1d }\n}\n", dsl.CheckOptions{},
 			[]string{`2:20: error syntax: invalid duration "1d": unknown unit "d" [hint: durations use Go syntax, which has no days: 1 day is 24h]`}},
 		{"build errors do not stop the checks", "flow F {\n    timeout 10x\n    step A { on ok -> Nope  irreversible }\n}\n", dsl.CheckOptions{},

@@ -107,6 +107,12 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 			cancel()
 			return
 		}
+		// A timer that fires late (a process stopped or a machine asleep
+		// past several ticks) fires the latest tick due, as a start after
+		// an outage does, not the first one missed.
+		if latest, ok := latestTick(s, next, clock.Now()); ok {
+			next = latest
+		}
 		sc.fire(fe, spec, next)
 	}
 }
@@ -114,28 +120,52 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 // missed returns the latest tick at or before now that fired no run, when
 // the flow's schedule fired before.
 func (sc *scheduler) missed(fe *flowEntry, spec string, s runtime.Schedule, now time.Time) (time.Time, bool) {
-	runs, err := sc.e.store.List(store.Filter{Flow: fe.name})
-	if err != nil {
-		return time.Time{}, false
-	}
+	// The runs are read newest first, a page at a time, until one is a
+	// tick's: ticks start in their order, so the latest is among the
+	// newest (a flow that ticks every minute has half a million runs a
+	// year, which a start and each reload of the flow read before).
 	var last time.Time
-	for _, r := range runs {
-		if t, ok := tickOf(r.RunID, fe.name, spec); ok && t.After(last) {
-			last = t
+	f := store.Filter{Flow: fe.name, Newest: true, Limit: 256}
+	for {
+		runs, err := sc.e.store.List(f)
+		if err != nil {
+			return time.Time{}, false
 		}
+		for _, r := range runs {
+			if t, ok := tickOf(r.RunID, fe.name, spec); ok && t.After(last) {
+				last = t
+			}
+		}
+		if !last.IsZero() || len(runs) < f.Limit {
+			break
+		}
+		f.After = runs[len(runs)-1].RunID
 	}
 	if last.IsZero() {
 		return time.Time{}, false
 	}
-	var latest time.Time
-	const maxTicks = 1 << 20 // a long outage of a frequent schedule: give up, fire none
-	for t, n := s.Next(last), 0; !t.IsZero() && !t.After(now); t, n = s.Next(t), n+1 {
-		if n > maxTicks {
-			return time.Time{}, false
+	return latestTick(s, last, now)
+}
+
+// latestTick returns the latest tick of s after after and at or before now.
+// A Schedule only tells the next tick, so it scans forward, from now less a
+// window that doubles until it holds a tick: a long outage of a frequent
+// schedule ("@every 1s" down for weeks) costs as little as a short one, and
+// still fires its latest tick.
+func latestTick(s runtime.Schedule, after, now time.Time) (time.Time, bool) {
+	for w := time.Minute; ; w *= 2 {
+		from := now.Add(-w)
+		if !from.After(after) {
+			from = after
 		}
-		latest = t
+		var latest time.Time
+		for t := s.Next(from); !t.IsZero() && !t.After(now); t = s.Next(t) {
+			latest = t
+		}
+		if !latest.IsZero() || from.Equal(after) {
+			return latest, !latest.IsZero()
+		}
 	}
-	return latest, !latest.IsZero()
 }
 
 func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) {

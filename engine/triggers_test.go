@@ -334,3 +334,174 @@ func httptestServer(t *testing.T, e *Engine) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// After an outage the latest missed tick is found however many ticks were
+// missed: a frequent schedule down for years, a yearly one, and none when
+// no tick fell after the last fired one.
+func TestLatestMissedTick(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tt := range []struct {
+		spec, last, now, want string // want "" for none
+	}{
+		{"@every 1h", "2026-01-01T00:00:00Z", "2026-01-01T03:30:00Z", "2026-01-01T03:00:00Z"},
+		{"@every 1s", "2026-01-01T00:00:00Z", "2029-06-01T12:00:00.5Z", "2029-06-01T12:00:00Z"},
+		{"@every 1m", "2026-01-01T00:00:00Z", "2030-01-01T00:00:30Z", "2030-01-01T00:00:00Z"},
+		{"@yearly", "2026-01-01T00:00:00Z", "2028-03-01T00:00:00Z", "2028-01-01T00:00:00Z"},
+		{"@every 1h", "2026-01-01T00:00:00Z", "2026-01-01T00:59:59Z", ""},
+		{"@yearly", "2026-01-01T00:00:00Z", "2026-12-31T23:59:59Z", ""},
+	} {
+		s, err := runtime.ParseSchedule(tt.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := latestTick(s, at(tt.last), at(tt.now))
+		if tt.want == "" {
+			if ok {
+				t.Errorf("%s, last %s, now %s: latest missed tick %v, want none", tt.spec, tt.last, tt.now, got)
+			}
+			continue
+		}
+		if !ok || !got.Equal(at(tt.want)) {
+			t.Errorf("%s, last %s, now %s: latest missed tick %v (%v), want %s", tt.spec, tt.last, tt.now, got.UTC(), ok, tt.want)
+		}
+	}
+}
+
+// Two engines on one store whose machines are set to different zones fire
+// a daily cron tick once, at its time in UTC: a cron expression without a
+// zone is not read in the machine's zone (which fired it at 03:00 Paris
+// on one and 03:00 New York on the other: two runs for one daily tick).
+func TestScheduleCronIgnoresTheMachineZone(t *testing.T) {
+	const daily = `{"version": 1, "flows": [{
+  "name": "Daily",
+  "triggers": [{"kind": "schedule", "schedule": "0 3 * * *"}],
+  "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]
+}]}`
+	st := store.NewMemory()
+	locker := NewLocker()
+	start := time.Date(2026, 3, 4, 1, 0, 0, 0, time.UTC)
+	var clocks []*runtime.FakeClock
+	for _, zone := range []string{"Europe/Paris", "America/New_York"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Skip(err)
+		}
+		clock := runtime.NewFakeClock(start.In(loc)) // the machine's zone, as time.Now gives it
+		e, err := New(Options{Store: st, Clock: clock, Locker: locker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Registry().Step("Work", func(ctx context.Context, s *State) (string, error) { return "", nil })
+		if ds, err := e.LoadFlows("daily.json", []byte(daily)); err != nil {
+			t.Fatal(err, ds)
+		}
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer closeEngine(t, e)
+		clock.BlockUntil(1)
+		clocks = append(clocks, clock)
+	}
+	for _, clock := range clocks {
+		clock.Advance(9 * time.Hour) // 10:00 UTC: past 03:00 in UTC, Paris and New York
+	}
+	waitFor(t, "the daily tick", func() bool { return doneRuns(st, "Daily") >= 1 })
+	for _, clock := range clocks {
+		clock.BlockUntil(1) // each engine has fired what was due and waits for tomorrow
+	}
+	waitFor(t, "runs to end", func() bool {
+		runs, _ := st.List(store.Filter{Flow: "Daily"})
+		return doneRuns(st, "Daily") == len(runs)
+	})
+	runs, _ := st.List(store.Filter{Flow: "Daily"})
+	var ticks []string
+	for _, r := range runs {
+		tick, ok := tickOf(r.RunID, "Daily", "0 3 * * *")
+		if !ok {
+			t.Fatalf("run %s is not a tick's", r.RunID)
+		}
+		ticks = append(ticks, tick.UTC().Format(time.RFC3339))
+	}
+	if got := strings.Join(ticks, " "); got != "2026-03-04T03:00:00Z" {
+		t.Fatalf("ticks fired: %s, want 2026-03-04T03:00:00Z once", got)
+	}
+}
+
+// A tick's timer that fires late, past later ticks (the process stopped,
+// the machine asleep), fires the latest tick due, once, as a start after
+// an outage does: not the first one missed, hours stale.
+func TestScheduleLateTimerFiresTheLatestTick(t *testing.T) {
+	st := store.NewMemory()
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC))
+	ran := &ledger{}
+	e := tickEngine(t, st, clock, nil, ran)
+	defer closeEngine(t, e)
+	clock.BlockUntil(1)
+	clock.Advance(3 * time.Minute) // 00:03:30: the timer of 00:01 fires, late
+	waitFor(t, "a tick", func() bool { return doneRuns(st, "Tick") == 1 })
+	clock.BlockUntil(1) // waiting for 00:04
+	runs, _ := st.List(store.Filter{Flow: "Tick"})
+	var ids []string
+	for _, r := range runs {
+		tick, _ := tickOf(r.RunID, "Tick", "@every 1m")
+		ids = append(ids, tick.UTC().Format("15:04"))
+	}
+	if got := strings.Join(ids, " "); got != "00:03" {
+		t.Fatalf("ticks fired: %s, want 00:03", got)
+	}
+}
+
+// countingStore counts the runs List returns.
+type countingStore struct {
+	*store.Memory
+	mu   sync.Mutex
+	read int
+}
+
+func (s *countingStore) List(f store.Filter) ([]store.RunInfo, error) {
+	runs, err := s.Memory.List(f)
+	s.mu.Lock()
+	s.read += len(runs)
+	s.mu.Unlock()
+	return runs, err
+}
+
+// At start the latest fired tick is found among the newest runs, not by
+// reading every run the flow ever had (a flow that ticks every minute has
+// half a million a year), and the latest missed tick still fires.
+func TestScheduleStartReadsTheNewestRuns(t *testing.T) {
+	mem := store.NewMemory()
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC))
+	ran := &ledger{}
+	e := tickEngine(t, mem, clock, nil, ran)
+	fe, err := e.lookup("Tick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.BlockUntil(1) // the schedule has looked for missed ticks (none) before these
+	const ticks = 1000
+	for i := range ticks {
+		e.sc.fire(fe, "@every 1m", time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute))
+	}
+	waitFor(t, "the ticks' runs", func() bool { return doneRuns(mem, "Tick") == ticks })
+	closeEngine(t, e)
+
+	st := &countingStore{Memory: mem}
+	e = tickEngine(t, st, clock, nil, ran)
+	defer closeEngine(t, e)
+	waitFor(t, "the catch-up tick", func() bool { return doneRuns(mem, "Tick") == ticks+1 })
+	if _, ok := st.Get(tickRunID("Tick", "@every 1m", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))); !ok {
+		t.Fatal("the latest missed tick, 00:00, did not fire")
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.read > ticks/2 {
+		t.Fatalf("the start read %d runs of %d", st.read, ticks)
+	}
+}

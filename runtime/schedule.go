@@ -29,12 +29,12 @@ type Schedule interface {
 //
 // A spec is one of (leading and trailing white space is ignored):
 //
-//   - "@every <duration>": a Go duration of at least 1s ("@every 90s",
-//     "@every 1h30m"). Ticks fall on a fixed grid, not relative to when the
-//     engine started, so every engine and every restart agrees on them:
-//     the multiples of the duration since Go's zero time (as
-//     time.Time.Truncate rounds), which for a duration that divides a day
-//     are the multiples since midnight UTC and since the Unix epoch.
+//   - "@every <duration>": a Go duration of whole seconds, at least 1s
+//     ("@every 90s", "@every 1h30m"). Ticks fall on a fixed grid, not
+//     relative to when the engine started, so every engine and every
+//     restart agrees on them: the multiples of the duration since the Unix
+//     epoch, which is Temporal's grid for the same "@every" (whole seconds
+//     too), so the Temporal target ticks at the same instants.
 //   - A 5-field cron expression, "minute hour day-of-month month
 //     day-of-week" ("0 3 * * *", "*/15 9-17 * * MON-FRI"), in robfig/cron's
 //     standard syntax: *, lists, ranges, steps, month and day names, and ?
@@ -42,16 +42,26 @@ type Schedule interface {
 //   - A descriptor: @yearly (or @annually), @monthly, @weekly, @daily (or
 //     @midnight), @hourly.
 //
-// A cron expression or descriptor runs in the engine's local time zone
-// unless it starts with "TZ=<zone> " or "CRON_TZ=<zone> " (an IANA name
-// such as "CRON_TZ=Europe/Paris 0 3 * * *"). A zone before "@every" is
-// checked and has no other effect: its ticks are instants, not times of
-// day.
+// A cron expression or descriptor is read in UTC unless it starts with
+// "TZ=<zone> " or "CRON_TZ=<zone> " (an IANA name such as
+// "CRON_TZ=Europe/Paris 0 3 * * *"): not in the engine's local zone, so
+// that engines on machines set to different zones, which share a store,
+// agree on the ticks (and so start one run per tick), and so that the
+// Temporal target, whose schedules default to UTC, fires at the same
+// instants. A zone before "@every" is checked and has no other effect:
+// its ticks are instants, not times of day.
+//
+// In a zone with daylight saving time, a tick is a wall-clock time matched
+// literally, as Temporal's schedules do: a time the clock skips (02:30 on
+// the day the clock goes from 02:00 to 03:00) does not fire that day, and a
+// time the clock shows twice (02:30 on the day it goes back from 03:00 to
+// 02:00) fires twice.
 //
 // The errors say what is wrong in words: an empty spec, invalid UTF-8, a
-// time zone with no schedule after it, an @every without a valid duration
-// of at least 1s, a wrong number of fields, a value out of range or an
-// unknown descriptor (robfig/cron's messages).
+// time zone with no schedule after it or that is not an IANA name, an
+// @every without a valid duration of whole seconds, at least 1s, a wrong
+// number of fields, a value out of range or an unknown name (the field and
+// robfig/cron's message) or an unknown descriptor.
 func ParseSchedule(spec string) (s Schedule, err error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "" {
@@ -69,15 +79,23 @@ func ParseSchedule(spec string) (s Schedule, err error) {
 			return nil, fmt.Errorf("time zone %q is not followed by a schedule", spec)
 		}
 		rest = after
-		if isEvery(rest) {
-			name := zone[strings.IndexByte(zone, '=')+1:]
-			if _, err := time.LoadLocation(name); err != nil {
-				return nil, fmt.Errorf("bad time zone %q: %v", name, err)
-			}
+		name := zone[strings.IndexByte(zone, '=')+1:]
+		if name == "Local" {
+			// Go's name for the machine's zone: engines, and Temporal's
+			// server, on machines set to other zones would disagree.
+			return nil, errors.New(`bad time zone "Local": name an IANA zone, such as Europe/Paris`)
+		}
+		if _, err := time.LoadLocation(name); err != nil {
+			return nil, fmt.Errorf("bad time zone %q: want an IANA zone name, such as Europe/Paris", name)
 		}
 	}
 	if isEvery(rest) {
 		return parseEvery(rest)
+	}
+	if !strings.HasPrefix(rest, "@") {
+		if err := cronFields(rest); err != nil {
+			return nil, err
+		}
 	}
 	defer func() {
 		// A bug of the cron library must not crash the checker or the
@@ -86,6 +104,11 @@ func ParseSchedule(spec string) (s Schedule, err error) {
 			s, err = nil, fmt.Errorf("cannot parse: %v", r)
 		}
 	}()
+	if rest == spec {
+		// Without a zone, robfig/cron reads the expression in the zone of
+		// the time given to Next, the engine clock's local zone.
+		spec = "CRON_TZ=UTC " + spec
+	}
 	cs, err := cronParser.Parse(spec)
 	if err != nil {
 		return nil, err
@@ -97,6 +120,31 @@ func ParseSchedule(spec string) (s Schedule, err error) {
 // "@every", which would tick relative to the time of parsing, is never
 // reached: ParseSchedule reads @every itself).
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// cronFieldNames name the fields of a cron expression, in order.
+var cronFieldNames = [...]string{"minute", "hour", "day of month", "month", "day of week"}
+
+// cronFields says which field of a cron expression is wrong, and why, in
+// robfig/cron's words: its own errors name neither the field nor, for a
+// wrong count, that there is no seconds field.
+func cronFields(expr string) error {
+	f := strings.Fields(expr)
+	if len(f) != len(cronFieldNames) {
+		err := fmt.Errorf("expected exactly 5 fields, found %d", len(f))
+		if len(f) == 6 {
+			err = fmt.Errorf("%w: there is no seconds field", err)
+		}
+		return err
+	}
+	for i, v := range f {
+		probe := []string{"*", "*", "*", "*", "*"}
+		probe[i] = v
+		if _, err := cronParser.Parse("CRON_TZ=UTC " + strings.Join(probe, " ")); err != nil {
+			return fmt.Errorf("%s %q: %v", cronFieldNames[i], v, err)
+		}
+	}
+	return nil
+}
 
 func isEvery(spec string) bool {
 	f := strings.Fields(spec)
@@ -115,12 +163,62 @@ func parseEvery(spec string) (Schedule, error) {
 	if d < time.Second {
 		return nil, fmt.Errorf("@every needs at least 1s, found %s", f[1])
 	}
-	return every(d), nil
+	if d%time.Second != 0 {
+		// Temporal's schedules tick in whole seconds: the Temporal target
+		// would tick on another grid.
+		return nil, fmt.Errorf("@every takes whole seconds, found %s", f[1])
+	}
+	return every(d / time.Second), nil
 }
 
-// every ticks on the multiples of a duration (see ParseSchedule).
-type every time.Duration
+// every ticks on the multiples of a number of seconds since the Unix epoch
+// (see ParseSchedule).
+type every int64
 
-func (d every) Next(t time.Time) time.Time {
-	return t.Truncate(time.Duration(d)).Add(time.Duration(d))
+func (n every) Next(t time.Time) time.Time {
+	sec, d := t.Unix(), int64(n)
+	k := sec / d
+	if sec%d < 0 { // floor, for a time before the epoch
+		k--
+	}
+	return time.Unix((k+1)*d, 0).In(t.Location())
+}
+
+// cronStar is robfig/cron's mark on a day field written "*" or "?" (with no
+// step over 1): a day matches both day fields when either has it, and
+// either field when neither has it, the standard cron rule.
+const cronStar = 1 << 63
+
+// ScheduleCrons returns spec, a schedule ParseSchedule accepts, as the specs
+// a scheduler that matches every field of a cron expression (Temporal's)
+// must be given to fire on the same ticks: "?" is written "*", and an
+// expression that restricts both the day of month and the day of week
+// ("0 9 1 * MON": the 1st and every Monday) becomes two, one for each
+// day field, whose union are its ticks. A zone prefix is kept on each;
+// "@every" and descriptors are returned as they are.
+func ScheduleCrons(spec string) ([]string, error) {
+	s, err := ParseSchedule(spec)
+	if err != nil {
+		return nil, err
+	}
+	spec = strings.TrimSpace(spec)
+	cs, ok := s.(*cron.SpecSchedule)
+	if !ok {
+		return []string{spec}, nil
+	}
+	zone, rest := "", spec
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		z, after, _ := strings.Cut(spec, " ")
+		zone, rest = z+" ", strings.TrimSpace(after)
+	}
+	if strings.HasPrefix(rest, "@") {
+		return []string{spec}, nil
+	}
+	f := strings.Fields(strings.ReplaceAll(rest, "?", "*"))
+	if cs.Dom&cronStar != 0 || cs.Dow&cronStar != 0 {
+		return []string{zone + strings.Join(f, " ")}, nil
+	}
+	dom := zone + strings.Join([]string{f[0], f[1], f[2], f[3], "*"}, " ")
+	dow := zone + strings.Join([]string{f[0], f[1], "*", f[3], f[4]}, " ")
+	return []string{dom, dow}, nil
 }

@@ -65,3 +65,16 @@ func goEnvironment(t *testing.T) map[string]string {
 	}
 	return map[string]string{"GOCACHE": v[0], "GOMODCACHE": v[1], "GOPATH": v[2]}
 }
+
+// The binary carries the IANA zone database, so that check and serve
+// accept a schedule naming a zone on every machine, one without zone files
+// too.
+func TestLinksTheZoneDatabase(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-test=false", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if !strings.Contains(string(out), "\ntime/tzdata\n") {
+		t.Error("flowgen does not link time/tzdata")
+	}
+}

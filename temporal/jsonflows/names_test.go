@@ -1,6 +1,7 @@
 package jsonflows
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -32,15 +33,20 @@ func TestInboxID(t *testing.T) {
 	}
 }
 
-func TestCronOf(t *testing.T) {
+func TestCronsOf(t *testing.T) {
 	for in, want := range map[string]string{
 		"@every 5m":                    "@every 5m",
 		"0 3 * * *":                    "0 3 * * *",
 		"TZ=Europe/Paris 0 3 * * *":    "CRON_TZ=Europe/Paris 0 3 * * *",
 		"CRON_TZ=Asia/Tokyo 0 3 * * *": "CRON_TZ=Asia/Tokyo 0 3 * * *",
+		// Temporal refuses "?", and fires "0 9 1 * MON" only on the
+		// Mondays that are the 1st.
+		"0 0 1 JAN ?":        "0 0 1 JAN *",
+		"TZ=UTC 0 9 1 * MON": "CRON_TZ=UTC 0 9 1 * * | CRON_TZ=UTC 0 9 * * MON",
 	} {
-		if got := cronOf(in); got != want {
-			t.Errorf("cronOf(%q) = %q, want %q", in, got, want)
+		got, err := cronsOf(in)
+		if err != nil || strings.Join(got, " | ") != want {
+			t.Errorf("cronsOf(%q) = %q, %v, want %q", in, got, err, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
 )
 
@@ -23,16 +24,25 @@ func scheduleID(flow, spec string) string {
 	return "flowgen-schedule-" + flow + "-" + hex.EncodeToString(sum[:6])
 }
 
-// cronOf is a flowgen schedule (runtime.ParseSchedule: a cron expression,
-// a "@every d" grid, either after TZ= or CRON_TZ=) as a Temporal cron
-// expression, which reads the same forms (a "@every" grid from the Unix
-// epoch, as flowgen's) with the zone as CRON_TZ=.
-func cronOf(spec string) string {
-	spec = strings.TrimSpace(spec)
-	if rest, ok := strings.CutPrefix(spec, "TZ="); ok {
-		return "CRON_TZ=" + rest
+// cronsOf is a flowgen schedule (runtime.ParseSchedule: a cron expression,
+// a "@every d" grid, either after TZ= or CRON_TZ=) as Temporal cron
+// expressions, which read the same forms (a "@every" grid from the Unix
+// epoch, in whole seconds, as flowgen's; UTC without a zone, as flowgen's)
+// with the zone as CRON_TZ=, but match every field: runtime.ScheduleCrons
+// writes a "?" as "*", which Temporal refuses, and a spec that restricts
+// both day fields, which fires on either, as two expressions, since
+// Temporal would fire only on the days matching both.
+func cronsOf(spec string) ([]string, error) {
+	crons, err := runtime.ScheduleCrons(spec)
+	if err != nil {
+		return nil, err
 	}
-	return spec
+	for i, c := range crons {
+		if rest, ok := strings.CutPrefix(c, "TZ="); ok {
+			crons[i] = "CRON_TZ=" + rest
+		}
+	}
+	return crons, nil
 }
 
 // schedule creates the Temporal Schedule of spec for f, or points the
@@ -44,6 +54,10 @@ func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string)
 		return err
 	}
 	in.Scheduled = true
+	crons, err := cronsOf(spec)
+	if err != nil {
+		return err
+	}
 	id := scheduleID(f.Name, spec)
 	action := &client.ScheduleWorkflowAction{
 		ID: id, Workflow: flowtemporal.WorkflowName(f.Name), Args: []any{in}, TaskQueue: x.opts.TaskQueue,
@@ -52,7 +66,7 @@ func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string)
 	sc := x.c.ScheduleClient()
 	// Every tick starts its run, whether the last one has ended or not,
 	// as the engine's ticks do (Temporal's default skips a tick then).
-	_, err = sc.Create(ctx, client.ScheduleOptions{ID: id, Spec: client.ScheduleSpec{CronExpressions: []string{cronOf(spec)}}, Action: action,
+	_, err = sc.Create(ctx, client.ScheduleOptions{ID: id, Spec: client.ScheduleSpec{CronExpressions: crons}, Action: action,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL})
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return err
@@ -61,7 +75,7 @@ func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string)
 		DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := u.Description.Schedule
 			s.Action = action
-			s.Spec = &client.ScheduleSpec{CronExpressions: []string{cronOf(spec)}}
+			s.Spec = &client.ScheduleSpec{CronExpressions: crons}
 			if s.Policy != nil {
 				s.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
 			}

@@ -26,3 +26,15 @@ func TestNoHeavyDependencies(t *testing.T) {
 		}
 	}
 }
+
+// The binary carries the IANA zone database, so that a schedule naming a
+// zone loads on a machine without zone files as flowgen check accepted it.
+func TestLinksTheZoneDatabase(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-test=false", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if !strings.Contains(string(out), "\ntime/tzdata\n") {
+		t.Error("flowgen-temporal does not link time/tzdata")
+	}
+}

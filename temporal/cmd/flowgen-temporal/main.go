@@ -32,6 +32,10 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	// The IANA zone database, for schedules that name a zone: serve must
+	// accept the zones flowgen check does, on a machine with no zone files
+	// (a scratch or distroless image) too.
+	_ "time/tzdata"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
