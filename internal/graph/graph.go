@@ -270,6 +270,11 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 				if c.Branch != nil {
 					o.label = c.Branch.When.String()
 				}
+			} else if s.Spec().Decides {
+				// A decision's own outcome (error: a condition that could
+				// not be evaluated) among its conditions: "on" says it is
+				// an outcome, not a third condition.
+				o.label = "on " + e.Outcome
 			}
 			if e.To != dsl.TargetDone && e.To != dsl.TargetFail {
 				j, ok := index[e.To]
