@@ -85,7 +85,9 @@ const ProviderTopic = "flowgen/provider"
 const ProviderRollbackTopic = "flowgen/provider-rollback"
 
 // ProviderTransport carries a provider call on a transport other than
-// HTTP: it sends the request to subject and returns the reply.
+// HTTP: it sends the request to subject and returns the reply. An error
+// marked by provider.Permanent (a request the transport can never carry)
+// fails the step's attempt for good; any other is retried.
 type ProviderTransport interface {
 	CallProvider(ctx context.Context, subject string, req []byte) ([]byte, error)
 }

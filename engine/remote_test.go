@@ -531,6 +531,8 @@ func TestProviderAwaitWithinAttempt(t *testing.T) {
 type stubTransport struct {
 	answer func(subject string, req provider.Request) []byte
 	reqs   chan provider.Request
+	// fail, if set, is the transport's error for req (nil: answer it).
+	fail func(req provider.Request) error
 }
 
 func (s stubTransport) CallProvider(ctx context.Context, subject string, body []byte) ([]byte, error) {
@@ -543,6 +545,11 @@ func (s stubTransport) CallProvider(ctx context.Context, subject string, body []
 	select {
 	case s.reqs <- req:
 	default:
+	}
+	if s.fail != nil {
+		if err := s.fail(req); err != nil {
+			return nil, err
+		}
 	}
 	return s.answer(subject, req), nil
 }
@@ -575,6 +582,17 @@ func TestProviderCallOverTransport(t *testing.T) {
 	answers["outcome"] = `{"outcome": "lost"}`
 	answers["class"] = `{"error": {"message": "m", "class": "sometimes"}}`
 	answers["nomessage"] = `{"error": {"class": "permanent"}}`
+	// A request the transport can never carry (over NATS max_payload) is
+	// not sent again; one it could not send this time is.
+	tr.fail = func(req provider.Request) error {
+		switch {
+		case strings.Contains(string(req.State), `"Mode":"toolarge"`):
+			return provider.Permanent(errors.New("the request is larger than max_payload"))
+		case strings.Contains(string(req.State), `"Mode":"unsent"`) && req.Attempt == 1:
+			return errors.New("connection lost")
+		}
+		return nil
+	}
 	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
 	for _, bad := range []string{"a.*", "a.>", "a..b", ".a", "a.", "a b", strings.Repeat("s", 256)} {
 		if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "subject": "`+bad+`"}]}`); status != 400 || !strings.Contains(out, "is not a NATS subject") {
@@ -636,6 +654,7 @@ func TestProviderCallOverTransport(t *testing.T) {
 		{"permanent", "invoice gone"},
 		{"class", `error class "sometimes"`},
 		{"nomessage", `handler "Reserve": an error without a message`},
+		{"toolarge", "larger than max_payload"},
 	} {
 		_, st, h := run(tc.mode)
 		if n, last := reserveAttempts(h); st.State != runtime.StateFailed || n != 1 || !strings.Contains(last, tc.err) {
@@ -645,6 +664,10 @@ func TestProviderCallOverTransport(t *testing.T) {
 	_, st, h := run("flaky")
 	if n, _ := reserveAttempts(h); st.State != runtime.StateDone || n != 2 || !strings.Contains(string(st.Snapshot), `"Reserved":2`) {
 		t.Errorf("flaky: %s after %d attempts, %s; want done after 2 with the second answer's state", st.State, n, st.Snapshot)
+	}
+	_, st, h = run("unsent")
+	if n, _ := reserveAttempts(h); st.State != runtime.StateDone || n != 2 {
+		t.Errorf("unsent: %s after %d attempts, want done after 2 (a transport error is retried)", st.State, n)
 	}
 	_, st, h = run("outcome")
 	if st.State != runtime.StateFailed {

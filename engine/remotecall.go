@@ -100,6 +100,9 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	} else {
 		out, err = rm.opts.NATS.CallProvider(ctx, t.h.Subject, body)
 	}
+	if provider.IsPermanent(err) {
+		return "", runtime.Permanent(fmt.Errorf("%s: %w", where, err))
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", where, err)
 	}

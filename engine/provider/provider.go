@@ -66,11 +66,19 @@ func (p permanent) Error() string { return p.err.Error() }
 func (p permanent) Unwrap() error { return p.err }
 
 // Permanent marks err as permanent: the engine does not retry the step.
+// A ProviderTransport marks with it the errors of a call that cannot
+// succeed when sent again.
 func Permanent(err error) error {
 	if err == nil {
 		return nil
 	}
 	return permanent{err}
+}
+
+// IsPermanent reports whether err is marked by Permanent.
+func IsPermanent(err error) bool {
+	var pe permanent
+	return errors.As(err, &pe)
 }
 
 // Options configure a Provider.
@@ -225,8 +233,7 @@ func (p *Provider) handle(ctx context.Context, body []byte) (rsp Response) {
 	}
 	if err != nil {
 		class := ClassRetryable
-		var pe permanent
-		if errors.As(err, &pe) {
+		if IsPermanent(err) {
 			class = ClassPermanent
 		}
 		return Response{Error: &Error{Message: err.Error(), Class: class}}

@@ -159,6 +159,11 @@ func (t *Transport) CallProvider(ctx context.Context, subject string, req []byte
 	if errors.Is(err, nats.ErrNoResponders) {
 		return nil, fmt.Errorf("no provider subscribed to %s", subject)
 	}
+	if errors.Is(err, nats.ErrMaxPayload) {
+		// The state does not fit the server's max_payload: sending it again
+		// cannot help.
+		return nil, provider.Permanent(fmt.Errorf("the request (%d bytes) is larger than the NATS server's max_payload (%d bytes): %w", len(req), t.nc.MaxPayload(), err))
+	}
 	if err != nil {
 		return nil, err
 	}

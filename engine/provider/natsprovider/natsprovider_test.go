@@ -189,6 +189,18 @@ func TestServeAnswerTooLargeForNATS(t *testing.T) {
 	}
 }
 
+// A request larger than the server's max_payload can never be sent: the
+// error is marked permanent (provider.IsPermanent), so the engine does not
+// send it again.
+func TestTransportRequestTooLarge(t *testing.T) {
+	nc := natsServer(t)
+	big := make([]byte, nc.MaxPayload()+1)
+	_, err := NewTransport(nc).CallProvider(context.Background(), "flowgen_provider.x.step.Big", big)
+	if !provider.IsPermanent(err) || !strings.Contains(fmt.Sprint(err), "max_payload") {
+		t.Fatalf("err %v, want a permanent error naming max_payload", err)
+	}
+}
+
 // A handler that does not answer within the call's context: the call ends
 // with the context.
 func TestTransportDeadline(t *testing.T) {
