@@ -70,15 +70,12 @@ func ParseSchedule(spec string) (s Schedule, err error) {
 	if !utf8.ValidString(spec) {
 		return nil, errors.New("not valid UTF-8")
 	}
-	rest := spec
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		zone, after, ok := strings.Cut(spec, " ")
-		after = strings.TrimSpace(after)
-		if !ok || after == "" {
+	zone, rest := splitZone(spec)
+	if zone != "" {
+		if rest == "" {
 			// robfig/cron slices out of range on this one.
 			return nil, fmt.Errorf("time zone %q is not followed by a schedule", spec)
 		}
-		rest = after
 		name := zone[strings.IndexByte(zone, '=')+1:]
 		if name == "Local" {
 			// Go's name for the machine's zone: engines, and Temporal's
@@ -146,6 +143,16 @@ func cronFields(expr string) error {
 	return nil
 }
 
+// splitZone splits spec (trimmed) into its zone prefix ("TZ=<zone>" or
+// "CRON_TZ=<zone>", "" if none) and the schedule after it.
+func splitZone(spec string) (zone, rest string) {
+	if !strings.HasPrefix(spec, "TZ=") && !strings.HasPrefix(spec, "CRON_TZ=") {
+		return "", spec
+	}
+	zone, rest, _ = strings.Cut(spec, " ")
+	return zone, strings.TrimSpace(rest)
+}
+
 func isEvery(spec string) bool {
 	f := strings.Fields(spec)
 	return len(f) > 0 && f[0] == "@every"
@@ -206,10 +213,9 @@ func ScheduleCrons(spec string) ([]string, error) {
 	if !ok {
 		return []string{spec}, nil
 	}
-	zone, rest := "", spec
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		z, after, _ := strings.Cut(spec, " ")
-		zone, rest = z+" ", strings.TrimSpace(after)
+	zone, rest := splitZone(spec)
+	if zone != "" {
+		zone += " "
 	}
 	if strings.HasPrefix(rest, "@") {
 		return []string{spec}, nil
