@@ -29,7 +29,12 @@ type world struct {
 	reserved  sync.Once
 	shipFail  bool          // Ship fails for good
 	slowPay   time.Duration // Charge takes this long first, whatever its context says
-	sink      *runtime.MemorySink
+	// charging, when set, is closed as Charge starts: a test that aborts
+	// while Charge runs waits for it, rather than for the state the run
+	// enters before the attempt starts (an abort then runs no Charge).
+	charging chan struct{}
+	charged  sync.Once
+	sink     *runtime.MemorySink
 }
 
 func (w *world) add(ctx context.Context, what string) {
@@ -106,6 +111,9 @@ func (o orders) Ship(ctx context.Context, s *OrderState) error {
 type billing struct{ w *world }
 
 func (b billing) Charge(ctx context.Context, s *Invoice) error {
+	if c := b.w.charging; c != nil {
+		b.w.charged.Do(func() { close(c) })
+	}
 	time.Sleep(b.w.slowPay)
 	s.Charge = fmt.Sprintf("ch-%d", s.Amount)
 	b.w.add(ctx, "Charge")

@@ -95,6 +95,10 @@ func TestOrderFormsAgree(t *testing.T) {
 	// and the journals and histories have one order.
 	const later = 300 * time.Millisecond
 	nothingToDo := func(*testing.T, context.Context, twoforms.Handle[OrderState], func() string) {}
+	// charging is the Charge of the world of the run in progress (the two
+	// forms run one after the other): "aborted while the child charges"
+	// aborts once it has started.
+	var charging chan struct{}
 	cases := []struct {
 		name  string
 		world func(*world)
@@ -108,8 +112,17 @@ func TestOrderFormsAgree(t *testing.T) {
 		{"ship fails, the refund is a child", func(w *world) { w.slowAuth, w.shipFail = later, true }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}}, nothingToDo, runtime.StateCompensated},
 		// The abort reaches the child while Charge runs: both forms wait
 		// for it, so the completed charge is refunded.
-		{"aborted while the child charges", func(w *world) { w.slowAuth, w.slowPay = later, time.Second }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}},
+		{"aborted while the child charges", func(w *world) {
+			w.slowAuth, w.slowPay = later, time.Second
+			charging = make(chan struct{}) // each form's run has its own world
+			w.charging = charging
+		}, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}},
 			func(t *testing.T, ctx context.Context, h twoforms.Handle[OrderState], billMachine func() string) {
+				select {
+				case <-charging:
+				case <-ctx.Done():
+					t.Fatal("Charge never started")
+				}
 				abortWhen(t, ctx, h, billMachine, runtime.RunningState("Charge"))
 			}, runtime.StateAborted},
 		{"aborted while the child sleeps", func(w *world) { w.slowAuth = later }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now.Add(time.Hour)}},
