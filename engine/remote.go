@@ -589,6 +589,9 @@ func (rm *remote) missing(fl *dsl.Flow, m dsl.GoMethod, kind string) diag.List {
 		return ds
 	}
 	what := "its runs wait for one in the step's waiting state, within the step's deadline"
+	if blk := fl.BlockOf(m.Name); blk != nil && !m.Rollback {
+		what = fmt.Sprintf("a branch of parallel block %q has no waiting state: each attempt waits for one up to %v, then fails and is retried", blk.Name, rm.opts.Wait)
+	}
 	if m.Rollback {
 		what = "a rollback waits for one in the step's rollback state"
 	}

@@ -39,10 +39,14 @@ func (r *Registry) has(k handlerKey) bool {
 // remoteStep makes Go step s of fl served by providers: it first waits,
 // in its recorded waiting state, for a live handler (ProviderTopic), then
 // each attempt calls one. An in-process handler registered meanwhile wins.
+// A branch of a parallel block has no waiting state (a branch cannot
+// wait): each of its attempts waits for a provider as a retry does (await).
 func (rm *remote) remoteStep(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State]) {
 	k := handlerKey{flow: fl.Name, name: s.Name}
 	outcomes := declaredOutcomes(s)
-	st.Await = &runtime.Await[State]{Topic: ProviderTopic, Event: s.Name}
+	if fl.BlockOf(s.Name) == nil {
+		st.Await = &runtime.Await[State]{Topic: ProviderTopic, Event: s.Name}
+	}
 	st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) {
 		if h, ok := rm.e.reg.step(k.flow, k.name); ok {
 			return h(ctx, state)

@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// packFlow's parallel block has two Go branches served by providers, each
+// with a Go rollback; Ship, after the block, is a Go step too.
+const packFlow = `{"version": 1, "flows": [{
+  "name": "Pack", "state": "PackState",
+  "triggers": [{"kind": "rpc", "endpoint": "Pack.Start"}],
+  "retry": {"attempts": 2, "initial": "10ms"},
+  "steps": [
+    {"name": "Prepare", "parallel": {"branches": [
+      {"name": "Reserve", "action": {"kind": "go"}, "rollback": {"name": "Release"}},
+      {"name": "Authorize", "action": {"kind": "go"}, "rollback": {"name": "Void"}}
+    ]}},
+    {"name": "Ship", "action": {"kind": "go"}, "irreversible": true}
+  ]}]}`
+
+// A JSON flow whose parallel block has Go branches loads and runs under
+// remote providers: a branch has no waiting state, so its attempts wait
+// for a provider in memory (loading says so), a provider registered while
+// a branch waits serves it, and a failed branch's sibling is compensated
+// through its provider. Loading such a flow failed: the branch was given
+// the provider's waiting state, which a branch cannot have.
+func TestProviderServesParallelBranches(t *testing.T) {
+	var mu sync.Mutex
+	fail := map[string]bool{} // Mode → Authorize fails for good
+	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(_ string, req provider.Request) []byte {
+		var st struct{ Mode string }
+		_ = json.Unmarshal(req.State, &st)
+		mu.Lock()
+		defer mu.Unlock()
+		if req.Handler == "Authorize" && fail[st.Mode] {
+			return []byte(`{"error": {"class": "permanent", "message": "card declined"}}`)
+		}
+		return []byte(`{}`)
+	}}
+	fx := newFixture(t)
+	fx.remote = &ProviderOptions{NATS: tr}
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	ds, err := e.LoadFlows("pack.json", []byte(packFlow))
+	if err != nil {
+		t.Fatalf("a flow with Go branches under remote providers: %v\n%v", err, ds)
+	}
+	if !strings.Contains(fmt.Sprint(ds), `no provider serves Go step "Reserve" of flow "Pack" yet: a branch of parallel block "Prepare" has no waiting state`) {
+		t.Errorf("loading warnings:\n%v", ds)
+	}
+	handler := func(name string, rollback bool) string {
+		kind := "step"
+		if rollback {
+			kind = "rollback"
+		}
+		return fmt.Sprintf(`{"name": %q, "rollback": %v, "subject": "flowgen_provider.pack.%s.%s"}`, name, rollback, kind, name)
+	}
+	all := []string{handler("Reserve", false), handler("Authorize", false), handler("Ship", false), handler("Release", true), handler("Void", true)}
+	register := func(hs ...string) {
+		t.Helper()
+		if _, err := e.RegisterProvider("pack", mustRegistration(t, `{"handlers": [`+strings.Join(hs, ",")+`]}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Authorize has no provider when the run starts: its first attempt
+	// waits, and the registration serves it.
+	register(all[0], all[2], all[3], all[4])
+	id, err := e.StartRun(context.Background(), "Pack", json.RawMessage(`{"Mode": "ok"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Reserve called while Authorize has no provider", func() bool { return calledHandlers(tr.reqs, id)["Reserve"] })
+	register(all...)
+	waitFor(t, "the run done", func() bool {
+		st, err := e.Status(id)
+		return err == nil && st.State == runtime.StateDone
+	})
+	h, _ := e.History(id)
+	for _, ev := range h {
+		if ev.Outcome == runtime.OutcomeRetry {
+			t.Errorf("an attempt failed although the provider came within the wait: %+v", ev)
+		}
+	}
+
+	// Authorize fails for good: Reserve, completed, is released through
+	// its provider, and the run ends compensated.
+	mu.Lock()
+	fail["declined"] = true
+	mu.Unlock()
+	id, err = e.StartRun(context.Background(), "Pack", json.RawMessage(`{"Mode": "declined"}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the run compensated", func() bool {
+		st, err := e.Status(id)
+		return err == nil && st.State.Terminal()
+	})
+	if st, _ := e.Status(id); st.State != runtime.StateCompensated {
+		t.Fatalf("a run whose branch failed for good: %s (%s)", st.State, st.Err)
+	}
+	if got := calledHandlers(tr.reqs, id); !got["Release"] || got["Void"] || got["Ship"] {
+		t.Errorf("handlers called by the compensated run: %v, want Release and neither Void nor Ship", got)
+	}
+}
+
+// calledHandlers drains reqs and reports which handlers run id called
+// (the requests of other runs are dropped).
+func calledHandlers(reqs chan provider.Request, id string) map[string]bool {
+	seen := map[string]bool{}
+	for {
+		select {
+		case req := <-reqs:
+			if req.RunID == id {
+				seen[req.Handler] = true
+			}
+		default:
+			return seen
+		}
+	}
+}
+
+func mustRegistration(t *testing.T, body string) provider.Registration {
+	t.Helper()
+	var reg provider.Registration
+	if err := json.Unmarshal([]byte(body), &reg); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
