@@ -50,10 +50,11 @@ type ProviderOptions struct {
 	// Wait is how long an attempt of a Go step or rollback waits for a
 	// live provider, within 9/10 of its own timeout, before it fails with
 	// ErrNoProvider, a retryable error (default DefaultProviderWait): the
-	// provider that was live when the attempt began went away. With no
-	// live provider, a step waits in its recorded waiting state, and a
-	// rollback's attempt in its rollback state, before they begin, without
-	// this bound and without a goroutine (docs/engine.md#remote-providers).
+	// provider that was live when the attempt began went away (or, for a
+	// branch of a parallel block, none was live). With no live provider,
+	// each attempt of a step waits in its recorded waiting state, and of a
+	// rollback in its rollback state, before it begins, without this bound
+	// and without a goroutine (docs/engine.md#remote-providers).
 	Wait time.Duration
 }
 

@@ -36,16 +36,17 @@ func (r *Registry) has(k handlerKey) bool {
 	return ok
 }
 
-// remoteStep makes Go step s of fl served by providers: it first waits,
-// in its recorded waiting state, for a live handler (ProviderTopic), then
-// each attempt calls one. An in-process handler registered meanwhile wins.
-// A branch of a parallel block has no waiting state (a branch cannot
-// wait): each of its attempts waits for a provider as a retry does (await).
+// remoteStep makes Go step s of fl served by providers: each attempt
+// first waits, in the step's recorded waiting state, for a live handler
+// (ProviderTopic; a retry goes back there: Await.EachAttempt), then calls
+// one. An in-process handler registered meanwhile wins. A branch of a
+// parallel block has no waiting state (a branch cannot wait): each of its
+// attempts waits for a provider in memory (await).
 func (rm *remote) remoteStep(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State]) {
 	k := handlerKey{flow: fl.Name, name: s.Name}
 	outcomes := declaredOutcomes(s)
 	if fl.BlockOf(s.Name) == nil {
-		st.Await = &runtime.Await[State]{Topic: ProviderTopic, Event: s.Name}
+		st.Await = &runtime.Await[State]{Topic: ProviderTopic, Event: s.Name, EachAttempt: true}
 	}
 	st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) {
 		if h, ok := rm.e.reg.step(k.flow, k.name); ok {

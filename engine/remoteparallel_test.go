@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/runtime"
@@ -33,21 +34,29 @@ const packFlow = `{"version": 1, "flows": [{
 // through its provider. Loading such a flow failed: the branch was given
 // the provider's waiting state, which a branch cannot have.
 func TestProviderServesParallelBranches(t *testing.T) {
+	var e *Engine
 	var mu sync.Mutex
 	fail := map[string]bool{} // Mode → Authorize fails for good
 	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(_ string, req provider.Request) []byte {
 		var st struct{ Mode string }
 		_ = json.Unmarshal(req.State, &st)
 		mu.Lock()
-		defer mu.Unlock()
-		if req.Handler == "Authorize" && fail[st.Mode] {
+		declined := req.Handler == "Authorize" && fail[st.Mode]
+		mu.Unlock()
+		if declined {
+			// After Reserve completed, so that there is something to
+			// compensate (else the failure cancels Reserve in flight).
+			// (Not waitFor: this is the transport's goroutine.)
+			for end := time.Now().Add(5 * time.Second); !branchCompleted(e, req.RunID, "Reserve") && time.Now().Before(end); {
+				time.Sleep(time.Millisecond)
+			}
 			return []byte(`{"error": {"class": "permanent", "message": "card declined"}}`)
 		}
 		return []byte(`{}`)
 	}}
 	fx := newFixture(t)
 	fx.remote = &ProviderOptions{NATS: tr}
-	e := fx.start()
+	e = fx.start()
 	t.Cleanup(fx.stop)
 	ds, err := e.LoadFlows("pack.json", []byte(packFlow))
 	if err != nil {
@@ -110,6 +119,17 @@ func TestProviderServesParallelBranches(t *testing.T) {
 	if got := calledHandlers(tr.reqs, id); !got["Release"] || got["Void"] || got["Ship"] {
 		t.Errorf("handlers called by the compensated run: %v, want Release and neither Void nor Ship", got)
 	}
+}
+
+// branchCompleted reports whether branch of run id completed.
+func branchCompleted(e *Engine, id, branch string) bool {
+	h, _ := e.History(id)
+	for _, ev := range h {
+		if ev.Branch == branch && ev.From == runtime.RunningState(branch) && ev.Error == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // calledHandlers drains reqs and reports which handlers run id called

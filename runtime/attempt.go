@@ -76,6 +76,9 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 			return "", nil, err
 		}
 		r.sleep(v.ctx, wait) // an abort is seen at the top
+		if v.msgs == nil && r.cur.kind == kindWaiting {
+			return "", nil, errRewait // after its backoff, the retry waits (Await.EachAttempt)
+		}
 	}
 }
 

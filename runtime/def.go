@@ -310,7 +310,11 @@ func (d *definition[S]) machineEvents() (fsm.Events, error) {
 		for _, out := range slices.Sorted(maps.Keys(routes)) {
 			add(out, routes[out], run)
 		}
-		add(OutcomeRetry, run, run)
+		if a := sd.Await; a != nil && a.EachAttempt {
+			add(OutcomeRetry, sd.waiting.name, run) // the retry waits again
+		} else {
+			add(OutcomeRetry, run, run)
+		}
 		add(evFail, MachineFailing, run)
 		abortable = append(abortable, run)
 		if w := sd.waiting; w != nil {

@@ -103,24 +103,32 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 	p.wait, p.payload = nil, nil
 	switch to.kind {
 	case kindRunning:
-		p.attempt = 1
 		if from.kind == kindWaiting {
-			p.payload = e.Payload // the same visit goes on
+			// The same visit goes on: its first attempt, or the one after
+			// the attempt a retry waited after (rewaits).
+			p.attempt++
+			p.payload = e.Payload
 			break
 		}
+		p.attempt = 1
 		p.visits[to.step]++
 		p.entered = e.Time
 	case kindWaiting:
 		if e.Wait == nil {
 			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "enters a wait without saying what it waits for"}
 		}
+		if from.kind == kindRunning && from.step == to.step {
+			if e.Outcome != OutcomeRetry || e.Error == "" || !d.rewaits(to.step) {
+				return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "waits again without a retry"}
+			}
+			p.attempt = e.Attempt // the next attempt runs after the wait
+			p.wait = p.newWait(e, d, to)
+			return nil
+		}
 		p.visits[to.step]++
 		p.entered = e.Time
 		p.attempt = 0
-		w := *e.Wait
-		w.Flow, w.RunID, w.Step = e.Flow, e.RunID, d.stepID(to.step)
-		w.Key = Key{RunID: e.RunID, Step: w.Step, Visit: int(p.visits[to.step])}.String()
-		p.wait = &w
+		p.wait = p.newWait(e, d, to)
 	case kindRollback:
 		n := len(p.stack)
 		if n == 0 || int(p.stack[n-1].step) != to.step {
@@ -226,11 +234,21 @@ func (p *progress) terminal(from stateKind) RunState {
 	return StateFailed
 }
 
+// newWait is the wait e, which enters waiting state to, records, with the
+// run's identity and the key of the visit.
+func (p *progress) newWait(e *Event, d definitionView, to *mstate) *Wait {
+	w := *e.Wait
+	w.Flow, w.RunID, w.Step = e.Flow, e.RunID, d.stepID(to.step)
+	w.Key = Key{RunID: e.RunID, Step: w.Step, Visit: int(p.visits[to.step])}.String()
+	return &w
+}
+
 // definitionView is what apply needs of a flow definition, whatever its
 // state type.
 type definitionView interface {
 	hasRollback(step int) bool
 	rollbackGated(step int) bool
+	rewaits(step int) bool
 	stepID(step int) string
 	branchesOf(block int) []int
 }
@@ -240,6 +258,12 @@ func (d *definition[S]) branchesOf(block int) []int { return d.steps[block].bran
 func (d *definition[S]) hasRollback(step int) bool { return d.steps[step].hasRollback }
 
 func (d *definition[S]) rollbackGated(step int) bool { return d.steps[step].RollbackAwait != nil }
+
+// rewaits reports whether step's retries wait again (Await.EachAttempt).
+func (d *definition[S]) rewaits(step int) bool {
+	a := d.steps[step].Await
+	return a != nil && a.EachAttempt
+}
 
 // stepID is the ID of step i, or "" for -1.
 func (d *definition[S]) stepID(i int) string {

@@ -414,6 +414,8 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 		return r.fire(evAbort, p.attempt, failedOutcome(err), err)
 	case stop == errCancelled:
 		return r.fire(evAbort, p.attempt, okOutcome(out), nil)
+	case stop == errRewait:
+		return nil // the loop parks the run
 	case stop != nil:
 		return stop
 	}
@@ -436,6 +438,7 @@ var (
 	errCancelled   = errors.New("runtime: cancelled after an attempt") // out, err say how it ended
 	errSuspend     = errors.New("runtime: suspend")                    // before a retry of a suspended run
 	errHistoryFull = errors.New("runtime: history full")               // before an attempt; err says why
+	errRewait      = errors.New("runtime: the retry waits")            // the run is in the step's waiting state again
 )
 
 // errNoSuchEvent marks a machine event the current state does not have:

@@ -165,9 +165,13 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	switch {
 	case gateOpened(e, to):
 		// The same attempt goes on.
-	case self:
+	case self, e.Outcome == OutcomeRetry && to == kindWaiting:
+		// A retry, or a retry that waits first (Await.EachAttempt): the
+		// next attempt, and why the last one failed.
 		t.attempt = e.Attempt + 1
 		t.lastErr = e.Error
+	case to == kindRunning && from == kindWaiting && t.attempt > 0:
+		// The attempt a retry waited for runs.
 	case to == kindRunning || to == kindRollback:
 		t.attempt = 1
 		t.lastErr = ""

@@ -163,6 +163,15 @@ type Await[S any] struct {
 	// step's Deadline bounds it). The deadline is fixed then, recorded in
 	// the run's history, and kept by Resume.
 	Timeout time.Duration
+	// EachAttempt makes every attempt of the step wait, not only its
+	// first: an attempt that fails and is retried takes the run back to
+	// the step's waiting state ("X:running -> X:waiting", outcome retry,
+	// with the attempt's error and the wait, whose deadline is the first
+	// wait's), after its backoff; the next attempt runs when the wait
+	// ends, in the same visit, under the same idempotency key. The engine
+	// gates the Go steps that remote providers serve on a live provider
+	// this way.
+	EachAttempt bool
 }
 
 // Sleep is how long a sleeping step waits: For, counted from when the step

@@ -103,13 +103,17 @@ func (f *Flow[S]) ID() string { return f.def.ID() }
 func (f *Flow[S]) Runtime() *runtime.Flow[S] { return f.def }
 
 // checkCalls refuses a call or rollback call of step st whose flow is not
-// among the flow's calls, a call in a branch, which would wait, and a
-// rollback gated by an event.
+// among the flow's calls, a call in a branch, which would wait, a
+// rollback gated by an event, and a step whose every attempt awaits one.
 func (f *Flow[S]) checkCalls(st *runtime.Step[S], branch bool) error {
 	if st.RollbackAwait != nil {
 		// The engine sets it for rollbacks of remote providers, which
 		// flowgen-temporal does not have; nothing here would wait.
 		return errors.New("flowtemporal: flow " + f.def.ID() + ": step " + st.ID + "'s rollback awaits an event (RollbackAwait), which this target does not run")
+	}
+	if st.Await != nil && st.Await.EachAttempt {
+		// The engine sets it for Go steps of remote providers, as above.
+		return errors.New("flowtemporal: flow " + f.def.ID() + ": step " + st.ID + " awaits before each attempt (Await.EachAttempt), which this target does not run")
 	}
 	var flows []string
 	if st.Call != nil {
