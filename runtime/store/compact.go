@@ -379,5 +379,10 @@ func peekMessage(p []byte) (msgOp, MessageKey, error) {
 	return msgOp(p[1]), k, d.err
 }
 
+// Retain is Options.Retain: a finished run whose last event is older may
+// be gone. An engine's schedules read it: a tick that old may have run and
+// been removed, which nothing in the store tells from a tick missed.
+func (s *Store) Retain() time.Duration { return s.opts.Retain }
+
 // Size returns the size of the store's files on disk.
 func (s *Store) Size() (int64, error) { return s.log.Size() }
