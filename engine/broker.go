@@ -118,7 +118,12 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 //     with no NATS) goes nowhere;
 //   - a message is released once every consumer name registered on its
 //     topic/event has acknowledged it, so a consumer registered later gets
-//     the messages still held, not every message ever published;
+//     the messages still held, not every message ever published. A name
+//     whose consumers all stopped keeps its messages (they are its
+//     backlog when it consumes again, as a flow's trigger does once its
+//     replacement is attached) until Forget drops it: the engine forgets
+//     the trigger consumer of a flow whose new definition no longer has
+//     that trigger;
 //   - the messages held, in all, are at most MaxBytes of payload: beyond,
 //     Publish fails with ErrBrokerFull, a retryable error (a publish step
 //     retries it; POST /events answers 502 and changes nothing) until the
@@ -327,6 +332,23 @@ func (b *MemoryBroker) ConsumeBatch(ctx context.Context, name, topic, event stri
 			close(m.stop)
 		})
 	}, nil
+}
+
+// Forget drops the consumer name of topic/event if none of its consumers
+// is left, with the messages it alone held: a consumer gone for good, whose
+// backlog nobody will take, must not hold messages until MaxBytes is
+// reached and every Publish fails. A name that has consumers is kept.
+func (b *MemoryBroker) Forget(name, topic, event string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.streams[[2]string{topic, event}]
+	if s == nil {
+		return
+	}
+	if g := s.groups[name]; g != nil && len(g.members) == 0 {
+		delete(s.groups, name)
+		b.release(s)
+	}
 }
 
 func (g *memGroup) signal() {

@@ -18,7 +18,11 @@ package engine
 // events) stay one per topic/event, so awaits see their events in the
 // order the broker delivers them.
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/flowgen/flowgen/runtime"
+)
 
 // DefaultEventWorkers is the default Options.EventWorkers: enough events
 // in flight per trigger that their runs' first events fill the store's
@@ -51,7 +55,7 @@ func (e *Engine) consumeTrigger(fe *flowEntry, topic, event string) (func(), err
 		}
 	}
 	for range e.eventWorkers() {
-		stop, err := e.broker.Consume(e.baseCtx, "trigger-"+fe.name, topic, event, h)
+		stop, err := e.broker.Consume(e.baseCtx, triggerConsumer(fe.name), topic, event, h)
 		if err != nil {
 			stopAll()
 			return nil, fmt.Errorf("flow %q: subscribing to %s %s: %w", fe.name, topic, event, err)
@@ -59,4 +63,36 @@ func (e *Engine) consumeTrigger(fe *flowEntry, topic, event string) (func(), err
 		stops = append(stops, stop)
 	}
 	return stopAll, nil
+}
+
+// triggerConsumer is the consumer name of a flow's event triggers.
+func triggerConsumer(flow string) string { return "trigger-" + flow }
+
+// consumerForgetter is a Broker that can drop a consumer name none of
+// whose consumers is left (MemoryBroker.Forget).
+type consumerForgetter interface {
+	Forget(name, topic, event string)
+}
+
+// forgetTriggers tells the broker, once fe replaced old and is attached,
+// that old's event triggers fe does not have are gone for good: the broker
+// would otherwise hold their topic/event's messages for a consumer that
+// never comes back (MemoryBroker: until it is full, and every publish
+// fails).
+func (e *Engine) forgetTriggers(old, fe *flowEntry) {
+	bf, ok := e.broker.(consumerForgetter)
+	if !ok || e.opts.Executor != nil {
+		return
+	}
+	kept := map[[2]string]bool{}
+	for _, t := range fe.triggers {
+		if t.Kind == runtime.TriggerEvent {
+			kept[[2]string{t.Topic, t.Event}] = true
+		}
+	}
+	for _, t := range old.triggers {
+		if t.Kind == runtime.TriggerEvent && !kept[[2]string{t.Topic, t.Event}] {
+			bf.Forget(triggerConsumer(old.name), t.Topic, t.Event)
+		}
+	}
 }

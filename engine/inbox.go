@@ -255,15 +255,28 @@ func (in *inbox) now() time.Time { return in.clock.Now().Round(0) }
 
 // load rebuilds the inbox's index from the store (on Start): pending
 // messages with their payloads, claimed ones by key, dead ones for their
-// expiry. Messages already past their retention expire at once.
+// expiry. Messages already past their retention expire at once. Only the
+// pending messages' payloads are read: the claimed ones of the retention
+// and the dead letters of theirs could be far more than Options.InboxBytes, and
+// the inbox keeps none of their payloads.
 func (in *inbox) load(context.Context) error {
-	ms, err := in.st.Messages(store.MessageFilter{})
+	ms, err := in.st.Messages(store.MessageFilter{NoPayload: true})
 	if err != nil {
 		return fmt.Errorf("engine: loading the inbox: %w", err)
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for i := range ms {
+		if ms[i].State == store.MessagePending {
+			m, ok, err := in.st.GetMessage(ms[i].Key())
+			if err != nil {
+				return fmt.Errorf("engine: loading the inbox: %w", err)
+			}
+			if !ok {
+				continue // expired meanwhile, by an engine sharing the store
+			}
+			ms[i] = m
+		}
 		m := &inMsg{k: ms[i].Key(), received: ms[i].Received, link: ms[i].Link, hi: -1}
 		in.msgs[m.k] = m
 		in.place(m, &ms[i])

@@ -357,6 +357,11 @@ func (e *Engine) commit(p *loadPlan, dir string) (err error) {
 			return err
 		}
 	}
+	for i, fe := range changed {
+		if olds[i] != nil {
+			e.forgetTriggers(olds[i], fe)
+		}
+	}
 	return nil
 }
 

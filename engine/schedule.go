@@ -144,8 +144,23 @@ func (sc *scheduler) missed(fe *flowEntry, spec string, s runtime.Schedule, now 
 	if last.IsZero() {
 		return time.Time{}, false
 	}
-	return latestTick(s, last, now)
+	tick, ok := latestTick(s, last, now)
+	// A tick older than the store's retention may have fired, ended and
+	// been removed since (last is then an older tick whose run is not
+	// over): nothing in the store tells it from a tick missed, and firing
+	// it would run it again. It is left alone; the next tick fires.
+	if r, isR := sc.e.store.(retainer); ok && isR && r.Retain() > 0 && tick.Before(now.Add(-r.Retain())) {
+		sc.e.log.Warn("missed tick not fired: older than the store's retention, its run may have ended and been removed", "flow", fe.name, "tick", tick)
+		return time.Time{}, false
+	}
+	return tick, ok
 }
+
+// retainer is a store that removes finished runs after a retention
+// (*store.Store: Options.Retain).
+type retainer interface{ Retain() time.Duration }
+
+var _ retainer = (*store.Store)(nil)
 
 // latestTick returns the latest tick of s after after and at or before now.
 // A Schedule only tells the next tick, so it scans forward, from now less a

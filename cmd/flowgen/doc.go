@@ -338,7 +338,8 @@
 // # Exit status
 //
 // 0 when there is no error (warnings may have been printed), 1 when an
-// input has an error or a file cannot be read or written, 2 on a usage
+// input has an error, a file cannot be read or written, or the output
+// cannot be written (a full disk: nothing after the failed write), 2 on a usage
 // error (unknown verb or flag, wrong number of arguments, serve on an
 // address that is not loopback without -tokens or -insecure). -h and help
 // exit 0.

@@ -64,6 +64,38 @@ func lookupVerb(name string) *verb {
 // Main runs flowgen with args (without the program name) and returns the
 // process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	out := &outWriter{w: stdout}
+	code := dispatch(args, stdin, out, stderr)
+	// A verb's output is what it was asked for: cut short (a full disk,
+	// a closed pipe), it is a failure, not a success with less to read.
+	// A verb that saw the error itself (-json's encoders) has said so.
+	if out.err != nil && code == exitOK {
+		return failf(&env{stderr: stderr}, "writing the output: %v", out.err)
+	}
+	return code
+}
+
+// outWriter remembers the first error writing to stdout, and writes
+// nothing after it, so that no output goes on past a hole.
+type outWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	o.err = err
+	return n, err
+}
+
+// dispatch runs the verb args name.
+func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	if wd, err := os.Getwd(); err == nil {
 		e.cwd = wd
@@ -180,7 +212,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", v.name, shortHelp(v))
 	}
 	fmt.Fprintf(w, "\nrun 'flowgen help <verb>' or 'flowgen <verb> -h' for a verb's flags.\n")
-	fmt.Fprintf(w, "exit status: 0 ok (warnings allowed), 1 errors in the input, 2 usage errors.\n")
+	fmt.Fprintf(w, "exit status: 0 ok (warnings allowed), 1 errors in the input or I/O errors, 2 usage errors.\n")
 }
 
 // shortHelp is the verb's line in the overview.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -316,6 +317,31 @@ func TestHistoryWaiting(t *testing.T) {
 		}
 		if !strings.Contains(out, "is waiting after 2 events, 0s\n"+want) {
 			t.Errorf("history of %s, want %q after its state:\n%s", run, want, out)
+		}
+	}
+}
+
+// failingWriter fails every write, as stdout on a full disk does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// Output that could not be written is a failure (exit 1, saying why), not
+// an empty success: an operator's `flowgen runs -store DIR > runs.txt` on
+// a full disk must not pass for a store with no runs.
+func TestVerbOutputNotWritten(t *testing.T) {
+	dir := storeWithRuns(t)
+	for _, args := range [][]string{
+		{"runs", "-store", dir},
+		{"runs", "-store", dir, "-json"},
+		{"history", "-store", dir, "o-1"},
+		{"inbox", "-store", dir},
+		{"version"},
+	} {
+		var errOut bytes.Buffer
+		code := Main(args, strings.NewReader(""), failingWriter{}, &errOut)
+		if code != exitError || strings.Count(errOut.String(), "no space left on device") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and the write's error once", args, code, errOut.String(), exitError)
 		}
 	}
 }

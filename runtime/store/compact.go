@@ -5,7 +5,8 @@ package store
 // without what no longer needs to be there:
 //
 //   - the runs that finished (a terminal run state) and whose last event is
-//     older than Options.Retain, when Retain is set, with all their events;
+//     older than Options.Retain, when Retain is set, with all their events
+//     (but a call's child run while its parent is not over);
 //   - the inbox messages that expired (a consumed message expires after the
 //     engine's retention, as does one nobody took), with all their records;
 //   - the abort requests (abort.go) of runs that are over or gone: a
@@ -129,8 +130,13 @@ func (s *Store) CompactAll(ctx context.Context) (CompactStats, error) {
 
 // removable returns the runs a compaction of the segments up to hi removes:
 // finished, their last event before the retention's cutoff, all their
-// events in those segments. A finished run gets no more events, so the
-// answer stays true until the swap.
+// events in those segments, and, for a call's child run, its parent gone or
+// over. A parent not over may still have to learn how its child ended (a
+// crash came between the child's end and the parent's wake-up, or the
+// parent's flow is not registered yet): it reads the child's history, and a
+// child it cannot find it starts again, under the same ID, running its
+// steps a second time. A finished run gets no more events and a run over
+// stays over, so the answer stays true until the swap.
 func (s *Store) removable(hi uint64) (map[string]struct{}, int) {
 	drop := map[string]struct{}{}
 	recs := 0
@@ -143,12 +149,22 @@ func (s *Store) removable(hi uint64) (map[string]struct{}, int) {
 	for i := range s.idx.infos {
 		r := &s.idx.infos[i]
 		pos := s.pos[i]
-		if r.State.Terminal() && r.Updated.Before(cutoff) && len(pos) > 0 && pos[len(pos)-1].Segment <= hi {
+		if r.State.Terminal() && r.Updated.Before(cutoff) && len(pos) > 0 && pos[len(pos)-1].Segment <= hi && !s.parentGoesOn(r) {
 			drop[r.RunID] = struct{}{}
 			recs += len(pos)
 		}
 	}
 	return drop, recs
+}
+
+// parentGoesOn reports whether r is a call's child run whose parent is in
+// the store and not over. s.mu is held.
+func (s *Store) parentGoesOn(r *RunInfo) bool {
+	if r.Parent == "" {
+		return false
+	}
+	i, ok := s.idx.runs[r.Parent]
+	return ok && !s.idx.infos[i].State.Terminal()
 }
 
 // compact compacts the sealed segments; unless force, only when at least
@@ -362,6 +378,11 @@ func peekMessage(p []byte) (msgOp, MessageKey, error) {
 	k := MessageKey{Topic: d.string(), Event: d.string(), ID: d.string()}
 	return msgOp(p[1]), k, d.err
 }
+
+// Retain is Options.Retain: a finished run whose last event is older may
+// be gone. An engine's schedules read it: a tick that old may have run and
+// been removed, which nothing in the store tells from a tick missed.
+func (s *Store) Retain() time.Duration { return s.opts.Retain }
 
 // Size returns the size of the store's files on disk.
 func (s *Store) Size() (int64, error) { return s.log.Size() }

@@ -107,6 +107,10 @@ type MessageFilter struct {
 	// Limit keeps the first Limit messages that match, in the order they
 	// arrived, and reads only their payloads; 0 keeps every one.
 	Limit int
+	// NoPayload lists the messages without their payloads (Payload nil),
+	// reading none: what needs the state of every message (an engine's
+	// inbox at start) is not bound to hold every payload at once.
+	NoPayload bool
 }
 
 func (f MessageFilter) match(m *Message) bool {
@@ -483,6 +487,11 @@ func listMessages(l msgLog, f MessageFilter) (out []Message, err error) {
 		}
 		out = make([]Message, len(es))
 		for i := range es {
+			if f.NoPayload {
+				out[i] = es[i].msg
+				out[i].Payload = nil // Memory keeps it in the entry
+				continue
+			}
 			if err := l.payload(&es[i]); err != nil {
 				out = nil
 				return err
