@@ -24,6 +24,9 @@
 //     engine carry the state as JSON, so a field that JSON drops would be
 //     silently zero after a resume. This is also what makes responses
 //     settable from outside the package.
+//   - With the Temporal target, every field of the state type must cross
+//     JSON (code "state-json", jsonstate.go): each step is an activity
+//     whose input and result are the state as JSON.
 //   - The correlation field must have a string underlying type (code
 //     "field-type"): the generated code converts it with string(...).
 //     fmt.Stringer is not accepted, because a method may depend on state
@@ -131,6 +134,9 @@ func CheckLoaded(f *dsl.File, dir, target string, load func() (*Package, error))
 	for _, fl := range flows {
 		ds = append(ds, checkState(p.Types, fl)...)
 		ds = append(ds, checkCalls(p.Types, f, fl)...)
+		if target == dsl.TargetTemporal {
+			ds = append(ds, checkStateJSON(p.Types, fl)...)
+		}
 	}
 	return ds
 }
