@@ -9,17 +9,19 @@ import (
 	"github.com/flowgen/flowgen/dsl"
 )
 
-// checkStateJSON reports, for the Temporal target, the fields of f's state
-// type that do not cross JSON (code "state-json"). There every step is an
-// activity whose input and result are the run's state as JSON, so a field
-// JSON drops (unexported, or tagged `json:"-"`) is zero in every step
-// after the one that set it (a warning: it may be scratch space of one
-// step), and a field JSON cannot encode makes every run fail as it starts
-// (an error). On the runtime target only a resumed run crosses JSON, and
-// only the fields the flow names are checked (state-field-unexported).
-// The state's own fields are checked, with those of an embedded struct,
-// which JSON promotes; a struct-typed field's own fields are not.
-func checkStateJSON(pkg *types.Package, f *dsl.Flow) diag.List {
+// checkStateJSON reports the fields of f's state type that do not cross
+// JSON (code "state-json"). A run's state is JSON in every event of its
+// history, so a field JSON cannot encode fails every run as it starts, on
+// either target (an error; a field the flow names is checkField's to
+// report, at its use). On the Temporal target every step is moreover an
+// activity whose input and result are the state as JSON, so a field JSON
+// drops (unexported, or tagged `json:"-"`) is zero in every step after the
+// one that set it (a warning: it may be scratch space of one step); on the
+// runtime target only a resumed run loses it, and only the fields the flow
+// names are checked (state-field-unexported). The state's own fields are
+// checked, with those of an embedded struct, which JSON promotes; a
+// struct-typed field's own fields are not.
+func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 	tn, ok := pkg.Scope().Lookup(f.State.Name).(*types.TypeName)
 	if !ok {
 		return nil // checkState reports it
@@ -31,6 +33,12 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow) diag.List {
 	// One diagnostic per kind, naming every field: the command shows one
 	// diagnostic per line (diag.List.Normalize), and all are on the state
 	// line.
+	named := map[string]bool{}
+	for _, ref := range f.FieldRefs() {
+		if ref.Field != nil {
+			named[ref.Field.Name] = true
+		}
+	}
 	var dropped, unencoded []string
 	var walk func(st *types.Struct, depth int)
 	walk = func(st *types.Struct, depth int) {
@@ -53,7 +61,7 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow) diag.List {
 			case !fd.Exported():
 				dropped = append(dropped, fd.Name()+" (unexported)")
 			default:
-				if what := unencodable(fd.Type()); what != "" {
+				if what := unencodable(fd.Type()); what != "" && !named[fd.Name()] {
 					unencoded = append(unencoded, fd.Name()+" ("+what+")")
 				}
 			}
@@ -62,10 +70,10 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow) diag.List {
 	walk(st, 0)
 	var ds diag.List
 	if len(unencoded) > 0 {
-		ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s has %s that JSON cannot encode, %s: on Temporal the state crosses JSON between steps, so no run could start", f.State.Name, plural(len(unencoded), "a field", "fields"), strings.Join(unencoded, ", ")).
+		ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s has %s that JSON cannot encode, %s: a run's state is JSON in its history (and on Temporal between its steps), so no run could start", f.State.Name, plural(len(unencoded), "a field", "fields"), strings.Join(unencoded, ", ")).
 			WithHint("keep them out of the state (a dependency of the steps belongs in the handlers value)"))
 	}
-	if len(dropped) > 0 {
+	if len(dropped) > 0 && target == dsl.TargetTemporal {
 		ds = append(ds, diag.Warnf(f.State.Range, "state-json", "state type %s has %s that JSON drops, %s: on Temporal the state crosses JSON between steps, so each step after the one that sets one sees it zero", f.State.Name, plural(len(dropped), "a field", "fields"), strings.Join(dropped, ", ")).
 			WithHint("export them (without the tag), or keep them out of the state"))
 	}
