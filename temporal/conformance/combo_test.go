@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// comboCases run testdata/combo.flow, whose constructs the suite's other
+// comboCases run combo/combo.flow, whose constructs the suite's other
 // flows have one at a time, together.
 var comboCases = []conformanceCase{
 	// The block, the call, the choose's otherwise, a sleep already due,
@@ -57,7 +58,7 @@ func TestCombinations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	docs := []string{flowJSON(t, "testdata/combo.flow")}
+	docs := []string{flowJSON(t, filepath.Join("combo", "combo.flow"))}
 	ts := newServer(t)
 	for i, c := range comboCases {
 		t.Run(c.name, func(t *testing.T) {

@@ -234,7 +234,7 @@ func handlers(r *engine.Registry) {
 	r.Rollback("Signup.CancelSubscription", func(ctx context.Context, s *engine.State) error {
 		return s.Set("Cancelled", s.String("SubscriptionID"))
 	})
-	// Combo's branches' Go rollbacks (testdata/combo.flow): each appends
+	// Combo's branches' Go rollbacks (combo/combo.flow): each appends
 	// its name, so the state tells their order.
 	for _, name := range []string{"Release", "Void"} {
 		r.Rollback("Combo."+name, func(ctx context.Context, s *engine.State) error {
