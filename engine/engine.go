@@ -141,7 +141,8 @@ type Options struct {
 	// .flow file) for LoadFlows and LoadDir, with the check options the
 	// engine gives (the flows its calls may run); `flowgen serve` sets it
 	// to dsl/flowfile.Load. Without it the engine loads the JSON form
-	// only, and a program that embeds it links no .flow parser.
+	// only, and a program that embeds it links no .flow parser; LoadDir
+	// then skips *.flow files, which JSONOnly as FlowFile refuses instead.
 	FlowFile func(filename string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List)
 	// Executor, if set, runs the JSON flows instead of the engine
 	// (executor.go); Store is then optional and unused.

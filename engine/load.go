@@ -415,11 +415,22 @@ func (e *Engine) read(filename string, data []byte, opts dsl.CheckOptions) (*dsl
 		return dsl.LoadJSON(filename, data, opts)
 	}
 	if e.opts.FlowFile == nil {
-		return nil, diag.List{diag.Errorf(diag.Range{Start: diag.Pos{File: filename, Line: 1, Column: 1}}, "json",
-			"not a JSON flow (the name does not end in .json): this engine loads the JSON form only").
-			WithHint("`flowgen json FILE.flow` prints the JSON form of a .flow file")}
+		return JSONOnly(filename, data, opts)
 	}
 	return e.opts.FlowFile(filename, data, opts)
+}
+
+// JSONOnly refuses a source that is not JSON (code json, at its first
+// line): what an engine without Options.FlowFile answers a LoadFlows of
+// one. As Options.FlowFile it also makes LoadDir read the *.flow files of
+// the directory, and so refuse them, rather than skip them: a service
+// that serves its flows directory on an engine that loads the JSON form
+// only (flowgen-temporal serve) then stops on a .flow file there, which
+// it would otherwise leave unserved without a word.
+func JSONOnly(filename string, _ []byte, _ dsl.CheckOptions) (*dsl.File, diag.List) {
+	return nil, diag.List{diag.Errorf(diag.Range{Start: diag.Pos{File: filename, Line: 1, Column: 1}}, "json",
+		"not a JSON flow (the name does not end in .json): this engine loads the JSON form only").
+		WithHint("`flowgen json FILE.flow` prints the JSON form of a .flow file")}
 }
 
 func isJSONName(name string) bool { return strings.EqualFold(filepath.Ext(name), ".json") }

@@ -24,6 +24,10 @@
 //     engine carry the state as JSON, so a field that JSON drops would be
 //     silently zero after a resume. This is also what makes responses
 //     settable from outside the package.
+//   - Every field of the state type must be encodable as JSON (code
+//     "state-json", jsonstate.go): a run's state is JSON in its history.
+//     With the Temporal target a field JSON drops is a warning too: each
+//     step is an activity whose input and result are the state as JSON.
 //   - The correlation field must have a string underlying type (code
 //     "field-type"): the generated code converts it with string(...).
 //     fmt.Stringer is not accepted, because a method may depend on state
@@ -131,6 +135,7 @@ func CheckLoaded(f *dsl.File, dir, target string, load func() (*Package, error))
 	for _, fl := range flows {
 		ds = append(ds, checkState(p.Types, fl)...)
 		ds = append(ds, checkCalls(p.Types, f, fl)...)
+		ds = append(ds, checkStateJSON(p.Types, fl, target)...)
 	}
 	return ds
 }

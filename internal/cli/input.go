@@ -167,7 +167,13 @@ func (in *input) checkOptions(goPackage, strict bool, target string) dsl.CheckOp
 	opts := dsl.CheckOptions{StrictRollback: strict, PackageFlows: in.packageFlows, Target: target}
 	if goPackage && in.dir != "" {
 		opts.GeneratedFlows = in.generatedFlows
-		opts.GoPackage = func(f *dsl.File) diag.List { return gocheck.CheckLoaded(f, in.dir, target, in.goPackage) }
+		opts.GoPackage = func(f *dsl.File) diag.List {
+			ds := gocheck.CheckLoaded(f, in.dir, target, in.goPackage)
+			if target == dsl.TargetTemporal {
+				ds = append(ds, in.calleeTargets(f)...)
+			}
+			return ds
+		}
 	}
 	return opts
 }

@@ -66,6 +66,34 @@ func NewModule(t testing.TB, repo string) *Module {
 	return m
 }
 
+// Require makes the module require another module of this checkout, path
+// at dir (a directory, such as the Temporal module's), through a replace
+// line as for the checkout, and adds that module's go.sum, so that a page
+// of that module (docs/temporal.md) compiles as a user's module would.
+func (m *Module) Require(path, dir string) {
+	m.t.Helper()
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(m.Dir, "go.sum"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	_, err = f.Write(sum)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.Go("mod", "edit", "-require="+path+"@v0.0.0", "-replace="+path+"="+dir)
+}
+
 // Write writes src to name, a path inside the module.
 func (m *Module) Write(name, src string) {
 	m.t.Helper()

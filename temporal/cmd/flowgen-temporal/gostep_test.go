@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/engine"
 )
 
@@ -34,5 +37,33 @@ func TestServeRefusesGoStepsTruthfully(t *testing.T) {
 	}
 	if strings.Contains(msg, "Provider") || strings.Contains(msg, "Registry.Step") {
 		t.Errorf("the refusal points at a provider API this command does not have: %s", msg)
+	}
+}
+
+// A .flow file in -flows, which flowgen serve loads and this command
+// cannot (it links no .flow parser), stops the start with an error at the
+// file, saying how to convert it, rather than being left unserved without
+// a word; the flows directory is left as it was.
+func TestServeRefusesFlowSources(t *testing.T) {
+	dir := t.TempDir()
+	const hello = "flow Hello {\n    step Pause {\n        sleep 1s\n    }\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "hello.flow"), []byte(hello), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engineOptions(config{flows: dir}, struct{ engine.Executor }{}, nil, slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := eng.LoadFlowsDir()
+	if err == nil || len(ds) != 1 {
+		t.Fatalf("-flows with a .flow file: %v %v; want it refused", ds, err)
+	}
+	d := ds[0]
+	if d.Severity != diag.Error || d.Range.Start.File != filepath.Join(dir, "hello.flow") || d.Range.Start.Line != 1 || !strings.Contains(d.Hint, "flowgen json") {
+		t.Errorf("the refusal is %v (hint %q); want an error at hello.flow:1 saying to convert it with flowgen json", d, d.Hint)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("the flows directory holds %d files after the refusal, want hello.flow alone", len(ents))
 	}
 }

@@ -231,9 +231,11 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 // checks the requests (nil: none).
 func engineOptions(cfg config, x engine.Executor, auth engine.Authorizer, log *slog.Logger) engine.Options {
 	// No Go handler serves these flows: the command registers none, and
-	// has no remote providers (PUT /providers answers 404).
+	// has no remote providers (PUT /providers answers 404). It links no
+	// .flow parser, and says so of a .flow file in -flows, which flowgen
+	// serve would load, rather than leave it unserved (engine.JSONOnly).
 	opts := engine.Options{Executor: x, FlowsDir: cfg.flows, Logger: log, MaxBody: cfg.maxBody, Authorizer: auth,
-		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns), NoGoHandlers: true}
+		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns), NoGoHandlers: true, FlowFile: engine.JSONOnly}
 	if len(cfg.services) > 0 {
 		opts.Caller = httpcall.New(httpcall.Static(cfg.services), httpcall.WithLogger(log))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowgen/flowgen/internal/docblocks"
 	"github.com/flowgen/flowgen/internal/readmetest"
 )
 
@@ -94,4 +95,80 @@ func TestDocsSetUp(t *testing.T) {
 	}
 	run("go", "generate", "./...")
 	run("go", "build", "./...")
+}
+
+// TestDocsGoBlocks compiles the Go blocks of docs/temporal.md against
+// this checkout and the code flowgen gen -target temporal writes, in a
+// module of its own that requires both modules as a user's would (package
+// docblocks, as engine's test does for docs/engine.md). The worker's block
+// is compiled in a package that holds this package's flow, state and
+// handlers, as the page's user's package does; the order's block in one
+// that holds temporal/examples/order's generated code, its handlers any
+// value of their interfaces. The go:generate line is TestDocsSetUp's.
+func TestDocsGoBlocks(t *testing.T) {
+	m, doc := docblocks.ForPage(t, filepath.Join("..", "..", ".."), "docs/temporal.md")
+	m.Require("github.com/flowgen/flowgen/temporal", filepath.Join("..", ".."))
+	copyPackage := func(dir, from, pkg string, files ...string) {
+		t.Helper()
+		for _, f := range files {
+			src, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Write(pkg+"/"+f, strings.Replace(string(src), "package "+from+"\n", "package "+pkg+"\n", 1))
+		}
+	}
+	copyPackage(".", "signup", "signup", "signup_flow.go", "review_flow.go", "state.go", "handlers.go")
+	copyPackage("../order", "order", "order", "order_flow.go", "state.go")
+
+	const generate, worker, order = "//go:generate ", "// The worker: ", "billing, err := NewBillingTemporal("
+	n := m.Fragments("signup/frags.go", doc, docblocks.Fragments{
+		Page: "docs/temporal.md",
+		Wrap: map[string]string{worker: `func frag%d(ctx context.Context, c client.Client, caller runtime.Caller, pub runtime.Publisher, sink runtime.Sink, payload json.RawMessage) {
+%s	_, _, _, _ = res, st, h, err
+}
+`},
+		Skip: []string{generate, order},
+		Prelude: `package signup
+
+import (
+	"context"
+	"encoding/json"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
+)
+
+`,
+	})
+	n += m.Fragments("order/frags.go", doc, docblocks.Fragments{
+		Page: "docs/temporal.md",
+		Wrap: map[string]string{order: `func frag%d(w worker.Worker, opts ...runtime.Option) {
+%s	_ = err
+}
+`},
+		Skip: []string{generate, worker},
+		Prelude: `package order
+
+import (
+	"go.temporal.io/sdk/worker"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+type (
+	orderHandlers   struct{ OrderHandlers }
+	billingHandlers struct{ BillingHandlers }
+	refundHandlers  struct{ RefundHandlers }
+)
+
+`,
+	})
+	if n != 2 {
+		t.Fatalf("docs/temporal.md: %d Go blocks compiled, want 2: teach TestDocsGoBlocks a new one", n)
+	}
+	m.Go("vet", "./...")
 }

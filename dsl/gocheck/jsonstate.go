@@ -1,0 +1,88 @@
+package gocheck
+
+import (
+	"go/types"
+	"reflect"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// checkStateJSON reports the fields of f's state type that do not cross
+// JSON (code "state-json"). A run's state is JSON in every event of its
+// history, so a field JSON cannot encode fails every run as it starts, on
+// either target (an error; a field the flow names is checkField's to
+// report, at its use). On the Temporal target every step is moreover an
+// activity whose input and result are the state as JSON, so a field JSON
+// drops (unexported, or tagged `json:"-"`) is zero in every step after the
+// one that set it (a warning: it may be scratch space of one step); on the
+// runtime target only a resumed run loses it, and only the fields the flow
+// names are checked (state-field-unexported). The state's own fields are
+// checked, with those of an embedded struct, which JSON promotes; a
+// struct-typed field's own fields are not.
+func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
+	tn, ok := pkg.Scope().Lookup(f.State.Name).(*types.TypeName)
+	if !ok {
+		return nil // checkState reports it
+	}
+	st, ok := tn.Type().Underlying().(*types.Struct)
+	if !ok {
+		return nil
+	}
+	// One diagnostic per kind, naming every field: the command shows one
+	// diagnostic per line (diag.List.Normalize), and all are on the state
+	// line.
+	named := map[string]bool{}
+	for _, ref := range f.FieldRefs() {
+		if ref.Field != nil {
+			named[ref.Field.Name] = true
+		}
+	}
+	var dropped, unencoded []string
+	var walk func(st *types.Struct, depth int)
+	walk = func(st *types.Struct, depth int) {
+		for i := range st.NumFields() {
+			fd := st.Field(i)
+			tag, _, _ := strings.Cut(reflect.StructTag(st.Tag(i)).Get("json"), ",")
+			if fd.Embedded() && tag == "" && depth < 8 {
+				t := fd.Type()
+				if p, isPtr := t.Underlying().(*types.Pointer); isPtr {
+					t = p.Elem()
+				}
+				if inner, isStruct := t.Underlying().(*types.Struct); isStruct {
+					walk(inner, depth+1) // JSON promotes its fields, an unexported type's too
+					continue
+				}
+			}
+			switch {
+			case reflect.StructTag(st.Tag(i)).Get("json") == "-":
+				dropped = append(dropped, fd.Name()+" (tagged `json:\"-\"`)")
+			case !fd.Exported():
+				dropped = append(dropped, fd.Name()+" (unexported)")
+			default:
+				if what := unencodable(fd.Type()); what != "" && !named[fd.Name()] {
+					unencoded = append(unencoded, fd.Name()+" ("+what+")")
+				}
+			}
+		}
+	}
+	walk(st, 0)
+	var ds diag.List
+	if len(unencoded) > 0 {
+		ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s has %s that JSON cannot encode, %s: a run's state is JSON in its history (and on Temporal between its steps), so no run could start", f.State.Name, plural(len(unencoded), "a field", "fields"), strings.Join(unencoded, ", ")).
+			WithHint("keep them out of the state (a dependency of the steps belongs in the handlers value)"))
+	}
+	if len(dropped) > 0 && target == dsl.TargetTemporal {
+		ds = append(ds, diag.Warnf(f.State.Range, "state-json", "state type %s has %s that JSON drops, %s: on Temporal the state crosses JSON between steps, so each step after the one that sets one sees it zero", f.State.Name, plural(len(dropped), "a field", "fields"), strings.Join(dropped, ", ")).
+			WithHint("export them (without the tag), or keep them out of the state"))
+	}
+	return ds
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

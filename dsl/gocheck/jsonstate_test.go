@@ -1,0 +1,61 @@
+package gocheck
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
+)
+
+// A run's state is JSON in its history: the fields JSON cannot encode are
+// an error on both targets. With -target temporal it crosses JSON between
+// every step too: the fields JSON drops are a warning. Both at the flow's
+// state line, each naming all its fields, those of embedded structs
+// included.
+func TestStateJSON(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": "package m\n\n" +
+			"type S struct {\n" +
+			"	In     string\n" +
+			"	secret string\n" +
+			"	Hidden string `json:\"-\"`\n" +
+			"	Fn     func()\n" +
+			"	Done   chan int `json:\"-\"`\n" +
+			"	Named  string `json:\"named,omitempty\"`\n" +
+			"	Embedded\n" +
+			"	*inner\n" +
+			"}\n\n" +
+			"type Embedded struct {\n	Promoted string\n	cache    map[string]int\n}\n\n" +
+			"type inner struct {\n	X int\n	z complex128\n	W complex64\n}\n",
+	})
+	src := "flow F {\n    state S\n    step A {\n        rpc svc \"X.Y\" (In)\n        irreversible\n    }\n}\n"
+	check := func(target string) []string {
+		_, ds := flowfile.Load("t.flow", []byte(src), dsl.CheckOptions{Target: target,
+			GoPackage: func(f *dsl.File) diag.List {
+				return CheckLoaded(f, dir, target, func() (*Package, error) { return Load(dir) })
+			}})
+		var out []string
+		for _, d := range ds {
+			if d.Code == "state-json" {
+				out = append(out, strings.TrimPrefix(d.Range.Start.String(), "t.flow:")+" "+d.Severity.String()+": "+d.Message)
+			}
+		}
+		return out
+	}
+	const cannotEncode = "2:11 error: state type S has fields that JSON cannot encode, Fn (a function), W (a complex number): a run's state is JSON in its history (and on Temporal between its steps), so no run could start"
+	want := []string{
+		cannotEncode,
+		"2:11 warning: state type S has fields that JSON drops, secret (unexported), Hidden (tagged `json:\"-\"`), Done (tagged `json:\"-\"`), cache (unexported), z (unexported): on Temporal the state crosses JSON between steps, so each step after the one that sets one sees it zero",
+	}
+	if d := cmp.Diff(want, check(dsl.TargetTemporal)); d != "" {
+		t.Errorf("temporal (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{cannotEncode}, check(dsl.TargetRuntime)); d != "" {
+		t.Errorf("runtime (-want +got):\n%s", d)
+	}
+}

@@ -1,0 +1,195 @@
+package combo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
+	"github.com/flowgen/flowgen/temporal/internal/twoforms"
+)
+
+// world is the services and handlers of one run, scripted: per endpoint,
+// what each attempt does (the last entry repeats; none: it answers).
+type world struct {
+	script map[string][]string
+	mu     sync.Mutex
+	lines  []string
+}
+
+// add journals what, with the idempotency key of ctx. A call is journaled
+// as it ends: the branches start together, and Reserve ends last.
+func (w *world) add(ctx context.Context, what string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lines = append(w.lines, what+" "+runtime.IdempotencyKey(ctx))
+}
+
+func (w *world) journal() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.lines)
+}
+
+// Call is every service of the three flows.
+func (w *world) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
+	attempt := runtime.Attempt(ctx)
+	var b string
+	if bs := w.script[endpoint]; len(bs) > 0 {
+		b = bs[min(attempt, len(bs))-1]
+	}
+	if endpoint == "Stock.Reserve" {
+		time.Sleep(300 * time.Millisecond) // after Authorize, on both forms
+	}
+	w.add(ctx, fmt.Sprintf("%s #%d %s", endpoint, attempt, b))
+	if b == "fail" {
+		return fmt.Errorf("%s: unavailable", endpoint)
+	}
+	if out, ok := rsp.(*string); ok {
+		*out = endpoint + "-" + runtime.RunID(ctx)
+	}
+	return nil
+}
+
+// handlers are Combo's Go rollbacks: each appends its name to Undone.
+type handlers struct{ w *world }
+
+func (h handlers) Release(ctx context.Context, s *ComboState) error {
+	s.Undone = append(s.Undone, "Release")
+	h.w.add(ctx, "Release")
+	return nil
+}
+
+func (h handlers) Void(ctx context.Context, s *ComboState) error {
+	s.Undone = append(s.Undone, "Void")
+	h.w.add(ctx, "Void")
+	return nil
+}
+
+func local(t *testing.T, ctx context.Context, w *world, id string, start ComboState, drive func(twoforms.Handle[ComboState])) twoforms.Observed[ComboState] {
+	sink, bus := runtime.NewMemorySink(), runtime.NewMemoryBus()
+	opts := []runtime.Option{runtime.WithSink(sink), runtime.WithSubscriber(bus)}
+	b, err := NewBillingFlow(nil, BillingServicesFromCaller(w), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRefundFlow(nil, RefundServicesFromCaller(w), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewComboFlow(handlers{w}, ComboServicesFromCaller(w), b, r, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.Start(ctx, start, runtime.WithRunID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := twoforms.Local(run, bus)
+	drive(h)
+	o := twoforms.Observe(t, ctx, h, w.journal, func() []runtime.Message { return nil })
+	o.Children = twoforms.Children(t, ctx, h, func(ref runtime.RunRef) ([]runtime.Event, error) { return sink.History(ref.RunID), nil })
+	return o
+}
+
+func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, w *world, id string, start ComboState, drive func(twoforms.Handle[ComboState])) twoforms.Observed[ComboState] {
+	b, err := NewBillingTemporal(nil, BillingServicesFromCaller(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRefundTemporal(nil, RefundServicesFromCaller(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewComboTemporal(handlers{w}, ComboServicesFromCaller(w), b, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.NewWorker(id, f.Register) // a queue of its own, served by this world
+	run, err := StartCombo(ctx, ts.GetDefaultClient(), start, client.StartWorkflowOptions{ID: id, TaskQueue: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drive(run)
+	o := twoforms.Observe(t, ctx, run, w.journal, func() []runtime.Message { return nil })
+	o.Children = twoforms.Children(t, ctx, run, func(ref runtime.RunRef) ([]runtime.Event, error) {
+		return flowtemporal.Attach[Invoice](ts.GetDefaultClient(), ref.RunID).History(ctx)
+	})
+	return o
+}
+
+// TestComboFormsAgree runs combo.flow's generated code in its two forms,
+// each script on both at once, Temporal on a real server, and requires the
+// same journal (the Go rollbacks', the child runs' calls), history (the
+// children's too), final state, terminal state and error.
+func TestComboFormsAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
+	past, far := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name    string
+		script  map[string][]string
+		amount  int
+		settle  time.Time
+		approve bool
+		final   runtime.RunState
+		undone  []string
+	}{
+		// Ship's second attempt inside its deadline.
+		{"done", map[string][]string{"Parcel.Send": {"fail", ""}}, 40, past, false, runtime.StateDone, nil},
+		// The choose after the call routes to the await, whose event
+		// carries the correlation at order.id.
+		{"approved", nil, 900, past, true, runtime.StateDone, nil},
+		// No time for Ship's third attempt: Refund's child, then the
+		// block's Go rollbacks, Reserve's (completed last) first.
+		{"ship out of time", map[string][]string{"Parcel.Send": {"fail"}}, 40, past, false, runtime.StateCompensated, []string{"Release", "Void"}},
+		{"approval times out", nil, 900, past, false, runtime.StateCompensated, []string{"Release", "Void"}},
+		{"sleep cut by its deadline", nil, 40, far, false, runtime.StateCompensated, []string{"Release", "Void"}},
+		{"sleep until a time not set", nil, 40, time.Time{}, false, runtime.StateCompensated, []string{"Release", "Void"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			id := "combo-" + strings.ReplaceAll(c.name, " ", "-")
+			start := ComboState{OrderID: id, Item: "lamp", Amount: c.amount, Invoice: Invoice{Amount: c.amount}, SettleAt: c.settle}
+			drive := func(h twoforms.Handle[ComboState]) {
+				if !c.approve {
+					return
+				}
+				twoforms.WaitFor(t, ctx, h, runtime.WaitingState("Approve"))
+				if err := h.Deliver(ctx, "approvals", "decided", json.RawMessage(fmt.Sprintf(`{"order": {"id": %q}, "ok": true}`, id))); err != nil {
+					t.Error(err)
+				}
+			}
+			var want, got twoforms.Observed[ComboState]
+			var wg sync.WaitGroup
+			wg.Go(func() { want = local(t, ctx, &world{script: c.script}, id, start, drive) })
+			wg.Go(func() { got = onTemporal(t, ctx, ts, &world{script: c.script}, id, start, drive) })
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+			if want.Final != c.final || !slices.Equal(want.State.Undone, c.undone) {
+				t.Errorf("the runtime form ended %s with rollbacks %v, want %s with %v (%s)", want.Final, want.State.Undone, c.final, c.undone, want.Err)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("the Temporal form differs from the runtime form (-runtime +temporal):\n%s", d)
+			}
+		})
+	}
+}
