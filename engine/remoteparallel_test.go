@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/runtime"
@@ -35,19 +37,30 @@ const packFlow = `{"version": 1, "flows": [{
 func TestProviderServesParallelBranches(t *testing.T) {
 	var mu sync.Mutex
 	fail := map[string]bool{} // Mode → Authorize fails for good
+	var e *Engine
 	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(_ string, req provider.Request) []byte {
 		var st struct{ Mode string }
 		_ = json.Unmarshal(req.State, &st)
 		mu.Lock()
-		defer mu.Unlock()
-		if req.Handler == "Authorize" && fail[st.Mode] {
+		failing := req.Handler == "Authorize" && fail[st.Mode]
+		mu.Unlock()
+		if failing {
+			// Authorize fails once Reserve has completed, so that Reserve
+			// is released: a branch the failure cancels before it
+			// completes has nothing to roll back, and the run would end
+			// failed, not compensated.
+			// (Not waitFor: this is the branch's goroutine, not the
+			// test's; if Reserve never completes, the test fails below.)
+			for end := time.Now().Add(20 * time.Second); !branchCompleted(e, req.RunID, "Reserve") && time.Now().Before(end); {
+				time.Sleep(time.Millisecond)
+			}
 			return []byte(`{"error": {"class": "permanent", "message": "card declined"}}`)
 		}
 		return []byte(`{}`)
 	}}
 	fx := newFixture(t)
 	fx.remote = &ProviderOptions{NATS: tr}
-	e := fx.start()
+	e = fx.start()
 	t.Cleanup(fx.stop)
 	ds, err := e.LoadFlows("pack.json", []byte(packFlow))
 	if err != nil {
@@ -110,6 +123,15 @@ func TestProviderServesParallelBranches(t *testing.T) {
 	if got := calledHandlers(tr.reqs, id); !got["Release"] || got["Void"] || got["Ship"] {
 		t.Errorf("handlers called by the compensated run: %v, want Release and neither Void nor Ship", got)
 	}
+}
+
+// branchCompleted reports whether run id's history records that its
+// branch completed.
+func branchCompleted(e *Engine, id, branch string) bool {
+	h, _ := e.History(id)
+	return slices.ContainsFunc(h, func(ev runtime.Event) bool {
+		return ev.Branch == branch && ev.Outcome == runtime.OutcomeOK
+	})
 }
 
 // calledHandlers drains reqs and reports which handlers run id called
