@@ -145,3 +145,60 @@ func TestParallelJSONOverHTTP(t *testing.T) {
 		t.Errorf("Create undone %d times, the failed Reserve released %d times: want 1 and 0", fx.effects.count("delete:"), fx.effects.count("release:"))
 	}
 }
+
+// A branch with a deadline and no timeout ends with the outcome timeout
+// when its deadline passes, and its block routes it: loading such a flow
+// failed ("none of its branches has a timeout"), though the run ended
+// timeout all the same, which then could only fail the run.
+func TestParallelBranchDeadlineRoutesTimeout(t *testing.T) {
+	const flows = `{"version": 1, "flows": [{
+  "name": "Quote", "state": "QuoteState",
+  "triggers": [{"kind": "rpc", "endpoint": "Quote.Start"}],
+  "steps": [
+    {"name": "Ask", "parallel": {"branches": [
+      {"name": "Fast", "action": {"kind": "go"}, "writes": ["Fast"], "irreversible": true},
+      {"name": "Slow", "action": {"kind": "go"}, "deadline": "20ms", "irreversible": true}
+    ]}, "on": [{"on": "timeout", "target": "Late"}]},
+    {"name": "Done", "action": {"kind": "go"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+    {"name": "Late", "action": {"kind": "go"}, "irreversible": true}
+  ]}]}`
+	fx := newFixture(t)
+	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Provide(ProviderFunc(func(r *Registry) {
+		r.Step("Fast", func(_ context.Context, s *State) (string, error) { return "", s.Set("Fast", true) })
+		r.Step("Slow", func(ctx context.Context, _ *State) (string, error) {
+			<-ctx.Done() // the deadline ends it
+			return "", ctx.Err()
+		})
+		r.Step("Done", func(context.Context, *State) (string, error) {
+			return "", errors.New("the block timed out: Done must not run")
+		})
+		r.Step("Late", func(_ context.Context, s *State) (string, error) { return "", s.Set("Late", true) })
+	}))
+	if ds, err := e.LoadFlows("quote.json", []byte(flows)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+	id, err := e.StartRun(context.Background(), "Quote", json.RawMessage(`{}`), "q-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the run over", func() bool { return runState(fx, id).Terminal() })
+	st, err := e.Status(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != runtime.StateDone || st.Step != "Late" {
+		t.Fatalf("run ended %s at %s (%s), want done through Late", st.State, st.Step, st.Err)
+	}
+	i := slices.IndexFunc(st.Branches, func(b runtime.Branch) bool { return b.Step == "Slow" })
+	if i < 0 || st.Branches[i].Outcome != runtime.OutcomeTimeout || !strings.Contains(st.Branches[i].Err, "deadline") {
+		t.Errorf("branches %+v: want Slow ended timeout by its deadline", st.Branches)
+	}
+}
