@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -157,4 +158,25 @@ func mustRegistration(t *testing.T, body string) provider.Registration {
 		t.Fatal(err)
 	}
 	return reg
+}
+
+// A registration whose outcomes differ from a Go branch's is refused, as
+// for any Go step: it was accepted (the check read the flow's top-level
+// steps only), and then served nothing, the branch's attempts waiting for
+// a provider with the branch's outcomes.
+func TestProviderOutcomeConflictInBranch(t *testing.T) {
+	fx := newFixture(t)
+	fx.remote = &ProviderOptions{NATS: stubTransport{reqs: make(chan provider.Request, 1), answer: func(string, provider.Request) []byte { return []byte(`{}`) }}}
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	if ds, err := e.LoadFlows("pack.json", []byte(packFlow)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	_, err := e.RegisterProvider("pack", mustRegistration(t, `{"handlers": [{"name": "Pack.Reserve", "outcomes": ["x"], "subject": "flowgen_provider.pack.step.Reserve"}]}`))
+	if !errors.Is(err, ErrProviderConflict) || !strings.Contains(fmt.Sprint(err), `Go step "Reserve" of flow "Pack" declares none (ok only)`) {
+		t.Fatalf("registering outcomes a branch does not declare: %v, want a conflict", err)
+	}
+	if len(e.Providers()) != 0 {
+		t.Fatal("a refused registration left a lease")
+	}
 }
