@@ -648,3 +648,64 @@ func TestParallelCycleHitsHistoryBound(t *testing.T) {
 		t.Errorf("replayed status %+v, %v", st, err)
 	}
 }
+
+// Resume from every prefix of a run whose branch Z fails once X and Y
+// completed: the run ends compensated, no completed step runs again, no
+// rollback recorded before the crash runs again, and the rollbacks, before
+// and after the crash, undo the completions newest first.
+func TestParallelResumeFailingFromEveryPrefix(t *testing.T) {
+	failZ := func(p *ptest, afterOthers bool) {
+		var others sync.WaitGroup
+		others.Add(2)
+		for _, id := range []string{"X", "Y"} {
+			var once sync.Once
+			p.exec[id] = func(context.Context, *pstate) (runtime.Outcome, error) {
+				once.Do(others.Done)
+				return "", nil
+			}
+		}
+		p.exec["Z"] = func(context.Context, *pstate) (runtime.Outcome, error) {
+			if afterOthers {
+				others.Wait() // so that X and Y are rolled back
+			}
+			return "", runtime.Permanent(errBoom)
+		}
+	}
+	p := newPtest()
+	failZ(p, true)
+	if res, _ := p.flow(t).Execute(context.Background(), pstate{}, runtime.WithRunID("r")); res.Final != runtime.StateCompensated {
+		t.Fatalf("the full run ended %s", res.Final)
+	}
+	full := p.sink.History("r")
+	for i := 1; i < len(full); i++ {
+		q := newPtest()
+		failZ(q, false) // resumed: X and Y completed already, or run again now
+		for _, e := range full[:i] {
+			q.sink.Emit(context.Background(), e)
+		}
+		g := q.flow(t)
+		run, err := g.Resume(context.Background(), full[:i])
+		if err != nil {
+			t.Fatalf("prefix %d: %v", i, err)
+		}
+		if res, _ := run.Wait(context.Background()); res.Final != runtime.StateCompensated {
+			t.Fatalf("prefix %d: ended %s", i, res.Final)
+		}
+		var undone []string // before the crash, then after
+		for _, e := range full[:i] {
+			if strings.HasSuffix(e.From, ":rollback") && e.Error == "" {
+				undone = append(undone, "undo "+e.Step)
+			}
+		}
+		undone = append(undone, undos(q.rec)...)
+		h := checkParallelHistory(t, g, "r")
+		if want := completions(h); !slices.Equal(undone, want) {
+			t.Fatalf("prefix %d: rollbacks %q, want the completions newest first %q", i, undone, want)
+		}
+		for _, e := range full[:i] {
+			if e.Error == "" && strings.HasSuffix(e.From, ":running") && e.To != e.From && q.rec.count("exec "+e.Step) > 0 {
+				t.Fatalf("prefix %d: %s completed before the crash and ran again", i, e.Step)
+			}
+		}
+	}
+}
