@@ -416,8 +416,8 @@ func (c *checker) undefinedOutcome(f *Flow, s *Step, name string, r diag.Range, 
 			WithHint("remove this transition; an abort or the run's history bound does not take it, but rolls the run back")
 	}
 	if name == OutcomeTimeout {
-		return diag.Errorf(r, "undefined-outcome", "step %q has no timeout, so it cannot end with outcome %q", s.Name, name).
-			WithHint("add `timeout <duration>` to the step (or to the flow), or remove this transition")
+		return diag.Errorf(r, "undefined-outcome", "step %q has no timeout or deadline, so it cannot end with outcome %q", s.Name, name).
+			WithHint("add `timeout <duration>` or `deadline <duration>` to the step (or to the flow), or remove this transition")
 	}
 	d := diag.Errorf(r, "undefined-outcome", "step %q cannot end with outcome %q: its outcomes are %s", s.Name, name, strings.Join(outcomes, ", "))
 	if m := c.suggest(name, func() []string { return outcomes }, false); m != "" {

@@ -118,10 +118,20 @@ func TestCheck(t *testing.T) {
 				step("B", rpc+`, "irreversible": true, "on": [{"on": "rejected", "target": "fail"}]`))),
 			want: []string{
 				`$.flows[0].steps[0].on[0].on: error undefined-outcome: step "A" cannot end with outcome "aproved": its outcomes are ok, error, approved [hint: did you mean "approved"?]`,
-				`$.flows[0].steps[0].on[1].on: error undefined-outcome: step "A" has no timeout, so it cannot end with outcome "timeout" [hint: add ` + "`timeout <duration>`" + ` to the step (or to the flow), or remove this transition]`,
+				`$.flows[0].steps[0].on[1].on: error undefined-outcome: step "A" has no timeout or deadline, so it cannot end with outcome "timeout" [hint: add ` + "`timeout <duration>` or `deadline <duration>`" + ` to the step (or to the flow), or remove this transition]`,
 				`$.flows[0].steps[0].on[2].on: error undefined-outcome: step "A" cannot end with outcome "other": its outcomes are ok, error, approved [hint: declare it with ` + "`outcomes other`" + `]`,
 				`$.flows[0].steps[1].on[0].on: error undefined-outcome: step "B" cannot end with outcome "rejected": its outcomes are ok, error [hint: only Go steps can declare outcomes of their own]`,
 			},
+		},
+		{
+			// A deadline ends a step that works with the outcome timeout
+			// (it cuts an attempt short, or leaves no time for a retry),
+			// and so a block whose branch has one: both may route it.
+			name: "a deadline routes timeout",
+			src: doc(flow("F", `"state": "S"`,
+				goStep("A", `"deadline": "1m", "on": [{"on": "timeout", "target": "Late"}]`),
+				`{"name": "P", "parallel": {"branches": [`+step("B", rpc+`, "deadline": "1m", "irreversible": true`)+`]}, "on": [{"on": "timeout", "target": "Late"}]}`,
+				goStep("Late", `"on": [{"on": "ok", "target": "fail"}]`))),
 		},
 		{
 			name: "rollback call with a response",

@@ -183,8 +183,8 @@ func (c *checker) intoBranch(s *Step, t *Ident, r diag.Range) bool {
 // the block cannot end with.
 func (c *checker) blockOutcome(s *Step, name string, r diag.Range, outcomes []string) diag.Diagnostic {
 	if name == OutcomeTimeout {
-		return diag.Errorf(r, "undefined-outcome", "parallel block %q cannot end with outcome %q: none of its branches has a timeout", s.Name, name).
-			WithHint("give a branch a `timeout` (or the flow one), or remove this transition")
+		return diag.Errorf(r, "undefined-outcome", "parallel block %q cannot end with outcome %q: none of its branches has a timeout or deadline", s.Name, name).
+			WithHint("give a branch a `timeout` or `deadline` (or the flow one), or remove this transition")
 	}
 	return diag.Errorf(r, "undefined-outcome", "parallel block %q cannot end with outcome %q: its outcomes are %s", s.Name, name, strings.Join(outcomes, ", ")).
 		WithHint("a block ends ok when every branch completed, or with the outcome of the branch that failed")

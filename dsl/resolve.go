@@ -402,17 +402,17 @@ func (s *Step) CanFail() bool {
 }
 
 // CanTimeout reports whether s can end with the timeout outcome: it has a
-// timeout, or it waits for something its kind bounds with a timeout (an
-// await), or it waits and has a deadline (a sleep: only its step's
-// deadline can cut it short).
+// timeout, or a deadline (it cuts an attempt short, or leaves no time for
+// the next: runtime.DeadlinePassed, runtime.NoTimeForRetry), or it waits
+// for something its kind bounds with a timeout (an await).
 func (f *Flow) CanTimeout(s *Step) bool {
 	if s.IsBlock() {
 		return f.blockCanTimeout(s)
 	}
-	if spec := s.Spec(); spec.Waits {
-		return spec.Has(FieldTimeout) || f.TimeoutFor(s) > 0 || f.DeadlineFor(s) > 0
+	if spec := s.Spec(); spec.Waits && spec.Has(FieldTimeout) {
+		return true
 	}
-	return f.TimeoutFor(s) > 0
+	return f.TimeoutFor(s) > 0 || f.DeadlineFor(s) > 0
 }
 
 // Transition returns the step's transition for outcome, or nil when none is

@@ -523,7 +523,7 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 func (rm *remote) checkFlows(hs []provider.Handler) error {
 	var errs []string
 	for _, fl := range rm.e.jsonFlows() {
-		for _, s := range fl.Steps {
+		for _, s := range fl.AllSteps() { // the branches of parallel blocks too
 			if s == nil || !s.IsGo() {
 				continue
 			}

@@ -42,7 +42,9 @@ const (
 	// <step>:waiting -> <step>:running; and <step>:rollback to itself when
 	// the event a gated rollback attempt waits for came (gateOpened).
 	evWake = "@wake"
-	evFail = "@fail" // <step>:running -> failing: an outcome nothing routes
+	// <step>:running -> failing: an outcome nothing routes, or the history
+	// bound; <block>:parallel -> failing: the history bound.
+	evFail = "@fail"
 	// Leaving a rollback, and ending an unwind: named after the state they
 	// lead to, because which one is the run's data (why it unwinds, what
 	// is left to undo), not the flow's.
@@ -303,6 +305,7 @@ func (d *definition[S]) machineEvents() (fsm.Events, error) {
 			for _, out := range slices.Sorted(maps.Keys(routes)) {
 				add(out, routes[out], blk.name)
 			}
+			add(evFail, MachineFailing, blk.name) // the history bound, as the block is entered
 			abortable = append(abortable, blk.name)
 			continue
 		}

@@ -85,6 +85,9 @@ type branchMsg[S any] struct {
 // their events as they come, and moves the run out of the block.
 func (r *Run[S]) runParallel(b *stepDef[S]) error {
 	p := &r.progress
+	if err := r.blockEntry(b); err != nil { // the block did not start: nothing in it to roll back
+		return r.fire(evFail, 0, OutcomeError, err)
+	}
 	var base S
 	if err := r.blockBase(b, &base); err != nil {
 		return err
@@ -186,6 +189,19 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 		return errSuspend
 	}
 	return r.fire(OutcomeOK, 0, OutcomeOK, nil)
+}
+
+// blockEntry returns the error that fails the run, as runStep's before an
+// attempt, when block b is entered (none of its branches started) with
+// the run's history at its bound (WithMaxHistory): branches never check
+// it, so a cycle of blocks would record events without end.
+func (r *Run[S]) blockEntry(b *stepDef[S]) error {
+	for _, x := range b.branches {
+		if r.progress.lanes[x].started {
+			return nil
+		}
+	}
+	return r.historyFull()
 }
 
 // blockBase sets base to the state block b was entered with: the run's

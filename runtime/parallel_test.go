@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -593,4 +594,118 @@ func TestParallelSuspendResume(t *testing.T) {
 		}
 	}
 	checkParallelHistory(t, f, "r")
+}
+
+// A cycle of parallel blocks that never waits is failed by the history
+// bound, as a cycle of steps is: the block checks it as it is entered. The
+// bound was never checked there (branches do not check it), so such a run
+// recorded events without end. Here a cycle of blocks, P -> Q -> P, after
+// a step that is rolled back.
+func TestParallelCycleHitsHistoryBound(t *testing.T) {
+	p := newPtest()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var runs atomic.Int64
+	body := func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		if runs.Add(1) > 10_000 { // far past the bound: the run is not going to stop
+			cancel()
+		}
+		return "", nil
+	}
+	f := runtime.New[pstate]("cycle", runtime.WithSink(p.sink), runtime.WithMaxHistory(100))
+	blockP := runtime.NewParallel("P", []*runtime.Step[pstate]{
+		runtime.NewStep("A", body, runtime.WithIrreversible[pstate]()),
+		runtime.NewStep("B", body, runtime.WithIrreversible[pstate]()),
+	})
+	blockQ := runtime.NewParallel("Q", []*runtime.Step[pstate]{
+		runtime.NewStep("C", body, runtime.WithIrreversible[pstate]()),
+	})
+	blockQ.Next = map[runtime.Outcome]string{runtime.OutcomeOK: "P"}
+	if err := f.Register(p.step("Before", func(s *pstate, v string) { s.Before = v }, nil), blockP, blockQ); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.Execute(ctx, pstate{}, runtime.WithRunID("r"))
+	if res.Final != runtime.StateCompensated || !errors.Is(err, runtime.ErrHistoryLimit) {
+		t.Fatalf("run ended %s (%v), want compensated by the history bound", res.Final, err)
+	}
+	if !slices.Equal(undos(p.rec), []string{"undo Before"}) {
+		t.Errorf("rollbacks %q, want Before's", undos(p.rec))
+	}
+	h, err := f.History(context.Background(), "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bound is checked as a block is entered: P's visit (2 forks, 2
+	// joins, its end) may cross it; then the run fails, rolls Before back
+	// and ends (4 events).
+	if len(h) > 100+5+4 {
+		t.Errorf("%d events recorded, bound 100", len(h))
+	}
+	if err := f.CheckHistory(h); err != nil {
+		t.Fatalf("CheckHistory: %v", err)
+	}
+	if st, err := runtime.Replay(h); err != nil || !strings.Contains(st.Err, runtime.ErrHistoryLimit.Error()) {
+		t.Errorf("replayed status %+v, %v", st, err)
+	}
+}
+
+// Resume from every prefix of a run whose branch Z fails once X and Y
+// completed: the run ends compensated, no completed step runs again, no
+// rollback recorded before the crash runs again, and the rollbacks, before
+// and after the crash, undo the completions newest first.
+func TestParallelResumeFailingFromEveryPrefix(t *testing.T) {
+	failZ := func(p *ptest, afterOthers bool) {
+		var others sync.WaitGroup
+		others.Add(2)
+		for _, id := range []string{"X", "Y"} {
+			var once sync.Once
+			p.exec[id] = func(context.Context, *pstate) (runtime.Outcome, error) {
+				once.Do(others.Done)
+				return "", nil
+			}
+		}
+		p.exec["Z"] = func(context.Context, *pstate) (runtime.Outcome, error) {
+			if afterOthers {
+				others.Wait() // so that X and Y are rolled back
+			}
+			return "", runtime.Permanent(errBoom)
+		}
+	}
+	p := newPtest()
+	failZ(p, true)
+	if res, _ := p.flow(t).Execute(context.Background(), pstate{}, runtime.WithRunID("r")); res.Final != runtime.StateCompensated {
+		t.Fatalf("the full run ended %s", res.Final)
+	}
+	full := p.sink.History("r")
+	for i := 1; i < len(full); i++ {
+		q := newPtest()
+		failZ(q, false) // resumed: X and Y completed already, or run again now
+		for _, e := range full[:i] {
+			q.sink.Emit(context.Background(), e)
+		}
+		g := q.flow(t)
+		run, err := g.Resume(context.Background(), full[:i])
+		if err != nil {
+			t.Fatalf("prefix %d: %v", i, err)
+		}
+		if res, _ := run.Wait(context.Background()); res.Final != runtime.StateCompensated {
+			t.Fatalf("prefix %d: ended %s", i, res.Final)
+		}
+		var undone []string // before the crash, then after
+		for _, e := range full[:i] {
+			if strings.HasSuffix(e.From, ":rollback") && e.Error == "" {
+				undone = append(undone, "undo "+e.Step)
+			}
+		}
+		undone = append(undone, undos(q.rec)...)
+		h := checkParallelHistory(t, g, "r")
+		if want := completions(h); !slices.Equal(undone, want) {
+			t.Fatalf("prefix %d: rollbacks %q, want the completions newest first %q", i, undone, want)
+		}
+		for _, e := range full[:i] {
+			if e.Error == "" && strings.HasSuffix(e.From, ":running") && e.To != e.From && q.rec.count("exec "+e.Step) > 0 {
+				t.Fatalf("prefix %d: %s completed before the crash and ran again", i, e.Step)
+			}
+		}
+	}
 }
