@@ -16,7 +16,10 @@ import (
 func TestServeWebViewAndWatch(t *testing.T) {
 	dir := t.TempDir()
 	cfg := serveConfig{store: filepath.Join(dir, "store"), flows: filepath.Join(dir, "flows"), net: listen.Config{Addr: "127.0.0.1:0"}}
-	cfg.net.Limits.WriteTimeout = 300 * time.Millisecond
+	// Short, for the stream to outlive it, but not so short that the
+	// other requests (PUT /flows syncs the store) miss it on a loaded
+	// machine: at 300ms a PUT did, and got an EOF.
+	cfg.net.Limits.WriteTimeout = time.Second
 	url, logs, stop := serveWith(t, cfg)
 	if !strings.Contains(logs.String(), "ui=http://127.0.0.1:") {
 		t.Errorf("the start line does not say where the web view is:\n%s", logs.String())
@@ -41,7 +44,7 @@ func TestServeWebViewAndWatch(t *testing.T) {
 			lines <- sc.Text()
 		}
 	}()
-	time.Sleep(3 * cfg.net.Limits.WriteTimeout) // past the server's write timeout
+	time.Sleep(cfg.net.Limits.WriteTimeout * 3 / 2) // past the server's write timeout
 	if status, _, body := request(t, c, "POST", url+"/rpc/Greet.Start", "", "application/json", `{"Name": "ada"}`); status != 201 {
 		t.Fatalf("start: %d %s", status, body)
 	}
