@@ -166,6 +166,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		case "rpc":
 			return "service name", ""
 		case "(":
+			if found.Value == ")" {
+				return "state field name", "name the state field to send in the parentheses, or drop them to send none"
+			}
 			return "state field name", ""
 		case "correlate", ident.KeywordUntil:
 			if hint, ok := fieldSlot(toks, i-1); ok {
@@ -223,7 +226,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		return "condition", fmt.Sprintf("%q is followed by a condition: a state field compared with a literal (Total >= 100) or a bool field alone (Express)", prev(1))
 	case "Value":
 		if found.Type == tokIdent {
-			return "value to compare with", "a state field is compared with a literal: a string, number, duration, true or false; not with another field"
+			// Most often a string without its quotes: Tier == gold.
+			return "value to compare with", fmt.Sprintf("a state field is compared with a literal: a string, number, duration, true or false; not with another field; to compare with text, quote it: %s %s %q", prev(2), prev(1), found.Value)
 		}
 		return "value to compare with", `write the literal after the operator, such as Total >= 100 or Tier == "gold"`
 	case `"{"`:
