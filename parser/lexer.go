@@ -129,6 +129,18 @@ func (s *scanner) comparison(start int) {
 	s.fail(start, hint, "unexpected character %s", quoteRune(rune(s.src[start])))
 }
 
+// afterComparedNumber reports whether the token that ends at off is the
+// number a condition compares with (Total > 1.).
+func (s *scanner) afterComparedNumber(off int) bool {
+	n := len(s.out.toks)
+	if n < 2 {
+		return false
+	}
+	t := s.out.toks
+	return t[n-1].Type == tokNumber && t[n-1].Pos.Offset+len(t[n-1].Value) == off &&
+		t[n-2].Type == tokPunct && slices.Contains(comparisonOps, t[n-2].Value)
+}
+
 // afterComparison reports whether the last token scanned is a comparison
 // operator.
 func (s *scanner) afterComparison() bool {
@@ -266,6 +278,10 @@ func (s *scanner) unexpected(off int) {
 		hint = "only a number can be negative, with its minus sign right before it: Balance < -2.5"
 	case r == '-':
 		hint = `transitions are written "on outcome -> Target"`
+	case r == '.' && s.afterComparison():
+		hint = "a number starts with a digit: 0.5"
+	case r == '.' && s.afterComparedNumber(off):
+		hint = "a fraction has digits after its point: 1.5"
 	case r == '.' && s.afterCorrelatePath(off):
 		hint = `a dotted payload path is a string: on "payment.order_id"`
 	case r == '.' && s.afterCallee(off):

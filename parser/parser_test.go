@@ -201,6 +201,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"parse error before a lexical one", "flow A { step }\n;", `1:15: expected step name, found "}"`},
 		{"dash for a backoff range", `flow A { retry 3 backoff 50ms-1s }`, `1:30: unexpected character '-' (hint: a backoff range is written "backoff 100ms..5s")`},
 		{"spaced dash for a backoff range", `flow A { retry 3 backoff 50ms - 1s }`, `1:31: unexpected character '-' (hint: a backoff range is written "backoff 100ms..5s")`},
+		{"fraction without its leading digit", `flow A { step B { choose { when X > .5 -> C otherwise -> C } } }`, `1:37: unexpected character '.' (hint: a number starts with a digit: 0.5)`},
+		{"fraction without its digits", `flow A { step B { choose { when X > -1. -> C otherwise -> C } } }`, `1:39: unexpected character '.' (hint: a fraction has digits after its point: 1.5)`},
 		{"single dot", `flow A { retry 3 backoff 1s. 5s }`, `1:28: unexpected character '.' (hint: a backoff range is written "backoff 100ms..5s")`},
 	}
 	for _, tt := range tests {
