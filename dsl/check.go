@@ -256,7 +256,11 @@ func (c *checker) stepNames(f *Flow) {
 			continue
 		}
 		hint := "rename one of the steps; step names are unique within a flow"
-		if branch[s] || branch[prev] {
+		switch {
+		case s.IsBlock() || prev.IsBlock():
+			// "duplicate step" names a line that declares a block.
+			hint = "rename one of them; a parallel block's name is a step name of the flow (steps route to the block by it), unique among its steps and branches"
+		case branch[s] || branch[prev]:
 			hint += ", branches of parallel blocks included"
 		}
 		c.duplicate("duplicate-step", pick(prev.NameRange, prev.Range), pick(s.NameRange, s.Range), hint, "duplicate step %q (first declared at %s)", s.Name)

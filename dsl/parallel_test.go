@@ -24,6 +24,8 @@ func TestCheckParallel(t *testing.T) {
 			[]string{`4:14: error parallel-empty: parallel block "P" has no branches [hint: put the steps that run at the same time in the block: ` + "`parallel P { step A { ... } step B { ... } }`" + `]`}},
 		{"branch named like a step", wrap("    step A { irreversible }\n    parallel P {\n        step A { irreversible }\n    }\n"),
 			[]string{`5:14: error duplicate-step: duplicate step "A" (first declared at line 3) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`}},
+		{"step named like a block", wrap("    parallel P {\n        step A { irreversible }\n    }\n    step P { irreversible }\n"),
+			[]string{`6:10: error duplicate-step: duplicate step "P" (first declared at line 3) [hint: rename one of them; a parallel block's name is a step name of the flow (steps route to the block by it), unique among its steps and branches]`}},
 		{"branch named like a later step", wrap("    parallel P {\n        step A { irreversible }\n    }\n    step A { irreversible }\n"),
 			[]string{`6:10: error duplicate-step: duplicate step "A" (first declared at line 4) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`}},
 		// Every later one names the first, whichever the check meets first
