@@ -318,6 +318,12 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 		return fmt.Sprintf("%ss do not nest: is the \"}\" of the %s opened at line %d missing?", found.Value, block, o.Pos.Line)
 	case found.Value == ident.KeywordParallel && block == parallelBlockName:
 		return "parallel blocks do not nest: write the inner block's steps as branches of this one, or put the inner block after this one"
+	case block == parallelBlockName && slices.Contains([]string{"retry", "timeout", "deadline"}, found.Value):
+		// A step statement written on the block: the block does no work
+		// of its own, its branches do.
+		return fmt.Sprintf("a block has no %s of its own: its branches do the work, each with the flow's retry, timeout and deadline unless it writes its own", found.Value)
+	case block == parallelBlockName && slices.Contains([]string{"rollback", "irreversible", ident.KeywordWrites}, found.Value):
+		return fmt.Sprintf("a block has no %s of its own: write it in the branch it is about", found.Value)
 	case block != ident.KeywordChoose && (found.Value == ident.KeywordWhen || found.Value == ident.KeywordOtherwise):
 		return "when and otherwise lines belong in a choose block: " + chooseForm
 	case found.Type == tokIdent:

@@ -40,7 +40,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"flow inside a flow", "flow A {\n    step B {}\nflow C {}", `3:1: expected flow statement or "}", found "flow" (hint: flows do not nest: is the "}" of the flow opened at line 1 missing?)`},
 		{"unknown step statement", "flow A {\n    step B {\n        invoke x \"y\"\n    }\n}", `3:9: expected step statement or "}", found "invoke" (hint: a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`},
 		{"parallel block statement", "flow A {\n    parallel P {\n        stp B {}\n    }\n}", `3:9: expected step, on or "}", found "stp" (hint: did you mean "step"?)`},
-		{"retry in a parallel block", "flow A { parallel P { retry 3 } }", `1:23: expected step, on or "}", found "retry" (hint: a parallel block holds its branches (step statements) and its own on lines)`},
+		{"retry in a parallel block", "flow A { parallel P { retry 3 } }", `1:23: expected step, on or "}", found "retry" (hint: a block has no retry of its own: its branches do the work, each with the flow's retry, timeout and deadline unless it writes its own)`},
 		{"parallel block name", "flow A { parallel { step B {} } }", `1:19: expected parallel block name, found "{" (hint: name the block: parallel Prepare { step A { ... } step B { ... } })`},
 		{"nested parallel block", "flow A {\n    parallel P {\n        parallel Q { step B {} }\n    }\n}", `3:9: expected step, on or "}", found "parallel" (hint: parallel blocks do not nest: write the inner block's steps as branches of this one, or put the inner block after this one)`},
 		{"branch statement", "flow A { parallel P { step B { writes } } }", `1:39: expected state field name, found "}" (hint: name the fields the step writes, such as writes Reservation, Total)`},
@@ -203,6 +203,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"spaced dash for a backoff range", `flow A { retry 3 backoff 50ms - 1s }`, `1:31: unexpected character '-' (hint: a backoff range is written "backoff 100ms..5s")`},
 		{"fraction without its leading digit", `flow A { step B { choose { when X > .5 -> C otherwise -> C } } }`, `1:37: unexpected character '.' (hint: a number starts with a digit: 0.5)`},
 		{"fraction without its digits", `flow A { step B { choose { when X > -1. -> C otherwise -> C } } }`, `1:39: unexpected character '.' (hint: a fraction has digits after its point: 1.5)`},
+		{"timeout on a block", `flow A { parallel P { timeout 5s step B {} } }`, `1:23: expected step, on or "}", found "timeout" (hint: a block has no timeout of its own: its branches do the work, each with the flow's retry, timeout and deadline unless it writes its own)`},
+		{"rollback on a block", `flow A { parallel P { step B {} rollback Undo } }`, `1:33: expected step, on or "}", found "rollback" (hint: a block has no rollback of its own: write it in the branch it is about)`},
 		{"single dot", `flow A { retry 3 backoff 1s. 5s }`, `1:28: unexpected character '.' (hint: a backoff range is written "backoff 100ms..5s")`},
 	}
 	for _, tt := range tests {
