@@ -227,7 +227,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 	case "Value":
 		if found.Type == tokIdent {
 			// Most often a string without its quotes: Tier == gold.
-			return "value to compare with", fmt.Sprintf("a state field is compared with a literal: a string, number, duration, true or false; not with another field; to compare with text, quote it: %s %s %q", prev(2), prev(1), found.Value)
+			return "value to compare with", fmt.Sprintf("a state field is compared with a literal: a string, number, duration, true or false, not with another field or a Go constant; text is quoted: %s %s %q", prev(2), prev(1), found.Value)
 		}
 		return "value to compare with", `write the literal after the operator, such as Total >= 100 or Tier == "gold"`
 	case `"{"`:
