@@ -3,6 +3,7 @@ package dsl
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -255,7 +256,11 @@ func (c *checker) stepNames(f *Flow) {
 			continue
 		}
 		hint := "rename one of the steps; step names are unique within a flow"
-		if branch[s] || branch[prev] {
+		switch {
+		case s.IsBlock() || prev.IsBlock():
+			// "duplicate step" names a line that declares a block.
+			hint = "rename one of them; a parallel block's name is a step name of the flow (steps route to the block by it), unique among its steps and branches"
+		case branch[s] || branch[prev]:
 			hint += ", branches of parallel blocks included"
 		}
 		c.duplicate("duplicate-step", pick(prev.NameRange, prev.Range), pick(s.NameRange, s.Range), hint, "duplicate step %q (first declared at %s)", s.Name)
@@ -572,6 +577,10 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 		return
 	}
 	r := f.RetryFor(s)
+	if spec := s.Spec(); spec.Waits && spec.Has(FieldTimeout) {
+		c.waitBudget(s, spec.Keyword, r, timeout, deadline, at)
+		return
+	}
 	worst := WorstCase(r, timeout)
 	if worst <= deadline {
 		return
@@ -610,6 +619,38 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 		"retry schedule of %s takes up to %s (%s × %s timeout + %s backoff), more than its deadline %s",
 		subject, FormatDuration(worst), attempts, FormatDuration(timeout), FormatDuration(BackoffTotal(r)), FormatDuration(deadline)).
 		WithHint("raise the deadline to at least %s, or lower the attempts, the timeout or the backoff", FormatDuration(worst)))
+}
+
+// waitBudget is budget for a step that waits (an await): its timeout bounds
+// the wait, which happens once, so only the backoff between the retries
+// of what runs after the event (await-retry) adds to it; those attempts
+// have no timeout (Flow.AttemptTimeoutFor). Multiplying the wait by the
+// attempts, as for a step that works, would reject a schedule that fits.
+func (c *checker) waitBudget(s *Step, kw string, r Retry, wait, deadline time.Duration, at diag.Range) {
+	backoff := BackoffTotal(r)
+	worst := satAdd(wait, backoff)
+	if worst <= deadline {
+		return
+	}
+	rng := pick(s.DeadlineRange, at)
+	if worst == maxDuration {
+		c.add(diag.Errorf(rng, "retry-budget",
+			"%s in step %q takes over 292 years in the worst case (its %s timeout + the backoff of %d attempts), far more than its deadline %s",
+			kw, s.Name, FormatDuration(wait), r.Attempts, FormatDuration(deadline)).
+			WithHint("lower the attempts or the backoff"))
+		return
+	}
+	if backoff == 0 {
+		c.add(diag.Errorf(rng, "retry-budget",
+			"%s in step %q waits up to %s (its timeout), more than its deadline %s, which would end the wait first",
+			kw, s.Name, FormatDuration(wait), FormatDuration(deadline)).
+			WithHint("lower the %s's timeout to at most %s, or raise the deadline to at least %s", kw, FormatDuration(deadline), FormatDuration(wait)))
+		return
+	}
+	c.add(diag.Errorf(rng, "retry-budget",
+		"%s in step %q takes up to %s (its %s timeout, waited once, + %s backoff between the retries of what runs after the event), more than its deadline %s",
+		kw, s.Name, FormatDuration(worst), FormatDuration(wait), FormatDuration(backoff), FormatDuration(deadline)).
+		WithHint("raise the deadline to at least %s, or lower the %s's timeout or the backoff", FormatDuration(worst), kw))
 }
 
 // rpcEndpoints reports an rpc endpoint that two flows of f take: a call

@@ -282,6 +282,23 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// An await waits once, whatever its retry: the retries are of
+			// what runs after the event, which has no timeout.
+			name: "await retry budget",
+			src: doc(flow("F", "",
+				// 1h wait + no backoff fits 2h, though 3 × 1h would not.
+				step("Fits", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 3}, "deadline": "2h"`),
+				step("Short", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "deadline": "30m"`),
+				// 1h wait + 1h + 2h of backoff.
+				step("Backoff", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 3, "initial": "1h", "max": "2h"}, "deadline": "2h"`))),
+			want: []string{
+				`$.flows[0].steps[0].retry: warning await-retry: await in step "Fits" has retry 3, which never retries the wait: only what runs after the event came (storing its payload, the step's publications) [hint: to wait longer, lengthen the await's timeout; keep the retry only for the step's publications]`,
+				`$.flows[0].steps[1].deadline: error retry-budget: await in step "Short" waits up to 1h (its timeout), more than its deadline 30m, which would end the wait first [hint: lower the await's timeout to at most 30m, or raise the deadline to at least 1h]`,
+				`$.flows[0].steps[2].deadline: error retry-budget: await in step "Backoff" takes up to 4h (its 1h timeout, waited once, + 3h backoff between the retries of what runs after the event), more than its deadline 2h [hint: raise the deadline to at least 4h, or lower the await's timeout or the backoff]`,
+				`$.flows[0].steps[2].retry: warning await-retry: await in step "Backoff" has retry 3, which never retries the wait: only what runs after the event came (storing its payload, the step's publications) [hint: to wait longer, lengthen the await's timeout; keep the retry only for the step's publications]`,
+			},
+		},
+		{
 			name: "flow retry budget reported once",
 			src: doc(flow("F", `"timeout": "10s", "deadline": "20s", "retry": {"attempts": 3}`,
 				goStep("A", ""), goStep("B", ""), goStep("C", `"timeout": "1s"`),

@@ -174,6 +174,13 @@ func (c *checker) intoBranch(s *Step, t *Ident, r diag.Range) bool {
 		return false
 	}
 	c.undefinedTargets = true // as with an undefined target: reachability would only repeat it
+	if blk == s {
+		// The block's own on line: routing to the block would be a loop,
+		// so say where its outcome can go instead.
+		c.add(diag.Errorf(r, "branch-target", "parallel block %q routes to %q, one of its own branches", s.Name, t.Name).
+			WithHint("the block starts its branches when it is entered; its `on` lines route its outcome to a step after it, done or fail"))
+		return true
+	}
 	c.add(diag.Errorf(r, "branch-target", "step %q routes to %q, a branch of parallel block %q", s.Name, t.Name, blk.Name).
 		WithHint("a branch runs only when its block starts it: route to the block, `-> %s`", blk.Name))
 	return true

@@ -24,6 +24,8 @@ func TestCheckParallel(t *testing.T) {
 			[]string{`4:14: error parallel-empty: parallel block "P" has no branches [hint: put the steps that run at the same time in the block: ` + "`parallel P { step A { ... } step B { ... } }`" + `]`}},
 		{"branch named like a step", wrap("    step A { irreversible }\n    parallel P {\n        step A { irreversible }\n    }\n"),
 			[]string{`5:14: error duplicate-step: duplicate step "A" (first declared at line 3) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`}},
+		{"step named like a block", wrap("    parallel P {\n        step A { irreversible }\n    }\n    step P { irreversible }\n"),
+			[]string{`6:10: error duplicate-step: duplicate step "P" (first declared at line 3) [hint: rename one of them; a parallel block's name is a step name of the flow (steps route to the block by it), unique among its steps and branches]`}},
 		{"branch named like a later step", wrap("    parallel P {\n        step A { irreversible }\n    }\n    step A { irreversible }\n"),
 			[]string{`6:10: error duplicate-step: duplicate step "A" (first declared at line 4) [hint: rename one of the steps; step names are unique within a flow, branches of parallel blocks included]`}},
 		// Every later one names the first, whichever the check meets first
@@ -42,6 +44,9 @@ func TestCheckParallel(t *testing.T) {
 			[]string{`4:27: error rollback-name: rollback "B" has the same name as branch "B" of parallel block "P" [hint: a Go rollback is a handler method of its own; rename it, for example to "UndoB"]`}},
 		{"choose into a branch", wrap("    step C {\n        choose {\n            when X -> A\n            otherwise -> done\n        }\n    }\n    parallel P {\n        step A { irreversible }\n    }\n"),
 			[]string{`5:23: error branch-target: step "C" routes to "A", a branch of parallel block "P" [hint: a branch runs only when its block starts it: route to the block, ` + "`-> P`" + `]`}},
+		// Its own on line: "route to the block" would be a loop.
+		{"block into its own branch", wrap("    parallel P {\n        step A { irreversible }\n        on ok -> A\n    }\n"),
+			[]string{`5:18: error branch-target: parallel block "P" routes to "A", one of its own branches [hint: the block starts its branches when it is entered; its ` + "`on`" + ` lines route its outcome to a step after it, done or fail]`}},
 		{"writes on an rpc", wrap("    parallel P {\n        step A {\n            rpc s \"S.A\" -> X\n            writes Y\n            irreversible\n        }\n    }\n"),
 			[]string{`6:20: error writes: rpc step "A" declares ` + "`writes`" + `, but only a Go step does: an rpc writes its ` + "`-> X`" + ` [hint: remove the ` + "`writes`" + ` line]`}},
 		{"an rpc and a Go step write one field", wrap("    parallel P {\n        step A {\n            rpc s \"S.A\" -> X\n            irreversible\n        }\n        step B { writes X  irreversible }\n    }\n"),

@@ -44,7 +44,7 @@ func resolvePorts(fl *dsl.Flow, state string, pkg *types.Package, imports map[st
 		}
 		if pkg == nil {
 			return nil, nil, fmt.Errorf("gen: flow %q: method %s of port %s carries state field %q, and the generator needs its Go type: "+
-				"generate with the Go package loaded (without -nopkg, in the package that declares %s)", fl.Name, m.Name, p.Interface, id.Name, state)
+				"generate in the Go package that declares %s, with the package loaded (not with -nopkg; when it cannot be loaded, the go-package warning says why)", fl.Name, m.Name, p.Interface, id.Name, state)
 		}
 		if T == nil {
 			tn, ok := pkg.Scope().Lookup(state).(*types.TypeName)

@@ -166,6 +166,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		case "rpc":
 			return "service name", ""
 		case "(":
+			if found.Value == ")" {
+				return "state field name", "name the state field to send in the parentheses, or drop them to send none"
+			}
 			return "state field name", ""
 		case "correlate", ident.KeywordUntil:
 			if hint, ok := fieldSlot(toks, i-1); ok {
@@ -223,7 +226,8 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		return "condition", fmt.Sprintf("%q is followed by a condition: a state field compared with a literal (Total >= 100) or a bool field alone (Express)", prev(1))
 	case "Value":
 		if found.Type == tokIdent {
-			return "value to compare with", "a state field is compared with a literal: a string, number, duration, true or false; not with another field"
+			// Most often a string without its quotes: Tier == gold.
+			return "value to compare with", fmt.Sprintf("a state field is compared with a literal: a string, number, duration, true or false, not with another field or a Go constant; text is quoted: %s %s %q", prev(2), prev(1), found.Value)
 		}
 		return "value to compare with", `write the literal after the operator, such as Total >= 100 or Tier == "gold"`
 	case `"{"`:
@@ -314,6 +318,12 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 		return fmt.Sprintf("%ss do not nest: is the \"}\" of the %s opened at line %d missing?", found.Value, block, o.Pos.Line)
 	case found.Value == ident.KeywordParallel && block == parallelBlockName:
 		return "parallel blocks do not nest: write the inner block's steps as branches of this one, or put the inner block after this one"
+	case block == parallelBlockName && slices.Contains([]string{"retry", "timeout", "deadline"}, found.Value):
+		// A step statement written on the block: the block does no work
+		// of its own, its branches do.
+		return fmt.Sprintf("a block has no %s of its own: its branches do the work, each with the flow's retry, timeout and deadline unless it writes its own", found.Value)
+	case block == parallelBlockName && slices.Contains([]string{"rollback", "irreversible", ident.KeywordWrites}, found.Value):
+		return fmt.Sprintf("a block has no %s of its own: write it in the branch it is about", found.Value)
 	case block != ident.KeywordChoose && (found.Value == ident.KeywordWhen || found.Value == ident.KeywordOtherwise):
 		return "when and otherwise lines belong in a choose block: " + chooseForm
 	case found.Type == tokIdent:

@@ -129,6 +129,18 @@ func (s *scanner) comparison(start int) {
 	s.fail(start, hint, "unexpected character %s", quoteRune(rune(s.src[start])))
 }
 
+// afterComparedNumber reports whether the token that ends at off is the
+// number a condition compares with (Total > 1.).
+func (s *scanner) afterComparedNumber(off int) bool {
+	n := len(s.out.toks)
+	if n < 2 {
+		return false
+	}
+	t := s.out.toks
+	return t[n-1].Type == tokNumber && t[n-1].Pos.Offset+len(t[n-1].Value) == off &&
+		t[n-2].Type == tokPunct && slices.Contains(comparisonOps, t[n-2].Value)
+}
+
 // afterComparison reports whether the last token scanned is a comparison
 // operator.
 func (s *scanner) afterComparison() bool {
@@ -266,10 +278,22 @@ func (s *scanner) unexpected(off int) {
 		hint = "only a number can be negative, with its minus sign right before it: Balance < -2.5"
 	case r == '-':
 		hint = `transitions are written "on outcome -> Target"`
+	case r == '.' && s.afterComparison():
+		hint = "a number starts with a digit: 0.5"
+	case r == '.' && s.afterComparedNumber(off):
+		hint = "a fraction has digits after its point: 1.5"
 	case r == '.' && s.afterCorrelatePath(off):
 		hint = `a dotted payload path is a string: on "payment.order_id"`
 	case r == '.' && s.afterCallee(off):
 		hint = "a call names a flow of this Go package (declared in this file or a .flow file beside it), with no package: call Billing"
+	case r == '.' && s.afterStateField(off) != "":
+		field, member := s.afterStateField(off), s.src[off+1:]
+		member = member[:len(member)-len(strings.TrimLeftFunc(member, func(r rune) bool { return r < utf8.RuneSelf && ident.Part(byte(r)) }))]
+		hint = "a state field is named alone, without a member"
+		if member != "" {
+			hint += ": " + field + ", not " + field + "." + member
+		}
+		hint += "; to use a member, give the state a field of its own for it"
 	case r == '.' && off > 0 && ident.Start(s.src[off-1]) && !s.afterDuration(off):
 		hint = `names cannot contain "."; endpoints and event names are strings: "Customer.Create"`
 	case r == '.':
@@ -316,6 +340,28 @@ func (s *scanner) afterCallee(off int) bool {
 	}
 	t := s.out.toks
 	return t[n-1].Type == tokIdent && t[n-1].Pos.Offset+len(t[n-1].Value) == off && t[n-2].Value == "call"
+}
+
+// afterStateField returns the name that ends at off when it stands where
+// a state field does: a condition's field (after when, and, or, not or a
+// "("), a request or call input "(Field", or the field of sleep until,
+// correlate or writes. Applicant.Name there is a member of a field, which
+// the language does not reach into. (A field after "->" is left out: there
+// a target is as likely.)
+func (s *scanner) afterStateField(off int) string {
+	n := len(s.out.toks)
+	if n < 2 {
+		return ""
+	}
+	t := s.out.toks
+	if t[n-1].Type != tokIdent || t[n-1].Pos.Offset+len(t[n-1].Value) != off {
+		return ""
+	}
+	switch t[n-2].Value {
+	case "when", "and", "or", "not", "(", "until", "correlate", "writes":
+		return t[n-1].Value
+	}
+	return ""
 }
 
 // afterCorrelatePath reports whether the token that ends at off is the

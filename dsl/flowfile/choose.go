@@ -92,6 +92,12 @@ func (b *builder) compare(c *parser.Compare) *dsl.Cond {
 	case parser.IsDuration(v) && strings.HasPrefix(v.Value, "-"):
 		lit.Kind = dsl.LitDuration
 		b.errorf(lit.Range, "compare with a duration of zero or more", "invalid duration %s: durations are not negative", v.Value)
+	case parser.IsDuration(v) && !strings.ContainsAny(v.Value, "hmsnuµ"):
+		// 1e6, 0x10, 1_000: a number in a notation the language does not
+		// read, which the lexer took for a duration with a unit it lacks;
+		// "unknown unit" would mislead.
+		lit.Kind = dsl.LitNumber
+		b.errorf(lit.Range, "write a decimal number, such as 1000 or 2.5 (no exponent, hex or _)", "invalid number %s", v.Value)
 	case parser.IsDuration(v):
 		lit.Kind, lit.Text = dsl.LitDuration, b.duration(v).String()
 	default:

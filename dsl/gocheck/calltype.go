@@ -39,9 +39,18 @@ func checkCalls(pkg *types.Package, f *dsl.File, fl *dsl.Flow) diag.List {
 			if b, ok := v.Type().Underlying().(*types.Basic); ok && b.Kind() == types.Invalid {
 				continue // a type error already reported by the compiler
 			}
+			// Say which role the field plays: a rollback call receives
+			// nothing, and a request and a response are fixed differently.
+			role, fix := "the field in ( ) is the child run's initial state", "pass a field of that type"
+			switch {
+			case id == cs.Action.Response:
+				role, fix = "the field after -> receives the child run's final state", "receive it in a field of that type"
+			case cs.Rollback:
+				role = "a rollback call's field in ( ) is the child run's initial state"
+			}
 			ds = append(ds, diag.Errorf(id.Range, "call-type", "field %q has type %s, but flow %s's state is %s", id.Name,
 				dsl.TypeString(v.Type(), pkg), callee.Name, dsl.TypeString(C, pkg)).
-				WithHint("a call passes the field as the child's state and receives its final state into one: declare %s as %s", id.Name, dsl.TypeString(C, pkg)))
+				WithHint("%s, of type %s: %s, or declare %s as %s", role, dsl.TypeString(C, pkg), fix, id.Name, dsl.TypeString(C, pkg)))
 		}
 	}
 	return ds

@@ -43,9 +43,9 @@ flow Billing {
 `
 	got := loadStrings(t, src, dir)
 	want := []string{
-		`5:32: error call-type: field "Wrong" has type string, but flow Billing's state is Invoice [hint: a call passes the field as the child's state and receives its final state into one: declare Wrong as Invoice]`,
-		`8:23: error call-type: field "Ptr" has type *Invoice, but flow Billing's state is Invoice [hint: a call passes the field as the child's state and receives its final state into one: declare Ptr as Invoice]`,
-		`8:31: error call-type: field "Wrong" has type string, but flow Billing's state is Invoice [hint: a call passes the field as the child's state and receives its final state into one: declare Wrong as Invoice]`,
+		`5:32: error call-type: field "Wrong" has type string, but flow Billing's state is Invoice [hint: a rollback call's field in ( ) is the child run's initial state, of type Invoice: pass a field of that type, or declare Wrong as Invoice]`,
+		`8:23: error call-type: field "Ptr" has type *Invoice, but flow Billing's state is Invoice [hint: the field in ( ) is the child run's initial state, of type Invoice: pass a field of that type, or declare Ptr as Invoice]`,
+		`8:31: error call-type: field "Wrong" has type string, but flow Billing's state is Invoice [hint: the field after -> receives the child run's final state, of type Invoice: receive it in a field of that type, or declare Wrong as Invoice]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

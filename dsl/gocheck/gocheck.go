@@ -42,6 +42,10 @@
 //   - Fields that carry requests, responses and payloads must be
 //     encodable as JSON: no channels, functions, complex numbers or
 //     unsafe pointers (code "field-type").
+//   - A field whose type does not type-check is left to the compiler
+//     (the package may be waiting for its generated code), except an
+//     rpc's request or response (code "field-type"): the generator
+//     declares the port's method with its type.
 //   - No generated name may be declared by the package's own code (code
 //     "name-collision", dsl.File.DeclaredNameCollisions): the package
 //     would not compile. This needs the package even for a flow
@@ -320,7 +324,11 @@ func checkState(pkg *types.Package, f *dsl.Flow) diag.List {
 
 // checkPortTypes reports an endpoint whose calls carry fields of different
 // Go types (code "port-type"): its method of the typed port has one
-// signature. A field that does not exist is checkField's to report.
+// signature. A field that does not exist is checkField's to report. It
+// also reports a field whose type does not type-check (code "field-type"):
+// the other checks leave such a field to the compiler, since the package
+// may be waiting for its generated code, but the generator declares the
+// port's method with the field's type and could not write it.
 func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 	var ds diag.List
 	for _, p := range f.Ports() {
@@ -334,6 +342,12 @@ func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 				}{{"request", c.Action.Request}, {"response", c.Action.Response}} {
 					ft := dsl.FieldType(pkg, T, fld.id)
 					if ft == nil {
+						continue
+					}
+					if hasInvalid(ft) {
+						ds = append(ds, diag.Errorf(fld.id.Range, "field-type", "%s field %q of rpc %s %q has a type that does not type-check, so method %s of port %s cannot be declared",
+							fld.role, fld.id.Name, ident.Format(p.Service), m.Endpoint, m.Name, p.Interface).
+							WithHint("fix the type of field %s of %s: `go build` shows the error", fld.id.Name, f.State.Name))
 						continue
 					}
 					prev, ok := first[fld.role]
@@ -355,6 +369,32 @@ func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 		}
 	}
 	return ds
+}
+
+// hasInvalid reports whether t, or a type it is written with, did not
+// type-check (an undefined name in the Go package): what the generator
+// could not write (gen's typeCode). A named type is written by its name,
+// so only unnamed composites are looked into.
+func hasInvalid(t types.Type) bool {
+	switch t := t.(type) {
+	case *types.Basic:
+		return t.Kind() == types.Invalid
+	case *types.Pointer:
+		return hasInvalid(t.Elem())
+	case *types.Slice:
+		return hasInvalid(t.Elem())
+	case *types.Array:
+		return hasInvalid(t.Elem())
+	case *types.Map:
+		return hasInvalid(t.Key()) || hasInvalid(t.Elem())
+	case *types.Struct:
+		for i := range t.NumFields() {
+			if hasInvalid(t.Field(i).Type()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // whereAt is "line N" of a range in the .flow file, or its JSON path.

@@ -279,6 +279,51 @@ type OrderState struct {
 	}
 }
 
+// A field whose type does not type-check (Contrct for Contract) is left
+// to the compiler, since the package may be waiting for its generated code
+// (a condition on Outcome, of a type the generated file declares), except
+// where the generator needs the type: an rpc's request and response, the
+// parameters of the port's method. There it is an error at the field, where
+// the generator could only fail without a position.
+func TestPortTypesInvalid(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module m\n\ngo 1.26\n",
+		"state.go": `package m
+
+type Contract struct{ Amount int }
+
+type S struct {
+	Contract Contrct
+	Lines    []Contrct
+	ID       string
+	Outcome  SReviewOutcome
+}
+`,
+	})
+	src := `flow F {
+    state S
+    step A {
+        rpc lending "Contract.Create" (Contract) -> ID
+        rollback rpc lending "Contract.Cancel" (ID) -> Lines
+    }
+    step B {
+        choose {
+            when Outcome == "approved" -> done
+            otherwise -> fail
+        }
+    }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`4:40: error field-type: request field "Contract" of rpc lending "Contract.Create" has a type that does not type-check, so method ContractCreate of port FLending cannot be declared [hint: fix the type of field Contract of S: ` + "`go build`" + ` shows the error]`,
+		`5:56: error field-type: response field "Lines" of rpc lending "Contract.Cancel" has a type that does not type-check, so method ContractCancel of port FLending cannot be declared [hint: fix the type of field Lines of S: ` + "`go build`" + ` shows the error]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}
+
 // Anonymous struct types are printed without their tags, unless the tags
 // are all that tells the two types apart.
 func TestPortTypesAnonymous(t *testing.T) {
