@@ -72,6 +72,24 @@ func TestClosest(t *testing.T) {
 			t.Errorf("DidYouMean(%q) = %q, want %q", name, got, want)
 		}
 	}
+	// A name cut short at a word boundary of one candidate suggests it;
+	// a cut inside a word, a short name or several candidates do not.
+	fields := []string{"CoolingOffEnds", "Customer", "PlanID", "RetryAttempts", "RetryCount", "Items", "ItemsTotal"}
+	for name, want := range map[string]string{
+		"CoolingOff":    "CoolingOffEnds",
+		"Cooling":       "CoolingOffEnds",
+		"Cool":          "", // inside a word
+		"Plan":          "PlanID",
+		"Retry":         "",      // RetryAt or RetryCount: no guess
+		"Item":          "Items", // a typo of Items (one edit) before any prefix
+		"Items":         "",      // a name that is a candidate is not cut short
+		"Cust":          "",      // inside a word
+		"CoolingOffEnd": "CoolingOffEnds",
+	} {
+		if got := DidYouMean(name, fields); got != want {
+			t.Errorf("DidYouMean(%q, fields) = %q, want %q", name, got, want)
+		}
+	}
 	if got := Closest("retries", []string{"retry", "timeout"}, 3); got != "retry" {
 		t.Errorf("Closest(retries) = %q", got)
 	}

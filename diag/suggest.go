@@ -2,14 +2,17 @@ package diag
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
 // DidYouMean returns the candidate closest to name when it is close enough
 // to be a likely typo (optimal string alignment distance, which counts a
 // swap of two adjacent letters as one edit; case differences count as
-// near misses), or "". Ties go to the earlier candidate, so the answer is
-// deterministic. It is only called for names already known to be wrong.
+// near misses), or else the one candidate that name begins at a word
+// boundary (prefixOf: CoolingOff for CoolingOffEnds), or "". Ties go to
+// the earlier candidate, so the answer is deterministic. It is only called
+// for names already known to be wrong.
 func DidYouMean(name string, candidates []string) string {
 	// Short names tolerate fewer edits: "Nope" is not a typo of "done".
 	limit := 1
@@ -19,7 +22,43 @@ func DidYouMean(name string, candidates []string) string {
 	case n > 4:
 		limit = 2
 	}
-	return Closest(name, candidates, limit)
+	if m := Closest(name, candidates, limit); m != "" {
+		return m
+	}
+	return prefixOf(name, candidates)
+}
+
+// minPrefixLen is the fewest runes a name needs for prefixOf: a shorter
+// one ("Id", "At") begins too many names to mean one of them.
+const minPrefixLen = 4
+
+// prefixOf returns the one candidate that begins with name where a word of
+// it ends (a capital letter, a digit or an underscore follows: CoolingOff
+// of CoolingOffEnds, not Cool of CoolingOffEnds), a name cut short rather
+// than mistyped; "" when none or several do, since a guess among several
+// is noise.
+func prefixOf(name string, candidates []string) string {
+	if utf8.RuneCountInString(name) < minPrefixLen || len(name) > maxSuggestLen {
+		return ""
+	}
+	found := ""
+	for _, cand := range candidates {
+		rest, ok := strings.CutPrefix(cand, name)
+		if ok && rest == "" {
+			return "" // name is a candidate: not cut short
+		}
+		if !ok {
+			continue
+		}
+		if r, _ := utf8.DecodeRuneInString(rest); !unicode.IsUpper(r) && !unicode.IsDigit(r) && r != '_' {
+			continue
+		}
+		if found != "" && found != cand {
+			return ""
+		}
+		found = cand
+	}
+	return found
 }
 
 // Closest returns the candidate nearest to name within limit edits (optimal

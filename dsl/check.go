@@ -229,11 +229,7 @@ func (c *checker) flow(f *Flow) {
 			if f.Steps[index[s.Name]] != s {
 				continue // a duplicate, already reported
 			}
-			what := "step"
-			if s.IsBlock() {
-				what = "parallel block"
-			}
-			c.add(diag.Warnf(pick(s.NameRange, s.Range), "unreachable", "%s %q is unreachable: no path from the first step %q leads to it", what, s.Name, f.Steps[0].Name).
+			c.add(diag.Warnf(pick(s.NameRange, s.Range), "unreachable", "%s %q is unreachable: no path from the first step %q leads to it", stepNoun(s), s.Name, f.Steps[0].Name).
 				WithHint("add a transition to it, such as `on ok -> %s` in an earlier step, or remove it", s.Name))
 		}
 	}

@@ -97,8 +97,9 @@ func (l *Literal) String() string {
 
 // String is the condition as .flow writes it, with the parentheses its
 // operators' precedence needs (not binds tighter than and, and than or),
-// and around an and inside an or, which precedence alone would not need:
-// what diagrams and generated comments show, read without the rules.
+// and around an and inside an or and a comparison under not (not (X > 1)),
+// which precedence alone would not need: what diagrams and generated
+// comments show, read without the rules.
 func (c *Cond) String() string { return c.format(0) }
 
 // precedence of a condition's operator as an operand: or 1, and 2, the
@@ -125,7 +126,15 @@ func (c *Cond) format(outer int) string {
 		s = c.Field.String() + " " + string(c.Op) + " " + c.Value.String()
 	case c.Op == CondNot:
 		if len(c.Args) == 1 {
-			s = "not " + c.Args[0].format(3)
+			a := c.Args[0]
+			p := 3
+			if a.Op.IsCompare() {
+				// not X > 1 is not (X > 1) (a comparison is one operand
+				// of not), but reads as (not X) > 1: bracketed, so a
+				// reader needs no grammar.
+				p = 4
+			}
+			s = "not " + a.format(p)
 		}
 	case c.Op == CondAnd || c.Op == CondOr:
 		parts := make([]string, len(c.Args))

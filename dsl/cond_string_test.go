@@ -11,6 +11,9 @@ func TestCondString(t *testing.T) {
 	and := func(a ...*dsl.Cond) *dsl.Cond { return &dsl.Cond{Op: dsl.CondAnd, Args: a} }
 	or := func(a ...*dsl.Cond) *dsl.Cond { return &dsl.Cond{Op: dsl.CondOr, Args: a} }
 	not := func(a *dsl.Cond) *dsl.Cond { return &dsl.Cond{Op: dsl.CondNot, Args: []*dsl.Cond{a}} }
+	gt := func(name, n string) *dsl.Cond {
+		return &dsl.Cond{Op: dsl.CondGt, Field: &dsl.Ident{Name: name}, Value: &dsl.Literal{Kind: dsl.LitNumber, Text: n}}
+	}
 	for _, tc := range []struct {
 		c    *dsl.Cond
 		want string
@@ -25,6 +28,12 @@ func TestCondString(t *testing.T) {
 		{not(or(f("A"), f("B"))), "not (A or B)"},
 		{not(and(f("A"), f("B"))), "not (A and B)"},
 		{and(not(f("A")), f("B")), "not A and B"},
+		// A comparison under not is bracketed for the reader: not X > 1
+		// is not (X > 1), but reads as (not X) > 1.
+		{not(gt("X", "1")), "not (X > 1)"},
+		{not(not(gt("X", "1"))), "not not (X > 1)"},
+		{and(not(gt("X", "1")), f("B")), "not (X > 1) and B"},
+		{gt("X", "1"), "X > 1"},
 		// Left-associative: the right operand of the same operator keeps
 		// the brackets it was written with.
 		{and(f("A"), and(f("B"), f("C"))), "A and (B and C)"},

@@ -187,14 +187,19 @@ func (c *checker) loops(f *Flow) {
 	}
 }
 
-// cycleWhat names the steps of a cycle, in a diagnostic.
+// cycleWhat names the steps of a cycle, in a diagnostic: a parallel block
+// of it as one, so that the user looks for a block, not a step, of that
+// name.
 func cycleWhat(g []*Step) string {
+	if len(g) == 1 {
+		return stepNoun(g[0]) + fmt.Sprintf(" %q goes back to itself", g[0].Name)
+	}
 	names := make([]string, len(g))
 	for i, s := range g {
 		names[i] = fmt.Sprintf("%q", s.Name)
-	}
-	if len(g) == 1 {
-		return "step " + names[0] + " goes back to itself"
+		if s.IsBlock() {
+			names[i] += " (a parallel block)"
+		}
 	}
 	return "steps " + strings.Join(names, ", ") + " form a cycle"
 }

@@ -51,6 +51,15 @@ var parallelSpec = &KindSpec{
 // IsBlock reports whether s is a parallel block.
 func (s *Step) IsBlock() bool { return s != nil && s.Parallel != nil }
 
+// stepNoun is what a diagnostic calls step s: "parallel block" for a
+// block, "step" for any other step.
+func stepNoun(s *Step) string {
+	if s.IsBlock() {
+		return "parallel block"
+	}
+	return "step"
+}
+
 // Branches returns the branches of block s (nil for any other step).
 func (s *Step) Branches() []*Step {
 	if !s.IsBlock() {
