@@ -352,3 +352,29 @@ func TestAwaitEachAttemptTimeout(t *testing.T) {
 	}
 	f.settled(t, "t-1", 1)
 }
+
+// A retry whose backoff would end past the step's Deadline is not taken:
+// the attempt's failure fails the step (NoTimeForRetry), without waiting
+// again.
+func TestAwaitEachAttemptNoTimeForRetry(t *testing.T) {
+	clock := runtime.NewFakeClock(gateStart)
+	f := newEdgeFlow(t, clock, runtime.NewMemorySink(), runtime.NewMemoryBus(), map[int]bool{1: true}, false, 0)
+	r, err := f.flow.Start(context.Background(), gateState{ID: "n-1"}, runtime.WithRunID("n-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waiting(t, "n-1", 2)
+	clock.Advance(59*time.Minute + 30*time.Second)
+	f.allow(t, "n-1")
+	res, err := r.Wait(context.Background())
+	var se *runtime.StepError
+	if res.Final != runtime.StateCompensated || !errors.As(err, &se) || se.Step != "Pay" || se.Attempt != 1 {
+		t.Fatalf("final %s (%v), want compensated after Pay's first attempt", res.Final, err)
+	}
+	for _, e := range f.sink.History("n-1") {
+		if e.Outcome == runtime.OutcomeRetry {
+			t.Fatalf("a retry was recorded: %+v", e)
+		}
+	}
+	f.settled(t, "n-1", 1)
+}
