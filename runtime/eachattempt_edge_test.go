@@ -2,11 +2,16 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -377,4 +382,93 @@ func TestAwaitEachAttemptNoTimeForRetry(t *testing.T) {
 		}
 	}
 	f.settled(t, "n-1", 1)
+}
+
+// A run whose Pay fails twice, each retry waiting again, resumed from
+// every prefix of its history (a crash after each event): it ends as the
+// uninterrupted run did, with the same history but for the times, runs
+// every attempt of Pay once across the crash (the one in flight again,
+// under the same key) and Reserve once.
+func TestAwaitEachAttemptResumeFromEveryPrefix(t *testing.T) {
+	build := func(sink *runtime.MemorySink, allows int) (*runtime.Flow[gateState], *[]int, *int, *runtime.MemoryBus) {
+		var mu sync.Mutex
+		tries, reserves := &[]int{}, new(int)
+		bus := runtime.NewMemoryBus()
+		for range allows { // the bus keeps them for the waits to come
+			if err := bus.Publish(context.Background(), "ops", "pay.allowed", json.RawMessage(`{"run":"p"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f := runtime.New[gateState]("Prefix", runtime.WithSink(sink), runtime.WithClock(runtime.NewAutoClock(gateStart)), runtime.WithSubscriber(bus))
+		pay := runtime.NewStep("Pay", func(ctx context.Context, s *gateState) (runtime.Outcome, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			n := runtime.Attempt(ctx)
+			if runtime.IdempotencyKey(ctx) != "p/Pay" {
+				t.Errorf("attempt %d under key %q", n, runtime.IdempotencyKey(ctx))
+			}
+			*tries = append(*tries, n)
+			if n < 3 {
+				return "", errors.New("card service unavailable")
+			}
+			s.Charge = "ch-1"
+			return "", nil
+		}, runtime.WithRetry[gateState](runtime.RetryPolicy{Attempts: 3, Initial: time.Minute}), runtime.WithIrreversible[gateState]())
+		pay.Await = &runtime.Await[gateState]{Topic: "ops", Event: "pay.allowed", Field: "run",
+			Correlate: func(s *gateState) string { return s.ID }, EachAttempt: true}
+		if err := f.Register(runtime.NewStep("Reserve", func(context.Context, *gateState) (runtime.Outcome, error) {
+			mu.Lock()
+			*reserves++
+			mu.Unlock()
+			return "", nil
+		}, runtime.WithRollback(func(context.Context, *gateState) error { return nil })), pay,
+			runtime.NewStep("Ship", func(context.Context, *gateState) (runtime.Outcome, error) { return "", nil }, runtime.WithIrreversible[gateState]())); err != nil {
+			t.Fatal(err)
+		}
+		return f, tries, reserves, bus
+	}
+	fullSink := runtime.NewMemorySink()
+	f, _, _, _ := build(fullSink, 3)
+	if res, err := f.Execute(context.Background(), gateState{ID: "p"}, runtime.WithRunID("p")); res.Final != runtime.StateDone {
+		t.Fatalf("uninterrupted run: %s (%v)", res.Final, err)
+	}
+	full := fullSink.History("p")
+	if len(full) != 9 { // started, Pay waits, then (woken, retry that waits) twice, woken, Ship, done
+		t.Fatalf("uninterrupted run: %d events", len(full))
+	}
+	ignore := cmpopts.IgnoreFields(runtime.Event{}, "Time")
+	for i := 1; i < len(full); i++ {
+		prefix := full[:i]
+		sink := runtime.NewMemorySink()
+		for _, e := range prefix {
+			_ = sink.Emit(context.Background(), e)
+		}
+		g, tries, reserves, _ := build(sink, 3)
+		r, err := g.Resume(context.Background(), prefix)
+		if err != nil {
+			t.Fatalf("prefix %d: %v", i, err)
+		}
+		if res, err := r.Wait(context.Background()); res.Final != runtime.StateDone || res.State.Charge != "ch-1" {
+			t.Fatalf("prefix %d: %s (%v)", i, res.Final, err)
+		}
+		if diff := cmp.Diff(full, sink.History("p"), ignore); diff != "" {
+			t.Fatalf("prefix %d: history (-uninterrupted +resumed):\n%s", i, diff)
+		}
+		ended, reserved := 0, 0
+		for _, e := range prefix {
+			switch e.From {
+			case runtime.RunningState("Pay"):
+				ended++
+			case runtime.RunningState("Reserve"):
+				reserved = 1
+			}
+		}
+		var want []int
+		for n := ended + 1; n <= 3; n++ {
+			want = append(want, n)
+		}
+		if !slices.Equal(*tries, want) || *reserves != 1-reserved {
+			t.Fatalf("prefix %d: Pay ran attempts %v (want %v), Reserve %d times", i, *tries, want, *reserves)
+		}
+	}
 }
