@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,9 +75,70 @@ func TestProviderRetryWaitsRecorded(t *testing.T) {
 		st, err := e.Status(id)
 		return err == nil && st.State == runtime.StateDone
 	})
+	// GET /runs/{id}/history: the retry's wait ends "woken" as Reserve's
+	// first and Check's did; nothing was interrupted.
+	h, _ = e.History(id)
+	var wakes []uint64
+	for _, ev := range h {
+		if strings.HasSuffix(ev.From, ":waiting") && strings.HasSuffix(ev.To, ":running") {
+			wakes = append(wakes, ev.Seq)
+		}
+	}
+	if got := historyAnswer(id, h); len(wakes) != 3 || fmt.Sprint(got["woken"]) != fmt.Sprint(wakes) || got["interrupted"] != nil {
+		t.Errorf("history answer woken %v interrupted %v, want woken %v", got["woken"], got["interrupted"], wakes)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(reserves) != 2 || reserves[0].Attempt != 1 || reserves[1].Attempt != 2 || reserves[0].IdempotencyKey != reserves[1].IdempotencyKey {
 		t.Fatalf("Reserve calls: %+v", reserves)
+	}
+}
+
+// A Go step served by providers whose outcome routes back to itself (a
+// poll loop) waits for a provider on each visit, and the run goes on: its
+// second visit is a new visit, not a retry of the first (it failed with
+// "waits again without a retry" once every attempt of such a step waited,
+// runtime.Await.EachAttempt). GET /runs/{id}/history names both events
+// that ended a wait.
+func TestProviderStepLoops(t *testing.T) {
+	_, e, _ := remoteFixture(t, ProviderOptions{})
+	const poll = `{"version": 1, "flows": [{"name": "Poll", "triggers": [{"kind": "rpc", "endpoint": "Poll.Start"}],
+	  "steps": [{"name": "Ask", "action": {"kind": "go"}, "outcomes": ["again"], "irreversible": true,
+	    "on": [{"on": "again", "target": "Ask"}]}]}]}`
+	if _, err := e.LoadFlows("poll.json", []byte(poll)); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	var mu sync.Mutex
+	asked := 0
+	e.Registry().Step("Poll.Ask", func(context.Context, *State) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if asked++; asked == 1 {
+			return "again", nil
+		}
+		return "", nil
+	})
+	id, err := e.StartRun(context.Background(), "Poll", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the run over", func() bool {
+		st, err := e.Status(id)
+		return err == nil && st.State.Terminal()
+	})
+	st, _ := e.Status(id)
+	h, _ := e.History(id)
+	if st.State != runtime.StateDone {
+		t.Fatalf("run %s: %s", st.State, st.Err)
+	}
+	var wakes []uint64
+	for _, ev := range h {
+		if ev.From == "Ask:waiting" && ev.To == "Ask:running" {
+			wakes = append(wakes, ev.Seq)
+		}
+	}
+	got := historyAnswer(id, h)
+	if len(wakes) != 2 || fmt.Sprint(got["woken"]) != fmt.Sprint(wakes) || got["interrupted"] != nil {
+		t.Fatalf("history answer woken %v interrupted %v, want woken %v", got["woken"], got["interrupted"], wakes)
 	}
 }

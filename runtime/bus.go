@@ -21,7 +21,9 @@ type Publisher interface {
 
 // Subscriber hands events to waiting runs. A run that enters an await
 // calls Subscribe with what it waits for (w, whose Key is the same after
-// Resume) and holds no goroutine until deliver takes a message. deliver may
+// Resume, and for every wait of one visit of a step whose every attempt
+// waits: Await.EachAttempt) and holds no goroutine until deliver takes a
+// message. deliver may
 // be called from any goroutine, before Subscribe returns (an event that came
 // first), and does not block; it returns true when the run took the message
 // (its payload matches w and the run still waited), and false otherwise, in

@@ -117,8 +117,8 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 		if e.Wait == nil {
 			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "enters a wait without saying what it waits for"}
 		}
-		if from.kind == kindRunning && from.step == to.step {
-			if e.Outcome != OutcomeRetry || e.Error == "" || !d.rewaits(to.step) {
+		if rewait(e, from, to) {
+			if e.Error == "" || !d.rewaits(to.step) {
 				return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "waits again without a retry"}
 			}
 			p.attempt = e.Attempt // the next attempt runs after the wait
@@ -232,6 +232,14 @@ func (p *progress) terminal(from stateKind) RunState {
 		return StateCompensated
 	}
 	return StateFailed
+}
+
+// rewait reports whether e, which leaves from for to, is the retry of a
+// step whose every attempt waits (Await.EachAttempt): the same visit goes
+// on. The outcome says so: the step's own outcome routed back to it (a
+// loop) makes the same move and begins a new visit.
+func rewait(e *Event, from, to *mstate) bool {
+	return to.kind == kindWaiting && from.kind == kindRunning && from.step == to.step && e.Outcome == OutcomeRetry
 }
 
 // newWait is the wait e, which enters waiting state to, records, with the

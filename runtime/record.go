@@ -79,7 +79,7 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	}
 	r.links(&ev, from, to)
 	switch {
-	case to.kind == kindWaiting && from.kind == kindRunning && from.step == to.step:
+	case rewait(&ev, from, to):
 		// A retry that waits again (Await.EachAttempt): its deadline is
 		// the first wait's, counted from when the step was entered.
 		ev.Wait = r.newWait(&r.def.steps[to.step], p.entered)
