@@ -347,17 +347,20 @@ func abortWhenWaiting(t *testing.T, s *side, runID string) {
 	}
 }
 
-// abortInBlock aborts the run once its block's branches run and one of
-// them has completed.
+// abortInBlock aborts the run once its block's branches run, Authorize
+// has completed and Take has been called (under load Take's call may
+// start after Authorize completed: an abort then would find Take not
+// started on one executor and in flight on the other).
 func abortInBlock(t *testing.T, s *side, runID string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		h, err := s.eng.History(runID)
-		if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == "Authorize" && e.Outcome == runtime.OutcomeOK }) {
+		taking := slices.ContainsFunc(s.svc.list(), func(c string) bool { return strings.HasPrefix(c, "Stock.Take "+runID+"/") })
+		if err == nil && taking && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == "Authorize" && e.Outcome == runtime.OutcomeOK }) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: run %s: Authorize never completed (%v)", s.name, runID, err)
+			t.Fatalf("%s: run %s: Authorize never completed, or Take never called (%v)", s.name, runID, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
