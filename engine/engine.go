@@ -489,6 +489,16 @@ func (e *Engine) attach(fe *flowEntry, resume bool) (err error) {
 			e.resumeFlow(fe)
 		}
 	}()
+	// The inbox's consumers first: a run a trigger starts may wait for
+	// its event at once, and a broker consumer created later starts at
+	// the messages published after it (natsbus), so one published
+	// between the run's wait and the consumer, or while the engine is
+	// killed in between, would reach nobody.
+	for _, te := range fe.awaits {
+		if err := e.in.consume(te[0], te[1]); err != nil {
+			return err
+		}
+	}
 	var stops []func()
 	for _, t := range fe.triggers {
 		switch t.Kind {
@@ -503,14 +513,6 @@ func (e *Engine) attach(fe *flowEntry, resume bool) (err error) {
 			stops = append(stops, stop)
 		case runtime.TriggerSchedule:
 			stops = append(stops, e.sc.add(fe, t.Schedule))
-		}
-	}
-	for _, te := range fe.awaits {
-		if err := e.in.consume(te[0], te[1]); err != nil {
-			for _, s := range stops {
-				s()
-			}
-			return err
 		}
 	}
 	e.mu.Lock()

@@ -69,7 +69,8 @@ func (e *Engine) consumeTrigger(fe *flowEntry, topic, event string) (func(), err
 func triggerConsumer(flow string) string { return "trigger-" + flow }
 
 // consumerForgetter is a Broker that can drop a consumer name none of
-// whose consumers is left (MemoryBroker.Forget).
+// whose consumers is left (MemoryBroker.Forget; natsbus.Broker.Forget
+// deletes the durable consumer).
 type consumerForgetter interface {
 	Forget(name, topic, event string)
 }
@@ -78,7 +79,8 @@ type consumerForgetter interface {
 // that old's event triggers fe does not have are gone for good: the broker
 // would otherwise hold their topic/event's messages for a consumer that
 // never comes back (MemoryBroker: until it is full, and every publish
-// fails).
+// fails; natsbus: in the stream, for a trigger added back later to
+// replay).
 func (e *Engine) forgetTriggers(old, fe *flowEntry) {
 	bf, ok := e.broker.(consumerForgetter)
 	if !ok || e.opts.Executor != nil {

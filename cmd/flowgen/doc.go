@@ -206,7 +206,8 @@
 //	        [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [-retain DURATION]
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
 //	        [-max-header-bytes 65536] [-max-conns 1024] [-max-body 1048576] [-service-conns 64]
-//	        [-max-running 1000] [-resume-workers 4] [-event-workers 32] [-broker-bytes 268435456] [-inbox-bytes 268435456]
+//	        [-max-running 1000] [-resume-workers 4] [-event-workers 32] [-broker-bytes 268435456]
+//	        [-broker-max-age 168h] [-inbox-bytes 268435456]
 //	        [-provider-allow HOST|HOST:PORT|URL-PREFIX]... [-otlp-traces URL] [-trace-sample 1]
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
@@ -268,7 +269,8 @@
 // (cd temporal && go install ./cmd/flowgen-temporal) from a checkout). The
 // flags of the store, the broker, the providers and the runs' limits are
 // not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
-// -event-workers, -broker-bytes, -inbox-bytes, -service-conns,
+// -event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
+// -service-conns,
 // -provider-allow: exit 2): Temporal keeps and schedules the runs. See
 // docs/temporal.md#json-flows-on-temporal.
 //
@@ -329,7 +331,9 @@
 // at most -max-running) events from the broker at once (their runs'
 // first events share the store's syncs). The in-process broker keeps only the topics some flow
 // consumes (the others' events are dropped and counted) and holds at most
-// -broker-bytes (256 MiB) that consumers have not acknowledged; the inbox
+// -broker-bytes (256 MiB) that consumers have not acknowledged (with -nats,
+// the JetStream stream holds at most -broker-bytes of messages not yet
+// acknowledged, for at most -broker-max-age, 168h); the inbox
 // holds at most -inbox-bytes (256 MiB) of awaited events no run has taken
 // (POST /events beyond answers 429). Each must
 // be positive (else exit 2). docs/engine.md lists every limit of the

@@ -151,6 +151,9 @@ func TestKilledEngineResumes(t *testing.T) {
 		return startChild(t, "FLOWGEN_ENGINE_CHILD=1", "FLOWGEN_STORE="+dir, "FLOWGEN_NATS="+s.ClientURL(), "FLOWGEN_SERVICE="+hs.URL)
 	}
 	b := connect(t, s)
+	// The child's trigger consumer, before the event it is to get: a
+	// consumer created later starts at the messages published after it.
+	ensureConsumer(t, b, "trigger-Signup", "accounts", "signup.requested")
 	first := child()
 	if err := b.Publish(context.Background(), engine.Message{ID: "signup-k", Topic: "accounts", Event: "signup.requested",
 		Payload: json.RawMessage(`{"Customer": {"Email": "kim@example.com"}}`)}); err != nil {

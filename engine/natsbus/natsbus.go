@@ -7,6 +7,14 @@
 // was down gets what arrived meanwhile. A message is acknowledged only after
 // the engine has recorded it (or started its run), and redelivered after a
 // failure.
+//
+// The stream is bounded (docs/engine.md#limits): it keeps a message only
+// until every consumer of its subject has acknowledged it (interest
+// retention), at most MaxBytes in all (beyond, Publish fails, as the
+// in-process broker's does at its MaxBytes) and at most MaxAge; a consumer
+// nobody pulls from for MaxAge is deleted by JetStream, a consumer created
+// anew starts at the messages published from then on, and one the engine
+// no longer needs is deleted (Forget).
 package natsbus
 
 import (
@@ -48,6 +56,18 @@ type Options struct {
 	// Redeliver is the delay before a failed delivery is tried again
 	// (default 100ms).
 	Redeliver time.Duration
+	// MaxBytes bounds the stream's messages not yet acknowledged by every
+	// consumer of their subject, in bytes as JetStream counts them
+	// (payload, headers, subject): beyond, Publish fails and nothing is
+	// stored (default engine.DefaultBrokerBytes, as the in-process
+	// broker's MaxBytes). Engines sharing the stream set it each as they
+	// start: the last one's value holds.
+	MaxBytes int64
+	// MaxAge is how long the stream keeps a message its consumers have not
+	// all acknowledged, and how long a consumer nobody pulls from (its
+	// engines down, an engine ID no longer used) stays before JetStream
+	// deletes it, with its place (default DefaultMaxAge).
+	MaxAge time.Duration
 	// Logger gets a consumer's pull requests that fail, and when they
 	// work again (default: discard): a consumer deleted, or JetStream
 	// without a responder, leaves it standing still, asking again (pull).
@@ -55,6 +75,10 @@ type Options struct {
 	// when its last works again, however many loops it has (outage).
 	Logger *slog.Logger
 }
+
+// DefaultMaxAge is the default Options.MaxAge: an engine down for a week
+// still gets what was published meanwhile.
+const DefaultMaxAge = 7 * 24 * time.Hour
 
 // Broker is the JetStream engine.Broker.
 type Broker struct {
@@ -86,6 +110,12 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 	if opts.Replicas == 0 {
 		opts.Replicas = 1
 	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = engine.DefaultBrokerBytes
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -93,15 +123,30 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A stream an older natsbus created (limits retention, no bounds: it
+	// kept every message forever) is updated to these bounds, which
+	// JetStream allows; what it refuses (another storage type, say) is
+	// an error naming what was asked.
 	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       opts.Stream,
 		Subjects:   []string{opts.Prefix + ".>"},
 		Storage:    opts.Storage,
 		Replicas:   opts.Replicas,
 		Duplicates: opts.Duplicates,
+		// Released once every consumer of its subject has acknowledged
+		// it, as by the in-process broker; a message no consumer's
+		// subject matches is not kept.
+		Retention: jetstream.InterestPolicy,
+		// Full, the stream refuses new messages (the publisher sees it,
+		// and a publish step retries) rather than drop old ones that
+		// consumers have not had.
+		Discard:  jetstream.DiscardNew,
+		MaxBytes: opts.MaxBytes,
+		MaxAge:   opts.MaxAge,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: stream %s: %w", opts.Stream, err)
+		return nil, fmt.Errorf("natsbus: creating or updating stream %s (interest retention, discard new, max bytes %d, max age %s, %s storage, %d replicas): %w",
+			opts.Stream, opts.MaxBytes, opts.MaxAge, opts.Storage, opts.Replicas, err)
 	}
 	return &Broker{js: js, opts: opts}, nil
 }
@@ -188,20 +233,63 @@ func consumerName(name, subject string) string {
 const pullBatch = 8
 
 // consumer creates (or finds) the durable pull consumer of name on
-// topic/event, delivering every message from the start of the stream.
+// topic/event. One it creates starts at the messages published from then
+// on: a trigger added to a flow, or an engine with a new ID, does not
+// replay the stream's past. One that exists keeps its place (and its
+// deliver policy, which JetStream does not let change), so an engine that
+// restarts gets what was published while it was down; its other settings
+// are updated.
 func (b *Broker) consumer(ctx context.Context, name, topic, event string) (jetstream.Consumer, error) {
 	subject := b.Subject(topic, event)
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, b.opts.Stream, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:       consumerName(name, subject),
 		FilterSubject: subject,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
 		AckWait:       b.opts.AckWait,
-	})
+		// Nobody pulling for MaxAge (an engine ID no longer used, a
+		// flow deleted while its engines were down): deleted, not
+		// holding the stream's messages until it is full.
+		InactiveThreshold: b.opts.MaxAge,
+	}
+	cons, err := b.js.Consumer(ctx, b.opts.Stream, cfg.Durable)
+	if err == nil {
+		// An older natsbus's consumer delivers all (from the start of
+		// the stream): where it stands, that is what is due to it.
+		cfg.DeliverPolicy = cons.CachedInfo().Config.DeliverPolicy
+		cons, err = b.js.UpdateConsumer(ctx, b.opts.Stream, cfg)
+	} else if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		// Two engines creating it at once create one: JetStream answers
+		// the same configuration with the consumer that exists.
+		cons, err = b.js.CreateConsumer(ctx, b.opts.Stream, cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: consumer for %s %s: %w", topic, event, err)
 	}
 	return cons, nil
+}
+
+// forgetTimeout bounds Forget's request to JetStream.
+const forgetTimeout = 10 * time.Second
+
+// Forget deletes the durable consumer of name on topic/event, with its
+// place in the stream: the engine calls it for the trigger of a flow whose
+// new definition no longer has it (as it does MemoryBroker.Forget), whose
+// consumer would otherwise keep the trigger's messages in the stream, and
+// a trigger added back later would start with them all. Engines sharing
+// the stream share their flows' definitions: one that still consumes the
+// trigger logs its pull requests failing (Options.Logger) until it is
+// redefined too. A failure is logged, not returned: the engine has
+// already replaced the flow, and the consumer, unused, is deleted by
+// JetStream after MaxAge anyway.
+func (b *Broker) Forget(name, topic, event string) {
+	ctx, cancel := context.WithTimeout(context.Background(), forgetTimeout)
+	defer cancel()
+	durable := consumerName(name, b.Subject(topic, event))
+	err := b.js.DeleteConsumer(ctx, b.opts.Stream, durable)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		b.opts.Logger.Warn("natsbus: deleting a consumer no flow uses", "consumer", name, "topic", topic, "event", event, "durable", durable, "error", err)
+	}
 }
 
 // startPull starts a pull loop of name's consumer of topic/event (cons),
@@ -230,7 +318,7 @@ func message(msg jetstream.Msg, topic, event string) engine.Message {
 }
 
 // Consume implements engine.Broker with a durable pull consumer per name
-// and topic/event, delivering every message from the start of the stream,
+// and topic/event (consumer: one created now starts at new messages),
 // asked for pullBatch at a time (pull) and handed to h one at a time. A
 // consumer that stops gives back what it was pulled and has not handed to h
 // (a negative acknowledgement, so another consumer of the name gets it);

@@ -58,6 +58,16 @@ func connectWith(t testing.TB, s *server.Server, opts Options) *Broker {
 	return b
 }
 
+// ensureConsumer creates name's durable consumer of topic/event, as its
+// first Consume would: one created later starts at the messages published
+// from then on, and a message no consumer's subject matches is not kept.
+func ensureConsumer(t testing.TB, b *Broker, name, topic, event string) {
+	t.Helper()
+	if _, err := b.consumer(context.Background(), name, topic, event); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -91,6 +101,7 @@ func TestPublishDedupAndRedelivery(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	b := connect(t, s)
 	ctx := context.Background()
+	ensureConsumer(t, b, "c1", "t", "e.v")
 	for i := 0; i < 2; i++ {
 		if err := b.Publish(ctx, engine.Message{ID: "m1", Topic: "t", Event: "e.v", Payload: json.RawMessage(`{"n":1}`)}); err != nil {
 			t.Fatal(err)
@@ -407,6 +418,9 @@ func TestMessageLink(t *testing.T) {
 	sender := trace.ContextWithSpanContext(context.Background(),
 		trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled}))
 	const want = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	for _, batch := range []bool{false, true} {
+		ensureConsumer(t, b, fmt.Sprintf("links-%v", batch), "t", "e")
+	}
 	if err := b.Publish(sender, engine.Message{ID: "traced", Topic: "t", Event: "e", Payload: json.RawMessage(`1`)}); err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,8 @@ instead (-namespace, -task-queue, which are a usage error without it):
 serve runs flowgen-temporal serve, of the module temporal/, with the same
 flags. Those of the store, the broker, the providers and the runs' limits
 are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
--event-workers, -broker-bytes, -inbox-bytes, -service-conns,
+-event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
+-service-conns,
 -provider-allow: exit 2), as Temporal keeps and schedules the runs
 (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
@@ -120,6 +121,9 @@ are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 			}
 			if err := lim.check(); err != nil {
 				return usageError(e, "%v", err)
+			}
+			if *natsURL == "" && flagSet(fs, "broker-max-age") {
+				return usageError(e, "-broker-max-age bounds the NATS stream: it needs -nats URL")
 			}
 			if err := checkRetain(*retain); err != nil {
 				return usageError(e, "%v", err)
@@ -164,12 +168,13 @@ type serveConfig struct {
 // listen.Limits); a zero field takes its default.
 type serverLimits struct {
 	maxBody       int64
-	serviceConns  int   // httpcall.Limits.MaxConnsPerHost
-	maxRunning    int   // engine.Options.MaxRunning
-	resumeWorkers int   // engine.Options.ResumeWorkers
-	eventWorkers  int   // engine.Options.EventWorkers
-	brokerBytes   int64 // engine.MemoryBrokerOptions.MaxBytes
-	inboxBytes    int64 // engine.Options.InboxBytes
+	serviceConns  int           // httpcall.Limits.MaxConnsPerHost
+	maxRunning    int           // engine.Options.MaxRunning
+	resumeWorkers int           // engine.Options.ResumeWorkers
+	eventWorkers  int           // engine.Options.EventWorkers
+	brokerBytes   int64         // engine.MemoryBrokerOptions.MaxBytes, natsbus.Options.MaxBytes
+	brokerMaxAge  time.Duration // natsbus.Options.MaxAge
+	inboxBytes    int64         // engine.Options.InboxBytes
 }
 
 func (l *serverLimits) flags(fs *flag.FlagSet) {
@@ -178,7 +183,8 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxRunning, "max-running", engine.DefaultMaxRunning, "most runs in flight (holding a goroutine; waiting runs do not count): starts beyond answer 429 with Retry-After, event triggers are delivered again later")
 	fs.IntVar(&l.resumeWorkers, "resume-workers", engine.DefaultResumeWorkers, "unfinished runs resumed at a time at start, in the background while serving")
 	fs.IntVar(&l.eventWorkers, "event-workers", engine.DefaultEventWorkers, "broker events each event trigger applies at once (runs being started together); at most -max-running, as one more could only be refused")
-	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "payload bytes the in-process broker holds for consumers that have not acknowledged them (without -nats); publishing beyond fails and is retried")
+	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "bytes the broker holds for consumers that have not acknowledged them: the in-process broker's payloads, or with -nats the JetStream stream's messages; publishing beyond fails and is retried")
+	fs.DurationVar(&l.brokerMaxAge, "broker-max-age", natsbus.DefaultMaxAge, "with -nats: how long the JetStream stream keeps a message its consumers have not all acknowledged, and a consumer nobody pulls from (an engine down, an ID no longer used)")
 	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "bytes of the awaited events the inbox holds for runs to take (each its payload, topic, event and ID, and 512 for its records); POST /events beyond answers 429, the broker's are delivered again later")
 }
 
@@ -186,6 +192,9 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 func (l serverLimits) check() error {
 	if l.maxBody <= 0 {
 		return fmt.Errorf("-max-body must be positive, found %d", l.maxBody)
+	}
+	if l.brokerMaxAge <= 0 {
+		return fmt.Errorf("-broker-max-age must be positive, found %s", l.brokerMaxAge)
 	}
 	for _, n := range []struct {
 		name string
@@ -204,6 +213,13 @@ func (l serverLimits) withDefaults() serverLimits {
 		l.maxBody = engine.MaxBody
 	}
 	return l
+}
+
+// flagSet reports whether the flag name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // listFlag is a repeatable flag.
@@ -252,7 +268,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 			return fmt.Errorf("connect to NATS %s: %w", natsbus.RedactURL(cfg.nats), err)
 		}
 		defer nc.Close()
-		if bus, err = natsbus.New(ctx, nc, natsbus.Options{Logger: log}); err != nil {
+		if bus, err = natsbus.New(ctx, nc, natsbus.Options{Logger: log, MaxBytes: lim.brokerBytes, MaxAge: lim.brokerMaxAge}); err != nil {
 			return fmt.Errorf("NATS %s: %w", natsbus.RedactURL(cfg.nats), err) // JetStream off, say
 		}
 	}

@@ -160,3 +160,25 @@ func TestServeNATSWithoutJetStream(t *testing.T) {
 		t.Errorf("the store directory was created before NATS's JetStream answered: %v", err)
 	}
 }
+
+// serve's -broker-bytes and -broker-max-age bound the JetStream stream
+// (natsbus.Options.MaxBytes, MaxAge), which was created with no bounds.
+func TestServeNATSStreamBounds(t *testing.T) {
+	srv := natstest.JetStreamServer(t)
+	_, _, stop := serveWith(t, serveConfig{store: filepath.Join(t.TempDir(), "store"), nats: srv.URL,
+		net: listen.Config{Addr: "127.0.0.1:0"}, limits: serverLimits{brokerBytes: 1 << 20, brokerMaxAge: time.Hour}})
+	defer stop()
+	nc, err := nats.Connect(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	stream, err := js.Stream(context.Background(), "FLOWGEN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := stream.CachedInfo().Config; cfg.MaxBytes != 1<<20 || cfg.MaxAge != time.Hour || cfg.Retention != jetstream.InterestPolicy {
+		t.Fatalf("stream %+v, want 1 MiB, 1h, interest retention", cfg)
+	}
+}

@@ -1,0 +1,215 @@
+package natsbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// collect consumes name's messages of t/e, returning what stops it and
+// the IDs it got so far.
+func collect(t *testing.T, b *Broker, name string) (stop func(), ids func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	stop, err := b.Consume(context.Background(), name, "t", "e", func(_ context.Context, m engine.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stop, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }
+}
+
+func publishIDs(t *testing.T, b *Broker, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := b.Publish(context.Background(), engine.Message{ID: id, Topic: "t", Event: "e", Payload: json.RawMessage(`1`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A consumer created anew (a trigger added to a flow, an engine with a new
+// ID) starts at the messages published after it, where it replayed the
+// stream's whole past (another consumer's messages still held); a durable
+// consumer that exists keeps its place: what was published while it was
+// stopped comes to it when it consumes again.
+func TestNewConsumerStartsAtNewMessages(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()))
+	ensureConsumer(t, b, "old", "t", "e")
+	publishIDs(t, b, "before")
+	stop, got := collect(t, b, "new")
+	publishIDs(t, b, "after")
+	waitFor(t, "the new consumer's message", func() bool { return len(got()) >= 1 })
+	stop()
+	if ids := got(); strings.Join(ids, " ") != "after" {
+		t.Fatalf("a new consumer got %v, want only what was published after it", ids)
+	}
+	// The existing consumer, never pulled from, gets both.
+	stop, got = collect(t, b, "old")
+	defer stop()
+	waitFor(t, "the existing consumer's messages", func() bool { return len(got()) >= 2 })
+	if ids := got(); strings.Join(ids, " ") != "before after" {
+		t.Fatalf("an existing consumer got %v, want before and after", ids)
+	}
+}
+
+// The stream is bounded: interest retention (a message acknowledged by
+// every consumer of its subject, or that no consumer's subject matches, is
+// not kept), MaxBytes with new messages refused beyond, and MaxAge. A
+// stream an older natsbus created without bounds is updated to them, and
+// its consumer, which delivers all, keeps its place and its messages.
+func TestStreamBounds(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	// As the older natsbus made them.
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "FLOWGEN", Subjects: []string{"flowgen.>"}, Duplicates: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	old := &Broker{opts: Options{Prefix: "flowgen"}}
+	if _, err := js.CreateConsumer(ctx, "FLOWGEN", jetstream.ConsumerConfig{Durable: consumerName("c", old.Subject("t", "e")),
+		FilterSubject: old.Subject("t", "e"), AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"kept", "x"} {
+		if _, err := js.Publish(ctx, old.Subject("t", "e"), []byte(`1`), jetstream.WithMsgID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	b := connectWith(t, s, Options{MaxBytes: 4096, MaxAge: time.Hour, Redeliver: 10 * time.Millisecond})
+	stream, err := js.Stream(ctx, "FLOWGEN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stream.CachedInfo().Config
+	if cfg.Retention != jetstream.InterestPolicy || cfg.Discard != jetstream.DiscardNew || cfg.MaxBytes != 4096 || cfg.MaxAge != time.Hour {
+		t.Fatalf("stream %+v, want interest retention, discard new, 4096 bytes, 1h", cfg)
+	}
+	// Nobody consumes t/other: not kept.
+	if err := b.Publish(ctx, engine.Message{ID: "nobody", Topic: "t", Event: "other", Payload: json.RawMessage(`1`)}); err != nil {
+		t.Fatal(err)
+	}
+	// The older consumer still delivers all, from where it stood.
+	stop, got := collect(t, b, "c")
+	waitFor(t, "the older consumer's messages", func() bool { return len(got()) >= 2 })
+	stop()
+	if ids := got(); strings.Join(ids, " ") != "kept x" {
+		t.Fatalf("older consumer got %v", ids)
+	}
+	cons, err := js.Consumer(ctx, "FLOWGEN", consumerName("c", b.Subject("t", "e")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cons.CachedInfo().Config; c.DeliverPolicy != jetstream.DeliverAllPolicy || c.InactiveThreshold != time.Hour {
+		t.Fatalf("older consumer's config %+v: want deliver all kept, inactive threshold 1h", c)
+	}
+	waitFor(t, "acknowledged messages released", func() bool {
+		info, err := stream.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	})
+	// Stopped, the consumer holds what is published for it, up to
+	// MaxBytes: then publishing fails, and nothing is stored.
+	payload := json.RawMessage(`"` + strings.Repeat("x", 500) + `"`)
+	var full error
+	for i := 0; i < 20 && full == nil; i++ {
+		full = b.Publish(ctx, engine.Message{ID: fmt.Sprint("fill-", i), Topic: "t", Event: "e", Payload: payload})
+	}
+	if full == nil {
+		t.Fatal("20 messages of 500 bytes published to a stream of 4096 bytes")
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Bytes > 4096 {
+		t.Fatalf("stream holds %d bytes, over its 4096", info.State.Bytes)
+	}
+}
+
+// A flow redefined without one of its event triggers (PUT /flows) leaves
+// no consumer behind on JetStream (Broker.Forget, as the engine calls
+// MemoryBroker.Forget): the old trigger's consumer stayed, holding its
+// topic/event's messages in the stream, and a trigger added back later
+// started with them all. A redefinition that keeps the trigger keeps its
+// consumer.
+func TestRedefinedFlowDeletesItsOldTriggerConsumer(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	b := connect(t, s)
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Broker: b, EventWorkers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Work", func(context.Context, *engine.State) (string, error) { return "", nil })
+	flow := func(topic, doc string) []byte {
+		return fmt.Appendf(nil, `{"version": 1, "flows": [{"name": "A", "doc": %q,
+  "triggers": [{"kind": "event", "topic": %q, "event": "e"}],
+  "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]}]}`, doc, topic)
+	}
+	load := func(src []byte) {
+		t.Helper()
+		if ds, err := e.LoadFlows("a.json", src); err != nil {
+			t.Fatal(err, ds)
+		}
+	}
+	exists := func(topic string) bool {
+		_, err := b.js.Consumer(context.Background(), "FLOWGEN", consumerName("trigger-A", b.Subject(topic, "e")))
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	load(flow("old", "v1"))
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		e.Close(ctx)
+	}()
+	load(flow("old", "v2"))
+	if !exists("old") {
+		t.Fatal("the trigger kept by the redefinition lost its consumer")
+	}
+	load(flow("new", "v3"))
+	if exists("old") {
+		t.Fatal("the trigger A no longer has kept its consumer")
+	}
+	if !exists("new") {
+		t.Fatal("the new trigger has no consumer")
+	}
+	// Nothing is kept for the old trigger.
+	if err := b.Publish(context.Background(), engine.Message{ID: "late", Topic: "old", Event: "e", Payload: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	stream, _ := b.js.Stream(context.Background(), "FLOWGEN")
+	info, err := stream.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 {
+		t.Fatalf("stream holds %d messages after the trigger was removed", info.State.Msgs)
+	}
+}
