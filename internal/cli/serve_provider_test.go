@@ -33,7 +33,7 @@ const (
 
 // providerMain serves the Bill flow's handlers: FLOWGEN_TEST_PROVIDER is
 // "http" or a NATS URL; args are the engine's URL, the provider's name and
-// a file where each call appends "pid handler key attempt".
+// a file where each call appends "pid handler key attempt unixnano".
 func providerMain(args []string) int {
 	engineURL, name, logFile := args[0], args[1], args[2]
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,7 +41,7 @@ func providerMain(args []string) int {
 	note := func(c *provider.Call) {
 		f, err := os.OpenFile(logFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err == nil {
-			fmt.Fprintf(f, "%d %s %s %d\n", os.Getpid(), c.Handler, c.IdempotencyKey, c.Attempt)
+			fmt.Fprintf(f, "%d %s %s %d %d\n", os.Getpid(), c.Handler, c.IdempotencyKey, c.Attempt, time.Now().UnixNano())
 			f.Close()
 		}
 	}
