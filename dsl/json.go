@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -59,6 +60,10 @@ func EncodeJSON(f *File) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// IsJSONFile reports whether a file of this name holds the JSON form (and
+// not .flow text): its extension is .json, in any case.
+func IsJSONFile(name string) bool { return strings.EqualFold(filepath.Ext(name), ".json") }
 
 // DecodeJSON reads the JSON form. It returns the model even when there are
 // errors (with the parts that could not be decoded left out), so that

@@ -411,7 +411,7 @@ func (e *Engine) saveFlows(fes []*flowEntry) (undo func(), err error) {
 // read decodes and checks a JSON document, or hands any other source to
 // Options.FlowFile.
 func (e *Engine) read(filename string, data []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
-	if isJSONName(filename) {
+	if dsl.IsJSONFile(filename) {
 		return dsl.LoadJSON(filename, data, opts)
 	}
 	if e.opts.FlowFile == nil {
@@ -432,8 +432,6 @@ func JSONOnly(filename string, _ []byte, _ dsl.CheckOptions) (*dsl.File, diag.Li
 		"not a JSON flow (the name does not end in .json): this engine loads the JSON form only").
 		WithHint("`flowgen json FILE.flow` prints the JSON form of a .flow file")}
 }
-
-func isJSONName(name string) bool { return strings.EqualFold(filepath.Ext(name), ".json") }
 
 // fits reports whether the replacement fe can continue every unfinished
 // run of the flow it replaces.

@@ -1,9 +1,7 @@
 package flowfile
 
 import (
-	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -39,7 +37,7 @@ func Parse(filename string, src []byte) (*dsl.File, diag.List) {
 // The returned File is nil only when nothing could be read; callers must
 // not generate code when the list has errors.
 func Load(filename string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
-	if strings.EqualFold(filepath.Ext(filename), ".json") {
+	if dsl.IsJSONFile(filename) {
 		return dsl.LoadJSON(filename, src, opts)
 	}
 	f, ds := Parse(filename, src)

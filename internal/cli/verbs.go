@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -67,12 +66,15 @@ var fmtVerb = &verb{
 	name:  "fmt",
 	args:  "FILE...",
 	short: "print or rewrite .flow files in canonical layout",
-	summary: `Fmt prints .flow files in canonical layout, keeping comments. With -w it
+	summary: `Fmt prints .flow files in canonical layout, keeping comments, and the
+.flow form of a file in the JSON form (a flow service's flows, to compile
+with go generate), with doc comments; a JSON file whose flows .flow cannot
+say exactly is an error (flow-form) that names the part. With -w it
 rewrites the files instead: atomically, only those that change, and all of
 them or, when one cannot be written, none; a symbolic link stays one, and
 the file it leads to is rewritten. A byte order mark at the start of a file
-is dropped, so -l lists such a file. On a syntax error in any file nothing
-is printed or written.`,
+is dropped, so -l lists such a file; -w and -l take .flow files only. On a
+syntax error in any file nothing is printed or written.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		write := fs.Bool("w", false, "write the result to the files instead of stdout")
 		list := fs.Bool("l", false, "list the files whose layout is not canonical, instead of printing them")
@@ -81,8 +83,8 @@ is printed or written.`,
 				return usageError(e, "no input files")
 			}
 			for _, a := range args {
-				if strings.EqualFold(filepath.Ext(a), ".json") {
-					return usageError(e, "%s: fmt formats .flow files", e.display(a))
+				if dsl.IsJSONFile(a) && (*write || *list) {
+					return usageError(e, "%s: -w and -l take .flow files; fmt prints the .flow form of a JSON file: flowgen fmt %s > NAME.flow", e.display(a), e.display(a))
 				}
 			}
 			ins, ok := e.read(args)
@@ -92,6 +94,11 @@ is printed or written.`,
 			var all diag.List
 			out := make([][]byte, len(ins))
 			for i, in := range ins {
+				if dsl.IsJSONFile(in.name) {
+					src, diags := jsonFlowForm(in)
+					out[i], all = src, append(all, diags...)
+					continue
+				}
 				f, diags := parser.Parse(in.name, in.src)
 				all = append(all, in.own(diags)...)
 				if !diags.HasErrors() && f != nil {

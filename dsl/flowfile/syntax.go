@@ -1,0 +1,446 @@
+package flowfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/ident"
+	"github.com/flowgen/flowgen/parser"
+)
+
+// Syntax is the inverse of Build: the syntax tree of model f, which
+// parser.Format prints as .flow text and Build turns back into the same
+// model (the JSON form of both is the same bytes). It is how a flow
+// defined in the JSON form (a flow service's) becomes a .flow file that
+// `go generate` compiles. Doc comments become comments; positions are
+// zero.
+//
+// Some models have no .flow form, because the language cannot say them:
+// a Go step that publishes (in .flow, a step whose action is a publish
+// line is a publish step), or a name that is not an identifier where .flow
+// writes one bare. Syntax reports the first
+// such part of f, naming it, rather than print text that would mean
+// something else.
+func Syntax(f *dsl.File) (*parser.File, error) {
+	out := &parser.File{Name: f.Name}
+	for _, fl := range f.Flows {
+		pf, err := flowSyntax(fl)
+		if err != nil {
+			return nil, at(fl.Range, fmt.Errorf("flow %q: %w", fl.Name, err))
+		}
+		out.Flows = append(out.Flows, pf)
+	}
+	return out, nil
+}
+
+// Format is the .flow text of model f: Syntax printed by parser.Format,
+// read back (Parse) and compared with f by their JSON forms, so that what
+// it returns means f exactly. Otherwise it returns an error (code
+// flow-form) at the part of f the language cannot say.
+func Format(f *dsl.File) ([]byte, diag.List) {
+	tree, err := Syntax(f)
+	if err != nil {
+		r := f.Range
+		var pe *positionedError
+		if errors.As(err, &pe) {
+			r = pe.at
+		}
+		return nil, diag.List{flowFormError(r, "%v", err)}
+	}
+	src := parser.Format(tree)
+	back, ds := Parse(f.Name, src)
+	if ds.HasErrors() {
+		return nil, diag.List{flowFormError(f.Range, "its .flow form does not read back: %s", ds[0].Message)}
+	}
+	want, err := dsl.EncodeJSON(f)
+	if err != nil {
+		return nil, diag.List{flowFormError(f.Range, "%v", err)}
+	}
+	got, err := dsl.EncodeJSON(back)
+	if err != nil {
+		return nil, diag.List{flowFormError(f.Range, "%v", err)}
+	}
+	if !bytes.Equal(want, got) {
+		return nil, diag.List{flowFormError(f.Range, "its .flow form would mean something else: %s", firstDifference(want, got))}
+	}
+	return src, nil
+}
+
+func flowFormError(r diag.Range, format string, args ...any) diag.Diagnostic {
+	return diag.Errorf(r, "flow-form", format, args...).
+		WithHint("the .flow language cannot say this part of the JSON form: change it to what .flow can say, or keep the flow in JSON")
+}
+
+// positionedError is an error of Syntax with the range of the flow or step
+// it is about.
+type positionedError struct {
+	at  diag.Range
+	err error
+}
+
+func (e *positionedError) Error() string { return e.err.Error() }
+func (e *positionedError) Unwrap() error { return e.err }
+
+// at gives err the range r, unless it has a narrower one already.
+func at(r diag.Range, err error) error {
+	var pe *positionedError
+	if errors.As(err, &pe) {
+		// The narrower range, with the wider context's words (err wraps
+		// pe: its text is read before pe changes).
+		return &positionedError{at: pe.at, err: errors.New(err.Error())}
+	}
+	return &positionedError{at: r, err: err}
+}
+
+// firstDifference is the line of JSON form want where got first differs.
+func firstDifference(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := range w {
+		if i >= len(g) || w[i] != g[i] {
+			return "the JSON form's " + strings.TrimSpace(w[i])
+		}
+	}
+	return "the JSON form differs"
+}
+
+func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
+	name, err := identToken("flow name", fl.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := &parser.Flow{Name: name, Comments: docComments(fl.Doc)}
+	if fl.State != nil {
+		t, err := identToken("state type", fl.State.Name)
+		if err != nil {
+			return nil, err
+		}
+		out.Body = append(out.Body, &parser.FlowStmt{State: t})
+	}
+	for _, tr := range fl.Triggers {
+		t := &parser.Trigger{}
+		switch tr.Kind {
+		case dsl.TriggerRPC:
+			t.RPC = parser.StringToken(tr.Endpoint)
+		case dsl.TriggerEvent:
+			t.Event = &parser.EventTrigger{Topic: parser.NameToken(tr.Topic), Event: parser.StringToken(tr.Event)}
+		case dsl.TriggerSchedule:
+			t.Schedule = parser.StringToken(tr.Schedule)
+		default:
+			return nil, fmt.Errorf("a trigger of kind %q has no .flow form", tr.Kind)
+		}
+		out.Body = append(out.Body, &parser.FlowStmt{Trigger: t})
+	}
+	if fl.Retry != nil {
+		out.Body = append(out.Body, &parser.FlowStmt{Retry: retrySyntax(fl.Retry)})
+	}
+	if fl.Timeout != 0 {
+		out.Body = append(out.Body, &parser.FlowStmt{Timeout: durationToken(fl.Timeout)})
+	}
+	if fl.Deadline != 0 {
+		out.Body = append(out.Body, &parser.FlowStmt{Deadline: durationToken(fl.Deadline)})
+	}
+	for _, s := range fl.Steps {
+		if s.Parallel == nil {
+			ps, err := stepSyntax(s)
+			if err != nil {
+				return nil, err
+			}
+			out.Body = append(out.Body, &parser.FlowStmt{Step: ps, Comments: docComments(s.Doc)})
+			continue
+		}
+		p, err := parallelSyntax(s)
+		if err != nil {
+			return nil, err
+		}
+		out.Body = append(out.Body, &parser.FlowStmt{Parallel: p, Comments: docComments(s.Doc)})
+	}
+	return out, nil
+}
+
+func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
+	name, err := identToken("parallel block name", s.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := &parser.Parallel{Name: name}
+	for _, b := range s.Parallel.Branches {
+		ps, err := stepSyntax(b)
+		if err != nil {
+			return nil, err
+		}
+		out.Body = append(out.Body, &parser.ParallelStmt{Step: ps, Comments: docComments(b.Doc)})
+	}
+	for _, t := range s.Transitions {
+		on, err := onSyntax(t)
+		if err != nil {
+			return nil, at(s.Range, fmt.Errorf("parallel block %q: %w", s.Name, err))
+		}
+		out.Body = append(out.Body, &parser.ParallelStmt{On: on})
+	}
+	return out, nil
+}
+
+func stepSyntax(s *dsl.Step) (*parser.Step, error) {
+	name, err := identToken("step name", s.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := &parser.Step{Name: name}
+	add := func(st *parser.StepStmt) { out.Body = append(out.Body, st) }
+	fail := func(err error) (*parser.Step, error) { return nil, at(s.Range, fmt.Errorf("step %q: %w", s.Name, err)) }
+	a := s.Action
+	if a == nil {
+		return fail(fmt.Errorf("no action"))
+	}
+	switch a.Kind {
+	case dsl.ActionGo, "":
+		if len(s.Publish) > 0 {
+			// Build reads a step whose only action lines are publish
+			// lines as a publish step.
+			return fail(fmt.Errorf("a Go step that publishes has no .flow form: make the publication a step of its own"))
+		}
+	case dsl.ActionRPC:
+		add(&parser.StepStmt{RPC: rpcSyntax(a)})
+	case dsl.ActionAwait:
+		aw := &parser.Await{Topic: parser.NameToken(a.Topic), Event: parser.StringToken(a.Event), Into: fieldToken(a.Response)}
+		if a.Correlate != nil {
+			aw.Correlate = &parser.Correlate{Field: parser.IdentToken(a.Correlate.Name)}
+			if a.CorrelateOn != nil {
+				aw.Correlate.On = parser.NameToken(a.CorrelateOn.Name)
+			}
+		}
+		if a.Timeout != 0 {
+			aw.Timeout = durationToken(a.Timeout)
+		}
+		add(&parser.StepStmt{Await: aw})
+	case dsl.ActionPublish:
+		add(&parser.StepStmt{Publish: &parser.Publish{Topic: parser.NameToken(a.Topic), Event: parser.StringToken(a.Event), Payload: fieldToken(a.Request)}})
+	case dsl.ActionSleep:
+		sl := &parser.Sleep{Until: fieldToken(a.Until)}
+		if a.Until == nil {
+			sl.Duration = durationToken(a.Duration)
+		}
+		add(&parser.StepStmt{Sleep: sl})
+	case dsl.ActionChoose:
+		c := &parser.Choose{}
+		for _, w := range a.When {
+			if w.When == nil || w.Target == nil || !condShape(w.When) {
+				return fail(fmt.Errorf("a when line without its condition or target, or with a condition the JSON form cannot have"))
+			}
+			c.Body = append(c.Body, &parser.ChooseStmt{When: &parser.When{Cond: orSyntax(w.When), Target: parser.IdentToken(w.Target.Name)}})
+		}
+		if a.Otherwise != nil {
+			c.Body = append(c.Body, &parser.ChooseStmt{Otherwise: parser.IdentToken(a.Otherwise.Name)})
+		}
+		add(&parser.StepStmt{Choose: c})
+	case dsl.ActionCall:
+		if a.Flow == nil {
+			return fail(fmt.Errorf("a call without its flow"))
+		}
+		add(&parser.StepStmt{Call: callSyntax(a)})
+	default:
+		return fail(fmt.Errorf("an action of kind %q has no .flow form", a.Kind))
+	}
+	if slices.Contains(s.Writes, nil) || slices.Contains(s.Outcomes, nil) {
+		return fail(fmt.Errorf("an empty name in its writes or outcomes"))
+	}
+	if len(s.Writes) > 0 {
+		st := &parser.StepStmt{}
+		for _, w := range s.Writes {
+			st.Writes = append(st.Writes, &parser.Field{Name: parser.IdentToken(w.Name)})
+		}
+		add(st)
+	}
+	if s.Retry != nil {
+		add(&parser.StepStmt{Retry: retrySyntax(s.Retry)})
+	}
+	if s.Timeout != 0 {
+		add(&parser.StepStmt{Timeout: durationToken(s.Timeout)})
+	}
+	if s.Deadline != 0 {
+		add(&parser.StepStmt{Deadline: durationToken(s.Deadline)})
+	}
+	if rb := s.Rollback; rb != nil {
+		r := &parser.Rollback{}
+		switch {
+		case rb.Action != nil && rb.Action.Kind == dsl.ActionRPC:
+			r.RPC = rpcSyntax(rb.Action)
+		case rb.Action != nil && rb.Action.Kind == dsl.ActionCall && rb.Action.Flow != nil:
+			r.Call = callSyntax(rb.Action)
+		case rb.Action != nil:
+			return fail(fmt.Errorf("a rollback of kind %q has no .flow form", rb.Action.Kind))
+		case rb.Name != nil:
+			r.Name = parser.IdentToken(rb.Name.Name)
+		default:
+			return fail(fmt.Errorf("a rollback with neither a name nor an action"))
+		}
+		add(&parser.StepStmt{Rollback: r})
+	}
+	if s.Irreversible {
+		add(&parser.StepStmt{Irreversible: parser.IdentToken("irreversible")})
+	}
+	for _, p := range s.Publish {
+		add(&parser.StepStmt{Publish: &parser.Publish{Topic: parser.NameToken(p.Topic), Event: parser.StringToken(p.Event), Payload: fieldToken(p.Payload)}})
+	}
+	if len(s.Outcomes) > 0 {
+		st := &parser.StepStmt{}
+		for _, o := range s.Outcomes {
+			st.Outcomes = append(st.Outcomes, &parser.Outcome{Name: parser.IdentToken(o.Name)})
+		}
+		add(st)
+	}
+	for _, t := range s.Transitions {
+		on, err := onSyntax(t)
+		if err != nil {
+			return fail(err)
+		}
+		add(&parser.StepStmt{On: on})
+	}
+	return out, nil
+}
+
+func rpcSyntax(a *dsl.Action) *parser.RPC {
+	return &parser.RPC{Service: parser.NameToken(a.Service), Endpoint: parser.StringToken(a.Endpoint),
+		Request: fieldToken(a.Request), Response: fieldToken(a.Response)}
+}
+
+func callSyntax(a *dsl.Action) *parser.Call {
+	return &parser.Call{Flow: fieldToken(a.Flow), Request: fieldToken(a.Request), Response: fieldToken(a.Response)}
+}
+
+func onSyntax(t *dsl.Transition) (*parser.On, error) {
+	if t.On == nil || t.Target == nil {
+		return nil, fmt.Errorf("an on line without its outcome or target")
+	}
+	return &parser.On{Outcome: parser.IdentToken(t.On.Name), Target: parser.IdentToken(t.Target.Name)}, nil
+}
+
+// retrySyntax writes the parts of r that are set: a step's retry
+// overrides its flow's part by part, so a part not set must stay unwritten.
+func retrySyntax(r *dsl.Retry) *parser.Retry {
+	out := &parser.Retry{Attempts: parser.NumberToken(strconv.Itoa(r.Attempts))}
+	if r.Initial != 0 || r.Max != 0 { // a zero bound reads back as not set
+		out.Backoff = &parser.Backoff{Initial: durationToken(r.Initial), Max: durationToken(r.Max)}
+	}
+	if r.Multiplier != 0 {
+		out.Multiplier = parser.NumberToken(strconv.FormatFloat(r.Multiplier, 'f', -1, 64))
+	}
+	if r.Jitter != "" {
+		out.Jitter = parser.IdentToken(string(r.Jitter))
+	}
+	return out
+}
+
+// orSyntax is condition c as a choose line's grammar has it: Build's
+// inverse, so that an and inside an or, or a not of a comparison, is
+// written without parentheses, and anything else nested gets them.
+func orSyntax(c *dsl.Cond) *parser.Or {
+	if c.Op != dsl.CondOr {
+		return &parser.Or{Terms: []*parser.And{andSyntax(c)}}
+	}
+	out := &parser.Or{}
+	for _, a := range c.Args {
+		out.Terms = append(out.Terms, andSyntax(a))
+	}
+	return out
+}
+
+func andSyntax(c *dsl.Cond) *parser.And {
+	if c.Op != dsl.CondAnd {
+		return &parser.And{Factors: []*parser.Unary{unarySyntax(c)}}
+	}
+	out := &parser.And{}
+	for _, a := range c.Args {
+		out.Factors = append(out.Factors, unarySyntax(a))
+	}
+	return out
+}
+
+func unarySyntax(c *dsl.Cond) *parser.Unary {
+	switch c.Op {
+	case dsl.CondNot:
+		u := unarySyntax(c.Args[0])
+		u.Not = append(u.Not, "not")
+		return u
+	case dsl.CondAnd, dsl.CondOr:
+		return &parser.Unary{Group: orSyntax(c)}
+	}
+	cmp := &parser.Compare{Field: fieldToken(c.Field)}
+	if c.Op != dsl.CondField {
+		cmp.Op = &parser.Token{Value: string(c.Op)}
+		switch v := c.Value; v.Kind {
+		case dsl.LitString:
+			cmp.Value = parser.StringToken(v.Text)
+		case dsl.LitDuration:
+			cmp.Value = parser.DurationToken(v.Text)
+		case dsl.LitBool:
+			cmp.Value = parser.IdentToken(v.Text)
+		default:
+			cmp.Value = parser.NumberToken(v.Text)
+		}
+	}
+	return &parser.Unary{Compare: cmp}
+}
+
+// condShape reports whether condition c has the shape DecodeJSON gives
+// one (what orSyntax assumes): a not of one condition, an and or an or of
+// some, a field alone or compared with a literal.
+func condShape(c *dsl.Cond) bool {
+	if c == nil {
+		return false
+	}
+	switch c.Op {
+	case dsl.CondNot:
+		return len(c.Args) == 1 && condShape(c.Args[0])
+	case dsl.CondAnd, dsl.CondOr:
+		for _, a := range c.Args {
+			if !condShape(a) {
+				return false
+			}
+		}
+		return len(c.Args) > 0
+	case dsl.CondField:
+		return c.Field != nil
+	}
+	return c.Field != nil && c.Value != nil && c.Op.IsCompare()
+}
+
+// docComments are the own-line comments that Build reads back as doc.
+func docComments(doc string) parser.Comments {
+	var c parser.Comments
+	if doc == "" {
+		return c
+	}
+	for _, l := range strings.Split(doc, "\n") {
+		text := "//"
+		if l != "" {
+			text += " " + l
+		}
+		c.Leading = append(c.Leading, &parser.Comment{Text: text, OwnLine: true})
+	}
+	return c
+}
+
+func fieldToken(id *dsl.Ident) *parser.Token {
+	if id == nil {
+		return nil
+	}
+	return parser.IdentToken(id.Name)
+}
+
+func durationToken(d dsl.Duration) *parser.Token { return parser.DurationToken(d.String()) }
+
+// identToken is name as an identifier token; what names it (a flow, a
+// step) if it cannot be one.
+func identToken(what, name string) (*parser.Token, error) {
+	if !ident.Is(name) {
+		return nil, fmt.Errorf("%s %q is not an identifier, which .flow needs", what, name)
+	}
+	return parser.IdentToken(name), nil
+}

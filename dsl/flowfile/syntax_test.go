@@ -1,0 +1,124 @@
+package flowfile
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/dsl"
+)
+
+// syntaxCorpus is every .flow file of the repository's test data and
+// examples, and every JSON form under testdata/json.
+func syntaxCorpus(t testing.TB) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, pattern := range []string{
+		"../../testdata/flows/*/*.flow", "../../testdata/json/*/*.json", "../../testdata/json/*/*.flow",
+		"../../testdata/graph/*/*.flow", "../../gen/testdata/*/*.flow", "../../examples/*/*.flow",
+		"../../examples/*/*.json", "../../parser/testdata/fmt/*/*.flow", "../testdata/check/*/*.flow",
+		"../../temporal/examples/*/*.flow", "../../temporal/conformance/*.flow",
+	} {
+		paths, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			src, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[p] = src
+		}
+	}
+	if len(out) < 50 {
+		t.Fatalf("the corpus has %d files: the globs miss the test data", len(out))
+	}
+	return out
+}
+
+// read is the model of a source in either form, with no checks: nil when
+// it has syntax or decoding errors, or Build left a bad value zero.
+func read(name string, src []byte) *dsl.File {
+	var f *dsl.File
+	var errs bool
+	if strings.HasSuffix(name, ".json") {
+		m, ds := dsl.DecodeJSON(name, src)
+		f, errs = m, ds.HasErrors()
+	} else {
+		m, ds := Parse(name, src)
+		f, errs = m, ds.HasErrors()
+	}
+	if errs {
+		return nil
+	}
+	return f
+}
+
+// Every flow of the corpus, in its JSON form, has a .flow form that reads
+// back to the same model; Format's own comparison is the check, and this
+// also compares the printed text with fmt's layout of itself.
+func TestFormatJSONRoundTrip(t *testing.T) {
+	n := 0
+	corpus := syntaxCorpus(t)
+	for name, src := range corpus {
+		f := read(name, src)
+		if f == nil {
+			continue
+		}
+		js, err := dsl.EncodeJSON(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromJSON, ds := dsl.DecodeJSON(name+".json", js)
+		if ds.HasErrors() {
+			t.Fatalf("%s: its JSON form does not decode: %v", name, ds)
+		}
+		text, ds := Format(fromJSON)
+		if ds != nil {
+			t.Errorf("%s: %v", name, ds)
+			continue
+		}
+		back := read(name+".flow", text)
+		if back == nil {
+			t.Errorf("%s: the .flow form does not read:\n%s", name, text)
+			continue
+		}
+		again, ds := Format(back)
+		if ds != nil || !bytes.Equal(again, text) {
+			t.Errorf("%s: the .flow form is not a fixed point (%v):\n%s\n---\n%s", name, ds, text, again)
+		}
+		n++
+	}
+	t.Logf("%d files of %d round-tripped (the others do not read)", n, len(corpus))
+}
+
+// FuzzFormatJSON: any source, read as .flow or as the JSON form, that
+// reads without errors has a .flow form that reads back to the same model
+// (Format checks that itself), or, from JSON only, a clear error; never a
+// panic. A model read from .flow always has one.
+func FuzzFormatJSON(f *testing.F) {
+	for _, src := range syntaxCorpus(f) {
+		f.Add(src)
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if m := read("fuzz.flow", src); m != nil {
+			js, err := dsl.EncodeJSON(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromJSON, ds := dsl.DecodeJSON("fuzz.json", js)
+			if ds.HasErrors() {
+				t.Fatalf("the JSON form of a .flow model does not decode: %v\n%s", ds, js)
+			}
+			if _, ds := Format(fromJSON); ds != nil {
+				t.Fatalf("a .flow model has no .flow form: %v\n%s", ds, src)
+			}
+		}
+		if m := read("fuzz.json", src); m != nil {
+			_, _ = Format(m)
+		}
+	})
+}
