@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -211,5 +214,79 @@ func TestRedefinedFlowDeletesItsOldTriggerConsumer(t *testing.T) {
 	}
 	if info.State.Msgs != 0 {
 		t.Fatalf("stream holds %d messages after the trigger was removed", info.State.Msgs)
+	}
+}
+
+// An event posted onto a full stream is refused as the in-process broker
+// refuses it (engine.ErrBrokerFull, POST /events 502) and changes nothing:
+// no run started, nothing stored, so the same event posted again once there
+// is room starts its run. natsbus returned JetStream's raw "maximum bytes
+// exceeded", which was no ErrBrokerFull.
+func TestFullStreamRefusesEvent(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	b := connectWith(t, s, Options{MaxBytes: 4096, Redeliver: 10 * time.Millisecond})
+	// A consumer nobody pulls from holds what is published on t/e.
+	ensureConsumer(t, b, "idle", "t", "e")
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Broker: b, EventWorkers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Work", func(context.Context, *engine.State) (string, error) { return "", nil })
+	if ds, err := e.LoadFlows("a.json", []byte(`{"version": 1, "flows": [{"name": "A",
+  "triggers": [{"kind": "event", "topic": "t", "event": "e"}],
+  "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]}]}`)); err != nil {
+		t.Fatal(err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		e.Close(ctx)
+	}()
+	h := e.Handler()
+	payload := `{"x": "` + strings.Repeat("x", 500) + `"}`
+	post := func(id string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/events/t/e", strings.NewReader(payload))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Idempotency-Key", id)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	var refused string
+	for i := 0; i < 20 && refused == ""; i++ {
+		id := fmt.Sprint("ev-", i)
+		switch w := post(id); w.Code {
+		case http.StatusAccepted:
+		case http.StatusBadGateway:
+			if !strings.Contains(w.Body.String(), engine.ErrBrokerFull.Error()) {
+				t.Fatalf("502 %s: want the broker full (engine.ErrBrokerFull)", w.Body)
+			}
+			refused = id
+		default:
+			t.Fatalf("POST /events: %d %s", w.Code, w.Body)
+		}
+	}
+	if refused == "" {
+		t.Fatal("20 events of 500 bytes accepted by a stream of 4096 bytes")
+	}
+	_, err = e.PublishEvent(context.Background(), engine.Message{ID: refused, Topic: "t", Event: "e", Payload: json.RawMessage(payload)})
+	if !errors.Is(err, engine.ErrBrokerFull) || !errors.Is(err, engine.ErrPublish) {
+		t.Fatalf("PublishEvent onto a full stream: %v, want ErrBrokerFull and ErrPublish", err)
+	}
+	run := engine.EventRunID("A", refused)
+	if _, err := e.Status(run); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Fatalf("the refused event's run: %v, want none", err)
+	}
+	// Room again (the idle consumer gone, its messages with it): the same
+	// event is stored and starts its run.
+	b.Forget("idle", "t", "e")
+	if w := post(refused); w.Code != http.StatusAccepted {
+		t.Fatalf("the refused event posted again: %d %s", w.Code, w.Body)
+	}
+	if _, err := e.Status(run); err != nil {
+		t.Fatalf("the refused event posted again started no run: %v", err)
 	}
 }

@@ -198,11 +198,40 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 		// answers while it reconnects: say that, not the buffer.
 		return fmt.Errorf("natsbus: publish %s %s: not connected to NATS, reconnecting: %w", m.Topic, m.Event, err)
 	}
+	if full(err) {
+		// The stream's bounds (discard new): refused, nothing stored, as
+		// the in-process broker's MaxBytes refuses; a retry of the same
+		// ID is stored once there is room (a refused ID is not in the
+		// duplicate window).
+		return fmt.Errorf("natsbus: publish %s %s: %w: stream %s: %w", m.Topic, m.Event, engine.ErrBrokerFull, b.opts.Stream, err)
+	}
 	if err != nil {
 		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
 	}
 	return nil
 }
+
+// full reports whether err is JetStream refusing a message because the
+// stream is at one of its limits with discard new: MaxBytes (the one
+// New sets), or a message count another client set on the stream. The
+// server answers these with its generic "store failed" code (10077),
+// whose description is the store's error: nats-server's ErrMaxBytes,
+// ErrMaxMsgs and ErrMaxMsgsPerSubject.
+func full(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) || api.ErrorCode != jsErrCodeStreamStoreFailed {
+		return false
+	}
+	switch api.Description {
+	case "maximum bytes exceeded", "maximum messages exceeded", "maximum messages per subject exceeded":
+		return true
+	}
+	return false
+}
+
+// jsErrCodeStreamStoreFailed is nats-server's JSStreamStoreFailedF, which
+// the client does not name.
+const jsErrCodeStreamStoreFailed jetstream.ErrorCode = 10077
 
 // triggeredHeader carries engine.Message.Triggered: the flows (names are
 // identifiers, without commas) whose run the publisher started.
