@@ -361,14 +361,28 @@ func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, t
 		// uses.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
 		defer cancel()
-		_, created, err := b.consumer(ctx, name, topic, event)
+		// Looked up first: JetStream back after an outage (which also
+		// answers no responders) has it, and it need not be updated.
+		_, err := b.js.Consumer(ctx, b.opts.Stream, consumerName(name, b.Subject(topic, event)))
+		created := false
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			_, created, err = b.consumer(ctx, name, topic, event)
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			// Deleted by hand: nothing else says why the pull requests
+			// fail; not created again here (New's settings are the
+			// operator's to restore, by restarting the engines).
+		default:
+			// It exists, or JetStream does not answer: the pull
+			// requests failing say that (outage).
+			return
+		}
 		switch {
 		case created:
 			o.renewErr = ""
 			log.Warn("natsbus: the consumer was deleted while this engine consumes it (Forget by an engine whose flow no longer has it, or by hand): created again; it starts at the messages published from now on")
-		case err == nil, errors.Is(err, nats.ErrNoResponders):
-			// It exists, or JetStream does not answer: the pull
-			// requests failing say that (outage).
+		case err == nil:
+			o.renewErr = "" // another loop or engine created it
 		case err.Error() != o.renewErr:
 			// Once per cause, not at every pull request that fails.
 			o.renewErr = err.Error()
