@@ -165,9 +165,11 @@ type MemoryBrokerOptions struct {
 // waiting for a slow consumer.
 const DefaultBrokerBytes = 256 << 20
 
-// ErrBrokerFull: the MemoryBroker holds MaxBytes of messages its consumers
-// have not acknowledged yet. Retry later.
-var ErrBrokerFull = errors.New("engine: in-process broker full: its consumers are behind")
+// ErrBrokerFull: the broker holds as many messages as it may for consumers
+// that have not acknowledged them yet (MemoryBroker: MaxBytes; natsbus: the
+// JetStream stream's bounds), and refused this one: nothing was stored.
+// Retry later.
+var ErrBrokerFull = errors.New("engine: broker full: its consumers are behind")
 
 type memStream struct {
 	msgs   []Message

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/internal/logtest"
+	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -211,5 +216,176 @@ func TestRedefinedFlowDeletesItsOldTriggerConsumer(t *testing.T) {
 	}
 	if info.State.Msgs != 0 {
 		t.Fatalf("stream holds %d messages after the trigger was removed", info.State.Msgs)
+	}
+}
+
+// An event posted onto a full stream is refused as the in-process broker
+// refuses it (engine.ErrBrokerFull, POST /events 502) and changes nothing:
+// no run started, nothing stored, so the same event posted again once there
+// is room starts its run. natsbus returned JetStream's raw "maximum bytes
+// exceeded", which was no ErrBrokerFull.
+func TestFullStreamRefusesEvent(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	b := connectWith(t, s, Options{MaxBytes: 4096, Redeliver: 10 * time.Millisecond})
+	// A consumer nobody pulls from holds what is published on t/e.
+	ensureConsumer(t, b, "idle", "t", "e")
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Broker: b, EventWorkers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Work", func(context.Context, *engine.State) (string, error) { return "", nil })
+	if ds, err := e.LoadFlows("a.json", []byte(`{"version": 1, "flows": [{"name": "A",
+  "triggers": [{"kind": "event", "topic": "t", "event": "e"}],
+  "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]}]}`)); err != nil {
+		t.Fatal(err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		e.Close(ctx)
+	}()
+	h := e.Handler()
+	payload := `{"x": "` + strings.Repeat("x", 500) + `"}`
+	post := func(id string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/events/t/e", strings.NewReader(payload))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Idempotency-Key", id)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	var refused string
+	for i := 0; i < 20 && refused == ""; i++ {
+		id := fmt.Sprint("ev-", i)
+		switch w := post(id); w.Code {
+		case http.StatusAccepted:
+		case http.StatusBadGateway:
+			if !strings.Contains(w.Body.String(), engine.ErrBrokerFull.Error()) {
+				t.Fatalf("502 %s: want the broker full (engine.ErrBrokerFull)", w.Body)
+			}
+			refused = id
+		default:
+			t.Fatalf("POST /events: %d %s", w.Code, w.Body)
+		}
+	}
+	if refused == "" {
+		t.Fatal("20 events of 500 bytes accepted by a stream of 4096 bytes")
+	}
+	_, err = e.PublishEvent(context.Background(), engine.Message{ID: refused, Topic: "t", Event: "e", Payload: json.RawMessage(payload)})
+	if !errors.Is(err, engine.ErrBrokerFull) || !errors.Is(err, engine.ErrPublish) {
+		t.Fatalf("PublishEvent onto a full stream: %v, want ErrBrokerFull and ErrPublish", err)
+	}
+	run := engine.EventRunID("A", refused)
+	if _, err := e.Status(run); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Fatalf("the refused event's run: %v, want none", err)
+	}
+	// Room again (the idle consumer gone, its messages with it): the same
+	// event is stored and starts its run.
+	b.Forget("idle", "t", "e")
+	if w := post(refused); w.Code != http.StatusAccepted {
+		t.Fatalf("the refused event posted again: %d %s", w.Code, w.Body)
+	}
+	if _, err := e.Status(run); err != nil {
+		t.Fatalf("the refused event posted again started no run: %v", err)
+	}
+}
+
+// triggerEngine starts an engine on its own connection (another serve
+// process) and store, with flow A's definition src.
+func triggerEngine(t *testing.T, b *Broker, src string) *engine.Engine {
+	t.Helper()
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Broker: b, EventWorkers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Work", func(context.Context, *engine.State) (string, error) { return "", nil })
+	if ds, err := e.LoadFlows("a.json", []byte(src)); err != nil {
+		t.Fatal(err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		e.Close(ctx)
+	})
+	return e
+}
+
+func flowA(topic, doc string) string {
+	return fmt.Sprintf(`{"version": 1, "flows": [{"name": "A", "doc": %q,
+  "triggers": [{"kind": "event", "topic": %q, "event": "e"}],
+  "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]}]}`, doc, topic)
+}
+
+// Two engines on one stream, each with its own connection and store (two
+// serve processes), both with flow A triggered by t/e. One is redefined
+// without the trigger and deletes its consumer (Forget); the other still
+// consumes it, and creates it again: its events still start its runs.
+// Before, its pull requests failed for good (logged) and every event of
+// its trigger was lost to it until it was redefined too.
+func TestForgetByAnotherEngineKeepsTriggerConsumed(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	var logs logtest.Buffer
+	one := triggerEngine(t, connect(t, s), flowA("t", "v1"))
+	two := connectWith(t, s, Options{Redeliver: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	other := triggerEngine(t, two, flowA("t", "v1"))
+	durable := consumerName("trigger-A", two.Subject("t", "e"))
+	if ds, err := one.LoadFlows("a.json", []byte(flowA("u", "v2"))); err != nil {
+		t.Fatal(err, ds)
+	}
+	// Deleted, then created again by the other engine's pull loops.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "created again") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the consumer the other engine still uses was not created again:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := two.js.Consumer(context.Background(), "FLOWGEN", durable); err != nil {
+		t.Fatal(err)
+	}
+	publishIDs(t, two, "after")
+	waitFor(t, "the other engine's run", func() bool {
+		_, err := other.Status(engine.EventRunID("A", "after"))
+		return err == nil
+	})
+	if _, err := one.Status(engine.EventRunID("A", "after")); err == nil {
+		t.Fatal("the engine whose flow no longer has the trigger started a run")
+	}
+}
+
+// Forget keeps a consumer its own Broker still consumes (two engines in one
+// process on one Broker, one still with the trigger), as
+// MemoryBroker.Forget keeps a name that has consumers: it was deleted
+// under the consumer pulling from it.
+func TestForgetKeepsAConsumerItsBrokerConsumes(t *testing.T) {
+	b := connect(t, startServer(t, t.TempDir()))
+	stop, got := collect(t, b, "c")
+	defer stop()
+	durable := consumerName("c", b.Subject("t", "e"))
+	before, err := b.js.Consumer(context.Background(), "FLOWGEN", durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Forget("c", "t", "e")
+	after, err := b.js.Consumer(context.Background(), "FLOWGEN", durable)
+	if err != nil {
+		t.Fatalf("a consumer its Broker consumes was deleted: %v", err)
+	}
+	if !after.CachedInfo().Created.Equal(before.CachedInfo().Created) {
+		t.Fatal("a consumer its Broker consumes was deleted and created again")
+	}
+	publishIDs(t, b, "m")
+	waitFor(t, "the message", func() bool { return len(got()) == 1 })
+	// Stopped, it is forgotten.
+	stop()
+	b.Forget("c", "t", "e")
+	if _, err := b.js.Consumer(context.Background(), "FLOWGEN", durable); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Fatalf("a consumer nobody consumes, forgotten: %v, want deleted", err)
 	}
 }

@@ -14,7 +14,8 @@
 // in-process broker's does at its MaxBytes) and at most MaxAge; a consumer
 // nobody pulls from for MaxAge is deleted by JetStream, a consumer created
 // anew starts at the messages published from then on, and one the engine
-// no longer needs is deleted (Forget).
+// no longer needs is deleted (Forget) unless an engine still consumes it,
+// which creates it again (renew).
 package natsbus
 
 import (
@@ -69,9 +70,10 @@ type Options struct {
 	// deletes it, with its place (default DefaultMaxAge).
 	MaxAge time.Duration
 	// Logger gets a consumer's pull requests that fail, and when they
-	// work again (default: discard): a consumer deleted, or JetStream
-	// without a responder, leaves it standing still, asking again (pull).
-	// One line when the consumer's first pull loop starts failing and one
+	// work again (default: discard): JetStream without a responder
+	// leaves it standing still, asking again (pull); a consumer deleted
+	// while consumed is created again, which it logs too (renew). One
+	// line when the consumer's first pull loop starts failing and one
 	// when its last works again, however many loops it has (outage).
 	Logger *slog.Logger
 }
@@ -198,11 +200,40 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 		// answers while it reconnects: say that, not the buffer.
 		return fmt.Errorf("natsbus: publish %s %s: not connected to NATS, reconnecting: %w", m.Topic, m.Event, err)
 	}
+	if full(err) {
+		// The stream's bounds (discard new): refused, nothing stored, as
+		// the in-process broker's MaxBytes refuses; a retry of the same
+		// ID is stored once there is room (a refused ID is not in the
+		// duplicate window).
+		return fmt.Errorf("natsbus: publish %s %s: %w: stream %s: %w", m.Topic, m.Event, engine.ErrBrokerFull, b.opts.Stream, err)
+	}
 	if err != nil {
 		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
 	}
 	return nil
 }
+
+// full reports whether err is JetStream refusing a message because the
+// stream is at one of its limits with discard new: MaxBytes (the one
+// New sets), or a message count another client set on the stream. The
+// server answers these with its generic "store failed" code (10077),
+// whose description is the store's error: nats-server's ErrMaxBytes,
+// ErrMaxMsgs and ErrMaxMsgsPerSubject.
+func full(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) || api.ErrorCode != jsErrCodeStreamStoreFailed {
+		return false
+	}
+	switch api.Description {
+	case "maximum bytes exceeded", "maximum messages exceeded", "maximum messages per subject exceeded":
+		return true
+	}
+	return false
+}
+
+// jsErrCodeStreamStoreFailed is nats-server's JSStreamStoreFailedF, which
+// the client does not name.
+const jsErrCodeStreamStoreFailed jetstream.ErrorCode = 10077
 
 // triggeredHeader carries engine.Message.Triggered: the flows (names are
 // identifiers, without commas) whose run the publisher started.
@@ -238,8 +269,8 @@ const pullBatch = 8
 // replay the stream's past. One that exists keeps its place (and its
 // deliver policy, which JetStream does not let change), so an engine that
 // restarts gets what was published while it was down; its other settings
-// are updated.
-func (b *Broker) consumer(ctx context.Context, name, topic, event string) (jetstream.Consumer, error) {
+// are updated. created says whether this call created it.
+func (b *Broker) consumer(ctx context.Context, name, topic, event string) (cons jetstream.Consumer, created bool, err error) {
 	subject := b.Subject(topic, event)
 	cfg := jetstream.ConsumerConfig{
 		Durable:       consumerName(name, subject),
@@ -252,40 +283,60 @@ func (b *Broker) consumer(ctx context.Context, name, topic, event string) (jetst
 		// holding the stream's messages until it is full.
 		InactiveThreshold: b.opts.MaxAge,
 	}
-	cons, err := b.js.Consumer(ctx, b.opts.Stream, cfg.Durable)
-	if err == nil {
-		// An older natsbus's consumer delivers all (from the start of
-		// the stream): where it stands, that is what is due to it.
-		cfg.DeliverPolicy = cons.CachedInfo().Config.DeliverPolicy
-		cons, err = b.js.UpdateConsumer(ctx, b.opts.Stream, cfg)
-	} else if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		// Two engines creating it at once create one: JetStream answers
-		// the same configuration with the consumer that exists.
-		cons, err = b.js.CreateConsumer(ctx, b.opts.Stream, cfg)
+	// Twice at most: another engine may delete the consumer between the
+	// look-up and the update (Forget), or create it between the look-up
+	// and the creation with settings of its own (another AckWait).
+	for range 2 {
+		cons, err = b.js.Consumer(ctx, b.opts.Stream, cfg.Durable)
+		if err == nil {
+			// An older natsbus's consumer delivers all (from the start of
+			// the stream): where it stands, that is what is due to it.
+			cfg.DeliverPolicy = cons.CachedInfo().Config.DeliverPolicy
+			cons, err = b.js.UpdateConsumer(ctx, b.opts.Stream, cfg)
+			if errors.Is(err, jetstream.ErrConsumerDoesNotExist) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+				continue
+			}
+		} else if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			// Two engines creating it at once create one: JetStream answers
+			// the same configuration with the consumer that exists.
+			cons, err = b.js.CreateConsumer(ctx, b.opts.Stream, cfg)
+			if errors.Is(err, jetstream.ErrConsumerExists) {
+				continue
+			}
+			created = err == nil
+		}
+		break
 	}
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: consumer for %s %s: %w", topic, event, err)
+		return nil, false, fmt.Errorf("natsbus: consumer for %s %s: %w", topic, event, err)
 	}
-	return cons, nil
+	return cons, created, nil
 }
 
-// forgetTimeout bounds Forget's request to JetStream.
+// forgetTimeout bounds Forget's request to JetStream, and a pull loop's
+// requests that create its consumer again (renew).
 const forgetTimeout = 10 * time.Second
 
 // Forget deletes the durable consumer of name on topic/event, with its
 // place in the stream: the engine calls it for the trigger of a flow whose
 // new definition no longer has it (as it does MemoryBroker.Forget), whose
 // consumer would otherwise keep the trigger's messages in the stream, and
-// a trigger added back later would start with them all. Engines sharing
-// the stream share their flows' definitions: one that still consumes the
-// trigger logs its pull requests failing (Options.Logger) until it is
-// redefined too. A failure is logged, not returned: the engine has
+// a trigger added back later would start with them all. As
+// MemoryBroker.Forget, it keeps a consumer this Broker still consumes
+// (another engine on it has the trigger). An engine on another Broker
+// (another process) that still consumes it creates it again (renew): who
+// consumes a durable consumer owns it, and Forget only says that the
+// caller no longer does. A failure is logged, not returned: the engine has
 // already replaced the flow, and the consumer, unused, is deleted by
 // JetStream after MaxAge anyway.
 func (b *Broker) Forget(name, topic, event string) {
+	durable := consumerName(name, b.Subject(topic, event))
+	if b.outages.consumed(durable) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), forgetTimeout)
 	defer cancel()
-	durable := consumerName(name, b.Subject(topic, event))
 	err := b.js.DeleteConsumer(ctx, b.opts.Stream, durable)
 	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		b.opts.Logger.Warn("natsbus: deleting a consumer no flow uses", "consumer", name, "topic", topic, "event", event, "durable", durable, "error", err)
@@ -296,8 +347,49 @@ func (b *Broker) Forget(name, topic, event string) {
 // which logs its failed requests together with the consumer's other
 // loops (outage).
 func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, topic, event string, n int, out chan<- jetstream.Msg, quit <-chan struct{}) (end func()) {
-	o, leave := b.outages.join(consumerName(name, b.Subject(topic, event)), b.opts.Logger.With("consumer", name, "topic", topic, "event", event))
-	return startPull(ctx, cons, n, out, quit, o, leave)
+	log := b.opts.Logger.With("consumer", name, "topic", topic, "event", event)
+	o, leave := b.outages.join(consumerName(name, b.Subject(topic, event)), log)
+	renew := func(ctx context.Context) {
+		// One loop of the consumer at a time: the first creates it,
+		// the others find it.
+		o.renewing.Lock()
+		defer o.renewing.Unlock()
+		// Not cut short by the loop's stop: the engine stops its
+		// consumers before it forgets them, and a creation whose request
+		// has left must be answered before Forget's deletion is sent,
+		// lest JetStream apply it after and bring back a consumer nobody
+		// uses.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
+		defer cancel()
+		// Looked up first: JetStream back after an outage (which also
+		// answers no responders) has it, and it need not be updated.
+		_, err := b.js.Consumer(ctx, b.opts.Stream, consumerName(name, b.Subject(topic, event)))
+		created := false
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			_, created, err = b.consumer(ctx, name, topic, event)
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			// Deleted by hand: nothing else says why the pull requests
+			// fail; not created again here (New's settings are the
+			// operator's to restore, by restarting the engines).
+		default:
+			// It exists, or JetStream does not answer: the pull
+			// requests failing say that (outage).
+			return
+		}
+		switch {
+		case created:
+			o.renewErr = ""
+			log.Warn("natsbus: the consumer was deleted while this engine consumes it (Forget by an engine whose flow no longer has it, or by hand): created again; it starts at the messages published from now on")
+		case err == nil:
+			o.renewErr = "" // another loop or engine created it
+		case err.Error() != o.renewErr:
+			// Once per cause, not at every pull request that fails.
+			o.renewErr = err.Error()
+			log.Warn("natsbus: the consumer is gone and could not be created again; trying again at each failed pull request", "error", err)
+		}
+	}
+	return startPull(ctx, cons, n, out, quit, o, leave, renew)
 }
 
 // message is msg as the engine sees it.
@@ -325,7 +417,7 @@ func message(msg jetstream.Msg, topic, event string) engine.Message {
 // what JetStream was still sending it as it stopped comes back to the
 // others after AckWait, as for a consumer that died.
 func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, engine.Message) error) (func(), error) {
-	cons, err := b.consumer(ctx, name, topic, event)
+	cons, _, err := b.consumer(ctx, name, topic, event)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +474,7 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	if max < 1 {
 		return nil, fmt.Errorf("natsbus: a batch of %d messages", max)
 	}
-	cons, err := b.consumer(ctx, name, topic, event)
+	cons, _, err := b.consumer(ctx, name, topic, event)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,12 @@ type outage struct {
 	failing  int       // pull loops whose last request failed
 	since    time.Time // of the first failure, while failing > 0
 	failures int       // failed requests since then
+
+	// renewing is held by the loop creating the consumer again (pull's
+	// renew), so that the others wait and find it; renewErr, guarded by
+	// it, is the last failure to create it that was logged.
+	renewing sync.Mutex
+	renewErr string
 }
 
 // fail records a failed request of a loop; first: the loop's last one
@@ -96,4 +102,12 @@ func (r *outages) join(durable string, log *slog.Logger) (*outage, func(failing 
 			o.ended()
 		}
 	}
+}
+
+// consumed reports whether a pull loop of the durable consumer durable
+// runs (has joined its outage and not left).
+func (r *outages) consumed(durable string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[durable] != nil
 }

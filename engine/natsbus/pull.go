@@ -27,14 +27,23 @@ const (
 // messages") within pullProbe, and the consumer's recovery is logged then.
 const pullProbe = time.Second
 
+// gone reports whether a pull request's err may mean that its consumer no
+// longer exists: JetStream answers the request waiting as the consumer is
+// deleted with ErrConsumerDeleted, and those after it with no responder
+// (as it answers while JetStream itself is down, when creating the
+// consumer again fails too).
+func gone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, nats.ErrNoResponders)
+}
+
 // startPull runs pull on a goroutine of its own; the function it returns
 // ends the pull request waiting, if any, and returns once pull has.
-func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, o *outage, leave func(failing bool)) (end func()) {
+func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, o *outage, leave func(failing bool), renew func(context.Context)) (end func()) {
 	pctx, cancel := context.WithCancel(ctx)
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		leave(pull(pctx, cons, n, out, quit, o))
+		leave(pull(pctx, cons, n, out, quit, o, renew))
 	}()
 	return func() {
 		cancel()
@@ -51,8 +60,14 @@ func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- j
 // asked again after a pause (pullRetry, pullRetryMax), with a short
 // expiry (pullProbe) until one works; o, which the consumer's other pull
 // loops share, logs when the first of them starts failing and when the
-// last works again: nothing else learns that the consumer stands still. It
-// returns whether its last request failed.
+// last works again: nothing else learns that the consumer stands still. A
+// request that failed because the consumer is gone (deleted by another
+// engine's Forget, by hand, or by JetStream after MaxAge unused) has renew
+// (if not nil) create it again, before the pause: the engine still
+// consumes it, and a consumer that does not exist holds nothing for it
+// (what was published meanwhile, and what the deleted consumer had not had
+// acknowledged, are lost to it). It returns whether its last request
+// failed.
 //
 // It does not use the client's Consume, which keeps n messages asked for by
 // asking for more once fewer than half are still due: nats.go (v1.55 and
@@ -64,7 +79,7 @@ func startPull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- j
 // stream (TestConsumeBatch/Order gave up once in CI this way; with that
 // window widened by a sleep in a copy of the client, it stalls every time).
 // One request at a time has no count of what is due to get wrong.
-func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, o *outage) (failing bool) {
+func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstream.Msg, quit <-chan struct{}, o *outage, renew func(context.Context)) (failing bool) {
 	failures := 0 // in a row
 	for {
 		select {
@@ -112,11 +127,26 @@ func pull(ctx context.Context, cons jetstream.Consumer, n int, out chan<- jetstr
 			continue
 		}
 		o.fail(err, failures == 0)
+		if renew != nil && gone(err) && !closed(quit) {
+			// Created or not, it is pulled from again after the pause,
+			// and its recovery logged then; renew logs its own failures.
+			renew(ctx)
+		}
 		wait := min(pullRetry<<min(failures, 16), pullRetryMax)
 		failures++
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
 		}
+	}
+}
+
+// closed reports whether quit is closed.
+func closed(quit <-chan struct{}) bool {
+	select {
+	case <-quit:
+		return true
+	default:
+		return false
 	}
 }

@@ -42,7 +42,7 @@ func TestPullBacksOffAndLogs(t *testing.T) {
 	quit := make(chan struct{})
 	var r outages
 	o, leave := r.join("c", log)
-	end := startPull(context.Background(), cons, 8, make(chan jetstream.Msg), quit, o, leave)
+	end := startPull(context.Background(), cons, 8, make(chan jetstream.Msg), quit, o, leave, nil)
 	const n = 6
 	var first, last time.Time
 	for i := range n {
@@ -117,7 +117,7 @@ func TestPullOutageLoggedOncePerConsumer(t *testing.T) {
 		c := &switchConsumer{up: up, done: done, failed: make(chan struct{}, 100)}
 		conss = append(conss, c)
 		o, leave := r.join("trigger-Greet", log)
-		ends = append(ends, startPull(context.Background(), c, 8, make(chan jetstream.Msg), quit, o, leave))
+		ends = append(ends, startPull(context.Background(), c, 8, make(chan jetstream.Msg), quit, o, leave, nil))
 	}
 	for _, c := range conss { // each loop has failed
 		<-c.failed
