@@ -103,8 +103,8 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	// Checks: nothing has changed yet.
 	for _, fe := range triggered {
 		state := eventState(fe, m.Payload)
-		if _, err := fe.ops.initialState(state); err != nil {
-			return Published{}, fmt.Errorf("%w: flow %s cannot start from the payload of %s %s: %v", ErrBadState, fe.name, m.Topic, m.Event, err)
+		if _, err := startRefusal(fe, m); err != nil {
+			return Published{}, err
 		}
 		if info, ok := e.store.Get(EventRunID(fe.name, m.ID)); ok {
 			if err := e.existing(fe, info, state, true); !errors.Is(err, ErrRunExists) {
@@ -162,6 +162,41 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 		}
 	}
 	return out, nil
+}
+
+// startRefusal returns the initial state of the run flow fe starts from
+// event m, or why it cannot start from it (ErrBadState).
+func startRefusal(fe *flowEntry, m Message) (json.RawMessage, error) {
+	state, err := fe.ops.initialState(eventState(fe, m.Payload))
+	if err != nil {
+		return nil, fmt.Errorf("%w: flow %s cannot start from the payload of %s %s: %v", ErrBadState, fe.name, m.Topic, m.Event, err)
+	}
+	return state, nil
+}
+
+// unstartable is why no run may take m, a message from the broker: a flow
+// it triggers cannot start from its payload; "" when each can (or its
+// publisher started it: Message.Triggered, as triggerHandler skips it).
+// The trigger's consumer dead-letters such a message, and the inbox does
+// before it would offer the message to a waiting run, so that a dead
+// letter is dead for every consumer, whichever of them receives it first.
+func (e *Engine) unstartable(m Message) string {
+	triggered, _ := e.consumersOf(m.Topic, m.Event)
+	for _, fe := range triggered {
+		if slices.Contains(m.Triggered, fe.name) {
+			continue
+		}
+		if _, err := fe.ops.initialState(eventState(fe, m.Payload)); err != nil {
+			return cannotStart(fe, err)
+		}
+	}
+	return ""
+}
+
+// cannotStart is the reason a message that cannot start flow fe (err) is
+// dead-lettered with.
+func cannotStart(fe *flowEntry, err error) string {
+	return fmt.Sprintf("cannot start flow %s: %v", fe.name, err)
 }
 
 // messageLockKey is the Locker key of a message's publication: a space

@@ -133,9 +133,9 @@ func (e *Engine) publishToExecutor(ctx context.Context, m Message) (Published, e
 	triggered, _ := e.consumersOf(m.Topic, m.Event)
 	starts := make([]EventStart, 0, len(triggered))
 	for _, fe := range triggered {
-		state, err := fe.ops.initialState(eventState(fe, m.Payload))
+		state, err := startRefusal(fe, m)
 		if err != nil {
-			return Published{}, fmt.Errorf("%w: flow %s cannot start from the payload of %s %s: %v", ErrBadState, fe.name, m.Topic, m.Event, err)
+			return Published{}, err
 		}
 		starts = append(starts, EventStart{Flow: fe.execFlow(), RunID: EventRunID(fe.name, m.ID), State: state})
 	}

@@ -195,8 +195,9 @@ type inbox struct {
 	consumer string          // the broker consumer's name: every engine its own
 	ctx      context.Context // of the broker consumers
 	offer    offerFunc
-	tel      Telemetry // nil: none
-	max      int64     // Options.InboxBytes
+	refuse   func(Message) string // Engine.unstartable
+	tel      Telemetry            // nil: none
+	max      int64                // Options.InboxBytes
 
 	mu sync.Mutex
 	// bytes is what the messages whose payloads the inbox holds in memory
@@ -239,7 +240,7 @@ func newInbox(e *Engine, st InboxStore) *inbox {
 	}
 	return &inbox{
 		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead, max: max,
-		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx, tel: e.opts.Telemetry,
+		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx, tel: e.opts.Telemetry, refuse: e.unstartable,
 		msgs:      map[store.MessageKey]*inMsg{},
 		holds:     map[store.MessageKey]*heldRoom{},
 		pending:   map[teKey]*tePending{},
@@ -322,7 +323,7 @@ func (in *inbox) consume(topic, event string) error {
 	if bb, ok := in.broker.(BatchBroker); ok {
 		stop, err = bb.ConsumeBatch(in.ctx, in.consumer, topic, event, InboxBatch, observeDeliveries(in.tel, in.receiveAll))
 	} else {
-		stop, err = in.broker.Consume(in.ctx, in.consumer, topic, event, observeDelivery(in.tel, in.receive))
+		stop, err = in.broker.Consume(in.ctx, in.consumer, topic, event, observeDelivery(in.tel, in.receiveOne))
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -426,11 +427,19 @@ func (in *inbox) receive(ctx context.Context, msg Message) error {
 	return in.record(ctx, []Message{msg})
 }
 
+// receiveOne is receiveAll of one message: the handler of a broker that
+// delivers one at a time. (receive is the engine's door's, PublishEvent,
+// which has checked the message and held its room.)
+func (in *inbox) receiveOne(ctx context.Context, msg Message) error {
+	return in.receiveAll(ctx, []Message{msg})
+}
+
 // receiveAll receives msgs, in order, recorded together: the handler of
 // the broker's batches (BatchBroker).
 func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
-	// A payload too deep for a run's state to hold (PublishEvent refuses
-	// it; a broker may bring it) is dead-lettered rather than delivered.
+	// A payload too deep for a run's state to hold, or one a flow it
+	// triggers cannot start from (PublishEvent refuses both; a broker may
+	// bring them), is dead-lettered rather than delivered.
 	// Copies of messages the inbox has are acknowledged as they are (record
 	// skips them), and need no room.
 	in.mu.Lock()
@@ -443,8 +452,14 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 	in.mu.Unlock()
 	kept := fresh[:0]
 	for _, msg := range fresh {
+		reason := ""
 		if err := jsonTooDeep(msg.Payload); err != nil {
-			if err := in.deadLetter(ctx, msg, "the payload: "+err.Error()); err != nil {
+			reason = "the payload: " + err.Error()
+		} else {
+			reason = in.refuse(msg)
+		}
+		if reason != "" {
+			if err := in.deadLetter(ctx, msg, reason); err != nil {
 				return err
 			}
 			continue

@@ -432,7 +432,7 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		case errors.Is(err, ErrRunExists):
 			return nil
 		case errors.Is(err, ErrBadState):
-			reason := fmt.Sprintf("cannot start flow %s: %v", fe.name, err)
+			reason := cannotStart(fe, err)
 			e.log.Warn("event dead-lettered", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "reason", reason)
 			return e.in.deadLetter(ctx, m, reason)
 		}
