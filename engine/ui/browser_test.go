@@ -773,8 +773,9 @@ func TestBrowserParallelBranches(t *testing.T) {
 
 // A parallel block that failed because one branch failed, which
 // cancelled the other: the diagram lights the branch that failed red, and
-// the one cancelled as cut short, not failed; the branches' table says
-// "cancelled", its error not red; the failed branch is brought into view.
+// the one cancelled as cut short, not failed, and the final state failed
+// (nothing completed to undo); the branches' table says "cancelled", its
+// error not red; the failed branch is brought into view.
 func TestBrowserParallelBranchFails(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
@@ -792,6 +793,9 @@ func TestBrowserParallelBranchFails(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(branch("Ship", "fg-failed"))),
 		chromedp.WaitReady(chromedp.CSS(branch("Pack", "fg-interrupted")+":not(.fg-failed)")),
 		chromedp.WaitReady(chromedp.CSS(`#run-branches tr[data-branch="Pack"]`)),
+		// Nothing completed to undo: the run ended failed, a final
+		// state the diagram must draw (the block's rollbacks may not run).
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="failed"]`)),
 	)
 	rows := get(t, ctx, "the branches' table", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#run-branches tbody tr")).map(r => r.innerText.replace(/\s+/g, " ").trim() + (r.querySelector(".error") ? " [red]" : ""))`))
 	want := []string{"Pack Prepare:parallel cancelled", "runtime: branch cancelled: another branch failed", "Ship Prepare:parallel error", "no parcel service [red]"}

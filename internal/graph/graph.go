@@ -298,9 +298,17 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	// after returns what is on top of the rollback stack once step i ended
 	// with outcome.
 	after := func(i int, outcome string) map[int]bool {
-		// A block that failed may have completed branches to undo.
-		if (completes(outcome) || steps[i].IsBlock()) && undoable(i) {
+		if completes(outcome) && undoable(i) {
 			return map[int]bool{i: true}
+		}
+		// A block that failed may have completed branches to undo, or
+		// none (its failing branch cancelled the others before they
+		// completed): then the rollbacks begin below it, or the run
+		// ends failed.
+		if steps[i].IsBlock() && undoable(i) {
+			m := maps.Clone(top[i])
+			m[i] = true
+			return m
 		}
 		return top[i]
 	}
