@@ -539,6 +539,14 @@
           w.child ? el("span", null, ["child run ", runLink(w.child, "wait-child")]) :
           "a timer (sleep)";
         var lines = [el("div", null, ["Step ", el("b", { "class": "mono", text: st.step || "" }), st.state === "rolling_back" ? "\u2019s rollback waits for " : " waits for ", what])];
+        // A retry that waits again (runtime.Await.EachAttempt: a Go step
+        // served by providers): the event that entered the wait is the
+        // failed attempt's, outcome retry. Said here, so that the run's
+        // error above reads as that attempt's, not the run's end.
+        var hist = st.history || [], last = hist[hist.length - 1];
+        if (last && last.outcome === "retry" && last.to === st.machine) {
+          lines.push(el("div", { id: "wait-retry", text: "before attempt " + (last.attempt + 1) + ", a retry: attempt " + last.attempt + " failed" }));
+        }
         // The field "" is the runtime's default path (runtime.CorrelationField): named by the server only.
         if (w.correlated) lines.push(el("div", { text: "only the one " + (w.field ? "whose " + w.field + " is " : "that correlates with ") + JSON.stringify(w.correlation) }));
         if (w.until) lines.push(el("div", { text: "wakes at " + fmtTime(w.until) }));
