@@ -130,7 +130,7 @@ type node struct {
 	title string   // first line
 	lines []string // further label lines
 	doc   string   // tooltip (DOT and SVG)
-	step  string   // the step of a step, branch or undo state (SVG's data-step)
+	step  string   // the step of a step, branch or undo state (SVG's data-step); a fork's or join's block (data-block)
 	// branches are, for a parallel block's undo state, the branches whose
 	// rollbacks it stands for: a run records their rollbacks, never the
 	// block's (SVGPath lights the state for them).

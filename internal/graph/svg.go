@@ -20,7 +20,8 @@ import (
 // The SVG carries what a script needs to light a run's path on it: each
 // flow is a <g class="fg-flow" data-flow="NAME">; each box a
 // <g class="fg-node fg-KIND" data-node="ID"> with data-step="STEP" for a
-// step, a parallel block's branch and an undo state and
+// step, a parallel block's branch and an undo state,
+// data-block="STEP" for a block's fork and join bars and
 // data-terminal="STATE" for a terminal state (KIND: step, undo, aborting,
 // terminal, choice, branch, fork, join); each edge a <g class="fg-edge"
 // data-from="ID" data-to="ID"> (data-from "" for the start arrow, class
@@ -189,6 +190,9 @@ func writeVertex(b *bytes.Buffer, v *vertex, p *Path) {
 		fmt.Fprintf(b, " data-step=\"%s\"", attr(n.step))
 	case nodeTerminal:
 		fmt.Fprintf(b, " data-terminal=\"%s\"", attr(n.title))
+	case nodeFork, nodeJoin:
+		// The bars have no text: a script names them by their block.
+		fmt.Fprintf(b, " data-block=\"%s\"", attr(n.step))
 	}
 	if n.call != "" {
 		fmt.Fprintf(b, " data-call=\"%s\"", attr(n.call))
