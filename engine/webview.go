@@ -172,7 +172,8 @@ func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 // history (runtime.Replay):
 // the steps that ran and those whose rollback ran, what runs or waits now
 // (its step, or its running parallel branches), the step that made it
-// fail, the rollback that failed (compensation_failed), whether it took an
+// fail (and, for a parallel block, its branches that failed), the
+// branches cut short because another failed, the rollback that failed (compensation_failed), whether it took an
 // abort (it entered aborting) and the step that abort cut short
 // (runtime.Event.Interrupted: none for an abort while the run waited,
 // before its first step, or as its step returned ok), and its final
@@ -201,10 +202,22 @@ func RunPath(st runtime.Status) *graph.Path {
 			}
 		}
 	}
+	for _, b := range st.Branches {
+		if b.Cancelled {
+			p.Cancelled = append(p.Cancelled, b.Step)
+		}
+	}
 	if st.State.Terminal() {
 		p.Terminal = string(st.State)
 		if st.State != runtime.StateDone && !p.Aborted {
 			p.Failed = st.Step
+			// A parallel block failed: its branches that failed made it.
+			for _, b := range st.Branches {
+				if block, phase, _ := runtime.ParseMachineState(b.Machine); block == st.Step && phase == runtime.PhaseParallel &&
+					b.Outcome != "" && b.Outcome != runtime.OutcomeOK && !b.Cancelled {
+					p.FailedBranches = append(p.FailedBranches, b.Step)
+				}
+			}
 		}
 		if st.State == runtime.StateCompensationFailed {
 			// The last rollback attempt that failed for good.

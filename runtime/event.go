@@ -257,6 +257,15 @@ func (e *Event) Interrupted() bool {
 	return false
 }
 
+// Cancelled reports whether e ends a branch of a parallel block because
+// another branch failed (the runtime cancels the others with
+// ErrBranchCancelled, and records that error, alone or wrapping what the
+// attempt in flight returned): the branch did not fail by itself, and
+// the block's failure is the other branch's.
+func (e *Event) Cancelled() bool {
+	return e.Branch != "" && e.Outcome == OutcomeError && strings.HasPrefix(e.Error, ErrBranchCancelled.Error())
+}
+
 // Parks is what the run waits for once e is recorded, nil when it does
 // not wait: the Wait of an event that enters a waiting state ("X:waiting")
 // or starts a rollback attempt that waits ("X:rollback": a rollback call's

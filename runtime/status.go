@@ -87,6 +87,9 @@ type Branch struct {
 	Attempt int     `json:"attempt,omitempty"`
 	Outcome Outcome `json:"outcome,omitempty"` // how it ended; "" while it runs
 	Err     string  `json:"error,omitempty"`
+	// Cancelled: the branch ended because another branch of its block
+	// failed (Event.Cancelled), not by a failure of its own.
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // tracker folds events into a Status. The live run and Replay both use it,
@@ -143,9 +146,9 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 	case e.Outcome == OutcomeRetry:
 		b.Attempt, b.Err = e.Attempt+1, e.Error
 	case to == kindRunning:
-		b.Attempt, b.Outcome, b.Err = 1, "", ""
+		b.Attempt, b.Outcome, b.Err, b.Cancelled = 1, "", "", false
 	default:
-		b.Attempt, b.Outcome, b.Err = e.Attempt, e.Outcome, e.Error
+		b.Attempt, b.Outcome, b.Err, b.Cancelled = e.Attempt, e.Outcome, e.Error, e.Cancelled()
 	}
 }
 

@@ -216,6 +216,24 @@ flow Fork {
     }
 }
 
+// Race packs and ships at the same time: shipping fails while packing
+// waits for the test, which cancels the packing.
+flow Race {
+    state RaceState
+    trigger rpc "Race.Start"
+
+    parallel Prepare {
+        step Pack {
+            rpc stock "Stock.Reserve" (Item) -> Packed
+            rollback rpc stock "Stock.Release" (Packed)
+        }
+        step Ship {
+            rpc shipping "Ship.Now" (Item)
+            irreversible
+        }
+    }
+}
+
 // Brittle books, fails to ship, and cannot give the booking back.
 flow Brittle {
     state BrittleState
@@ -751,6 +769,46 @@ func TestBrowserParallelBranches(t *testing.T) {
 			t.Errorf("event %s: step %q", c[0], c[2])
 		}
 	}
+}
+
+// A parallel block that failed because one branch failed, which
+// cancelled the other: the diagram lights the branch that failed red, and
+// the one cancelled as cut short, not failed, and the final state failed
+// (nothing completed to undo); the branches' table says "cancelled", its
+// error not red; the failed branch is brought into view.
+func TestBrowserParallelBranchFails(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Race", `{"Item": "crate"}`)
+	v.await(id, runtime.StateFailed)
+	st, err := v.e.Status(id)
+	if err != nil || len(st.Branches) != 2 {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	branch := func(step, class string) string {
+		return fmt.Sprintf(`#run-diagram .fg-node.fg-branch.%s[data-step=%q]`, class, step)
+	}
+	run(t, ctx, "the branches lit",
+		chromedp.WaitReady(chromedp.CSS(branch("Ship", "fg-failed"))),
+		chromedp.WaitReady(chromedp.CSS(branch("Pack", "fg-interrupted")+":not(.fg-failed)")),
+		chromedp.WaitReady(chromedp.CSS(`#run-branches tr[data-branch="Pack"]`)),
+		// Nothing completed to undo: the run ended failed, a final
+		// state the diagram must draw (the block's rollbacks may not run).
+		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="failed"]`)),
+	)
+	rows := get(t, ctx, "the branches' table", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#run-branches tbody tr")).map(r => r.innerText.replace(/\s+/g, " ").trim() + (r.querySelector(".error") ? " [red]" : ""))`))
+	want := []string{"Pack Prepare:parallel cancelled", "runtime: branch cancelled: another branch failed", "Ship Prepare:parallel error", "no parcel service [red]"}
+	if !slices.Equal(rows, want) {
+		t.Errorf("the branches' rows %q, want %q", rows, want)
+	}
+	inView := fmt.Sprintf(`(() => {
+		const g = document.querySelector(%q), box = document.querySelector("#run-diagram");
+		const r = g.getBoundingClientRect(), b = box.getBoundingClientRect();
+		return r.top >= b.top && r.bottom <= b.bottom && r.left >= b.left && r.right <= b.right;
+	})()`, branch("Ship", "fg-failed"))
+	run(t, ctx, "the failed branch in view", poll(inView))
+	shot(t, ctx, "failed")
 }
 
 // A run whose compensation failed: its error of several lines (the

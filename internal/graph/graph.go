@@ -130,7 +130,7 @@ type node struct {
 	title string   // first line
 	lines []string // further label lines
 	doc   string   // tooltip (DOT and SVG)
-	step  string   // the step of a step, branch or undo state (SVG's data-step)
+	step  string   // the step of a step, branch or undo state (SVG's data-step); a fork's or join's block (data-block)
 	// branches are, for a parallel block's undo state, the branches whose
 	// rollbacks it stands for: a run records their rollbacks, never the
 	// block's (SVGPath lights the state for them).
@@ -298,9 +298,17 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 	// after returns what is on top of the rollback stack once step i ended
 	// with outcome.
 	after := func(i int, outcome string) map[int]bool {
-		// A block that failed may have completed branches to undo.
-		if (completes(outcome) || steps[i].IsBlock()) && undoable(i) {
+		if completes(outcome) && undoable(i) {
 			return map[int]bool{i: true}
+		}
+		// A block that failed may have completed branches to undo, or
+		// none (its failing branch cancelled the others before they
+		// completed): then the rollbacks begin below it, or the run
+		// ends failed.
+		if steps[i].IsBlock() && undoable(i) {
+			m := maps.Clone(top[i])
+			m[i] = true
+			return m
 		}
 		return top[i]
 	}

@@ -55,10 +55,19 @@ func CSPHash(s string) string {
 const pageJS = `(function () {
   var svg = document.querySelector("#diagram svg"), panel = document.getElementById("details");
   function el(tag, text) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; return e; }
+  // nameOf names the box of id: its title, or for a parallel block's
+  // fork or join bar, which has none, its block.
+  function nameOf(id) {
+    var g = id ? svg.querySelector('[data-node="' + CSS.escape(id) + '"]') : null;
+    if (!g) return id || "start";
+    if (g.hasAttribute("data-block")) return (g.classList.contains("fg-fork") ? "fork" : "join") + " of parallel block " + g.getAttribute("data-block");
+    var t = g.querySelector(".fg-title");
+    return t && t.textContent ? t.textContent : id;
+  }
   flowgenDiagram.attach(svg, function (n) {
     panel.textContent = "";
     if (!n) { panel.appendChild(el("h2", "Details")); return; }
-    panel.appendChild(el("h2", n.title || n.id));
+    panel.appendChild(el("h2", n.title || nameOf(n.id)));
     if (n.doc) panel.appendChild(el("p", n.doc));
     if (n.lines.length) panel.appendChild(el("pre", n.lines.join("\n")));
     if (n.call) {
@@ -79,8 +88,7 @@ const pageJS = `(function () {
       panel.appendChild(el("h3", s[0]));
       var ul = el("ul");
       s[1].forEach(function (e) {
-        var t = svg.querySelector('[data-node="' + CSS.escape(e[s[2]]) + '"] .fg-title');
-        ul.appendChild(el("li", (t ? t.textContent : (e[s[2]] || "start")) + (e.label ? "  (" + e.label + ")" : "")));
+        ul.appendChild(el("li", nameOf(e[s[2]]) + (e.label ? "  (" + e.label + ")" : "")));
       });
       panel.appendChild(ul);
     });

@@ -24,7 +24,7 @@ import (
 func (g *flowGraph) block(fl *dsl.Flow, fi, i int, s *dsl.Step, id string, ids *idAlloc) string {
 	fork := ids.get(idKey{flow: fi, kind: nodeFork, n: i}, fl.Name+"_"+s.Name+"_fork")
 	join := ids.get(idKey{flow: fi, kind: nodeJoin, n: i}, fl.Name+"_"+s.Name+"_join")
-	g.nodes = append(g.nodes, &node{id: fork, kind: nodeFork})
+	g.nodes = append(g.nodes, &node{id: fork, kind: nodeFork, step: s.Name})
 	g.edges = append(g.edges, edge{from: id, to: fork})
 	for _, b := range s.Branches() {
 		if b == nil {
@@ -34,7 +34,7 @@ func (g *flowGraph) block(fl *dsl.Flow, fi, i int, s *dsl.Step, id string, ids *
 		g.nodes = append(g.nodes, &node{id: bid, kind: nodeBranch, title: b.Name, step: b.Name, lines: branchLines(fl, b), doc: b.Doc})
 		g.edges = append(g.edges, edge{from: fork, to: bid}, edge{from: bid, to: join})
 	}
-	g.nodes = append(g.nodes, &node{id: join, kind: nodeJoin})
+	g.nodes = append(g.nodes, &node{id: join, kind: nodeJoin, step: s.Name})
 	return join
 }
 

@@ -12,7 +12,9 @@ import (
 // TestParallelForkJoin: a block forks into its branches and joins them;
 // its outcomes leave from the join, and a failing block undoes its
 // completed branches (one undo state for the block) before the steps
-// before it. A block with nothing to undo fails like a step.
+// before it, or, when its failing branch cancelled the others before any
+// completed, the steps before it alone. A block with nothing to undo fails
+// like a step.
 func TestParallelForkJoin(t *testing.T) {
 	undo := &dsl.Step{Name: "Before", Action: &dsl.Action{Kind: dsl.ActionGo}, Rollback: &dsl.Rollback{Name: &dsl.Ident{Name: "UndoBefore"}}}
 	branch := func(name string, rb bool) *dsl.Step {
@@ -35,6 +37,7 @@ func TestParallelForkJoin(t *testing.T) {
 		`F_B --> F_P_join`,
 		`F_P_join -ok-> F_done`,
 		`F_P_join -.error.-> F_undo_P`,
+		`F_P_join -.error.-> F_undo_Before`,
 		`F_undo_P -..-> F_undo_Before`,
 		`F_undo_Before -.all undone.-> F_compensated`,
 		`F_undo_Before -.all undone.-> F_aborted`,
@@ -53,6 +56,15 @@ func TestParallelForkJoin(t *testing.T) {
 	got = edgeList(t, flowOf("F", undo, plain), "")
 	if !slices.Contains(got, `F_P_join -.error.-> F_undo_Before`) {
 		t.Errorf("a block with nothing to undo should fail to the undo of the step before it: %v", got)
+	}
+
+	// The first step, a block whose branches have rollbacks: none may
+	// have completed when it fails, and the run ends failed.
+	got = edgeList(t, flowOf("F", blk), "")
+	for _, e := range []string{`F_P_join -.error.-> F_undo_P`, `F_P_join -error-> F_failed`} {
+		if !slices.Contains(got, e) {
+			t.Errorf("a first block that fails: no edge %s in %v", e, got)
+		}
 	}
 }
 

@@ -20,7 +20,8 @@ import (
 // The SVG carries what a script needs to light a run's path on it: each
 // flow is a <g class="fg-flow" data-flow="NAME">; each box a
 // <g class="fg-node fg-KIND" data-node="ID"> with data-step="STEP" for a
-// step, a parallel block's branch and an undo state and
+// step, a parallel block's branch and an undo state,
+// data-block="STEP" for a block's fork and join bars and
 // data-terminal="STATE" for a terminal state (KIND: step, undo, aborting,
 // terminal, choice, branch, fork, join); each edge a <g class="fg-edge"
 // data-from="ID" data-to="ID"> (data-from "" for the start arrow, class
@@ -33,14 +34,19 @@ func SVG(f *dsl.File, flow string) ([]byte, error) { return SVGPath(f, flow, nil
 // the boxes get the classes fg-visited (Visited steps and branches; undo
 // states of Undone steps, a block's of any of its Undone branches; the
 // aborting state of a run Aborted),
-// fg-current (Current), fg-failed (Failed, and the undo state of
-// FailedUndo), fg-interrupted (Interrupted) and fg-done (the Terminal
-// state).
+// fg-current (Current), fg-failed (Failed and FailedBranches, and the
+// undo state of FailedUndo), fg-interrupted (Interrupted and Cancelled)
+// and fg-done (the Terminal state).
 type Path struct {
 	Visited []string // steps that ran
 	Undone  []string // steps whose rollback ran
 	Current []Phase  // what runs or waits now: a step, or its rollback
 	Failed  string   // the step that made the run fail
+	// FailedBranches are the branches whose failure made Failed, a
+	// parallel block, fail; Cancelled the branches of the block cut
+	// short because another failed (runtime.Event.Cancelled): like an
+	// interrupted step, not failures of their own.
+	FailedBranches, Cancelled []string
 	// FailedUndo is the step (or branch) whose rollback failed, ending
 	// the run compensation_failed.
 	FailedUndo string
@@ -81,10 +87,10 @@ func (p *Path) classes(n *node) string {
 		if slices.Contains(p.Current, Phase{Step: n.step}) {
 			c += " fg-current"
 		}
-		if p.Failed != "" && p.Failed == n.step {
+		if p.Failed != "" && p.Failed == n.step || n.kind == nodeBranch && slices.Contains(p.FailedBranches, n.step) {
 			c += " fg-failed"
 		}
-		if p.Interrupted != "" && p.Interrupted == n.step {
+		if p.Interrupted != "" && p.Interrupted == n.step || n.kind == nodeBranch && slices.Contains(p.Cancelled, n.step) {
 			c += " fg-interrupted"
 		}
 	case nodeUndo:
@@ -184,6 +190,9 @@ func writeVertex(b *bytes.Buffer, v *vertex, p *Path) {
 		fmt.Fprintf(b, " data-step=\"%s\"", attr(n.step))
 	case nodeTerminal:
 		fmt.Fprintf(b, " data-terminal=\"%s\"", attr(n.title))
+	case nodeFork, nodeJoin:
+		// The bars have no text: a script names them by their block.
+		fmt.Fprintf(b, " data-block=\"%s\"", attr(n.step))
 	}
 	if n.call != "" {
 		fmt.Fprintf(b, " data-call=\"%s\"", attr(n.call))

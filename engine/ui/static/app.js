@@ -251,10 +251,11 @@
   }
 
   // lit is the box a run's diagram lights: what runs or waits now, else
-  // the step (or rollback) that failed, else the step an abort cut short,
-  // else the final state; null for none.
+  // the branch or the step (or rollback) that failed (a failed block's
+  // branch that failed, which says why, before the block), else the step
+  // an abort cut short, else the final state; null for none.
   function lit(box) {
-    return box.querySelector(".fg-current") || box.querySelector(".fg-failed") || box.querySelector(".fg-interrupted") || box.querySelector(".fg-done");
+    return box.querySelector(".fg-current") || box.querySelector(".fg-branch.fg-failed") || box.querySelector(".fg-failed") || box.querySelector(".fg-interrupted") || box.querySelector(".fg-done");
   }
   // litKey names what the diagram lights, to tell when the run moved.
   function litKey(box) {
@@ -538,6 +539,14 @@
           w.child ? el("span", null, ["child run ", runLink(w.child, "wait-child")]) :
           "a timer (sleep)";
         var lines = [el("div", null, ["Step ", el("b", { "class": "mono", text: st.step || "" }), st.state === "rolling_back" ? "\u2019s rollback waits for " : " waits for ", what])];
+        // A retry that waits again (runtime.Await.EachAttempt: a Go step
+        // served by providers): the event that entered the wait is the
+        // failed attempt's, outcome retry. Said here, so that the run's
+        // error above reads as that attempt's, not the run's end.
+        var hist = st.history || [], last = hist[hist.length - 1];
+        if (last && last.outcome === "retry" && last.to === st.machine) {
+          lines.push(el("div", { id: "wait-retry", text: "before attempt " + (last.attempt + 1) + ", a retry: attempt " + last.attempt + " failed" }));
+        }
         // The field "" is the runtime's default path (runtime.CorrelationField): named by the server only.
         if (w.correlated) lines.push(el("div", { text: "only the one " + (w.field ? "whose " + w.field + " is " : "that correlates with ") + JSON.stringify(w.correlation) }));
         if (w.until) lines.push(el("div", { text: "wakes at " + fmtTime(w.until) }));
@@ -567,8 +576,10 @@
         st.branches.forEach(function (b) {
           rows.push(el("tr", { "data-branch": b.step }, [el("td", { "class": "mono" }, breakable(b.step)),
             el("td", { "class": "mono" }, breakable(b.machine)),
-            el("td", { text: (b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
-          if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "error", text: b.error })]));
+            // A branch cut short because another failed is no failure
+            // of its own: said so, its error not red.
+            el("td", { text: (b.cancelled ? "cancelled" : b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
+          if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled ? "muted" : "error", text: b.error })]));
         });
         branches.appendChild(el("table", { "class": "branches" }, [
           el("thead", null, [el("tr", null, ["Branch", "Machine", "Outcome"].map(function (h) { return el("th", { text: h }); }))]),
