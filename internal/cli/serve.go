@@ -87,7 +87,7 @@ are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 the runs (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required, unless -temporal; created if missing)")
-		flows := fs.String("flows", "", "directory of flows (.json, .flow), loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
+		flows := fs.String("flows", "", "directory of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		var lc listen.Config
 		lc.Flags(fs, "admin, client or provider")
 		var tc otlp.Config
