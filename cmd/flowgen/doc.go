@@ -270,9 +270,8 @@
 // flags of the store, the broker, the providers and the runs' limits are
 // not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 // -event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
-// -service-conns,
-// -provider-allow: exit 2): Temporal keeps and schedules the runs. See
-// docs/temporal.md#json-flows-on-temporal.
+// -service-conns, -provider-allow: exit 2): Temporal keeps and schedules
+// the runs. See docs/temporal.md#json-flows-on-temporal.
 //
 // Access control. With -tokens FILE, every request to the API needs the
 // header "Authorization: Bearer TOKEN" with a token of the file: without

@@ -42,6 +42,10 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return WriteFiles([]File{{Path: path, Data: data, Perm: perm}})
 }
 
+// ErrNotRegular is why WriteFile will not replace a path: it is there and
+// is not a regular file (a directory, a device, a named pipe).
+var ErrNotRegular = errors.New("not a regular file")
+
 // File is one file for WriteFiles: its path, its new contents, and the
 // permissions it gets if it is new.
 type File struct {
@@ -117,7 +121,7 @@ func stage(f File) (*stagedFile, error) {
 	perm := f.Perm
 	if st, err := os.Stat(path); err == nil {
 		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: not a regular file", path)
+			return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
 		}
 		perm = st.Mode().Perm()
 	}

@@ -46,6 +46,7 @@ func TestDisplay(t *testing.T) {
 		"/home/u/proj/a.flow":  "a.flow",
 		"/home/u/proj/d/a.flo": "d/a.flo",
 		"/home/u/other/a.flow": "../other/a.flow",
+		"/etc/a.flow":          "/etc/a.flow", // not ../../../etc/a.flow
 	} {
 		if got := e.display(filepath.FromSlash(in)); got != want {
 			t.Errorf("display(%q) = %q, want %q", in, got, want)

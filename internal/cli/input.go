@@ -147,11 +147,12 @@ func pathError(e *env, err error) string {
 	return err.Error()
 }
 
-// display returns path relative to the working directory when it can, in
-// slash form, as diagnostics show paths.
+// display returns path relative to the working directory when that is
+// shorter (as the go command shows paths: /etc/x.go stays itself rather than
+// ../../../etc/x.go), in slash form, as diagnostics show paths.
 func (e *env) display(path string) string {
 	if e.cwd != "" && filepath.IsAbs(path) {
-		if rel, err := filepath.Rel(e.cwd, path); err == nil {
+		if rel, err := filepath.Rel(e.cwd, path); err == nil && len(rel) < len(filepath.Clean(path)) {
 			return filepath.ToSlash(rel)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+
+	"github.com/flowgen/flowgen/internal/atomicfile"
 )
 
 // errHandWritten is why gen will not replace a file: it has no generated
@@ -20,12 +22,21 @@ var errHandWritten = errors.New(`not overwriting a file that was not generated (
 // lose, and an editor or "touch" may have created it), or it is generated
 // code that differs from data. An equal file is left alone (its time
 // stays, so builds stay cached). A file that cannot be read is an error;
-// any other file, not generated code, is errHandWritten.
+// any other file, not generated code, is errHandWritten. A path that is
+// not a regular file is not read: a device such as /dev/zero never ends,
+// and opening a named pipe waits for a writer.
 func needsWrite(path string, data []byte) (bool, error) {
-	old, err := os.ReadFile(path)
+	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return true, nil
+	case err != nil:
+		return false, err
+	case !st.Mode().IsRegular():
+		return false, &fs.PathError{Op: "write", Path: path, Err: atomicfile.ErrNotRegular}
+	}
+	old, err := os.ReadFile(path)
+	switch {
 	case err != nil:
 		return false, err
 	case bytes.Equal(old, data):

@@ -83,12 +83,11 @@ serve runs flowgen-temporal serve, of the module temporal/, with the same
 flags. Those of the store, the broker, the providers and the runs' limits
 are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 -event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
--service-conns,
--provider-allow: exit 2), as Temporal keeps and schedules the runs
-(docs/temporal.md#json-flows-on-temporal).`,
+-service-conns, -provider-allow: exit 2), as Temporal keeps and schedules
+the runs (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := fs.String("store", "", "store directory (required, unless -temporal; created if missing)")
-		flows := fs.String("flows", "", "directory of flows (.json, .flow), loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
+		flows := fs.String("flows", "", "directory of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		var lc listen.Config
 		lc.Flags(fs, "admin, client or provider")
 		var tc otlp.Config
