@@ -240,7 +240,7 @@ func (e *loadError) Error() string { return e.err.Error() }
 
 // serve runs the server until ctx ends; ready, if set, gets the listening
 // address.
-func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error {
+func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err error) {
 	// A NATS connection closed for good stops the server with its cause.
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
@@ -249,6 +249,26 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) error 
 	srv, err := listen.New(cfg.net, log)
 	if err != nil {
 		return err
+	}
+	// A server that does not come up leaves no store behind that it made:
+	// a store made for this start and refused with it (a bad flows file,
+	// the address taken) holds nothing but its empty first segment, and
+	// would be mistaken for a service's data. Deferred first, so that it
+	// runs after the store is closed.
+	listening := false
+	if made := newStoreDir(cfg.store); made != nil {
+		defer func() {
+			if err != nil && !listening {
+				made()
+			}
+		}()
+	}
+	serving := ready
+	ready = func(addr string) {
+		listening = true
+		if serving != nil {
+			serving(addr)
+		}
 	}
 	// NATS first: a server that cannot start writes nothing to disk.
 	var nc *nats.Conn

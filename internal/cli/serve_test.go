@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/flowgen/flowgen/internal/listen"
-	"github.com/flowgen/flowgen/internal/logtest"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/internal/logtest"
 )
 
 const serveFlow = `{"version": 1, "flows": [{"name": "Greet", "state": "GreetState",
@@ -142,6 +145,32 @@ func TestServeRejectsBadFlowsDir(t *testing.T) {
 	code := Main([]string{"serve", "-store", filepath.Join(dir, "s"), "-flows", flows, "-addr", "127.0.0.1:0"}, nil, &outb, &errb)
 	if code != 1 || !strings.Contains(errb.String(), `bad.json:$.flows[0].name: error: flow "X" calls services (rpc), but the engine has no Caller`) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+	}
+	// The store it made for this start is gone with it, and one made in an
+	// empty directory leaves the directory empty: a start that failed left
+	// a new store behind, as if the service had data.
+	if _, err := os.Stat(filepath.Join(dir, "s")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused start left its store behind: %v", err)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.MkdirAll(empty, 0o755)
+	if code := Main([]string{"serve", "-store", empty, "-flows", flows, "-addr", "127.0.0.1:0"}, nil, &outb, &errb); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if ents, err := os.ReadDir(empty); err != nil || len(ents) != 0 {
+		t.Errorf("the refused start left %v in the empty store directory (%v)", ents, err)
+	}
+	// A store that holds something is never removed: the same refusal on
+	// a store of an earlier start keeps it whole.
+	url, stop := startServe(t, filepath.Join(dir, "kept"), "")
+	call(t, "POST", url+"/events/t/e", `{}`)
+	stop()
+	before, _ := os.ReadDir(filepath.Join(dir, "kept"))
+	if code := Main([]string{"serve", "-store", filepath.Join(dir, "kept"), "-flows", flows, "-addr", "127.0.0.1:0"}, nil, &outb, &errb); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if after, err := os.ReadDir(filepath.Join(dir, "kept")); err != nil || len(after) != len(before) || len(before) == 0 {
+		t.Errorf("a refused start on an existing store changed it: %v before, %v after (%v)", before, after, err)
 	}
 }
 

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -29,4 +33,24 @@ func openStore(dir string, readOnly bool, opts store.Options) (*store.Store, err
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return st, nil
+}
+
+// newStoreDir returns, when dir holds nothing yet (it does not exist, or
+// is an empty directory), the function that removes what a store opened
+// in it then made (the directory too if it did not exist); nil when dir
+// holds something already, which is never removed.
+func newStoreDir(dir string) func() {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return func() { _ = os.RemoveAll(dir) }
+	case err == nil && len(entries) == 0:
+		return func() {
+			made, _ := os.ReadDir(dir)
+			for _, e := range made {
+				_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return nil
 }
