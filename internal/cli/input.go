@@ -2,7 +2,9 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/types"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/dsl/gocheck"
 	"github.com/flowgen/flowgen/gen"
+	"github.com/flowgen/flowgen/parser"
 )
 
 // input is one file named on the command line.
@@ -103,7 +106,7 @@ func (e *env) readInputs(paths []string) ([]*input, diag.List) {
 	var ins []*input
 	var unread diag.List
 	for _, p := range paths {
-		src, err := os.ReadFile(p)
+		src, err := readSource(p)
 		if err != nil {
 			at := diag.Range{Start: diag.Pos{File: e.display(p)}}
 			unread = append(unread, diag.Errorf(at, "read", "%s", pathError(e, err)))
@@ -140,6 +143,30 @@ func (e *env) printUnread(unread diag.List) {
 
 // pathError shows an *os.PathError with the display path rather than the
 // path as given.
+// readSource reads the source file at path. A file that is not a regular
+// one (a pipe, a device such as /dev/zero) is read up to the most any
+// source may hold (parser.MaxFileSize): its size is not known before, and
+// an endless one would take the memory. A regular file is read whole, and
+// the parser says how large it is when it is too large.
+func readSource(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.Mode().IsRegular() || st.IsDir() {
+		return os.ReadFile(path)
+	}
+	src, err := io.ReadAll(io.LimitReader(f, parser.MaxFileSize+1))
+	if err != nil {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	if len(src) > parser.MaxFileSize {
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("more than %d MiB, the most a source may hold", parser.MaxFileSize>>20)}
+	}
+	return src, nil
+}
+
 func pathError(e *env, err error) string {
 	if pe, ok := err.(*os.PathError); ok {
 		return pe.Op + " " + e.display(pe.Path) + ": " + pe.Err.Error()
