@@ -357,6 +357,11 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		case isBuiltinOutcome(o.Name):
 			c.add(diag.Errorf(or, "duplicate-outcome", "outcome %q is built in; do not declare it", o.Name).
 				WithHint("every step can end with ok and error, and with timeout when it has one"))
+		case o.Name == string(runtime.OutcomeRetry):
+			// The runtime's home of the name: Register refuses a step that
+			// routes it, so the generated constructor would fail.
+			c.add(diag.Errorf(or, "duplicate-outcome", "outcome %q is reserved: the runtime records a retried attempt with it", o.Name).
+				WithHint(`name the outcome otherwise, for example "again"`))
 		case dup:
 			c.duplicate("duplicate-outcome", prev.Range, or, "remove the repeated outcome", "duplicate outcome %q in step %q (first declared at %s)", o.Name, s.Name)
 		default:

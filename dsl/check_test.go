@@ -172,6 +172,17 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// The runtime records a retried attempt with the outcome
+			// retry, and Register refuses a step that routes it: a flow
+			// that declared it would check, generate and compile, and its
+			// constructor would fail.
+			name: "reserved outcome",
+			src:  doc(flow("F", "", goStep("A", `"outcomes": ["retry"], "on": [{"on": "retry", "target": "done"}]`))),
+			want: []string{
+				`$.flows[0].steps[0].outcomes[0]: error duplicate-outcome: outcome "retry" is reserved: the runtime records a retried attempt with it [hint: name the outcome otherwise, for example "again"]`,
+			},
+		},
+		{
 			name: "unreachable",
 			src:  doc(flow("F", "", goStep("A", `"on": [{"on": "ok", "target": "C"}]`), goStep("B", ""), goStep("C", ""))),
 			want: []string{`$.flows[0].steps[1].name: warning unreachable: step "B" is unreachable: no path from the first step "A" leads to it [hint: add a transition to it, such as ` + "`on ok -> B`" + ` in an earlier step, or remove it]`},

@@ -47,7 +47,7 @@ func triggers(fl *dsl.Flow) []string {
 // (see step), then one Register call.
 func (g *flowGen) constructor() jen.Code {
 	n := g.names
-	doc := fmt.Sprintf("%s returns the definition of flow %s with the Go steps of h.", n.Constructor, g.fl.Name)
+	doc := fmt.Sprintf("%s returns the definition of flow %s with the Go steps of h, which may not be nil.", n.Constructor, g.fl.Name)
 	if len(n.Methods) == 0 {
 		doc = fmt.Sprintf("%s returns the definition of flow %s; h may be nil.", n.Constructor, g.fl.Name)
 	}
@@ -60,7 +60,8 @@ func (g *flowGen) constructor() jen.Code {
 	} else {
 		doc += " runtime.WithSink in opts records every transition."
 	}
-	body := append(g.portsNil(), g.calleeChecks()...)
+	body := append(g.handlersNil(), g.portsNil()...)
+	body = append(body, g.calleeChecks()...)
 	body = append(body,
 		g.id("f").Op(":=").Add(g.rtS("New")).Call(jen.Lit(g.fl.Name), g.id("opts").Op("...")),
 		g.id(stepsVar).Op(":=").Make(jen.Index().Op("*").Add(g.rtS("Step")), jen.Lit(0), jen.Lit(len(g.fl.Steps))),
@@ -95,6 +96,19 @@ func (g *flowGen) constructor() jen.Code {
 		Params(g.constructorParams()...).
 		Params(jen.Op("*").Id(n.Type), jen.Error()).
 		Block(body...)
+}
+
+// handlersNil refuses nil handlers when the flow has Go steps or Go
+// rollbacks, which would otherwise panic at the first of them, after the
+// steps before it did their work (portsNil and calleeChecks do the same
+// for the other arguments).
+func (g *flowGen) handlersNil() []jen.Code {
+	if len(g.names.Methods) == 0 {
+		return nil
+	}
+	return []jen.Code{jen.If(g.id("h").Op("==").Nil()).Block(
+		jen.Return(jen.Nil(), rt("MissingHandlers").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Handlers))),
+	)}
 }
 
 // stepVars declares the variables that building steps uses: the step

@@ -44,6 +44,16 @@ func noCaller(service, endpoint string) error {
 	return Permanent(fmt.Errorf("%w: port of service %s calls %s through a nil Caller", ErrNotConfigured, service, endpoint))
 }
 
+// MissingHandlers is the error a generated constructor returns when it
+// was given nil handlers (handlers names their interface, SignupHandlers)
+// for a flow with Go steps or Go rollbacks: each of them would panic,
+// after the steps before it had done their work. It wraps
+// ErrNotConfigured, as MissingPort does.
+func MissingHandlers(flow, handlers string) error {
+	return fmt.Errorf("%w: flow %q: its %s are nil: its Go steps and Go rollbacks are their methods",
+		ErrNotConfigured, flow, handlers)
+}
+
 // MissingPort is the error a generated constructor returns when its
 // services argument lacks a port: services.field is nil. It wraps
 // ErrNotConfigured, as a missing Caller does for an untyped rpc step.

@@ -161,11 +161,15 @@ type CancelFlow struct {
 }
 
 // NewCancelFlow returns the definition of flow Cancel with the Go steps of
-// h. Its rpc steps call the ports of svc, none of which may be nil
-// (CancelServicesFromCaller makes them from a runtime.Caller). opts must
-// include runtime.WithPublisher (publish) and runtime.WithSubscriber
-// (await); runtime.WithSink records every transition.
+// h, which may not be nil. Its rpc steps call the ports of svc, none of
+// which may be nil (CancelServicesFromCaller makes them from a
+// runtime.Caller). opts must include runtime.WithPublisher (publish) and
+// runtime.WithSubscriber (await); runtime.WithSink records every
+// transition.
 func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option) (*CancelFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Cancel", "CancelHandlers")
+	}
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
 	}

@@ -165,11 +165,15 @@ type SignupFlow struct {
 }
 
 // NewSignupFlow returns the definition of flow Signup with the Go steps of
-// h. Its rpc steps call the ports of svc, none of which may be nil
-// (SignupServicesFromCaller makes them from a runtime.Caller). opts must
-// include runtime.WithPublisher (publish) and runtime.WithSubscriber
-// (await); runtime.WithSink records every transition.
+// h, which may not be nil. Its rpc steps call the ports of svc, none of
+// which may be nil (SignupServicesFromCaller makes them from a
+// runtime.Caller). opts must include runtime.WithPublisher (publish) and
+// runtime.WithSubscriber (await); runtime.WithSink records every
+// transition.
 func NewSignupFlow(h SignupHandlers, svc SignupServices, opts ...runtime.Option) (*SignupFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Signup", "SignupHandlers")
+	}
 	if svc.Customers == nil {
 		return nil, runtime.MissingPort("Signup", "SignupServices", "Customers")
 	}

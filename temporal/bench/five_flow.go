@@ -70,9 +70,12 @@ type FiveFlow struct {
 	flow *runtime.Flow[FiveState]
 }
 
-// NewFiveFlow returns the definition of flow Five with the Go steps of h.
-// runtime.WithSink in opts records every transition.
+// NewFiveFlow returns the definition of flow Five with the Go steps of h,
+// which may not be nil. runtime.WithSink in opts records every transition.
 func NewFiveFlow(h FiveHandlers, opts ...runtime.Option) (*FiveFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Five", "FiveHandlers")
+	}
 	f := runtime.New[FiveState]("Five", opts...)
 	steps := make([]*runtime.Step[FiveState], 0, 5)
 	var st *runtime.Step[FiveState]

@@ -168,11 +168,15 @@ type ActionsFlow struct {
 }
 
 // NewActionsFlow returns the definition of flow Actions with the Go steps
-// of h. Its rpc steps call the ports of svc, none of which may be nil
-// (ActionsServicesFromCaller makes them from a runtime.Caller). opts must
-// include runtime.WithPublisher (publish) and runtime.WithSubscriber
-// (await); runtime.WithSink records every transition.
+// of h, which may not be nil. Its rpc steps call the ports of svc, none of
+// which may be nil (ActionsServicesFromCaller makes them from a
+// runtime.Caller). opts must include runtime.WithPublisher (publish) and
+// runtime.WithSubscriber (await); runtime.WithSink records every
+// transition.
 func NewActionsFlow(h ActionsHandlers, svc ActionsServices, opts ...runtime.Option) (*ActionsFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Actions", "ActionsHandlers")
+	}
 	if svc.Users == nil {
 		return nil, runtime.MissingPort("Actions", "ActionsServices", "Users")
 	}

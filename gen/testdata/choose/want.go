@@ -75,8 +75,12 @@ type RouteFlow struct {
 }
 
 // NewRouteFlow returns the definition of flow Route with the Go steps of
-// h. runtime.WithSink in opts records every transition.
+// h, which may not be nil. runtime.WithSink in opts records every
+// transition.
 func NewRouteFlow(h RouteHandlers, opts ...runtime.Option) (*RouteFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Route", "RouteHandlers")
+	}
 	f := runtime.New[RouteState]("Route", opts...)
 	steps := make([]*runtime.Step[RouteState], 0, 6)
 	var st *runtime.Step[RouteState]

@@ -53,9 +53,12 @@ type FulfilFlow struct {
 }
 
 // NewFulfilFlow returns the definition of flow Fulfil with the Go steps of
-// h. opts must include runtime.WithSubscriber (await); runtime.WithSink
-// records every transition.
+// h, which may not be nil. opts must include runtime.WithSubscriber
+// (await); runtime.WithSink records every transition.
 func NewFulfilFlow(h FulfilHandlers, opts ...runtime.Option) (*FulfilFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Fulfil", "FulfilHandlers")
+	}
 	f := runtime.New[FulfilState]("Fulfil", opts...)
 	steps := make([]*runtime.Step[FulfilState], 0, 4)
 	var st *runtime.Step[FulfilState]

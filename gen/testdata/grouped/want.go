@@ -359,10 +359,13 @@ type GroupedFlow struct {
 }
 
 // NewGroupedFlow returns the definition of flow Grouped with the Go steps
-// of h. Its rpc steps call the ports of svc, none of which may be nil
-// (GroupedServicesFromCaller makes them from a runtime.Caller).
-// runtime.WithSink in opts records every transition.
+// of h, which may not be nil. Its rpc steps call the ports of svc, none of
+// which may be nil (GroupedServicesFromCaller makes them from a
+// runtime.Caller). runtime.WithSink in opts records every transition.
 func NewGroupedFlow(h GroupedHandlers, svc GroupedServices, opts ...runtime.Option) (*GroupedFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Grouped", "GroupedHandlers")
+	}
 	if svc.Counter == nil {
 		return nil, runtime.MissingPort("Grouped", "GroupedServices", "Counter")
 	}

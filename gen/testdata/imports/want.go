@@ -93,10 +93,13 @@ type ImportsFlow struct {
 }
 
 // NewImportsFlow returns the definition of flow Imports with the Go steps
-// of h. Its rpc steps call the ports of svc, none of which may be nil
-// (ImportsServicesFromCaller makes them from a runtime.Caller).
-// runtime.WithSink in opts records every transition.
+// of h, which may not be nil. Its rpc steps call the ports of svc, none of
+// which may be nil (ImportsServicesFromCaller makes them from a
+// runtime.Caller). runtime.WithSink in opts records every transition.
 func NewImportsFlow(h ImportsHandlers, svc ImportsServices, opts ...runtime1.Option) (*ImportsFlow, error) {
+	if h == nil {
+		return nil, runtime1.MissingHandlers("Imports", "ImportsHandlers")
+	}
 	if svc.Clock == nil {
 		return nil, runtime1.MissingPort("Imports", "ImportsServices", "Clock")
 	}

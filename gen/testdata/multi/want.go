@@ -350,9 +350,13 @@ type ReconcileFlow struct {
 }
 
 // NewReconcileFlow returns the definition of flow Reconcile with the Go
-// steps of h. opts must include runtime.WithPublisher (publish);
-// runtime.WithSink records every transition.
+// steps of h, which may not be nil. opts must include
+// runtime.WithPublisher (publish); runtime.WithSink records every
+// transition.
 func NewReconcileFlow(h ReconcileHandlers, opts ...runtime.Option) (*ReconcileFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Reconcile", "ReconcileHandlers")
+	}
 	f := runtime.New[ReconcileState]("Reconcile", opts...)
 	steps := make([]*runtime.Step[ReconcileState], 0, 2)
 	var st *runtime.Step[ReconcileState]

@@ -94,9 +94,12 @@ type NoopFlow struct {
 	flow *runtime.Flow[NoopState]
 }
 
-// NewNoopFlow returns the definition of flow Noop with the Go steps of h.
-// runtime.WithSink in opts records every transition.
+// NewNoopFlow returns the definition of flow Noop with the Go steps of h,
+// which may not be nil. runtime.WithSink in opts records every transition.
 func NewNoopFlow(h NoopHandlers, opts ...runtime.Option) (*NoopFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Noop", "NoopHandlers")
+	}
 	f := runtime.New[NoopState]("Noop", opts...)
 	steps := make([]*runtime.Step[NoopState], 0, 10)
 	var st *runtime.Step[NoopState]

@@ -139,10 +139,13 @@ type ModerationFlow struct {
 }
 
 // NewModerationFlow returns the definition of flow Moderation with the Go
-// steps of h. Its rpc steps call the ports of svc, none of which may be
-// nil (ModerationServicesFromCaller makes them from a runtime.Caller).
-// runtime.WithSink in opts records every transition.
+// steps of h, which may not be nil. Its rpc steps call the ports of svc,
+// none of which may be nil (ModerationServicesFromCaller makes them from a
+// runtime.Caller). runtime.WithSink in opts records every transition.
 func NewModerationFlow(h ModerationHandlers, svc ModerationServices, opts ...runtime.Option) (*ModerationFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Moderation", "ModerationHandlers")
+	}
 	if svc.Posts == nil {
 		return nil, runtime.MissingPort("Moderation", "ModerationServices", "Posts")
 	}

@@ -148,10 +148,13 @@ type OrderFlow struct {
 }
 
 // NewOrderFlow returns the definition of flow Order with the Go steps of
-// h. Its rpc steps call the ports of svc, none of which may be nil
-// (OrderServicesFromCaller makes them from a runtime.Caller).
-// runtime.WithSink in opts records every transition.
+// h, which may not be nil. Its rpc steps call the ports of svc, none of
+// which may be nil (OrderServicesFromCaller makes them from a
+// runtime.Caller). runtime.WithSink in opts records every transition.
 func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*OrderFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Order", "OrderHandlers")
+	}
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}

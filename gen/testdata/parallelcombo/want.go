@@ -146,12 +146,16 @@ type FulfilFlow struct {
 }
 
 // NewFulfilFlow returns the definition of flow Fulfil with the Go steps of
-// h. Its rpc steps call the ports of svc, none of which may be nil
-// (FulfilServicesFromCaller makes them from a runtime.Caller). Its calls
-// run child runs of billingFlow, built with the same options. opts must
-// include runtime.WithPublisher (publish) and runtime.WithSubscriber
-// (await); runtime.WithSink records every transition.
+// h, which may not be nil. Its rpc steps call the ports of svc, none of
+// which may be nil (FulfilServicesFromCaller makes them from a
+// runtime.Caller). Its calls run child runs of billingFlow, built with the
+// same options. opts must include runtime.WithPublisher (publish) and
+// runtime.WithSubscriber (await); runtime.WithSink records every
+// transition.
 func NewFulfilFlow(h FulfilHandlers, svc FulfilServices, billingFlow *BillingFlow, opts ...runtime.Option) (*FulfilFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Fulfil", "FulfilHandlers")
+	}
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Fulfil", "FulfilServices", "Inventory")
 	}
@@ -413,8 +417,12 @@ type BillingFlow struct {
 }
 
 // NewBillingFlow returns the definition of flow Billing with the Go steps
-// of h. runtime.WithSink in opts records every transition.
+// of h, which may not be nil. runtime.WithSink in opts records every
+// transition.
 func NewBillingFlow(h BillingHandlers, opts ...runtime.Option) (*BillingFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Billing", "BillingHandlers")
+	}
 	f := runtime.New[Invoice]("Billing", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 1)
 	var st *runtime.Step[Invoice]

@@ -119,6 +119,11 @@ func main() {
 	check.Equal("missing port: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
 	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(nil), runtime.WithPublisher(runtime.NewMemoryBus()))
 	check.Equal("nil Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
+	// Nil handlers would make the first Go step panic after the rpc steps
+	// before it had created the customer and the subscription.
+	_, err = NewSignupFlow(nil, SignupServicesFromCaller(runtime.NewMemoryCaller()), runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
+	check.Equal("nil handlers: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
+	check.Equal("nil handlers: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": its SignupHandlers are nil: its Go steps and Go rollbacks are their methods`)
 	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(runtime.NewMemoryCaller()), runtime.WithPublisher(runtime.NewMemoryBus()))
 	check.Equal("missing parts: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
 	check.Equal("missing parts: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": step AwaitPayment needs a Subscriber (WithSubscriber)`)

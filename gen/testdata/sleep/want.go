@@ -60,9 +60,12 @@ type RemindFlow struct {
 }
 
 // NewRemindFlow returns the definition of flow Remind with the Go steps of
-// h. opts must include runtime.WithPublisher (publish); runtime.WithSink
-// records every transition.
+// h, which may not be nil. opts must include runtime.WithPublisher
+// (publish); runtime.WithSink records every transition.
 func NewRemindFlow(h RemindHandlers, opts ...runtime.Option) (*RemindFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Remind", "RemindHandlers")
+	}
 	f := runtime.New[RemindState]("Remind", opts...)
 	steps := make([]*runtime.Step[RemindState], 0, 4)
 	var st *runtime.Step[RemindState]

@@ -89,11 +89,14 @@ type PingFlow struct {
 	flow *runtime.Flow[struct{}]
 }
 
-// NewPingFlow returns the definition of flow Ping with the Go steps of h.
-// Its rpc steps call the ports of svc, none of which may be nil
-// (PingServicesFromCaller makes them from a runtime.Caller).
+// NewPingFlow returns the definition of flow Ping with the Go steps of h,
+// which may not be nil. Its rpc steps call the ports of svc, none of which
+// may be nil (PingServicesFromCaller makes them from a runtime.Caller).
 // runtime.WithSink in opts records every transition.
 func NewPingFlow(h PingHandlers, svc PingServices, opts ...runtime.Option) (*PingFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Ping", "PingHandlers")
+	}
 	if svc.Health == nil {
 		return nil, runtime.MissingPort("Ping", "PingServices", "Health")
 	}

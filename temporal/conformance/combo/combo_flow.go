@@ -180,12 +180,15 @@ type ComboFlow struct {
 }
 
 // NewComboFlow returns the definition of flow Combo with the Go steps of
-// h. Its rpc steps call the ports of svc, none of which may be nil
-// (ComboServicesFromCaller makes them from a runtime.Caller). Its calls
-// run child runs of billingFlow and refundFlow, built with the same
-// options. opts must include runtime.WithSubscriber (await);
-// runtime.WithSink records every transition.
+// h, which may not be nil. Its rpc steps call the ports of svc, none of
+// which may be nil (ComboServicesFromCaller makes them from a
+// runtime.Caller). Its calls run child runs of billingFlow and refundFlow,
+// built with the same options. opts must include runtime.WithSubscriber
+// (await); runtime.WithSink records every transition.
 func NewComboFlow(h ComboHandlers, svc ComboServices, billingFlow *BillingFlow, refundFlow *RefundFlow, opts ...runtime.Option) (*ComboFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Combo", "ComboHandlers")
+	}
 	if svc.Stock == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Stock")
 	}

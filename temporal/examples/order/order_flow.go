@@ -89,9 +89,13 @@ type OrderFlow struct {
 }
 
 // NewOrderFlow returns the definition of flow Order with the Go steps of
-// h. Its calls run child runs of billingFlow and refundFlow, built with
-// the same options. runtime.WithSink in opts records every transition.
+// h, which may not be nil. Its calls run child runs of billingFlow and
+// refundFlow, built with the same options. runtime.WithSink in opts
+// records every transition.
 func NewOrderFlow(h OrderHandlers, billingFlow *BillingFlow, refundFlow *RefundFlow, opts ...runtime.Option) (*OrderFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Order", "OrderHandlers")
+	}
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Order", "Billing")
 	}
@@ -367,8 +371,12 @@ type BillingFlow struct {
 }
 
 // NewBillingFlow returns the definition of flow Billing with the Go steps
-// of h. runtime.WithSink in opts records every transition.
+// of h, which may not be nil. runtime.WithSink in opts records every
+// transition.
 func NewBillingFlow(h BillingHandlers, opts ...runtime.Option) (*BillingFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Billing", "BillingHandlers")
+	}
 	f := runtime.New[Invoice]("Billing", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 3)
 	var st *runtime.Step[Invoice]
@@ -593,8 +601,12 @@ type RefundFlow struct {
 }
 
 // NewRefundFlow returns the definition of flow Refund with the Go steps of
-// h. runtime.WithSink in opts records every transition.
+// h, which may not be nil. runtime.WithSink in opts records every
+// transition.
 func NewRefundFlow(h RefundHandlers, opts ...runtime.Option) (*RefundFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Refund", "RefundHandlers")
+	}
 	f := runtime.New[Invoice]("Refund", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 1)
 	var st *runtime.Step[Invoice]

@@ -104,8 +104,12 @@ type ReviewFlow struct {
 }
 
 // NewReviewFlow returns the definition of flow Review with the Go steps of
-// h. runtime.WithSink in opts records every transition.
+// h, which may not be nil. runtime.WithSink in opts records every
+// transition.
 func NewReviewFlow(h ReviewHandlers, opts ...runtime.Option) (*ReviewFlow, error) {
+	if h == nil {
+		return nil, runtime.MissingHandlers("Review", "ReviewHandlers")
+	}
 	f := runtime.New[ReviewState]("Review", opts...)
 	steps := make([]*runtime.Step[ReviewState], 0, 5)
 	var st *runtime.Step[ReviewState]
