@@ -628,10 +628,21 @@ func (e *Engine) FlowJSON(flow string) ([]byte, error) {
 		return nil, err
 	}
 	if fe.source == nil {
-		return nil, fmt.Errorf("%w: %q is a generated flow", ErrUnknownFlow, flow)
+		return nil, &generatedFlowError{flow: flow, has: "a JSON definition"}
 	}
 	return fe.source, nil
 }
+
+// generatedFlowError: a generated flow (registered in Go) has no JSON
+// definition or remote handlers to show. It answers 404, as a flow the
+// engine does not know, but says what the flow is.
+type generatedFlowError struct{ flow, has string }
+
+func (e *generatedFlowError) Error() string {
+	return fmt.Sprintf("engine: flow %q is a generated flow, registered in Go: it has no %s", e.flow, e.has)
+}
+
+func (e *generatedFlowError) Is(target error) bool { return target == ErrUnknownFlow }
 
 // flowOps is a registered flow with its state type erased.
 type flowOps interface {

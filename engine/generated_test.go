@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	goruntime "runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -255,5 +257,27 @@ func TestGeneratedAwaitTimeoutAndAbort(t *testing.T) {
 	}
 	if effects.count("expire:") != 1 || effects.count("ship:") != 0 {
 		t.Fatalf("effects %v", effects.n)
+	}
+}
+
+// A generated flow has no JSON definition and no remote handlers: the API
+// answers 404, as for a flow it does not know, but says what the flow is
+// rather than "unknown flow".
+func TestGeneratedFlowHasNoDefinition(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	c := apiClient{t, srv}
+	for _, path := range []string{"/flows/GenOrder", "/flows/GenOrder/handlers"} {
+		status, body := c.do("GET", path, "")
+		msg, _ := body["error"].(string)
+		if status != 404 || !strings.Contains(msg, `flow "GenOrder" is a generated flow, registered in Go`) || strings.Contains(msg, "unknown flow") {
+			t.Errorf("GET %s: %d %v", path, status, body)
+		}
 	}
 }

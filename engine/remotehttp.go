@@ -188,7 +188,7 @@ func (e *Engine) FlowHandlers(name string) ([]HandlerInfo, error) {
 		return nil, err
 	}
 	if fe.def == nil {
-		return nil, fmt.Errorf("%w: %q is a generated flow", ErrUnknownFlow, name)
+		return nil, &generatedFlowError{flow: name, has: "Go handlers served by providers"}
 	}
 	out := []HandlerInfo{}
 	for _, m := range fe.def.GoMethods() {

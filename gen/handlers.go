@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -82,7 +83,16 @@ func (g *flowGen) methodDoc(m dsl.GoMethod) []string {
 	}
 	var routing []string
 	if ot := g.outcomeType(m); ot != "" {
-		routing = prose(fmt.Sprintf("It returns a %s to choose where the run goes (\"\" is ok).", ot))
+		routing = prose(fmt.Sprintf("It returns %s %s to choose where the run goes (\"\" is ok).", article(ot), ot))
 	}
 	return paragraphs(doc, routing, g.branchDoc(s))
+}
+
+// article is the indefinite article before word, by its first letter: "an
+// OrderOutcome", "a SignupOutcome".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("AEIOUaeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

@@ -71,7 +71,7 @@ const (
 type ActionsHandlers interface {
 	// Decide runs step Decide.
 	//
-	// It returns a ActionsDecideOutcome to choose where the run goes ("" is
+	// It returns an ActionsDecideOutcome to choose where the run goes ("" is
 	// ok).
 	Decide(ctx context.Context, s *ActionsState) (ActionsDecideOutcome, error)
 
