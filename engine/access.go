@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -240,6 +241,31 @@ func RequireJSON(h http.Handler) http.Handler {
 				writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("request Content-Type must be application/json, found %s", ct), nil)
 				return
 			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// LoopbackOnly refuses with 403 a request whose Host header names another
+// host than this machine (IsLoopbackHost: "localhost" or a loopback IP,
+// with any port), and passes the others to h. An API open to whoever
+// reaches it is open, on loopback, to every page a browser on this machine
+// shows too, by DNS rebinding: a page of attacker.example whose name the
+// attacker's DNS then resolves to 127.0.0.1 sends its requests (with a
+// JSON body, which RequireJSON cannot tell from the user's) to its own
+// origin as far as the browser knows, and reads the answers; but its Host
+// header still names attacker.example. A request without a Host header
+// (HTTP/1.0) comes from no browser and passes. flowgen serve applies it
+// when it serves without -tokens or -insecure.
+func LoopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hn, _, err := net.SplitHostPort(host); err == nil {
+			host = hn
+		}
+		if r.Host != "" && !IsLoopbackHost(host) {
+			writeError(w, http.StatusForbidden, fmt.Errorf("%w: Host %q is not this machine: the API is open on loopback only, to requests for localhost or a loopback IP (a name of another host may be a web page's, resolved to this machine); give the server tokens to serve other names (flowgen serve -tokens)", ErrForbidden, r.Host), nil)
+			return
 		}
 		h.ServeHTTP(w, r)
 	})

@@ -157,6 +157,18 @@ func writeError(w http.ResponseWriter, status int, err error, ds diag.List) {
 	writeJSON(w, status, apiError{Error: err.Error(), Diagnostics: ds})
 }
 
+// writeErr answers err with status. A 500 is the server's failure, not
+// the request's, and its error is the server's own (a store's names its
+// files): the log has it whole, with the request, and the answer says
+// only that the server failed.
+func (e *Engine) writeErr(w http.ResponseWriter, r *http.Request, status int, err error) {
+	if status == http.StatusInternalServerError {
+		e.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		err = fmt.Errorf("%s %s failed inside the server (its log says why)", r.Method, r.URL.Path)
+	}
+	writeError(w, status, err, nil)
+}
+
 // statusOf maps the engine's errors to HTTP statuses.
 func statusOf(err error) int {
 	switch {
@@ -219,7 +231,7 @@ func (e *Engine) httpStartFlow(w http.ResponseWriter, r *http.Request) {
 	}
 	fe, err := e.lookup(name)
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	if !fe.hasRPC() {
@@ -303,7 +315,7 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 	case errors.Is(err, ErrRunExists):
 		writeJSON(w, http.StatusOK, map[string]any{"run_id": runID, "flow": fe.name, "existing": true})
 	case err != nil:
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 	default:
 		writeJSON(w, http.StatusCreated, map[string]any{"run_id": runID, "flow": fe.name})
 	}
@@ -326,7 +338,7 @@ func jsonKind(b []byte) string {
 func (e *Engine) httpStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := e.Status(r.PathValue("id"))
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -335,7 +347,7 @@ func (e *Engine) httpStatus(w http.ResponseWriter, r *http.Request) {
 func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 	h, err := e.History(r.PathValue("id"))
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	writeJSON(w, http.StatusOK, historyAnswer(r.PathValue("id"), h))
@@ -407,7 +419,7 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	out := map[string]any{}
@@ -455,7 +467,7 @@ func listLimit(w http.ResponseWriter, q url.Values) (int, bool) {
 func (e *Engine) httpAbort(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := e.Abort(r.Context(), id); err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": id, "aborting": true})
@@ -507,12 +519,12 @@ func (e *Engine) httpGetFlow(w http.ResponseWriter, r *http.Request) {
 	if withHandlers, ok := handlersQuery(w, r); !ok {
 		return
 	} else if withHandlers { // remotehttp.go
-		e.writeFlowWithHandlers(w, name)
+		e.writeFlowWithHandlers(w, r, name)
 		return
 	}
 	src, err := e.FlowJSON(name)
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -544,7 +556,7 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrPublish):
 		writeError(w, http.StatusBadGateway, err, nil)
 	case err != nil:
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 	default:
 		writeJSON(w, http.StatusAccepted, out)
 	}
@@ -568,7 +580,7 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	out := map[string]any{}

@@ -47,6 +47,13 @@ type ProviderOptions struct {
 	// MaxProviders bounds the providers registered at once (default
 	// DefaultMaxProviders).
 	MaxProviders int
+	// MaxBytes bounds the registrations held at once, of every provider
+	// and replica, by their size (registrationBytes: names, URLs,
+	// subjects, outcomes); default DefaultProviderBytes. The counts alone
+	// (MaxProviders, MaxProviderReplicas, MaxProviderHandlers) would let
+	// registrations of a request body each take a quarter of a million
+	// times that.
+	MaxBytes int64
 	// Wait is how long an attempt of a Go step or rollback waits for a
 	// live provider, within 9/10 of its own timeout, before it fails with
 	// ErrNoProvider, a retryable error (default DefaultProviderWait): the
@@ -64,6 +71,7 @@ const (
 	MinProviderTTL       = time.Second
 	MaxProviderTTL       = 10 * time.Minute
 	DefaultMaxProviders  = 1024
+	DefaultProviderBytes = 64 << 20 // bytes of the registrations held, in all
 	MaxProviderHandlers  = 256
 	MaxProviderReplicas  = 256 // live replicas of one provider
 	DefaultProviderWait  = 30 * time.Second
@@ -72,6 +80,10 @@ const (
 	providerHTTPConns    = 64 // connections to one provider host
 	providerWakeProvider = "provider"
 )
+
+// ProviderHandlerOverhead is what each handler of a registration counts
+// against ProviderOptions.MaxBytes beside its strings: its record.
+const ProviderHandlerOverhead = 128
 
 // ProviderTopic is the topic of the wait of a Go step that has no live
 // provider: the run's status shows {"topic": "flowgen/provider", "event":
@@ -158,6 +170,9 @@ func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
 	}
 	if opts.MaxProviders <= 0 {
 		opts.MaxProviders = DefaultMaxProviders
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultProviderBytes
 	}
 	if opts.Wait <= 0 {
 		opts.Wait = DefaultProviderWait
@@ -352,6 +367,11 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 		rm.mu.Unlock()
 		return provider.Lease{}, fmt.Errorf("%w: %d providers are registered, the most this engine keeps", ErrProviderConflict, rm.opts.MaxProviders)
 	}
+	size := registrationBytes(reg.Handlers)
+	if held := rm.heldBytesLocked(now, name, replica); held+size > rm.opts.MaxBytes {
+		rm.mu.Unlock()
+		return provider.Lease{}, fmt.Errorf("%w: the registrations held take %d bytes; with this one's %d, more than the %d this engine keeps (withdraw providers that are gone, or register fewer handlers)", ErrProviderConflict, held, size, rm.opts.MaxBytes)
+	}
 	// A new lease, or one registered whole, is who's; a replica joins the
 	// live lease of its owner's replicas (an admin's does too).
 	if !ok || replica == "" {
@@ -359,7 +379,7 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 		rm.leases[name] = l
 	}
 	rm.regs++
-	r := &replicaLease{handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl), token: token, seq: rm.regs}
+	r := &replicaLease{handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl), token: token, seq: rm.regs, bytes: size}
 	l.replicas[replica] = r
 	woken := rm.wakeLocked(now)
 	close(rm.changed)
@@ -370,6 +390,41 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 	info := r.info(name, replica)
 	info.CallToken = r.token // the registration's answer alone carries it
 	return info, nil
+}
+
+// registrationBytes is what a registration of handlers hs counts against
+// ProviderOptions.MaxBytes: its strings and ProviderHandlerOverhead per
+// handler.
+func registrationBytes(hs []provider.Handler) int64 {
+	var n int64
+	for _, h := range hs {
+		n += int64(ProviderHandlerOverhead + len(h.Name) + len(h.URL) + len(h.Subject))
+		for _, o := range h.Outcomes {
+			n += int64(16 + len(o)) // a string header and its bytes
+		}
+	}
+	return n
+}
+
+// heldBytesLocked returns the bytes of the registrations held but those a
+// registration of replica of provider name replaces (replica "": the
+// lease whole). The expired registrations of every lease go first: they
+// serve nothing, and would count until their lease's next registration.
+// The caller holds rm.mu and swept the expired leases.
+func (rm *remote) heldBytesLocked(now time.Time, name, replica string) int64 {
+	var n int64
+	for ln, l := range rm.leases {
+		for id, r := range l.replicas {
+			switch {
+			case !r.live(now):
+				delete(l.replicas, id)
+			case ln == name && (replica == "" || id == replica):
+			default:
+				n += r.bytes
+			}
+		}
+	}
+	return n
 }
 
 // renew extends, for who, the registration of replica of provider name if

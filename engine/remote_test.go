@@ -65,7 +65,10 @@ func TestProviderAllowList(t *testing.T) {
 				"https://billing.internal/flowgen/%2e%2e/admin", "https://billing.internal/flowgen%2F..%2Fadmin",
 				"https://billing.internal:444/flowgen/x", "https://other.internal/flowgen/x", "https://billing.internal/",
 				"https://u@billing.internal/flowgen/x", "https://billing.internal:80/flowgen/x",
-				"https://billing.internal:99999/flowgen/x"},
+				"https://billing.internal:99999/flowgen/x",
+				// Read as leaving /flowgen/ by some servers (urlpath.Within).
+				"https://billing.internal/flowgen/..;/admin", "https://billing.internal/flowgen/..%5cadmin",
+				"https://billing.internal/flowgen/%252e%252e/admin"},
 		},
 		{
 			// An entry's explicit port is its scheme's: the same origin.

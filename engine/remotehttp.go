@@ -107,7 +107,7 @@ func (e *Engine) httpPutProvider(w http.ResponseWriter, r *http.Request) {
 	reg.Replica = replica
 	l, err := e.remote.register(r.PathValue("name"), reg, identityOf(r))
 	if err != nil {
-		writeError(w, e.providerStatus(err), err, nil)
+		e.writeErr(w, r, e.providerStatus(err), err)
 		return
 	}
 	l.Warnings = e.remote.unused(reg.Handlers)
@@ -125,7 +125,7 @@ func (e *Engine) httpRenewProvider(w http.ResponseWriter, r *http.Request) {
 	}
 	l, err := e.remote.renew(r.PathValue("name"), replica, identityOf(r))
 	if err != nil {
-		writeError(w, e.providerStatus(err), err, nil)
+		e.writeErr(w, r, e.providerStatus(err), err)
 		return
 	}
 	l.Handlers = nil
@@ -142,7 +142,7 @@ func (e *Engine) httpDeleteProvider(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := e.remote.leave(r.PathValue("name"), replica, identityOf(r)); err != nil {
-		writeError(w, e.providerStatus(err), err, nil)
+		e.writeErr(w, r, e.providerStatus(err), err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -274,7 +274,7 @@ func (e *Engine) httpFlowHandlers(w http.ResponseWriter, r *http.Request) {
 	}
 	hs, err := e.FlowHandlers(name)
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"flow": name, "handlers": hs})
@@ -306,15 +306,15 @@ func handlersQuery(w http.ResponseWriter, r *http.Request) (bool, bool) {
 	return b, true
 }
 
-func (e *Engine) writeFlowWithHandlers(w http.ResponseWriter, name string) {
+func (e *Engine) writeFlowWithHandlers(w http.ResponseWriter, r *http.Request, name string) {
 	src, err := e.FlowJSON(name)
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	hs, err := e.FlowHandlers(name)
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	writeJSON(w, http.StatusOK, FlowWithHandlers{Flow: name, Definition: src, Handlers: hs})

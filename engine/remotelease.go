@@ -34,6 +34,9 @@ type replicaLease struct {
 	// unreachable: a call to it found no server at its URL (its process
 	// died, most likely) since it registered or last renewed.
 	unreachable bool
+	// bytes is what the registration counts against
+	// ProviderOptions.MaxBytes (registrationBytes).
+	bytes int64
 }
 
 // liveReplicas returns the IDs of l's live replicas, sorted.

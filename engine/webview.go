@@ -129,12 +129,12 @@ func (e *Engine) httpFlowDiagram(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := e.flowModel(name)
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	svg, err := graph.SVG(f, name)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err, nil)
+		e.writeErr(w, r, http.StatusInternalServerError, err)
 		return
 	}
 	svgHeaders(w)
@@ -146,22 +146,22 @@ func (e *Engine) httpFlowDiagram(w http.ResponseWriter, r *http.Request) {
 func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 	h, err := e.History(r.PathValue("id"))
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	st, err := runtime.Replay(h) // with its History, which Status drops
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	f, err := e.flowModel(st.Flow)
 	if err != nil {
-		writeError(w, statusOf(err), err, nil)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	svg, err := graph.SVGPath(f, st.Flow, RunPath(st))
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err, nil)
+		e.writeErr(w, r, http.StatusInternalServerError, err)
 		return
 	}
 	svgHeaders(w)

@@ -41,7 +41,7 @@ func dialServe(t *testing.T, lim listen.Limits) net.Conn {
 func TestServeReadTimeoutCutsSlowBody(t *testing.T) {
 	conn := dialServe(t, listen.Limits{ReadTimeout: 300 * time.Millisecond})
 	// 1000 bytes announced, 10 sent, then nothing.
-	_, err := io.WriteString(conn, "POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n\"abcdefgh")
+	_, err := io.WriteString(conn, "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n\"abcdefgh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestServeReadTimeoutCutsSlowBody(t *testing.T) {
 // A keep-alive connection left idle is closed after -idle-timeout.
 func TestServeIdleTimeoutClosesKeepAlive(t *testing.T) {
 	conn := dialServe(t, listen.Limits{IdleTimeout: 300 * time.Millisecond})
-	if _, err := io.WriteString(conn, "GET /flows HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "GET /flows HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	br := bufio.NewReader(conn)

@@ -168,9 +168,16 @@ func (s *Server) Auth() engine.Authorizer {
 // ready, if set, with the address. SIGHUP reloads the token file and the
 // key pair meanwhile.
 func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutdown func(), ready func(addr string), attrs ...any) error {
-	ln, err := Listen(s.cfg.Addr, s.auth == nil && !s.cfg.Insecure)
+	open := s.auth == nil && !s.cfg.Insecure
+	ln, err := Listen(s.cfg.Addr, open)
 	if err != nil {
 		return err
+	}
+	if open {
+		// Open on loopback is open to this machine's processes, not to
+		// the web pages its browser shows: a page's name rebound to
+		// 127.0.0.1 still sends its own Host.
+		h = engine.LoopbackOnly(h)
 	}
 	lim := s.cfg.Limits
 	// Each connection holds a goroutine and its buffers, so their number

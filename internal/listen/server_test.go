@@ -156,7 +156,7 @@ func TestServeMaxConns(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
-	conntest.MaxTwo(t, <-addrc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	conntest.MaxTwo(t, <-addrc, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
 }
 
 func TestMaxWatchers(t *testing.T) {
@@ -209,6 +209,70 @@ func TestServeAllInterfacesURL(t *testing.T) {
 				t.Fatalf("the web view URL of the start line: %v", err)
 			}
 			res.Body.Close()
+		})
+	}
+}
+
+// Served open on loopback, the API answers requests for this machine
+// only: a web page whose name an attacker's DNS rebinds to 127.0.0.1
+// reaches the port from the user's browser, same-origin as far as the
+// browser knows, but its requests name the page's host. With tokens, or
+// -insecure, any Host is served (the tokens decide, or the operator chose
+// to serve everyone).
+func TestServeOpenAnswersLoopbackHostsOnly(t *testing.T) {
+	dir := t.TempDir()
+	tokens := writeFile(t, filepath.Join(dir, "tokens"), "admin "+adminToken+"\n")
+	for _, tc := range []struct {
+		name string
+		c    Config
+		open bool
+	}{
+		{"open", Config{Addr: "127.0.0.1:0"}, true},
+		{"tokens", Config{Addr: "127.0.0.1:0", Tokens: tokens}, false},
+		{"insecure", Config{Addr: "127.0.0.1:0", Insecure: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(tc.c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			addrc := make(chan string, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- s.Serve(ctx, "test serve", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }),
+					nil, func(a string) { addrc <- a })
+			}()
+			addr := <-addrc
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			}()
+			_, port, _ := strings.Cut(addr, ":")
+			for host, loopback := range map[string]bool{
+				addr: true, "localhost:" + port: true, "LOCALHOST": true, "[::1]:" + port: true, "127.0.0.2": true,
+				"attacker.example:" + port: false, "attacker.example": false, "localhost.attacker.example": false,
+				"127.0.0.1.nip.io:" + port: false, "10.0.0.1:" + port: false,
+			} {
+				req, _ := http.NewRequest("POST", "http://"+addr+"/runs/x/abort", strings.NewReader("{}"))
+				req.Host = host
+				req.Header.Set("Content-Type", "application/json")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				served := res.StatusCode == 200 && string(body) == "hi"
+				if want := loopback || !tc.open; served != want {
+					t.Errorf("Host %s: %d %s, want served %v", host, res.StatusCode, body, want)
+				}
+				if !served && (res.StatusCode != 403 || !strings.Contains(string(body), "is not this machine")) {
+					t.Errorf("Host %s refused with %d %s, want 403 saying why", host, res.StatusCode, body)
+				}
+			}
 		})
 	}
 }

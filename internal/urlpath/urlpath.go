@@ -25,12 +25,35 @@ func Dir(p string) string {
 
 // Within reports whether u is base or under it: the same scheme, the same
 // host (in any case) and port (Port: "https://h:443" is "https://h"), and
-// a path whose Dir starts with base's.
+// a path whose Dir starts with base's, however a server reads it: decoded
+// once (url.URL.Path) or twice ("%252e%252e" is ".." to a server that
+// decodes again), and neither Ambiguous.
 func Within(u, base *url.URL) bool {
 	pu, oku := Port(u)
 	pb, okb := Port(base)
-	return u.Scheme == base.Scheme && strings.EqualFold(u.Hostname(), base.Hostname()) && pu == pb && oku == okb &&
-		strings.HasPrefix(Dir(u.Path), Dir(base.Path))
+	if u.Scheme != base.Scheme || !strings.EqualFold(u.Hostname(), base.Hostname()) || pu != pb || oku != okb {
+		return false
+	}
+	under := func(p string) bool { return !Ambiguous(p) && strings.HasPrefix(Dir(p), Dir(base.Path)) }
+	twice, err := url.PathUnescape(u.Path)
+	return under(u.Path) && (err != nil || under(twice))
+}
+
+// Ambiguous reports whether the decoded path p may lead a server or a
+// proxy elsewhere than Dir reads it: it holds a backslash (a separator to
+// IIS and to proxies that normalise it), or a segment that is "." or ".."
+// before a ';' ("..;", which Tomcat and Jetty take for ".." with a path
+// parameter).
+func Ambiguous(p string) bool {
+	if strings.Contains(p, `\`) {
+		return true
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if name, _, params := strings.Cut(seg, ";"); params && (name == "." || name == "..") {
+			return true
+		}
+	}
+	return false
 }
 
 // Port returns the port u connects to: its own, or its scheme's when it

@@ -27,6 +27,21 @@ func TestWithinAndBelow(t *testing.T) {
 		{"http://svc/api/x", "http://svc:80/api", true, true},
 		{"https://svc:80/api/x", "https://svc/api", false, false},
 		{"http://[::1]:80/api/x", "http://[::1]/api", true, true},
+		// Paths that some server reads as leaving the base: "..;" (Tomcat,
+		// Jetty), a backslash (IIS, normalising proxies), an escape that a
+		// server decoding twice decodes again.
+		{"http://svc/api/..;/admin", "http://svc/api", false, false},
+		{"http://svc/api/..%3b/admin", "http://svc/api", false, false},
+		{"http://svc/api/.%2e;x/admin", "http://svc/api", false, false},
+		{"http://svc/api/.;/x", "http://svc/api", false, false},
+		{"http://svc/api/..%5cadmin", "http://svc/api", false, false},
+		{`http://svc/api/..\admin`, "http://svc/api", false, false},
+		{"http://svc/api/%252e%252e/admin", "http://svc/api", false, false},
+		{"http://svc/api/x;v=1/y", "http://svc/api", true, true}, // a path parameter elsewhere is no step
+		{"http://svc/api/x..;/y", "http://svc/api", true, true},
+		{"http://svc/api/50%25off", "http://svc/api", true, true}, // a '%' that decodes to nothing else
+		{"http://svc/api/%252fx", "http://svc/api", true, true},   // "/x" under api twice decoded too
+		{"http://svc/api/%255cx", "http://svc/api", false, false}, // a backslash twice decoded
 	} {
 		u, err := url.Parse(tc.u)
 		if err != nil {
