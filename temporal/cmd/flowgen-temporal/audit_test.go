@@ -68,7 +68,7 @@ const tripJSON = `{"version": 1, "flows": [{
 // tripService answers each call with its endpoint and idempotency key,
 // and holds Stock.Take of the runs in hold until the caller goes away.
 type tripService struct {
-	api   string // the API whose runs call it: Stock.Take waits there for Authorize's end
+	api   string // the API whose runs call it, where a branch waits for the other's end (branchFirst)
 	hold  map[string]bool
 	mu    sync.Mutex
 	calls []string
@@ -86,11 +86,14 @@ func (s *tripService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		return
 	}
-	if ep == "Stock.Take" && s.api != "" {
-		// Authorize's end recorded first, on both executors, so that the
-		// block's events come in one order: how branches interleave is
-		// the scheduler's, not what is compared.
-		for !authorized(s.api, run) {
+	s.mu.Lock()
+	api := s.api
+	s.mu.Unlock()
+	if first := branchFirst[ep]; first != "" && api != "" {
+		// The other branch's end recorded first, on both executors, so
+		// that the block's events come in one order: how branches
+		// interleave is the scheduler's, not what is compared.
+		for !branchDone(api, run, first) {
 			select {
 			case <-r.Context().Done():
 				return
@@ -102,9 +105,12 @@ func (s *tripService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, `"`+ep+`:`+key+`"`)
 }
 
-// authorized reports whether run's history at api has its branch
-// Authorize ended ok.
-func authorized(api, run string) bool {
+// branchFirst is, per endpoint of a branch, the branch whose end it waits
+// for: Trip's Take for Authorize, Nightly's Settle for Count.
+var branchFirst = map[string]string{"Stock.Take": "Authorize", "Card.Settle": "Count"}
+
+// branchDone reports whether run's history at api has branch ended ok.
+func branchDone(api, run, branch string) bool {
 	res, err := http.Get(api + "/runs/" + run + "/history")
 	if err != nil {
 		return false
@@ -117,8 +123,14 @@ func authorized(api, run string) bool {
 		return false
 	}
 	return slices.ContainsFunc(h.Events, func(e struct{ Branch, Outcome string }) bool {
-		return e.Branch == "Authorize" && e.Outcome == "ok"
+		return e.Branch == branch && e.Outcome == "ok"
 	})
+}
+
+func (s *tripService) setAPI(api string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.api = api
 }
 
 func (s *tripService) called(prefix string) bool {
@@ -190,6 +202,22 @@ func view(t *testing.T, base, id string) map[string]any {
 	return map[string]any{"status": masked(st), "history": masked(h)}
 }
 
+// waitIn polls GET /runs/{id} until the run waits in step.
+func waitIn(t *testing.T, base, id, step string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, st := call(t, "GET", base+"/runs/"+id, "")
+		if st["step"] == step && st["state"] == "waiting" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s never waited in %s: %v", id, step, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // A JSON flow with every construct, run the same ways through the HTTP API
 // of flowgen-temporal serve and of the embedded engine (flowgen serve):
 // the runs' status, history and terminal state read the same JSON.
@@ -206,7 +234,8 @@ func TestServeTripAsTheEngine(t *testing.T) {
 	tURL := startServe(t, config{temporal: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: "trip-test",
 		flows: writeFlows(t, "trip.json", tripJSON), services: map[string]string{"svc": hT.URL}}).url
 	eURL := embedded(t, writeFlows(t, "trip.json", tripJSON), hE.URL)
-	svcT.api, svcE.api = tURL, eURL
+	svcT.setAPI(tURL)
+	svcE.setAPI(eURL)
 	sides := []struct {
 		name, url string
 		svc       *tripService
@@ -222,30 +251,6 @@ func TestServeTripAsTheEngine(t *testing.T) {
 		}
 	}
 	cases := []tc{
-		{id: "t1", state: `{"TripID":"t1","Item":"book","Amount":40,"Invoice":{"Amount":40},"WakeAt":"2000-01-01T00:00:00Z"}`, final: "done"},
-		{id: "t2", state: `{"TripID":"t2","Item":"car","Amount":900,"Invoice":{"Amount":900},"WakeAt":"2000-01-01T00:00:00Z"}`, final: "done",
-			then: func(t *testing.T, base string, _ *tripService) {
-				waitState(t, base, "t2", "waiting")
-				if code, out := call(t, "POST", base+"/events/approvals/decided?id=a-t2", `{"correlation_id":"t2","ok":true}`); code != 202 {
-					t.Fatalf("event: %d %v", code, out)
-				}
-			}},
-		{id: "t3", state: `{"TripID":"t3","Item":"van","Amount":700,"Invoice":{"Amount":700},"WakeAt":"2000-01-01T00:00:00Z"}`, final: "compensated"},
-		{id: "t4", state: `{"TripID":"t4","Item":"boat","Amount":5,"Invoice":{"Amount":5},"WakeAt":"2999-01-01T00:00:00Z"}`, final: "aborted",
-			then: func(t *testing.T, base string, _ *tripService) {
-				deadline := time.Now().Add(30 * time.Second)
-				for {
-					_, st := call(t, "GET", base+"/runs/t4", "")
-					if st["step"] == "Nap" && st["state"] == "waiting" {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("t4 never slept: %v", st)
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-				abort(t, base, "t4")
-			}},
 		{id: "t5", state: `{"TripID":"t5","Item":"mug","Amount":8,"Invoice":{"Amount":8},"WakeAt":"2000-01-01T00:00:00Z"}`, final: "aborted",
 			then: func(t *testing.T, base string, svc *tripService) {
 				deadline := time.Now().Add(30 * time.Second)
@@ -266,6 +271,20 @@ func TestServeTripAsTheEngine(t *testing.T) {
 				}
 				abort(t, base, "t5")
 			}},
+		{id: "t1", state: `{"TripID":"t1","Item":"book","Amount":40,"Invoice":{"Amount":40},"WakeAt":"2000-01-01T00:00:00Z"}`, final: "done"},
+		{id: "t2", state: `{"TripID":"t2","Item":"car","Amount":900,"Invoice":{"Amount":900},"WakeAt":"2000-01-01T00:00:00Z"}`, final: "done",
+			then: func(t *testing.T, base string, _ *tripService) {
+				waitIn(t, base, "t2", "Approval")
+				if code, out := call(t, "POST", base+"/events/approvals/decided?id=a-t2", `{"correlation_id":"t2","ok":true}`); code != 202 {
+					t.Fatalf("event: %d %v", code, out)
+				}
+			}},
+		{id: "t3", state: `{"TripID":"t3","Item":"van","Amount":700,"Invoice":{"Amount":700},"WakeAt":"2000-01-01T00:00:00Z"}`, final: "compensated"},
+		{id: "t4", state: `{"TripID":"t4","Item":"boat","Amount":5,"Invoice":{"Amount":5},"WakeAt":"2999-01-01T00:00:00Z"}`, final: "aborted",
+			then: func(t *testing.T, base string, _ *tripService) {
+				waitIn(t, base, "t4", "Nap")
+				abort(t, base, "t4")
+			}},
 	}
 	for _, s := range sides {
 		for _, c := range cases {
@@ -275,7 +294,6 @@ func TestServeTripAsTheEngine(t *testing.T) {
 			if c.then != nil {
 				c.then(t, s.url, s.svc)
 			}
-			waitState(t, s.url, c.id, c.final)
 		}
 		// An event trigger.
 		code, out := call(t, "POST", s.url+"/events/trips/requested?id=m6", `{"TripID":"t6","Item":"cap","Amount":3,"Invoice":{"Amount":3},"WakeAt":"2000-01-01T00:00:00Z"}`)
@@ -284,7 +302,13 @@ func TestServeTripAsTheEngine(t *testing.T) {
 		}
 	}
 	ids := []string{"t1", "t2", "t3", "t4", "t5", "t1@Bill", "t2@Bill", "t3@Bill", "t3@Bill:rollback", "t4@Bill", "t4@Bill:rollback", engine.EventRunID("Trip", "m6")}
+	// The runs go on meanwhile: an abort unwinds while the next case
+	// runs (on Temporal, a running attempt learns of it from its
+	// heartbeat, within about 10 s).
 	for _, s := range sides {
+		for _, c := range cases {
+			waitState(t, s.url, c.id, c.final)
+		}
 		waitState(t, s.url, engine.EventRunID("Trip", "m6"), "done")
 	}
 	for _, id := range ids {
@@ -485,14 +509,18 @@ func TestServeScheduledRunAsTheEngine(t *testing.T) {
 	tURL := startServe(t, config{temporal: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: "nightly-test",
 		flows: writeFlows(t, "nightly.json", nightlyJSON), services: map[string]string{"svc": hT.URL}}).url
 	eURL := embedded(t, writeFlows(t, "nightly.json", nightlyJSON), hE.URL)
+	svcT.setAPI(tURL)
+	svcE.setAPI(eURL)
 	var views []any
 	for _, base := range []string{tURL, eURL} {
 		var id string
 		deadline := time.Now().Add(30 * time.Second)
 		for id == "" {
 			_, out := call(t, "GET", base+"/runs?flow=Nightly&status=done", "")
-			if ids := runIDs(out); len(ids) > 0 {
-				id = ids[0]
+			// The latest: the ones before may have run before the
+			// service knew the API (setAPI), their branches in any order.
+			if ids := runIDs(out); len(ids) > 1 {
+				id = ids[len(ids)-1]
 			} else if time.Now().After(deadline) {
 				t.Fatalf("%s: no scheduled run done: %v", base, out)
 			} else {
