@@ -102,11 +102,30 @@ func (r *wfRun[S]) call(st *runtime.Step[S], w *runtime.Wait) (payload []byte, o
 // retry policy after the policy's backoff (no jitter, as for activities),
 // each failed attempt but the last recorded as a retry naming its child. It
 // returns the last attempt and its child.
-func (r *wfRun[S]) rollbackCall(ctx workflow.Context, st *runtime.Step[S], visit int) (int, *runtime.RunRef, error) {
+//
+// The event that starts an attempt (the one entering the rollback, given
+// as enter, or the retry before the next attempt) names the attempt's
+// child in its Wait, as on the runtime, so the run's status shows what its
+// rollback waits for, and its children include the child, from the start.
+func (r *wfRun[S]) rollbackCall(ctx workflow.Context, st *runtime.Step[S], visit int, enter func(edit func(*runtime.Event))) (int, *runtime.RunRef, error) {
 	rc := st.RollbackCall()
 	attempts := max(st.RollbackRetry.Attempts, 1)
+	child := func(attempt int) runtime.RunRef {
+		return runtime.RunRef{Flow: rc.Flow, RunID: runtime.ChildRunID(runtime.Key{RunID: r.id, Step: st.ID, Visit: max(visit, 1), Rollback: true}, attempt)}
+	}
+	// waitFor is the Wait of attempt's child, whose timer starts after
+	// wait (the backoff before a retry).
+	waitFor := func(attempt int, wait time.Duration) *runtime.Wait {
+		ref := child(attempt)
+		w := &runtime.Wait{Child: &ref}
+		if st.RollbackTimeout > 0 {
+			w.Deadline = workflow.Now(r.ctx).UTC().Add(wait + st.RollbackTimeout)
+		}
+		return w
+	}
+	enter(func(e *runtime.Event) { e.Wait = waitFor(1, 0) })
 	for attempt := 1; ; attempt++ {
-		ref := runtime.RunRef{Flow: rc.Flow, RunID: runtime.ChildRunID(runtime.Key{RunID: r.id, Step: st.ID, Visit: max(visit, 1), Rollback: true}, attempt)}
+		ref := child(attempt)
 		var input any
 		if rc.Input != nil {
 			input = rc.Input(&r.state)
@@ -115,8 +134,9 @@ func (r *wfRun[S]) rollbackCall(ctx workflow.Context, st *runtime.Step[S], visit
 		if err == nil || attempt >= attempts {
 			return attempt, &ref, err
 		}
-		r.emit(r.machine, attempt, runtime.OutcomeRetry, err, func(e *runtime.Event) { e.Child = &ref })
-		if err := workflow.Sleep(ctx, runtime.BackoffCeiling(st.RollbackRetry, attempt)); err != nil {
+		backoff := runtime.BackoffCeiling(st.RollbackRetry, attempt)
+		r.emit(r.machine, attempt, runtime.OutcomeRetry, err, func(e *runtime.Event) { e.Child, e.Wait = &ref, waitFor(attempt+1, backoff) })
+		if err := workflow.Sleep(ctx, backoff); err != nil {
 			return attempt, &ref, err
 		}
 	}

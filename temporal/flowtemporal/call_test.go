@@ -81,7 +81,8 @@ func (c *calls) flows(t *testing.T) *Flow[shop] {
 		})),
 		runtime.NewCall("Bill", billing, func(s *shop) invoice { return s.Invoice }, func(s *shop) *invoice { return &s.Receipt },
 			runtime.WithRollbackCall(refund, func(s *shop) invoice { return s.Receipt }),
-			runtime.WithRollbackRetry[shop](runtime.RetryPolicy{Attempts: 3, Initial: time.Minute})),
+			runtime.WithRollbackRetry[shop](runtime.RetryPolicy{Attempts: 3, Initial: time.Minute}),
+			runtime.WithRollbackTimeout[shop](time.Hour)),
 		runtime.NewStep("Ship", func(ctx context.Context, s *shop) (runtime.Outcome, error) {
 			if s.ShipFail {
 				c.j.add("fail Ship %s", runtime.IdempotencyKey(ctx))
@@ -250,6 +251,44 @@ func TestRollbackCall(t *testing.T) {
 	}
 	if d := cmp.Diff(wantH, h[len(h)-len(wantH):]); d != "" {
 		t.Errorf("history (-want +got):\n%s", d)
+	}
+	// The event that starts each attempt names its child in its Wait, as
+	// the runtime's does (runtime.Event.Parks), until when its timer runs:
+	// the rollback's timeout, after the backoff for a retry.
+	var waits []string
+	for _, e := range st.History {
+		if w := e.Parks(); w != nil && e.To == "Bill:rollback" {
+			waits = append(waits, fmt.Sprintf("%s>%s %s %v", e.From, e.To, w.Child.RunID, w.Deadline.Sub(e.Time)))
+		}
+	}
+	wantW := []string{
+		"failing>Bill:rollback run-1@Bill:rollback 1h0m0s",
+		"Bill:rollback>Bill:rollback run-1@Bill:rollback:2 1h1m0s",
+	}
+	if d := cmp.Diff(wantW, waits); d != "" {
+		t.Errorf("the rollback call's waits (-want +got):\n%s", d)
+	}
+	// The status while the first child runs: the history up to the event
+	// that started it.
+	for i, e := range st.History {
+		if e.To == "Bill:rollback" {
+			during, err := runtime.Replay(st.History[:i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := during.Wait; w == nil || w.Child == nil || w.Child.RunID != "run-1@Bill:rollback" {
+				t.Errorf("status while the rollback call runs: %s, wait %+v; want its child run-1@Bill:rollback", during.Machine, w)
+			}
+			break
+		}
+	}
+	wantC := []string{"run-1@Bill", "run-1@Bill:rollback", "run-1@Bill:rollback:2"}
+	var children []string
+	for _, c := range st.Children {
+		children = append(children, c.RunID)
+	}
+	if d := cmp.Diff(wantC, children); d != "" {
+		t.Errorf("children (-want +got):\n%s", d)
 	}
 }
 

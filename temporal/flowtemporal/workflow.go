@@ -427,13 +427,14 @@ func (r *wfRun[S]) unwind(aborting bool) (S, error) {
 	for i := len(r.done) - 1; i >= 0; i-- {
 		c := r.done[i]
 		st := r.f.byID[c.step]
-		r.emit(runtime.RollbackState(c.step), 0, "", nil, nil)
+		enter := func(edit func(*runtime.Event)) { r.emit(runtime.RollbackState(c.step), 0, "", nil, edit) }
 		var attempt int
 		var err error
 		var child *runtime.RunRef
 		if st.RollbackCall() != nil {
-			attempt, child, err = r.rollbackCall(dctx, st, c.visit)
+			attempt, child, err = r.rollbackCall(dctx, st, c.visit, enter)
 		} else {
+			enter(nil)
 			attempt, err = r.rollback(dctx, st, c.visit)
 		}
 		link := func(e *runtime.Event) { e.Child = child }
