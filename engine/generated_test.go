@@ -281,3 +281,18 @@ func TestGeneratedFlowHasNoDefinition(t *testing.T) {
 		}
 	}
 }
+
+// Without remote providers (Options.Providers nil), GET /providers lists
+// none as an empty list, as an engine with providers and none registered
+// does: not null.
+func TestProvidersOffListsNone(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	status, body := apiClient{t, srv}.do("GET", "/providers", "")
+	if ps, ok := body["providers"].([]any); status != 200 || !ok || len(ps) != 0 {
+		t.Fatalf("GET /providers: %d %v, want 200 and an empty list", status, body)
+	}
+}

@@ -20,7 +20,7 @@ var errProvidersOff = errors.New("remote providers are off in this engine (engin
 // when remote providers are off).
 func (e *Engine) Providers() []provider.Lease {
 	if e.remote == nil {
-		return nil
+		return []provider.Lease{} // GET /providers: [], as with none registered
 	}
 	return e.remote.list()
 }
