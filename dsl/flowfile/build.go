@@ -397,10 +397,14 @@ func docComment(c parser.Comments) string {
 	for _, cm := range c.Leading[start:] {
 		text := strings.TrimPrefix(cm.Text, "//")
 		text = strings.TrimPrefix(text, " ")
-		lines = append(lines, strings.TrimRight(text, " \t"))
+		lines = append(lines, docLine(text))
 	}
 	return strings.Join(lines, "\n")
 }
+
+// docLine is a line of a doc comment as the model keeps it: without
+// trailing blanks.
+func docLine(text string) string { return strings.TrimRight(text, " \t") }
 
 func tokenIdent(t *parser.Token) *dsl.Ident {
 	if t == nil {

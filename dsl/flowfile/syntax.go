@@ -58,7 +58,7 @@ func Format(f *dsl.File) ([]byte, diag.List) {
 	if ds.HasErrors() {
 		return nil, diag.List{flowFormError(f.Range, "its .flow form does not read back: %s", ds[0].Message)}
 	}
-	want, err := dsl.EncodeJSON(f)
+	want, err := dsl.EncodeJSON(docsAsRead(f))
 	if err != nil {
 		return nil, diag.List{flowFormError(f.Range, "%v", err)}
 	}
@@ -70,6 +70,55 @@ func Format(f *dsl.File) ([]byte, diag.List) {
 		return nil, diag.List{flowFormError(f.Range, "its .flow form would mean something else: %s", firstDifference(want, got))}
 	}
 	return src, nil
+}
+
+// docsAsRead is f with its doc comments as Build reads them back (docLine):
+// a doc line's trailing blanks, which a JSON form may carry, are not its
+// meaning. The flows and steps whose docs change are copies; f is left as
+// it is.
+func docsAsRead(f *dsl.File) *dsl.File {
+	doc := func(d string) string {
+		lines := strings.Split(d, "\n")
+		for i, l := range lines {
+			lines[i] = docLine(l)
+		}
+		return strings.Join(lines, "\n")
+	}
+	step := func(s *dsl.Step) *dsl.Step {
+		if s == nil {
+			return nil
+		}
+		c := *s
+		c.Doc = doc(s.Doc)
+		if s.Parallel != nil {
+			p := *s.Parallel
+			p.Branches = make([]*dsl.Step, len(s.Parallel.Branches))
+			for i, b := range s.Parallel.Branches {
+				if b != nil {
+					bc := *b
+					bc.Doc = doc(b.Doc)
+					p.Branches[i] = &bc
+				}
+			}
+			c.Parallel = &p
+		}
+		return &c
+	}
+	out := *f
+	out.Flows = make([]*dsl.Flow, len(f.Flows))
+	for i, fl := range f.Flows {
+		if fl == nil {
+			continue
+		}
+		c := *fl
+		c.Doc = doc(fl.Doc)
+		c.Steps = make([]*dsl.Step, len(fl.Steps))
+		for j, s := range fl.Steps {
+			c.Steps[j] = step(s)
+		}
+		out.Flows[i] = &c
+	}
+	return &out
 }
 
 func flowFormError(r diag.Range, format string, args ...any) diag.Diagnostic {

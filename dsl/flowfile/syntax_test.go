@@ -122,3 +122,36 @@ func FuzzFormatJSON(f *testing.F) {
 		}
 	})
 }
+
+// A JSON form says what .flow cannot: Format refuses it at its place, and
+// the doc comments' trailing blanks, which .flow drops, are not taken for
+// a difference.
+func TestFormatJSONEdges(t *testing.T) {
+	for _, tt := range []struct {
+		name, json, want, err string
+	}{
+		{"trailing blanks in a doc", `{"version": 1, "flows": [{"name": "A", "doc": "A does it.  \n\nReally. ", "steps": [
+		  {"name": "B", "doc": "B\t", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"// A does it.\n//\n// Really.\nflow A {\n    // B\n    step B {\n        irreversible\n    }\n}\n", ""},
+		{"a Go step that publishes", `{"version": 1, "flows": [{"name": "A", "steps": [
+		  {"name": "B", "action": {"kind": "go"}, "irreversible": true, "publish": [{"topic": "t", "event": "e"}]}]}]}`,
+			"", `step "B": a Go step that publishes has no .flow form`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, ds := dsl.DecodeJSON("a.json", []byte(tt.json))
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			src, ds := Format(f)
+			if tt.err != "" {
+				if len(ds) != 1 || ds[0].Code != "flow-form" || !strings.Contains(ds[0].Message, tt.err) || ds[0].Range.Start.Path != "$.flows[0].steps[0]" || src != nil {
+					t.Fatalf("Format: %q, %v; want a flow-form error at $.flows[0].steps[0] saying %q", src, ds, tt.err)
+				}
+				return
+			}
+			if ds != nil || string(src) != tt.want {
+				t.Fatalf("Format: %v\n%s\nwant\n%s", ds, src, tt.want)
+			}
+		})
+	}
+}
