@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/internal/flagerr"
 )
 
 // Config is how a serve command listens: its address, its credentials,
@@ -55,10 +56,10 @@ func (c *Config) Flags(fs *flag.FlagSet, roles string) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM, with -tls-key): serve HTTPS; re-read on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `FILE` (PEM, with -tls-cert)")
 	l := &c.Limits
-	fs.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", DefaultReadHeaderTimeout, "time a client has to send a request's headers")
-	fs.DurationVar(&l.ReadTimeout, "read-timeout", DefaultReadTimeout, "time a client has to send a whole request, body included; a slower one is cut off")
-	fs.DurationVar(&l.WriteTimeout, "write-timeout", DefaultWriteTimeout, "time to answer a request, from the end of its headers")
-	fs.DurationVar(&l.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed")
+	flagerr.DurationVar(fs, &l.ReadHeaderTimeout, "read-header-timeout", DefaultReadHeaderTimeout, "time a client has to send a request's headers (a `duration`)")
+	flagerr.DurationVar(fs, &l.ReadTimeout, "read-timeout", DefaultReadTimeout, "time a client has to send a whole request, body included (a `duration`); a slower one is cut off")
+	flagerr.DurationVar(fs, &l.WriteTimeout, "write-timeout", DefaultWriteTimeout, "time to answer a request, from the end of its headers (a `duration`)")
+	flagerr.DurationVar(fs, &l.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed (a `duration`)")
 	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", DefaultMaxHeaderBytes, "largest request line and headers, in bytes, to which net/http adds 4096 of slack (431 beyond)")
 	fs.IntVar(&l.MaxConns, "max-conns", DefaultMaxConns, "most client connections open at once (at least 2), idle keep-alive ones and GET /watch streams (at most half) included; beyond, new connections wait in the kernel's backlog until one closes")
 }
