@@ -143,6 +143,7 @@ func New(c Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		s.auth = a
+		s.warnLooseTokens()
 	}
 	if c.TLSCert != "" {
 		s.cert = &keyPair{certFile: c.TLSCert, keyFile: c.TLSKey}
@@ -151,6 +152,16 @@ func New(c Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// warnLooseTokens warns, once per load of the token file, when its group
+// or others may read or write it. It does not refuse: setups that worked
+// keep working, and the operator is told what to fix.
+func (s *Server) warnLooseTokens() {
+	if mode, loose := s.auth.LooseMode(); loose {
+		s.log.Warn("the token file may be read or written by others than its owner: whoever reads it holds every token; chmod 600 it",
+			"file", s.cfg.Tokens, "mode", fmt.Sprintf("%04o", uint32(mode)))
+	}
 }
 
 // Auth is the engine's Authorizer of the token file, nil without one.
@@ -285,6 +296,7 @@ func (s *Server) reload() {
 			s.log.Error("SIGHUP: tokens not reloaded, the old ones stay", "error", err)
 		} else {
 			s.log.Info("SIGHUP: tokens reloaded", "tokens", s.auth.Len())
+			s.warnLooseTokens()
 		}
 	}
 	if s.cert != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,38 @@ func TestServeOpenAnswersLoopbackHostsOnly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A token file that its group or others may read or write is served (a
+// setup that worked keeps working), with a warning naming the file and its
+// mode, once at start and once at each reload; a 0600 file gets none.
+func TestWarnsOfLooseTokenFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permission bits")
+	}
+	tokens := writeFile(t, filepath.Join(t.TempDir(), "tokens"), "admin "+adminToken+"\n")
+	const warning = "the token file may be read or written by others than its owner"
+	var logs bytes.Buffer
+	s, err := New(Config{Addr: "127.0.0.1:0", Tokens: tokens}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), warning) {
+		t.Fatalf("a 0600 token file was warned of:\n%s", logs.String())
+	}
+	if err := os.Chmod(tokens, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.reload()
+	if n := strings.Count(logs.String(), warning); n != 1 || !strings.Contains(logs.String(), "file="+tokens) || !strings.Contains(logs.String(), "mode=0644") {
+		t.Fatalf("after a reload of a 0644 file, %d warnings, want 1 naming the file and its mode:\n%s", n, logs.String())
+	}
+	logs.Reset()
+	if _, err := New(Config{Addr: "127.0.0.1:0", Tokens: tokens}, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatalf("a 0644 token file stopped the start: %v", err)
+	}
+	if n := strings.Count(logs.String(), warning); n != 1 || !strings.Contains(logs.String(), "mode=0644") {
+		t.Fatalf("at start with a 0644 file, %d warnings, want 1:\n%s", n, logs.String())
 	}
 }
