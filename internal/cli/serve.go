@@ -74,7 +74,9 @@ aborts runs and reads dead letters; provider, and admin, register
 providers; client starts runs, posts events, reads runs and flows); POST
 /echo needs none. Without -tokens the API is open, so serve listens on
 loopback by default and refuses another address unless -insecure is
-given. POST and PUT bodies must be application/json (415).
+given; open, it refuses (403) requests for another host name and those
+a browser sends for another site's page. POST and PUT bodies must be
+application/json (415).
 -tls-cert and -tls-key serve HTTPS. SIGHUP re-reads the token file and
 the key pair; a bad one is logged and the old one stays.
 

@@ -185,10 +185,15 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 	if err != nil {
 		return err
 	}
+	// An API without tokens is open to this machine's processes (and,
+	// with -insecure, to everyone who reaches it), not to the web pages a
+	// browser shows: another site's page still says so in Sec-Fetch-Site,
+	// and, on loopback, a page's name rebound to 127.0.0.1 still sends its
+	// own Host.
+	if s.auth == nil {
+		h = engine.RefuseCrossSite(h)
+	}
 	if open {
-		// Open on loopback is open to this machine's processes, not to
-		// the web pages its browser shows: a page's name rebound to
-		// 127.0.0.1 still sends its own Host.
 		h = engine.LoopbackOnly(h)
 	}
 	lim := s.cfg.Limits

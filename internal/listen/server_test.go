@@ -310,3 +310,80 @@ func TestWarnsOfLooseTokenFile(t *testing.T) {
 		t.Fatalf("at start with a 0644 file, %d warnings, want 1:\n%s", n, logs.String())
 	}
 }
+
+// Served without tokens, the API refuses what a browser sends for another
+// site's page (Sec-Fetch-Site: cross-site): such a page cannot read the
+// answers, but its GETs of /watch would hold every stream the web view may
+// open. The browser's own pages, programs (no header) and a link followed
+// from another site (a top-level navigation) are served. With tokens
+// nothing is refused for it: a browser sends no token for another site.
+func TestServeOpenRefusesCrossSite(t *testing.T) {
+	tokens := writeFile(t, filepath.Join(t.TempDir(), "tokens"), "admin "+adminToken+"\n")
+	for _, tc := range []struct {
+		name string
+		c    Config
+		open bool
+	}{
+		{"open", Config{Addr: "127.0.0.1:0"}, true},
+		{"insecure", Config{Addr: "127.0.0.1:0", Insecure: true}, true},
+		{"tokens", Config{Addr: "127.0.0.1:0", Tokens: tokens}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(tc.c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			addrc := make(chan string, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- s.Serve(ctx, "test serve", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }),
+					nil, func(a string) { addrc <- a })
+			}()
+			addr := <-addrc
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			}()
+			for _, rq := range []struct {
+				method, path string
+				header       []string // Sec-Fetch-Site, -Mode, -Dest
+				crossSite    bool
+			}{
+				{"GET", "/watch", nil, false},
+				{"GET", "/watch", []string{"same-origin", "cors", "empty"}, false},
+				{"GET", "/watch", []string{"same-site", "no-cors", "image"}, false},
+				{"GET", "/ui/", []string{"none", "navigate", "document"}, false},
+				{"GET", "/ui/", []string{"cross-site", "navigate", "document"}, false}, // a link followed
+				{"GET", "/watch", []string{"cross-site", "no-cors", "image"}, true},
+				{"GET", "/watch", []string{"Cross-Site", "cors", "empty"}, true},
+				{"GET", "/ui/", []string{"cross-site", "navigate", "iframe"}, true},
+				{"GET", "/runs", []string{"cross-site", "no-cors", "script"}, true},
+				{"POST", "/runs/x/abort", []string{"cross-site", "navigate", "document"}, true}, // a form
+			} {
+				req, _ := http.NewRequest(rq.method, "http://"+addr+rq.path, strings.NewReader("{}"))
+				req.Header.Set("Content-Type", "application/json")
+				for i, name := range []string{"Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest"} {
+					if i < len(rq.header) {
+						req.Header.Set(name, rq.header[i])
+					}
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				served := res.StatusCode == 200 && string(body) == "hi"
+				if want := !rq.crossSite || !tc.open; served != want {
+					t.Errorf("%s %s %q: %d %s, want served %v", rq.method, rq.path, rq.header, res.StatusCode, body, want)
+				}
+				if !served && (res.StatusCode != 403 || !strings.Contains(string(body), "from another site's page")) {
+					t.Errorf("%s %s %q refused with %d %s, want 403 saying why", rq.method, rq.path, rq.header, res.StatusCode, body)
+				}
+			}
+		})
+	}
+}
