@@ -271,6 +271,38 @@ func LoopbackOnly(h http.Handler) http.Handler {
 	})
 }
 
+// RefuseCrossSite refuses with 403 a request that a browser sent for a page
+// of another site (Sec-Fetch-Site: cross-site), and passes the others to h:
+// same-origin, same-site, none (an address typed or bookmarked) and no
+// header at all (a client that is not a browser). An open API cannot tell
+// such a request from its user's: another site's page cannot read the
+// answers, but it can send GETs (an <img> of /watch), each of which holds
+// one of the MaxWatchers streams for as long as the page stays open, until
+// the web view has none left. Tokens need no such guard: a browser sends
+// no bearer token for another site's page. A top-level navigation (a link
+// followed from another site, Sec-Fetch-Mode: navigate and Sec-Fetch-Dest:
+// document, GET or HEAD) passes, so that a link to the web view still
+// opens it: a page can make one of those only by leaving itself or with a
+// click of its user. flowgen serve applies it when it serves without
+// -tokens.
+func RefuseCrossSite(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Sec-Fetch-Site"), "cross-site") && !isTopLevelNavigation(r) {
+			writeError(w, http.StatusForbidden, fmt.Errorf("%w: a request from another site's page (Sec-Fetch-Site: cross-site): the API is open, without tokens, to this machine's own pages and programs only; give the server tokens to serve other sites (flowgen serve -tokens)", ErrForbidden), nil)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// isTopLevelNavigation reports whether r opens a page in a tab: a link
+// followed, an address typed.
+func isTopLevelNavigation(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		strings.EqualFold(r.Header.Get("Sec-Fetch-Mode"), "navigate") &&
+		strings.EqualFold(r.Header.Get("Sec-Fetch-Dest"), "document")
+}
+
 // ErrBadQuery: a request's query string does not parse, names a parameter
 // its route does not take, or names one twice (400).
 var ErrBadQuery = errors.New("engine: invalid query")

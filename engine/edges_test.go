@@ -288,3 +288,23 @@ func TestListRunsPages(t *testing.T) {
 		}
 	}
 }
+
+// Names refuse Unicode's format characters as they refuse control
+// characters: a bidirectional override (U+202E) or a zero-width character
+// makes a name show, in the web view and the logs, as another one.
+func TestNamesRefuseFormatCharacters(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	for _, tc := range []struct{ method, path, body, says string }{
+		{"POST", "/events/pay%E2%80%AEments/payment.succeeded?id=m-1", `{}`, `topic "pay\u202ements" contains the invisible format character U+202E`},
+		{"POST", "/events/payments/payment%E2%80%8B.succeeded?id=m-1", `{}`, "format character U+200B"},
+		{"PUT", "/flows", strings.Replace(helloFlow, `"topic": "t"`, `"topic": "t\u200dx"`, 1), "format character U+200D"},
+	} {
+		status, out := c.do(tc.method, tc.path, tc.body)
+		if status != 400 || !strings.Contains(mustString(t, out), tc.says) {
+			t.Errorf("%s %s: %d %v, want 400 saying %q", tc.method, tc.path, status, out, tc.says)
+		}
+	}
+}

@@ -31,7 +31,11 @@ const (
 var ErrBadName = errors.New("engine: invalid name")
 
 // checkName reports a name (what it is: "flow name", "topic") that is
-// empty, longer than MaxNameLen, not UTF-8, or with a control character.
+// empty, longer than MaxNameLen, not UTF-8, or with a control character
+// or a format character (Unicode's Cf: a bidirectional override such as
+// U+202E, a zero-width joiner or space, a soft hyphen), which the web view
+// and the logs do not show as itself: "admin\u200b" or "fl\u202ewoS" would
+// display as another name.
 func checkName(what, s string) error {
 	if err := nameProblem(what, s); err != "" {
 		return fmt.Errorf("%w: %s", ErrBadName, err)
@@ -49,8 +53,11 @@ func nameProblem(what, s string) string {
 		return fmt.Sprintf("%s %q is not UTF-8", what, s)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return fmt.Sprintf("%s %q contains the control character %U", what, s, r)
+		case unicode.Is(unicode.Cf, r):
+			return fmt.Sprintf("%s %q contains the invisible format character %U (a bidirectional override or a zero-width character), which would show the name as another", what, s, r)
 		}
 	}
 	return ""
@@ -134,7 +141,7 @@ func checkFlowNames(f *dsl.File) diag.List {
 		}
 		if msg := nameProblem(what, s); msg != "" {
 			ds = append(ds, diag.Errorf(at, "name-limit", "%s", msg).
-				WithHint("names are at most %d bytes of UTF-8 without control characters", MaxNameLen))
+				WithHint("names are at most %d bytes of UTF-8 without control or format characters", MaxNameLen))
 		}
 	}
 	action := func(at diag.Range, a *dsl.Action) {

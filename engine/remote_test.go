@@ -177,6 +177,7 @@ func TestProviderRegistrationChecks(t *testing.T) {
 		{"too many handlers", handlers(MaxProviderHandlers + 1), "1 to 256 handlers, found 257"},
 		{"empty handler name", `{"handlers": [{"name": "", "url": "` + url("r") + `"}]}`, "handlers[0]: engine: invalid name: empty handler name"},
 		{"control character", `{"handlers": [{"name": "Re\u0001serve", "url": "` + url("r") + `"}]}`, "control character"},
+		{"format character", `{"handlers": [{"name": "Re\u202eserve", "url": "` + url("r") + `"}]}`, "format character U+202E"},
 		{"twice", `{"handlers": [{"name": "Reserve", "url": "` + url("a") + `"}, {"name": "Reserve", "url": "` + url("b") + `"}]}`, `handlers[1]: handler "Reserve" is registered twice`},
 		{"rollback with outcomes", `{"handlers": [{"name": "Release", "rollback": true, "outcomes": ["x"], "url": "` + url("r") + `"}]}`, "a rollback has none"},
 		{"engine outcome", `{"handlers": [{"name": "Check", "outcomes": ["timeout"], "url": "` + url("r") + `"}]}`, `outcome "timeout" is the engine's`},
@@ -195,7 +196,7 @@ func TestProviderRegistrationChecks(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400 with %q", tc.name, status, out, tc.want)
 		}
 	}
-	for _, name := range []string{"%01bad", strings.Repeat("p", MaxNameLen+1)} {
+	for _, name := range []string{"%01bad", "bill%C2%ADing", strings.Repeat("p", MaxNameLen+1)} {
 		if status, out := putProvider(t, srv, name, handlers(1)); status != http.StatusBadRequest || !strings.Contains(out, "provider name") {
 			t.Errorf("provider name %q: %d %s, want 400", name, status, out)
 		}

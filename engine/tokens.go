@@ -9,8 +9,11 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
 	"os"
+	goruntime "runtime"
 	"strings"
 	"sync/atomic"
 
@@ -33,7 +36,8 @@ const MinTokenLength = 16
 // fields are separated by spaces or tabs, and a line may end in CRLF. A
 // request presents its token as "Authorization: Bearer TOKEN". Tokens are
 // kept as SHA-256 digests and compared in constant time, every one of them
-// on every request. Reload reads the file again.
+// on every request. Reload reads the file again. LooseMode tells whether
+// others than its owner may read or write the file.
 //
 // TokenAuth is an IdentityAuthorizer: a caller's Identity.ID is a hash of
 // its token keyed with a secret of this TokenAuth, the same across Reload
@@ -42,6 +46,7 @@ type TokenAuth struct {
 	path   string
 	idKey  [32]byte // keys the tokens' identities; random, never shown
 	tokens atomic.Pointer[[]tokenEntry]
+	mode   atomic.Uint32 // the permissions of the file the tokens were read from
 }
 
 type tokenEntry struct {
@@ -69,7 +74,7 @@ func NewTokenAuth(path string) (*TokenAuth, error) {
 // Reload reads the token file again. If the file cannot be read or is not
 // valid, it returns why and keeps the tokens it had.
 func (a *TokenAuth) Reload() error {
-	src, err := os.ReadFile(a.path)
+	src, mode, err := readTokenFile(a.path)
 	if err != nil {
 		return fmt.Errorf("reading tokens: %w", err)
 	}
@@ -83,7 +88,35 @@ func (a *TokenAuth) Reload() error {
 		tokens[i].id = hex.EncodeToString(mac.Sum(nil))
 	}
 	a.tokens.Store(&tokens)
+	a.mode.Store(uint32(mode.Perm()))
 	return nil
+}
+
+// readTokenFile reads the file at path and the permissions of that very
+// file (not of another renamed over it meanwhile).
+func readTokenFile(path string) ([]byte, fs.FileMode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	src, err := io.ReadAll(f)
+	return src, st.Mode(), err
+}
+
+// LooseMode returns the permissions of the token file as last loaded, and
+// whether its group or others may read or write it (mode&0o077 != 0), which
+// they should not: whoever reads it holds every token, whoever writes it
+// adds their own at the next Reload. Windows has no such permission bits
+// (Go shows every file as 0666 or 0444), so there it is never loose.
+// flowgen serve logs a warning when it is, at start and at each SIGHUP.
+func (a *TokenAuth) LooseMode() (fs.FileMode, bool) {
+	m := fs.FileMode(a.mode.Load())
+	return m, goruntime.GOOS != "windows" && m&0o077 != 0
 }
 
 // Len returns the number of tokens in use.

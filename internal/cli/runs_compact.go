@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/flagerr"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -75,7 +76,7 @@ func retainFlag(fs *flag.FlagSet, how string) *time.Duration {
 	if how != "" {
 		how = ", " + how
 	}
-	return fs.Duration("retain", 0, "remove finished runs whose last event is older than this (e.g. 720h)"+how+"; 0 keeps every run")
+	return flagerr.Duration(fs, "retain", 0, "remove finished runs whose last event is older than this `duration` (e.g. 720h)"+how+"; 0 keeps every run")
 }
 
 func checkRetain(d time.Duration) error {

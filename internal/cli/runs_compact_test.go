@@ -119,6 +119,7 @@ func TestCompactVerbRefuses(t *testing.T) {
 	}{
 		{[]string{"compact"}, 2, "-store is required"},
 		{[]string{"compact", "-store", dir, "-retain", "-1h"}, 2, "-retain must not be negative"},
+		{[]string{"compact", "-store", dir, "-retain", "xyz"}, 2, `invalid value "xyz" for flag -retain: want a duration such as 720h or 30m`},
 		{[]string{"compact", "-store", dir, "x"}, 2, "unexpected arguments"},
 		{[]string{"compact", "-store", dir + "/missing"}, 1, "holds no store"},
 	} {

@@ -28,6 +28,7 @@ import (
 	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/engine/natsbus"
 	"github.com/flowgen/flowgen/engine/provider/natsprovider"
+	"github.com/flowgen/flowgen/internal/flagerr"
 	"github.com/flowgen/flowgen/internal/listen"
 	"github.com/flowgen/flowgen/internal/otlp"
 	"github.com/flowgen/flowgen/observe"
@@ -73,7 +74,9 @@ aborts runs and reads dead letters; provider, and admin, register
 providers; client starts runs, posts events, reads runs and flows); POST
 /echo needs none. Without -tokens the API is open, so serve listens on
 loopback by default and refuses another address unless -insecure is
-given. POST and PUT bodies must be application/json (415).
+given; open, it refuses (403) requests for another host name and those
+a browser sends for another site's page. POST and PUT bodies must be
+application/json (415).
 -tls-cert and -tls-key serve HTTPS. SIGHUP re-reads the token file and
 the key pair; a bad one is logged and the old one stays.
 
@@ -183,7 +186,7 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.resumeWorkers, "resume-workers", engine.DefaultResumeWorkers, "unfinished runs resumed at a time at start, in the background while serving")
 	fs.IntVar(&l.eventWorkers, "event-workers", engine.DefaultEventWorkers, "broker events each event trigger applies at once (runs being started together); at most -max-running, as one more could only be refused")
 	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "bytes the broker holds for consumers that have not acknowledged them: the in-process broker's payloads, or with -nats the JetStream stream's messages; publishing beyond fails and is retried")
-	fs.DurationVar(&l.brokerMaxAge, "broker-max-age", natsbus.DefaultMaxAge, "with -nats: how long the JetStream stream keeps a message its consumers have not all acknowledged, and a consumer nobody pulls from (an engine down, an ID no longer used)")
+	flagerr.DurationVar(fs, &l.brokerMaxAge, "broker-max-age", natsbus.DefaultMaxAge, "with -nats: how long (a `duration`) the JetStream stream keeps a message its consumers have not all acknowledged, and a consumer nobody pulls from (an engine down, an ID no longer used)")
 	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "bytes of the awaited events the inbox holds for runs to take (each its payload, topic, event and ID, and 512 for its records); POST /events beyond answers 429, the broker's are delivered again later")
 }
 

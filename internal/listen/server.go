@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/internal/flagerr"
 )
 
 // Config is how a serve command listens: its address, its credentials,
@@ -55,10 +56,10 @@ func (c *Config) Flags(fs *flag.FlagSet, roles string) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM, with -tls-key): serve HTTPS; re-read on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `FILE` (PEM, with -tls-cert)")
 	l := &c.Limits
-	fs.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", DefaultReadHeaderTimeout, "time a client has to send a request's headers")
-	fs.DurationVar(&l.ReadTimeout, "read-timeout", DefaultReadTimeout, "time a client has to send a whole request, body included; a slower one is cut off")
-	fs.DurationVar(&l.WriteTimeout, "write-timeout", DefaultWriteTimeout, "time to answer a request, from the end of its headers")
-	fs.DurationVar(&l.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed")
+	flagerr.DurationVar(fs, &l.ReadHeaderTimeout, "read-header-timeout", DefaultReadHeaderTimeout, "time a client has to send a request's headers (a `duration`)")
+	flagerr.DurationVar(fs, &l.ReadTimeout, "read-timeout", DefaultReadTimeout, "time a client has to send a whole request, body included (a `duration`); a slower one is cut off")
+	flagerr.DurationVar(fs, &l.WriteTimeout, "write-timeout", DefaultWriteTimeout, "time to answer a request, from the end of its headers (a `duration`)")
+	flagerr.DurationVar(fs, &l.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "time a keep-alive connection may stay idle before it is closed (a `duration`)")
 	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", DefaultMaxHeaderBytes, "largest request line and headers, in bytes, to which net/http adds 4096 of slack (431 beyond)")
 	fs.IntVar(&l.MaxConns, "max-conns", DefaultMaxConns, "most client connections open at once (at least 2), idle keep-alive ones and GET /watch streams (at most half) included; beyond, new connections wait in the kernel's backlog until one closes")
 }
@@ -142,6 +143,7 @@ func New(c Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		s.auth = a
+		s.warnLooseTokens()
 	}
 	if c.TLSCert != "" {
 		s.cert = &keyPair{certFile: c.TLSCert, keyFile: c.TLSKey}
@@ -150,6 +152,16 @@ func New(c Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// warnLooseTokens warns, once per load of the token file, when its group
+// or others may read or write it. It does not refuse: setups that worked
+// keep working, and the operator is told what to fix.
+func (s *Server) warnLooseTokens() {
+	if mode, loose := s.auth.LooseMode(); loose {
+		s.log.Warn("the token file may be read or written by others than its owner: whoever reads it holds every token; chmod 600 it",
+			"file", s.cfg.Tokens, "mode", fmt.Sprintf("%04o", uint32(mode)))
+	}
 }
 
 // Auth is the engine's Authorizer of the token file, nil without one.
@@ -173,10 +185,15 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 	if err != nil {
 		return err
 	}
+	// An API without tokens is open to this machine's processes (and,
+	// with -insecure, to everyone who reaches it), not to the web pages a
+	// browser shows: another site's page still says so in Sec-Fetch-Site,
+	// and, on loopback, a page's name rebound to 127.0.0.1 still sends its
+	// own Host.
+	if s.auth == nil {
+		h = engine.RefuseCrossSite(h)
+	}
 	if open {
-		// Open on loopback is open to this machine's processes, not to
-		// the web pages its browser shows: a page's name rebound to
-		// 127.0.0.1 still sends its own Host.
 		h = engine.LoopbackOnly(h)
 	}
 	lim := s.cfg.Limits
@@ -284,6 +301,7 @@ func (s *Server) reload() {
 			s.log.Error("SIGHUP: tokens not reloaded, the old ones stay", "error", err)
 		} else {
 			s.log.Info("SIGHUP: tokens reloaded", "tokens", s.auth.Len())
+			s.warnLooseTokens()
 		}
 	}
 	if s.cert != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -271,6 +272,116 @@ func TestServeOpenAnswersLoopbackHostsOnly(t *testing.T) {
 				}
 				if !served && (res.StatusCode != 403 || !strings.Contains(string(body), "is not this machine")) {
 					t.Errorf("Host %s refused with %d %s, want 403 saying why", host, res.StatusCode, body)
+				}
+			}
+		})
+	}
+}
+
+// A token file that its group or others may read or write is served (a
+// setup that worked keeps working), with a warning naming the file and its
+// mode, once at start and once at each reload; a 0600 file gets none.
+func TestWarnsOfLooseTokenFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permission bits")
+	}
+	tokens := writeFile(t, filepath.Join(t.TempDir(), "tokens"), "admin "+adminToken+"\n")
+	const warning = "the token file may be read or written by others than its owner"
+	var logs bytes.Buffer
+	s, err := New(Config{Addr: "127.0.0.1:0", Tokens: tokens}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), warning) {
+		t.Fatalf("a 0600 token file was warned of:\n%s", logs.String())
+	}
+	if err := os.Chmod(tokens, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.reload()
+	if n := strings.Count(logs.String(), warning); n != 1 || !strings.Contains(logs.String(), "file="+tokens) || !strings.Contains(logs.String(), "mode=0644") {
+		t.Fatalf("after a reload of a 0644 file, %d warnings, want 1 naming the file and its mode:\n%s", n, logs.String())
+	}
+	logs.Reset()
+	if _, err := New(Config{Addr: "127.0.0.1:0", Tokens: tokens}, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatalf("a 0644 token file stopped the start: %v", err)
+	}
+	if n := strings.Count(logs.String(), warning); n != 1 || !strings.Contains(logs.String(), "mode=0644") {
+		t.Fatalf("at start with a 0644 file, %d warnings, want 1:\n%s", n, logs.String())
+	}
+}
+
+// Served without tokens, the API refuses what a browser sends for another
+// site's page (Sec-Fetch-Site: cross-site): such a page cannot read the
+// answers, but its GETs of /watch would hold every stream the web view may
+// open. The browser's own pages, programs (no header) and a link followed
+// from another site (a top-level navigation) are served. With tokens
+// nothing is refused for it: a browser sends no token for another site.
+func TestServeOpenRefusesCrossSite(t *testing.T) {
+	tokens := writeFile(t, filepath.Join(t.TempDir(), "tokens"), "admin "+adminToken+"\n")
+	for _, tc := range []struct {
+		name string
+		c    Config
+		open bool
+	}{
+		{"open", Config{Addr: "127.0.0.1:0"}, true},
+		{"insecure", Config{Addr: "127.0.0.1:0", Insecure: true}, true},
+		{"tokens", Config{Addr: "127.0.0.1:0", Tokens: tokens}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(tc.c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			addrc := make(chan string, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- s.Serve(ctx, "test serve", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }),
+					nil, func(a string) { addrc <- a })
+			}()
+			addr := <-addrc
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			}()
+			for _, rq := range []struct {
+				method, path string
+				header       []string // Sec-Fetch-Site, -Mode, -Dest
+				crossSite    bool
+			}{
+				{"GET", "/watch", nil, false},
+				{"GET", "/watch", []string{"same-origin", "cors", "empty"}, false},
+				{"GET", "/watch", []string{"same-site", "no-cors", "image"}, false},
+				{"GET", "/ui/", []string{"none", "navigate", "document"}, false},
+				{"GET", "/ui/", []string{"cross-site", "navigate", "document"}, false}, // a link followed
+				{"GET", "/watch", []string{"cross-site", "no-cors", "image"}, true},
+				{"GET", "/watch", []string{"Cross-Site", "cors", "empty"}, true},
+				{"GET", "/ui/", []string{"cross-site", "navigate", "iframe"}, true},
+				{"GET", "/runs", []string{"cross-site", "no-cors", "script"}, true},
+				{"POST", "/runs/x/abort", []string{"cross-site", "navigate", "document"}, true}, // a form
+			} {
+				req, _ := http.NewRequest(rq.method, "http://"+addr+rq.path, strings.NewReader("{}"))
+				req.Header.Set("Content-Type", "application/json")
+				for i, name := range []string{"Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest"} {
+					if i < len(rq.header) {
+						req.Header.Set(name, rq.header[i])
+					}
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				served := res.StatusCode == 200 && string(body) == "hi"
+				if want := !rq.crossSite || !tc.open; served != want {
+					t.Errorf("%s %s %q: %d %s, want served %v", rq.method, rq.path, rq.header, res.StatusCode, body, want)
+				}
+				if !served && (res.StatusCode != 403 || !strings.Contains(string(body), "from another site's page")) {
+					t.Errorf("%s %s %q refused with %d %s, want 403 saying why", rq.method, rq.path, rq.header, res.StatusCode, body)
 				}
 			}
 		})

@@ -1,0 +1,32 @@
+package flagerr
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A bad duration says what the flag wants, where the flag package says
+// "parse error"; a good one is parsed as flag.Duration parses it, and -h
+// shows its default as flag.Duration's does.
+func TestDurationSaysWhatItWants(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	d := Duration(fs, "retain", 90*time.Second, "older than this `duration`")
+	if *d != 90*time.Second || fs.Lookup("retain").DefValue != "1m30s" {
+		t.Fatalf("default %v, shown %q; want 1m30s", *d, fs.Lookup("retain").DefValue)
+	}
+	err := fs.Parse([]string{"-retain", "xyz"})
+	const want = `invalid value "xyz" for flag -retain: want a duration such as 720h or 30m`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("-retain xyz: %v, want %q...", err, want)
+	}
+	if err := fs.Parse([]string{"-retain", "720h"}); err != nil || *d != 720*time.Hour {
+		t.Fatalf("-retain 720h: %v, %v", err, *d)
+	}
+	if name, _ := flag.UnquoteUsage(fs.Lookup("retain")); name != "duration" {
+		t.Fatalf("-h shows -retain %s, want duration", name)
+	}
+}
