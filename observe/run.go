@@ -75,6 +75,10 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 	}
 	return ctx, func(out runtime.Outcome, err error) {
 		end := time.Now()
+		cancelled := errors.Is(err, runtime.ErrBranchCancelled)
+		if cancelled { // cut short because another branch failed: not a failure of its own
+			out = outcomeCancelled
+		}
 		attrs := ro.t.series.get(keyFlow, ro.flow, keyStep, a.Step, keyOutcome, out)
 		if a.Rollback {
 			ro.t.m.rollbacks.Add(context.Background(), 1, attrs)
@@ -91,7 +95,10 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 			}
 			span.SetAttributes(kv[:n]...) // copied by the span
 			attrBufs.Put(kv)
-			if err != nil {
+			switch {
+			case cancelled:
+				span.AddEvent("cancelled", trace.WithAttributes(attribute.String("error", err.Error())))
+			case err != nil:
 				span.RecordError(err)
 				span.SetStatus(codes.Error, err.Error())
 			}
@@ -99,6 +106,10 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 		}
 	}
 }
+
+// outcomeCancelled is the outcome of the attempt of a parallel block's
+// branch that the block cancelled because another branch failed.
+const outcomeCancelled runtime.Outcome = "cancelled"
 
 // attrBufs holds the attribute lists of step spans between uses: a span
 // copies what SetAttributes gives it.
