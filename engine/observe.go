@@ -32,6 +32,9 @@ type Telemetry interface {
 	Delivered(topic, event string, lag time.Duration)
 	// DeadLettered is called for each message the engine dead-letters.
 	DeadLettered(topic, event string)
+	// Inject writes the trace context of ctx's span, if any, into h: the
+	// headers of a call the engine makes to an HTTP provider.
+	Inject(ctx context.Context, h http.Header)
 }
 
 // errNoMetrics answers GET /metrics on an engine without Telemetry.
@@ -59,6 +62,13 @@ func (e *Engine) link(ctx context.Context) string {
 		return t.Link(ctx)
 	}
 	return ""
+}
+
+// inject writes what a request sent under ctx carries of its trace into h.
+func (e *Engine) inject(ctx context.Context, h http.Header) {
+	if t := e.opts.Telemetry; t != nil {
+		t.Inject(ctx, h)
+	}
 }
 
 // observeDelivery wraps a broker consumer's handler so that Telemetry sees

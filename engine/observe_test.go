@@ -42,6 +42,8 @@ func (s *stubTelemetry) Carry(req, run context.Context) context.Context {
 	return run
 }
 
+func (s *stubTelemetry) Inject(context.Context, http.Header) {}
+
 func (s *stubTelemetry) Delivered(topic, event string, lag time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -95,6 +95,14 @@ func (t *Telemetry) Link(ctx context.Context) string {
 	return tracectx.Of(ctx)
 }
 
+// Inject writes the W3C trace context of ctx's span into h, nothing
+// without tracing: a call to an HTTP provider carries its step's span.
+func (t *Telemetry) Inject(ctx context.Context, h http.Header) {
+	if t.tracer != nil {
+		tracectx.Inject(ctx, h)
+	}
+}
+
 // StoreCommitted records one group commit of the durable store: its size
 // in records and its sync time (store.Options.Committed).
 func (t *Telemetry) StoreCommitted(records int, sync time.Duration) {
