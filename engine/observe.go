@@ -32,6 +32,10 @@ type Telemetry interface {
 	Delivered(topic, event string, lag time.Duration)
 	// DeadLettered is called for each message the engine dead-letters.
 	DeadLettered(topic, event string)
+	// Refused is called for each message the broker refused to the
+	// engine because it was full (ErrBrokerFull): an event of POST
+	// /events (502), or of a publish step (which retries).
+	Refused(topic, event string)
 	// Inject writes the trace context of ctx's span, if any, into h: the
 	// headers of a call the engine makes to an HTTP provider.
 	Inject(ctx context.Context, h http.Header)
@@ -69,6 +73,16 @@ func (e *Engine) inject(ctx context.Context, h http.Header) {
 	if t := e.opts.Telemetry; t != nil {
 		t.Inject(ctx, h)
 	}
+}
+
+// brokerPublish hands m to the broker, and counts a refusal because the
+// broker is full (Telemetry.Refused).
+func (e *Engine) brokerPublish(ctx context.Context, m Message) error {
+	err := e.broker.Publish(ctx, m)
+	if t := e.opts.Telemetry; t != nil && errors.Is(err, ErrBrokerFull) {
+		t.Refused(m.Topic, m.Event)
+	}
+	return err
 }
 
 // observeDelivery wraps a broker consumer's handler so that Telemetry sees

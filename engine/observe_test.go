@@ -44,6 +44,8 @@ func (s *stubTelemetry) Carry(req, run context.Context) context.Context {
 
 func (s *stubTelemetry) Inject(context.Context, http.Header) {}
 
+func (s *stubTelemetry) Refused(topic, event string) {}
+
 func (s *stubTelemetry) Delivered(topic, event string, lag time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -122,6 +122,12 @@ func (t *Telemetry) DeadLettered(topic, event string) {
 	t.m.deadLetters.Add(context.Background(), 1, metric.WithAttributeSet(topicEvent(topic, event)))
 }
 
+// Refused records a message the broker refused to the engine because it
+// was full.
+func (t *Telemetry) Refused(topic, event string) {
+	t.m.refused.Add(context.Background(), 1, metric.WithAttributeSet(topicEvent(topic, event)))
+}
+
 // ObserveRun implements runtime.Observer: the run's metrics, and with a
 // TracerProvider its span.
 func (t *Telemetry) ObserveRun(ctx context.Context, info runtime.RunInfo) (context.Context, runtime.RunObserver) {
