@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/codes"
 
+	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -44,15 +45,57 @@ func TestCancelledBranchIsNotAFailure(t *testing.T) {
 	if ship.Status.Code == codes.Error || attr(ship, "outcome") != "cancelled" {
 		t.Errorf("step Ship, cancelled because Charge failed: status %v, outcome %q, events %v", ship.Status, attr(ship, "outcome"), ship.Events)
 	}
-	outcomes := map[string]string{}
+	if outcomes := stepOutcomes(t, tel); outcomes["Charge"] != "error" || outcomes["Ship"] != "cancelled" {
+		t.Errorf("flowgen_step_duration_seconds outcomes by step: %v, want Charge error, Ship cancelled", outcomes)
+	}
+}
+
+// TestAbortedStepIsNotAFailure: a step attempt an abort cuts short is not
+// a failure of the step (runtime.Event.Interrupted, drawn grey and dashed
+// in the web view, not red): its span ends outcome aborted, status unset,
+// and flowgen_step_duration_seconds counts it under outcome aborted.
+func TestAbortedStepIsNotAFailure(t *testing.T) {
+	tel, exp, _ := traced(t)
+	f := runtime.New[resumeState]("Cut", runtime.WithObserver(tel))
+	started := make(chan struct{})
+	if err := f.Register(runtime.NewStep("Slow", func(ctx context.Context, _ *resumeState) (runtime.Outcome, error) {
+		close(started)
+		<-ctx.Done()
+		return "", ctx.Err()
+	}, runtime.WithIrreversible[resumeState]())); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Start(context.Background(), resumeState{}, runtime.WithRunID("a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := r.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := r.Wait(context.Background()); res.Final != runtime.StateAborted {
+		t.Fatalf("run ended %s", res.Final)
+	}
+	s := oneSpan(t, exp, "step Slow")
+	if s.Status.Code == codes.Error || attr(s, "outcome") != "aborted" {
+		t.Errorf("step Slow, cut short by an abort: status %v, outcome %q", s.Status, attr(s, "outcome"))
+	}
+	if o := stepOutcomes(t, tel)["Slow"]; o != "aborted" {
+		t.Errorf("flowgen_step_duration_seconds{step=Slow} has outcome %q, want aborted", o)
+	}
+}
+
+// stepOutcomes is the outcome label of flowgen_step_duration_seconds by
+// step (the last series read, for a step with several).
+func stepOutcomes(t *testing.T, tel *observe.Telemetry) map[string]string {
+	t.Helper()
+	out := map[string]string{}
 	for _, m := range telMetrics(t, tel)["flowgen_step_duration_seconds"].GetMetric() {
 		l := map[string]string{}
 		for _, kv := range m.GetLabel() {
 			l[kv.GetName()] = kv.GetValue()
 		}
-		outcomes[l["step"]] = l["outcome"]
+		out[l["step"]] = l["outcome"]
 	}
-	if outcomes["Charge"] != "error" || outcomes["Ship"] != "cancelled" {
-		t.Errorf("flowgen_step_duration_seconds outcomes by step: %v, want Charge error, Ship cancelled", outcomes)
-	}
+	return out
 }

@@ -75,9 +75,16 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 	}
 	return ctx, func(out runtime.Outcome, err error) {
 		end := time.Now()
-		cancelled := errors.Is(err, runtime.ErrBranchCancelled)
-		if cancelled { // cut short because another branch failed: not a failure of its own
+		// An attempt cut short, because another branch of its block failed
+		// or because the run was aborted (its context ended: a rollback's
+		// never does), did not fail of its own (runtime.Event.Cancelled,
+		// Event.Interrupted).
+		cut := err != nil && ctx.Err() != nil
+		switch {
+		case errors.Is(err, runtime.ErrBranchCancelled):
 			out = outcomeCancelled
+		case cut:
+			out = outcomeAborted
 		}
 		attrs := ro.t.series.get(keyFlow, ro.flow, keyStep, a.Step, keyOutcome, out)
 		if a.Rollback {
@@ -96,8 +103,8 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 			span.SetAttributes(kv[:n]...) // copied by the span
 			attrBufs.Put(kv)
 			switch {
-			case cancelled:
-				span.AddEvent("cancelled", trace.WithAttributes(attribute.String("error", err.Error())))
+			case cut:
+				span.AddEvent(string(out), trace.WithAttributes(attribute.String("error", err.Error())))
 			case err != nil:
 				span.RecordError(err)
 				span.SetStatus(codes.Error, err.Error())
@@ -110,6 +117,9 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 // outcomeCancelled is the outcome of the attempt of a parallel block's
 // branch that the block cancelled because another branch failed.
 const outcomeCancelled runtime.Outcome = "cancelled"
+
+// outcomeAborted is the outcome of a step attempt an abort cut short.
+const outcomeAborted runtime.Outcome = "aborted"
 
 // attrBufs holds the attribute lists of step spans between uses: a span
 // copies what SetAttributes gives it.
