@@ -36,6 +36,12 @@ type Telemetry interface {
 	// engine because it was full (ErrBrokerFull): an event of POST
 	// /events (502), or of a publish step (which retries).
 	Refused(topic, event string)
+	// Sender returns ctx, the context of a broker delivery, with the span
+	// of the message's sender (link, its Message.Link) as its parent when
+	// ctx has no span of its own (a broker that carries no trace context
+	// in its deliveries, as MemoryBroker): a run the message starts
+	// continues its sender's trace.
+	Sender(ctx context.Context, link string) context.Context
 	// Inject writes the trace context of ctx's span, if any, into h: the
 	// headers of a call the engine makes to an HTTP provider.
 	Inject(ctx context.Context, h http.Header)
@@ -66,6 +72,15 @@ func (e *Engine) link(ctx context.Context) string {
 		return t.Link(ctx)
 	}
 	return ""
+}
+
+// fromSender is ctx, of a delivery of a message whose sender is link
+// (Message.Link), with its sender's trace (Telemetry.Sender).
+func (e *Engine) fromSender(ctx context.Context, link string) context.Context {
+	if t := e.opts.Telemetry; t != nil && link != "" {
+		return t.Sender(ctx, link)
+	}
+	return ctx
 }
 
 // inject writes what a request sent under ctx carries of its trace into h.

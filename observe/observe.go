@@ -95,6 +95,19 @@ func (t *Telemetry) Link(ctx context.Context) string {
 	return tracectx.Of(ctx)
 }
 
+// Sender returns ctx with the span whose W3C traceparent is link as its
+// remote parent, unless ctx has a span already (natsbus's deliveries
+// carry their sender's) or tracing is off.
+func (t *Telemetry) Sender(ctx context.Context, link string) context.Context {
+	if t.tracer == nil || trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	if sc := tracectx.Parse(link); sc.IsValid() {
+		return trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	return ctx
+}
+
 // Inject writes the W3C trace context of ctx's span into h, nothing
 // without tracing: a call to an HTTP provider carries its step's span.
 func (t *Telemetry) Inject(ctx context.Context, h http.Header) {
