@@ -279,7 +279,7 @@ func New(opts Options) (*Engine, error) {
 		live:   map[string]*liveRun{},
 		watch:  newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
 	}
-	e.publisher = brokerPublisher{opts.Broker.Publish, e.link}
+	e.publisher = brokerPublisher{e.brokerPublish, e.link}
 	if opts.Executor != nil {
 		// Publish steps' events take the engine's door, the executor's.
 		e.publisher = brokerPublisher{func(ctx context.Context, m Message) error {

@@ -144,7 +144,7 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	for _, fe := range triggered {
 		pub.Triggered = append(pub.Triggered, fe.name)
 	}
-	if err := e.broker.Publish(ctx, pub); err != nil {
+	if err := e.brokerPublish(ctx, pub); err != nil {
 		return Published{}, fmt.Errorf("%w: %w", ErrPublish, err)
 	}
 	// Applied here, durably, from now on.

@@ -32,6 +32,19 @@ type Telemetry interface {
 	Delivered(topic, event string, lag time.Duration)
 	// DeadLettered is called for each message the engine dead-letters.
 	DeadLettered(topic, event string)
+	// Refused is called for each message the broker refused to the
+	// engine because it was full (ErrBrokerFull): an event of POST
+	// /events (502), or of a publish step (which retries).
+	Refused(topic, event string)
+	// Sender returns ctx, the context of a broker delivery, with the span
+	// of the message's sender (link, its Message.Link) as its parent when
+	// ctx has no span of its own (a broker that carries no trace context
+	// in its deliveries, as MemoryBroker): a run the message starts
+	// continues its sender's trace.
+	Sender(ctx context.Context, link string) context.Context
+	// Inject writes the trace context of ctx's span, if any, into h: the
+	// headers of a call the engine makes to an HTTP provider.
+	Inject(ctx context.Context, h http.Header)
 }
 
 // errNoMetrics answers GET /metrics on an engine without Telemetry.
@@ -59,6 +72,32 @@ func (e *Engine) link(ctx context.Context) string {
 		return t.Link(ctx)
 	}
 	return ""
+}
+
+// fromSender is ctx, of a delivery of a message whose sender is link
+// (Message.Link), with its sender's trace (Telemetry.Sender).
+func (e *Engine) fromSender(ctx context.Context, link string) context.Context {
+	if t := e.opts.Telemetry; t != nil && link != "" {
+		return t.Sender(ctx, link)
+	}
+	return ctx
+}
+
+// inject writes what a request sent under ctx carries of its trace into h.
+func (e *Engine) inject(ctx context.Context, h http.Header) {
+	if t := e.opts.Telemetry; t != nil {
+		t.Inject(ctx, h)
+	}
+}
+
+// brokerPublish hands m to the broker, and counts a refusal because the
+// broker is full (Telemetry.Refused).
+func (e *Engine) brokerPublish(ctx context.Context, m Message) error {
+	err := e.broker.Publish(ctx, m)
+	if t := e.opts.Telemetry; t != nil && errors.Is(err, ErrBrokerFull) {
+		t.Refused(m.Topic, m.Event)
+	}
+	return err
 }
 
 // observeDelivery wraps a broker consumer's handler so that Telemetry sees

@@ -42,6 +42,12 @@ func (s *stubTelemetry) Carry(req, run context.Context) context.Context {
 	return run
 }
 
+func (s *stubTelemetry) Inject(context.Context, http.Header) {}
+
+func (s *stubTelemetry) Refused(topic, event string) {}
+
+func (s *stubTelemetry) Sender(ctx context.Context, link string) context.Context { return ctx }
+
 func (s *stubTelemetry) Delivered(topic, event string, lag time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

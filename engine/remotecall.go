@@ -207,6 +207,7 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 	}
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Idempotency-Key", key)
+	rm.e.inject(ctx, r.Header) // the step attempt's span: the provider's work joins the run's trace
 	if t.token != "" {
 		r.Header.Set("Authorization", "Bearer "+t.token)
 	}

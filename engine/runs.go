@@ -427,7 +427,7 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		}
 		// Beyond Options.MaxRunning, ErrBusy: the broker delivers the
 		// event again later.
-		_, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, admitBounded)
+		_, err := e.startRun(e.fromSender(ctx, m.Link), fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, admitBounded)
 		switch {
 		case errors.Is(err, ErrRunExists):
 			return nil

@@ -21,6 +21,7 @@ type instruments struct {
 	commitRecords metric.Int64Histogram
 	brokerLag     metric.Float64Histogram
 	deadLetters   metric.Int64Counter
+	refused       metric.Int64Counter
 }
 
 // Bucket boundaries: durations from a millisecond (a no-op step, an
@@ -32,7 +33,7 @@ var (
 )
 
 func (m *instruments) init(meter metric.Meter) error {
-	var errs [10]error
+	var errs [11]error
 	m.runsStarted, errs[0] = meter.Int64Counter("flowgen.runs.started",
 		metric.WithDescription("Runs started, by flow."), metric.WithUnit("{run}"))
 	m.runsFinished, errs[1] = meter.Int64Counter("flowgen.runs.finished",
@@ -57,6 +58,8 @@ func (m *instruments) init(meter metric.Meter) error {
 		metric.WithExplicitBucketBoundaries(secondsBuckets...))
 	m.deadLetters, errs[9] = meter.Int64Counter("flowgen.broker.dead_letters",
 		metric.WithDescription("Messages the engine dead-lettered, by topic and event."), metric.WithUnit("{message}"))
+	m.refused, errs[10] = meter.Int64Counter("flowgen.broker.refused",
+		metric.WithDescription("Messages the broker refused to the engine because it was full, by topic and event."), metric.WithUnit("{message}"))
 	for _, err := range errs {
 		if err != nil {
 			return err

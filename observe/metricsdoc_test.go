@@ -89,6 +89,7 @@ func TestMetricsAsDocumented(t *testing.T) {
 	post(t, srv.URL+"/events/payments/payment.succeeded", `{"correlation_id":"ada@example.com","amount":42}`, nil)
 	waitState(t, srv.URL, "ada", "done")
 	tel.DeadLettered("accounts", "signup.requested")
+	tel.Refused("accounts", "signup.requested")
 
 	// A is retried once, then B fails and A's rollback fails: the run
 	// ends compensation_failed.

@@ -95,6 +95,27 @@ func (t *Telemetry) Link(ctx context.Context) string {
 	return tracectx.Of(ctx)
 }
 
+// Sender returns ctx with the span whose W3C traceparent is link as its
+// remote parent, unless ctx has a span already (natsbus's deliveries
+// carry their sender's) or tracing is off.
+func (t *Telemetry) Sender(ctx context.Context, link string) context.Context {
+	if t.tracer == nil || trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	if sc := tracectx.Parse(link); sc.IsValid() {
+		return trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	return ctx
+}
+
+// Inject writes the W3C trace context of ctx's span into h, nothing
+// without tracing: a call to an HTTP provider carries its step's span.
+func (t *Telemetry) Inject(ctx context.Context, h http.Header) {
+	if t.tracer != nil {
+		tracectx.Inject(ctx, h)
+	}
+}
+
 // StoreCommitted records one group commit of the durable store: its size
 // in records and its sync time (store.Options.Committed).
 func (t *Telemetry) StoreCommitted(records int, sync time.Duration) {
@@ -112,6 +133,12 @@ func (t *Telemetry) Delivered(topic, event string, lag time.Duration) {
 // DeadLettered records a message the engine dead-lettered.
 func (t *Telemetry) DeadLettered(topic, event string) {
 	t.m.deadLetters.Add(context.Background(), 1, metric.WithAttributeSet(topicEvent(topic, event)))
+}
+
+// Refused records a message the broker refused to the engine because it
+// was full.
+func (t *Telemetry) Refused(topic, event string) {
+	t.m.refused.Add(context.Background(), 1, metric.WithAttributeSet(topicEvent(topic, event)))
 }
 
 // ObserveRun implements runtime.Observer: the run's metrics, and with a

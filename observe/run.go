@@ -75,6 +75,17 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 	}
 	return ctx, func(out runtime.Outcome, err error) {
 		end := time.Now()
+		// An attempt cut short, because another branch of its block failed
+		// or because the run was aborted (its context ended: a rollback's
+		// never does), did not fail of its own (runtime.Event.Cancelled,
+		// Event.Interrupted).
+		cut := err != nil && ctx.Err() != nil
+		switch {
+		case errors.Is(err, runtime.ErrBranchCancelled):
+			out = outcomeCancelled
+		case cut:
+			out = outcomeAborted
+		}
 		attrs := ro.t.series.get(keyFlow, ro.flow, keyStep, a.Step, keyOutcome, out)
 		if a.Rollback {
 			ro.t.m.rollbacks.Add(context.Background(), 1, attrs)
@@ -91,7 +102,10 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 			}
 			span.SetAttributes(kv[:n]...) // copied by the span
 			attrBufs.Put(kv)
-			if err != nil {
+			switch {
+			case cut:
+				span.AddEvent(string(out), trace.WithAttributes(attribute.String("error", err.Error())))
+			case err != nil:
 				span.RecordError(err)
 				span.SetStatus(codes.Error, err.Error())
 			}
@@ -99,6 +113,13 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 		}
 	}
 }
+
+// outcomeCancelled is the outcome of the attempt of a parallel block's
+// branch that the block cancelled because another branch failed.
+const outcomeCancelled runtime.Outcome = "cancelled"
+
+// outcomeAborted is the outcome of a step attempt an abort cut short.
+const outcomeAborted runtime.Outcome = "aborted"
 
 // attrBufs holds the attribute lists of step spans between uses: a span
 // copies what SetAttributes gives it.

@@ -141,7 +141,9 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 		}
 	}
 	if end != nil {
-		end(attemptOutcome(out, err), err)
+		// An observer sees a branch cut short by its block as such, not
+		// as a failure of its own.
+		end(attemptOutcome(out, err), cancelledBranch(v.ctx, err))
 	}
 	return out, err
 }

@@ -60,7 +60,9 @@ type RunObserver interface {
 	// rollback, with the attempt's parent context. It returns the context
 	// the attempt runs under, and a function the runtime calls once with
 	// how the attempt ended: its outcome ("ok" or a named outcome, "error",
-	// "timeout") and its error.
+	// "timeout") and its error. The error of a parallel block's branch
+	// cancelled because another branch failed wraps ErrBranchCancelled
+	// (Event.Cancelled).
 	Action(ctx context.Context, a Action) (context.Context, func(out Outcome, err error))
 	// Recorded is called with every event the sink accepted, in order,
 	// before the run moves on. It must not keep e or modify it.

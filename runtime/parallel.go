@@ -240,12 +240,22 @@ func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, attempt int
 		if c := context.Cause(ctx); errors.Is(c, ErrBranchCancelled) {
 			err = ErrBranchCancelled
 		}
-	case stop == errCancelled && err != nil && errors.Is(context.Cause(ctx), ErrBranchCancelled):
-		err = fmt.Errorf("%w: %w", ErrBranchCancelled, err)
+	case stop == errCancelled:
+		err = cancelledBranch(ctx, err)
 	case stop != nil && stop != errCancelled: // the run stopped: nothing is recorded
 		err = stop
 	}
 	msgs <- branchMsg[S]{branch: d.index, attempt: attempt, out: out, err: err, state: state}
+}
+
+// cancelledBranch is err, how an attempt under ctx ended, marked as the
+// end of a branch its block cancelled because another branch failed
+// (ErrBranchCancelled wrapping it: Event.Cancelled), when it is one.
+func cancelledBranch(ctx context.Context, err error) error {
+	if err != nil && errors.Is(context.Cause(ctx), ErrBranchCancelled) {
+		return fmt.Errorf("%w: %w", ErrBranchCancelled, err)
+	}
+	return err
 }
 
 // fireBranch moves branch d's machine m by event ev and records the move,

@@ -109,6 +109,12 @@ type Options struct {
 	// goroutine and its buffers. Beyond it the server accepts no more
 	// until one closes; new connections wait in the kernel's backlog.
 	MaxConns int
+	// Extract, if set, gives a handler's context what the call's headers
+	// (HTTP's, or the NATS message's) carry of the engine's step attempt:
+	// tracectx.Extract puts its W3C trace context there, so that the
+	// spans a handler starts are children of the attempt's. Nil: none
+	// (this package links no OpenTelemetry, as the engine links none).
+	Extract func(ctx context.Context, h http.Header) context.Context
 }
 
 // Provider serves Go steps and rollbacks of the engine's JSON flows.
@@ -183,6 +189,15 @@ func (p *Provider) Handlers(where func(h *Handler)) []Handler {
 		where(&out[i])
 	}
 	return out
+}
+
+// CallContext is the context a call with headers h runs its handler
+// under: ctx, with what Options.Extract reads from h.
+func (p *Provider) CallContext(ctx context.Context, h http.Header) context.Context {
+	if p.opts.Extract == nil {
+		return ctx
+	}
+	return p.opts.Extract(ctx, h)
 }
 
 // Handle serves one request body of the protocol and returns the
@@ -283,7 +298,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(p.Handle(r.Context(), body))
+	_, _ = w.Write(p.Handle(p.CallContext(r.Context(), r.Header), body))
 }
 
 // KeepLease registers hs with the engine as this replica (Options.Replica),

@@ -1,6 +1,9 @@
 // Package tracectx carries W3C trace context (traceparent, tracestate)
 // across flowgen's process boundaries: into the HTTP requests of rpc steps
 // (engine/httpcall), into and out of broker messages (engine/natsbus),
+// into remote providers' calls (observe.Telemetry.Inject for the engine's
+// HTTP calls, engine/provider/natsprovider for its NATS ones) and out of
+// them (Extract, as engine/provider's Options.Extract),
 // from incoming API requests, and into a run's history (runtime.Event.Trace,
 // and runtime.Event.Link: the sender of the event that woke a wait).
 // It is the one place that chooses the propagation format, and it links

@@ -15,11 +15,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/observe/tracectx"
 )
 
 // Prefix starts the subjects Serve registers:
@@ -88,7 +90,8 @@ func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn
 			}
 			go func() {
 				defer func() { <-sem }()
-				if err := m.Respond(p.Handle(hctx, m.Data)); err != nil {
+				ctx := p.CallContext(hctx, http.Header(m.Header)) // Options.Extract
+				if err := m.Respond(p.Handle(ctx, m.Data)); err != nil {
 					// An answer the connection cannot carry (larger than
 					// the server's max payload) would leave the engine
 					// waiting until the attempt's deadline, with nothing
@@ -155,6 +158,7 @@ func NewTransport(nc *nats.Conn) *Transport { return &Transport{nc} }
 func (t *Transport) CallProvider(ctx context.Context, subject string, req []byte) ([]byte, error) {
 	msg := nats.NewMsg(subject)
 	msg.Data = req
+	tracectx.Inject(ctx, http.Header(msg.Header)) // the step attempt's span, for the provider's work
 	rsp, err := t.nc.RequestMsgWithContext(ctx, msg)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return nil, fmt.Errorf("no provider subscribed to %s", subject)

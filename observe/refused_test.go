@@ -1,0 +1,87 @@
+package observe_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/observe"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// fullFlows: Placed is started by orders/placed; Notify publishes
+// orders/placed, retried once.
+const fullFlows = `{"version": 1, "flows": [
+ {"name": "Placed", "triggers": [{"kind": "event", "topic": "orders", "event": "placed"}],
+  "steps": [{"name": "Log", "action": {"kind": "go"}}]},
+ {"name": "Notify", "retry": {"attempts": 2, "initial": "1ms"},
+  "steps": [{"name": "Tell", "action": {"kind": "publish", "topic": "orders", "event": "placed"}, "irreversible": true}]}]}`
+
+// TestBrokerFullCounted: each message the broker refuses because it is
+// full counts in flowgen_broker_refused_total: an event posted to the
+// engine (ErrBrokerFull to its caller) and each attempt of a publish step.
+func TestBrokerFullCounted(t *testing.T) {
+	tel, err := observe.New(observe.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One byte: beyond one message held, every message is refused.
+	broker := engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: 1})
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Broker: broker, Telemetry: tel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Placed.Log", func(context.Context, *engine.State) (string, error) { return "", nil })
+	if ds, err := e.LoadFlows("full.json", []byte(fullFlows)); err != nil {
+		t.Fatalf("%v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	// A consumer that never acknowledges holds the first message: the
+	// broker is full from then on.
+	stuck := make(chan struct{})
+	defer close(stuck)
+	stop, err := broker.Consume(context.Background(), "stuck", "orders", "placed", func(ctx context.Context, _ engine.Message) error {
+		select {
+		case <-stuck:
+		case <-ctx.Done():
+		}
+		return errors.New("not taken")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if err := broker.Publish(context.Background(), engine.Message{Topic: "orders", Event: "placed", Payload: json.RawMessage(`1`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.PublishEvent(context.Background(), engine.Message{Topic: "orders", Event: "placed", Payload: json.RawMessage(`{"n":1}`)}); !errors.Is(err, engine.ErrBrokerFull) {
+		t.Fatalf("PublishEvent to a full broker: %v", err)
+	}
+	id, err := e.StartRun(context.Background(), "Notify", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if st, err := e.Status(id); err == nil && st.State.Terminal() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s did not end", id)
+		}
+	}
+	if n := sample(telMetrics(t, tel), "flowgen_broker_refused_total", "topic", "orders"); n != 3 {
+		t.Errorf("flowgen_broker_refused_total{topic=orders} = %v, want 3 (the posted event, both attempts of Tell)", n)
+	}
+}

@@ -1,0 +1,57 @@
+package observe_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// publishTrigger: Notify's step Tell publishes orders/placed, which starts
+// a run of Placed.
+const publishTrigger = `{"version": 1, "flows": [
+ {"name": "Placed", "triggers": [{"kind": "event", "topic": "orders", "event": "placed"}],
+  "steps": [{"name": "Log", "action": {"kind": "go"}}]},
+ {"name": "Notify",
+  "steps": [{"name": "Tell", "action": {"kind": "publish", "topic": "orders", "event": "placed"}, "irreversible": true}]}]}`
+
+// TestInProcessTriggerContinuesThePublisherTrace: a run started by an
+// event a step published through the in-process broker (which carries no
+// trace context in its deliveries, only Message.Link) is a child of the
+// publishing step's span, as over NATS.
+func TestInProcessTriggerContinuesThePublisherTrace(t *testing.T) {
+	tel, exp, _ := traced(t)
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Broker: engine.NewMemoryBroker(), Telemetry: tel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Placed.Log", func(context.Context, *engine.State) (string, error) { return "", nil })
+	if ds, err := e.LoadFlows("trigger.json", []byte(publishTrigger)); err != nil {
+		t.Fatalf("%v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	if _, err := e.StartRun(context.Background(), "Notify", json.RawMessage(`{}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(spansNamed(exp, "run Placed")) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no run of Placed ended")
+		}
+	}
+	tell, placed := oneSpan(t, exp, "step Tell"), oneSpan(t, exp, "run Placed")
+	if placed.Parent.SpanID() != tell.SpanContext.SpanID() || placed.SpanContext.TraceID() != tell.SpanContext.TraceID() {
+		t.Errorf("run Placed has parent %v, want the publishing step's span %v\n%s", placed.Parent, tell.SpanContext, tree(exp.GetSpans()))
+	}
+}
