@@ -161,6 +161,11 @@ func Transitions(history []runtime.Event) []string {
 	return out
 }
 
+// MaskTimes replaces the times in s (an error's: a wait's deadline) with
+// TIME, as Observe and Transitions do: the two forms' runs happen at
+// different times.
+func MaskTimes(s string) string { return instant.ReplaceAllString(s, "TIME") }
+
 // instant is a time in an error (a wait's deadline): the two forms' runs
 // happen at different times.
 var instant = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
