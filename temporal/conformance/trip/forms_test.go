@@ -100,6 +100,20 @@ func (h handlers) Pricey(ctx context.Context, s *TripState) error { return h.w.a
 func (h handlers) Rushed(ctx context.Context, s *TripState) error { return h.w.act(ctx, "Rushed") }
 func (h handlers) Long(ctx context.Context, s *TripState) error   { return h.w.act(ctx, "Long") }
 
+// slowLong takes a while over Long, and stops when its context ends, as a
+// handler should.
+type slowLong struct{ quoteless }
+
+func (h slowLong) Long(ctx context.Context, s *TripState) error {
+	select {
+	case <-ctx.Done():
+		h.w.add(ctx, "Long cut: "+context.Cause(ctx).Error())
+		return ctx.Err()
+	case <-time.After(time.Second):
+	}
+	return h.w.act(ctx, "Long")
+}
+
 // quoteless prices nothing: the choose then reads the state's own Price.
 type quoteless struct{ handlers }
 
@@ -261,6 +275,7 @@ func TestTripFormsAgree(t *testing.T) {
 		name   string
 		script map[string][]string
 		quote  bool // Quote sets Price to 120
+		slow   bool // Long takes a second
 		start  TripState
 		drive  func(t *testing.T, ctx context.Context, id string) script
 		final  runtime.RunState
@@ -306,6 +321,17 @@ func TestTripFormsAgree(t *testing.T) {
 					confirm(t, ctx, h, id)
 				}
 			}},
+		// The stopping worker lets the running step end
+		// (flowtemporal.WorkerOptions' WorkerStopTimeout), as the
+		// runtime's SuspendAll does, not cut it and retry it elsewhere.
+		{name: "worker stopped in a step", slow: true, start: TripState{Layover: 2 * time.Hour, DepartAt: past}, final: runtime.StateDone,
+			drive: func(t *testing.T, ctx context.Context, id string) script {
+				return func(h twoforms.Handle[TripState], _ func(string) string, restart func()) {
+					twoforms.WaitFor(t, ctx, h, "Long:running")
+					restart()
+					confirm(t, ctx, h, id)
+				}
+			}},
 		{name: "worker stopped in the await", start: TripState{DepartAt: past}, final: runtime.StateDone,
 			drive: func(t *testing.T, ctx context.Context, id string) script {
 				return func(h twoforms.Handle[TripState], _ func(string) string, restart func()) {
@@ -333,6 +359,9 @@ func TestTripFormsAgree(t *testing.T) {
 			hs := func(w *world) TripHandlers {
 				if c.quote {
 					return handlers{w}
+				}
+				if c.slow {
+					return slowLong{quoteless{handlers{w}}}
 				}
 				return quoteless{handlers{w}}
 			}
