@@ -3,8 +3,11 @@ package flowtemporal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -13,8 +16,25 @@ import (
 // Start starts a run of flow on Temporal with state; opts.ID is the run's
 // ID (the workflow ID), and opts.TaskQueue the queue its workers poll. The
 // generated StartX functions call it with their flow's name and state type.
+//
+// As the runtime's Start refuses a run ID its sink has, Start refuses an
+// ID a workflow has, running or ended (within the namespace's retention),
+// with an error wrapping runtime.ErrDuplicateRun, and leaves that run as
+// it was: Temporal's defaults would answer the running run's handle,
+// dropping state, or start a second run under the ended one's ID, whose
+// idempotency keys (run/step) the services have seen. An
+// opts.WorkflowIDReusePolicy or WorkflowIDConflictPolicy that is set is
+// Temporal's to apply; Attach is the handle of a run that exists.
 func Start[S any](ctx context.Context, c client.Client, flow string, state S, opts client.StartWorkflowOptions) (*Run[S], error) {
+	if opts.WorkflowIDReusePolicy == enumspb.WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED {
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+	}
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 	wr, err := c.ExecuteWorkflow(ctx, opts, WorkflowName(flow), state)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil, fmt.Errorf("%w: %s: %v", runtime.ErrDuplicateRun, opts.ID, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -36,12 +36,28 @@ const heartbeatEvery = HeartbeatTimeout / 4
 // heartbeatEvery, so that the server hears from a live attempt every 2.5 s
 // and a stall must last 7.5 s to cost a duplicate attempt. A lower
 // interval set in o is kept.
+//
+// A worker that stops (Stop, or Run's interrupt) cancels its running
+// attempts at once under the SDK's default WorkerStopTimeout, 0: each is
+// cut where it is, recorded as a failed attempt and run again on another
+// worker, where the runtime's SuspendAll lets a running step end first.
+// WorkerOptions gives them StopGrace to end, unless o sets a
+// WorkerStopTimeout.
 func WorkerOptions(o worker.Options) worker.Options {
 	if o.MaxHeartbeatThrottleInterval <= 0 || o.MaxHeartbeatThrottleInterval > heartbeatEvery {
 		o.MaxHeartbeatThrottleInterval = heartbeatEvery
 	}
+	if o.WorkerStopTimeout == 0 {
+		o.WorkerStopTimeout = StopGrace
+	}
 	return o
 }
+
+// StopGrace is how long a stopping worker with WorkerOptions waits for its
+// running attempts to end before it cancels them: HeartbeatTimeout, as
+// long as the server waits for a worker that died before it runs the
+// attempt again elsewhere.
+const StopGrace = HeartbeatTimeout
 
 // heartbeatTimeout is the HeartbeatTimeout of an attempt with options ao:
 // HeartbeatTimeout when its timeouts would leave a dead worker's attempt

@@ -129,7 +129,7 @@ func Observe[S any](t *testing.T, ctx context.Context, h Handle[S], calls func()
 	}
 	o := Observed[S]{Calls: calls(), Final: res.Final, State: res.State}
 	if err != nil {
-		o.Err = instant.ReplaceAllString(firstLine(err.Error()), "TIME") // a wait's deadline, as in Transitions
+		o.Err = MaskTimes(firstLine(err.Error())) // a wait's deadline, as in Transitions
 	}
 	for _, m := range published() {
 		o.Published = append(o.Published, fmt.Sprintf("%s %s %s", m.Topic, m.Event, m.Payload))
@@ -154,12 +154,17 @@ func Transitions(history []runtime.Event) []string {
 			line += fmt.Sprintf(" #%d %s", e.Attempt, e.Outcome)
 		}
 		if e.Error != "" {
-			line += ": " + instant.ReplaceAllString(firstLine(e.Error), "TIME")
+			line += ": " + MaskTimes(firstLine(e.Error))
 		}
 		out = append(out, line)
 	}
 	return out
 }
+
+// MaskTimes replaces the times in s (an error's: a wait's deadline) with
+// TIME, as Observe and Transitions do: the two forms' runs happen at
+// different times.
+func MaskTimes(s string) string { return instant.ReplaceAllString(s, "TIME") }
 
 // instant is a time in an error (a wait's deadline): the two forms' runs
 // happen at different times.
