@@ -179,7 +179,8 @@ func (l List) Sorted() List {
 // Normalize sorts the list, keeps one diagnostic per source line (the most
 // severe, leftmost first, so that an error is never hidden behind a warning
 // earlier on its line), and caps the list at
-// max entries (0 means MaxReported; negative means no cap). The returned
+// max entries (0 means MaxReported; negative means no cap), errors kept
+// before warnings. The returned
 // count says how many were dropped by the cap, so callers can say "and N
 // more".
 func (l List) Normalize(limit int) (List, int) {
@@ -206,9 +207,32 @@ func (l List) Normalize(limit int) (List, int) {
 	dropped := 0
 	if limit > 0 && len(out) > limit {
 		dropped = len(out) - limit
-		out = out[:limit]
+		out = keepMostSevere(out, limit)
 	}
 	return out, dropped
+}
+
+// keepMostSevere returns limit entries of l, in l's order: the errors
+// first, then warnings, so that the cap never hides an error (which makes
+// the exit status 1) behind warnings earlier in the file.
+func keepMostSevere(l List, limit int) List {
+	keep := make([]bool, len(l))
+	n := 0
+	for _, sev := range []Severity{Error, Warning} {
+		for i, d := range l {
+			if n < limit && !keep[i] && (d.Severity == sev || sev == Warning) {
+				keep[i] = true
+				n++
+			}
+		}
+	}
+	out := make(List, 0, limit)
+	for i, d := range l {
+		if keep[i] {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Err returns the list as an error when it holds errors, nil otherwise.

@@ -34,3 +34,23 @@ func TestSortedKeepsEveryDiagnosticOfALine(t *testing.T) {
 		t.Errorf("Normalize = %v, want one per line", norm)
 	}
 }
+
+// The cap keeps errors before warnings: twelve warnings above an error
+// used to fill the list, and the error that makes the exit status 1 was
+// one of the "more not shown".
+func TestNormalizeCapKeepsErrors(t *testing.T) {
+	var l List
+	for i := range 12 {
+		l = append(l, Warnf(Range{Start: Pos{File: "a.flow", Line: i + 1, Column: 1}}, "w", "warning %d", i))
+	}
+	l = append(l, Errorf(Range{Start: Pos{File: "a.flow", Line: 100, Column: 1}}, "e", "the error"))
+	got, dropped := l.Normalize(0)
+	if len(got) != MaxReported || dropped != 3 || !got.HasErrors() || got[len(got)-1].Message != "the error" {
+		t.Fatalf("Normalize = %v (dropped %d), want 9 warnings then the error, 3 dropped", got, dropped)
+	}
+	for i := range MaxReported - 1 {
+		if got[i].Severity != Warning || got[i].Range.Start.Line != i+1 {
+			t.Fatalf("entry %d = %v, want the warning of line %d, in order", i, got[i], i+1)
+		}
+	}
+}
