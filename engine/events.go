@@ -103,8 +103,8 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	// Checks: nothing has changed yet.
 	for _, fe := range triggered {
 		state := eventState(fe, m.Payload)
-		if _, err := startRefusal(fe, m); err != nil {
-			return Published{}, err
+		if _, err := fe.ops.initialState(state); err != nil {
+			return Published{}, startRefusal(fe, m, err)
 		}
 		if info, ok := e.store.Get(EventRunID(fe.name, m.ID)); ok {
 			if err := e.existing(fe, info, state, true); !errors.Is(err, ErrRunExists) {
@@ -164,14 +164,10 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	return out, nil
 }
 
-// startRefusal returns the initial state of the run flow fe starts from
-// event m, or why it cannot start from it (ErrBadState).
-func startRefusal(fe *flowEntry, m Message) (json.RawMessage, error) {
-	state, err := fe.ops.initialState(eventState(fe, m.Payload))
-	if err != nil {
-		return nil, fmt.Errorf("%w: flow %s cannot start from the payload of %s %s: %v", ErrBadState, fe.name, m.Topic, m.Event, err)
-	}
-	return state, nil
+// startRefusal is the error (ErrBadState) of an event m that flow fe
+// cannot start from: err, why its initial state is not fe's.
+func startRefusal(fe *flowEntry, m Message, err error) error {
+	return fmt.Errorf("%w: flow %s cannot start from the payload of %s %s: %v", ErrBadState, fe.name, m.Topic, m.Event, err)
 }
 
 // unstartable is why no run may take m, a message from the broker: a flow

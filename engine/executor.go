@@ -133,9 +133,9 @@ func (e *Engine) publishToExecutor(ctx context.Context, m Message) (Published, e
 	triggered, _ := e.consumersOf(m.Topic, m.Event)
 	starts := make([]EventStart, 0, len(triggered))
 	for _, fe := range triggered {
-		state, err := startRefusal(fe, m)
+		state, err := fe.ops.initialState(eventState(fe, m.Payload))
 		if err != nil {
-			return Published{}, err
+			return Published{}, startRefusal(fe, m, err)
 		}
 		starts = append(starts, EventStart{Flow: fe.execFlow(), RunID: EventRunID(fe.name, m.ID), State: state})
 	}

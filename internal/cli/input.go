@@ -141,8 +141,6 @@ func (e *env) printUnread(unread diag.List) {
 	}
 }
 
-// pathError shows an *os.PathError with the display path rather than the
-// path as given.
 // readSource reads the source file at path. A file that is not a regular
 // one (a pipe, a device such as /dev/zero) is read up to the most any
 // source may hold (parser.MaxFileSize): its size is not known before, and
@@ -155,7 +153,7 @@ func readSource(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err != nil || st.Mode().IsRegular() || st.IsDir() {
-		return os.ReadFile(path)
+		return io.ReadAll(f) // a directory: "read PATH: is a directory"
 	}
 	src, err := io.ReadAll(io.LimitReader(f, parser.MaxFileSize+1))
 	if err != nil {
@@ -167,6 +165,8 @@ func readSource(path string) ([]byte, error) {
 	return src, nil
 }
 
+// pathError shows an *os.PathError with the display path rather than the
+// path as given.
 func pathError(e *env, err error) string {
 	if pe, ok := err.(*os.PathError); ok {
 		return pe.Op + " " + e.display(pe.Path) + ": " + pe.Err.Error()
