@@ -51,6 +51,27 @@ type Executor interface {
 	Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, error)
 }
 
+// TriggerKeeper is an Executor whose triggers outlive the process that
+// attached them: jsonflows' Temporal Schedules, which every process that
+// serves the flows shares, and which stop leaves in place. The engine
+// tells it how each change of flows ends, so that the triggers outside the
+// process follow the change: a refused change leaves them as they were,
+// and an operator's change accepted (LoadFlows, PUT /flows) drops those its
+// flows no longer have. Loading the flows directory (LoadDir, at start)
+// drops nothing: other processes may still serve older files.
+type TriggerKeeper interface {
+	// Refused is told, when a change (LoadFlows or LoadDir) is refused
+	// after f was attached (a later flow of the same change failed to
+	// attach), before the flow f replaced is attached again: it undoes
+	// what attaching f made or changed outside the process.
+	Refused(ctx context.Context, f ExecFlow) error
+	// Replaced is told, once a change by LoadFlows is saved and
+	// registered (its flows attached, if the engine has started), each
+	// flow it replaced (old) with its new definition (now): the triggers
+	// of old that now does not have are gone for good.
+	Replaced(ctx context.Context, old, now ExecFlow) error
+}
+
 // ExecFlow is a registered JSON flow as an Executor sees it.
 type ExecFlow struct {
 	Name string

@@ -90,7 +90,7 @@ func (e *Engine) loadFlows(filename string, data []byte) ([]string, diag.List, e
 	for _, f := range p.flows {
 		names = append(names, f.name)
 	}
-	return names, ds, e.commit(p, e.opts.FlowsDir)
+	return names, ds, e.commit(p, e.opts.FlowsDir, true)
 }
 
 // checkOptions are the compiler's check options for a document the engine
@@ -290,9 +290,11 @@ func (e *Engine) flowFile(name string) string {
 }
 
 // commit saves the flows p changes into dir (if not "") and registers them
-// all at once; on an error it undoes what it did. The caller holds
-// e.loadMu.
-func (e *Engine) commit(p *loadPlan, dir string) (err error) {
+// all at once; on an error it undoes what it did. An operator's change
+// (LoadFlows, not LoadDir) then drops the old definitions' triggers
+// outside the process that the new ones lack (TriggerKeeper.Replaced). The
+// caller holds e.loadMu.
+func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 	var changed []*flowEntry
 	for _, pf := range p.flows {
 		if pf.fe != nil {
@@ -329,10 +331,12 @@ func (e *Engine) commit(p *loadPlan, dir string) (err error) {
 	}
 	started := e.started
 	e.mu.Unlock()
+	keeper, _ := e.opts.Executor.(TriggerKeeper)
+	attaching := changed
 	if !started {
-		return nil
+		attaching = nil // Start attaches them
 	}
-	for i, fe := range changed {
+	for i, fe := range attaching {
 		if err = e.attach(fe, true); err != nil {
 			e.mu.Lock()
 			for _, fe := range changed[:i+1] {
@@ -347,6 +351,16 @@ func (e *Engine) commit(p *loadPlan, dir string) (err error) {
 				}
 			}
 			e.mu.Unlock()
+			// What the flows attached before the failure made outside
+			// the process (fe's own Attach undid its part), before the
+			// old definitions take their triggers back.
+			for _, fe := range changed[:i] {
+				if keeper != nil {
+					if uerr := keeper.Refused(e.baseCtx, fe.execFlow()); uerr != nil {
+						e.log.Error("undoing the triggers of a flow whose change was refused", "flow", fe.name, "error", uerr)
+					}
+				}
+			}
 			for _, old := range olds {
 				if old != nil {
 					if aerr := e.attach(old, false); aerr != nil {
@@ -358,8 +372,19 @@ func (e *Engine) commit(p *loadPlan, dir string) (err error) {
 		}
 	}
 	for i, fe := range changed {
-		if olds[i] != nil {
+		if olds[i] == nil {
+			continue
+		}
+		if started {
 			e.forgetTriggers(olds[i], fe)
+		}
+		if operator && keeper != nil {
+			// The change is saved and in effect: a failure here leaves
+			// an old trigger running, which the log says, and which
+			// does not make the change undone.
+			if rerr := keeper.Replaced(e.baseCtx, olds[i].execFlow(), fe.execFlow()); rerr != nil {
+				e.log.Error("removing the triggers of a flow's replaced definition", "flow", fe.name, "error", rerr)
+			}
 		}
 	}
 	return nil
@@ -544,7 +569,7 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 			}
 			continue
 		}
-		if err := e.commit(p, ""); err != nil {
+		if err := e.commit(p, "", false); err != nil {
 			return all, err
 		}
 		e.mu.Lock()
