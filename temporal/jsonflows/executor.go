@@ -55,6 +55,14 @@ type Executor struct {
 
 	mu       sync.Mutex
 	attached map[string]engine.ExecFlow // the flows attached now, by name: what a call starts
+	made     map[string]attachRecord    // by flow name: what its last Attach did to the schedules, for Refused
+}
+
+// attachRecord is what attaching the definition of hash did to the
+// Temporal Schedules.
+type attachRecord struct {
+	hash      string
+	schedules []madeSchedule
 }
 
 // New returns an executor of the runs of JSON flows on c's namespace.
@@ -65,7 +73,10 @@ func New(c client.Client, opts Options) *Executor {
 	return &Executor{c: c, opts: opts}
 }
 
-var _ engine.Executor = (*Executor)(nil)
+var (
+	_ engine.Executor      = (*Executor)(nil)
+	_ engine.TriggerKeeper = (*Executor)(nil)
+)
 
 func (x *Executor) retention() time.Duration {
 	if x.opts.InboxRetention > 0 {
@@ -223,16 +234,20 @@ func (x *Executor) definitionOf(ctx context.Context, workflowID, runID string) (
 }
 
 // Attach starts the schedules of f as Temporal Schedules, and makes f
-// the definition that calls of it start (calls.go).
+// the definition that calls of it start (calls.go). What it did to the
+// schedules is recorded, by flow, for Refused to undo.
 func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error) {
-	for _, t := range f.Triggers {
-		if t.Kind == runtime.TriggerSchedule {
-			if err := x.schedule(ctx, f, t.Schedule); err != nil {
-				return nil, fmt.Errorf("flow %q: schedule %q: %w", f.Name, t.Schedule, err)
-			}
-		}
+	made, err := x.attachSchedules(ctx, f)
+	if err != nil {
+		return nil, err
 	}
+	x.mu.Lock()
+	if x.made == nil {
+		x.made = map[string]attachRecord{}
+	}
+	x.made[f.Name] = attachRecord{hash: f.Hash, schedules: made}
+	x.mu.Unlock()
 	x.attach(f)
-	// The schedules outlive this process: the other serve processes share them.
+	// Stopping leaves the schedules: the other serve processes share them.
 	return func() { x.detach(f) }, nil
 }

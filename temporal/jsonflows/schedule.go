@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -45,18 +47,26 @@ func cronsOf(spec string) ([]string, error) {
 	return crons, nil
 }
 
+// madeSchedule is what attaching a flow did to one Temporal Schedule:
+// created it (prev nil), or changed the one there was, whose action,
+// spec and overlap policy prev holds; undo reverts it.
+type madeSchedule struct {
+	id   string
+	prev *client.Schedule
+}
+
 // schedule creates the Temporal Schedule of spec for f, or points the
 // existing one at f's current definition. A tick starts a run of the
 // definition the schedule holds then: runs are pinned as HTTP starts are.
-func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string) error {
+func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string) (madeSchedule, error) {
 	in, err := runInput(f, []byte("{}"))
 	if err != nil {
-		return err
+		return madeSchedule{}, err
 	}
 	in.Scheduled = true
 	crons, err := cronsOf(spec)
 	if err != nil {
-		return err
+		return madeSchedule{}, err
 	}
 	id := scheduleID(f.Name, spec)
 	action := &client.ScheduleWorkflowAction{
@@ -69,17 +79,132 @@ func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string)
 	_, err = sc.Create(ctx, client.ScheduleOptions{ID: id, Spec: client.ScheduleSpec{CronExpressions: crons}, Action: action,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL})
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return err
+		return madeSchedule{id: id}, err
 	}
-	return sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
+	made := madeSchedule{id: id}
+	err = sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := u.Description.Schedule
+			made.prev = &client.Schedule{Action: s.Action, Spec: s.Spec}
+			if s.Policy != nil {
+				p := *s.Policy
+				made.prev.Policy = &p
+				s.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
+			}
 			s.Action = action
 			s.Spec = &client.ScheduleSpec{CronExpressions: crons}
-			if s.Policy != nil {
-				s.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
+			return &client.ScheduleUpdate{Schedule: &s}, nil
+		},
+	})
+	return made, err
+}
+
+// undo reverts m: deletes the schedule it created, or gives the one it
+// changed back its action, spec and overlap policy.
+func (x *Executor) undo(ctx context.Context, m madeSchedule) error {
+	h := x.c.ScheduleClient().GetHandle(ctx, m.id)
+	if m.prev == nil {
+		return deleteSchedule(ctx, h)
+	}
+	return h.Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			s := u.Description.Schedule
+			s.Action, s.Spec = m.prev.Action, m.prev.Spec
+			if s.Policy != nil && m.prev.Policy != nil {
+				s.Policy.Overlap = m.prev.Policy.Overlap
 			}
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
 	})
+}
+
+// deleteSchedule deletes a Temporal Schedule; one already gone (deleted by
+// hand, or by another process) is no error.
+func deleteSchedule(ctx context.Context, h client.ScheduleHandle) error {
+	err := h.Delete(ctx)
+	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
+		return nil
+	}
+	return err
+}
+
+// attachSchedules makes the Temporal Schedules of f's schedule triggers,
+// all or none: on an error it undoes those it made.
+func (x *Executor) attachSchedules(ctx context.Context, f engine.ExecFlow) ([]madeSchedule, error) {
+	var made []madeSchedule
+	for _, t := range f.Triggers {
+		if t.Kind != runtime.TriggerSchedule {
+			continue
+		}
+		m, err := x.schedule(ctx, f, t.Schedule)
+		if err != nil {
+			if uerr := x.undoAll(ctx, made); uerr != nil {
+				err = fmt.Errorf("%w (and undoing the schedules made before: %v)", err, uerr)
+			}
+			return nil, fmt.Errorf("flow %q: schedule %q: %w", f.Name, t.Schedule, err)
+		}
+		made = append(made, m)
+	}
+	return made, nil
+}
+
+// undoAll undoes made, the last first (a schedule made twice goes back
+// to what it was before both).
+func (x *Executor) undoAll(ctx context.Context, made []madeSchedule) error {
+	var errs []error
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := x.undo(ctx, made[i]); err != nil {
+			errs = append(errs, fmt.Errorf("schedule %s: %w", made[i].id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Refused undoes what attaching f made to the Temporal Schedules, when
+// the change that attached it is refused (engine.TriggerKeeper): the
+// schedules it created are deleted, those it changed get their action,
+// spec and policy back, so that a refused PUT /flows changes nothing.
+func (x *Executor) Refused(ctx context.Context, f engine.ExecFlow) error {
+	x.mu.Lock()
+	rec, ok := x.made[f.Name]
+	if ok && rec.hash == f.Hash {
+		delete(x.made, f.Name)
+	}
+	x.mu.Unlock()
+	if !ok || rec.hash != f.Hash {
+		return nil
+	}
+	return x.undoAll(ctx, rec.schedules)
+}
+
+// Replaced deletes the Temporal Schedules of old's schedule triggers that
+// now does not have (a spec changed or removed), once an operator's change
+// replaced old by now (engine.TriggerKeeper). A schedule already gone is
+// no error. A process that still serves old makes its schedule again when
+// it next starts.
+func (x *Executor) Replaced(ctx context.Context, old, now engine.ExecFlow) error {
+	x.mu.Lock()
+	delete(x.made, now.Name) // the change is final: nothing to undo
+	x.mu.Unlock()
+	kept := map[string]bool{}
+	for _, t := range now.Triggers {
+		if t.Kind == runtime.TriggerSchedule {
+			kept[scheduleID(now.Name, t.Schedule)] = true
+		}
+	}
+	var errs []error
+	for _, t := range old.Triggers {
+		if t.Kind != runtime.TriggerSchedule {
+			continue
+		}
+		id := scheduleID(old.Name, t.Schedule)
+		if kept[id] {
+			continue
+		}
+		kept[id] = true // deleted once
+		if err := deleteSchedule(ctx, x.c.ScheduleClient().GetHandle(ctx, id)); err != nil {
+			errs = append(errs, fmt.Errorf("deleting schedule %s of flow %q's old spec %q: %w", id, old.Name, t.Schedule, err))
+		}
+	}
+	return errors.Join(errs...)
 }
