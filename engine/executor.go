@@ -26,7 +26,8 @@ import (
 // registered.
 type Executor interface {
 	// Attach is told each JSON flow as it is registered or replaced (a
-	// replacement is attached before its old entry is stopped); it starts
+	// replacement is attached after its old entry is stopped, and the old
+	// one attached again if the change is refused); it starts
 	// its triggers other than rpc (schedules). stop is called when the
 	// flow is replaced or the engine closes.
 	Attach(ctx context.Context, f ExecFlow) (stop func(), err error)
