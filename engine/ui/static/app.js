@@ -457,7 +457,13 @@
       row("Step", st.step ? el("span", { "class": "mono", id: "run-step", text: st.step }) : "");
       row("Machine", el("span", { "class": "mono", id: "run-machine", text: st.machine }));
       row("Attempt", st.attempt ? String(st.attempt) : "");
-      row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
+      // The status says whose error it is (runtime.Status.Retrying): the
+      // last attempt's, which the step tries again, is a note, not the
+      // run's failure; the run's own error (its cause, failed rollbacks)
+      // is red.
+      if (st.retrying) row("Retrying", el("span", { "class": "retry-note", id: "run-retry",
+        text: "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
+      else row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
       head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // An abort accepted that the run has yet to take (its step in
