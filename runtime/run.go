@@ -349,7 +349,7 @@ func (r *Run[S]) Status() Status {
 	}
 	st.RunID, st.Flow = r.env.runID, r.def.id
 	if halted != nil {
-		st.State, st.Err = StateFailed, halted.Error()
+		st.State, st.Err, st.Retrying = StateFailed, halted.Error(), false
 	}
 	return st
 }

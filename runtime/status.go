@@ -20,9 +20,14 @@ type Status struct {
 	Machine string   `json:"machine"` // the machine state, e.g. "CreateCustomer:running"
 	// Step is the step running or rolling back; for a run that failed or was
 	// aborted, the step that caused it; otherwise the last step.
-	Step     string          `json:"step,omitempty"`
-	Attempt  int             `json:"attempt,omitempty"`
-	Err      string          `json:"error,omitempty"`
+	Step    string `json:"step,omitempty"`
+	Attempt int    `json:"attempt,omitempty"`
+	Err     string `json:"error,omitempty"`
+	// Retrying says that Err is the error of the step's last attempt,
+	// which its retry policy tries again (Attempt is the attempt after
+	// it): the run has not failed. Without it, Err is the run's own
+	// error: the cause of its failure or abort and any failed rollbacks.
+	Retrying bool            `json:"retrying,omitempty"`
 	History  []Event         `json:"history,omitempty"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
 	// Wait is what a waiting run waits for, and until when; for a run
@@ -228,6 +233,7 @@ func (t *tracker) status() Status {
 		st.Err = strings.Join(t.rollbacks, "\n")
 	default:
 		st.Err = t.lastErr
+		st.Retrying = t.lastErr != ""
 	}
 	return st
 }

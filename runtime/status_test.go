@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -155,5 +156,38 @@ func TestEventWoke(t *testing.T) {
 		if got := e.Woke(); got != c.woke {
 			t.Errorf("%s -> %s [%s]: Woke() = %v", c.from, c.to, c.outcome, got)
 		}
+	}
+}
+
+// Status.Retrying tells the last attempt's error, which the step tries
+// again, from the run's own: it is set while a retry is pending, with Err
+// that attempt's error, and not once the run fails (Err then its cause),
+// at every prefix of a history where a step fails, is retried, and fails
+// for good.
+func TestStatusRetrying(t *testing.T) {
+	rec := newRecorder()
+	sink := runtime.NewMemorySink()
+	f := runtime.New[state]("retrying", runtime.WithClock(runtime.NewAutoClock(epoch)), runtime.WithSink(sink))
+	mustRegister(t, f, failingStep(rec, "A", -1, errBoom, runtime.WithRetry[state](runtime.RetryPolicy{Attempts: 2, Initial: time.Millisecond})))
+	if _, err := f.Execute(context.Background(), state{}, runtime.WithRunID("r")); !errors.Is(err, errBoom) {
+		t.Fatalf("Execute: %v, want boom", err)
+	}
+	h := sink.History("r")
+	retried := false
+	for i := range h {
+		st, err := runtime.Replay(h[:i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := h[i]
+		want := e.Outcome == runtime.OutcomeRetry
+		retried = retried || want
+		if st.Retrying != want || (want && st.Err != errBoom.Error()) {
+			t.Errorf("after event %d (%s -> %s, %s): retrying %v, error %q; want retrying %v", e.Seq, e.From, e.To, e.Outcome, st.Retrying, st.Err, want)
+		}
+	}
+	last, _ := runtime.Replay(h)
+	if !retried || last.State != runtime.StateFailed || last.Retrying || last.Err != "step A: boom" {
+		t.Errorf("retried %v; the end: %s, retrying %v, error %q; want failed, not retrying, the cause", retried, last.State, last.Retrying, last.Err)
 	}
 }

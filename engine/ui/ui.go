@@ -1,6 +1,7 @@
 // Package ui is the web view of the engine (served at /ui by
 // engine.Handler, and so by `flowgen serve`): the flows' diagrams, the
-// runs, each run's path, timeline, state and waits, live. It is plain
+// runs, each run's path, timeline, state and waits, live, and the dead
+// letters for a caller the API lets read them. It is plain
 // HTML, CSS and JavaScript embedded in the binary: no CDN, no build step,
 // no network at run time. Everything it shows it reads from the engine's
 // HTTP API with the caller's bearer token, so it has the API's access
@@ -72,7 +73,7 @@ var built = time.Now()
 // Handler serves the web view's files: GET /ui/ the page, GET /ui/NAME its
 // scripts and styles, and GET /ui redirects to /ui/. The page is one
 // document whose views are chosen by the URL's fragment (#/runs,
-// #/run/ID, #/flows). The files hold no data and do nothing by
+// #/run/ID, #/flows, #/deadletters). The files hold no data and do nothing by
 // themselves: what the page shows it reads from the API, with the token
 // the user gives it.
 func Handler() http.Handler {

@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -30,6 +31,17 @@ flow Evil {
 }
 `
 
+// inert fails the test unless the page, showing view, holds markup as
+// text only: no element of it, no handler of it run.
+func inert(t *testing.T, ctx context.Context, view string) {
+	t.Helper()
+	ok := get(t, ctx, view, chromedp.Evaluate[bool](`document.querySelector("[onerror], [onload], img[src=x]") === null && window.__xss === undefined`))
+	text := get(t, ctx, view+" text", chromedp.Evaluate[string](`document.body.innerText`))
+	if !ok || !strings.Contains(text, `<img src=x onerror=`) {
+		t.Errorf("%s: inert %v; the markup shown as text: %v", view, ok, strings.Contains(text, `<img src=x onerror=`))
+	}
+}
+
 // What callers choose (states, correlations, flow and step docs) is shown
 // as text in every view, never parsed as markup: no element of it is
 // created, no handler of it runs (and watchConsole fails the test for
@@ -43,14 +55,7 @@ func TestBrowserCallersDataIsText(t *testing.T) {
 	state := fmt.Sprintf(`{"K": %q, "Note": %q}`, markup, markup)
 	id := v.start("Evil", state)
 	v.await(id, runtime.StateWaiting)
-	inert := func(view string) {
-		t.Helper()
-		ok := get(t, ctx, view, chromedp.Evaluate[bool](`document.querySelector("[onerror], [onload], img[src=x]") === null && window.__xss === undefined`))
-		text := get(t, ctx, view+" text", chromedp.Evaluate[string](`document.body.innerText`))
-		if !ok || !strings.Contains(text, `<img src=x onerror=`) {
-			t.Errorf("%s: inert %v; the markup shown as text: %v", view, ok, strings.Contains(text, `<img src=x onerror=`))
-		}
-	}
+	inert := func(view string) { t.Helper(); inert(t, ctx, view) }
 	run(t, ctx, "the runs", chromedp.Navigate(v.url+"/ui/#/runs?flow=Evil"),
 		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`tr[data-run=%q]`, id))))
 	inert("the runs")

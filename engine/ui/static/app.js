@@ -3,6 +3,7 @@
 //   #/run/ID                                              one run
 //   #/flows                                               the flows' diagrams
 //   #/flows/NAME                                          one flow's diagram (a call step links to its child flow's)
+//   #/deadletters?topic=T&event=E                         the dead letters, a page at a time (for a role that may read them)
 // It reads everything from the engine's HTTP API (same origin) with the
 // bearer token the user gives, kept in sessionStorage, and follows changes
 // through GET /watch (server-sent events, read with fetch so that the
@@ -78,8 +79,9 @@
     return h;
   }
   function NeedLogin(msg) { this.message = msg; }
-  // api answers the response's JSON (or text), or throws an Error with the
-  // API's message; a 401 shows the sign-in form.
+  // api answers the response's JSON (or text; with opts.raw, the JSON's
+  // text), or throws an Error with the API's message; a 401 shows the
+  // sign-in form.
   function api(method, path, opts) {
     opts = opts || {};
     var init = { method: method, headers: headers(), cache: "no-store" };
@@ -89,9 +91,10 @@
         return res.json().catch(function () { return {}; }).then(function (b) { showLogin(b.error || "sign in"); throw new NeedLogin(b.error); });
       }
       var ct = res.headers.get("Content-Type") || "";
-      var body = ct.indexOf("application/json") === 0 ? res.json() : res.text();
+      var body = ct.indexOf("application/json") === 0 && !opts.raw ? res.json() : res.text();
       return body.then(function (b) {
         if (!res.ok) {
+          if (typeof b === "string") { try { b = JSON.parse(b); } catch (e) { b = null; } }
           var err = new Error((b && b.error) || (res.status + " " + res.statusText));
           err.status = res.status;
           throw err;
@@ -297,8 +300,10 @@
     view.textContent = "";
     $("#nav-runs").className = r.parts[0] === "runs" || r.parts[0] === "run" ? "active" : "";
     $("#nav-flows").className = r.parts[0] === "flows" ? "active" : "";
+    $("#nav-deadletters").className = r.parts[0] === "deadletters" ? "active" : "";
     if (r.parts[0] === "run" && r.parts[1]) return runView(view, r.parts[1]);
     if (r.parts[0] === "flows") return flowsView(view, r.parts[1]);
+    if (r.parts[0] === "deadletters") return deadLettersView(view, r.query);
     return runsView(view, r.query);
   }
 
@@ -457,7 +462,13 @@
       row("Step", st.step ? el("span", { "class": "mono", id: "run-step", text: st.step }) : "");
       row("Machine", el("span", { "class": "mono", id: "run-machine", text: st.machine }));
       row("Attempt", st.attempt ? String(st.attempt) : "");
-      row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
+      // The status says whose error it is (runtime.Status.Retrying): the
+      // last attempt's, which the step tries again, is a note, not the
+      // run's failure; the run's own error (its cause, failed rollbacks)
+      // is red.
+      if (st.retrying) row("Retrying", el("span", { "class": "retry-note", id: "run-retry",
+        text: "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
+      else row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
       head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // An abort accepted that the run has yet to take (its step in
@@ -662,6 +673,165 @@
     }).catch(failed);
   }
 
+  // ---- dead letters ---------------------------------------------------------------
+  // The text of a JSON value is read as the server sent it, not parsed and
+  // printed again: JSON.parse turns a number beyond a double's precision
+  // into another (1e400 into Infinity, printed null), and a dead letter's
+  // payload may be dead for just that.
+
+  // skipJSON answers the index after the JSON value that starts at s[i]
+  // (after white space). s is the API's JSON; a text cut short throws.
+  function skipJSON(s, i) {
+    i = skipSpace(s, i);
+    var c = s[i];
+    if (i >= s.length) throw new Error("JSON cut short");
+    if (c === "\"") {
+      for (i++; s[i] !== "\""; i++) { if (s[i] === "\\") i++; if (i >= s.length) throw new Error("JSON cut short"); }
+      return i + 1;
+    }
+    if (c === "{" || c === "[") {
+      var close = c === "{" ? "}" : "]";
+      i = skipSpace(s, i + 1);
+      while (s[i] !== close) {
+        if (c === "{") i = skipSpace(s, skipSpace(s, skipJSON(s, i)) + 1); // the name and its colon
+        i = skipSpace(s, skipJSON(s, i));
+        if (s[i] === ",") i = skipSpace(s, i + 1);
+        else if (s[i] !== close) throw new Error("JSON: want , or " + close);
+      }
+      return i + 1;
+    }
+    while (i < s.length && !/[,\]}\s]/.test(s[i])) i++; // a number, true, false, null
+    return i;
+  }
+  function skipSpace(s, i) { while (/\s/.test(s[i] || "")) i++; return i; }
+  // members calls fn(name, start, end) for each member of the JSON object
+  // at s[i], its value's text s.slice(start, end); it answers the index
+  // after the object.
+  function members(s, i, fn) {
+    i = skipSpace(s, i);
+    if (s[i] !== "{") return skipJSON(s, i);
+    i = skipSpace(s, i + 1);
+    while (s[i] === "\"") {
+      var end = skipJSON(s, i), name = JSON.parse(s.slice(i, end));
+      var start = skipSpace(s, skipSpace(s, end) + 1);
+      end = skipJSON(s, start);
+      fn(name, start, end);
+      i = skipSpace(s, end);
+      if (s[i] === ",") i = skipSpace(s, i + 1);
+    }
+    return skipSpace(s, i) + 1;
+  }
+  // rawPayloads answers the payload's text of each dead letter of a
+  // GET /deadletters answer, as the server sent it ("" for none).
+  function rawPayloads(s) {
+    var out = [];
+    members(s, 0, function (name, start) {
+      if (name !== "dead_letters" || s[start] !== "[") return;
+      var i = skipSpace(s, start + 1);
+      while (s[i] === "{") {
+        var raw = "";
+        i = skipSpace(s, members(s, i, function (n, a, b) { if (n === "payload") raw = s.slice(a, b); }));
+        out.push(raw);
+        if (s[i] === ",") i = skipSpace(s, i + 1);
+      }
+    });
+    return out;
+  }
+  // indentJSON lays out compact JSON text (encoding/json's) two spaces a
+  // level, changing no value.
+  function indentJSON(raw) {
+    var out = "", depth = 0, pad = function () { return "\n" + new Array(depth + 1).join("  "); };
+    for (var i = 0; i < raw.length; i++) {
+      var c = raw[i];
+      if (c === "\"") { var end = skipJSON(raw, i); out += raw.slice(i, end); i = end - 1; }
+      else if ((c === "{" || c === "[") && raw[i + 1] !== (c === "{" ? "}" : "]")) { depth++; out += c + pad(); }
+      else if ((c === "}" || c === "]") && raw[i - 1] !== (c === "}" ? "{" : "[")) { depth--; out += pad() + c; }
+      else if (c === ",") out += "," + pad();
+      else if (c === ":") out += ": ";
+      else out += c;
+    }
+    return out;
+  }
+
+  // The dead letters (GET /deadletters: messages the engine will never
+  // apply, and why), filtered by topic and event, in the order they
+  // arrived, a page at a time. GET /watch says nothing of them: the view
+  // reads them when it opens and when asked (Refresh). Only for a caller
+  // the API lets read them (the route in GET /session): they hold every
+  // publisher's payloads.
+  function deadLettersView(view, q) {
+    view.appendChild(el("h1", { text: "Dead letters" }));
+    if (session.routes.indexOf("GET /deadletters") < 0) {
+      view.appendChild(el("div", { "class": "empty", id: "dl-refused",
+        text: "Your role (" + session.role + ") may not read the dead letters (GET /deadletters): they hold the payloads of every publisher." }));
+      return;
+    }
+    view.appendChild(el("p", { "class": "muted", text: "Messages the engine will never apply, with the reason, in the order they arrived; kept until the engine's dead-letter retention expires them. This page does not follow them live: Refresh reads them again." }));
+    var topic = el("input", { type: "text", name: "topic", id: "dl-topic", value: q.get("topic") || "" });
+    var event = el("input", { type: "text", name: "event", id: "dl-event", value: q.get("event") || "" });
+    var form = el("form", { "class": "filters", id: "dl-filters" }, [
+      el("label", null, ["Topic", topic]), el("label", null, ["Event", event]),
+      el("button", { type: "submit", id: "dl-apply", text: "Filter" }),
+      el("button", { type: "button", text: "Clear", onclick: function () { location.hash = "#/deadletters"; } })
+    ]);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var out = new URLSearchParams();
+      if (topic.value) out.set("topic", topic.value);
+      if (event.value) out.set("event", event.value);
+      var h = "#/deadletters" + (out.toString() ? "?" + out : "");
+      if (location.hash === h) route(); else location.hash = h;
+    });
+    var table = el("table", { id: "deadletters" }, [el("thead", null, [el("tr", null,
+      ["Received (UTC)", "Dead-lettered (UTC)", "Topic", "Event", "ID", "Reason", "Payload"].map(function (h) { return el("th", { text: h }); }))])]);
+    var tbody = el("tbody");
+    table.appendChild(tbody);
+    var cursors = [""]; // the cursor of each page seen, for Previous
+    var prev = el("button", { type: "button", id: "dl-prev", text: "← Previous", disabled: true });
+    var next = el("button", { type: "button", id: "dl-next", text: "Next →", disabled: true });
+    var refresh = el("button", { type: "button", id: "dl-refresh", text: "Refresh" });
+    var pageInfo = el("span", { "class": "muted", id: "dl-page" });
+    view.appendChild(form);
+    view.appendChild(wide(table));
+    view.appendChild(el("div", { "class": "pager" }, [prev, next, refresh, pageInfo]));
+    var nextCursor = "";
+    function load() {
+      var p = new URLSearchParams();
+      ["topic", "event"].forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
+      p.set("limit", String(PAGE));
+      var cur = cursors[cursors.length - 1];
+      if (cur) p.set("cursor", cur);
+      return api("GET", "/deadletters?" + p, { raw: true }).then(function (text) {
+        var b = JSON.parse(text), raws = rawPayloads(text);
+        notice("");
+        tbody.textContent = "";
+        (b.dead_letters || []).forEach(function (d, i) {
+          var payload = d.payload_text !== undefined ? el("div", null, [el("div", { "class": "muted", text: "not JSON:" }), el("pre", { "class": "json mono payload", text: d.payload_text })]) :
+            raws[i] ? el("pre", { "class": "json mono payload", text: indentJSON(raws[i]) }) : el("span", { "class": "muted", text: "(empty)" });
+          // The date above the time of day: the payload needs the room.
+          tbody.appendChild(el("tr", { "data-id": d.id }, [
+            el("td", { "class": "time", text: fmtTime(d.received).replace(" ", "\n") }),
+            el("td", { "class": "time", text: fmtTime(d.time).replace(" ", "\n") }),
+            el("td", { "class": "mono", text: d.topic }),
+            el("td", { "class": "mono", text: d.event }),
+            el("td", { "class": "mono", text: d.id }),
+            el("td", { "class": "err-col dl-reason", text: d.reason }),
+            el("td", { "class": "dl-payload" }, [payload])
+          ]));
+        });
+        if (!b.dead_letters || !b.dead_letters.length) tbody.appendChild(el("tr", null, [el("td", { colspan: "7", "class": "muted", text: cursors.length > 1 ? "No more dead letters." : "No dead letters." })]));
+        nextCursor = b.next_cursor || "";
+        next.disabled = !nextCursor;
+        prev.disabled = cursors.length < 2;
+        pageInfo.textContent = "page " + cursors.length;
+      }).catch(failed);
+    }
+    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); load(); } });
+    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); load(); } });
+    refresh.addEventListener("click", load);
+    load();
+  }
+
   // ---- start -------------------------------------------------------------------
   function start() {
     api("GET", "/session").then(function (s) {
@@ -669,6 +839,8 @@
       hideLogin();
       $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
       $("#signout").hidden = !s.auth;
+      // Offered to whom the API lets read them, as Abort is.
+      $("#nav-deadletters").hidden = s.routes.indexOf("GET /deadletters") < 0;
       route();
     }).catch(function (e) {
       // A token the API knows whose role may not read (a provider's): the

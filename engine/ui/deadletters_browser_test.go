@@ -1,0 +1,106 @@
+package ui_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// poisonPayload is a poison message's payload: markup in a string, and
+// numbers a JavaScript number cannot hold (parsed, 1e400 would print as
+// null).
+const poisonPayload = `{"note":` + "\"" + `<img src=x onerror=\"window.__xss=1\">` + "\"" + `,"amount":123456789012345678901234567890,"n":1e400,"items":[]}`
+
+// deadLetter records a dead letter in v's store, as the inbox does.
+func (v *env) deadLetter(topic, event, id, payload, reason string) {
+	v.t.Helper()
+	at := time.Now()
+	m := store.Message{Topic: topic, Event: event, ID: id, Payload: json.RawMessage(payload), Received: at}
+	if err := v.st.DeadLetter(context.Background(), m, reason, at); err != nil {
+		v.t.Fatal(err)
+	}
+}
+
+// The dead letters page, for an admin: linked from the navigation, each
+// dead letter with its topic, event, ID, reason and payload, all as text
+// (markup stays text; a payload is shown as it arrived, its numbers not
+// rounded; one that is not JSON says so), a page of 25 at a time with
+// Next and Previous, filtered by topic, read again on Refresh. A client,
+// whom the API refuses them, has no link, and the page reads none.
+func TestBrowserDeadLetters(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	v.deadLetter(markup, "ev"+markup, "poison-1", poisonPayload, "cannot start flow Order: "+markup)
+	v.deadLetter("orders", "placed", "poison-2", "<b>not json</b> "+markup, "payload is not JSON")
+	for i := range 24 {
+		v.deadLetter("orders", "placed", fmt.Sprintf("m-%02d", i), `{}`, "test")
+	}
+
+	signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
+	run(t, ctx, "the link", chromedp.WaitVisible(chromedp.CSS("#nav-deadletters")),
+		chromedp.Click(chromedp.CSS("#nav-deadletters")),
+		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="m-22"]`)),
+		chromedp.WaitReady(chromedp.CSS("#nav-deadletters.active")))
+	if live := get(t, ctx, "no live badge", chromedp.Evaluate[bool](`!document.querySelector("#live").hidden`)); live {
+		t.Error("the page shows a live badge, but follows nothing")
+	}
+	rows := get(t, ctx, "rows", chromedp.Evaluate[int](`document.querySelectorAll("#deadletters tbody tr[data-id]").length`))
+	if rows != 25 {
+		t.Errorf("%d dead letters on the first page, want 25", rows)
+	}
+	first := get(t, ctx, "the poison", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#deadletters tr[data-id="poison-1"] td')).map(function (td) { return td.innerText; })`))
+	var want any
+	if err := json.Unmarshal([]byte(poisonPayload), &want); err == nil {
+		t.Fatal("the poison payload decodes in Go: the test wants one a double cannot hold")
+	}
+	if len(first) != 7 || first[2] != markup || first[3] != "ev"+markup || first[4] != "poison-1" || first[5] != "cannot start flow Order: "+markup {
+		t.Errorf("the poison's row: %q", first)
+	}
+	wantPayload := "{\n  \"note\": \"<img src=x onerror=\\\"window.__xss=1\\\">\",\n  \"amount\": 123456789012345678901234567890,\n  \"n\": 1e400,\n  \"items\": []\n}"
+	if len(first) == 7 && first[6] != wantPayload {
+		t.Errorf("the poison's payload reads\n%s\nwant it as it arrived\n%s", first[6], wantPayload)
+	}
+	if got := get(t, ctx, "not JSON", textOf(`#deadletters tr[data-id="poison-2"] td.dl-payload`)); got != "not JSON:\n<b>not json</b> "+markup {
+		t.Errorf("a payload that is not JSON reads %q", got)
+	}
+	inert(t, ctx, "the dead letters")
+	shot(t, ctx, "1-first-page")
+
+	run(t, ctx, "the next page", chromedp.Click(chromedp.CSS("#dl-next")),
+		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="m-23"]`)),
+		poll(`document.querySelectorAll("#deadletters tbody tr[data-id]").length === 1 && document.querySelector("#dl-next").disabled`))
+	v.deadLetter("orders", "placed", "late", `{"late": true}`, "test")
+	run(t, ctx, "refresh", chromedp.Click(chromedp.CSS("#dl-refresh")),
+		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="late"]`)))
+	shot(t, ctx, "2-next-page")
+	run(t, ctx, "the previous page", chromedp.Click(chromedp.CSS("#dl-prev")),
+		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="poison-1"]`)))
+
+	run(t, ctx, "filtered by topic",
+		chromedp.SendKeys(chromedp.CSS("#dl-topic"), markup),
+		chromedp.Click(chromedp.CSS("#dl-apply")),
+		poll(`location.hash.indexOf("#/deadletters?topic=") === 0 && document.querySelectorAll("#deadletters tbody tr[data-id]").length === 1`),
+		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="poison-1"]`)))
+	inert(t, ctx, "the filtered dead letters")
+	shot(t, ctx, "3-filtered")
+
+	// A client: the API refuses it the dead letters, so the page neither
+	// links them nor asks for them.
+	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	signIn(t, ctx, v.url+"/ui/#/deadletters", clientToken, false)
+	run(t, ctx, "refused", chromedp.WaitVisible(chromedp.CSS("#dl-refused")))
+	if shown := get(t, ctx, "nothing for a client", chromedp.Evaluate[bool](`!document.querySelector("#nav-deadletters").hidden || document.querySelector("#deadletters") !== null`)); shown {
+		t.Error("a client is shown the dead letters' link or table")
+	}
+	if text := get(t, ctx, "the page", chromedp.Evaluate[string](`document.body.innerText`)); strings.Contains(text, "poison") {
+		t.Errorf("a client's page shows a dead letter: %q", text)
+	}
+	shot(t, ctx, "4-client")
+}

@@ -1,0 +1,96 @@
+package ui_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// flakyFlows: Flaky's step Reserve is tried three times.
+const flakyFlows = `{"version": 1, "flows": [
+ {"name": "Flaky", "steps": [
+  {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Flaky"}, "retry": {"attempts": 3, "initial": "10ms"}, "irreversible": true}]}
+]}`
+
+// A run whose step failed an attempt and tries again is fine: its head
+// says so as a retry note, with the attempt's error (as text), not as the
+// run's error in red (runtime.Status.Retrying); once the step fails for
+// good, the run's error is red and the note is gone.
+func TestBrowserRetryIsNoError(t *testing.T) {
+	second := make(chan error)
+	var once sync.Once
+	calls := 0
+	var mu sync.Mutex
+	caller := runtime.NewMemoryCaller()
+	caller.Handle("stock", "Stock.Flaky", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			return nil, errors.New("stock service busy " + markup) // retryable
+		}
+		select {
+		case err := <-second:
+			return nil, err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Caller: caller})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("flaky.json", []byte(flakyFlows)); err != nil {
+		t.Fatalf("%v\n%v", err, ds)
+	}
+	url := serve(t, e)
+	ctx := browser(t)
+	id, err := e.StartRun(context.Background(), "Flaky", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The step fails for good, at the latest when the test ends, before
+	// the engine closes.
+	fail := func() { once.Do(func() { second <- runtime.Permanent(errors.New("no stock")) }) }
+	t.Cleanup(fail)
+
+	run(t, ctx, "the retry", chromedp.Navigate(url+"/ui/#/run/"+id),
+		chromedp.WaitReady(chromedp.CSS("#live.on")),
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="running"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#run-retry")),
+	)
+	if got, want := get(t, ctx, "the note", textOf("#run-retry")), "attempt 1 failed; the step tries again: stock service busy "+markup; got != want {
+		t.Errorf("the retry note reads %q, want %q", got, want)
+	}
+	if red := get(t, ctx, "no error", chromedp.Evaluate[bool](`document.querySelector("#run-head .error, #run-error") !== null`)); red {
+		t.Error("a run retrying its step shows an error in red")
+	}
+	if color := get(t, ctx, "the note's color", chromedp.Evaluate[string](`getComputedStyle(document.querySelector("#run-retry")).color`)); color == get(t, ctx, "red", chromedp.Evaluate[string](`(function () { var s = document.createElement("span"); s.className = "error"; document.body.appendChild(s); var c = getComputedStyle(s).color; s.remove(); return c; })()`)) {
+		t.Errorf("the retry note is in the error's color, %s", color)
+	}
+	inert(t, ctx, "the retry note")
+	shot(t, ctx, "1-retrying")
+
+	fail()
+	run(t, ctx, "failed",
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="failed"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#run-error")),
+	)
+	if got := get(t, ctx, "the error", textOf("#run-error")); !strings.Contains(got, "no stock") {
+		t.Errorf("the failed run's error reads %q", got)
+	}
+	if note := get(t, ctx, "no note", chromedp.Evaluate[bool](`document.querySelector("#run-retry") !== null`)); note {
+		t.Error("a failed run still reads as retrying")
+	}
+	shot(t, ctx, "2-failed")
+}
