@@ -26,26 +26,7 @@ const flakyFlows = `{"version": 1, "flows": [
 // run's error in red (runtime.Status.Retrying); once the step fails for
 // good, the run's error is red and the note is gone.
 func TestBrowserRetryIsNoError(t *testing.T) {
-	second := make(chan error)
-	var once sync.Once
-	calls := 0
-	var mu sync.Mutex
-	caller := runtime.NewMemoryCaller()
-	caller.Handle("stock", "Stock.Flaky", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		mu.Lock()
-		calls++
-		n := calls
-		mu.Unlock()
-		if n == 1 {
-			return nil, errors.New("stock service busy " + markup) // retryable
-		}
-		select {
-		case err := <-second:
-			return nil, err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	})
+	caller, fail := flakyStock(t)
 	e, err := engine.New(engine.Options{Store: store.NewMemory(), Caller: caller})
 	if err != nil {
 		t.Fatal(err)
@@ -59,10 +40,6 @@ func TestBrowserRetryIsNoError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The step fails for good, at the latest when the test ends, before
-	// the engine closes.
-	fail := func() { once.Do(func() { second <- runtime.Permanent(errors.New("no stock")) }) }
-	t.Cleanup(fail)
 
 	run(t, ctx, "the retry", chromedp.Navigate(url+"/ui/#/run/"+id),
 		chromedp.WaitReady(chromedp.CSS("#live.on")),
@@ -93,4 +70,91 @@ func TestBrowserRetryIsNoError(t *testing.T) {
 		t.Error("a failed run still reads as retrying")
 	}
 	shot(t, ctx, "2-failed")
+}
+
+// flakyBlockFlows: branch Hold of block Prepare is tried three times, while
+// branch Take waits.
+const flakyBlockFlows = `{"version": 1, "flows": [
+ {"name": "FlakyBlock", "steps": [
+  {"name": "Prepare", "parallel": {"branches": [
+   {"name": "Hold", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Flaky"}, "retry": {"attempts": 3, "initial": "10ms"}, "irreversible": true},
+   {"name": "Take", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Take"}, "irreversible": true}]}}]}
+]}`
+
+// A branch that failed an attempt and tries again reads as a retry note in
+// the branches table, not as an error in red; once it fails for good, its
+// error is red.
+func TestBrowserBranchRetryIsNoError(t *testing.T) {
+	caller, fail := flakyStock(t)
+	caller.Handle("stock", "Stock.Take", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		<-ctx.Done() // cancelled when Hold fails
+		return nil, ctx.Err()
+	})
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Caller: caller})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("flakyblock.json", []byte(flakyBlockFlows)); err != nil {
+		t.Fatalf("%v\n%v", err, ds)
+	}
+	url := serve(t, e)
+	ctx := browser(t)
+	id, err := e.StartRun(context.Background(), "FlakyBlock", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const holdError = `#run-branches tr[data-branch="Hold"] + tr.branch-error td`
+	run(t, ctx, "the branch's retry", chromedp.Navigate(url+"/ui/#/run/"+id),
+		chromedp.WaitReady(chromedp.CSS("#live.on")),
+		chromedp.WaitVisible(chromedp.CSS(holdError+".retry-note")),
+	)
+	if got, want := get(t, ctx, "the note", textOf(holdError)), "attempt 1 failed; the branch tries again: stock service busy "+markup; got != want {
+		t.Errorf("the branch's retry note reads %q, want %q", got, want)
+	}
+	if red := get(t, ctx, "no error", chromedp.Evaluate[bool](`document.querySelector("#run-branches .error, #run-error") !== null`)); red {
+		t.Error("a branch retrying shows an error in red")
+	}
+	inert(t, ctx, "the branch's retry note")
+	shot(t, ctx, "branch-1-retrying")
+
+	fail()
+	run(t, ctx, "failed",
+		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="failed"]`)),
+		chromedp.WaitVisible(chromedp.CSS(holdError+".error")),
+	)
+	if got := get(t, ctx, "the branch's error", textOf(holdError)); !strings.Contains(got, "no stock") {
+		t.Errorf("the failed branch's error reads %q", got)
+	}
+	shot(t, ctx, "branch-2-failed")
+}
+
+// flakyStock is a caller whose Stock.Flaky fails its first call (retryable,
+// with markup in its error) and holds the next until fail, which makes it
+// fail for good ("no stock"): at the latest when the test ends, before the
+// engine closes.
+func flakyStock(t *testing.T) (*runtime.MemoryCaller, func()) {
+	second := make(chan error)
+	var once sync.Once
+	calls := 0
+	var mu sync.Mutex
+	caller := runtime.NewMemoryCaller()
+	caller.Handle("stock", "Stock.Flaky", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			return nil, errors.New("stock service busy " + markup) // retryable
+		}
+		select {
+		case err := <-second:
+			return nil, err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	fail := func() { once.Do(func() { second <- runtime.Permanent(errors.New("no stock")) }) }
+	t.Cleanup(fail)
+	return caller, fail
 }

@@ -590,7 +590,12 @@
             // A branch cut short because another failed is no failure
             // of its own: said so, its error not red.
             el("td", { text: (b.cancelled ? "cancelled" : b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
-          if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled ? "muted" : "error", text: b.error })]));
+          // A branch still running with an error failed an attempt and
+          // tries again (runtime.Branch: no outcome yet): a note, as the
+          // run's retry is, not a failure in red.
+          if (b.error && !b.outcome && !b.cancelled) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "retry-note",
+            text: "attempt " + (b.attempt - 1) + " failed; the branch tries again: " + b.error })]));
+          else if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled ? "muted" : "error", text: b.error })]));
         });
         branches.appendChild(el("table", { "class": "branches" }, [
           el("thead", null, [el("tr", null, ["Branch", "Machine", "Outcome"].map(function (h) { return el("th", { text: h }); }))]),
