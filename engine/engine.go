@@ -30,14 +30,14 @@ import (
 // (store.ErrSequence): the engine relies on that to start a run, or apply an
 // event, at most once. An abort the engine accepts is a request in the store
 // (RequestAbort, durable when it returns) until the run is over: a resume of
-// the run while AbortRequested resumes it aborted.
+// the run while AbortRequested resumes it aborted (the runtime's rule for a
+// sink that keeps abort requests, which the runs' sink, the store, is).
 type Store interface {
 	runtime.Sink
+	runtime.AbortRecorder
 	Load(runID string) ([]runtime.Event, error)
 	Get(runID string) (store.RunInfo, bool)
 	List(f store.Filter) ([]store.RunInfo, error)
-	RequestAbort(ctx context.Context, runID string) error
-	AbortRequested(runID string) bool
 }
 
 // Errors of the engine's API; the HTTP API maps them to status codes.

@@ -387,16 +387,10 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abo
 			e.untrack(lr)
 			return err
 		}
-	} else {
-		abort = e.store.AbortRequested(runID)
 	}
-	rctx := runContext
-	if abort {
-		c, cancel := context.WithCancelCause(rctx)
-		cancel(runtime.ErrAborted)
-		rctx = c
-	}
-	r, err := fe.ops.resume(rctx, h)
+	// The runtime resumes a run whose abort is pending aborted: the
+	// store, the runs' sink, keeps the requests (runtime.AbortRecorder).
+	r, err := fe.ops.resume(runContext, h)
 	if err != nil {
 		e.untrack(lr)
 		if errors.Is(err, runtime.ErrFinished) {

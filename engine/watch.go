@@ -152,6 +152,14 @@ func (r recorder) Emit(ctx context.Context, e runtime.Event) error {
 	return nil
 }
 
+// The runs' sink keeps the store's abort requests: the runtime records a
+// run's abort there before acting on it, and resumes a run whose abort is
+// pending aborted.
+var (
+	_ runtime.AbortRecorder = recorder{}
+	_ runtime.AbortRecorder = recorderLoader{}
+)
+
 // recorderLoader is a recorder over a store that reads histories back
 // (runtime.HistoryLoader), which the runtime's Status uses.
 type recorderLoader struct {

@@ -79,7 +79,10 @@
 // a run that is not over from its history: completed steps never run again,
 // the step that was in flight runs again with the same idempotency key, a
 // rollback in progress continues. Flow.CheckHistory reports a history that no
-// longer fits the definition, naming the step and the event.
+// longer fits the definition, naming the step and the event. A sink that
+// keeps abort requests (AbortRecorder: runtime/store) makes Abort durable
+// before it is acted on, and Resume of a run whose abort is pending resumes
+// it aborted.
 //
 // # Testing
 //

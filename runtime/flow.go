@@ -12,6 +12,7 @@ import (
 type options struct {
 	sink      Sink
 	loader    HistoryLoader
+	aborts    AbortRecorder // the sink, when it keeps abort requests
 	clock     Clock
 	realClock bool
 	caller    Caller
@@ -34,7 +35,9 @@ type options struct {
 type Option func(*options)
 
 // WithSink sets where events go (default: nowhere). A sink that also
-// implements HistoryLoader lets Status report the history of any run.
+// implements HistoryLoader lets Status report the history of any run; one
+// that implements AbortRecorder makes aborts durable before they are acted
+// on.
 func WithSink(s Sink) Option { return func(o *options) { o.sink = s } }
 
 // WithClock sets the clock (default: the wall clock); tests pass a FakeClock.
@@ -115,6 +118,7 @@ func New[S any](id string, opts ...Option) *Flow[S] {
 		f.opts.sink = nopSink{}
 	}
 	f.opts.loader, _ = f.opts.sink.(HistoryLoader)
+	f.opts.aborts, _ = f.opts.sink.(AbortRecorder)
 	if f.opts.clock == nil {
 		f.opts.clock = realClock{}
 	}

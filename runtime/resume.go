@@ -61,6 +61,13 @@ func (f *Flow[S]) resume(ctx context.Context, def *definition[S], history []Even
 	if err := json.Unmarshal(rb.snap, &state); err != nil {
 		return nil, &HistoryError{Seq: rb.progress.seq, Msg: "state snapshot does not decode: " + err.Error()}
 	}
+	if rec := f.opts.aborts; rec != nil && rec.AbortRequested(history[0].RunID) {
+		// Aborted before the crash, the abort not yet recorded by the run
+		// (Run.Abort): it resumes aborted, as if Abort came at once.
+		c, cancel := context.WithCancelCause(ctx)
+		cancel(ErrAborted)
+		ctx = c
+	}
 	r, err := f.newRun(ctx, state, history, opts)
 	if err != nil {
 		return nil, err

@@ -258,7 +258,20 @@ func (r *Run[S]) doneChan() chan struct{} {
 // means the abort was taken, not that the run will end aborted: a run that
 // had recorded its end (done) as Abort came, and was still letting go of
 // its resources, stays done.
+//
+// With a sink that keeps abort requests (AbortRecorder) the abort is
+// recorded there first, durably: Resume after a crash resumes the run
+// aborted, whatever it had recorded of the abort. An error recording it is
+// returned, and nothing else is done.
 func (r *Run[S]) Abort() error {
+	if err := r.requestAbort(); err != nil {
+		return err
+	}
+	return r.abort()
+}
+
+// abort is Abort once the abort is recorded.
+func (r *Run[S]) abort() error {
 	p, over := r.interrupt(func() { r.cancel(ErrAborted) })
 	if over {
 		return ErrFinished
@@ -274,6 +287,32 @@ func (r *Run[S]) Abort() error {
 			}
 		}
 		r.wake(p, wakeAbort, nil, nil)
+	}
+	return nil
+}
+
+// requestAbort records the abort with the sink, if it keeps abort
+// requests, before anything acts on it: the run records "-> aborting" only
+// once its step in flight returns, or once the child of the call it waits
+// for has ended, and a crash before then would otherwise lose the abort
+// (the resumed run would end as if never aborted, or compensated rather
+// than aborted when its child's abort was recorded).
+func (r *Run[S]) requestAbort() error {
+	rec := r.env.opts.aborts
+	if rec == nil || !r.recorded.Load() {
+		return nil // no history yet: a crash leaves nothing to resume
+	}
+	err := rec.RequestAbort(r.quiet, r.env.runID)
+	switch {
+	case errors.Is(err, ErrFinished):
+		// Over in the sink, maybe not yet here: the run says which.
+		return nil
+	case errors.Is(err, ErrUnknownRun):
+		// Resumed from a history kept elsewhere: the sink holds none of
+		// the run to resume it from.
+		return nil
+	case err != nil:
+		return fmt.Errorf("runtime: run %q: recording the abort: %w", r.env.runID, err)
 	}
 	return nil
 }

@@ -37,6 +37,25 @@ type HistoryCounter interface {
 	HistoryLen(ctx context.Context, runID string) (int, error)
 }
 
+// AbortRecorder is implemented by durable sinks that keep abort requests
+// (runtime/store's Store and Memory). A run records its abort
+// ("-> aborting") itself, and only once its step in flight returns or, when
+// it waits for a call's child, once the child has rolled back and ended: a
+// crash before then would lose the abort. With such a sink Run.Abort first
+// records the request (RequestAbort, durable when it returns), and Resume
+// of a run whose request is pending (AbortRequested) resumes it aborted, so
+// the run ends aborted whatever the crash interrupted. The sink forgets a
+// request once the run is over.
+type AbortRecorder interface {
+	// RequestAbort records that runID is to be aborted. It fails with an
+	// error wrapping ErrFinished for a run that is over in the sink, and
+	// ErrUnknownRun for one it does not hold, recording nothing.
+	RequestAbort(ctx context.Context, runID string) error
+	// AbortRequested reports whether runID has a pending request: it is
+	// not over, and RequestAbort was called for it.
+	AbortRequested(runID string) bool
+}
+
 // SinkFunc adapts a function to a Sink.
 type SinkFunc func(ctx context.Context, e Event) error
 
@@ -184,12 +203,18 @@ type fanOut []Sink
 // the first sink that can, and only then is a HistoryLoader: a fan-out of
 // sinks that cannot (a JSON and a slog sink) must not claim to, or the
 // runtime would read its runs back from nowhere (Status of a live run, the
-// wake-up of a hibernated wait).
+// wake-up of a hibernated wait). When that sink keeps abort requests
+// (AbortRecorder), so does the fan-out, in it: the store that holds the
+// runs' histories holds their requests.
 func FanOut(sinks ...Sink) Sink {
 	f := fanOut(slices.Clone(sinks))
 	for _, s := range f {
 		if l, ok := s.(HistoryLoader); ok {
-			return fanOutLoader{fanOut: f, loader: l}
+			fl := fanOutLoader{fanOut: f, loader: l}
+			if a, ok := s.(AbortRecorder); ok {
+				return fanOutAborts{fanOutLoader: fl, AbortRecorder: a}
+			}
+			return fl
 		}
 	}
 	return f
@@ -222,4 +247,10 @@ func (f fanOutLoader) HistoryLen(ctx context.Context, runID string) (int, error)
 	}
 	h, err := f.loader.LoadHistory(ctx, runID)
 	return len(h), err
+}
+
+// fanOutAborts is a fan-out whose loader keeps abort requests too.
+type fanOutAborts struct {
+	fanOutLoader
+	AbortRecorder
 }

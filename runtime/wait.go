@@ -145,9 +145,17 @@ func (r *Run[S]) park() {
 		// Resume's): the wait watches it, and its end is an abort, as
 		// Start says. Abort's own cancellation is not a second one.
 		p.stopWatch = context.AfterFunc(r.ctx, func() {
-			if context.Cause(r.ctx) != ErrAborted {
-				_ = r.Abort()
+			if context.Cause(r.ctx) == ErrAborted {
+				return
 			}
+			// The context's end is the abort, recorded or not: a
+			// sink that fails to record it is said, not obeyed.
+			if err := r.requestAbort(); err != nil {
+				if l := r.env.opts.logger; l != nil {
+					l.Error("flow abort not recorded; run aborted all the same", "flow", r.def.id, "run_id", r.env.runID, "error", err)
+				}
+			}
+			_ = r.abort()
 		})
 	}
 }

@@ -1,11 +1,14 @@
 package store
 
-// Abort requests. An engine that accepts an abort of a run records the
-// request here before it answers, so that the abort survives a crash that
-// comes before the run has recorded it (a run records "-> aborting" only
-// once its step in flight returns): at its next resume the run is resumed
-// aborted. The run's own events cannot carry the request, as only the run
-// appends to its history, one event at a time.
+// Abort requests. A run aborted while its flow's sink is the store
+// (runtime.Run.Abort: the store is a runtime.AbortRecorder), or an engine
+// that accepts an abort before it answers, records the request here first,
+// so that the abort survives a crash that comes before the run has
+// recorded it (a run records "-> aborting" only once its step in flight
+// returns, or the child of the call it waits for has ended): at its next
+// resume (runtime.Flow.Resume) the run is resumed aborted. The run's own
+// events cannot carry the request, as only the run appends to its history,
+// one event at a time.
 //
 // A request stays pending until its run is over (a terminal run state);
 // then it is forgotten, and a compaction drops its records. A run has one

@@ -21,6 +21,14 @@ var (
 	_ runtime.RunLister = (*Memory)(nil)
 )
 
+// Store and Memory keep abort requests (abort.go) for runtime.Run.Abort and
+// runtime.Flow.Resume as for an engine: a flow whose sink is one records
+// each abort before it acts on it.
+var (
+	_ runtime.AbortRecorder = (*Store)(nil)
+	_ runtime.AbortRecorder = (*Memory)(nil)
+)
+
 // ResumeAll resumes every run of flow that src holds and that is not over,
 // each from its history through flow.Resume: completed steps do not run
 // again, the step that was running runs again with the same idempotency

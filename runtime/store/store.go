@@ -4,8 +4,9 @@
 // restart (ResumeAll). The same log keeps an engine's inbox: the messages
 // runs wait for, each with its state (pending, claimed, dead), changed by
 // PutMessage, ClaimMessage, ReleaseMessage, DeadLetter and ExpireMessage,
-// and the abort requests of runs (RequestAbort) an engine has accepted but
-// the runs have not recorded yet. Memory is the same API in memory, for
+// and the abort requests of runs (RequestAbort: from runtime.Run.Abort, the
+// store being the flow's sink, or from an engine) that the runs have not
+// recorded yet. Memory is the same API in memory, for
 // tests.
 //
 // Emit returns only after the event is written and synced; concurrent runs
