@@ -12,11 +12,11 @@ import (
 	"testing"
 )
 
-// The user documentation names tests as proof (`TestKillEventsDurable`
+// The user documentation names tests and benchmarks as proof (`TestKillEventsDurable`
 // checks...) and the API by qualified name (`engine.DefaultMaxRunning`,
 // `runtime.Status.Retrying`): each must still exist, or a reader is sent
-// to a proof or an option that is gone. Every TestX of README.md,
-// CONTRIBUTING.md and docs/*.md is a test function of some _test.go file
+// to a proof or an option that is gone. Every TestX and BenchmarkX of README.md,
+// CONTRIBUTING.md and docs/*.md is a function of some _test.go file
 // of the repository (the temporal module included), and every pkg.Name
 // (pkg.Type.Member) of the packages below is a declaration of that
 // package: a top-level name, or a method or field of the type.
@@ -29,7 +29,7 @@ func TestDocNamesExist(t *testing.T) {
 	docs = append(docs, filepath.Join(root, "README.md"), filepath.Join(root, "CONTRIBUTING.md"))
 
 	tests := map[string]bool{}
-	testFunc := regexp.MustCompile(`(?m)^func (Test\w+)\(`)
+	testFunc := regexp.MustCompile(`(?m)^func ((?:Test|Benchmark)\w+)\(`)
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -80,7 +80,7 @@ func TestDocNamesExist(t *testing.T) {
 		return d
 	}
 
-	testName := regexp.MustCompile(`\bTest[A-Z]\w*`)
+	testName := regexp.MustCompile(`\b(?:Test|Benchmark)[A-Z]\w*`)
 	qualified := regexp.MustCompile(`\b([a-z]+)\.([A-Z]\w*)(?:\.([A-Z]\w*))?`)
 	checked := 0
 	for _, doc := range docs {
@@ -93,7 +93,7 @@ func TestDocNamesExist(t *testing.T) {
 			for _, m := range testName.FindAllString(line, -1) {
 				checked++
 				if !tests[m] {
-					t.Errorf("%s:%d: %s: no test of that name in the repository", name, i+1, m)
+					t.Errorf("%s:%d: %s: no test or benchmark of that name in the repository", name, i+1, m)
 				}
 			}
 			for _, m := range qualified.FindAllStringSubmatch(line, -1) {
