@@ -248,6 +248,9 @@ func TestLoadFailureUndoes(t *testing.T) {
 	if status != 500 {
 		t.Fatalf("PUT with a trigger that cannot start: %d %v, want 500", status, out)
 	}
+	if got, want := out["error"], "the flows could not be loaded; nothing changed (see the server's log)"; got != want {
+		t.Errorf("PUT with a trigger that cannot start answers %q, want %q", got, want)
+	}
 	if got := flowNames(e); !slices.Equal(got, []string{"A"}) {
 		t.Fatalf("flows %v, want [A]", got)
 	}

@@ -496,9 +496,11 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 			if ds.HasErrors() {
 				status = http.StatusBadRequest
 			} else {
-				// Saving failed: the details (paths) are for the server's log.
+				// Saving them or starting their triggers failed, and was
+				// undone: the details (paths, addresses) are for the
+				// server's log.
 				e.log.Error("PUT /flows", "error", err)
-				err = errors.New("the flows could not be saved; nothing changed (see the server's log)")
+				err = errors.New("the flows could not be loaded; nothing changed (see the server's log)")
 			}
 		}
 		writeError(w, status, err, errs)
