@@ -618,3 +618,37 @@ func diagnosticCodes(t *testing.T, dir string) map[string]bool {
 	}
 	return codes
 }
+
+// TestCheckModelBuiltInGo: the shapes the JSON decoder refuses (json
+// errors) but a model built in Go can have are reported by Check with
+// their own codes, as docs/checks.md says (condition, retry-jitter).
+func TestCheckModelBuiltInGo(t *testing.T) {
+	f := decodeOK(t, doc(flow("F", `"state": "S", "retry": {"attempts": 2}`,
+		step("Route", `"action": {"kind": "choose", "when": [{"if": {"field": "A"}, "target": "done"}, {"if": {"field": "B"}, "target": "done"}, {"if": {"field": "C"}, "target": "done"}, {"if": {"field": "D"}, "target": "done"}], "otherwise": "fail"}`))))
+	f.Flows[0].Retry.Jitter = "half"
+	field := func(name string) *Cond { return &Cond{Op: CondField, Field: &Ident{Name: name}} }
+	when := f.Flows[0].Steps[0].Action.When
+	when[0].When = &Cond{Op: CondAnd, Args: []*Cond{field("A")}}
+	when[1].When = &Cond{Op: CondNot}
+	when[2].When = &Cond{Op: CondEq, Field: &Ident{Name: "C"}}
+	when[3].When = &Cond{Op: "~", Field: &Ident{Name: "D"}}
+	ds := Check(f, CheckOptions{})
+	ds.Sort()
+	var got []string
+	for _, d := range ds {
+		if !d.Range.Start.IsValid() {
+			t.Errorf("diagnostic without a position: %v", d)
+		}
+		got = append(got, d.Code+": "+d.Message)
+	}
+	want := []string{
+		`retry-jitter: retry of flow "F" has unknown jitter "half"`,
+		`condition: "and" in step "Route" needs two conditions or more`,
+		`condition: not in step "Route" takes one condition`,
+		`condition: comparison of "C" in step "Route" has no value`,
+		`condition: unknown condition operator "~" in step "Route"`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Check (-want +got):\n%s", diff)
+	}
+}
