@@ -270,6 +270,7 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 	if s.Retry != nil {
 		c.retry(s.Retry, what, pick(s.Retry.Range, at))
 	}
+	c.zeroPolicy(f, s)
 
 	// Rollback.
 	if s.Rollback != nil {
@@ -568,6 +569,28 @@ func (c *checker) retry(r *Retry, what string, at diag.Range) {
 	if r.Jitter != "" && r.Jitter != JitterFull && r.Jitter != JitterNone {
 		c.add(diag.Errorf(at, "retry-jitter", "retry of %s has unknown jitter %q", what, r.Jitter).
 			WithHint("use `jitter full` (the default) or `jitter none`"))
+	}
+}
+
+// zeroPolicy warns of a step's `timeout 0s` or `deadline 0s` under a flow
+// whose own the step inherits: a zero is as if the line were not written
+// (the model's "not set"), so the step keeps the flow's, which is not what
+// a line that says zero can mean.
+func (c *checker) zeroPolicy(f *Flow, s *Step) {
+	for _, p := range []struct {
+		keyword  string
+		own      Duration
+		at       diag.Range
+		resolved time.Duration
+	}{
+		{"timeout", s.Timeout, s.TimeoutRange, f.AttemptTimeoutFor(s)},
+		{"deadline", s.Deadline, s.DeadlineRange, f.DeadlineFor(s)},
+	} {
+		if p.own != 0 || !p.at.Start.IsValid() || p.resolved <= 0 {
+			continue
+		}
+		c.add(diag.Warnf(p.at, "zero-policy", "step %q's `%s 0s` is as if it were not written: the step keeps the flow's `%s %s`", s.Name, p.keyword, p.keyword, FormatDuration(p.resolved)).
+			WithHint("a step cannot lift the flow's %s: remove the line, or give the step the %s it needs", p.keyword, p.keyword))
 	}
 }
 
