@@ -257,17 +257,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 }
 
 // FormatDuration prints d in the shortest Go syntax that parses back to d:
-// "1h30m" rather than time.Duration's "1h30m0s".
-func FormatDuration(d time.Duration) string {
-	s := d.String()
-	if len(s) > 3 && s[len(s)-3:] == "m0s" {
-		s = s[:len(s)-2]
-	}
-	if len(s) > 3 && s[len(s)-3:] == "h0m" {
-		s = s[:len(s)-2]
-	}
-	return s
-}
+// "1h30m" rather than time.Duration's "1h30m0s" (ident.Duration, which fmt
+// uses too).
+func FormatDuration(d time.Duration) string { return ident.Duration(d) }
 
 // String is the trigger as written in a .flow file after "trigger", so that
 // doc comments and diagrams show it in the language's own syntax.

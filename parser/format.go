@@ -465,22 +465,14 @@ func retryString(r *Retry) string {
 	return b.String()
 }
 
-// durationString is the shortest spelling of a valid duration, and an
-// invalid one as written (Build reports it).
+// durationString is the shortest spelling of a valid duration
+// (ident.Duration), and an invalid one as written (Build reports it).
 func durationString(d *Token) string {
 	v, err := time.ParseDuration(d.Value)
 	if err != nil || v < 0 {
 		return d.Value
 	}
-	s := v.String()
-	// time.Duration prints 1h30m0s and 5m0s; drop the zero tails.
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
+	return ident.Duration(v)
 }
 
 // bytes renders the lines, aligning the end-of-line comments of adjacent
