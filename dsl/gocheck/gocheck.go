@@ -484,15 +484,24 @@ func isTime(t types.Type) bool {
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time"
 }
 
-// unencodable says why t cannot be JSON-encoded at the top level, or "".
-func unencodable(t types.Type) string {
-	for range 8 { // pointers to pointers: bounded, not recursive
+// pointee is what t points to through its pointers, pointers to pointers
+// included (a bounded number, not recursive: a named pointer type may
+// point to itself), or t when it is not a pointer. JSON encodes and
+// decodes through pointers, so the JSON checks look at what they point to.
+func pointee(t types.Type) types.Type {
+	for range 8 {
 		p, ok := t.Underlying().(*types.Pointer)
 		if !ok {
 			break
 		}
 		t = p.Elem()
 	}
+	return t
+}
+
+// unencodable says why t cannot be JSON-encoded at the top level, or "".
+func unencodable(t types.Type) string {
+	t = pointee(t)
 	switch u := t.Underlying().(type) {
 	case *types.Chan:
 		return "a channel"
