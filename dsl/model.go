@@ -141,9 +141,9 @@ type Action struct {
 }
 
 // DefaultCorrelationPath is the payload member a correlated await compares
-// when its flow names none (`correlate Field` without `on`); it is
-// runtime.CorrelationField.
-const DefaultCorrelationPath = "correlation_id"
+// when its flow names none (`correlate Field` without `on`): the runtime's,
+// which is what compares it.
+const DefaultCorrelationPath = runtime.CorrelationField
 
 // CorrelationPath is the payload path a correlated await compares with its
 // Correlate field: CorrelateOn, or DefaultCorrelationPath.
@@ -169,17 +169,18 @@ type Publication struct {
 	Range   diag.Range `json:"-"`
 }
 
-// Target names where a transition goes: a step, or one of the terminals.
+// Target names where a transition goes: a step, or one of the terminals,
+// which are the runtime's (the generated code and the engine pass them on).
 const (
-	TargetDone = "done"
-	TargetFail = "fail"
+	TargetDone = runtime.Done
+	TargetFail = runtime.Fail
 )
 
-// Built-in outcomes. Go steps may declare more.
+// Built-in outcomes, the runtime's. Go steps may declare more.
 const (
-	OutcomeOK      = "ok"
-	OutcomeError   = "error"
-	OutcomeTimeout = "timeout"
+	OutcomeOK      = string(runtime.OutcomeOK)
+	OutcomeError   = string(runtime.OutcomeError)
+	OutcomeTimeout = string(runtime.OutcomeTimeout)
 )
 
 // Transition is "on <Outcome> -> <Target>".
