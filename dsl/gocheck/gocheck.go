@@ -434,7 +434,10 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		}
 		d := diag.Errorf(id.Range, "state-field-unexported", "state field %q is %s: run snapshots are JSON, so a resumed run would lose it", id.Name, why)
 		if !v.Exported() {
-			return d.WithHint("export the field, for example as %q", ident.Exported(id.Name)), true
+			if s := ident.Exported(id.Name); s != "" {
+				return d.WithHint("export the field, for example as %q", s), true
+			}
+			return d.WithHint("export the field: start its name with an upper-case letter"), true
 		}
 		return d.WithHint("remove the `json:\"-\"` tag"), true
 	}

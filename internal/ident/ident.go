@@ -79,8 +79,11 @@ func IsGo(s string) bool {
 }
 
 // Exported suggests an exported spelling of s for hints ("secret" ->
-// "Secret"), or "" when s does not start with a letter.
+// "Secret", "_count" -> "Count": a leading underscore is what keeps such a
+// name unexported, so it goes), or "" when no letter follows the leading
+// underscores.
 func Exported(s string) string {
+	s = strings.TrimLeft(s, "_")
 	r, size := utf8.DecodeRuneInString(s)
 	if r == utf8.RuneError || !unicode.IsLetter(r) {
 		return ""

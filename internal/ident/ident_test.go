@@ -35,7 +35,7 @@ func TestIsAndFormat(t *testing.T) {
 }
 
 func TestExported(t *testing.T) {
-	for in, want := range map[string]string{"secret": "Secret", "Name": "Name", "élan": "Élan", "_x": "", "9": "", "": ""} {
+	for in, want := range map[string]string{"secret": "Secret", "Name": "Name", "élan": "Élan", "_x": "X", "__count": "Count", "_9": "", "_": "", "9": "", "": ""} {
 		if got := Exported(in); got != want {
 			t.Errorf("Exported(%q) = %q, want %q", in, got, want)
 		}
