@@ -463,10 +463,10 @@ func TestDidYouMean(t *testing.T) {
 	}
 }
 
-// TestCheckLinear guards the complexity claim of Check: a flow whose every
-// step names an undefined target pays for did-you-mean, but a clean flow
-// makes no per-step scans. It counts work indirectly through the result,
-// so it does not time anything.
+// TestCheckManyStepsClean: the benchmarks' large flow (generatedFile)
+// checks clean, so that their growth ratio (benchmarkGrowth) measures
+// Check's own work and not did-you-mean's, which TestCheckSuggestionBudget
+// bounds without timing anything.
 func TestCheckManyStepsClean(t *testing.T) {
 	f := generatedFile(2000)
 	if ds := Check(f, CheckOptions{}); len(ds) != 0 {
