@@ -478,6 +478,16 @@ func TestRetryJitter(t *testing.T) {
 	}
 }
 
+// TestCheckNilBranch: a model built by hand may hold a nil branch, as it
+// may hold a nil step; Check skips it (it read the branch's name first, and
+// panicked).
+func TestCheckNilBranch(t *testing.T) {
+	f := &Flow{Name: "F", Steps: []*Step{{Name: "P", Parallel: &Parallel{Branches: []*Step{nil, {Name: "B", Irreversible: true}}}}}}
+	for _, d := range Check(&File{Flows: []*Flow{f}}, CheckOptions{}) {
+		t.Errorf("unexpected %v", d)
+	}
+}
+
 // TestCheckManyStepsClean: the benchmarks' large flow (generatedFile)
 // checks clean, so that their growth ratio (benchmarkGrowth) measures
 // Check's own work and not did-you-mean's, which TestCheckSuggestionBudget
