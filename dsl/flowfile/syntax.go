@@ -28,8 +28,14 @@ import (
 // such part of f, naming it, rather than print text that would mean
 // something else.
 func Syntax(f *dsl.File) (*parser.File, error) {
+	if f == nil {
+		return nil, fmt.Errorf("no file")
+	}
 	out := &parser.File{Name: f.Name}
-	for _, fl := range f.Flows {
+	for i, fl := range f.Flows {
+		if fl == nil {
+			return nil, fmt.Errorf("flow %d is nil", i)
+		}
 		pf, err := flowSyntax(fl)
 		if err != nil {
 			return nil, at(fl.Range, fmt.Errorf("flow %q: %w", fl.Name, err))
@@ -46,7 +52,10 @@ func Syntax(f *dsl.File) (*parser.File, error) {
 func Format(f *dsl.File) ([]byte, diag.List) {
 	tree, err := Syntax(f)
 	if err != nil {
-		r := f.Range
+		var r diag.Range
+		if f != nil {
+			r = f.Range
+		}
 		var pe *positionedError
 		if errors.As(err, &pe) {
 			r = pe.at
@@ -171,7 +180,10 @@ func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
 		}
 		out.Body = append(out.Body, &parser.FlowStmt{State: t})
 	}
-	for _, tr := range fl.Triggers {
+	for i, tr := range fl.Triggers {
+		if tr == nil {
+			return nil, at(fl.Range, fmt.Errorf("flow %q: trigger %d is nil", fl.Name, i))
+		}
 		t := &parser.Trigger{}
 		switch tr.Kind {
 		case dsl.TriggerRPC:
@@ -194,7 +206,10 @@ func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
 	if fl.Deadline != 0 {
 		out.Body = append(out.Body, &parser.FlowStmt{Deadline: durationToken(fl.Deadline)})
 	}
-	for _, s := range fl.Steps {
+	for i, s := range fl.Steps {
+		if s == nil {
+			return nil, at(fl.Range, fmt.Errorf("flow %q: step %d is nil", fl.Name, i))
+		}
 		if s.Parallel == nil {
 			ps, err := stepSyntax(s)
 			if err != nil {
@@ -218,7 +233,10 @@ func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
 		return nil, err
 	}
 	out := &parser.Parallel{Name: name}
-	for _, b := range s.Parallel.Branches {
+	for i, b := range s.Parallel.Branches {
+		if b == nil {
+			return nil, at(s.Range, fmt.Errorf("parallel block %q: branch %d is nil", s.Name, i))
+		}
 		ps, err := stepSyntax(b)
 		if err != nil {
 			return nil, err
