@@ -297,7 +297,7 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 	case dsl.ActionChoose:
 		c := &parser.Choose{}
 		for _, w := range a.When {
-			if w.When == nil || w.Target == nil || !condShape(w.When) {
+			if w == nil || w.When == nil || w.Target == nil || !condShape(w.When) {
 				return fail(fmt.Errorf("a when line without its condition or target, or with a condition the JSON form cannot have"))
 			}
 			c.Body = append(c.Body, &parser.ChooseStmt{When: &parser.When{Cond: orSyntax(w.When), Target: parser.IdentToken(w.Target.Name)}})
@@ -353,6 +353,9 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 		add(&parser.StepStmt{Irreversible: parser.IdentToken("irreversible")})
 	}
 	for _, p := range s.Publish {
+		if p == nil {
+			return fail(fmt.Errorf("a nil publication"))
+		}
 		add(&parser.StepStmt{Publish: &parser.Publish{Topic: parser.NameToken(p.Topic), Event: parser.StringToken(p.Event), Payload: fieldToken(p.Payload)}})
 	}
 	if len(s.Outcomes) > 0 {
@@ -382,7 +385,7 @@ func callSyntax(a *dsl.Action) *parser.Call {
 }
 
 func onSyntax(t *dsl.Transition) (*parser.On, error) {
-	if t.On == nil || t.Target == nil {
+	if t == nil || t.On == nil || t.Target == nil {
 		return nil, fmt.Errorf("an on line without its outcome or target")
 	}
 	return &parser.On{Outcome: parser.IdentToken(t.On.Name), Target: parser.IdentToken(t.Target.Name)}, nil
