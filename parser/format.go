@@ -16,12 +16,11 @@ import (
 //   - in a flow: state, trigger, retry, timeout, deadline, then the steps
 //     and parallel blocks; in a parallel block: its steps, then its on
 //     lines;
-//   - in a step: the action (rpc, await, sleep, or a publish step's first
-//     publish),
-//     writes, retry, timeout, deadline, rollback, irreversible, publish,
-//     outcomes, on; statements of the same kind keep their order; a step's timeout
-//     goes before an await line without a timeout of its own (after it, it
-//     would be the await's);
+//   - in a step: the action (rpc, await, sleep, choose, call, or a publish
+//     step's first publish), writes, retry, timeout, deadline, rollback,
+//     irreversible, publish, outcomes, on; statements of the same kind keep
+//     their order; a step's timeout goes before an await line without a
+//     timeout of its own (after it, it would be the await's);
 //   - exactly one blank line before each step, parallel block and a
 //     block's first on line after its steps, and between flows; elsewhere a
 //     blank line is kept where one or more were written, never after "{" or
