@@ -114,8 +114,8 @@ type Action struct {
 	Endpoint string     `json:"endpoint,omitempty"` // rpc
 	Topic    string     `json:"topic,omitempty"`    // await, publish
 	Event    string     `json:"event,omitempty"`    // await, publish
-	Request  *Ident     `json:"request,omitempty"`  // rpc request / publish payload: a state field
-	Response *Ident     `json:"response,omitempty"` // rpc response / awaited payload: a state field
+	Request  *Ident     `json:"request,omitempty"`  // rpc request / publish payload / call input: a state field
+	Response *Ident     `json:"response,omitempty"` // rpc response / awaited payload / call result: a state field
 	// Correlate (await) is the state field an event must carry to be
 	// taken, at the payload path CorrelateOn: a dot-separated list of JSON
 	// object members, such as "order_id" or "payment.order_id". Without

@@ -208,8 +208,8 @@ func parallelRank(st *ParallelStmt) int {
 // sortStepStmts returns the statements of a step in canonical order.
 func sortStepStmts(body []*StepStmt) []*StepStmt {
 	stmts := slices.Clone(body)
-	// A step with no rpc, await or sleep is a publish step: its first
-	// publish is its action and goes first.
+	// A step with no rpc, await, sleep, choose or call is a publish step:
+	// its first publish is its action and goes first.
 	var action *StepStmt
 	if !slices.ContainsFunc(stmts, func(st *StepStmt) bool {
 		return st.RPC != nil || st.Await != nil || st.Sleep != nil || st.Choose != nil || st.Call != nil
