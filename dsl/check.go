@@ -127,7 +127,7 @@ type checker struct {
 // maxSuggestComparisons is the did-you-mean budget of one Check call.
 const maxSuggestComparisons = 1 << 20
 
-// suggest is didYouMean bounded by the budget; with memo, the answer is
+// suggest is diag.DidYouMean bounded by the budget; with memo, the answer is
 // kept for the rest of the flow (the candidates are the flow's targets).
 func (c *checker) suggest(name string, candidates func() []string, memo bool) string {
 	if m, ok := c.memo[name]; ok && memo {

@@ -463,10 +463,35 @@ func TestDidYouMean(t *testing.T) {
 	}
 }
 
-// TestCheckLinear guards the complexity claim of Check: a flow whose every
-// step names an undefined target pays for did-you-mean, but a clean flow
-// makes no per-step scans. It counts work indirectly through the result,
-// so it does not time anything.
+// TestRetryJitter: only a model built by hand can have a jitter other than
+// full or none (JSON input reports it as json, .flow as syntax); Check
+// reports it as retry-jitter.
+func TestRetryJitter(t *testing.T) {
+	f := &Flow{Name: "F", Retry: &Retry{Attempts: 2, Jitter: "half"}, Steps: []*Step{{Name: "A", Irreversible: true}}}
+	var got []string
+	for _, d := range Check(&File{Flows: []*Flow{f}}, CheckOptions{}) {
+		got = append(got, fmt.Sprintf("%s %s: %s", d.Severity, d.Code, d.Message))
+	}
+	want := []string{`error retry-jitter: retry of flow "F" has unknown jitter "half"`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Check (-want +got):\n%s", diff)
+	}
+}
+
+// TestCheckNilBranch: a model built by hand may hold a nil branch, as it
+// may hold a nil step; Check skips it (it read the branch's name first, and
+// panicked).
+func TestCheckNilBranch(t *testing.T) {
+	f := &Flow{Name: "F", Steps: []*Step{{Name: "P", Parallel: &Parallel{Branches: []*Step{nil, {Name: "B", Irreversible: true}}}}}}
+	for _, d := range Check(&File{Flows: []*Flow{f}}, CheckOptions{}) {
+		t.Errorf("unexpected %v", d)
+	}
+}
+
+// TestCheckManyStepsClean: the benchmarks' large flow (generatedFile)
+// checks clean, so that their growth ratio (benchmarkGrowth) measures
+// Check's own work and not did-you-mean's, which TestCheckSuggestionBudget
+// bounds without timing anything.
 func TestCheckManyStepsClean(t *testing.T) {
 	f := generatedFile(2000)
 	if ds := Check(f, CheckOptions{}); len(ds) != 0 {
@@ -503,76 +528,59 @@ func TestCheckSuggestionBudget(t *testing.T) {
 	}
 }
 
-// TestChecksDocumented keeps docs/checks.md in sync with the code: every
-// diagnostic code that package dsl, its .flow front end (dsl/flowfile) and
-// its Go package checks (dsl/gocheck) emit has a row in its table.
+// TestChecksDocumented keeps docs/checks.md in sync with the code both
+// ways: every diagnostic code that the compiler (the parser, package dsl,
+// its .flow front end dsl/flowfile and its Go package checks dsl/gocheck),
+// the command's input and target checks (internal/cli) and the flow
+// service (engine) emit has a row in its tables, and every row's code is
+// one of them, so that a code renamed or removed in the code does not
+// stay documented.
 func TestChecksDocumented(t *testing.T) {
 	table, err := os.ReadFile("../docs/checks.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var files []string
-	for _, dir := range []string{".", "flowfile", "gocheck"} {
-		more, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-		files = append(files, more...)
-	}
-	fset := token.NewFileSet()
-	codes := map[string]bool{}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		af, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(af, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) < 2 {
-				return true
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(table), "\n") {
+		if code, ok := strings.CutPrefix(line, "| `"); ok {
+			if code, _, ok := strings.Cut(code, "` |"); ok {
+				documented[code] = true
 			}
-			sel, ok := call.Fun.(*ast.SelectorExpr)
-			if !ok || (sel.Sel.Name != "Errorf" && sel.Sel.Name != "Warnf") {
-				return true
-			}
-			if lit, ok := call.Args[1].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				code, _ := strconv.Unquote(lit.Value)
-				codes[code] = true
-			}
-			return true
-		})
-	}
-	if len(codes) < 20 {
-		t.Fatalf("found only %d codes; is the scan broken?", len(codes))
-	}
-	for code := range codes {
-		if !strings.Contains(string(table), "| `"+code+"` |") {
-			t.Errorf("code %q is not documented in docs/checks.md", code)
 		}
 	}
-	// The flow service's answers to PUT /flows carry these and codes of
-	// its own, some of them constants (codeRPCTaken): checks.md lists them
-	// too, since it is where a code is looked up.
-	engineCodes := diagnosticCodes(t, "../engine")
-	if len(engineCodes) < 10 {
-		t.Fatalf("found only %d codes in engine; is the scan broken?", len(engineCodes))
+	if len(documented) < 20 {
+		t.Fatalf("found only %d documented codes; is the table's scan broken?", len(documented))
 	}
-	for code := range engineCodes {
-		if !strings.Contains(string(table), "| `"+code+"` |") {
-			t.Errorf("code %q of the engine is not documented in docs/checks.md", code)
+	emitted := map[string]bool{}
+	for _, dir := range []string{".", "flowfile", "gocheck", "../parser", "../internal/cli", "../engine"} {
+		codes := diagnosticCodes(t, dir)
+		if len(codes) == 0 {
+			t.Fatalf("found no codes in %s; is the scan broken?", dir)
+		}
+		for code := range codes {
+			emitted[code] = true
+			if !documented[code] {
+				t.Errorf("code %q of %s is not documented in docs/checks.md", code, dir)
+			}
+		}
+	}
+	for code := range documented {
+		if !emitted[code] {
+			t.Errorf("docs/checks.md documents code %q, which no diagnostic has", code)
 		}
 	}
 }
 
 // diagnosticCodes returns the codes that the non-test files of the
-// package in dir pass to diag.Errorf and diag.Warnf, as string literals or
-// as string constants of the package.
+// package in dir pass to diag.Errorf and diag.Warnf, or to a function of
+// the package that passes its parameter named code on to them (dsl's
+// checker.duplicate), as string literals or as string constants of the
+// package.
 func diagnosticCodes(t *testing.T, dir string) map[string]bool {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 	fset := token.NewFileSet()
-	consts := map[string]string{}
-	var args []ast.Expr
+	var parsed []*ast.File
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -581,6 +589,11 @@ func diagnosticCodes(t *testing.T, dir string) map[string]bool {
 		if err != nil {
 			t.Fatal(err)
 		}
+		parsed = append(parsed, af)
+	}
+	consts := map[string]string{}
+	codeArg := map[string]int{} // a function's name: the index of its code parameter
+	for _, af := range parsed {
 		ast.Inspect(af, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.ValueSpec:
@@ -591,13 +604,45 @@ func diagnosticCodes(t *testing.T, dir string) map[string]bool {
 						}
 					}
 				}
-			case *ast.CallExpr:
-				sel, ok := n.Fun.(*ast.SelectorExpr)
-				if ok && len(n.Args) >= 2 && (sel.Sel.Name == "Errorf" || sel.Sel.Name == "Warnf") {
-					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "diag" {
-						args = append(args, n.Args[1])
+			case *ast.FuncDecl:
+				if n.Body == nil || !passesCode(n.Body) {
+					break
+				}
+				i := 0
+				for _, field := range n.Type.Params.List {
+					for _, id := range field.Names {
+						if id.Name == "code" {
+							codeArg[n.Name.Name] = i
+						}
+						i++
 					}
 				}
+			}
+			return true
+		})
+	}
+	var args []ast.Expr
+	for _, af := range parsed {
+		ast.Inspect(af, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			var name string
+			switch fun := call.Fun.(type) {
+			case *ast.Ident:
+				name = fun.Name
+			case *ast.SelectorExpr:
+				if x, ok := fun.X.(*ast.Ident); ok && x.Name == "diag" {
+					if (fun.Sel.Name == "Errorf" || fun.Sel.Name == "Warnf") && len(call.Args) >= 2 {
+						args = append(args, call.Args[1])
+					}
+					return true
+				}
+				name = fun.Sel.Name
+			}
+			if i, ok := codeArg[name]; ok && i < len(call.Args) {
+				args = append(args, call.Args[i])
 			}
 			return true
 		})
@@ -611,7 +656,7 @@ func diagnosticCodes(t *testing.T, dir string) map[string]bool {
 		case *ast.Ident:
 			if code, ok := consts[a.Name]; ok {
 				codes[code] = true
-			} else {
+			} else if a.Name != "code" { // passed on by a function of codeArg
 				t.Errorf("%s: diagnostic code %s is not a string constant of the package", fset.Position(a.Pos()), a.Name)
 			}
 		}
@@ -651,4 +696,25 @@ func TestCheckModelBuiltInGo(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Check (-want +got):\n%s", diff)
 	}
+}
+
+// passesCode reports whether body passes an identifier named code to
+// diag.Errorf or diag.Warnf as the code.
+func passesCode(body *ast.BlockStmt) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) < 2 {
+			return !found
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || (sel.Sel.Name != "Errorf" && sel.Sel.Name != "Warnf") {
+			return !found
+		}
+		x, _ := sel.X.(*ast.Ident)
+		arg, _ := call.Args[1].(*ast.Ident)
+		found = found || (x != nil && x.Name == "diag" && arg != nil && arg.Name == "code")
+		return !found
+	})
+	return found
 }

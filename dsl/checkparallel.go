@@ -19,7 +19,10 @@ func (c *checker) branchNames(f *Flow, index map[string]int) {
 	out := map[string]*Step{}
 	for _, s := range f.Steps {
 		for _, b := range s.Branches() {
-			if _, step := index[b.Name]; b == nil || step || out[b.Name] != nil {
+			if b == nil {
+				continue
+			}
+			if _, step := index[b.Name]; step || out[b.Name] != nil {
 				continue
 			}
 			out[b.Name] = s

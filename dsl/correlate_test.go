@@ -1,17 +1,8 @@
 package dsl
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/flowgen/flowgen/runtime"
-)
-
-// The default path the checks and the docs name is the one the runtime
-// compares.
-func TestDefaultCorrelationPath(t *testing.T) {
-	if DefaultCorrelationPath != runtime.CorrelationField {
-		t.Errorf("DefaultCorrelationPath = %q, runtime.CorrelationField = %q", DefaultCorrelationPath, runtime.CorrelationField)
-	}
+func TestCorrelationPathProblem(t *testing.T) {
 	for path, want := range map[string]string{
 		"order_id":         "",
 		"payment.order_id": "",

@@ -114,8 +114,8 @@ type Action struct {
 	Endpoint string     `json:"endpoint,omitempty"` // rpc
 	Topic    string     `json:"topic,omitempty"`    // await, publish
 	Event    string     `json:"event,omitempty"`    // await, publish
-	Request  *Ident     `json:"request,omitempty"`  // rpc request / publish payload: a state field
-	Response *Ident     `json:"response,omitempty"` // rpc response / awaited payload: a state field
+	Request  *Ident     `json:"request,omitempty"`  // rpc request / publish payload / call input: a state field
+	Response *Ident     `json:"response,omitempty"` // rpc response / awaited payload / call result: a state field
 	// Correlate (await) is the state field an event must carry to be
 	// taken, at the payload path CorrelateOn: a dot-separated list of JSON
 	// object members, such as "order_id" or "payment.order_id". Without
@@ -141,9 +141,9 @@ type Action struct {
 }
 
 // DefaultCorrelationPath is the payload member a correlated await compares
-// when its flow names none (`correlate Field` without `on`); it is
-// runtime.CorrelationField.
-const DefaultCorrelationPath = "correlation_id"
+// when its flow names none (`correlate Field` without `on`): the runtime's,
+// which is what compares it.
+const DefaultCorrelationPath = runtime.CorrelationField
 
 // CorrelationPath is the payload path a correlated await compares with its
 // Correlate field: CorrelateOn, or DefaultCorrelationPath.
@@ -169,17 +169,18 @@ type Publication struct {
 	Range   diag.Range `json:"-"`
 }
 
-// Target names where a transition goes: a step, or one of the terminals.
+// Target names where a transition goes: a step, or one of the terminals,
+// which are the runtime's (the generated code and the engine pass them on).
 const (
-	TargetDone = "done"
-	TargetFail = "fail"
+	TargetDone = runtime.Done
+	TargetFail = runtime.Fail
 )
 
-// Built-in outcomes. Go steps may declare more.
+// Built-in outcomes, the runtime's. Go steps may declare more.
 const (
-	OutcomeOK      = "ok"
-	OutcomeError   = "error"
-	OutcomeTimeout = "timeout"
+	OutcomeOK      = string(runtime.OutcomeOK)
+	OutcomeError   = string(runtime.OutcomeError)
+	OutcomeTimeout = string(runtime.OutcomeTimeout)
 )
 
 // Transition is "on <Outcome> -> <Target>".
@@ -257,17 +258,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 }
 
 // FormatDuration prints d in the shortest Go syntax that parses back to d:
-// "1h30m" rather than time.Duration's "1h30m0s".
-func FormatDuration(d time.Duration) string {
-	s := d.String()
-	if len(s) > 3 && s[len(s)-3:] == "m0s" {
-		s = s[:len(s)-2]
-	}
-	if len(s) > 3 && s[len(s)-3:] == "h0m" {
-		s = s[:len(s)-2]
-	}
-	return s
-}
+// "1h30m" rather than time.Duration's "1h30m0s" (ident.Duration, which fmt
+// uses too).
+func FormatDuration(d time.Duration) string { return ident.Duration(d) }
 
 // String is the trigger as written in a .flow file after "trigger", so that
 // doc comments and diagrams show it in the language's own syntax.

@@ -53,9 +53,10 @@ import (
 //     its own). Its outcomes are its branches (runtime.ChoiceOutcome),
 //     otherwise (runtime.OutcomeOtherwise), each going to its target,
 //     and error (a JSON state of the wrong type), which goes to fail.
-//   - Outcomes a step can produce: ok, error, timeout (only when the step has
-//     an effective timeout, is an await, or sleeps with a deadline), then
-//     its declared outcomes.
+//   - Outcomes a step can produce: ok; error unless nothing in it can fail
+//     (a `sleep D` without publications: CanFail); timeout when it has an
+//     effective timeout or deadline, or is an await (CanTimeout); then its
+//     declared outcomes.
 //   - Parallel blocks (parallel.go): a block takes none of the flow's
 //     policies; its outcomes are ok, error, and timeout when a branch can
 //     time out; its branches take the flow's policies like any step and
@@ -125,15 +126,16 @@ func (s *Step) Kind() ActionKind {
 func (s *Step) IsGo() bool { return s.Spec().Handler }
 
 // HasSideEffects reports whether running the step changes the world
-// outside the run: its kind has side effects (an rpc, a publish, a Go step,
-// which may do anything; KindSpec.SideEffects), or it publishes after
-// success. Only an await without publications is free of side effects.
+// outside the run: its kind has side effects (an rpc, a publish, a call,
+// which has its child's, a Go step, which may do anything;
+// KindSpec.SideEffects), or it publishes after success. Only an await or a
+// sleep without publications, and a choose, are free of side effects.
 func (s *Step) HasSideEffects() bool {
 	return s.Spec().SideEffects || len(s.Publish) > 0
 }
 
 // IsGo reports whether the rollback is a Go method the user implements
-// (rather than an rpc).
+// (rather than an rpc or a call).
 func (r *Rollback) IsGo() bool { return r != nil && r.Action == nil && r.Name != nil }
 
 // RetryFor returns the effective retry policy of s (see the file comment):

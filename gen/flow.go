@@ -220,7 +220,7 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 	}
 	if rb := s.Rollback; rb != nil {
 		if rb.Action != nil && !rb.Action.Spec().Rollback {
-			return fmt.Errorf("gen: flow %q: step %q: a rollback is a Go method or an rpc, not %s", fl.Name, s.Name, rb.Action.Kind)
+			return fmt.Errorf("gen: flow %q: step %q: a rollback is a Go method or an action of kind %s, not %s", fl.Name, s.Name, strings.Join(dsl.KindNames(true), ", "), rb.Action.Kind)
 		}
 		if err := check(rb.Action, "its rollback"); err != nil {
 			return err

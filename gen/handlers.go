@@ -10,7 +10,7 @@ import (
 )
 
 // notHandlerKinds names the kinds of step the user does not implement, as
-// the table lists them: "an rpc, await, publish or sleep".
+// the table lists them: "an rpc, await, publish, sleep, choose or call".
 func notHandlerKinds() string {
 	var words []string
 	for _, k := range dsl.Kinds() {

@@ -156,13 +156,15 @@ func (g *flowGen) routes(s *dsl.Step) []dsl.Edge {
 	return out
 }
 
-// newStep assigns st the predefined step of an await, publish or sleep, a
-// runtime.NewStep over the handler method of a Go step, or one over the
-// typed port an rpc calls; named says whether the call took the step's ID
-// (NewStep, NewSleep and NewSleepUntil do). Policies, rollback, publications and routes are the
-// same for every kind (step). The switch names every kind and has no
-// default, so that internal/kinds's test reports it when a kind is added;
-// checkAction refuses unknown kinds.
+// newStep assigns st the predefined step of an await, publish, sleep,
+// choose or call, a runtime.NewStep over the handler method of a Go step,
+// or one over the typed port an rpc calls; named says whether the call
+// took the step's ID (every kind's does but an await's and a publish's,
+// whose predefined steps are named after their event). Policies,
+// rollback, publications and routes are the same for every kind
+// (stepBody). The switch names every kind and has no default, so that
+// internal/kinds's test reports it when a kind is added; checkAction
+// refuses unknown kinds.
 func (g *flowGen) newStep(s *dsl.Step) (assign jen.Code, named bool) {
 	a := s.Action
 	var call *jen.Statement

@@ -333,7 +333,8 @@ type Compare struct {
 	Value *Token `parser:"  @( String | Number | Duration | 'true' | 'false' ) )?"`
 }
 
-// Rollback is what follows "rollback": an rpc or a Go step name.
+// Rollback is what follows "rollback": an rpc, a call of a flow, or the
+// name of a Go rollback (a handler method).
 type Rollback struct {
 	Pos lexer.Position
 

@@ -149,22 +149,29 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 	case "Ident":
 		switch prev(1) {
 		case "flow":
-			return "flow name", ""
+			return "flow name", "a flow is written flow Name { ... }, its name an exported Go name such as Signup"
 		case ident.KeywordCall:
 			if prev(2) == "rollback" {
 				return "flow name", "name the flow that undoes the step, such as rollback call Refund (Receipt)"
 			}
 			return "flow name", "name a flow of this file or of its Go package, such as call Billing (Invoice) -> Receipt"
 		case "step":
-			return "step name", ""
+			return "step name", "a step is written step Name { ... }, its name an exported Go name such as CreateCustomer"
 		case ident.KeywordParallel:
 			return "parallel block name", "name the block: parallel Prepare { step A { ... } step B { ... } }"
 		case "state":
 			return "state type name", "name the Go struct type that holds the run's data"
 		case "event", "await", "publish":
-			return "topic name", ""
+			line := prev(1)
+			if prev(2) == "trigger" {
+				line = "trigger " + line
+			}
+			return "topic name", fmt.Sprintf(`write the topic, then the event name in quotes, such as %s billing "invoice.paid"`, line)
 		case "rpc":
-			return "service name", ""
+			if prev(2) == "rollback" {
+				return "service name", `write the service, then the endpoint in quotes, such as rollback rpc customers "Customer.Delete" (CustomerID)`
+			}
+			return "service name", `write the service, then the endpoint in quotes, such as rpc customers "Customer.Create"`
 		case "(":
 			if found.Value == ")" {
 				return "state field name", "name the state field to send in the parentheses, or drop them to send none"
@@ -188,7 +195,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		case "on":
 			return "outcome", "outcomes are ok, error, timeout or one declared with outcomes"
 		case "outcomes", ",":
-			return "outcome name", ""
+			return "outcome name", "name the outcomes the Go step may end with besides ok and error, such as outcomes approved, rejected"
 		}
 		return "name", ""
 	case "String":
@@ -234,10 +241,16 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if prev(1) == ident.KeywordChoose {
 			return `"{"`, "a choose holds its lines in braces: " + chooseForm
 		}
+		if kw := prev(2); kw == "flow" || kw == "step" || kw == ident.KeywordParallel {
+			return `"{"`, fmt.Sprintf("a %s's name is one word, followed by its body in braces: %s %s { ... }", kw, kw, prev(1))
+		}
 		return `"{"`, ""
 	case "Number":
 		if prev(1) == "retry" {
 			return "number of attempts", "write the total number of attempts, such as retry 3"
+		}
+		if prev(1) == "multiplier" {
+			return "number", "write the factor each backoff delay grows by, such as multiplier 1.5 (2 when none is written)"
 		}
 		return "number", ""
 	case "(<ident> | <string>)":
@@ -289,7 +302,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 	case "Trigger":
 		return `"rpc", "event" or "schedule"`, `a trigger is trigger rpc "Endpoint", trigger event topic "event" or trigger schedule "spec"`
 	case "Rollback":
-		return `Go step name, "rpc" or "call"`, ""
+		return `Go rollback name, "rpc" or "call"`, `a rollback is a Go method (rollback CancelSubscription), an rpc (rollback rpc customers "Customer.Delete" (CustomerID)) or a call of a flow (rollback call Refund (Receipt))`
 	case `("none" | "full")`, `"none"`:
 		return `"none" or "full"`, "jitter full (the default) waits a random time up to each backoff delay; jitter none waits the delay exactly"
 	}

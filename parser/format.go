@@ -16,12 +16,11 @@ import (
 //   - in a flow: state, trigger, retry, timeout, deadline, then the steps
 //     and parallel blocks; in a parallel block: its steps, then its on
 //     lines;
-//   - in a step: the action (rpc, await, sleep, or a publish step's first
-//     publish),
-//     writes, retry, timeout, deadline, rollback, irreversible, publish,
-//     outcomes, on; statements of the same kind keep their order; a step's timeout
-//     goes before an await line without a timeout of its own (after it, it
-//     would be the await's);
+//   - in a step: the action (rpc, await, sleep, choose, call, or a publish
+//     step's first publish), writes, retry, timeout, deadline, rollback,
+//     irreversible, publish, outcomes, on; statements of the same kind keep
+//     their order; a step's timeout goes before an await line without a
+//     timeout of its own (after it, it would be the await's);
 //   - exactly one blank line before each step, parallel block and a
 //     block's first on line after its steps, and between flows; elsewhere a
 //     blank line is kept where one or more were written, never after "{" or
@@ -209,8 +208,8 @@ func parallelRank(st *ParallelStmt) int {
 // sortStepStmts returns the statements of a step in canonical order.
 func sortStepStmts(body []*StepStmt) []*StepStmt {
 	stmts := slices.Clone(body)
-	// A step with no rpc, await or sleep is a publish step: its first
-	// publish is its action and goes first.
+	// A step with no rpc, await, sleep, choose or call is a publish step:
+	// its first publish is its action and goes first.
 	var action *StepStmt
 	if !slices.ContainsFunc(stmts, func(st *StepStmt) bool {
 		return st.RPC != nil || st.Await != nil || st.Sleep != nil || st.Choose != nil || st.Call != nil
@@ -465,22 +464,14 @@ func retryString(r *Retry) string {
 	return b.String()
 }
 
-// durationString is the shortest spelling of a valid duration, and an
-// invalid one as written (Build reports it).
+// durationString is the shortest spelling of a valid duration
+// (ident.Duration), and an invalid one as written (Build reports it).
 func durationString(d *Token) string {
 	v, err := time.ParseDuration(d.Value)
 	if err != nil || v < 0 {
 		return d.Value
 	}
-	s := v.String()
-	// time.Duration prints 1h30m0s and 5m0s; drop the zero tails.
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
+	return ident.Duration(v)
 }
 
 // bytes renders the lines, aligning the end-of-line comments of adjacent

@@ -18,8 +18,9 @@ import (
 // first token matches. The grammar is LL(1) (every statement starts with its
 // own keyword), so this loses nothing, and it makes participle report an
 // error at the token that is wrong rather than at the start of the
-// statement that contains it. (The one overlap, "rollback rpc ..." against
-// a Go rollback named rpc, resolves to the rpc.)
+// statement that contains it. (The overlaps, "rollback rpc ..." and
+// "rollback call ..." against a Go rollback named rpc or call, resolve to
+// the keyword: a Go rollback's name is exported, so never one of them.)
 var flowParser = participle.MustBuild[File](
 	participle.Lexer(flowLexer{}),
 	participle.UseLookahead(0),

@@ -281,11 +281,7 @@ func (b *builder) step(fs stepStmt) *dsl.Step {
 				}
 			}
 		case st.On != nil:
-			out.Transitions = append(out.Transitions, &dsl.Transition{
-				On:     tokenIdent(st.On.Outcome),
-				Target: tokenIdent(st.On.Target),
-				Range:  rng(st.Pos, st.EndPos),
-			})
+			out.Transitions = append(out.Transitions, transition(st.On, rng(st.Pos, st.EndPos)))
 		}
 	}
 	// The publish-step rule: a step whose only action lines are publish
@@ -405,6 +401,11 @@ func docComment(c parser.Comments) string {
 // docLine is a line of a doc comment as the model keeps it: without
 // trailing blanks.
 func docLine(text string) string { return strings.TrimRight(text, " \t") }
+
+// transition is the model of an "on Outcome -> Target" line, r the line.
+func transition(on *parser.On, r diag.Range) *dsl.Transition {
+	return &dsl.Transition{On: tokenIdent(on.Outcome), Target: tokenIdent(on.Target), Range: r}
+}
 
 func tokenIdent(t *parser.Token) *dsl.Ident {
 	if t == nil {

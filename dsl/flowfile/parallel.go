@@ -23,11 +23,7 @@ func (b *builder) parallel(fs *parser.FlowStmt) *dsl.Step {
 		case st.Step != nil:
 			out.Parallel.Branches = append(out.Parallel.Branches, b.step(branchStmt{st}))
 		case st.On != nil:
-			out.Transitions = append(out.Transitions, &dsl.Transition{
-				On:     tokenIdent(st.On.Outcome),
-				Target: tokenIdent(st.On.Target),
-				Range:  rng(st.Pos, st.EndPos),
-			})
+			out.Transitions = append(out.Transitions, transition(st.On, rng(st.Pos, st.EndPos)))
 		}
 	}
 	return out

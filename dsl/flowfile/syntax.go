@@ -28,8 +28,14 @@ import (
 // such part of f, naming it, rather than print text that would mean
 // something else.
 func Syntax(f *dsl.File) (*parser.File, error) {
+	if f == nil {
+		return nil, fmt.Errorf("no file")
+	}
 	out := &parser.File{Name: f.Name}
-	for _, fl := range f.Flows {
+	for i, fl := range f.Flows {
+		if fl == nil {
+			return nil, fmt.Errorf("flow %d is nil", i)
+		}
 		pf, err := flowSyntax(fl)
 		if err != nil {
 			return nil, at(fl.Range, fmt.Errorf("flow %q: %w", fl.Name, err))
@@ -46,7 +52,10 @@ func Syntax(f *dsl.File) (*parser.File, error) {
 func Format(f *dsl.File) ([]byte, diag.List) {
 	tree, err := Syntax(f)
 	if err != nil {
-		r := f.Range
+		var r diag.Range
+		if f != nil {
+			r = f.Range
+		}
 		var pe *positionedError
 		if errors.As(err, &pe) {
 			r = pe.at
@@ -171,7 +180,10 @@ func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
 		}
 		out.Body = append(out.Body, &parser.FlowStmt{State: t})
 	}
-	for _, tr := range fl.Triggers {
+	for i, tr := range fl.Triggers {
+		if tr == nil {
+			return nil, at(fl.Range, fmt.Errorf("flow %q: trigger %d is nil", fl.Name, i))
+		}
 		t := &parser.Trigger{}
 		switch tr.Kind {
 		case dsl.TriggerRPC:
@@ -194,7 +206,10 @@ func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
 	if fl.Deadline != 0 {
 		out.Body = append(out.Body, &parser.FlowStmt{Deadline: durationToken(fl.Deadline)})
 	}
-	for _, s := range fl.Steps {
+	for i, s := range fl.Steps {
+		if s == nil {
+			return nil, at(fl.Range, fmt.Errorf("flow %q: step %d is nil", fl.Name, i))
+		}
 		if s.Parallel == nil {
 			ps, err := stepSyntax(s)
 			if err != nil {
@@ -218,7 +233,10 @@ func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
 		return nil, err
 	}
 	out := &parser.Parallel{Name: name}
-	for _, b := range s.Parallel.Branches {
+	for i, b := range s.Parallel.Branches {
+		if b == nil {
+			return nil, at(s.Range, fmt.Errorf("parallel block %q: branch %d is nil", s.Name, i))
+		}
 		ps, err := stepSyntax(b)
 		if err != nil {
 			return nil, err
@@ -279,7 +297,7 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 	case dsl.ActionChoose:
 		c := &parser.Choose{}
 		for _, w := range a.When {
-			if w.When == nil || w.Target == nil || !condShape(w.When) {
+			if w == nil || w.When == nil || w.Target == nil || !condShape(w.When) {
 				return fail(fmt.Errorf("a when line without its condition or target, or with a condition the JSON form cannot have"))
 			}
 			c.Body = append(c.Body, &parser.ChooseStmt{When: &parser.When{Cond: orSyntax(w.When), Target: parser.IdentToken(w.Target.Name)}})
@@ -335,6 +353,9 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 		add(&parser.StepStmt{Irreversible: parser.IdentToken("irreversible")})
 	}
 	for _, p := range s.Publish {
+		if p == nil {
+			return fail(fmt.Errorf("a nil publication"))
+		}
 		add(&parser.StepStmt{Publish: &parser.Publish{Topic: parser.NameToken(p.Topic), Event: parser.StringToken(p.Event), Payload: fieldToken(p.Payload)}})
 	}
 	if len(s.Outcomes) > 0 {
@@ -364,7 +385,7 @@ func callSyntax(a *dsl.Action) *parser.Call {
 }
 
 func onSyntax(t *dsl.Transition) (*parser.On, error) {
-	if t.On == nil || t.Target == nil {
+	if t == nil || t.On == nil || t.Target == nil {
 		return nil, fmt.Errorf("an on line without its outcome or target")
 	}
 	return &parser.On{Outcome: parser.IdentToken(t.On.Name), Target: parser.IdentToken(t.Target.Name)}, nil

@@ -157,3 +157,25 @@ func TestFormatJSONEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestFormatNils: a model built by hand may hold nils where DecodeJSON
+// never puts one (Check and gen.Generate take them); Format refuses it with
+// a flow-form error instead of panicking.
+func TestFormatNils(t *testing.T) {
+	step := &dsl.Step{Name: "A", Action: &dsl.Action{Kind: dsl.ActionGo}, Irreversible: true}
+	for name, f := range map[string]*dsl.File{
+		"no file":         nil,
+		"nil flow":        {Flows: []*dsl.Flow{nil}},
+		"nil step":        {Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{step, nil}}}},
+		"nil branch":      {Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "P", Parallel: &dsl.Parallel{Branches: []*dsl.Step{step, nil}}}}}}},
+		"nil trigger":     {Flows: []*dsl.Flow{{Name: "F", Triggers: []*dsl.Trigger{nil}, Steps: []*dsl.Step{step}}}},
+		"nil transition":  {Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionGo}, Transitions: []*dsl.Transition{nil}}}}}},
+		"nil publication": {Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionAwait, Topic: "t", Event: "e"}, Publish: []*dsl.Publication{nil}}}}}},
+		"nil when":        {Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionChoose, When: []*dsl.Branch{nil}, Otherwise: &dsl.Ident{Name: "done"}}}}}}},
+	} {
+		src, ds := Format(f)
+		if src != nil || len(ds) != 1 || ds[0].Code != "flow-form" {
+			t.Errorf("%s: Format = %q, %v; want one flow-form error", name, src, ds)
+		}
+	}
+}

@@ -94,13 +94,7 @@ const (
 // jsonMember returns the type of t's JSON object member name, if t has
 // it, and what t says about it.
 func jsonMember(t types.Type, name string) (types.Type, int) {
-	for range 8 { // pointers to pointers: bounded, not recursive
-		p, ok := t.Underlying().(*types.Pointer)
-		if !ok {
-			break
-		}
-		t = p.Elem()
-	}
+	t = pointee(t)
 	if customJSON(t) {
 		return nil, memberUnknown
 	}
@@ -177,13 +171,7 @@ func structMembers(s *types.Struct) []member {
 // jsonMemberNames lists the member names of struct type t, for
 // did-you-mean.
 func jsonMemberNames(t types.Type) []string {
-	for range 8 {
-		p, ok := t.Underlying().(*types.Pointer)
-		if !ok {
-			break
-		}
-		t = p.Elem()
-	}
+	t = pointee(t)
 	s, ok := t.Underlying().(*types.Struct)
 	if !ok {
 		return nil

@@ -434,7 +434,10 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		}
 		d := diag.Errorf(id.Range, "state-field-unexported", "state field %q is %s: run snapshots are JSON, so a resumed run would lose it", id.Name, why)
 		if !v.Exported() {
-			return d.WithHint("export the field, for example as %q", ident.Exported(id.Name)), true
+			if s := ident.Exported(id.Name); s != "" {
+				return d.WithHint("export the field, for example as %q", s), true
+			}
+			return d.WithHint("export the field: start its name with an upper-case letter"), true
 		}
 		return d.WithHint("remove the `json:\"-\"` tag"), true
 	}
@@ -484,15 +487,24 @@ func isTime(t types.Type) bool {
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time"
 }
 
-// unencodable says why t cannot be JSON-encoded at the top level, or "".
-func unencodable(t types.Type) string {
-	for range 8 { // pointers to pointers: bounded, not recursive
+// pointee is what t points to through its pointers, pointers to pointers
+// included (a bounded number, not recursive: a named pointer type may
+// point to itself), or t when it is not a pointer. JSON encodes and
+// decodes through pointers, so the JSON checks look at what they point to.
+func pointee(t types.Type) types.Type {
+	for range 8 {
 		p, ok := t.Underlying().(*types.Pointer)
 		if !ok {
 			break
 		}
 		t = p.Elem()
 	}
+	return t
+}
+
+// unencodable says why t cannot be JSON-encoded at the top level, or "".
+func unencodable(t types.Type) string {
+	t = pointee(t)
 	switch u := t.Underlying().(type) {
 	case *types.Chan:
 		return "a channel"

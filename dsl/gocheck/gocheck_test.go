@@ -471,3 +471,19 @@ flow Ping {
 		t.Errorf("flow shown as sub/t.flow: %v, want the declaration at sub/state.go:7:6", ds)
 	}
 }
+
+// An unexported field whose name starts with "_" still gets a name to
+// export it as: the hint once offered "".
+func TestUnexportedFieldHint(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod":   "module example.com/m\n\ngo 1.22\n",
+		"state.go": "package m\n\ntype S struct{ _count int }\n",
+	})
+	got := loadStrings(t, "flow F {\n    state S\n    step A { rpc s \"S.A\" (_count)  irreversible }\n}\n", dir)
+	want := []string{
+		`3:27: error state-field-unexported: state field "_count" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Count"]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}

@@ -1,7 +1,8 @@
-// Package ident is the one home of flowgen's rules for names: what the .flow
-// lexer reads as an identifier, how a service or topic name that is not one
-// is written (quoted), what may name a Go declaration, and the keywords that
-// start a step's action line.
+// Package ident is the one home of flowgen's rules for names and
+// spellings: what the .flow lexer reads as an identifier, how a service or
+// topic name that is not one is written (quoted), what may name a Go
+// declaration, the keywords that start a step's action line, and how a
+// duration is written.
 //
 // It imports nothing of flowgen's and no module, so that the parser, the
 // model (dsl) and its Go package checks share these rules without the model
@@ -11,6 +12,7 @@ package ident
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -47,6 +49,20 @@ func Format(name string) string {
 	return strconv.Quote(name)
 }
 
+// Duration writes d in the shortest Go syntax that parses back to d,
+// "1h30m" rather than time.Duration's "1h30m0s": fmt prints a .flow
+// file's durations so, and the checks and diagrams quote them so.
+func Duration(d time.Duration) string {
+	s := d.String()
+	if len(s) > 3 && s[len(s)-3:] == "m0s" {
+		s = s[:len(s)-2]
+	}
+	if len(s) > 3 && s[len(s)-3:] == "h0m" {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
 // IsGo reports whether s is an identifier in the Go sense, keywords
 // included (go/token.IsIdentifier excludes them; the checks report
 // keywords separately, to say why).
@@ -63,8 +79,11 @@ func IsGo(s string) bool {
 }
 
 // Exported suggests an exported spelling of s for hints ("secret" ->
-// "Secret"), or "" when s does not start with a letter.
+// "Secret", "_count" -> "Count": a leading underscore is what keeps such a
+// name unexported, so it goes), or "" when no letter follows the leading
+// underscores.
 func Exported(s string) string {
+	s = strings.TrimLeft(s, "_")
 	r, size := utf8.DecodeRuneInString(s)
 	if r == utf8.RuneError || !unicode.IsLetter(r) {
 		return ""

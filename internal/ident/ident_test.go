@@ -1,6 +1,9 @@
 package ident
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestIsAndFormat(t *testing.T) {
 	for _, tt := range []struct {
@@ -32,7 +35,7 @@ func TestIsAndFormat(t *testing.T) {
 }
 
 func TestExported(t *testing.T) {
-	for in, want := range map[string]string{"secret": "Secret", "Name": "Name", "élan": "Élan", "_x": "", "9": "", "": ""} {
+	for in, want := range map[string]string{"secret": "Secret", "Name": "Name", "élan": "Élan", "_x": "X", "__count": "Count", "_9": "", "_": "", "9": "", "": ""} {
 		if got := Exported(in); got != want {
 			t.Errorf("Exported(%q) = %q, want %q", in, got, want)
 		}
@@ -59,6 +62,25 @@ func TestCamelCaseAndGoName(t *testing.T) {
 		}
 		if got := GoName(tt.in); got != tt.goName {
 			t.Errorf("GoName(%q) = %q, want %q", tt.in, got, tt.goName)
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                          "0s",
+		250 * time.Millisecond:     "250ms",
+		90 * time.Second:           "1m30s",
+		5 * time.Minute:            "5m",
+		time.Hour + 30*time.Minute: "1h30m",
+		72 * time.Hour:             "72h",
+		time.Hour + time.Second:    "1h0m1s",
+	} {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := time.ParseDuration(want); err != nil || back != d {
+			t.Errorf("%q parses back to %v, %v; want %v", want, back, err, d)
 		}
 	}
 }
