@@ -463,21 +463,6 @@ func TestDidYouMean(t *testing.T) {
 	}
 }
 
-// TestRetryJitter: only a model built by hand can have a jitter other than
-// full or none (JSON input reports it as json, .flow as syntax); Check
-// reports it as retry-jitter.
-func TestRetryJitter(t *testing.T) {
-	f := &Flow{Name: "F", Retry: &Retry{Attempts: 2, Jitter: "half"}, Steps: []*Step{{Name: "A", Irreversible: true}}}
-	var got []string
-	for _, d := range Check(&File{Flows: []*Flow{f}}, CheckOptions{}) {
-		got = append(got, fmt.Sprintf("%s %s: %s", d.Severity, d.Code, d.Message))
-	}
-	want := []string{`error retry-jitter: retry of flow "F" has unknown jitter "half"`}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Check (-want +got):\n%s", diff)
-	}
-}
-
 // TestCheckNilBranch: a model built by hand may hold a nil branch, as it
 // may hold a nil step; Check skips it (it read the branch's name first, and
 // panicked).
