@@ -257,7 +257,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// FormatDuration prints d in the shortest Go syntax that parses back to d:
+// FormatDuration prints d in Go's syntax without its zero units:
 // "1h30m" rather than time.Duration's "1h30m0s" (ident.Duration, which fmt
 // uses too).
 func FormatDuration(d time.Duration) string { return ident.Duration(d) }

@@ -26,8 +26,8 @@ import (
 //     blank line is kept where one or more were written, never after "{" or
 //     before "}";
 //   - an empty step on one line: step Name {};
-//   - numbers and durations in their shortest spelling (1h0m0s is 1h,
-//     90m is 1h30m, 03 is 3); parts of a retry that were not written are not
+//   - numbers in their shortest spelling (03 is 3) and durations in Go's,
+//     without its zero units (1h0m0s is 1h, 90m is 1h30m); parts of a retry that were not written are not
 //     added, and parts that were are kept, because a step's retry overrides
 //     its flow's part by part;
 //   - comments where they were: own-line comments above the statement they
@@ -464,7 +464,7 @@ func retryString(r *Retry) string {
 	return b.String()
 }
 
-// durationString is the shortest spelling of a valid duration
+// durationString is Go's spelling of a valid duration without its zero units
 // (ident.Duration), and an invalid one as written (Build reports it).
 func durationString(d *Token) string {
 	v, err := time.ParseDuration(d.Value)

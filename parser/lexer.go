@@ -431,7 +431,7 @@ func (s *scanner) string() {
 		value, multibyte, tail, err := strconv.UnquoteChar(body, '"')
 		at := s.off - 1 - len(body)
 		if err != nil {
-			s.fail(at, `strings use Go escapes: \" \\ \n \t \xFF \u00e9`, "invalid escape sequence in string")
+			s.fail(at, `strings use Go escapes: \" \\ \n \t \x41 \u00e9`, "invalid escape sequence in string")
 			return
 		}
 		switch {

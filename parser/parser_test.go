@@ -176,7 +176,7 @@ func TestSyntaxErrors(t *testing.T) {
 
 		// Lexical errors.
 		{"unterminated string", "flow A { trigger rpc \"Start\n}", `1:22: unterminated string (hint: close the string with " on the same line)`},
-		{"bad escape", `flow A { trigger rpc "a\qb" }`, `1:24: invalid escape sequence in string (hint: strings use Go escapes: \" \\ \n \t \xFF \u00e9)`},
+		{"bad escape", `flow A { trigger rpc "a\qb" }`, `1:24: invalid escape sequence in string (hint: strings use Go escapes: \" \\ \n \t \x41 \u00e9)`},
 		{"byte escape not UTF-8", `flow A { trigger rpc "a\xffb" }`, `1:24: byte escapes in this string do not make UTF-8 text (hint: write the characters themselves, or \u escapes such as \u00e9)`},
 		{"NUL escape", `flow A { trigger rpc "a\x00b" }`, `1:24: a NUL character in a string (hint: remove it: names, topics and values are text)`},
 		{"single quotes", `flow A { trigger rpc 'x' }`, `1:22: unexpected character "'" (hint: strings are written in double quotes: "text")`},

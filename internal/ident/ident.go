@@ -49,8 +49,9 @@ func Format(name string) string {
 	return strconv.Quote(name)
 }
 
-// Duration writes d in the shortest Go syntax that parses back to d,
-// "1h30m" rather than time.Duration's "1h30m0s": fmt prints a .flow
+// Duration writes d in Go's syntax without its zero units, which parses
+// back to d: "1h30m" rather than time.Duration's "1h30m0s" (not the
+// shortest spelling: 90m is written 1h30m): fmt prints a .flow
 // file's durations so, and the checks and diagrams quote them so.
 func Duration(d time.Duration) string {
 	s := d.String()
