@@ -82,8 +82,10 @@ func (c *checker) chooseTarget(f *Flow, s *Step, t *Ident, r diag.Range, index m
 }
 
 // cond checks what the model can say of a condition without the Go types:
-// its shape (which only the JSON form, or a model built by hand, can get
-// wrong), names that are not empty, and no ordering of booleans.
+// its shape (which only a model built in Go can get wrong: the JSON
+// decoder refuses a malformed one first, as a json error, and the grammar
+// cannot write one), names that are not empty, and no ordering of
+// booleans.
 func (c *checker) cond(s *Step, cd *Cond, at diag.Range) {
 	if cd == nil {
 		c.add(diag.Errorf(at, "condition", "a branch of the choose in step %q has no condition", s.Name).
