@@ -1,0 +1,223 @@
+package cli
+
+// examples/provider-python, a remote provider written in Python from
+// docs/engine.md alone, against a real `flowgen serve` with tokens: it
+// registers with a provider token, renews its lease, serves the Parcel
+// flow's Go steps and Go rollback, and the calls it logs show the
+// idempotency keys, the attempts and the order the protocol promises.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/internal/logtest"
+)
+
+const (
+	envRequirePython = "FLOWGEN_REQUIRE_PYTHON" // "1" (CI): no python3 is a failure, not a skip
+	pyProviderDir    = "../../examples/provider-python"
+	pyProviderToken  = "provider-token-0123456789"
+)
+
+// pyCall is one line of the Python provider's -log.
+type pyCall struct {
+	Handler  string `json:"handler"`
+	Rollback bool   `json:"rollback"`
+	Step     string `json:"step"`
+	Key      string `json:"key"`
+	Attempt  int    `json:"attempt"`
+	Result   string `json:"result"`
+}
+
+func (c pyCall) String() string {
+	return fmt.Sprintf("%s %s #%d %s", c.Handler, c.Key, c.Attempt, c.Result)
+}
+
+func TestServePythonProvider(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv(envRequirePython) == "1" {
+			t.Fatalf("%s=1 and no python3 on PATH", envRequirePython)
+		}
+		t.Skipf("no python3 on PATH (%s=1 makes this a failure)", envRequirePython)
+	}
+	dir := t.TempDir()
+	flows := filepath.Join(dir, "flows")
+	if err := os.MkdirAll(flows, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	flow, err := os.ReadFile(filepath.Join(pyProviderDir, "parcel.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(flows, "Parcel.json"), string(flow))
+	tokens := writeFile(t, filepath.Join(dir, "tokens"),
+		"admin "+serveAdmin+"\nclient "+serveClient+"\nprovider "+pyProviderToken+"\n")
+	srv := startServeProc(t, "-store", filepath.Join(dir, "store"), "-flows", flows, "-tokens", tokens)
+
+	as := func(token, method, url, body string) (int, map[string]any) {
+		t.Helper()
+		code, _, b := request(t, http.DefaultClient, method, url, token, "application/json", body)
+		var out map[string]any
+		_ = json.Unmarshal([]byte(b), &out)
+		return code, out
+	}
+
+	// The provider: TTL 1s, the shortest lease, so that it lives through
+	// the test only by its renewals.
+	logFile := filepath.Join(dir, "calls")
+	cmd := exec.Command(python, filepath.Join(pyProviderDir, "provider.py"),
+		"-engine", srv.url, "-name", "parcel", "-replica", "py-1", "-ttl", "1", "-log", logFile)
+	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+pyProviderToken)
+	stderr := &logtest.Buffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var exited sync.WaitGroup
+	exited.Add(1)
+	var exitErr error
+	go func() { defer exited.Done(); exitErr = cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		exited.Wait()
+		if t.Failed() {
+			t.Logf("the provider's stderr:\n%s", stderr.String())
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	base, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
+	if !ok {
+		t.Fatalf("the provider did not say where it listens: %q %v\n%s", line, err, stderr.String())
+	}
+
+	// A call that does not bear the registration's call token is refused
+	// before its body is read.
+	for _, token := range []string{"", serveAdmin} {
+		if code, _, _ := request(t, http.DefaultClient, "POST", base+"/step/Charge", token, "application/json", `{}`); code != 401 {
+			t.Errorf("a call with token %q: %d, want 401", token, code)
+		}
+	}
+
+	// Four runs at once: each of the provider's answers.
+	starts := map[string]string{
+		"done":     `{"Card": "flaky", "LoseReply": true}`, // Reserve's reply lost, then replayed; Charge retried
+		"declined": `{"Card": "declined"}`,                 // a named outcome routed to fail: Release runs
+		"stolen":   `{"Card": "stolen"}`,                   // a permanent error: no retry, Release runs
+		"slow":     `{"Card": "slow"}`,                     // the first attempt outlives its deadline
+	}
+	ids := map[string]string{}
+	for name, body := range starts {
+		code, out := as(serveClient, "POST", srv.url+"/rpc/Parcel.Start", body)
+		if code != 201 {
+			t.Fatalf("start %s: %d %v", name, code, out)
+		}
+		ids[name] = out["run_id"].(string)
+	}
+	want := map[string]string{"done": "done", "declined": "compensated", "stolen": "compensated", "slow": "done"}
+	snapshots := map[string]map[string]any{}
+	for name, id := range ids {
+		waitUntil(t, "run "+name+" to end "+want[name], func() bool {
+			_, st := as(serveClient, "GET", srv.url+"/runs/"+id, "")
+			if s, _ := st["state"].(string); s == want[name] {
+				snapshots[name], _ = st["snapshot"].(map[string]any)
+				return true
+			}
+			return false
+		})
+	}
+
+	// The calls, run by run, in the order the provider logged them.
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRun := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var c pyCall
+		if err := json.Unmarshal([]byte(l), &c); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		run, _, _ := strings.Cut(c.Key, "/")
+		byRun[run] = append(byRun[run], c.String())
+	}
+	wantCalls := map[string][]string{
+		// The engine retries a 503 under the same key; the provider
+		// answers the work it did, not a second reservation. Charge's
+		// retryable error is retried.
+		"done": {"Parcel.Reserve {id}/Reserve #1 reply-lost", "Parcel.Reserve {id}/Reserve #2 replay",
+			"Charge {id}/Charge #1 retryable", "Charge {id}/Charge #2 ok"},
+		// The named outcome completes Charge (irreversible); Reserve is
+		// undone under its rollback key.
+		"declined": {"Parcel.Reserve {id}/Reserve #1 ok", "Charge {id}/Charge #1 outcome declined",
+			"Release {id}/Reserve/rollback #1 ok"},
+		"stolen": {"Parcel.Reserve {id}/Reserve #1 ok", "Charge {id}/Charge #1 permanent",
+			"Release {id}/Reserve/rollback #1 ok"},
+		"slow": {"Parcel.Reserve {id}/Reserve #1 ok", "Charge {id}/Charge #1 deadline", "Charge {id}/Charge #2 ok"},
+	}
+	for name, id := range ids {
+		w := strings.ReplaceAll(strings.Join(wantCalls[name], "\n"), "{id}", id)
+		if got := strings.Join(byRun[id], "\n"); got != w {
+			t.Errorf("run %s: the provider's calls\n%s\nwant\n%s", name, got, w)
+		}
+	}
+	// The replayed answer carried the state of the work done: the run has
+	// its reservation. The rollbacks' answers set the state too.
+	if r, _ := snapshots["done"]["Reservation"].(string); r == "" || snapshots["done"]["Charged"] != true {
+		t.Errorf("done run's state %v: want its reservation and the charge", snapshots["done"])
+	}
+	for _, name := range []string{"declined", "stolen"} {
+		if snapshots[name]["Released"] != true {
+			t.Errorf("%s run's state %v: want Released from the rollback's answer", name, snapshots[name])
+		}
+	}
+
+	// The lease lives on its renewals: its expiry moves on.
+	expires := func() string {
+		_, out := as(serveAdmin, "GET", srv.url+"/providers", "")
+		ps, _ := out["providers"].([]any)
+		for _, p := range ps {
+			if p, _ := p.(map[string]any); p["provider"] == "parcel" {
+				return fmt.Sprint(p["expires"])
+			}
+		}
+		return ""
+	}
+	first := expires()
+	if first == "" {
+		t.Fatal("no live lease of parcel")
+	}
+	waitUntil(t, "a renewal of the lease", func() bool { e := expires(); return e != "" && e != first })
+
+	// SIGTERM: the provider withdraws its replica and exits 0.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { exited.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the provider did not exit on SIGTERM")
+	}
+	if exitErr != nil {
+		t.Errorf("the provider exited: %v", exitErr)
+	}
+	if e := expires(); e != "" {
+		t.Errorf("the lease is still live after the provider withdrew (expires %s)", e)
+	}
+}
