@@ -76,7 +76,7 @@ func TestServePythonProvider(t *testing.T) {
 	// The provider: TTL 1s, the shortest lease, so that it lives through
 	// the test only by its renewals.
 	logFile := filepath.Join(dir, "calls")
-	cmd := exec.Command(python, filepath.Join(pyProviderDir, "provider.py"),
+	cmd := exec.Command(python, "-B", filepath.Join(pyProviderDir, "provider.py"), // -B: no bytecode written into the tree
 		"-engine", srv.url, "-name", "parcel", "-replica", "py-1", "-ttl", "1", "-log", logFile)
 	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+pyProviderToken)
 	stderr := &logtest.Buffer{}
