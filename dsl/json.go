@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -149,17 +150,18 @@ const (
 const maxJSONDepth = 64
 
 func (d *jsonDecoder) decodeFile(n *jnode) *File {
-	o := d.object(n, "$", "flowgen JSON document")
+	o := d.object(n, "$", "flowgen JSON document", fileFields)
 	if o == nil {
 		return nil
 	}
-	o.check(fileFields, nil, "")
+	o.check()
 	f := &File{Version: FormatVersion, Range: d.at("$")}
 	switch vn, p := o.get("version"); {
 	case vn == nil:
-		o.missing("version")
+		o.missing("version", strconv.Itoa(FormatVersion))
 	case vn.kind != jnumber:
-		d.errorf(p, "expected integer for \"version\", found %s", vn.kind)
+		d.errorf(p, "expected integer for \"version\", found %s", vn.kind).
+			hint("write the number without quotes: \"version\": %d", FormatVersion)
 	case vn.num.String() != strconv.Itoa(FormatVersion):
 		d.ds = append(d.ds, diag.Errorf(d.at(p), "json", "unsupported version %s: this flowgen reads version %d", vn.num, FormatVersion).
 			WithHint("regenerate the file with `flowgen json`"))
@@ -174,11 +176,11 @@ func (d *jsonDecoder) decodeFile(n *jnode) *File {
 }
 
 func (d *jsonDecoder) decodeFlow(n *jnode, path string) *Flow {
-	o := d.object(n, path, "flow")
+	o := d.object(n, path, "flow", flowFields)
 	if o == nil {
 		return nil
 	}
-	o.check(flowFields, nil, "")
+	o.check()
 	f := &Flow{Range: d.at(path), NameRange: d.at(jsonPath(path, "name"))}
 	f.Name, _ = o.str("name", true)
 	f.Doc, _ = o.str("doc", false)
@@ -211,7 +213,7 @@ var triggerKindFields = map[TriggerKind][]string{
 }
 
 func (d *jsonDecoder) decodeTrigger(n *jnode, path string) *Trigger {
-	o := d.object(n, path, "trigger")
+	o := d.object(n, path, "trigger", triggerFields)
 	if o == nil {
 		return nil
 	}
@@ -219,7 +221,7 @@ func (d *jsonDecoder) decodeTrigger(n *jnode, path string) *Trigger {
 	kind, ok := o.enum("kind", true, string(TriggerRPC), string(TriggerEvent), string(TriggerSchedule))
 	t.Kind = TriggerKind(kind)
 	if !ok {
-		o.check(triggerFields, nil, "")
+		o.check()
 		return t
 	}
 	switch t.Kind {
@@ -231,16 +233,16 @@ func (d *jsonDecoder) decodeTrigger(n *jnode, path string) *Trigger {
 	case TriggerSchedule:
 		t.Schedule, _ = o.str("schedule", true)
 	}
-	o.check(triggerFields, append([]string{"kind"}, triggerKindFields[t.Kind]...), fmt.Sprintf("a %s trigger", kind))
+	o.checkVariant(append([]string{"kind"}, triggerKindFields[t.Kind]...), fmt.Sprintf("a %s trigger", kind), "")
 	return t
 }
 
 func (d *jsonDecoder) decodeRetry(n *jnode, path string) *Retry {
-	o := d.object(n, path, "retry policy")
+	o := d.object(n, path, "retry policy", retryFields)
 	if o == nil {
 		return nil
 	}
-	o.check(retryFields, nil, "")
+	o.check()
 	r := &Retry{Range: d.at(path)}
 	r.Attempts = o.integer("attempts", true)
 	r.Initial = o.duration("initial")
@@ -254,7 +256,7 @@ func (d *jsonDecoder) decodeRetry(n *jnode, path string) *Retry {
 // decodeStep reads a step; branch says it is a branch of a parallel
 // block, which cannot be a block itself.
 func (d *jsonDecoder) decodeStep(n *jnode, path string, branch bool) *Step {
-	o := d.object(n, path, "step")
+	o := d.object(n, path, "step", stepFields)
 	if o == nil {
 		return nil
 	}
@@ -267,7 +269,7 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string, branch bool) *Step {
 	if an, p := o.get("action"); an != nil {
 		s.Action = d.decodeAction(an, p, false)
 	} else {
-		o.missing("action")
+		o.missing("action", `{"kind": "go"}`)
 	}
 	if s.Action == nil {
 		// Keep the step usable by later checks.
@@ -289,7 +291,8 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string, branch bool) *Step {
 	})
 	o.array("outcomes", false, func(n *jnode, path string) {
 		if n.kind != jstring {
-			d.errorf(path, "expected outcome name string, found %s", n.kind)
+			d.errorf(path, "expected outcome name string, found %s", n.kind).
+				hint("write each outcome's name as a string: \"outcomes\": [\"declined\"]")
 			return
 		}
 		s.Outcomes = append(s.Outcomes, &Ident{Name: n.str, Range: d.at(path)})
@@ -302,11 +305,11 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string, branch bool) *Step {
 // decodeTransitions reads a step's "on" list.
 func (d *jsonDecoder) decodeTransitions(o *jobj, s *Step) {
 	o.array("on", false, func(n *jnode, path string) {
-		to := d.object(n, path, "transition")
+		to := d.object(n, path, "transition", transitionFields)
 		if to == nil {
 			return
 		}
-		to.check(transitionFields, nil, "")
+		to.check()
 		t := &Transition{Range: d.at(path), On: to.ident("on", true), Target: to.ident("target", true)}
 		if t.On != nil && t.Target != nil {
 			s.Transitions = append(s.Transitions, t)
@@ -319,13 +322,13 @@ func (d *jsonDecoder) decodeTransitions(o *jobj, s *Step) {
 // field of Action is an error. A rollback's action may only be of a kind
 // that can undo a step (KindSpec.Rollback).
 func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action {
-	o := d.object(n, path, "action")
+	o := d.object(n, path, "action", actionFields)
 	if o == nil {
 		return nil
 	}
 	kind, ok := o.enum("kind", true, KindNames(rollback)...)
 	if !ok {
-		o.check(actionFields, nil, "")
+		o.check()
 		return nil
 	}
 	a := &Action{Kind: ActionKind(kind), Range: d.at(path)}
@@ -334,15 +337,23 @@ func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action
 	for _, f := range spec.Fields {
 		allowed = append(allowed, string(f.Field))
 	}
-	o.check(actionFields, allowed, fmt.Sprintf("a %s action", kind))
+	o.checkVariant(allowed, fmt.Sprintf("a %s action", kind), "")
 	for _, f := range spec.Fields {
 		name := string(f.Field)
+		acc := fieldAccess[f.Field]
 		if f.Required {
 			if v, _ := o.get(name); v == nil {
-				o.missing(name)
+				example := `"..."`
+				switch {
+				case acc.dur != nil:
+					example = `"30s"`
+				case acc.branches != nil:
+					example = "[...]"
+				}
+				o.missing(name, example)
 			}
 		}
-		switch acc := fieldAccess[f.Field]; {
+		switch {
 		case acc.str != nil:
 			*acc.str(a), _ = o.str(name, false)
 		case acc.id != nil:
@@ -360,22 +371,38 @@ func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action
 	return a
 }
 
+// rollbackNouns names the action kinds that can undo a step: "an rpc or
+// a call".
+var rollbackNouns = func() string {
+	var nouns []string
+	for _, k := range KindNames(true) {
+		nouns = append(nouns, SpecOf(ActionKind(k)).Noun)
+	}
+	return strings.Join(nouns, " or ")
+}()
+
+// rollbackForms is the hint of a rollback of the wrong shape: its two
+// forms, with the action kinds that can undo a step.
+var rollbackForms = fmt.Sprintf(`write {"name": "Undo"} for a Go method, or {"action": {"kind": %s, ...}}`, orList(KindNames(true)))
+
 func (d *jsonDecoder) decodeRollback(n *jnode, path string) *Rollback {
-	o := d.object(n, path, "rollback")
+	o := d.object(n, path, "rollback", rollbackFields)
 	if o == nil {
 		return nil
 	}
-	o.check(rollbackFields, nil, "")
+	o.check()
 	r := &Rollback{Range: d.at(path), Name: o.ident("name", false)}
 	if an, p := o.get("action"); an != nil {
 		r.Action = d.decodeAction(an, p, true)
 	}
 	switch {
 	case r.Name != nil && r.Action != nil:
-		d.errorf(path, "rollback has both a Go method \"name\" and an \"action\" (an rpc or a call); keep one")
+		d.errorf(path, "rollback has both a Go method \"name\" and an \"action\" (%s); keep one", rollbackNouns).
+			hint("%s", rollbackForms)
 	case r.Name == nil && r.Action == nil:
 		if _, p := o.get("action"); p == "" {
-			d.errorf(path, "rollback needs a Go method \"name\" or an \"action\" (an rpc or a call)")
+			d.errorf(path, "rollback needs a Go method \"name\" or an \"action\" (%s)", rollbackNouns).
+				hint("%s", rollbackForms)
 		}
 		return nil
 	}
@@ -383,11 +410,11 @@ func (d *jsonDecoder) decodeRollback(n *jnode, path string) *Rollback {
 }
 
 func (d *jsonDecoder) decodePublication(n *jnode, path string) *Publication {
-	o := d.object(n, path, "publication")
+	o := d.object(n, path, "publication", publicationFields)
 	if o == nil {
 		return nil
 	}
-	o.check(publicationFields, nil, "")
+	o.check()
 	p := &Publication{Range: d.at(path)}
 	p.Topic, _ = o.str("topic", true)
 	p.Event, _ = o.str("event", true)
@@ -396,16 +423,16 @@ func (d *jsonDecoder) decodePublication(n *jnode, path string) *Publication {
 }
 
 func (d *jsonDecoder) decodeBranch(n *jnode, path string) *Branch {
-	o := d.object(n, path, "branch")
+	o := d.object(n, path, "branch", branchFields)
 	if o == nil {
 		return nil
 	}
-	o.check(branchFields, nil, "")
+	o.check()
 	b := &Branch{Range: d.at(path), Target: o.ident("target", true)}
 	if cn, p := o.get("if"); cn != nil {
 		b.When = d.decodeCond(cn, p)
 	} else {
-		o.missing("if")
+		o.missing("if", `{"field": "Total", "op": ">=", "value": 100}`)
 	}
 	if b.When == nil || b.Target == nil {
 		return nil
@@ -416,12 +443,24 @@ func (d *jsonDecoder) decodeBranch(n *jnode, path string) *Branch {
 // decodeCond reads a condition (Cond's JSON form): exactly one of "and",
 // "or" and "not", or a "field" with, for a comparison, an "op" and a
 // "value" (a string, number or boolean) or a "duration".
+// condForms is the hint of a condition of no known form: its forms.
+const condForms = `write {"field": "Total", "op": ">=", "value": 100}, {"field": "Express"} (a bool field), {"and": [...]}, {"or": [...]} or {"not": {...}}`
+
+// sameChars reports whether a and b are the same characters in another
+// order.
+func sameChars(a, b string) bool {
+	x, y := []byte(a), []byte(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return string(x) == string(y)
+}
+
 func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
-	o := d.object(n, path, "condition")
+	o := d.object(n, path, "condition", condFields)
 	if o == nil {
 		return nil
 	}
-	o.check(condFields, nil, "")
+	o.check()
 	c := &Cond{Range: d.at(path)}
 	var forms []string
 	for _, k := range []string{string(CondAnd), string(CondOr), string(CondNot), "field"} {
@@ -434,7 +473,12 @@ func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
 		if len(forms) > 0 {
 			has = quoteList(forms)
 		}
-		d.errorf(path, "a condition has exactly one of \"field\", \"and\", \"or\" and \"not\"; this one has %s", has)
+		r := d.errorf(path, "a condition has exactly one of \"field\", \"and\", \"or\" and \"not\"; this one has %s", has)
+		if len(forms) > 1 {
+			r.hint(`give each its own object, and join them with "and" or "or": {"and": [{...}, {...}]}`)
+		} else {
+			r.hint(`%s`, condForms)
+		}
 		return nil
 	}
 	switch forms[0] {
@@ -446,7 +490,8 @@ func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
 			}
 		})
 		if len(c.Args) < 2 {
-			d.errorf(jsonPath(path, forms[0]), "%q needs at least two conditions", forms[0])
+			d.errorf(jsonPath(path, forms[0]), "%q needs at least two conditions", forms[0]).
+				hint("add another condition to the list, or write a single condition alone, without %q", forms[0])
 			return nil
 		}
 	case string(CondNot):
@@ -467,20 +512,30 @@ func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
 			c.Op = CondField
 			return c
 		case !hasOp:
-			o.missing("op")
+			o.missing("op", `">="`)
 			return nil
 		case !CondOp(op).IsCompare():
 			ops := make([]string, len(CompareOps))
 			for i, c := range CompareOps {
 				ops[i] = string(c)
 			}
-			d.errorf(jsonPath(path, "op"), "invalid op %q: expected one of %s", op, quoteList(ops))
+			r := d.errorf(jsonPath(path, "op"), "invalid op %q: expected one of %s", op, quoteList(ops))
+			// A near miss by edit distance among one- and two-character
+			// operators is mostly noise ("~" is one edit from "<"); only
+			// an operator that is the same characters, or a part of one,
+			// is a likely mistake ("=" for "==", "=>" for ">=").
+			if m := diag.DidYouMean(op, ops); m != "" && (strings.Contains(m, op) || sameChars(m, op)) {
+				r.hint("did you mean %q?", m)
+			} else {
+				r.hint("write a comparison operator as Go writes it, such as \"op\": \">=\"")
+			}
 			return nil
 		case vn != nil && dn != nil:
-			d.errorf(path, "a comparison has a \"value\" or a \"duration\", not both")
+			d.errorf(path, "a comparison has a \"value\" or a \"duration\", not both").
+				hint(`keep "duration" to compare a duration field ("duration": "90m"), or "value" for any other ("value": 100)`)
 			return nil
 		case vn == nil && dn == nil:
-			o.missing("value")
+			o.missing("value", `100 (or "duration": "90m" for a duration field)`)
 			return nil
 		}
 		c.Op = CondOp(op)
@@ -501,7 +556,8 @@ func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
 		case jbool:
 			lit.Kind, lit.Text = LitBool, strconv.FormatBool(vn.b)
 		default:
-			d.errorf(vp, "expected a string, number or boolean for \"value\", found %s", vn.kind)
+			d.errorf(vp, "expected a string, number or boolean for \"value\", found %s", vn.kind).
+				hint(`compare with one value: "value": 100, "value": "gold" or "value": true; for a duration field, "duration": "90m"`)
 			return nil
 		}
 		c.Value = lit

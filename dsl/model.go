@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flowgen/flowgen/diag"
@@ -255,6 +256,24 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// DurationHint says how to write a duration that time.ParseDuration
+// refused (text), in .flow and JSON alike: in Go's syntax, and, for a
+// number of days (a unit Go does not have, and the one most often tried),
+// the hours it is, which fix then holds ("24h" for "1d"; else "").
+func DurationHint(text string) (hint, fix string) {
+	if days, ok := strings.CutSuffix(text, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n > 0 && n <= 1<<20 {
+			unit := "days"
+			if n == 1 {
+				unit = "day"
+			}
+			fix = strconv.Itoa(24*n) + "h"
+			return fmt.Sprintf("durations use Go syntax, which has no days: %d %s is %s", n, unit, fix), fix
+		}
+	}
+	return "durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m", ""
 }
 
 // FormatDuration prints d in Go's syntax without its zero units:

@@ -39,18 +39,18 @@ func (d *jsonDecoder) decodeBlock(o *jobj, s *Step, branch bool) bool {
 	pn, p := o.get(parallelKey)
 	switch {
 	case pn == nil:
-		o.check(stepFields, nil, "")
+		o.check()
 		return false
 	case branch:
-		o.check(stepFields, branchStepFields, "a branch of a parallel block (a block cannot be nested)")
+		o.checkVariant(branchStepFields, "a branch of a parallel block", "a block cannot be nested")
 		return false
 	}
-	o.check(stepFields, blockFields, "a parallel block (its branches have actions and policies)")
+	o.checkVariant(blockFields, "a parallel block", "its branches have actions and policies")
 	s.Name, _ = o.str("name", true)
 	s.Doc, _ = o.str("doc", false)
 	s.Parallel = &Parallel{Branches: []*Step{}}
-	if po := d.object(pn, p, "parallel block"); po != nil {
-		po.check(parallelFields, nil, "")
+	if po := d.object(pn, p, "parallel block", parallelFields); po != nil {
+		po.check()
 		po.array(parallelFields[0], true, func(n *jnode, path string) {
 			if b := d.decodeStep(n, path, true); b != nil {
 				s.Parallel.Branches = append(s.Parallel.Branches, b)
@@ -66,7 +66,8 @@ func (d *jsonDecoder) names(o *jobj, key, what string) []*Ident {
 	var out []*Ident
 	o.array(key, false, func(n *jnode, path string) {
 		if n.kind != jstring {
-			d.errorf(path, "expected %s string, found %s", what, n.kind)
+			d.errorf(path, "expected %s string, found %s", what, n.kind).
+				hint("write each %s as a string: %q: [%s]", what, key, asString(n))
 			return
 		}
 		out = append(out, &Ident{Name: n.str, Range: d.at(path)})

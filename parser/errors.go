@@ -3,6 +3,7 @@ package parser
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -247,6 +248,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		return `"{"`, ""
 	case "Number":
 		if prev(1) == "retry" {
+			if slices.Contains(retryParts, found.Value) {
+				return "number of attempts", "write the number of attempts first; " + retryOrder
+			}
 			return "number of attempts", "write the total number of attempts, such as retry 3"
 		}
 		if prev(1) == "multiplier" {
@@ -269,27 +273,11 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if want, hint, ok := bareField(toks, i); ok {
 			return want, hint
 		}
-		open := openBraces(toks, i)
-		if inChoose(toks, i) {
-			return `when, otherwise or "}"`, statementHint(found, []string{ident.KeywordWhen, ident.KeywordOtherwise}, ident.KeywordChoose, open,
-				"a choose block holds when <condition> -> Target lines and an otherwise -> Target line")
+		want, hint := blockStatement(toks, i)
+		if h, ok := retryPartHint(toks, i); ok {
+			hint = h
 		}
-		switch len(open) {
-		case 1:
-			return `flow statement or "}"`, statementHint(found, flowKeywords, "flow", open,
-				"a flow holds state, trigger, retry, timeout, deadline, step and parallel statements")
-		case 2:
-			if parallelBlock(toks, open[1]) {
-				return `step, on or "}"`, statementHint(found, []string{"step", "on"}, parallelBlockName, open,
-					"a parallel block holds its branches (step statements) and its own on lines")
-			}
-			return `step statement or "}"`, stepHint(found, open)
-		case 3:
-			if parallelBlock(toks, open[1]) { // a branch
-				return `step statement or "}"`, stepHint(found, open)
-			}
-		}
-		return `"}"`, ""
+		return want, hint
 	case `")"`:
 		return `")"`, unclosedParen(toks, i)
 	case `".."`:
@@ -307,6 +295,79 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		return `"none" or "full"`, "jitter full (the default) waits a random time up to each backoff delay; jitter none waits the delay exactly"
 	}
 	return strings.NewReplacer("Ident", "name", "String", "string").Replace(expect), ""
+}
+
+// blockStatement names what starts a statement of the innermost open
+// block at toks[i], which is not one.
+func blockStatement(toks []lexer.Token, i int) (want, hint string) {
+	found := toks[i]
+	open := openBraces(toks, i)
+	if inChoose(toks, i) {
+		return `when, otherwise or "}"`, statementHint(found, []string{ident.KeywordWhen, ident.KeywordOtherwise}, ident.KeywordChoose, open,
+			"a choose block holds when <condition> -> Target lines and an otherwise -> Target line")
+	}
+	switch len(open) {
+	case 1:
+		return `flow statement or "}"`, statementHint(found, flowKeywords, "flow", open,
+			"a flow holds state, trigger, retry, timeout, deadline, step and parallel statements")
+	case 2:
+		if parallelBlock(toks, open[1]) {
+			return `step, on or "}"`, statementHint(found, []string{"step", "on"}, parallelBlockName, open,
+				"a parallel block holds its branches (step statements) and its own on lines")
+		}
+		return `step statement or "}"`, stepHint(found, open)
+	case 3:
+		if parallelBlock(toks, open[1]) { // a branch
+			return `step statement or "}"`, stepHint(found, open)
+		}
+	}
+	return `"}"`, ""
+}
+
+// retryParts are the keywords of a retry's optional parts, in the order
+// the grammar takes them: read from Retry's fields, the grammar's own
+// order.
+var retryParts = func() []string {
+	var out []string
+	t := reflect.TypeFor[Retry]()
+	for i := range t.NumField() {
+		if m := partKeywordRe.FindStringSubmatch(t.Field(i).Tag.Get("parser")); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}()
+
+// partKeywordRe picks the keyword out of an optional part's grammar:
+// "( 'jitter' @( 'none' | 'full' ) )?".
+var partKeywordRe = regexp.MustCompile(`^\( '(\w+)'`)
+
+// retryOrder is the hint of a retry whose parts are out of order.
+var retryOrder = fmt.Sprintf("the parts of a retry come in this order, each at most once: %s, as in retry 3 backoff 100ms..5s multiplier 1.5 jitter none",
+	strings.Join(retryParts, ", "))
+
+// retryPartHint recognises a part of a retry (found at toks[i], where a
+// statement should start) that came after a part the grammar takes after
+// it, or a second time: the retry statement ended at the part before it,
+// so the parser sees a statement that cannot start with that keyword.
+func retryPartHint(toks []lexer.Token, i int) (string, bool) {
+	if toks[i].Type != tokIdent || !slices.Contains(retryParts, toks[i].Value) {
+		return "", false
+	}
+	// Back over the retry's own tokens (its count, durations, "..",
+	// part keywords and jitter words) to its "retry".
+	for j := i - 1; j >= 0; j-- {
+		switch t := toks[j]; {
+		case t.Type == tokIdent && t.Value == "retry":
+			return retryOrder, true
+		case t.Type == tokIdent && slices.Contains(statementKeywords, t.Value):
+			return "", false
+		case t.Type == tokIdent || t.Type == tokNumber || t.Type == tokDuration || t.Value == "..":
+		default:
+			return "", false
+		}
+	}
+	return "", false
 }
 
 var (

@@ -185,16 +185,7 @@ func (b *builder) duration(d *parser.Token) dsl.Duration {
 		if reason == "invalid duration "+strconv.Quote(d.Value) {
 			reason = "out of range"
 		}
-		hint := "durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m"
-		if days, ok := strings.CutSuffix(d.Value, "d"); ok {
-			if n, err := strconv.Atoi(days); err == nil && n > 0 && n <= 1<<20 {
-				unit := "days"
-				if n == 1 {
-					unit = "day"
-				}
-				hint = fmt.Sprintf("durations use Go syntax, which has no days: %d %s is %dh", n, unit, 24*n)
-			}
-		}
+		hint, _ := dsl.DurationHint(d.Value)
 		b.errorf(tokenRange(d), hint, "invalid duration %q: %s", d.Value, reason)
 		return 0
 	}
