@@ -233,7 +233,7 @@ func (d *jsonDecoder) decodeTrigger(n *jnode, path string) *Trigger {
 	case TriggerSchedule:
 		t.Schedule, _ = o.str("schedule", true)
 	}
-	o.checkVariant(append([]string{"kind"}, triggerKindFields[t.Kind]...), fmt.Sprintf("a %s trigger", kind), "")
+	o.checkVariant(append([]string{"kind"}, triggerKindFields[t.Kind]...), article(kind+" trigger"), "")
 	return t
 }
 
@@ -337,7 +337,7 @@ func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action
 	for _, f := range spec.Fields {
 		allowed = append(allowed, string(f.Field))
 	}
-	o.checkVariant(allowed, fmt.Sprintf("a %s action", kind), "")
+	o.checkVariant(allowed, article(kind+" action"), "")
 	for _, f := range spec.Fields {
 		name := string(f.Field)
 		acc := fieldAccess[f.Field]

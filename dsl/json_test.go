@@ -86,12 +86,12 @@ func TestDecodeJSONPositions(t *testing.T) {
 			}},
 		{"field of another kind", d(`"steps": [{"name": "A", "action": {"kind": "rpc", "service": "s", "endpoint": "e", "topic": "t"}}], "triggers": [{"kind": "rpc", "endpoint": "x", "schedule": "@daily"}]`),
 			[]string{
-				`$.flows[0].steps[0].action.topic: error json: field "topic" is not allowed in a rpc action [hint: a rpc action has only the fields kind, service, endpoint, request, response]`,
-				`$.flows[0].triggers[0].schedule: error json: field "schedule" is not allowed in a rpc trigger [hint: a rpc trigger has only the fields kind, endpoint]`,
+				`$.flows[0].steps[0].action.topic: error json: field "topic" is not allowed in an rpc action [hint: an rpc action has only the fields kind, service, endpoint, request, response]`,
+				`$.flows[0].triggers[0].schedule: error json: field "schedule" is not allowed in an rpc trigger [hint: an rpc trigger has only the fields kind, endpoint]`,
 			}},
 		{"correlation path", d(`"steps": [{"name": "A", "action": {"kind": "rpc", "service": "s", "endpoint": "e", "correlate_on": "order_id"}}, {"name": "B", "action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlate_on": 7}}, {"name": "C", "action": {"kind": "await", "topic": "t", "event": "e", "correlate": "ID", "correlat_on": "x"}}]`),
 			[]string{
-				`$.flows[0].steps[0].action.correlate_on: error json: field "correlate_on" is not allowed in a rpc action [hint: a rpc action has only the fields kind, service, endpoint, request, response]`,
+				`$.flows[0].steps[0].action.correlate_on: error json: field "correlate_on" is not allowed in an rpc action [hint: an rpc action has only the fields kind, service, endpoint, request, response]`,
 				`$.flows[0].steps[1].action.correlate_on: error json: expected string for "correlate_on", found number [hint: write the value in double quotes: "correlate_on": "7"]`,
 				`$.flows[0].steps[2].action.correlat_on: error json: unknown field "correlat_on" in action [hint: did you mean "correlate_on"?]`,
 			}},
@@ -100,8 +100,8 @@ func TestDecodeJSONPositions(t *testing.T) {
 				`$.flows[0].steps[0].action.duration: error json: expected duration string for "duration" (such as "250ms"), found number [hint: write the duration as a string with its unit: "duration": "30s"]`,
 				`$.flows[0].steps[0].action.topic: error json: field "topic" is not allowed in a sleep action [hint: a sleep action has only the fields kind, duration, until]`,
 				`$.flows[0].steps[1].action.until: error json: expected string for "until", found number [hint: write the value in double quotes: "until": "7"]`,
-				`$.flows[0].steps[2].action.duration: error json: field "duration" is not allowed in a rpc action [hint: a rpc action has only the fields kind, service, endpoint, request, response]`,
-				`$.flows[0].steps[2].action.until: error json: field "until" is not allowed in a rpc action [hint: a rpc action has only the fields kind, service, endpoint, request, response]`,
+				`$.flows[0].steps[2].action.duration: error json: field "duration" is not allowed in an rpc action [hint: an rpc action has only the fields kind, service, endpoint, request, response]`,
+				`$.flows[0].steps[2].action.until: error json: field "until" is not allowed in an rpc action [hint: an rpc action has only the fields kind, service, endpoint, request, response]`,
 			}},
 		{"enums", d(`"retry": {"attempts": 2, "jitter": "ful"}, "steps": [{"name": "A", "action": {"kind": "lambda"}}]`),
 			[]string{

@@ -44,13 +44,8 @@ func (r reported) hint(format string, args ...any) {
 	r.d.ds[r.i] = r.d.ds[r.i].WithHint(format, args...)
 }
 
-// article is word with its indefinite article: "a step", "an action".
-func article(word string) string {
-	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
-		return "an " + word
-	}
-	return "a " + word
-}
+// article is word with its indefinite article: "a step", "an rpc action".
+func article(word string) string { return ident.Article(word) + " " + word }
 
 // asString is a number or boolean written as a JSON string ("3" for 3), or
 // a placeholder for any other value: what a hint suggests writing instead

@@ -2,11 +2,11 @@ package gen
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/dave/jennifer/jen"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // notHandlerKinds names the kinds of step the user does not implement, as
@@ -83,16 +83,7 @@ func (g *flowGen) methodDoc(m dsl.GoMethod) []string {
 	}
 	var routing []string
 	if ot := g.outcomeType(m); ot != "" {
-		routing = prose(fmt.Sprintf("It returns %s %s to choose where the run goes (\"\" is ok).", article(ot), ot))
+		routing = prose(fmt.Sprintf("It returns %s %s to choose where the run goes (\"\" is ok).", ident.Article(ot), ot))
 	}
 	return paragraphs(doc, routing, g.branchDoc(s))
-}
-
-// article is the indefinite article before word, by its first letter: "an
-// OrderOutcome", "a SignupOutcome".
-func article(word string) string {
-	if word != "" && strings.ContainsRune("AEIOUaeiou", rune(word[0])) {
-		return "an"
-	}
-	return "a"
 }

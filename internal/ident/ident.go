@@ -163,3 +163,14 @@ func GoName(s string) string {
 	}
 	return c
 }
+
+// Article is the indefinite article before word in flowgen's messages and
+// generated comments: "an" before a vowel ("an await", "an OrderOutcome")
+// and before "rpc", which is read letter by letter ("an rpc action"), "a"
+// otherwise ("a step", "a SignupOutcome").
+func Article(word string) string {
+	if word != "" && strings.ContainsRune("AEIOUaeiou", rune(word[0])) || strings.EqualFold(word, "rpc") || strings.HasPrefix(strings.ToLower(word), "rpc ") {
+		return "an"
+	}
+	return "a"
+}

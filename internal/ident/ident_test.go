@@ -84,3 +84,14 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestArticle(t *testing.T) {
+	for word, want := range map[string]string{
+		"step": "a", "action": "an", "await": "an", "rpc": "an", "rpc action": "an", "RPC": "an",
+		"OrderOutcome": "an", "SignupOutcome": "a", "rpcx": "a", "": "a",
+	} {
+		if got := Article(word); got != want {
+			t.Errorf("Article(%q) = %q, want %q", word, got, want)
+		}
+	}
+}
