@@ -8,6 +8,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 )
 
@@ -191,18 +192,22 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 		if _, ok := dsl.LookupKind(a.Kind); !ok && a.Kind != "" {
 			return fmt.Errorf("gen: flow %q: step %q: %s is of unknown kind %q", fl.Name, s.Name, what, a.Kind)
 		}
+		// Before the fields' names: an empty until field is what Check
+		// reports it as.
+		if a.Kind == dsl.ActionSleep {
+			if d, bad := dsl.SleepProblem(s.Name, a, diag.Range{}); bad {
+				return fmt.Errorf("gen: flow %q: %s", fl.Name, d.Message) // the message names the step
+			}
+		}
 		for _, f := range a.Spec().Fields {
 			if id := a.IdentField(f.Field); f.Role != "" && id != nil && !token.IsIdentifier(id.Name) {
 				return fmt.Errorf("gen: flow %q: step %q: %s names field %q, not a Go identifier", fl.Name, s.Name, what, id.Name)
 			}
 		}
 		if a.Kind == dsl.ActionChoose {
-			if err := checkChoose(a); err != nil {
-				return fmt.Errorf("gen: flow %q: step %q: %w", fl.Name, s.Name, err)
+			if err := checkChoose(fl, s, a); err != nil {
+				return err
 			}
-		}
-		if a.Kind == dsl.ActionSleep && (a.Until == nil) == (a.Duration <= 0) {
-			return fmt.Errorf("gen: flow %q: step %q: %s sleeps neither a duration above zero nor until a field, or both", fl.Name, s.Name, what)
 		}
 		var names []string
 		empty := false
