@@ -561,13 +561,13 @@ func CorrelationPathProblem(path string) string {
 
 // retry checks one written retry policy.
 func (c *checker) retry(r *Retry, what string, at diag.Range) {
-	if r.Attempts < 1 {
-		c.add(diag.Errorf(at, "retry-attempts", "retry of %s has %d attempts; it needs at least 1", what, r.Attempts).
+	if !ValidAttempts(r.Attempts) {
+		c.add(diag.Errorf(at, "retry-attempts", "retry of %s has %d attempts; it needs at least %d", what, r.Attempts, MinAttempts).
 			WithHint("write `retry 1` for a single try, or more to retry"))
 	}
-	if r.Multiplier != 0 && r.Multiplier < 1 {
+	if r.Multiplier != 0 && !ValidMultiplier(r.Multiplier) {
 		c.add(diag.Errorf(at, "retry-multiplier", "retry of %s has multiplier %g; backoff must not shrink", what, r.Multiplier).
-			WithHint("use a multiplier of 1 (constant backoff) or more; the default is %g", DefaultMultiplier))
+			WithHint("use a multiplier of %g (constant backoff) or more; the default is %g", MinMultiplier, DefaultMultiplier))
 	}
 	if r.Max > 0 && r.Initial > r.Max {
 		c.add(diag.Errorf(at, "backoff-range", "backoff of %s starts at %v, above its maximum %v", what, r.Initial, r.Max).
