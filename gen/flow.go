@@ -75,11 +75,8 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source, target string, pkg *types.
 	if fl.State != nil {
 		// What Check rejects, refused here for a model that was not checked:
 		// the generated code would not compile.
-		switch name := fl.State.Name; {
-		case !token.IsIdentifier(name):
-			return nil, fmt.Errorf("gen: flow %q: state type %q is not a Go identifier", fl.Name, name)
-		case types.Universe.Lookup(name) != nil:
-			return nil, fmt.Errorf("gen: flow %q: state type %q is predeclared in Go", fl.Name, name)
+		if d, bad := dsl.StateTypeProblem(fl); bad {
+			return nil, fmt.Errorf("gen: flow %q: %s", fl.Name, d.Message)
 		}
 	}
 	if len(fl.Steps) == 0 {

@@ -207,6 +207,29 @@ func TestGenerateRefusesWhatCheckReports(t *testing.T) {
 	}
 }
 
+// TestGenerateRefusesStateTypeAsCheck: a state type generated code cannot
+// use is refused with Check's diagnostic (dsl.StateTypeProblem), word for
+// word.
+func TestGenerateRefusesStateTypeAsCheck(t *testing.T) {
+	for _, name := range []string{"a-b", "func", "any"} {
+		f := &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: name},
+			Steps: []*dsl.Step{{Name: "A", Irreversible: true}}}}}
+		var want string
+		for _, d := range dsl.Check(f, dsl.CheckOptions{}) {
+			if d.Code == "name" {
+				want = `gen: flow "F": ` + d.Message
+				break
+			}
+		}
+		if want == "" {
+			t.Fatalf("state %q: Check reports no name error", name)
+		}
+		if _, err := Generate(f, Options{Package: "p"}); err == nil || err.Error() != want {
+			t.Errorf("state %q: Generate = %v; want %q", name, err, want)
+		}
+	}
+}
+
 // TestEveryCorpusFlow generates every .flow and .json of the repository's
 // test corpus: a file that checks without errors generates Go that parses
 // and declares exactly the names dsl.Names lists; any other file gives a
