@@ -482,22 +482,12 @@ func (c *checker) empty(field, what string, r diag.Range) {
 }
 
 // sleep checks a sleep step: it waits a duration above zero or until a
-// state field, not both (the JSON form can say either, or neither); a
-// `timeout` has no attempt to bound; and a deadline no longer than a
+// state field, not both (SleepProblem); a `timeout` has no attempt to bound; and a deadline no longer than a
 // fixed sleep always ends the step with the outcome timeout.
 func (c *checker) sleep(f *Flow, s *Step, at diag.Range) {
 	a := s.Action
-	ar := pick(a.Range, at)
-	switch {
-	case a.Until != nil && a.Duration > 0:
-		c.add(diag.Errorf(ar, "sleep", "sleep in step %q has both a duration and an until field", s.Name).
-			WithHint("keep one: \"duration\" to wait a fixed time, \"until\" to wait until the time in a state field"))
-	case a.Until != nil && strings.TrimSpace(a.Until.Name) == "":
-		c.add(diag.Errorf(pick(a.Until.Range, ar), "sleep", "sleep in step %q waits until an empty field name", s.Name).
-			WithHint("name the state field, a time.Time, that holds when the run wakes"))
-	case a.Until == nil && a.Duration <= 0:
-		c.add(diag.Errorf(ar, "sleep", "sleep in step %q waits no time", s.Name).
-			WithHint("sleep a duration above zero, such as `sleep 336h`, or until a time.Time field of the state: `sleep until ReminderAt`"))
+	if d, bad := SleepProblem(s.Name, a, at); bad {
+		c.add(d)
 	}
 	if s.Timeout > 0 {
 		c.add(diag.Errorf(pick(s.TimeoutRange, at), "sleep-timeout", "step %q sleeps, so its `timeout %s` has no attempt to bound", s.Name, s.Timeout).
@@ -507,6 +497,28 @@ func (c *checker) sleep(f *Flow, s *Step, at diag.Range) {
 		c.add(diag.Warnf(pick(s.DeadlineRange, at), "sleep-deadline", "step %q sleeps %s, but its deadline is %s: it always ends with the outcome timeout", s.Name, a.Duration, FormatDuration(d)).
 			WithHint("raise the deadline above %s, or remove it", a.Duration))
 	}
+}
+
+// SleepProblem returns what is wrong with what sleep action a of step
+// step waits for, as Check reports it (code sleep, at a's range or else
+// at), and whether anything is: a sleep waits a duration above zero or
+// until a named state field, not both (the JSON form and a model built in
+// Go can say either, or neither). It is the one home of the rule: Check
+// reports it, and gen.Generate refuses a model, checked or not, with it.
+func SleepProblem(step string, a *Action, at diag.Range) (diag.Diagnostic, bool) {
+	ar := pick(a.Range, at)
+	switch {
+	case a.Until != nil && a.Duration > 0:
+		return diag.Errorf(ar, "sleep", "sleep in step %q has both a duration and an until field", step).
+			WithHint("keep one: \"duration\" to wait a fixed time, \"until\" to wait until the time in a state field"), true
+	case a.Until != nil && strings.TrimSpace(a.Until.Name) == "":
+		return diag.Errorf(pick(a.Until.Range, ar), "sleep", "sleep in step %q waits until an empty field name", step).
+			WithHint("name the state field, a time.Time, that holds when the run wakes"), true
+	case a.Until == nil && a.Duration <= 0:
+		return diag.Errorf(ar, "sleep", "sleep in step %q waits no time", step).
+			WithHint("sleep a duration above zero, such as `sleep 336h`, or until a time.Time field of the state: `sleep until ReminderAt`"), true
+	}
+	return diag.Diagnostic{}, false
 }
 
 // correlationPath checks the payload path of a correlated await: a
@@ -549,13 +561,13 @@ func CorrelationPathProblem(path string) string {
 
 // retry checks one written retry policy.
 func (c *checker) retry(r *Retry, what string, at diag.Range) {
-	if r.Attempts < 1 {
-		c.add(diag.Errorf(at, "retry-attempts", "retry of %s has %d attempts; it needs at least 1", what, r.Attempts).
+	if !ValidAttempts(r.Attempts) {
+		c.add(diag.Errorf(at, "retry-attempts", "retry of %s has %d attempts; it needs at least %d", what, r.Attempts, MinAttempts).
 			WithHint("write `retry 1` for a single try, or more to retry"))
 	}
-	if r.Multiplier != 0 && r.Multiplier < 1 {
+	if r.Multiplier != 0 && !ValidMultiplier(r.Multiplier) {
 		c.add(diag.Errorf(at, "retry-multiplier", "retry of %s has multiplier %g; backoff must not shrink", what, r.Multiplier).
-			WithHint("use a multiplier of 1 (constant backoff) or more; the default is %g", DefaultMultiplier))
+			WithHint("use a multiplier of %g (constant backoff) or more; the default is %g", MinMultiplier, DefaultMultiplier))
 	}
 	if r.Max > 0 && r.Initial > r.Max {
 		c.add(diag.Errorf(at, "backoff-range", "backoff of %s starts at %v, above its maximum %v", what, r.Initial, r.Max).

@@ -28,7 +28,7 @@ func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, 
 	}
 	for _, b := range a.When {
 		if b != nil {
-			c.cond(s, b.When, pick(b.Range, ar))
+			c.ds = append(c.ds, CondProblems(s.Name, b.When, pick(b.Range, ar))...)
 		}
 	}
 	only := func(r diag.Range, what string) {
@@ -81,14 +81,25 @@ func (c *checker) chooseTarget(f *Flow, s *Step, t *Ident, r diag.Range, index m
 	c.add(d)
 }
 
-// cond checks what the model can say of a condition without the Go types:
-// its shape (which only a model built in Go can get wrong: the JSON
-// decoder refuses a malformed one first, as a json error, and the grammar
-// cannot write one), names that are not empty, and no ordering of
-// booleans.
-func (c *checker) cond(s *Step, cd *Cond, at diag.Range) {
+// CondProblems returns what is wrong with condition cd of the choose in step
+// step, as Check reports it (codes condition and empty), every node's at
+// its own range or else at: the condition's shape (which only a model built
+// in Go can get wrong: the JSON decoder refuses a malformed one first, as a
+// json error, and the grammar cannot write one), names that are not empty,
+// and no ordering of booleans. It is the one home of these rules: Check
+// reports the list, and gen.Generate refuses a model, checked or not, with
+// its first. Whether the fields exist and have the types the literals need
+// is checked against the Go package (dsl/gocheck).
+func CondProblems(step string, cd *Cond, at diag.Range) diag.List {
+	var ds diag.List
+	condProblems(&ds, step, cd, at)
+	return ds
+}
+
+func condProblems(ds *diag.List, step string, cd *Cond, at diag.Range) {
+	add := func(d diag.Diagnostic) { *ds = append(*ds, d) }
 	if cd == nil {
-		c.add(diag.Errorf(at, "condition", "a branch of the choose in step %q has no condition", s.Name).
+		add(diag.Errorf(at, "condition", "a branch of the choose in step %q has no condition", step).
 			WithHint("write `when <condition> -> Step`"))
 		return
 	}
@@ -96,36 +107,36 @@ func (c *checker) cond(s *Step, cd *Cond, at diag.Range) {
 	switch {
 	case cd.Op == CondAnd || cd.Op == CondOr:
 		if len(cd.Args) < 2 {
-			c.add(diag.Errorf(r, "condition", "%q in step %q needs two conditions or more", cd.Op, s.Name).WithHint("join two conditions: `A and B`"))
+			add(diag.Errorf(r, "condition", "%q in step %q needs two conditions or more", cd.Op, step).WithHint("join two conditions: `A and B`"))
 		}
 		for _, a := range cd.Args {
-			c.cond(s, a, r)
+			condProblems(ds, step, a, r)
 		}
 	case cd.Op == CondNot:
 		if len(cd.Args) != 1 {
-			c.add(diag.Errorf(r, "condition", "not in step %q takes one condition", s.Name).WithHint("write `not <condition>`"))
+			add(diag.Errorf(r, "condition", "not in step %q takes one condition", step).WithHint("write `not <condition>`"))
 		}
 		for _, a := range cd.Args {
-			c.cond(s, a, r)
+			condProblems(ds, step, a, r)
 		}
 	case cd.Op == CondField || cd.Op.IsCompare():
 		if cd.Field == nil || strings.TrimSpace(cd.Field.Name) == "" {
-			c.add(diag.Errorf(r, "empty", "empty field name in a condition of step %q", s.Name).WithHint("name a field of the state"))
+			add(diag.Errorf(r, "empty", "empty field name in a condition of step %q", step).WithHint("name a field of the state"))
 			return
 		}
 		if cd.Op == CondField {
 			return
 		}
 		if cd.Value == nil {
-			c.add(diag.Errorf(r, "condition", "comparison of %q in step %q has no value", cd.Field.Name, s.Name).WithHint("compare the field with a string, number, boolean or duration"))
+			add(diag.Errorf(r, "condition", "comparison of %q in step %q has no value", cd.Field.Name, step).WithHint("compare the field with a string, number, boolean or duration"))
 			return
 		}
 		if cd.Value.Kind == LitBool && cd.Op.Ordered() {
-			c.add(diag.Errorf(pick(cd.Value.Range, r), "condition", "%s %s %s in step %q orders booleans, which have no order", cd.Field.Name, cd.Op, cd.Value, s.Name).
+			add(diag.Errorf(pick(cd.Value.Range, r), "condition", "%s %s %s in step %q orders booleans, which have no order", cd.Field.Name, cd.Op, cd.Value, step).
 				WithHint("compare a boolean with == or !=, or write the field alone: `when %s -> ...`", cd.Field.Name))
 		}
 	default:
-		c.add(diag.Errorf(r, "condition", "unknown condition operator %q in step %q", cd.Op, s.Name).
+		add(diag.Errorf(r, "condition", "unknown condition operator %q in step %q", cd.Op, step).
 			WithHint("conditions compare a field with ==, !=, <, <=, > or >=, and combine with and, or, not"))
 	}
 }

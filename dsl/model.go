@@ -95,6 +95,27 @@ type Retry struct {
 // DefaultMultiplier is the backoff growth factor when none is written.
 const DefaultMultiplier = 2.0
 
+// The bounds of a written retry policy, the one home of the rule: the .flow
+// builder reports a number below its bound at the number (code syntax),
+// and Check reports one in any model, JSON or built in Go (retry-attempts,
+// retry-multiplier). Both messages say "at least" the bound.
+const (
+	// MinAttempts is the fewest attempts: retry 1 tries once and never
+	// retries.
+	MinAttempts = 1
+	// MinMultiplier is the smallest backoff multiplier: 1 keeps the delay
+	// constant, less would shrink it.
+	MinMultiplier = 1.0
+)
+
+// ValidAttempts reports whether n is a retry policy's number of attempts:
+// at least MinAttempts.
+func ValidAttempts(n int) bool { return n >= MinAttempts }
+
+// ValidMultiplier reports whether m, a written multiplier (the model's 0
+// is none written: DefaultMultiplier), is one: at least MinMultiplier.
+func ValidMultiplier(m float64) bool { return m >= MinMultiplier }
+
 // ActionKind is what a step does.
 type ActionKind string
 

@@ -377,18 +377,8 @@ func checkNames(file *File, target string) diag.List {
 		}
 		st := f.State
 		states[st.Name] = true
-		switch {
-		case !ident.IsGo(st.Name):
-			ds = append(ds, diag.Errorf(st.Range, "name", "state type %q is not a Go identifier", st.Name).
-				WithHint("name a struct type declared in the package, such as %sState", f.Name))
-			continue
-		case token.IsKeyword(st.Name):
-			ds = append(ds, diag.Errorf(st.Range, "name", "state type %q is a Go keyword", st.Name).
-				WithHint("name a struct type declared in the package, such as %sState", f.Name))
-			continue
-		case types.Universe.Lookup(st.Name) != nil:
-			ds = append(ds, diag.Errorf(st.Range, "name", "state type %q is a predeclared Go identifier, not a struct type of the package", st.Name).
-				WithHint("declare a struct type, such as %sState, and name it here", f.Name))
+		if d, bad := StateTypeProblem(f); bad {
+			ds = append(ds, d)
 			continue
 		}
 		if prev, ok := seen[st.Name]; ok {
@@ -527,4 +517,26 @@ func (f *Flow) StepGroups() [][]*Step {
 		groups = append(groups, cur)
 	}
 	return groups
+}
+
+// StateTypeProblem returns what makes the name of f's state type one that
+// generated code cannot declare its functions over, as Check reports it
+// (code name, at the name), and whether anything does: it is a Go
+// identifier, not a keyword and not predeclared (int, error, ...). It is
+// the one home of the rule: Check reports it, and gen.Generate refuses a
+// model, checked or not, with it. f.State must not be nil.
+func StateTypeProblem(f *Flow) (diag.Diagnostic, bool) {
+	st := f.State
+	switch {
+	case !ident.IsGo(st.Name):
+		return diag.Errorf(st.Range, "name", "state type %q is not a Go identifier", st.Name).
+			WithHint("name a struct type declared in the package, such as %sState", f.Name), true
+	case token.IsKeyword(st.Name):
+		return diag.Errorf(st.Range, "name", "state type %q is a Go keyword", st.Name).
+			WithHint("name a struct type declared in the package, such as %sState", f.Name), true
+	case types.Universe.Lookup(st.Name) != nil:
+		return diag.Errorf(st.Range, "name", "state type %q is a predeclared Go identifier, not a struct type of the package", st.Name).
+			WithHint("declare a struct type, such as %sState, and name it here", f.Name), true
+	}
+	return diag.Diagnostic{}, false
 }

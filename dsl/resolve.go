@@ -199,8 +199,8 @@ func (r Retry) Policy() runtime.RetryPolicy {
 }
 
 func (r Retry) normalized() Retry {
-	if r.Attempts < 1 {
-		r.Attempts = 1
+	if !ValidAttempts(r.Attempts) {
+		r.Attempts = MinAttempts
 	}
 	if r.Multiplier == 0 {
 		r.Multiplier = DefaultMultiplier

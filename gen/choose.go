@@ -8,6 +8,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 )
 
@@ -81,58 +82,38 @@ func literal(l *dsl.Literal) jen.Code {
 
 // checkChoose refuses, for a model that was not checked, what would not
 // compile or would put other text than a condition into the code: a
-// missing otherwise or target, a malformed condition, a field that is not
-// a Go identifier, a number that is not one.
-func checkChoose(a *dsl.Action) error {
+// missing otherwise or target; what dsl.CondProblems finds, as Check
+// reports it; and what only the Go text needs, a field that is not a Go
+// identifier or a literal that is not Go syntax of its kind.
+func checkChoose(fl *dsl.Flow, s *dsl.Step, a *dsl.Action) error {
 	if a.Otherwise == nil {
-		return fmt.Errorf("choose without otherwise")
-	}
-	var walk func(c *dsl.Cond) error
-	walk = func(c *dsl.Cond) error {
-		switch {
-		case c == nil:
-			return fmt.Errorf("empty condition")
-		case c.Op == dsl.CondAnd || c.Op == dsl.CondOr:
-			if len(c.Args) < 2 {
-				return fmt.Errorf("%s of fewer than two conditions", c.Op)
-			}
-		case c.Op == dsl.CondNot:
-			if len(c.Args) != 1 {
-				return fmt.Errorf("not of %d conditions", len(c.Args))
-			}
-		case c.Op == dsl.CondField || c.Op.IsCompare():
-			if c.Field == nil || !token.IsIdentifier(c.Field.Name) {
-				return fmt.Errorf("condition on field %q, not a Go identifier", c.Field.String())
-			}
-			if c.Op == dsl.CondField {
-				return nil
-			}
-			if c.Value == nil {
-				return fmt.Errorf("comparison of %q without a value", c.Field.Name)
-			}
-			if c.Value.Kind == dsl.LitNumber && !isNumber(c.Value.Text) {
-				return fmt.Errorf("condition on %q: %q is not a number", c.Field.Name, c.Value.Text)
-			}
-			if _, err := time.ParseDuration(c.Value.Text); c.Value.Kind == dsl.LitDuration && err != nil {
-				return fmt.Errorf("condition on %q: %w", c.Field.Name, err)
-			}
-			return nil
-		default:
-			return fmt.Errorf("unknown condition operator %q", c.Op)
-		}
-		for _, a := range c.Args {
-			if err := walk(a); err != nil {
-				return err
-			}
-		}
-		return nil
+		return fmt.Errorf("gen: flow %q: step %q: choose without otherwise", fl.Name, s.Name)
 	}
 	for _, b := range a.When {
 		if b == nil || b.Target == nil {
-			return fmt.Errorf("choose branch without a target")
+			return fmt.Errorf("gen: flow %q: step %q: choose branch without a target", fl.Name, s.Name)
 		}
-		if err := walk(b.When); err != nil {
-			return err
+		// The message names the step.
+		if ds := dsl.CondProblems(s.Name, b.When, diag.Range{}); len(ds) > 0 {
+			return fmt.Errorf("gen: flow %q: %s", fl.Name, ds[0].Message)
+		}
+		var err error
+		b.When.Fields(func(c *dsl.Cond) {
+			switch {
+			case err != nil:
+			case !token.IsIdentifier(c.Field.Name):
+				err = fmt.Errorf("condition on field %q, not a Go identifier", c.Field.Name)
+			case c.Op == dsl.CondField || c.Value == nil: // a bool field alone: no literal
+			case c.Value.Kind == dsl.LitNumber && !isNumber(c.Value.Text):
+				err = fmt.Errorf("condition on %q: %q is not a number", c.Field.Name, c.Value.Text)
+			case c.Value.Kind == dsl.LitDuration:
+				if _, perr := time.ParseDuration(c.Value.Text); perr != nil {
+					err = fmt.Errorf("condition on %q: %w", c.Field.Name, perr)
+				}
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("gen: flow %q: step %q: %w", fl.Name, s.Name, err)
 		}
 	}
 	return nil

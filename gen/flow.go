@@ -8,6 +8,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 )
 
@@ -74,11 +75,8 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source, target string, pkg *types.
 	if fl.State != nil {
 		// What Check rejects, refused here for a model that was not checked:
 		// the generated code would not compile.
-		switch name := fl.State.Name; {
-		case !token.IsIdentifier(name):
-			return nil, fmt.Errorf("gen: flow %q: state type %q is not a Go identifier", fl.Name, name)
-		case types.Universe.Lookup(name) != nil:
-			return nil, fmt.Errorf("gen: flow %q: state type %q is predeclared in Go", fl.Name, name)
+		if d, bad := dsl.StateTypeProblem(fl); bad {
+			return nil, fmt.Errorf("gen: flow %q: %s", fl.Name, d.Message)
 		}
 	}
 	if len(fl.Steps) == 0 {
@@ -191,18 +189,22 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 		if _, ok := dsl.LookupKind(a.Kind); !ok && a.Kind != "" {
 			return fmt.Errorf("gen: flow %q: step %q: %s is of unknown kind %q", fl.Name, s.Name, what, a.Kind)
 		}
+		// Before the fields' names: an empty until field is what Check
+		// reports it as.
+		if a.Kind == dsl.ActionSleep {
+			if d, bad := dsl.SleepProblem(s.Name, a, diag.Range{}); bad {
+				return fmt.Errorf("gen: flow %q: %s", fl.Name, d.Message) // the message names the step
+			}
+		}
 		for _, f := range a.Spec().Fields {
 			if id := a.IdentField(f.Field); f.Role != "" && id != nil && !token.IsIdentifier(id.Name) {
 				return fmt.Errorf("gen: flow %q: step %q: %s names field %q, not a Go identifier", fl.Name, s.Name, what, id.Name)
 			}
 		}
 		if a.Kind == dsl.ActionChoose {
-			if err := checkChoose(a); err != nil {
-				return fmt.Errorf("gen: flow %q: step %q: %w", fl.Name, s.Name, err)
+			if err := checkChoose(fl, s, a); err != nil {
+				return err
 			}
-		}
-		if a.Kind == dsl.ActionSleep && (a.Until == nil) == (a.Duration <= 0) {
-			return fmt.Errorf("gen: flow %q: step %q: %s sleeps neither a duration above zero nor until a field, or both", fl.Name, s.Name, what)
 		}
 		var names []string
 		empty := false

@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/dsl/flowfile"
 )
@@ -132,7 +134,7 @@ func TestGenerateRefuses(t *testing.T) {
 		{"nil flow", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{nil}}, Options{Package: "p"}, "nil"},
 		{"unknown kind", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: "teleport"}}}}}}, Options{Package: "p"}, `unknown kind "teleport"`},
 		{"rollback of a kind that cannot undo", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Rollback: &dsl.Rollback{Action: &dsl.Action{Kind: dsl.ActionPublish, Topic: "t", Event: "e"}}}}}}}, Options{Package: "p"}, "a rollback is a Go method or an action of kind rpc, call, not publish"},
-		{"sleep without a time", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep}}}}}}, Options{Package: "p"}, "sleeps neither a duration above zero nor until a field"},
+		{"sleep without a time", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep}}}}}}, Options{Package: "p"}, `sleep in step "A" waits no time`},
 		{"sleep until a field that is not a Go identifier", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "S"}, Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep, Until: &dsl.Ident{Name: "a-b"}}}}}}}, Options{Package: "p"}, `names field "a-b"`},
 		{"rpc without endpoint", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionRPC, Service: "s"}}}}}}, Options{Package: "p"}, "its action without service or endpoint"},
 	} {
@@ -142,6 +144,89 @@ func TestGenerateRefuses(t *testing.T) {
 				t.Errorf("Generate = %d files, %v; want an error containing %q", len(out), err, tc.want)
 			}
 		})
+	}
+}
+
+// TestGenerateRefusesWhatCheckReports: for a malformed condition or sleep,
+// which only a model built in Go can have, Generate refuses with the first
+// diagnostic Check reports (dsl.CondProblems, dsl.SleepProblem: the rules'
+// one home), word for word, and refuses nothing Check lets through.
+func TestGenerateRefusesWhatCheckReports(t *testing.T) {
+	field := func(name string) *dsl.Ident { return &dsl.Ident{Name: name} }
+	cmp := func(f string, op dsl.CondOp, v *dsl.Literal) *dsl.Cond {
+		return &dsl.Cond{Op: op, Field: field(f), Value: v}
+	}
+	num := &dsl.Literal{Kind: dsl.LitNumber, Text: "1"}
+	yes := &dsl.Literal{Kind: dsl.LitBool, Text: "true"}
+	choose := func(c *dsl.Cond) *dsl.Action {
+		return &dsl.Action{Kind: dsl.ActionChoose, When: []*dsl.Branch{{When: c, Target: field(dsl.TargetDone)}}, Otherwise: field(dsl.TargetFail)}
+	}
+	sleep := func(d time.Duration, until *dsl.Ident) *dsl.Action {
+		return &dsl.Action{Kind: dsl.ActionSleep, Duration: dsl.Duration(d), Until: until}
+	}
+	for _, tc := range []struct {
+		name string
+		a    *dsl.Action
+		bad  bool
+	}{
+		{"no condition", choose(nil), true},
+		{"and of one", choose(&dsl.Cond{Op: dsl.CondAnd, Args: []*dsl.Cond{cmp("N", dsl.CondEq, num)}}), true},
+		{"not of two", choose(&dsl.Cond{Op: dsl.CondNot, Args: []*dsl.Cond{{Op: dsl.CondField, Field: field("B")}, {Op: dsl.CondField, Field: field("C")}}}), true},
+		{"empty field under or", choose(&dsl.Cond{Op: dsl.CondOr, Args: []*dsl.Cond{{Op: dsl.CondField, Field: field("B")}, cmp(" ", dsl.CondEq, num)}}), true},
+		{"no value", choose(cmp("N", dsl.CondGe, nil)), true},
+		{"ordered booleans", choose(cmp("B", dsl.CondLt, yes)), true},
+		{"unknown operator", choose(&dsl.Cond{Op: "~", Field: field("N"), Value: num}), true},
+		{"a good condition", choose(&dsl.Cond{Op: dsl.CondAnd, Args: []*dsl.Cond{cmp("N", dsl.CondGe, num), {Op: dsl.CondNot, Args: []*dsl.Cond{cmp("B", dsl.CondEq, yes)}}}}), false},
+		{"sleep no time", sleep(0, nil), true},
+		{"sleep both", sleep(time.Hour, field("At")), true},
+		{"sleep until an empty field", sleep(0, field(" ")), true},
+		{"sleep a duration", sleep(time.Hour, nil), false},
+		{"sleep until a field", sleep(0, field("At")), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: field("S"), Steps: []*dsl.Step{{Name: "A", Action: tc.a}}}}}
+			var first *diag.Diagnostic
+			for _, d := range dsl.Check(f, dsl.CheckOptions{}) {
+				if d.Severity == diag.Error {
+					first = &d
+					break
+				}
+			}
+			_, err := Generate(f, Options{Package: "p", Types: syntheticTypes(f)})
+			switch {
+			case !tc.bad && first != nil:
+				t.Fatalf("Check reports %s: %s", first.Code, first.Message)
+			case !tc.bad && err != nil:
+				t.Errorf("Generate refuses what Check lets through: %v", err)
+			case tc.bad && first == nil:
+				t.Fatalf("Check reports no error")
+			case tc.bad && (err == nil || err.Error() != `gen: flow "F": `+first.Message):
+				t.Errorf("Generate = %v; want the error of Check's first diagnostic, %q", err, first.Message)
+			}
+		})
+	}
+}
+
+// TestGenerateRefusesStateTypeAsCheck: a state type generated code cannot
+// use is refused with Check's diagnostic (dsl.StateTypeProblem), word for
+// word.
+func TestGenerateRefusesStateTypeAsCheck(t *testing.T) {
+	for _, name := range []string{"a-b", "func", "any"} {
+		f := &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: name},
+			Steps: []*dsl.Step{{Name: "A", Irreversible: true}}}}}
+		var want string
+		for _, d := range dsl.Check(f, dsl.CheckOptions{}) {
+			if d.Code == "name" {
+				want = `gen: flow "F": ` + d.Message
+				break
+			}
+		}
+		if want == "" {
+			t.Fatalf("state %q: Check reports no name error", name)
+		}
+		if _, err := Generate(f, Options{Package: "p"}); err == nil || err.Error() != want {
+			t.Errorf("state %q: Generate = %v; want %q", name, err, want)
+		}
 	}
 }
 

@@ -149,8 +149,8 @@ func (b *builder) attempts(n *parser.Token) int {
 		b.errorf(r, "attempts count tries in all, such as retry 3", "invalid retry attempts %q: want a whole number", n.Value)
 	case err != nil:
 		b.errorf(r, "attempts count tries in all, such as retry 3", "invalid retry attempts %q: too large", n.Value)
-	case v < 1:
-		b.errorf(r, "attempts count tries in all: retry 1 tries once and never retries", "invalid retry attempts %q: want at least 1", n.Value)
+	case !dsl.ValidAttempts(v):
+		b.errorf(r, "attempts count tries in all: retry 1 tries once and never retries", "invalid retry attempts %q: want at least %d", n.Value, dsl.MinAttempts)
 	default:
 		return v
 	}
@@ -163,8 +163,8 @@ func (b *builder) multiplier(n *parser.Token) float64 {
 	switch {
 	case err != nil:
 		b.errorf(r, "the backoff is multiplied by it after each attempt, such as multiplier 1.5", "invalid multiplier %q: too large", n.Value)
-	case v < 1:
-		b.errorf(r, "the backoff is multiplied by it after each attempt; 1 keeps it constant", "invalid multiplier %q: want at least 1", n.Value)
+	case !dsl.ValidMultiplier(v):
+		b.errorf(r, "the backoff is multiplied by it after each attempt; 1 keeps it constant", "invalid multiplier %q: want at least %g", n.Value, dsl.MinMultiplier)
 	default:
 		return v
 	}
