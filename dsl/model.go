@@ -93,7 +93,7 @@ type Retry struct {
 }
 
 // DefaultMultiplier is the backoff growth factor when none is written.
-const DefaultMultiplier = 2.0
+const DefaultMultiplier = runtime.DefaultMultiplier
 
 // The bounds of a written retry policy, the one home of the rule: the .flow
 // builder reports a number below its bound at the number (code syntax),

@@ -39,8 +39,21 @@ type RetryPolicy struct {
 	Attempts   int           // total attempts, >= 1 (0 means 1)
 	Initial    time.Duration // first backoff; 0 retries at once
 	Max        time.Duration // cap on one backoff; 0 means no cap
-	Multiplier float64       // growth per attempt; 0 means 2
+	Multiplier float64       // growth per attempt; 0 means DefaultMultiplier
 	Jitter     bool          // full jitter
+}
+
+// DefaultMultiplier is a RetryPolicy's growth per attempt when its
+// Multiplier is 0: the .flow language's default too (dsl.DefaultMultiplier).
+const DefaultMultiplier = 2.0
+
+// Growth is the policy's growth per attempt: Multiplier, or
+// DefaultMultiplier when it is 0.
+func (p RetryPolicy) Growth() float64 {
+	if p.Multiplier <= 0 {
+		return DefaultMultiplier
+	}
+	return p.Multiplier
 }
 
 func (p RetryPolicy) attempts() int {
@@ -55,10 +68,7 @@ func (p RetryPolicy) backoff(failed int) time.Duration {
 	if p.Initial <= 0 {
 		return 0
 	}
-	m := p.Multiplier
-	if m <= 0 {
-		m = 2
-	}
+	m := p.Growth()
 	d := float64(p.Initial)
 	for i := 1; i < failed; i++ {
 		d *= m

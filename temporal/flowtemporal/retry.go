@@ -86,11 +86,7 @@ const minInterval = time.Millisecond
 func RetryPolicy(p runtime.RetryPolicy) *temporal.RetryPolicy {
 	attempts := max(p.Attempts, 1)
 	initial := max(p.Initial, minInterval)
-	mult := p.Multiplier
-	if mult <= 0 {
-		mult = 2
-	}
-	mult = max(mult, 1) // Temporal refuses a shrinking interval
+	mult := max(p.Growth(), 1) // Temporal refuses a shrinking interval
 	capped := p.Max
 	if capped <= 0 {
 		longest := float64(initial) * math.Pow(mult, float64(max(attempts-2, 0)))
