@@ -79,7 +79,7 @@ var routes = []route{
 	{Route{"GET /flows/{flow}", RoleClient, []string{"handlers"}}, (*Engine).httpGetFlow},
 	{Route{"POST /events/{topic}/{event}", RoleClient, []string{"id"}}, (*Engine).httpPublish},
 	// Dead letters hold the payloads of every publisher: the operator's.
-	{Route{"GET /deadletters", RoleAdmin, []string{"topic", "event", "limit", "cursor"}}, (*Engine).httpDeadLetters},
+	{Route{"GET /deadletters", RoleAdmin, []string{"topic", "event", "order", "limit", "cursor"}}, (*Engine).httpDeadLetters},
 	// Metrics count runs by flow and state, which a client may read run by
 	// run already: a Prometheus scraper needs no more than a client token.
 	{Route{"GET /metrics", RoleClient, nil}, (*Engine).httpMetrics},

@@ -52,14 +52,14 @@ type DeadLetter struct {
 // not "", in the order they arrived. They are kept for
 // Options.DeadLetterRetention.
 func (e *Engine) DeadLetters(topic, event string) ([]DeadLetter, error) {
-	return e.deadLetters(topic, event, store.MessageKey{}, 0)
+	return e.deadLetters(topic, event, false, store.MessageKey{}, 0)
 }
 
-// deadLetters is DeadLetters, the first limit of them (0: all) received
-// after the message after (store.MessageFilter.After; zero: from the
-// first).
-func (e *Engine) deadLetters(topic, event string, after store.MessageKey, limit int) ([]DeadLetter, error) {
-	ms, err := e.in.st.Messages(store.MessageFilter{Topic: topic, Event: event, State: store.MessageDead, After: after, Limit: limit})
+// deadLetters is DeadLetters, newest first if newest, the first limit of
+// them (0: all) listed after the message after (store.MessageFilter.After;
+// zero: from the first).
+func (e *Engine) deadLetters(topic, event string, newest bool, after store.MessageKey, limit int) ([]DeadLetter, error) {
+	ms, err := e.in.st.Messages(store.MessageFilter{Topic: topic, Event: event, State: store.MessageDead, Newest: newest, After: after, Limit: limit})
 	if err != nil {
 		return nil, err
 	}

@@ -59,8 +59,10 @@ func TestDeadLettersPage(t *testing.T) {
 
 // GET /deadletters pages with a cursor, as GET /runs does: next_cursor,
 // there with "truncated", is the ?cursor= of the next page. Following it
-// lists every dead letter once, in the order they arrived, on both stores,
-// while a letter arrives between two pages (it comes on a later page). A
+// lists every dead letter once, in the order they arrived (or newest first
+// with ?order=newest, anything but newest or oldest being 400), on both
+// stores, while a letter arrives between two pages (oldest first it comes
+// on a later page; newest first it is before the first, on none). A
 // cursor GET /deadletters did not answer, or whose letter the inbox no
 // longer keeps, is 400 and changes nothing; GET /runs refuses it too.
 func TestDeadLettersCursor(t *testing.T) {
@@ -114,28 +116,49 @@ func TestDeadLettersCursor(t *testing.T) {
 				return ids, next
 			}
 
-			var got []string
-			cursor := ""
-			for page := 0; ; page++ {
-				q := "topic=orders&limit=4"
-				if cursor != "" {
-					q += "&cursor=" + url.QueryEscape(cursor)
+			// pages follows next_cursor from the first page of order,
+			// with a letter (of late, and one of another topic) arriving
+			// after the second page.
+			pages := func(order, late string) (got []string) {
+				t.Helper()
+				cursor := ""
+				for page := 0; ; page++ {
+					q := "topic=orders&limit=4&order=" + order
+					if cursor != "" {
+						q += "&cursor=" + url.QueryEscape(cursor)
+					}
+					ids, next := list(q)
+					got = append(got, ids...)
+					if next == "" {
+						return got
+					}
+					if page == 1 {
+						add("orders", late)
+						add("other", late)
+					}
+					if page > 10 {
+						t.Fatalf("still paging after %d pages: %v", page, got)
+					}
+					cursor = next
 				}
-				ids, next := list(q)
-				got = append(got, ids...)
-				if next == "" {
-					break
-				}
-				if page == 1 {
-					add("orders", "late")
-				}
-				if page > 10 {
-					t.Fatalf("still paging after %d pages: %v", page, got)
-				}
-				cursor = next
 			}
-			if !slices.Equal(got, want) {
-				t.Fatalf("pages listed %v, want %v", got, want)
+			// Oldest first, the letter that arrives comes on a later page.
+			if got := pages("oldest", "late"); !slices.Equal(got, want) {
+				t.Fatalf("pages oldest first listed %v, want %v", got, want)
+			}
+			// Newest first, it is newer than the first page: on none.
+			newest := slices.Clone(want)
+			slices.Reverse(newest)
+			if got := pages("newest", "later"); !slices.Equal(got, newest) {
+				t.Fatalf("pages newest first listed %v, want %v", got, newest)
+			}
+			if ids, _ := list("topic=orders&limit=1&order=newest"); !slices.Equal(ids, []string{"later"}) {
+				t.Errorf("newest first, the first page is %v, want the letter that arrived last", ids)
+			}
+			for _, bad := range []string{"Newest", "desc", "x"} {
+				if status, body := c.do("GET", "/deadletters?order="+bad, ""); status != 400 {
+					t.Errorf("GET /deadletters?order=%s: %d %v, want 400", bad, status, body)
+				}
 			}
 
 			for _, bad := range []string{
@@ -160,6 +183,10 @@ func TestDeadLettersCursor(t *testing.T) {
 			}
 			if ids, _ := list("topic=orders&limit=2&cursor=" + url.QueryEscape(first)); !slices.Equal(ids, want[1:3]) {
 				t.Errorf("after m-000: %v, want %v", ids, want[1:3])
+			}
+			tenth := deadLetterCursor.encode("orders", "order.placed", "m-010")
+			if ids, _ := list("topic=orders&limit=2&order=newest&cursor=" + url.QueryEscape(tenth)); !slices.Equal(ids, []string{"m-009", "m-008"}) {
+				t.Errorf("newest first after m-010: %v, want [m-009 m-008]", ids)
 			}
 		})
 	}

@@ -26,15 +26,17 @@ const MaxBody = 1 << 20
 //	POST /rpc/{endpoint}           start the flow whose rpc trigger is endpoint; body: the state
 //	GET  /runs/{id}                a run's status
 //	GET  /runs/{id}/history        a run's events
-//	GET  /runs?flow=F&status=S&since=T&until=T&correlation=V&limit=N&cursor=C
+//	GET  /runs?flow=F&status=S&since=T&until=T&correlation=V&order=O&limit=N&cursor=C
 //	                               list runs (status: a run state, or "active"; since,
-//	                               until: RFC 3339 start times), a page at a time (next_cursor)
+//	                               until: RFC 3339 start times; order: oldest, or newest
+//	                               first), a page at a time (next_cursor)
 //	POST /runs/{id}/abort          abort a run
 //	PUT  /flows  (or POST)         register JSON flows (a `flowgen json` document)
 //	GET  /flows, GET /flows/{flow} list flows, a JSON flow's definition
 //	POST /events/{topic}/{event}   publish an event, durable before the 202; body: the payload
-//	GET  /deadletters?topic=T&event=E&limit=N&cursor=C
-//	                               the inbox's dead letters, a page at a time (next_cursor)
+//	GET  /deadletters?topic=T&event=E&order=O&limit=N&cursor=C
+//	                               the inbox's dead letters (order: as for runs), a page at
+//	                               a time (next_cursor)
 //
 // Starting a run answers 201 {"run_id": ...} once its first event is
 // durable; ?run_id=ID (or an Idempotency-Key header) chooses the ID, and
@@ -570,13 +572,18 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	newest, err := listOrder(q) // webview.go, as GET /runs reads it
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, nil)
+		return
+	}
 	var after store.MessageKey
 	if k, ok := cursorParam(w, q, deadLetterCursor); !ok {
 		return
 	} else if k != nil {
 		after = store.MessageKey{Topic: k[0], Event: k[1], ID: k[2]}
 	}
-	dls, err := e.deadLetters(q.Get("topic"), q.Get("event"), after, limit+1) // one more tells whether there are more
+	dls, err := e.deadLetters(q.Get("topic"), q.Get("event"), newest, after, limit+1) // one more tells whether there are more
 	if errors.Is(err, store.ErrUnknownMessage) && after != (store.MessageKey{}) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q names a dead letter the inbox no longer keeps: list again from the start", q.Get("cursor")), nil)
 		return

@@ -64,17 +64,15 @@ func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
 
 // moreFilters reads the filters of GET /runs that the web view adds:
 // since and until (RFC 3339: runs started at or after since, before
-// until), correlation (store.RunInfo.Correlation), and order ("newest"
-// first, or "oldest", the default), so that a new run is on the first
-// page, where a list that follows the runs shows it.
+// until), correlation (store.RunInfo.Correlation), and order (listOrder),
+// so that a new run is on the first page, where a list that follows the
+// runs shows it.
 func moreFilters(q url.Values, f *store.Filter) error {
-	switch o := q.Get("order"); o {
-	case "", "oldest":
-	case "newest":
-		f.Newest = true
-	default:
-		return fmt.Errorf("order %q: want newest or oldest", o)
+	newest, err := listOrder(q)
+	if err != nil {
+		return err
 	}
+	f.Newest = newest
 	for _, t := range []struct {
 		key string
 		dst *time.Time
@@ -89,6 +87,19 @@ func moreFilters(q url.Values, f *store.Filter) error {
 	}
 	f.Correlation = q.Get("correlation")
 	return nil
+}
+
+// listOrder reads ?order= of a list that pages with a cursor (GET /runs,
+// GET /deadletters): "newest" first (true), or "oldest", the default.
+func listOrder(q url.Values) (newest bool, err error) {
+	switch o := q.Get("order"); o {
+	case "", "oldest":
+		return false, nil
+	case "newest":
+		return true, nil
+	default:
+		return false, fmt.Errorf("order %q: want newest or oldest", o)
+	}
 }
 
 // errNoDefinition: a flow registered without the model a diagram is

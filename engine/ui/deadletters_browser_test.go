@@ -31,9 +31,11 @@ func (v *env) deadLetter(topic, event, id, payload, reason string) {
 // The dead letters page, for an admin: linked from the navigation, each
 // dead letter with its topic, event, ID, reason and payload, all as text
 // (markup stays text; a payload is shown as it arrived, its numbers not
-// rounded; one that is not JSON says so), a page of 25 at a time with
-// Next and Previous, filtered by topic, read again on Refresh. A client,
-// whom the API refuses them, has no link, and the page reads none.
+// rounded; one that is not JSON says so), newest first (the one an
+// operator looks for), a page of 25 at a time with Next and Previous, read
+// again on Refresh; switched to oldest first by the Order select (kept in
+// the fragment, and with a filter), filtered by topic. A client, whom the
+// API refuses them, has no link, and the page reads none.
 func TestBrowserDeadLetters(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
@@ -42,19 +44,39 @@ func TestBrowserDeadLetters(t *testing.T) {
 	for i := range 24 {
 		v.deadLetter("orders", "placed", fmt.Sprintf("m-%02d", i), `{}`, "test")
 	}
+	// topID is the ID of the top row (undefined for none: the page draws
+	// its table before the rows come).
+	const topID = `(document.querySelector("#deadletters tbody tr[data-id]") || {dataset: {}}).dataset.id`
+	ids := func(what string) []string {
+		t.Helper()
+		return get(t, ctx, what, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#deadletters tbody tr[data-id]")).map(function (tr) { return tr.dataset.id; })`))
+	}
 
+	// Newest first by default: the last that arrived on top, the first
+	// (poison-1) alone on the second page.
 	signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
 	run(t, ctx, "the link", chromedp.WaitVisible(chromedp.CSS("#nav-deadletters")),
 		chromedp.Click(chromedp.CSS("#nav-deadletters")),
-		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="m-22"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="poison-2"]`)),
 		chromedp.WaitReady(chromedp.CSS("#nav-deadletters.active")))
 	if live := get(t, ctx, "no live badge", chromedp.Evaluate[bool](`!document.querySelector("#live").hidden`)); live {
 		t.Error("the page shows a live badge, but follows nothing")
 	}
-	rows := get(t, ctx, "rows", chromedp.Evaluate[int](`document.querySelectorAll("#deadletters tbody tr[data-id]").length`))
-	if rows != 25 {
-		t.Errorf("%d dead letters on the first page, want 25", rows)
+	if order := get(t, ctx, "the order", chromedp.Evaluate[string](`document.querySelector("#dl-order").value`)); order != "newest" {
+		t.Errorf("the order reads %q, want newest by default", order)
 	}
+	if got := ids("the first page"); len(got) != 25 || got[0] != "m-23" || got[1] != "m-22" || got[24] != "poison-2" {
+		t.Errorf("the first page lists %v, want 25, newest first: m-23, m-22, ..., poison-2", got)
+	}
+	if got := get(t, ctx, "not JSON", textOf(`#deadletters tr[data-id="poison-2"] td.dl-payload`)); got != "not JSON:\n<b>not json</b> "+markup {
+		t.Errorf("a payload that is not JSON reads %q", got)
+	}
+	inert(t, ctx, "the dead letters")
+	shot(t, ctx, "1-first-page")
+
+	run(t, ctx, "the next page", chromedp.Click(chromedp.CSS("#dl-next")),
+		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="poison-1"]`)),
+		poll(`document.querySelectorAll("#deadletters tbody tr[data-id]").length === 1 && document.querySelector("#dl-next").disabled`))
 	first := get(t, ctx, "the poison", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#deadletters tr[data-id="poison-1"] td')).map(function (td) { return td.innerText; })`))
 	var want any
 	if err := json.Unmarshal([]byte(poisonPayload), &want); err == nil {
@@ -67,29 +89,42 @@ func TestBrowserDeadLetters(t *testing.T) {
 	if len(first) == 7 && first[6] != wantPayload {
 		t.Errorf("the poison's payload reads\n%s\nwant it as it arrived\n%s", first[6], wantPayload)
 	}
-	if got := get(t, ctx, "not JSON", textOf(`#deadletters tr[data-id="poison-2"] td.dl-payload`)); got != "not JSON:\n<b>not json</b> "+markup {
-		t.Errorf("a payload that is not JSON reads %q", got)
-	}
-	inert(t, ctx, "the dead letters")
-	shot(t, ctx, "1-first-page")
-
-	run(t, ctx, "the next page", chromedp.Click(chromedp.CSS("#dl-next")),
-		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="m-23"]`)),
-		poll(`document.querySelectorAll("#deadletters tbody tr[data-id]").length === 1 && document.querySelector("#dl-next").disabled`))
-	v.deadLetter("orders", "placed", "late", `{"late": true}`, "test")
-	run(t, ctx, "refresh", chromedp.Click(chromedp.CSS("#dl-refresh")),
-		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="late"]`)))
+	inert(t, ctx, "the poison")
 	shot(t, ctx, "2-next-page")
+
+	// Newest first, a letter that arrives goes on top of the first page.
+	v.deadLetter("orders", "placed", "late", `{"late": true}`, "test")
 	run(t, ctx, "the previous page", chromedp.Click(chromedp.CSS("#dl-prev")),
-		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="poison-1"]`)))
+		poll(topID+` === "late"`))
+	v.deadLetter("orders", "placed", "later", `{"late": true}`, "test")
+	run(t, ctx, "refresh", chromedp.Click(chromedp.CSS("#dl-refresh")),
+		poll(topID+` === "later"`))
+
+	// Oldest first: in the order they arrived, from poison-1; the
+	// letters that arrived last on the second page.
+	run(t, ctx, "oldest first",
+		js(`var s = document.querySelector("#dl-order"); s.value = "oldest"; s.dispatchEvent(new Event("change"));`),
+		poll(`location.hash === "#/deadletters?order=oldest" && `+topID+` === "poison-1"`))
+	if got := ids("oldest first"); len(got) != 25 || got[0] != "poison-1" || got[1] != "poison-2" || got[2] != "m-00" || got[24] != "m-22" {
+		t.Errorf("oldest first, the first page lists %v, want 25: poison-1, poison-2, m-00, ..., m-22", got)
+	}
+	shot(t, ctx, "3-oldest-first")
+	run(t, ctx, "oldest first, the next page", chromedp.Click(chromedp.CSS("#dl-next")),
+		poll(`document.querySelectorAll("#deadletters tbody tr[data-id]").length === 3`))
+	if got := ids("oldest first, the next page"); strings.Join(got, " ") != "m-23 late later" {
+		t.Errorf("oldest first, the second page lists %v, want [m-23 late later]", got)
+	}
 
 	run(t, ctx, "filtered by topic",
 		chromedp.SendKeys(chromedp.CSS("#dl-topic"), markup),
 		chromedp.Click(chromedp.CSS("#dl-apply")),
-		poll(`location.hash.indexOf("#/deadletters?topic=") === 0 && document.querySelectorAll("#deadletters tbody tr[data-id]").length === 1`),
+		poll(`location.hash.indexOf("#/deadletters?topic=") === 0 && location.hash.indexOf("order=oldest") > 0 && document.querySelectorAll("#deadletters tbody tr[data-id]").length === 1`),
 		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="poison-1"]`)))
+	if order := get(t, ctx, "the order kept", chromedp.Evaluate[string](`document.querySelector("#dl-order").value`)); order != "oldest" {
+		t.Errorf("after filtering, the order reads %q, want oldest", order)
+	}
 	inert(t, ctx, "the filtered dead letters")
-	shot(t, ctx, "3-filtered")
+	shot(t, ctx, "4-filtered")
 
 	// A client: the API refuses it the dead letters, so the page neither
 	// links them nor asks for them.
@@ -102,5 +137,5 @@ func TestBrowserDeadLetters(t *testing.T) {
 	if text := get(t, ctx, "the page", chromedp.Evaluate[string](`document.body.innerText`)); strings.Contains(text, "poison") {
 		t.Errorf("a client's page shows a dead letter: %q", text)
 	}
-	shot(t, ctx, "4-client")
+	shot(t, ctx, "5-client")
 }

@@ -95,7 +95,7 @@ type MessageFilter struct {
 	Topic string
 	Event string
 	State MessageState
-	// After, if set, lists only the messages received after this one (in
+	// After, if set, lists only the messages listed after this one (in
 	// the order Messages lists), whether or not it matches: a page starts
 	// after the last message of the one before. The order is the log's
 	// (the index applies each group commit's records in it), which a
@@ -105,8 +105,13 @@ type MessageFilter struct {
 	// error (ErrUnknownMessage).
 	After MessageKey
 	// Limit keeps the first Limit messages that match, in the order they
-	// arrived, and reads only their payloads; 0 keeps every one.
+	// are listed, and reads only their payloads; 0 keeps every one.
 	Limit int
+	// Newest lists the messages newest first (the reverse of the order of
+	// receipt); After then continues after that message in this order,
+	// with the older ones, and a message received meanwhile is before
+	// every page, not on a later one.
+	Newest bool
 	// NoPayload lists the messages without their payloads (Payload nil),
 	// reading none: what needs the state of every message (an engine's
 	// inbox at start) is not bound to hold every payload at once.
@@ -349,26 +354,37 @@ func (x *inboxIndex) apply(r *msgRecord, pos wal.Pos) {
 	}
 }
 
-// list returns the entries f selects, in the order of receipt: the first
-// f.Limit of them (all for 0) after f.After.
+// list returns the entries f selects, in the order of receipt (the
+// reverse for f.Newest): the first f.Limit of them (all for 0) after
+// f.After.
 func (x *inboxIndex) list(f MessageFilter) ([]msgEntry, error) {
-	var after uint64
+	// listed reports whether e comes after f.After in the list's order.
+	listed := func(*msgEntry) bool { return true }
 	if f.After != (MessageKey{}) {
 		e, ok := x.msgs[f.After]
 		if !ok {
 			return nil, fmt.Errorf("%w: %s (MessageFilter.After)", ErrUnknownMessage, f.After)
 		}
-		after = e.seq
+		after := e.seq
+		if f.Newest {
+			listed = func(e *msgEntry) bool { return e.seq < after }
+		} else {
+			listed = func(e *msgEntry) bool { return e.seq > after }
+		}
 	}
 	// Sort pointers and copy only the page: a page of a long list costs
 	// no copy of the others.
 	var sel []*msgEntry
 	for _, e := range x.msgs {
-		if e.seq > after && f.match(&e.msg) {
+		if listed(e) && f.match(&e.msg) {
 			sel = append(sel, e)
 		}
 	}
-	slices.SortFunc(sel, func(a, b *msgEntry) int { return cmp.Compare(a.seq, b.seq) })
+	order := func(a, b *msgEntry) int { return cmp.Compare(a.seq, b.seq) }
+	if f.Newest {
+		order = func(a, b *msgEntry) int { return cmp.Compare(b.seq, a.seq) }
+	}
+	slices.SortFunc(sel, order)
 	if f.Limit > 0 && len(sel) > f.Limit {
 		sel = sel[:f.Limit]
 	}

@@ -247,6 +247,71 @@ func TestMessagesAfter(t *testing.T) {
 	})
 }
 
+// MessageFilter.Newest lists the messages newest first, and After pages
+// through them in that order: each page starts after the last message of
+// the one before, whether or not that one matches, so that every message
+// is listed once, newest first, through a compaction and a reopen between
+// pages. A message received meanwhile is newer than every page, so it is
+// on none of them.
+func TestMessagesNewest(t *testing.T) {
+	bothStores(t, func(t *testing.T, s inboxStore, reopen func() inboxStore) {
+		ctx := context.Background()
+		var want []string
+		put := func(topic, id string) {
+			t.Helper()
+			if _, _, err := s.PutMessage(ctx, msg(topic, "paid", id, `{"id":"`+id+`"}`, t0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 10 {
+			put("payments", fmt.Sprintf("m-%02d", i))
+			put("refunds", fmt.Sprintf("r-%02d", i))
+		}
+		for i := 9; i >= 0; i-- {
+			want = append(want, fmt.Sprintf("m-%02d", i))
+		}
+		var got []string
+		f := MessageFilter{Topic: "payments", Limit: 3, Newest: true}
+		for page := 0; ; page++ {
+			ms, err := s.Messages(f)
+			if err != nil {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			for _, m := range ms {
+				if want := `{"id":"` + m.ID + `"}`; string(m.Payload) != want {
+					t.Fatalf("page %d: %s has payload %s, want %s", page, m.ID, m.Payload, want)
+				}
+				got = append(got, m.ID)
+			}
+			if len(ms) < f.Limit {
+				break
+			}
+			f.After = ms[len(ms)-1].Key()
+			switch page {
+			case 0: // a message arrives: newer than every page, on none
+				put("payments", "late")
+			case 1: // the page's last message is of another topic
+				f.After = MessageKey{"refunds", "paid", "r-03"}
+			case 2:
+				if st, ok := s.(*Store); ok {
+					if _, err := st.CompactAll(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s = reopen()
+			}
+		}
+		// Page 1 ended at m-04; r-03, received just before it, is next
+		// newest first, so nothing is skipped or repeated.
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("pages (-want +got):\n%s", d)
+		}
+		if ms, err := s.Messages(MessageFilter{Topic: "payments", Newest: true, Limit: 1}); err != nil || len(ms) != 1 || ms[0].ID != "late" {
+			t.Errorf("first page newest first: %v %v, want the late message", ms, err)
+		}
+	})
+}
+
 // Dead letters written while a reader pages with MessageFilter.After
 // (several writers, so that the durable store commits them in groups) do
 // not make it skip or repeat one: it lists every letter that was there

@@ -3,7 +3,7 @@
 //   #/run/ID                                              one run
 //   #/flows                                               the flows' diagrams
 //   #/flows/NAME                                          one flow's diagram (a call step links to its child flow's)
-//   #/deadletters?topic=T&event=E                         the dead letters, a page at a time (for a role that may read them)
+//   #/deadletters?topic=T&event=E&order=oldest            the dead letters, newest first (or oldest), a page at a time (for a role that may read them)
 // It reads everything from the engine's HTTP API (same origin) with the
 // bearer token the user gives, kept in sessionStorage, and follows changes
 // through GET /watch (server-sent events, read with fetch so that the
@@ -759,8 +759,10 @@
   }
 
   // The dead letters (GET /deadletters: messages the engine will never
-  // apply, and why), filtered by topic and event, in the order they
-  // arrived, a page at a time. GET /watch says nothing of them: the view
+  // apply, and why), filtered by topic and event, newest first (the one an
+  // operator looks for is the one that just failed) or, with order=oldest
+  // in the fragment, in the order they arrived, a page at a time. GET
+  // /watch says nothing of them: the view
   // reads them when it opens and when asked (Refresh). Only for a caller
   // the API lets read them (the route in GET /session): they hold every
   // publisher's payloads.
@@ -771,22 +773,28 @@
         text: "Your role (" + session.role + ") may not read the dead letters (GET /deadletters): they hold the payloads of every publisher." }));
       return;
     }
-    view.appendChild(el("p", { "class": "muted", text: "Messages the engine will never apply, with the reason, in the order they arrived; kept until the engine's dead-letter retention expires them. This page does not follow them live: Refresh reads them again." }));
+    var oldest = q.get("order") === "oldest";
+    view.appendChild(el("p", { "class": "muted", text: "Messages the engine will never apply, with the reason, " + (oldest ? "oldest first, in the order they arrived" : "newest first, the one that arrived last on top") + "; kept until the engine's dead-letter retention expires them. This page does not follow them live: Refresh reads them again." }));
     var topic = el("input", { type: "text", name: "topic", id: "dl-topic", value: q.get("topic") || "" });
     var event = el("input", { type: "text", name: "event", id: "dl-event", value: q.get("event") || "" });
+    var order = el("select", { name: "order", id: "dl-order" }, [
+      el("option", { value: "newest", text: "newest first" }), el("option", { value: "oldest", text: "oldest first" })]);
+    order.value = oldest ? "oldest" : "newest";
     var form = el("form", { "class": "filters", id: "dl-filters" }, [
-      el("label", null, ["Topic", topic]), el("label", null, ["Event", event]),
+      el("label", null, ["Topic", topic]), el("label", null, ["Event", event]), el("label", null, ["Order", order]),
       el("button", { type: "submit", id: "dl-apply", text: "Filter" }),
       el("button", { type: "button", text: "Clear", onclick: function () { location.hash = "#/deadletters"; } })
     ]);
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
+    function apply() {
       var out = new URLSearchParams();
       if (topic.value) out.set("topic", topic.value);
       if (event.value) out.set("event", event.value);
+      if (order.value === "oldest") out.set("order", "oldest"); // newest first is the default
       var h = "#/deadletters" + (out.toString() ? "?" + out : "");
       if (location.hash === h) route(); else location.hash = h;
-    });
+    }
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); apply(); });
+    order.addEventListener("change", apply); // an order needs no Filter click
     var table = el("table", { id: "deadletters" }, [el("thead", null, [el("tr", null,
       ["Received (UTC)", "Dead-lettered (UTC)", "Topic", "Event", "ID", "Reason", "Payload"].map(function (h) { return el("th", { text: h }); }))])]);
     var tbody = el("tbody");
@@ -803,6 +811,7 @@
     function load() {
       var p = new URLSearchParams();
       ["topic", "event"].forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
+      p.set("order", oldest ? "oldest" : "newest"); // the cursors continue in it
       p.set("limit", String(PAGE));
       var cur = cursors[cursors.length - 1];
       if (cur) p.set("cursor", cur);
