@@ -541,12 +541,9 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 		if h.Rollback && len(h.Outcomes) > 0 {
 			return 0, bad("%s: rollback %q declares outcomes: a rollback has none", at, h.Name)
 		}
-		for j, o := range h.Outcomes {
+		for _, o := range h.Outcomes {
 			if err := checkName("outcome", o); err != nil {
 				return 0, bad("%s: %v", at, err)
-			}
-			if slices.Contains(h.Outcomes[:j], o) {
-				return 0, bad("%s: handler %q declares outcome %q twice", at, h.Name, o)
 			}
 			if o == dsl.OutcomeError || o == dsl.OutcomeTimeout || o == runtime.OutcomeRetry {
 				return 0, bad("%s: outcome %q is the engine's, a handler cannot declare it", at, o)

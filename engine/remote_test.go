@@ -180,7 +180,6 @@ func TestProviderRegistrationChecks(t *testing.T) {
 		{"format character", `{"handlers": [{"name": "Re\u202eserve", "url": "` + url("r") + `"}]}`, "format character U+202E"},
 		{"twice", `{"handlers": [{"name": "Reserve", "url": "` + url("a") + `"}, {"name": "Reserve", "url": "` + url("b") + `"}]}`, `handlers[1]: handler "Reserve" is registered twice`},
 		{"rollback with outcomes", `{"handlers": [{"name": "Release", "rollback": true, "outcomes": ["x"], "url": "` + url("r") + `"}]}`, "a rollback has none"},
-		{"outcome twice", `{"handlers": [{"name": "Check", "outcomes": ["declined", "declined"], "url": "` + url("r") + `"}]}`, `handler "Check" declares outcome "declined" twice`},
 		{"engine outcome", `{"handlers": [{"name": "Check", "outcomes": ["timeout"], "url": "` + url("r") + `"}]}`, `outcome "timeout" is the engine's`},
 		{"bad outcome", `{"handlers": [{"name": "Check", "outcomes": [""], "url": "` + url("r") + `"}]}`, "empty outcome"},
 		{"neither", `{"handlers": [{"name": "Reserve"}]}`, "needs a url (HTTP) or a subject (NATS), exactly one"},
