@@ -142,10 +142,32 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 	}
 	if end != nil {
 		// An observer sees a branch cut short by its block as such, not
-		// as a failure of its own.
-		end(attemptOutcome(out, err), cancelledBranch(v.ctx, err))
+		// as a failure of its own, and an outcome that fails the step
+		// (one its flow does not route) as the failure it is: what it
+		// sees stays within the outcomes the flow names.
+		oerr := cancelledBranch(v.ctx, err)
+		if err == nil {
+			oerr = r.unknownOutcome(v, out)
+		}
+		end(attemptOutcome(out, oerr), oerr)
 	}
 	return out, err
+}
+
+// unknownOutcome is the error that the named outcome out, returned by an
+// attempt of v's step, fails the step with: any for a branch of a parallel
+// block (BranchEnd), one the flow does not route for a step (as runStep
+// finds); nil for ok and an outcome the flow routes.
+func (r *Run[S]) unknownOutcome(v *visitRun[S], out Outcome) error {
+	if okOutcome(out) == OutcomeOK {
+		return nil
+	}
+	if v.msgs != nil {
+		_, _, err := BranchEnd(out, nil)
+		return err
+	}
+	_, err := r.def.route(v.d.index, out)
+	return err
 }
 
 // visitContext returns the context of v's current attempt, under parent

@@ -94,6 +94,11 @@ func (f *Flow[S]) Route(step string, out Outcome) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: flow %q has no step %q", ErrDefinition, f.id, step)
 	}
+	return d.route(i, out)
+}
+
+// route is Route for the step of index i.
+func (d *definition[S]) route(i int, out Outcome) (string, error) {
 	out = okOutcome(out)
 	from := d.steps[i].entry // a step's outcomes leave its running state, a block's its parallel one
 	if r := d.steps[i].running; r != nil {

@@ -60,7 +60,9 @@ type RunObserver interface {
 	// rollback, with the attempt's parent context. It returns the context
 	// the attempt runs under, and a function the runtime calls once with
 	// how the attempt ended: its outcome ("ok" or a named outcome, "error",
-	// "timeout") and its error. The error of a parallel block's branch
+	// "timeout") and its error. A named outcome that fails the step (one
+	// the flow does not route, any for a branch) is seen as "error" with
+	// the step's ErrUnknownOutcome. The error of a parallel block's branch
 	// cancelled because another branch failed wraps ErrBranchCancelled
 	// (Event.Cancelled).
 	Action(ctx context.Context, a Action) (context.Context, func(out Outcome, err error))

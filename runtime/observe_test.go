@@ -194,3 +194,51 @@ func TestNoObserverNoTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestObserverSeesUnknownOutcomeAsError: an attempt that returns a named
+// outcome its flow does not route fails the step (ErrUnknownOutcome), and
+// the observer is told so: outcome error, with that error, not the name
+// the step returned, which is anything a handler (a remote provider)
+// chose. A routed named outcome reaches it as it is.
+func TestObserverSeesUnknownOutcomeAsError(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	obs := observerFunc(func(step string, out runtime.Outcome, err error) {
+		mu.Lock()
+		seen = append(seen, fmt.Sprintf("%s -> %s unknown=%v", step, out, errors.Is(err, runtime.ErrUnknownOutcome)))
+		mu.Unlock()
+	})
+	f := runtime.New[state]("F", runtime.WithObserver(obs))
+	mustRegister(t, f,
+		runtime.NewStep("A", func(context.Context, *state) (runtime.Outcome, error) { return "approved", nil },
+			runtime.WithNext[state]("approved", "B")),
+		runtime.NewStep("B", func(context.Context, *state) (runtime.Outcome, error) { return "order-42", nil }),
+	)
+	res, err := f.Execute(context.Background(), state{}, runtime.WithRunID("r1"))
+	if res.Final != runtime.StateFailed || !errors.Is(err, runtime.ErrUnknownOutcome) {
+		t.Fatalf("run ended %s, %v", res.Final, err)
+	}
+	if diff := cmp.Diff([]string{"A -> approved unknown=false", "B -> error unknown=true"}, seen); diff != "" {
+		t.Errorf("attempts observed (-want +got):\n%s", diff)
+	}
+}
+
+// observerFunc is an Observer that tells f how each step attempt ended.
+type observerFunc func(step string, out runtime.Outcome, err error)
+
+func (f observerFunc) ObserveRun(ctx context.Context, _ runtime.RunInfo) (context.Context, runtime.RunObserver) {
+	return ctx, attemptsObserver{f}
+}
+
+type attemptsObserver struct{ f observerFunc }
+
+func (attemptsObserver) Trace() string { return "" }
+func (o attemptsObserver) Action(ctx context.Context, a runtime.Action) (context.Context, func(runtime.Outcome, error)) {
+	return ctx, func(out runtime.Outcome, err error) {
+		if !a.Rollback {
+			o.f(a.Step, out, err)
+		}
+	}
+}
+func (attemptsObserver) Recorded(*runtime.Event)       {}
+func (attemptsObserver) Ended(runtime.RunState, error) {}
