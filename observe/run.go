@@ -155,7 +155,7 @@ func (ro *runObserver) waitOutcome(e *runtime.Event) string {
 	switch e.Outcome {
 	case "":
 		if e.To == runtime.MachineAborting {
-			return "aborted"
+			return outcomeAborted
 		}
 		return "woken" // the awaited event came (a gated rollback's, a provider), the sleep's time, a call's child ended
 	case runtime.OutcomeOK:
@@ -215,7 +215,12 @@ func (ro *runObserver) leaveWait(outcome, errText, link string) {
 		ro.wait.AddLink(trace.Link{SpanContext: sc})
 	}
 	ro.wait.SetAttributes(keyOutcome.String(outcome))
-	if errText != "" {
+	switch {
+	case outcome == outcomeAborted:
+		// The abort was asked for: not a failure of the wait, as an
+		// attempt an abort cuts short is not one of the step (Action).
+		ro.wait.AddEvent(outcome, trace.WithAttributes(attribute.String("error", errText)))
+	case errText != "":
 		ro.wait.SetStatus(codes.Error, errText)
 	}
 	ro.wait.End()
