@@ -442,9 +442,7 @@ func (r *Rewrite) cleanup() {
 func (l *Log) Fail(err error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.failed == nil {
-		l.failed = &failedError{cause: err}
-	}
+	l.setFailed(err)
 	return l.failed
 }
 
