@@ -295,9 +295,6 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 			return fmt.Errorf("NATS %s: %w", natsbus.RedactURL(cfg.nats), err) // JetStream off, say
 		}
 	}
-	if err := os.MkdirAll(cfg.store, 0o755); err != nil {
-		return err
-	}
 	// Traces go to an OTLP collector when one is given; the provider is
 	// stopped last, after the runs' spans have ended, flushing them.
 	tp, stopTracing, err := cfg.trace.Start(ctx, log)

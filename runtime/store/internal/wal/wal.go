@@ -337,7 +337,7 @@ func readFile(f *os.File) ([]byte, error) {
 // directory so that the new file itself survives a crash.
 func (l *Log) createSegment(seg uint64) error {
 	path := l.segPath(seg)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return err
 	}
