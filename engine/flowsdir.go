@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,12 +41,37 @@ func writeDirChange(dir string, ch dirChange) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, FlowsJournal), j, 0o600); err != nil {
+	if err := writeFile(filepath.Join(dir, FlowsJournal), j, 0o600); err != nil {
 		return err
 	}
 	crashPoint("journal")
 	return replay(dir, ch)
 }
+
+// undoDirChange makes dir hold before again, after a change of it failed
+// or is undone. When the files already hold before (the change failed at
+// its first file, as on a full disk), dropping the journal is enough, and
+// needs no room: writing before through a journal of its own would fail
+// as the change did, and leave the change's journal for the next start
+// to finish, defining the flows of a change refused with a 5xx.
+func undoDirChange(dir string, before dirChange) error {
+	for name, data := range before {
+		cur, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) && data == nil {
+			continue
+		}
+		if err != nil || data == nil || !bytes.Equal(cur, data) {
+			return writeDirChange(dir, before)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, FlowsJournal)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return atomicfile.SyncDir(dir)
+}
+
+// writeFile is atomicfile.WriteFile; tests make it fail (fault injection).
+var writeFile = atomicfile.WriteFile
 
 // crashPoint is where tests make the process "die" (a panic that nothing
 // recovers but the test) in the middle of a change.
@@ -91,7 +117,7 @@ func applyDirFile(dir, name string, data []byte) error {
 	path := filepath.Join(dir, name)
 	if data != nil {
 		// 0600: a new definition is readable by the engine's user only.
-		return atomicfile.WriteFile(path, data, 0o600)
+		return writeFile(path, data, 0o600)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

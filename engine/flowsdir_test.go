@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -312,5 +313,53 @@ func TestFlowsDirCrashMidChange(t *testing.T) {
 				t.Fatalf("flows directory holds %v", got)
 			}
 		})
+	}
+}
+
+// A change that fails at its first file for want of room (a full disk)
+// must be undone without room too: the journal holds the change, and
+// writing the old files back through a journal of their own fails as the
+// change did. Left there, the journal made the next start define the flow
+// that PUT /flows refused with a 500, "nothing changed".
+func TestFlowsDirFullDiskUndone(t *testing.T) {
+	dir := t.TempDir()
+	e, err := New(Options{Store: store.NewMemory(), FlowsDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("PUT", "/flows", flowDoc(rpcFlow("B", "B.Start"))); status != 200 {
+		t.Fatalf("PUT B: %d %v", status, out)
+	}
+	// The disk fills once the journal of the change is written: no file
+	// can be written from then on, the journal included.
+	full := errors.New("no space left on device (injected)")
+	journals := 0
+	writeFile = func(path string, data []byte, perm fs.FileMode) error {
+		if filepath.Base(path) == FlowsJournal {
+			if journals++; journals == 1 {
+				return atomicfile.WriteFile(path, data, perm)
+			}
+		}
+		return full
+	}
+	defer func() { writeFile = atomicfile.WriteFile }()
+	status, out := c.do("PUT", "/flows", flowDoc(rpcFlow("A", "A.Start")))
+	writeFile = atomicfile.WriteFile
+	if status != 500 {
+		t.Fatalf("PUT A on a full disk: %d %v, want 500", status, out)
+	}
+	if got := dirFiles(t, dir); !slices.Equal(got, []string{"B.json"}) {
+		t.Fatalf("after the refused PUT the flows directory holds %v, want [B.json]", got)
+	}
+	if got := flowNames(dirEngine(t, dir)); !slices.Equal(got, []string{"B"}) {
+		t.Fatalf("the next start defines %v, want [B]: the refused change came back", got)
+	}
+	if journals == 0 {
+		t.Fatal("the change's journal was never written: the test no longer fills the disk where it should")
 	}
 }

@@ -419,8 +419,9 @@ func (e *Engine) saveFlows(fes []*flowEntry) (undo func(), err error) {
 		before[name], after[name] = old, fe.source
 	}
 	restore := func() {
-		if err := writeDirChange(dir, before); err != nil {
-			e.log.Error("restoring the flows directory", "dir", dir, "error", err)
+		if err := undoDirChange(dir, before); err != nil {
+			// Its journal holds the change, which the next start makes.
+			e.log.Error("restoring the flows directory failed: the next start finishes the refused change its journal holds, unless the directory is mended first", "dir", dir, "journal", FlowsJournal, "error", err)
 		}
 	}
 	if err := writeDirChange(dir, after); err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -92,7 +93,7 @@ func checkRunIDChars(id string) error {
 		if isAlnum(c) || i > 0 && (c == '.' || c == '_' || c == '-' || c == ':' || c == '@') {
 			continue
 		}
-		return fmt.Errorf("%w: run ID %q contains %q at byte %d: a run ID is letters, digits, '.', '_', '-' and ':', starting with a letter or a digit", ErrBadName, id, c, i)
+		return fmt.Errorf("%w: run ID %q contains %s at byte %d: a run ID is letters, digits, '.', '_', '-' and ':', starting with a letter or a digit", ErrBadName, id, charAt(id, i), i)
 	}
 	return nil
 }
@@ -113,6 +114,18 @@ func engineRunIDForm(id string) string {
 	return ""
 }
 
+// charAt quotes the character at byte i of s for an error: the whole
+// UTF-8 character, as the caller wrote it (its first byte alone reads as
+// another letter: 'Ã' for the 'Ä' of "Äb"), or the byte in hex where s is
+// not UTF-8.
+func charAt(s string, i int) string {
+	r, n := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && n <= 1 {
+		return fmt.Sprintf("the byte %#02x", s[i])
+	}
+	return strconv.QuoteRune(r)
+}
+
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
@@ -125,7 +138,7 @@ func checkKey(what, k string) error {
 	}
 	for i := 0; i < len(k); i++ {
 		if c := k[i]; c <= ' ' || c > '~' {
-			return fmt.Errorf("%w: %s %q contains %q at byte %d: want printable ASCII characters other than the space", ErrBadName, what, k, c, i)
+			return fmt.Errorf("%w: %s %q contains %s at byte %d: want printable ASCII characters other than the space", ErrBadName, what, k, charAt(k, i), i)
 		}
 	}
 	return nil

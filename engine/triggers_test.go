@@ -147,6 +147,10 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		{"POST", "/rpc/Nope.Start", `{}`, 404, "no flow has rpc trigger"},
 		{"POST", "/flows/Signup/runs?run_id=a/b", `{}`, 400, "contains '/'"},
 		{"POST", "/flows/Signup/runs?run_id=a%20b", `{}`, 400, "contains ' '"},
+		// The character as written, not its first byte read as Latin-1 ('Ã').
+		{"POST", "/flows/Signup/runs?run_id=%C3%84b", `{}`, 400, "contains 'Ä' at byte 0"},
+		{"POST", "/flows/Signup/runs?run_id=a%FFb", `{}`, 400, "contains the byte 0xff at byte 1"},
+		{"POST", "/events/payments/payment.succeeded?id=caf%C3%A9", `{}`, 400, "contains 'é' at byte 3"},
 		{"GET", "/runs/nope", ``, 404, "unknown run"},
 		{"GET", "/runs/nope/history", ``, 404, "unknown run"},
 		{"POST", "/runs/nope/abort", ``, 404, "unknown run"},

@@ -244,7 +244,8 @@ func (e *loadError) Error() string { return e.err.Error() }
 // serve runs the server until ctx ends; ready, if set, gets the listening
 // address.
 func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err error) {
-	// A NATS connection closed for good stops the server with its cause.
+	// A NATS connection closed for good, or a failed store, stops the
+	// server with its cause.
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
 	log := slog.New(slog.NewTextHandler(cfg.stderr, nil))
@@ -294,9 +295,6 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 			return fmt.Errorf("NATS %s: %w", natsbus.RedactURL(cfg.nats), err) // JetStream off, say
 		}
 	}
-	if err := os.MkdirAll(cfg.store, 0o755); err != nil {
-		return err
-	}
 	// Traces go to an OTLP collector when one is given; the provider is
 	// stopped last, after the runs' spans have ended, flushing them.
 	tp, stopTracing, err := cfg.trace.Start(ctx, log)
@@ -311,7 +309,16 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		return err
 	}
 	defer tel.Shutdown(context.Background())
-	st, err := store.Open(cfg.store, store.Options{Committed: tel.StoreCommitted, Retain: cfg.retain, OnCompact: func(cs store.CompactStats, err error) {
+	// A store whose write or sync failed (a full disk) refuses every
+	// write until it is reopened: left up, the server would answer every
+	// start, event and abort 500 for good, even once the disk has room.
+	// It stops instead, and says why; its supervisor restarts it, and the
+	// reopened store recovers what reached the disk.
+	onFail := func(err error) {
+		log.Error("the store failed: every write is refused until it is reopened, so the server stops", "store", cfg.store, "error", err)
+		fail(&storeFailedError{err: err})
+	}
+	st, err := store.Open(cfg.store, store.Options{Committed: tel.StoreCommitted, Retain: cfg.retain, OnFail: onFail, OnCompact: func(cs store.CompactStats, err error) {
 		if err != nil {
 			log.Error("store compaction failed", "error", err)
 			return
@@ -391,11 +398,22 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	if cerr := eng.Close(cctx); cerr != nil {
 		log.Warn("stopping", "error", cerr)
 	}
-	if ce, ok := errors.AsType[*natsClosedError](context.Cause(ctx)); ok && err == nil {
-		err = ce
+	// What stopped the server by itself (fail) is the error it ends with;
+	// a signal's or the caller's cancellation is not an error.
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		err = cause
 	}
 	return err
 }
+
+// storeFailedError: a write or sync of the store failed while the server ran.
+type storeFailedError struct{ err error }
+
+func (e *storeFailedError) Error() string {
+	return "the store failed, so the server stopped (start it again once the cause is mended: the store recovers what reached the disk): " + e.err.Error()
+}
+
+func (e *storeFailedError) Unwrap() error { return e.err }
 
 // natsClosedError: the NATS connection closed while the server ran.
 type natsClosedError struct{ err error }

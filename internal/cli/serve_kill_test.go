@@ -56,7 +56,13 @@ type serveProc struct {
 // waits for it to listen.
 func startServeProc(t testing.TB, args ...string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
+	return startServeCmd(t, exec.Command(os.Args[0], append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...))
+}
+
+// startServeCmd runs cmd, which runs `flowgen serve` (this test binary),
+// and waits for it to listen.
+func startServeCmd(t testing.TB, cmd *exec.Cmd) *serveProc {
+	t.Helper()
 	cmd.Env = append(os.Environ(), envCLIMain+"=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -68,6 +68,12 @@ type Options struct {
 	// metrics of package observe: sync latency, batch size). It runs
 	// before the commit's Emits return: it must be quick.
 	Committed func(records int, sync time.Duration)
+	// OnFail, if set, is called once, on a goroutine of its own, when a
+	// write or sync of the log fails (a full disk, an I/O error): every
+	// later Emit and inbox change fails with ErrFailed until the store is
+	// reopened, so a service stops and is restarted (flowgen serve exits
+	// 1) rather than answer every write with an error for good.
+	OnFail func(err error)
 
 	// Retain is how long a finished run (done, failed, compensated, ...)
 	// is kept after its last event; then compaction removes it. Default 0:
@@ -147,6 +153,7 @@ func open(dir string, opts Options, readOnly bool) (*Store, error) {
 		MaxWait:     opts.MaxWait,
 		Hook:        opts.Hook,
 		Committed:   opts.Committed,
+		OnFail:      opts.OnFail,
 		ReadOnly:    readOnly,
 	}, func(pos wal.Pos, p []byte) error {
 		err := s.replay(pos, p)

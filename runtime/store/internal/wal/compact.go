@@ -324,7 +324,7 @@ func (r *Rewrite) next() error {
 	if err := r.seal(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(compactPath(r.l.dir, uint64(len(r.files))), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(compactPath(r.l.dir, uint64(len(r.files))), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		return err
 	}
@@ -442,14 +442,12 @@ func (r *Rewrite) cleanup() {
 func (l *Log) Fail(err error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.failed == nil {
-		l.failed = &failedError{cause: err}
-	}
+	l.setFailed(err)
 	return l.failed
 }
 
 func writeSynced(path string, b []byte, sync func(*os.File) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		return err
 	}

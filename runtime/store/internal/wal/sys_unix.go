@@ -12,7 +12,7 @@ import (
 // lockDir takes an exclusive advisory lock on dir/LOCK so that two processes
 // never append to the same log. The kernel drops it when the process dies.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
 		return nil, err
 	}

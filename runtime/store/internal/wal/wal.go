@@ -49,6 +49,11 @@ type Options struct {
 	// runs on the committing appender's goroutine before the batch is
 	// acknowledged: it must be quick (a metric update).
 	Committed func(records int, sync time.Duration)
+	// OnFail, if set, is called once, on a goroutine of its own, when the
+	// log fails (a write or sync failed, or Fail): from then on every
+	// Append fails until the log is reopened, so a service learns that it
+	// must stop (and be restarted) rather than refuse every write for good.
+	OnFail func(err error)
 
 	// ReadOnly opens the log for reading while another process may be
 	// appending to it: no lock, nothing created or cut (a torn or
@@ -332,7 +337,7 @@ func readFile(f *os.File) ([]byte, error) {
 // directory so that the new file itself survives a crash.
 func (l *Log) createSegment(seg uint64) error {
 	path := l.segPath(seg)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return err
 	}
@@ -511,6 +516,18 @@ func (l *Log) Seal() error {
 	return l.await(b)
 }
 
+// setFailed records the log's first failure, cause, and tells
+// Options.OnFail of it; the caller holds l.mu.
+func (l *Log) setFailed(cause error) {
+	if l.failed != nil {
+		return
+	}
+	l.failed = &failedError{cause: cause}
+	if l.opts.OnFail != nil {
+		go l.opts.OnFail(l.failed) // not under l.mu: it may close the log
+	}
+}
+
 // lockWritable takes l.mu for a write (an Append or a Seal), or refuses it
 // with the mutex released: a read-only, closed or failed log takes none.
 func (l *Log) lockWritable() error {
@@ -580,8 +597,8 @@ func (l *Log) commit(b *batch) {
 	err := l.write(b)
 
 	l.mu.Lock()
-	if err != nil && l.failed == nil {
-		l.failed = &failedError{cause: err}
+	if err != nil {
+		l.setFailed(err)
 	}
 	if l.failed != nil {
 		b.err = l.failed

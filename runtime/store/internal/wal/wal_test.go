@@ -254,7 +254,8 @@ func TestMaxWaitEndsWhenTheBatchIsClosed(t *testing.T) {
 
 func TestFailedSyncIsPermanent(t *testing.T) {
 	dir := t.TempDir()
-	_, l, err := readAll(t, dir, Options{})
+	failed := make(chan error, 16) // OnFail's calls: one is expected
+	_, l, err := readAll(t, dir, Options{OnFail: func(err error) { failed <- err }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +286,15 @@ func TestFailedSyncIsPermanent(t *testing.T) {
 	if _, err := l.Append(payload(99)); !errors.Is(err, ErrFailed) {
 		t.Fatalf("append after failed sync: %v, want ErrFailed", err)
 	}
+	// OnFail heard of it, with the cause: a service stops rather than
+	// refuse every write until someone restarts it.
+	if err := <-failed; !errors.Is(err, ErrFailed) || !errors.Is(err, boom) {
+		t.Fatalf("OnFail(%v), want ErrFailed wrapping the cause", err)
+	}
 	l.Close()
+	if len(failed) != 0 {
+		t.Fatalf("OnFail called %d more times, want once", len(failed))
+	}
 	// Reopening decides from the disk what survived; the acknowledged record did.
 	recs, l, err := readAll(t, dir, Options{})
 	if err != nil {
