@@ -310,7 +310,9 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 	if spec := s.Spec(); spec.Waits && spec.Has(FieldTimeout) {
 		ar := pick(s.Action.Range, at)
 		kw := spec.Keyword
-		if s.Action.Timeout == 0 && s.Timeout == 0 {
+		// The step's deadline bounds the wait too (runtime.Wait.Deadline:
+		// the earlier of the two), so only a wait with neither is unbounded.
+		if f.TimeoutFor(s) == 0 && f.DeadlineFor(s) == 0 {
 			c.add(diag.Errorf(ar, "await-no-timeout", "%s in step %q has no timeout: a run could wait forever", kw, s.Name).
 				WithHint("add `timeout <duration>` to the %s line, such as `timeout 72h`, and handle it with `on timeout -> <Step>`", kw))
 		}

@@ -218,6 +218,12 @@ func TestCheckFlowSnippets(t *testing.T) {
 			[]string{`2:10: error no-rollback: step "A" has side effects (an rpc) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`}},
 		{"await", "flow F {\n    step A {\n        await t \"e\"\n    }\n}\n", dsl.CheckOptions{},
 			[]string{`3:9: error await-no-timeout: await in step "A" has no timeout: a run could wait forever [hint: add ` + "`timeout <duration>`" + ` to the await line, such as ` + "`timeout 72h`" + `, and handle it with ` + "`on timeout -> <Step>`" + `]`}},
+		// The step's deadline bounds the wait (the runtime waits for the
+		// earlier of the two): the await cannot wait forever.
+		{"await bounded by its deadline", "flow F {\n    step A {\n        deadline 1h\n        await t \"e\"\n    }\n}\n", dsl.CheckOptions{},
+			nil},
+		{"await, the flow's deadline", "flow F {\n    deadline 1h\n    step A {\n        await t \"e\"\n    }\n}\n", dsl.CheckOptions{},
+			[]string{`4:9: error await-no-timeout: await in step "A" has no timeout: a run could wait forever [hint: add ` + "`timeout <duration>`" + ` to the await line, such as ` + "`timeout 72h`" + `, and handle it with ` + "`on timeout -> <Step>`" + `]`}},
 		{"budget at the step's retry", "flow F {\n    timeout 1s\n    step A {\n        retry 3\n        deadline 2s\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
 			[]string{`4:9: error retry-budget: retry schedule of step "A" takes up to 3s (3 attempts × 1s timeout + 0s backoff), more than its deadline 2s [hint: raise the deadline to at least 3s, or lower the attempts, the timeout or the backoff]`}},
 		{"cron at the trigger", "flow F {\n    trigger schedule \"bad\"\n    step A { irreversible }\n}\n", dsl.CheckOptions{},

@@ -101,10 +101,18 @@ func (g *flowGen) constructor() jen.Code {
 // handlersNil refuses nil handlers when the flow has Go steps or Go
 // rollbacks, which would otherwise panic at the first of them, after the
 // steps before it did their work (portsNil and calleeChecks do the same
-// for the other arguments).
+// for the other arguments). A flow without them has an empty handlers
+// interface, which a runtime.Option satisfies too: NewXFlow(runtime.WithSink(st))
+// would compile and run without its sink, so such an option is refused.
 func (g *flowGen) handlersNil() []jen.Code {
 	if len(g.names.Methods) == 0 {
-		return nil
+		// A type switch, which declares no local a state type could be
+		// named like.
+		return []jen.Code{jen.Switch(g.id("h").Assert(jen.Type())).Block(
+			jen.Case(rt("Option")).Block(
+				jen.Return(jen.Nil(), rt("OptionAsHandlers").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Handlers), jen.Lit(g.names.Constructor))),
+			),
+		)}
 	}
 	return []jen.Code{jen.If(g.id("h").Op("==").Nil()).Block(
 		jen.Return(jen.Nil(), rt("MissingHandlers").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Handlers))),

@@ -1,10 +1,13 @@
 package runtime_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -446,18 +449,26 @@ func TestWithIDs(t *testing.T) {
 }
 
 // TestStartFinishedRunID: a MemorySink that holds a finished run refuses a
-// new run of its ID, and the finished run's history is untouched.
+// new run of its ID, and the finished run's history is untouched. The
+// refusal is the caller's duplicate, not a failing sink: the error is not
+// ErrSink (a service that retries sink failures would retry it forever),
+// and nothing logs that a run stopped, since none did.
 func TestStartFinishedRunID(t *testing.T) {
 	sink := runtime.NewMemorySink()
-	f := runtime.New[state]("dup", runtime.WithSink(sink))
+	var logs bytes.Buffer
+	f := runtime.New[state]("dup", runtime.WithSink(sink), runtime.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	rec := newRecorder()
 	mustRegister(t, f, okStep(rec, "A"))
 	if _, err := f.Execute(context.Background(), state{N: 1}, runtime.WithRunID("r")); err != nil {
 		t.Fatal(err)
 	}
 	before := sink.History("r")
-	if _, err := f.Start(context.Background(), state{N: 2}, runtime.WithRunID("r")); !errors.Is(err, runtime.ErrDuplicateRun) {
-		t.Errorf("Start of a finished run's ID: %v, want ErrDuplicateRun", err)
+	_, err := f.Start(context.Background(), state{N: 2}, runtime.WithRunID("r"))
+	if !errors.Is(err, runtime.ErrDuplicateRun) || errors.Is(err, runtime.ErrSink) {
+		t.Errorf("Start of a finished run's ID: %v, want ErrDuplicateRun and not ErrSink", err)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("a duplicate start logged an error:\n%s", logs.String())
 	}
 	if diff := cmp.Diff(before, sink.History("r")); diff != "" {
 		t.Errorf("the finished run's history changed (-before +after):\n%s", diff)

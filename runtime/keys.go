@@ -79,21 +79,36 @@ func CorrelationPath(path string) string {
 // compare it: a string's value, any other JSON value as written. ok is false
 // when payload is not a JSON object or has nothing at path.
 func Correlation(payload []byte, path string) (value string, ok bool) {
+	raw, ok := CorrelationMember(payload, path)
+	if !ok {
+		return "", false
+	}
+	// Only a JSON string is compared by its value: null also decodes into
+	// a string (as ""), and would then wake the runs whose value is empty.
+	var s string
+	if raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+		return s, true
+	}
+	return string(raw), true
+}
+
+// CorrelationMember returns payload's member at path ("" means
+// CorrelationField) as written, without white space around it; ok is false
+// when payload is not a JSON object or has nothing at path. Correlation
+// reads it; the Temporal target reads it to replay runs woken before
+// Correlation compared null as written.
+func CorrelationMember(payload []byte, path string) (member json.RawMessage, ok bool) {
 	raw := json.RawMessage(payload)
 	for name := range strings.SplitSeq(CorrelationPath(path), ".") {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(raw, &m) != nil {
-			return "", false
+			return nil, false
 		}
-		if raw, ok = m[name]; !ok {
-			return "", false
+		if raw, ok = m[name]; !ok || len(raw) == 0 {
+			return nil, false
 		}
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, true
-	}
-	return string(raw), true
+	return raw, true
 }
 
 // Correlates reports whether payload's value at path is want (see

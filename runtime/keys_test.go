@@ -38,6 +38,12 @@ func TestCorrelation(t *testing.T) {
 		{`{"other":1}`, "", "", false},
 		{`[1,2]`, "", "", false},
 		{`not json`, "x", "", false},
+		// null is not a string: it is compared as written, so an event
+		// whose member is null never wakes a run whose value is "".
+		{`{"order_id":null}`, "order_id", "null", true},
+		{`{"order_id": "o\u0031"}`, "order_id", "o1", true},
+		{`{"order_id": true}`, "order_id", "true", true},
+		{`{"n":  42 , "m": 1}`, "n", "42", true},
 	}
 	for _, c := range cases {
 		got, ok := Correlation([]byte(c.payload), c.path)
@@ -47,5 +53,8 @@ func TestCorrelation(t *testing.T) {
 	}
 	if !Correlates([]byte(`{"order_id":"o"}`), "order_id", "o") || Correlates([]byte(`{"order_id":"o"}`), "", "o") {
 		t.Error("Correlates does not follow its path")
+	}
+	if Correlates([]byte(`{"order_id":null}`), "order_id", "") {
+		t.Error(`a null member correlates with the empty value`)
 	}
 }

@@ -72,7 +72,8 @@ type RunObserver interface {
 	// Ended is called once, when the run's life in this process ends: it
 	// ended (final is its terminal state), a sink stopped it, Suspend
 	// stopped it (err wraps ErrSuspended), or its first event was refused
-	// (final is failed, err wraps ErrSink). It is called before the run's
+	// (final is failed, err wraps ErrSink, or ErrDuplicateRun when the sink
+	// has a run of that ID). It is called before the run's
 	// Done is closed, so whoever waits for the run finds it observed.
 	Ended(final RunState, err error)
 }

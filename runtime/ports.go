@@ -54,6 +54,17 @@ func MissingHandlers(flow, handlers string) error {
 		ErrNotConfigured, flow, handlers)
 }
 
+// OptionAsHandlers is the error a generated constructor returns when it
+// was given a runtime Option as the handlers of a flow that has no Go
+// steps (handlers names their empty interface, constructor the
+// constructor): the option would be dropped, a sink among them, and the
+// runs would not be recorded. It wraps ErrNotConfigured, as
+// MissingHandlers does.
+func OptionAsHandlers(flow, handlers, constructor string) error {
+	return fmt.Errorf("%w: flow %q: a runtime.Option was given as its %s, where it would be ignored: "+
+		"the flow has no Go steps, so pass nil first (%s(nil, ...))", ErrNotConfigured, flow, handlers, constructor)
+}
+
 // MissingPort is the error a generated constructor returns when its
 // services argument lacks a port: services.field is nil. It wraps
 // ErrNotConfigured, as a missing Caller does for an untyped rpc step.

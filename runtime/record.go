@@ -92,6 +92,12 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 		ev.Trace = r.obs.Trace()
 	}
 	if err := r.emit(&ev); err != nil {
+		if ev.Seq == 1 && errors.Is(err, ErrDuplicateRun) {
+			// The sink has a run of this ID: the caller's duplicate, not
+			// a failing sink. No run stopped (the existing one is
+			// untouched), and Start returns this to whoever chose the ID.
+			return fmt.Errorf("runtime: flow %q: starting run %q: %w", r.def.id, r.env.runID, err)
+		}
 		if l := r.env.opts.logger; l != nil {
 			l.Error("flow sink refused an event; run stopped", "flow", r.def.id, "run_id", r.env.runID, "seq", ev.Seq, "error", err)
 		}

@@ -220,6 +220,10 @@ type OrderFlow struct {
 // options. opts must include runtime.WithPublisher (publish);
 // runtime.WithSink records every transition.
 func NewOrderFlow(h OrderHandlers, svc OrderServices, visitFlow *VisitFlow, cancelVisitFlow *CancelVisitFlow, opts ...runtime.Option) (*OrderFlow, error) {
+	switch h.(type) {
+	case runtime.Option:
+		return nil, runtime.OptionAsHandlers("Order", "OrderHandlers", "NewOrderFlow")
+	}
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
@@ -559,6 +563,10 @@ type VisitFlow struct {
 // include runtime.WithPublisher (publish); runtime.WithSink records every
 // transition.
 func NewVisitFlow(h VisitHandlers, svc VisitServices, opts ...runtime.Option) (*VisitFlow, error) {
+	switch h.(type) {
+	case runtime.Option:
+		return nil, runtime.OptionAsHandlers("Visit", "VisitHandlers", "NewVisitFlow")
+	}
 	if svc.Concierge == nil {
 		return nil, runtime.MissingPort("Visit", "VisitServices", "Concierge")
 	}
@@ -784,6 +792,10 @@ type CancelVisitFlow struct {
 // (CancelVisitServicesFromCaller makes them from a runtime.Caller).
 // runtime.WithSink in opts records every transition.
 func NewCancelVisitFlow(h CancelVisitHandlers, svc CancelVisitServices, opts ...runtime.Option) (*CancelVisitFlow, error) {
+	switch h.(type) {
+	case runtime.Option:
+		return nil, runtime.OptionAsHandlers("CancelVisit", "CancelVisitHandlers", "NewCancelVisitFlow")
+	}
 	if svc.Concierge == nil {
 		return nil, runtime.MissingPort("CancelVisit", "CancelVisitServices", "Concierge")
 	}

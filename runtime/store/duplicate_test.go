@@ -24,8 +24,10 @@ func TestStartExistingRunID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Start(context.Background(), order{Scenario: "ship-fails"}, runtime.WithRunID("o-1")); !errors.Is(err, runtime.ErrDuplicateRun) {
-		t.Fatalf("Start of an existing run ID: %v, want ErrDuplicateRun", err)
+	// The store's refusal is the caller's duplicate, not a failing sink.
+	if _, err := f.Start(context.Background(), order{Scenario: "ship-fails"}, runtime.WithRunID("o-1")); !errors.Is(err, runtime.ErrDuplicateRun) ||
+		!errors.Is(err, ErrSequence) || errors.Is(err, runtime.ErrSink) {
+		t.Fatalf("Start of an existing run ID: %v, want ErrDuplicateRun (and ErrSequence), not ErrSink", err)
 	}
 	if _, err := f.Execute(context.Background(), order{Scenario: "ship-fails"}, runtime.WithRunID("o-1")); !errors.Is(err, runtime.ErrDuplicateRun) {
 		t.Fatalf("Execute of an existing run ID: %v, want ErrDuplicateRun", err)

@@ -105,7 +105,9 @@ func (x *index) check(e *runtime.Event) (int, runtime.RunState, error) {
 	switch {
 	case e.Seq != uint64(r.Events)+1:
 		if e.Seq == 1 {
-			return 0, "", fmt.Errorf("%w: %w: run %q has %d events", ErrSequence, runtime.ErrDuplicateRun, e.RunID, r.Events)
+			// Said as what it is, a run ID taken, which Start returns to
+			// its caller; still an ErrSequence, as Emit's refusals are.
+			return 0, "", fmt.Errorf("%w: %q has %d events (%w)", runtime.ErrDuplicateRun, e.RunID, r.Events, ErrSequence)
 		}
 		return 0, "", fmt.Errorf("%w: run %q: seq %d after %d", ErrSequence, e.RunID, e.Seq, r.Events)
 	case r.State.Terminal():

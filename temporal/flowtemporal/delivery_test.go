@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -56,6 +58,40 @@ func TestDeliveryLink(t *testing.T) {
 			if woke.Link != c.d.Link || string(woke.Payload) != string(c.d.Payload) {
 				t.Errorf("wake-up event: link %q, payload %s; want %q, %s", woke.Link, woke.Payload, c.d.Link, c.d.Payload)
 			}
+		})
+	}
+}
+
+// An event whose correlation member is null does not wake a run whose
+// correlation is empty (runtime.Correlation compares null as written), but
+// a run that took one with the code before still takes it when it
+// replays: the change is workflow.GetVersion'd.
+func TestNullCorrelation(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		version int // what GetVersion answers: DefaultVersion for a run that took the event before
+		want    runtime.RunState
+	}{
+		{"a new run", 1, runtime.StateFailed},
+		{"a run replayed from before", -1, runtime.StateDone},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			def := runtime.New[paid]("Pay", Awaits())
+			must(t, def.Register(
+				runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, func(s *paid) string { return s.Order }, time.Hour,
+					runtime.WithCorrelationField[paid]("order_id")),
+				runtime.NewStep("Ship", func(context.Context, *paid) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }, runtime.WithIrreversible[paid]()),
+			))
+			f, err := New(def)
+			must(t, err)
+			env := newEnv(t)
+			f.Register(env)
+			env.OnGetVersion(versionNullCorrelation, workflow.DefaultVersion, 1).Return(workflow.Version(c.version))
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(SignalName("payments", "paid"), SignalArg(runtime.Delivery{Payload: json.RawMessage(`{"order_id":null,"amount":3}`)}))
+			}, time.Minute)
+			env.ExecuteWorkflow(WorkflowName("Pay"), paid{}) // no order: the correlation is ""
+			wantEnd(t, env, c.want)
 		})
 	}
 }

@@ -25,6 +25,11 @@ const (
 	// versionMemoCorrelation is the change (workflow.GetVersion) that
 	// added MemoCorrelation: a run that waited before it replays without.
 	versionMemoCorrelation = "flowgen.memo-correlation"
+	// versionNullCorrelation is the change (workflow.GetVersion) after
+	// which an event whose correlation member is null no longer wakes a
+	// run whose correlation is empty (runtime.Correlation): a run that took
+	// one before replays taking it (run.takes).
+	versionNullCorrelation = "flowgen.null-correlation"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.

@@ -221,7 +221,7 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Deliv
 			var raw converter.RawValue
 			c.Receive(r.ctx, &raw)
 			d, derr := deliveryOf(raw)
-			if derr == nil && w.Matches(d.Payload) {
+			if derr == nil && r.takes(w, d.Payload) {
 				got, woke = d, true
 				return
 			}
@@ -556,4 +556,22 @@ func (r *wfRun[S]) record(e runtime.Event) {
 			workflow.GetLogger(r.ctx).Error("flowgen: sink refused an event", "run_id", r.id, "seq", e.Seq, "error", serr)
 		}
 	}
+}
+
+// takes is w.Matches, except in a run that took an event whose correlation
+// member was null for an empty correlation, as Matches did until
+// runtime.Correlation compared null as written ("null"): replaying such a
+// run must take it again. workflow.GetVersion is asked only for such an
+// event, so no other run records the change's marker.
+func (r *wfRun[S]) takes(w *runtime.Wait, payload []byte) bool {
+	if w.Matches(payload) {
+		return true
+	}
+	if !w.Correlated || w.Correlation != "" {
+		return false
+	}
+	if m, ok := runtime.CorrelationMember(payload, w.Field); !ok || string(m) != "null" {
+		return false
+	}
+	return workflow.GetVersion(r.ctx, versionNullCorrelation, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 }

@@ -35,7 +35,12 @@ func main() {
 	sink := runtime.NewMemorySink()
 	opts := []runtime.Option{runtime.WithPublisher(bus), runtime.WithSubscriber(bus), runtime.WithSink(sink)}
 
-	// Cancel has no Go steps: nil handlers.
+	// Cancel has no Go steps: nil handlers. Its handlers interface is
+	// empty, so an option given in their place compiles; the constructor
+	// refuses it rather than run without it (here, without its sink).
+	_, err := NewCancelFlow(runtime.WithSink(sink), CancelServicesFromCaller(caller), runtime.WithPublisher(bus), runtime.WithSubscriber(bus))
+	check.Equal("option as handlers: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
+	check.Equal("option as handlers: error", fmt.Sprint(err), `runtime: not configured: flow "Cancel": a runtime.Option was given as its CancelHandlers, where it would be ignored: the flow has no Go steps, so pass nil first (NewCancelFlow(nil, ...))`)
 	cancel, err := NewCancelFlow(nil, CancelServicesFromCaller(caller), opts...)
 	if err != nil {
 		check.Fatalf("NewCancelFlow: %v", err)

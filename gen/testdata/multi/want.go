@@ -137,6 +137,10 @@ type CancelFlow struct {
 // include runtime.WithPublisher (publish); runtime.WithSink records every
 // transition.
 func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option) (*CancelFlow, error) {
+	switch h.(type) {
+	case runtime.Option:
+		return nil, runtime.OptionAsHandlers("Cancel", "CancelHandlers", "NewCancelFlow")
+	}
 	if svc.Subscriptions == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Subscriptions")
 	}

@@ -556,6 +556,10 @@ type BillingFlow struct {
 // (BillingServicesFromCaller makes them from a runtime.Caller).
 // runtime.WithSink in opts records every transition.
 func NewBillingFlow(h BillingHandlers, svc BillingServices, opts ...runtime.Option) (*BillingFlow, error) {
+	switch h.(type) {
+	case runtime.Option:
+		return nil, runtime.OptionAsHandlers("Billing", "BillingHandlers", "NewBillingFlow")
+	}
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
 	}
@@ -818,6 +822,10 @@ type RefundFlow struct {
 // (RefundServicesFromCaller makes them from a runtime.Caller).
 // runtime.WithSink in opts records every transition.
 func NewRefundFlow(h RefundHandlers, svc RefundServices, opts ...runtime.Option) (*RefundFlow, error) {
+	switch h.(type) {
+	case runtime.Option:
+		return nil, runtime.OptionAsHandlers("Refund", "RefundHandlers", "NewRefundFlow")
+	}
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
 	}
