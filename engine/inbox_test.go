@@ -301,6 +301,10 @@ func TestInboxExpiryAcrossEngines(t *testing.T) {
 	}
 	a.start()
 	b.start()
+	// Each expiry loop reads the clock, then arms its timer: advancing in
+	// between would arm a's an hour late, past the resync this test waits
+	// for. Both timers are armed (for the arrival's expiry) first.
+	clock.BlockUntil(2)
 	clock.Advance(time.Hour)
 	got, err := b.take(ctx, &takeReq{key: "r/A", topic: "t", event: "e", correlated: true, value: "c"}, func() error { return errSubscribed })
 	if err != nil || got.ID != "m" {

@@ -170,6 +170,9 @@ func TestAwaitEachAttemptDeadline(t *testing.T) {
 	f.allow(t, "e-2")
 	f.backoff(t, clock, "e-2")
 	f.waiting(t, "e-2", 3)
+	// The retry's wait arms its deadline's timer after it parks: advancing
+	// before that would leave the timer a minute to go that never passes.
+	clock.BlockUntil(1)
 	clock.Advance(9 * time.Minute)
 	res, err := r.Wait(context.Background())
 	var se *runtime.StepError
