@@ -98,8 +98,25 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 					where, hint = "neither this file nor "+sc.Where+" declares", sc.Hint
 				}
 			}
+			var unparsed []string
+			if c.opts.PackageFlows != nil && c.opts.PackageScope.Unparsed != nil {
+				unparsed = c.opts.PackageScope.Unparsed()
+			}
+			if len(unparsed) > 0 {
+				// The flow may be in a file that does not parse: saying the
+				// package lacks it would send the author looking for a flow
+				// that is there.
+				files, verb, it := strings.Join(unparsed, ", "), "has", "it"
+				if len(unparsed) > 1 {
+					verb, it = "have", "one of them"
+				}
+				where = fmt.Sprintf("%s, but %s beside it %s syntax errors", where, files, verb)
+				hint = fmt.Sprintf("fix %s first (flowgen check %s shows them): %s may declare flow %s", files, strings.Join(unparsed, " "), it, cs.Action.Flow.Name)
+			}
 			d := diag.Errorf(pick(cs.Action.Flow.Range, cs.Action.Range, cs.Step.NameRange), "call-flow", "step %q calls flow %q, which %s", cs.Step.Name, cs.Action.Flow.Name, where)
-			if m := c.suggest(cs.Action.Flow.Name, names, false); m != "" {
+			if len(unparsed) > 0 {
+				d = d.WithHint("%s", hint)
+			} else if m := c.suggest(cs.Action.Flow.Name, names, false); m != "" {
 				d = d.WithHint("did you mean %q?", m)
 			} else {
 				d = d.WithHint(hint, cs.Action.Flow.Name)

@@ -60,6 +60,11 @@ type CallScope struct {
 	Where string
 	// Hint is the diagnostic's hint; %s is the flow called.
 	Hint string
+	// Unparsed names the package's files that PackageFlows left out
+	// because they have syntax errors (code "syntax"), if any. One of them may declare the flow
+	// a call names, so the diagnostic of a call to a flow nothing declares
+	// names them rather than saying the package lacks it. Called only then.
+	Unparsed func() []string
 }
 
 // Check runs every semantic check on f and returns all findings, unsorted

@@ -42,3 +42,40 @@ func TestPackageFlows(t *testing.T) {
 		t.Errorf("diagnostics: %v, want only the call-type error of Ping", ds)
 	}
 }
+
+// A call of a flow no file declares, when files of the package were left
+// out of PackageFlows for their syntax errors, names them: one may declare
+// it. Unparsed is asked only for that diagnostic.
+func TestPackageFlowsUnparsed(t *testing.T) {
+	asked := 0
+	unparsed := []string{"billing.flow"}
+	opts := CheckOptions{
+		PackageFlows: func() []*Flow { return nil },
+		PackageScope: CallScope{Unparsed: func() []string { asked++; return unparsed }},
+	}
+	own := []byte(`{"version": 1, "flows": [{"name": "Shop", "steps": [
+	  {"name": "Bill", "action": {"kind": "call", "flow": "Local"}, "irreversible": true}]},
+	  {"name": "Local", "steps": [{"name": "L", "action": {"kind": "go"}, "irreversible": true}]}]}`)
+	if _, ds := LoadJSON("own.json", own, opts); ds.HasErrors() || asked != 0 {
+		t.Fatalf("a file calling its own flows: %v, Unparsed asked %d times", ds, asked)
+	}
+	shop := []byte(`{"version": 1, "flows": [{"name": "Shop", "steps": [
+	  {"name": "Bill", "action": {"kind": "call", "flow": "Billing"}, "irreversible": true}]},
+	  {"name": "Bulling", "steps": [{"name": "L", "action": {"kind": "go"}, "irreversible": true}]}]}`)
+	for _, tc := range []struct {
+		unparsed      []string
+		message, hint string
+	}{
+		{[]string{"billing.flow"}, `which neither this file nor its Go package declares, but billing.flow beside it has syntax errors`,
+			`fix billing.flow first (flowgen check billing.flow shows them): it may declare flow Billing`},
+		{[]string{"a.flow", "b.flow"}, `but a.flow, b.flow beside it have syntax errors`,
+			`fix a.flow, b.flow first (flowgen check a.flow b.flow shows them): one of them may declare flow Billing`},
+		{nil, `which neither this file nor its Go package declares`, `did you mean "Bulling"?`},
+	} {
+		unparsed = tc.unparsed
+		_, ds := LoadJSON("shop.json", shop, opts)
+		if len(ds) != 1 || ds[0].Code != "call-flow" || !strings.HasSuffix(ds[0].Message, tc.message) || ds[0].Hint != tc.hint {
+			t.Errorf("unparsed %v: %v, want a call-flow error ending %q, hint %q", tc.unparsed, ds, tc.message, tc.hint)
+		}
+	}
+}

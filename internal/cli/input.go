@@ -56,6 +56,7 @@ type pkgDir struct {
 	loaded bool
 
 	files          []sibling // in file name order; those that parse
+	unparsed       []string  // the .flow files that do not parse, absolute, in file name order
 	readFiles      bool
 	generatedKnown bool // the files' generated field is set
 }
@@ -192,7 +193,8 @@ func (e *env) display(path string) string {
 // package in the directory is loaded to check the state type and the
 // package's own declarations (dsl/gocheck).
 func (in *input) checkOptions(goPackage, strict bool, target string) dsl.CheckOptions {
-	opts := dsl.CheckOptions{StrictRollback: strict, PackageFlows: in.packageFlows, Target: target}
+	opts := dsl.CheckOptions{StrictRollback: strict, PackageFlows: in.packageFlows, Target: target,
+		PackageScope: dsl.CallScope{Unparsed: in.unparsedSiblings}}
 	if goPackage && in.dir != "" {
 		opts.GeneratedFlows = in.generatedFlows
 		opts.GoPackage = func(f *dsl.File) diag.List {
@@ -213,6 +215,21 @@ func (in *input) packageFlows() []*dsl.Flow {
 	var out []*dsl.Flow
 	for _, s := range in.siblingFiles() {
 		out = append(out, s.flows...)
+	}
+	return out
+}
+
+// unparsedSiblings names, as the input's diagnostics name files, the other
+// .flow files of its directory that packageFlows left out because they do
+// not parse.
+func (in *input) unparsedSiblings() []string {
+	in.flowFiles()
+	own := gen.FileName(in.path)
+	var out []string
+	for _, path := range in.shared().unparsed {
+		if gen.FileName(path) != own {
+			out = append(out, diag.Beside(in.name, filepath.Base(path)))
+		}
 	}
 	return out
 }
@@ -258,8 +275,9 @@ func (in *input) siblingFiles() []sibling {
 
 // flowFiles reads and parses the .flow files of the input's directory,
 // once for all the inputs there, in file name order. A file that does not
-// parse is left out: its own generate reports it, and a call of one of its
-// flows is then reported as a call of no flow.
+// parse is left out (its own generate reports it) and listed in unparsed:
+// a call of one of its flows is then reported as a call of a flow that
+// may be in it (unparsedSiblings).
 func (in *input) flowFiles() []sibling {
 	p := in.shared()
 	if p.readFiles {
@@ -281,6 +299,8 @@ func (in *input) flowFiles() []sibling {
 		}
 		if f, ds := flowfile.Parse(diag.Beside(in.name, ent.Name()), src); f != nil && !ds.HasErrors() {
 			p.files = append(p.files, sibling{path: path, flows: f.Flows})
+		} else {
+			p.unparsed = append(p.unparsed, path)
 		}
 	}
 	return p.files

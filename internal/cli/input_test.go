@@ -64,3 +64,48 @@ func TestInputsOfOneDirectoryParseTheFilesOnce(t *testing.T) {
 		t.Error("a and b parsed c.flow each")
 	}
 }
+
+// A call of a flow that a .flow file beside the input declares, when that
+// file does not parse, is not a call of a flow the package lacks: the
+// diagnostic said "neither this file nor its Go package declares" while
+// billing.flow, one typo away from parsing, declared it. It names the file
+// that does not parse instead, and says to fix it first.
+func TestCallIntoASiblingThatDoesNotParse(t *testing.T) {
+	dir := t.TempDir()
+	order := filepath.Join(dir, "order.flow")
+	files := map[string]string{
+		order:                              "flow Order {\n    step Bill {\n        call Billing\n        irreversible\n    }\n}\n",
+		filepath.Join(dir, "billing.flow"): "flow Billing {\n    step Charge { irreversibel }\n}\n",
+		filepath.Join(dir, "fine.flow"):    "flow Fine {\n    step F { irreversible }\n}\n",
+	}
+	for p, src := range files {
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, stderr := runCLI("check", "-nopkg", order)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr)
+	}
+	billing := filepath.ToSlash(filepath.Join(dir, "billing.flow"))
+	for _, want := range []string{
+		`order.flow:3:14: error: step "Bill" calls flow "Billing", which neither this file nor its Go package declares, but ` + billing + ` beside it has syntax errors`,
+		`hint: fix ` + billing + ` first (flowgen check ` + billing + ` shows them): it may declare flow Billing`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "fine.flow") {
+		t.Errorf("stderr names fine.flow, which parses:\n%s", stderr)
+	}
+
+	// With every file of the package parsing, the diagnostic is the usual one.
+	if err := os.WriteFile(filepath.Join(dir, "billing.flow"), []byte("flow Billing2 {\n    step Charge { irreversible }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, stderr = runCLI("check", "-nopkg", order)
+	if !strings.Contains(stderr, `which neither this file nor its Go package declares`+"\n") || strings.Contains(stderr, "syntax errors") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}
