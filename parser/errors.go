@@ -302,23 +302,27 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 func blockStatement(toks []lexer.Token, i int) (want, hint string) {
 	found := toks[i]
 	open := openBraces(toks, i)
+	var misclosed string
+	if len(open) > 0 && (found.Value == "flow" || found.Value == "step") {
+		misclosed = misclosedHint(toks, i, open[len(open)-1])
+	}
 	if inChoose(toks, i) {
-		return `when, otherwise or "}"`, statementHint(found, []string{ident.KeywordWhen, ident.KeywordOtherwise}, ident.KeywordChoose, open,
+		return `when, otherwise or "}"`, statementHint(found, []string{ident.KeywordWhen, ident.KeywordOtherwise}, ident.KeywordChoose, open, misclosed,
 			"a choose block holds when <condition> -> Target lines and an otherwise -> Target line")
 	}
 	switch len(open) {
 	case 1:
-		return `flow statement or "}"`, statementHint(found, flowKeywords, "flow", open,
+		return `flow statement or "}"`, statementHint(found, flowKeywords, "flow", open, misclosed,
 			"a flow holds state, trigger, retry, timeout, deadline, step and parallel statements")
 	case 2:
 		if parallelBlock(toks, open[1]) {
-			return `step, on or "}"`, statementHint(found, []string{"step", "on"}, parallelBlockName, open,
+			return `step, on or "}"`, statementHint(found, []string{"step", "on"}, parallelBlockName, open, misclosed,
 				"a parallel block holds its branches (step statements) and its own on lines")
 		}
-		return `step statement or "}"`, stepHint(found, open)
+		return `step statement or "}"`, stepHint(found, open, misclosed)
 	case 3:
 		if parallelBlock(toks, open[1]) { // a branch
-			return `step statement or "}"`, stepHint(found, open)
+			return `step statement or "}"`, stepHint(found, open, misclosed)
 		}
 	}
 	return `"}"`, ""
@@ -382,12 +386,16 @@ const parallelBlockName = "parallel block"
 const chooseForm = "choose { when <condition> -> Target ... otherwise -> Target }"
 
 // statementHint explains an unexpected token where a statement of a flow,
-// step or choose (block) should start: a block that was not closed, a
-// line of a choose outside one, a misspelt keyword, or else what the block
-// may hold.
-func statementHint(found lexer.Token, keywords []string, block string, open []lexer.Token, otherwise string) string {
+// step or choose (block) should start: a block that was not closed (the
+// one misclosed names, when a "}" closed it by its indent: misclosedHint;
+// else the innermost open one), a line of a choose outside one, a
+// misspelt keyword, or else what the block may hold.
+func statementHint(found lexer.Token, keywords []string, block string, open []lexer.Token, misclosed, otherwise string) string {
 	switch {
 	case found.Value == "flow" || found.Value == "step" && (block == "step" || block == ident.KeywordChoose):
+		if misclosed != "" {
+			return fmt.Sprintf("%ss do not nest: %s", found.Value, misclosed)
+		}
 		o := open[len(open)-1]
 		return fmt.Sprintf("%ss do not nest: is the \"}\" of the %s opened at line %d missing?", found.Value, block, o.Pos.Line)
 	case found.Value == ident.KeywordParallel && block == parallelBlockName:
@@ -431,8 +439,8 @@ func openBraces(toks []lexer.Token, i int) []lexer.Token {
 	return open
 }
 
-func stepHint(found lexer.Token, open []lexer.Token) string {
-	return statementHint(found, stepKeywords, "step", open,
+func stepHint(found lexer.Token, open []lexer.Token, misclosed string) string {
+	return statementHint(found, stepKeywords, "step", open, misclosed,
 		"a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements")
 }
 
@@ -536,12 +544,71 @@ func lastOf(toks []lexer.Token, i int, words ...string) string {
 	return ""
 }
 
-// unclosedHint points at the innermost brace still open at the end of file.
+// unclosedHint points at the innermost brace still open at the end of
+// file; and first, when a "}" closed a block indented more than itself,
+// at that block, whose own "}" is the one missing: the open brace is then
+// an outer one (the flow's) that looks closed.
 func unclosedHint(toks []lexer.Token, i int) string {
 	open := openBraces(toks, i)
 	if len(open) == 0 {
 		return ""
 	}
 	t := open[len(open)-1]
-	return fmt.Sprintf(`close the "{" opened at line %d, column %d`, t.Pos.Line, t.Pos.Column)
+	hint := fmt.Sprintf(`close the "{" opened at line %d, column %d`, t.Pos.Line, t.Pos.Column)
+	if m := misclosedHint(toks, i, t); m != "" {
+		hint = m + "; or " + hint
+	}
+	return hint
+}
+
+// misclosedHint names the block whose "}" is likely missing, when a
+// block opened after the brace open (the innermost still open at toks[i])
+// was closed by a "}" that starts a line indented less than the line of
+// the block's "{": that "}" is the enclosing block's, by its indent. The
+// parser cannot tell which "}" is missing; the indent, as the author wrote
+// it, usually can. "" when no "}" is so placed (the first is named).
+func misclosedHint(toks []lexer.Token, i int, open lexer.Token) string {
+	var stack []int
+	for j := 0; j < i; j++ {
+		t := toks[j]
+		if t.Pos.Offset <= open.Pos.Offset {
+			continue
+		}
+		switch t.Value {
+		case "{":
+			stack = append(stack, j)
+		case "}":
+			if len(stack) == 0 {
+				return "" // closes open itself: i is not inside it
+			}
+			o := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if j > 0 && toks[j-1].Pos.Line < t.Pos.Line && t.Pos.Column < lineIndent(toks, o) {
+				block := blockName(toks, o)
+				return fmt.Sprintf(`is the "}" of the %s opened at line %d missing? The "}" at line %d, indented less than that %s, closes it`, block, toks[o].Pos.Line, t.Pos.Line, block)
+			}
+		}
+	}
+	return ""
+}
+
+// lineIndent is the column of the first token of toks[j]'s line.
+func lineIndent(toks []lexer.Token, j int) int {
+	for j > 0 && toks[j-1].Pos.Line == toks[j].Pos.Line {
+		j--
+	}
+	return toks[j].Pos.Column
+}
+
+// blockName names the block that the brace toks[j] opens, for hints.
+func blockName(toks []lexer.Token, j int) string {
+	switch {
+	case j >= 1 && toks[j-1].Value == ident.KeywordChoose:
+		return ident.KeywordChoose
+	case j >= 2 && toks[j-2].Value == ident.KeywordParallel:
+		return parallelBlockName
+	case j >= 2 && toks[j-2].Value == "flow":
+		return "flow"
+	}
+	return "step"
 }

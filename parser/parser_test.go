@@ -100,6 +100,15 @@ func TestSyntaxErrors(t *testing.T) {
 		{"flow name of two words", `flow A B { }`, `1:8: expected "{", found "B" (hint: a flow's name is one word, followed by its body in braces: flow A { ... })`},
 		{"unclosed step", "flow A {\n    step B {\n        irreversible\n", `4:1: expected "}", found end of file (hint: close the "{" opened at line 2, column 12)`},
 		{"unclosed flow", "flow A {\n    step B {}\n", `3:1: expected "}", found end of file (hint: close the "{" opened at line 1, column 8)`},
+		// A block's "}" left out: the next "}", the flow's by its indent,
+		// closes that block, and the flow is what stays open. The hint
+		// names the block, not the flow's "{", which looks closed.
+		{"unclosed last step", "flow A {\n    step B {\n        irreversible\n    }\n    step C {\n        irreversible\n}\n", `8:1: expected "}", found end of file (hint: is the "}" of the step opened at line 5 missing? The "}" at line 7, indented less than that step, closes it; or close the "{" opened at line 1, column 8)`},
+		{"unclosed parallel", "flow A {\n    parallel P {\n        step B { irreversible }\n        on error -> fail\n\n    step C { irreversible }\n}\n", `8:1: expected "}", found end of file (hint: is the "}" of the parallel block opened at line 2 missing? The "}" at line 7, indented less than that parallel block, closes it; or close the "{" opened at line 1, column 8)`},
+		{"unclosed choose", "flow A {\n    step B {\n        choose {\n            when X -> C\n            otherwise -> done\n    }\n    step C { irreversible }\n}\n", `7:5: expected step statement or "}", found "step" (hint: steps do not nest: is the "}" of the choose opened at line 3 missing? The "}" at line 6, indented less than that choose, closes it)`},
+		{"unclosed flow before another", "flow A {\n    step B {\n        irreversible\n    }\n\nflow C {\n    step D { irreversible }\n}\n", `6:1: expected flow statement or "}", found "flow" (hint: flows do not nest: is the "}" of the flow opened at line 1 missing?)`},
+		{"unclosed step before another flow", "flow A {\n    step B {\n        irreversible\n}\n\nflow C {\n    step D { irreversible }\n}\n", `6:1: expected flow statement or "}", found "flow" (hint: flows do not nest: is the "}" of the step opened at line 2 missing? The "}" at line 4, indented less than that step, closes it)`},
+		{"unclosed flow, steps indented", "flow A {\n    step B {\n        irreversible\n    }\n", `5:1: expected "}", found end of file (hint: close the "{" opened at line 1, column 8)`},
 		{"step brace", `flow A { step B irreversible }`, `1:17: expected "{", found "irreversible" (hint: a step's name is one word, followed by its body in braces: step B { ... })`},
 		{"nested step", "flow A {\n    step B {\n        step C {} } }", `3:9: expected step statement or "}", found "step" (hint: steps do not nest: is the "}" of the step opened at line 2 missing?)`},
 		{"nested braces", `flow A { step B {{ }}}`, `1:18: expected step statement or "}", found "{" (hint: a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`},
