@@ -584,6 +584,12 @@ func TestProviderCallOverTransport(t *testing.T) {
 	// null decodes into a struct as nothing at all: a handler that
 	// returned nothing (Python's None, a nil pointer) is no success.
 	answers["null"] = ` null `
+	// The engine's own outcomes are none of the step's: "retry" would
+	// record a retry without an error (a history no resume reads), and
+	// "error" or "timeout" route a failure that never happened.
+	for _, o := range []string{"retry", "error", "timeout"} {
+		answers["outcome-"+o] = `{"outcome": "` + o + `"}`
+	}
 	answers["permanent"] = `{"error": {"message": "invoice gone", "class": "permanent"}}`
 	answers["flaky"] = `{"error": {"message": "ledger busy"}}`
 	answers["outcome"] = `{"outcome": "lost"}`
@@ -659,6 +665,9 @@ func TestProviderCallOverTransport(t *testing.T) {
 		{"ack", "the answer is not a provider response"},
 		{"trailing", "the answer is not a provider response"},
 		{"null", "the answer is not a provider response"},
+		{"outcome-retry", `handler "Reserve": runtime: unknown outcome "retry"`},
+		{"outcome-error", `handler "Reserve": runtime: unknown outcome "error"`},
+		{"outcome-timeout", `handler "Reserve": runtime: unknown outcome "timeout"`},
 		{"permanent", "invoice gone"},
 		{"class", `error class "sometimes"`},
 		{"nomessage", `handler "Reserve": an error without a message`},

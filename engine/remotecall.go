@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -126,6 +127,13 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 			return "", runtime.Permanent(err)
 		}
 		return "", err
+	}
+	// Only the step's own outcomes: the engine's ("retry", "error",
+	// "timeout") are the runtime's to give, and would move the run as a
+	// failure that never happened, or record a retry without an error,
+	// which no resume reads. A rollback's outcome is ignored.
+	if o := rsp.Outcome; !k.rollback && o != "" && o != string(runtime.OutcomeOK) && !slices.Contains(outcomes, o) {
+		return "", runtime.Permanent(fmt.Errorf("%s: %w %q", where, runtime.ErrUnknownOutcome, o))
 	}
 	if len(rsp.State) > 0 && string(rsp.State) != "null" {
 		if err := jsonTooDeep(rsp.State); err != nil {
