@@ -128,10 +128,11 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		}
 		return "", err
 	}
-	// Only the step's own outcomes: the engine's ("retry", "error",
-	// "timeout") are the runtime's to give, and would move the run as a
-	// failure that never happened, or record a retry without an error,
-	// which no resume reads. A rollback's outcome is ignored.
+	// Only the outcomes the step declares, which its provider registered:
+	// the engine's own ("retry", "error", "timeout") are the runtime's to
+	// give. Checked here, at the protocol's edge, so that the step's error
+	// names the provider and the handler, as for any answer of theirs the
+	// engine refuses. A rollback's outcome is ignored.
 	if o := rsp.Outcome; !k.rollback && o != "" && o != string(runtime.OutcomeOK) && !slices.Contains(outcomes, o) {
 		return "", runtime.Permanent(fmt.Errorf("%s: %w %q", where, runtime.ErrUnknownOutcome, o))
 	}
