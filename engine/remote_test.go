@@ -561,7 +561,7 @@ func (s stubTransport) CallProvider(ctx context.Context, subject string, body []
 // Subjects are checked (no wildcards, no empty token); the engine sends
 // the documented request (state, key, attempt, deadline) and decodes the
 // answer strictly: what is not a provider response (a JetStream
-// acknowledgement, an object followed by something else), a permanent error or an outcome the step does not
+// acknowledgement, an object followed by something else, null), a permanent error or an outcome the step does not
 // declare fail the step without retries; a retryable error is retried.
 func TestProviderCallOverTransport(t *testing.T) {
 	answers := map[string]string{}
@@ -581,6 +581,15 @@ func TestProviderCallOverTransport(t *testing.T) {
 	}}
 	answers["ack"] = `{"stream": "flowgen", "seq": 7}`
 	answers["trailing"] = `{"outcome": "ok"} <html>a proxy's page</html>`
+	// null decodes into a struct as nothing at all: a handler that
+	// returned nothing (Python's None, a nil pointer) is no success.
+	answers["null"] = ` null `
+	// The engine's own outcomes are none of the step's: "retry" would
+	// record a retry without an error (a history no resume reads), and
+	// "error" or "timeout" route a failure that never happened.
+	for _, o := range []string{"retry", "error", "timeout"} {
+		answers["outcome-"+o] = `{"outcome": "` + o + `"}`
+	}
 	answers["permanent"] = `{"error": {"message": "invoice gone", "class": "permanent"}}`
 	answers["flaky"] = `{"error": {"message": "ledger busy"}}`
 	answers["outcome"] = `{"outcome": "lost"}`
@@ -655,6 +664,10 @@ func TestProviderCallOverTransport(t *testing.T) {
 	for _, tc := range []struct{ mode, err string }{
 		{"ack", "the answer is not a provider response"},
 		{"trailing", "the answer is not a provider response"},
+		{"null", "the answer is not a provider response"},
+		{"outcome-retry", `handler "Reserve": runtime: unknown outcome "retry"`},
+		{"outcome-error", `handler "Reserve": runtime: unknown outcome "error"`},
+		{"outcome-timeout", `handler "Reserve": runtime: unknown outcome "timeout"`},
 		{"permanent", "invoice gone"},
 		{"class", `error class "sometimes"`},
 		{"nomessage", `handler "Reserve": an error without a message`},

@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -126,6 +127,14 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 			return "", runtime.Permanent(err)
 		}
 		return "", err
+	}
+	// Only the outcomes the step declares, which its provider registered:
+	// the engine's own ("retry", "error", "timeout") are the runtime's to
+	// give. Checked here, at the protocol's edge, so that the step's error
+	// names the provider and the handler, as for any answer of theirs the
+	// engine refuses. A rollback's outcome is ignored.
+	if o := rsp.Outcome; !k.rollback && o != "" && o != string(runtime.OutcomeOK) && !slices.Contains(outcomes, o) {
+		return "", runtime.Permanent(fmt.Errorf("%s: %w %q", where, runtime.ErrUnknownOutcome, o))
 	}
 	if len(rsp.State) > 0 && string(rsp.State) != "null" {
 		if err := jsonTooDeep(rsp.State); err != nil {

@@ -110,6 +110,12 @@ func okOutcome(out Outcome) Outcome {
 	return out
 }
 
+// failureOutcome reports whether out is one of the outcomes the runtime
+// gives a failed attempt (failedOutcome, or a retry), never a step's own.
+func failureOutcome(out Outcome) bool {
+	return out == OutcomeRetry || out == OutcomeError || out == OutcomeTimeout
+}
+
 func failedOutcome(err error) Outcome {
 	if errors.Is(err, ErrTimeout) {
 		return OutcomeTimeout

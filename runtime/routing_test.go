@@ -73,6 +73,27 @@ func TestNamedOutcomes(t *testing.T) {
 			t.Errorf("effects (-want +got):\n%s", diff)
 		}
 	})
+	// The runtime's own outcomes are no step's: "retry" from Exec would
+	// record a retry without an error, a history that no Resume reads,
+	// and "error" or "timeout" route a failure that never happened.
+	for _, out := range []runtime.Outcome{runtime.OutcomeRetry, runtime.OutcomeError, runtime.OutcomeTimeout} {
+		t.Run("the outcome "+string(out)+" fails the step", func(t *testing.T) {
+			rec := newRecorder()
+			sink := runtime.NewMemorySink()
+			f := reviewFlow(t, rec, sink)
+			res, err := f.Execute(context.Background(), state{Route: string(out)}, runtime.WithRunID("r"))
+			if !errors.Is(err, runtime.ErrUnknownOutcome) || res.Final != runtime.StateCompensated {
+				t.Fatalf("Execute = %s, %v", res.Final, err)
+			}
+			want := []string{"exec Submit", "exec Review", "undo Submit"}
+			if diff := cmp.Diff(want, rec.all()); diff != "" {
+				t.Errorf("effects (-want +got):\n%s", diff)
+			}
+			if _, err := f.Resume(context.Background(), sink.History("r")); !errors.Is(err, runtime.ErrFinished) {
+				t.Errorf("Resume of the history: %v, want ErrFinished (a history it reads)", err)
+			}
+		})
+	}
 	t.Run("loop gives each visit its own idempotency key", func(t *testing.T) {
 		rec := newRecorder()
 		sink := runtime.NewMemorySink()

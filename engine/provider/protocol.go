@@ -108,12 +108,17 @@ func (r *Response) Check() error {
 	return nil
 }
 
-// DecodeStrict decodes b, one JSON value, into v: a member v does not
-// have, or anything but white space after the value, is an error. The
-// engine reads a provider's answer and a registration so: an answer that
-// is only partly a provider's (a JSON object followed by a proxy's page)
-// is not taken for one.
+// DecodeStrict decodes b, one JSON object, into v: another value, a
+// member v does not have, or anything but white space after the object,
+// is an error. The engine reads a provider's answer and a registration
+// so: an answer that is only partly a provider's (a JSON object followed
+// by a proxy's page) is not taken for one, nor is null, which decodes
+// into a struct as nothing at all (a handler that returned nothing:
+// Python's None, a nil pointer) and would be taken for a success.
 func DecodeStrict(b []byte, v any) error {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+		return errors.New("not a JSON object")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
