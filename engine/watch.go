@@ -46,6 +46,14 @@ const (
 // errTooManyWatchers answers a GET /watch beyond Options.MaxWatchers.
 var errTooManyWatchers = errors.New("too many open GET /watch streams; try again later")
 
+// errNoWatch answers GET /watch on an engine whose runs execute on an
+// Options.Executor: their events are recorded where they execute (on
+// Temporal, by whichever serve process works on each run), never by this
+// engine, so a stream here would stay open and silent while the runs
+// change. GET /session leaves the route out, and the web view reads what
+// it shows again instead.
+var errNoWatch = errors.New("live events are not available here: the runs execute on the engine's Options.Executor, which records their events; read GET /runs and GET /runs/{id} again instead")
+
 // watchHub hands recorded events to the open GET /watch streams.
 type watchHub struct {
 	n        atomic.Int32 // open watchers: Emit pays one load when none
@@ -184,6 +192,10 @@ func (e *Engine) sink() runtime.Sink {
 // gets "event: overflow" and the stream ends. What was recorded before
 // the stream opened is read with GET /runs/{id} and GET /runs.
 func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
+	if e.opts.Executor != nil {
+		writeError(w, http.StatusNotFound, errNoWatch, nil)
+		return
+	}
 	// Like GET /runs/{id} and GET /runs?flow=, any value is a filter: a
 	// run ID from before the ID limits is still watched.
 	q := r.URL.Query()

@@ -91,3 +91,53 @@ func TestAbortOfARunRollingBack(t *testing.T) {
 		}
 	}
 }
+
+// endedClient is a Temporal client whose workflow has ended with status
+// st, its end recorded in its memo as flowgen terminal state (none: a
+// workflow ended from outside flowgen, such as terminated).
+type endedClient struct {
+	client.Client
+	st    enumspb.WorkflowExecutionStatus
+	state runtime.RunState
+}
+
+func (c endedClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	info := &workflowpb.WorkflowExecutionInfo{Status: c.st}
+	if c.state != "" {
+		p, err := converter.GetDefaultDataConverter().ToPayload(string(c.state))
+		if err != nil {
+			return nil, err
+		}
+		info.Memo = &commonpb.Memo{Fields: map[string]*commonpb.Payload{flowtemporal.MemoState: p}}
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: info}, nil
+}
+
+func (endedClient) CancelWorkflow(context.Context, string, string) error {
+	return errors.New("an ended run is not cancelled")
+}
+
+// An abort of a run that is over answers as the engine does
+// (engine.CheckAbort): 409, naming the run's terminal state, not
+// Temporal's status for it ("canceled" for an aborted run, "failed" for
+// a compensated one); the GET /runs/{id} beside it says the same state.
+func TestAbortOfARunOverNamesItsState(t *testing.T) {
+	for _, c := range []struct {
+		st    enumspb.WorkflowExecutionStatus
+		state runtime.RunState // in the memo
+		want  runtime.RunState
+	}{
+		{enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, runtime.StateAborted, runtime.StateAborted},
+		{enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, runtime.StateCompensated, runtime.StateCompensated},
+		{enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, runtime.StateCompensationFailed, runtime.StateCompensationFailed},
+		{enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, runtime.StateDone, runtime.StateDone},
+		{enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, "", runtime.StateAborted},
+		{enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, "", runtime.StateFailed},
+	} {
+		err := New(endedClient{st: c.st, state: c.state}, Options{}).Abort(context.Background(), "r-1")
+		want := engine.CheckAbort("r-1", c.want)
+		if !errors.Is(err, runtime.ErrFinished) || err.Error() != want.Error() {
+			t.Errorf("%s with state %q: Abort = %v, want %v", c.st, c.state, err, want)
+		}
+	}
+}

@@ -176,17 +176,20 @@ func (x *Executor) Abort(ctx context.Context, runID string) error {
 	if err != nil {
 		return runError(err, runID)
 	}
-	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
-	}
+	// A run that is over is answered in flowgen's terms, by the terminal
+	// state it recorded (runInfo, as GET /runs/{id} reads it), not by
+	// Temporal's status for it ("canceled" for an aborted run, "failed"
+	// for a compensated one). In progress, where its progress memo left
+	// it: a run rolling back finishes its rollback whatever happens
+	// (workflow.NewDisconnectedContext), as on the engine. A run of older
+	// code records no progress and is cancelled as before.
 	if info, exact := runInfo(d.GetWorkflowExecutionInfo()); exact {
-		// Where its progress memo left it: a run rolling back finishes
-		// its rollback whatever happens (workflow.NewDisconnectedContext),
-		// as on the engine. A run of older code records no progress and
-		// is cancelled as before.
 		if err := engine.CheckAbort(runID, info.State); err != nil {
 			return err
 		}
+	}
+	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
 	}
 	err = x.c.CancelWorkflow(ctx, runID, "")
 	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {

@@ -17,6 +17,8 @@
   // RECONNECT_MS is the pause before a GET /watch stream that ended, or
   // could not open, is tried again, unless the server said how long.
   var RECONNECT_MS = 1500;
+  // POLL_MS is how often a view reads again on a server without GET /watch.
+  var POLL_MS = 5000;
   var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
   var liveBy = null;  // the watch the live badge shows, if any
@@ -115,6 +117,7 @@
   // once if the stream cannot open at first (the server at its bound of
   // streams), so that a view waiting to go live is not blank meanwhile.
   function watch(query, onEvent, onOpen) {
+    if (session && session.routes.indexOf("GET /watch") < 0) return poll(onOpen);
     var stopped = false, ctrl = null, timer = null, read = false, me = {};
     liveBy = me;
     // The badge is shown while a view follows the API: "live" while the
@@ -187,6 +190,21 @@
     }
     loop();
     return function () { stopped = true; clearTimeout(timer); if (ctrl) ctrl.abort(); live(false); liveBy = null; };
+  }
+  // poll stands for watch on a server that sends no live events (GET
+  // /session does not list GET /watch: flowgen-temporal serve, whose runs
+  // record their events on Temporal): the view reads what it shows now and
+  // every POLL_MS, and the badge says so rather than "live".
+  function poll(onOpen) {
+    var me = {}, l = $("#live");
+    liveBy = me;
+    l.className = "live off polling";
+    l.textContent = "polling";
+    l.title = "this server sends no live updates (its runs record their events elsewhere): the page reads again every " + POLL_MS / 1000 + " s";
+    l.hidden = false;
+    onOpen();
+    var timer = setInterval(onOpen, POLL_MS);
+    return function () { clearInterval(timer); if (liveBy === me) { l.hidden = true; liveBy = null; } };
   }
   // retryAfter reads a Retry-After header of the seconds form (the engine
   // sends it with a 503 when its GET /watch streams are at their bound,
