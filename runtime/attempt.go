@@ -110,11 +110,24 @@ func okOutcome(out Outcome) Outcome {
 	return out
 }
 
-// failureOutcome reports whether out is one of the outcomes the runtime
-// gives a failed attempt (failedOutcome, or a retry), never a step's own.
-func failureOutcome(out Outcome) bool {
-	return out == OutcomeRetry || out == OutcomeError || out == OutcomeTimeout
+// ReturnedOutcome is the outcome of an attempt that returned out with a nil
+// error, as a run takes it: ok for "", and out otherwise, with an error
+// wrapping ErrUnknownOutcome, which fails the step, when out is one of the
+// runtime's own (retry, error, timeout). Those are a failed attempt's, no
+// step's to give: "retry" would record a retry without an error (a history
+// no Resume reads), "error" and "timeout" a failure that did not happen.
+// Executors of a flow's steps elsewhere (the Temporal target) call it too.
+func ReturnedOutcome(out Outcome) (Outcome, error) {
+	out = okOutcome(out)
+	if out == OutcomeRetry || out == OutcomeError || out == OutcomeTimeout {
+		return out, outcomeUnknown(out)
+	}
+	return out, nil
 }
+
+// outcomeUnknown is the error of an outcome that fails its step: one the
+// flow does not route, or one of the runtime's own.
+func outcomeUnknown(out Outcome) error { return fmt.Errorf("%w %q", ErrUnknownOutcome, out) }
 
 func failedOutcome(err error) Outcome {
 	if errors.Is(err, ErrTimeout) {
@@ -162,14 +175,18 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 
 // unknownOutcome is the error that the named outcome out, returned by an
 // attempt of v's step, fails the step with: any for a branch of a parallel
-// block (BranchEnd), one the flow does not route for a step (as runStep
-// finds); nil for ok and an outcome the flow routes.
+// block (BranchEnd), one of the runtime's own (ReturnedOutcome) or one the
+// flow does not route for a step (as runStep finds); nil for ok and an
+// outcome the flow routes.
 func (r *Run[S]) unknownOutcome(v *visitRun[S], out Outcome) error {
 	if okOutcome(out) == OutcomeOK {
 		return nil
 	}
 	if v.msgs != nil {
 		_, _, err := BranchEnd(out, nil)
+		return err
+	}
+	if _, err := ReturnedOutcome(out); err != nil {
 		return err
 	}
 	_, err := r.def.route(v.d.index, out)

@@ -117,7 +117,7 @@ func (d *definition[S]) route(i int, out Outcome) (string, error) {
 			return d.steps[to.step].ID, nil
 		}
 	}
-	return "", fmt.Errorf("%w %q", ErrUnknownOutcome, out)
+	return "", outcomeUnknown(out)
 }
 
 // FailedOutcome is the outcome of a step whose last attempt failed with

@@ -459,18 +459,17 @@ func (r *Run[S]) runStep(d *stepDef[S]) error {
 		return stop
 	}
 	if err == nil {
-		out = okOutcome(out)
 		// The machine knows the outcomes the flow routes; another one fails
 		// the step. So does one of the runtime's own, which the machine
-		// knows too: "retry" would record a retry without an error (a
-		// history no Resume reads), "error" and "timeout" a failure that
-		// did not happen.
-		if !failureOutcome(out) {
+		// knows too (ReturnedOutcome).
+		out, bad := ReturnedOutcome(out)
+		if bad == nil {
 			if err := r.fire(out, p.attempt, out, nil); !errors.Is(err, errNoSuchEvent) {
 				return err
 			}
+			bad = outcomeUnknown(out)
 		}
-		return r.fire(evFail, p.attempt, out, fmt.Errorf("%w %q", ErrUnknownOutcome, out))
+		return r.fire(evFail, p.attempt, out, bad)
 	}
 	out = failedOutcome(err)
 	return r.fire(out, p.attempt, out, err)

@@ -30,6 +30,12 @@ const (
 	// run whose correlation is empty (runtime.Correlation): a run that took
 	// one before replays taking it (run.takes).
 	versionNullCorrelation = "flowgen.null-correlation"
+	// versionFailingOutcome is the change (workflow.GetVersion) after
+	// which a step whose attempt returns an outcome that fails it (one the
+	// flow does not route, or runtime.ReturnedOutcome's) is not undone, as
+	// on the runtime, and the runtime's own outcomes are not routed: a run
+	// that returned one before replays as it ran.
+	versionFailingOutcome = "flowgen.failing-outcome"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.

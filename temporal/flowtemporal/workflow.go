@@ -122,7 +122,11 @@ func (r *wfRun[S]) run() (S, error) {
 		if out == "" {
 			out = runtime.OutcomeOK
 		}
-		if err == nil && step.Rollback != nil {
+		var failedBy error // the outcome out fails the step: it did not complete
+		if err == nil && !returned {
+			failedBy = r.outcomeFails(step.ID, out)
+		}
+		if err == nil && failedBy == nil && step.Rollback != nil {
 			r.done = append(r.done, completion{step.ID, r.visits[step.ID]})
 		}
 		if returned {
@@ -133,6 +137,9 @@ func (r *wfRun[S]) run() (S, error) {
 			return r.unwind(true)
 		}
 		to, rerr := r.f.def.Route(step.ID, out)
+		if failedBy != nil {
+			rerr = failedBy
+		}
 		if rerr != nil { // a named outcome nothing routes fails the step
 			err, to = rerr, runtime.Fail
 		}
@@ -151,6 +158,25 @@ func (r *wfRun[S]) run() (S, error) {
 		}
 		wait = r.enter(to, attempt, out, err)
 	}
+}
+
+// outcomeFails is the error that out, the outcome of a step's attempt that
+// returned no error, fails the step with, as on the runtime: one of the
+// runtime's own (runtime.ReturnedOutcome) or one the flow does not route.
+// Such a step did not complete, so it is not undone. nil when out routes,
+// and for a run that returned one before this rule (versionFailingOutcome),
+// which replays as it ran: the step undone, the runtime's own outcomes
+// routed. GetVersion is asked only when out fails the step, from the
+// attempt's recorded result, so replays ask it at the same point.
+func (r *wfRun[S]) outcomeFails(step string, out runtime.Outcome) error {
+	_, err := runtime.ReturnedOutcome(out)
+	if err == nil {
+		_, err = r.f.def.Route(step, out)
+	}
+	if err == nil || workflow.GetVersion(r.ctx, versionFailingOutcome, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	return err
 }
 
 // stepOf is the step of a machine state ("X:running" gives "X").

@@ -1,0 +1,74 @@
+package flowtemporal
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+type review struct{ Route string }
+
+// A step whose attempt returns an outcome that fails it (one its flow does
+// not route, or one of the runtime's own: retry, error, timeout) fails as
+// on the runtime (TestNamedOutcomes there): it did not complete, so it is
+// not undone, and the run is compensated with runtime.ErrUnknownOutcome.
+// A run from before that change replays as it ran: the step undone, the
+// runtime's own outcomes routed.
+func TestOutcomeThatFailsTheStep(t *testing.T) {
+	for _, c := range []struct {
+		route   string
+		version workflow.Version
+		undone  bool // Review's rollback ran
+		final   runtime.RunState
+	}{
+		{"maybe", 1, false, runtime.StateCompensated},
+		{"retry", 1, false, runtime.StateCompensated},
+		{"error", 1, false, runtime.StateCompensated},
+		{"timeout", 1, false, runtime.StateCompensated},
+		{"maybe", workflow.DefaultVersion, true, runtime.StateCompensated},
+		{"error", workflow.DefaultVersion, true, runtime.StateCompensated}, // routed to fail by its outcome
+	} {
+		t.Run(fmt.Sprintf("%s/version %d", c.route, c.version), func(t *testing.T) {
+			var j journal
+			def := runtime.New[review]("Review")
+			step := func(name string) *runtime.Step[review] {
+				return runtime.NewStep(name, func(_ context.Context, s *review) (runtime.Outcome, error) {
+					j.add("exec %s", name)
+					if name == "Review" {
+						return runtime.Outcome(s.Route), nil
+					}
+					return runtime.OutcomeOK, nil
+				}, runtime.WithRollback(func(context.Context, *review) error {
+					j.add("undo %s", name)
+					return nil
+				}))
+			}
+			decide := step("Review")
+			decide.Next = map[runtime.Outcome]string{"approved": runtime.Done}
+			must(t, def.Register(step("Submit"), decide))
+			f, err := New(def)
+			must(t, err)
+			env := newEnv(t)
+			f.Register(env)
+			env.OnGetVersion(versionFailingOutcome, workflow.DefaultVersion, 1).Return(c.version)
+			env.ExecuteWorkflow(WorkflowName("Review"), review{Route: c.route})
+			wantEnd(t, env, c.final)
+			want := []string{"exec Submit", "exec Review", "undo Submit"}
+			if c.undone {
+				want = []string{"exec Submit", "exec Review", "undo Review", "undo Submit"}
+			}
+			if got := j.get(); !slices.Equal(got, want) {
+				t.Fatalf("effects %q, want %q", got, want)
+			}
+			if st := status(t, env); c.version == 1 && !strings.Contains(st.Err, `unknown outcome "`+c.route+`"`) {
+				t.Fatalf("status error %q, want the unknown outcome", st.Err)
+			}
+		})
+	}
+}
