@@ -1,7 +1,9 @@
 package gen
 
 import (
+	"bytes"
 	"go/ast"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"maps"
@@ -329,8 +331,10 @@ func checkDecls(t *testing.T, path, name string, code []byte, f *dsl.File, targe
 }
 
 // FuzzGenerate: whatever the input, Generate does not panic, and an input
-// that checks without errors generates Go that parses and declares exactly
-// the names dsl.Names lists. Seeds: the corpus of TestEveryCorpusFlow.
+// that checks without errors, for either target, generates Go that parses,
+// declares exactly the names dsl.Names lists, is gofmt-formatted and is the
+// same Go every time (Generate's promise: CI and `gofmt -l` would flag the
+// generated file otherwise). Seeds: the corpus of TestEveryCorpusFlow.
 //
 //	go test ./gen -run '^$' -fuzz FuzzGenerate
 func FuzzGenerate(f *testing.F) {
@@ -345,16 +349,26 @@ func FuzzGenerate(f *testing.F) {
 	// Blocks in every position: first, last, routed to, looping.
 	f.Add([]byte("flow A { state S parallel P { step B { writes X irreversible } step C { rpc s \"E\" (X) -> Y irreversible } on ok -> P on error -> Q } parallel Q { step D { irreversible } } }"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		file, ds := flowfile.Load("fuzz.flow", src, dsl.CheckOptions{})
-		out, err := Generate(file, Options{Package: "p", Types: syntheticTypes(file)})
-		if ds.HasErrors() || file == nil {
-			return
-		}
-		if err != nil {
-			t.Fatalf("checks clean but does not generate: %v\n%s", err, src)
-		}
-		for name, code := range out {
-			checkDecls(t, "fuzz.flow", name, code, file, TargetRuntime)
+		for _, target := range []string{TargetRuntime, TargetTemporal} {
+			file, ds := flowfile.Load("fuzz.flow", src, dsl.CheckOptions{Target: target})
+			opts := Options{Package: "p", Types: syntheticTypes(file), Target: target}
+			out, err := Generate(file, opts)
+			if ds.HasErrors() || file == nil {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("checks clean for %s but does not generate: %v\n%s", target, err, src)
+			}
+			again, err := Generate(file, opts)
+			if err != nil || !maps.EqualFunc(out, again, bytes.Equal) {
+				t.Fatalf("%s: a second Generate gave other code (%v)\n%s", target, err, src)
+			}
+			for name, code := range out {
+				checkDecls(t, "fuzz.flow", name, code, file, target)
+				if gofmt, err := format.Source(code); err == nil && !bytes.Equal(gofmt, code) {
+					t.Fatalf("%s: %s is not gofmt-formatted\n%s", target, name, src)
+				}
+			}
 		}
 	})
 }
