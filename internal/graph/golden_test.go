@@ -208,7 +208,8 @@ func TestCorpusDiagramsValid(t *testing.T) {
 }
 
 // FuzzMermaid: whatever flow checks clean, its Mermaid passes the strict
-// check and both renderers succeed without panicking.
+// check, DOT renders, and its SVG, laid out by this package (flowgen graph
+// -format svg or html), passes checkSVG; no renderer panics.
 func FuzzMermaid(f *testing.F) {
 	for _, src := range corpus(f) {
 		f.Add(src)
@@ -228,5 +229,6 @@ func FuzzMermaid(f *testing.F) {
 		if errs := checkMermaid(m); len(errs) > 0 {
 			t.Fatalf("invalid mermaid: %v\n%s", errs, m)
 		}
+		checkSVG(t, file)
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flowgen/flowgen/dsl"
 )
 
 // svgBox is a box of a rendered diagram, read back from the SVG.
@@ -58,90 +60,95 @@ func parseSVG(t *testing.T, b []byte) (boxes []svgBox, edges [][2]string) {
 	return boxes, edges
 }
 
-// TestSVGLayout checks every golden case's SVG: well-formed, one box per
-// node of the model with its data attributes, every edge between known
-// boxes, and no two boxes of a flow overlapping.
+// TestSVGLayout checks every golden case's SVG (checkSVG).
 func TestSVGLayout(t *testing.T) {
 	for _, dir := range goldenCases(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			f := loadCase(t, dir)
-			d, err := build(f, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := SVG(f, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			boxes, edges := parseSVG(t, out)
-			known := map[string]bool{}
-			want := 0
-			for _, g := range d.flows {
-				want += len(g.nodes) + 1 // and the start point
-				known[g.startID] = true
-				for _, n := range g.nodes {
-					known[n.id] = true
-				}
-			}
-			if len(boxes) != want {
-				t.Errorf("%d boxes, want %d", len(boxes), want)
-			}
-			for _, b := range boxes {
-				if !known[b.node] {
-					t.Errorf("box %q is no node of the model", b.node)
-				}
-			}
-			for _, g := range d.flows {
-				for _, n := range g.nodes {
-					var got *svgBox
-					for i := range boxes {
-						if boxes[i].node == n.id {
-							got = &boxes[i]
-						}
-					}
-					switch {
-					case got == nil:
-						t.Errorf("node %q not drawn", n.id)
-					case (n.kind == nodeStep || n.kind == nodeBranch) && got.step != n.title, n.kind == nodeTerminal && got.terminal != n.title:
-						t.Errorf("node %q: data-step %q data-terminal %q, title %q", n.id, got.step, got.terminal, n.title)
-					}
-				}
-			}
-			nEdges := 0
-			for _, g := range d.flows {
-				nEdges += len(g.edges)
-			}
-			if len(edges) != nEdges {
-				t.Errorf("%d edges drawn, the model has %d", len(edges), nEdges)
-			}
-			for _, e := range edges {
-				if e[0] != "" && !known[e[0]] || !known[e[1]] {
-					t.Errorf("edge %v between unknown boxes", e)
-				}
-			}
-			// Boxes (flows are stacked, so all of a diagram's boxes are
-			// compared in the flow's own coordinates: same-flow only).
-			for _, g := range d.flows {
-				var fb []svgBox
-				ids := map[string]bool{}
-				for _, n := range g.nodes {
-					ids[n.id] = true
-				}
-				for _, b := range boxes {
-					if ids[b.node] {
-						fb = append(fb, b)
-					}
-				}
-				for i := range fb {
-					for j := i + 1; j < len(fb); j++ {
-						a, b := fb[i], fb[j]
-						if a.x < b.x+b.w && b.x < a.x+a.w && a.y < b.y+b.h && b.y < a.y+a.h {
-							t.Errorf("flow %s: boxes %s and %s overlap", g.name, a.node, b.node)
-						}
-					}
-				}
-			}
+			checkSVG(t, loadCase(t, dir))
 		})
+	}
+}
+
+// checkSVG checks f's SVG: well-formed, one box per node of the model with
+// its data attributes, every edge between known boxes, and no two boxes of
+// a flow overlapping.
+func checkSVG(t *testing.T, f *dsl.File) {
+	t.Helper()
+	d, err := build(f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := SVG(f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxes, edges := parseSVG(t, out)
+	known := map[string]bool{}
+	want := 0
+	for _, g := range d.flows {
+		want += len(g.nodes) + 1 // and the start point
+		known[g.startID] = true
+		for _, n := range g.nodes {
+			known[n.id] = true
+		}
+	}
+	if len(boxes) != want {
+		t.Errorf("%d boxes, want %d", len(boxes), want)
+	}
+	for _, b := range boxes {
+		if !known[b.node] {
+			t.Errorf("box %q is no node of the model", b.node)
+		}
+	}
+	for _, g := range d.flows {
+		for _, n := range g.nodes {
+			var got *svgBox
+			for i := range boxes {
+				if boxes[i].node == n.id {
+					got = &boxes[i]
+				}
+			}
+			switch {
+			case got == nil:
+				t.Errorf("node %q not drawn", n.id)
+			case (n.kind == nodeStep || n.kind == nodeBranch) && got.step != n.title, n.kind == nodeTerminal && got.terminal != n.title:
+				t.Errorf("node %q: data-step %q data-terminal %q, title %q", n.id, got.step, got.terminal, n.title)
+			}
+		}
+	}
+	nEdges := 0
+	for _, g := range d.flows {
+		nEdges += len(g.edges)
+	}
+	if len(edges) != nEdges {
+		t.Errorf("%d edges drawn, the model has %d", len(edges), nEdges)
+	}
+	for _, e := range edges {
+		if e[0] != "" && !known[e[0]] || !known[e[1]] {
+			t.Errorf("edge %v between unknown boxes", e)
+		}
+	}
+	// Boxes (flows are stacked, so all of a diagram's boxes are
+	// compared in the flow's own coordinates: same-flow only).
+	for _, g := range d.flows {
+		var fb []svgBox
+		ids := map[string]bool{}
+		for _, n := range g.nodes {
+			ids[n.id] = true
+		}
+		for _, b := range boxes {
+			if ids[b.node] {
+				fb = append(fb, b)
+			}
+		}
+		for i := range fb {
+			for j := i + 1; j < len(fb); j++ {
+				a, b := fb[i], fb[j]
+				if a.x < b.x+b.w && b.x < a.x+a.w && a.y < b.y+b.h && b.y < a.y+a.h {
+					t.Errorf("flow %s: boxes %s and %s overlap", g.name, a.node, b.node)
+				}
+			}
+		}
 	}
 }
 
