@@ -166,19 +166,19 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 		// sees stays within the outcomes the flow names.
 		oerr := cancelledBranch(v.ctx, err)
 		if err == nil {
-			oerr = r.unknownOutcome(v, out)
+			oerr = r.failsStep(v, out)
 		}
 		end(attemptOutcome(out, oerr), oerr)
 	}
 	return out, err
 }
 
-// unknownOutcome is the error that the named outcome out, returned by an
+// failsStep is the error that the named outcome out, returned by an
 // attempt of v's step, fails the step with: any for a branch of a parallel
 // block (BranchEnd), one of the runtime's own (ReturnedOutcome) or one the
 // flow does not route for a step (as runStep finds); nil for ok and an
 // outcome the flow routes.
-func (r *Run[S]) unknownOutcome(v *visitRun[S], out Outcome) error {
+func (r *Run[S]) failsStep(v *visitRun[S], out Outcome) error {
 	if okOutcome(out) == OutcomeOK {
 		return nil
 	}

@@ -122,9 +122,10 @@ func (r *wfRun[S]) run() (S, error) {
 		if out == "" {
 			out = runtime.OutcomeOK
 		}
+		to, rerr := r.f.def.Route(step.ID, out)
 		var failedBy error // the outcome out fails the step: it did not complete
 		if err == nil && !returned {
-			failedBy = r.outcomeFails(step.ID, out)
+			failedBy = r.outcomeFails(out, rerr)
 		}
 		if err == nil && failedBy == nil && step.Rollback != nil {
 			r.done = append(r.done, completion{step.ID, r.visits[step.ID]})
@@ -136,7 +137,6 @@ func (r *wfRun[S]) run() (S, error) {
 			r.emit(runtime.MachineAborting, attempt, out, nil, nil)
 			return r.unwind(true)
 		}
-		to, rerr := r.f.def.Route(step.ID, out)
 		if failedBy != nil {
 			rerr = failedBy
 		}
@@ -162,16 +162,17 @@ func (r *wfRun[S]) run() (S, error) {
 
 // outcomeFails is the error that out, the outcome of a step's attempt that
 // returned no error, fails the step with, as on the runtime: one of the
-// runtime's own (runtime.ReturnedOutcome) or one the flow does not route.
+// runtime's own (runtime.ReturnedOutcome) or one the flow does not route
+// (routeErr, Route's error for out).
 // Such a step did not complete, so it is not undone. nil when out routes,
 // and for a run that returned one before this rule (versionFailingOutcome),
 // which replays as it ran: the step undone, the runtime's own outcomes
 // routed. GetVersion is asked only when out fails the step, from the
 // attempt's recorded result, so replays ask it at the same point.
-func (r *wfRun[S]) outcomeFails(step string, out runtime.Outcome) error {
+func (r *wfRun[S]) outcomeFails(out runtime.Outcome, routeErr error) error {
 	_, err := runtime.ReturnedOutcome(out)
 	if err == nil {
-		_, err = r.f.def.Route(step, out)
+		err = routeErr
 	}
 	if err == nil || workflow.GetVersion(r.ctx, versionFailingOutcome, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
