@@ -355,10 +355,11 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 			// the process (fe's own Attach undid its part), before the
 			// old definitions take their triggers back.
 			for _, fe := range changed[:i] {
-				if keeper != nil {
-					if uerr := keeper.Refused(e.baseCtx, fe.execFlow()); uerr != nil {
-						e.log.Error("undoing the triggers of a flow whose change was refused", "flow", fe.name, "error", uerr)
-					}
+				if keeper == nil {
+					break
+				}
+				if uerr := keeper.Refused(e.baseCtx, fe.execFlow()); uerr != nil {
+					e.log.Error("undoing the triggers of a flow whose change was refused", "flow", fe.name, "error", uerr)
 				}
 			}
 			for _, old := range olds {

@@ -167,11 +167,12 @@ func (x *Executor) undoAll(ctx context.Context, made []madeSchedule) error {
 func (x *Executor) Refused(ctx context.Context, f engine.ExecFlow) error {
 	x.mu.Lock()
 	rec, ok := x.made[f.Name]
-	if ok && rec.hash == f.Hash {
+	ok = ok && rec.hash == f.Hash // what this definition's attach made
+	if ok {
 		delete(x.made, f.Name)
 	}
 	x.mu.Unlock()
-	if !ok || rec.hash != f.Hash {
+	if !ok {
 		return nil
 	}
 	return x.undoAll(ctx, rec.schedules)
