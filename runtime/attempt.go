@@ -58,6 +58,14 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 		if v.ctx.Err() != nil {
 			return out, err, errCancelled
 		}
+		if v.msgs == nil && IsGateClosed(err) && r.def.rewaits(d.index) {
+			// The attempt did not begin: back to the step's wait,
+			// recorded, and the same attempt runs when it ends.
+			if err := r.fire(OutcomeRetry, *v.attempt, "", err); err != nil {
+				return "", nil, err
+			}
+			return "", nil, errRewait
+		}
 		if !cut.IsZero() && errors.Is(err, ErrTimeout) && !r.clock.Now().Before(cut) {
 			// The deadline cut the attempt: the step's budget is spent.
 			// Its error names the deadline, not the time that happened to

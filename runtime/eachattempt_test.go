@@ -25,6 +25,7 @@ type eachFlow struct {
 	tries  []int    // the attempts of Pay, as their contexts say
 	keys   []string // their idempotency keys
 	parked map[string]bool
+	closed int // attempts to come that find their gate closed (runtime.GateClosed)
 }
 
 func newEachFlow(t *testing.T, clock *runtime.FakeClock, sink *runtime.MemorySink, bus *runtime.MemoryBus, each bool) *eachFlow {
@@ -37,6 +38,10 @@ func newEachFlow(t *testing.T, clock *runtime.FakeClock, sink *runtime.MemorySin
 		defer f.mu.Unlock()
 		n := runtime.Attempt(ctx)
 		f.tries, f.keys = append(f.tries, n), append(f.keys, runtime.IdempotencyKey(ctx))
+		if f.closed > 0 {
+			f.closed--
+			return "", runtime.GateClosed(errors.New("the card service is gone"))
+		}
 		if f.fail[n] {
 			return "", errors.New("card service unavailable")
 		}

@@ -72,6 +72,36 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+type gateClosedError struct{ err error }
+
+func (e *gateClosedError) Error() string { return e.err.Error() }
+func (e *gateClosedError) Unwrap() error { return e.err }
+
+// GateClosed marks err as that of an attempt that did not begin because
+// what its gate waits for is not there (any more): an attempt of a step
+// whose every attempt waits (Await.EachAttempt), or of a rollback gated by
+// RollbackAwait, whose gate stands for a condition rather than a message
+// (the engine's: a live provider of the handler), and which found the
+// condition gone, for example when it runs again after Resume. The run
+// goes back to the gate's wait, recorded (X:running -> X:waiting, or
+// R:rollback to itself, with no outcome and err), spending no attempt: the
+// same attempt runs, under the same idempotency key, when the wait ends.
+// For any other attempt (a branch of a parallel block, a step or rollback
+// without such a gate) it is the error it wraps. GateClosed(nil) is nil.
+func GateClosed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &gateClosedError{err}
+}
+
+// IsGateClosed reports whether err, or an error it wraps, was marked
+// GateClosed.
+func IsGateClosed(err error) bool {
+	var g *gateClosedError
+	return errors.As(err, &g)
+}
+
 // PanicError is the error of a step, rollback or publication that panicked.
 // Its message carries the stack, so the event that records it does too.
 type PanicError struct {

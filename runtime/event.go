@@ -228,14 +228,28 @@ func ParseMachineState(s string) (step, phase string, ok bool) {
 // Woke reports whether e ends a wait: the awaited event came, a sleep's
 // time, or a call's child ended (X:waiting -> X:running, no outcome), or
 // what a gated rollback attempt waits for came (gateOpened). Such an event
-// has no outcome of its own; the UI and `flowgen history` say "woken".
+// has no outcome of its own, nor an error; the UI and `flowgen history`
+// say "woken".
 func (e *Event) Woke() bool {
-	if e.Outcome != "" {
+	if e.Outcome != "" || e.Error != "" {
 		return false
 	}
 	_, from, _ := ParseMachineState(e.From)
 	_, to, _ := ParseMachineState(e.To)
 	return from == PhaseWaiting && to == PhaseRunning || to == PhaseRollback && e.From == e.To
+}
+
+// regated reports whether e takes an attempt back to its gate
+// (GateClosed): no outcome, the error why, from a step's running phase to
+// its waiting phase, or from a rollback's phase to itself. The same
+// attempt runs when the wait it records ends.
+func regated(e *Event) bool {
+	if e.Outcome != "" || e.Error == "" || e.Branch != "" {
+		return false
+	}
+	fs, from, _ := ParseMachineState(e.From)
+	ts, to, _ := ParseMachineState(e.To)
+	return fs != "" && fs == ts && (from == PhaseRunning && to == PhaseWaiting || from == PhaseRollback && to == PhaseRollback)
 }
 
 // Interrupted reports whether e is an abort that cut short the step it

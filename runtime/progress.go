@@ -63,6 +63,24 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 		p.gateOpen = true
 		return nil
 	}
+	if regated(e) {
+		// The attempt did not begin (GateClosed): the same one runs when
+		// the gate's wait, which e records, ends; the visit goes on.
+		if to.kind == kindWaiting && !d.rewaits(to.step) || to.kind == kindRollback && !d.rollbackGated(to.step) || e.Attempt < 1 {
+			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "goes back to a gate the step does not have"}
+		}
+		if to.kind == kindWaiting {
+			if e.Wait == nil {
+				return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "enters a wait without saying what it waits for"}
+			}
+			p.payload = nil
+			p.attempt = e.Attempt - 1 // the wait's end runs attempt e.Attempt
+			p.wait = p.newWait(e, d, to)
+		} else {
+			p.attempt = e.Attempt
+		}
+		return nil
+	}
 	if from == to && e.Outcome == OutcomeRetry {
 		if e.Error == "" {
 			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "retry without an error"}

@@ -79,9 +79,10 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	}
 	r.links(&ev, from, to)
 	switch {
-	case rewait(&ev, from, to):
-		// A retry that waits again (Await.EachAttempt): its deadline is
-		// the first wait's, counted from when the step was entered.
+	case rewait(&ev, from, to) || to.kind == kindWaiting && regated(&ev):
+		// A retry that waits again (Await.EachAttempt), or an attempt
+		// back at its gate (GateClosed): its deadline is the first
+		// wait's, counted from when the step was entered.
 		ev.Wait = r.newWait(&r.def.steps[to.step], p.entered)
 	case to.kind == kindWaiting && from != to:
 		ev.Wait = r.newWait(&r.def.steps[to.step], ev.Time)

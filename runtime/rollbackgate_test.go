@@ -32,6 +32,9 @@ type gateFlow struct {
 	// hold, when set before the run starts, holds each rollback attempt
 	// once it ran (its effect recorded) until it is closed.
 	hold chan struct{}
+	// closed: rollback attempts to come that find their gate closed
+	// (runtime.GateClosed), set before the run starts.
+	closed int
 }
 
 func newGateFlow(t *testing.T, clock *runtime.FakeClock, sink *runtime.MemorySink, bus *runtime.MemoryBus) *gateFlow {
@@ -45,6 +48,15 @@ func newGateFlow(t *testing.T, clock *runtime.FakeClock, sink *runtime.MemorySin
 		return "", nil
 	}, runtime.WithRollback(func(ctx context.Context, s *gateState) error {
 		g.rec.add("refund "+s.Charge, ctx)
+		g.mu.Lock()
+		closed := g.closed > 0
+		if closed {
+			g.closed--
+		}
+		g.mu.Unlock()
+		if closed {
+			return runtime.GateClosed(errors.New("the refund service is gone"))
+		}
 		if g.hold != nil {
 			<-g.hold
 		}

@@ -173,6 +173,11 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	switch {
 	case gateOpened(e, to):
 		// The same attempt goes on.
+	case regated(e):
+		// The attempt went back to its gate (GateClosed): it runs when
+		// the wait ends, and why it went back.
+		t.attempt = e.Attempt
+		t.lastErr = e.Error
 	case self, e.Outcome == OutcomeRetry && to == kindWaiting:
 		// A retry, or a retry that waits first (Await.EachAttempt): the
 		// next attempt, and why the last one failed.
@@ -324,7 +329,7 @@ func Replay(history []Event) (Status, error) {
 		if err := lanes.leave(e, prevKind, kind); err != nil {
 			return Status{}, err
 		}
-		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback && (!gateOpened(e, kind) || e.Error != "") {
+		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback && !gateOpened(e, kind) && !regated(e) {
 			return Status{}, &HistoryError{Seq: e.Seq, Step: step, Msg: "rollback re-entered without a retry"}
 		}
 		t.apply(e, prevKind, kind, step)

@@ -27,6 +27,12 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 			// parking): Resume runs it again.
 			return errSuspend
 		}
+		if d.RollbackAwait != nil && IsGateClosed(err) {
+			// The attempt did not begin: back to its gate, recorded (the
+			// event records the wait), and the loop parks the run until
+			// the same attempt may run.
+			return r.fire(OutcomeRetry, r.progress.attempt, "", err)
+		}
 		if again, ferr := r.rollbackEnded(d, err); ferr != nil || !again || d.RollbackAwait != nil {
 			return ferr
 		}
