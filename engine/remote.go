@@ -54,14 +54,15 @@ type ProviderOptions struct {
 	// registrations of a request body each take a quarter of a million
 	// times that.
 	MaxBytes int64
-	// Wait is how long an attempt of a Go step or rollback waits for a
-	// live provider, within 9/10 of its own timeout, before it fails with
-	// ErrNoProvider, a retryable error (default DefaultProviderWait): the
-	// provider that was live when the attempt began went away (or, for a
-	// branch of a parallel block, none was live). With no live provider,
-	// each attempt of a step waits in its recorded waiting state, and of a
-	// rollback in its rollback state, before it begins, without this bound
-	// and without a goroutine (docs/engine.md#remote-providers).
+	// Wait is how long an attempt of a Go step that is a branch of a
+	// parallel block waits for a live provider, in memory and within 9/10
+	// of its own timeout, before it fails with ErrNoProvider, a retryable
+	// error (default DefaultProviderWait): a branch has no waiting state.
+	// Every other attempt of a Go step waits in the step's recorded
+	// waiting state, and of a Go rollback in its rollback state, before it
+	// begins and whenever it finds no live provider to call (after a
+	// restart of the engine, say), without this bound and without a
+	// goroutine (docs/engine.md#remote-providers).
 	Wait time.Duration
 }
 

@@ -40,20 +40,25 @@ func (r *Registry) has(k handlerKey) bool {
 // remoteStep makes Go step s of fl served by providers: each attempt
 // first waits, in the step's recorded waiting state, for a live handler
 // (ProviderTopic; a retry goes back there: Await.EachAttempt), then calls
-// one. An in-process handler registered meanwhile wins. A branch of a
-// parallel block has no waiting state (a branch cannot wait): each of its
-// attempts waits for a provider in memory (await).
+// one; an attempt that finds none live when it calls (its provider left
+// since the wait ended, or the attempt runs again after a restart of the
+// engine, which has no lease until the provider registers again) goes
+// back to that wait (runtime.GateClosed). An in-process handler
+// registered meanwhile wins. A branch of a parallel block has no waiting
+// state (a branch cannot wait): each of its attempts waits for a provider
+// in memory (await).
 func (rm *remote) remoteStep(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State]) {
 	k := handlerKey{flow: fl.Name, name: s.Name}
 	outcomes := declaredOutcomes(s)
-	if fl.BlockOf(s.Name) == nil {
+	gated := fl.BlockOf(s.Name) == nil
+	if gated {
 		st.Await = &runtime.Await[State]{Topic: ProviderTopic, Event: s.Name, EachAttempt: true}
 	}
 	st.Exec = func(ctx context.Context, state *State) (runtime.Outcome, error) {
 		if h, ok := rm.e.reg.step(k.flow, k.name); ok {
 			return h(ctx, state)
 		}
-		return rm.call(ctx, k, s.Name, outcomes, state)
+		return rm.call(ctx, k, s.Name, outcomes, gated, state)
 	}
 }
 
@@ -61,7 +66,8 @@ func (rm *remote) remoteStep(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State])
 // providers: each attempt first waits, recorded and without a goroutine,
 // for a live handler (RollbackAwait on ProviderRollbackTopic, with no
 // deadline: a compensation waits for its provider rather than fail), then
-// calls one. An in-process handler registered meanwhile wins.
+// calls one, or goes back to that wait if none is live then (as a step's
+// attempt does). An in-process handler registered meanwhile wins.
 func (rm *remote) remoteRollback(fl *dsl.Flow, s *dsl.Step, name string, st *runtime.Step[State]) {
 	k := handlerKey{flow: fl.Name, name: name, rollback: true}
 	st.RollbackAwait = &runtime.Await[State]{Topic: ProviderRollbackTopic, Event: name}
@@ -69,14 +75,25 @@ func (rm *remote) remoteRollback(fl *dsl.Flow, s *dsl.Step, name string, st *run
 		if h, ok := rm.e.reg.rollback(k.flow, k.name); ok {
 			return h(ctx, state)
 		}
-		_, err := rm.call(ctx, k, s.Name, nil, state)
+		_, err := rm.call(ctx, k, s.Name, nil, true, state)
 		return err
 	}
 }
 
-// call runs one attempt on a live provider of k.
-func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes []string, state *State) (runtime.Outcome, error) {
-	t, err := rm.await(ctx, k, outcomes)
+// call runs one attempt on a live provider of k. With none live, an
+// attempt that has a recorded wait to go back to (gated) goes back there,
+// spending no attempt: it runs again, the same attempt under the same
+// idempotency key, when a provider registers, within the step's deadline
+// (the wait's); one that has none (a branch of a parallel block) waits in
+// memory (await).
+func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes []string, gated bool, state *State) (runtime.Outcome, error) {
+	var t target
+	var err error
+	if gated {
+		t, err = rm.pick(k, outcomes)
+	} else {
+		t, err = rm.await(ctx, k, outcomes)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -149,6 +166,18 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	return rsp.Outcome, nil
 }
 
+// pick returns a live provider of k, or, with none, ErrNoProvider marked
+// runtime.GateClosed: the attempt goes back to its recorded wait for one.
+func (rm *remote) pick(k handlerKey, outcomes []string) (target, error) {
+	rm.mu.Lock()
+	t, ok := rm.pickLocked(k, outcomes, rm.e.clock.Now())
+	rm.mu.Unlock()
+	if !ok {
+		return target{}, runtime.GateClosed(fmt.Errorf("%w for %s: the attempt waits for one", ErrNoProvider, k.what()))
+	}
+	return t, nil
+}
+
 // await returns a live provider of k, waiting for one up to
 // ProviderOptions.Wait, and at most 9/10 of the time the attempt has left:
 // the attempt then fails with ErrNoProvider, which its history records,
@@ -168,18 +197,23 @@ func (rm *remote) await(ctx context.Context, k handlerKey, outcomes []string) (t
 		if ok {
 			return t, nil
 		}
-		what := "Go step"
-		if k.rollback {
-			what = "Go rollback"
-		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return target{}, fmt.Errorf("%w for %s %q of flow %q: %w", ErrNoProvider, what, k.name, k.flow, context.Cause(ctx))
+			return target{}, fmt.Errorf("%w for %s: %w", ErrNoProvider, k.what(), context.Cause(ctx))
 		case <-expired:
-			return target{}, fmt.Errorf("%w for %s %q of flow %q (waited %v)", ErrNoProvider, what, k.name, k.flow, wait.Round(time.Millisecond))
+			return target{}, fmt.Errorf("%w for %s (waited %v)", ErrNoProvider, k.what(), wait.Round(time.Millisecond))
 		}
 	}
+}
+
+// what names k in errors: `Go step "Reserve" of flow "Bill"`.
+func (k handlerKey) what() string {
+	what := "Go step"
+	if k.rollback {
+		what = "Go rollback"
+	}
+	return fmt.Sprintf("%s %q of flow %q", what, k.name, k.flow)
 }
 
 // providerClient is the HTTP client of provider calls: bounded

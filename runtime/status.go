@@ -25,7 +25,8 @@ type Status struct {
 	Err     string `json:"error,omitempty"`
 	// Retrying says that Err is the error of the step's last attempt,
 	// which its retry policy tries again (Attempt is the attempt after
-	// it): the run has not failed. Without it, Err is the run's own
+	// it; or the same attempt, back at its gate: GateClosed): the run has
+	// not failed. Without it, Err is the run's own
 	// error: the cause of its failure or abort and any failed rollbacks.
 	Retrying bool            `json:"retrying,omitempty"`
 	History  []Event         `json:"history,omitempty"`
