@@ -29,6 +29,10 @@ import (
 const (
 	envProviderMain = "FLOWGEN_TEST_PROVIDER"      // set: the test binary is a provider
 	envProviderOnly = "FLOWGEN_TEST_PROVIDER_ONLY" // steps, rollbacks, or all
+	// envProviderPrompt set: Charge answers at once, Slow or not
+	// (serve_provider_restart_test.go: the replica that serves the attempt
+	// in flight at the kill, which is attempt 1 again).
+	envProviderPrompt = "FLOWGEN_TEST_PROVIDER_PROMPT"
 )
 
 // providerMain serves the Bill flow's handlers: FLOWGEN_TEST_PROVIDER is
@@ -58,7 +62,7 @@ func providerMain(args []string) int {
 			note(c)
 			var slow bool
 			_ = c.Get("Slow", &slow)
-			if slow && c.Attempt == 1 { // in flight when the test kills this process
+			if slow && c.Attempt == 1 && os.Getenv(envProviderPrompt) == "" { // in flight when the test kills this process
 				select {
 				case <-time.After(time.Minute):
 				case <-ctx.Done():
