@@ -100,7 +100,9 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	return res, res.Err
 }
 
-// Status returns the run's status, history included, from its workflow.
+// Status returns the run's status, history included, from its workflow:
+// a query, which a worker of the run's task queue answers (replaying the
+// run), so it fails while none is running, even for a run that ended.
 func (r *Run[S]) Status(ctx context.Context) (runtime.Status, error) {
 	var st runtime.Status
 	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryStatus)
@@ -110,7 +112,8 @@ func (r *Run[S]) Status(ctx context.Context) (runtime.Status, error) {
 	return st, err
 }
 
-// History returns the run's events from its workflow.
+// History returns the run's events from its workflow: a query, answered
+// by a worker of the run's task queue, as for Status.
 func (r *Run[S]) History(ctx context.Context) ([]runtime.Event, error) {
 	var h []runtime.Event
 	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryHistory)
