@@ -138,3 +138,24 @@ func TestServeTLSWithTokens(t *testing.T) {
 		t.Errorf("GET /flows with the admin token: %d, want 200", code)
 	}
 }
+
+// Asking the command for help is not a usage error: -h, -help, --help and
+// help print the usage and exit 0, as under flowgen; no command is a
+// usage error (exit 2), and another command is named as unknown first.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"--help"}, {"help"}, {}, {"serv"}} {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb)
+		want := 0
+		if len(args) == 0 || args[0] == "serv" {
+			want = 2
+		}
+		prefix := "usage: flowgen-temporal serve"
+		if len(args) > 0 && args[0] == "serv" {
+			prefix = "flowgen-temporal: unknown command \"serv\"\n" + prefix
+		}
+		if code != want || !strings.HasPrefix(errb.String(), prefix) {
+			t.Errorf("flowgen-temporal %q: exit %d, stderr %q; want %d and the usage", args, code, errb.String(), want)
+		}
+	}
+}
