@@ -159,3 +159,14 @@ func TestHelpExitsZero(t *testing.T) {
 		}
 	}
 }
+
+// An empty -task-queue is a usage error: the runs would start on
+// jsonflows' default queue while the worker polled "", which Temporal
+// refuses, so the process served the API and never moved a run.
+func TestServeRefusesEmptyTaskQueue(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-task-queue", ""}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "-task-queue must not be empty") {
+		t.Errorf("serve -task-queue '': exit %d, stderr %q; want 2 and why", code, errb.String())
+	}
+}

@@ -129,6 +129,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case cfg.temporal == "":
 		fmt.Fprintln(stderr, "flowgen-temporal serve: -temporal HOST:PORT is required")
 		return 2
+	case cfg.taskQueue == "":
+		// jsonflows would start the runs on its default queue while this
+		// worker polled "", which Temporal refuses: no run would move.
+		fmt.Fprintln(stderr, "flowgen-temporal serve: -task-queue must not be empty")
+		return 2
 	case cfg.maxBody <= 0:
 		fmt.Fprintf(stderr, "flowgen-temporal serve: -max-body must be positive, found %d\n", cfg.maxBody)
 		return 2
