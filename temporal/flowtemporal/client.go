@@ -89,7 +89,10 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	case derr != nil:
 		return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its result: %v)", r.id, err, derr)
 	case !ok:
-		return res, err // not a run's end: the server or the workflow failed
+		// Not a run's end: no such run (runtime.ErrUnknownRun, as the
+		// runtime's Flow.Status answers), or the server or the workflow
+		// failed.
+		return res, RunError(err, r.id)
 	}
 	if len(end.State) > 0 {
 		if derr := json.Unmarshal(end.State, &res.State); derr != nil {
@@ -102,14 +105,15 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 
 // Status returns the run's status, history included, from its workflow:
 // a query, which a worker of the run's task queue answers (replaying the
-// run), so it fails while none is running, even for a run that ended.
+// run), so it fails while none is running, even for a run that ended. An
+// ID no run has is runtime.ErrUnknownRun, as for the runtime's Flow.Status.
 func (r *Run[S]) Status(ctx context.Context) (runtime.Status, error) {
 	var st runtime.Status
 	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryStatus)
-	if err == nil {
-		err = v.Get(&st)
+	if err != nil {
+		return st, RunError(err, r.id)
 	}
-	return st, err
+	return st, v.Get(&st)
 }
 
 // History returns the run's events from its workflow: a query, answered
@@ -117,10 +121,10 @@ func (r *Run[S]) Status(ctx context.Context) (runtime.Status, error) {
 func (r *Run[S]) History(ctx context.Context) ([]runtime.Event, error) {
 	var h []runtime.Event
 	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryHistory)
-	if err == nil {
-		err = v.Get(&h)
+	if err != nil {
+		return h, RunError(err, r.id)
 	}
-	return h, err
+	return h, v.Get(&h)
 }
 
 // Abort cancels the run: its running step is cancelled and its completed

@@ -132,7 +132,18 @@ func TestServerReviewTimeoutAndAbort(t *testing.T) {
 	if err := run.Abort(ctx); !errors.Is(err, runtime.ErrFinished) {
 		t.Errorf("abort of a compensated run: %v, want runtime.ErrFinished", err)
 	}
-	if err := flowtemporal.Attach[SignupState](c, "no-such-run").Abort(ctx); !errors.Is(err, runtime.ErrUnknownRun) {
+	none := flowtemporal.Attach[SignupState](c, "no-such-run")
+	if err := none.Abort(ctx); !errors.Is(err, runtime.ErrUnknownRun) {
 		t.Errorf("abort of no run: %v, want runtime.ErrUnknownRun", err)
+	}
+	// So do the handle's other readers, as the runtime's Flow.Status.
+	if _, err := none.Status(ctx); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("status of no run: %v, want runtime.ErrUnknownRun", err)
+	}
+	if _, err := none.History(ctx); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("history of no run: %v, want runtime.ErrUnknownRun", err)
+	}
+	if _, err := none.Wait(ctx); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("wait for no run: %v, want runtime.ErrUnknownRun", err)
 	}
 }
