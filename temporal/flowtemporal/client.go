@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -87,7 +89,10 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	case derr != nil:
 		return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its result: %v)", r.id, err, derr)
 	case !ok:
-		return res, err // not a run's end: the server or the workflow failed
+		// Not a run's end: no such run (runtime.ErrUnknownRun, as the
+		// runtime's Flow.Status answers), or the server or the workflow
+		// failed.
+		return res, RunError(err, r.id)
 	}
 	if len(end.State) > 0 {
 		if derr := json.Unmarshal(end.State, &res.State); derr != nil {
@@ -98,30 +103,78 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	return res, res.Err
 }
 
-// Status returns the run's status, history included, from its workflow.
+// Status returns the run's status, history included, from its workflow:
+// a query, which a worker of the run's task queue answers (replaying the
+// run), so it fails while none is running, even for a run that ended. An
+// ID no run has is runtime.ErrUnknownRun, as for the runtime's Flow.Status.
 func (r *Run[S]) Status(ctx context.Context) (runtime.Status, error) {
 	var st runtime.Status
 	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryStatus)
-	if err == nil {
-		err = v.Get(&st)
+	if err != nil {
+		return st, RunError(err, r.id)
 	}
-	return st, err
+	return st, v.Get(&st)
 }
 
-// History returns the run's events from its workflow.
+// History returns the run's events from its workflow: a query, answered
+// by a worker of the run's task queue, as for Status.
 func (r *Run[S]) History(ctx context.Context) ([]runtime.Event, error) {
 	var h []runtime.Event
 	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryHistory)
-	if err == nil {
-		err = v.Get(&h)
+	if err != nil {
+		return h, RunError(err, r.id)
 	}
-	return h, err
+	return h, v.Get(&h)
 }
 
 // Abort cancels the run: its running step is cancelled and its completed
-// steps roll back; it ends aborted (or compensation_failed).
+// steps roll back; it ends aborted (or compensation_failed). As the
+// runtime's Abort (runtime.Run.Abort), it returns an error wrapping
+// runtime.ErrFinished for a run that is over, and runtime.ErrUnknownRun
+// for an ID no run has. A nil error means the abort was taken, not that
+// the run will end aborted: one that was ending as it came ends as it was.
 func (r *Run[S]) Abort(ctx context.Context) error {
-	return r.c.CancelWorkflow(ctx, r.id, "")
+	return AbortRun(ctx, r.c, r.id, nil)
+}
+
+// AbortRun cancels the workflow of run runID in the runtime's terms:
+// an error wrapping runtime.ErrUnknownRun when no workflow has the ID, and
+// runtime.ErrFinished when it is over. Temporal itself answers the
+// cancellation of an ended workflow with success, which would tell the
+// caller an abort was taken that changes nothing. check, if not nil, sees
+// the workflow's description first and may refuse the abort with its error
+// (jsonflows: a run rolling back, by its progress memo).
+func AbortRun(ctx context.Context, c client.Client, runID string, check func(*workflowpb.WorkflowExecutionInfo) error) error {
+	d, err := c.DescribeWorkflowExecution(ctx, runID, "")
+	if err != nil {
+		return RunError(err, runID)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if check != nil {
+		if err := check(info); err != nil {
+			return err
+		}
+	}
+	if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
+	}
+	err = c.CancelWorkflow(ctx, runID, "")
+	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
+		// Temporal cancels running workflows only: found running a moment
+		// ago, this one has ended since.
+		return fmt.Errorf("%w: %q ended", runtime.ErrFinished, runID)
+	}
+	return err
+}
+
+// RunError maps Temporal's "not found" for the workflow of run runID to
+// runtime.ErrUnknownRun; any other error is returned as it is.
+func RunError(err error, runID string) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	}
+	return err
 }
 
 // Deliver sends an event to this run (see Deliver).

@@ -14,12 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -170,53 +170,31 @@ func (x *Executor) Publish(ctx context.Context, m engine.Message, triggered []en
 	return out, nil
 }
 
-// Abort cancels the run's workflow.
+// Abort cancels the run's workflow (flowtemporal.AbortRun). A run that
+// is over is answered in flowgen's terms, by the terminal state it
+// recorded (runInfo, as GET /runs/{id} reads it), not by Temporal's status
+// for it ("canceled" for an aborted run, "failed" for a compensated one).
+// In progress, where its progress memo left it: a run rolling back
+// finishes its rollback whatever happens (workflow.NewDisconnectedContext),
+// as on the engine. A run of older code records no progress and is
+// cancelled as before.
 func (x *Executor) Abort(ctx context.Context, runID string) error {
-	d, err := x.c.DescribeWorkflowExecution(ctx, runID, "")
-	if err != nil {
-		return runError(err, runID)
-	}
-	// A run that is over is answered in flowgen's terms, by the terminal
-	// state it recorded (runInfo, as GET /runs/{id} reads it), not by
-	// Temporal's status for it ("canceled" for an aborted run, "failed"
-	// for a compensated one). In progress, where its progress memo left
-	// it: a run rolling back finishes its rollback whatever happens
-	// (workflow.NewDisconnectedContext), as on the engine. A run of older
-	// code records no progress and is cancelled as before.
-	if info, exact := runInfo(d.GetWorkflowExecutionInfo()); exact {
-		if err := engine.CheckAbort(runID, info.State); err != nil {
-			return err
+	return flowtemporal.AbortRun(ctx, x.c, runID, func(w *workflowpb.WorkflowExecutionInfo) error {
+		if info, exact := runInfo(w); exact {
+			return engine.CheckAbort(runID, info.State)
 		}
-	}
-	if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
-	}
-	err = x.c.CancelWorkflow(ctx, runID, "")
-	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
-		// Temporal cancels running workflows only: found running a moment
-		// ago, this one has ended since.
-		return fmt.Errorf("%w: %q ended", runtime.ErrFinished, runID)
-	}
-	return err
+		return nil
+	})
 }
 
 // History is the run's events, from its workflow (flowtemporal.QueryHistory).
 func (x *Executor) History(ctx context.Context, runID string) ([]runtime.Event, error) {
 	v, err := x.c.QueryWorkflow(ctx, runID, "", flowtemporal.QueryHistory)
 	if err != nil {
-		return nil, runError(err, runID)
+		return nil, flowtemporal.RunError(err, runID)
 	}
 	var h []runtime.Event
 	return h, v.Get(&h)
-}
-
-// runError maps Temporal's "not found" to runtime.ErrUnknownRun.
-func runError(err error, runID string) error {
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
-	}
-	return err
 }
 
 // definitionOf reads a run's definition from its memo.

@@ -83,7 +83,7 @@ func (x *Executor) Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, e
 		// still matches (its state changed since).
 		resp, err := x.c.DescribeWorkflowExecution(ctx, f.After, "")
 		if err != nil {
-			return nil, runError(err, f.After)
+			return nil, flowtemporal.RunError(err, f.After)
 		}
 		info, _ := runInfo(resp.GetWorkflowExecutionInfo())
 		cursor = &info

@@ -138,3 +138,35 @@ func TestServeTLSWithTokens(t *testing.T) {
 		t.Errorf("GET /flows with the admin token: %d, want 200", code)
 	}
 }
+
+// Asking the command for help is not a usage error: -h, -help, --help and
+// help print the usage and exit 0, as under flowgen; no command is a
+// usage error (exit 2), and another command is named as unknown first.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"--help"}, {"help"}, {}, {"serv"}} {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb)
+		want := 0
+		if len(args) == 0 || args[0] == "serv" {
+			want = 2
+		}
+		prefix := "usage: flowgen-temporal serve"
+		if len(args) > 0 && args[0] == "serv" {
+			prefix = "flowgen-temporal: unknown command \"serv\"\n" + prefix
+		}
+		if code != want || !strings.HasPrefix(errb.String(), prefix) {
+			t.Errorf("flowgen-temporal %q: exit %d, stderr %q; want %d and the usage", args, code, errb.String(), want)
+		}
+	}
+}
+
+// An empty -task-queue is a usage error: the runs would start on
+// jsonflows' default queue while the worker polled "", which Temporal
+// refuses, so the process served the API and never moved a run.
+func TestServeRefusesEmptyTaskQueue(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-task-queue", ""}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "-task-queue must not be empty") {
+		t.Errorf("serve -task-queue '': exit %d, stderr %q; want 2 and why", code, errb.String())
+	}
+}

@@ -78,8 +78,16 @@ type config struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "serve" {
+	switch {
+	case len(args) == 0:
 		fmt.Fprint(stderr, usage)
+		return 2
+	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
+		// Help asked for is not a usage error, as under flowgen.
+		fmt.Fprint(stderr, usage)
+		return 0
+	case args[0] != "serve":
+		fmt.Fprintf(stderr, "flowgen-temporal: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -120,6 +128,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case cfg.temporal == "":
 		fmt.Fprintln(stderr, "flowgen-temporal serve: -temporal HOST:PORT is required")
+		return 2
+	case cfg.taskQueue == "":
+		// jsonflows would start the runs on its default queue while this
+		// worker polled "", which Temporal refuses: no run would move.
+		fmt.Fprintln(stderr, "flowgen-temporal serve: -task-queue must not be empty")
 		return 2
 	case cfg.maxBody <= 0:
 		fmt.Fprintf(stderr, "flowgen-temporal serve: -max-body must be positive, found %d\n", cfg.maxBody)

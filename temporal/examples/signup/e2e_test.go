@@ -122,4 +122,28 @@ func TestServerReviewTimeoutAndAbort(t *testing.T) {
 	if calls := w.calls(); calls[len(calls)-1] != "Customer.Delete signup-abort/CreateCustomer/rollback" {
 		t.Errorf("the abort did not roll back: %q", calls)
 	}
+
+	// Abort answers as the runtime's (runtime.Run.Abort): a run that is
+	// over is ErrFinished, though Temporal takes the cancellation of an
+	// ended workflow as done; an ID no run has is ErrUnknownRun.
+	if err := srun.Abort(ctx); !errors.Is(err, runtime.ErrFinished) {
+		t.Errorf("abort of an aborted run: %v, want runtime.ErrFinished", err)
+	}
+	if err := run.Abort(ctx); !errors.Is(err, runtime.ErrFinished) {
+		t.Errorf("abort of a compensated run: %v, want runtime.ErrFinished", err)
+	}
+	none := flowtemporal.Attach[SignupState](c, "no-such-run")
+	if err := none.Abort(ctx); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("abort of no run: %v, want runtime.ErrUnknownRun", err)
+	}
+	// So do the handle's other readers, as the runtime's Flow.Status.
+	if _, err := none.Status(ctx); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("status of no run: %v, want runtime.ErrUnknownRun", err)
+	}
+	if _, err := none.History(ctx); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("history of no run: %v, want runtime.ErrUnknownRun", err)
+	}
+	if _, err := none.Wait(ctx); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("wait for no run: %v, want runtime.ErrUnknownRun", err)
+	}
 }
