@@ -464,7 +464,7 @@ func (r *wfRun[S]) unwind(aborting bool) (S, error) {
 			enter(nil)
 			attempt, err = r.rollback(dctx, st, c.visit)
 		}
-		link := func(e *runtime.Event) { e.Child = child }
+		link := func(e *runtime.Event) { e.Child = startedChild(child, err) }
 		if err != nil {
 			rbErrs = append(rbErrs, stepFailure{Step: c.step, Attempt: attempt, Err: err.Error(), Timeout: errors.Is(err, runtime.ErrTimeout)})
 			r.emit(back, attempt, runtime.OutcomeError, err, link)
@@ -514,7 +514,7 @@ func (r *wfRun[S]) emit(to string, attempt int, out runtime.Outcome, err error, 
 		e.Step = stepOf(to)
 	}
 	if w := r.waiting; w != nil && w.Child != nil && r.machine == runtime.WaitingState(stepOf(r.machine)) && to != r.machine {
-		e.Child = w.Child // the end of a call's wait names its child
+		e.Child = startedChild(w.Child, err) // the end of a call's wait names its child
 	}
 	if edit != nil {
 		edit(&e)
