@@ -55,6 +55,9 @@ var (
 	// child as one of its runs (Event.Child), so that Status.Children lists
 	// only runs that exist.
 	ErrChildNotStarted = errors.New("runtime: child run not started")
+	// ErrBadRunID is the error of a run ID that WithRunID cannot give a
+	// run (CheckRunID).
+	ErrBadRunID = errors.New("runtime: invalid run ID")
 	// ErrNoFlowName is returned by RunLister.RunIDs given no flow name.
 	ErrNoFlowName = errors.New("runtime: no flow name")
 )

@@ -132,6 +132,11 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, opts []R
 	}
 	switch {
 	case id == "":
+		if ro.id != "" {
+			if err := checkStartID(ro.id, ro.parent); err != nil {
+				return nil, fmt.Errorf("runtime: flow %q: %w", f.id, err)
+			}
+		}
 		id = ro.id
 	case ro.id != "" && ro.id != id:
 		return nil, fmt.Errorf("%w: resuming run %q with run ID %q", ErrHistory, id, ro.id)
