@@ -84,13 +84,22 @@ func Correlation(payload []byte, path string) (value string, ok bool) {
 	if !ok {
 		return "", false
 	}
+	return CorrelationText(raw), true
+}
+
+// CorrelationText is what JSON value v compares as in a correlation: a
+// string by its value, any other value as written ("42", "null"); "" for
+// none. Correlation reads an event's member by it, and the engine a JSON
+// flow's correlate field, so that a run's value and an event's follow one
+// rule.
+func CorrelationText(v json.RawMessage) string {
 	// Only a JSON string is compared by its value: null also decodes into
 	// a string (as ""), and would then wake the runs whose value is empty.
 	var s string
-	if raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-		return s, true
+	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+		return s
 	}
-	return string(raw), true
+	return string(v)
 }
 
 // CorrelationMember returns payload's member at path ("" means
