@@ -32,8 +32,8 @@ func (c childRuns) AttachChild(ctx context.Context, flow, id string, parent runt
 			return r.Abort, nil
 		}
 		if info, ok := e.store.Get(id); ok {
-			if info.Flow != flow {
-				return nil, fmt.Errorf("%w: child run %q is a run of flow %q, not %q", ErrRunIDTaken, id, info.Flow, flow)
+			if info.Flow != flow { // not the child: the parent must not link to it
+				return nil, fmt.Errorf("%w: %w: child run %q is a run of flow %q, not %q", runtime.ErrChildNotStarted, ErrRunIDTaken, id, info.Flow, flow)
 			}
 			if info.State.Terminal() {
 				h, err := e.store.Load(id)
@@ -59,9 +59,11 @@ func (c childRuns) AttachChild(ctx context.Context, flow, id string, parent runt
 				return nil, err
 			}
 		} else {
+			// Each failure here starts nothing: the parent's status does
+			// not list the child (runtime.ErrChildNotStarted).
 			fe, err := e.lookup(flow)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%w: %q of flow %q: %w", runtime.ErrChildNotStarted, id, flow, err)
 			}
 			// The parent was admitted: its child counts against
 			// MaxRunning but is never refused.
@@ -71,10 +73,15 @@ func (c childRuns) AttachChild(ctx context.Context, flow, id string, parent runt
 				state, err = json.Marshal(in)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("child run %q of flow %q: its state does not encode: %w", id, flow, err)
+				return nil, fmt.Errorf("%w: %q of flow %q: its state does not encode: %w", runtime.ErrChildNotStarted, id, flow, err)
 			}
-			if _, err := e.startRun(ctx, fe, state, id, false, admitAlways, runtime.WithParent(parent)); err != nil && !errors.Is(err, ErrRunExists) {
-				return nil, err
+			_, err = e.startRun(ctx, fe, state, id, false, admitAlways, runtime.WithParent(parent))
+			switch {
+			case err == nil, errors.Is(err, ErrRunExists):
+			case errors.Is(err, ErrRunIDTaken):
+				return nil, err // a run of that ID exists, or is being started elsewhere
+			default:
+				return nil, fmt.Errorf("%w: %q of flow %q: %w", runtime.ErrChildNotStarted, id, flow, err)
 			}
 		}
 		if pass > 0 {

@@ -62,8 +62,12 @@ func await(fl *dsl.Flow, s *dsl.Step) *runtime.Await[State] {
 	a := s.Action
 	w := &runtime.Await[State]{Topic: a.Topic, Event: a.Event, Field: a.CorrelateOn.String(), Timeout: fl.TimeoutFor(s)}
 	if a.Correlate != nil {
+		// The field compares as an event's member does (runtime.Correlation):
+		// a null field is "null", which an event's null member matches, and
+		// not "", which an empty string's would.
 		field := a.Correlate.Name
-		w.Correlate = func(s *State) string { return s.String(field) }
+		w.Correlate = func(s *State) string { return runtime.CorrelationText(s.Raw(field)) }
+		w.CorrelateBefore = func(s *State) string { return s.String(field) }
 	}
 	return w
 }

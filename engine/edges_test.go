@@ -100,7 +100,7 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 		{"/flows/Signup/runs?run_id=" + EventRunID("Signup", "m-1"), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs?run_id=" + KeyRunID("Signup", "req-1"), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs?run_id=" + tickRunID("Signup", "@every 1m", time.Unix(1e9, 0)), nil, "which the engine makes itself"},
-		{"/flows/Signup/runs?run_id=o-1@Bill", nil, "which the engine makes itself"},
+		{"/flows/Signup/runs?run_id=o-1@Bill", nil, "contains '@' at byte 3"},
 		{"/flows/Signup/runs?run_id=" + runtime.NewID(), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", "a b"}, "Idempotency-Key"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", "a\tb"}, "Idempotency-Key"},

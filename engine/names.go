@@ -71,10 +71,14 @@ func nameProblem(what, s string) string {
 // start, schedule tick or call): "e-" or "k-" and 24 hex digits
 // (EventRunID, KeyRunID), "sched-..." (a schedule's tick), 12 hex digits, a
 // '-' and digits (a new run's), or any ID with an '@' (a call's child,
-// runtime.ChildRunID).
+// runtime.ChildRunID: the runtime's rule, runtime.CheckRunID, which
+// Start applies too).
 func CheckRunID(id string) error {
 	if err := checkRunIDChars(id); err != nil {
 		return err
+	}
+	if err := runtime.CheckRunID(id); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadName, err)
 	}
 	if form := engineRunIDForm(id); form != "" {
 		return fmt.Errorf("%w: run ID %q has the form of %s, which the engine makes itself", ErrBadName, id, form)
@@ -102,8 +106,6 @@ func checkRunIDChars(id string) error {
 // like, or "". Each form is known beside the function that makes it.
 func engineRunIDForm(id string) string {
 	switch {
-	case strings.Contains(id, "@"): // runtime.ChildRunID's separator
-		return "a call's child run"
 	case strings.HasPrefix(id, tickPrefix):
 		return "a schedule's run"
 	case isDerivedRunID(id):

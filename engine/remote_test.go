@@ -586,7 +586,8 @@ func TestProviderCallOverTransport(t *testing.T) {
 	answers["null"] = ` null `
 	// The engine's own outcomes are none of the step's: "retry" would
 	// record a retry without an error (a history no resume reads), and
-	// "error" or "timeout" route a failure that never happened.
+	// "error" or "timeout" route a failure that never happened. The run
+	// fails the step, as for an in-process handler's.
 	for _, o := range []string{"retry", "error", "timeout"} {
 		answers["outcome-"+o] = `{"outcome": "` + o + `"}`
 	}
@@ -665,9 +666,9 @@ func TestProviderCallOverTransport(t *testing.T) {
 		{"ack", "the answer is not a provider response"},
 		{"trailing", "the answer is not a provider response"},
 		{"null", "the answer is not a provider response"},
-		{"outcome-retry", `handler "Reserve": runtime: unknown outcome "retry"`},
-		{"outcome-error", `handler "Reserve": runtime: unknown outcome "error"`},
-		{"outcome-timeout", `handler "Reserve": runtime: unknown outcome "timeout"`},
+		{"outcome-retry", `runtime: unknown outcome "retry"`},
+		{"outcome-error", `runtime: unknown outcome "error"`},
+		{"outcome-timeout", `runtime: unknown outcome "timeout"`},
 		{"permanent", "invoice gone"},
 		{"class", `error class "sometimes"`},
 		{"nomessage", `handler "Reserve": an error without a message`},

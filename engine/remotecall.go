@@ -17,7 +17,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -145,14 +144,6 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		}
 		return "", err
 	}
-	// Only the outcomes the step declares, which its provider registered:
-	// the engine's own ("retry", "error", "timeout") are the runtime's to
-	// give. Checked here, at the protocol's edge, so that the step's error
-	// names the provider and the handler, as for any answer of theirs the
-	// engine refuses. A rollback's outcome is ignored.
-	if o := rsp.Outcome; !k.rollback && o != "" && o != string(runtime.OutcomeOK) && !slices.Contains(outcomes, o) {
-		return "", runtime.Permanent(fmt.Errorf("%s: %w %q", where, runtime.ErrUnknownOutcome, o))
-	}
 	if len(rsp.State) > 0 && string(rsp.State) != "null" {
 		if err := jsonTooDeep(rsp.State); err != nil {
 			return "", runtime.Permanent(fmt.Errorf("%s: state: %v", where, err))
@@ -163,6 +154,11 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		}
 		*state = next
 	}
+	// The outcome goes to the run as an in-process handler's would: one
+	// the step does not route, or one of the runtime's own ("retry",
+	// "error", "timeout"), fails the step at once there
+	// (runtime.ReturnedOutcome, the route), rather than being an error
+	// that "on error" routes. A rollback's outcome is ignored.
 	return rsp.Outcome, nil
 }
 

@@ -57,9 +57,10 @@ func (s State) Get(field string, v any) error {
 }
 
 // String returns the field as a string: a JSON string's value, any other
-// JSON value as written (a number "42"), "" when the field is not set. It is
-// how an await's correlate field is compared with an event's
-// correlation_id.
+// JSON value as written (a number "42"), "" when the field is not set or
+// null. An await's correlate field is not read by it but by
+// runtime.CorrelationText, as an event's member is, which gives "null"
+// for null.
 func (s State) String(field string) string {
 	raw, ok := s.fields[field]
 	if !ok {

@@ -204,7 +204,7 @@ func (c *stepCtx) key() Key {
 // WithRunID(id) and WithParent(parent). input must return an S.
 func (f *Flow[S]) AttachChild(ctx context.Context, flow, id string, parent RunRef, input func() any, ended func(RunEnd)) (func() error, error) {
 	if flow != f.id {
-		return nil, fmt.Errorf("%w: child run %q of flow %q asked of flow %q", ErrDefinition, id, flow, f.id)
+		return nil, fmt.Errorf("%w: %w: child run %q of flow %q asked of flow %q", ErrChildNotStarted, ErrDefinition, id, flow, f.id)
 	}
 	// Each pass either attaches or finds that another driver (a ResumeAll,
 	// another parent's attach) got there first, which the next pass sees;
@@ -219,7 +219,8 @@ func (f *Flow[S]) AttachChild(ctx context.Context, flow, id string, parent RunRe
 			switch {
 			case err == nil && len(h) > 0:
 				if h[0].Flow != f.id {
-					return nil, fmt.Errorf("%w: child run %q is a run of flow %q, not %q", ErrDuplicateRun, id, h[0].Flow, f.id)
+					// Not the child: the parent must not link to it.
+					return nil, fmt.Errorf("%w: %w: child run %q is a run of flow %q, not %q", ErrChildNotStarted, ErrDuplicateRun, id, h[0].Flow, f.id)
 				}
 				st, err := Replay(h)
 				if err != nil {
@@ -246,7 +247,7 @@ func (f *Flow[S]) AttachChild(ctx context.Context, flow, id string, parent RunRe
 		if in := input(); in != nil {
 			v, ok := in.(S)
 			if !ok {
-				return nil, fmt.Errorf("%w: child run %q of flow %q: input is a %T, not the flow's state", ErrDefinition, id, f.id, in)
+				return nil, fmt.Errorf("%w: %w: child run %q of flow %q: input is a %T, not the flow's state", ErrChildNotStarted, ErrDefinition, id, f.id, in)
 			}
 			s = v
 		}
@@ -254,8 +255,8 @@ func (f *Flow[S]) AttachChild(ctx context.Context, flow, id string, parent RunRe
 		if errors.Is(err, ErrDuplicateRun) {
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("starting child run %q: %w", id, err)
+		if err != nil { // Start recorded nothing
+			return nil, fmt.Errorf("%w: %q of flow %q: %w", ErrChildNotStarted, id, f.id, err)
 		}
 		r.OnEnd(ended)
 		return r.Abort, nil
@@ -355,6 +356,7 @@ func (r *Run[S]) attachCall(p *parking, d *stepDef[S], input any) {
 			r.wake(p, wakeSuspend, nil, nil)
 			return
 		}
+		p.unstarted = errors.Is(err, ErrChildNotStarted)
 		r.wake(p, wakeError, nil, Permanent(err))
 		return
 	}
@@ -372,13 +374,18 @@ func (r *Run[S]) callInput(d *stepDef[S]) any {
 
 // links sets the run links of ev, an event of the transition from -> to:
 // the parent on a child run's first event, the child on the event that
-// ends a call's wait, and on each event ending a rollback call's attempt.
+// ends a call's wait, and on each event ending a rollback call's attempt,
+// unless that child was never started (Run.unstarted): Status.Children
+// then drops it (tracker.link).
 func (r *Run[S]) links(ev *Event, from, to *mstate) {
 	p := &r.progress
 	if p.seq == 0 {
 		ev.Parent = r.parent
 	}
+	unstarted := r.unstarted
+	r.unstarted = false
 	switch {
+	case unstarted:
 	case from.kind == kindWaiting && from != to && p.wait != nil:
 		ev.Child = p.wait.Child
 	case from.kind == kindRollback:

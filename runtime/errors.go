@@ -48,6 +48,16 @@ var (
 	// ErrNotConfigured is returned by predefined steps whose run has no
 	// Caller, Publisher or Subscriber configured.
 	ErrNotConfigured = errors.New("runtime: not configured")
+	// ErrChildNotStarted is wrapped by the error of a ChildRuns'
+	// AttachChild that started no run of the child's ID and found none (the
+	// child flow is unknown, or its initial state is not the flow's): the
+	// call's step fails with it, and the parent's history does not name the
+	// child as one of its runs (Event.Child), so that Status.Children lists
+	// only runs that exist.
+	ErrChildNotStarted = errors.New("runtime: child run not started")
+	// ErrBadRunID is the error of a run ID that WithRunID cannot give a
+	// run (CheckRunID).
+	ErrBadRunID = errors.New("runtime: invalid run ID")
 	// ErrNoFlowName is returned by RunLister.RunIDs given no flow name.
 	ErrNoFlowName = errors.New("runtime: no flow name")
 )

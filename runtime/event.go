@@ -67,7 +67,8 @@ type Event struct {
 	Parent *RunRef `json:"parent,omitempty"`
 	// Child is set on the event that ends a call's wait (the child ended)
 	// and on each event that ends an attempt of a rollback call: the child
-	// run. The event entering a call's wait names it in Wait.Child.
+	// run, unless it could not be started (ErrChildNotStarted). The event
+	// entering a call's wait names it in Wait.Child.
 	Child *RunRef `json:"child,omitempty"`
 }
 

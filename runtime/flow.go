@@ -87,7 +87,9 @@ type runOptions struct {
 	parent *RunRef // WithParent
 }
 
-// WithRunID sets the run's ID instead of generating one.
+// WithRunID sets the run's ID instead of generating one. Start refuses an
+// ID that CheckRunID refuses, unless it is the ID of a child run of the
+// run WithParent names (ChildRunID).
 func WithRunID(id string) RunOption { return func(o *runOptions) { o.id = id } }
 
 // Flow is a flow definition: an ID and registered steps. It runs any number

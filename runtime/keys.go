@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -83,13 +84,22 @@ func Correlation(payload []byte, path string) (value string, ok bool) {
 	if !ok {
 		return "", false
 	}
+	return CorrelationText(raw), true
+}
+
+// CorrelationText is what JSON value v compares as in a correlation: a
+// string by its value, any other value as written ("42", "null"); "" for
+// none. Correlation reads an event's member by it, and the engine a JSON
+// flow's correlate field, so that a run's value and an event's follow one
+// rule.
+func CorrelationText(v json.RawMessage) string {
 	// Only a JSON string is compared by its value: null also decodes into
 	// a string (as ""), and would then wake the runs whose value is empty.
 	var s string
-	if raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-		return s, true
+	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+		return s
 	}
-	return string(raw), true
+	return string(v)
 }
 
 // CorrelationMember returns payload's member at path ("" means
@@ -146,6 +156,33 @@ func ChildRunID(k Key, attempt int) string {
 		}
 	}
 	return b.String()
+}
+
+// CheckRunID reports whether id can be the ID of a run started with
+// WithRunID: any ID without an '@', ChildRunID's separator. A run
+// "o-1@Bill" would be taken for the child of run o-1's call Bill (its
+// parent would not start its own, and would take that run's end for its
+// child's), so only the child runs of calls have IDs with an '@'. The
+// engine, which takes run IDs from its callers, applies this rule too,
+// after its own limits (engine.CheckRunID).
+func CheckRunID(id string) error {
+	if i := strings.IndexByte(id, '@'); i >= 0 {
+		return fmt.Errorf("%w: run ID %q contains '@' at byte %d: '@' separates a call's child run ID from its parent's (ChildRunID), and a run of such an ID would be taken for that child", ErrBadRunID, id, i)
+	}
+	return nil
+}
+
+// checkStartID reports id, the ID WithRunID gives a run being started,
+// that CheckRunID refuses, unless id is the ID of a child run of parent
+// (WithParent: the ID ChildRunID gives a call of parent).
+func checkStartID(id string, parent *RunRef) error {
+	if parent != nil && strings.Contains(id, "@") {
+		if k, _, ok := ParseChildRunID(id); !ok || k.RunID != parent.RunID {
+			return fmt.Errorf("%w: run ID %q is not the ID of a child run of run %q (ChildRunID)", ErrBadRunID, id, parent.RunID)
+		}
+		return nil
+	}
+	return CheckRunID(id)
 }
 
 // ParseChildRunID splits a run ID made by ChildRunID into the key of the

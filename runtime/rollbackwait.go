@@ -12,7 +12,8 @@ import (
 // attempt. The attempt is recorded as it starts (the event that enters
 // "X:rollback", or the retry before it), and that event names its child in
 // Wait.Child: ChildRunID of the rollback's key and the attempt, so Status
-// shows what the rollback waits for, and Children has it from the start. While the child runs, the parent
+// shows what the rollback waits for, and Children has it from the start
+// (unless it could not be started: ErrChildNotStarted). While the child runs, the parent
 // parks as a waiting step does: it starts the child or finds it (live,
 // resumed from its history, or ended already), asks for its end, arms the
 // rollback's timeout if it has one (from the attempt's start, as recorded,
@@ -151,6 +152,7 @@ func (r *Run[S]) parkRollback(d *stepDef[S]) {
 				r.wake(p, wakeError, nil, &ChildError{Child: *ref, Final: e.Final, Err: e.Err})
 			}
 		})
+	p.unstarted = errors.Is(err, ErrChildNotStarted)
 	r.rollbackArmed(p, err, func() { p.abortChild = abort })
 }
 

@@ -62,7 +62,10 @@ type Run[S any] struct {
 	// which its history holds (hibernate, thaw).
 	hibernated bool
 	next       nextEvent // set by fire for record
-	firstCtxs  []stepCtx // the contexts of first attempts (stepContext)
+	// unstarted: the child of the wait that the next event ends was never
+	// started (ErrChildNotStarted), so that event does not name it (links).
+	unstarted bool
+	firstCtxs []stepCtx // the contexts of first attempts (stepContext)
 
 	suspending atomic.Bool
 	recorded   atomic.Bool   // the run's first event is recorded: it exists
@@ -129,6 +132,11 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, opts []R
 	}
 	switch {
 	case id == "":
+		if ro.id != "" {
+			if err := checkStartID(ro.id, ro.parent); err != nil {
+				return nil, fmt.Errorf("runtime: flow %q: %w", f.id, err)
+			}
+		}
 		id = ro.id
 	case ro.id != "" && ro.id != id:
 		return nil, fmt.Errorf("%w: resuming run %q with run ID %q", ErrHistory, id, ro.id)

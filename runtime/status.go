@@ -42,7 +42,8 @@ type Status struct {
 	// Parent is the run whose call started this one, if any.
 	Parent *RunRef `json:"parent,omitempty"`
 	// Children are the child runs the run's calls and rollback calls
-	// started, in order.
+	// started, in order (a call's child from when its wait starts, unless
+	// it then could not be started: ErrChildNotStarted).
 	Children []RunRef `json:"children,omitempty"`
 }
 
@@ -116,10 +117,17 @@ type tracker struct {
 }
 
 // link folds the run links of e: the parent of a child run, the children
-// of its calls (each once, in the order first named).
+// of its calls (each once, in the order first named). A call's child is
+// named as its wait (or its rollback attempt) starts, before the run starts
+// it; the event that ends that wait names it again unless it could not be
+// started (ErrChildNotStarted), and then it is no child: a status lists
+// no run that never existed.
 func (t *tracker) link(e *Event) {
 	if e.Parent != nil {
 		t.parent = e.Parent
+	}
+	if c := waitChild(t.wait); c != nil && (e.Child == nil || *e.Child != *c) {
+		t.children = slices.DeleteFunc(t.children, func(r RunRef) bool { return r == *c })
 	}
 	for _, c := range []*RunRef{e.Child, waitChild(e.Wait)} {
 		if c != nil && !slices.Contains(t.children, *c) {

@@ -169,6 +169,13 @@ type Await[S any] struct {
 	Topic, Event string
 	Correlate    func(s *S) string
 	Field        string
+	// CorrelateBefore, if set, is the correlation value Correlate gave
+	// before its rule changed, for an executor that replays runs recorded
+	// then (the Temporal target, under a workflow version): the engine's
+	// JSON flows read a null correlate field as "" until they read it as
+	// written (CorrelationText). The runtime does not call it: a run keeps
+	// the Wait its history recorded.
+	CorrelateBefore func(s *S) string
 	// Timeout bounds the wait from when the step is entered (0: only the
 	// step's Deadline bounds it). The deadline is fixed then, recorded in
 	// the run's history, and kept by Resume.

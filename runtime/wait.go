@@ -30,6 +30,8 @@ type parking struct {
 	stopWatch func() bool
 	// abortChild aborts the child run a call waits for (set once armed).
 	abortChild func() error
+	// unstarted: attaching the child failed with ErrChildNotStarted.
+	unstarted bool
 	// rollback: the run waits for the child of a rollback call's attempt
 	// (rollbackwait.go), which an abort does not end; endSpan ends the
 	// attempt's span, if observed.
@@ -223,6 +225,7 @@ func (r *Run[S]) woken(p *parking, kind wakeKind, msg *Delivery, err error) {
 		return
 	}
 	r.machine = r.def.machine(r.cur.name)
+	r.unstarted = p.unstarted
 	if p.rollback {
 		r.rollbackWoken(p, kind, msg, err)
 		return

@@ -2,6 +2,7 @@ package flowtemporal
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -41,7 +42,8 @@ func (r *wfRun[S]) startChild(ctx workflow.Context, ref runtime.RunRef, input an
 		var err error
 		var extra map[string]any
 		if arg, extra, err = children(ctx, ref.Flow, input); err != nil {
-			return nil, fmt.Errorf("starting child run %q of flow %q: %w", ref.RunID, ref.Flow, err)
+			// No child workflow: the run's events do not name it.
+			return nil, fmt.Errorf("%w: %q of flow %q: %w", runtime.ErrChildNotStarted, ref.RunID, ref.Flow, err)
 		}
 		maps.Copy(memo, extra)
 	}
@@ -135,11 +137,22 @@ func (r *wfRun[S]) rollbackCall(ctx workflow.Context, st *runtime.Step[S], visit
 			return attempt, &ref, err
 		}
 		backoff := runtime.BackoffCeiling(st.RollbackRetry, attempt)
-		r.emit(r.machine, attempt, runtime.OutcomeRetry, err, func(e *runtime.Event) { e.Child, e.Wait = &ref, waitFor(attempt+1, backoff) })
+		r.emit(r.machine, attempt, runtime.OutcomeRetry, err, func(e *runtime.Event) { e.Child, e.Wait = startedChild(&ref, err), waitFor(attempt+1, backoff) })
 		if err := workflow.Sleep(ctx, backoff); err != nil {
 			return attempt, &ref, err
 		}
 	}
+}
+
+// startedChild is child, the child run of a call's wait or a rollback
+// call's attempt that ended with err, as the event that ends it names it:
+// nil when it was never started (runtime.ErrChildNotStarted), as on the
+// runtime, so that the run's status lists no child that does not exist.
+func startedChild(child *runtime.RunRef, err error) *runtime.RunRef {
+	if errors.Is(err, runtime.ErrChildNotStarted) {
+		return nil
+	}
+	return child
 }
 
 // rollbackChild runs one attempt of a rollback call: child ref, started

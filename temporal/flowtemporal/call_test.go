@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -318,5 +319,46 @@ func TestRollbackAwaitRefused(t *testing.T) {
 	}
 	if _, err := New(def); err == nil || !strings.Contains(err.Error(), "RollbackAwait") {
 		t.Fatalf("New: %v, want a refusal naming RollbackAwait", err)
+	}
+}
+
+// A call whose child cannot be started (Options.Children fails: the JSON
+// flows' worker has not loaded the callee, or its input is no object)
+// fails its step, and a rollback call's attempt, saying so, and the run's
+// status lists no such child, as on the runtime: it names no workflow
+// that does not exist.
+func TestCallChildNotStarted(t *testing.T) {
+	c := &calls{}
+	env := newEnv(t)
+	f := c.flows(t)
+	var callees []Callee
+	for _, ce := range f.calls {
+		callees = append(callees, ce)
+	}
+	f, err := NewWith(f.Runtime(), Options{Calls: callees, Children: func(ctx workflow.Context, flow string, input any) (any, map[string]any, error) {
+		if flow == "Refund" {
+			return nil, nil, errors.New("flow Refund is not loaded on this worker")
+		}
+		return input, nil, nil
+	}})
+	must(t, err)
+	f.Register(env)
+	env.ExecuteWorkflow(f.Workflow, shop{Invoice: invoice{Amount: 100}, ShipFail: true})
+	wantEnd(t, env, runtime.StateCompensationFailed)
+	st := status(t, env)
+	if !strings.Contains(st.Err, runtime.ErrChildNotStarted.Error()) || !strings.Contains(st.Err, "not loaded") {
+		t.Errorf("status error %q: want the rollback call's child not started", st.Err)
+	}
+	var children []string
+	for _, c := range st.Children {
+		children = append(children, c.RunID)
+	}
+	if d := cmp.Diff([]string{"run-1@Bill"}, children); d != "" {
+		t.Errorf("children (-want +got):\n%s", d)
+	}
+	for _, e := range st.History {
+		if e.Child != nil && e.Child.RunID != "run-1@Bill" {
+			t.Errorf("event %s>%s names child %s, never started", e.From, e.To, e.Child.RunID)
+		}
 	}
 }

@@ -26,8 +26,13 @@ import (
 // dropping state, or start a second run under the ended one's ID, whose
 // idempotency keys (run/step) the services have seen. An
 // opts.WorkflowIDReusePolicy or WorkflowIDConflictPolicy that is set is
-// Temporal's to apply; Attach is the handle of a run that exists.
+// Temporal's to apply; Attach is the handle of a run that exists. An ID
+// the runtime's Start refuses (runtime.CheckRunID: one with an '@', which
+// only a call's child workflow has) is refused too.
 func Start[S any](ctx context.Context, c client.Client, flow string, state S, opts client.StartWorkflowOptions) (*Run[S], error) {
+	if err := runtime.CheckRunID(opts.ID); err != nil {
+		return nil, err
+	}
 	if opts.WorkflowIDReusePolicy == enumspb.WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED {
 		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 	}

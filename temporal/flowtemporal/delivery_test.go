@@ -95,3 +95,41 @@ func TestNullCorrelation(t *testing.T) {
 		})
 	}
 }
+
+// A JSON flow's null correlate field correlates as "null", as an event's
+// null member does (Await.Correlate, runtime.CorrelationText), no longer
+// as "" (Await.CorrelateBefore); a run that waited with the code before
+// still waits for "" when it replays, taking the empty value's event it
+// took: the change is workflow.GetVersion'd.
+func TestStateCorrelationBefore(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		version int // what GetVersion answers: DefaultVersion for a run that waited before
+		payload string
+		want    runtime.RunState
+	}{
+		{"a new run takes null", 1, `{"order_id":null,"amount":3}`, runtime.StateDone},
+		{"a new run leaves the empty value", 1, `{"order_id":"","amount":3}`, runtime.StateFailed},
+		{"a run replayed from before takes the empty value", -1, `{"order_id":"","amount":3}`, runtime.StateDone},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			def := runtime.New[paid]("Pay", Awaits())
+			wait := runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, func(s *paid) string { return "null" }, time.Hour,
+				runtime.WithCorrelationField[paid]("order_id"))
+			wait.Await.CorrelateBefore = func(s *paid) string { return "" }
+			must(t, def.Register(wait,
+				runtime.NewStep("Ship", func(context.Context, *paid) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }, runtime.WithIrreversible[paid]()),
+			))
+			f, err := New(def)
+			must(t, err)
+			env := newEnv(t)
+			f.Register(env)
+			env.OnGetVersion(versionStateCorrelation, workflow.DefaultVersion, 1).Return(workflow.Version(c.version))
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(SignalName("payments", "paid"), SignalArg(runtime.Delivery{Payload: json.RawMessage(c.payload)}))
+			}, time.Minute)
+			env.ExecuteWorkflow(WorkflowName("Pay"), paid{})
+			wantEnd(t, env, c.want)
+		})
+	}
+}

@@ -30,6 +30,11 @@ const (
 	// run whose correlation is empty (runtime.Correlation): a run that took
 	// one before replays taking it (run.takes).
 	versionNullCorrelation = "flowgen.null-correlation"
+	// versionStateCorrelation is the change (workflow.GetVersion) after
+	// which a JSON flow's null correlate field correlates as "null", as an
+	// event's null member does (runtime.CorrelationText), not as "": a run
+	// that waited on one before replays waiting for "" (run.correlation).
+	versionStateCorrelation = "flowgen.state-correlation"
 	// versionFailingOutcome is the change (workflow.GetVersion) after
 	// which a step whose attempt returns an outcome that fails it (one the
 	// flow does not route, or runtime.ReturnedOutcome's) is not undone, as

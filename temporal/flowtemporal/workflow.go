@@ -180,6 +180,21 @@ func (r *wfRun[S]) outcomeFails(out runtime.Outcome, routeErr error) error {
 	return err
 }
 
+// correlation is c, the correlation value of the wait that await a
+// enters, or, in a run recorded before a's rule changed what it gives
+// (Await.CorrelateBefore: a JSON flow's null correlate field, "" before,
+// "null" since; versionStateCorrelation), what it gave then, so that the
+// run replays taking the events it took. GetVersion is asked only when
+// the two differ, from the run's state, so replays ask it at the same
+// point.
+func (r *wfRun[S]) correlation(a *runtime.Await[S], c string) string {
+	before := a.CorrelateBefore(&r.state)
+	if before == c || workflow.GetVersion(r.ctx, versionStateCorrelation, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		return c
+	}
+	return before
+}
+
 // stepOf is the step of a machine state ("X:running" gives "X").
 func stepOf(machine string) string {
 	step, _, _ := runtime.ParseMachineState(machine)
@@ -195,6 +210,9 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 	var w *runtime.Wait
 	if st.Await != nil || st.Sleep != nil || st.Call != nil {
 		w = st.NewWait(&r.state, now) // the runtime's: the deadline bounds a sleep too
+		if a := st.Await; a != nil && a.CorrelateBefore != nil && w.Correlated {
+			w.Correlation = r.correlation(a, w.Correlation)
+		}
 		if st.Call != nil {
 			w.Child = &runtime.RunRef{Flow: st.Call.Flow,
 				RunID: runtime.ChildRunID(runtime.Key{RunID: r.id, Step: step, Visit: r.visits[step]}, 1)}
@@ -464,7 +482,7 @@ func (r *wfRun[S]) unwind(aborting bool) (S, error) {
 			enter(nil)
 			attempt, err = r.rollback(dctx, st, c.visit)
 		}
-		link := func(e *runtime.Event) { e.Child = child }
+		link := func(e *runtime.Event) { e.Child = startedChild(child, err) }
 		if err != nil {
 			rbErrs = append(rbErrs, stepFailure{Step: c.step, Attempt: attempt, Err: err.Error(), Timeout: errors.Is(err, runtime.ErrTimeout)})
 			r.emit(back, attempt, runtime.OutcomeError, err, link)
@@ -514,7 +532,7 @@ func (r *wfRun[S]) emit(to string, attempt int, out runtime.Outcome, err error, 
 		e.Step = stepOf(to)
 	}
 	if w := r.waiting; w != nil && w.Child != nil && r.machine == runtime.WaitingState(stepOf(r.machine)) && to != r.machine {
-		e.Child = w.Child // the end of a call's wait names its child
+		e.Child = startedChild(w.Child, err) // the end of a call's wait names its child
 	}
 	if edit != nil {
 		edit(&e)

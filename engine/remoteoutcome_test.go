@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// routeFlows: Pay routes its error to Fallback. Flow Local's Pay is served
+// in process, flow Remote's by a provider.
+const routeFlows = `{"version": 1, "flows": [
+  {"name": "Local", "state": "S", "steps": [
+    {"name": "Pay", "action": {"kind": "go"}, "outcomes": ["declined"], "irreversible": true,
+     "on": [{"on": "error", "target": "Fallback"}, {"on": "declined", "target": "fail"}]},
+    {"name": "Done", "action": {"kind": "go"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+    {"name": "Fallback", "action": {"kind": "go"}, "irreversible": true}
+  ]},
+  {"name": "Remote", "state": "S", "steps": [
+    {"name": "Pay", "action": {"kind": "go"}, "outcomes": ["declined"], "irreversible": true,
+     "on": [{"on": "error", "target": "Fallback"}, {"on": "declined", "target": "fail"}]},
+    {"name": "Done", "action": {"kind": "go"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+    {"name": "Fallback", "action": {"kind": "go"}, "irreversible": true}
+  ]}
+]}`
+
+// A Go step that ends with an outcome its flow does not route, or with
+// one of the runtime's own, fails the step at once (runtime.ReturnedOutcome,
+// the route): it is not an error that "on error" routes, whether the step
+// runs in process or on a provider. Before, a provider's such answer was
+// a permanent error, and the run went on to Fallback.
+func TestUnroutedOutcomeFailsTheStepLocalAndRemote(t *testing.T) {
+	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(subject string, req provider.Request) []byte {
+		var st struct{ Out string }
+		_ = json.Unmarshal(req.State, &st)
+		return []byte(`{"outcome": "` + st.Out + `"}`)
+	}}
+	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
+	r := e.Registry()
+	for _, name := range []string{"Local.Done", "Local.Fallback", "Remote.Done", "Remote.Fallback"} {
+		r.Step(name, func(ctx context.Context, s *State) (runtime.Outcome, error) { return "", nil })
+	}
+	r.Step("Local.Pay", func(ctx context.Context, s *State) (runtime.Outcome, error) {
+		return runtime.Outcome(s.String("Out")), nil
+	})
+	if ds, err := e.LoadFlows("route.json", []byte(routeFlows)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if status, out := putProvider(t, srv, "pay", `{"handlers": [
+		{"name": "Remote.Pay", "outcomes": ["declined"], "subject": "flowgen_provider.pay.step.Pay"}]}`); status != 200 {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	for _, flow := range []string{"Local", "Remote"} {
+		for _, out := range []string{"lost", "error", "timeout", "retry"} {
+			id, err := e.StartRun(context.Background(), flow, json.RawMessage(`{"Out": "`+out+`"}`), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st RunStatus
+			waitFor(t, flow+" "+out+" run to end", func() bool {
+				st, _ = e.Status(id)
+				return st.State.Terminal()
+			})
+			if st.State != runtime.StateFailed || st.Step != "Pay" || !strings.Contains(st.Err, `runtime: unknown outcome "`+out+`"`) {
+				t.Errorf("%s, outcome %q: %s at %s (%q), want failed at Pay with the unknown outcome", flow, out, st.State, st.Step, st.Err)
+			}
+			h, _ := e.History(id)
+			for _, ev := range h {
+				if ev.To == "Fallback:running" {
+					t.Errorf("%s, outcome %q: routed to Fallback as an error", flow, out)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// A run ID chosen with WithRunID cannot have an '@', ChildRunID's
+// separator: a run "o-1@Bill" of Billing would be taken for the child of
+// run o-1's call Bill, which would then never start its own child and
+// take that run's state as its result.
+func TestRunIDWithAtRefused(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	c := newCallFlows(t, sink, newRecorder(), nil, false)
+	_, err := c.child.Execute(context.Background(), billing{Amount: 999, Charge: "forged"}, runtime.WithRunID("o-1@Bill"))
+	if !errors.Is(err, runtime.ErrBadRunID) || !strings.Contains(err.Error(), `'@'`) {
+		t.Fatalf("a run ID with '@': %v, want ErrBadRunID naming '@'", err)
+	}
+	if h := sink.History("o-1@Bill"); len(h) != 0 {
+		t.Fatalf("the refused run recorded %d events", len(h))
+	}
+	res, err := c.parent.Execute(context.Background(), parentState{Req: billing{Amount: 40}}, runtime.WithRunID("o-1"))
+	if err != nil || res.State.Res.Charge != "ch-40" {
+		t.Fatalf("parent: %v, result %+v, want its own child's", err, res.State.Res)
+	}
+	if err := runtime.CheckRunID("o-1@Bill"); !errors.Is(err, runtime.ErrBadRunID) {
+		t.Fatalf("CheckRunID: %v", err)
+	}
+	for _, id := range []string{"o-1", "a/b#2:x.y_z"} {
+		if err := runtime.CheckRunID(id); err != nil {
+			t.Fatalf("CheckRunID(%q): %v", id, err)
+		}
+	}
+	// A child run's ID is its parent's: WithParent of another run does
+	// not make it one.
+	_, err = c.child.Execute(context.Background(), billing{}, runtime.WithRunID("o-1@Bill:2"),
+		runtime.WithParent(runtime.RunRef{Flow: "Order", RunID: "o-9"}))
+	if !errors.Is(err, runtime.ErrBadRunID) {
+		t.Fatalf("a child ID of another parent: %v", err)
+	}
+}
