@@ -408,6 +408,11 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 		return fmt.Sprintf("a block has no %s of its own: write it in the branch it is about", found.Value)
 	case block != ident.KeywordChoose && (found.Value == ident.KeywordWhen || found.Value == ident.KeywordOtherwise):
 		return "when and otherwise lines belong in a choose block: " + chooseForm
+	case block == "flow" && found.Value == "on":
+		// Most often written after the "}" of the step or block it routes.
+		return `an on line routes the outcome of the step or parallel block it is written in: move it inside that step's or block's braces, before its "}"`
+	case block == "flow" && slices.Contains(stepKeywords, found.Value) && !slices.Contains(flowKeywords, found.Value):
+		return fmt.Sprintf("%s is a step statement: write it in a step, such as step Name { %s ... }", found.Value, found.Value)
 	case found.Type == tokIdent:
 		if k := closest(found.Value, keywords); k != "" {
 			return fmt.Sprintf("did you mean %q?", k)

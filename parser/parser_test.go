@@ -150,6 +150,12 @@ func TestSyntaxErrors(t *testing.T) {
 		{"step in a choose", "flow A {\n    step B {\n        choose {\n            step C {}\n        }\n    }\n}", `4:13: expected when, otherwise or "}", found "step" (hint: steps do not nest: is the "}" of the choose opened at line 3 missing?)`},
 		{"choose without braces", `flow A { step B { choose when X -> C } }`, `1:26: expected "{", found "when" (hint: a choose holds its lines in braces: choose { when <condition> -> Target ... otherwise -> Target })`},
 		{"when outside a choose", `flow A { step B { when X -> C } }`, `1:19: expected step statement or "}", found "when" (hint: when and otherwise lines belong in a choose block: choose { when <condition> -> Target ... otherwise -> Target })`},
+		// A step's statement written in the flow, after the step's or
+		// block's "}": the hint says where it goes, not what a flow holds.
+		{"on after a step's brace", "flow A {\n    step B { irreversible }\n    on ok -> done\n}", `3:5: expected flow statement or "}", found "on" (hint: an on line routes the outcome of the step or parallel block it is written in: move it inside that step's or block's braces, before its "}")`},
+		{"on after a block's brace", `flow A { parallel P { step B {} } on error -> fail }`, `1:35: expected flow statement or "}", found "on" (hint: an on line routes the outcome of the step or parallel block it is written in: move it inside that step's or block's braces, before its "}")`},
+		{"action in a flow", `flow A { rpc s "E" }`, `1:10: expected flow statement or "}", found "rpc" (hint: rpc is a step statement: write it in a step, such as step Name { rpc ... })`},
+		{"choose in a flow", `flow A { choose { otherwise -> done } }`, `1:10: expected flow statement or "}", found "choose" (hint: choose is a step statement: write it in a step, such as step Name { choose ... })`},
 		{"otherwise in a flow", `flow A { otherwise -> C }`, `1:10: expected flow statement or "}", found "otherwise" (hint: when and otherwise lines belong in a choose block: choose { when <condition> -> Target ... otherwise -> Target })`},
 		{"choose in a parallel block's branch", `flow A { parallel P { step B { choose { on ok -> C } } } }`, `1:41: expected when, otherwise or "}", found "on" (hint: a choose block holds when <condition> -> Target lines and an otherwise -> Target line)`},
 
