@@ -303,7 +303,7 @@ func blockStatement(toks []lexer.Token, i int) (want, hint string) {
 	found := toks[i]
 	open := openBraces(toks, i)
 	var misclosed string
-	if len(open) > 0 && (found.Value == "flow" || found.Value == "step") {
+	if len(open) > 0 && (found.Value == "flow" || found.Value == "step" || found.Value == ident.KeywordParallel) {
 		misclosed = misclosedHint(toks, i, open[len(open)-1])
 	}
 	if inChoose(toks, i) {
@@ -398,6 +398,13 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 		}
 		o := open[len(open)-1]
 		return fmt.Sprintf("%ss do not nest: is the \"}\" of the %s opened at line %d missing?", found.Value, block, o.Pos.Line)
+	case found.Value == ident.KeywordParallel && block == "step":
+		// Written in a step on purpose, or after a step whose "}" is missing.
+		o := open[len(open)-1]
+		if misclosed == "" {
+			misclosed = fmt.Sprintf("is the \"}\" of the step opened at line %d missing?", o.Pos.Line)
+		}
+		return "a parallel block is written in the flow, in place of a step, not inside one: parallel Prepare { step A { ... } step B { ... } }; or " + misclosed
 	case found.Value == ident.KeywordParallel && block == parallelBlockName:
 		return "parallel blocks do not nest: write the inner block's steps as branches of this one, or put the inner block after this one"
 	case block == parallelBlockName && slices.Contains([]string{"retry", "timeout", "deadline"}, found.Value):
