@@ -233,6 +233,11 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		}
 		return "condition", fmt.Sprintf("%q is followed by a condition: a state field compared with a literal (Total >= 100) or a bool field alone (Express)", prev(1))
 	case "Value":
+		if found.Type == tokIdent && (strings.EqualFold(found.Value, "true") || strings.EqualFold(found.Value, "false")) {
+			// True, FALSE: a boolean as other languages write it, not a
+			// string to quote.
+			return "value to compare with", fmt.Sprintf("booleans are written in lower case: %s %s %s", prev(2), prev(1), strings.ToLower(found.Value))
+		}
 		if found.Type == tokIdent {
 			// Most often a string without its quotes: Tier == gold.
 			return "value to compare with", fmt.Sprintf("a state field is compared with a literal: a string, number, duration, true or false, not with another field or a Go constant; text is quoted: %s %s %q", prev(2), prev(1), found.Value)
