@@ -278,6 +278,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if want, hint, ok := bareField(toks, i); ok {
 			return want, hint
 		}
+		if want, hint, ok := listComma(toks, i); ok {
+			return want, hint
+		}
 		want, hint := blockStatement(toks, i)
 		if h, ok := retryPartHint(toks, i); ok {
 			hint = h
@@ -502,6 +505,37 @@ func bareField(toks []lexer.Token, i int) (want, hint string, ok bool) {
 		return `"->"`, fmt.Sprintf(`the event's payload goes to the state field after "->": %s -> %s`, written, field.Value), true
 	}
 	return "", "", false
+}
+
+// listComma explains a name at toks[i] that follows the names of a
+// `writes` or `outcomes` list with no comma before it (writes Total Tax):
+// most often the comma left out, rather than a statement of its own. A
+// word that is, or is close to, a keyword starts a statement, and is left
+// to blockStatement.
+func listComma(toks []lexer.Token, i int) (want, hint string, ok bool) {
+	name := toks[i]
+	if name.Type != tokIdent || closest(name.Value, stepKeywords) != "" || closest(name.Value, flowKeywords) != "" ||
+		slices.Contains([]string{"flow", ident.KeywordWhen, ident.KeywordOtherwise}, name.Value) {
+		return "", "", false
+	}
+	j := i - 1 // the list's last name, then back over ", name" pairs to its first
+	for j >= 2 && toks[j].Type == tokIdent && toks[j-1].Value == "," {
+		j -= 2
+	}
+	if j < 1 || toks[j].Type != tokIdent {
+		return "", "", false
+	}
+	kw := toks[j-1].Value
+	if kw != ident.KeywordWrites && kw != "outcomes" {
+		return "", "", false
+	}
+	var names []string
+	for _, t := range toks[j : i+1] {
+		if t.Type == tokIdent {
+			names = append(names, t.Value)
+		}
+	}
+	return `step statement or "}"`, fmt.Sprintf("separate the names of %s with commas: %s %s", kw, kw, strings.Join(names, ", ")), true
 }
 
 // unclosedParen points at the "(" of a choose's condition still open at
