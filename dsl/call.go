@@ -247,7 +247,10 @@ func quoteAll(ss []string) []string {
 // retries and timeouts; the call waits for the child's end. A timeout
 // has no attempt to bound, and a deadline would leave the child running
 // after the step gave up (the runtime refuses one); a retry retries only
-// what runs after the child ended (its publications).
+// what runs after the child ended (its publications), and the step's
+// rollback, whose policy it is (RollbackRetryFor): a rollback call runs a
+// new child per attempt, so there the retry is what makes the undo try
+// again, and is not worth a warning.
 func (c *checker) call(f *Flow, s *Step, at diag.Range) {
 	var lines []string
 	if s.Timeout > 0 {
@@ -260,7 +263,7 @@ func (c *checker) call(f *Flow, s *Step, at diag.Range) {
 		c.add(diag.Errorf(pick(s.TimeoutRange, s.DeadlineRange, at), "call-policy", "step %q calls flow %s and has %s: a call has no attempt to bound, and a deadline would leave the child running after the step gave up", s.Name, calleeName(s.Action), strings.Join(lines, " and ")).
 			WithHint("remove it, and bound the steps of flow %s (their timeouts and deadlines) instead", calleeName(s.Action)))
 	}
-	if r := f.RetryFor(s); r.Attempts > 1 && s.Retry != nil {
+	if r := f.RetryFor(s); r.Attempts > 1 && s.Retry != nil && s.Rollback == nil {
 		c.add(diag.Warnf(pick(r.Range, at), "call-policy", "step %q calls flow %s and has retry %d, which never runs the child again: only what runs after it ended (its publications)", s.Name, calleeName(s.Action), r.Attempts).
 			WithHint("retry the steps of flow %s instead", calleeName(s.Action)))
 	}

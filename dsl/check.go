@@ -321,7 +321,9 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 			c.add(diag.Errorf(ar, "await-no-timeout", "%s in step %q has no timeout: a run could wait forever", kw, s.Name).
 				WithHint("add `timeout <duration>` to the %s line, such as `timeout 72h`, and handle it with `on timeout -> <Step>`", kw))
 		}
-		if r := f.RetryFor(s); r.Attempts > 1 {
+		// The retry is also the policy of the step's rollback
+		// (RollbackRetryFor): with one, it is not idle.
+		if r := f.RetryFor(s); r.Attempts > 1 && s.Rollback == nil {
 			c.add(diag.Warnf(pick(r.Range, ar), "await-retry", "%s in step %q has retry %d, which never retries the wait: only what runs after the event came (storing its payload, the step's publications)", kw, s.Name, r.Attempts).
 				WithHint("to wait longer, lengthen the %s's timeout; keep the retry only for the step's publications", kw))
 		}

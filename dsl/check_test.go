@@ -224,7 +224,10 @@ func TestCheck(t *testing.T) {
 			src: doc(flow("F", `"retry": {"attempts": 3}`,
 				step("W", `"action": {"kind": "await", "topic": "t", "event": "e"}`),
 				step("V", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 2}`),
-				step("X", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 1}`))),
+				step("X", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 1}`),
+				// The retry of a step with a rollback is the rollback's
+				// policy too: not idle, no warning.
+				step("U", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 3}, "rollback": {"name": "Undo"}`))),
 			want: []string{
 				`$.flows[0].steps[0].action: error await-no-timeout: await in step "W" has no timeout: a run could wait forever [hint: add ` + "`timeout <duration>`" + ` to the await line, such as ` + "`timeout 72h`" + `, and handle it with ` + "`on timeout -> <Step>`" + `]`,
 				`$.flows[0].steps[1].retry: warning await-retry: await in step "V" has retry 2, which never retries the wait: only what runs after the event came (storing its payload, the step's publications) [hint: to wait longer, lengthen the await's timeout; keep the retry only for the step's publications]`,

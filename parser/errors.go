@@ -233,6 +233,11 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		}
 		return "condition", fmt.Sprintf("%q is followed by a condition: a state field compared with a literal (Total >= 100) or a bool field alone (Express)", prev(1))
 	case "Value":
+		if found.Type == tokIdent && (strings.EqualFold(found.Value, "true") || strings.EqualFold(found.Value, "false")) {
+			// True, FALSE: a boolean as other languages write it, not a
+			// string to quote.
+			return "value to compare with", fmt.Sprintf("booleans are written in lower case: %s %s %s", prev(2), prev(1), strings.ToLower(found.Value))
+		}
 		if found.Type == tokIdent {
 			// Most often a string without its quotes: Tier == gold.
 			return "value to compare with", fmt.Sprintf("a state field is compared with a literal: a string, number, duration, true or false, not with another field or a Go constant; text is quoted: %s %s %q", prev(2), prev(1), found.Value)
@@ -273,6 +278,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if want, hint, ok := bareField(toks, i); ok {
 			return want, hint
 		}
+		if want, hint, ok := listComma(toks, i); ok {
+			return want, hint
+		}
 		want, hint := blockStatement(toks, i)
 		if h, ok := retryPartHint(toks, i); ok {
 			hint = h
@@ -303,7 +311,7 @@ func blockStatement(toks []lexer.Token, i int) (want, hint string) {
 	found := toks[i]
 	open := openBraces(toks, i)
 	var misclosed string
-	if len(open) > 0 && (found.Value == "flow" || found.Value == "step") {
+	if len(open) > 0 && (found.Value == "flow" || found.Value == "step" || found.Value == ident.KeywordParallel) {
 		misclosed = misclosedHint(toks, i, open[len(open)-1])
 	}
 	if inChoose(toks, i) {
@@ -398,6 +406,13 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 		}
 		o := open[len(open)-1]
 		return fmt.Sprintf("%ss do not nest: is the \"}\" of the %s opened at line %d missing?", found.Value, block, o.Pos.Line)
+	case found.Value == ident.KeywordParallel && block == "step":
+		// Written in a step on purpose, or after a step whose "}" is missing.
+		o := open[len(open)-1]
+		if misclosed == "" {
+			misclosed = fmt.Sprintf("is the \"}\" of the step opened at line %d missing?", o.Pos.Line)
+		}
+		return "a parallel block is written in the flow, in place of a step, not inside one: parallel Prepare { step A { ... } step B { ... } }; or " + misclosed
 	case found.Value == ident.KeywordParallel && block == parallelBlockName:
 		return "parallel blocks do not nest: write the inner block's steps as branches of this one, or put the inner block after this one"
 	case block == parallelBlockName && slices.Contains([]string{"retry", "timeout", "deadline"}, found.Value):
@@ -408,6 +423,11 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 		return fmt.Sprintf("a block has no %s of its own: write it in the branch it is about", found.Value)
 	case block != ident.KeywordChoose && (found.Value == ident.KeywordWhen || found.Value == ident.KeywordOtherwise):
 		return "when and otherwise lines belong in a choose block: " + chooseForm
+	case block == "flow" && found.Value == "on":
+		// Most often written after the "}" of the step or block it routes.
+		return `an on line routes the outcome of the step or parallel block it is written in: move it inside that step's or block's braces, before its "}"`
+	case block == "flow" && slices.Contains(stepKeywords, found.Value) && !slices.Contains(flowKeywords, found.Value):
+		return fmt.Sprintf("%s is a step statement: write it in a step, such as step Name { %s ... }", found.Value, found.Value)
 	case found.Type == tokIdent:
 		if k := closest(found.Value, keywords); k != "" {
 			return fmt.Sprintf("did you mean %q?", k)
@@ -485,6 +505,37 @@ func bareField(toks []lexer.Token, i int) (want, hint string, ok bool) {
 		return `"->"`, fmt.Sprintf(`the event's payload goes to the state field after "->": %s -> %s`, written, field.Value), true
 	}
 	return "", "", false
+}
+
+// listComma explains a name at toks[i] that follows the names of a
+// `writes` or `outcomes` list with no comma before it (writes Total Tax):
+// most often the comma left out, rather than a statement of its own. A
+// word that is, or is close to, a keyword starts a statement, and is left
+// to blockStatement.
+func listComma(toks []lexer.Token, i int) (want, hint string, ok bool) {
+	name := toks[i]
+	if name.Type != tokIdent || closest(name.Value, stepKeywords) != "" || closest(name.Value, flowKeywords) != "" ||
+		slices.Contains([]string{"flow", ident.KeywordWhen, ident.KeywordOtherwise}, name.Value) {
+		return "", "", false
+	}
+	j := i - 1 // the list's last name, then back over ", name" pairs to its first
+	for j >= 2 && toks[j].Type == tokIdent && toks[j-1].Value == "," {
+		j -= 2
+	}
+	if j < 1 || toks[j].Type != tokIdent {
+		return "", "", false
+	}
+	kw := toks[j-1].Value
+	if kw != ident.KeywordWrites && kw != "outcomes" {
+		return "", "", false
+	}
+	var names []string
+	for _, t := range toks[j : i+1] {
+		if t.Type == tokIdent {
+			names = append(names, t.Value)
+		}
+	}
+	return `step statement or "}"`, fmt.Sprintf("separate the names of %s with commas: %s %s", kw, kw, strings.Join(names, ", ")), true
 }
 
 // unclosedParen points at the "(" of a choose's condition still open at

@@ -267,6 +267,11 @@ func (s *scanner) unexpected(off int) {
 	r, _ := utf8.DecodeRuneInString(s.src[off:])
 	hint := ""
 	switch {
+	case (r == '+' || r == '-') && s.afterSleepUntil():
+		// sleep until RemindAt + 24h: an offset from the field.
+		hint = "sleep until takes a time.Time field as it is: keep the time to wake at in a field of its own, set by an earlier step, or sleep a duration (sleep 24h)"
+	case r == '+' || r == '*':
+		hint = "a .flow file has no arithmetic: compute the value into a state field in a Go step, and name that field"
 	case r == '-' && s.afterBackoffStart():
 		// backoff 50ms-1s, or 50ms - 1s: a range written as in prose.
 		hint = `a backoff range is written "backoff 100ms..5s"`
@@ -362,6 +367,13 @@ func (s *scanner) afterStateField(off int) string {
 		return t[n-1].Value
 	}
 	return ""
+}
+
+// afterSleepUntil reports whether the last tokens scanned are "until"
+// and its field.
+func (s *scanner) afterSleepUntil() bool {
+	n := len(s.out.toks)
+	return n >= 2 && s.out.toks[n-2].Value == ident.KeywordUntil && s.out.toks[n-1].Type == tokIdent
 }
 
 // afterCorrelatePath reports whether the token that ends at off is the

@@ -250,9 +250,12 @@ func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, attempt int
 
 // cancelledBranch is err, how an attempt under ctx ended, marked as the
 // end of a branch its block cancelled because another branch failed
-// (ErrBranchCancelled wrapping it: Event.Cancelled), when it is one.
+// (ErrBranchCancelled wrapping it: Event.Cancelled), when it is one. An
+// attempt that returned the cause itself (context.Cause(ctx), the idiom
+// since Go 1.20) is marked already: wrapping it again would record the
+// message twice.
 func cancelledBranch(ctx context.Context, err error) error {
-	if err != nil && errors.Is(context.Cause(ctx), ErrBranchCancelled) {
+	if err != nil && !errors.Is(err, ErrBranchCancelled) && errors.Is(context.Cause(ctx), ErrBranchCancelled) {
 		return fmt.Errorf("%w: %w", ErrBranchCancelled, err)
 	}
 	return err

@@ -709,3 +709,39 @@ func TestParallelResumeFailingFromEveryPrefix(t *testing.T) {
 		}
 	}
 }
+
+// A cancelled branch that returns its context's cause, as Go code does
+// since context.Cause, records the cancellation once: its error was
+// "runtime: branch cancelled: another branch failed: runtime: branch
+// cancelled: another branch failed" in the history and Status.
+func TestParallelCancelledBranchReturningCause(t *testing.T) {
+	p := newPtest()
+	var started sync.WaitGroup
+	started.Add(1)
+	p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Done()
+		<-ctx.Done()
+		return "", context.Cause(ctx)
+	}
+	p.exec["Z"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Wait()
+		return "", runtime.Permanent(errBoom)
+	}
+	f := p.flow(t)
+	if _, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r")); !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	h := checkParallelHistory(t, f, "r")
+	found := false
+	for _, e := range h {
+		if e.Branch == "X" && e.Outcome == runtime.OutcomeError {
+			found = true
+			if e.Error != runtime.ErrBranchCancelled.Error() || !e.Cancelled() {
+				t.Errorf("cancelled branch X recorded error %q (cancelled %v), want %q", e.Error, e.Cancelled(), runtime.ErrBranchCancelled)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no end of branch X:\n%s", strings.Join(transitions(h), "\n"))
+	}
+}

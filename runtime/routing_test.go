@@ -124,6 +124,39 @@ func TestNamedOutcomes(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	// docs/runtime.md ("Failure and compensation"): a rollback runs on
+	// the run's state as it is when it runs, not as its visit left it, so
+	// each visit's rollback of a step a loop repeats sees the last visit's
+	// fields, and what a rollback changes, the next one sees.
+	t.Run("each visit's rollback runs on the run's current state", func(t *testing.T) {
+		f := runtime.New[state]("loop")
+		var seen []int
+		mustRegister(t, f,
+			runtime.NewStep("Work", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+				s.N++
+				return runtime.OutcomeOK, nil
+			}, runtime.WithRollback(func(ctx context.Context, s *state) error {
+				seen = append(seen, s.N)
+				s.Route = "undone"
+				return nil
+			})),
+			runtime.NewStep("Again", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+				if s.N < 3 {
+					return "again", nil
+				}
+				return "", runtime.Permanent(errBoom)
+			}, runtime.WithNext[state]("again", "Work")))
+		res, _ := f.Execute(context.Background(), state{})
+		if res.Final != runtime.StateCompensated {
+			t.Fatalf("Execute = %s", res.Final)
+		}
+		if diff := cmp.Diff([]int{3, 3, 3}, seen); diff != "" {
+			t.Errorf("N seen by the rollbacks of the three visits (-want +got):\n%s", diff)
+		}
+		if res.State.Route != "undone" {
+			t.Errorf("final state %+v: a rollback's changes are kept", res.State)
+		}
+	})
 	t.Run("error routed to a step", func(t *testing.T) {
 		rec := newRecorder()
 		f := runtime.New[state]("fallback")
