@@ -196,6 +196,10 @@ func (e *Engine) guard(rt route) http.Handler {
 			writeError(w, http.StatusBadRequest, err, nil)
 			return
 		}
+		if err := e.unserved(rt.Pattern); err != nil {
+			writeError(w, http.StatusNotFound, err, nil)
+			return
+		}
 		rt.serve(e, w, r)
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -206,6 +210,22 @@ func (e *Engine) guard(rt route) http.Handler {
 		}
 		h.ServeHTTP(w, withIdentity(r, id))
 	})
+}
+
+// unserved is why this engine answers 404 on a route of the table that
+// Handler mounts (nil when it serves the route): GET /metrics without
+// Options.Telemetry (errNoMetrics), GET /watch with an Options.Executor
+// (errNoWatch). The guard answers by it, and GET /session lists only the
+// routes it lets through, so that a client such as the web view is told
+// only what this process serves.
+func (e *Engine) unserved(pattern string) error {
+	switch {
+	case pattern == "GET /metrics" && e.opts.Telemetry == nil:
+		return errNoMetrics
+	case pattern == "GET /watch" && e.opts.Executor != nil:
+		return errNoWatch
+	}
+	return nil
 }
 
 // refuse answers an Authorizer's error: 403 for ErrForbidden, else 401.

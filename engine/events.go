@@ -76,11 +76,8 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 			return Published{}, err
 		}
 	}
-	if !json.Valid(m.Payload) {
-		return Published{}, fmt.Errorf("%w: the payload is not valid JSON", ErrBadState)
-	}
-	if err := jsonTooDeep(m.Payload); err != nil {
-		return Published{}, fmt.Errorf("%w: the payload: %v", ErrBadState, err)
+	if err := payloadError(m.Payload); err != nil {
+		return Published{}, fmt.Errorf("%w: %v", ErrBadState, err)
 	}
 	if e.draining.Load() {
 		return Published{}, ErrClosed
@@ -187,6 +184,21 @@ func (e *Engine) unstartable(m Message) string {
 		}
 	}
 	return ""
+}
+
+// payloadError says why the engine takes in no event with payload p: it
+// is not JSON, or nests deeper than MaxJSONDepth. PublishEvent refuses
+// such an event (400); the inbox dead-letters one a broker brings, which
+// a run's await would take and then fail to record in its state. An empty
+// payload is JSON null to PublishEvent, and passes.
+func payloadError(p []byte) error {
+	if len(p) > 0 && !json.Valid(p) {
+		return errors.New("the payload is not valid JSON")
+	}
+	if err := jsonTooDeep(p); err != nil {
+		return fmt.Errorf("the payload: %v", err)
+	}
+	return nil
 }
 
 // cannotStart is the reason a message that cannot start flow fe (err) is

@@ -23,7 +23,8 @@ import (
 // payloads; and it hands each run, event and trigger to the executor. The
 // engine then starts no run itself, keeps no store (Options.Store may be
 // nil), resumes nothing and consumes no broker; generated flows cannot be
-// registered.
+// registered. An error of a method because the executor's service did not
+// answer wraps ErrUnavailable.
 type Executor interface {
 	// Attach is told each JSON flow as it is registered or replaced (a
 	// replacement is attached after its old entry is stopped, and the old
@@ -72,6 +73,18 @@ type TriggerKeeper interface {
 	// of old that now does not have are gone for good.
 	Replaced(ctx context.Context, old, now ExecFlow) error
 }
+
+// ErrUnavailable marks an Executor's error when the service the runs
+// execute on did not answer (jsonflows: the Temporal cluster is down,
+// unreachable or too slow): the request may succeed later. The API answers
+// 503 with Retry-After (UnavailableRetryAfter), and, as for a 500, the
+// error whole (which names the service's address) goes to the log only.
+var ErrUnavailable = errors.New("engine: the service the runs execute on is unavailable")
+
+// UnavailableRetryAfter is what a request that failed with ErrUnavailable
+// answers in the Retry-After header, in seconds: an outage of a cluster
+// lasts longer than a burst of starts (RetryAfter).
+const UnavailableRetryAfter = 5
 
 // ExecFlow is a registered JSON flow as an Executor sees it.
 type ExecFlow struct {

@@ -162,11 +162,18 @@ func writeError(w http.ResponseWriter, status int, err error, ds diag.List) {
 // writeErr answers err with status. A 500 is the server's failure, not
 // the request's, and its error is the server's own (a store's names its
 // files): the log has it whole, with the request, and the answer says
-// only that the server failed.
+// only that the server failed. So is an Executor's service that did not
+// answer (ErrUnavailable, a 503, whose error names its address), and the
+// answer says when to try again.
 func (e *Engine) writeErr(w http.ResponseWriter, r *http.Request, status int, err error) {
-	if status == http.StatusInternalServerError {
+	switch {
+	case status == http.StatusInternalServerError:
 		e.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		err = fmt.Errorf("%s %s failed inside the server (its log says why)", r.Method, r.URL.Path)
+	case errors.Is(err, ErrUnavailable):
+		e.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", strconv.Itoa(UnavailableRetryAfter))
+		err = fmt.Errorf("%s %s: %w (the server's log says why); try again later", r.Method, r.URL.Path, ErrUnavailable)
 	}
 	writeError(w, status, err, nil)
 }
@@ -183,7 +190,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, ErrIdempotencyMismatch):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBusy), errors.Is(err, ErrInboxFull):
 		return http.StatusTooManyRequests
@@ -494,6 +501,10 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		status := statusOf(err)
+		if errors.Is(err, ErrUnavailable) {
+			e.writeErr(w, r, status, err) // 503, as any request the executor could not serve
+			return
+		}
 		if status == http.StatusInternalServerError {
 			if ds.HasErrors() {
 				status = http.StatusBadRequest

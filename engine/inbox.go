@@ -437,9 +437,10 @@ func (in *inbox) receiveOne(ctx context.Context, msg Message) error {
 // receiveAll receives msgs, in order, recorded together: the handler of
 // the broker's batches (BatchBroker).
 func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
-	// A payload too deep for a run's state to hold, or one a flow it
-	// triggers cannot start from (PublishEvent refuses both; a broker may
-	// bring them), is dead-lettered rather than delivered.
+	// A payload that is not JSON or too deep for a run's state to hold
+	// (payloadError), or one a flow it triggers cannot start from
+	// (PublishEvent refuses them; a broker may bring them), is
+	// dead-lettered rather than delivered.
 	// Copies of messages the inbox has are acknowledged as they are (record
 	// skips them), and need no room.
 	in.mu.Lock()
@@ -453,8 +454,8 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 	kept := fresh[:0]
 	for _, msg := range fresh {
 		reason := ""
-		if err := jsonTooDeep(msg.Payload); err != nil {
-			reason = "the payload: " + err.Error()
+		if err := payloadError(msg.Payload); err != nil {
+			reason = err.Error()
 		} else {
 			reason = in.refuse(msg)
 		}

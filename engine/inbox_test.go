@@ -390,3 +390,45 @@ func TestInboxClaimReleaseRetake(t *testing.T) {
 		t.Fatalf("claimed by %q, want r2/A", m.ClaimedBy)
 	}
 }
+
+// An event whose payload is not JSON, which PublishEvent refuses (400)
+// but a broker may bring (another publisher on NATS), is dead-lettered
+// with that reason: an await that takes any payload of its event took it
+// before, recorded it, and the run then stopped, "running" for ever with
+// nothing in the log. The run waits on and takes the next event.
+func TestNonJSONBrokerEventDeadLettered(t *testing.T) {
+	broker := NewMemoryBroker()
+	st := store.NewMemory()
+	e, err := New(Options{Store: st, Broker: broker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.LoadFlows("w.json", []byte(`{"version": 1, "flows": [{"name": "W", "state": "WState",
+  "triggers": [{"kind": "rpc", "endpoint": "w"}],
+  "steps": [{"name": "Wait", "action": {"kind": "await", "topic": "t", "event": "e", "response": "Got", "timeout": "1h"},
+    "on": [{"on": "ok", "target": "done"}]}]}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	id, err := e.StartRun(context.Background(), "W", json.RawMessage(`{}`), "w-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, e, id)
+	publishRaw(t, broker, "bad", "t", "e", `not json`)
+	waitFor(t, "the payload that is not JSON dead-lettered", func() bool {
+		ms, _ := st.Messages(store.MessageFilter{State: store.MessageDead})
+		return len(ms) == 1 && strings.Contains(ms[0].Reason, "not valid JSON")
+	})
+	if s, _ := e.Status(id); s.State != runtime.StateWaiting {
+		t.Fatalf("after the payload that is not JSON: %s, want waiting", s.State)
+	}
+	publishRaw(t, broker, "good", "t", "e", `{"amount": 3}`)
+	waitFor(t, "run done", func() bool {
+		s, _ := e.Status(id)
+		return s.State == runtime.StateDone
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -236,5 +237,29 @@ func TestPublishedEventLink(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].Link != "link of the step" || got[1].Link != "" {
 		t.Fatalf("published %+v", got)
+	}
+}
+
+// GET /session lists GET /metrics only where it answers: an engine
+// without Telemetry (flowgen-temporal serve, an embedded engine that sets
+// none) answers it 404, and a client that reads the session (the web
+// view, a scraper's setup) must not be told it is there.
+func TestSessionListsMetricsOnlyWithTelemetry(t *testing.T) {
+	for _, tel := range []Telemetry{nil, &stubTelemetry{}} {
+		fx := newFixture(t)
+		fx.tel = tel
+		srv := httptestServer(t, fx.start())
+		status, _, _ := send(t, srv, "GET", "/metrics", "", "", "")
+		_, _, body := send(t, srv, "GET", "/session", "", "", "")
+		var got struct {
+			Routes []string `json:"routes"`
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil || len(got.Routes) == 0 {
+			t.Fatalf("GET /session: %v %s", err, body)
+		}
+		if listed, want := slices.Contains(got.Routes, "GET /metrics"), tel != nil; status != map[bool]int{false: 404, true: 200}[want] || listed != want {
+			t.Errorf("telemetry %v: GET /metrics = %d, listed by GET /session %v; want it listed only where it answers 200", tel != nil, status, listed)
+		}
+		fx.stop()
 	}
 }

@@ -50,8 +50,8 @@ var errTooManyWatchers = errors.New("too many open GET /watch streams; try again
 // Options.Executor: their events are recorded where they execute (on
 // Temporal, by whichever serve process works on each run), never by this
 // engine, so a stream here would stay open and silent while the runs
-// change. GET /session leaves the route out, and the web view reads what
-// it shows again instead.
+// change. GET /session leaves the route out (unserved), and the web view
+// reads what it shows again instead.
 var errNoWatch = errors.New("live events are not available here: the runs execute on the engine's Options.Executor, which records their events; read GET /runs and GET /runs/{id} again instead")
 
 // watchHub hands recorded events to the open GET /watch streams.
@@ -191,11 +191,9 @@ func (e *Engine) sink() runtime.Sink {
 // {"flow", "run_id"} (runtime.RunRef). A client that falls DefaultWatchBuffer events behind
 // gets "event: overflow" and the stream ends. What was recorded before
 // the stream opened is read with GET /runs/{id} and GET /runs.
+//
+// The guard answers 404 instead on an engine with an Executor (unserved).
 func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
-	if e.opts.Executor != nil {
-		writeError(w, http.StatusNotFound, errNoWatch, nil)
-		return
-	}
 	// Like GET /runs/{id} and GET /runs?flow=, any value is a filter: a
 	// run ID from before the ID limits is still watched.
 	q := r.URL.Query()

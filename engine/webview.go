@@ -26,7 +26,8 @@ func (e *Engine) serveUI(w http.ResponseWriter, r *http.Request) { ui.Handler().
 // httpSession answers GET /session: the caller's role ("admin" when the
 // Authorizer lets it use admin routes, else "client"; "admin" when the API
 // is open), whether the API asks for credentials, the patterns of the
-// routes it may use (from the access table), and the run states
+// routes it may use (from the access table, of those this engine serves:
+// unserved), and the run states
 // (runtime.RunStates, each with whether it is terminal and whether an abort
 // changes anything then: runtime.RunState.TakesAbort), so that a client
 // such as the web view needs no copy of them: it offers Abort when the
@@ -40,8 +41,8 @@ func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
 	allowed := map[Role]bool{}
 	var patterns []string
 	for pattern, need := range routeNeeds {
-		if pattern == "GET /watch" && e.opts.Executor != nil {
-			continue // errNoWatch: the page reads again instead
+		if e.unserved(pattern) != nil {
+			continue // a 404 here: GET /watch's absence makes the page read again instead
 		}
 		ok, asked := allowed[need]
 		if !asked {

@@ -238,6 +238,7 @@ func TestSession(t *testing.T) {
 		role  Role
 	}{{false, "", RoleAdmin}, {true, clientToken, RoleClient}, {true, adminToken, RoleAdmin}} {
 		fx := newFixture(t)
+		fx.tel = &stubTelemetry{} // serves every route of the table
 		if c.auth {
 			fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n")
 		}

@@ -60,6 +60,10 @@ var (
 	ErrBadRunID = errors.New("runtime: invalid run ID")
 	// ErrNoFlowName is returned by RunLister.RunIDs given no flow name.
 	ErrNoFlowName = errors.New("runtime: no flow name")
+	// ErrPayloadNotJSON is why a correlated wait does not take an event
+	// whose payload is not JSON (Wait.Mismatch): the event is dropped, or
+	// left to the subscriber, as for another run's event.
+	ErrPayloadNotJSON = errors.New("runtime: the event payload is not JSON")
 )
 
 type permanentError struct{ err error }

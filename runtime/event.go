@@ -136,7 +136,55 @@ func (e *Event) RunCorrelation() (value string, ok bool) {
 
 // Matches reports whether payload is what w waits for.
 func (w *Wait) Matches(payload []byte) bool {
-	return !w.Correlated || Correlates(payload, w.Field, w.Correlation)
+	return w.match(payload) == matched
+}
+
+// Mismatch says why w does not take payload (Matches is false), for the
+// log of a delivery dropped: the payload is not JSON (ErrPayloadNotJSON),
+// is not an object with a member at the correlation path, or has another
+// value there (another run's event). It is nil when w takes payload.
+func (w *Wait) Mismatch(payload []byte) error {
+	path := CorrelationPath(w.Field)
+	switch w.match(payload) {
+	case notJSON:
+		return fmt.Errorf("%w (a correlated await reads its %s)", ErrPayloadNotJSON, path)
+	case noMember:
+		return fmt.Errorf("the payload is not a JSON object with a member %s, the await's correlation path", path)
+	case otherValue:
+		return fmt.Errorf("the payload's %s is another correlation value than the run's (another run's event)", path)
+	}
+	return nil
+}
+
+// matchKind is how a payload fits a wait: the one classification Matches
+// and Mismatch read.
+type matchKind uint8
+
+const (
+	matched matchKind = iota
+	notJSON
+	noMember
+	otherValue
+)
+
+// match classifies payload for w. It pays for telling the failures apart
+// only when the payload has no correlation value: a wait offered other
+// runs' events (a bus hands each to every wait of its topic and event)
+// costs what Correlates costs.
+func (w *Wait) match(payload []byte) matchKind {
+	if !w.Correlated {
+		return matched
+	}
+	v, ok := Correlation(payload, w.Field)
+	switch {
+	case ok && v == w.Correlation:
+		return matched
+	case ok:
+		return otherValue
+	case !json.Valid(payload):
+		return notJSON
+	}
+	return noMember
 }
 
 // RunState is the coarse state of a run, as Status and Result report it.

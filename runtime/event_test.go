@@ -2,6 +2,8 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -67,5 +69,37 @@ func TestAbortInterruptsRunningStep(t *testing.T) {
 		if undone := rec.count("undo B") == 1; undone != anyway {
 			t.Errorf("ok anyway %v: B undone %v", anyway, undone)
 		}
+	}
+}
+
+// Wait.Mismatch says why a wait does not take a payload, as Matches
+// decides it: a payload that is not JSON is told apart from another run's
+// event and from one without the correlation member, so that a log of an
+// event dropped (the Temporal target's) names the sender's fault.
+func TestWaitMismatch(t *testing.T) {
+	w := &runtime.Wait{Correlated: true, Field: "order_id", Correlation: "o-1"}
+	for _, c := range []struct {
+		payload string
+		want    string // in the error; "" for none
+	}{
+		{`{"order_id":"o-1"}`, ""},
+		{`not json`, "not JSON"},
+		{`{"order_id":"o-1"`, "not JSON"},
+		{`[1]`, "not a JSON object with a member order_id"},
+		{`{"id":"o-1"}`, "not a JSON object with a member order_id"},
+		{`{"order_id":"o-2"}`, "another correlation"},
+	} {
+		err := w.Mismatch([]byte(c.payload))
+		if w.Matches([]byte(c.payload)) != (err == nil) || c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: Matches %v, Mismatch %v; want %q", c.payload, w.Matches([]byte(c.payload)), err, c.want)
+		}
+		if errors.Is(err, runtime.ErrPayloadNotJSON) != (c.want == "not JSON") {
+			t.Errorf("%s: %v is runtime.ErrPayloadNotJSON: %v", c.payload, err, errors.Is(err, runtime.ErrPayloadNotJSON))
+		}
+	}
+	// An await without a correlation takes any payload, JSON or not, as
+	// before: what is delivered does not change.
+	if u := (&runtime.Wait{}); !u.Matches([]byte(`not json`)) || u.Mismatch([]byte(`not json`)) != nil {
+		t.Error("an uncorrelated wait refuses a payload")
 	}
 }

@@ -1,11 +1,17 @@
 package flowtemporal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -131,5 +137,44 @@ func TestStateCorrelationBefore(t *testing.T) {
 			env.ExecuteWorkflow(WorkflowName("Pay"), paid{})
 			wantEnd(t, env, c.want)
 		})
+	}
+}
+
+// An event whose payload is not JSON cannot wake a correlated await, and
+// the run drops it as it drops another run's event; but the log says so,
+// with the run, step, topic and event, not that the event was another
+// correlation's: an operator reading it looks for the sender that wrote
+// the bytes, not for a run of another order.
+func TestDroppedEventSaysWhy(t *testing.T) {
+	def := runtime.New[paid]("Pay", Awaits())
+	must(t, def.Register(
+		runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, func(s *paid) string { return s.Order }, time.Hour),
+		runtime.NewStep("Ship", func(context.Context, *paid) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }, runtime.WithIrreversible[paid]()),
+	))
+	f, err := New(def)
+	must(t, err)
+	var logs bytes.Buffer
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testRun})
+	f.Register(env)
+	for i, p := range []string{`not json`, `{"correlation_id":"o-2"}`, `{"correlation_id":"o-1"}`} {
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(SignalName("payments", "paid"), SignalArg(runtime.Delivery{Payload: json.RawMessage(p)}))
+		}, time.Duration(i+1)*time.Minute)
+	}
+	env.ExecuteWorkflow(WorkflowName("Pay"), paid{Order: "o-1"})
+	wantEnd(t, env, runtime.StateDone)
+	var dropped []string
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "dropped") {
+			dropped = append(dropped, line)
+		}
+	}
+	if len(dropped) != 2 ||
+		!strings.Contains(dropped[0], "level=WARN") || !strings.Contains(dropped[0], "not JSON") || !strings.Contains(dropped[0], "run_id="+testRun) || !strings.Contains(dropped[0], "topic=payments") ||
+		!strings.Contains(dropped[1], "another correlation") {
+		t.Errorf("the log of the dropped events:\n%s\nwant the first (not JSON) said so, as a warning naming the run and topic, and the second another correlation's", strings.Join(dropped, ""))
 	}
 }

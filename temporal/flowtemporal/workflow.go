@@ -274,8 +274,15 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Deliv
 				workflow.GetLogger(r.ctx).Warn("flowgen: unreadable event dropped", "run_id", r.id, "step", st.ID, "error", derr)
 				return
 			}
-			workflow.GetLogger(r.ctx).Info("flowgen: event for another correlation dropped",
-				"run_id", r.id, "step", st.ID, "topic", w.Topic, "event", w.Event)
+			// Why the run does not take it is the runtime's one rule
+			// (Wait.Mismatch): a payload that is not JSON is the
+			// sender's fault, not another run's event.
+			why := w.Mismatch(d.Payload)
+			log := workflow.GetLogger(r.ctx).Info
+			if errors.Is(why, runtime.ErrPayloadNotJSON) {
+				log = workflow.GetLogger(r.ctx).Warn
+			}
+			log("flowgen: event dropped", "run_id", r.id, "step", st.ID, "topic", w.Topic, "event", w.Event, "reason", why)
 		})
 	}
 	sel.AddReceive(r.ctx.Done(), func(workflow.ReceiveChannel, bool) { aborted = true })

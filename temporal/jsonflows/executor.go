@@ -92,6 +92,25 @@ func stateHash(state json.RawMessage) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// unreachable is err, of the Temporal operation op under ctx, marked
+// engine.ErrUnavailable (the API answers 503 with Retry-After) and named
+// for what failed when the cluster did not answer: gRPC's Unavailable, or
+// a deadline that was not ctx's (the SDK bounds each call, 10 s unless ctx
+// ends sooner), which alone says only "context deadline exceeded". Every
+// method of the Executor that the engine calls passes its error through
+// it. Other errors (the cluster's answers, ctx's own end) pass unchanged.
+func unreachable(ctx context.Context, op string, err error) error {
+	if err == nil || ctx.Err() != nil || errors.Is(err, engine.ErrUnavailable) {
+		return err
+	}
+	var down *serviceerror.Unavailable
+	var slow *serviceerror.DeadlineExceeded
+	if !errors.As(err, &down) && !errors.As(err, &slow) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: temporal: %s: the cluster did not answer (down, unreachable or overloaded): %w", engine.ErrUnavailable, op, err)
+}
+
 // startOptions are the options of the workflow of run runID of f.
 func (x *Executor) startOptions(f engine.ExecFlow, state json.RawMessage, runID string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
@@ -113,7 +132,8 @@ func runInput(f engine.ExecFlow, state json.RawMessage) (RunInput, error) {
 // Start starts run runID of f as a workflow whose ID is runID: idempotent,
 // since Temporal refuses a second workflow of the same ID (retention
 // included); a repeated start answers engine.ErrRunExists.
-func (x *Executor) Start(ctx context.Context, f engine.ExecFlow, state json.RawMessage, runID string) error {
+func (x *Executor) Start(ctx context.Context, f engine.ExecFlow, state json.RawMessage, runID string) (err error) {
+	defer func() { err = unreachable(ctx, "starting run "+runID+" of flow "+f.Name, err) }()
 	in, err := runInput(f, state)
 	if err != nil {
 		return err
@@ -147,7 +167,8 @@ func (x *Executor) existing(ctx context.Context, f engine.ExecFlow, state json.R
 // ID derived from the message ID, so a second delivery starts none), then
 // hands it to the inboxes of the awaits (signal-with-start, deduplicated
 // by message ID).
-func (x *Executor) Publish(ctx context.Context, m engine.Message, triggered []engine.EventStart, awaiting []engine.ExecFlow) (engine.Published, error) {
+func (x *Executor) Publish(ctx context.Context, m engine.Message, triggered []engine.EventStart, awaiting []engine.ExecFlow) (_ engine.Published, err error) {
+	defer func() { err = unreachable(ctx, "publishing message "+m.ID+" of "+m.Topic+" "+m.Event, err) }()
 	out := engine.Published{ID: m.ID, Runs: []engine.EventRun{}}
 	if m.Link == "" && x.opts.Link != nil {
 		m.Link = x.opts.Link(ctx)
@@ -178,7 +199,8 @@ func (x *Executor) Publish(ctx context.Context, m engine.Message, triggered []en
 // finishes its rollback whatever happens (workflow.NewDisconnectedContext),
 // as on the engine. A run of older code records no progress and is
 // cancelled as before.
-func (x *Executor) Abort(ctx context.Context, runID string) error {
+func (x *Executor) Abort(ctx context.Context, runID string) (err error) {
+	defer func() { err = unreachable(ctx, "aborting run "+runID, err) }()
 	return flowtemporal.AbortRun(ctx, x.c, runID, func(w *workflowpb.WorkflowExecutionInfo) error {
 		if info, exact := runInfo(w); exact {
 			return engine.CheckAbort(runID, info.State)
@@ -188,7 +210,8 @@ func (x *Executor) Abort(ctx context.Context, runID string) error {
 }
 
 // History is the run's events, from its workflow (flowtemporal.QueryHistory).
-func (x *Executor) History(ctx context.Context, runID string) ([]runtime.Event, error) {
+func (x *Executor) History(ctx context.Context, runID string) (_ []runtime.Event, err error) {
+	defer func() { err = unreachable(ctx, "reading the history of run "+runID, err) }()
 	v, err := x.c.QueryWorkflow(ctx, runID, "", flowtemporal.QueryHistory)
 	if err != nil {
 		return nil, flowtemporal.RunError(err, runID)
@@ -220,7 +243,7 @@ func (x *Executor) definitionOf(ctx context.Context, workflowID, runID string) (
 func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error) {
 	made, err := x.attachSchedules(ctx, f)
 	if err != nil {
-		return nil, err
+		return nil, unreachable(ctx, "attaching the schedules of flow "+f.Name, err)
 	}
 	x.mu.Lock()
 	if x.made == nil {

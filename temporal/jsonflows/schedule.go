@@ -164,7 +164,8 @@ func (x *Executor) undoAll(ctx context.Context, made []madeSchedule) error {
 // the change that attached it is refused (engine.TriggerKeeper): the
 // schedules it created are deleted, those it changed get their action,
 // spec and policy back, so that a refused PUT /flows changes nothing.
-func (x *Executor) Refused(ctx context.Context, f engine.ExecFlow) error {
+func (x *Executor) Refused(ctx context.Context, f engine.ExecFlow) (err error) {
+	defer func() { err = unreachable(ctx, "undoing the schedules of flow "+f.Name, err) }()
 	x.mu.Lock()
 	rec, ok := x.made[f.Name]
 	ok = ok && rec.hash == f.Hash // what this definition's attach made
@@ -183,7 +184,10 @@ func (x *Executor) Refused(ctx context.Context, f engine.ExecFlow) error {
 // replaced old by now (engine.TriggerKeeper). A schedule already gone is
 // no error. A process that still serves old makes its schedule again when
 // it next starts.
-func (x *Executor) Replaced(ctx context.Context, old, now engine.ExecFlow) error {
+func (x *Executor) Replaced(ctx context.Context, old, now engine.ExecFlow) (err error) {
+	defer func() {
+		err = unreachable(ctx, "removing the schedules of flow "+old.Name+"'s replaced definition", err)
+	}()
 	x.mu.Lock()
 	delete(x.made, now.Name) // the change is final: nothing to undo
 	x.mu.Unlock()

@@ -1,0 +1,138 @@
+package jsonflows
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/engine"
+)
+
+// quickCalls is a Temporal client whose calls of a start, a query and a
+// list give up sooner than the SDK's 10 s: each has at most 2 s, of which
+// the SDK gives its call half. The caller's context is not the one that
+// ends.
+type quickCalls struct{ client.Client }
+
+func quick(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 2*time.Second)
+}
+
+func (c quickCalls) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	ctx, cancel := quick(ctx)
+	defer cancel()
+	return c.Client.ExecuteWorkflow(ctx, o, wf, args...)
+}
+
+func (c quickCalls) QueryWorkflow(ctx context.Context, id, runID, query string, args ...any) (converter.EncodedValue, error) {
+	ctx, cancel := quick(ctx)
+	defer cancel()
+	return c.Client.QueryWorkflow(ctx, id, runID, query, args...)
+}
+
+func (c quickCalls) ListWorkflow(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	ctx, cancel := quick(ctx)
+	defer cancel()
+	return c.Client.ListWorkflow(ctx, req)
+}
+
+// syncBuffer is a log that handlers on several goroutines write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// With the Temporal cluster down, a request the executor cannot serve
+// answers 503 with Retry-After (engine.ErrUnavailable), not a 500, and
+// without the cluster's address; the log says that Temporal did not
+// answer, and to what, where it said only "context deadline exceeded".
+func TestTemporalDownAnswers503(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	// A client of its own: Stop closes the server's clients, and a closed
+	// client fails otherwise than an unreachable cluster.
+	c, err := client.Dial(client.Options{HostPort: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace(),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var logs syncBuffer
+	e, err := engine.New(engine.Options{Executor: New(quickCalls{c}, Options{TaskQueue: "unavailable-test"}),
+		NoGoHandlers: true, FlowFile: engine.JSONOnly, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(ctx)
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	do := func(method, path, body string) (int, http.Header, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	if status, _, body := do("PUT", "/flows", `{"version": 1, "flows": [{"name": "F", "triggers": [{"kind": "rpc", "endpoint": "f"}],
+  "steps": [{"name": "Nap", "action": {"kind": "sleep", "duration": "1h"}}]}]}`); status != 200 {
+		t.Fatalf("PUT /flows: %d %s", status, body)
+	}
+	if status, _, body := do("POST", "/flows/F/runs?run_id=r1", `{}`); status != 201 {
+		t.Fatalf("start: %d %s", status, body)
+	}
+	ts.Stop()
+
+	host := ts.GetFrontendHostPort()
+	for _, c := range []struct{ method, path, op string }{
+		{"POST", "/flows/F/runs?run_id=r2", "temporal: starting run r2 of flow F: the cluster did not answer"},
+		{"GET", "/runs/r1", "temporal: reading the history of run r1: the cluster did not answer"},
+		{"GET", "/runs?flow=F", "temporal: listing runs: the cluster did not answer"},
+	} {
+		status, h, body := do(c.method, c.path, `{}`)
+		var out struct{ Error string }
+		_ = json.Unmarshal([]byte(body), &out)
+		if status != 503 || h.Get("Retry-After") != "5" || !strings.Contains(out.Error, "unavailable") || strings.Contains(body, host) {
+			t.Errorf("%s %s with Temporal down: %d, Retry-After %q, %s; want 503, Retry-After 5, saying the service is unavailable, not where it is",
+				c.method, c.path, status, h.Get("Retry-After"), body)
+		}
+		if !strings.Contains(logs.String(), c.op) {
+			t.Errorf("%s %s with Temporal down: the log does not say %q:\n%s", c.method, c.path, c.op, logs.String())
+		}
+	}
+}
