@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -27,7 +28,7 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 			// parking): Resume runs it again.
 			return errSuspend
 		}
-		if d.RollbackAwait != nil && IsGateClosed(err) {
+		if d.backAtGate(true, err) {
 			// The attempt did not begin: back to its gate, recorded (the
 			// event records the wait), and the loop parks the run until
 			// the same attempt may run.
@@ -83,7 +84,12 @@ func (r *Run[S]) rollback1(d *stepDef[S]) error {
 		}
 	}
 	if end != nil {
-		end(attemptOutcome("", err), err)
+		oerr := err
+		if d.backAtGate(true, err) {
+			// Back at its gate: part of the wait, no failed attempt.
+			oerr = fmt.Errorf("%w: %w", ErrBackAtGate, err)
+		}
+		end(attemptOutcome("", oerr), oerr)
 	}
 	return err
 }
