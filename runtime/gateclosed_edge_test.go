@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,4 +166,52 @@ func TestGateClosedFlappingHitsHistoryLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameAsReplay(t, st)
+}
+
+// A gated rollback whose gate opens and is found closed at each attempt
+// (a provider that flaps) does not grow the run's history for ever
+// either: past the history bound, an attempt back at its gate is the
+// failed attempt it wraps, which the rollback's retry policy bounds
+// (WithMaxHistory), and the run ends compensation_failed saying why.
+func TestGateClosedRollbackFlappingHitsHistoryLimit(t *testing.T) {
+	clock := runtime.NewFakeClock(gateStart)
+	sink, bus := runtime.NewMemorySink(), runtime.NewMemoryBus()
+	fl := runtime.New[gateState]("FlapBack", runtime.WithSink(sink), runtime.WithClock(clock), runtime.WithSubscriber(bus),
+		runtime.WithMaxHistory(20))
+	tries := 0
+	pay := runtime.NewStep("Pay", func(context.Context, *gateState) (runtime.Outcome, error) { return "", nil },
+		runtime.WithRollback(func(context.Context, *gateState) error {
+			tries++
+			return runtime.GateClosed(errors.New("the refund service is gone"))
+		}), runtime.WithRollbackRetry[gateState](runtime.RetryPolicy{Attempts: 2}))
+	pay.RollbackAwait = &runtime.Await[gateState]{Topic: "ops", Event: "refund.allowed"}
+	if err := fl.Register(pay, runtime.NewStep("Ship", func(context.Context, *gateState) (runtime.Outcome, error) {
+		return "", runtime.Permanent(errors.New("no parcel service"))
+	}, runtime.WithIrreversible[gateState]())); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if err := bus.Publish(context.Background(), "ops", "refund.allowed", json.RawMessage(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := fl.Execute(context.Background(), gateState{ID: "f-2"}, runtime.WithRunID("f-2"))
+	if res.Final != runtime.StateCompensationFailed || err == nil {
+		t.Fatalf("final %s (%v), want compensation_failed", res.Final, err)
+	}
+	h := sink.History("f-2")
+	if len(h) > 30 {
+		t.Fatalf("%d events after %d rollback attempts: the history bound does not bound a flapping gate", len(h), tries)
+	}
+	st, err := fl.Status("f-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsReplay(t, st)
+	if !strings.Contains(st.Err, "rollback Pay: the refund service is gone") {
+		t.Errorf("the run's error %q, want the rollback's", st.Err)
+	}
+	if err := fl.CheckHistory(h); err != nil {
+		t.Fatal(err)
+	}
 }
