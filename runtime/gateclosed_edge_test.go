@@ -215,3 +215,33 @@ func TestGateClosedRollbackFlappingHitsHistoryLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A gated rollback back at its gate: its status, the wait included, is the
+// replay of its history, and so is that of the attempt then running.
+func TestGateClosedRollbackStatusIsReplay(t *testing.T) {
+	clock := runtime.NewFakeClock(gateStart)
+	g := newGateFlow(t, clock, runtime.NewMemorySink(), runtime.NewMemoryBus())
+	g.closed = 1
+	r, err := g.flow.Start(context.Background(), gateState{ID: "s-1"}, runtime.WithRunID("s-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsReplay(t, g.waitsInRollback(t, "s-1"))
+	clock.Advance(10 * time.Minute)
+	g.allow(t, "s-1")
+	waitUntil(t, func() bool { return g.rec.count("refund ch-1") == 1 })
+	st := g.waitsInRollback(t, "s-1")
+	if st.Wait == nil || !st.Wait.Deadline.Equal(gateStart.Add(10*time.Minute+time.Hour)) || st.Attempt != 1 || st.Retrying {
+		t.Fatalf("back at the gate: attempt %d retrying %v wait %+v", st.Attempt, st.Retrying, st.Wait)
+	}
+	sameAsReplay(t, st)
+	g.allow(t, "s-1")
+	if res, err := r.Wait(context.Background()); res.Final != runtime.StateCompensated {
+		t.Fatalf("final %s (%v)", res.Final, err)
+	}
+	st, err = g.flow.Status("s-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsReplay(t, st)
+}
