@@ -82,7 +82,7 @@ func TestBrowserGateClosedIsNoFailure(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#run-retry")),
 	)
 	note := get(t, ctx, "the note", textOf("#run-retry"))
-	if !strings.HasPrefix(note, "attempt 1 did not begin; it runs again once its wait ends: engine: no live provider") {
+	if !strings.HasPrefix(note, "attempt 1 went back to its wait, spending no attempt: engine: no live provider") {
 		t.Errorf("the note reads %q", note)
 	}
 	if red := get(t, ctx, "no error", chromedp.Evaluate[bool](`document.querySelector("#run-head .error, #run-error") !== null`)); red {

@@ -491,7 +491,7 @@
       for (var i = hist0.length - 1; i >= 0 && !errEv; i--) if (!hist0[i].branch && hist0[i].error) errEv = hist0[i];
       var backAtGate = errEv && st.gate_closed.indexOf(errEv.seq) >= 0;
       if (st.retrying) row("Retrying", el("span", { "class": "retry-note", id: "run-retry",
-        text: backAtGate ? "attempt " + st.attempt + " did not begin; it runs again once its wait ends: " + st.error :
+        text: backAtGate ? "attempt " + st.attempt + " went back to its wait, spending no attempt: " + st.error :
           "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
       else row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
       head.appendChild(dl);
