@@ -366,19 +366,24 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 // the runtime's rules read in them that an event's JSON does not say, so
 // that a client (the web view's timeline) need not copy the rules: the
 // events that end a wait (runtime.Event.Woke: "woken" is their outcome
-// for a reader) and the abort that cut a step short (Event.Interrupted).
+// for a reader), those that take an attempt back to its gate
+// (Event.BackAtGate: "gate closed"; the attempt failed nothing) and the
+// abort that cut a step short (Event.Interrupted).
 func historyAnswer(runID string, h []runtime.Event) map[string]any {
-	woken := []uint64{}
+	woken, back := []uint64{}, []uint64{}
 	out := map[string]any{"run_id": runID, "events": h}
 	for i := range h {
 		if h[i].Woke() {
 			woken = append(woken, h[i].Seq)
 		}
+		if h[i].BackAtGate() {
+			back = append(back, h[i].Seq)
+		}
 		if h[i].Interrupted() {
 			out["interrupted"] = h[i].Seq
 		}
 	}
-	out["woken"] = woken
+	out["woken"], out["gate_closed"] = woken, back
 	return out
 }
 

@@ -12,6 +12,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +124,10 @@ func restartWaiting(t *testing.T, dir string, clock *runtime.FakeClock, tr Provi
 	}
 	if st, _ := e.Status(id); st.Attempt != 1 {
 		t.Errorf("status while the attempt waits again: attempt %d, want 1", st.Attempt)
+	}
+	// GET /runs/{id}/history names the event: it failed nothing.
+	if got := historyAnswer(id, h); fmt.Sprint(got["gate_closed"]) != fmt.Sprint([]uint64{back.Seq}) || slices.Contains(got["woken"].([]uint64), back.Seq) {
+		t.Errorf("history answer gate_closed %v woken %v, want gate_closed [%d]", got["gate_closed"], got["woken"], back.Seq)
 	}
 	return fx, e
 }

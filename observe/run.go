@@ -80,16 +80,25 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 		// never does), did not fail of its own (runtime.Event.Cancelled,
 		// Event.Interrupted).
 		cut := err != nil && ctx.Err() != nil
+		// An attempt that went back to its gate (runtime.GateClosed: a Go
+		// step or rollback that found no live provider, after a restart
+		// say) did not begin: it is part of the wait, which its wait span
+		// measures, neither a sample of the action's work nor a failure.
+		back := !cut && errors.Is(err, runtime.ErrBackAtGate)
 		switch {
 		case errors.Is(err, runtime.ErrBranchCancelled):
 			out = outcomeCancelled
 		case cut:
 			out = outcomeAborted
+		case back:
+			out = outcomeGateClosed
 		}
 		attrs := ro.t.series.get(keyFlow, ro.flow, keyStep, a.Step, keyOutcome, out)
-		if a.Rollback {
+		switch {
+		case back:
+		case a.Rollback:
 			ro.t.m.rollbacks.Add(context.Background(), 1, attrs)
-		} else {
+		default:
 			ro.t.m.stepDuration.Record(context.Background(), end.Sub(start).Seconds(), attrs)
 		}
 		if span != nil {
@@ -103,7 +112,7 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 			span.SetAttributes(kv[:n]...) // copied by the span
 			attrBufs.Put(kv)
 			switch {
-			case cut:
+			case cut, back:
 				span.AddEvent(string(out), trace.WithAttributes(attribute.String("error", err.Error())))
 			case err != nil:
 				span.RecordError(err)
@@ -120,6 +129,10 @@ const outcomeCancelled runtime.Outcome = "cancelled"
 
 // outcomeAborted is the outcome of a step attempt an abort cut short.
 const outcomeAborted runtime.Outcome = "aborted"
+
+// outcomeGateClosed is the outcome, on its span, of an attempt that went
+// back to its gate (runtime.ErrBackAtGate).
+const outcomeGateClosed runtime.Outcome = "gate_closed"
 
 // attrBufs holds the attribute lists of step spans between uses: a span
 // copies what SetAttributes gives it.

@@ -58,7 +58,7 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 		if v.ctx.Err() != nil {
 			return out, err, errCancelled
 		}
-		if v.msgs == nil && IsGateClosed(err) && r.def.rewaits(d.index) {
+		if v.msgs == nil && d.backAtGate(false, err) {
 			// The attempt did not begin: back to the step's wait,
 			// recorded, and the same attempt runs when it ends.
 			if err := r.fire(OutcomeRetry, *v.attempt, "", err); err != nil {
@@ -169,12 +169,17 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 	}
 	if end != nil {
 		// An observer sees a branch cut short by its block as such, not
-		// as a failure of its own, and an outcome that fails the step
+		// as a failure of its own, nor an attempt back at its gate, and
+		// an outcome that fails the step
 		// (one its flow does not route) as the failure it is: what it
 		// sees stays within the outcomes the flow names.
 		oerr := cancelledBranch(v.ctx, err)
-		if err == nil {
+		switch {
+		case err == nil:
 			oerr = r.failsStep(v, out)
+		case v.msgs == nil && d.backAtGate(false, err):
+			// Back at its gate: part of the wait, no failed attempt.
+			oerr = fmt.Errorf("%w: %w", ErrBackAtGate, err)
 		}
 		end(attemptOutcome(out, oerr), oerr)
 	}

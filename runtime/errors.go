@@ -26,6 +26,11 @@ var (
 	// branches when another branch failed, and the error of a branch that
 	// was running when it did (after a Resume too).
 	ErrBranchCancelled = errors.New("runtime: branch cancelled: another branch failed")
+	// ErrBackAtGate wraps the error an Observer is given (RunObserver.Action)
+	// of an attempt that went back to its gate (GateClosed, recorded as
+	// Event.BackAtGate): it did not begin and failed nothing; the run
+	// waits for the gate again.
+	ErrBackAtGate = errors.New("runtime: attempt back at its gate")
 	// ErrSink wraps the error of a Sink that refused an event; the run stops
 	// where its history stops (see Run semantics in the package doc).
 	ErrSink = errors.New("runtime: sink")
@@ -114,6 +119,21 @@ func GateClosed(err error) error {
 func IsGateClosed(err error) bool {
 	var g *gateClosedError
 	return errors.As(err, &g)
+}
+
+// backAtGate reports whether err, returned by an attempt of d's action
+// (of its rollback, if rollback), takes the attempt back to its gate: it
+// is marked GateClosed, and the attempt has a gate, the step's wait before
+// each attempt (Await.EachAttempt) or the rollback's (RollbackAwait). A
+// branch of a parallel block has none (its caller knows it is one).
+func (d *stepDef[S]) backAtGate(rollback bool, err error) bool {
+	if !IsGateClosed(err) {
+		return false
+	}
+	if rollback {
+		return d.RollbackAwait != nil
+	}
+	return d.Await != nil && d.Await.EachAttempt
 }
 
 // PanicError is the error of a step, rollback or publication that panicked.

@@ -288,11 +288,12 @@ func (e *Event) Woke() bool {
 	return from == PhaseWaiting && to == PhaseRunning || to == PhaseRollback && e.From == e.To
 }
 
-// regated reports whether e takes an attempt back to its gate
+// BackAtGate reports whether e takes an attempt back to its gate
 // (GateClosed): no outcome, the error why, from a step's running phase to
 // its waiting phase, or from a rollback's phase to itself. The same
-// attempt runs when the wait it records ends.
-func regated(e *Event) bool {
+// attempt runs when the wait it records ends: the attempt did not begin,
+// and it failed nothing. The UI and `flowgen history` say "gate closed".
+func (e *Event) BackAtGate() bool {
 	if e.Outcome != "" || e.Error == "" || e.Branch != "" {
 		return false
 	}

@@ -21,7 +21,10 @@ var ErrHistoryLimit = errors.New("runtime: run history limit reached")
 // there instead, with an error wrapping ErrHistoryLimit, and is
 // compensated as any failed run: the completed steps roll back, so the
 // rollbacks' events come after the n (at most two per completed step
-// with a rollback, one per retry of a rollback, and the final event).
+// with a rollback, one per retry of a rollback, one per event that opens
+// a gated rollback's attempt, and the final event): past the bound, a
+// gated rollback's attempt that finds its gate closed (GateClosed) no
+// longer goes back to it, and fails as the error it wraps.
 // Without a bound, a cycle of steps that never waits (which `flowgen
 // check` warns about) would run and record events until its context is
 // cancelled.

@@ -64,7 +64,9 @@ type RunObserver interface {
 	// the flow does not route, any for a branch) is seen as "error" with
 	// the step's ErrUnknownOutcome. The error of a parallel block's branch
 	// cancelled because another branch failed wraps ErrBranchCancelled
-	// (Event.Cancelled).
+	// (Event.Cancelled), and that of an attempt that went back to its
+	// gate, which failed nothing (GateClosed, Event.BackAtGate),
+	// ErrBackAtGate.
 	Action(ctx context.Context, a Action) (context.Context, func(out Outcome, err error))
 	// Recorded is called with every event the sink accepted, in order,
 	// before the run moves on. It must not keep e or modify it.

@@ -63,7 +63,7 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 		p.gateOpen = true
 		return nil
 	}
-	if regated(e) {
+	if e.BackAtGate() {
 		// The attempt did not begin (GateClosed): the same one runs when
 		// the gate's wait, which e records, ends; the visit goes on.
 		if to.kind == kindWaiting && !d.rewaits(to.step) || to.kind == kindRollback && !d.rollbackGated(to.step) || e.Attempt < 1 {

@@ -79,7 +79,7 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	}
 	r.links(&ev, from, to)
 	switch {
-	case rewait(&ev, from, to) || to.kind == kindWaiting && regated(&ev):
+	case rewait(&ev, from, to) || to.kind == kindWaiting && ev.BackAtGate():
 		// A retry that waits again (Await.EachAttempt), or an attempt
 		// back at its gate (GateClosed): its deadline is the first
 		// wait's, counted from when the step was entered.

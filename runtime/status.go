@@ -182,7 +182,7 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	switch {
 	case gateOpened(e, to):
 		// The same attempt goes on.
-	case regated(e):
+	case e.BackAtGate():
 		// The attempt went back to its gate (GateClosed): it runs when
 		// the wait ends, and why it went back.
 		t.attempt = e.Attempt
@@ -338,7 +338,7 @@ func Replay(history []Event) (Status, error) {
 		if err := lanes.leave(e, prevKind, kind); err != nil {
 			return Status{}, err
 		}
-		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback && !gateOpened(e, kind) && !regated(e) {
+		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback && !gateOpened(e, kind) && !e.BackAtGate() {
 			return Status{}, &HistoryError{Seq: e.Seq, Step: step, Msg: "rollback re-entered without a retry"}
 		}
 		t.apply(e, prevKind, kind, step)

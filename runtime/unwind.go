@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -27,7 +28,7 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 			// parking): Resume runs it again.
 			return errSuspend
 		}
-		if d.RollbackAwait != nil && IsGateClosed(err) {
+		if r.rollbackBackAtGate(d, err) {
 			// The attempt did not begin: back to its gate, recorded (the
 			// event records the wait), and the loop parks the run until
 			// the same attempt may run.
@@ -83,9 +84,25 @@ func (r *Run[S]) rollback1(d *stepDef[S]) error {
 		}
 	}
 	if end != nil {
-		end(attemptOutcome("", err), err)
+		oerr := err
+		if r.rollbackBackAtGate(d, err) {
+			// Back at its gate: part of the wait, no failed attempt.
+			oerr = fmt.Errorf("%w: %w", ErrBackAtGate, err)
+		}
+		end(attemptOutcome("", oerr), oerr)
 	}
 	return err
+}
+
+// rollbackBackAtGate reports whether err, returned by an attempt of d's
+// rollback, takes the attempt back to its gate (stepDef.backAtGate). Not
+// once the run's history has reached its bound (WithMaxHistory): then it
+// is the failed attempt it wraps, which the rollback's retry policy
+// bounds, so that a gate that opens and is found closed each time (a
+// provider that flaps) cannot grow the history for ever; a step's
+// attempts stop at the bound before they run (historyFull).
+func (r *Run[S]) rollbackBackAtGate(d *stepDef[S], err error) bool {
+	return d.backAtGate(true, err) && r.historyFull() == nil
 }
 
 // sleepRollback waits d on the run's clock, the backoff between attempts

@@ -147,6 +147,8 @@ parent run if a call started it, and the child runs its calls started.`,
 				switch {
 				case ev.Woke():
 					outcome = "woken" // as the web view says
+				case ev.BackAtGate():
+					outcome = "gate closed" // no failure: the same attempt runs once the wait it records ends
 				case ev.Interrupted():
 					outcome = "interrupted" // the abort cut the step short: as the diagram lights it
 				}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -343,5 +344,37 @@ func TestVerbOutputNotWritten(t *testing.T) {
 		if code != exitError || strings.Count(errOut.String(), "no space left on device") != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and the write's error once", args, code, errOut.String(), exitError)
 		}
+	}
+}
+
+// An attempt that went back to its gate (runtime.GateClosed: a Go step
+// that found no live provider after a restart) failed nothing: history
+// names its event "gate closed", by the runtime's rule
+// (runtime.Event.BackAtGate), as the web view's timeline does, with its
+// error, and the run waits.
+func TestHistoryGateClosed(t *testing.T) {
+	dir, st := newStore(t)
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	w := runtime.Wait{Topic: "flowgen/provider", Event: "Charge", Deadline: t0.Add(time.Hour)}
+	for i, e := range []runtime.Event{
+		{From: "pending", To: "Charge:waiting", Wait: &w},
+		{From: "Charge:waiting", To: "Charge:running"},
+		{From: "Charge:running", To: "Charge:waiting", Attempt: 1, Error: "engine: no live provider", Wait: &w},
+	} {
+		e.RunID, e.Seq, e.Time, e.Flow, e.Step, e.State = "g-1", uint64(i+1), t0, "Settle", "Charge", json.RawMessage(`{}`)
+		if err := st.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	code, out, errOut := runMain("history", "-store", dir, "g-1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !regexp.MustCompile(`Charge:running -> Charge:waiting +1 +gate closed +engine: no live provider\n`).MatchString(out) {
+		t.Errorf("the event back to the gate, want gate closed and its error:\n%s", out)
+	}
+	if !strings.Contains(out, "is waiting after 3 events") {
+		t.Errorf("the run, want waiting:\n%s", out)
 	}
 }

@@ -484,8 +484,15 @@
       // last attempt's, which the step tries again, is a note, not the
       // run's failure; the run's own error (its cause, failed rollbacks)
       // is red.
+      // An attempt back at its gate (the server's gate_closed: a Go step
+      // that found no live provider, after a restart say) failed nothing:
+      // the same attempt runs again, and its error is why it waits.
+      var hist0 = st.history || [], errEv = null;
+      for (var i = hist0.length - 1; i >= 0 && !errEv; i--) if (!hist0[i].branch && hist0[i].error) errEv = hist0[i];
+      var backAtGate = errEv && st.gate_closed.indexOf(errEv.seq) >= 0;
       if (st.retrying) row("Retrying", el("span", { "class": "retry-note", id: "run-retry",
-        text: "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
+        text: backAtGate ? "attempt " + st.attempt + " went back to its wait, spending no attempt: " + st.error :
+          "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
       else row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
       head.appendChild(dl);
       head.setAttribute("data-state", st.state);
@@ -520,11 +527,12 @@
 
       // Timeline. An event that ends a wait has no outcome of its own: the
       // awaited event came, a sleep's time or a call's child ended, or a
-      // gated rollback's provider came ("woken"); an abort that cut a step
+      // gated rollback's provider came ("woken"); an event that took an
+      // attempt back to its wait failed nothing ("gate closed"); an abort that cut a step
       // short is "interrupted", as the diagram lights it.
       var outcome = function (e) {
         if (e.seq === st.interrupted) return "interrupted";
-        return e.outcome || (st.woken.indexOf(e.seq) >= 0 ? "woken" : "");
+        return e.outcome || (st.woken.indexOf(e.seq) >= 0 ? "woken" : st.gate_closed.indexOf(e.seq) >= 0 ? "gate closed" : "");
       };
       timeline.textContent = "";
       timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
@@ -648,6 +656,7 @@
         // engine historyAnswer): those that end a wait, and the abort
         // that cut a step short.
         r[0].woken = r[1].woken || [];
+        r[0].gate_closed = r[1].gate_closed || [];
         r[0].interrupted = r[1].interrupted || 0;
         unknown.hidden = true;
         cols.hidden = false;
