@@ -90,7 +90,9 @@ type Branch struct {
 	// Machine is the branch's machine state: "X:running" while it runs,
 	// the block's state ("P:parallel") once it ended.
 	Machine string `json:"machine"`
-	// Attempt is the attempt running, or the last one once it ended.
+	// Attempt is the attempt running, or the last one made once it ended
+	// (0: none ran; a branch cancelled in a backoff made the one before,
+	// though its ending event's Attempt is 0: no attempt ended then).
 	Attempt int     `json:"attempt,omitempty"`
 	Outcome Outcome `json:"outcome,omitempty"` // how it ended; "" while it runs
 	Err     string  `json:"error,omitempty"`
@@ -162,7 +164,14 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 	case to == kindRunning:
 		b.Attempt, b.Outcome, b.Err, b.Cancelled = 1, "", "", false
 	default:
-		b.Attempt, b.Outcome, b.Err, b.Cancelled = e.Attempt, e.Outcome, e.Error, e.Cancelled()
+		last := e.Attempt
+		if last == 0 {
+			// No attempt ended (cancelled or aborted before the attempt
+			// b.Attempt ran, in its backoff): the last one made is the one
+			// before, which a retry event recorded (0: none ran).
+			last = max(b.Attempt-1, 0)
+		}
+		b.Attempt, b.Outcome, b.Err, b.Cancelled = last, e.Outcome, e.Error, e.Cancelled()
 	}
 }
 
