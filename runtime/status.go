@@ -28,7 +28,10 @@ type Status struct {
 	// which its retry policy tries again (Attempt is the attempt after
 	// it; or the same attempt, back at its gate: GateClosed): the run has
 	// not failed. Without it, Err is the run's own
-	// error: the cause of its failure or abort and any failed rollbacks.
+	// error: the cause of its failure or abort and any failed rollbacks,
+	// Result.Err's text (RunEndOf), except that for a step's outcome
+	// routed to fail, the cause names the last step failure before it
+	// too ("; the last step failure before it: step Charge: ...").
 	Retrying bool            `json:"retrying,omitempty"`
 	History  []Event         `json:"history,omitempty"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
