@@ -40,13 +40,9 @@ func (c childRuns) AttachChild(ctx context.Context, flow, id string, parent runt
 				if err != nil {
 					return nil, err
 				}
-				st, err := runtime.Replay(h)
+				end, err := runtime.RunEndOf(h)
 				if err != nil {
 					return nil, err
-				}
-				end := runtime.RunEnd{RunID: id, Final: st.State, State: st.Snapshot}
-				if st.State != runtime.StateDone {
-					end.Err = errors.New(st.Err)
 				}
 				ended(end)
 				return func() error { return runtime.ErrFinished }, nil

@@ -222,12 +222,12 @@ func (f *Flow[S]) AttachChild(ctx context.Context, flow, id string, parent RunRe
 					// Not the child: the parent must not link to it.
 					return nil, fmt.Errorf("%w: %w: child run %q is a run of flow %q, not %q", ErrChildNotStarted, ErrDuplicateRun, id, h[0].Flow, f.id)
 				}
-				st, err := Replay(h)
+				end, err := RunEndOf(h)
 				if err != nil {
 					return nil, fmt.Errorf("child run %q: %w", id, err)
 				}
-				if st.State.Terminal() {
-					ended(endOf(st))
+				if end.Final.Terminal() {
+					ended(end)
 					return func() error { return ErrFinished }, nil
 				}
 				r, err := f.Resume(ctx, h)
@@ -262,15 +262,6 @@ func (f *Flow[S]) AttachChild(ctx context.Context, flow, id string, parent RunRe
 		return r.Abort, nil
 	}
 	return nil, fmt.Errorf("%w: child run %q of flow %q keeps starting and ending elsewhere", ErrDuplicateRun, id, f.id)
-}
-
-// endOf is the end of a run whose history has ended, as its status says.
-func endOf(st Status) RunEnd {
-	e := RunEnd{RunID: st.RunID, Final: st.State, State: st.Snapshot}
-	if st.State != StateDone {
-		e.Err = errors.New(st.Err)
-	}
-	return e
 }
 
 // OnEnd asks for fn to be called once when the run's life here ends: right

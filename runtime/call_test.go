@@ -682,3 +682,62 @@ func TestRollbackCallSuspended(t *testing.T) {
 		t.Fatal("a second refund ran")
 	}
 }
+
+// A child that a step's outcome routed to fail, after an earlier step's
+// failure, ends with the same error for its parent whether the parent
+// sees it end live or finds it ended after a restart (its history only):
+// the parent records that error in its own history. Status.Err names the
+// earlier failure too; the run's end, like Result.Err, does not.
+func TestCallChildRoutedToFailSameErrorLiveOrFromHistory(t *testing.T) {
+	flows := func(sink *runtime.MemorySink) *runtime.Flow[parentState] {
+		child := runtime.New[billing]("Billing", runtime.WithSink(sink))
+		mustRegisterB(t, child,
+			runtime.NewStep("Charge", func(ctx context.Context, s *billing) (runtime.Outcome, error) {
+				return "", runtime.Permanent(errors.New("card declined"))
+			}, runtime.WithNext[billing](runtime.OutcomeError, "Reject")),
+			runtime.NewStep("Reject", func(ctx context.Context, s *billing) (runtime.Outcome, error) { return "", nil },
+				runtime.WithNext[billing](runtime.OutcomeOK, runtime.Fail)),
+		)
+		parent := runtime.New[parentState]("Order", runtime.WithSink(sink))
+		if err := parent.Register(runtime.NewCall("Bill", child,
+			func(s *parentState) billing { return s.Req },
+			func(s *parentState) *billing { return &s.Res })); err != nil {
+			t.Fatal(err)
+		}
+		return parent
+	}
+	sink := runtime.NewMemorySink()
+	if _, err := flows(sink).Execute(context.Background(), parentState{}, runtime.WithRunID("o")); err == nil {
+		t.Fatal("the parent did not fail")
+	}
+	live := sink.History("o")
+	// The parent's history as it was while it waited; the child's whole.
+	after := runtime.NewMemorySink()
+	for _, e := range append(slices.Clone(live[:1]), sink.History("o@Bill")...) {
+		if err := after.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := flows(after).ResumeAll(context.Background(), after)
+	if err != nil || len(runs) != 1 {
+		t.Fatal(runs, err)
+	}
+	if _, err := runs[0].Wait(context.Background()); err == nil {
+		t.Fatal("the resumed parent did not fail")
+	}
+	resumed := after.History("o")
+	if len(resumed) != len(live) || resumed[1].Error != live[1].Error || live[1].Error == "" {
+		t.Fatalf("the parent recorded the child's end as\n%q live, and\n%q from its history", live[1].Error, resumed[1].Error)
+	}
+	cst, err := runtime.Replay(sink.History("o@Bill"))
+	if err != nil || !strings.Contains(cst.Err, "card declined") || strings.Contains(live[1].Error, "card declined") {
+		t.Fatalf("child's status error %q (%v), the parent's record of its end %q", cst.Err, err, live[1].Error)
+	}
+}
+
+func mustRegisterB(t *testing.T, f *runtime.Flow[billing], steps ...*runtime.Step[billing]) {
+	t.Helper()
+	if err := f.Register(steps...); err != nil {
+		t.Fatal(err)
+	}
+}

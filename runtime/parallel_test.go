@@ -745,3 +745,42 @@ func TestParallelCancelledBranchReturningCause(t *testing.T) {
 		t.Fatalf("no end of branch X:\n%s", strings.Join(transitions(h), "\n"))
 	}
 }
+
+// A branch cancelled in the backoff after its first attempt failed made
+// one attempt: its Status.Branches entry says attempt 1 (runtime.Branch:
+// "the last one once it ended"), as live and in the Replay of its history.
+// It said 0, the ending event's Attempt (no attempt ended then).
+func TestParallelBranchCancelledInBackoffKeepsItsAttempt(t *testing.T) {
+	p := newPtest()
+	clock := runtime.NewFakeClock(time.Unix(0, 0))
+	p.opts["X"] = []runtime.StepOption[pstate]{runtime.WithRetry[pstate](runtime.RetryPolicy{Attempts: 3, Initial: time.Hour})}
+	p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		return "", errors.New("card service unavailable")
+	}
+	p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		clock.BlockUntil(1) // X's backoff: its retry is recorded
+		return "", runtime.Permanent(errBoom)
+	}
+	f := runtime.New[pstate]("par", runtime.WithSink(p.sink), runtime.WithClock(clock))
+	mustRegisterP(t, f,
+		runtime.NewParallel("Prepare", []*runtime.Step[pstate]{
+			p.step("X", func(s *pstate, v string) { s.X = v }, nil),
+			p.step("Y", func(s *pstate, v string) { s.Y = v }, nil),
+		}),
+	)
+	if _, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r")); !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	h := checkParallelHistory(t, f, "r")
+	st, err := f.Status("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(st.Branches, func(b runtime.Branch) bool { return b.Step == "X" })
+	if i < 0 {
+		t.Fatalf("no branch X in %+v", st.Branches)
+	}
+	if b := st.Branches[i]; !b.Cancelled || b.Attempt != 1 {
+		t.Fatalf("branch X %+v, want cancelled after attempt 1:\n%s", b, strings.Join(transitions(h), "\n"))
+	}
+}

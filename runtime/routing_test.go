@@ -289,3 +289,46 @@ func TestRollbackTimeoutUnderAbort(t *testing.T) {
 		t.Errorf("A must still be undone (-want +got):\n%s", diff)
 	}
 }
+
+// A run that a step's outcome routes to fail, on a path an earlier step's
+// failure started (Charge's error routed to Reject, whose ok is fail),
+// says both in Status.Err: the routing, naming its step, and the last
+// step failure before it. It said only `step Reject: runtime: routed to
+// fail by outcome "ok"`: the card decline was in the history alone. The
+// terminal state and the history are as before, and Status is still the
+// Replay of the history.
+func TestRoutedToFailStatusNamesTheFailureBefore(t *testing.T) {
+	sink := runtime.NewMemorySink()
+	f := runtime.New[state]("charge", runtime.WithSink(sink))
+	mustRegister(t, f,
+		runtime.NewStep("Charge", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+			return "", runtime.Permanent(errors.New("card declined"))
+		}, runtime.WithNext[state](runtime.OutcomeError, "Reject")),
+		runtime.NewStep("Ship", func(ctx context.Context, s *state) (runtime.Outcome, error) { return "", nil }),
+		runtime.NewStep("Reject", func(ctx context.Context, s *state) (runtime.Outcome, error) { return "", nil },
+			runtime.WithNext[state](runtime.OutcomeOK, runtime.Fail)),
+	)
+	res, err := f.Execute(context.Background(), state{}, runtime.WithRunID("r"))
+	if !errors.Is(err, runtime.ErrRoutedToFail) || res.Final != runtime.StateFailed {
+		t.Fatalf("Execute = %s, %v", res.Final, err)
+	}
+	st, err := f.Status("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `step Reject: runtime: routed to fail by outcome "ok"; the last step failure before it: step Charge: card declined`
+	if st.Err != want || st.Step != "Reject" || st.State != runtime.StateFailed || st.Retrying {
+		t.Fatalf("status step %q state %s error %q (retrying %v), want step Reject, failed, error %q", st.Step, st.State, st.Err, st.Retrying, want)
+	}
+	h, err := f.History(context.Background(), "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := runtime.Replay(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Err != st.Err {
+		t.Fatalf("Replay error %q, Status error %q", rep.Err, st.Err)
+	}
+}

@@ -6,6 +6,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +28,10 @@ type Status struct {
 	// which its retry policy tries again (Attempt is the attempt after
 	// it; or the same attempt, back at its gate: GateClosed): the run has
 	// not failed. Without it, Err is the run's own
-	// error: the cause of its failure or abort and any failed rollbacks.
+	// error: the cause of its failure or abort and any failed rollbacks,
+	// Result.Err's text (RunEndOf), except that for a step's outcome
+	// routed to fail, the cause names the last step failure before it
+	// too ("; the last step failure before it: step Charge: ...").
 	Retrying bool            `json:"retrying,omitempty"`
 	History  []Event         `json:"history,omitempty"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
@@ -90,7 +94,9 @@ type Branch struct {
 	// Machine is the branch's machine state: "X:running" while it runs,
 	// the block's state ("P:parallel") once it ended.
 	Machine string `json:"machine"`
-	// Attempt is the attempt running, or the last one once it ended.
+	// Attempt is the attempt running, or the last one made once it ended
+	// (0: none ran; a branch cancelled in a backoff made the one before,
+	// though its ending event's Attempt is 0: no attempt ended then).
 	Attempt int     `json:"attempt,omitempty"`
 	Outcome Outcome `json:"outcome,omitempty"` // how it ended; "" while it runs
 	Err     string  `json:"error,omitempty"`
@@ -102,12 +108,18 @@ type Branch struct {
 // tracker folds events into a Status. The live run and Replay both use it,
 // so a run's status is by construction what its history says.
 type tracker struct {
-	machine   string
-	kind      stateKind
-	steps     RunStep
-	attempt   int
-	cause     string
-	lastErr   string
+	machine string
+	kind    stateKind
+	steps   RunStep
+	attempt int
+	cause   string
+	lastErr string
+	// failed is the last step failure that a route took elsewhere than
+	// fail ("step Charge: card declined"); before, that failure once a
+	// later step's outcome routed the run to fail (Status.Err says it
+	// after the cause; Result.Err, and so a RunEnd, does not carry it).
+	failed    string
+	before    string
 	rollbacks []string
 	snap      json.RawMessage
 	wait      *Wait
@@ -162,7 +174,14 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 	case to == kindRunning:
 		b.Attempt, b.Outcome, b.Err, b.Cancelled = 1, "", "", false
 	default:
-		b.Attempt, b.Outcome, b.Err, b.Cancelled = e.Attempt, e.Outcome, e.Error, e.Cancelled()
+		last := e.Attempt
+		if last == 0 {
+			// No attempt ended (cancelled or aborted before the attempt
+			// b.Attempt ran, in its backoff): the last one made is the one
+			// before, which a retry event recorded (0: none ran).
+			last = max(b.Attempt-1, 0)
+		}
+		b.Attempt, b.Outcome, b.Err, b.Cancelled = last, e.Outcome, e.Error, e.Cancelled()
 	}
 }
 
@@ -214,11 +233,17 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 				t.cause = "step " + e.Step + ": " + e.Error
 			} else {
 				t.cause = "step " + e.Step + ": " + RoutedToFail(e.Outcome).Error()
+				t.before = t.failed
 			}
 		}
 	case kindAborting:
 		if t.cause == "" {
 			t.cause = ErrAborted.Error()
+		}
+	case kindRunning, kindWaiting, kindParallel:
+		if e.Error != "" && e.Outcome != OutcomeRetry && !e.BackAtGate() && (from == kindRunning || from == kindWaiting || from == kindParallel) {
+			// A step failed and its outcome (error, timeout) routed on.
+			t.failed = "step " + e.Step + ": " + e.Error
 		}
 	}
 	t.machine = e.To
@@ -233,18 +258,34 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	}
 }
 
+// runErr is the run's own error as Result.Err says it (its text): the
+// cause of its failure or abort and any failed rollbacks, a line each; ""
+// for none.
+func (t *tracker) runErr() string {
+	return joinLines(t.cause, t.rollbacks)
+}
+
+func joinLines(first string, rest []string) string {
+	if first == "" {
+		return strings.Join(rest, "\n")
+	}
+	return strings.Join(append([]string{first}, rest...), "\n")
+}
+
 func (t *tracker) status() Status {
 	st := Status{Machine: t.machine, Step: t.steps.Step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait, Branches: slices.Clone(t.branches),
 		Parent: t.parent, Children: slices.Clone(t.children)}
 	st.State = t.kind.runState(t.machine)
 	switch {
-	case t.cause != "":
-		st.Err = t.cause
-		for _, r := range t.rollbacks {
-			st.Err += "\n" + r
-		}
-	case len(t.rollbacks) > 0:
-		st.Err = strings.Join(t.rollbacks, "\n")
+	case t.before != "":
+		// A step's outcome routed the run to fail, which the history
+		// records without an error. An operator asks why the run took
+		// that path, which a step failure routed elsewhere often started
+		// (Charge's error routed to Reject, whose ok is fail): the last
+		// such failure before it is said too.
+		st.Err = joinLines(t.cause+"; the last step failure before it: "+t.before, t.rollbacks)
+	case t.cause != "" || len(t.rollbacks) > 0:
+		st.Err = t.runErr()
 	default:
 		st.Err = t.lastErr
 		st.Retrying = t.lastErr != ""
@@ -307,10 +348,41 @@ func kindOf(s string) (kind stateKind, step string, ok bool) {
 // nothing after a terminal state. It does not need the flow definition; to
 // check a history against one, use Flow.CheckHistory.
 func Replay(history []Event) (Status, error) {
-	if len(history) == 0 {
-		return Status{}, &HistoryError{Msg: "empty history"}
+	t, err := replay(history)
+	if err != nil {
+		return Status{}, err
 	}
-	var t tracker
+	st := t.status()
+	st.RunID, st.Flow, st.History = history[0].RunID, history[0].Flow, history
+	return st, nil
+}
+
+// RunEndOf is the end of the run whose history is history, checked as
+// Replay checks it, for a run that has ended (Final is terminal; else
+// it says where the run is): what a Run's OnEnd reports, Err's text
+// Result.Err's. That is Status.Err but for the last step failure Status.Err
+// names after the cause of a run routed to fail: a parent whose call
+// step learns its child's end from the child's history, after a restart,
+// records the error it records when the child ends live.
+func RunEndOf(history []Event) (RunEnd, error) {
+	t, err := replay(history)
+	if err != nil {
+		return RunEnd{}, err
+	}
+	st := t.status()
+	end := RunEnd{RunID: history[0].RunID, Final: st.State, State: st.Snapshot}
+	if st.State.Terminal() && st.State != StateDone {
+		end.Err = errors.New(t.runErr())
+	}
+	return end, nil
+}
+
+// replay folds history into a tracker, checking it (Replay).
+func replay(history []Event) (*tracker, error) {
+	if len(history) == 0 {
+		return nil, &HistoryError{Msg: "empty history"}
+	}
+	t := new(tracker)
 	var lanes branchLinks
 	first := &history[0]
 	prevTo := MachinePending
@@ -319,34 +391,32 @@ func Replay(history []Event) (Status, error) {
 		e := &history[i]
 		kind, step, ok := kindOf(e.To)
 		if !ok {
-			return Status{}, &HistoryError{Seq: e.Seq, Msg: "unknown state " + strconv.Quote(e.To)}
+			return nil, &HistoryError{Seq: e.Seq, Msg: "unknown state " + strconv.Quote(e.To)}
 		}
 		if e.Branch != "" {
 			// Its From is its branch's state (lanes.link), not the run's.
 			if err := checkLink(e, first, uint64(i+1), e.From, prevKind); err != nil {
-				return Status{}, err
+				return nil, err
 			}
 			if err := lanes.link(e, prevTo, prevKind, kind); err != nil {
-				return Status{}, err
+				return nil, err
 			}
 			t.applyBranch(e, kind)
 			continue
 		}
 		if err := checkLink(e, first, uint64(i+1), prevTo, prevKind); err != nil {
-			return Status{}, err
+			return nil, err
 		}
 		if err := lanes.leave(e, prevKind, kind); err != nil {
-			return Status{}, err
+			return nil, err
 		}
 		if e.From == e.To && e.Outcome != OutcomeRetry && kind == kindRollback && !gateOpened(e, kind) && !e.BackAtGate() {
-			return Status{}, &HistoryError{Seq: e.Seq, Step: step, Msg: "rollback re-entered without a retry"}
+			return nil, &HistoryError{Seq: e.Seq, Step: step, Msg: "rollback re-entered without a retry"}
 		}
 		t.apply(e, prevKind, kind, step)
 		prevTo, prevKind = e.To, kind
 	}
-	st := t.status()
-	st.RunID, st.Flow, st.History = first.RunID, first.Flow, history
-	return st, nil
+	return t, nil
 }
 
 // branchLinks checks the branch events of a history, definition or not:

@@ -2,6 +2,7 @@ package flowtemporal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -70,5 +71,31 @@ func TestOutcomeThatFailsTheStep(t *testing.T) {
 				t.Fatalf("status error %q, want the unknown outcome", st.Err)
 			}
 		})
+	}
+}
+
+// The status query says what the runtime's Status says of a run a step's
+// outcome routed to fail after an earlier step's failure (TestRoutedToFail-
+// StatusNamesTheFailureBefore there): the routing and that failure. The
+// query is the runtime's Replay of the run's history, so it holds as long
+// as the history records the failure as the runtime does.
+func TestRoutedToFailStatusNamesTheFailureBefore(t *testing.T) {
+	def := runtime.New[review]("Charge")
+	must(t, def.Register(
+		runtime.NewStep("Charge", func(context.Context, *review) (runtime.Outcome, error) {
+			return "", runtime.Permanent(errors.New("card declined"))
+		}, runtime.WithNext[review](runtime.OutcomeError, "Reject")),
+		runtime.NewStep("Reject", func(context.Context, *review) (runtime.Outcome, error) { return "", nil },
+			runtime.WithNext[review](runtime.OutcomeOK, runtime.Fail)),
+	))
+	f, err := New(def)
+	must(t, err)
+	env := newEnv(t)
+	f.Register(env)
+	env.ExecuteWorkflow(WorkflowName("Charge"), review{})
+	wantEnd(t, env, runtime.StateFailed)
+	want := `step Reject: runtime: routed to fail by outcome "ok"; the last step failure before it: step Charge: card declined`
+	if st := status(t, env); st.Err != want {
+		t.Fatalf("status error %q, want %q", st.Err, want)
 	}
 }
