@@ -177,3 +177,86 @@ func TestRollbackLeavingStateNotJSONFails(t *testing.T) {
 		t.Errorf("history %v does not end compensation_failed", transitions(h))
 	}
 }
+
+// A branch of a parallel block whose writes leave the run's state one that
+// does not encode fails, as an attempt that leaves one does: the block
+// fails, the step before it is rolled back, and the run ends compensated,
+// recorded. Before, the run stopped as the branch's end was recorded, its
+// history saying the block runs, and nothing logged.
+func TestBranchWritingStateNotJSONFails(t *testing.T) {
+	rec := newRecorder()
+	f := runtime.New[rawState]("Par", runtime.WithSink(runtime.NewMemorySink()))
+	reserve := runtime.NewStep("Reserve", func(ctx context.Context, s *rawState) (runtime.Outcome, error) {
+		rec.add("exec Reserve", ctx)
+		return "", nil
+	}, runtime.WithRollback(func(ctx context.Context, s *rawState) error {
+		rec.add("undo Reserve", ctx)
+		return nil
+	}))
+	divide := runtime.NewStep("Divide", func(ctx context.Context, s *rawState) (runtime.Outcome, error) {
+		s.Ratio = math.NaN()
+		return "", nil
+	}, runtime.WithWrites(func(dst, src *rawState) { dst.Ratio = src.Ratio }))
+	if err := f.Register(reserve, runtime.NewParallel("Both", []*runtime.Step[rawState]{divide})); err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.Start(context.Background(), rawState{}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := run.Wait(context.Background())
+	if res.Final != runtime.StateCompensated || err == nil || !strings.Contains(err.Error(), "branch Divide: the state the attempt left does not encode as JSON") {
+		t.Fatalf("Wait = %s, %v; want compensated by Divide's state that does not encode", res.Final, err)
+	}
+	if res.State.Ratio != 0 { // NaN too
+		t.Errorf("state ratio %v, want Divide's write undone", res.State.Ratio)
+	}
+	if diff := cmp.Diff([]string{"exec Reserve", "undo Reserve"}, rec.all()); diff != "" {
+		t.Errorf("effects (-want +got):\n%s", diff)
+	}
+	h, _ := f.History(context.Background(), "r1")
+	if err := f.CheckHistory(h); err != nil {
+		t.Error(err)
+	}
+	if n := len(h); h[n-1].To != string(runtime.StateCompensated) {
+		t.Errorf("history %v does not end compensated", transitions(h))
+	}
+}
+
+// emitOnly is a sink that cannot load histories back: a waiting run keeps
+// its state in memory (it does not hibernate).
+type emitOnly struct{ runtime.Sink }
+
+// A state that stops encoding outside an attempt (a Correlate that should
+// only read it writes a NaN) stops the run, as a sink that refuses an
+// event does: its result says why, and so does the log. Before, nothing
+// was logged.
+func TestStateNotJSONOutsideAttemptLogged(t *testing.T) {
+	sub := newProbeSub()
+	var logs syncBuffer
+	f := runtime.New[rawState]("Raw", runtime.WithSubscriber(sub), runtime.WithSink(emitOnly{runtime.NewMemorySink()}),
+		runtime.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	got := runtime.NewEvent("t", "e", runtime.NewStep[rawState]("Got", nil))
+	got.Await.Correlate = func(s *rawState) string {
+		s.Ratio = math.Inf(-1)
+		return "o-1"
+	}
+	if err := f.Register(got); err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.Start(context.Background(), rawState{}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.waitFor(t, "r1/Got")
+	if !sub.send("r1/Got", `{"correlation_id": "o-1"}`) {
+		t.Fatal("the run refused its event")
+	}
+	res, err := run.Wait(context.Background())
+	if res.Final != runtime.StateFailed || err == nil || !strings.Contains(err.Error(), "state does not encode as JSON") {
+		t.Fatalf("Wait = %s, %v; want failed, the state does not encode", res.Final, err)
+	}
+	if !strings.Contains(logs.String(), "state does not encode as JSON; run stopped") || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("the stop is not logged: %q", logs.String())
+	}
+}
