@@ -158,13 +158,18 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 	sc := r.visitContext(v, parent)
 	var out Outcome
 	var err error
+	saved := *v.state
 	if timeout > 0 {
 		out, err = r.guarded(d, false, sc, v.state, timeout)
 	} else {
-		saved := *v.state
 		out, err = d.exec(sc, v.state, r.env.opts.pub)
 		if err != nil {
 			*v.state = saved
+		}
+	}
+	if err == nil && v.msgs == nil {
+		if err = r.encodes(saved); err != nil {
+			out = ""
 		}
 	}
 	if end != nil {
@@ -184,6 +189,22 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 		end(attemptOutcome(out, oerr), oerr)
 	}
 	return out, err
+}
+
+// encodes checks that the run's state, as a successful attempt of a step
+// or a rollback left it, encodes as JSON, the form every event records it
+// in. One that does not (a payload taken as it came that is not JSON, a
+// NaN) fails the attempt, permanently since it would again, and the state
+// goes back to saved, as after any failed attempt: the flow routes the
+// failure. Otherwise the event of the attempt's end could not be made, and
+// the run would stop with its history still saying it runs. The snapshot
+// taken here is the one that event records.
+func (r *Run[S]) encodes(saved S) error {
+	if _, err := r.snapshot(); err != nil {
+		r.state = saved
+		return Permanent(fmt.Errorf("the state the attempt left does not encode as JSON: %w", err))
+	}
+	return nil
 }
 
 // failsStep is the error that the named outcome out, returned by an

@@ -26,8 +26,10 @@ type Publisher interface {
 // message. deliver may
 // be called from any goroutine, before Subscribe returns (an event that came
 // first), and does not block; it returns true when the run took the message
-// (its payload matches w and the run still waited), and false otherwise, in
-// which case the message stays the subscriber's to give to another wait.
+// (its payload is JSON, matches w, and the run still waited), and false
+// otherwise, in which case the message stays the subscriber's to give to
+// another wait (or, a payload that is not JSON, to dead-letter: no run
+// takes it).
 // The run calls cancel once it stops waiting, whatever woke it (the event,
 // its deadline, an abort). An error from Subscribe ends the wait with the
 // outcome "error".

@@ -67,7 +67,9 @@ var (
 	ErrNoFlowName = errors.New("runtime: no flow name")
 	// ErrPayloadNotJSON is why a correlated wait does not take an event
 	// whose payload is not JSON (Wait.Mismatch): the event is dropped, or
-	// left to the subscriber, as for another run's event.
+	// left to the subscriber, as for another run's event. A run of this
+	// runtime takes no such payload at an uncorrelated wait either (its
+	// history records the payload, as JSON).
 	ErrPayloadNotJSON = errors.New("runtime: the event payload is not JSON")
 )
 

@@ -164,8 +164,16 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 		}
 		running--
 		ev, out, err := BranchEnd(msg.out, msg.err)
-		if ev == OutcomeOK && d.MergeBranch(&r.state, &msg.state) {
-			r.clean = false
+		if ev == OutcomeOK {
+			saved := r.state
+			if d.MergeBranch(&r.state, &msg.state) {
+				r.clean = false
+				// What the branch wrote must encode, as an attempt's
+				// state must (encodes): else the branch fails.
+				if eerr := r.encodes(saved); eerr != nil {
+					ev, out, err = BranchEnd("", eerr)
+				}
+			}
 		}
 		if halt = r.fireBranch(m, d, ev, msg.attempt, out, err); halt != nil {
 			cancel(halt)

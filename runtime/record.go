@@ -55,6 +55,13 @@ func (r *Run[S]) recordBranch(from, to *mstate, branch *stepDef[S]) error {
 func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	snap, err := r.snapshot()
 	if err != nil {
+		// An attempt or a branch's writes that leave such a state fail
+		// (encodes); what else changes the state (a Correlate that should
+		// only read it) stops the run here, with no event to say so: the
+		// log does.
+		if l := r.env.opts.logger; l != nil {
+			l.Error("flow state does not encode as JSON; run stopped", "flow", r.def.id, "run_id", r.env.runID, "from", from.name, "to", to.name, "error", err)
+		}
 		return fmt.Errorf("runtime: flow %q: state does not encode as JSON: %w", r.def.id, err)
 	}
 	p := &r.progress

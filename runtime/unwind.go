@@ -74,14 +74,17 @@ func (r *Run[S]) rollback1(d *stepDef[S]) error {
 	parent, end := r.observeRollback(d)
 	sc := r.stepContext(parent, d, true)
 	var err error
+	saved := r.state
 	if d.RollbackTimeout > 0 {
 		_, err = r.guarded(d, true, sc, &r.state, d.RollbackTimeout)
 	} else {
-		saved := r.state
 		err = d.undo(sc, &r.state)
 		if err != nil {
 			r.state = saved
 		}
+	}
+	if err == nil {
+		err = r.encodes(saved)
 	}
 	if end != nil {
 		oerr := err

@@ -163,10 +163,23 @@ func (r *Run[S]) park() {
 }
 
 // subscribe registers p's wait with the flow's Subscriber: a delivery
-// that matches it wakes the run.
+// that matches it wakes the run. One whose payload is not JSON is refused
+// (it stays the Subscriber's), correlated or not: the event that wakes
+// the run records the payload, and a history must stay JSON (a JSON flow
+// would also put it in its state, which then could not be recorded).
 func (r *Run[S]) subscribe(p *parking) (cancel func(), err error) {
 	return r.env.opts.sub.Subscribe(r.quiet, p.wait, func(msg Delivery) bool {
-		return p.wait.Matches(msg.Payload) && r.wake(p, wakeEvent, &msg, nil)
+		if !p.wait.Matches(msg.Payload) {
+			return false
+		}
+		if len(msg.Payload) > 0 && !json.Valid(msg.Payload) {
+			if l := r.env.opts.logger; l != nil {
+				w := &p.wait
+				l.Warn("flow wait refused an event whose payload is not JSON", "flow", r.def.id, "run_id", r.env.runID, "step", w.Step, "topic", w.Topic, "event", w.Event)
+			}
+			return false
+		}
+		return r.wake(p, wakeEvent, &msg, nil)
 	})
 }
 
