@@ -202,7 +202,7 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 func (r *Run[S]) encodes(saved S) error {
 	if _, err := r.snapshot(); err != nil {
 		r.state = saved
-		return Permanent(fmt.Errorf("the state the attempt left does not encode as JSON: %w", err))
+		return StateNotJSON(err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -72,6 +73,21 @@ var (
 	// history records the payload, as JSON).
 	ErrPayloadNotJSON = errors.New("runtime: the event payload is not JSON")
 )
+
+// PayloadNotJSON reports whether a wait refuses payload, whatever its
+// correlation, for not being JSON (ErrPayloadNotJSON): the event that
+// wakes a run records its payload, and a history must stay JSON. An event
+// with no payload is taken. The Temporal target asks the same.
+func PayloadNotJSON(payload []byte) bool { return len(payload) > 0 && !json.Valid(payload) }
+
+// StateNotJSON is the error an attempt of a step or a rollback fails
+// with when it succeeded but left a state that does not encode as JSON
+// (err, json.Marshal's): permanent, since another attempt would leave it
+// again. Every event records the state as JSON, so no event could record
+// that attempt's end. The Temporal target's activities fail the same.
+func StateNotJSON(err error) error {
+	return Permanent(fmt.Errorf("the state the attempt left does not encode as JSON: %w", err))
+}
 
 type permanentError struct{ err error }
 

@@ -172,7 +172,7 @@ func (r *Run[S]) subscribe(p *parking) (cancel func(), err error) {
 		if !p.wait.Matches(msg.Payload) {
 			return false
 		}
-		if len(msg.Payload) > 0 && !json.Valid(msg.Payload) {
+		if PayloadNotJSON(msg.Payload) {
 			if l := r.env.opts.logger; l != nil {
 				w := &p.wait
 				l.Warn("flow wait refused an event whose payload is not JSON", "flow", r.def.id, "run_id", r.env.runID, "step", w.Step, "topic", w.Topic, "event", w.Event)
