@@ -2,6 +2,7 @@ package flowtemporal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -68,6 +69,15 @@ func attempt[S any](ctx context.Context, in ActionInput[S], do func(runtime.Acti
 	s := in.State
 	out, err := do(in.Action, &s)
 	stop()
+	if err == nil {
+		// The state the attempt left is the activity's result, and
+		// every event records it, as JSON: one that does not encode
+		// fails the attempt, permanently, as on the runtime. Else the
+		// SDK fails to encode the result, a failure it retries.
+		if _, jerr := json.Marshal(&s); jerr != nil {
+			err = runtime.StateNotJSON(jerr)
+		}
+	}
 	if err != nil {
 		leaveRecord(ctx, in.Action, prior, err)
 		return ActionOutput[S]{}, activityError(err, attemptDetail{Attempt: n, Retried: prior})
