@@ -41,6 +41,11 @@ const (
 	// on the runtime, and the runtime's own outcomes are not routed: a run
 	// that returned one before replays as it ran.
 	versionFailingOutcome = "flowgen.failing-outcome"
+	// versionPayloadNotJSON is the change (workflow.GetVersion) after
+	// which an await refuses an event whose payload is not JSON, whatever
+	// its correlation, as the runtime's runs do (runtime.PayloadNotJSON):
+	// a run that took one before replays taking it (run.takes).
+	versionPayloadNotJSON = "flowgen.payload-not-json"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.

@@ -1,13 +1,20 @@
 package flowtemporal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -17,6 +24,65 @@ import (
 type ratio struct {
 	Ratio float64
 	Other float64
+}
+
+// An await with no correlation refuses an event whose payload is not
+// JSON, as the runtime's runs do (runtime.PayloadNotJSON): a warning says
+// so and the run waits on for the next event. It took it before, and the
+// step's activity input, which carries the payload, then did not encode:
+// ExecuteActivity panics (the test environment fails the workflow with
+// it; a server fails the workflow task, and again at each retry, the run
+// stuck). A run that took one with the code before still takes it when it
+// replays: the change is workflow.GetVersion'd.
+func TestAwaitRefusesPayloadNotJSON(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		version workflow.Version // what GetVersion answers: DefaultVersion for a run that took the payload before
+	}{
+		{"a new run", 1},
+		{"a run replayed from before", workflow.DefaultVersion},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			def := runtime.New[paid]("Pay", Awaits())
+			must(t, def.Register(
+				runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, nil, time.Hour),
+				runtime.NewStep("Ship", func(context.Context, *paid) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }, runtime.WithIrreversible[paid]()),
+			))
+			f, err := New(def)
+			must(t, err)
+			var logs bytes.Buffer
+			var s testsuite.WorkflowTestSuite
+			s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			env := s.NewTestWorkflowEnvironment()
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testRun})
+			f.Register(env)
+			env.OnGetVersion(versionPayloadNotJSON, workflow.DefaultVersion, 1).Return(c.version)
+			for i, p := range []string{`not json`, `{"amount":3}`} {
+				env.RegisterDelayedCallback(func() {
+					env.SignalWorkflow(SignalName("payments", "paid"), SignalArg(runtime.Delivery{Payload: json.RawMessage(p)}))
+				}, time.Duration(i+1)*time.Minute)
+			}
+			env.ExecuteWorkflow(WorkflowName("Pay"), paid{})
+			if c.version != 1 {
+				if err := env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "unable to encode") {
+					t.Fatalf("workflow error %v, want the activity input that did not encode, as before", err)
+				}
+				return
+			}
+			wantEnd(t, env, runtime.StateDone)
+			if _, err := json.Marshal(status(t, env).History); err != nil {
+				t.Errorf("the history does not encode as JSON: %v", err)
+			}
+			var got paid
+			must(t, env.GetWorkflowResult(&got))
+			if string(got.Payment) != `{"amount":3}` {
+				t.Errorf("payment %s, want the JSON event's", got.Payment)
+			}
+			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "not JSON") || !strings.Contains(logs.String(), "run_id="+testRun) {
+				t.Errorf("no warning of the payload refused:\n%s", logs.String())
+			}
+		})
+	}
 }
 
 // A step whose attempt leaves a state that does not encode as JSON fails

@@ -276,8 +276,13 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Deliv
 			}
 			// Why the run does not take it is the runtime's one rule
 			// (Wait.Mismatch): a payload that is not JSON is the
-			// sender's fault, not another run's event.
+			// sender's fault, not another run's event. One that w
+			// matches (no correlation) was refused by takes for not
+			// being JSON, as the runtime's runs refuse it.
 			why := w.Mismatch(d.Payload)
+			if why == nil {
+				why = runtime.ErrPayloadNotJSON
+			}
 			log := workflow.GetLogger(r.ctx).Info
 			if errors.Is(why, runtime.ErrPayloadNotJSON) {
 				log = workflow.GetLogger(r.ctx).Warn
@@ -615,9 +620,17 @@ func (r *wfRun[S]) record(e runtime.Event) {
 // runtime.Correlation compared null as written ("null"): replaying such a
 // run must take it again. workflow.GetVersion is asked only for such an
 // event, so no other run records the change's marker.
+//
+// A payload that is not JSON is refused, whatever the correlation, as the
+// runtime's runs refuse it (runtime.PayloadNotJSON): the event that wakes
+// the run records it, and the step's activity takes it in its input, which
+// must encode. A run that took one before, at a wait that matched it (one
+// with no correlation), takes it again when it replays: GetVersion is
+// asked only for such a payload.
 func (r *wfRun[S]) takes(w *runtime.Wait, payload []byte) bool {
 	if w.Matches(payload) {
-		return true
+		return !runtime.PayloadNotJSON(payload) ||
+			workflow.GetVersion(r.ctx, versionPayloadNotJSON, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 	}
 	if !w.Correlated || w.Correlation != "" {
 		return false
