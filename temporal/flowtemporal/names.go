@@ -46,6 +46,11 @@ const (
 	// its correlation, as the runtime's runs do (runtime.PayloadNotJSON):
 	// a run that took one before replays taking it (run.takes).
 	versionPayloadNotJSON = "flowgen.payload-not-json"
+	// versionMergeNotJSON is the change (workflow.GetVersion) after which
+	// a parallel branch whose writes leave a state that does not encode as
+	// JSON fails (runtime.StateNotJSON), as on the runtime: a run that
+	// merged such writes before replays as it ran (run.parallel).
+	versionMergeNotJSON = "flowgen.merge-not-json"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.

@@ -1,6 +1,7 @@
 package flowtemporal
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"go.temporal.io/sdk/workflow"
@@ -63,7 +64,14 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 		}
 		ev, out, err := runtime.BranchEnd(e.out, e.err)
 		if ev == runtime.OutcomeOK {
-			b.MergeBranch(&r.state, &e.state)
+			saved := r.state
+			if b.MergeBranch(&r.state, &e.state) {
+				if merr := r.mergeEncodes(saved); merr != nil {
+					ev, out, err = runtime.BranchEnd("", merr)
+				}
+			}
+		}
+		if ev == runtime.OutcomeOK {
 			if b.Rollback != nil {
 				r.done = append(r.done, completion{b.ID, r.visits[b.ID]})
 			}
@@ -82,4 +90,19 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 		return runtime.FailedOutcome(failed.err), runtime.BlockFailure(block.Branches[failed.branch].ID, failed.err), false
 	}
 	return runtime.OutcomeOK, nil, false
+}
+
+// mergeEncodes checks that the run's state, as a branch's merged writes
+// left it, encodes as JSON, as the runtime checks it (its encodes): one
+// that does not fails the branch (runtime.StateNotJSON), with the state
+// back to saved, and the flow routes the block's failure. A run that
+// merged such writes before replays as it ran: GetVersion is asked only
+// when the state does not encode.
+func (r *wfRun[S]) mergeEncodes(saved S) error {
+	_, err := json.Marshal(&r.state)
+	if err == nil || workflow.GetVersion(r.ctx, versionMergeNotJSON, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	r.state = saved
+	return runtime.StateNotJSON(err)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math"
 	"slices"
@@ -125,5 +126,70 @@ func TestStepLeavingStateNotJSONFails(t *testing.T) {
 	must(t, json.Unmarshal(st.History[len(st.History)-1].State, &last))
 	if last.Ratio != 1 {
 		t.Errorf("the final state's ratio %v, want 1, as before Divide", last.Ratio)
+	}
+}
+
+// A branch of a parallel block whose writes, merged into the run's state,
+// leave a state that does not encode as JSON fails, with the state as it
+// was, as on the runtime (TestBranchWritingStateNotJSONFails there): the
+// block fails and the flow routes it; no event lacks its state. Before, the merge was taken, the
+// events after it recorded no state at all, and the workflow's result (or
+// the next activity's input) did not encode. A run that merged such
+// writes with the code before replays as it ran: the change is
+// workflow.GetVersion'd.
+func TestBranchWritingStateNotJSONFails(t *testing.T) {
+	for _, version := range []workflow.Version{1, workflow.DefaultVersion} {
+		t.Run(fmt.Sprintf("version %d", version), func(t *testing.T) {
+			var j journal
+			def := runtime.New[ratio]("Par")
+			must(t, def.Register(
+				runtime.NewStep("Reserve", func(context.Context, *ratio) (runtime.Outcome, error) {
+					j.add("exec Reserve")
+					return runtime.OutcomeOK, nil
+				}, runtime.WithRollback(func(context.Context, *ratio) error {
+					j.add("undo Reserve")
+					return nil
+				})),
+				runtime.NewParallel("Both", []*runtime.Step[ratio]{
+					runtime.NewStep("Divide", func(_ context.Context, s *ratio) (runtime.Outcome, error) {
+						s.Ratio = 0
+						return runtime.OutcomeOK, nil
+					}, runtime.WithIrreversible[ratio](), runtime.WithWrites(func(dst, src *ratio) { dst.Ratio = src.Ratio / dst.Other })),
+				}),
+			))
+			f, err := New(def)
+			must(t, err)
+			var logs bytes.Buffer
+			var s testsuite.WorkflowTestSuite
+			s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			env := s.NewTestWorkflowEnvironment()
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testRun})
+			f.Register(env)
+			env.OnGetVersion(versionMergeNotJSON, workflow.DefaultVersion, 1).Return(version)
+			env.ExecuteWorkflow(WorkflowName("Par"), ratio{Ratio: 1})
+			if version != 1 {
+				if err := env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "unable to encode") {
+					t.Fatalf("workflow error %v, want the result that did not encode, as before", err)
+				}
+				// Its events after the merge have no state: the log says so.
+				if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "state does not encode as JSON") {
+					t.Errorf("no error logged of the events recorded without their state:\n%s", logs.String())
+				}
+				return
+			}
+			wantEnd(t, env, runtime.StateCompensated)
+			if want := []string{"exec Reserve", "undo Reserve"}; !slices.Equal(j.get(), want) {
+				t.Errorf("steps ran %q, want %q", j.get(), want)
+			}
+			st := status(t, env)
+			if !strings.Contains(st.Err, "branch Divide: the state the attempt left does not encode as JSON") {
+				t.Errorf("status error %q, want Divide's writes that do not encode", st.Err)
+			}
+			for _, e := range st.History {
+				if len(e.State) == 0 {
+					t.Errorf("event %d (%s>%s) records no state", e.Seq, e.From, e.To)
+				}
+			}
+		})
 	}
 }

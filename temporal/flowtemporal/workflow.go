@@ -573,6 +573,12 @@ func (r *wfRun[S]) event(from, to string, attempt int, out runtime.Outcome, err 
 	}
 	if snap, jerr := json.Marshal(r.state); jerr == nil {
 		e.State = snap
+	} else {
+		// Not for a state an activity or a branch's merge left: those
+		// fail when it does not encode (attempt, parallel), as on the
+		// runtime. What is left (a run recorded before those rules) is
+		// recorded without its state, and said here.
+		workflow.GetLogger(r.ctx).Error("flowgen: the run's state does not encode as JSON; its event is recorded without it", "run_id", r.id, "seq", e.Seq, "from", from, "to", to, "error", jerr)
 	}
 	if e.Seq == 1 {
 		e.Parent = r.parent
