@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -191,5 +192,42 @@ func TestBranchWritingStateNotJSONFails(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A rollback whose attempt leaves a state that does not encode as JSON
+// fails at once, permanently, as on the runtime (its
+// TestRollbackLeavingStateNotJSONFails): the run ends compensation_failed
+// with the runtime's error, its rollback tried once although its policy
+// allows three. Before, the SDK's encoding failure was retried.
+func TestRollbackLeavingStateNotJSONFails(t *testing.T) {
+	var j journal
+	def := runtime.New[ratio]("Undo")
+	must(t, def.Register(
+		runtime.NewStep("Reserve", func(context.Context, *ratio) (runtime.Outcome, error) {
+			j.add("exec Reserve")
+			return runtime.OutcomeOK, nil
+		}, runtime.WithRollback(func(_ context.Context, s *ratio) error {
+			j.add("undo Reserve")
+			s.Ratio = math.Inf(1)
+			return nil
+		}), runtime.WithRollbackRetry[ratio](runtime.RetryPolicy{Attempts: 3, Initial: time.Second})),
+		runtime.NewStep("Charge", func(context.Context, *ratio) (runtime.Outcome, error) {
+			j.add("exec Charge")
+			return "", runtime.Permanent(errors.New("card declined"))
+		}, runtime.WithIrreversible[ratio]()),
+	))
+	f, err := New(def)
+	must(t, err)
+	env := newEnv(t)
+	f.Register(env)
+	env.ExecuteWorkflow(WorkflowName("Undo"), ratio{Ratio: 1})
+	wantEnd(t, env, runtime.StateCompensationFailed)
+	if want := []string{"exec Reserve", "exec Charge", "undo Reserve"}; !slices.Equal(j.get(), want) {
+		t.Errorf("steps ran %q, want %q", j.get(), want)
+	}
+	st := status(t, env)
+	if !strings.Contains(st.Err, "the state the attempt left does not encode as JSON") {
+		t.Errorf("status error %q, want Reserve's rollback's state that does not encode", st.Err)
 	}
 }
