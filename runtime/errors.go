@@ -105,8 +105,8 @@ func Permanent(err error) error {
 
 // IsPermanent reports whether err, or an error it wraps, was marked Permanent.
 func IsPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p)
+	_, ok := errors.AsType[*permanentError](err)
+	return ok
 }
 
 type gateClosedError struct{ err error }
@@ -133,10 +133,11 @@ func GateClosed(err error) error {
 }
 
 // IsGateClosed reports whether err, or an error it wraps, was marked
-// GateClosed.
+// GateClosed. Every attempt asks, so it must not allocate: errors.As's
+// target would escape, errors.AsType's does not.
 func IsGateClosed(err error) bool {
-	var g *gateClosedError
-	return errors.As(err, &g)
+	_, ok := errors.AsType[*gateClosedError](err)
+	return ok
 }
 
 // backAtGate reports whether err, returned by an attempt of d's action
