@@ -43,6 +43,14 @@ type Limits struct {
 	MaxConns int
 }
 
+// MaxStreams is how many requests one HTTP/2 connection (-tls-cert)
+// carries at once; each is a handler that may hold a request body of up
+// to -max-body. net/http's default is 250, which made the requests in
+// flight -max-conns times that, unsaid. 100 is what RFC 9113 asks a
+// server to allow at least; a client that wants more opens another
+// connection, which -max-conns counts.
+const MaxStreams = 100
+
 // ShutdownTimeout bounds how long Serve waits for open requests once its
 // context ends.
 const ShutdownTimeout = 30 * time.Second
@@ -205,6 +213,7 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 		ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout,
 		WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout,
 		MaxHeaderBytes: lim.MaxHeaderBytes,
+		HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)} // TLS handshake errors, among others
 	if onShutdown != nil {
 		srv.RegisterOnShutdown(onShutdown)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/flowgen/flowgen/internal/conntest"
 	"github.com/flowgen/flowgen/internal/testcert"
 )
@@ -385,5 +387,57 @@ func TestServeOpenRefusesCrossSite(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An HTTP/2 connection carries at most MaxStreams requests at once, and
+// says so in its SETTINGS. Before, it was net/http's unsaid 250: the
+// requests in flight, each with a body of up to -max-body, were 250 times
+// -max-conns under -tls-cert.
+func TestServeHTTP2Streams(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := testcert.SelfSigned(t, dir, "flowgen-test")
+	s, err := New(Config{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Serve(ctx, "test serve", http.NotFoundHandler(), nil, func(a string) { addrc <- a })
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	c, err := tls.Dial("tcp", <-addrc, &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("negotiated %q, want h2", p)
+	}
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fr.ReadFrame() // the server's SETTINGS come first
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, ok := f.(*http2.SettingsFrame)
+	if !ok {
+		t.Fatalf("first frame %v, want SETTINGS", f)
+	}
+	got, ok := sf.Value(http2.SettingMaxConcurrentStreams)
+	if !ok || got != MaxStreams {
+		t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (sent: %v), want %d", got, ok, MaxStreams)
 	}
 }
