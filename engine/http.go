@@ -86,10 +86,13 @@ func (e *Engine) Handler() http.Handler {
 // program serves beside them.
 func NoSniff(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		setNoSniff(w.Header())
 		h.ServeHTTP(w, r)
 	})
 }
+
+// setNoSniff sets NoSniff's header.
+func setNoSniff(h http.Header) { h.Set("X-Content-Type-Options", "nosniff") }
 
 // Canonical answers a request whose path is not clean ("//runs",
 // "/runs/../runs", "/./flows": what net/http's ServeMux would clean) with
@@ -144,8 +147,14 @@ type apiError struct {
 	Diagnostics []diag.Diagnostic `json:"diagnostics,omitempty"`
 }
 
+// writeJSON answers v as JSON, not sniffed (NoSniff's header): the engine's
+// middlewares that a program wraps around routes of its own (Canonical,
+// LoopbackOnly, RefuseCrossSite, RequireJSON) answer outside Handler's
+// NoSniff, and their errors quote what the request sent (its path, its
+// Host).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	setNoSniff(w.Header())
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
