@@ -116,8 +116,23 @@ func Canonical(h http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{header: http.Header{}}
 		ph.ServeHTTP(rec, r) // the redirect: its Location is the clean path
-		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s: the API does not clean paths; did you mean %s?", r.Method, r.URL.Path, rec.header.Get("Location")), nil)
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s: the API does not clean paths; did you mean %s?", r.Method, r.URL.Path, cleanLocation(rec.header.Get("Location"))), nil)
 	})
+}
+
+// cleanLocation is the path a ServeMux's redirect to the clean path names,
+// as a client sends it. The mux cleans the escaped path, then escapes it
+// again: a path of %3C (a '<') is redirected to %253C, a literal "%3C",
+// which is another path. Its query, if any, is left as it is.
+func cleanLocation(loc string) string {
+	path, query, hasQuery := strings.Cut(loc, "?")
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
+	}
+	if hasQuery {
+		return path + "?" + query
+	}
+	return path
 }
 
 // clean is the probe's handler of clean paths; it is never called.

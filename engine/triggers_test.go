@@ -166,6 +166,9 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		// a POST sent again to the clean path), and nothing changes.
 		{"GET", "//runs", ``, 404, "the API does not clean paths; did you mean /runs?"},
 		{"GET", "/runs/../runs", ``, 404, "did you mean /runs?"},
+		// The clean path as a client sends it: net/http's ServeMux
+		// redirects //runs/a%3Cb to /runs/a%253Cb, another run's.
+		{"GET", "//runs/a%3Cb?x=%26", ``, 404, "did you mean /runs/a%3Cb?x=%26?"},
 		{"POST", "//flows/Signup/runs", `{}`, 404, "did you mean /flows/Signup/runs?"},
 		{"POST", "/rpc/./Signup.Start", `{}`, 404, "did you mean /rpc/Signup.Start?"},
 		{"PUT", "/./flows", `{"version": 1, "flows": [{"name": "Y", "steps": [{"name": "A", "action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true}]}]}`, 404, "did you mean /flows?"},
