@@ -423,3 +423,20 @@ func TestTokenReload(t *testing.T) {
 		}
 	}
 }
+
+// A request with two Authorization headers is refused whichever of them
+// is valid: a proxy in front may have checked the other one. Before, the
+// first one was taken, an admin's behind a client's check.
+func TestTwoAuthorizationHeaders(t *testing.T) {
+	a := newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n")
+	for _, hs := range [][]string{{adminToken, clientToken}, {clientToken, adminToken}, {adminToken, adminToken}} {
+		r := httptest.NewRequest("GET", "/runs", nil)
+		for _, tok := range hs {
+			r.Header.Add("Authorization", "Bearer "+tok)
+		}
+		err := a.Authorize(r, RoleClient)
+		if !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), "one header") {
+			t.Errorf("two Authorization headers: %v, want ErrUnauthenticated saying to send one", err)
+		}
+	}
+}
