@@ -159,6 +159,15 @@ type handlerKey struct {
 	rollback   bool
 }
 
+// names says whether h is registered for k: a step or a rollback as k
+// is, under k's qualified name ("Flow.Name") or its plain one. It builds
+// no string: a pick asks it of every handler registered.
+func (k handlerKey) names(h provider.Handler) bool {
+	n := h.Name
+	return h.Rollback == k.rollback && (n == k.name ||
+		len(n) == len(k.flow)+1+len(k.name) && n[len(k.flow)] == '.' && strings.HasPrefix(n, k.flow) && strings.HasSuffix(n, k.name))
+}
+
 func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
 	if opts.MaxTTL <= 0 {
 		opts.MaxTTL = MaxProviderTTL
@@ -238,9 +247,9 @@ func (t target) callable(now time.Time) bool {
 func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) []target {
 	var qualified, plain []target
 	for _, l := range rm.leases {
-		for _, o := range l.offers(now) {
+		for _, o := range l.offers(now, k.names) {
 			h := o.h
-			if h.Rollback != k.rollback || !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
+			if !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
 				continue
 			}
 			switch h.Name {
