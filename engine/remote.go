@@ -82,6 +82,10 @@ const (
 	providerWakeProvider = "provider"
 )
 
+// maxProviderResponseHeader bounds the headers of a provider's answer
+// (HTTP), as the API's -max-header-bytes bounds a request's.
+const maxProviderResponseHeader = 64 << 10
+
 // ProviderHandlerOverhead is what each handler of a registration counts
 // against ProviderOptions.MaxBytes beside its strings: its record.
 const ProviderHandlerOverhead = 128
@@ -157,6 +161,15 @@ func (rm *remote) mayChangeLocked(l *lease, who Identity, what string, now time.
 type handlerKey struct {
 	flow, name string
 	rollback   bool
+}
+
+// names says whether h is registered for k: a step or a rollback as k
+// is, under k's qualified name ("Flow.Name") or its plain one. It builds
+// no string: a pick asks it of every handler registered.
+func (k handlerKey) names(h provider.Handler) bool {
+	n := h.Name
+	return h.Rollback == k.rollback && (n == k.name ||
+		len(n) == len(k.flow)+1+len(k.name) && n[len(k.flow)] == '.' && strings.HasPrefix(n, k.flow) && strings.HasSuffix(n, k.name))
 }
 
 func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
@@ -238,9 +251,9 @@ func (t target) callable(now time.Time) bool {
 func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) []target {
 	var qualified, plain []target
 	for _, l := range rm.leases {
-		for _, o := range l.offers(now) {
+		for _, o := range l.offers(now, k.names) {
 			h := o.h
-			if h.Rollback != k.rollback || !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
+			if !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
 				continue
 			}
 			switch h.Name {

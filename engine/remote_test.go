@@ -56,6 +56,16 @@ func TestProviderAllowList(t *testing.T) {
 			no:    []string{"http://[::2]:9000/x", "http://127.0.0.1:9000/x", "http://[fd00::8]/x"},
 		},
 		{
+			// An IP address is one host however it is written, in the
+			// entry and in the URL; an IPv4-mapped address is not the
+			// IPv4 one, nor is a spelling that is no IP address.
+			allow: []string{"fd00:0:0:0:0:0:0:7", "[0:0::1]:7000", "10.0.0.7", "https://[fd00::9]/flowgen/"},
+			ok: []string{"http://[fd00::7]:9000/x", "http://[fd00:0::7]/x", "http://[::1]:7000/x",
+				"https://[FD00:0:0:0:0:0:0:9]/flowgen/x"},
+			no: []string{"http://[fd00::8]/x", "http://[::1]:7001/x", "http://[::ffff:10.0.0.7]/x", "http://010.0.0.7/x",
+				"https://[fd00::9]/other", "http://[fd00::9]/flowgen/x"},
+		},
+		{
 			allow: []string{"https://billing.internal/flowgen"},
 			ok: []string{"https://billing.internal/flowgen/step/X", "https://billing.internal/flowgen",
 				"https://billing.internal:443/flowgen/x", "https://BILLING.internal:0443/flowgen/x",

@@ -133,7 +133,7 @@ func (al allowList) check(raw string) error {
 		return fmt.Errorf("url %q is not on loopback, and the server allows no other callback address (flowgen serve -provider-allow HOST or URL prefix)", raw)
 	}
 	for _, h := range al.hosts {
-		if h.host == strings.ToLower(u.Hostname()) && (h.port == 0 || h.port == port) {
+		if urlpath.SameHost(h.host, u.Hostname()) && (h.port == 0 || h.port == port) {
 			return nil
 		}
 	}

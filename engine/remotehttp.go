@@ -220,10 +220,7 @@ func (rm *remote) providersOf(k handlerKey, outcomes []string) []HandlerProvider
 	out := []HandlerProvider{}
 	for _, l := range rm.leases {
 		seen := map[string]bool{} // replicas serving one handler at other URLs
-		for _, h := range l.handlers(now) {
-			if h.Rollback != k.rollback || h.Name != k.flow+"."+k.name && h.Name != k.name {
-				continue
-			}
+		for _, h := range l.handlers(now, k.names) {
 			p := HandlerProvider{Provider: l.name, Handler: h.Name}
 			if !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
 				p.Mismatch = append([]string{}, h.Outcomes...)

@@ -84,11 +84,14 @@ type offer struct {
 	replicas []*replicaLease
 }
 
-// offers returns the handlers of l's live replicas, each once, with the
-// replicas that registered it: replicas of one version register the same
-// ones, and a rolling deploy mixes the old version's and the new one's
-// until the last old replica leaves.
-func (l *lease) offers(now time.Time) []offer {
+// offers returns the handlers of l's live replicas that match (nil: all),
+// each once, with the replicas that registered it: replicas of one
+// version register the same ones, and a rolling deploy mixes the old
+// version's and the new one's until the last old replica leaves. Each
+// call picks its provider through here under rm.mu: match leaves out,
+// before anything is built for them, the handlers of other names, which a
+// lease may hold tens of thousands of (256 replicas of 256 handlers).
+func (l *lease) offers(now time.Time, match func(provider.Handler) bool) []offer {
 	type key struct {
 		name, url, subject, outcomes string
 		rollback                     bool
@@ -98,6 +101,9 @@ func (l *lease) offers(now time.Time) []offer {
 	for _, id := range l.liveReplicas(now) {
 		r := l.replicas[id]
 		for _, h := range r.handlers {
+			if match != nil && !match(h) {
+				continue
+			}
 			k := key{h.Name, h.URL, h.Subject, strings.Join(h.Outcomes, "\x00"), h.Rollback}
 			i, ok := at[k]
 			if !ok {
@@ -111,10 +117,11 @@ func (l *lease) offers(now time.Time) []offer {
 	return out
 }
 
-// handlers returns the handlers of l's live replicas, each once (offers).
-func (l *lease) handlers(now time.Time) []provider.Handler {
+// handlers returns the handlers of l's live replicas that match (nil:
+// all), each once (offers).
+func (l *lease) handlers(now time.Time, match func(provider.Handler) bool) []provider.Handler {
 	var out []provider.Handler
-	for _, o := range l.offers(now) {
+	for _, o := range l.offers(now, match) {
 		out = append(out, o.h)
 	}
 	return out
@@ -123,7 +130,7 @@ func (l *lease) handlers(now time.Time) []provider.Handler {
 // info is the lease whole: its live replicas, their handlers, and the
 // latest expiry.
 func (l *lease) info(now time.Time) provider.Lease {
-	out := provider.Lease{Provider: l.name, Handlers: l.handlers(now)}
+	out := provider.Lease{Provider: l.name, Handlers: l.handlers(now, nil)}
 	for _, id := range l.liveReplicas(now) {
 		r := l.replicas[id]
 		if !r.expires.Before(out.Expires) {

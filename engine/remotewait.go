@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -68,13 +69,23 @@ func (rm *remote) liveLocked(k handlerKey, outcomes []string, now time.Time) (st
 }
 
 // wakeLocked takes the waits that a live handler serves now out of the
-// index. The caller holds rm.mu.
+// index. Whether k is served is asked once per set of outcomes, not once
+// per wait: every registration runs this under rm.mu, which each call
+// takes too, and the runs waiting on one step, thousands of them while
+// its provider is down, share the step's outcomes. The caller holds rm.mu.
 func (rm *remote) wakeLocked(now time.Time) []*providerWait {
 	var out []*providerWait
 	for k, list := range rm.waits {
+		live := map[string]bool{} // by the waits' outcomes, joined
 		keep := list[:0]
 		for _, w := range list {
-			if _, ok := rm.liveLocked(k, w.outcomes, now); ok {
+			o := strings.Join(w.outcomes, "\x00")
+			ok, asked := live[o]
+			if !asked {
+				_, ok = rm.liveLocked(k, w.outcomes, now)
+				live[o] = ok
+			}
+			if ok {
 				out = append(out, w)
 			} else {
 				keep = append(keep, w)

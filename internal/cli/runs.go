@@ -14,6 +14,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
@@ -259,7 +260,30 @@ func dash(s string) string {
 func firstLineMore(s string) string {
 	first, rest, ok := strings.Cut(s, "\n")
 	if !ok {
-		return first
+		return shown(first)
 	}
-	return fmt.Sprintf("%s (+%d lines, see -json)", first, strings.Count(rest, "\n")+1)
+	return fmt.Sprintf("%s (+%d lines, see -json)", shown(first), strings.Count(rest, "\n")+1)
+}
+
+// shown escapes, as Go does in a quoted string, the characters of s that
+// a terminal acts on or hides rather than shows: control characters (an
+// ESC sequence can retitle the window, move the cursor, rewrite the
+// lines above; a tab breaks the table's columns) and format characters
+// (U+202E reverses what follows). An error is anyone's text: a remote
+// provider's error message, a publisher's event in a dead letter's reason.
+func shown(s string) string {
+	hidden := func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+	if !strings.ContainsFunc(s, hidden) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if hidden(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

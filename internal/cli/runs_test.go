@@ -378,3 +378,33 @@ func TestHistoryGateClosed(t *testing.T) {
 		t.Errorf("the run, want waiting:\n%s", out)
 	}
 }
+
+// An error is shown, not acted on: its control and format characters are
+// escaped in the history's table. A remote provider's error message is
+// the provider's text, and it reached the operator's terminal as it was:
+// an ESC sequence retitled the window or rewrote the lines above, a tab
+// broke the columns.
+func TestHistoryErrorControlCharactersEscaped(t *testing.T) {
+	dir, st := newStore(t)
+	for i, e := range []runtime.Event{
+		{From: "pending", To: "Reserve:running", Step: "Reserve"},
+		{From: "Reserve:running", To: "failing", Step: "Reserve", Attempt: 1, Outcome: "error",
+			Error: "provider \"billing\", handler \"Reserve\": \x1b]0;pwned\a\x1b[2J\rok\tdone \u202egnp.exe\nsecond line"},
+	} {
+		e.RunID, e.Flow, e.Seq, e.Time = "r-1", "Bill", uint64(i+1), time.Date(2026, 5, 4, 10, 0, i, 0, time.UTC)
+		if err := st.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	code, out, errOut := runMain("history", "-store", dir, "r-1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.ContainsAny(out, "\x1b\a\r\t\u202e") {
+		t.Fatalf("history shows control or format characters as they are:\n%q", out)
+	}
+	if want := `provider "billing", handler "Reserve": \x1b]0;pwned\a\x1b[2J\rok\tdone \u202egnp.exe (+1 lines, see -json)`; !strings.Contains(out, want) {
+		t.Fatalf("history:\n%s\nwant the error shown as %s", out, want)
+	}
+}

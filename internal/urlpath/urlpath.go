@@ -7,6 +7,7 @@
 package urlpath
 
 import (
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -31,12 +32,26 @@ func Dir(p string) string {
 func Within(u, base *url.URL) bool {
 	pu, oku := Port(u)
 	pb, okb := Port(base)
-	if u.Scheme != base.Scheme || !strings.EqualFold(u.Hostname(), base.Hostname()) || pu != pb || oku != okb {
+	if u.Scheme != base.Scheme || !SameHost(u.Hostname(), base.Hostname()) || pu != pb || oku != okb {
 		return false
 	}
 	under := func(p string) bool { return !Ambiguous(p) && strings.HasPrefix(Dir(p), Dir(base.Path)) }
 	twice, err := url.PathUnescape(u.Path)
 	return under(u.Path) && (err != nil || under(twice))
+}
+
+// SameHost reports whether hosts a and b (without brackets or port, as
+// url.URL.Hostname gives them) name one host: the same name but for case,
+// or the same IP address however it is written ("fd00::7" and
+// "FD00:0:0:0:0:0:0:7"; an IPv4-mapped IPv6 address is not the IPv4
+// one, nor is "010.0.0.7", which is no IP address, "10.0.0.7").
+func SameHost(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	x, errx := netip.ParseAddr(a)
+	y, erry := netip.ParseAddr(b)
+	return errx == nil && erry == nil && x == y
 }
 
 // Ambiguous reports whether the decoded path p may lead a server or a
