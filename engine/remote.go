@@ -82,10 +82,6 @@ const (
 	providerWakeProvider = "provider"
 )
 
-// maxProviderResponseHeader bounds the headers of a provider's answer
-// (HTTP), as the API's -max-header-bytes bounds a request's.
-const maxProviderResponseHeader = 64 << 10
-
 // ProviderHandlerOverhead is what each handler of a registration counts
 // against ProviderOptions.MaxBytes beside its strings: its record.
 const ProviderHandlerOverhead = 128

@@ -225,10 +225,9 @@ func providerClient() *http.Client {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		// An answer's headers say nothing the engine reads: bound them
-		// as the API bounds a request's (Go's default is 10 MiB, for
-		// each of the providerHTTPConns answers a host may be sending).
-		MaxResponseHeaderBytes: maxProviderResponseHeader,
+		// Go's default is 10 MiB, for each of the providerHTTPConns
+		// answers a host may be sending.
+		MaxResponseHeaderBytes: neterr.MaxResponseHeaderBytes,
 	}
 	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return errProviderRedirect

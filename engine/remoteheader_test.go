@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -26,12 +27,12 @@ func TestProviderAnswerHeadersBounded(t *testing.T) {
 			_, _ = w.Write([]byte(`{}`))
 		}
 	}
-	small := httptest.NewServer(http.HandlerFunc(answer(maxProviderResponseHeader / 2)))
+	small := httptest.NewServer(http.HandlerFunc(answer(neterr.MaxResponseHeaderBytes / 2)))
 	defer small.Close()
 	if out, err := e.remote.post(context.Background(), target{h: provider.Handler{URL: small.URL}}, "k", []byte(`{}`)); err != nil || string(out) != `{}` {
 		t.Fatalf("an answer with headers within the bound: %q %v", out, err)
 	}
-	big := httptest.NewServer(http.HandlerFunc(answer(maxProviderResponseHeader + 1)))
+	big := httptest.NewServer(http.HandlerFunc(answer(neterr.MaxResponseHeaderBytes + 1)))
 	defer big.Close()
 	out, err := e.remote.post(context.Background(), target{h: provider.Handler{URL: big.URL}}, "k", []byte(`{}`))
 	na, ok := errors.AsType[*noAnswerError](err)

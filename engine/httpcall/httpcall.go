@@ -40,6 +40,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/internal/urlpath"
 	"github.com/flowgen/flowgen/observe/tracectx"
 	"github.com/flowgen/flowgen/runtime"
@@ -223,6 +224,9 @@ func Client(l Limits) *http.Client {
 		TLSHandshakeTimeout:   nonNeg(l.TLSHandshakeTimeout),
 		ResponseHeaderTimeout: nonNeg(l.ResponseHeaderTimeout),
 		ExpectContinueTimeout: time.Second,
+		// Go's default is 10 MiB, for each of the MaxConnsPerHost
+		// answers a host may be sending.
+		MaxResponseHeaderBytes: neterr.MaxResponseHeaderBytes,
 	}
 	return &http.Client{Transport: tr, CheckRedirect: SameHostRedirect}
 }

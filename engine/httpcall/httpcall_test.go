@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -274,5 +276,33 @@ func TestResponseLimit(t *testing.T) {
 	}
 	if err := c.Call(context.Background(), "svc", "Big", nil, nil); err != nil {
 		t.Fatalf("a response over the bound that the step does not keep: %v", err)
+	}
+}
+
+// An answer's headers are bounded (neterr.MaxResponseHeaderBytes, 64
+// KiB), as the provider client bounds them: an answer with more fails the
+// call as a broken connection does, retryable. They were bounded only by
+// net/http's default, 10 MiB held in memory for each of the
+// MaxConnsPerHost answers one service host may be sending, which
+// docs/engine.md#limits did not count.
+func TestResponseHeadersBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := neterr.MaxResponseHeaderBytes / 2
+		if r.URL.Path == "/Big" {
+			n = 1 << 20
+		}
+		w.Header().Set("X-Padding", strings.Repeat("a", n))
+		w.Write([]byte(`"ok"`))
+	}))
+	defer srv.Close()
+	c := New(Static{"svc": srv.URL}, WithLogger(slog.New(slog.DiscardHandler)))
+	var got string
+	if err := c.Call(context.Background(), "svc", "Small", nil, &got); err != nil || got != "ok" {
+		t.Fatalf("an answer with headers within the bound: %q %v", got, err)
+	}
+	err := c.Call(context.Background(), "svc", "Big", nil, &got)
+	ce, ok := errors.AsType[*CallError](err)
+	if !ok || runtime.IsPermanent(err) || !strings.Contains(ce.Err.Error(), "headers exceeded") {
+		t.Fatalf("an answer with 1 MiB of headers: %v, want a retryable CallError about its headers", err)
 	}
 }

@@ -14,6 +14,14 @@ import (
 	"syscall"
 )
 
+// MaxResponseHeaderBytes bounds the headers of an answer to either HTTP
+// client (httpcall's, of rpc steps, and the engine's, of remote
+// providers), as serve's -max-header-bytes bounds a request's: an answer's
+// headers say nothing either reads, and Go's default is 10 MiB held in
+// memory for each answer being read. Beyond it the request fails as when
+// the connection breaks (retryable).
+const MaxResponseHeaderBytes = 64 << 10
+
 // Describe says what went wrong in the error of an HTTP request that got
 // no answer, from its kind alone: the texts of url.Error, net.OpError and
 // net.DNSError hold the URL, the addresses and the host name, and those
