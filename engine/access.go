@@ -205,6 +205,7 @@ func (e *Engine) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := e.identify(r, rt.Need)
 		if err != nil {
+			e.refusals.refused(r, rt.Need, err)
 			refuse(w, err)
 			return
 		}

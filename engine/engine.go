@@ -127,7 +127,8 @@ type Options struct {
 	// refused.
 	EventWorkers int
 	// Logger receives what is not an event: failed deliveries, runs that
-	// cannot resume. Default: discard.
+	// cannot resume, API requests the Authorizer refused (at most
+	// RefusalLogBurst a RefusalLogInterval). Default: discard.
 	Logger *slog.Logger
 	// MaxHistory bounds the events of each run's history (a run that
 	// reaches it fails and is compensated: runtime.WithMaxHistory). Default
@@ -183,6 +184,7 @@ type Engine struct {
 	locker    Locker
 	log       *slog.Logger
 	reg       *Registry
+	refusals  *refusalLog // refused API requests (refusallog.go)
 
 	// loadMu serialises the changes of the registered flows (LoadFlows,
 	// LoadDir, RegisterFlow): a document is checked against the flows it
@@ -279,6 +281,7 @@ func New(opts Options) (*Engine, error) {
 		live:   map[string]*liveRun{},
 		watch:  newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
 	}
+	e.refusals = &refusalLog{log: e.log, clock: e.clock}
 	e.publisher = brokerPublisher{e.brokerPublish, e.link}
 	if opts.Executor != nil {
 		// Publish steps' events take the engine's door, the executor's.

@@ -133,7 +133,7 @@ func (a *TokenAuth) Authorize(r *http.Request, need Role) error {
 func (a *TokenAuth) AuthorizeIdentity(r *http.Request, need Role) (Identity, error) {
 	token, ok := bearer.Token(r)
 	if !ok {
-		return Identity{}, fmt.Errorf("%w: send one header Authorization: Bearer TOKEN", ErrUnauthenticated)
+		return Identity{}, fmt.Errorf("%w: %w", ErrUnauthenticated, errNoToken)
 	}
 	d := sha256.Sum256([]byte(token))
 	var who Identity

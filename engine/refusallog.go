@@ -1,0 +1,84 @@
+package engine
+
+// The log of refused API requests (401, 403 by the Authorizer): an
+// operator's only sight of a token being guessed or of a client
+// misconfigured. It is bounded, as whoever reaches the API can make a
+// refusal at will: a flood would otherwise fill the log and its disk.
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+const (
+	// RefusalLogBurst is how many refused requests the engine logs in a
+	// RefusalLogInterval; it counts the others and logs their number
+	// ("suppressed") with the first refusal of a later interval.
+	RefusalLogBurst = 20
+	// RefusalLogInterval is the interval of RefusalLogBurst.
+	RefusalLogInterval = time.Minute
+)
+
+// errNoToken: a request with no bearer token, or none that reads as one
+// (401).
+var errNoToken = errors.New("send one header Authorization: Bearer TOKEN")
+
+// refusalLog logs refused requests, at most RefusalLogBurst an interval.
+// No timer: the count of an interval's suppressed lines is written when
+// the next refusal comes, so a quiet API costs nothing.
+type refusalLog struct {
+	log   *slog.Logger
+	clock runtime.Clock
+
+	mu         sync.Mutex
+	start      time.Time // of the current interval
+	logged     int       // in the current interval
+	suppressed int       // in the current interval
+}
+
+// refused logs that r, asking for a route that needs need, was refused
+// with err, an Authorizer's error. The log says why by the error's class
+// only: an Authorizer's text is its own, and might quote what the client
+// sent.
+func (l *refusalLog) refused(r *http.Request, need Role, err error) {
+	now := l.clock.Now()
+	l.mu.Lock()
+	if now.Sub(l.start) >= RefusalLogInterval || now.Before(l.start) {
+		if l.suppressed > 0 {
+			l.log.Warn("API requests refused, not logged", "suppressed", l.suppressed,
+				"since", l.start.UTC().Format(time.RFC3339), "until", l.start.Add(RefusalLogInterval).UTC().Format(time.RFC3339))
+		}
+		l.start, l.logged, l.suppressed = now, 0, 0
+	}
+	if l.logged >= RefusalLogBurst {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	l.logged++
+	l.mu.Unlock()
+	status := http.StatusUnauthorized
+	if errors.Is(err, ErrForbidden) {
+		status = http.StatusForbidden
+	}
+	l.log.Warn("API request refused", "status", status, "method", r.Method, "path", r.URL.Path,
+		"remote", r.RemoteAddr, "need", string(need), "reason", refusalReason(err))
+}
+
+// refusalReason is the class of an Authorizer's error.
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return "wrong role"
+	case errors.Is(err, errInvalidToken):
+		return "invalid token"
+	case errors.Is(err, errNoToken):
+		return "missing token"
+	}
+	return "not authenticated" // another Authorizer's error
+}
