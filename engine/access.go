@@ -229,9 +229,19 @@ func (e *Engine) unserved(pattern string) error {
 	return nil
 }
 
-// refuse answers an Authorizer's error: 403 for ErrForbidden, else 401.
-func refuse(w http.ResponseWriter, err error) {
+// refusalStatus is the status of an Authorizer's error: 403 for
+// ErrForbidden (the caller is known, the route is not its role's), else
+// 401. refuse answers by it, and the refusal log says it.
+func refusalStatus(err error) int {
 	if errors.Is(err, ErrForbidden) {
+		return http.StatusForbidden
+	}
+	return http.StatusUnauthorized
+}
+
+// refuse answers an Authorizer's error with its refusalStatus.
+func refuse(w http.ResponseWriter, err error) {
+	if refusalStatus(err) == http.StatusForbidden {
 		writeError(w, http.StatusForbidden, err, nil)
 		return
 	}

@@ -192,7 +192,7 @@ func (e *Engine) unstartable(m Message) string {
 // a run's await would take and then fail to record in its state. An empty
 // payload is JSON null to PublishEvent, and passes.
 func payloadError(p []byte) error {
-	if len(p) > 0 && !json.Valid(p) {
+	if runtime.PayloadNotJSON(p) {
 		return errors.New("the payload is not valid JSON")
 	}
 	if err := jsonTooDeep(p); err != nil {

@@ -62,11 +62,7 @@ func (l *refusalLog) refused(r *http.Request, need Role, err error) {
 	}
 	l.logged++
 	l.mu.Unlock()
-	status := http.StatusUnauthorized
-	if errors.Is(err, ErrForbidden) {
-		status = http.StatusForbidden
-	}
-	l.log.Warn("API request refused", "status", status, "method", r.Method, "path", r.URL.Path,
+	l.log.Warn("API request refused", "status", refusalStatus(err), "method", r.Method, "path", r.URL.Path,
 		"remote", r.RemoteAddr, "need", string(need), "reason", refusalReason(err))
 }
 
