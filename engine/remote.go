@@ -273,20 +273,28 @@ func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) 
 	return list
 }
 
+// callableLocked returns the targets of k (targetsLocked) that a call may
+// go to: those with a replica that no call found unreachable since it
+// registered or last renewed. A replica found so is most likely dead (a
+// process killed, or stopped while its registration was on its way), and
+// its lease lives on until its TTL: were it still called when it is the
+// only one left, every attempt of every run would fail against its
+// address, and the runs with them, within seconds of a lease that has
+// minutes left. Passed over, it is no provider: the attempts wait for one
+// (as when none is registered) until it renews, which proves it back,
+// or another registers. The caller holds rm.mu.
+func (rm *remote) callableLocked(k handlerKey, outcomes []string, now time.Time) []target {
+	return slices.DeleteFunc(rm.targetsLocked(k, outcomes, now), func(t target) bool { return !t.callable(now) })
+}
+
 // pickLocked returns the target of the next call of k: its callable
-// targets in turn, a turn of k's own (with one turn for all handlers, a
-// run calling two in alternation would send every call of one to the same
-// provider), passing over those whose replicas a call found
-// unreachable; if none is callable, all its targets in turn (a call may
-// still find one back, and fails as it would have). Only a call takes a
-// turn; asking whether k is served (liveLocked) does not, or two askings
-// per call would send every call to the same one of two providers. The
-// caller holds rm.mu.
+// targets (callableLocked) in turn, a turn of k's own (with one turn for
+// all handlers, a run calling two in alternation would send every call of
+// one to the same provider). Only a call takes a turn; asking whether k
+// is served (liveLocked) does not, or two askings per call would send
+// every call to the same one of two providers. The caller holds rm.mu.
 func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (target, bool) {
-	list := rm.targetsLocked(k, outcomes, now)
-	if up := slices.DeleteFunc(slices.Clone(list), func(t target) bool { return !t.callable(now) }); len(up) > 0 {
-		list = up
-	}
+	list := rm.callableLocked(k, outcomes, now)
 	if len(list) == 0 {
 		return target{}, false
 	}
@@ -391,15 +399,25 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 	rm.regs++
 	r := &replicaLease{handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl), token: token, seq: rm.regs, bytes: size}
 	l.replicas[replica] = r
-	woken := rm.wakeLocked(now)
-	close(rm.changed)
-	rm.changed = make(chan struct{})
+	woken := rm.changedLocked(now)
 	rm.mu.Unlock()
 	rm.deliver(woken, name)
 	rm.e.log.Info("provider registered", "provider", name, "replica", replica, "handlers", len(r.handlers), "ttl", ttl)
 	info := r.info(name, replica)
 	info.CallToken = r.token // the registration's answer alone carries it
 	return info, nil
+}
+
+// changedLocked says that a handler may be callable now that was not (a
+// registration, or a renewal of a replica a call had found unreachable):
+// it wakes the attempts waiting in memory (await) and returns the
+// recorded waits that a handler serves now, for deliver. The caller holds
+// rm.mu.
+func (rm *remote) changedLocked(now time.Time) []*providerWait {
+	woken := rm.wakeLocked(now)
+	close(rm.changed)
+	rm.changed = make(chan struct{})
+	return woken
 }
 
 // registrationBytes is what a registration of handlers hs counts against
@@ -439,29 +457,44 @@ func (rm *remote) heldBytesLocked(now time.Time, name, replica string) int64 {
 
 // renew extends, for who, the registration of replica of provider name if
 // it is live, or with replica "" those of all its live replicas.
+// A renewal of a replica that a call had found unreachable makes it
+// callable again: the runs waiting for a provider of its handlers are
+// woken.
 func (rm *remote) renew(name, replica string, who Identity) (provider.Lease, error) {
 	rm.mu.Lock()
-	defer rm.mu.Unlock()
+	l, back, err := rm.renewLocked(name, replica, who)
+	var woken []*providerWait
+	if back {
+		woken = rm.changedLocked(rm.e.clock.Now())
+	}
+	rm.mu.Unlock()
+	rm.deliver(woken, name)
+	return l, err
+}
+
+// renewLocked is renew; back says whether a replica renewed had been
+// found unreachable. The caller holds rm.mu.
+func (rm *remote) renewLocked(name, replica string, who Identity) (_ provider.Lease, back bool, _ error) {
 	now := rm.e.clock.Now()
 	l, ok := rm.leases[name]
 	if !ok || !l.live(now) {
-		return provider.Lease{}, fmt.Errorf("%w: %q (register it again: PUT /providers/%s)", ErrNoLease, name, name)
+		return provider.Lease{}, false, fmt.Errorf("%w: %q (register it again: PUT /providers/%s)", ErrNoLease, name, name)
 	}
 	if err := rm.mayChangeLocked(l, who, "renew", now); err != nil {
-		return provider.Lease{}, err
+		return provider.Lease{}, false, err
 	}
 	if replica == "" {
 		for _, id := range l.liveReplicas(now) {
-			l.replicas[id].renew(now)
+			back = l.replicas[id].renew(now) || back
 		}
-		return l.info(now), nil
+		return l.info(now), back, nil
 	}
 	r, ok := l.replicas[replica]
 	if !ok || !r.live(now) {
-		return provider.Lease{}, fmt.Errorf("%w: replica %q of provider %q (register it again: PUT /providers/%s?replica=...)", ErrNoLease, replica, name, name)
+		return provider.Lease{}, false, fmt.Errorf("%w: replica %q of provider %q (register it again: PUT /providers/%s?replica=...)", ErrNoLease, replica, name, name)
 	}
-	r.renew(now)
-	return r.info(name, replica), nil
+	back = r.renew(now)
+	return r.info(name, replica), back, nil
 }
 
 // leave ends, for who, the registration of replica of provider name, and

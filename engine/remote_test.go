@@ -348,7 +348,8 @@ func TestProviderRedirectNotFollowed(t *testing.T) {
 
 // A provider call that gets no answer records what went wrong, never the
 // callback URL or an address (the history is every client's to read, as
-// for rpc steps), and is retried.
+// for rpc steps), and is retried: the provider found gone, the retry
+// waits for one (TestProviderDeadOnlyReplicaCostsOneAttempt).
 func TestProviderNoAnswerNamesNoAddress(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -356,7 +357,16 @@ func TestProviderNoAnswerNamesNoAddress(t *testing.T) {
 	}
 	callback := "http://" + ln.Addr().String() + "/step/Reserve?route=secret"
 	ln.Close() // nothing listens there: connection refused
-	_, h := runReserveAt(t, callback)
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+callback+`"}]}`); status != 200 {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the retry to wait for a provider", func() bool { return reserveWaits(e) > 0 })
+	h, _ := e.History(id)
 	refused := 0
 	for _, ev := range h {
 		if strings.Contains(ev.Error, `provider "billing", handler "Reserve": connection refused`) {
@@ -366,8 +376,8 @@ func TestProviderNoAnswerNamesNoAddress(t *testing.T) {
 			t.Errorf("the history names the callback: %q", ev.Error)
 		}
 	}
-	if refused != 3 {
-		t.Errorf("%d attempts refused, want 3 (retryable: the flow's 3 attempts); history %+v", refused, h)
+	if st, _ := e.Status(id); refused != 1 || st.State.Terminal() {
+		t.Errorf("%d attempts refused, run %s; want 1, retried (waiting); history %+v", refused, st.State, h)
 	}
 }
 

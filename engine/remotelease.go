@@ -64,18 +64,20 @@ func (l *lease) live(now time.Time) bool {
 // live says whether r's registration is: the lease serves its handlers.
 func (r *replicaLease) live(now time.Time) bool { return now.Before(r.expires) }
 
-// callable says whether the pick sends r calls while another replica
-// serves the handler: r is live, and no call found it unreachable since it
-// registered or last renewed. An unreachable replica stays live (the
-// lease and its handlers do not change): the only one left of a handler
-// is still called.
+// callable says whether the pick sends r calls: r is live, and no call
+// found it unreachable since it registered or last renewed. An
+// unreachable replica stays live (the lease and its handlers do not
+// change), but serves no call (remote.callableLocked).
 func (r *replicaLease) callable(now time.Time) bool { return r.live(now) && !r.unreachable }
 
 // renew extends r's registration by its TTL. A renewal proves that its
-// process is there again: the pick no longer passes it over.
-func (r *replicaLease) renew(now time.Time) {
+// process is there again: the pick no longer passes it over. It reports
+// whether a call had found r unreachable.
+func (r *replicaLease) renew(now time.Time) (back bool) {
+	back = r.unreachable
 	r.expires = now.Add(r.ttl)
 	r.unreachable = false
+	return back
 }
 
 // offer is a handler of a lease and the live replicas that registered it.

@@ -57,12 +57,14 @@ func (rm *remote) wakeServed() {
 }
 
 // liveLocked reports who serves k now: an in-process handler, or a live
-// provider. The caller holds rm.mu.
+// provider that a call may go to (callableLocked: the pick's own test, so
+// that a wait never ends for a call that would find no provider and wait
+// again). The caller holds rm.mu.
 func (rm *remote) liveLocked(k handlerKey, outcomes []string, now time.Time) (string, bool) {
 	if rm.e.reg.has(k) {
 		return "", true
 	}
-	if list := rm.targetsLocked(k, outcomes, now); len(list) > 0 {
+	if list := rm.callableLocked(k, outcomes, now); len(list) > 0 {
 		return list[0].provider, true
 	}
 	return "", false

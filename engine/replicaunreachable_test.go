@@ -85,9 +85,9 @@ func failedAttempts(t *testing.T, e *Engine, id string) []string {
 // died: connection refused). The first call that finds it gone fails, and
 // the step's retry records it; after that no call goes to it while the
 // other serves the handlers. Once it is back and renews, the calls go to
-// it in turn again. A replica that a call found gone but that is the only
-// one left of a handler is still called: the step fails as before, rather
-// than wait for a provider.
+// it in turn again. A replica that a call found gone serves no call even
+// when it is the only one left of a handler: the run waits for a provider
+// until it renews.
 func TestProviderUnreachableReplicaPassedOver(t *testing.T) {
 	_, e, srv := remoteFixture(t, ProviderOptions{})
 	a := newStoppableProvider(t)
@@ -138,7 +138,7 @@ func TestProviderUnreachableReplicaPassedOver(t *testing.T) {
 	}
 
 	// a is gone again, found so, and b leaves: a, the only replica left,
-	// is still called.
+	// is not called; the run waits until a renews.
 	a.stop()
 	for i := 0; len(failedAttempts(t, e, runBill(t, e, 20*time.Second))) == 0; i++ {
 		if i == 5 {
@@ -152,10 +152,15 @@ func TestProviderUnreachableReplicaPassedOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a failed attempt of the run", func() bool { return len(failedAttempts(t, e, id)) > 0 })
-	if got := failedAttempts(t, e, id)[0]; !strings.Contains(got, "connection") {
-		t.Errorf("with a alone, the attempt failed with %q, want a's connection failure", got)
+	waitFor(t, "the run to wait for a provider", func() bool { return reserveWaits(e) > 0 })
+	if got := failedAttempts(t, e, id); len(got) != 0 {
+		t.Errorf("with a alone, found gone, the run's attempts failed: %q; want none (it waits)", got)
 	}
+	a.start()
+	if status, _, out := send(t, srv, "POST", "/providers/billing/renew?replica=a", "", "application/json", ""); status != http.StatusOK {
+		t.Fatalf("a renews: %d %s", status, out)
+	}
+	waitFor(t, "the run to be done", func() bool { st, _ := e.Status(id); return st.State == runtime.StateDone })
 }
 
 // post marks unreachable only a call that found no server: refused, or
@@ -220,4 +225,50 @@ func TestProviderPostUnreachable(t *testing.T) {
 		!strings.Contains(got, "url=http://127.0.0.1:1/nothing") {
 		t.Errorf("log:\n%s\nwant each failed call with its provider, handler and URL", got)
 	}
+}
+
+// A provider whose only replica died without withdrawing (kill -9, or a
+// process stopped while its registration was on its way: its lease lives
+// until its TTL) costs a run one attempt, the one that finds it gone: the
+// next attempts wait for a provider, recorded, as when there is none,
+// rather than each fail against the dead address until the run fails and
+// is compensated. The replica back and renewing wakes them.
+func TestProviderDeadOnlyReplicaCostsOneAttempt(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	a := newStoppableProvider(t)
+	if status, out := putProvider(t, srv, "billing?replica=a", billingReg(a.url(), "1m")); status != http.StatusOK {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	a.stop()
+	id, err := e.StartRun(t.Context(), "Bill", []byte(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st RunStatus
+	waitFor(t, "the run to wait for a provider after a failed attempt, or to end", func() bool {
+		st, _ = e.Status(id)
+		return st.State.Terminal() || st.Wait != nil && st.Wait.Topic == ProviderTopic && len(failedAttempts(t, e, id)) > 0 && reserveWaits(e) > 0
+	})
+	if st.State.Terminal() {
+		t.Fatalf("the run ended %s (%q): its attempts were spent on the dead replica; failed attempts %q", st.State, st.Err, failedAttempts(t, e, id))
+	}
+	a.start()
+	if status, _, out := send(t, srv, "POST", "/providers/billing/renew?replica=a", "", "application/json", ""); status != http.StatusOK {
+		t.Fatalf("a renews: %d %s", status, out)
+	}
+	waitFor(t, "the run to end", func() bool {
+		st, _ = e.Status(id)
+		return st.State.Terminal()
+	})
+	if failed := failedAttempts(t, e, id); st.State != runtime.StateDone || len(failed) != 1 || !strings.Contains(failed[0], "connection") {
+		t.Errorf("run %s, failed attempts %q; want done after one failed attempt, a connection failure", st.State, failed)
+	}
+}
+
+// reserveWaits is the number of runs waiting for a provider of the Bill
+// flow's Go step Reserve.
+func reserveWaits(e *Engine) int {
+	e.remote.mu.Lock()
+	defer e.remote.mu.Unlock()
+	return len(e.remote.waits[handlerKey{flow: "Bill", name: "Reserve"}])
 }
