@@ -74,6 +74,7 @@ const (
 	DefaultMaxProviders  = 1024
 	DefaultProviderBytes = 64 << 20 // bytes of the registrations held, in all
 	MaxProviderHandlers  = 256
+	MaxProviderOutcomes  = 256 // named outcomes of one handler
 	MaxProviderReplicas  = 256 // live replicas of one provider
 	DefaultProviderWait  = 30 * time.Second
 	MaxProviderResponse  = 16 << 20 // bytes of a provider's answer
@@ -583,6 +584,12 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 		seen[k] = true
 		if h.Rollback && len(h.Outcomes) > 0 {
 			return 0, bad("%s: rollback %q declares outcomes: a rollback has none", at, h.Name)
+		}
+		// Each call compares a handler's outcomes with its step's (each
+		// held registration of the step's name, under rm.mu): only the
+		// body's size bounded them, a quarter of a million in 1 MiB.
+		if len(h.Outcomes) > MaxProviderOutcomes {
+			return 0, bad("%s: handler %q declares %d outcomes, more than the %d a handler may", at, h.Name, len(h.Outcomes), MaxProviderOutcomes)
 		}
 		for _, o := range h.Outcomes {
 			if err := checkName("outcome", o); err != nil {

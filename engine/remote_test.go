@@ -176,6 +176,13 @@ func TestProviderRegistrationChecks(t *testing.T) {
 		}
 		return `{"handlers": [` + strings.Join(hs, ",") + `]}`
 	}
+	outcomes := func(n int) string {
+		var os []string
+		for i := range n {
+			os = append(os, fmt.Sprintf(`"o%d"`, i))
+		}
+		return strings.Join(os, ",")
+	}
 	for _, tc := range []struct {
 		name, body, want string
 	}{
@@ -192,6 +199,8 @@ func TestProviderRegistrationChecks(t *testing.T) {
 		{"rollback with outcomes", `{"handlers": [{"name": "Release", "rollback": true, "outcomes": ["x"], "url": "` + url("r") + `"}]}`, "a rollback has none"},
 		{"engine outcome", `{"handlers": [{"name": "Check", "outcomes": ["timeout"], "url": "` + url("r") + `"}]}`, `outcome "timeout" is the engine's`},
 		{"bad outcome", `{"handlers": [{"name": "Check", "outcomes": [""], "url": "` + url("r") + `"}]}`, "empty outcome"},
+		{"outcome too long", `{"handlers": [{"name": "Check", "outcomes": ["` + strings.Repeat("o", MaxNameLen+1) + `"], "url": "` + url("r") + `"}]}`, "longer than 128"},
+		{"too many outcomes", `{"handlers": [{"name": "Other", "outcomes": [` + outcomes(MaxProviderOutcomes+1) + `], "url": "` + url("r") + `"}]}`, `handler "Other" declares 257 outcomes, more than the 256`},
 		{"neither", `{"handlers": [{"name": "Reserve"}]}`, "needs a url (HTTP) or a subject (NATS), exactly one"},
 		{"both", `{"handlers": [{"name": "Reserve", "url": "` + url("r") + `", "subject": "s"}]}`, "exactly one"},
 		{"subject without NATS", `{"handlers": [{"name": "Reserve", "subject": "billing.reserve"}]}`, "no NATS connection"},
@@ -216,6 +225,9 @@ func TestProviderRegistrationChecks(t *testing.T) {
 	}
 
 	// At the bounds: accepted. The TTL's default applies when none is given.
+	if status, out := putProvider(t, srv, "a", `{"handlers": [{"name": "Other", "outcomes": [`+outcomes(MaxProviderOutcomes)+`], "url": "`+url("o")+`"}]}`); status != 200 {
+		t.Fatalf("256 outcomes: %d %s", status, out)
+	}
 	if status, out := putProvider(t, srv, "a", handlers(MaxProviderHandlers)); status != 200 || !strings.Contains(out, `"ttl":"5s"`) {
 		t.Fatalf("256 handlers: %d %s", status, out)
 	}
