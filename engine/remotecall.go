@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -159,7 +160,19 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	// "error", "timeout"), fails the step at once there
 	// (runtime.ReturnedOutcome, the route), rather than being an error
 	// that "on error" routes. A rollback's outcome is ignored.
+	if !k.rollback && !declares(outcomes, rsp.Outcome) {
+		// The step's error says the outcome, not who answered it: of
+		// several providers of the handler, the log names the one at fault.
+		rm.e.log.WarnContext(ctx, "provider answered an outcome its step does not declare: the step fails",
+			"provider", t.provider, "handler", t.h.Name, "run_id", req.RunID, "outcome", rsp.Outcome, "url", t.h.URL, "subject", t.h.Subject)
+	}
 	return rsp.Outcome, nil
+}
+
+// declares says whether out is ok ("" or "ok") or one of outcomes, the
+// named outcomes a step declares and its providers registered.
+func declares(outcomes []string, out string) bool {
+	return out == "" || out == dsl.OutcomeOK || slices.Contains(outcomes, out)
 }
 
 // pick returns a live provider of k, or, with none, ErrNoProvider marked

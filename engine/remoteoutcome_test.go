@@ -3,8 +3,11 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/flowgen/flowgen/internal/logtest"
 
 	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/runtime"
@@ -74,5 +77,51 @@ func TestUnroutedOutcomeFailsTheStepLocalAndRemote(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// An outcome a provider answers that its step does not declare fails the
+// step with the runtime's error, which names the outcome and not who
+// answered it: the server's log names the provider, the handler and the
+// run, so that of several providers of a handler the operator finds the
+// one at fault. A declared outcome, and ok, log nothing.
+func TestProviderUndeclaredOutcomeLogged(t *testing.T) {
+	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(subject string, req provider.Request) []byte {
+		var st struct{ Out string }
+		_ = json.Unmarshal(req.State, &st)
+		return []byte(`{"outcome": "` + st.Out + `"}`)
+	}}
+	fx := newFixture(t)
+	fx.remote = &ProviderOptions{NATS: tr}
+	var logs logtest.Buffer
+	fx.log = slog.New(slog.NewTextHandler(&logs, nil))
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	for _, name := range []string{"Remote.Done", "Remote.Fallback"} {
+		e.Registry().Step(name, func(ctx context.Context, s *State) (runtime.Outcome, error) { return "", nil })
+	}
+	if ds, err := e.LoadFlows("route.json", []byte(routeFlows)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if _, err := e.RegisterProvider("pay", provider.Registration{Handlers: []provider.Handler{
+		{Name: "Remote.Pay", Outcomes: []string{"declined"}, Subject: "flowgen_provider.pay.step.Pay"}}}); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, out := range []string{"", "ok", "declined", "lost"} {
+		id, err := e.StartRun(context.Background(), "Remote", json.RawMessage(`{"Out": "`+out+`"}`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[out] = id
+		waitFor(t, "the run to end", func() bool { st, _ := e.Status(id); return st.State.Terminal() })
+	}
+	got := logs.String()
+	want := `msg="provider answered an outcome its step does not declare: the step fails" provider=pay handler=Remote.Pay run_id=` + ids["lost"] + ` outcome=lost`
+	if !strings.Contains(got, want) {
+		t.Errorf("log:\n%s\nwant a line with %s", got, want)
+	}
+	if n := strings.Count(got, "does not declare"); n != 1 {
+		t.Errorf("%d lines about an undeclared outcome, want 1 (ok and declined are declared):\n%s", n, got)
 	}
 }
