@@ -304,9 +304,11 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // KeepLease registers hs with the engine as this replica (Options.Replica),
 // renews its registration every TTL/3 (registering again when the engine
 // no longer knows it, after a restart of the engine), and withdraws it
-// when ctx ends: the lease goes with its last replica. It returns nil once ctx
-// ends, whether or not the first registration was through, or the
-// engine's refusal of the registration (a 4xx other than 404).
+// when ctx ends: the lease goes with its last replica. A registration on
+// its way when ctx ends is waited for (up to 5s) before the withdrawal, so
+// that the withdrawal comes after it. It returns nil once ctx ends,
+// whether or not the first registration was through, or the engine's
+// refusal of the registration (a 4xx other than 404).
 func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
 	reg := Registration{TTL: p.opts.TTL.String(), Handlers: hs}
 	if err := p.register(ctx, reg); err != nil {
@@ -379,8 +381,20 @@ func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
 	var lease Lease
 	p.auth.begin()
 	defer func() { p.auth.end(err == nil, lease.CallToken) }()
+	// A registration on its way when ctx ends is waited for, up to
+	// withdrawTimeout more: its bytes may reach the engine whether or not
+	// this process waits for the answer, and a withdrawal sent before it
+	// is granted withdraws nothing (404), leaving a lease live for its
+	// TTL whose calls all fail against a closed port.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(withdrawTimeout, cancel) })
+	defer stop()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, p.opts.TTL/3) {
-		_, err := p.send(ctx, http.MethodPut, "", body, &lease)
+		if err := ctx.Err(); err != nil { // no new registration once stopped
+			return err
+		}
+		_, err := p.send(sctx, http.MethodPut, "", body, &lease)
 		if err == nil {
 			return nil
 		}
@@ -396,8 +410,12 @@ func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
 	}
 }
 
+// withdrawTimeout bounds a withdrawal, and the wait for a registration's
+// answer that comes before it.
+const withdrawTimeout = 5 * time.Second
+
 func (p *Provider) withdraw() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), withdrawTimeout)
 	defer cancel()
 	_, _ = p.send(ctx, http.MethodDelete, "", nil, nil)
 }
