@@ -16,17 +16,21 @@ import (
 )
 
 // parcelFlow: Go step Ship (outcome "lost", rolled back by Unship) then
-// Go step Seal, which fails the run when asked; each attempt has 200ms.
+// Go step Seal; Hurry's Go step Ship has 100ms an attempt.
 const parcelFlow = `{"version": 1, "flows": [{
   "name": "Parcel", "state": "S",
   "triggers": [{"kind": "rpc", "endpoint": "Parcel.Start"}],
   "retry": {"attempts": 2, "initial": "1ms", "max": "1ms"},
-  "timeout": "200ms",
+  "timeout": "1m",
   "steps": [
     {"name": "Ship", "action": {"kind": "go"}, "outcomes": ["lost"], "rollback": {"name": "Unship"},
      "on": [{"on": "lost", "target": "fail"}]},
     {"name": "Seal", "action": {"kind": "go"}, "irreversible": true}
-  ]}]}`
+  ]}, {
+  "name": "Hurry", "state": "S",
+  "retry": {"attempts": 2, "initial": "1ms", "max": "1ms"},
+  "timeout": "100ms",
+  "steps": [{"name": "Ship", "action": {"kind": "go"}, "irreversible": true}]}]}`
 
 // handCall is a call a hand-written provider received: its headers and its
 // body, as bytes.
@@ -68,6 +72,10 @@ func TestHandWrittenProvider(t *testing.T) {
 			State    struct{ Mode string }
 		}
 		_ = json.Unmarshal(body, &req)
+		if req.Handler == "Hurry.Ship" {
+			<-r.Context().Done() // no answer by the deadline: the engine gives up
+			return
+		}
 		if req.Rollback || req.Handler == "Seal" {
 			_, _ = io.WriteString(w, `{"outcome": "ok"}`)
 			return
@@ -100,7 +108,6 @@ func TestHandWrittenProvider(t *testing.T) {
 	answers["permanent"] = say(`{"error": {"message": "no such parcel", "class": "permanent"}}`)
 	answers["status"] = func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) }
 	answers["unavailable"] = func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }
-	answers["slow"] = func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() } // past the deadline
 
 	// Register, as the page says, with a replica ID.
 	do := func(method, path, body string) (int, []byte) {
@@ -118,6 +125,7 @@ func TestHandWrittenProvider(t *testing.T) {
 	status, out := do("PUT", "/providers/parcels?replica=r1", `{"ttl": "1m", "handlers": [
 		{"name": "Parcel.Ship", "outcomes": ["lost"], "url": "`+prov.URL+`/ship"},
 		{"name": "Seal", "url": "`+prov.URL+`/seal"},
+		{"name": "Hurry.Ship", "url": "`+prov.URL+`/hurry"},
 		{"name": "Unship", "rollback": true, "url": "`+prov.URL+`/unship"}]}`)
 	if status != http.StatusOK {
 		t.Fatalf("register: %d %s", status, out)
@@ -145,7 +153,11 @@ func TestHandWrittenProvider(t *testing.T) {
 
 	run := func(mode string) (RunStatus, []runtime.Event) {
 		t.Helper()
-		id, err := e.StartRun(context.Background(), "Parcel", json.RawMessage(`{"Mode": "`+mode+`"}`), "")
+		flow := "Parcel"
+		if mode == "slow" {
+			flow = "Hurry"
+		}
+		id, err := e.StartRun(context.Background(), flow, json.RawMessage(`{"Mode": "`+mode+`"}`), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +249,7 @@ func TestHandWrittenProvider(t *testing.T) {
 		{"status", 1, "HTTP 202"},
 		{"retryable", 2, "ledger busy"},
 		{"unavailable", 2, "HTTP 503"},
-		{"slow", 2, "runtime: timeout after 200ms"},
+		{"slow", 2, "runtime: timeout after 100ms"},
 		{"errstring", 1, "the answer is not a provider response"},
 		{"errempty", 2, `handler "Parcel.Ship": an error without a message`},
 	} {
