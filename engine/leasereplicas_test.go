@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/engine/provider/natsprovider"
 	"github.com/flowgen/flowgen/internal/natstest"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // handlersProvided reports whether every Go step and rollback of the Bill
@@ -262,5 +265,64 @@ func TestRegisterProviderReplica(t *testing.T) {
 	body := strings.Replace(billingReg(b.URL, "1m"), `{"ttl"`, `{"replica": "c", "ttl"`, 1)
 	if status, out := putProvider(t, srv, "billing", body); status != http.StatusBadRequest {
 		t.Errorf("a registration body with a replica: %d %s, want 400", status, out)
+	}
+}
+
+// A NATS provider whose every process died without withdrawing (kill -9:
+// the NATS server drops their subscriptions, their lease lives on until
+// its TTL) costs a run one attempt, the one that finds no subscriber: the
+// next attempts wait for a provider, as for an HTTP replica found gone
+// (TestProviderDeadOnlyReplicaCostsOneAttempt), rather than each fail at
+// once until the run fails and is compensated. Its renewal, once it
+// serves again, wakes them.
+func TestProviderNATSDeadCostsOneAttempt(t *testing.T) {
+	url := natstest.URL(t)
+	_, e, srv := remoteFixture(t, ProviderOptions{NATS: natsprovider.NewTransport(natstest.Connect(t, url))})
+	reg := provider.Registration{Replica: "a", TTL: "1m", Handlers: []provider.Handler{
+		{Name: "Reserve", Subject: "flowgen_provider.billing.step.Reserve"},
+		{Name: "Check", Outcomes: []string{"declined"}, Subject: "flowgen_provider.billing.step.Check"}}}
+	if _, err := e.RegisterProvider("billing", reg); err != nil {
+		t.Fatal(err)
+	}
+	serve := func() *nats.Conn {
+		nc := natstest.Connect(t, url)
+		for _, h := range reg.Handlers {
+			if _, err := nc.QueueSubscribe(h.Subject, "billing", func(m *nats.Msg) { _ = m.Respond([]byte(`{}`)) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return nc
+	}
+	serve().Close() // the process dies: no withdrawal
+	probe := natstest.Connect(t, url)
+	waitFor(t, "the NATS server to drop the dead subscriptions", func() bool {
+		_, err := probe.Request(reg.Handlers[0].Subject, nil, 5*time.Second)
+		return errors.Is(err, nats.ErrNoResponders)
+	})
+	id, err := e.StartRun(t.Context(), "Bill", []byte(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st RunStatus
+	waitFor(t, "the run to wait for a provider after a failed attempt, or to end", func() bool {
+		st, _ = e.Status(id)
+		return st.State.Terminal() || len(failedAttempts(t, e, id)) > 0 && reserveWaits(e) > 0
+	})
+	if st.State.Terminal() {
+		t.Fatalf("the run ended %s (%q): its attempts were spent on the dead provider; failed attempts %q", st.State, st.Err, failedAttempts(t, e, id))
+	}
+	serve()
+	if status, _, out := send(t, srv, "POST", "/providers/billing/renew?replica=a", "", "application/json", ""); status != http.StatusOK {
+		t.Fatalf("renew: %d %s", status, out)
+	}
+	waitFor(t, "the run to end", func() bool {
+		st, _ = e.Status(id)
+		return st.State.Terminal()
+	})
+	if failed := failedAttempts(t, e, id); st.State != runtime.StateDone || len(failed) != 1 || !strings.Contains(failed[0], "no provider subscribed") {
+		t.Errorf("run %s, failed attempts %q; want done after one failed attempt, with no subscriber", st.State, failed)
 	}
 }

@@ -102,7 +102,9 @@ const ProviderRollbackTopic = "flowgen/provider-rollback"
 // ProviderTransport carries a provider call on a transport other than
 // HTTP: it sends the request to subject and returns the reply. An error
 // marked by provider.Permanent (a request the transport can never carry)
-// fails the step's attempt for good; any other is retried.
+// fails the step's attempt for good; any other is retried. One marked by
+// provider.Unreachable (no one serves subject) also makes the engine pass
+// over the replicas that registered the handler there until they renew.
 type ProviderTransport interface {
 	CallProvider(ctx context.Context, subject string, req []byte) ([]byte, error)
 }
@@ -307,7 +309,7 @@ func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (ta
 }
 
 // passOver marks the replicas behind t unreachable: a call to t found no
-// server there. The pick passes them over until they renew or register
+// server there (HTTP), or no subscriber (NATS). The pick passes them over until they renew or register
 // again, or expire.
 func (rm *remote) passOver(t target) {
 	rm.mu.Lock()
@@ -315,7 +317,7 @@ func (rm *remote) passOver(t target) {
 		r.unreachable = true
 	}
 	rm.mu.Unlock()
-	rm.e.log.Warn("provider replica unreachable: passed over, for another replica of the handler or for its renewal", "provider", t.provider, "handler", t.h.Name, "url", t.h.URL)
+	rm.e.log.Warn("provider replica unreachable: passed over, for another replica of the handler or for its renewal", "provider", t.provider, "handler", t.h.Name, "url", t.h.URL, "subject", t.h.Subject)
 }
 
 // sameOutcomes compares two sets of named outcomes ("ok" and "" are not

@@ -122,6 +122,9 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		}
 	} else {
 		out, err = rm.opts.NATS.CallProvider(ctx, t.h.Subject, body)
+		if provider.IsUnreachable(err) {
+			rm.passOver(t)
+		}
 	}
 	if provider.IsPermanent(err) {
 		return "", runtime.Permanent(fmt.Errorf("%s: %w", where, err))

@@ -81,6 +81,31 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &pe)
 }
 
+// unreachable marks an error of a call that found no provider there.
+type unreachable struct{ err error }
+
+func (u unreachable) Error() string { return u.err.Error() }
+func (u unreachable) Unwrap() error { return u.err }
+
+// Unreachable marks err as that of a call that reached no provider:
+// nothing serves where it was sent (a NATS subject with no subscriber:
+// every process of the provider died). A ProviderTransport marks such
+// errors: the attempt is retried, and the engine calls the providers that
+// registered that handler there no more until they renew or register
+// again (docs/engine.md#replicas).
+func Unreachable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return unreachable{err}
+}
+
+// IsUnreachable reports whether err is marked by Unreachable.
+func IsUnreachable(err error) bool {
+	var u unreachable
+	return errors.As(err, &u)
+}
+
 // Options configure a Provider.
 type Options struct {
 	// Name is the provider's name at the engine (its lease). Replicas that

@@ -161,7 +161,9 @@ func (t *Transport) CallProvider(ctx context.Context, subject string, req []byte
 	tracectx.Inject(ctx, http.Header(msg.Header)) // the step attempt's span, for the provider's work
 	rsp, err := t.nc.RequestMsgWithContext(ctx, msg)
 	if errors.Is(err, nats.ErrNoResponders) {
-		return nil, fmt.Errorf("no provider subscribed to %s", subject)
+		// Every process of the provider is gone (its lease may live on):
+		// the engine calls it no more until it renews.
+		return nil, provider.Unreachable(fmt.Errorf("no provider subscribed to %s", subject))
 	}
 	if errors.Is(err, nats.ErrMaxPayload) {
 		// The state does not fit the server's max_payload: sending it again

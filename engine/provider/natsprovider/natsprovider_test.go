@@ -152,8 +152,9 @@ func TestServeAndTransport(t *testing.T) {
 	// not a wait until its deadline).
 	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer ccancel()
-	if _, err := tr.CallProvider(cctx, subjects["Billing.Reconcile"], body); err == nil || !strings.Contains(err.Error(), "no provider subscribed to") {
-		t.Errorf("call after stop: %v, want no provider subscribed", err)
+	if _, err := tr.CallProvider(cctx, subjects["Billing.Reconcile"], body); err == nil || !strings.Contains(err.Error(), "no provider subscribed to") ||
+		!provider.IsUnreachable(err) || provider.IsPermanent(err) {
+		t.Errorf("call after stop: %v, want no provider subscribed, marked unreachable, not permanent", err)
 	}
 	if cctx.Err() != nil {
 		t.Error("the call waited for its deadline")
