@@ -309,8 +309,8 @@ func (rm *remote) pickLocked(k handlerKey, outcomes []string, now time.Time) (ta
 }
 
 // passOver marks the replicas behind t unreachable: a call to t found no
-// server there (HTTP), or no subscriber (NATS). The pick passes them over until they renew or register
-// again, or expire.
+// server there (HTTP), or no subscriber (NATS). The pick passes them over
+// until they renew or register again, or expire.
 func (rm *remote) passOver(t target) {
 	rm.mu.Lock()
 	for _, r := range t.replicas {
