@@ -163,7 +163,10 @@ type HandlerInfo struct {
 	// Providers are the live providers that serve it (their registered
 	// name, "Flow.Name" or "Name", and where).
 	Providers []HandlerProvider `json:"providers"`
-	// Provided: someone serves it now.
+	// Provided: someone serves it now, as a run waiting for a provider
+	// sees it: an in-process handler, or a live provider with the flow's
+	// outcomes that a call may go to (not one whose every replica a call
+	// found gone: docs/engine.md#replicas).
 	Provided bool `json:"provided"`
 }
 
@@ -199,11 +202,7 @@ func (e *Engine) FlowHandlers(name string) ([]HandlerInfo, error) {
 		}
 		if e.remote != nil {
 			hi.Providers = e.remote.providersOf(k, hi.Outcomes)
-		}
-		for _, p := range hi.Providers {
-			if p.Mismatch == nil {
-				hi.Provided = true
-			}
+			hi.Provided = e.remote.served(k, hi.Outcomes)
 		}
 		hi.Provided = hi.Provided || hi.InProcess
 		out = append(out, hi)

@@ -56,6 +56,15 @@ func (rm *remote) wakeServed() {
 	rm.deliver(woken, "")
 }
 
+// served reports whether k is served now (liveLocked): the handlers
+// view's provided.
+func (rm *remote) served(k handlerKey, outcomes []string) bool {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	_, ok := rm.liveLocked(k, outcomes, rm.e.clock.Now())
+	return ok
+}
+
 // liveLocked reports who serves k now: an in-process handler, or a live
 // provider that a call may go to (callableLocked: the pick's own test, so
 // that a wait never ends for a call that would find no provider and wait

@@ -252,6 +252,24 @@ func TestProviderDeadOnlyReplicaCostsOneAttempt(t *testing.T) {
 	if st.State.Terminal() {
 		t.Fatalf("the run ended %s (%q): its attempts were spent on the dead replica; failed attempts %q", st.State, st.Err, failedAttempts(t, e, id))
 	}
+	// The handlers view says what the run sees: no one serves Reserve now,
+	// though the lease that names it is live.
+	reserve := func() HandlerInfo {
+		hs, err := e.FlowHandlers("Bill")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hs {
+			if h.Name == "Reserve" {
+				return h
+			}
+		}
+		t.Fatal("no handler Reserve")
+		return HandlerInfo{}
+	}
+	if h := reserve(); h.Provided || len(h.Providers) != 1 {
+		t.Errorf("while the run waits, the handlers view says %+v; want Reserve not provided, its provider listed", h)
+	}
 	a.start()
 	if status, _, out := send(t, srv, "POST", "/providers/billing/renew?replica=a", "", "application/json", ""); status != http.StatusOK {
 		t.Fatalf("a renews: %d %s", status, out)
@@ -262,6 +280,9 @@ func TestProviderDeadOnlyReplicaCostsOneAttempt(t *testing.T) {
 	})
 	if failed := failedAttempts(t, e, id); st.State != runtime.StateDone || len(failed) != 1 || !strings.Contains(failed[0], "connection") {
 		t.Errorf("run %s, failed attempts %q; want done after one failed attempt, a connection failure", st.State, failed)
+	}
+	if h := reserve(); !h.Provided {
+		t.Errorf("after the replica renewed, the handlers view says %+v; want Reserve provided", h)
 	}
 }
 
