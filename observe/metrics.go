@@ -1,10 +1,15 @@
 package observe
 
 import (
+	"context"
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // instruments are flowgen's metrics; docs/observability.md lists each
@@ -70,57 +75,127 @@ func (m *instruments) init(meter metric.Meter) error {
 
 // Attribute keys of metrics and spans.
 const (
-	keyFlow     = attribute.Key("flow")
-	keyStep     = attribute.Key("step")
-	keyOutcome  = attribute.Key("outcome")
-	keyState    = attribute.Key("state")
-	keyTopic    = attribute.Key("topic")
-	keyEvent    = attribute.Key("event")
-	keyRunID    = attribute.Key("flowgen.run_id")
-	keyAttempt  = attribute.Key("flowgen.attempt")
-	keyKey      = attribute.Key("flowgen.idempotency_key")
-	keyResumed  = attribute.Key("flowgen.resumed")
-	keyRollback = attribute.Key("flowgen.rollback")
-	keyFinal    = attribute.Key("flowgen.final")
+	keyFlow      = attribute.Key("flow")
+	keyStep      = attribute.Key("step")
+	keyOutcome   = attribute.Key("outcome")
+	keyState     = attribute.Key("state")
+	keyTopic     = attribute.Key("topic")
+	keyEvent     = attribute.Key("event")
+	keyRunID     = attribute.Key("flowgen.run_id")
+	keyAttempt   = attribute.Key("flowgen.attempt")
+	keyKey       = attribute.Key("flowgen.idempotency_key")
+	keyResumed   = attribute.Key("flowgen.resumed")
+	keyRollback  = attribute.Key("flowgen.rollback")
+	keyFinal     = attribute.Key("flowgen.final")
+	keySuspended = attribute.Key("flowgen.suspended")
 
 	keyChildFlow  = attribute.Key("flowgen.child_flow")
 	keyChildRunID = attribute.Key("flowgen.child_run_id")
 )
 
-// attrCache keeps the attribute sets of metric series, so that recording a
-// step's duration does not build and sort a set each time.
-type attrCache struct{ m sync.Map } // [6]string (keys and values) -> metric.MeasurementOption
+// series is a metric series: its attributes as the options of an Add or a
+// Record, kept in slices so that recording a measurement does not allocate
+// the list of its options (a variadic argument of a call through an
+// interface escapes).
+type series struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
 
-// get returns the option of the series with the attributes k1=v1, k2=v2,
-// k3=v3 (a key "" is left out).
-func (c *attrCache) get(k1 attribute.Key, v1 string, k2 attribute.Key, v2 string, k3 attribute.Key, v3 string) metric.MeasurementOption {
-	key := [6]string{string(k1), v1, string(k2), v2, string(k3), v3}
-	if o, ok := c.m.Load(key); ok {
-		return o.(metric.MeasurementOption)
-	}
-	kvs := make([]attribute.KeyValue, 0, 3)
-	for _, kv := range []attribute.KeyValue{k1.String(v1), k2.String(v2), k3.String(v3)} {
-		if kv.Key != "" {
-			kvs = append(kvs, kv)
-		}
-	}
-	o, _ := c.m.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(kvs...)))
-	return o.(metric.MeasurementOption)
+// seriesOf is the series with the attributes kvs.
+func seriesOf(kvs ...attribute.KeyValue) series {
+	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	return series{add: []metric.AddOption{o}, record: []metric.RecordOption{o}}
 }
 
 func topicEvent(topic, event string) attribute.Set {
 	return attribute.NewSet(keyTopic.String(topic), keyEvent.String(event))
 }
 
-// spanNames keeps the span names built from a prefix and a flow or step
-// name ("step Charge"), so that starting a span allocates no name.
-type spanNames struct{ m sync.Map } // [2]string -> string
+// flowInfo is what the runs of one flow reuse: their span names and metric
+// series, built at the flow's first run in this process (and a step's at
+// its first attempt), so that observing a run builds no attribute set and
+// allocates neither a name nor a key to look them up by.
+type flowInfo struct {
+	name     string
+	runName  string                      // of the run span: "run Signup"
+	series   series                      // flow=
+	finished map[runtime.RunState]series // flow=, state= (terminal states)
+	steps    cowMap[string, *stepInfo]
+}
 
-func (c *spanNames) get(prefix, name string) string {
-	k := [2]string{prefix, name}
-	if v, ok := c.m.Load(k); ok {
-		return v.(string)
+// stepInfo is what the attempts of one step of a flow reuse.
+type stepInfo struct {
+	flow, step string
+	spanName   [2]string // of the attempt's span: "step Charge", and of its rollback's: "rollback Charge"
+	retries    series    // flow=, step=
+	outcomes   cowMap[runtime.Outcome, series]
+}
+
+// flow returns the flowInfo of flow. The first run of a flow in this process
+// gives it a series of flowgen_runs_finished_total at 0 for each terminal
+// state: a counter that first appears already counting hides its first
+// increase from increase() and rate() (they need two samples), and a state
+// such as compensation_failed, rare, would have its first run missed by an
+// alert.
+func (t *Telemetry) flow(flow string) *flowInfo {
+	return t.flows.get(flow, func(flow string) *flowInfo {
+		f := &flowInfo{name: flow, runName: "run " + flow, series: seriesOf(keyFlow.String(flow)),
+			finished: make(map[runtime.RunState]series)}
+		for _, s := range runtime.RunStates {
+			if s.Terminal() {
+				f.finished[s] = seriesOf(keyFlow.String(flow), keyState.String(string(s)))
+				t.m.runsFinished.Add(context.Background(), 0, f.finished[s].add...)
+			}
+		}
+		return f
+	})
+}
+
+// step returns the stepInfo of the flow's step.
+func (f *flowInfo) step(step string) *stepInfo {
+	return f.steps.get(step, func(step string) *stepInfo {
+		return &stepInfo{flow: f.name, step: step, spanName: [2]string{"step " + step, "rollback " + step},
+			retries: seriesOf(keyFlow.String(f.name), keyStep.String(step))}
+	})
+}
+
+// outcome returns the series flow=, step=, outcome= of the step's attempts
+// (or its rollback's) that ended out.
+func (s *stepInfo) outcome(out runtime.Outcome) series {
+	return s.outcomes.get(out, func(out runtime.Outcome) series {
+		return seriesOf(keyFlow.String(s.flow), keyStep.String(s.step), keyOutcome.String(string(out)))
+	})
+}
+
+// cowMap is a map for few keys, each added once and read many times from
+// many goroutines: a read takes no lock and allocates nothing (a sync.Map
+// boxes its key), an addition copies the map.
+type cowMap[K comparable, V any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]V]
+}
+
+// get returns the value of k, made by mk at the first get of k.
+func (c *cowMap[K, V]) get(k K, mk func(K) V) V {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
 	}
-	v, _ := c.m.LoadOrStore(k, prefix+name)
-	return v.(string)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[K]V
+	if m := c.m.Load(); m != nil {
+		old = *m
+	}
+	if v, ok := old[k]; ok {
+		return v
+	}
+	v := mk(k)
+	m := make(map[K]V, len(old)+1)
+	maps.Copy(m, old)
+	m[k] = v
+	c.m.Store(&m)
+	return v
 }

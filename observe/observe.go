@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,9 +42,7 @@ type Telemetry struct {
 	provider *sdkmetric.MeterProvider
 	metrics  http.Handler
 	m        instruments
-	series   attrCache
-	names    spanNames
-	flows    sync.Map // flow name -> struct{}: the flows whose runs_finished series exist
+	flows    cowMap[string, *flowInfo]
 }
 
 // New returns a Telemetry whose metrics are exported for Prometheus by
@@ -144,8 +141,7 @@ func (t *Telemetry) Refused(topic, event string) {
 // ObserveRun implements runtime.Observer: the run's metrics, and with a
 // TracerProvider its span.
 func (t *Telemetry) ObserveRun(ctx context.Context, info runtime.RunInfo) (context.Context, runtime.RunObserver) {
-	t.seeFlow(info.Flow)
-	ro := &runObserver{t: t, flow: info.Flow, flowAttr: t.series.get(keyFlow, info.Flow, "", "", "", "")}
+	ro := &runObserver{t: t, f: t.flow(info.Flow)}
 	if t.tracer != nil {
 		ctx = ro.startSpan(ctx, info)
 	}
@@ -157,28 +153,3 @@ func (t *Telemetry) ObserveRun(ctx context.Context, info runtime.RunInfo) (conte
 }
 
 var errNotDone = errors.New("run did not end done")
-
-// seeFlow gives a flow, at its first run in this process, a series of
-// flowgen_runs_finished_total at 0 for each terminal state. A counter
-// that first appears already counting hides its first increase from
-// increase() and rate() (they need two samples), and a state such as
-// compensation_failed, rare, would have its first run missed by an alert.
-func (t *Telemetry) seeFlow(flow string) {
-	if _, ok := t.flows.Load(flow); ok {
-		return
-	}
-	if _, ok := t.flows.LoadOrStore(flow, struct{}{}); ok {
-		return
-	}
-	for _, s := range runtime.RunStates {
-		if s.Terminal() {
-			t.m.runsFinished.Add(context.Background(), 0, t.finished(flow, s))
-		}
-	}
-}
-
-// finished is the series of flowgen_runs_finished_total of flow's runs
-// ending in state.
-func (t *Telemetry) finished(flow string, state runtime.RunState) metric.MeasurementOption {
-	return t.series.get(keyFlow, flow, keyState, string(state), "", "")
-}

@@ -8,7 +8,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowgen/flowgen/observe/tracectx"
@@ -19,8 +18,7 @@ import (
 // goroutine that drives the run, one call at a time.
 type runObserver struct {
 	t        *Telemetry
-	flow     string
-	flowAttr metric.MeasurementOption
+	f        *flowInfo
 	span     trace.Span      // nil without tracing
 	ctx      context.Context // the run's context, with its span
 	wait     trace.Span      // the wait in progress, with tracing
@@ -49,7 +47,7 @@ func (ro *runObserver) startSpan(ctx context.Context, info runtime.RunInfo) cont
 		}
 	}
 	ro.runID, ro.resumed = info.RunID, info.Resumed
-	ctx, ro.span = ro.t.tracer.Start(ctx, ro.t.names.get("run ", info.Flow), opts...)
+	ctx, ro.span = ro.t.tracer.Start(ctx, ro.f.runName, opts...)
 	ro.ctx = ctx
 	return ctx
 }
@@ -63,15 +61,17 @@ func (ro *runObserver) Trace() string {
 
 func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Context, func(runtime.Outcome, error)) {
 	start := time.Now()
+	si := ro.f.step(a.Step)
 	var span trace.Span
 	if ro.t.tracer != nil {
-		prefix := "step "
+		name := si.spanName[0]
 		if a.Rollback {
-			prefix = "rollback "
+			name = si.spanName[1]
 		}
-		// The span's times are the metric's: one clock reading at each
-		// end, not two (a reading costs about 55 ns on a VM's kvm-clock).
-		ctx, span = ro.t.tracer.Start(ctx, ro.t.names.get(prefix, a.Step), trace.WithTimestamp(start))
+		// The span starts at the metric's start: one clock reading, not
+		// two (a reading costs about 55 ns on a VM's kvm-clock). Its end
+		// is the SDK's own reading, which End takes whatever it is given.
+		ctx, span = ro.t.tracer.Start(ctx, name, trace.WithTimestamp(start))
 	}
 	return ctx, func(out runtime.Outcome, err error) {
 		end := time.Now()
@@ -93,17 +93,16 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 		case back:
 			out = outcomeGateClosed
 		}
-		attrs := ro.t.series.get(keyFlow, ro.flow, keyStep, a.Step, keyOutcome, out)
 		switch {
 		case back:
 		case a.Rollback:
-			ro.t.m.rollbacks.Add(context.Background(), 1, attrs)
+			ro.t.m.rollbacks.Add(context.Background(), 1, si.outcome(out).add...)
 		default:
-			ro.t.m.stepDuration.Record(context.Background(), end.Sub(start).Seconds(), attrs)
+			ro.t.m.stepDuration.Record(context.Background(), end.Sub(start).Seconds(), si.outcome(out).record...)
 		}
 		if span != nil {
 			kv := attrBufs.Get().(*[6]attribute.KeyValue)
-			*kv = [6]attribute.KeyValue{keyFlow.String(ro.flow), keyStep.String(a.Step), keyAttempt.Int(a.Attempt),
+			*kv = [6]attribute.KeyValue{keyFlow.String(ro.f.name), keyStep.String(a.Step), keyAttempt.Int(a.Attempt),
 				keyKey.String(a.Key().String()), keyOutcome.String(out), keyRollback.Bool(true)}
 			n := 5
 			if a.Rollback {
@@ -118,7 +117,7 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 				span.RecordError(err)
 				span.SetStatus(codes.Error, err.Error())
 			}
-			span.End(trace.WithTimestamp(end))
+			span.End()
 		}
 	}
 }
@@ -134,18 +133,20 @@ const outcomeAborted runtime.Outcome = "aborted"
 // back to its gate (runtime.ErrBackAtGate).
 const outcomeGateClosed runtime.Outcome = "gate_closed"
 
-// attrBufs holds the attribute lists of step spans between uses: a span
-// copies what SetAttributes gives it.
+// attrBufs holds the attribute lists of step and run spans between uses:
+// a span copies what SetAttributes gives it, and a list built in the call
+// (SetAttributes(a, b, c)) would be allocated each time, the call being
+// through an interface.
 var attrBufs = sync.Pool{New: func() any { return new([6]attribute.KeyValue) }}
 
 func (ro *runObserver) Recorded(e *runtime.Event) {
 	ctx := context.Background()
 	m := &ro.t.m
 	if e.Seq == 1 {
-		m.runsStarted.Add(ctx, 1, ro.flowAttr)
+		m.runsStarted.Add(ctx, 1, ro.f.series.add...)
 	}
 	if e.Outcome == runtime.OutcomeRetry {
-		m.retries.Add(ctx, 1, ro.t.series.get(keyFlow, ro.flow, keyStep, e.Step, "", ""))
+		m.retries.Add(ctx, 1, ro.f.step(e.Step).retries.add...)
 	}
 	if ro.waiting && e.Branch == "" { // the run's next event ends its wait (runtime.Event.Parks)
 		ro.leaveWait(ro.waitOutcome(e), e.Error, e.Link)
@@ -159,7 +160,7 @@ func (ro *runObserver) Recorded(e *runtime.Event) {
 		return
 	}
 	if _, phase, _ := runtime.ParseMachineState(e.To); runtime.RunState(phase).Terminal() {
-		m.runsFinished.Add(ctx, 1, ro.t.finished(ro.flow, runtime.RunState(phase)))
+		m.runsFinished.Add(ctx, 1, ro.f.finished[runtime.RunState(phase)].add...)
 	}
 }
 
@@ -195,11 +196,11 @@ func (ro *runObserver) waitOutcome(e *runtime.Event) string {
 // attribute.
 func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wait, since time.Time) {
 	ro.waiting, ro.deadline = true, w.Deadline
-	ro.t.m.runsWaiting.Add(context.Background(), 1, ro.flowAttr)
+	ro.t.m.runsWaiting.Add(context.Background(), 1, ro.f.series.add...)
 	if ro.span == nil {
 		return
 	}
-	attrs := []attribute.KeyValue{keyFlow.String(ro.flow), keyStep.String(step)}
+	attrs := []attribute.KeyValue{keyFlow.String(ro.f.name), keyStep.String(step)}
 	if w.Topic != "" {
 		attrs = append(attrs, keyTopic.String(w.Topic), keyEvent.String(w.Event))
 	}
@@ -220,7 +221,7 @@ func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wa
 // which the wait's span links to: the sender's trace is another one.
 func (ro *runObserver) leaveWait(outcome, errText, link string) {
 	ro.waiting = false
-	ro.t.m.runsWaiting.Add(context.Background(), -1, ro.flowAttr)
+	ro.t.m.runsWaiting.Add(context.Background(), -1, ro.f.series.add...)
 	if ro.wait == nil {
 		return
 	}
@@ -248,8 +249,11 @@ func (ro *runObserver) Ended(final runtime.RunState, err error) {
 	if ro.span == nil {
 		return
 	}
-	ro.span.SetAttributes(keyFlow.String(ro.flow), keyRunID.String(ro.runID), keyResumed.Bool(ro.resumed),
-		keyFinal.String(string(final)), attribute.Bool("flowgen.suspended", suspended))
+	kv := attrBufs.Get().(*[6]attribute.KeyValue)
+	*kv = [6]attribute.KeyValue{keyFlow.String(ro.f.name), keyRunID.String(ro.runID), keyResumed.Bool(ro.resumed),
+		keyFinal.String(string(final)), keySuspended.Bool(suspended)}
+	ro.span.SetAttributes(kv[:5]...) // copied by the span
+	attrBufs.Put(kv)
 	if final != runtime.StateDone && !suspended {
 		if err == nil {
 			err = errNotDone
