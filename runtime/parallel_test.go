@@ -784,3 +784,78 @@ func TestParallelBranchCancelledInBackoffKeepsItsAttempt(t *testing.T) {
 		t.Fatalf("branch X %+v, want cancelled after attempt 1:\n%s", b, strings.Join(transitions(h), "\n"))
 	}
 }
+
+// A run resumed inside a parallel block after one of its branches failed
+// ends the block as the run would have without the crash: with the
+// failing branch's outcome (timeout here, which the block routes to Late
+// rather than to fail), and its error, the one the history recorded for
+// the branch. It ended "error" with "failed before the run was resumed",
+// so a crash changed where the run went; and it named the first failed
+// branch in the block's order, a branch the failure had cancelled when
+// that one's end was recorded before the crash.
+func TestParallelResumeAfterBranchFailedKeepsItsOutcome(t *testing.T) {
+	slow := fmt.Errorf("%w: the warehouse did not answer", runtime.ErrTimeout)
+	build := func(p *ptest) *runtime.Flow[pstate] {
+		// X runs until the block cancels it; Y times out. X comes first
+		// in the block, so a resume that takes the first failed branch
+		// in the block's order names X, which did not fail by itself.
+		p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			<-ctx.Done()
+			return "", ctx.Err()
+		}
+		p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			return "", runtime.Permanent(slow)
+		}
+		f := runtime.New[pstate]("par", runtime.WithSink(p.sink))
+		mustRegisterP(t, f,
+			runtime.NewParallel("Prepare", []*runtime.Step[pstate]{
+				p.step("X", func(s *pstate, v string) { s.X = v }, func(dst, src *pstate) { dst.X = src.X }),
+				p.step("Y", func(s *pstate, v string) { s.Y = v }, func(dst, src *pstate) { dst.Y = src.Y }),
+			}, runtime.WithNext[pstate](runtime.OutcomeTimeout, "Late")),
+			p.step("After", func(s *pstate, v string) { s.After = v }, nil),
+			p.step("Late", func(s *pstate, v string) { s.After = "late" }, nil),
+		)
+		return f
+	}
+	// leaving is the event that leaves the block.
+	leaving := func(h []runtime.Event) runtime.Event {
+		for _, e := range h {
+			if e.Branch == "" && e.From == runtime.ParallelState("Prepare") {
+				return e
+			}
+		}
+		t.Fatalf("the run never left the block:\n%s", strings.Join(transitions(h), "\n"))
+		return runtime.Event{}
+	}
+	p := newPtest()
+	if res, err := build(p).Execute(context.Background(), pstate{}, runtime.WithRunID("r")); err != nil || res.State.After != "late" {
+		t.Fatalf("the full run: %+v %v", res, err)
+	}
+	full := p.sink.History("r")
+	want := leaving(full)
+	if want.Outcome != runtime.OutcomeTimeout || want.Error != "branch Y: "+slow.Error() {
+		t.Fatalf("the full run left the block with %q %q", want.Outcome, want.Error)
+	}
+	// Each prefix that ends in the block once Y's failure is recorded: X
+	// still running, or X's cancellation recorded too.
+	yFailed := slices.IndexFunc(full, func(e runtime.Event) bool { return e.Branch == "Y" && e.Error != "" })
+	for i := yFailed + 1; i < len(full) && full[i-1].To != want.To; i++ {
+		q := newPtest()
+		for _, e := range full[:i] {
+			q.sink.Emit(context.Background(), e)
+		}
+		g := build(q)
+		run, err := g.Resume(context.Background(), full[:i])
+		if err != nil {
+			t.Fatalf("prefix %d: %v", i, err)
+		}
+		res, err := run.Wait(context.Background())
+		h := checkParallelHistory(t, g, "r")
+		if err != nil || res.State.After != "late" {
+			t.Errorf("prefix %d: ended %s %v, want done through Late:\n%s", i, res.Final, err, strings.Join(transitions(h), "\n"))
+		}
+		if got := leaving(h); got.Outcome != want.Outcome || got.Error != want.Error {
+			t.Errorf("prefix %d: left the block with %q %q, want %q %q", i, got.Outcome, got.Error, want.Outcome, want.Error)
+		}
+	}
+}
