@@ -48,7 +48,7 @@ func checkBlock[S any](st *Step[S]) error {
 		switch {
 		case len(b.Branches) > 0:
 			return fmt.Errorf("%w: branch %q of parallel block %q is a parallel block", ErrDefinition, b.ID, st.ID)
-		case b.Await != nil || b.Sleep != nil:
+		case b.Await != nil || b.Sleep != nil || b.Call != nil: // a call waits for its child run
 			return fmt.Errorf("%w: branch %q of parallel block %q waits: a branch cannot wait", ErrDefinition, b.ID, st.ID)
 		case len(b.Next) > 0:
 			return fmt.Errorf("%w: branch %q of parallel block %q routes outcomes: branches end where the block ends", ErrDefinition, b.ID, st.ID)

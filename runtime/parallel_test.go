@@ -498,6 +498,9 @@ func TestParallelDefinitionErrors(t *testing.T) {
 	}{
 		"branch routes": {[]*runtime.Step[pstate]{runtime.NewParallel("P", []*runtime.Step[pstate]{br("A", runtime.WithNext[pstate]("ok", "B")), br("B")})}, "branches end where the block ends"},
 		"branch waits":  {[]*runtime.Step[pstate]{runtime.NewParallel("P", []*runtime.Step[pstate]{runtime.NewSleep[pstate]("A", time.Second, nil)})}, "a branch cannot wait"},
+		// A call waits for its child run. Register took it, and the
+		// branch completed at once without starting the child.
+		"branch calls":  {[]*runtime.Step[pstate]{runtime.NewParallel("P", []*runtime.Step[pstate]{runtime.NewCall[pstate, pstate]("A", runtime.New[pstate]("child"), nil, nil)})}, "a branch cannot wait"},
 		"block acts":    {[]*runtime.Step[pstate]{{ID: "P", Exec: noop, Branches: []*runtime.Step[pstate]{br("A")}}}, "an action or rollback of its own"},
 		"duplicate":     {[]*runtime.Step[pstate]{br("A"), runtime.NewParallel("P", []*runtime.Step[pstate]{br("A")})}, `duplicate step "A"`},
 		"into a branch": {[]*runtime.Step[pstate]{br("S", runtime.WithNext[pstate]("ok", "A")), runtime.NewParallel("P", []*runtime.Step[pstate]{br("A")})}, `a branch of parallel block "P"`},
