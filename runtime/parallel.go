@@ -310,9 +310,10 @@ func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, attempt int
 // (ErrBranchCancelled wrapping it: Event.Cancelled), when it is one. An
 // attempt that returned the cause itself (context.Cause(ctx), the idiom
 // since Go 1.20) is marked already: wrapping it again would record the
-// message twice.
+// message twice. One whose error wraps the cause under a text of its own
+// (an rpc Caller's "request failed") is not: the record is the text.
 func cancelledBranch(ctx context.Context, err error) error {
-	if err != nil && !errors.Is(err, ErrBranchCancelled) && errors.Is(context.Cause(ctx), ErrBranchCancelled) {
+	if err != nil && !cancelledText(err.Error()) && errors.Is(context.Cause(ctx), ErrBranchCancelled) {
 		return fmt.Errorf("%w: %w", ErrBranchCancelled, err)
 	}
 	return err

@@ -862,3 +862,52 @@ func TestParallelResumeAfterBranchFailedKeepsItsOutcome(t *testing.T) {
 		}
 	}
 }
+
+// redacted is an error with a text of its own that wraps its cause, as
+// the engine's rpc Caller returns for a request that failed (the text
+// says the server's log has the cause; the chain keeps it).
+type redacted struct{ cause error }
+
+func (e redacted) Error() string { return "request failed" }
+func (e redacted) Unwrap() error { return e.cause }
+
+// A cancelled branch whose attempt returns an error wrapping the
+// cancellation, under a text of its own, is recorded as cancelled
+// (Event.Cancelled, Status.Branches): its error starts with
+// ErrBranchCancelled's. It was recorded as the attempt's error alone, so
+// the branch read as failed by itself, on flowgen serve an rpc branch
+// cut short by another's failure (found on a real serve, whose rpc
+// Caller's errors wrap their cause under "request failed").
+func TestParallelCancelledBranchWrappingCause(t *testing.T) {
+	p := newPtest()
+	var started sync.WaitGroup
+	started.Add(1)
+	p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Done()
+		<-ctx.Done()
+		return "", redacted{fmt.Errorf("Post %q: %w", "http://svc/x", context.Cause(ctx))}
+	}
+	p.exec["Z"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Wait()
+		return "", runtime.Permanent(errBoom)
+	}
+	f := p.flow(t)
+	if _, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r")); !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	h := checkParallelHistory(t, f, "r")
+	i := slices.IndexFunc(h, func(e runtime.Event) bool { return e.Branch == "X" && e.Outcome == runtime.OutcomeError })
+	if i < 0 {
+		t.Fatalf("no end of branch X:\n%s", strings.Join(transitions(h), "\n"))
+	}
+	if e := h[i]; !e.Cancelled() || e.Error != runtime.ErrBranchCancelled.Error()+": request failed" {
+		t.Errorf("cancelled branch X recorded error %q (cancelled %v), want %q wrapping the attempt's", e.Error, e.Cancelled(), runtime.ErrBranchCancelled)
+	}
+	st, err := f.Status("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := slices.IndexFunc(st.Branches, func(b runtime.Branch) bool { return b.Step == "X" }); j < 0 || !st.Branches[j].Cancelled {
+		t.Errorf("Status.Branches %+v: X is not cancelled", st.Branches)
+	}
+}
