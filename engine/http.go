@@ -268,7 +268,11 @@ func (e *Engine) httpStartFlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !fe.hasRPC() {
-		writeError(w, http.StatusConflict, fmt.Errorf("%w: flow %q has no rpc trigger; it starts on its events or schedule", ErrNoTrigger, fe.name), nil)
+		how := "has no rpc trigger; it starts on its events or schedule"
+		if len(fe.triggers) == 0 {
+			how = "has no triggers: it runs as the child run of a flow that calls it, or from Go (Engine.StartRun)"
+		}
+		writeError(w, http.StatusConflict, fmt.Errorf("%w: flow %q %s", ErrNoTrigger, fe.name, how), nil)
 		return
 	}
 	e.httpStart(w, r, fe)

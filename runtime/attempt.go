@@ -45,7 +45,15 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 		var cut time.Time // the deadline, when it bounds this attempt before its timeout does
 		if d.Deadline > 0 {
 			end := v.entered.Add(d.Deadline)
-			left := end.Sub(r.clock.Now())
+			now := r.clock.Now()
+			if v.msgs == nil && d.onlyWaits() && !r.progress.woke.IsZero() {
+				// A sleep that has nothing to do once it woke ended at
+				// its wake-up time, whenever the run saw it (after a
+				// process that was down over its deadline too): the
+				// deadline bounds the sleep, so it judges that time.
+				now = r.progress.woke
+			}
+			left := end.Sub(now)
 			if left <= 0 { // only after Resume or a wait: attempts never outlive the deadline
 				*v.attempt--
 				return "", DeadlinePassed(d.Deadline), nil
@@ -111,6 +119,10 @@ func (r *Run[S]) retried(v *visitRun[S], err error) error {
 	return nil
 }
 
+// onlyWaits reports whether d does nothing once its wait ended: no Exec,
+// no publications (a sleep, an await that keeps no payload).
+func (d *stepDef[S]) onlyWaits() bool { return d.Exec == nil && len(d.Publish) == 0 }
+
 func okOutcome(out Outcome) Outcome {
 	if out == "" {
 		return OutcomeOK
@@ -151,7 +163,7 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 	if v.msgs == nil {
 		r.clean = false // a branch's changes reach the run's state when it completes
 	}
-	if d.Exec == nil && len(d.Publish) == 0 { // a step that only waits
+	if d.onlyWaits() {
 		return OutcomeOK, nil
 	}
 	parent, end := r.observeAttempt(v)

@@ -563,6 +563,80 @@ func TestSleepUntilPastAndZero(t *testing.T) {
 	}
 }
 
+// A sleep whose wake-up time comes before its step's deadline ends ok,
+// even when the run sees it only after the deadline too: a process that
+// was down over both, and resumes the run, or a clock that jumps. The
+// deadline bounds the step (docs/language.md: "if it passes before the
+// wake-up time, the step ends with the outcome timeout"), and the
+// recorded times say it did not; when they are one instant, the deadline
+// wins, as flowgen check's sleep-deadline warning says. Before, the run
+// woke, then failed the step it had nothing left to do in, "step deadline
+// passed", and took its on timeout line.
+func TestSleepWokenLateBeforeItsDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		until time.Duration // from when the step is entered; its deadline is 5h
+		want  string        // the step the run goes on to
+	}{
+		{"wake-up before the deadline", 4 * time.Hour, "Notify"},
+		{"wake-up at the deadline", 5 * time.Hour, "GaveUp"},
+		{"wake-up after the deadline", 6 * time.Hour, "GaveUp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			steps := func() []*runtime.Step[order] {
+				notify := route("Notify")
+				notify.Next = map[runtime.Outcome]string{runtime.OutcomeOK: runtime.Done}
+				return []*runtime.Step[order]{
+					runtime.NewSleepUntil("FollowUp", func(*order) time.Time { return epoch.Add(tc.until) }, nil,
+						runtime.WithDeadline[order](5*time.Hour),
+						runtime.WithNext[order](runtime.OutcomeTimeout, "GaveUp")),
+					notify,
+					route("GaveUp"),
+				}
+			}
+			// The clock jumps past both times while the run waits.
+			sink := runtime.NewMemorySink()
+			f, clock := orderFlow(t, newProbeSub(), sink, steps()...)
+			run, err := f.Start(context.Background(), order{}, runtime.WithRunID("late"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock.BlockUntil(1)
+			clock.Advance(7 * time.Hour)
+			res, err := run.Wait(context.Background())
+			if err != nil || res.State.Route != tc.want {
+				t.Errorf("clock jump: went to %q (%v), want %s:\n%s", res.State.Route, err, tc.want, strings.Join(transitions(sink.History("late")), "\n"))
+			}
+
+			// The process is down over both times; the next one resumes
+			// the run from its history, which ends in the wait.
+			sink2 := runtime.NewMemorySink()
+			f2, _ := orderFlow(t, newProbeSub(), sink2, steps()...)
+			if _, err := f2.Start(context.Background(), order{}, runtime.WithRunID("down")); err != nil {
+				t.Fatal(err)
+			}
+			sink3 := runtime.NewMemorySink()
+			for _, e := range sink2.History("down")[:1] {
+				if err := sink3.Emit(context.Background(), e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f3 := runtime.New[order]("Orders", runtime.WithClock(runtime.NewFakeClock(epoch.Add(7*time.Hour))), runtime.WithSink(sink3))
+			if err := f3.Register(steps()...); err != nil {
+				t.Fatal(err)
+			}
+			run, err = f3.Resume(context.Background(), sink3.History("down"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err = run.Wait(context.Background())
+			if err != nil || res.State.Route != tc.want {
+				t.Errorf("resumed after the downtime: went to %q (%v), want %s:\n%s", res.State.Route, err, tc.want, strings.Join(transitions(sink3.History("down")), "\n"))
+			}
+		})
+	}
+}
+
 // A step that only waits (no Exec: a sleep, an await that keeps no
 // payload) still publishes after it succeeds. Before, attempt1 returned ok
 // for a nil Exec before the publications ran, and they were dropped.

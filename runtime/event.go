@@ -327,8 +327,12 @@ func (e *Event) Interrupted() bool {
 // attempt in flight returned): the branch did not fail by itself, and
 // the block's failure is the other branch's.
 func (e *Event) Cancelled() bool {
-	return e.Branch != "" && e.Outcome == OutcomeError && strings.HasPrefix(e.Error, ErrBranchCancelled.Error())
+	return e.Branch != "" && e.Outcome == OutcomeError && cancelledText(e.Error)
 }
+
+// cancelledText reports whether an error's text marks a branch cancelled:
+// it starts with ErrBranchCancelled's, as cancelledBranch writes it.
+func cancelledText(s string) bool { return strings.HasPrefix(s, ErrBranchCancelled.Error()) }
 
 // Parks is what the run waits for once e is recorded, nil when it does
 // not wait: the Wait of an event that enters a waiting state ("X:waiting")

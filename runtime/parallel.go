@@ -48,7 +48,7 @@ func checkBlock[S any](st *Step[S]) error {
 		switch {
 		case len(b.Branches) > 0:
 			return fmt.Errorf("%w: branch %q of parallel block %q is a parallel block", ErrDefinition, b.ID, st.ID)
-		case b.Await != nil || b.Sleep != nil:
+		case b.Await != nil || b.Sleep != nil || b.Call != nil: // a call waits for its child run
 			return fmt.Errorf("%w: branch %q of parallel block %q waits: a branch cannot wait", ErrDefinition, b.ID, st.ID)
 		case len(b.Next) > 0:
 			return fmt.Errorf("%w: branch %q of parallel block %q routes outcomes: branches end where the block ends", ErrDefinition, b.ID, st.ID)
@@ -64,8 +64,17 @@ type lane struct {
 	started bool
 	running bool
 	failed  bool // ended without completing
+	end     laneEnd
 	attempt int
 	entered time.Time
+}
+
+// laneEnd is how a branch that failed ended, as its history recorded it.
+type laneEnd struct {
+	seq       uint64
+	outcome   Outcome
+	err       string
+	cancelled bool // Event.Cancelled: another branch's failure ended it
 }
 
 // branchMsg is what a branch's goroutine tells the run's goroutine, which
@@ -101,12 +110,7 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 			r.def.machines.Put(m)
 		}
 	}()
-	var failed *branchMsg[S] // the first branch that failed
-	for _, x := range b.branches {
-		if l := &p.lanes[x]; l.failed && failed == nil {
-			failed = &branchMsg[S]{branch: x, err: errors.New("failed before the run was resumed")}
-		}
-	}
+	failed := failedBefore[S](p, b) // the first branch that failed
 	var halt error
 	running := 0
 	for _, x := range b.branches {
@@ -199,6 +203,51 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 	return r.fire(OutcomeOK, 0, OutcomeOK, nil)
 }
 
+// failedBefore is the branch of block b whose failure its history
+// recorded first, the one the block fails with (nil when none failed: the
+// run was not resumed after one did), with the error and outcome the
+// history recorded for it, so that the block ends, and routes, as it
+// would have without the crash. A branch the failure cancelled did not
+// fail by itself (Event.Cancelled); the one that did comes before it in
+// the history, whatever their places in the block.
+func failedBefore[S any](p *progress, b *stepDef[S]) *branchMsg[S] {
+	var first *lane
+	x := -1
+	for _, i := range b.branches {
+		l := &p.lanes[i]
+		if !l.failed {
+			continue
+		}
+		switch {
+		case first == nil, first.end.cancelled && !l.end.cancelled:
+			first, x = l, i
+		case first.end.cancelled == l.end.cancelled && l.end.seq < first.end.seq:
+			first, x = l, i
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return &branchMsg[S]{branch: x, err: &recordedError{msg: first.end.err, timeout: first.end.outcome == OutcomeTimeout}}
+}
+
+// recordedError is an error read back from a history: the text an event
+// recorded and, when the event's outcome was timeout, ErrTimeout, from
+// which that outcome is decided again (failedOutcome).
+type recordedError struct {
+	msg     string
+	timeout bool
+}
+
+func (e *recordedError) Error() string { return e.msg }
+
+func (e *recordedError) Unwrap() error {
+	if e.timeout {
+		return ErrTimeout
+	}
+	return nil
+}
+
 // blockEntry returns the error that fails the run, as runStep's before an
 // attempt, when block b is entered (none of its branches started) with
 // the run's history at its bound (WithMaxHistory): branches never check
@@ -261,9 +310,10 @@ func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, attempt int
 // (ErrBranchCancelled wrapping it: Event.Cancelled), when it is one. An
 // attempt that returned the cause itself (context.Cause(ctx), the idiom
 // since Go 1.20) is marked already: wrapping it again would record the
-// message twice.
+// message twice. One whose error wraps the cause under a text of its own
+// (an rpc Caller's "request failed") is not: the record is the text.
 func cancelledBranch(ctx context.Context, err error) error {
-	if err != nil && !errors.Is(err, ErrBranchCancelled) && errors.Is(context.Cause(ctx), ErrBranchCancelled) {
+	if err != nil && !cancelledText(err.Error()) && errors.Is(context.Cause(ctx), ErrBranchCancelled) {
 		return fmt.Errorf("%w: %w", ErrBranchCancelled, err)
 	}
 	return err

@@ -498,6 +498,9 @@ func TestParallelDefinitionErrors(t *testing.T) {
 	}{
 		"branch routes": {[]*runtime.Step[pstate]{runtime.NewParallel("P", []*runtime.Step[pstate]{br("A", runtime.WithNext[pstate]("ok", "B")), br("B")})}, "branches end where the block ends"},
 		"branch waits":  {[]*runtime.Step[pstate]{runtime.NewParallel("P", []*runtime.Step[pstate]{runtime.NewSleep[pstate]("A", time.Second, nil)})}, "a branch cannot wait"},
+		// A call waits for its child run. Register took it, and the
+		// branch completed at once without starting the child.
+		"branch calls":  {[]*runtime.Step[pstate]{runtime.NewParallel("P", []*runtime.Step[pstate]{runtime.NewCall[pstate, pstate]("A", runtime.New[pstate]("child"), nil, nil)})}, "a branch cannot wait"},
 		"block acts":    {[]*runtime.Step[pstate]{{ID: "P", Exec: noop, Branches: []*runtime.Step[pstate]{br("A")}}}, "an action or rollback of its own"},
 		"duplicate":     {[]*runtime.Step[pstate]{br("A"), runtime.NewParallel("P", []*runtime.Step[pstate]{br("A")})}, `duplicate step "A"`},
 		"into a branch": {[]*runtime.Step[pstate]{br("S", runtime.WithNext[pstate]("ok", "A")), runtime.NewParallel("P", []*runtime.Step[pstate]{br("A")})}, `a branch of parallel block "P"`},
@@ -782,5 +785,129 @@ func TestParallelBranchCancelledInBackoffKeepsItsAttempt(t *testing.T) {
 	}
 	if b := st.Branches[i]; !b.Cancelled || b.Attempt != 1 {
 		t.Fatalf("branch X %+v, want cancelled after attempt 1:\n%s", b, strings.Join(transitions(h), "\n"))
+	}
+}
+
+// A run resumed inside a parallel block after one of its branches failed
+// ends the block as the run would have without the crash: with the
+// failing branch's outcome (timeout here, which the block routes to Late
+// rather than to fail), and its error, the one the history recorded for
+// the branch. It ended "error" with "failed before the run was resumed",
+// so a crash changed where the run went; and it named the first failed
+// branch in the block's order, a branch the failure had cancelled when
+// that one's end was recorded before the crash.
+func TestParallelResumeAfterBranchFailedKeepsItsOutcome(t *testing.T) {
+	slow := fmt.Errorf("%w: the warehouse did not answer", runtime.ErrTimeout)
+	build := func(p *ptest) *runtime.Flow[pstate] {
+		// X runs until the block cancels it; Y times out. X comes first
+		// in the block, so a resume that takes the first failed branch
+		// in the block's order names X, which did not fail by itself.
+		p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			<-ctx.Done()
+			return "", ctx.Err()
+		}
+		p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			return "", runtime.Permanent(slow)
+		}
+		f := runtime.New[pstate]("par", runtime.WithSink(p.sink))
+		mustRegisterP(t, f,
+			runtime.NewParallel("Prepare", []*runtime.Step[pstate]{
+				p.step("X", func(s *pstate, v string) { s.X = v }, func(dst, src *pstate) { dst.X = src.X }),
+				p.step("Y", func(s *pstate, v string) { s.Y = v }, func(dst, src *pstate) { dst.Y = src.Y }),
+			}, runtime.WithNext[pstate](runtime.OutcomeTimeout, "Late")),
+			p.step("After", func(s *pstate, v string) { s.After = v }, nil),
+			p.step("Late", func(s *pstate, v string) { s.After = "late" }, nil),
+		)
+		return f
+	}
+	// leaving is the event that leaves the block.
+	leaving := func(h []runtime.Event) runtime.Event {
+		for _, e := range h {
+			if e.Branch == "" && e.From == runtime.ParallelState("Prepare") {
+				return e
+			}
+		}
+		t.Fatalf("the run never left the block:\n%s", strings.Join(transitions(h), "\n"))
+		return runtime.Event{}
+	}
+	p := newPtest()
+	if res, err := build(p).Execute(context.Background(), pstate{}, runtime.WithRunID("r")); err != nil || res.State.After != "late" {
+		t.Fatalf("the full run: %+v %v", res, err)
+	}
+	full := p.sink.History("r")
+	want := leaving(full)
+	if want.Outcome != runtime.OutcomeTimeout || want.Error != "branch Y: "+slow.Error() {
+		t.Fatalf("the full run left the block with %q %q", want.Outcome, want.Error)
+	}
+	// Each prefix that ends in the block once Y's failure is recorded: X
+	// still running, or X's cancellation recorded too.
+	yFailed := slices.IndexFunc(full, func(e runtime.Event) bool { return e.Branch == "Y" && e.Error != "" })
+	for i := yFailed + 1; i < len(full) && full[i-1].To != want.To; i++ {
+		q := newPtest()
+		for _, e := range full[:i] {
+			q.sink.Emit(context.Background(), e)
+		}
+		g := build(q)
+		run, err := g.Resume(context.Background(), full[:i])
+		if err != nil {
+			t.Fatalf("prefix %d: %v", i, err)
+		}
+		res, err := run.Wait(context.Background())
+		h := checkParallelHistory(t, g, "r")
+		if err != nil || res.State.After != "late" {
+			t.Errorf("prefix %d: ended %s %v, want done through Late:\n%s", i, res.Final, err, strings.Join(transitions(h), "\n"))
+		}
+		if got := leaving(h); got.Outcome != want.Outcome || got.Error != want.Error {
+			t.Errorf("prefix %d: left the block with %q %q, want %q %q", i, got.Outcome, got.Error, want.Outcome, want.Error)
+		}
+	}
+}
+
+// redacted is an error with a text of its own that wraps its cause, as
+// the engine's rpc Caller returns for a request that failed (the text
+// says the server's log has the cause; the chain keeps it).
+type redacted struct{ cause error }
+
+func (e redacted) Error() string { return "request failed" }
+func (e redacted) Unwrap() error { return e.cause }
+
+// A cancelled branch whose attempt returns an error wrapping the
+// cancellation, under a text of its own, is recorded as cancelled
+// (Event.Cancelled, Status.Branches): its error starts with
+// ErrBranchCancelled's. It was recorded as the attempt's error alone, so
+// the branch read as failed by itself, on flowgen serve an rpc branch
+// cut short by another's failure (found on a real serve, whose rpc
+// Caller's errors wrap their cause under "request failed").
+func TestParallelCancelledBranchWrappingCause(t *testing.T) {
+	p := newPtest()
+	var started sync.WaitGroup
+	started.Add(1)
+	p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Done()
+		<-ctx.Done()
+		return "", redacted{fmt.Errorf("Post %q: %w", "http://svc/x", context.Cause(ctx))}
+	}
+	p.exec["Z"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Wait()
+		return "", runtime.Permanent(errBoom)
+	}
+	f := p.flow(t)
+	if _, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r")); !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	h := checkParallelHistory(t, f, "r")
+	i := slices.IndexFunc(h, func(e runtime.Event) bool { return e.Branch == "X" && e.Outcome == runtime.OutcomeError })
+	if i < 0 {
+		t.Fatalf("no end of branch X:\n%s", strings.Join(transitions(h), "\n"))
+	}
+	if e := h[i]; !e.Cancelled() || e.Error != runtime.ErrBranchCancelled.Error()+": request failed" {
+		t.Errorf("cancelled branch X recorded error %q (cancelled %v), want %q wrapping the attempt's", e.Error, e.Cancelled(), runtime.ErrBranchCancelled)
+	}
+	st, err := f.Status("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := slices.IndexFunc(st.Branches, func(b runtime.Branch) bool { return b.Step == "X" }); j < 0 || !st.Branches[j].Cancelled {
+		t.Errorf("Status.Branches %+v: X is not cancelled", st.Branches)
 	}
 }

@@ -23,6 +23,9 @@ type progress struct {
 	rollbackErrs []error
 	wait         *Wait  // what the run waits for, while it does
 	payload      []byte // the event that woke the current step
+	// woke is the wake-up time of the sleep that the current step's last
+	// event woke from: the time its deadline is judged at (attempts).
+	woke time.Time
 	// gateOpen: what the current attempt of a gated rollback waited for
 	// came (gateOpened), so the attempt runs rather than waits.
 	gateOpen bool
@@ -118,7 +121,8 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 			p.rollbackErrs = append(p.rollbackErrs, &RollbackError{Step: e.Step, Err: err})
 		}
 	}
-	p.wait, p.payload = nil, nil
+	slept := p.wait
+	p.wait, p.payload, p.woke = nil, nil, time.Time{}
 	switch to.kind {
 	case kindRunning:
 		if from.kind == kindWaiting {
@@ -126,6 +130,9 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 			// the attempt a retry waited after (rewaits).
 			p.attempt++
 			p.payload = e.Payload
+			if slept != nil && !slept.Until.IsZero() { // a sleep wakes only at its time
+				p.woke = slept.Until
+			}
 			break
 		}
 		p.attempt = 1
@@ -223,6 +230,9 @@ func (p *progress) applyBranch(d definitionView, x int, e *Event, from, to *msta
 	default:
 		l.state, l.running, l.attempt = to.name, false, e.Attempt
 		l.failed = e.Error != ""
+		if l.failed {
+			l.end = laneEnd{seq: e.Seq, outcome: e.Outcome, err: e.Error, cancelled: e.Cancelled()}
+		}
 		if !l.failed && d.hasRollback(x) {
 			p.stack = append(p.stack, frame{int32(x), p.visits[x]})
 		}
