@@ -979,3 +979,22 @@ func runReserveAt(t *testing.T, callback string) (RunStatus, []runtime.Event) {
 	h, _ := e.History(id)
 	return st, h
 }
+
+// A registration that names a member in another case ("Handlers") is
+// refused and registers nothing, as an unknown member is: the protocol's
+// names are case-sensitive, where encoding/json alone would match them.
+func TestRegistrationNamesExact(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	for _, body := range []string{
+		`{"Handlers": [{"name": "Reserve", "url": "http://127.0.0.1:1/r"}]}`,
+		`{"handlers": [{"Name": "Reserve", "url": "http://127.0.0.1:1/r"}]}`,
+		`{"handlers": [{"name": "Reserve", "url": "http://127.0.0.1:1/r"}], "handlers": []}`,
+	} {
+		if status, out := putProvider(t, srv, "billing", body); status != 400 || !strings.Contains(out, "member") {
+			t.Errorf("register %s: %d %s, want 400 naming the member", body, status, out)
+		}
+	}
+	if ls := e.Providers(); len(ls) != 0 {
+		t.Errorf("the refused registrations left leases: %+v", ls)
+	}
+}
