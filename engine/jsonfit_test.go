@@ -149,6 +149,10 @@ func TestUnfitJSONRefused(t *testing.T) {
 	if st, _ := e.Status(id); st.State != runtime.StateWaiting {
 		t.Fatalf("after the dead-lettered events: %s, want waiting", st.State)
 	}
+	// Listed as text: the answer stays UTF-8.
+	if status, _, out := send(t, srv, "GET", "/deadletters", "", "", ""); status != 200 || !utf8.ValidString(out) || !strings.Contains(out, `"payload_text":"{\"correlation_id\":\"`+cust+`\",\"n\":\"\ufffd\"}"`) {
+		t.Errorf("GET /deadletters: %d %q", status, out)
+	}
 	// Taken, and given back as sent.
 	const fine = `{"correlation_id":"CUST","amount":1e308,"note":"josé 日本 \u00e9\ud83d\ude00"}`
 	payload := strings.Replace(fine, "CUST", cust, 1)
