@@ -7,11 +7,13 @@ import (
 )
 
 // MaxJSONDepth bounds how deeply a state or an event payload the engine
-// takes in (a start's, an event's, a remote provider's answer's) nests
-// arrays and objects. A run's state holds a payload one level down or more (an await's `-> Field`), and encoding/json refuses
-// more than 10,000 levels: a payload near that limit would make a state the
-// run could no longer record, and the run would stop with nothing to say
-// why. Business data nests a few levels; 1000 leaves room for any of it.
+// takes in (a start's, an event's, a remote provider's answer's, an rpc's
+// response: jsonUnfit) nests arrays and objects. A run's state holds a
+// payload one level down or more (an await's `-> Field`), and
+// encoding/json refuses more than 10,000 levels: a payload near that limit
+// would make a state the run could no longer record, and the run would
+// stop with nothing to say why. Business data nests a few levels; 1000
+// leaves room for any of it.
 const MaxJSONDepth = 1000
 
 // jsonUnfit says why the engine takes in no valid JSON document b (a
