@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -42,8 +43,8 @@ type DeadLetter struct {
 	Reason   string    `json:"reason"`
 	Time     time.Time `json:"time"`     // when it was dead-lettered
 	Received time.Time `json:"received"` // when it arrived
-	// Payload is the message's payload when it is JSON; PayloadText holds
-	// one that is not.
+	// Payload is the message's payload when it is JSON in UTF-8;
+	// PayloadText holds one that is not (ShowPayload).
 	Payload     json.RawMessage `json:"payload,omitempty"`
 	PayloadText string          `json:"payload_text,omitempty"`
 }
@@ -66,11 +67,19 @@ func (e *Engine) deadLetters(topic, event string, newest bool, after store.Messa
 	out := make([]DeadLetter, len(ms))
 	for i, m := range ms {
 		out[i] = DeadLetter{Topic: m.Topic, Event: m.Event, ID: m.ID, Reason: m.Reason, Time: m.Updated, Received: m.Received}
-		if json.Valid(m.Payload) {
-			out[i].Payload = m.Payload
-		} else {
-			out[i].PayloadText = string(m.Payload)
-		}
+		out[i].Payload, out[i].PayloadText = ShowPayload(m.Payload)
 	}
 	return out, nil
+}
+
+// ShowPayload is how a stored payload p is shown in JSON: as itself when it
+// is JSON in UTF-8, else as text (each byte that is not UTF-8 read as
+// U+FFFD when the text is encoded). A payload dead-lettered for not being
+// UTF-8, shown as it came, would make the whole answer one a strict JSON
+// client cannot read: encoding/json copies a json.RawMessage as it is.
+func ShowPayload(p []byte) (payload json.RawMessage, text string) {
+	if json.Valid(p) && utf8.Valid(p) {
+		return p, ""
+	}
+	return nil, string(p)
 }

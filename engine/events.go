@@ -187,7 +187,8 @@ func (e *Engine) unstartable(m Message) string {
 }
 
 // payloadError says why the engine takes in no event with payload p: it
-// is not JSON, or nests deeper than MaxJSONDepth. PublishEvent refuses
+// is not JSON, or not JSON the engine takes in (jsonUnfit: too deep, not
+// UTF-8, a number out of a float64's range). PublishEvent refuses
 // such an event (400); the inbox dead-letters one a broker brings, which
 // a run's await would take and then fail to record in its state. An empty
 // payload is JSON null to PublishEvent, and passes.
@@ -195,7 +196,7 @@ func payloadError(p []byte) error {
 	if runtime.PayloadNotJSON(p) {
 		return errors.New("the payload is not valid JSON")
 	}
-	if err := jsonTooDeep(p); err != nil {
+	if err := jsonUnfit(p); err != nil {
 		return fmt.Errorf("the payload: %v", err)
 	}
 	return nil

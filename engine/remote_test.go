@@ -933,6 +933,32 @@ func TestProviderStateTooDeep(t *testing.T) {
 	}
 }
 
+// A provider's answer whose state is not UTF-8, or holds a number out of
+// a float64's range, fails the attempt for good, as one too deep does:
+// GET /runs/{id} would give the bytes back, and whatever decodes the
+// number later would fail.
+func TestProviderStateUnfit(t *testing.T) {
+	for _, c := range []struct{ state, says string }{
+		{"{\"Note\": \"\xff\"}", "state: invalid UTF-8 at byte offset 10"},
+		{`{"Amount": 1e999}`, "state: the number 1e999 at byte offset 11 is out of the range of a float64"},
+	} {
+		prov := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"state": ` + c.state + `}`))
+		}))
+		st, h := runReserveAt(t, prov.URL+"/r")
+		prov.Close()
+		attempts := 0
+		for _, ev := range h {
+			if ev.Step == "Reserve" && strings.Contains(ev.Error, c.says) {
+				attempts++
+			}
+		}
+		if st.State == runtime.StateDone || attempts != 1 {
+			t.Errorf("%q: run %s, %d attempts failing on it (want 1, permanent); history %+v", c.state, st.State, attempts, h)
+		}
+	}
+}
+
 // runReserveAt runs flow Bill with its Go step Reserve served by a
 // provider at callback, to its end: its status and history.
 func runReserveAt(t *testing.T, callback string) (RunStatus, []runtime.Event) {
@@ -952,4 +978,23 @@ func runReserveAt(t *testing.T, callback string) (RunStatus, []runtime.Event) {
 	})
 	h, _ := e.History(id)
 	return st, h
+}
+
+// A registration that names a member in another case ("Handlers") is
+// refused and registers nothing, as an unknown member is: the protocol's
+// names are case-sensitive, where encoding/json alone would match them.
+func TestRegistrationNamesExact(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	for _, body := range []string{
+		`{"Handlers": [{"name": "Reserve", "url": "http://127.0.0.1:1/r"}]}`,
+		`{"handlers": [{"Name": "Reserve", "url": "http://127.0.0.1:1/r"}]}`,
+		`{"handlers": [{"name": "Reserve", "url": "http://127.0.0.1:1/r"}], "handlers": []}`,
+	} {
+		if status, out := putProvider(t, srv, "billing", body); status != 400 || !strings.Contains(out, "member") {
+			t.Errorf("register %s: %d %s, want 400 naming the member", body, status, out)
+		}
+	}
+	if ls := e.Providers(); len(ls) != 0 {
+		t.Errorf("the refused registrations left leases: %+v", ls)
+	}
 }

@@ -149,7 +149,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		return "", err
 	}
 	if len(rsp.State) > 0 && string(rsp.State) != "null" {
-		if err := jsonTooDeep(rsp.State); err != nil {
+		if err := jsonUnfit(rsp.State); err != nil {
 			return "", runtime.Permanent(fmt.Errorf("%s: state: %v", where, err))
 		}
 		var next State

@@ -108,7 +108,7 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	} else if err := checkRunIDChars(runID); err != nil {
 		return "", err
 	}
-	if err := jsonTooDeep(state); err != nil {
+	if err := jsonUnfit(state); err != nil {
 		return "", fmt.Errorf("%w: the state: %v", ErrBadState, err)
 	}
 	if x := e.opts.Executor; x != nil {

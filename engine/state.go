@@ -73,7 +73,9 @@ func (s State) String(field string) string {
 	return string(raw)
 }
 
-// Set encodes v as JSON into the field.
+// Set encodes v as JSON into the field. A json.RawMessage is taken as it
+// is: it must be valid JSON, UTF-8, with no number beyond a float64's
+// range, nested at most MaxJSONDepth deep.
 func (s *State) Set(field string, v any) error {
 	raw, ok := v.(json.RawMessage)
 	if !ok {
@@ -84,6 +86,10 @@ func (s *State) Set(field string, v any) error {
 		raw = b
 	} else if !json.Valid(raw) {
 		return fmt.Errorf("state field %q: invalid JSON", field)
+	} else if err := jsonUnfit(raw); err != nil {
+		// Raw JSON comes from outside (an rpc's response, a handler's
+		// copy of one): a state holding it could not be read back.
+		return fmt.Errorf("state field %q: %v", field, err)
 	}
 	s.setRaw(field, raw)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -71,8 +72,9 @@ the dead letters. The store is opened read-only.`,
 	},
 }
 
-// inboxMessage is a message's -json form: a payload that is not JSON is
-// printed as payload_text.
+// inboxMessage is a message's -json form: a payload that is not JSON in
+// UTF-8 is printed as payload_text (engine.ShowPayload), as GET
+// /deadletters shows it.
 type inboxMessage struct {
 	store.Message
 	Payload     json.RawMessage `json:"payload,omitempty"`
@@ -81,11 +83,7 @@ type inboxMessage struct {
 
 func inboxJSON(m store.Message) inboxMessage {
 	out := inboxMessage{Message: m}
-	if json.Valid(m.Payload) {
-		out.Payload = m.Payload
-	} else {
-		out.PayloadText = string(m.Payload)
-	}
+	out.Payload, out.PayloadText = engine.ShowPayload(m.Payload)
 	return out
 }
 

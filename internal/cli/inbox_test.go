@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/runtime/store"
 	"github.com/google/go-cmp/cmp"
 )
 
 // storeWithInbox writes an inbox: a pending message, a claimed one, and two
-// dead letters (one whose payload is not JSON).
+// dead letters (one whose payload is not JSON, one not UTF-8).
 func storeWithInbox(t *testing.T) string {
 	t.Helper()
 	dir, st := newStore(t)
@@ -37,7 +38,7 @@ func storeWithInbox(t *testing.T) string {
 	if err := st.DeadLetter(ctx, msg("orders", "placed", "bad", `{"order_id": `, 0), "cannot start flow Order: unexpected end of JSON input", at(4)); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeadLetter(ctx, msg("orders", "placed", "worse", `[]`, 0), "line one\nline two", at(5)); err != nil {
+	if err := st.DeadLetter(ctx, msg("orders", "placed", "worse", "[\"\xff\"]", 0), "line one\nline two", at(5)); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -72,6 +73,9 @@ orders    placed  worse  dead     2026-05-04T10:00:05.000Z  2026-05-04T10:00:05.
 		if code != 0 {
 			t.Fatalf("%v: exit %d: %s", c.args, code, errOut)
 		}
+		if !utf8.ValidString(out) {
+			t.Errorf("%v: the output is not UTF-8: %q", c.args, out)
+		}
 		var ids []string
 		dec := json.NewDecoder(strings.NewReader(out))
 		for dec.More() {
@@ -82,6 +86,9 @@ orders    placed  worse  dead     2026-05-04T10:00:05.000Z  2026-05-04T10:00:05.
 			ids = append(ids, m.ID)
 			if m.ID == "bad" && (m.PayloadText != `{"order_id": ` || m.Payload != nil || m.State != store.MessageDead) {
 				t.Errorf("a payload that is not JSON: %+v", m)
+			}
+			if m.ID == "worse" && (m.PayloadText != "[\"\uFFFD\"]" || m.Payload != nil) {
+				t.Errorf("a payload that is not UTF-8: %+v", m)
 			}
 			if m.ID == "p-1" && (string(m.Payload) != `{"correlation_id":"o-1"}` || m.ClaimedBy != "o-1/AwaitPayment") {
 				t.Errorf("claimed message: %+v", m)
