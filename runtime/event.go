@@ -114,9 +114,11 @@ func (w *Wait) TimeoutError() error {
 
 // Timer is when the wait's one timer fires (zero: never) and whether it
 // is the deadline (outcome "timeout") rather than a sleep's wake-up time:
-// a wake-up time no later than the deadline wakes the step.
+// a wake-up time before the deadline wakes the step; at the deadline
+// itself the deadline wins, as flowgen check's sleep-deadline warning says
+// of a deadline no longer than the sleep.
 func (w *Wait) Timer() (at time.Time, timeout bool) {
-	if !w.Until.IsZero() && (w.Deadline.IsZero() || !w.Until.After(w.Deadline)) {
+	if !w.Until.IsZero() && (w.Deadline.IsZero() || w.Until.Before(w.Deadline)) {
 		return w.Until, false
 	}
 	return w.Deadline, !w.Deadline.IsZero()

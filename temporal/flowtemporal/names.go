@@ -51,6 +51,11 @@ const (
 	// JSON fails (runtime.StateNotJSON), as on the runtime: a run that
 	// merged such writes before replays as it ran (run.parallel).
 	versionMergeNotJSON = "flowgen.merge-not-json"
+	// versionSleepAtDeadline is the change (workflow.GetVersion) after
+	// which a sleep whose wake-up time is its deadline itself ends with
+	// the outcome timeout (runtime.Wait.Timer), as on the runtime: a run
+	// that woke from one before replays going on ok (run.wait).
+	versionSleepAtDeadline = "flowgen.sleep-at-deadline"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.

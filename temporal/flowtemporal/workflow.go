@@ -252,7 +252,12 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Deliv
 	defer cancelTimer()
 	sel := workflow.NewSelector(r.ctx)
 	fired, woke := false, false
-	if at, timeout := w.Timer(); !at.IsZero() {
+	at, timeout := w.Timer()
+	if timeout && w.Until.Equal(w.Deadline) &&
+		workflow.GetVersion(r.ctx, versionSleepAtDeadline, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		timeout = false // a run from before woke at its deadline: it replays so
+	}
+	if !at.IsZero() {
 		t := workflow.NewTimer(tctx, max(at.Sub(workflow.Now(r.ctx)), 0))
 		sel.AddFuture(t, func(f workflow.Future) {
 			if f.Get(tctx, nil) == nil {
