@@ -83,7 +83,10 @@ const prepareJSON = `{"version": 1, "flows": [{
   ]}]}`
 
 // shopJSON calls flows: Shop runs Billing as a child run (its result the
-// receipt) and rolls it back with a child run of Refund.
+// receipt) and rolls it back with a child run of Refund. Confirm's
+// timeout is long enough for its activity to heartbeat, as Prepare's Take:
+// aborted during Confirm, both record its attempt ending with the
+// context's error.
 const shopJSON = `{"version": 1, "flows": [{
   "name": "Shop", "state": "ShopState",
   "retry": {"attempts": 2, "initial": "20ms"},
@@ -100,7 +103,8 @@ const shopJSON = `{"version": 1, "flows": [{
   "steps": [
     {"name": "Charge", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Charge", "request": "Amount", "response": "ChargeID"},
      "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Refund", "request": "ChargeID"}}},
-    {"name": "Confirm", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Confirm", "request": "ChargeID", "response": "Confirmation"}, "irreversible": true}
+    {"name": "Confirm", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Confirm", "request": "ChargeID", "response": "Confirmation"}, "irreversible": true,
+     "timeout": "20s"}
   ]}, {
   "name": "Refund", "state": "Invoice",
   "steps": [
@@ -127,6 +131,28 @@ const remindJSON = `{"version": 1, "flows": [{
     {"name": "Send", "action": {"kind": "rpc", "service": "desk", "endpoint": "Mail.Send", "request": "Item"}, "irreversible": true}
   ]}]}`
 
+// splitJSON is a parallel block whose branch Take retries after a long
+// backoff: its first attempt fails, and Authorize, held until the run has
+// recorded that retry (releaseAfterRetry), then fails for good, which
+// cancels Take in its backoff. On Temporal a pending retry is cancelled
+// at once, without an attempt: both executors must record Take's end with
+// no attempt (none ended then) and its status the attempt it made.
+const splitJSON = `{"version": 1, "flows": [{
+  "name": "Split", "state": "SplitState",
+  "timeout": "20s",
+  "steps": [
+    {"name": "Hold", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Hold", "request": "Item", "response": "Hold"},
+     "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Unhold", "request": "Hold"}}},
+    {"name": "Both", "parallel": {"branches": [
+      {"name": "Take", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Take", "request": "Item", "response": "Reservation"},
+       "retry": {"attempts": 3, "initial": "1h", "jitter": "none"},
+       "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Return", "request": "Reservation"}}},
+      {"name": "Authorize", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Authorize", "request": "Amount", "response": "Authorization"},
+       "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Void", "request": "Authorization"}}}
+    ]}},
+    {"name": "Send", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
+  ]}]}`
+
 // branchEndpoints are the endpoints Prepare's branches call at the same
 // time: their calls may come in either order on either executor.
 var branchEndpoints = []string{"Stock.Take", "Card.Authorize", "Stock.Reserve"}
@@ -143,6 +169,7 @@ const (
 	late      behaviour = "late"           // answers ok after 1.5 s, whatever its context says: late enough on a loaded machine to come after a branch that answers at once, or after lateFail
 	lateFail  behaviour = "late-permanent" // refuses for good after 200 ms
 	patient   behaviour = "patient"        // answers ok after 5 s, or with its context's error if that ends first
+	held      behaviour = "held"           // refuses for good once the test releases it (services.release), or its context's error if that ends first
 )
 
 // script is the services of a case: per endpoint, what each attempt does
@@ -154,7 +181,23 @@ type services struct {
 	script script
 	mu     sync.Mutex
 	calls  []string
+	// released ends the calls that are held.
+	releaseOnce sync.Once
+	released    chan struct{}
 }
+
+// held is the channel whose closing releases the held calls.
+func (s *services) held() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released == nil {
+		s.released = make(chan struct{})
+	}
+	return s.released
+}
+
+// release ends the held calls.
+func (s *services) release() { s.releaseOnce.Do(func() { close(s.held()) }) }
 
 func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
 	attempt := runtime.Attempt(ctx)
@@ -181,6 +224,13 @@ func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp 
 	case lateFail:
 		time.Sleep(200 * time.Millisecond)
 		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
+	case held:
+		select {
+		case <-s.held():
+			return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	case patient:
 		select {
 		case <-time.After(5 * time.Second):
@@ -324,6 +374,60 @@ type outcome struct {
 	// the same time, so how their events interleave is the scheduler's.
 	Transitions []string
 	Branches    map[string][]string
+	// Details are what each event of the run's machine carries besides
+	// its transition (details), and Status the run's status once it
+	// ended, its history aside (finished): what GET /runs/{id} and
+	// /history show an operator after the run.
+	Details []string
+	Status  runtime.Status
+	// Children are the same of each child run the run's status names,
+	// by run ID.
+	Children map[string]childOutcome `json:",omitempty"`
+}
+
+// childOutcome is what the executors must agree on of a child run.
+type childOutcome struct {
+	Transitions []string
+	Details     []string
+	Status      runtime.Status
+}
+
+// details is what e carries besides its transition: the state snapshot,
+// the wait, the payload that woke it and its links to parent and child
+// runs. The wait's times are masked (set or not): a sleep's wake-up time
+// and a timeout count from when the run, on each executor, entered the
+// step.
+func details(e runtime.Event) string {
+	d := struct {
+		State   json.RawMessage `json:"state,omitempty"`
+		Wait    *runtime.Wait   `json:"wait,omitempty"`
+		Payload json.RawMessage `json:"payload,omitempty"`
+		Parent  *runtime.RunRef `json:"parent,omitempty"`
+		Child   *runtime.RunRef `json:"child,omitempty"`
+	}{State: e.State, Payload: e.Payload, Parent: e.Parent, Child: e.Child}
+	if e.Wait != nil {
+		w := *e.Wait
+		for _, at := range []*time.Time{&w.Deadline, &w.Until} {
+			if !at.IsZero() {
+				*at = time.Unix(0, 0).UTC()
+			}
+		}
+		d.Wait = &w
+	}
+	b, _ := json.Marshal(d)
+	return e.From + ">" + e.To + " " + string(b)
+}
+
+// finished is st, the status of a run that ended, without what outcome
+// compares otherwise (the history, the snapshot) and with the times in
+// its error masked.
+func finished(st runtime.Status) runtime.Status {
+	st.History, st.Snapshot = nil, nil
+	st.Err = twoforms.MaskTimes(st.Err)
+	for i := range st.Branches {
+		st.Branches[i].Err = twoforms.MaskTimes(st.Branches[i].Err)
+	}
+	return st
 }
 
 // step is what a case does to its run after the start.
@@ -369,6 +473,25 @@ func abortInBlock(t *testing.T, s *side, runID string) {
 	}
 }
 
+// releaseAfterRetry releases the held calls once the run has recorded a
+// retry of branch: its first attempt failed and it waits out its backoff.
+func releaseAfterRetry(branch string) step {
+	return func(t *testing.T, s *side, runID string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			h, err := s.eng.History(runID)
+			if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == branch && e.Outcome == runtime.OutcomeRetry }) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: run %s: branch %s never retried (%v)", s.name, runID, branch, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		s.svc.release()
+	}
+}
+
 // abortWhenCalled aborts the run once its run or a child of it has
 // called endpoint.
 func abortWhenCalled(endpoint string) step {
@@ -402,6 +525,9 @@ type conformanceCase struct {
 	// quiet: the run calls no service on this path (it routes to fail at
 	// once); the final state and the terminal state are compared.
 	quiet bool
+	// check, if set, checks the runtime's outcome (which Temporal's must
+	// equal) for what the case is about.
+	check func(t *testing.T, o outcome)
 }
 
 // run runs c on s under runID and returns its outcome.
@@ -437,7 +563,25 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 			run = append(run, e)
 		}
 	}
-	out := outcome{Calls: concurrentSorted(calls), State: state, Final: st.State, Transitions: twoforms.Transitions(run)}
+	out := outcome{Calls: concurrentSorted(calls), State: state, Final: st.State, Transitions: twoforms.Transitions(run), Status: finished(st.Status)}
+	for _, e := range run {
+		out.Details = append(out.Details, details(e))
+	}
+	for _, c := range st.Children {
+		cst := s.waitFor(t, c.RunID, runtime.StateDone, runtime.StateFailed, runtime.StateCompensated, runtime.StateAborted, runtime.StateCompensationFailed)
+		ch, err := s.eng.History(c.RunID)
+		if err != nil {
+			t.Fatalf("%s: history of child %s: %v", s.name, c.RunID, err)
+		}
+		co := childOutcome{Transitions: twoforms.Transitions(ch), Status: finished(cst.Status)}
+		for _, e := range ch {
+			co.Details = append(co.Details, details(e))
+		}
+		if out.Children == nil {
+			out.Children = map[string]childOutcome{}
+		}
+		out.Children[c.RunID] = co
+	}
 	for b, events := range branches {
 		if out.Branches == nil {
 			out.Branches = map[string][]string{}
@@ -494,6 +638,10 @@ var cases = []conformanceCase{
 		script: script{"Card.Authorize": {lateFail}, "Stock.Take": {late}}, want: runtime.StateCompensated},
 	{name: "parallel-branch-retries", flow: "Prepare", state: `{"Item":"cup","Amount":7}`,
 		script: script{"Card.Authorize": {fail, fail, ok}}, want: runtime.StateDone},
+	// A branch cancelled in its backoff (splitJSON).
+	{name: "parallel-cancelled-in-backoff", flow: "Split", state: `{"Item":"vase","Amount":6}`,
+		script: script{"Stock.Take": {fail, ok}, "Card.Authorize": {held}}, then: []step{releaseAfterRetry("Take")}, want: runtime.StateCompensated,
+		check: cancelledAfterAttempt("Take", 1)},
 	{name: "parallel-abort", flow: "Prepare", state: `{"Item":"mug","Amount":8}`,
 		script: script{"Stock.Take": {slow}}, then: []step{abortInBlock}, want: runtime.StateAborted},
 	// Calls: the child's result in the parent's state; a child that fails
@@ -558,6 +706,24 @@ var cases = []conformanceCase{
 		script: script{"Stock.Reserve": {late}, "Concierge.Book": {permanent}}, want: runtime.StateCompensated},
 	{name: "example-order-abort-while-sleeping", example: "order", flow: "Order", state: orderExample(`"Tier":"silver","Total":40,"Express":true`),
 		script: script{"Stock.Reserve": {late}}, then: []step{abortWhenWaiting}, want: runtime.StateAborted},
+}
+
+// cancelledAfterAttempt checks that branch, cancelled in its backoff,
+// ended with no attempt (none ended then) and that its status says the
+// attempt it made (runtime.Branch.Attempt), after that attempt's retry.
+func cancelledAfterAttempt(branch string, attempt int) func(*testing.T, outcome) {
+	return func(t *testing.T, o outcome) {
+		t.Helper()
+		events := o.Branches[branch]
+		retry := fmt.Sprintf("%s: %s>%s #%d retry: ", branch, runtime.RunningState(branch), runtime.RunningState(branch), attempt)
+		if n := len(events); n < 2 || !strings.HasPrefix(events[n-2], retry) || !strings.Contains(events[n-1], ">Both:parallel #0 error: "+runtime.ErrBranchCancelled.Error()) {
+			t.Errorf("branch %s's events %q: want its retry after attempt %d, then its end cancelled with no attempt", branch, events, attempt)
+		}
+		i := slices.IndexFunc(o.Status.Branches, func(b runtime.Branch) bool { return b.Step == branch })
+		if i < 0 || !o.Status.Branches[i].Cancelled || o.Status.Branches[i].Attempt != attempt {
+			t.Errorf("status branches %+v: want %s cancelled after attempt %d", o.Status.Branches, branch, attempt)
+		}
+	}
 }
 
 // orderExample is a state of examples/order's Order with the fields
@@ -625,7 +791,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	suite := []string{orderJSON, prepareJSON, shopJSON, remindJSON, string(signup)}
+	suite := []string{orderJSON, prepareJSON, shopJSON, remindJSON, splitJSON, string(signup)}
 	examples := map[string][]string{}
 	for _, name := range []string{"signup", "cancellation", "order"} {
 		examples[name] = []string{exampleJSON(t, name)}
@@ -638,7 +804,10 @@ func TestConformance(t *testing.T) {
 		}
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			c.compare(t, ts, fmt.Sprintf("conformance-%d", i), docs)
+			o := c.compare(t, ts, fmt.Sprintf("conformance-%d", i), docs)
+			if c.check != nil && !t.Failed() {
+				c.check(t, o)
+			}
 		})
 	}
 }
