@@ -3,7 +3,10 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -95,5 +98,110 @@ func TestAbortShortAttempt(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkHistory(t, want.side.name, h, want.transitions)
+	}
+}
+
+// cutJSON is Hold whose Charge has a 2 s timeout, under
+// flowtemporal.HeartbeatTimeout, and retries: its attempts do not
+// heartbeat on Temporal.
+const cutJSON = `{"version": 1, "flows": [{
+  "name": "Cut", "state": "HoldState",
+  "steps": [
+    {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Reserve", "request": "Item", "response": "Reservation"},
+     "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Release", "request": "Reservation"}}},
+    {"name": "Charge", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Charge", "request": "Amount", "response": "ChargeID"},
+     "timeout": "2s", "retry": {"attempts": 3, "initial": "1s", "max": "1s", "jitter": "none"},
+     "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Refund", "request": "ChargeID"}}},
+    {"name": "Ship", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
+  ]}]}`
+
+// abortWhenCalledTimes aborts the run once it has called endpoint n times.
+func abortWhenCalledTimes(endpoint string, n int) step {
+	return func(t *testing.T, s *side, runID string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			calls := 0
+			for _, c := range s.svc.list() {
+				if strings.HasPrefix(c, endpoint+" "+runID+"/") {
+					calls++
+				}
+			}
+			if calls >= n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: run %s called %s %d times, want %d", s.name, runID, endpoint, calls, n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := s.eng.Abort(context.Background(), runID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// An abort while a short attempt runs that then fails by its timeout: on
+// Temporal the attempt, which does not heartbeat, never learns of the
+// abort and runs to its timeout (docs/temporal.md, Abort of a running
+// step), and the run records that attempt, its number and its timeout, as
+// the runtime records the attempt it cut (with its context's error). It
+// was recorded as no attempt ("run aborted", attempt 0), though the
+// service was called: the workflow took an attempt's timeout under a
+// cancellation for none. On the first attempt and on a retry after an
+// attempt that timed out (which leaves no record of its own).
+func TestAbortAttemptThenTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	docs := []string{cutJSON}
+	const state = `{"Item":"lamp","Amount":20}`
+	timedOut := runtime.AttemptTimeout(2 * time.Second).Error()
+	ts := newServer(t)
+	for i, c := range []struct {
+		name     string
+		script   script
+		abort    step
+		temporal []string // the runtime's are the same but for the attempt it cut: "error: context canceled"
+	}{
+		{"first attempt", script{"Card.Charge": {slow}}, abortWhenCalledTimes("Card.Charge", 1), []string{
+			"pending>Reserve:running #0 : ",
+			"Reserve:running>Charge:running #1 ok: ",
+			"Charge:running>aborting #1 timeout: " + timedOut,
+		}},
+		{"retry", script{"Card.Charge": {slow}}, abortWhenCalledTimes("Card.Charge", 2), []string{
+			"pending>Reserve:running #0 : ",
+			"Reserve:running>Charge:running #1 ok: ",
+			"Charge:running>Charge:running #1 retry: " + timedOut,
+			"Charge:running>aborting #2 timeout: " + timedOut,
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runID := "run-cut-" + fmt.Sprint(i)
+			cc := conformanceCase{flow: "Cut", state: state, then: []step{c.abort}}
+			rollback := []string{
+				"aborting>Reserve:rollback #0 : ",
+				"Reserve:rollback>aborting #1 ok: ",
+				"aborting>aborted #0 : ",
+			}
+			local := slices.Clone(c.temporal)
+			local[len(local)-1] = strings.Replace(local[len(local)-1], "timeout: "+timedOut, "error: "+context.Canceled.Error(), 1)
+			for _, want := range []struct {
+				side        *side
+				transitions []string
+			}{
+				{newTemporal(t, ts, fmt.Sprintf("cut-%d", i), docs, c.script), append(c.temporal, rollback...)},
+				{newLocal(t, docs, c.script), append(local, rollback...)},
+			} {
+				got := cc.run(t, want.side, runID)
+				if got.Final != runtime.StateAborted {
+					t.Errorf("%s: ended %s, want %s", want.side.name, got.Final, runtime.StateAborted)
+				}
+				h, err := want.side.eng.History(runID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkHistory(t, want.side.name, h, want.transitions)
+			}
+		})
 	}
 }
