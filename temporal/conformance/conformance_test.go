@@ -153,6 +153,22 @@ const splitJSON = `{"version": 1, "flows": [{
     {"name": "Send", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
   ]}]}`
 
+// nudgeJSON routes an await's timeout to a step that loops back to the
+// await: each visit is a wait of its own (its idempotency key "#n", on
+// Temporal its own turn in the inbox), and an event sent for the order
+// during the second visit is taken there.
+const nudgeJSON = `{"version": 1, "flows": [{
+  "name": "Nudge", "state": "NudgeState",
+  "timeout": "2s",
+  "steps": [
+    {"name": "Ask", "action": {"kind": "rpc", "service": "mail", "endpoint": "Mail.Ask", "request": "Item", "response": "Asked"}, "irreversible": true},
+    {"name": "Reply", "action": {"kind": "await", "topic": "replies", "event": "received", "response": "Reply", "correlate": "OrderID", "timeout": "1s"},
+     "on": [{"on": "timeout", "target": "Remind"}]},
+    {"name": "Close", "action": {"kind": "rpc", "service": "desk", "endpoint": "Order.Close", "request": "Reply"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+    {"name": "Remind", "action": {"kind": "rpc", "service": "mail", "endpoint": "Mail.Nudge", "request": "Item"}, "irreversible": true,
+     "on": [{"on": "ok", "target": "Reply"}]}
+  ]}]}`
+
 // branchEndpoints are the endpoints Prepare's branches call at the same
 // time: their calls may come in either order on either executor.
 var branchEndpoints = []string{"Stock.Take", "Card.Authorize", "Stock.Reserve"}
@@ -492,6 +508,68 @@ func releaseAfterRetry(branch string) step {
 	}
 }
 
+// waitInReply returns once the run waits in Nudge's Reply for the
+// visit-th time.
+func waitInReply(t *testing.T, s *side, runID string, visit int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h, err := s.eng.History(runID)
+		n := 0
+		for _, e := range h {
+			if e.To == runtime.WaitingState("Reply") {
+				n++
+			}
+		}
+		if err == nil && n >= visit && h[len(h)-1].To == runtime.WaitingState("Reply") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s never waited in Reply %d times (%v)", s.name, runID, visit, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// replyOnVisit posts the reply to order orderID once the run waits in
+// Reply for the visit-th time.
+func replyOnVisit(orderID string, visit int) step {
+	return func(t *testing.T, s *side, runID string) {
+		waitInReply(t, s, runID, visit)
+		payload := fmt.Sprintf(`{"correlation_id": %q, "text": "yes"}`, orderID)
+		if _, err := s.eng.PublishEvent(context.Background(), engine.Message{ID: "reply-" + runID, Topic: "replies", Event: "received", Payload: json.RawMessage(payload)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tookOnSecondVisit checks that Nudge's await timed out, was routed to
+// Remind, which looped back, and that the second wait took the reply.
+func tookOnSecondVisit(t *testing.T, o outcome) {
+	t.Helper()
+	want := []string{"Reply:waiting>Remind:running #0 timeout: ", "Remind:running>Reply:waiting #1 ok", "Reply:waiting>Reply:running"}
+	i := 0
+	for _, tr := range o.Transitions {
+		if i < len(want) && strings.HasPrefix(tr, want[i]) {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("transitions %q: want in order %q", o.Transitions, want)
+	}
+}
+
+// abortOnVisit aborts the run once it waits in Reply for the visit-th
+// time.
+func abortOnVisit(visit int) step {
+	return func(t *testing.T, s *side, runID string) {
+		waitInReply(t, s, runID, visit)
+		if err := s.eng.Abort(context.Background(), runID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // abortWhenCalled aborts the run once its run or a child of it has
 // called endpoint.
 func abortWhenCalled(endpoint string) step {
@@ -644,6 +722,12 @@ var cases = []conformanceCase{
 		check: cancelledAfterAttempt("Take", 1)},
 	{name: "parallel-abort", flow: "Prepare", state: `{"Item":"mug","Amount":8}`,
 		script: script{"Stock.Take": {slow}}, then: []step{abortInBlock}, want: runtime.StateAborted},
+	// An await's timeout routed to a step that loops back to it: the
+	// reply comes in the second wait; the run aborted in it.
+	{name: "await-timeout-routed-loop", flow: "Nudge", state: `{"OrderID":"n1","Item":"tent"}`,
+		then: []step{replyOnVisit("n1", 2)}, want: runtime.StateDone, check: tookOnSecondVisit},
+	{name: "await-timeout-routed-abort", flow: "Nudge", state: `{"OrderID":"n2","Item":"tent"}`,
+		then: []step{abortOnVisit(2)}, want: runtime.StateAborted},
 	// Calls: the child's result in the parent's state; a child that fails
 	// (it refunds its charge, then the parent releases); a later failure
 	// rolled back by a rollback call; an abort while the child runs (the
@@ -791,7 +875,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	suite := []string{orderJSON, prepareJSON, shopJSON, remindJSON, splitJSON, string(signup)}
+	suite := []string{orderJSON, prepareJSON, shopJSON, remindJSON, splitJSON, nudgeJSON, string(signup)}
 	examples := map[string][]string{}
 	for _, name := range []string{"signup", "cancellation", "order"} {
 		examples[name] = []string{exampleJSON(t, name)}
