@@ -205,3 +205,71 @@ func TestAbortAttemptThenTimeout(t *testing.T) {
 		})
 	}
 }
+
+// cutBranchJSON is Split whose branch Take has a 2 s timeout, under
+// flowtemporal.HeartbeatTimeout: on Temporal its attempt does not learn
+// that its block cancelled it.
+const cutBranchJSON = `{"version": 1, "flows": [{
+  "name": "CutBranch", "state": "SplitState",
+  "timeout": "20s",
+  "steps": [
+    {"name": "Both", "parallel": {"branches": [
+      {"name": "Take", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Take", "request": "Item", "response": "Reservation"},
+       "timeout": "2s",
+       "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Return", "request": "Reservation"}}},
+      {"name": "Authorize", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Authorize", "request": "Amount", "response": "Authorization"},
+       "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Void", "request": "Authorization"}}}
+    ]}},
+    {"name": "Send", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
+  ]}]}`
+
+// releaseWhenCalled releases the held calls once the run has called
+// endpoint.
+func releaseWhenCalled(endpoint string) step {
+	return func(t *testing.T, s *side, runID string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for !slices.ContainsFunc(s.svc.list(), func(c string) bool { return strings.HasPrefix(c, endpoint+" "+runID+"/") }) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: run %s never called %s", s.name, runID, endpoint)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		s.svc.release()
+	}
+}
+
+// A branch cancelled by the other's failure while its short attempt runs,
+// which then fails by its timeout: as for an abort (above), Temporal
+// records that attempt and its timeout, marked cancelled, where the
+// runtime records the attempt it cut with the context's error.
+func TestBranchCancelledThenTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	docs := []string{cutBranchJSON}
+	sc := script{"Stock.Take": {slow}, "Card.Authorize": {held}}
+	const runID = "run-cut-branch"
+	c := conformanceCase{flow: "CutBranch", state: `{"Item":"vase","Amount":6}`, then: []step{releaseWhenCalled("Stock.Take")}}
+	cancelled := runtime.ErrBranchCancelled.Error() + ": "
+	ts := newServer(t)
+	for _, want := range []struct {
+		side *side
+		end  string
+	}{
+		{newTemporal(t, ts, "cut-branch", docs, sc), "#1 timeout: " + cancelled + runtime.AttemptTimeout(2*time.Second).Error()},
+		{newLocal(t, docs, sc), "#1 error: " + cancelled + context.Canceled.Error()},
+	} {
+		got := c.run(t, want.side, runID)
+		if got.Final != runtime.StateFailed {
+			t.Errorf("%s: ended %s, want %s", want.side.name, got.Final, runtime.StateFailed)
+		}
+		wantTake := []string{"Take: Both:parallel>Take:running", "Take: Take:running>Both:parallel " + want.end}
+		if d := cmp.Diff(wantTake, got.Branches["Take"]); d != "" {
+			t.Errorf("%s: branch Take (-want +got):\n%s", want.side.name, d)
+		}
+		i := slices.IndexFunc(got.Status.Branches, func(b runtime.Branch) bool { return b.Step == "Take" })
+		if i < 0 || !got.Status.Branches[i].Cancelled || got.Status.Branches[i].Attempt != 1 {
+			t.Errorf("%s: status branches %+v: want Take cancelled after attempt 1", want.side.name, got.Status.Branches)
+		}
+	}
+}
