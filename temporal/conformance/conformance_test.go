@@ -570,19 +570,37 @@ func abortOnVisit(visit int) step {
 	}
 }
 
+// abortChildWhenCalled aborts the run's child run (the run's ID and
+// suffix, "@Bill") once it has called endpoint: the parent is not
+// aborted; its call fails.
+func abortChildWhenCalled(suffix, endpoint string) step {
+	return func(t *testing.T, s *side, runID string) {
+		waitCalled(t, s, runID, endpoint)
+		if err := s.eng.Abort(context.Background(), runID+suffix); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitCalled returns once the run or a child of it has called endpoint.
+func waitCalled(t *testing.T, s *side, runID, endpoint string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.ContainsFunc(s.svc.list(), func(c string) bool {
+		return strings.HasPrefix(c, endpoint+" "+runID+"@") || strings.HasPrefix(c, endpoint+" "+runID+"/")
+	}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s never called %s", s.name, runID, endpoint)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // abortWhenCalled aborts the run once its run or a child of it has
 // called endpoint.
 func abortWhenCalled(endpoint string) step {
 	return func(t *testing.T, s *side, runID string) {
-		deadline := time.Now().Add(30 * time.Second)
-		for !slices.ContainsFunc(s.svc.list(), func(c string) bool {
-			return strings.HasPrefix(c, endpoint+" "+runID+"@") || strings.HasPrefix(c, endpoint+" "+runID+"/")
-		}) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run %s never called %s", s.name, runID, endpoint)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitCalled(t, s, runID, endpoint)
 		if err := s.eng.Abort(context.Background(), runID); err != nil {
 			t.Fatal(err)
 		}
@@ -737,6 +755,8 @@ var cases = []conformanceCase{
 		script: script{"Card.Confirm": {permanent}}, want: runtime.StateCompensated},
 	{name: "call-rollback-call", flow: "Shop", state: `{"Item":"oil","Invoice":{"Amount":14}}`,
 		script: script{"Parcel.Send": {permanent}}, want: runtime.StateCompensated},
+	{name: "call-child-aborted", flow: "Shop", state: `{"Item":"pot","Invoice":{"Amount":16}}`,
+		script: script{"Card.Confirm": {slow}}, then: []step{abortChildWhenCalled("@Bill", "Card.Confirm")}, want: runtime.StateCompensated},
 	{name: "call-abort", flow: "Shop", state: `{"Item":"rug","Invoice":{"Amount":15}}`,
 		script: script{"Card.Confirm": {slow}}, then: []step{abortWhenCalled("Card.Confirm")}, want: runtime.StateAborted},
 	// Deadlines: a retry that would start past the step's deadline is not
