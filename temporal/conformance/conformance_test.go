@@ -399,6 +399,16 @@ type outcome struct {
 	// Children are the same of each child run the run's status names,
 	// by run ID.
 	Children map[string]childOutcome `json:",omitempty"`
+	// Listed are the run and its children as GET /runs lists them once
+	// they ended (listed).
+	Listed []listedRun
+}
+
+// listedRun is what GET /runs shows of a run that both executors fill
+// alike (not its events count and times: docs/temporal.md).
+type listedRun struct {
+	RunID, Flow, Parent, Step, Machine, Correlation string
+	State                                           runtime.RunState
 }
 
 // childOutcome is what the executors must agree on of a child run.
@@ -444,6 +454,33 @@ func finished(st runtime.Status) runtime.Status {
 		st.Branches[i].Err = twoforms.MaskTimes(st.Branches[i].Err)
 	}
 	return st
+}
+
+// listed is how the engine's list of runs (GET /runs) shows run runID and
+// its children (n in all) once each reads terminal.
+// Temporal's list is its visibility, which follows the runs' memos: it is
+// read until it shows them ended.
+func listed(t *testing.T, s *side, runID string, n int) []listedRun {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all, err := s.eng.Runs(store.Filter{})
+		var runs []listedRun
+		for _, r := range all {
+			if r.RunID == runID || strings.HasPrefix(r.RunID, runID+"@") {
+				runs = append(runs, listedRun{RunID: r.RunID, Flow: r.Flow, Parent: r.Parent, Step: r.Step, Machine: r.Machine, Correlation: r.Correlation, State: r.State})
+			}
+		}
+		ended := err == nil && len(runs) == n && !slices.ContainsFunc(runs, func(r listedRun) bool { return !r.State.Terminal() })
+		if ended {
+			slices.SortFunc(runs, func(a, b listedRun) int { return strings.Compare(a.RunID, b.RunID) })
+			return runs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s and its children never listed ended: %+v (%v)", s.name, runID, runs, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // step is what a case does to its run after the start.
@@ -678,6 +715,7 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 		}
 		out.Children[c.RunID] = co
 	}
+	out.Listed = listed(t, s, runID, 1+len(out.Children))
 	for b, events := range branches {
 		if out.Branches == nil {
 			out.Branches = map[string][]string{}
