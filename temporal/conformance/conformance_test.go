@@ -391,9 +391,9 @@ type outcome struct {
 	Transitions []string
 	Branches    map[string][]string
 	// Details are what each event of the run's machine carries besides
-	// its transition (details), and Status the run's status once it
-	// ended, its history aside (finished): what GET /runs/{id} and
-	// /history show an operator after the run.
+	// its transition (twoforms.Details), and Status the run's status once
+	// it ended (twoforms.Finished): what GET /runs/{id} and /history show
+	// an operator after the run.
 	Details []string
 	Status  runtime.Status
 	// Children are the same of each child run the run's status names,
@@ -416,44 +416,6 @@ type childOutcome struct {
 	Transitions []string
 	Details     []string
 	Status      runtime.Status
-}
-
-// details is what e carries besides its transition: the state snapshot,
-// the wait, the payload that woke it and its links to parent and child
-// runs. The wait's times are masked (set or not): a sleep's wake-up time
-// and a timeout count from when the run, on each executor, entered the
-// step.
-func details(e runtime.Event) string {
-	d := struct {
-		State   json.RawMessage `json:"state,omitempty"`
-		Wait    *runtime.Wait   `json:"wait,omitempty"`
-		Payload json.RawMessage `json:"payload,omitempty"`
-		Parent  *runtime.RunRef `json:"parent,omitempty"`
-		Child   *runtime.RunRef `json:"child,omitempty"`
-	}{State: e.State, Payload: e.Payload, Parent: e.Parent, Child: e.Child}
-	if e.Wait != nil {
-		w := *e.Wait
-		for _, at := range []*time.Time{&w.Deadline, &w.Until} {
-			if !at.IsZero() {
-				*at = time.Unix(0, 0).UTC()
-			}
-		}
-		d.Wait = &w
-	}
-	b, _ := json.Marshal(d)
-	return e.From + ">" + e.To + " " + string(b)
-}
-
-// finished is st, the status of a run that ended, without what outcome
-// compares otherwise (the history, the snapshot) and with the times in
-// its error masked.
-func finished(st runtime.Status) runtime.Status {
-	st.History, st.Snapshot = nil, nil
-	st.Err = twoforms.MaskTimes(st.Err)
-	for i := range st.Branches {
-		st.Branches[i].Err = twoforms.MaskTimes(st.Branches[i].Err)
-	}
-	return st
 }
 
 // listed is how the engine's list of runs (GET /runs) shows run runID and
@@ -696,9 +658,9 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 			run = append(run, e)
 		}
 	}
-	out := outcome{Calls: concurrentSorted(calls), State: state, Final: st.State, Transitions: twoforms.Transitions(run), Status: finished(st.Status)}
+	out := outcome{Calls: concurrentSorted(calls), State: state, Final: st.State, Transitions: twoforms.Transitions(run), Status: twoforms.Finished(st.Status)}
 	for _, e := range run {
-		out.Details = append(out.Details, details(e))
+		out.Details = append(out.Details, twoforms.Details(e))
 	}
 	for _, c := range st.Children {
 		cst := s.waitFor(t, c.RunID, runtime.StateDone, runtime.StateFailed, runtime.StateCompensated, runtime.StateAborted, runtime.StateCompensationFailed)
@@ -706,9 +668,9 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 		if err != nil {
 			t.Fatalf("%s: history of child %s: %v", s.name, c.RunID, err)
 		}
-		co := childOutcome{Transitions: twoforms.Transitions(ch), Status: finished(cst.Status)}
+		co := childOutcome{Transitions: twoforms.Transitions(ch), Status: twoforms.Finished(cst.Status)}
 		for _, e := range ch {
-			co.Details = append(co.Details, details(e))
+			co.Details = append(co.Details, twoforms.Details(e))
 		}
 		if out.Children == nil {
 			out.Children = map[string]childOutcome{}
