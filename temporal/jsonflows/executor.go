@@ -44,7 +44,8 @@ type Options struct {
 	Link func(ctx context.Context) string
 	// Answer, if set, bounds how long a method that answers an API
 	// request (Start, Publish, Abort, History, Runs) waits for the
-	// cluster, all its calls together: past it the method fails with
+	// cluster, all its calls together (a publish step's publication takes
+	// Publish too, under the same bound): past it the method fails with
 	// engine.ErrUnavailable (the API answers 503), so that the answer is
 	// written before the HTTP server's write timeout cuts the connection
 	// (flowgen-temporal serve sets it from -write-timeout:
