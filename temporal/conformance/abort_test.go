@@ -273,3 +273,34 @@ func TestBranchCancelledThenTimeout(t *testing.T) {
 		}
 	}
 }
+
+// While an accepted abort waits for the step in flight to return, the
+// run's status says so (abort_requested) on both executors; once the run
+// took it, no longer. On Temporal it never said so: the run read running,
+// the web view's abort button still offered, until its step returned.
+func TestAbortRequestedWhileStepRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	sc := script{"Card.Charge": {stuck}}
+	docs := []string{holdJSON}
+	const runID = "run-abort-requested"
+	ts := newServer(t)
+	for _, s := range []*side{newTemporal(t, ts, "abort-requested", docs, sc), newLocal(t, docs, sc)} {
+		if _, err := s.eng.StartRun(context.Background(), "Hold", []byte(`{"Item":"lamp","Amount":20}`), runID); err != nil {
+			t.Fatal(err)
+		}
+		waitCalled(t, s, runID, "Card.Charge")
+		if err := s.eng.Abort(context.Background(), runID); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.eng.Status(runID)
+		if err != nil || !st.AbortRequested || st.Machine != "Charge:running" {
+			t.Errorf("%s: status after the abort, Charge in flight: %s, abort_requested %v (%v); want Charge:running, abort requested", s.name, st.Machine, st.AbortRequested, err)
+		}
+		s.svc.release() // Charge completes: the run rolls it back, then Reserve
+		if st := s.waitFor(t, runID, runtime.StateAborted); st.AbortRequested {
+			t.Errorf("%s: the aborted run still says abort_requested", s.name)
+		}
+	}
+}

@@ -186,6 +186,7 @@ const (
 	lateFail  behaviour = "late-permanent" // refuses for good after 200 ms
 	patient   behaviour = "patient"        // answers ok after 5 s, or with its context's error if that ends first
 	held      behaviour = "held"           // refuses for good once the test releases it (services.release), or its context's error if that ends first
+	stuck     behaviour = "stuck"          // answers ok once the test releases it, whatever its context says
 )
 
 // script is the services of a case: per endpoint, what each attempt does
@@ -247,6 +248,8 @@ func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp 
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	case stuck:
+		<-s.held()
 	case patient:
 		select {
 		case <-time.After(5 * time.Second):

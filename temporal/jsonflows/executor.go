@@ -75,6 +75,10 @@ type attachRecord struct {
 	schedules []madeSchedule
 }
 
+// The engine asks the executor whether a run's abort waits (GET /runs/{id}'s
+// abort_requested).
+var _ engine.AbortRequester = (*Executor)(nil)
+
 // New returns an executor of the runs of JSON flows on c's namespace.
 func New(c client.Client, opts Options) *Executor {
 	if opts.TaskQueue == "" {
@@ -237,6 +241,21 @@ func (x *Executor) Abort(req context.Context, runID string) (err error) {
 		}
 		return nil
 	})
+}
+
+// AbortRequested reports whether the run's workflow has a cancellation
+// requested (Temporal's cancel_requested, engine.AbortRequester): an
+// abort accepted that the run records only once its step in flight
+// returns. The engine asks only while the run takes aborts
+// (engine.AbortPending).
+func (x *Executor) AbortRequested(req context.Context, runID string) (_ bool, err error) {
+	ctx, done := x.answering(req, "reading run "+runID, &err)
+	defer done()
+	d, err := x.c.DescribeWorkflowExecution(ctx, runID, "")
+	if err != nil {
+		return false, flowtemporal.RunError(err, runID)
+	}
+	return d.GetWorkflowExtendedInfo().GetCancelRequested(), nil
 }
 
 // History is the run's events, from its workflow (flowtemporal.QueryHistory).
