@@ -74,6 +74,30 @@ type TriggerKeeper interface {
 	Replaced(ctx context.Context, old, now ExecFlow) error
 }
 
+// AbortRequester is an Executor that can say whether a run has an abort
+// accepted (Abort) that the run has not recorded yet, as its step in
+// flight has not returned: GET /runs/{id} then says abort_requested, as
+// for the engine's own runs (RunStatus.AbortRequested, by the rule of
+// AbortPending). jsonflows asks Temporal whether the run's workflow has a
+// cancellation requested.
+type AbortRequester interface {
+	AbortRequested(ctx context.Context, runID string) (bool, error)
+}
+
+// executorAborts is the AbortRequests of an AbortRequester, asked under
+// ctx; err is the error of its last answer.
+type executorAborts struct {
+	ctx context.Context
+	x   AbortRequester
+	err error
+}
+
+func (a *executorAborts) AbortRequested(runID string) bool {
+	requested, err := a.x.AbortRequested(a.ctx, runID)
+	a.err = err
+	return requested
+}
+
 // ErrUnavailable marks an Executor's error when the service the runs
 // execute on did not answer (jsonflows: the Temporal cluster is down,
 // unreachable or too slow): the request may succeed later. The API answers

@@ -628,8 +628,15 @@ func (e *Engine) Status(runID string) (RunStatus, error) {
 	}
 	st.History = nil
 	out := RunStatus{Status: st}
-	if e.opts.Executor == nil {
+	switch x, asks := e.opts.Executor.(AbortRequester); {
+	case e.opts.Executor == nil:
 		out.AbortRequested = AbortPending(e.store, runID, st.State)
+	case asks:
+		requests := &executorAborts{ctx: e.baseCtx, x: x}
+		out.AbortRequested = AbortPending(requests, runID, st.State)
+		if requests.err != nil {
+			return RunStatus{}, requests.err
+		}
 	}
 	return out, nil
 }

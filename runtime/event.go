@@ -327,9 +327,12 @@ func (e *Event) Interrupted() bool {
 // another branch failed (the runtime cancels the others with
 // ErrBranchCancelled, and records that error, alone or wrapping what the
 // attempt in flight returned): the branch did not fail by itself, and
-// the block's failure is the other branch's.
+// the block's failure is the other branch's. Its outcome is the attempt's
+// failure, error or timeout: an attempt that did not stop at the
+// cancellation may end by a timeout (on Temporal, one that does not
+// heartbeat runs on to its own).
 func (e *Event) Cancelled() bool {
-	return e.Branch != "" && e.Outcome == OutcomeError && cancelledText(e.Error)
+	return e.Branch != "" && (e.Outcome == OutcomeError || e.Outcome == OutcomeTimeout) && cancelledText(e.Error)
 }
 
 // cancelledText reports whether an error's text marks a branch cancelled:

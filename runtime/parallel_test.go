@@ -911,3 +911,46 @@ func TestParallelCancelledBranchWrappingCause(t *testing.T) {
 		t.Errorf("Status.Branches %+v: X is not cancelled", st.Branches)
 	}
 }
+
+// A cancelled branch whose attempt then ends with a timeout (its own
+// call's, which it waited for; on Temporal an attempt that does not
+// heartbeat runs on to its timeout) ended because another branch failed,
+// as one that ends with an error: its event and its Status.Branches entry
+// say cancelled. They said it failed by itself (outcome timeout, not
+// cancelled), and the web view showed it as a failure of its own.
+func TestParallelCancelledBranchTimingOut(t *testing.T) {
+	p := newPtest()
+	var started sync.WaitGroup
+	started.Add(1)
+	p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Done()
+		<-ctx.Done()
+		return "", fmt.Errorf("%w: the card service did not answer", runtime.ErrTimeout)
+	}
+	p.exec["Z"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+		started.Wait()
+		return "", runtime.Permanent(errBoom)
+	}
+	f := p.flow(t)
+	if _, err := f.Execute(context.Background(), pstate{}, runtime.WithRunID("r")); !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	h := checkParallelHistory(t, f, "r")
+	i := slices.IndexFunc(h, func(e runtime.Event) bool { return e.Branch == "X" && e.Outcome == runtime.OutcomeTimeout })
+	if i < 0 || !h[i].Cancelled() {
+		var x []string
+		for _, e := range h {
+			if e.Branch == "X" {
+				x = append(x, fmt.Sprintf("%s>%s #%d %s: %s", e.From, e.To, e.Attempt, e.Outcome, e.Error))
+			}
+		}
+		t.Fatalf("branch X's end is not a cancelled timeout:\n%s", strings.Join(x, "\n"))
+	}
+	st, err := f.Status("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := slices.IndexFunc(st.Branches, func(b runtime.Branch) bool { return b.Step == "X" }); j < 0 || !st.Branches[j].Cancelled {
+		t.Fatalf("branch X %+v, want cancelled", st.Branches)
+	}
+}

@@ -172,6 +172,21 @@ func (s *Server) warnLooseTokens() {
 	}
 }
 
+// AnswerWithin is how long a handler may wait on a service outside the
+// process (flowgen-temporal serve: the Temporal cluster) and still write
+// its answer before the write timeout (-write-timeout, counted from the
+// end of the request's headers) cuts the connection, where the client
+// would see a broken connection instead of the 503 the handler answers:
+// the write timeout less a second, or half of it when it is two seconds
+// or less. A request whose body was slow to come has less.
+func (s *Server) AnswerWithin() time.Duration {
+	w := s.cfg.Limits.WriteTimeout
+	if w > 2*time.Second {
+		return w - time.Second
+	}
+	return w / 2
+}
+
 // Auth is the engine's Authorizer of the token file, nil without one.
 func (s *Server) Auth() engine.Authorizer {
 	if s.auth == nil { // a nil *TokenAuth in the interface would not be nil

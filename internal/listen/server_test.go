@@ -441,3 +441,19 @@ func TestServeHTTP2Streams(t *testing.T) {
 		t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (sent: %v), want %d", got, ok, MaxStreams)
 	}
 }
+
+// A handler that waits AnswerWithin for another service still has time to
+// write its answer before the write timeout closes the connection: the
+// default's, a short one's, and a very short one's (zero: the default).
+func TestAnswerWithinWriteTimeout(t *testing.T) {
+	for _, w := range []time.Duration{0, 11 * time.Second, 3 * time.Second, 2 * time.Second, 500 * time.Millisecond} {
+		s, err := New(Config{Limits: Limits{WriteTimeout: w}}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write := s.cfg.Limits.WriteTimeout
+		if a := s.AnswerWithin(); a <= 0 || write-a < min(time.Second, write/2) {
+			t.Errorf("write timeout %v: AnswerWithin %v leaves less than a second (or half) to answer", write, a)
+		}
+	}
+}

@@ -83,7 +83,10 @@ const prepareJSON = `{"version": 1, "flows": [{
   ]}]}`
 
 // shopJSON calls flows: Shop runs Billing as a child run (its result the
-// receipt) and rolls it back with a child run of Refund.
+// receipt) and rolls it back with a child run of Refund. Confirm's
+// timeout is long enough for its activity to heartbeat, as Prepare's Take:
+// aborted during Confirm, both record its attempt ending with the
+// context's error.
 const shopJSON = `{"version": 1, "flows": [{
   "name": "Shop", "state": "ShopState",
   "retry": {"attempts": 2, "initial": "20ms"},
@@ -100,7 +103,8 @@ const shopJSON = `{"version": 1, "flows": [{
   "steps": [
     {"name": "Charge", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Charge", "request": "Amount", "response": "ChargeID"},
      "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Refund", "request": "ChargeID"}}},
-    {"name": "Confirm", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Confirm", "request": "ChargeID", "response": "Confirmation"}, "irreversible": true}
+    {"name": "Confirm", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Confirm", "request": "ChargeID", "response": "Confirmation"}, "irreversible": true,
+     "timeout": "20s"}
   ]}, {
   "name": "Refund", "state": "Invoice",
   "steps": [
@@ -127,6 +131,44 @@ const remindJSON = `{"version": 1, "flows": [{
     {"name": "Send", "action": {"kind": "rpc", "service": "desk", "endpoint": "Mail.Send", "request": "Item"}, "irreversible": true}
   ]}]}`
 
+// splitJSON is a parallel block whose branch Take retries after a long
+// backoff: its first attempt fails, and Authorize, held until the run has
+// recorded that retry (releaseAfterRetry), then fails for good, which
+// cancels Take in its backoff. On Temporal a pending retry is cancelled
+// at once, without an attempt: both executors must record Take's end with
+// no attempt (none ended then) and its status the attempt it made.
+const splitJSON = `{"version": 1, "flows": [{
+  "name": "Split", "state": "SplitState",
+  "timeout": "20s",
+  "steps": [
+    {"name": "Hold", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Hold", "request": "Item", "response": "Hold"},
+     "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Unhold", "request": "Hold"}}},
+    {"name": "Both", "parallel": {"branches": [
+      {"name": "Take", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Take", "request": "Item", "response": "Reservation"},
+       "retry": {"attempts": 3, "initial": "1h", "jitter": "none"},
+       "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Return", "request": "Reservation"}}},
+      {"name": "Authorize", "action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Authorize", "request": "Amount", "response": "Authorization"},
+       "rollback": {"action": {"kind": "rpc", "service": "pay", "endpoint": "Card.Void", "request": "Authorization"}}}
+    ]}},
+    {"name": "Send", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
+  ]}]}`
+
+// nudgeJSON routes an await's timeout to a step that loops back to the
+// await: each visit is a wait of its own (its idempotency key "#n", on
+// Temporal its own turn in the inbox), and an event sent for the order
+// during the second visit is taken there.
+const nudgeJSON = `{"version": 1, "flows": [{
+  "name": "Nudge", "state": "NudgeState",
+  "timeout": "2s",
+  "steps": [
+    {"name": "Ask", "action": {"kind": "rpc", "service": "mail", "endpoint": "Mail.Ask", "request": "Item", "response": "Asked"}, "irreversible": true},
+    {"name": "Reply", "action": {"kind": "await", "topic": "replies", "event": "received", "response": "Reply", "correlate": "OrderID", "timeout": "1s"},
+     "on": [{"on": "timeout", "target": "Remind"}]},
+    {"name": "Close", "action": {"kind": "rpc", "service": "desk", "endpoint": "Order.Close", "request": "Reply"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+    {"name": "Remind", "action": {"kind": "rpc", "service": "mail", "endpoint": "Mail.Nudge", "request": "Item"}, "irreversible": true,
+     "on": [{"on": "ok", "target": "Reply"}]}
+  ]}]}`
+
 // branchEndpoints are the endpoints Prepare's branches call at the same
 // time: their calls may come in either order on either executor.
 var branchEndpoints = []string{"Stock.Take", "Card.Authorize", "Stock.Reserve"}
@@ -143,6 +185,8 @@ const (
 	late      behaviour = "late"           // answers ok after 1.5 s, whatever its context says: late enough on a loaded machine to come after a branch that answers at once, or after lateFail
 	lateFail  behaviour = "late-permanent" // refuses for good after 200 ms
 	patient   behaviour = "patient"        // answers ok after 5 s, or with its context's error if that ends first
+	held      behaviour = "held"           // refuses for good once the test releases it (services.release), or its context's error if that ends first
+	stuck     behaviour = "stuck"          // answers ok once the test releases it, whatever its context says
 )
 
 // script is the services of a case: per endpoint, what each attempt does
@@ -154,7 +198,23 @@ type services struct {
 	script script
 	mu     sync.Mutex
 	calls  []string
+	// released ends the calls that are held.
+	releaseOnce sync.Once
+	released    chan struct{}
 }
+
+// held is the channel whose closing releases the held calls.
+func (s *services) held() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released == nil {
+		s.released = make(chan struct{})
+	}
+	return s.released
+}
+
+// release ends the held calls.
+func (s *services) release() { s.releaseOnce.Do(func() { close(s.held()) }) }
 
 func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
 	attempt := runtime.Attempt(ctx)
@@ -181,6 +241,15 @@ func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp 
 	case lateFail:
 		time.Sleep(200 * time.Millisecond)
 		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
+	case held:
+		select {
+		case <-s.held():
+			return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	case stuck:
+		<-s.held()
 	case patient:
 		select {
 		case <-time.After(5 * time.Second):
@@ -324,6 +393,59 @@ type outcome struct {
 	// the same time, so how their events interleave is the scheduler's.
 	Transitions []string
 	Branches    map[string][]string
+	// Details are what each event of the run's machine carries besides
+	// its transition (twoforms.Details), and Status the run's status once
+	// it ended (twoforms.Finished): what GET /runs/{id} and /history show
+	// an operator after the run.
+	Details []string
+	Status  runtime.Status
+	// Children are the same of each child run the run's status names,
+	// by run ID.
+	Children map[string]childOutcome `json:",omitempty"`
+	// Listed are the run and its children as GET /runs lists them once
+	// they ended (listed).
+	Listed []listedRun
+}
+
+// listedRun is what GET /runs shows of a run that both executors fill
+// alike (not its events count and times: docs/temporal.md).
+type listedRun struct {
+	RunID, Flow, Parent, Step, Machine, Correlation string
+	State                                           runtime.RunState
+}
+
+// childOutcome is what the executors must agree on of a child run.
+type childOutcome struct {
+	Transitions []string
+	Details     []string
+	Status      runtime.Status
+}
+
+// listed is how the engine's list of runs (GET /runs) shows run runID and
+// its children (n in all) once each reads terminal.
+// Temporal's list is its visibility, which follows the runs' memos: it is
+// read until it shows them ended.
+func listed(t *testing.T, s *side, runID string, n int) []listedRun {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all, err := s.eng.Runs(store.Filter{})
+		var runs []listedRun
+		for _, r := range all {
+			if r.RunID == runID || strings.HasPrefix(r.RunID, runID+"@") {
+				runs = append(runs, listedRun{RunID: r.RunID, Flow: r.Flow, Parent: r.Parent, Step: r.Step, Machine: r.Machine, Correlation: r.Correlation, State: r.State})
+			}
+		}
+		ended := err == nil && len(runs) == n && !slices.ContainsFunc(runs, func(r listedRun) bool { return !r.State.Terminal() })
+		if ended {
+			slices.SortFunc(runs, func(a, b listedRun) int { return strings.Compare(a.RunID, b.RunID) })
+			return runs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s and its children never listed ended: %+v (%v)", s.name, runID, runs, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // step is what a case does to its run after the start.
@@ -369,19 +491,118 @@ func abortInBlock(t *testing.T, s *side, runID string) {
 	}
 }
 
+// releaseAfterRetry releases the held calls once the run has recorded a
+// retry of branch: its first attempt failed and it waits out its backoff.
+func releaseAfterRetry(branch string) step {
+	return func(t *testing.T, s *side, runID string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			h, err := s.eng.History(runID)
+			if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == branch && e.Outcome == runtime.OutcomeRetry }) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: run %s: branch %s never retried (%v)", s.name, runID, branch, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		s.svc.release()
+	}
+}
+
+// waitInReply returns once the run waits in Nudge's Reply for the
+// visit-th time.
+func waitInReply(t *testing.T, s *side, runID string, visit int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h, err := s.eng.History(runID)
+		n := 0
+		for _, e := range h {
+			if e.To == runtime.WaitingState("Reply") {
+				n++
+			}
+		}
+		if err == nil && n >= visit && h[len(h)-1].To == runtime.WaitingState("Reply") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s never waited in Reply %d times (%v)", s.name, runID, visit, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// replyOnVisit posts the reply to order orderID once the run waits in
+// Reply for the visit-th time.
+func replyOnVisit(orderID string, visit int) step {
+	return func(t *testing.T, s *side, runID string) {
+		waitInReply(t, s, runID, visit)
+		payload := fmt.Sprintf(`{"correlation_id": %q, "text": "yes"}`, orderID)
+		if _, err := s.eng.PublishEvent(context.Background(), engine.Message{ID: "reply-" + runID, Topic: "replies", Event: "received", Payload: json.RawMessage(payload)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tookOnSecondVisit checks that Nudge's await timed out, was routed to
+// Remind, which looped back, and that the second wait took the reply.
+func tookOnSecondVisit(t *testing.T, o outcome) {
+	t.Helper()
+	want := []string{"Reply:waiting>Remind:running #0 timeout: ", "Remind:running>Reply:waiting #1 ok", "Reply:waiting>Reply:running"}
+	i := 0
+	for _, tr := range o.Transitions {
+		if i < len(want) && strings.HasPrefix(tr, want[i]) {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("transitions %q: want in order %q", o.Transitions, want)
+	}
+}
+
+// abortOnVisit aborts the run once it waits in Reply for the visit-th
+// time.
+func abortOnVisit(visit int) step {
+	return func(t *testing.T, s *side, runID string) {
+		waitInReply(t, s, runID, visit)
+		if err := s.eng.Abort(context.Background(), runID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// abortChildWhenCalled aborts the run's child run (the run's ID and
+// suffix, "@Bill") once it has called endpoint: the parent is not
+// aborted; its call fails.
+func abortChildWhenCalled(suffix, endpoint string) step {
+	return func(t *testing.T, s *side, runID string) {
+		waitCalled(t, s, runID, endpoint)
+		if err := s.eng.Abort(context.Background(), runID+suffix); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitCalled returns once the run or a child of it has called endpoint.
+func waitCalled(t *testing.T, s *side, runID, endpoint string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.ContainsFunc(s.svc.list(), func(c string) bool {
+		return strings.HasPrefix(c, endpoint+" "+runID+"@") || strings.HasPrefix(c, endpoint+" "+runID+"/")
+	}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s never called %s", s.name, runID, endpoint)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // abortWhenCalled aborts the run once its run or a child of it has
 // called endpoint.
 func abortWhenCalled(endpoint string) step {
 	return func(t *testing.T, s *side, runID string) {
-		deadline := time.Now().Add(30 * time.Second)
-		for !slices.ContainsFunc(s.svc.list(), func(c string) bool {
-			return strings.HasPrefix(c, endpoint+" "+runID+"@") || strings.HasPrefix(c, endpoint+" "+runID+"/")
-		}) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run %s never called %s", s.name, runID, endpoint)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitCalled(t, s, runID, endpoint)
 		if err := s.eng.Abort(context.Background(), runID); err != nil {
 			t.Fatal(err)
 		}
@@ -402,6 +623,9 @@ type conformanceCase struct {
 	// quiet: the run calls no service on this path (it routes to fail at
 	// once); the final state and the terminal state are compared.
 	quiet bool
+	// check, if set, checks the runtime's outcome (which Temporal's must
+	// equal) for what the case is about.
+	check func(t *testing.T, o outcome)
 }
 
 // run runs c on s under runID and returns its outcome.
@@ -437,7 +661,26 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 			run = append(run, e)
 		}
 	}
-	out := outcome{Calls: concurrentSorted(calls), State: state, Final: st.State, Transitions: twoforms.Transitions(run)}
+	out := outcome{Calls: concurrentSorted(calls), State: state, Final: st.State, Transitions: twoforms.Transitions(run), Status: twoforms.Finished(st.Status)}
+	for _, e := range run {
+		out.Details = append(out.Details, twoforms.Details(e))
+	}
+	for _, c := range st.Children {
+		cst := s.waitFor(t, c.RunID, runtime.StateDone, runtime.StateFailed, runtime.StateCompensated, runtime.StateAborted, runtime.StateCompensationFailed)
+		ch, err := s.eng.History(c.RunID)
+		if err != nil {
+			t.Fatalf("%s: history of child %s: %v", s.name, c.RunID, err)
+		}
+		co := childOutcome{Transitions: twoforms.Transitions(ch), Status: twoforms.Finished(cst.Status)}
+		for _, e := range ch {
+			co.Details = append(co.Details, twoforms.Details(e))
+		}
+		if out.Children == nil {
+			out.Children = map[string]childOutcome{}
+		}
+		out.Children[c.RunID] = co
+	}
+	out.Listed = listed(t, s, runID, 1+len(out.Children))
 	for b, events := range branches {
 		if out.Branches == nil {
 			out.Branches = map[string][]string{}
@@ -494,8 +737,18 @@ var cases = []conformanceCase{
 		script: script{"Card.Authorize": {lateFail}, "Stock.Take": {late}}, want: runtime.StateCompensated},
 	{name: "parallel-branch-retries", flow: "Prepare", state: `{"Item":"cup","Amount":7}`,
 		script: script{"Card.Authorize": {fail, fail, ok}}, want: runtime.StateDone},
+	// A branch cancelled in its backoff (splitJSON).
+	{name: "parallel-cancelled-in-backoff", flow: "Split", state: `{"Item":"vase","Amount":6}`,
+		script: script{"Stock.Take": {fail, ok}, "Card.Authorize": {held}}, then: []step{releaseAfterRetry("Take")}, want: runtime.StateCompensated,
+		check: cancelledAfterAttempt("Take", 1)},
 	{name: "parallel-abort", flow: "Prepare", state: `{"Item":"mug","Amount":8}`,
 		script: script{"Stock.Take": {slow}}, then: []step{abortInBlock}, want: runtime.StateAborted},
+	// An await's timeout routed to a step that loops back to it: the
+	// reply comes in the second wait; the run aborted in it.
+	{name: "await-timeout-routed-loop", flow: "Nudge", state: `{"OrderID":"n1","Item":"tent"}`,
+		then: []step{replyOnVisit("n1", 2)}, want: runtime.StateDone, check: tookOnSecondVisit},
+	{name: "await-timeout-routed-abort", flow: "Nudge", state: `{"OrderID":"n2","Item":"tent"}`,
+		then: []step{abortOnVisit(2)}, want: runtime.StateAborted},
 	// Calls: the child's result in the parent's state; a child that fails
 	// (it refunds its charge, then the parent releases); a later failure
 	// rolled back by a rollback call; an abort while the child runs (the
@@ -505,6 +758,8 @@ var cases = []conformanceCase{
 		script: script{"Card.Confirm": {permanent}}, want: runtime.StateCompensated},
 	{name: "call-rollback-call", flow: "Shop", state: `{"Item":"oil","Invoice":{"Amount":14}}`,
 		script: script{"Parcel.Send": {permanent}}, want: runtime.StateCompensated},
+	{name: "call-child-aborted", flow: "Shop", state: `{"Item":"pot","Invoice":{"Amount":16}}`,
+		script: script{"Card.Confirm": {slow}}, then: []step{abortChildWhenCalled("@Bill", "Card.Confirm")}, want: runtime.StateCompensated},
 	{name: "call-abort", flow: "Shop", state: `{"Item":"rug","Invoice":{"Amount":15}}`,
 		script: script{"Card.Confirm": {slow}}, then: []step{abortWhenCalled("Card.Confirm")}, want: runtime.StateAborted},
 	// Deadlines: a retry that would start past the step's deadline is not
@@ -558,6 +813,24 @@ var cases = []conformanceCase{
 		script: script{"Stock.Reserve": {late}, "Concierge.Book": {permanent}}, want: runtime.StateCompensated},
 	{name: "example-order-abort-while-sleeping", example: "order", flow: "Order", state: orderExample(`"Tier":"silver","Total":40,"Express":true`),
 		script: script{"Stock.Reserve": {late}}, then: []step{abortWhenWaiting}, want: runtime.StateAborted},
+}
+
+// cancelledAfterAttempt checks that branch, cancelled in its backoff,
+// ended with no attempt (none ended then) and that its status says the
+// attempt it made (runtime.Branch.Attempt), after that attempt's retry.
+func cancelledAfterAttempt(branch string, attempt int) func(*testing.T, outcome) {
+	return func(t *testing.T, o outcome) {
+		t.Helper()
+		events := o.Branches[branch]
+		retry := fmt.Sprintf("%s: %s>%s #%d retry: ", branch, runtime.RunningState(branch), runtime.RunningState(branch), attempt)
+		if n := len(events); n < 2 || !strings.HasPrefix(events[n-2], retry) || !strings.Contains(events[n-1], ">Both:parallel #0 error: "+runtime.ErrBranchCancelled.Error()) {
+			t.Errorf("branch %s's events %q: want its retry after attempt %d, then its end cancelled with no attempt", branch, events, attempt)
+		}
+		i := slices.IndexFunc(o.Status.Branches, func(b runtime.Branch) bool { return b.Step == branch })
+		if i < 0 || !o.Status.Branches[i].Cancelled || o.Status.Branches[i].Attempt != attempt {
+			t.Errorf("status branches %+v: want %s cancelled after attempt %d", o.Status.Branches, branch, attempt)
+		}
+	}
 }
 
 // orderExample is a state of examples/order's Order with the fields
@@ -625,7 +898,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	suite := []string{orderJSON, prepareJSON, shopJSON, remindJSON, string(signup)}
+	suite := []string{orderJSON, prepareJSON, shopJSON, remindJSON, splitJSON, nudgeJSON, string(signup)}
 	examples := map[string][]string{}
 	for _, name := range []string{"signup", "cancellation", "order"} {
 		examples[name] = []string{exampleJSON(t, name)}
@@ -638,7 +911,10 @@ func TestConformance(t *testing.T) {
 		}
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			c.compare(t, ts, fmt.Sprintf("conformance-%d", i), docs)
+			o := c.compare(t, ts, fmt.Sprintf("conformance-%d", i), docs)
+			if c.check != nil && !t.Failed() {
+				c.check(t, o)
+			}
 		})
 	}
 }

@@ -39,13 +39,15 @@ func recordHeartbeat(ctx context.Context, failed []failedAttempt, n int) {
 	activity.RecordHeartbeat(ctx, failed, n)
 }
 
-// markStarted heartbeats at once as attempt n starts, when n is a retry of
-// an activity with a deadline (ScheduleToClose): should the deadline pass
-// while it runs or waits out its backoff, the workflow learns which attempt
-// it was, as the runtime records it. The first attempt need not: details
-// without an attempt are the first's (lastHeartbeat).
+// markStarted heartbeats at once as attempt n starts, when n is a retry:
+// should a timeout end the activity (the deadline, while it runs or waits
+// out its backoff; or its own timeout once the run was cancelled, which
+// Temporal does not retry), the workflow learns which attempt it was, as
+// the runtime records it, and so which attempts before it left no record.
+// The first attempt need not: details without an attempt are the first's
+// (lastHeartbeat).
 func markStarted(ctx context.Context, prior []failedAttempt, n int) {
-	if n > 1 && activity.GetInfo(ctx).ScheduleToCloseTimeout > 0 {
+	if n > 1 {
 		recordHeartbeat(ctx, prior, n)
 	}
 }

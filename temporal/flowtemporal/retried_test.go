@@ -81,6 +81,38 @@ func TestFailureAttemptOfDeadline(t *testing.T) {
 	}
 }
 
+// An attempt that a cancelled run did not stop (it does not heartbeat) and
+// that its own timeout then ended is recorded with its number, which the
+// heartbeat of its start gives (markStarted), as the runtime records the
+// attempt its abort cut. It was attempt 0, "no attempt ran", though the
+// service was called: without a deadline only a last attempt's timeout
+// named one.
+func TestFailureAttemptCancelled(t *testing.T) {
+	const timeout = time.Second
+	one := failedAttempt{Attempt: 1, Error: "unavailable"}
+	for _, c := range []struct {
+		name    string
+		err     error
+		attempt int
+		prior   []failedAttempt
+	}{
+		{"attempt 1", timedOut(t, enumspb.TIMEOUT_TYPE_START_TO_CLOSE, enumspb.RETRY_STATE_CANCEL_REQUESTED, true), 1, nil},
+		{"attempt 2 after one that timed out", timedOut(t, enumspb.TIMEOUT_TYPE_START_TO_CLOSE, enumspb.RETRY_STATE_CANCEL_REQUESTED, true, []failedAttempt(nil), 2), 2, nil},
+		{"attempt 2 after one that failed", timedOut(t, enumspb.TIMEOUT_TYPE_START_TO_CLOSE, enumspb.RETRY_STATE_CANCEL_REQUESTED, true, []failedAttempt{one}, 2), 2, []failedAttempt{one}},
+		{"attempt 2 whose start heartbeat was lost", timedOut(t, enumspb.TIMEOUT_TYPE_START_TO_CLOSE, enumspb.RETRY_STATE_CANCEL_REQUESTED, true, []failedAttempt{one}, 1), 2, []failedAttempt{one}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			attempt, prior, err := failure(c.err, 5, timeout, 0)
+			if want := runtime.AttemptTimeout(timeout); attempt != c.attempt || err == nil || err.Error() != want.Error() {
+				t.Errorf("failure = attempt %d, %v; want attempt %d, %v", attempt, err, c.attempt, want)
+			}
+			if d := cmp.Diff(c.prior, prior); d != "" {
+				t.Errorf("record (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
 // The record of the attempts before the last keeps the last's own failure
 // when the deadline passed in its backoff: its retry event is the
 // runtime's too.

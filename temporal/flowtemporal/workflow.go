@@ -420,11 +420,18 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, []f
 	var to *temporal.TimeoutError
 	if errors.As(err, &to) {
 		prior, attempt := lastHeartbeat(to)
-		if attempt == 0 && deadline > 0 && act != nil && act.StartedEventID() != 0 {
-			// An attempt ran (none did: the deadline passed before the
-			// first started), the first: every later one heartbeats as it
-			// starts (markStarted).
-			attempt = 1
+		if act != nil && act.StartedEventID() != 0 {
+			// An attempt ran when the timeout came (none did: the
+			// deadline passed before the first started, or in a retry's
+			// backoff): the one the details name, since every retry
+			// heartbeats as it starts (markStarted), so none names the
+			// first; and one that ran after the last one recorded as
+			// failed is the next, even when its start heartbeat was lost
+			// (its worker died as it started).
+			attempt = max(attempt, 1)
+			if n := len(prior); n > 0 && prior[n-1].Attempt >= attempt {
+				attempt = prior[n-1].Attempt + 1
+			}
 		}
 		if act != nil && act.RetryState() == enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
 			attempt = attempts
@@ -433,13 +440,7 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, []f
 		switch typ := to.TimeoutType(); {
 		case typ == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE && deadline > 0:
 			// While attempt ran (the runtime cuts it there), or after it
-			// failed, before the next started: the runtime's error. An
-			// attempt that ran after the last one recorded as failed is
-			// the next, even when its start heartbeat was lost (its
-			// worker died as it started; markStarted).
-			if n := len(prior); act != nil && act.StartedEventID() != 0 && n > 0 && prior[n-1].Attempt >= attempt {
-				attempt = prior[n-1].Attempt + 1
-			}
+			// failed, before the next started: the runtime's error.
 			return attempt, prior, runtime.DeadlinePassed(deadline)
 		case typ == enumspb.TIMEOUT_TYPE_START_TO_CLOSE:
 			cause = runtime.AttemptTimeout(timeout)

@@ -42,6 +42,16 @@ type Options struct {
 	// (runtime.Event.Link). flowgen-temporal serve sets it to its
 	// telemetry's (observe.Telemetry.Link).
 	Link func(ctx context.Context) string
+	// Answer, if set, bounds how long a method that answers an API
+	// request (Start, Publish, Abort, History, Runs) waits for the
+	// cluster, all its calls together (a publish step's publication takes
+	// Publish too, under the same bound): past it the method fails with
+	// engine.ErrUnavailable (the API answers 503), so that the answer is
+	// written before the HTTP server's write timeout cuts the connection
+	// (flowgen-temporal serve sets it from -write-timeout:
+	// listen.Server.AnswerWithin). 0: no bound of its own; the SDK gives
+	// each call 10 s.
+	Answer time.Duration
 }
 
 // DefaultTaskQueue is the task queue of Options.TaskQueue's default.
@@ -64,6 +74,10 @@ type attachRecord struct {
 	hash      string
 	schedules []madeSchedule
 }
+
+// The engine asks the executor whether a run's abort waits (GET /runs/{id}'s
+// abort_requested).
+var _ engine.AbortRequester = (*Executor)(nil)
 
 // New returns an executor of the runs of JSON flows on c's namespace.
 func New(c client.Client, opts Options) *Executor {
@@ -111,6 +125,23 @@ func unreachable(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("%w: temporal: %s: the cluster did not answer (down, unreachable or overloaded): %w", engine.ErrUnavailable, op, err)
 }
 
+// answering is the context of the calls to the cluster of a method that
+// answers an API request (Start, Publish, Abort, History, Runs) under
+// req: bounded by Options.Answer, all the calls together. done, deferred
+// with the method's error, ends it and passes the error through
+// unreachable, under req: a call the bound ended is one the cluster did
+// not answer in time.
+func (x *Executor) answering(req context.Context, op string, err *error) (ctx context.Context, done func()) {
+	ctx, cancel := req, context.CancelFunc(func() {})
+	if x.opts.Answer > 0 {
+		ctx, cancel = context.WithTimeout(req, x.opts.Answer)
+	}
+	return ctx, func() {
+		cancel()
+		*err = unreachable(req, op, *err)
+	}
+}
+
 // startOptions are the options of the workflow of run runID of f.
 func (x *Executor) startOptions(f engine.ExecFlow, state json.RawMessage, runID string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
@@ -132,8 +163,9 @@ func runInput(f engine.ExecFlow, state json.RawMessage) (RunInput, error) {
 // Start starts run runID of f as a workflow whose ID is runID: idempotent,
 // since Temporal refuses a second workflow of the same ID (retention
 // included); a repeated start answers engine.ErrRunExists.
-func (x *Executor) Start(ctx context.Context, f engine.ExecFlow, state json.RawMessage, runID string) (err error) {
-	defer func() { err = unreachable(ctx, "starting run "+runID+" of flow "+f.Name, err) }()
+func (x *Executor) Start(req context.Context, f engine.ExecFlow, state json.RawMessage, runID string) (err error) {
+	ctx, done := x.answering(req, "starting run "+runID+" of flow "+f.Name, &err)
+	defer done()
 	in, err := runInput(f, state)
 	if err != nil {
 		return err
@@ -167,8 +199,9 @@ func (x *Executor) existing(ctx context.Context, f engine.ExecFlow, state json.R
 // ID derived from the message ID, so a second delivery starts none), then
 // hands it to the inboxes of the awaits (signal-with-start, deduplicated
 // by message ID).
-func (x *Executor) Publish(ctx context.Context, m engine.Message, triggered []engine.EventStart, awaiting []engine.ExecFlow) (_ engine.Published, err error) {
-	defer func() { err = unreachable(ctx, "publishing message "+m.ID+" of "+m.Topic+" "+m.Event, err) }()
+func (x *Executor) Publish(req context.Context, m engine.Message, triggered []engine.EventStart, awaiting []engine.ExecFlow) (_ engine.Published, err error) {
+	ctx, done := x.answering(req, "publishing message "+m.ID+" of "+m.Topic+" "+m.Event, &err)
+	defer done()
 	out := engine.Published{ID: m.ID, Runs: []engine.EventRun{}}
 	if m.Link == "" && x.opts.Link != nil {
 		m.Link = x.opts.Link(ctx)
@@ -199,8 +232,9 @@ func (x *Executor) Publish(ctx context.Context, m engine.Message, triggered []en
 // finishes its rollback whatever happens (workflow.NewDisconnectedContext),
 // as on the engine. A run of older code records no progress and is
 // cancelled as before.
-func (x *Executor) Abort(ctx context.Context, runID string) (err error) {
-	defer func() { err = unreachable(ctx, "aborting run "+runID, err) }()
+func (x *Executor) Abort(req context.Context, runID string) (err error) {
+	ctx, done := x.answering(req, "aborting run "+runID, &err)
+	defer done()
 	return flowtemporal.AbortRun(ctx, x.c, runID, func(w *workflowpb.WorkflowExecutionInfo) error {
 		if info, exact := runInfo(w); exact {
 			return engine.CheckAbort(runID, info.State)
@@ -209,9 +243,25 @@ func (x *Executor) Abort(ctx context.Context, runID string) (err error) {
 	})
 }
 
+// AbortRequested reports whether the run's workflow has a cancellation
+// requested (Temporal's cancel_requested, engine.AbortRequester): an
+// abort accepted that the run records only once its step in flight
+// returns. The engine asks only while the run takes aborts
+// (engine.AbortPending).
+func (x *Executor) AbortRequested(req context.Context, runID string) (_ bool, err error) {
+	ctx, done := x.answering(req, "reading run "+runID, &err)
+	defer done()
+	d, err := x.c.DescribeWorkflowExecution(ctx, runID, "")
+	if err != nil {
+		return false, flowtemporal.RunError(err, runID)
+	}
+	return d.GetWorkflowExtendedInfo().GetCancelRequested(), nil
+}
+
 // History is the run's events, from its workflow (flowtemporal.QueryHistory).
-func (x *Executor) History(ctx context.Context, runID string) (_ []runtime.Event, err error) {
-	defer func() { err = unreachable(ctx, "reading the history of run "+runID, err) }()
+func (x *Executor) History(req context.Context, runID string) (_ []runtime.Event, err error) {
+	ctx, done := x.answering(req, "reading the history of run "+runID, &err)
+	defer done()
 	v, err := x.c.QueryWorkflow(ctx, runID, "", flowtemporal.QueryHistory)
 	if err != nil {
 		return nil, flowtemporal.RunError(err, runID)

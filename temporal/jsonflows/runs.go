@@ -39,8 +39,9 @@ const visibilitySlack = time.Second
 // workflows) and sorts them before f.After and f.Limit cut its page. When
 // visibility had more workflows than it read, the runs come with an error
 // wrapping engine.ErrListTruncated.
-func (x *Executor) Runs(ctx context.Context, f store.Filter) (_ []store.RunInfo, err error) {
-	defer func() { err = unreachable(ctx, "listing runs", err) }()
+func (x *Executor) Runs(req context.Context, f store.Filter) (_ []store.RunInfo, err error) {
+	ctx, done := x.answering(req, "listing runs", &err)
+	defer done()
 	// A run in progress that records no progress reads "running": it
 	// matches any state that is not over, whatever its status would say.
 	vague := f

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/internal/listen"
 )
 
 // quickCalls is a Temporal client whose calls of a start, a query and a
@@ -133,6 +134,73 @@ func TestTemporalDownAnswers503(t *testing.T) {
 		}
 		if !strings.Contains(logs.String(), c.op) {
 			t.Errorf("%s %s with Temporal down: the log does not say %q:\n%s", c.method, c.path, c.op, logs.String())
+		}
+	}
+}
+
+// With the cluster down, a request's 503 reaches the client when the
+// server's write timeout is shorter than the SDK's 10 s a call: the
+// executor's calls end within listen.Server.AnswerWithin (Options.Answer,
+// as flowgen-temporal serve sets it), before the write timeout cuts the
+// connection. Without the bound the client got no answer (EOF) after
+// 10 s, for a start, a status and a list alike.
+func TestTemporalDownAnswersWithinWriteTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c, err := client.Dial(client.Options{HostPort: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace(),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv, err := listen.New(listen.Config{Addr: "127.0.0.1:0", Limits: listen.Limits{WriteTimeout: 3 * time.Second}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Options{Executor: New(c, Options{TaskQueue: "answer-test", Answer: srv.AnswerWithin()}),
+		NoGoHandlers: true, FlowFile: engine.JSONOnly, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	addr := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, "test", e.Handler(), nil, func(a string) { addr <- a }) }()
+	defer func() { cancel(); <-served }()
+	base := "http://" + <-addr
+	do := func(method, path, body string) (int, error) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		_, _ = io.ReadAll(resp.Body)
+		return resp.StatusCode, nil
+	}
+	if status, err := do("PUT", "/flows", `{"version": 1, "flows": [{"name": "F", "triggers": [{"kind": "rpc", "endpoint": "f"}],
+  "steps": [{"name": "Nap", "action": {"kind": "sleep", "duration": "1h"}}]}]}`); status != 200 {
+		t.Fatalf("PUT /flows: %d %v", status, err)
+	}
+	if status, err := do("POST", "/flows/F/runs?run_id=r1", `{}`); status != 201 {
+		t.Fatalf("start: %d %v", status, err)
+	}
+	ts.Stop()
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/flows/F/runs?run_id=r2"},
+		{"GET", "/runs/r1"},
+		{"GET", "/runs?flow=F"},
+		{"POST", "/runs/r1/abort"},
+	} {
+		if status, err := do(c.method, c.path, `{}`); status != 503 {
+			t.Errorf("%s %s with Temporal down and a write timeout of 3 s: %d %v; want 503", c.method, c.path, status, err)
 		}
 	}
 }

@@ -207,11 +207,13 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 		return err
 	}
 	defer tel.Shutdown(context.Background())
-	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue, Link: tel.Link})
 	srv, err := listen.New(cfg.net, log)
 	if err != nil {
 		return err
 	}
+	// A request's calls to the cluster end in time for its 503 to be
+	// written within -write-timeout, below the SDK's 10 s a call.
+	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue, Link: tel.Link, Answer: srv.AnswerWithin()})
 	eng, err := engine.New(engineOptions(cfg, x, srv.Auth(), log))
 	if err != nil {
 		return err

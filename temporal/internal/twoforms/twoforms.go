@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,75 @@ type Observed[S any] struct {
 	// Children are the reduced histories of the run's child runs, by ID
 	// (Children), for a flow that calls others.
 	Children map[string][]string
+	// Details are what each event of the run's machine carries besides
+	// its transition (Details), and Status the run's status once it
+	// ended (Finished): what a user reads after the run.
+	Details []string
+	Status  runtime.Status
+}
+
+// Details is what e carries besides its transition: the state snapshot,
+// the wait, the payload that woke it and its links to parent and child
+// runs. The wait's times are masked (set or not): a sleep's wake-up time
+// and a timeout count from when the run, on each form, entered the step.
+func Details(e runtime.Event) string {
+	d := struct {
+		State   json.RawMessage `json:"state,omitempty"`
+		Wait    *runtime.Wait   `json:"wait,omitempty"`
+		Payload json.RawMessage `json:"payload,omitempty"`
+		Parent  *runtime.RunRef `json:"parent,omitempty"`
+		Child   *runtime.RunRef `json:"child,omitempty"`
+	}{State: e.State, Payload: e.Payload, Parent: e.Parent, Child: e.Child}
+	if e.Wait != nil {
+		w := *e.Wait
+		for _, at := range []*time.Time{&w.Deadline, &w.Until} {
+			if !at.IsZero() {
+				*at = time.Unix(0, 0).UTC()
+			}
+		}
+		d.Wait = &w
+	}
+	b, _ := json.Marshal(d)
+	return e.From + ">" + e.To + " " + string(b)
+}
+
+// Finished is st, the status of a run that ended, without what is
+// compared otherwise (the history, the snapshot), and with the times and
+// a panic's stack in its errors masked.
+func Finished(st runtime.Status) runtime.Status {
+	st.History, st.Snapshot = nil, nil
+	st.Err = MaskTimes(withoutStacks(st.Err))
+	st.Branches = slices.Clone(st.Branches)
+	for i := range st.Branches {
+		st.Branches[i].Err = MaskTimes(withoutStacks(st.Branches[i].Err))
+	}
+	return st
+}
+
+// withoutStacks is s, an error's text, without the goroutine stacks a
+// panic's error carries (runtime.PanicError): they name the process's
+// goroutines and the frames that ran the step, which differ between the
+// two forms. A stack goes on until the next line of the run's error (a
+// failed rollback's) or the end.
+func withoutStacks(s string) string {
+	var out []string
+	inStack := false
+	for _, l := range strings.Split(s, "\n") {
+		switch {
+		case strings.HasPrefix(l, "goroutine ") && strings.HasSuffix(l, ":"):
+			inStack = true
+			if n := len(out); n > 0 && out[n-1] == "" {
+				out = out[:n-1]
+			}
+			continue
+		case inStack && strings.HasPrefix(l, "rollback "):
+			inStack = false
+		case inStack:
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }
 
 // Children reduces the histories of the child runs h's status names, each
@@ -135,6 +205,16 @@ func Observe[S any](t *testing.T, ctx context.Context, h Handle[S], calls func()
 		o.Published = append(o.Published, fmt.Sprintf("%s %s %s", m.Topic, m.Event, m.Payload))
 	}
 	o.Transitions = Transitions(history)
+	for _, e := range history {
+		if e.Branch == "" { // a branch's events' states depend on when the others merged
+			o.Details = append(o.Details, Details(e))
+		}
+	}
+	st, serr := h.Status(ctx)
+	if serr != nil {
+		t.Fatalf("status: %v", serr)
+	}
+	o.Status = Finished(st)
 	return o
 }
 
