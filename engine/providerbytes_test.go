@@ -36,11 +36,17 @@ func TestProviderRegistrationsBoundedByBytes(t *testing.T) {
 		}
 	}
 	one, _ := handlers(1)
-	if status, out := putProvider(t, srv, "c", one); status != http.StatusConflict || !strings.Contains(out, "more than the") {
-		t.Fatalf("a third provider beyond the bytes held: %d %s, want 409", status, out)
+	// Beyond what is held now: 429, taken once leases go.
+	if status, out := putProvider(t, srv, "c", one); status != http.StatusTooManyRequests || !strings.Contains(out, "more than the") {
+		t.Fatalf("a third provider beyond the bytes held: %d %s, want 429", status, out)
 	}
-	if status, out := putProvider(t, srv, "a?replica=r2", one); status != http.StatusConflict {
-		t.Fatalf("a replica beyond the bytes held: %d %s, want 409", status, out)
+	if status, out := putProvider(t, srv, "a?replica=r2", one); status != http.StatusTooManyRequests {
+		t.Fatalf("a replica beyond the bytes held: %d %s, want 429", status, out)
+	}
+	// One that alone takes more than the bound is never taken: 409.
+	thirty, _ := handlers(30)
+	if status, out := putProvider(t, srv, "d", thirty); status != http.StatusConflict || !strings.Contains(out, "the registration takes") {
+		t.Fatalf("a registration larger than the bound: %d %s, want 409", status, out)
 	}
 	if status, out := putProvider(t, srv, "a", ten); status != http.StatusOK {
 		t.Fatalf("a registration again, replacing its own: %d %s", status, out)

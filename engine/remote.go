@@ -116,8 +116,14 @@ var (
 	// ErrRegistration: a registration that is not valid (400).
 	ErrRegistration = errors.New("engine: invalid provider registration")
 	// ErrProviderConflict: a registration that disagrees with the
-	// registered flows, or one provider too many (409).
+	// registered flows, or that alone takes more than the bytes the
+	// engine keeps (409): as it is, it is never taken.
 	ErrProviderConflict = errors.New("engine: provider registration refused")
+	// ErrProvidersFull: a registration beyond the providers, the replicas
+	// of one, or the bytes the engine holds now (429, with Retry-After):
+	// it is taken once leases expire or are withdrawn, so a provider
+	// tries again (engine/provider does) rather than stop.
+	ErrProvidersFull = errors.New("engine: provider registration refused for now")
 	// ErrNoLease: a renewal of a provider that has no live lease (404):
 	// register again.
 	ErrNoLease = errors.New("engine: no live lease for this provider")
@@ -382,16 +388,20 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 		}
 		if _, had := l.replicas[replica]; replica != "" && !had && len(l.replicas) >= MaxProviderReplicas {
 			rm.mu.Unlock()
-			return provider.Lease{}, fmt.Errorf("%w: provider %q has %d live replicas, the most a provider has", ErrProviderConflict, name, MaxProviderReplicas)
+			return provider.Lease{}, fmt.Errorf("%w: provider %q has %d live replicas, the most a provider has", ErrProvidersFull, name, MaxProviderReplicas)
 		}
 	} else if len(rm.leases) >= rm.opts.MaxProviders {
 		rm.mu.Unlock()
-		return provider.Lease{}, fmt.Errorf("%w: %d providers are registered, the most this engine keeps", ErrProviderConflict, rm.opts.MaxProviders)
+		return provider.Lease{}, fmt.Errorf("%w: %d providers are registered, the most this engine keeps", ErrProvidersFull, rm.opts.MaxProviders)
 	}
 	size := registrationBytes(reg.Handlers)
+	if size > rm.opts.MaxBytes {
+		rm.mu.Unlock()
+		return provider.Lease{}, fmt.Errorf("%w: the registration takes %d bytes, more than the %d this engine keeps (register fewer handlers)", ErrProviderConflict, size, rm.opts.MaxBytes)
+	}
 	if held := rm.heldBytesLocked(now, name, replica); held+size > rm.opts.MaxBytes {
 		rm.mu.Unlock()
-		return provider.Lease{}, fmt.Errorf("%w: the registrations held take %d bytes; with this one's %d, more than the %d this engine keeps (withdraw providers that are gone, or register fewer handlers)", ErrProviderConflict, held, size, rm.opts.MaxBytes)
+		return provider.Lease{}, fmt.Errorf("%w: the registrations held take %d bytes; with this one's %d, more than the %d this engine keeps (withdraw providers that are gone, or register fewer handlers)", ErrProvidersFull, held, size, rm.opts.MaxBytes)
 	}
 	// A new lease, or one registered whole, is who's; a replica joins the
 	// live lease of its owner's replicas (an admin's does too).

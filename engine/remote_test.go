@@ -234,9 +234,10 @@ func TestProviderRegistrationChecks(t *testing.T) {
 	if status, out := putProvider(t, srv, "b", `{"ttl": "1s", "handlers": [{"name": "Reserve", "url": "`+url("r")+`"}]}`); status != 200 || !strings.Contains(out, `"ttl":"1s"`) {
 		t.Fatalf("ttl 1s: %d %s", status, out)
 	}
-	// MaxProviders: a third provider is refused (409), the first renews.
-	if status, out := putProvider(t, srv, "c", handlers(1)); status != http.StatusConflict || !strings.Contains(out, "2 providers are registered") {
-		t.Errorf("a provider over MaxProviders: %d %s, want 409", status, out)
+	// MaxProviders: a third provider is refused for now (429), the first
+	// renews.
+	if status, out := putProvider(t, srv, "c", handlers(1)); status != http.StatusTooManyRequests || !strings.Contains(out, "2 providers are registered") {
+		t.Errorf("a provider over MaxProviders: %d %s, want 429", status, out)
 	}
 	if status, out := putProvider(t, srv, "a", handlers(1)); status != 200 {
 		t.Errorf("registering a known provider again at MaxProviders: %d %s", status, out)

@@ -61,6 +61,8 @@ func (e *Engine) providerStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrProviderConflict):
 		return http.StatusConflict
+	case errors.Is(err, ErrProvidersFull):
+		return http.StatusTooManyRequests
 	case errors.Is(err, ErrNoLease):
 		return http.StatusNotFound
 	case errors.Is(err, ErrForbidden):
