@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -139,5 +142,42 @@ func TestKillAndResume(t *testing.T) {
 				t.Errorf("the services hold, for the resumed run, %+v; want one customer and one active subscription", e)
 			}
 		},
+		Printed: readmeKillAndResume,
 	}.Run(t)
+}
+
+// readmeKillAndResume checks that the README's "Kill it and watch it
+// resume" shows what the two processes print for its kill, after
+// CreateSubscription, on its store /tmp/signup and with its run ID (here
+// dir and the crashed run's): the first output whole, the second's lines
+// up to the README's "..." and from there on, up to the run's end.
+func readmeKillAndResume(t *testing.T, k demotest.Kill, dir string, crashed store.RunInfo, first, second string) {
+	if k.Step != SignupStepCreateSubscription {
+		return // the README shows this kill
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := strings.NewReplacer("/tmp/signup", dir, "crash-89a9415d", crashed.RunID).Replace(string(b))
+	block := func(intro string) string {
+		_, rest, ok := strings.Cut(readme, "\n"+intro)
+		_, rest, ok2 := strings.Cut(rest, "```\n")
+		out, _, ok3 := strings.Cut(rest, "```")
+		if !ok || !ok2 || !ok3 {
+			t.Fatalf("README.md has no output block after %q", intro)
+		}
+		return out
+	}
+	if want := block("The first command starts a signup"); first != want {
+		t.Errorf("the first process prints:\n%s\nthe README shows:\n%s", first, want)
+	}
+	want := block("The second finds the unfinished run")
+	head, tail, ok := strings.Cut(want, "  ...\n")
+	if !ok {
+		t.Fatalf("the README's second output has no elided lines:\n%s", want)
+	}
+	if !strings.HasPrefix(second, head) || !strings.Contains(second[len(head):], tail) {
+		t.Errorf("the second process prints:\n%s\nthe README shows:\n%s", second, want)
+	}
 }

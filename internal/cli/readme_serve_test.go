@@ -12,11 +12,14 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +93,7 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 		"An event from the broker that can never start its run",
 	}
 	ran := 0
+	answers := map[string]string{} // a curl line's last answer
 	for _, intro := range blocks {
 		if intro == "Kill the server" {
 			// "Kill the server (Ctrl-C, or kill -9), start it again with
@@ -138,8 +142,10 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 					want = []string{`{"dead_letters":[]}`}
 				}
 				deadline := time.Now().Add(30 * time.Second)
+				var status int
+				var body string
 				for {
-					status, body := readmetest.Curl(t, repo, srv.url, words)
+					status, body = readmetest.Curl(t, repo, srv.url, words)
 					got, missing := readmetest.Compact(body), ""
 					for _, w := range want {
 						if !strings.Contains(got, w) {
@@ -155,12 +161,87 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 					time.Sleep(50 * time.Millisecond)
 				}
 				ran++
+				answers[line] = body
 			default:
 				t.Fatalf("README walk-through line %q: the test does not know it: teach TestReadmeServeWalkthrough", line)
 			}
 		}
+		readmeServeClaims(t, intro, repo, dir, srv.url, vars, answers)
 	}
 	if ran < 13 {
 		t.Fatalf("ran %d curl lines: the README's blocks moved", ran)
+	}
+}
+
+// readmeServeClaims checks what the prose around the walk-through's block
+// intro says of its curl lines, by sending each line again as the prose
+// varies it: the status codes it promises for another token, the same
+// request again and a run that is over, and the files it says -flows holds.
+// answers are the lines' answers in the walk-through.
+func readmeServeClaims(t *testing.T, intro, repo, dir, base string, vars map[string]string, answers map[string]string) {
+	t.Helper()
+	// find returns the block's curl line that contains s, and its words.
+	find := func(s string) (string, []string) {
+		t.Helper()
+		for _, line := range readmetest.Block(t, repo, intro) {
+			if strings.HasPrefix(line, "curl ") && strings.Contains(line, s) {
+				words, _ := readmetest.Words(t, line, vars)
+				return line, words
+			}
+		}
+		t.Fatalf("README: the block after %q has no curl line with %q", intro, s)
+		return "", nil
+	}
+	// with returns words with the value of option opt replaced by value,
+	// or the option removed when value is "".
+	with := func(words []string, opt, value string) []string {
+		out := slices.Clone(words)
+		i := slices.Index(out, opt)
+		if i < 0 {
+			t.Fatalf("README line %q has no %s", words, opt)
+		}
+		if value == "" {
+			return slices.Delete(out, i, i+2)
+		}
+		out[i+1] = value
+		return out
+	}
+	expect := func(what string, words []string, want int) string {
+		t.Helper()
+		status, body := readmetest.Curl(t, repo, base, words)
+		if status != want {
+			t.Errorf("README: %s answers %d %s; the README says %d", what, status, body, want)
+		}
+		return body
+	}
+	switch intro {
+	case "Define a flow":
+		// "It takes the admin token (the client one gets `403`, no token
+		// `401`)", and -flows "is where the flows you define are saved
+		// (as `<Flow>.json`)".
+		_, put := find("PUT")
+		expect("PUT /flows with the client token", with(put, "--oauth2-bearer", vars["CLIENT"]), http.StatusForbidden)
+		expect("PUT /flows without a token", with(put, "--oauth2-bearer", ""), http.StatusUnauthorized)
+		if _, err := os.Stat(filepath.Join(dir, "flows", "Signup.json")); err != nil {
+			t.Errorf("README: -flows ./flows holds no Signup.json after PUT /flows: %v", err)
+		}
+	case "Start runs over HTTP and by an event":
+		// "The same request again (same `Idempotency-Key`, same body)
+		// answers the same run; the same key with another body is refused
+		// with `422`."
+		line, start := find("Idempotency-Key: req-42")
+		first := answers[line]
+		again := expect("the same request again", start, http.StatusOK)
+		var a, b struct {
+			RunID string `json:"run_id"`
+		}
+		if json.Unmarshal([]byte(first), &a) != nil || json.Unmarshal([]byte(again), &b) != nil || a.RunID == "" || a.RunID != b.RunID {
+			t.Errorf("README: the same request again answers %s, the first %s: not the same run", again, first)
+		}
+		expect("the same Idempotency-Key with another body", with(start, "--json", `{"Email":"other@example.com"}`), http.StatusUnprocessableEntity)
+	case "Aborting a run takes the admin token":
+		// "a run that is over [...] answers `409`": zoe is aborted now.
+		_, abort := find("/abort")
+		expect("aborting the aborted run again", abort, http.StatusConflict)
 	}
 }

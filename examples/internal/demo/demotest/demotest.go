@@ -156,6 +156,9 @@ type KillAndResume struct {
 	// Resumed checks the store in dir once the second process resumed
 	// the run; before is its history before the restart.
 	Resumed func(t *testing.T, dir string, crashed store.RunInfo, before []runtime.Event)
+	// Printed, if not nil, checks what the two processes printed (the
+	// README shows it).
+	Printed func(t *testing.T, k Kill, dir string, crashed store.RunInfo, first, second string)
 }
 
 // Run runs the demo, a subtest per kill.
@@ -165,7 +168,7 @@ func (d KillAndResume) Run(t *testing.T) {
 	for _, k := range d.Kills {
 		t.Run(k.Step, func(t *testing.T) {
 			dir := t.TempDir()
-			crash(t, bin, dir, k.Step)
+			first := crash(t, bin, dir, k.Step)
 			crashed := StoredRun(t, dir, d.Flow)
 			if want, _ := runtime.RunStateOf(k.Next); crashed.State != want || crashed.Machine != k.Next {
 				t.Fatalf("stored run before the restart: %+v", crashed)
@@ -174,8 +177,11 @@ func (d KillAndResume) Run(t *testing.T) {
 			if d.Killed != nil {
 				d.Killed(t, dir, k, crashed)
 			}
-			resume(t, bin, dir, crashed.RunID, d.End)
+			second := resume(t, bin, dir, crashed.RunID, d.End)
 			d.Resumed(t, dir, crashed, before)
+			if d.Printed != nil {
+				d.Printed(t, k, dir, crashed, first, second)
+			}
 		})
 	}
 }
@@ -200,7 +206,8 @@ func build(t *testing.T) string {
 // crash runs bin on the store in dir with -crash-after step, and fails t
 // unless it died by SIGKILL right after step's completion: the last
 // transition printed leaves step, and nothing came after the kill notice.
-func crash(t *testing.T, bin, dir, step string) {
+// It returns what bin printed.
+func crash(t *testing.T, bin, dir, step string) string {
 	t.Helper()
 	out, err := exec.Command(bin, "-store", dir, "-crash-after", step).Output()
 	ee, ok := err.(*exec.ExitError)
@@ -215,12 +222,14 @@ func crash(t *testing.T, bin, dir, step string) {
 		!strings.HasPrefix(strings.TrimSpace(lines[n-2]), runtime.RunningState(step)+" ") {
 		t.Errorf("the first run's output does not end with %s's completion and the kill:\n%s", step, out)
 	}
+	return string(out)
 }
 
 // resume runs bin again on the store in dir, after a crash, and fails t
 // unless it resumed the one run runID, marked where it took over, and
-// printed end (how the run ended and what it did).
-func resume(t *testing.T, bin, dir, runID, end string) {
+// printed end (how the run ended and what it did). It returns what bin
+// printed.
+func resume(t *testing.T, bin, dir, runID, end string) string {
 	t.Helper()
 	out, err := exec.Command(bin, "-store", dir).Output()
 	if err != nil {
@@ -236,4 +245,5 @@ func resume(t *testing.T, bin, dir, runID, end string) {
 			t.Errorf("the second run's output lacks %q:\n%s", s, out)
 		}
 	}
+	return string(out)
 }
