@@ -201,7 +201,7 @@ func (s subscriber) serve(ctx context.Context, sub *waitSub) error {
 // hand gives the run a message claimed for its wait; one it does not take
 // is released.
 func (s subscriber) hand(ctx context.Context, sub *waitSub, m *store.Message) {
-	if !sub.cancelled.Load() && sub.deliver(runtime.Delivery{Payload: m.Payload, Link: m.Link}) {
+	if !sub.cancelled.Load() && sub.deliver(runtime.Delivery{Payload: m.Payload, Link: m.Link, Received: m.Received}) {
 		return
 	}
 	if err := s.e.in.release(context.WithoutCancel(ctx), sub.req.key); err != nil {

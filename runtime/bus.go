@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Caller makes the request of an RPC step. rsp is nil when the step keeps no
@@ -45,6 +46,14 @@ type Delivery struct {
 	// subscriber knows it; "" otherwise. The run records it in the event
 	// that ends its wait (Event.Link), and an observer links the wait to it.
 	Link string
+	// Received is when the subscriber accepted the event durably (an
+	// engine's inbox records it), when it knows; zero otherwise. A wait
+	// with a deadline takes only an event received before it
+	// (Wait.InTime), however late the run hears of either: after a
+	// restart over the deadline, the recorded times decide, not which of
+	// the expired timer and the delivery comes first. A zero Received is
+	// taken while the run waits (it arrives as the run hears of it).
+	Received time.Time
 }
 
 // MemoryHandler serves one endpoint of a MemoryCaller: it gets the request

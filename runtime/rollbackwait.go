@@ -92,10 +92,12 @@ func (r *Run[S]) parkGatedRollback(d *stepDef[S]) {
 	p := &parking{wait: *w, armed: make(chan struct{}), rollback: true, gate: true}
 	r.parkOn(p)
 	defer close(p.armed)
+	// The subscription before the timer, as park's: an event received in
+	// time is taken before a timer already due fires.
+	cancel, err := r.subscribe(p)
 	if !w.Deadline.IsZero() {
 		p.stopTimer = afterFunc(r.clock, w.Deadline.Sub(r.clock.Now()), func() { r.wake(p, wakeTimeout, nil, nil) })
 	}
-	cancel, err := r.subscribe(p)
 	r.rollbackArmed(p, err, func() { p.cancelSub = cancel })
 }
 

@@ -115,14 +115,10 @@ func (r *Run[S]) park() {
 		r.wake(p, wakeError, nil, SleepUnset(d.ID))
 		return
 	}
-	at, timeout := w.Timer()
-	kind := wakeTime
-	if timeout {
-		kind = wakeTimeout
-	}
-	if !at.IsZero() {
-		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() { r.wake(p, kind, nil, nil) })
-	}
+	// The subscription before the timer: an event the Subscriber had
+	// already received in time (before a restart over the deadline) is
+	// handed over while Subscribe runs, before a timer already due can
+	// fire and end the wait with the outcome timeout.
 	if d.Await != nil {
 		if r.env.opts.sub == nil { // Register refuses such flows; a Subscriber set to nil later is a bug
 			r.wake(p, wakeError, nil, Permanent(fmt.Errorf("%w: await %s %s needs a Subscriber (WithSubscriber)", ErrNotConfigured, w.Topic, w.Event)))
@@ -131,6 +127,14 @@ func (r *Run[S]) park() {
 		} else {
 			p.cancelSub = cancel
 		}
+	}
+	at, timeout := w.Timer()
+	kind := wakeTime
+	if timeout {
+		kind = wakeTimeout
+	}
+	if !at.IsZero() {
+		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() { r.wake(p, kind, nil, nil) })
 	}
 	if d.Call != nil {
 		r.attachCall(p, d, input)
@@ -166,10 +170,12 @@ func (r *Run[S]) park() {
 // that matches it wakes the run. One whose payload is not JSON is refused
 // (it stays the Subscriber's), correlated or not: the event that wakes
 // the run records the payload, and a history must stay JSON (a JSON flow
-// would also put it in its state, which then could not be recorded).
+// would also put it in its state, which then could not be recorded). So
+// is one received at or after the wait's deadline (Wait.InTime), which
+// the run's timer ends, even when it has not fired yet.
 func (r *Run[S]) subscribe(p *parking) (cancel func(), err error) {
 	return r.env.opts.sub.Subscribe(r.quiet, p.wait, func(msg Delivery) bool {
-		if !p.wait.Matches(msg.Payload) {
+		if !p.wait.Matches(msg.Payload) || !p.wait.InTime(msg.Received) {
 			return false
 		}
 		if PayloadNotJSON(msg.Payload) {
