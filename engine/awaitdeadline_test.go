@@ -87,3 +87,70 @@ func TestAwaitEventReceivedBeforeDeadlineWinsAfterRestart(t *testing.T) {
 		})
 	}
 }
+
+// gatedClaims holds each claim of an inbox message until the test lets it
+// go: the store's sync in flight when the await's deadline passes.
+type gatedClaims struct {
+	InboxStore
+	claiming chan struct{}
+	gate     chan struct{}
+}
+
+func (g *gatedClaims) ClaimMessage(ctx context.Context, k store.MessageKey, key string, at time.Time) error {
+	g.claiming <- struct{}{}
+	<-g.gate
+	return g.InboxStore.ClaimMessage(ctx, k, key, at)
+}
+
+// firingClock says when one of its timers fires, as it fires.
+type firingClock struct {
+	*runtime.FakeClock
+	fired chan struct{}
+}
+
+func (c firingClock) AfterFunc(d time.Duration, fn func()) func() bool {
+	return c.FakeClock.AfterFunc(d, func() {
+		select {
+		case c.fired <- struct{}{}:
+		default:
+		}
+		fn()
+	})
+}
+
+// An event accepted (POST /events answered 202) a minute before the
+// await's deadline wakes the run ok although the deadline passes while the
+// inbox still claims it for the run (the store's sync in flight): the run's
+// deadline lets the hand-over in flight finish first (it calls the
+// subscription's cancel before it times out). Before, the timer ended the
+// wait with the outcome timeout, and the event, claimed a moment later,
+// was released: the run failed with its event, accepted in time, in the
+// inbox.
+func TestAwaitEventAcceptedBeforeDeadlineWhileItsClaimIsInFlight(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 10 { // the timer and the claim run on goroutines of their own
+		st := store.NewMemory()
+		clock := firingClock{runtime.NewFakeClock(t0), make(chan struct{}, 1)}
+		in := &gatedClaims{InboxStore: st, claiming: make(chan struct{}, 1), gate: make(chan struct{})}
+		e := startJSONEngine(t, Options{Store: st, Inbox: in, Broker: NewMemoryBroker(), Clock: clock}, payFlow)
+		id, err := e.StartRun(context.Background(), "Pay", json.RawMessage(`{"OrderID":"o1"}`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitParked(t, e, id)
+		clock.Advance(100*time.Hour - time.Minute)
+		if _, err := e.PublishEvent(context.Background(), Message{ID: "pay-o1", Topic: "payments", Event: "order.paid",
+			Payload: json.RawMessage(`{"correlation_id":"o1","amount":5}`)}); err != nil {
+			t.Fatal(err)
+		}
+		<-in.claiming
+		clock.Advance(time.Minute) // the deadline
+		<-clock.fired
+		close(in.gate)
+		waitFor(t, "the run over", func() bool { i, _ := st.Get(id); return i.State.Terminal() })
+		if s, _ := e.Status(id); s.State != runtime.StateDone {
+			t.Fatalf("try %d: the run ended %s, state %s", i, s.State, s.Snapshot)
+		}
+		closeEngine(t, e)
+	}
+}

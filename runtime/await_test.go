@@ -290,6 +290,52 @@ func (s *recordedSub) Subscribe(_ context.Context, _ runtime.Wait, deliver func(
 	return func() {}, nil
 }
 
+// handingSub is a Subscriber that is handing over an event it received
+// in time when the wait's deadline passes (a durable claim in flight): its
+// cancel delivers it before it returns.
+type handingSub struct {
+	msg  runtime.Delivery
+	took chan bool
+}
+
+func (s *handingSub) Subscribe(_ context.Context, _ runtime.Wait, deliver func(runtime.Delivery) bool) (func(), error) {
+	return func() { s.took <- deliver(s.msg) }, nil
+}
+
+// At an await's deadline the run cancels its subscription before it times
+// out, so that an event received in time and being handed over meanwhile
+// wins (Subscriber); one received at the deadline is refused, and the run
+// times out. Before, the timer ended the wait first and the delivery found
+// it gone.
+func TestAwaitDeadlineLetsAnEventInFlightIn(t *testing.T) {
+	deadline := epoch.Add(time.Hour)
+	for _, tc := range []struct {
+		received time.Time
+		want     string
+	}{
+		{deadline.Add(-time.Second), "Ship"},
+		{deadline, "Expire"},
+	} {
+		sub := &handingSub{msg: runtime.Delivery{Payload: []byte(`{"correlation_id":"o-1","amount":5}`), Received: tc.received}, took: make(chan bool, 2)}
+		ship := route("Ship")
+		ship.Next = map[runtime.Outcome]string{runtime.OutcomeOK: runtime.Done}
+		f, clock := orderFlow(t, sub, nil, awaitPaid(time.Hour, runtime.WithNext[order](runtime.OutcomeTimeout, "Expire")), ship, route("Expire"))
+		run, err := f.Start(context.Background(), order{OrderID: "o-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.BlockUntil(1)
+		clock.Advance(time.Hour)
+		res, err := run.Wait(context.Background())
+		if err != nil || res.State.Route != tc.want {
+			t.Errorf("received %v: went to %q (%v), want %s", tc.received, res.State.Route, err, tc.want)
+		}
+		if took := <-sub.took; took != (tc.want == "Ship") || len(sub.took) != 0 {
+			t.Errorf("received %v: the run took the event: %v (cancelled %d more times)", tc.received, took, len(sub.took))
+		}
+	}
+}
+
 // dueFirstClock is a FakeClock whose timers already due fire before
 // AfterFunc returns (on their own goroutine, as ever): the scheduling in
 // which a resumed run's expired timer beats whatever comes after it.

@@ -32,8 +32,12 @@ type Publisher interface {
 // another wait (or, a payload that is not JSON, to dead-letter: no run
 // takes it).
 // The run calls cancel once it stops waiting, whatever woke it (the event,
-// its deadline, an abort). An error from Subscribe ends the wait with the
-// outcome "error".
+// its deadline, an abort), once. At the wait's deadline it calls cancel
+// first, then ends the wait with the outcome "timeout" if nothing woke it
+// meanwhile: a Subscriber that is handing over an event it received in time
+// (Delivery.Received; a durable claim in flight) may deliver it before
+// cancel returns, and the event wins. An error from Subscribe ends the wait
+// with the outcome "error".
 type Subscriber interface {
 	Subscribe(ctx context.Context, w Wait, deliver func(Delivery) bool) (cancel func(), err error)
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -95,10 +96,10 @@ func (r *Run[S]) parkGatedRollback(d *stepDef[S]) {
 	// The subscription before the timer, as park's: an event received in
 	// time is taken before a timer already due fires.
 	cancel, err := r.subscribe(p)
+	r.rollbackArmed(p, err, func() { p.cancelSub = sync.OnceFunc(cancel) })
 	if !w.Deadline.IsZero() {
-		p.stopTimer = afterFunc(r.clock, w.Deadline.Sub(r.clock.Now()), func() { r.wake(p, wakeTimeout, nil, nil) })
+		p.stopTimer = afterFunc(r.clock, w.Deadline.Sub(r.clock.Now()), r.timerFired(p, wakeTimeout))
 	}
-	r.rollbackArmed(p, err, func() { p.cancelSub = cancel })
 }
 
 // rollbackArmed ends the arming of rollback parking p: a failure to arm

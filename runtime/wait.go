@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -125,7 +126,7 @@ func (r *Run[S]) park() {
 		} else if cancel, err := r.subscribe(p); err != nil {
 			r.wake(p, wakeError, nil, err)
 		} else {
-			p.cancelSub = cancel
+			p.cancelSub = sync.OnceFunc(cancel)
 		}
 	}
 	at, timeout := w.Timer()
@@ -134,7 +135,7 @@ func (r *Run[S]) park() {
 		kind = wakeTimeout
 	}
 	if !at.IsZero() {
-		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() { r.wake(p, kind, nil, nil) })
+		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), r.timerFired(p, kind))
 	}
 	if d.Call != nil {
 		r.attachCall(p, d, input)
@@ -163,6 +164,22 @@ func (r *Run[S]) park() {
 			}
 			_ = r.abort()
 		})
+	}
+}
+
+// timerFired is what p's timer does when it fires: wake the run for the
+// reason kind. At an await's deadline it first cancels the subscription,
+// which lets an event the Subscriber received in time, and is handing over
+// (a store's claim in flight), be delivered: it then wins, and the timeout
+// finds the wait gone (Subscriber). p.cancelSub is set before the timer
+// is armed.
+func (r *Run[S]) timerFired(p *parking, kind wakeKind) func() {
+	cancel := p.cancelSub
+	return func() {
+		if kind == wakeTimeout && cancel != nil {
+			cancel()
+		}
+		r.wake(p, kind, nil, nil)
 	}
 }
 
