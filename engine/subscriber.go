@@ -40,6 +40,9 @@ type waitSub struct {
 	deliver   func(runtime.Delivery) bool
 	cancelled atomic.Bool // the run stopped waiting
 	seq       uint64      // order of indexing: the oldest wait a message matches takes it
+	// handing counts the offers that matched it and are claiming and
+	// handing over their message: cancel lets them finish (Subscribe).
+	handing sync.WaitGroup
 }
 
 // waits indexes the waits that found no message yet, so that a message
@@ -145,6 +148,7 @@ func (ws *waits) match(m *inMsg) *waitSub {
 	}
 	if best != nil {
 		ws.removeLocked(best)
+		best.handing.Add(1) // under ws.mu: a cancel that finds it gone waits for the offer
 	}
 	return best
 }
@@ -169,8 +173,18 @@ func (s subscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func(
 		return nil, err
 	}
 	return func() {
-		sub.cancelled.Store(true)
 		if e.ws.remove(sub) {
+			sub.cancelled.Store(true)
+			return
+		}
+		// An offer matched it: its claim and hand-over finish first, so
+		// that an event received in time is delivered when the run's
+		// deadline cancels the wait before it times out (the runtime
+		// refuses one received too late); a run no longer waiting
+		// refuses it, and it is released.
+		sub.handing.Wait()
+		sub.cancelled.Store(true)
+		if e.ws.remove(sub) { // the offer lost its message, and indexed it again
 			return
 		}
 		// A message reserved for it and not claimed yet goes back.
@@ -201,7 +215,7 @@ func (s subscriber) serve(ctx context.Context, sub *waitSub) error {
 // hand gives the run a message claimed for its wait; one it does not take
 // is released.
 func (s subscriber) hand(ctx context.Context, sub *waitSub, m *store.Message) {
-	if !sub.cancelled.Load() && sub.deliver(runtime.Delivery{Payload: m.Payload, Link: m.Link}) {
+	if !sub.cancelled.Load() && sub.deliver(runtime.Delivery{Payload: m.Payload, Link: m.Link, Received: m.Received}) {
 		return
 	}
 	if err := s.e.in.release(context.WithoutCancel(ctx), sub.req.key); err != nil {
@@ -221,6 +235,7 @@ func (s subscriber) offer(m *inMsg) (string, func()) {
 	return sub.req.key, func() {
 		go func() {
 			defer s.e.bg.Done()
+			defer sub.handing.Done()
 			ctx := s.e.baseCtx
 			got, err := s.e.in.claim(ctx, m, sub.req.key)
 			switch {

@@ -277,6 +277,135 @@ func TestAwaitDeadlineSurvivesResume(t *testing.T) {
 	}
 }
 
+// recordedSub is a durable Subscriber that had received an event before
+// the run (re)subscribed, at the time it recorded: it hands it over while
+// Subscribe runs, and remembers whether the run took it.
+type recordedSub struct {
+	msg  runtime.Delivery
+	took chan bool
+}
+
+func (s *recordedSub) Subscribe(_ context.Context, _ runtime.Wait, deliver func(runtime.Delivery) bool) (func(), error) {
+	s.took <- deliver(s.msg)
+	return func() {}, nil
+}
+
+// handingSub is a Subscriber that is handing over an event it received
+// in time when the wait's deadline passes (a durable claim in flight): its
+// cancel delivers it before it returns.
+type handingSub struct {
+	msg  runtime.Delivery
+	took chan bool
+}
+
+func (s *handingSub) Subscribe(_ context.Context, _ runtime.Wait, deliver func(runtime.Delivery) bool) (func(), error) {
+	return func() { s.took <- deliver(s.msg) }, nil
+}
+
+// At an await's deadline the run cancels its subscription before it times
+// out, so that an event received in time and being handed over meanwhile
+// wins (Subscriber); one received at the deadline is refused, and the run
+// times out. Before, the timer ended the wait first and the delivery found
+// it gone.
+func TestAwaitDeadlineLetsAnEventInFlightIn(t *testing.T) {
+	deadline := epoch.Add(time.Hour)
+	for _, tc := range []struct {
+		received time.Time
+		want     string
+	}{
+		{deadline.Add(-time.Second), "Ship"},
+		{deadline, "Expire"},
+	} {
+		sub := &handingSub{msg: runtime.Delivery{Payload: []byte(`{"correlation_id":"o-1","amount":5}`), Received: tc.received}, took: make(chan bool, 2)}
+		ship := route("Ship")
+		ship.Next = map[runtime.Outcome]string{runtime.OutcomeOK: runtime.Done}
+		f, clock := orderFlow(t, sub, nil, awaitPaid(time.Hour, runtime.WithNext[order](runtime.OutcomeTimeout, "Expire")), ship, route("Expire"))
+		run, err := f.Start(context.Background(), order{OrderID: "o-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.BlockUntil(1)
+		clock.Advance(time.Hour)
+		res, err := run.Wait(context.Background())
+		if err != nil || res.State.Route != tc.want {
+			t.Errorf("received %v: went to %q (%v), want %s", tc.received, res.State.Route, err, tc.want)
+		}
+		if took := <-sub.took; took != (tc.want == "Ship") || len(sub.took) != 0 {
+			t.Errorf("received %v: the run took the event: %v (cancelled %d more times)", tc.received, took, len(sub.took))
+		}
+	}
+}
+
+// dueFirstClock is a FakeClock whose timers already due fire before
+// AfterFunc returns (on their own goroutine, as ever): the scheduling in
+// which a resumed run's expired timer beats whatever comes after it.
+type dueFirstClock struct{ *runtime.FakeClock }
+
+func (c dueFirstClock) AfterFunc(d time.Duration, fn func()) func() bool {
+	if d > 0 {
+		return c.FakeClock.AfterFunc(d, fn)
+	}
+	done := make(chan struct{})
+	go func() { fn(); close(done) }()
+	<-done
+	return func() bool { return false }
+}
+
+// An event the Subscriber received before the await's deadline wakes the
+// run ok when the run is resumed only after the deadline (its process was
+// down over it): the recorded times decide, as a sleep's do, not whether
+// the expired timer or the delivery reaches the run first. An event
+// received at the deadline or after it is refused (it stays the
+// Subscriber's) and the deadline ends the wait, though the run had not
+// recorded its timeout when the event came. Before, the resumed run armed
+// its timer, already due, before it subscribed, and took whatever the
+// Subscriber handed over when the delivery won.
+func TestAwaitEventReceivedBeforeItsDeadlineResumedLate(t *testing.T) {
+	deadline := epoch.Add(time.Hour)
+	for _, tc := range []struct {
+		name     string
+		received time.Time
+		want     string // the step the run goes on to
+	}{
+		{"received before the deadline", deadline.Add(-time.Minute), "Ship"},
+		{"received at the deadline", deadline, "Expire"},
+		{"received after the deadline", deadline.Add(time.Minute), "Expire"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			steps := func() []*runtime.Step[order] {
+				ship := route("Ship")
+				ship.Next = map[runtime.Outcome]string{runtime.OutcomeOK: runtime.Done}
+				return []*runtime.Step[order]{awaitPaid(time.Hour, runtime.WithNext[order](runtime.OutcomeTimeout, "Expire")), ship, route("Expire")}
+			}
+			sink := runtime.NewMemorySink()
+			sub := newProbeSub()
+			f, _ := orderFlow(t, sub, sink, steps()...)
+			if _, err := f.Start(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r1")); err != nil {
+				t.Fatal(err)
+			}
+			sub.waitFor(t, "r1/Pay")
+
+			// A new process, after the deadline.
+			rec := &recordedSub{msg: runtime.Delivery{Payload: []byte(`{"correlation_id":"o-1","amount":5}`), Received: tc.received}, took: make(chan bool, 1)}
+			f2 := runtime.New[order]("Orders", runtime.WithSubscriber(rec), runtime.WithClock(dueFirstClock{runtime.NewFakeClock(epoch.Add(2 * time.Hour))}), runtime.WithSink(sink))
+			if err := f2.Register(steps()...); err != nil {
+				t.Fatal(err)
+			}
+			run, err := f2.Resume(context.Background(), sink.History("r1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := run.Wait(context.Background())
+			if err != nil || res.State.Route != tc.want {
+				t.Fatalf("went to %q (%v), want %s:\n%s", res.State.Route, err, tc.want, strings.Join(transitions(sink.History("r1")), "\n"))
+			}
+			if took := <-rec.took; took != (tc.want == "Ship") {
+				t.Errorf("the run took the event: %v", took)
+			}
+		})
+	}
+}
+
 // Abort while waiting: the wait ends without a goroutine having waited,
 // completed steps roll back, the run ends aborted.
 func TestAbortWhileWaiting(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Caller makes the request of an RPC step. rsp is nil when the step keeps no
@@ -31,8 +32,12 @@ type Publisher interface {
 // another wait (or, a payload that is not JSON, to dead-letter: no run
 // takes it).
 // The run calls cancel once it stops waiting, whatever woke it (the event,
-// its deadline, an abort). An error from Subscribe ends the wait with the
-// outcome "error".
+// its deadline, an abort), once. At the wait's deadline it calls cancel
+// first, then ends the wait with the outcome "timeout" if nothing woke it
+// meanwhile: a Subscriber that is handing over an event it received in time
+// (Delivery.Received; a durable claim in flight) may deliver it before
+// cancel returns, and the event wins. An error from Subscribe ends the wait
+// with the outcome "error".
 type Subscriber interface {
 	Subscribe(ctx context.Context, w Wait, deliver func(Delivery) bool) (cancel func(), err error)
 }
@@ -45,6 +50,14 @@ type Delivery struct {
 	// subscriber knows it; "" otherwise. The run records it in the event
 	// that ends its wait (Event.Link), and an observer links the wait to it.
 	Link string
+	// Received is when the subscriber accepted the event durably (an
+	// engine's inbox records it), when it knows; zero otherwise. A wait
+	// with a deadline takes only an event received before it
+	// (Wait.InTime), however late the run hears of either: after a
+	// restart over the deadline, the recorded times decide, not which of
+	// the expired timer and the delivery comes first. A zero Received is
+	// taken while the run waits (it arrives as the run hears of it).
+	Received time.Time
 }
 
 // MemoryHandler serves one endpoint of a MemoryCaller: it gets the request

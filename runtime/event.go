@@ -124,6 +124,14 @@ func (w *Wait) Timer() (at time.Time, timeout bool) {
 	return w.Deadline, !w.Deadline.IsZero()
 }
 
+// InTime reports whether an event received at received (Delivery.Received)
+// came in time for w: before its deadline, as a sleep's wake-up time must
+// be (Timer: at the deadline itself, the deadline wins). A zero received
+// (not known) or a wait without a deadline is always in time.
+func (w *Wait) InTime(received time.Time) bool {
+	return received.IsZero() || w.Deadline.IsZero() || received.Before(w.Deadline)
+}
+
 // RunCorrelation is the value e makes its run's correlation, what an
 // operator looks the run up by (an order ID): that of the correlated wait e
 // enters (ok), which stays the run's until a later one replaces it. The

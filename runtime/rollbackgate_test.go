@@ -37,11 +37,11 @@ type gateFlow struct {
 	closed int
 }
 
-func newGateFlow(t *testing.T, clock *runtime.FakeClock, sink *runtime.MemorySink, bus *runtime.MemoryBus) *gateFlow {
+func newGateFlow(t *testing.T, clock *runtime.FakeClock, sink *runtime.MemorySink, bus *runtime.MemoryBus, opts ...runtime.Option) *gateFlow {
 	t.Helper()
 	g := &gateFlow{bus: bus, clock: clock, sink: sink, rec: newRecorder(), parked: map[string]bool{}}
-	g.flow = runtime.New[gateState]("Gate", runtime.WithSink(sink), runtime.WithClock(clock), runtime.WithSubscriber(bus),
-		runtime.WithRunParked(func(id string, parked bool) { g.mu.Lock(); g.parked[id] = parked; g.mu.Unlock() }))
+	g.flow = runtime.New[gateState]("Gate", append([]runtime.Option{runtime.WithSink(sink), runtime.WithClock(clock), runtime.WithSubscriber(bus),
+		runtime.WithRunParked(func(id string, parked bool) { g.mu.Lock(); g.parked[id] = parked; g.mu.Unlock() })}, opts...)...)
 	pay := runtime.NewStep("Pay", func(ctx context.Context, s *gateState) (runtime.Outcome, error) {
 		g.rec.add("pay", ctx)
 		s.Charge = "ch-1"
@@ -203,6 +203,62 @@ func TestRollbackAwaitResumes(t *testing.T) {
 	res, err := r2.Wait(context.Background())
 	if res.Final != runtime.StateCompensated || g2.rec.count("refund ch-1") != 1 {
 		t.Fatalf("final %s (%v), effects %v", res.Final, err, g2.rec.all())
+	}
+}
+
+// A gated rollback's wait judges the event's received time against its
+// deadline as an await does (Wait.InTime): a run resumed after the deadline
+// runs the attempt on an event its Subscriber received before it, and
+// refuses one received after it (the attempt times out), whichever the
+// resumed run hears of first.
+func TestRollbackAwaitEventReceivedBeforeItsDeadlineResumedLate(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		received time.Time
+		took     bool
+	}{
+		{"received before the deadline", gateStart.Add(time.Hour - time.Minute), true},
+		{"received at the deadline", gateStart.Add(time.Hour), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink, bus := runtime.NewMemorySink(), runtime.NewMemoryBus()
+			g := newGateFlow(t, runtime.NewFakeClock(gateStart), sink, bus)
+			r, err := g.flow.Start(context.Background(), gateState{ID: "g-5"}, runtime.WithRunID("g-5"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.waitsInRollback(t, "g-5")
+			if err := r.Suspend(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Wait(context.Background()); !errors.Is(err, runtime.ErrSuspended) {
+				t.Fatalf("suspended run: %v", err)
+			}
+			n := len(sink.History("g-5"))
+
+			// A new process, after the first attempt's deadline.
+			rec := &recordedSub{msg: runtime.Delivery{Payload: []byte(`{"run":"g-5"}`), Received: tc.received}, took: make(chan bool, 4)}
+			late := runtime.NewFakeClock(gateStart.Add(2 * time.Hour))
+			g2 := newGateFlow(t, late, sink, bus, runtime.WithSubscriber(rec), runtime.WithClock(dueFirstClock{late}))
+			r2, err := g2.flow.Resume(context.Background(), sink.History("g-5"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, func() bool { return len(sink.History("g-5")) > n })
+			if e := sink.History("g-5")[n]; e.Woke() != tc.took {
+				t.Fatalf("the wait ended %s -> %s %s %q, want the event taken: %v", e.From, e.To, e.Outcome, e.Error, tc.took)
+			}
+			if took := <-rec.took; took != tc.took {
+				t.Errorf("the run took the event: %v", took)
+			}
+			if !tc.took { // the retry, after its backoff, waits again and takes it
+				late.BlockUntil(1)
+				late.Advance(time.Minute)
+			}
+			if res, err := r2.Wait(context.Background()); res.Final != runtime.StateCompensated {
+				t.Fatalf("final %s (%v)", res.Final, err)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -92,11 +93,13 @@ func (r *Run[S]) parkGatedRollback(d *stepDef[S]) {
 	p := &parking{wait: *w, armed: make(chan struct{}), rollback: true, gate: true}
 	r.parkOn(p)
 	defer close(p.armed)
-	if !w.Deadline.IsZero() {
-		p.stopTimer = afterFunc(r.clock, w.Deadline.Sub(r.clock.Now()), func() { r.wake(p, wakeTimeout, nil, nil) })
-	}
+	// The subscription before the timer, as park's: an event received in
+	// time is taken before a timer already due fires.
 	cancel, err := r.subscribe(p)
-	r.rollbackArmed(p, err, func() { p.cancelSub = cancel })
+	r.rollbackArmed(p, err, func() { p.cancelSub = sync.OnceFunc(cancel) })
+	if !w.Deadline.IsZero() {
+		p.stopTimer = afterFunc(r.clock, w.Deadline.Sub(r.clock.Now()), r.timerFired(p, wakeTimeout))
+	}
 }
 
 // rollbackArmed ends the arming of rollback parking p: a failure to arm

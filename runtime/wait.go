@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -115,22 +116,26 @@ func (r *Run[S]) park() {
 		r.wake(p, wakeError, nil, SleepUnset(d.ID))
 		return
 	}
-	at, timeout := w.Timer()
-	kind := wakeTime
-	if timeout {
-		kind = wakeTimeout
-	}
-	if !at.IsZero() {
-		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() { r.wake(p, kind, nil, nil) })
-	}
+	// The subscription before the timer: an event the Subscriber had
+	// already received in time (before a restart over the deadline) is
+	// handed over while Subscribe runs, before a timer already due can
+	// fire and end the wait with the outcome timeout.
 	if d.Await != nil {
 		if r.env.opts.sub == nil { // Register refuses such flows; a Subscriber set to nil later is a bug
 			r.wake(p, wakeError, nil, Permanent(fmt.Errorf("%w: await %s %s needs a Subscriber (WithSubscriber)", ErrNotConfigured, w.Topic, w.Event)))
 		} else if cancel, err := r.subscribe(p); err != nil {
 			r.wake(p, wakeError, nil, err)
 		} else {
-			p.cancelSub = cancel
+			p.cancelSub = sync.OnceFunc(cancel)
 		}
+	}
+	at, timeout := w.Timer()
+	kind := wakeTime
+	if timeout {
+		kind = wakeTimeout
+	}
+	if !at.IsZero() {
+		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), r.timerFired(p, kind))
 	}
 	if d.Call != nil {
 		r.attachCall(p, d, input)
@@ -162,14 +167,32 @@ func (r *Run[S]) park() {
 	}
 }
 
+// timerFired is what p's timer does when it fires: wake the run for the
+// reason kind. At an await's deadline it first cancels the subscription,
+// which lets an event the Subscriber received in time, and is handing over
+// (a store's claim in flight), be delivered: it then wins, and the timeout
+// finds the wait gone (Subscriber). p.cancelSub is set before the timer
+// is armed.
+func (r *Run[S]) timerFired(p *parking, kind wakeKind) func() {
+	cancel := p.cancelSub
+	return func() {
+		if kind == wakeTimeout && cancel != nil {
+			cancel()
+		}
+		r.wake(p, kind, nil, nil)
+	}
+}
+
 // subscribe registers p's wait with the flow's Subscriber: a delivery
 // that matches it wakes the run. One whose payload is not JSON is refused
 // (it stays the Subscriber's), correlated or not: the event that wakes
 // the run records the payload, and a history must stay JSON (a JSON flow
-// would also put it in its state, which then could not be recorded).
+// would also put it in its state, which then could not be recorded). So
+// is one received at or after the wait's deadline (Wait.InTime), which
+// the run's timer ends, even when it has not fired yet.
 func (r *Run[S]) subscribe(p *parking) (cancel func(), err error) {
 	return r.env.opts.sub.Subscribe(r.quiet, p.wait, func(msg Delivery) bool {
-		if !p.wait.Matches(msg.Payload) {
+		if !p.wait.Matches(msg.Payload) || !p.wait.InTime(msg.Received) {
 			return false
 		}
 		if PayloadNotJSON(msg.Payload) {
