@@ -275,6 +275,24 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// The lines of a choose are tried in order: one that repeats
+			// an earlier condition (as written, up to parentheses) never
+			// decides.
+			name: "choose repeats a condition",
+			src: doc(flow("F", `"state": "S"`,
+				step("Route", `"action": {"kind": "choose", "when": [`+
+					`{"if": {"field": "Gold"}, "target": "A"}, `+
+					`{"if": {"and": [{"field": "Gold"}, {"field": "Express"}]}, "target": "B"}, `+
+					`{"if": {"field": "Gold"}, "target": "B"}, `+
+					`{"if": {"and": [{"field": "Gold"}, {"field": "Express"}]}, "target": "A"}], "otherwise": "A"}`),
+				step("A", `"action": {"kind": "go"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]`),
+				step("B", `"action": {"kind": "go"}, "irreversible": true`))),
+			want: []string{
+				"$.flows[0].steps[0].action.when[2]: warning choose-repeat: `when Gold` in step \"Route\" repeats `when` number 1 of its choose, which takes every run that matches it: this line never decides [hint: remove this line, or change its condition]",
+				"$.flows[0].steps[0].action.when[3]: warning choose-repeat: `when Gold and Express` in step \"Route\" repeats `when` number 2 of its choose, which takes every run that matches it: this line never decides [hint: remove this line, or change its condition]",
+			},
+		},
+		{
 			name: "sleep until without a state",
 			src:  doc(flow("F", "", step("Wait", `"action": {"kind": "sleep", "until": "ReminderAt"}`))),
 			want: []string{

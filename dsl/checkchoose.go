@@ -26,10 +26,26 @@ func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, 
 	for _, e := range a.ChoiceEdges() {
 		c.chooseTarget(f, s, e.Target, pick(e.Target.Range, ar), index, targets)
 	}
-	for _, b := range a.When {
-		if b != nil {
-			c.ds = append(c.ds, CondProblems(s.Name, b.When, pick(b.Range, ar))...)
+	seen := map[string]int{} // a condition as written, canonical: its first when line
+	for i, b := range a.When {
+		if b == nil {
+			continue
 		}
+		problems := CondProblems(s.Name, b.When, pick(b.Range, ar))
+		c.ds = append(c.ds, problems...)
+		if len(problems) > 0 {
+			continue // a condition not well formed has no text to compare
+		}
+		// The lines are tried in order, so a condition that repeats an
+		// earlier one never decides: the earlier line takes every run
+		// that matches it, wherever this one leads.
+		text := b.When.String()
+		if first, ok := seen[text]; ok {
+			c.add(diag.Warnf(pick(b.Range, ar), "choose-repeat", "`when %s` in step %q repeats `when` number %d of its choose, which takes every run that matches it: this line never decides", text, s.Name, first+1).
+				WithHint("remove this line, or change its condition"))
+			continue
+		}
+		seen[text] = i
 	}
 	only := func(r diag.Range, what string) {
 		c.add(diag.Errorf(pick(r, at), "choose-only", "step %q chooses, so it cannot have %s", s.Name, what).
