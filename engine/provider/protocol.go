@@ -10,6 +10,7 @@ package provider
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,14 +144,18 @@ func DecodeStrict(b []byte, v any) error {
 // JSON name, are case-sensitive. A json.RawMessage (a state) is not read
 // but skipped. b is valid JSON (encoding/json decoded it): a scan of its
 // bytes finds the names, at a third of the cost of json.Decoder's tokens.
+// A type that decodes itself (json.Unmarshaler, encoding.TextUnmarshaler:
+// a time.Time, from a JSON string) has its own rules, and is not read
+// either.
 func exactNames(b []byte, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	b = bytes.TrimLeft(b, " \t\r\n")
-	switch {
+	switch pt := reflect.PointerTo(t); {
 	case len(b) == 0 || b[0] == 'n': // null
-	case t.Kind() == reflect.Struct:
+	case pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler):
+	case t.Kind() == reflect.Struct && b[0] == '{':
 		fields := map[string]reflect.Type{}
 		for f := range t.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -183,7 +188,7 @@ func exactNames(b []byte, t reflect.Type) error {
 			}
 			return nil
 		})
-	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
+	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 && b[0] == '[':
 		i := 0
 		return eachValue(b, func(_, val []byte) error {
 			if err := exactNames(val, t.Elem()); err != nil {
@@ -195,6 +200,11 @@ func exactNames(b []byte, t reflect.Type) error {
 	}
 	return nil
 }
+
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
 
 // eachValue calls f with each member of the valid JSON object b (its name
 // as written, quotes and escapes included), or each element of the array

@@ -65,3 +65,23 @@ func TestDecodeStrictExactNames(t *testing.T) {
 		}
 	}
 }
+
+// DecodeStrict takes any of the protocol's messages, the engine's own
+// included: a hand-written provider may read a Request so, and its
+// deadline, a time.Time, is a JSON string that time.Time decodes itself.
+// exactNames took time.Time for a struct of members and panicked on the
+// string (slice bounds out of range), for every call with a deadline.
+func TestDecodeStrictUnmarshalerMembers(t *testing.T) {
+	var req Request
+	in := `{"version":1,"run_id":"r","flow":"F","step":"S","handler":"S","idempotency_key":"k","attempt":1,"deadline":"2026-12-03T19:00:00Z","state":{}}`
+	if err := DecodeStrict([]byte(in), &req); err != nil || req.Deadline == nil {
+		t.Fatalf("DecodeStrict(Request): %v, deadline %v", err, req.Deadline)
+	}
+	if err := DecodeStrict([]byte(`{"version":1,"Deadline":"2026-12-03T19:00:00Z"}`), &req); err == nil || !strings.Contains(err.Error(), `unknown member "Deadline"`) {
+		t.Errorf("DecodeStrict(Request with Deadline): %v, want unknown member", err)
+	}
+	var l Lease
+	if err := DecodeStrict([]byte(`{"provider":"p","ttl":"30s","expires":"2026-12-03T19:00:00Z","handlers":[{"name":"R","url":"http://h/r"}]}`), &l); err != nil {
+		t.Errorf("DecodeStrict(Lease): %v", err)
+	}
+}
