@@ -46,7 +46,7 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 		if d.Deadline > 0 {
 			end := v.entered.Add(d.Deadline)
 			now := r.clock.Now()
-			if v.msgs == nil && d.onlyWaits() && !r.progress.woke.IsZero() {
+			if v.msgs == nil && d.OnlyWaits() && !r.progress.woke.IsZero() {
 				// A sleep that has nothing to do once it woke ended at
 				// its wake-up time, whenever the run saw it (after a
 				// process that was down over its deadline too): the
@@ -119,10 +119,6 @@ func (r *Run[S]) retried(v *visitRun[S], err error) error {
 	return nil
 }
 
-// onlyWaits reports whether d does nothing once its wait ended: no Exec,
-// no publications (a sleep, an await that keeps no payload).
-func (d *stepDef[S]) onlyWaits() bool { return d.Exec == nil && len(d.Publish) == 0 }
-
 func okOutcome(out Outcome) Outcome {
 	if out == "" {
 		return OutcomeOK
@@ -163,7 +159,7 @@ func (r *Run[S]) attempt1(v *visitRun[S], timeout time.Duration) (Outcome, error
 	if v.msgs == nil {
 		r.clean = false // a branch's changes reach the run's state when it completes
 	}
-	if d.onlyWaits() {
+	if d.OnlyWaits() {
 		return OutcomeOK, nil
 	}
 	parent, end := r.observeAttempt(v)

@@ -285,3 +285,10 @@ func NewStep[S any](id string, exec func(ctx context.Context, s *S) (Outcome, er
 	}
 	return st
 }
+
+// OnlyWaits reports whether s does nothing once its wait ended: no Exec,
+// no publications (a sleep, an await that keeps no payload). Such a step
+// has no attempt to run, on the runtime or on another executor (the
+// Temporal target runs no activity for it), and its deadline is judged at
+// its wake-up time.
+func (s *Step[S]) OnlyWaits() bool { return s.Exec == nil && len(s.Publish) == 0 }

@@ -155,7 +155,7 @@ func (f *Flow[S]) register(r worker.Registry, seen map[string]bool) {
 	r.RegisterWorkflowWithOptions(f.Workflow, workflow.RegisterOptions{Name: WorkflowName(id), DisableAlreadyRegisteredCheck: again})
 	for _, st := range f.steps {
 		for _, s := range append([]*runtime.Step[S]{st}, st.Branches...) {
-			if hasWork(s) {
+			if !s.OnlyWaits() { // a step that only waits runs no activity
 				r.RegisterActivityWithOptions(f.ExecActivity, activity.RegisterOptions{Name: ActivityName(id, s.ID, false), DisableAlreadyRegisteredCheck: again})
 			}
 			if s.Rollback != nil && s.RollbackCall() == nil {
@@ -167,10 +167,6 @@ func (f *Flow[S]) register(r worker.Registry, seen map[string]bool) {
 		c.register(r, seen)
 	}
 }
-
-// hasWork reports whether a step runs an activity: a step that only waits
-// (a sleep without Exec) has none.
-func hasWork[S any](st *runtime.Step[S]) bool { return st.Exec != nil || len(st.Publish) > 0 }
 
 // Awaits is the runtime option the generated NewXTemporal adds: on
 // Temporal an await is a signal (Deliver), so the definition needs no

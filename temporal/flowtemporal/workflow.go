@@ -102,10 +102,10 @@ func (r *wfRun[S]) run() (S, error) {
 		// was aborted meanwhile (as on the runtime): the step takes its
 		// result, then the run aborts and rolls it back.
 		returned := step.Call != nil && out == "" && r.ctx.Err() != nil
-		if out == "" && !hasWork(step) && len(step.Branches) == 0 {
+		if out == "" && step.OnlyWaits() && len(step.Branches) == 0 {
 			attempt = 1 // the runtime counts the attempt of a step that only waits, which does nothing
 		}
-		if out == "" && hasWork(step) {
+		if out == "" && !step.OnlyWaits() {
 			ctx := r.ctx
 			if returned {
 				ctx, _ = workflow.NewDisconnectedContext(r.ctx)
