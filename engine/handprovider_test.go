@@ -102,6 +102,8 @@ func TestHandWrittenProvider(t *testing.T) {
 	answers["huge"] = func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"state": {"Pad": "`+strings.Repeat("x", MaxProviderResponse)+`"}}`)
 	}
+	answers["longoutcome"] = say(`{"outcome": "` + strings.Repeat("o", MaxNameLen+1) + `"}`)
+	answers["longerror"] = say(`{"error": {"message": "` + strings.Repeat("é", MaxProviderErrorBytes) + `", "class": "permanent"}}`)
 	answers["errstring"] = say(`{"error": "boom"}`)
 	answers["errempty"] = say(`{"error": {}}`)
 	answers["retryable"] = say(`{"error": {"message": "ledger busy"}}`)
@@ -251,6 +253,8 @@ func TestHandWrittenProvider(t *testing.T) {
 		{"unavailable", 2, "HTTP 503"},
 		{"slow", 2, "runtime: timeout after 100ms"},
 		{"errstring", 1, "the answer is not a provider response"},
+		{"longoutcome", 1, "outcome \"oooooooooooooooooooooooooooooooo\"... is 129 bytes long, longer than 128"},
+		{"longerror", 1, strings.Repeat("é", MaxProviderErrorBytes/2) + "..."},
 		{"errempty", 2, `handler "Parcel.Ship": an error without a message`},
 	} {
 		st, h := run(tc.mode)

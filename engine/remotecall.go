@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/engine/provider"
@@ -141,7 +142,17 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	if err := rsp.Check(); err != nil {
 		return "", runtime.Permanent(fmt.Errorf("%s: %v", where, err))
 	}
+	// What the run records of an answer is bounded: an outcome is a name,
+	// as the registration's are, and an error's message is cut, so that a
+	// provider's answer of megabytes does not go into the history at each
+	// attempt (an answer's state is the run's, bounded as a start body).
+	if rsp.Error == nil && rsp.Outcome != "" {
+		if err := checkName("outcome", rsp.Outcome); err != nil {
+			return "", runtime.Permanent(fmt.Errorf("%s: %v", where, err))
+		}
+	}
 	if e := rsp.Error; e != nil {
+		e.Message = cutText(e.Message, MaxProviderErrorBytes)
 		err := fmt.Errorf("%s: %w", where, e)
 		if e.Class == provider.ClassPermanent {
 			return "", runtime.Permanent(err)
@@ -342,4 +353,20 @@ func snippetOf(b []byte) string {
 		return strconv.Quote(string(b[:200])) + "..."
 	}
 	return strconv.Quote(string(b))
+}
+
+// MaxProviderErrorBytes bounds the message of a provider's error answer
+// that a run records: a longer one is cut there, with "...".
+const MaxProviderErrorBytes = 4 << 10
+
+// cutText is s cut to at most n bytes and "...", at a rune's start, so
+// that what is kept stays UTF-8.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
