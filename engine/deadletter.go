@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"time"
-	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -73,12 +72,15 @@ func (e *Engine) deadLetters(topic, event string, newest bool, after store.Messa
 }
 
 // ShowPayload is how a stored payload p is shown in JSON: as itself when it
-// is JSON in UTF-8, else as text (each byte that is not UTF-8 read as
-// U+FFFD when the text is encoded). A payload dead-lettered for not being
-// UTF-8, shown as it came, would make the whole answer one a strict JSON
-// client cannot read: encoding/json copies a json.RawMessage as it is.
+// is JSON the engine takes in (jsonUnfit: UTF-8, numbers a float64 holds,
+// nesting within MaxJSONDepth), else as text (each byte that is not UTF-8
+// read as U+FFFD when the text is encoded). A payload dead-lettered for
+// not being so, shown as it came, would make the whole answer one a
+// client cannot read: encoding/json copies a json.RawMessage as it is,
+// and a client decoding the list fails on the payload's bytes that are
+// not UTF-8, or its number 1e999, as the engine did.
 func ShowPayload(p []byte) (payload json.RawMessage, text string) {
-	if json.Valid(p) && utf8.Valid(p) {
+	if json.Valid(p) && jsonUnfit(p) == nil {
 		return p, ""
 	}
 	return nil, string(p)

@@ -150,7 +150,8 @@ func TestUnfitJSONRefused(t *testing.T) {
 		t.Fatalf("after the dead-lettered events: %s, want waiting", st.State)
 	}
 	// Listed as text: the answer stays UTF-8.
-	if status, _, out := send(t, srv, "GET", "/deadletters", "", "", ""); status != 200 || !utf8.ValidString(out) || !strings.Contains(out, `"payload_text":"{\"correlation_id\":\"`+cust+`\",\"n\":\"\ufffd\"}"`) {
+	if status, _, out := send(t, srv, "GET", "/deadletters", "", "", ""); status != 200 || !utf8.ValidString(out) || !strings.Contains(out, `"payload_text":"{\"correlation_id\":\"`+cust+`\",\"n\":\"\ufffd\"}"`) ||
+		!strings.Contains(out, `"payload_text":"{\"correlation_id\":\"`+cust+`\",\"amount\":1e999}"`) {
 		t.Errorf("GET /deadletters: %d %q", status, out)
 	}
 	// Taken, and given back as sent.
