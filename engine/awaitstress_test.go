@@ -37,12 +37,49 @@ const stressPayFlow = `{"version": 1, "flows": [{
 // in the inbox. And the engine closes with no goroutine left behind.
 // No assertion depends on how long anything took.
 func TestAwaitDeadlinesUnderConcurrentEventsAndAborts(t *testing.T) {
+	t.Run("store", func(t *testing.T) { awaitDeadlinesUnderLoad(t, false) })
+	// The inbox's writes take a while (a yield, a sleep of up to 200µs
+	// now and then): more of them are in flight when deadlines pass.
+	t.Run("slow inbox writes", func(t *testing.T) { awaitDeadlinesUnderLoad(t, true) })
+}
+
+// slowInbox is an InboxStore whose writes let other goroutines run
+// first, sometimes for a while.
+type slowInbox struct{ InboxStore }
+
+func (slowInbox) pause() {
+	goruntime.Gosched()
+	if rand.IntN(4) == 0 {
+		time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond)
+	}
+}
+
+func (s slowInbox) PutMessages(ctx context.Context, ms []store.Message) ([]store.Message, []bool, error) {
+	s.pause()
+	return s.InboxStore.PutMessages(ctx, ms)
+}
+
+func (s slowInbox) ClaimMessage(ctx context.Context, k store.MessageKey, key string, at time.Time) error {
+	s.pause()
+	return s.InboxStore.ClaimMessage(ctx, k, key, at)
+}
+
+func (s slowInbox) ReleaseMessage(ctx context.Context, k store.MessageKey, key string, at time.Time) error {
+	s.pause()
+	return s.InboxStore.ReleaseMessage(ctx, k, key, at)
+}
+
+func awaitDeadlinesUnderLoad(t *testing.T, slow bool) {
 	const runs = 300
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	before := goruntime.NumGoroutine()
 	st := store.NewMemory()
 	clock := runtime.NewFakeClock(t0)
-	e := startJSONEngine(t, Options{Store: st, Broker: NewMemoryBroker(), Clock: clock}, stressPayFlow)
+	opts := Options{Store: st, Broker: NewMemoryBroker(), Clock: clock}
+	if slow {
+		opts.Inbox = slowInbox{st}
+	}
+	e := startJSONEngine(t, opts, stressPayFlow)
 	ctx := context.Background()
 
 	// Deadlines spread: a second of the clock every ten runs.
