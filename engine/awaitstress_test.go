@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,10 +38,15 @@ const stressPayFlow = `{"version": 1, "flows": [{
 // in the inbox. And the engine closes with no goroutine left behind.
 // No assertion depends on how long anything took.
 func TestAwaitDeadlinesUnderConcurrentEventsAndAborts(t *testing.T) {
-	t.Run("store", func(t *testing.T) { awaitDeadlinesUnderLoad(t, false) })
+	t.Run("store", func(t *testing.T) { awaitDeadlinesUnderLoad(t, false, false) })
 	// The inbox's writes take a while (a yield, a sleep of up to 200µs
 	// now and then): more of them are in flight when deadlines pass.
-	t.Run("slow inbox writes", func(t *testing.T) { awaitDeadlinesUnderLoad(t, true) })
+	t.Run("slow inbox writes", func(t *testing.T) { awaitDeadlinesUnderLoad(t, true, false) })
+	// The engine closed halfway through and a new one started on the
+	// store, the clock going on: the runs resumed over their deadlines
+	// take the events received before them, pending or claimed at the
+	// close.
+	t.Run("restart", func(t *testing.T) { awaitDeadlinesUnderLoad(t, true, true) })
 }
 
 // slowInbox is an InboxStore whose writes let other goroutines run
@@ -69,7 +75,7 @@ func (s slowInbox) ReleaseMessage(ctx context.Context, k store.MessageKey, key s
 	return s.InboxStore.ReleaseMessage(ctx, k, key, at)
 }
 
-func awaitDeadlinesUnderLoad(t *testing.T, slow bool) {
+func awaitDeadlinesUnderLoad(t *testing.T, slow, restart bool) {
 	const runs = 300
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	before := goruntime.NumGoroutine()
@@ -80,6 +86,8 @@ func awaitDeadlinesUnderLoad(t *testing.T, slow bool) {
 		opts.Inbox = slowInbox{st}
 	}
 	e := startJSONEngine(t, opts, stressPayFlow)
+	var cur atomic.Pointer[Engine] // the engine the clients reach
+	cur.Store(e)
 	ctx := context.Background()
 
 	// Deadlines spread: a second of the clock every ten runs.
@@ -116,14 +124,15 @@ func awaitDeadlinesUnderLoad(t *testing.T, slow bool) {
 		wg.Go(func() {
 			for i := range work {
 				if aborted[i] {
-					if err := e.Abort(ctx, ids[i]); err != nil && !errors.Is(err, runtime.ErrFinished) && !errors.Is(err, ErrConflict) { // over, or rolling back after its timeout
+					// Over, or rolling back after its timeout; or the engine closed.
+					if err := cur.Load().Abort(ctx, ids[i]); err != nil && !errors.Is(err, runtime.ErrFinished) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrClosed) {
 						errs <- fmt.Errorf("abort %s: %w", ids[i], err)
 					}
 				}
 				if !posted[i] {
 					continue
 				}
-				_, err := e.PublishEvent(ctx, Message{ID: fmt.Sprintf("pay-o%d", i), Topic: "payments", Event: "order.paid",
+				_, err := cur.Load().PublishEvent(ctx, Message{ID: fmt.Sprintf("pay-o%d", i), Topic: "payments", Event: "order.paid",
 					Payload: json.RawMessage(fmt.Sprintf(`{"correlation_id":"o%d","amount":%d}`, i, i))})
 				accepted[i] = err == nil
 			}
@@ -137,7 +146,12 @@ func awaitDeadlinesUnderLoad(t *testing.T, slow bool) {
 			goruntime.Gosched()
 		}
 	}()
-	for _, i := range order {
+	for n, i := range order {
+		if restart && n == runs/2 {
+			closeEngine(t, e)
+			e = startJSONEngine(t, opts, stressPayFlow)
+			cur.Store(e)
+		}
 		work <- i
 	}
 	close(work)
