@@ -45,8 +45,9 @@ func runHistory(t *testing.T, client *http.Client, url, runID string) []runtime.
 // restarted at once on the same store: every event answered 202 before its
 // run's deadline (so received before it) is taken by its run, which ends
 // done, though the deadline may have passed while the server was down or
-// the event's claim was in flight at the kill; a run ends done only on an
-// event posted for it; and no run is left waiting past its deadline.
+// the event's claim was in flight at the kill; the events not acknowledged
+// are posted (again) to the restarted server, and a run never takes one
+// sent after its deadline; and no run is left waiting past its deadline.
 func TestServeKill9AwaitDeadlines(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts serve processes")
