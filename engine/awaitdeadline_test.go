@@ -154,3 +154,64 @@ func TestAwaitEventAcceptedBeforeDeadlineWhileItsClaimIsInFlight(t *testing.T) {
 		closeEngine(t, e)
 	}
 }
+
+// gatedPuts holds each store write of inbox messages until the test lets
+// it go: an event's receipt under way when the await's deadline passes.
+type gatedPuts struct {
+	InboxStore
+	putting chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedPuts) PutMessages(ctx context.Context, ms []store.Message) ([]store.Message, []bool, error) {
+	g.putting <- struct{}{}
+	<-g.gate
+	return g.InboxStore.PutMessages(ctx, ms)
+}
+
+// An event received a minute before the await's deadline (the received
+// time the inbox records) wakes the run ok although the deadline passes
+// while the store still records it, before the inbox could offer it to
+// the wait: the deadline lets receipts under way that were received before
+// it land first. Before, the timer ended the wait with the outcome
+// timeout, and the event stayed pending with a received time before the
+// deadline: the run failed, where a crash just after the write would have
+// had it take the event on its resume (the recorded times decide then).
+func TestAwaitEventReceivedBeforeDeadlineWhileItsWriteIsInFlight(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 10 { // the timer and the receipt run on goroutines of their own
+		st := store.NewMemory()
+		clock := firingClock{runtime.NewFakeClock(t0), make(chan struct{}, 1)}
+		in := &gatedPuts{InboxStore: st, putting: make(chan struct{}, 2), gate: make(chan struct{})}
+		e := startJSONEngine(t, Options{Store: st, Inbox: in, Broker: NewMemoryBroker(), Clock: clock}, payFlow)
+		id, err := e.StartRun(context.Background(), "Pay", json.RawMessage(`{"OrderID":"o1"}`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitParked(t, e, id)
+		clock.Advance(100*time.Hour - time.Minute)
+		published := make(chan error, 1)
+		go func() {
+			_, err := e.PublishEvent(context.Background(), Message{ID: "pay-o1", Topic: "payments", Event: "order.paid",
+				Payload: json.RawMessage(`{"correlation_id":"o1","amount":5}`)})
+			published <- err
+		}()
+		// Two receipts: PublishEvent's, and the broker's copy the
+		// inbox's consumer brings (the store keeps the first written).
+		<-in.putting
+		<-in.putting
+		clock.Advance(time.Minute) // the deadline
+		<-clock.fired
+		close(in.gate)
+		if err := <-published; err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the run over", func() bool { i, _ := st.Get(id); return i.State.Terminal() })
+		if s, _ := e.Status(id); s.State != runtime.StateDone {
+			m, _, _ := st.GetMessage(store.MessageKey{Topic: "payments", Event: "order.paid", ID: "pay-o1"})
+			h, _ := e.History(id)
+			t.Fatalf("try %d: the run ended %s, state %s, message %+v, history %+v", i, s.State, s.Snapshot, m, h)
+		}
+		closeEngine(t, e)
+	}
+}

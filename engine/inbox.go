@@ -219,6 +219,11 @@ type inbox struct {
 	expiry    msgHeap
 	consumers map[teKey]func()
 	stopped   bool
+	// receiving are the receipts under way (record): stamped with their
+	// received time, not offered to the waits yet. A wait cancelled at
+	// its deadline lets those received before it be offered first
+	// (landed).
+	receiving map[*receipt]struct{}
 
 	rearm chan struct{}
 	quit  chan struct{}
@@ -247,6 +252,7 @@ func newInbox(e *Engine, st InboxStore) *inbox {
 		reserved:  map[string]*inMsg{},
 		claimed:   map[string]*inMsg{},
 		consumers: map[teKey]func(){},
+		receiving: map[*receipt]struct{}{},
 		rearm:     make(chan struct{}, 1),
 		quit:      make(chan struct{}),
 	}
@@ -479,9 +485,20 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 // receiveAll does once it holds room for them (PublishEvent holds it for
 // its event before anything changes).
 func (in *inbox) record(ctx context.Context, msgs []Message) error {
-	now := in.now()
 	news := make([]store.Message, 0, len(msgs))
 	in.mu.Lock()
+	// Stamped and counted under way together (landed): the received
+	// time is recorded, and it decides against an await's deadline,
+	// though the deadline may pass while the store records the message.
+	now := in.now()
+	r := &receipt{at: now, done: make(chan struct{})}
+	in.receiving[r] = struct{}{}
+	defer func() {
+		in.mu.Lock()
+		delete(in.receiving, r)
+		in.mu.Unlock()
+		close(r.done)
+	}()
 	for _, msg := range msgs {
 		if _, known := in.msgs[msg.key()]; !known {
 			news = append(news, store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: now, Link: msg.Link})
@@ -522,6 +539,34 @@ func (in *inbox) record(ctx context.Context, msgs []Message) error {
 		then()
 	}
 	return nil
+}
+
+// receipt is a record under way: when its messages are received.
+type receipt struct {
+	at   time.Time
+	done chan struct{} // closed once its messages are offered (or it failed)
+}
+
+// landed returns once the receipts under way that were received before t
+// have offered their messages to the waits (or failed). A wait cancelled
+// at its deadline t calls it first: an event received before the
+// deadline, whose store write was in flight when the deadline passed, is
+// offered to the wait while it still waits, and wins (the run takes it:
+// Wait.InTime), as it would after a crash and a restart, when the
+// recorded times decide. A receipt stamped later is received at or after
+// t: it does not hold the timeout up.
+func (in *inbox) landed(t time.Time) {
+	in.mu.Lock()
+	var under []chan struct{}
+	for r := range in.receiving {
+		if r.at.Before(t) {
+			under = append(under, r.done)
+		}
+	}
+	in.mu.Unlock()
+	for _, done := range under {
+		<-done
+	}
 }
 
 // offerLocked offers m, pending, to the offer hook: it is reserved for the

@@ -173,6 +173,11 @@ func (s subscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func(
 		return nil, err
 	}
 	return func() {
+		if !w.Deadline.IsZero() && !e.clock.Now().Before(w.Deadline) {
+			// At the deadline (the run's timer cancels before it times
+			// out): events received before it are offered first.
+			e.in.landed(w.Deadline)
+		}
 		if e.ws.remove(sub) {
 			sub.cancelled.Store(true)
 			return

@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// awaitKillFlows: a run awaits its own payment for a few seconds; taking
+// it ends the run done, the deadline ends it failed (outcome timeout).
+const awaitKillFlows = `{"version": 1, "flows": [
+ {"name": "Pay", "state": "PayState", "triggers": [{"kind": "rpc", "endpoint": "Pay.Start"}],
+  "steps": [{"name": "AwaitPayment", "action": {"kind": "await", "topic": "payments", "event": "order.paid", "response": "Payment", "correlate": "OrderID", "timeout": "4s"}}]}
+]}`
+
+// runHistory reads a run's events through GET /runs/{id}/history.
+func runHistory(t *testing.T, client *http.Client, url, runID string) []runtime.Event {
+	t.Helper()
+	res, err := client.Get(url + "/runs/" + runID + "/history")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var h struct {
+		Events []runtime.Event `json:"events"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Events
+}
+
+// `flowgen serve` is SIGKILLed while the events runs await are posted
+// around the runs' deadlines, some just before, some just after, and
+// restarted at once on the same store: every event answered 202 before its
+// run's deadline (so received before it) is taken by its run, which ends
+// done, though the deadline may have passed while the server was down or
+// the event's claim was in flight at the kill; the events not acknowledged
+// are posted (again) to the restarted server, and a run never takes one
+// sent after its deadline; and no run is left waiting past its deadline.
+func TestServeKill9AwaitDeadlines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serve processes")
+	}
+	const pays = 100
+	dir := t.TempDir()
+	storeDir, flowsDir := filepath.Join(dir, "store"), filepath.Join(dir, "flows")
+	if err := os.MkdirAll(flowsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(flowsDir, "pay.json"), []byte(awaitKillFlows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-store", storeDir, "-flows", flowsDir, "-id", "kill"}
+	p := startServeProc(t, args...)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+
+	// The runs start over two seconds: their deadlines spread, and the
+	// payments sent just before and just after them interleave.
+	var wg sync.WaitGroup
+	for i := range pays {
+		if s := postJSON(client, fmt.Sprintf("%s/rpc/Pay.Start?run_id=pay-%d", p.url, i), "", fmt.Sprintf(`{"OrderID": "p-%d"}`, i)); s != 201 {
+			t.Errorf("start pay-%d: %d", i, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	deadlines := make([]time.Time, pays)
+	for i := range pays {
+		for _, ev := range runHistory(t, client, p.url, fmt.Sprintf("pay-%d", i)) {
+			if ev.Wait != nil {
+				deadlines[i] = ev.Wait.Deadline
+				break
+			}
+		}
+		if deadlines[i].IsZero() {
+			t.Fatalf("pay-%d has no wait recorded", i)
+		}
+	}
+
+	// Each payment posted at its run's deadline, give or take a little
+	// (most just before it), by eight clients in the order of those
+	// times; the server dies at a random acknowledgement, and the events
+	// that reach no server meanwhile are not posted again.
+	at := make([]time.Time, pays)
+	order := make([]int, pays)
+	for i := range pays {
+		at[i] = deadlines[i].Add(time.Duration(rand.IntN(400)-300) * time.Millisecond)
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return at[a].Compare(at[b]) })
+	killAt := int64(pays/4 + rand.IntN(pays/2))
+	var acked atomic.Int64
+	var killed atomic.Bool
+	sentAt := make([]time.Time, pays) // when the POST was sent; zero: not sent
+	ackAt := make([]time.Time, pays)  // when the 202 came; zero: none
+	post := func(url string, order []int, beforeKill bool) {
+		var next atomic.Int64
+		for range 8 {
+			wg.Go(func() {
+				for n := int(next.Add(1)) - 1; n < len(order); n = int(next.Add(1)) - 1 {
+					i := order[n]
+					time.Sleep(time.Until(at[i]))
+					if beforeKill && killed.Load() {
+						continue // posted after the restart
+					}
+					sentAt[i] = time.Now()
+					status := postJSON(client, fmt.Sprintf("%s/events/payments/order.paid?id=pay-ev-%d", url, i), "", fmt.Sprintf(`{"correlation_id": "p-%d"}`, i))
+					if status != 202 {
+						if !beforeKill || !killed.Load() {
+							t.Errorf("payment %d: status %d before the kill", i, status)
+						}
+						continue
+					}
+					ackAt[i] = time.Now()
+					if acked.Add(1) == killAt && beforeKill && killed.CompareAndSwap(false, true) {
+						p.kill9()
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	post(p.url, order, true)
+	if !killed.Load() {
+		t.Fatalf("the load ended before the kill (%d acknowledged, kill at %d)", acked.Load(), killAt)
+	}
+
+	// The restart, and the payments not posted yet posted to it as it
+	// resumes the runs: most are late (their runs' deadlines passed while
+	// the server was down) and must not wake their runs, which time out.
+	p = startServeProc(t, args...)
+	var rest []int
+	for _, i := range order {
+		if ackAt[i].IsZero() {
+			sentAt[i] = time.Time{}
+			rest = append(rest, i)
+		}
+	}
+	post(p.url, rest, false)
+	var waiting []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		waiting = waiting[:0]
+		for id, r := range allRuns(t, client, p.url, "Pay") {
+			if !r.State.Terminal() {
+				waiting = append(waiting, id)
+			}
+		}
+		if len(waiting) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(waiting) > 0 {
+		t.Fatalf("%d runs not over after their deadlines: %v", len(waiting), waiting)
+	}
+	runs := allRuns(t, client, p.url, "Pay")
+	inTime, done := 0, 0
+	for i := range pays {
+		id := fmt.Sprintf("pay-%d", i)
+		var took, timedOut bool
+		for _, ev := range runHistory(t, client, p.url, id) {
+			took = took || ev.Woke()
+			timedOut = timedOut || ev.Outcome == runtime.OutcomeTimeout
+		}
+		acknowledged := !ackAt[i].IsZero()
+		what := fmt.Sprintf("%s (deadline %s, sent at %s, 202 at %s): %s, took %v, timed out %v", id,
+			deadlines[i].Format(time.TimeOnly+".000"), sentAt[i].Format(time.TimeOnly+".000"), ackAt[i].Format(time.TimeOnly+".000"), runs[id].State, took, timedOut)
+		if acknowledged && ackAt[i].Before(deadlines[i]) {
+			inTime++
+			if !took || runs[id].State != runtime.StateDone {
+				t.Errorf("an event acknowledged before its run's deadline was not taken: %s", what)
+			}
+		}
+		if took {
+			done++
+			if sentAt[i].After(deadlines[i]) {
+				t.Errorf("took an event sent after its run's deadline: %s", what)
+			}
+		} else if !timedOut {
+			t.Errorf("neither took its event nor timed out: %s", what)
+		}
+	}
+	t.Logf("%d payments acknowledged (kill at %d), %d before their deadlines; %d runs took theirs", acked.Load(), killAt, inTime, done)
+	if inTime == 0 || done == pays {
+		t.Errorf("the load did not straddle the deadlines")
+	}
+}
