@@ -502,6 +502,12 @@ func (c *checker) sleep(f *Flow, s *Step, at diag.Range) {
 		c.add(diag.Errorf(pick(s.TimeoutRange, at), "sleep-timeout", "step %q sleeps, so its `timeout %s` has no attempt to bound", s.Name, s.Timeout).
 			WithHint("bound the sleep with `deadline %s` instead: the step ends with the outcome timeout when it passes", s.Timeout))
 	}
+	// A sleep is never retried (the flow's retry does not apply to it):
+	// its own retry is that of its publications, and of its rollback.
+	if r := s.Retry; r != nil && r.Attempts > 1 && len(s.Publish) == 0 && s.Rollback == nil {
+		c.add(diag.Warnf(pick(r.Range, at), "sleep-retry", "step %q sleeps and publishes nothing, so its retry %d has nothing to retry: a sleep is never retried", s.Name, r.Attempts).
+			WithHint("remove the retry; to wait longer, sleep longer"))
+	}
 	if d := f.DeadlineFor(s); d > 0 && a.Until == nil && a.Duration > 0 && d <= a.Duration.std() {
 		c.add(diag.Warnf(pick(s.DeadlineRange, at), "sleep-deadline", "step %q sleeps %s, but its deadline is %s: it always ends with the outcome timeout", s.Name, a.Duration, FormatDuration(d)).
 			WithHint("raise the deadline above %s, or remove it", a.Duration))

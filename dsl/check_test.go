@@ -260,7 +260,11 @@ func TestCheck(t *testing.T) {
 				step("NoDeadline", `"action": {"kind": "sleep", "duration": "1h"}, "outcomes": ["late"], "on": [{"on": "timeout", "target": "fail"}]`),
 				step("Publishes", `"action": {"kind": "sleep", "duration": "1h"}, "publish": [{"topic": "mail", "event": "reminder"}]`),
 				// A sleep for a time with nothing to publish cannot fail.
-				step("CannotFail", `"action": {"kind": "sleep", "duration": "1h"}, "deadline": "2h", "on": [{"on": "error", "target": "fail"}]`))),
+				step("CannotFail", `"action": {"kind": "sleep", "duration": "1h"}, "deadline": "2h", "on": [{"on": "error", "target": "fail"}]`),
+				// Its retry has nothing to retry; one with publications
+				// retries them.
+				step("Retried", `"action": {"kind": "sleep", "duration": "1h"}, "retry": {"attempts": 3}`),
+				step("RetriedPublishes", `"action": {"kind": "sleep", "duration": "1h"}, "retry": {"attempts": 3}, "publish": [{"topic": "mail", "event": "reminder"}], "irreversible": true`))),
 			want: []string{
 				`$.flows[0].steps[0].action: error sleep: sleep in step "Both" has both a duration and an until field [hint: keep one: "duration" to wait a fixed time, "until" to wait until the time in a state field]`,
 				`$.flows[0].steps[1].action: error sleep: sleep in step "Neither" waits no time [hint: sleep a duration above zero, such as ` + "`sleep 336h`" + `, or until a time.Time field of the state: ` + "`sleep until ReminderAt`" + `]`,
@@ -272,6 +276,7 @@ func TestCheck(t *testing.T) {
 				`$.flows[0].steps[6].outcomes[0]: error outcomes-not-go: sleep step "NoDeadline" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; a sleep step ends with ok, error or timeout]`,
 				`$.flows[0].steps[7].name: warning no-rollback: step "Publishes" has side effects (a publication) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,
 				`$.flows[0].steps[8].on[0].on: error undefined-outcome: step "CannotFail" is a sleep with nothing that can fail, so it cannot end with outcome "error": its outcomes are ok, timeout [hint: remove this transition; an abort or the run's history bound does not take it, but rolls the run back]`,
+				`$.flows[0].steps[9].retry: warning sleep-retry: step "Retried" sleeps and publishes nothing, so its retry 3 has nothing to retry: a sleep is never retried [hint: remove the retry; to wait longer, sleep longer]`,
 			},
 		},
 		{
