@@ -43,6 +43,20 @@ type afterFuncClock interface {
 	AfterFunc(d time.Duration, fn func()) (stop func() bool)
 }
 
+// afterFuncAt calls fn on its own goroutine once c's time reaches at (at
+// once if it has). A clock that arms a timer at a time under its own lock
+// (FakeClock) is asked so; for others the duration is taken from c.Now
+// here, which with the wall clock is late by the time between the two
+// calls only.
+func afterFuncAt(c Clock, at time.Time, fn func()) (stop func() bool) {
+	if a, ok := c.(interface {
+		afterFuncAt(at time.Time, fn func()) func() bool
+	}); ok {
+		return a.afterFuncAt(at, fn)
+	}
+	return afterFunc(c, at.Sub(c.Now()), fn)
+}
+
 // afterFunc calls fn on its own goroutine after d on c's time. A Clock
 // without AfterFunc costs a goroutine per pending call.
 func afterFunc(c Clock, d time.Duration, fn func()) (stop func() bool) {
@@ -162,6 +176,21 @@ func (c *FakeClock) stop(t *fakeTimer) bool {
 func (c *FakeClock) AfterFunc(d time.Duration, fn func()) (stop func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.afterFuncLocked(d, fn)
+}
+
+// afterFuncAt calls fn once the fake time reaches at, the duration taken
+// under the clock's lock: one computed from an earlier Now would arm the
+// timer late by however far a test moved the time meanwhile (a run that
+// parks as the test advances the clock past its deadline, seeing the wait
+// recorded, would then never time out).
+func (c *FakeClock) afterFuncAt(at time.Time, fn func()) (stop func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.afterFuncLocked(at.Sub(c.now), fn)
+}
+
+func (c *FakeClock) afterFuncLocked(d time.Duration, fn func()) (stop func() bool) {
 	t := &fakeTimer{fn: fn}
 	if c.auto {
 		if d > 0 {

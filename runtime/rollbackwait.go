@@ -98,7 +98,7 @@ func (r *Run[S]) parkGatedRollback(d *stepDef[S]) {
 	cancel, err := r.subscribe(p)
 	r.rollbackArmed(p, err, func() { p.cancelSub = sync.OnceFunc(cancel) })
 	if !w.Deadline.IsZero() {
-		p.stopTimer = afterFunc(r.clock, w.Deadline.Sub(r.clock.Now()), r.timerFired(p, wakeTimeout))
+		p.stopTimer = afterFuncAt(r.clock, w.Deadline, r.timerFired(p, wakeTimeout))
 	}
 }
 
@@ -135,7 +135,7 @@ func (r *Run[S]) parkRollback(d *stepDef[S]) {
 
 	if d.RollbackTimeout > 0 {
 		at := rollbackDeadline(d, r.lastTime) // the attempt started with the last event
-		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), func() {
+		p.stopTimer = afterFuncAt(r.clock, at, func() {
 			<-p.armed
 			if r.wake(p, wakeTimeout, nil, nil) && p.abortChild != nil {
 				_ = p.abortChild()

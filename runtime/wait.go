@@ -135,7 +135,7 @@ func (r *Run[S]) park() {
 		kind = wakeTimeout
 	}
 	if !at.IsZero() {
-		p.stopTimer = afterFunc(r.clock, at.Sub(r.clock.Now()), r.timerFired(p, kind))
+		p.stopTimer = afterFuncAt(r.clock, at, r.timerFired(p, kind))
 	}
 	if d.Call != nil {
 		r.attachCall(p, d, input)
