@@ -769,20 +769,38 @@
     });
     return out;
   }
-  // indentJSON lays out compact JSON text (encoding/json's) two spaces a
-  // level, changing no value.
+  // indentJSON lays out JSON text two spaces a level, changing no value:
+  // the white space outside strings is its own (a payload_text is the
+  // payload as it arrived, laid out or not). Text nested deeper than
+  // INDENT_MAX levels is answered as it is: each line's indent grows with
+  // the depth, and a payload refused for its depth (a megabyte of "[")
+  // would be laid out in gigabytes, hanging the page.
+  var INDENT_MAX = 64;
   function indentJSON(raw) {
     var out = "", depth = 0, pad = function () { return "\n" + new Array(depth + 1).join("  "); };
     for (var i = 0; i < raw.length; i++) {
       var c = raw[i];
+      if (/\s/.test(c)) continue;
       if (c === "\"") { var end = skipJSON(raw, i); out += raw.slice(i, end); i = end - 1; }
-      else if ((c === "{" || c === "[") && raw[i + 1] !== (c === "{" ? "}" : "]")) { depth++; out += c + pad(); }
+      else if ((c === "{" || c === "[") && raw[i + 1] !== (c === "{" ? "}" : "]")) { if (++depth > INDENT_MAX) return raw; out += c + pad(); }
       else if ((c === "}" || c === "]") && raw[i - 1] !== (c === "}" ? "{" : "[")) { depth--; out += pad() + c; }
       else if (c === ",") out += "," + pad();
       else if (c === ":") out += ": ";
       else out += c;
     }
     return out;
+  }
+
+  // textPayload shows a payload_text: a payload that is not JSON the
+  // engine takes in (engine.ShowPayload). Not all of it is not JSON: one
+  // refused for a number beyond a float64, or nested too deep, is JSON
+  // (JSON.parse reads 1e999 as Infinity), and is laid out as JSON, its
+  // text unchanged; the reason beside it says why it was refused.
+  function textPayload(text) {
+    var json = true;
+    try { JSON.parse(text); } catch (e) { json = false; }
+    return el("div", null, [el("div", { "class": "muted", text: json ? "JSON the engine does not take in:" : "not JSON:" }),
+      el("pre", { "class": "json mono payload", text: json ? indentJSON(text) : text })]);
   }
 
   // The dead letters (GET /deadletters: messages the engine will never
@@ -847,7 +865,7 @@
         notice("");
         tbody.textContent = "";
         (b.dead_letters || []).forEach(function (d, i) {
-          var payload = d.payload_text !== undefined ? el("div", null, [el("div", { "class": "muted", text: "not JSON:" }), el("pre", { "class": "json mono payload", text: d.payload_text })]) :
+          var payload = d.payload_text !== undefined ? textPayload(d.payload_text) :
             raws[i] ? el("pre", { "class": "json mono payload", text: indentJSON(raws[i]) }) : el("span", { "class": "muted", text: "(empty)" });
           // The date above the time of day: the payload needs the room.
           tbody.appendChild(el("tr", { "data-id": d.id }, [
