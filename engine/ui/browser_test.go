@@ -816,6 +816,39 @@ func TestBrowserParallelBranchFails(t *testing.T) {
 		return r.top >= b.top && r.bottom <= b.bottom && r.left >= b.left && r.right <= b.right;
 	})()`, branch("Ship", "fg-failed"))
 	run(t, ctx, "the failed branch in view", poll(inView))
+
+	// The timeline says so too: Pack's ending event reads "cancelled",
+	// not its attempt's error (or timeout), and not in red; Ship's
+	// failure is red.
+	h, err := v.e.History(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []string
+	for _, e := range h {
+		if e.Branch == "" || e.Outcome == "" {
+			continue
+		}
+		want := string(e.Outcome) + " red"
+		if e.Cancelled() {
+			want = "cancelled"
+		}
+		ends = append(ends, fmt.Sprintf("%s %d: %s", e.Branch, e.Seq, want))
+	}
+	var shown []string
+	for _, end := range ends {
+		var branch string
+		var seq uint64
+		fmt.Sscanf(end, "%s %d:", &branch, &seq)
+		got := get(t, ctx, "the timeline", chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+			const tr = document.querySelector('#timeline tr[data-seq="%d"]');
+			return tr.children[5].innerText + (tr.classList.contains("ev-error") ? " red" : "");
+		})()`, seq)))
+		shown = append(shown, fmt.Sprintf("%s %d: %s", strings.TrimSuffix(branch, ":"), seq, got))
+	}
+	if !slices.Equal(shown, ends) || !slices.ContainsFunc(ends, func(s string) bool { return strings.HasSuffix(s, ": cancelled") }) {
+		t.Errorf("the timeline's branch ends read %q, want %q (Pack cancelled)", shown, ends)
+	}
 	shot(t, ctx, "failed")
 }
 

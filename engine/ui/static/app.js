@@ -529,9 +529,13 @@
       // awaited event came, a sleep's time or a call's child ended, or a
       // gated rollback's provider came ("woken"); an event that took an
       // attempt back to its wait failed nothing ("gate closed"); an abort that cut a step
-      // short is "interrupted", as the diagram lights it.
+      // short is "interrupted", as the diagram lights it; a branch cut
+      // short because another failed is "cancelled", as the branches'
+      // table says, not red: its error or timeout is no failure of its own.
+      var isCancelled = function (e) { return st.cancelled.indexOf(e.seq) >= 0; };
       var outcome = function (e) {
         if (e.seq === st.interrupted) return "interrupted";
+        if (isCancelled(e)) return "cancelled";
         return e.outcome || (st.woken.indexOf(e.seq) >= 0 ? "woken" : st.gate_closed.indexOf(e.seq) >= 0 ? "gate closed" : "");
       };
       timeline.textContent = "";
@@ -546,7 +550,7 @@
         if (d !== day) when = d + "\n" + when;
         day = d;
         var cls = ["clickable"];
-        if (e.error) cls.push("ev-error");
+        if (e.error && !isCancelled(e)) cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
         tb.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), onclick: function () { selected = selected === e.seq ? 0 : e.seq; showSnapshot(); } }, [
@@ -556,8 +560,8 @@
           el("td", { "class": "mono", text: (e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : "") }),
           el("td", { "class": "mono", text: e.from + " → " + e.to }),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
-          el("td", { text: outcome(e) }),
-          el("td", { "class": "err-col", text: e.error || "" })
+          el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
+          el("td", { "class": "err-col" + (isCancelled(e) ? " muted" : ""), text: e.error || "" })
         ]));
       });
       timeline.appendChild(tb);
@@ -657,6 +661,7 @@
         // that cut a step short.
         r[0].woken = r[1].woken || [];
         r[0].gate_closed = r[1].gate_closed || [];
+        r[0].cancelled = r[1].cancelled || [];
         r[0].interrupted = r[1].interrupted || 0;
         unknown.hidden = true;
         cols.hidden = false;
