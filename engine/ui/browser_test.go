@@ -1358,3 +1358,29 @@ func TestBrowserUnknownRun(t *testing.T) {
 	}
 	run(t, ctx, "the run shows", chromedp.WaitVisible(chromedp.CSS("#run-machine")), chromedp.WaitNotVisible(chromedp.CSS("#run-unknown")))
 }
+
+// Back from a run opened on a later page of the runs list comes back to
+// that page, and Previous still goes to the one before; it came back to
+// the first page, so that looking through many runs one by one meant
+// paging again after each. Filter lists from the first page again.
+func TestBrowserBackKeepsPage(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	var all []string // newest first
+	for i := range 30 {
+		all = append([]string{v.start("Payment", fmt.Sprintf(`{"OrderID": "o-%d"}`, i))}, all...)
+	}
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	run(t, ctx, "first page", rowsAre(all[:25]...))
+	run(t, ctx, "second page", chromedp.Click(chromedp.CSS("#next")), rowsAre(all[25:]...))
+	run(t, ctx, "open a run", chromedp.Click(chromedp.CSS(`#runs a[href="#/run/`+all[27]+`"]`)),
+		chromedp.WaitReady(chromedp.CSS("#run-head[data-state]")))
+	run(t, ctx, "back", chromedp.NavigateBack(), rowsAre(all[25:]...))
+	if page := get(t, ctx, "the page", textOf(".pager span")); page != "page 2" {
+		t.Errorf("back on the list, it says %q, want page 2", page)
+	}
+	shot(t, ctx, "back-on-page-2")
+	run(t, ctx, "previous", chromedp.Click(chromedp.CSS("#prev")), rowsAre(all[:25]...))
+	run(t, ctx, "second page again", chromedp.Click(chromedp.CSS("#next")), rowsAre(all[25:]...))
+	run(t, ctx, "filter", chromedp.Click(chromedp.CSS("#f-apply")), rowsAre(all[:25]...))
+}

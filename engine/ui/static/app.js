@@ -328,7 +328,12 @@
   // The runs, filtered, a page at a time, live.
   function runsView(view, q) {
     var filters = ["flow", "status", "since", "until", "correlation"];
-    var cursors = [""]; // the cursor of each page seen, for Previous
+    // The cursor of each page seen, for Previous: kept in the history
+    // entry's state as well, so that Back from a run opened on page 3
+    // comes back to page 3, not to the first.
+    var kept = history.state && history.state.runsCursors;
+    var cursors = Array.isArray(kept) && kept.length ? kept.slice() : [""];
+    function keep() { history.replaceState({ runsCursors: cursors.slice() }, "", location.href); }
     var form = el("form", { "class": "filters", id: "filters" });
     var flowSel = el("select", { name: "flow", id: "f-flow" }, [el("option", { value: "", text: "any flow" })]);
     var stateSel = el("select", { name: "status", id: "f-status" }, [el("option", { value: "", text: "any state" }), el("option", { value: "active", text: "active (not over)" })]);
@@ -358,7 +363,8 @@
       if (until.value) out.set("until", new Date(until.value + "Z").toISOString());
       if (corr.value.trim()) out.set("correlation", corr.value.trim());
       var h = "#/runs" + (out.toString() ? "?" + out : "");
-      if (location.hash === h) route(); else location.hash = h;
+      // A filter lists from the first page.
+      if (location.hash === h) { history.replaceState(null, "", location.href); route(); } else location.hash = h;
     });
     var table = el("table", { id: "runs" }, [el("thead", null, [el("tr", null, ["Run", "Flow", "State", "Step", "Correlation", "Events", "Started", "Updated"].map(function (h) { return el("th", { text: h }); }))])]);
     var tbody = el("tbody");
@@ -411,8 +417,8 @@
         cutShort.hidden = !b.truncated;
       }).catch(failed);
     }
-    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); load(); } });
-    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); load(); } });
+    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); keep(); load(); } });
+    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); keep(); load(); } });
     var refresh = throttle(load, 300);
     var wq = new URLSearchParams();
     if (q.get("flow")) wq.set("flow", q.get("flow"));
