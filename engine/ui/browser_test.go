@@ -1384,3 +1384,32 @@ func TestBrowserBackKeepsPage(t *testing.T) {
 	run(t, ctx, "second page again", chromedp.Click(chromedp.CSS("#next")), rowsAre(all[25:]...))
 	run(t, ctx, "filter", chromedp.Click(chromedp.CSS("#f-apply")), rowsAre(all[:25]...))
 }
+
+// The timeline's rows are picked by keyboard, as by a click: Tab reaches
+// them, Enter shows the state after the event, Space again shows the
+// latest. They took clicks only, so the state at each event was out of
+// reach without a mouse.
+func TestBrowserTimelineByKeyboard(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Brittle", `{"Item": "vase"}`)
+	v.await(id, runtime.StateCompensationFailed)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	run(t, ctx, "the timeline", chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
+	title := func() string {
+		return get(t, ctx, "the state's title", chromedp.Evaluate[string](`document.querySelector("#run-state").previousElementSibling.textContent`))
+	}
+	run(t, ctx, "focus", chromedp.Focus(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
+	if focused := get(t, ctx, "focused", chromedp.Evaluate[string](`document.activeElement.getAttribute("data-seq")`)); focused != "2" {
+		t.Errorf("the focus is on %q, want the row of event 2", focused)
+	}
+	run(t, ctx, "Enter", chromedp.KeyEvent("\r"))
+	if got := title(); !strings.HasPrefix(got, "State after event 2 ") {
+		t.Errorf("after Enter on event 2, the state is titled %q", got)
+	}
+	shot(t, ctx, "event-2")
+	run(t, ctx, "Space", chromedp.KeyEvent(" "))
+	if got := title(); got != "State (latest)" {
+		t.Errorf("after Space on the picked event, the state is titled %q", got)
+	}
+}

@@ -471,6 +471,7 @@
       snapshot.textContent = text;
       Array.prototype.forEach.call(timeline.querySelectorAll("tr[data-seq]"), function (tr) {
         tr.classList.toggle("selected", Number(tr.getAttribute("data-seq")) === selected);
+        tr.setAttribute("aria-selected", Number(tr.getAttribute("data-seq")) === selected ? "true" : "false");
       });
     }
 
@@ -559,7 +560,12 @@
         if (e.error && !isCancelled(e)) cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
-        tb.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), onclick: function () { selected = selected === e.seq ? 0 : e.seq; showSnapshot(); } }, [
+        var pick = function () { selected = selected === e.seq ? 0 : e.seq; showSnapshot(); };
+        // A row is picked by keyboard too (Tab to it, Enter or Space), as
+        // by a click: its snapshot is otherwise out of reach without a mouse.
+        tb.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
+          "aria-selected": selected === e.seq ? "true" : "false", onclick: pick,
+          onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
           el("td", { text: String(e.seq) }),
           el("td", { "class": "time", title: t, text: when }),
           // A branch's events name the branch, which is its step.
