@@ -336,7 +336,12 @@ func newEnvWith(t *testing.T, withTokens bool, maxWatchers int, wrap func(http.H
 		return "held", nil
 	})
 	caller.Handle("stock", "Stock.Release", func(context.Context, json.RawMessage) (any, error) { return nil, nil })
-	caller.Handle("shipping", "Ship.Now", func(context.Context, json.RawMessage) (any, error) {
+	caller.Handle("shipping", "Ship.Now", func(_ context.Context, in json.RawMessage) (any, error) {
+		// An item that asks for it fails as an HTTP call does, its error
+		// holding a long URL (no space to wrap at).
+		if strings.Contains(string(in), "long-url") {
+			return nil, runtime.Permanent(errors.New(`Post "https://shipping.internal.example.com/v1/parcels/` + strings.Repeat("0123456789abcdef", 8) + `?expand=labels&notify=true": dial tcp: connection refused`))
+		}
 		return nil, runtime.Permanent(errors.New("no parcel service"))
 	})
 	st := store.NewMemory()

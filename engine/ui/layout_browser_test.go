@@ -124,3 +124,21 @@ func TestBrowserLongValuesWrap(t *testing.T) {
 	}
 	shot(t, ctx, "2-run")
 }
+
+// An error without a space to wrap at (an HTTP call's, its long URL)
+// wraps in the timeline's error column, anywhere if it must: the timeline
+// still fits its column at 1280 px (the URL made it scroll sideways).
+func TestBrowserLongErrorWraps(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Brittle", `{"Item": "long-url"}`)
+	v.await(id, runtime.StateCompensationFailed)
+	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	run(t, ctx, "the timeline", poll(`document.querySelector("#timeline").innerText.includes("connection refused")`))
+	box := get(t, ctx, "the timeline's box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#timeline").parentNode)`))
+	if box[0] > box[1] {
+		t.Errorf("the timeline is %d px wide in a box of %d px: it scrolls sideways", box[0], box[1])
+	}
+	shot(t, ctx, "run")
+}
