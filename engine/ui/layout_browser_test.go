@@ -142,3 +142,21 @@ func TestBrowserLongErrorWraps(t *testing.T) {
 	}
 	shot(t, ctx, "run")
 }
+
+// A step's name near the 128 bytes a name may take (flow Wide) wraps in
+// the timeline, anywhere if it must: the timeline still fits its column at
+// 1280 px (the name, twice in "From → To", made it scroll sideways).
+func TestBrowserLongStepNameWraps(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Wide", `{"K": "k"}`)
+	v.await(id, runtime.StateDone)
+	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	run(t, ctx, "the timeline", chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
+	box := get(t, ctx, "the timeline's box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#timeline").parentNode)`))
+	if box[0] > box[1] {
+		t.Errorf("the timeline is %d px wide in a box of %d px: it scrolls sideways", box[0], box[1])
+	}
+	shot(t, ctx, "run")
+}

@@ -50,6 +50,18 @@
   function runLink(r, id) {
     return el("span", null, [el("a", { id: id, "class": "mono", href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id }), " of flow " + r.flow]);
   }
+  // breakable lets a name wrap between its words (ShipTo|Customer) and
+  // after a machine state's colon (Pack:|running): the branches' table
+  // and the timeline fit their columns with names of up to 128 bytes.
+  function breakable(s) {
+    var kids = [], part = "";
+    Array.from(s || "").forEach(function (ch, i, all) {
+      if (part && (/[A-Z]/.test(ch) && /[a-z0-9]/.test(all[i - 1]) || all[i - 1] === ":")) { kids.push(part, el("wbr")); part = ""; }
+      part += ch;
+    });
+    if (part) kids.push(part);
+    return kids;
+  }
   function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
   function notice(msg) {
     var n = $("#notice");
@@ -569,8 +581,8 @@
           el("td", { text: String(e.seq) }),
           el("td", { "class": "time", title: t, text: when }),
           // A branch's events name the branch, which is its step.
-          el("td", { "class": "mono", text: (e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : "") }),
-          el("td", { "class": "mono", text: e.from + " → " + e.to }),
+          el("td", { "class": "mono" }, breakable((e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""))),
+          el("td", { "class": "mono" }, breakable(e.from + " → " + e.to)),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
           el("td", { "class": "err-col" + (isCancelled(e) ? " muted" : ""), text: e.error || "" })
@@ -615,17 +627,6 @@
       branches.textContent = "";
       if (st.branches && st.branches.length) {
         var rows = [];
-        // breakable lets a name wrap between its words (ShipTo|Customer)
-        // and after a machine state's colon (Pack:|running).
-        var breakable = function (s) {
-          var kids = [], part = "";
-          Array.from(s || "").forEach(function (ch, i, all) {
-            if (part && (/[A-Z]/.test(ch) && /[a-z0-9]/.test(all[i - 1]) || all[i - 1] === ":")) { kids.push(part, el("wbr")); part = ""; }
-            part += ch;
-          });
-          if (part) kids.push(part);
-          return kids;
-        };
         st.branches.forEach(function (b) {
           rows.push(el("tr", { "data-branch": b.step }, [el("td", { "class": "mono" }, breakable(b.step)),
             el("td", { "class": "mono" }, breakable(b.machine)),
