@@ -395,10 +395,13 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 // that a client (the web view's timeline) need not copy the rules: the
 // events that end a wait (runtime.Event.Woke: "woken" is their outcome
 // for a reader), those that take an attempt back to its gate
-// (Event.BackAtGate: "gate closed"; the attempt failed nothing) and the
-// abort that cut a step short (Event.Interrupted).
+// (Event.BackAtGate: "gate closed"; the attempt failed nothing), those
+// that end a parallel branch because another branch failed
+// (Event.Cancelled: "cancelled", whatever the attempt's own outcome,
+// error or timeout, says) and the abort that cut a step short
+// (Event.Interrupted).
 func historyAnswer(runID string, h []runtime.Event) map[string]any {
-	woken, back := []uint64{}, []uint64{}
+	woken, back, cancelled := []uint64{}, []uint64{}, []uint64{}
 	out := map[string]any{"run_id": runID, "events": h}
 	for i := range h {
 		if h[i].Woke() {
@@ -407,11 +410,14 @@ func historyAnswer(runID string, h []runtime.Event) map[string]any {
 		if h[i].BackAtGate() {
 			back = append(back, h[i].Seq)
 		}
+		if h[i].Cancelled() {
+			cancelled = append(cancelled, h[i].Seq)
+		}
 		if h[i].Interrupted() {
 			out["interrupted"] = h[i].Seq
 		}
 	}
-	out["woken"], out["gate_closed"] = woken, back
+	out["woken"], out["gate_closed"], out["cancelled"] = woken, back, cancelled
 	return out
 }
 

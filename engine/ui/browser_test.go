@@ -263,6 +263,17 @@ flow Hold {
     }
 }
 
+// Wide's step has a name near the 128 bytes a name may take.
+flow Wide {
+    state WideState
+    trigger rpc "Wide.Start"
+
+    step ReserveTheWholeWarehouseStockForTheCustomerWhoOrderedEverythingAndThenShipItToTheFarAwayDestinationBeforeTheEndOfTheWeek {
+        publish log "wide" (K)
+        irreversible
+    }
+}
+
 // Payment waits for its order's payment.
 flow Payment {
     state PaymentState
@@ -336,7 +347,12 @@ func newEnvWith(t *testing.T, withTokens bool, maxWatchers int, wrap func(http.H
 		return "held", nil
 	})
 	caller.Handle("stock", "Stock.Release", func(context.Context, json.RawMessage) (any, error) { return nil, nil })
-	caller.Handle("shipping", "Ship.Now", func(context.Context, json.RawMessage) (any, error) {
+	caller.Handle("shipping", "Ship.Now", func(_ context.Context, in json.RawMessage) (any, error) {
+		// An item that asks for it fails as an HTTP call does, its error
+		// holding a long URL (no space to wrap at).
+		if strings.Contains(string(in), "long-url") {
+			return nil, runtime.Permanent(errors.New(`Post "https://shipping.internal.example.com/v1/parcels/` + strings.Repeat("0123456789abcdef", 8) + `?expand=labels&notify=true": dial tcp: connection refused`))
+		}
 		return nil, runtime.Permanent(errors.New("no parcel service"))
 	})
 	st := store.NewMemory()
@@ -816,6 +832,39 @@ func TestBrowserParallelBranchFails(t *testing.T) {
 		return r.top >= b.top && r.bottom <= b.bottom && r.left >= b.left && r.right <= b.right;
 	})()`, branch("Ship", "fg-failed"))
 	run(t, ctx, "the failed branch in view", poll(inView))
+
+	// The timeline says so too: Pack's ending event reads "cancelled",
+	// not its attempt's error (or timeout), and not in red; Ship's
+	// failure is red.
+	h, err := v.e.History(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []string
+	for _, e := range h {
+		if e.Branch == "" || e.Outcome == "" {
+			continue
+		}
+		want := string(e.Outcome) + " red"
+		if e.Cancelled() {
+			want = "cancelled"
+		}
+		ends = append(ends, fmt.Sprintf("%s %d: %s", e.Branch, e.Seq, want))
+	}
+	var shown []string
+	for _, end := range ends {
+		var branch string
+		var seq uint64
+		fmt.Sscanf(end, "%s %d:", &branch, &seq)
+		got := get(t, ctx, "the timeline", chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+			const tr = document.querySelector('#timeline tr[data-seq="%d"]');
+			return tr.children[5].innerText + (tr.classList.contains("ev-error") ? " red" : "");
+		})()`, seq)))
+		shown = append(shown, fmt.Sprintf("%s %d: %s", strings.TrimSuffix(branch, ":"), seq, got))
+	}
+	if !slices.Equal(shown, ends) || !slices.ContainsFunc(ends, func(s string) bool { return strings.HasSuffix(s, ": cancelled") }) {
+		t.Errorf("the timeline's branch ends read %q, want %q (Pack cancelled)", shown, ends)
+	}
 	shot(t, ctx, "failed")
 }
 
@@ -1324,4 +1373,59 @@ func TestBrowserUnknownRun(t *testing.T) {
 		t.Fatalf("start later-1: %d", res.StatusCode)
 	}
 	run(t, ctx, "the run shows", chromedp.WaitVisible(chromedp.CSS("#run-machine")), chromedp.WaitNotVisible(chromedp.CSS("#run-unknown")))
+}
+
+// Back from a run opened on a later page of the runs list comes back to
+// that page, and Previous still goes to the one before; it came back to
+// the first page, so that looking through many runs one by one meant
+// paging again after each. Filter lists from the first page again.
+func TestBrowserBackKeepsPage(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	var all []string // newest first
+	for i := range 30 {
+		all = append([]string{v.start("Payment", fmt.Sprintf(`{"OrderID": "o-%d"}`, i))}, all...)
+	}
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	run(t, ctx, "first page", rowsAre(all[:25]...))
+	run(t, ctx, "second page", chromedp.Click(chromedp.CSS("#next")), rowsAre(all[25:]...))
+	run(t, ctx, "open a run", chromedp.Click(chromedp.CSS(`#runs a[href="#/run/`+all[27]+`"]`)),
+		chromedp.WaitReady(chromedp.CSS("#run-head[data-state]")))
+	run(t, ctx, "back", chromedp.NavigateBack(), rowsAre(all[25:]...))
+	if page := get(t, ctx, "the page", textOf(".pager span")); page != "page 2" {
+		t.Errorf("back on the list, it says %q, want page 2", page)
+	}
+	shot(t, ctx, "back-on-page-2")
+	run(t, ctx, "previous", chromedp.Click(chromedp.CSS("#prev")), rowsAre(all[:25]...))
+	run(t, ctx, "second page again", chromedp.Click(chromedp.CSS("#next")), rowsAre(all[25:]...))
+	run(t, ctx, "filter", chromedp.Click(chromedp.CSS("#f-apply")), rowsAre(all[:25]...))
+}
+
+// The timeline's rows are picked by keyboard, as by a click: Tab reaches
+// them, Enter shows the state after the event, Space again shows the
+// latest. They took clicks only, so the state at each event was out of
+// reach without a mouse.
+func TestBrowserTimelineByKeyboard(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Brittle", `{"Item": "vase"}`)
+	v.await(id, runtime.StateCompensationFailed)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	run(t, ctx, "the timeline", chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
+	title := func() string {
+		return get(t, ctx, "the state's title", chromedp.Evaluate[string](`document.querySelector("#run-state").previousElementSibling.textContent`))
+	}
+	run(t, ctx, "focus", chromedp.Focus(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
+	if focused := get(t, ctx, "focused", chromedp.Evaluate[string](`document.activeElement.getAttribute("data-seq")`)); focused != "2" {
+		t.Errorf("the focus is on %q, want the row of event 2", focused)
+	}
+	run(t, ctx, "Enter", chromedp.KeyEvent("\r"))
+	if got := title(); !strings.HasPrefix(got, "State after event 2 ") {
+		t.Errorf("after Enter on event 2, the state is titled %q", got)
+	}
+	shot(t, ctx, "event-2")
+	run(t, ctx, "Space", chromedp.KeyEvent(" "))
+	if got := title(); got != "State (latest)" {
+		t.Errorf("after Space on the picked event, the state is titled %q", got)
+	}
 }

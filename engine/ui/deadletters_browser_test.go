@@ -31,7 +31,8 @@ func (v *env) deadLetter(topic, event, id, payload, reason string) {
 // The dead letters page, for an admin: linked from the navigation, each
 // dead letter with its topic, event, ID, reason and payload, all as text
 // (markup stays text; a payload is shown as it arrived, its numbers not
-// rounded; one that is not JSON says so), newest first (the one an
+// rounded; one that is not JSON says so, one the engine refused that is
+// JSON says that), newest first (the one an
 // operator looks for), a page of 25 at a time with Next and Previous, read
 // again on Refresh; switched to oldest first by the Order select (kept in
 // the fragment, and with a filter), filtered by topic. A client, whom the
@@ -86,6 +87,10 @@ func TestBrowserDeadLetters(t *testing.T) {
 		t.Errorf("the poison's row: %q", first)
 	}
 	wantPayload := "{\n  \"note\": \"<img src=x onerror=\\\"window.__xss=1\\\">\",\n  \"amount\": 123456789012345678901234567890,\n  \"n\": 1e400,\n  \"items\": []\n}"
+	// The API lists it as payload_text (a number beyond a float64 is not
+	// JSON the engine takes in), which is JSON all the same: laid out,
+	// its text unchanged, and not said to be "not JSON".
+	wantPayload = "JSON the engine does not take in:\n" + wantPayload
 	if len(first) == 7 && first[6] != wantPayload {
 		t.Errorf("the poison's payload reads\n%s\nwant it as it arrived\n%s", first[6], wantPayload)
 	}
@@ -138,4 +143,34 @@ func TestBrowserDeadLetters(t *testing.T) {
 		t.Errorf("a client's page shows a dead letter: %q", text)
 	}
 	shot(t, ctx, "5-client")
+}
+
+// A dead letter's payload_text (engine.ShowPayload: a payload that is not
+// JSON the engine takes in) reads "not JSON" only when it is not JSON: a
+// payload refused for a number beyond a float64 or for its depth is JSON,
+// laid out as such; one whose bytes were not UTF-8 shows U+FFFD for them.
+// A payload nested a hundred thousand levels deep is shown as it came, not
+// indented into gigabytes (which hung the page).
+func TestBrowserDeadLetterPayloadText(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	v.deadLetter("orders", "placed", "big", `{"amount": 1e999}`, "the payload: the number 1e999 is out of the range of a float64")
+	v.deadLetter("orders", "placed", "latin1", "{\"n\":\"\xff\"}", "the payload is not UTF-8")
+	v.deadLetter("orders", "placed", "deep", deep, "the payload: JSON nested more than 1000 levels deep")
+	signIn(t, ctx, v.url+"/ui/#/deadletters", adminToken, false)
+	run(t, ctx, "the list", chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="big"]`)))
+	for id, want := range map[string]string{
+		"big":    "JSON the engine does not take in:\n{\n  \"amount\": 1e999\n}",
+		"latin1": "JSON the engine does not take in:\n{\n  \"n\": \"\ufffd\"\n}",
+		"deep":   "JSON the engine does not take in:\n" + deep,
+	} {
+		if got := get(t, ctx, id, textOf(`#deadletters tr[data-id="`+id+`"] td.dl-payload`)); got != want {
+			if len(got) > 200 {
+				got = got[:200] + "..."
+			}
+			t.Errorf("the payload of %s reads %q", id, got)
+		}
+	}
+	shot(t, ctx, "payload-text")
 }

@@ -2,7 +2,9 @@ package ui_test
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -90,4 +92,71 @@ func TestBrowserBranchesReadable(t *testing.T) {
 		}
 		shot(t, ctx, c.name)
 	}
+}
+
+// A long value the caller chose, a correlation value of hundreds of
+// characters (non-ASCII and without a space) or a run ID of 128, wraps
+// rather than stretches: the runs list at 1280 px still shows every
+// column (the correlation made it thousands of pixels wide, the times
+// scrolled out of sight), and the run page's "Waiting for" panel does
+// not scroll sideways (the value ran past its edge).
+func TestBrowserLongValuesWrap(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	corr := strings.Repeat("Ünïcødé-订单-", 12) + strings.Repeat("x", 300)
+	id := v.start("Payment", fmt.Sprintf(`{"OrderID": %q}`, corr))
+	req, _ := http.NewRequest("POST", v.url+"/flows/Payment/runs?run_id="+strings.Repeat("a", 128), strings.NewReader(`{"OrderID": "o-1"}`))
+	req.Header.Set("Authorization", "Bearer "+clientToken)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("start with a run ID: %v %v", res, err)
+	}
+	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	run(t, ctx, "the runs", poll(`document.querySelectorAll("#runs tbody tr[data-run]").length === 2`))
+	if got := get(t, ctx, "the runs' box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#runs").parentNode)`)); got[0] > got[1] {
+		t.Errorf("the runs list is %d px wide in a box of %d px: it scrolls sideways", got[0], got[1])
+	}
+	shot(t, ctx, "1-runs")
+	run(t, ctx, "the run", js(`location.hash = "#/run/`+id+`"`), chromedp.WaitReady(chromedp.CSS("#wait-deadline")))
+	if got := get(t, ctx, "the wait's panel", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#run-wait .panel"))`)); got[0] > got[1] {
+		t.Errorf("the wait's panel is %d px wide inside, %d px outside: it scrolls sideways", got[0], got[1])
+	}
+	shot(t, ctx, "2-run")
+}
+
+// An error without a space to wrap at (an HTTP call's, its long URL)
+// wraps in the timeline's error column, anywhere if it must: the timeline
+// still fits its column at 1280 px (the URL made it scroll sideways).
+func TestBrowserLongErrorWraps(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Brittle", `{"Item": "long-url"}`)
+	v.await(id, runtime.StateCompensationFailed)
+	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	run(t, ctx, "the timeline", poll(`document.querySelector("#timeline").innerText.includes("connection refused")`))
+	box := get(t, ctx, "the timeline's box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#timeline").parentNode)`))
+	if box[0] > box[1] {
+		t.Errorf("the timeline is %d px wide in a box of %d px: it scrolls sideways", box[0], box[1])
+	}
+	shot(t, ctx, "run")
+}
+
+// A step's name near the 128 bytes a name may take (flow Wide) wraps in
+// the timeline, anywhere if it must: the timeline still fits its column at
+// 1280 px (the name, twice in "From → To", made it scroll sideways).
+func TestBrowserLongStepNameWraps(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Wide", `{"K": "k"}`)
+	v.await(id, runtime.StateDone)
+	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	run(t, ctx, "the timeline", chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
+	box := get(t, ctx, "the timeline's box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#timeline").parentNode)`))
+	if box[0] > box[1] {
+		t.Errorf("the timeline is %d px wide in a box of %d px: it scrolls sideways", box[0], box[1])
+	}
+	shot(t, ctx, "run")
 }

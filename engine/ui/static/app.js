@@ -50,6 +50,18 @@
   function runLink(r, id) {
     return el("span", null, [el("a", { id: id, "class": "mono", href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id }), " of flow " + r.flow]);
   }
+  // breakable lets a name wrap between its words (ShipTo|Customer) and
+  // after a machine state's colon (Pack:|running): the branches' table
+  // and the timeline fit their columns with names of up to 128 bytes.
+  function breakable(s) {
+    var kids = [], part = "";
+    Array.from(s || "").forEach(function (ch, i, all) {
+      if (part && (/[A-Z]/.test(ch) && /[a-z0-9]/.test(all[i - 1]) || all[i - 1] === ":")) { kids.push(part, el("wbr")); part = ""; }
+      part += ch;
+    });
+    if (part) kids.push(part);
+    return kids;
+  }
   function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
   function notice(msg) {
     var n = $("#notice");
@@ -328,7 +340,12 @@
   // The runs, filtered, a page at a time, live.
   function runsView(view, q) {
     var filters = ["flow", "status", "since", "until", "correlation"];
-    var cursors = [""]; // the cursor of each page seen, for Previous
+    // The cursor of each page seen, for Previous: kept in the history
+    // entry's state as well, so that Back from a run opened on page 3
+    // comes back to page 3, not to the first.
+    var kept = history.state && history.state.runsCursors;
+    var cursors = Array.isArray(kept) && kept.length ? kept.slice() : [""];
+    function keep() { history.replaceState({ runsCursors: cursors.slice() }, "", location.href); }
     var form = el("form", { "class": "filters", id: "filters" });
     var flowSel = el("select", { name: "flow", id: "f-flow" }, [el("option", { value: "", text: "any flow" })]);
     var stateSel = el("select", { name: "status", id: "f-status" }, [el("option", { value: "", text: "any state" }), el("option", { value: "active", text: "active (not over)" })]);
@@ -358,7 +375,8 @@
       if (until.value) out.set("until", new Date(until.value + "Z").toISOString());
       if (corr.value.trim()) out.set("correlation", corr.value.trim());
       var h = "#/runs" + (out.toString() ? "?" + out : "");
-      if (location.hash === h) route(); else location.hash = h;
+      // A filter lists from the first page.
+      if (location.hash === h) { history.replaceState(null, "", location.href); route(); } else location.hash = h;
     });
     var table = el("table", { id: "runs" }, [el("thead", null, [el("tr", null, ["Run", "Flow", "State", "Step", "Correlation", "Events", "Started", "Updated"].map(function (h) { return el("th", { text: h }); }))])]);
     var tbody = el("tbody");
@@ -411,8 +429,8 @@
         cutShort.hidden = !b.truncated;
       }).catch(failed);
     }
-    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); load(); } });
-    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); load(); } });
+    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); keep(); load(); } });
+    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); keep(); load(); } });
     var refresh = throttle(load, 300);
     var wq = new URLSearchParams();
     if (q.get("flow")) wq.set("flow", q.get("flow"));
@@ -465,6 +483,7 @@
       snapshot.textContent = text;
       Array.prototype.forEach.call(timeline.querySelectorAll("tr[data-seq]"), function (tr) {
         tr.classList.toggle("selected", Number(tr.getAttribute("data-seq")) === selected);
+        tr.setAttribute("aria-selected", Number(tr.getAttribute("data-seq")) === selected ? "true" : "false");
       });
     }
 
@@ -529,9 +548,13 @@
       // awaited event came, a sleep's time or a call's child ended, or a
       // gated rollback's provider came ("woken"); an event that took an
       // attempt back to its wait failed nothing ("gate closed"); an abort that cut a step
-      // short is "interrupted", as the diagram lights it.
+      // short is "interrupted", as the diagram lights it; a branch cut
+      // short because another failed is "cancelled", as the branches'
+      // table says, not red: its error or timeout is no failure of its own.
+      var isCancelled = function (e) { return st.cancelled.indexOf(e.seq) >= 0; };
       var outcome = function (e) {
         if (e.seq === st.interrupted) return "interrupted";
+        if (isCancelled(e)) return "cancelled";
         return e.outcome || (st.woken.indexOf(e.seq) >= 0 ? "woken" : st.gate_closed.indexOf(e.seq) >= 0 ? "gate closed" : "");
       };
       timeline.textContent = "";
@@ -546,18 +569,23 @@
         if (d !== day) when = d + "\n" + when;
         day = d;
         var cls = ["clickable"];
-        if (e.error) cls.push("ev-error");
+        if (e.error && !isCancelled(e)) cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
-        tb.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), onclick: function () { selected = selected === e.seq ? 0 : e.seq; showSnapshot(); } }, [
+        var pick = function () { selected = selected === e.seq ? 0 : e.seq; showSnapshot(); };
+        // A row is picked by keyboard too (Tab to it, Enter or Space), as
+        // by a click: its snapshot is otherwise out of reach without a mouse.
+        tb.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
+          "aria-selected": selected === e.seq ? "true" : "false", onclick: pick,
+          onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
           el("td", { text: String(e.seq) }),
           el("td", { "class": "time", title: t, text: when }),
           // A branch's events name the branch, which is its step.
-          el("td", { "class": "mono", text: (e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : "") }),
-          el("td", { "class": "mono", text: e.from + " → " + e.to }),
+          el("td", { "class": "mono" }, breakable((e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""))),
+          el("td", { "class": "mono" }, breakable(e.from + " → " + e.to)),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
-          el("td", { text: outcome(e) }),
-          el("td", { "class": "err-col", text: e.error || "" })
+          el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
+          el("td", { "class": "err-col" + (isCancelled(e) ? " muted" : ""), text: e.error || "" })
         ]));
       });
       timeline.appendChild(tb);
@@ -599,17 +627,6 @@
       branches.textContent = "";
       if (st.branches && st.branches.length) {
         var rows = [];
-        // breakable lets a name wrap between its words (ShipTo|Customer)
-        // and after a machine state's colon (Pack:|running).
-        var breakable = function (s) {
-          var kids = [], part = "";
-          Array.from(s || "").forEach(function (ch, i, all) {
-            if (part && (/[A-Z]/.test(ch) && /[a-z0-9]/.test(all[i - 1]) || all[i - 1] === ":")) { kids.push(part, el("wbr")); part = ""; }
-            part += ch;
-          });
-          if (part) kids.push(part);
-          return kids;
-        };
         st.branches.forEach(function (b) {
           rows.push(el("tr", { "data-branch": b.step }, [el("td", { "class": "mono" }, breakable(b.step)),
             el("td", { "class": "mono" }, breakable(b.machine)),
@@ -657,6 +674,7 @@
         // that cut a step short.
         r[0].woken = r[1].woken || [];
         r[0].gate_closed = r[1].gate_closed || [];
+        r[0].cancelled = r[1].cancelled || [];
         r[0].interrupted = r[1].interrupted || 0;
         unknown.hidden = true;
         cols.hidden = false;
@@ -769,20 +787,38 @@
     });
     return out;
   }
-  // indentJSON lays out compact JSON text (encoding/json's) two spaces a
-  // level, changing no value.
+  // indentJSON lays out JSON text two spaces a level, changing no value:
+  // the white space outside strings is its own (a payload_text is the
+  // payload as it arrived, laid out or not). Text nested deeper than
+  // INDENT_MAX levels is answered as it is: each line's indent grows with
+  // the depth, and a payload refused for its depth (a megabyte of "[")
+  // would be laid out in gigabytes, hanging the page.
+  var INDENT_MAX = 64;
   function indentJSON(raw) {
     var out = "", depth = 0, pad = function () { return "\n" + new Array(depth + 1).join("  "); };
     for (var i = 0; i < raw.length; i++) {
       var c = raw[i];
+      if (/\s/.test(c)) continue;
       if (c === "\"") { var end = skipJSON(raw, i); out += raw.slice(i, end); i = end - 1; }
-      else if ((c === "{" || c === "[") && raw[i + 1] !== (c === "{" ? "}" : "]")) { depth++; out += c + pad(); }
+      else if ((c === "{" || c === "[") && raw[i + 1] !== (c === "{" ? "}" : "]")) { if (++depth > INDENT_MAX) return raw; out += c + pad(); }
       else if ((c === "}" || c === "]") && raw[i - 1] !== (c === "}" ? "{" : "[")) { depth--; out += pad() + c; }
       else if (c === ",") out += "," + pad();
       else if (c === ":") out += ": ";
       else out += c;
     }
     return out;
+  }
+
+  // textPayload shows a payload_text: a payload that is not JSON the
+  // engine takes in (engine.ShowPayload). Not all of it is not JSON: one
+  // refused for a number beyond a float64, or nested too deep, is JSON
+  // (JSON.parse reads 1e999 as Infinity), and is laid out as JSON, its
+  // text unchanged; the reason beside it says why it was refused.
+  function textPayload(text) {
+    var json = true;
+    try { JSON.parse(text); } catch (e) { json = false; }
+    return el("div", null, [el("div", { "class": "muted", text: json ? "JSON the engine does not take in:" : "not JSON:" }),
+      el("pre", { "class": "json mono payload", text: json ? indentJSON(text) : text })]);
   }
 
   // The dead letters (GET /deadletters: messages the engine will never
@@ -847,7 +883,7 @@
         notice("");
         tbody.textContent = "";
         (b.dead_letters || []).forEach(function (d, i) {
-          var payload = d.payload_text !== undefined ? el("div", null, [el("div", { "class": "muted", text: "not JSON:" }), el("pre", { "class": "json mono payload", text: d.payload_text })]) :
+          var payload = d.payload_text !== undefined ? textPayload(d.payload_text) :
             raws[i] ? el("pre", { "class": "json mono payload", text: indentJSON(raws[i]) }) : el("span", { "class": "muted", text: "(empty)" });
           // The date above the time of day: the payload needs the room.
           tbody.appendChild(el("tr", { "data-id": d.id }, [
