@@ -21,17 +21,21 @@ func nested(depth int) string {
 	return strings.Repeat("[", depth) + strings.Repeat("]", depth)
 }
 
+// jsonDepthCases are TestJSONUnfitDepth's documents, and FuzzJSONUnfit's
+// seeds.
+var jsonDepthCases = []struct {
+	doc  string
+	deep bool
+}{
+	{`{"a":` + nested(MaxJSONDepth-1) + `}`, false},
+	{`{"a":` + nested(MaxJSONDepth) + `}`, true},
+	{`"` + strings.Repeat("[", 2*MaxJSONDepth) + `"`, false},                // brackets in a string
+	{`{"a\"[[":"\\",` + `"b":` + nested(MaxJSONDepth-1) + `}`, false},       // escapes
+	{`[{"x":"\\\"{"}` + strings.Repeat(`,{}`, 3*MaxJSONDepth) + `]`, false}, // wide, not deep
+}
+
 func TestJSONUnfitDepth(t *testing.T) {
-	for _, c := range []struct {
-		doc  string
-		deep bool
-	}{
-		{`{"a":` + nested(MaxJSONDepth-1) + `}`, false},
-		{`{"a":` + nested(MaxJSONDepth) + `}`, true},
-		{`"` + strings.Repeat("[", 2*MaxJSONDepth) + `"`, false},                // brackets in a string
-		{`{"a\"[[":"\\",` + `"b":` + nested(MaxJSONDepth-1) + `}`, false},       // escapes
-		{`[{"x":"\\\"{"}` + strings.Repeat(`,{}`, 3*MaxJSONDepth) + `]`, false}, // wide, not deep
-	} {
+	for _, c := range jsonDepthCases {
 		if got := jsonUnfit([]byte(c.doc)) != nil; got != c.deep {
 			t.Errorf("%.40s...: too deep %v, want %v", c.doc, got, c.deep)
 		}
@@ -73,20 +77,24 @@ func TestDeepJSONRefused(t *testing.T) {
 // JSON the engine takes in is UTF-8 and holds no number beyond a
 // float64's range; the refusal says where. What escapes, non-ASCII text
 // and large but finite numbers make is taken.
+// jsonUnfitCases are TestJSONUnfit's documents, and FuzzJSONUnfit's
+// seeds.
+var jsonUnfitCases = []struct{ doc, want string }{
+	{`{"s":"\u00e9\ud83d\ude00\"1e999"}`, ""}, // escapes; a number in a string
+	{`{"s":"josé 日本 😀"}`, ""},
+	{`{"n":1e308,"m":-1.7976931348623157E308,"k":[1e-999,0.5e+3]}`, ""},
+	{`{"n":` + strings.Repeat("9", 308) + `}`, ""},
+	{`{"n":0.` + strings.Repeat("1", 400) + `}`, ""},
+	{"{\"s\":\"\xff\"}", "invalid UTF-8 at byte offset 6"},
+	{"{\"s\":\"é\xe9\"}", "invalid UTF-8 at byte offset 8"},
+	{"{\"s\":\"\xed\xa0\x80\"}", "invalid UTF-8 at byte offset 6"}, // a surrogate, encoded
+	{`{"n":1e999}`, "the number 1e999 at byte offset 5 is out of the range of a float64"},
+	{`[true,-1E+309]`, "the number -1E+309 at byte offset 6"},
+	{`{"n":` + strings.Repeat("9", 309) + `}`, "the number " + strings.Repeat("9", 40) + "... at byte offset 5"},
+}
+
 func TestJSONUnfit(t *testing.T) {
-	for _, c := range []struct{ doc, want string }{
-		{`{"s":"\u00e9\ud83d\ude00\"1e999"}`, ""}, // escapes; a number in a string
-		{`{"s":"josé 日本 😀"}`, ""},
-		{`{"n":1e308,"m":-1.7976931348623157E308,"k":[1e-999,0.5e+3]}`, ""},
-		{`{"n":` + strings.Repeat("9", 308) + `}`, ""},
-		{`{"n":0.` + strings.Repeat("1", 400) + `}`, ""},
-		{"{\"s\":\"\xff\"}", "invalid UTF-8 at byte offset 6"},
-		{"{\"s\":\"é\xe9\"}", "invalid UTF-8 at byte offset 8"},
-		{"{\"s\":\"\xed\xa0\x80\"}", "invalid UTF-8 at byte offset 6"}, // a surrogate, encoded
-		{`{"n":1e999}`, "the number 1e999 at byte offset 5 is out of the range of a float64"},
-		{`[true,-1E+309]`, "the number -1E+309 at byte offset 6"},
-		{`{"n":` + strings.Repeat("9", 309) + `}`, "the number " + strings.Repeat("9", 40) + "... at byte offset 5"},
-	} {
+	for _, c := range jsonUnfitCases {
 		err := jsonUnfit([]byte(c.doc))
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%.50q: %v, want %q", c.doc, err, c.want)

@@ -8,18 +8,20 @@ import (
 // DecodeStrict takes one JSON object and nothing else: null would decode
 // into the struct as nothing at all, and the engine would take a handler
 // that returned nothing for one that succeeded.
+var oneObjectCases = []struct{ in, err string }{
+	{` {"outcome": "ok"} `, ""},
+	{`{"state": {"A": 1}}`, ""},
+	{`null`, "not a JSON object"},
+	{" \n null", "not a JSON object"},
+	{`[]`, "not a JSON object"},
+	{`"ok"`, "not a JSON object"},
+	{``, "EOF"},
+	{`{"outcome": "ok"} {}`, "data after the JSON value"},
+	{`{"outcome": "ok", "x": 1}`, `unknown field "x"`},
+}
+
 func TestDecodeStrictWantsOneObject(t *testing.T) {
-	for _, tc := range []struct{ in, err string }{
-		{` {"outcome": "ok"} `, ""},
-		{`{"state": {"A": 1}}`, ""},
-		{`null`, "not a JSON object"},
-		{" \n null", "not a JSON object"},
-		{`[]`, "not a JSON object"},
-		{`"ok"`, "not a JSON object"},
-		{``, "EOF"},
-		{`{"outcome": "ok"} {}`, "data after the JSON value"},
-		{`{"outcome": "ok", "x": 1}`, `unknown field "x"`},
-	} {
+	for _, tc := range oneObjectCases {
 		var rsp Response
 		err := DecodeStrict([]byte(tc.in), &rsp)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
@@ -32,32 +34,36 @@ func TestDecodeStrictWantsOneObject(t *testing.T) {
 // alone would take "Outcome" for "outcome", and the last of two, which the
 // docs' "unknown members are an error" does not let through. A state's
 // own members are the run's, any case.
+var exactNameCases = []struct{ in, err string }{
+	{`{"state": {"a": 1, "A": 2, "Outcome": 3}, "outcome": "ok"}`, ""},
+	{`{"error": {"message": "m", "class": "permanent"}}`, ""},
+	{`{"st\u0061te": {}}`, ""}, // an escape spells the same name
+	{" {\n \"state\" :\t{\"a\": \"}\\\"],\", \"b\": [1, {\"c\": []}, -2e3], \"d\": true} ,\"outcome\":\"ok\" } ", ""},
+	{`{"state":{"x":[{"outcome":1}]},"error":null,"outcome":"ok"}`, ""},
+	{`{"state": {"a": "\"Outcome\": 1"}, "Outcome": "ok"}`, `unknown member "Outcome"`},
+	{`{"error": {"message": "m", "class": "permanent", "message": "n"}}`, `error: member "message" given twice`},
+	{`{"Outcome": "lost"}`, `unknown member "Outcome" (names are case-sensitive)`},
+	{`{"STATE": {"a": 1}}`, `unknown member "STATE"`},
+	{`{"error": {"Message": "m"}}`, `error: unknown member "Message"`},
+	{`{"state": {"a": 1}, "state": null}`, `member "state" given twice`},
+}
+
+var registrationNameCases = []struct{ in, err string }{
+	{`{"ttl": "30s", "handlers": [{"name": "R", "url": "http://h/r", "outcomes": ["x"]}]}`, ""},
+	{`{"Handlers": [{"name": "R", "url": "http://h/r"}]}`, `unknown member "Handlers"`},
+	{`{"handlers": [{"name": "R", "url": "http://h/r"}, {"Name": "S"}]}`, `handlers: [1]: unknown member "Name"`},
+	{`{"handlers": [], "TTL": "1h"}`, `unknown member "TTL"`},
+}
+
 func TestDecodeStrictExactNames(t *testing.T) {
-	for _, tc := range []struct{ in, err string }{
-		{`{"state": {"a": 1, "A": 2, "Outcome": 3}, "outcome": "ok"}`, ""},
-		{`{"error": {"message": "m", "class": "permanent"}}`, ""},
-		{`{"st\u0061te": {}}`, ""}, // an escape spells the same name
-		{" {\n \"state\" :\t{\"a\": \"}\\\"],\", \"b\": [1, {\"c\": []}, -2e3], \"d\": true} ,\"outcome\":\"ok\" } ", ""},
-		{`{"state":{"x":[{"outcome":1}]},"error":null,"outcome":"ok"}`, ""},
-		{`{"state": {"a": "\"Outcome\": 1"}, "Outcome": "ok"}`, `unknown member "Outcome"`},
-		{`{"error": {"message": "m", "class": "permanent", "message": "n"}}`, `error: member "message" given twice`},
-		{`{"Outcome": "lost"}`, `unknown member "Outcome" (names are case-sensitive)`},
-		{`{"STATE": {"a": 1}}`, `unknown member "STATE"`},
-		{`{"error": {"Message": "m"}}`, `error: unknown member "Message"`},
-		{`{"state": {"a": 1}, "state": null}`, `member "state" given twice`},
-	} {
+	for _, tc := range exactNameCases {
 		var rsp Response
 		err := DecodeStrict([]byte(tc.in), &rsp)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("DecodeStrict(%q): %v, want %q", tc.in, err, tc.err)
 		}
 	}
-	for _, tc := range []struct{ in, err string }{
-		{`{"ttl": "30s", "handlers": [{"name": "R", "url": "http://h/r", "outcomes": ["x"]}]}`, ""},
-		{`{"Handlers": [{"name": "R", "url": "http://h/r"}]}`, `unknown member "Handlers"`},
-		{`{"handlers": [{"name": "R", "url": "http://h/r"}, {"Name": "S"}]}`, `handlers: [1]: unknown member "Name"`},
-		{`{"handlers": [], "TTL": "1h"}`, `unknown member "TTL"`},
-	} {
+	for _, tc := range registrationNameCases {
 		var reg Registration
 		err := DecodeStrict([]byte(tc.in), &reg)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {

@@ -1,0 +1,135 @@
+package provider
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// FuzzDecodeStrict checks DecodeStrict, whose exactNames is a hand-written
+// scan of the bytes encoding/json decoded, against strictReference, a
+// slow reading of the same rule from json.Decoder's tokens, for each of
+// the protocol's messages: both take the same documents, and refuse the
+// others with the same error.
+func FuzzDecodeStrict(f *testing.F) {
+	for _, cs := range [][]struct{ in, err string }{oneObjectCases, exactNameCases, registrationNameCases} {
+		for _, c := range cs {
+			f.Add([]byte(c.in))
+		}
+	}
+	for _, s := range []string{
+		`{"version":1,"run_id":"r","flow":"F","step":"S","handler":"S","idempotency_key":"k","attempt":1,"deadline":"2026-12-03T19:00:00Z","state":{}}`,
+		`{"provider":"p","ttl":"30s","expires":"2026-12-03T19:00:00Z","handlers":[{"name":"R","url":"http://h/r"}],"replicas":["a"]}`,
+		`{"handlers":[{"name":"R","outcomes":["x",null],"rollback":true}],"handlers":null}`,
+		`{"error":null,"error":{"message":"m"}}`,
+		`{"\u0073tate":{"\"":[{}]},"outcome":"ok"}`,
+		"{\"handlers\":[{\"name\":\"R\",\"ſubject\":\"x\"}]}", // a long s, which encoding/json folds to s
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, newV := range []func() any{
+			func() any { return new(Response) },
+			func() any { return new(Registration) },
+			func() any { return new(Request) },
+			func() any { return new(Lease) },
+		} {
+			got, want := DecodeStrict(b, newV()), strictReference(b, newV())
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("DecodeStrict(%q) into %T: %v, the reference says %v", b, newV(), got, want)
+			}
+		}
+	})
+}
+
+// strictReference is DecodeStrict as its comment states it: one JSON
+// object, decoded with DisallowUnknownFields, nothing after it but white
+// space, then each member named exactly as v's types name it and given
+// once, found by walking the document's tokens.
+func strictReference(b []byte, v any) error {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+		return errors.New("not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return namesByTokens(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v))
+}
+
+// namesByTokens reads one value from dec, decoded into a t.
+func namesByTokens(dec *json.Decoder, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	open, isDelim := tok.(json.Delim)
+	pt := reflect.PointerTo(t)
+	switch {
+	case !isDelim:
+		return nil
+	case pt.Implements(reflect.TypeFor[json.Unmarshaler]()) || pt.Implements(reflect.TypeFor[encoding.TextUnmarshaler]()):
+	case t.Kind() == reflect.Struct && open == '{':
+		var seen []string
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			name := key.(string)
+			f, ok := t.FieldByNameFunc(func(n string) bool {
+				sf, _ := t.FieldByName(n)
+				tag, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+				return sf.IsExported() && tag != "-" && (tag == name || tag == "" && n == name)
+			})
+			switch {
+			case !ok:
+				return fmt.Errorf("unknown member %q (names are case-sensitive)", name)
+			case slices.Contains(seen, name):
+				return fmt.Errorf("member %q given twice", name)
+			}
+			seen = append(seen, name)
+			if err := namesByTokens(dec, f.Type); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		_, err := dec.Token()
+		return err
+	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 && open == '[':
+		for i := 0; dec.More(); i++ {
+			if err := namesByTokens(dec, t.Elem()); err != nil {
+				return fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+		_, err := dec.Token()
+		return err
+	}
+	// A value read whole: skip it.
+	for depth := 1; depth > 0; {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
+}
