@@ -49,10 +49,8 @@ type afterFuncClock interface {
 // here, which with the wall clock is late by the time between the two
 // calls only.
 func afterFuncAt(c Clock, at time.Time, fn func()) (stop func() bool) {
-	if a, ok := c.(interface {
-		afterFuncAt(at time.Time, fn func()) func() bool
-	}); ok {
-		return a.afterFuncAt(at, fn)
+	if f, ok := c.(*FakeClock); ok { // not a wrapper of one: its AfterFunc is its own
+		return f.afterFuncAt(at, fn)
 	}
 	return afterFunc(c, at.Sub(c.Now()), fn)
 }
