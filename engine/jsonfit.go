@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/flowgen/flowgen/internal/jsonscan"
 )
 
 // MaxJSONDepth bounds how deeply a state or an event payload the engine
@@ -29,53 +32,35 @@ const MaxJSONDepth = 1000
 //     condition, the Temporal interpreter), long after the run started.
 //
 // The error says where, as a byte offset into b. The depth scan costs
-// one pass; utf8.Valid one more, fast on ASCII; a number is parsed only
-// when it has an exponent or more than 308 characters, as only then can
-// it overflow.
+// one pass over internal/jsonscan's tokens; utf8.Valid one more, fast on
+// ASCII; a number is parsed only when it has an exponent or more than 308
+// characters, as only then can it overflow.
 func jsonUnfit(b []byte) error {
 	if !utf8.Valid(b) {
 		return fmt.Errorf("invalid UTF-8 at byte offset %d", badUTF8(b))
 	}
-	depth, inString, escaped := 0, false, false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
+	depth := 0
+	for i := 0; ; {
+		start, end := jsonscan.Next(b, i)
+		if start == len(b) {
+			return nil
+		}
+		switch tok := b[start:end]; tok[0] {
+		case '{', '[':
 			if depth++; depth > MaxJSONDepth {
 				return fmt.Errorf("JSON nested more than %d levels deep", MaxJSONDepth)
 			}
-		case c == '}' || c == ']':
+		case '}', ']':
 			depth--
-		case c == '-' || '0' <= c && c <= '9':
-			// Outside a string only a number has these: read it whole.
-			j, exp := i+1, false
-			for ; j < len(b) && numberByte(b[j]); j++ {
-				exp = exp || b[j] == 'e' || b[j] == 'E'
-			}
-			if exp || j-i > 308 {
-				if _, err := strconv.ParseFloat(string(b[i:j]), 64); err != nil {
-					return fmt.Errorf("the number %s at byte offset %d is out of the range of a float64", clip(b[i:j]), i)
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			if len(tok) > 308 || bytes.ContainsAny(tok, "eE") {
+				if _, err := strconv.ParseFloat(string(tok), 64); err != nil {
+					return fmt.Errorf("the number %s at byte offset %d is out of the range of a float64", clip(tok), start)
 				}
 			}
-			i = j - 1
 		}
+		i = end
 	}
-	return nil
-}
-
-func numberByte(c byte) bool {
-	return '0' <= c && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
 }
 
 // badUTF8 is the offset of the first byte of b that does not begin a

@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/jsonscan"
 )
 
 // Version is the protocol version a Request carries.
@@ -143,7 +145,8 @@ func DecodeStrict(b []byte, v any) error {
 // "State": null} drop the state, where the protocol's names, like every
 // JSON name, are case-sensitive. A json.RawMessage (a state) is not read
 // but skipped. b is valid JSON (encoding/json decoded it): a scan of its
-// bytes finds the names, at a third of the cost of json.Decoder's tokens.
+// bytes (internal/jsonscan) finds the names, at a third of the cost of
+// json.Decoder's tokens.
 // A type that decodes itself (json.Unmarshaler, encoding.TextUnmarshaler:
 // a time.Time, from a JSON string) has its own rules, and is not read
 // either.
@@ -168,7 +171,7 @@ func exactNames(b []byte, t reflect.Type) error {
 			fields[name] = f.Type
 		}
 		var seen []string
-		return eachValue(b, func(key, val []byte) error {
+		return jsonscan.Each(b, func(key, val []byte) error {
 			name := string(key[1 : len(key)-1])
 			if bytes.IndexByte(key, '\\') >= 0 {
 				if err := json.Unmarshal(key, &name); err != nil {
@@ -190,7 +193,7 @@ func exactNames(b []byte, t reflect.Type) error {
 		})
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 && b[0] == '[':
 		i := 0
-		return eachValue(b, func(_, val []byte) error {
+		return jsonscan.Each(b, func(_, val []byte) error {
 			if err := exactNames(val, t.Elem()); err != nil {
 				return fmt.Errorf("[%d]: %w", i, err)
 			}
@@ -205,75 +208,6 @@ var (
 	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
-
-// eachValue calls f with each member of the valid JSON object b (its name
-// as written, quotes and escapes included), or each element of the array
-// b (no name).
-func eachValue(b []byte, f func(key, val []byte) error) error {
-	object := b[0] == '{'
-	i := 1
-	for {
-		i = skipSpace(b, i)
-		if b[i] == '}' || b[i] == ']' {
-			return nil
-		}
-		var key []byte
-		if object {
-			end := skipValue(b, i)
-			key = b[i:end]
-			i = skipSpace(b, skipSpace(b, end)+1) // past the colon
-		}
-		end := skipValue(b, i)
-		if err := f(key, b[i:end]); err != nil {
-			return err
-		}
-		if i = skipSpace(b, end); b[i] == ',' {
-			i++
-		}
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// skipValue is the end of the valid JSON value that starts at b[i].
-func skipValue(b []byte, i int) int {
-	depth, inString, escaped := 0, false, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				if inString = false; depth == 0 {
-					return i + 1
-				}
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			if depth--; depth == 0 {
-				return i + 1
-			}
-			if depth < 0 { // the end of a number, true, false or null
-				return i
-			}
-		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n'):
-			return i
-		}
-	}
-	return i
-}
 
 // Registration is the body of PUT /providers/{name}: the handlers a
 // provider serves and the lease it asks for.

@@ -43,6 +43,11 @@ var rules = []rule{
 		why:    "engine/httpcall and engine/natsbus carry trace context through observe/tracectx: it links the OpenTelemetry API only, never the SDK or an exporter",
 	},
 	{
+		from:   []string{"engine/provider"},
+		banned: []string{"engine", "runtime/...", "dsl/...", "observe/...", "go.opentelemetry.io/...", "github.com/nats-io/..."},
+		why:    "engine/provider is the library a provider's service imports: it links the protocol and the standard library (and the internal scanners it shares with the engine, internal/jsonscan), never the engine, the runtime or a broker's client",
+	},
+	{
 		from:   []string{"parser/..."},
 		banned: []string{"dsl/...", "gen/..."},
 		why:    "dependencies go parser → dsl → gen: the parser knows neither the model nor the generator",

@@ -9,6 +9,8 @@
 //     code generator;
 //   - runtime/... imports nothing of parser, dsl, gen, engine and
 //     internal/...;
+//   - engine/provider, the library a provider's service imports, links
+//     neither the engine nor the runtime, observe, OpenTelemetry or NATS;
 //   - parser imports neither dsl nor gen; dsl imports neither parser nor
 //     gen (parser → dsl/flowfile → dsl → gen).
 package deps
