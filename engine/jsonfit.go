@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/internal/jsonscan"
+	"github.com/flowgen/flowgen/internal/snippet"
 )
 
 // MaxJSONDepth bounds how deeply a state or an event payload the engine
@@ -55,7 +56,7 @@ func jsonUnfit(b []byte) error {
 		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			if len(tok) > 308 || bytes.ContainsAny(tok, "eE") {
 				if _, err := strconv.ParseFloat(string(tok), 64); err != nil {
-					return fmt.Errorf("the number %s at byte offset %d is out of the range of a float64", clip(tok), start)
+					return fmt.Errorf("the number %s at byte offset %d is out of the range of a float64", snippet.Cut(string(tok), 40), start)
 				}
 			}
 		}
@@ -74,12 +75,4 @@ func badUTF8(b []byte) int {
 		i += n
 	}
 	return len(b)
-}
-
-// clip is b for an error message, cut to 40 bytes.
-func clip(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "..."
-	}
-	return string(b)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -49,7 +50,7 @@ func nameProblem(what, s string) string {
 	case s == "":
 		return "empty " + what
 	case len(s) > MaxNameLen:
-		return fmt.Sprintf("%s %q... is %d bytes long, longer than %d", what, s[:32], len(s), MaxNameLen)
+		return fmt.Sprintf("%s %s is %d bytes long, longer than %d", what, snippet.Quote(s, 32), len(s), MaxNameLen)
 	case !utf8.ValidString(s):
 		return fmt.Sprintf("%s %q is not UTF-8", what, s)
 	}

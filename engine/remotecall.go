@@ -18,13 +18,12 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/internal/neterr"
+	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -152,7 +151,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		}
 	}
 	if e := rsp.Error; e != nil {
-		e.Message = cutText(e.Message, MaxProviderErrorBytes)
+		e.Message = snippet.Cut(e.Message, MaxProviderErrorBytes)
 		err := fmt.Errorf("%s: %w", where, e)
 		if e.Class == provider.ClassPermanent {
 			return "", runtime.Permanent(err)
@@ -299,7 +298,7 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 		return nil, runtime.Permanent(fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse))
 	}
 	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippetOf(out))
+		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippet.Body(out))
 		switch c := resp.StatusCode; {
 		case c >= 500, c == http.StatusRequestTimeout, c == http.StatusTooManyRequests:
 			return nil, err
@@ -347,26 +346,6 @@ func (rm *remote) noAnswer(ctx context.Context, t target, doing string, err erro
 	return &noAnswerError{what: what, err: err}
 }
 
-func snippetOf(b []byte) string {
-	b = bytes.TrimSpace(b)
-	if len(b) > 200 {
-		return strconv.Quote(string(b[:200])) + "..."
-	}
-	return strconv.Quote(string(b))
-}
-
 // MaxProviderErrorBytes bounds the message of a provider's error answer
 // that a run records: a longer one is cut there, with "...".
 const MaxProviderErrorBytes = 4 << 10
-
-// cutText is s cut to at most n bytes and "...", at a rune's start, so
-// that what is kept stays UTF-8.
-func cutText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
-}

@@ -41,6 +41,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/flowgen/flowgen/internal/neterr"
+	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/internal/urlpath"
 	"github.com/flowgen/flowgen/observe/tracectx"
 	"github.com/flowgen/flowgen/runtime"
@@ -335,7 +336,7 @@ func (c *Caller) target(base, endpoint string) (string, error) {
 type StatusError struct {
 	Service, Endpoint string
 	Status            int
-	Body              string // the start of the response body
+	Body              string // the start of the response body, quoted (snippet.Body)
 }
 
 func (e *StatusError) Error() string {
@@ -412,7 +413,7 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		data = data[:c.limits.MaxResponseBytes]
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		se := &StatusError{Service: service, Endpoint: endpoint, Status: res.StatusCode, Body: snippet(data)}
+		se := &StatusError{Service: service, Endpoint: endpoint, Status: res.StatusCode, Body: snippet.Body(data)}
 		if se.Retryable() {
 			return se
 		}
@@ -446,11 +447,3 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 // jsonType is the value of the Content-Type and Accept headers; the
 // transport only reads it.
 var jsonType = []string{"application/json"}
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
-}

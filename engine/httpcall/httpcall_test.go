@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/runtime"
@@ -99,6 +100,29 @@ func TestCallerClassifiesAnswers(t *testing.T) {
 	// Unknown services are permanent.
 	if err := c.Call(ctx, "nope", "Echo", nil, nil); !runtime.IsPermanent(err) || !errors.Is(err, ErrUnknownService) {
 		t.Fatalf("unknown service: %v", err)
+	}
+}
+
+// A non-2xx answer's error quotes the start of its body as the engine's
+// other errors quote a foreign body (snippet.Body): cut at a rune's start,
+// so that a body of multi-byte characters leaves no half of one in the
+// message, which the run's history would show as U+FFFD (a strict JSON
+// client refuses it), and on one line.
+func TestStatusErrorQuotesBodyAsUTF8(t *testing.T) {
+	body := "x\ny" + strings.Repeat("€", 100) // "€" is 3 bytes: byte 200 is inside one
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	err := New(Static{"svc": srv.URL}).Call(context.Background(), "svc", "Op", nil, nil)
+	var se *StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want a StatusError", err)
+	}
+	want := `"x\ny` + strings.Repeat("€", 65) + `"...`
+	if se.Body != want || !utf8.ValidString(err.Error()) || !strings.HasSuffix(err.Error(), ": "+want) {
+		t.Errorf("error %q, Body %q; want the Body %q", err, se.Body, want)
 	}
 }
 
