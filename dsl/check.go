@@ -393,8 +393,10 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		tr := pick(t.Range, at)
 		onr := pick(t.On.Range, tr)
 		if prev, dup := written[t.On.Name]; dup {
+			// A block's own lines: the message names it as a block, as
+			// a branch's lines name the branch (branch-route).
 			c.duplicate("duplicate-transition", pick(prev.Range, prev.On.Range), onr, fmt.Sprintf("keep one `on %s -> ...`; the first one wins", t.On.Name),
-				"duplicate transition for outcome %q in step %q (first at %s)", t.On.Name, s.Name)
+				"duplicate transition for outcome %q in %s %q (first at %s)", t.On.Name, stepNoun(s), s.Name)
 			continue
 		}
 		written[t.On.Name] = t
@@ -404,7 +406,7 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		target := t.Target.Name
 		if _, ok := index[target]; !ok && target != TargetDone && target != TargetFail && !c.intoBranch(s, t.Target, pick(t.Target.Range, tr)) {
 			c.undefinedTargets = true
-			d := diag.Errorf(pick(t.Target.Range, tr), "undefined-target", "transition to undefined step %q in step %q", target, s.Name)
+			d := diag.Errorf(pick(t.Target.Range, tr), "undefined-target", "transition to undefined step %q in %s %q", target, stepNoun(s), s.Name)
 			if m := c.suggest(target, targets, true); m != "" {
 				d = d.WithHint("did you mean %q?", m)
 			} else {
