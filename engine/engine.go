@@ -7,11 +7,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -655,6 +658,9 @@ type flowOps interface {
 	// initialState is the snapshot a run started with state records in
 	// its first event (ErrBadState if state cannot be the flow's state).
 	initialState(state json.RawMessage) (json.RawMessage, error)
+	// checkStart is ErrBadState for a client's start state that names a
+	// member the flow's state type does not have.
+	checkStart(state json.RawMessage) error
 }
 
 type runHandle interface {
@@ -683,6 +689,32 @@ func (t *typed[S]) decode(state json.RawMessage) (S, error) {
 		}
 	}
 	return s, nil
+}
+
+// checkStart refuses a state, of a start a client asks for (HTTP,
+// Engine.StartRun), with a member that S does not name exactly as
+// written, or a member twice: encoding/json, which decode uses, drops an
+// unknown member and matches names whatever their case, so a typo
+// ({"custmer": ...}) would start a run with the field empty, and answer
+// 201. The rule is the provider protocol's (provider.DecodeStrict), down
+// to nested structs and slices of them. An event's payload is not held to
+// it (decode alone): it is a message others publish, and every flow that
+// starts on it takes the members its state type has. A state type that
+// is not a struct, or decodes itself (engine.State, a JSON flow's: any
+// object), has no members to check; nor has an empty or null state, the
+// zero state.
+func (t *typed[S]) checkStart(state json.RawMessage) error {
+	var s S
+	if _, ok := any(&s).(json.Unmarshaler); ok || reflect.TypeFor[S]().Kind() != reflect.Struct {
+		return nil
+	}
+	if b := bytes.TrimSpace(state); len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	if err := provider.DecodeStrict(state, &s); err != nil {
+		return fmt.Errorf("%w: the state of flow %q: %v", ErrBadState, t.f.ID(), err)
+	}
+	return nil
 }
 
 // initialState encodes the state as the runtime encodes a run's snapshot.

@@ -87,8 +87,10 @@ var (
 
 // startRun starts a run of fe with runID ("": a new one). A run ID that
 // exists gives ErrRunExists, or ErrRunIDTaken for a run of another flow;
-// with same, also ErrIdempotencyMismatch when the existing run started
-// from another state than state. adm says how the run counts against
+// with same (a client's start: HTTP, StartRun), also
+// ErrIdempotencyMismatch when the existing run started from another state
+// than state, and state must name only members of the state type
+// (checkStart). adm says how the run counts against
 // Options.MaxRunning (ErrBusy): a start of a run that exists answers as
 // above, bound or not.
 func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool, adm admission, opts ...runtime.RunOption) (_ string, err error) {
@@ -110,6 +112,11 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	}
 	if err := jsonUnfit(state); err != nil {
 		return "", fmt.Errorf("%w: the state: %v", ErrBadState, err)
+	}
+	if same {
+		if err := fe.ops.checkStart(state); err != nil {
+			return "", err
+		}
 	}
 	if x := e.opts.Executor; x != nil {
 		want, err := fe.ops.initialState(state)
