@@ -25,7 +25,9 @@ const MaxBody = 1 << 20
 //	POST /flows/{flow}/runs        start a run of a flow with an rpc trigger; body: the state
 //	POST /rpc/{endpoint}           start the flow whose rpc trigger is endpoint; body: the state
 //	GET  /runs/{id}                a run's status
-//	GET  /runs/{id}/history        a run's events
+//	GET  /runs/{id}/history?after=SEQ&limit=N
+//	                               a run's events after seq SEQ, a page at a time
+//	                               (next_after)
 //	GET  /runs?flow=F&status=S&since=T&until=T&correlation=V&order=O&limit=N&cursor=C
 //	                               list runs (status: a run state, or "active"; since,
 //	                               until: RFC 3339 start times; order: oldest, or newest
@@ -381,17 +383,74 @@ func (e *Engine) httpStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// The page of GET /runs/{id}/history: ?limit= events from 1 to
+// MaxHistoryLimit, by default as many, and past a page's first event at
+// most MaxHistoryPageBytes of states, payloads and errors
+// (store.EventBytes). A run's history holds up to 25,000 events
+// (runtime.DefaultMaxHistory) and each event a state of up to a
+// megabyte: a page bounds what one answer reads, holds and sends. A
+// request without parameters answers the first page, which is a whole
+// history for all but the longest runs (or those with the largest
+// states), so that a client that does not page reads those as before,
+// and is told ("truncated") when it does not have all.
+const (
+	DefaultHistoryLimit = 1000
+	MaxHistoryLimit     = 1000
+	MaxHistoryPageBytes = 4 << 20
+)
+
+// historyPager is a Store that reads a page of a history without reading
+// the rest (store.Store, store.Memory).
+type historyPager interface {
+	LoadPage(runID string, after uint64, limit, maxBytes int) ([]runtime.Event, bool, error)
+}
+
+// historyPage is the page of runID's history after seq after (0: from
+// the start), at most limit events and MaxHistoryPageBytes, and whether
+// more events follow it now. An Executor's history is read whole where
+// it lives (Executor.History), then cut by the same rule.
+func (e *Engine) historyPage(runID string, after uint64, limit int) ([]runtime.Event, bool, error) {
+	if p, ok := e.store.(historyPager); ok && e.opts.Executor == nil {
+		return p.LoadPage(runID, after, limit, MaxHistoryPageBytes)
+	}
+	h, err := e.History(runID)
+	if err != nil {
+		return nil, false, err
+	}
+	return store.Page(h, after, limit, MaxHistoryPageBytes)
+}
+
 func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
-	h, err := e.History(r.PathValue("id"))
+	q := r.URL.Query()
+	limit, ok := limitParam(w, q, DefaultHistoryLimit, MaxHistoryLimit)
+	if !ok {
+		return
+	}
+	var after uint64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("after %q: want the seq of an event, a number from 0", v), nil)
+			return
+		}
+		after = n
+	}
+	id := r.PathValue("id")
+	h, more, err := e.historyPage(id, after, limit)
 	if err != nil {
 		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, historyAnswer(r.PathValue("id"), h))
+	out := historyAnswer(id, h)
+	if more {
+		out["truncated"] = true
+		out["next_after"] = h[len(h)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
-// historyAnswer is GET /runs/{id}/history's answer: the events, and what
-// the runtime's rules read in them that an event's JSON does not say, so
+// historyAnswer is GET /runs/{id}/history's answer: the events (a page of
+// the history), and what the runtime's rules read in them that an event's JSON does not say, so
 // that a client (the web view's timeline) need not copy the rules: the
 // events that end a wait (runtime.Event.Woke: "woken" is their outcome
 // for a reader), those that take an attempt back to its gate
@@ -399,7 +458,8 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 // that end a parallel branch because another branch failed
 // (Event.Cancelled: "cancelled", whatever the attempt's own outcome,
 // error or timeout, says) and the abort that cut a step short
-// (Event.Interrupted).
+// (Event.Interrupted). Each rule reads one event alone, so that the lists
+// of a page are those of its events, whatever the pages before it hold.
 func historyAnswer(runID string, h []runtime.Event) map[string]any {
 	woken, back, cancelled := []uint64{}, []uint64{}, []uint64{}
 	out := map[string]any{"run_id": runID, "events": h}
@@ -500,13 +560,19 @@ const (
 // listLimit is the page size ?limit= asks for, or answers 400 for one out
 // of bounds.
 func listLimit(w http.ResponseWriter, q url.Values) (int, bool) {
+	return limitParam(w, q, DefaultListLimit, MaxListLimit)
+}
+
+// limitParam is the page size ?limit= asks for, from 1 to most, def
+// without one, or answers 400 for one out of bounds.
+func limitParam(w http.ResponseWriter, q url.Values, def, most int) (int, bool) {
 	v := q.Get("limit")
 	if v == "" {
-		return DefaultListLimit, true
+		return def, true
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > MaxListLimit {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want a number from 1 to %d", v, MaxListLimit), nil)
+	if err != nil || n < 1 || n > most {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want a number from 1 to %d", v, most), nil)
 		return 0, false
 	}
 	return n, true

@@ -299,17 +299,27 @@ func (s *Store) Load(runID string) ([]runtime.Event, error) {
 	}
 	out := make([]runtime.Event, 0, len(pos))
 	for _, p := range pos {
-		rec, err := s.log.ReadAt(p)
+		e, err := s.readEvent(p)
 		if err != nil {
 			return nil, err
-		}
-		e, err := decodeEvent(rec)
-		if err != nil {
-			return nil, &CorruptError{Segment: s.log.SegmentPath(p.Segment), Offset: p.Offset, Reason: err.Error()}
 		}
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// readEvent reads the event at p back from the log, verified against its
+// checksum.
+func (s *Store) readEvent(p wal.Pos) (runtime.Event, error) {
+	rec, err := s.log.ReadAt(p)
+	if err != nil {
+		return runtime.Event{}, err
+	}
+	e, err := decodeEvent(rec)
+	if err != nil {
+		return runtime.Event{}, &CorruptError{Segment: s.log.SegmentPath(p.Segment), Offset: p.Offset, Reason: err.Error()}
+	}
+	return e, nil
 }
 
 // LoadHistory implements runtime.HistoryLoader.

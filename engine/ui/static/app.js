@@ -19,6 +19,10 @@
   var RECONNECT_MS = 1500;
   // POLL_MS is how often a view reads again on a server without GET /watch.
   var POLL_MS = 5000;
+  // HISTORY_PAGE is the events a run's page asks for at a time (GET
+  // /runs/{id}/history?limit=): the most the server answers
+  // (engine.MaxHistoryLimit).
+  var HISTORY_PAGE = 1000;
   var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
   var liveBy = null;  // the watch the live badge shows, if any
@@ -470,21 +474,101 @@
       ])
     ]));
     var status = null;
+    // The timeline is built once and grows: the history is read a page at
+    // a time (GET /runs/{id}/history?after=SEQ), each page's rows
+    // appended, and a live event reads only the events after the last one
+    // shown (lastSeq). events are those shown, in order; marks what the
+    // server read in them (engine historyAnswer: each rule reads one event
+    // alone, so a page's marks are final).
+    var events = [], lastSeq = 0, day = "", selectedRow = null;
+    var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0 };
+    var tbody = el("tbody");
+    timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
+    timeline.appendChild(tbody);
 
+    function eventAt(seq) {
+      var e = events[seq - 1]; // a history's seqs are 1, 2, ...
+      if (e && e.seq === seq) return e;
+      for (var i = 0; i < events.length; i++) if (events[i].seq === seq) return events[i];
+      return null;
+    }
     function showSnapshot() {
-      var evs = (status && status.history) || [];
-      var e = null;
-      evs.forEach(function (x) { if (x.seq === selected) e = x; });
+      var e = selected ? eventAt(selected) : null;
       var state = e ? e.state : status && status.snapshot;
       snapTitle.textContent = e ? "State after event " + e.seq + " (" + (e.step || e.to) + ")" : "State (latest)";
       var text = "";
       try { text = state === undefined || state === null ? "(none)" : JSON.stringify(state, null, 2); } catch (x) { text = String(state); }
       if (e && e.payload !== undefined) text += "\n\nevent payload:\n" + JSON.stringify(e.payload, null, 2);
       snapshot.textContent = text;
-      Array.prototype.forEach.call(timeline.querySelectorAll("tr[data-seq]"), function (tr) {
-        tr.classList.toggle("selected", Number(tr.getAttribute("data-seq")) === selected);
-        tr.setAttribute("aria-selected", Number(tr.getAttribute("data-seq")) === selected ? "true" : "false");
+    }
+    // select marks the row of seq (0: none) as the one whose state is shown.
+    function select(seq) {
+      selected = seq;
+      if (selectedRow) { selectedRow.classList.remove("selected"); selectedRow.setAttribute("aria-selected", "false"); }
+      selectedRow = seq ? tbody.querySelector('tr[data-seq="' + seq + '"]') : null;
+      if (selectedRow) { selectedRow.classList.add("selected"); selectedRow.setAttribute("aria-selected", "true"); }
+      showSnapshot();
+    }
+
+    // Timeline. An event that ends a wait has no outcome of its own: the
+    // awaited event came, a sleep's time or a call's child ended, or a
+    // gated rollback's provider came ("woken"); an event that took an
+    // attempt back to its wait failed nothing ("gate closed"); an abort that cut a step
+    // short is "interrupted", as the diagram lights it; a branch cut
+    // short because another failed is "cancelled", as the branches'
+    // table says, not red: its error or timeout is no failure of its own.
+    function isCancelled(e) { return !!marks.cancelled[e.seq]; }
+    function outcome(e) {
+      if (e.seq === marks.interrupted) return "interrupted";
+      if (isCancelled(e)) return "cancelled";
+      return e.outcome || (marks.woken[e.seq] ? "woken" : marks.gate_closed[e.seq] ? "gate closed" : "");
+    }
+    // appendPage adds a page of the history (an answer of GET
+    // /runs/{id}/history) to the timeline.
+    function appendPage(b) {
+      (b.woken || []).forEach(function (s) { marks.woken[s] = true; });
+      (b.gate_closed || []).forEach(function (s) { marks.gate_closed[s] = true; });
+      (b.cancelled || []).forEach(function (s) { marks.cancelled[s] = true; });
+      if (b.interrupted) marks.interrupted = b.interrupted;
+      var rows = document.createDocumentFragment();
+      (b.events || []).forEach(function (e) {
+        if (e.seq <= lastSeq) return; // shown already
+        events.push(e);
+        lastSeq = e.seq;
+        // The time of day, with the date above it where it changes: a
+        // run's events mostly share one date, which on every row made
+        // each row three lines tall.
+        var t = fmtTime(e.time), d = t.slice(0, 10), when = t.slice(11, 23);
+        if (d !== day) when = d + "\n" + when;
+        day = d;
+        var cls = ["clickable"];
+        if (e.error && !isCancelled(e)) cls.push("ev-error");
+        if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
+        if (e.outcome === "retry") cls.push("ev-retry");
+        var pick = function () { select(selected === e.seq ? 0 : e.seq); };
+        // A row is picked by keyboard too (Tab to it, Enter or Space), as
+        // by a click: its snapshot is otherwise out of reach without a mouse.
+        rows.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
+          "aria-selected": "false", onclick: pick,
+          onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
+          el("td", { text: String(e.seq) }),
+          el("td", { "class": "time", title: t, text: when }),
+          // A branch's events name the branch, which is its step.
+          el("td", { "class": "mono" }, breakable((e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""))),
+          el("td", { "class": "mono" }, breakable(e.from + " → " + e.to)),
+          el("td", { text: e.attempt ? String(e.attempt) : "" }),
+          el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
+          el("td", { "class": "err-col" + (isCancelled(e) ? " muted" : ""), text: e.error || "" })
+        ]));
       });
+      tbody.appendChild(rows);
+    }
+    // forget empties the timeline: the run is gone (retention removed
+    // it), and a run started under its ID later has a history of its own.
+    function forget() {
+      events = []; lastSeq = 0; day = ""; selected = 0; selectedRow = null;
+      marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0 };
+      tbody.textContent = "";
     }
 
     function render(st) {
@@ -506,9 +590,9 @@
       // An attempt back at its gate (the server's gate_closed: a Go step
       // that found no live provider, after a restart say) failed nothing:
       // the same attempt runs again, and its error is why it waits.
-      var hist0 = st.history || [], errEv = null;
-      for (var i = hist0.length - 1; i >= 0 && !errEv; i--) if (!hist0[i].branch && hist0[i].error) errEv = hist0[i];
-      var backAtGate = errEv && st.gate_closed.indexOf(errEv.seq) >= 0;
+      var errEv = null;
+      for (var i = events.length - 1; i >= 0 && !errEv; i--) if (!events[i].branch && events[i].error) errEv = events[i];
+      var backAtGate = errEv && !!marks.gate_closed[errEv.seq];
       if (st.retrying) row("Retrying", el("span", { "class": "retry-note", id: "run-retry",
         text: backAtGate ? "attempt " + st.attempt + " went back to its wait, spending no attempt: " + st.error :
           "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
@@ -544,51 +628,6 @@
         head.appendChild(btn);
       }
 
-      // Timeline. An event that ends a wait has no outcome of its own: the
-      // awaited event came, a sleep's time or a call's child ended, or a
-      // gated rollback's provider came ("woken"); an event that took an
-      // attempt back to its wait failed nothing ("gate closed"); an abort that cut a step
-      // short is "interrupted", as the diagram lights it; a branch cut
-      // short because another failed is "cancelled", as the branches'
-      // table says, not red: its error or timeout is no failure of its own.
-      var isCancelled = function (e) { return st.cancelled.indexOf(e.seq) >= 0; };
-      var outcome = function (e) {
-        if (e.seq === st.interrupted) return "interrupted";
-        if (isCancelled(e)) return "cancelled";
-        return e.outcome || (st.woken.indexOf(e.seq) >= 0 ? "woken" : st.gate_closed.indexOf(e.seq) >= 0 ? "gate closed" : "");
-      };
-      timeline.textContent = "";
-      timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
-      var tb = el("tbody");
-      var day = "";
-      (st.history || []).forEach(function (e) {
-        // The time of day, with the date above it where it changes: a
-        // run's events mostly share one date, which on every row made
-        // each row three lines tall.
-        var t = fmtTime(e.time), d = t.slice(0, 10), when = t.slice(11, 23);
-        if (d !== day) when = d + "\n" + when;
-        day = d;
-        var cls = ["clickable"];
-        if (e.error && !isCancelled(e)) cls.push("ev-error");
-        if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
-        if (e.outcome === "retry") cls.push("ev-retry");
-        var pick = function () { selected = selected === e.seq ? 0 : e.seq; showSnapshot(); };
-        // A row is picked by keyboard too (Tab to it, Enter or Space), as
-        // by a click: its snapshot is otherwise out of reach without a mouse.
-        tb.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
-          "aria-selected": selected === e.seq ? "true" : "false", onclick: pick,
-          onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
-          el("td", { text: String(e.seq) }),
-          el("td", { "class": "time", title: t, text: when }),
-          // A branch's events name the branch, which is its step.
-          el("td", { "class": "mono" }, breakable((e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""))),
-          el("td", { "class": "mono" }, breakable(e.from + " → " + e.to)),
-          el("td", { text: e.attempt ? String(e.attempt) : "" }),
-          el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
-          el("td", { "class": "err-col" + (isCancelled(e) ? " muted" : ""), text: e.error || "" })
-        ]));
-      });
-      timeline.appendChild(tb);
       showSnapshot();
 
       // Waits.
@@ -608,7 +647,7 @@
         // served by providers): the event that entered the wait is the
         // failed attempt's, outcome retry. Said here, so that the run's
         // error above reads as that attempt's, not the run's end.
-        var hist = st.history || [], last = hist[hist.length - 1];
+        var last = events[events.length - 1];
         if (last && last.outcome === "retry" && last.to === st.machine) {
           lines.push(el("div", { id: "wait-retry", text: "before attempt " + (last.attempt + 1) + ", a retry: attempt " + last.attempt + " failed" }));
         }
@@ -665,23 +704,34 @@
       })
         .catch(function (e) { if (!(e instanceof NeedLogin)) diagram.textContent = "No diagram: " + e.message; });
     }
+    var base = "/runs/" + encodeURIComponent(id);
+    // readHistory reads the events after the last one shown, a page at a
+    // time until the server has no more (it answers at most
+    // HISTORY_PAGE), appending each page's rows as it comes. The first
+    // load of a long run reads it all: the timeline is the run's whole
+    // story, each row's state a click away, and the longest history is
+    // bounded (25,000 events by default: 25 pages); after it, a live
+    // event costs one request for the few events it adds.
+    function readHistory() {
+      return api("GET", base + "/history?after=" + lastSeq + "&limit=" + HISTORY_PAGE).then(function (b) {
+        appendPage(b);
+        if (b.truncated && b.next_after > 0) return readHistory();
+      });
+    }
+    // The status and the new events, then the head and the panels drawn
+    // from them; the timeline only grows. One read at a time: two would
+    // append the same events twice.
+    var reading = null, readAgain = false;
     function load() {
-      var base = "/runs/" + encodeURIComponent(id);
-      return Promise.all([api("GET", base), api("GET", base + "/history")]).then(function (r) {
-        r[0].history = r[1].events || [];
-        // What the runtime's rules read in the events (the server says:
-        // engine historyAnswer): those that end a wait, and the abort
-        // that cut a step short.
-        r[0].woken = r[1].woken || [];
-        r[0].gate_closed = r[1].gate_closed || [];
-        r[0].cancelled = r[1].cancelled || [];
-        r[0].interrupted = r[1].interrupted || 0;
+      if (reading) { readAgain = true; return reading; }
+      reading = Promise.all([api("GET", base), readHistory()]).then(function (r) {
         unknown.hidden = true;
         cols.hidden = false;
         render(r[0]);
         return loadDiagram();
       }).catch(function (e) {
         if (e && e.status === 404) {
+          forget();
           // Nothing to draw: say so once, in place of the panels. The
           // watch still follows the ID, so a run started under it shows.
           head.textContent = "";
@@ -693,7 +743,11 @@
           return;
         }
         failed(e);
+      }).then(function () {
+        reading = null;
+        if (readAgain) { readAgain = false; return load(); }
       });
+      return reading;
     }
     var refresh = throttle(load, 150);
     cleanup.push(watch("run=" + encodeURIComponent(id), refresh, refresh));

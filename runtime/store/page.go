@@ -1,0 +1,91 @@
+package store
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store/internal/wal"
+)
+
+// A page of a run's history: the events after a seq, at most limit of
+// them and, past the first, at most maxBytes of the bytes callers and
+// services choose (EventBytes), so that a client can read a history of
+// any length (25,000 events of a polling loop, each with a state of up to
+// a megabyte) in answers of a bounded size. GET /runs/{id}/history answers
+// one (docs/engine.md). Store.LoadPage reads only the page's events from
+// the log; Memory.LoadPage and Page cut it from a history in memory (an
+// engine.Executor's, read whole where it lives). All three apply the rule
+// of page.
+
+// EventBytes is what an event weighs against a page's maxBytes: its state,
+// its payload and its error, the parts whose size callers and services
+// decide (the rest of an event is a few names and numbers).
+func EventBytes(e *runtime.Event) int { return len(e.State) + len(e.Payload) + len(e.Error) }
+
+// page reads the page of n events, the i-th by at(i), in order: at most
+// limit, and stops before an event that would take the page's EventBytes
+// past maxBytes, unless it is the first (a page holds at least one event,
+// so that it moves on). more reports whether events were left out.
+func page(n int, at func(i int) (runtime.Event, error), limit, maxBytes int) (events []runtime.Event, more bool, err error) {
+	if limit < 1 {
+		return nil, false, fmt.Errorf("store: a page of %d events", limit)
+	}
+	out, size := make([]runtime.Event, 0, min(n, limit)), 0
+	for i := range n {
+		if len(out) == limit {
+			return out, true, nil
+		}
+		e, err := at(i)
+		if err != nil {
+			return nil, false, err
+		}
+		if b := EventBytes(&e); len(out) == 0 || size+b <= maxBytes {
+			out, size = append(out, e), size+b
+			continue
+		}
+		return out, true, nil
+	}
+	return out, false, nil
+}
+
+// Page is the page of history h (a run's events in order of seq) after
+// seq after: the rule of Store.LoadPage, for a history read whole.
+func Page(h []runtime.Event, after uint64, limit, maxBytes int) ([]runtime.Event, bool, error) {
+	h = h[sort.Search(len(h), func(i int) bool { return h[i].Seq > after }):]
+	return page(len(h), func(i int) (runtime.Event, error) { return h[i], nil }, limit, maxBytes)
+}
+
+// LoadPage returns the page of runID's history after seq after (0: from
+// its first event), reading from the log only the events it holds, and
+// whether more events follow it now. A seq past the history's end answers
+// no events: the run has not recorded them yet.
+func (s *Store) LoadPage(runID string, after uint64, limit, maxBytes int) ([]runtime.Event, bool, error) {
+	s.readMu.RLock()
+	defer s.readMu.RUnlock()
+	s.mu.RLock()
+	i, ok := s.idx.runs[runID]
+	var pos []wal.Pos
+	if ok {
+		pos = s.pos[i][:len(s.pos[i]):len(s.pos[i])]
+	}
+	s.mu.RUnlock()
+	if !ok {
+		return nil, false, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	}
+	// The index took each event at seq len+1 (index.check): the event of
+	// seq after+1 is at position after.
+	pos = pos[min(after, uint64(len(pos))):]
+	return page(len(pos), func(i int) (runtime.Event, error) { return s.readEvent(pos[i]) }, limit, maxBytes)
+}
+
+// LoadPage is Store.LoadPage, from memory.
+func (m *Memory) LoadPage(runID string, after uint64, limit, maxBytes int) ([]runtime.Event, bool, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, ok := m.idx.runs[runID]
+	if !ok {
+		return nil, false, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	}
+	return Page(m.events[i], after, limit, maxBytes)
+}
