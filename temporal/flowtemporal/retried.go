@@ -7,13 +7,13 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -217,18 +217,11 @@ func (r *wfRun[S]) end(in *inflight, prior []failedAttempt, last int, ao workflo
 // limits in size (2 MB a payload), and a step may have many attempts.
 const maxRecordedError = 2048
 
-// recordedError is err's text, cut to maxRecordedError bytes at a rune
-// boundary, with "…" where it was cut.
+// recordedError is err's text, cut to maxRecordedError bytes as an error
+// message cuts foreign text (snippet.Cut: at a rune's start, "..." where
+// it was cut).
 func recordedError(err error) string {
-	msg := err.Error()
-	if len(msg) <= maxRecordedError {
-		return msg
-	}
-	cut := maxRecordedError
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
-	}
-	return msg[:cut] + "…"
+	return snippet.Cut(err.Error(), maxRecordedError)
 }
 
 // retries completes the record of the attempts before last, made under

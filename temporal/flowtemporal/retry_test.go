@@ -84,7 +84,7 @@ func TestRecordedError(t *testing.T) {
 	}
 	long := errors.New(strings.Repeat("a", maxRecordedError-1) + "é and more")
 	got := recordedError(long)
-	if want := strings.Repeat("a", maxRecordedError-1) + "…"; got != want {
+	if want := strings.Repeat("a", maxRecordedError-1) + "..."; got != want {
 		t.Errorf("long error recorded as ...%q, want ...%q", got[len(got)-8:], want[len(want)-8:])
 	}
 	if !utf8.ValidString(got) {
