@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/runtime"
@@ -136,22 +137,7 @@ func BenchmarkTracingOverhead(b *testing.B) {
 func BenchmarkObserverRun(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
 	defer tp.Shutdown(context.Background())
-	steps := []string{"S1", "S2", "S3", "S4", "S5"}
-	evs := make([]runtime.Event, len(steps)+1)
-	from := runtime.MachinePending
-	for i := range evs {
-		to, step := string(runtime.StateDone), ""
-		if i < len(steps) {
-			step = steps[i]
-			to = runtime.RunningState(step)
-		}
-		evs[i] = runtime.Event{Seq: uint64(i + 1), From: from, To: to, Step: step, Outcome: runtime.OutcomeOK}
-		from = to
-	}
-	ids := make([]string, 1024)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("run-%06d", i)
-	}
+	r := newHookRun()
 	observed := func(opts observe.Options) func(*testing.B) {
 		return func(b *testing.B) {
 			tel, err := observe.New(opts)
@@ -160,16 +146,7 @@ func BenchmarkObserverRun(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for i := range b.N {
-				id := ids[i%len(ids)]
-				ctx, ro := tel.ObserveRun(context.Background(), runtime.RunInfo{Flow: "Bench", RunID: id, Machine: runtime.MachinePending})
-				_ = ro.Trace()
-				ro.Recorded(&evs[0])
-				for j, s := range steps {
-					_, end := ro.Action(ctx, runtime.Action{RunID: id, Step: s, Visit: 1, Attempt: 1})
-					end(runtime.OutcomeOK, nil)
-					ro.Recorded(&evs[j+1])
-				}
-				ro.Ended(runtime.StateDone, nil)
+				r.run(tel, i)
 			}
 		}
 	}
@@ -177,23 +154,68 @@ func BenchmarkObserverRun(b *testing.B) {
 	b.Run("traced", observed(observe.Options{TracerProvider: tp}))
 	b.Run("sdk-six-spans", func(b *testing.B) {
 		tr := tp.Tracer("bench")
-		var names [5]string
-		for i, s := range steps {
-			names[i] = "step " + s
-		}
-		var kv [5]attribute.KeyValue
 		b.ReportAllocs()
 		for range b.N {
-			ctx, run := tr.Start(context.Background(), "run Bench")
-			for i, s := range steps {
-				_, span := tr.Start(ctx, names[i])
-				kv = [5]attribute.KeyValue{attribute.String("flow", "Bench"), attribute.String("step", s),
-					attribute.Int("flowgen.attempt", 1), attribute.String("flowgen.idempotency_key", s), attribute.String("outcome", "ok")}
-				span.SetAttributes(kv[:]...)
-				span.End()
-			}
-			run.SetAttributes(kv[:]...)
-			run.End()
+			r.sdkSpans(tr)
 		}
 	})
+}
+
+// hookRun calls an observer's hooks as a run of five steps that all end ok
+// calls them, and makes the spans of such a run with the SDK alone.
+type hookRun struct {
+	steps []string
+	names []string // of the steps' spans, for the SDK alone
+	evs   []runtime.Event
+	ids   []string
+	kv    [5]attribute.KeyValue // the SDK alone's attributes: a list on the stack would escape each time
+}
+
+func newHookRun() *hookRun {
+	r := &hookRun{steps: []string{"S1", "S2", "S3", "S4", "S5"}, ids: make([]string, 1024)}
+	from := runtime.MachinePending
+	for i := range len(r.steps) + 1 {
+		to, step := string(runtime.StateDone), ""
+		if i < len(r.steps) {
+			step = r.steps[i]
+			to = runtime.RunningState(step)
+			r.names = append(r.names, "step "+step)
+		}
+		r.evs = append(r.evs, runtime.Event{Seq: uint64(i + 1), From: from, To: to, Step: step, Outcome: runtime.OutcomeOK})
+		from = to
+	}
+	for i := range r.ids {
+		r.ids[i] = fmt.Sprintf("run-%06d", i)
+	}
+	return r
+}
+
+// run observes the i-th run with o.
+func (r *hookRun) run(o runtime.Observer, i int) {
+	id := r.ids[i%len(r.ids)]
+	ctx, ro := o.ObserveRun(context.Background(), runtime.RunInfo{Flow: "Bench", RunID: id, Machine: runtime.MachinePending})
+	_ = ro.Trace()
+	ro.Recorded(&r.evs[0])
+	for j, s := range r.steps {
+		_, end := ro.Action(ctx, runtime.Action{RunID: id, Step: s, Visit: 1, Attempt: 1})
+		end(runtime.OutcomeOK, nil)
+		ro.Recorded(&r.evs[j+1])
+	}
+	ro.Ended(runtime.StateDone, nil)
+}
+
+// sdkSpans makes with tr the six spans of a run, five attributes each set
+// at their end, as the SDK alone would at the least.
+func (r *hookRun) sdkSpans(tr trace.Tracer) {
+	kv := &r.kv
+	ctx, run := tr.Start(context.Background(), "run Bench")
+	for i, s := range r.steps {
+		_, span := tr.Start(ctx, r.names[i])
+		*kv = [5]attribute.KeyValue{attribute.String("flow", "Bench"), attribute.String("step", s),
+			attribute.Int("flowgen.attempt", 1), attribute.String("flowgen.idempotency_key", s), attribute.String("outcome", "ok")}
+		span.SetAttributes(kv[:]...)
+		span.End()
+	}
+	run.SetAttributes(kv[:]...)
+	run.End()
 }
