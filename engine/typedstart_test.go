@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -74,5 +75,27 @@ func TestTypedStartRefusesUnknownMembers(t *testing.T) {
 	}
 	if n := countRuns(t, st, "GenOrder"); n != 4 {
 		t.Errorf("%d runs stored, want 4", n)
+	}
+}
+
+type startCommon struct {
+	ID string `json:"id"`
+}
+
+type startEmbedding struct {
+	startCommon
+	Name string `json:"name"`
+}
+
+// A state type that embeds a struct has its members as its own, as
+// encoding/json decodes them: a start names them as such ({"id": ...}),
+// and the case rule holds for them too.
+func TestTypedStartTakesEmbeddedMembers(t *testing.T) {
+	ty := &typed[startEmbedding]{f: runtime.New[startEmbedding]("Embedding")}
+	if err := ty.checkStart(json.RawMessage(`{"id": "a", "name": "n"}`)); err != nil {
+		t.Errorf("a start naming an embedded struct's member: %v", err)
+	}
+	if err := ty.checkStart(json.RawMessage(`{"ID": "a"}`)); !errors.Is(err, ErrBadState) || !strings.Contains(err.Error(), `unknown member "ID"`) {
+		t.Errorf("a start naming it in another case: %v, want ErrBadState", err)
 	}
 }

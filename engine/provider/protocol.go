@@ -18,7 +18,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
 
 	"github.com/flowgen/flowgen/internal/jsonscan"
 )
@@ -159,17 +161,7 @@ func exactNames(b []byte, t reflect.Type) error {
 	case len(b) == 0 || b[0] == 'n': // null
 	case pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler):
 	case t.Kind() == reflect.Struct && b[0] == '{':
-		fields := map[string]reflect.Type{}
-		for f := range t.Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if !f.IsExported() || name == "-" {
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			fields[name] = f.Type
-		}
+		fields := jsonFields(t)
 		var seen []string
 		return jsonscan.Each(b, func(key, val []byte) error {
 			name := string(key[1 : len(key)-1])
@@ -202,6 +194,129 @@ func exactNames(b []byte, t reflect.Type) error {
 		})
 	}
 	return nil
+}
+
+// jsonFields is the members encoding/json decodes into the struct type t,
+// by their names as written, each with its field's type. It follows
+// encoding/json's rules, so that a name it takes is one exactNames takes:
+// a field's name is its tag's, else its own; an embedded struct without a
+// tag name gives its fields, as if t had them, those of an unexported type
+// too (a state type may embed a struct of common members); of the fields
+// one name gives at the shallowest depth, the one tagged wins, and two
+// alike give none (encoding/json ignores such a name, and
+// DisallowUnknownFields refuses it). Unexported fields and tag "-" give no
+// member. The answer is kept by type: a provider's answers are read with
+// few types, many times.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	type field struct {
+		name   string
+		typ    reflect.Type
+		depth  int
+		tagged bool
+	}
+	var found []field
+	visited := map[reflect.Type]bool{}
+	// A level's structs, and how many times each is embedded there: one
+	// embedded twice at a depth gives each of its names twice, which
+	// cancel out.
+	count := map[reflect.Type]int{t: 1}
+	for depth, level := 0, []reflect.Type{t}; len(level) > 0; depth++ {
+		var next []reflect.Type
+		nextCount := map[reflect.Type]int{}
+		for _, st := range level {
+			if visited[st] {
+				continue
+			}
+			visited[st] = true
+			for sf := range st.Fields() {
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if sf.Anonymous {
+					if !sf.IsExported() && ft.Kind() != reflect.Struct {
+						continue
+					}
+				} else if !sf.IsExported() {
+					continue
+				}
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				if !validTagName(name) {
+					name = ""
+				}
+				if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
+					if nextCount[ft]++; nextCount[ft] == 1 {
+						next = append(next, ft)
+					}
+					continue
+				}
+				f := field{name: name, typ: sf.Type, depth: depth, tagged: name != ""}
+				if name == "" {
+					f.name = sf.Name
+				}
+				found = append(found, f)
+				if count[st] > 1 {
+					found = append(found, f)
+				}
+			}
+		}
+		level, count = next, nextCount
+	}
+	// The dominant field of each name: the shallowest, the tagged one
+	// first; none when the two first are alike.
+	slices.SortStableFunc(found, func(a, b field) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		if a.depth != b.depth {
+			return a.depth - b.depth
+		}
+		switch {
+		case a.tagged && !b.tagged:
+			return -1
+		case b.tagged && !a.tagged:
+			return 1
+		}
+		return 0
+	})
+	fields := map[string]reflect.Type{}
+	for i := 0; i < len(found); {
+		j := i + 1
+		for j < len(found) && found[j].name == found[i].name {
+			j++
+		}
+		if j-i == 1 || found[i].depth != found[i+1].depth || found[i].tagged != found[i+1].tagged {
+			fields[found[i].name] = found[i].typ
+		}
+		i = j
+	}
+	f, _ := fieldCache.LoadOrStore(t, fields)
+	return f.(map[string]reflect.Type)
+}
+
+var fieldCache sync.Map // reflect.Type: map[string]reflect.Type
+
+// validTagName reports whether encoding/json takes name, a tag's, as a
+// member's name (else it names the member after the field).
+func validTagName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range name {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
 }
 
 var (
