@@ -336,7 +336,7 @@ func (c *Caller) target(base, endpoint string) (string, error) {
 type StatusError struct {
 	Service, Endpoint string
 	Status            int
-	Body              string // the start of the response body, quoted (snippet.Body)
+	Body              string // the start of the response body, quoted (snippet.Body); "" for none
 }
 
 func (e *StatusError) Error() string {
@@ -413,7 +413,12 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		data = data[:c.limits.MaxResponseBytes]
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		se := &StatusError{Service: service, Endpoint: endpoint, Status: res.StatusCode, Body: snippet.Body(data)}
+		se := &StatusError{Service: service, Endpoint: endpoint, Status: res.StatusCode}
+		// An answer without a body (a proxy's 502, a bare 503) has none to
+		// quote: Error would add `: ""`.
+		if len(bytes.TrimSpace(data)) > 0 {
+			se.Body = snippet.Body(data)
+		}
 		if se.Retryable() {
 			return se
 		}

@@ -126,6 +126,27 @@ func TestStatusErrorQuotesBodyAsUTF8(t *testing.T) {
 	}
 }
 
+// An answer without a body, or with white space alone (a proxy's bare
+// 502), has nothing to quote: its error ends at the status, as before
+// bodies were quoted, not with an empty quote.
+func TestStatusErrorWithoutBody(t *testing.T) {
+	for _, body := range []string{"", " \r\n"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+			io.WriteString(w, body)
+		}))
+		err := New(Static{"svc": srv.URL}).Call(context.Background(), "svc", "Op", nil, nil)
+		srv.Close()
+		var se *StatusError
+		if !errors.As(err, &se) {
+			t.Fatalf("body %q: got %v, want a StatusError", body, err)
+		}
+		if se.Body != "" || !strings.HasSuffix(err.Error(), "svc Op: HTTP 502 Bad Gateway") {
+			t.Errorf("body %q: error %q, Body %q; want it to end at the status, Body empty", body, err, se.Body)
+		}
+	}
+}
+
 // The idempotency key of the step reaches the service, the same on every
 // retry: a flow with a retried rpc step against a service that fails once.
 func TestCallerSendsIdempotencyKeyAcrossRetries(t *testing.T) {
