@@ -60,7 +60,10 @@ func validateTrigger(t runtime.Trigger) error {
 // starts nothing: with the same initial state it returns the ID with an
 // error wrapping ErrRunExists, which makes client retries idempotent; with
 // another state, ErrIdempotencyMismatch; for a run of another flow,
-// ErrRunIDTaken.
+// ErrRunIDTaken. A state that does not fit the flow is ErrBadState: JSON
+// the engine does not take in, or, for a generated flow, a member its
+// state type does not name as written (docs/engine.md, JSON the engine
+// takes in).
 func (e *Engine) StartRun(ctx context.Context, flow string, state json.RawMessage, runID string) (string, error) {
 	fe, err := e.lookup(flow)
 	if err != nil {
