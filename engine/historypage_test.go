@@ -197,6 +197,8 @@ func TestHistoryPageBadParams(t *testing.T) {
 		{"after=18446744073709551616", "want the seq of an event"},
 		{"after=1&after=2", "given 2 times"},
 		{"cursor=abc", "cursor"},
+		{"state=no-thanks", "query parameter state=\"no-thanks\": want true or false"},
+		{"state=true&state=false", "given 2 times"},
 	} {
 		status, body := c.do("GET", "/runs/r/history?"+q.query, "")
 		if msg, _ := body["error"].(string); status != 400 || !strings.Contains(msg, q.says) {
@@ -246,6 +248,94 @@ func TestHistoryPageBytesAndGrowth(t *testing.T) {
 	if len(a.Events) != 1 || a.Events[0].Seq != 7 || a.Interrupted != 7 || a.Truncated {
 		t.Fatalf("after 6, once the run grew: %+v; want its new event 7, interrupted", a)
 	}
+}
+
+// ?state=false answers the events without their states, which then weigh
+// nothing against MaxHistoryPageBytes: a page of states too large for one
+// page holds them all. What is sent still counts: payloads and errors cut
+// the page as states do with them. One event with its state (the web
+// view's read of a row it shows: ?after=SEQ-1&limit=1) is answered as
+// before, and so are the marks the server reads in the events. The same
+// holds on a store, in memory and on an Executor's histories.
+func TestHistoryPageWithoutStates(t *testing.T) {
+	big := json.RawMessage(`"` + strings.Repeat("x", MaxHistoryPageBytes/3) + `"`) // three do not fit in one page
+	h := loopHistory("r", 7)
+	for i := range h {
+		h[i].State = big
+	}
+	heavy := slices.Clone(h) // and large payloads and errors, three per page too many
+	for i := range heavy {
+		if i%2 == 0 {
+			heavy[i].Payload = big
+		} else {
+			heavy[i].Error = string(big)
+		}
+	}
+	disk, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disk.Close()
+	mem := store.NewMemory()
+	for _, ev := range append(slices.Clone(h), rename(heavy, "heavy")...) {
+		for _, st := range []runtime.Sink{disk, mem} {
+			if err := st.Emit(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, opts := range map[string]Options{"store": {Store: wholeLoads{disk, t}}, "memory": {Store: mem}, "executor": {Executor: &historyExecutor{h: h}}} {
+		e, err := New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := apiClient{t, httptest.NewServer(e.Handler())}
+		raw := func(path string) []map[string]any {
+			t.Helper()
+			status, body := c.do("GET", path, "")
+			if status != 200 {
+				t.Fatalf("%s: GET %s: %d %v", name, path, status, body)
+			}
+			evs, _ := body["events"].([]any)
+			out := make([]map[string]any, len(evs))
+			for i, ev := range evs {
+				out[i], _ = ev.(map[string]any)
+			}
+			return out
+		}
+		a := getHistoryPage(t, c, "/runs/r/history?state=false")
+		if len(a.Events) != 7 || a.Truncated || a.NextAfter != nil || a.Interrupted != 7 {
+			t.Errorf("%s: without states: %d events, truncated %v, interrupted %d; want all 7 in one page, 7 interrupted", name, len(a.Events), a.Truncated, a.Interrupted)
+		}
+		for _, ev := range raw("/runs/r/history?state=false") {
+			if _, ok := ev["state"]; ok || ev["seq"] == nil {
+				t.Errorf("%s: without states, event %v holds a state", name, ev["seq"])
+			}
+		}
+		if a := getHistoryPage(t, c, "/runs/r/history?state=true"); len(a.Events) != 2 || !a.Truncated {
+			t.Errorf("%s: ?state=true: %d events, truncated %v; want 2 as without the parameter", name, len(a.Events), a.Truncated)
+		}
+		one := raw("/runs/r/history?after=4&limit=1")
+		if len(one) != 1 || one[0]["seq"] != float64(5) || one[0]["state"] != string(big[1:len(big)-1]) {
+			t.Errorf("%s: the event of seq 5 with its state: %d events", name, len(one))
+		}
+		if name != "executor" {
+			a := getHistoryPage(t, c, "/runs/heavy/history?state=false")
+			if len(a.Events) != 2 || !a.Truncated || *a.NextAfter != 2 {
+				t.Errorf("%s: without states, payloads and errors of a third of a page each: %d events, truncated %v; want 2, true", name, len(a.Events), a.Truncated)
+			}
+		}
+		c.srv.Close()
+	}
+}
+
+// rename is h as the history of run id.
+func rename(h []runtime.Event, id string) []runtime.Event {
+	out := slices.Clone(h)
+	for i := range out {
+		out[i].RunID = id
+	}
+	return out
 }
 
 // historyExecutor is an Executor whose runs' histories live elsewhere

@@ -386,7 +386,8 @@ func (e *Engine) httpStatus(w http.ResponseWriter, r *http.Request) {
 // The page of GET /runs/{id}/history: ?limit= events from 1 to
 // MaxHistoryLimit, by default as many, and past a page's first event at
 // most MaxHistoryPageBytes of states, payloads and errors
-// (store.EventBytes). A run's history holds up to 25,000 events
+// (store.EventBytes; with ?state=false, of payloads and errors: the
+// states are not sent). A run's history holds up to 25,000 events
 // (runtime.DefaultMaxHistory) and each event a state of up to a
 // megabyte: a page bounds what one answer reads, holds and sends. A
 // request without parameters answers the first page, which is a whole
@@ -402,22 +403,23 @@ const (
 // historyPager is a Store that reads a page of a history without reading
 // the rest (store.Store, store.Memory).
 type historyPager interface {
-	LoadPage(runID string, after uint64, limit, maxBytes int) ([]runtime.Event, bool, error)
+	LoadPage(runID string, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error)
 }
 
 // historyPage is the page of runID's history after seq after (0: from
-// the start), at most limit events and MaxHistoryPageBytes, and whether
-// more events follow it now. An Executor's history is read whole where
-// it lives (Executor.History), then cut by the same rule.
-func (e *Engine) historyPage(runID string, after uint64, limit int) ([]runtime.Event, bool, error) {
+// the start), at most limit events and MaxHistoryPageBytes, its events
+// with their states unless states is false, and whether more events
+// follow it now. An Executor's history is read whole where it lives
+// (Executor.History), then cut by the same rule.
+func (e *Engine) historyPage(runID string, after uint64, limit int, states bool) ([]runtime.Event, bool, error) {
 	if p, ok := e.store.(historyPager); ok && e.opts.Executor == nil {
-		return p.LoadPage(runID, after, limit, MaxHistoryPageBytes)
+		return p.LoadPage(runID, after, limit, MaxHistoryPageBytes, states)
 	}
 	h, err := e.History(runID)
 	if err != nil {
 		return nil, false, err
 	}
-	return store.Page(h, after, limit, MaxHistoryPageBytes)
+	return store.Page(h, after, limit, MaxHistoryPageBytes, states)
 }
 
 func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
@@ -435,8 +437,15 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
+	// ?state=false: the events without the run's state after each, for a
+	// client that shows a timeline and reads one event's state when asked
+	// (the web view): a long run's states are most of its history's bytes.
+	states, ok := boolQuery(w, q, "state", true)
+	if !ok {
+		return
+	}
 	id := r.PathValue("id")
-	h, more, err := e.historyPage(id, after, limit)
+	h, more, err := e.historyPage(id, after, limit, states)
 	if err != nil {
 		e.writeErr(w, r, statusOf(err), err)
 		return
@@ -556,6 +565,21 @@ const (
 	DefaultListLimit = 100
 	MaxListLimit     = 1000
 )
+
+// boolQuery reads the boolean query parameter name (def when absent) and
+// reports whether it was one: a value that is not answers 400.
+func boolQuery(w http.ResponseWriter, q url.Values, name string, def bool) (bool, bool) {
+	v := q.Get(name)
+	if v == "" {
+		return def, true
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter %s=%q: want true or false", name, v), nil)
+		return false, false
+	}
+	return b, true
+}
 
 // listLimit is the page size ?limit= asks for, or answers 400 for one out
 // of bounds.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/flowgen/flowgen/engine/provider"
@@ -292,16 +291,7 @@ type FlowWithHandlers struct {
 // handlersQuery reads the handlers query parameter of GET /flows/{flow}
 // (a boolean, default false); a value that is not one answers 400.
 func handlersQuery(w http.ResponseWriter, r *http.Request) (bool, bool) {
-	v := r.URL.Query().Get("handlers")
-	if v == "" {
-		return false, true
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter handlers=%q: want true or false", v), nil)
-		return false, false
-	}
-	return b, true
+	return boolQuery(w, r.URL.Query(), "handlers", false)
 }
 
 func (e *Engine) writeFlowWithHandlers(w http.ResponseWriter, r *http.Request, name string) {

@@ -146,6 +146,7 @@ func TestBrowserShowsDataAsText(t *testing.T) {
 		if (row) row.click();
 		return false;
 	})()`, woken, woken)))
+	get(t, ctx, "the event's state", stateShown())
 	shows(t, ctx, "failed run", "error", "payload", "corr-failed")
 
 	run(t, ctx, "the flows", chromedp.Navigate(url+"/ui/#/flows"),

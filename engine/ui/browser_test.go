@@ -642,7 +642,7 @@ func TestBrowserRunMoves(t *testing.T) {
 		if (row) row.click();
 		return false;
 	})()`))
-	snap := get(t, ctx, "state", chromedp.Text(chromedp.CSS("#run-state")))
+	snap := get(t, ctx, "state", stateShown())
 	if !strings.Contains(snap, `"Item": "book"`) || strings.Contains(snap, "Reservation") {
 		t.Errorf("state at event 1: %s", snap)
 	}
@@ -652,6 +652,18 @@ func TestBrowserRunMoves(t *testing.T) {
 	abort := get(t, ctx, "no abort for a client", chromedp.Evaluate[bool](`document.querySelector("#abort") !== null`))
 	if abort {
 		t.Error("a client is offered Abort")
+	}
+}
+
+// stateShown waits until the state panel shows what it reads (the state
+// after the event picked is read when it is picked: "loading…" until
+// then) and answers its text.
+func stateShown() chromedp.Action[string] {
+	return func(ctx context.Context, t *chromedp.Target) (string, error) {
+		if _, err := poll(`document.querySelector('#run-state:not([aria-busy])') !== null`)(ctx, t); err != nil {
+			return "", err
+		}
+		return textOf("#run-state")(ctx, t)
 	}
 }
 

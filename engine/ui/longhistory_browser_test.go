@@ -140,8 +140,8 @@ func TestBrowserLongHistory(t *testing.T) {
 	var afters []string
 	for _, q := range first {
 		afters = append(afters, q.Get("after"))
-		if q.Get("limit") != strconv.Itoa(engine.MaxHistoryLimit) {
-			t.Errorf("a page of limit %q", q.Get("limit"))
+		if q.Get("limit") != strconv.Itoa(engine.MaxHistoryLimit) || q.Get("state") != "false" {
+			t.Errorf("a page of limit %q, state %q; want %d, without states", q.Get("limit"), q.Get("state"), engine.MaxHistoryLimit)
 		}
 	}
 	if len(first) < 3 || afters[0] != "0" || afters[1] != "1000" || afters[2] != "2000" {
@@ -152,6 +152,8 @@ func TestBrowserLongHistory(t *testing.T) {
 	// would lose both.
 	run(t, ctx, "pick event 5", js(`document.querySelector('#timeline tr[data-seq="5"]').click(); document.querySelector('#timeline tr[data-seq="1"]').flowgenKept = true`),
 		chromedp.WaitReady(chromedp.CSS(`#timeline tr.selected[data-seq="5"]`)))
+	get(t, ctx, "event 5's state", stateShown())
+	hl.take() // the read of event 5's state (TestBrowserEventStateOnPick)
 	shot(t, ctx, "1-long")
 
 	v.publish("go", "last", `{"correlation_id": "k-1"}`)

@@ -66,6 +66,7 @@ func TestBrowserCallersDataIsText(t *testing.T) {
 	inert("the run")
 	run(t, ctx, "an event's state", chromedp.Click(chromedp.CSS(`#timeline tr[data-seq="1"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#timeline tr.selected[data-seq="1"]`)))
+	get(t, ctx, "the event's state shown", stateShown())
 	inert("an event's state")
 	run(t, ctx, "the flow", chromedp.Navigate(v.url+"/ui/#/flows/Evil"),
 		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Evil"] svg .fg-step[data-step="Wait"]`)),

@@ -16,7 +16,11 @@ import (
 // one (docs/engine.md). Store.LoadPage reads only the page's events from
 // the log; Memory.LoadPage and Page cut it from a history in memory (an
 // engine.Executor's, read whole where it lives). All three apply the rule
-// of page.
+// of page. Without states (states false) a page's events come without
+// their State, which then weighs nothing: a client that reads a timeline
+// and fetches one event's state when asked (the web view) gets more
+// events in a page of the same bound, which still counts what it is sent,
+// the payloads and errors.
 
 // EventBytes is what an event weighs against a page's maxBytes: its state,
 // its payload and its error, the parts whose size callers and services
@@ -26,8 +30,10 @@ func EventBytes(e *runtime.Event) int { return len(e.State) + len(e.Payload) + l
 // page reads the page of n events, the i-th by at(i), in order: at most
 // limit, and stops before an event that would take the page's EventBytes
 // past maxBytes, unless it is the first (a page holds at least one event,
-// so that it moves on). more reports whether events were left out.
-func page(n int, at func(i int) (runtime.Event, error), limit, maxBytes int) (events []runtime.Event, more bool, err error) {
+// so that it moves on). Without states, each event's State is dropped
+// before it is weighed: only what the page holds counts. more reports
+// whether events were left out.
+func page(n int, at func(i int) (runtime.Event, error), limit, maxBytes int, states bool) (events []runtime.Event, more bool, err error) {
 	if limit < 1 {
 		return nil, false, fmt.Errorf("store: a page of %d events", limit)
 	}
@@ -40,6 +46,9 @@ func page(n int, at func(i int) (runtime.Event, error), limit, maxBytes int) (ev
 		if err != nil {
 			return nil, false, err
 		}
+		if !states {
+			e.State = nil
+		}
 		if b := EventBytes(&e); len(out) == 0 || size+b <= maxBytes {
 			out, size = append(out, e), size+b
 			continue
@@ -51,16 +60,17 @@ func page(n int, at func(i int) (runtime.Event, error), limit, maxBytes int) (ev
 
 // Page is the page of history h (a run's events in order of seq) after
 // seq after: the rule of Store.LoadPage, for a history read whole.
-func Page(h []runtime.Event, after uint64, limit, maxBytes int) ([]runtime.Event, bool, error) {
+func Page(h []runtime.Event, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error) {
 	h = h[sort.Search(len(h), func(i int) bool { return h[i].Seq > after }):]
-	return page(len(h), func(i int) (runtime.Event, error) { return h[i], nil }, limit, maxBytes)
+	return page(len(h), func(i int) (runtime.Event, error) { return h[i], nil }, limit, maxBytes, states)
 }
 
 // LoadPage returns the page of runID's history after seq after (0: from
 // its first event), reading from the log only the events it holds, and
-// whether more events follow it now. A seq past the history's end answers
-// no events: the run has not recorded them yet.
-func (s *Store) LoadPage(runID string, after uint64, limit, maxBytes int) ([]runtime.Event, bool, error) {
+// whether more events follow it now, each with its State unless states
+// is false. A seq past the history's end answers no events: the run has
+// not recorded them yet.
+func (s *Store) LoadPage(runID string, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error) {
 	s.readMu.RLock()
 	defer s.readMu.RUnlock()
 	s.mu.RLock()
@@ -76,16 +86,16 @@ func (s *Store) LoadPage(runID string, after uint64, limit, maxBytes int) ([]run
 	// The index took each event at seq len+1 (index.check): the event of
 	// seq after+1 is at position after.
 	pos = pos[min(after, uint64(len(pos))):]
-	return page(len(pos), func(i int) (runtime.Event, error) { return s.readEvent(pos[i]) }, limit, maxBytes)
+	return page(len(pos), func(i int) (runtime.Event, error) { return s.readEvent(pos[i]) }, limit, maxBytes, states)
 }
 
 // LoadPage is Store.LoadPage, from memory.
-func (m *Memory) LoadPage(runID string, after uint64, limit, maxBytes int) ([]runtime.Event, bool, error) {
+func (m *Memory) LoadPage(runID string, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	i, ok := m.idx.runs[runID]
 	if !ok {
 		return nil, false, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
 	}
-	return Page(m.events[i], after, limit, maxBytes)
+	return Page(m.events[i], after, limit, maxBytes, states)
 }

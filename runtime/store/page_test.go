@@ -12,7 +12,7 @@ import (
 
 type pager interface {
 	sink
-	LoadPage(runID string, after uint64, limit, maxBytes int) ([]runtime.Event, bool, error)
+	LoadPage(runID string, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error)
 }
 
 // A page of a history holds the events after a seq, at most limit of
@@ -47,21 +47,61 @@ func TestLoadPage(t *testing.T) {
 			{0, 100, 1, "1", true},         // the first event goes whatever its size
 			{2, 100, 7 + 4 + 6, "3", true}, // seq 3: {"n":2} and "boom", 11 bytes; seq 4 would make 18
 		} {
-			got, more, err := s.LoadPage("r", c.after, c.limit, c.maxBytes)
+			got, more, err := s.LoadPage("r", c.after, c.limit, c.maxBytes, true)
 			if err != nil || seqs(got) != c.want || more != c.more {
 				t.Errorf("%s: LoadPage(after %d, limit %d, bytes %d) = %q, more %v, %v; want %q, more %v", name, c.after, c.limit, c.maxBytes, seqs(got), more, err, c.want, c.more)
 			}
 			whole, _ := s.Load("r")
-			pg, pmore, _ := Page(whole, c.after, c.limit, c.maxBytes)
+			pg, pmore, _ := Page(whole, c.after, c.limit, c.maxBytes, true)
 			if diff := cmp.Diff(got, pg); diff != "" || pmore != more {
 				t.Errorf("%s: Page differs from LoadPage (more %v, %v): %s", name, pmore, more, diff)
 			}
 		}
-		if got, _, _ := s.LoadPage("r", 1, 1, 1<<20); len(got) != 1 || cmp.Diff(got[0], h[1]) != "" {
+		if got, _, _ := s.LoadPage("r", 1, 1, 1<<20, true); len(got) != 1 || cmp.Diff(got[0], h[1]) != "" {
 			t.Errorf("%s: the page's event is not the one recorded: %+v", name, got)
 		}
-		if _, _, err := s.LoadPage("nope", 0, 10, 1<<20); !errors.Is(err, runtime.ErrUnknownRun) {
+		if _, _, err := s.LoadPage("nope", 0, 10, 1<<20, true); !errors.Is(err, runtime.ErrUnknownRun) {
 			t.Errorf("%s: LoadPage of an unknown run: %v", name, err)
+		}
+	}
+}
+
+// A page without states holds the events without their State, which then
+// weighs nothing against maxBytes: only what the page holds is counted,
+// its errors (and payloads) still are. The store, memory and Page answer
+// alike, and the history kept is left whole.
+func TestLoadPageWithoutStates(t *testing.T) {
+	h := history("r", "f", compensatedRun...) // 5 events, states of 7 bytes, seq 3's error "boom"
+	for name, s := range map[string]pager{"store": openStore(t, t.TempDir()), "memory": NewMemory()} {
+		emitAll(t, s, h)
+		for _, c := range []struct {
+			after    uint64
+			maxBytes int
+			want     int
+			more     bool
+		}{
+			{0, 1 << 20, 5, false},
+			{0, 0, 2, true}, // seqs 1 and 2 weigh nothing; seq 3's error does
+			{0, 4, 5, false},
+			{3, 0, 2, false},
+		} {
+			got, more, err := s.LoadPage("r", c.after, 100, c.maxBytes, false)
+			if err != nil || len(got) != c.want || more != c.more {
+				t.Errorf("%s: LoadPage(after %d, bytes %d, no states) = %d events, more %v, %v; want %d, more %v", name, c.after, c.maxBytes, len(got), more, err, c.want, c.more)
+			}
+			for _, e := range got {
+				if e.State != nil {
+					t.Errorf("%s: event %d of a page without states holds %s", name, e.Seq, e.State)
+				}
+			}
+			whole, _ := s.Load("r")
+			pg, pmore, _ := Page(whole, c.after, 100, c.maxBytes, false)
+			if diff := cmp.Diff(got, pg); diff != "" || pmore != more {
+				t.Errorf("%s: Page differs from LoadPage (more %v, %v): %s", name, pmore, more, diff)
+			}
+		}
+		if whole, _ := s.Load("r"); cmp.Diff(whole, h) != "" {
+			t.Errorf("%s: a page without states changed the history kept", name)
 		}
 	}
 }

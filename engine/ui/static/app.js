@@ -492,14 +492,48 @@
       for (var i = 0; i < events.length; i++) if (events[i].seq === seq) return events[i];
       return null;
     }
+    // The state shown: the latest (status.snapshot) or, for the row
+    // picked, the state after its event, read when it is picked (picked:
+    // {seq, event} or {seq, error}; null while it is read). The timeline's
+    // events come without their states: a long run's states are most of
+    // its history's bytes, and only the picked row's is ever looked at.
+    var picked = null, reads = 0;
     function showSnapshot() {
       var e = selected ? eventAt(selected) : null;
-      var state = e ? e.state : status && status.snapshot;
       snapTitle.textContent = e ? "State after event " + e.seq + " (" + (e.step || e.to) + ")" : "State (latest)";
+      snapshot.removeAttribute("aria-busy");
+      if (e && (!picked || picked.seq !== e.seq)) {
+        snapshot.setAttribute("aria-busy", "true");
+        snapshot.textContent = "loading\u2026";
+        return;
+      }
+      if (e && picked.error) {
+        snapshot.textContent = "Could not read the state after event " + e.seq + ": " + (picked.error.message || String(picked.error));
+        return;
+      }
+      if (e) e = picked.event;
+      var state = e ? e.state : status && status.snapshot;
       var text = "";
       try { text = state === undefined || state === null ? "(none)" : JSON.stringify(state, null, 2); } catch (x) { text = String(state); }
       if (e && e.payload !== undefined) text += "\n\nevent payload:\n" + JSON.stringify(e.payload, null, 2);
       snapshot.textContent = text;
+    }
+    // readState reads the event of seq with its state (the page of one
+    // event after seq-1), then shows it if seq is still the row picked: an
+    // answer that comes after another row was picked (or none, or the
+    // timeline was emptied) is dropped, whatever order the answers come in.
+    function readState(seq) {
+      var read = ++reads;
+      picked = null;
+      api("GET", base + "/history?after=" + (seq - 1) + "&limit=1").then(function (b) {
+        var e = (b.events || [])[0];
+        if (!e || e.seq !== seq) throw new Error("the run's history holds no event " + seq);
+        return { seq: seq, event: e };
+      }).catch(function (x) { return { seq: seq, error: x }; }).then(function (p) {
+        if (read !== reads) return;
+        picked = p;
+        showSnapshot();
+      });
     }
     // select marks the row of seq (0: none) as the one whose state is shown.
     function select(seq) {
@@ -507,6 +541,8 @@
       if (selectedRow) { selectedRow.classList.remove("selected"); selectedRow.setAttribute("aria-selected", "false"); }
       selectedRow = seq ? tbody.querySelector('tr[data-seq="' + seq + '"]') : null;
       if (selectedRow) { selectedRow.classList.add("selected"); selectedRow.setAttribute("aria-selected", "true"); }
+      if (seq) readState(seq);
+      else { reads++; picked = null; }
       showSnapshot();
     }
 
@@ -566,7 +602,7 @@
     // forget empties the timeline: the run is gone (retention removed
     // it), and a run started under its ID later has a history of its own.
     function forget() {
-      events = []; lastSeq = 0; day = ""; selected = 0; selectedRow = null;
+      events = []; lastSeq = 0; day = ""; selected = 0; selectedRow = null; picked = null; reads++;
       marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0 };
       tbody.textContent = "";
     }
@@ -705,15 +741,16 @@
         .catch(function (e) { if (!(e instanceof NeedLogin)) diagram.textContent = "No diagram: " + e.message; });
     }
     var base = "/runs/" + encodeURIComponent(id);
-    // readHistory reads the events after the last one shown, a page at a
-    // time until the server has no more (it answers at most
-    // HISTORY_PAGE), appending each page's rows as it comes. The first
-    // load of a long run reads it all: the timeline is the run's whole
-    // story, each row's state a click away, and the longest history is
-    // bounded (25,000 events by default: 25 pages); after it, a live
-    // event costs one request for the few events it adds.
+    // readHistory reads the events after the last one shown, without
+    // their states (readState reads the one picked), a page at a time
+    // until the server has no more (it answers at most HISTORY_PAGE),
+    // appending each page's rows as it comes. The first load of a long
+    // run reads it all: the timeline is the run's whole story, and the
+    // longest history is bounded (25,000 events by default: 25 pages of
+    // names, numbers, errors and payloads); after it, a live event costs
+    // one request for the few events it adds.
     function readHistory() {
-      return api("GET", base + "/history?after=" + lastSeq + "&limit=" + HISTORY_PAGE).then(function (b) {
+      return api("GET", base + "/history?state=false&after=" + lastSeq + "&limit=" + HISTORY_PAGE).then(function (b) {
         appendPage(b);
         if (b.truncated && b.next_after > 0) return readHistory();
       });
