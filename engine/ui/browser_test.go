@@ -933,7 +933,10 @@ func TestBrowserAbort(t *testing.T) {
 		t.Error("an aborted run's diagram lights a box failed")
 	}
 	// The timeline says so too, from the server's reading of the history
-	// (GET /runs/{id}/history's "interrupted").
+	// (GET /runs/{id}/history's "interrupted"). The diagram and the
+	// timeline are read apart, so the diagram may show the end before
+	// the timeline has read the abort's events: wait for its row.
+	run(t, ctx, "the abort's row", poll(`Array.from(document.querySelectorAll("#timeline tbody tr")).some(r => r.innerText.includes("Reserve:running → aborting"))`))
 	row := get(t, ctx, "the abort's row", chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#timeline tbody tr")).map(r => r.innerText).find(t => t.includes("Reserve:running → aborting")) || ""`))
 	if !strings.Contains(row, "interrupted") {
 		t.Errorf("the row of the abort that cut Reserve short: %q, want it marked interrupted", row)
