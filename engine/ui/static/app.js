@@ -761,10 +761,16 @@
     var reading = null, readAgain = false;
     function load() {
       if (reading) { readAgain = true; return reading; }
-      reading = Promise.all([api("GET", base), readHistory()]).then(function (r) {
+      // The status first, then the events: the timeline then holds at
+      // least every event the status has seen, so the head never shows
+      // an end whose events the timeline lacks (the diagram, read after
+      // both, may be newer still; the next live event catches up).
+      reading = api("GET", base).then(function (st) {
+        return readHistory().then(function () { return st; });
+      }).then(function (st) {
         unknown.hidden = true;
         cols.hidden = false;
-        render(r[0]);
+        render(st);
         return loadDiagram();
       }).catch(function (e) {
         if (e && e.status === 404) {
