@@ -103,7 +103,14 @@ func local(t *testing.T, ctx context.Context, w *world, id string, start ComboSt
 	return o
 }
 
-func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, w *world, id string, start ComboState, drive func(twoforms.Handle[ComboState])) twoforms.Observed[ComboState] {
+// workersMu serialises the cases' TestServer.NewWorker: the server keeps
+// its list of workers without a lock of its own, and the cases run in
+// parallel.
+var workersMu sync.Mutex
+
+// onTemporal runs the case on a worker of ts of its own queue, through c,
+// ts's default client.
+func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, c client.Client, w *world, id string, start ComboState, drive func(twoforms.Handle[ComboState])) twoforms.Observed[ComboState] {
 	b, err := NewBillingTemporal(nil, BillingServicesFromCaller(w))
 	if err != nil {
 		t.Fatal(err)
@@ -116,15 +123,19 @@ func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.NewWorker(id, f.Register) // a queue of its own, served by this world
-	run, err := StartCombo(ctx, ts.GetDefaultClient(), start, client.StartWorkflowOptions{ID: id, TaskQueue: id})
+	func() { // deferred unlock: NewWorker may fail the test (Goexit)
+		workersMu.Lock()
+		defer workersMu.Unlock()
+		ts.NewWorker(id, f.Register) // a queue of its own, served by this world
+	}()
+	run, err := StartCombo(ctx, c, start, client.StartWorkflowOptions{ID: id, TaskQueue: id})
 	if err != nil {
 		t.Fatal(err)
 	}
 	drive(run)
 	o := twoforms.Observe(t, ctx, run, w.journal, func() []runtime.Message { return nil })
 	o.Children = twoforms.Children(t, ctx, run, func(ref runtime.RunRef) ([]runtime.Event, error) {
-		return flowtemporal.Attach[Invoice](ts.GetDefaultClient(), ref.RunID).History(ctx)
+		return flowtemporal.Attach[Invoice](c, ref.RunID).History(ctx)
 	})
 	return o
 }
@@ -138,6 +149,10 @@ func TestComboFormsAgree(t *testing.T) {
 		t.Skip("starts a Temporal server")
 	}
 	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
+	// The cases run in parallel, and the server makes its default client
+	// on first use without a lock (-race saw two cases make it at once):
+	// made here, before them, it is only shared, as a client may be.
+	tc := ts.GetDefaultClient()
 	past, far := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
 	cases := []struct {
 		name    string
@@ -179,7 +194,7 @@ func TestComboFormsAgree(t *testing.T) {
 			var want, got twoforms.Observed[ComboState]
 			var wg sync.WaitGroup
 			wg.Go(func() { want = local(t, ctx, &world{script: c.script}, id, start, drive) })
-			wg.Go(func() { got = onTemporal(t, ctx, ts, &world{script: c.script}, id, start, drive) })
+			wg.Go(func() { got = onTemporal(t, ctx, ts, tc, &world{script: c.script}, id, start, drive) })
 			wg.Wait()
 			if t.Failed() {
 				return

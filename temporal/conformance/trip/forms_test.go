@@ -154,11 +154,10 @@ func local(t *testing.T, ctx context.Context, w *world, h TripHandlers, id strin
 	return observed{o, final(t, ctx, hd)}
 }
 
-// onTemporal runs the case on a worker of its own queue; restart stops
-// that worker and starts another, with its own definitions over the same
-// world, as a process that takes over from a stopped one.
-func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, w *world, h TripHandlers, id string, start TripState, drive script) observed {
-	c := ts.GetDefaultClient()
+// onTemporal runs the case on a worker of its own queue, through c;
+// restart stops that worker and starts another, with its own definitions
+// over the same world, as a process that takes over from a stopped one.
+func onTemporal(t *testing.T, ctx context.Context, c client.Client, w *world, h TripHandlers, id string, start TripState, drive script) observed {
 	var sinks []*runtime.MemorySink // one per worker
 	newWorker := func() worker.Worker {
 		sink := runtime.NewMemorySink()
@@ -260,6 +259,10 @@ func TestTripFormsAgree(t *testing.T) {
 		t.Skip("starts a Temporal server")
 	}
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	// The cases run in parallel, and the server makes its default client
+	// on first use without a lock (-race saw two cases make it at once):
+	// made here, before them, it is only shared, as a client may be.
+	tc := ts.GetDefaultClient()
 	past, far := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
 	confirm := func(t *testing.T, ctx context.Context, h twoforms.Handle[TripState], id string) {
 		twoforms.WaitFor(t, ctx, h, runtime.WaitingState("Confirm"))
@@ -369,7 +372,7 @@ func TestTripFormsAgree(t *testing.T) {
 			var wg sync.WaitGroup
 			lw, tw := &world{script: c.script}, &world{script: c.script}
 			wg.Go(func() { want = local(t, ctx, lw, hs(lw), id, start, drive) })
-			wg.Go(func() { got = onTemporal(t, ctx, ts, tw, hs(tw), id, start, drive) })
+			wg.Go(func() { got = onTemporal(t, ctx, tc, tw, hs(tw), id, start, drive) })
 			wg.Wait()
 			if t.Failed() {
 				return
