@@ -26,6 +26,33 @@ type world struct {
 	script map[string][]string
 	mu     sync.Mutex
 	lines  []string
+	// authorized is closed once the run's history records Authorize's
+	// branch ended (watch): Stock.Reserve ends only then.
+	authorized chan struct{}
+}
+
+func newWorld(script map[string][]string) *world {
+	return &world{script: script, authorized: make(chan struct{})}
+}
+
+// watch closes w.authorized once h's history records that Authorize's
+// branch ended, or gives up when ctx ends.
+func (w *world) watch(ctx context.Context, h twoforms.Handle[ComboState]) {
+	go func() {
+		for {
+			if hist, err := h.History(ctx); err == nil && slices.ContainsFunc(hist, func(e runtime.Event) bool {
+				return e.Branch == "Authorize" && e.To == "Prepare:parallel"
+			}) {
+				close(w.authorized)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 // add journals what, with the idempotency key of ctx. A call is journaled
@@ -50,7 +77,15 @@ func (w *world) Call(ctx context.Context, service, endpoint string, req, rsp any
 		b = bs[min(attempt, len(bs))-1]
 	}
 	if endpoint == "Stock.Reserve" {
-		time.Sleep(300 * time.Millisecond) // after Authorize, on both forms
+		// After Authorize's branch is recorded ended, on both forms, so
+		// their histories have the branches in the same order. A sleep
+		// did not ensure it: on a busy machine Temporal started
+		// Authorize's activity after the sleep and Reserve ended first.
+		select {
+		case <-w.authorized:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	w.add(ctx, fmt.Sprintf("%s #%d %s", endpoint, attempt, b))
 	if b == "fail" {
@@ -97,13 +132,21 @@ func local(t *testing.T, ctx context.Context, w *world, id string, start ComboSt
 		t.Fatal(err)
 	}
 	h := twoforms.Local(run, bus)
+	w.watch(ctx, h)
 	drive(h)
 	o := twoforms.Observe(t, ctx, h, w.journal, func() []runtime.Message { return nil })
 	o.Children = twoforms.Children(t, ctx, h, func(ref runtime.RunRef) ([]runtime.Event, error) { return sink.History(ref.RunID), nil })
 	return o
 }
 
-func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, w *world, id string, start ComboState, drive func(twoforms.Handle[ComboState])) twoforms.Observed[ComboState] {
+// workersMu serialises the cases' TestServer.NewWorker: the server keeps
+// its list of workers without a lock of its own, and the cases run in
+// parallel.
+var workersMu sync.Mutex
+
+// onTemporal runs the case on a worker of ts of its own queue, through c,
+// ts's default client.
+func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, c client.Client, w *world, id string, start ComboState, drive func(twoforms.Handle[ComboState])) twoforms.Observed[ComboState] {
 	b, err := NewBillingTemporal(nil, BillingServicesFromCaller(w))
 	if err != nil {
 		t.Fatal(err)
@@ -116,15 +159,20 @@ func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.NewWorker(id, f.Register) // a queue of its own, served by this world
-	run, err := StartCombo(ctx, ts.GetDefaultClient(), start, client.StartWorkflowOptions{ID: id, TaskQueue: id})
+	func() { // deferred unlock: NewWorker may fail the test (Goexit)
+		workersMu.Lock()
+		defer workersMu.Unlock()
+		ts.NewWorker(id, f.Register) // a queue of its own, served by this world
+	}()
+	run, err := StartCombo(ctx, c, start, client.StartWorkflowOptions{ID: id, TaskQueue: id})
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.watch(ctx, run)
 	drive(run)
 	o := twoforms.Observe(t, ctx, run, w.journal, func() []runtime.Message { return nil })
 	o.Children = twoforms.Children(t, ctx, run, func(ref runtime.RunRef) ([]runtime.Event, error) {
-		return flowtemporal.Attach[Invoice](ts.GetDefaultClient(), ref.RunID).History(ctx)
+		return flowtemporal.Attach[Invoice](c, ref.RunID).History(ctx)
 	})
 	return o
 }
@@ -138,6 +186,10 @@ func TestComboFormsAgree(t *testing.T) {
 		t.Skip("starts a Temporal server")
 	}
 	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
+	// The cases run in parallel, and the server makes its default client
+	// on first use without a lock (-race saw two cases make it at once):
+	// made here, before them, it is only shared, as a client may be.
+	tc := ts.GetDefaultClient()
 	past, far := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
 	cases := []struct {
 		name    string
@@ -178,8 +230,8 @@ func TestComboFormsAgree(t *testing.T) {
 			}
 			var want, got twoforms.Observed[ComboState]
 			var wg sync.WaitGroup
-			wg.Go(func() { want = local(t, ctx, &world{script: c.script}, id, start, drive) })
-			wg.Go(func() { got = onTemporal(t, ctx, ts, &world{script: c.script}, id, start, drive) })
+			wg.Go(func() { want = local(t, ctx, newWorld(c.script), id, start, drive) })
+			wg.Go(func() { got = onTemporal(t, ctx, ts, tc, newWorld(c.script), id, start, drive) })
 			wg.Wait()
 			if t.Failed() {
 				return

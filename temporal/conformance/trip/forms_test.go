@@ -28,6 +28,10 @@ type world struct {
 	script map[string][]string
 	mu     sync.Mutex
 	lines  []string
+	// longRunning is closed when slowLong's Long starts (its first
+	// attempt's handler runs).
+	longRunning chan struct{}
+	longOnce    sync.Once
 }
 
 func (w *world) add(ctx context.Context, what string) {
@@ -105,6 +109,7 @@ func (h handlers) Long(ctx context.Context, s *TripState) error   { return h.w.a
 type slowLong struct{ quoteless }
 
 func (h slowLong) Long(ctx context.Context, s *TripState) error {
+	h.w.longOnce.Do(func() { close(h.w.longRunning) })
 	select {
 	case <-ctx.Done():
 		h.w.add(ctx, "Long cut: "+context.Cause(ctx).Error())
@@ -154,11 +159,10 @@ func local(t *testing.T, ctx context.Context, w *world, h TripHandlers, id strin
 	return observed{o, final(t, ctx, hd)}
 }
 
-// onTemporal runs the case on a worker of its own queue; restart stops
-// that worker and starts another, with its own definitions over the same
-// world, as a process that takes over from a stopped one.
-func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, w *world, h TripHandlers, id string, start TripState, drive script) observed {
-	c := ts.GetDefaultClient()
+// onTemporal runs the case on a worker of its own queue, through c;
+// restart stops that worker and starts another, with its own definitions
+// over the same world, as a process that takes over from a stopped one.
+func onTemporal(t *testing.T, ctx context.Context, c client.Client, w *world, h TripHandlers, id string, start TripState, drive script) observed {
 	var sinks []*runtime.MemorySink // one per worker
 	newWorker := func() worker.Worker {
 		sink := runtime.NewMemorySink()
@@ -260,6 +264,10 @@ func TestTripFormsAgree(t *testing.T) {
 		t.Skip("starts a Temporal server")
 	}
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	// The cases run in parallel, and the server makes its default client
+	// on first use without a lock (-race saw two cases make it at once):
+	// made here, before them, it is only shared, as a client may be.
+	tc := ts.GetDefaultClient()
 	past, far := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
 	confirm := func(t *testing.T, ctx context.Context, h twoforms.Handle[TripState], id string) {
 		twoforms.WaitFor(t, ctx, h, runtime.WaitingState("Confirm"))
@@ -270,14 +278,14 @@ func TestTripFormsAgree(t *testing.T) {
 			}
 		}
 	}
-	none := func(*testing.T, context.Context, string) script { return nil }
+	none := func(*testing.T, context.Context, string, *world) script { return nil }
 	cases := []struct {
 		name   string
 		script map[string][]string
 		quote  bool // Quote sets Price to 120
 		slow   bool // Long takes a second
 		start  TripState
-		drive  func(t *testing.T, ctx context.Context, id string) script
+		drive  func(t *testing.T, ctx context.Context, id string, w *world) script
 		final  runtime.RunState
 	}{
 		// The choose's routes: a string, a number (Quote's merged write),
@@ -296,7 +304,7 @@ func TestTripFormsAgree(t *testing.T) {
 		// Refund's child, then Hold's rollback, then Quote's: newest first.
 		{name: "confirmation times out", start: TripState{DepartAt: past}, final: runtime.StateCompensated, drive: none},
 		{name: "abort while sleeping", start: TripState{DepartAt: far}, final: runtime.StateAborted,
-			drive: func(t *testing.T, ctx context.Context, id string) script {
+			drive: func(t *testing.T, ctx context.Context, id string, w *world) script {
 				return func(h twoforms.Handle[TripState], _ func(string) string, _ func()) {
 					twoforms.WaitFor(t, ctx, h, runtime.WaitingState("Settle"))
 					if err := h.Abort(ctx); err != nil {
@@ -305,7 +313,7 @@ func TestTripFormsAgree(t *testing.T) {
 				}
 			}},
 		{name: "abort during the child", start: TripState{DepartAt: past}, final: runtime.StateAborted,
-			drive: func(t *testing.T, ctx context.Context, id string) script {
+			drive: func(t *testing.T, ctx context.Context, id string, w *world) script {
 				return func(h twoforms.Handle[TripState], child func(string) string, _ func()) {
 					waitChild(t, ctx, child, id+"@Pay", runtime.WaitingState("Clear"))
 					if err := h.Abort(ctx); err != nil {
@@ -314,7 +322,7 @@ func TestTripFormsAgree(t *testing.T) {
 				}
 			}},
 		{name: "worker stopped in the child", start: TripState{DepartAt: past}, final: runtime.StateDone,
-			drive: func(t *testing.T, ctx context.Context, id string) script {
+			drive: func(t *testing.T, ctx context.Context, id string, w *world) script {
 				return func(h twoforms.Handle[TripState], child func(string) string, restart func()) {
 					waitChild(t, ctx, child, id+"@Pay", runtime.WaitingState("Clear"))
 					restart()
@@ -325,15 +333,26 @@ func TestTripFormsAgree(t *testing.T) {
 		// (flowtemporal.WorkerOptions' WorkerStopTimeout), as the
 		// runtime's SuspendAll does, not cut it and retry it elsewhere.
 		{name: "worker stopped in a step", slow: true, start: TripState{Layover: 2 * time.Hour, DepartAt: past}, final: runtime.StateDone,
-			drive: func(t *testing.T, ctx context.Context, id string) script {
+			drive: func(t *testing.T, ctx context.Context, id string, w *world) script {
 				return func(h twoforms.Handle[TripState], _ func(string) string, restart func()) {
+					// In the step: its handler runs. The run's status
+					// says Long:running once the step is scheduled; a
+					// worker stopped before its poller handed the task
+					// over never ran it, and Temporal ran it again only
+					// after the heartbeat timeout (Long #2, on a busy
+					// machine).
 					twoforms.WaitFor(t, ctx, h, "Long:running")
+					select {
+					case <-w.longRunning:
+					case <-ctx.Done():
+						t.Fatal("Long's handler never ran")
+					}
 					restart()
 					confirm(t, ctx, h, id)
 				}
 			}},
 		{name: "worker stopped in the await", start: TripState{DepartAt: past}, final: runtime.StateDone,
-			drive: func(t *testing.T, ctx context.Context, id string) script {
+			drive: func(t *testing.T, ctx context.Context, id string, w *world) script {
 				return func(h twoforms.Handle[TripState], _ func(string) string, restart func()) {
 					twoforms.WaitFor(t, ctx, h, runtime.WaitingState("Confirm"))
 					restart()
@@ -349,12 +368,15 @@ func TestTripFormsAgree(t *testing.T) {
 			id := "trip-" + strings.ReplaceAll(c.name, " ", "-")
 			start := c.start
 			start.TripID, start.Seat, start.Invoice = id, "12A", Invoice{Amount: 300}
-			drive := func(h twoforms.Handle[TripState], _ func(string) string, _ func()) { confirm(t, ctx, h, id) }
-			if c.drive != nil {
-				drive = c.drive(t, ctx, id)
-				if drive == nil {
-					drive = func(twoforms.Handle[TripState], func(string) string, func()) {}
+			// drive is the case's script for the side whose world is w.
+			drive := func(w *world) script {
+				if c.drive == nil {
+					return func(h twoforms.Handle[TripState], _ func(string) string, _ func()) { confirm(t, ctx, h, id) }
 				}
+				if d := c.drive(t, ctx, id, w); d != nil {
+					return d
+				}
+				return func(twoforms.Handle[TripState], func(string) string, func()) {}
 			}
 			hs := func(w *world) TripHandlers {
 				if c.quote {
@@ -367,9 +389,10 @@ func TestTripFormsAgree(t *testing.T) {
 			}
 			var want, got observed
 			var wg sync.WaitGroup
-			lw, tw := &world{script: c.script}, &world{script: c.script}
-			wg.Go(func() { want = local(t, ctx, lw, hs(lw), id, start, drive) })
-			wg.Go(func() { got = onTemporal(t, ctx, ts, tw, hs(tw), id, start, drive) })
+			lw := &world{script: c.script, longRunning: make(chan struct{})}
+			tw := &world{script: c.script, longRunning: make(chan struct{})}
+			wg.Go(func() { want = local(t, ctx, lw, hs(lw), id, start, drive(lw)) })
+			wg.Go(func() { got = onTemporal(t, ctx, tc, tw, hs(tw), id, start, drive(tw)) })
 			wg.Wait()
 			if t.Failed() {
 				return
