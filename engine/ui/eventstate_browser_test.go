@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,12 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/flowgen/flowgen/diag"
-	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
-	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // countFlow counts to three, a step at a time: the state after each event
@@ -94,23 +89,7 @@ const answered = `(() => {
 // quick second pick shows the second row's state even when the first
 // row's answer comes after it.
 func TestBrowserEventStateOnPick(t *testing.T) {
-	caller := runtime.NewMemoryCaller()
-	caller.Handle("probe", "Probe.Check", func(_ context.Context, req json.RawMessage) (any, error) {
-		var n int
-		err := json.Unmarshal(req, &n)
-		return n + 1, err
-	})
-	st := store.NewMemory()
-	e, err := engine.New(engine.Options{Store: st, Caller: caller,
-		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
-			return flowfile.Load(name, src, opts)
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ds, err := e.LoadFlows("count.flow", []byte(countFlow)); err != nil {
-		t.Fatalf("%v\n%v", err, ds)
-	}
+	e, st := probeEngine(t, "count.flow", countFlow)
 	var hl historyLog
 	reads := &stateReads{hold: map[string]chan struct{}{}, fail: map[string]bool{}}
 	v := &env{t: t, e: e, st: st, url: serveHandler(t, e, hl.wrap(reads.wrap(e.Handler())))}

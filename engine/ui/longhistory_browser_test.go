@@ -77,11 +77,11 @@ func (l *historyLog) take() []url.Values {
 	return q
 }
 
-// A run's page with a history of thousands of events reads it a page at a
-// time and shows every event; on a live event it asks only for the events
-// after the last one shown and appends their rows to the timeline it
-// has, whose rows (and the one selected) stay as they were.
-func TestBrowserLongHistory(t *testing.T) {
+// probeEngine is an engine on a memory store with the flow src loaded
+// from a .flow file, whose rpc probe "Probe.Check" answers its number
+// plus one.
+func probeEngine(t *testing.T, name, src string) (*engine.Engine, *store.Memory) {
+	t.Helper()
 	caller := runtime.NewMemoryCaller()
 	caller.Handle("probe", "Probe.Check", func(_ context.Context, req json.RawMessage) (any, error) {
 		var n int
@@ -96,9 +96,18 @@ func TestBrowserLongHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds, err := e.LoadFlows("poll.flow", []byte(pollFlow)); err != nil {
+	if ds, err := e.LoadFlows(name, []byte(src)); err != nil {
 		t.Fatalf("%v\n%v", err, ds)
 	}
+	return e, st
+}
+
+// A run's page with a history of thousands of events reads it a page at a
+// time and shows every event; on a live event it asks only for the events
+// after the last one shown and appends their rows to the timeline it
+// has, whose rows (and the one selected) stay as they were.
+func TestBrowserLongHistory(t *testing.T) {
+	e, st := probeEngine(t, "poll.flow", pollFlow)
 	var hl historyLog
 	v := &env{t: t, e: e, st: st, url: serveHandler(t, e, hl.wrap(e.Handler()))}
 	id := v.start("Poll", `{"K": "k-1", "N": 0}`)

@@ -5,7 +5,6 @@ import (
 	"sort"
 
 	"github.com/flowgen/flowgen/runtime"
-	"github.com/flowgen/flowgen/runtime/store/internal/wal"
 )
 
 // A page of a run's history: the events after a seq, at most limit of
@@ -73,15 +72,9 @@ func Page(h []runtime.Event, after uint64, limit, maxBytes int, states bool) ([]
 func (s *Store) LoadPage(runID string, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error) {
 	s.readMu.RLock()
 	defer s.readMu.RUnlock()
-	s.mu.RLock()
-	i, ok := s.idx.runs[runID]
-	var pos []wal.Pos
-	if ok {
-		pos = s.pos[i][:len(s.pos[i]):len(s.pos[i])]
-	}
-	s.mu.RUnlock()
-	if !ok {
-		return nil, false, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	pos, err := s.positions(runID)
+	if err != nil {
+		return nil, false, err
 	}
 	// The index took each event at seq len+1 (index.check): the event of
 	// seq after+1 is at position after.

@@ -282,20 +282,28 @@ func (op *emitOp) Applied(_ int, pos wal.Pos) {
 	op.err = s.index(pos, &op.e)
 }
 
+// positions is where runID's events are in the log, in order, as the
+// index holds them now (capped, so that a later append does not write
+// into the caller's view). The caller holds readMu, which keeps them
+// there.
+func (s *Store) positions(runID string) ([]wal.Pos, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, ok := s.idx.runs[runID]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	}
+	return s.pos[i][:len(s.pos[i]):len(s.pos[i])], nil
+}
+
 // Load returns the history of runID in order, read back from the log and
 // verified against its checksums.
 func (s *Store) Load(runID string) ([]runtime.Event, error) {
 	s.readMu.RLock()
 	defer s.readMu.RUnlock()
-	s.mu.RLock()
-	i, ok := s.idx.runs[runID]
-	var pos []wal.Pos
-	if ok {
-		pos = s.pos[i][:len(s.pos[i]):len(s.pos[i])]
-	}
-	s.mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+	pos, err := s.positions(runID)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]runtime.Event, 0, len(pos))
 	for _, p := range pos {
