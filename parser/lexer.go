@@ -304,6 +304,10 @@ func (s *scanner) unexpected(off int) {
 		hint = "a number starts with a digit: 0.5"
 	case r == '.' && s.afterComparedNumber(off):
 		hint = "a fraction has digits after its point: 1.5"
+	case r == '.' && s.inCond:
+		// Not right after a condition's field or member (afterCondPath):
+		// Customer .Tier, or a dot after a literal.
+		hint = "a condition reads a member of a field with a dot right after the field's name: Customer.Tier"
 	case r == '.' && s.afterCorrelatePath(off):
 		hint = `a dotted payload path is a string: on "payment.order_id"`
 	case r == '.' && s.afterCallee(off):
