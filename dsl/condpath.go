@@ -3,7 +3,6 @@ package dsl
 import (
 	"go/types"
 	"reflect"
-	"strings"
 )
 
 // Selector is one field selection of the Go expression that reads a
@@ -78,7 +77,9 @@ func CondSelectors(pkg *types.Package, ft types.Type, c *Cond) ([]Selector, type
 			st := t.Underlying().(*types.Struct) // LookupFieldOrMethod went through it
 			f := st.Field(ix)
 			if k == len(index)-1 {
-				if name, _, _ := strings.Cut(reflect.StructTag(st.Tag(ix)).Get("json"), ","); name == "-" {
+				// Exactly "-", as encoding/json drops a field (`json:"-,"`
+				// names it "-").
+				if reflect.StructTag(st.Tag(ix)).Get("json") == "-" {
 					return nil, nil, &MemberProblem{Member: i, In: in, Kind: MemberJSONDropped}
 				}
 			}

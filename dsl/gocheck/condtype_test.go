@@ -103,6 +103,7 @@ type RouteState struct {
 	Order    Order
 	Name     string
 	Tags     map[string]string
+	Broken   Broken
 }
 
 type Customer struct {
@@ -128,6 +129,8 @@ type Order struct {
 }
 
 type Lines struct{ Count uint8 }
+
+type Broken struct{ Missing Undefined }
 `,
 	})
 	src := `flow Route {
@@ -144,6 +147,7 @@ type Lines struct{ Count uint8 }
             when Tags.Key == "x" -> done
             when Order.Total -> done
             when Custmer.Tier == "x" -> done
+            when Broken.Missing.Deep == 1 -> done
             otherwise -> fail
         }
     }

@@ -445,6 +445,9 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 	if ref.Role == dsl.RoleCondition {
 		_, leaf, problem := dsl.CondSelectors(pkg, ft, ref.Cond)
 		if problem != nil {
+			if b, ok := problem.In.Underlying().(*types.Basic); ok && b.Kind() == types.Invalid {
+				return diag.Diagnostic{}, false // a type error the compiler reports
+			}
 			return memberDiag(pkg, ref.Cond, problem), true
 		}
 		return checkCondType(pkg, leaf, ref.Cond)
