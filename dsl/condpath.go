@@ -36,6 +36,10 @@ const (
 	MemberMethod                                   // a method, not a field
 	MemberUnexported                               // unexported: JSON (snapshots, the engine) drops it
 	MemberJSONDropped                              // tagged `json:"-"`: JSON drops it
+	// reached through an unexported embedded field of another package
+	// and then a pointer, which the generated code would have to name to
+	// check it for nil
+	MemberUnnameable
 )
 
 // CondSelectors resolves the members of condition c in ft, the Go type of
@@ -48,6 +52,7 @@ const (
 // writes the selections with a nil check for each pointer.
 func CondSelectors(pkg *types.Package, ft types.Type, c *Cond) ([]Selector, types.Type, *MemberProblem) {
 	var sels []Selector
+	hidden := false // an embedded field pkg cannot name is on the way
 	t := ft
 	for i, m := range c.Members {
 		in := t
@@ -83,7 +88,12 @@ func CondSelectors(pkg *types.Package, ft types.Type, c *Cond) ([]Selector, type
 					return nil, nil, &MemberProblem{Member: i, In: in, Kind: MemberJSONDropped}
 				}
 			}
-			sels = append(sels, Selector{Name: f.Name(), Embedded: k < len(index)-1, Pointer: ptr})
+			if ptr && hidden {
+				return nil, nil, &MemberProblem{Member: i, In: in, Kind: MemberUnnameable}
+			}
+			embedded := k < len(index)-1
+			hidden = hidden || embedded && !f.Exported() && f.Pkg() != pkg
+			sels = append(sels, Selector{Name: f.Name(), Embedded: embedded, Pointer: ptr})
 			t = f.Type()
 		}
 	}

@@ -38,6 +38,9 @@ func memberDiag(pkg *types.Package, c *dsl.Cond, p *dsl.MemberProblem) diag.Diag
 	case dsl.MemberAmbiguous:
 		return diag.Errorf(at, "state-field", "condition %q: field %q of %s (type %s) is promoted from two embedded types at one depth, so Go selects neither", c.Path(), m.Name, of, typ).
 			WithHint("name the embedded field too: %s.<Embedded>.%s", of, m.Name)
+	case dsl.MemberUnnameable:
+		return diag.Errorf(at, "state-field", "condition %q: field %q of %s (type %s) is promoted through an unexported embedded field of another package and then a pointer, which the generated code cannot name to check it for nil", c.Path(), m.Name, of, typ).
+			WithHint("embed that struct by value, or export the embedded type, or copy the member into a field of the state in a step before the choose")
 	case dsl.MemberMethod:
 		return diag.Errorf(at, "state-field", "condition %q: %q is a method of %s (type %s), not a field", c.Path(), m.Name, of, typ).
 			WithHint("name a field of %s", typ)

@@ -1,6 +1,8 @@
 package gocheck
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -166,6 +168,60 @@ type Broken struct{ Missing Undefined }
 		`12:23: error state-field: condition "Tags.Key" reads member "Key" of Tags, which has type map[string]string: only a struct has members [hint: read a member of a struct field (or of a pointer to one); Tags is compared itself: ` + "`" + `when Tags ...` + "`" + `]`,
 		`13:18: error cond-type: condition "Order.Total": field "Order.Total" has type float64, not bool [hint: a field alone is a condition only when it is a bool; compare it with a number, such as ` + "`" + `Order.Total > 0` + "`" + `]`,
 		`14:18: error state-field: state type "RouteState" has no field "Custmer" [hint: did you mean "Customer"?]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// A member promoted through an unexported embedded pointer of another
+// package cannot be checked for nil by the generated code, which cannot
+// name the embedded field: an error, rather than code that does not
+// compile. Through an exported one it is fine.
+func TestConditionMemberUnnameable(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+import "example.com/m/other"
+
+type RouteState struct {
+	Customer other.Customer
+}
+`,
+	})
+	if err := os.Mkdir(filepath.Join(dir, "other"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	other := `package other
+
+type account struct{ Blocked bool }
+
+type Profile struct{ Vip bool }
+
+type Customer struct {
+	*account
+	*Profile
+	Tier string
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "other", "other.go"), []byte(other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := `flow Route {
+    state RouteState
+    step Route {
+        choose {
+            when Customer.Tier == "gold" and Customer.Vip -> done
+            when Customer.Blocked -> done
+            otherwise -> fail
+        }
+    }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`6:27: error state-field: condition "Customer.Blocked": field "Blocked" of Customer (type example.com/m/other.Customer) is promoted through an unexported embedded field of another package and then a pointer, which the generated code cannot name to check it for nil [hint: embed that struct by value, or export the embedded type, or copy the member into a field of the state in a step before the choose]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
