@@ -140,16 +140,23 @@ func condProblems(ds *diag.List, step string, cd *Cond, at diag.Range) {
 			add(diag.Errorf(r, "empty", "empty field name in a condition of step %q", step).WithHint("name a field of the state"))
 			return
 		}
+		for _, m := range cd.Members {
+			if m == nil || strings.TrimSpace(m.Name) == "" {
+				add(diag.Errorf(pick(cd.PathRange(), r), "empty", "empty member name in %q, a condition of step %q", cd.Path(), step).
+					WithHint("name the members from the state field down, separated by single dots: Customer.Tier"))
+				return
+			}
+		}
 		if cd.Op == CondField {
 			return
 		}
 		if cd.Value == nil {
-			add(diag.Errorf(r, "condition", "comparison of %q in step %q has no value", cd.Field.Name, step).WithHint("compare the field with a string, number, boolean or duration"))
+			add(diag.Errorf(r, "condition", "comparison of %q in step %q has no value", cd.Path(), step).WithHint("compare the field with a string, number, boolean or duration"))
 			return
 		}
 		if cd.Value.Kind == LitBool && cd.Op.Ordered() {
-			add(diag.Errorf(pick(cd.Value.Range, r), "condition", "%s %s %s in step %q orders booleans, which have no order", cd.Field.Name, cd.Op, cd.Value, step).
-				WithHint("compare a boolean with == or !=, or write the field alone: `when %s -> ...`", cd.Field.Name))
+			add(diag.Errorf(pick(cd.Value.Range, r), "condition", "%s %s %s in step %q orders booleans, which have no order", cd.Path(), cd.Op, cd.Value, step).
+				WithHint("compare a boolean with == or !=, or write the field alone: `when %s -> ...`", cd.Path()))
 		}
 	default:
 		add(diag.Errorf(r, "condition", "unknown condition operator %q in step %q", cd.Op, step).

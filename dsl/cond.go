@@ -57,12 +57,64 @@ func (op CondOp) Ordered() bool { return op.IsCompare() && op != CondEq && op !=
 // "op": ">=", "value": 100} (a duration: "duration": "5m" instead of
 // "value"), a bool field alone {"field": "Express"}, and the combinations
 // {"and": [...]}, {"or": [...]}, {"not": {...}}.
+//
+// Field is a field of the state; Members, when there are any, are the
+// members read in it, one inside the other, as a Go selector reads them:
+// Customer.Tier is Field Customer and Members [Tier] (in JSON "field":
+// "Customer.Tier"). Field alone is what FieldRefs lists, since it is the
+// state field the condition reads.
 type Cond struct {
-	Op    CondOp
-	Field *Ident
-	Value *Literal
-	Args  []*Cond
-	Range diag.Range
+	Op      CondOp
+	Field   *Ident
+	Members []*Ident
+	Value   *Literal
+	Args    []*Cond
+	Range   diag.Range
+}
+
+// PathSeparator separates a condition's field from its members, and each
+// member from the next, in .flow and in JSON.
+const PathSeparator = "."
+
+// Path is what a comparison or a bool field reads, as .flow and JSON
+// write it: the field, then its members, separated by dots
+// ("Customer.Tier"); "" without a field.
+func (c *Cond) Path() string {
+	if c == nil || c.Field == nil {
+		return ""
+	}
+	if len(c.Members) == 0 {
+		return c.Field.Name
+	}
+	parts := []string{c.Field.Name}
+	for _, m := range c.Members {
+		parts = append(parts, m.String())
+	}
+	return strings.Join(parts, PathSeparator)
+}
+
+// PathRange is where Path is written: from the field to its last member.
+func (c *Cond) PathRange() diag.Range {
+	if c == nil || c.Field == nil {
+		return diag.Range{}
+	}
+	r := c.Field.Range
+	if n := len(c.Members); n > 0 && c.Members[n-1] != nil && c.Members[n-1].Range.End.IsValid() {
+		r.End = c.Members[n-1].Range.End
+	}
+	return r
+}
+
+// ParsePath splits a path as Path writes it into a field and its members,
+// each at r (JSON has no position finer than the value's).
+func ParsePath(path string, r diag.Range) (*Ident, []*Ident) {
+	parts := strings.Split(path, PathSeparator)
+	field := &Ident{Name: parts[0], Range: r}
+	var members []*Ident
+	for _, p := range parts[1:] {
+		members = append(members, &Ident{Name: p, Range: r})
+	}
+	return field, members
 }
 
 // LitKind is the type of a condition's literal.
@@ -121,9 +173,9 @@ func (c *Cond) format(outer int) string {
 	var s string
 	switch {
 	case c.Op == CondField:
-		s = c.Field.String()
+		s = c.Path()
 	case c.Op.IsCompare():
-		s = c.Field.String() + " " + string(c.Op) + " " + c.Value.String()
+		s = c.Path() + " " + string(c.Op) + " " + c.Value.String()
 	case c.Op == CondNot:
 		if len(c.Args) == 1 {
 			a := c.Args[0]
@@ -186,11 +238,15 @@ func (c *Cond) MarshalJSON() ([]byte, error) {
 	default:
 		// Field, op, then the value: the order a comparison is read in.
 		cmp := struct {
-			Field    *Ident          `json:"field"`
+			Field    *string         `json:"field"`
 			Op       CondOp          `json:"op,omitempty"`
 			Value    json.RawMessage `json:"value,omitempty"`
 			Duration string          `json:"duration,omitempty"`
-		}{Field: c.Field}
+		}{}
+		if c.Field != nil {
+			path := c.Path()
+			cmp.Field = &path
+		}
 		if c.Op != CondField {
 			cmp.Op = c.Op
 		}

@@ -16,6 +16,11 @@ import (
 //
 // A field that is not set, or null, reads as the zero value of the type
 // it is compared with ("", 0, false, 0s), as a field of a Go struct would.
+// A member (Customer.Tier) is read in the JSON object of the field, by its
+// name as the path writes it, as the field is read in the state; a field
+// or member on the way that is not set, or null, makes the member read as
+// the zero value too, as the generated code reads a member behind a nil
+// pointer, and one that is not an object is an error that names it.
 // A duration field is a string in Go syntax ("90m") or a number of
 // nanoseconds (how encoding/json writes a time.Duration). A field of
 // another JSON type than the literal's is an error that names the field.
@@ -40,9 +45,11 @@ func (c *Cond) Eval(field func(name string) json.RawMessage) (bool, error) {
 		}
 		v, err := c.Args[0].Eval(field)
 		return !v, err
+	case c.Field == nil && (c.Op == CondField || c.Op.IsCompare()):
+		return false, fmt.Errorf("condition %q reads no field", c.String())
 	case c.Op == CondField:
 		var b bool
-		if err := decodeField(field, c.Field, "a bool", &b); err != nil {
+		if err := c.decodeField(field, "a bool", &b); err != nil {
 			return false, err
 		}
 		return b, nil
@@ -74,13 +81,13 @@ func (c *Cond) compare(field func(string) json.RawMessage) (int, error) {
 	switch c.Value.Kind {
 	case LitString:
 		var s string
-		if err := decodeField(field, c.Field, "a string", &s); err != nil {
+		if err := c.decodeField(field, "a string", &s); err != nil {
 			return 0, err
 		}
 		return strings.Compare(s, c.Value.Text), nil
 	case LitBool:
 		var b bool
-		if err := decodeField(field, c.Field, "a bool", &b); err != nil {
+		if err := c.decodeField(field, "a bool", &b); err != nil {
 			return 0, err
 		}
 		if b == (c.Value.Text == "true") {
@@ -89,7 +96,7 @@ func (c *Cond) compare(field func(string) json.RawMessage) (int, error) {
 		return 1, nil
 	case LitNumber:
 		var n json.Number
-		if err := decodeField(field, c.Field, "a number", &n); err != nil {
+		if err := c.decodeField(field, "a number", &n); err != nil {
 			return 0, err
 		}
 		if n == "" {
@@ -98,17 +105,17 @@ func (c *Cond) compare(field func(string) json.RawMessage) (int, error) {
 		x, ok1 := new(big.Rat).SetString(string(n))
 		y, ok2 := new(big.Rat).SetString(c.Value.Text)
 		if !ok1 || !ok2 {
-			return 0, fmt.Errorf("state field %q: cannot compare %s with %s", c.Field.Name, n, c.Value.Text)
+			return 0, fmt.Errorf("state field %q: cannot compare %s with %s", c.Path(), n, c.Value.Text)
 		}
 		return x.Cmp(y), nil
 	case LitDuration:
-		d, err := durationField(field, c.Field)
+		d, err := c.durationField(field)
 		if err != nil {
 			return 0, err
 		}
 		lit, err := time.ParseDuration(c.Value.Text)
 		if err != nil {
-			return 0, fmt.Errorf("condition on %q: %w", c.Field.Name, err)
+			return 0, fmt.Errorf("condition on %q: %w", c.Path(), err)
 		}
 		switch {
 		case d < lit:
@@ -118,13 +125,42 @@ func (c *Cond) compare(field func(string) json.RawMessage) (int, error) {
 		}
 		return 0, nil
 	}
-	return 0, fmt.Errorf("condition on %q: unknown literal type %q", c.Field.Name, c.Value.Kind)
+	return 0, fmt.Errorf("condition on %q: unknown literal type %q", c.Path(), c.Value.Kind)
 }
 
-// decodeField decodes the JSON of field id into v (a *string, *bool or
-// *json.Number), leaving v's zero value when the field is unset or null.
-func decodeField(field func(string) json.RawMessage, id *Ident, want string, v any) error {
-	raw := bytes.TrimSpace(field(id.Name))
+// read returns the JSON that c reads: its field's, or its last member's,
+// each member looked up in the object of the field or member before it;
+// nil when one of them is unset or null.
+func (c *Cond) read(field func(string) json.RawMessage) (json.RawMessage, error) {
+	raw := bytes.TrimSpace(field(c.Field.Name))
+	for i, m := range c.Members {
+		if len(raw) == 0 || string(raw) == "null" {
+			return nil, nil
+		}
+		if raw[0] != '{' {
+			return nil, fmt.Errorf("state field %q is %s, not an object with a member %q", c.pathTo(i), jsonKind(raw), m.Name)
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil, fmt.Errorf("state field %q: %w", c.pathTo(i), err)
+		}
+		raw = bytes.TrimSpace(obj[m.Name])
+	}
+	return raw, nil
+}
+
+// pathTo is Path up to member i, excluded: the field for 0.
+func (c *Cond) pathTo(i int) string {
+	return (&Cond{Field: c.Field, Members: c.Members[:i]}).Path()
+}
+
+// decodeField decodes the JSON that c reads into v (a *string, *bool or
+// *json.Number), leaving v's zero value when it is unset or null.
+func (c *Cond) decodeField(field func(string) json.RawMessage, want string, v any) error {
+	raw, err := c.read(field)
+	if err != nil {
+		return err
+	}
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
@@ -138,15 +174,18 @@ func decodeField(field func(string) json.RawMessage, id *Ident, want string, v a
 		ok = (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9') && json.Unmarshal(raw, v) == nil
 	}
 	if !ok {
-		return fmt.Errorf("state field %q is %s, not %s", id.Name, jsonKind(raw), want)
+		return fmt.Errorf("state field %q is %s, not %s", c.Path(), jsonKind(raw), want)
 	}
 	return nil
 }
 
-// durationField reads a duration field: a string in Go syntax, or a number
-// of nanoseconds.
-func durationField(field func(string) json.RawMessage, id *Ident) (time.Duration, error) {
-	raw := bytes.TrimSpace(field(id.Name))
+// durationField reads what c reads as a duration: a string in Go syntax,
+// or a number of nanoseconds.
+func (c *Cond) durationField(field func(string) json.RawMessage) (time.Duration, error) {
+	raw, err := c.read(field)
+	if err != nil {
+		return 0, err
+	}
 	if len(raw) == 0 || string(raw) == "null" {
 		return 0, nil
 	}
@@ -154,7 +193,7 @@ func durationField(field func(string) json.RawMessage, id *Ident) (time.Duration
 	if raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return 0, fmt.Errorf("state field %q is %q, not a duration such as \"90m\"", id.Name, s)
+			return 0, fmt.Errorf("state field %q is %q, not a duration such as \"90m\"", c.Path(), s)
 		}
 		return d, nil
 	}
@@ -162,7 +201,7 @@ func durationField(field func(string) json.RawMessage, id *Ident) (time.Duration
 	if json.Unmarshal(raw, &n) == nil {
 		return time.Duration(n), nil
 	}
-	return 0, fmt.Errorf("state field %q is %s, not a duration (a string such as \"90m\", or nanoseconds)", id.Name, jsonKind(raw))
+	return 0, fmt.Errorf("state field %q is %s, not a duration (a string such as \"90m\", or nanoseconds)", c.Path(), jsonKind(raw))
 }
 
 // jsonKind names the type of a JSON value for messages.

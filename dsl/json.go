@@ -503,7 +503,9 @@ func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
 		}
 		c.Args = []*Cond{a}
 	default:
-		c.Field = o.ident("field", true)
+		if id := o.ident("field", true); id != nil {
+			c.Field, c.Members = ParsePath(id.Name, id.Range)
+		}
 		vn, vp := o.get("value")
 		dn, dp := o.get("duration")
 		op, hasOp := o.str("op", false)

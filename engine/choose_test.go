@@ -115,6 +115,102 @@ func TestChooseJSON(t *testing.T) {
 	}
 }
 
+// routeMembersJSON chooses on members of the JSON state's objects:
+// Customer.Tier and Order.Total, Shipping.Express, Order.Lines.Count.
+const routeMembersJSON = `{
+  "version": 1,
+  "flows": [{
+    "name": "RouteMembers",
+    "state": "RouteState",
+    "steps": [
+      {"name": "Route", "action": {"kind": "choose",
+        "when": [
+          {"if": {"and": [{"field": "Customer.Tier", "op": "==", "value": "gold"}, {"field": "Order.Total", "op": ">=", "value": 100}]}, "target": "Concierge"},
+          {"if": {"field": "Shipping.Express"}, "target": "ShipFast"},
+          {"if": {"field": "Order.Lines.Count", "op": ">", "value": 3}, "target": "Bulk"}
+        ],
+        "otherwise": "Ship"}},
+      {"name": "Concierge", "action": {"kind": "publish", "topic": "orders", "event": "concierge"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+      {"name": "ShipFast", "action": {"kind": "publish", "topic": "orders", "event": "fast"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+      {"name": "Bulk", "action": {"kind": "publish", "topic": "orders", "event": "bulk"}, "irreversible": true, "on": [{"on": "ok", "target": "done"}]},
+      {"name": "Ship", "action": {"kind": "publish", "topic": "orders", "event": "ship"}, "irreversible": true}
+    ]
+  }]
+}`
+
+// A JSON flow's condition reads a member in the JSON object of its field
+// (Customer.Tier); a field or member on the way that is missing or null
+// reads the member as its zero value, as the generated code reads one
+// behind a nil pointer; a field on the way that is not an object ends the
+// step with the outcome error, naming it.
+func TestChooseJSONMembers(t *testing.T) {
+	fx := newFixture(t)
+	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("route.json", []byte(routeMembersJSON)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+
+	run := func(state string) (string, runtime.RunState) {
+		t.Helper()
+		id, err := e.StartRun(context.Background(), "RouteMembers", json.RawMessage(state), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var final runtime.RunState
+		waitFor(t, "run "+id+" to end", func() bool {
+			s, err := e.Status(id)
+			final = s.State
+			return err == nil && final.Terminal()
+		})
+		return id, final
+	}
+	for _, c := range []struct {
+		state, choice, to string
+	}{
+		{`{"Customer": {"Tier": "gold"}, "Order": {"Total": 100}}`, "when1", "Concierge"},
+		{`{"Customer": {"Tier": "gold"}, "Order": {"Total": 99}, "Shipping": {"Express": true}}`, "when2", "ShipFast"},
+		{`{"Order": {"Lines": {"Count": 4}}}`, "when3", "Bulk"},
+		{`{"Customer": null, "Order": {"Lines": null}, "Shipping": {}}`, "otherwise", "Ship"},
+		{`{"Customer": {"tier": "gold"}, "Order": {"Total": 100}}`, "otherwise", "Ship"},
+		{`{}`, "otherwise", "Ship"},
+	} {
+		id, final := run(c.state)
+		if final != runtime.StateDone {
+			t.Errorf("%s: ended %s:\n%s", c.state, final, transitionsOf(t, e, id))
+			continue
+		}
+		if got, want := transitionsOf(t, e, id), "Route:running -> "+c.to+":running ["+c.choice+"]"; !strings.Contains(got, want) {
+			t.Errorf("%s: history\n%s\nwant %s", c.state, got, want)
+		}
+	}
+	for _, c := range []struct{ state, err string }{
+		{`{"Customer": "gold"}`, `state field "Customer" is a string, not an object with a member "Tier"`},
+		{`{"Order": {"Lines": {"Count": "four"}}}`, `state field "Order.Lines.Count" is a string, not a number`},
+	} {
+		id, final := run(c.state)
+		if final != runtime.StateFailed {
+			t.Errorf("%s: ended %s, want failed", c.state, final)
+		}
+		h, _ := e.History(id)
+		var ev *runtime.Event
+		for i := range h {
+			if h[i].From == "Route:running" {
+				ev = &h[i]
+			}
+		}
+		if ev == nil || ev.Outcome != runtime.OutcomeError || !strings.Contains(ev.Error, c.err) {
+			t.Errorf("%s: the choice's event %+v, want an error with %s", c.state, ev, c.err)
+		}
+	}
+}
+
 // Options.MaxHistory bounds a JSON flow's runs: a loop with no wait in it
 // fails at the bound and is compensated.
 func TestEngineMaxHistory(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/token"
+	"go/types"
+	"slices"
 	"time"
 
 	"github.com/dave/jennifer/jen"
@@ -36,6 +38,12 @@ func (g *flowGen) choose(s *dsl.Step) *jen.Statement {
 func (g *flowGen) cond(c *dsl.Cond) *jen.Statement {
 	field := func() *jen.Statement { return g.id("s").Dot(c.Field.Name) }
 	switch c.Op {
+	case dsl.CondField, dsl.CondEq, dsl.CondNe, dsl.CondLt, dsl.CondLe, dsl.CondGt, dsl.CondGe:
+		if sels := g.members[c]; len(sels) > 0 {
+			return g.memberCond(c, sels)
+		}
+	}
+	switch c.Op {
 	case dsl.CondField:
 		return field()
 	case dsl.CondNot:
@@ -63,6 +71,94 @@ func (g *flowGen) cond(c *dsl.Cond) *jen.Statement {
 		return out
 	}
 	return field().Op(string(c.Op)).Add(literal(c.Value))
+}
+
+// memberCond is the Go expression of a comparison or bool field that
+// reads members (Customer.Tier == "gold"): the Go selector, after a nil
+// check of each pointer on the way. A member behind a nil pointer reads
+// as its zero value, as a missing or null member does in the JSON
+// evaluation (dsl.Cond.Eval), so the condition then has the value Eval
+// gives on an empty state: (s.Customer != nil && s.Customer.Tier ==
+// "gold"), or (s.Customer == nil || s.Customer.Tier != "gold"),
+// parenthesised as one operand; without a pointer, the selector alone.
+func (g *flowGen) memberCond(c *dsl.Cond, sels []dsl.Selector) *jen.Statement {
+	onZero, _ := c.Eval(func(string) json.RawMessage { return nil }) // Eval cannot fail on a checked comparison read as zero
+	nilOp, join := "!=", "&&"
+	if onZero {
+		nilOp, join = "==", "||"
+	}
+	out := &jen.Statement{}
+	prefix := []jen.Code{g.id("s"), jen.Dot(c.Field.Name)}
+	read := jen.Add(g.id("s")).Dot(c.Field.Name)
+	for _, sel := range sels {
+		if sel.Pointer {
+			out.Add(prefix...).Op(nilOp).Nil().Op(join)
+		}
+		prefix = append(prefix, jen.Dot(sel.Name))
+		if !sel.Embedded { // Go promotes it: the selector reads as written
+			read.Dot(sel.Name)
+		}
+	}
+	if c.Op != dsl.CondField {
+		read.Op(string(c.Op)).Add(literal(c.Value))
+	}
+	if len(*out) == 0 { // no pointer on the way
+		return read
+	}
+	return jen.Parens(out.Add(read))
+}
+
+// resolveMembers finds the Go selections of every condition of fl that
+// reads members of a state field (dsl.CondSelectors) in pkg, the package
+// of the state type. It fails, rather than write code that does not
+// compile or that panics on a nil pointer, when pkg is nil (the package
+// was not loaded: the generator cannot tell a pointer on the way) or a
+// member does not resolve, which the Go package checks report with a
+// position.
+func resolveMembers(fl *dsl.Flow, state string, pkg *types.Package) (map[*dsl.Cond][]dsl.Selector, error) {
+	out := map[*dsl.Cond][]dsl.Selector{}
+	var err error
+	for _, s := range fl.AllSteps() {
+		if s == nil || s.Action == nil || s.Action.Kind != dsl.ActionChoose {
+			continue
+		}
+		for _, b := range s.Action.When {
+			if b == nil {
+				continue
+			}
+			b.When.Fields(func(c *dsl.Cond) {
+				if err != nil || len(c.Members) == 0 {
+					return
+				}
+				if slices.Contains(c.Members, nil) {
+					err = fmt.Errorf("gen: flow %q: step %q: condition on %q has a nil member", fl.Name, s.Name, c.Path())
+					return
+				}
+				if pkg == nil {
+					err = fmt.Errorf("gen: flow %q: step %q: condition on %q reads a member of state field %q, and the generator needs its Go type: "+
+						"generate in the Go package that declares %s, with the package loaded (not with -nopkg; when it cannot be loaded, the go-package warning says why)", fl.Name, s.Name, c.Path(), c.Field.Name, state)
+					return
+				}
+				tn, ok := pkg.Scope().Lookup(state).(*types.TypeName)
+				if !ok {
+					err = fmt.Errorf("gen: flow %q: state type %q is not declared in package %s", fl.Name, state, pkg.Name())
+					return
+				}
+				ft := dsl.FieldType(pkg, tn.Type(), c.Field)
+				if ft == nil {
+					err = fmt.Errorf("gen: flow %q: state type %s has no field %q", fl.Name, state, c.Field.Name)
+					return
+				}
+				sels, _, problem := dsl.CondSelectors(pkg, ft, c)
+				if problem != nil {
+					err = fmt.Errorf("gen: flow %q: step %q: condition on %q: member %q does not resolve in type %s (flowgen check says why)", fl.Name, s.Name, c.Path(), c.Members[problem.Member].Name, dsl.TypeString(problem.In, pkg))
+					return
+				}
+				out[c] = sels
+			})
+		}
+	}
+	return out, err
 }
 
 // literal is the Go constant of a condition's literal: untyped, so that
@@ -103,6 +199,8 @@ func checkChoose(fl *dsl.Flow, s *dsl.Step, a *dsl.Action) error {
 			case err != nil:
 			case !token.IsIdentifier(c.Field.Name):
 				err = fmt.Errorf("condition on field %q, not a Go identifier", c.Field.Name)
+			case slices.ContainsFunc(c.Members, func(m *dsl.Ident) bool { return !token.IsIdentifier(m.Name) }):
+				err = fmt.Errorf("condition on %q: a member is not a Go identifier", c.Path())
 			case c.Op == dsl.CondField || c.Value == nil: // a bool field alone: no literal
 			case c.Value.Kind == dsl.LitNumber && !isNumber(c.Value.Text):
 				err = fmt.Errorf("condition on %q: %q is not a number", c.Field.Name, c.Value.Text)

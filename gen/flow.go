@@ -39,6 +39,10 @@ type flowGen struct {
 	imports   map[string]string
 	typeNames map[string]bool
 
+	// members are the Go selections of the conditions that read members
+	// of a state field (choose.go).
+	members map[*dsl.Cond][]dsl.Selector
+
 	// model is the flow's JSON form, compact: FlowJSON returns it.
 	model string
 }
@@ -158,6 +162,10 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source, target string, pkg *types.
 		if !token.IsIdentifier(m.Name) || !token.IsExported(m.Name) {
 			return nil, fmt.Errorf("gen: flow %q: method name %q is not an exported Go identifier", fl.Name, m.Name)
 		}
+	}
+	// After checkAction, which refuses a condition that is not well formed.
+	if g.members, err = resolveMembers(fl, g.state, pkg); err != nil {
+		return nil, err
 	}
 	return g, nil
 }

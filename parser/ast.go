@@ -324,13 +324,23 @@ type Unary struct {
 }
 
 // Compare is a state field compared with a literal (Total >= 100), or a
-// bool field alone (Express).
+// bool field alone (Express); the field may be followed by the members
+// read in it (Customer.Tier == "gold").
 type Compare struct {
 	Pos lexer.Position
 
-	Field *Token `parser:"@Ident"`
-	Op    *Token `parser:"( @( '==' | '!=' | '<=' | '>=' | '<' | '>' )"`
-	Value *Token `parser:"  @( String | Number | Duration | 'true' | 'false' ) )?"`
+	Field   *Token    `parser:"@Ident"`
+	Members []*Member `parser:"@@*"`
+	Op      *Token    `parser:"( @( '==' | '!=' | '<=' | '>=' | '<' | '>' )"`
+	Value   *Token    `parser:"  @( String | Number | Duration | 'true' | 'false' ) )?"`
+}
+
+// Member is ".Name", a member read in a condition's field or in the
+// member before it.
+type Member struct {
+	Pos lexer.Position
+
+	Name *Token `parser:"'.' @Ident"`
 }
 
 // Rollback is what follows "rollback": an rpc, a call of a flow, or the

@@ -380,8 +380,12 @@ func condString(o *Or) string {
 }
 
 func compareString(c *Compare) string {
+	field := c.Field.Value
+	for _, m := range c.Members {
+		field += "." + m.Name.Value
+	}
 	if c.Op == nil {
-		return c.Field.Value
+		return field
 	}
 	v := c.Value.Value
 	switch c.Value.Type {
@@ -390,7 +394,7 @@ func compareString(c *Compare) string {
 	case tokNumber:
 		v = NumberString(v)
 	}
-	return c.Field.Value + " " + c.Op.Value + " " + v
+	return field + " " + c.Op.Value + " " + v
 }
 
 // NumberString is the shortest spelling of a number literal, by its text

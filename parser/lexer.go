@@ -94,7 +94,10 @@ type scanner struct {
 	lineStart int
 	lastLine  int // line of the last token or comment; 0 before the first
 	parens    int // parentheses open
-	out       scanned
+	// inCond is true from a "when" to its "->": the condition of a
+	// choose line, where a field may be followed by its members.
+	inCond bool
+	out    scanned
 }
 
 // MaxParens bounds the nesting of parentheses in a condition, so that the
@@ -221,8 +224,21 @@ func (s *scanner) run() {
 				s.off++
 			}
 			s.emit(tokIdent, start)
+			if src[start:s.off] == ident.KeywordWhen {
+				s.inCond = true
+			}
 		case c == '-' && s.off+1 < len(src) && src[s.off+1] == '>':
 			s.off += 2
+			s.emit(tokPunct, start)
+			s.inCond = false
+		case c == '.' && s.afterCondPath(start):
+			// Customer.Tier: a member of a condition's field. The member's
+			// name follows at once, as in a Go selector.
+			if s.off+1 >= len(src) || !ident.Start(src[s.off+1]) {
+				s.fail(start, "name a member after the dot, with no space: Customer.Tier", "unexpected character '.'")
+				break
+			}
+			s.off++
 			s.emit(tokPunct, start)
 		case c == '.' && s.off+1 < len(src) && src[s.off+1] == '.':
 			s.off += 2
@@ -248,6 +264,7 @@ func (s *scanner) run() {
 		case c == '{' || c == '}' || c == ',':
 			s.off++
 			s.emit(tokPunct, start)
+			s.inCond = false
 		default:
 			s.unexpected(start)
 		}
@@ -287,6 +304,10 @@ func (s *scanner) unexpected(off int) {
 		hint = "a number starts with a digit: 0.5"
 	case r == '.' && s.afterComparedNumber(off):
 		hint = "a fraction has digits after its point: 1.5"
+	case r == '.' && s.inCond:
+		// Not right after a condition's field or member (afterCondPath):
+		// Customer .Tier, or a dot after a literal.
+		hint = "a condition reads a member of a field with a dot right after the field's name: Customer.Tier"
 	case r == '.' && s.afterCorrelatePath(off):
 		hint = `a dotted payload path is a string: on "payment.order_id"`
 	case r == '.' && s.afterCallee(off):
@@ -347,12 +368,32 @@ func (s *scanner) afterCallee(off int) bool {
 	return t[n-1].Type == tokIdent && t[n-1].Pos.Offset+len(t[n-1].Value) == off && t[n-2].Value == "call"
 }
 
+// afterCondPath reports whether the token that ends at off is a field of
+// a condition, or a member of one, so that a "." there selects a member
+// (when Customer.Tier == "gold"): an identifier in a when line, after
+// when, and, or, not, "(" or a ".".
+func (s *scanner) afterCondPath(off int) bool {
+	n := len(s.out.toks)
+	if !s.inCond || n < 2 {
+		return false
+	}
+	t := s.out.toks
+	if t[n-1].Type != tokIdent || t[n-1].Pos.Offset+len(t[n-1].Value) != off {
+		return false
+	}
+	switch t[n-2].Value {
+	case ident.KeywordWhen, ident.KeywordAnd, ident.KeywordOr, ident.KeywordNot, "(", ".":
+		return true
+	}
+	return false
+}
+
 // afterStateField returns the name that ends at off when it stands where
-// a state field does: a condition's field (after when, and, or, not or a
-// "("), a request or call input "(Field", or the field of sleep until,
-// correlate or writes. Applicant.Name there is a member of a field, which
-// the language does not reach into. (A field after "->" is left out: there
-// a target is as likely.)
+// a state field does outside a condition (whose fields have members,
+// afterCondPath): a request or call input "(Field", or the field of sleep
+// until, correlate or writes. Applicant.Name there is a member of a field,
+// which only a condition reaches into. (A field after "->" is left out:
+// there a target is as likely.)
 func (s *scanner) afterStateField(off int) string {
 	n := len(s.out.toks)
 	if n < 2 {
@@ -363,7 +404,7 @@ func (s *scanner) afterStateField(off int) string {
 		return ""
 	}
 	switch t[n-2].Value {
-	case "when", "and", "or", "not", "(", "until", "correlate", "writes":
+	case "(", "until", "correlate", "writes":
 		return t[n-1].Value
 	}
 	return ""

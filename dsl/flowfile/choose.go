@@ -78,6 +78,9 @@ func (b *builder) unary(u *parser.Unary) *dsl.Cond {
 
 func (b *builder) compare(c *parser.Compare) *dsl.Cond {
 	out := &dsl.Cond{Op: dsl.CondField, Field: tokenIdent(c.Field), Range: tokenRange(c.Field)}
+	for _, m := range c.Members {
+		out.Members = append(out.Members, tokenIdent(m.Name))
+	}
 	if c.Op == nil {
 		return out
 	}

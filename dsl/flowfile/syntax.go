@@ -442,6 +442,9 @@ func unarySyntax(c *dsl.Cond) *parser.Unary {
 		return &parser.Unary{Group: orSyntax(c)}
 	}
 	cmp := &parser.Compare{Field: fieldToken(c.Field)}
+	for _, m := range c.Members {
+		cmp.Members = append(cmp.Members, &parser.Member{Name: fieldToken(m)})
+	}
 	if c.Op != dsl.CondField {
 		cmp.Op = &parser.Token{Value: string(c.Op)}
 		switch v := c.Value; v.Kind {

@@ -30,7 +30,7 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 		return diag.Diagnostic{}, false // a type error the compiler reports
 	}
 	typ := dsl.TypeString(ft, pkg)
-	name := c.Field.Name
+	name := c.Path()
 	bad := func(r diag.Range, hint, format string, args ...any) (diag.Diagnostic, bool) {
 		return diag.Errorf(r, "cond-type", format, args...).WithHint("%s", hint), true
 	}
@@ -39,18 +39,18 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 			// The generated code uses the field as a Go bool (returned,
 			// combined with && and ||), which a named bool type is not.
 			if _, named := types.Unalias(ft).(*types.Named); named {
-				return bad(c.Field.Range, "compare it with a value instead, such as `"+name+" == true`",
+				return bad(c.PathRange(), "compare it with a value instead, such as `"+name+" == true`",
 					"condition %q: field %q has the named type %s: a field alone is a condition only when it is a plain bool", name, name, typ)
 			}
 			return diag.Diagnostic{}, false
 		}
-		return bad(c.Field.Range, aloneHint(name, ft, typ),
+		return bad(c.PathRange(), aloneHint(name, ft, typ),
 			"condition %q: field %q has type %s, not bool", name, name, typ)
 	}
 	l := c.Value
 	at := l.Range
 	if !at.Start.IsValid() {
-		at = c.Field.Range
+		at = c.PathRange()
 	}
 	switch l.Kind {
 	case dsl.LitBool:
@@ -151,7 +151,7 @@ func article(k dsl.LitKind) string {
 // holds what the field takes (Age < "24h", Total >= "500") is the value
 // quoted by mistake: the hint is the condition without the quotes.
 func condHint(c *dsl.Cond, ft types.Type, typ string) string {
-	l, name := c.Value, c.Field.Name
+	l, name := c.Value, c.Path()
 	b, basic := ft.Underlying().(*types.Basic)
 	unquoted := "`" + name + " " + string(c.Op) + " " + l.Text + "`"
 	switch {

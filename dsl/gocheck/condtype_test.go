@@ -1,6 +1,8 @@
 package gocheck
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -83,6 +85,143 @@ type RouteState struct {
 		`21:18: error cond-type: condition "Name": field "Name" has type string, not bool [hint: a field alone is a condition only when it is a bool; compare it with a string, such as ` + "`" + `Name != ""` + "`" + `]`,
 		`21:26: error cond-type: condition "Age": field "Age" has type time.Duration, not bool [hint: a field alone is a condition only when it is a bool; compare it with a duration, such as ` + "`" + `Age > 0s` + "`" + `]`,
 		`22:18: error cond-type: condition "At": field "At" has type time.Time, not bool [hint: a field alone is a condition only when it is a bool, and conditions compare strings, numbers, bools and time.Durations; At has type time.Time]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// A condition's members are looked up as a Go selector looks them up
+// (through a pointer, into embedded structs), each bad one reported at its
+// own position, naming it and the type it was looked up in; the last
+// member's type is checked against the literal as a field's is.
+func TestConditionMembers(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+type RouteState struct {
+	Customer *Customer
+	Order    Order
+	Name     string
+	Tags     map[string]string
+	Broken   Broken
+}
+
+type Customer struct {
+	Tier string
+	*Account
+	Left
+	Right
+	note string
+	Skip bool ` + "`json:\"-\"`" + `
+}
+
+type Account struct{ Blocked bool }
+
+type Left struct{ Both int }
+
+type Right struct{ Both int }
+
+func (Customer) Score() int { return 0 }
+
+type Order struct {
+	Total float64
+	Lines *Lines
+}
+
+type Lines struct{ Count uint8 }
+
+type Broken struct{ Missing Undefined }
+`,
+	})
+	src := `flow Route {
+    state RouteState
+    step Route {
+        choose {
+            when Customer.Tier == "gold" and Customer.Blocked and Order.Lines.Count > 3 -> done
+            when Customer.Tierr == "gold" -> done
+            when Name.Length > 3 -> done
+            when Order.Lines.Count > -1 -> done
+            when Customer.Tier == 3 -> done
+            when Customer.Both > 1 or Customer.Score > 1 -> done
+            when Customer.note == "" or Customer.Skip -> done
+            when Tags.Key == "x" -> done
+            when Order.Total -> done
+            when Custmer.Tier == "x" -> done
+            when Broken.Missing.Deep == 1 -> done
+            otherwise -> fail
+        }
+    }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`6:27: error state-field: condition "Customer.Tierr": Customer (type Customer) has no field "Tierr" [hint: did you mean "Tier"?]`,
+		`7:23: error state-field: condition "Name.Length" reads member "Length" of Name, which has type string: only a struct has members [hint: read a member of a struct field (or of a pointer to one); Name is compared itself: ` + "`" + `when Name ...` + "`" + `]`,
+		`8:38: error cond-type: condition on "Order.Lines.Count": -1 is negative, and "Order.Lines.Count" has unsigned type uint8 [hint: compare with zero or more, or make the field signed]`,
+		`9:35: error cond-type: condition on "Customer.Tier" compares a field of type string with the number 3 [hint: compare a string field with a string in double quotes, such as ` + "`" + `Customer.Tier == "3"` + "`" + `]`,
+		`10:27: error state-field: condition "Customer.Both": field "Both" of Customer (type Customer) is promoted from two embedded types at one depth, so Go selects neither [hint: name the embedded field too: Customer.<Embedded>.Both]`,
+		`10:48: error state-field: condition "Customer.Score": "Score" is a method of Customer (type Customer), not a field [hint: name a field of Customer]`,
+		`11:27: error state-field-unexported: condition "Customer.note": field "note" of Customer (type Customer) is unexported: run snapshots and the JSON engine carry the state as JSON, which drops it, so it would read as zero there [hint: export the field, for example as "Note"]`,
+		`11:50: error state-field-unexported: condition "Customer.Skip": field "Skip" of Customer (type Customer) is tagged ` + "`json:\"-\"`" + `: run snapshots and the JSON engine carry the state as JSON, which drops it, so it would read as zero there [hint: remove the ` + "`json:\"-\"`" + ` tag]`,
+		`12:23: error state-field: condition "Tags.Key" reads member "Key" of Tags, which has type map[string]string: only a struct has members [hint: read a member of a struct field (or of a pointer to one); Tags is compared itself: ` + "`" + `when Tags ...` + "`" + `]`,
+		`13:18: error cond-type: condition "Order.Total": field "Order.Total" has type float64, not bool [hint: a field alone is a condition only when it is a bool; compare it with a number, such as ` + "`" + `Order.Total > 0` + "`" + `]`,
+		`14:18: error state-field: state type "RouteState" has no field "Custmer" [hint: did you mean "Customer"?]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// A member promoted through an unexported embedded pointer of another
+// package cannot be checked for nil by the generated code, which cannot
+// name the embedded field: an error, rather than code that does not
+// compile. Through an exported one it is fine.
+func TestConditionMemberUnnameable(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+import "example.com/m/other"
+
+type RouteState struct {
+	Customer other.Customer
+}
+`,
+	})
+	if err := os.Mkdir(filepath.Join(dir, "other"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	other := `package other
+
+type account struct{ Blocked bool }
+
+type Profile struct{ Vip bool }
+
+type Customer struct {
+	*account
+	*Profile
+	Tier string
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "other", "other.go"), []byte(other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := `flow Route {
+    state RouteState
+    step Route {
+        choose {
+            when Customer.Tier == "gold" and Customer.Vip -> done
+            when Customer.Blocked -> done
+            otherwise -> fail
+        }
+    }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`6:27: error state-field: condition "Customer.Blocked": field "Blocked" of Customer (type example.com/m/other.Customer) is promoted through an unexported embedded field of another package and then a pointer, which the generated code cannot name to check it for nil [hint: embed that struct by value, or export the embedded type, or copy the member into a field of the state in a step before the choose]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

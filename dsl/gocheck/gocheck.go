@@ -443,7 +443,14 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 	}
 	ft := v.Type()
 	if ref.Role == dsl.RoleCondition {
-		return checkCondType(pkg, ft, ref.Cond)
+		_, leaf, problem := dsl.CondSelectors(pkg, ft, ref.Cond)
+		if problem != nil {
+			if b, ok := problem.In.Underlying().(*types.Basic); ok && b.Kind() == types.Invalid {
+				return diag.Diagnostic{}, false // a type error the compiler reports
+			}
+			return memberDiag(pkg, ref.Cond, problem), true
+		}
+		return checkCondType(pkg, leaf, ref.Cond)
 	}
 	if ref.Role == dsl.RoleUntil {
 		if isTime(ft) {
