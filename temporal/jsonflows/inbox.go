@@ -5,11 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"slices"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -45,10 +43,6 @@ const (
 	signalInboxEvent  = "flowgen.inbox.event"
 	signalInboxWait   = "flowgen.inbox.wait"
 	tellInboxActivity = "flowgen.inbox.tell"
-	// updateInboxReclaim takes a wait back and answers what the inbox
-	// handed it (inboxReclaimed); reclaimInboxActivity asks it.
-	updateInboxReclaim   = "flowgen.inbox.reclaim"
-	reclaimInboxActivity = "flowgen.inbox.reclaim"
 	// inboxSignalsPerRun bounds an inbox workflow's history: after as many
 	// signals it continues as new with what it holds.
 	inboxSignalsPerRun = 1000
@@ -108,25 +102,6 @@ func (w inboxWait) inTime(received time.Time) bool {
 	return (&runtime.Wait{Deadline: w.Deadline}).InTime(received)
 }
 
-// inboxHanded is what an inbox keeps of an event it signalled to a
-// waiting run, for the run's wait that times out (inboxReclaimed), for the
-// retention: when it was received, and its payload's sum, not the payload,
-// so that an inbox that hands many events carries little when it continues
-// as new.
-type inboxHanded struct {
-	Received time.Time `json:"received"`
-	Sum      string    `json:"sum"` // flowtemporal.EventSum
-	At       time.Time `json:"at"`  // when it was signalled
-}
-
-// inboxReclaimed answers a run whose wait timed out (updateInboxReclaim):
-// whether the inbox signalled it an event received in time, and that
-// event's payload's sum.
-type inboxReclaimed struct {
-	Signalled bool   `json:"signalled,omitempty"`
-	Sum       string `json:"sum,omitempty"`
-}
-
 // inboxState is what an inbox holds, carried over when it continues as new.
 type inboxState struct {
 	Topic     string               `json:"topic"`
@@ -182,7 +157,9 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 			st.Waiting = slices.Delete(st.Waiting, i, i+1)
 			err := workflow.SignalExternalWorkflow(ctx, w.RunID, "", signal, arg).Get(ctx, nil)
 			if err == nil {
-				st.Handed[w.Key] = inboxHanded{Received: m.Received, Sum: flowtemporal.EventSum(m.Payload), At: workflow.Now(ctx)}
+				if !w.Deadline.IsZero() { // a wait without one never times out to ask
+					st.Handed[w.Key] = inboxHanded{Received: m.Received, Sum: flowtemporal.EventSum(m.Payload), At: workflow.Now(ctx)}
+				}
 				return true
 			}
 			workflow.GetLogger(ctx).Warn("flowgen: inbox: a waiting run is gone", "run_id", w.RunID, "error", err)
@@ -279,21 +256,6 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 	}
 }
 
-// reclaim takes w's wait back from the inbox st, and answers whether the
-// inbox signalled it an event received in time: one received after its
-// deadline is the run's to drop, as one it hears of too late.
-func reclaim(st *inboxState, w inboxWait) inboxReclaimed {
-	if i := slices.IndexFunc(st.Waiting, func(o inboxWait) bool { return o.Key == w.Key }); i >= 0 {
-		st.Waiting = slices.Delete(st.Waiting, i, i+1)
-	}
-	h, ok := st.Handed[w.Key]
-	if !ok {
-		return inboxReclaimed{}
-	}
-	delete(st.Handed, w.Key)
-	return inboxReclaimed{Signalled: w.inTime(h.Received), Sum: h.Sum}
-}
-
 // signalInbox signals the inbox of k, starting it if it is not running.
 func (x *Executor) signalInbox(ctx context.Context, k inboxKey, signal string, arg any) error {
 	_, err := x.c.SignalWithStartWorkflow(ctx, inboxID(k), signal, arg,
@@ -314,43 +276,6 @@ func (x *Executor) onWait(ctx workflow.Context, w *runtime.Wait, waiting bool) {
 	if err := workflow.ExecuteLocalActivity(lctx, tellInboxActivity, keyOfWait(w), arg).Get(lctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("flowgen: telling the inbox of a wait", "run_id", w.RunID, "waiting", waiting, "error", err)
 	}
-}
-
-// onReclaim is flowtemporal.Options.Reclaim for JSON flows: a run whose
-// wait timed out takes it back from its inbox and learns whether the inbox
-// signalled it an event received in time, from a local activity (its
-// result is recorded, so a replay reads the same answer).
-func (x *Executor) onReclaim(ctx workflow.Context, w *runtime.Wait) (bool, string) {
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 0}, // until it answers
-	})
-	arg := inboxWait{RunID: w.RunID, Key: w.Key, Deadline: w.Deadline}
-	var got inboxReclaimed
-	if err := workflow.ExecuteLocalActivity(lctx, reclaimInboxActivity, keyOfWait(w), arg).Get(lctx, &got); err != nil {
-		workflow.GetLogger(ctx).Error("flowgen: taking a wait back from its inbox", "run_id", w.RunID, "error", err)
-	}
-	return got.Signalled, got.Sum
-}
-
-// reclaimWait asks the inbox of k to take w back (updateInboxReclaim). An
-// inbox that is not running holds nothing for it: it ends only when no
-// run waits there.
-func (x *Executor) reclaimWait(ctx context.Context, k inboxKey, w inboxWait) (inboxReclaimed, error) {
-	var got inboxReclaimed
-	h, err := x.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: inboxID(k), UpdateName: updateInboxReclaim,
-		Args: []any{w}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	if err == nil {
-		err = h.Get(ctx, &got)
-	}
-	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
-		return inboxReclaimed{}, nil
-	}
-	return got, err
-}
-
-func (x *Executor) tellInbox(ctx context.Context, k inboxKey, w inboxWait) error {
-	return x.signalInbox(ctx, k, signalInboxWait, w)
 }
 
 // deliverAwaited hands m to the inboxes of the awaits of awaiting that can
