@@ -32,7 +32,10 @@ import (
 //     Options.Reclaim), which its replay must not ask (workflow.GetVersion):
 //     the runs of a flow Wait (an await with a timeout of 3 s that routes
 //     timeout to fail), one that timed out and one an event woke, and
-//     their inboxes.
+//     their inboxes;
+//   - reclaim: the commit that added it, the runs of Wait: one that timed
+//     out, and one whose event was posted while the workers were down over
+//     its deadline, which took it once they were back, and their inboxes.
 func TestReplayRecordedHistories(t *testing.T) {
 	x := jsonflows.New(nil, jsonflows.Options{})
 	eng, err := engine.New(engine.Options{Executor: x, Caller: httpcall.New(httpcall.Static{"svc": "http://127.0.0.1:1"})})
