@@ -278,6 +278,10 @@ func (x *Executor) onWait(ctx workflow.Context, w *runtime.Wait, waiting bool) {
 	}
 }
 
+func (x *Executor) tellInbox(ctx context.Context, k inboxKey, w inboxWait) error {
+	return x.signalInbox(ctx, k, signalInboxWait, w)
+}
+
 // deliverAwaited hands m to the inboxes of the awaits of awaiting that can
 // take it: one per correlation the awaits read from its payload.
 func (x *Executor) deliverAwaited(ctx context.Context, m engine.Message, awaiting []engine.ExecFlow) (bool, error) {

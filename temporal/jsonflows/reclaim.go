@@ -54,11 +54,12 @@ func reclaim(st *inboxState, w inboxWait) inboxReclaimed {
 	if i := slices.IndexFunc(st.Waiting, func(o inboxWait) bool { return o.Key == w.Key }); i >= 0 {
 		st.Waiting = slices.Delete(st.Waiting, i, i+1)
 	}
+	// The record stays, for the retention: a reclaim asked again (its
+	// local activity retried) gets the same answer.
 	h, ok := st.Handed[w.Key]
 	if !ok {
 		return inboxReclaimed{}
 	}
-	delete(st.Handed, w.Key)
 	return inboxReclaimed{Signalled: w.inTime(h.Received), Sum: h.Sum}
 }
 
@@ -84,8 +85,10 @@ func (x *Executor) onReclaim(ctx workflow.Context, w *runtime.Wait) (bool, strin
 // run waits there.
 func (x *Executor) reclaimWait(ctx context.Context, k inboxKey, w inboxWait) (inboxReclaimed, error) {
 	var got inboxReclaimed
+	// One update ID per wait: a retried attempt gets the answer of the
+	// update the attempt before sent, if it was made.
 	h, err := x.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: inboxID(k), UpdateName: updateInboxReclaim,
-		Args: []any{w}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		UpdateID: "flowgen-reclaim-" + w.Key, Args: []any{w}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err == nil {
 		err = h.Get(ctx, &got)
 	}
@@ -93,8 +96,4 @@ func (x *Executor) reclaimWait(ctx context.Context, k inboxKey, w inboxWait) (in
 		return inboxReclaimed{}, nil
 	}
 	return got, err
-}
-
-func (x *Executor) tellInbox(ctx context.Context, k inboxKey, w inboxWait) error {
-	return x.signalInbox(ctx, k, signalInboxWait, w)
 }
