@@ -43,6 +43,15 @@ type Options struct {
 	// without it (a timeout, an abort: waiting false), so that events can
 	// be routed to it; ctx is not cancelled by an abort.
 	OnWait func(ctx workflow.Context, w *runtime.Wait, waiting bool)
+	// Reclaim, if set, is called from workflow code, in place of OnWait's
+	// waiting false, when the timer of an await fires: it takes the wait
+	// back and reports whether an event received in time for it
+	// (runtime.Wait.InTime) was signalled to the run (signalled, with its
+	// payload's EventSum), which the run then takes instead of timing
+	// out, as on the runtime, where the time the event was received
+	// decides, not which of the timer and the event the run hears of
+	// first. ctx is not cancelled by an abort.
+	Reclaim func(ctx workflow.Context, w *runtime.Wait) (signalled bool, sum string)
 	// Calls are the flows def's calls and rollback calls run, as child
 	// workflows (see New).
 	Calls []Callee

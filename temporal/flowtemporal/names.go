@@ -56,6 +56,11 @@ const (
 	// the outcome timeout (runtime.Wait.Timer), as on the runtime: a run
 	// that woke from one before replays going on ok (run.wait).
 	versionSleepAtDeadline = "flowgen.sleep-at-deadline"
+	// versionReclaim is the change (workflow.GetVersion) after which an
+	// await whose timer fires asks where its events are kept for one
+	// received in time (Options.Reclaim) before it routes timeout: a run
+	// that timed out before replays taking its wait back (run.reclaim).
+	versionReclaim = "flowgen.reclaim"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.

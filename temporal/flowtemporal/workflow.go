@@ -8,7 +8,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -243,7 +242,8 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 // the wait's timer (runtime.Wait.Timer: a sleep's wake-up time, or the
 // deadline, outcome "timeout"), or the run's cancellation. A sleep until a
 // time never set ends with "error". The event comes with its sender's
-// link, if it carried one (SignalArg).
+// link, if it carried one (SignalArg). When the timer fires, an event
+// received in time may still be on its way (reclaim).
 func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Delivery, out runtime.Outcome, err error, aborted bool) {
 	if st.Sleep != nil && w.Until.IsZero() {
 		return got, runtime.OutcomeError, runtime.SleepUnset(st.ID), false
@@ -265,41 +265,25 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Deliv
 			}
 		})
 	}
+	var ch workflow.ReceiveChannel
+	var dropped [][]byte // the payloads of the events the run did not take
 	if st.Await != nil {
-		ch := workflow.GetSignalChannel(r.ctx, SignalName(w.Topic, w.Event))
+		ch = workflow.GetSignalChannel(r.ctx, SignalName(w.Topic, w.Event))
 		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-			var raw converter.RawValue
-			c.Receive(r.ctx, &raw)
-			d, derr := deliveryOf(raw)
-			if derr == nil && r.takes(w, d.Payload) {
+			d, taken := r.receive(c, st, w)
+			if taken {
 				got, woke = d, true
-				return
+			} else {
+				dropped = append(dropped, d.Payload)
 			}
-			if derr != nil {
-				workflow.GetLogger(r.ctx).Warn("flowgen: unreadable event dropped", "run_id", r.id, "step", st.ID, "error", derr)
-				return
-			}
-			// Why the run does not take it is the runtime's one rule
-			// (Wait.Mismatch): a payload that is not JSON is the
-			// sender's fault, not another run's event. One that w
-			// matches (no correlation) was refused by takes for not
-			// being JSON, as the runtime's runs refuse it.
-			why := w.Mismatch(d.Payload)
-			if why == nil {
-				why = runtime.ErrPayloadNotJSON
-			}
-			log := workflow.GetLogger(r.ctx).Info
-			if errors.Is(why, runtime.ErrPayloadNotJSON) {
-				log = workflow.GetLogger(r.ctx).Warn
-			}
-			log("flowgen: event dropped", "run_id", r.id, "step", st.ID, "topic", w.Topic, "event", w.Event, "reason", why)
 		})
 	}
 	sel.AddReceive(r.ctx.Done(), func(workflow.ReceiveChannel, bool) { aborted = true })
+	reclaimed := false // the wait was taken back by Options.Reclaim
 	if st.Await != nil && r.f.opts.OnWait != nil {
 		r.f.opts.OnWait(r.ctx, w, true)
 		defer func() {
-			if !woke {
+			if !woke && !reclaimed {
 				dctx, _ := workflow.NewDisconnectedContext(r.ctx)
 				r.f.opts.OnWait(dctx, w, false)
 			}
@@ -307,6 +291,10 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Deliv
 	}
 	for !fired && !woke && !aborted {
 		sel.Select(r.ctx)
+	}
+	if fired && st.Await != nil {
+		got, woke, aborted, reclaimed = r.reclaim(ch, st, w, dropped)
+		fired = !woke && !aborted
 	}
 	switch {
 	case aborted:

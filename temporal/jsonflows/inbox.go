@@ -26,13 +26,17 @@ import (
 //     flows' awaits read from the payload (signal-with-start: the inbox
 //     starts on its first signal).
 //   - A run that starts waiting signals its inbox the same way (from a
-//     local activity); one that stops waiting without the event (timeout,
-//     abort) takes its wait back.
+//     local activity); one that stops waiting without the event (an abort)
+//     takes its wait back. One whose wait times out asks the inbox (an
+//     update, updateInboxReclaim) whether it signalled it an event received in
+//     time, which the run then takes instead of timing out.
 //   - The inbox hands each event to one waiting run (a signal to the run,
-//     flowtemporal.SignalName), oldest wait first, or keeps it until a run
-//     waits for it, for the retention (engine.DefaultInboxRetention); it
-//     applies a message ID once within the retention, and ends when it has
-//     held nothing for that long.
+//     flowtemporal.SignalName), oldest wait first among those the event is
+//     in time for (runtime.Wait.InTime: received before the wait's
+//     deadline, by the time the sender's POST /events took it), or keeps
+//     it until a run waits for it, for the retention
+//     (engine.DefaultInboxRetention); it applies a message ID once within
+//     the retention, and ends when it has held nothing for that long.
 
 const (
 	inboxWorkflowName = "flowgen.inbox"
@@ -72,9 +76,11 @@ func keyOfWait(w *runtime.Wait) inboxKey {
 
 // inboxMessage is an event kept by an inbox.
 type inboxMessage struct {
-	ID       string          `json:"id"`
-	Payload  json.RawMessage `json:"payload"`
-	Received time.Time       `json:"received,omitzero"`
+	ID      string          `json:"id"`
+	Payload json.RawMessage `json:"payload"`
+	// Received is when the sender took the event (deliverAwaited), or,
+	// from a sender of older code, when the inbox did.
+	Received time.Time `json:"received,omitzero"`
 	// Link is the sender's W3C traceparent (engine.Message.Link), which
 	// the run that takes the event records (runtime.Event.Link).
 	Link string `json:"link,omitempty"`
@@ -85,6 +91,15 @@ type inboxWait struct {
 	RunID   string `json:"run_id"`
 	Key     string `json:"key"` // the wait's key (runtime.Wait.Key)
 	Waiting bool   `json:"waiting"`
+	// Deadline is the wait's (runtime.Wait.Deadline); zero from a run of
+	// older code, and for a wait without one.
+	Deadline time.Time `json:"deadline,omitzero"`
+}
+
+// inTime reports whether the wait takes an event received at received:
+// runtime.Wait.InTime, the one rule, on the wait's deadline.
+func (w inboxWait) inTime(received time.Time) bool {
+	return (&runtime.Wait{Deadline: w.Deadline}).InTime(received)
 }
 
 // inboxState is what an inbox holds, carried over when it continues as new.
@@ -95,23 +110,56 @@ type inboxState struct {
 	Pending   []inboxMessage       `json:"pending,omitempty"`
 	Waiting   []inboxWait          `json:"waiting,omitempty"`
 	Seen      map[string]time.Time `json:"seen,omitempty"` // message ID -> when it came
+	// Handed are the events signalled to waits, by the wait's key.
+	Handed map[string]inboxHanded `json:"handed,omitempty"`
 }
 
 func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 	if st.Seen == nil {
 		st.Seen = map[string]time.Time{}
 	}
+	if st.Handed == nil {
+		st.Handed = map[string]inboxHanded{}
+	}
 	events := workflow.GetSignalChannel(ctx, signalInboxEvent)
 	waits := workflow.GetSignalChannel(ctx, signalInboxWait)
 	signal := flowtemporal.SignalName(st.Topic, st.Event)
-	// deliver hands m to the oldest waiting run that takes it.
+	// busy: the loop below is handling a signal (a delivery may wait for
+	// the run's signal to be recorded); reclaims wait until it is done.
+	busy := false
+	if err := workflow.SetUpdateHandler(ctx, updateInboxReclaim, func(ctx workflow.Context, w inboxWait) (inboxReclaimed, error) {
+		// The signals that came before the update first: an event
+		// received in time may be among them. The SDK runs an update's
+		// handler before it hands the signals of the same workflow task
+		// to their channels, so a timer first: once it fires, every
+		// signal recorded before the update is in its channel; then
+		// until the loop below has handled them.
+		if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
+			return inboxReclaimed{}, err
+		}
+		err := workflow.Await(ctx, func() bool { return !busy && events.Len() == 0 && waits.Len() == 0 })
+		if err != nil {
+			return inboxReclaimed{}, err
+		}
+		return reclaim(&st, w), nil
+	}); err != nil {
+		return err
+	}
+	// deliver hands m to the oldest waiting run that takes it in time.
 	deliver := func(m inboxMessage) bool {
 		arg := flowtemporal.SignalArg(runtime.Delivery{Payload: m.Payload, Link: m.Link})
-		for len(st.Waiting) > 0 {
-			w := st.Waiting[0]
-			st.Waiting = st.Waiting[1:]
+		for i := 0; i < len(st.Waiting); {
+			w := st.Waiting[i]
+			if !w.inTime(m.Received) {
+				i++ // it stays, to time out
+				continue
+			}
+			st.Waiting = slices.Delete(st.Waiting, i, i+1)
 			err := workflow.SignalExternalWorkflow(ctx, w.RunID, "", signal, arg).Get(ctx, nil)
 			if err == nil {
+				if !w.Deadline.IsZero() { // a wait without one never times out to ask
+					st.Handed[w.Key] = inboxHanded{Received: m.Received, Sum: flowtemporal.EventSum(m.Payload), At: workflow.Now(ctx)}
+				}
 				return true
 			}
 			workflow.GetLogger(ctx).Warn("flowgen: inbox: a waiting run is gone", "run_id", w.RunID, "error", err)
@@ -119,17 +167,23 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 		return false
 	}
 	onEvent := func(m inboxMessage) {
+		busy = true
+		defer func() { busy = false }()
 		now := workflow.Now(ctx)
 		if _, dup := st.Seen[m.ID]; dup {
 			return
 		}
 		st.Seen[m.ID] = now
-		m.Received = now
+		if m.Received.IsZero() {
+			m.Received = now
+		}
 		if !deliver(m) {
 			st.Pending = append(st.Pending, m)
 		}
 	}
 	onWait := func(w inboxWait) {
+		busy = true
+		defer func() { busy = false }()
 		i := slices.IndexFunc(st.Waiting, func(o inboxWait) bool { return o.Key == w.Key })
 		switch {
 		case !w.Waiting:
@@ -153,6 +207,11 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 		for id, t := range st.Seen {
 			if t.Before(cutoff) {
 				delete(st.Seen, id)
+			}
+		}
+		for key, h := range st.Handed {
+			if h.At.Before(cutoff) {
+				delete(st.Handed, key)
 			}
 		}
 	}
@@ -213,7 +272,7 @@ func (x *Executor) onWait(ctx workflow.Context, w *runtime.Wait, waiting bool) {
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 0}, // until it is told
 	})
-	arg := inboxWait{RunID: w.RunID, Key: w.Key, Waiting: waiting}
+	arg := inboxWait{RunID: w.RunID, Key: w.Key, Waiting: waiting, Deadline: w.Deadline}
 	if err := workflow.ExecuteLocalActivity(lctx, tellInboxActivity, keyOfWait(w), arg).Get(lctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("flowgen: telling the inbox of a wait", "run_id", w.RunID, "waiting", waiting, "error", err)
 	}
@@ -226,6 +285,10 @@ func (x *Executor) tellInbox(ctx context.Context, k inboxKey, w inboxWait) error
 // deliverAwaited hands m to the inboxes of the awaits of awaiting that can
 // take it: one per correlation the awaits read from its payload.
 func (x *Executor) deliverAwaited(ctx context.Context, m engine.Message, awaiting []engine.ExecFlow) (bool, error) {
+	// The time the event is taken, which a wait's deadline is judged by
+	// (runtime.Wait.InTime), whenever the inbox comes to hand it over:
+	// workers down meanwhile do not make it late.
+	received := time.Now()
 	done := map[string]bool{}
 	for _, f := range awaiting {
 		for _, w := range f.Awaits {
@@ -245,7 +308,7 @@ func (x *Executor) deliverAwaited(ctx context.Context, m engine.Message, awaitin
 				continue
 			}
 			done[id] = true
-			if err := x.signalInbox(ctx, k, signalInboxEvent, inboxMessage{ID: m.ID, Payload: m.Payload, Link: m.Link}); err != nil {
+			if err := x.signalInbox(ctx, k, signalInboxEvent, inboxMessage{ID: m.ID, Payload: m.Payload, Link: m.Link, Received: received}); err != nil {
 				return false, err
 			}
 		}

@@ -20,12 +20,22 @@ import (
 // cache dropped it): the same commands, or a nondeterminism error. Each
 // directory of testdata/histories holds the runs of testdata/shop.json one
 // commit recorded (a done run and an aborted one, each with its child run
-// of Billing), one file per workflow, named by its ID:
+// of Billing, unless it says otherwise), one file per workflow, named by
+// its ID:
 //
 //   - before-progress: commit 11fb935, before runs recorded their progress
 //     in their memo (flowtemporal.MemoProgress), which their replay must
 //     not ask for (workflow.GetVersion);
-//   - progress: the commit that added it.
+//   - progress: the commit that added it;
+//   - before-reclaim: commit 56c8ec0, before a run whose await timed out
+//     asked its inbox for an event received in time (flowtemporal
+//     Options.Reclaim), which its replay must not ask (workflow.GetVersion):
+//     the runs of a flow Wait (an await with a timeout of 3 s that routes
+//     timeout to fail), one that timed out and one an event woke, and
+//     their inboxes;
+//   - reclaim: the commit that added it, the runs of Wait: one that timed
+//     out, and one whose event was posted while the workers were down over
+//     its deadline, which took it once they were back, and their inboxes.
 func TestReplayRecordedHistories(t *testing.T) {
 	x := jsonflows.New(nil, jsonflows.Options{})
 	eng, err := engine.New(engine.Options{Executor: x, Caller: httpcall.New(httpcall.Static{"svc": "http://127.0.0.1:1"})})

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -86,29 +85,11 @@ func TestTemporalDownAnswers503(t *testing.T) {
 	}
 	defer c.Close()
 	var logs syncBuffer
-	e, err := engine.New(engine.Options{Executor: New(quickCalls{c}, Options{TaskQueue: "unavailable-test"}),
+	_, url := serveEngine(t, engine.Options{Executor: New(quickCalls{c}, Options{TaskQueue: "unavailable-test"}),
 		NoGoHandlers: true, FlowFile: engine.JSONOnly, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := e.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(ctx)
-	srv := httptest.NewServer(e.Handler())
-	defer srv.Close()
 	do := func(method, path, body string) (int, http.Header, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(b)
+		return request(t, method, url+path, body)
 	}
 	if status, _, body := do("PUT", "/flows", `{"version": 1, "flows": [{"name": "F", "triggers": [{"kind": "rpc", "endpoint": "f"}],
   "steps": [{"name": "Nap", "action": {"kind": "sleep", "duration": "1h"}}]}]}`); status != 200 {

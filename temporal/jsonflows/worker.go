@@ -75,7 +75,7 @@ func (d *definitions) get(hash string, source []byte) (*flowtemporal.Flow[engine
 	if err != nil {
 		return nil, err
 	}
-	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait, Children: d.x.children, Progress: true})
+	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait, Reclaim: d.x.onReclaim, Children: d.x.children, Progress: true})
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +113,7 @@ func (x *Executor) Register(w worker.Registry, eng *engine.Engine, opts ...runti
 	// Registered by name: a local activity given as a function would be
 	// taken by the dynamic activity.
 	w.RegisterActivityWithOptions(x.tellInbox, activity.RegisterOptions{Name: tellInboxActivity})
+	w.RegisterActivityWithOptions(x.reclaimWait, activity.RegisterOptions{Name: reclaimInboxActivity})
 }
 
 // workflow runs one run of a JSON flow (the workflow type is the flow's
