@@ -12,6 +12,7 @@ package gen
 import (
 	"bytes"
 	"fmt"
+	"go/doc/comment"
 	"go/token"
 	"go/types"
 	"path/filepath"
@@ -116,19 +117,35 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 
 // docComment renders lines as a // comment, one line each; empty lines
 // become "//". jen.Comment would turn multi-line text into /* */.
+//
+// The text is first put in the canonical form of a Go doc comment
+// (go/doc/comment), which is what gofmt rewrites a declaration's doc comment
+// to: a line of a .flow doc that reads as a heading ("Refunds", alone
+// between blank lines) becomes "# Refunds", a list is indented. Render's
+// go/format pass does not do that rewrite for comments jennifer emits, so
+// without this the file would not be gofmt-clean (found by FuzzGenerate).
 func docComment(lines ...string) jen.Code {
+	var text strings.Builder
+	for _, l := range lines {
+		text.WriteString(strings.TrimRight(strings.ReplaceAll(l, "\r", ""), " \t"))
+		text.WriteByte('\n')
+	}
+	var p comment.Parser
+	var pr comment.Printer
+	canonical := strings.TrimRight(string(pr.Comment(p.Parse(text.String()))), "\n")
 	var b strings.Builder
-	for i, l := range lines {
+	for i, l := range strings.Split(canonical, "\n") {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		l = strings.TrimRight(strings.ReplaceAll(l, "\r", ""), " \t")
-		if l == "" {
+		switch {
+		case l == "":
 			b.WriteString("//")
-			continue
+		case l[0] == '\t': // a code block: gofmt writes "//\tcode"
+			b.WriteString("//" + l)
+		default:
+			b.WriteString("// " + l)
 		}
-		b.WriteString("// ")
-		b.WriteString(l)
 	}
 	return jen.Comment(b.String())
 }
