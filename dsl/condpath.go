@@ -3,6 +3,8 @@ package dsl
 import (
 	"go/types"
 	"reflect"
+
+	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // Selector is one field selection of the Go expression that reads a
@@ -82,9 +84,7 @@ func CondSelectors(pkg *types.Package, ft types.Type, c *Cond) ([]Selector, type
 			st := t.Underlying().(*types.Struct) // LookupFieldOrMethod went through it
 			f := st.Field(ix)
 			if k == len(index)-1 {
-				// Exactly "-", as encoding/json drops a field (`json:"-,"`
-				// names it "-").
-				if reflect.StructTag(st.Tag(ix)).Get("json") == "-" {
+				if _, omitted := jsontag.Parse(reflect.StructTag(st.Tag(ix))); omitted {
 					return nil, nil, &MemberProblem{Member: i, In: in, Kind: MemberJSONDropped}
 				}
 			}

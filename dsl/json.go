@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // The JSON form is the model's own encoding (the json tags in model.go),
@@ -116,11 +117,10 @@ func jsonFields(t reflect.Type) []string {
 	var out []string
 	for i := range t.NumField() {
 		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
+		name, omitted := jsontag.Parse(f.Tag)
+		if omitted {
 			continue
 		}
-		name, _, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
 			out = append(out, jsonFields(f.Type)...)
 			continue

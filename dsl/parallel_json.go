@@ -3,7 +3,8 @@ package dsl
 import (
 	"reflect"
 	"slices"
-	"strings"
+
+	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // The JSON form of a parallel block is a step with "parallel" (Parallel's
@@ -28,7 +29,7 @@ var (
 // stepKey is the JSON name of Step's field name (its json tag's).
 func stepKey(name string) string {
 	f, _ := reflect.TypeFor[Step]().FieldByName(name)
-	key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	key, _ := jsontag.Parse(f.Tag)
 	return key
 }
 

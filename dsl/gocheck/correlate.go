@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // The correlation path against the payload's Go type (code
@@ -140,11 +141,10 @@ func structMembers(s *types.Struct) []member {
 		seen[s] = true
 		for i := range s.NumFields() {
 			f := s.Field(i)
-			tag := reflect.StructTag(s.Tag(i)).Get("json")
-			if tag == "-" {
+			name, omitted := jsontag.Parse(reflect.StructTag(s.Tag(i)))
+			if omitted {
 				continue
 			}
-			name, _, _ := strings.Cut(tag, ",")
 			if f.Embedded() && name == "" {
 				et := f.Type()
 				if p, ok := et.Underlying().(*types.Pointer); ok {

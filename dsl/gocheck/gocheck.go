@@ -75,6 +75,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/ident"
+	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // Check loads the Go package in dir and checks the state type of every
@@ -427,7 +428,7 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 			id.Name, path, typ, typeName, id.Name, path).
 			WithHint("embed %s by value rather than as a pointer, or declare %s in %s itself", strings.TrimLeft(typ, "*"), id.Name, typeName), true
 	}
-	if !v.Exported() || fieldTagJSON(T, index) == "-" {
+	if !v.Exported() || fieldOmittedFromJSON(T, index) {
 		why := "unexported"
 		if v.Exported() {
 			why = "tagged `json:\"-\"`"
@@ -528,9 +529,9 @@ func unencodable(t types.Type) string {
 	return ""
 }
 
-// fieldTagJSON returns the name part of the json tag of the field reached
-// by index (as returned by LookupFieldOrMethod).
-func fieldTagJSON(T types.Type, index []int) string {
+// fieldOmittedFromJSON reports whether encoding/json leaves out the field
+// reached by index (as returned by LookupFieldOrMethod).
+func fieldOmittedFromJSON(T types.Type, index []int) bool {
 	t := T
 	var tag string
 	for _, i := range index {
@@ -539,13 +540,13 @@ func fieldTagJSON(T types.Type, index []int) string {
 		}
 		s, ok := t.Underlying().(*types.Struct)
 		if !ok || i >= s.NumFields() {
-			return ""
+			return false
 		}
 		tag = s.Tag(i)
 		t = s.Field(i).Type()
 	}
-	name, _, _ := strings.Cut(reflect.StructTag(tag).Get("json"), ",")
-	return name
+	_, omitted := jsontag.Parse(reflect.StructTag(tag))
+	return omitted
 }
 
 // fieldNames lists the fields of struct type T, promoted ones included

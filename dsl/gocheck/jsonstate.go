@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // checkStateJSON reports the fields of f's state type that do not cross
@@ -44,7 +45,7 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 	walk = func(st *types.Struct, depth int) {
 		for i := range st.NumFields() {
 			fd := st.Field(i)
-			tag, _, _ := strings.Cut(reflect.StructTag(st.Tag(i)).Get("json"), ",")
+			tag, omitted := jsontag.Parse(reflect.StructTag(st.Tag(i)))
 			if fd.Embedded() && tag == "" && depth < 8 {
 				t := fd.Type()
 				if p, isPtr := t.Underlying().(*types.Pointer); isPtr {
@@ -56,7 +57,7 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 				}
 			}
 			switch {
-			case reflect.StructTag(st.Tag(i)).Get("json") == "-":
+			case omitted:
 				dropped = append(dropped, fd.Name()+" (tagged `json:\"-\"`)")
 			case !fd.Exported():
 				dropped = append(dropped, fd.Name()+" (unexported)")

@@ -23,6 +23,7 @@ import (
 	"unicode"
 
 	"github.com/flowgen/flowgen/internal/jsonscan"
+	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // Version is the protocol version a Request carries.
@@ -243,11 +244,10 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 				} else if !sf.IsExported() {
 					continue
 				}
-				tag := sf.Tag.Get("json")
-				if tag == "-" {
+				name, omitted := jsontag.Parse(sf.Tag)
+				if omitted {
 					continue
 				}
-				name, _, _ := strings.Cut(tag, ",")
 				if !validTagName(name) {
 					name = ""
 				}
