@@ -16,8 +16,9 @@ func TestParseAgreesWithEncodingJSON(t *testing.T) {
 		OmitEmpty int `json:",omitempty"`
 		Both      int `json:"both,omitempty"`
 		Dropped   int `json:"-"`
-		Dash      int `json:"-,"`
-		Other     int `yaml:"other"`
+		//lint:ignore SA5008 the tag under test: encoding/json names this field "-"
+		Dash  int `json:"-,"`
+		Other int `yaml:"other"`
 	}
 	out, err := json.Marshal(S{1, 1, 1, 1, 1, 1, 1})
 	if err != nil {
