@@ -93,6 +93,12 @@ func (c *Cond) Path() string {
 	return strings.Join(parts, PathSeparator)
 }
 
+// PathTo is Path up to member i, excluded: the field alone for 0. It
+// names what a member was looked up in, in messages.
+func (c *Cond) PathTo(i int) string {
+	return (&Cond{Field: c.Field, Members: c.Members[:i]}).Path()
+}
+
 // PathRange is where Path is written: from the field to its last member.
 func (c *Cond) PathRange() diag.Range {
 	if c == nil || c.Field == nil {

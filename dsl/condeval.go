@@ -138,20 +138,15 @@ func (c *Cond) read(field func(string) json.RawMessage) (json.RawMessage, error)
 			return nil, nil
 		}
 		if raw[0] != '{' {
-			return nil, fmt.Errorf("state field %q is %s, not an object with a member %q", c.pathTo(i), jsonKind(raw), m.Name)
+			return nil, fmt.Errorf("state field %q is %s, not an object with a member %q", c.PathTo(i), jsonKind(raw), m.Name)
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &obj); err != nil {
-			return nil, fmt.Errorf("state field %q: %w", c.pathTo(i), err)
+			return nil, fmt.Errorf("state field %q: %w", c.PathTo(i), err)
 		}
 		raw = bytes.TrimSpace(obj[m.Name])
 	}
 	return raw, nil
-}
-
-// pathTo is Path up to member i, excluded: the field for 0.
-func (c *Cond) pathTo(i int) string {
-	return (&Cond{Field: c.Field, Members: c.Members[:i]}).Path()
 }
 
 // decodeField decodes the JSON that c reads into v (a *string, *bool or

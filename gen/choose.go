@@ -37,11 +37,10 @@ func (g *flowGen) choose(s *dsl.Step) *jen.Statement {
 // parenthesised.
 func (g *flowGen) cond(c *dsl.Cond) *jen.Statement {
 	field := func() *jen.Statement { return g.id("s").Dot(c.Field.Name) }
-	switch c.Op {
-	case dsl.CondField, dsl.CondEq, dsl.CondNe, dsl.CondLt, dsl.CondLe, dsl.CondGt, dsl.CondGe:
-		if sels := g.members[c]; len(sels) > 0 {
-			return g.memberCond(c, sels)
-		}
+	// Only a comparison or a bool field that reads members has selections
+	// (resolveMembers).
+	if sels := g.members[c]; len(sels) > 0 {
+		return g.memberCond(c, sels)
 	}
 	switch c.Op {
 	case dsl.CondField:

@@ -23,7 +23,7 @@ func memberDiag(pkg *types.Package, c *dsl.Cond, p *dsl.MemberProblem) diag.Diag
 	if !at.Start.IsValid() {
 		at = c.PathRange()
 	}
-	of := (&dsl.Cond{Field: c.Field, Members: c.Members[:p.Member]}).Path()
+	of := c.PathTo(p.Member)
 	typ := dsl.TypeString(p.In, pkg)
 	switch p.Kind {
 	case dsl.MemberNotStruct:
