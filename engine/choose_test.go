@@ -42,33 +42,7 @@ const routeJSON = `{
 // ends the step with the outcome error, naming the field, and the run is
 // compensated.
 func TestChooseJSON(t *testing.T) {
-	fx := newFixture(t)
-	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ds, err := e.LoadFlows("route.json", []byte(routeJSON)); err != nil {
-		t.Fatalf("load: %v\n%v", err, ds)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer closeEngine(t, e)
-
-	run := func(state string) (string, runtime.RunState) {
-		t.Helper()
-		id, err := e.StartRun(context.Background(), "Route", json.RawMessage(state), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var final runtime.RunState
-		waitFor(t, "run "+id+" to end", func() bool {
-			s, err := e.Status(id)
-			final = s.State
-			return err == nil && final.Terminal()
-		})
-		return id, final
-	}
+	e, run := chooseEngine(t, routeJSON, "Route")
 	for _, c := range []struct {
 		state, choice, to string
 	}{
@@ -144,33 +118,7 @@ const routeMembersJSON = `{
 // behind a nil pointer; a field on the way that is not an object ends the
 // step with the outcome error, naming it.
 func TestChooseJSONMembers(t *testing.T) {
-	fx := newFixture(t)
-	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ds, err := e.LoadFlows("route.json", []byte(routeMembersJSON)); err != nil {
-		t.Fatalf("load: %v\n%v", err, ds)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer closeEngine(t, e)
-
-	run := func(state string) (string, runtime.RunState) {
-		t.Helper()
-		id, err := e.StartRun(context.Background(), "RouteMembers", json.RawMessage(state), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var final runtime.RunState
-		waitFor(t, "run "+id+" to end", func() bool {
-			s, err := e.Status(id)
-			final = s.State
-			return err == nil && final.Terminal()
-		})
-		return id, final
-	}
+	e, run := chooseEngine(t, routeMembersJSON, "RouteMembers")
 	for _, c := range []struct {
 		state, choice, to string
 	}{
@@ -240,4 +188,38 @@ func TestEngineMaxHistory(t *testing.T) {
 	if len(h) != 44 || !strings.Contains(h[40].Error, "history limit") {
 		t.Fatalf("%d events; event 41: %+v", len(h), h[40])
 	}
+}
+
+// chooseEngine starts an engine on the JSON flows of source, and returns
+// it with a function that runs flow from a state to its end, returning
+// the run's ID and final state.
+func chooseEngine(t *testing.T, source, flow string) (*Engine, func(state string) (string, runtime.RunState)) {
+	t.Helper()
+	fx := newFixture(t)
+	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("route.json", []byte(source)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeEngine(t, e) })
+	run := func(state string) (string, runtime.RunState) {
+		t.Helper()
+		id, err := e.StartRun(context.Background(), flow, json.RawMessage(state), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var final runtime.RunState
+		waitFor(t, "run "+id+" to end", func() bool {
+			s, err := e.Status(id)
+			final = s.State
+			return err == nil && final.Terminal()
+		})
+		return id, final
+	}
+	return e, run
 }
