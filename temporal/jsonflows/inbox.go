@@ -43,10 +43,12 @@ const (
 	signalInboxEvent  = "flowgen.inbox.event"
 	signalInboxWait   = "flowgen.inbox.wait"
 	tellInboxActivity = "flowgen.inbox.tell"
-	// inboxSignalsPerRun bounds an inbox workflow's history: after as many
-	// signals it continues as new with what it holds.
-	inboxSignalsPerRun = 1000
 )
+
+// inboxSignalsPerRun bounds an inbox workflow's history: after as many
+// signals it continues as new with what it holds. A variable so that a test
+// can make an inbox continue as new after a few.
+var inboxSignalsPerRun = 1000
 
 // inboxKey names an inbox.
 type inboxKey struct {
@@ -215,8 +217,43 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 			}
 		}
 	}
+	// settle hands every signal already in the channels to its handler and
+	// waits until the running update handlers (reclaims) have finished,
+	// handling the signals that come meanwhile: the inbox ends or continues
+	// as new only after it, since a signal in a channel is dropped with the
+	// run that did not take it (an event POST /events answered 202 for, or
+	// a run's wait), and an update whose handler is cut answers its caller
+	// an error (Temporal's rule for both: drain the signals, and
+	// workflow.AllHandlersFinished, before returning). An inbox recorded
+	// before it needs no workflow.GetVersion: the run that returned is closed,
+	// and nothing replays a closed inbox (it has no query).
+	settle := func() error {
+		for {
+			for {
+				var m inboxMessage
+				var w inboxWait
+				if events.ReceiveAsync(&m) {
+					onEvent(m)
+				} else if waits.ReceiveAsync(&w) {
+					onWait(w)
+				} else {
+					break
+				}
+			}
+			signalled := func() bool { return events.Len() > 0 || waits.Len() > 0 }
+			if err := workflow.Await(ctx, func() bool { return signalled() || workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			if !signalled() {
+				return nil
+			}
+		}
+	}
 	for n := 0; ; n++ {
 		if n >= inboxSignalsPerRun {
+			if err := settle(); err != nil {
+				return err
+			}
 			return workflow.NewContinueAsNewError(ctx, inboxWorkflow, st)
 		}
 		idle, stopIdle := workflow.WithCancel(ctx)
@@ -238,16 +275,8 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 		expire()
 		if timedOut && len(st.Pending) == 0 && len(st.Waiting) == 0 && len(st.Seen) == 0 {
 			// Signals that came meanwhile keep it alive.
-			for {
-				var m inboxMessage
-				var w inboxWait
-				if events.ReceiveAsync(&m) {
-					onEvent(m)
-				} else if waits.ReceiveAsync(&w) {
-					onWait(w)
-				} else {
-					break
-				}
+			if err := settle(); err != nil {
+				return err
 			}
 			if len(st.Pending) == 0 && len(st.Waiting) == 0 && len(st.Seen) == 0 {
 				return nil
