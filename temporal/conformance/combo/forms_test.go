@@ -139,11 +139,6 @@ func local(t *testing.T, ctx context.Context, w *world, id string, start ComboSt
 	return o
 }
 
-// workersMu serialises the cases' TestServer.NewWorker: the server keeps
-// its list of workers without a lock of its own, and the cases run in
-// parallel.
-var workersMu sync.Mutex
-
 // onTemporal runs the case on a worker of ts of its own queue, through c,
 // ts's default client.
 func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, c client.Client, w *world, id string, start ComboState, drive func(twoforms.Handle[ComboState])) twoforms.Observed[ComboState] {
@@ -159,11 +154,7 @@ func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	func() { // deferred unlock: NewWorker may fail the test (Goexit)
-		workersMu.Lock()
-		defer workersMu.Unlock()
-		ts.NewWorker(id, f.Register) // a queue of its own, served by this world
-	}()
+	twoforms.NewWorker(ts, id, f.Register) // a queue of its own, served by this world
 	run, err := StartCombo(ctx, c, start, client.StartWorkflowOptions{ID: id, TaskQueue: id})
 	if err != nil {
 		t.Fatal(err)
