@@ -17,7 +17,8 @@ import (
 // generated forms' cases (members.Cases) as encoding/json writes them (a
 // nil pointer null, an embedded Account's fields in Customer's object),
 // and what only JSON writes: an object missing, a member missing from its
-// object, a duration as a string.
+// object, a duration as a string, a field on a member's way that is not an
+// object.
 func memberCases(t *testing.T) []conformanceCase {
 	var out []conformanceCase
 	add := func(name, state, to string, refused bool) {
@@ -41,6 +42,18 @@ func memberCases(t *testing.T) []conformanceCase {
 	add("no since", `{"OrderID":"m-j2","Customer":{"Tier":"silver","Blocked":false}}`, members.MembersStepWelcome, false)
 	add("since a string", `{"OrderID":"m-j3","Customer":{"Tier":"silver","Since":"1000h"},"Order":{"Lines":{"Count":4}}}`, members.MembersStepBulk, false)
 	add("no lines object", `{"OrderID":"m-j4","Customer":{"Tier":"silver","Since":"25h"},"Order":{}}`, members.MembersStepShip, false)
+	// A field on a member's way that is not an object: the choose ends
+	// with the outcome error, naming it, and the run rolls Open back.
+	out = append(out, conformanceCase{name: "members-not-an-object", flow: "Members", state: `{"OrderID":"m-j5","Customer":"gold"}`,
+		want: runtime.StateCompensated, check: func(t *testing.T, o outcome) {
+			t.Helper()
+			err := `state field "Customer" is a string, not an object with a member "Tier"`
+			if !slices.ContainsFunc(o.Transitions, func(tr string) bool {
+				return strings.HasPrefix(tr, runtime.RunningState(members.MembersStepRoute)+">") && strings.Contains(tr, " error: ") && strings.Contains(tr, err)
+			}) {
+				t.Errorf("history %q: want the choose to end error with %s", o.Transitions, err)
+			}
+		}})
 	return out
 }
 
