@@ -40,9 +40,20 @@ func WithMaxHistory(n int) Option {
 // historyFull returns the error that fails the run when its history has
 // reached its bound, or nil.
 func (r *Run[S]) historyFull() error {
-	max := r.env.opts.maxEvents
-	if max == 0 || r.progress.seq < max {
+	return historyFull(r.env.opts.maxEvents, r.progress.seq, r.def.id)
+}
+
+// HistoryFull returns the error that fails a run of f whose history holds
+// recorded events when a step is about to run, or a parallel block is
+// entered, or nil: f's bound (WithMaxHistory), as the runtime applies it,
+// for an executor that runs f's definition elsewhere (flowtemporal).
+func (f *Flow[S]) HistoryFull(recorded int) error {
+	return historyFull(f.opts.maxEvents, uint64(max(recorded, 0)), f.id)
+}
+
+func historyFull(bound, recorded uint64, flow string) error {
+	if bound == 0 || recorded < bound {
 		return nil
 	}
-	return fmt.Errorf("%w: %d events recorded, the bound of flow %q (runtime.WithMaxHistory; default %d)", ErrHistoryLimit, r.progress.seq, r.def.id, DefaultMaxHistory)
+	return fmt.Errorf("%w: %d events recorded, the bound of flow %q (runtime.WithMaxHistory; default %d)", ErrHistoryLimit, recorded, flow, DefaultMaxHistory)
 }

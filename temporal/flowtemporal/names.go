@@ -56,6 +56,11 @@ const (
 	// the outcome timeout (runtime.Wait.Timer), as on the runtime: a run
 	// that woke from one before replays going on ok (run.wait).
 	versionSleepAtDeadline = "flowgen.sleep-at-deadline"
+	// versionHistoryBound is the change (workflow.GetVersion) after which
+	// a run whose history has reached its bound fails there and is
+	// compensated, as on the runtime (run.historyFull): a run that went
+	// past it before replays going on.
+	versionHistoryBound = "flowgen.history-bound"
 	// versionReclaim is the change (workflow.GetVersion) after which an
 	// await whose timer fires asks where its events are kept for one
 	// received in time (Options.Reclaim) before it routes timeout: a run

@@ -80,6 +80,9 @@ func (r *wfRun[S]) run() (S, error) {
 		var aborted bool
 		switch {
 		case len(step.Branches) > 0:
+			if full := r.historyFull(); full != nil { // the block did not start: nothing in it to roll back
+				return r.fail(step.ID, 0, runtime.OutcomeError, full)
+			}
 			out, err, aborted = r.parallel(step)
 			if aborted {
 				return r.abort(0, r.ctx.Err())
@@ -101,6 +104,14 @@ func (r *wfRun[S]) run() (S, error) {
 		// was aborted meanwhile (as on the runtime): the step takes its
 		// result, then the run aborts and rolls it back.
 		returned := step.Call != nil && out == "" && r.ctx.Err() != nil
+		if out == "" && len(step.Branches) == 0 && !returned {
+			// Before the step's first attempt, which the failure names, as
+			// the runtime's attempts (a step that only waits has one, which
+			// does nothing): the step did not run, so it is not rolled back.
+			if full := r.historyFull(); full != nil {
+				return r.fail(step.ID, 1, runtime.OutcomeError, full)
+			}
+		}
 		if out == "" && step.OnlyWaits() && len(step.Branches) == 0 {
 			attempt = 1 // the runtime counts the attempt of a step that only waits, which does nothing
 		}
@@ -147,16 +158,56 @@ func (r *wfRun[S]) run() (S, error) {
 			r.emit(string(runtime.StateDone), attempt, out, nil, nil)
 			return r.state, nil
 		case runtime.Fail:
-			r.cause = &stepFailure{Step: step.ID, Attempt: attempt, Outcome: out, Timeout: errors.Is(err, runtime.ErrTimeout)}
-			r.emit(runtime.MachineFailing, attempt, out, err, nil) // routed by its outcome: no error, as on the runtime
-			if err == nil {
-				err = runtime.RoutedToFail(out)
-			}
-			r.cause.Err = err.Error()
-			return r.unwind(false)
+			return r.fail(step.ID, attempt, out, err)
 		}
 		wait = r.enter(to, attempt, out, err)
 	}
+}
+
+// fail fails the run at step, whose attempt ended with out and err (nil:
+// the outcome routed to fail), and compensates it.
+func (r *wfRun[S]) fail(step string, attempt int, out runtime.Outcome, err error) (S, error) {
+	r.cause = &stepFailure{Step: step, Attempt: attempt, Outcome: out, Timeout: errors.Is(err, runtime.ErrTimeout)}
+	r.emit(runtime.MachineFailing, attempt, out, err, nil) // routed by its outcome: no error, as on the runtime
+	if err == nil {
+		err = runtime.RoutedToFail(out)
+	}
+	r.cause.Err = err.Error()
+	return r.unwind(false)
+}
+
+// Temporal's own bounds of a workflow's history, below the limits past
+// which Temporal terminates the workflow (51,200 events, 50 MB by
+// default), with room left for the compensation of the run: a step with
+// an activity costs about seven events of Temporal's history, so a run
+// that loops through its steps can reach Temporal's limits before the
+// flow's own bound (runtime.WithMaxHistory) counts its transitions.
+// Variables, so that a test can reach them.
+var (
+	temporalHistoryEvents = 40_000
+	temporalHistoryBytes  = 40 << 20
+)
+
+// historyFull is the error that fails the run, as the runtime's, when a
+// step is about to run or a parallel block is entered with the run's
+// history at its flow's bound (runtime.Flow.HistoryFull), or with the
+// workflow's Temporal history at Temporal's bounds above, or nil. A run
+// recorded before this rule replays going on (versionHistoryBound):
+// GetVersion is asked only when the bound is reached, so replays ask it
+// at the same point.
+func (r *wfRun[S]) historyFull() error {
+	err := r.f.def.HistoryFull(len(r.history))
+	if err == nil {
+		info := workflow.GetInfo(r.ctx)
+		if n, size := info.GetCurrentHistoryLength(), info.GetCurrentHistorySize(); n >= temporalHistoryEvents || size >= temporalHistoryBytes {
+			err = fmt.Errorf("%w: the workflow's Temporal history holds %d events, %d bytes (flowgen stops a run on Temporal at %d events or %d bytes, below Temporal's own limits)",
+				runtime.ErrHistoryLimit, n, size, temporalHistoryEvents, temporalHistoryBytes)
+		}
+	}
+	if err == nil || workflow.GetVersion(r.ctx, versionHistoryBound, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	return err
 }
 
 // outcomeFails is the error that out, the outcome of a step's attempt that

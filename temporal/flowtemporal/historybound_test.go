@@ -1,0 +1,125 @@
+package flowtemporal
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+type looping struct{ Count int }
+
+// loopDef is Reserve (undone by Release), then Poll and Check jumping back
+// and forth for ever with no wait between them (runtime's loopFlow), and
+// after Check a parallel block of one branch, so that the bound is met at
+// a step and at a block's entry, depending on where it falls.
+func loopDef(t *testing.T, released *atomic.Int32, opts ...runtime.Option) *runtime.Flow[looping] {
+	t.Helper()
+	def := runtime.New[looping]("Loop", opts...)
+	noop := func(_ context.Context, s *looping) (runtime.Outcome, error) {
+		s.Count++
+		return runtime.OutcomeOK, nil
+	}
+	block := runtime.NewParallel("Both", []*runtime.Step[looping]{runtime.NewStep("Tick", noop)})
+	block.Next = map[runtime.Outcome]string{runtime.OutcomeOK: "Poll"}
+	must(t, def.Register(
+		runtime.NewStep("Reserve", noop, runtime.WithRollback(func(context.Context, *looping) error { released.Add(1); return nil })),
+		runtime.NewStep("Poll", noop),
+		runtime.NewStep("Check", noop),
+		block,
+	))
+	return def
+}
+
+// A run whose history reaches its flow's bound (runtime.WithMaxHistory)
+// fails where the runtime's does, at the step it was about to run or the
+// block it was about to enter, with the runtime's error, and is
+// compensated: the same history as on the runtime, transition for
+// transition.
+func TestHistoryBoundAsOnTheRuntime(t *testing.T) {
+	for _, bound := range []int{40, 41, 42, 43, 44} {
+		var onRuntime, onTemporal atomic.Int32
+		sink := runtime.NewMemorySink()
+		rdef := loopDef(t, &onRuntime, runtime.WithMaxHistory(bound), runtime.WithSink(sink))
+		res, err := rdef.Execute(context.Background(), looping{})
+		if !errors.Is(err, runtime.ErrHistoryLimit) || res.Final != runtime.StateCompensated {
+			t.Fatalf("bound %d: the runtime's run ended %s: %v", bound, res.Final, err)
+		}
+		want := sink.History(res.RunID)
+
+		f, err := New(loopDef(t, &onTemporal, runtime.WithMaxHistory(bound)))
+		must(t, err)
+		env := newEnv(t)
+		f.Register(env)
+		env.ExecuteWorkflow(WorkflowName("Loop"), looping{})
+		wantEnd(t, env, runtime.StateCompensated)
+		st := status(t, env)
+		if !strings.Contains(st.Err, "history limit reached") || st.Err != res.Err.Error() {
+			t.Errorf("bound %d: status error %q, want the runtime's %q", bound, st.Err, res.Err)
+		}
+		if got, w := transitions(st.History), transitions(want); !slices.Equal(got, w) {
+			t.Errorf("bound %d: history\n%q\nwant the runtime's\n%q", bound, got, w)
+		}
+		for i := range min(len(st.History), len(want)) {
+			g, w := st.History[i], want[i]
+			if g.Attempt != w.Attempt || g.Outcome != w.Outcome || g.Error != w.Error {
+				t.Errorf("bound %d: event %d: attempt %d, outcome %q, error %q; want %d, %q, %q", bound, g.Seq, g.Attempt, g.Outcome, g.Error, w.Attempt, w.Outcome, w.Error)
+			}
+		}
+		if onTemporal.Load() != 1 || onRuntime.Load() != 1 {
+			t.Errorf("bound %d: Reserve undone %d times on Temporal, %d on the runtime; want once", bound, onTemporal.Load(), onRuntime.Load())
+		}
+	}
+}
+
+// A run whose workflow's Temporal history nears Temporal's own limits
+// fails there and is compensated, before Temporal would terminate it,
+// uncompensated, though the flow's own bound is far off: Temporal's
+// history has several events per step. On a Temporal server: the SDK's
+// test environment keeps no history to count.
+func TestTemporalHistoryBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	defer func(n int) { temporalHistoryEvents = n }(temporalHistoryEvents)
+	temporalHistoryEvents = 100
+	var released atomic.Int32
+	f, err := New(loopDef(t, &released))
+	must(t, err)
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	w := worker.New(c, "history-bound", WorkerOptions(worker.Options{}))
+	f.Register(w)
+	must(t, w.Start())
+	defer w.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run, err := Start(ctx, c, "Loop", looping{}, client.StartWorkflowOptions{ID: "bound-1", TaskQueue: "history-bound"})
+	must(t, err)
+	res, err := run.Wait(ctx)
+	if !errors.Is(err, runtime.ErrHistoryLimit) && res.Final != runtime.StateCompensated {
+		t.Fatalf("run ended %s: %v; want compensated", res.Final, err)
+	}
+	st, err := run.Status(ctx)
+	must(t, err)
+	if st.State != runtime.StateCompensated || !strings.Contains(st.Err, "history limit reached") || !strings.Contains(st.Err, "Temporal history holds") {
+		t.Errorf("status %s, error %q; want compensated at Temporal's history bound", st.State, st.Err)
+	}
+	d, err := c.DescribeWorkflowExecution(ctx, "bound-1", "")
+	must(t, err)
+	if n := d.GetWorkflowExecutionInfo().GetHistoryLength(); n < 100 || n > 200 {
+		t.Errorf("Temporal's history: %d events; want the bound (100) and the compensation's", n)
+	}
+	if released.Load() != 1 {
+		t.Errorf("Reserve undone %d times, want once", released.Load())
+	}
+}
