@@ -53,6 +53,18 @@ type Executor interface {
 	Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, error)
 }
 
+// HistoryPager is an Executor that reads a page of a run's history where
+// the history lives, without sending the rest (jsonflows: a query of the
+// run's workflow), for GET /runs/{id}/history: the events after seq
+// after, at most limit of them and maxBytes of their states, payloads and
+// errors (store.Page's rule), and whether more follow. It may answer a
+// smaller page than asked, with more true, where what one answer can carry
+// is bounded (a Temporal query's result). An Executor without it has its
+// whole history read (Executor.History), then cut.
+type HistoryPager interface {
+	HistoryPage(ctx context.Context, runID string, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error)
+}
+
 // TriggerKeeper is an Executor whose triggers outlive the process that
 // attached them: jsonflows' Temporal Schedules, which every process that
 // serves the flows shares, and which stop leaves in place. The engine

@@ -409,11 +409,15 @@ type historyPager interface {
 // historyPage is the page of runID's history after seq after (0: from
 // the start), at most limit events and MaxHistoryPageBytes, its events
 // with their states unless states is false, and whether more events
-// follow it now. An Executor's history is read whole where it lives
-// (Executor.History), then cut by the same rule.
+// follow it now. An Executor reads the page where the history lives
+// (HistoryPager), or has it read whole (Executor.History), then cut by
+// the same rule.
 func (e *Engine) historyPage(runID string, after uint64, limit int, states bool) ([]runtime.Event, bool, error) {
 	if p, ok := e.store.(historyPager); ok && e.opts.Executor == nil {
 		return p.LoadPage(runID, after, limit, MaxHistoryPageBytes, states)
+	}
+	if x, ok := e.opts.Executor.(HistoryPager); ok {
+		return x.HistoryPage(e.baseCtx, runID, after, limit, MaxHistoryPageBytes, states)
 	}
 	h, err := e.History(runID)
 	if err != nil {

@@ -108,28 +108,25 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	return res, res.Err
 }
 
-// Status returns the run's status, history included, from its workflow:
-// a query, which a worker of the run's task queue answers (replaying the
-// run), so it fails while none is running, even for a run that ended. An
-// ID no run has is runtime.ErrUnknownRun, as for the runtime's Flow.Status.
+// Status returns the run's status, history included: the runtime's
+// Replay of its history (History), as the flowgen.status query answers it
+// for a history that fits in a query's answer. A query is answered by a
+// worker of the run's task queue (replaying the run), so it fails while
+// none is running, even for a run that ended. An ID no run has is
+// runtime.ErrUnknownRun, as for the runtime's Flow.Status.
 func (r *Run[S]) Status(ctx context.Context) (runtime.Status, error) {
-	var st runtime.Status
-	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryStatus)
+	h, err := r.History(ctx)
 	if err != nil {
-		return st, RunError(err, r.id)
+		return runtime.Status{}, err
 	}
-	return st, v.Get(&st)
+	return runtime.Replay(h)
 }
 
-// History returns the run's events from its workflow: a query, answered
-// by a worker of the run's task queue, as for Status.
+// History returns the run's events from its workflow, in pages
+// (QueryHistoryOf), answered by a worker of the run's task queue, as for
+// Status.
 func (r *Run[S]) History(ctx context.Context) ([]runtime.Event, error) {
-	var h []runtime.Event
-	v, err := r.c.QueryWorkflow(ctx, r.id, "", QueryHistory)
-	if err != nil {
-		return h, RunError(err, r.id)
-	}
-	return h, v.Get(&h)
+	return QueryHistoryOf(ctx, r.c, r.id)
 }
 
 // Abort cancels the run: its running step is cancelled and its completed

@@ -7,8 +7,14 @@ const (
 	// QueryStatus is the query that returns a run's runtime.Status (its
 	// history included).
 	QueryStatus = "flowgen.status"
-	// QueryHistory is the query that returns a run's events.
+	// QueryHistory is the query that returns a run's events, whole: a
+	// history that does not fit in a query's answer (Temporal's bound,
+	// 2 MB by default) is read in pages (QueryHistoryPage).
 	QueryHistory = "flowgen.history"
+	// QueryHistoryPage is the query that returns a page of a run's events
+	// (a HistoryPageQuery in, a HistoryPage out), within what a query can
+	// answer.
+	QueryHistoryPage = "flowgen.history.page"
 
 	// SignalAttemptFailed is the signal an activity's attempt sends its
 	// run when it failed and Temporal will retry it (attemptSignal), so

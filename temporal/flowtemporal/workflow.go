@@ -59,6 +59,9 @@ func (f *Flow[S]) Workflow(ctx workflow.Context, state S) (S, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (runtime.Status, error) { return runtime.Replay(r.history) }); err != nil {
 		return state, err
 	}
+	if err := workflow.SetQueryHandler(ctx, QueryHistoryPage, func(q HistoryPageQuery) (HistoryPage, error) { return pageOf(r.history, q) }); err != nil {
+		return state, err
+	}
 	r.watchRetries()
 	return r.run()
 }

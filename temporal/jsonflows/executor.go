@@ -79,6 +79,10 @@ type attachRecord struct {
 // abort_requested).
 var _ engine.AbortRequester = (*Executor)(nil)
 
+// It reads a page of a run's history with one query (GET
+// /runs/{id}/history), not the whole history with several.
+var _ engine.HistoryPager = (*Executor)(nil)
+
 // New returns an executor of the runs of JSON flows on c's namespace.
 func New(c client.Client, opts Options) *Executor {
 	if opts.TaskQueue == "" {
@@ -258,16 +262,23 @@ func (x *Executor) AbortRequested(req context.Context, runID string) (_ bool, er
 	return d.GetWorkflowExtendedInfo().GetCancelRequested(), nil
 }
 
-// History is the run's events, from its workflow (flowtemporal.QueryHistory).
+// History is the run's events, from its workflow, in pages
+// (flowtemporal.QueryHistoryOf): a history can be larger than one query's
+// answer.
 func (x *Executor) History(req context.Context, runID string) (_ []runtime.Event, err error) {
 	ctx, done := x.answering(req, "reading the history of run "+runID, &err)
 	defer done()
-	v, err := x.c.QueryWorkflow(ctx, runID, "", flowtemporal.QueryHistory)
-	if err != nil {
-		return nil, flowtemporal.RunError(err, runID)
-	}
-	var h []runtime.Event
-	return h, v.Get(&h)
+	return flowtemporal.QueryHistoryOf(ctx, x.c, runID)
+}
+
+// HistoryPage is a page of the run's events, read from its workflow
+// (flowtemporal.QueryHistoryPageOf): within what a query can answer, so
+// it may hold fewer events than asked, with more true (engine.HistoryPager).
+func (x *Executor) HistoryPage(req context.Context, runID string, after uint64, limit, maxBytes int, states bool) (_ []runtime.Event, _ bool, err error) {
+	ctx, done := x.answering(req, "reading the history of run "+runID, &err)
+	defer done()
+	p, err := flowtemporal.QueryHistoryPageOf(ctx, x.c, runID, flowtemporal.HistoryPageQuery{After: after, Limit: limit, MaxBytes: maxBytes, States: states})
+	return p.Events, p.More, err
 }
 
 // definitionOf reads a run's definition from its memo.

@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/server/temporaltest"
 
-	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
 )
@@ -24,11 +22,8 @@ func TestEventAcceptedInTimeWakesTheRunAfterItsTimer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	c := ts.GetDefaultClient()
-	const queue = "intime-test"
-	x := New(c, Options{TaskQueue: queue})
-	e, url := serveEngine(t, engine.Options{Executor: x, FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly})
+	o := newOnTemporal(t, "intime-test")
+	c, x, url := o.c, o.x, o.url
 	ctx := context.Background()
 	post := func(method, path, body string, want int) {
 		t.Helper()
@@ -41,14 +36,7 @@ func TestEventAcceptedInTimeWakesTheRunAfterItsTimer(t *testing.T) {
   {"name": "Pay", "action": {"kind": "await", "topic": "payments", "event": "paid", "response": "Payment", "correlate": "Order", "timeout": "`+timeout.String()+`"},
    "on": [{"on": "timeout", "target": "fail"}]}]}]}`, 200)
 
-	start := func() worker.Worker {
-		w := worker.New(c, queue, flowtemporal.WorkerOptions(worker.Options{}))
-		x.Register(w, e)
-		if err := w.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
+	start := func() worker.Worker { return o.worker(t) }
 	// waiting waits until run waits, registered at its inbox.
 	waiting := func(run, order string) time.Time {
 		t.Helper()

@@ -8,7 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
 )
 
 // Helpers of the tests that serve the engine's API on an Executor.
@@ -43,4 +48,35 @@ func request(t *testing.T, method, url, body string) (int, http.Header, string) 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(b)
+}
+
+// onTemporal is an engine of JSON flows on a Temporal test server of its
+// own, its API served at url: its client, its Executor (task queue
+// queue), and a way to start a worker of that queue.
+type onTemporal struct {
+	c     client.Client
+	x     *Executor
+	e     *engine.Engine
+	url   string
+	queue string
+}
+
+func newOnTemporal(t *testing.T, queue string) *onTemporal {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	x := New(c, Options{TaskQueue: queue})
+	e, url := serveEngine(t, engine.Options{Executor: x, FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly})
+	return &onTemporal{c: c, x: x, e: e, url: url, queue: queue}
+}
+
+// worker starts a worker of the executor's flows, which the caller stops.
+func (o *onTemporal) worker(t *testing.T) worker.Worker {
+	t.Helper()
+	w := worker.New(o.c, o.queue, flowtemporal.WorkerOptions(worker.Options{}))
+	o.x.Register(w, o.e)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

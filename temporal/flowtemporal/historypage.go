@@ -1,0 +1,122 @@
+package flowtemporal
+
+import (
+	"context"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// Temporal refuses a query's result past 2,000,000 bytes (its server's
+// default), which a run's history passes with a few hundred events of a
+// 10 KB state. So a history leaves its workflow in pages
+// (QueryHistoryPage) within that: at most queryPageLimit events and
+// queryPageBytes of their states, payloads and errors, the parts whose
+// size a run's callers and services decide (store.EventBytes), the rest
+// of an event being a few hundred bytes of names and numbers. A page holds
+// at least one event (store.Page), so one event past the bound on its own
+// (a state and a payload of a megabyte each) cannot be read.
+const (
+	queryPageLimit = 1000
+	queryPageBytes = 1 << 20
+)
+
+// HistoryPageQuery is the argument of QueryHistoryPage: the events after
+// seq After (0: from the first), at most Limit of them and MaxBytes of
+// their states, payloads and errors (store.Page's rule), each lowered to
+// what a query can answer (0: as much), the events without their states
+// unless States.
+type HistoryPageQuery struct {
+	After    uint64 `json:"after"`
+	Limit    int    `json:"limit"`
+	MaxBytes int    `json:"max_bytes"`
+	States   bool   `json:"states"`
+}
+
+// HistoryPage is QueryHistoryPage's answer: the page's events, and whether
+// more events follow them now.
+type HistoryPage struct {
+	Events []runtime.Event `json:"events"`
+	More   bool            `json:"more"`
+}
+
+// pageOf is the page q asks of history h.
+func pageOf(h []runtime.Event, q HistoryPageQuery) (HistoryPage, error) {
+	limit, maxBytes := queryPageLimit, queryPageBytes
+	if q.Limit > 0 {
+		limit = min(q.Limit, limit)
+	}
+	if q.MaxBytes > 0 {
+		maxBytes = min(q.MaxBytes, maxBytes)
+	}
+	events, more, err := store.Page(h, q.After, limit, maxBytes, q.States)
+	return HistoryPage{Events: events, More: more}, err
+}
+
+// QueryHistoryPageOf reads the page q asks of run runID's history from its
+// workflow (QueryHistoryPage). A worker of older code, which does not know
+// that query, answers the whole history (QueryHistory), which is cut here
+// by the same rule, as long as it fits in a query's answer.
+func QueryHistoryPageOf(ctx context.Context, c client.Client, runID string, q HistoryPageQuery) (HistoryPage, error) {
+	var p HistoryPage
+	v, err := c.QueryWorkflow(ctx, runID, "", QueryHistoryPage, q)
+	if unknownQuery(err) {
+		h, err := wholeHistory(ctx, c, runID)
+		if err != nil {
+			return p, err
+		}
+		return pageOf(h, q)
+	}
+	if err != nil {
+		return p, RunError(err, runID)
+	}
+	return p, v.Get(&p)
+}
+
+// QueryHistoryOf reads run runID's whole history from its workflow, page
+// after page (QueryHistoryPage), each page within what a query can
+// answer: the events after those of a page are read after it, so the
+// history read is one the run had, the events it recorded meanwhile
+// included up to the last page.
+func QueryHistoryOf(ctx context.Context, c client.Client, runID string) ([]runtime.Event, error) {
+	var h []runtime.Event
+	q := HistoryPageQuery{States: true}
+	for {
+		v, err := c.QueryWorkflow(ctx, runID, "", QueryHistoryPage, q)
+		if unknownQuery(err) && q.After == 0 {
+			return wholeHistory(ctx, c, runID)
+		}
+		if err != nil {
+			return nil, RunError(err, runID)
+		}
+		var p HistoryPage
+		if err := v.Get(&p); err != nil {
+			return nil, err
+		}
+		h = append(h, p.Events...)
+		if !p.More || len(p.Events) == 0 {
+			return h, nil
+		}
+		q.After = p.Events[len(p.Events)-1].Seq
+	}
+}
+
+// wholeHistory is run runID's history in one answer (QueryHistory), what
+// a worker of older code answers.
+func wholeHistory(ctx context.Context, c client.Client, runID string) ([]runtime.Event, error) {
+	var h []runtime.Event
+	v, err := c.QueryWorkflow(ctx, runID, "", QueryHistory)
+	if err != nil {
+		return nil, RunError(err, runID)
+	}
+	return h, v.Get(&h)
+}
+
+// unknownQuery reports whether err is a worker's answer to a query its
+// workflow has no handler of (the SDK's "unknown queryType").
+func unknownQuery(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "unknown queryType")
+}
