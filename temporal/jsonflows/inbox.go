@@ -159,9 +159,10 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 			st.Waiting = slices.Delete(st.Waiting, i, i+1)
 			err := workflow.SignalExternalWorkflow(ctx, w.RunID, "", signal, arg).Get(ctx, nil)
 			if err == nil {
-				if !w.Deadline.IsZero() { // a wait without one never times out to ask
-					st.Handed[w.Key] = inboxHanded{Received: m.Received, Sum: flowtemporal.EventSum(m.Payload), At: workflow.Now(ctx)}
-				}
+				// Kept for the retention: for the wait's timeout, which
+				// asks (reclaim), and for a registration of the wait
+				// retried after this (onWait).
+				st.Handed[w.Key] = inboxHanded{Received: m.Received, Sum: flowtemporal.EventSum(m.Payload), At: workflow.Now(ctx)}
 				return true
 			}
 			workflow.GetLogger(ctx).Warn("flowgen: inbox: a waiting run is gone", "run_id", w.RunID, "error", err)
@@ -193,6 +194,12 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 				st.Waiting = slices.Delete(st.Waiting, i, i+1)
 			}
 		case i >= 0: // the same wait again (a local activity retried)
+		case handedBefore(ctx, &st, w.Key):
+			// The same wait again, after it was handed its event: its
+			// registration's local activity retried (its first try
+			// reached the inbox but not its answer the run). The wait is
+			// over: waiting again would hand the run the next event too,
+			// which no run would then take.
 		default:
 			st.Waiting = append(st.Waiting, w)
 			for len(st.Pending) > 0 && len(st.Waiting) > 0 {

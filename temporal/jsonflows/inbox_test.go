@@ -25,15 +25,7 @@ func TestInboxContinuesAsNewWithEverySignal(t *testing.T) {
 	defer func(n int) { inboxSignalsPerRun = n }(inboxSignalsPerRun)
 	inboxSignalsPerRun = 2
 
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(inboxWorkflow, workflow.RegisterOptions{Name: inboxWorkflowName})
-	signalled := map[string]string{} // event payload -> the run it was signalled to
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
-		func(_, runID, _, _ string, arg any) error {
-			signalled[string(arg.([]byte))] = runID
-			return nil
-		})
+	env, signalled := inboxEnv()
 	deadline := time.Now().Add(time.Hour) // the test clock's start is now
 	wait := func(run string) inboxWait {
 		return inboxWait{RunID: run, Key: run + "/Pay", Waiting: true, Deadline: deadline}
@@ -98,4 +90,48 @@ func TestInboxContinuesAsNewWithEverySignal(t *testing.T) {
 	} else if reclaimed.Signalled {
 		t.Errorf("the reclaim of a wait the inbox never had = %+v; want nothing signalled", *reclaimed)
 	}
+}
+
+// A wait registered again after the inbox signalled it its event (the
+// registration's local activity retried: its first try reached the inbox,
+// its answer did not reach the run) waits no more: the next event stays
+// for the next run that waits, instead of being signalled to a run that
+// already took its own. Before, the registration was taken as a new wait.
+func TestInboxRegistrationRetriedAfterItsEvent(t *testing.T) {
+	for _, deadline := range []time.Time{{}, time.Now().Add(time.Hour)} {
+		env, signalled := inboxEnv()
+		wait := func(run string) inboxWait {
+			return inboxWait{RunID: run, Key: run + "/Pay", Waiting: true, Deadline: deadline}
+		}
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(signalInboxWait, wait("r1"))
+			env.SignalWorkflow(signalInboxEvent, inboxMessage{ID: "m1", Payload: []byte(`{"n":1}`)})
+		}, time.Second)
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(signalInboxWait, wait("r1")) // retried
+			env.SignalWorkflow(signalInboxEvent, inboxMessage{ID: "m2", Payload: []byte(`{"n":2}`)})
+		}, 2*time.Second)
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(signalInboxWait, wait("r2"))
+		}, 3*time.Second)
+		env.ExecuteWorkflow(inboxWorkflowName, inboxState{Topic: "payments", Event: "paid", Retention: time.Hour})
+		if got, want := signalled, map[string]string{`{"n":1}`: "r1", `{"n":2}`: "r2"}; !maps.Equal(got, want) {
+			t.Errorf("deadline %v: events signalled %v, want %v", !deadline.IsZero(), got, want)
+		}
+	}
+}
+
+// inboxEnv is a test environment of the inbox workflow, and the events it
+// signals, by payload, to the runs they go to.
+func inboxEnv() (*testsuite.TestWorkflowEnvironment, map[string]string) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(inboxWorkflow, workflow.RegisterOptions{Name: inboxWorkflowName})
+	signalled := map[string]string{}
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_, runID, _, _ string, arg any) error {
+			signalled[string(arg.([]byte))] = runID
+			return nil
+		})
+	return env, signalled
 }

@@ -29,7 +29,8 @@ const (
 )
 
 // inboxHanded is what an inbox keeps of an event it signalled to a
-// waiting run, for the run's wait that times out (inboxReclaimed), for the
+// waiting run, for the run's wait that times out (inboxReclaimed) and for
+// a registration of the wait retried after it (handedBefore), for the
 // retention: when it was received, and its payload's sum, not the payload,
 // so that an inbox that hands many events carries little when it continues
 // as new.
@@ -37,6 +38,19 @@ type inboxHanded struct {
 	Received time.Time `json:"received"`
 	Sum      string    `json:"sum"` // flowtemporal.EventSum
 	At       time.Time `json:"at"`  // when it was signalled
+}
+
+// versionHandedWait is the change (workflow.GetVersion) after which an
+// inbox refuses a registration of a wait it has handed an event
+// (handedBefore): an inbox that took one before replays taking it.
+const versionHandedWait = "flowgen.inbox-handed-wait"
+
+// handedBefore reports whether the inbox signalled an event to the wait
+// of key, within the retention. GetVersion is asked only then, so replays
+// ask it at the same point.
+func handedBefore(ctx workflow.Context, st *inboxState, key string) bool {
+	_, ok := st.Handed[key]
+	return ok && workflow.GetVersion(ctx, versionHandedWait, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
 
 // inboxReclaimed answers a run whose wait timed out (updateInboxReclaim):
