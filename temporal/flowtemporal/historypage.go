@@ -61,40 +61,33 @@ func pageOf(h []runtime.Event, q HistoryPageQuery) (HistoryPage, error) {
 // that query, answers the whole history (QueryHistory), which is cut here
 // by the same rule, as long as it fits in a query's answer.
 func QueryHistoryPageOf(ctx context.Context, c client.Client, runID string, q HistoryPageQuery) (HistoryPage, error) {
-	var p HistoryPage
-	v, err := c.QueryWorkflow(ctx, runID, "", QueryHistoryPage, q)
+	p, err := queryPage(ctx, c, runID, q)
 	if unknownQuery(err) {
 		h, err := wholeHistory(ctx, c, runID)
 		if err != nil {
-			return p, err
+			return HistoryPage{}, err
 		}
 		return pageOf(h, q)
 	}
-	if err != nil {
-		return p, RunError(err, runID)
-	}
-	return p, v.Get(&p)
+	return p, RunError(err, runID)
 }
 
 // QueryHistoryOf reads run runID's whole history from its workflow, page
 // after page (QueryHistoryPage), each page within what a query can
 // answer: the events after those of a page are read after it, so the
 // history read is one the run had, the events it recorded meanwhile
-// included up to the last page.
+// included up to the last page. A worker of older code is asked the
+// whole history at once (QueryHistory).
 func QueryHistoryOf(ctx context.Context, c client.Client, runID string) ([]runtime.Event, error) {
 	var h []runtime.Event
 	q := HistoryPageQuery{States: true}
 	for {
-		v, err := c.QueryWorkflow(ctx, runID, "", QueryHistoryPage, q)
+		p, err := queryPage(ctx, c, runID, q)
 		if unknownQuery(err) && q.After == 0 {
 			return wholeHistory(ctx, c, runID)
 		}
 		if err != nil {
 			return nil, RunError(err, runID)
-		}
-		var p HistoryPage
-		if err := v.Get(&p); err != nil {
-			return nil, err
 		}
 		h = append(h, p.Events...)
 		if !p.More || len(p.Events) == 0 {
@@ -102,6 +95,16 @@ func QueryHistoryOf(ctx context.Context, c client.Client, runID string) ([]runti
 		}
 		q.After = p.Events[len(p.Events)-1].Seq
 	}
+}
+
+// queryPage asks run runID's workflow the page q (QueryHistoryPage).
+func queryPage(ctx context.Context, c client.Client, runID string, q HistoryPageQuery) (HistoryPage, error) {
+	var p HistoryPage
+	v, err := c.QueryWorkflow(ctx, runID, "", QueryHistoryPage, q)
+	if err != nil {
+		return p, err
+	}
+	return p, v.Get(&p)
 }
 
 // wholeHistory is run runID's history in one answer (QueryHistory), what
