@@ -24,8 +24,7 @@ import (
 // what each attempt does (the last entry repeats; none: it answers).
 type world struct {
 	script map[string][]string
-	mu     sync.Mutex
-	lines  []string
+	twoforms.Journal
 	// authorized is closed once the run's history records Authorize's
 	// branch ended (watch): Stock.Reserve ends only then.
 	authorized chan struct{}
@@ -55,20 +54,6 @@ func (w *world) watch(ctx context.Context, h twoforms.Handle[ComboState]) {
 	}()
 }
 
-// add journals what, with the idempotency key of ctx. A call is journaled
-// as it ends: the branches start together, and Reserve ends last.
-func (w *world) add(ctx context.Context, what string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.lines = append(w.lines, what+" "+runtime.IdempotencyKey(ctx))
-}
-
-func (w *world) journal() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.lines)
-}
-
 // Call is every service of the three flows.
 func (w *world) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
 	attempt := runtime.Attempt(ctx)
@@ -87,7 +72,9 @@ func (w *world) Call(ctx context.Context, service, endpoint string, req, rsp any
 			return ctx.Err()
 		}
 	}
-	w.add(ctx, fmt.Sprintf("%s #%d %s", endpoint, attempt, b))
+	// Journaled as it ends: the branches start together, and Reserve
+	// ends last.
+	w.Add(ctx, fmt.Sprintf("%s #%d %s", endpoint, attempt, b))
 	if b == "fail" {
 		return fmt.Errorf("%s: unavailable", endpoint)
 	}
@@ -102,13 +89,13 @@ type handlers struct{ w *world }
 
 func (h handlers) Release(ctx context.Context, s *ComboState) error {
 	s.Undone = append(s.Undone, "Release")
-	h.w.add(ctx, "Release")
+	h.w.Add(ctx, "Release")
 	return nil
 }
 
 func (h handlers) Void(ctx context.Context, s *ComboState) error {
 	s.Undone = append(s.Undone, "Void")
-	h.w.add(ctx, "Void")
+	h.w.Add(ctx, "Void")
 	return nil
 }
 
@@ -134,7 +121,7 @@ func local(t *testing.T, ctx context.Context, w *world, id string, start ComboSt
 	h := twoforms.Local(run, bus)
 	w.watch(ctx, h)
 	drive(h)
-	o := twoforms.Observe(t, ctx, h, w.journal, func() []runtime.Message { return nil })
+	o := twoforms.Observe(t, ctx, h, w.Lines, func() []runtime.Message { return nil })
 	o.Children = twoforms.Children(t, ctx, h, func(ref runtime.RunRef) ([]runtime.Event, error) { return sink.History(ref.RunID), nil })
 	return o
 }
@@ -161,7 +148,7 @@ func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, 
 	}
 	w.watch(ctx, run)
 	drive(run)
-	o := twoforms.Observe(t, ctx, run, w.journal, func() []runtime.Message { return nil })
+	o := twoforms.Observe(t, ctx, run, w.Lines, func() []runtime.Message { return nil })
 	o.Children = twoforms.Children(t, ctx, run, func(ref runtime.RunRef) ([]runtime.Event, error) {
 		return flowtemporal.Attach[Invoice](c, ref.RunID).History(ctx)
 	})

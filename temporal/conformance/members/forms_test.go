@@ -23,20 +23,11 @@ import (
 // idempotency key; refused names the endpoint that refuses for good.
 type world struct {
 	refused string
-	mu      sync.Mutex
-	lines   []string
-}
-
-func (w *world) journal() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.lines)
+	twoforms.Journal
 }
 
 func (w *world) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
-	w.mu.Lock()
-	w.lines = append(w.lines, fmt.Sprintf("%s #%d %v %s", endpoint, runtime.Attempt(ctx), req, runtime.IdempotencyKey(ctx)))
-	w.mu.Unlock()
+	w.Add(ctx, fmt.Sprintf("%s #%d %v", endpoint, runtime.Attempt(ctx), req))
 	if endpoint == w.refused {
 		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
 	}
@@ -56,7 +47,7 @@ func local(t *testing.T, ctx context.Context, w *world, id string, start Members
 	if err != nil {
 		t.Fatal(err)
 	}
-	return twoforms.Observe(t, ctx, twoforms.Local(run, bus), w.journal, func() []runtime.Message { return nil })
+	return twoforms.Observe(t, ctx, twoforms.Local(run, bus), w.Lines, func() []runtime.Message { return nil })
 }
 
 // onTemporal runs the case on a worker of ts of its own queue, through c,
@@ -71,7 +62,7 @@ func onTemporal(t *testing.T, ctx context.Context, ts *temporaltest.TestServer, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return twoforms.Observe(t, ctx, run, w.journal, func() []runtime.Message { return nil })
+	return twoforms.Observe(t, ctx, run, w.Lines, func() []runtime.Message { return nil })
 }
 
 // TestMembersFormsAgree runs members.flow's generated code in its two

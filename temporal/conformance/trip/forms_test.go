@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,24 +25,11 @@ import (
 // it ends, so the journal is the order of the side effects.
 type world struct {
 	script map[string][]string
-	mu     sync.Mutex
-	lines  []string
+	twoforms.Journal
 	// longRunning is closed when slowLong's Long starts (its first
 	// attempt's handler runs).
 	longRunning chan struct{}
 	longOnce    sync.Once
-}
-
-func (w *world) add(ctx context.Context, what string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.lines = append(w.lines, what+" "+runtime.IdempotencyKey(ctx))
-}
-
-func (w *world) journal() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.lines)
 }
 
 // act journals what attempt of name does and returns its error.
@@ -53,7 +39,7 @@ func (w *world) act(ctx context.Context, name string) error {
 	if bs := w.script[name]; len(bs) > 0 {
 		b = bs[min(attempt, len(bs))-1]
 	}
-	w.add(ctx, fmt.Sprintf("%s #%d %s", name, attempt, b))
+	w.Add(ctx, fmt.Sprintf("%s #%d %s", name, attempt, b))
 	switch b {
 	case "fail":
 		return fmt.Errorf("%s: unavailable", name)
@@ -82,7 +68,7 @@ func (w *world) Publish(ctx context.Context, topic, event string, payload any) e
 	if err != nil {
 		return err
 	}
-	w.add(ctx, fmt.Sprintf("publish %s %s %s", topic, event, b))
+	w.Add(ctx, fmt.Sprintf("publish %s %s %s", topic, event, b))
 	return nil
 }
 
@@ -112,7 +98,7 @@ func (h slowLong) Long(ctx context.Context, s *TripState) error {
 	h.w.longOnce.Do(func() { close(h.w.longRunning) })
 	select {
 	case <-ctx.Done():
-		h.w.add(ctx, "Long cut: "+context.Cause(ctx).Error())
+		h.w.Add(ctx, "Long cut: "+context.Cause(ctx).Error())
 		return ctx.Err()
 	case <-time.After(time.Second):
 	}
@@ -154,7 +140,7 @@ func local(t *testing.T, ctx context.Context, w *world, h TripHandlers, id strin
 		st, _ := b.Status(child)
 		return st.Machine
 	}, func() {})
-	o := twoforms.Observe(t, ctx, hd, w.journal, func() []runtime.Message { return nil })
+	o := twoforms.Observe(t, ctx, hd, w.Lines, func() []runtime.Message { return nil })
 	o.Children = twoforms.Children(t, ctx, hd, func(ref runtime.RunRef) ([]runtime.Event, error) { return sink.History(ref.RunID), nil })
 	return observed{o, final(t, ctx, hd)}
 }
@@ -201,7 +187,7 @@ func onTemporal(t *testing.T, ctx context.Context, c client.Client, w *world, h 
 		wk.Stop()
 		wk = newWorker()
 	})
-	o := twoforms.Observe(t, ctx, run, w.journal, func() []runtime.Message { return nil })
+	o := twoforms.Observe(t, ctx, run, w.Lines, func() []runtime.Message { return nil })
 	o.Children = twoforms.Children(t, ctx, run, func(ref runtime.RunRef) ([]runtime.Event, error) {
 		return flowtemporal.Attach[Invoice](c, ref.RunID).History(ctx)
 	})
