@@ -254,6 +254,10 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	if err != nil {
 		return err
 	}
+	// From here a SIGHUP is taken (it reloads once the server listens),
+	// while the store opens and runs resume too; Close, last, gives it its
+	// default action back.
+	defer srv.Close()
 	// A server that does not come up leaves no store behind that it made:
 	// a store made for this start and refused with it (a bad flows file,
 	// the address taken) holds nothing but its empty first segment, and

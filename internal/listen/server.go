@@ -138,6 +138,11 @@ type Server struct {
 	log  *slog.Logger
 	auth *engine.TokenAuth // nil: no -tokens
 	cert *keyPair          // nil: plain HTTP
+	// hup takes SIGHUP from New on when there is something to reload, so
+	// that one sent while the command opens its store and resumes its
+	// runs, or while it stops, does not end it (SIGHUP's default action)
+	// but is kept for Serve, which reloads.
+	hup chan os.Signal
 }
 
 // New loads c's token file and TLS key pair: a command builds its engine
@@ -159,7 +164,20 @@ func New(c Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	if s.auth != nil || s.cert != nil {
+		s.hup = make(chan os.Signal, 1)
+		signal.Notify(s.hup, syscall.SIGHUP)
+	}
 	return s, nil
+}
+
+// Close gives SIGHUP its default action back (it ends the process), once
+// the command is done with the server. Without it, a SIGHUP after Serve
+// changes nothing.
+func (s *Server) Close() {
+	if s.hup != nil {
+		signal.Stop(s.hup)
+	}
 }
 
 // warnLooseTokens warns, once per load of the token file, when its group
@@ -337,25 +355,24 @@ func (s *Server) reload() {
 	}
 }
 
-// watch reloads on every SIGHUP until stop is called. It installs the
-// handler before it returns, and only if there is something to reload
-// (else SIGHUP keeps its default action).
+// watch reloads on every SIGHUP, one sent since New included, until stop
+// is called; SIGHUP is taken (and does nothing) from then until Close.
 func (s *Server) watch() (stop func()) {
-	if s.auth == nil && s.cert == nil {
+	if s.hup == nil {
 		return func() {}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
+	finished := make(chan struct{})
 	go func() {
+		defer close(finished)
 		for {
 			select {
-			case <-hup:
+			case <-s.hup:
 				s.reload()
 			case <-done:
 				return
 			}
 		}
 	}()
-	return func() { signal.Stop(hup); close(done) }
+	return func() { close(done); <-finished }
 }

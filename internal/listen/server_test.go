@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 
 	"github.com/flowgen/flowgen/internal/conntest"
+	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/internal/testcert"
 )
 
@@ -456,4 +458,44 @@ func TestAnswerWithinWriteTimeout(t *testing.T) {
 			t.Errorf("write timeout %v: AnswerWithin %v leaves less than a second (or half) to answer", write, a)
 		}
 	}
+}
+
+// A SIGHUP sent after New, while the command opens its store and resumes
+// its runs, neither ends the process (SIGHUP's default action) nor is
+// lost: Serve reloads on it. Before, the handler was installed by Serve
+// only, and such a SIGHUP killed the server (the test process here).
+func TestSIGHUPBeforeServe(t *testing.T) {
+	dir := t.TempDir()
+	tokens := writeFile(t, filepath.Join(dir, "tokens"), "admin "+adminToken+"\n")
+	var logs logtest.Buffer
+	s, err := New(Config{Addr: "127.0.0.1:0", Tokens: tokens}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writeFile(t, tokens, "admin "+adminToken+"\nclient client-token-0123456789\n")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the signal's delivery
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, "test serve", http.NotFoundHandler(), nil, nil) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.auth.Len() != 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.auth.Len() != 2 || !strings.Contains(logs.String(), "SIGHUP: tokens reloaded") {
+		t.Errorf("the SIGHUP before Serve was not taken: %d tokens; log:\n%s", s.auth.Len(), logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Serve has returned (the command closes its engine now): a SIGHUP
+	// still does not end the process.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
 }
