@@ -349,6 +349,22 @@ func TestTokenFile(t *testing.T) {
 	if _, err := NewTokenAuth(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("a missing file is no error")
 	}
+	// A line of any length: a comment of 70,000 characters is skipped, and
+	// a long line that is not ROLE TOKEN is refused saying which line and
+	// why. Before, both stopped at "bufio.Scanner: token too long".
+	long := strings.Repeat("x", 70000)
+	if a, err := NewTokenAuth(writeTokens(t, "# "+long+"\nadmin "+adminToken+"\n")); err != nil || a.Len() != 1 {
+		t.Errorf("a long comment: %v", err)
+	}
+	if _, err := NewTokenAuth(writeTokens(t, "admin "+adminToken+"\nclient "+secret+" "+long+"\n")); err == nil || !strings.Contains(err.Error(), "tokens:2: want ROLE TOKEN, found 3 fields") {
+		t.Errorf("a long bad line: %v", err)
+	}
+	// A file beyond MaxTokenFileBytes (a path given by mistake) is refused
+	// rather than read whole.
+	big := "admin " + adminToken + "\n# " + strings.Repeat("x", MaxTokenFileBytes) + "\n"
+	if _, err := NewTokenAuth(writeTokens(t, big)); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a file of %d bytes: %v", len(big), err)
+	}
 }
 
 // Tokens are compared with crypto/subtle, every token of the file on every

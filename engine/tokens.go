@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,6 +20,11 @@ import (
 
 // MinTokenLength is the shortest token a token file may hold.
 const MinTokenLength = 16
+
+// MaxTokenFileBytes is the largest token file read: a path given by
+// mistake (a log, a device such as /dev/zero) is refused, not read whole
+// into memory.
+const MaxTokenFileBytes = 1 << 20
 
 // TokenAuth is an Authorizer over a file of bearer tokens, one
 // "ROLE TOKEN" a line:
@@ -104,7 +107,10 @@ func readTokenFile(path string) ([]byte, fs.FileMode, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	src, err := io.ReadAll(f)
+	src, err := io.ReadAll(io.LimitReader(f, MaxTokenFileBytes+1))
+	if err == nil && len(src) > MaxTokenFileBytes {
+		err = fmt.Errorf("%s is larger than %d bytes: not a token file", path, MaxTokenFileBytes)
+	}
 	return src, st.Mode(), err
 }
 
@@ -155,9 +161,11 @@ func (a *TokenAuth) AuthorizeIdentity(r *http.Request, need Role) (Identity, err
 func parseTokens(name string, src []byte) ([]tokenEntry, error) {
 	var out []tokenEntry
 	seen := map[[sha256.Size]byte]int{}
-	sc := bufio.NewScanner(bytes.NewReader(src))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	// Lines of any length: a bufio.Scanner stopped at 64 KiB with "token
+	// too long", naming neither the line nor what was wrong with it.
+	for i, line := range strings.Split(string(src), "\n") {
+		n := i + 1
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -187,9 +195,6 @@ func parseTokens(name string, src []byte) ([]tokenEntry, error) {
 		}
 		seen[d] = n
 		out = append(out, tokenEntry{digest: d, role: role})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no tokens: every request would be refused", name)
