@@ -362,9 +362,7 @@ func (s *Server) watch() (stop func()) {
 		return func() {}
 	}
 	done := make(chan struct{})
-	finished := make(chan struct{})
 	go func() {
-		defer close(finished)
 		for {
 			select {
 			case <-s.hup:
@@ -374,5 +372,5 @@ func (s *Server) watch() (stop func()) {
 			}
 		}
 	}()
-	return func() { close(done); <-finished }
+	return func() { close(done) }
 }
