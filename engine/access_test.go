@@ -456,3 +456,55 @@ func TestTwoAuthorizationHeaders(t *testing.T) {
 		}
 	}
 }
+
+// The routes that read no body (an abort, a provider's renewal and leave)
+// refuse one that says something, 400, changing nothing: a reason sent
+// with an abort would otherwise be dropped unread. No body, {} and null
+// are none.
+func TestBodylessRoutesRefuseABody(t *testing.T) {
+	fx := newFixture(t)
+	fx.remote = &ProviderOptions{}
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	examples := exampleRequests(t, e)
+	for _, pattern := range []string{"POST /runs/{id}/abort", "POST /providers/{name}/renew", "DELETE /providers/{name}"} {
+		for _, body := range []string{`{"reason": "duplicate order"}`, `garbage`, `[]`, `"x"`} {
+			req := examples[pattern]()
+			var before provider.Lease
+			if strings.Contains(pattern, "providers") {
+				before = liveLease(t, e, "billing")
+			}
+			status, _, out := send(t, srv, req.method, req.path, "", "application/json", body)
+			if status != http.StatusBadRequest || !strings.Contains(out, pattern+" takes no request body") {
+				t.Errorf("%s with body %s: %d %s, want 400 naming the route", pattern, body, status, out)
+			}
+			if strings.HasSuffix(pattern, "/abort") {
+				id := strings.TrimSuffix(strings.TrimPrefix(req.path, "/runs/"), "/abort")
+				if status, _, out := send(t, srv, "GET", "/runs/"+id, "", "", ""); status != http.StatusOK || strings.Contains(out, `"abort_requested"`) || strings.Contains(out, `"state":"abort`) {
+					t.Errorf("%s refused: GET /runs/%s: %d %s, want a run that no abort reached", pattern, id, status, out)
+				}
+			} else if after := liveLease(t, e, "billing"); !after.Expires.Equal(before.Expires) {
+				t.Errorf("%s refused: the lease changed: expires %v, was %v", pattern, after.Expires, before.Expires)
+			}
+		}
+		for _, body := range []string{"", "{}", " null\n"} {
+			req := examples[pattern]()
+			if status, _, out := send(t, srv, req.method, req.path, "", "application/json", body); status < 200 || status > 299 {
+				t.Errorf("%s with body %q: %d %s, want 2xx", pattern, body, status, out)
+			}
+		}
+	}
+}
+
+// liveLease is provider name's live lease, as GET /providers lists it.
+func liveLease(t *testing.T, e *Engine, name string) provider.Lease {
+	t.Helper()
+	for _, l := range e.Providers() {
+		if l.Provider == name {
+			return l
+		}
+	}
+	t.Fatalf("provider %s has no live lease", name)
+	return provider.Lease{}
+}

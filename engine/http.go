@@ -248,6 +248,28 @@ func (e *Engine) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	return b, true
 }
 
+// noBody answers 400, and false, when a request to a route that takes no
+// body (an abort, a provider's renewal or leave) carries one: a client
+// sending {"reason": ...} with its abort must hear that nothing reads it,
+// not have it dropped. An empty body, {} and null are no body, as a client
+// library that always sends JSON writes one.
+func (e *Engine) noBody(w http.ResponseWriter, r *http.Request) bool {
+	b, ok := e.readBody(w, r)
+	if !ok {
+		return false
+	}
+	switch string(bytes.TrimSpace(b)) {
+	case "", "{}", "null":
+		return true
+	}
+	route := r.Pattern // "POST /runs/{id}/abort": the route, not the caller's path
+	if route == "" {
+		route = r.Method + " " + r.URL.Path
+	}
+	writeError(w, http.StatusBadRequest, fmt.Errorf("%s takes no request body (send none, {} or null)", route), nil)
+	return false
+}
+
 // pathName returns the path value key, a name of what it is, or answers
 // 400 if it is not within the engine's limits (checkName).
 func pathName(w http.ResponseWriter, r *http.Request, key, what string) (string, bool) {
@@ -607,6 +629,9 @@ func limitParam(w http.ResponseWriter, q url.Values, def, most int) (int, bool) 
 }
 
 func (e *Engine) httpAbort(w http.ResponseWriter, r *http.Request) {
+	if !e.noBody(w, r) {
+		return
+	}
 	id := r.PathValue("id")
 	if err := e.Abort(r.Context(), id); err != nil {
 		e.writeErr(w, r, statusOf(err), err)

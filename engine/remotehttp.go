@@ -116,6 +116,9 @@ func (e *Engine) httpPutProvider(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Engine) httpRenewProvider(w http.ResponseWriter, r *http.Request) {
+	if !e.noBody(w, r) {
+		return
+	}
 	if e.remote == nil {
 		writeError(w, http.StatusNotFound, errProvidersOff, nil)
 		return
@@ -134,6 +137,9 @@ func (e *Engine) httpRenewProvider(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Engine) httpDeleteProvider(w http.ResponseWriter, r *http.Request) {
+	if !e.noBody(w, r) {
+		return
+	}
 	if e.remote == nil {
 		writeError(w, http.StatusNotFound, fmt.Errorf("%w: %q", ErrNoLease, r.PathValue("name")), nil)
 		return
