@@ -156,6 +156,8 @@ func TestServeFlagErrors(t *testing.T) {
 	}{
 		{[]string{"-tls-cert", "c.pem"}, 2, "-tls-cert and -tls-key go together"},
 		{[]string{"-tls-key", "k.pem"}, 2, "-tls-cert and -tls-key go together"},
+		{[]string{"-addr", "127.0.0.1:99999"}, 2, `-addr "127.0.0.1:99999": `},
+		{[]string{"-addr", "127.0.0.1:-1"}, 2, `-addr "127.0.0.1:-1": `},
 		{[]string{"-tokens", filepath.Join(dir, "missing")}, 1, "reading tokens"},
 		{[]string{"-tokens", writeFile(t, filepath.Join(dir, "bad"), "root x\n")}, 1, `bad:1: unknown role "root"`},
 		{[]string{"-tls-cert", filepath.Join(dir, "c.pem"), "-tls-key", filepath.Join(dir, "k.pem")}, 1, "TLS key pair"},

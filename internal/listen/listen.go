@@ -42,13 +42,19 @@ func MaxWatchers(maxConns int) int {
 	return max(1, min(engine.DefaultMaxWatchers, maxConns/2))
 }
 
-// CheckExposure refuses to serve the API open (without tokens) on an
-// address that is not loopback, unless insecure. Loopback is "localhost"
+// CheckExposure refuses an address that is not HOST:PORT with a port
+// from 0 to 65535 (or a service name), and refuses to serve the API open
+// (without tokens) on an address that is not loopback, unless insecure. Loopback is "localhost"
 // or a loopback IP; an empty host (":8080") is every interface, and any
 // other name may resolve to anything.
 func CheckExposure(addr string, tokens, insecure bool) error {
-	host, _, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
+		return fmt.Errorf("-addr %q: %v", addr, err)
+	}
+	// A port out of range is the command line's mistake too, said before
+	// the store opens, not as a failure to listen once it has.
+	if _, err := net.LookupPort("tcp", port); err != nil {
 		return fmt.Errorf("-addr %q: %v", addr, err)
 	}
 	if tokens || insecure || IsLoopback(host) {
