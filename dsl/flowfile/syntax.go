@@ -435,6 +435,11 @@ func andSyntax(c *dsl.Cond) *parser.And {
 func unarySyntax(c *dsl.Cond) *parser.Unary {
 	switch c.Op {
 	case dsl.CondNot:
+		if c.Args[0].Op == dsl.CondNot {
+			// Build reads "not not X" as X: a not of a not is
+			// bracketed, "not (not X)", as it is written to mean one.
+			return &parser.Unary{Not: []string{"not"}, Group: orSyntax(c.Args[0])}
+		}
 		u := unarySyntax(c.Args[0])
 		u.Not = append(u.Not, "not")
 		return u

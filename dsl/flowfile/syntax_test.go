@@ -135,6 +135,11 @@ func TestFormatJSONEdges(t *testing.T) {
 		{"trailing blanks in a doc", `{"version": 1, "flows": [{"name": "A", "doc": "A does it.  \n\nReally. ", "steps": [
 		  {"name": "B", "doc": "B\t", "action": {"kind": "go"}, "irreversible": true}]}]}`,
 			"// A does it.\n//\n// Really.\nflow A {\n    // B\n    step B {\n        irreversible\n    }\n}\n", ""},
+		// Build reads "not not X" as X: a not of a not is bracketed.
+		{"a not of a not", `{"version": 1, "flows": [{"name": "A", "state": "S", "steps": [
+		  {"name": "B", "action": {"kind": "choose", "when": [{"if": {"not": {"not": {"field": "X"}}}, "target": "C"}], "otherwise": "C"}},
+		  {"name": "C", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"flow A {\n    state S\n\n    step B {\n        choose {\n            when not (not X) -> C\n            otherwise -> C\n        }\n    }\n\n    step C {\n        irreversible\n    }\n}\n", ""},
 		{"a Go step that publishes", `{"version": 1, "flows": [{"name": "A", "steps": [
 		  {"name": "B", "action": {"kind": "go"}, "irreversible": true, "publish": [{"topic": "t", "event": "e"}]}]}]}`,
 			"", `step "B": a Go step that publishes has no .flow form`},
