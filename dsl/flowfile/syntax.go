@@ -99,6 +99,7 @@ func docsAsRead(f *dsl.File) *dsl.File {
 		}
 		c := *s
 		c.Doc = doc(s.Doc)
+		c.Action = chooseAsRead(s.Action)
 		if s.Parallel != nil {
 			p := *s.Parallel
 			p.Branches = make([]*dsl.Step, len(s.Parallel.Branches))
@@ -106,6 +107,7 @@ func docsAsRead(f *dsl.File) *dsl.File {
 				if b != nil {
 					bc := *b
 					bc.Doc = doc(b.Doc)
+					bc.Action = chooseAsRead(b.Action)
 					p.Branches[i] = &bc
 				}
 			}
@@ -128,6 +130,80 @@ func docsAsRead(f *dsl.File) *dsl.File {
 		out.Flows[i] = &c
 	}
 	return &out
+}
+
+// chooseAsRead is a, when it is a choose, with the numbers of its
+// conditions as Build reads back their .flow form (numberAsRead): a copy,
+// a is left as it is. Any other action is a itself.
+func chooseAsRead(a *dsl.Action) *dsl.Action {
+	if a == nil || a.Kind != dsl.ActionChoose {
+		return a
+	}
+	var cond func(c *dsl.Cond) *dsl.Cond
+	cond = func(c *dsl.Cond) *dsl.Cond {
+		if c == nil {
+			return nil
+		}
+		out := *c
+		if c.Value != nil && c.Value.Kind == dsl.LitNumber {
+			v := *c.Value
+			v.Text = numberAsRead(v.Text)
+			out.Value = &v
+		}
+		out.Args = nil
+		for _, arg := range c.Args {
+			out.Args = append(out.Args, cond(arg))
+		}
+		return &out
+	}
+	out := *a
+	out.When = make([]*dsl.Branch, len(a.When))
+	for i, b := range a.When {
+		if b != nil {
+			bc := *b
+			bc.When = cond(b.When)
+			out.When[i] = &bc
+		}
+	}
+	return &out
+}
+
+// maxExponent bounds the exponent of a JSON number that numberAsRead
+// writes out in decimal digits (1e1000 is 1001 of them): a larger one
+// overflows every numeric type anyway.
+const maxExponent = 1000
+
+// numberAsRead is the .flow spelling of a condition's number in the JSON
+// form, which is any JSON number (1.50, 1e2, -0): its digits in decimal
+// notation, the .flow language having no exponents, as fmt writes them
+// (parser.NumberString): 1.5, 100, 0. The value is the same, exactly. A
+// number whose exponent is beyond maxExponent is left as it is (it has
+// no .flow form, and Format reports that it does not read back).
+func numberAsRead(text string) string {
+	mant, exp, ok := strings.Cut(strings.ToLower(text), "e")
+	if ok {
+		e, err := strconv.Atoi(exp)
+		if err != nil || e > maxExponent || e < -maxExponent {
+			return text
+		}
+		neg := strings.HasPrefix(mant, "-")
+		whole, frac, _ := strings.Cut(strings.TrimPrefix(mant, "-"), ".")
+		digits, point := whole+frac, len(whole)+e // the point goes before digits[point]
+		switch {
+		case point <= 0:
+			digits, point = strings.Repeat("0", 1-point)+digits, 1
+		case point > len(digits):
+			digits += strings.Repeat("0", point-len(digits))
+		}
+		mant = digits[:point]
+		if point < len(digits) {
+			mant += "." + digits[point:]
+		}
+		if neg {
+			mant = "-" + mant
+		}
+	}
+	return parser.NumberString(mant)
 }
 
 func flowFormError(r diag.Range, format string, args ...any) diag.Diagnostic {
@@ -460,7 +536,7 @@ func unarySyntax(c *dsl.Cond) *parser.Unary {
 		case dsl.LitBool:
 			cmp.Value = parser.IdentToken(v.Text)
 		default:
-			cmp.Value = parser.NumberToken(v.Text)
+			cmp.Value = parser.NumberToken(numberAsRead(v.Text))
 		}
 	}
 	return &parser.Unary{Compare: cmp}

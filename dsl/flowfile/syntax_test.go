@@ -140,6 +140,13 @@ func TestFormatJSONEdges(t *testing.T) {
 		  {"name": "B", "action": {"kind": "choose", "when": [{"if": {"not": {"not": {"field": "X"}}}, "target": "C"}], "otherwise": "C"}},
 		  {"name": "C", "action": {"kind": "go"}, "irreversible": true}]}]}`,
 			"flow A {\n    state S\n\n    step B {\n        choose {\n            when not (not X) -> C\n            otherwise -> C\n        }\n    }\n\n    step C {\n        irreversible\n    }\n}\n", ""},
+		// A condition's number is any JSON number: .flow writes it in
+		// decimal, as fmt does, with the same value.
+		{"numbers in JSON notation", `{"version": 1, "flows": [{"name": "A", "state": "S", "steps": [
+		  {"name": "B", "action": {"kind": "choose", "when": [{"if": {"or": [{"field": "X", "op": ">", "value": 1.50}, {"field": "X", "op": "<", "value": -1.5e-3}, ` +
+			`{"field": "Y", "op": "==", "value": 1E+2}, {"field": "Z", "op": "==", "value": -0}]}, "target": "C"}], "otherwise": "C"}},
+		  {"name": "C", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"flow A {\n    state S\n\n    step B {\n        choose {\n            when X > 1.5 or X < -0.0015 or Y == 100 or Z == 0 -> C\n            otherwise -> C\n        }\n    }\n\n    step C {\n        irreversible\n    }\n}\n", ""},
 		{"a Go step that publishes", `{"version": 1, "flows": [{"name": "A", "steps": [
 		  {"name": "B", "action": {"kind": "go"}, "irreversible": true, "publish": [{"topic": "t", "event": "e"}]}]}]}`,
 			"", `step "B": a Go step that publishes has no .flow form`},
