@@ -285,6 +285,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if h, ok := retryPartHint(toks, i); ok {
 			hint = h
 		}
+		if h, ok := actionPartHint(toks, i); ok {
+			hint = h
+		}
 		return want, hint
 	case `")"`:
 		return `")"`, unclosedParen(toks, i)
@@ -375,6 +378,46 @@ func retryPartHint(toks []lexer.Token, i int) (string, bool) {
 		case t.Type == tokIdent && slices.Contains(statementKeywords, t.Value):
 			return "", false
 		case t.Type == tokIdent || t.Type == tokNumber || t.Type == tokDuration || t.Value == "..":
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// actionForms is how each action line with parts after its names is
+// written, its parts in the order the grammar takes them, for hints.
+var actionForms = map[string]string{
+	ident.KeywordRPC:     `the parts of an rpc come in this order: rpc service "Endpoint" (Request) -> Response, as in rpc customers "Customer.Create" (Customer) -> CustomerID`,
+	ident.KeywordAwait:   `the parts of an await come in this order, each at most once: await topic "event" -> Payload correlate Field on path timeout D, as in await payments "payment.succeeded" -> Payment correlate OrderID timeout 72h`,
+	ident.KeywordCall:    `the parts of a call come in this order: call Flow (Input) -> Output, as in call Billing (Invoice) -> Receipt`,
+	ident.KeywordPublish: `a publication has a payload and no response: publish topic "event" (Field)`,
+}
+
+// actionPartHint recognises a part of an action line ("(", "->",
+// correlate or timeout, found at toks[i], where a statement should start)
+// written after a part the grammar takes after it, or a second time, or
+// one its action does not have (publish ... -> X): the line ended at the
+// part before it. It walks back over the line's tokens to its keyword.
+func actionPartHint(toks []lexer.Token, i int) (string, bool) {
+	switch toks[i].Value {
+	case "(", "->", "correlate", "timeout":
+	default:
+		return "", false
+	}
+	awaitOnly := toks[i].Value == "correlate" || toks[i].Value == "timeout"
+	for j := i - 1; j >= 0; j-- {
+		switch t := toks[j]; {
+		case t.Type == tokIdent && actionForms[t.Value] != "":
+			if awaitOnly && t.Value != ident.KeywordAwait {
+				return "", false
+			}
+			return actionForms[t.Value], true
+		case t.Type == tokIdent && (t.Value == "correlate" || t.Value == "on" || t.Value == "timeout"):
+			awaitOnly = true // a part of an await's line, or another statement
+		case t.Type == tokIdent && slices.Contains(statementKeywords, t.Value):
+			return "", false
+		case t.Type == tokIdent || t.Type == tokString || t.Type == tokDuration || t.Value == "(" || t.Value == ")" || t.Value == "->":
 		default:
 			return "", false
 		}
