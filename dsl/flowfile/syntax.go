@@ -308,6 +308,9 @@ func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := bareNames(s); err != nil {
+		return nil, err
+	}
 	out := &parser.Parallel{Name: name}
 	for i, b := range s.Parallel.Branches {
 		if b == nil {
@@ -332,6 +335,9 @@ func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
 func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 	name, err := identToken("step name", s.Name)
 	if err != nil {
+		return nil, err
+	}
+	if err := bareNames(s); err != nil {
 		return nil, err
 	}
 	out := &parser.Step{Name: name}
@@ -540,6 +546,84 @@ func unarySyntax(c *dsl.Cond) *parser.Unary {
 		}
 	}
 	return &parser.Unary{Compare: cmp}
+}
+
+// bareNames checks the names of step s that .flow writes bare (state
+// fields, a condition's members, outcomes, targets, a Go rollback, a
+// called flow): a JSON form may have any text there, which printed bare
+// would not read back. The first that is not an identifier is an error at
+// its place; so is a condition's field named "not", which .flow reads as
+// the negation.
+func bareNames(s *dsl.Step) error {
+	type named struct {
+		what string
+		id   *dsl.Ident
+	}
+	var names []named
+	add := func(what string, ids ...*dsl.Ident) {
+		for _, id := range ids {
+			if id != nil {
+				names = append(names, named{what, id})
+			}
+		}
+	}
+	action := func(a *dsl.Action) {
+		if a == nil {
+			return
+		}
+		add("state field", a.Request, a.Response, a.Correlate, a.Until)
+		add("flow name", a.Flow)
+		for _, b := range a.When {
+			if b == nil {
+				continue
+			}
+			add("target", b.Target)
+			b.When.Fields(func(c *dsl.Cond) {
+				add("state field", c.Field)
+				add("member", c.Members...)
+			})
+		}
+		add("target", a.Otherwise)
+	}
+	action(s.Action)
+	if s.Rollback != nil {
+		add("rollback name", s.Rollback.Name)
+		action(s.Rollback.Action)
+	}
+	for _, p := range s.Publish {
+		if p != nil {
+			add("state field", p.Payload)
+		}
+	}
+	add("state field", s.Writes...)
+	add("outcome", s.Outcomes...)
+	for _, t := range s.Transitions {
+		if t != nil {
+			add("outcome", t.On)
+			add("target", t.Target)
+		}
+	}
+	for _, n := range names {
+		if !ident.Is(n.id.Name) {
+			return at(n.id.Range, fmt.Errorf("step %q: %s %q is not an identifier, which .flow needs", s.Name, n.what, n.id.Name))
+		}
+	}
+	if a := s.Action; a != nil && a.Kind == dsl.ActionChoose {
+		for _, b := range a.When {
+			var not *dsl.Ident
+			if b != nil {
+				b.When.Fields(func(c *dsl.Cond) {
+					if not == nil && c.Field != nil && c.Field.Name == ident.KeywordNot {
+						not = c.Field
+					}
+				})
+			}
+			if not != nil {
+				return at(not.Range, fmt.Errorf("step %q: a condition's state field %q has no .flow form: .flow reads it as the negation", s.Name, not.Name))
+			}
+		}
+	}
+	return nil
 }
 
 // condShape reports whether condition c has the shape DecodeJSON gives

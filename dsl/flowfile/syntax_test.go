@@ -191,3 +191,45 @@ func TestFormatNils(t *testing.T) {
 		}
 	}
 }
+
+// A name that .flow writes bare but the JSON form holds as any text (a
+// state field, a condition's member, an outcome, a target, a Go rollback)
+// is a flow-form error at its place when it is not an identifier, and so
+// is a condition's field named "not", which .flow reads as the negation;
+// nothing is printed.
+func TestFormatJSONBareNames(t *testing.T) {
+	flow := func(steps string) string {
+		return `{"version": 1, "flows": [{"name": "A", "state": "S", "steps": [` + steps + `]}]}`
+	}
+	for _, tt := range []struct {
+		name, json, path, err string
+	}{
+		{"rpc request", flow(`{"name": "C", "action": {"kind": "rpc", "service": "s", "endpoint": "e", "request": "a-b"}, "irreversible": true}`),
+			"$.flows[0].steps[0].action.request", `state field "a-b" is not an identifier`},
+		{"condition member", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"field": "a.b-c"}, "target": "E"}], "otherwise": "done"}}`),
+			"$.flows[0].steps[0].action.when[0].if.field", `member "b-c" is not an identifier`},
+		{"condition field not", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"and": [{"field": "X"}, {"field": "not", "op": "==", "value": 1}]}, "target": "E"}], "otherwise": "done"}}`),
+			"$.flows[0].steps[0].action.when[0].if.and[1].field", `a condition's state field "not" has no .flow form`},
+		{"sleep until", flow(`{"name": "E", "action": {"kind": "sleep", "until": "at-x"}}`),
+			"$.flows[0].steps[0].action.until", `state field "at-x" is not an identifier`},
+		{"writes", flow(`{"name": "P", "parallel": {"branches": [{"name": "E", "action": {"kind": "go"}, "writes": ["x-y"], "irreversible": true}]}}`),
+			"$.flows[0].steps[0].parallel.branches[0].writes[0]", `state field "x-y" is not an identifier`},
+		{"outcome", flow(`{"name": "E", "action": {"kind": "go"}, "outcomes": ["x-y"], "irreversible": true}`),
+			"$.flows[0].steps[0].outcomes[0]", `outcome "x-y" is not an identifier`},
+		{"block target", flow(`{"name": "P", "parallel": {"branches": [{"name": "E", "action": {"kind": "go"}, "irreversible": true}]}, "on": [{"on": "ok", "target": "x y"}]}`),
+			"$.flows[0].steps[0].on[0].target", `target "x y" is not an identifier`},
+		{"Go rollback", flow(`{"name": "E", "action": {"kind": "go"}, "rollback": {"name": "x-y"}}`),
+			"$.flows[0].steps[0].rollback.name", `rollback name "x-y" is not an identifier`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, ds := dsl.DecodeJSON("a.json", []byte(tt.json))
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			src, ds := Format(f)
+			if len(ds) != 1 || ds[0].Code != "flow-form" || !strings.Contains(ds[0].Message, tt.err) || ds[0].Range.Start.Path != tt.path || src != nil {
+				t.Fatalf("Format: %q, %v; want a flow-form error at %s saying %q", src, ds, tt.path, tt.err)
+			}
+		})
+	}
+}
