@@ -221,6 +221,8 @@ func TestSyntaxErrors(t *testing.T) {
 		{"=> for -> after an rpc request", `flow A { step B { rpc s "S.Do" (X) => Y } }`, `1:36: unexpected character '=' (hint: the arrow is written ->)`},
 		{"=> for -> after a condition", `flow A { step B { choose { when X > 5 => C } } }`, `1:39: unexpected character '=' (hint: the arrow is written ->)`},
 		{"=> for -> after a bool field", `flow A { step B { choose { when Express => C } } }`, `1:41: unexpected character '=' (hint: the arrow is written ->)`},
+		{"AND for and", `flow A { step B { choose { when X AND Y -> C } } }`, `1:35: expected "->", found "AND" (hint: conditions combine with and, or and not, in lower case: and)`},
+		{"Or for or", `flow A { step B { choose { when X > 1 Or Y -> C } } }`, `1:39: expected "->", found "Or" (hint: conditions combine with and, or and not, in lower case: or)`},
 		{"=< for <=", `flow A { step B { choose { when X =< 5 -> C } } }`, `1:35: unexpected character '=' (hint: less than or equal is written <=)`},
 		{"sleep until a field plus a duration", `flow A { step B { sleep until At + 24h } }`, `1:34: unexpected character '+' (hint: sleep until takes a time.Time field as it is: keep the time to wake at in a field of its own, set by an earlier step, or sleep a duration (sleep 24h))`},
 		{"sleep until a field minus a duration", `flow A { step B { sleep until At - 1h } }`, `1:34: unexpected character '-' (hint: sleep until takes a time.Time field as it is: keep the time to wake at in a field of its own, set by an earlier step, or sleep a duration (sleep 24h))`},
