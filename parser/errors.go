@@ -366,15 +366,24 @@ var retryOrder = fmt.Sprintf("the parts of a retry come in this order, each at m
 // it, or a second time: the retry statement ended at the part before it,
 // so the parser sees a statement that cannot start with that keyword.
 func retryPartHint(toks []lexer.Token, i int) (string, bool) {
-	if toks[i].Type != tokIdent || !slices.Contains(retryParts, toks[i].Value) {
+	if toks[i].Type != tokIdent {
 		return "", false
+	}
+	hint := retryOrder
+	if !slices.Contains(retryParts, toks[i].Value) {
+		// retry 3 backof 1s..5s: a misspelt part.
+		part := closest(toks[i].Value, retryParts)
+		if part == "" || closest(toks[i].Value, statementKeywords) != "" {
+			return "", false
+		}
+		hint = fmt.Sprintf("did you mean %q? %s", part, retryOrder)
 	}
 	// Back over the retry's own tokens (its count, durations, "..",
 	// part keywords and jitter words) to its "retry".
 	for j := i - 1; j >= 0; j-- {
 		switch t := toks[j]; {
 		case t.Type == tokIdent && t.Value == "retry":
-			return retryOrder, true
+			return hint, true
 		case t.Type == tokIdent && slices.Contains(statementKeywords, t.Value):
 			return "", false
 		case t.Type == tokIdent || t.Type == tokNumber || t.Type == tokDuration || t.Value == "..":
