@@ -290,6 +290,10 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		}
 		return want, hint
 	case `")"`:
+		if found.Value == "," && i >= 2 && toks[i-2].Value == "(" && !inChoose(toks, i) {
+			// rpc s "S.Do" (A, B): a field list where one field goes.
+			return `")"`, "the parentheses hold one state field, sent as the whole request, payload or input: make it a struct field of the state that holds the others"
+		}
 		return `")"`, unclosedParen(toks, i)
 	case `".."`:
 		return `".."`, `a backoff range is written backoff 100ms..5s`
