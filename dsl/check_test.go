@@ -298,6 +298,27 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// A chain of ands (ors) compiles to one && (||): a condition
+			// in it twice, or a field compared with == (!=) with two
+			// values, is a mistake that go vet rejects in the generated
+			// code; nested chains of the same operator are one chain.
+			name: "condition repeats or contradicts itself in a chain",
+			src: doc(flow("F", `"state": "S"`,
+				step("Route", `"action": {"kind": "choose", "when": [`+
+					`{"if": {"and": [{"field": "Gold"}, {"and": [{"field": "Express"}, {"field": "Gold"}]}]}, "target": "A"}, `+
+					`{"if": {"and": [{"field": "C.Tier", "op": "==", "value": "a"}, {"field": "C.Tier", "op": "==", "value": "b"}]}, "target": "A"}, `+
+					`{"if": {"or": [{"field": "N", "op": "!=", "value": 1}, {"not": {"field": "Gold"}}, {"field": "N", "op": "!=", "value": 2}]}, "target": "A"}, `+
+					`{"if": {"or": [{"and": [{"field": "Gold"}, {"field": "N", "op": "==", "value": 1}]}, {"and": [{"field": "Gold"}, {"field": "N", "op": "==", "value": 2}]}]}, "target": "A"}, `+
+					`{"if": {"and": [{"field": "N", "op": "!=", "value": 1}, {"field": "N", "op": "!=", "value": 2}, {"not": {"and": [{"field": "Gold"}, {"field": "Gold"}]}}]}, "target": "A"}], "otherwise": "A"}`),
+				step("A", `"action": {"kind": "go"}, "irreversible": true`))),
+			want: []string{
+				"$.flows[0].steps[0].action.when[0].if.and[1].and[1]: error condition: `Gold` is written twice in one `and` of the choose in step \"Route\" [hint: remove the repeated condition: it adds nothing (and go vet rejects the Go it compiles to)]",
+				"$.flows[0].steps[0].action.when[1].if.and[1]: error condition: `C.Tier == \"a\" and C.Tier == \"b\"` in step \"Route\" never holds: C.Tier has one value at a time [hint: did you mean `C.Tier == \"a\" or C.Tier == \"b\"`?]",
+				"$.flows[0].steps[0].action.when[2].if.or[2]: error condition: `N != 1 or N != 2` in step \"Route\" always holds: N has one value at a time [hint: did you mean `N != 1 and N != 2`?]",
+				"$.flows[0].steps[0].action.when[4].if.and[2].not.and[1]: error condition: `Gold` is written twice in one `and` of the choose in step \"Route\" [hint: remove the repeated condition: it adds nothing (and go vet rejects the Go it compiles to)]",
+			},
+		},
+		{
 			name: "sleep until without a state",
 			src:  doc(flow("F", "", step("Wait", `"action": {"kind": "sleep", "until": "ReminderAt"}`))),
 			want: []string{

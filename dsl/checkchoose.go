@@ -109,7 +109,70 @@ func (c *checker) chooseTarget(f *Flow, s *Step, t *Ident, r diag.Range, index m
 func CondProblems(step string, cd *Cond, at diag.Range) diag.List {
 	var ds diag.List
 	condProblems(&ds, step, cd, at)
+	if len(ds) == 0 {
+		condChains(&ds, step, cd, "", at)
+	}
 	return ds
+}
+
+// condChains reports, in each chain of ands (or of ors) of well-formed
+// condition cd, its own nested ands (ors) included, a condition written
+// twice, and two comparisons of one field with == (in an and: it never
+// holds) or with != (in an or: it always holds) and different values. The
+// generated Go writes a chain as one && (||) expression, which go vet, and
+// so go test, rejects with either ("redundant and", "suspect or"); and
+// either is a mistake (the other operator, or another field, was meant).
+// outer is the operator of the chain cd is an operand of ("" for none).
+func condChains(ds *diag.List, step string, cd *Cond, outer CondOp, at diag.Range) {
+	if cd.Op != CondAnd && cd.Op != CondOr {
+		for _, a := range cd.Args {
+			condChains(ds, step, a, "", at)
+		}
+		return
+	}
+	for _, a := range cd.Args {
+		condChains(ds, step, a, cd.Op, at)
+	}
+	if cd.Op == outer {
+		return // the root of the chain reports it
+	}
+	var operands []*Cond
+	var flatten func(c *Cond)
+	flatten = func(c *Cond) {
+		if c.Op != cd.Op {
+			operands = append(operands, c)
+			return
+		}
+		for _, a := range c.Args {
+			flatten(a)
+		}
+	}
+	flatten(cd)
+	eq, never := CondEq, "never holds"
+	if cd.Op == CondOr {
+		eq, never = CondNe, "always holds"
+	}
+	texts := map[string]bool{}
+	compared := map[string]*Cond{} // a field's first comparison with eq
+	for _, o := range operands {
+		r := pick(o.Range, at)
+		text := o.String()
+		if texts[text] {
+			*ds = append(*ds, diag.Errorf(r, "condition", "`%s` is written twice in one `%s` of the choose in step %q", text, cd.Op, step).
+				WithHint("remove the repeated condition: it adds nothing (and go vet rejects the Go it compiles to)"))
+			continue
+		}
+		texts[text] = true
+		if o.Op != eq {
+			continue
+		}
+		if first, ok := compared[o.Path()]; ok {
+			*ds = append(*ds, diag.Errorf(r, "condition", "`%s %s %s` in step %q %s: %s has one value at a time", first, cd.Op, o, step, never, o.Path()).
+				WithHint("did you mean `%s %s %s`?", first, map[CondOp]CondOp{CondAnd: CondOr, CondOr: CondAnd}[cd.Op], o))
+			continue
+		}
+		compared[o.Path()] = o
+	}
 }
 
 func condProblems(ds *diag.List, step string, cd *Cond, at diag.Range) {

@@ -36,11 +36,24 @@ func (g *flowGen) choose(s *dsl.Step) *jen.Statement {
 // or inside an and, and anything but a field inside a not, are
 // parenthesised.
 func (g *flowGen) cond(c *dsl.Cond) *jen.Statement {
+	return g.condIn(c, nil)
+}
+
+// condIn is cond for c, an operand of a chain of && or || (a flattened
+// and or or, its own nested ands or ors included) whose nil checks
+// already written are in seen (nil outside a chain). A comparison that
+// reads members through pointers joins its nil checks to such a chain
+// when they use the chain's operator, leaving out those an earlier
+// operand wrote: once the chain has gone past s.Customer != nil in an
+// &&, or past s.Customer == nil in an ||, the check holds again. Writing
+// it twice would be the same expression twice in one chain, which go vet
+// (and so go test) rejects ("redundant and").
+func (g *flowGen) condIn(c *dsl.Cond, seen map[string]bool) *jen.Statement {
 	field := func() *jen.Statement { return g.id("s").Dot(c.Field.Name) }
 	// Only a comparison or a bool field that reads members has selections
 	// (resolveMembers).
 	if sels := g.members[c]; len(sels) > 0 {
-		return g.memberCond(c, sels)
+		return g.memberCond(c, sels, seen)
 	}
 	switch c.Op {
 	case dsl.CondField:
@@ -56,11 +69,16 @@ func (g *flowGen) cond(c *dsl.Cond) *jen.Statement {
 		if c.Op == dsl.CondOr {
 			op = "||"
 		}
+		if seen == nil || seen[""] != (c.Op == dsl.CondOr) {
+			seen = map[string]bool{"": c.Op == dsl.CondOr} // a chain of its own: "" holds its operator
+		}
 		out := &jen.Statement{}
 		for i, a := range c.Args {
-			e := g.cond(a)
+			var e *jen.Statement
 			if c.Op == dsl.CondAnd && a.Op == dsl.CondOr {
-				e = jen.Parens(e)
+				e = jen.Parens(g.cond(a))
+			} else {
+				e = g.condIn(a, seen) // the same operator, or an operand that is not a chain
 			}
 			if i > 0 {
 				out.Op(op)
@@ -80,20 +98,28 @@ func (g *flowGen) cond(c *dsl.Cond) *jen.Statement {
 // gives on an empty state: (s.Customer != nil && s.Customer.Tier ==
 // "gold"), or (s.Customer == nil || s.Customer.Tier != "gold"),
 // parenthesised as one operand; without a pointer, the selector alone.
-func (g *flowGen) memberCond(c *dsl.Cond, sels []dsl.Selector) *jen.Statement {
+// In a chain of the nil checks' operator (seen, see condIn), the checks
+// join the chain unparenthesised, without those it already has.
+func (g *flowGen) memberCond(c *dsl.Cond, sels []dsl.Selector, seen map[string]bool) *jen.Statement {
 	onZero, _ := c.Eval(func(string) json.RawMessage { return nil }) // Eval cannot fail on a checked comparison read as zero
 	nilOp, join := "!=", "&&"
 	if onZero {
 		nilOp, join = "==", "||"
 	}
+	inChain := seen != nil && seen[""] == onZero
 	out := &jen.Statement{}
 	prefix := []jen.Code{g.id("s"), jen.Dot(c.Field.Name)}
+	key := c.Field.Name
 	read := jen.Add(g.id("s")).Dot(c.Field.Name)
 	for _, sel := range sels {
-		if sel.Pointer {
+		if sel.Pointer && !(inChain && seen[key]) {
 			out.Add(prefix...).Op(nilOp).Nil().Op(join)
+			if inChain {
+				seen[key] = true
+			}
 		}
 		prefix = append(prefix, jen.Dot(sel.Name))
+		key += "." + sel.Name
 		if !sel.Embedded { // Go promotes it: the selector reads as written
 			read.Dot(sel.Name)
 		}
@@ -101,8 +127,11 @@ func (g *flowGen) memberCond(c *dsl.Cond, sels []dsl.Selector) *jen.Statement {
 	if c.Op != dsl.CondField {
 		read.Op(string(c.Op)).Add(literal(c.Value))
 	}
-	if len(*out) == 0 { // no pointer on the way
+	if len(*out) == 0 { // no pointer on the way, or its checks are the chain's
 		return read
+	}
+	if inChain {
+		return out.Add(read)
 	}
 	return jen.Parens(out.Add(read))
 }

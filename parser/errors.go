@@ -285,8 +285,15 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if h, ok := retryPartHint(toks, i); ok {
 			hint = h
 		}
+		if h, ok := actionPartHint(toks, i); ok {
+			hint = h
+		}
 		return want, hint
 	case `")"`:
+		if found.Value == "," && i >= 2 && toks[i-2].Value == "(" && !inChoose(toks, i) {
+			// rpc s "S.Do" (A, B): a field list where one field goes.
+			return `")"`, "the parentheses hold one state field, sent as the whole request, payload or input: make it a struct field of the state that holds the others"
+		}
 		return `")"`, unclosedParen(toks, i)
 	case `".."`:
 		return `".."`, `a backoff range is written backoff 100ms..5s`
@@ -363,18 +370,67 @@ var retryOrder = fmt.Sprintf("the parts of a retry come in this order, each at m
 // it, or a second time: the retry statement ended at the part before it,
 // so the parser sees a statement that cannot start with that keyword.
 func retryPartHint(toks []lexer.Token, i int) (string, bool) {
-	if toks[i].Type != tokIdent || !slices.Contains(retryParts, toks[i].Value) {
+	if toks[i].Type != tokIdent {
 		return "", false
+	}
+	hint := retryOrder
+	if !slices.Contains(retryParts, toks[i].Value) {
+		// retry 3 backof 1s..5s: a misspelt part.
+		part := closest(toks[i].Value, retryParts)
+		if part == "" || closest(toks[i].Value, statementKeywords) != "" {
+			return "", false
+		}
+		hint = fmt.Sprintf("did you mean %q? %s", part, retryOrder)
 	}
 	// Back over the retry's own tokens (its count, durations, "..",
 	// part keywords and jitter words) to its "retry".
 	for j := i - 1; j >= 0; j-- {
 		switch t := toks[j]; {
 		case t.Type == tokIdent && t.Value == "retry":
-			return retryOrder, true
+			return hint, true
 		case t.Type == tokIdent && slices.Contains(statementKeywords, t.Value):
 			return "", false
 		case t.Type == tokIdent || t.Type == tokNumber || t.Type == tokDuration || t.Value == "..":
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// actionForms is how each action line with parts after its names is
+// written, its parts in the order the grammar takes them, for hints.
+var actionForms = map[string]string{
+	ident.KeywordRPC:     `the parts of an rpc come in this order: rpc service "Endpoint" (Request) -> Response, as in rpc customers "Customer.Create" (Customer) -> CustomerID`,
+	ident.KeywordAwait:   `the parts of an await come in this order, each at most once: await topic "event" -> Payload correlate Field on path timeout D, as in await payments "payment.succeeded" -> Payment correlate OrderID timeout 72h`,
+	ident.KeywordCall:    `the parts of a call come in this order: call Flow (Input) -> Output, as in call Billing (Invoice) -> Receipt`,
+	ident.KeywordPublish: `a publication has a payload and no response: publish topic "event" (Field)`,
+}
+
+// actionPartHint recognises a part of an action line ("(", "->",
+// correlate or timeout, found at toks[i], where a statement should start)
+// written after a part the grammar takes after it, or a second time, or
+// one its action does not have (publish ... -> X): the line ended at the
+// part before it. It walks back over the line's tokens to its keyword.
+func actionPartHint(toks []lexer.Token, i int) (string, bool) {
+	switch toks[i].Value {
+	case "(", "->", "correlate", "timeout":
+	default:
+		return "", false
+	}
+	awaitOnly := toks[i].Value == "correlate" || toks[i].Value == "timeout"
+	for j := i - 1; j >= 0; j-- {
+		switch t := toks[j]; {
+		case t.Type == tokIdent && actionForms[t.Value] != "":
+			if awaitOnly && t.Value != ident.KeywordAwait {
+				return "", false
+			}
+			return actionForms[t.Value], true
+		case t.Type == tokIdent && (t.Value == "correlate" || t.Value == "on" || t.Value == "timeout"):
+			awaitOnly = true // a part of an await's line, or another statement
+		case t.Type == tokIdent && slices.Contains(statementKeywords, t.Value):
+			return "", false
+		case t.Type == tokIdent || t.Type == tokString || t.Type == tokDuration || t.Value == "(" || t.Value == ")" || t.Value == "->":
 		default:
 			return "", false
 		}

@@ -3,6 +3,7 @@ package parser
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
 
@@ -203,6 +204,10 @@ func arrowForm(toks []lexer.Token, j int) string {
 		return ""
 	case lastOf(toks, j, ident.KeywordWhen, ident.KeywordOtherwise) == ident.KeywordOtherwise:
 		return "an otherwise line is written otherwise -> Target"
+	}
+	if w := toks[j].Value; toks[j].Type == tokIdent && slices.Contains([]string{ident.KeywordAnd, ident.KeywordOr, ident.KeywordNot}, strings.ToLower(w)) {
+		// when X AND Y: keywords are lower case.
+		return fmt.Sprintf("conditions combine with and, or and not, in lower case: %s", strings.ToLower(w))
 	}
 	return "a when line is written when <condition> -> Target"
 }

@@ -120,8 +120,11 @@ func (s *scanner) comparison(start int) {
 	}
 	hint := "conditions compare with ==, !=, <, <=, > or >="
 	switch rest := s.src[start:]; {
-	case strings.HasPrefix(rest, "=>"):
+	case strings.HasPrefix(rest, "=>") && s.inCond && comparedValueNext(rest[len("=>"):]):
 		hint = "greater than or equal is written >="
+	case strings.HasPrefix(rest, "=>"):
+		// on ok => Done, rpc ... (X) => Y, when X > 5 => Done: an arrow.
+		hint = "the arrow is written ->"
 	case strings.HasPrefix(rest, "=<"):
 		hint = "less than or equal is written <="
 	case rest[0] == '=':
@@ -130,6 +133,25 @@ func (s *scanner) comparison(start int) {
 		hint = "negation is written not: when not Express -> Ship"
 	}
 	s.fail(start, hint, "unexpected character %s", quoteRune(rune(s.src[start])))
+}
+
+// comparedValueNext reports whether rest, after blanks, starts with what
+// a condition compares with (a number, a string, true or false) rather
+// than a target: after "X =>", it tells ">=" from "->".
+func comparedValueNext(rest string) bool {
+	rest = strings.TrimLeft(rest, " \t")
+	if rest == "" {
+		return false
+	}
+	if c := rest[0]; isDigit(c) || c == '-' || c == '"' {
+		return true
+	}
+	for _, w := range []string{"true", "false"} {
+		if after, ok := strings.CutPrefix(rest, w); ok && (after == "" || !ident.Part(after[0])) {
+			return true
+		}
+	}
+	return false
 }
 
 // afterComparedNumber reports whether the token that ends at off is the

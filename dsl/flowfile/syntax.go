@@ -99,6 +99,7 @@ func docsAsRead(f *dsl.File) *dsl.File {
 		}
 		c := *s
 		c.Doc = doc(s.Doc)
+		c.Action = chooseAsRead(s.Action)
 		if s.Parallel != nil {
 			p := *s.Parallel
 			p.Branches = make([]*dsl.Step, len(s.Parallel.Branches))
@@ -106,6 +107,7 @@ func docsAsRead(f *dsl.File) *dsl.File {
 				if b != nil {
 					bc := *b
 					bc.Doc = doc(b.Doc)
+					bc.Action = chooseAsRead(b.Action)
 					p.Branches[i] = &bc
 				}
 			}
@@ -128,6 +130,80 @@ func docsAsRead(f *dsl.File) *dsl.File {
 		out.Flows[i] = &c
 	}
 	return &out
+}
+
+// chooseAsRead is a, when it is a choose, with the numbers of its
+// conditions as Build reads back their .flow form (numberAsRead): a copy,
+// a is left as it is. Any other action is a itself.
+func chooseAsRead(a *dsl.Action) *dsl.Action {
+	if a == nil || a.Kind != dsl.ActionChoose {
+		return a
+	}
+	var cond func(c *dsl.Cond) *dsl.Cond
+	cond = func(c *dsl.Cond) *dsl.Cond {
+		if c == nil {
+			return nil
+		}
+		out := *c
+		if c.Value != nil && c.Value.Kind == dsl.LitNumber {
+			v := *c.Value
+			v.Text = numberAsRead(v.Text)
+			out.Value = &v
+		}
+		out.Args = nil
+		for _, arg := range c.Args {
+			out.Args = append(out.Args, cond(arg))
+		}
+		return &out
+	}
+	out := *a
+	out.When = make([]*dsl.Branch, len(a.When))
+	for i, b := range a.When {
+		if b != nil {
+			bc := *b
+			bc.When = cond(b.When)
+			out.When[i] = &bc
+		}
+	}
+	return &out
+}
+
+// maxExponent bounds the exponent of a JSON number that numberAsRead
+// writes out in decimal digits (1e1000 is 1001 of them): a larger one
+// overflows every numeric type anyway.
+const maxExponent = 1000
+
+// numberAsRead is the .flow spelling of a condition's number in the JSON
+// form, which is any JSON number (1.50, 1e2, -0): its digits in decimal
+// notation, the .flow language having no exponents, as fmt writes them
+// (parser.NumberString): 1.5, 100, 0. The value is the same, exactly. A
+// number whose exponent is beyond maxExponent is left as it is (it has
+// no .flow form, and Format reports that it does not read back).
+func numberAsRead(text string) string {
+	mant, exp, ok := strings.Cut(strings.ToLower(text), "e")
+	if ok {
+		e, err := strconv.Atoi(exp)
+		if err != nil || e > maxExponent || e < -maxExponent {
+			return text
+		}
+		neg := strings.HasPrefix(mant, "-")
+		whole, frac, _ := strings.Cut(strings.TrimPrefix(mant, "-"), ".")
+		digits, point := whole+frac, len(whole)+e // the point goes before digits[point]
+		switch {
+		case point <= 0:
+			digits, point = strings.Repeat("0", 1-point)+digits, 1
+		case point > len(digits):
+			digits += strings.Repeat("0", point-len(digits))
+		}
+		mant = digits[:point]
+		if point < len(digits) {
+			mant += "." + digits[point:]
+		}
+		if neg {
+			mant = "-" + mant
+		}
+	}
+	return parser.NumberString(mant)
 }
 
 func flowFormError(r diag.Range, format string, args ...any) diag.Diagnostic {
@@ -232,6 +308,9 @@ func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := bareNames(s); err != nil {
+		return nil, err
+	}
 	out := &parser.Parallel{Name: name}
 	for i, b := range s.Parallel.Branches {
 		if b == nil {
@@ -256,6 +335,9 @@ func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
 func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 	name, err := identToken("step name", s.Name)
 	if err != nil {
+		return nil, err
+	}
+	if err := bareNames(s); err != nil {
 		return nil, err
 	}
 	out := &parser.Step{Name: name}
@@ -435,6 +517,11 @@ func andSyntax(c *dsl.Cond) *parser.And {
 func unarySyntax(c *dsl.Cond) *parser.Unary {
 	switch c.Op {
 	case dsl.CondNot:
+		if c.Args[0].Op == dsl.CondNot {
+			// Build reads "not not X" as X: a not of a not is
+			// bracketed, "not (not X)", as it is written to mean one.
+			return &parser.Unary{Not: []string{"not"}, Group: orSyntax(c.Args[0])}
+		}
 		u := unarySyntax(c.Args[0])
 		u.Not = append(u.Not, "not")
 		return u
@@ -455,10 +542,88 @@ func unarySyntax(c *dsl.Cond) *parser.Unary {
 		case dsl.LitBool:
 			cmp.Value = parser.IdentToken(v.Text)
 		default:
-			cmp.Value = parser.NumberToken(v.Text)
+			cmp.Value = parser.NumberToken(numberAsRead(v.Text))
 		}
 	}
 	return &parser.Unary{Compare: cmp}
+}
+
+// bareNames checks the names of step s that .flow writes bare (state
+// fields, a condition's members, outcomes, targets, a Go rollback, a
+// called flow): a JSON form may have any text there, which printed bare
+// would not read back. The first that is not an identifier is an error at
+// its place; so is a condition's field named "not", which .flow reads as
+// the negation.
+func bareNames(s *dsl.Step) error {
+	type named struct {
+		what string
+		id   *dsl.Ident
+	}
+	var names []named
+	add := func(what string, ids ...*dsl.Ident) {
+		for _, id := range ids {
+			if id != nil {
+				names = append(names, named{what, id})
+			}
+		}
+	}
+	action := func(a *dsl.Action) {
+		if a == nil {
+			return
+		}
+		add("state field", a.Request, a.Response, a.Correlate, a.Until)
+		add("flow name", a.Flow)
+		for _, b := range a.When {
+			if b == nil {
+				continue
+			}
+			add("target", b.Target)
+			b.When.Fields(func(c *dsl.Cond) {
+				add("state field", c.Field)
+				add("member", c.Members...)
+			})
+		}
+		add("target", a.Otherwise)
+	}
+	action(s.Action)
+	if s.Rollback != nil {
+		add("rollback name", s.Rollback.Name)
+		action(s.Rollback.Action)
+	}
+	for _, p := range s.Publish {
+		if p != nil {
+			add("state field", p.Payload)
+		}
+	}
+	add("state field", s.Writes...)
+	add("outcome", s.Outcomes...)
+	for _, t := range s.Transitions {
+		if t != nil {
+			add("outcome", t.On)
+			add("target", t.Target)
+		}
+	}
+	for _, n := range names {
+		if !ident.Is(n.id.Name) {
+			return at(n.id.Range, fmt.Errorf("step %q: %s %q is not an identifier, which .flow needs", s.Name, n.what, n.id.Name))
+		}
+	}
+	if a := s.Action; a != nil && a.Kind == dsl.ActionChoose {
+		for _, b := range a.When {
+			var not *dsl.Ident
+			if b != nil {
+				b.When.Fields(func(c *dsl.Cond) {
+					if not == nil && c.Field != nil && c.Field.Name == ident.KeywordNot {
+						not = c.Field
+					}
+				})
+			}
+			if not != nil {
+				return at(not.Range, fmt.Errorf("step %q: a condition's state field %q has no .flow form: .flow reads it as the negation", s.Name, not.Name))
+			}
+		}
+	}
+	return nil
 }
 
 // condShape reports whether condition c has the shape DecodeJSON gives

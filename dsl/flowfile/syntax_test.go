@@ -135,6 +135,18 @@ func TestFormatJSONEdges(t *testing.T) {
 		{"trailing blanks in a doc", `{"version": 1, "flows": [{"name": "A", "doc": "A does it.  \n\nReally. ", "steps": [
 		  {"name": "B", "doc": "B\t", "action": {"kind": "go"}, "irreversible": true}]}]}`,
 			"// A does it.\n//\n// Really.\nflow A {\n    // B\n    step B {\n        irreversible\n    }\n}\n", ""},
+		// Build reads "not not X" as X: a not of a not is bracketed.
+		{"a not of a not", `{"version": 1, "flows": [{"name": "A", "state": "S", "steps": [
+		  {"name": "B", "action": {"kind": "choose", "when": [{"if": {"not": {"not": {"field": "X"}}}, "target": "C"}], "otherwise": "C"}},
+		  {"name": "C", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"flow A {\n    state S\n\n    step B {\n        choose {\n            when not (not X) -> C\n            otherwise -> C\n        }\n    }\n\n    step C {\n        irreversible\n    }\n}\n", ""},
+		// A condition's number is any JSON number: .flow writes it in
+		// decimal, as fmt does, with the same value.
+		{"numbers in JSON notation", `{"version": 1, "flows": [{"name": "A", "state": "S", "steps": [
+		  {"name": "B", "action": {"kind": "choose", "when": [{"if": {"or": [{"field": "X", "op": ">", "value": 1.50}, {"field": "X", "op": "<", "value": -1.5e-3}, ` +
+			`{"field": "Y", "op": "==", "value": 1E+2}, {"field": "Z", "op": "==", "value": -0}]}, "target": "C"}], "otherwise": "C"}},
+		  {"name": "C", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"flow A {\n    state S\n\n    step B {\n        choose {\n            when X > 1.5 or X < -0.0015 or Y == 100 or Z == 0 -> C\n            otherwise -> C\n        }\n    }\n\n    step C {\n        irreversible\n    }\n}\n", ""},
 		{"a Go step that publishes", `{"version": 1, "flows": [{"name": "A", "steps": [
 		  {"name": "B", "action": {"kind": "go"}, "irreversible": true, "publish": [{"topic": "t", "event": "e"}]}]}]}`,
 			"", `step "B": a Go step that publishes has no .flow form`},
@@ -177,5 +189,47 @@ func TestFormatNils(t *testing.T) {
 		if src != nil || len(ds) != 1 || ds[0].Code != "flow-form" {
 			t.Errorf("%s: Format = %q, %v; want one flow-form error", name, src, ds)
 		}
+	}
+}
+
+// A name that .flow writes bare but the JSON form holds as any text (a
+// state field, a condition's member, an outcome, a target, a Go rollback)
+// is a flow-form error at its place when it is not an identifier, and so
+// is a condition's field named "not", which .flow reads as the negation;
+// nothing is printed.
+func TestFormatJSONBareNames(t *testing.T) {
+	flow := func(steps string) string {
+		return `{"version": 1, "flows": [{"name": "A", "state": "S", "steps": [` + steps + `]}]}`
+	}
+	for _, tt := range []struct {
+		name, json, path, err string
+	}{
+		{"rpc request", flow(`{"name": "C", "action": {"kind": "rpc", "service": "s", "endpoint": "e", "request": "a-b"}, "irreversible": true}`),
+			"$.flows[0].steps[0].action.request", `state field "a-b" is not an identifier`},
+		{"condition member", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"field": "a.b-c"}, "target": "E"}], "otherwise": "done"}}`),
+			"$.flows[0].steps[0].action.when[0].if.field", `member "b-c" is not an identifier`},
+		{"condition field not", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"and": [{"field": "X"}, {"field": "not", "op": "==", "value": 1}]}, "target": "E"}], "otherwise": "done"}}`),
+			"$.flows[0].steps[0].action.when[0].if.and[1].field", `a condition's state field "not" has no .flow form`},
+		{"sleep until", flow(`{"name": "E", "action": {"kind": "sleep", "until": "at-x"}}`),
+			"$.flows[0].steps[0].action.until", `state field "at-x" is not an identifier`},
+		{"writes", flow(`{"name": "P", "parallel": {"branches": [{"name": "E", "action": {"kind": "go"}, "writes": ["x-y"], "irreversible": true}]}}`),
+			"$.flows[0].steps[0].parallel.branches[0].writes[0]", `state field "x-y" is not an identifier`},
+		{"outcome", flow(`{"name": "E", "action": {"kind": "go"}, "outcomes": ["x-y"], "irreversible": true}`),
+			"$.flows[0].steps[0].outcomes[0]", `outcome "x-y" is not an identifier`},
+		{"block target", flow(`{"name": "P", "parallel": {"branches": [{"name": "E", "action": {"kind": "go"}, "irreversible": true}]}, "on": [{"on": "ok", "target": "x y"}]}`),
+			"$.flows[0].steps[0].on[0].target", `target "x y" is not an identifier`},
+		{"Go rollback", flow(`{"name": "E", "action": {"kind": "go"}, "rollback": {"name": "x-y"}}`),
+			"$.flows[0].steps[0].rollback.name", `rollback name "x-y" is not an identifier`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, ds := dsl.DecodeJSON("a.json", []byte(tt.json))
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			src, ds := Format(f)
+			if len(ds) != 1 || ds[0].Code != "flow-form" || !strings.Contains(ds[0].Message, tt.err) || ds[0].Range.Start.Path != tt.path || src != nil {
+				t.Fatalf("Format: %q, %v; want a flow-form error at %s saying %q", src, ds, tt.path, tt.err)
+			}
+		})
 	}
 }

@@ -43,6 +43,11 @@ func main() {
 		{"old customer", RouteState{Customer: &Customer{Tier: "silver", Account: &Account{Since: 48 * time.Hour}}}, "ship"},
 		{"bulk", RouteState{Order: Order{Lines: &Lines{Count: 4}}}, "bulk"},
 		{"few lines", RouteState{Order: Order{Lines: &Lines{Count: 3}}}, "ship"},
+		{"bronze, blocked, two lines", RouteState{Customer: &Customer{Tier: "bronze", Account: &Account{Blocked: true, Since: 48 * time.Hour}}, Order: Order{Lines: &Lines{Count: 2}}}, "bulk"},
+		{"bronze, not blocked", RouteState{Customer: &Customer{Tier: "bronze", Account: &Account{Since: 48 * time.Hour}}, Order: Order{Lines: &Lines{Count: 2}}}, "ship"},
+		{"bronze, blocked, no lines", RouteState{Customer: &Customer{Tier: "bronze", Account: &Account{Blocked: true, Since: 48 * time.Hour}}}, "ship"},
+		{"old vip", RouteState{Customer: &Customer{Tier: "vip", Account: &Account{Since: 48 * time.Hour}}}, "concierge"},
+		{"vip without account: since reads 0s", RouteState{Customer: &Customer{Tier: "vip"}}, "welcome"},
 	}
 	for _, c := range cases {
 		res, err := f.Execute(ctx, c.state)

@@ -84,24 +84,34 @@ func NewRouteFlow(h RouteHandlers, opts ...runtime.Option) (*RouteFlow, error) {
 	st = runtime.NewChoice[RouteState](RouteStepRoute, []func(*RouteState) (bool, error){
 		// when Customer.Tier == "gold" and Order.Total >= 100 -> Concierge
 		func(s *RouteState) (bool, error) {
-			return (s.Customer != nil && s.Customer.Tier == "gold") && s.Order.Total >= 100, nil
+			return s.Customer != nil && s.Customer.Tier == "gold" && s.Order.Total >= 100, nil
 		},
 		// when Shipping.Express and not Customer.Blocked -> ShipFast
 		func(s *RouteState) (bool, error) {
-			return (s.Shipping != nil && s.Shipping.Express) && !(s.Customer != nil && s.Customer.Account != nil && s.Customer.Blocked), nil
+			return s.Shipping != nil && s.Shipping.Express && !(s.Customer != nil && s.Customer.Account != nil && s.Customer.Blocked), nil
 		},
 		// when Customer.Tier != "" and Customer.Since < 24h -> Welcome
 		func(s *RouteState) (bool, error) {
-			return (s.Customer != nil && s.Customer.Tier != "") && (s.Customer == nil || s.Customer.Account == nil || s.Customer.Since < 24*time.Hour), nil
+			return s.Customer != nil && s.Customer.Tier != "" && (s.Customer == nil || s.Customer.Account == nil || s.Customer.Since < 24*time.Hour), nil
 		},
 		// when Order.Lines.Count > 3 -> Bulk
 		func(s *RouteState) (bool, error) { return (s.Order.Lines != nil && s.Order.Lines.Count > 3), nil },
+		// when Customer.Tier == "bronze" and Customer.Blocked and Order.Lines.Count > 1 -> Bulk
+		func(s *RouteState) (bool, error) {
+			return s.Customer != nil && s.Customer.Tier == "bronze" && s.Customer.Account != nil && s.Customer.Blocked && s.Order.Lines != nil && s.Order.Lines.Count > 1, nil
+		},
+		// when not (Customer.Tier != "vip" or Customer.Since < 1h) -> Concierge
+		func(s *RouteState) (bool, error) {
+			return !(s.Customer == nil || s.Customer.Tier != "vip" || s.Customer.Account == nil || s.Customer.Since < time.Hour), nil
+		},
 	})
 	st.Next = map[runtime.Outcome]string{
 		runtime.ChoiceOutcome(0): RouteStepConcierge,
 		runtime.ChoiceOutcome(1): RouteStepShipFast,
 		runtime.ChoiceOutcome(2): RouteStepWelcome,
 		runtime.ChoiceOutcome(3): RouteStepBulk,
+		runtime.ChoiceOutcome(4): RouteStepBulk,
+		runtime.ChoiceOutcome(5): RouteStepConcierge,
 		runtime.OutcomeOtherwise: RouteStepShip,
 	}
 	steps = append(steps, st)
@@ -262,7 +272,7 @@ func (f *RouteFlow) Triggers() []runtime.Trigger {
 // as flowgen json writes it, compact): engine.Register draws the flow's
 // diagrams from it. Each call returns a new slice.
 func (f *RouteFlow) FlowJSON() []byte {
-	return []byte(`{"version":1,"flows":[{"name":"Route","doc":"Route sends an order where the members of its state's structs say: a\ncondition reads a member as a Go selector does, and a member behind a\nnil pointer as its zero value.","state":"RouteState","steps":[{"name":"Route","action":{"kind":"choose","when":[{"if":{"and":[{"field":"Customer.Tier","op":"==","value":"gold"},{"field":"Order.Total","op":">=","value":100}]},"target":"Concierge"},{"if":{"and":[{"field":"Shipping.Express"},{"not":{"field":"Customer.Blocked"}}]},"target":"ShipFast"},{"if":{"and":[{"field":"Customer.Tier","op":"!=","value":""},{"field":"Customer.Since","op":"<","duration":"24h"}]},"target":"Welcome"},{"if":{"field":"Order.Lines.Count","op":">","value":3},"target":"Bulk"}],"otherwise":"Ship"}},{"name":"Concierge","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"ShipFast","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"Welcome","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"Bulk","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"Ship","action":{"kind":"go"},"irreversible":true}]}]}`)
+	return []byte(`{"version":1,"flows":[{"name":"Route","doc":"Route sends an order where the members of its state's structs say: a\ncondition reads a member as a Go selector does, and a member behind a\nnil pointer as its zero value.","state":"RouteState","steps":[{"name":"Route","action":{"kind":"choose","when":[{"if":{"and":[{"field":"Customer.Tier","op":"==","value":"gold"},{"field":"Order.Total","op":">=","value":100}]},"target":"Concierge"},{"if":{"and":[{"field":"Shipping.Express"},{"not":{"field":"Customer.Blocked"}}]},"target":"ShipFast"},{"if":{"and":[{"field":"Customer.Tier","op":"!=","value":""},{"field":"Customer.Since","op":"<","duration":"24h"}]},"target":"Welcome"},{"if":{"field":"Order.Lines.Count","op":">","value":3},"target":"Bulk"},{"if":{"and":[{"field":"Customer.Tier","op":"==","value":"bronze"},{"field":"Customer.Blocked"},{"field":"Order.Lines.Count","op":">","value":1}]},"target":"Bulk"},{"if":{"not":{"or":[{"field":"Customer.Tier","op":"!=","value":"vip"},{"field":"Customer.Since","op":"<","duration":"1h"}]}},"target":"Concierge"}],"otherwise":"Ship"}},{"name":"Concierge","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"ShipFast","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"Welcome","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"Bulk","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"done"}]},{"name":"Ship","action":{"kind":"go"},"irreversible":true}]}]}`)
 }
 
 // RouteRun is one run of flow Route, as Start returns it: Wait for its

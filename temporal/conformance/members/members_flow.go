@@ -205,11 +205,11 @@ func NewMembersFlow(h MembersHandlers, svc MembersServices, opts ...runtime.Opti
 	st = runtime.NewChoice[MembersState](MembersStepRoute, []func(*MembersState) (bool, error){
 		// when Customer.Tier == "gold" and Order.Total >= 100 -> Concierge
 		func(s *MembersState) (bool, error) {
-			return (s.Customer != nil && s.Customer.Tier == "gold") && s.Order.Total >= 100, nil
+			return s.Customer != nil && s.Customer.Tier == "gold" && s.Order.Total >= 100, nil
 		},
 		// when Shipping.Express and not Customer.Blocked -> ShipFast
 		func(s *MembersState) (bool, error) {
-			return (s.Shipping != nil && s.Shipping.Express) && !(s.Customer != nil && s.Customer.Account != nil && s.Customer.Blocked), nil
+			return s.Shipping != nil && s.Shipping.Express && !(s.Customer != nil && s.Customer.Account != nil && s.Customer.Blocked), nil
 		},
 		// when Customer.Tier != "gold" and Customer.Since < 24h -> Welcome
 		func(s *MembersState) (bool, error) {
