@@ -141,6 +141,7 @@ func CheckLoaded(f *dsl.File, dir, target string, load func() (*Package, error))
 		ds = append(ds, checkState(p.Types, fl)...)
 		ds = append(ds, checkCalls(p.Types, f, fl)...)
 		ds = append(ds, checkStateJSON(p.Types, fl, target)...)
+		ds = append(ds, checkStateLock(p.Types, fl)...)
 	}
 	return ds
 }
