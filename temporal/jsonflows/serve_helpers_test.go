@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -73,7 +74,14 @@ func newOnTemporal(t *testing.T, queue string) *onTemporal {
 // worker starts a worker of the executor's flows, which the caller stops.
 func (o *onTemporal) worker(t *testing.T) worker.Worker {
 	t.Helper()
-	w := worker.New(o.c, o.queue, flowtemporal.WorkerOptions(worker.Options{}))
+	// The SDK fails a workflow task that runs a second without yielding
+	// (its deadlock detector, which guards user code that blocks). These
+	// tests run under -race on two cores shared with other packages, where
+	// a task that encodes megabytes of state (TestHistoryLargerThanAQuery:
+	// 900 KB in each event) took longer than that in CI, and the run's
+	// task failed and was retried until the test's deadline; a real
+	// deadlock still fails each test, by its own timeout.
+	w := worker.New(o.c, o.queue, flowtemporal.WorkerOptions(worker.Options{DeadlockDetectionTimeout: 15 * time.Second}))
 	o.x.Register(w, o.e)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
