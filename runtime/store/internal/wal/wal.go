@@ -752,7 +752,7 @@ func (l *Log) Close() error {
 	l.readers = nil
 	l.rmu.Unlock()
 	if l.lock != nil {
-		errs = append(errs, l.lock.Close())
+		errs = append(errs, unlockDir(l.lock))
 	}
 	return errors.Join(errs...)
 }
