@@ -389,3 +389,38 @@ func TestLoggerGetsWhatIsNotAnEvent(t *testing.T) {
 		t.Errorf("log records (-want +got):\n%s", diff)
 	}
 }
+
+// TestStatusAfterSinkRefusal pins what docs/runtime.md says of a run a
+// sink stopped: its Run.Status is failed with the sink's error, and the
+// flow's Status, the run no longer live, is the sink's history replayed:
+// the state the run was in, which Resume continues.
+func TestStatusAfterSinkRefusal(t *testing.T) {
+	mem := runtime.NewMemorySink()
+	down := errors.New("disk full")
+	sink := struct {
+		runtime.Sink
+		runtime.HistoryLoader
+	}{runtime.SinkFunc(func(ctx context.Context, e runtime.Event) error {
+		if e.Seq == 2 {
+			return down
+		}
+		return mem.Emit(ctx, e)
+	}), mem}
+	f := runtime.New[state]("refused", runtime.WithSink(sink))
+	rec := newRecorder()
+	mustRegister(t, f, okStep(rec, "A"), okStep(rec, "B"))
+	run, err := f.Start(context.Background(), state{}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Wait(context.Background()); !errors.Is(err, runtime.ErrSink) {
+		t.Fatalf("Wait: %v, want ErrSink", err)
+	}
+	if st := run.Status(); st.State != runtime.StateFailed || !strings.Contains(st.Err, "disk full") {
+		t.Errorf("Run.Status = %s %q, want failed with the sink's error", st.State, st.Err)
+	}
+	st, err := f.Status("r")
+	if err != nil || st.State != runtime.StateRunning || st.Machine != runtime.RunningState("A") || st.Err != "" {
+		t.Errorf("Flow.Status = %s %s %q, %v; want the history's A:running", st.State, st.Machine, st.Err, err)
+	}
+}
