@@ -3,6 +3,8 @@
 package store
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -30,5 +32,22 @@ func TestOpenTwiceInProcess(t *testing.T) {
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenFile: a store opened on a file says the file is not a directory.
+// Open said "open FILE/LOCK: not a directory", naming a LOCK file nobody
+// made.
+func TestOpenFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "runs")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := file + " is not a directory"
+	if _, err := Open(file, Options{}); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "LOCK") {
+		t.Errorf("Open of a file: %v, want it to say %q", err, want)
+	}
+	if _, err := OpenReadOnly(file); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("OpenReadOnly of a file: %v, want it to say %q", err, want)
 	}
 }

@@ -163,7 +163,11 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 		opts.sync = syncFile
 	}
 	if opts.ReadOnly {
-		if _, err := os.Stat(dir); err != nil {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := isDir(dir, fi); err != nil {
 			return nil, err
 		}
 		l := &Log{dir: dir, opts: opts, readers: map[uint64]*os.File{}}
