@@ -51,3 +51,14 @@ func TestOpenFile(t *testing.T) {
 		t.Errorf("OpenReadOnly of a file: %v, want it to say %q", err, want)
 	}
 }
+
+// TestOpenNoDir: an empty directory name (an unset setting) is refused as
+// such; it said "mkdir : no such file or directory".
+func TestOpenNoDir(t *testing.T) {
+	if _, err := Open("", Options{}); err == nil || !strings.Contains(err.Error(), "no directory given") {
+		t.Errorf("Open(\"\"): %v, want \"no directory given\"", err)
+	}
+	if _, err := OpenReadOnly(""); err == nil || !strings.Contains(err.Error(), "no directory given") {
+		t.Errorf("OpenReadOnly(\"\"): %v, want \"no directory given\"", err)
+	}
+}

@@ -153,6 +153,11 @@ type Log struct {
 // tail, and returns the log ready for appends. Damage anywhere else is a
 // *CorruptError and the log is not opened.
 func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Log, error) {
+	if dir == "" {
+		// Not the current directory: an unset setting, which would say
+		// "mkdir : no such file or directory".
+		return nil, errors.New("wal: no directory given")
+	}
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = defaultSegmentSize
 	}
