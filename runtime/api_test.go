@@ -106,13 +106,16 @@ func TestRegisterErrors(t *testing.T) {
 		"irreversible":  {runtime.NewStep("A", exec, runtime.WithIrreversible[state](), runtime.WithRollback(undo))},
 		"retry route":   {runtime.NewStep("A", exec, runtime.WithNext[state](runtime.OutcomeRetry, "A"))},
 		"reserved fail": {runtime.NewStep("fail", exec)},
-		"slash":         {runtime.NewStep("a/b", exec)},
-		"hash":          {runtime.NewStep("a#2", exec)},
-		"at":            {runtime.NewStep("a@b", exec)},
-		"space":         {runtime.NewStep("a b", exec)},
-		"tab":           {runtime.NewStep("a\tb", exec)},
-		"@ route":       {runtime.NewStep("A", exec, runtime.WithNext[state]("@start", "A"))},
-		"empty route":   {runtime.NewStep("A", exec, runtime.WithNext[state]("", "A"))},
+		// Its keys would read as a rollback's: run "r/A"'s step rollback
+		// and run "r"'s rollback of A both had the key "r/A/rollback".
+		"reserved rollback": {runtime.NewStep("rollback", exec)},
+		"slash":             {runtime.NewStep("a/b", exec)},
+		"hash":              {runtime.NewStep("a#2", exec)},
+		"at":                {runtime.NewStep("a@b", exec)},
+		"space":             {runtime.NewStep("a b", exec)},
+		"tab":               {runtime.NewStep("a\tb", exec)},
+		"@ route":           {runtime.NewStep("A", exec, runtime.WithNext[state]("@start", "A"))},
+		"empty route":       {runtime.NewStep("A", exec, runtime.WithNext[state]("", "A"))},
 	}
 	for name, steps := range cases {
 		f := runtime.New[state]("bad")

@@ -116,6 +116,8 @@ func checkStep[S any](st *Step[S]) error {
 		return fmt.Errorf("%w: step with an empty ID", ErrDefinition)
 	case st.ID == Done || st.ID == Fail:
 		return fmt.Errorf("%w: step ID %q is reserved for a transition target", ErrDefinition, st.ID)
+	case st.ID == keyRollback:
+		return fmt.Errorf("%w: step ID %q is reserved: its idempotency key \"<run>/%s\" would read as a rollback's (ParseKey), and be one for a run ID with a '/'", ErrDefinition, st.ID, st.ID)
 	case strings.ContainsAny(st.ID, ":/#@ \t\r\n"):
 		return fmt.Errorf("%w: step ID %q contains ':', '/', '#', '@' or white space", ErrDefinition, st.ID)
 	case len(st.Branches) > 0:

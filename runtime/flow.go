@@ -138,8 +138,8 @@ func New[S any](id string, opts ...Option) *Flow[S] {
 // ID returns the flow's ID.
 func (f *Flow[S]) ID() string { return f.id }
 
-// Register adds steps in order. It rejects nil steps, empty, reserved or
-// duplicate IDs, steps without Exec, and registration after the first run.
+// Register adds steps in order. It rejects nil steps, empty, reserved
+// (done, fail, rollback) or duplicate IDs, steps without Exec, and registration after the first run.
 // Transition targets are checked when the flow first starts.
 func (f *Flow[S]) Register(steps ...*Step[S]) error {
 	f.mu.Lock()

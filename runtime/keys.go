@@ -33,10 +33,14 @@ func (k Key) String() string {
 		b.WriteString(strconv.Itoa(k.Visit))
 	}
 	if k.Rollback {
-		b.WriteString("/rollback")
+		b.WriteString("/" + keyRollback)
 	}
 	return b.String()
 }
+
+// keyRollback ends a rollback's idempotency key ("/rollback"); a step of
+// this ID (Register refuses it) would have keys that read as a rollback's.
+const keyRollback = "rollback"
 
 // ParseKey splits an idempotency key. Run IDs may contain '/', step IDs may
 // not (Register refuses ':' and white space; '/' is refused by ParseKey's
@@ -44,7 +48,7 @@ func (k Key) String() string {
 // optional "/rollback".
 func ParseKey(s string) (Key, bool) {
 	var k Key
-	if rest, ok := strings.CutSuffix(s, "/rollback"); ok {
+	if rest, ok := strings.CutSuffix(s, "/"+keyRollback); ok {
 		k.Rollback, s = true, rest
 	}
 	i := strings.LastIndexByte(s, '/')

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -198,8 +197,12 @@ func (s slogSink) Emit(ctx context.Context, e Event) error {
 
 type fanOut []Sink
 
-// FanOut returns a Sink that hands each event to every sink in order, even
-// when one fails, and returns their errors joined. It loads histories from
+// FanOut returns a Sink that hands each event to its sinks in order, up to
+// the first that refuses it, and returns that sink's error: a sink never
+// sees an event a sink before it refused, which the run did not record
+// (the first event of a duplicate run ID, an event a failed store could
+// not write). Put the sink that keeps the histories first, so that the
+// others see only what it accepted. It loads histories from
 // the first sink that can, and only then is a HistoryLoader: a fan-out of
 // sinks that cannot (a JSON and a slog sink) must not claim to, or the
 // runtime would read its runs back from nowhere (Status of a live run, the
@@ -221,13 +224,12 @@ func FanOut(sinks ...Sink) Sink {
 }
 
 func (f fanOut) Emit(ctx context.Context, e Event) error {
-	var errs []error
 	for _, s := range f {
 		if err := s.Emit(ctx, e); err != nil {
-			errs = append(errs, err)
+			return err
 		}
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // fanOutLoader is a fan-out one of whose sinks, loader, loads histories.

@@ -120,11 +120,12 @@ func TestSinks(t *testing.T) {
 	if failRec == nil || failRec["level"] != "WARN" || failRec["error"] != "boom" || failRec["step"] != "B" {
 		t.Errorf("failure record = %v", failRec)
 	}
-	// FanOut hands the event to every sink and reports the failure.
+	// FanOut reports the failure, and the sinks after the one that
+	// refused the event do not see it: it was not recorded.
 	mem2 := runtime.NewMemorySink()
 	err := runtime.FanOut(failing, mem2).Emit(context.Background(), want[0])
-	if err == nil || len(mem2.History("r")) != 1 {
-		t.Errorf("FanOut error %v, later sink got %d events", err, len(mem2.History("r")))
+	if err == nil || len(mem2.History("r")) != 0 {
+		t.Errorf("FanOut error %v, later sink got %d events, want none", err, len(mem2.History("r")))
 	}
 	if diff := cmp.Diff([]string{"r"}, mem.Runs()); diff != "" {
 		t.Errorf("Runs (-want +got):\n%s", diff)
@@ -272,7 +273,7 @@ func TestMemorySinkKeepsEventsExactly(t *testing.T) {
 // TestFanOutLoadsOnlyWhenASinkCan: a fan-out of sinks that keep nothing (a
 // JSON and a slog sink) is not a HistoryLoader, so a live run's Status is
 // its own and a sleeping run wakes; with a MemorySink among them, finished
-// runs are read back from it; errors of every sink are joined.
+// runs are read back from it; the first refusal stops the event there.
 func TestFanOutLoadsOnlyWhenASinkCan(t *testing.T) {
 	var lines bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -310,8 +311,30 @@ func TestFanOutLoadsOnlyWhenASinkCan(t *testing.T) {
 	refuse := func(err error) runtime.Sink {
 		return runtime.SinkFunc(func(context.Context, runtime.Event) error { return err })
 	}
-	if err := runtime.FanOut(refuse(down1), refuse(down2)).Emit(context.Background(), runtime.Event{}); !errors.Is(err, down1) || !errors.Is(err, down2) {
-		t.Errorf("FanOut error %v, want both sinks' errors", err)
+	if err := runtime.FanOut(refuse(down1), refuse(down2)).Emit(context.Background(), runtime.Event{}); !errors.Is(err, down1) || errors.Is(err, down2) {
+		t.Errorf("FanOut error %v, want the first sink's error alone: the second never saw the event", err)
+	}
+}
+
+// TestFanOutStopsAtRefusal: a sink after one that refused an event does
+// not see it. The first event of a run ID the history sink has already
+// (Start's ErrDuplicateRun, the existing run untouched) was written to
+// the JSON sink after it all the same: the JSON log showed the finished
+// run starting again, with docs/runtime.md's own FanOut(history,
+// NewJSONSink(os.Stdout)).
+func TestFanOutStopsAtRefusal(t *testing.T) {
+	var lines bytes.Buffer
+	f := runtime.New[state]("fan", runtime.WithSink(runtime.FanOut(runtime.NewMemorySink(), runtime.NewJSONSink(&lines))))
+	mustRegister(t, f, okStep(newRecorder(), "A"))
+	if _, err := f.Execute(context.Background(), state{}, runtime.WithRunID("order-1")); err != nil {
+		t.Fatal(err)
+	}
+	before := lines.String()
+	if _, err := f.Execute(context.Background(), state{}, runtime.WithRunID("order-1")); !errors.Is(err, runtime.ErrDuplicateRun) {
+		t.Fatalf("second start of order-1: %v, want ErrDuplicateRun", err)
+	}
+	if after := lines.String(); after != before {
+		t.Errorf("the JSON sink got the refused duplicate's event:\n%s", strings.TrimPrefix(after, before))
 	}
 }
 
@@ -364,5 +387,40 @@ func TestLoggerGetsWhatIsNotAnEvent(t *testing.T) {
 	want := []string{"WARN flow step abandoned after its timeout", "ERROR flow sink refused an event; run stopped"}
 	if diff := cmp.Diff(want, levels); diff != "" {
 		t.Errorf("log records (-want +got):\n%s", diff)
+	}
+}
+
+// TestStatusAfterSinkRefusal pins what docs/runtime.md says of a run a
+// sink stopped: its Run.Status is failed with the sink's error, and the
+// flow's Status, the run no longer live, is the sink's history replayed:
+// the state the run was in, which Resume continues.
+func TestStatusAfterSinkRefusal(t *testing.T) {
+	mem := runtime.NewMemorySink()
+	down := errors.New("disk full")
+	sink := struct {
+		runtime.Sink
+		runtime.HistoryLoader
+	}{runtime.SinkFunc(func(ctx context.Context, e runtime.Event) error {
+		if e.Seq == 2 {
+			return down
+		}
+		return mem.Emit(ctx, e)
+	}), mem}
+	f := runtime.New[state]("refused", runtime.WithSink(sink))
+	rec := newRecorder()
+	mustRegister(t, f, okStep(rec, "A"), okStep(rec, "B"))
+	run, err := f.Start(context.Background(), state{}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Wait(context.Background()); !errors.Is(err, runtime.ErrSink) {
+		t.Fatalf("Wait: %v, want ErrSink", err)
+	}
+	if st := run.Status(); st.State != runtime.StateFailed || !strings.Contains(st.Err, "disk full") {
+		t.Errorf("Run.Status = %s %q, want failed with the sink's error", st.State, st.Err)
+	}
+	st, err := f.Status("r")
+	if err != nil || st.State != runtime.StateRunning || st.Machine != runtime.RunningState("A") || st.Err != "" {
+		t.Errorf("Flow.Status = %s %s %q, %v; want the history's A:running", st.State, st.Machine, st.Err, err)
 	}
 }

@@ -63,8 +63,8 @@ the dead letters. The store is opened read-only.`,
 				if m.State == store.MessageDead {
 					detail = firstLineMore(m.Reason)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Topic, m.Event, m.ID, m.State,
-					m.Received.Format(timeLayout), m.Updated.Format(timeLayout), dash(detail))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", shown(m.Topic), shown(m.Event), shown(m.ID), m.State,
+					m.Received.Format(timeLayout), m.Updated.Format(timeLayout), shown(dash(detail)))
 			}
 			tw.Flush()
 			return exitOK

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
@@ -87,7 +88,7 @@ store is opened read-only, so it can be read while a service has it open.`,
 				if engine.AbortPending(st, r.RunID, r.State) {
 					state += " (abort pending)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.RunID, r.Flow, state, dash(r.Step), r.Events, r.Updated.Format(timeLayout), dash(r.Parent))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", shown(r.RunID), r.Flow, state, dash(r.Step), r.Events, r.Updated.Format(timeLayout), shown(dash(r.Parent)))
 			}
 			tw.Flush()
 			return exitOK
@@ -159,7 +160,7 @@ parent run if a call started it, and the child runs its calls started.`,
 			tw.Flush()
 			if len(h) > 0 {
 				if s, err := runtime.Replay(h); err == nil {
-					fmt.Fprintf(e.stdout, "\nrun %s (flow %s) is %s after %d events, %s\n", s.RunID, s.Flow, s.State, len(h),
+					fmt.Fprintf(e.stdout, "\nrun %s (flow %s) is %s after %d events, %s\n", shown(s.RunID), s.Flow, s.State, len(h),
 						h[len(h)-1].Time.Sub(h[0].Time).Round(time.Microsecond))
 					if s.Wait != nil {
 						fmt.Fprintln(e.stdout, waitLine(s.Step, s.Wait))
@@ -168,10 +169,10 @@ parent run if a call started it, and the child runs its calls started.`,
 						fmt.Fprintln(e.stdout, "abort pending: accepted, not yet taken by the run (its step in flight has not returned, or the engine has not resumed it); it then rolls back and ends aborted")
 					}
 					if p := s.Parent; p != nil {
-						fmt.Fprintf(e.stdout, "parent: run %s (flow %s)\n", p.RunID, p.Flow)
+						fmt.Fprintf(e.stdout, "parent: run %s (flow %s)\n", shown(p.RunID), p.Flow)
 					}
 					for _, c := range s.Children {
-						fmt.Fprintf(e.stdout, "child: run %s (flow %s)\n", c.RunID, c.Flow)
+						fmt.Fprintf(e.stdout, "child: run %s (flow %s)\n", shown(c.RunID), c.Flow)
 					}
 				} else {
 					fmt.Fprintf(e.stdout, "\nthe history does not replay: %v\n", err)
@@ -188,7 +189,7 @@ func waitLine(step string, w *runtime.Wait) string {
 	var what string
 	switch {
 	case w.Child != nil:
-		what = fmt.Sprintf("waits for its child run %s (flow %s) to end", w.Child.RunID, w.Child.Flow)
+		what = fmt.Sprintf("waits for its child run %s (flow %s) to end", shown(w.Child.RunID), w.Child.Flow)
 	case w.Topic != "" || w.Event != "":
 		what = fmt.Sprintf("waits for event %q on topic %q", w.Event, w.Topic)
 		if w.Correlated {
@@ -268,22 +269,32 @@ func firstLineMore(s string) string {
 // shown escapes, as Go does in a quoted string, the characters of s that
 // a terminal acts on or hides rather than shows: control characters (an
 // ESC sequence can retitle the window, move the cursor, rewrite the
-// lines above; a tab breaks the table's columns) and format characters
-// (U+202E reverses what follows). An error is anyone's text: a remote
-// provider's error message, a publisher's event in a dead letter's reason.
+// lines above; a newline or a tab breaks the table's rows and columns),
+// format characters (U+202E reverses what follows) and bytes that are not
+// UTF-8. An error is anyone's text: a remote provider's error message, a
+// publisher's event in a dead letter's reason; and so are a run ID (a
+// client's), a message's topic, event and ID (a broker's) and a claim's
+// key (made of a run ID).
 func shown(s string) string {
-	hidden := func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+	hidden := func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
+	}
 	if !strings.ContainsFunc(s, hidden) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
-		if hidden(r) {
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case hidden(r):
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
-		} else {
-			b.WriteRune(r)
+		default:
+			b.WriteString(s[:n])
 		}
+		s = s[n:]
 	}
 	return b.String()
 }

@@ -103,13 +103,15 @@ func atoi(t *testing.T, s string) int {
 func TestCompactVerbRefuses(t *testing.T) {
 	dir := storeToCompact(t)
 	// A store open elsewhere (flowgen serve) is not compacted behind its back.
+	// Open here, in this process, it is refused as open in this process;
+	// another process's is "in use by another process".
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := runMain("compact", "-store", dir, "-retain", "1h")
 	st.Close()
-	if code != 1 || out != "" || !strings.Contains(errOut, "in use by another process") {
+	if code != 1 || out != "" || !strings.Contains(errOut, "already open in this process") {
 		t.Fatalf("compact of an open store: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	for _, c := range []struct {

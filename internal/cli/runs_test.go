@@ -408,3 +408,49 @@ func TestHistoryErrorControlCharactersEscaped(t *testing.T) {
 		t.Fatalf("history:\n%s\nwant the error shown as %s", out, want)
 	}
 }
+
+// A run ID, a message's topic, event and ID and a claim's key are anyone's
+// text too (a client's WithRunID, a broker's message): the tables show
+// them escaped like an error. They reached the terminal as they were: a
+// run ID with a newline split its row in two, one with an ESC sequence
+// acted on the operator's terminal.
+func TestStoreVerbsEscapeIDs(t *testing.T) {
+	const id = "o-1\n\x1b]0;pwned\a\u202e\xff"
+	const shownID = `o-1\n\x1b]0;pwned\a\u202e\xff`
+	dir, st := newStore(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	for i, e := range []runtime.Event{
+		{From: "pending", To: "Await:running", Step: "Await"},
+		{From: "Await:running", To: "done", Step: "Await", Attempt: 1, Outcome: "ok"},
+	} {
+		e.RunID, e.Flow, e.Seq, e.Time = id, "Order", uint64(i+1), t0.Add(time.Duration(i)*time.Second)
+		if err := st.Emit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := store.Message{Topic: "pay\x1b[2J", Event: "paid\r", ID: id, Payload: json.RawMessage(`{}`), Received: t0}
+	if _, _, err := st.PutMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ClaimMessage(ctx, m.Key(), id+"/Await", t0); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for _, args := range [][]string{
+		{"runs", "-store", dir},
+		{"history", "-store", dir, id},
+		{"inbox", "-store", dir},
+	} {
+		code, out, errOut := runMain(args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", args[0], code, errOut)
+		}
+		if strings.ContainsAny(out, "\x1b\a\r\t\u202e") || strings.Contains(out, "\xff") || strings.Contains(out, "o-1\n") {
+			t.Errorf("%s shows control or format characters as they are:\n%q", args[0], out)
+		}
+		if !strings.Contains(out, shownID) {
+			t.Errorf("%s:\n%s\nwant the run ID shown as %s", args[0], out, shownID)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -17,11 +18,20 @@ const (
 // mkdirDurable creates dir if missing and syncs its parent so the new
 // directory entry survives a crash.
 func mkdirDurable(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
+	if fi, err := os.Stat(dir); err == nil {
+		return isDir(dir, fi)
 	}
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(filepath.Clean(dir)))
+}
+
+// isDir reports a dir that is not a directory as such, rather than as the
+// error of opening a file in it ("open DIR/LOCK: not a directory").
+func isDir(dir string, fi os.FileInfo) error {
+	if !fi.IsDir() {
+		return fmt.Errorf("wal: %s is not a directory: a log is a directory of segment files", dir)
+	}
+	return nil
 }

@@ -153,6 +153,11 @@ type Log struct {
 // tail, and returns the log ready for appends. Damage anywhere else is a
 // *CorruptError and the log is not opened.
 func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Log, error) {
+	if dir == "" {
+		// Not the current directory: an unset setting, which would say
+		// "mkdir : no such file or directory".
+		return nil, errors.New("wal: no directory given")
+	}
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = defaultSegmentSize
 	}
@@ -163,7 +168,11 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 		opts.sync = syncFile
 	}
 	if opts.ReadOnly {
-		if _, err := os.Stat(dir); err != nil {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := isDir(dir, fi); err != nil {
 			return nil, err
 		}
 		l := &Log{dir: dir, opts: opts, readers: map[uint64]*os.File{}}
@@ -752,7 +761,7 @@ func (l *Log) Close() error {
 	l.readers = nil
 	l.rmu.Unlock()
 	if l.lock != nil {
-		errs = append(errs, l.lock.Close())
+		errs = append(errs, unlockDir(l.lock))
 	}
 	return errors.Join(errs...)
 }
