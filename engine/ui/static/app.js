@@ -654,7 +654,12 @@
           if (Date.now() >= armedUntil) {
             armedUntil = Date.now() + 5000;
             btn.textContent = "Confirm abort";
-            setTimeout(function () { if (Date.now() >= armedUntil) btn.textContent = "Abort run"; }, 5100);
+            // The button then shown: a live event may have drawn the
+            // head, and a button with it, anew meanwhile.
+            setTimeout(function () {
+              var shown = head.querySelector("#abort");
+              if (shown && Date.now() >= armedUntil) shown.textContent = "Abort run";
+            }, 5100);
             return;
           }
           armedUntil = 0;
