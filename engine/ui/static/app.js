@@ -83,6 +83,24 @@
       }, ms);
     };
   }
+  // inOrder keeps a paged list's reads from showing a late answer: each
+  // read takes a ticket (ask(cursor), cursor: the page it reads), and its
+  // answer is shown only if late(ticket) is false: no answer of a read
+  // asked after it was shown already (answers may come in any order),
+  // and the page it read is still the one the view shows (current()), so
+  // that a live refresh still under way when Next was clicked does not
+  // put the page left behind back, under the new page's number.
+  function inOrder(current) {
+    var asked = 0, shown = 0;
+    return {
+      ask: function (cursor) { return { n: ++asked, cursor: cursor }; },
+      late: function (t) {
+        if (t.n < shown || t.cursor !== current()) return true;
+        shown = t.n;
+        return false;
+      }
+    };
+  }
   // takesAbort: an abort of a run in this state changes what it does (not
   // over, not rolling back: runtime.RunState.TakesAbort, by GET /session).
   function takesAbort(state) {
@@ -402,15 +420,16 @@
       flowSel.value = q.get("flow") || "";
     }).catch(failed);
 
-    var nextCursor = "";
+    var nextCursor = "", reads = inOrder(function () { return cursors[cursors.length - 1]; });
     function load() {
       var p = new URLSearchParams();
       filters.forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
       p.set("order", "newest"); // a new run lands on the first page
       p.set("limit", String(PAGE));
-      var cur = cursors[cursors.length - 1];
+      var cur = cursors[cursors.length - 1], ticket = reads.ask(cur);
       if (cur) p.set("cursor", cur);
       return api("GET", "/runs?" + p).then(function (b) {
+        if (reads.late(ticket)) return;
         tbody.textContent = "";
         (b.runs || []).forEach(function (r) {
           var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function () { location.hash = "#/run/" + encodeURIComponent(r.run_id); } }, [
@@ -972,15 +991,16 @@
     view.appendChild(form);
     view.appendChild(wide(table));
     view.appendChild(el("div", { "class": "pager" }, [prev, next, refresh, pageInfo]));
-    var nextCursor = "";
+    var nextCursor = "", reads = inOrder(function () { return cursors[cursors.length - 1]; });
     function load() {
       var p = new URLSearchParams();
       ["topic", "event"].forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
       p.set("order", oldest ? "oldest" : "newest"); // the cursors continue in it
       p.set("limit", String(PAGE));
-      var cur = cursors[cursors.length - 1];
+      var cur = cursors[cursors.length - 1], ticket = reads.ask(cur);
       if (cur) p.set("cursor", cur);
       return api("GET", "/deadletters?" + p, { raw: true }).then(function (text) {
+        if (reads.late(ticket)) return;
         var b = JSON.parse(text), raws = rawPayloads(text);
         notice("");
         tbody.textContent = "";
