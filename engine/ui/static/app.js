@@ -432,7 +432,14 @@
         if (reads.late(ticket)) return;
         tbody.textContent = "";
         (b.runs || []).forEach(function (r) {
-          var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function () { location.hash = "#/run/" + encodeURIComponent(r.run_id); } }, [
+          // A click anywhere on the row opens the run, but not one on
+          // its link, which opens it by itself (in a new tab, with Ctrl
+          // or Cmd: this tab stays on the list), nor the end of a drag
+          // that selected text to copy (a correlation value, say).
+          var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function (ev) {
+            if (ev.target.closest("a") || String(window.getSelection())) return;
+            location.hash = "#/run/" + encodeURIComponent(r.run_id);
+          } }, [
             el("td", { "class": "mono" }, [el("a", { href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id })]),
             el("td", { text: r.flow }),
             el("td", null, [badge(r.state), r.abort_requested ? el("span", { "class": "state state-pending-abort abort-pending", text: "abort pending", title: "an abort accepted that the run has yet to take" }) : null]),
