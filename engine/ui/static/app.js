@@ -393,8 +393,13 @@
       var out = new URLSearchParams();
       if (flowSel.value) out.set("flow", flowSel.value);
       if (stateSel.value) out.set("status", stateSel.value);
-      if (since.value) out.set("since", new Date(since.value + "Z").toISOString());
-      if (until.value) out.set("until", new Date(until.value + "Z").toISOString());
+      // A time the link gave, finer than the second the input shows, is
+      // kept while the input still shows it: Filter would otherwise move
+      // it to its second, taking in runs the link left out.
+      [["since", since], ["until", until]].forEach(function (f) {
+        var v = f[1].value, given = q.get(f[0]);
+        if (v) out.set(f[0], given && v === local(given) ? given : new Date(v + "Z").toISOString());
+      });
       if (corr.value.trim()) out.set("correlation", corr.value.trim());
       var h = "#/runs" + (out.toString() ? "?" + out : "");
       // A filter lists from the first page.
