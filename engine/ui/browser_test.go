@@ -1397,12 +1397,7 @@ func TestBrowserUnknownRun(t *testing.T) {
 func TestBrowserBackKeepsPage(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
-	var all []string // newest first
-	for i := range 30 {
-		all = append([]string{v.start("Payment", fmt.Sprintf(`{"OrderID": "o-%d"}`, i))}, all...)
-	}
-	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
-	run(t, ctx, "first page", rowsAre(all[:25]...))
+	all := v.twoPages(ctx)
 	run(t, ctx, "second page", chromedp.Click(chromedp.CSS("#next")), rowsAre(all[25:]...))
 	run(t, ctx, "open a run", chromedp.Click(chromedp.CSS(`#runs a[href="#/run/`+all[27]+`"]`)),
 		chromedp.WaitReady(chromedp.CSS("#run-head[data-state]")))
@@ -1414,6 +1409,19 @@ func TestBrowserBackKeepsPage(t *testing.T) {
 	run(t, ctx, "previous", chromedp.Click(chromedp.CSS("#prev")), rowsAre(all[:25]...))
 	run(t, ctx, "second page again", chromedp.Click(chromedp.CSS("#next")), rowsAre(all[25:]...))
 	run(t, ctx, "filter", chromedp.Click(chromedp.CSS("#f-apply")), rowsAre(all[:25]...))
+}
+
+// twoPages starts 30 runs, two pages of the runs list, and opens the
+// list's first page as the client; it answers the runs, newest first.
+func (v *env) twoPages(ctx context.Context) []string {
+	v.t.Helper()
+	var all []string
+	for i := range 30 {
+		all = append([]string{v.start("Payment", fmt.Sprintf(`{"OrderID": "o-%d"}`, i))}, all...)
+	}
+	signIn(v.t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	run(v.t, ctx, "first page", rowsAre(all[:25]...))
+	return all
 }
 
 // The timeline's rows are picked by keyboard, as by a click: Tab reaches

@@ -83,6 +83,24 @@
       }, ms);
     };
   }
+  // inOrder keeps a paged list's reads from showing a late answer: each
+  // read takes a ticket (ask(cursor), cursor: the page it reads), and its
+  // answer is shown only if late(ticket) is false: no answer of a read
+  // asked after it was shown already (answers may come in any order),
+  // and the page it read is still the one the view shows (current()), so
+  // that a live refresh still under way when Next was clicked does not
+  // put the page left behind back, under the new page's number.
+  function inOrder(current) {
+    var asked = 0, shown = 0;
+    return {
+      ask: function (cursor) { return { n: ++asked, cursor: cursor }; },
+      late: function (t) {
+        if (t.n < shown || t.cursor !== current()) return true;
+        shown = t.n;
+        return false;
+      }
+    };
+  }
   // takesAbort: an abort of a run in this state changes what it does (not
   // over, not rolling back: runtime.RunState.TakesAbort, by GET /session).
   function takesAbort(state) {
@@ -375,8 +393,13 @@
       var out = new URLSearchParams();
       if (flowSel.value) out.set("flow", flowSel.value);
       if (stateSel.value) out.set("status", stateSel.value);
-      if (since.value) out.set("since", new Date(since.value + "Z").toISOString());
-      if (until.value) out.set("until", new Date(until.value + "Z").toISOString());
+      // A time the link gave, finer than the second the input shows, is
+      // kept while the input still shows it: Filter would otherwise move
+      // it to its second, taking in runs the link left out.
+      [["since", since], ["until", until]].forEach(function (f) {
+        var v = f[1].value, given = q.get(f[0]);
+        if (v) out.set(f[0], given && v === local(given) ? given : new Date(v + "Z").toISOString());
+      });
       if (corr.value.trim()) out.set("correlation", corr.value.trim());
       var h = "#/runs" + (out.toString() ? "?" + out : "");
       // A filter lists from the first page.
@@ -402,18 +425,26 @@
       flowSel.value = q.get("flow") || "";
     }).catch(failed);
 
-    var nextCursor = "";
+    var nextCursor = "", reads = inOrder(function () { return cursors[cursors.length - 1]; });
     function load() {
       var p = new URLSearchParams();
       filters.forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
       p.set("order", "newest"); // a new run lands on the first page
       p.set("limit", String(PAGE));
-      var cur = cursors[cursors.length - 1];
+      var cur = cursors[cursors.length - 1], ticket = reads.ask(cur);
       if (cur) p.set("cursor", cur);
       return api("GET", "/runs?" + p).then(function (b) {
+        if (reads.late(ticket)) return;
         tbody.textContent = "";
         (b.runs || []).forEach(function (r) {
-          var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function () { location.hash = "#/run/" + encodeURIComponent(r.run_id); } }, [
+          // A click anywhere on the row opens the run, but not one on
+          // its link, which opens it by itself (in a new tab, with Ctrl
+          // or Cmd: this tab stays on the list), nor the end of a drag
+          // that selected text to copy (a correlation value, say).
+          var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function (ev) {
+            if (ev.target.closest("a") || String(window.getSelection())) return;
+            location.hash = "#/run/" + encodeURIComponent(r.run_id);
+          } }, [
             el("td", { "class": "mono" }, [el("a", { href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id })]),
             el("td", { text: r.flow }),
             el("td", null, [badge(r.state), r.abort_requested ? el("span", { "class": "state state-pending-abort abort-pending", text: "abort pending", title: "an abort accepted that the run has yet to take" }) : null]),
@@ -654,7 +685,12 @@
           if (Date.now() >= armedUntil) {
             armedUntil = Date.now() + 5000;
             btn.textContent = "Confirm abort";
-            setTimeout(function () { if (Date.now() >= armedUntil) btn.textContent = "Abort run"; }, 5100);
+            // The button then shown: a live event may have drawn the
+            // head, and a button with it, anew meanwhile.
+            setTimeout(function () {
+              var shown = head.querySelector("#abort");
+              if (shown && Date.now() >= armedUntil) shown.textContent = "Abort run";
+            }, 5100);
             return;
           }
           armedUntil = 0;
@@ -967,15 +1003,16 @@
     view.appendChild(form);
     view.appendChild(wide(table));
     view.appendChild(el("div", { "class": "pager" }, [prev, next, refresh, pageInfo]));
-    var nextCursor = "";
+    var nextCursor = "", reads = inOrder(function () { return cursors[cursors.length - 1]; });
     function load() {
       var p = new URLSearchParams();
       ["topic", "event"].forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
       p.set("order", oldest ? "oldest" : "newest"); // the cursors continue in it
       p.set("limit", String(PAGE));
-      var cur = cursors[cursors.length - 1];
+      var cur = cursors[cursors.length - 1], ticket = reads.ask(cur);
       if (cur) p.set("cursor", cur);
       return api("GET", "/deadletters?" + p, { raw: true }).then(function (text) {
+        if (reads.late(ticket)) return;
         var b = JSON.parse(text), raws = rawPayloads(text);
         notice("");
         tbody.textContent = "";

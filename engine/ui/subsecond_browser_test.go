@@ -1,0 +1,41 @@
+package ui_test
+
+// The runs list's start-time filters come in a link to the nearest
+// second or finer; the form's inputs show seconds. Filter, with them
+// unchanged, must keep the link's time, not move it to its second.
+
+import (
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+func TestBrowserFilterKeepsSubsecondSince(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	// Two runs in one second, a moment apart: a since between them, cut
+	// to its second, would take in the first.
+	for time.Now().Nanosecond() > 200e6 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	first := v.start("Payment", `{"OrderID": "o-1"}`)
+	time.Sleep(400 * time.Millisecond)
+	second := v.start("Payment", `{"OrderID": "o-2"}`)
+	a, _ := v.st.Get(first)
+	b, _ := v.st.Get(second)
+	if a.Started.Truncate(time.Second) != b.Started.Truncate(time.Second) {
+		t.Skipf("the runs started in two seconds (%s, %s): the machine is too busy", a.Started, b.Started)
+	}
+	since := a.Started.Add(b.Started.Sub(a.Started) / 2).UTC().Format(time.RFC3339Nano)
+	signIn(t, ctx, v.url+"/ui/#/runs?since="+url.QueryEscape(since), clientToken, true)
+	run(t, ctx, "the run started since", rowsAre(second))
+	run(t, ctx, "Filter again", chromedp.Click(chromedp.CSS("#f-apply")))
+	time.Sleep(time.Second) // the list read again is shown
+	rows := get(t, ctx, "rows", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#runs tbody tr[data-run]")).map(r => r.dataset.run)`))
+	hash := get(t, ctx, "the link", chromedp.Evaluate[string](`location.hash`))
+	if len(rows) != 1 || rows[0] != second {
+		t.Errorf("Filter with the form unchanged (now %q) lists %q, want only %s, started since %s", hash, rows, second, since)
+	}
+}
