@@ -39,21 +39,27 @@ func (g *flowGen) cond(c *dsl.Cond) *jen.Statement {
 	return g.condIn(c, nil)
 }
 
-// condIn is cond for c, an operand of a chain of && or || (a flattened
-// and or or, its own nested ands or ors included) whose nil checks
-// already written are in seen (nil outside a chain). A comparison that
-// reads members through pointers joins its nil checks to such a chain
-// when they use the chain's operator, leaving out those an earlier
+// nilChain is a chain of && (or ||) being written: a flattened and (or),
+// its own nested ands (ors) included, and the pointers whose nil checks
+// an operand of it has written, by their path ("Customer").
+type nilChain struct {
+	or      bool
+	checked map[string]bool
+}
+
+// condIn is cond for c, an operand of chain (nil outside a chain). A
+// comparison that reads members through pointers joins its nil checks to
+// such a chain when they use the chain's operator, leaving out those an earlier
 // operand wrote: once the chain has gone past s.Customer != nil in an
 // &&, or past s.Customer == nil in an ||, the check holds again. Writing
 // it twice would be the same expression twice in one chain, which go vet
 // (and so go test) rejects ("redundant and").
-func (g *flowGen) condIn(c *dsl.Cond, seen map[string]bool) *jen.Statement {
+func (g *flowGen) condIn(c *dsl.Cond, chain *nilChain) *jen.Statement {
 	field := func() *jen.Statement { return g.id("s").Dot(c.Field.Name) }
 	// Only a comparison or a bool field that reads members has selections
 	// (resolveMembers).
 	if sels := g.members[c]; len(sels) > 0 {
-		return g.memberCond(c, sels, seen)
+		return g.memberCond(c, sels, chain)
 	}
 	switch c.Op {
 	case dsl.CondField:
@@ -69,8 +75,8 @@ func (g *flowGen) condIn(c *dsl.Cond, seen map[string]bool) *jen.Statement {
 		if c.Op == dsl.CondOr {
 			op = "||"
 		}
-		if seen == nil || seen[""] != (c.Op == dsl.CondOr) {
-			seen = map[string]bool{"": c.Op == dsl.CondOr} // a chain of its own: "" holds its operator
+		if chain == nil || chain.or != (c.Op == dsl.CondOr) {
+			chain = &nilChain{or: c.Op == dsl.CondOr, checked: map[string]bool{}} // a chain of its own
 		}
 		out := &jen.Statement{}
 		for i, a := range c.Args {
@@ -78,7 +84,7 @@ func (g *flowGen) condIn(c *dsl.Cond, seen map[string]bool) *jen.Statement {
 			if c.Op == dsl.CondAnd && a.Op == dsl.CondOr {
 				e = jen.Parens(g.cond(a))
 			} else {
-				e = g.condIn(a, seen) // the same operator, or an operand that is not a chain
+				e = g.condIn(a, chain) // the same operator, or an operand that is not a chain
 			}
 			if i > 0 {
 				out.Op(op)
@@ -98,24 +104,24 @@ func (g *flowGen) condIn(c *dsl.Cond, seen map[string]bool) *jen.Statement {
 // gives on an empty state: (s.Customer != nil && s.Customer.Tier ==
 // "gold"), or (s.Customer == nil || s.Customer.Tier != "gold"),
 // parenthesised as one operand; without a pointer, the selector alone.
-// In a chain of the nil checks' operator (seen, see condIn), the checks
+// In a chain of the nil checks' operator (see condIn), the checks
 // join the chain unparenthesised, without those it already has.
-func (g *flowGen) memberCond(c *dsl.Cond, sels []dsl.Selector, seen map[string]bool) *jen.Statement {
+func (g *flowGen) memberCond(c *dsl.Cond, sels []dsl.Selector, chain *nilChain) *jen.Statement {
 	onZero, _ := c.Eval(func(string) json.RawMessage { return nil }) // Eval cannot fail on a checked comparison read as zero
 	nilOp, join := "!=", "&&"
 	if onZero {
 		nilOp, join = "==", "||"
 	}
-	inChain := seen != nil && seen[""] == onZero
+	inChain := chain != nil && chain.or == onZero
 	out := &jen.Statement{}
 	prefix := []jen.Code{g.id("s"), jen.Dot(c.Field.Name)}
 	key := c.Field.Name
 	read := jen.Add(g.id("s")).Dot(c.Field.Name)
 	for _, sel := range sels {
-		if sel.Pointer && !(inChain && seen[key]) {
+		if sel.Pointer && !(inChain && chain.checked[key]) {
 			out.Add(prefix...).Op(nilOp).Nil().Op(join)
 			if inChain {
-				seen[key] = true
+				chain.checked[key] = true
 			}
 		}
 		prefix = append(prefix, jen.Dot(sel.Name))
