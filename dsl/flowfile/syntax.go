@@ -560,6 +560,7 @@ func bareNames(s *dsl.Step) error {
 		id   *dsl.Ident
 	}
 	var names []named
+	var not *dsl.Ident // the first condition field named "not"
 	add := func(what string, ids ...*dsl.Ident) {
 		for _, id := range ids {
 			if id != nil {
@@ -581,6 +582,9 @@ func bareNames(s *dsl.Step) error {
 			b.When.Fields(func(c *dsl.Cond) {
 				add("state field", c.Field)
 				add("member", c.Members...)
+				if not == nil && c.Field != nil && c.Field.Name == ident.KeywordNot {
+					not = c.Field
+				}
 			})
 		}
 		add("target", a.Otherwise)
@@ -608,20 +612,8 @@ func bareNames(s *dsl.Step) error {
 			return at(n.id.Range, fmt.Errorf("step %q: %s %q is not an identifier, which .flow needs", s.Name, n.what, n.id.Name))
 		}
 	}
-	if a := s.Action; a != nil && a.Kind == dsl.ActionChoose {
-		for _, b := range a.When {
-			var not *dsl.Ident
-			if b != nil {
-				b.When.Fields(func(c *dsl.Cond) {
-					if not == nil && c.Field != nil && c.Field.Name == ident.KeywordNot {
-						not = c.Field
-					}
-				})
-			}
-			if not != nil {
-				return at(not.Range, fmt.Errorf("step %q: a condition's state field %q has no .flow form: .flow reads it as the negation", s.Name, not.Name))
-			}
-		}
+	if not != nil {
+		return at(not.Range, fmt.Errorf("step %q: a condition's state field %q has no .flow form: .flow reads it as the negation", s.Name, not.Name))
 	}
 	return nil
 }
