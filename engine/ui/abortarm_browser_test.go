@@ -16,11 +16,7 @@ import (
 // which would promise that a click aborts.
 func TestBrowserAbortDisarmsAfterRedraw(t *testing.T) {
 	v := newEnv(t)
-	ctx := browser(t)
-	id := v.start("Order", `{"Item": "lamp"}`)
-	signIn(t, ctx, v.url+"/ui/#/run/"+id, adminToken, true)
-	run(t, ctx, "Abort offered", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitVisible(chromedp.CSS("#abort")))
-	run(t, ctx, "arm Abort", chromedp.Click(chromedp.CSS("#abort")))
+	ctx, id := armedAbort(t, v)
 	if label := get(t, ctx, "label", textOf("#abort")); label != "Confirm abort" {
 		t.Fatalf("after one click the button says %q", label)
 	}

@@ -915,16 +915,24 @@ func TestBrowserCompensationFailed(t *testing.T) {
 	shot(t, ctx, "error")
 }
 
-// An admin aborts a run from its page; the page shows it aborted, and
-// the step the abort cut short lit interrupted: not red, as a step that
-// failed is.
-func TestBrowserAbort(t *testing.T) {
-	v := newEnv(t)
+// armedAbort opens, as admin, the page of a new Order run (its Reserve
+// step held by its gate) and clicks Abort once, which arms it.
+func armedAbort(t *testing.T, v *env) (context.Context, string) {
+	t.Helper()
 	ctx := browser(t)
 	id := v.start("Order", `{"Item": "lamp"}`)
 	signIn(t, ctx, v.url+"/ui/#/run/"+id, adminToken, true)
 	run(t, ctx, "Abort offered", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitVisible(chromedp.CSS("#abort")))
 	run(t, ctx, "arm Abort", chromedp.Click(chromedp.CSS("#abort")))
+	return ctx, id
+}
+
+// An admin aborts a run from its page; the page shows it aborted, and
+// the step the abort cut short lit interrupted: not red, as a step that
+// failed is.
+func TestBrowserAbort(t *testing.T) {
+	v := newEnv(t)
+	ctx, id := armedAbort(t, v)
 	label := get(t, ctx, "label", textOf("#abort"))
 	if label != "Confirm abort" {
 		t.Errorf("after one click the button says %q", label)
