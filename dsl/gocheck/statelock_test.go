@@ -5,10 +5,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/flowgen/flowgen/diag"
-	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // A state type that holds a lock by value is refused at its state line,
@@ -29,12 +25,8 @@ func TestStateLock(t *testing.T) {
 	})
 	check := func(state string) []string {
 		src := "flow F {\n    state " + state + "\n    step A {\n        rpc svc \"X.Y\" (In)\n        irreversible\n    }\n}\n"
-		_, ds := flowfile.Load("t.flow", []byte(src), dsl.CheckOptions{Target: dsl.TargetRuntime,
-			GoPackage: func(f *dsl.File) diag.List {
-				return CheckLoaded(f, dir, dsl.TargetRuntime, func() (*Package, error) { return Load(dir) })
-			}})
 		var out []string
-		for _, d := range ds {
+		for _, d := range load(src, dir) {
 			if d.Code == "state-lock" {
 				out = append(out, strings.TrimPrefix(d.Range.Start.String(), "t.flow:")+" "+d.Severity.String()+": "+strings.SplitN(d.Message, ":", 2)[0])
 			}
