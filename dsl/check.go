@@ -191,6 +191,7 @@ func (c *checker) flow(f *Flow) {
 	if f.Retry != nil {
 		c.retry(f.Retry, fmt.Sprintf("flow %q", f.Name), pick(f.Retry.Range, f.NameRange))
 	}
+	c.idleRetries(f)
 	if refs := f.FieldRefs(); f.State == nil && len(refs) > 0 {
 		r := refs[0]
 		c.add(diag.Errorf(pick(r.Field.Range, r.Step.NameRange), "no-state", "flow %q names state field %q but declares no state type", f.Name, r.Field.Name).
@@ -598,6 +599,33 @@ func (c *checker) retry(r *Retry, what string, at diag.Range) {
 	if r.Jitter != "" && r.Jitter != JitterFull && r.Jitter != JitterNone {
 		c.add(diag.Errorf(at, "retry-jitter", "retry of %s has unknown jitter %q", what, r.Jitter).
 			WithHint("use `jitter full` (the default) or `jitter none`"))
+	}
+}
+
+// idleRetries warns of the backoff, multiplier or jitter of a retry line
+// that makes a single attempt, where they never apply (Flow.idleRetries):
+// once, at the line that writes them, however many steps inherit it.
+func (c *checker) idleRetries(f *Flow) {
+	for _, l := range f.idleRetries() {
+		parts := make([]string, len(l.Parts))
+		for i, p := range l.Parts {
+			parts[i] = string(p)
+		}
+		what, they, apply := strings.Join(parts, ", "), "it", "applies"
+		if n := len(parts); n > 1 {
+			what = strings.Join(parts[:n-1], ", ") + " and " + parts[n-1]
+			they, apply = "they", "apply"
+		}
+		if l.Step == nil {
+			c.add(diag.Warnf(pick(l.Retry.Range, f.NameRange), "retry-once",
+				"retry of flow %q makes 1 attempt, and no step with a retry of its own takes its %s, so %s never %s", f.Name, what, they, apply).
+				WithHint("remove the %s, or make more attempts, such as `retry 3`; a step's own `retry N` takes the flow's %s when it writes none", what, what))
+			continue
+		}
+		s := l.Step
+		c.add(diag.Warnf(pick(l.Retry.Range, s.NameRange, s.Range), "retry-once",
+			"retry of step %q makes 1 attempt, so its %s never %s: nothing is retried", s.Name, what, apply).
+			WithHint("remove the %s, or make more attempts, such as `retry 3`", what))
 	}
 }
 

@@ -377,6 +377,30 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// A backoff, multiplier or jitter of a retry that makes one
+			// attempt never applies: reported once, at the line that
+			// writes it, not at the steps that inherit it.
+			name: "retry once",
+			src: doc(
+				flow("Once", `"retry": {"attempts": 1, "initial": "100ms", "max": "5s"}`,
+					goStep("A", ""), goStep("B", ""), goStep("C", "")),
+				// B's own retry takes the flow's backoff and multiplier,
+				// not its jitter, which B writes.
+				flow("Used", `"retry": {"attempts": 1, "initial": "100ms", "max": "5s", "multiplier": 3, "jitter": "none"}`,
+					goStep("A", ""), goStep("B", `"retry": {"attempts": 3, "jitter": "full"}`)),
+				flow("Own", "",
+					goStep("A", `"retry": {"attempts": 1, "multiplier": 3, "jitter": "full"}`),
+					step("W", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 1, "initial": "1s", "max": "2s"}, "irreversible": true`),
+					goStep("Fine", `"retry": {"attempts": 2, "initial": "1s", "max": "2s"}`),
+					goStep("Plain", `"retry": {"attempts": 1}`))),
+			want: []string{
+				`$.flows[0].retry: warning retry-once: retry of flow "Once" makes 1 attempt, and no step with a retry of its own takes its backoff, so it never applies [hint: remove the backoff, or make more attempts, such as ` + "`retry 3`" + `; a step's own ` + "`retry N`" + ` takes the flow's backoff when it writes none]`,
+				`$.flows[1].retry: warning retry-once: retry of flow "Used" makes 1 attempt, and no step with a retry of its own takes its jitter, so it never applies [hint: remove the jitter, or make more attempts, such as ` + "`retry 3`" + `; a step's own ` + "`retry N`" + ` takes the flow's jitter when it writes none]`,
+				`$.flows[2].steps[0].retry: warning retry-once: retry of step "A" makes 1 attempt, so its multiplier and jitter never apply: nothing is retried [hint: remove the multiplier and jitter, or make more attempts, such as ` + "`retry 3`" + `]`,
+				`$.flows[2].steps[1].retry: warning retry-once: retry of step "W" makes 1 attempt, so its backoff never applies: nothing is retried [hint: remove the backoff, or make more attempts, such as ` + "`retry 3`" + `]`,
+			},
+		},
+		{
 			name: "schedules",
 			src: doc(flow("F", `"triggers": [
 				{"kind": "schedule", "schedule": "0 3 * *"},

@@ -143,26 +143,133 @@ func (r *Rollback) IsGo() bool { return r != nil && r.Action == nil && r.Name !=
 // the range of the retry statement the attempts came from (the step's or the
 // flow's), or the zero Range when neither writes one.
 func (f *Flow) RetryFor(s *Step) Retry {
-	var r Retry
-	var flow Retry
-	if f != nil && f.Retry != nil {
-		flow = *f.Retry
+	r, _ := f.resolveRetry(s)
+	return r
+}
+
+// retryPart is a part of a retry line besides its attempts, which a
+// step's line may leave to the flow's (RetryFor).
+type retryPart string
+
+const (
+	partBackoff    retryPart = "backoff"
+	partMultiplier retryPart = "multiplier"
+	partJitter     retryPart = "jitter"
+)
+
+// retryParts are the parts in the order a retry line writes them.
+var retryParts = [...]retryPart{partBackoff, partMultiplier, partJitter}
+
+// writes reports whether r writes part p (a zero value is none written).
+func (r *Retry) writes(p retryPart) bool {
+	switch p {
+	case partBackoff:
+		return r.Initial != 0 || r.Max != 0
+	case partMultiplier:
+		return r.Multiplier != 0
+	case partJitter:
+		return r.Jitter != ""
 	}
-	if s != nil && s.Retry != nil {
-		r = *s.Retry
-		if r.Initial == 0 && r.Max == 0 {
-			r.Initial, r.Max = flow.Initial, flow.Max
-		}
-		if r.Multiplier == 0 {
-			r.Multiplier = flow.Multiplier
-		}
-		if r.Jitter == "" {
-			r.Jitter = flow.Jitter
-		}
-	} else if s.Spec().inherits() {
-		r = flow
+	return false
+}
+
+// resolveRetry is RetryFor, and for each of retryParts the retry line the
+// effective policy took it from (the step's or the flow's; nil when neither
+// writes it): the one home of the rule, which idleRetries reads too.
+func (f *Flow) resolveRetry(s *Step) (Retry, [len(retryParts)]*Retry) {
+	var from [len(retryParts)]*Retry
+	var flow, line *Retry
+	if f != nil {
+		flow = f.Retry
 	}
-	return r.normalized()
+	if s != nil {
+		line = s.Retry
+	}
+	if line == nil && s.Spec().inherits() {
+		line = flow
+	}
+	if line == nil {
+		return Retry{}.normalized(), from
+	}
+	r := *line
+	for i, p := range retryParts {
+		switch {
+		case line.writes(p):
+			from[i] = line
+		case line != flow && flow != nil && flow.writes(p):
+			r.take(p, flow)
+			from[i] = flow
+		}
+	}
+	return r.normalized(), from
+}
+
+// take sets part p of r to src's.
+func (r *Retry) take(p retryPart, src *Retry) {
+	switch p {
+	case partBackoff:
+		r.Initial, r.Max = src.Initial, src.Max
+	case partMultiplier:
+		r.Multiplier = src.Multiplier
+	case partJitter:
+		r.Jitter = src.Jitter
+	}
+}
+
+// idleRetry is a retry line, the flow's or a step's, that makes a single
+// attempt and writes parts that therefore never apply.
+type idleRetry struct {
+	Retry *Retry
+	Step  *Step // the step whose line it is; nil for the flow's
+	Parts []retryPart
+}
+
+// idleRetries returns the retry lines of f that write a backoff, a
+// multiplier or a jitter that never applies, because the line makes a
+// single attempt: a step's line, or the flow's when no step that retries
+// takes them from it (a step's own retry that does not write a part takes
+// the flow's, RetryFor). A rollback retries as its step does
+// (RollbackRetryFor), so it uses no more. The flow's line comes first,
+// then the steps' in AllSteps order; a line with fewer than MinAttempts
+// is left to Check's retry-attempts. One pass over the steps.
+func (f *Flow) idleRetries() []idleRetry {
+	if f == nil {
+		return nil
+	}
+	used := map[*Retry]*[len(retryParts)]bool{}
+	lines := []idleRetry{{Retry: f.Retry}}
+	for _, s := range f.AllSteps() {
+		if s.Retry != nil {
+			lines = append(lines, idleRetry{Retry: s.Retry, Step: s})
+		}
+		eff, from := f.resolveRetry(s)
+		if eff.Attempts <= MinAttempts {
+			continue
+		}
+		for i, r := range from {
+			if r != nil {
+				if used[r] == nil {
+					used[r] = new([len(retryParts)]bool)
+				}
+				used[r][i] = true
+			}
+		}
+	}
+	var out []idleRetry
+	for _, l := range lines {
+		if l.Retry == nil || l.Retry.Attempts != MinAttempts {
+			continue
+		}
+		for i, p := range retryParts {
+			if l.Retry.writes(p) && (used[l.Retry] == nil || !used[l.Retry][i]) {
+				l.Parts = append(l.Parts, p)
+			}
+		}
+		if len(l.Parts) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // RollbackRetryFor returns the retry policy of the rollback of s. A rollback
