@@ -244,13 +244,13 @@ func firstDifference(want, got []byte) string {
 }
 
 func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
-	name, err := identToken("flow name", fl.Name)
+	name, err := identToken("flow name", fl.Name, fl.NameRange)
 	if err != nil {
 		return nil, err
 	}
 	out := &parser.Flow{Name: name, Comments: docComments(fl.Doc)}
 	if fl.State != nil {
-		t, err := identToken("state type", fl.State.Name)
+		t, err := identToken("state type", fl.State.Name, fl.State.Range)
 		if err != nil {
 			return nil, err
 		}
@@ -304,7 +304,7 @@ func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
 }
 
 func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
-	name, err := identToken("parallel block name", s.Name)
+	name, err := identToken("parallel block name", s.Name, s.NameRange)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
 }
 
 func stepSyntax(s *dsl.Step) (*parser.Step, error) {
-	name, err := identToken("step name", s.Name)
+	name, err := identToken("step name", s.Name, s.NameRange)
 	if err != nil {
 		return nil, err
 	}
@@ -667,10 +667,15 @@ func fieldToken(id *dsl.Ident) *parser.Token {
 func durationToken(d dsl.Duration) *parser.Token { return parser.DurationToken(d.String()) }
 
 // identToken is name as an identifier token; what names it (a flow, a
-// step) if it cannot be one.
-func identToken(what, name string) (*parser.Token, error) {
+// step) if it cannot be one, in an error at r, where the name is written
+// (or, when the model has no range for it, at what the caller says).
+func identToken(what, name string, r diag.Range) (*parser.Token, error) {
 	if !ident.Is(name) {
-		return nil, fmt.Errorf("%s %q is not an identifier, which .flow needs", what, name)
+		err := fmt.Errorf("%s %q is not an identifier, which .flow needs", what, name)
+		if r.Start.IsValid() {
+			err = at(r, err)
+		}
+		return nil, err
 	}
 	return parser.IdentToken(name), nil
 }

@@ -220,6 +220,18 @@ func TestFormatJSONBareNames(t *testing.T) {
 			"$.flows[0].steps[0].on[0].target", `target "x y" is not an identifier`},
 		{"Go rollback", flow(`{"name": "E", "action": {"kind": "go"}, "rollback": {"name": "x-y"}}`),
 			"$.flows[0].steps[0].rollback.name", `rollback name "x-y" is not an identifier`},
+		// The names of the flow, its state type, a step, a block and a
+		// branch: at the name too, not at the flow.
+		{"flow name", `{"version": 1, "flows": [{"name": "a-b", "steps": [{"name": "E", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"$.flows[0].name", `flow name "a-b" is not an identifier`},
+		{"state type", `{"version": 1, "flows": [{"name": "A", "state": "s-t", "steps": [{"name": "E", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"$.flows[0].state", `state type "s-t" is not an identifier`},
+		{"step name", flow(`{"name": "b-c", "action": {"kind": "go"}, "irreversible": true}`),
+			"$.flows[0].steps[0].name", `step name "b-c" is not an identifier`},
+		{"block name", flow(`{"name": "p-q", "parallel": {"branches": [{"name": "E", "action": {"kind": "go"}, "irreversible": true}]}}`),
+			"$.flows[0].steps[0].name", `parallel block name "p-q" is not an identifier`},
+		{"branch name", flow(`{"name": "P", "parallel": {"branches": [{"name": "e-f", "action": {"kind": "go"}, "irreversible": true}]}}`),
+			"$.flows[0].steps[0].parallel.branches[0].name", `step name "e-f" is not an identifier`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, ds := dsl.DecodeJSON("a.json", []byte(tt.json))
