@@ -250,7 +250,8 @@ func quoteAll(ss []string) []string {
 // what runs after the child ended (its publications), and the step's
 // rollback, whose policy it is (RollbackRetryFor): a rollback call runs a
 // new child per attempt, so there the retry is what makes the undo try
-// again, and is not worth a warning.
+// again. Only a retry with neither to retry is worth a warning (as a
+// sleep's, sleep-retry).
 func (c *checker) call(f *Flow, s *Step, at diag.Range) {
 	var lines []string
 	if s.Timeout > 0 {
@@ -263,8 +264,8 @@ func (c *checker) call(f *Flow, s *Step, at diag.Range) {
 		c.add(diag.Errorf(pick(s.TimeoutRange, s.DeadlineRange, at), "call-policy", "step %q calls flow %s and has %s: a call has no attempt to bound, and a deadline would leave the child running after the step gave up", s.Name, calleeName(s.Action), strings.Join(lines, " and ")).
 			WithHint("remove it, and bound the steps of flow %s (their timeouts and deadlines) instead", calleeName(s.Action)))
 	}
-	if r := f.RetryFor(s); r.Attempts > 1 && s.Retry != nil && s.Rollback == nil {
-		c.add(diag.Warnf(pick(r.Range, at), "call-policy", "step %q calls flow %s and has retry %d, which never runs the child again: only what runs after it ended (its publications)", s.Name, calleeName(s.Action), r.Attempts).
+	if r := f.RetryFor(s); r.Attempts > 1 && s.Retry != nil && s.Rollback == nil && len(s.Publish) == 0 {
+		c.add(diag.Warnf(pick(r.Range, at), "call-policy", "step %q calls flow %s and has retry %d, which never runs the child again: it retries only what runs after the child ended (publications) and the rollback, and the step has neither", s.Name, calleeName(s.Action), r.Attempts).
 			WithHint("retry the steps of flow %s instead", calleeName(s.Action)))
 	}
 }

@@ -155,6 +155,20 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// A call's retry retries what runs after the child ended (its
+			// publications) and its rollback: with neither it retries
+			// nothing, which is worth a warning; with either it is not.
+			name: "call retry",
+			src: doc(flow("F", `"state": "S"`,
+				step("Idle", `"action": {"kind": "call", "flow": "G"}, "retry": {"attempts": 3}, "irreversible": true`),
+				step("Publishes", `"action": {"kind": "call", "flow": "G"}, "retry": {"attempts": 3}, "irreversible": true, "publish": [{"topic": "t", "event": "e"}]`),
+				step("Undone", `"action": {"kind": "call", "flow": "G"}, "retry": {"attempts": 3}, "rollback": {"name": "Undo"}`)),
+				flow("G", `"state": "T"`, goStep("B", ""))),
+			want: []string{
+				"$.flows[0].steps[0].retry: warning call-policy: step \"Idle\" calls flow G and has retry 3, which never runs the child again: it retries only what runs after the child ended (publications) and the rollback, and the step has neither [hint: retry the steps of flow G instead]",
+			},
+		},
+		{
 			name: "timeout outcome from the flow timeout",
 			src:  doc(flow("F", `"timeout": "5s"`, goStep("A", `"on": [{"on": "timeout", "target": "done"}]`))),
 		},
