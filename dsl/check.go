@@ -748,21 +748,34 @@ func (c *checker) rpcEndpoints(f *File) {
 		if fl == nil {
 			continue
 		}
-		for _, t := range fl.Triggers {
-			if t == nil || t.Kind != runtime.TriggerRPC || t.Endpoint == "" {
-				continue
-			}
+		for _, t := range fl.rpcTriggers() {
 			at := pick(t.Range, fl.NameRange)
 			prev, ok := first[t.Endpoint]
 			switch {
 			case !ok:
 				first[t.Endpoint] = owner{fl, at}
-			case prev.flow != fl: // the same flow twice is duplicate-trigger
+			case prev.flow != fl:
 				c.duplicate("rpc-conflict", prev.at, at, "an rpc endpoint starts one flow: give one of them another endpoint",
 					"flow %q cannot take rpc endpoint %q: flow %q has it (at %s)", fl.Name, t.Endpoint, prev.flow.Name)
 			}
 		}
 	}
+}
+
+// rpcTriggers returns the flow's rpc triggers that name an endpoint, each
+// endpoint once, at its first trigger: a second trigger of one endpoint is
+// the flow's duplicate-trigger, not another claim on it (rpc-conflict).
+func (f *Flow) rpcTriggers() []*Trigger {
+	var out []*Trigger
+	seen := map[string]bool{}
+	for _, t := range f.Triggers {
+		if t == nil || t.Kind != runtime.TriggerRPC || t.Endpoint == "" || seen[t.Endpoint] {
+			continue
+		}
+		seen[t.Endpoint] = true
+		out = append(out, t)
+	}
+	return out
 }
 
 func (c *checker) triggers(f *Flow) {

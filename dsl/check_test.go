@@ -169,6 +169,17 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// A flow that takes another's endpoint twice is told so once:
+			// its second trigger is a duplicate-trigger.
+			name: "rpc conflict of a repeated trigger",
+			src: doc(flow("A", `"triggers": [{"kind": "rpc", "endpoint": "X.Start"}]`, goStep("S", "")),
+				flow("B", `"triggers": [{"kind": "rpc", "endpoint": "X.Start"}, {"kind": "rpc", "endpoint": "X.Start"}]`, goStep("S", ""))),
+			want: []string{
+				`$.flows[1].triggers[0]: error rpc-conflict: flow "B" cannot take rpc endpoint "X.Start": flow "A" has it (at $.flows[0].triggers[0]) [hint: an rpc endpoint starts one flow: give one of them another endpoint]`,
+				`$.flows[1].triggers[1]: error duplicate-trigger: duplicate rpc trigger in flow "B" (first at $.flows[1].triggers[0]) [hint: remove the repeated trigger]`,
+			},
+		},
+		{
 			name: "timeout outcome from the flow timeout",
 			src:  doc(flow("F", `"timeout": "5s"`, goStep("A", `"on": [{"on": "timeout", "target": "done"}]`))),
 		},
