@@ -323,10 +323,12 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 				WithHint("add `timeout <duration>` to the %s line, such as `timeout 72h`, and handle it with `on timeout -> <Step>`", kw))
 		}
 		// The retry is also the policy of the step's rollback
-		// (RollbackRetryFor): with one, it is not idle.
-		if r := f.RetryFor(s); r.Attempts > 1 && s.Rollback == nil {
-			c.add(diag.Warnf(pick(r.Range, ar), "await-retry", "%s in step %q has retry %d, which never retries the wait: only what runs after the event came (storing its payload, the step's publications)", kw, s.Name, r.Attempts).
-				WithHint("to wait longer, lengthen the %s's timeout; keep the retry only for the step's publications", kw))
+		// (RollbackRetryFor), and retries the step's publications: with
+		// either, it is not idle (as a sleep's, sleep-retry, and a
+		// call's, call-policy).
+		if r := f.RetryFor(s); r.Attempts > 1 && s.Rollback == nil && len(s.Publish) == 0 {
+			c.add(diag.Warnf(pick(r.Range, ar), "await-retry", "%s in step %q has retry %d, which never retries the wait: it retries only what runs after the event came (publications) and the rollback, and the step has neither", kw, s.Name, r.Attempts).
+				WithHint("remove the retry; to wait longer, lengthen the %s's timeout", kw))
 		}
 	}
 	if s.Spec().Has(FieldCorrelateOn) {

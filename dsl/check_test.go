@@ -252,10 +252,13 @@ func TestCheck(t *testing.T) {
 				step("X", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 1}`),
 				// The retry of a step with a rollback is the rollback's
 				// policy too: not idle, no warning.
-				step("U", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 3}, "rollback": {"name": "Undo"}`))),
+				step("U", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 3}, "rollback": {"name": "Undo"}`),
+				// Nor is that of a step that publishes: it retries the
+				// publications.
+				step("P", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 3}, "publish": [{"topic": "mail", "event": "paid"}], "irreversible": true`))),
 			want: []string{
 				`$.flows[0].steps[0].action: error await-no-timeout: await in step "W" has no timeout: a run could wait forever [hint: add ` + "`timeout <duration>`" + ` to the await line, such as ` + "`timeout 72h`" + `, and handle it with ` + "`on timeout -> <Step>`" + `]`,
-				`$.flows[0].steps[1].retry: warning await-retry: await in step "V" has retry 2, which never retries the wait: only what runs after the event came (storing its payload, the step's publications) [hint: to wait longer, lengthen the await's timeout; keep the retry only for the step's publications]`,
+				`$.flows[0].steps[1].retry: warning await-retry: await in step "V" has retry 2, which never retries the wait: it retries only what runs after the event came (publications) and the rollback, and the step has neither [hint: remove the retry; to wait longer, lengthen the await's timeout]`,
 			},
 		},
 		{
@@ -375,10 +378,10 @@ func TestCheck(t *testing.T) {
 				// 1h wait + 1h + 2h of backoff.
 				step("Backoff", `"action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "retry": {"attempts": 3, "initial": "1h", "max": "2h"}, "deadline": "2h"`))),
 			want: []string{
-				`$.flows[0].steps[0].retry: warning await-retry: await in step "Fits" has retry 3, which never retries the wait: only what runs after the event came (storing its payload, the step's publications) [hint: to wait longer, lengthen the await's timeout; keep the retry only for the step's publications]`,
+				`$.flows[0].steps[0].retry: warning await-retry: await in step "Fits" has retry 3, which never retries the wait: it retries only what runs after the event came (publications) and the rollback, and the step has neither [hint: remove the retry; to wait longer, lengthen the await's timeout]`,
 				`$.flows[0].steps[1].deadline: error retry-budget: await in step "Short" waits up to 1h (its timeout), more than its deadline 30m, which would end the wait first [hint: lower the await's timeout to at most 30m, or raise the deadline to at least 1h]`,
 				`$.flows[0].steps[2].deadline: error retry-budget: await in step "Backoff" takes up to 4h (its 1h timeout, waited once, + 3h backoff between the retries of what runs after the event), more than its deadline 2h [hint: raise the deadline to at least 4h, or lower the await's timeout or the backoff]`,
-				`$.flows[0].steps[2].retry: warning await-retry: await in step "Backoff" has retry 3, which never retries the wait: only what runs after the event came (storing its payload, the step's publications) [hint: to wait longer, lengthen the await's timeout; keep the retry only for the step's publications]`,
+				`$.flows[0].steps[2].retry: warning await-retry: await in step "Backoff" has retry 3, which never retries the wait: it retries only what runs after the event came (publications) and the rollback, and the step has neither [hint: remove the retry; to wait longer, lengthen the await's timeout]`,
 			},
 		},
 		{
