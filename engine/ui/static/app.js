@@ -251,7 +251,18 @@
   }
 
   // ---- sign-in -------------------------------------------------------------
+  // showLogin signs the page out (Sign out, or a token the API refused):
+  // the sign-in form and nothing else. The view is left, its watch
+  // stopped; the navigation, the role, Sign out and any notice go, since
+  // every link would lead only to a 401 (the links come back with the
+  // next session, for its role).
   function showLogin(msg) {
+    leave();
+    session = null;
+    notice("");
+    $("#nav").hidden = true;
+    $("#who").textContent = "";
+    $("#signout").hidden = true;
     $("#login").hidden = false;
     $("#view").hidden = true;
     $("#login-error").textContent = token() ? msg : "";
@@ -266,10 +277,6 @@
   });
   $("#signout").addEventListener("click", function () {
     sessionStorage.removeItem(TOKEN_KEY);
-    leave();
-    session = null;
-    $("#who").textContent = "";
-    $("#signout").hidden = true;
     showLogin("");
   });
 
@@ -1048,6 +1055,7 @@
     api("GET", "/session").then(function (s) {
       session = s;
       hideLogin();
+      $("#nav").hidden = false;
       $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
       $("#signout").hidden = !s.auth;
       // Offered to whom the API lets read them, as Abort is.

@@ -1,0 +1,91 @@
+package ui_test
+
+// Signed out, the page is the sign-in form and nothing else: no
+// navigation whose links lead only to 401s, no role, no Sign out, no live
+// badge, no notice of the session left.
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// signedOut answers what of the signed-in page is still shown (an empty
+// list: nothing), and whether the sign-in form is.
+const signedOut = `(() => {
+	const shown = (e) => e && e.offsetParent !== null;
+	const left = [];
+	document.querySelectorAll("header nav a").forEach((a) => { if (shown(a)) left.push("nav " + a.id); });
+	["#who", "#signout", "#live", "#notice", "#view"].forEach((s) => {
+		const e = document.querySelector(s);
+		if (shown(e) && e.textContent.trim() !== "") left.push(s);
+	});
+	if (!shown(document.querySelector("#login-form"))) left.push("no sign-in form");
+	return left;
+})()`
+
+// Sign out, from a run's page followed live, as an admin (who has the
+// most links).
+func TestBrowserSignOutShowsOnlyForm(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Payment", `{"OrderID": "o-1"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, adminToken, true)
+	run(t, ctx, "the dead letters' link", chromedp.WaitVisible(chromedp.CSS("#nav-deadletters")))
+	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	if left := get(t, ctx, "the signed-out page", chromedp.Evaluate[[]string](signedOut)); len(left) > 0 {
+		t.Errorf("signed out, the page still shows: %s", strings.Join(left, ", "))
+	}
+	shot(t, ctx, "signed-out")
+
+	// A link followed while signed out changes nothing.
+	run(t, ctx, "follow a link", js(`location.hash = "#/flows"`))
+	if left := get(t, ctx, "the page after a link", chromedp.Evaluate[[]string](signedOut)); len(left) > 0 {
+		t.Errorf("signed out, after a link, the page shows: %s", strings.Join(left, ", "))
+	}
+
+	// Signed in again, as a client: the links a client has, no more.
+	run(t, ctx, "sign in again",
+		chromedp.SendKeys(chromedp.CSS("#token"), clientToken),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`section[data-flow="Order"] svg`)),
+		chromedp.WaitVisible(chromedp.CSS("#nav-runs")),
+		chromedp.WaitVisible(chromedp.CSS("#signout")),
+	)
+	if dl := get(t, ctx, "the dead letters' link", chromedp.Evaluate[bool](`document.querySelector("#nav-deadletters").offsetParent !== null`)); dl {
+		t.Error("a client signed in after an admin signed out is offered the dead letters")
+	}
+	shot(t, ctx, "client")
+}
+
+// A token the server stops taking mid-session (taken out of its tokens
+// file) signs the page out as Sign out does: the form, saying why, and
+// nothing of the session left.
+func TestBrowserTokenRevokedShowsOnlyForm(t *testing.T) {
+	var revoked atomic.Bool
+	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if revoked.Load() && !strings.HasPrefix(r.URL.Path, "/ui") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = w.Write([]byte(`{"error": "unknown token"}`))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := browser(t)
+	id := v.start("Payment", `{"OrderID": "o-1"}`)
+	signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
+	run(t, ctx, "the list", rowsAre(id))
+	revoked.Store(true)
+	run(t, ctx, "open the flows", js(`location.hash = "#/flows"`), chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		poll(`document.querySelector("#login-error").textContent.includes("unknown token")`))
+	if left := get(t, ctx, "the signed-out page", chromedp.Evaluate[[]string](signedOut)); len(left) > 0 {
+		t.Errorf("with its token refused, the page still shows: %s", strings.Join(left, ", "))
+	}
+	shot(t, ctx, "refused")
+}
