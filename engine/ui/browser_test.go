@@ -572,10 +572,11 @@ func js(script string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// shot saves a screenshot of the whole page for review.
+// shot saves a screenshot of the whole page for review, each diagram
+// whole (pageShot).
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(ctx, pageShot())
 	if err != nil {
 		t.Logf("screenshot %s: %v", name, err)
 		return
@@ -588,6 +589,35 @@ func shot(t *testing.T, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// pageShot takes a PNG of the whole page with each diagram's box shown
+// whole. A box is at most 78% of the window tall (app.css, .diagram) and
+// scrolls: a user scrolls it (a run's page scrolls it to the lit step),
+// but a screenshot would show only the part in view, with no scroll bar
+// (chromedp's Chromium hides them), as if the diagram were cut off. For
+// the capture only, the boxes lose their bound; they are then put back,
+// scrolled where they were.
+func pageShot() chromedp.Action[[]byte] {
+	return func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+		if _, err := chromedp.Evaluate[any](`(() => {
+			window.__fgShown = Array.from(document.querySelectorAll(".diagram"), (b) => [b, b.scrollTop, b.scrollLeft]);
+			window.__fgShown.forEach(([b]) => { b.style.maxHeight = "none"; });
+			// A frame drawn with the boxes whole: the capture sizes the
+			// page by the last one.
+			return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))));
+		})()`, chromedp.EvalAwaitPromise)(ctx, t); err != nil {
+			return nil, err
+		}
+		png, err := chromedp.FullScreenshot(100)(ctx, t)
+		if _, rerr := chromedp.Evaluate[any](`(() => {
+			(window.__fgShown || []).forEach(([b, top, left]) => { b.style.maxHeight = ""; b.scrollTop = top; b.scrollLeft = left; });
+			delete window.__fgShown;
+		})()`)(ctx, t); err == nil {
+			err = rerr
+		}
+		return png, err
+	}
 }
 
 // signIn opens page (a URL of the web view) and signs in with token

@@ -18,21 +18,9 @@ import (
 // itself and each box it leads to and comes from; a parallel block's fork
 // and join bars, which have no text, are named by their block.
 func TestBrowserGraphPageNamesEveryBox(t *testing.T) {
-	f, ds := flowfile.Load("flows.flow", []byte(flows), dsl.CheckOptions{})
-	if ds.HasErrors() {
-		t.Fatal(ds)
-	}
-	page, err := graph.HTML(f, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(page)
-	}))
-	defer srv.Close()
+	url := graphPage(t, shopFile(t), "")
 	ctx := browser(t)
-	run(t, ctx, "the page", chromedp.Navigate(srv.URL), chromedp.WaitReady(chromedp.CSS(`.fg-flow[data-flow="Split"]`)))
+	run(t, ctx, "the page", chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS(`.fg-flow[data-flow="Split"]`)))
 	// Each box clicked in turn: its heading and its lists' items, as
 	// "ID: text" for those that name nothing.
 	blank := get(t, ctx, "every box's details", chromedp.Evaluate[[]string](`(() => {
@@ -67,4 +55,30 @@ func TestBrowserGraphPageNamesEveryBox(t *testing.T) {
 		}
 	}
 	shot(t, ctx, "join")
+}
+
+// shopFile is the flows of the browser tests (flows), loaded.
+func shopFile(t *testing.T) *dsl.File {
+	t.Helper()
+	f, ds := flowfile.Load("flows.flow", []byte(flows), dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	return f
+}
+
+// graphPage serves the page of `flowgen graph -format html` of flow in f
+// ("": every flow) until the test ends, and answers its URL.
+func graphPage(t *testing.T, f *dsl.File, flow string) string {
+	t.Helper()
+	page, err := graph.HTML(f, flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
