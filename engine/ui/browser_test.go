@@ -592,7 +592,8 @@ func shot(t *testing.T, ctx context.Context, name string) {
 }
 
 // pageShot takes a PNG of the whole page with each diagram's box shown
-// whole. A box is at most 78% of the window tall (app.css, .diagram) and
+// whole. A box is at most 78% of the window tall (app.css, .diagram; the
+// page of flowgen graph -format html: the window's height, its body) and
 // scrolls: a user scrolls it (a run's page scrolls it to the lit step),
 // but a screenshot would show only the part in view, with no scroll bar
 // (chromedp's Chromium hides them), as if the diagram were cut off. For
@@ -601,8 +602,9 @@ func shot(t *testing.T, ctx context.Context, name string) {
 func pageShot() chromedp.Action[[]byte] {
 	return func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
 		if _, err := chromedp.Evaluate[any](`(() => {
-			window.__fgShown = Array.from(document.querySelectorAll(".diagram"), (b) => [b, b.scrollTop, b.scrollLeft]);
-			window.__fgShown.forEach(([b]) => { b.style.maxHeight = "none"; });
+			const bounded = [[".diagram", "maxHeight", "none"], ["body:has(> main > #diagram)", "height", "auto"]];
+			window.__fgShown = bounded.flatMap(([sel, prop, none]) => Array.from(document.querySelectorAll(sel), (b) => [b, prop, b.scrollTop, b.scrollLeft, none]));
+			window.__fgShown.forEach(([b, prop, , , none]) => { b.style[prop] = none; });
 			// A frame drawn with the boxes whole: the capture sizes the
 			// page by the last one.
 			return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))));
@@ -611,7 +613,7 @@ func pageShot() chromedp.Action[[]byte] {
 		}
 		png, err := chromedp.FullScreenshot(100)(ctx, t)
 		if _, rerr := chromedp.Evaluate[any](`(() => {
-			(window.__fgShown || []).forEach(([b, top, left]) => { b.style.maxHeight = ""; b.scrollTop = top; b.scrollLeft = left; });
+			(window.__fgShown || []).forEach(([b, prop, top, left]) => { b.style[prop] = ""; b.scrollTop = top; b.scrollLeft = left; });
 			delete window.__fgShown;
 		})()`)(ctx, t); err == nil {
 			err = rerr

@@ -18,7 +18,8 @@ import (
 
 // unreachable scrolls each box of the diagram in the element sel selects
 // into view, as a user would scroll to it, and answers those not then
-// wholly seen: in their scrolling boxes and in the window.
+// wholly seen (from its start, one longer than the room it has) in their
+// scrolling boxes and in the window.
 func unreachable(sel string) chromedp.Action[[]string] {
 	return chromedp.Evaluate[[]string](`(() => {
 		const root = document.querySelector(` + strconv.Quote(sel) + `), bad = [];
@@ -27,12 +28,15 @@ func unreachable(sel string) chromedp.Action[[]string] {
 		for (const g of nodes) {
 			g.scrollIntoView({block: "nearest", inline: "nearest"});
 			const r = g.getBoundingClientRect();
-			let seen = r.top >= -0.5 && r.left >= -0.5 && r.bottom <= window.innerHeight + 0.5 && r.right <= window.innerWidth + 0.5;
+			// Seen in [lo, hi] along one axis: whole, or, a box longer
+			// than the room, from its start.
+			const fits = (a, z, lo, hi) => z - a <= hi - lo + 0.5 ? a >= lo - 0.5 && z <= hi + 0.5 : a >= lo - 0.5 && a < hi;
+			let seen = fits(r.top, r.bottom, 0, window.innerHeight) && fits(r.left, r.right, 0, window.innerWidth);
 			for (let p = g.parentElement; p && seen; p = p.parentElement) {
 				const o = getComputedStyle(p);
 				if (o.overflowX === "visible" && o.overflowY === "visible") continue;
 				const b = p.getBoundingClientRect();
-				seen = r.top >= b.top - 0.5 && r.bottom <= b.bottom + 0.5 && r.left >= b.left - 0.5 && r.right <= b.right + 0.5;
+				seen = fits(r.top, r.bottom, b.top, b.bottom) && fits(r.left, r.right, b.left, b.right);
 			}
 			if (!seen) bad.push(g.getAttribute("data-node"));
 		}
