@@ -584,7 +584,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	if err := os.MkdirAll(*screenshots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(*screenshots, t.Name()+"-"+name+".png")
+	path := filepath.Join(*screenshots, strings.ReplaceAll(t.Name(), "/", "-")+"-"+name+".png") // a subtest's name holds a "/"
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ package ui_test
 // badge, no notice of the session left.
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -62,30 +63,48 @@ func TestBrowserSignOutShowsOnlyForm(t *testing.T) {
 }
 
 // A token the server stops taking mid-session (taken out of its tokens
-// file) signs the page out as Sign out does: the form, saying why, and
-// nothing of the session left.
+// file) signs the page out as Sign out does: the form, saying why (the
+// API's reason), and nothing of the session left; whether the refusal
+// answers a read of the page's or its live stream opening again.
 func TestBrowserTokenRevokedShowsOnlyForm(t *testing.T) {
-	var revoked atomic.Bool
-	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if revoked.Load() && !strings.HasPrefix(r.URL.Path, "/ui") {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = w.Write([]byte(`{"error": "unknown token"}`))
-				return
+	for _, c := range []struct {
+		name   string
+		refuse func(v *env, ctx context.Context)
+	}{
+		{"a read", func(v *env, ctx context.Context) { run(t, ctx, "open the flows", js(`location.hash = "#/flows"`)) }},
+		// The stream open when the token went ends (as the engine's
+		// does at the next event it would send): the page opens it
+		// again, and is refused.
+		{"the live stream", func(v *env, ctx context.Context) { v.e.EndWatches() }},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "-"), func(t *testing.T) {
+			var revoked atomic.Bool
+			v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if revoked.Load() && !strings.HasPrefix(r.URL.Path, "/ui") {
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(http.StatusUnauthorized)
+						_, _ = w.Write([]byte(`{"error": "unknown token"}`))
+						return
+					}
+					h.ServeHTTP(w, r)
+				})
+			})
+			ctx := browser(t)
+			id := v.start("Payment", `{"OrderID": "o-1"}`)
+			signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
+			run(t, ctx, "the list", rowsAre(id))
+			revoked.Store(true)
+			c.refuse(v, ctx)
+			run(t, ctx, "the form", chromedp.WaitVisible(chromedp.CSS("#login-form")))
+			run(t, ctx, "the reason", poll(`document.querySelector("#login-error").textContent !== ""`))
+			if got := get(t, ctx, "the reason", textOf("#login-error")); got != "unknown token" {
+				t.Errorf("the form says %q, want the API's reason %q", got, "unknown token")
 			}
-			h.ServeHTTP(w, r)
+			if left := get(t, ctx, "the signed-out page", chromedp.Evaluate[[]string](signedOut)); len(left) > 0 {
+				t.Errorf("with its token refused, the page still shows: %s", strings.Join(left, ", "))
+			}
+			shot(t, ctx, "refused")
 		})
-	})
-	ctx := browser(t)
-	id := v.start("Payment", `{"OrderID": "o-1"}`)
-	signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
-	run(t, ctx, "the list", rowsAre(id))
-	revoked.Store(true)
-	run(t, ctx, "open the flows", js(`location.hash = "#/flows"`), chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		poll(`document.querySelector("#login-error").textContent.includes("unknown token")`))
-	if left := get(t, ctx, "the signed-out page", chromedp.Evaluate[[]string](signedOut)); len(left) > 0 {
-		t.Errorf("with its token refused, the page still shows: %s", strings.Join(left, ", "))
 	}
-	shot(t, ctx, "refused")
 }

@@ -115,6 +115,13 @@
     return h;
   }
   function NeedLogin(msg) { this.message = msg; }
+  // refused signs the page out after a 401, the form saying why (the
+  // API's reason), whichever request was refused: a read of a view's, or
+  // the live stream opening again. It answers a promise that rejects with
+  // NeedLogin.
+  function refused(res) {
+    return res.json().catch(function () { return {}; }).then(function (b) { showLogin(b.error || "sign in"); throw new NeedLogin(b.error); });
+  }
   // api answers the response's JSON (or text; with opts.raw, the JSON's
   // text), or throws an Error with the API's message; a 401 shows the
   // sign-in form.
@@ -123,9 +130,7 @@
     var init = { method: method, headers: headers(), cache: "no-store" };
     if (method !== "GET") { init.headers["Content-Type"] = "application/json"; init.body = opts.body || ""; }
     return fetch(path, init).then(function (res) {
-      if (res.status === 401) {
-        return res.json().catch(function () { return {}; }).then(function (b) { showLogin(b.error || "sign in"); throw new NeedLogin(b.error); });
-      }
+      if (res.status === 401) return refused(res);
       var ct = res.headers.get("Content-Type") || "";
       var body = ct.indexOf("application/json") === 0 && !opts.raw ? res.json() : res.text();
       return body.then(function (b) {
@@ -190,7 +195,7 @@
       ctrl = new AbortController();
       var wait = 0; // the Retry-After of a refusal, in seconds
       fetch("/watch?" + query, { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
-        if (res.status === 401) { showLogin("sign in"); throw new NeedLogin(); }
+        if (res.status === 401) return refused(res);
         if (!res.ok || !res.body) {
           wait = retryAfter(res.headers.get("Retry-After"));
           throw new Error("watch: " + res.status);
