@@ -297,8 +297,10 @@
     Array.prototype.forEach.call(svg.querySelectorAll("style"), function (s) { s.remove(); });
     svg = document.importNode(svg, true);
     // Emptying the box would scroll it back to the top left: a live
-    // redraw keeps where the user scrolled to.
+    // redraw keeps where the user scrolled to, the box picked (lit, its
+    // details beside it) and the box the keyboard is on.
     var top = box.scrollTop, left = box.scrollLeft;
+    var picked = nodeOf(box.querySelector(".fg-selected")), focused = nodeOf(box.contains(document.activeElement) ? document.activeElement : null);
     box.textContent = "";
     box.appendChild(svg);
     box.scrollTop = top;
@@ -314,8 +316,20 @@
         if (n.call) details.appendChild(el("p", null, ["Runs flow ",
           el("a", { "class": "call-link mono", href: "#/flows/" + encodeURIComponent(n.call), text: n.call }), " as a child run."]));
       });
+      // The details shown stay (a box's details do not change with the
+      // run's path), unless the box is gone from the new diagram (a flow
+      // defined anew).
+      var p = boxOf(svg, picked);
+      flowgenDiagram.select(svg, p);
+      if (picked && !p) details.textContent = "";
     }
+    var f = boxOf(svg, focused);
+    if (f) f.focus({ preventScroll: true });
   }
+  // nodeOf names the box g of a diagram ("" for none); boxOf finds it by
+  // that name in svg (null for none).
+  function nodeOf(g) { var n = g && g.closest(".fg-node"); return n ? n.getAttribute("data-node") : ""; }
+  function boxOf(svg, node) { return node ? svg.querySelector('.fg-node[data-node="' + CSS.escape(node) + '"]') : null; }
 
   // lit is the box a run's diagram lights: what runs or waits now, else
   // the branch or the step (or rollback) that failed (a failed block's

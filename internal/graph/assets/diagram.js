@@ -8,6 +8,8 @@
 //       lines, doc, call: the flow a call runs or "", out: [{to, label}],
 //       in: [{from, label}]); null when the selection is cleared (a click
 //       outside the boxes).
+//   flowgenDiagram.select(svg, g)  select the box g (null: none) and light
+//       its edges, as a click does, calling nothing.
 // A run's path is lit by the server (graph.SVGPath), which alone reads
 // its machine states.
 (function () {
@@ -64,5 +66,5 @@
       pick(g);
     });
   }
-  window.flowgenDiagram = { attach: attach, info: info };
+  window.flowgenDiagram = { attach: attach, info: info, select: select };
 })();
