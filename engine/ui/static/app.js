@@ -268,6 +268,7 @@
     $("#nav").hidden = true;
     $("#who").textContent = "";
     $("#signout").hidden = true;
+    titled("Sign in");
     $("#login").hidden = false;
     $("#view").hidden = true;
     $("#login-error").textContent = token() ? msg : "";
@@ -379,11 +380,15 @@
     $("#nav-runs").className = r.parts[0] === "runs" || r.parts[0] === "run" ? "active" : "";
     $("#nav-flows").className = r.parts[0] === "flows" ? "active" : "";
     $("#nav-deadletters").className = r.parts[0] === "deadletters" ? "active" : "";
-    if (r.parts[0] === "run" && r.parts[1]) return runView(view, r.parts[1]);
-    if (r.parts[0] === "flows") return flowsView(view, r.parts[1]);
-    if (r.parts[0] === "deadletters") return deadLettersView(view, r.query);
+    if (r.parts[0] === "run" && r.parts[1]) { titled("Run " + r.parts[1]); return runView(view, r.parts[1]); }
+    if (r.parts[0] === "flows") { titled(r.parts[1] ? "Flow " + r.parts[1] : "Flows"); return flowsView(view, r.parts[1]); }
+    if (r.parts[0] === "deadletters") { titled("Dead letters"); return deadLettersView(view, r.query); }
+    titled(r.query.get("flow") ? "Runs of " + r.query.get("flow") : "Runs");
     return runsView(view, r.query);
   }
+  // titled names the view in the window's title: tabs (a run opened in a
+  // new tab) and the history's entries then say what they show.
+  function titled(what) { document.title = what + " \u00b7 flowgen"; }
 
   // The runs, filtered, a page at a time, live.
   function runsView(view, q) {
