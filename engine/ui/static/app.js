@@ -71,6 +71,7 @@
     var n = $("#notice");
     n.textContent = msg || "";
     n.hidden = !msg;
+    readNotice = false;
   }
   function throttle(fn, ms) {
     var timer = null, again = false;
@@ -144,10 +145,18 @@
       });
     });
   }
-  function failed(err) {
+  // failed shows why a request failed. With read, the request is a read
+  // that the view makes again (a live view's, at each event and each time
+  // its stream opens): the notice then goes at the view's next read that
+  // succeeds (readOK), since what it said (a server restarting, say) is
+  // over; another's (an abort refused) stays until the user moves on.
+  var readNotice = false;
+  function failed(err, read) {
     if (err instanceof NeedLogin) return;
     notice(String(err && err.message || err));
+    readNotice = !!read;
   }
+  function readOK() { if (readNotice) notice(""); }
 
   // watch follows GET /watch?query: onEvent(data) for each recorded event
   // and each abort accepted;
@@ -451,13 +460,22 @@
     view.appendChild(wide(table));
     view.appendChild(el("div", { "class": "pager" }, [prev, next, pageInfo]));
 
-    api("GET", "/flows").then(function (b) {
-      (b.flows || []).forEach(function (f) { flowSel.appendChild(el("option", { value: f.name, text: f.name })); });
-      flowSel.value = q.get("flow") || "";
-    }).catch(failed);
+    // The flows to filter by, read with the runs until a read succeeds:
+    // a list opened while the server was down gets them once it is back.
+    var flowsShown = false;
+    function readFlows() {
+      if (flowsShown) return;
+      api("GET", "/flows").then(function (b) {
+        if (flowsShown) return; // two reads under way: the first answer shows them
+        flowsShown = true;
+        (b.flows || []).forEach(function (f) { flowSel.appendChild(el("option", { value: f.name, text: f.name })); });
+        flowSel.value = q.get("flow") || "";
+      }).catch(function (e) { failed(e, true); });
+    }
 
     var nextCursor = "", reads = inOrder(function () { return cursors[cursors.length - 1]; });
     function load() {
+      readFlows();
       var p = new URLSearchParams();
       filters.forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
       p.set("order", "newest"); // a new run lands on the first page
@@ -466,6 +484,7 @@
       if (cur) p.set("cursor", cur);
       return api("GET", "/runs?" + p).then(function (b) {
         if (reads.late(ticket)) return;
+        readOK();
         tbody.textContent = "";
         (b.runs || []).forEach(function (r) {
           // A click anywhere on the row opens the run, but not one on
@@ -493,7 +512,7 @@
         prev.disabled = cursors.length < 2;
         pageInfo.textContent = "page " + cursors.length;
         cutShort.hidden = !b.truncated;
-      }).catch(failed);
+      }).catch(function (e) { failed(e, true); });
     }
     next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); keep(); load(); } });
     prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); keep(); load(); } });
@@ -835,6 +854,7 @@
       reading = api("GET", base).then(function (st) {
         return readHistory().then(function () { return st; });
       }).then(function (st) {
+        readOK();
         unknown.hidden = true;
         cols.hidden = false;
         render(st);
@@ -852,7 +872,7 @@
           notice("");
           return;
         }
-        failed(e);
+        failed(e, true);
       }).then(function () {
         reading = null;
         if (readAgain) { readAgain = false; return load(); }
