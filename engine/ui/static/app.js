@@ -409,7 +409,13 @@
     var cursors = Array.isArray(kept) && kept.length ? kept.slice() : [""];
     function keep() { history.replaceState({ runsCursors: cursors.slice() }, "", location.href); }
     var form = el("form", { "class": "filters", id: "filters" });
-    var flowSel = el("select", { name: "flow", id: "f-flow" }, [el("option", { value: "", text: "any flow" })]);
+    // The flow the URL filters by is an option from the start, registered
+    // or not (a flow gone after a restart whose runs the store keeps, a
+    // link typed): Filter, before the flows are read or after, keeps it.
+    var wanted = q.get("flow") || "";
+    var wantedOpt = wanted ? el("option", { value: wanted, text: wanted }) : null;
+    var flowSel = el("select", { name: "flow", id: "f-flow" }, [el("option", { value: "", text: "any flow" }), wantedOpt]);
+    flowSel.value = wanted;
     var stateSel = el("select", { name: "status", id: "f-status" }, [el("option", { value: "", text: "any state" }), el("option", { value: "active", text: "active (not over)" })]);
     (session.states || []).forEach(function (s) { stateSel.appendChild(el("option", { value: s.name, text: s.name })); });
     function local(v) { // RFC 3339 to the value of a datetime-local input (UTC)
@@ -468,8 +474,12 @@
       api("GET", "/flows").then(function (b) {
         if (flowsShown) return; // two reads under way: the first answer shows them
         flowsShown = true;
-        (b.flows || []).forEach(function (f) { flowSel.appendChild(el("option", { value: f.name, text: f.name })); });
-        flowSel.value = q.get("flow") || "";
+        var registered = false;
+        (b.flows || []).forEach(function (f) {
+          if (f.name === wanted) { registered = true; return; }
+          flowSel.appendChild(el("option", { value: f.name, text: f.name }));
+        });
+        if (wantedOpt && !registered) wantedOpt.textContent = wanted + " (not registered)";
       }).catch(function (e) { failed(e, true); });
     }
 
