@@ -50,3 +50,34 @@ func TestBrowserRecoversFromOutage(t *testing.T) {
 		shot(t, ctx, c.name)
 	}
 }
+
+// A page opened, or signed in, while the server is down (GET /session
+// fails) says why, and starts by itself once the server is back, as the
+// live stream reconnects, rather than stay blank until a reload.
+func TestBrowserStartsAfterOutage(t *testing.T) {
+	var down atomic.Bool
+	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() && !strings.HasPrefix(r.URL.Path, "/ui") {
+				http.Error(w, "the server is restarting", http.StatusBadGateway)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := browser(t)
+	id := v.start("Payment", `{"OrderID": "o-1"}`)
+	run(t, ctx, "open the page", chromedp.Navigate(v.url+"/ui/#/runs"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	down.Store(true)
+	run(t, ctx, "sign in during the outage",
+		chromedp.SendKeys(chromedp.CSS("#token"), clientToken),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		poll(`!document.querySelector("#notice").hidden`))
+	shot(t, ctx, "1-down")
+	down.Store(false)
+	run(t, ctx, "the runs, once the server is back", rowsAre(id), chromedp.WaitReady(chromedp.CSS("#live.on")))
+	if n := get(t, ctx, "the notice", textOf("#notice")); n != "" {
+		t.Errorf("the server back, the page still says %q", n)
+	}
+	shot(t, ctx, "2-back")
+}

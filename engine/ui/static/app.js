@@ -1105,7 +1105,9 @@
   }
 
   // ---- start -------------------------------------------------------------------
+  var startAgain = null; // the timer of start's next try, if any
   function start() {
+    clearTimeout(startAgain);
     api("GET", "/session").then(function (s) {
       session = s;
       hideLogin();
@@ -1119,7 +1121,13 @@
       // A token the API knows whose role may not read (a provider's): the
       // form again, to give another, rather than a page with no way out.
       if (e.status === 403) showLogin(e.message);
-      else failed(e);
+      else {
+        failed(e);
+        // No answer, or the server failing (restarting, say): tried again,
+        // as the live stream is, so that the page starts by itself once
+        // the server is back rather than stay blank until a reload.
+        if (!(e instanceof NeedLogin) && (!e.status || e.status >= 500)) startAgain = setTimeout(start, RECONNECT_MS);
+      }
     });
   }
   window.addEventListener("hashchange", route);
