@@ -17,16 +17,7 @@ import (
 )
 
 func TestBrowserRecoversFromOutage(t *testing.T) {
-	var down atomic.Bool
-	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if down.Load() && !strings.HasPrefix(r.URL.Path, "/ui") {
-				http.Error(w, "the server is restarting", http.StatusBadGateway)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	v, down := newEnvRefusing(t, http.StatusBadGateway, "text/plain", "the server is restarting")
 	ctx := browser(t)
 	id := v.start("Payment", `{"OrderID": "o-1"}`)
 	v.await(id, "waiting")
@@ -55,16 +46,7 @@ func TestBrowserRecoversFromOutage(t *testing.T) {
 // fails) says why, and starts by itself once the server is back, as the
 // live stream reconnects, rather than stay blank until a reload.
 func TestBrowserStartsAfterOutage(t *testing.T) {
-	var down atomic.Bool
-	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if down.Load() && !strings.HasPrefix(r.URL.Path, "/ui") {
-				http.Error(w, "the server is restarting", http.StatusBadGateway)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	v, down := newEnvRefusing(t, http.StatusBadGateway, "text/plain", "the server is restarting")
 	ctx := browser(t)
 	id := v.start("Payment", `{"OrderID": "o-1"}`)
 	run(t, ctx, "open the page", chromedp.Navigate(v.url+"/ui/#/runs"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
@@ -80,4 +62,25 @@ func TestBrowserStartsAfterOutage(t *testing.T) {
 		t.Errorf("the server back, the page still says %q", n)
 	}
 	shot(t, ctx, "2-back")
+}
+
+// newEnvRefusing is newEnv whose API (all but the page's files) answers
+// every request with code, a body of type ctype, while the flag it
+// answers is set: a server restarting behind a proxy, or one that no
+// longer takes the page's token.
+func newEnvRefusing(t *testing.T, code int, ctype, body string) (*env, *atomic.Bool) {
+	t.Helper()
+	var refuse atomic.Bool
+	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if refuse.Load() && !strings.HasPrefix(r.URL.Path, "/ui") {
+				w.Header().Set("Content-Type", ctype)
+				w.WriteHeader(code)
+				_, _ = w.Write([]byte(body))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	return v, &refuse
 }

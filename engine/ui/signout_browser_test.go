@@ -8,7 +8,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -78,18 +77,7 @@ func TestBrowserTokenRevokedShowsOnlyForm(t *testing.T) {
 		{"the live stream", func(v *env, ctx context.Context) { v.e.EndWatches() }},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "-"), func(t *testing.T) {
-			var revoked atomic.Bool
-			v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if revoked.Load() && !strings.HasPrefix(r.URL.Path, "/ui") {
-						w.Header().Set("Content-Type", "application/json")
-						w.WriteHeader(http.StatusUnauthorized)
-						_, _ = w.Write([]byte(`{"error": "unknown token"}`))
-						return
-					}
-					h.ServeHTTP(w, r)
-				})
-			})
+			v, revoked := newEnvRefusing(t, http.StatusUnauthorized, "application/json", `{"error": "unknown token"}`)
 			ctx := browser(t)
 			id := v.start("Payment", `{"OrderID": "o-1"}`)
 			signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
