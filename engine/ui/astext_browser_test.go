@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/engine"
-	"github.com/flowgen/flowgen/internal/graph"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -162,16 +159,7 @@ func TestBrowserShowsDataAsText(t *testing.T) {
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
-	page, err := graph.HTML(f, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(page)
-	}))
-	defer srv.Close()
-	run(t, ctx, "the HTML page", chromedp.Navigate(srv.URL),
+	run(t, ctx, "the HTML page", chromedp.Navigate(graphPage(t, f, "")),
 		chromedp.Click(chromedp.CSS(`svg .fg-step[data-step="Paid"] rect`)),
 		chromedp.WaitReady(chromedp.CSS(`#details pre`)),
 	)

@@ -572,10 +572,11 @@ func js(script string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// shot saves a screenshot of the whole page for review.
+// shot saves a screenshot of the whole page for review, each diagram
+// whole (pageShot).
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(ctx, pageShot())
 	if err != nil {
 		t.Logf("screenshot %s: %v", name, err)
 		return
@@ -583,11 +584,42 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	if err := os.MkdirAll(*screenshots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(*screenshots, t.Name()+"-"+name+".png")
+	path := filepath.Join(*screenshots, strings.ReplaceAll(t.Name(), "/", "-")+"-"+name+".png") // a subtest's name holds a "/"
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// pageShot takes a PNG of the whole page with each diagram's box shown
+// whole. A box is at most 78% of the window tall (app.css, .diagram; the
+// page of flowgen graph -format html: the window's height, its body) and
+// scrolls: a user scrolls it (a run's page scrolls it to the lit step),
+// but a screenshot would show only the part in view, with no scroll bar
+// (chromedp's Chromium hides them), as if the diagram were cut off. For
+// the capture only, the boxes lose their bound; they are then put back,
+// scrolled where they were.
+func pageShot() chromedp.Action[[]byte] {
+	return func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+		if _, err := chromedp.Evaluate[any](`(() => {
+			const bounded = [[".diagram", "maxHeight", "none"], ["body:has(> main > #diagram)", "height", "auto"]];
+			window.__fgShown = bounded.flatMap(([sel, prop, none]) => Array.from(document.querySelectorAll(sel), (b) => [b, prop, b.scrollTop, b.scrollLeft, none]));
+			window.__fgShown.forEach(([b, prop, , , none]) => { b.style[prop] = none; });
+			// A frame drawn with the boxes whole: the capture sizes the
+			// page by the last one.
+			return new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))));
+		})()`, chromedp.EvalAwaitPromise)(ctx, t); err != nil {
+			return nil, err
+		}
+		png, err := chromedp.FullScreenshot(100)(ctx, t)
+		if _, rerr := chromedp.Evaluate[any](`(() => {
+			(window.__fgShown || []).forEach(([b, prop, top, left]) => { b.style[prop] = ""; b.scrollTop = top; b.scrollLeft = left; });
+			delete window.__fgShown;
+		})()`)(ctx, t); err == nil {
+			err = rerr
+		}
+		return png, err
+	}
 }
 
 // signIn opens page (a URL of the web view) and signs in with token

@@ -1,16 +1,10 @@
 package ui_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/dsl/flowfile"
-	"github.com/flowgen/flowgen/internal/graph"
 )
 
 // A call step is drawn as a subroutine (its side bars) and leads to the
@@ -52,21 +46,9 @@ func TestBrowserCallLinksChildFlow(t *testing.T) {
 	}
 
 	// The page of `flowgen graph -format html`, all the flows in one SVG.
-	f, ds := flowfile.Load("flows.flow", []byte(flows), dsl.CheckOptions{})
-	if ds.HasErrors() {
-		t.Fatal(ds)
-	}
-	page, err := graph.HTML(f, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(page)
-	}))
-	defer srv.Close()
+	url := graphPage(t, shopFile(t), "")
 	top := `document.querySelector('.fg-flow[data-flow="Refund"]').getBoundingClientRect().top`
-	run(t, ctx, "the HTML page", chromedp.Navigate(srv.URL),
+	run(t, ctx, "the HTML page", chromedp.Navigate(url),
 		chromedp.Click(chromedp.CSS(`.fg-flow[data-flow="Parent"] .fg-call[data-step="Give"] rect`)),
 		chromedp.WaitVisible(chromedp.CSS(`#details a.call-link`)),
 	)

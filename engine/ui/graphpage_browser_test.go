@@ -3,6 +3,7 @@ package ui_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -18,21 +19,9 @@ import (
 // itself and each box it leads to and comes from; a parallel block's fork
 // and join bars, which have no text, are named by their block.
 func TestBrowserGraphPageNamesEveryBox(t *testing.T) {
-	f, ds := flowfile.Load("flows.flow", []byte(flows), dsl.CheckOptions{})
-	if ds.HasErrors() {
-		t.Fatal(ds)
-	}
-	page, err := graph.HTML(f, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(page)
-	}))
-	defer srv.Close()
+	url := graphPage(t, shopFile(t), "")
 	ctx := browser(t)
-	run(t, ctx, "the page", chromedp.Navigate(srv.URL), chromedp.WaitReady(chromedp.CSS(`.fg-flow[data-flow="Split"]`)))
+	run(t, ctx, "the page", chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS(`.fg-flow[data-flow="Split"]`)))
 	// Each box clicked in turn: its heading and its lists' items, as
 	// "ID: text" for those that name nothing.
 	blank := get(t, ctx, "every box's details", chromedp.Evaluate[[]string](`(() => {
@@ -67,4 +56,93 @@ func TestBrowserGraphPageNamesEveryBox(t *testing.T) {
 		}
 	}
 	shot(t, ctx, "join")
+}
+
+// shopFile is the flows of the browser tests (flows), loaded.
+func shopFile(t *testing.T) *dsl.File {
+	t.Helper()
+	f, ds := flowfile.Load("flows.flow", []byte(flows), dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	return f
+}
+
+// graphPage serves the page of `flowgen graph -format html` of flow in f
+// ("": every flow) until the test ends, and answers its URL.
+func graphPage(t *testing.T, f *dsl.File, flow string) string {
+	t.Helper()
+	page, err := graph.HTML(f, flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// clipsOutOfView answers, for the diagram of the page of `flowgen graph
+// -format html`, each box that scrolls it sideways (it is wider than the
+// box) and whose bottom, where its scroll bar is, lies below the window:
+// a user sees the diagram cut off at the right with no scroll bar to say
+// there is more (the page's own scrolling aside).
+const clipsOutOfView = `(() => {
+	window.scrollTo(0, 0);
+	const bad = [];
+	for (let p = document.querySelector("#diagram svg").parentElement; p && p !== document.documentElement; p = p.parentElement) {
+		const o = getComputedStyle(p);
+		if (o.overflowX === "visible" || p.scrollWidth <= p.clientWidth + 1) continue;
+		const r = p.getBoundingClientRect();
+		if (r.bottom > window.innerHeight + 1) bad.push(p.tagName.toLowerCase() + (p.id ? "#" + p.id : "") + " bottom " + Math.round(r.bottom) + " of a window " + window.innerHeight + " tall");
+	}
+	return bad;
+})()`
+
+// The page of a flow wider than the window (examples/order's Order, with
+// its parallel block and choice): the diagram scrolls sideways with its
+// scroll bar in view, every box is reached, and in a phone's window the
+// diagram keeps the width and the details of a box clicked are in view.
+func TestBrowserGraphPageWideFlow(t *testing.T) {
+	src, err := os.ReadFile("../../examples/order/order.flow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ds := flowfile.Load("order.flow", src, dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	url := graphPage(t, f, "")
+	ctx := browser(t)
+	run(t, ctx, "the page", chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS(`.fg-flow[data-flow="Order"]`)))
+	if wide := get(t, ctx, "the diagram's width", chromedp.Evaluate[bool](`document.querySelector("#diagram svg").getBoundingClientRect().width > document.querySelector("main").clientWidth`)); !wide {
+		t.Fatal("the diagram fits beside the details: the test proves nothing")
+	}
+	if bad := get(t, ctx, "the scroll bars", chromedp.Evaluate[[]string](clipsOutOfView)); len(bad) > 0 {
+		t.Errorf("the diagram is cut off at the right, its scroll bar out of view: %v", bad)
+	}
+	if bad := get(t, ctx, "the boxes", unreachable("#diagram")); len(bad) > 0 {
+		t.Errorf("boxes out of reach: %v", bad)
+	}
+	shot(t, ctx, "1-wide")
+
+	run(t, ctx, "a phone's window", chromedp.EmulateViewport(400, 800), chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS(`.fg-flow[data-flow="Order"]`)))
+	room := get(t, ctx, "the diagram's room", chromedp.Evaluate[[]int](`[document.querySelector("main").clientWidth, document.documentElement.scrollWidth, window.innerWidth]`))
+	if room[0] < 300 || room[1] > room[2] {
+		t.Errorf("in a window 400 px wide the diagram has %d px, the page is %d px wide", room[0], room[1])
+	}
+	run(t, ctx, "click a box", js(`document.querySelector('[data-node="Order_Notify"] rect').dispatchEvent(new MouseEvent("click", {bubbles: true}))`))
+	seen := get(t, ctx, "the details", chromedp.Evaluate[bool](`(() => {
+		const r = document.querySelector("#details h2").getBoundingClientRect();
+		return document.querySelector("#details h2").textContent === "Notify" && r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth;
+	})()`))
+	if !seen {
+		t.Error("in a phone's window, the details of the box clicked are out of view")
+	}
+	if bad := get(t, ctx, "the boxes", unreachable("#diagram")); len(bad) > 0 {
+		t.Errorf("in a phone's window, boxes out of reach: %v", bad)
+	}
+	shot(t, ctx, "2-phone")
 }

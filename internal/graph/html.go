@@ -97,10 +97,18 @@ const pageJS = `(function () {
 `
 
 const pageCSS = `
-body { margin: 0; font-family: system-ui, sans-serif; color: #222; display: flex; min-height: 100vh; }
-main { flex: 1; overflow: auto; padding: 16px; }
-aside { width: 320px; border-left: 1px solid #ddd; padding: 16px; background: #fafafa; font-size: 14px;
-  position: sticky; top: 0; height: 100vh; overflow: auto; } /* beside the box clicked, however far down */
+body { margin: 0; font-family: system-ui, sans-serif; color: #222; display: flex; height: 100vh; }
+/* The diagram scrolls in a box as tall as the window, so that its scroll
+   bars are in view: a flow wider than the window, scrolled by the page,
+   had its sideways bar at the foot of the page, and looked cut off. */
+main { flex: 1; min-width: 0; overflow: auto; padding: 16px; }
+aside { flex: none; width: 320px; border-left: 1px solid #ddd; padding: 16px; background: #fafafa; font-size: 14px;
+  overflow: auto; } /* beside the box clicked, however far down */
+/* A phone's window: the details below the diagram, which keeps the width. */
+@media (max-width: 700px) {
+  body { flex-direction: column; }
+  aside { width: auto; flex: 0 0 35vh; border-left: 0; border-top: 1px solid #ddd; }
+}
 aside h2 { font-size: 16px; margin: 0 0 8px; }
 aside pre { white-space: pre-wrap; font-size: 12px; }
 aside ul { padding-left: 18px; }

@@ -71,6 +71,7 @@
     var n = $("#notice");
     n.textContent = msg || "";
     n.hidden = !msg;
+    readNotice = false;
   }
   function throttle(fn, ms) {
     var timer = null, again = false;
@@ -115,6 +116,13 @@
     return h;
   }
   function NeedLogin(msg) { this.message = msg; }
+  // refused signs the page out after a 401, the form saying why (the
+  // API's reason), whichever request was refused: a read of a view's, or
+  // the live stream opening again. It answers a promise that rejects with
+  // NeedLogin.
+  function refused(res) {
+    return res.json().catch(function () { return {}; }).then(function (b) { showLogin(b.error || "sign in"); throw new NeedLogin(b.error); });
+  }
   // api answers the response's JSON (or text; with opts.raw, the JSON's
   // text), or throws an Error with the API's message; a 401 shows the
   // sign-in form.
@@ -123,9 +131,7 @@
     var init = { method: method, headers: headers(), cache: "no-store" };
     if (method !== "GET") { init.headers["Content-Type"] = "application/json"; init.body = opts.body || ""; }
     return fetch(path, init).then(function (res) {
-      if (res.status === 401) {
-        return res.json().catch(function () { return {}; }).then(function (b) { showLogin(b.error || "sign in"); throw new NeedLogin(b.error); });
-      }
+      if (res.status === 401) return refused(res);
       var ct = res.headers.get("Content-Type") || "";
       var body = ct.indexOf("application/json") === 0 && !opts.raw ? res.json() : res.text();
       return body.then(function (b) {
@@ -139,10 +145,18 @@
       });
     });
   }
-  function failed(err) {
+  // failed shows why a request failed. With read, the request is a read
+  // that the view makes again (a live view's, at each event and each time
+  // its stream opens): the notice then goes at the view's next read that
+  // succeeds (readOK), since what it said (a server restarting, say) is
+  // over; another's (an abort refused) stays until the user moves on.
+  var readNotice = false;
+  function failed(err, read) {
     if (err instanceof NeedLogin) return;
     notice(String(err && err.message || err));
+    readNotice = !!read;
   }
+  function readOK() { if (readNotice) notice(""); }
 
   // watch follows GET /watch?query: onEvent(data) for each recorded event
   // and each abort accepted;
@@ -190,7 +204,7 @@
       ctrl = new AbortController();
       var wait = 0; // the Retry-After of a refusal, in seconds
       fetch("/watch?" + query, { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
-        if (res.status === 401) { showLogin("sign in"); throw new NeedLogin(); }
+        if (res.status === 401) return refused(res);
         if (!res.ok || !res.body) {
           wait = retryAfter(res.headers.get("Retry-After"));
           throw new Error("watch: " + res.status);
@@ -251,7 +265,19 @@
   }
 
   // ---- sign-in -------------------------------------------------------------
+  // showLogin signs the page out (Sign out, or a token the API refused):
+  // the sign-in form and nothing else. The view is left, its watch
+  // stopped; the navigation, the role, Sign out and any notice go, since
+  // every link would lead only to a 401 (the links come back with the
+  // next session, for its role).
   function showLogin(msg) {
+    leave();
+    session = null;
+    notice("");
+    $("#nav").hidden = true;
+    $("#who").textContent = "";
+    $("#signout").hidden = true;
+    titled("Sign in");
     $("#login").hidden = false;
     $("#view").hidden = true;
     $("#login-error").textContent = token() ? msg : "";
@@ -266,10 +292,6 @@
   });
   $("#signout").addEventListener("click", function () {
     sessionStorage.removeItem(TOKEN_KEY);
-    leave();
-    session = null;
-    $("#who").textContent = "";
-    $("#signout").hidden = true;
     showLogin("");
   });
 
@@ -285,8 +307,10 @@
     Array.prototype.forEach.call(svg.querySelectorAll("style"), function (s) { s.remove(); });
     svg = document.importNode(svg, true);
     // Emptying the box would scroll it back to the top left: a live
-    // redraw keeps where the user scrolled to.
+    // redraw keeps where the user scrolled to, the box picked (lit, its
+    // details beside it) and the box the keyboard is on.
     var top = box.scrollTop, left = box.scrollLeft;
+    var picked = nodeOf(box.querySelector(".fg-selected")), focused = nodeOf(box.contains(document.activeElement) ? document.activeElement : null);
     box.textContent = "";
     box.appendChild(svg);
     box.scrollTop = top;
@@ -302,8 +326,20 @@
         if (n.call) details.appendChild(el("p", null, ["Runs flow ",
           el("a", { "class": "call-link mono", href: "#/flows/" + encodeURIComponent(n.call), text: n.call }), " as a child run."]));
       });
+      // The details shown stay (a box's details do not change with the
+      // run's path), unless the box is gone from the new diagram (a flow
+      // defined anew).
+      var p = boxOf(svg, picked);
+      flowgenDiagram.select(svg, p);
+      if (picked && !p) details.textContent = "";
     }
+    var f = boxOf(svg, focused);
+    if (f) f.focus({ preventScroll: true });
   }
+  // nodeOf names the box g of a diagram ("" for none); boxOf finds it by
+  // that name in svg (null for none).
+  function nodeOf(g) { var n = g && g.closest(".fg-node"); return n ? n.getAttribute("data-node") : ""; }
+  function boxOf(svg, node) { return node ? svg.querySelector('.fg-node[data-node="' + CSS.escape(node) + '"]') : null; }
 
   // lit is the box a run's diagram lights: what runs or waits now, else
   // the branch or the step (or rollback) that failed (a failed block's
@@ -353,11 +389,15 @@
     $("#nav-runs").className = r.parts[0] === "runs" || r.parts[0] === "run" ? "active" : "";
     $("#nav-flows").className = r.parts[0] === "flows" ? "active" : "";
     $("#nav-deadletters").className = r.parts[0] === "deadletters" ? "active" : "";
-    if (r.parts[0] === "run" && r.parts[1]) return runView(view, r.parts[1]);
-    if (r.parts[0] === "flows") return flowsView(view, r.parts[1]);
-    if (r.parts[0] === "deadletters") return deadLettersView(view, r.query);
+    if (r.parts[0] === "run" && r.parts[1]) { titled("Run " + r.parts[1]); return runView(view, r.parts[1]); }
+    if (r.parts[0] === "flows") { titled(r.parts[1] ? "Flow " + r.parts[1] : "Flows"); return flowsView(view, r.parts[1]); }
+    if (r.parts[0] === "deadletters") { titled("Dead letters"); return deadLettersView(view, r.query); }
+    titled(r.query.get("flow") ? "Runs of " + r.query.get("flow") : "Runs");
     return runsView(view, r.query);
   }
+  // titled names the view in the window's title: tabs (a run opened in a
+  // new tab) and the history's entries then say what they show.
+  function titled(what) { document.title = what + " \u00b7 flowgen"; }
 
   // The runs, filtered, a page at a time, live.
   function runsView(view, q) {
@@ -369,7 +409,13 @@
     var cursors = Array.isArray(kept) && kept.length ? kept.slice() : [""];
     function keep() { history.replaceState({ runsCursors: cursors.slice() }, "", location.href); }
     var form = el("form", { "class": "filters", id: "filters" });
-    var flowSel = el("select", { name: "flow", id: "f-flow" }, [el("option", { value: "", text: "any flow" })]);
+    // The flow the URL filters by is an option from the start, registered
+    // or not (a flow gone after a restart whose runs the store keeps, a
+    // link typed): Filter, before the flows are read or after, keeps it.
+    var wanted = q.get("flow") || "";
+    var wantedOpt = wanted ? el("option", { value: wanted, text: wanted }) : null;
+    var flowSel = el("select", { name: "flow", id: "f-flow" }, [el("option", { value: "", text: "any flow" }), wantedOpt]);
+    flowSel.value = wanted;
     var stateSel = el("select", { name: "status", id: "f-status" }, [el("option", { value: "", text: "any state" }), el("option", { value: "active", text: "active (not over)" })]);
     (session.states || []).forEach(function (s) { stateSel.appendChild(el("option", { value: s.name, text: s.name })); });
     function local(v) { // RFC 3339 to the value of a datetime-local input (UTC)
@@ -420,13 +466,26 @@
     view.appendChild(wide(table));
     view.appendChild(el("div", { "class": "pager" }, [prev, next, pageInfo]));
 
-    api("GET", "/flows").then(function (b) {
-      (b.flows || []).forEach(function (f) { flowSel.appendChild(el("option", { value: f.name, text: f.name })); });
-      flowSel.value = q.get("flow") || "";
-    }).catch(failed);
+    // The flows to filter by, read with the runs until a read succeeds:
+    // a list opened while the server was down gets them once it is back.
+    var flowsShown = false;
+    function readFlows() {
+      if (flowsShown) return;
+      api("GET", "/flows").then(function (b) {
+        if (flowsShown) return; // two reads under way: the first answer shows them
+        flowsShown = true;
+        var registered = false;
+        (b.flows || []).forEach(function (f) {
+          if (f.name === wanted) { registered = true; return; }
+          flowSel.appendChild(el("option", { value: f.name, text: f.name }));
+        });
+        if (wantedOpt && !registered) wantedOpt.textContent = wanted + " (not registered)";
+      }).catch(function (e) { failed(e, true); });
+    }
 
     var nextCursor = "", reads = inOrder(function () { return cursors[cursors.length - 1]; });
     function load() {
+      readFlows();
       var p = new URLSearchParams();
       filters.forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
       p.set("order", "newest"); // a new run lands on the first page
@@ -435,6 +494,7 @@
       if (cur) p.set("cursor", cur);
       return api("GET", "/runs?" + p).then(function (b) {
         if (reads.late(ticket)) return;
+        readOK();
         tbody.textContent = "";
         (b.runs || []).forEach(function (r) {
           // A click anywhere on the row opens the run, but not one on
@@ -462,7 +522,7 @@
         prev.disabled = cursors.length < 2;
         pageInfo.textContent = "page " + cursors.length;
         cutShort.hidden = !b.truncated;
-      }).catch(failed);
+      }).catch(function (e) { failed(e, true); });
     }
     next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); keep(); load(); } });
     prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); keep(); load(); } });
@@ -804,6 +864,7 @@
       reading = api("GET", base).then(function (st) {
         return readHistory().then(function () { return st; });
       }).then(function (st) {
+        readOK();
         unknown.hidden = true;
         cols.hidden = false;
         render(st);
@@ -821,7 +882,7 @@
           notice("");
           return;
         }
-        failed(e);
+        failed(e, true);
       }).then(function () {
         reading = null;
         if (readAgain) { readAgain = false; return load(); }
@@ -1044,10 +1105,13 @@
   }
 
   // ---- start -------------------------------------------------------------------
+  var startAgain = null; // the timer of start's next try, if any
   function start() {
+    clearTimeout(startAgain);
     api("GET", "/session").then(function (s) {
       session = s;
       hideLogin();
+      $("#nav").hidden = false;
       $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
       $("#signout").hidden = !s.auth;
       // Offered to whom the API lets read them, as Abort is.
@@ -1057,7 +1121,13 @@
       // A token the API knows whose role may not read (a provider's): the
       // form again, to give another, rather than a page with no way out.
       if (e.status === 403) showLogin(e.message);
-      else failed(e);
+      else {
+        failed(e);
+        // No answer, or the server failing (restarting, say): tried again,
+        // as the live stream is, so that the page starts by itself once
+        // the server is back rather than stay blank until a reload.
+        if (!(e instanceof NeedLogin) && (!e.status || e.status >= 500)) startAgain = setTimeout(start, RECONNECT_MS);
+      }
     });
   }
   window.addEventListener("hashchange", route);

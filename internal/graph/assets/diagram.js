@@ -2,11 +2,14 @@
 // `flowgen graph -format html` and the web view of `flowgen serve`.
 // No dependencies; works offline.
 //
-//   flowgenDiagram.attach(svg, onSelect)  click a box: select it, light its
+//   flowgenDiagram.attach(svg, onSelect)  click a box (or Tab to it, Enter or
+//       Space): select it, light its
 //       edges, call onSelect(info) (info: id, step, terminal, kind, title,
 //       lines, doc, call: the flow a call runs or "", out: [{to, label}],
 //       in: [{from, label}]); null when the selection is cleared (a click
 //       outside the boxes).
+//   flowgenDiagram.select(svg, g)  select the box g (null: none) and light
+//       its edges, as a click does, calling nothing.
 // A run's path is lit by the server (graph.SVGPath), which alone reads
 // its machine states.
 (function () {
@@ -45,11 +48,23 @@
     });
   }
   function attach(svg, onSelect) {
-    svg.addEventListener("click", function (ev) {
-      var g = ev.target.closest ? ev.target.closest(".fg-node") : null;
+    function pick(g) {
       select(svg, g);
       if (onSelect) onSelect(g ? info(svg, g) : null);
+    }
+    svg.addEventListener("click", function (ev) {
+      pick(ev.target.closest ? ev.target.closest(".fg-node") : null);
+    });
+    // A box is reached and picked by keyboard too (Tab to it, Enter or
+    // Space), as by a click: its details, a call's link to its child
+    // flow among them, are otherwise out of reach without a mouse.
+    nodes(svg).forEach(function (g) { g.setAttribute("tabindex", "0"); });
+    svg.addEventListener("keydown", function (ev) {
+      var g = ev.target.closest ? ev.target.closest(".fg-node") : null;
+      if (!g || (ev.key !== "Enter" && ev.key !== " ")) return;
+      ev.preventDefault(); // Space would scroll the page
+      pick(g);
     });
   }
-  window.flowgenDiagram = { attach: attach, info: info };
+  window.flowgenDiagram = { attach: attach, info: info, select: select };
 })();
