@@ -107,6 +107,11 @@
   function takesAbort(state) {
     return (session.states || []).some(function (s) { return s.name === state && s.takes_abort; });
   }
+  // ended: a run in this state is over and records nothing more
+  // (runtime.RunState.Terminal, by GET /session).
+  function ended(state) {
+    return (session.states || []).some(function (s) { return s.name === state && s.terminal; });
+  }
 
   // ---- the API -------------------------------------------------------------
   function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
@@ -868,6 +873,11 @@
         unknown.hidden = true;
         cols.hidden = false;
         render(st);
+        // A run that is over records nothing more, and its page, read
+        // whole now, has nothing left to follow: its GET /watch stream,
+        // one of the server's bounded few (Options.MaxWatchers), goes, so
+        // that tabs left open on finished runs do not hold them all.
+        if (ended(st.state) && unwatch) { unwatch(); unwatch = null; }
         return loadDiagram();
       }).catch(function (e) {
         if (e && e.status === 404) {
@@ -890,7 +900,8 @@
       return reading;
     }
     var refresh = throttle(load, 150);
-    cleanup.push(watch("run=" + encodeURIComponent(id), refresh, refresh));
+    var unwatch = watch("run=" + encodeURIComponent(id), refresh, refresh);
+    cleanup.push(function () { if (unwatch) unwatch(); });
   }
 
   // Every flow with its diagram, or only the one named (only: a call's
