@@ -56,6 +56,15 @@ func TestBrowserRetryIsNoError(t *testing.T) {
 		t.Errorf("the retry note is in the error's color, %s", color)
 	}
 	inert(t, ctx, "the retry note")
+	// The timeline's row of the failed attempt says the same: the note's
+	// color, not the red of a failure.
+	run(t, ctx, "the retry's row", chromedp.WaitReady(chromedp.CSS(`#timeline tr.ev-retry`)))
+	if got := get(t, ctx, "the retry row's error color", chromedp.Evaluate[string](`(function () {
+		var tr = document.querySelector("#timeline tr.ev-retry");
+		return (tr.classList.contains("ev-error") ? "ev-error " : "") + getComputedStyle(tr.querySelector("td.err-col")).color;
+	})()`)); got != get(t, ctx, "the note's color", chromedp.Evaluate[string](`getComputedStyle(document.querySelector("#run-retry")).color`)) {
+		t.Errorf("the retry's row reads its error as %q, not as the retry note", got)
+	}
 	shot(t, ctx, "1-retrying")
 
 	fail()
@@ -69,6 +78,8 @@ func TestBrowserRetryIsNoError(t *testing.T) {
 	if note := get(t, ctx, "no note", chromedp.Evaluate[bool](`document.querySelector("#run-retry") !== null`)); note {
 		t.Error("a failed run still reads as retrying")
 	}
+	// The last attempt's row, which failed the step, is red.
+	run(t, ctx, "the failure's row", chromedp.WaitReady(chromedp.CSS(`#timeline tr.ev-error`)))
 	shot(t, ctx, "2-failed")
 }
 

@@ -674,7 +674,10 @@
         if (d !== day) when = d + "\n" + when;
         day = d;
         var cls = ["clickable"];
-        if (e.error && !isCancelled(e)) cls.push("ev-error");
+        // A failed attempt that its step tries again (outcome retry) failed
+        // nothing yet: its error reads as the head's retry note does, not
+        // in the red of a failure.
+        if (e.error && !isCancelled(e) && e.outcome !== "retry") cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
         var pick = function () { select(selected === e.seq ? 0 : e.seq); };
