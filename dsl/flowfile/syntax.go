@@ -11,6 +11,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/ident"
+	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/parser"
 )
 
@@ -553,14 +554,16 @@ func unarySyntax(c *dsl.Cond) *parser.Unary {
 // called flow): a JSON form may have any text there, which printed bare
 // would not read back. The first that is not an identifier is an error at
 // its place; so is a condition's field named "not", which .flow reads as
-// the negation.
+// the negation, and a condition's number .flow cannot write (flowNumber),
+// found in the same walk of the conditions.
 func bareNames(s *dsl.Step) error {
 	type named struct {
 		what string
 		id   *dsl.Ident
 	}
 	var names []named
-	var not *dsl.Ident // the first condition field named "not"
+	var not *dsl.Ident   // the first condition field named "not"
+	var num *dsl.Literal // the first condition number without a .flow form
 	add := func(what string, ids ...*dsl.Ident) {
 		for _, id := range ids {
 			if id != nil {
@@ -584,6 +587,9 @@ func bareNames(s *dsl.Step) error {
 				add("member", c.Members...)
 				if not == nil && c.Field != nil && c.Field.Name == ident.KeywordNot {
 					not = c.Field
+				}
+				if v := c.Value; num == nil && v != nil && v.Kind == dsl.LitNumber && !flowNumber(v.Text) {
+					num = v
 				}
 			})
 		}
@@ -615,7 +621,18 @@ func bareNames(s *dsl.Step) error {
 	if not != nil {
 		return at(not.Range, fmt.Errorf("step %q: a condition's state field %q has no .flow form: .flow reads it as the negation", s.Name, not.Name))
 	}
+	if num != nil {
+		return at(num.Range, fmt.Errorf("step %q: a condition's number %s has no .flow form: .flow writes a number in decimal, within the range of float64", s.Name, snippet.Cut(num.Text, 32)))
+	}
 	return nil
+}
+
+// flowNumber reports whether .flow can write the JSON form's number text:
+// its decimal spelling (numberAsRead, which leaves an exponent beyond
+// maxExponent as it is) within float64's range (numberInRange, Build's rule).
+func flowNumber(text string) bool {
+	d := numberAsRead(text)
+	return !strings.ContainsAny(d, "eE") && numberInRange(d)
 }
 
 // condShape reports whether condition c has the shape DecodeJSON gives
