@@ -128,6 +128,33 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 	}
 }
 
+// A 404 for an unknown run quotes the ID of the request's path whole up
+// to MaxRunIDLen bytes, the longest a caller chooses, and only the start
+// of a longer one: a path is as long as a request line may be, and the
+// answer echoed all of it.
+func TestUnknownRunQuotesBoundedID(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	long := strings.Repeat("r", MaxRunIDLen) + strings.Repeat("x", 10000)
+	for _, tc := range []struct{ id, says string }{
+		{"nope", `runtime: unknown run: "nope"`},
+		{strings.Repeat("r", MaxRunIDLen), `runtime: unknown run: "` + strings.Repeat("r", MaxRunIDLen) + `"`},
+		{long, `runtime: unknown run: "` + strings.Repeat("r", MaxRunIDLen) + `"...`},
+	} {
+		for _, route := range []struct{ method, path string }{
+			{"GET", "/runs/" + tc.id}, {"GET", "/runs/" + tc.id + "/history"},
+			{"GET", "/runs/" + tc.id + "/diagram"}, {"POST", "/runs/" + tc.id + "/abort"},
+		} {
+			status, out := c.do(route.method, route.path, "")
+			if msg, _ := out["error"].(string); status != 404 || msg != tc.says {
+				t.Errorf("%s %.60s: %d %.300q, want 404 %.300q", route.method, route.path, status, msg, tc.says)
+			}
+		}
+	}
+}
+
 // An Idempotency-Key (or a ?run_id=) used again with another body is
 // refused with 422; with the same body (the same initial state: member
 // order and white space do not matter) it answers the existing run.

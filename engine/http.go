@@ -204,6 +204,18 @@ func (e *Engine) writeErr(w http.ResponseWriter, r *http.Request, status int, er
 	writeError(w, status, err, nil)
 }
 
+// writeRunErr answers err of a request for run id (GET /runs/{id}, its
+// history and diagram, POST /runs/{id}/abort) as writeErr does; an
+// unknown run's error is errUnknownRun's, whatever said it (the store,
+// an Executor), so that the answer quotes no more of the ID than
+// quoteRunID.
+func (e *Engine) writeRunErr(w http.ResponseWriter, r *http.Request, id string, err error) {
+	if errors.Is(err, runtime.ErrUnknownRun) {
+		err = errUnknownRun(id)
+	}
+	e.writeErr(w, r, statusOf(err), err)
+}
+
 // statusOf maps the engine's errors to HTTP statuses.
 func statusOf(err error) int {
 	switch {
@@ -397,9 +409,10 @@ func jsonKind(b []byte) string {
 }
 
 func (e *Engine) httpStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := e.Status(r.PathValue("id"))
+	id := r.PathValue("id")
+	st, err := e.Status(id)
 	if err != nil {
-		e.writeErr(w, r, statusOf(err), err)
+		e.writeRunErr(w, r, id, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -473,7 +486,7 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	h, more, err := e.historyPage(id, after, limit, states)
 	if err != nil {
-		e.writeErr(w, r, statusOf(err), err)
+		e.writeRunErr(w, r, id, err)
 		return
 	}
 	out := historyAnswer(id, h)
@@ -634,7 +647,7 @@ func (e *Engine) httpAbort(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if err := e.Abort(r.Context(), id); err != nil {
-		e.writeErr(w, r, statusOf(err), err)
+		e.writeRunErr(w, r, id, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": id, "aborting": true})

@@ -159,9 +159,10 @@ func (e *Engine) httpFlowDiagram(w http.ResponseWriter, r *http.Request) {
 // httpRunDiagram answers GET /runs/{id}/diagram: the diagram of the run's
 // flow with its path lit (RunPath).
 func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
-	h, err := e.History(r.PathValue("id"))
+	id := r.PathValue("id")
+	h, err := e.History(id)
 	if err != nil {
-		e.writeErr(w, r, statusOf(err), err)
+		e.writeRunErr(w, r, id, err)
 		return
 	}
 	st, err := runtime.Replay(h) // with its History, which Status drops
