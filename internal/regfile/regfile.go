@@ -1,6 +1,6 @@
 // Package regfile reads the files a server is given on its command line
-// and reads again on SIGHUP (a token file, a TLS key pair): regular files
-// only, once symbolic links are followed (a Kubernetes secret is a link to
+// and reads again on SIGHUP (a token file, a TLS key pair), and those of
+// its flows directory: regular files only, once symbolic links are followed (a Kubernetes secret is a link to
 // a regular file, and is read), and never in a way that waits. A named
 // pipe's open waits for a writer, and its read for the writer's end: a
 // server given one would hang at start, and SIGTERM would wait on it.
@@ -47,7 +47,7 @@ func regular(path string, m fs.FileMode) error {
 }
 
 // Read reads the regular file at path, refusing one larger than max
-// bytes without reading it whole, and returns the mode of that very file
+// bytes (max >= 0) without reading it whole, and returns the mode of that very file
 // (not of another renamed over it meanwhile). It never waits: the path
 // is checked first (Check), and what was opened is checked again, as a
 // named pipe put in the file's place meanwhile would be opened too
@@ -67,6 +67,10 @@ func Read(path string, max int64) ([]byte, fs.FileMode, error) {
 	}
 	if err := regular(path, st.Mode()); err != nil {
 		return nil, 0, err
+	}
+	if max < 0 {
+		src, err := io.ReadAll(f)
+		return src, st.Mode(), err
 	}
 	src, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err == nil && int64(len(src)) > max {
