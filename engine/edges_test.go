@@ -155,6 +155,42 @@ func TestUnknownRunQuotesBoundedID(t *testing.T) {
 	}
 }
 
+// An error answer echoes no more than shownBytes of the request's own
+// text, its path or a parameter, which are as long as a request line may
+// be: each answer here echoed all of it.
+func TestErrorsEchoBoundedText(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	long := strings.Repeat("x", 20000)
+	for _, tc := range []struct {
+		method, path string
+		header       []string
+		status       int
+		says         string
+	}{
+		{"GET", "/nope/" + long, nil, 404, "no such endpoint: GET /nope/xxx"},
+		{"DELETE", "/runs/r-1/history/" + long, nil, 404, "no such endpoint"},
+		{"GET", "//runs/" + long, nil, 404, "the API does not clean paths"},
+		{"GET", "/runs?cursor=" + long, nil, 400, `cursor "xxx`},
+		{"GET", "/runs?limit=" + long, nil, 400, `limit "xxx`},
+		{"GET", "/runs?status=" + long, nil, 400, `unknown status "xxx`},
+		{"GET", "/runs?order=" + long, nil, 400, `order "xxx`},
+		{"GET", "/runs?since=" + long, nil, 400, `since "xxx`},
+		{"GET", "/runs/r-1/history?after=" + long, nil, 400, `after "xxx`},
+		{"GET", "/runs/r-1/history?state=" + long, nil, 400, `state="xxx`},
+		{"GET", "/runs?" + long + "=1", nil, 400, `unknown parameter "xxx`},
+		{"POST", "/events/payments/payment.succeeded?id=" + long, []string{"Idempotency-Key", "m-1"}, 400, `?id="xxx`},
+	} {
+		status, out := c.doH(tc.method, tc.path, "", tc.header...)
+		msg, _ := out["error"].(string)
+		if status != tc.status || !strings.Contains(msg, tc.says) || len(msg) > 1000 {
+			t.Errorf("%s %.40s: %d %.400q (%d bytes), want %d saying %q in at most 1000 bytes", tc.method, tc.path, status, msg, len(msg), tc.status, tc.says)
+		}
+	}
+}
+
 // An Idempotency-Key (or a ?run_id=) used again with another body is
 // refused with 422; with the same body (the same initial state: member
 // order and white space do not matter) it answers the existing run.
