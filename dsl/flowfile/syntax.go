@@ -275,7 +275,11 @@ func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
 		out.Body = append(out.Body, &parser.FlowStmt{Trigger: t})
 	}
 	if fl.Retry != nil {
-		out.Body = append(out.Body, &parser.FlowStmt{Retry: retrySyntax(fl.Retry)})
+		r, err := retrySyntax(fl.Retry)
+		if err != nil {
+			return nil, at(fl.Range, fmt.Errorf("flow %q: %w", fl.Name, err))
+		}
+		out.Body = append(out.Body, &parser.FlowStmt{Retry: r})
 	}
 	if fl.Timeout != 0 {
 		out.Body = append(out.Body, &parser.FlowStmt{Timeout: durationToken(fl.Timeout)})
@@ -408,7 +412,11 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 		add(st)
 	}
 	if s.Retry != nil {
-		add(&parser.StepStmt{Retry: retrySyntax(s.Retry)})
+		r, err := retrySyntax(s.Retry)
+		if err != nil {
+			return fail(err)
+		}
+		add(&parser.StepStmt{Retry: r})
 	}
 	if s.Timeout != 0 {
 		add(&parser.StepStmt{Timeout: durationToken(s.Timeout)})
@@ -476,7 +484,15 @@ func onSyntax(t *dsl.Transition) (*parser.On, error) {
 
 // retrySyntax writes the parts of r that are set: a step's retry
 // overrides its flow's part by part, so a part not set must stay unwritten.
-func retrySyntax(r *dsl.Retry) *parser.Retry {
+// Attempts or a multiplier below the bounds .flow reads (dsl.ValidAttempts,
+// dsl.ValidMultiplier) have no .flow form: an error at the retry policy.
+func retrySyntax(r *dsl.Retry) (*parser.Retry, error) {
+	switch {
+	case !dsl.ValidAttempts(r.Attempts):
+		return nil, at(r.Range, fmt.Errorf("retry attempts %d have no .flow form: .flow reads at least %d", r.Attempts, dsl.MinAttempts))
+	case r.Multiplier != 0 && !dsl.ValidMultiplier(r.Multiplier):
+		return nil, at(r.Range, fmt.Errorf("retry multiplier %g has no .flow form: .flow reads at least %g", r.Multiplier, dsl.MinMultiplier))
+	}
 	out := &parser.Retry{Attempts: parser.NumberToken(strconv.Itoa(r.Attempts))}
 	if r.Initial != 0 || r.Max != 0 { // a zero bound reads back as not set
 		out.Backoff = &parser.Backoff{Initial: durationToken(r.Initial), Max: durationToken(r.Max)}
@@ -487,7 +503,7 @@ func retrySyntax(r *dsl.Retry) *parser.Retry {
 	if r.Jitter != "" {
 		out.Jitter = parser.IdentToken(string(r.Jitter))
 	}
-	return out
+	return out, nil
 }
 
 // orSyntax is condition c as a choose line's grammar has it: Build's

@@ -225,15 +225,38 @@ func TestFormatJSONBareNames(t *testing.T) {
 		{"Go rollback", flow(`{"name": "E", "action": {"kind": "go"}, "rollback": {"name": "x-y"}}`),
 			"$.flows[0].steps[0].rollback.name", `rollback name "x-y" is not an identifier`},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			f, ds := dsl.DecodeJSON("a.json", []byte(tt.json))
-			if ds.HasErrors() {
-				t.Fatal(ds)
-			}
-			src, ds := Format(f)
-			if len(ds) != 1 || ds[0].Code != "flow-form" || !strings.Contains(ds[0].Message, tt.err) || ds[0].Range.Start.Path != tt.path || src != nil {
-				t.Fatalf("Format: %q, %v; want a flow-form error at %s saying %q", src, ds, tt.path, tt.err)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantFlowFormError(t, tt.json, tt.path, tt.err) })
+	}
+}
+
+// A retry policy below the bounds .flow reads (attempts under
+// dsl.MinAttempts, a multiplier under dsl.MinMultiplier), which a JSON form
+// may hold, is a flow-form error at that policy, not a read-back error at
+// "$" (the multiplier written out in 300 decimal digits).
+func TestFormatJSONRetryBounds(t *testing.T) {
+	for _, tt := range []struct {
+		name, json, path, err string
+	}{
+		{"step attempts", `{"version": 1, "flows": [{"name": "A", "steps": [{"name": "E", "action": {"kind": "go"}, "irreversible": true, "retry": {"attempts": 0}}]}]}`,
+			"$.flows[0].steps[0].retry", `step "E": retry attempts 0 have no .flow form`},
+		{"flow multiplier", `{"version": 1, "flows": [{"name": "A", "retry": {"attempts": 2, "multiplier": 1e-300}, "steps": [{"name": "E", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"$.flows[0].retry", `flow "A": retry multiplier 1e-300 has no .flow form`},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantFlowFormError(t, tt.json, tt.path, tt.err) })
+	}
+}
+
+// wantFlowFormError fails t unless Format of the JSON form src (without
+// errors of its own) is one flow-form error at path saying err, and no
+// text.
+func wantFlowFormError(t *testing.T, src, path, err string) {
+	t.Helper()
+	f, ds := dsl.DecodeJSON("a.json", []byte(src))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	out, ds := Format(f)
+	if len(ds) != 1 || ds[0].Code != "flow-form" || !strings.Contains(ds[0].Message, err) || ds[0].Range.Start.Path != path || out != nil {
+		t.Fatalf("Format: %q, %v; want a flow-form error at %s saying %q", out, ds, path, err)
 	}
 }
