@@ -249,6 +249,9 @@ func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := docProblem(fl.Doc); err != nil {
+		return nil, at(fl.Range, err) // Syntax names the flow
+	}
 	out := &parser.Flow{Name: name, Comments: docComments(fl.Doc)}
 	if fl.State != nil {
 		t, err := identToken("state type", fl.State.Name)
@@ -316,6 +319,9 @@ func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
 	if err := bareNames(s); err != nil {
 		return nil, err
 	}
+	if err := docProblem(s.Doc); err != nil {
+		return nil, at(s.Range, fmt.Errorf("parallel block %q: %w", s.Name, err))
+	}
 	out := &parser.Parallel{Name: name}
 	for i, b := range s.Parallel.Branches {
 		if b == nil {
@@ -344,6 +350,9 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 	}
 	if err := bareNames(s); err != nil {
 		return nil, err
+	}
+	if err := docProblem(s.Doc); err != nil {
+		return nil, at(s.Range, fmt.Errorf("step %q: %w", s.Name, err))
 	}
 	out := &parser.Step{Name: name}
 	add := func(st *parser.StepStmt) { out.Body = append(out.Body, st) }
@@ -675,6 +684,21 @@ func condShape(c *dsl.Cond) bool {
 }
 
 // docComments are the own-line comments that Build reads back as doc.
+// docProblem reports a doc that its comments could not hold as it is,
+// which a JSON form's doc may: a character a .flow file may not have
+// (parser.TextProblem), or a carriage return, which a comment's line does
+// not keep (a file's CRLF line ends are its own).
+func docProblem(doc string) error {
+	p := parser.TextProblem(doc)
+	if p == "" && strings.Contains(doc, "\r") {
+		p = "a carriage return, which a .flow comment does not keep"
+	}
+	if p != "" {
+		return fmt.Errorf("its doc has no .flow form: %s", p)
+	}
+	return nil
+}
+
 func docComments(doc string) parser.Comments {
 	var c parser.Comments
 	if doc == "" {

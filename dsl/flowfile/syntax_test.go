@@ -246,6 +246,24 @@ func TestFormatJSONRetryBounds(t *testing.T) {
 	}
 }
 
+// A doc that a .flow comment cannot hold as it is, which a JSON form's
+// may (a control character, a carriage return), is a flow-form error at
+// its flow or step, not a read-back error at "$".
+func TestFormatJSONDocs(t *testing.T) {
+	for _, tt := range []struct {
+		name, json, path, err string
+	}{
+		{"step doc", `{"version": 1, "flows": [{"name": "A", "steps": [{"name": "E", "doc": "a\u0001b", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"$.flows[0].steps[0]", `flow "A": step "E": its doc has no .flow form: unexpected control character U+0001`},
+		{"flow doc", `{"version": 1, "flows": [{"name": "A", "doc": "x\r\ny", "steps": [{"name": "E", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"$.flows[0]", `flow "A": its doc has no .flow form: a carriage return`},
+		{"branch doc", `{"version": 1, "flows": [{"name": "A", "steps": [{"name": "P", "parallel": {"branches": [{"name": "E", "doc": "x\ry", "action": {"kind": "go"}, "irreversible": true}]}}]}]}`,
+			"$.flows[0].steps[0].parallel.branches[0]", `step "E": its doc has no .flow form: carriage return not followed by a newline`},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantFlowFormError(t, tt.json, tt.path, tt.err) })
+	}
+}
+
 // wantFlowFormError fails t unless Format of the JSON form src (without
 // errors of its own) is one flow-form error at path saying err, and no
 // text.
