@@ -578,9 +578,11 @@ func unarySyntax(c *dsl.Cond) *parser.Unary {
 // fields, a condition's members, outcomes, targets, a Go rollback, a
 // called flow): a JSON form may have any text there, which printed bare
 // would not read back. The first that is not an identifier is an error at
-// its place; so is a condition's field named "not", which .flow reads as
-// the negation, and a condition's number .flow cannot write (flowNumber),
-// found in the same walk of the conditions.
+// its place; so is a target or a Go rollback's name that .flow reads as a
+// keyword (parser.IsTargetKeyword, IsRollbackKeyword), a condition's field
+// named "not", which .flow reads as the negation, and a condition's number
+// .flow cannot write (flowNumber), found in the same walk of the
+// conditions.
 func bareNames(s *dsl.Step) error {
 	type named struct {
 		what string
@@ -641,6 +643,12 @@ func bareNames(s *dsl.Step) error {
 	for _, n := range names {
 		if !ident.Is(n.id.Name) {
 			return at(n.id.Range, fmt.Errorf("step %q: %s %q is not an identifier, which .flow needs", s.Name, n.what, n.id.Name))
+		}
+		if n.what == "target" && parser.IsTargetKeyword(n.id.Name) {
+			return at(n.id.Range, fmt.Errorf("step %q: target %q has no .flow form: .flow reads it as a keyword, and the \"->\" before it as without its target", s.Name, n.id.Name))
+		}
+		if n.what == "rollback name" && parser.IsRollbackKeyword(n.id.Name) {
+			return at(n.id.Range, fmt.Errorf("step %q: rollback name %q has no .flow form: .flow reads it as the keyword of a rollback's action", s.Name, n.id.Name))
 		}
 	}
 	if not != nil {
