@@ -1,7 +1,6 @@
 package flowfile
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -105,19 +104,10 @@ func (b *builder) compare(c *parser.Compare) *dsl.Cond {
 		lit.Kind, lit.Text = dsl.LitDuration, b.duration(v).String()
 	default:
 		lit.Kind, lit.Text = dsl.LitNumber, parser.NumberString(v.Value)
-		if !numberInRange(lit.Text) {
+		if !dsl.ValidNumber(lit.Text) {
 			b.errorf(lit.Range, "write a decimal number such as 100 or 2.5", "invalid number %s", v.Value)
 		}
 	}
 	out.Value = lit
 	return out
-}
-
-// numberInRange reports whether a condition's number, in decimal, is
-// within the range of float64: the .flow rule for a number, which Build
-// applies to what it reads and Syntax to a JSON form's number it would
-// write (numberAsRead).
-func numberInRange(text string) bool {
-	_, err := strconv.ParseFloat(text, 64)
-	return err == nil
 }

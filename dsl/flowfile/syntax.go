@@ -662,10 +662,10 @@ func bareNames(s *dsl.Step) error {
 
 // flowNumber reports whether .flow can write the JSON form's number text:
 // its decimal spelling (numberAsRead, which leaves an exponent beyond
-// maxExponent as it is) within float64's range (numberInRange, Build's rule).
+// maxExponent as it is) within float64's range (dsl.ValidNumber, Build's rule).
 func flowNumber(text string) bool {
 	d := numberAsRead(text)
-	return !strings.ContainsAny(d, "eE") && numberInRange(d)
+	return !strings.ContainsAny(d, "eE") && dsl.ValidNumber(d)
 }
 
 // condShape reports whether condition c has the shape DecodeJSON gives
