@@ -191,6 +191,27 @@ func TestErrorsEchoBoundedText(t *testing.T) {
 	}
 }
 
+// PUT /flows?name= names the document in every diagnostic of the answer:
+// a name outside the limits of names (MaxNameLen) is a 400 that quotes
+// its start. Before, a name of 20,000 bytes came back in each of the
+// diagnostics, 50 of them a megabyte.
+func TestPutFlowsNameLimits(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	bad := `{"version": 1, "flows": [{"name": "P", "steps": [{"name": "S", "action": {"kind": "await", "topic": "t", "event": "e"}}]}]}`
+	status, out := c.do("PUT", "/flows?name="+strings.Repeat("n", 20000)+".json", bad)
+	if msg, _ := out["error"].(string); status != 400 || !strings.Contains(msg, "document name") || len(msg) > 1000 || out["diagnostics"] != nil {
+		t.Errorf("PUT /flows with a name of 20,000 bytes: %d %.300v", status, out)
+	}
+	name := strings.Repeat("n", MaxNameLen-5) + ".json"
+	status, out = c.do("PUT", "/flows?name="+name, bad)
+	if ds, _ := out["diagnostics"].([]any); status != 400 || len(ds) == 0 || !strings.Contains(fmt.Sprint(ds[0]), name) {
+		t.Errorf("PUT /flows with a name of %d bytes: %d %.300v, want its diagnostics naming it", len(name), status, out)
+	}
+}
+
 // An Idempotency-Key (or a ?run_id=) used again with another body is
 // refused with 422; with the same body (the same initial state: member
 // order and white space do not matter) it answers the existing run.

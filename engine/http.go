@@ -678,6 +678,11 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
 	if name == "" {
 		name = "request.json"
+	} else if err := checkName("document name", name); err != nil {
+		// Every diagnostic of the answer names it: beyond the limits of
+		// a name, a long one would be echoed as many times.
+		writeError(w, http.StatusBadRequest, err, nil)
+		return
 	}
 	if !strings.HasSuffix(name, ".json") && !strings.HasSuffix(name, ".flow") {
 		name += ".json"
