@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/snippet"
 )
 
 // choose checks a choose step: it has `when` lines and ends with
@@ -216,6 +217,10 @@ func condProblems(ds *diag.List, step string, cd *Cond, at diag.Range) {
 		if cd.Value == nil {
 			add(diag.Errorf(r, "condition", "comparison of %q in step %q has no value", cd.Path(), step).WithHint("compare the field with a string, number, boolean or duration"))
 			return
+		}
+		if cd.Value.Kind == LitNumber && !ValidNumber(cd.Value.Text) {
+			add(diag.Errorf(pick(cd.Value.Range, r), "condition", "%s %s %s in step %q compares with a number beyond the range of float64", cd.Path(), cd.Op, snippet.Cut(cd.Value.Text, 32), step).
+				WithHint("compare with a number of ordinary size: a float64 holds up to about 1.8e308"))
 		}
 		if cd.Value.Kind == LitBool && cd.Op.Ordered() {
 			add(diag.Errorf(pick(cd.Value.Range, r), "condition", "%s %s %s in step %q orders booleans, which have no order", cd.Path(), cd.Op, cd.Value, step).

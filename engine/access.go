@@ -363,9 +363,9 @@ func checkQuery(raw string, rt Route) error {
 			if len(rt.Params) > 0 {
 				takes = "only " + strings.Join(rt.Params, ", ")
 			}
-			return fmt.Errorf("%w: unknown parameter %q: %s takes %s", ErrBadQuery, k, rt.Pattern, takes)
+			return fmt.Errorf("%w: unknown parameter %s: %s takes %s", ErrBadQuery, quoteParam(k), rt.Pattern, takes)
 		case len(q[k]) > 1:
-			return fmt.Errorf("%w: parameter %q given %d times", ErrBadQuery, k, len(q[k]))
+			return fmt.Errorf("%w: parameter %s given %d times", ErrBadQuery, quoteParam(k), len(q[k]))
 		}
 	}
 	return nil

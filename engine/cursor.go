@@ -67,7 +67,7 @@ func cursorParam(w http.ResponseWriter, q url.Values, k cursorKind) ([]string, b
 	}
 	parts, ok := k.decode(c)
 	if !ok {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q is not one that %s answered", c, k.list), nil)
+		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %s is not one that %s answered", quoteParam(c), k.list), nil)
 		return nil, false
 	}
 	return parts, true

@@ -128,6 +128,90 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 	}
 }
 
+// A 404 for an unknown run quotes the ID of the request's path whole up
+// to MaxRunIDLen bytes, the longest a caller chooses, and only the start
+// of a longer one: a path is as long as a request line may be, and the
+// answer echoed all of it.
+func TestUnknownRunQuotesBoundedID(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	long := strings.Repeat("r", MaxRunIDLen) + strings.Repeat("x", 10000)
+	for _, tc := range []struct{ id, says string }{
+		{"nope", `runtime: unknown run: "nope"`},
+		{strings.Repeat("r", MaxRunIDLen), `runtime: unknown run: "` + strings.Repeat("r", MaxRunIDLen) + `"`},
+		{long, `runtime: unknown run: "` + strings.Repeat("r", MaxRunIDLen) + `"...`},
+	} {
+		for _, route := range []struct{ method, path string }{
+			{"GET", "/runs/" + tc.id}, {"GET", "/runs/" + tc.id + "/history"},
+			{"GET", "/runs/" + tc.id + "/diagram"}, {"POST", "/runs/" + tc.id + "/abort"},
+		} {
+			status, out := c.do(route.method, route.path, "")
+			if msg, _ := out["error"].(string); status != 404 || msg != tc.says {
+				t.Errorf("%s %.60s: %d %.300q, want 404 %.300q", route.method, route.path, status, msg, tc.says)
+			}
+		}
+	}
+}
+
+// An error answer echoes no more than shownBytes of the request's own
+// text, its path or a parameter, which are as long as a request line may
+// be: each answer here echoed all of it.
+func TestErrorsEchoBoundedText(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	long := strings.Repeat("x", 20000)
+	for _, tc := range []struct {
+		method, path string
+		header       []string
+		status       int
+		says         string
+	}{
+		{"GET", "/nope/" + long, nil, 404, "no such endpoint: GET /nope/xxx"},
+		{"DELETE", "/runs/r-1/history/" + long, nil, 404, "no such endpoint"},
+		{"GET", "//runs/" + long, nil, 404, "the API does not clean paths"},
+		{"GET", "/runs?cursor=" + long, nil, 400, `cursor "xxx`},
+		{"GET", "/runs?limit=" + long, nil, 400, `limit "xxx`},
+		{"GET", "/runs?status=" + long, nil, 400, `unknown status "xxx`},
+		{"GET", "/runs?order=" + long, nil, 400, `order "xxx`},
+		{"GET", "/runs?since=" + long, nil, 400, `since "xxx`},
+		{"GET", "/runs/r-1/history?after=" + long, nil, 400, `after "xxx`},
+		{"GET", "/runs/r-1/history?state=" + long, nil, 400, `state="xxx`},
+		{"GET", "/runs?" + long + "=1", nil, 400, `unknown parameter "xxx`},
+		{"POST", "/events/payments/payment.succeeded?id=" + long, []string{"Idempotency-Key", "m-1"}, 400, `?id="xxx`},
+	} {
+		status, out := c.doH(tc.method, tc.path, "", tc.header...)
+		msg, _ := out["error"].(string)
+		if status != tc.status || !strings.Contains(msg, tc.says) || len(msg) > 1000 {
+			t.Errorf("%s %.40s: %d %.400q (%d bytes), want %d saying %q in at most 1000 bytes", tc.method, tc.path, status, msg, len(msg), tc.status, tc.says)
+		}
+	}
+}
+
+// PUT /flows?name= names the document in every diagnostic of the answer:
+// a name outside the limits of names (MaxNameLen) is a 400 that quotes
+// its start. Before, a name of 20,000 bytes came back in each of the
+// diagnostics, 50 of them a megabyte.
+func TestPutFlowsNameLimits(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	bad := `{"version": 1, "flows": [{"name": "P", "steps": [{"name": "S", "action": {"kind": "await", "topic": "t", "event": "e"}}]}]}`
+	status, out := c.do("PUT", "/flows?name="+strings.Repeat("n", 20000)+".json", bad)
+	if msg, _ := out["error"].(string); status != 400 || !strings.Contains(msg, "document name") || len(msg) > 1000 || out["diagnostics"] != nil {
+		t.Errorf("PUT /flows with a name of 20,000 bytes: %d %.300v", status, out)
+	}
+	name := strings.Repeat("n", MaxNameLen-5) + ".json"
+	status, out = c.do("PUT", "/flows?name="+name, bad)
+	if ds, _ := out["diagnostics"].([]any); status != 400 || len(ds) == 0 || !strings.Contains(fmt.Sprint(ds[0]), name) {
+		t.Errorf("PUT /flows with a name of %d bytes: %d %.300v, want its diagnostics naming it", len(name), status, out)
+	}
+}
+
 // An Idempotency-Key (or a ?run_id=) used again with another body is
 // refused with 422; with the same body (the same initial state: member
 // order and white space do not matter) it answers the existing run.

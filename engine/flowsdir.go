@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/flowgen/flowgen/internal/atomicfile"
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // The flows directory changes all or nothing, across crashes too. One file
@@ -56,7 +57,7 @@ func writeDirChange(dir string, ch dirChange) error {
 // to finish, defining the flows of a change refused with a 5xx.
 func undoDirChange(dir string, before dirChange) error {
 	for name, data := range before {
-		cur, err := os.ReadFile(filepath.Join(dir, name))
+		cur, err := readDirFile(filepath.Join(dir, name))
 		if errors.Is(err, fs.ErrNotExist) && data == nil {
 			continue
 		}
@@ -77,9 +78,18 @@ var writeFile = atomicfile.WriteFile
 // recovers but the test) in the middle of a change.
 var crashPoint = func(string) {}
 
+// readDirFile reads a file of the flows directory: a regular file only
+// (a symbolic link to one too), never waiting on a named pipe put there
+// (regfile.Read), whose open would hang the start, or a PUT /flows that
+// holds the load lock, and every one after it.
+func readDirFile(path string) ([]byte, error) {
+	b, _, err := regfile.Read(path, -1)
+	return b, err
+}
+
 // recoverDir finishes the change a crash interrupted in dir, if any.
 func recoverDir(dir string) error {
-	j, err := os.ReadFile(filepath.Join(dir, FlowsJournal))
+	j, err := readDirFile(filepath.Join(dir, FlowsJournal))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

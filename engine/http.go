@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -72,9 +73,9 @@ func (e *Engine) Handler() http.Handler {
 		if allow := rec.header.Get("Allow"); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
-		msg := fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path)
+		msg := fmt.Errorf("no such endpoint: %s %s", r.Method, shownPath(r))
 		if rec.status == http.StatusMethodNotAllowed {
-			msg = fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow"))
+			msg = fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, shownPath(r), rec.header.Get("Allow"))
 		}
 		writeError(w, cmpOr(rec.status, http.StatusNotFound), msg, nil)
 	}))
@@ -118,7 +119,7 @@ func Canonical(h http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{header: http.Header{}}
 		ph.ServeHTTP(rec, r) // the redirect: its Location is the clean path
-		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s: the API does not clean paths; did you mean %s?", r.Method, r.URL.Path, cleanLocation(rec.header.Get("Location"))), nil)
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s: the API does not clean paths; did you mean %s?", r.Method, shownPath(r), snippet.Cut(cleanLocation(rec.header.Get("Location")), shownBytes)), nil)
 	})
 }
 
@@ -195,14 +196,42 @@ func (e *Engine) writeErr(w http.ResponseWriter, r *http.Request, status int, er
 	switch {
 	case status == http.StatusInternalServerError:
 		e.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		err = fmt.Errorf("%s %s failed inside the server (its log says why)", r.Method, r.URL.Path)
+		err = fmt.Errorf("%s %s failed inside the server (its log says why)", r.Method, shownPath(r))
 	case errors.Is(err, ErrUnavailable):
 		e.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		w.Header().Set("Retry-After", strconv.Itoa(UnavailableRetryAfter))
-		err = fmt.Errorf("%s %s: %w (the server's log says why); try again later", r.Method, r.URL.Path, ErrUnavailable)
+		err = fmt.Errorf("%s %s: %w (the server's log says why); try again later", r.Method, shownPath(r), ErrUnavailable)
 	}
 	writeError(w, status, err, nil)
 }
+
+// writeRunErr answers err of a request for run id (GET /runs/{id}, its
+// history and diagram, POST /runs/{id}/abort) as writeErr does; an
+// unknown run's error is errUnknownRun's, whatever said it (the store,
+// an Executor), so that the answer quotes no more of the ID than
+// quoteRunID.
+func (e *Engine) writeRunErr(w http.ResponseWriter, r *http.Request, id string, err error) {
+	if errors.Is(err, runtime.ErrUnknownRun) {
+		err = errUnknownRun(id)
+	}
+	e.writeErr(w, r, statusOf(err), err)
+}
+
+// shownBytes bounds how much of a request's own text (its path, a query
+// parameter's name or value, a header's value) an error answer echoes: a
+// request line and headers are as long as -max-header-bytes lets them be
+// (64 KiB by default). Every path of a route whose names are within
+// MaxNameLen shows whole (/events/{topic}/{event}: 265 bytes). A run ID
+// is quoteRunID's.
+const shownBytes = 300
+
+// shownPath is r's path for an error answer: whole up to shownBytes,
+// else its start and "..." (snippet.Cut).
+func shownPath(r *http.Request) string { return snippet.Cut(r.URL.Path, shownBytes) }
+
+// quoteParam is a request's text for an error answer, quoted: whole up
+// to shownBytes, else its start and "..." (snippet.Quote).
+func quoteParam(v string) string { return snippet.Quote(v, shownBytes) }
 
 // statusOf maps the engine's errors to HTTP statuses.
 func statusOf(err error) int {
@@ -264,7 +293,7 @@ func (e *Engine) noBody(w http.ResponseWriter, r *http.Request) bool {
 	}
 	route := r.Pattern // "POST /runs/{id}/abort": the route, not the caller's path
 	if route == "" {
-		route = r.Method + " " + r.URL.Path
+		route = r.Method + " " + shownPath(r)
 	}
 	writeError(w, http.StatusBadRequest, fmt.Errorf("%s takes no request body (send none, {} or null)", route), nil)
 	return false
@@ -397,9 +426,10 @@ func jsonKind(b []byte) string {
 }
 
 func (e *Engine) httpStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := e.Status(r.PathValue("id"))
+	id := r.PathValue("id")
+	st, err := e.Status(id)
 	if err != nil {
-		e.writeErr(w, r, statusOf(err), err)
+		e.writeRunErr(w, r, id, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -458,7 +488,7 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("after %q: want the seq of an event, a number from 0", v), nil)
+			writeError(w, http.StatusBadRequest, fmt.Errorf("after %s: want the seq of an event, a number from 0", quoteParam(v)), nil)
 			return
 		}
 		after = n
@@ -473,7 +503,7 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	h, more, err := e.historyPage(id, after, limit, states)
 	if err != nil {
-		e.writeErr(w, r, statusOf(err), err)
+		e.writeRunErr(w, r, id, err)
 		return
 	}
 	out := historyAnswer(id, h)
@@ -533,7 +563,7 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 			for i, st := range runtime.RunStates {
 				names[i] = string(st)
 			}
-			writeError(w, http.StatusBadRequest, fmt.Errorf("unknown status %q; want one of %s, or active", s, strings.Join(names, ", ")), nil)
+			writeError(w, http.StatusBadRequest, fmt.Errorf("unknown status %s; want one of %s, or active", quoteParam(s), strings.Join(names, ", ")), nil)
 			return
 		}
 		f.State = runtime.RunState(s)
@@ -558,7 +588,7 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		err = nil
 	}
 	if errors.Is(err, runtime.ErrUnknownRun) && f.After != "" {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q names a run the store no longer has: list again from the start", q.Get("cursor")), nil)
+		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %s names a run the store no longer has: list again from the start", quoteParam(q.Get("cursor"))), nil)
 		return
 	}
 	if err != nil {
@@ -601,7 +631,7 @@ func boolQuery(w http.ResponseWriter, q url.Values, name string, def bool) (bool
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter %s=%q: want true or false", name, v), nil)
+		writeError(w, http.StatusBadRequest, fmt.Errorf("query parameter %s=%s: want true or false", name, quoteParam(v)), nil)
 		return false, false
 	}
 	return b, true
@@ -622,7 +652,7 @@ func limitParam(w http.ResponseWriter, q url.Values, def, most int) (int, bool) 
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > most {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want a number from 1 to %d", v, most), nil)
+		writeError(w, http.StatusBadRequest, fmt.Errorf("limit %s: want a number from 1 to %d", quoteParam(v), most), nil)
 		return 0, false
 	}
 	return n, true
@@ -634,7 +664,7 @@ func (e *Engine) httpAbort(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if err := e.Abort(r.Context(), id); err != nil {
-		e.writeErr(w, r, statusOf(err), err)
+		e.writeRunErr(w, r, id, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": id, "aborting": true})
@@ -648,6 +678,11 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
 	if name == "" {
 		name = "request.json"
+	} else if err := checkName("document name", name); err != nil {
+		// Every diagnostic of the answer names it: beyond the limits of
+		// a name, a long one would be echoed as many times.
+		writeError(w, http.StatusBadRequest, err, nil)
+		return
 	}
 	if !strings.HasSuffix(name, ".json") && !strings.HasSuffix(name, ".flow") {
 		name += ".json"
@@ -721,7 +756,7 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 		m.ID = id
 	} else if id != "" && id != m.ID {
 		// Either could be the one the client retries with.
-		writeError(w, http.StatusBadRequest, fmt.Errorf("the Idempotency-Key %q and ?id=%q name the event differently: give one of them", m.ID, id), nil)
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the Idempotency-Key %s and ?id=%s name the event differently: give one of them", quoteParam(m.ID), quoteParam(id)), nil)
 		return
 	}
 	out, err := e.PublishEvent(r.Context(), m)
@@ -754,7 +789,7 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	dls, err := e.deadLetters(q.Get("topic"), q.Get("event"), newest, after, limit+1) // one more tells whether there are more
 	if errors.Is(err, store.ErrUnknownMessage) && after != (store.MessageKey{}) {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %q names a dead letter the inbox no longer keeps: list again from the start", q.Get("cursor")), nil)
+		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %s names a dead letter the inbox no longer keeps: list again from the start", quoteParam(q.Get("cursor"))), nil)
 		return
 	}
 	if err != nil {

@@ -413,7 +413,7 @@ func (e *Engine) saveFlows(fes []*flowEntry) (undo func(), err error) {
 	before, after := dirChange{}, dirChange{}
 	for _, fe := range fes {
 		name := filepath.Base(e.flowFile(fe.name))
-		old, err := os.ReadFile(filepath.Join(dir, name))
+		old, err := readDirFile(filepath.Join(dir, name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("saving flow %q: %w", fe.name, err)
 		}
@@ -526,7 +526,7 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 			continue
 		}
 		path := filepath.Join(filepath.Clean(dir), name)
-		data, err := os.ReadFile(path)
+		data, err := readDirFile(path)
 		if err != nil {
 			return nil, err
 		}

@@ -87,6 +87,20 @@ func CheckRunID(id string) error {
 	return nil
 }
 
+// quoteRunID is run ID id quoted for an answer (snippet.Quote): whole up
+// to MaxRunIDLen bytes, as long as an ID a caller chooses, else its start
+// and "...". A run ID in a request's path is the caller's text, as long as
+// a request line may be (-max-header-bytes): an answer that names it
+// echoes no more of it than that. (A call's child run has a longer ID,
+// made of its parent's and its step's: an answer about it cuts it too.)
+func quoteRunID(id string) string { return snippet.Quote(id, MaxRunIDLen) }
+
+// errUnknownRun is the error of a request for run id that no run has
+// (404), quoting id as quoteRunID does.
+func errUnknownRun(id string) error {
+	return fmt.Errorf("%w: %s", runtime.ErrUnknownRun, quoteRunID(id))
+}
+
 // checkRunIDChars reports a run ID, the engine's own included, of another
 // length or with other characters than run IDs have.
 func checkRunIDChars(id string) error {

@@ -253,6 +253,18 @@ func TestProviderRegistrationChecks(t *testing.T) {
 	if status, _, _ := send(t, srv, "DELETE", "/providers/nobody", "", "", ""); status != 404 {
 		t.Errorf("delete of an unknown provider: %d", status)
 	}
+	// A name no provider can have is a 400 that quotes its start, as
+	// registering it is, not a 404 echoing all of it.
+	long := strings.Repeat("p", 20000)
+	for _, method := range []string{"POST", "DELETE"} {
+		path := "/providers/" + long
+		if method == "POST" {
+			path += "/renew"
+		}
+		if status, _, out := send(t, srv, method, path, "", "application/json", ""); status != 400 || !strings.Contains(out, "provider name") || len(out) > 1000 {
+			t.Errorf("%s of a provider name of %d bytes: %d %.300s (%d bytes), want 400", method, len(long), status, out, len(out))
+		}
+	}
 }
 
 // A registration whose outcomes differ from those of a registered flow's

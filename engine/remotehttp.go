@@ -123,11 +123,17 @@ func (e *Engine) httpRenewProvider(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errProvidersOff, nil)
 		return
 	}
+	// A name no provider can have (checkName, as register checks it) is
+	// a 400, as in the flows' routes, not a 404 echoing the whole path.
+	name, ok := pathName(w, r, "name", "provider name")
+	if !ok {
+		return
+	}
 	replica, ok := replicaQuery(w, r)
 	if !ok {
 		return
 	}
-	l, err := e.remote.renew(r.PathValue("name"), replica, identityOf(r))
+	l, err := e.remote.renew(name, replica, identityOf(r))
 	if err != nil {
 		e.writeErr(w, r, e.providerStatus(err), err)
 		return
@@ -141,14 +147,18 @@ func (e *Engine) httpDeleteProvider(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e.remote == nil {
-		writeError(w, http.StatusNotFound, fmt.Errorf("%w: %q", ErrNoLease, r.PathValue("name")), nil)
+		writeError(w, http.StatusNotFound, fmt.Errorf("%w: %s", ErrNoLease, quoteParam(r.PathValue("name"))), nil)
+		return
+	}
+	name, ok := pathName(w, r, "name", "provider name")
+	if !ok {
 		return
 	}
 	replica, ok := replicaQuery(w, r)
 	if !ok {
 		return
 	}
-	if err := e.remote.leave(r.PathValue("name"), replica, identityOf(r)); err != nil {
+	if err := e.remote.leave(name, replica, identityOf(r)); err != nil {
 		e.writeErr(w, r, e.providerStatus(err), err)
 		return
 	}

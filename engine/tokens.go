@@ -7,15 +7,14 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
-	"os"
 	goruntime "runtime"
 	"strings"
 	"sync/atomic"
 
 	"github.com/flowgen/flowgen/internal/bearer"
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // MinTokenLength is the shortest token a token file may hold.
@@ -96,22 +95,10 @@ func (a *TokenAuth) Reload() error {
 }
 
 // readTokenFile reads the file at path and the permissions of that very
-// file (not of another renamed over it meanwhile).
+// file (not of another renamed over it meanwhile): a regular file only,
+// and never waiting on a named pipe (regfile.Read).
 func readTokenFile(path string) ([]byte, fs.FileMode, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	src, err := io.ReadAll(io.LimitReader(f, MaxTokenFileBytes+1))
-	if err == nil && len(src) > MaxTokenFileBytes {
-		err = fmt.Errorf("%s is larger than %d bytes: not a token file", path, MaxTokenFileBytes)
-	}
-	return src, st.Mode(), err
+	return regfile.Read(path, MaxTokenFileBytes)
 }
 
 // LooseMode returns the permissions of the token file as last loaded, and

@@ -84,7 +84,7 @@ func moreFilters(q url.Values, f *store.Filter) error {
 		if v := q.Get(t.key); v != "" {
 			tm, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				return fmt.Errorf("%s %q: want an RFC 3339 time, such as 2026-01-15T09:00:00Z", t.key, v)
+				return fmt.Errorf("%s %s: want an RFC 3339 time, such as 2026-01-15T09:00:00Z", t.key, quoteParam(v))
 			}
 			*t.dst = tm
 		}
@@ -102,7 +102,7 @@ func listOrder(q url.Values) (newest bool, err error) {
 	case "newest":
 		return true, nil
 	default:
-		return false, fmt.Errorf("order %q: want newest or oldest", o)
+		return false, fmt.Errorf("order %s: want newest or oldest", quoteParam(o))
 	}
 }
 
@@ -159,9 +159,10 @@ func (e *Engine) httpFlowDiagram(w http.ResponseWriter, r *http.Request) {
 // httpRunDiagram answers GET /runs/{id}/diagram: the diagram of the run's
 // flow with its path lit (RunPath).
 func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
-	h, err := e.History(r.PathValue("id"))
+	id := r.PathValue("id")
+	h, err := e.History(id)
 	if err != nil {
-		e.writeErr(w, r, statusOf(err), err)
+		e.writeRunErr(w, r, id, err)
 		return
 	}
 	st, err := runtime.Replay(h) // with its History, which Status drops

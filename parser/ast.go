@@ -353,6 +353,12 @@ type Rollback struct {
 	Name *Token `parser:"| @Ident"`
 }
 
+// IsRollbackKeyword reports whether name, written as a Go rollback's
+// name, would be read as the keyword of an rpc or a call rollback (the
+// grammar of Rollback, beside it): a name the JSON form may hold (where
+// Check refuses it) and .flow cannot write.
+func IsRollbackKeyword(name string) bool { return name == "rpc" || name == "call" }
+
 // On is what follows "on": outcome -> target.
 type On struct {
 	Pos lexer.Position

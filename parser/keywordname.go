@@ -41,6 +41,13 @@ var statementKeywords = slices.Concat(flowKeywords, stepKeywords)
 // or the next line of a choose block.
 var targetKeywords = slices.Concat(statementKeywords, []string{ident.KeywordWhen, ident.KeywordOtherwise})
 
+// IsTargetKeyword reports whether name, written as the target of a
+// transition or a choose line, would be read as a keyword (a statement's,
+// or the next line of a choose block), and the "->" as without its
+// target: a name the JSON form may hold (where Check refuses it) and .flow
+// cannot write.
+func IsTargetKeyword(name string) bool { return slices.Contains(targetKeywords, name) }
+
 // keywordNameError returns the error of the first call in f that took a
 // statement keyword for its flow or its response field (callKeyword), or
 // transition or choose line that took a keyword for its target

@@ -14,6 +14,18 @@ import (
 // garbage) and would only make the tools slow.
 const MaxFileSize = 8 << 20
 
+// TextProblem is why text s could not stand as it is in a .flow file (a
+// doc comment's line, which a comment holds as written), validate's first
+// offence: a control character other than a tab or a line break, a
+// bidirectional control character, a byte that is not UTF-8; "" when s
+// could.
+func TextProblem(s string) string {
+	if ds := validate("", []byte(s), 0); len(ds) > 0 {
+		return ds[0].Message
+	}
+	return ""
+}
+
 // validate rejects, before lexing, sources that are not text a person could
 // review: too large, not UTF-8, with NUL or other control bytes, or with
 // bidirectional control characters that make the displayed text differ from

@@ -1,7 +1,6 @@
 package flowfile
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -105,7 +104,7 @@ func (b *builder) compare(c *parser.Compare) *dsl.Cond {
 		lit.Kind, lit.Text = dsl.LitDuration, b.duration(v).String()
 	default:
 		lit.Kind, lit.Text = dsl.LitNumber, parser.NumberString(v.Value)
-		if _, err := strconv.ParseFloat(lit.Text, 64); err != nil {
+		if !dsl.ValidNumber(lit.Text) {
 			b.errorf(lit.Range, "write a decimal number such as 100 or 2.5", "invalid number %s", v.Value)
 		}
 	}

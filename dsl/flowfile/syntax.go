@@ -11,6 +11,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/ident"
+	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/parser"
 )
 
@@ -248,6 +249,9 @@ func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := docProblem(fl.Doc); err != nil {
+		return nil, at(fl.Range, err) // Syntax names the flow
+	}
 	out := &parser.Flow{Name: name, Comments: docComments(fl.Doc)}
 	if fl.State != nil {
 		t, err := identToken("state type", fl.State.Name, fl.State.Range)
@@ -274,7 +278,11 @@ func flowSyntax(fl *dsl.Flow) (*parser.Flow, error) {
 		out.Body = append(out.Body, &parser.FlowStmt{Trigger: t})
 	}
 	if fl.Retry != nil {
-		out.Body = append(out.Body, &parser.FlowStmt{Retry: retrySyntax(fl.Retry)})
+		r, err := retrySyntax(fl.Retry)
+		if err != nil {
+			return nil, at(fl.Range, fmt.Errorf("flow %q: %w", fl.Name, err))
+		}
+		out.Body = append(out.Body, &parser.FlowStmt{Retry: r})
 	}
 	if fl.Timeout != 0 {
 		out.Body = append(out.Body, &parser.FlowStmt{Timeout: durationToken(fl.Timeout)})
@@ -311,6 +319,9 @@ func parallelSyntax(s *dsl.Step) (*parser.Parallel, error) {
 	if err := bareNames(s); err != nil {
 		return nil, err
 	}
+	if err := docProblem(s.Doc); err != nil {
+		return nil, at(s.Range, fmt.Errorf("parallel block %q: %w", s.Name, err))
+	}
 	out := &parser.Parallel{Name: name}
 	for i, b := range s.Parallel.Branches {
 		if b == nil {
@@ -339,6 +350,9 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 	}
 	if err := bareNames(s); err != nil {
 		return nil, err
+	}
+	if err := docProblem(s.Doc); err != nil {
+		return nil, at(s.Range, fmt.Errorf("step %q: %w", s.Name, err))
 	}
 	out := &parser.Step{Name: name}
 	add := func(st *parser.StepStmt) { out.Body = append(out.Body, st) }
@@ -407,7 +421,11 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 		add(st)
 	}
 	if s.Retry != nil {
-		add(&parser.StepStmt{Retry: retrySyntax(s.Retry)})
+		r, err := retrySyntax(s.Retry)
+		if err != nil {
+			return fail(err)
+		}
+		add(&parser.StepStmt{Retry: r})
 	}
 	if s.Timeout != 0 {
 		add(&parser.StepStmt{Timeout: durationToken(s.Timeout)})
@@ -475,7 +493,15 @@ func onSyntax(t *dsl.Transition) (*parser.On, error) {
 
 // retrySyntax writes the parts of r that are set: a step's retry
 // overrides its flow's part by part, so a part not set must stay unwritten.
-func retrySyntax(r *dsl.Retry) *parser.Retry {
+// Attempts or a multiplier below the bounds .flow reads (dsl.ValidAttempts,
+// dsl.ValidMultiplier) have no .flow form: an error at the retry policy.
+func retrySyntax(r *dsl.Retry) (*parser.Retry, error) {
+	switch {
+	case !dsl.ValidAttempts(r.Attempts):
+		return nil, at(r.Range, fmt.Errorf("retry attempts %d have no .flow form: .flow reads at least %d", r.Attempts, dsl.MinAttempts))
+	case r.Multiplier != 0 && !dsl.ValidMultiplier(r.Multiplier):
+		return nil, at(r.Range, fmt.Errorf("retry multiplier %g has no .flow form: .flow reads at least %g", r.Multiplier, dsl.MinMultiplier))
+	}
 	out := &parser.Retry{Attempts: parser.NumberToken(strconv.Itoa(r.Attempts))}
 	if r.Initial != 0 || r.Max != 0 { // a zero bound reads back as not set
 		out.Backoff = &parser.Backoff{Initial: durationToken(r.Initial), Max: durationToken(r.Max)}
@@ -486,7 +512,7 @@ func retrySyntax(r *dsl.Retry) *parser.Retry {
 	if r.Jitter != "" {
 		out.Jitter = parser.IdentToken(string(r.Jitter))
 	}
-	return out
+	return out, nil
 }
 
 // orSyntax is condition c as a choose line's grammar has it: Build's
@@ -552,15 +578,19 @@ func unarySyntax(c *dsl.Cond) *parser.Unary {
 // fields, a condition's members, outcomes, targets, a Go rollback, a
 // called flow): a JSON form may have any text there, which printed bare
 // would not read back. The first that is not an identifier is an error at
-// its place; so is a condition's field named "not", which .flow reads as
-// the negation.
+// its place; so is a target or a Go rollback's name that .flow reads as a
+// keyword (parser.IsTargetKeyword, IsRollbackKeyword), a condition's field
+// named "not", which .flow reads as the negation, and a condition's number
+// .flow cannot write (flowNumber), found in the same walk of the
+// conditions.
 func bareNames(s *dsl.Step) error {
 	type named struct {
 		what string
 		id   *dsl.Ident
 	}
 	var names []named
-	var not *dsl.Ident // the first condition field named "not"
+	var not *dsl.Ident   // the first condition field named "not"
+	var num *dsl.Literal // the first condition number without a .flow form
 	add := func(what string, ids ...*dsl.Ident) {
 		for _, id := range ids {
 			if id != nil {
@@ -584,6 +614,9 @@ func bareNames(s *dsl.Step) error {
 				add("member", c.Members...)
 				if not == nil && c.Field != nil && c.Field.Name == ident.KeywordNot {
 					not = c.Field
+				}
+				if v := c.Value; num == nil && v != nil && v.Kind == dsl.LitNumber && !flowNumber(v.Text) {
+					num = v
 				}
 			})
 		}
@@ -611,11 +644,28 @@ func bareNames(s *dsl.Step) error {
 		if !ident.Is(n.id.Name) {
 			return at(n.id.Range, fmt.Errorf("step %q: %s %q is not an identifier, which .flow needs", s.Name, n.what, n.id.Name))
 		}
+		if n.what == "target" && parser.IsTargetKeyword(n.id.Name) {
+			return at(n.id.Range, fmt.Errorf("step %q: target %q has no .flow form: .flow reads it as a keyword, and the \"->\" before it as without its target", s.Name, n.id.Name))
+		}
+		if n.what == "rollback name" && parser.IsRollbackKeyword(n.id.Name) {
+			return at(n.id.Range, fmt.Errorf("step %q: rollback name %q has no .flow form: .flow reads it as the keyword of a rollback's action", s.Name, n.id.Name))
+		}
 	}
 	if not != nil {
 		return at(not.Range, fmt.Errorf("step %q: a condition's state field %q has no .flow form: .flow reads it as the negation", s.Name, not.Name))
 	}
+	if num != nil {
+		return at(num.Range, fmt.Errorf("step %q: a condition's number %s has no .flow form: .flow writes a number in decimal, within the range of float64", s.Name, snippet.Cut(num.Text, 32)))
+	}
 	return nil
+}
+
+// flowNumber reports whether .flow can write the JSON form's number text:
+// its decimal spelling (numberAsRead, which leaves an exponent beyond
+// maxExponent as it is) within float64's range (dsl.ValidNumber, Build's rule).
+func flowNumber(text string) bool {
+	d := numberAsRead(text)
+	return !strings.ContainsAny(d, "eE") && dsl.ValidNumber(d)
 }
 
 // condShape reports whether condition c has the shape DecodeJSON gives
@@ -642,6 +692,21 @@ func condShape(c *dsl.Cond) bool {
 }
 
 // docComments are the own-line comments that Build reads back as doc.
+// docProblem reports a doc that its comments could not hold as it is,
+// which a JSON form's doc may: a character a .flow file may not have
+// (parser.TextProblem), or a carriage return, which a comment's line does
+// not keep (a file's CRLF line ends are its own).
+func docProblem(doc string) error {
+	p := parser.TextProblem(doc)
+	if p == "" && strings.Contains(doc, "\r") {
+		p = "a carriage return, which a .flow comment does not keep"
+	}
+	if p != "" {
+		return fmt.Errorf("its doc has no .flow form: %s", p)
+	}
+	return nil
+}
+
 func docComments(doc string) parser.Comments {
 	var c parser.Comments
 	if doc == "" {

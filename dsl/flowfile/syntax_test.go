@@ -210,6 +210,16 @@ func TestFormatJSONBareNames(t *testing.T) {
 			"$.flows[0].steps[0].action.when[0].if.field", `member "b-c" is not an identifier`},
 		{"condition field not", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"and": [{"field": "X"}, {"field": "not", "op": "==", "value": 1}]}, "target": "E"}], "otherwise": "done"}}`),
 			"$.flows[0].steps[0].action.when[0].if.and[1].field", `a condition's state field "not" has no .flow form`},
+		{"condition number beyond float64", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"or": [{"field": "X"}, {"field": "Y", "op": ">", "value": 1e400}]}, "target": "E"}], "otherwise": "done"}}`),
+			"$.flows[0].steps[0].action.when[0].if.or[1].value", `a condition's number 1e400 has no .flow form`},
+		{"condition number of a huge exponent", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"field": "Y", "op": "<", "value": -2.5E-5000}, "target": "E"}], "otherwise": "done"}}`),
+			"$.flows[0].steps[0].action.when[0].if.value", `a condition's number -2.5E-5000 has no .flow form`},
+		{"keyword target", flow(`{"name": "E", "action": {"kind": "go"}, "irreversible": true, "on": [{"on": "ok", "target": "retry"}]}`),
+			"$.flows[0].steps[0].on[0].target", `target "retry" has no .flow form: .flow reads it as a keyword`},
+		{"keyword when target", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"field": "X"}, "target": "E"}], "otherwise": "otherwise"}}`),
+			"$.flows[0].steps[0].action.otherwise", `target "otherwise" has no .flow form`},
+		{"keyword rollback name", flow(`{"name": "E", "action": {"kind": "go"}, "rollback": {"name": "rpc"}}`),
+			"$.flows[0].steps[0].rollback.name", `rollback name "rpc" has no .flow form`},
 		{"sleep until", flow(`{"name": "E", "action": {"kind": "sleep", "until": "at-x"}}`),
 			"$.flows[0].steps[0].action.until", `state field "at-x" is not an identifier`},
 		{"writes", flow(`{"name": "P", "parallel": {"branches": [{"name": "E", "action": {"kind": "go"}, "writes": ["x-y"], "irreversible": true}]}}`),
@@ -233,15 +243,56 @@ func TestFormatJSONBareNames(t *testing.T) {
 		{"branch name", flow(`{"name": "P", "parallel": {"branches": [{"name": "e-f", "action": {"kind": "go"}, "irreversible": true}]}}`),
 			"$.flows[0].steps[0].parallel.branches[0].name", `step name "e-f" is not an identifier`},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			f, ds := dsl.DecodeJSON("a.json", []byte(tt.json))
-			if ds.HasErrors() {
-				t.Fatal(ds)
-			}
-			src, ds := Format(f)
-			if len(ds) != 1 || ds[0].Code != "flow-form" || !strings.Contains(ds[0].Message, tt.err) || ds[0].Range.Start.Path != tt.path || src != nil {
-				t.Fatalf("Format: %q, %v; want a flow-form error at %s saying %q", src, ds, tt.path, tt.err)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantFlowFormError(t, tt.json, tt.path, tt.err) })
+	}
+}
+
+// A retry policy below the bounds .flow reads (attempts under
+// dsl.MinAttempts, a multiplier under dsl.MinMultiplier), which a JSON form
+// may hold, is a flow-form error at that policy, not a read-back error at
+// "$" (the multiplier written out in 300 decimal digits).
+func TestFormatJSONRetryBounds(t *testing.T) {
+	for _, tt := range []struct {
+		name, json, path, err string
+	}{
+		{"step attempts", `{"version": 1, "flows": [{"name": "A", "steps": [{"name": "E", "action": {"kind": "go"}, "irreversible": true, "retry": {"attempts": 0}}]}]}`,
+			"$.flows[0].steps[0].retry", `step "E": retry attempts 0 have no .flow form`},
+		{"flow multiplier", `{"version": 1, "flows": [{"name": "A", "retry": {"attempts": 2, "multiplier": 1e-300}, "steps": [{"name": "E", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"$.flows[0].retry", `flow "A": retry multiplier 1e-300 has no .flow form`},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantFlowFormError(t, tt.json, tt.path, tt.err) })
+	}
+}
+
+// A doc that a .flow comment cannot hold as it is, which a JSON form's
+// may (a control character, a carriage return), is a flow-form error at
+// its flow or step, not a read-back error at "$".
+func TestFormatJSONDocs(t *testing.T) {
+	for _, tt := range []struct {
+		name, json, path, err string
+	}{
+		{"step doc", `{"version": 1, "flows": [{"name": "A", "steps": [{"name": "E", "doc": "a\u0001b", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"$.flows[0].steps[0]", `flow "A": step "E": its doc has no .flow form: unexpected control character U+0001`},
+		{"flow doc", `{"version": 1, "flows": [{"name": "A", "doc": "x\r\ny", "steps": [{"name": "E", "action": {"kind": "go"}, "irreversible": true}]}]}`,
+			"$.flows[0]", `flow "A": its doc has no .flow form: a carriage return`},
+		{"branch doc", `{"version": 1, "flows": [{"name": "A", "steps": [{"name": "P", "parallel": {"branches": [{"name": "E", "doc": "x\ry", "action": {"kind": "go"}, "irreversible": true}]}}]}]}`,
+			"$.flows[0].steps[0].parallel.branches[0]", `step "E": its doc has no .flow form: carriage return not followed by a newline`},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantFlowFormError(t, tt.json, tt.path, tt.err) })
+	}
+}
+
+// wantFlowFormError fails t unless Format of the JSON form src (without
+// errors of its own) is one flow-form error at path saying err, and no
+// text.
+func wantFlowFormError(t *testing.T, src, path, err string) {
+	t.Helper()
+	f, ds := dsl.DecodeJSON("a.json", []byte(src))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	out, ds := Format(f)
+	if len(ds) != 1 || ds[0].Code != "flow-form" || !strings.Contains(ds[0].Message, err) || ds[0].Range.Start.Path != path || out != nil {
+		t.Fatalf("Format: %q, %v; want a flow-form error at %s saying %q", out, ds, path, err)
 	}
 }

@@ -114,6 +114,11 @@ parent run if a call started it, and the child runs its calls started.`,
 			if len(args) != 1 {
 				return usageError(e, "want exactly one run ID, got %d arguments", len(args))
 			}
+			if args[0] == "" {
+				// No run has an empty ID: a shell variable that was
+				// never set, not a run the store lacks.
+				return usageError(e, "empty run ID")
+			}
 			if *dir == "" {
 				return usageError(e, "-store is required")
 			}

@@ -150,6 +150,8 @@ func TestStoreVerbErrors(t *testing.T) {
 		{[]string{"runs", "-store", dir, "extra"}, 2, "unexpected arguments"},
 		{[]string{"history", "-store", dir}, 2, "exactly one run ID"},
 		{[]string{"history", "o-1"}, 2, "-store is required"},
+		{[]string{"history", "-store", dir, ""}, 2, "empty run ID"},
+		{[]string{"history", "-store", dir + "/missing", ""}, 2, "empty run ID"},
 		{[]string{"history", "-store", dir, "nope"}, 1, `no run "nope"`},
 		{[]string{"runs", "-store", dir + "/missing"}, 1, "holds no store"},
 	} {

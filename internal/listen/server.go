@@ -19,6 +19,7 @@ import (
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/internal/flagerr"
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // Config is how a serve command listens: its address, its credentials,
@@ -80,6 +81,16 @@ func (c Config) Check() error {
 	}
 	if err := c.Limits.check(); err != nil {
 		return err
+	}
+	// A named pipe would hang the start (and SIGTERM with it) in New; a
+	// file that is missing or not valid is New's error.
+	for _, f := range []struct{ flag, path string }{{"tokens", c.Tokens}, {"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}} {
+		if f.path == "" {
+			continue
+		}
+		if err := regfile.Check(f.path); err != nil {
+			return fmt.Errorf("-%s: %w", f.flag, err)
+		}
 	}
 	return CheckExposure(c.Addr, c.Tokens != "", c.Insecure)
 }
@@ -324,8 +335,24 @@ type keyPair struct {
 	cur               atomic.Pointer[tls.Certificate]
 }
 
+// MaxKeyPairFileBytes bounds the TLS certificate and key files read: a
+// chain of PEM certificates is a few kilobytes; a path given by mistake
+// (a log, /dev/zero: refused anyway, not a regular file) is not read
+// whole into memory.
+const MaxKeyPairFileBytes = 1 << 20
+
+// load reads the key pair as tls.LoadX509KeyPair does, but only regular
+// files, never waiting on a named pipe (regfile.Read).
 func (k *keyPair) load() error {
-	c, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+	certPEM, _, err := regfile.Read(k.certFile, MaxKeyPairFileBytes)
+	if err != nil {
+		return fmt.Errorf("TLS key pair: %w", err)
+	}
+	keyPEM, _, err := regfile.Read(k.keyFile, MaxKeyPairFileBytes)
+	if err != nil {
+		return fmt.Errorf("TLS key pair: %w", err)
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return fmt.Errorf("TLS key pair: %w", err)
 	}
