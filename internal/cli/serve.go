@@ -72,11 +72,12 @@ or provider) every request needs "Authorization: Bearer TOKEN" (401
 without, 403 for a role on what it may not do: only admin defines flows,
 aborts runs and reads dead letters; provider, and admin, register
 providers; client starts runs, posts events, reads runs and flows); POST
-/echo needs none. Without -tokens the API is open, so serve listens on
-loopback by default and refuses another address unless -insecure is
-given; open, it refuses (403) requests for another host name and those
-a browser sends for another site's page. POST and PUT bodies must be
-application/json (415).
+/echo needs none. An empty -tokens "" (an unset variable) is a usage
+error, as is any empty path flag. Without -tokens the API is open, so
+serve listens on loopback by default and refuses another address unless
+-insecure is given; open, it refuses (403) requests for another host
+name and those a browser sends for another site's page. POST and PUT
+bodies must be application/json (415).
 -tls-cert and -tls-key serve HTTPS. SIGHUP re-reads the token file and
 the key pair; a bad one is logged and the old one stays.
 
@@ -89,8 +90,8 @@ are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 -service-conns, -provider-allow: exit 2), as Temporal keeps and schedules
 the runs (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		dir := fs.String("store", "", "store directory (required, unless -temporal; created if missing)")
-		flows := fs.String("flows", "", "directory of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
+		dir := flagerr.Path(fs, "store", "store directory (required, unless -temporal; created if missing)")
+		flows := flagerr.Path(fs, "flows", "directory of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		var lc listen.Config
 		lc.Flags(fs, "admin, client or provider")
 		var tc otlp.Config

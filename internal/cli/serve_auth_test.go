@@ -161,6 +161,14 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"-tokens", filepath.Join(dir, "missing")}, 1, "reading tokens"},
 		{[]string{"-tokens", writeFile(t, filepath.Join(dir, "bad"), "root x\n")}, 1, `bad:1: unknown role "root"`},
 		{[]string{"-tls-cert", filepath.Join(dir, "c.pem"), "-tls-key", filepath.Join(dir, "k.pem")}, 1, "TLS key pair"},
+		// An empty path flag (-tokens "$UNSET") is not the flag left out:
+		// -tokens "" served the API open, without a word.
+		{[]string{"-tokens", ""}, 2, `invalid value "" for flag -tokens: the flag is empty`},
+		{[]string{"-tokens="}, 2, `invalid value "" for flag -tokens: the flag is empty`},
+		{[]string{"-tls-cert", "", "-tls-key", ""}, 2, `invalid value "" for flag -tls-cert: the flag is empty`},
+		{[]string{"-tls-key", ""}, 2, `invalid value "" for flag -tls-key: the flag is empty`},
+		{[]string{"-flows", ""}, 2, `invalid value "" for flag -flows: the flag is empty`},
+		{[]string{"-store", ""}, 2, `invalid value "" for flag -store: the flag is empty`},
 	} {
 		var outb, errb bytes.Buffer
 		code := Main(append([]string{"serve", "-store", filepath.Join(dir, "s"), "-addr", "127.0.0.1:0"}, tc.args...), nil, &outb, &errb)

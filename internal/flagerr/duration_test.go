@@ -30,3 +30,25 @@ func TestDurationSaysWhatItWants(t *testing.T) {
 		t.Fatalf("-h shows -retain %s, want duration", name)
 	}
 }
+
+// An empty path flag is an error that says so; a path is taken, and a
+// flag left out is "".
+func TestPathRefusesEmpty(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	p := Path(fs, "tokens", "`FILE` of tokens")
+	if err := fs.Parse(nil); err != nil || *p != "" {
+		t.Fatalf("no -tokens: %v, %q", err, *p)
+	}
+	err := fs.Parse([]string{"-tokens", ""})
+	const want = `invalid value "" for flag -tokens: the flag is empty`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf(`-tokens "": %v, want %q...`, err, want)
+	}
+	if err := fs.Parse([]string{"-tokens=t.txt"}); err != nil || *p != "t.txt" {
+		t.Fatalf("-tokens=t.txt: %v, %q", err, *p)
+	}
+	if name, _ := flag.UnquoteUsage(fs.Lookup("tokens")); name != "FILE" {
+		t.Fatalf("-h shows -tokens %s, want FILE", name)
+	}
+}

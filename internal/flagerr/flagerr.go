@@ -2,7 +2,7 @@
 // returns no typed error: `flowgen` and the Temporal module's
 // `flowgen-temporal` both say more than its text about a flag it does not
 // know (the closest flag, or where a flag of another command went). Its
-// flag values say what they want of a bad value (DurationVar).
+// flag values say what they want of a bad value (DurationVar, PathVar).
 package flagerr
 
 import (

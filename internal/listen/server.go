@@ -57,13 +57,15 @@ const MaxStreams = 100
 const ShutdownTimeout = 30 * time.Second
 
 // Flags defines the flags of c on fs; roles names the token file's roles
-// in -tokens' help.
+// in -tokens' help. Its file flags given empty (-tokens "$UNSET") are an
+// error of the command line (flagerr.PathVar), not the flag left out: an
+// empty -tokens would serve the API open.
 func (c *Config) Flags(fs *flag.FlagSet, roles string) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP listen address; one that is not loopback needs -tokens or -insecure")
-	fs.StringVar(&c.Tokens, "tokens", "", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: "+roles+"), that API requests must present; re-read on SIGHUP")
+	flagerr.PathVar(fs, &c.Tokens, "tokens", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: "+roles+"), that API requests must present; re-read on SIGHUP")
 	fs.BoolVar(&c.Insecure, "insecure", false, "serve without -tokens on an address that is not loopback: anyone who reaches it may do anything")
-	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM, with -tls-key): serve HTTPS; re-read on SIGHUP")
-	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `FILE` (PEM, with -tls-cert)")
+	flagerr.PathVar(fs, &c.TLSCert, "tls-cert", "TLS certificate `FILE` (PEM, with -tls-key): serve HTTPS; re-read on SIGHUP")
+	flagerr.PathVar(fs, &c.TLSKey, "tls-key", "TLS private key `FILE` (PEM, with -tls-cert)")
 	l := &c.Limits
 	flagerr.DurationVar(fs, &l.ReadHeaderTimeout, "read-header-timeout", DefaultReadHeaderTimeout, "time a client has to send a request's headers (a `duration`)")
 	flagerr.DurationVar(fs, &l.ReadTimeout, "read-timeout", DefaultReadTimeout, "time a client has to send a whole request, body included (a `duration`); a slower one is cut off")

@@ -26,6 +26,11 @@ func TestServeRefusesUnsafeListening(t *testing.T) {
 		{[]string{"-addr", "0.0.0.0:0"}, "is not a loopback address"},
 		{[]string{"-tls-cert", "cert.pem"}, "-tls-cert and -tls-key go together"},
 		{[]string{"-read-timeout", "0s"}, "-read-timeout must be positive"},
+		// An empty -tokens ("$UNSET") is not -tokens left out, which
+		// serves the API open: flowgen serve's rule (flagerr.PathVar).
+		{[]string{"-tokens", ""}, `invalid value "" for flag -tokens: the flag is empty`},
+		{[]string{"-tls-cert", "", "-tls-key", ""}, `invalid value "" for flag -tls-cert: the flag is empty`},
+		{[]string{"-flows", ""}, `invalid value "" for flag -flows: the flag is empty`},
 	} {
 		var out, errb bytes.Buffer
 		code := run(append([]string{"serve", "-temporal", "127.0.0.1:1"}, tc.args...), &out, &errb)
