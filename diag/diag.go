@@ -7,8 +7,11 @@ package diag
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/flowgen/flowgen/internal/snippet"
 )
 
 // Pos is a point in a source file. A .flow file has a line and column; a
@@ -111,20 +114,87 @@ func (d Diagnostic) String() string {
 // Error makes a single diagnostic usable as an error.
 func (d Diagnostic) Error() string { return d.String() }
 
-// Errorf builds an error diagnostic at r.
+// Errorf builds an error diagnostic at r. Its %q verbs quote as Quote
+// does, as those of Warnf and WithHint do.
 func Errorf(r Range, code, format string, args ...any) Diagnostic {
-	return Diagnostic{Severity: Error, Range: r, Code: code, Message: fmt.Sprintf(format, args...)}
+	return Diagnostic{Severity: Error, Range: r, Code: code, Message: sprintf(format, args)}
 }
 
 // Warnf builds a warning diagnostic at r.
 func Warnf(r Range, code, format string, args ...any) Diagnostic {
-	return Diagnostic{Severity: Warning, Range: r, Code: code, Message: fmt.Sprintf(format, args...)}
+	return Diagnostic{Severity: Warning, Range: r, Code: code, Message: sprintf(format, args)}
 }
 
 // WithHint returns d with a hint saying how to fix it.
 func (d Diagnostic) WithHint(format string, args ...any) Diagnostic {
-	d.Hint = fmt.Sprintf(format, args...)
+	d.Hint = sprintf(format, args)
 	return d
+}
+
+// QuoteBytes is how much of a text, most often a name the user wrote, a
+// diagnostic quotes: more than the longest valid name (128 bytes,
+// engine.MaxNameLen), so a name is cut only where it is too long to be
+// valid, and a diagnostic about a name of 300 KB is not 300 KB long.
+const QuoteBytes = 200
+
+// Quote is s quoted for a diagnostic, as %q quotes it, cut to its first
+// QuoteBytes bytes and "..." (snippet.Quote). Errorf, Warnf and WithHint
+// quote every %q so; a message that quotes a name in a text of its own
+// (fmt.Sprintf("step %q", name)) calls Quote.
+func Quote(s string) string { return snippet.Quote(s, QuoteBytes) }
+
+// Cut is s cut as Quote cuts it, unquoted: a name a diagnostic shows as
+// code (`-> Step`, `state FlowState`).
+func Cut(s string) string { return snippet.Cut(s, QuoteBytes) }
+
+// Sprintf is fmt.Sprintf whose %q verbs quote as Quote does: for a text
+// that a diagnostic's message or hint is built of.
+func Sprintf(format string, args ...any) string { return sprintf(format, args) }
+
+// sprintf is fmt.Sprintf with each string argument (a string or a
+// fmt.Stringer) that a %q would quote past QuoteBytes quoted by Quote.
+func sprintf(format string, args []any) string {
+	var cut []any
+	for i, a := range args {
+		s, ok := "", false
+		switch v := a.(type) {
+		case error, fmt.Formatter:
+		case fmt.Stringer:
+			if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || !rv.IsNil() {
+				s, ok = v.String(), true
+			}
+		default:
+			if rv := reflect.ValueOf(a); rv.Kind() == reflect.String {
+				s, ok = rv.String(), true
+			}
+		}
+		if !ok || len(s) <= QuoteBytes {
+			continue
+		}
+		if cut == nil {
+			cut = slices.Clone(args)
+		}
+		cut[i] = quoted{a, s}
+	}
+	if cut == nil {
+		return fmt.Sprintf(format, args...)
+	}
+	return fmt.Sprintf(format, cut...)
+}
+
+// quoted is an argument a (of text s) that %q quotes by Quote and other
+// verbs show as they would a.
+type quoted struct {
+	a any
+	s string
+}
+
+func (q quoted) Format(f fmt.State, verb rune) {
+	if verb == 'q' && !f.Flag('#') && !f.Flag('+') {
+		fmt.Fprint(f, Quote(q.s))
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), q.a)
 }
 
 // List is a set of diagnostics. The zero value is ready to use.

@@ -94,3 +94,29 @@ func TestClosest(t *testing.T) {
 		t.Errorf("Closest(retries) = %q", got)
 	}
 }
+
+// A diagnostic quotes (%q) a text, a name of 300 KB, cut at QuoteBytes;
+// a shorter one whole, and other verbs as they are.
+func TestDiagnosticsQuoteCut(t *testing.T) {
+	long := "S" + strings.Repeat("x", 300000)
+	d := Errorf(Range{}, "c", "step %q and %d", long, 3).WithHint("rename %q", Ident(long))
+	if want := Quote(long) + " and 3"; d.Message != "step "+want || len(d.Message) > QuoteBytes+50 {
+		t.Errorf("message of %d bytes: %.300s", len(d.Message), d.Message)
+	}
+	if !strings.HasSuffix(d.Hint, `xxx"...`) || len(d.Hint) > QuoteBytes+50 {
+		t.Errorf("hint of %d bytes: %.300s", len(d.Hint), d.Hint)
+	}
+	if d := Warnf(Range{}, "c", "%q %s %v", "short", "s", 1); d.Message != `"short" s 1` {
+		t.Errorf("short: %s", d.Message)
+	}
+	if d := Warnf(Range{}, "c", "%s", long); d.Message != long {
+		t.Errorf("%%s of a long text: cut to %d bytes", len(d.Message))
+	}
+	if got := Quote(strings.Repeat("n", 128)); got != `"`+strings.Repeat("n", 128)+`"` {
+		t.Errorf("a name of 128 bytes quoted %s", got)
+	}
+}
+
+type Ident string
+
+func (i Ident) String() string { return string(i) }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/snippet"
 )
 
 // CallSite is one call action of a flow: a step's call, or its rollback
@@ -111,7 +112,7 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 					verb, it = "have", "one of them"
 				}
 				where = fmt.Sprintf("%s, but %s beside it %s syntax errors", where, files, verb)
-				hint = fmt.Sprintf("fix %s first (flowgen check %s shows them): %s may declare flow %s", files, strings.Join(unparsed, " "), it, cs.Action.Flow.Name)
+				hint = fmt.Sprintf("fix %s first (flowgen check %s shows them): %s may declare flow %s", files, strings.Join(unparsed, " "), it, diag.Cut(cs.Action.Flow.Name))
 			}
 			d := diag.Errorf(pick(cs.Action.Flow.Range, cs.Action.Range, cs.Step.NameRange), "call-flow", "step %q calls flow %q, which %s", cs.Step.Name, cs.Action.Flow.Name, where)
 			if len(unparsed) > 0 {
@@ -119,7 +120,7 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 			} else if m := c.suggest(cs.Action.Flow.Name, names, false); m != "" {
 				d = d.WithHint("did you mean %q?", m)
 			} else {
-				d = d.WithHint(hint, cs.Action.Flow.Name)
+				d = d.WithHint(hint, diag.Cut(cs.Action.Flow.Name))
 			}
 			c.add(d)
 		}
@@ -141,11 +142,11 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 		for _, cs := range path {
 			names = append(names, cs.site.Action.Flow.Name)
 		}
-		msg := fmt.Sprintf("flow %q calls itself", fl.Name)
+		msg := diag.Sprintf("flow %q calls itself", fl.Name)
 		if len(path) > 1 {
-			msg = fmt.Sprintf("flow %q calls itself through %s", fl.Name, strings.Join(quoteAll(names[1:len(names)-1]), ", "))
+			msg = diag.Sprintf("flow %q calls itself through %s", fl.Name, strings.Join(quoteAll(names[1:len(names)-1]), ", "))
 		}
-		c.add(diag.Errorf(pick(first.Action.Flow.Range, first.Action.Range, first.Step.NameRange), "call-cycle", "%s: %s", msg, strings.Join(names, " -> ")).
+		c.add(diag.Errorf(pick(first.Action.Flow.Range, first.Action.Range, first.Step.NameRange), "call-cycle", "%s: %s", msg, strings.Join(cutAll(names), " -> ")).
 			WithHint("%s", callCycleHint(path)))
 	}
 }
@@ -158,8 +159,8 @@ func (c *checker) statelessCallee(cs CallSite, callee *Flow) {
 	}
 	for _, id := range []*Ident{cs.Action.Request, cs.Action.Response} {
 		if id != nil {
-			c.add(diag.Errorf(pick(id.Range, cs.Action.Range), "call-type", "step %q passes field %q to or from flow %s, which declares no state", cs.Step.Name, id.Name, callee.Name).
-				WithHint("give flow %s a `state` of the field's type, or call it without fields: `call %s`", callee.Name, callee.Name))
+			c.add(diag.Errorf(pick(id.Range, cs.Action.Range), "call-type", "step %q passes field %q to or from flow %s, which declares no state", cs.Step.Name, id.Name, diag.Cut(callee.Name)).
+				WithHint("give flow %s a `state` of the field's type, or call it without fields: `call %s`", diag.Cut(callee.Name), diag.Cut(callee.Name)))
 		}
 	}
 }
@@ -173,8 +174,8 @@ func (c *checker) rollbackCallResponse(cs CallSite) {
 		return
 	}
 	rsp := cs.Action.Response
-	c.add(diag.Errorf(pick(rsp.Range, cs.Action.Range), "call-rollback", "rollback of step %q calls flow %s with `-> %s`, but a rollback call writes nothing back", cs.Step.Name, cs.Action.Flow.Name, rsp.Name).
-		WithHint("a rollback call passes its (Field) to the child and waits for it to end done; remove `-> %s`", rsp.Name))
+	c.add(diag.Errorf(pick(rsp.Range, cs.Action.Range), "call-rollback", "rollback of step %q calls flow %s with `-> %s`, but a rollback call writes nothing back", cs.Step.Name, diag.Cut(cs.Action.Flow.Name), diag.Cut(rsp.Name)).
+		WithHint("a rollback call passes its (Field) to the child and waits for it to end done; remove `-> %s`", diag.Cut(rsp.Name)))
 }
 
 type callHop struct {
@@ -230,15 +231,24 @@ func callCycleHint(path []callHop) string {
 		if h.site.Rollback {
 			what = "rollback call"
 		}
-		calls[i] = fmt.Sprintf("the %s of step %q of flow %s", what, h.site.Step.Name, h.flow.Name)
+		calls[i] = diag.Sprintf("the %s of step %q of flow %s", what, h.site.Step.Name, diag.Cut(h.flow.Name))
 	}
 	return fmt.Sprintf("%s; remove one of its calls (%s), or move what the flows share into a flow that calls none of them", why, strings.Join(calls, ", "))
+}
+
+// cutAll is the names ss, each cut as diag.Quote cuts it (unquoted).
+func cutAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = snippet.Cut(s, diag.QuoteBytes)
+	}
+	return out
 }
 
 func quoteAll(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = fmt.Sprintf("%q", s)
+		out[i] = diag.Sprintf("%q", s)
 	}
 	return out
 }
@@ -274,5 +284,5 @@ func calleeName(a *Action) string {
 	if a == nil || a.Flow == nil {
 		return "?"
 	}
-	return a.Flow.Name
+	return diag.Cut(a.Flow.Name)
 }

@@ -76,6 +76,7 @@ func Check(f *File, opts CheckOptions) diag.List {
 		return nil
 	}
 	c := &checker{opts: opts, suggestBudget: maxSuggestComparisons}
+	c.ds = append(c.ds, checkNameLimits(f)...)
 	c.ds = append(c.ds, checkNames(f, opts.Target)...)
 	flows := map[string]*Flow{}
 	for _, fl := range f.Flows {
@@ -189,13 +190,13 @@ func (c *checker) flow(f *Flow) {
 	}
 	c.triggers(f)
 	if f.Retry != nil {
-		c.retry(f.Retry, fmt.Sprintf("flow %q", f.Name), pick(f.Retry.Range, f.NameRange))
+		c.retry(f.Retry, diag.Sprintf("flow %q", f.Name), pick(f.Retry.Range, f.NameRange))
 	}
 	c.idleRetries(f)
 	if refs := f.FieldRefs(); f.State == nil && len(refs) > 0 {
 		r := refs[0]
 		c.add(diag.Errorf(pick(r.Field.Range, r.Step.NameRange), "no-state", "flow %q names state field %q but declares no state type", f.Name, r.Field.Name).
-			WithHint("add `state %sState` to the flow, naming a struct type of the Go package that has the field", f.Name))
+			WithHint("add `state %sState` to the flow, naming a struct type of the Go package that has the field", diag.Cut(f.Name)))
 	}
 
 	// Index the steps once: every lookup below is a map access, so the
@@ -236,7 +237,7 @@ func (c *checker) flow(f *Flow) {
 				continue // a duplicate, already reported
 			}
 			c.add(diag.Warnf(pick(s.NameRange, s.Range), "unreachable", "%s %q is unreachable: no path from the first step %q leads to it", stepNoun(s), s.Name, f.Steps[0].Name).
-				WithHint("add a transition to it, such as `on ok -> %s` in an earlier step, or remove it", s.Name))
+				WithHint("add a transition to it, such as `on ok -> %s` in an earlier step, or remove it", diag.Cut(s.Name)))
 		}
 	}
 }
@@ -270,7 +271,7 @@ func (c *checker) stepNames(f *Flow) {
 }
 
 func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets func() []string) {
-	what := fmt.Sprintf("step %q", s.Name)
+	what := diag.Sprintf("step %q", s.Name)
 	at := pick(s.NameRange, s.Range)
 	c.action(s.Action, what, pick(actionRange(s.Action), at))
 	if s.Retry != nil {
@@ -669,7 +670,7 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 		return
 	}
 	rng := at
-	subject := fmt.Sprintf("step %q", s.Name)
+	subject := diag.Sprintf("step %q", s.Name)
 	switch {
 	case s.Retry != nil:
 		rng = pick(s.Retry.Range, at)
@@ -680,7 +681,7 @@ func (c *checker) budget(f *Flow, s *Step, at diag.Range) {
 			return
 		}
 		c.flowBudgetReported = true
-		subject = fmt.Sprintf("flow %q", f.Name)
+		subject = diag.Sprintf("flow %q", f.Name)
 		if f.Retry != nil {
 			rng = pick(f.Retry.Range, f.NameRange, at)
 		} else {
@@ -797,7 +798,7 @@ func (c *checker) triggers(f *Flow) {
 		}
 		if t.Kind == TriggerSchedule {
 			if _, err := runtime.ParseSchedule(t.Schedule); err != nil {
-				c.add(diag.Errorf(at, "cron", "invalid schedule %q: %v", t.Schedule, err).
+				c.add(diag.Errorf(at, "cron", "invalid schedule %q: %s", t.Schedule, diag.Cut(err.Error())).
 					WithHint("use a 5-field cron expression such as \"0 3 * * *\" (minute hour day-of-month month day-of-week), a descriptor such as \"@daily\", or \"@every 1h\""))
 			}
 		}

@@ -97,6 +97,22 @@ func TestCheck(t *testing.T) {
 				goStep("Expire", `"on": [{"on": "ok", "target": "fail"}]`))),
 		},
 		{
+			// Every name is held to the limits of names, whatever else is
+			// wrong (the await has no timeout), outcomes and fields too;
+			// a name too long to be valid is quoted cut (diag.Quote).
+			name: "name limits",
+			src: doc(flow("F", `"state": "S"`,
+				step("W"+strings.Repeat("x", 300), `"action": {"kind": "await", "topic": "t", "event": "e", "response": "Pay\u200bload"}`),
+				goStep("G", `"outcomes": ["`+strings.Repeat("o", 129)+`"], "on": [{"on": "`+strings.Repeat("o", 129)+`", "target": "done"}]`))),
+			want: []string{
+				`$.flows[0].steps[0].action: error await-no-timeout: await in step "W` + strings.Repeat("x", 199) + `"... has no timeout: a run could wait forever [hint: add ` + "`timeout <duration>`" + ` to the await line, such as ` + "`timeout 72h`" + `, and handle it with ` + "`on timeout -> <Step>`" + `]`,
+				`$.flows[0].steps[0].action.response: error name-limit: state field "Pay\u200bload" contains the invisible format character U+200B (a bidirectional override or a zero-width character), which would show the name as another [hint: names are at most 128 bytes of UTF-8 without control or format characters]`,
+				`$.flows[0].steps[0].name: error name-limit: step name "W` + strings.Repeat("x", 31) + `"... is 301 bytes long, longer than 128 [hint: names are at most 128 bytes of UTF-8 without control or format characters]`,
+				`$.flows[0].steps[1].on[0].on: error name-limit: outcome "` + strings.Repeat("o", 32) + `"... is 129 bytes long, longer than 128 [hint: names are at most 128 bytes of UTF-8 without control or format characters]`,
+				`$.flows[0].steps[1].outcomes[0]: error name-limit: outcome "` + strings.Repeat("o", 32) + `"... is 129 bytes long, longer than 128 [hint: names are at most 128 bytes of UTF-8 without control or format characters]`,
+			},
+		},
+		{
 			name: "undefined target with suggestion",
 			src:  doc(flow("F", "", goStep("Activate", ""), goStep("B", `"on": [{"on": "ok", "target": "Activte"}]`))),
 			want: []string{`$.flows[0].steps[1].on[0].target: error undefined-target: transition to undefined step "Activte" in step "B" [hint: did you mean "Activate"?]`},

@@ -42,7 +42,7 @@ func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, 
 		// that matches it, wherever this one leads.
 		text := b.When.String()
 		if first, ok := seen[text]; ok {
-			c.add(diag.Warnf(pick(b.Range, ar), "choose-repeat", "`when %s` in step %q repeats `when` number %d of its choose, which takes every run that matches it: this line never decides", text, s.Name, first+1).
+			c.add(diag.Warnf(pick(b.Range, ar), "choose-repeat", "`when %s` in step %q repeats `when` number %d of its choose, which takes every run that matches it: this line never decides", diag.Cut(text), s.Name, first+1).
 				WithHint("remove this line, or change its condition"))
 			continue
 		}
@@ -223,8 +223,8 @@ func condProblems(ds *diag.List, step string, cd *Cond, at diag.Range) {
 				WithHint("compare with a number of ordinary size: a float64 holds up to about 1.8e308"))
 		}
 		if cd.Value.Kind == LitBool && cd.Op.Ordered() {
-			add(diag.Errorf(pick(cd.Value.Range, r), "condition", "%s %s %s in step %q orders booleans, which have no order", cd.Path(), cd.Op, cd.Value, step).
-				WithHint("compare a boolean with == or !=, or write the field alone: `when %s -> ...`", cd.Path()))
+			add(diag.Errorf(pick(cd.Value.Range, r), "condition", "%s %s %s in step %q orders booleans, which have no order", diag.Cut(cd.Path()), cd.Op, cd.Value, step).
+				WithHint("compare a boolean with == or !=, or write the field alone: `when %s -> ...`", diag.Cut(cd.Path())))
 		}
 	default:
 		add(diag.Errorf(r, "condition", "unknown condition operator %q in step %q", cd.Op, step).

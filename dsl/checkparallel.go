@@ -54,7 +54,7 @@ func (c *checker) parallelStep(f *Flow, s *Step, index map[string]int, targets f
 	at := pick(s.NameRange, s.Range)
 	if len(s.Parallel.Branches) == 0 {
 		c.add(diag.Errorf(at, "parallel-empty", "parallel block %q has no branches", s.Name).
-			WithHint("put the steps that run at the same time in the block: `parallel %s { step A { ... } step B { ... } }`", s.Name))
+			WithHint("put the steps that run at the same time in the block: `parallel %s { step A { ... } step B { ... } }`", diag.Cut(s.Name)))
 	}
 	writers := map[string]*Ident{} // field -> the first branch's name of it
 	writerOf := map[string]*Step{}
@@ -95,7 +95,7 @@ func ParallelWriteError(blk, prev *Step, pw *Ident, b *Step, w *Ident, outer *Id
 		if outer == pw {
 			inner, outerBranch = w, prev
 		}
-		field, how = inner.Name, fmt.Sprintf(": it is promoted from the embedded %q, which branch %q writes whole", outer.Name, outerBranch.Name)
+		field, how = inner.Name, diag.Sprintf(": it is promoted from the embedded %q, which branch %q writes whole", outer.Name, outerBranch.Name)
 	}
 	return diag.Errorf(pick(w.Range, b.NameRange), "parallel-write", "branches %q and %q of parallel block %q both write field %q%s", prev.Name, b.Name, blk.Name, field, how).
 		WithHint("the block merges each branch's fields into the run's state when it completes, so two writers of one field would race; let one branch write it (the other's is at %s), or use two fields", whereFrom(pw.Range, w.Range))
@@ -119,7 +119,7 @@ func (c *checker) branch(f *Flow, blk, b *Step, index map[string]int, targets fu
 	}
 	for _, t := range b.Transitions {
 		if t != nil && t.Target != nil {
-			route(t.Range, fmt.Sprintf("has `on %s -> %s`", t.On, t.Target.Name))
+			route(t.Range, fmt.Sprintf("has `on %s -> %s`", diag.Cut(t.On.String()), diag.Cut(t.Target.Name)))
 		}
 	}
 	if len(b.Outcomes) > 0 && b.Outcomes[0] != nil {
@@ -185,7 +185,7 @@ func (c *checker) intoBranch(s *Step, t *Ident, r diag.Range) bool {
 		return true
 	}
 	c.add(diag.Errorf(r, "branch-target", "step %q routes to %q, a branch of parallel block %q", s.Name, t.Name, blk.Name).
-		WithHint("a branch runs only when its block starts it: route to the block, `-> %s`", blk.Name))
+		WithHint("a branch runs only when its block starts it: route to the block, `-> %s`", diag.Cut(blk.Name)))
 	return true
 }
 

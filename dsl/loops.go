@@ -1,7 +1,6 @@
 package dsl
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -192,11 +191,11 @@ func (c *checker) loops(f *Flow) {
 // name.
 func cycleWhat(g []*Step) string {
 	if len(g) == 1 {
-		return stepNoun(g[0]) + fmt.Sprintf(" %q goes back to itself", g[0].Name)
+		return stepNoun(g[0]) + diag.Sprintf(" %q goes back to itself", g[0].Name)
 	}
 	names := make([]string, len(g))
 	for i, s := range g {
-		names[i] = fmt.Sprintf("%q", s.Name)
+		names[i] = diag.Sprintf("%q", s.Name)
 		if s.IsBlock() {
 			names[i] += " (a parallel block)"
 		}

@@ -270,10 +270,10 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("invalid duration %q: want Go syntax such as 250ms or 1h30m", b)
+		return fmt.Errorf("invalid duration %s: want Go syntax such as 250ms or 1h30m", diag.Quote(string(b)))
 	}
 	if v < 0 {
-		return fmt.Errorf("invalid duration %q: must not be negative", b)
+		return fmt.Errorf("invalid duration %s: must not be negative", diag.Quote(string(b)))
 	}
 	*d = Duration(v)
 	return nil

@@ -237,13 +237,13 @@ type identOrigin struct {
 func (o identOrigin) what() string {
 	switch o.kind {
 	case "step constant", "outcome type":
-		return fmt.Sprintf("%s of step %q in flow %q", o.kind, o.step, o.flow)
+		return diag.Sprintf("%s of step %q in flow %q", o.kind, o.step, o.flow)
 	case "outcome constant":
-		return fmt.Sprintf("outcome constant of %q in step %q of flow %q", o.outcome, o.step, o.flow)
+		return diag.Sprintf("outcome constant of %q in step %q of flow %q", o.outcome, o.step, o.flow)
 	case "service port", "service port adapter":
-		return fmt.Sprintf("%s of service %q in flow %q", o.kind, o.service, o.flow)
+		return diag.Sprintf("%s of service %q in flow %q", o.kind, o.service, o.flow)
 	default:
-		return fmt.Sprintf("%s of flow %q", o.kind, o.flow)
+		return diag.Sprintf("%s of flow %q", o.kind, o.flow)
 	}
 }
 

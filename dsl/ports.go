@@ -148,7 +148,7 @@ func (f *Flow) ports() ([]Port, diag.List) {
 		m := &p.Methods[mi]
 		if m.Endpoint != a.Endpoint {
 			ds = append(ds, diag.Errorf(a.Range, "name-collision", "endpoints %q and %q of service %q both give the method %s of port %s (%s)",
-				a.Endpoint, m.Endpoint, a.Service, name, p.Interface, where(m.Calls[0].Action.Range)).
+				a.Endpoint, m.Endpoint, a.Service, diag.Cut(name), diag.Cut(p.Interface), where(m.Calls[0].Action.Range)).
 				WithHint("rename one of the endpoints so that their letters and digits differ"))
 			continue
 		}
@@ -159,7 +159,7 @@ func (f *Flow) ports() ([]Port, diag.List) {
 				with, without = "sends no request", "one"
 			}
 			ds = append(ds, diag.Errorf(a.Range, "port-call", "rpc %s %q %s here but %s at %s: method %s of port %s takes one request type, or none",
-				ident.Format(a.Service), a.Endpoint, with, without, where(first.Range), name, p.Interface).
+				diag.Cut(ident.Format(a.Service)), a.Endpoint, with, without, where(first.Range), diag.Cut(name), diag.Cut(p.Interface)).
 				WithHint("send the same kind of field on every call of an endpoint, or call two endpoints"))
 			continue
 		}
@@ -188,7 +188,7 @@ func (c PortCall) Describe() string {
 // when it has no letter or digit at all.
 func nameHint(what, name, prefix string) string {
 	if c := ident.CamelCase(name); c != "" {
-		return fmt.Sprintf("name the %s with a letter first, such as %q", what, prefix+c)
+		return diag.Sprintf("name the %s with a letter first, such as %q", what, prefix+c)
 	}
 	return fmt.Sprintf("name the %s with letters and digits, starting with a letter", what)
 }

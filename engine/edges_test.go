@@ -392,3 +392,41 @@ func TestNamesRefuseFormatCharacters(t *testing.T) {
 		}
 	}
 }
+
+// A name too long to be valid gets its name-limit diagnostic whatever else
+// is wrong, and every diagnostic quotes it cut (diag.Quote): the answer is
+// bounded by the limits, not by the body. Before, a step name of 300 KB in
+// an await without a timeout came back twice (await-no-timeout, in the
+// message and the error), 600 KB, and name-limit, which the engine checked
+// only after the compiler's checks had passed, never came.
+func TestPutFlowsLongNamesBounded(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	long := "S" + strings.Repeat("x", 300000)
+	long2 := long[:40000] // 17 of them within the body's limit
+	for _, body := range []string{
+		`{"version": 1, "flows": [{"name": "P", "steps": [{"name": "` + long + `", "action": {"kind": "await", "topic": "t", "event": "e"}}]}]}`,
+		// every kind of name at once
+		`{"version": 1, "flows": [{"name": "` + long2 + `", "state": "` + long2 + `", "triggers": [{"kind": "event", "topic": "` + long2 + `", "event": "` + long2 + `"}], "steps": [
+			{"name": "` + long2 + `", "action": {"kind": "rpc", "service": "` + long2 + `", "endpoint": "` + long2 + `", "request": "` + long2 + `"}, "outcomes": ["` + long2 + `"], "on": [{"on": "` + long2 + `", "target": "` + long2 + `"}]},
+			{"name": "B", "parallel": {"branches": [{"name": "` + long2 + `", "action": {"kind": "call", "flow": "` + long2 + `"}}]}},
+			{"name": "C", "action": {"kind": "publish", "topic": "` + long2 + `", "event": "` + long2 + `"}, "rollback": {"name": "` + long2 + `"}}]}]}`,
+	} {
+		status, out := c.do("PUT", "/flows", body)
+		b, _ := json.Marshal(out)
+		ds, _ := out["diagnostics"].([]any)
+		if status != 400 || len(b) > 64<<10 || !strings.Contains(string(b), `"name-limit"`) || len(ds) == 0 {
+			t.Errorf("PUT /flows with names of 300 KB: %d, %d bytes, %d diagnostics", status, len(b), len(ds))
+		}
+		for _, d := range ds {
+			if b, _ := json.Marshal(d); len(b) > 2000 {
+				t.Errorf("a diagnostic of %d bytes: %.600s", len(b), b)
+			}
+		}
+		if msg, _ := out["error"].(string); len(msg) > 2000 {
+			t.Errorf("an error of %d bytes: %.600s", len(msg), msg)
+		}
+	}
+}

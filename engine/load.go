@@ -139,7 +139,6 @@ func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow, dir
 	}
 	ds = append(ds, checkHandlers(f, e.reg, e.remote, e.opts.NoGoHandlers)...)
 	ds = append(ds, e.checkCaller(f)...)
-	ds = append(ds, checkFlowNames(f)...)
 	e.mu.Lock()
 	registered := make(map[string]*flowEntry, len(e.flows))
 	for name, fe := range e.flows {
@@ -643,4 +642,12 @@ func (e *Engine) checkServices(f *dsl.File) diag.List {
 		}
 	}
 	return ds
+}
+
+// pick returns r, or else when r is not set.
+func pick(r, or diag.Range) diag.Range {
+	if r.Start.IsValid() {
+		return r
+	}
+	return or
 }

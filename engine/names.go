@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
-	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
@@ -20,8 +18,9 @@ import (
 // take, and out of the way of the server's error paths.
 const (
 	// MaxNameLen bounds flow and step names, rpc endpoints and services,
-	// topics and events, in bytes.
-	MaxNameLen = 128
+	// topics and events, in bytes: the limit of a flow's names
+	// (dsl.MaxNameLen).
+	MaxNameLen = dsl.MaxNameLen
 	// MaxRunIDLen bounds a run ID chosen by a caller (?run_id=), in bytes.
 	MaxRunIDLen = 128
 	// MaxKeyLen bounds an Idempotency-Key and an event's message ID, in
@@ -32,12 +31,9 @@ const (
 // ErrBadName: a name or ID outside the limits above (HTTP 400).
 var ErrBadName = errors.New("engine: invalid name")
 
-// checkName reports a name (what it is: "flow name", "topic") that is
-// empty, longer than MaxNameLen, not UTF-8, or with a control character
-// or a format character (Unicode's Cf: a bidirectional override such as
-// U+202E, a zero-width joiner or space, a soft hyphen), which the web view
-// and the logs do not show as itself: "admin\u200b" or "fl\u202ewoS" would
-// display as another name.
+// checkName reports a name (what it is: "flow name", "topic") outside the
+// limits of names (dsl.NameProblem): empty, longer than MaxNameLen, not
+// UTF-8, or with a control or format character.
 func checkName(what, s string) error {
 	if err := nameProblem(what, s); err != "" {
 		return fmt.Errorf("%w: %s", ErrBadName, err)
@@ -45,25 +41,10 @@ func checkName(what, s string) error {
 	return nil
 }
 
-func nameProblem(what, s string) string {
-	switch {
-	case s == "":
-		return "empty " + what
-	case len(s) > MaxNameLen:
-		return fmt.Sprintf("%s %s is %d bytes long, longer than %d", what, snippet.Quote(s, 32), len(s), MaxNameLen)
-	case !utf8.ValidString(s):
-		return fmt.Sprintf("%s %q is not UTF-8", what, s)
-	}
-	for _, r := range s {
-		switch {
-		case unicode.IsControl(r):
-			return fmt.Sprintf("%s %q contains the control character %U", what, s, r)
-		case unicode.Is(unicode.Cf, r):
-			return fmt.Sprintf("%s %q contains the invisible format character %U (a bidirectional override or a zero-width character), which would show the name as another", what, s, r)
-		}
-	}
-	return ""
-}
+// nameProblem is the rule of names, whose home is the model's
+// (dsl.NameProblem): a flow's names are held to it by the compiler's
+// checks (code "name-limit"), those of requests here.
+func nameProblem(what, s string) string { return dsl.NameProblem(what, s) }
 
 // CheckRunID reports whether id can be a run ID a caller chooses: 1 to
 // MaxRunIDLen ASCII letters, digits, '.', '_', '-' and ':', starting with a
@@ -159,67 +140,4 @@ func checkKey(what, k string) error {
 		}
 	}
 	return nil
-}
-
-// checkFlowNames reports every name of f outside the limits of
-// checkName, positioned where the flow writes it.
-func checkFlowNames(f *dsl.File) diag.List {
-	var ds diag.List
-	check := func(at diag.Range, what, s string) {
-		if s == "" {
-			return // the compiler's checks report empty names
-		}
-		if msg := nameProblem(what, s); msg != "" {
-			ds = append(ds, diag.Errorf(at, "name-limit", "%s", msg).
-				WithHint("names are at most %d bytes of UTF-8 without control or format characters", MaxNameLen))
-		}
-	}
-	action := func(at diag.Range, a *dsl.Action) {
-		if a == nil {
-			return
-		}
-		at = pick(a.Range, at)
-		check(at, "service", a.Service)
-		check(at, "endpoint", a.Endpoint)
-		check(at, "topic", a.Topic)
-		check(at, "event", a.Event)
-	}
-	for _, fl := range f.Flows {
-		if fl == nil {
-			continue
-		}
-		check(fl.NameRange, "flow name", fl.Name)
-		for _, t := range fl.Triggers {
-			if t == nil {
-				continue
-			}
-			at := pick(t.Range, fl.NameRange)
-			check(at, "rpc endpoint", t.Endpoint)
-			check(at, "topic", t.Topic)
-			check(at, "event", t.Event)
-		}
-		for _, s := range fl.AllSteps() { // branches of parallel blocks included
-			check(pick(s.NameRange, s.Range), "step name", s.Name)
-			action(s.Range, s.Action)
-			if s.Rollback != nil {
-				action(pick(s.Rollback.Range, s.Range), s.Rollback.Action)
-			}
-			for _, p := range s.Publish {
-				if p != nil {
-					at := pick(p.Range, s.Range)
-					check(at, "topic", p.Topic)
-					check(at, "event", p.Event)
-				}
-			}
-		}
-	}
-	return ds
-}
-
-// pick returns r, or else when r is not set.
-func pick(r, or diag.Range) diag.Range {
-	if r.Start.IsValid() {
-		return r
-	}
-	return or
 }

@@ -31,3 +31,29 @@ func TestCheckJSONKeepsEveryDiagnosticOfALine(t *testing.T) {
 		}
 	}
 }
+
+// check of a file with a name of 300 KB (.flow and JSON) says name-limit
+// and quotes the name cut wherever it names it (diag.Quote), with or
+// without -json: its output is bounded by the limits, not by the file.
+// Before, name-limit was the engine's alone, and every diagnostic about
+// the step quoted its 300 KB.
+func TestCheckLongNamesBounded(t *testing.T) {
+	dir := t.TempDir()
+	long := "S" + strings.Repeat("x", 300000)
+	files := map[string]string{
+		"long.flow": "flow P {\n    step " + long + " {\n        await t \"e\"\n    }\n}\n",
+		"long.json": `{"version": 1, "flows": [{"name": "P", "steps": [{"name": "` + long + `", "action": {"kind": "await", "topic": "t", "event": "e"}}]}]}`,
+	}
+	for name, src := range files {
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"check", "-nopkg", file}, {"check", "-nopkg", "-json", file}} {
+			code, out, errs := runCLI(args...)
+			if code != 1 || len(out)+len(errs) > 8000 || !strings.Contains(out+errs, "name-limit") && !strings.Contains(out+errs, "longer than 128") {
+				t.Errorf("%v: exit %d, %d bytes:\n%.3000s", args, code, len(out)+len(errs), out+errs)
+			}
+		}
+	}
+}
