@@ -55,6 +55,15 @@ func TestTypedStartRefusesUnknownMembers(t *testing.T) {
 			t.Errorf("StartRun(%s): %v, want ErrBadState saying %s", c.body, err, c.says)
 		}
 	}
+	// A member's name is the caller's text, as long as the body: the
+	// answer quotes its start (snippet.BodyBytes). Before, the 400 of
+	// {"mmm...": 1} was 200 KB long.
+	long := strings.Repeat("m", 200000)
+	for _, body := range []string{`{"` + long + `": "o1"}`, `{"order_id": "o1", "payment": {"` + long + `": 3}}`, `{"Order_ID": "o1", "Payment": {"` + long + `": 3}}`} {
+		if code, answer := post("/rpc/GenOrder.Start", body); code != http.StatusBadRequest || len(answer) > 1000 || !strings.Contains(answer, "mmm") {
+			t.Errorf("POST a member name of 200 KB: %d, %d bytes: %.300s", code, len(answer), answer)
+		}
+	}
 	if n := countRuns(t, st, "GenOrder"); n != 0 {
 		t.Fatalf("%d runs stored after refused starts", n)
 	}

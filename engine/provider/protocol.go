@@ -24,6 +24,7 @@ import (
 
 	"github.com/flowgen/flowgen/internal/jsonscan"
 	"github.com/flowgen/flowgen/internal/jsontag"
+	"github.com/flowgen/flowgen/internal/snippet"
 )
 
 // Version is the protocol version a Request carries.
@@ -132,13 +133,22 @@ func DecodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return err
+		return cutError{err}
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("data after the JSON value")
 	}
 	return exactNames(b, reflect.TypeOf(v))
 }
+
+// cutError is an error of encoding/json whose text is cut to
+// snippet.BodyBytes: `json: unknown field "..."` quotes a member's name
+// whole, as long as the body is, and the engine answers the error.
+type cutError struct{ err error }
+
+func (e cutError) Error() string { return snippet.Cut(e.err.Error(), snippet.BodyBytes) }
+
+func (e cutError) Unwrap() error { return e.err }
 
 // exactNames reports a member of the JSON value b, decoded into a value
 // of type t, that t does not name exactly as written, or that comes twice
@@ -174,13 +184,13 @@ func exactNames(b []byte, t reflect.Type) error {
 			ft, ok := fields[name]
 			switch {
 			case !ok:
-				return fmt.Errorf("unknown member %q (names are case-sensitive)", name)
+				return fmt.Errorf("unknown member %s (names are case-sensitive)", snippet.Quote(name, snippet.BodyBytes))
 			case slices.Contains(seen, name):
-				return fmt.Errorf("member %q given twice", name)
+				return fmt.Errorf("member %s given twice", snippet.Quote(name, snippet.BodyBytes))
 			}
 			seen = append(seen, name)
 			if err := exactNames(val, ft); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+				return fmt.Errorf("%s: %w", snippet.Cut(name, snippet.BodyBytes), err)
 			}
 			return nil
 		})
