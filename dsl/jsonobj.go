@@ -90,6 +90,11 @@ func (d *jsonDecoder) syntaxError(data []byte, start int, err error) diag.Diagno
 // jsonPath appends a key to a path, bracketing keys that are not simple
 // names so that the path stays unambiguous.
 func jsonPath(path, key string) string {
+	if len(key) > diag.QuoteBytes {
+		// Not a key the form has (an unknown field), and the caller's
+		// text: its start, as a diagnostic quotes it (diag.Quote).
+		return path + "[" + diag.Quote(key) + "]"
+	}
 	if key != "" && ident.IsGo(key) && strings.IndexFunc(key, func(r rune) bool { return r > 0x7f }) < 0 {
 		return path + "." + key
 	}
