@@ -271,7 +271,7 @@ func parseDecimal(s string) (decimal, bool) {
 	}
 	mant, exp, hasExp := strings.Cut(strings.ToLower(s), "e")
 	whole, frac, hasDot := strings.Cut(mant, ".")
-	if whole == "" && (!hasDot || frac == "") || hasDot && frac == "" && whole == "" || !allDigits(whole) || !allDigits(frac) {
+	if whole == "" && (!hasDot || frac == "") || !allDigits(whole) || !allDigits(frac) {
 		return decimal{}, false
 	}
 	var e int64
