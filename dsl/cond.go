@@ -125,9 +125,8 @@ func ParsePath(path string, r diag.Range) (*Ident, []*Ident) {
 
 // ValidNumber reports whether text, a condition's number, is within the
 // range of float64: a number of a state field's Go type (gen compares the
-// field with it) and of the comparison's exact arithmetic (a JSON flow's
-// condition compares a big.Rat of it, which costs as much as its digits:
-// 1e1000000 is 41 ms an evaluation, 1e99999999999 no number at all). The
+// field with it; a JSON flow's condition compares it exactly, as written
+// in decimal, compareDecimal). The
 // one home of the rule: the .flow builder reports a number beyond it
 // (invalid number), Check reports one in any model (condition), and fmt
 // of a JSON form does not write one as .flow.

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/big"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -102,12 +102,11 @@ func (c *Cond) compare(field func(string) json.RawMessage) (int, error) {
 		if n == "" {
 			n = "0"
 		}
-		x, ok1 := new(big.Rat).SetString(string(n))
-		y, ok2 := new(big.Rat).SetString(c.Value.Text)
-		if !ok1 || !ok2 {
+		cmp, ok := compareDecimal(string(n), c.Value.Text)
+		if !ok {
 			return 0, fmt.Errorf("state field %q: cannot compare %s with %s", c.Path(), n, c.Value.Text)
 		}
-		return x.Cmp(y), nil
+		return cmp, nil
 	case LitDuration:
 		d, err := c.durationField(field)
 		if err != nil {
@@ -214,4 +213,113 @@ func jsonKind(raw []byte) string {
 		return "a number"
 	}
 	return "not JSON"
+}
+
+// compareDecimal compares two numbers in decimal notation (JSON's, and a
+// condition's: [+-]digits[.digits][e[+-]digits]) exactly, as big.Rat
+// would, in time linear in their length: a state's number comes from
+// outside, and the engine takes any JSON number down to 1e-999999999
+// (which reads as 0 where it is decoded as a float64); big.Rat spent 0.2s
+// computing the 10^999999 of 1e-999999, and refused 1e-1000001, a number
+// the engine had taken. ok is false when a or b is not such a number.
+func compareDecimal(a, b string) (int, bool) {
+	x, ok1 := parseDecimal(a)
+	y, ok2 := parseDecimal(b)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	sign := func(d decimal) int {
+		switch {
+		case d.digits == "":
+			return 0
+		case d.neg:
+			return -1
+		}
+		return 1
+	}
+	sx, sy := sign(x), sign(y)
+	if sx != sy || sx == 0 {
+		return cmpInt(sx, sy), true
+	}
+	// Same sign, both non-zero: compare the magnitudes, by the place of
+	// the first digit, then digit by digit (no trailing zeros: a longer
+	// one with the same start is larger).
+	m := cmpInt(x.top, y.top)
+	if m == 0 {
+		m = strings.Compare(x.digits, y.digits)
+	}
+	return sx * m, true
+}
+
+// decimal is a number in decimal notation: digits, without leading or
+// trailing zeros ("" for zero), whose first digit is at the place
+// 10^(top-1).
+type decimal struct {
+	neg    bool
+	digits string
+	top    int64
+}
+
+// maxDecimalExp bounds an exponent: beyond it (far beyond any number of
+// digits a document can hold) every exponent compares alike.
+const maxDecimalExp = 1 << 50
+
+func parseDecimal(s string) (decimal, bool) {
+	var d decimal
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		d.neg, s = s[0] == '-', s[1:]
+	}
+	mant, exp, hasExp := strings.Cut(strings.ToLower(s), "e")
+	whole, frac, hasDot := strings.Cut(mant, ".")
+	if whole == "" && (!hasDot || frac == "") || !allDigits(whole) || !allDigits(frac) {
+		return decimal{}, false
+	}
+	var e int64
+	if hasExp {
+		neg := false
+		if exp != "" && (exp[0] == '-' || exp[0] == '+') {
+			neg, exp = exp[0] == '-', exp[1:]
+		}
+		if exp == "" || !allDigits(exp) {
+			return decimal{}, false
+		}
+		exp = strings.TrimLeft(exp, "0")
+		if len(exp) > 16 {
+			e = maxDecimalExp
+		} else if v, _ := strconv.ParseInt("0"+exp, 10, 64); v > maxDecimalExp {
+			e = maxDecimalExp
+		} else {
+			e = v
+		}
+		if neg {
+			e = -e
+		}
+	}
+	digits := whole + frac
+	lead := len(digits) - len(strings.TrimLeft(digits, "0"))
+	digits = strings.TrimRight(digits[lead:], "0")
+	d.digits = digits
+	// The first digit of whole+frac is at 10^(len(whole)-1+e); lead zeros
+	// move it down.
+	d.top = int64(len(whole)-lead) + e
+	return d, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func cmpInt[T int | int64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

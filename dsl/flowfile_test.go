@@ -270,8 +270,8 @@ flow Pong {
 
 // FuzzCheck feeds arbitrary input through Load as JSON and as .flow text,
 // in a package with another .flow file (fuzzPackage): Check must not
-// panic, and every diagnostic must be positioned, name its file and carry
-// a code.
+// panic, and every diagnostic must be positioned inside the input, name
+// its file and carry a code.
 func FuzzCheck(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/check/*/input.*")
 	more, _ := filepath.Glob("../testdata/flows/*/*.flow")
@@ -297,7 +297,8 @@ func FuzzCheck(f *testing.F) {
 		for _, name := range []string{"fuzz.json", "fuzz.flow"} {
 			fl, ds := flowfile.Load(name, src, dsl.CheckOptions{StrictRollback: true, PackageFlows: func() []*dsl.Flow { return pkg }})
 			for _, d := range ds {
-				if !d.Range.Start.IsValid() || d.Range.Start.File != name || d.Code == "" || d.Message == "" {
+				if !d.Range.Start.IsValid() || d.Range.Start.File != name || d.Code == "" || d.Message == "" ||
+					d.Range.Start.Offset > len(src) || d.Range.End.Offset > len(src) {
 					t.Fatalf("%s: bad diagnostic %+v", name, d)
 				}
 			}

@@ -336,6 +336,10 @@ func TestTokenFile(t *testing.T) {
 		{"admin " + secret + "\u00e9\n", "not printable ASCII"},
 		{"admin " + secret + "\nclient " + secret + "\n", "tokens:2: the token of line 1 again"},
 		{"# nothing\n\n", "no tokens"},
+		// Fields are apart by spaces or tabs, not by other white space.
+		{"admin\v" + secret + "\n", "tokens:1: want ROLE TOKEN, found 1 fields"},
+		{"admin\u00a0" + secret + "\n", "tokens:1: want ROLE TOKEN, found 1 fields"},
+		{"admin " + secret + "\f\r\n", "tokens:1: the token has a character that is not printable ASCII"},
 	} {
 		_, err := NewTokenAuth(writeTokens(t, tc.src))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -573,7 +573,7 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 	if reg.TTL != "" {
 		d, err := time.ParseDuration(reg.TTL)
 		if err != nil {
-			return 0, bad("ttl %q is not a Go duration such as \"30s\"", reg.TTL)
+			return 0, bad("ttl %s is not a Go duration such as \"30s\"", quoteParam(reg.TTL))
 		}
 		ttl = d
 	}

@@ -152,11 +152,13 @@ func parseTokens(name string, src []byte) ([]tokenEntry, error) {
 	// too long", naming neither the line nor what was wrong with it.
 	for i, line := range strings.Split(string(src), "\n") {
 		n := i + 1
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
+		// Fields apart by spaces or tabs only, as the comment says: not
+		// by any Unicode white space (a no-break space, a form feed),
+		// which strings.Fields took.
+		f := strings.FieldsFunc(strings.TrimSuffix(line, "\r"), func(r rune) bool { return r == ' ' || r == '\t' })
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
-		f := strings.Fields(line)
 		if len(f) != 2 {
 			return nil, fmt.Errorf("%s:%d: want ROLE TOKEN, found %d fields", name, n, len(f))
 		}

@@ -45,7 +45,8 @@ const keyRollback = "rollback"
 // ParseKey splits an idempotency key. Run IDs may contain '/', step IDs may
 // not (Register refuses ':' and white space; '/' is refused by ParseKey's
 // reading from the right), so the step is the last segment before the
-// optional "/rollback".
+// optional "/rollback". It takes only the spelling Key.String writes: ok is
+// false for a visit written "#1", "#02" or "#+2".
 func ParseKey(s string) (Key, bool) {
 	var k Key
 	if rest, ok := strings.CutSuffix(s, "/"+keyRollback); ok {
@@ -57,13 +58,21 @@ func ParseKey(s string) (Key, bool) {
 	}
 	k.RunID, k.Step, k.Visit = s[:i], s[i+1:], 1
 	if j := strings.LastIndexByte(k.Step, '#'); j >= 0 {
-		n, err := strconv.Atoi(k.Step[j+1:])
-		if err != nil || n < 2 || j == 0 {
+		n, ok := countAbove1(k.Step[j+1:])
+		if !ok || j == 0 {
 			return Key{}, false
 		}
 		k.Step, k.Visit = k.Step[:j], n
 	}
 	return k, true
+}
+
+// countAbove1 reads a visit or an attempt as Key.String and ChildRunID
+// write it: a number of 2 or more in decimal, without a sign or leading
+// zeros, so that one action has one key ("r/S#02" is not "r/S#2").
+func countAbove1(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 2 && strconv.Itoa(n) == s
 }
 
 // CorrelationField is the payload member an await compares with its
@@ -203,13 +212,9 @@ func ParseChildRunID(id string) (k Key, attempt int, ok bool) {
 	if k.Step == "" {
 		return Key{}, 0, false
 	}
-	num := func(s string) (int, bool) {
-		n, err := strconv.Atoi(s)
-		return n, err == nil && n >= 2 && strconv.Itoa(n) == s
-	}
 	k.Visit = 1
 	if len(parts) > 0 && parts[0] != "rollback" {
-		if k.Visit, ok = num(parts[0]); !ok {
+		if k.Visit, ok = countAbove1(parts[0]); !ok {
 			return Key{}, 0, false
 		}
 		parts = parts[1:]
@@ -220,7 +225,7 @@ func ParseChildRunID(id string) (k Key, attempt int, ok bool) {
 		}
 		k.Rollback, parts = true, parts[1:]
 		if len(parts) > 0 {
-			if attempt, ok = num(parts[0]); !ok {
+			if attempt, ok = countAbove1(parts[0]); !ok {
 				return Key{}, 0, false
 			}
 			parts = parts[1:]

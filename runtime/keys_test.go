@@ -18,7 +18,7 @@ func TestKeyRoundTrip(t *testing.T) {
 	if s := (Key{RunID: "r", Step: "S", Visit: 1}).String(); s != "r/S" {
 		t.Errorf("first visit key = %q, want r/S", s)
 	}
-	for _, bad := range []string{"", "r", "/S", "r/", "r/S#1", "r/S#x", "r/#2"} {
+	for _, bad := range []string{"", "r", "/S", "r/", "r/S#1", "r/S#x", "r/#2", "r/S#02", "r/S#+2"} {
 		if k, ok := ParseKey(bad); ok {
 			t.Errorf("ParseKey(%q) = %+v, want failure", bad, k)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/parser"
 )
 
 // syntaxCorpus is every .flow file of the repository's test data and
@@ -97,8 +98,10 @@ func TestFormatJSONRoundTrip(t *testing.T) {
 
 // FuzzFormatJSON: any source, read as .flow or as the JSON form, that
 // reads without errors (and, as .flow, checks clean) has a .flow form that reads back to the same model
-// (Format checks that itself), or, from JSON only, a clear error; never a
-// panic. A model read from .flow always has one.
+// (Format checks that itself), in fmt's canonical layout, or, from JSON
+// only, a flow-form error at its place in the JSON that names what .flow
+// cannot say (not Format's own check failing); never a panic. A model
+// read from .flow always has one.
 func FuzzFormatJSON(f *testing.F) {
 	for _, src := range syntaxCorpus(f) {
 		f.Add(src)
@@ -119,8 +122,32 @@ func FuzzFormatJSON(f *testing.F) {
 				t.Fatalf("a .flow model has no .flow form: %v\n%s", ds, src)
 			}
 		}
-		if m := read("fuzz.json", src); m != nil {
-			_, _ = Format(m)
+		m := read("fuzz.json", src)
+		if m == nil {
+			return
+		}
+		out, ds := Format(m)
+		for _, d := range ds {
+			// What .flow cannot say is an error at its place in the JSON
+			// (docs/language.md), never Format's own check that caught
+			// a .flow form meaning something else.
+			if p := d.Range.Start; d.Code != "flow-form" || p.File != "fuzz.json" || !p.IsValid() || p.Offset > len(src) {
+				t.Fatalf("a bad diagnostic %+v of %s", d, src)
+			}
+			if strings.Contains(d.Message, "would mean something else") || strings.Contains(d.Message, "does not read back") {
+				t.Fatalf("Syntax wrote a .flow form that is not the model: %v\n%s", d, src)
+			}
+		}
+		if ds != nil {
+			return
+		}
+		// The .flow form is in fmt's canonical layout.
+		pf, pds := parser.Parse("fuzz.flow", out)
+		if len(pds) > 0 {
+			t.Fatalf("the .flow form does not parse: %v\n%s", pds, out)
+		}
+		if again := parser.Format(pf); !bytes.Equal(again, out) {
+			t.Fatalf("the .flow form is not as fmt writes it:\n%s\n---\n%s", out, again)
 		}
 	})
 }
