@@ -172,17 +172,20 @@ func TestAbortWaitingParentSurvivesCrash(t *testing.T) {
 			}
 
 			p2 := newAbortProcess(t, st2, "", false)
-			if _, err := p2.parent.ResumeAll(ctx, st2); err != nil {
+			// The parent's handle from ResumeAll, not from Run("p"): once
+			// the child is resumed, a parent not aborted may end, and leave
+			// the flow's live runs, before the test could look it up.
+			resumed, err := p2.parent.ResumeAll(ctx, st2)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := p2.child.ResumeAll(ctx, st2); err != nil {
 				t.Fatal(err)
 			}
-			r, ok := p2.parent.Run("p")
-			if !ok {
-				t.Fatal("the parent was not resumed")
+			if len(resumed) != 1 || resumed[0].ID() != "p" {
+				t.Fatalf("resumed %d parent runs, want p alone", len(resumed))
 			}
-			res, _ := r.Wait(ctx)
+			res, _ := resumed[0].Wait(ctx)
 			if res.Final != tc.final {
 				t.Fatalf("the resumed parent ended %s (%v), want %s", res.Final, res.Err, tc.final)
 			}
