@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -239,12 +240,12 @@ func compareDecimal(a, b string) (int, bool) {
 	}
 	sx, sy := sign(x), sign(y)
 	if sx != sy || sx == 0 {
-		return cmpInt(sx, sy), true
+		return cmp.Compare(sx, sy), true
 	}
 	// Same sign, both non-zero: compare the magnitudes, by the place of
 	// the first digit, then digit by digit (no trailing zeros: a longer
 	// one with the same start is larger).
-	m := cmpInt(x.top, y.top)
+	m := cmp.Compare(x.top, y.top)
 	if m == 0 {
 		m = strings.Compare(x.digits, y.digits)
 	}
@@ -312,14 +313,4 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-func cmpInt[T int | int64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

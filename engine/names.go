@@ -35,16 +35,11 @@ var ErrBadName = errors.New("engine: invalid name")
 // limits of names (dsl.NameProblem): empty, longer than MaxNameLen, not
 // UTF-8, or with a control or format character.
 func checkName(what, s string) error {
-	if err := nameProblem(what, s); err != "" {
+	if err := dsl.NameProblem(what, s); err != "" {
 		return fmt.Errorf("%w: %s", ErrBadName, err)
 	}
 	return nil
 }
-
-// nameProblem is the rule of names, whose home is the model's
-// (dsl.NameProblem): a flow's names are held to it by the compiler's
-// checks (code "name-limit"), those of requests here.
-func nameProblem(what, s string) string { return dsl.NameProblem(what, s) }
 
 // CheckRunID reports whether id can be a run ID a caller chooses: 1 to
 // MaxRunIDLen ASCII letters, digits, '.', '_', '-' and ':', starting with a
