@@ -228,30 +228,25 @@ type idleRetry struct {
 // multiplier or a jitter that never applies, because the line makes a
 // single attempt: a step's line, or the flow's when no step that retries
 // takes them from it (a step's own retry that does not write a part takes
-// the flow's, RetryFor). A rollback retries as its step does
-// (RollbackRetryFor), so it uses no more. The flow's line comes first,
-// then the steps' in AllSteps order; a line with fewer than MinAttempts
-// is left to Check's retry-attempts. One pass over the steps.
+// the flow's, RetryFor). Only the flow's line can lend a part to a step
+// that makes more attempts: a step's line of one attempt is its step's
+// whole policy. A rollback retries as its step does (RollbackRetryFor),
+// so it uses no more. The flow's line comes first, then the steps' in
+// AllSteps order; a line with fewer than MinAttempts is left to Check's
+// retry-attempts. One pass over the steps.
 func (f *Flow) idleRetries() []idleRetry {
 	if f == nil {
 		return nil
 	}
-	used := map[*Retry]*[len(retryParts)]bool{}
+	var lent [len(retryParts)]bool // the flow's parts a step that retries takes
 	lines := []idleRetry{{Retry: f.Retry}}
 	for _, s := range f.AllSteps() {
 		if s.Retry != nil {
 			lines = append(lines, idleRetry{Retry: s.Retry, Step: s})
 		}
-		eff, from := f.resolveRetry(s)
-		if eff.Attempts <= MinAttempts {
-			continue
-		}
-		for i, r := range from {
-			if r != nil {
-				if used[r] == nil {
-					used[r] = new([len(retryParts)]bool)
-				}
-				used[r][i] = true
+		if eff, from := f.resolveRetry(s); eff.Attempts > MinAttempts && f.Retry != nil {
+			for i, r := range from {
+				lent[i] = lent[i] || r == f.Retry
 			}
 		}
 	}
@@ -261,7 +256,7 @@ func (f *Flow) idleRetries() []idleRetry {
 			continue
 		}
 		for i, p := range retryParts {
-			if l.Retry.writes(p) && (used[l.Retry] == nil || !used[l.Retry][i]) {
+			if l.Retry.writes(p) && !(l.Step == nil && lent[i]) {
 				l.Parts = append(l.Parts, p)
 			}
 		}
