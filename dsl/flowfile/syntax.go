@@ -691,7 +691,6 @@ func condShape(c *dsl.Cond) bool {
 	return c.Field != nil && c.Value != nil && c.Op.IsCompare()
 }
 
-// docComments are the own-line comments that Build reads back as doc.
 // docProblem reports a doc that its comments could not hold as it is,
 // which a JSON form's doc may: a character a .flow file may not have
 // (parser.TextProblem), or a carriage return, which a comment's line does
@@ -707,6 +706,7 @@ func docProblem(doc string) error {
 	return nil
 }
 
+// docComments are the own-line comments that Build reads back as doc.
 func docComments(doc string) parser.Comments {
 	var c parser.Comments
 	if doc == "" {
