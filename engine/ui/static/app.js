@@ -423,6 +423,14 @@
     flowSel.value = wanted;
     var stateSel = el("select", { name: "status", id: "f-status" }, [el("option", { value: "", text: "any state" }), el("option", { value: "active", text: "active (not over)" })]);
     (session.states || []).forEach(function (s) { stateSel.appendChild(el("option", { value: s.name, text: s.name })); });
+    // A state the URL filters by that is none of the server's (a link
+    // typed or cut short) is shown too, saying so, as a flow not
+    // registered is: a select showing nothing would hide what was asked.
+    // GET /runs refuses it (400), and the list says so.
+    var wantedState = q.get("status") || "";
+    if (wantedState && !Array.prototype.some.call(stateSel.options, function (o) { return o.value === wantedState; })) {
+      stateSel.appendChild(el("option", { value: wantedState, text: wantedState + " (unknown state)" }));
+    }
     function local(v) { // RFC 3339 to the value of a datetime-local input (UTC)
       if (!v) return "";
       var d = new Date(v);
@@ -438,7 +446,7 @@
     form.appendChild(el("label", null, ["Correlation value", corr]));
     form.appendChild(el("button", { type: "submit", id: "f-apply", text: "Filter" }));
     form.appendChild(el("button", { type: "button", text: "Clear", onclick: function () { location.hash = "#/runs"; } }));
-    stateSel.value = q.get("status") || "";
+    stateSel.value = wantedState;
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var out = new URLSearchParams();
@@ -527,7 +535,16 @@
         prev.disabled = cursors.length < 2;
         pageInfo.textContent = "page " + cursors.length;
         cutShort.hidden = !b.truncated;
-      }).catch(function (e) { failed(e, true); });
+      }).catch(function (e) {
+        failed(e, true);
+        // A filter the server refused (400: a state or a time it does
+        // not take) lists nothing, whatever the list showed before: the
+        // notice says why, the list that no runs are shown for it.
+        if (reads.late(ticket) || !e.status || e.status >= 500) return;
+        tbody.textContent = "";
+        tbody.appendChild(el("tr", null, [el("td", { colspan: "8", "class": "muted", id: "runs-refused", text: "No runs listed: the server refused this filter (the reason is above). Change the filter, or Clear it." })]));
+        next.disabled = true;
+      });
     }
     next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); keep(); load(); } });
     prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); keep(); load(); } });
