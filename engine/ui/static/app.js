@@ -316,6 +316,7 @@
     // details beside it) and the box the keyboard is on.
     var top = box.scrollTop, left = box.scrollLeft;
     var picked = nodeOf(box.querySelector(".fg-selected")), focused = nodeOf(box.contains(document.activeElement) ? document.activeElement : null);
+    var focusedAt = focused ? centre(box, boxOf(box, focused)) : null;
     box.textContent = "";
     box.appendChild(svg);
     box.scrollTop = top;
@@ -338,8 +339,28 @@
       flowgenDiagram.select(svg, p);
       if (picked && !p) details.textContent = "";
     }
-    var f = boxOf(svg, focused);
+    // A box the keyboard was on that is gone from the new diagram (its
+    // flow defined anew: PUT /flows) hands the focus to the box nearest
+    // to where it was, rather than to the page's body, from where the
+    // keyboard would have to come all the way back.
+    var f = boxOf(svg, focused) || (focusedAt ? nearest(box, svg, focusedAt) : null);
     if (f) f.focus({ preventScroll: true });
+  }
+  // centre is where the middle of box g is in the diagram's box, scrolled
+  // or not.
+  function centre(box, g) {
+    var b = box.getBoundingClientRect(), r = g.getBoundingClientRect();
+    return { x: r.left - b.left + box.scrollLeft + r.width / 2, y: r.top - b.top + box.scrollTop + r.height / 2 };
+  }
+  // nearest is the box of svg (in the diagram's box) whose middle is
+  // nearest to at; null for none.
+  function nearest(box, svg, at) {
+    var best = null, dist = Infinity;
+    Array.prototype.forEach.call(svg.querySelectorAll(".fg-node"), function (g) {
+      var c = centre(box, g), d = (c.x - at.x) * (c.x - at.x) + (c.y - at.y) * (c.y - at.y);
+      if (d < dist) { best = g; dist = d; }
+    });
+    return best;
   }
   // nodeOf names the box g of a diagram ("" for none); boxOf finds it by
   // that name in svg (null for none).
