@@ -56,7 +56,8 @@
   }
   // breakable lets a name wrap between its words (ShipTo|Customer) and
   // after a machine state's colon (Pack:|running): the branches' table
-  // and the timeline fit their columns with names of up to 128 bytes.
+  // and the timeline's From → To fit their columns with names of up to
+  // 128 bytes.
   function breakable(s) {
     var kids = [], part = "";
     Array.from(s || "").forEach(function (ch, i, all) {
@@ -688,6 +689,8 @@
     // short because another failed is "cancelled", as the branches'
     // table says, not red: its error or timeout is no failure of its own.
     function isCancelled(e) { return !!marks.cancelled[e.seq]; }
+    function stepOf(e) { return e.step || ""; }
+    function branchOf(e) { return e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""; }
     function outcome(e) {
       if (e.seq === marks.interrupted) return "interrupted";
       if (isCancelled(e)) return "cancelled";
@@ -726,8 +729,13 @@
           onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
           el("td", { text: String(e.seq) }),
           el("td", { "class": "time", title: t, text: when }),
-          // A branch's events name the branch, which is its step.
-          el("td", { "class": "mono" }, breakable((e.step || "") + (e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""))),
+          // A branch's events name the branch, which is its step. The
+          // name keeps to one line, a long one cut short (an ellipsis)
+          // before the branch's mark, and read whole in its title: broken
+          // at its words, a name made each row several lines tall, and
+          // read badly.
+          el("td", { "class": "mono step-col" }, [el("div", { "class": "one-line", title: stepOf(e) + branchOf(e) }, [
+            el("span", { text: stepOf(e) }), branchOf(e) ? el("span", { "class": "branch-mark", text: branchOf(e) }) : null])]),
           el("td", { "class": "mono" }, breakable(e.from + " → " + e.to)),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),

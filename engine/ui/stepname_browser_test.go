@@ -1,0 +1,66 @@
+package ui_test
+
+// The timeline's Step column keeps each name to one line, a long one cut
+// with an ellipsis and read whole in its title (and by a screen reader,
+// which reads the cell's text): a name broken at each of its words made
+// a row several lines tall, its name hard to read, while the timeline
+// still fits its column at 1280 px (TestBrowserLongStepNameWraps).
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+func TestBrowserTimelineStepOneLine(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	wide := v.start("Wide", `{"K": "k"}`)
+	fork := v.start("Fork", `{"Item": "box"}`)
+	v.await(wide, runtime.StateDone)
+	v.await(fork, runtime.StateFailed)
+	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
+	signIn(t, ctx, v.url+"/ui/#/run/"+wide, clientToken, false)
+	const steps = `#timeline tbody td:nth-child(3)`
+	for _, c := range []struct{ name, id, step string }{
+		{"1-wide", wide, "ReserveTheWholeWarehouseStockForTheCustomerWhoOrderedEverythingAndThenShipItToTheFarAwayDestinationBeforeTheEndOfTheWeek"},
+		{"2-fork", fork, "ShipToTheFarAwayDestination (branch)"},
+	} {
+		run(t, ctx, c.name, js(`location.hash = "#/run/`+c.id+`"`), chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
+		if !get(t, ctx, "the steps", chromedp.Evaluate[bool](textOneLine(steps))) {
+			t.Errorf("%s: a step's name takes several lines in the timeline", c.name)
+		}
+		titles := get(t, ctx, "the titles", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("`+steps+` [title]"), e => e.title)`))
+		found := false
+		for _, ti := range titles {
+			found = found || ti == c.step
+		}
+		if !found {
+			t.Errorf("%s: no step's title reads %q whole: %q", c.name, c.step, titles)
+		}
+		box := get(t, ctx, "the timeline's box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#timeline").parentNode)`))
+		if box[0] > box[1] {
+			t.Errorf("%s: the timeline is %d px wide in a box of %d px: it scrolls sideways", c.name, box[0], box[1])
+		}
+		shot(t, ctx, c.name)
+	}
+}
+
+// textOneLine is a script true when the text of every cell the selector
+// finds is laid out on one line: the line boxes of its text nodes, each
+// counted by a Range (oneLine's Range over the cell's contents counts an
+// element's box too, whose top is not its text's).
+func textOneLine(sel string) string {
+	return fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).every(c => {
+		const tops = new Set(), w = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+		for (let n = w.nextNode(); n; n = w.nextNode()) {
+			const r = document.createRange();
+			r.selectNodeContents(n);
+			Array.from(r.getClientRects()).forEach(x => tops.add(Math.round(x.top)));
+		}
+		return tops.size <= 1;
+	})`, sel)
+}
