@@ -857,7 +857,7 @@
             el("td", { "class": "mono" }, breakable(b.machine)),
             // A branch cut short because another failed is no failure
             // of its own: said so, its error not red.
-            el("td", { text: (b.cancelled ? "cancelled" : b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
+            el("td", { "class": "outcome", text: (b.cancelled ? "cancelled" : b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
           // A branch still running with an error failed an attempt and
           // tries again (runtime.Branch: no outcome yet): a note, as the
           // run's retry is, not a failure in red.
