@@ -7,6 +7,7 @@ package ui_test
 // would have to Tab through the whole page again to come back.
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,9 +47,10 @@ func (v *env) putFlows(name, src string) {
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	res.Body.Close()
+	defer res.Body.Close()
 	if res.StatusCode/100 != 2 {
-		v.t.Fatalf("PUT /flows?name=%s: %d", name, res.StatusCode)
+		b, _ := io.ReadAll(res.Body)
+		v.t.Fatalf("PUT /flows?name=%s: %d %s", name, res.StatusCode, b)
 	}
 }
 

@@ -363,6 +363,21 @@
     });
     return best;
   }
+  // keepFocus runs draw, which empties boxes and fills them anew, and
+  // gives the focus back to the element it was on in one of them (the
+  // same id, or a link to the same place), else to that box itself: the
+  // old element gone, the focus would fall to the page's body, from where
+  // a keyboard user would Tab through the whole page again.
+  function keepFocus(boxes, draw) {
+    var a = document.activeElement, box = boxes.filter(function (b) { return b.contains(a); })[0];
+    var href = a && a.getAttribute && a.getAttribute("href");
+    var key = !box ? null : a.id ? "#" + CSS.escape(a.id) : href ? 'a[href="' + CSS.escape(href) + '"]' : null;
+    draw();
+    if (!box || box.contains(document.activeElement)) return;
+    var again = key && box.querySelector(key);
+    if (!again) { box.setAttribute("tabindex", "-1"); again = box; }
+    again.focus({ preventScroll: true });
+  }
   // nodeOf names the box g of a diagram ("" for none); boxOf finds it by
   // that name in svg (null for none).
   function nodeOf(g) { var n = g && g.closest(".fg-node"); return n ? n.getAttribute("data-node") : ""; }
@@ -752,7 +767,10 @@
       tbody.textContent = "";
     }
 
-    function render(st) {
+    // render draws the head and the panels anew (draw), the focus kept
+    // on the element the keyboard was on there (keepFocus).
+    function render(st) { keepFocus([head, waitBox, branches, children], function () { draw(st); }); }
+    function draw(st) {
       status = st;
       head.textContent = "";
       var dl = el("dl");
