@@ -533,6 +533,31 @@
       }).catch(function (e) { failed(e, true); });
     }
 
+    // listRuns fills the table with a page of GET /runs.
+    function listRuns(b) {
+      tbody.textContent = "";
+      (b.runs || []).forEach(function (r) {
+        // A click anywhere on the row opens the run, but not one on
+        // its link, which opens it by itself (in a new tab, with Ctrl
+        // or Cmd: this tab stays on the list), nor the end of a drag
+        // that selected text to copy (a correlation value, say).
+        var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function (ev) {
+          if (ev.target.closest("a") || String(window.getSelection())) return;
+          location.hash = "#/run/" + encodeURIComponent(r.run_id);
+        } }, [
+          el("td", { "class": "mono" }, [el("a", { href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id })]),
+          el("td", { text: r.flow }),
+          el("td", null, [badge(r.state), r.abort_requested ? el("span", { "class": "state state-pending-abort abort-pending", text: "abort pending", title: "an abort accepted that the run has yet to take" }) : null]),
+          el("td", { "class": "mono", text: r.step || "" }),
+          el("td", { "class": "mono", text: r.correlation || "" }),
+          el("td", { text: String(r.events) }),
+          el("td", { "class": "time", text: fmtTime(r.started) }),
+          el("td", { "class": "time", text: fmtTime(r.updated) })
+        ]);
+        tbody.appendChild(tr);
+      });
+      if (!b.runs || !b.runs.length) tbody.appendChild(el("tr", null, [el("td", { colspan: "8", "class": "muted", text: "No runs match." })]));
+    }
     var nextCursor = "", reads = inOrder(function () { return cursors[cursors.length - 1]; });
     function load() {
       readFlows();
@@ -545,28 +570,9 @@
       return api("GET", "/runs?" + p).then(function (b) {
         if (reads.late(ticket)) return;
         readOK();
-        tbody.textContent = "";
-        (b.runs || []).forEach(function (r) {
-          // A click anywhere on the row opens the run, but not one on
-          // its link, which opens it by itself (in a new tab, with Ctrl
-          // or Cmd: this tab stays on the list), nor the end of a drag
-          // that selected text to copy (a correlation value, say).
-          var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function (ev) {
-            if (ev.target.closest("a") || String(window.getSelection())) return;
-            location.hash = "#/run/" + encodeURIComponent(r.run_id);
-          } }, [
-            el("td", { "class": "mono" }, [el("a", { href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id })]),
-            el("td", { text: r.flow }),
-            el("td", null, [badge(r.state), r.abort_requested ? el("span", { "class": "state state-pending-abort abort-pending", text: "abort pending", title: "an abort accepted that the run has yet to take" }) : null]),
-            el("td", { "class": "mono", text: r.step || "" }),
-            el("td", { "class": "mono", text: r.correlation || "" }),
-            el("td", { text: String(r.events) }),
-            el("td", { "class": "time", text: fmtTime(r.started) }),
-            el("td", { "class": "time", text: fmtTime(r.updated) })
-          ]);
-          tbody.appendChild(tr);
-        });
-        if (!b.runs || !b.runs.length) tbody.appendChild(el("tr", null, [el("td", { colspan: "8", "class": "muted", text: "No runs match." })]));
+        // Read anew at each event of any run: the run's link the keyboard
+        // is on keeps the focus.
+        keepFocus([tbody], function () { listRuns(b); });
         nextCursor = b.next_cursor || "";
         next.disabled = !nextCursor;
         prev.disabled = cursors.length < 2;
