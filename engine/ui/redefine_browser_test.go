@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -72,4 +73,38 @@ func TestBrowserRedefinedFlowKeepsFocus(t *testing.T) {
 		t.Errorf("with the focused box Ship gone, the focus is on %s, want Order_Deliver, the box where Ship was", focus)
 	}
 	v.gates.release("Pay.Charge")
+}
+
+// A diagram that cannot be read at a redraw (a proxy's 502 while the
+// server restarts) takes the box the keyboard was on with it: the focus
+// stays in its place, on the diagram's box, not on the page's body.
+func TestBrowserDiagramGoneKeepsFocus(t *testing.T) {
+	var refuse atomic.Bool
+	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if refuse.Load() && strings.HasSuffix(r.URL.Path, "/diagram") {
+				http.Error(w, "the server is restarting", http.StatusBadGateway)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := browser(t)
+	id := v.start("Order", `{"Item": "book"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "Reserve lit", chromedp.WaitReady(chromedp.CSS(current("Reserve"))))
+	run(t, ctx, "focus Ship", js(`document.querySelector('#run-diagram .fg-node[data-step="Ship"]').focus()`))
+	refuse.Store(true)
+	v.gates.release("Stock.Reserve")
+	run(t, ctx, "no diagram", poll(`document.querySelector("#run-diagram").textContent.startsWith("No diagram")`))
+	shot(t, ctx, "no-diagram")
+	if got := get(t, ctx, "the focus", chromedp.Evaluate[string](focusIn)); got != "run-diagram" {
+		t.Errorf("the diagram gone, the focus is on %s, want the diagram's box", got)
+	}
+	refuse.Store(false)
+	v.gates.release("Pay.Charge")
+	run(t, ctx, "the diagram again", chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="done"]`)))
+	if got := get(t, ctx, "the focus", chromedp.Evaluate[string](focusIn)); got != "run-diagram" {
+		t.Errorf("the diagram back, the focus is on %s, want the diagram's box", got)
+	}
 }

@@ -912,7 +912,12 @@
         var key = litKey(diagram);
         if (key !== shownLit) { shownLit = key; showLit(diagram); }
       })
-        .catch(function (e) { if (!(e instanceof NeedLogin)) diagram.textContent = "No diagram: " + e.message; });
+        .catch(function (e) {
+          if (e instanceof NeedLogin) return;
+          // The box the keyboard was on goes with the diagram: the focus
+          // stays in its place, on the diagram's box.
+          keepFocus([diagram], function () { diagram.textContent = "No diagram: " + e.message; });
+        });
     }
     var base = "/runs/" + encodeURIComponent(id);
     // readHistory reads the events after the last one shown, without
