@@ -51,3 +51,21 @@ func TestBrowserRedrawKeepsHeadFocus(t *testing.T) {
 	}
 	shot(t, ctx, "3-link")
 }
+
+// An abort by keyboard (Enter on Abort run, Enter on Confirm abort): the
+// button is disabled while the request is under way and gone once the
+// run takes the abort; the focus stays on the run's head, not the body.
+func TestBrowserAbortByKeyboardKeepsFocus(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Order", `{"Item": "book"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, adminToken, true)
+	run(t, ctx, "Reserve lit", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitReady(chromedp.CSS("#abort")))
+	run(t, ctx, "focus Abort", js(`document.querySelector("#abort").focus()`))
+	run(t, ctx, "arm", chromedp.KeyEvent("\r"), poll(`document.querySelector("#abort").textContent === "Confirm abort"`))
+	run(t, ctx, "confirm", chromedp.KeyEvent("\r"), chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="aborted"]`)))
+	shot(t, ctx, "aborted")
+	if got := get(t, ctx, "the focus", chromedp.Evaluate[string](focusIn)); got != "run-head" {
+		t.Errorf("the run aborted by keyboard, the focus is on %s, want the run's head", got)
+	}
+}

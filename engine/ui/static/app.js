@@ -820,6 +820,7 @@
         // refresh of the page's data), the second aborts.
         var btn = el("button", { type: "button", "class": "danger", id: "abort", text: Date.now() < armedUntil ? "Confirm abort" : "Abort run" });
         btn.addEventListener("click", function () {
+          if (btn.getAttribute("aria-disabled")) return; // the abort under way
           if (Date.now() >= armedUntil) {
             armedUntil = Date.now() + 5000;
             btn.textContent = "Confirm abort";
@@ -832,8 +833,11 @@
             return;
           }
           armedUntil = 0;
-          btn.disabled = true;
-          api("POST", "/runs/" + encodeURIComponent(id) + "/abort").then(refresh).catch(function (e) { btn.disabled = false; failed(e); });
+          // aria-disabled, not disabled: a button disabled loses the
+          // keyboard's focus to the page's body, and the redraw that
+          // follows would find none in the head to keep (keepFocus).
+          btn.setAttribute("aria-disabled", "true");
+          api("POST", "/runs/" + encodeURIComponent(id) + "/abort").then(refresh).catch(function (e) { btn.removeAttribute("aria-disabled"); failed(e); });
         });
         head.appendChild(btn);
       }
