@@ -378,6 +378,19 @@
     if (!again) { box.setAttribute("tabindex", "-1"); again = box; }
     again.focus({ preventScroll: true });
   }
+  // pager says whether a list's Previous and Next may be pressed. The one
+  // the keyboard is on that no longer may (Next on the last page) hands
+  // the focus to the other, or to their bar if neither may: disabled, it
+  // would drop the focus to the page's body.
+  function pager(prev, prevOn, next, nextOn) {
+    var a = document.activeElement;
+    prev.disabled = !prevOn;
+    next.disabled = !nextOn;
+    if (!(a === prev && !prevOn) && !(a === next && !nextOn)) return;
+    var to = a === prev ? next : prev;
+    if (to.disabled) { to = a.parentNode; to.setAttribute("tabindex", "-1"); }
+    to.focus({ preventScroll: true });
+  }
   // nodeOf names the box g of a diagram ("" for none); boxOf finds it by
   // that name in svg (null for none).
   function nodeOf(g) { var n = g && g.closest(".fg-node"); return n ? n.getAttribute("data-node") : ""; }
@@ -574,8 +587,7 @@
         // is on keeps the focus.
         keepFocus([tbody], function () { listRuns(b); });
         nextCursor = b.next_cursor || "";
-        next.disabled = !nextCursor;
-        prev.disabled = cursors.length < 2;
+        pager(prev, cursors.length > 1, next, !!nextCursor);
         pageInfo.textContent = "page " + cursors.length;
         cutShort.hidden = !b.truncated;
       }).catch(function (e) {
@@ -586,7 +598,7 @@
         if (reads.late(ticket) || !e.status || e.status >= 500) return;
         tbody.textContent = "";
         tbody.appendChild(el("tr", null, [el("td", { colspan: "8", "class": "muted", id: "runs-refused", text: "No runs listed: the server refused this filter (the reason is above). Change the filter, or Clear it." })]));
-        next.disabled = true;
+        pager(prev, !prev.disabled, next, false);
       });
     }
     next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); keep(); load(); } });
@@ -1186,8 +1198,7 @@
         });
         if (!b.dead_letters || !b.dead_letters.length) tbody.appendChild(el("tr", null, [el("td", { colspan: "7", "class": "muted", text: cursors.length > 1 ? "No more dead letters." : "No dead letters." })]));
         nextCursor = b.next_cursor || "";
-        next.disabled = !nextCursor;
-        prev.disabled = cursors.length < 2;
+        pager(prev, cursors.length > 1, next, !!nextCursor);
         pageInfo.textContent = "page " + cursors.length;
       }).catch(failed);
     }
