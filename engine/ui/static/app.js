@@ -435,7 +435,18 @@
   function decode(s) {
     try { return decodeURIComponent(s); } catch (e) { return s; }
   }
+  // route shows the view the URL's fragment names. A view drawn anew
+  // (a filter applied: Filter pressed, the dead letters' Order changed,
+  // which applies itself as the arrow keys change it) gives the focus
+  // back to the control the keyboard was on, by its id: dropped to the
+  // page's body, it would leave a keyboard user at the top of the page.
   function route() {
+    var was = $("#view").contains(document.activeElement) ? document.activeElement.id : "";
+    show();
+    var again = was && document.getElementById(was);
+    if (again && $("#view").contains(again)) again.focus();
+  }
+  function show() {
     if (!session) return;
     leave();
     notice("");
