@@ -64,3 +64,29 @@ func textOneLine(sel string) string {
 		return tops.size <= 1;
 	})`, sel)
 }
+
+// The runs list's Step column likewise: a long name on one line, cut
+// with an ellipsis and whole in its title, rather than broken anywhere,
+// mid-word, into a row ten lines tall.
+func TestBrowserRunsStepOneLine(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	const step = "ReserveTheWholeWarehouseStockForTheCustomerWhoOrderedEverythingAndThenShipItToTheFarAwayDestinationBeforeTheEndOfTheWeek"
+	wide := v.start("Wide", `{"K": "k"}`)
+	v.await(wide, runtime.StateDone)
+	v.start("Payment", `{"OrderID": "o-1"}`)
+	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	cell := `#runs tr[data-run="` + wide + `"] td:nth-child(4)`
+	run(t, ctx, "the runs", poll(`document.querySelectorAll("#runs tbody tr[data-run]").length === 2`))
+	if !get(t, ctx, "the step", chromedp.Evaluate[bool](textOneLine(cell))) {
+		t.Errorf("the step's name takes several lines in the runs list")
+	}
+	if got := get(t, ctx, "its title", chromedp.Evaluate[string](`(document.querySelector('`+cell+` [title]') || {}).title || ""`)); got != step {
+		t.Errorf("the step's title reads %q, want the name whole", got)
+	}
+	if got := get(t, ctx, "the runs' box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#runs").parentNode)`)); got[0] > got[1] {
+		t.Errorf("the runs list is %d px wide in a box of %d px: it scrolls sideways", got[0], got[1])
+	}
+	shot(t, ctx, "runs")
+}

@@ -572,7 +572,9 @@
           el("td", { "class": "mono" }, [el("a", { href: "#/run/" + encodeURIComponent(r.run_id), text: r.run_id })]),
           el("td", { text: r.flow }),
           el("td", null, [badge(r.state), r.abort_requested ? el("span", { "class": "state state-pending-abort abort-pending", text: "abort pending", title: "an abort accepted that the run has yet to take" }) : null]),
-          el("td", { "class": "mono", text: r.step || "" }),
+          // One line, as in a run's timeline: a long name cut with an
+          // ellipsis, whole in its title.
+          el("td", { "class": "mono step-col" }, [r.step ? el("div", { "class": "one-line", title: r.step, text: r.step }) : null]),
           el("td", { "class": "mono", text: r.correlation || "" }),
           el("td", { text: String(r.events) }),
           el("td", { "class": "time", text: fmtTime(r.started) }),
