@@ -2,7 +2,7 @@ package ui_test
 
 // A filter applied by keyboard draws its list anew, the form with it:
 // the control the keyboard was on keeps the focus (the Filter button
-// pressed with Enter; the dead letters' Order select, which applies
+// pressed with Enter, Clear; the dead letters' Order select, which applies
 // itself as the arrow keys change it, lost the focus at the first
 // change, and could be moved no further), rather than drop it to the
 // page's body.
@@ -27,6 +27,11 @@ func TestBrowserFilterKeepsFocus(t *testing.T) {
 	if got := get(t, ctx, "the focus", chromedp.Evaluate[string](focusIn)); got != "f-apply" {
 		t.Errorf("after Filter, the focus is on %s, want f-apply", got)
 	}
+	run(t, ctx, "Clear by keyboard", js(`document.querySelector("#f-clear").focus()`), chromedp.KeyEvent("\r"),
+		poll(`location.hash === "#/runs"`), chromedp.WaitReady(chromedp.CSS("#runs tbody tr[data-run]")))
+	if got := get(t, ctx, "the focus", chromedp.Evaluate[string](focusIn)); got != "f-clear" {
+		t.Errorf("after Clear, the focus is on %s, want f-clear", got)
+	}
 	run(t, ctx, "the dead letters", js(`location.hash = "#/deadletters"`), chromedp.WaitReady(chromedp.CSS("#deadletters tbody tr[data-id]")))
 	run(t, ctx, "order by keyboard", js(`document.querySelector("#dl-order").focus()`), chromedp.KeyEvent(kb.ArrowDown),
 		poll(`location.hash === "#/deadletters?order=oldest"`), chromedp.WaitReady(chromedp.CSS("#deadletters tbody tr[data-id]")))
@@ -34,4 +39,9 @@ func TestBrowserFilterKeepsFocus(t *testing.T) {
 		t.Errorf("after the order changed, the focus is on %s, want dl-order", got)
 	}
 	shot(t, ctx, "oldest")
+	run(t, ctx, "Clear by keyboard", js(`document.querySelector("#dl-clear").focus()`), chromedp.KeyEvent("\r"),
+		poll(`location.hash === "#/deadletters"`), chromedp.WaitReady(chromedp.CSS("#deadletters tbody tr[data-id]")))
+	if got := get(t, ctx, "the focus", chromedp.Evaluate[string](focusIn)); got != "dl-clear" {
+		t.Errorf("after Clear, the focus is on %s, want dl-clear", got)
+	}
 }

@@ -506,7 +506,7 @@
     form.appendChild(el("label", null, ["Started before (UTC)", until]));
     form.appendChild(el("label", null, ["Correlation value", corr]));
     form.appendChild(el("button", { type: "submit", id: "f-apply", text: "Filter" }));
-    form.appendChild(el("button", { type: "button", text: "Clear", onclick: function () { location.hash = "#/runs"; } }));
+    form.appendChild(el("button", { type: "button", id: "f-clear", text: "Clear", onclick: function () { location.hash = "#/runs"; } }));
     stateSel.value = wantedState;
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -1158,7 +1158,7 @@
     var form = el("form", { "class": "filters", id: "dl-filters" }, [
       el("label", null, ["Topic", topic]), el("label", null, ["Event", event]), el("label", null, ["Order", order]),
       el("button", { type: "submit", id: "dl-apply", text: "Filter" }),
-      el("button", { type: "button", text: "Clear", onclick: function () { location.hash = "#/deadletters"; } })
+      el("button", { type: "button", id: "dl-clear", text: "Clear", onclick: function () { location.hash = "#/deadletters"; } })
     ]);
     function apply() {
       var out = new URLSearchParams();
