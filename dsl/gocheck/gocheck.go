@@ -19,11 +19,13 @@
 //   - Two branches of a parallel block may not write an embedded struct
 //     and a field promoted from it (code "parallel-write", parallel.go):
 //     the merge would lose one of the writes.
-//   - Every named field must be exported and not tagged `json:"-"`
-//     (code "state-field-unexported"): run snapshots, resume and the JSON
-//     engine carry the state as JSON, so a field that JSON drops would be
-//     silently zero after a resume. This is also what makes responses
-//     settable from outside the package.
+//   - Every named field, and every member a condition reads, must be one
+//     encoding/json keeps (code "state-field-unexported", dsl.JSONLoss):
+//     exported, not tagged `json:"-"` nor promoted from a struct so
+//     tagged, and not hidden by another field with its JSON name. Run
+//     snapshots, resume and the JSON engine carry the state as JSON, so a
+//     field that JSON drops would be silently zero after a resume. This is
+//     also what makes responses settable from outside the package.
 //   - Every field of the state type must be encodable as JSON (code
 //     "state-json", jsonstate.go): a run's state is JSON in its history.
 //     With the Temporal target a field JSON drops is a warning too: each
@@ -67,7 +69,7 @@ import (
 	"go/types"
 	"os"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -75,7 +77,6 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/ident"
-	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // Check loads the Go package in dir and checks the state type of every
@@ -429,28 +430,39 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 			id.Name, path, typ, typeName, id.Name, path).
 			WithHint("embed %s by value rather than as a pointer, or declare %s in %s itself", strings.TrimLeft(typ, "*"), id.Name, typeName), true
 	}
-	if !v.Exported() || fieldOmittedFromJSON(T, index) {
-		why := "unexported"
-		if v.Exported() {
-			why = "tagged `json:\"-\"`"
+	if !v.Exported() {
+		d := diag.Errorf(id.Range, "state-field-unexported", "state field %q is unexported: run snapshots are JSON, so a resumed run would lose it", id.Name)
+		if s := ident.Exported(id.Name); s != "" {
+			return d.WithHint("export the field, for example as %q", s), true
 		}
-		d := diag.Errorf(id.Range, "state-field-unexported", "state field %q is %s: run snapshots are JSON, so a resumed run would lose it", id.Name, why)
-		if !v.Exported() {
-			if s := ident.Exported(id.Name); s != "" {
-				return d.WithHint("export the field, for example as %q", s), true
-			}
-			return d.WithHint("export the field: start its name with an upper-case letter"), true
-		}
-		return d.WithHint("remove the `json:\"-\"` tag"), true
+		return d.WithHint("export the field: start its name with an upper-case letter"), true
+	}
+	// A condition's members are judged with them, below: a struct JSON
+	// inlines may lose a member the condition does not read.
+	members := ref.Role == dsl.RoleCondition && ref.Cond != nil && len(ref.Cond.Members) > 0
+	if why, hint := dsl.JSONLoss(T, index); why != "" && !members {
+		return diag.Errorf(id.Range, "state-field-unexported", "state field %q is %s: run snapshots are JSON, so a resumed run would lose it", id.Name, why).
+			WithHint("%s", hint), true
 	}
 	ft := v.Type()
 	if ref.Role == dsl.RoleCondition {
-		_, leaf, problem := dsl.CondSelectors(pkg, ft, ref.Cond)
+		sels, leaf, problem := dsl.CondSelectors(pkg, ft, ref.Cond)
 		if problem != nil {
 			if b, ok := problem.In.Underlying().(*types.Basic); ok && b.Kind() == types.Invalid {
 				return diag.Diagnostic{}, false // a type error the compiler reports
 			}
 			return memberDiag(pkg, ref.Cond, problem), true
+		}
+		// Each member is kept in the JSON of the struct that declares it
+		// (CondSelectors); a struct JSON inlines into the state, as an
+		// embedded one, may still lose it there.
+		full := slices.Clone(index)
+		for _, sel := range sels {
+			full = append(full, sel.Index)
+		}
+		if why, hint := dsl.JSONLoss(T, full); why != "" {
+			return diag.Errorf(ref.Cond.PathRange(), "state-field-unexported", "condition %q reads a field that is %s: run snapshots and the JSON engine carry the state as JSON, which drops it, so it would read as zero there", ref.Cond.Path(), why).
+				WithHint("%s", hint), true
 		}
 		return checkCondType(pkg, leaf, ref.Cond)
 	}
@@ -528,26 +540,6 @@ func unencodable(t types.Type) string {
 		}
 	}
 	return ""
-}
-
-// fieldOmittedFromJSON reports whether encoding/json leaves out the field
-// reached by index (as returned by LookupFieldOrMethod).
-func fieldOmittedFromJSON(T types.Type, index []int) bool {
-	t := T
-	var tag string
-	for _, i := range index {
-		if p, ok := t.Underlying().(*types.Pointer); ok {
-			t = p.Elem()
-		}
-		s, ok := t.Underlying().(*types.Struct)
-		if !ok || i >= s.NumFields() {
-			return false
-		}
-		tag = s.Tag(i)
-		t = s.Field(i).Type()
-	}
-	_, omitted := jsontag.Parse(reflect.StructTag(tag))
-	return omitted
 }
 
 // fieldNames lists the fields of struct type T, promoted ones included

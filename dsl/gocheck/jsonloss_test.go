@@ -1,0 +1,56 @@
+package gocheck
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestJSONHiddenFields: a field the flow reads or writes must survive the
+// JSON of a run's snapshot, or a resumed run reads it as zero. Besides an
+// unexported field and one tagged `json:"-"`, encoding/json drops a field
+// promoted from an embedded struct tagged `json:"-"`, one whose JSON name
+// a shallower or tagged field takes, and the fields of two embedded structs
+// that share a JSON name at one depth (dsl.JSONLoss). These compiled and
+// checked clean, and lost the fields on resume.
+func TestJSONHiddenFields(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+type Base struct{ Region string }
+type Order struct {
+	ID    string
+	Total int
+}
+type Customer struct{ ID string }
+
+type S struct {
+	Base ` + "`json:\"-\"`" + `
+	Order
+	Customer
+	X    int ` + "`json:\"Y\"`" + `
+	Y    int
+	Kept Order
+}
+`,
+	})
+	src := `flow F {
+    state S
+    step A { rpc s "S.A" (Region) -> Y  irreversible }
+    step B { rpc s "S.B" (X) -> Order  irreversible }
+    step C { rpc s "S.C" (Kept) -> Total  irreversible }
+    step D { choose { when Order.ID == "o" -> E  when Kept.ID == "k" or Order.Total > 1 -> E  otherwise -> done } }
+    step E { irreversible }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		"3:27: error state-field-unexported: state field \"Region\" is promoted from Base, which is tagged `json:\"-\"`: run snapshots are JSON, so a resumed run would lose it [hint: remove the `json:\"-\"` tag of Base, or move the field out of it]",
+		`3:38: error state-field-unexported: state field "Y" is hidden from JSON by X, whose JSON name is also "Y": run snapshots are JSON, so a resumed run would lose it [hint: give one of them another JSON name, with a json tag]`,
+		`4:33: error state-field-unexported: state field "Order" is an embedded struct whose field ID is dropped by JSON, and so is Customer.ID: both have the JSON name "ID" at one depth: run snapshots are JSON, so a resumed run would lose it [hint: give one of them another JSON name, with a json tag]`,
+		`6:28: error state-field-unexported: condition "Order.ID" reads a field that is dropped by JSON, and so is Customer.ID: both have the JSON name "ID" at one depth: run snapshots and the JSON engine carry the state as JSON, which drops it, so it would read as zero there [hint: give one of them another JSON name, with a json tag]`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
