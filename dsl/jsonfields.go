@@ -182,6 +182,21 @@ func jsonLoss(T types.Type, index []int, depth int) (why, hint string) {
 	if st == nil || len(index) == 0 || depth > 16 {
 		return "", ""
 	}
+	if method, at, own := JSONCodec(T); own {
+		return "", "" // T's own encoding: not the checks' to judge
+	} else if method != "" {
+		if len(index) >= len(at) && slices.Equal(index[:len(at)], at) {
+			return "", "" // the embedded value's own encoding
+		}
+		qual := func(p *types.Package) string { return p.Name() }
+		if n, ok := types.Unalias(T).(*types.Named); ok {
+			qual = types.RelativeTo(n.Obj().Pkg())
+		}
+		name := types.TypeString(T, qual)
+		embedded := fieldAt(T, at)
+		return fmt.Sprintf("left out of the JSON of %s, which promotes %s from its embedded %s: encoding/json calls it for the whole %s, and it sees only %s", name, method, embedded.Name(), name, embedded.Name()),
+			fmt.Sprintf("name the embedded field (`%s %s`), or declare %s on %s itself", embedded.Name(), types.TypeString(embedded.Type(), qual), method, name)
+	}
 	cands := jsonCandidates(T)
 	fields := dominantJSONFields(cands)
 	for _, f := range fields {
@@ -261,6 +276,35 @@ func jsonLoss(T types.Type, index []int, depth int) (why, hint string) {
 	}
 	return fmt.Sprintf("dropped by JSON: the struct type that declares it is embedded twice at one depth, so its JSON name %q is there twice", c.Name),
 		"embed the struct once"
+}
+
+// JSONCodec says whether struct type T (or a pointer to one) encodes or
+// decodes itself, as encoding/json asks first: the first of MarshalJSON,
+// UnmarshalJSON, MarshalText and UnmarshalText that its pointer has, and
+// the Go selection of the embedded field it is promoted from, or own when
+// T declares it. A promoted one sees only that field's value, so JSON
+// carries none of T's other fields. "" when there is none.
+func JSONCodec(T types.Type) (method string, index []int, own bool) {
+	if p, ok := T.Underlying().(*types.Pointer); ok {
+		T = p.Elem()
+	}
+	for _, m := range []string{"MarshalJSON", "UnmarshalJSON", "MarshalText", "UnmarshalText"} {
+		obj, idx, _ := types.LookupFieldOrMethod(types.NewPointer(T), true, nil, m)
+		if _, ok := obj.(*types.Func); ok {
+			return m, idx[:len(idx)-1], len(idx) == 1
+		}
+	}
+	return "", nil, false
+}
+
+// fieldAt is the field of struct type t that the non-empty index selects.
+func fieldAt(t types.Type, index []int) *types.Var {
+	var f *types.Var
+	for _, i := range index {
+		f = structOf(t).Field(i)
+		t = f.Type()
+	}
+	return f
 }
 
 // goPath is the Go selection index in struct type t, with the names of the

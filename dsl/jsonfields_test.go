@@ -25,6 +25,8 @@ var jsonFieldsTypes = map[string]reflect.Type{
 	"jfInvalidTag":     reflect.TypeFor[jfInvalidTag](),
 	"jfUnexported":     reflect.TypeFor[jfUnexported](),
 	"jfPair":           reflect.TypeFor[jfPair](),
+	"jfCodec":          reflect.TypeFor[jfCodec](),
+	"jfHoldsCodec":     reflect.TypeFor[jfHoldsCodec](),
 }
 
 // TestJSONLossAgreesWithEncodingJSON: for every field of the types of
@@ -87,7 +89,7 @@ func leafSelections(T types.Type, prefix []int) [][]int {
 // whether a JSON round trip keeps it.
 func roundTrips(t *testing.T, rt reflect.Type, index []int) bool {
 	in := reflect.New(rt).Elem()
-	f := fieldAt(in, index)
+	f := valueAt(in, index)
 	switch f.Kind() {
 	case reflect.String:
 		f.SetString("set")
@@ -104,12 +106,12 @@ func roundTrips(t *testing.T, rt reflect.Type, index []int) bool {
 	if err := json.Unmarshal(data, out.Interface()); err != nil {
 		t.Fatalf("%s: %v", data, err)
 	}
-	return !fieldAt(out.Elem(), index).IsZero()
+	return !valueAt(out.Elem(), index).IsZero()
 }
 
-// fieldAt is v's field index, allocating the nil pointers on the way and
+// valueAt is v's field index, allocating the nil pointers on the way and
 // reaching unexported fields (the test only sets and reads them).
-func fieldAt(v reflect.Value, index []int) reflect.Value {
+func valueAt(v reflect.Value, index []int) reflect.Value {
 	for _, i := range index {
 		if v.Kind() == reflect.Pointer {
 			if v.IsNil() {

@@ -102,3 +102,31 @@ type jfUnexported struct {
 	own string //lint:ignore U1000 the test reaches it through reflect
 	Pub string
 }
+
+// jfStamp encodes itself, as time.Time does; jfCodec promotes its methods,
+// so encoding/json writes a jfCodec as its jfStamp alone.
+type jfStamp struct{ v int }
+
+func (s jfStamp) MarshalJSON() ([]byte, error) {
+	if s.v == 0 {
+		return []byte("0"), nil
+	}
+	return []byte("1"), nil
+}
+
+func (s *jfStamp) UnmarshalJSON(b []byte) error {
+	if string(b) == "1" {
+		s.v = 1
+	}
+	return nil
+}
+
+type jfCodec struct {
+	jfStamp
+	Region string
+}
+
+type jfHoldsCodec struct {
+	C jfCodec
+	N int
+}

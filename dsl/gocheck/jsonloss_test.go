@@ -54,3 +54,49 @@ type S struct {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestPromotedCodec: a state type that embeds time.Time promotes its
+// MarshalJSON and UnmarshalJSON, so encoding/json writes a run's state as
+// the time alone: every other field is lost in each snapshot, named by the
+// flow or not. It checked clean.
+func TestPromotedCodec(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+import "time"
+
+type S struct {
+	time.Time
+	Region string
+	N      int
+}
+
+// Own encodes itself: the checks leave that to it.
+type Own struct {
+	time.Time
+	Region string
+}
+
+func (Own) MarshalJSON() ([]byte, error) { return []byte("{}"), nil }
+`,
+	})
+	src := `flow F {
+    state S
+    step A { rpc s "S.A" (Region) -> N  irreversible }
+}
+flow G {
+    state Own
+    step A { rpc s "S.A" (Region) -> Region  irreversible }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		"2:11: error state-json: state type S promotes MarshalJSON from an embedded field, so encoding/json writes and reads a run's state as that field alone: fields N, Region are lost in every snapshot, and a resumed run sees them zero [hint: name the embedded field (`Time time.Time`), or declare MarshalJSON on S itself]",
+		"3:27: error state-field-unexported: state field \"Region\" is left out of the JSON of S, which promotes MarshalJSON from its embedded Time: encoding/json calls it for the whole S, and it sees only Time: run snapshots are JSON, so a resumed run would lose it [hint: name the embedded field (`Time time.Time`), or declare MarshalJSON on S itself]",
+		"3:38: error state-field-unexported: state field \"N\" is left out of the JSON of S, which promotes MarshalJSON from its embedded Time: encoding/json calls it for the whole S, and it sees only Time: run snapshots are JSON, so a resumed run would lose it [hint: name the embedded field (`Time time.Time`), or declare MarshalJSON on S itself]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -3,6 +3,7 @@ package gocheck
 import (
 	"go/types"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -70,6 +71,22 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 	}
 	walk(st, 0)
 	var ds diag.List
+	if method, at, own := dsl.JSONCodec(tn.Type()); method != "" && !own {
+		// A promoted codec sees only its embedded field: the others are
+		// lost in every snapshot, whichever the flow names.
+		var lost []string
+		hint := ""
+		for _, jf := range dsl.JSONFields(tn.Type()) {
+			if len(jf.Index) < len(at) || !slices.Equal(jf.Index[:len(at)], at) {
+				lost = append(lost, jf.Name)
+				_, hint = dsl.JSONLoss(tn.Type(), jf.Index)
+			}
+		}
+		if len(lost) > 0 {
+			ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s promotes %s from an embedded field, so encoding/json writes and reads a run's state as that field alone: %s %s lost in every snapshot, and a resumed run sees them zero", f.State.Name, method, plural(len(lost), "field", "fields"), strings.Join(lost, ", ")+plural(len(lost), " is", " are")).
+				WithHint("%s", hint))
+		}
+	}
 	if len(unencoded) > 0 {
 		ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s has %s that JSON cannot encode, %s: a run's state is JSON in its history (and on Temporal between its steps), so no run could start", f.State.Name, plural(len(unencoded), "a field", "fields"), strings.Join(unencoded, ", ")).
 			WithHint("keep them out of the state (a dependency of the steps belongs in the handlers value)"))
