@@ -100,3 +100,38 @@ flow G {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestUnsettableEmbeddedPointer: encoding/json writes the fields of an
+// embedded pointer to an unexported struct type when it is set, but cannot
+// allocate it when it decodes them ("json: cannot set embedded pointer to
+// unexported struct"), so a run whose snapshot holds them cannot resume,
+// whether the flow names them or not. It checked clean.
+func TestUnsettableEmbeddedPointer(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+type inner struct{ Note string }
+
+type Exported struct{ Tag string }
+
+type S struct {
+	*inner
+	*Exported
+	N int
+}
+`,
+	})
+	src := `flow F {
+    state S
+    step A { rpc s "S.A" (N) -> N  irreversible }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		"2:11: error state-json: state type S reaches Note through *inner, an embedded pointer to an unexported struct type: encoding/json writes them when it is set, but cannot set it when it decodes them, so a run whose snapshot holds them cannot resume [hint: embed inner by value, or export its type]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
