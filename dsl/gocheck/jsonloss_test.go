@@ -50,9 +50,7 @@ type S struct {
 		`4:33: error state-field-unexported: state field "Order" is an embedded struct whose field ID is dropped by JSON, and so is Customer.ID: both have the JSON name "ID" at one depth: run snapshots are JSON, so a resumed run would lose it [hint: give one of them another JSON name, with a json tag]`,
 		`6:28: error state-field-unexported: condition "Order.ID" reads a field that is dropped by JSON, and so is Customer.ID: both have the JSON name "ID" at one depth: run snapshots and the JSON engine carry the state as JSON, which drops it, so it would read as zero there [hint: give one of them another JSON name, with a json tag]`,
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // TestPromotedCodec: a state type that embeds time.Time promotes its
@@ -96,9 +94,7 @@ flow G {
 		"3:27: error state-field-unexported: state field \"Region\" is left out of the JSON of S, which promotes MarshalJSON from its embedded Time: encoding/json calls it for the whole S, and it sees only Time: run snapshots are JSON, so a resumed run would lose it [hint: name the embedded field (`Time time.Time`), or declare MarshalJSON on S itself]",
 		"3:38: error state-field-unexported: state field \"N\" is left out of the JSON of S, which promotes MarshalJSON from its embedded Time: encoding/json calls it for the whole S, and it sees only Time: run snapshots are JSON, so a resumed run would lose it [hint: name the embedded field (`Time time.Time`), or declare MarshalJSON on S itself]",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // TestUnsettableEmbeddedPointer: encoding/json writes the fields of an
@@ -131,6 +127,11 @@ type S struct {
 	want := []string{
 		"2:11: error state-json: state type S reaches Note through *inner, an embedded pointer to an unexported struct type: encoding/json writes them when it is set, but cannot set it when it decodes them, so a run whose snapshot holds them cannot resume [hint: embed inner by value, or export its type]",
 	}
+	sameLines(t, got, want)
+}
+
+func sameLines(t *testing.T, got, want []string) {
+	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
