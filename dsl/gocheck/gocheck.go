@@ -64,6 +64,7 @@ package gocheck
 
 import (
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"go/types"
@@ -139,7 +140,7 @@ func CheckLoaded(f *dsl.File, dir, target string, load func() (*Package, error))
 	}
 	ds := checkDeclared(p, f, target)
 	for _, fl := range flows {
-		ds = append(ds, checkState(p.Types, fl)...)
+		ds = append(ds, checkState(p.Types, fl, p.dir)...)
 		ds = append(ds, checkCalls(p.Types, f, fl)...)
 		ds = append(ds, checkStateJSON(p.Types, fl, target)...)
 		ds = append(ds, checkStateLock(p.Types, fl)...)
@@ -286,14 +287,57 @@ func generatedOverlay(dir string) map[string][]byte {
 	return overlay
 }
 
-// checkState checks one flow's state type and the fields it names.
-func checkState(pkg *types.Package, f *dsl.Flow) diag.List {
+// declaredOutside is the name of a .go file of dir, in name order, that
+// declares a type name at package level although the loaded package has
+// no such type: a _test.go file, or one its build constraints leave out
+// (not generated code, which loading empties). "" when there is none.
+func declaredOutside(dir, name string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	for _, e := range entries {
+		file := e.Name()
+		if e.IsDir() || !strings.HasSuffix(file, ".go") {
+			continue
+		}
+		path := filepath.Join(dir, file)
+		src, err := os.ReadFile(path)
+		if err != nil || dsl.IsGenerated(src) { // flowgen's are emptied while loading
+			continue
+		}
+		af, err := parser.ParseFile(token.NewFileSet(), path, src, parser.SkipObjectResolution)
+		if err != nil {
+			continue
+		}
+		for _, decl := range af.Decls {
+			if g, ok := decl.(*ast.GenDecl); ok && g.Tok == token.TYPE {
+				for _, spec := range g.Specs {
+					if spec.(*ast.TypeSpec).Name.Name == name {
+						return file
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// checkState checks one flow's state type and the fields it names; dir
+// is the package's directory.
+func checkState(pkg *types.Package, f *dsl.Flow, dir string) diag.List {
 	var ds diag.List
 	st := f.State
 	obj := pkg.Scope().Lookup(st.Name)
 	if obj == nil {
 		d := diag.Errorf(st.Range, "state-type", "state type %q is not declared in package %s", st.Name, pkg.Name())
-		if m := diag.DidYouMean(st.Name, packageTypeNames(pkg)); m != "" {
+		if file := declaredOutside(dir, st.Name); strings.HasSuffix(file, "_test.go") {
+			d = diag.Errorf(st.Range, "state-type", "state type %q is declared in %s, a test file: package %s, which the generated code compiles in, does not have it", st.Name, file, pkg.Name()).
+				WithHint("move the type to a file whose name does not end in _test.go")
+		} else if file != "" {
+			d = diag.Errorf(st.Range, "state-type", "state type %q is declared in %s, which package %s leaves out (its build constraints, or another package clause)", st.Name, file, pkg.Name()).
+				WithHint("declare the type in a file of the package that every build takes")
+		} else if m := diag.DidYouMean(st.Name, packageTypeNames(pkg)); m != "" {
 			d = d.WithHint("did you mean %q?", m)
 		} else {
 			d = d.WithHint("declare `type %s struct { ... }` in the package", st.Name)
