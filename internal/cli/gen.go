@@ -74,6 +74,11 @@ the output's directory (-pkg sets it).`,
 				// The file joins the package of its own directory: that
 				// is the one the checks load. The input is alone, so the
 				// package it loads is its own.
+				if fi, err := os.Stat(filepath.Dir(*out)); err != nil {
+					return failf(e, "-o %s: %s", e.display(*out), pathError(e, err))
+				} else if !fi.IsDir() {
+					return failf(e, "-o %s: %s is not a directory", e.display(*out), e.display(filepath.Dir(*out)))
+				}
 				dir, err := filepath.Abs(filepath.Dir(*out))
 				if err != nil {
 					return failf(e, "%s", pathError(e, err))
