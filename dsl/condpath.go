@@ -1,11 +1,6 @@
 package dsl
 
-import (
-	"go/types"
-	"reflect"
-
-	"github.com/flowgen/flowgen/internal/jsontag"
-)
+import "go/types"
 
 // Selector is one field selection of the Go expression that reads a
 // condition's member: its name, whether it selects an embedded field that
@@ -15,6 +10,7 @@ import (
 // zero value, as a missing or null member of a JSON state does (Eval).
 type Selector struct {
 	Name     string
+	Index    int // of the field in its struct: a step of a selection JSONLoss reads
 	Embedded bool
 	Pointer  bool
 }
@@ -26,6 +22,8 @@ type MemberProblem struct {
 	Member int
 	In     types.Type
 	Kind   MemberProblemKind
+	// Why and Hint are JSONLoss's, for MemberJSONDropped.
+	Why, Hint string
 }
 
 // MemberProblemKind is what is wrong with a member of a condition's path.
@@ -37,7 +35,7 @@ const (
 	MemberAmbiguous                                // promoted from two embedded fields at one depth
 	MemberMethod                                   // a method, not a field
 	MemberUnexported                               // unexported: JSON (snapshots, the engine) drops it
-	MemberJSONDropped                              // tagged `json:"-"`: JSON drops it
+	MemberJSONDropped                              // JSON drops it (JSONLoss): MemberProblem.Why says why
 	// reached through an unexported embedded field of another package
 	// and then a pointer, which the generated code would have to name to
 	// check it for nil
@@ -76,6 +74,9 @@ func CondSelectors(pkg *types.Package, ft types.Type, c *Cond) ([]Selector, type
 		case !v.Exported():
 			return nil, nil, &MemberProblem{Member: i, In: in, Kind: MemberUnexported}
 		}
+		if why, hint := JSONLoss(t, index); why != "" {
+			return nil, nil, &MemberProblem{Member: i, In: in, Kind: MemberJSONDropped, Why: why, Hint: hint}
+		}
 		for k, ix := range index {
 			ptr := false
 			if p, ok := t.Underlying().(*types.Pointer); ok {
@@ -83,17 +84,12 @@ func CondSelectors(pkg *types.Package, ft types.Type, c *Cond) ([]Selector, type
 			}
 			st := t.Underlying().(*types.Struct) // LookupFieldOrMethod went through it
 			f := st.Field(ix)
-			if k == len(index)-1 {
-				if _, omitted := jsontag.Parse(reflect.StructTag(st.Tag(ix))); omitted {
-					return nil, nil, &MemberProblem{Member: i, In: in, Kind: MemberJSONDropped}
-				}
-			}
 			if ptr && hidden {
 				return nil, nil, &MemberProblem{Member: i, In: in, Kind: MemberUnnameable}
 			}
 			embedded := k < len(index)-1
 			hidden = hidden || embedded && !f.Exported() && f.Pkg() != pkg
-			sels = append(sels, Selector{Name: f.Name(), Embedded: embedded, Pointer: ptr})
+			sels = append(sels, Selector{Name: f.Name(), Index: ix, Embedded: embedded, Pointer: ptr})
 			t = f.Type()
 		}
 	}

@@ -45,8 +45,9 @@
 //	tool github.com/flowgen/flowgen/cmd/flowgen
 //
 // "go run github.com/flowgen/flowgen/cmd/flowgen signup.flow" works too.
-// Gen loads the Go package in the file's directory to check that the state
-// type exists and has the fields the flow names, and to give each service's
+// Gen loads the Go package the generated file joins (the file's directory,
+// or that of -o's file) to check that the state type exists and has the
+// fields the flow names, and to give each service's
 // typed port (the Go interface the rpc steps call) the Go types of the
 // fields its rpc lines carry. The generated files of a package compile
 // together, so gen (and check) also reports a generated name that the

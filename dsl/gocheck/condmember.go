@@ -45,7 +45,7 @@ func memberDiag(pkg *types.Package, c *dsl.Cond, p *dsl.MemberProblem) diag.Diag
 		return diag.Errorf(at, "state-field", "condition %q: %q is a method of %s (type %s), not a field", c.Path(), m.Name, of, typ).
 			WithHint("name a field of %s", typ)
 	}
-	why, hint := "tagged `json:\"-\"`", "remove the `json:\"-\"` tag"
+	why, hint := p.Why, p.Hint // dsl.MemberJSONDropped
 	if p.Kind == dsl.MemberUnexported {
 		why, hint = "unexported", "export the field: start its name with an upper-case letter"
 		if s := ident.Exported(m.Name); s != "" {

@@ -3,12 +3,10 @@ package gocheck
 import (
 	"fmt"
 	"go/types"
-	"reflect"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // The correlation path against the payload's Go type (code
@@ -127,44 +125,13 @@ type member struct {
 	typ  types.Type
 }
 
-// structMembers lists the JSON members of s: its exported fields by json
-// name, and those of embedded structs without a json name (a few levels,
-// without cycles), as encoding/json promotes them.
+// structMembers lists the JSON members of s, as encoding/json names them
+// (dsl.JSONFields).
 func structMembers(s *types.Struct) []member {
 	var out []member
-	seen := map[*types.Struct]bool{}
-	var walk func(s *types.Struct, depth int)
-	walk = func(s *types.Struct, depth int) {
-		if depth > 4 || seen[s] {
-			return
-		}
-		seen[s] = true
-		for i := range s.NumFields() {
-			f := s.Field(i)
-			name, omitted := jsontag.Parse(reflect.StructTag(s.Tag(i)))
-			if omitted {
-				continue
-			}
-			if f.Embedded() && name == "" {
-				et := f.Type()
-				if p, ok := et.Underlying().(*types.Pointer); ok {
-					et = p.Elem()
-				}
-				if es, ok := et.Underlying().(*types.Struct); ok {
-					walk(es, depth+1)
-					continue
-				}
-			}
-			if !f.Exported() {
-				continue
-			}
-			if name == "" {
-				name = f.Name()
-			}
-			out = append(out, member{name, f.Type()})
-		}
+	for _, f := range dsl.JSONFields(s) {
+		out = append(out, member{f.Name, f.Type})
 	}
-	walk(s, 0)
 	return out
 }
 

@@ -19,11 +19,13 @@
 //   - Two branches of a parallel block may not write an embedded struct
 //     and a field promoted from it (code "parallel-write", parallel.go):
 //     the merge would lose one of the writes.
-//   - Every named field must be exported and not tagged `json:"-"`
-//     (code "state-field-unexported"): run snapshots, resume and the JSON
-//     engine carry the state as JSON, so a field that JSON drops would be
-//     silently zero after a resume. This is also what makes responses
-//     settable from outside the package.
+//   - Every named field, and every member a condition reads, must be one
+//     encoding/json keeps (code "state-field-unexported", dsl.JSONLoss):
+//     exported, not tagged `json:"-"` nor promoted from a struct so
+//     tagged, and not hidden by another field with its JSON name. Run
+//     snapshots, resume and the JSON engine carry the state as JSON, so a
+//     field that JSON drops would be silently zero after a resume. This is
+//     also what makes responses settable from outside the package.
 //   - Every field of the state type must be encodable as JSON (code
 //     "state-json", jsonstate.go): a run's state is JSON in its history.
 //     With the Temporal target a field JSON drops is a warning too: each
@@ -62,12 +64,13 @@ package gocheck
 
 import (
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"go/types"
 	"os"
 	"path/filepath"
-	"reflect"
+	"slices"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -75,7 +78,6 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/ident"
-	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
 // Check loads the Go package in dir and checks the state type of every
@@ -138,7 +140,7 @@ func CheckLoaded(f *dsl.File, dir, target string, load func() (*Package, error))
 	}
 	ds := checkDeclared(p, f, target)
 	for _, fl := range flows {
-		ds = append(ds, checkState(p.Types, fl)...)
+		ds = append(ds, checkState(p.Types, fl, p.dir)...)
 		ds = append(ds, checkCalls(p.Types, f, fl)...)
 		ds = append(ds, checkStateJSON(p.Types, fl, target)...)
 		ds = append(ds, checkStateLock(p.Types, fl)...)
@@ -285,14 +287,57 @@ func generatedOverlay(dir string) map[string][]byte {
 	return overlay
 }
 
-// checkState checks one flow's state type and the fields it names.
-func checkState(pkg *types.Package, f *dsl.Flow) diag.List {
+// declaredOutside is the name of a .go file of dir, in name order, that
+// declares a type name at package level although the loaded package has
+// no such type: a _test.go file, or one its build constraints leave out
+// (not generated code, which loading empties). "" when there is none.
+func declaredOutside(dir, name string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	for _, e := range entries {
+		file := e.Name()
+		if e.IsDir() || !strings.HasSuffix(file, ".go") {
+			continue
+		}
+		path := filepath.Join(dir, file)
+		src, err := os.ReadFile(path)
+		if err != nil || dsl.IsGenerated(src) { // flowgen's are emptied while loading
+			continue
+		}
+		af, err := parser.ParseFile(token.NewFileSet(), path, src, parser.SkipObjectResolution)
+		if err != nil {
+			continue
+		}
+		for _, decl := range af.Decls {
+			if g, ok := decl.(*ast.GenDecl); ok && g.Tok == token.TYPE {
+				for _, spec := range g.Specs {
+					if spec.(*ast.TypeSpec).Name.Name == name {
+						return file
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// checkState checks one flow's state type and the fields it names; dir
+// is the package's directory.
+func checkState(pkg *types.Package, f *dsl.Flow, dir string) diag.List {
 	var ds diag.List
 	st := f.State
 	obj := pkg.Scope().Lookup(st.Name)
 	if obj == nil {
 		d := diag.Errorf(st.Range, "state-type", "state type %q is not declared in package %s", st.Name, pkg.Name())
-		if m := diag.DidYouMean(st.Name, packageTypeNames(pkg)); m != "" {
+		if file := declaredOutside(dir, st.Name); strings.HasSuffix(file, "_test.go") {
+			d = diag.Errorf(st.Range, "state-type", "state type %q is declared in %s, a test file: package %s, which the generated code compiles in, does not have it", st.Name, file, pkg.Name()).
+				WithHint("move the type to a file whose name does not end in _test.go")
+		} else if file != "" {
+			d = diag.Errorf(st.Range, "state-type", "state type %q is declared in %s, which package %s leaves out (its build constraints, or another package clause)", st.Name, file, pkg.Name()).
+				WithHint("declare the type in a file of the package that every build takes")
+		} else if m := diag.DidYouMean(st.Name, packageTypeNames(pkg)); m != "" {
 			d = d.WithHint("did you mean %q?", m)
 		} else {
 			d = d.WithHint("declare `type %s struct { ... }` in the package", st.Name)
@@ -429,28 +474,39 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 			id.Name, path, typ, typeName, id.Name, path).
 			WithHint("embed %s by value rather than as a pointer, or declare %s in %s itself", strings.TrimLeft(typ, "*"), id.Name, typeName), true
 	}
-	if !v.Exported() || fieldOmittedFromJSON(T, index) {
-		why := "unexported"
-		if v.Exported() {
-			why = "tagged `json:\"-\"`"
+	if !v.Exported() {
+		d := diag.Errorf(id.Range, "state-field-unexported", "state field %q is unexported: run snapshots are JSON, so a resumed run would lose it", id.Name)
+		if s := ident.Exported(id.Name); s != "" {
+			return d.WithHint("export the field, for example as %q", s), true
 		}
-		d := diag.Errorf(id.Range, "state-field-unexported", "state field %q is %s: run snapshots are JSON, so a resumed run would lose it", id.Name, why)
-		if !v.Exported() {
-			if s := ident.Exported(id.Name); s != "" {
-				return d.WithHint("export the field, for example as %q", s), true
-			}
-			return d.WithHint("export the field: start its name with an upper-case letter"), true
-		}
-		return d.WithHint("remove the `json:\"-\"` tag"), true
+		return d.WithHint("export the field: start its name with an upper-case letter"), true
+	}
+	// A condition's members are judged with them, below: a struct JSON
+	// inlines may lose a member the condition does not read.
+	members := ref.Role == dsl.RoleCondition && ref.Cond != nil && len(ref.Cond.Members) > 0
+	if why, hint := dsl.JSONLoss(T, index); why != "" && !members {
+		return diag.Errorf(id.Range, "state-field-unexported", "state field %q is %s: run snapshots are JSON, so a resumed run would lose it", id.Name, why).
+			WithHint("%s", hint), true
 	}
 	ft := v.Type()
 	if ref.Role == dsl.RoleCondition {
-		_, leaf, problem := dsl.CondSelectors(pkg, ft, ref.Cond)
+		sels, leaf, problem := dsl.CondSelectors(pkg, ft, ref.Cond)
 		if problem != nil {
 			if b, ok := problem.In.Underlying().(*types.Basic); ok && b.Kind() == types.Invalid {
 				return diag.Diagnostic{}, false // a type error the compiler reports
 			}
 			return memberDiag(pkg, ref.Cond, problem), true
+		}
+		// Each member is kept in the JSON of the struct that declares it
+		// (CondSelectors); a struct JSON inlines into the state, as an
+		// embedded one, may still lose it there.
+		full := slices.Clone(index)
+		for _, sel := range sels {
+			full = append(full, sel.Index)
+		}
+		if why, hint := dsl.JSONLoss(T, full); why != "" {
+			return diag.Errorf(ref.Cond.PathRange(), "state-field-unexported", "condition %q reads a field that is %s: run snapshots and the JSON engine carry the state as JSON, which drops it, so it would read as zero there", ref.Cond.Path(), why).
+				WithHint("%s", hint), true
 		}
 		return checkCondType(pkg, leaf, ref.Cond)
 	}
@@ -528,26 +584,6 @@ func unencodable(t types.Type) string {
 		}
 	}
 	return ""
-}
-
-// fieldOmittedFromJSON reports whether encoding/json leaves out the field
-// reached by index (as returned by LookupFieldOrMethod).
-func fieldOmittedFromJSON(T types.Type, index []int) bool {
-	t := T
-	var tag string
-	for _, i := range index {
-		if p, ok := t.Underlying().(*types.Pointer); ok {
-			t = p.Elem()
-		}
-		s, ok := t.Underlying().(*types.Struct)
-		if !ok || i >= s.NumFields() {
-			return false
-		}
-		tag = s.Tag(i)
-		t = s.Field(i).Type()
-	}
-	_, omitted := jsontag.Parse(reflect.StructTag(tag))
-	return omitted
 }
 
 // fieldNames lists the fields of struct type T, promoted ones included

@@ -3,6 +3,7 @@ package gocheck
 import (
 	"go/types"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -70,6 +71,25 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 	}
 	walk(st, 0)
 	var ds diag.List
+	if method, at, own := dsl.JSONCodec(tn.Type()); method != "" && !own {
+		// A promoted codec sees only its embedded field: the others are
+		// lost in every snapshot, whichever the flow names.
+		var lost []string
+		hint := ""
+		for _, jf := range dsl.JSONFields(tn.Type()) {
+			if len(jf.Index) < len(at) || !slices.Equal(jf.Index[:len(at)], at) {
+				lost = append(lost, jf.Name)
+				_, hint = dsl.JSONLoss(tn.Type(), jf.Index)
+			}
+		}
+		if len(lost) > 0 {
+			ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s promotes %s from an embedded field, so encoding/json writes and reads a run's state as that field alone: %s %s lost in every snapshot, and a resumed run sees them zero", f.State.Name, method, plural(len(lost), "field", "fields"), strings.Join(lost, ", ")+plural(len(lost), " is", " are")).
+				WithHint("%s", hint))
+		}
+	}
+	if d, ok := unsettablePointer(pkg, tn.Type(), f); ok {
+		ds = append(ds, d)
+	}
 	if len(unencoded) > 0 {
 		ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s has %s that JSON cannot encode, %s: a run's state is JSON in its history (and on Temporal between its steps), so no run could start", f.State.Name, plural(len(unencoded), "a field", "fields"), strings.Join(unencoded, ", ")).
 			WithHint("keep them out of the state (a dependency of the steps belongs in the handlers value)"))
@@ -86,4 +106,39 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// unsettablePointer reports the members of state type T that JSON reaches
+// through an embedded pointer to an unexported struct type (`*inner`):
+// encoding/json writes them when the pointer is set, but cannot allocate
+// the pointer when it decodes them into a new state ("cannot set embedded
+// pointer to unexported struct"), so a run whose snapshot holds them
+// cannot resume.
+func unsettablePointer(pkg *types.Package, T types.Type, f *dsl.Flow) (diag.Diagnostic, bool) {
+	var members []string
+	var via *types.Var
+	for _, jf := range dsl.JSONFields(T) {
+		t := T
+		for _, i := range jf.Index[:len(jf.Index)-1] {
+			st, ok := pointee(t).Underlying().(*types.Struct)
+			if !ok {
+				break
+			}
+			fd := st.Field(i)
+			if _, isPtr := fd.Type().Underlying().(*types.Pointer); isPtr && fd.Embedded() && !fd.Exported() {
+				members = append(members, jf.Name)
+				if via == nil {
+					via = fd
+				}
+				break
+			}
+			t = fd.Type()
+		}
+	}
+	if via == nil {
+		return diag.Diagnostic{}, false
+	}
+	typ := dsl.TypeString(via.Type(), pkg)
+	return diag.Errorf(f.State.Range, "state-json", "state type %s reaches %s through %s, an embedded pointer to an unexported struct type: encoding/json writes them when it is set, but cannot set it when it decodes them, so a run whose snapshot holds them cannot resume", f.State.Name, strings.Join(members, ", "), typ).
+		WithHint("embed %s by value, or export its type", strings.TrimPrefix(typ, "*")), true
 }

@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/flowgen/flowgen/internal/jsonscan"
 	"github.com/flowgen/flowgen/internal/jsontag"
@@ -258,9 +257,6 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 				if omitted {
 					continue
 				}
-				if !validTagName(name) {
-					name = ""
-				}
 				if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
 					if nextCount[ft]++; nextCount[ft] == 1 {
 						next = append(next, ft)
@@ -312,22 +308,6 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 }
 
 var fieldCache sync.Map // reflect.Type: map[string]reflect.Type
-
-// validTagName reports whether encoding/json takes name, a tag's, as a
-// member's name (else it names the member after the field).
-func validTagName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, c := range name {
-		switch {
-		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
-		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
-			return false
-		}
-	}
-	return true
-}
 
 var (
 	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()

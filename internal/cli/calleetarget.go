@@ -40,15 +40,15 @@ func (in *input) calleeTargets(f *dsl.File) diag.List {
 			}
 			flowPath := in.siblingFiles()[i].path
 			generated := gen.FileName(flowPath)
-			src, err := os.ReadFile(filepath.Join(in.dir, generated))
+			src, err := os.ReadFile(filepath.Join(in.packageDir(), generated))
 			want := dsl.TemporalNamesOf(name).Type
 			if err != nil || !dsl.IsGenerated(src) || declaresType(src, want) {
 				continue
 			}
 			ds = append(ds, diag.Errorf(cs.Action.Flow.Range, "call-target",
 				"flow %q is generated for the runtime target (%s declares no %s): on Temporal, step %q calls it as a child workflow, from its Temporal form",
-				name, diag.Beside(in.name, filepath.Base(generated)), want, cs.Step.Name).
-				WithHint("generate %s with -target temporal too (it has the runtime form as well)", diag.Beside(in.name, filepath.Base(flowPath))))
+				name, in.beside(filepath.Base(generated)), want, cs.Step.Name).
+				WithHint("generate %s with -target temporal too (it has the runtime form as well)", in.beside(filepath.Base(flowPath))))
 		}
 	}
 	return ds

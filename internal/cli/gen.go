@@ -25,13 +25,14 @@ var genVerb = &verb{
 	short: "generate Go code from .flow files (the default verb)",
 	summary: `Gen generates Go code for each .flow (or .json) file: <name>_flow.go beside
 the input, or the file named by -o. It is the default verb, so "flowgen
-signup.flow" is "flowgen gen signup.flow". The Go package in the file's
-directory is loaded to check the state type and to give the typed service
-ports the Go types of the fields the rpc lines carry, and to check the
-generated names against the package's declarations and the other generated
-.flow files of the directory (-nopkg skips that, so a flow whose rpc lines
-name state fields cannot be generated). If any input has an error, nothing
-is written; warnings are printed and do not stop generation. An existing
+signup.flow" is "flowgen gen signup.flow". The Go package the output
+joins (the file's directory, or -o's) is loaded to check the state type
+and to give the typed service ports the Go types of the fields the rpc
+lines carry, and to check the generated names against the package's
+declarations and the other generated .flow files of the directory (-nopkg
+skips that, so a flow whose rpc lines name state fields cannot be
+generated). If any input has an error, nothing is written; warnings are
+printed and do not stop generation. An existing
 output file that is not generated code (no "// Code generated ... DO NOT
 EDIT." line before its package clause) is never overwritten: gen stops,
 naming it, and writes nothing. An empty one (or one of white space alone)
@@ -68,6 +69,21 @@ the output's directory (-pkg sets it).`,
 			ins, ok := e.read(args)
 			if !ok {
 				return exitError
+			}
+			if *out != "" {
+				// The file joins the package of its own directory: that
+				// is the one the checks load. The input is alone, so the
+				// package it loads is its own.
+				if fi, err := os.Stat(filepath.Dir(*out)); err != nil {
+					return failf(e, "-o %s: %s", e.display(*out), pathError(e, err))
+				} else if !fi.IsDir() {
+					return failf(e, "-o %s: %s is not a directory", e.display(*out), e.display(filepath.Dir(*out)))
+				}
+				dir, err := filepath.Abs(filepath.Dir(*out))
+				if err != nil {
+					return failf(e, "%s", pathError(e, err))
+				}
+				ins[0].out, ins[0].outName, ins[0].goDir = *out, e.display(*out), dir
 			}
 			var all diag.List
 			files := make([]*dsl.File, len(ins))

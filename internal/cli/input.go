@@ -24,6 +24,13 @@ type input struct {
 	dir  string // absolute directory: the Go package the flow belongs to
 	src  []byte
 
+	// out is gen -o's file, as given, and outName as diagnostics show
+	// it; goDir is its absolute directory. The generated file compiles in
+	// that directory's package: the checks load it (state type, typed
+	// ports, generated names), and the .flow files there are the ones
+	// generated beside it (calls, generated names), not those of dir.
+	out, outName, goDir string
+
 	// pkg is what the inputs of dir share: its Go package and its .flow
 	// files, each read once.
 	pkg *pkgDir
@@ -64,12 +71,42 @@ type pkgDir struct {
 // loadPackage is gocheck.Load; a test counts its calls.
 var loadPackage = gocheck.Load
 
-// goPackage loads the Go package in the input's directory, once for all
-// the inputs of that directory.
+// packageDir is the directory of the Go package the input's generated
+// code joins: goDir, or the input's own.
+func (in *input) packageDir() string {
+	if in.goDir != "" {
+		return in.goDir
+	}
+	return in.dir
+}
+
+// sameOutput reports whether the .flow file at path (absolute, in the
+// input's package directory) is the input itself, or another form of it
+// (x.flow beside x.json: both make x_flow.go), or one whose generated
+// file -o replaces: not another file of the package.
+func (in *input) sameOutput(path string) bool {
+	own := gen.FileName(path)
+	if in.out != "" && own == filepath.Base(in.out) {
+		return true
+	}
+	return filepath.Dir(path) == in.dir && own == gen.FileName(in.path)
+}
+
+// beside is how diagnostics name the file base of the input's package
+// directory (packageDir).
+func (in *input) beside(base string) string {
+	if in.out != "" {
+		return diag.Beside(in.outName, base)
+	}
+	return diag.Beside(in.name, base)
+}
+
+// goPackage loads the Go package the input's generated code joins
+// (packageDir), once for all the inputs of that directory.
 func (in *input) goPackage() (*gocheck.Package, error) {
 	p := in.shared()
 	if !p.loaded {
-		p.pkg, p.err = loadPackage(in.dir)
+		p.pkg, p.err = loadPackage(in.packageDir())
 		p.loaded = true
 	}
 	return p.pkg, p.err
@@ -198,7 +235,7 @@ func (in *input) checkOptions(goPackage, strict bool, target string) dsl.CheckOp
 	if goPackage && in.dir != "" {
 		opts.GeneratedFlows = in.generatedFlows
 		opts.GoPackage = func(f *dsl.File) diag.List {
-			ds := gocheck.CheckLoaded(f, in.dir, target, in.goPackage)
+			ds := gocheck.CheckLoaded(f, in.packageDir(), target, in.goPackage)
 			if target == dsl.TargetTemporal {
 				ds = append(ds, in.calleeTargets(f)...)
 			}
@@ -224,11 +261,10 @@ func (in *input) packageFlows() []*dsl.Flow {
 // not parse.
 func (in *input) unparsedSiblings() []string {
 	in.flowFiles()
-	own := gen.FileName(in.path)
 	var out []string
 	for _, path := range in.shared().unparsed {
-		if gen.FileName(path) != own {
-			out = append(out, diag.Beside(in.name, filepath.Base(path)))
+		if !in.sameOutput(path) {
+			out = append(out, in.beside(filepath.Base(path)))
 		}
 	}
 	return out
@@ -245,7 +281,7 @@ func (in *input) generatedFlows() []*dsl.Flow {
 	if !p.generatedKnown {
 		p.generatedKnown = true
 		for i, s := range in.flowFiles() {
-			src, err := os.ReadFile(filepath.Join(in.dir, gen.FileName(s.path)))
+			src, err := os.ReadFile(filepath.Join(in.packageDir(), gen.FileName(s.path)))
 			p.files[i].generated = err == nil && dsl.IsGenerated(src)
 		}
 	}
@@ -258,22 +294,21 @@ func (in *input) generatedFlows() []*dsl.Flow {
 	return out
 }
 
-// siblingFiles returns the other .flow files of the input's directory,
-// in file name order (flowFiles). A file that generates the input's own
-// Go file is not another file of the package: the .flow beside its JSON
-// form (x.flow and x.json both make x_flow.go).
+// siblingFiles returns the other .flow files of the input's package
+// directory (packageDir), in file name order (flowFiles), but those of
+// sameOutput.
 func (in *input) siblingFiles() []sibling {
-	own := gen.FileName(in.path)
 	var out []sibling
 	for _, s := range in.flowFiles() {
-		if gen.FileName(s.path) != own {
+		if !in.sameOutput(s.path) {
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-// flowFiles reads and parses the .flow files of the input's directory,
+// flowFiles reads and parses the .flow files of the input's package
+// directory (packageDir),
 // once for all the inputs there, in file name order. A file that does not
 // parse is left out (its own generate reports it) and listed in unparsed:
 // a call of one of its flows is then reported as a call of a flow that
@@ -284,12 +319,13 @@ func (in *input) flowFiles() []sibling {
 		return p.files
 	}
 	p.readFiles = true
-	ents, err := os.ReadDir(in.dir)
+	dir := in.packageDir()
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
 	for _, ent := range ents {
-		path := filepath.Join(in.dir, ent.Name())
+		path := filepath.Join(dir, ent.Name())
 		if ent.IsDir() || filepath.Ext(ent.Name()) != ".flow" {
 			continue
 		}
@@ -297,7 +333,7 @@ func (in *input) flowFiles() []sibling {
 		if err != nil {
 			continue
 		}
-		if f, ds := flowfile.Parse(diag.Beside(in.name, ent.Name()), src); f != nil && !ds.HasErrors() {
+		if f, ds := flowfile.Parse(in.beside(ent.Name()), src); f != nil && !ds.HasErrors() {
 			p.files = append(p.files, sibling{path: path, flows: f.Flows})
 		} else {
 			p.unparsed = append(p.unparsed, path)

@@ -19,8 +19,13 @@ func TestParseAgreesWithEncodingJSON(t *testing.T) {
 		//lint:ignore SA5008 the tag under test: encoding/json names this field "-"
 		Dash  int `json:"-,"`
 		Other int `yaml:"other"`
+		//lint:ignore SA5008 the tag under test: encoding/json ignores a name with a character it does not allow
+		Bad int `json:"a\\b"`
+		//lint:ignore SA5008 as Bad
+		Quote int `json:"x'y"`
+		Punct int `json:"a-b.c/d"`
 	}
-	out, err := json.Marshal(S{1, 1, 1, 1, 1, 1, 1})
+	out, err := json.Marshal(S{1, 1, 1, 1, 1, 1, 1, 1, 1, 1})
 	if err != nil {
 		t.Fatal(err)
 	}

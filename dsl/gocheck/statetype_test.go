@@ -1,0 +1,28 @@
+package gocheck
+
+import "testing"
+
+// TestStateTypeOutsideThePackage: a state type declared in a _test.go file,
+// or in a file its build constraints leave out, is not in the package the
+// generated code compiles in. The error said it was not declared at all.
+func TestStateTypeOutsideThePackage(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod":     "module example.com/m\n\ngo 1.22\n",
+		"doc.go":     "package m\n",
+		"s_test.go":  "package m\n\ntype TestState struct{ N int }\n",
+		"ignored.go": "//go:build ignore\n\npackage m\n\ntype TaggedState struct{ N int }\n",
+	})
+	src := `flow F {
+    state TestState
+    step A { irreversible }
+}
+flow G {
+    state TaggedState
+    step A { irreversible }
+}
+`
+	sameLines(t, loadStrings(t, src, dir), []string{
+		`2:11: error state-type: state type "TestState" is declared in s_test.go, a test file: package m, which the generated code compiles in, does not have it [hint: move the type to a file whose name does not end in _test.go]`,
+		`6:11: error state-type: state type "TaggedState" is declared in ignored.go, which package m leaves out (its build constraints, or another package clause) [hint: declare the type in a file of the package that every build takes]`,
+	})
+}
