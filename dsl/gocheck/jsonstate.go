@@ -17,10 +17,11 @@ import (
 // either target (an error; a field the flow names is checkField's to
 // report, at its use). On the Temporal target every step is moreover an
 // activity whose input and result are the state as JSON, so a field JSON
-// drops (unexported, or tagged `json:"-"`) is zero in every step after the
-// one that set it (a warning: it may be scratch space of one step); on the
-// runtime target only a resumed run loses it, and only the fields the flow
-// names are checked (state-field-unexported). The state's own fields are
+// drops (unexported, tagged `json:"-"`, or hidden by another field's JSON
+// name: dsl.JSONLoss) is zero in every step after the one that set it (a
+// warning: it may be scratch space of one step); on the runtime target
+// only a resumed run loses it, and only the fields the flow names are
+// checked (state-field-unexported). The state's own fields are
 // checked, with those of an embedded struct, which JSON promotes; a
 // struct-typed field's own fields are not.
 func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
@@ -42,36 +43,38 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 		}
 	}
 	var dropped, unencoded []string
-	var walk func(st *types.Struct, depth int)
-	walk = func(st *types.Struct, depth int) {
+	// The walk lists the state's Go fields, descending into the embedded
+	// structs JSON inlines; whether JSON keeps one is dsl.JSONLoss's to
+	// say (a tag, a name another field takes, two embedded fields that
+	// tie), the one home of encoding/json's rules.
+	var walk func(st *types.Struct, index []int, depth int)
+	walk = func(st *types.Struct, index []int, depth int) {
 		for i := range st.NumFields() {
 			fd := st.Field(i)
+			at := append(slices.Clip(index), i)
 			tag, omitted := jsontag.Parse(reflect.StructTag(st.Tag(i)))
-			if fd.Embedded() && tag == "" && depth < 8 {
+			if fd.Embedded() && tag == "" && !omitted && depth < 8 {
 				t := fd.Type()
 				if p, isPtr := t.Underlying().(*types.Pointer); isPtr {
 					t = p.Elem()
 				}
 				if inner, isStruct := t.Underlying().(*types.Struct); isStruct {
-					walk(inner, depth+1) // JSON promotes its fields, an unexported type's too
+					walk(inner, at, depth+1) // JSON promotes its fields, an unexported type's too
 					continue
 				}
 			}
-			switch {
-			case omitted:
-				dropped = append(dropped, fd.Name()+" (tagged `json:\"-\"`)")
-			case !fd.Exported():
-				dropped = append(dropped, fd.Name()+" (unexported)")
-			default:
-				if what := unencodable(fd.Type()); what != "" && !named[fd.Name()] {
-					unencoded = append(unencoded, fd.Name()+" ("+what+")")
-				}
+			if why, _ := dsl.JSONLoss(tn.Type(), at); why != "" {
+				dropped = append(dropped, fd.Name()+" ("+why+")")
+			} else if what := unencodable(fd.Type()); what != "" && !named[fd.Name()] {
+				unencoded = append(unencoded, fd.Name()+" ("+what+")")
 			}
 		}
 	}
-	walk(st, 0)
+	walk(st, nil, 0)
 	var ds diag.List
-	if method, at, own := dsl.JSONCodec(tn.Type()); method != "" && !own {
+	method, at, own := dsl.JSONCodec(tn.Type())
+	promotedCodec := method != "" && !own
+	if promotedCodec {
 		// A promoted codec sees only its embedded field: the others are
 		// lost in every snapshot, whichever the flow names.
 		var lost []string
@@ -94,7 +97,8 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 		ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s has %s that JSON cannot encode, %s: a run's state is JSON in its history (and on Temporal between its steps), so no run could start", f.State.Name, plural(len(unencoded), "a field", "fields"), strings.Join(unencoded, ", ")).
 			WithHint("keep them out of the state (a dependency of the steps belongs in the handlers value)"))
 	}
-	if len(dropped) > 0 && target == dsl.TargetTemporal {
+	// Under a promoted codec the error above names what is lost.
+	if len(dropped) > 0 && target == dsl.TargetTemporal && !promotedCodec {
 		ds = append(ds, diag.Warnf(f.State.Range, "state-json", "state type %s has %s that JSON drops, %s: on Temporal the state crosses JSON between steps, so each step after the one that sets one sees it zero", f.State.Name, plural(len(dropped), "a field", "fields"), strings.Join(dropped, ", ")).
 			WithHint("export them (without the tag), or keep them out of the state"))
 	}

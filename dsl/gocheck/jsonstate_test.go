@@ -63,3 +63,45 @@ func TestStateJSON(t *testing.T) {
 		t.Errorf("runtime (-want +got):\n%s", d)
 	}
 }
+
+// On Temporal the fields JSON drops by its rules for names are warned of
+// too, not only the unexported and `json:"-"` ones: a field whose JSON name
+// a tagged field takes, the fields two embedded structs share at one
+// depth, and the fields of an embedded struct tagged `json:"-"`.
+func TestStateJSONTemporalHiddenFields(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": "package m\n\n" +
+			"type S struct {\n" +
+			"	In string\n" +
+			"	X  int `json:\"Y\"`\n" +
+			"	Y  int\n" +
+			"	A\n" +
+			"	B\n" +
+			"	C `json:\"-\"`\n" +
+			"}\n\n" +
+			"type A struct{ ID string }\n\ntype B struct{ ID string }\n\ntype C struct{ Note string }\n",
+	})
+	src := "flow F {\n    state S\n    step A {\n        rpc svc \"X.Y\" (In)\n        irreversible\n    }\n}\n"
+	_, ds := flowfile.Load("t.flow", []byte(src), dsl.CheckOptions{Target: dsl.TargetTemporal,
+		GoPackage: func(f *dsl.File) diag.List {
+			return CheckLoaded(f, dir, dsl.TargetTemporal, func() (*Package, error) { return Load(dir) })
+		}})
+	var got []string
+	for _, d := range ds {
+		if d.Code == "state-json" {
+			got = append(got, d.Message)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("want one state-json warning, got %q", got)
+	}
+	for _, lost := range []string{"Y (", "ID (", "C (tagged"} {
+		if !strings.Contains(got[0], lost) {
+			t.Errorf("the warning does not name %q: %s", lost, got[0])
+		}
+	}
+	if n := strings.Count(got[0], "ID ("); n != 2 {
+		t.Errorf("want both IDs named, got %d: %s", n, got[0])
+	}
+}
