@@ -170,12 +170,12 @@ func (r *wfRun[S]) run() (S, error) {
 // fail fails the run at step, whose attempt ended with out and err (nil:
 // the outcome routed to fail), and compensates it.
 func (r *wfRun[S]) fail(step string, attempt int, out runtime.Outcome, err error) (S, error) {
-	r.cause = &stepFailure{Step: step, Attempt: attempt, Outcome: out, Timeout: errors.Is(err, runtime.ErrTimeout)}
 	r.emit(runtime.MachineFailing, attempt, out, err, nil) // routed by its outcome: no error, as on the runtime
 	if err == nil {
 		err = runtime.RoutedToFail(out)
 	}
-	r.cause.Err = err.Error()
+	cause := failureOf(step, attempt, out, err)
+	r.cause = &cause
 	return r.unwind(false)
 }
 
@@ -610,7 +610,7 @@ func (r *wfRun[S]) unwind(aborting bool) (S, error) {
 		}
 		link := func(e *runtime.Event) { e.Child = startedChild(child, err) }
 		if err != nil {
-			rbErrs = append(rbErrs, stepFailure{Step: c.step, Attempt: attempt, Err: err.Error(), Timeout: errors.Is(err, runtime.ErrTimeout)})
+			rbErrs = append(rbErrs, failureOf(c.step, attempt, "", err))
 			r.emit(back, attempt, runtime.OutcomeError, err, link)
 			continue
 		}
