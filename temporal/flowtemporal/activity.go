@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -20,6 +21,13 @@ type ActionInput[S any] struct {
 	// Pin names the definition the run follows, for a worker that runs
 	// flows whose definition is chosen per run (Options.Pin).
 	Pin string `json:"pin,omitempty"`
+	// First is the attempt that Temporal's first attempt of the activity
+	// is (0: the first): an activity scheduled again because its last
+	// attempt lost its worker runs that attempt again (wfRun.activity).
+	First int `json:"first,omitempty"`
+	// Retried are the records of the attempts before First that failed,
+	// which the attempts of the activity carry on (failedAttempt).
+	Retried []failedAttempt `json:"retried,omitempty"`
 }
 
 // ActionOutput is what a step's activity returns: its outcome and the state
@@ -61,9 +69,12 @@ func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (Acti
 // before it that failed: in its output or its last error, or, when
 // Temporal will retry it, on to the next attempt.
 func attempt[S any](ctx context.Context, in ActionInput[S], do func(runtime.Action, *S) (runtime.Outcome, error)) (ActionOutput[S], error) {
-	n := int(activity.GetInfo(ctx).Attempt)
+	n := max(in.First, 1) - 1 + int(activity.GetInfo(ctx).Attempt)
 	in.Action.Attempt = n
 	prior := retriedBefore(ctx)
+	if !activity.HasHeartbeatDetails(ctx) {
+		prior = in.Retried
+	}
 	markStarted(ctx, prior, n)
 	stop := heartbeat(ctx, prior, n)
 	s := in.State
@@ -79,8 +90,14 @@ func attempt[S any](ctx context.Context, in ActionInput[S], do func(runtime.Acti
 		}
 	}
 	if err != nil {
+		d := attemptDetail{Attempt: n, Retried: prior}
+		if errors.Is(context.Cause(ctx), worker.ErrWorkerShutdown) {
+			// Cut by its worker's stop, past the worker's grace: the
+			// attempt did not fail, it lost its worker (lostAttempt).
+			return ActionOutput[S]{}, temporal.NewApplicationErrorWithOptions(err.Error(), errTypeLost, temporal.ApplicationErrorOptions{Details: []any{d}})
+		}
 		leaveRecord(ctx, in.Action, prior, err)
-		return ActionOutput[S]{}, activityError(err, attemptDetail{Attempt: n, Retried: prior})
+		return ActionOutput[S]{}, activityError(err, d)
 	}
 	return ActionOutput[S]{Outcome: out, State: s, Attempt: n, Retried: prior}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -30,24 +31,68 @@ type stepFailure struct {
 	Outcome runtime.Outcome `json:"outcome,omitempty"`
 	Err     string          `json:"error"`
 	Timeout bool            `json:"timeout,omitempty"`
+	// Wraps names the runtime's errors Err wrapped (wrapped), which the
+	// error Run.Wait rebuilds wraps again.
+	Wraps []string `json:"wraps,omitempty"`
+}
+
+// failureOf is the stepFailure of err, step's (or its rollback's) at
+// attempt with outcome out.
+func failureOf(step string, attempt int, out runtime.Outcome, err error) stepFailure {
+	f := stepFailure{Step: step, Attempt: attempt, Outcome: out, Err: err.Error(), Timeout: errors.Is(err, runtime.ErrTimeout)}
+	for _, w := range wrapped {
+		if errors.Is(err, w.err) {
+			f.Wraps = append(f.Wraps, w.name)
+		}
+	}
+	return f
+}
+
+// wrapped are the runtime's errors that a run's failure may wrap, by the
+// name a stepFailure records them under: the error Run.Wait rebuilds from
+// its text wraps them again, so that errors.Is answers as for the
+// runtime's Result (the history bound's runtime.ErrHistoryLimit, for one).
+// A slice, not a map: workflow code ranges over it.
+var wrapped = []struct {
+	name string
+	err  error
+}{
+	{"timeout", runtime.ErrTimeout},
+	{"history-limit", runtime.ErrHistoryLimit},
+	{"routed-to-fail", runtime.ErrRoutedToFail},
+	{"unknown-outcome", runtime.ErrUnknownOutcome},
+	{"branch-cancelled", runtime.ErrBranchCancelled},
+	{"child-not-started", runtime.ErrChildNotStarted},
+	{"aborted", runtime.ErrAborted},
+	{"payload-not-json", runtime.ErrPayloadNotJSON},
 }
 
 // remoteError is an error that crossed Temporal as text; it still wraps
-// runtime.ErrTimeout when the original did.
+// runtime.ErrTimeout when the original did, and the runtime's errors it
+// names (wrapped).
 type remoteError struct {
 	msg     string
 	timeout bool
+	wraps   []string
 }
 
 func (e *remoteError) Error() string { return e.msg }
-func (e *remoteError) Unwrap() error {
+func (e *remoteError) Unwrap() []error {
+	var errs []error
 	if e.timeout {
-		return runtime.ErrTimeout
+		errs = append(errs, runtime.ErrTimeout)
 	}
-	return nil
+	for _, w := range wrapped {
+		if slices.Contains(e.wraps, w.name) {
+			errs = append(errs, w.err)
+		}
+	}
+	return errs
 }
 
-func (f *stepFailure) err() error { return &remoteError{msg: f.Err, timeout: f.Timeout} }
+func (f *stepFailure) err() error {
+	return &remoteError{msg: f.Err, timeout: f.Timeout, wraps: f.Wraps}
+}
 
 // err is the runtime Result.Err of e.
 func (e *ending) err() error {

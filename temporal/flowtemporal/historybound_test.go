@@ -106,7 +106,7 @@ func TestTemporalHistoryBound(t *testing.T) {
 	run, err := Start(ctx, c, "Loop", looping{}, client.StartWorkflowOptions{ID: "bound-1", TaskQueue: "history-bound"})
 	must(t, err)
 	res, err := run.Wait(ctx)
-	if !errors.Is(err, runtime.ErrHistoryLimit) && res.Final != runtime.StateCompensated {
+	if !errors.Is(err, runtime.ErrHistoryLimit) || res.Final != runtime.StateCompensated {
 		t.Fatalf("run ended %s: %v; want compensated", res.Final, err)
 	}
 	st, err := run.Status(ctx)

@@ -72,6 +72,11 @@ const (
 	// received in time (Options.Reclaim) before it routes timeout: a run
 	// that timed out before replays taking its wait back (run.reclaim).
 	versionReclaim = "flowgen.reclaim"
+	// versionLostAttempt is the change (workflow.GetVersion) after which
+	// an activity whose last attempt lost its worker runs that attempt
+	// again (wfRun.activity), as the runtime's Resume does: a run whose
+	// step (or rollback) failed so before replays failing it.
+	versionLostAttempt = "flowgen.lost-attempt"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.
@@ -83,6 +88,7 @@ const (
 	// Error types of the application errors flowgen's activities return.
 	errTypeStep    = "flowgen.error"
 	errTypeTimeout = "flowgen.timeout" // the step's error wraps runtime.ErrTimeout
+	errTypeLost    = "flowgen.lost"    // the attempt's worker stopped and cut it
 )
 
 // WorkflowName is the workflow type of a flow: the flow's ID.

@@ -70,6 +70,11 @@ func TestOutcomeThatFailsTheStep(t *testing.T) {
 			if st := status(t, env); c.version == 1 && !strings.Contains(st.Err, `unknown outcome "`+c.route+`"`) {
 				t.Fatalf("status error %q, want the unknown outcome", st.Err)
 			}
+			// Run.Wait's error (the ending's) wraps the runtime's, as
+			// the runtime's Result.Err does, though it crossed as text.
+			if end, ok, err := endingOf(env.GetWorkflowError()); c.version == 1 && (!ok || err != nil || !errors.Is(end.err(), runtime.ErrUnknownOutcome)) {
+				t.Fatalf("the run's error %v (%v): want it to wrap runtime.ErrUnknownOutcome", end.err(), err)
+			}
 		})
 	}
 }
@@ -97,5 +102,8 @@ func TestRoutedToFailStatusNamesTheFailureBefore(t *testing.T) {
 	want := `step Reject: runtime: routed to fail by outcome "ok"; the last step failure before it: step Charge: card declined`
 	if st := status(t, env); st.Err != want {
 		t.Fatalf("status error %q, want %q", st.Err, want)
+	}
+	if end, ok, err := endingOf(env.GetWorkflowError()); !ok || err != nil || !errors.Is(end.err(), runtime.ErrRoutedToFail) {
+		t.Fatalf("the run's error %v (%v): want it to wrap runtime.ErrRoutedToFail", end.err(), err)
 	}
 }

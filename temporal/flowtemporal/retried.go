@@ -94,7 +94,9 @@ func leaveRecord(ctx context.Context, a runtime.Action, prior []failedAttempt, e
 	}
 	info := activity.GetInfo(ctx)
 	now := time.Now()
-	chance := chanceOfRetry(info.RetryPolicy, a.Attempt, info.ScheduledTime, info.ScheduleToCloseTimeout, now)
+	// Temporal's attempt number, which its policy counts: a.Attempt, but
+	// in an activity scheduled again (ActionInput.First).
+	chance := chanceOfRetry(info.RetryPolicy, int(info.Attempt), info.ScheduledTime, info.ScheduleToCloseTimeout, now)
 	if chance == noRetry {
 		return
 	}

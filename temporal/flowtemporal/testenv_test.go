@@ -7,10 +7,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -24,6 +26,12 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testRun})
+	// The SDK fails a workflow task that runs a second without yielding
+	// (its deadlock detector). Under -race on two loaded cores the first
+	// workflow of the package's process (TestCallDone) took longer, twice
+	// in a row here; a real deadlock still fails the test by its timeout.
+	// As jsonflows' workers.
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 15 * time.Second})
 	return env
 }
 

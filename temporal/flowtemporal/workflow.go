@@ -170,12 +170,12 @@ func (r *wfRun[S]) run() (S, error) {
 // fail fails the run at step, whose attempt ended with out and err (nil:
 // the outcome routed to fail), and compensates it.
 func (r *wfRun[S]) fail(step string, attempt int, out runtime.Outcome, err error) (S, error) {
-	r.cause = &stepFailure{Step: step, Attempt: attempt, Outcome: out, Timeout: errors.Is(err, runtime.ErrTimeout)}
 	r.emit(runtime.MachineFailing, attempt, out, err, nil) // routed by its outcome: no error, as on the runtime
 	if err == nil {
 		err = runtime.RoutedToFail(out)
 	}
-	r.cause.Err = err.Error()
+	cause := failureOf(step, attempt, out, err)
+	r.cause = &cause
 	return r.unwind(false)
 }
 
@@ -412,7 +412,11 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 	in := ActionInput[S]{Action: a, State: state, Pin: r.f.opts.Pin}
 	var res ActionOutput[S]
 	live := r.begin(a.Key(), branch)
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, false), in).Get(ctx, &res)
+	left := func() time.Duration { return entered.Add(st.Deadline).Sub(workflow.Now(r.ctx)) }
+	if st.Deadline <= 0 {
+		left = nil
+	}
+	err := r.activity(ctx, &ao, ActivityName(r.f.ID(), st.ID, false), &in, live, max(st.Retry.Attempts, 1), left, &res)
 	if err == nil {
 		r.end(live, res.Retried, res.Attempt, ao)
 		return tried[S]{state: res.State, out: res.Outcome, attempt: res.Attempt}
@@ -426,6 +430,68 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 	attempt, prior, cause := failure(err, max(st.Retry.Attempts, 1), ao.StartToCloseTimeout, st.Deadline)
 	r.end(live, prior, attempt, ao)
 	return tried[S]{state: state, out: runtime.FailedOutcome(cause), attempt: attempt, err: cause, cancelled: ctx.Err() != nil}
+}
+
+// activity runs activity name of in under ctx and *ao until it ends, its
+// output in res, its attempts numbered up to attempts. When its last
+// attempt lost its worker (lostAttempt: the worker was killed, or stopped
+// and cut it), that attempt runs again in an activity scheduled anew, with
+// the same idempotency key and attempt number, as the runtime's Resume runs
+// again the attempt a crash cut: Temporal counts a lost attempt as a failed
+// one, and would otherwise fail the step (or the rollback, leaving the run
+// compensation_failed) at its last attempt, the only one under the default
+// policy, though it never failed. Not once the run is cancelled, nor past
+// the step's deadline (left: the time left of it, nil for none); *ao is
+// then the options the activity ended under. A run whose step failed so
+// before this rule replays failing it (versionLostAttempt): GetVersion is
+// asked only when an attempt was lost so, so replays ask it at the same
+// point.
+func (r *wfRun[S]) activity(ctx workflow.Context, ao *workflow.ActivityOptions, name string, in *ActionInput[S], live *inflight, attempts int, left func() time.Duration, res *ActionOutput[S]) error {
+	for {
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, *ao), name, *in).Get(ctx, res)
+		attempt, prior, lost := lostAttempt(err, attempts)
+		if !lost || ctx.Err() != nil || left != nil && left() <= 0 ||
+			workflow.GetVersion(r.ctx, versionLostAttempt, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return err
+		}
+		if left != nil {
+			ao.ScheduleToCloseTimeout = left()
+		}
+		// The attempts before it that failed are recorded now; the one
+		// it lost is not a failure (the runtime records none for it).
+		in.First, in.Retried = attempt, retries(prior, attempt, *ao)
+		r.recordRetries(live, in.Retried)
+		once := *ao.RetryPolicy
+		once.MaximumAttempts = 1 // the last attempt again, alone
+		ao.RetryPolicy = &once
+		ao.HeartbeatTimeout = heartbeatTimeout(*ao)
+	}
+}
+
+// lostAttempt reports whether err ends an activity whose last attempt
+// (attempt, of attempts) lost its worker rather than failed: its
+// heartbeats stopped (its worker was killed, or stalled past
+// HeartbeatTimeout), or its worker stopped and cancelled it (errTypeLost);
+// prior is the record of the attempts before it that failed.
+func lostAttempt(err error, attempts int) (attempt int, prior []failedAttempt, lost bool) {
+	var act *temporal.ActivityError
+	if !errors.As(err, &act) || act.RetryState() != enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
+		return 0, nil, false
+	}
+	var to *temporal.TimeoutError
+	if errors.As(err, &to) && to.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT {
+		prior, _ = lastHeartbeat(to)
+		return attempts, prior, true
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == errTypeLost {
+		var d attemptDetail
+		if app.HasDetails() && app.Details(&d) != nil {
+			d.Retried = nil
+		}
+		return attempts, d.Retried, true
+	}
+	return 0, nil, false
 }
 
 // entered is when the current visit of step was entered: the time of the
@@ -544,7 +610,7 @@ func (r *wfRun[S]) unwind(aborting bool) (S, error) {
 		}
 		link := func(e *runtime.Event) { e.Child = startedChild(child, err) }
 		if err != nil {
-			rbErrs = append(rbErrs, stepFailure{Step: c.step, Attempt: attempt, Err: err.Error(), Timeout: errors.Is(err, runtime.ErrTimeout)})
+			rbErrs = append(rbErrs, failureOf(c.step, attempt, "", err))
 			r.emit(back, attempt, runtime.OutcomeError, err, link)
 			continue
 		}
@@ -568,7 +634,7 @@ func (r *wfRun[S]) rollback(ctx workflow.Context, st *runtime.Step[S], visit int
 	in := ActionInput[S]{Action: a, State: r.state, Pin: r.f.opts.Pin}
 	var res ActionOutput[S]
 	live := r.begin(a.Key(), "")
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ActivityName(r.f.ID(), st.ID, true), in).Get(ctx, &res)
+	err := r.activity(ctx, &ao, ActivityName(r.f.ID(), st.ID, true), &in, live, max(st.RollbackRetry.Attempts, 1), nil, &res)
 	if err != nil {
 		attempt, prior, cause := failure(err, max(st.RollbackRetry.Attempts, 1), ao.StartToCloseTimeout, 0)
 		r.end(live, prior, attempt, ao)

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -164,10 +165,36 @@ func runInput(f engine.ExecFlow, state json.RawMessage) (RunInput, error) {
 	return in, nil
 }
 
+// The workflow IDs the executor makes for workflows of its own: an
+// inbox's (inboxID), a schedule's and the runs of its ticks (scheduleID).
+const (
+	inboxPrefix    = "flowgen-inbox-"
+	schedulePrefix = "flowgen-schedule-"
+)
+
+// checkRunID refuses run ID runID when it has the form of a workflow ID
+// the executor makes itself, as engine.CheckRunID refuses the engine's
+// own: a run that took an inbox's ID first would be signalled the inbox's
+// events and waits (a signal-with-start signals the workflow running
+// under the ID, whatever its type), and the runs awaiting them would never
+// hear of them; one that took a tick's, the tick would not start its run.
+func checkRunID(runID string) error {
+	for _, form := range []struct{ prefix, what string }{{inboxPrefix, "an inbox"}, {schedulePrefix, "a schedule or its run"}} {
+		if strings.HasPrefix(runID, form.prefix) {
+			return fmt.Errorf("%w: run ID %q has the form of %s, which the Temporal executor makes itself (%s...)", engine.ErrBadName, runID, form.what, form.prefix)
+		}
+	}
+	return nil
+}
+
 // Start starts run runID of f as a workflow whose ID is runID: idempotent,
 // since Temporal refuses a second workflow of the same ID (retention
-// included); a repeated start answers engine.ErrRunExists.
+// included); a repeated start answers engine.ErrRunExists. A run ID of
+// the executor's own forms is refused (checkRunID).
 func (x *Executor) Start(req context.Context, f engine.ExecFlow, state json.RawMessage, runID string) (err error) {
+	if err := checkRunID(runID); err != nil {
+		return err
+	}
 	ctx, done := x.answering(req, "starting run "+runID+" of flow "+f.Name, &err)
 	defer done()
 	in, err := runInput(f, state)

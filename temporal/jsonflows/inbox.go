@@ -68,7 +68,7 @@ func inboxID(k inboxKey) string {
 		id += "\x00" + field + "\x00" + k.Value
 	}
 	sum := sha256.Sum256([]byte(id))
-	return "flowgen-inbox-" + hex.EncodeToString(sum[:16])
+	return inboxPrefix + hex.EncodeToString(sum[:16])
 }
 
 // keyOfWait is the inbox a wait takes its event from.

@@ -129,7 +129,9 @@ func (x *Executor) runsQuery(f store.Filter) string {
 	case f.State == runtime.StateAborted:
 		q = append(q, "ExecutionStatus = 'Canceled'")
 	case f.State.Terminal():
-		q = append(q, "ExecutionStatus = 'Failed'")
+		// A workflow terminated or timed out (from outside flowgen)
+		// recorded no end: runInfo reads it failed.
+		q = append(q, "ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')")
 	case f.State != "":
 		q = append(q, "ExecutionStatus = 'Running'")
 	}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
@@ -99,5 +100,67 @@ func TestRunsPastTheScanBound(t *testing.T) {
 			t.Errorf("%d runs, pages of %d: listed %v after reading %d workflows; want %v after %d",
 				c.runs, c.maxPage, ids(got), v.read, c.first, maxListScan)
 		}
+	}
+}
+
+// A run whose workflow was terminated (by hand, from outside flowgen) has
+// recorded no end: GET /runs lists it failed (runInfo), and so must GET
+// /runs?status=failed, with the run that failed in flowgen's terms.
+// Visibility's status is "Terminated" (or "TimedOut"), not "Failed": the
+// filtered list left it out.
+func TestRunsFailedListsTerminatedRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	o := newOnTemporal(t, "terminated-test")
+	if status, _, answer := request(t, "PUT", o.url+"/flows", `{"version": 1, "flows": [{"name": "Nap", "state": "S", "triggers": [{"kind": "rpc", "endpoint": "Nap.Start"}], "steps": [
+  {"name": "Sleep", "action": {"kind": "sleep", "until": "At"}}]}]}`); status != 200 {
+		t.Fatalf("PUT /flows: %d %s", status, answer)
+	}
+	w := o.worker(t)
+	defer w.Stop()
+	ctx := context.Background()
+	for run, state := range map[string]string{"napping": `{"At": "2100-01-01T00:00:00Z"}`, "unset": `{}`} {
+		if status, _, answer := request(t, "POST", o.url+"/flows/Nap/runs?run_id="+run, state); status != 201 {
+			t.Fatalf("start %s: %d %s", run, status, answer)
+		}
+	}
+	if err := o.c.GetWorkflow(ctx, "unset", "").Get(ctx, nil); err == nil {
+		t.Fatal("run unset ended done; want failed (its sleep's time is not set)")
+	}
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		runs, err := o.x.Runs(ctx, store.Filter{Flow: "Nap"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.IndexFunc(runs, func(r store.RunInfo) bool { return r.RunID == "napping" }); i >= 0 && runs[i].Machine == "Sleep:waiting" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("napping does not sleep: %+v", runs)
+		}
+	}
+	if err := o.c.TerminateWorkflow(ctx, "napping", "", "by hand"); err != nil {
+		t.Fatal(err)
+	}
+	var all []store.RunInfo
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var err error
+		if all, err = o.x.Runs(ctx, store.Filter{Flow: "Nap"}); err != nil {
+			t.Fatal(err)
+		}
+		if len(all) == 2 && all[0].State == runtime.StateFailed && all[1].State == runtime.StateFailed {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("GET /runs: %+v; want napping and unset failed", all)
+		}
+	}
+	failed, err := o.x.Runs(ctx, store.Filter{Flow: "Nap", State: runtime.StateFailed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(failed); !slices.Equal(got, ids(all)) {
+		t.Errorf("GET /runs?status=failed: %v; want those GET /runs lists failed, %v", got, ids(all))
 	}
 }

@@ -23,7 +23,7 @@ import (
 // creates it and the others find it.
 func scheduleID(flow, spec string) string {
 	sum := sha256.Sum256([]byte(flow + "\x00" + spec))
-	return "flowgen-schedule-" + flow + "-" + hex.EncodeToString(sum[:6])
+	return schedulePrefix + flow + "-" + hex.EncodeToString(sum[:6])
 }
 
 // cronsOf is a flowgen schedule (runtime.ParseSchedule: a cron expression,
