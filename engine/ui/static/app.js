@@ -925,13 +925,51 @@
         ]));
       } else branches.appendChild(el("div", { "class": "empty", text: "No parallel block entered." }));
 
-      // Child runs: listed when the API reports them (status.children).
+      // Child runs: listed when the API reports them (status.children),
+      // each with its state as last read (readChildren).
       children.textContent = "";
-      var kids = st.children || [];
+      kids = st.children || [];
       if (kids.length) {
-        children.appendChild(el("ul", null, kids.map(function (c) { return el("li", null, [runLink(c)]); })));
+        children.appendChild(el("ul", null, kids.map(function (c) {
+          return el("li", { "data-child": c.run_id }, [runLink(c), " ", el("span", { "class": "child-state" }, [childState(c.run_id)])]);
+        })));
       } else children.appendChild(el("div", { "class": "empty", text: "No child runs reported for this run." }));
+      readChildren();
     }
+
+    // The children's states. A child's events go to no stream of this
+    // page (it follows its run alone): each child's state is read (GET
+    // /runs/{child}) as the page reads the run, which a child that ends
+    // moves (its call's wait ends), and every POLL_MS while one has yet to
+    // end, to follow its moves that the parent does not see (a child
+    // waiting for an event). A child over is not read again: it records
+    // nothing more.
+    var kids = [], childStates = {}, childAsked = {}, childShown = {};
+    function childState(id) {
+      var s = childStates[id];
+      return s ? badge(s) : s === "" ? el("span", { "class": "muted", text: "not found" }) : null;
+    }
+    function childOpen(id) { var s = childStates[id]; return s !== "" && !(s && ended(s)); }
+    function readChildren() {
+      kids.forEach(function (c) {
+        var id = c.run_id;
+        if (!childOpen(id)) return;
+        var n = childAsked[id] = (childAsked[id] || 0) + 1;
+        api("GET", "/runs/" + encodeURIComponent(id)).then(function (st) { return st.state; }, function (e) {
+          if (e && e.status === 404) return ""; // removed by the store's retention
+          throw e;
+        }).then(function (state) {
+          if (n < (childShown[id] || 0)) return; // a newer read was shown
+          childShown[id] = n;
+          if (childStates[id] === state) return;
+          childStates[id] = state;
+          var li = children.querySelector('li[data-child="' + CSS.escape(id) + '"] .child-state');
+          if (li) { li.textContent = ""; var b = childState(id); if (b) li.appendChild(b); }
+        }).catch(function (e) { failed(e, true); });
+      });
+    }
+    var childPoll = setInterval(function () { if (kids.some(function (c) { return childOpen(c.run_id); })) readChildren(); }, POLL_MS);
+    cleanup.push(function () { clearInterval(childPoll); });
 
     var shownLit = null; // the lit box last brought into view
     function loadDiagram() {
