@@ -1,9 +1,10 @@
 package engine
 
 // Live events: GET /watch streams the events the engine's runs record, as
-// server-sent events, to the web view (engine/ui) and to any client, and
-// the aborts the engine accepts, which a run records only once its step in
-// flight returns. The runs' sink is the store wrapped by recorder, which
+// server-sent events, to the web view (engine/ui) and to any client, the
+// aborts the engine accepts, which a run records only once its step in
+// flight returns, and the flows defined or defined anew (PUT /flows, the
+// flows directory read), which the pages that draw them redraw. The runs' sink is the store wrapped by recorder, which
 // hands each event the store accepted to the watchers; a run never waits
 // for a watcher.
 
@@ -68,6 +69,7 @@ type watchHub struct {
 // watcher is one open stream: the events it wants, and its queue.
 type watcher struct {
 	run, flow string // "" matches every run, every flow
+	kind      string // "" every kind; watchRuns or watchFlows only those
 	ch        chan watched
 	overflow  chan struct{} // closed when ch was full
 	once      sync.Once
@@ -79,7 +81,18 @@ type watcher struct {
 type watched struct {
 	event   runtime.Event
 	aborted *runtime.RunRef // set for an accepted abort; event is zero then
+	flow    string          // set for a flow defined (anew); the rest is zero then
 }
+
+// The kinds a GET /watch?kind= stream may be limited to: the runs (their
+// events and the aborts accepted), or the flows' definitions.
+const (
+	watchRuns  = "run"
+	watchFlows = "flow"
+)
+
+// errWatchKind answers a GET /watch?kind= of no kind of watchRuns, watchFlows.
+var errWatchKind = fmt.Errorf("kind must be %q (the runs' events and aborts) or %q (the flows defined)", watchRuns, watchFlows)
 
 func newWatchHub(max, buffer int) *watchHub {
 	if max <= 0 {
@@ -98,13 +111,13 @@ func newWatchHub(max, buffer int) *watchHub {
 func (e *Engine) EndWatches() { e.watch.ended.Do(func() { close(e.watch.done) }) }
 
 // add opens a watcher, or returns nil when MaxWatchers are open.
-func (h *watchHub) add(run, flow string) *watcher {
+func (h *watchHub) add(run, flow, kind string) *watcher {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.watchers) >= h.max {
 		return nil
 	}
-	w := &watcher{run: run, flow: flow, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
+	w := &watcher{run: run, flow: flow, kind: kind, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
 	h.watchers[w] = struct{}{}
 	h.n.Store(int32(len(h.watchers)))
 	return w
@@ -123,16 +136,26 @@ func (h *watchHub) publish(e runtime.Event) { h.offer(e.RunID, e.Flow, watched{e
 // publishAbort offers an accepted abort of a run to the watchers that want it.
 func (h *watchHub) publishAbort(r runtime.RunRef) { h.offer(r.RunID, r.Flow, watched{aborted: &r}) }
 
-// offer hands x, about run of flow, to every watcher that wants it, without
-// blocking: a watcher whose queue is full is told to stop (overflow).
+// publishFlow offers a flow defined, or defined anew, to the watchers that
+// want it: those of every run (no run filter), of every flow or of that
+// one, that watch the flows.
+func (h *watchHub) publishFlow(flow string) { h.offer("", flow, watched{flow: flow}) }
+
+// offer hands x, about run of flow (run "": about the flow itself), to
+// every watcher that wants it, without blocking: a watcher whose queue is
+// full is told to stop (overflow).
 func (h *watchHub) offer(run, flow string, x watched) {
 	if h.n.Load() == 0 {
 		return
 	}
+	kind := watchRuns
+	if run == "" {
+		kind = watchFlows
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for w := range h.watchers {
-		if w.run != "" && w.run != run || w.flow != "" && w.flow != flow {
+		if w.run != "" && w.run != run || w.flow != "" && w.flow != flow || w.kind != "" && w.kind != kind {
 			continue
 		}
 		select {
@@ -184,20 +207,29 @@ func (e *Engine) sink() runtime.Sink {
 	return r
 }
 
-// httpWatch serves GET /watch?run=ID&flow=NAME: the events recorded from
-// then on (of that run, of that flow's runs, or of all), as server-sent
-// events. Each is "event: run", "id: RUN/SEQ" (sseID), and the
+// httpWatch serves GET /watch?run=ID&flow=NAME&kind=K: the events recorded
+// from then on (of that run, of that flow's runs, or of all), as
+// server-sent events. Each is "event: run", "id: RUN/SEQ" (sseID), and the
 // runtime.Event as JSON in "data:"; an abort accepted is "event: abort" and
-// {"flow", "run_id"} (runtime.RunRef). A client that falls DefaultWatchBuffer events behind
-// gets "event: overflow" and the stream ends. What was recorded before
-// the stream opened is read with GET /runs/{id} and GET /runs.
+// {"flow", "run_id"} (runtime.RunRef); a flow defined or defined anew is
+// "event: flow" and {"flow"} (not for a stream of one run: it is about no
+// run). kind=run streams only the first two, kind=flow only the last. The
+// stream needs the role of GET /flows, which reads the definitions, as of
+// GET /runs. A client that falls DefaultWatchBuffer events behind gets
+// "event: overflow" and the stream ends. What was recorded before the
+// stream opened is read with GET /runs/{id}, GET /runs and GET /flows.
 //
 // The guard answers 404 instead on an engine with an Executor (unserved).
 func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 	// Like GET /runs/{id} and GET /runs?flow=, any value is a filter: a
 	// run ID from before the ID limits is still watched.
 	q := r.URL.Query()
-	wt := e.watch.add(q.Get("run"), q.Get("flow"))
+	kind := q.Get("kind")
+	if q.Has("kind") && kind != watchRuns && kind != watchFlows {
+		writeError(w, http.StatusBadRequest, errWatchKind, nil)
+		return
+	}
+	wt := e.watch.add(q.Get("run"), q.Get("flow"), kind)
 	if wt == nil {
 		w.Header().Set("Retry-After", strconv.Itoa(WatchRetryAfter))
 		writeError(w, http.StatusServiceUnavailable, errTooManyWatchers, nil)
@@ -251,6 +283,13 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 		case x := <-wt.ch:
 			if !allowed() {
 				return
+			}
+			if x.flow != "" {
+				b, _ := json.Marshal(map[string]string{"flow": x.flow}) // a string: cannot fail
+				if !send(fmt.Sprintf("event: flow\ndata: %s\n\n", b)) {
+					return
+				}
+				continue
 			}
 			if x.aborted != nil {
 				b, _ := json.Marshal(x.aborted) // two strings: cannot fail

@@ -159,8 +159,8 @@ func TestWatchBounds(t *testing.T) {
 	_ = r2
 
 	h := newWatchHub(1, 2)
-	w := h.add("", "")
-	if h.add("", "") != nil {
+	w := h.add("", "", "")
+	if h.add("", "", "") != nil {
 		t.Error("the hub took a watcher beyond its bound")
 	}
 	for i := range 5 { // publish never blocks, whoever reads
@@ -677,5 +677,57 @@ func TestWatchStreamsAcceptedAbort(t *testing.T) {
 	case ev := <-other:
 		t.Errorf("a watcher of another run got %+v", ev)
 	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// A flow defined, or defined anew, reaches the watchers of the flows at
+// once, as "event: flow" with its name, so that the pages that draw the
+// flows redraw: the watchers of every run, of that flow, and of the flows
+// only (kind=flow); not those of one run, of another flow, or of the runs
+// only (kind=run). A definition that changes nothing says nothing.
+func TestWatchStreamsFlowDefinitions(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	defer e.EndWatches()
+	want := map[string]<-chan sseEvent{}
+	for _, q := range []string{"", "flow=Hello", "kind=flow", "flow=Hello&kind=flow"} {
+		want[q], _ = openWatch(t, c.srv.URL, "", q)
+	}
+	quiet := map[string]<-chan sseEvent{}
+	for _, q := range []string{"run=Hello", "flow=Signup", "kind=run"} {
+		quiet[q], _ = openWatch(t, c.srv.URL, "", q)
+	}
+	if _, res := openWatch(t, c.srv.URL, "", "kind=flows"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("kind=flows: %d, want 400", res.StatusCode)
+	}
+	waitFor(t, "the watchers", func() bool { return e.watch.n.Load() == 7 })
+	redefined := strings.Replace(helloFlow, `"hello"`, `"hi"`, 1)
+	for _, doc := range []string{helloFlow, helloFlow, redefined} {
+		if status, out := c.do("PUT", "/flows", doc); status != 200 {
+			t.Fatalf("PUT Hello: %d %v", status, out)
+		}
+	}
+	for q, ch := range want {
+		for range 2 { // defined, then defined anew; the same again said nothing
+			if ev := nextSSE(t, ch); ev.event != "flow" || ev.data != `{"flow":"Hello"}` || ev.id != "" {
+				t.Errorf("watch?%s: %+v, want event: flow, {\"flow\":\"Hello\"}", q, ev)
+			}
+		}
+	}
+	for q, ch := range quiet {
+		select {
+		case ev := <-ch:
+			t.Errorf("watch?%s got %+v", q, ev)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	for q, ch := range want {
+		select {
+		case ev := <-ch:
+			t.Errorf("watch?%s got a third event %+v", q, ev)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

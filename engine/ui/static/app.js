@@ -177,8 +177,8 @@
     // The badge is shown while a view follows the API: "live" while the
     // stream is open, "reconnecting" while it is not, "paused" while the
     // server asked the page to wait (pause: the seconds, or 0). A view
-    // that follows nothing (the flows, the sign-in form) has none: it
-    // would read as if the server were down.
+    // that follows nothing (the sign-in form) has none: it would read as
+    // if the server were down.
     function live(on, pause) {
       if (liveBy !== me) return; // a watch stopped, ending late
       var l = $("#live");
@@ -200,8 +200,9 @@
       });
       if (ev === "overflow") return "reconnect";
       // run: an event a run recorded; abort: an abort accepted, which
-      // the run records only once its step in flight returns.
-      if (ev === "run" || ev === "abort") { try { onEvent(JSON.parse(data.join("\n"))); } catch (e) { /* not ours */ } }
+      // the run records only once its step in flight returns; flow: a
+      // flow defined, or defined anew.
+      if (ev === "run" || ev === "abort" || ev === "flow") { try { onEvent(JSON.parse(data.join("\n"))); } catch (e) { /* not ours */ } }
       return "";
     }
     function loop() {
@@ -924,13 +925,51 @@
         ]));
       } else branches.appendChild(el("div", { "class": "empty", text: "No parallel block entered." }));
 
-      // Child runs: listed when the API reports them (status.children).
+      // Child runs: listed when the API reports them (status.children),
+      // each with its state as last read (readChildren).
       children.textContent = "";
-      var kids = st.children || [];
+      kids = st.children || [];
       if (kids.length) {
-        children.appendChild(el("ul", null, kids.map(function (c) { return el("li", null, [runLink(c)]); })));
+        children.appendChild(el("ul", null, kids.map(function (c) {
+          return el("li", { "data-child": c.run_id }, [runLink(c), " ", el("span", { "class": "child-state" }, [childState(c.run_id)])]);
+        })));
       } else children.appendChild(el("div", { "class": "empty", text: "No child runs reported for this run." }));
+      readChildren();
     }
+
+    // The children's states. A child's events go to no stream of this
+    // page (it follows its run alone): each child's state is read (GET
+    // /runs/{child}) as the page reads the run, which a child that ends
+    // moves (its call's wait ends), and every POLL_MS while one has yet to
+    // end, to follow its moves that the parent does not see (a child
+    // waiting for an event). A child over is not read again: it records
+    // nothing more.
+    var kids = [], childStates = {}, childAsked = {}, childShown = {};
+    function childState(id) {
+      var s = childStates[id];
+      return s ? badge(s) : s === "" ? el("span", { "class": "muted", text: "not found" }) : null;
+    }
+    function childOpen(id) { var s = childStates[id]; return s !== "" && !(s && ended(s)); }
+    function readChildren() {
+      kids.forEach(function (c) {
+        var id = c.run_id;
+        if (!childOpen(id)) return;
+        var n = childAsked[id] = (childAsked[id] || 0) + 1;
+        api("GET", "/runs/" + encodeURIComponent(id)).then(function (st) { return st.state; }, function (e) {
+          if (e && e.status === 404) return ""; // removed by the store's retention
+          throw e;
+        }).then(function (state) {
+          if (n < (childShown[id] || 0)) return; // a newer read was shown
+          childShown[id] = n;
+          if (childStates[id] === state) return;
+          childStates[id] = state;
+          var li = children.querySelector('li[data-child="' + CSS.escape(id) + '"] .child-state');
+          if (li) { li.textContent = ""; var b = childState(id); if (b) li.appendChild(b); }
+        }).catch(function (e) { failed(e, true); });
+      });
+    }
+    var childPoll = setInterval(function () { if (kids.some(function (c) { return childOpen(c.run_id); })) readChildren(); }, POLL_MS);
+    cleanup.push(function () { clearInterval(childPoll); });
 
     var shownLit = null; // the lit box last brought into view
     function loadDiagram() {
@@ -1012,27 +1051,81 @@
   }
 
   // Every flow with its diagram, or only the one named (only: a call's
-  // link to its child flow).
+  // link to its child flow), live: a flow defined, or defined anew (GET
+  // /watch?kind=flow), is read and drawn again, a new one added in its
+  // place in the list (GET /flows orders them by name).
   function flowsView(view, only) {
     view.appendChild(el("h1", { text: only ? "Flow " + only : "Flows" }));
     if (only) view.appendChild(el("p", null, [el("a", { href: "#/flows", id: "all-flows", text: "All flows" })]));
     var list = el("div", { id: "flows" });
     view.appendChild(list);
-    api("GET", "/flows").then(function (b) {
-      var shown = (b.flows || []).filter(function (f) { return !only || f.name === only; });
-      if (only && !shown.length) { list.appendChild(el("div", { "class": "empty", text: "No flow " + only + " is registered." })); return; }
-      if (!shown.length) { list.appendChild(el("div", { "class": "empty", text: "No flows registered. Define one with PUT /flows, or put .flow/.json files in serve's -flows directory." })); return; }
-      shown.forEach(function (f) {
-        var box = el("div", { "class": "diagram" }), details = el("div");
-        var trig = (f.triggers || []).map(function (t) { return t.kind + " " + (t.endpoint || t.schedule || (t.topic + " " + t.event)); }).join(", ");
-        list.appendChild(el("section", { "class": "flow-card panel", "data-flow": f.name }, [
-          el("h2", null, [el("a", { href: "#/runs?flow=" + encodeURIComponent(f.name), text: f.name }), " ", el("span", { "class": "muted", text: (f.json ? "JSON flow" : "generated flow") + (trig ? " · " + trig : "") })]),
-          box, details
-        ]));
-        api("GET", "/flows/" + encodeURIComponent(f.name) + "/diagram").then(function (svg) { showDiagram(box, svg, details); })
-          .catch(function (e) { box.textContent = "No diagram: " + e.message; });
+    // The card of each flow shown, by name: {card, head, box, details,
+    // svg (the diagram drawn)}. A read draws again only what changed, so
+    // that a card the user is in stays as it is.
+    var cards = {};
+    function head(f) {
+      var trig = (f.triggers || []).map(function (t) { return t.kind + " " + (t.endpoint || t.schedule || (t.topic + " " + t.event)); }).join(", ");
+      return el("h2", null, [el("a", { href: "#/runs?flow=" + encodeURIComponent(f.name), text: f.name }), " ", el("span", { "class": "muted", text: (f.json ? "JSON flow" : "generated flow") + (trig ? " · " + trig : "") })]);
+    }
+    function diagramOf(c, name) {
+      api("GET", "/flows/" + encodeURIComponent(name) + "/diagram").then(function (svg) {
+        if (cards[name] !== c || svg === c.svg) return;
+        c.svg = svg;
+        keepFocus([c.box], function () { showDiagram(c.box, svg, c.details); });
+      }).catch(function (e) {
+        if (e instanceof NeedLogin || cards[name] !== c) return;
+        c.svg = null;
+        keepFocus([c.box], function () { c.box.textContent = "No diagram: " + e.message; });
       });
-    }).catch(failed);
+    }
+    // draw shows the flows of a GET /flows answer, in its order, and reads
+    // the diagram of each new card and of each flow in stale (all: every
+    // one).
+    function draw(b, stale, all) {
+      var shown = (b.flows || []).filter(function (f) { return !only || f.name === only; });
+      var empty = list.querySelector(".empty");
+      if (empty) empty.remove();
+      var next = {};
+      shown.forEach(function (f) {
+        var c = cards[f.name];
+        if (!c) {
+          c = { head: head(f), box: el("div", { "class": "diagram" }), details: el("div"), svg: null };
+          c.card = el("section", { "class": "flow-card panel", "data-flow": f.name }, [c.head, c.box, c.details]);
+        } else {
+          var h = head(f);
+          if (h.textContent !== c.head.textContent) { c.head.replaceWith(h); c.head = h; }
+        }
+        next[f.name] = c;
+        list.appendChild(c.card); // moved into the answer's order
+      });
+      Object.keys(cards).forEach(function (n) { if (!next[n]) cards[n].card.remove(); });
+      var fresh = Object.keys(next).filter(function (n) { return !cards[n]; });
+      cards = next;
+      Object.keys(cards).forEach(function (n) {
+        if (all || stale[n] || fresh.indexOf(n) >= 0) diagramOf(cards[n], n);
+      });
+      if (!shown.length) {
+        list.appendChild(el("div", { "class": "empty", text: only ? "No flow " + only + " is registered." :
+          "No flows registered. Define one with PUT /flows, or put .flow/.json files in serve's -flows directory." }));
+      }
+    }
+    // The flows named by events since the last draw (all: the stream
+    // (re)opened, events may have been missed), drawn by the first answer
+    // shown: one dropped as late leaves them to a newer one.
+    var reads = inOrder(function () { return ""; }), stale = {}, all = false;
+    function read(changed) {
+      if (changed === undefined) all = true; else stale[changed] = true;
+      var ticket = reads.ask("");
+      api("GET", "/flows").then(function (b) {
+        if (reads.late(ticket)) return;
+        readOK();
+        var s = stale, a = all;
+        stale = {}; all = false;
+        draw(b, s, a);
+      }).catch(function (e) { failed(e, true); });
+    }
+    cleanup.push(watch((only ? "flow=" + encodeURIComponent(only) + "&" : "") + "kind=flow",
+      function (d) { read(d.flow); }, function () { read(); }));
   }
 
   // ---- dead letters ---------------------------------------------------------------
