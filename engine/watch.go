@@ -70,6 +70,7 @@ type watchHub struct {
 type watcher struct {
 	run, flow string // "" matches every run, every flow
 	kind      string // "" every kind; watchRuns or watchFlows only those
+	children  bool   // with run: its descendants' events too (runtime.DescendsFrom)
 	ch        chan watched
 	overflow  chan struct{} // closed when ch was full
 	once      sync.Once
@@ -91,6 +92,9 @@ const (
 	watchFlows = "flow"
 )
 
+// errWatchChildren answers a GET /watch?children= of neither true nor false.
+var errWatchChildren = errors.New(`children must be "true" (a run's stream carries its child runs' events too) or "false"`)
+
 // errWatchKind answers a GET /watch?kind= of no kind of watchRuns, watchFlows.
 var errWatchKind = fmt.Errorf("kind must be %q (the runs' events and aborts) or %q (the flows defined)", watchRuns, watchFlows)
 
@@ -111,13 +115,13 @@ func newWatchHub(max, buffer int) *watchHub {
 func (e *Engine) EndWatches() { e.watch.ended.Do(func() { close(e.watch.done) }) }
 
 // add opens a watcher, or returns nil when MaxWatchers are open.
-func (h *watchHub) add(run, flow, kind string) *watcher {
+func (h *watchHub) add(run, flow, kind string, children bool) *watcher {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.watchers) >= h.max {
 		return nil
 	}
-	w := &watcher{run: run, flow: flow, kind: kind, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
+	w := &watcher{run: run, flow: flow, kind: kind, children: children, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
 	h.watchers[w] = struct{}{}
 	h.n.Store(int32(len(h.watchers)))
 	return w
@@ -155,7 +159,8 @@ func (h *watchHub) offer(run, flow string, x watched) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for w := range h.watchers {
-		if w.run != "" && w.run != run || w.flow != "" && w.flow != flow || w.kind != "" && w.kind != kind {
+		if w.run != "" && w.run != run && !(w.children && runtime.DescendsFrom(run, w.run)) ||
+			w.flow != "" && w.flow != flow || w.kind != "" && w.kind != kind {
 			continue
 		}
 		select {
@@ -207,8 +212,9 @@ func (e *Engine) sink() runtime.Sink {
 	return r
 }
 
-// httpWatch serves GET /watch?run=ID&flow=NAME&kind=K: the events recorded
-// from then on (of that run, of that flow's runs, or of all), as
+// httpWatch serves GET /watch?run=ID&flow=NAME&kind=K&children=B: the events
+// recorded from then on (of that run, and with children=true of its child
+// runs at any depth, of that flow's runs, or of all), as
 // server-sent events. Each is "event: run", "id: RUN/SEQ" (sseID), and the
 // runtime.Event as JSON in "data:"; an abort accepted is "event: abort" and
 // {"flow", "run_id"} (runtime.RunRef); a flow defined or defined anew is
@@ -229,7 +235,15 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errWatchKind, nil)
 		return
 	}
-	wt := e.watch.add(q.Get("run"), q.Get("flow"), kind)
+	children := false
+	if q.Has("children") {
+		var err error
+		if children, err = strconv.ParseBool(q.Get("children")); err != nil || q.Get("children") != strconv.FormatBool(children) {
+			writeError(w, http.StatusBadRequest, errWatchChildren, nil)
+			return
+		}
+	}
+	wt := e.watch.add(q.Get("run"), q.Get("flow"), kind, children)
 	if wt == nil {
 		w.Header().Set("Retry-After", strconv.Itoa(WatchRetryAfter))
 		writeError(w, http.StatusServiceUnavailable, errTooManyWatchers, nil)

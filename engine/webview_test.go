@@ -159,8 +159,8 @@ func TestWatchBounds(t *testing.T) {
 	_ = r2
 
 	h := newWatchHub(1, 2)
-	w := h.add("", "", "")
-	if h.add("", "", "") != nil {
+	w := h.add("", "", "", false)
+	if h.add("", "", "", false) != nil {
 		t.Error("the hub took a watcher beyond its bound")
 	}
 	for i := range 5 { // publish never blocks, whoever reads
@@ -728,6 +728,47 @@ func TestWatchStreamsFlowDefinitions(t *testing.T) {
 		case ev := <-ch:
 			t.Errorf("watch?%s got a third event %+v", q, ev)
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// A run's stream with children=true carries the events of its child runs,
+// at any depth, and of no other run; without it, of the run alone. Another
+// value of children answers 400.
+func TestWatchChildren(t *testing.T) {
+	h := newWatchHub(4, 16)
+	tree := h.add("o-1", "", "", true)
+	alone := h.add("o-1", "", "", false)
+	ids := []string{"o-1", "o-1@Bill", "o-1@Bill@Pay:rollback", "o-10@Bill", "o-2", "o-1@Bill:2"}
+	for i, id := range ids {
+		h.publish(runtime.Event{RunID: id, Seq: uint64(i + 1)})
+	}
+	got := func(w *watcher) (runs []string) {
+		for len(w.ch) > 0 {
+			runs = append(runs, (<-w.ch).event.RunID)
+		}
+		return runs
+	}
+	if g, want := got(tree), []string{"o-1", "o-1@Bill", "o-1@Bill@Pay:rollback", "o-1@Bill:2"}; !slices.Equal(g, want) {
+		t.Errorf("children=true got %q, want %q", g, want)
+	}
+	if g, want := got(alone), []string{"o-1"}; !slices.Equal(g, want) {
+		t.Errorf("children=false got %q, want %q", g, want)
+	}
+
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	defer e.EndWatches()
+	for _, q := range []string{"run=o-1&children=yes", "run=o-1&children=1", "run=o-1&children="} {
+		if _, res := openWatch(t, srv.URL, "", q); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, res.StatusCode)
+		}
+	}
+	for _, q := range []string{"run=o-1&children=true", "run=o-1&children=false"} {
+		if ch, res := openWatch(t, srv.URL, "", q); ch == nil {
+			t.Errorf("%s: %d, want 200", q, res.StatusCode)
 		}
 	}
 }

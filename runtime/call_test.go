@@ -441,6 +441,32 @@ func TestChildRunID(t *testing.T) {
 	}
 }
 
+// DescendsFrom agrees with ChildRunID at every depth, and takes no run
+// whose ID only begins with another's for its descendant.
+func TestDescendsFrom(t *testing.T) {
+	child := runtime.ChildRunID(runtime.Key{RunID: "o-1", Step: "Bill", Visit: 2}, 1)
+	grandchild := runtime.ChildRunID(runtime.Key{RunID: child, Step: "Pay", Visit: 1, Rollback: true}, 3)
+	for _, tc := range []struct {
+		id, ancestor string
+		want         bool
+	}{
+		{child, "o-1", true},
+		{grandchild, "o-1", true},
+		{grandchild, child, true},
+		{"o-1", "o-1", false},
+		{"o-1", child, false},
+		{child, grandchild, false},
+		{"o-10@Bill", "o-1", false},
+		{"o-1@", "o-1", false},
+		{"o-1:2@Bill", "o-1", false},
+		{"x@o-1@Bill", "o-1", false},
+	} {
+		if got := runtime.DescendsFrom(tc.id, tc.ancestor); got != tc.want {
+			t.Errorf("DescendsFrom(%q, %q) = %v, want %v", tc.id, tc.ancestor, got, tc.want)
+		}
+	}
+}
+
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -198,6 +198,15 @@ func checkStartID(id string, parent *RunRef) error {
 	return CheckRunID(id)
 }
 
+// DescendsFrom reports whether run id is a descendant of run ancestor: a
+// child run of one of its calls (ChildRunID), or a child of such a child,
+// at any depth. Only ChildRunID makes IDs with an '@' (CheckRunID), and it
+// writes the parent's ID and then '@', so the descendants of a run are the
+// runs whose IDs begin with its own and '@'.
+func DescendsFrom(id, ancestor string) bool {
+	return len(id) > len(ancestor)+1 && id[len(ancestor)] == '@' && strings.HasPrefix(id, ancestor)
+}
+
 // ParseChildRunID splits a run ID made by ChildRunID into the key of the
 // parent's call and the attempt (1 but for a rollback call's retries). ok is
 // false for an ID ChildRunID does not make.

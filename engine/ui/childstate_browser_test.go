@@ -5,6 +5,7 @@ package ui_test
 // ended, with no reload.
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -44,6 +45,14 @@ func TestBrowserChildRunsShowState(t *testing.T) {
 	run(t, ctx, "the child, waiting", chromedp.WaitReady(chromedp.CSS(li+` .state.state-waiting`)))
 	shot(t, ctx, "1-waiting")
 	run(t, ctx, "no reload", js(`window.notReloaded = true`))
+	// Nothing moves now: the page reads the child again only at an event
+	// of its stream (GET /watch?children=true), never on a timer (POLL_MS
+	// is 5 s).
+	run(t, ctx, "count the child's reads", js(`window.childReads = 0; (function (f) { window.fetch = function (u) { if (String(u) === "/runs/" + encodeURIComponent(`+strconv.Quote(child)+`)) window.childReads++; return f.apply(this, arguments); }; })(window.fetch)`))
+	time.Sleep(6 * time.Second)
+	if n := get(t, ctx, "the child's reads", chromedp.Evaluate[int](`window.childReads`)); n != 0 {
+		t.Errorf("the page read the child %d times while nothing moved (polling)", n)
+	}
 	v.publish("payments", "refunded", `{"correlation_id": "o-9"}`)
 	run(t, ctx, "the child, done, live", chromedp.WaitReady(chromedp.CSS(li+` .state.state-done`)))
 	if got := get(t, ctx, "the child's row", textOf(li)); got != child+" of flow Refund done" {

@@ -937,13 +937,12 @@
       readChildren();
     }
 
-    // The children's states. A child's events go to no stream of this
-    // page (it follows its run alone): each child's state is read (GET
-    // /runs/{child}) as the page reads the run, which a child that ends
-    // moves (its call's wait ends), and every POLL_MS while one has yet to
-    // end, to follow its moves that the parent does not see (a child
-    // waiting for an event). A child over is not read again: it records
-    // nothing more.
+    // The children's states. Each child's state is read (GET
+    // /runs/{child}) as the page reads the run, and at each event of a
+    // child (or of its own children): the page's stream follows the run
+    // with its child runs (GET /watch?children=true), so that a move the
+    // parent does not see (a child waiting for an event) shows too. A
+    // child over is not read again: it records nothing more.
     var kids = [], childStates = {}, childAsked = {}, childShown = {};
     function childState(id) {
       var s = childStates[id];
@@ -965,11 +964,11 @@
           childStates[id] = state;
           var li = children.querySelector('li[data-child="' + CSS.escape(id) + '"] .child-state');
           if (li) { li.textContent = ""; var b = childState(id); if (b) li.appendChild(b); }
+          stopWhenOver();
         }).catch(function (e) { failed(e, true); });
       });
     }
-    var childPoll = setInterval(function () { if (kids.some(function (c) { return childOpen(c.run_id); })) readChildren(); }, POLL_MS);
-    cleanup.push(function () { clearInterval(childPoll); });
+    var childMoved = throttle(readChildren, 150);
 
     var shownLit = null; // the lit box last brought into view
     function loadDiagram() {
@@ -1019,11 +1018,8 @@
         unknown.hidden = true;
         cols.hidden = false;
         render(st);
-        // A run that is over records nothing more, and its page, read
-        // whole now, has nothing left to follow: its GET /watch stream,
-        // one of the server's bounded few (Options.MaxWatchers), goes, so
-        // that tabs left open on finished runs do not hold them all.
-        if (ended(st.state) && unwatch) { unwatch(); unwatch = null; }
+        runOver = ended(st.state);
+        stopWhenOver();
         return loadDiagram();
       }).catch(function (e) {
         if (e && e.status === 404) {
@@ -1045,8 +1041,20 @@
       });
       return reading;
     }
+    // A run that is over records nothing more, and once its children are
+    // over too its page, read whole, has nothing left to follow: its GET
+    // /watch stream, one of the server's bounded few
+    // (Options.MaxWatchers), goes, so that tabs left open on finished
+    // runs do not hold them all.
+    var runOver = false;
+    function stopWhenOver() {
+      if (runOver && unwatch && !kids.some(function (c) { return childOpen(c.run_id); })) { unwatch(); unwatch = null; }
+    }
     var refresh = throttle(load, 150);
-    var unwatch = watch("run=" + encodeURIComponent(id), refresh, refresh);
+    var unwatch = watch("run=" + encodeURIComponent(id) + "&children=true", function (ev) {
+      if (ev && ev.run_id && ev.run_id !== id) childMoved(); // a child's (or a grandchild's) event
+      else refresh();
+    }, refresh);
     cleanup.push(function () { if (unwatch) unwatch(); });
   }
 
