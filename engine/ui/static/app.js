@@ -557,6 +557,18 @@
         if (wantedOpt && !registered) wantedOpt.textContent = wanted + " (not registered)";
       }).catch(function (e) { failed(e, true); });
     }
+    // flowDefined adds a flow defined while the list is open (an event
+    // flow of its stream) to the flows to filter by, in name order; a
+    // filter by it is no longer "not registered". No runs moved.
+    function flowDefined(name) {
+      if (!flowsShown) return; // the read under way, or the next, lists it
+      if (name === wanted) { if (wantedOpt) wantedOpt.textContent = wanted; return; }
+      var opts = Array.prototype.slice.call(flowSel.options, 1);
+      if (opts.some(function (o) { return o.value === name; })) return;
+      var listed = opts.filter(function (o) { return o !== wantedOpt; });
+      var after = listed.filter(function (o) { return o.value < name; }).pop();
+      flowSel.insertBefore(el("option", { value: name, text: name }), after ? after.nextSibling : listed[0] || null);
+    }
 
     // listRuns fills the table with a page of GET /runs.
     function listRuns(b) {
@@ -620,7 +632,10 @@
     var refresh = throttle(load, 300);
     var wq = new URLSearchParams();
     if (q.get("flow")) wq.set("flow", q.get("flow"));
-    cleanup.push(watch(wq.toString(), refresh, refresh));
+    cleanup.push(watch(wq.toString(), function (ev) {
+      if (ev && ev.flow && !ev.run_id) flowDefined(ev.flow); // event: flow
+      else refresh();
+    }, refresh));
   }
 
   // One run: its path on the diagram, its timeline, states, waits,
