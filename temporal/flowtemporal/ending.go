@@ -52,12 +52,12 @@ func failureOf(step string, attempt int, out runtime.Outcome, err error) stepFai
 // name a stepFailure records them under: the error Run.Wait rebuilds from
 // its text wraps them again, so that errors.Is answers as for the
 // runtime's Result (the history bound's runtime.ErrHistoryLimit, for one).
-// A slice, not a map: workflow code ranges over it.
+// runtime.ErrTimeout is not among them: stepFailure.Timeout, older than
+// Wraps, says it. A slice, not a map: workflow code ranges over it.
 var wrapped = []struct {
 	name string
 	err  error
 }{
-	{"timeout", runtime.ErrTimeout},
 	{"history-limit", runtime.ErrHistoryLimit},
 	{"routed-to-fail", runtime.ErrRoutedToFail},
 	{"unknown-outcome", runtime.ErrUnknownOutcome},
