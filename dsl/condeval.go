@@ -103,11 +103,11 @@ func (c *Cond) compare(field func(string) json.RawMessage) (int, error) {
 		if n == "" {
 			n = "0"
 		}
-		cmp, ok := compareDecimal(string(n), c.Value.Text)
+		order, ok := compareDecimal(string(n), c.Value.Text)
 		if !ok {
 			return 0, fmt.Errorf("state field %q: cannot compare %s with %s", c.Path(), n, c.Value.Text)
 		}
-		return cmp, nil
+		return order, nil
 	case LitDuration:
 		d, err := c.durationField(field)
 		if err != nil {

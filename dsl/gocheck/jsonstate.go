@@ -81,8 +81,9 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 		hint := ""
 		for _, jf := range dsl.JSONFields(tn.Type()) {
 			if len(jf.Index) < len(at) || !slices.Equal(jf.Index[:len(at)], at) {
-				lost = append(lost, jf.Name)
-				_, hint = dsl.JSONLoss(tn.Type(), jf.Index)
+				if lost = append(lost, jf.Name); len(lost) == 1 {
+					_, hint = dsl.JSONLoss(tn.Type(), jf.Index) // the codec's hint, the same for each
+				}
 			}
 		}
 		if len(lost) > 0 {
