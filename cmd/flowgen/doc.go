@@ -18,9 +18,9 @@
 //	flowgen version
 //	flowgen help [verb]
 //
-// Every verb takes -h, which prints its flags. Every verb except fmt also
-// accepts a .json file in the form that "flowgen json" prints, in place of
-// a .flow file.
+// Every verb takes -h, which prints its flags. Every verb also accepts a
+// .json file in the form that "flowgen json" prints, in place of a .flow
+// file (fmt prints its .flow form).
 //
 // # Generate (the default verb)
 //
@@ -86,8 +86,10 @@
 //	  hint: did you mean "Activate"?
 //
 // with the path relative to the current directory, then the source line,
-// a caret under the column, and a hint when one helps. Diagnostics are
-// sorted, one per line, and the list stops after ten. Positions in .json
+// a caret under the column, and a hint when one helps. Only the most
+// severe diagnostic of each source line is printed (the first mistake of a
+// line often causes the next), in file order, and the list stops after
+// ten, errors kept before warnings; the rest are counted. Positions in .json
 // input are JSON paths (signup.json:$.flows[0].steps[2].on[0]).
 //
 //	-json    print the diagnostics on stdout as JSON objects, one per line
@@ -128,7 +130,11 @@
 // and the link stays.
 // A byte order mark at the start of a file is read and dropped.
 // Formatting is idempotent. On a syntax error in any file nothing is printed
-// or written. Fmt reads .flow files only; a .json argument is a usage error.
+// or written. A .json file in the JSON form (a flow service's flows) prints
+// as its .flow form, doc comments included, to compile with go generate; a
+// flow that .flow cannot say exactly is an error (code flow-form) and
+// prints nothing. -w and -l take .flow files only (a .json argument with
+// them is a usage error): the .flow form is a new file, not a rewrite.
 //
 // # Graph
 //
@@ -198,7 +204,7 @@
 // -retain is a Go duration (720h is 30 days); the default 0 keeps every
 // run. Unfinished runs and messages still in the inbox are always kept. A
 // crash at any point leaves the store as it was or compacted, never in
-// between (docs/store.md#compaction). The store must not be open for
+// between (docs/store.md#retention-and-compaction). The store must not be open for
 // writing: compact refuses (exit 1) while "flowgen serve" holds it; serve
 // compacts in the background with its own -retain.
 //
