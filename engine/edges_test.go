@@ -108,6 +108,14 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 		{"/events/payments/payment.succeeded?id=a%01b", nil, "message ID"},
 		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "message ID of 256 bytes"},
 		{"/events/payments/payment.succeeded?id=m-1", []string{"Idempotency-Key", "m-2"}, "name the event differently"},
+		// An empty key or ID is not one left out, as an empty ?run_id= is
+		// not: a client that sends its unset variable would start a new
+		// run, or publish a new event, at every retry.
+		{"/flows/Signup/runs", []string{"Idempotency-Key", ""}, "Idempotency-Key of 0 bytes"},
+		{"/rpc/Signup.Start", []string{"Idempotency-Key", ""}, "Idempotency-Key of 0 bytes"},
+		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", ""}, "message ID of 0 bytes"},
+		{"/events/payments/payment.succeeded?id=", nil, "message ID of 0 bytes"},
+		{"/events/payments/payment.succeeded?id=", []string{"Idempotency-Key", "m-3"}, "message ID of 0 bytes"},
 	}
 	for _, tc := range bad {
 		status, out := c.doH("POST", tc.path, `{}`, tc.header...)

@@ -370,21 +370,22 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: the state of flow %q must be a JSON object, found %s", ErrBadState, fe.name, jsonKind(state)), nil)
 		return
 	}
-	// An empty ?run_id= is refused rather than read as none: a client
-	// retrying with it would start a new run each time (the guard refuses
-	// a repeated one, checkQuery).
+	// An empty ?run_id= or Idempotency-Key is refused rather than read as
+	// none: a client retrying with it (an unset variable) would start a
+	// new run each time (the guard refuses a repeated ?run_id=,
+	// checkQuery).
 	q := r.URL.Query()
 	_, named := q["run_id"]
 	id := q.Get("run_id")
-	key := r.Header.Get("Idempotency-Key")
+	key, keyed := headerGiven(r, "Idempotency-Key")
 	var bad error
 	if named {
 		bad = CheckRunID(id)
 	}
-	if bad == nil && key != "" {
+	if bad == nil && keyed {
 		bad = checkKey("Idempotency-Key", key)
 	}
-	if bad == nil && named && key != "" {
+	if bad == nil && named && keyed {
 		// Each names the run; honouring one would leave the other
 		// unchecked, and a key sent again with another run_id would start
 		// a second run. POST /events refuses the same.
@@ -394,7 +395,7 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 		writeError(w, http.StatusBadRequest, bad, nil)
 		return
 	}
-	if key != "" {
+	if keyed {
 		id = KeyRunID(fe.name, key)
 	}
 	runID, err := e.startRun(r.Context(), fe, state, id, true, admitBounded)
@@ -409,6 +410,13 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 	default:
 		writeJSON(w, http.StatusCreated, map[string]any{"run_id": runID, "flow": fe.name})
 	}
+}
+
+// headerGiven returns the request's header name and whether the request
+// has it at all: an empty one is given, and wrong, not left out.
+func headerGiven(r *http.Request, name string) (string, bool) {
+	_, ok := r.Header[http.CanonicalHeaderKey(name)]
+	return r.Header.Get(name), ok
 }
 
 func jsonKind(b []byte) string {
@@ -751,8 +759,18 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("event payload is not valid JSON"), nil)
 		return
 	}
-	m := Message{ID: r.Header.Get("Idempotency-Key"), Topic: r.PathValue("topic"), Event: r.PathValue("event"), Payload: payload}
-	if id := r.URL.Query().Get("id"); m.ID == "" {
+	key, keyed := headerGiven(r, "Idempotency-Key")
+	q := r.URL.Query()
+	_, named := q["id"]
+	id := q.Get("id")
+	// An empty one is refused rather than read as none, as a start's is: a
+	// client retrying with it would publish a new event each time.
+	if keyed && key == "" || named && id == "" {
+		writeError(w, http.StatusBadRequest, checkKey("message ID", ""), nil)
+		return
+	}
+	m := Message{ID: key, Topic: r.PathValue("topic"), Event: r.PathValue("event"), Payload: payload}
+	if m.ID == "" {
 		m.ID = id
 	} else if id != "" && id != m.ID {
 		// Either could be the one the client retries with.
