@@ -18,9 +18,9 @@
 //	flowgen version
 //	flowgen help [verb]
 //
-// Every verb takes -h, which prints its flags. Every verb also accepts a
-// .json file in the form that "flowgen json" prints, in place of a .flow
-// file (fmt prints its .flow form).
+// Every verb takes -h, which prints its flags. Every verb that reads .flow
+// files also accepts a .json file in the form that "flowgen json" prints,
+// in place of a .flow file (fmt prints its .flow form).
 //
 // # Generate (the default verb)
 //
@@ -204,9 +204,11 @@
 // -retain is a Go duration (720h is 30 days); the default 0 keeps every
 // run. Unfinished runs and messages still in the inbox are always kept. A
 // crash at any point leaves the store as it was or compacted, never in
-// between (docs/store.md#retention-and-compaction). The store must not be open for
-// writing: compact refuses (exit 1) while "flowgen serve" holds it; serve
-// compacts in the background with its own -retain.
+// between
+// (docs/store.md#the-swap-and-why-a-crash-cannot-lose-or-double-anything).
+// The store must not be open for writing: compact refuses (exit 1) while
+// "flowgen serve" holds it; serve compacts in the background with its own
+// -retain.
 //
 // # Serve
 //

@@ -319,7 +319,7 @@ var (
 type Registration struct {
 	// TTL is the lease: the handlers are live until TTL after the last
 	// registration or renewal (a Go duration, "30s"; default and bounds:
-	// docs/engine.md#leases).
+	// docs/engine.md#remote-providers, "Leases").
 	TTL string `json:"ttl,omitempty"`
 	// Handlers are the handlers the provider serves.
 	Handlers []Handler `json:"handlers"`

@@ -145,3 +145,64 @@ func headingAnchors(md string) map[string]bool {
 	}
 	return out
 }
+
+// The Go sources' references to the documentation lead somewhere too:
+// every reference to a heading of a page (a page of docs/, README.md or
+// CONTRIBUTING.md, then '#' and the heading's anchor) in a .go file of
+// the repository, the temporal module included, names a heading of that
+// page. Package docs and -h texts send readers there, and a heading
+// renamed without them fails here, as a page's links do above.
+func TestGoDocLinksResolve(t *testing.T) {
+	root := filepath.Join("..", "..")
+	ref := regexp.MustCompile(`(?:^|[^\w/.-])((?:docs/)?[\w-]+\.md)#([\w-]+)`)
+	anchors := map[string]map[string]bool{}
+	refs := 0
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == "node_modules" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		name, _ := filepath.Rel(root, path)
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, m := range ref.FindAllStringSubmatch(line, -1) {
+				page := m[1]
+				if !strings.HasPrefix(page, "docs/") && page != "README.md" && page != "CONTRIBUTING.md" {
+					page = "docs/" + page
+				}
+				a, ok := anchors[page]
+				if !ok {
+					md, err := os.ReadFile(filepath.Join(root, page))
+					if err != nil {
+						t.Errorf("%s:%d: reference to %s#%s: no such page", name, i+1, m[1], m[2])
+						continue
+					}
+					a = headingAnchors(string(md))
+					anchors[page] = a
+				}
+				refs++
+				if !a[m[2]] {
+					t.Errorf("%s:%d: reference to %s#%s: no heading of %s has that anchor", name, i+1, m[1], m[2], page)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs < 20 {
+		t.Fatalf("%d references checked: the sources were not read", refs)
+	}
+}
