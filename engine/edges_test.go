@@ -25,7 +25,7 @@ func (c apiClient) doH(method, path, body string, header ...string) (int, map[st
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		req.Header.Add(header[i], header[i+1])
 	}
 	res, err := c.srv.Client().Do(req)
 	if err != nil {
@@ -116,6 +116,11 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", ""}, "message ID of 0 bytes"},
 		{"/events/payments/payment.succeeded?id=", nil, "message ID of 0 bytes"},
 		{"/events/payments/payment.succeeded?id=", []string{"Idempotency-Key", "m-3"}, "message ID of 0 bytes"},
+		// A key given twice: honouring the first left the second
+		// unchecked, and a proxy or a retry may read the other one.
+		{"/flows/Signup/runs", []string{"Idempotency-Key", "a", "Idempotency-Key", "b"}, "Idempotency-Key header is given 2 times"},
+		{"/rpc/Signup.Start", []string{"Idempotency-Key", "a", "Idempotency-Key", "a"}, "Idempotency-Key header is given 2 times"},
+		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", "m-4", "Idempotency-Key", "m-5"}, "Idempotency-Key header is given 2 times"},
 	}
 	for _, tc := range bad {
 		status, out := c.doH("POST", tc.path, `{}`, tc.header...)

@@ -377,9 +377,8 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 	q := r.URL.Query()
 	_, named := q["run_id"]
 	id := q.Get("run_id")
-	key, keyed := headerGiven(r, "Idempotency-Key")
-	var bad error
-	if named {
+	key, keyed, bad := headerGiven(r, "Idempotency-Key")
+	if bad == nil && named {
 		bad = CheckRunID(id)
 	}
 	if bad == nil && keyed {
@@ -413,10 +412,16 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 }
 
 // headerGiven returns the request's header name and whether the request
-// has it at all: an empty one is given, and wrong, not left out.
-func headerGiven(r *http.Request, name string) (string, bool) {
-	_, ok := r.Header[http.CanonicalHeaderKey(name)]
-	return r.Header.Get(name), ok
+// has it at all: an empty one is given, and wrong, not left out. One given
+// twice is an error, as a query parameter given twice is (checkQuery):
+// honouring either would leave the other unchecked, and a proxy or a retry
+// may read the other one.
+func headerGiven(r *http.Request, name string) (string, bool, error) {
+	vs, ok := r.Header[http.CanonicalHeaderKey(name)]
+	if len(vs) > 1 {
+		return "", true, fmt.Errorf("the %s header is given %d times: give it once", name, len(vs))
+	}
+	return r.Header.Get(name), ok, nil
 }
 
 func jsonKind(b []byte) string {
@@ -759,7 +764,11 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errors.New("event payload is not valid JSON"), nil)
 		return
 	}
-	key, keyed := headerGiven(r, "Idempotency-Key")
+	key, keyed, bad := headerGiven(r, "Idempotency-Key")
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, bad, nil)
+		return
+	}
 	q := r.URL.Query()
 	_, named := q["id"]
 	id := q.Get("id")
