@@ -243,6 +243,9 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Before the stream's first question (below): a change of the
+	// credentials after the guard's is either seen by it or wakes the loop.
+	reloaded := e.reloaded()
 	wt := e.watch.add(q.Get("run"), q.Get("flow"), kind, children)
 	if wt == nil {
 		w.Header().Set("Retry-After", strconv.Itoa(WatchRetryAfter))
@@ -270,14 +273,18 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The credentials that opened the stream are asked again before each
-	// write: a token revoked meanwhile (the token file reloaded) ends the
-	// stream, as it would refuse a new request.
+	// write, and at each change of the Authorizer's credentials
+	// (ReloadNotifier): a token revoked meanwhile (the token file
+	// reloaded) ends the stream at once, as it would refuse a new request.
 	allowed := func() bool {
 		if e.reauthorize(r) == nil {
 			return true
 		}
 		send("event: unauthorized\ndata: {}\n\n")
 		return false
+	}
+	if !allowed() {
+		return
 	}
 	tick := time.NewTicker(watchHeartbeat)
 	defer tick.Stop()
@@ -290,6 +297,11 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 		case <-wt.overflow:
 			send("event: overflow\ndata: {}\n\n")
 			return
+		case <-reloaded:
+			reloaded = e.reloaded() // before the question, as above
+			if !allowed() {
+				return
+			}
 		case <-tick.C:
 			if !allowed() || !send(": heartbeat\n\n") {
 				return

@@ -581,6 +581,44 @@ func TestWatchEndsWhenTokenRevoked(t *testing.T) {
 	}
 }
 
+// A stream opened with a token that is revoked meanwhile ends at the
+// reload itself, told so, with no event or heartbeat to wait for: a revoked
+// credential stops reading at once. A reload that keeps the token leaves
+// the stream open.
+func TestWatchEndsAtTheReloadThatRevokes(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/tokens"
+	both := []byte("client c-token-0123456789abcdef\nadmin a-token-0123456789abcdef\n")
+	if err := os.WriteFile(path, both, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := NewTokenAuth(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stream := watchSignups(t, auth, "c-token-0123456789abcdef")
+	if err := auth.Reload(); err != nil { // the token stays
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("admin a-token-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev, ok := <-stream:
+		if !ok || ev.event != "unauthorized" {
+			t.Fatalf("after the token's revocation the stream sent %+v (open %v)", ev, ok)
+		}
+	case <-time.After(5 * time.Second): // the heartbeat is 15 s away
+		t.Fatal("the stream of a revoked token is still open 5 s after the reload")
+	}
+	for ev := range stream {
+		t.Errorf("the stream went on: %+v", ev)
+	}
+}
+
 // A stream asks the Authorizer again, before each write, with the role the
 // route table gives GET /watch, not a role of its own: with the table
 // changed to need admin, every question about the stream is for admin.
