@@ -460,9 +460,22 @@ func (e *Engine) add(fe *flowEntry, replace bool) error {
 	started := e.started
 	e.mu.Unlock()
 	if started {
-		return e.attach(fe, true)
+		if err := e.attach(fe, true); err != nil {
+			return err
+		}
 	}
+	e.inEffect(fe)
 	return nil
+}
+
+// inEffect says that the flows fes define, or define anew, are in effect:
+// the pages that draw the flows (GET /watch's event: flow) draw them anew.
+// Every definition comes by it, whether from Go (Register, RegisterFlow)
+// or from JSON (PUT /flows, LoadFlows, the flows directory read).
+func (e *Engine) inEffect(fes ...*flowEntry) {
+	for _, fe := range fes {
+		e.watch.publishFlow(fe.name)
+	}
 }
 
 // detach stops fe's subscriptions and schedules; e.mu is held.

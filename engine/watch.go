@@ -4,7 +4,8 @@ package engine
 // server-sent events, to the web view (engine/ui) and to any client, the
 // aborts the engine accepts, which a run records only once its step in
 // flight returns, and the flows defined or defined anew (PUT /flows, the
-// flows directory read), which the pages that draw them redraw. The runs' sink is the store wrapped by recorder, which
+// flows directory read, Register from Go: Engine.inEffect), which the
+// pages that draw them redraw. The runs' sink is the store wrapped by recorder, which
 // hands each event the store accepted to the watchers; a run never waits
 // for a watcher.
 

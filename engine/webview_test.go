@@ -770,6 +770,34 @@ func TestWatchStreamsFlowDefinitions(t *testing.T) {
 	}
 }
 
+// A flow registered from Go on an engine already started (Register,
+// RegisterFlow) is announced to the watchers of the flows as one defined
+// through PUT /flows is: "event: flow" with its name, once in effect. One
+// refused (its name taken) says nothing.
+func TestWatchStreamsFlowsRegisteredFromGo(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	defer e.EndWatches()
+	flows, _ := openWatch(t, srv.URL, "", "kind=flow")
+	waitFor(t, "the watcher", func() bool { return e.watch.n.Load() == 1 })
+	if err := Register(e, newGenHello(t, e, helloTriggers[0])); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextSSE(t, flows); ev.event != "flow" || ev.data != `{"flow":"Hello"}` {
+		t.Errorf("after Register: %+v, want event: flow, {\"flow\":\"Hello\"}", ev)
+	}
+	if err := Register(e, newGenHello(t, e)); err == nil {
+		t.Fatal("Hello registered twice")
+	}
+	select {
+	case ev := <-flows:
+		t.Errorf("a registration refused was announced: %+v", ev)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
 // A run's stream with children=true carries the events of its child runs,
 // at any depth, and of no other run; without it, of the run alone. Another
 // value of children answers 400.
