@@ -16,6 +16,34 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// A ?since= that is no time: the datetime input cannot show it, so it is
+// marked and said beside the input; the list says the filter was refused.
+// Filter with the input left empty drops it and lists the runs.
+func TestBrowserUnknownSinceFilter(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	v.start("Payment", `{"OrderID": "o-1"}`)
+	signIn(t, ctx, v.url+"/ui/#/runs?since=bogus", clientToken, true)
+	run(t, ctx, "the refusal", poll(`!document.querySelector("#notice").hidden && !!document.querySelector("#runs-refused")`))
+	shot(t, ctx, "1-bogus")
+	if n := get(t, ctx, "the notice", textOf("#notice")); !strings.Contains(n, `since "bogus"`) || !strings.Contains(n, "RFC 3339") {
+		t.Errorf("the notice says %q, want the API's reason", n)
+	}
+	given := get(t, ctx, "the field", chromedp.Evaluate[[]string](`(i => [(document.querySelector("#f-since-given") || {}).textContent || "", i.getAttribute("aria-invalid") || "", i.title])(document.querySelector("#f-since"))`))
+	if given[0] != "bogus (not a time)" || given[1] != "true" || !strings.Contains(given[2], "bogus") {
+		t.Errorf("the Started from field shows %q, want the link's value said beside it and the input marked", given)
+	}
+	if g := get(t, ctx, "until", chromedp.Evaluate[bool](`!!document.querySelector("#f-until-given") || document.querySelector("#f-until").hasAttribute("aria-invalid")`)); g {
+		t.Error("Started before, which the link leaves out, is marked too")
+	}
+	run(t, ctx, "Filter, the input left empty",
+		chromedp.Click(chromedp.CSS("#f-apply")),
+		poll(`location.hash === "#/runs"`),
+		chromedp.WaitReady(chromedp.CSS(`#runs tbody tr[data-run]`)),
+		poll(`document.querySelector("#notice").hidden && !document.querySelector("#f-since-given")`))
+	shot(t, ctx, "2-dropped")
+}
+
 // A dead letters page with an ?order= the API does not take: the Order
 // select shows it, "unknown order", the list says the server refused it
 // (GET /deadletters answers 400, saying the orders it takes), rather than

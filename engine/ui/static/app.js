@@ -512,11 +512,22 @@
     }
     var since = el("input", { type: "datetime-local", step: "1", name: "since", id: "f-since", value: local(q.get("since")) });
     var until = el("input", { type: "datetime-local", step: "1", name: "until", id: "f-until", value: local(q.get("until")) });
+    // A time the URL filters by that is no time (a link typed or cut
+    // short) is one the input cannot show: blank, it would read as no
+    // filter. It is marked, and said beside the input as the link gave
+    // it, as a state unknown is in its select; GET /runs refuses it
+    // (400), and the list says so. Filter with the input left empty
+    // drops it, as "any state" drops a state.
+    function timeField(key, text, input) {
+      var given = q.get(key) || "", shown = !given || local(given);
+      if (!shown) { input.setAttribute("aria-invalid", "true"); input.title = given + " is not a time"; }
+      return el("label", null, [text, input, shown ? null : el("span", { "class": "given-bad mono", id: input.id + "-given", title: given, text: given + " (not a time)" })]);
+    }
     var corr = el("input", { type: "text", name: "correlation", id: "f-correlation", placeholder: "e.g. an order ID", value: q.get("correlation") || "" });
     form.appendChild(el("label", null, ["Flow", flowSel]));
     form.appendChild(el("label", null, ["State", stateSel]));
-    form.appendChild(el("label", null, ["Started from (UTC)", since]));
-    form.appendChild(el("label", null, ["Started before (UTC)", until]));
+    form.appendChild(timeField("since", "Started from (UTC)", since));
+    form.appendChild(timeField("until", "Started before (UTC)", until));
     form.appendChild(el("label", null, ["Correlation value", corr]));
     form.appendChild(el("button", { type: "submit", id: "f-apply", text: "Filter" }));
     form.appendChild(el("button", { type: "button", id: "f-clear", text: "Clear", onclick: function () { location.hash = "#/runs"; } }));
