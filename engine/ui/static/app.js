@@ -56,8 +56,8 @@
   }
   // breakable lets a name wrap between its words (ShipTo|Customer) and
   // after a machine state's colon (Pack:|running): the branches' table
-  // and the timeline's From → To fit their columns with names of up to
-  // 128 bytes.
+  // fits its column with names of up to 128 bytes, and the timeline's
+  // From → To is sized so.
   function breakable(s) {
     var kids = [], part = "";
     Array.from(s || "").forEach(function (ch, i, all) {
@@ -817,7 +817,16 @@
           // read badly.
           el("td", { "class": "mono step-col" }, [el("div", { "class": "one-line", title: stepOf(e) + branchOf(e) }, [
             el("span", { text: stepOf(e) }), branchOf(e) ? el("span", { "class": "branch-mark", text: branchOf(e) }) : null])]),
-          el("td", { "class": "mono" }, breakable(e.from + " → " + e.to)),
+          // From → To keeps to one line too, as wide as the column
+          // leaves it, the states cut short with an ellipsis if they must
+          // (both whole in the title): long names broken at each word
+          // made the row several lines tall. The column is sized by the
+          // names as if they could wrap (the hidden fit), so that the
+          // timeline still fits a narrow window, and shows them whole
+          // where there is room.
+          el("td", { "class": "mono fromto-col" }, [
+            el("div", { "class": "fit", "aria-hidden": "true" }, breakable(e.from + " → " + e.to)),
+            el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
           el("td", { "class": "err-col" + (isCancelled(e) ? " muted" : ""), text: e.error || "" })
