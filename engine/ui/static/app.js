@@ -799,7 +799,9 @@
         // A failed attempt that its step tries again (outcome retry) failed
         // nothing yet: its error reads as the head's retry note does, not
         // in the red of a failure.
-        if (e.error && !isCancelled(e) && e.outcome !== "retry") cls.push("ev-error");
+        // Nor is the abort that cut a step short (interrupted): the run
+        // is aborting, not failing; its row is grey, as its step's box.
+        if (e.error && !isCancelled(e) && e.outcome !== "retry" && e.seq !== marks.interrupted) cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
         var pick = function () { select(selected === e.seq ? 0 : e.seq); };
@@ -829,7 +831,7 @@
             el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
-          el("td", { "class": "err-col" + (isCancelled(e) ? " muted" : ""), text: e.error || "" })
+          el("td", { "class": "err-col" + (isCancelled(e) || e.seq === marks.interrupted ? " muted" : ""), text: e.error || "" })
         ]));
       });
       tbody.appendChild(rows);
