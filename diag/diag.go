@@ -274,12 +274,20 @@ func (l List) Normalize(limit int) (List, int) {
 		}
 		out = append(out, d)
 	}
-	dropped := 0
-	if limit > 0 && len(out) > limit {
-		dropped = len(out) - limit
-		out = keepMostSevere(out, limit)
+	if limit < 0 {
+		return out, 0
 	}
-	return out, dropped
+	return out.Cap(limit)
+}
+
+// Cap returns at most limit entries of l, in l's order, the errors kept
+// before the warnings (so that the cap never hides an error behind
+// warnings earlier in the list), and how many it left out.
+func (l List) Cap(limit int) (List, int) {
+	if len(l) <= limit {
+		return l, 0
+	}
+	return keepMostSevere(l, limit), len(l) - limit
 }
 
 // keepMostSevere returns limit entries of l, in l's order: the errors

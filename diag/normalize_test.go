@@ -54,3 +54,14 @@ func TestNormalizeCapKeepsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCapKeepsErrorsAndCounts(t *testing.T) {
+	l := List{Warnf(Range{}, "w", "first"), Warnf(Range{}, "w", "second"), Errorf(Range{}, "e", "the error")}
+	if got, n := l.Cap(3); len(got) != 3 || n != 0 {
+		t.Errorf("Cap(3) of 3: %d kept, %d omitted", len(got), n)
+	}
+	got, n := l.Cap(2)
+	if len(got) != 2 || n != 1 || !got.HasErrors() || got[0].Message != "first" {
+		t.Errorf("Cap(2) of 3: %v, %d omitted; want the first warning and the error, 1 omitted", got, n)
+	}
+}

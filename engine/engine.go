@@ -426,11 +426,12 @@ func registerFlow[S any](e *Engine, f *runtime.Flow[S], model *dsl.Flow, trigger
 			fe.awaits = append(fe.awaits, [2]string{st.Await.Topic, st.Await.Event})
 		}
 	}
-	return e.add(fe, false)
+	return e.add(fe)
 }
 
-// add registers fe; replace allows replacing a JSON flow of the same name.
-func (e *Engine) add(fe *flowEntry, replace bool) error {
+// add registers fe, a flow of a name not registered; on an error nothing
+// changes.
+func (e *Engine) add(fe *flowEntry) error {
 	e.loadMu.Lock()
 	defer e.loadMu.Unlock()
 	e.mu.Lock()
@@ -438,8 +439,7 @@ func (e *Engine) add(fe *flowEntry, replace bool) error {
 		e.mu.Unlock()
 		return ErrClosed
 	}
-	old := e.flows[fe.name]
-	if old != nil && !(replace && old.def != nil) {
+	if e.flows[fe.name] != nil {
 		e.mu.Unlock()
 		return fmt.Errorf("%w: %q", ErrFlowExists, fe.name)
 	}
@@ -452,17 +452,34 @@ func (e *Engine) add(fe *flowEntry, replace bool) error {
 			return fmt.Errorf("%w: %s", ErrConflict, rpcTaken(fe.name, t.Endpoint, other.name))
 		}
 	}
-	if old != nil {
-		e.detach(old)
-	}
 	e.flows[fe.name] = fe
 	e.setRPC(fe)
 	started := e.started
 	e.mu.Unlock()
 	if started {
-		return e.attach(fe, true)
+		if err := e.attach(fe, true); err != nil {
+			// Its triggers could not start (attach stopped those it had
+			// started): the registration is undone, as a refused PUT
+			// /flows is (commit).
+			e.mu.Lock()
+			e.detach(fe)
+			delete(e.flows, fe.name)
+			e.mu.Unlock()
+			return err
+		}
 	}
+	e.inEffect(fe)
 	return nil
+}
+
+// inEffect says that the flows fes define, or define anew, are in effect:
+// the pages that draw the flows (GET /watch's event: flow) draw them anew.
+// Every definition comes by it, whether from Go (Register, RegisterFlow)
+// or from JSON (PUT /flows, LoadFlows, the flows directory read).
+func (e *Engine) inEffect(fes ...*flowEntry) {
+	for _, fe := range fes {
+		e.watch.publishFlow(fe.name)
+	}
 }
 
 // detach stops fe's subscriptions and schedules; e.mu is held.

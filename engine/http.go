@@ -160,9 +160,19 @@ func cmpOr(a, b int) int {
 	return b
 }
 
+// MaxAnswerDiagnostics is how many diagnostics an answer (PUT /flows)
+// holds at most: a document of many faults (a megabyte of steps) would
+// otherwise be answered with a diagnostic for each. The errors are kept
+// before the warnings (diag.List.Cap), and "diagnostics_omitted" says how
+// many more there were.
+const MaxAnswerDiagnostics = 100
+
 type apiError struct {
 	Error       string            `json:"error"`
 	Diagnostics []diag.Diagnostic `json:"diagnostics,omitempty"`
+	// Omitted is how many diagnostics beyond MaxAnswerDiagnostics the
+	// answer leaves out.
+	Omitted int `json:"diagnostics_omitted,omitempty"`
 }
 
 // writeJSON answers v as JSON, not sniffed (NoSniff's header): the engine's
@@ -183,8 +193,13 @@ func writeError(w http.ResponseWriter, status int, err error, ds diag.List) {
 	if status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
 	}
-	writeJSON(w, status, apiError{Error: err.Error(), Diagnostics: ds})
+	ds, omitted := capDiagnostics(ds)
+	writeJSON(w, status, apiError{Error: err.Error(), Diagnostics: ds, Omitted: omitted})
 }
+
+// capDiagnostics returns the diagnostics an answer holds, at most
+// MaxAnswerDiagnostics of ds, and how many more there were.
+func capDiagnostics(ds diag.List) (diag.List, int) { return ds.Cap(MaxAnswerDiagnostics) }
 
 // writeErr answers err with status. A 500 is the server's failure, not
 // the request's, and its error is the server's own (a store's names its
@@ -725,7 +740,12 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err, errs)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"flows": names, "diagnostics": errs})
+	errs, omitted := capDiagnostics(errs)
+	out := map[string]any{"flows": names, "diagnostics": errs}
+	if omitted > 0 {
+		out["diagnostics_omitted"] = omitted
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (e *Engine) httpFlows(w http.ResponseWriter, r *http.Request) {

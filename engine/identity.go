@@ -49,3 +49,23 @@ func identityOf(r *http.Request) Identity {
 	id, _ := r.Context().Value(identityKey{}).(Identity)
 	return id
 }
+
+// A ReloadNotifier is an Authorizer whose credentials may change while it
+// serves (TokenAuth's Reload): Reloaded returns a channel closed at the
+// next change. A long-lived answer (a GET /watch stream) asks the
+// Authorizer again as soon as it is closed, so that a credential revoked
+// stops reading at once, not at the stream's next write. An Authorizer
+// that is not one is asked again before each write only.
+type ReloadNotifier interface {
+	Authorizer
+	Reloaded() <-chan struct{}
+}
+
+// reloaded returns the channel of the Authorizer's next change, or nil
+// (never ready) when it tells none.
+func (e *Engine) reloaded() <-chan struct{} {
+	if n, ok := e.opts.Authorizer.(ReloadNotifier); ok {
+		return n.Reloaded()
+	}
+	return nil
+}

@@ -387,10 +387,7 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 			}
 		}
 	}
-	// In effect: the pages that draw the flows (GET /watch) draw them anew.
-	for _, fe := range changed {
-		e.watch.publishFlow(fe.name)
-	}
+	e.inEffect(changed...)
 	return nil
 }
 

@@ -184,3 +184,38 @@ func TestRegisterRPCTaken(t *testing.T) {
 		t.Fatalf("flows %v, want [A]", got)
 	}
 }
+
+// A registration from Go on a started engine whose triggers cannot start
+// (the broker refuses a consumer) returns the error and changes nothing:
+// the flow is not registered, its rpc endpoint not routed, and the same
+// name can be registered again.
+func TestRegisterFailureUndoes(t *testing.T) {
+	e, err := New(Options{Store: store.NewMemory(), Broker: failingBroker{NewMemoryBroker(), "down"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	down := runtime.Trigger{Kind: runtime.TriggerEvent, Topic: "down", Event: "e"}
+	if err := Register(e, newGenHello(t, e, helloTriggers[0], down)); err == nil {
+		t.Fatal("Register with a trigger the broker refuses: no error")
+	}
+	if fl := e.Flows(); len(fl) != 0 {
+		t.Fatalf("after a registration that failed the engine lists %+v", fl)
+	}
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	res, err := http.Post(srv.URL+"/rpc/Hello.Start", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /rpc/Hello.Start after a registration that failed: %d, want 404", res.StatusCode)
+	}
+	if err := Register(e, newGenHello(t, e, helloTriggers[0])); err != nil {
+		t.Fatalf("registering Hello again: %v", err)
+	}
+}

@@ -38,7 +38,8 @@ const MaxTokenFileBytes = 1 << 20
 // fields are separated by spaces or tabs, and a line may end in CRLF. A
 // request presents its token as "Authorization: Bearer TOKEN". Tokens are
 // kept as SHA-256 digests and compared in constant time, every one of them
-// on every request. Reload reads the file again. LooseMode tells whether
+// on every request. Reload reads the file again, and closes the channel
+// Reloaded returned before it (a ReloadNotifier). LooseMode tells whether
 // others than its owner may read or write the file.
 //
 // TokenAuth is an IdentityAuthorizer: a caller's Identity.ID is a hash of
@@ -49,6 +50,9 @@ type TokenAuth struct {
 	idKey  [32]byte // keys the tokens' identities; random, never shown
 	tokens atomic.Pointer[[]tokenEntry]
 	mode   atomic.Uint32 // the permissions of the file the tokens were read from
+	// reloaded is closed, and replaced, by each Reload that succeeds
+	// (Reloaded).
+	reloaded atomic.Pointer[chan struct{}]
 }
 
 type tokenEntry struct {
@@ -64,6 +68,8 @@ var compareTokens = subtle.ConstantTimeCompare
 // NewTokenAuth reads the token file at path.
 func NewTokenAuth(path string) (*TokenAuth, error) {
 	a := &TokenAuth{path: path}
+	ch := make(chan struct{})
+	a.reloaded.Store(&ch)
 	if _, err := rand.Read(a.idKey[:]); err != nil {
 		return nil, fmt.Errorf("reading tokens: %w", err)
 	}
@@ -73,8 +79,11 @@ func NewTokenAuth(path string) (*TokenAuth, error) {
 	return a, nil
 }
 
-// Reload reads the token file again. If the file cannot be read or is not
-// valid, it returns why and keeps the tokens it had.
+// Reload reads the token file again, and then closes the channel that
+// Reloaded returned until then: the GET /watch streams opened with a token
+// the file no longer holds end at once. If the file cannot be read or is
+// not valid, it returns why and keeps the tokens it had (and the channel
+// open).
 func (a *TokenAuth) Reload() error {
 	src, mode, err := readTokenFile(a.path)
 	if err != nil {
@@ -91,8 +100,13 @@ func (a *TokenAuth) Reload() error {
 	}
 	a.tokens.Store(&tokens)
 	a.mode.Store(uint32(mode.Perm()))
+	next := make(chan struct{})
+	close(*a.reloaded.Swap(&next)) // after the tokens: who wakes reads them
 	return nil
 }
+
+// Reloaded returns a channel closed at the next Reload that succeeds.
+func (a *TokenAuth) Reloaded() <-chan struct{} { return *a.reloaded.Load() }
 
 // readTokenFile reads the file at path and the permissions of that very
 // file (not of another renamed over it meanwhile): a regular file only,

@@ -4,7 +4,8 @@ package engine
 // server-sent events, to the web view (engine/ui) and to any client, the
 // aborts the engine accepts, which a run records only once its step in
 // flight returns, and the flows defined or defined anew (PUT /flows, the
-// flows directory read), which the pages that draw them redraw. The runs' sink is the store wrapped by recorder, which
+// flows directory read, Register from Go: Engine.inEffect), which the
+// pages that draw them redraw. The runs' sink is the store wrapped by recorder, which
 // hands each event the store accepted to the watchers; a run never waits
 // for a watcher.
 
@@ -243,6 +244,9 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Before the stream's first question (below): a change of the
+	// credentials after the guard's is either seen by it or wakes the loop.
+	reloaded := e.reloaded()
 	wt := e.watch.add(q.Get("run"), q.Get("flow"), kind, children)
 	if wt == nil {
 		w.Header().Set("Retry-After", strconv.Itoa(WatchRetryAfter))
@@ -270,14 +274,18 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The credentials that opened the stream are asked again before each
-	// write: a token revoked meanwhile (the token file reloaded) ends the
-	// stream, as it would refuse a new request.
+	// write, and at each change of the Authorizer's credentials
+	// (ReloadNotifier): a token revoked meanwhile (the token file
+	// reloaded) ends the stream at once, as it would refuse a new request.
 	allowed := func() bool {
 		if e.reauthorize(r) == nil {
 			return true
 		}
 		send("event: unauthorized\ndata: {}\n\n")
 		return false
+	}
+	if !allowed() {
+		return
 	}
 	tick := time.NewTicker(watchHeartbeat)
 	defer tick.Stop()
@@ -290,6 +298,11 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 		case <-wt.overflow:
 			send("event: overflow\ndata: {}\n\n")
 			return
+		case <-reloaded:
+			reloaded = e.reloaded() // before the question, as above
+			if !allowed() {
+				return
+			}
 		case <-tick.C:
 			if !allowed() || !send(": heartbeat\n\n") {
 				return

@@ -581,6 +581,44 @@ func TestWatchEndsWhenTokenRevoked(t *testing.T) {
 	}
 }
 
+// A stream opened with a token that is revoked meanwhile ends at the
+// reload itself, told so, with no event or heartbeat to wait for: a revoked
+// credential stops reading at once. A reload that keeps the token leaves
+// the stream open.
+func TestWatchEndsAtTheReloadThatRevokes(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/tokens"
+	both := []byte("client c-token-0123456789abcdef\nadmin a-token-0123456789abcdef\n")
+	if err := os.WriteFile(path, both, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := NewTokenAuth(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stream := watchSignups(t, auth, "c-token-0123456789abcdef")
+	if err := auth.Reload(); err != nil { // the token stays
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("admin a-token-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev, ok := <-stream:
+		if !ok || ev.event != "unauthorized" {
+			t.Fatalf("after the token's revocation the stream sent %+v (open %v)", ev, ok)
+		}
+	case <-time.After(5 * time.Second): // the heartbeat is 15 s away
+		t.Fatal("the stream of a revoked token is still open 5 s after the reload")
+	}
+	for ev := range stream {
+		t.Errorf("the stream went on: %+v", ev)
+	}
+}
+
 // A stream asks the Authorizer again, before each write, with the role the
 // route table gives GET /watch, not a role of its own: with the table
 // changed to need admin, every question about the stream is for admin.
@@ -729,6 +767,34 @@ func TestWatchStreamsFlowDefinitions(t *testing.T) {
 			t.Errorf("watch?%s got a third event %+v", q, ev)
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// A flow registered from Go on an engine already started (Register,
+// RegisterFlow) is announced to the watchers of the flows as one defined
+// through PUT /flows is: "event: flow" with its name, once in effect. One
+// refused (its name taken) says nothing.
+func TestWatchStreamsFlowsRegisteredFromGo(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	defer e.EndWatches()
+	flows, _ := openWatch(t, srv.URL, "", "kind=flow")
+	waitFor(t, "the watcher", func() bool { return e.watch.n.Load() == 1 })
+	if err := Register(e, newGenHello(t, e, helloTriggers[0])); err != nil {
+		t.Fatal(err)
+	}
+	if ev := nextSSE(t, flows); ev.event != "flow" || ev.data != `{"flow":"Hello"}` {
+		t.Errorf("after Register: %+v, want event: flow, {\"flow\":\"Hello\"}", ev)
+	}
+	if err := Register(e, newGenHello(t, e)); err == nil {
+		t.Fatal("Hello registered twice")
+	}
+	select {
+	case ev := <-flows:
+		t.Errorf("a registration refused was announced: %+v", ev)
+	case <-time.After(50 * time.Millisecond):
 	}
 }
 

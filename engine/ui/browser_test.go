@@ -995,6 +995,15 @@ func TestBrowserAbort(t *testing.T) {
 	if !strings.Contains(row, "interrupted") {
 		t.Errorf("the row of the abort that cut Reserve short: %q, want it marked interrupted", row)
 	}
+	// Nor does the row look failed: the run is aborting, not failing.
+	red := get(t, ctx, "the abort's row's look", chromedp.Evaluate[[]string](`(() => {
+		const tr = Array.from(document.querySelectorAll("#timeline tbody tr")).find(r => r.innerText.includes("Reserve:running → aborting"));
+		const red = getComputedStyle(document.querySelector("#notice")).color; // the red of an error
+		return [tr.className, getComputedStyle(tr.querySelector("td.err-col")).color, red];
+	})()`))
+	if strings.Contains(red[0], "ev-error") || red[1] == red[2] {
+		t.Errorf("the abort's row (class %q, error in %s) looks failed (red %s)", red[0], red[1], red[2])
+	}
 	// Its look is its own: neither a failed step's (red) nor a step's
 	// that ran, each drawn for the comparison on the same diagram.
 	look := get(t, ctx, "the interrupted box's look", chromedp.Evaluate[[]string](`(function () {

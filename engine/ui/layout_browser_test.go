@@ -143,9 +143,10 @@ func TestBrowserLongErrorWraps(t *testing.T) {
 	shot(t, ctx, "run")
 }
 
-// A step's name near the 128 bytes a name may take (flow Wide) wraps in
-// the timeline, anywhere if it must: the timeline still fits its column at
-// 1280 px (the name, twice in "From → To", made it scroll sideways).
+// A step's name near the 128 bytes a name may take (flow Wide) keeps the
+// timeline within its column at 1280 px (the name, twice in "From → To",
+// made it scroll sideways): each column cuts it with an ellipsis
+// (TestBrowserTimelineStepOneLine, TestBrowserTimelineFromToOneLine).
 func TestBrowserLongStepNameWraps(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)

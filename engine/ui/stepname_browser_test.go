@@ -90,3 +90,35 @@ func TestBrowserRunsStepOneLine(t *testing.T) {
 	}
 	shot(t, ctx, "runs")
 }
+
+// The timeline's From → To likewise: on one line, each state cut with an
+// ellipsis if it must and both whole in the title, as the Step column,
+// rather than broken at each word of a long name into a row several
+// lines tall; the timeline still fits its column at 1280 px.
+func TestBrowserTimelineFromToOneLine(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	const step = "ReserveTheWholeWarehouseStockForTheCustomerWhoOrderedEverythingAndThenShipItToTheFarAwayDestinationBeforeTheEndOfTheWeek"
+	wide := v.start("Wide", `{"K": "k"}`)
+	v.await(wide, runtime.StateDone)
+	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
+	signIn(t, ctx, v.url+"/ui/#/run/"+wide, clientToken, false)
+	const states = `#timeline tbody td:nth-child(4) .one-line`
+	run(t, ctx, "the timeline", chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
+	if !get(t, ctx, "the states", chromedp.Evaluate[bool](textOneLine(states))) {
+		t.Error("a From → To takes several lines in the timeline")
+	}
+	titles := get(t, ctx, "the titles", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("`+states+`"), e => e.title)`))
+	found := false
+	for _, ti := range titles {
+		found = found || ti == "pending → "+step+":running"
+	}
+	if !found {
+		t.Errorf("no From → To's title reads the states whole: %q", titles)
+	}
+	box := get(t, ctx, "the timeline's box", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#timeline").parentNode)`))
+	if box[0] > box[1] {
+		t.Errorf("the timeline is %d px wide in a box of %d px: it scrolls sideways", box[0], box[1])
+	}
+	shot(t, ctx, "fromto")
+}

@@ -56,8 +56,8 @@
   }
   // breakable lets a name wrap between its words (ShipTo|Customer) and
   // after a machine state's colon (Pack:|running): the branches' table
-  // and the timeline's From → To fit their columns with names of up to
-  // 128 bytes.
+  // fits its column with names of up to 128 bytes, and the timeline's
+  // From → To is sized so.
   function breakable(s) {
     var kids = [], part = "";
     Array.from(s || "").forEach(function (ch, i, all) {
@@ -383,6 +383,18 @@
   // the keyboard is on that no longer may (Next on the last page) hands
   // the focus to the other, or to their bar if neither may: disabled, it
   // would drop the focus to the page's body.
+  // refusedList empties a list's table after the server refused its
+  // filter (a 4xx: a value it does not take, which the form shows as the
+  // link gave it, saying so), whatever the list showed before: the notice
+  // says why, the list that nothing is listed for it. It returns whether
+  // e was such a refusal (not a server's failure, a 5xx or none).
+  function refusedList(e, tbody, cols, id, what) {
+    if (!e.status || e.status >= 500) return false;
+    tbody.textContent = "";
+    tbody.appendChild(el("tr", null, [el("td", { colspan: String(cols), "class": "muted", id: id,
+      text: "No " + what + " listed: the server refused this filter (the reason is above). Change the filter, or Clear it." })]));
+    return true;
+  }
   function pager(prev, prevOn, next, nextOn) {
     var a = document.activeElement;
     prev.disabled = !prevOn;
@@ -500,11 +512,22 @@
     }
     var since = el("input", { type: "datetime-local", step: "1", name: "since", id: "f-since", value: local(q.get("since")) });
     var until = el("input", { type: "datetime-local", step: "1", name: "until", id: "f-until", value: local(q.get("until")) });
+    // A time the URL filters by that is no time (a link typed or cut
+    // short) is one the input cannot show: blank, it would read as no
+    // filter. It is marked, and said beside the input as the link gave
+    // it, as a state unknown is in its select; GET /runs refuses it
+    // (400), and the list says so. Filter with the input left empty
+    // drops it, as "any state" drops a state.
+    function timeField(key, text, input) {
+      var given = q.get(key) || "", shown = !given || local(given);
+      if (!shown) { input.setAttribute("aria-invalid", "true"); input.title = given + " is not a time"; }
+      return el("label", null, [text, input, shown ? null : el("span", { "class": "given-bad mono", id: input.id + "-given", title: given, text: given + " (not a time)" })]);
+    }
     var corr = el("input", { type: "text", name: "correlation", id: "f-correlation", placeholder: "e.g. an order ID", value: q.get("correlation") || "" });
     form.appendChild(el("label", null, ["Flow", flowSel]));
     form.appendChild(el("label", null, ["State", stateSel]));
-    form.appendChild(el("label", null, ["Started from (UTC)", since]));
-    form.appendChild(el("label", null, ["Started before (UTC)", until]));
+    form.appendChild(timeField("since", "Started from (UTC)", since));
+    form.appendChild(timeField("until", "Started before (UTC)", until));
     form.appendChild(el("label", null, ["Correlation value", corr]));
     form.appendChild(el("button", { type: "submit", id: "f-apply", text: "Filter" }));
     form.appendChild(el("button", { type: "button", id: "f-clear", text: "Clear", onclick: function () { location.hash = "#/runs"; } }));
@@ -619,12 +642,8 @@
       }).catch(function (e) {
         failed(e, true);
         // A filter the server refused (400: a state or a time it does
-        // not take) lists nothing, whatever the list showed before: the
-        // notice says why, the list that no runs are shown for it.
-        if (reads.late(ticket) || !e.status || e.status >= 500) return;
-        tbody.textContent = "";
-        tbody.appendChild(el("tr", null, [el("td", { colspan: "8", "class": "muted", id: "runs-refused", text: "No runs listed: the server refused this filter (the reason is above). Change the filter, or Clear it." })]));
-        pager(prev, !prev.disabled, next, false);
+        // not take) lists nothing.
+        if (!reads.late(ticket) && refusedList(e, tbody, 8, "runs-refused", "runs")) pager(prev, !prev.disabled, next, false);
       });
     }
     next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); keep(); load(); } });
@@ -780,7 +799,9 @@
         // A failed attempt that its step tries again (outcome retry) failed
         // nothing yet: its error reads as the head's retry note does, not
         // in the red of a failure.
-        if (e.error && !isCancelled(e) && e.outcome !== "retry") cls.push("ev-error");
+        // Nor is the abort that cut a step short (interrupted): the run
+        // is aborting, not failing; its row is grey, as its step's box.
+        if (e.error && !isCancelled(e) && e.outcome !== "retry" && e.seq !== marks.interrupted) cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
         var pick = function () { select(selected === e.seq ? 0 : e.seq); };
@@ -798,10 +819,19 @@
           // read badly.
           el("td", { "class": "mono step-col" }, [el("div", { "class": "one-line", title: stepOf(e) + branchOf(e) }, [
             el("span", { text: stepOf(e) }), branchOf(e) ? el("span", { "class": "branch-mark", text: branchOf(e) }) : null])]),
-          el("td", { "class": "mono" }, breakable(e.from + " → " + e.to)),
+          // From → To keeps to one line too, as wide as the column
+          // leaves it, the states cut short with an ellipsis if they must
+          // (both whole in the title): long names broken at each word
+          // made the row several lines tall. The column is sized by the
+          // names as if they could wrap (the hidden fit), so that the
+          // timeline still fits a narrow window, and shows them whole
+          // where there is room.
+          el("td", { "class": "mono fromto-col" }, [
+            el("div", { "class": "fit", "aria-hidden": "true" }, breakable(e.from + " → " + e.to)),
+            el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
-          el("td", { "class": "err-col" + (isCancelled(e) ? " muted" : ""), text: e.error || "" })
+          el("td", { "class": "err-col" + (isCancelled(e) || e.seq === marks.interrupted ? " muted" : ""), text: e.error || "" })
         ]));
       });
       tbody.appendChild(rows);
@@ -1264,13 +1294,20 @@
         text: "Your role (" + session.role + ") may not read the dead letters (GET /deadletters): they hold the payloads of every publisher." }));
       return;
     }
-    var oldest = q.get("order") === "oldest";
-    view.appendChild(el("p", { "class": "muted", text: "Messages the engine will never apply, with the reason, " + (oldest ? "oldest first, in the order they arrived" : "newest first, the one that arrived last on top") + "; kept until the engine's dead-letter retention expires them. This page does not follow them live: Refresh reads them again." }));
+    // The order the link gave goes to the API as it is (newest first when
+    // it gives none): one it does not take (a link typed or cut short) is
+    // shown in the Order select, saying so, as an unknown state is in the
+    // runs list's, and GET /deadletters refuses it (400), which the list
+    // says.
+    var wantedOrder = q.get("order") || "newest", oldest = wantedOrder === "oldest";
+    var known = wantedOrder === "newest" || oldest;
+    view.appendChild(el("p", { "class": "muted", text: "Messages the engine will never apply, with the reason, " + (oldest ? "oldest first, in the order they arrived" : known ? "newest first, the one that arrived last on top" : "in the order asked") + "; kept until the engine's dead-letter retention expires them. This page does not follow them live: Refresh reads them again." }));
     var topic = el("input", { type: "text", name: "topic", id: "dl-topic", value: q.get("topic") || "" });
     var event = el("input", { type: "text", name: "event", id: "dl-event", value: q.get("event") || "" });
     var order = el("select", { name: "order", id: "dl-order" }, [
-      el("option", { value: "newest", text: "newest first" }), el("option", { value: "oldest", text: "oldest first" })]);
-    order.value = oldest ? "oldest" : "newest";
+      el("option", { value: "newest", text: "newest first" }), el("option", { value: "oldest", text: "oldest first" }),
+      known ? null : el("option", { value: wantedOrder, text: wantedOrder + " (unknown order)" })]);
+    order.value = wantedOrder;
     var form = el("form", { "class": "filters", id: "dl-filters" }, [
       el("label", null, ["Topic", topic]), el("label", null, ["Event", event]), el("label", null, ["Order", order]),
       el("button", { type: "submit", id: "dl-apply", text: "Filter" }),
@@ -1280,7 +1317,7 @@
       var out = new URLSearchParams();
       if (topic.value) out.set("topic", topic.value);
       if (event.value) out.set("event", event.value);
-      if (order.value === "oldest") out.set("order", "oldest"); // newest first is the default
+      if (order.value !== "newest") out.set("order", order.value); // newest first is the default
       var h = "#/deadletters" + (out.toString() ? "?" + out : "");
       if (location.hash === h) route(); else location.hash = h;
     }
@@ -1302,7 +1339,7 @@
     function load() {
       var p = new URLSearchParams();
       ["topic", "event"].forEach(function (k) { if (q.get(k)) p.set(k, q.get(k)); });
-      p.set("order", oldest ? "oldest" : "newest"); // the cursors continue in it
+      p.set("order", wantedOrder); // the cursors continue in it
       p.set("limit", String(PAGE));
       var cur = cursors[cursors.length - 1], ticket = reads.ask(cur);
       if (cur) p.set("cursor", cur);
@@ -1329,7 +1366,10 @@
         nextCursor = b.next_cursor || "";
         pager(prev, cursors.length > 1, next, !!nextCursor);
         pageInfo.textContent = "page " + cursors.length;
-      }).catch(failed);
+      }).catch(function (e) {
+        failed(e);
+        if (!reads.late(ticket) && refusedList(e, tbody, 7, "dl-filter-refused", "dead letters")) pager(prev, !prev.disabled, next, false);
+      });
     }
     next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); load(); } });
     prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); load(); } });
