@@ -62,7 +62,10 @@ func (l *refusalLog) refused(r *http.Request, need Role, err error) {
 	}
 	l.logged++
 	l.mu.Unlock()
-	l.log.Warn("API request refused", "status", refusalStatus(err), "method", r.Method, "path", r.URL.Path,
+	// The path is the sender's, as long as -max-header-bytes lets it be:
+	// cut as an error answer cuts it, or the burst's lines would be up
+	// to 64 KiB each.
+	l.log.Warn("API request refused", "status", refusalStatus(err), "method", r.Method, "path", shownPath(r),
 		"remote", r.RemoteAddr, "need", string(need), "reason", refusalReason(err))
 }
 
