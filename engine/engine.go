@@ -285,7 +285,7 @@ func New(opts Options) (*Engine, error) {
 		live:   map[string]*liveRun{},
 		watch:  newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
 	}
-	e.refusals = &refusalLog{log: e.log, clock: e.clock}
+	e.refusals = newRefusalLog(e.log, e.clock)
 	e.publisher = brokerPublisher{e.brokerPublish, e.link}
 	if opts.Executor != nil {
 		// Publish steps' events take the engine's door, the executor's.
