@@ -169,8 +169,8 @@ type Options struct {
 	// New refuses it with Providers.
 	NoGoHandlers bool
 	// MaxWatchers bounds the GET /watch streams open at once (503
-	// beyond), those of one caller the Authorizer names at a WatchShare
-	// of it; WatchBuffer, the events queued for one of them (a stream
+	// beyond; a caller the Authorizer names, by its Identity.ID, may hold
+	// a WatchShare-th of them); WatchBuffer, the events queued for one of them (a stream
 	// that falls further behind ends with an "overflow" event). Defaults
 	// DefaultMaxWatchers (64) and DefaultWatchBuffer (256). See watch.go.
 	MaxWatchers, WatchBuffer int
