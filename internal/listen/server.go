@@ -244,12 +244,14 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 	// with -insecure, to everyone who reaches it), not to the web pages a
 	// browser shows: another site's page still says so in Sec-Fetch-Site,
 	// and, on loopback, a page's name rebound to 127.0.0.1 still sends its
-	// own Host.
+	// own Host. -insecure changes nothing to that on a loopback address:
+	// it opens the API to other machines, which a loopback listener does
+	// not reach, not to the pages of other sites.
 	if s.auth == nil {
 		h = engine.RefuseCrossSite(h)
-	}
-	if open {
-		h = engine.LoopbackOnly(h)
+		if ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+			h = engine.LoopbackOnly(h)
+		}
 	}
 	lim := s.cfg.Limits
 	// Each connection holds a goroutine and its buffers, so their number

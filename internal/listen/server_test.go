@@ -210,9 +210,11 @@ func TestServeAllInterfacesURL(t *testing.T) {
 // Served open on loopback, the API answers requests for this machine
 // only: a web page whose name an attacker's DNS rebinds to 127.0.0.1
 // reaches the port from the user's browser, same-origin as far as the
-// browser knows, but its requests name the page's host. With tokens, or
-// -insecure, any Host is served (the tokens decide, or the operator chose
-// to serve everyone).
+// browser knows, but its requests name the page's host; -insecure on a
+// loopback address too, which it opens to no other machine (before, it
+// turned the check off, while the start line still said "open
+// (loopback)"). With tokens, or -insecure on every interface, any Host is
+// served (the tokens decide, or the operator chose to serve everyone).
 func TestServeOpenAnswersLoopbackHostsOnly(t *testing.T) {
 	dir := t.TempDir()
 	tokens := writeFile(t, filepath.Join(dir, "tokens"), "admin "+adminToken+"\n")
@@ -223,7 +225,8 @@ func TestServeOpenAnswersLoopbackHostsOnly(t *testing.T) {
 	}{
 		{"open", Config{Addr: "127.0.0.1:0"}, true},
 		{"tokens", Config{Addr: "127.0.0.1:0", Tokens: tokens}, false},
-		{"insecure", Config{Addr: "127.0.0.1:0", Insecure: true}, false},
+		{"insecure on loopback", Config{Addr: "127.0.0.1:0", Insecure: true}, true},
+		{"insecure on every interface", Config{Addr: "0.0.0.0:0", Insecure: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(tc.c, slog.New(slog.NewTextHandler(io.Discard, nil)))
