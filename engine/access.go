@@ -287,7 +287,7 @@ func RequireJSON(h http.Handler) http.Handler {
 // origin as far as the browser knows, and reads the answers; but its Host
 // header still names attacker.example. A request without a Host header
 // (HTTP/1.0) comes from no browser and passes. flowgen serve applies it
-// when it serves without -tokens or -insecure.
+// when it serves without -tokens on a loopback address (-insecure or not).
 func LoopbackOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host

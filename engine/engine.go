@@ -169,7 +169,8 @@ type Options struct {
 	// New refuses it with Providers.
 	NoGoHandlers bool
 	// MaxWatchers bounds the GET /watch streams open at once (503
-	// beyond); WatchBuffer, the events queued for one of them (a stream
+	// beyond; a caller the Authorizer names, by its Identity.ID, may hold
+	// a WatchShare-th of them); WatchBuffer, the events queued for one of them (a stream
 	// that falls further behind ends with an "overflow" event). Defaults
 	// DefaultMaxWatchers (64) and DefaultWatchBuffer (256). See watch.go.
 	MaxWatchers, WatchBuffer int
@@ -284,7 +285,7 @@ func New(opts Options) (*Engine, error) {
 		live:   map[string]*liveRun{},
 		watch:  newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
 	}
-	e.refusals = &refusalLog{log: e.log, clock: e.clock}
+	e.refusals = newRefusalLog(e.log, e.clock)
 	e.publisher = brokerPublisher{e.brokerPublish, e.link}
 	if opts.Executor != nil {
 		// Publish steps' events take the engine's door, the executor's.

@@ -9,9 +9,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/ratelog"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -28,17 +28,17 @@ const (
 // (401).
 var errNoToken = errors.New("send one header Authorization: Bearer TOKEN")
 
-// refusalLog logs refused requests, at most RefusalLogBurst an interval.
-// No timer: the count of an interval's suppressed lines is written when
-// the next refusal comes, so a quiet API costs nothing.
+// refusalLog logs refused requests, at most RefusalLogBurst an interval
+// (ratelog.Bound). No timer: the count of an interval's suppressed lines
+// is written when the next refusal comes, so a quiet API costs nothing.
 type refusalLog struct {
 	log   *slog.Logger
 	clock runtime.Clock
+	bound ratelog.Bound
+}
 
-	mu         sync.Mutex
-	start      time.Time // of the current interval
-	logged     int       // in the current interval
-	suppressed int       // in the current interval
+func newRefusalLog(log *slog.Logger, clock runtime.Clock) *refusalLog {
+	return &refusalLog{log: log, clock: clock, bound: ratelog.Bound{Burst: RefusalLogBurst, Interval: RefusalLogInterval}}
 }
 
 // refused logs that r, asking for a route that needs need, was refused
@@ -46,23 +46,18 @@ type refusalLog struct {
 // only: an Authorizer's text is its own, and might quote what the client
 // sent.
 func (l *refusalLog) refused(r *http.Request, need Role, err error) {
-	now := l.clock.Now()
-	l.mu.Lock()
-	if now.Sub(l.start) >= RefusalLogInterval || now.Before(l.start) {
-		if l.suppressed > 0 {
-			l.log.Warn("API requests refused, not logged", "suppressed", l.suppressed,
-				"since", l.start.UTC().Format(time.RFC3339), "until", l.start.Add(RefusalLogInterval).UTC().Format(time.RFC3339))
-		}
-		l.start, l.logged, l.suppressed = now, 0, 0
+	ok, suppressed, since := l.bound.Allow(l.clock.Now())
+	if suppressed > 0 {
+		l.log.Warn("API requests refused, not logged", "suppressed", suppressed,
+			"since", since.UTC().Format(time.RFC3339), "until", since.Add(RefusalLogInterval).UTC().Format(time.RFC3339))
 	}
-	if l.logged >= RefusalLogBurst {
-		l.suppressed++
-		l.mu.Unlock()
+	if !ok {
 		return
 	}
-	l.logged++
-	l.mu.Unlock()
-	l.log.Warn("API request refused", "status", refusalStatus(err), "method", r.Method, "path", r.URL.Path,
+	// The path is the sender's, as long as -max-header-bytes lets it be:
+	// cut as an error answer cuts it, or the burst's lines would be up
+	// to 64 KiB each.
+	l.log.Warn("API request refused", "status", refusalStatus(err), "method", r.Method, "path", shownPath(r),
 		"remote", r.RemoteAddr, "need", string(need), "reason", refusalReason(err))
 }
 

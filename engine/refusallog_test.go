@@ -2,6 +2,7 @@ package engine
 
 import (
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -96,5 +97,46 @@ func TestRefusalsLoggedBounded(t *testing.T) {
 	}
 	if out := buf.String(); strings.Contains(out, guess) || strings.Contains(out, clientToken) || strings.Contains(out, "0123456789") {
 		t.Fatalf("the log holds a token: %s", out)
+	}
+}
+
+// A refused request's path is its sender's, up to -max-header-bytes long:
+// the log line and the 403's answer show at most shownBytes of it (as
+// every other error answer does), so that a flood of refusals within the
+// burst writes lines of a few hundred bytes, not of 64 KiB each.
+func TestRefusalsCutLongPaths(t *testing.T) {
+	var buf logtest.Buffer
+	e, err := New(Options{Store: store.NewMemory(),
+		Authorizer: newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n"),
+		Logger:     slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := "/runs/" + strings.Repeat("x", 30000)
+	for _, tc := range []struct {
+		method, path, token string
+		status              int
+	}{
+		{"GET", long, "", http.StatusUnauthorized},
+		{"POST", long + "/abort", clientToken, http.StatusForbidden},
+	} {
+		r := httptest.NewRequest(tc.method, tc.path, strings.NewReader("{}"))
+		r.Header.Set("Content-Type", "application/json")
+		if tc.token != "" {
+			r.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		w := httptest.NewRecorder()
+		e.Handler().ServeHTTP(w, r)
+		if w.Code != tc.status {
+			t.Fatalf("%s %.20s...: %d, want %d", tc.method, tc.path, w.Code, tc.status)
+		}
+		if n := w.Body.Len(); n > 2*shownBytes {
+			t.Errorf("%s %.20s... answered %d bytes, want the path cut to %d", tc.method, tc.path, n, shownBytes)
+		}
+		ls := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		line := ls[len(ls)-1]
+		if !strings.Contains(line, `msg="API request refused"`) || len(line) > 2*shownBytes || !strings.Contains(line, "...") {
+			t.Errorf("%s %.20s... logged %d bytes (%.200q), want the path cut to %d bytes and ...", tc.method, tc.path, len(line), line, shownBytes)
+		}
 	}
 }

@@ -33,6 +33,16 @@ const (
 	// in the Retry-After header, in seconds: the web view waits that long
 	// before it tries again.
 	WatchRetryAfter = 5
+	// WatchShare is the part of Options.MaxWatchers that one caller may
+	// hold: a caller the Authorizer names (Identity.ID: a token of
+	// TokenAuth) opens at most max(1, MaxWatchers/WatchShare) streams at
+	// once; one more answers 503 with WatchRetryAfter. Streams hold their
+	// connections for as long as they are open, so one token (a script, a
+	// page reloaded in a loop) could otherwise take every one, and every
+	// other user's web view would have none. Callers without an identity
+	// (an open API, an Authorizer that names no one) cannot be told apart
+	// and share the whole bound.
+	WatchShare = 4
 	// DefaultWatchBuffer is how many events may wait to be sent to one
 	// watcher. A watcher that falls that far behind gets an "overflow"
 	// event and its stream ends: it reads the runs again, then
@@ -48,6 +58,12 @@ const (
 // errTooManyWatchers answers a GET /watch beyond Options.MaxWatchers.
 var errTooManyWatchers = errors.New("too many open GET /watch streams; try again later")
 
+// errCallerWatchers answers a GET /watch of a caller that holds its share
+// (WatchShare) of the streams already.
+func errCallerWatchers(share int) error {
+	return fmt.Errorf("these credentials hold %d open GET /watch streams already, their share of the server's; close one, or try again later", share)
+}
+
 // errNoWatch answers GET /watch on an engine whose runs execute on an
 // Options.Executor: their events are recorded where they execute (on
 // Temporal, by whichever serve process works on each run), never by this
@@ -60,10 +76,12 @@ var errNoWatch = errors.New("live events are not available here: the runs execut
 type watchHub struct {
 	n        atomic.Int32 // open watchers: Emit pays one load when none
 	max      int
+	share    int // streams one caller may hold (WatchShare)
 	buffer   int
 	mu       sync.Mutex
 	watchers map[*watcher]struct{}
-	done     chan struct{} // closed by EndWatches: every stream ends
+	byCaller map[string]int // open streams of each caller (claim)
+	done     chan struct{}  // closed by EndWatches: every stream ends
 	ended    sync.Once
 }
 
@@ -72,6 +90,7 @@ type watcher struct {
 	run, flow string // "" matches every run, every flow
 	kind      string // "" every kind; watchRuns or watchFlows only those
 	children  bool   // with run: its descendants' events too (runtime.DescendsFrom)
+	caller    string // Identity.ID of whoever opened it (claim), "" if none
 	ch        chan watched
 	overflow  chan struct{} // closed when ch was full
 	once      sync.Once
@@ -99,14 +118,14 @@ var errWatchChildren = errors.New(`children must be "true" (a run's stream carri
 // errWatchKind answers a GET /watch?kind= of no kind of watchRuns, watchFlows.
 var errWatchKind = fmt.Errorf("kind must be %q (the runs' events and aborts) or %q (the flows defined)", watchRuns, watchFlows)
 
-func newWatchHub(max, buffer int) *watchHub {
-	if max <= 0 {
-		max = DefaultMaxWatchers
+func newWatchHub(most, buffer int) *watchHub {
+	if most <= 0 {
+		most = DefaultMaxWatchers
 	}
 	if buffer <= 0 {
 		buffer = DefaultWatchBuffer
 	}
-	return &watchHub{max: max, buffer: buffer, watchers: map[*watcher]struct{}{}, done: make(chan struct{})}
+	return &watchHub{max: most, share: max(1, most/WatchShare), buffer: buffer, watchers: map[*watcher]struct{}{}, byCaller: map[string]int{}, done: make(chan struct{})}
 }
 
 // EndWatches ends every GET /watch stream, and the streams opened later at
@@ -128,10 +147,33 @@ func (h *watchHub) add(run, flow, kind string, children bool) *watcher {
 	return w
 }
 
+// claim counts w, added, as caller's (an Identity.ID), or reports false
+// when caller holds its share of the streams already. A watcher of no
+// caller ("") is not counted.
+func (h *watchHub) claim(w *watcher, caller string) bool {
+	if caller == "" {
+		return true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.byCaller[caller] >= h.share {
+		return false
+	}
+	h.byCaller[caller]++
+	w.caller = caller
+	return true
+}
+
 func (h *watchHub) remove(w *watcher) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.watchers, w)
+	if w.caller != "" {
+		if h.byCaller[w.caller]--; h.byCaller[w.caller] == 0 {
+			delete(h.byCaller, w.caller)
+		}
+		w.caller = ""
+	}
 	h.n.Store(int32(len(h.watchers)))
 }
 
@@ -254,6 +296,11 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer e.watch.remove(wt)
+	if !e.watch.claim(wt, identityOf(r).ID) {
+		w.Header().Set("Retry-After", strconv.Itoa(WatchRetryAfter))
+		writeError(w, http.StatusServiceUnavailable, errCallerWatchers(e.watch.share), nil)
+		return
+	}
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

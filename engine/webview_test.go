@@ -176,6 +176,55 @@ func TestWatchBounds(t *testing.T) {
 	}
 }
 
+// One caller's streams: a token holds at most its share of MaxWatchers
+// (WatchShare), so that one client cannot take every stream and leave the
+// other users' web views none; its next one answers 503 with Retry-After,
+// another token's stream still opens, and a stream closed frees its
+// place for its caller. Callers the Authorizer names no one (an open API)
+// share the whole bound.
+func TestWatchShareOfOneCaller(t *testing.T) {
+	fx := newFixture(t)
+	auth := newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n")
+	e, err := New(Options{Store: fx.st, Authorizer: auth, MaxWatchers: 2 * WatchShare})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptestServer(t, e)
+	var first *http.Response
+	for i := range 2 {
+		ch, res := openWatch(t, srv.URL, clientToken, "")
+		if ch == nil {
+			t.Fatalf("the client's stream %d: %d", i+1, res.StatusCode)
+		}
+		if first == nil {
+			first = res
+		}
+	}
+	_, res := openWatch(t, srv.URL, clientToken, "")
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != strconv.Itoa(WatchRetryAfter) {
+		t.Fatalf("the client's third stream: %d, Retry-After %q; want 503 with Retry-After %d: its share is 2", res.StatusCode, res.Header.Get("Retry-After"), WatchRetryAfter)
+	}
+	if ch, res := openWatch(t, srv.URL, adminToken, ""); ch == nil {
+		t.Fatalf("another token's stream: %d; want it opened", res.StatusCode)
+	}
+	first.Body.Close()
+	waitFor(t, "the client's place to free", func() bool { return e.watch.n.Load() == 2 })
+	if ch, res := openWatch(t, srv.URL, clientToken, ""); ch == nil {
+		t.Fatalf("the client's stream after one closed: %d", res.StatusCode)
+	}
+
+	open, err := New(Options{Store: newFixture(t).st, MaxWatchers: 2 * WatchShare})
+	if err != nil {
+		t.Fatal(err)
+	}
+	osrv := httptestServer(t, open)
+	for i := range 2 * WatchShare {
+		if ch, res := openWatch(t, osrv.URL, "", ""); ch == nil {
+			t.Fatalf("open API, stream %d: %d; want every place for callers without identity", i+1, res.StatusCode)
+		}
+	}
+}
+
 // A full watcher gets "event: overflow" and its stream ends.
 func TestWatchOverflowEndsStream(t *testing.T) {
 	fx := newFixture(t)

@@ -331,7 +331,8 @@
 // connections wait in the kernel's backlog until one closes. Headers over -max-header-bytes (64 KiB,
 // and the 4 KiB net/http reads beyond it) answer 431, bodies over -max-body (1 MiB) 413. rpc steps open at most
 // -service-conns (64) connections to each service host; more calls wait
-// for one. At most -max-running (1000) runs are in flight, holding a
+// for one. POST /echo, which needs no token, reads at most -service-conns
+// bodies at once; more wait, unread. At most -max-running (1000) runs are in flight, holding a
 // goroutine (runs waiting for an event or a time do not count): a start
 // beyond answers 429 with Retry-After and records nothing, and an event
 // trigger's event is delivered again later. At start, unfinished runs are

@@ -182,7 +182,7 @@ type serverLimits struct {
 
 func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&l.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
-	fs.IntVar(&l.serviceConns, "service-conns", httpcall.DefaultLimits.MaxConnsPerHost, "most connections open to each service host for rpc steps; more calls wait")
+	fs.IntVar(&l.serviceConns, "service-conns", httpcall.DefaultLimits.MaxConnsPerHost, "most connections open to each service host for rpc steps, more calls wait; and most request bodies POST /echo reads at once")
 	fs.IntVar(&l.maxRunning, "max-running", engine.DefaultMaxRunning, "most runs in flight (holding a goroutine; waiting runs do not count): starts beyond answer 429 with Retry-After, event triggers are delivered again later")
 	fs.IntVar(&l.resumeWorkers, "resume-workers", engine.DefaultResumeWorkers, "unfinished runs resumed at a time at start, in the background while serving")
 	fs.IntVar(&l.eventWorkers, "event-workers", engine.DefaultEventWorkers, "broker events each event trigger applies at once (runs being started together); at most -max-running, as one more could only be refused")
@@ -214,6 +214,9 @@ func (l serverLimits) check() error {
 func (l serverLimits) withDefaults() serverLimits {
 	if l.maxBody <= 0 {
 		l.maxBody = engine.MaxBody
+	}
+	if l.serviceConns <= 0 {
+		l.serviceConns = httpcall.DefaultLimits.MaxConnsPerHost
 	}
 	return l
 }
@@ -377,7 +380,19 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	// with the request it got (-service NAME=http://ADDR/echo). It needs
 	// no token: the engine's own rpc steps call it (httpcall sends none),
 	// and it reads and changes nothing. Its body must be JSON, like the API's.
+	// It reads at most -service-conns bodies at once, as many as the
+	// engine's own rpc steps open to one service host: needing no token,
+	// it would otherwise let anyone who reaches the port have every
+	// connection (and under HTTP/2 each of its streams) hold a body of
+	// -max-body in memory. The others wait, their bodies unread.
+	echoing := make(chan struct{}, lim.serviceConns)
 	mux.Handle("POST /echo/{endpoint}", engine.NoSniff(engine.RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case echoing <- struct{}{}:
+			defer func() { <-echoing }()
+		case <-r.Context().Done():
+			return
+		}
 		// Read whole before answering: a body over -max-body is refused
 		// (413), not echoed cut short under a 200.
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lim.maxBody))

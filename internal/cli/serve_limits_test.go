@@ -157,3 +157,62 @@ func TestServeWatchersLeaveConnectionsForTheAPI(t *testing.T) {
 		t.Errorf("GET /flows with 3 streams open: %d", res.StatusCode)
 	}
 }
+
+// POST /echo needs no token, so it reads at most -service-conns bodies at
+// once: anyone who reaches the port could otherwise have each connection
+// hold a body of -max-body in memory. A request beyond waits, its body
+// unread (no 100 Continue), until one of them ends.
+func TestServeEchoReadsBoundedBodies(t *testing.T) {
+	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), net: listen.Config{Addr: "127.0.0.1:0"}, limits: serverLimits{serviceConns: 2}})
+	t.Cleanup(stop) // after the connections close (cleanups run last first): the waiting requests end with them
+	type client struct {
+		conn net.Conn
+		br   *bufio.Reader
+	}
+	open := func() client {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if _, err := io.WriteString(conn, "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		return client{conn, bufio.NewReader(conn)}
+	}
+	// continued reports whether the server asked for c's body within d.
+	continued := func(c client, d time.Duration) bool {
+		_ = c.conn.SetReadDeadline(time.Now().Add(d))
+		line, err := c.br.ReadString('\n')
+		if err != nil {
+			return false
+		}
+		if !strings.HasPrefix(line, "HTTP/1.1 100") {
+			t.Fatalf("got %q, want 100 Continue", line)
+		}
+		_, _ = c.br.ReadString('\n') // the blank line after it
+		return true
+	}
+	a, b := open(), open()
+	for _, c := range []client{a, b} {
+		if !continued(c, 5*time.Second) {
+			t.Fatal("a body within -service-conns was not read")
+		}
+	}
+	c := open()
+	if continued(c, 300*time.Millisecond) {
+		t.Fatal("a third body was read while -service-conns 2 were being read")
+	}
+	if _, err := io.WriteString(a.conn, "{}"); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(a.br, nil)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("the first echo: %v, %v", res, err)
+	}
+	res.Body.Close()
+	if !continued(c, 5*time.Second) {
+		t.Fatal("the third body was not read once the first echo ended")
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/internal/flagerr"
+	"github.com/flowgen/flowgen/internal/ratelog"
 	"github.com/flowgen/flowgen/internal/regfile"
 )
 
@@ -243,12 +244,14 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 	// with -insecure, to everyone who reaches it), not to the web pages a
 	// browser shows: another site's page still says so in Sec-Fetch-Site,
 	// and, on loopback, a page's name rebound to 127.0.0.1 still sends its
-	// own Host.
+	// own Host. -insecure changes nothing to that on a loopback address:
+	// it opens the API to other machines, which a loopback listener does
+	// not reach, not to the pages of other sites.
 	if s.auth == nil {
 		h = engine.RefuseCrossSite(h)
-	}
-	if open {
-		h = engine.LoopbackOnly(h)
+		if ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+			h = engine.LoopbackOnly(h)
+		}
 	}
 	lim := s.cfg.Limits
 	// Each connection holds a goroutine and its buffers, so their number
@@ -260,7 +263,7 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 		WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout,
 		MaxHeaderBytes: lim.MaxHeaderBytes,
 		HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)} // TLS handshake errors, among others
+		ErrorLog:       slog.NewLogLogger(s.errorLog(), slog.LevelWarn)} // TLS handshake errors, among others
 	if onShutdown != nil {
 		srv.RegisterOnShutdown(onShutdown)
 	}
@@ -295,6 +298,46 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 		err = nil
 	}
 	return err
+}
+
+// The bound of the HTTP server's own log lines (http.Server.ErrorLog):
+// whoever reaches the port makes one at will, without credentials (a TLS
+// handshake that fails, with -tls-cert, is one a connection), so at most
+// ErrorLogBurst are logged an ErrorLogInterval, as the engine's refusals
+// are; the others are counted, and the count logged with the first line
+// of a later interval.
+const (
+	ErrorLogBurst    = 20
+	ErrorLogInterval = time.Minute
+)
+
+// errorLog is the handler of the HTTP server's log: s.log's, bounded.
+func (s *Server) errorLog() slog.Handler {
+	return &boundedHandler{Handler: s.log.Handler(), bound: ratelog.Bound{Burst: ErrorLogBurst, Interval: ErrorLogInterval}}
+}
+
+// boundedHandler passes at most its bound's burst of records an interval
+// to Handler (ratelog.Bound). It serves slog.NewLogLogger, which calls
+// Handle only.
+type boundedHandler struct {
+	slog.Handler
+	bound ratelog.Bound
+}
+
+func (h *boundedHandler) Handle(ctx context.Context, r slog.Record) error {
+	ok, suppressed, since := h.bound.Allow(r.Time)
+	if suppressed > 0 {
+		n := slog.NewRecord(r.Time, slog.LevelWarn, "HTTP server errors not logged", 0)
+		n.AddAttrs(slog.Int("suppressed", suppressed), slog.String("since", since.UTC().Format(time.RFC3339)),
+			slog.String("until", since.Add(h.bound.Interval).UTC().Format(time.RFC3339)))
+		if err := h.Handler.Handle(ctx, n); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
 }
 
 // access describes who may use the API on bound, and warns of what is

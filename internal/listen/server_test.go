@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -148,20 +149,8 @@ func TestServeMaxConns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Serve(ctx, "test serve", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }),
-			nil, func(a string) { addrc <- a })
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	conntest.MaxTwo(t, <-addrc, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	addr := startServe(t, s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
+	conntest.MaxTwo(t, addr, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
 }
 
 func TestMaxWatchers(t *testing.T) {
@@ -221,9 +210,11 @@ func TestServeAllInterfacesURL(t *testing.T) {
 // Served open on loopback, the API answers requests for this machine
 // only: a web page whose name an attacker's DNS rebinds to 127.0.0.1
 // reaches the port from the user's browser, same-origin as far as the
-// browser knows, but its requests name the page's host. With tokens, or
-// -insecure, any Host is served (the tokens decide, or the operator chose
-// to serve everyone).
+// browser knows, but its requests name the page's host; -insecure on a
+// loopback address too, which it opens to no other machine (before, it
+// turned the check off, while the start line still said "open
+// (loopback)"). With tokens, or -insecure on every interface, any Host is
+// served (the tokens decide, or the operator chose to serve everyone).
 func TestServeOpenAnswersLoopbackHostsOnly(t *testing.T) {
 	dir := t.TempDir()
 	tokens := writeFile(t, filepath.Join(dir, "tokens"), "admin "+adminToken+"\n")
@@ -234,7 +225,8 @@ func TestServeOpenAnswersLoopbackHostsOnly(t *testing.T) {
 	}{
 		{"open", Config{Addr: "127.0.0.1:0"}, true},
 		{"tokens", Config{Addr: "127.0.0.1:0", Tokens: tokens}, false},
-		{"insecure", Config{Addr: "127.0.0.1:0", Insecure: true}, false},
+		{"insecure on loopback", Config{Addr: "127.0.0.1:0", Insecure: true}, true},
+		{"insecure on every interface", Config{Addr: "0.0.0.0:0", Insecure: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(tc.c, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -397,25 +389,8 @@ func TestServeOpenRefusesCrossSite(t *testing.T) {
 // requests in flight, each with a body of up to -max-body, were 250 times
 // -max-conns under -tls-cert.
 func TestServeHTTP2Streams(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, pool := testcert.SelfSigned(t, dir, "flowgen-test")
-	s, err := New(Config{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Serve(ctx, "test serve", http.NotFoundHandler(), nil, func(a string) { addrc <- a })
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	c, err := tls.Dial("tcp", <-addrc, &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
+	addr, pool := serveTLS(t, io.Discard)
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,4 +473,63 @@ func TestSIGHUPBeforeServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
+}
+
+// The HTTP server's own log lines (a failed TLS handshake: one a
+// connection, without credentials) are bounded as the engine's refusals
+// are: at most ErrorLogBurst an interval. Before, each connection that
+// sent a bad handshake wrote a line, at whatever rate its sender chose.
+func TestServeBoundsServerErrorLog(t *testing.T) {
+	logs := &logtest.Buffer{}
+	addr, _ := serveTLS(t, logs)
+	handshakes := func() int { return strings.Count(logs.String(), "TLS handshake error") }
+	for range 3 * ErrorLogBurst {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = conn.Write([]byte("\x16\x03\x01\x00\x05hello")) // a handshake record that is not one
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.Copy(io.Discard, conn) // until the server closes it, having logged
+		conn.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for handshakes() < ErrorLogBurst && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // any line beyond the bound would be there by now
+	if n := handshakes(); n != ErrorLogBurst {
+		t.Fatalf("%d handshake errors logged of %d, want the bound, %d:\n%s", n, 3*ErrorLogBurst, ErrorLogBurst, logs.String())
+	}
+}
+
+// serveTLS serves HTTPS (404 to every request) with a self-signed
+// certificate until the test ends, logging to log, and returns its
+// address and the pool that trusts it.
+func serveTLS(t *testing.T, log io.Writer) (string, *x509.CertPool) {
+	t.Helper()
+	certFile, keyFile, pool := testcert.SelfSigned(t, t.TempDir(), "flowgen-test")
+	s, err := New(Config{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}, slog.New(slog.NewTextHandler(log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServe(t, s, http.NotFoundHandler()), pool
+}
+
+// startServe serves h on s until the test ends, and returns its address.
+func startServe(t *testing.T, s *Server, h http.Handler) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Serve(ctx, "test serve", h, nil, func(a string) { addrc <- a })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return <-addrc
 }

@@ -1,0 +1,35 @@
+package observe_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/flowgen/flowgen/observe"
+)
+
+// A request's path is its sender's, up to the server's header limit, and
+// a sender chooses to be traced (a sampled traceparent), token or not:
+// its span's url.path is cut to MaxPathAttribute bytes, so that the spans
+// waiting for export do not each hold 64 KiB of it.
+func TestMiddlewareCutsLongPaths(t *testing.T) {
+	tel, exp, _ := traced(t)
+	h := tel.Middleware(http.NotFoundHandler())
+	r := httptest.NewRequest("GET", "/runs/"+strings.Repeat("x", 30000), nil)
+	r.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	spans := exp.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans, want 1", len(spans))
+	}
+	for _, a := range spans[0].Attributes {
+		if a.Key == "url.path" {
+			if v := a.Value.AsString(); len(v) > observe.MaxPathAttribute+len("...") || !strings.HasSuffix(v, "...") {
+				t.Fatalf("url.path of %d bytes, want it cut to %d and ...", len(v), observe.MaxPathAttribute)
+			}
+			return
+		}
+	}
+	t.Fatal("the span has no url.path")
+}
