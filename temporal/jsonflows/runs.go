@@ -124,14 +124,18 @@ func (x *Executor) runsQuery(f store.Filter) string {
 	switch {
 	case f.NonTerminal:
 		q = append(q, "ExecutionStatus = 'Running'")
-	case f.State == runtime.StateDone:
-		q = append(q, "ExecutionStatus = 'Completed'")
-	case f.State == runtime.StateAborted:
-		q = append(q, "ExecutionStatus = 'Canceled'")
 	case f.State.Terminal():
-		// A workflow terminated or timed out (from outside flowgen)
-		// recorded no end: runInfo reads it failed.
-		q = append(q, "ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')")
+		// The workflows that end as a run in that state ends its
+		// workflow, and those that read so having recorded no end
+		// (closedState): a workflow terminated or timed out from outside
+		// flowgen reads failed.
+		var in []string
+		for _, e := range workflowEnds {
+			if e.state == workflowEnd(f.State) {
+				in = append(in, quote(e.status.String()))
+			}
+		}
+		q = append(q, "ExecutionStatus IN ("+strings.Join(in, ", ")+")")
 	case f.State != "":
 		q = append(q, "ExecutionStatus = 'Running'")
 	}
@@ -157,17 +161,7 @@ func runInfo(w *workflowpb.WorkflowExecutionInfo) (info store.RunInfo, exact boo
 	if ct := w.GetCloseTime(); ct != nil {
 		info.Updated = ct.AsTime()
 	}
-	exact = true
-	switch w.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		info.State, exact = runtime.StateRunning, false
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		info.State = runtime.StateDone
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		info.State = runtime.StateAborted
-	default:
-		info.State = runtime.StateFailed
-	}
+	info.State, exact = closedState(w)
 	if st := memoString(w.GetMemo(), flowtemporal.MemoState); st != "" {
 		info.State = runtime.RunState(st)
 	}
@@ -186,6 +180,78 @@ func runInfo(w *workflowpb.WorkflowExecutionInfo) (info store.RunInfo, exact boo
 		info.Parent = p.RunID
 	}
 	return info, exact
+}
+
+// closedState is the state of a run by its workflow's status alone, what
+// a run that recorded no end reads (its memo has no flowgen.state): for a
+// workflow that is over, its terminal state, and closed true; for one
+// running, "running" and closed false. A run ends done as its workflow
+// completes, aborted as it ends canceled, and failed otherwise, as a
+// workflow terminated or timed out from outside flowgen does, which wrote
+// no end. Both the run list (runInfo) and a run's status (EndedOutside)
+// read a run so.
+func closedState(w *workflowpb.WorkflowExecutionInfo) (_ runtime.RunState, closed bool) {
+	for _, e := range workflowEnds {
+		if e.status == w.GetStatus() {
+			return e.state, true
+		}
+	}
+	// Running, or paused (in progress too).
+	return runtime.StateRunning, false
+}
+
+// workflowEnds are the statuses of a workflow that is over, each with the
+// state a run whose workflow ended so and recorded no end reads
+// (closedState), and whose visibility query runsQuery writes.
+var workflowEnds = []struct {
+	status enumspb.WorkflowExecutionStatus
+	state  runtime.RunState
+}{
+	{enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, runtime.StateDone},
+	{enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, runtime.StateAborted},
+	{enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, runtime.StateFailed},
+	{enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, runtime.StateFailed},
+	{enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, runtime.StateFailed},
+	{enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW, runtime.StateFailed},
+}
+
+// workflowEnd is the state of the workflow end a run ending in terminal
+// state s writes (flowtemporal: it completes for done, ends canceled for
+// aborted, and fails for the others, flowgen.state in its memo saying
+// which): the state its workflow's status alone reads (closedState).
+func workflowEnd(s runtime.RunState) runtime.RunState {
+	if s == runtime.StateDone || s == runtime.StateAborted {
+		return s
+	}
+	return runtime.StateFailed
+}
+
+// EndedOutside returns the terminal state of run runID when its workflow
+// is over but the run recorded no end (engine.EndReporter): one
+// terminated or timed out from outside flowgen, whose history stops where
+// it was. Its state is the one GET /runs lists it with (closedState), and
+// why says what Temporal ended it as. A run whose end is recorded
+// (flowgen.state in its memo), or whose workflow runs, returns "".
+func (x *Executor) EndedOutside(req context.Context, runID string) (_ runtime.RunState, why string, err error) {
+	ctx, done := x.answering(req, "reading run "+runID, &err)
+	defer done()
+	d, err := x.c.DescribeWorkflowExecution(ctx, runID, "")
+	if err != nil {
+		return "", "", flowtemporal.RunError(err, runID)
+	}
+	w := d.GetWorkflowExecutionInfo()
+	end, closed := closedState(w)
+	if !closed || memoString(w.GetMemo(), flowtemporal.MemoState) != "" {
+		return "", "", nil
+	}
+	how := "ended " + strings.ToLower(w.GetStatus().String())
+	switch w.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		how = "was terminated"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		how = "timed out"
+	}
+	return end, fmt.Sprintf("temporal: the run's workflow %s outside flowgen; the run recorded no end", how), nil
 }
 
 func memoString(m *commonpb.Memo, field string) string {
