@@ -89,6 +89,9 @@ const (
 	errTypeStep    = "flowgen.error"
 	errTypeTimeout = "flowgen.timeout" // the step's error wraps runtime.ErrTimeout
 	errTypeLost    = "flowgen.lost"    // the attempt's worker stopped and cut it
+	// A retry that found the run's history at its bound did not run
+	// (ActionInput.Recorded): the step fails with runtime.ErrHistoryLimit.
+	errTypeHistoryFull = "flowgen.history-limit"
 )
 
 // WorkflowName is the workflow type of a flow: the flow's ID.
