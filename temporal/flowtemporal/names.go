@@ -72,6 +72,11 @@ const (
 	// received in time (Options.Reclaim) before it routes timeout: a run
 	// that timed out before replays taking its wait back (run.reclaim).
 	versionReclaim = "flowgen.reclaim"
+	// versionGiveBack is the change (workflow.GetVersion) after which a
+	// run aborted in an await takes its wait back with Options.Reclaim
+	// and gives back the event it was signalled and did not take
+	// (Options.GiveBack): a run aborted before replays telling OnWait.
+	versionGiveBack = "flowgen.abort-gives-back"
 	// versionLostAttempt is the change (workflow.GetVersion) after which
 	// an activity whose last attempt lost its worker runs that attempt
 	// again (wfRun.activity), as the runtime's Resume does: a run whose

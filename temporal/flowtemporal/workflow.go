@@ -356,6 +356,9 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Deliv
 		got, woke, aborted, reclaimed = r.reclaim(ch, st, w, dropped)
 		fired = !woke && !aborted
 	}
+	if aborted && st.Await != nil && !reclaimed {
+		reclaimed = r.giveBack(ch, st, w, dropped)
+	}
 	switch {
 	case aborted:
 		return runtime.Delivery{}, "", nil, true
