@@ -244,7 +244,7 @@ func (x *Executor) EndedOutside(req context.Context, runID string) (_ runtime.Ru
 	if !closed || memoString(w.GetMemo(), flowtemporal.MemoState) != "" {
 		return "", "", nil
 	}
-	how := "ended " + strings.ToLower(w.GetStatus().String())
+	how := "ended as Temporal's " + w.GetStatus().String()
 	switch w.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
 		how = "was terminated"
