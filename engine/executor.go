@@ -101,24 +101,14 @@ type AbortRequester interface {
 // flowgen (an operator's `temporal workflow terminate`), whose history
 // stops where it was, "waiting" say, while the executor lists the run as
 // it ended (Runs). GET /runs/{id} of a run whose history is not over asks
-// it, so that the run's status says what the list says.
+// it, so that the run's status says what the list says
+// (runtime.Status.EndedOutside).
 type EndReporter interface {
 	// EndedOutside returns the terminal state of run runID when it ended
 	// without its history recording the end, by the rule its Runs lists it
 	// with, and why (the run's error); "" while the run goes on, or when
 	// its history records its end.
 	EndedOutside(ctx context.Context, runID string) (end runtime.RunState, why string, err error)
-}
-
-// endedOutside makes st, a run's status replayed from a history that
-// records no end, the status of the run that ended end, outside its
-// history, for why: its state and machine state are end (as the run list
-// says them), it waits for nothing and retries nothing, and its error is
-// why. Its step, attempt, branches and links stay as its history left
-// them.
-func endedOutside(st *runtime.Status, end runtime.RunState, why string) {
-	st.State, st.Machine = end, string(end)
-	st.Wait, st.Retrying, st.Err = nil, false, why
 }
 
 // executorAborts is the AbortRequests of an AbortRequester, asked under

@@ -645,7 +645,7 @@ func (e *Engine) Status(runID string) (RunStatus, error) {
 			return RunStatus{}, err
 		}
 		if end != "" {
-			endedOutside(&st, end, why)
+			st.EndedOutside(end, why)
 		}
 	}
 	out := RunStatus{Status: st}

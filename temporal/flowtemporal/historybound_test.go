@@ -103,12 +103,7 @@ func TestTemporalHistoryBound(t *testing.T) {
 	var released atomic.Int32
 	f, err := New(loopDef(t, &released))
 	must(t, err)
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	c := ts.GetDefaultClient()
-	w := worker.New(c, "history-bound", WorkerOptions(worker.Options{}))
-	f.Register(w)
-	must(t, w.Start())
-	defer w.Stop()
+	c := serveLooping(t, "history-bound", f)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	run, err := Start(ctx, c, "Loop", looping{}, client.StartWorkflowOptions{ID: "bound-1", TaskQueue: "history-bound"})
@@ -167,4 +162,17 @@ func TestHistoryBoundBeforeEachRetry(t *testing.T) {
 			t.Errorf("bound %d: Flaky tried %d times on Temporal, %d on the runtime; Reserve undone %d and %d times, want once", bound, triedTemporal.Load(), triedRuntime.Load(), onTemporal.Load(), onRuntime.Load())
 		}
 	}
+}
+
+// serveLooping starts a Temporal server of its own and a worker of f on
+// queue, which stop when the test ends, and returns the server's client.
+func serveLooping(t *testing.T, queue string, f *Flow[looping]) client.Client {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	w := worker.New(c, queue, WorkerOptions(worker.Options{}))
+	f.Register(w)
+	must(t, w.Start())
+	t.Cleanup(w.Stop)
+	return c
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -127,13 +126,11 @@ func (x *Executor) runsQuery(f store.Filter) string {
 	case f.State.Terminal():
 		// The workflows that end as a run in that state ends its
 		// workflow, and those that read so having recorded no end
-		// (closedState): a workflow terminated or timed out from outside
-		// flowgen reads failed.
+		// (flowtemporal.ClosedState): a workflow terminated or timed out
+		// from outside flowgen reads failed.
 		var in []string
-		for _, e := range workflowEnds {
-			if e.state == workflowEnd(f.State) {
-				in = append(in, quote(e.status.String()))
-			}
+		for _, st := range flowtemporal.EndStatuses(f.State) {
+			in = append(in, quote(st.String()))
 		}
 		q = append(q, "ExecutionStatus IN ("+strings.Join(in, ", ")+")")
 	case f.State != "":
@@ -161,7 +158,7 @@ func runInfo(w *workflowpb.WorkflowExecutionInfo) (info store.RunInfo, exact boo
 	if ct := w.GetCloseTime(); ct != nil {
 		info.Updated = ct.AsTime()
 	}
-	info.State, exact = closedState(w)
+	info.State, exact = flowtemporal.ClosedState(w)
 	if st := memoString(w.GetMemo(), flowtemporal.MemoState); st != "" {
 		info.State = runtime.RunState(st)
 	}
@@ -182,56 +179,11 @@ func runInfo(w *workflowpb.WorkflowExecutionInfo) (info store.RunInfo, exact boo
 	return info, exact
 }
 
-// closedState is the state of a run by its workflow's status alone, what
-// a run that recorded no end reads (its memo has no flowgen.state): for a
-// workflow that is over, its terminal state, and closed true; for one
-// running, "running" and closed false. A run ends done as its workflow
-// completes, aborted as it ends canceled, and failed otherwise, as a
-// workflow terminated or timed out from outside flowgen does, which wrote
-// no end. Both the run list (runInfo) and a run's status (EndedOutside)
-// read a run so.
-func closedState(w *workflowpb.WorkflowExecutionInfo) (_ runtime.RunState, closed bool) {
-	for _, e := range workflowEnds {
-		if e.status == w.GetStatus() {
-			return e.state, true
-		}
-	}
-	// Running, or paused (in progress too).
-	return runtime.StateRunning, false
-}
-
-// workflowEnds are the statuses of a workflow that is over, each with the
-// state a run whose workflow ended so and recorded no end reads
-// (closedState), and whose visibility query runsQuery writes.
-var workflowEnds = []struct {
-	status enumspb.WorkflowExecutionStatus
-	state  runtime.RunState
-}{
-	{enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, runtime.StateDone},
-	{enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, runtime.StateAborted},
-	{enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, runtime.StateFailed},
-	{enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, runtime.StateFailed},
-	{enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT, runtime.StateFailed},
-	{enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW, runtime.StateFailed},
-}
-
-// workflowEnd is the state of the workflow end a run ending in terminal
-// state s writes (flowtemporal: it completes for done, ends canceled for
-// aborted, and fails for the others, flowgen.state in its memo saying
-// which): the state its workflow's status alone reads (closedState).
-func workflowEnd(s runtime.RunState) runtime.RunState {
-	if s == runtime.StateDone || s == runtime.StateAborted {
-		return s
-	}
-	return runtime.StateFailed
-}
-
 // EndedOutside returns the terminal state of run runID when its workflow
 // is over but the run recorded no end (engine.EndReporter): one
 // terminated or timed out from outside flowgen, whose history stops where
-// it was. Its state is the one GET /runs lists it with (closedState), and
-// why says what Temporal ended it as. A run whose end is recorded
-// (flowgen.state in its memo), or whose workflow runs, returns "".
+// it was. Its state is the one GET /runs lists it with, by the same rule
+// (flowtemporal.EndedOutside), and why says what Temporal ended it as.
 func (x *Executor) EndedOutside(req context.Context, runID string) (_ runtime.RunState, why string, err error) {
 	ctx, done := x.answering(req, "reading run "+runID, &err)
 	defer done()
@@ -239,19 +191,8 @@ func (x *Executor) EndedOutside(req context.Context, runID string) (_ runtime.Ru
 	if err != nil {
 		return "", "", flowtemporal.RunError(err, runID)
 	}
-	w := d.GetWorkflowExecutionInfo()
-	end, closed := closedState(w)
-	if !closed || memoString(w.GetMemo(), flowtemporal.MemoState) != "" {
-		return "", "", nil
-	}
-	how := "ended as Temporal's " + w.GetStatus().String()
-	switch w.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		how = "was terminated"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		how = "timed out"
-	}
-	return end, fmt.Sprintf("temporal: the run's workflow %s outside flowgen; the run recorded no end", how), nil
+	end, why := flowtemporal.EndedOutside(d.GetWorkflowExecutionInfo())
+	return end, why, nil
 }
 
 func memoString(m *commonpb.Memo, field string) string {
