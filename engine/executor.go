@@ -96,6 +96,21 @@ type AbortRequester interface {
 	AbortRequested(ctx context.Context, runID string) (bool, error)
 }
 
+// EndReporter is an Executor whose runs can end without their history
+// recording it: jsonflows' workflow terminated or timed out from outside
+// flowgen (an operator's `temporal workflow terminate`), whose history
+// stops where it was, "waiting" say, while the executor lists the run as
+// it ended (Runs). GET /runs/{id} of a run whose history is not over asks
+// it, so that the run's status says what the list says
+// (runtime.Status.EndedOutside).
+type EndReporter interface {
+	// EndedOutside returns the terminal state of run runID when it ended
+	// without its history recording the end, by the rule its Runs lists it
+	// with, and why (the run's error); "" while the run goes on, or when
+	// its history records its end.
+	EndedOutside(ctx context.Context, runID string) (end runtime.RunState, why string, err error)
+}
+
 // executorAborts is the AbortRequests of an AbortRequester, asked under
 // ctx; err is the error of its last answer.
 type executorAborts struct {

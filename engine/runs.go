@@ -626,7 +626,9 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 }
 
 // Status returns a run's status: the Replay of its history, which says what
-// a waiting run waits for and until when (Status.Wait).
+// a waiting run waits for and until when (Status.Wait); for an Executor's
+// run that ended without its history recording it, the end the executor
+// reports (EndReporter).
 func (e *Engine) Status(runID string) (RunStatus, error) {
 	h, err := e.History(runID)
 	if err != nil {
@@ -637,6 +639,15 @@ func (e *Engine) Status(runID string) (RunStatus, error) {
 		return RunStatus{}, err
 	}
 	st.History = nil
+	if x, ok := e.opts.Executor.(EndReporter); ok && !st.State.Terminal() {
+		end, why, err := x.EndedOutside(e.baseCtx, runID)
+		if err != nil {
+			return RunStatus{}, err
+		}
+		if end != "" {
+			st.EndedOutside(end, why)
+		}
+	}
 	out := RunStatus{Status: st}
 	switch x, asks := e.opts.Executor.(AbortRequester); {
 	case e.opts.Executor == nil:

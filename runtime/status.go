@@ -51,6 +51,18 @@ type Status struct {
 	Children []RunRef `json:"children,omitempty"`
 }
 
+// EndedOutside makes s, a run's status replayed from a history that
+// records no end, the status of a run that its executor ended outside its
+// history (a Temporal workflow terminated or timed out from outside
+// flowgen), in terminal state end, for why: its state and machine state
+// are end (as a list of runs says them), it waits for nothing and retries
+// nothing, and its error is why. Its step, attempt, branches and links
+// stay as its history left them.
+func (s *Status) EndedOutside(end RunState, why string) {
+	s.State, s.Machine = end, string(end)
+	s.Wait, s.Retrying, s.Err = nil, false, why
+}
+
 // RunStep is the step a run's status names (Status.Step), folded from the
 // events of the run's machine: the step running, waiting, in a parallel
 // block or rolling back; for a run that failed or was aborted, once the

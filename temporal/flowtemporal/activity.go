@@ -28,6 +28,13 @@ type ActionInput[S any] struct {
 	// Retried are the records of the attempts before First that failed,
 	// which the attempts of the activity carry on (failedAttempt).
 	Retried []failedAttempt `json:"retried,omitempty"`
+	// Recorded is the number of events the run's history held before the
+	// step's first attempt, for the run's own step (not a branch, not a
+	// rollback): each retry checks the run's history bound before it runs,
+	// as the runtime's attempts do (runtime.Flow.HistoryFull), counting
+	// one retry event per failed attempt before it. 0: not checked (a
+	// branch, a rollback, or a workflow of older code).
+	Recorded int `json:"recorded,omitempty"`
 }
 
 // ActionOutput is what a step's activity returns: its outcome and the state
@@ -54,12 +61,12 @@ type attemptDetail struct {
 // idempotency key and Temporal's attempt number. Register registers it
 // under each step's ActivityName.
 func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
-	return attempt(ctx, in, func(a runtime.Action, s *S) (runtime.Outcome, error) { return f.def.ExecAction(ctx, a, s) })
+	return attempt(ctx, in, f.def.HistoryFull, func(a runtime.Action, s *S) (runtime.Outcome, error) { return f.def.ExecAction(ctx, a, s) })
 }
 
 // RollbackActivity runs one attempt of a step's rollback on the worker.
 func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
-	return attempt(ctx, in, func(a runtime.Action, s *S) (runtime.Outcome, error) {
+	return attempt(ctx, in, nil, func(a runtime.Action, s *S) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, f.def.RollbackAction(ctx, a, s)
 	})
 }
@@ -67,13 +74,26 @@ func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (Acti
 // attempt runs one attempt of an action (do) on a copy of the input state,
 // heartbeating while it runs, and carries the record of the attempts
 // before it that failed: in its output or its last error, or, when
-// Temporal will retry it, on to the next attempt.
-func attempt[S any](ctx context.Context, in ActionInput[S], do func(runtime.Action, *S) (runtime.Outcome, error)) (ActionOutput[S], error) {
+// Temporal will retry it, on to the next attempt. A retry of the run's own
+// step first checks the run's history bound (full, the flow's
+// runtime.Flow.HistoryFull; in.Recorded): past it, the attempt does not
+// run and the step fails, as on the runtime.
+func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded int) error, do func(runtime.Action, *S) (runtime.Outcome, error)) (ActionOutput[S], error) {
 	n := max(in.First, 1) - 1 + int(activity.GetInfo(ctx).Attempt)
 	in.Action.Attempt = n
 	prior := retriedBefore(ctx)
 	if !activity.HasHeartbeatDetails(ctx) {
 		prior = in.Retried
+	}
+	if full != nil && in.Recorded > 0 && n > 1 {
+		// The history holds, besides the events before the first attempt,
+		// the retry event of each attempt before this one.
+		if err := full(in.Recorded + n - 1); err != nil {
+			return ActionOutput[S]{}, temporal.NewApplicationErrorWithOptions(err.Error(), errTypeHistoryFull, temporal.ApplicationErrorOptions{
+				NonRetryable: true,
+				Details:      []any{attemptDetail{Attempt: n, Retried: prior}},
+			})
+		}
 	}
 	markStarted(ctx, prior, n)
 	stop := heartbeat(ctx, prior, n)

@@ -113,13 +113,27 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 // for a history that fits in a query's answer. A query is answered by a
 // worker of the run's task queue (replaying the run), so it fails while
 // none is running, even for a run that ended. An ID no run has is
-// runtime.ErrUnknownRun, as for the runtime's Flow.Status.
+// runtime.ErrUnknownRun, as for the runtime's Flow.Status. A run whose
+// history is not over though its workflow is (terminated or timed out
+// from outside flowgen) reads the end EndedOutside says
+// (runtime.Status.EndedOutside), as lists of runs read it.
 func (r *Run[S]) Status(ctx context.Context) (runtime.Status, error) {
 	h, err := r.History(ctx)
 	if err != nil {
 		return runtime.Status{}, err
 	}
-	return runtime.Replay(h)
+	st, err := runtime.Replay(h)
+	if err != nil || st.State.Terminal() {
+		return st, err
+	}
+	d, err := r.c.DescribeWorkflowExecution(ctx, r.id, "")
+	if err != nil {
+		return runtime.Status{}, RunError(err, r.id)
+	}
+	if end, why := EndedOutside(d.GetWorkflowExecutionInfo()); end != "" {
+		st.EndedOutside(end, why)
+	}
+	return st, nil
 }
 
 // History returns the run's events from its workflow, in pages

@@ -50,8 +50,17 @@ type Options struct {
 	// payload's EventSum), which the run then takes instead of timing
 	// out, as on the runtime, where the time the event was received
 	// decides, not which of the timer and the event the run hears of
-	// first. ctx is not cancelled by an abort.
+	// first. With GiveBack set, it is called so too, in place of OnWait's
+	// waiting false, when a run is aborted in an await. ctx is not
+	// cancelled by an abort.
 	Reclaim func(ctx workflow.Context, w *runtime.Wait) (signalled bool, sum string)
+	// GiveBack, if set with Reclaim, is called from workflow code when a
+	// run is aborted in an await whose wait Reclaim, called in place of
+	// OnWait's waiting false, says was signalled an event: the run did not
+	// take it (the abort came first), and gives it back (d), so that
+	// another wait takes it, as on the runtime, where an aborted run takes
+	// no event. ctx is not cancelled by the abort.
+	GiveBack func(ctx workflow.Context, w *runtime.Wait, d runtime.Delivery)
 	// Calls are the flows def's calls and rollback calls run, as child
 	// workflows (see New).
 	Calls []Callee

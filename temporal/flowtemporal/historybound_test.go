@@ -49,34 +49,42 @@ func TestHistoryBoundAsOnTheRuntime(t *testing.T) {
 	for _, bound := range []int{40, 41, 42, 43, 44} {
 		var onRuntime, onTemporal atomic.Int32
 		sink := runtime.NewMemorySink()
-		rdef := loopDef(t, &onRuntime, runtime.WithMaxHistory(bound), runtime.WithSink(sink))
-		res, err := rdef.Execute(context.Background(), looping{})
-		if !errors.Is(err, runtime.ErrHistoryLimit) || res.Final != runtime.StateCompensated {
-			t.Fatalf("bound %d: the runtime's run ended %s: %v", bound, res.Final, err)
-		}
-		want := sink.History(res.RunID)
-
-		f, err := New(loopDef(t, &onTemporal, runtime.WithMaxHistory(bound)))
-		must(t, err)
-		env := newEnv(t)
-		f.Register(env)
-		env.ExecuteWorkflow(WorkflowName("Loop"), looping{})
-		wantEnd(t, env, runtime.StateCompensated)
-		st := status(t, env)
-		if !strings.Contains(st.Err, "history limit reached") || st.Err != res.Err.Error() {
-			t.Errorf("bound %d: status error %q, want the runtime's %q", bound, st.Err, res.Err)
-		}
-		if got, w := transitions(st.History), transitions(want); !slices.Equal(got, w) {
-			t.Errorf("bound %d: history\n%q\nwant the runtime's\n%q", bound, got, w)
-		}
-		for i := range min(len(st.History), len(want)) {
-			g, w := st.History[i], want[i]
-			if g.Attempt != w.Attempt || g.Outcome != w.Outcome || g.Error != w.Error {
-				t.Errorf("bound %d: event %d: attempt %d, outcome %q, error %q; want %d, %q, %q", bound, g.Seq, g.Attempt, g.Outcome, g.Error, w.Attempt, w.Outcome, w.Error)
-			}
-		}
+		onBoth(t, bound, sink, loopDef(t, &onRuntime, runtime.WithMaxHistory(bound), runtime.WithSink(sink)), loopDef(t, &onTemporal, runtime.WithMaxHistory(bound)))
 		if onTemporal.Load() != 1 || onRuntime.Load() != 1 {
 			t.Errorf("bound %d: Reserve undone %d times on Temporal, %d on the runtime; want once", bound, onTemporal.Load(), onRuntime.Load())
+		}
+	}
+}
+
+// onBoth runs a flow that reaches its history bound on the runtime (rdef,
+// its events to sink) and on Temporal (tdef, the SDK's test environment):
+// both end compensated, with the same error, at the bound, and the same
+// history, transition for transition, each event's attempt, outcome and
+// error.
+func onBoth(t *testing.T, bound int, sink *runtime.MemorySink, rdef, tdef *runtime.Flow[looping]) {
+	t.Helper()
+	res, err := rdef.Execute(context.Background(), looping{})
+	if !errors.Is(err, runtime.ErrHistoryLimit) || res.Final != runtime.StateCompensated {
+		t.Fatalf("bound %d: the runtime's run ended %s: %v", bound, res.Final, err)
+	}
+	want, runErr := sink.History(res.RunID), res.Err
+	f, err := New(tdef)
+	must(t, err)
+	env := newEnv(t)
+	f.Register(env)
+	env.ExecuteWorkflow(WorkflowName(tdef.ID()), looping{})
+	wantEnd(t, env, runtime.StateCompensated)
+	st := status(t, env)
+	if !strings.Contains(st.Err, "history limit reached") || st.Err != runErr.Error() {
+		t.Errorf("bound %d: status error %q, want the runtime's %q", bound, st.Err, runErr)
+	}
+	if got, w := transitions(st.History), transitions(want); !slices.Equal(got, w) {
+		t.Errorf("bound %d: history\n%q\nwant the runtime's\n%q", bound, got, w)
+	}
+	for i := range min(len(st.History), len(want)) {
+		g, w := st.History[i], want[i]
+		if g.Attempt != w.Attempt || g.Outcome != w.Outcome || g.Error != w.Error {
+			t.Errorf("bound %d: event %d: attempt %d, outcome %q, error %q; want %d, %q, %q", bound, g.Seq, g.Attempt, g.Outcome, g.Error, w.Attempt, w.Outcome, w.Error)
 		}
 	}
 }
@@ -95,12 +103,7 @@ func TestTemporalHistoryBound(t *testing.T) {
 	var released atomic.Int32
 	f, err := New(loopDef(t, &released))
 	must(t, err)
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	c := ts.GetDefaultClient()
-	w := worker.New(c, "history-bound", WorkerOptions(worker.Options{}))
-	f.Register(w)
-	must(t, w.Start())
-	defer w.Stop()
+	c := serveLooping(t, "history-bound", f)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	run, err := Start(ctx, c, "Loop", looping{}, client.StartWorkflowOptions{ID: "bound-1", TaskQueue: "history-bound"})
@@ -122,4 +125,54 @@ func TestTemporalHistoryBound(t *testing.T) {
 	if released.Load() != 1 {
 		t.Errorf("Reserve undone %d times, want once", released.Load())
 	}
+}
+
+// retryDef is Reserve (undone by Release), then Flaky, whose attempts all
+// fail, six of them, routed to Reserve again on error so that a step
+// failure the bound did not cause is seen.
+func retryDef(t *testing.T, released, tried *atomic.Int32, opts ...runtime.Option) *runtime.Flow[looping] {
+	t.Helper()
+	def := runtime.New[looping]("Retries", opts...)
+	flaky := runtime.NewStep("Flaky", func(_ context.Context, s *looping) (runtime.Outcome, error) {
+		tried.Add(1)
+		return "", errors.New("flaky")
+	}, runtime.WithRetry[looping](runtime.RetryPolicy{Attempts: 6, Initial: 10 * time.Millisecond}))
+	flaky.Next = map[runtime.Outcome]string{runtime.OutcomeError: "Done"}
+	must(t, def.Register(
+		runtime.NewStep("Reserve", func(_ context.Context, s *looping) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
+			runtime.WithRollback(func(context.Context, *looping) error { released.Add(1); return nil })),
+		flaky,
+		runtime.NewStep("Done", func(_ context.Context, s *looping) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }),
+	))
+	return def
+}
+
+// The bound is checked before each retry of the run's step, as on the
+// runtime, not only before its first attempt: a run whose retries bring
+// its history to the bound fails there, the retry not run, with the
+// runtime's error, attempt and history, and is compensated (not routed by
+// the step's error outcome). It ran every attempt of its policy, then
+// routed the failure to Done.
+func TestHistoryBoundBeforeEachRetry(t *testing.T) {
+	for _, bound := range []int{3, 4, 5, 7} {
+		var onRuntime, onTemporal, triedRuntime, triedTemporal atomic.Int32
+		sink := runtime.NewMemorySink()
+		onBoth(t, bound, sink, retryDef(t, &onRuntime, &triedRuntime, runtime.WithMaxHistory(bound), runtime.WithSink(sink)), retryDef(t, &onTemporal, &triedTemporal, runtime.WithMaxHistory(bound)))
+		if triedTemporal.Load() != triedRuntime.Load() || onTemporal.Load() != 1 || onRuntime.Load() != 1 {
+			t.Errorf("bound %d: Flaky tried %d times on Temporal, %d on the runtime; Reserve undone %d and %d times, want once", bound, triedTemporal.Load(), triedRuntime.Load(), onTemporal.Load(), onRuntime.Load())
+		}
+	}
+}
+
+// serveLooping starts a Temporal server of its own and a worker of f on
+// queue, which stop when the test ends, and returns the server's client.
+func serveLooping(t *testing.T, queue string, f *Flow[looping]) client.Client {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	w := worker.New(c, queue, WorkerOptions(worker.Options{}))
+	f.Register(w)
+	must(t, w.Start())
+	t.Cleanup(w.Stop)
+	return c
 }

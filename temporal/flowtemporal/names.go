@@ -72,6 +72,11 @@ const (
 	// received in time (Options.Reclaim) before it routes timeout: a run
 	// that timed out before replays taking its wait back (run.reclaim).
 	versionReclaim = "flowgen.reclaim"
+	// versionGiveBack is the change (workflow.GetVersion) after which a
+	// run aborted in an await takes its wait back with Options.Reclaim
+	// and gives back the event it was signalled and did not take
+	// (Options.GiveBack): a run aborted before replays telling OnWait.
+	versionGiveBack = "flowgen.abort-gives-back"
 	// versionLostAttempt is the change (workflow.GetVersion) after which
 	// an activity whose last attempt lost its worker runs that attempt
 	// again (wfRun.activity), as the runtime's Resume does: a run whose
@@ -89,6 +94,9 @@ const (
 	errTypeStep    = "flowgen.error"
 	errTypeTimeout = "flowgen.timeout" // the step's error wraps runtime.ErrTimeout
 	errTypeLost    = "flowgen.lost"    // the attempt's worker stopped and cut it
+	// A retry that found the run's history at its bound did not run
+	// (ActionInput.Recorded): the step fails with runtime.ErrHistoryLimit.
+	errTypeHistoryFull = "flowgen.history-limit"
 )
 
 // WorkflowName is the workflow type of a flow: the flow's ID.

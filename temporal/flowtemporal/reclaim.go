@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"time"
 
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
@@ -79,6 +80,52 @@ func (r *wfRun[S]) reclaim(c workflow.ReceiveChannel, st *runtime.Step[S], w *ru
 	}
 	return got, woke, aborted, true
 }
+
+// giveBack is what an await aborted before it took an event does, when
+// its flow's events are routed to it (Options.Reclaim and GiveBack): the
+// event's signal and the abort may come in the same workflow task, the
+// abort first, and the event signalled to this run would then be taken by
+// no run. It takes the wait back (Reclaim, which answers once the signals
+// sent before it are handled), and, when an event was signalled to it,
+// gives that event back from its signals (c), where it is or will come,
+// within giveBackWithin. One it received before and did not take
+// (dropped) is not waited for. It reports that the wait was taken back
+// here; not in a run aborted before this rule, which replays telling
+// OnWait (versionGiveBack).
+func (r *wfRun[S]) giveBack(c workflow.ReceiveChannel, st *runtime.Step[S], w *runtime.Wait, dropped [][]byte) bool {
+	if r.f.opts.Reclaim == nil || r.f.opts.GiveBack == nil || workflow.GetVersion(r.ctx, versionGiveBack, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false
+	}
+	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
+	signalled, sum := r.f.opts.Reclaim(dctx, w)
+	if !signalled || slices.ContainsFunc(dropped, func(p []byte) bool { return EventSum(p) == sum }) {
+		return true
+	}
+	tctx, cancel := workflow.WithCancel(dctx)
+	defer cancel()
+	sel := workflow.NewSelector(dctx)
+	done := false
+	sel.AddReceive(c, func(c workflow.ReceiveChannel, _ bool) {
+		if d, _ := r.receive(c, st, w); EventSum(d.Payload) == sum {
+			r.f.opts.GiveBack(dctx, w, d)
+			done = true
+		}
+	})
+	sel.AddFuture(workflow.NewTimer(tctx, giveBackWithin), func(workflow.Future) {
+		workflow.GetLogger(r.ctx).Error("flowgen: the event signalled to an aborted wait did not come; not given back", "run_id", r.id, "step", st.ID, "topic", w.Topic, "event", w.Event)
+		done = true
+	})
+	for !done {
+		sel.Select(dctx)
+	}
+	return true
+}
+
+// giveBackWithin bounds how long an aborted run waits for the signal of
+// the event it gives back (giveBack): the signal is recorded before the
+// answer that names it, so it comes at once, but a run must not be held
+// for ever by an answer that was wrong.
+const giveBackWithin = time.Minute
 
 // EventSum identifies an event's payload, for Options.Reclaim to say
 // which event it signalled without keeping it.

@@ -127,6 +127,12 @@ func (r *wfRun[S]) run() (S, error) {
 			if aborted {
 				return r.abort(attempt, err)
 			}
+			if errors.Is(err, runtime.ErrHistoryLimit) {
+				// A retry found the run's history at its bound and did
+				// not run (ActionInput.Recorded): the run fails there, as
+				// the runtime's, not routed by the step's outcome.
+				return r.fail(step.ID, attempt, runtime.OutcomeError, err)
+			}
 			// An attempt the abort did not stop (one that does not
 			// heartbeat, or returned anyway) counts, as on the runtime,
 			// which waits for it: a completed step is rolled back.
@@ -350,6 +356,9 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Deliv
 		got, woke, aborted, reclaimed = r.reclaim(ch, st, w, dropped)
 		fired = !woke && !aborted
 	}
+	if aborted && st.Await != nil && !reclaimed {
+		reclaimed = r.giveBack(ch, st, w, dropped)
+	}
 	switch {
 	case aborted:
 		return runtime.Delivery{}, "", nil, true
@@ -410,6 +419,12 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 	ao.HeartbeatTimeout = heartbeatTimeout(ao)
 	a := runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Payload: payload}
 	in := ActionInput[S]{Action: a, State: state, Pin: r.f.opts.Pin}
+	if branch == "" && r.f.def.HistoryFull(len(r.history)) == nil {
+		// The run's step, its first attempt past the bound's check: its
+		// retries check it on (attempt). Not a run of older code that the
+		// check let go on past its bound (versionHistoryBound).
+		in.Recorded = len(r.history)
+	}
 	var res ActionOutput[S]
 	live := r.begin(a.Key(), branch)
 	left := func() time.Duration { return entered.Add(st.Deadline).Sub(workflow.Now(r.ctx)) }
@@ -565,6 +580,9 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, []f
 			d.Retried = nil
 		}
 		var cause error = &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
+		if app.Type() == errTypeHistoryFull {
+			cause = &remoteError{msg: app.Message(), wraps: []string{"history-limit"}}
+		}
 		if noTime {
 			cause = runtime.NoTimeForRetry(deadline, d.Attempt+1, cause)
 		}

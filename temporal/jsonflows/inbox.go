@@ -27,7 +27,9 @@ import (
 //     starts on its first signal).
 //   - A run that starts waiting signals its inbox the same way (from a
 //     local activity); one that stops waiting without the event (an abort)
-//     takes its wait back. One whose wait times out asks the inbox (an
+//     takes its wait back, with the update below, and gives back an
+//     event the inbox signalled it that the abort came before
+//     (flowtemporal.Options.GiveBack). One whose wait times out asks the inbox (an
 //     update, updateInboxReclaim) whether it signalled it an event received in
 //     time, which the run then takes instead of timing out.
 //   - The inbox hands each event to one waiting run (a signal to the run,
@@ -96,6 +98,16 @@ type inboxWait struct {
 	// Deadline is the wait's (runtime.Wait.Deadline); zero from a run of
 	// older code, and for a wait without one.
 	Deadline time.Time `json:"deadline,omitzero"`
+	// Returned is the event the inbox signalled to the wait, which its
+	// run, aborted first, did not take and gives back (the wait taken
+	// back already): the inbox hands it to another wait, or keeps it.
+	Returned *inboxReturned `json:"returned,omitempty"`
+}
+
+// inboxReturned is an event a run gives back to its inbox.
+type inboxReturned struct {
+	Payload json.RawMessage `json:"payload"`
+	Link    string          `json:"link,omitempty"`
 }
 
 // inTime reports whether the wait takes an event received at received:
@@ -189,6 +201,8 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 		defer func() { busy = false }()
 		i := slices.IndexFunc(st.Waiting, func(o inboxWait) bool { return o.Key == w.Key })
 		switch {
+		case w.Returned != nil:
+			giveBack(&st, w, deliver)
 		case !w.Waiting:
 			if i >= 0 {
 				st.Waiting = slices.Delete(st.Waiting, i, i+1)
@@ -311,6 +325,43 @@ func (x *Executor) onWait(ctx workflow.Context, w *runtime.Wait, waiting bool) {
 	arg := inboxWait{RunID: w.RunID, Key: w.Key, Waiting: waiting, Deadline: w.Deadline}
 	if err := workflow.ExecuteLocalActivity(lctx, tellInboxActivity, keyOfWait(w), arg).Get(lctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("flowgen: telling the inbox of a wait", "run_id", w.RunID, "waiting", waiting, "error", err)
+	}
+}
+
+// giveBack takes back into the inbox st the event it handed to w's wait,
+// which w's run, aborted first, did not take (w.Returned): handed to the
+// oldest wait it is in time for (deliver), or kept, in the order the
+// events were received, with the time it was received. An event the inbox
+// did not hand to that wait (another payload, or its record gone with the
+// retention) is not taken.
+func giveBack(st *inboxState, w inboxWait, deliver func(inboxMessage) bool) {
+	h, ok := st.Handed[w.Key]
+	if !ok || h.Sum != flowtemporal.EventSum(w.Returned.Payload) {
+		return
+	}
+	delete(st.Handed, w.Key)
+	m := inboxMessage{Payload: w.Returned.Payload, Received: h.Received, Link: w.Returned.Link}
+	if deliver(m) {
+		return
+	}
+	i := slices.IndexFunc(st.Pending, func(p inboxMessage) bool { return p.Received.After(m.Received) })
+	if i < 0 {
+		i = len(st.Pending)
+	}
+	st.Pending = slices.Insert(st.Pending, i, m)
+}
+
+// onGiveBack is flowtemporal.Options.GiveBack for JSON flows: a run
+// aborted before it took the event its inbox signalled it gives the event
+// back, from a local activity.
+func (x *Executor) onGiveBack(ctx workflow.Context, w *runtime.Wait, d runtime.Delivery) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 0}, // until it is told
+	})
+	arg := inboxWait{RunID: w.RunID, Key: w.Key, Deadline: w.Deadline, Returned: &inboxReturned{Payload: d.Payload, Link: d.Link}}
+	if err := workflow.ExecuteLocalActivity(lctx, tellInboxActivity, keyOfWait(w), arg).Get(lctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("flowgen: giving an event back to its inbox", "run_id", w.RunID, "error", err)
 	}
 }
 

@@ -23,14 +23,9 @@ func TestEventAcceptedInTimeWakesTheRunAfterItsTimer(t *testing.T) {
 		t.Skip("starts a Temporal server")
 	}
 	o := newOnTemporal(t, "intime-test")
-	c, x, url := o.c, o.x, o.url
+	c, x := o.c, o.x
 	ctx := context.Background()
-	post := func(method, path, body string, want int) {
-		t.Helper()
-		if status, _, answer := request(t, method, url+path, body); status != want {
-			t.Fatalf("%s %s: %d %s, want %d", method, path, status, answer, want)
-		}
-	}
+	post := func(method, path, body string, want int) { t.Helper(); o.must(t, method, path, body, want) }
 	const timeout = 6 * time.Second
 	post("PUT", "/flows", `{"version": 1, "flows": [{"name": "Late", "state": "S", "triggers": [{"kind": "rpc", "endpoint": "Late.Start"}], "steps": [
   {"name": "Pay", "action": {"kind": "await", "topic": "payments", "event": "paid", "response": "Payment", "correlate": "Order", "timeout": "`+timeout.String()+`"},

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -124,14 +123,16 @@ func (x *Executor) runsQuery(f store.Filter) string {
 	switch {
 	case f.NonTerminal:
 		q = append(q, "ExecutionStatus = 'Running'")
-	case f.State == runtime.StateDone:
-		q = append(q, "ExecutionStatus = 'Completed'")
-	case f.State == runtime.StateAborted:
-		q = append(q, "ExecutionStatus = 'Canceled'")
 	case f.State.Terminal():
-		// A workflow terminated or timed out (from outside flowgen)
-		// recorded no end: runInfo reads it failed.
-		q = append(q, "ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')")
+		// The workflows that end as a run in that state ends its
+		// workflow, and those that read so having recorded no end
+		// (flowtemporal.ClosedState): a workflow terminated or timed out
+		// from outside flowgen reads failed.
+		var in []string
+		for _, st := range flowtemporal.EndStatuses(f.State) {
+			in = append(in, quote(st.String()))
+		}
+		q = append(q, "ExecutionStatus IN ("+strings.Join(in, ", ")+")")
 	case f.State != "":
 		q = append(q, "ExecutionStatus = 'Running'")
 	}
@@ -157,17 +158,7 @@ func runInfo(w *workflowpb.WorkflowExecutionInfo) (info store.RunInfo, exact boo
 	if ct := w.GetCloseTime(); ct != nil {
 		info.Updated = ct.AsTime()
 	}
-	exact = true
-	switch w.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		info.State, exact = runtime.StateRunning, false
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		info.State = runtime.StateDone
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		info.State = runtime.StateAborted
-	default:
-		info.State = runtime.StateFailed
-	}
+	info.State, exact = flowtemporal.ClosedState(w)
 	if st := memoString(w.GetMemo(), flowtemporal.MemoState); st != "" {
 		info.State = runtime.RunState(st)
 	}
@@ -186,6 +177,22 @@ func runInfo(w *workflowpb.WorkflowExecutionInfo) (info store.RunInfo, exact boo
 		info.Parent = p.RunID
 	}
 	return info, exact
+}
+
+// EndedOutside returns the terminal state of run runID when its workflow
+// is over but the run recorded no end (engine.EndReporter): one
+// terminated or timed out from outside flowgen, whose history stops where
+// it was. Its state is the one GET /runs lists it with, by the same rule
+// (flowtemporal.EndedOutside), and why says what Temporal ended it as.
+func (x *Executor) EndedOutside(req context.Context, runID string) (_ runtime.RunState, why string, err error) {
+	ctx, done := x.answering(req, "reading run "+runID, &err)
+	defer done()
+	d, err := x.c.DescribeWorkflowExecution(ctx, runID, "")
+	if err != nil {
+		return "", "", flowtemporal.RunError(err, runID)
+	}
+	end, why := flowtemporal.EndedOutside(d.GetWorkflowExecutionInfo())
+	return end, why, nil
 }
 
 func memoString(m *commonpb.Memo, field string) string {

@@ -2,10 +2,12 @@ package jsonflows
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +164,20 @@ func TestRunsFailedListsTerminatedRuns(t *testing.T) {
 	}
 	if got := ids(failed); !slices.Equal(got, ids(all)) {
 		t.Errorf("GET /runs?status=failed: %v; want those GET /runs lists failed, %v", got, ids(all))
+	}
+	// GET /runs/{id} says what the list says: the terminated run's history
+	// stops at its sleep, which it read ("waiting", its wait) before.
+	for _, r := range all {
+		status, _, answer := request(t, "GET", o.url+"/runs/"+r.RunID, "")
+		var st engine.RunStatus
+		if err := json.Unmarshal([]byte(answer), &st); status != 200 || err != nil {
+			t.Fatalf("GET /runs/%s: %d %s (%v)", r.RunID, status, answer, err)
+		}
+		if st.State != r.State || st.Machine != r.Machine || st.Step != r.Step || st.Wait != nil || st.Err == "" {
+			t.Errorf("GET /runs/%s: state %q, machine %q, step %q, wait %v, error %q; want as GET /runs lists it: %q, %q, %q, no wait, an error", r.RunID, st.State, st.Machine, st.Step, st.Wait, st.Err, r.State, r.Machine, r.Step)
+		}
+		if r.RunID == "napping" && !strings.Contains(st.Err, "terminated outside flowgen") {
+			t.Errorf("GET /runs/napping: error %q; want it to say the workflow was terminated outside flowgen", st.Err)
+		}
 	}
 }

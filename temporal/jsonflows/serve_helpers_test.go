@@ -88,3 +88,12 @@ func (o *onTemporal) worker(t *testing.T) worker.Worker {
 	}
 	return w
 }
+
+// must sends a JSON body to path of o's API and fails the test unless it
+// answers want.
+func (o *onTemporal) must(t *testing.T, method, path, body string, want int) {
+	t.Helper()
+	if status, _, answer := request(t, method, o.url+path, body); status != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, path, status, answer, want)
+	}
+}
