@@ -298,7 +298,16 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 		return nil, runtime.Permanent(fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse))
 	}
 	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippet.Body(out))
+		// The run's history, which every client reads, gets the status
+		// alone; the operator's log gets the body. A provider answers its
+		// errors with 200 (the protocol), so another status comes from
+		// whatever serves the URL, which a provider token may aim at any
+		// service the allow-list admits (by default every loopback port):
+		// quoting that service's answer in the run would let a client
+		// read it.
+		rm.e.log.WarnContext(ctx, "provider call answered a status other than 200", "provider", t.provider, "handler", t.h.Name,
+			"run_id", runtime.RunID(ctx), "url", t.h.URL, "status", resp.StatusCode, "body", snippet.Body(out))
+		err := fmt.Errorf("HTTP %d (a provider answers 200; the engine's log has the body)", resp.StatusCode)
 		switch c := resp.StatusCode; {
 		case c >= 500, c == http.StatusRequestTimeout, c == http.StatusTooManyRequests:
 			return nil, err

@@ -227,6 +227,44 @@ func TestProviderPostUnreachable(t *testing.T) {
 	}
 }
 
+// A provider URL answering a status other than 200 fails the attempt with
+// the status alone in the run's history, which every client reads, and the
+// body in the operator's log: a provider token may aim a handler's URL at
+// any service the allow-list admits (by default every loopback port), and
+// the run quoted that service's answer to whoever reads the run.
+func TestProviderStatusBodyNotInHistory(t *testing.T) {
+	fx := newFixture(t)
+	fx.remote = &ProviderOptions{}
+	var logs logtest.Buffer
+	fx.log = slog.New(slog.NewTextHandler(&logs, nil))
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	if _, err := e.LoadFlows("bill.json", []byte(billFlow)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptestServer(t, e)
+	var answered atomic.Bool
+	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if answered.CompareAndSwap(false, true) {
+			http.Error(w, "admin-session=SECRET-OF-ANOTHER-SERVICE", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(p.Close)
+	if status, out := putProvider(t, srv, "billing", billingReg(p.URL, "1m")); status != http.StatusOK {
+		t.Fatalf("register: %d %s", status, out)
+	}
+	id := runBill(t, e, 20*time.Second)
+	failed := failedAttempts(t, e, id)
+	if len(failed) != 1 || !strings.Contains(failed[0], "HTTP 503") || strings.Contains(failed[0], "SECRET") {
+		t.Errorf("failed attempts %q, want the one answered 503, saying the status and not the body", failed)
+	}
+	if got := logs.String(); !strings.Contains(got, "SECRET-OF-ANOTHER-SERVICE") || !strings.Contains(got, "status=503") {
+		t.Errorf("log:\n%s\nwant the answer's status and body for the operator", got)
+	}
+}
+
 // A provider whose only replica died without withdrawing (kill -9, or a
 // process stopped while its registration was on its way: its lease lives
 // until its TTL) costs a run one attempt, the one that finds it gone: the
