@@ -47,6 +47,25 @@
     if (isNaN(d)) return t;
     return d.toISOString().replace("T", " ").replace("Z", "").slice(0, 23) + " UTC";
   }
+  // filterTime reads a time of GET /runs's ?since= or ?until= as the API
+  // does (engine's moreFilters: Go's time.Parse with time.RFC3339Nano),
+  // as a Date, or null for one the API refuses with 400. new Date is
+  // looser (2026-01-15, a space for the T, no zone) and would show a
+  // filter the list does not get. Go takes RFC 3339 and, beyond it, an
+  // hour of one digit, a comma before the fraction, and a zone of up to
+  // 24:60; TestBrowserFilterTimeParsesAsTheAPI checks both agree.
+  function filterTime(v) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(v || "");
+    if (!m) return null;
+    var n = m.map(Number), y = n[1], mo = n[2], day = n[3];
+    var days = new Date(Date.UTC(2000, mo, 0)).getUTCDate(); // of month mo in a leap year
+    if (mo === 2 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) days = 28;
+    if (mo < 1 || mo > 12 || day < 1 || day > days || n[4] > 23 || n[5] > 59 || n[6] > 59 || n[9] > 24 || n[10] > 60) return null;
+    var d = new Date(Date.UTC(2000, mo - 1, day, n[4], n[5], n[6], Number(((m[7] || "") + "00").slice(0, 3))));
+    d.setUTCFullYear(y); // Date.UTC reads years 0 to 99 as 1900 to 1999
+    if (m[8]) d = new Date(d.getTime() - (m[8] === "-" ? -1 : 1) * (n[9] * 60 + n[10]) * 60000);
+    return d;
+  }
   // wide puts a table in a box of its own that scrolls sideways, so that
   // in a narrow window the table scrolls rather than the page.
   function wide(table) { return el("div", { "class": "wide" }, [table]); }
@@ -505,15 +524,15 @@
     if (wantedState && !Array.prototype.some.call(stateSel.options, function (o) { return o.value === wantedState; })) {
       stateSel.appendChild(el("option", { value: wantedState, text: wantedState + " (unknown state)" }));
     }
-    function local(v) { // RFC 3339 to the value of a datetime-local input (UTC)
-      if (!v) return "";
-      var d = new Date(v);
-      return isNaN(d) ? "" : d.toISOString().slice(0, 19);
+    function local(v) { // a time GET /runs takes to the value of a datetime-local input (UTC); "" for none
+      var d = filterTime(v);
+      return d ? d.toISOString().slice(0, 19) : "";
     }
     var since = el("input", { type: "datetime-local", step: "1", name: "since", id: "f-since", value: local(q.get("since")) });
     var until = el("input", { type: "datetime-local", step: "1", name: "until", id: "f-until", value: local(q.get("until")) });
-    // A time the URL filters by that is no time (a link typed or cut
-    // short) is one the input cannot show: blank, it would read as no
+    // A time the URL filters by that is no time GET /runs takes
+    // (filterTime: a link typed or cut short, a date without its time) is
+    // one the input cannot show: blank, it would read as no
     // filter. It is marked, and said beside the input as the link gave
     // it, as a state unknown is in its select; GET /runs refuses it
     // (400), and the list says so. Filter with the input left empty
