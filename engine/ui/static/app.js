@@ -716,7 +716,7 @@
     // server read in them (engine historyAnswer: each rule reads one event
     // alone, so a page's marks are final).
     var events = [], lastSeq = 0, day = "", selectedRow = null;
-    var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0 };
+    var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
     var tbody = el("tbody");
     timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
     timeline.appendChild(tbody);
@@ -785,14 +785,16 @@
     // awaited event came, a sleep's time or a call's child ended, or a
     // gated rollback's provider came ("woken"); an event that took an
     // attempt back to its wait failed nothing ("gate closed"); an abort that cut a step
-    // short is "interrupted", as the diagram lights it; a branch cut
+    // short is "interrupted", as the diagram lights it, and so is the end
+    // of each parallel branch it cut short; a branch cut
     // short because another failed is "cancelled", as the branches'
     // table says, not red: its error or timeout is no failure of its own.
     function isCancelled(e) { return !!marks.cancelled[e.seq]; }
+    function isInterrupted(e) { return e.seq === marks.interrupted || !!marks.branches[e.seq]; }
     function stepOf(e) { return e.step || ""; }
     function branchOf(e) { return e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""; }
     function outcome(e) {
-      if (e.seq === marks.interrupted) return "interrupted";
+      if (isInterrupted(e)) return "interrupted";
       if (isCancelled(e)) return "cancelled";
       return e.outcome || (marks.woken[e.seq] ? "woken" : marks.gate_closed[e.seq] ? "gate closed" : "");
     }
@@ -803,6 +805,7 @@
       (b.gate_closed || []).forEach(function (s) { marks.gate_closed[s] = true; });
       (b.cancelled || []).forEach(function (s) { marks.cancelled[s] = true; });
       if (b.interrupted) marks.interrupted = b.interrupted;
+      (b.interrupted_branches || []).forEach(function (s) { marks.branches[s] = true; });
       var rows = document.createDocumentFragment();
       (b.events || []).forEach(function (e) {
         if (e.seq <= lastSeq) return; // shown already
@@ -818,9 +821,10 @@
         // A failed attempt that its step tries again (outcome retry) failed
         // nothing yet: its error reads as the head's retry note does, not
         // in the red of a failure.
-        // Nor is the abort that cut a step short (interrupted): the run
-        // is aborting, not failing; its row is grey, as its step's box.
-        if (e.error && !isCancelled(e) && e.outcome !== "retry" && e.seq !== marks.interrupted) cls.push("ev-error");
+        // Nor is the abort that cut a step short (interrupted), nor a
+        // branch it cut short: the run is aborting, not failing; its row
+        // is grey, as its step's box.
+        if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e)) cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
         var pick = function () { select(selected === e.seq ? 0 : e.seq); };
@@ -850,7 +854,7 @@
             el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
-          el("td", { "class": "err-col" + (isCancelled(e) || e.seq === marks.interrupted ? " muted" : ""), text: e.error || "" })
+          el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) ? " muted" : ""), text: e.error || "" })
         ]));
       });
       tbody.appendChild(rows);
@@ -859,7 +863,7 @@
     // it), and a run started under its ID later has a history of its own.
     function forget() {
       events = []; lastSeq = 0; day = ""; selected = 0; selectedRow = null; picked = null; reads++;
-      marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0 };
+      marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
       tbody.textContent = "";
     }
 
