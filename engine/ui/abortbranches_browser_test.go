@@ -8,6 +8,7 @@ package ui_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,5 +84,12 @@ func TestBrowserAbortParallelBranches(t *testing.T) {
 	}
 	if branches != 2 {
 		t.Errorf("%d rows of a branch cut short with its error, want 2 (Pack, Charge)", branches)
+	}
+	// The branches' table says so too.
+	run(t, ctx, "the branches' table", chromedp.WaitReady(chromedp.CSS(`#run-branches tr[data-branch="Charge"]`)))
+	table := get(t, ctx, "the branches' table", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#run-branches tbody tr")).map(r => r.innerText.replace(/\s+/g, " ").trim() + (r.querySelector(".error") ? " [red]" : ""))`))
+	want := []string{"Pack Prepare:parallel interrupted", "runtime: run aborted: context canceled", "Charge Prepare:parallel interrupted", "runtime: run aborted: context canceled"}
+	if !slices.Equal(table, want) {
+		t.Errorf("the branches' table reads %q, want %q", table, want)
 	}
 }

@@ -977,15 +977,16 @@
         st.branches.forEach(function (b) {
           rows.push(el("tr", { "data-branch": b.step }, [el("td", { "class": "mono" }, breakable(b.step)),
             el("td", { "class": "mono" }, breakable(b.machine)),
-            // A branch cut short because another failed is no failure
-            // of its own: said so, its error not red.
-            el("td", { "class": "outcome", text: (b.cancelled ? "cancelled" : b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
+            // A branch cut short because another failed, or by the
+            // run's abort, is no failure of its own: said so, its error
+            // not red.
+            el("td", { "class": "outcome", text: (b.cancelled ? "cancelled" : b.interrupted ? "interrupted" : b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
           // A branch still running with an error failed an attempt and
           // tries again (runtime.Branch: no outcome yet): a note, as the
           // run's retry is, not a failure in red.
-          if (b.error && !b.outcome && !b.cancelled) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "retry-note",
+          if (b.error && !b.outcome && !b.cancelled && !b.interrupted) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "retry-note",
             text: "attempt " + (b.attempt - 1) + " failed; the branch tries again: " + b.error })]));
-          else if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled ? "muted" : "error", text: b.error })]));
+          else if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled || b.interrupted ? "muted" : "error", text: b.error })]));
         });
         branches.appendChild(el("table", { "class": "branches" }, [
           el("thead", null, [el("tr", null, ["Branch", "Machine", "Outcome"].map(function (h) { return el("th", { text: h }); }))]),
