@@ -235,6 +235,7 @@ type flowEntry struct {
 	source   []byte      // JSON flows: the flow's own JSON document
 	files    []string    // JSON flows: the files that define it (LoadDir, or saved by LoadFlows); under loadMu
 	stops    []func()
+	opened   []teKey // the inbox consumers its attach started (none was there): undo stops them
 }
 
 // New returns an engine; it does nothing until Start.
@@ -458,16 +459,18 @@ func (e *Engine) add(fe *flowEntry) error {
 	started := e.started
 	e.mu.Unlock()
 	if started {
-		if err := e.attach(fe, true); err != nil {
+		if err := e.attach(fe); err != nil {
 			// Its triggers could not start (attach stopped those it had
-			// started): the registration is undone, as a refused PUT
-			// /flows is (commit).
+			// started, and the inbox consumers its awaits started): the
+			// registration is undone, as a refused PUT /flows is
+			// (commit).
 			e.mu.Lock()
 			e.detach(fe)
 			delete(e.flows, fe.name)
 			e.mu.Unlock()
 			return err
 		}
+		e.resumeRuns(fe)
 	}
 	e.inEffect(fe)
 	return nil
@@ -496,9 +499,10 @@ func (e *Engine) detach(fe *flowEntry) {
 	}
 }
 
-// attach starts fe's triggers and await consumers, and (after a restart or
-// a late registration) starts resuming its unfinished runs (resume.go).
-func (e *Engine) attach(fe *flowEntry, resume bool) (err error) {
+// attach starts fe's triggers and await consumers; on an error it stops
+// what it started. resumeRuns then starts resuming its unfinished runs,
+// once the registration that attaches it cannot fail any more.
+func (e *Engine) attach(fe *flowEntry) (err error) {
 	if x := e.opts.Executor; x != nil {
 		stop, err := x.Attach(e.baseCtx, fe.execFlow())
 		if err == nil {
@@ -508,30 +512,35 @@ func (e *Engine) attach(fe *flowEntry, resume bool) (err error) {
 		}
 		return err
 	}
-	defer func() {
-		if resume && err == nil {
-			e.resumeFlow(fe)
-		}
-	}()
 	// The inbox's consumers first: a run a trigger starts may wait for
 	// its event at once, and a broker consumer created later starts at
 	// the messages published after it (natsbus), so one published
 	// between the run's wait and the consumer, or while the engine is
 	// killed in between, would reach nobody.
+	var opened []teKey
+	var stops []func()
+	defer func() {
+		if err != nil {
+			for _, s := range stops {
+				s()
+			}
+			e.in.unconsume(opened)
+		}
+	}()
 	for _, te := range fe.awaits {
-		if err := e.in.consume(te[0], te[1]); err != nil {
+		started, err := e.in.consume(te[0], te[1])
+		if err != nil {
 			return err
 		}
+		if started {
+			opened = append(opened, teKey{te[0], te[1]})
+		}
 	}
-	var stops []func()
 	for _, t := range fe.triggers {
 		switch t.Kind {
 		case runtime.TriggerEvent:
 			stop, err := e.consumeTrigger(fe, t.Topic, t.Event)
 			if err != nil {
-				for _, s := range stops {
-					s()
-				}
 				return err
 			}
 			stops = append(stops, stop)
@@ -541,8 +550,21 @@ func (e *Engine) attach(fe *flowEntry, resume bool) (err error) {
 	}
 	e.mu.Lock()
 	fe.stops = append(fe.stops, stops...)
+	fe.opened = append(fe.opened, opened...)
 	e.mu.Unlock()
 	return nil
+}
+
+// resumeRuns starts resuming the unfinished runs of fes, just attached
+// (after a restart or a late registration; resume.go). An executor's runs
+// are the executor's to resume.
+func (e *Engine) resumeRuns(fes ...*flowEntry) {
+	if e.opts.Executor != nil {
+		return
+	}
+	for _, fe := range fes {
+		e.resumeFlow(fe)
+	}
 }
 
 // Start loads the inbox of awaited events, starts the triggers, and starts
@@ -569,9 +591,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.in.start()
 	for _, fe := range flows {
-		if err := e.attach(fe, true); err != nil {
+		if err := e.attach(fe); err != nil {
 			return err
 		}
+		e.resumeRuns(fe)
 	}
 	return nil
 }

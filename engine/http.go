@@ -550,11 +550,13 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 // (Event.BackAtGate: "gate closed"; the attempt failed nothing), those
 // that end a parallel branch because another branch failed
 // (Event.Cancelled: "cancelled", whatever the attempt's own outcome,
-// error or timeout, says) and the abort that cut a step short
-// (Event.Interrupted). Each rule reads one event alone, so that the lists
+// error or timeout, says), the abort that cut a step short
+// (Event.Interrupted) and the events that end the branches of a parallel
+// block that abort cut short (Event.InterruptedBranch: "interrupted",
+// as that step). Each rule reads one event alone, so that the lists
 // of a page are those of its events, whatever the pages before it hold.
 func historyAnswer(runID string, h []runtime.Event) map[string]any {
-	woken, back, cancelled := []uint64{}, []uint64{}, []uint64{}
+	woken, back, cancelled, branches := []uint64{}, []uint64{}, []uint64{}, []uint64{}
 	out := map[string]any{"run_id": runID, "events": h}
 	for i := range h {
 		if h[i].Woke() {
@@ -569,8 +571,11 @@ func historyAnswer(runID string, h []runtime.Event) map[string]any {
 		if h[i].Interrupted() {
 			out["interrupted"] = h[i].Seq
 		}
+		if h[i].InterruptedBranch() {
+			branches = append(branches, h[i].Seq)
+		}
 	}
-	out["woken"], out["gate_closed"], out["cancelled"] = woken, back, cancelled
+	out["woken"], out["gate_closed"], out["cancelled"], out["interrupted_branches"] = woken, back, cancelled, branches
 	return out
 }
 

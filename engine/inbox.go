@@ -314,18 +314,19 @@ func (in *inbox) place(m *inMsg, sm *store.Message) {
 	}
 }
 
-// consume makes sure the engine receives topic/event.
-func (in *inbox) consume(topic, event string) error {
+// consume makes sure the engine receives topic/event; started says that
+// this call started its consumer (none was there), which unconsume stops
+// if what asked for it is undone.
+func (in *inbox) consume(topic, event string) (started bool, err error) {
 	k := teKey{topic, event}
 	in.mu.Lock()
 	if _, ok := in.consumers[k]; ok || in.stopped {
 		in.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	in.consumers[k] = func() {}
 	in.mu.Unlock()
 	var stop func()
-	var err error
 	if bb, ok := in.broker.(BatchBroker); ok {
 		stop, err = bb.ConsumeBatch(in.ctx, in.consumer, topic, event, InboxBatch, observeDeliveries(in.tel, in.receiveAll))
 	} else {
@@ -335,10 +336,29 @@ func (in *inbox) consume(topic, event string) error {
 	defer in.mu.Unlock()
 	if err != nil {
 		delete(in.consumers, k)
-		return fmt.Errorf("engine: consuming %s %s: %w", topic, event, err)
+		return false, fmt.Errorf("engine: consuming %s %s: %w", topic, event, err)
 	}
 	in.consumers[k] = stop
-	return nil
+	return true, nil
+}
+
+// unconsume stops the consumers of keys, which consume started for a
+// registration that was then refused (Engine.attach): the engine consumes
+// again only what it consumed before. Messages the consumers applied
+// meanwhile stay in the inbox, pending, until they expire.
+func (in *inbox) unconsume(keys []teKey) {
+	var stops []func()
+	in.mu.Lock()
+	for _, k := range keys {
+		if s, ok := in.consumers[k]; ok {
+			stops = append(stops, s)
+			delete(in.consumers, k)
+		}
+	}
+	in.mu.Unlock()
+	for _, s := range stops {
+		s()
+	}
 }
 
 // consumes reports whether the engine receives topic/event for awaits.

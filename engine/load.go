@@ -336,10 +336,13 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 		attaching = nil // Start attaches them
 	}
 	for i, fe := range attaching {
-		if err = e.attach(fe, true); err != nil {
+		if err = e.attach(fe); err != nil {
 			e.mu.Lock()
+			var opened []teKey // by the flows attached before the failure
 			for _, fe := range changed[:i+1] {
 				e.detach(fe)
+				opened = append(opened, fe.opened...)
+				fe.opened = nil
 			}
 			for j, fe := range changed {
 				if olds[j] != nil {
@@ -350,6 +353,7 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 				}
 			}
 			e.mu.Unlock()
+			e.in.unconsume(opened)
 			// What the flows attached before the failure made outside
 			// the process (fe's own Attach undid its part), before the
 			// old definitions take their triggers back.
@@ -363,7 +367,7 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 			}
 			for _, old := range olds {
 				if old != nil {
-					if aerr := e.attach(old, false); aerr != nil {
+					if aerr := e.attach(old); aerr != nil {
 						e.log.Error("restarting the triggers of a flow whose replacement failed", "flow", old.name, "error", aerr)
 					}
 				}
@@ -371,6 +375,9 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 			return err
 		}
 	}
+	// Every flow attached: their runs resume now, none of a flow a
+	// failure above would have undone.
+	e.resumeRuns(attaching...)
 	for i, fe := range changed {
 		if olds[i] == nil {
 			continue

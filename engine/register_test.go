@@ -2,11 +2,15 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -218,4 +222,162 @@ func TestRegisterFailureUndoes(t *testing.T) {
 	if err := Register(e, newGenHello(t, e, helloTriggers[0])); err != nil {
 		t.Fatalf("registering Hello again: %v", err)
 	}
+}
+
+// countingBroker counts the consumers it has started and not stopped, by
+// topic.
+type countingBroker struct {
+	Broker
+	mu   sync.Mutex
+	live map[string]int
+}
+
+func (b *countingBroker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, Message) error) (func(), error) {
+	stop, err := b.Broker.Consume(ctx, name, topic, event, h)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.live[topic]++
+	b.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			stop()
+			b.mu.Lock()
+			if b.live[topic]--; b.live[topic] == 0 {
+				delete(b.live, topic)
+			}
+			b.mu.Unlock()
+		})
+	}, nil
+}
+
+func (b *countingBroker) consumers() map[string]int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.live)
+}
+
+// A registration refused part-way, after the inbox's consumers of its
+// awaits (or of a flow before it in the same PUT /flows) started, stops
+// them: the engine is left as before, consuming nothing it did not.
+func TestRegisterFailureStopsAwaitConsumers(t *testing.T) {
+	b := &countingBroker{Broker: failingBroker{NewMemoryBroker(), "down"}, live: map[string]int{}}
+	e, err := New(Options{Store: store.NewMemory(), Broker: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	before := b.consumers()
+
+	// From Go: the await's consumer starts, then the trigger is refused.
+	if err := RegisterFlow(e, newGenOrder(e, &ledger{}, 0), OnEvent("down", "e")); err == nil {
+		t.Fatal("RegisterFlow with a trigger the broker refuses: no error")
+	}
+	if got := b.consumers(); !maps.Equal(got, before) {
+		t.Errorf("consumers after a refused RegisterFlow %v, want %v", got, before)
+	}
+	if e.in.consumes("payments", "order.paid") {
+		t.Errorf("the inbox still consumes payments order.paid after a refused RegisterFlow")
+	}
+
+	// Through PUT /flows: flow A (its await's consumer and its trigger's)
+	// attaches, then B's trigger is refused.
+	c := apiClient{t, httptestServer(t, e)}
+	awaiting := `{"name": "A", "triggers": [{"kind": "event", "topic": "up", "event": "e"}],
+	  "steps": [{"name": "W", "action": {"kind": "await", "topic": "aw", "event": "x", "timeout": "1h"}, "irreversible": true}]}`
+	if status, out := c.do("PUT", "/flows", flowDoc(awaiting, eventFlow("B", "down"))); status != 500 {
+		t.Fatalf("PUT with a trigger that cannot start: %d %v, want 500", status, out)
+	}
+	if got := b.consumers(); !maps.Equal(got, before) {
+		t.Errorf("consumers after a refused PUT /flows %v, want %v", got, before)
+	}
+	if e.in.consumes("aw", "x") {
+		t.Errorf("the inbox still consumes aw x after a refused PUT /flows")
+	}
+
+	// Accepted afterwards, they consume again.
+	if status, out := c.do("PUT", "/flows", flowDoc(awaiting)); status != 200 {
+		t.Fatalf("PUT A: %d %v", status, out)
+	}
+	if got := b.consumers(); got["aw"] != 1 || got["up"] == 0 {
+		t.Errorf("consumers after PUT A %v, want aw (the await) once and up (the trigger)", got)
+	}
+}
+
+// slowRefusal refuses consumers of one topic, after waiting (at most a
+// second) for until to hold: what a registration did before the refusal
+// has had time to act.
+type slowRefusal struct {
+	Broker
+	topic string
+	until func() bool
+}
+
+func (b slowRefusal) Consume(ctx context.Context, name, topic, event string, h func(context.Context, Message) error) (func(), error) {
+	if topic == b.topic {
+		for deadline := time.Now().Add(time.Second); !b.until() && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil, fmt.Errorf("no consumer for %s", topic)
+	}
+	return b.Broker.Consume(ctx, name, topic, event, h)
+}
+
+// A PUT /flows refused part-way resumes no run of a flow it defined: the
+// stored unfinished runs of flow A, defined anew in a document whose
+// flow B cannot start, stay as they were until A is defined.
+func TestLoadFailureResumesNothing(t *testing.T) {
+	st := store.NewMemory()
+	awaiting := `{"name": "A", "triggers": [{"kind": "rpc", "endpoint": "A.Start"}],
+	  "steps": [{"name": "W", "action": {"kind": "await", "topic": "aw", "event": "x", "timeout": "1h"}, "irreversible": true}]}`
+	e1, err := New(Options{Store: st, Broker: NewMemoryBroker()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e1.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := apiClient{t, httptestServer(t, e1)}
+	if status, out := c.do("PUT", "/flows", flowDoc(awaiting)); status != 200 {
+		t.Fatalf("PUT A: %d %v", status, out)
+	}
+	if status, out := c.do("POST", "/flows/A/runs?run_id=a-1", `{}`); status != 201 {
+		t.Fatalf("starting a run of A: %d %v", status, out)
+	}
+	waitFor(t, "a-1 waiting", func() bool {
+		info, ok := st.Get("a-1")
+		return ok && info.State == runtime.StateWaiting
+	})
+	if err := e1.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	var e2 *Engine
+	b := slowRefusal{Broker: NewMemoryBroker(), topic: "down", until: func() bool { return e2.liveOf("a-1") != nil }}
+	if e2, err = New(Options{Store: st, Broker: b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close(context.Background())
+	c = apiClient{t, httptestServer(t, e2)}
+	if status, out := c.do("PUT", "/flows", flowDoc(awaiting, eventFlow("B", "down"))); status != 500 {
+		t.Fatalf("PUT with a trigger that cannot start: %d %v, want 500", status, out)
+	}
+	if err := e2.WaitResumed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if e2.liveOf("a-1") != nil {
+		t.Fatalf("run a-1 of flow A resumed by a PUT /flows that was refused")
+	}
+	if status, out := c.do("PUT", "/flows", flowDoc(awaiting)); status != 200 {
+		t.Fatalf("PUT A: %d %v", status, out)
+	}
+	waitFor(t, "a-1 resumed", func() bool { return e2.liveOf("a-1") != nil })
 }

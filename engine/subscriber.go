@@ -165,7 +165,7 @@ var errSubscribed = errors.New("engine: waiting")
 // Subscribe implements runtime.Subscriber.
 func (s subscriber) Subscribe(ctx context.Context, w runtime.Wait, deliver func(runtime.Delivery) bool) (func(), error) {
 	e := s.e
-	if err := e.in.consume(w.Topic, w.Event); err != nil {
+	if _, err := e.in.consume(w.Topic, w.Event); err != nil {
 		return nil, err
 	}
 	sub := &waitSub{req: takeReq{key: w.Key, topic: w.Topic, event: w.Event, correlated: w.Correlated, field: w.Field, value: w.Correlation}, deliver: deliver}

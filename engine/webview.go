@@ -67,10 +67,14 @@ func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
 }
 
 // moreFilters reads the filters of GET /runs that the web view adds:
-// since and until (RFC 3339: runs started at or after since, before
-// until), correlation (store.RunInfo.Correlation), and order (listOrder),
-// so that a new run is on the first page, where a list that follows the
-// runs shows it.
+// since and until (runs started at or after since, before until; RFC 3339
+// as time.Parse reads it with time.RFC3339Nano, which also takes an hour
+// of one digit, a comma before the fraction and a zone of up to 24:60:
+// the web view's filterTime, in static/app.js, reads a link's since and
+// until by the same rule, and TestBrowserFilterTimeParsesAsTheAPI keeps
+// them agreeing), correlation (store.RunInfo.Correlation), and order
+// (listOrder), so that a new run is on the first page, where a list that
+// follows the runs shows it.
 func moreFilters(q url.Values, f *store.Filter) error {
 	newest, err := listOrder(q)
 	if err != nil {

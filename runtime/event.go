@@ -343,6 +343,17 @@ func (e *Event) Cancelled() bool {
 	return e.Branch != "" && (e.Outcome == OutcomeError || e.Outcome == OutcomeTimeout) && cancelledText(e.Error)
 }
 
+// InterruptedBranch reports whether e ends a branch of a parallel block
+// that the run's abort cut short (the runtime records ErrAborted, alone
+// when no attempt was in flight, or wrapping what the attempt returned):
+// the branch did not fail by itself; the abort, which the block's next
+// event records (Interrupted), ends the block.
+func (e *Event) InterruptedBranch() bool { return e.Branch != "" && abortedText(e.Error) }
+
+// abortedText reports whether an error's text marks a branch cut short
+// by an abort: it starts with ErrAborted's, as abortedBranch writes it.
+func abortedText(s string) bool { return strings.HasPrefix(s, ErrAborted.Error()) }
+
 // cancelledText reports whether an error's text marks a branch cancelled:
 // it starts with ErrBranchCancelled's, as cancelledBranch writes it.
 func cancelledText(s string) bool { return strings.HasPrefix(s, ErrBranchCancelled.Error()) }

@@ -298,7 +298,7 @@ func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, attempt int
 			err = ErrBranchCancelled
 		}
 	case stop == errCancelled:
-		err = cancelledBranch(ctx, err)
+		err = abortedBranch(ctx, cancelledBranch(ctx, err))
 	case stop != nil && stop != errCancelled: // the run stopped: nothing is recorded
 		err = stop
 	}
@@ -315,6 +315,18 @@ func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, attempt int
 func cancelledBranch(ctx context.Context, err error) error {
 	if err != nil && !cancelledText(err.Error()) && errors.Is(context.Cause(ctx), ErrBranchCancelled) {
 		return fmt.Errorf("%w: %w", ErrBranchCancelled, err)
+	}
+	return err
+}
+
+// abortedBranch is err, how a branch's attempt under ctx ended, marked as
+// cut short by the run's abort (ErrAborted wrapping it:
+// Event.InterruptedBranch), when it is one and is not marked already: a
+// branch the abort cancelled before an attempt ran records ErrAborted
+// alone.
+func abortedBranch(ctx context.Context, err error) error {
+	if err != nil && !abortedText(err.Error()) && errors.Is(context.Cause(ctx), ErrAborted) {
+		return fmt.Errorf("%w: %w", ErrAborted, err)
 	}
 	return err
 }

@@ -341,6 +341,22 @@ func TestParallelAbort(t *testing.T) {
 	if !slices.Contains(transitions(h), "Prepare:parallel>aborting") {
 		t.Fatalf("the run does not leave the block by aborting:\n%s", strings.Join(transitions(h), "\n"))
 	}
+	// Y and Z, cut short, end marked so (their attempt's error wrapped
+	// in ErrAborted's): no failure of their own, nor a cancellation by a
+	// branch that failed.
+	cut := 0
+	for _, e := range h {
+		if e.Branch == "" || e.To != "Prepare:parallel" || e.Error == "" {
+			continue
+		}
+		cut++
+		if !e.InterruptedBranch() || e.Cancelled() || e.Error != runtime.ErrAborted.Error()+": "+context.Canceled.Error() {
+			t.Errorf("%s's end %+v: want it interrupted by the abort", e.Branch, e)
+		}
+	}
+	if cut != 2 {
+		t.Errorf("%d branch ends with an error, want 2 (Y, Z)", cut)
+	}
 }
 
 // A crash with X completed and Y in flight: Resume (a new process, from

@@ -115,6 +115,9 @@ type Branch struct {
 	// Cancelled: the branch ended because another branch of its block
 	// failed (Event.Cancelled), not by a failure of its own.
 	Cancelled bool `json:"cancelled,omitempty"`
+	// Interrupted: the run's abort cut the branch short
+	// (Event.InterruptedBranch), not a failure of its own.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // tracker folds events into a Status. The live run and Replay both use it,
@@ -184,7 +187,7 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 	case e.Outcome == OutcomeRetry:
 		b.Attempt, b.Err = e.Attempt+1, e.Error
 	case to == kindRunning:
-		b.Attempt, b.Outcome, b.Err, b.Cancelled = 1, "", "", false
+		b.Attempt, b.Outcome, b.Err, b.Cancelled, b.Interrupted = 1, "", "", false, false
 	default:
 		last := e.Attempt
 		if last == 0 {
@@ -193,7 +196,7 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 			// before, which a retry event recorded (0: none ran).
 			last = max(b.Attempt-1, 0)
 		}
-		b.Attempt, b.Outcome, b.Err, b.Cancelled = last, e.Outcome, e.Error, e.Cancelled()
+		b.Attempt, b.Outcome, b.Err, b.Cancelled, b.Interrupted = last, e.Outcome, e.Error, e.Cancelled(), e.InterruptedBranch()
 	}
 }
 

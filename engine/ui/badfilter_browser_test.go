@@ -10,8 +10,12 @@ package ui_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -82,4 +86,61 @@ func TestBrowserUnknownDeadLetterOrder(t *testing.T) {
 		t.Errorf("after an order was picked, %d options of bogus remain", got)
 	}
 	shot(t, ctx, "2-oldest")
+}
+
+// The runs list reads a ?since= as GET /runs does (app.js's filterTime,
+// the API's moreFilters): a value the API refuses (a date without its
+// time, which JavaScript's Date reads) is marked as no time, one it takes
+// fills the input with its second in UTC. Filter with a refused value
+// left empty sends it no more.
+func TestBrowserFilterTimeParsesAsTheAPI(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	for _, s := range []string{
+		"2026-01-15", "2026-01-15T09:00:00Z", "2026-01-15T09:00:00.123456789+01:00", "2026-01-15T09:00:00.9999Z",
+		"2026-01-15T9:00:00Z", "2026-01-15T09:00:00,5Z", "2026-01-15 09:00:00Z", "2026-01-15t09:00:00z",
+		"2026-01-15T09:00Z", "2026-01-15T09:00:00", "2026-02-30T09:00:00Z", "2024-02-29T09:00:00Z",
+		"2100-02-29T09:00:00Z", "2000-02-29T23:59:59-23:59", "2026-01-15T24:00:00Z", "2026-01-15T09:00:60Z",
+		"2026-01-15T09:00:00+24:00", "2026-01-15T09:00:00+25:00", "2026-01-15T09:00:00+01:60",
+		"2026-01-15T09:00:00+01:61", "+002026-01-15T09:00:00Z", "0099-06-01T00:00:00Z", "2026-01-15T09:00:00.Z",
+		"2026-01-15T09:00:00+0100", "2026-01-15T09:00:00Z ", "2026-1-15T09:00:00Z", "2026-01-15T09:00:00,Z",
+		"2026-01-15T09:00:00-00:00", "2026-13-01T09:00:00Z", "2026-00-10T09:00:00Z", "2026-04-31T09:00:00Z",
+		"Thu, 15 Jan 2026 09:00:00 GMT", "2026-01-15T09:00:00.1234567891234Z", "\u0662026-01-15T09:00:00Z",
+	} {
+		req, _ := http.NewRequest("GET", v.url+"/runs?since="+url.QueryEscape(s), nil)
+		req.Header.Set("Authorization", "Bearer "+clientToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("GET /runs?since=%q: %d", s, res.StatusCode)
+		}
+		taken := res.StatusCode == http.StatusOK
+		run(t, ctx, "open since="+s,
+			js(fmt.Sprintf(`document.querySelector("#f-since").dataset.stale = "1"; location.hash = "#/runs?since=" + encodeURIComponent(%q)`, s)),
+			poll(`(i => !!i && !i.dataset.stale)(document.querySelector("#f-since"))`))
+		got := get(t, ctx, "the field", chromedp.Evaluate[[]string](`(i => [i.getAttribute("aria-invalid") || "", i.value])(document.querySelector("#f-since"))`))
+		want := []string{"true", ""}
+		if taken {
+			tm, _ := time.Parse(time.RFC3339Nano, s)
+			layout := "2006-01-02T15:04:05"
+			if tm.Second() == 0 {
+				layout = "2006-01-02T15:04" // as the input gives its value
+			}
+			want = []string{"", tm.UTC().Format(layout)}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("since=%q (GET /runs answers %d): the field is marked %q and shows %q, want %q", s, res.StatusCode, got[0], got[1], want)
+		}
+	}
+	run(t, ctx, "a date without its time",
+		js(`location.hash = "#/runs?since=2026-01-15"`),
+		poll(`!!document.querySelector("#f-since-given") && !!document.querySelector("#runs-refused")`))
+	shot(t, ctx, "date-only")
+	run(t, ctx, "Filter, the input left empty",
+		chromedp.Click(chromedp.CSS("#f-apply")),
+		poll(`location.hash === "#/runs" && !document.querySelector("#f-since-given")`))
 }

@@ -53,11 +53,8 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 				cause = runtime.ErrAborted
 			}
 			out := runtime.OutcomeError
-			if e.attempt > 0 && e.err != nil { // the attempt the cancellation waited for failed: its error, as on the runtime
-				out, cause = e.out, e.err
-				if r.ctx.Err() == nil {
-					cause = fmt.Errorf("%w: %w", runtime.ErrBranchCancelled, e.err)
-				}
+			if e.attempt > 0 && e.err != nil { // the attempt the cancellation waited for failed: its error, marked, as on the runtime
+				out, cause = e.out, fmt.Errorf("%w: %w", cause, e.err)
 			}
 			r.emitBranch(b.ID, runtime.RunningState(b.ID), joined, e.attempt, out, cause, nil)
 			continue

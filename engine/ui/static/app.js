@@ -47,6 +47,25 @@
     if (isNaN(d)) return t;
     return d.toISOString().replace("T", " ").replace("Z", "").slice(0, 23) + " UTC";
   }
+  // filterTime reads a time of GET /runs's ?since= or ?until= as the API
+  // does (engine's moreFilters: Go's time.Parse with time.RFC3339Nano),
+  // as a Date, or null for one the API refuses with 400. new Date is
+  // looser (2026-01-15, a space for the T, no zone) and would show a
+  // filter the list does not get. Go takes RFC 3339 and, beyond it, an
+  // hour of one digit, a comma before the fraction, and a zone of up to
+  // 24:60; TestBrowserFilterTimeParsesAsTheAPI checks both agree.
+  function filterTime(v) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(v || "");
+    if (!m) return null;
+    var n = m.map(Number), y = n[1], mo = n[2], day = n[3];
+    var days = new Date(Date.UTC(2000, mo, 0)).getUTCDate(); // of month mo in a leap year
+    if (mo === 2 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) days = 28;
+    if (mo < 1 || mo > 12 || day < 1 || day > days || n[4] > 23 || n[5] > 59 || n[6] > 59 || n[9] > 24 || n[10] > 60) return null;
+    var d = new Date(Date.UTC(2000, mo - 1, day, n[4], n[5], n[6], Number(((m[7] || "") + "00").slice(0, 3))));
+    d.setUTCFullYear(y); // Date.UTC reads years 0 to 99 as 1900 to 1999
+    if (m[8]) d = new Date(d.getTime() - (m[8] === "-" ? -1 : 1) * (n[9] * 60 + n[10]) * 60000);
+    return d;
+  }
   // wide puts a table in a box of its own that scrolls sideways, so that
   // in a narrow window the table scrolls rather than the page.
   function wide(table) { return el("div", { "class": "wide" }, [table]); }
@@ -505,15 +524,15 @@
     if (wantedState && !Array.prototype.some.call(stateSel.options, function (o) { return o.value === wantedState; })) {
       stateSel.appendChild(el("option", { value: wantedState, text: wantedState + " (unknown state)" }));
     }
-    function local(v) { // RFC 3339 to the value of a datetime-local input (UTC)
-      if (!v) return "";
-      var d = new Date(v);
-      return isNaN(d) ? "" : d.toISOString().slice(0, 19);
+    function local(v) { // a time GET /runs takes to the value of a datetime-local input (UTC); "" for none
+      var d = filterTime(v);
+      return d ? d.toISOString().slice(0, 19) : "";
     }
     var since = el("input", { type: "datetime-local", step: "1", name: "since", id: "f-since", value: local(q.get("since")) });
     var until = el("input", { type: "datetime-local", step: "1", name: "until", id: "f-until", value: local(q.get("until")) });
-    // A time the URL filters by that is no time (a link typed or cut
-    // short) is one the input cannot show: blank, it would read as no
+    // A time the URL filters by that is no time GET /runs takes
+    // (filterTime: a link typed or cut short, a date without its time) is
+    // one the input cannot show: blank, it would read as no
     // filter. It is marked, and said beside the input as the link gave
     // it, as a state unknown is in its select; GET /runs refuses it
     // (400), and the list says so. Filter with the input left empty
@@ -697,7 +716,7 @@
     // server read in them (engine historyAnswer: each rule reads one event
     // alone, so a page's marks are final).
     var events = [], lastSeq = 0, day = "", selectedRow = null;
-    var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0 };
+    var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
     var tbody = el("tbody");
     timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
     timeline.appendChild(tbody);
@@ -766,14 +785,16 @@
     // awaited event came, a sleep's time or a call's child ended, or a
     // gated rollback's provider came ("woken"); an event that took an
     // attempt back to its wait failed nothing ("gate closed"); an abort that cut a step
-    // short is "interrupted", as the diagram lights it; a branch cut
+    // short is "interrupted", as the diagram lights it, and so is the end
+    // of each parallel branch it cut short; a branch cut
     // short because another failed is "cancelled", as the branches'
     // table says, not red: its error or timeout is no failure of its own.
     function isCancelled(e) { return !!marks.cancelled[e.seq]; }
+    function isInterrupted(e) { return e.seq === marks.interrupted || !!marks.branches[e.seq]; }
     function stepOf(e) { return e.step || ""; }
     function branchOf(e) { return e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""; }
     function outcome(e) {
-      if (e.seq === marks.interrupted) return "interrupted";
+      if (isInterrupted(e)) return "interrupted";
       if (isCancelled(e)) return "cancelled";
       return e.outcome || (marks.woken[e.seq] ? "woken" : marks.gate_closed[e.seq] ? "gate closed" : "");
     }
@@ -784,6 +805,7 @@
       (b.gate_closed || []).forEach(function (s) { marks.gate_closed[s] = true; });
       (b.cancelled || []).forEach(function (s) { marks.cancelled[s] = true; });
       if (b.interrupted) marks.interrupted = b.interrupted;
+      (b.interrupted_branches || []).forEach(function (s) { marks.branches[s] = true; });
       var rows = document.createDocumentFragment();
       (b.events || []).forEach(function (e) {
         if (e.seq <= lastSeq) return; // shown already
@@ -799,9 +821,10 @@
         // A failed attempt that its step tries again (outcome retry) failed
         // nothing yet: its error reads as the head's retry note does, not
         // in the red of a failure.
-        // Nor is the abort that cut a step short (interrupted): the run
-        // is aborting, not failing; its row is grey, as its step's box.
-        if (e.error && !isCancelled(e) && e.outcome !== "retry" && e.seq !== marks.interrupted) cls.push("ev-error");
+        // Nor is the abort that cut a step short (interrupted), nor a
+        // branch it cut short: the run is aborting, not failing; its row
+        // is grey, as its step's box.
+        if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e)) cls.push("ev-error");
         if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
         if (e.outcome === "retry") cls.push("ev-retry");
         var pick = function () { select(selected === e.seq ? 0 : e.seq); };
@@ -831,7 +854,7 @@
             el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
           el("td", { text: e.attempt ? String(e.attempt) : "" }),
           el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
-          el("td", { "class": "err-col" + (isCancelled(e) || e.seq === marks.interrupted ? " muted" : ""), text: e.error || "" })
+          el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) ? " muted" : ""), text: e.error || "" })
         ]));
       });
       tbody.appendChild(rows);
@@ -840,7 +863,7 @@
     // it), and a run started under its ID later has a history of its own.
     function forget() {
       events = []; lastSeq = 0; day = ""; selected = 0; selectedRow = null; picked = null; reads++;
-      marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0 };
+      marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
       tbody.textContent = "";
     }
 
@@ -954,15 +977,16 @@
         st.branches.forEach(function (b) {
           rows.push(el("tr", { "data-branch": b.step }, [el("td", { "class": "mono" }, breakable(b.step)),
             el("td", { "class": "mono" }, breakable(b.machine)),
-            // A branch cut short because another failed is no failure
-            // of its own: said so, its error not red.
-            el("td", { "class": "outcome", text: (b.cancelled ? "cancelled" : b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
+            // A branch cut short because another failed, or by the
+            // run's abort, is no failure of its own: said so, its error
+            // not red.
+            el("td", { "class": "outcome", text: (b.cancelled ? "cancelled" : b.interrupted ? "interrupted" : b.outcome || "running") + (b.attempt > 1 ? ", attempt " + b.attempt : "") })]));
           // A branch still running with an error failed an attempt and
           // tries again (runtime.Branch: no outcome yet): a note, as the
           // run's retry is, not a failure in red.
-          if (b.error && !b.outcome && !b.cancelled) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "retry-note",
+          if (b.error && !b.outcome && !b.cancelled && !b.interrupted) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "retry-note",
             text: "attempt " + (b.attempt - 1) + " failed; the branch tries again: " + b.error })]));
-          else if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled ? "muted" : "error", text: b.error })]));
+          else if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled || b.interrupted ? "muted" : "error", text: b.error })]));
         });
         branches.appendChild(el("table", { "class": "branches" }, [
           el("thead", null, [el("tr", null, ["Branch", "Machine", "Outcome"].map(function (h) { return el("th", { text: h }); }))]),
