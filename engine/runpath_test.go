@@ -130,3 +130,24 @@ func TestHistoryAnswer(t *testing.T) {
 		t.Errorf("interrupted = %v for a run that took no abort", got["interrupted"])
 	}
 }
+
+// The branches of a parallel block that the run's abort cut short are lit
+// as the step an abort cuts short is (fg-interrupted), as the branches a
+// failing branch cancelled are, not failed: before, the diagram of such a
+// run drew them as neither.
+func TestRunPathAbortedBranches(t *testing.T) {
+	st := history(t,
+		[3]string{"pending>Prepare:parallel"},
+		[3]string{"Prepare:parallel>aborting", "", runtime.ErrAborted.Error()},
+		[3]string{"aborting>aborted"},
+	)
+	st.Branches = []runtime.Branch{
+		{Step: "X", Machine: "Prepare:parallel", Outcome: runtime.OutcomeOK},
+		{Step: "Y", Machine: "Prepare:parallel", Outcome: runtime.OutcomeError, Err: runtime.ErrAborted.Error() + ": context canceled", Interrupted: true},
+		{Step: "Z", Machine: "Prepare:parallel", Outcome: runtime.OutcomeError, Err: runtime.ErrBranchCancelled.Error(), Cancelled: true},
+	}
+	got := RunPath(st)
+	if diff := cmp.Diff([]string{"Y", "Z"}, got.Cancelled); diff != "" || len(got.FailedBranches) != 0 || got.Failed != "" {
+		t.Errorf("RunPath: cut short %v (-want +got:\n%s), failed %q %v: want Y and Z cut short, nothing failed", got.Cancelled, diff, got.Failed, got.FailedBranches)
+	}
+}

@@ -223,7 +223,9 @@ func RunPath(st runtime.Status) *graph.Path {
 		}
 	}
 	for _, b := range st.Branches {
-		if b.Cancelled {
+		// Cut short by another branch's failure or by the run's abort:
+		// lit as the step an abort cuts short is, not failed.
+		if b.Cancelled || b.Interrupted {
 			p.Cancelled = append(p.Cancelled, b.Step)
 		}
 	}

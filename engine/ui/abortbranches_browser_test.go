@@ -92,4 +92,11 @@ func TestBrowserAbortParallelBranches(t *testing.T) {
 	if !slices.Equal(table, want) {
 		t.Errorf("the branches' table reads %q, want %q", table, want)
 	}
+	// And the diagram lights both branch boxes as cut short, not failed.
+	run(t, ctx, "the branches' boxes",
+		chromedp.WaitReady(chromedp.CSS(branch("Pack", "fg-interrupted"))),
+		chromedp.WaitReady(chromedp.CSS(branch("Charge", "fg-interrupted"))))
+	if n := get(t, ctx, "failed boxes", chromedp.Evaluate[int](`document.querySelectorAll("#run-diagram .fg-node.fg-failed").length`)); n != 0 {
+		t.Errorf("%d boxes lit failed, want none: the run was aborted", n)
+	}
 }

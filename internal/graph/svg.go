@@ -44,8 +44,9 @@ type Path struct {
 	Failed  string   // the step that made the run fail
 	// FailedBranches are the branches whose failure made Failed, a
 	// parallel block, fail; Cancelled the branches of the block cut
-	// short because another failed (runtime.Event.Cancelled): like an
-	// interrupted step, not failures of their own.
+	// short because another failed (runtime.Event.Cancelled) or by the
+	// run's abort (runtime.Event.InterruptedBranch): like an interrupted
+	// step, not failures of their own.
 	FailedBranches, Cancelled []string
 	// FailedUndo is the step (or branch) whose rollback failed, ending
 	// the run compensation_failed.
