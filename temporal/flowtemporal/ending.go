@@ -39,13 +39,19 @@ type stepFailure struct {
 // failureOf is the stepFailure of err, step's (or its rollback's) at
 // attempt with outcome out.
 func failureOf(step string, attempt int, out runtime.Outcome, err error) stepFailure {
-	f := stepFailure{Step: step, Attempt: attempt, Outcome: out, Err: err.Error(), Timeout: errors.Is(err, runtime.ErrTimeout)}
+	return stepFailure{Step: step, Attempt: attempt, Outcome: out, Err: err.Error(), Timeout: errors.Is(err, runtime.ErrTimeout), Wraps: wrapsOf(err)}
+}
+
+// wrapsOf returns the names (wrapped) of the runtime's errors that err
+// wraps, for a remoteError or a stepFailure to wrap them again.
+func wrapsOf(err error) []string {
+	var names []string
 	for _, w := range wrapped {
 		if errors.Is(err, w.err) {
-			f.Wraps = append(f.Wraps, w.name)
+			names = append(names, w.name)
 		}
 	}
-	return f
+	return names
 }
 
 // wrapped are the runtime's errors that a run's failure may wrap, by the

@@ -581,7 +581,7 @@ func failure(err error, attempts int, timeout, deadline time.Duration) (int, []f
 		}
 		var cause error = &remoteError{msg: app.Message(), timeout: app.Type() == errTypeTimeout}
 		if app.Type() == errTypeHistoryFull {
-			cause = &remoteError{msg: app.Message(), wraps: []string{"history-limit"}}
+			cause = &remoteError{msg: app.Message(), wraps: wrapsOf(runtime.ErrHistoryLimit)}
 		}
 		if noTime {
 			cause = runtime.NoTimeForRetry(deadline, d.Attempt+1, cause)
