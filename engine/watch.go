@@ -80,7 +80,7 @@ type watchHub struct {
 	buffer   int
 	mu       sync.Mutex
 	watchers map[*watcher]struct{}
-	byCaller map[string]int // open streams of each caller (claim)
+	byCaller map[string]int // open streams of each caller (add)
 	done     chan struct{}  // closed by EndWatches: every stream ends
 	ended    sync.Once
 }
@@ -90,7 +90,7 @@ type watcher struct {
 	run, flow string // "" matches every run, every flow
 	kind      string // "" every kind; watchRuns or watchFlows only those
 	children  bool   // with run: its descendants' events too (runtime.DescendsFrom)
-	caller    string // Identity.ID of whoever opened it (claim), "" if none
+	caller    string // Identity.ID of whoever opened it (add), "" if none
 	ch        chan watched
 	overflow  chan struct{} // closed when ch was full
 	once      sync.Once
@@ -134,34 +134,26 @@ func newWatchHub(most, buffer int) *watchHub {
 // http.Server.RegisterOnShutdown (flowgen serve does). Close calls it.
 func (e *Engine) EndWatches() { e.watch.ended.Do(func() { close(e.watch.done) }) }
 
-// add opens a watcher, or returns nil when MaxWatchers are open.
-func (h *watchHub) add(run, flow, kind string, children bool) *watcher {
+// add opens a watcher for caller (an Identity.ID, "" if none), or
+// refuses it when MaxWatchers are open (errTooManyWatchers) or caller
+// holds its share of them already (errCallerWatchers). A watcher of no
+// caller is counted against MaxWatchers only.
+func (h *watchHub) add(run, flow, kind string, children bool, caller string) (*watcher, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.watchers) >= h.max {
-		return nil
+		return nil, errTooManyWatchers
 	}
-	w := &watcher{run: run, flow: flow, kind: kind, children: children, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
+	if caller != "" && h.byCaller[caller] >= h.share {
+		return nil, errCallerWatchers(h.share)
+	}
+	w := &watcher{run: run, flow: flow, kind: kind, children: children, caller: caller, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
 	h.watchers[w] = struct{}{}
+	if caller != "" {
+		h.byCaller[caller]++
+	}
 	h.n.Store(int32(len(h.watchers)))
-	return w
-}
-
-// claim counts w, added, as caller's (an Identity.ID), or reports false
-// when caller holds its share of the streams already. A watcher of no
-// caller ("") is not counted.
-func (h *watchHub) claim(w *watcher, caller string) bool {
-	if caller == "" {
-		return true
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.byCaller[caller] >= h.share {
-		return false
-	}
-	h.byCaller[caller]++
-	w.caller = caller
-	return true
+	return w, nil
 }
 
 func (h *watchHub) remove(w *watcher) {
@@ -289,18 +281,13 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 	// Before the stream's first question (below): a change of the
 	// credentials after the guard's is either seen by it or wakes the loop.
 	reloaded := e.reloaded()
-	wt := e.watch.add(q.Get("run"), q.Get("flow"), kind, children)
-	if wt == nil {
+	wt, err := e.watch.add(q.Get("run"), q.Get("flow"), kind, children, identityOf(r).ID)
+	if err != nil {
 		w.Header().Set("Retry-After", strconv.Itoa(WatchRetryAfter))
-		writeError(w, http.StatusServiceUnavailable, errTooManyWatchers, nil)
+		writeError(w, http.StatusServiceUnavailable, err, nil)
 		return
 	}
 	defer e.watch.remove(wt)
-	if !e.watch.claim(wt, identityOf(r).ID) {
-		w.Header().Set("Retry-After", strconv.Itoa(WatchRetryAfter))
-		writeError(w, http.StatusServiceUnavailable, errCallerWatchers(e.watch.share), nil)
-		return
-	}
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

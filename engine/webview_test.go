@@ -159,8 +159,8 @@ func TestWatchBounds(t *testing.T) {
 	_ = r2
 
 	h := newWatchHub(1, 2)
-	w := h.add("", "", "", false)
-	if h.add("", "", "", false) != nil {
+	w, _ := h.add("", "", "", false, "")
+	if _, err := h.add("", "", "", false, ""); err == nil {
 		t.Error("the hub took a watcher beyond its bound")
 	}
 	for i := range 5 { // publish never blocks, whoever reads
@@ -852,8 +852,8 @@ func TestWatchStreamsFlowsRegisteredFromGo(t *testing.T) {
 // value of children answers 400.
 func TestWatchChildren(t *testing.T) {
 	h := newWatchHub(4, 16)
-	tree := h.add("o-1", "", "", true)
-	alone := h.add("o-1", "", "", false)
+	tree, _ := h.add("o-1", "", "", true, "")
+	alone, _ := h.add("o-1", "", "", false, "")
 	ids := []string{"o-1", "o-1@Bill", "o-1@Bill@Pay:rollback", "o-10@Bill", "o-2", "o-1@Bill:2"}
 	for i, id := range ids {
 		h.publish(runtime.Event{RunID: id, Seq: uint64(i + 1)})
