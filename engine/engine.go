@@ -673,9 +673,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	err := e.start(ctx, flows)
 	e.attaching.Done()
 	if err != nil {
-		// Close stops what started (the flows' consumers, the inbox's)
-		// and waits for it; no run was resumed (activate comes last).
-		_ = e.Close(context.WithoutCancel(ctx))
+		// Close stops what started (the flows' consumers, the inbox's);
+		// no run was resumed (activate comes last), and only a run
+		// started before Start (StartRun) can be left to wait for,
+		// within ctx.
+		_ = e.Close(ctx)
 		return err
 	}
 	return nil
