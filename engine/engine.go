@@ -191,8 +191,8 @@ type Engine struct {
 	refusals  *refusalLog // refused API requests (refusallog.go)
 
 	// loadMu serialises the changes of the registered flows (LoadFlows,
-	// LoadDir, RegisterFlow): a document is checked against the flows it
-	// will be registered beside. Taken before mu.
+	// LoadDir, RegisterFlow) and Start: a document is checked against the
+	// flows it will be registered beside. Taken before mu.
 	loadMu sync.Mutex
 
 	mu      sync.Mutex
@@ -206,6 +206,10 @@ type Engine struct {
 	active   sync.WaitGroup // runs live in this engine (running or waiting)
 	bg       sync.WaitGroup // background hand-overs of awaited events
 	draining atomic.Bool
+	// attaching counts the registrations (and the Start) starting flows'
+	// consumers: Close waits for them, as they find it closed and stop
+	// what they started (attach), so that nothing outlives Close.
+	attaching sync.WaitGroup
 
 	liveMu sync.Mutex
 	live   map[string]*liveRun // by run ID: the runs this engine drives
@@ -236,6 +240,12 @@ type flowEntry struct {
 	files    []string    // JSON flows: the files that define it (LoadDir, or saved by LoadFlows); under loadMu
 	stops    []func()
 	opened   []teKey // the inbox consumers its attach started (none was there): undo stops them
+	// live: its registration is committed and the engine started (Start
+	// succeeded), so its event triggers start runs (triggerHandler). Its
+	// consumers start before (attach): what they deliver meanwhile is
+	// delivered again later, so that a registration refused part-way, or
+	// a Start that fails, has started no run.
+	live atomic.Bool
 }
 
 // New returns an engine; it does nothing until Start.
@@ -454,24 +464,34 @@ func (e *Engine) add(fe *flowEntry) error {
 			return fmt.Errorf("%w: %s", ErrConflict, rpcTaken(fe.name, t.Endpoint, other.name))
 		}
 	}
+	if !e.started {
+		e.flows[fe.name] = fe // Start attaches it
+		e.setRPC(fe)
+		e.mu.Unlock()
+		e.inEffect(fe)
+		return nil
+	}
+	e.attaching.Add(1)
+	defer e.attaching.Done()
+	e.mu.Unlock()
+	// Its triggers start before it is registered: nothing reaches it
+	// (rpc, StartRun, calls, the events its triggers deliver) until it
+	// is, so that a refusal changes nothing, as a refused PUT /flows
+	// (commit).
+	if err := e.attach(fe); err != nil {
+		return err // attach stopped what it had started
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		e.unattach(fe)
+		return ErrClosed
+	}
 	e.flows[fe.name] = fe
 	e.setRPC(fe)
-	started := e.started
+	fe.live.Store(true)
 	e.mu.Unlock()
-	if started {
-		if err := e.attach(fe); err != nil {
-			// Its triggers could not start (attach stopped those it had
-			// started, and the inbox consumers its awaits started): the
-			// registration is undone, as a refused PUT /flows is
-			// (commit).
-			e.mu.Lock()
-			e.detach(fe)
-			delete(e.flows, fe.name)
-			e.mu.Unlock()
-			return err
-		}
-		e.resumeRuns(fe)
-	}
+	e.activate(fe)
 	e.inEffect(fe)
 	return nil
 }
@@ -486,12 +506,23 @@ func (e *Engine) inEffect(fes ...*flowEntry) {
 	}
 }
 
-// detach stops fe's subscriptions and schedules; e.mu is held.
+// detach stops fe's subscriptions and schedules, and unroutes its rpc
+// endpoints; e.mu is held.
 func (e *Engine) detach(fe *flowEntry) {
+	e.stopTriggers(fe)
+	e.dropRPC(fe)
+}
+
+// stopTriggers stops fe's subscriptions and schedules; e.mu is held.
+func (e *Engine) stopTriggers(fe *flowEntry) {
 	for _, stop := range fe.stops {
 		stop()
 	}
 	fe.stops = nil
+}
+
+// dropRPC unroutes the rpc endpoints that start fe; e.mu is held.
+func (e *Engine) dropRPC(fe *flowEntry) {
 	for ep, x := range e.rpc {
 		if x == fe {
 			delete(e.rpc, ep)
@@ -499,18 +530,43 @@ func (e *Engine) detach(fe *flowEntry) {
 	}
 }
 
-// attach starts fe's triggers and await consumers; on an error it stops
-// what it started. resumeRuns then starts resuming its unfinished runs,
-// once the registration that attaches it cannot fail any more.
+// unattach stops what attach started for fes, whose registration is
+// undone: their triggers' consumers and the inbox consumers their
+// awaits started.
+func (e *Engine) unattach(fes ...*flowEntry) {
+	var opened []teKey
+	e.mu.Lock()
+	for _, fe := range fes {
+		e.detach(fe)
+		opened = append(opened, fe.opened...)
+		fe.opened = nil
+	}
+	e.mu.Unlock()
+	e.in.unconsume(opened)
+}
+
+// attach starts fe's event triggers' consumers and its awaits' (the
+// fallible part of starting a flow); on an error, or when the engine
+// closed meanwhile (ErrClosed), it stops what it started. The caller has
+// counted itself in e.attaching. Once the registration that attaches it
+// cannot fail any more, activate starts the rest.
 func (e *Engine) attach(fe *flowEntry) (err error) {
 	if x := e.opts.Executor; x != nil {
 		stop, err := x.Attach(e.baseCtx, fe.execFlow())
-		if err == nil {
-			e.mu.Lock()
-			fe.stops = append(fe.stops, stop)
-			e.mu.Unlock()
+		if err != nil {
+			return err
 		}
-		return err
+		e.mu.Lock()
+		closed := e.closed
+		if !closed {
+			fe.stops = append(fe.stops, stop)
+		}
+		e.mu.Unlock()
+		if closed {
+			stop()
+			return ErrClosed
+		}
+		return nil
 	}
 	// The inbox's consumers first: a run a trigger starts may wait for
 	// its event at once, and a broker consumer created later starts at
@@ -537,34 +593,53 @@ func (e *Engine) attach(fe *flowEntry) (err error) {
 		}
 	}
 	for _, t := range fe.triggers {
-		switch t.Kind {
-		case runtime.TriggerEvent:
+		if t.Kind == runtime.TriggerEvent {
 			stop, err := e.consumeTrigger(fe, t.Topic, t.Event)
 			if err != nil {
 				return err
 			}
 			stops = append(stops, stop)
-		case runtime.TriggerSchedule:
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		// Close has stopped the flows it knew of and the inbox: what
+		// started meanwhile stops here (the deferred undo), before
+		// Close returns (it waits for e.attaching).
+		return ErrClosed
+	}
+	fe.stops = append(fe.stops, stops...)
+	fe.opened = append(fe.opened, opened...)
+	return nil
+}
+
+// activate starts what follows the registration of fes, committed and
+// attached, and cannot fail: their schedules (a tick starts a run at
+// once, so not before) and the resumption of their unfinished runs (after
+// a restart or a late registration; resume.go). An executor's schedules
+// and runs are the executor's (Executor.Attach).
+func (e *Engine) activate(fes ...*flowEntry) {
+	if e.opts.Executor != nil {
+		return
+	}
+	for _, fe := range fes {
+		e.schedule(fe)
+		e.resumeFlow(fe)
+	}
+}
+
+// schedule starts fe's schedules.
+func (e *Engine) schedule(fe *flowEntry) {
+	var stops []func()
+	for _, t := range fe.triggers {
+		if t.Kind == runtime.TriggerSchedule {
 			stops = append(stops, e.sc.add(fe, t.Schedule))
 		}
 	}
 	e.mu.Lock()
 	fe.stops = append(fe.stops, stops...)
-	fe.opened = append(fe.opened, opened...)
 	e.mu.Unlock()
-	return nil
-}
-
-// resumeRuns starts resuming the unfinished runs of fes, just attached
-// (after a restart or a late registration; resume.go). An executor's runs
-// are the executor's to resume.
-func (e *Engine) resumeRuns(fes ...*flowEntry) {
-	if e.opts.Executor != nil {
-		return
-	}
-	for _, fe := range fes {
-		e.resumeFlow(fe)
-	}
 }
 
 // Start loads the inbox of awaited events, starts the triggers, and starts
@@ -573,7 +648,15 @@ func (e *Engine) resumeRuns(fes ...*flowEntry) {
 // them): it returns before they are resumed, so that the engine serves
 // meanwhile. Runs of flows not registered yet resume when their flow is
 // registered.
+//
+// A Start that fails (the inbox does not load, the broker refuses a
+// trigger's consumer) leaves nothing running and the engine closed: the
+// consumers it started are stopped, no run was resumed and no trigger
+// started one, and Close has nothing left to do. Make a new Engine to try
+// again.
 func (e *Engine) Start(ctx context.Context) error {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
 	e.mu.Lock()
 	if e.started || e.closed {
 		e.mu.Unlock()
@@ -584,8 +667,24 @@ func (e *Engine) Start(ctx context.Context) error {
 	for _, fe := range e.flows {
 		flows = append(flows, fe)
 	}
+	e.attaching.Add(1)
 	e.mu.Unlock()
 	sort.Slice(flows, func(i, j int) bool { return flows[i].name < flows[j].name })
+	err := e.start(ctx, flows)
+	e.attaching.Done()
+	if err != nil {
+		// Close stops what started (the flows' consumers, the inbox's);
+		// no run was resumed (activate comes last), and only a run
+		// started before Start (StartRun) can be left to wait for,
+		// within ctx.
+		_ = e.Close(ctx)
+		return err
+	}
+	return nil
+}
+
+// start is Start's work, once it holds e.attaching.
+func (e *Engine) start(ctx context.Context, flows []*flowEntry) error {
 	if err := e.in.load(ctx); err != nil {
 		return err
 	}
@@ -594,8 +693,17 @@ func (e *Engine) Start(ctx context.Context) error {
 		if err := e.attach(fe); err != nil {
 			return err
 		}
-		e.resumeRuns(fe)
 	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	for _, fe := range flows {
+		fe.live.Store(true)
+	}
+	e.mu.Unlock()
+	e.activate(flows...)
 	return nil
 }
 
@@ -603,10 +711,12 @@ func (e *Engine) Start(ctx context.Context) error {
 // drives is suspended (runtime.Run.Suspend): a running one at its next step
 // boundary (the event that ends the step is recorded first, so the next
 // Start resumes it from the following step), a waiting one at once (its
-// wait, deadline included, is in its history). It waits for runs to stop
-// until ctx ends; a step still running then is abandoned, and runs again
-// after the next Start (with the same idempotency key). Close does not close
-// the store or the broker.
+// wait, deadline included, is in its history). A registration starting
+// its triggers meanwhile is refused (ErrClosed) and stops them. Close
+// waits for those and for runs to stop until ctx ends; a step still
+// running then is abandoned, and runs again after the next Start (with
+// the same idempotency key). Close does not close the store or the
+// broker.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
@@ -625,6 +735,9 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.in.stop()
 	done := make(chan struct{})
 	go func() {
+		// Registrations under way stop the consumers they started
+		// (attach, inbox.consume), which would outlive Close.
+		e.attaching.Wait()
 		e.active.Wait()
 		e.bg.Wait()
 		close(done)

@@ -333,12 +333,21 @@ func (in *inbox) consume(topic, event string) (started bool, err error) {
 		stop, err = in.broker.Consume(in.ctx, in.consumer, topic, event, observeDelivery(in.tel, in.receiveOne))
 	}
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	if err != nil {
 		delete(in.consumers, k)
+		in.mu.Unlock()
 		return false, fmt.Errorf("engine: consuming %s %s: %w", topic, event, err)
 	}
+	if in.stopped {
+		// stop came meanwhile and found the placeholder: the consumer
+		// stops here, else it would outlive the engine's Close.
+		delete(in.consumers, k)
+		in.mu.Unlock()
+		stop()
+		return false, nil
+	}
 	in.consumers[k] = stop
+	in.mu.Unlock()
 	return true, nil
 }
 

@@ -322,62 +322,26 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 	olds := make([]*flowEntry, len(changed))
 	for i, fe := range changed {
 		olds[i] = e.flows[fe.name]
-		if olds[i] != nil {
-			e.detach(olds[i])
-		}
-		e.flows[fe.name] = fe
-		e.setRPC(fe)
 	}
 	started := e.started
-	e.mu.Unlock()
-	keeper, _ := e.opts.Executor.(TriggerKeeper)
-	attaching := changed
 	if !started {
-		attaching = nil // Start attaches them
-	}
-	for i, fe := range attaching {
-		if err = e.attach(fe); err != nil {
-			e.mu.Lock()
-			var opened []teKey // by the flows attached before the failure
-			for _, fe := range changed[:i+1] {
-				e.detach(fe)
-				opened = append(opened, fe.opened...)
-				fe.opened = nil
+		for i, fe := range changed { // Start attaches them
+			if olds[i] != nil {
+				e.detach(olds[i])
 			}
-			for j, fe := range changed {
-				if olds[j] != nil {
-					e.flows[fe.name] = olds[j]
-					e.setRPC(olds[j])
-				} else {
-					delete(e.flows, fe.name)
-				}
-			}
-			e.mu.Unlock()
-			e.in.unconsume(opened)
-			// What the flows attached before the failure made outside
-			// the process (fe's own Attach undid its part), before the
-			// old definitions take their triggers back.
-			for _, fe := range changed[:i] {
-				if keeper == nil {
-					break
-				}
-				if uerr := keeper.Refused(e.baseCtx, fe.execFlow()); uerr != nil {
-					e.log.Error("undoing the triggers of a flow whose change was refused", "flow", fe.name, "error", uerr)
-				}
-			}
-			for _, old := range olds {
-				if old != nil {
-					if aerr := e.attach(old); aerr != nil {
-						e.log.Error("restarting the triggers of a flow whose replacement failed", "flow", old.name, "error", aerr)
-					}
-				}
-			}
+			e.flows[fe.name] = fe
+			e.setRPC(fe)
+		}
+		e.mu.Unlock()
+	} else {
+		e.attaching.Add(1)
+		defer e.attaching.Done()
+		e.mu.Unlock()
+		if err := e.attachChanged(changed, olds); err != nil {
 			return err
 		}
 	}
-	// Every flow attached: their runs resume now, none of a flow a
-	// failure above would have undone.
-	e.resumeRuns(attaching...)
+	keeper, _ := e.opts.Executor.(TriggerKeeper)
 	for i, fe := range changed {
 		if olds[i] == nil {
 			continue
@@ -395,6 +359,86 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 		}
 	}
 	e.inEffect(changed...)
+	return nil
+}
+
+// attachChanged attaches the flows a change defines, changed, on a
+// started engine, in place of olds (nil: none), and registers them; on
+// an error nothing changed. The old definitions' triggers stop first, as
+// their replacements' start under the same consumer names; the old
+// definitions stay reachable otherwise (rpc, StartRun, calls) until the
+// change is registered. The new ones are reachable only then: a run
+// started on one would outlive a refusal. The caller holds e.loadMu and
+// is counted in e.attaching.
+func (e *Engine) attachChanged(changed, olds []*flowEntry) error {
+	e.mu.Lock()
+	for _, old := range olds {
+		if old != nil {
+			e.stopTriggers(old)
+		}
+	}
+	e.mu.Unlock()
+	keeper, _ := e.opts.Executor.(TriggerKeeper)
+	// refused undoes what the flows of fes attached made outside the
+	// process (an executor's triggers).
+	refused := func(fes []*flowEntry) {
+		for _, fe := range fes {
+			if keeper == nil {
+				return
+			}
+			if uerr := keeper.Refused(e.baseCtx, fe.execFlow()); uerr != nil {
+				e.log.Error("undoing the triggers of a flow whose change was refused", "flow", fe.name, "error", uerr)
+			}
+		}
+	}
+	for i, fe := range changed {
+		err := e.attach(fe)
+		if err == nil {
+			continue
+		}
+		// fe's attach undid its part; the flows attached before it are
+		// undone, before the old definitions take their triggers back.
+		e.unattach(changed[:i]...)
+		refused(changed[:i])
+		for _, old := range olds {
+			if old == nil {
+				continue
+			}
+			if aerr := e.attach(old); aerr != nil {
+				if !errors.Is(aerr, ErrClosed) {
+					e.log.Error("restarting the triggers of a flow whose replacement failed", "flow", old.name, "error", aerr)
+				}
+				continue
+			}
+			if e.opts.Executor == nil {
+				e.schedule(old)
+			}
+		}
+		return err
+	}
+	e.mu.Lock()
+	if e.closed {
+		// Close came while they attached: it stopped the old
+		// definitions, not these, which were not registered.
+		e.mu.Unlock()
+		e.unattach(changed...)
+		refused(changed)
+		return ErrClosed
+	}
+	for _, old := range olds {
+		if old != nil {
+			e.dropRPC(old)
+		}
+	}
+	for _, fe := range changed {
+		e.flows[fe.name] = fe
+		e.setRPC(fe)
+		fe.live.Store(true)
+	}
+	e.mu.Unlock()
+	// Every flow attached and registered: their schedules start and their
+	// runs resume now, none of a flow a failure above would have undone.
+	e.activate(changed...)
 	return nil
 }
 

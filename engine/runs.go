@@ -423,11 +423,16 @@ func isTerminal(machine string) bool { return runtime.RunState(machine).Terminal
 // message ID, so an event delivered twice starts one run. A payload that
 // can never start the flow (it does not decode into the state) is
 // dead-lettered and acknowledged: redelivering it would fail forever and,
-// on a broker that delivers in order, hold up the events behind it.
+// on a broker that delivers in order, hold up the events behind it. An
+// event that comes before fe is live (its registration, or Start, may
+// still be refused) is delivered again later (errNotLive).
 func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) error {
 	return func(ctx context.Context, m Message) error {
 		if slices.Contains(m.Triggered, fe.name) {
 			return nil // its publisher started the run (PublishEvent)
+		}
+		if !fe.live.Load() {
+			return fmt.Errorf("%w: flow %q", errNotLive, fe.name)
 		}
 		// Beyond Options.MaxRunning, ErrBusy: the broker delivers the
 		// event again later.
@@ -443,6 +448,11 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		return err
 	}
 }
+
+// errNotLive: an event trigger's event came while its flow's registration
+// (or the engine's Start) was not committed yet; the broker delivers it
+// again later.
+var errNotLive = errors.New("engine: the flow's registration is not committed yet")
 
 // eventState is the initial state of a run started by an event: for a JSON
 // flow, the payload's members when it is an object, else {"payload": it};
