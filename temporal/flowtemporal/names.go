@@ -77,6 +77,11 @@ const (
 	// and gives back the event it was signalled and did not take
 	// (Options.GiveBack): a run aborted before replays telling OnWait.
 	versionGiveBack = "flowgen.abort-gives-back"
+	// versionReclaimGivesBack is the change (workflow.GetVersion) after
+	// which a run aborted while its await, timed out, waits for the event
+	// Options.Reclaim said was signalled to it gives that event back
+	// (Options.GiveBack): a run aborted so before replays ending without it.
+	versionReclaimGivesBack = "flowgen.reclaim-abort-gives-back"
 	// versionLostAttempt is the change (workflow.GetVersion) after which
 	// an activity whose last attempt lost its worker runs that attempt
 	// again (wfRun.activity), as the runtime's Resume does: a run whose

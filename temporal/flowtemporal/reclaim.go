@@ -78,6 +78,14 @@ func (r *wfRun[S]) reclaim(c workflow.ReceiveChannel, st *runtime.Step[S], w *ru
 	for !done {
 		sel.Select(r.ctx)
 	}
+	// Aborted before the event came: the inbox signalled it to this run
+	// and keeps it no more, so the run gives it back, as an abort in the
+	// wait's own select does (giveBack); a run aborted so before this
+	// rule replays ending without it (versionReclaimGivesBack).
+	if aborted && r.f.opts.GiveBack != nil &&
+		workflow.GetVersion(r.ctx, versionReclaimGivesBack, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		r.handBack(dctx, c, st, w, sum)
+	}
 	return got, woke, aborted, true
 }
 
@@ -101,6 +109,15 @@ func (r *wfRun[S]) giveBack(c workflow.ReceiveChannel, st *runtime.Step[S], w *r
 	if !signalled || slices.ContainsFunc(dropped, func(p []byte) bool { return EventSum(p) == sum }) {
 		return true
 	}
+	r.handBack(dctx, c, st, w, sum)
+	return true
+}
+
+// handBack gives back (Options.GiveBack) the event whose payload sums to
+// sum, which the inbox signalled to this aborted run: it takes it from the
+// run's signals (c), where it is or will come, within giveBackWithin. dctx
+// is disconnected from the run's cancellation, which has happened.
+func (r *wfRun[S]) handBack(dctx workflow.Context, c workflow.ReceiveChannel, st *runtime.Step[S], w *runtime.Wait, sum string) {
 	tctx, cancel := workflow.WithCancel(dctx)
 	defer cancel()
 	sel := workflow.NewSelector(dctx)
@@ -118,7 +135,6 @@ func (r *wfRun[S]) giveBack(c workflow.ReceiveChannel, st *runtime.Step[S], w *r
 	for !done {
 		sel.Select(dctx)
 	}
-	return true
 }
 
 // giveBackWithin bounds how long an aborted run waits for the signal of
