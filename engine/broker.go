@@ -55,6 +55,17 @@ type Message struct {
 // (at least once). The engine names trigger consumers after the flow (one
 // engine of a group starts each run) and await consumers after the engine
 // (every engine sees every awaited event).
+//
+// stop ends the consumer, and returns only once its handler has returned
+// for the last time: no call of h is in progress, or starts, after stop
+// returns (a handler the consumer has running when stop is called runs to
+// its end first, and what it returns is applied as usual, or handed back).
+// The engine relies on it: a trigger's handler starts a run and the
+// inbox's writes to the store, and once Engine.Close has returned its
+// caller closes the store. So stop may wait as long as h runs: h returns
+// once its ctx (Consume's) ends, and must not call its own consumer's
+// stop; the engine calls stop without holding what its handlers take,
+// and cancels their ctx when Close's context ends.
 type Broker interface {
 	Publish(ctx context.Context, m Message) error
 	Consume(ctx context.Context, name, topic, event string, h func(ctx context.Context, m Message) error) (stop func(), err error)
@@ -71,7 +82,8 @@ type Broker interface {
 // stream. When h returns nil the batch is acknowledged. When it fails, the
 // same batch is delivered again, before the messages that follow it (at
 // least once, and in order for a group of one); a consumer that stops with
-// a batch it could not apply hands the batch back to the group.
+// a batch it could not apply hands the batch back to the group. Its stop
+// waits for the batch in progress, as Consume's does for the message.
 type BatchBroker interface {
 	Broker
 	ConsumeBatch(ctx context.Context, name, topic, event string, max int, h func(ctx context.Context, ms []Message) error) (stop func(), err error)
@@ -200,6 +212,7 @@ type memMember struct {
 	max  int // messages per delivery
 	ctx  context.Context
 	stop chan struct{}
+	done chan struct{} // closed as its loop returns, with no delivery in progress
 }
 
 // NewMemoryBroker returns an empty in-process broker with the default
@@ -291,7 +304,8 @@ func (b *MemoryBroker) warnDropped(k [2]string) {
 var _ BatchBroker = (*MemoryBroker)(nil)
 
 // Consume implements Broker: each call adds a member to the group of
-// name, with a goroutine of its own that delivers one message at a time.
+// name, with a goroutine of its own that delivers one message at a time;
+// its stop returns once that goroutine has ended.
 func (b *MemoryBroker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, Message) error) (func(), error) {
 	return b.ConsumeBatch(ctx, name, topic, event, 1, func(ctx context.Context, ms []Message) error { return h(ctx, ms[0]) })
 }
@@ -316,7 +330,7 @@ func (b *MemoryBroker) ConsumeBatch(ctx context.Context, name, topic, event stri
 		g = &memGroup{b: b, s: s, next: s.base, sent: s.base, acked: map[int]struct{}{}, wake: make(chan struct{}, 1)}
 		s.groups[name] = g
 	}
-	m := &memMember{h: h, max: max, ctx: ctx, stop: make(chan struct{})}
+	m := &memMember{h: h, max: max, ctx: ctx, stop: make(chan struct{}), done: make(chan struct{})}
 	g.members = append(g.members, m)
 	go g.loop(m)
 	g.signal()
@@ -324,7 +338,6 @@ func (b *MemoryBroker) ConsumeBatch(ctx context.Context, name, topic, event stri
 	return func() {
 		once.Do(func() {
 			b.mu.Lock()
-			defer b.mu.Unlock()
 			for i, x := range g.members {
 				if x == m {
 					g.members = append(g.members[:i:i], g.members[i+1:]...)
@@ -332,7 +345,10 @@ func (b *MemoryBroker) ConsumeBatch(ctx context.Context, name, topic, event stri
 				}
 			}
 			close(m.stop)
+			b.mu.Unlock()
 		})
+		// Without b.mu: the delivery in progress takes it to acknowledge.
+		<-m.done
 	}, nil
 }
 
@@ -428,6 +444,7 @@ func (g *memGroup) ack(off int) {
 // of one delivers in order), and the messages m holds when it stops go back
 // to the group.
 func (g *memGroup) loop(m *memMember) {
+	defer close(m.done)
 	var offs []int
 	var msgs []Message
 	for {

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/flowgen/flowgen/engine"
@@ -19,10 +21,18 @@ import (
 // nothing published yet), that ConsumeBatch delivers a consumer of one
 // every message in order in batches of at most max, gives a failed batch
 // again before what follows it, and hands what a stopped consumer held to
-// another consumer of its name.
+// another consumer of its name; and that the stop of a consumer, of
+// Consume or ConsumeBatch, returns only once its handler has (StopWaits:
+// a broker whose stop returns at once fails it most of the time, not
+// always, as the test cannot see stop waiting; the engine's in-process
+// broker has a test that can, in a synctest bubble).
 func Batches(t *testing.T, newBroker func(t *testing.T) engine.BatchBroker) {
 	t.Run("Order", func(t *testing.T) { order(t, newBroker(t)) })
 	t.Run("StopHandsBack", func(t *testing.T) { stopHandsBack(t, newBroker(t)) })
+	t.Run("StopWaits", func(t *testing.T) {
+		t.Run("Consume", func(t *testing.T) { stopWaits(t, newBroker(t), false) })
+		t.Run("ConsumeBatch", func(t *testing.T) { stopWaits(t, newBroker(t), true) })
+	})
 }
 
 func publish(t *testing.T, b engine.Broker, topic string, from, to int) {
@@ -182,4 +192,101 @@ func stopHandsBack(t *testing.T, b engine.BatchBroker) {
 		defer mu.Unlock()
 		return len(seen) == n
 	}, nil)
+}
+
+// consume registers a consumer of topic/e under "c", with Consume or
+// ConsumeBatch (batch), whose handler runs h.
+func consume(t *testing.T, b engine.BatchBroker, batch bool, topic string, h func() error) (stop func()) {
+	t.Helper()
+	var err error
+	if batch {
+		stop, err = b.ConsumeBatch(context.Background(), "c", topic, "e", 4, func(context.Context, []engine.Message) error { return h() })
+	} else {
+		stop, err = b.Consume(context.Background(), "c", topic, "e", func(context.Context, engine.Message) error { return h() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stop
+}
+
+// heldHandler is a handler whose first call waits for release.
+type heldHandler struct {
+	once             sync.Once
+	entered, release chan struct{}
+	returned         atomic.Bool
+}
+
+func newHeldHandler() *heldHandler {
+	return &heldHandler{entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (h *heldHandler) handle() error {
+	first := false
+	h.once.Do(func() { first = true })
+	if first {
+		close(h.entered)
+		<-h.release
+		h.returned.Store(true)
+	}
+	return nil
+}
+
+// stopWaits: a consumer's stop, called while its handler runs, returns
+// after the handler has returned (engine.Broker's contract: the engine
+// closes the store once its consumers are stopped).
+func stopWaits(t *testing.T, b engine.BatchBroker, batch bool) {
+	h := newHeldHandler()
+	stop := consume(t, b, batch, "stopwaits", h.handle)
+	publish(t, b, "stopwaits", 0, 1)
+	<-h.entered
+	calling := make(chan struct{})
+	stopped := make(chan bool)
+	go func() {
+		close(calling)
+		stop()
+		stopped <- h.returned.Load()
+	}()
+	<-calling
+	close(h.release)
+	if !<-stopped {
+		t.Fatal("stop returned while the handler was still running")
+	}
+}
+
+// StopWaitsInBubble checks, in a synctest bubble, that a consumer's stop
+// (of Consume and of ConsumeBatch) does not return while its handler runs,
+// and returns once it has: synctest.Wait says when stop, if it has not
+// returned, waits. Only for a broker whose goroutines block on nothing
+// outside the bubble (the engine's in-process broker; not one that waits
+// on the network), made by newBroker inside the bubble.
+func StopWaitsInBubble(t *testing.T, newBroker func(t *testing.T) engine.BatchBroker) {
+	for _, batch := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Consume", true: "ConsumeBatch"}[batch], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := newBroker(t)
+				h := newHeldHandler()
+				stop := consume(t, b, batch, "stopwaits", h.handle)
+				publish(t, b, "stopwaits", 0, 1)
+				<-h.entered
+				stopped := make(chan bool)
+				go func() {
+					stop()
+					stopped <- h.returned.Load()
+				}()
+				synctest.Wait()
+				select {
+				case <-stopped:
+					t.Error("stop returned while the handler was still running")
+					close(h.release) // let it end within the bubble
+					return
+				default:
+				}
+				close(h.release)
+				if !<-stopped {
+					t.Error("stop returned before the handler did")
+				}
+			})
+		})
+	}
 }

@@ -412,8 +412,10 @@ func message(msg jetstream.Msg, topic, event string) engine.Message {
 // Consume implements engine.Broker with a durable pull consumer per name
 // and topic/event (consumer: one created now starts at new messages),
 // asked for pullBatch at a time (pull) and handed to h one at a time. A
-// consumer that stops gives back what it was pulled and has not handed to h
-// (a negative acknowledgement, so another consumer of the name gets it);
+// consumer's stop returns once h has returned with the message in hand, if
+// any (engine.Broker's contract), and gives back what it was pulled and has
+// not handed to h (a negative acknowledgement, so another consumer of the
+// name gets it);
 // what JetStream was still sending it as it stopped comes back to the
 // others after AckWait, as for a consumer that died.
 func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, engine.Message) error) (func(), error) {
@@ -463,7 +465,8 @@ var _ engine.BatchBroker = (*Broker)(nil)
 // for at most max at a time (pull), up to max of them wait in a buffer
 // while h applies the batch before, and h gets what the buffer holds. A batch h fails is given to h again after the
 // Redeliver delay, before anything after it, so that a consumer of one
-// keeps the order; a consumer that stops gives back what it holds (a
+// keeps the order; a consumer's stop returns once h has returned with the
+// batch in hand, if any, and gives back what it holds (a
 // negative acknowledgement, so another consumer of the name gets it), and
 // what JetStream was already sending it as it stopped comes back to the
 // others after AckWait, as for a consumer that died. A
