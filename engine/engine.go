@@ -506,19 +506,29 @@ func (e *Engine) inEffect(fes ...*flowEntry) {
 	}
 }
 
-// detach stops fe's subscriptions and schedules, and unroutes its rpc
-// endpoints; e.mu is held.
-func (e *Engine) detach(fe *flowEntry) {
-	e.stopTriggers(fe)
+// detach unroutes fe's rpc endpoints and takes the stops of its
+// subscriptions and schedules, which the caller calls once it has let go
+// of e.mu (stopAll); e.mu is held.
+func (e *Engine) detach(fe *flowEntry) []func() {
 	e.dropRPC(fe)
+	return e.takeStops(fe)
 }
 
-// stopTriggers stops fe's subscriptions and schedules; e.mu is held.
-func (e *Engine) stopTriggers(fe *flowEntry) {
-	for _, stop := range fe.stops {
+// takeStops takes the stops of fe's subscriptions and schedules, which the
+// caller calls once it has let go of e.mu (stopAll); e.mu is held.
+func (e *Engine) takeStops(fe *flowEntry) []func() {
+	stops := fe.stops
+	fe.stops = nil
+	return stops
+}
+
+// stopAll calls stops, without e.mu: a consumer's stop waits for the
+// delivery it has in progress (Broker), whose handler may take e.mu (the
+// inbox's does, to check which flows an event starts).
+func stopAll(stops []func()) {
+	for _, stop := range stops {
 		stop()
 	}
-	fe.stops = nil
 }
 
 // dropRPC unroutes the rpc endpoints that start fe; e.mu is held.
@@ -535,13 +545,15 @@ func (e *Engine) dropRPC(fe *flowEntry) {
 // awaits started.
 func (e *Engine) unattach(fes ...*flowEntry) {
 	var opened []teKey
+	var stops []func()
 	e.mu.Lock()
 	for _, fe := range fes {
-		e.detach(fe)
+		stops = append(stops, e.detach(fe)...)
 		opened = append(opened, fe.opened...)
 		fe.opened = nil
 	}
 	e.mu.Unlock()
+	stopAll(stops)
 	e.in.unconsume(opened)
 }
 
@@ -724,17 +736,25 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	var stops []func()
 	for _, fe := range e.flows {
-		e.detach(fe)
+		stops = append(stops, e.detach(fe)...)
 	}
 	e.mu.Unlock()
 	e.EndWatches()
 	e.sc.stop()
 	e.draining.Store(true)
 	e.suspendAll(nil)
-	e.in.stop()
 	done := make(chan struct{})
 	go func() {
+		// A consumer's stop returns once the delivery it has in
+		// progress has (Broker): a trigger's, whose run, if it starts,
+		// is suspended as it starts (draining) and tracked before
+		// e.active is waited for, or the inbox's, recording events in
+		// the store. Within ctx, as the runs: past it, e.cancel ends
+		// the handlers' context.
+		stopAll(stops)
+		e.in.stop()
 		// Registrations under way stop the consumers they started
 		// (attach, inbox.consume), which would outlive Close.
 		e.attaching.Wait()

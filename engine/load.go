@@ -325,14 +325,16 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 	}
 	started := e.started
 	if !started {
+		var stops []func()
 		for i, fe := range changed { // Start attaches them
 			if olds[i] != nil {
-				e.detach(olds[i])
+				stops = append(stops, e.detach(olds[i])...)
 			}
 			e.flows[fe.name] = fe
 			e.setRPC(fe)
 		}
 		e.mu.Unlock()
+		stopAll(stops)
 	} else {
 		e.attaching.Add(1)
 		defer e.attaching.Done()
@@ -371,13 +373,15 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 // started on one would outlive a refusal. The caller holds e.loadMu and
 // is counted in e.attaching.
 func (e *Engine) attachChanged(changed, olds []*flowEntry) error {
+	var stops []func()
 	e.mu.Lock()
 	for _, old := range olds {
 		if old != nil {
-			e.stopTriggers(old)
+			stops = append(stops, e.takeStops(old)...)
 		}
 	}
 	e.mu.Unlock()
+	stopAll(stops)
 	keeper, _ := e.opts.Executor.(TriggerKeeper)
 	// refused undoes what the flows of fes attached made outside the
 	// process (an executor's triggers).
