@@ -56,16 +56,16 @@ type Message struct {
 // engine of a group starts each run) and await consumers after the engine
 // (every engine sees every awaited event).
 //
-// stop ends the consumer, and returns only once its handler has returned
+// stop ends the consumer and returns only once its handler has returned
 // for the last time: no call of h is in progress, or starts, after stop
-// returns (a handler the consumer has running when stop is called runs to
-// its end first, and what it returns is applied as usual, or handed back).
-// The engine relies on it: a trigger's handler starts a run and the
-// inbox's writes to the store, and once Engine.Close has returned its
-// caller closes the store. So stop may wait as long as h runs: h returns
-// once its ctx (Consume's) ends, and must not call its own consumer's
-// stop; the engine calls stop without holding what its handlers take,
-// and cancels their ctx when Close's context ends.
+// returns. A delivery in progress when stop is called runs to its end
+// (stop does not cancel its ctx) and is acknowledged or handed back as
+// usual. The engine relies on it: its handlers start runs and write to
+// the store, which Engine.Close's caller closes once Close has returned.
+// So stop waits as long as h runs: a handler must return once its ctx (the
+// one given to Consume) ends, and must not call its own consumer's stop;
+// the engine calls stop holding none of the locks its handlers take, and
+// cancels their ctx when Close's context ends.
 type Broker interface {
 	Publish(ctx context.Context, m Message) error
 	Consume(ctx context.Context, name, topic, event string, h func(ctx context.Context, m Message) error) (stop func(), err error)

@@ -725,10 +725,13 @@ func (e *Engine) start(ctx context.Context, flows []*flowEntry) error {
 // Start resumes it from the following step), a waiting one at once (its
 // wait, deadline included, is in its history). A registration starting
 // its triggers meanwhile is refused (ErrClosed) and stops them. Close
-// waits for those and for runs to stop until ctx ends; a step still
-// running then is abandoned, and runs again after the next Start (with
-// the same idempotency key). Close does not close the store or the
-// broker.
+// waits for those, for the broker deliveries in progress (a trigger
+// starting a run, the inbox recording an event: a consumer's stop waits
+// for its handler, Broker) and for runs to stop until ctx ends; then it
+// cancels the handlers' context, and a step still running is abandoned,
+// and runs again after the next Start (with the same idempotency key).
+// Close does not close the store or the broker: once it has returned
+// without an error, nothing the engine drives uses them.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
