@@ -88,12 +88,14 @@ the output's directory (-pkg sets it).`,
 			// declarations as the package's own and report each generated
 			// name as a collision with it, not the file.
 			failed := false
+			inTheWay := map[string]bool{} // x.flow and x.json name one output: said once
 			for _, in := range ins {
 				out := in.out
 				if out == "" {
 					out = filepath.Join(filepath.Dir(in.path), gen.FileName(in.path))
 				}
-				if _, err := needsWrite(out, nil); err != nil {
+				if _, err := needsWrite(out, nil); err != nil && !inTheWay[out] {
+					inTheWay[out] = true
 					failed = reportInTheWay(e, out, err) || failed
 				}
 			}
