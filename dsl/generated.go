@@ -26,3 +26,9 @@ func IsGenerated(src []byte) bool {
 	}
 	return false
 }
+
+// IsBlank reports whether src, a Go file, is white space alone, as an
+// editor or touch creates it: it holds nothing to lose, so gen replaces
+// it as its output, and declares nothing, so the Go package checks read
+// the package without it.
+func IsBlank(src []byte) bool { return len(bytes.TrimSpace(src)) == 0 }

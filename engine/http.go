@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -721,6 +723,15 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 		name += ".json"
 	}
 	names, ds, err := e.loadFlows(name, body)
+	if err != nil && r.URL.Query().Get("name") == "" && e.readsFlowSource(body) {
+		// A .flow file sent as it is, without the name that says so: the
+		// JSON parser's hint (flowgen json) is one way, the name another.
+		for i, d := range ds {
+			if d.Code == "json" && strings.HasPrefix(d.Message, "invalid JSON") {
+				ds[i].Hint = "a .flow source is read when ?name= names it so: PUT /flows?name=signup.flow; or send its JSON form, which `flowgen json` prints"
+			}
+		}
+	}
 	errs := ds.Sorted()
 	if errs == nil {
 		errs = diag.List{}
@@ -857,4 +868,17 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	out["dead_letters"] = dls
 	writeJSON(w, http.StatusOK, out)
+}
+
+// readsFlowSource reports whether body starts as a .flow file does (a
+// comment or a flow declaration, where a JSON document starts with "{")
+// and Options.FlowFile reads it as one: not JSONOnly's refusal (code
+// json), as flowgen-temporal serve answers.
+func (e *Engine) readsFlowSource(body []byte) bool {
+	b := bytes.TrimLeft(body, " \t\r\n\ufeff")
+	if e.opts.FlowFile == nil || !bytes.HasPrefix(b, []byte("//")) && !bytes.HasPrefix(b, []byte("flow")) {
+		return false
+	}
+	_, ds := e.opts.FlowFile("request.flow", body, dsl.CheckOptions{})
+	return !slices.ContainsFunc(ds, func(d diag.Diagnostic) bool { return d.Code == "json" })
 }

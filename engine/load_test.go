@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"flag"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -209,5 +210,41 @@ func TestLoadDirReportsEveryBadFile(t *testing.T) {
 	}
 	if strings.Join(loaded, ",") != "A" {
 		t.Errorf("flows loaded %v, want A only: nothing after the first bad file", loaded)
+	}
+}
+
+// PUT /flows of a .flow source without ?name= is JSON that does not parse
+// (400); with an Options.FlowFile that reads .flow sources the hint says
+// how to send one (?name=x.flow), with JSONOnly it keeps to the JSON form.
+func TestPutFlowSourceWithoutName(t *testing.T) {
+	const src = "// Hello says hello.\nflow Hello {\n    step A { publish t \"e\"  irreversible }\n}\n"
+	reads := func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
+		return &dsl.File{}, nil // a stand-in for flowfile.Load, which reads it
+	}
+	for _, c := range []struct {
+		what     string
+		flowFile func(string, []byte, dsl.CheckOptions) (*dsl.File, diag.List)
+		want     string
+		not      string
+	}{
+		{"a FlowFile that reads .flow", reads, "PUT /flows?name=signup.flow", ""},
+		{"JSONOnly", JSONOnly, "flowgen json", "?name="},
+		{"no FlowFile", nil, "flowgen json", "?name="},
+	} {
+		e, err := New(Options{Store: store.NewMemory(), FlowFile: c.flowFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(e.Handler())
+		code, out := apiClient{t, srv}.do("PUT", "/flows", src)
+		srv.Close()
+		ds, _ := out["diagnostics"].([]any)
+		var hint string
+		if len(ds) == 1 {
+			hint, _ = ds[0].(map[string]any)["hint"].(string)
+		}
+		if code != 400 || !strings.Contains(hint, c.want) || c.not != "" && strings.Contains(hint, c.not) {
+			t.Errorf("%s: %d %v, want 400 with a hint naming %q (and not %q)", c.what, code, out, c.want, c.not)
+		}
 	}
 }

@@ -187,10 +187,8 @@ func parseTokens(name string, src []byte) ([]tokenEntry, error) {
 		if len(f[1]) < MinTokenLength {
 			return nil, fmt.Errorf("%s:%d: the token has %d characters, fewer than %d: make one with `openssl rand -hex 32`", name, n, len(f[1]), MinTokenLength)
 		}
-		for _, c := range []byte(f[1]) {
-			if c < 0x21 || c > 0x7e {
-				return nil, fmt.Errorf("%s:%d: the token has a character that is not printable ASCII", name, n)
-			}
+		if err := bearer.Check(f[1]); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
 		d := sha256.Sum256([]byte(f[1]))
 		if prev, dup := seen[d]; dup {

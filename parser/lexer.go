@@ -309,6 +309,9 @@ func (s *scanner) unexpected(off int) {
 	case (r == '+' || r == '-') && s.afterSleepUntil():
 		// sleep until RemindAt + 24h: an offset from the field.
 		hint = "sleep until takes a time.Time field as it is: keep the time to wake at in a field of its own, set by an earlier step, or sleep a duration (sleep 24h)"
+	case r == '*' && s.afterTypeOrFieldStart():
+		// state *SignupState, (*Customer), -> *CustomerID: a Go habit.
+		hint = "a type or field is named without *: state SignupState, (Customer), -> CustomerID; the state is a struct the runtime copies into each event, and a field may itself be a pointer"
 	case r == '+' || r == '*':
 		hint = "a .flow file has no arithmetic: compute the value into a state field in a Go step, and name that field"
 	case r == '-' && s.afterBackoffStart():
@@ -356,6 +359,19 @@ func (s *scanner) unexpected(off int) {
 		hint = "names are ASCII letters, digits and _; other text belongs in strings or comments"
 	}
 	s.fail(off, hint, "unexpected character %s", quoteRune(r))
+}
+
+// afterTypeOrFieldStart reports whether the last token scanned is where
+// a state type or a state field is named next: "state", the "(" of a
+// request or payload, or an "->" (a target step too, which takes no *
+// either).
+func (s *scanner) afterTypeOrFieldStart() bool {
+	n := len(s.out.toks)
+	if n == 0 || s.inCond {
+		return false
+	}
+	t := s.out.toks[n-1]
+	return (t.Type == tokIdent && t.Value == "state") || (t.Type == tokPunct && (t.Value == "(" || t.Value == "->"))
 }
 
 // afterBackoffStart reports whether the last tokens scanned are "backoff"

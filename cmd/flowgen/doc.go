@@ -53,7 +53,9 @@
 // together, so gen (and check) also reports a generated name that the
 // package's own Go code declares, or that another .flow file of the
 // directory generates too: one whose <name>_flow.go is there, or another
-// input of the same command. -nopkg skips the loading and these checks, so
+// input of the same command; or that a generated file left behind declares
+// (signup_flow.go once signup.flow is renamed: its Source line names a file
+// the directory no longer holds), with the hint to remove it. -nopkg skips the loading and these checks, so
 // a flow whose rpc lines name state fields cannot be generated with it. If any
 // input has an error nothing is written; warnings are printed and do not
 // stop generation. Gen only replaces generated code, or a file with
@@ -232,8 +234,8 @@
 // by -id; while NATS is down serve reconnects, and POST /events answers 502
 // and changes nothing; a connection closed for good stops serve). POST /echo/{endpoint} answers with its request body, a stand-in
 // service for trying flows. Runs in progress resume at start; SIGINT or
-// SIGTERM stops the server gracefully, each run at a step boundary. See
-// docs/engine.md.
+// SIGTERM stops the server gracefully, each run at a step boundary (it
+// logs "flowgen serve: stopping" as it begins). See docs/engine.md.
 //
 // -flows is optional. Without it the server starts with no flow, and flows
 // defined with PUT /flows are kept in memory only: after a restart they

@@ -55,7 +55,8 @@
 //     it fails.
 //   - Generated files (those starting with dsl.GeneratedHeader) may be
 //     stale or refer to names that do not exist yet, so they are replaced
-//     by an empty file of the same package while loading.
+//     by an empty file of the same package while loading, as is a file of
+//     white space alone (dsl.IsBlank), which the go command would refuse.
 //   - A package that cannot be loaded (no go.mod, no Go files, syntax
 //     errors, go command failure) gives ONE warning (code "go-package") and
 //     the rest of the checks go on without the Go types. Type errors in the
@@ -65,6 +66,7 @@ package gocheck
 import (
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/parser"
 	"go/token"
 	"go/types"
@@ -260,7 +262,11 @@ func isGeneratedPos(pos string, overlay map[string][]byte) bool {
 
 // generatedOverlay returns, for every generated flowgen file in dir, an
 // empty file of the same package, so stale generated code cannot break
-// loading.
+// loading. A .go file of white space alone (an editor or touch made it,
+// as gen's output to come, which gen replaces) declares nothing, but
+// the go command refuses it for want of a package clause: it becomes one
+// of the package's (PackageName), so that it does not cost the checks
+// the package.
 func generatedOverlay(dir string) map[string][]byte {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -274,6 +280,12 @@ func generatedOverlay(dir string) map[string][]byte {
 		}
 		path := filepath.Join(dir, name)
 		src, err := os.ReadFile(path)
+		if err == nil && dsl.IsBlank(src) && !strings.HasSuffix(name, "_test.go") {
+			if pkg, err := PackageName(dir); err == nil {
+				overlay[path] = []byte("package " + pkg + "\n")
+			}
+			continue
+		}
 		if err != nil || !dsl.IsGenerated(src) {
 			continue
 		}
@@ -636,4 +648,47 @@ func objectKind(obj types.Object) string {
 	default:
 		return "declaration"
 	}
+}
+
+// PackageName is the name of the Go package in dir, which the generated
+// file joins: the package clause of its .go files, leaving out tests, files
+// that build constraints exclude, and files flowgen generated (a stale one
+// may name an old package). No such file, or files of two packages, is an
+// error that says to use -pkg: the state type has to live in a package, so
+// guessing a name would only move the error to the compiler.
+func PackageName(dir string) (string, error) {
+	entries, err := os.ReadDir(dir) // sorted by name
+	if err != nil {
+		return "", err
+	}
+	fset := token.NewFileSet()
+	var names []string
+	for _, e := range entries {
+		file := e.Name()
+		if e.IsDir() || !strings.HasSuffix(file, ".go") || strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		if ok, err := build.Default.MatchFile(dir, file); err != nil || !ok {
+			continue
+		}
+		path := filepath.Join(dir, file)
+		src, err := os.ReadFile(path)
+		if err != nil || dsl.IsGenerated(src) {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, src, parser.PackageClauseOnly)
+		if err != nil {
+			continue
+		}
+		if !slices.Contains(names, f.Name.Name) {
+			names = append(names, f.Name.Name)
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "", fmt.Errorf("no Go files in %s to take the package name from (the state type must be declared there); use -pkg NAME", dir)
+	case 1:
+		return names[0], nil
+	}
+	return "", fmt.Errorf("the Go files in %[2]s belong to several packages (%[1]s); use -pkg NAME", strings.Join(names, ", "), dir)
 }

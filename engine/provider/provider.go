@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/bearer"
 )
 
 // StepFunc serves a Go step: it reads and writes the call's state and
@@ -121,7 +123,9 @@ type Options struct {
 	// Engine is the base URL of the flow service's API
 	// ("http://127.0.0.1:8080").
 	Engine string
-	// Token is a bearer token of the provider role (none: no header).
+	// Token is a bearer token of the provider role (none: no header):
+	// printable ASCII, as the engine's token file holds it
+	// (bearer.Check); another fails KeepLease at once.
 	Token string
 	// TTL is the lease asked for (default 30s); it is renewed every TTL/3.
 	TTL time.Duration
@@ -399,6 +403,11 @@ func (r *refused) later() bool { return r.code == http.StatusTooManyRequests }
 // until ctx ends; a 4xx answer is returned. The answer's call credential
 // is the one ServeHTTP checks from then on.
 func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
+	// A token no header can carry fails every attempt the same way:
+	// said at once, not retried until ctx ends.
+	if err := bearer.Check(p.opts.Token); err != nil {
+		return fmt.Errorf("provider %s: Options.Token: %w", p.opts.Name, err)
+	}
 	body, err := json.Marshal(reg)
 	if err != nil {
 		return err

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/bearer"
 )
 
 // fakeEngine is the engine's side of the lease protocol, recording what
@@ -199,6 +201,36 @@ func TestKeepLeaseRefused(t *testing.T) {
 	}
 	if log, _, _ := f.snapshot(); strings.Join(log, " ") != "PUT" {
 		t.Errorf("requests %v, want one PUT", log)
+	}
+}
+
+// A token no header can carry (two tokens of a file on two lines, as awk
+// reads a token file with two lines of the role) ends KeepLease at once,
+// saying so: net/http refuses to send it, and retrying the registration
+// until ctx ends would refuse it again each time.
+func TestKeepLeaseTokenNotPrintable(t *testing.T) {
+	f := &fakeEngine{}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	p := New(Options{Name: "billing", Engine: eng.URL, Token: "provider-token-0123456789\nprovider-token-9876543210", TTL: time.Second})
+	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) { return "", nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.KeepLease(ctx, p.Handlers(func(h *Handler) { h.Subject = "s." + h.Name })) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // not a timed assertion: before, it retried until ctx ended
+		cancel()
+		err = <-done
+		t.Fatalf("KeepLease still retrying a token no header can carry (then %v)", err)
+	}
+	if !errors.Is(err, bearer.ErrNotPrintable) || !strings.Contains(err.Error(), "Options.Token") {
+		t.Fatalf("KeepLease: %v, want bearer.ErrNotPrintable naming Options.Token", err)
+	}
+	if log, _, _ := f.snapshot(); len(log) != 0 {
+		t.Errorf("requests %v, want none", log)
 	}
 }
 

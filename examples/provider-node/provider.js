@@ -42,6 +42,12 @@ const engineURL = opt.engine.replace(/\/+$/, '');
 const replica = opt.replica || `${os.hostname()}-${crypto.randomBytes(4).toString('hex')}`;
 const ttlSeconds = Number(/^(\d+)s$/.exec(opt.ttl)?.[1]);
 if (!(ttlSeconds >= 1 && ttlSeconds <= 600)) fail(`--ttl ${opt.ttl}: want whole seconds from 1s to 600s, such as 30s`);
+// A token is printable ASCII without spaces, as the engine's token file
+// holds it: two tokens of the role on two lines, as awk reads a token
+// file, could go in no header, at every attempt.
+if (/[^\x21-\x7e]/.test(opt.token)) {
+  fail('the token has a character that is not printable ASCII' + (opt.token.includes('\n') ? ' (a line break: two provider tokens in the file?)' : ''));
+}
 
 // Bounds of the server, those docs/engine.md gives engine/provider's
 // ("A provider's server"): a call's body is a provider's answer (16 MiB)

@@ -5,6 +5,7 @@
 package providernode_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -424,4 +425,24 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A token that no header can carry (two provider tokens of a token file on
+// two lines, as awk reads the file) is refused at start, saying why:
+// before, every registration failed on it, retried forever.
+func TestNodeProviderTokenNotPrintable(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("FLOWGEN_REQUIRE_NODE") == "1" {
+			t.Fatal("FLOWGEN_REQUIRE_NODE=1 and no node on PATH")
+		}
+		t.Skip("no node on PATH (FLOWGEN_REQUIRE_NODE=1 makes this a failure)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "provider.js", "--engine", "http://127.0.0.1:1")
+	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+secret()+"\n"+secret())
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "not printable ASCII (a line break: two provider tokens in the file?)") {
+		t.Fatalf("%v, want exit 1 saying why the token is refused:\n%s", err, out)
+	}
 }

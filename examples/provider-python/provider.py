@@ -195,6 +195,9 @@ class Provider:
         except Final as e:
             log(str(e))
             self.stopping.set()
+        except Exception as e:  # a bug, or a request that cannot be sent: stop, rather than serve with no lease
+            log("lease: %s: %s" % (type(e).__name__, e))
+            self.stopping.set()
 
     def withdraw(self):
         try:
@@ -436,6 +439,12 @@ def main():
                     help="seconds it still takes calls after its withdrawal (one sent before it may come after)")
     args = ap.parse_args()
     token = os.environ.get("FLOWGEN_PROVIDER_TOKEN", "")  # a provider role's token; not in argv, which ps shows
+    # A token is printable ASCII without spaces, as the engine's token file
+    # holds it: two tokens of the role on two lines, as awk reads a token
+    # file, could go in no header, at every attempt.
+    if any(not 0x21 <= ord(c) <= 0x7e for c in token):
+        ap.error("FLOWGEN_PROVIDER_TOKEN has a character that is not printable ASCII"
+                 + (" (a line break: two provider tokens in the file?)" if "\n" in token else ""))
 
     host, _, port = args.listen.rpartition(":")
     server = http.server.ThreadingHTTPServer((host, int(port)), CallHandler)

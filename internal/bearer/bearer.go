@@ -4,6 +4,7 @@
 package bearer
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 )
@@ -23,4 +24,23 @@ func Token(r *http.Request) (token string, ok bool) {
 	}
 	token = strings.TrimSpace(token)
 	return token, token != ""
+}
+
+// ErrNotPrintable is Check's error: a token may hold only printable ASCII
+// without spaces (RFC 6750's b64token is narrower still), so that it goes
+// in a header as it is. A line break is the usual culprit: two tokens of
+// one role in a token file, read by awk as one value.
+var ErrNotPrintable = errors.New("the token has a character that is not printable ASCII")
+
+// Check returns ErrNotPrintable for a token with a byte that is not
+// printable ASCII (a space, a line break, a control or non-ASCII byte):
+// the rule of the engine's token file, and of the token a provider sends,
+// which net/http would refuse to send at every attempt.
+func Check(token string) error {
+	for _, c := range []byte(token) {
+		if c < 0x21 || c > 0x7e {
+			return ErrNotPrintable
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package bearer
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 )
@@ -28,6 +29,23 @@ func TestToken(t *testing.T) {
 		}
 		if token, ok := Token(r); token != c.token || ok != c.ok {
 			t.Errorf("Authorization %q: %q, %v; want %q, %v", c.values, token, ok, c.token, c.ok)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for token, ok := range map[string]bool{
+		"":                     true, // no token: no header
+		"3f1b0c6e5d2a49f8b7c6": true,
+		"a-b_c.d~e+f/g=":       true,
+		"abc def":              false,
+		"abc\ndef":             false,
+		"abc\r":                false,
+		"abc\x7f":              false,
+		"abcé":                 false,
+	} {
+		if err := Check(token); (err == nil) != ok || (err != nil && !errors.Is(err, ErrNotPrintable)) {
+			t.Errorf("Check(%q) = %v, want ok %v", token, err, ok)
 		}
 	}
 }

@@ -3,9 +3,6 @@ package cli
 import (
 	"errors"
 	"flag"
-	"fmt"
-	"go/build"
-	goparser "go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/gocheck"
 	"github.com/flowgen/flowgen/gen"
 	"github.com/flowgen/flowgen/internal/atomicfile"
 )
@@ -85,6 +83,25 @@ the output's directory (-pkg sets it).`,
 				}
 				ins[0].out, ins[0].outName, ins[0].goDir = *out, e.display(*out), dir
 			}
+			// A file in the way of an output stops the run before the
+			// checks, naming it: loading the package would read its
+			// declarations as the package's own and report each generated
+			// name as a collision with it, not the file.
+			failed := false
+			inTheWay := map[string]bool{} // x.flow and x.json name one output: said once
+			for _, in := range ins {
+				out := in.out
+				if out == "" {
+					out = filepath.Join(filepath.Dir(in.path), gen.FileName(in.path))
+				}
+				if _, err := needsWrite(out, nil); err != nil && !inTheWay[out] {
+					inTheWay[out] = true
+					failed = reportInTheWay(e, out, err) || failed
+				}
+			}
+			if failed {
+				return exitError
+			}
 			var all diag.List
 			files := make([]*dsl.File, len(ins))
 			for i, in := range ins {
@@ -114,7 +131,7 @@ the output's directory (-pkg sets it).`,
 						dir = filepath.Dir(*out) // the package the file goes to
 					}
 					var err error
-					if name, err = packageName(dir); err != nil {
+					if name, err = gocheck.PackageName(dir); err != nil {
 						return failf(e, "%s: %v", in.name, err)
 					}
 				}
@@ -149,16 +166,11 @@ the output's directory (-pkg sets it).`,
 			// Check every output before writing any: a file in the way
 			// stops the whole run, as an error in an input does.
 			var writes []output
-			failed := false
 			for _, o := range outputs {
 				write, err := needsWrite(o.path, o.data)
 				switch {
-				case errors.Is(err, errHandWritten):
-					failf(e, "%s: %v", e.display(o.path), err)
-					failed = true
 				case err != nil:
-					failf(e, "%s", pathError(e, err))
-					failed = true
+					failed = reportInTheWay(e, o.path, err) || failed
 				case write:
 					writes = append(writes, o)
 				}
@@ -180,6 +192,17 @@ the output's directory (-pkg sets it).`,
 	},
 }
 
+// reportInTheWay prints needsWrite's error for the output at path and
+// returns true.
+func reportInTheWay(e *env, path string, err error) bool {
+	if errors.Is(err, errHandWritten) {
+		failf(e, "%s: %v", e.display(path), err)
+	} else {
+		failf(e, "%s", pathError(e, err))
+	}
+	return true
+}
+
 // targetFlag is the -target flag of gen and check: what the generated code
 // runs on, which decides the names it declares.
 func targetFlag(fs *flag.FlagSet) *string {
@@ -190,47 +213,4 @@ func targetFlag(fs *flag.FlagSet) *string {
 // file name (beside the input) to contents.
 func generate(f *dsl.File, in *input, pkg, target string) (map[string][]byte, error) {
 	return gen.Generate(f, gen.Options{Package: pkg, Source: in.path, Target: target, Types: in.types()})
-}
-
-// packageName is the name of the Go package in dir, which the generated
-// file joins: the package clause of its .go files, leaving out tests, files
-// that build constraints exclude, and files flowgen generated (a stale one
-// may name an old package). No such file, or files of two packages, is an
-// error that says to use -pkg: the state type has to live in a package, so
-// guessing a name would only move the error to the compiler.
-func packageName(dir string) (string, error) {
-	entries, err := os.ReadDir(dir) // sorted by name
-	if err != nil {
-		return "", err
-	}
-	fset := token.NewFileSet()
-	var names []string
-	for _, e := range entries {
-		file := e.Name()
-		if e.IsDir() || !strings.HasSuffix(file, ".go") || strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		if ok, err := build.Default.MatchFile(dir, file); err != nil || !ok {
-			continue
-		}
-		path := filepath.Join(dir, file)
-		src, err := os.ReadFile(path)
-		if err != nil || dsl.IsGenerated(src) {
-			continue
-		}
-		f, err := goparser.ParseFile(fset, path, src, goparser.PackageClauseOnly)
-		if err != nil {
-			continue
-		}
-		if !slices.Contains(names, f.Name.Name) {
-			names = append(names, f.Name.Name)
-		}
-	}
-	switch len(names) {
-	case 0:
-		return "", fmt.Errorf("no Go files in %s to take the package name from (the state type must be declared there); use -pkg NAME", dir)
-	case 1:
-		return names[0], nil
-	}
-	return "", fmt.Errorf("the Go files in %[2]s belong to several packages (%[1]s); use -pkg NAME", strings.Join(names, ", "), dir)
 }

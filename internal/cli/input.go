@@ -236,6 +236,7 @@ func (in *input) checkOptions(goPackage, strict bool, target string) dsl.CheckOp
 		opts.GeneratedFlows = in.generatedFlows
 		opts.GoPackage = func(f *dsl.File) diag.List {
 			ds := gocheck.CheckLoaded(f, in.packageDir(), target, in.goPackage)
+			ds = append(ds, in.staleCollision(f, target)...)
 			if target == dsl.TargetTemporal {
 				ds = append(ds, in.calleeTargets(f)...)
 			}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/atomicfile"
 )
 
@@ -41,7 +42,7 @@ func needsWrite(path string, data []byte) (bool, error) {
 		return false, err
 	case bytes.Equal(old, data):
 		return false, nil
-	case len(bytes.TrimSpace(old)) == 0:
+	case dsl.IsBlank(old):
 		return true, nil
 	case !isGenerated(path, old):
 		return false, errHandWritten

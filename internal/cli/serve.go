@@ -64,8 +64,8 @@ them (PUT /providers/{name}, with a lease) and serve them over HTTP or
 NATS (docs/engine.md#remote-providers); a flow whose Go handlers have no
 provider yet loads with a warning, and its runs wait for one. Callback
 URLs must be on loopback, or match a -provider-allow if given. SIGINT or
-SIGTERM stops the server gracefully: runs stop at a step boundary and
-resume at the next start.
+SIGTERM stops the server gracefully (it logs "flowgen serve: stopping"
+as it begins): runs stop at a step boundary and resume at the next start.
 
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client
 or provider) every request needs "Authorization: Bearer TOKEN" (401

@@ -8,6 +8,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -44,13 +45,7 @@ func (c pyCall) String() string {
 }
 
 func TestServePythonProvider(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv(envRequirePython) == "1" {
-			t.Fatalf("%s=1 and no python3 on PATH", envRequirePython)
-		}
-		t.Skipf("no python3 on PATH (%s=1 makes this a failure)", envRequirePython)
-	}
+	python := lookPython(t)
 	dir := t.TempDir()
 	flows := filepath.Join(dir, "flows")
 	if err := os.MkdirAll(flows, 0o755); err != nil {
@@ -220,4 +215,35 @@ func TestServePythonProvider(t *testing.T) {
 	if e := expires(); e != "" {
 		t.Errorf("the lease is still live after the provider withdrew (expires %s)", e)
 	}
+}
+
+// A token that no header can carry (two provider tokens of a token file on
+// two lines, as awk reads the file) is a usage error at start, saying why:
+// before, the lease thread died on it with a traceback and the process
+// served on with no lease, until killed.
+func TestPythonProviderTokenNotPrintable(t *testing.T) {
+	python := lookPython(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-B", filepath.Join(pyProviderDir, "provider.py"), "-engine", "http://127.0.0.1:1", "-linger", "0")
+	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+pyProviderToken+"\n"+pyProviderToken+"-2")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || strings.Contains(string(out), "Traceback") ||
+		!strings.Contains(string(out), "not printable ASCII (a line break: two provider tokens in the file?)") {
+		t.Fatalf("%v, want exit 2 saying why the token is refused:\n%s", err, out)
+	}
+}
+
+// lookPython returns the path of python3, or skips the test without one
+// (fails it with FLOWGEN_REQUIRE_PYTHON=1, as CI sets it).
+func lookPython(t *testing.T) string {
+	t.Helper()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv(envRequirePython) == "1" {
+			t.Fatalf("%s=1 and no python3 on PATH", envRequirePython)
+		}
+		t.Skipf("no python3 on PATH (%s=1 makes this a failure)", envRequirePython)
+	}
+	return python
 }

@@ -216,6 +216,19 @@ func TestServeLoadsFlowFiles(t *testing.T) {
 	if code, out := call(t, "GET", url+"/flows/Bye", ""); code != 200 {
 		t.Fatalf("GET /flows/Bye: %d %v", code, out)
 	}
+	// The .flow source without ?name= is read as JSON and refused: the
+	// hint says how a .flow source is sent, not only how to make JSON.
+	for _, src := range []string{bye, "// Bye says bye.\n" + bye} {
+		code, out := call(t, "PUT", url+"/flows", src)
+		ds, _ := out["diagnostics"].([]any)
+		var hint string
+		if len(ds) == 1 {
+			hint, _ = ds[0].(map[string]any)["hint"].(string)
+		}
+		if code != 400 || !strings.Contains(hint, "PUT /flows?name=signup.flow") || !strings.Contains(hint, "flowgen json") {
+			t.Errorf("PUT /flows of a .flow source without ?name=: %d %v, want 400 whose hint names ?name= and flowgen json", code, out)
+		}
+	}
 }
 
 // A refused PUT /flows changes nothing, and the server always starts again

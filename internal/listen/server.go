@@ -289,6 +289,11 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 	}
 	select {
 	case <-ctx.Done():
+		// Said as it begins: open requests, then the caller's own
+		// closing (a serve's runs, to a step boundary), may take
+		// seconds, which an operator who pressed Ctrl-C would otherwise
+		// spend without a word.
+		s.log.Info(name + ": stopping")
 	case err = <-errc:
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)

@@ -533,3 +533,32 @@ func startServe(t *testing.T, s *Server, h http.Handler) string {
 	})
 	return <-addrc
 }
+
+// The end of Serve's context (SIGINT or SIGTERM in the commands) is logged
+// as it begins, before the wait for open requests and the caller's own
+// closing: a stop that takes seconds is not silent.
+func TestServeLogsStopping(t *testing.T) {
+	var logs logtest.Buffer
+	s, err := New(Config{Addr: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Serve(ctx, "test serve", http.NotFoundHandler(), nil, func(addr string) { ready <- addr })
+	}()
+	<-ready
+	if strings.Contains(logs.String(), "stopping") {
+		t.Fatalf("stopping before the end of the context:\n%s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `msg="test serve: stopping"`) {
+		t.Errorf("no stopping line:\n%s", logs.String())
+	}
+}

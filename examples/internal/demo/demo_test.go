@@ -1,6 +1,11 @@
 package demo
 
 import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -44,5 +49,37 @@ func TestCheckStep(t *testing.T) {
 		if _, ok := err.(usageError); !ok || err.Error() != c.want {
 			t.Errorf("%v: %#v, want the usage error %q", c.flows, err, c.want)
 		}
+	}
+}
+
+// A usage error that only the built flows can tell (-crash-after a step
+// they do not have) leaves no store behind in a -store directory the
+// program made for it, and leaves one that was there before alone.
+func TestUsageErrorLeavesNoNewStore(t *testing.T) {
+	body := func(dir string, live *Live) error {
+		// As the examples' body does: the store is opened (made), then
+		// the step checked.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "0000000000000001.seg"), nil, 0o644); err != nil {
+			return err
+		}
+		return live.CheckStep([]string{"A"}, "F")
+	}
+	p := Program{Name: "x", CrashAfter: "kill after `STEP`"}
+	made := filepath.Join(t.TempDir(), "store")
+	if code := p.Main([]string{"-store", made, "-crash-after", "Nope"}, io.Discard, io.Discard, body); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if _, err := os.Stat(made); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused command line left its new store behind: %v", err)
+	}
+	there := t.TempDir()
+	if code := p.Main([]string{"-store", there, "-crash-after", "Nope"}, io.Discard, io.Discard, body); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if _, err := os.Stat(filepath.Join(there, "0000000000000001.seg")); err != nil {
+		t.Errorf("a -store directory that was there was touched: %v", err)
 	}
 }

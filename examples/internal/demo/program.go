@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -55,6 +56,11 @@ func (p Program) Main(args []string, stdout, stderr io.Writer, body func(dir str
 		fs.Usage()
 		return 2
 	}
+	// A -store directory this process makes is its own to take back when
+	// the command line turns out wrong (-crash-after a step the flows do
+	// not have): a usage error leaves nothing on disk.
+	_, statErr := os.Stat(*store)
+	made := *store != "" && errors.Is(statErr, os.ErrNotExist)
 	dir, err := storedir.Open(p.Name, *store)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
@@ -65,6 +71,9 @@ func (p Program) Main(args []string, stdout, stderr io.Writer, body func(dir str
 	if err := body(dir.Path, NewLive(stdout, p.Columns, *crashAfter)); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
 		if errors.As(err, new(usageError)) {
+			if made {
+				_ = os.RemoveAll(dir.Path)
+			}
 			return 2
 		}
 		return 1
