@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,6 +14,19 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/runtime/store"
 )
+
+// listFailingStore fails every List once fail is set.
+type listFailingStore struct {
+	*store.Memory
+	fail atomic.Bool
+}
+
+func (s *listFailingStore) List(f store.Filter) ([]store.RunInfo, error) {
+	if s.fail.Load() {
+		return nil, errors.New("disk on fire")
+	}
+	return s.Memory.List(f)
+}
 
 // Each code of the flow service that docs/checks.md lists ("The flow
 // service's codes") is given by the load it describes, at the flow or
@@ -132,6 +146,25 @@ func TestLoadServiceCodes(t *testing.T) {
 			},
 			want: []string{`signup.json:$.flows[0].name: error runs-in-progress: the new definition of flow "Signup" does not fit run "r-1" in progress`},
 			err:  ErrConflict,
+		},
+		{
+			// Replacing a flow lists its runs in progress; a store that
+			// cannot list them refuses the replacement (400: not a
+			// conflict, the store may answer next time).
+			name: "store",
+			load: func(t *testing.T) (diag.List, error) {
+				st := &listFailingStore{Memory: store.NewMemory()}
+				e, err := New(Options{Store: st})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = e.Close(context.Background()) })
+				mustLoad(t, e, "a.json", flowDoc(rpcFlow("A", "A.Start")))
+				st.fail.Store(true)
+				return e.LoadFlows("a.json", []byte(flowDoc(rpcFlow("A", "A.Other"))))
+			},
+			want: []string{`a.json:$.flows[0].name: error store: listing runs of flow "A": disk on fire`},
+			err:  ErrInvalid,
 		},
 	}
 	for _, tt := range tests {
