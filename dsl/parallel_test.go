@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -108,6 +109,13 @@ func TestParallelModel(t *testing.T) {
 	}
 	if fl.RetryFor(blk).Attempts != 1 || fl.TimeoutFor(blk) != 0 || fl.DeadlineFor(blk) != 0 {
 		t.Errorf("a block takes none of the flow's policies: %+v %v %v", fl.RetryFor(blk), fl.TimeoutFor(blk), fl.DeadlineFor(blk))
+	}
+	// Its branches take the flow's, as any step that does work
+	// (docs/language.md, "Start").
+	for _, br := range blk.Branches() {
+		if got, want := fl.RetryFor(br), fl.RetryFor(fl.Step("Start")); got != want || got.Attempts != 2 || fl.TimeoutFor(br) != 5*time.Second {
+			t.Errorf("branch %s: retry %+v, timeout %v; want the flow's %+v and 5s", br.Name, got, fl.TimeoutFor(br), want)
+		}
 	}
 	var edges []string
 	for _, e := range fl.StepEdges(blk) {
