@@ -119,6 +119,19 @@ func TestWaitAttemptAndRollbackTimeouts(t *testing.T) {
 	if got := f.RollbackTimeoutFor(await); got != 2*time.Second {
 		t.Errorf("RollbackTimeoutFor(await) = %v, want the step's own 2s", got)
 	}
+	// The await's own timeout bounds the wait, not the step's; without
+	// one, the step's does (docs/language.md, "How policies resolve").
+	if got := f.TimeoutFor(await); got != 72*time.Hour {
+		t.Errorf("TimeoutFor(await) = %v, want the await's own 72h", got)
+	}
+	await.Action.Timeout = 0
+	if got := f.TimeoutFor(await); got != 2*time.Second {
+		t.Errorf("TimeoutFor(await without a timeout) = %v, want the step's 2s", got)
+	}
+	await.Timeout = 0
+	if got := f.TimeoutFor(await); got != 0 {
+		t.Errorf("TimeoutFor(await without any) = %v, want none: the flow's 10s is not inherited", got)
+	}
 	for _, name := range []string{"CreateCustomer", "Activate"} {
 		s := f.Step(name)
 		if got, want := f.AttemptTimeoutFor(s), f.TimeoutFor(s); got != want {
