@@ -248,6 +248,12 @@ func TestCheckFlowSnippets(t *testing.T) {
 		{"port call", "flow F {\n    state S\n    step A {\n        rpc s \"S.Do\" (X)\n        irreversible\n    }\n    step B {\n        rpc s \"S.Do\"\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
 			[]string{"8:9: error port-call: rpc s \"S.Do\" sends no request here but one at line 4: method SDo of port FS takes one request type, or none [hint: send the same kind of field on every call of an endpoint, or call two endpoints]"}},
 		{"port call without a response", "flow F {\n    state S\n    step A {\n        rpc s \"S.Do\" -> X\n        irreversible\n    }\n    step B {\n        rpc s \"S.Do\"\n        irreversible\n    }\n}\n", dsl.CheckOptions{}, nil},
+		// The hint names the outcomes the step can end with: a call never
+		// times out (its child's steps have the bounds).
+		{"outcomes on a call", "flow F {\n    step A {\n        call G\n        outcomes x\n        irreversible\n    }\n}\n\nflow G {\n    step B { irreversible }\n}\n", dsl.CheckOptions{},
+			[]string{"4:18: error outcomes-not-go: call step \"A\" declares outcomes, but only a Go step can return them [hint: remove `outcomes`; a call step ends with ok or error]"}},
+		{"outcomes on an rpc with a timeout", "flow F {\n    step A {\n        rpc s \"S.Do\"\n        timeout 1s\n        outcomes x\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
+			[]string{"5:18: error outcomes-not-go: rpc step \"A\" declares outcomes, but only a Go step can return them [hint: remove `outcomes`; an rpc step ends with ok, error or timeout]"}},
 		{"build errors do not stop the checks", "flow F {\n    timeout 10x\n    step A { on ok -> Nope  irreversible }\n}\n", dsl.CheckOptions{},
 			[]string{
 				`2:13: error syntax: invalid duration "10x": unknown unit "x" [hint: durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m]`,
