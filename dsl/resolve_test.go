@@ -179,6 +179,29 @@ func TestSleepPolicies(t *testing.T) {
 	}
 }
 
+// A call and a choose take none of the flow's policies (docs/language.md,
+// the call step's "Policies", the choose step): a call's rollback makes one
+// attempt unless the step has a retry of its own.
+func TestCallAndChoosePolicies(t *testing.T) {
+	f := signupModel()
+	f.Deadline = Duration(time.Minute)
+	call := &Step{Name: "Bill", Action: &Action{Kind: ActionCall, Flow: id("Billing")}, Irreversible: true}
+	choose := &Step{Name: "Route", Action: &Action{Kind: ActionChoose, Otherwise: id("done")}}
+	f.Steps = append(f.Steps, call, choose)
+	for _, s := range []*Step{call, choose} {
+		if r, t0, d := f.RetryFor(s), f.TimeoutFor(s), f.DeadlineFor(s); r.Attempts != 1 || t0 != 0 || d != 0 {
+			t.Errorf("%s: retry %+v, timeout %v, deadline %v; want one attempt and none of the flow's bounds", s.Name, r, t0, d)
+		}
+	}
+	if got := f.RollbackRetryFor(call).Attempts; got != 1 {
+		t.Errorf("RollbackRetryFor(call) makes %d attempts, want 1", got)
+	}
+	call.Retry = &Retry{Attempts: 4}
+	if got := f.RollbackRetryFor(call).Attempts; got != 4 {
+		t.Errorf("RollbackRetryFor(call with retry 4) makes %d attempts, want 4", got)
+	}
+}
+
 func TestRetryPolicy(t *testing.T) {
 	f := signupModel()
 	got := f.RetryFor(f.Step("CreateSubscription")).Policy()
