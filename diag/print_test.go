@@ -72,6 +72,20 @@ func TestClosest(t *testing.T) {
 			t.Errorf("DidYouMean(%q) = %q, want %q", name, got, want)
 		}
 	}
+	// The edit limits docs/checks.md gives ("Did you mean"): at most 1
+	// edit for names up to 4 characters, 2 up to 8, 3 beyond.
+	for name, want := range map[string]string{
+		"dxne":      "done", // 4 characters, 1 edit
+		"dxnx":      "",     // 4 characters, 2 edits
+		"donxx":     "done", // 5 characters, 2 edits
+		"Actxvxte":  "Activate",
+		"Axtivxtx":  "",          // 8 characters, 3 edits
+		"Rxconxilx": "Reconcile", // 9 characters, 3 edits
+	} {
+		if got := DidYouMean(name, []string{"done", "Activate", "Reconcile"}); got != want {
+			t.Errorf("DidYouMean(%q) = %q, want %q", name, got, want)
+		}
+	}
 	// A name cut short at a word boundary of one candidate suggests it;
 	// a cut inside a word, a short name or several candidates do not.
 	fields := []string{"CoolingOffEnds", "Customer", "PlanID", "RetryAttempts", "RetryCount", "Items", "ItemsTotal"}

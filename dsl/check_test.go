@@ -317,7 +317,7 @@ func TestCheck(t *testing.T) {
 				`$.flows[0].steps[4].timeout: error sleep-timeout: step "Timeout" sleeps, so its ` + "`timeout 5m`" + ` has no attempt to bound [hint: bound the sleep with ` + "`deadline 5m`" + ` instead: the step ends with the outcome timeout when it passes]`,
 				`$.flows[0].steps[5].deadline: warning sleep-deadline: step "Short" sleeps 1h, but its deadline is 1h: it always ends with the outcome timeout [hint: raise the deadline above 1h, or remove it]`,
 				`$.flows[0].steps[6].on[0].on: error undefined-outcome: step "NoDeadline" has no deadline, so it cannot end with outcome "timeout" [hint: add ` + "`deadline <duration>`" + ` to the step to bound its sleep (the step ends with the outcome timeout when it passes), or remove this transition]`,
-				`$.flows[0].steps[6].outcomes[0]: error outcomes-not-go: sleep step "NoDeadline" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; a sleep step ends with ok, error or timeout]`,
+				`$.flows[0].steps[6].outcomes[0]: error outcomes-not-go: sleep step "NoDeadline" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; a sleep step ends with ok]`,
 				`$.flows[0].steps[7].name: warning no-rollback: step "Publishes" has side effects (a publication) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`,
 				`$.flows[0].steps[8].on[0].on: error undefined-outcome: step "CannotFail" is a sleep with nothing that can fail, so it cannot end with outcome "error": its outcomes are ok, timeout [hint: remove this transition; an abort or the run's history bound does not take it, but rolls the run back]`,
 				`$.flows[0].steps[9].retry: warning sleep-retry: step "Retried" sleeps and publishes nothing, so its retry 3 has nothing to retry: a sleep is never retried [hint: remove the retry; to wait longer, sleep longer]`,
@@ -490,7 +490,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "outcomes on an rpc step",
 			src:  doc(flow("F", "", step("A", rpc+`, "irreversible": true, "outcomes": ["maybe"]`))),
-			want: []string{`$.flows[0].steps[0].outcomes[0]: error outcomes-not-go: rpc step "A" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; an rpc step ends with ok, error or timeout]`},
+			want: []string{`$.flows[0].steps[0].outcomes[0]: error outcomes-not-go: rpc step "A" declares outcomes, but only a Go step can return them [hint: remove ` + "`outcomes`" + `; an rpc step ends with ok or error]`},
 		},
 		{
 			// A Go step given a publish line is a publish step: the hint

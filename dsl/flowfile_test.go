@@ -230,6 +230,30 @@ func TestCheckFlowSnippets(t *testing.T) {
 			[]string{`2:5: error cron: invalid schedule "bad": expected exactly 5 fields, found 1 [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`}},
 		{"one day", "flow F {\n    step A { sleep 1d }\n}\n", dsl.CheckOptions{},
 			[]string{`2:20: error syntax: invalid duration "1d": unknown unit "d" [hint: durations use Go syntax, which has no days: 1 day is 24h]`}},
+		{"choose without when", "flow F {\n    state S\n    step A {\n        choose {\n            otherwise -> done\n        }\n    }\n}\n", dsl.CheckOptions{},
+			[]string{"4:9: error choose: choose in step \"A\" has no `when` line: it always goes to its otherwise [hint: add `when <condition> -> Step` lines, or replace the step by `on ok -> Step` in the step before it]"}},
+		{"choose without otherwise", "flow F {\n    state S\n    step A {\n        choose {\n            when X -> done\n        }\n    }\n}\n", dsl.CheckOptions{},
+			[]string{"4:9: error choose-otherwise: choose in step \"A\" has no `otherwise`: a run whose state matches no condition would have nowhere to go [hint: end the choose with `otherwise -> Step` (or `otherwise -> fail`)]"}},
+		// A zero on a step does not lift the flow's bound: a warning at
+		// each line (zero-policy).
+		{"zero policies", "flow F {\n    timeout 5s\n    deadline 1m\n    step A {\n        timeout 0s\n        deadline 0s\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
+			[]string{
+				"5:9: warning zero-policy: step \"A\"'s `timeout 0s` is as if it were not written: the step keeps the flow's `timeout 5s` [hint: a step cannot lift the flow's timeout: remove the line, or give the step the timeout it needs]",
+				"6:9: warning zero-policy: step \"A\"'s `deadline 0s` is as if it were not written: the step keeps the flow's `deadline 1m` [hint: a step cannot lift the flow's deadline: remove the line, or give the step the deadline it needs]",
+			}},
+		// Without a flow bound to keep, a zero is no warning.
+		{"zero policies alone", "flow F {\n    step A {\n        timeout 0s\n        deadline 0s\n        irreversible\n    }\n}\n", dsl.CheckOptions{}, nil},
+		// One endpoint's port method takes one request or none (port-call);
+		// discarding the response beside a call that keeps it is fine.
+		{"port call", "flow F {\n    state S\n    step A {\n        rpc s \"S.Do\" (X)\n        irreversible\n    }\n    step B {\n        rpc s \"S.Do\"\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
+			[]string{"8:9: error port-call: rpc s \"S.Do\" sends no request here but one at line 4: method SDo of port FS takes one request type, or none [hint: send the same kind of field on every call of an endpoint, or call two endpoints]"}},
+		{"port call without a response", "flow F {\n    state S\n    step A {\n        rpc s \"S.Do\" -> X\n        irreversible\n    }\n    step B {\n        rpc s \"S.Do\"\n        irreversible\n    }\n}\n", dsl.CheckOptions{}, nil},
+		// The hint names the outcomes the step can end with: a call never
+		// times out (its child's steps have the bounds).
+		{"outcomes on a call", "flow F {\n    step A {\n        call G\n        outcomes x\n        irreversible\n    }\n}\n\nflow G {\n    step B { irreversible }\n}\n", dsl.CheckOptions{},
+			[]string{"4:18: error outcomes-not-go: call step \"A\" declares outcomes, but only a Go step can return them [hint: remove `outcomes`; a call step ends with ok or error]"}},
+		{"outcomes on an rpc with a timeout", "flow F {\n    step A {\n        rpc s \"S.Do\"\n        timeout 1s\n        outcomes x\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
+			[]string{"5:18: error outcomes-not-go: rpc step \"A\" declares outcomes, but only a Go step can return them [hint: remove `outcomes`; an rpc step ends with ok, error or timeout]"}},
 		{"build errors do not stop the checks", "flow F {\n    timeout 10x\n    step A { on ok -> Nope  irreversible }\n}\n", dsl.CheckOptions{},
 			[]string{
 				`2:13: error syntax: invalid duration "10x": unknown unit "x" [hint: durations use Go syntax with units ns, us, ms, s, m, h, such as 250ms or 1h30m]`,

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -58,6 +59,21 @@ func TestCheckParallel(t *testing.T) {
 			[]string{`5:12: error undefined-outcome: parallel block "P" cannot end with outcome "maybe": its outcomes are ok, error [hint: a block ends ok when every branch completed, or with the outcome of the branch that failed]`}},
 		{"branch policies are checked", wrap("    parallel P {\n        step A {\n            rpc s \"S.A\"\n        }\n    }\n"),
 			[]string{`4:14: warning no-rollback: step "A" has side effects (an rpc) but neither a rollback nor ` + "`irreversible`" + ` [hint: add ` + "`rollback <Method>` or `rollback rpc ...`" + ` to undo it when a later step fails, or mark it ` + "`irreversible`" + `]`}},
+		// Branches do not route (branch-route), at what routes: an on
+		// line, the outcomes, a choose.
+		{"branch with an on line", wrap("    parallel P {\n        step A {\n            irreversible\n            on ok -> done\n        }\n    }\n"),
+			[]string{"6:13: error branch-route: branch \"A\" of parallel block \"P\" has `on ok -> done`, but branches do not route [hint: a branch ends ok or fails, and its block goes on once every branch completed: route the block's outcome with `on` lines of the block itself (after its steps), or make \"A\" a step after the block]"}},
+		{"branch with outcomes", wrap("    parallel P {\n        step A {\n            outcomes x\n            irreversible\n        }\n    }\n"),
+			[]string{"5:22: error branch-route: branch \"A\" of parallel block \"P\" declares outcomes, but branches do not route [hint: a branch ends ok or fails, and its block goes on once every branch completed: route the block's outcome with `on` lines of the block itself (after its steps), or make \"A\" a step after the block]"}},
+		{"branch that chooses", wrap("    parallel P {\n        step A {\n            choose {\n                when X -> done\n                otherwise -> done\n            }\n        }\n    }\n"),
+			[]string{"5:13: error branch-route: branch \"A\" of parallel block \"P\" chooses where the run goes, but branches do not route [hint: a branch ends ok or fails, and its block goes on once every branch completed: route the block's outcome with `on` lines of the block itself (after its steps), or make \"A\" a step after the block]"}},
+		// Branches do not wait (branch-wait), at the waiting action.
+		{"branch that awaits", wrap("    parallel P {\n        step A {\n            await t \"e\" timeout 1h\n        }\n    }\n"),
+			[]string{"5:13: error branch-wait: branch \"A\" of parallel block \"P\" waits (await), but a branch cannot wait [hint: branches run on goroutines of a running process, while a wait is a recorded state of the whole run; move the await into a step before or after the block]"}},
+		{"branch that sleeps", wrap("    parallel P {\n        step A {\n            sleep 1h\n        }\n    }\n"),
+			[]string{"5:13: error branch-wait: branch \"A\" of parallel block \"P\" waits (sleep), but a branch cannot wait [hint: branches run on goroutines of a running process, while a wait is a recorded state of the whole run; move the sleep into a step before or after the block]"}},
+		{"branch that calls", wrap("    parallel P {\n        step A {\n            call G\n            irreversible\n        }\n    }\n") + "flow G {\n    step B { irreversible }\n}\n",
+			[]string{"5:13: error branch-wait: branch \"A\" of parallel block \"P\" waits (call), but a branch cannot wait [hint: branches run on goroutines of a running process, while a wait is a recorded state of the whole run; move the call into a step before or after the block]"}},
 		{"branch names are Go names", wrap("    parallel P {\n        step a { irreversible }\n    }\n"),
 			[]string{`4:14: error name: step name "a" must start with an upper-case letter: it names a Go constant and, for a Go step, a handler method [hint: rename it to "A"]`}},
 	}
@@ -93,6 +109,13 @@ func TestParallelModel(t *testing.T) {
 	}
 	if fl.RetryFor(blk).Attempts != 1 || fl.TimeoutFor(blk) != 0 || fl.DeadlineFor(blk) != 0 {
 		t.Errorf("a block takes none of the flow's policies: %+v %v %v", fl.RetryFor(blk), fl.TimeoutFor(blk), fl.DeadlineFor(blk))
+	}
+	// Its branches take the flow's, as any step that does work
+	// (docs/language.md, "Start").
+	for _, br := range blk.Branches() {
+		if got, want := fl.RetryFor(br), fl.RetryFor(fl.Step("Start")); got != want || got.Attempts != 2 || fl.TimeoutFor(br) != 5*time.Second {
+			t.Errorf("branch %s: retry %+v, timeout %v; want the flow's %+v and 5s", br.Name, got, fl.TimeoutFor(br), want)
+		}
 	}
 	var edges []string
 	for _, e := range fl.StepEdges(blk) {

@@ -468,13 +468,7 @@ func (f *Flow) Outcomes(s *Step) []string {
 		}
 		return append(out, OutcomeError)
 	}
-	out := []string{OutcomeOK}
-	if s.CanFail() {
-		out = append(out, OutcomeError)
-	}
-	if f.CanTimeout(s) {
-		out = append(out, OutcomeTimeout)
-	}
+	out := f.builtinOutcomes(s)
 	if s == nil {
 		return out
 	}
@@ -488,6 +482,19 @@ func (f *Flow) Outcomes(s *Step) []string {
 		}
 		seen[o.Name] = true
 		out = append(out, o.Name)
+	}
+	return out
+}
+
+// builtinOutcomes returns the outcomes s can end with that it does not
+// declare: ok, error when it can fail, timeout when it can time out.
+func (f *Flow) builtinOutcomes(s *Step) []string {
+	out := []string{OutcomeOK}
+	if s.CanFail() {
+		out = append(out, OutcomeError)
+	}
+	if f.CanTimeout(s) {
+		out = append(out, OutcomeTimeout)
 	}
 	return out
 }

@@ -119,6 +119,19 @@ func TestWaitAttemptAndRollbackTimeouts(t *testing.T) {
 	if got := f.RollbackTimeoutFor(await); got != 2*time.Second {
 		t.Errorf("RollbackTimeoutFor(await) = %v, want the step's own 2s", got)
 	}
+	// The await's own timeout bounds the wait, not the step's; without
+	// one, the step's does (docs/language.md, "How policies resolve").
+	if got := f.TimeoutFor(await); got != 72*time.Hour {
+		t.Errorf("TimeoutFor(await) = %v, want the await's own 72h", got)
+	}
+	await.Action.Timeout = 0
+	if got := f.TimeoutFor(await); got != 2*time.Second {
+		t.Errorf("TimeoutFor(await without a timeout) = %v, want the step's 2s", got)
+	}
+	await.Timeout = 0
+	if got := f.TimeoutFor(await); got != 0 {
+		t.Errorf("TimeoutFor(await without any) = %v, want none: the flow's 10s is not inherited", got)
+	}
 	for _, name := range []string{"CreateCustomer", "Activate"} {
 		s := f.Step(name)
 		if got, want := f.AttemptTimeoutFor(s), f.TimeoutFor(s); got != want {
@@ -163,6 +176,29 @@ func TestSleepPolicies(t *testing.T) {
 	want := []FieldRef{{Field: id("RemindAt"), Role: RoleUntil, Step: s}}
 	if diff := cmp.Diff(want, f.FieldRefs()[len(f.FieldRefs())-1:]); diff != "" {
 		t.Errorf("FieldRefs (-want +got):\n%s", diff)
+	}
+}
+
+// A call and a choose take none of the flow's policies (docs/language.md,
+// the call step's "Policies", the choose step): a call's rollback makes one
+// attempt unless the step has a retry of its own.
+func TestCallAndChoosePolicies(t *testing.T) {
+	f := signupModel()
+	f.Deadline = Duration(time.Minute)
+	call := &Step{Name: "Bill", Action: &Action{Kind: ActionCall, Flow: id("Billing")}, Irreversible: true}
+	choose := &Step{Name: "Route", Action: &Action{Kind: ActionChoose, Otherwise: id("done")}}
+	f.Steps = append(f.Steps, call, choose)
+	for _, s := range []*Step{call, choose} {
+		if r, t0, d := f.RetryFor(s), f.TimeoutFor(s), f.DeadlineFor(s); r.Attempts != 1 || t0 != 0 || d != 0 {
+			t.Errorf("%s: retry %+v, timeout %v, deadline %v; want one attempt and none of the flow's bounds", s.Name, r, t0, d)
+		}
+	}
+	if got := f.RollbackRetryFor(call).Attempts; got != 1 {
+		t.Errorf("RollbackRetryFor(call) makes %d attempts, want 1", got)
+	}
+	call.Retry = &Retry{Attempts: 4}
+	if got := f.RollbackRetryFor(call).Attempts; got != 4 {
+		t.Errorf("RollbackRetryFor(call with retry 4) makes %d attempts, want 4", got)
 	}
 }
 

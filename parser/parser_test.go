@@ -320,6 +320,16 @@ func TestRejectsUnreviewableInput(t *testing.T) {
 			`1:5: bidirectional control character U+202E (hint: remove it: it makes the text display in a different order than it is read)`,
 		}},
 	}
+	// Every bidirectional control character docs/language.md lists
+	// ("Encoding").
+	for _, r := range []rune{0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C} {
+		tests = append(tests, struct {
+			name string
+			src  string
+			want []string
+		}{fmt.Sprintf("U+%04X", r), "flow A { trigger rpc \"a" + string(r) + "\" }",
+			[]string{fmt.Sprintf(`1:24: bidirectional control character U+%04X (hint: remove it: it makes the text display in a different order than it is read)`, r)}})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, diags := Parse("test.flow", []byte(tt.src))

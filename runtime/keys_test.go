@@ -58,3 +58,22 @@ func TestCorrelation(t *testing.T) {
 		t.Error(`a null member correlates with the empty value`)
 	}
 }
+
+// The child run IDs docs/language.md ("A run of its own", "Rollback")
+// gives for a call step Bill of run o-1.
+func TestChildRunIDDocumented(t *testing.T) {
+	for _, c := range []struct {
+		key     Key
+		attempt int
+		want    string
+	}{
+		{Key{RunID: "o-1", Step: "Bill", Visit: 1}, 1, "o-1@Bill"},
+		{Key{RunID: "o-1", Step: "Bill", Visit: 2}, 1, "o-1@Bill:2"},
+		{Key{RunID: "o-1", Step: "Bill", Visit: 1, Rollback: true}, 1, "o-1@Bill:rollback"},
+		{Key{RunID: "o-1", Step: "Bill", Visit: 1, Rollback: true}, 2, "o-1@Bill:rollback:2"},
+	} {
+		if got := ChildRunID(c.key, c.attempt); got != c.want {
+			t.Errorf("ChildRunID(%+v, %d) = %q, want %q", c.key, c.attempt, got, c.want)
+		}
+	}
+}
