@@ -73,6 +73,10 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 					return bad(at, "compare with a number the field's type can hold",
 						"condition on %q: %s overflows %q, of type %s", name, l.Text, name, typ)
 				}
+				if near, ok := floatWritten(numberConst(l.Text), b); !ok {
+					return bad(at, "write "+near+": the generated code rounds the number to the nearest "+b.Name()+", the flow service compares the state's number with it exactly",
+						"condition on %q: %s is not a %s as Go writes one (the nearest is %s), and %q has type %s", name, l.Text, b.Name(), near, name, typ)
+				}
 				return diag.Diagnostic{}, false
 			}
 			iv := constant.ToInt(numberConst(l.Text))
@@ -190,6 +194,27 @@ func quotedNumber(text string) bool {
 func isDuration(t types.Type) bool {
 	n, ok := types.Unalias(t).(*types.Named)
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Duration"
+}
+
+// floatWritten is the number v rounded to the float type b, in the
+// shortest decimal that reads back as it (as encoding/json writes a
+// float field, so as a run's state holds it), and whether that is v. The
+// generated code compares a float field with the literal rounded (Go
+// rounds a constant to the type it is compared with), the flow service
+// compares the state's decimal with the literal exactly (dsl.Cond.Eval):
+// they agree only when the literal is a float of the field's type written
+// as Go writes one. 16777217 in a float32 is 16777216 to the generated
+// code but not to the service, and so is 1e-50 (0) or the exact decimal
+// of the largest float32 (written 340282350000000000000000000000000000000).
+func floatWritten(v constant.Value, b *types.Basic) (string, bool) {
+	bits := 64
+	f, _ := constant.Float64Val(v)
+	if b.Kind() == types.Float32 {
+		f32, _ := constant.Float32Val(v)
+		bits, f = 32, float64(f32)
+	}
+	near := strconv.FormatFloat(f, 'f', -1, bits) // .flow writes no exponent
+	return near, constant.Compare(numberConst(near), token.EQL, v)
 }
 
 // floatOverflows reports whether number v is beyond the float type b.

@@ -60,6 +60,10 @@ type RouteState struct {
             when Age < "24h" or Total >= "500" -> done
             when Name or Age -> done
             when At -> done
+            when Ratio > 0.1 and Ratio < 16777216 and Ratio >= -2.5 and Price < 0.3 and Ratio > 0.000000000000000000000000000000000000000000001 -> done
+            when Ratio == 16777217 -> done
+            when Ratio > 0.10000000149011612 or Price > 0.10000000000000001 -> done
+            when Ratio > 0.00000000000000000000000000000000000000000000000001 -> done
             otherwise -> fail
         }
     }
@@ -80,11 +84,16 @@ type RouteState struct {
 		`16:33: error state-field-unexported: state field "secret" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Secret"]`,
 		`17:18: error cond-type: condition "Vip": field "Vip" has the named type Flag: a field alone is a condition only when it is a plain bool [hint: compare it with a value instead, such as ` + "`" + `Vip == true` + "`" + `]`,
 		`18:42: error cond-type: condition on "Ratio": 340282356779733661637539395458142568448 overflows "Ratio", of type float32 [hint: compare with a number the field's type can hold]`,
+		`19:26: error cond-type: condition on "Ratio": 340282346638528859811704183484516925440 is not a float32 as Go writes one (the nearest is 340282350000000000000000000000000000000), and "Ratio" has type float32 [hint: write 340282350000000000000000000000000000000: the generated code rounds the number to the nearest float32, the flow service compares the state's number with it exactly]`,
 		`20:24: error cond-type: condition on "Age" compares a field of type time.Duration with the string "24h" [hint: a duration is written without quotes: ` + "`" + `Age < 24h` + "`" + `]`,
 		`20:42: error cond-type: condition on "Total" compares a field of type int with the string "500" [hint: a number is written without quotes: ` + "`" + `Total >= 500` + "`" + `]`,
 		`21:18: error cond-type: condition "Name": field "Name" has type string, not bool [hint: a field alone is a condition only when it is a bool; compare it with a string, such as ` + "`" + `Name != ""` + "`" + `]`,
 		`21:26: error cond-type: condition "Age": field "Age" has type time.Duration, not bool [hint: a field alone is a condition only when it is a bool; compare it with a duration, such as ` + "`" + `Age > 0s` + "`" + `]`,
 		`22:18: error cond-type: condition "At": field "At" has type time.Time, not bool [hint: a field alone is a condition only when it is a bool, and conditions compare strings, numbers, bools and time.Durations; At has type time.Time]`,
+		`24:27: error cond-type: condition on "Ratio": 16777217 is not a float32 as Go writes one (the nearest is 16777216), and "Ratio" has type float32 [hint: write 16777216: the generated code rounds the number to the nearest float32, the flow service compares the state's number with it exactly]`,
+		`25:26: error cond-type: condition on "Ratio": 0.10000000149011612 is not a float32 as Go writes one (the nearest is 0.1), and "Ratio" has type float32 [hint: write 0.1: the generated code rounds the number to the nearest float32, the flow service compares the state's number with it exactly]`,
+		`25:57: error cond-type: condition on "Price": 0.10000000000000001 is not a float64 as Go writes one (the nearest is 0.1), and "Price" has type float64 [hint: write 0.1: the generated code rounds the number to the nearest float64, the flow service compares the state's number with it exactly]`,
+		`26:26: error cond-type: condition on "Ratio": 0.00000000000000000000000000000000000000000000000001 is not a float32 as Go writes one (the nearest is 0), and "Ratio" has type float32 [hint: write 0: the generated code rounds the number to the nearest float32, the flow service compares the state's number with it exactly]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
