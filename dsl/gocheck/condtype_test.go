@@ -3,9 +3,15 @@ package gocheck
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // The fields of choose conditions are checked against the state's Go
@@ -231,6 +237,42 @@ type Customer struct {
 	got := loadStrings(t, src, dir)
 	want := []string{
 		`6:27: error state-field: condition "Customer.Blocked": field "Blocked" of Customer (type example.com/m/other.Customer) is promoted through an unexported embedded field of another package and then a pointer, which the generated code cannot name to check it for nil [hint: embed that struct by value, or export the embedded type, or copy the member into a field of the state in a step before the choose]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// A JSON flow's number may have an exponent: a float field's literal is
+// checked as the flow service compares it, exactly. 1e-999999999 is 0 to
+// go/constant, and so to the generated code, but above 0 to the service;
+// an exponent beyond go/constant's (1e999999999) is left to the condition
+// check, which refuses a number beyond float64, and 12.50e-1 is 1.25.
+func TestConditionTypesJSONExponents(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod":   "module example.com/m\n\ngo 1.22\n",
+		"state.go": "package m\n\ntype S struct {\n\tRatio float32\n\tTotal int\n}\n",
+	})
+	cond := func(field, value string) string {
+		return `{"if": {"field": "` + field + `", "op": "==", "value": ` + value + `}, "target": "done"}`
+	}
+	src := `{"version": 1, "flows": [{"name": "F", "state": "S", "steps": [{"name": "R", "action": {"kind": "choose", "when": [` +
+		strings.Join([]string{cond("Ratio", "1e-999999999"), cond("Ratio", "1e999999999"), cond("Total", "1e999999999"),
+			cond("Ratio", "12.50e-1"), cond("Ratio", "1E2"), cond("Ratio", "16777217e0")}, ", ") +
+		`], "otherwise": "fail"}}]}]}`
+	_, ds := flowfile.Load("t.json", []byte(src), dsl.CheckOptions{
+		GoPackage: func(f *dsl.File) diag.List { return Check(f, dir) },
+	})
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Code+": "+d.Message)
+	}
+	slices.Sort(got)
+	want := []string{
+		`cond-type: condition on "Ratio": 16777217e0 is not a float32 as Go writes one (the nearest is 16777216), and "Ratio" has type float32`,
+		`cond-type: condition on "Ratio": 1e-999999999 is not a float32 as Go writes one (the nearest is 0), and "Ratio" has type float32`,
+		`condition: Ratio == 1e999999999 in step "R" compares with a number beyond the range of float64`,
+		`condition: Total == 1e999999999 in step "R" compares with a number beyond the range of float64`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
