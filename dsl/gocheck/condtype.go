@@ -86,7 +86,9 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 			}
 			iv := constant.ToInt(numberConst(l.Text))
 			switch {
-			case iv.Kind() != constant.Int:
+			// Whole as the service compares (exactly): 1e-999999999 is 0
+			// to go/constant, as to the generated code.
+			case iv.Kind() != constant.Int || !dsl.SameNumber(iv.ExactString(), l.Text):
 				return bad(at, "compare an integer field with a whole number, or make the field a float64",
 					"condition on %q: %s is not a whole number, and %q has type %s", name, l.Text, name, typ)
 			case b.Info()&types.IsUnsigned != 0 && constant.Sign(iv) < 0:

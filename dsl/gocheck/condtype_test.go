@@ -248,6 +248,7 @@ type Customer struct {
 // go/constant, and so to the generated code, but above 0 to the service;
 // an exponent beyond go/constant's (1e999999999) is left to the condition
 // check, which refuses a number beyond float64, and 12.50e-1 is 1.25.
+// An integer field's 1e-999999999 is not 0 either, and 3e2 is 300.
 func TestConditionTypesJSONExponents(t *testing.T) {
 	dir := writeModule(t, map[string]string{
 		"go.mod":   "module example.com/m\n\ngo 1.22\n",
@@ -258,7 +259,7 @@ func TestConditionTypesJSONExponents(t *testing.T) {
 	}
 	src := `{"version": 1, "flows": [{"name": "F", "state": "S", "steps": [{"name": "R", "action": {"kind": "choose", "when": [` +
 		strings.Join([]string{cond("Ratio", "1e-999999999"), cond("Ratio", "1e999999999"), cond("Total", "1e999999999"),
-			cond("Ratio", "12.50e-1"), cond("Ratio", "1E2"), cond("Ratio", "16777217e0")}, ", ") +
+			cond("Ratio", "12.50e-1"), cond("Ratio", "1E2"), cond("Ratio", "16777217e0"), cond("Total", "1e-999999999"), cond("Total", "25e-1"), cond("Total", "3e2")}, ", ") +
 		`], "otherwise": "fail"}}]}]}`
 	_, ds := flowfile.Load("t.json", []byte(src), dsl.CheckOptions{
 		GoPackage: func(f *dsl.File) diag.List { return Check(f, dir) },
@@ -271,6 +272,8 @@ func TestConditionTypesJSONExponents(t *testing.T) {
 	want := []string{
 		`cond-type: condition on "Ratio": 16777217e0 is not a float32 as Go writes one (the nearest is 16777216), and "Ratio" has type float32`,
 		`cond-type: condition on "Ratio": 1e-999999999 is not a float32 as Go writes one (the nearest is 0), and "Ratio" has type float32`,
+		`cond-type: condition on "Total": 1e-999999999 is not a whole number, and "Total" has type int`,
+		`cond-type: condition on "Total": 25e-1 is not a whole number, and "Total" has type int`,
 		`condition: Ratio == 1e999999999 in step "R" compares with a number beyond the range of float64`,
 		`condition: Total == 1e999999999 in step "R" compares with a number beyond the range of float64`,
 	}
