@@ -28,11 +28,14 @@ func Dir(p string) string {
 // host (in any case) and port (Port: "https://h:443" is "https://h"), and
 // a path whose Dir starts with base's, however a server reads it: decoded
 // once (url.URL.Path) or twice ("%252e%252e" is ".." to a server that
-// decodes again), and neither Ambiguous.
+// decodes again), and neither Ambiguous. Nothing is within a base whose
+// own path is Ambiguous: "/api\x/.." is "/" to Dir but "/api/" to a
+// server that reads a backslash as a separator, so no one reading says
+// what is under it.
 func Within(u, base *url.URL) bool {
 	pu, oku := Port(u)
 	pb, okb := Port(base)
-	if u.Scheme != base.Scheme || !SameHost(u.Hostname(), base.Hostname()) || pu != pb || oku != okb {
+	if u.Scheme != base.Scheme || !SameHost(u.Hostname(), base.Hostname()) || pu != pb || oku != okb || Ambiguous(base.Path) {
 		return false
 	}
 	under := func(p string) bool { return !Ambiguous(p) && strings.HasPrefix(Dir(p), Dir(base.Path)) }

@@ -42,6 +42,10 @@ func TestWithinAndBelow(t *testing.T) {
 		{"http://svc/api/50%25off", "http://svc/api", true, true}, // a '%' that decodes to nothing else
 		{"http://svc/api/%252fx", "http://svc/api", true, true},   // "/x" under api twice decoded too
 		{"http://svc/api/%255cx", "http://svc/api", false, false}, // a backslash twice decoded
+		// A base that servers read differently has nothing under it.
+		{"http://svc/0", `http://svc/00\0/..`, false, false},
+		{"http://svc/api/x", `http://svc/api\x/..`, false, false},
+		{"http://svc/api/x", "http://svc/api/..;/b", false, false},
 	} {
 		u, err := url.Parse(tc.u)
 		if err != nil {
