@@ -61,13 +61,15 @@ func SameHost(a, b string) bool {
 // proxy elsewhere than Dir reads it: it holds a backslash (a separator to
 // IIS and to proxies that normalise it), or a segment that is "." or ".."
 // before a ';' ("..;", which Tomcat and Jetty take for ".." with a path
-// parameter).
+// parameter), or nothing before it: Tomcat and Jetty drop ";v=1" and then
+// the empty segment, so a ".." after it climbs one level more than Dir's
+// ("/api/x/;/../../admin" is "/api/admin" to Dir, "/admin" to them).
 func Ambiguous(p string) bool {
 	if strings.Contains(p, `\`) {
 		return true
 	}
 	for seg := range strings.SplitSeq(p, "/") {
-		if name, _, params := strings.Cut(seg, ";"); params && (name == "." || name == "..") {
+		if name, _, params := strings.Cut(seg, ";"); params && (name == "" || name == "." || name == "..") {
 			return true
 		}
 	}

@@ -37,7 +37,10 @@ func TestWithinAndBelow(t *testing.T) {
 		{"http://svc/api/..%5cadmin", "http://svc/api", false, false},
 		{`http://svc/api/..\admin`, "http://svc/api", false, false},
 		{"http://svc/api/%252e%252e/admin", "http://svc/api", false, false},
-		{"http://svc/api/x;v=1/y", "http://svc/api", true, true}, // a path parameter elsewhere is no step
+		{"http://svc/api/x;v=1/y", "http://svc/api", true, true},           // a path parameter elsewhere is no step
+		{"http://svc/api/x/;/../../admin", "http://svc/api", false, false}, // ";" is no segment to Tomcat, Jetty
+		{"http://svc/api/x/;v=1/../../admin", "http://svc/api", false, false},
+		{"http://svc/api/x/%3b/../../admin", "http://svc/api", false, false},
 		{"http://svc/api/x..;/y", "http://svc/api", true, true},
 		{"http://svc/api/50%25off", "http://svc/api", true, true}, // a '%' that decodes to nothing else
 		{"http://svc/api/%252fx", "http://svc/api", true, true},   // "/x" under api twice decoded too
