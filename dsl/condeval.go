@@ -252,6 +252,14 @@ func compareDecimal(a, b string) (int, bool) {
 	return sx * m, true
 }
 
+// SameNumber reports whether a and b, numbers in decimal notation (a
+// condition's literal, a state's JSON number), are the same number as Eval
+// compares them: exactly, whatever the spelling (12.50e-1 and 1.25).
+func SameNumber(a, b string) bool {
+	order, ok := compareDecimal(a, b)
+	return ok && order == 0
+}
+
 // decimal is a number in decimal notation: digits, without leading or
 // trailing zeros ("" for zero), whose first digit is at the place
 // 10^(top-1).

@@ -38,7 +38,9 @@ func (k cursorKind) encode(parts ...string) string {
 }
 
 // decode returns the parts of a cursor of kind k, or false for any other
-// string.
+// string: only the spelling encode writes, since base64's decoder also
+// takes a part with other trailing bits ("YR" for "YQ", "a") or with line
+// breaks in it, and one cursor would have many spellings.
 func (k cursorKind) decode(c string) ([]string, bool) {
 	rest, ok := strings.CutPrefix(c, k.prefix)
 	if !ok {
@@ -50,7 +52,7 @@ func (k cursorKind) decode(c string) ([]string, bool) {
 	}
 	for i, p := range parts {
 		b, err := base64.RawURLEncoding.DecodeString(p)
-		if err != nil || len(b) == 0 {
+		if err != nil || len(b) == 0 || base64.RawURLEncoding.EncodeToString(b) != p {
 			return nil, false
 		}
 		parts[i] = string(b)

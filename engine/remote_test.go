@@ -107,7 +107,9 @@ func TestProviderAllowList(t *testing.T) {
 		"h:99999", "h:0", "h:+80", "[::1]:65536", "https://h:99999/p", "http://h:0/",
 		// No wildcard or range: they would match no host, and every
 		// registration would be refused.
-		"*.internal", "*", "billing.*:9000", "[*]", "https://*.internal/flowgen", "http://billing%2a.internal/"} {
+		"*.internal", "*", "billing.*:9000", "[*]", "https://*.internal/flowgen", "http://billing%2a.internal/",
+		// A path that servers read differently has no URL under it.
+		`https://h/flowgen\x/..`, "https://h/flowgen%5cx/..", "https://h/flowgen/..;/x"} {
 		if _, err := parseAllowList([]string{bad}); err == nil {
 			t.Errorf("allow-list entry %q accepted", bad)
 		}

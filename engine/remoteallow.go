@@ -71,6 +71,11 @@ func parseAllowList(entries []string) (allowList, error) {
 			if !hostName(u.Hostname()) {
 				return al, fmt.Errorf("engine: provider allow-list entry %q: %s", e, hostRule)
 			}
+			if urlpath.Ambiguous(u.Path) {
+				// urlpath.Within puts nothing under it: an entry that would
+				// allow nothing is refused where it is given.
+				return al, fmt.Errorf("engine: provider allow-list entry %q: its path has a backslash or a segment \"..;\" or \".;\", which servers read differently, so no URL is under it", e)
+			}
 			al.prefixes = append(al.prefixes, u)
 			continue
 		}

@@ -68,16 +68,27 @@ func checkCondType(pkg *types.Package, ft types.Type, c *dsl.Cond) (diag.Diagnos
 	case dsl.LitNumber:
 		// A time.Duration is an int64, but 5 would mean 5ns: ask for a unit.
 		if basic && !isDuration(ft) && b.Info()&types.IsNumeric != 0 && b.Info()&types.IsComplex == 0 {
+			if numberConst(l.Text).Kind() == constant.Unknown {
+				// An exponent beyond what go/constant holds (1e999999999):
+				// far beyond float64, which the condition check reports.
+				return diag.Diagnostic{}, false
+			}
 			if b.Info()&types.IsInteger == 0 {
 				if floatOverflows(numberConst(l.Text), b) {
 					return bad(at, "compare with a number the field's type can hold",
 						"condition on %q: %s overflows %q, of type %s", name, l.Text, name, typ)
 				}
+				if near, ok := floatWritten(l.Text, b); !ok {
+					return bad(at, "write "+near+": the generated code rounds the number to the nearest "+b.Name()+", the flow service compares the state's number with it exactly",
+						"condition on %q: %s is not a %s as Go writes one (the nearest is %s), and %q has type %s", name, l.Text, b.Name(), near, name, typ)
+				}
 				return diag.Diagnostic{}, false
 			}
 			iv := constant.ToInt(numberConst(l.Text))
 			switch {
-			case iv.Kind() != constant.Int:
+			// Whole as the service compares (exactly): 1e-999999999 is 0
+			// to go/constant, as to the generated code.
+			case iv.Kind() != constant.Int || !dsl.SameNumber(iv.ExactString(), l.Text):
 				return bad(at, "compare an integer field with a whole number, or make the field a float64",
 					"condition on %q: %s is not a whole number, and %q has type %s", name, l.Text, name, typ)
 			case b.Info()&types.IsUnsigned != 0 && constant.Sign(iv) < 0:
@@ -190,6 +201,32 @@ func quotedNumber(text string) bool {
 func isDuration(t types.Type) bool {
 	n, ok := types.Unalias(t).(*types.Named)
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Duration"
+}
+
+// floatWritten is the number v rounded to the float type b, in the
+// shortest decimal that reads back as it (as encoding/json writes a
+// float field, so as a run's state holds it), and whether that is v. The
+// generated code compares a float field with the literal rounded (Go
+// rounds a constant to the type it is compared with), the flow service
+// compares the state's decimal with the literal exactly (dsl.Cond.Eval):
+// they agree only when the literal is a float of the field's type written
+// as Go writes one. 16777217 in a float32 is 16777216 to the generated
+// code but not to the service, and so is 1e-50 (0) or the exact decimal
+// of the largest float32 (written 340282350000000000000000000000000000000),
+// or 1e-999999999 in a JSON flow.
+func floatWritten(text string, b *types.Basic) (string, bool) {
+	v := numberConst(text)
+	bits := 64
+	f, _ := constant.Float64Val(v)
+	if b.Kind() == types.Float32 {
+		f32, _ := constant.Float32Val(v)
+		bits, f = 32, float64(f32)
+	}
+	near := strconv.FormatFloat(f, 'f', -1, bits) // .flow writes no exponent
+	// The service's own comparison, not go/constant's: a constant of an
+	// exponent beyond big.Float's (1e-999999999) is 0 to go/constant, and
+	// so to the generated code, but not to the service.
+	return near, dsl.SameNumber(near, text)
 }
 
 // floatOverflows reports whether number v is beyond the float type b.

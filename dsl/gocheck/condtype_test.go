@@ -3,9 +3,15 @@ package gocheck
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
 // The fields of choose conditions are checked against the state's Go
@@ -60,6 +66,10 @@ type RouteState struct {
             when Age < "24h" or Total >= "500" -> done
             when Name or Age -> done
             when At -> done
+            when Ratio > 0.1 and Ratio < 16777216 and Ratio >= -2.5 and Price < 0.3 and Ratio > 0.000000000000000000000000000000000000000000001 -> done
+            when Ratio == 16777217 -> done
+            when Ratio > 0.10000000149011612 or Price > 0.10000000000000001 -> done
+            when Ratio > 0.00000000000000000000000000000000000000000000000001 -> done
             otherwise -> fail
         }
     }
@@ -80,11 +90,16 @@ type RouteState struct {
 		`16:33: error state-field-unexported: state field "secret" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Secret"]`,
 		`17:18: error cond-type: condition "Vip": field "Vip" has the named type Flag: a field alone is a condition only when it is a plain bool [hint: compare it with a value instead, such as ` + "`" + `Vip == true` + "`" + `]`,
 		`18:42: error cond-type: condition on "Ratio": 340282356779733661637539395458142568448 overflows "Ratio", of type float32 [hint: compare with a number the field's type can hold]`,
+		`19:26: error cond-type: condition on "Ratio": 340282346638528859811704183484516925440 is not a float32 as Go writes one (the nearest is 340282350000000000000000000000000000000), and "Ratio" has type float32 [hint: write 340282350000000000000000000000000000000: the generated code rounds the number to the nearest float32, the flow service compares the state's number with it exactly]`,
 		`20:24: error cond-type: condition on "Age" compares a field of type time.Duration with the string "24h" [hint: a duration is written without quotes: ` + "`" + `Age < 24h` + "`" + `]`,
 		`20:42: error cond-type: condition on "Total" compares a field of type int with the string "500" [hint: a number is written without quotes: ` + "`" + `Total >= 500` + "`" + `]`,
 		`21:18: error cond-type: condition "Name": field "Name" has type string, not bool [hint: a field alone is a condition only when it is a bool; compare it with a string, such as ` + "`" + `Name != ""` + "`" + `]`,
 		`21:26: error cond-type: condition "Age": field "Age" has type time.Duration, not bool [hint: a field alone is a condition only when it is a bool; compare it with a duration, such as ` + "`" + `Age > 0s` + "`" + `]`,
 		`22:18: error cond-type: condition "At": field "At" has type time.Time, not bool [hint: a field alone is a condition only when it is a bool, and conditions compare strings, numbers, bools and time.Durations; At has type time.Time]`,
+		`24:27: error cond-type: condition on "Ratio": 16777217 is not a float32 as Go writes one (the nearest is 16777216), and "Ratio" has type float32 [hint: write 16777216: the generated code rounds the number to the nearest float32, the flow service compares the state's number with it exactly]`,
+		`25:26: error cond-type: condition on "Ratio": 0.10000000149011612 is not a float32 as Go writes one (the nearest is 0.1), and "Ratio" has type float32 [hint: write 0.1: the generated code rounds the number to the nearest float32, the flow service compares the state's number with it exactly]`,
+		`25:57: error cond-type: condition on "Price": 0.10000000000000001 is not a float64 as Go writes one (the nearest is 0.1), and "Price" has type float64 [hint: write 0.1: the generated code rounds the number to the nearest float64, the flow service compares the state's number with it exactly]`,
+		`26:26: error cond-type: condition on "Ratio": 0.00000000000000000000000000000000000000000000000001 is not a float32 as Go writes one (the nearest is 0), and "Ratio" has type float32 [hint: write 0: the generated code rounds the number to the nearest float32, the flow service compares the state's number with it exactly]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -222,6 +237,45 @@ type Customer struct {
 	got := loadStrings(t, src, dir)
 	want := []string{
 		`6:27: error state-field: condition "Customer.Blocked": field "Blocked" of Customer (type example.com/m/other.Customer) is promoted through an unexported embedded field of another package and then a pointer, which the generated code cannot name to check it for nil [hint: embed that struct by value, or export the embedded type, or copy the member into a field of the state in a step before the choose]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// A JSON flow's number may have an exponent: a float field's literal is
+// checked as the flow service compares it, exactly. 1e-999999999 is 0 to
+// go/constant, and so to the generated code, but above 0 to the service;
+// an exponent beyond go/constant's (1e999999999) is left to the condition
+// check, which refuses a number beyond float64, and 12.50e-1 is 1.25.
+// An integer field's 1e-999999999 is not 0 either, and 3e2 is 300.
+func TestConditionTypesJSONExponents(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod":   "module example.com/m\n\ngo 1.22\n",
+		"state.go": "package m\n\ntype S struct {\n\tRatio float32\n\tTotal int\n}\n",
+	})
+	cond := func(field, value string) string {
+		return `{"if": {"field": "` + field + `", "op": "==", "value": ` + value + `}, "target": "done"}`
+	}
+	src := `{"version": 1, "flows": [{"name": "F", "state": "S", "steps": [{"name": "R", "action": {"kind": "choose", "when": [` +
+		strings.Join([]string{cond("Ratio", "1e-999999999"), cond("Ratio", "1e999999999"), cond("Total", "1e999999999"),
+			cond("Ratio", "12.50e-1"), cond("Ratio", "1E2"), cond("Ratio", "16777217e0"), cond("Total", "1e-999999999"), cond("Total", "25e-1"), cond("Total", "3e2")}, ", ") +
+		`], "otherwise": "fail"}}]}]}`
+	_, ds := flowfile.Load("t.json", []byte(src), dsl.CheckOptions{
+		GoPackage: func(f *dsl.File) diag.List { return Check(f, dir) },
+	})
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Code+": "+d.Message)
+	}
+	slices.Sort(got)
+	want := []string{
+		`cond-type: condition on "Ratio": 16777217e0 is not a float32 as Go writes one (the nearest is 16777216), and "Ratio" has type float32`,
+		`cond-type: condition on "Ratio": 1e-999999999 is not a float32 as Go writes one (the nearest is 0), and "Ratio" has type float32`,
+		`cond-type: condition on "Total": 1e-999999999 is not a whole number, and "Total" has type int`,
+		`cond-type: condition on "Total": 25e-1 is not a whole number, and "Total" has type int`,
+		`condition: Ratio == 1e999999999 in step "R" compares with a number beyond the range of float64`,
+		`condition: Total == 1e999999999 in step "R" compares with a number beyond the range of float64`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

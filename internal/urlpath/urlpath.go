@@ -28,11 +28,14 @@ func Dir(p string) string {
 // host (in any case) and port (Port: "https://h:443" is "https://h"), and
 // a path whose Dir starts with base's, however a server reads it: decoded
 // once (url.URL.Path) or twice ("%252e%252e" is ".." to a server that
-// decodes again), and neither Ambiguous.
+// decodes again), and neither Ambiguous. Nothing is within a base whose
+// own path is Ambiguous: "/api\x/.." is "/" to Dir but "/api/" to a
+// server that reads a backslash as a separator, so no one reading says
+// what is under it.
 func Within(u, base *url.URL) bool {
 	pu, oku := Port(u)
 	pb, okb := Port(base)
-	if u.Scheme != base.Scheme || !SameHost(u.Hostname(), base.Hostname()) || pu != pb || oku != okb {
+	if u.Scheme != base.Scheme || !SameHost(u.Hostname(), base.Hostname()) || pu != pb || oku != okb || Ambiguous(base.Path) {
 		return false
 	}
 	under := func(p string) bool { return !Ambiguous(p) && strings.HasPrefix(Dir(p), Dir(base.Path)) }
@@ -58,13 +61,15 @@ func SameHost(a, b string) bool {
 // proxy elsewhere than Dir reads it: it holds a backslash (a separator to
 // IIS and to proxies that normalise it), or a segment that is "." or ".."
 // before a ';' ("..;", which Tomcat and Jetty take for ".." with a path
-// parameter).
+// parameter), or nothing before it: Tomcat and Jetty drop ";v=1" and then
+// the empty segment, so a ".." after it climbs one level more than Dir's
+// ("/api/x/;/../../admin" is "/api/admin" to Dir, "/admin" to them).
 func Ambiguous(p string) bool {
 	if strings.Contains(p, `\`) {
 		return true
 	}
 	for seg := range strings.SplitSeq(p, "/") {
-		if name, _, params := strings.Cut(seg, ";"); params && (name == "." || name == "..") {
+		if name, _, params := strings.Cut(seg, ";"); params && (name == "" || name == "." || name == "..") {
 			return true
 		}
 	}

@@ -37,11 +37,18 @@ func TestWithinAndBelow(t *testing.T) {
 		{"http://svc/api/..%5cadmin", "http://svc/api", false, false},
 		{`http://svc/api/..\admin`, "http://svc/api", false, false},
 		{"http://svc/api/%252e%252e/admin", "http://svc/api", false, false},
-		{"http://svc/api/x;v=1/y", "http://svc/api", true, true}, // a path parameter elsewhere is no step
+		{"http://svc/api/x;v=1/y", "http://svc/api", true, true},           // a path parameter elsewhere is no step
+		{"http://svc/api/x/;/../../admin", "http://svc/api", false, false}, // ";" is no segment to Tomcat, Jetty
+		{"http://svc/api/x/;v=1/../../admin", "http://svc/api", false, false},
+		{"http://svc/api/x/%3b/../../admin", "http://svc/api", false, false},
 		{"http://svc/api/x..;/y", "http://svc/api", true, true},
 		{"http://svc/api/50%25off", "http://svc/api", true, true}, // a '%' that decodes to nothing else
 		{"http://svc/api/%252fx", "http://svc/api", true, true},   // "/x" under api twice decoded too
 		{"http://svc/api/%255cx", "http://svc/api", false, false}, // a backslash twice decoded
+		// A base that servers read differently has nothing under it.
+		{"http://svc/0", `http://svc/00\0/..`, false, false},
+		{"http://svc/api/x", `http://svc/api\x/..`, false, false},
+		{"http://svc/api/x", "http://svc/api/..;/b", false, false},
 	} {
 		u, err := url.Parse(tc.u)
 		if err != nil {
