@@ -51,7 +51,6 @@ func TestBrokerFullCounted(t *testing.T) {
 	// A consumer that never acknowledges holds the first message: the
 	// broker is full from then on.
 	stuck := make(chan struct{})
-	defer close(stuck)
 	stop, err := broker.Consume(context.Background(), "stuck", "orders", "placed", func(ctx context.Context, _ engine.Message) error {
 		select {
 		case <-stuck:
@@ -62,7 +61,9 @@ func TestBrokerFullCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	// Released before it stops: a consumer's stop waits for its handler
+	// (engine.Broker).
+	defer func() { close(stuck); stop() }()
 	if err := broker.Publish(context.Background(), engine.Message{Topic: "orders", Event: "placed", Payload: json.RawMessage(`1`)}); err != nil {
 		t.Fatal(err)
 	}
