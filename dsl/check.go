@@ -358,12 +358,7 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		}
 		or := pick(o.Range, at)
 		if k == 0 && !s.IsGo() {
-			ends := f.builtinOutcomes(s)
-			list := ends[len(ends)-1]
-			if len(ends) > 1 {
-				list = strings.Join(ends[:len(ends)-1], ", ") + " or " + list
-			}
-			hint := fmt.Sprintf("remove `outcomes`; %s step ends with %s", s.Spec().Noun, list)
+			hint := fmt.Sprintf("remove `outcomes`; %s step ends with %s", s.Spec().Noun, diag.OrList(f.builtinOutcomes(s)))
 			if s.Action != nil && s.Action.Kind == ActionPublish {
 				// Most likely a Go step given a publish line: its first
 				// publish became the step's action (the publish-step rule).

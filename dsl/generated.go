@@ -27,6 +27,30 @@ func IsGenerated(src []byte) bool {
 	return false
 }
 
+// SourceHeader starts the line, below GeneratedHeader, that names the
+// file a generated file was made from (its base name). The generator
+// writes it; the command reads it back (GeneratedSource) to tell a
+// generated file whose source is gone.
+const SourceHeader = "// Source: "
+
+// GeneratedSource returns the source file name src, a Go file flowgen
+// generated, names on its SourceHeader line before the package clause,
+// and whether it has one.
+func GeneratedSource(src []byte) (string, bool) {
+	for len(src) > 0 {
+		line, rest, _ := bytes.Cut(src, []byte("\n"))
+		line = bytes.TrimSpace(line)
+		if name, ok := bytes.CutPrefix(line, []byte(SourceHeader)); ok {
+			return string(name), true
+		}
+		if bytes.HasPrefix(line, []byte("package ")) {
+			return "", false
+		}
+		src = rest
+	}
+	return "", false
+}
+
 // IsBlank reports whether src, a Go file, is white space alone, as an
 // editor or touch creates it: it holds nothing to lose, so gen replaces
 // it as its output, and declares nothing, so the Go package checks read

@@ -361,10 +361,11 @@ func (o *jobj) enum(key string, required bool, values ...string) (string, bool) 
 
 // orList is quoteList with "or" before the last value: "a", "b" or "c".
 func orList(values []string) string {
-	if len(values) < 2 {
-		return quoteList(values)
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = strconv.Quote(v)
 	}
-	return quoteList(values[:len(values)-1]) + " or " + strconv.Quote(values[len(values)-1])
+	return diag.OrList(q)
 }
 
 func quoteList(values []string) string {

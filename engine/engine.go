@@ -477,21 +477,10 @@ func (e *Engine) add(fe *flowEntry) error {
 	// Its triggers start before it is registered: nothing reaches it
 	// (rpc, StartRun, calls, the events its triggers deliver) until it
 	// is, so that a refusal changes nothing, as a refused PUT /flows
-	// (commit).
-	if err := e.attach(fe); err != nil {
-		return err // attach stopped what it had started
+	// (commit), whose attachChanged it goes through.
+	if err := e.attachChanged([]*flowEntry{fe}, nil); err != nil {
+		return err
 	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		e.unattach(fe)
-		return ErrClosed
-	}
-	e.flows[fe.name] = fe
-	e.setRPC(fe)
-	fe.live.Store(true)
-	e.mu.Unlock()
-	e.activate(fe)
 	e.inEffect(fe)
 	return nil
 }

@@ -386,10 +386,10 @@ func (e *Engine) attachChanged(changed, olds []*flowEntry) error {
 	// refused undoes what the flows of fes attached made outside the
 	// process (an executor's triggers).
 	refused := func(fes []*flowEntry) {
+		if keeper == nil {
+			return
+		}
 		for _, fe := range fes {
-			if keeper == nil {
-				return
-			}
 			if uerr := keeper.Refused(e.baseCtx, fe.execFlow()); uerr != nil {
 				e.log.Error("undoing the triggers of a flow whose change was refused", "flow", fe.name, "error", uerr)
 			}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/dave/jennifer/jen"
+
+	"github.com/flowgen/flowgen/diag"
 )
 
 // stepConsts is the const block of the flow's step IDs, in file order.
@@ -41,7 +43,7 @@ func (g *flowGen) outcomeTypes() []jen.Code {
 			consts = append(consts, o.Const)
 		}
 		typ := jen.Add(docComment(prose(fmt.Sprintf(
-			`%s is how step %s of flow %s ends: %s, or "" for ok.`, sn.OutcomeType, s.Name, g.fl.Name, orList(consts)))...,
+			`%s is how step %s of flow %s ends: %s, or "" for ok.`, sn.OutcomeType, s.Name, g.fl.Name, diag.OrList(consts)))...,
 		)).Line().Type().Id(sn.OutcomeType).String()
 		block := jen.Const().DefsFunc(func(d *jen.Group) {
 			for _, o := range sn.Outcomes {
@@ -54,21 +56,10 @@ func (g *flowGen) outcomeTypes() []jen.Code {
 	return out
 }
 
-// orList joins names as "A", "A or B", "A, B or C".
-func orList(names []string) string {
-	switch len(names) {
-	case 0:
-		return ""
-	case 1:
-		return names[0]
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
-}
-
 // andList joins names as "A", "A and B", "A, B and C".
 func andList(names []string) string {
 	if len(names) < 2 {
-		return orList(names)
+		return diag.OrList(names)
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

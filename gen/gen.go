@@ -92,7 +92,7 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 	jf := jen.NewFile(opts.Package)
 	nameImports(jf, fileImports(opts.Target, gens), packageNames(opts.Types, gens))
 	jf.HeaderComment(strings.TrimPrefix(dsl.GeneratedHeader, "// "))
-	jf.HeaderComment("Source: " + source)
+	jf.HeaderComment(strings.TrimPrefix(dsl.SourceHeader, "// ") + source)
 
 	jf.Add(docComment(
 		"This file does not compile against a runtime with another generated-code",

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/ident"
 )
@@ -22,7 +23,7 @@ func notHandlerKinds() string {
 			words = append(words, k.Keyword)
 		}
 	}
-	return orList(words)
+	return diag.OrList(words)
 }
 
 // handlers is the interface of the Go steps and Go rollbacks of the flow,

@@ -17,20 +17,15 @@ import (
 )
 
 // sourceGone reports whether the generated Go file src names, on its
-// "// Source: NAME" line (gen writes the base name), a file that dir does
-// not hold. A file without that line is not taken for stale.
+// source line (dsl.GeneratedSource; gen writes the base name), a file that
+// dir does not hold. A file without that line is not taken for stale.
 func sourceGone(dir string, src []byte) bool {
-	for line := range strings.Lines(string(src)) {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "package ") {
-			return false
-		}
-		if name, ok := strings.CutPrefix(line, "// Source: "); ok {
-			_, err := os.Stat(filepath.Join(dir, filepath.Base(name)))
-			return errors.Is(err, fs.ErrNotExist)
-		}
+	name, ok := dsl.GeneratedSource(src)
+	if !ok {
+		return false
 	}
-	return false
+	_, err := os.Stat(filepath.Join(dir, filepath.Base(name)))
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // staleCollision reports the first name f generates that a stale
@@ -78,26 +73,7 @@ func (in *input) staleCollision(f *dsl.File, target string) diag.List {
 		if err != nil {
 			continue
 		}
-		decls := map[string]token.Pos{}
-		for _, d := range af.Decls {
-			switch d := d.(type) {
-			case *ast.FuncDecl:
-				if d.Recv == nil {
-					decls[d.Name.Name] = d.Name.Pos()
-				}
-			case *ast.GenDecl:
-				for _, s := range d.Specs {
-					switch s := s.(type) {
-					case *ast.TypeSpec:
-						decls[s.Name.Name] = s.Name.Pos()
-					case *ast.ValueSpec:
-						for _, n := range s.Names {
-							decls[n.Name] = n.Pos()
-						}
-					}
-				}
-			}
-		}
+		decls := topLevelNames(af)
 		shown := in.beside(name)
 		ds := f.DeclaredNameCollisions(target, func(n string) (string, bool) {
 			pos, ok := decls[n]
@@ -113,4 +89,30 @@ func (in *input) staleCollision(f *dsl.File, target string) diag.List {
 		}
 	}
 	return nil
+}
+
+// topLevelNames maps the package-level names af declares (functions, not
+// methods; types, variables and constants) to where it declares them.
+func topLevelNames(af *ast.File) map[string]token.Pos {
+	decls := map[string]token.Pos{}
+	for _, d := range af.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				decls[d.Name.Name] = d.Name.Pos()
+			}
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.TypeSpec:
+					decls[s.Name.Name] = s.Name.Pos()
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						decls[n.Name] = n.Pos()
+					}
+				}
+			}
+		}
+	}
+	return decls
 }

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strings"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -172,8 +171,7 @@ states, and the compensation chain of rollbacks (dashed).`,
 
 // formatList names graph's formats for usage messages: "a, b or c".
 func formatList() string {
-	f := graph.Formats
-	return strings.Join(f[:len(f)-1], ", ") + " or " + f[len(f)-1]
+	return diag.OrList(graph.Formats)
 }
 
 var jsonVerb = &verb{
