@@ -619,9 +619,19 @@ func (e *Engine) attach(fe *flowEntry) (err error) {
 // attached, and cannot fail: their schedules (a tick starts a run at
 // once, so not before) and the resumption of their unfinished runs (after
 // a restart or a late registration; resume.go). An executor's schedules
-// and runs are the executor's (Executor.Attach).
+// and runs are the executor's: one that is a TriggerKeeper starts its
+// schedules now (Activate), an error of which is logged, since the
+// registration stands (the keeper keeps trying); another started them in
+// Attach.
 func (e *Engine) activate(fes ...*flowEntry) {
 	if e.opts.Executor != nil {
+		if keeper, ok := e.opts.Executor.(TriggerKeeper); ok {
+			for _, fe := range fes {
+				if err := keeper.Activate(e.baseCtx, fe.execFlow()); err != nil {
+					e.log.Error("starting the triggers of a registered flow outside the process (retrying)", "flow", fe.name, "error", err)
+				}
+			}
+		}
 		return
 	}
 	for _, fe := range fes {

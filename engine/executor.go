@@ -28,9 +28,13 @@ import (
 type Executor interface {
 	// Attach is told each JSON flow as it is registered or replaced (a
 	// replacement is attached after its old entry is stopped, and the old
-	// one attached again if the change is refused); it starts
-	// its triggers other than rpc (schedules). stop is called when the
-	// flow is replaced or the engine closes.
+	// one attached again if the change is refused), before the
+	// registration commits: an error refuses the change. An executor
+	// that is not a TriggerKeeper starts its triggers other than rpc
+	// (schedules) here; a TriggerKeeper, whose triggers the cluster
+	// keeps, only checks that it can start them (Activate starts them,
+	// once the change commits). stop is called when the flow is replaced
+	// or the engine closes.
 	Attach(ctx context.Context, f ExecFlow) (stop func(), err error)
 	// Start starts a run of f from state (the run's initial state as the
 	// runtime encodes it) under runID. A run ID that exists starts
@@ -67,22 +71,30 @@ type HistoryPager interface {
 
 // TriggerKeeper is an Executor whose triggers outlive the process that
 // attached them: jsonflows' Temporal Schedules, which every process that
-// serves the flows shares, and which stop leaves in place. The engine
-// tells it how each change of flows ends, so that the triggers outside the
-// process follow the change: a refused change leaves them as they were,
-// and an operator's change accepted (LoadFlows, PUT /flows) drops those its
-// flows no longer have. Loading the flows directory (LoadDir, at start)
-// drops nothing: other processes may still serve older files.
+// serves the flows shares, and which stop leaves in place. Since what it
+// does to them is seen outside the process at once (a schedule's tick
+// starts a run), the engine tells it of a change of flows only once the
+// change is committed (saved and registered), as it starts its own
+// schedules (activate): a refused change has not touched them. An
+// operator's change accepted (LoadFlows, PUT /flows) also drops the
+// triggers its flows no longer have. Loading the flows directory (LoadDir,
+// at start) drops nothing: other processes may still serve older files.
+//
+// The change is committed when they are told: an error cannot refuse it
+// any more. The engine logs it, and the keeper keeps trying in the
+// background until it succeeds or the flow's attachment stops (the flow
+// replaced, the engine closed), so that the cluster comes to agree with
+// the flows registered.
 type TriggerKeeper interface {
-	// Refused is told, when a change (LoadFlows or LoadDir) is refused
-	// after f was attached (a later flow of the same change failed to
-	// attach), before the flow f replaced is attached again: it undoes
-	// what attaching f made or changed outside the process.
-	Refused(ctx context.Context, f ExecFlow) error
-	// Replaced is told, once a change by LoadFlows is saved and
-	// registered (its flows attached, if the engine has started), each
-	// flow it replaced (old) with its new definition (now): the triggers
-	// of old that now does not have are gone for good.
+	// Activate is told, once the registration of f is committed (on a
+	// started engine; at Start for the flows registered before), to
+	// start f's triggers outside the process, or point those another
+	// process made at f's definition.
+	Activate(ctx context.Context, f ExecFlow) error
+	// Replaced is told, once a change by LoadFlows is committed (after
+	// Activate of its flows), each flow it replaced (old) with its new
+	// definition (now): the triggers of old that now does not have are
+	// gone for good.
 	Replaced(ctx context.Context, old, now ExecFlow) error
 }
 

@@ -354,7 +354,8 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 		if operator && keeper != nil {
 			// The change is saved and in effect: a failure here leaves
 			// an old trigger running, which the log says, and which
-			// does not make the change undone.
+			// does not make the change undone; the keeper keeps trying
+			// (TriggerKeeper).
 			if rerr := keeper.Replaced(e.baseCtx, olds[i].execFlow(), fe.execFlow()); rerr != nil {
 				e.log.Error("removing the triggers of a flow's replaced definition", "flow", fe.name, "error", rerr)
 			}
@@ -382,19 +383,6 @@ func (e *Engine) attachChanged(changed, olds []*flowEntry) error {
 	}
 	e.mu.Unlock()
 	stopAll(stops)
-	keeper, _ := e.opts.Executor.(TriggerKeeper)
-	// refused undoes what the flows of fes attached made outside the
-	// process (an executor's triggers).
-	refused := func(fes []*flowEntry) {
-		if keeper == nil {
-			return
-		}
-		for _, fe := range fes {
-			if uerr := keeper.Refused(e.baseCtx, fe.execFlow()); uerr != nil {
-				e.log.Error("undoing the triggers of a flow whose change was refused", "flow", fe.name, "error", uerr)
-			}
-		}
-	}
 	for i, fe := range changed {
 		err := e.attach(fe)
 		if err == nil {
@@ -403,7 +391,6 @@ func (e *Engine) attachChanged(changed, olds []*flowEntry) error {
 		// fe's attach undid its part; the flows attached before it are
 		// undone, before the old definitions take their triggers back.
 		e.unattach(changed[:i]...)
-		refused(changed[:i])
 		for _, old := range olds {
 			if old == nil {
 				continue
@@ -426,7 +413,6 @@ func (e *Engine) attachChanged(changed, olds []*flowEntry) error {
 		// definitions, not these, which were not registered.
 		e.mu.Unlock()
 		e.unattach(changed...)
-		refused(changed)
 		return ErrClosed
 	}
 	for _, old := range olds {

@@ -55,8 +55,8 @@ func (x *keeperExecutor) Attach(_ context.Context, f ExecFlow) (func(), error) {
 	return func() {}, nil
 }
 
-func (x *keeperExecutor) Refused(_ context.Context, f ExecFlow) error {
-	x.record("refused %s", schedules(f))
+func (x *keeperExecutor) Activate(_ context.Context, f ExecFlow) error {
+	x.record("activate %s", schedules(f))
 	return nil
 }
 
@@ -66,10 +66,12 @@ func (x *keeperExecutor) Replaced(_ context.Context, old, now ExecFlow) error {
 }
 
 // A change of flows tells a TriggerKeeper how it ended: refused after a
-// flow of it was attached, that flow's triggers are undone before the old
-// definition's come back, and nothing is said replaced; accepted through
-// LoadFlows, each flow it replaced is, once the change is saved; loaded
-// from a directory, none is (other processes may serve older files).
+// flow of it was attached, nothing is activated nor said replaced (the
+// old definition is attached again, and its triggers, never touched, are
+// not activated anew); accepted through LoadFlows, its flows are
+// activated, then each flow it replaced is said replaced, once the change
+// is saved; loaded from a directory, activated and none replaced (other
+// processes may serve older files). Start activates what it attaches.
 func TestTriggerKeeperFollowsTheChange(t *testing.T) {
 	x := &keeperExecutor{}
 	dir := t.TempDir()
@@ -91,7 +93,7 @@ func TestTriggerKeeperFollowsTheChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeEngine(t, e)
-	if got, want := x.took(), []string{"attach A[@every 1h]"}; !slices.Equal(got, want) {
+	if got, want := x.took(), []string{"attach A[@every 1h]", "activate A[@every 1h]"}; !slices.Equal(got, want) {
 		t.Fatalf("start: %q, want %q", got, want)
 	}
 
@@ -99,7 +101,7 @@ func TestTriggerKeeperFollowsTheChange(t *testing.T) {
 	if _, err := e.LoadFlows("a.json", doc(flow("A", "@every 2h"), flow("Bad", "@every 1h"))); err == nil {
 		t.Fatal("a change whose flow Bad failed to attach was accepted")
 	}
-	want := []string{"attach A[@every 2h]", "refused A[@every 2h]", "attach A[@every 1h]"}
+	want := []string{"attach A[@every 2h]", "attach A[@every 1h]"}
 	if got := x.took(); !slices.Equal(got, want) {
 		t.Fatalf("refused change: %q, want %q", got, want)
 	}
@@ -108,7 +110,7 @@ func TestTriggerKeeperFollowsTheChange(t *testing.T) {
 	if ds, err := e.LoadFlows("a.json", doc(flow("A", "@every 3h"))); err != nil {
 		t.Fatal(err, ds)
 	}
-	want = []string{"attach A[@every 3h]", "replaced A[@every 1h] by A[@every 3h]"}
+	want = []string{"attach A[@every 3h]", "activate A[@every 3h]", "replaced A[@every 1h] by A[@every 3h]"}
 	if got := x.took(); !slices.Equal(got, want) {
 		t.Fatalf("accepted change: %q, want %q", got, want)
 	}
@@ -124,7 +126,7 @@ func TestTriggerKeeperFollowsTheChange(t *testing.T) {
 	if ds, err := e.LoadDir(other); err != nil {
 		t.Fatal(err, ds)
 	}
-	if got, want := x.took(), []string{"attach A[@every 4h]"}; !slices.Equal(got, want) {
+	if got, want := x.took(), []string{"attach A[@every 4h]", "activate A[@every 4h]"}; !slices.Equal(got, want) {
 		t.Fatalf("LoadDir: %q, want %q", got, want)
 	}
 }

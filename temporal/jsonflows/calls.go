@@ -11,7 +11,7 @@ import (
 
 // Calls of JSON flows. A call step's child is a workflow of the callee's
 // name on the dynamic workflow, like any run: its input pins the callee's
-// definition as the flows attached to this process have it when the call
+// definition as the flows registered in this process have it when the call
 // starts (recorded in the parent's history, so a replay starts the same
 // child), and its memo carries it for the activities' workers, as a run
 // started through the API has (flowtemporal.Options.Children).
@@ -24,15 +24,6 @@ func (x *Executor) attach(f engine.ExecFlow) {
 		x.attached = map[string]engine.ExecFlow{}
 	}
 	x.attached[f.Name] = f
-}
-
-// detach forgets f, unless a newer definition of its flow replaced it.
-func (x *Executor) detach(f engine.ExecFlow) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if cur, ok := x.attached[f.Name]; ok && cur.Hash == f.Hash {
-		delete(x.attached, f.Name)
-	}
 }
 
 // pinned is the definition a call starts its child on, as recorded.

@@ -64,16 +64,9 @@ type Executor struct {
 	opts Options
 	defs *definitions // set by Register
 
-	mu       sync.Mutex
-	attached map[string]engine.ExecFlow // the flows attached now, by name: what a call starts
-	made     map[string]attachRecord    // by flow name: what its last Attach did to the schedules, for Refused
-}
-
-// attachRecord is what attaching the definition of hash did to the
-// Temporal Schedules.
-type attachRecord struct {
-	hash      string
-	schedules []madeSchedule
+	mu          sync.Mutex
+	attached    map[string]engine.ExecFlow // the flows registered, by name: what a call starts
+	attachments map[string]*attachment     // the flows attached now, by name
 }
 
 // The engine asks the executor whether a run's abort waits (GET /runs/{id}'s
@@ -325,21 +318,37 @@ func (x *Executor) definitionOf(ctx context.Context, workflowID, runID string) (
 	return src, nil
 }
 
-// Attach starts the schedules of f as Temporal Schedules, and makes f
-// the definition that calls of it start (calls.go). What it did to the
-// schedules is recorded, by flow, for Refused to undo.
+// Attach checks that the Temporal Schedules of f's schedule triggers can
+// be made (their specs, and the cluster answers for each), and changes
+// nothing on the cluster: the engine's registration of f may still be
+// refused, and a schedule made now would tick runs of a definition the
+// server refused. Activate makes them once the registration is committed.
 func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error) {
-	made, err := x.attachSchedules(ctx, f)
-	if err != nil {
-		return nil, unreachable(ctx, "attaching the schedules of flow "+f.Name, err)
+	if err := x.checkSchedules(ctx, f); err != nil {
+		return nil, unreachable(ctx, "checking the schedules of flow "+f.Name, err)
 	}
+	a := &attachment{hash: f.Hash}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
 	x.mu.Lock()
-	if x.made == nil {
-		x.made = map[string]attachRecord{}
+	if x.attachments == nil {
+		x.attachments = map[string]*attachment{}
 	}
-	x.made[f.Name] = attachRecord{hash: f.Hash, schedules: made}
+	x.attachments[f.Name] = a
 	x.mu.Unlock()
+	// Stopping leaves the schedules (the other serve processes share
+	// them) and the definition calls start (the flow's replacement takes
+	// its place once committed, Activate; until then, and when the change
+	// is refused, calls start the old one, as on the engine).
+	return func() { x.stop(f.Name, a) }, nil
+}
+
+// Activate makes the Temporal Schedules of f's schedule triggers, or
+// points those there are at f's definition, and makes f the definition
+// that calls of it start (calls.go), once f's registration is committed
+// (engine.TriggerKeeper). On an error it keeps trying (keep).
+func (x *Executor) Activate(ctx context.Context, f engine.ExecFlow) (err error) {
 	x.attach(f)
-	// Stopping leaves the schedules: the other serve processes share them.
-	return func() { x.detach(f) }, nil
+	return x.keep(ctx, f, "making the schedules of flow "+f.Name, func(ctx context.Context) error {
+		return x.makeSchedules(ctx, f)
+	})
 }

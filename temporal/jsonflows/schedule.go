@@ -47,31 +47,32 @@ func cronsOf(spec string) ([]string, error) {
 	return crons, nil
 }
 
-// madeSchedule is what attaching a flow did to one Temporal Schedule:
-// created it (prev nil), or changed the one there was, whose action,
-// spec and overlap policy prev holds; undo reverts it.
-type madeSchedule struct {
-	id   string
-	prev *client.Schedule
+// scheduleOf is the Temporal Schedule of spec for f: its ID, and the
+// action and spec it has once f is registered.
+func (x *Executor) scheduleOf(f engine.ExecFlow, spec string) (string, *client.ScheduleWorkflowAction, []string, error) {
+	in, err := runInput(f, []byte("{}"))
+	if err != nil {
+		return "", nil, nil, err
+	}
+	in.Scheduled = true
+	crons, err := cronsOf(spec)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	id := scheduleID(f.Name, spec)
+	return id, &client.ScheduleWorkflowAction{
+		ID: id, Workflow: flowtemporal.WorkflowName(f.Name), Args: []any{in}, TaskQueue: x.opts.TaskQueue,
+		Memo: map[string]any{memoDefinition: in.Definition, memoStart: stateHash([]byte("{}"))},
+	}, crons, nil
 }
 
 // schedule creates the Temporal Schedule of spec for f, or points the
 // existing one at f's current definition. A tick starts a run of the
 // definition the schedule holds then: runs are pinned as HTTP starts are.
-func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string) (madeSchedule, error) {
-	in, err := runInput(f, []byte("{}"))
+func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string) error {
+	id, action, crons, err := x.scheduleOf(f, spec)
 	if err != nil {
-		return madeSchedule{}, err
-	}
-	in.Scheduled = true
-	crons, err := cronsOf(spec)
-	if err != nil {
-		return madeSchedule{}, err
-	}
-	id := scheduleID(f.Name, spec)
-	action := &client.ScheduleWorkflowAction{
-		ID: id, Workflow: flowtemporal.WorkflowName(f.Name), Args: []any{in}, TaskQueue: x.opts.TaskQueue,
-		Memo: map[string]any{memoDefinition: in.Definition, memoStart: stateHash([]byte("{}"))},
+		return err
 	}
 	sc := x.c.ScheduleClient()
 	// Every tick starts its run, whether the last one has ended or not,
@@ -79,16 +80,12 @@ func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string)
 	_, err = sc.Create(ctx, client.ScheduleOptions{ID: id, Spec: client.ScheduleSpec{CronExpressions: crons}, Action: action,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL})
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return madeSchedule{id: id}, err
+		return err
 	}
-	made := madeSchedule{id: id}
-	err = sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
+	return sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := u.Description.Schedule
-			made.prev = &client.Schedule{Action: s.Action, Spec: s.Spec}
 			if s.Policy != nil {
-				p := *s.Policy
-				made.prev.Policy = &p
 				s.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
 			}
 			s.Action = action
@@ -96,26 +93,30 @@ func (x *Executor) schedule(ctx context.Context, f engine.ExecFlow, spec string)
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
 	})
-	return made, err
 }
 
-// undo reverts m: deletes the schedule it created, or gives the one it
-// changed back its action, spec and overlap policy.
-func (x *Executor) undo(ctx context.Context, m madeSchedule) error {
-	h := x.c.ScheduleClient().GetHandle(ctx, m.id)
-	if m.prev == nil {
-		return deleteSchedule(ctx, h)
-	}
-	return h.Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := u.Description.Schedule
-			s.Action, s.Spec = m.prev.Action, m.prev.Spec
-			if s.Policy != nil && m.prev.Policy != nil {
-				s.Policy.Overlap = m.prev.Policy.Overlap
+// checkSchedules checks, without changing anything, what makeSchedules
+// needs: each schedule trigger's spec reads as Temporal cron expressions,
+// and the cluster answers about its schedule (one not there yet is no
+// error), so that a cluster down refuses the change (503) before it
+// commits rather than leave it without its schedules.
+func (x *Executor) checkSchedules(ctx context.Context, f engine.ExecFlow) error {
+	for _, t := range f.Triggers {
+		if t.Kind != runtime.TriggerSchedule {
+			continue
+		}
+		id, _, _, err := x.scheduleOf(f, t.Schedule)
+		if err == nil {
+			_, err = x.c.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
+			if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
+				err = nil
 			}
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		},
-	})
+		}
+		if err != nil {
+			return fmt.Errorf("flow %q: schedule %q: %w", f.Name, t.Schedule, err)
+		}
+	}
+	return nil
 }
 
 // deleteSchedule deletes a Temporal Schedule; one already gone (deleted by
@@ -128,88 +129,52 @@ func deleteSchedule(ctx context.Context, h client.ScheduleHandle) error {
 	return err
 }
 
-// attachSchedules makes the Temporal Schedules of f's schedule triggers,
-// all or none: on an error it undoes those it made.
-func (x *Executor) attachSchedules(ctx context.Context, f engine.ExecFlow) ([]madeSchedule, error) {
-	var made []madeSchedule
+// makeSchedules makes the Temporal Schedules of f's schedule triggers,
+// or points them at f's definition. It is idempotent, so that keep can
+// do it again after a failure.
+func (x *Executor) makeSchedules(ctx context.Context, f engine.ExecFlow) error {
+	var errs []error
 	for _, t := range f.Triggers {
 		if t.Kind != runtime.TriggerSchedule {
 			continue
 		}
-		m, err := x.schedule(ctx, f, t.Schedule)
-		if err != nil {
-			if uerr := x.undoAll(ctx, made); uerr != nil {
-				err = fmt.Errorf("%w (and undoing the schedules made before: %v)", err, uerr)
-			}
-			return nil, fmt.Errorf("flow %q: schedule %q: %w", f.Name, t.Schedule, err)
-		}
-		made = append(made, m)
-	}
-	return made, nil
-}
-
-// undoAll undoes made, the last first (a schedule made twice goes back
-// to what it was before both).
-func (x *Executor) undoAll(ctx context.Context, made []madeSchedule) error {
-	var errs []error
-	for i := len(made) - 1; i >= 0; i-- {
-		if err := x.undo(ctx, made[i]); err != nil {
-			errs = append(errs, fmt.Errorf("schedule %s: %w", made[i].id, err))
+		if err := x.schedule(ctx, f, t.Schedule); err != nil {
+			errs = append(errs, fmt.Errorf("flow %q: schedule %q: %w", f.Name, t.Schedule, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// Refused undoes what attaching f made to the Temporal Schedules, when
-// the change that attached it is refused (engine.TriggerKeeper): the
-// schedules it created are deleted, those it changed get their action,
-// spec and policy back, so that a refused PUT /flows changes nothing.
-func (x *Executor) Refused(ctx context.Context, f engine.ExecFlow) (err error) {
-	defer func() { err = unreachable(ctx, "undoing the schedules of flow "+f.Name, err) }()
-	x.mu.Lock()
-	rec, ok := x.made[f.Name]
-	ok = ok && rec.hash == f.Hash // what this definition's attach made
-	if ok {
-		delete(x.made, f.Name)
-	}
-	x.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	return x.undoAll(ctx, rec.schedules)
-}
-
 // Replaced deletes the Temporal Schedules of old's schedule triggers that
 // now does not have (a spec changed or removed), once an operator's change
 // replaced old by now (engine.TriggerKeeper). A schedule already gone is
-// no error. A process that still serves old makes its schedule again when
-// it next starts.
-func (x *Executor) Replaced(ctx context.Context, old, now engine.ExecFlow) (err error) {
-	defer func() {
-		err = unreachable(ctx, "removing the schedules of flow "+old.Name+"'s replaced definition", err)
-	}()
-	x.mu.Lock()
-	delete(x.made, now.Name) // the change is final: nothing to undo
-	x.mu.Unlock()
+// no error. On an error it keeps trying (keep), while now is attached. A
+// process that still serves old makes its schedule again when it next
+// starts.
+func (x *Executor) Replaced(ctx context.Context, old, now engine.ExecFlow) error {
 	kept := map[string]bool{}
 	for _, t := range now.Triggers {
 		if t.Kind == runtime.TriggerSchedule {
 			kept[scheduleID(now.Name, t.Schedule)] = true
 		}
 	}
-	var errs []error
-	for _, t := range old.Triggers {
-		if t.Kind != runtime.TriggerSchedule {
-			continue
+	return x.keep(ctx, now, "removing the schedules of flow "+old.Name+"'s replaced definition", func(ctx context.Context) error {
+		var errs []error
+		gone := map[string]bool{}
+		for _, t := range old.Triggers {
+			if t.Kind != runtime.TriggerSchedule {
+				continue
+			}
+			id := scheduleID(old.Name, t.Schedule)
+			if kept[id] || gone[id] {
+				continue
+			}
+			if err := deleteSchedule(ctx, x.c.ScheduleClient().GetHandle(ctx, id)); err != nil {
+				errs = append(errs, fmt.Errorf("deleting schedule %s of flow %q's old spec %q: %w", id, old.Name, t.Schedule, err))
+				continue
+			}
+			gone[id] = true // deleted once, and not again when keep tries again
 		}
-		id := scheduleID(old.Name, t.Schedule)
-		if kept[id] {
-			continue
-		}
-		kept[id] = true // deleted once
-		if err := deleteSchedule(ctx, x.c.ScheduleClient().GetHandle(ctx, id)); err != nil {
-			errs = append(errs, fmt.Errorf("deleting schedule %s of flow %q's old spec %q: %w", id, old.Name, t.Schedule, err))
-		}
-	}
-	return errors.Join(errs...)
+		return errors.Join(errs...)
+	})
 }

@@ -20,30 +20,6 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// downFor is a client whose Temporal refuses to create one schedule: a
-// change whose flow has it fails after the flows before it, and the
-// schedules of that flow before it, were made.
-type downFor struct {
-	client.Client
-	id string
-}
-
-func (c downFor) ScheduleClient() client.ScheduleClient {
-	return downSchedule{c.Client.ScheduleClient(), c.id}
-}
-
-type downSchedule struct {
-	client.ScheduleClient
-	id string
-}
-
-func (s downSchedule) Create(ctx context.Context, o client.ScheduleOptions) (client.ScheduleHandle, error) {
-	if o.ID == s.id {
-		return nil, errors.New("schedule " + s.id + " is down")
-	}
-	return s.ScheduleClient.Create(ctx, o)
-}
-
 // scheduledDefinition is the definition the Temporal Schedule id starts,
 // or "" when there is no such schedule.
 func scheduledDefinition(t *testing.T, c client.Client, id string) string {
@@ -68,10 +44,10 @@ func scheduledDefinition(t *testing.T, c client.Client, id string) string {
 }
 
 // The Temporal Schedules follow the changes of flows an operator makes
-// through PUT /flows. A refused change (its last flow's second schedule
-// cannot be made) leaves them as they were: the schedules made for the new
-// flows of the change are deleted, and one it pointed at its definition,
-// which another process made, points at that process's again. An accepted change that
+// through PUT /flows. A refused change (the cluster fails for its last
+// flow's second schedule) leaves them as they were: the new flows of the
+// change have none, and one of another process, of the spec a flow of the
+// change has, still starts that process's definition. An accepted change that
 // changes a flow's spec deletes the old spec's schedule, and one that
 // takes the trigger off deletes its schedule; the other process's, of a
 // spec this one never had, stays.
@@ -90,8 +66,11 @@ func TestScheduleFollowsThePutOfItsFlow(t *testing.T) {
 	if _, err := New(c, opts).Attach(ctx, other); err != nil {
 		t.Fatal(err)
 	}
+	if err := New(c, opts).Activate(ctx, other); err != nil {
+		t.Fatal(err)
+	}
 
-	e, err := engine.New(engine.Options{Executor: New(downFor{c, scheduleID("Bad", "@every 5h")}, opts), FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly})
+	e, err := engine.New(engine.Options{Executor: New(&writes{Client: c, down: scheduleID("Bad", "@every 5h")}, opts), FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +117,7 @@ func TestScheduleFollowsThePutOfItsFlow(t *testing.T) {
 	}
 
 	// Refused: A on the other process's spec, and a new flow C, were
-	// attached, and Bad's first schedule made, before Bad's second failed.
+	// attached, before Bad failed to.
 	put(500, flow("A", "v2", every("2h")), flow("C", "", every("1h")), flow("Bad", "", every("1h")+","+every("5h")))
 	for _, id := range []string{c1, bad1} {
 		if got := scheduledDefinition(t, c, id); got != "" {
