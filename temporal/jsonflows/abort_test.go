@@ -25,7 +25,7 @@ type endingClient struct{ client.Client }
 
 func (endingClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
-		Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}}, nil
+		Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, TaskQueue: DefaultTaskQueue}}, nil
 }
 
 func (endingClient) CancelWorkflow(context.Context, string, string) error {
@@ -52,7 +52,7 @@ type progressClient struct {
 }
 
 func (c *progressClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	info := &workflowpb.WorkflowExecutionInfo{Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}
+	info := &workflowpb.WorkflowExecutionInfo{Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, TaskQueue: DefaultTaskQueue}
 	if c.machine != "" {
 		p, err := converter.GetDefaultDataConverter().ToPayload(flowtemporal.Progress{Machine: c.machine})
 		if err != nil {
@@ -102,7 +102,7 @@ type endedClient struct {
 }
 
 func (c endedClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	info := &workflowpb.WorkflowExecutionInfo{Status: c.st}
+	info := &workflowpb.WorkflowExecutionInfo{Status: c.st, TaskQueue: DefaultTaskQueue}
 	if c.state != "" {
 		p, err := converter.GetDefaultDataConverter().ToPayload(string(c.state))
 		if err != nil {

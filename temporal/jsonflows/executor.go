@@ -255,11 +255,15 @@ func (x *Executor) Publish(req context.Context, m engine.Message, triggered []en
 // In progress, where its progress memo left it: a run rolling back
 // finishes its rollback whatever happens (workflow.NewDisconnectedContext),
 // as on the engine. A run of older code records no progress and is
-// cancelled as before.
+// cancelled as before. A workflow that is no run of the executor's flows
+// (isRun: an inbox, another task queue's) is unknown, and left alone.
 func (x *Executor) Abort(req context.Context, runID string) (err error) {
 	ctx, done := x.answering(req, "aborting run "+runID, &err)
 	defer done()
 	return flowtemporal.AbortRun(ctx, x.c, runID, func(w *workflowpb.WorkflowExecutionInfo) error {
+		if !x.isRun(w) {
+			return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
+		}
 		if info, exact := runInfo(w); exact {
 			return engine.CheckAbort(runID, info.State)
 		}

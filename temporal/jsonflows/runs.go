@@ -113,8 +113,16 @@ func (x *Executor) Runs(req context.Context, f store.Filter) (_ []store.RunInfo,
 	return slices.Clip(runs), nil
 }
 
+// isRun says whether w is a run of the executor's flows: a workflow of
+// its task queue that is not an inbox. runsQuery says the same to
+// visibility.
+func (x *Executor) isRun(w *workflowpb.WorkflowExecutionInfo) bool {
+	return w.GetTaskQueue() == x.opts.TaskQueue && w.GetType().GetName() != inboxWorkflowName
+}
+
 // runsQuery is the visibility query of the workflows that may be f's
-// runs: as close as the query language gets, f.Match decides.
+// runs (those isRun says are runs): as close as the query language gets,
+// f.Match decides.
 func (x *Executor) runsQuery(f store.Filter) string {
 	q := []string{fmt.Sprintf("TaskQueue = %s", quote(x.opts.TaskQueue)), fmt.Sprintf("WorkflowType != %s", quote(inboxWorkflowName))}
 	if f.Flow != "" {
