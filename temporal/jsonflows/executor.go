@@ -197,15 +197,21 @@ func (x *Executor) Start(req context.Context, f engine.ExecFlow, state json.RawM
 	_, err = x.c.ExecuteWorkflow(ctx, x.startOptions(f, state, runID), flowtemporal.WorkflowName(f.Name), in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
-		return x.existing(ctx, f, state, runID)
+		if err := x.existing(ctx, f, state, runID); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %q", engine.ErrRunExists, runID) // ended since, past its retention
 	}
 	return err
 }
 
 // existing is the error of starting runID of f from state when a workflow
-// of that ID exists.
+// of that ID exists; nil when none does.
 func (x *Executor) existing(ctx context.Context, f engine.ExecFlow, state json.RawMessage, runID string) error {
 	d, err := x.c.DescribeWorkflowExecution(ctx, runID, "")
+	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -230,12 +236,31 @@ func (x *Executor) Publish(req context.Context, m engine.Message, triggered []en
 	if m.Link == "" && x.opts.Link != nil {
 		m.Link = x.opts.Link(ctx)
 	}
-	for _, s := range triggered {
-		err := x.Start(ctx, s.Flow, s.State, s.RunID)
+	// refused is the error of publishing m when a start of one of its runs
+	// answered err; nil when that run may start or was started by m.
+	refused := func(err error) error {
 		switch {
 		case errors.Is(err, engine.ErrIdempotencyMismatch):
-			return engine.Published{}, fmt.Errorf("%w: message %q of %s %s was published before with another payload", engine.ErrIdempotencyMismatch, m.ID, m.Topic, m.Event)
+			return fmt.Errorf("%w: message %q of %s %s was published before with another payload", engine.ErrIdempotencyMismatch, m.ID, m.Topic, m.Event)
 		case err != nil && !errors.Is(err, engine.ErrRunExists):
+			return err
+		}
+		return nil
+	}
+	// Checks first, as the engine's PublishEvent does: a message published
+	// before with another payload (the run of a flow it triggered then
+	// started from another state) is refused before a run of a flow it
+	// did not trigger then starts. A publication of the same ID with
+	// another payload at the same time can still pass these checks; then
+	// one of the two is refused by its start, after the other's runs.
+	for _, s := range triggered {
+		if err := refused(x.existing(ctx, s.Flow, s.State, s.RunID)); err != nil {
+			return engine.Published{}, err
+		}
+	}
+	for _, s := range triggered {
+		err := x.Start(ctx, s.Flow, s.State, s.RunID)
+		if err := refused(err); err != nil {
 			return engine.Published{}, err
 		}
 		out.Runs = append(out.Runs, engine.EventRun{Flow: s.Flow.Name, RunID: s.RunID, Existing: err != nil})
