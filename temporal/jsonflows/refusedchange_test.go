@@ -189,6 +189,16 @@ func TestRefusedPutWritesNothingToTheCluster(t *testing.T) {
 		t.Fatalf("accepted PUT: writes %q, want %q", got, want)
 	}
 
+	// Refused by the engine's checks (409: A's rpc endpoint is R's).
+	rpc := strings.Replace(flow("A", "v2", "@every 2h"), `"triggers": [`, `"triggers": [{"kind": "rpc", "endpoint": "R.Start"}, `, 1)
+	put(200, strings.Replace(flow("R", "", "@every 3h"), `"triggers": [`, `"triggers": [{"kind": "rpc", "endpoint": "R.Start"}, `, 1))
+	w.took()
+	put(409, rpc, flow("C", "", "@every 1h"))
+	if got := w.took(); len(got) != 0 {
+		t.Errorf("a PUT /flows refused by its checks wrote to the cluster: %q", got)
+	}
+	// Refused once attached: A's new spec and C were attached before Bad
+	// failed to be.
 	put(500, flow("A", "v2", "@every 2h"), flow("C", "", "@every 1h"), flow("Bad", "", "@every 1h", "@every 5h"))
 	if got := w.took(); len(got) != 0 {
 		t.Errorf("a refused PUT /flows wrote to the cluster: %q", got)
