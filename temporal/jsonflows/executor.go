@@ -375,7 +375,7 @@ func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error
 // points those there are at f's definition, and makes f the definition
 // that calls of it start (calls.go), once f's registration is committed
 // (engine.TriggerKeeper). On an error it keeps trying (keep).
-func (x *Executor) Activate(ctx context.Context, f engine.ExecFlow) (err error) {
+func (x *Executor) Activate(ctx context.Context, f engine.ExecFlow) error {
 	x.attach(f)
 	return x.keep(ctx, f, "making the schedules of flow "+f.Name, func(ctx context.Context) error {
 		return x.makeSchedules(ctx, f)
