@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,11 @@ type Options struct {
 	// listen.Server.AnswerWithin). 0: no bound of its own; the SDK gives
 	// each call 10 s.
 	Answer time.Duration
+	// Logger reports what fails outside a request: the background tries
+	// that bring the Temporal Schedules in line with a committed flow
+	// change, each failed one and the one that succeeds. Default
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // DefaultTaskQueue is the task queue of Options.TaskQueue's default.

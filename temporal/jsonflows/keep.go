@@ -2,6 +2,7 @@ package jsonflows
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -67,12 +68,30 @@ func (x *Executor) keep(ctx context.Context, f engine.ExecFlow, op string, do fu
 					return
 				case <-t.C:
 				}
-				if do(a.ctx) == nil {
+				err := do(a.ctx)
+				if a.ctx.Err() != nil {
 					return
 				}
-				wait = min(2*wait, keepMost)
+				// Each try is logged, at most one a keepMost: until it
+				// succeeds, the cluster disagrees with the flows
+				// registered, which an operator must be able to see.
+				if err != nil {
+					x.log().Error("the cluster still refuses what a committed flow change needs (retrying)", "flow", f.Name, "op", op, "error", err)
+					wait = min(2*wait, keepMost)
+					continue
+				}
+				x.log().Info("the cluster took what a committed flow change needs, after a retry", "flow", f.Name, "op", op)
+				return
 			}
 		})
 	}
 	return unreachable(ctx, op, err)
+}
+
+// log is where keep's background tries report (Options.Logger).
+func (x *Executor) log() *slog.Logger {
+	if x.opts.Logger != nil {
+		return x.opts.Logger
+	}
+	return slog.Default()
 }

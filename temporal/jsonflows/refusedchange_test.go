@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,7 +226,9 @@ func TestScheduleFollowsItsFlowAfterAFailure(t *testing.T) {
 	c := ts.GetDefaultClient()
 	a1, a2 := scheduleID("A", "@every 1h"), scheduleID("A", "@every 2h")
 	w := &writes{Client: c, down: a1, writesOnly: true}
-	e, url := serveEngine(t, engine.Options{Executor: New(w, Options{TaskQueue: "schedule-failure-test"}),
+	logged := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logged, nil))
+	e, url := serveEngine(t, engine.Options{Executor: New(w, Options{TaskQueue: "schedule-failure-test", Logger: log}),
 		FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly})
 	put := func(spec string) {
 		t.Helper()
@@ -253,8 +256,12 @@ func TestScheduleFollowsItsFlowAfterAFailure(t *testing.T) {
 	}
 
 	put("@every 1h") // a1 cannot be made
+	// Each failed background try is logged, not only the first failure
+	// (which the engine logs), and so is the try that succeeds.
+	until("a failed background try logged", func() bool { return strings.Contains(logged.String(), "still refuses") })
 	w.setDown("")
 	until("schedule "+a1+" made", func() bool { return scheduledDefinition(t, c, a1) == definition() })
+	until("the successful try logged", func() bool { return strings.Contains(logged.String(), "took what a committed flow change needs") })
 
 	w.setDown(a1)
 	put("@every 2h") // a1 cannot be deleted

@@ -213,7 +213,7 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	}
 	// A request's calls to the cluster end in time for its 503 to be
 	// written within -write-timeout, below the SDK's 10 s a call.
-	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue, Link: tel.Link, Answer: srv.AnswerWithin()})
+	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue, Link: tel.Link, Answer: srv.AnswerWithin(), Logger: log})
 	eng, err := engine.New(engineOptions(cfg, x, srv.Auth(), log))
 	if err != nil {
 		return err
