@@ -379,10 +379,15 @@ func (s *Store) RunIDs(_ context.Context, flow string, states ...runtime.RunStat
 	return s.idx.runIDs(flow, states), nil
 }
 
-// Close stops the background compaction (waiting for one in progress),
-// waits for Emits in progress and closes the files.
+// Close stops the background compaction, waits for a compaction in
+// progress (the background one's, or a Compact or CompactAll of the
+// caller's) and for Emits in progress, and closes the files.
 func (s *Store) Close() error {
 	s.stopCompacter()
+	// Held while the files close: a compaction that still ran would swap
+	// segments in a directory whose LOCK another process may hold by then.
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	return s.log.Close()
 }
 
