@@ -233,6 +233,11 @@ func (s *Store) Emit(ctx context.Context, e runtime.Event) error {
 	s.mu.Lock()
 	if _, busy := s.inflight[e.RunID]; busy {
 		s.mu.Unlock()
+		if e.Seq == 1 {
+			// A run of this ID is being written (another flow's start,
+			// say): a run ID taken, as idx.check says of one written.
+			return fmt.Errorf("%w: %q is being written (%w)", runtime.ErrDuplicateRun, e.RunID, ErrSequence)
+		}
 		return fmt.Errorf("%w: run %q: seq %d emitted while another event of the run is being written", ErrSequence, e.RunID, e.Seq)
 	}
 	if _, _, err := s.idx.check(&e); err != nil {
