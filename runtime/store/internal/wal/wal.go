@@ -182,7 +182,7 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 		}
 		return l, nil
 	}
-	if err := mkdirDurable(dir); err != nil {
+	if err := mkdirDurable(dir, syncDir); err != nil {
 		return nil, err
 	}
 	lock, err := lockDir(dir)
