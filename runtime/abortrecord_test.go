@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,5 +128,43 @@ func TestFanOutKeepsAbortRequests(t *testing.T) {
 	}
 	if _, ok := FanOut(NewMemorySink(), rec).(AbortRecorder); ok {
 		t.Error("a fan-out whose loader keeps no abort requests claims to")
+	}
+}
+
+// Cancelling the Start context of a waiting run records the abort with a
+// sink that keeps abort requests, as Abort does, before the run aborts; a
+// sink that fails to record it is logged, and the run is aborted all the
+// same (docs/runtime.md, "Abort").
+func TestCancelStartWhileWaitingRecordsTheAbort(t *testing.T) {
+	type st struct{}
+	for _, refuse := range []error{nil, errors.New("disk full")} {
+		sink := &recordingSink{MemorySink: NewMemorySink(), requested: map[string]bool{}, refuse: refuse}
+		var logged strings.Builder
+		clock := NewFakeClock(time.Unix(0, 0))
+		f := New[st]("cancelled", WithSink(sink), WithClock(clock), WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+		if err := f.Register(
+			NewStep("A", func(context.Context, *st) (Outcome, error) { return "", nil },
+				WithRollback(func(context.Context, *st) error { return nil })),
+			NewSleep[st]("Nap", time.Hour, nil),
+		); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r, err := f.Start(ctx, st{}, WithRunID("r"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.BlockUntil(1) // parked in Nap
+		cancel()
+		res, _ := r.Wait(context.Background())
+		if res.Final != StateAborted || !errors.Is(res.Err, ErrAborted) {
+			t.Errorf("refuse %v: the run ended %s (%v), want aborted", refuse, res.Final, res.Err)
+		}
+		if refuse == nil && !sink.AbortRequested("r") {
+			t.Error("the cancelled context's abort was not recorded with the sink")
+		}
+		if refuse != nil && !strings.Contains(logged.String(), "abort not recorded") {
+			t.Errorf("a sink that refused the abort request was not logged: %q", logged.String())
+		}
 	}
 }
