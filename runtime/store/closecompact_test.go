@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 )
 
 // TestCloseWaitsForCompact: Close waits for a compaction in progress, a
@@ -57,5 +59,48 @@ func TestCloseWaitsForCompact(t *testing.T) {
 	defer st.Close()
 	if _, err := st.Load("kept"); err != nil {
 		t.Fatalf("Load after the compaction and a reopen: %v", err)
+	}
+}
+
+// TestClosedStoreRefuses: after Close, Emit and every other write fail
+// with ErrClosed (store.ErrClosed's doc), writing nothing, and a second
+// Close is harmless.
+func TestClosedStoreRefuses(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(dir, Options{CompactEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := fiveStepEvents("r")
+	emitAll(t, st, evs[:2])
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Emit(ctx, evs[2]); !errors.Is(err, ErrClosed) {
+		t.Errorf("Emit after Close: %v, want ErrClosed", err)
+	}
+	if err := st.RequestAbort(ctx, "r"); !errors.Is(err, ErrClosed) {
+		t.Errorf("RequestAbort after Close: %v, want ErrClosed", err)
+	}
+	if _, _, err := st.PutMessage(ctx, Message{Topic: "t", Event: "e", ID: "m", Received: time.Unix(1, 0)}); !errors.Is(err, ErrClosed) {
+		t.Errorf("PutMessage after Close: %v, want ErrClosed", err)
+	}
+	if _, err := st.CompactAll(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("CompactAll after Close: %v, want ErrClosed", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	st, err = Open(dir, Options{CompactEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if h, err := st.Load("r"); err != nil || len(h) != 2 {
+		t.Errorf("after a reopen: %d events, %v; want the 2 written before Close", len(h), err)
+	}
+	if st.AbortRequested("r") {
+		t.Error("a refused abort request is pending after a reopen")
 	}
 }
