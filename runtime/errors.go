@@ -46,13 +46,18 @@ var (
 	// ErrUnknownRun is returned for a run ID the flow does not know.
 	ErrUnknownRun = errors.New("runtime: unknown run")
 	// ErrDuplicateRun is returned when starting a run whose ID is already
-	// live, or that its sink already has (a store, a MemorySink).
+	// live, or that its sink already has, or is writing (a store, a
+	// MemorySink).
 	ErrDuplicateRun = errors.New("runtime: run already exists")
 	// ErrDefinition marks an invalid flow definition (Register, or the first
 	// Start when targets are resolved).
 	ErrDefinition = errors.New("runtime: invalid flow definition")
-	// ErrNotConfigured is returned by predefined steps whose run has no
-	// Caller, Publisher or Subscriber configured.
+	// ErrNotConfigured marks something a flow needs and was not given:
+	// Register refuses steps that need a Caller, Publisher or Subscriber
+	// the flow lacks; ResumeAll and Runs without a RunLister, History with a
+	// sink that loads no histories, a MemoryCaller without the handler
+	// called, and a generated constructor's nil port or handlers
+	// (MissingPort, MissingHandlers, OptionAsHandlers) wrap it too.
 	ErrNotConfigured = errors.New("runtime: not configured")
 	// ErrChildNotStarted is wrapped by the error of a ChildRuns'
 	// AttachChild that started no run of the child's ID and found none (the

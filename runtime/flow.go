@@ -76,7 +76,8 @@ func WithRunParked(fn func(runID string, parked bool)) Option {
 }
 
 // WithLogger sets a logger for what is not an event: abandoned steps,
-// events refused for a payload that is not JSON, refusing sinks, a state
+// events refused for a payload that is not JSON, refusing sinks (of an
+// event, or of the abort request of a cancelled Start context), a state
 // that stopped encoding.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 

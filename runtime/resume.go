@@ -76,6 +76,7 @@ func (f *Flow[S]) resume(ctx context.Context, def *definition[S], history []Even
 	r.lastTime = history[len(history)-1].Time
 	r.machine.SetState(rb.cur.name)
 	r.recorded.Store(true)
+	r.watchCancel()
 	r.settle()
 	if r.track != nil {
 		r.mu.Lock()

@@ -322,6 +322,9 @@ func TestReplay(t *testing.T) {
 		"wrong from":    func(h []runtime.Event) []runtime.Event { h[2].From = "Z:running"; return h },
 		"unknown state": func(h []runtime.Event) []runtime.Event { h[1].To = "A:sleeping"; return h },
 		"other run":     func(h []runtime.Event) []runtime.Event { h[3].RunID = "q"; return h },
+		"other flow":    func(h []runtime.Event) []runtime.Event { h[3].Flow = "other"; return h },
+		"repeat":        func(h []runtime.Event) []runtime.Event { return append(h[:3:3], h[2:]...) },
+		"not from 1":    func(h []runtime.Event) []runtime.Event { return h[1:] },
 		"after terminal": func(h []runtime.Event) []runtime.Event {
 			return append(h, runtime.Event{RunID: "r", Flow: "resume", Seq: uint64(len(h) + 1), From: h[len(h)-1].To, To: "done"})
 		},

@@ -41,10 +41,15 @@ type Run[S any] struct {
 	// cancels: Start's (or Resume's) context can be cancelled, so a parked
 	// run, which has no step whose context would end, watches ctx (park).
 	cancels bool
-	clock   Clock
-	sink    Sink
-	obs     RunObserver // nil without WithObserver (observe.go)
-	traced  bool        // an event of this life carries obs.Trace()
+	// stopCancelWatch stops watchCancel's watch of ctx; cancelRecorded is
+	// closed once the watch has recorded the context's end as an abort
+	// request (or found nothing to record). Both nil without a watch.
+	stopCancelWatch func() bool
+	cancelRecorded  chan struct{}
+	clock           Clock
+	sink            Sink
+	obs             RunObserver // nil without WithObserver (observe.go)
+	traced          bool        // an event of this life carries obs.Trace()
 	// machine is the run's state machine, the one source of where the run
 	// is: every move is one of its events, and it refuses a move the flow
 	// does not have. cur is its current state's description.
@@ -211,8 +216,35 @@ func (r *Run[S]) begin() error {
 		return err
 	}
 	r.recorded.Store(true)
+	r.watchCancel()
 	r.settle()
 	return nil
+}
+
+// watchCancel makes the end of Start's (or Resume's) context an abort
+// request with a sink that keeps them (AbortRecorder), as Abort makes it:
+// the run records "-> aborting" only once its step in flight returns, and
+// a crash before then would resume it as if never aborted. The request is
+// recorded while the step winds down; a sink that fails to record it is
+// logged, and the run is aborted all the same (its context has ended).
+// Abort's own cancellation is recorded by Abort.
+func (r *Run[S]) watchCancel() {
+	if !r.cancels || r.env.opts.aborts == nil || r.ctx.Err() != nil {
+		return
+	}
+	done := make(chan struct{})
+	r.cancelRecorded = done
+	r.stopCancelWatch = context.AfterFunc(r.ctx, func() {
+		defer close(done)
+		if context.Cause(r.ctx) == ErrAborted {
+			return
+		}
+		if err := r.requestAbort(); err != nil {
+			if l := r.env.opts.logger; l != nil {
+				l.Error("flow abort not recorded; run aborted all the same", "flow", r.def.id, "run_id", r.env.runID, "error", err)
+			}
+		}
+	})
 }
 
 // settle wakes the liveRun callers waiting to know whether the run exists:
@@ -524,6 +556,9 @@ func (r *Run[S]) release(halt error) {
 		r.machine = nil
 	}
 	r.flow.removeLive(r)
+	if r.stopCancelWatch != nil {
+		r.stopCancelWatch() // the run lets go of its context: no abort
+	}
 	r.cancel(nil)
 	if r.obs != nil { // before Done: whoever waits for the run sees it observed
 		r.obs.Ended(r.fin.result.Final, r.fin.result.Err)

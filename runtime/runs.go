@@ -32,7 +32,7 @@ func CheckListedFlow(flow string) error {
 }
 
 // ResumeAll resumes every run of f that runs holds and that is not over
-// (pending, running or rolling back), each from its history through
+// (pending, running, waiting or rolling back), each from its history through
 // Resume: completed steps do not run again, the step that was running runs
 // again with the same idempotency key, a rollback in progress continues,
 // and the state comes from the last snapshot. Call it on start, before new

@@ -144,6 +144,9 @@ func (r *Run[S]) park() {
 	case r.suspending.Load(): // suspended while entering the wait
 		r.wake(p, wakeSuspend, nil, nil)
 	case r.ctx.Err() != nil && p.abortChild != nil: // aborted while entering the wait
+		if r.cancelRecorded != nil && context.Cause(r.ctx) != ErrAborted {
+			<-r.cancelRecorded // the parent's request first, as Abort does
+		}
 		_ = p.abortChild() // its end wakes the run, which then aborts
 	case r.ctx.Err() != nil:
 		r.wake(p, wakeAbort, nil, nil)
@@ -155,12 +158,11 @@ func (r *Run[S]) park() {
 			if context.Cause(r.ctx) == ErrAborted {
 				return
 			}
-			// The context's end is the abort, recorded or not: a
-			// sink that fails to record it is said, not obeyed.
-			if err := r.requestAbort(); err != nil {
-				if l := r.env.opts.logger; l != nil {
-					l.Error("flow abort not recorded; run aborted all the same", "flow", r.def.id, "run_id", r.env.runID, "error", err)
-				}
+			// The context's end is the abort, recorded or not
+			// (watchCancel records it): a call's child is aborted only
+			// once the parent's request is, as Abort does it.
+			if r.cancelRecorded != nil {
+				<-r.cancelRecorded
 			}
 			_ = r.abort()
 		})

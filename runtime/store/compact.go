@@ -170,6 +170,11 @@ func (s *Store) parentGoesOn(r *RunInfo) bool {
 // compact compacts the sealed segments; unless force, only when at least
 // half the records can go (ran false otherwise).
 func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran bool, err error) {
+	if s.readOnly {
+		// Nothing would be sealed (a read-only log appends nothing), so
+		// it would report a compaction that removed nothing.
+		return st, false, ErrReadOnly
+	}
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
 	start := time.Now()

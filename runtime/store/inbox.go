@@ -64,6 +64,8 @@ type MessageKey struct {
 	ID    string `json:"id"`
 }
 
+// String is the key as "topic/event/id", for messages and logs (the parts
+// may hold '/' themselves: it is not parsed back).
 func (k MessageKey) String() string { return k.Topic + "/" + k.Event + "/" + k.ID }
 
 // Message is an inbox message as its latest record leaves it.

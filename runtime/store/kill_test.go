@@ -51,6 +51,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envCallChild) != "" {
 		os.Exit(callProcess())
 	}
+	if dir := os.Getenv(envLockChild); dir != "" {
+		os.Exit(lockChild(dir))
+	}
 	os.Exit(m.Run())
 }
 

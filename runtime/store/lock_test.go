@@ -3,9 +3,12 @@
 package store
 
 import (
+	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -61,4 +64,89 @@ func TestOpenNoDir(t *testing.T) {
 	if _, err := OpenReadOnly(""); err == nil || !strings.Contains(err.Error(), "no directory given") {
 		t.Errorf("OpenReadOnly(\"\"): %v, want \"no directory given\"", err)
 	}
+}
+
+// TestOpenHeldByAnotherProcess: while another process has a store open,
+// Open fails and says so ("in use by another process"), writing nothing,
+// OpenReadOnly reads it, and once that process dies (SIGKILL: it closes
+// nothing) the kernel has dropped its lock and Open succeeds.
+func TestOpenHeldByAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(dir, Options{CompactEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emitAll(t, st, fiveStepEvents("r1"))
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envLockChild+"="+dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "open\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child: %q, %v", line, err)
+	}
+	before := segmentBytes(t, dir)
+	if st, err := Open(dir, Options{CompactEvery: -1}); err == nil {
+		st.Close()
+		t.Fatal("Open of a store another process holds succeeded")
+	} else if !strings.Contains(err.Error(), "in use by another process") {
+		t.Errorf("Open of a store another process holds: %v, want it to say so", err)
+	}
+	ro, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatalf("OpenReadOnly beside the other process: %v", err)
+	}
+	if h, err := ro.Load("r1"); err != nil || len(h) != 6 {
+		t.Errorf("read-only Load: %d events, %v", len(h), err)
+	}
+	ro.Close()
+	if got := segmentBytes(t, dir); got != before {
+		t.Errorf("the refused opens changed the segments")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	st, err = Open(dir, Options{CompactEvery: -1})
+	if err != nil {
+		t.Fatalf("Open once the holder died: %v", err)
+	}
+	defer st.Close()
+	if h, err := st.Load("r1"); err != nil || len(h) != 6 {
+		t.Errorf("Load after the holder died: %d events, %v", len(h), err)
+	}
+}
+
+// segmentBytes is the contents of dir's segment files, concatenated.
+func segmentBytes(t *testing.T, dir string) string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(p)
+		b.Write(data)
+	}
+	return b.String()
 }

@@ -34,7 +34,8 @@ var (
 	ErrFailed = wal.ErrFailed
 	// ErrClosed is returned by Emit after Close.
 	ErrClosed = wal.ErrClosed
-	// ErrReadOnly is returned by Emit on a store opened with OpenReadOnly.
+	// ErrReadOnly is returned by Emit, and every other change (inbox,
+	// abort request, compaction), on a store opened with OpenReadOnly.
 	ErrReadOnly = wal.ErrReadOnly
 	// ErrSequence is returned by Emit for an event that does not follow its
 	// run's history (sequence gap or repeat, or an event after the end).
@@ -99,6 +100,7 @@ type Store struct {
 	inboxOps // PutMessage, ClaimMessage, ...: the inbox (inbox.go)
 	log      *wal.Log
 	opts     Options
+	readOnly bool // OpenReadOnly: no change, a compaction neither
 
 	// A compaction's swap takes both for writing: appendMu waits for the
 	// appends whose positions are not yet indexed and holds off new ones;
@@ -132,7 +134,9 @@ func Open(dir string, opts Options) (*Store, error) {
 
 // OpenReadOnly opens the store in dir for reading (the CLI's runs and
 // history verbs), even while a process has it open for writing: it takes no
-// lock and changes nothing; a tail being written is skipped. Emit fails.
+// lock and changes nothing; a tail being written is skipped. Emit, the
+// inbox's changes, RequestAbort, Compact and CompactAll fail with
+// ErrReadOnly.
 func OpenReadOnly(dir string) (*Store, error) {
 	return open(dir, Options{}, true)
 }
@@ -143,7 +147,7 @@ func OpenReadOnly(dir string) (*Store, error) {
 func Exists(dir string) (bool, error) { return wal.Exists(dir) }
 
 func open(dir string, opts Options, readOnly bool) (*Store, error) {
-	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}, inbox: newInboxIndex(false), msgBusy: map[MessageKey]chan struct{}{}, opts: opts}
+	s := &Store{idx: newIndex(), inflight: map[string]struct{}{}, inbox: newInboxIndex(false), msgBusy: map[MessageKey]chan struct{}{}, opts: opts, readOnly: readOnly}
 	s.inboxOps = inboxOps{s}
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	s.emits.New = func() any { return new(emitOp) }
@@ -233,6 +237,11 @@ func (s *Store) Emit(ctx context.Context, e runtime.Event) error {
 	s.mu.Lock()
 	if _, busy := s.inflight[e.RunID]; busy {
 		s.mu.Unlock()
+		if e.Seq == 1 {
+			// A run of this ID is being written (another flow's start,
+			// say): a run ID taken, as idx.check says of one written.
+			return fmt.Errorf("%w: %q is being written (%w)", runtime.ErrDuplicateRun, e.RunID, ErrSequence)
+		}
 		return fmt.Errorf("%w: run %q: seq %d emitted while another event of the run is being written", ErrSequence, e.RunID, e.Seq)
 	}
 	if _, _, err := s.idx.check(&e); err != nil {
@@ -379,10 +388,15 @@ func (s *Store) RunIDs(_ context.Context, flow string, states ...runtime.RunStat
 	return s.idx.runIDs(flow, states), nil
 }
 
-// Close stops the background compaction (waiting for one in progress),
-// waits for Emits in progress and closes the files.
+// Close stops the background compaction, waits for a compaction in
+// progress (the background one's, or a Compact or CompactAll of the
+// caller's) and for Emits in progress, and closes the files.
 func (s *Store) Close() error {
 	s.stopCompacter()
+	// Held while the files close: a compaction that still ran would swap
+	// segments in a directory whose LOCK another process may hold by then.
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	return s.log.Close()
 }
 

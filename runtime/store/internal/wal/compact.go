@@ -283,10 +283,17 @@ type Rewrite struct {
 }
 
 // Rewrite starts replacing the sealed segments lo..hi. Only one rewrite
-// may be in progress.
+// may be in progress. A failed log refuses it (ErrFailed), as it refuses
+// an Append, and so does Commit once the log failed.
 func (l *Log) Rewrite(lo, hi uint64) (*Rewrite, error) {
 	if l.opts.ReadOnly {
 		return nil, ErrReadOnly
+	}
+	if err := l.failure(); err != nil {
+		// What is on disk is no longer what this process knows: a swap
+		// whose manifest is durable may wait for the next Open (Commit),
+		// whose compact.j files and manifest a rewrite would write over.
+		return nil, err
 	}
 	if slo, shi, ok := l.Sealed(); !ok || lo != slo || hi > shi || lo > hi {
 		return nil, fmt.Errorf("wal: rewrite of segments %d..%d: only a prefix of the sealed segments can be rewritten", lo, hi)
@@ -390,6 +397,10 @@ func (r *Rewrite) Commit() error {
 	for _, f := range r.files {
 		f.Close()
 	}
+	if err := r.l.failure(); err != nil {
+		r.cleanup()
+		return err
+	}
 	dir := r.l.dir
 	m := manifest{lo: r.lo, hi: r.hi, m: uint64(len(r.files))}
 	tmp := filepath.Join(dir, manifestName+".tmp")
@@ -437,8 +448,16 @@ func (r *Rewrite) cleanup() {
 	os.Remove(filepath.Join(r.l.dir, manifestName+".tmp"))
 }
 
-// Fail makes every later Append fail, as a failed sync does, and returns
-// the error: for a caller that finds its view of the log no longer true.
+// failure is the log's failure (ErrFailed), nil while it has none.
+func (l *Log) failure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+// Fail makes every later Append and Rewrite fail, as a failed sync does,
+// and returns the error: for a caller that finds its view of the log no
+// longer true.
 func (l *Log) Fail(err error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

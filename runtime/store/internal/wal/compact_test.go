@@ -107,3 +107,55 @@ func TestRewrite(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedLogRefusesRewrite: once the log failed (a sync, or a swap
+// whose manifest is durable but whose files could not be moved: Commit
+// fails the log and leaves the swap to the next Open), a rewrite neither
+// starts nor commits, as no Append does: what is on disk is no longer what
+// the process knows, and a second compaction would write its compact.j
+// files and manifest over those of a swap the next Open must finish. It
+// went ahead.
+func TestFailedLogRefusesRewrite(t *testing.T) {
+	dir := t.TempDir()
+	_, l, err := readAll(t, dir, Options{SegmentSize: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := range 30 {
+		mustAppend(t, l, payload(i))
+	}
+	if err := l.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi, ok := l.Sealed()
+	if !ok {
+		t.Fatal("nothing sealed")
+	}
+	started, err := l.Rewrite(lo, hi) // begun before the failure
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := started.Add(payload(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := started.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadDir(dir)
+	boom := errors.New("injected: the swap could not be finished")
+	l.Fail(boom)
+	if _, err := l.Rewrite(lo, hi); !errors.Is(err, ErrFailed) {
+		t.Errorf("Rewrite of a failed log: %v, want ErrFailed", err)
+	}
+	if err := started.Commit(); !errors.Is(err, ErrFailed) {
+		t.Errorf("Commit on a failed log: %v, want ErrFailed", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "COMPACT")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed log wrote a compaction manifest: %v", err)
+	}
+	after, _ := os.ReadDir(dir)
+	if len(after) > len(before) {
+		t.Errorf("files before %d, after %d", len(before), len(after))
+	}
+}

@@ -15,16 +15,34 @@ const (
 	filePerm = 0o600
 )
 
-// mkdirDurable creates dir if missing and syncs its parent so the new
-// directory entry survives a crash.
-func mkdirDurable(dir string) error {
+// mkdirDurable creates dir if missing, with its missing parents, and
+// syncs the parent of each directory it created (sync: syncDir), deepest
+// first, so that every new directory entry on the way survives a crash.
+func mkdirDurable(dir string, sync func(string) error) error {
 	if fi, err := os.Stat(dir); err == nil {
 		return isDir(dir, fi)
+	}
+	var created []string // deepest first
+	for d := filepath.Clean(dir); ; {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
 	}
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(filepath.Clean(dir)))
+	for _, d := range created {
+		if err := sync(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // isDir reports a dir that is not a directory as such, rather than as the

@@ -61,7 +61,8 @@ func segmentHeader() []byte {
 var ErrCorrupt = errors.New("corrupt log")
 
 // CorruptError reports damage that is not a torn tail: a record that fails
-// its checksum with valid data after it, or a damaged sealed segment. The log
+// its checksum with data other than zeros after it, or a damaged sealed
+// segment. The log
 // refuses to open rather than truncating acknowledged records.
 type CorruptError struct {
 	Segment string // segment file path
@@ -99,10 +100,17 @@ type scanResult struct {
 // bytes could be what an interrupted final write leaves behind:
 //   - fewer bytes than a record header remain;
 //   - the header is valid but the payload runs past the end of the file;
-//   - the header is valid, the payload ends exactly at the end of the file and
-//     fails its checksum (the final write, partly persisted);
-//   - every byte from the record to the end of the file is zero (the file
-//     size was extended but the data never reached the disk).
+//   - the header is valid, the payload fails its checksum, and the file
+//     ends with it or holds only zero bytes after it (the final write,
+//     partly persisted);
+//   - every byte after the record's header to the end of the file is zero,
+//     the header too or not (the file size was extended but the data never
+//     reached the disk, or only its first bytes did).
+//
+// A healthy log never holds zero bytes after a record, so a bad record
+// that only zeros follow is the end of the final write, wherever the
+// persisted part of that write stopped: inside a record's header, inside
+// its payload, or between two records.
 //
 // Anything else is a *CorruptError naming the segment and offset.
 func scanSegment(path string, seg uint64, data []byte, last bool, fn func(Pos, []byte) error) (scanResult, error) {
@@ -141,7 +149,7 @@ func scanSegment(path string, seg uint64, data []byte, last bool, fn func(Pos, [
 		}
 		rh := rest[:recHeaderSize]
 		if binary.LittleEndian.Uint32(rh[8:12]) != checksum(rh[:8]) {
-			if last && allZero(rest) {
+			if last && allZero(rest[recHeaderSize:]) {
 				return scanResult{end: int64(off), torn: true}, nil
 			}
 			return corrupt(off, "bad record header checksum")
@@ -159,7 +167,7 @@ func scanSegment(path string, seg uint64, data []byte, last bool, fn func(Pos, [
 		}
 		payload := rest[recHeaderSize : recHeaderSize+n]
 		if binary.LittleEndian.Uint32(rh[4:8]) != checksum(payload) {
-			if last && end == len(data) {
+			if last && allZero(data[end:]) {
 				return scanResult{end: int64(off), torn: true}, nil
 			}
 			return corrupt(off, "bad record checksum")

@@ -182,7 +182,7 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 		}
 		return l, nil
 	}
-	if err := mkdirDurable(dir); err != nil {
+	if err := mkdirDurable(dir, syncDir); err != nil {
 		return nil, err
 	}
 	lock, err := lockDir(dir)
@@ -417,8 +417,9 @@ func (l *Log) AppendApply(payload []byte, a Applier) (Pos, error) {
 
 // AppendAll writes payloads as consecutive records, in order, and returns
 // their positions once all are durable (or the log failed): one turn in the
-// group commit for the lot, where Appends from one goroutine would wait
-// for a sync each, and Appends from several would not keep their order.
+// group commit for the lot (or one per full batch, past MaxBatch records
+// or 8 MiB), where Appends from one goroutine would wait for a sync each,
+// and Appends from several would not keep their order.
 func (l *Log) AppendAll(payloads [][]byte) ([]Pos, error) { return l.AppendAllApply(payloads, nil) }
 
 // AppendAllApply is AppendAll, telling a, if not nil, each record's
