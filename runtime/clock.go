@@ -208,7 +208,9 @@ func (c *FakeClock) afterFuncLocked(d time.Duration, fn func()) (stop func() boo
 }
 
 // Advance moves the time forward by d and fires every timer due by then, in
-// time order.
+// time order: a channel timer's time is sent before Advance returns; an
+// AfterFunc's function starts on its own goroutine, as time.AfterFunc's
+// does, so two of them due in one Advance may run in either order.
 func (c *FakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -88,7 +88,8 @@ type Options struct {
 	// compaction (Compact and CompactAll still work).
 	CompactEvery time.Duration
 	// OnCompact, if set, is told of each background compaction that ran or
-	// failed (a service logs it).
+	// failed (a service logs it). It is called on the compaction's own
+	// goroutine, which Close waits for: it must not call Close.
 	OnCompact func(CompactStats, error)
 	// Now is the clock retention is measured by (default time.Now).
 	Now func() time.Time
