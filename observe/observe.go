@@ -154,9 +154,9 @@ func (t *Telemetry) Refused(topic, event string) {
 // MaxRefusedSeries bounds the series of flowgen_broker_refused_total: the
 // refusals of a topic and event past the first MaxRefusedSeries pairs
 // refused in this process count in one series whose topic and event are
-// empty. The pair is its publisher's: any client's POST /events, which a
-// full NATS JetStream stream refuses whatever its subject, so each
-// request could add a series for as long as the process lives. The other
+// empty. The pair is its publisher's (any client's POST /events names its
+// own, which the broker, NATS JetStream say, may refuse), so each request
+// could add a series for as long as the process lives. The other
 // metrics' labels are the flows' own (flow, step, outcome, the topics
 // their steps consume): as many series as the flows define.
 const MaxRefusedSeries = 1000
