@@ -115,6 +115,20 @@ const (
 // errWatchChildren answers a GET /watch?children= of neither true nor false.
 var errWatchChildren = errors.New(`children must be "true" (a run's stream carries its child runs' events too) or "false"`)
 
+// watchCarriesNothing is why a GET /watch of these filters could carry no
+// event, nil if it can: children=true adds a run's child runs to the stream
+// of that run (run=), and a stream of one run carries no flow definitions,
+// which kind=flow keeps alone.
+func watchCarriesNothing(oneRun bool, kind string, children bool) error {
+	switch {
+	case children && !oneRun:
+		return errors.New(`children=true follows the child runs of one run: give its run= too`)
+	case oneRun && kind == watchFlows:
+		return fmt.Errorf("a stream of one run (run=) carries no flow definitions, which kind=%s keeps alone: it would carry nothing", watchFlows)
+	}
+	return nil
+}
+
 // errWatchKind answers a GET /watch?kind= of no kind of watchRuns, watchFlows.
 var errWatchKind = fmt.Errorf("kind must be %q (the runs' events and aborts) or %q (the flows defined)", watchRuns, watchFlows)
 
@@ -254,7 +268,8 @@ func (e *Engine) sink() runtime.Sink {
 // runtime.Event as JSON in "data:"; an abort accepted is "event: abort" and
 // {"flow", "run_id"} (runtime.RunRef); a flow defined or defined anew is
 // "event: flow" and {"flow"} (not for a stream of one run: it is about no
-// run). kind=run streams only the first two, kind=flow only the last. The
+// run). kind=run streams only the first two, kind=flow only the last;
+// filters no event can meet answer 400 (watchCarriesNothing). The
 // stream needs the role of GET /flows, which reads the definitions, as of
 // GET /runs. A client that falls DefaultWatchBuffer events behind gets
 // "event: overflow" and the stream ends. What was recorded before the
@@ -277,6 +292,12 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, errWatchChildren, nil)
 			return
 		}
+	}
+	// Filters that no event meets would hold one of the bounded streams
+	// open, silent, for as long as the client waits.
+	if err := watchCarriesNothing(q.Has("run"), kind, children); err != nil {
+		writeError(w, http.StatusBadRequest, err, nil)
+		return
 	}
 	// Before the stream's first question (below): a change of the
 	// credentials after the guard's is either seen by it or wakes the loop.

@@ -887,3 +887,25 @@ func TestWatchChildren(t *testing.T) {
 		}
 	}
 }
+
+// A GET /watch whose filters can never meet answers 400 rather than hold
+// one of the server's bounded streams open and silent: children=true
+// without run= (it adds a run's child runs to that run's stream), and
+// kind=flow with run= (a stream of one run carries no flow events).
+func TestWatchRefusesStreamsThatCarryNothing(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	defer e.EndWatches()
+	for _, q := range []string{"children=true", "flow=Hello&children=true", "run=r1&kind=flow", "run=r1&kind=flow&children=true"} {
+		if _, res := openWatch(t, srv.URL, "", q); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, res.StatusCode)
+		}
+	}
+	for _, q := range []string{"run=r1&children=true", "run=r1&children=false", "children=false", "run=r1&kind=run", "flow=Hello&kind=flow"} {
+		if _, res := openWatch(t, srv.URL, "", q); res.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d, want 200", q, res.StatusCode)
+		}
+	}
+}

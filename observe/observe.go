@@ -11,10 +11,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -43,6 +45,9 @@ type Telemetry struct {
 	metrics  http.Handler
 	m        instruments
 	flows    cowMap[string, *flowInfo]
+
+	refusedMu    sync.Mutex
+	refusedPairs map[[2]string]struct{} // the topic/event pairs with a series of their own (MaxRefusedSeries)
 }
 
 // New returns a Telemetry whose metrics are exported for Prometheus by
@@ -54,8 +59,16 @@ func New(opts Options) (*Telemetry, error) {
 		return nil, err
 	}
 	t := &Telemetry{
-		provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)),
-		metrics:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}),
+		// No cap on a metric's series (the SDK's default keeps 2,000 and
+		// merges the measurements of later ones into one series labelled
+		// otel_metric_overflow): flows×5 series of runs finished, one per
+		// step and outcome of steps, would lose the series of the flows
+		// defined last, and an alert on them would never fire. Their
+		// number is the flows' definitions'; the one metric whose labels
+		// a client chooses bounds its own (MaxRefusedSeries).
+		provider:     sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithCardinalityLimit(0)),
+		refusedPairs: make(map[[2]string]struct{}),
+		metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}),
 	}
 	if opts.TracerProvider != nil {
 		t.tracer = opts.TracerProvider.Tracer(scope)
@@ -135,7 +148,32 @@ func (t *Telemetry) DeadLettered(topic, event string) {
 // Refused records a message the broker refused to the engine because it
 // was full.
 func (t *Telemetry) Refused(topic, event string) {
-	t.m.refused.Add(context.Background(), 1, metric.WithAttributeSet(topicEvent(topic, event)))
+	t.m.refused.Add(context.Background(), 1, metric.WithAttributeSet(t.refusedSeries(topic, event)))
+}
+
+// MaxRefusedSeries bounds the series of flowgen_broker_refused_total: the
+// refusals of a topic and event past the first MaxRefusedSeries pairs
+// refused in this process count in one series whose topic and event are
+// empty. The pair is its publisher's (any client's POST /events names its
+// own, which the broker, NATS JetStream say, may refuse), so each request
+// could add a series for as long as the process lives. The other
+// metrics' labels are the flows' own (flow, step, outcome, the topics
+// their steps consume): as many series as the flows define.
+const MaxRefusedSeries = 1000
+
+// refusedSeries returns the attributes of a refusal of topic/event: its
+// own, or past MaxRefusedSeries pairs, empty ones.
+func (t *Telemetry) refusedSeries(topic, event string) attribute.Set {
+	t.refusedMu.Lock()
+	defer t.refusedMu.Unlock()
+	k := [2]string{topic, event}
+	if _, ok := t.refusedPairs[k]; !ok {
+		if len(t.refusedPairs) >= MaxRefusedSeries {
+			return topicEvent("", "")
+		}
+		t.refusedPairs[k] = struct{}{}
+	}
+	return topicEvent(topic, event)
 }
 
 // ObserveRun implements runtime.Observer: the run's metrics, and with a

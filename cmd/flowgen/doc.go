@@ -269,7 +269,10 @@
 // service calls. -trace-sample R records that share of the traces that
 // start in the server; a request's traceparent keeps its caller's
 // decision. An endpoint, by flag or environment, that is no http(s) URL
-// is a usage error. Metrics are always served at GET /metrics. See
+// is a usage error. Metrics are always served at GET /metrics (client
+// role), and a web view of the flows and runs, live, at /ui/ (the address
+// is on the start line: ui=...; with -tokens it asks for a token and
+// shows what its role may read, an admin can abort runs there). See
 // docs/observability.md.
 //
 // Temporal. With -temporal HOST:PORT (and -namespace, -task-queue) the

@@ -46,3 +46,14 @@ func TestSummariesFitEightyColumns(t *testing.T) {
 		}
 	}
 }
+
+// flowgen help serve, the operator's first stop, says where to watch the
+// server: the web view, the metrics and the traces' flag, not only the
+// flags' list (the start line names the web view's address).
+func TestServeHelpSaysHowToObserve(t *testing.T) {
+	for _, want := range []string{"/ui/", "GET /metrics", "-otlp-traces", "docs/observability.md"} {
+		if !strings.Contains(serveVerb.summary, want) {
+			t.Errorf("flowgen help serve does not say %q", want)
+		}
+	}
+}

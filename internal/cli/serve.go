@@ -81,6 +81,12 @@ bodies must be application/json (415).
 -tls-cert and -tls-key serve HTTPS. SIGHUP re-reads the token file and
 the key pair; a bad one is logged and the old one stays.
 
+Observing: a web view of the flows and runs, live, is at /ui/ (with
+-tokens it asks for a token, and shows what its role may read; admin can
+abort runs there). GET /metrics serves the metrics for Prometheus (client
+role). -otlp-traces sends each run's trace to an OpenTelemetry collector
+(docs/observability.md).
+
 With -temporal HOST:PORT the runs are Temporal workflows on that cluster
 instead (-namespace, -task-queue, which are a usage error without it):
 serve runs flowgen-temporal serve, of the module temporal/, with the same
