@@ -145,7 +145,10 @@ func TestResumedWaitSaysWhatFor(t *testing.T) {
 	if attr(first, "outcome") != "suspended" || attr(second, "outcome") != "aborted" {
 		t.Errorf("outcomes %q and %q, want suspended and aborted", attr(first, "outcome"), attr(second, "outcome"))
 	}
-	for _, key := range []string{"topic", "event", "flowgen.deadline", "flowgen.waiting_since"} {
+	if got := attr(first, "flowgen.idempotency_key"); got != "w1/Paid" {
+		t.Errorf("wait span's idempotency key %q, want w1/Paid (the waiting visit's)", got)
+	}
+	for _, key := range []string{"topic", "event", "flowgen.deadline", "flowgen.waiting_since", "flowgen.idempotency_key"} {
 		if a, b := attr(first, key), attr(second, key); a == "" || a != b {
 			t.Errorf("%s: first life's wait %q, resumed wait %q", key, a, b)
 		}

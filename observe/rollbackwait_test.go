@@ -106,7 +106,8 @@ func TestGatedRollbackWaits(t *testing.T) {
 	untilWaiting(t, tel, "Gate", 0)
 	w := oneSpan(t, exp, "wait Pay")
 	if attr(w, "topic") != "ops" || attr(w, "event") != "refund.allowed" || attr(w, "step") != "Pay" || attr(w, "flow") != "Gate" ||
-		attr(w, "flowgen.deadline") != gateStart.Add(time.Hour).Format(time.RFC3339Nano) || attr(w, "outcome") != "woken" {
+		attr(w, "flowgen.deadline") != gateStart.Add(time.Hour).Format(time.RFC3339Nano) || attr(w, "outcome") != "woken" ||
+		attr(w, "flowgen.idempotency_key") != "g1/Pay/rollback" {
 		t.Errorf("wait span of the gate: %v", w.Attributes)
 	}
 	if run := oneSpan(t, exp, "run Gate"); w.Parent.SpanID() != run.SpanContext.SpanID() {
@@ -139,7 +140,8 @@ func TestGatedRollbackWaits(t *testing.T) {
 	clock.Advance(2 * time.Hour)
 	ended(r, runtime.StateCompensationFailed)
 	untilWaiting(t, tel, "Gate", 0)
-	if w := oneSpan(t, exp, "wait Pay"); attr(w, "event") != "refund.allowed" || attr(w, "outcome") != "timeout" || attr(w, "flowgen.deadline") == "" {
+	if w := oneSpan(t, exp, "wait Pay"); attr(w, "event") != "refund.allowed" || attr(w, "outcome") != "timeout" || attr(w, "flowgen.deadline") == "" ||
+		attr(w, "flowgen.idempotency_key") != "g2/Pay/rollback" {
 		t.Errorf("wait span of the resumed gate past its deadline: %v", w.Attributes)
 	}
 	// The attempt the deadline ended, its code never run, is an attempt

@@ -214,7 +214,7 @@ func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wa
 	if ro.span == nil {
 		return
 	}
-	attrs := []attribute.KeyValue{keyFlow.String(ro.f.name), keyStep.String(step)}
+	attrs := []attribute.KeyValue{keyFlow.String(ro.f.name), keyStep.String(step), keyKey.String(w.Key)}
 	if w.Topic != "" {
 		attrs = append(attrs, keyTopic.String(w.Topic), keyEvent.String(w.Event))
 	}

@@ -208,7 +208,7 @@ func (f *Flow[S]) definition() (*definition[S], error) {
 // ctx aborts the run like Abort (use context.WithoutCancel to let a run
 // outlive a request).
 func (f *Flow[S]) Start(ctx context.Context, state S, opts ...RunOption) (*Run[S], error) {
-	r, err := f.newRun(ctx, state, nil, opts)
+	r, err := f.newRun(ctx, state, nil, nil, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func (f *Flow[S]) Start(ctx context.Context, state S, opts ...RunOption) (*Run[S
 // goroutine until the run waits (an await or a sleep); Execute then waits
 // for it to end.
 func (f *Flow[S]) Execute(ctx context.Context, state S, opts ...RunOption) (Result[S], error) {
-	r, err := f.newRun(ctx, state, nil, opts)
+	r, err := f.newRun(ctx, state, nil, nil, opts)
 	if err != nil {
 		return Result[S]{}, err
 	}

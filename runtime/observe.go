@@ -35,9 +35,10 @@ type RunInfo struct {
 	Machine string
 	// Wait is, for a run resumed parked, what it waits for: the Wait its
 	// history's last event recorded (Event.Parks: a waiting state, or a
-	// rollback attempt that waits for its child or its event), without the
-	// identifying fields; nil when the run does not wait. Observers must
-	// not modify it.
+	// rollback attempt that waits for its child or its event), with the
+	// identifying fields (Flow, RunID, Step, and Key: the idempotency key
+	// of the visit or the rollback that waits); nil when the run does not
+	// wait. Observers must not modify it.
 	Wait *Wait
 	// WaitSince is when that wait began: the time of the event that
 	// recorded it, on the flow's clock (zero when the run does not wait),
@@ -69,7 +70,10 @@ type RunObserver interface {
 	// ErrBackAtGate.
 	Action(ctx context.Context, a Action) (context.Context, func(out Outcome, err error))
 	// Recorded is called with every event the sink accepted, in order,
-	// before the run moves on. It must not keep e or modify it.
+	// before the run moves on. It must not keep e or modify it. An event
+	// that parks the run (Event.Parks) comes with its Wait identified, as
+	// RunInfo.Wait is (the sink's copy is not: the history records the
+	// identity once, on the event).
 	Recorded(e *Event)
 	// Ended is called once, when the run's life in this process ends: it
 	// ended (final is its terminal state), a sink stopped it, Suspend
@@ -84,9 +88,9 @@ type RunObserver interface {
 func WithObserver(o Observer) Option { return func(o2 *options) { o2.observer = o } }
 
 // observe tells the flow's observer, if any, that r begins its life here;
-// history is the run's history when it resumes. It returns the context the
-// run derives its own from.
-func (r *Run[S]) observe(ctx context.Context, history []Event) context.Context {
+// history is the run's history when it resumes, and was the progress it
+// left. It returns the context the run derives its own from.
+func (r *Run[S]) observe(ctx context.Context, history []Event, was *progress) context.Context {
 	o := r.env.opts.observer
 	if o == nil {
 		return ctx
@@ -101,7 +105,7 @@ func (r *Run[S]) observe(ctx context.Context, history []Event) context.Context {
 			}
 		}
 		last := &history[len(history)-1]
-		if info.Wait = last.Parks(); info.Wait != nil {
+		if info.Wait = was.parked(last); info.Wait != nil {
 			info.WaitSince = last.Time
 		}
 	}

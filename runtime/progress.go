@@ -279,6 +279,26 @@ func (p *progress) newWait(e *Event, d definitionView, to *mstate) *Wait {
 	return &w
 }
 
+// parked is the wait e, the last event p applied, parks the run in
+// (Event.Parks), with the run's identity and the idempotency key of the
+// visit, or of the rollback, that waits: what the run's observer is told
+// (RunInfo.Wait, RunObserver.Recorded), as an await's Subscriber is. nil
+// when e parks nothing.
+func (p *progress) parked(e *Event) *Wait {
+	w := e.Parks()
+	if w == nil {
+		return nil
+	}
+	step, phase, _ := ParseMachineState(e.To)
+	if phase == PhaseWaiting && p.wait != nil {
+		return p.wait // newWait identified it
+	}
+	id := *w
+	id.Flow, id.RunID, id.Step = e.Flow, e.RunID, step
+	id.Key = Key{RunID: e.RunID, Step: step, Visit: int(p.undoing.visit), Rollback: true}.String()
+	return &id
+}
+
 // definitionView is what apply needs of a flow definition, whatever its
 // state type.
 type definitionView interface {

@@ -125,6 +125,9 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 		// A copy, declared here: &ev given to the interface would make
 		// every event escape to the heap, observed or not.
 		seen := ev
+		if w := p.parked(&seen); w != nil {
+			seen.Wait = w
+		}
 		r.obs.Recorded(&seen)
 	}
 	if r.track != nil { // else Status replays the sink's history

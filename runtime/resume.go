@@ -68,7 +68,7 @@ func (f *Flow[S]) resume(ctx context.Context, def *definition[S], history []Even
 		cancel(ErrAborted)
 		ctx = c
 	}
-	r, err := f.newRun(ctx, state, history, opts)
+	r, err := f.newRun(ctx, state, history, &rb.progress, opts)
 	if err != nil {
 		return nil, err
 	}

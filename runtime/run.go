@@ -118,8 +118,9 @@ type nextEvent struct {
 // its timeout passes.
 var errAttemptTimeout = fmt.Errorf("%w: attempt deadline passed", ErrTimeout)
 
-// newRun makes a run: a new one, or with history, the run it continues.
-func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, opts []RunOption) (*Run[S], error) {
+// newRun makes a run: a new one, or with history, the run it continues,
+// whose progress that history left is was (nil for a new run).
+func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, was *progress, opts []RunOption) (*Run[S], error) {
 	def, err := f.definition()
 	if err != nil {
 		return nil, err
@@ -181,7 +182,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, opts []R
 			return nil, err
 		}
 	}
-	ctx = r.observe(ctx, history)
+	ctx = r.observe(ctx, history, was)
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	r.quiet = ctx // the run's values without its cancellation
 	if ctx.Done() != nil {
