@@ -341,6 +341,35 @@ func TestEventDoor(t *testing.T) {
 	}
 }
 
+// A message ID the inbox holds is the same event wherever it goes next: a
+// flow defined since with an event trigger on its topic does not make the
+// ID new again. Posted again with another payload, it is a 422 that
+// starts no run; the inbox's record is the event.
+func TestEventIDInboxThenTrigger(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("POST", "/events/late/ev?id=m-1", `{"a": 1}`); status != 202 || out["inbox"] != true {
+		t.Fatalf("an event nobody consumes: %d %v, want 202 in the inbox", status, out)
+	}
+	const delta = `{"version": 1, "flows": [{"name": "Delta", "triggers": [{"kind": "event", "topic": "late", "event": "ev"}],
+  "steps": [{"name": "P", "action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true}]}]}`
+	if ds, err := e.LoadFlows("delta.json", []byte(delta)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if status, out := c.do("POST", "/events/late/ev?id=m-1", `{"a": 2}`); status != 422 {
+		t.Fatalf("the inbox's message ID with another payload: %d %v, want 422", status, out)
+	}
+	if _, ok := fx.st.Get(EventRunID("Delta", "m-1")); ok {
+		t.Fatal("the refused event started a run of Delta")
+	}
+	m, ok, err := fx.st.(InboxStore).GetMessage(store.MessageKey{Topic: "late", Event: "ev", ID: "m-1"})
+	if err != nil || !ok || !sameJSON(m.Payload, []byte(`{"a": 1}`)) {
+		t.Fatalf("the inbox's message: %+v %v %v, want the first payload", m, ok, err)
+	}
+}
+
 // GET /runs answers a page at a time: 250 runs by 100 give every run once,
 // in the order they started; a cursor it did not answer is a 400.
 func TestListRunsPages(t *testing.T) {

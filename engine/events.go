@@ -109,16 +109,15 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 			}
 		}
 	}
-	known := false // the inbox has the message (a retry of its publication)
-	if inbox {
-		cur, ok, err := e.in.st.GetMessage(m.key())
-		switch {
-		case err != nil:
-			return Published{}, err
-		case ok && !sameJSON(cur.Payload, m.Payload):
-			return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
-		}
-		known = ok
+	// The inbox's record of the ID is checked whether or not this event
+	// goes to the inbox now: a flow defined since with an event trigger
+	// on its topic does not make a message ID it holds new again.
+	cur, known, err := e.in.st.GetMessage(m.key()) // known: a retry of its publication
+	switch {
+	case err != nil:
+		return Published{}, err
+	case known && !sameJSON(cur.Payload, m.Payload):
+		return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
 	}
 	// Room in the inbox for a new event, held before anything changes:
 	// beyond Options.InboxBytes, ErrInboxFull (429).
