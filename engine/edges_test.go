@@ -474,3 +474,35 @@ func TestPutFlowsLongNamesBounded(t *testing.T) {
 		}
 	}
 }
+
+// A run whose flow this engine does not define (serve without -flows,
+// restarted: the run waits in the store for its flow) is a run all the
+// same: aborting it is a 409 that says why and what to do, and records
+// nothing, not the 404 of an unknown run, which told the client that the
+// run it reads with GET /runs/{id} does not exist.
+func TestAbortRunOfUndefinedFlow(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	id, _ := startSignup(t, e, "ada")
+	fx.stop()
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, ID: fx.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fx.e = e
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("GET", "/runs/"+id, ""); status != 200 || out["state"] != "waiting" {
+		t.Fatalf("GET the run: %d %v, want 200 waiting", status, out)
+	}
+	status, out := c.do("POST", "/runs/"+id+"/abort", "")
+	if msg := mustString(t, out); status != 409 || !strings.Contains(msg, `"Signup"`) || !strings.Contains(msg, "PUT /flows") {
+		t.Fatalf("abort a run of a flow not defined: %d %v, want 409 naming the flow and how to define it", status, out)
+	}
+	if fx.st.AbortRequested(id) {
+		t.Fatal("the refused abort is recorded")
+	}
+}

@@ -258,7 +258,7 @@ func statusOf(err error) int {
 	case errors.Is(err, ErrBadState), errors.Is(err, ErrInvalid), errors.Is(err, ErrBadName):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrNoTrigger), errors.Is(err, runtime.ErrFinished), errors.Is(err, ErrConflict), errors.Is(err, ErrFlowExists),
-		errors.Is(err, ErrRunIDTaken), errors.Is(err, errDriven):
+		errors.Is(err, ErrRunIDTaken), errors.Is(err, errDriven), errors.Is(err, errFlowUndefined):
 		return http.StatusConflict
 	case errors.Is(err, ErrIdempotencyMismatch):
 		return http.StatusUnprocessableEntity

@@ -366,6 +366,12 @@ var held = func() context.Context {
 // errDriven: another engine sharing the store (or this one) drives the run.
 var errDriven = errors.New("engine: run driven by another engine sharing the store")
 
+// errFlowUndefined: the run's flow is not defined on this engine (serve
+// without -flows, restarted): the run waits in the store for it, and
+// nothing can be done to it until then (HTTP 409, not the 404 of a run
+// that does not exist).
+var errFlowUndefined = errors.New("engine: the run's flow is not defined")
+
 // resumeRun resumes runID (of fe) from its history, if no engine drives it.
 // With abort (Abort of a run no engine drives), the abort is recorded in the
 // store first, and the run resumes only to roll back; so does a run whose
@@ -549,8 +555,9 @@ func (l *localLocker) Lock(ctx context.Context, runID string) (func(), error) {
 // Abort aborts a run: a running step is cancelled, a waiting run stops
 // waiting, and the run rolls back. A run no engine drives yet (its flow was
 // registered after it stopped) is resumed only to roll back. It returns
-// runtime.ErrFinished for a run that is over and runtime.ErrUnknownRun for
-// an unknown one, and changes nothing then.
+// runtime.ErrFinished for a run that is over, runtime.ErrUnknownRun for
+// an unknown one, and an error that says so (HTTP 409) for a run whose flow
+// this engine does not define, and changes nothing then.
 //
 // When it returns nil the abort is durable: recorded in the store
 // (Store.RequestAbort) before the run is told, as the run records it only
@@ -625,7 +632,7 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 		}
 		fe, err := e.lookup(info.Flow)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: run %q is of flow %q, which this engine does not define now: define it again (PUT /flows), and the run resumes and can be aborted", errFlowUndefined, runID, info.Flow)
 		}
 		err = e.resumeRun(ctx, fe, runID, true)
 		if !errors.Is(err, errDriven) || e.liveOf(runID) == nil {
