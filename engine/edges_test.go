@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -504,5 +505,59 @@ func TestAbortRunOfUndefinedFlow(t *testing.T) {
 	}
 	if fx.st.AbortRequested(id) {
 		t.Fatal("the refused abort is recorded")
+	}
+}
+
+// eventsRead is a store that counts the events its reads return.
+type eventsRead struct {
+	*store.Memory
+	n atomic.Int64
+}
+
+func (s *eventsRead) Load(runID string) ([]runtime.Event, error) {
+	h, err := s.Memory.Load(runID)
+	s.n.Add(int64(len(h)))
+	return h, err
+}
+
+func (s *eventsRead) LoadPage(runID string, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error) {
+	h, more, err := s.Memory.LoadPage(runID, after, limit, maxBytes, states)
+	s.n.Add(int64(len(h)))
+	return h, more, err
+}
+
+// A start sent again (its Idempotency-Key, its ?run_id=) is compared with
+// the run's first event, the initial state it recorded, and reads nothing
+// more of its history: a run may hold 25,000 events, each with a state of
+// up to a megabyte, and every retry read them all.
+func TestRetriedStartReadsFirstEventOnly(t *testing.T) {
+	fx := newFixture(t)
+	st := &eventsRead{Memory: store.NewMemory()}
+	fx.st = st
+	e := fx.start()
+	defer fx.stop()
+	if ds, err := e.LoadFlows("hello.json", []byte(helloFlow)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.doH("POST", "/flows/Hello/runs", `{"n": 1}`, "Idempotency-Key", "key-1"); status != 201 {
+		t.Fatalf("start: %d %v", status, out)
+	}
+	id := KeyRunID("Hello", "key-1")
+	waitFor(t, "the run to end", func() bool { info, _ := st.Get(id); return info.State.Terminal() })
+	if info, _ := st.Get(id); info.Events < 2 {
+		t.Fatalf("the run has %d events, want more than the first", info.Events)
+	}
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{{`{"n": 1}`, 200}, {`{"n": 2}`, 422}} {
+		st.n.Store(0)
+		if status, out := c.doH("POST", "/flows/Hello/runs", tc.body, "Idempotency-Key", "key-1"); status != tc.status {
+			t.Fatalf("the start again with %s: %d %v, want %d", tc.body, status, out, tc.status)
+		}
+		if n := st.n.Load(); n != 1 {
+			t.Errorf("the start again with %s read %d events of the run's history, want its first alone", tc.body, n)
+		}
 	}
 }

@@ -174,7 +174,7 @@ func (e *Engine) existing(fe *flowEntry, info store.RunInfo, state json.RawMessa
 		return fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrRunIDTaken, info.RunID, info.Flow, fe.name)
 	}
 	if same {
-		h, err := e.store.Load(info.RunID)
+		h, err := e.firstEvent(info.RunID)
 		if err != nil {
 			return err
 		}
@@ -187,6 +187,18 @@ func (e *Engine) existing(fe *flowEntry, info store.RunInfo, state json.RawMessa
 		}
 	}
 	return fmt.Errorf("%w: %q", ErrRunExists, info.RunID)
+}
+
+// firstEvent is runID's history up to its first event: what existing
+// compares a request with. A store that reads a page of a history
+// (historyPager) reads that event alone, not a history of up to 25,000
+// events, each with its state, at every retry of a start or an event.
+func (e *Engine) firstEvent(runID string) ([]runtime.Event, error) {
+	if p, ok := e.store.(historyPager); ok {
+		h, _, err := p.LoadPage(runID, 0, 1, MaxHistoryPageBytes, true)
+		return h, err
+	}
+	return e.store.Load(runID)
 }
 
 // existingSoon is existing for a run another caller is starting (its lock
