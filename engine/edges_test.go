@@ -561,3 +561,26 @@ func TestRetriedStartReadsFirstEventOnly(t *testing.T) {
 		}
 	}
 }
+
+// A 409 to an abort names the run as a 404 does, its ID quoted up to
+// MaxRunIDLen bytes: a call's child run has a longer ID (its parent's, '@'
+// and its step, at each level) than a caller may choose, and the path is
+// the caller's text.
+func TestAbortConflictQuotesBoundedID(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	long := strings.Repeat("r", MaxRunIDLen) + "@" + strings.Repeat("S", MaxNameLen) + "@" + strings.Repeat("T", MaxNameLen)
+	for seq, to := range []string{"A:running", "done"} {
+		ev := runtime.Event{RunID: long, Seq: uint64(seq + 1), Time: time.Now(), Flow: "Signup", Step: "A", To: to, State: json.RawMessage(`{}`)}
+		if err := fx.st.Emit(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := apiClient{t, httptestServer(t, e)}
+	status, out := c.do("POST", "/runs/"+long+"/abort", "")
+	want := `runtime: run finished: "` + long[:MaxRunIDLen] + `"... is done`
+	if msg, _ := out["error"].(string); status != 409 || msg != want {
+		t.Errorf("abort of a finished run of a long ID: %d %.400q, want 409 %q", status, msg, want)
+	}
+}

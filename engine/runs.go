@@ -599,9 +599,9 @@ func (e *Engine) Abort(ctx context.Context, runID string) error {
 func CheckAbort(runID string, s runtime.RunState) error {
 	switch {
 	case s.Terminal():
-		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, s)
+		return fmt.Errorf("%w: %s is %s", runtime.ErrFinished, quoteRunID(runID), s)
 	case !s.TakesAbort():
-		return fmt.Errorf("%w: %q is %s: its rollback finishes whatever happens, so an abort changes nothing", ErrConflict, runID, s)
+		return fmt.Errorf("%w: %s is %s: its rollback finishes whatever happens, so an abort changes nothing", ErrConflict, quoteRunID(runID), s)
 	}
 	return nil
 }
@@ -644,7 +644,7 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 		}
 		fe, err := e.lookup(info.Flow)
 		if err != nil {
-			return fmt.Errorf("%w: run %q is of flow %q, which this engine does not define now: define it again (PUT /flows), and the run resumes and can be aborted", errFlowUndefined, runID, info.Flow)
+			return fmt.Errorf("%w: run %s is of flow %q, which this engine does not define now: define it again (PUT /flows), and the run resumes and can be aborted", errFlowUndefined, quoteRunID(runID), info.Flow)
 		}
 		err = e.resumeRun(ctx, fe, runID, true)
 		if !errors.Is(err, errDriven) || e.liveOf(runID) == nil {
