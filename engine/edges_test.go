@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -201,6 +202,41 @@ func TestErrorsEchoBoundedText(t *testing.T) {
 		msg, _ := out["error"].(string)
 		if status != tc.status || !strings.Contains(msg, tc.says) || len(msg) > 1000 {
 			t.Errorf("%s %.40s: %d %.400q (%d bytes), want %d saying %q in at most 1000 bytes", tc.method, tc.path, status, msg, len(msg), tc.status, tc.says)
+		}
+	}
+}
+
+// The middlewares' refusals echo no more than shownBytes of the header
+// they refuse, which is as long as -max-header-bytes lets it be: a Host
+// that is not this machine's (LoopbackOnly), a Content-Type that is not
+// JSON (RequireJSON). Each echoed all of it.
+func TestMiddlewaresEchoBoundedText(t *testing.T) {
+	long := strings.Repeat("x", 20000)
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		header map[string]string
+		status int
+		says   string
+	}{
+		{"LoopbackOnly", LoopbackOnly(ok), map[string]string{"Host": "a" + long + ".example"}, 403, `Host "axxx`},
+		{"RequireJSON", RequireJSON(ok), map[string]string{"Content-Type": "text/" + long}, 415, "found text/xxx"},
+	} {
+		r := httptest.NewRequest("POST", "/runs", strings.NewReader("{}"))
+		for k, v := range tc.header {
+			r.Header.Set(k, v)
+		}
+		if h, ok := tc.header["Host"]; ok {
+			r.Host = h
+		}
+		w := httptest.NewRecorder()
+		tc.h.ServeHTTP(w, r)
+		var out map[string]any
+		_ = json.Unmarshal(w.Body.Bytes(), &out)
+		msg, _ := out["error"].(string)
+		if w.Code != tc.status || !strings.Contains(msg, tc.says) || len(msg) > 1000 {
+			t.Errorf("%s: %d %.400q (%d bytes), want %d saying %q in at most 1000 bytes", tc.name, w.Code, msg, len(msg), tc.status, tc.says)
 		}
 	}
 }
