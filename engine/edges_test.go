@@ -197,6 +197,10 @@ func TestErrorsEchoBoundedText(t *testing.T) {
 		{"GET", "/runs/r-1/history?state=" + long, nil, 400, `state="xxx`},
 		{"GET", "/runs?" + long + "=1", nil, 400, `unknown parameter "xxx`},
 		{"POST", "/events/payments/payment.succeeded?id=" + long, []string{"Idempotency-Key", "m-1"}, 400, `?id="xxx`},
+		// A method is any token of the request line.
+		{"X" + long, "/runs", nil, 405, "method Xxxx"},
+		{"X" + long, "/nope", nil, 404, "no such endpoint: Xxxx"},
+		{"X" + long, "//runs", nil, 404, "no such endpoint: Xxxx"},
 	} {
 		status, out := c.doH(tc.method, tc.path, "", tc.header...)
 		msg, _ := out["error"].(string)
