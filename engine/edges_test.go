@@ -624,3 +624,30 @@ func TestAbortConflictQuotesBoundedID(t *testing.T) {
 		t.Errorf("abort of a finished run of a long ID: %d %.400q, want 409 %q", status, msg, want)
 	}
 }
+
+// A start whose run ID another request is starting, and has not recorded
+// yet (its lock held), answers 503 with Retry-After once it has waited a
+// little: the same request sent again then gets that run (200, or 422
+// for another body). It answered 409, which the docs give a run of
+// another flow, that a client does not send again.
+func TestStartOfRunBeingStarted(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	if ds, err := e.LoadFlows("hello.json", []byte(helloFlow)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	unlock, err := e.locker.Lock(context.Background(), "busy-1") // as a start of it holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	srv := httptestServer(t, e)
+	status, h, body := send(t, srv, "POST", "/flows/Hello/runs?run_id=busy-1", "", "application/json", `{}`)
+	if status != 503 || h.Get("Retry-After") == "" || !strings.Contains(body, "try again") {
+		t.Fatalf("a start of a run being started: %d (Retry-After %q) %s, want 503 with Retry-After", status, h.Get("Retry-After"), body)
+	}
+	if _, ok := fx.st.Get("busy-1"); ok {
+		t.Fatal("the refused start recorded the run")
+	}
+}

@@ -218,6 +218,8 @@ func (e *Engine) writeErr(w http.ResponseWriter, r *http.Request, status int, er
 		e.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		w.Header().Set("Retry-After", strconv.Itoa(UnavailableRetryAfter))
 		err = fmt.Errorf("%s %s: %w (the server's log says why); try again later", shownMethod(r), shownPath(r), ErrUnavailable)
+	case errors.Is(err, errStarting):
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
 	}
 	writeError(w, status, err, nil)
 }
@@ -266,7 +268,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, ErrIdempotencyMismatch):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, ErrClosed), errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrUnavailable), errors.Is(err, errStarting):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBusy), errors.Is(err, ErrInboxFull):
 		return http.StatusTooManyRequests

@@ -60,7 +60,9 @@ func validateTrigger(t runtime.Trigger) error {
 // starts nothing: with the same initial state it returns the ID with an
 // error wrapping ErrRunExists, which makes client retries idempotent; with
 // another state, ErrIdempotencyMismatch; for a run of another flow,
-// ErrRunIDTaken. A state that does not fit the flow is ErrBadState: JSON
+// ErrRunIDTaken; for a run another caller is starting and has not
+// recorded within a little while, an error to try again after (HTTP 503
+// with Retry-After). A state that does not fit the flow is ErrBadState: JSON
 // the engine does not take in, or, for a generated flow, a member its
 // state type does not name as written (docs/engine.md, JSON the engine
 // takes in).
@@ -211,7 +213,7 @@ func (e *Engine) existingSoon(ctx context.Context, fe *flowEntry, runID string, 
 			return e.existing(fe, info, state, same)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%w: a run %q is being started; try again", ErrRunIDTaken, runID)
+			return fmt.Errorf("%w: run %q has not recorded its first event yet; try again", errStarting, runID)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -377,6 +379,11 @@ var held = func() context.Context {
 
 // errDriven: another engine sharing the store (or this one) drives the run.
 var errDriven = errors.New("engine: run driven by another engine sharing the store")
+
+// errStarting: another request (or engine) is starting the run of this ID
+// and has not recorded its first event yet (HTTP 503 with Retry-After):
+// the same request sent again gets that run, or a 422 for another body.
+var errStarting = errors.New("engine: the run is being started")
 
 // errFlowUndefined: the run's flow is not defined on this engine (serve
 // without -flows, restarted): the run waits in the store for it, and
