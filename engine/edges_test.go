@@ -409,6 +409,15 @@ func TestEventIDInboxThenTrigger(t *testing.T) {
 	if err != nil || !ok || !sameJSON(m.Payload, []byte(`{"a": 1}`)) {
 		t.Fatalf("the inbox's message: %+v %v %v, want the first payload", m, ok, err)
 	}
+	// Posted again as it was, it is answered as it was: an event posted
+	// while no flow had its trigger starts no run, then or later.
+	status, out := c.do("POST", "/events/late/ev?id=m-1", `{"a": 1}`)
+	if runs, _ := out["runs"].([]any); status != 202 || len(runs) != 0 || out["inbox"] != true {
+		t.Fatalf("the inbox's message again: %d %v, want 202 in the inbox, no run", status, out)
+	}
+	if _, ok := fx.st.Get(EventRunID("Delta", "m-1")); ok {
+		t.Fatal("the event posted again started a run of Delta, defined after it")
+	}
 }
 
 // GET /runs answers a page at a time: 250 runs by 100 give every run once,

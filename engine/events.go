@@ -96,19 +96,6 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	defer unlock()
 	triggered, awaited := e.consumersOf(m.Topic, m.Event)
-	inbox := awaited || len(triggered) == 0
-	// Checks: nothing has changed yet.
-	for _, fe := range triggered {
-		state := eventState(fe, m.Payload)
-		if _, err := fe.ops.initialState(state); err != nil {
-			return Published{}, startRefusal(fe, m, err)
-		}
-		if info, ok := e.store.Get(EventRunID(fe.name, m.ID)); ok {
-			if err := e.existing(fe, info, state, true); !errors.Is(err, ErrRunExists) {
-				return Published{}, e.otherPayload(err, m)
-			}
-		}
-	}
 	// The inbox's record of the ID is checked whether or not this event
 	// goes to the inbox now: a flow defined since with an event trigger
 	// on its topic does not make a message ID it holds new again.
@@ -119,9 +106,46 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	case known && !sameJSON(cur.Payload, m.Payload):
 		return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
 	}
+	if known {
+		// Its publication was applied whole: published, its runs
+		// started, then recorded in the inbox. It is answered as it was,
+		// and nothing is done again: no run of a flow whose trigger came
+		// since (an event posted while no flow had its trigger starts no
+		// run, then or later), and no publication that such a trigger's
+		// consumer would start one from.
+		out := Published{ID: m.ID, Runs: []EventRun{}, Inbox: true}
+		for _, fe := range triggered {
+			id := EventRunID(fe.name, m.ID)
+			if info, ok := e.store.Get(id); ok {
+				if err := e.existing(fe, info, eventState(fe, m.Payload), true); !errors.Is(err, ErrRunExists) {
+					return Published{}, e.otherPayload(err, m)
+				}
+				out.Runs = append(out.Runs, EventRun{Flow: fe.name, RunID: id, Existing: true})
+			}
+		}
+		return out, nil
+	}
+	inbox := awaited || len(triggered) == 0
+	// Checks: nothing has changed yet. The runs that exist (a retry of
+	// an event applied in part) start nothing, and take no slot of the
+	// runs in flight.
+	fresh := 0
+	for _, fe := range triggered {
+		state := eventState(fe, m.Payload)
+		if _, err := fe.ops.initialState(state); err != nil {
+			return Published{}, startRefusal(fe, m, err)
+		}
+		if info, ok := e.store.Get(EventRunID(fe.name, m.ID)); ok {
+			if err := e.existing(fe, info, state, true); !errors.Is(err, ErrRunExists) {
+				return Published{}, e.otherPayload(err, m)
+			}
+		} else {
+			fresh++
+		}
+	}
 	// Room in the inbox for a new event, held before anything changes:
 	// beyond Options.InboxBytes, ErrInboxFull (429).
-	if inbox && !known {
+	if inbox {
 		release, err := e.in.hold([]Message{m})
 		if err != nil {
 			return Published{}, err
@@ -130,10 +154,10 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	// The runs it starts count against Options.MaxRunning, reserved all
 	// together before anything changes: beyond the bound, ErrBusy (429).
-	if err := e.reserve(len(triggered)); err != nil {
+	if err := e.reserve(fresh); err != nil {
 		return Published{}, err
 	}
-	reserved := len(triggered)
+	reserved := fresh
 	defer func() { e.running.Add(-int64(reserved)) }()
 	out := Published{ID: m.ID, Runs: []EventRun{}, Inbox: inbox}
 	pub := m
@@ -145,8 +169,14 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	// Applied here, durably, from now on.
 	for _, fe := range triggered {
-		reserved-- // startRun takes the slot, or gives it back
-		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, admitHeld)
+		adm := admitAlways // a run that existed at the checks: it answers so
+		if reserved > 0 {
+			if _, ok := e.store.Get(EventRunID(fe.name, m.ID)); !ok {
+				reserved-- // startRun takes the slot, or gives it back
+				adm = admitHeld
+			}
+		}
+		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, adm)
 		if err != nil && !errors.Is(err, ErrRunExists) {
 			return Published{}, err
 		}
