@@ -420,6 +420,27 @@ func TestEventIDInboxThenTrigger(t *testing.T) {
 	}
 }
 
+// A dead letter is no event applied: posted again with its ID and
+// payload, it is refused as the payload is (400), not answered 202 as a
+// retry of an event the inbox holds.
+func TestEventDeadLetterPostedAgain(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0), OnEvent("orders", "order.placed")); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, fx.broker, "o-1", "orders", "order.placed", map[string]any{"order_id": 42}) // GenOrder's order_id is a string
+	waitFor(t, "the dead letter", func() bool {
+		m, ok, _ := fx.st.(InboxStore).GetMessage(store.MessageKey{Topic: "orders", Event: "order.placed", ID: "o-1"})
+		return ok && m.State == store.MessageDead
+	})
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("POST", "/events/orders/order.placed?id=o-1", `{"order_id": 42}`); status != 400 || !strings.Contains(mustString(t, out), "GenOrder") {
+		t.Fatalf("the dead letter posted again: %d %v, want 400 naming GenOrder", status, out)
+	}
+}
+
 // GET /runs answers a page at a time: 250 runs by 100 give every run once,
 // in the order they started; a cursor it did not answer is a 400.
 func TestListRunsPages(t *testing.T) {

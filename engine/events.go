@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // The engine's door for events (POST /events/{topic}/{event}): an event
@@ -106,9 +107,10 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	case known && !sameJSON(cur.Payload, m.Payload):
 		return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
 	}
-	if known {
+	if known && cur.State != store.MessageDead {
 		// Its publication was applied whole: published, its runs
-		// started, then recorded in the inbox. It is answered as it was,
+		// started, then recorded in the inbox (a dead letter was not: it
+		// is checked again below, and refused as it was). It is answered as it was,
 		// and nothing is done again: no run of a flow whose trigger came
 		// since (an event posted while no flow had its trigger starts no
 		// run, then or later), and no publication that such a trigger's
@@ -145,7 +147,7 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	// Room in the inbox for a new event, held before anything changes:
 	// beyond Options.InboxBytes, ErrInboxFull (429).
-	if inbox {
+	if inbox && !known {
 		release, err := e.in.hold([]Message{m})
 		if err != nil {
 			return Published{}, err
