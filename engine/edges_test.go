@@ -331,12 +331,7 @@ func storeFilter(flow string) store.Filter { return store.Filter{Flow: flow} }
 // a 400, a message ID used again with another payload a 422; neither
 // changes anything.
 func TestEventDoor(t *testing.T) {
-	fx := newFixture(t)
-	e := fx.start()
-	defer fx.stop()
-	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0), OnEvent("orders", "order.placed")); err != nil {
-		t.Fatal(err)
-	}
+	fx, e := genOrderEngine(t)
 	c := apiClient{t, httptestServer(t, e)}
 	status, out := c.doH("POST", "/events/accounts/signup.requested", `{"Customer": {"Email": "eve"}}`, "Idempotency-Key", "evt-1")
 	want := EventRunID("Signup", "evt-1")
@@ -424,12 +419,7 @@ func TestEventIDInboxThenTrigger(t *testing.T) {
 // payload, it is refused as the payload is (400), not answered 202 as a
 // retry of an event the inbox holds.
 func TestEventDeadLetterPostedAgain(t *testing.T) {
-	fx := newFixture(t)
-	e := fx.start()
-	defer fx.stop()
-	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0), OnEvent("orders", "order.placed")); err != nil {
-		t.Fatal(err)
-	}
+	fx, e := genOrderEngine(t)
 	publish(t, fx.broker, "o-1", "orders", "order.placed", map[string]any{"order_id": 42}) // GenOrder's order_id is a string
 	waitFor(t, "the dead letter", func() bool {
 		m, ok, _ := fx.st.(InboxStore).GetMessage(store.MessageKey{Topic: "orders", Event: "order.placed", ID: "o-1"})
