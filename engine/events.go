@@ -33,7 +33,9 @@ import (
 // A failure after the publication (the store failing) answers 5xx: the
 // event may be applied in part; the client sends it again with the same
 // ID, and what was done is not done twice (the inbox and the run IDs
-// derived from the message ID dedupe).
+// derived from the message ID dedupe). A message the inbox holds was
+// applied whole (the inbox records it last): sent again, it is answered
+// as it was, and nothing is done, not even published again.
 
 // EventRun is a run an event starts.
 type EventRun struct {
