@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/runtime"
-	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // The engine's door for events (POST /events/{topic}/{event}): an event
@@ -33,9 +32,8 @@ import (
 // A failure after the publication (the store failing) answers 5xx: the
 // event may be applied in part; the client sends it again with the same
 // ID, and what was done is not done twice (the inbox and the run IDs
-// derived from the message ID dedupe). A message the inbox holds was
-// applied whole (the inbox records it last): sent again, it is answered
-// as it was, and nothing is done, not even published again.
+// derived from the message ID dedupe). The runs that exist then start
+// nothing, and take no place among the runs in flight (no ErrBusy).
 
 // EventRun is a run an event starts.
 type EventRun struct {
@@ -108,26 +106,6 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 		return Published{}, err
 	case known && !sameJSON(cur.Payload, m.Payload):
 		return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
-	}
-	if known && cur.State != store.MessageDead {
-		// Its publication was applied whole: published, its runs
-		// started, then recorded in the inbox (a dead letter was not: it
-		// is checked again below, and refused as it was). It is answered as it was,
-		// and nothing is done again: no run of a flow whose trigger came
-		// since (an event posted while no flow had its trigger starts no
-		// run, then or later), and no publication that such a trigger's
-		// consumer would start one from.
-		out := Published{ID: m.ID, Runs: []EventRun{}, Inbox: true}
-		for _, fe := range triggered {
-			id := EventRunID(fe.name, m.ID)
-			if info, ok := e.store.Get(id); ok {
-				if err := e.existing(fe, info, eventState(fe, m.Payload), true); !errors.Is(err, ErrRunExists) {
-					return Published{}, e.otherPayload(err, m)
-				}
-				out.Runs = append(out.Runs, EventRun{Flow: fe.name, RunID: id, Existing: true})
-			}
-		}
-		return out, nil
 	}
 	inbox := awaited || len(triggered) == 0
 	// Checks: nothing has changed yet. The runs that exist (a retry of
