@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/flowgen/flowgen/internal/snippet"
 )
 
 // Role is what a caller of the HTTP API may do. A caller with RoleAdmin may
@@ -269,7 +271,7 @@ func RequireJSON(h http.Handler) http.Handler {
 				if ct == "" {
 					ct = "none"
 				}
-				writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("request Content-Type must be application/json, found %s", ct), nil)
+				writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("request Content-Type must be application/json, found %s", snippet.Cut(ct, shownBytes)), nil)
 				return
 			}
 		}
@@ -295,7 +297,7 @@ func LoopbackOnly(h http.Handler) http.Handler {
 			host = hn
 		}
 		if r.Host != "" && !IsLoopbackHost(host) {
-			writeError(w, http.StatusForbidden, fmt.Errorf("%w: Host %q is not this machine: the API is open on loopback only, to requests for localhost or a loopback IP (a name of another host may be a web page's, resolved to this machine); give the server tokens to serve other names (flowgen serve -tokens)", ErrForbidden, r.Host), nil)
+			writeError(w, http.StatusForbidden, fmt.Errorf("%w: Host %s is not this machine: the API is open on loopback only, to requests for localhost or a loopback IP (a name of another host may be a web page's, resolved to this machine); give the server tokens to serve other names (flowgen serve -tokens)", ErrForbidden, quoteParam(r.Host)), nil)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -44,9 +44,9 @@ func newTokenAuth(t *testing.T, src string) *TokenAuth {
 }
 
 // send makes a request with a bearer token (none if "") and a
-// Content-Type (none if ""), and returns the status, the headers and the
-// body.
-func send(t *testing.T, srv *httptest.Server, method, path, token, contentType, body string) (int, http.Header, string) {
+// Content-Type (none if "") and headers (name, value, ...), and returns
+// the status, the headers and the body.
+func send(t *testing.T, srv *httptest.Server, method, path, token, contentType, body string, header ...string) (int, http.Header, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	if token != "" {
@@ -54,6 +54,9 @@ func send(t *testing.T, srv *httptest.Server, method, path, token, contentType, 
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 { // name, value, ...
+		req.Header.Add(header[i], header[i+1])
 	}
 	res, err := srv.Client().Do(req)
 	if err != nil {

@@ -74,7 +74,7 @@ func (c childRuns) AttachChild(ctx context.Context, flow, id string, parent runt
 			_, err = e.startRun(ctx, fe, state, id, false, admitAlways, runtime.WithParent(parent))
 			switch {
 			case err == nil, errors.Is(err, ErrRunExists):
-			case errors.Is(err, ErrRunIDTaken):
+			case errors.Is(err, ErrRunIDTaken), errors.Is(err, errStarting):
 				return nil, err // a run of that ID exists, or is being started elsewhere
 			default:
 				return nil, fmt.Errorf("%w: %q of flow %q: %w", runtime.ErrChildNotStarted, id, flow, err)

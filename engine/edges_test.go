@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,11 +197,50 @@ func TestErrorsEchoBoundedText(t *testing.T) {
 		{"GET", "/runs/r-1/history?state=" + long, nil, 400, `state="xxx`},
 		{"GET", "/runs?" + long + "=1", nil, 400, `unknown parameter "xxx`},
 		{"POST", "/events/payments/payment.succeeded?id=" + long, []string{"Idempotency-Key", "m-1"}, 400, `?id="xxx`},
+		// A method is any token of the request line.
+		{"X" + long, "/runs", nil, 405, "method Xxxx"},
+		{"X" + long, "/nope", nil, 404, "no such endpoint: Xxxx"},
+		{"X" + long, "//runs", nil, 404, "no such endpoint: Xxxx"},
 	} {
 		status, out := c.doH(tc.method, tc.path, "", tc.header...)
 		msg, _ := out["error"].(string)
 		if status != tc.status || !strings.Contains(msg, tc.says) || len(msg) > 1000 {
 			t.Errorf("%s %.40s: %d %.400q (%d bytes), want %d saying %q in at most 1000 bytes", tc.method, tc.path, status, msg, len(msg), tc.status, tc.says)
+		}
+	}
+}
+
+// The middlewares' refusals echo no more than shownBytes of the header
+// they refuse, which is as long as -max-header-bytes lets it be: a Host
+// that is not this machine's (LoopbackOnly), a Content-Type that is not
+// JSON (RequireJSON). Each echoed all of it.
+func TestMiddlewaresEchoBoundedText(t *testing.T) {
+	long := strings.Repeat("x", 20000)
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		header map[string]string
+		status int
+		says   string
+	}{
+		{"LoopbackOnly", LoopbackOnly(ok), map[string]string{"Host": "a" + long + ".example"}, 403, `Host "axxx`},
+		{"RequireJSON", RequireJSON(ok), map[string]string{"Content-Type": "text/" + long}, 415, "found text/xxx"},
+	} {
+		r := httptest.NewRequest("POST", "/runs", strings.NewReader("{}"))
+		for k, v := range tc.header {
+			r.Header.Set(k, v)
+		}
+		if h, ok := tc.header["Host"]; ok {
+			r.Host = h
+		}
+		w := httptest.NewRecorder()
+		tc.h.ServeHTTP(w, r)
+		var out map[string]any
+		_ = json.Unmarshal(w.Body.Bytes(), &out)
+		msg, _ := out["error"].(string)
+		if w.Code != tc.status || !strings.Contains(msg, tc.says) || len(msg) > 1000 {
+			t.Errorf("%s: %d %.400q (%d bytes), want %d saying %q in at most 1000 bytes", tc.name, w.Code, msg, len(msg), tc.status, tc.says)
 		}
 	}
 }
@@ -290,12 +331,7 @@ func storeFilter(flow string) store.Filter { return store.Filter{Flow: flow} }
 // a 400, a message ID used again with another payload a 422; neither
 // changes anything.
 func TestEventDoor(t *testing.T) {
-	fx := newFixture(t)
-	e := fx.start()
-	defer fx.stop()
-	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0), OnEvent("orders", "order.placed")); err != nil {
-		t.Fatal(err)
-	}
+	fx, e := genOrderEngine(t)
 	c := apiClient{t, httptestServer(t, e)}
 	status, out := c.doH("POST", "/events/accounts/signup.requested", `{"Customer": {"Email": "eve"}}`, "Idempotency-Key", "evt-1")
 	want := EventRunID("Signup", "evt-1")
@@ -338,6 +374,51 @@ func TestEventDoor(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // let a wrong start by the trigger's consumer show
 	if all, _ := e.Runs(store.Filter{}); len(all) != 1 {
 		t.Fatalf("runs: %+v, want the one of evt-1", all)
+	}
+}
+
+// A message ID the inbox holds is the same event wherever it goes next: a
+// flow defined since with an event trigger on its topic does not make the
+// ID new again. Posted again with another payload, it is a 422 that
+// starts no run; the inbox's record is the event.
+func TestEventIDInboxThenTrigger(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("POST", "/events/late/ev?id=m-1", `{"a": 1}`); status != 202 || out["inbox"] != true {
+		t.Fatalf("an event nobody consumes: %d %v, want 202 in the inbox", status, out)
+	}
+	const delta = `{"version": 1, "flows": [{"name": "Delta", "triggers": [{"kind": "event", "topic": "late", "event": "ev"}],
+  "steps": [{"name": "P", "action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true}]}]}`
+	if ds, err := e.LoadFlows("delta.json", []byte(delta)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if status, out := c.do("POST", "/events/late/ev?id=m-1", `{"a": 2}`); status != 422 {
+		t.Fatalf("the inbox's message ID with another payload: %d %v, want 422", status, out)
+	}
+	if _, ok := fx.st.Get(EventRunID("Delta", "m-1")); ok {
+		t.Fatal("the refused event started a run of Delta")
+	}
+	m, ok, err := fx.st.(InboxStore).GetMessage(store.MessageKey{Topic: "late", Event: "ev", ID: "m-1"})
+	if err != nil || !ok || !sameJSON(m.Payload, []byte(`{"a": 1}`)) {
+		t.Fatalf("the inbox's message: %+v %v %v, want the first payload", m, ok, err)
+	}
+}
+
+// A dead letter is no event applied: posted again with its ID and
+// payload, it is refused as the payload is (400), though the inbox holds
+// a record of its ID.
+func TestEventDeadLetterPostedAgain(t *testing.T) {
+	fx, e := genOrderEngine(t)
+	publish(t, fx.broker, "o-1", "orders", "order.placed", map[string]any{"order_id": 42}) // GenOrder's order_id is a string
+	waitFor(t, "the dead letter", func() bool {
+		m, ok, _ := fx.st.(InboxStore).GetMessage(store.MessageKey{Topic: "orders", Event: "order.placed", ID: "o-1"})
+		return ok && m.State == store.MessageDead
+	})
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("POST", "/events/orders/order.placed?id=o-1", `{"order_id": 42}`); status != 400 || !strings.Contains(mustString(t, out), "GenOrder") {
+		t.Fatalf("the dead letter posted again: %d %v, want 400 naming GenOrder", status, out)
 	}
 }
 
@@ -443,5 +524,141 @@ func TestPutFlowsLongNamesBounded(t *testing.T) {
 		if msg, _ := out["error"].(string); len(msg) > 2000 {
 			t.Errorf("an error of %d bytes: %.600s", len(msg), msg)
 		}
+	}
+}
+
+// A run whose flow this engine does not define (serve without -flows,
+// restarted: the run waits in the store for its flow) is a run all the
+// same: aborting it is a 409 that says why and what to do, and records
+// nothing, not the 404 of an unknown run, which told the client that the
+// run it reads with GET /runs/{id} does not exist.
+func TestAbortRunOfUndefinedFlow(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	id, _ := startSignup(t, e, "ada")
+	fx.stop()
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, ID: fx.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fx.e = e
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("GET", "/runs/"+id, ""); status != 200 || out["state"] != "waiting" {
+		t.Fatalf("GET the run: %d %v, want 200 waiting", status, out)
+	}
+	status, out := c.do("POST", "/runs/"+id+"/abort", "")
+	if msg := mustString(t, out); status != 409 || !strings.Contains(msg, `"Signup"`) || !strings.Contains(msg, "PUT /flows") {
+		t.Fatalf("abort a run of a flow not defined: %d %v, want 409 naming the flow and how to define it", status, out)
+	}
+	if fx.st.AbortRequested(id) {
+		t.Fatal("the refused abort is recorded")
+	}
+}
+
+// eventsRead is a store that counts the events its reads return.
+type eventsRead struct {
+	*store.Memory
+	n atomic.Int64
+}
+
+func (s *eventsRead) Load(runID string) ([]runtime.Event, error) {
+	h, err := s.Memory.Load(runID)
+	s.n.Add(int64(len(h)))
+	return h, err
+}
+
+func (s *eventsRead) LoadPage(runID string, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error) {
+	h, more, err := s.Memory.LoadPage(runID, after, limit, maxBytes, states)
+	s.n.Add(int64(len(h)))
+	return h, more, err
+}
+
+// A start sent again (its Idempotency-Key, its ?run_id=) is compared with
+// the run's first event, the initial state it recorded, and reads nothing
+// more of its history: a run may hold 25,000 events, each with a state of
+// up to a megabyte, and every retry read them all.
+func TestRetriedStartReadsFirstEventOnly(t *testing.T) {
+	fx := newFixture(t)
+	st := &eventsRead{Memory: store.NewMemory()}
+	fx.st = st
+	e := fx.start()
+	defer fx.stop()
+	if ds, err := e.LoadFlows("hello.json", []byte(helloFlow)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.doH("POST", "/flows/Hello/runs", `{"n": 1}`, "Idempotency-Key", "key-1"); status != 201 {
+		t.Fatalf("start: %d %v", status, out)
+	}
+	id := KeyRunID("Hello", "key-1")
+	waitFor(t, "the run to end", func() bool { info, _ := st.Get(id); return info.State.Terminal() })
+	if info, _ := st.Get(id); info.Events < 2 {
+		t.Fatalf("the run has %d events, want more than the first", info.Events)
+	}
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{{`{"n": 1}`, 200}, {`{"n": 2}`, 422}} {
+		st.n.Store(0)
+		if status, out := c.doH("POST", "/flows/Hello/runs", tc.body, "Idempotency-Key", "key-1"); status != tc.status {
+			t.Fatalf("the start again with %s: %d %v, want %d", tc.body, status, out, tc.status)
+		}
+		if n := st.n.Load(); n != 1 {
+			t.Errorf("the start again with %s read %d events of the run's history, want its first alone", tc.body, n)
+		}
+	}
+}
+
+// A 409 to an abort names the run as a 404 does, its ID quoted up to
+// MaxRunIDLen bytes: a call's child run has a longer ID (its parent's, '@'
+// and its step, at each level) than a caller may choose, and the path is
+// the caller's text.
+func TestAbortConflictQuotesBoundedID(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	long := strings.Repeat("r", MaxRunIDLen) + "@" + strings.Repeat("S", MaxNameLen) + "@" + strings.Repeat("T", MaxNameLen)
+	for seq, to := range []string{"A:running", "done"} {
+		ev := runtime.Event{RunID: long, Seq: uint64(seq + 1), Time: time.Now(), Flow: "Signup", Step: "A", To: to, State: json.RawMessage(`{}`)}
+		if err := fx.st.Emit(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := apiClient{t, httptestServer(t, e)}
+	status, out := c.do("POST", "/runs/"+long+"/abort", "")
+	want := `runtime: run finished: "` + long[:MaxRunIDLen] + `"... is done`
+	if msg, _ := out["error"].(string); status != 409 || msg != want {
+		t.Errorf("abort of a finished run of a long ID: %d %.400q, want 409 %q", status, msg, want)
+	}
+}
+
+// A start whose run ID another request is starting, and has not recorded
+// yet (its lock held), answers 503 with Retry-After once it has waited a
+// little: the same request sent again then gets that run (200, or 422
+// for another body). It answered 409, which the docs give a run of
+// another flow, that a client does not send again.
+func TestStartOfRunBeingStarted(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	if ds, err := e.LoadFlows("hello.json", []byte(helloFlow)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	unlock, err := e.locker.Lock(context.Background(), "busy-1") // as a start of it holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	srv := httptestServer(t, e)
+	status, h, body := send(t, srv, "POST", "/flows/Hello/runs?run_id=busy-1", "", "application/json", `{}`)
+	if status != 503 || h.Get("Retry-After") == "" || !strings.Contains(body, "try again") {
+		t.Fatalf("a start of a run being started: %d (Retry-After %q) %s, want 503 with Retry-After", status, h.Get("Retry-After"), body)
+	}
+	if _, ok := fx.st.Get("busy-1"); ok {
+		t.Fatal("the refused start recorded the run")
 	}
 }

@@ -32,7 +32,8 @@ import (
 // A failure after the publication (the store failing) answers 5xx: the
 // event may be applied in part; the client sends it again with the same
 // ID, and what was done is not done twice (the inbox and the run IDs
-// derived from the message ID dedupe).
+// derived from the message ID dedupe). The runs that exist then start
+// nothing, and take no place among the runs in flight (no ErrBusy).
 
 // EventRun is a run an event starts.
 type EventRun struct {
@@ -96,8 +97,21 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	defer unlock()
 	triggered, awaited := e.consumersOf(m.Topic, m.Event)
+	// The inbox's record of the ID is checked whether or not this event
+	// goes to the inbox now: a flow defined since with an event trigger
+	// on its topic does not make a message ID it holds new again.
+	cur, known, err := e.in.st.GetMessage(m.key()) // known: a retry of its publication
+	switch {
+	case err != nil:
+		return Published{}, err
+	case known && !sameJSON(cur.Payload, m.Payload):
+		return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
+	}
 	inbox := awaited || len(triggered) == 0
-	// Checks: nothing has changed yet.
+	// Checks: nothing has changed yet. The runs that exist (a retry of
+	// an event applied in part) start nothing, and take no slot of the
+	// runs in flight.
+	fresh := 0
 	for _, fe := range triggered {
 		state := eventState(fe, m.Payload)
 		if _, err := fe.ops.initialState(state); err != nil {
@@ -107,18 +121,9 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 			if err := e.existing(fe, info, state, true); !errors.Is(err, ErrRunExists) {
 				return Published{}, e.otherPayload(err, m)
 			}
+		} else {
+			fresh++
 		}
-	}
-	known := false // the inbox has the message (a retry of its publication)
-	if inbox {
-		cur, ok, err := e.in.st.GetMessage(m.key())
-		switch {
-		case err != nil:
-			return Published{}, err
-		case ok && !sameJSON(cur.Payload, m.Payload):
-			return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
-		}
-		known = ok
 	}
 	// Room in the inbox for a new event, held before anything changes:
 	// beyond Options.InboxBytes, ErrInboxFull (429).
@@ -131,10 +136,10 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	// The runs it starts count against Options.MaxRunning, reserved all
 	// together before anything changes: beyond the bound, ErrBusy (429).
-	if err := e.reserve(len(triggered)); err != nil {
+	if err := e.reserve(fresh); err != nil {
 		return Published{}, err
 	}
-	reserved := len(triggered)
+	reserved := fresh
 	defer func() { e.running.Add(-int64(reserved)) }()
 	out := Published{ID: m.ID, Runs: []EventRun{}, Inbox: inbox}
 	pub := m
@@ -146,8 +151,14 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	// Applied here, durably, from now on.
 	for _, fe := range triggered {
-		reserved-- // startRun takes the slot, or gives it back
-		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, admitHeld)
+		adm := admitAlways // a run that existed at the checks: it answers so
+		if reserved > 0 {
+			if _, ok := e.store.Get(EventRunID(fe.name, m.ID)); !ok {
+				reserved-- // startRun takes the slot, or gives it back
+				adm = admitHeld
+			}
+		}
+		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, adm)
 		if err != nil && !errors.Is(err, ErrRunExists) {
 			return Published{}, err
 		}

@@ -26,6 +26,19 @@ type genOrder struct {
 	Expired bool `json:"expired"`
 }
 
+// genOrderEngine starts the fixture's engine with GenOrder registered,
+// started by the event orders/order.placed; the test's cleanup stops it.
+func genOrderEngine(t *testing.T) (*fixture, *Engine) {
+	t.Helper()
+	fx := newFixture(t)
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0), OnEvent("orders", "order.placed")); err != nil {
+		t.Fatal(err)
+	}
+	return fx, e
+}
+
 // newGenOrder is what `flowgen gen` writes for
 //
 //	flow GenOrder {

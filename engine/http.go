@@ -75,9 +75,9 @@ func (e *Engine) Handler() http.Handler {
 		if allow := rec.header.Get("Allow"); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
-		msg := fmt.Errorf("no such endpoint: %s %s", r.Method, shownPath(r))
+		msg := fmt.Errorf("no such endpoint: %s %s", shownMethod(r), shownPath(r))
 		if rec.status == http.StatusMethodNotAllowed {
-			msg = fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, shownPath(r), rec.header.Get("Allow"))
+			msg = fmt.Errorf("method %s not allowed on %s (allowed: %s)", shownMethod(r), shownPath(r), rec.header.Get("Allow"))
 		}
 		writeError(w, cmpOr(rec.status, http.StatusNotFound), msg, nil)
 	}))
@@ -121,7 +121,7 @@ func Canonical(h http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{header: http.Header{}}
 		ph.ServeHTTP(rec, r) // the redirect: its Location is the clean path
-		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s: the API does not clean paths; did you mean %s?", r.Method, shownPath(r), snippet.Cut(cleanLocation(rec.header.Get("Location")), shownBytes)), nil)
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s: the API does not clean paths; did you mean %s?", shownMethod(r), shownPath(r), snippet.Cut(cleanLocation(rec.header.Get("Location")), shownBytes)), nil)
 	})
 }
 
@@ -213,11 +213,13 @@ func (e *Engine) writeErr(w http.ResponseWriter, r *http.Request, status int, er
 	switch {
 	case status == http.StatusInternalServerError:
 		e.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		err = fmt.Errorf("%s %s failed inside the server (its log says why)", r.Method, shownPath(r))
+		err = fmt.Errorf("%s %s failed inside the server (its log says why)", shownMethod(r), shownPath(r))
 	case errors.Is(err, ErrUnavailable):
 		e.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		w.Header().Set("Retry-After", strconv.Itoa(UnavailableRetryAfter))
-		err = fmt.Errorf("%s %s: %w (the server's log says why); try again later", r.Method, shownPath(r), ErrUnavailable)
+		err = fmt.Errorf("%s %s: %w (the server's log says why); try again later", shownMethod(r), shownPath(r), ErrUnavailable)
+	case errors.Is(err, errStarting):
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
 	}
 	writeError(w, status, err, nil)
 }
@@ -246,6 +248,10 @@ const shownBytes = 300
 // else its start and "..." (snippet.Cut).
 func shownPath(r *http.Request) string { return snippet.Cut(r.URL.Path, shownBytes) }
 
+// shownMethod is r's method for an error answer, cut as shownPath: a
+// method is any token of the request line, as long as it.
+func shownMethod(r *http.Request) string { return snippet.Cut(r.Method, shownBytes) }
+
 // quoteParam is a request's text for an error answer, quoted: whole up
 // to shownBytes, else its start and "..." (snippet.Quote).
 func quoteParam(v string) string { return snippet.Quote(v, shownBytes) }
@@ -258,11 +264,11 @@ func statusOf(err error) int {
 	case errors.Is(err, ErrBadState), errors.Is(err, ErrInvalid), errors.Is(err, ErrBadName):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrNoTrigger), errors.Is(err, runtime.ErrFinished), errors.Is(err, ErrConflict), errors.Is(err, ErrFlowExists),
-		errors.Is(err, ErrRunIDTaken), errors.Is(err, errDriven):
+		errors.Is(err, ErrRunIDTaken), errors.Is(err, errDriven), errors.Is(err, errFlowUndefined):
 		return http.StatusConflict
 	case errors.Is(err, ErrIdempotencyMismatch):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, ErrClosed), errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrUnavailable), errors.Is(err, errStarting):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBusy), errors.Is(err, ErrInboxFull):
 		return http.StatusTooManyRequests

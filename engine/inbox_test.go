@@ -35,12 +35,7 @@ func inboxOf(t testing.TB, in InboxStore, f store.MessageFilter) []store.Message
 // that does not decode into its state type. The dead letters are listed by
 // the API, and a redelivery of a dead message stays dead.
 func TestPoisonTriggerEventDeadLettered(t *testing.T) {
-	fx := newFixture(t)
-	e := fx.start()
-	defer fx.stop()
-	if err := RegisterFlow(e, newGenOrder(e, fx.effects, 0), OnEvent("orders", "order.placed")); err != nil {
-		t.Fatal(err)
-	}
+	fx, e := genOrderEngine(t)
 	publishRaw(t, fx.broker, "bad-1", "accounts", "signup.requested", `{"Customer": `)
 	publishRaw(t, fx.broker, "good-1", "accounts", "signup.requested", `{"Customer": {"Email": "eve"}}`)
 	publishRaw(t, fx.broker, "bad-2", "orders", "order.placed", `{"order_id": 42}`)

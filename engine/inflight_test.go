@@ -211,3 +211,29 @@ func TestEngineStatsCountsDroppedEvents(t *testing.T) {
 		}
 	}
 }
+
+// An event posted again whose runs exist starts nothing, so the bound of
+// the runs in flight does not refuse it: it answers as before (202, its
+// runs existing), as a start repeated with its key does, where it answered
+// 429 and a client retrying it while the server is busy never heard that
+// it was applied.
+func TestEventRetryAnsweredWhileBusy(t *testing.T) {
+	gate := make(chan struct{})
+	e, _ := boundEngine(t, 1, gate, nil)
+	defer close(gate)
+	c := apiClient{t, httptestServer(t, e)}
+	if status, out := c.do("POST", "/events/orders/placed?id=ev-1", `{}`); status != 202 {
+		t.Fatalf("the event: %d %v", status, out)
+	}
+	if s := e.Stats(); s.Running != 1 {
+		t.Fatalf("stats %+v, want its run in flight, at the bound", s)
+	}
+	status, out := c.do("POST", "/events/orders/placed?id=ev-1", `{}`)
+	runs, _ := out["runs"].([]any)
+	if status != 202 || len(runs) != 1 || runs[0].(map[string]any)["existing"] != true {
+		t.Fatalf("the event again, at the bound: %d %v, want 202 with its run existing", status, out)
+	}
+	if status, _ := c.do("POST", "/events/orders/placed?id=ev-2", `{}`); status != http.StatusTooManyRequests {
+		t.Fatalf("another event, at the bound: %d, want 429", status)
+	}
+}

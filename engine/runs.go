@@ -60,7 +60,9 @@ func validateTrigger(t runtime.Trigger) error {
 // starts nothing: with the same initial state it returns the ID with an
 // error wrapping ErrRunExists, which makes client retries idempotent; with
 // another state, ErrIdempotencyMismatch; for a run of another flow,
-// ErrRunIDTaken. A state that does not fit the flow is ErrBadState: JSON
+// ErrRunIDTaken; for a run another caller is starting and has not
+// recorded within a little while, an error to try again after (HTTP 503
+// with Retry-After). A state that does not fit the flow is ErrBadState: JSON
 // the engine does not take in, or, for a generated flow, a member its
 // state type does not name as written (docs/engine.md, JSON the engine
 // takes in).
@@ -174,7 +176,7 @@ func (e *Engine) existing(fe *flowEntry, info store.RunInfo, state json.RawMessa
 		return fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrRunIDTaken, info.RunID, info.Flow, fe.name)
 	}
 	if same {
-		h, err := e.store.Load(info.RunID)
+		h, err := e.firstEvent(info.RunID)
 		if err != nil {
 			return err
 		}
@@ -189,6 +191,18 @@ func (e *Engine) existing(fe *flowEntry, info store.RunInfo, state json.RawMessa
 	return fmt.Errorf("%w: %q", ErrRunExists, info.RunID)
 }
 
+// firstEvent is runID's history up to its first event: what existing
+// compares a request with. A store that reads a page of a history
+// (historyPager) reads that event alone, not a history of up to 25,000
+// events, each with its state, at every retry of a start or an event.
+func (e *Engine) firstEvent(runID string) ([]runtime.Event, error) {
+	if p, ok := e.store.(historyPager); ok {
+		h, _, err := p.LoadPage(runID, 0, 1, MaxHistoryPageBytes, true)
+		return h, err
+	}
+	return e.store.Load(runID)
+}
+
 // existingSoon is existing for a run another caller is starting (its lock
 // is held, or the store refused the first event as a duplicate): it waits
 // a little for the run's first event to be in the store.
@@ -199,7 +213,7 @@ func (e *Engine) existingSoon(ctx context.Context, fe *flowEntry, runID string, 
 			return e.existing(fe, info, state, same)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%w: a run %q is being started; try again", ErrRunIDTaken, runID)
+			return fmt.Errorf("%w: run %q has not recorded its first event yet; try again", errStarting, runID)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -365,6 +379,17 @@ var held = func() context.Context {
 
 // errDriven: another engine sharing the store (or this one) drives the run.
 var errDriven = errors.New("engine: run driven by another engine sharing the store")
+
+// errStarting: another request (or engine) is starting the run of this ID
+// and has not recorded its first event yet (HTTP 503 with Retry-After):
+// the same request sent again gets that run, or a 422 for another body.
+var errStarting = errors.New("engine: the run is being started")
+
+// errFlowUndefined: the run's flow is not defined on this engine (serve
+// without -flows, restarted): the run waits in the store for it, and
+// nothing can be done to it until then (HTTP 409, not the 404 of a run
+// that does not exist).
+var errFlowUndefined = errors.New("engine: the run's flow is not defined")
 
 // resumeRun resumes runID (of fe) from its history, if no engine drives it.
 // With abort (Abort of a run no engine drives), the abort is recorded in the
@@ -549,8 +574,9 @@ func (l *localLocker) Lock(ctx context.Context, runID string) (func(), error) {
 // Abort aborts a run: a running step is cancelled, a waiting run stops
 // waiting, and the run rolls back. A run no engine drives yet (its flow was
 // registered after it stopped) is resumed only to roll back. It returns
-// runtime.ErrFinished for a run that is over and runtime.ErrUnknownRun for
-// an unknown one, and changes nothing then.
+// runtime.ErrFinished for a run that is over, runtime.ErrUnknownRun for
+// an unknown one, and an error that says so (HTTP 409) for a run whose flow
+// this engine does not define, and changes nothing then.
 //
 // When it returns nil the abort is durable: recorded in the store
 // (Store.RequestAbort) before the run is told, as the run records it only
@@ -580,9 +606,9 @@ func (e *Engine) Abort(ctx context.Context, runID string) error {
 func CheckAbort(runID string, s runtime.RunState) error {
 	switch {
 	case s.Terminal():
-		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, s)
+		return fmt.Errorf("%w: %s is %s", runtime.ErrFinished, quoteRunID(runID), s)
 	case !s.TakesAbort():
-		return fmt.Errorf("%w: %q is %s: its rollback finishes whatever happens, so an abort changes nothing", ErrConflict, runID, s)
+		return fmt.Errorf("%w: %s is %s: its rollback finishes whatever happens, so an abort changes nothing", ErrConflict, quoteRunID(runID), s)
 	}
 	return nil
 }
@@ -625,7 +651,7 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 		}
 		fe, err := e.lookup(info.Flow)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: run %s is of flow %q, which this engine does not define now: define it again (PUT /flows), and the run resumes and can be aborted", errFlowUndefined, quoteRunID(runID), info.Flow)
 		}
 		err = e.resumeRun(ctx, fe, runID, true)
 		if !errors.Is(err, errDriven) || e.liveOf(runID) == nil {

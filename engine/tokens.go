@@ -153,7 +153,7 @@ func (a *TokenAuth) AuthorizeIdentity(r *http.Request, need Role) (Identity, err
 	case who.Role == "":
 		return Identity{}, errInvalidToken
 	case !who.Role.Allows(need):
-		return Identity{}, fmt.Errorf("%w: %s %s needs the %s role; the token's role is %s", ErrForbidden, r.Method, shownPath(r), need, who.Role)
+		return Identity{}, fmt.Errorf("%w: %s %s needs the %s role; the token's role is %s", ErrForbidden, shownMethod(r), shownPath(r), need, who.Role)
 	}
 	return who, nil
 }

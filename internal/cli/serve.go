@@ -414,6 +414,15 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		}
 		_, _ = w.Write(b)
 	}))))
+	// Another method is the echo's wrong method (405), as for the API's
+	// routes, not a path without a route (the API's 404, which "/" would
+	// answer).
+	mux.Handle("/echo/{endpoint}", engine.NoSniff(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "method not allowed on /echo/{endpoint} (allowed: POST)"})
+	})))
 	// Shutdown waits for open requests: the web view's GET /watch streams
 	// end first. Then runs reach a step boundary.
 	// This mux would redirect a path that is not clean (//runs) before the

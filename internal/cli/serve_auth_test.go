@@ -83,6 +83,10 @@ func TestServeTokens(t *testing.T) {
 		{"POST", "/rpc/Greet.Start", "wrong-token-0123456789", "application/json", `{"Name": "bob"}`, 401},
 		{"POST", "/echo/Customer.Create", "", "application/json", `{"echo": 1}`, 200},
 		{"POST", "/echo/Customer.Create", "", "application/x-www-form-urlencoded", `echo=1`, 415},
+		// Another method is the wrong method for the echo, as for the
+		// API's routes, not a path no route has.
+		{"GET", "/echo/Customer.Create", "", "", "", 405},
+		{"PUT", "/echo/Customer.Create", "", "application/json", `{}`, 405},
 	}
 	for _, s := range steps {
 		status, h, body := request(t, c, s.method, url+s.path, s.token, s.contentType, s.body)
@@ -93,6 +97,9 @@ func TestServeTokens(t *testing.T) {
 		// what its Content-Type says.
 		if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
 			t.Errorf("%s %s: X-Content-Type-Options %q, want nosniff", s.method, s.path, got)
+		}
+		if status == http.StatusMethodNotAllowed && (h.Get("Allow") != "POST" || !strings.Contains(body, "not allowed")) {
+			t.Errorf("%s %s: Allow %q, %s; want the allowed method, POST", s.method, s.path, h.Get("Allow"), body)
 		}
 		if s.path == "/echo/Customer.Create" && status == 200 && body != s.body {
 			t.Errorf("echo answered %q", body)
