@@ -33,6 +33,15 @@ func (in *inbox) start() {
 		return
 	}
 	in.on = true
+	// The loop's first pass reads the expiries as they are now: a rearm
+	// signalled before (the messages received or loaded so far) would
+	// only make it arm its timer twice, and a clock moved in between
+	// the two (a test's FakeClock, once it saw the first timer armed)
+	// would find the second armed late.
+	select {
+	case <-in.rearm:
+	default:
+	}
 	in.bg.Add(1)
 	go in.expireLoop()
 }
