@@ -103,6 +103,9 @@ func NewWith[S any](def *runtime.Flow[S], o Options) (*Flow[S], error) {
 			if err := f.checkCalls(s, st != s); err != nil {
 				return nil, err
 			}
+			if err := f.checkSubscriber(s); err != nil {
+				return nil, err
+			}
 			f.byID[s.ID] = s
 		}
 		// Compiles the definition once, so that a flow that would not
@@ -152,6 +155,21 @@ func (f *Flow[S]) checkCalls(st *runtime.Step[S], branch bool) error {
 	return nil
 }
 
+// checkSubscriber refuses an await of step st when the definition was
+// given a Subscriber other than Awaits': on Temporal an await is a signal,
+// so that Subscriber would never be asked, and an event published on it
+// would never wake a run (options moved from the runtime as they were).
+func (f *Flow[S]) checkSubscriber(st *runtime.Step[S]) error {
+	if st.Await == nil {
+		return nil
+	}
+	if _, ok := f.def.Subscriber().(signalsOnly); ok {
+		return nil
+	}
+	return errors.New("flowtemporal: flow " + f.def.ID() + ": step " + st.ID + " awaits an event, which on Temporal is a signal " +
+		"(Run.Deliver, flowtemporal.Deliver), so the Subscriber the flow was given (runtime.WithSubscriber) would never be asked: leave it out")
+}
+
 // Register registers the flow's workflow (WorkflowName) and one activity
 // per step that does work and per rollback (ActivityName) with a worker,
 // and those of every flow it calls, directly or through others, once each.
@@ -188,7 +206,9 @@ func (f *Flow[S]) register(r worker.Registry, seen map[string]bool) {
 
 // Awaits is the runtime option the generated NewXTemporal adds: on
 // Temporal an await is a signal (Deliver), so the definition needs no
-// Subscriber, and one that a runtime run of it would use says so.
+// Subscriber, and one that a runtime run of it would use says so. It comes
+// before the caller's options, so that a runtime.WithSubscriber among them,
+// which no await would ask, is seen by New and refused.
 func Awaits() runtime.Option { return runtime.WithSubscriber(signalsOnly{}) }
 
 type signalsOnly struct{}
