@@ -192,7 +192,7 @@ func TestSubscriberRefused(t *testing.T) {
 		runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, func(s *paid) string { return s.Order }, time.Hour),
 		step(),
 	))
-	if _, err := New(def); err == nil || !strings.Contains(err.Error(), "runtime.WithSubscriber") {
+	if _, err := New(def); err == nil || !strings.Contains(err.Error(), "runtime.WithSubscriber") || !strings.Contains(err.Error(), "flowtemporal.Awaits()") {
 		t.Fatalf("New with a Subscriber and an await: %v, want a refusal naming runtime.WithSubscriber", err)
 	}
 	def = runtime.New[paid]("Ship", runtime.WithSubscriber(runtime.NewMemoryBus()))

@@ -98,12 +98,12 @@ func NewWith[S any](def *runtime.Flow[S], o Options) (*Flow[S], error) {
 	for _, c := range o.Calls {
 		f.calls[c.ID()] = c
 	}
+	if err := f.checkSubscriber(); err != nil {
+		return nil, err
+	}
 	for _, st := range f.steps {
 		for _, s := range append([]*runtime.Step[S]{st}, st.Branches...) {
 			if err := f.checkCalls(s, st != s); err != nil {
-				return nil, err
-			}
-			if err := f.checkSubscriber(s); err != nil {
 				return nil, err
 			}
 			f.byID[s.ID] = s
@@ -155,19 +155,25 @@ func (f *Flow[S]) checkCalls(st *runtime.Step[S], branch bool) error {
 	return nil
 }
 
-// checkSubscriber refuses an await of step st when the definition was
-// given a Subscriber other than Awaits': on Temporal an await is a signal,
-// so that Subscriber would never be asked, and an event published on it
-// would never wake a run (options moved from the runtime as they were).
-func (f *Flow[S]) checkSubscriber(st *runtime.Step[S]) error {
-	if st.Await == nil {
-		return nil
-	}
+// checkSubscriber refuses a flow with an await whose definition was given
+// a Subscriber other than Awaits' (runtime.New refuses one with none): on
+// Temporal an await is a signal, so that Subscriber (options moved from
+// the runtime as they were) would never be asked, and an event published
+// on it would never wake a run.
+func (f *Flow[S]) checkSubscriber() error {
 	if _, ok := f.def.Subscriber().(signalsOnly); ok {
 		return nil
 	}
-	return errors.New("flowtemporal: flow " + f.def.ID() + ": step " + st.ID + " awaits an event, which on Temporal is a signal " +
-		"(Run.Deliver, flowtemporal.Deliver), so the Subscriber the flow was given (runtime.WithSubscriber) would never be asked: leave it out")
+	for _, st := range f.steps {
+		for _, s := range append([]*runtime.Step[S]{st}, st.Branches...) {
+			if s.Await != nil {
+				return errors.New("flowtemporal: flow " + f.def.ID() + ": step " + s.ID + " awaits an event, which on Temporal is a signal " +
+					"(Run.Deliver, flowtemporal.Deliver), so the Subscriber the flow was given (runtime.WithSubscriber) would never be asked: " +
+					"leave it out of a generated NewXTemporal's options (a definition built by hand takes flowtemporal.Awaits() instead)")
+			}
+		}
+	}
+	return nil
 }
 
 // Register registers the flow's workflow (WorkflowName) and one activity
