@@ -46,13 +46,13 @@ func (g *flowGen) emitTemporal(jf *jen.File) {
 
 		jen.Add(docComment(prose(fmt.Sprintf("%s returns flow %s for a Temporal worker, with the same handlers and services as %s. "+
 			"Its activities call the handlers, the service ports (rpc) and opts' runtime.WithPublisher (publish) on the worker; "+
-			"awaits are Temporal signals (%s.Deliver), so no Subscriber is needed; runtime.WithSink sees every transition "+
+			"awaits are Temporal signals (%s.Deliver), so it takes no Subscriber (a runtime.WithSubscriber in opts is refused); runtime.WithSink sees every transition "+
 			"(docs/temporal.md says from where).%s", tn.Constructor, g.fl.Name, n.Constructor, tn.Run, g.temporalCalleeDoc()))...)).Line().
 			Func().Id(tn.Constructor).Params(g.temporalParams()...).
 			Params(jen.Op("*").Id(tn.Type), jen.Error()).Block(
 			append(g.calleeChecks(),
 				jen.List(g.id("f"), g.id("err")).Op(":=").Id(n.Constructor).Call(g.temporalArgs(
-					jen.Append(g.id("opts"), ft("Awaits").Call()).Op("..."))...),
+					jen.Append(jen.Index().Add(rt("Option")).Values(ft("Awaits").Call()), g.id("opts").Op("...")).Op("..."))...),
 				jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),
 				jen.List(g.id("t"), g.id("err")).Op(":=").Add(ft("New")).Call(g.temporalNewArgs()...),
 				jen.If(g.id("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), g.id("err"))),

@@ -61,7 +61,7 @@ func TestTemporalBlocksAndCalls(t *testing.T) {
 		code := string(out["input_flow.go"])
 		for _, want := range []string{
 			"func NewOrderTemporal(h OrderHandlers, billingFlow *BillingTemporal, refundFlow *RefundTemporal, opts ...runtime.Option) (*OrderTemporal, error)",
-			"NewOrderFlow(h, billingFlow.def, refundFlow.def, append(opts, flowtemporal.Awaits())...)",
+			"NewOrderFlow(h, billingFlow.def, refundFlow.def, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)",
 			"flowtemporal.New(f.Runtime(), billingFlow.flow, refundFlow.flow)",
 		} {
 			if !strings.Contains(code, want) {

@@ -143,6 +143,11 @@ func EndState(aborted, rolledBack, rollbackFailed bool) RunState {
 // events when none was given).
 func (f *Flow[S]) Sink() Sink { return f.opts.sink }
 
+// Subscriber returns the Subscriber the flow's awaits ask (WithSubscriber;
+// nil when none was given): an executor whose awaits take events another
+// way refuses one it would never ask.
+func (f *Flow[S]) Subscriber() Subscriber { return f.opts.sub }
+
 // BranchEnd is how a branch of a parallel block whose attempts returned
 // out and err ends: ev is the branch machine's event (ok only when the
 // branch completed: its writes are merged and it joins the rollback

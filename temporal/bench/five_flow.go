@@ -248,11 +248,12 @@ type FiveTemporal struct {
 // NewFiveTemporal returns flow Five for a Temporal worker, with the same
 // handlers and services as NewFiveFlow. Its activities call the handlers,
 // the service ports (rpc) and opts' runtime.WithPublisher (publish) on the
-// worker; awaits are Temporal signals (FiveTemporalRun.Deliver), so no
-// Subscriber is needed; runtime.WithSink sees every transition
-// (docs/temporal.md says from where).
+// worker; awaits are Temporal signals (FiveTemporalRun.Deliver), so it
+// takes no Subscriber (a runtime.WithSubscriber in opts is refused);
+// runtime.WithSink sees every transition (docs/temporal.md says from
+// where).
 func NewFiveTemporal(h FiveHandlers, opts ...runtime.Option) (*FiveTemporal, error) {
-	f, err := NewFiveFlow(h, append(opts, flowtemporal.Awaits())...)
+	f, err := NewFiveFlow(h, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

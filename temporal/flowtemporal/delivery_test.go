@@ -178,3 +178,26 @@ func TestDroppedEventSaysWhy(t *testing.T) {
 		t.Errorf("the log of the dropped events:\n%s\nwant the first (not JSON) said so, as a warning naming the run and topic, and the second another correlation's", strings.Join(dropped, ""))
 	}
 }
+
+// A definition whose awaits would ask a Subscriber of its own (not
+// Awaits()) is refused: on Temporal an await is a signal, and that
+// Subscriber would never be asked. A flow with no await may keep one: it
+// asks none on either executor.
+func TestSubscriberRefused(t *testing.T) {
+	step := func() *runtime.Step[paid] {
+		return runtime.NewStep("Ship", func(context.Context, *paid) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }, runtime.WithIrreversible[paid]())
+	}
+	def := runtime.New[paid]("Pay", runtime.WithSubscriber(runtime.NewMemoryBus()))
+	must(t, def.Register(
+		runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, func(s *paid) string { return s.Order }, time.Hour),
+		step(),
+	))
+	if _, err := New(def); err == nil || !strings.Contains(err.Error(), "runtime.WithSubscriber") || !strings.Contains(err.Error(), "flowtemporal.Awaits()") {
+		t.Fatalf("New with a Subscriber and an await: %v, want a refusal naming runtime.WithSubscriber", err)
+	}
+	def = runtime.New[paid]("Ship", runtime.WithSubscriber(runtime.NewMemoryBus()))
+	must(t, def.Register(step()))
+	if _, err := New(def); err != nil {
+		t.Fatalf("New with a Subscriber and no await: %v", err)
+	}
+}

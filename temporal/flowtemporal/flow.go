@@ -98,6 +98,9 @@ func NewWith[S any](def *runtime.Flow[S], o Options) (*Flow[S], error) {
 	for _, c := range o.Calls {
 		f.calls[c.ID()] = c
 	}
+	if err := f.checkSubscriber(); err != nil {
+		return nil, err
+	}
 	for _, st := range f.steps {
 		for _, s := range append([]*runtime.Step[S]{st}, st.Branches...) {
 			if err := f.checkCalls(s, st != s); err != nil {
@@ -152,6 +155,27 @@ func (f *Flow[S]) checkCalls(st *runtime.Step[S], branch bool) error {
 	return nil
 }
 
+// checkSubscriber refuses a flow with an await whose definition was given
+// a Subscriber other than Awaits' (runtime.New refuses one with none): on
+// Temporal an await is a signal, so that Subscriber (options moved from
+// the runtime as they were) would never be asked, and an event published
+// on it would never wake a run.
+func (f *Flow[S]) checkSubscriber() error {
+	if _, ok := f.def.Subscriber().(signalsOnly); ok {
+		return nil
+	}
+	for _, st := range f.steps {
+		for _, s := range append([]*runtime.Step[S]{st}, st.Branches...) {
+			if s.Await != nil {
+				return errors.New("flowtemporal: flow " + f.def.ID() + ": step " + s.ID + " awaits an event, which on Temporal is a signal " +
+					"(Run.Deliver, flowtemporal.Deliver), so the Subscriber the flow was given (runtime.WithSubscriber) would never be asked: " +
+					"leave it out of a generated NewXTemporal's options (a definition built by hand takes flowtemporal.Awaits() instead)")
+			}
+		}
+	}
+	return nil
+}
+
 // Register registers the flow's workflow (WorkflowName) and one activity
 // per step that does work and per rollback (ActivityName) with a worker,
 // and those of every flow it calls, directly or through others, once each.
@@ -188,7 +212,9 @@ func (f *Flow[S]) register(r worker.Registry, seen map[string]bool) {
 
 // Awaits is the runtime option the generated NewXTemporal adds: on
 // Temporal an await is a signal (Deliver), so the definition needs no
-// Subscriber, and one that a runtime run of it would use says so.
+// Subscriber, and one that a runtime run of it would use says so. It comes
+// before the caller's options, so that a runtime.WithSubscriber among them,
+// which no await would ask, is seen by New and refused.
 func Awaits() runtime.Option { return runtime.WithSubscriber(signalsOnly{}) }
 
 type signalsOnly struct{}

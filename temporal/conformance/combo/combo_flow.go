@@ -424,11 +424,12 @@ type ComboTemporal struct {
 // NewComboTemporal returns flow Combo for a Temporal worker, with the same
 // handlers and services as NewComboFlow. Its activities call the handlers,
 // the service ports (rpc) and opts' runtime.WithPublisher (publish) on the
-// worker; awaits are Temporal signals (ComboTemporalRun.Deliver), so no
-// Subscriber is needed; runtime.WithSink sees every transition
-// (docs/temporal.md says from where). Its calls run child workflows of
-// billingFlow and refundFlow (build them first, with NewBillingTemporal
-// and NewRefundTemporal), which Register registers too.
+// worker; awaits are Temporal signals (ComboTemporalRun.Deliver), so it
+// takes no Subscriber (a runtime.WithSubscriber in opts is refused);
+// runtime.WithSink sees every transition (docs/temporal.md says from
+// where). Its calls run child workflows of billingFlow and refundFlow
+// (build them first, with NewBillingTemporal and NewRefundTemporal), which
+// Register registers too.
 func NewComboTemporal(h ComboHandlers, svc ComboServices, billingFlow *BillingTemporal, refundFlow *RefundTemporal, opts ...runtime.Option) (*ComboTemporal, error) {
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Combo", "Billing")
@@ -436,7 +437,7 @@ func NewComboTemporal(h ComboHandlers, svc ComboServices, billingFlow *BillingTe
 	if refundFlow == nil {
 		return nil, runtime.MissingCallee("Combo", "Refund")
 	}
-	f, err := NewComboFlow(h, svc, billingFlow.def, refundFlow.def, append(opts, flowtemporal.Awaits())...)
+	f, err := NewComboFlow(h, svc, billingFlow.def, refundFlow.def, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -707,11 +708,11 @@ type BillingTemporal struct {
 // same handlers and services as NewBillingFlow. Its activities call the
 // handlers, the service ports (rpc) and opts' runtime.WithPublisher
 // (publish) on the worker; awaits are Temporal signals
-// (BillingTemporalRun.Deliver), so no Subscriber is needed;
-// runtime.WithSink sees every transition (docs/temporal.md says from
-// where).
+// (BillingTemporalRun.Deliver), so it takes no Subscriber (a
+// runtime.WithSubscriber in opts is refused); runtime.WithSink sees every
+// transition (docs/temporal.md says from where).
 func NewBillingTemporal(h BillingHandlers, svc BillingServices, opts ...runtime.Option) (*BillingTemporal, error) {
-	f, err := NewBillingFlow(h, svc, append(opts, flowtemporal.Awaits())...)
+	f, err := NewBillingFlow(h, svc, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -969,11 +970,11 @@ type RefundTemporal struct {
 // same handlers and services as NewRefundFlow. Its activities call the
 // handlers, the service ports (rpc) and opts' runtime.WithPublisher
 // (publish) on the worker; awaits are Temporal signals
-// (RefundTemporalRun.Deliver), so no Subscriber is needed;
-// runtime.WithSink sees every transition (docs/temporal.md says from
-// where).
+// (RefundTemporalRun.Deliver), so it takes no Subscriber (a
+// runtime.WithSubscriber in opts is refused); runtime.WithSink sees every
+// transition (docs/temporal.md says from where).
 func NewRefundTemporal(h RefundHandlers, svc RefundServices, opts ...runtime.Option) (*RefundTemporal, error) {
-	f, err := NewRefundFlow(h, svc, append(opts, flowtemporal.Awaits())...)
+	f, err := NewRefundFlow(h, svc, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -403,11 +403,11 @@ type MembersTemporal struct {
 // same handlers and services as NewMembersFlow. Its activities call the
 // handlers, the service ports (rpc) and opts' runtime.WithPublisher
 // (publish) on the worker; awaits are Temporal signals
-// (MembersTemporalRun.Deliver), so no Subscriber is needed;
-// runtime.WithSink sees every transition (docs/temporal.md says from
-// where).
+// (MembersTemporalRun.Deliver), so it takes no Subscriber (a
+// runtime.WithSubscriber in opts is refused); runtime.WithSink sees every
+// transition (docs/temporal.md says from where).
 func NewMembersTemporal(h MembersHandlers, svc MembersServices, opts ...runtime.Option) (*MembersTemporal, error) {
-	f, err := NewMembersFlow(h, svc, append(opts, flowtemporal.Awaits())...)
+	f, err := NewMembersFlow(h, svc, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -445,11 +445,12 @@ type TripTemporal struct {
 // NewTripTemporal returns flow Trip for a Temporal worker, with the same
 // handlers and services as NewTripFlow. Its activities call the handlers,
 // the service ports (rpc) and opts' runtime.WithPublisher (publish) on the
-// worker; awaits are Temporal signals (TripTemporalRun.Deliver), so no
-// Subscriber is needed; runtime.WithSink sees every transition
-// (docs/temporal.md says from where). Its calls run child workflows of
-// billingFlow and refundFlow (build them first, with NewBillingTemporal
-// and NewRefundTemporal), which Register registers too.
+// worker; awaits are Temporal signals (TripTemporalRun.Deliver), so it
+// takes no Subscriber (a runtime.WithSubscriber in opts is refused);
+// runtime.WithSink sees every transition (docs/temporal.md says from
+// where). Its calls run child workflows of billingFlow and refundFlow
+// (build them first, with NewBillingTemporal and NewRefundTemporal), which
+// Register registers too.
 func NewTripTemporal(h TripHandlers, svc TripServices, billingFlow *BillingTemporal, refundFlow *RefundTemporal, opts ...runtime.Option) (*TripTemporal, error) {
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Trip", "Billing")
@@ -457,7 +458,7 @@ func NewTripTemporal(h TripHandlers, svc TripServices, billingFlow *BillingTempo
 	if refundFlow == nil {
 		return nil, runtime.MissingCallee("Trip", "Refund")
 	}
-	f, err := NewTripFlow(h, svc, billingFlow.def, refundFlow.def, append(opts, flowtemporal.Awaits())...)
+	f, err := NewTripFlow(h, svc, billingFlow.def, refundFlow.def, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -735,11 +736,11 @@ type BillingTemporal struct {
 // same handlers and services as NewBillingFlow. Its activities call the
 // handlers, the service ports (rpc) and opts' runtime.WithPublisher
 // (publish) on the worker; awaits are Temporal signals
-// (BillingTemporalRun.Deliver), so no Subscriber is needed;
-// runtime.WithSink sees every transition (docs/temporal.md says from
-// where).
+// (BillingTemporalRun.Deliver), so it takes no Subscriber (a
+// runtime.WithSubscriber in opts is refused); runtime.WithSink sees every
+// transition (docs/temporal.md says from where).
 func NewBillingTemporal(h BillingHandlers, svc BillingServices, opts ...runtime.Option) (*BillingTemporal, error) {
-	f, err := NewBillingFlow(h, svc, append(opts, flowtemporal.Awaits())...)
+	f, err := NewBillingFlow(h, svc, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -997,11 +998,11 @@ type RefundTemporal struct {
 // same handlers and services as NewRefundFlow. Its activities call the
 // handlers, the service ports (rpc) and opts' runtime.WithPublisher
 // (publish) on the worker; awaits are Temporal signals
-// (RefundTemporalRun.Deliver), so no Subscriber is needed;
-// runtime.WithSink sees every transition (docs/temporal.md says from
-// where).
+// (RefundTemporalRun.Deliver), so it takes no Subscriber (a
+// runtime.WithSubscriber in opts is refused); runtime.WithSink sees every
+// transition (docs/temporal.md says from where).
 func NewRefundTemporal(h RefundHandlers, svc RefundServices, opts ...runtime.Option) (*RefundTemporal, error) {
-	f, err := NewRefundFlow(h, svc, append(opts, flowtemporal.Awaits())...)
+	f, err := NewRefundFlow(h, svc, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

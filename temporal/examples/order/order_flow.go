@@ -276,11 +276,12 @@ type OrderTemporal struct {
 // NewOrderTemporal returns flow Order for a Temporal worker, with the same
 // handlers and services as NewOrderFlow. Its activities call the handlers,
 // the service ports (rpc) and opts' runtime.WithPublisher (publish) on the
-// worker; awaits are Temporal signals (OrderTemporalRun.Deliver), so no
-// Subscriber is needed; runtime.WithSink sees every transition
-// (docs/temporal.md says from where). Its calls run child workflows of
-// billingFlow and refundFlow (build them first, with NewBillingTemporal
-// and NewRefundTemporal), which Register registers too.
+// worker; awaits are Temporal signals (OrderTemporalRun.Deliver), so it
+// takes no Subscriber (a runtime.WithSubscriber in opts is refused);
+// runtime.WithSink sees every transition (docs/temporal.md says from
+// where). Its calls run child workflows of billingFlow and refundFlow
+// (build them first, with NewBillingTemporal and NewRefundTemporal), which
+// Register registers too.
 func NewOrderTemporal(h OrderHandlers, billingFlow *BillingTemporal, refundFlow *RefundTemporal, opts ...runtime.Option) (*OrderTemporal, error) {
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Order", "Billing")
@@ -288,7 +289,7 @@ func NewOrderTemporal(h OrderHandlers, billingFlow *BillingTemporal, refundFlow 
 	if refundFlow == nil {
 		return nil, runtime.MissingCallee("Order", "Refund")
 	}
-	f, err := NewOrderFlow(h, billingFlow.def, refundFlow.def, append(opts, flowtemporal.Awaits())...)
+	f, err := NewOrderFlow(h, billingFlow.def, refundFlow.def, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -528,11 +529,11 @@ type BillingTemporal struct {
 // same handlers and services as NewBillingFlow. Its activities call the
 // handlers, the service ports (rpc) and opts' runtime.WithPublisher
 // (publish) on the worker; awaits are Temporal signals
-// (BillingTemporalRun.Deliver), so no Subscriber is needed;
-// runtime.WithSink sees every transition (docs/temporal.md says from
-// where).
+// (BillingTemporalRun.Deliver), so it takes no Subscriber (a
+// runtime.WithSubscriber in opts is refused); runtime.WithSink sees every
+// transition (docs/temporal.md says from where).
 func NewBillingTemporal(h BillingHandlers, opts ...runtime.Option) (*BillingTemporal, error) {
-	f, err := NewBillingFlow(h, append(opts, flowtemporal.Awaits())...)
+	f, err := NewBillingFlow(h, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -747,11 +748,11 @@ type RefundTemporal struct {
 // same handlers and services as NewRefundFlow. Its activities call the
 // handlers, the service ports (rpc) and opts' runtime.WithPublisher
 // (publish) on the worker; awaits are Temporal signals
-// (RefundTemporalRun.Deliver), so no Subscriber is needed;
-// runtime.WithSink sees every transition (docs/temporal.md says from
-// where).
+// (RefundTemporalRun.Deliver), so it takes no Subscriber (a
+// runtime.WithSubscriber in opts is refused); runtime.WithSink sees every
+// transition (docs/temporal.md says from where).
 func NewRefundTemporal(h RefundHandlers, opts ...runtime.Option) (*RefundTemporal, error) {
-	f, err := NewRefundFlow(h, append(opts, flowtemporal.Awaits())...)
+	f, err := NewRefundFlow(h, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -56,13 +56,17 @@ func TestDocsSetUp(t *testing.T) {
 	run("go", "mod", "init", "example.com/signup")
 	run("go", "mod", "edit", "-replace", "github.com/flowgen/flowgen="+repo)
 	run("go", "get", "-tool", "github.com/flowgen/flowgen/cmd/flowgen")
-	for _, line := range readmetest.BlockOf(t, docs, "The Temporal code lives in its own Go module") {
-		words, _ := readmetest.Words(t, strings.ReplaceAll(line, "/path/to/flowgen", repo), nil)
-		if len(words) < 2 || words[0] != "go" {
-			t.Fatalf("docs/temporal.md: %q is not a go command this test knows", line)
+	goLines := func(intro string) {
+		t.Helper()
+		for _, line := range readmetest.BlockOf(t, docs, intro) {
+			words, _ := readmetest.Words(t, strings.ReplaceAll(line, "/path/to/flowgen", repo), nil)
+			if len(words) < 2 || words[0] != "go" {
+				t.Fatalf("docs/temporal.md: %q is not a go command this test knows", line)
+			}
+			run(words...)
 		}
-		run(words...)
 	}
+	goLines("The Temporal code lives in its own Go module")
 
 	b, err := os.ReadFile(docs)
 	if err != nil {
@@ -95,7 +99,59 @@ func TestDocsSetUp(t *testing.T) {
 	}
 	run("go", "generate", "./...")
 	run("go", "build", "./...")
+
+	// "To test a flow": its go get line, then its Go block in a test of
+	// the package, which go vet compiles as go.mod then stands; the SDK
+	// stays at the version the set-up required.
+	goLines("To test a flow on a real Temporal server")
+	var block string
+	for _, blk := range docblocks.Blocks(string(b)) {
+		if strings.HasPrefix(blk, testBlock) {
+			block = blk
+		}
+	}
+	if block == "" {
+		t.Fatalf("docs/temporal.md has no Go block starting %q", testBlock)
+	}
+	test := `package signup
+
+import (
+	"context"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/flowtemporal"
+)
+
+func TestDocs(t *testing.T) {
+	ctx := context.Background()
+	flow, err := NewSignupTemporal(handlers{}, SignupServicesFromCaller(runtime.NewMemoryCaller()))
+	if err != nil {
+		t.Fatal(err)
+	}
+` + block + `	_, _ = run, err
 }
+`
+	if err := os.WriteFile(filepath.Join(dir, "signup_test.go"), []byte(test), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("go", "vet", "./...")
+	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "go.temporal.io/sdk v1.38.0") {
+		t.Errorf("go.mod after the docs' lines requires another SDK than v1.38.0:\n%s", mod)
+	}
+}
+
+// testBlock starts docs/temporal.md's Go block of a test on temporaltest,
+// which TestDocsSetUp compiles in the module it sets up.
+const testBlock = "// In a test: "
 
 // TestDocsGoBlocks compiles the Go blocks of docs/temporal.md against
 // this checkout and the code flowgen gen -target temporal writes, in a
@@ -128,7 +184,7 @@ func TestDocsGoBlocks(t *testing.T) {
 %s	_, _, _, _ = res, st, h, err
 }
 `},
-		Skip: []string{generate, order},
+		Skip: []string{generate, order, testBlock},
 		Prelude: `package signup
 
 import (
@@ -150,7 +206,7 @@ import (
 %s	_ = err
 }
 `},
-		Skip: []string{generate, worker},
+		Skip: []string{generate, worker, testBlock},
 		Prelude: `package order
 
 import (

@@ -304,11 +304,11 @@ type ReviewTemporal struct {
 // same handlers and services as NewReviewFlow. Its activities call the
 // handlers, the service ports (rpc) and opts' runtime.WithPublisher
 // (publish) on the worker; awaits are Temporal signals
-// (ReviewTemporalRun.Deliver), so no Subscriber is needed;
-// runtime.WithSink sees every transition (docs/temporal.md says from
-// where).
+// (ReviewTemporalRun.Deliver), so it takes no Subscriber (a
+// runtime.WithSubscriber in opts is refused); runtime.WithSink sees every
+// transition (docs/temporal.md says from where).
 func NewReviewTemporal(h ReviewHandlers, opts ...runtime.Option) (*ReviewTemporal, error) {
-	f, err := NewReviewFlow(h, append(opts, flowtemporal.Awaits())...)
+	f, err := NewReviewFlow(h, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -396,11 +396,11 @@ type SignupTemporal struct {
 // same handlers and services as NewSignupFlow. Its activities call the
 // handlers, the service ports (rpc) and opts' runtime.WithPublisher
 // (publish) on the worker; awaits are Temporal signals
-// (SignupTemporalRun.Deliver), so no Subscriber is needed;
-// runtime.WithSink sees every transition (docs/temporal.md says from
-// where).
+// (SignupTemporalRun.Deliver), so it takes no Subscriber (a
+// runtime.WithSubscriber in opts is refused); runtime.WithSink sees every
+// transition (docs/temporal.md says from where).
 func NewSignupTemporal(h SignupHandlers, svc SignupServices, opts ...runtime.Option) (*SignupTemporal, error) {
-	f, err := NewSignupFlow(h, svc, append(opts, flowtemporal.Awaits())...)
+	f, err := NewSignupFlow(h, svc, append([]runtime.Option{flowtemporal.Awaits()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

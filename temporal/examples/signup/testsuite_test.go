@@ -453,3 +453,17 @@ func TestReviewRejectAndPanic(t *testing.T) {
 		}
 	})
 }
+
+// The options of a flow moved from the runtime, passed as they were: a
+// Subscriber (runtime.WithSubscriber) would never be asked on Temporal,
+// where an await is a signal (Run.Deliver), so events published on it
+// would never wake a run. NewSignupTemporal refuses it, saying so, instead
+// of building a worker whose awaits only time out.
+func TestSignupTemporalRefusesSubscriber(t *testing.T) {
+	w := newWorld()
+	_, err := NewSignupTemporal(signupHandlers{w.handlers(), w}, SignupServicesFromCaller(w.caller),
+		runtime.WithPublisher(w.bus), runtime.WithSubscriber(w.bus), runtime.WithSink(w.sink))
+	if err == nil || !strings.Contains(err.Error(), "runtime.WithSubscriber") || !strings.Contains(err.Error(), "Deliver") {
+		t.Fatalf("NewSignupTemporal with a Subscriber: %v, want a refusal naming runtime.WithSubscriber and Deliver", err)
+	}
+}
