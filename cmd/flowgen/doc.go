@@ -358,5 +358,9 @@
 // cannot be written (a full disk: nothing after the failed write), 2 on a usage
 // error (unknown verb or flag, wrong number of arguments, serve on an
 // address that is not loopback without -tokens or -insecure). -h and help
-// exit 0.
+// exit 0. A SIGINT (Ctrl-C) or SIGTERM while gen or fmt -w writes its files
+// stops the write before any file is replaced: every file stays as it was,
+// no temporary file is left, and the exit status is 130 (143 for SIGTERM),
+// as the shell reports a process the signal ended. Once the files are being
+// renamed into place, they all are, and the command succeeds.
 package main

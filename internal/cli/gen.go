@@ -184,10 +184,7 @@ the output's directory (-pkg sets it).`,
 			for i, o := range writes {
 				staged[i] = atomicfile.File{Path: o.path, Data: o.data, Perm: 0o644}
 			}
-			if err := atomicfile.WriteFiles(staged); err != nil {
-				return failf(e, "%s", pathError(e, err))
-			}
-			return exitOK
+			return writeAll(e, staged)
 		}
 	},
 }
