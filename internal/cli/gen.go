@@ -136,6 +136,13 @@ the output's directory (-pkg sets it).`,
 					}
 				}
 				gen, err := generate(files[i], in, name, *target)
+				var d diag.Diagnostic
+				if errors.As(err, &d) {
+					// An error at a place in the input: shown with its
+					// line, as check shows the others.
+					e.report(in.own(diag.List{d}), ins, false)
+					return exitError
+				}
 				if err != nil {
 					return failf(e, "%s: %v", in.name, err)
 				}
