@@ -356,7 +356,8 @@
 // 0 when there is no error (warnings may have been printed), 1 when an
 // input has an error, a file cannot be read or written, or the output
 // cannot be written (a full disk: nothing after the failed write), 2 on a usage
-// error (unknown verb or flag, wrong number of arguments, serve on an
+// error (unknown verb or flag, a flag after the files, which the flag
+// package would take for a file, wrong number of arguments, serve on an
 // address that is not loopback without -tokens or -insecure). -h and help
 // exit 0. A SIGINT (Ctrl-C) or SIGTERM while gen or fmt -w writes its files
 // stops the write before any file is replaced: every file stays as it was,

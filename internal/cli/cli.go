@@ -156,7 +156,31 @@ func run(e *env, v *verb, args []string) int {
 		}
 		return usageError(e, "%s", flagerr.Describe(err, fs))
 	}
+	if a := flagAfterArgs(fs); a != "" {
+		return usageError(e, "%s after the arguments is not read as a flag: flags go before the arguments", a)
+	}
 	return exec(e, fs.Args())
+}
+
+// flagAfterArgs is the first argument left after the flags that names a
+// flag of fs ("flowgen check x.flow -nopkg": the flag package stops at
+// x.flow) and is no file, or "". Such a slip would otherwise end in "open
+// -nopkg: no such file or directory".
+func flagAfterArgs(fs *flag.FlagSet) string {
+	for _, a := range fs.Args() {
+		name, ok := strings.CutPrefix(a, "-")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(strings.TrimPrefix(name, "-"), "=")
+		if fs.Lookup(name) == nil {
+			continue
+		}
+		if _, err := os.Lstat(a); err != nil {
+			return a
+		}
+	}
+	return ""
 }
 
 // usageError prints msg and the running verb's synopsis, and returns
