@@ -125,6 +125,12 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "\nrun 'flowgen help' for usage\n")
 		return exitUsage
 	}
+	// A verb written as a flag (flowgen --version) would be gen's unknown
+	// flag, an error about a verb the user did not ask for.
+	if name, _, _ := strings.Cut(strings.TrimLeft(args[0], "-"), "="); strings.HasPrefix(args[0], "-") && lookupVerb(name) != nil {
+		fmt.Fprintf(stderr, "flowgen: %s is not a flag; the verb is written without dashes: flowgen %s\nrun 'flowgen help' for usage\n", args[0], name)
+		return exitUsage
+	}
 	return run(e, genVerb, args)
 }
 

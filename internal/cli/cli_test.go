@@ -178,3 +178,16 @@ func TestFlagAfterArguments(t *testing.T) {
 		t.Errorf("check x.flow with a file named -nopkg: exit %d, %q", code, stderr)
 	}
 }
+
+// A verb written as a flag (flowgen --version, flowgen -check x.flow) went
+// to gen, whose error named gen's flags ("flowgen gen: flag provided but
+// not defined: -version"); it is a usage error that names the verb.
+func TestVerbAsFlag(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"-check", "x.flow"}, {"--fmt=1"}} {
+		code, _, stderr := runCLI(args...)
+		verb := strings.TrimLeft(strings.SplitN(args[0], "=", 2)[0], "-")
+		if code != exitUsage || strings.Contains(stderr, "flowgen gen") || !strings.Contains(stderr, "flowgen "+verb) {
+			t.Errorf("%q: exit %d, stderr %q; want 2, naming the verb %s", args, code, stderr, verb)
+		}
+	}
+}
