@@ -265,6 +265,10 @@ func help(e *env, args []string) int {
 		usage(e.stdout)
 		return exitOK
 	case 1:
+		if args[0] == "help" {
+			usage(e.stdout)
+			return exitOK
+		}
 		v := lookupVerb(args[0])
 		if v == nil {
 			fmt.Fprintf(e.stderr, "flowgen help: unknown verb %q", args[0])

@@ -191,3 +191,14 @@ func TestVerbAsFlag(t *testing.T) {
 		}
 	}
 }
+
+// help is a verb of the synopsis (flowgen help [verb]), so "flowgen help
+// help" prints the overview, as "flowgen help" does, rather than "unknown
+// verb".
+func TestHelpHelp(t *testing.T) {
+	code, stdout, stderr := runCLI("help", "help")
+	_, want, _ := runCLI("help")
+	if code != exitOK || stdout != want || stderr != "" {
+		t.Errorf("help help: exit %d, stdout %q, stderr %q; want 0 and the overview", code, stdout, stderr)
+	}
+}
