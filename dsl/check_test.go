@@ -631,7 +631,8 @@ func TestCheckSuggestionBudget(t *testing.T) {
 // TestChecksDocumented keeps docs/checks.md in sync with the code both
 // ways: every diagnostic code that the compiler (the parser, package dsl,
 // its .flow front end dsl/flowfile and its Go package checks dsl/gocheck),
-// the command's input and target checks (internal/cli) and the flow
+// the generator (gen), the command's input and target checks
+// (internal/cli) and the flow
 // service (engine) emit has a row in its tables, and every row's code is
 // one of them, so that a code renamed or removed in the code does not
 // stay documented.
@@ -652,7 +653,7 @@ func TestChecksDocumented(t *testing.T) {
 		t.Fatalf("found only %d documented codes; is the table's scan broken?", len(documented))
 	}
 	emitted := map[string]bool{}
-	for _, dir := range []string{".", "flowfile", "gocheck", "../parser", "../internal/cli", "../engine"} {
+	for _, dir := range []string{".", "flowfile", "gocheck", "../parser", "../gen", "../internal/cli", "../engine"} {
 		codes := diagnosticCodes(t, dir)
 		if len(codes) == 0 {
 			t.Fatalf("found no codes in %s; is the scan broken?", dir)

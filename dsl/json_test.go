@@ -173,6 +173,17 @@ func TestDecodeJSONSyntaxErrors(t *testing.T) {
 		{"", "t.json:1:1: error: invalid JSON: unexpected end of JSON input", 0},
 		{"{\"version\": 1", "t.json:1:14: error: invalid JSON: unexpected end of JSON input", 13},
 		{strings.Repeat("[", 100), "t.json:1:65: error: invalid JSON: JSON nested deeper than 64 levels", 64},
+		// The position is that of the offending character wherever it
+		// is: json.Decoder's Token places some of them bytes before it
+		// (x, tru}, \x01) or one past it (not).
+		{"{\"version\": x}", "t.json:1:13: error: invalid JSON: invalid character 'x' looking for beginning of value", 12},
+		{"{\"version\": tru}", "t.json:1:16: error: invalid JSON: invalid character '}' in literal true (expecting 'e')", 15},
+		{"not json", "t.json:1:2: error: invalid JSON: invalid character 'o' in literal null (expecting 'u')", 1},
+		{"{\"flows\": [\"a\x01\"]}", "t.json:1:14: error: invalid JSON: invalid character '\\x01' in string literal", 13},
+		{"{\"version\": 1 \"flows\": []}", "t.json:1:15: error: invalid JSON: invalid character '\"' after object key:value pair", 14},
+		{"{\"version\": 1,}", "t.json:1:15: error: invalid JSON: invalid character '}' looking for beginning of object key string", 14},
+		{"{\"version\": tr", "t.json:1:15: error: invalid JSON: unexpected end of JSON input", 14},
+		{"{\"flows\": [\"abc", "t.json:1:16: error: invalid JSON: unexpected end of JSON input", 15},
 		// Columns count from after a leading byte order mark, as in a
 		// .flow file; offsets are those of the file, mark included.
 		{"\uFEFF{\n  \"version\": 1,\n  \"flows\": [}\n", "t.json:3:13: error: invalid JSON: invalid character '}' looking for beginning of value", 33},

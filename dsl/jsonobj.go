@@ -64,15 +64,12 @@ func asString(n *jnode) string {
 // (offset start of data).
 func (d *jsonDecoder) syntaxError(data []byte, start int, err error) diag.Diagnostic {
 	var off int64
-	msg := err.Error()
-	var se *json.SyntaxError
+	var msg string
 	var js *jsonSyntaxError
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset
-		msg = strings.TrimPrefix(se.Error(), "json: ")
-	case errors.As(err, &js):
-		off = js.offset
+	if errors.As(err, &js) {
+		off, msg = js.offset, js.msg
+	} else {
+		off, msg = syntaxErrorAt(data[start:], err)
 	}
 	off = min(max(off, 0), int64(len(data)-start)) + int64(start)
 	line, col := 1, 1
@@ -85,6 +82,24 @@ func (d *jsonDecoder) syntaxError(data []byte, start int, err error) diag.Diagno
 	}
 	r := diag.Range{Start: diag.Pos{File: d.file, Offset: int(off), Line: line, Column: col}}
 	return diag.Errorf(r, "json", "invalid JSON: %s", msg).WithHint("the JSON form is what `flowgen json` prints")
+}
+
+// syntaxErrorAt is the byte offset and message of the syntax error that
+// json.Decoder's Token reported as err. Its offset is not where the error
+// is for every error (bytes before a bad character inside a value, one past
+// one at the top level, none for a text that ends inside a value), so the
+// text is scanned again as json.Unmarshal scans it, whose Offset is one
+// past the offending byte, with a NUL after it, which JSON allows nowhere:
+// an error at the NUL is a text that ends too soon.
+func syntaxErrorAt(text []byte, err error) (int64, string) {
+	var se *json.SyntaxError
+	if !errors.As(json.Unmarshal(append(text[:len(text):len(text)], 0), new(json.RawMessage)), &se) {
+		return 0, err.Error()
+	}
+	if off := se.Offset - 1; off < int64(len(text)) {
+		return off, strings.TrimPrefix(se.Error(), "json: ")
+	}
+	return int64(len(text)), "unexpected end of JSON input"
 }
 
 // jsonPath appends a key to a path, bracketing keys that are not simple

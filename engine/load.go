@@ -636,7 +636,7 @@ func (e *Engine) LoadFlowsDir() (diag.List, error) {
 		return nil, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("flows directory %s: %w", dir, err)
 	}
 	ds, err := e.LoadDir(dir)
 	if err != nil {

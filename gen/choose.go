@@ -169,8 +169,7 @@ func resolveMembers(fl *dsl.Flow, state string, pkg *types.Package) (map[*dsl.Co
 					return
 				}
 				if pkg == nil {
-					err = fmt.Errorf("gen: flow %q: step %q: condition on %q reads a member of state field %q, and the generator needs its Go type: "+
-						"generate in the Go package that declares %s, with the package loaded (not with -nopkg; when it cannot be loaded, the go-package warning says why)", fl.Name, s.Name, c.Path(), c.Field.Name, state)
+					err = needsGoType(c.Range, state, "condition on %q reads a member of state field %q", c.Path(), c.Field.Name)
 					return
 				}
 				tn, ok := pkg.Scope().Lookup(state).(*types.TypeName)

@@ -74,7 +74,7 @@ func Generate(f *dsl.File, opts Options) (map[string][]byte, error) {
 	}
 	source = filepath.Base(filepath.ToSlash(source))
 	if err := CheckTarget(opts.Target); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gen: %w", err)
 	}
 
 	gens := make([]*flowGen, len(f.Flows))

@@ -6,8 +6,18 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 )
+
+// needsGoType is the error of a flow the generator needs a state field's
+// Go type for, generated without its Go package (-nopkg, or a package that
+// cannot be loaded): a diagnostic at the field, so that the command shows
+// the line, as it does for every error of an input.
+func needsGoType(at diag.Range, state, format string, args ...any) error {
+	return diag.Errorf(at, "go-type", "%s, and the generator needs its Go type", fmt.Sprintf(format, args...)).
+		WithHint("generate in the Go package that declares %s, with the package loaded (not with -nopkg; when it cannot be loaded, the go-package warning says why)", state)
+}
 
 // Typed service ports (dsl/ports.go has the names): per service a flow
 // calls, an interface with one method per endpoint over the Go types of
@@ -43,8 +53,7 @@ func resolvePorts(fl *dsl.Flow, state string, pkg *types.Package, imports map[st
 			return nil, nil, nil
 		}
 		if pkg == nil {
-			return nil, nil, fmt.Errorf("gen: flow %q: method %s of port %s carries state field %q, and the generator needs its Go type: "+
-				"generate in the Go package that declares %s, with the package loaded (not with -nopkg; when it cannot be loaded, the go-package warning says why)", fl.Name, m.Name, p.Interface, id.Name, state)
+			return nil, nil, needsGoType(id.Range, state, "method %s of port %s carries state field %q", m.Name, p.Interface, id.Name)
 		}
 		if T == nil {
 			tn, ok := pkg.Scope().Lookup(state).(*types.TypeName)

@@ -26,7 +26,7 @@ func CheckTarget(target string) error {
 	case "", TargetRuntime, TargetTemporal:
 		return nil
 	}
-	return fmt.Errorf("gen: unknown target %q (want %q or %q)", target, TargetRuntime, TargetTemporal)
+	return fmt.Errorf("unknown target %q (want %q or %q)", target, TargetRuntime, TargetTemporal)
 }
 
 // emitTemporal adds the Temporal declarations of the flow. They wrap the

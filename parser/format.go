@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/internal/ident"
 )
@@ -479,7 +480,8 @@ func durationString(d *Token) string {
 }
 
 // bytes renders the lines, aligning the end-of-line comments of adjacent
-// lines in one column, as gofmt does.
+// lines in one column, as gofmt does: a column is a rune, not a byte, so
+// that a line with "é" or "Å" in it lines up as an editor shows it.
 func (p *printer) bytes() []byte {
 	lines := p.lines
 	for len(lines) > 0 && lines[len(lines)-1] == (line{}) {
@@ -493,7 +495,7 @@ func (p *printer) bytes() []byte {
 		j := i
 		width := 0
 		for j < len(lines) && lines[j].code != "" && lines[j].comment != "" && lines[j].indent == lines[i].indent {
-			width = max(width, 4*lines[j].indent+len(lines[j].code))
+			width = max(width, 4*lines[j].indent+utf8.RuneCountInString(lines[j].code))
 			j++
 		}
 		if j == i {
@@ -513,15 +515,11 @@ func writeLine(out *bytes.Buffer, l line, width int) {
 		out.WriteByte('\n')
 		return
 	}
-	start := out.Len()
 	out.WriteString(strings.Repeat("    ", l.indent))
 	out.WriteString(l.code)
 	if l.comment != "" {
 		if l.code != "" {
-			out.WriteByte(' ')
-			for out.Len()-start < width+1 {
-				out.WriteByte(' ')
-			}
+			out.WriteString(strings.Repeat(" ", 1+max(0, width-4*l.indent-utf8.RuneCountInString(l.code))))
 		}
 		out.WriteString(l.comment)
 	}

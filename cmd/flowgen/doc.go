@@ -359,7 +359,12 @@
 // 0 when there is no error (warnings may have been printed), 1 when an
 // input has an error, a file cannot be read or written, or the output
 // cannot be written (a full disk: nothing after the failed write), 2 on a usage
-// error (unknown verb or flag, wrong number of arguments, serve on an
+// error (unknown verb or flag, a flag after the files, which the flag
+// package would take for a file, wrong number of arguments, serve on an
 // address that is not loopback without -tokens or -insecure). -h and help
-// exit 0.
+// exit 0. A SIGINT (Ctrl-C) or SIGTERM while gen or fmt -w writes its files
+// stops the write before any file is replaced: every file stays as it was,
+// no temporary file is left, and the exit status is 130 (143 for SIGTERM),
+// as the shell reports a process the signal ended. Once the files are being
+// renamed into place, they all are, and the command succeeds.
 package main

@@ -10,6 +10,7 @@
 package atomicfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -64,6 +65,14 @@ type File struct {
 // then in place, so this is rare); the files renamed before it keep their
 // new contents, synced, and the error is the failed rename's.
 func WriteFiles(files []File) error {
+	return WriteFilesContext(context.Background(), files)
+}
+
+// WriteFilesContext is WriteFiles that stops when ctx is done (the user
+// pressed Ctrl-C) before the renames begin: then every path is unchanged,
+// no temporary file is left, and the error is ctx's. Once the renames have
+// begun they all go through, so that the files stay one change.
+func WriteFilesContext(ctx context.Context, files []File) error {
 	staged := make([]*stagedFile, 0, len(files))
 	defer func() {
 		for _, st := range staged {
@@ -71,11 +80,17 @@ func WriteFiles(files []File) error {
 		}
 	}()
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		st, err := stage(f)
 		if err != nil {
 			return err
 		}
 		staged = append(staged, st)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	var dirs []string
 	var err error

@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -328,5 +329,57 @@ func checkNames(t *testing.T, err error, path string, cause error) {
 	}
 	if err != nil && strings.Contains(err.Error(), tempInfix) {
 		t.Errorf("error %q names the temporary file", err)
+	}
+}
+
+// stopAfter is a context that is done once Err has been asked n times:
+// a cancellation that comes while WriteFilesContext is part-way through.
+type stopAfter struct {
+	context.Context
+	n atomic.Int32
+}
+
+func (c *stopAfter) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// A cancellation before the renames (Ctrl-C while the files are being
+// staged) leaves every file as it was and no temporary file behind; once
+// the renames have begun they all go through.
+func TestWriteFilesContextCancelled(t *testing.T) {
+	for asks := range 5 {
+		dir := t.TempDir()
+		var files []File
+		for _, name := range []string{"a", "b", "c"} {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, File{Path: p, Data: []byte("new"), Perm: 0o644})
+		}
+		ctx := &stopAfter{Context: context.Background()}
+		ctx.n.Store(int32(asks))
+		err := WriteFilesContext(ctx, files)
+		want := "old"
+		if asks > len(files) {
+			want = "new" // every file staged, and asked once more before the renames
+		}
+		if want == "old" && !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled after %d asks: err %v, want context.Canceled", asks, err)
+		}
+		if want == "new" && err != nil {
+			t.Errorf("not cancelled before the renames: %v", err)
+		}
+		for _, f := range files {
+			if b, _ := os.ReadFile(f.Path); string(b) != want {
+				t.Errorf("cancelled after %d asks: %s holds %q, want %q", asks, f.Path, b, want)
+			}
+		}
+		if got := names(t, dir); !slices.Equal(got, []string{"a", "b", "c"}) {
+			t.Errorf("cancelled after %d asks: directory holds %q", asks, got)
+		}
 	}
 }

@@ -125,6 +125,12 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "\nrun 'flowgen help' for usage\n")
 		return exitUsage
 	}
+	// A verb written as a flag (flowgen --version) would be gen's unknown
+	// flag, an error about a verb the user did not ask for.
+	if name, _, _ := strings.Cut(strings.TrimLeft(args[0], "-"), "="); strings.HasPrefix(args[0], "-") && lookupVerb(name) != nil {
+		fmt.Fprintf(stderr, "flowgen: %s is not a flag; the verb is written without dashes: flowgen %s\nrun 'flowgen help' for usage\n", args[0], name)
+		return exitUsage
+	}
 	return run(e, genVerb, args)
 }
 
@@ -156,7 +162,31 @@ func run(e *env, v *verb, args []string) int {
 		}
 		return usageError(e, "%s", flagerr.Describe(err, fs))
 	}
+	if a := flagAfterArgs(fs); a != "" {
+		return usageError(e, "%s after the arguments is not read as a flag: flags go before the arguments", a)
+	}
 	return exec(e, fs.Args())
+}
+
+// flagAfterArgs is the first argument left after the flags that names a
+// flag of fs ("flowgen check x.flow -nopkg": the flag package stops at
+// x.flow) and is no file, or "". Such a slip would otherwise end in "open
+// -nopkg: no such file or directory".
+func flagAfterArgs(fs *flag.FlagSet) string {
+	for _, a := range fs.Args() {
+		name, ok := strings.CutPrefix(a, "-")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(strings.TrimPrefix(name, "-"), "=")
+		if fs.Lookup(name) == nil {
+			continue
+		}
+		if _, err := os.Lstat(a); err != nil {
+			return a
+		}
+	}
+	return ""
 }
 
 // usageError prints msg and the running verb's synopsis, and returns
@@ -212,7 +242,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", v.name, shortHelp(v))
 	}
 	fmt.Fprintf(w, "\nrun 'flowgen help <verb>' or 'flowgen <verb> -h' for a verb's flags.\n")
-	fmt.Fprintf(w, "exit status: 0 ok (warnings allowed), 1 errors in the input or I/O errors, 2 usage errors.\n")
+	fmt.Fprintf(w, "exit status: 0 ok (warnings allowed), 1 errors in the input or I/O errors, 2 usage errors,\n130 interrupted (SIGINT) while gen or fmt -w wrote, which then writes nothing.\n")
 }
 
 // shortHelp is the verb's line in the overview.
@@ -235,6 +265,10 @@ func help(e *env, args []string) int {
 		usage(e.stdout)
 		return exitOK
 	case 1:
+		if args[0] == "help" {
+			usage(e.stdout)
+			return exitOK
+		}
 		v := lookupVerb(args[0])
 		if v == nil {
 			fmt.Fprintf(e.stderr, "flowgen help: unknown verb %q", args[0])

@@ -141,3 +141,64 @@ func TestFmtWriteAllOrNone(t *testing.T) {
 		})
 	}
 }
+
+// A flag after the files is not a flag to the flag package but one more
+// file, which used to end in "open -nopkg: no such file or directory", exit
+// 1: a new user's "flowgen check x.flow -nopkg" is a usage error that says
+// where flags go. A file of that name, if there is one, is still read.
+func TestFlagAfterArguments(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("x.flow", []byte("flow X {\n    step A {\n        irreversible\n    }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"check", "x.flow", "-nopkg"},
+		{"x.flow", "-nopkg"},
+		{"gen", "x.flow", "-o=y.go"},
+		{"fmt", "x.flow", "--w"},
+		{"graph", "x.flow", "-format", "svg"},
+	} {
+		code, _, stderr := runCLI(args...)
+		if code != exitUsage || !strings.Contains(stderr, "flags go before") {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and where flags go", args, code, stderr)
+		}
+	}
+	if _, err := os.Stat("y.go"); err == nil {
+		t.Error("gen wrote y.go")
+	}
+	// Not a flag of the verb: a file name like any other.
+	if code, _, stderr := runCLI("check", "-nopkg", "x.flow", "-nofile"); code != exitError || !strings.Contains(stderr, "open -nofile") {
+		t.Errorf("check x.flow -nofile: exit %d, %q; want 1, the file cannot be read", code, stderr)
+	}
+	// A file that is there is read, whatever its name.
+	if err := os.WriteFile("-nopkg", []byte("flow Y {\n    step B {\n        irreversible\n    }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI("check", "-nopkg", "x.flow", "-nopkg"); code != exitOK {
+		t.Errorf("check x.flow with a file named -nopkg: exit %d, %q", code, stderr)
+	}
+}
+
+// A verb written as a flag (flowgen --version, flowgen -check x.flow) went
+// to gen, whose error named gen's flags ("flowgen gen: flag provided but
+// not defined: -version"); it is a usage error that names the verb.
+func TestVerbAsFlag(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"-check", "x.flow"}, {"--fmt=1"}} {
+		code, _, stderr := runCLI(args...)
+		verb := strings.TrimLeft(strings.SplitN(args[0], "=", 2)[0], "-")
+		if code != exitUsage || strings.Contains(stderr, "flowgen gen") || !strings.Contains(stderr, "flowgen "+verb) {
+			t.Errorf("%q: exit %d, stderr %q; want 2, naming the verb %s", args, code, stderr, verb)
+		}
+	}
+}
+
+// help is a verb of the synopsis (flowgen help [verb]), so "flowgen help
+// help" prints the overview, as "flowgen help" does, rather than "unknown
+// verb".
+func TestHelpHelp(t *testing.T) {
+	code, stdout, stderr := runCLI("help", "help")
+	_, want, _ := runCLI("help")
+	if code != exitOK || stdout != want || stderr != "" {
+		t.Errorf("help help: exit %d, stdout %q, stderr %q; want 0 and the overview", code, stdout, stderr)
+	}
+}

@@ -136,6 +136,13 @@ the output's directory (-pkg sets it).`,
 					}
 				}
 				gen, err := generate(files[i], in, name, *target)
+				var d diag.Diagnostic
+				if errors.As(err, &d) {
+					// An error at a place in the input: shown with its
+					// line, as check shows the others.
+					e.report(in.own(diag.List{d}), ins, false)
+					return exitError
+				}
 				if err != nil {
 					return failf(e, "%s: %v", in.name, err)
 				}
@@ -184,10 +191,7 @@ the output's directory (-pkg sets it).`,
 			for i, o := range writes {
 				staged[i] = atomicfile.File{Path: o.path, Data: o.data, Perm: 0o644}
 			}
-			if err := atomicfile.WriteFiles(staged); err != nil {
-				return failf(e, "%s", pathError(e, err))
-			}
-			return exitOK
+			return writeAll(e, staged)
 		}
 	},
 }

@@ -53,3 +53,22 @@ func TestServeProviderAllowFlagChecked(t *testing.T) {
 		}
 	}
 }
+
+// A -flows that is a file, not a directory, stops serve with an error that
+// names the flag's directory, where it said only "mkdir x.json: not a
+// directory", and leaves no store behind.
+func TestServeFlowsNotADirectory(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "flows.json")
+	if err := os.WriteFile(file, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(tmp, "store")
+	code, _, stderr := runMain("serve", "-store", store, "-flows", file, "-addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(stderr, "flows directory "+file) {
+		t.Errorf("serve -flows FILE: exit %d, %q; want 1, naming the flows directory", code, stderr)
+	}
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Errorf("serve -flows FILE left %s", store)
+	}
+}

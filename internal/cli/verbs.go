@@ -126,10 +126,7 @@ syntax error in any file nothing is printed or written.`,
 			// All the files or none (as far as a file system allows), as
 			// gen writes its outputs: a file that cannot be written leaves
 			// the others as they were, not half the set reformatted.
-			if err := atomicfile.WriteFiles(writes); err != nil {
-				return failf(e, "%s", pathError(e, err))
-			}
-			return exitOK
+			return writeAll(e, writes)
 		}
 	},
 }
