@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // A state as large as a provider may answer stays that large: the engine
@@ -53,5 +56,22 @@ func TestProviderStateKeepsItsSize(t *testing.T) {
 	}
 	if n := len(st.Snapshot); n > len(html)+1024 {
 		t.Errorf("the run's state is %d bytes for an answer of %d", n, len(html))
+	}
+}
+
+// A generated flow's initial state, as a start with an Executor sends it
+// and as a start is compared with the run its idempotency key names, is
+// encoded as the runtime encodes a run's snapshot: <, > and & as they
+// came, not \u003c.
+func TestInitialStateAsSnapshot(t *testing.T) {
+	e := startGenEngine(t, Options{Store: store.NewMemory(), Broker: NewMemoryBroker()}, &ledger{}, 0)
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	fe, err := e.lookup("GenOrder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fe.ops.initialState(json.RawMessage(`{"order_id": "<a&b>"}`))
+	if err != nil || !strings.Contains(string(got), `"order_id":"<a&b>"`) {
+		t.Errorf("initial state %s, %v; want order_id as it came", got, err)
 	}
 }
