@@ -1,12 +1,12 @@
 package dsl
 
 import (
-	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/jsonenc"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -276,13 +276,7 @@ func (c *Cond) MarshalJSON() ([]byte, error) {
 		v = cmp
 	}
 	// No HTML escaping, as EncodeJSON: ">=" stays readable.
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return jsonenc.Marshal(v)
 }
 
 // jsonValue is the literal's JSON: a string, a number or a boolean.

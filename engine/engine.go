@@ -23,6 +23,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/jsonenc"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -899,7 +900,7 @@ func (t *typed[S]) initialState(state json.RawMessage) (json.RawMessage, error) 
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(&s)
+	return jsonenc.Marshal(&s)
 }
 
 func (t *typed[S]) resume(ctx context.Context, h []runtime.Event) (runHandle, error) {

@@ -959,20 +959,28 @@ func TestProviderStateUnfit(t *testing.T) {
 		{"{\"Note\": \"\xff\"}", "state: invalid UTF-8 at byte offset 10"},
 		{`{"Amount": 1e999}`, "state: the number 1e999 at byte offset 11 is out of the range of a float64"},
 	} {
-		prov := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write([]byte(`{"state": ` + c.state + `}`))
-		}))
-		st, h := runReserveAt(t, prov.URL+"/r")
-		prov.Close()
-		attempts := 0
-		for _, ev := range h {
-			if ev.Step == "Reserve" && strings.Contains(ev.Error, c.says) {
-				attempts++
-			}
+		reserveFailsOnce(t, `{"state": `+c.state+`}`, c.says)
+	}
+}
+
+// reserveFailsOnce runs flow Bill with Reserve served by a provider that
+// answers answer, and checks that it fails the attempt for good: one
+// failed attempt, its error saying says, and the run not done.
+func reserveFailsOnce(t *testing.T, answer, says string) {
+	t.Helper()
+	prov := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(answer))
+	}))
+	defer prov.Close()
+	st, h := runReserveAt(t, prov.URL+"/r")
+	attempts := 0
+	for _, ev := range h {
+		if ev.Step == "Reserve" && strings.Contains(ev.Error, says) {
+			attempts++
 		}
-		if st.State == runtime.StateDone || attempts != 1 {
-			t.Errorf("%q: run %s, %d attempts failing on it (want 1, permanent); history %+v", c.state, st.State, attempts, h)
-		}
+	}
+	if st.State == runtime.StateDone || attempts != 1 {
+		t.Errorf("answer %q: run %s, %d attempts failing with %q (want 1, permanent); history %+v", answer, st.State, attempts, says, h)
 	}
 }
 
@@ -984,7 +992,16 @@ func runReserveAt(t *testing.T, callback string) (RunStatus, []runtime.Event) {
 	if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+callback+`"}]}`); status != 200 {
 		t.Fatalf("register: %d %s", status, out)
 	}
-	id, err := e.StartRun(context.Background(), "Bill", json.RawMessage(`{}`), "")
+	st := runToEnd(t, e, "Bill")
+	h, _ := e.History(st.RunID)
+	return st, h
+}
+
+// runToEnd starts a run of flow with an empty state and waits until it
+// ends: its status.
+func runToEnd(t *testing.T, e *Engine, flow string) RunStatus {
+	t.Helper()
+	id, err := e.StartRun(context.Background(), flow, json.RawMessage(`{}`), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -993,8 +1010,7 @@ func runReserveAt(t *testing.T, callback string) (RunStatus, []runtime.Event) {
 		st, _ = e.Status(id)
 		return st.State.Terminal()
 	})
-	h, _ := e.History(id)
-	return st, h
+	return st
 }
 
 // A registration that names a member in another case ("Handlers") is

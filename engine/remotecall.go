@@ -22,6 +22,7 @@ import (
 
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/jsonenc"
 	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
@@ -97,7 +98,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	if err != nil {
 		return "", err
 	}
-	raw, err := json.Marshal(state)
+	raw, err := jsonenc.Marshal(state)
 	if err != nil {
 		return "", runtime.Permanent(err)
 	}
@@ -109,7 +110,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		dl = dl.UTC().Round(time.Millisecond)
 		req.Deadline = &dl
 	}
-	body, err := json.Marshal(req)
+	body, err := jsonenc.Marshal(req)
 	if err != nil {
 		return "", runtime.Permanent(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/flowgen/flowgen/internal/jsonenc"
 )
 
 // State is the state of a run of a JSON-defined flow: a JSON object whose
@@ -79,7 +81,7 @@ func (s State) String(field string) string {
 func (s *State) Set(field string, v any) error {
 	raw, ok := v.(json.RawMessage)
 	if !ok {
-		b, err := json.Marshal(v)
+		b, err := jsonenc.Marshal(v)
 		if err != nil {
 			return fmt.Errorf("state field %q: %w", field, err)
 		}
@@ -120,7 +122,7 @@ func (s State) MarshalJSON() ([]byte, error) {
 	if s.fields == nil {
 		return []byte("{}"), nil
 	}
-	return json.Marshal(s.fields)
+	return jsonenc.Marshal(s.fields)
 }
 
 var errNotObject = errors.New("state must be a JSON object")

@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 
 	"github.com/looplab/fsm"
+
+	"github.com/flowgen/flowgen/internal/jsonenc"
 )
 
 // fire moves the run's machine by event ev: the machine decides where the
@@ -167,7 +169,7 @@ func (r *Run[S]) snapshot() (json.RawMessage, error) {
 		r.clean = true
 		return r.snap, nil
 	}
-	b, err := json.Marshal(&r.state)
+	b, err := jsonenc.Marshal(&r.state)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -89,5 +90,26 @@ func TestDecodeStrictUnmarshalerMembers(t *testing.T) {
 	var l Lease
 	if err := DecodeStrict([]byte(`{"provider":"p","ttl":"30s","expires":"2026-12-03T19:00:00Z","handlers":[{"name":"R","url":"http://h/r"}]}`), &l); err != nil {
 		t.Errorf("DecodeStrict(Lease): %v", err)
+	}
+}
+
+// A handler's answer carries the call's state, and what it sets, as
+// large as they came: <, > and & are not escaped as \u003c (six bytes
+// for one), which made an answer to a call of a few MiB of HTML larger
+// than the engine takes (16 MiB), and a state that grew sixfold at each
+// provider it went through.
+func TestHandleKeepsStateSize(t *testing.T) {
+	p := New(Options{Name: "p"})
+	p.Step("S", func(ctx context.Context, c *Call) (string, error) {
+		return "", c.Set("Set", "<b>&</b>")
+	})
+	page := strings.Repeat("<", 1<<20)
+	out := p.Handle(context.Background(), []byte(`{"version": 1, "handler": "S", "state": {"Page": "`+page+`"}}`))
+	var rsp Response
+	if err := DecodeStrict(out, &rsp); err != nil || rsp.Error != nil {
+		t.Fatalf("answer: %v %+v", err, rsp.Error)
+	}
+	if want := `{"Page":"` + page + `","Set":"<b>&</b>"}`; string(rsp.State) != want {
+		t.Errorf("answered a state of %d bytes, want %d: %.80s...", len(rsp.State), len(want), rsp.State)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/internal/bearer"
+	"github.com/flowgen/flowgen/internal/jsonenc"
 )
 
 // StepFunc serves a Go step: it reads and writes the call's state and
@@ -50,7 +51,7 @@ func (c *Call) Get(name string, v any) error {
 
 // Set encodes v into state field name.
 func (c *Call) Set(name string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := jsonenc.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("state field %q: %w", name, err)
 	}
@@ -233,7 +234,7 @@ func (p *Provider) CallContext(ctx context.Context, h http.Header) context.Conte
 // response body. A panic in a handler is a retryable error.
 func (p *Provider) Handle(ctx context.Context, body []byte) []byte {
 	rsp := p.handle(ctx, body)
-	b, err := json.Marshal(rsp)
+	b, err := jsonenc.Marshal(rsp)
 	if err != nil {
 		b, _ = json.Marshal(Response{Error: &Error{Message: "encoding the response: " + err.Error(), Class: ClassPermanent}})
 	}
@@ -282,7 +283,7 @@ func (p *Provider) handle(ctx context.Context, body []byte) (rsp Response) {
 		}
 		return Response{Error: &Error{Message: err.Error(), Class: class}}
 	}
-	st, err := json.Marshal(c.state)
+	st, err := jsonenc.Marshal(c.state)
 	if err != nil {
 		return Response{Error: &Error{Message: "encoding the state: " + err.Error(), Class: ClassPermanent}}
 	}
