@@ -23,7 +23,6 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/engine/provider"
-	"github.com/flowgen/flowgen/internal/jsonenc"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -900,7 +899,7 @@ func (t *typed[S]) initialState(state json.RawMessage) (json.RawMessage, error) 
 	if err != nil {
 		return nil, err
 	}
-	return jsonenc.Marshal(&s)
+	return runtime.EncodeState(&s) // as its snapshots are
 }
 
 func (t *typed[S]) resume(ctx context.Context, h []runtime.Event) (runHandle, error) {

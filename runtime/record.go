@@ -161,6 +161,15 @@ func (r *Run[S]) emit(e *Event) (err error) {
 	return r.sink.Emit(r.quiet, *e)
 }
 
+// EncodeState is the JSON of a run's state s (a pointer to it) as its
+// history records it (Event.State): encoding/json's, except that <, > and
+// & are kept as they are, not written as six-byte escapes (a state is
+// data for programs, never HTML, and one holding markup would grow
+// sixfold past the bounds that hold it: a record, a provider's call).
+// The Temporal target records with it too, so that a flow's histories
+// are the same bytes on both.
+func EncodeState(s any) (json.RawMessage, error) { return jsonenc.Marshal(s) }
+
 // snapshot encodes the state. Events share the previous snapshot while no
 // action ran, the state is == to the one encoded (a value state), or it
 // encodes the same.
@@ -169,7 +178,7 @@ func (r *Run[S]) snapshot() (json.RawMessage, error) {
 		r.clean = true
 		return r.snap, nil
 	}
-	b, err := jsonenc.Marshal(&r.state)
+	b, err := EncodeState(&r.state)
 	if err != nil {
 		return nil, err
 	}

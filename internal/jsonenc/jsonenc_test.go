@@ -30,3 +30,21 @@ func TestMarshalKeepsHTML(t *testing.T) {
 		t.Error("a func encodes")
 	}
 }
+
+// Marshal's shortcut (encoding/json's output when it escaped nothing)
+// gives what the Encoder told not to escape gives, for every string:
+// those it escapes, those that only look escaped, control characters.
+func FuzzMarshalAsEncoder(f *testing.F) {
+	for _, s := range []string{"", "plain", "<a&b>", `\u003c`, `\\u00`, "\x01\n\t", "\u2028", "é", `"quoted"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, v := range []any{s, map[string]string{s: s}, withRaw{S: s, R: json.RawMessage(`null`)}} {
+			got, err := Marshal(v)
+			want, werr := marshalNoEscape(v)
+			if string(got) != string(want) || (err == nil) != (werr == nil) {
+				t.Fatalf("Marshal(%#v) = %s, %v; the Encoder gives %s, %v", v, got, err, want, werr)
+			}
+		}
+	})
+}

@@ -2,7 +2,6 @@ package flowtemporal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -105,7 +104,7 @@ func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded i
 		// every event records it, as JSON: one that does not encode
 		// fails the attempt, permanently, as on the runtime. Else the
 		// SDK fails to encode the result, a failure it retries.
-		if _, jerr := json.Marshal(&s); jerr != nil {
+		if _, jerr := runtime.EncodeState(&s); jerr != nil {
 			err = runtime.StateNotJSON(jerr)
 		}
 	}

@@ -1,7 +1,6 @@
 package flowtemporal
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"go.temporal.io/sdk/workflow"
@@ -96,7 +95,7 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 // merged such writes before replays as it ran: GetVersion is asked only
 // when the state does not encode.
 func (r *wfRun[S]) mergeEncodes(saved S) error {
-	_, err := json.Marshal(&r.state)
+	_, err := runtime.EncodeState(&r.state)
 	if err == nil || workflow.GetVersion(r.ctx, versionMergeNotJSON, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}

@@ -2,7 +2,6 @@ package flowtemporal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -637,7 +636,7 @@ func (r *wfRun[S]) unwind(aborting bool) (S, error) {
 	end := ending{Final: runtime.EndState(aborting, len(r.done) > 0, len(rbErrs) > 0),
 		Cause: r.cause, Rollbacks: rbErrs, Aborted: aborting}
 	r.emit(string(end.Final), 0, "", nil, nil)
-	end.State, _ = json.Marshal(r.state) // it did for every event
+	end.State, _ = runtime.EncodeState(&r.state) // it did for every event
 	return r.state, end.workflowError()
 }
 
@@ -703,7 +702,7 @@ func (r *wfRun[S]) event(from, to string, attempt int, out runtime.Outcome, err 
 	if err != nil {
 		e.Error = err.Error()
 	}
-	if snap, jerr := json.Marshal(r.state); jerr == nil {
+	if snap, jerr := runtime.EncodeState(&r.state); jerr == nil {
 		e.State = snap
 	} else {
 		// Not for a state an activity or a branch's merge left: those

@@ -32,7 +32,10 @@ func (w *world) Call(ctx context.Context, service, endpoint string, req, rsp any
 		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
 	}
 	if out, ok := rsp.(*string); ok {
-		*out = endpoint + "-" + runtime.RunID(ctx)
+		// Markup in the state: the same JSON value on both forms (the
+		// runtime records it as it is, runtime.EncodeState; Temporal's
+		// JSON converter writes \u003c for < in what it carries).
+		*out = "<" + endpoint + "&" + runtime.RunID(ctx) + ">"
 	}
 	return nil
 }
