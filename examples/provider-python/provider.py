@@ -5,9 +5,10 @@ the standard library only, written from docs/engine.md#remote-providers.
 It listens on loopback, registers its Go steps and Go rollback with
 `flowgen serve` (PUT /providers/{name}?replica=ID) with a lease, renews it
 every third of its TTL (registering again on a 404), checks the call token
-of every call in constant time before it reads a body, answers a named
+of every call in constant time before it reads a body or looks up its
+handler, answers a named
 outcome and the two error classes, replays the answer of work already done
-under an idempotency key, stops working at a call's deadline, and on SIGTERM
+under an idempotency key (of the last MAX_ANSWERS keys), stops working at a call's deadline, and on SIGTERM
 or SIGINT withdraws its replica, then answers the calls in flight.
 
     FLOWGEN_PROVIDER_TOKEN=... python3 provider.py -engine http://127.0.0.1:8080
@@ -18,6 +19,7 @@ rollback, step, key, attempt and result.
 
 import argparse
 import calendar
+import collections
 import hmac
 import http.server
 import json
@@ -37,6 +39,10 @@ PROTOCOL_VERSION = 1  # provider.Version
 # state the next call carries, and 64 KiB for the call's other members.
 MAX_BODY = (16 << 20) + (64 << 10)
 TOKEN_WAIT = 10.0  # a call that comes before its registration's answer waits this long for the token
+# Answers kept for a later attempt under the same key, at most (the oldest
+# go first): enough for the retries of the calls of the last while, not a
+# record of every call ever served.
+MAX_ANSWERS = 10000
 
 
 class Retryable(Exception):
@@ -86,8 +92,13 @@ class Provider:
         self.name, self.engine, self.token = name, engine.rstrip("/"), token
         self.replica, self.ttl, self.base_url, self.log_file = replica, ttl, base_url, log_file
         self.handlers = {}  # (name, rollback) -> (fn, outcomes)
-        self.answers = {}  # idempotency key -> the answer of the work done under it
-        self.key_locks = {}  # idempotency key -> lock: a duplicate waits for the call in flight
+        # idempotency key -> the answer of the work done under it, oldest
+        # first, at most MAX_ANSWERS
+        self.answers = collections.OrderedDict()
+        # idempotency key -> [lock, calls holding or awaiting it]: a
+        # duplicate waits for the call in flight; the entry goes with the
+        # last of them, so there is one per key in flight, not per key seen.
+        self.key_locks = {}
         self.mu = threading.Lock()
         self.log_mu = threading.Lock()
         # The call token of the registration; registering is True while a PUT
@@ -224,49 +235,69 @@ class Provider:
         fn, outcomes = self.handlers[(name, rollback)]
         c = Call(req)
         with self.mu:
-            lock = self.key_locks.setdefault(c.key, threading.Lock())
-        with lock:  # a duplicate of a call in flight waits for it, then replays it
+            entry = self.key_locks.setdefault(c.key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:  # a duplicate of a call in flight waits for it, then replays it
+                return self.serve_locked(c, fn, outcomes, rollback)
+        finally:
+            with self.mu:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self.key_locks[c.key]
+
+    def keep(self, key, answer):
+        """Keeps answer for a later attempt under key, forgetting the oldest past MAX_ANSWERS."""
+        with self.mu:
+            self.answers[key] = answer
+            self.answers.move_to_end(key)
+            while len(self.answers) > MAX_ANSWERS:
+                self.answers.popitem(last=False)
+
+    def serve_locked(self, c, fn, outcomes, rollback):
+        """serve_call's work, under the lock of c's key."""
+        with self.mu:
             done = self.answers.get(c.key)
-            if done is not None:
-                self.note(c, "replay")
-                return done
-            left = c.remaining()
-            if left is not None and left <= 0:
-                # The engine stopped waiting: the attempt has timed out, and
-                # work begun now would be answered to no one.
-                self.note(c, "deadline")
-                return error_answer("the deadline passed before the call began", "retryable")
-            try:
-                outcome = fn(c) or ""
-            except LostReply:
-                # The work is done but its answer never reaches the engine:
-                # keep it for the retry, and fail this attempt as a lost
-                # reply does (a 5xx is a retryable transport failure).
-                self.answers[c.key] = {"state": c.state, "outcome": ""}
-                self.note(c, "reply-lost")
-                return LOST
-            except Permanent as e:
-                self.note(c, "permanent")
-                return error_answer(str(e), "permanent")
-            except Exception as e:  # noqa: BLE001 - any other failure is worth a retry
-                late = c.remaining() is not None and c.remaining() <= 0
-                # Past the deadline the engine has closed the call: this
-                # answer reaches no one, and the next attempt comes under
-                # the same key.
-                self.note(c, "deadline" if late else "retryable")
-                return error_answer(str(e), "retryable")
-            if not rollback and outcome not in ("", "ok") and outcome not in outcomes:
-                # The engine would fail the step at once; say why here too.
-                self.note(c, "undeclared outcome " + outcome)
-            answer = {"state": c.state}
-            if not rollback:
-                answer["outcome"] = outcome
-            # The work is done: a later attempt under this key (the engine did
-            # not get this answer) gets the same answer, and the work is not
-            # done again.
-            self.answers[c.key] = answer
-            self.note(c, "ok" if outcome in ("", "ok") else "outcome " + outcome)
-            return answer
+        if done is not None:
+            self.note(c, "replay")
+            return done
+        left = c.remaining()
+        if left is not None and left <= 0:
+            # The engine stopped waiting: the attempt has timed out, and
+            # work begun now would be answered to no one.
+            self.note(c, "deadline")
+            return error_answer("the deadline passed before the call began", "retryable")
+        try:
+            outcome = fn(c) or ""
+        except LostReply:
+            # The work is done but its answer never reaches the engine:
+            # keep it for the retry, and fail this attempt as a lost
+            # reply does (a 5xx is a retryable transport failure).
+            self.keep(c.key, {"state": c.state, "outcome": ""})
+            self.note(c, "reply-lost")
+            return LOST
+        except Permanent as e:
+            self.note(c, "permanent")
+            return error_answer(str(e), "permanent")
+        except Exception as e:  # noqa: BLE001 - any other failure is worth a retry
+            late = c.remaining() is not None and c.remaining() <= 0
+            # Past the deadline the engine has closed the call: this
+            # answer reaches no one, and the next attempt comes under
+            # the same key.
+            self.note(c, "deadline" if late else "retryable")
+            return error_answer(str(e), "retryable")
+        if not rollback and outcome not in ("", "ok") and outcome not in outcomes:
+            # The engine would fail the step at once; say why here too.
+            self.note(c, "undeclared outcome " + outcome)
+        answer = {"state": c.state}
+        if not rollback:
+            answer["outcome"] = outcome
+        # The work is done: a later attempt under this key (the engine did
+        # not get this answer) gets the same answer, and the work is not
+        # done again.
+        self.keep(c.key, answer)
+        self.note(c, "ok" if outcome in ("", "ok") else "outcome " + outcome)
+        return answer
 
     def note(self, c, result):
         if not self.log_file:
@@ -298,11 +329,13 @@ class CallHandler(http.server.BaseHTTPRequestHandler):
         if len(parts) != 3 or parts[0] != "" or parts[1] not in ("step", "rollback"):
             return self.reply(404, {"error": {"message": "no such handler", "class": "permanent"}})
         name, rollback = urllib.parse.unquote(parts[2]), parts[1] == "rollback"
-        if (name, rollback) not in p.handlers:
-            return self.reply(404, {"error": {"message": "no such handler", "class": "permanent"}})
+        # The token first: a caller without it learns nothing, not even
+        # which handlers this provider has.
         if not p.authorized(self.headers.get("Authorization")):
             self.close_connection = True  # the body is not read
             return self.reply(401, {"error": {"message": "not the engine's call token", "class": "retryable"}})
+        if (name, rollback) not in p.handlers:
+            return self.reply(404, {"error": {"message": "no such handler", "class": "permanent"}})
         try:
             body = self.read_body()
             req = json.loads(body)

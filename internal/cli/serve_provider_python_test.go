@@ -101,10 +101,13 @@ func TestServePythonProvider(t *testing.T) {
 	}
 
 	// A call that does not bear the registration's call token is refused
-	// before its body is read.
+	// before its body is read, and before its handler is looked up: a
+	// caller without the token cannot tell which handlers there are.
 	for _, token := range []string{"", serveAdmin} {
-		if code, _, _ := request(t, http.DefaultClient, "POST", base+"/step/Charge", token, "application/json", `{}`); code != 401 {
-			t.Errorf("a call with token %q: %d, want 401", token, code)
+		for _, path := range []string{"/step/Charge", "/step/NoSuchHandler"} {
+			if code, _, _ := request(t, http.DefaultClient, "POST", base+path, token, "application/json", `{}`); code != 401 {
+				t.Errorf("a call of %s with token %q: %d, want 401", path, token, code)
+			}
 		}
 	}
 
