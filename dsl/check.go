@@ -614,9 +614,8 @@ func (c *checker) idleRetries(f *Flow) {
 		for i, p := range l.Parts {
 			parts[i] = string(p)
 		}
-		what, they, apply := strings.Join(parts, ", "), "it", "applies"
-		if n := len(parts); n > 1 {
-			what = strings.Join(parts[:n-1], ", ") + " and " + parts[n-1]
+		what, they, apply := diag.AndList(parts), "it", "applies"
+		if len(parts) > 1 {
 			they, apply = "they", "apply"
 		}
 		if l.Step == nil {

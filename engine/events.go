@@ -111,8 +111,9 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	// Checks: nothing has changed yet. The runs that exist (a retry of
 	// an event applied in part) start nothing, and take no slot of the
 	// runs in flight.
+	existed := make([]bool, len(triggered))
 	fresh := 0
-	for _, fe := range triggered {
+	for i, fe := range triggered {
 		state := eventState(fe, m.Payload)
 		if _, err := fe.ops.initialState(state); err != nil {
 			return Published{}, startRefusal(fe, m, err)
@@ -121,6 +122,7 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 			if err := e.existing(fe, info, state, true); !errors.Is(err, ErrRunExists) {
 				return Published{}, e.otherPayload(err, m)
 			}
+			existed[i] = true
 		} else {
 			fresh++
 		}
@@ -150,13 +152,11 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 		return Published{}, fmt.Errorf("%w: %w", ErrPublish, err)
 	}
 	// Applied here, durably, from now on.
-	for _, fe := range triggered {
+	for i, fe := range triggered {
 		adm := admitAlways // a run that existed at the checks: it answers so
-		if reserved > 0 {
-			if _, ok := e.store.Get(EventRunID(fe.name, m.ID)); !ok {
-				reserved-- // startRun takes the slot, or gives it back
-				adm = admitHeld
-			}
+		if !existed[i] {
+			reserved-- // startRun takes the slot, or gives it back
+			adm = admitHeld
 		}
 		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, adm)
 		if err != nil && !errors.Is(err, ErrRunExists) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 )
 
@@ -83,7 +84,7 @@ func (g *flowGen) calleeDoc() string {
 	for _, c := range cs {
 		names = append(names, g.calleeParam(c))
 	}
-	return fmt.Sprintf(" Its calls run child runs of %s, built with the same options.", andList(names))
+	return fmt.Sprintf(" Its calls run child runs of %s, built with the same options.", diag.AndList(names))
 }
 
 // callArgs are the callee definition and the functions that give the

@@ -2,7 +2,6 @@ package gen
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -54,12 +53,4 @@ func (g *flowGen) outcomeTypes() []jen.Code {
 		out = append(out, typ, block)
 	}
 	return out
-}
-
-// andList joins names as "A", "A and B", "A, B and C".
-func andList(names []string) string {
-	if len(names) < 2 {
-		return diag.OrList(names)
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

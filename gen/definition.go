@@ -10,6 +10,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -56,7 +57,7 @@ func (g *flowGen) constructor() jen.Code {
 	}
 	doc += g.calleeDoc()
 	if needs := g.needs(); len(needs) > 0 {
-		doc += " opts must include " + andList(needs) + "; runtime.WithSink records every transition."
+		doc += " opts must include " + diag.AndList(needs) + "; runtime.WithSink records every transition."
 	} else {
 		doc += " runtime.WithSink in opts records every transition."
 	}

@@ -72,7 +72,7 @@ func (g *flowGen) methodDoc(m dsl.GoMethod) []string {
 		}
 		what := "step " + steps[0]
 		if len(steps) > 1 {
-			what = "steps " + andList(steps)
+			what = "steps " + diag.AndList(steps)
 		}
 		return prose(fmt.Sprintf("%s undoes %s when a later step fails or the run is aborted. "+
 			"It runs under a context that the abort does not cancel.", m.Name, what))

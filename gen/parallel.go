@@ -6,6 +6,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 )
 
@@ -101,7 +102,7 @@ func (g *flowGen) branchDoc(s *dsl.Step) []string {
 	case 1:
 		kept = "only " + fields[0] + " (its writes) is merged into the run's state when it completes; its other changes are discarded"
 	default:
-		kept = "only " + andList(fields) + " (its writes) are merged into the run's state when it completes; its other changes are discarded"
+		kept = "only " + diag.AndList(fields) + " (its writes) are merged into the run's state when it completes; its other changes are discarded"
 	}
 	return prose(fmt.Sprintf("It is a branch of parallel block %s: it runs at the same time as the other branches, "+
 		"on its own copy of the state as the block started, and %s.", blk.Name, kept))

@@ -231,7 +231,7 @@ func portUses(m dsl.PortMethod) string {
 	for _, c := range m.Calls {
 		uses = append(uses, c.Describe())
 	}
-	return andList(uses)
+	return diag.AndList(uses)
 }
 
 // portCall is the call of the port method that an rpc line (a step's

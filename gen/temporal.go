@@ -5,6 +5,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 )
 
@@ -132,7 +133,7 @@ func (g *flowGen) temporalCalleeDoc() string {
 		return ""
 	}
 	return fmt.Sprintf(" Its calls run child workflows of %s (build them first, with %s), which Register registers too.",
-		andList(names), andList(temporalConstructors(g.callees())))
+		diag.AndList(names), diag.AndList(temporalConstructors(g.callees())))
 }
 
 // temporalRegisterDoc adds the flows Register registers besides the flow's.
@@ -144,7 +145,7 @@ func (g *flowGen) temporalRegisterDoc() string {
 	if len(names) == 0 {
 		return ""
 	}
-	return ", and those of the flows it calls (" + andList(names) + ", and the flows they call)"
+	return ", and those of the flows it calls (" + diag.AndList(names) + ", and the flows they call)"
 }
 
 func temporalConstructors(fs []*dsl.Flow) []string {

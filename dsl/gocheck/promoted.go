@@ -28,13 +28,9 @@ import (
 // of the state type T at one depth.
 func ambiguousField(T types.Type, typeName, id string, r diag.Range) diag.Diagnostic {
 	from := promotedFrom(T, id)
-	var list string
-	if n := len(from); n >= 2 {
-		list = strings.Join(from[:n-1], ", ") + " and " + from[n-1]
-	} else { // not expected: LookupFieldOrMethod found two ways; name what there is
-		list = strings.Join(from, ", ")
-	}
-	return diag.Errorf(r, "state-field", "state field %q is ambiguous: state type %q embeds %s, which each have a field or method %q at the same depth, so Go selects neither", id, typeName, list, id).
+	// Fewer than two is not expected (LookupFieldOrMethod found two
+	// ways): it names what there is.
+	return diag.Errorf(r, "state-field", "state field %q is ambiguous: state type %q embeds %s, which each have a field or method %q at the same depth, so Go selects neither", id, typeName, diag.AndList(from), id).
 		WithHint("declare %s in %s itself (it then hides the embedded ones), or rename it in all but one of the embedded types", id, typeName)
 }
 

@@ -215,7 +215,7 @@ func (x *Executor) Start(req context.Context, f engine.ExecFlow, state json.RawM
 // of that ID exists; nil when none does.
 func (x *Executor) existing(ctx context.Context, f engine.ExecFlow, state json.RawMessage, runID string) error {
 	d, err := x.c.DescribeWorkflowExecution(ctx, runID, "")
-	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
+	if isNotFound(err) {
 		return nil
 	}
 	if err != nil {

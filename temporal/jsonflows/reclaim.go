@@ -2,11 +2,9 @@ package jsonflows
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -106,7 +104,7 @@ func (x *Executor) reclaimWait(ctx context.Context, k inboxKey, w inboxWait) (in
 	if err == nil {
 		err = h.Get(ctx, &got)
 	}
-	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
+	if isNotFound(err) {
 		return inboxReclaimed{}, nil
 	}
 	return got, err

@@ -108,7 +108,7 @@ func (x *Executor) checkSchedules(ctx context.Context, f engine.ExecFlow) error 
 		id, _, _, err := x.scheduleOf(f, t.Schedule)
 		if err == nil {
 			_, err = x.c.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
-			if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
+			if isNotFound(err) {
 				err = nil
 			}
 		}
@@ -123,7 +123,7 @@ func (x *Executor) checkSchedules(ctx context.Context, f engine.ExecFlow) error 
 // hand, or by another process) is no error.
 func deleteSchedule(ctx context.Context, h client.ScheduleHandle) error {
 	err := h.Delete(ctx)
-	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {
+	if isNotFound(err) {
 		return nil
 	}
 	return err
@@ -177,4 +177,11 @@ func (x *Executor) Replaced(ctx context.Context, old, now engine.ExecFlow) error
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// isNotFound says whether err is the cluster's answer that what it was
+// asked about (a workflow, a schedule) is not there.
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
 }
