@@ -107,6 +107,14 @@ func TestClosest(t *testing.T) {
 	if got := Closest("retries", []string{"retry", "timeout"}, 3); got != "retry" {
 		t.Errorf("Closest(retries) = %q", got)
 	}
+	// An empty name (a JSON "target": "") is no typo: nothing was typed,
+	// though a one-letter candidate is one edit away.
+	if got := DidYouMean("", []string{"N", "U", "done"}); got != "" {
+		t.Errorf(`DidYouMean("") = %q, want none`, got)
+	}
+	if got := Closest("", []string{"N"}, 3); got != "" {
+		t.Errorf(`Closest("") = %q, want none`, got)
+	}
 }
 
 // A diagnostic quotes (%q) a text, a name of 300 KB, cut at QuoteBytes;

@@ -64,9 +64,11 @@ func prefixOf(name string, candidates []string) string {
 // Closest returns the candidate nearest to name within limit edits (optimal
 // string alignment distance; a case-insensitive match wins outright), or "".
 // Ties go to the earlier candidate. Callers with their own sense of "close"
-// (keywords, verbs) pass their own limit.
+// (keywords, verbs) pass their own limit. An empty name has none: nothing
+// was typed, so nothing was mistyped (a JSON "target": "" is one edit from
+// every one-letter name).
 func Closest(name string, candidates []string, limit int) string {
-	if len(name) > maxSuggestLen {
+	if name == "" || len(name) > maxSuggestLen {
 		return "" // nobody mistypes a name this long; and the distance is quadratic
 	}
 	best, bestDist := "", -1

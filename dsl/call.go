@@ -86,7 +86,7 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 				c.statelessCallee(cs, callee)
 				continue
 			}
-			if c.opts.CallsByName {
+			if c.opts.CallsByName || strings.TrimSpace(cs.Action.Flow.Name) == "" { // empty: reported by action
 				continue
 			}
 			// A .flow file of a Go package may call the package's flows;

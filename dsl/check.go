@@ -476,13 +476,19 @@ func sideEffects(s *Step) string {
 
 // action checks the strings of an action that flowfile.Build cannot
 // reject: an empty string literal names nothing, so a required string
-// field of the kind (KindSpec.Fields) must not be empty.
+// field of the kind (KindSpec.Fields) must not be empty, nor a required
+// name that only JSON can leave empty (a call's "flow": "").
 func (c *checker) action(a *Action, what string, r diag.Range) {
 	if a == nil {
 		return
 	}
 	for _, f := range a.Spec().RequiredStrings() {
 		c.nonEmpty(a.StringField(f), string(f), what, r)
+	}
+	for _, kf := range a.Spec().Fields {
+		if id := a.IdentField(kf.Field); kf.Required && id != nil {
+			c.nonEmpty(id.Name, string(kf.Field), what, pick(id.Range, r))
+		}
 	}
 }
 

@@ -185,6 +185,18 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// A JSON call (or rollback call) of a flow with an empty name
+			// names nothing: it is empty, not a flow to look for.
+			name: "call of an empty flow name",
+			src: doc(flow("F", `"state": "S"`,
+				step("Call", `"action": {"kind": "call", "flow": ""}, "irreversible": true`),
+				step("Undone", rpc+`, "rollback": {"action": {"kind": "call", "flow": " "}}`))),
+			want: []string{
+				`$.flows[0].steps[0].action.flow: error empty: empty flow in step "Call" [hint: name the flow]`,
+				`$.flows[0].steps[1].rollback.action.flow: error empty: empty flow in rollback of step "Undone" [hint: name the flow]`,
+			},
+		},
+		{
 			// A flow that takes another's endpoint twice is told so once:
 			// its second trigger is a duplicate-trigger.
 			name: "rpc conflict of a repeated trigger",
