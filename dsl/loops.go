@@ -31,8 +31,10 @@ func (f *Flow) StillCycles() [][]*Step {
 
 // stillStep reports whether a step changes nothing and always ends the
 // same way on the same state: a choose, or a sleep without publications
-// (which could fail) and without a deadline (which could time out). A
-// sleep ends ok; a second `sleep until` of the same time wakes at once.
+// (which could fail) and without a deadline that could time it out (none,
+// or one longer than a `sleep D`, which wakes first whatever the
+// restarts: the recorded times decide). A sleep ends ok; a second `sleep
+// until` of the same time wakes at once.
 func stillStep(s *Step) bool {
 	if s.Action == nil {
 		return false
@@ -41,7 +43,8 @@ func stillStep(s *Step) bool {
 	case ActionChoose:
 		return true
 	case ActionSleep:
-		return len(s.Publish) == 0 && s.Deadline == 0
+		d := s.Action.Duration
+		return len(s.Publish) == 0 && (s.Deadline == 0 || s.Action.Until == nil && d > 0 && s.Deadline > d)
 	case ActionGo, ActionRPC, ActionAwait, ActionPublish, ActionCall:
 		return false // each may write the state, or end otherwise on the same state (a service, an event, a child run, a failure)
 	}
