@@ -11,8 +11,8 @@ import "github.com/flowgen/flowgen/dsl"
 // edge labelled "child run" (Mermaid cannot draw a transition between the
 // insides of two composite states, so the label names the flow).
 
-// callee is the flow a call step's action runs (node is a step), or that
-// its rollback runs (node is an undo state); "" for other steps.
+// callee is the flow a call action runs (a call step's, or a rollback
+// call's); "" for other actions.
 func callee(a *dsl.Action) string {
 	if a == nil || a.Kind != dsl.ActionCall || a.Flow == nil {
 		return ""
@@ -20,7 +20,27 @@ func callee(a *dsl.Action) string {
 	return a.Flow.Name
 }
 
+// rollbackCallee is the flow the undo state of s runs: its rollback's
+// call, or for a parallel block the one flow its branches' rollbacks
+// call. Branches that call two flows leave it "": a call node links one
+// flow (the undo state's lines name each).
 func rollbackCallee(s *dsl.Step) string {
+	if s.IsBlock() {
+		flow := ""
+		for _, b := range s.Branches() {
+			if b == nil {
+				continue
+			}
+			switch c := rollbackCallee(b); {
+			case c == "" || c == flow:
+			case flow != "":
+				return ""
+			default:
+				flow = c
+			}
+		}
+		return flow
+	}
 	if s.Rollback == nil {
 		return ""
 	}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -72,4 +73,55 @@ func sorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// A block whose branches' rollbacks call a flow has an undo state that is
+// drawn as a call, as a step's undo state is (docs/language.md): the box
+// of a call, linked to the flow's start in DOT. Rollbacks calling two
+// flows leave it unmarked: a call links one flow (its lines name both).
+func TestParallelUndoCallsAFlow(t *testing.T) {
+	callUndo := func(name, flow string) *dsl.Step {
+		return &dsl.Step{Name: name, Action: &dsl.Action{Kind: dsl.ActionGo},
+			Rollback: &dsl.Rollback{Action: &dsl.Action{Kind: dsl.ActionCall, Flow: &dsl.Ident{Name: flow}}}}
+	}
+	plain := &dsl.Step{Name: "C", Action: &dsl.Action{Kind: dsl.ActionGo}, Irreversible: true}
+	child := func(name string) *dsl.Flow {
+		return &dsl.Flow{Name: name, Steps: []*dsl.Step{{Name: "X", Action: &dsl.Action{Kind: dsl.ActionGo}, Irreversible: true}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		branches []*dsl.Step
+		call     string
+	}{
+		{"one flow", []*dsl.Step{callUndo("A", "Undo"), plain}, "Undo"},
+		{"one flow twice", []*dsl.Step{callUndo("A", "Undo"), callUndo("B", "Undo")}, "Undo"},
+		{"two flows", []*dsl.Step{callUndo("A", "Undo"), callUndo("B", "Other")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			blk := &dsl.Step{Name: "P", Parallel: &dsl.Parallel{Branches: tc.branches}}
+			last := &dsl.Step{Name: "Z", Action: &dsl.Action{Kind: dsl.ActionGo}, Irreversible: true}
+			f := &dsl.File{Version: dsl.FormatVersion, Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{blk, last}}, child("Undo"), child("Other")}}
+			d, err := build(f, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var undo *node
+			for _, n := range d.flows[0].nodes {
+				if n.id == "F_undo_P" {
+					undo = n
+				}
+			}
+			if undo == nil || undo.call != tc.call {
+				t.Fatalf("undo P: %+v, want call %q", undo, tc.call)
+			}
+			dot, err := DOT(f, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			link := `"F_undo_P" -> "Undo_start"`
+			if got := strings.Contains(string(dot), link); got != (tc.call != "") {
+				t.Errorf("DOT has %s: %v, want %v\n%s", link, got, tc.call != "", dot)
+			}
+		})
+	}
 }
