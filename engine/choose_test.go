@@ -223,3 +223,29 @@ func chooseEngine(t *testing.T, source, flow string) (*Engine, func(state string
 	}
 	return e, run
 }
+
+// A JSON flow whose choose has no otherwise, or a when line without a
+// target, is refused when it is loaded (choose-otherwise, the target's
+// check), so no run of it fails at the choice with "unknown outcome".
+func TestEngineRefusesChooseWithUnroutedOutcome(t *testing.T) {
+	for name, src := range map[string]string{
+		"choose-otherwise": strings.Replace(routeJSON, `,
+        "otherwise": "Ship"`, "", 1),
+		"when without a target": strings.Replace(routeJSON, `, "target": "Review"`, "", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if src == routeJSON {
+				t.Fatal("the test's edit of routeJSON did not apply")
+			}
+			fx := newFixture(t)
+			e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := e.LoadFlows("route.json", []byte(src))
+			if err == nil || !strings.Contains(err.Error(), "steps[1].action") {
+				t.Fatalf("LoadFlows = %v (%v), want an error at the choose's action", err, ds)
+			}
+		})
+	}
+}

@@ -19,7 +19,8 @@ func ChoiceOutcome(i int) Outcome { return "when" + strconv.Itoa(i+1) }
 // NewChoice returns a step that decides where the run goes from its state
 // alone: it tries the conditions in order and ends with the outcome
 // ChoiceOutcome(i) of the first that holds, or OutcomeOtherwise; Next
-// (WithNext) routes each. It changes nothing, inside the run or outside,
+// (WithNext) routes each, and Register refuses a choice whose Next misses
+// one of them. It changes nothing, inside the run or outside,
 // so it has no rollback and is never retried: a condition's error (a state
 // that does not have the type the condition compares, which only a
 // JSON-defined flow can have) ends the step with the outcome error.
@@ -36,5 +37,22 @@ func NewChoice[S any](id string, when []func(s *S) (bool, error), opts ...StepOp
 		}
 		return OutcomeOtherwise, nil
 	}, opts...)
+	st.choices = len(when) + 1
 	return st
+}
+
+// checkChoice refuses a choice (NewChoice) whose Next does not route each
+// outcome it can end with: a run that took the branch would fail there
+// with ErrUnknownOutcome, though the flow could say so when it is built.
+func checkChoice[S any](st *Step[S]) error {
+	for i := range st.choices {
+		out, what := OutcomeOtherwise, "none of its conditions holds"
+		if i < st.choices-1 {
+			out, what = ChoiceOutcome(i), "its condition "+strconv.Itoa(i+1)+" holds"
+		}
+		if _, ok := st.Next[out]; !ok {
+			return fmt.Errorf("%w: step %q chooses, and its Next routes no outcome %q (when %s)", ErrDefinition, st.ID, out, what)
+		}
+	}
+	return nil
 }

@@ -159,7 +159,7 @@ func checkStep[S any](st *Step[S]) error {
 			return fmt.Errorf("%w: step %q routes outcome %q: outcomes may not start with '@'", ErrDefinition, st.ID, out)
 		}
 	}
-	return nil
+	return checkChoice(st)
 }
 
 func buildDefinition[S any](id string, top []*Step[S]) (*definition[S], error) {

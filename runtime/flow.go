@@ -140,8 +140,10 @@ func New[S any](id string, opts ...Option) *Flow[S] {
 func (f *Flow[S]) ID() string { return f.id }
 
 // Register adds steps in order. It rejects nil steps, empty, reserved
-// (done, fail, rollback) or duplicate IDs, steps without Exec, and registration after the first run.
-// Transition targets are checked when the flow first starts.
+// (done, fail, rollback) or duplicate IDs, steps without Exec, a choice
+// (NewChoice) whose Next leaves one of its outcomes unrouted, and
+// registration after the first run. Transition targets are checked when
+// the flow first starts.
 func (f *Flow[S]) Register(steps ...*Step[S]) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -160,6 +160,11 @@ type Step[S any] struct {
 	needs            needs          // what the predefined step needs from the flow's options
 	rollbackCall     *FlowCall[S]   // WithRollbackCall: the flow the rollback runs, and its input
 	rollbackCallBad  bool           // WithRollbackCall of no flow: Register refuses it
+	// choices, for a NewChoice, is how many outcomes it can end with
+	// besides error (its conditions', and otherwise): Register refuses
+	// a choice whose Next leaves one unrouted, which would otherwise
+	// fail only the runs that reach it. 0: not a choice.
+	choices int
 }
 
 // Await is what a waiting step waits for: an event of Topic/Event, and with
