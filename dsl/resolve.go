@@ -273,15 +273,25 @@ func (f *Flow) idleRetries() []idleRetry {
 func (f *Flow) RollbackRetryFor(s *Step) Retry { return f.RetryFor(s) }
 
 // RollbackTimeoutFor returns the per-attempt timeout of the rollback of s:
-// the step's effective timeout, except for a step that waits (an await),
-// whose own timeout bounds the wait and not the undo: its rollback takes
-// only the step's `timeout` (such steps do not inherit the flow's
-// policies).
+// the step's `timeout`, else the flow's. A step that waits (an await, a
+// sleep, a call) takes none of the flow's policies for its wait, and an
+// await's own timeout bounds the wait, not the undo; but a Go or rpc
+// rollback does work as any step's does, and without the flow's timeout
+// the rollback of a sleep or a call (whose step may not have a `timeout`)
+// could never be bounded. A `rollback call` of a step that waits takes
+// only the step's: the child's steps have their own timeouts, as a
+// call's do. A step without a rollback has none.
 func (f *Flow) RollbackTimeoutFor(s *Step) time.Duration {
-	if !s.Spec().Waits {
-		return f.TimeoutFor(s)
+	if s == nil || s.Rollback == nil {
+		return 0
 	}
-	return time.Duration(s.Timeout)
+	if s.Timeout > 0 {
+		return time.Duration(s.Timeout)
+	}
+	if rb := s.Rollback; f == nil || !s.Spec().inherits() && rb != nil && rb.Action != nil && rb.Action.Kind == ActionCall {
+		return 0
+	}
+	return time.Duration(f.Timeout)
 }
 
 // Policy is r as the runtime's retry policy, the one mapping of the

@@ -76,7 +76,7 @@ func TestTimeoutAndDeadlineFor(t *testing.T) {
 	f.Deadline = Duration(time.Minute)
 	f.Step("Activate").Deadline = Duration(time.Hour)
 	if got := f.RollbackTimeoutFor(f.Step("AwaitPayment")); got != 0 {
-		t.Errorf("RollbackTimeoutFor(await) = %v, want 0: the await's wait does not bound its undo", got)
+		t.Errorf("RollbackTimeoutFor(await without a rollback) = %v, want 0", got)
 	}
 	for _, tt := range []struct {
 		step              string
@@ -113,6 +113,7 @@ func TestWaitAttemptAndRollbackTimeouts(t *testing.T) {
 	}
 	await.Deadline = Duration(time.Hour)
 	await.Timeout = Duration(2 * time.Second)
+	await.Rollback = &Rollback{Name: id("Refund")}
 	if got := f.AttemptTimeoutFor(await); got != 0 {
 		t.Errorf("AttemptTimeoutFor(await) = %v, want 0", got)
 	}
@@ -139,6 +140,48 @@ func TestWaitAttemptAndRollbackTimeouts(t *testing.T) {
 		}
 		if got, want := f.RollbackTimeoutFor(s), f.TimeoutFor(s); got != want {
 			t.Errorf("RollbackTimeoutFor(%s) = %v, want TimeoutFor's %v", name, got, want)
+		}
+	}
+}
+
+// The Go or rpc rollback of a step that waits (an await, a sleep, a
+// call) takes the step's timeout, else the flow's: the step takes none of
+// the flow's policies for its wait, but its rollback does work, and a
+// sleep or call step may not have a timeout of its own, so without the
+// flow's its rollback could run forever. An await's own timeout bounds its
+// wait, not its rollback. A `rollback call` of a step that waits takes
+// only the step's: the child's steps bound it.
+func TestRollbackTimeoutOfWaitingSteps(t *testing.T) {
+	goRollback := &Rollback{Name: id("Undo")}
+	rpcRollback := &Rollback{Action: &Action{Kind: ActionRPC, Service: "s", Endpoint: "E.Undo"}}
+	callRollback := &Rollback{Action: &Action{Kind: ActionCall, Flow: id("Refund")}}
+	sleep := &Action{Kind: ActionSleep, Duration: Duration(time.Hour)}
+	call := &Action{Kind: ActionCall, Flow: id("Bill")}
+	await := &Action{Kind: ActionAwait, Topic: "t", Event: "e", Timeout: Duration(72 * time.Hour)}
+	for _, tt := range []struct {
+		name     string
+		step     *Step
+		want     time.Duration
+		noFlowTO time.Duration // with a flow without a timeout
+	}{
+		{"sleep, Go rollback", &Step{Action: sleep, Rollback: goRollback}, 10 * time.Second, 0},
+		{"sleep, rpc rollback", &Step{Action: sleep, Rollback: rpcRollback}, 10 * time.Second, 0},
+		{"call, Go rollback", &Step{Action: call, Rollback: goRollback}, 10 * time.Second, 0},
+		{"call, rpc rollback", &Step{Action: call, Rollback: rpcRollback}, 10 * time.Second, 0},
+		{"await, Go rollback", &Step{Action: await, Rollback: goRollback}, 10 * time.Second, 0},
+		{"await with a step timeout, rpc rollback", &Step{Action: await, Timeout: Duration(2 * time.Second), Rollback: rpcRollback}, 2 * time.Second, 2 * time.Second},
+		{"call, rollback call", &Step{Action: call, Rollback: callRollback}, 0, 0},
+		{"rpc, rollback call", &Step{Action: &Action{Kind: ActionRPC, Service: "s", Endpoint: "E.Do"}, Rollback: callRollback}, 10 * time.Second, 0},
+		{"sleep, no rollback", &Step{Action: sleep, Irreversible: true}, 0, 0},
+	} {
+		tt.step.Name = "S"
+		f := &Flow{Name: "F", Timeout: Duration(10 * time.Second), Steps: []*Step{tt.step}}
+		if got := f.RollbackTimeoutFor(tt.step); got != tt.want {
+			t.Errorf("%s: RollbackTimeoutFor = %v, want %v", tt.name, got, tt.want)
+		}
+		f.Timeout = 0
+		if got := f.RollbackTimeoutFor(tt.step); got != tt.noFlowTO {
+			t.Errorf("%s, flow without a timeout: RollbackTimeoutFor = %v, want %v", tt.name, got, tt.noFlowTO)
 		}
 	}
 }
