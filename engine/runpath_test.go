@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -136,18 +139,84 @@ func TestHistoryAnswer(t *testing.T) {
 // failing branch cancelled are, not failed: before, the diagram of such a
 // run drew them as neither.
 func TestRunPathAbortedBranches(t *testing.T) {
-	st := history(t,
-		[3]string{"pending>Prepare:parallel"},
-		[3]string{"Prepare:parallel>aborting", "", runtime.ErrAborted.Error()},
-		[3]string{"aborting>aborted"},
-	)
-	st.Branches = []runtime.Branch{
-		{Step: "X", Machine: "Prepare:parallel", Outcome: runtime.OutcomeOK},
-		{Step: "Y", Machine: "Prepare:parallel", Outcome: runtime.OutcomeError, Err: runtime.ErrAborted.Error() + ": context canceled", Interrupted: true},
-		{Step: "Z", Machine: "Prepare:parallel", Outcome: runtime.OutcomeError, Err: runtime.ErrBranchCancelled.Error(), Cancelled: true},
+	started := make(chan struct{}, 2)
+	cutShort := func(id string) *runtime.Step[struct{}] {
+		return runtime.NewStep(id, func(ctx context.Context, _ *struct{}) (runtime.Outcome, error) {
+			started <- struct{}{}
+			<-ctx.Done()
+			return "", ctx.Err()
+		})
+	}
+	sink := runtime.NewMemorySink()
+	f := runtime.New[struct{}]("F", runtime.WithSink(sink))
+	if err := f.Register(runtime.NewParallel("Prepare", []*runtime.Step[struct{}]{okBranch("X"), cutShort("Y"), cutShort("Z")})); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Start(context.Background(), struct{}{}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	<-started
+	if err := r.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	<-r.Done()
+	st, err := runtime.Replay(sink.History("r1"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	got := RunPath(st)
+	slices.Sort(got.Cancelled)
 	if diff := cmp.Diff([]string{"Y", "Z"}, got.Cancelled); diff != "" || len(got.FailedBranches) != 0 || got.Failed != "" {
 		t.Errorf("RunPath: cut short %v (-want +got:\n%s), failed %q %v: want Y and Z cut short, nothing failed", got.Cancelled, diff, got.Failed, got.FailedBranches)
 	}
+}
+
+// The branches cut short in a parallel block that failed and was routed
+// on (`on error`) stay lit as cut short once the run enters a later block:
+// before, only the last block's branches (Status.Branches) were read, so
+// an earlier block's cancelled branch was drawn as an ordinary visited
+// step.
+func TestRunPathCancelledBranchesOfEarlierBlock(t *testing.T) {
+	started := make(chan struct{})
+	sink := runtime.NewMemorySink()
+	f := runtime.New[struct{}]("F", runtime.WithSink(sink))
+	err := f.Register(
+		runtime.NewParallel("First", []*runtime.Step[struct{}]{
+			runtime.NewStep("Fails", func(ctx context.Context, _ *struct{}) (runtime.Outcome, error) {
+				<-started // fail once the other branch runs, so that it is cut short
+				return "", runtime.Permanent(errors.New("boom"))
+			}),
+			runtime.NewStep("Cut", func(ctx context.Context, _ *struct{}) (runtime.Outcome, error) {
+				close(started)
+				<-ctx.Done()
+				return "", ctx.Err()
+			}),
+		}, runtime.WithNext[struct{}](runtime.OutcomeError, "Between")),
+		okBranch("Between"),
+		runtime.NewParallel("Second", []*runtime.Step[struct{}]{okBranch("A"), okBranch("B")}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.Execute(context.Background(), struct{}{}, runtime.WithRunID("r1")); err != nil || res.Final != runtime.StateDone {
+		t.Fatalf("Execute = %s, %v", res.Final, err)
+	}
+	st, err := runtime.Replay(sink.History("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := RunPath(st)
+	if diff := cmp.Diff([]string{"Cut"}, got.Cancelled); diff != "" {
+		t.Errorf("RunPath: cut short (-want +got):\n%s", diff)
+	}
+	if !slices.Contains(got.Visited, "Fails") || !slices.Contains(got.Visited, "A") || got.Failed != "" || got.Terminal != string(runtime.StateDone) {
+		t.Errorf("RunPath = %+v, want Fails and A visited, nothing failed, done", got)
+	}
+}
+
+// okBranch is a step (a branch, or not) that does nothing and ends ok.
+func okBranch(id string) *runtime.Step[struct{}] {
+	return runtime.NewStep(id, func(context.Context, *struct{}) (runtime.Outcome, error) { return runtime.OutcomeOK, nil })
 }

@@ -193,7 +193,8 @@ func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 // the steps that ran and those whose rollback ran, what runs or waits now
 // (its step, or its running parallel branches), the step that made it
 // fail (and, for a parallel block, its branches that failed), the
-// branches cut short because another failed, the rollback that failed (compensation_failed), whether it took an
+// branches cut short because another failed or by the abort (in any
+// block the run entered, not only the last), the rollback that failed (compensation_failed), whether it took an
 // abort (it entered aborting) and the step that abort cut short
 // (runtime.Event.Interrupted: none for an abort while the run waited,
 // before its first step, or as its step returned ok), and its final
@@ -201,7 +202,21 @@ func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 func RunPath(st runtime.Status) *graph.Path {
 	p := &graph.Path{}
 	seen := map[graph.Phase]bool{}
+	// Whether each branch's last event cut it short, read from the
+	// whole history: st.Branches holds only the last block's, and an
+	// earlier block that failed and was routed on (`on error`) has
+	// branches cut short too. Branches in the order they first ran.
+	var branches []string
+	cut := map[string]bool{}
 	for _, ev := range st.History {
+		if ev.Branch != "" {
+			if _, ok := cut[ev.Branch]; !ok {
+				branches = append(branches, ev.Branch)
+			}
+			// Cut short by another branch's failure or by the run's
+			// abort: lit as the step an abort cuts short is, not failed.
+			cut[ev.Branch] = ev.Cancelled() || ev.InterruptedBranch()
+		}
 		if ev.To == runtime.MachineAborting {
 			p.Aborted = true
 			if ev.Interrupted() {
@@ -222,11 +237,9 @@ func RunPath(st runtime.Status) *graph.Path {
 			}
 		}
 	}
-	for _, b := range st.Branches {
-		// Cut short by another branch's failure or by the run's abort:
-		// lit as the step an abort cuts short is, not failed.
-		if b.Cancelled || b.Interrupted {
-			p.Cancelled = append(p.Cancelled, b.Step)
+	for _, b := range branches {
+		if cut[b] {
+			p.Cancelled = append(p.Cancelled, b)
 		}
 	}
 	if st.State.Terminal() {
