@@ -970,3 +970,39 @@ func TestParallelCancelledBranchTimingOut(t *testing.T) {
 		t.Fatalf("branch X %+v, want cancelled", st.Branches)
 	}
 }
+
+// Status.Branches are the branches of the last block the run entered,
+// also when a block routes straight into another (here the first block
+// fails and its `error` goes to the second): before, the second block
+// did not clear the first's, so the status listed both blocks' branches,
+// the first's failure among them.
+func TestStatusBranchesOfBlockAfterBlock(t *testing.T) {
+	ok := func(id string) *runtime.Step[state] {
+		return runtime.NewStep(id, func(context.Context, *state) (runtime.Outcome, error) { return runtime.OutcomeOK, nil })
+	}
+	sink := runtime.NewMemorySink()
+	f := runtime.New[state]("blocks", runtime.WithSink(sink))
+	mustRegister(t, f,
+		runtime.NewParallel("First", []*runtime.Step[state]{
+			runtime.NewStep("Fails", func(context.Context, *state) (runtime.Outcome, error) {
+				return "", runtime.Permanent(errors.New("boom"))
+			}),
+		}, runtime.WithNext[state](runtime.OutcomeError, "Second")),
+		runtime.NewParallel("Second", []*runtime.Step[state]{ok("A"), ok("B")}),
+	)
+	if res, err := f.Execute(context.Background(), state{}, runtime.WithRunID("r")); err != nil || res.Final != runtime.StateDone {
+		t.Fatalf("Execute = %s, %v", res.Final, err)
+	}
+	st, err := runtime.Replay(sink.History("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range st.Branches {
+		got = append(got, b.Step)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"A", "B"}) {
+		t.Errorf("Status.Branches of %v, want A and B", got)
+	}
+}

@@ -263,8 +263,11 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	}
 	t.machine = e.To
 	t.kind = to
-	if to == kindParallel && from != kindParallel {
-		t.branches = nil // a block entered: its branches start
+	if to == kindParallel {
+		// A block entered, from a block too (`on error -> P2`): its
+		// branches start. An event of the run's machine that ends in a
+		// block's state always enters it (progress's visit count).
+		t.branches = nil
 	}
 	t.wait = e.Parks()
 	t.steps.apply(e, to, toStep)
