@@ -98,6 +98,12 @@ func TestCompileTakesPoliciesFromDSL(t *testing.T) {
 	if sl := steps[3].Sleep; sl == nil || sl.For.Hours() != 2 || sl.Until != nil || steps[3].Exec != nil || len(steps[3].Publish) != 1 {
 		t.Errorf("sleep: %+v, Exec set %v, publications %d", sl, steps[3].Exec != nil, len(steps[3].Publish))
 	}
+	// Its rollback takes the flow's 10s, though the sleep takes none of
+	// the flow's policies: a sleep may not have a timeout of its own, and
+	// without the flow's its rollback could never be bounded.
+	if steps[3].RollbackTimeout.Seconds() != 10 {
+		t.Errorf("sleep: RollbackTimeout %v, want the flow's 10s", steps[3].RollbackTimeout)
+	}
 }
 
 // The checker and the engine accept the same schedules: both call

@@ -395,3 +395,61 @@ func unexportedMember(f *dsl.File) bool {
 	}
 	return false
 }
+
+// The Go rollback of a sleep or call step, which may not have a
+// `timeout`, takes the flow's (dsl.RollbackTimeoutFor): before, the
+// generated step had no RollbackTimeout, so its rollback could run for
+// ever. A `rollback call` of a call step takes none: the child's steps
+// bound it.
+func TestWaitingStepRollbackTakesFlowTimeout(t *testing.T) {
+	src := `flow F {
+    state S
+    timeout 10s
+
+    step Nap {
+        sleep 1h
+        rollback Wake
+    }
+
+    step Bill {
+        call G (In) -> Out
+        rollback Void
+    }
+
+    step Refund {
+        call G (In) -> Out
+        rollback call G (Out)
+        on ok -> done
+    }
+}
+
+flow G {
+    state T
+
+    step A { irreversible }
+}
+`
+	f, ds := flowfile.Load("f.flow", []byte(src), dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	out, err := Generate(f, Options{Package: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := string(out["f_flow.go"])
+	for _, step := range []string{"FStepNap", "FStepBill", "FStepRefund"} {
+		i := strings.Index(code, "("+step+",")
+		if i < 0 {
+			t.Fatalf("no step %s in\n%s", step, code)
+		}
+		rest := code[i:]
+		if j := strings.Index(rest, "steps = append(steps, st)"); j >= 0 {
+			rest = rest[:j]
+		}
+		got := strings.Contains(rest, "st.RollbackTimeout = 10 * time.Second")
+		if want := step != "FStepRefund"; got != want {
+			t.Errorf("%s: RollbackTimeout of the flow's 10s written %v, want %v:\n%s", step, got, want, rest)
+		}
+	}
+}
