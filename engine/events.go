@@ -47,7 +47,7 @@ type EventRun struct {
 type Published struct {
 	ID string `json:"id"`
 	// Runs are the runs the event starts (its flows' event triggers), in
-	// flow name order; EventRunID gives their IDs.
+	// flow name order; EventRunID gives the IDs of new ones.
 	Runs []EventRun `json:"runs"`
 	// Inbox: the event is in this engine's inbox, for the awaits.
 	Inbox bool `json:"inbox"`
@@ -112,13 +112,15 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	// an event applied in part) start nothing, and take no slot of the
 	// runs in flight.
 	existed := make([]bool, len(triggered))
+	runIDs := make([]string, len(triggered))
 	fresh := 0
 	for i, fe := range triggered {
+		runIDs[i] = e.eventRun(fe, m)
 		state := eventState(fe, m.Payload)
 		if _, err := fe.ops.initialState(state); err != nil {
 			return Published{}, startRefusal(fe, m, err)
 		}
-		if info, ok := e.store.Get(EventRunID(fe.name, m.ID)); ok {
+		if info, ok := e.store.Get(runIDs[i]); ok {
 			if err := e.existing(fe, info, state, true); !errors.Is(err, ErrRunExists) {
 				return Published{}, e.otherPayload(err, m)
 			}
@@ -158,7 +160,7 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 			reserved-- // startRun takes the slot, or gives it back
 			adm = admitHeld
 		}
-		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, adm)
+		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), runIDs[i], false, adm)
 		if err != nil && !errors.Is(err, ErrRunExists) {
 			return Published{}, err
 		}

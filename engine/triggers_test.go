@@ -105,7 +105,7 @@ func TestEventTriggerStartsOneRunPerMessage(t *testing.T) {
 	defer fx.stop()
 	publish(t, fx.broker, "signup-1", "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "eve"}})
 	publish(t, fx.broker, "signup-1", "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "eve"}})
-	id := derivedRunID("Signup", "e", "signup-1")
+	id := EventRunID("Signup", "accounts", "signup.requested", "signup-1")
 	waitParked(t, e, id)
 	st, _ := e.Status(id)
 	if !strings.Contains(string(st.Snapshot), `"cus-eve-`) {
@@ -302,7 +302,7 @@ func TestConcurrentTriggers(t *testing.T) {
 			defer wg.Done()
 			msg := fmt.Sprintf("ev-%d", i)
 			publish(t, fx.broker, msg, "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "e" + fmt.Sprint(i)}})
-			ids <- derivedRunID("Signup", "e", msg)
+			ids <- EventRunID("Signup", "accounts", "signup.requested", msg)
 		}()
 	}
 	wg.Wait()
