@@ -103,7 +103,7 @@ the runs (docs/temporal.md#json-flows-on-temporal).`,
 		var tc otlp.Config
 		tc.Flags(fs)
 		natsURL := fs.String("nats", "", "NATS server URL: use JetStream as the broker instead of the in-process one")
-		id := fs.String("id", "serve", "engine ID (names its durable event consumer)")
+		id := fs.String("id", "serve", "engine ID, naming its durable await consumer: with -nats, its own for each process, kept across restarts")
 		retain := retainFlag(fs, "by background compaction of the store")
 		var lim serverLimits
 		lim.flags(fs)
