@@ -186,10 +186,16 @@ func startRefusal(fe *flowEntry, m Message, err error) error {
 // The trigger's consumer dead-letters such a message, and the inbox does
 // before it would offer the message to a waiting run, so that a dead
 // letter is dead for every consumer, whichever of them receives it first.
-func (e *Engine) unstartable(m Message) string {
+func (e *Engine) unstartable(m Message) string { return e.unstartableBut(m, nil) }
+
+// unstartableBut is unstartable, but for flow skip, which its caller
+// starts itself (and learns so of its payload). A trigger's consumer asks
+// it of the other flows the message triggers: their consumers may have
+// dead-lettered it, or will, and a dead letter starts no run.
+func (e *Engine) unstartableBut(m Message, skip *flowEntry) string {
 	triggered, _ := e.consumersOf(m.Topic, m.Event)
 	for _, fe := range triggered {
-		if slices.Contains(m.Triggered, fe.name) {
+		if fe == skip || slices.Contains(m.Triggered, fe.name) {
 			continue
 		}
 		if _, err := fe.ops.initialState(eventState(fe, m.Payload)); err != nil {

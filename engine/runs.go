@@ -466,6 +466,15 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		if !fe.live.Load() {
 			return fmt.Errorf("%w: flow %q", errNotLive, fe.name)
 		}
+		deadLetter := func(reason string) error {
+			e.log.Warn("event dead-lettered", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "reason", reason)
+			return e.in.deadLetter(ctx, m, reason)
+		}
+		// Another flow it triggers cannot start from it: a dead letter
+		// for every consumer, as POST /events refuses it for all.
+		if reason := e.unstartableBut(m, fe); reason != "" {
+			return deadLetter(reason)
+		}
 		// Beyond Options.MaxRunning, ErrBusy: the broker delivers the
 		// event again later.
 		_, err := e.startRun(e.fromSender(ctx, m.Link), fe, eventState(fe, m.Payload), e.eventRun(fe, m), false, admitBounded)
@@ -473,9 +482,7 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		case errors.Is(err, ErrRunExists):
 			return nil
 		case errors.Is(err, ErrBadState):
-			reason := cannotStart(fe, err)
-			e.log.Warn("event dead-lettered", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "reason", reason)
-			return e.in.deadLetter(ctx, m, reason)
+			return deadLetter(cannotStart(fe, err))
 		}
 		return err
 	}
