@@ -90,9 +90,10 @@ type BatchBroker interface {
 }
 
 // brokerPublisher is the runtime.Publisher of the engine's flows: message
-// IDs come from the idempotency key of the publishing step, so a step that
-// runs again (a retry after its publication, a resume) publishes the same
-// message and the receiving side applies it once.
+// IDs come from the idempotency key of the publishing step
+// (runtime.PublicationID), so a step that runs again (a retry after its
+// publication, a resume) publishes the same message and the receiving side
+// applies it once.
 type brokerPublisher struct {
 	publish func(context.Context, Message) error // Broker.Publish, or the engine's PublishEvent with an Executor
 	link    func(context.Context) string         // Message.Link of what a step publishes under ctx
@@ -107,11 +108,9 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 		}
 		raw = b
 	}
-	id := runtime.IdempotencyKey(ctx)
+	id := runtime.PublicationID(ctx, topic, event)
 	if id == "" {
 		id = runtime.NewID()
-	} else {
-		id += ">" + topic + "/" + event
 	}
 	return p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw, Link: p.link(ctx)})
 }

@@ -115,3 +115,22 @@ func ordersEngine(t *testing.T, doc string) (*Engine, *store.Memory, *MemoryBrok
 	}
 	return e, st, b
 }
+
+// A step that publishes one topic and event twice (its publish action and
+// a publish line) publishes two messages: both start their run of a flow
+// they trigger. Both had the step's key for ID, and the second was taken
+// for the first delivered again.
+func TestStepPublishesOneEventTwice(t *testing.T) {
+	const doc = `{"version": 1, "flows": [
+ {"name": "P", "state": "PState", "triggers": [{"kind": "rpc", "endpoint": "P.Start"}],
+  "steps": [{"name": "Pub", "action": {"kind": "publish", "topic": "t", "event": "e", "request": "A"},
+    "publish": [{"topic": "t", "event": "e", "payload": "B"}], "irreversible": true}]},
+ {"name": "Orders", "triggers": [{"kind": "event", "topic": "t", "event": "e"}],
+  "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]}]}`
+	e, st, _ := ordersEngine(t, doc)
+	defer closeEngine(t, e)
+	if _, err := e.StartRun(context.Background(), "P", json.RawMessage(`{"A": 1, "B": 2}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a run of each publication", func() bool { return doneRuns(st, "Orders") == 2 })
+}
