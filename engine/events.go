@@ -60,7 +60,8 @@ type Published struct {
 // before is applied once. Errors: ErrBadName (a name or ID outside the
 // limits), ErrBadState (a flow cannot start from the payload),
 // ErrIdempotencyMismatch (the ID was seen with another payload), ErrBusy
-// (the runs it starts would exceed Options.MaxRunning), ErrClosed;
+// (the runs it starts would exceed Options.MaxRunning), ErrInboxFull,
+// ErrTooLarge (the event alone is more than the inbox may hold), ErrClosed;
 // a broker's error wraps ErrPublish; nothing changed on any of these.
 func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error) {
 	if m.ID == "" {
@@ -132,6 +133,9 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	// Room in the inbox for a new event, held before anything changes:
 	// beyond Options.InboxBytes, ErrInboxFull (429).
 	if inbox && !known {
+		if err := e.in.tooLarge(m); err != nil {
+			return Published{}, err // 413: room would never come
+		}
 		release, err := e.in.hold([]Message{m})
 		if err != nil {
 			return Published{}, err

@@ -384,6 +384,19 @@ func (in *inbox) consumes(topic, event string) bool {
 // or Options.MaxBody through POST /events).
 const InboxBatch = 64
 
+// ErrTooLarge: the event counts more in the inbox than all it may hold
+// (Options.InboxBytes), and could never be received (HTTP 413).
+var ErrTooLarge = errors.New("engine: too large for the inbox")
+
+// tooLarge is ErrTooLarge, saying by how much, for an event m that counts
+// more than the bound alone; nil for one that fits an empty inbox.
+func (in *inbox) tooLarge(m Message) error {
+	if r := room(m.key(), m.Payload); r > in.max {
+		return fmt.Errorf("%w: the event counts %d bytes in the inbox, more than all it may hold, %d (Options.InboxBytes, -inbox-bytes)", ErrTooLarge, r, in.max)
+	}
+	return nil
+}
+
 // ErrInboxFull: the payloads of the events the inbox holds for runs to
 // take would pass Options.InboxBytes (HTTP 429 with Retry-After; from the
 // broker, the event is delivered again later).
@@ -517,10 +530,10 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 			reason = in.refuse(msg)
 		}
 		if reason == "" {
-			if r := room(msg.key(), msg.Payload); r > in.max {
-				// It would wait for room forever, and the events
-				// behind it on the broker with it.
-				reason = fmt.Sprintf("the event counts %d bytes in the inbox, more than all it may hold, %d (Options.InboxBytes, -inbox-bytes)", r, in.max)
+			// It would wait for room forever, and the events behind it
+			// on the broker with it.
+			if err := in.tooLarge(msg); err != nil {
+				reason = err.Error()
 			}
 		}
 		if reason != "" {

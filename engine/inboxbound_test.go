@@ -141,7 +141,8 @@ func TestInboxBoundCountsEachMessage(t *testing.T) {
 // refused whole, and delivered again whole before the events behind it,
 // forever, though the inbox was empty (8 runs waited for 8 events in a
 // batch with room for 4, and none came). An event larger alone than the
-// bound, which could never be received, is dead-lettered instead.
+// bound, which could never be received, is dead-lettered instead, and
+// refused by POST /events with 413 (it answered 429, for ever).
 func TestInboxBatchBeyondTheBound(t *testing.T) {
 	fx := newFixture(t)
 	fx.inboxB = 4 * (InboxMessageOverhead + 120)
@@ -175,5 +176,13 @@ func TestInboxBatchBeyondTheBound(t *testing.T) {
 	}
 	if len(dls) != 1 || dls[0].ID != "big" || !strings.Contains(dls[0].Reason, "more than all it may hold") {
 		t.Fatalf("dead letters %+v, want the event larger than the bound", dls)
+	}
+	// POST /events of such an event: 413, not a 429 to retry forever.
+	big.ID = "big-door"
+	if _, err := e.PublishEvent(context.Background(), big); !errors.Is(err, ErrTooLarge) || statusOf(err) != http.StatusRequestEntityTooLarge {
+		t.Fatalf("POST /events of an event larger than the inbox: %v (%d), want ErrTooLarge, 413", err, statusOf(err))
+	}
+	if _, ok, _ := fx.st.(*store.Memory).GetMessage(big.key()); ok {
+		t.Fatal("the refused event is in the inbox")
 	}
 }
