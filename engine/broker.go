@@ -90,9 +90,10 @@ type BatchBroker interface {
 }
 
 // brokerPublisher is the runtime.Publisher of the engine's flows: message
-// IDs come from the idempotency key of the publishing step, so a step that
-// runs again (a retry after its publication, a resume) publishes the same
-// message and the receiving side applies it once.
+// IDs come from the idempotency key of the publishing step
+// (runtime.PublicationID), so a step that runs again (a retry after its
+// publication, a resume) publishes the same message and the receiving side
+// applies it once.
 type brokerPublisher struct {
 	publish func(context.Context, Message) error // Broker.Publish, or the engine's PublishEvent with an Executor
 	link    func(context.Context) string         // Message.Link of what a step publishes under ctx
@@ -107,11 +108,9 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 		}
 		raw = b
 	}
-	id := runtime.IdempotencyKey(ctx)
+	id := runtime.PublicationID(ctx, topic, event)
 	if id == "" {
 		id = runtime.NewID()
-	} else {
-		id += ">" + topic + "/" + event
 	}
 	return p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw, Link: p.link(ctx)})
 }
@@ -136,7 +135,8 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 //     replacement is attached) until Forget drops it: the engine forgets
 //     the trigger consumer of a flow whose new definition no longer has
 //     that trigger;
-//   - the messages held, in all, are at most MaxBytes of payload: beyond,
+//   - the messages held, in all, count at most MaxBytes (brokerRoom: their
+//     payloads, IDs and names, and BrokerMessageOverhead each): beyond,
 //     Publish fails with ErrBrokerFull, a retryable error (a publish step
 //     retries it; POST /events answers 502 and changes nothing) until the
 //     consumers catch up.
@@ -145,7 +145,7 @@ type MemoryBroker struct {
 	streams map[[2]string]*memStream
 	redo    time.Duration
 	max     int64
-	held    int64 // payload bytes held
+	held    int64 // what the messages held count (brokerRoom)
 	log     *slog.Logger
 	dropped atomic.Uint64
 	// warned are the topic/events whose dropped messages were logged, at
@@ -164,8 +164,9 @@ const maxDropWarnings = 1024
 // MemoryBrokerOptions configure a MemoryBroker; zero fields take their
 // defaults.
 type MemoryBrokerOptions struct {
-	// MaxBytes bounds the payload bytes the broker holds for its consumers.
-	// Default DefaultBrokerBytes.
+	// MaxBytes bounds what the messages the broker holds for its
+	// consumers count: their payloads, IDs and names, and
+	// BrokerMessageOverhead each. Default DefaultBrokerBytes.
 	MaxBytes int64
 	// Logger is told the first time a topic/event is dropped.
 	// Default: discard.
@@ -176,6 +177,23 @@ type MemoryBrokerOptions struct {
 // 256 events of the largest body the HTTP API takes by default (MaxBody)
 // waiting for a slow consumer.
 const DefaultBrokerBytes = 256 << 20
+
+// BrokerMessageOverhead is what a message the in-process broker holds
+// counts against MemoryBrokerOptions.MaxBytes beside its payload, ID,
+// names and trace link: about its record in the broker's memory. Counting
+// payloads alone let a backlog of tiny events ({}: 2 bytes) take a hundred
+// times the bound.
+const BrokerMessageOverhead = 256
+
+// brokerRoom is what m counts against MemoryBrokerOptions.MaxBytes while
+// the broker holds it.
+func brokerRoom(m *Message) int64 {
+	n := len(m.Payload) + len(m.ID) + len(m.Topic) + len(m.Event) + len(m.Link)
+	for _, f := range m.Triggered {
+		n += len(f)
+	}
+	return int64(n) + BrokerMessageOverhead
+}
 
 // ErrBrokerFull: the broker holds as many messages as it may for consumers
 // that have not acknowledged them yet (MemoryBroker: MaxBytes; natsbus: the
@@ -236,7 +254,8 @@ type BrokerStats struct {
 	// consumed, since the broker was created.
 	Dropped uint64 `json:"dropped"`
 	// Held is the number of messages held for consumers that have not
-	// acknowledged them yet, HeldBytes their payload bytes.
+	// acknowledged them yet, HeldBytes what they count against
+	// MemoryBrokerOptions.MaxBytes (brokerRoom).
 	Held      int   `json:"held"`
 	HeldBytes int64 `json:"held_bytes"`
 }
@@ -270,7 +289,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 		b.warnDropped(k)
 		return nil
 	}
-	size := int64(len(m.Payload))
+	size := brokerRoom(&m)
 	if b.held+size > b.max && b.held > 0 {
 		return fmt.Errorf("%w: %d bytes held, at most %d", ErrBrokerFull, b.held, b.max)
 	}
@@ -388,7 +407,7 @@ func (b *MemoryBroker) release(s *memStream) {
 		return
 	}
 	for i := range n {
-		b.held -= int64(len(s.msgs[i].Payload))
+		b.held -= brokerRoom(&s.msgs[i])
 		s.msgs[i] = Message{}
 	}
 	s.msgs = s.msgs[n:]

@@ -149,3 +149,26 @@ func TestMemoryBrokerBoundedBacklog(t *testing.T) {
 		t.Fatalf("publish after the consumer caught up: %v", err)
 	}
 }
+
+// A backlog of tiny messages is bounded too: each counts its ID, names
+// and BrokerMessageOverhead beside its payload. Counting payloads alone,
+// 10,000 events of {} (2 bytes) went into a broker of 64 KiB, and would
+// have gone on to some 30 million, gigabytes of memory.
+func TestMemoryBrokerBoundsTinyMessages(t *testing.T) {
+	b := NewMemoryBrokerWith(MemoryBrokerOptions{MaxBytes: 64 << 10})
+	gate := make(chan struct{})
+	stop, _ := b.Consume(context.Background(), "c", "t", "e", func(context.Context, Message) error { <-gate; return nil })
+	defer stop()
+	defer close(gate)
+	accepted := 0
+	for range 10_000 {
+		if err := b.Publish(context.Background(), Message{Topic: "t", Event: "e", Payload: json.RawMessage(`{}`)}); err == nil {
+			accepted++
+		} else if !errors.Is(err, ErrBrokerFull) {
+			t.Fatal(err)
+		}
+	}
+	if max := (64 << 10) / BrokerMessageOverhead; accepted > max {
+		t.Fatalf("accepted %d messages of 2 bytes into 64 KiB, want at most %d", accepted, max)
+	}
+}

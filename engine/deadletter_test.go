@@ -32,14 +32,14 @@ func TestDeadLetterIsDeadForAwaits(t *testing.T) {
 		for i := range 2 {
 			id := fmt.Sprintf("w-%d-%d", round, i)
 			publishRaw(t, broker, id, "t", "start", `{}`)
-			waiting = append(waiting, EventRunID("W", id))
+			waiting = append(waiting, EventRunID("W", "t", "start", id))
 			waitParked(t, e, waiting[i])
 		}
 		bad, good := fmt.Sprintf("bad-%d", round), fmt.Sprintf("good-%d", round)
 		publishRaw(t, broker, bad, "t", "e", `not json`)
 		publishRaw(t, broker, good, "t", "e", `{"n": 1}`)
 		waitFor(t, "the good message's run of T", func() bool {
-			st, err := e.Status(EventRunID("T", good))
+			st, err := e.Status(EventRunID("T", "t", "e", good))
 			return err == nil && st.State == runtime.StateDone
 		})
 		waitFor(t, "a W run to take the good message", func() bool {

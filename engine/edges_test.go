@@ -99,7 +99,7 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 		{"/rpc/Signup.Start?run_id=r-1", []string{"Idempotency-Key", "req-9"}, "give one of them"},
 		// The forms of the engine's own run IDs, which a caller taking
 		// first would hijack.
-		{"/flows/Signup/runs?run_id=" + EventRunID("Signup", "m-1"), nil, "which the engine makes itself"},
+		{"/flows/Signup/runs?run_id=" + EventRunID("Signup", "accounts", "signup.requested", "m-1"), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs?run_id=" + KeyRunID("Signup", "req-1"), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs?run_id=" + tickRunID("Signup", "@every 1m", time.Unix(1e9, 0)), nil, "which the engine makes itself"},
 		{"/flows/Signup/runs?run_id=o-1@Bill", nil, "contains '@' at byte 3"},
@@ -334,7 +334,7 @@ func TestEventDoor(t *testing.T) {
 	fx, e := genOrderEngine(t)
 	c := apiClient{t, httptestServer(t, e)}
 	status, out := c.doH("POST", "/events/accounts/signup.requested", `{"Customer": {"Email": "eve"}}`, "Idempotency-Key", "evt-1")
-	want := EventRunID("Signup", "evt-1")
+	want := EventRunID("Signup", "accounts", "signup.requested", "evt-1")
 	runs, _ := out["runs"].([]any)
 	if status != 202 || out["id"] != "evt-1" || len(runs) != 1 || out["inbox"] != false {
 		t.Fatalf("trigger event: %d %v", status, out)
@@ -397,7 +397,7 @@ func TestEventIDInboxThenTrigger(t *testing.T) {
 	if status, out := c.do("POST", "/events/late/ev?id=m-1", `{"a": 2}`); status != 422 {
 		t.Fatalf("the inbox's message ID with another payload: %d %v, want 422", status, out)
 	}
-	if _, ok := fx.st.Get(EventRunID("Delta", "m-1")); ok {
+	if _, ok := fx.st.Get(EventRunID("Delta", "late", "ev", "m-1")); ok {
 		t.Fatal("the refused event started a run of Delta")
 	}
 	m, ok, err := fx.st.(InboxStore).GetMessage(store.MessageKey{Topic: "late", Event: "ev", ID: "m-1"})

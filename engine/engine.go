@@ -100,7 +100,10 @@ type Options struct {
 	Locker Locker
 	// ID names this engine to the broker: its await consumer is
 	// "await-<ID>", so an engine that restarts with the same ID gets the
-	// events that arrived while it was down. Default "engine".
+	// events that arrived while it was down. Default "engine". Engines
+	// that share a broker each need their own: consumers of one name share
+	// the messages, so the awaited events would be split between them.
+	// Start fails for an ID that another engine sharing the Locker holds.
 	ID string
 	// FlowsDir, if set, is where JSON flows registered through the API are
 	// saved (one <flow>.json file per flow), and LoadDir reads them back.
@@ -186,6 +189,7 @@ type Engine struct {
 	broker    Broker
 	publisher runtime.Publisher
 	locker    Locker
+	idUnlock  func() // the Locker's hold of opts.ID (claimID)
 	log       *slog.Logger
 	reg       *Registry
 	refusals  *refusalLog // refused API requests (refusallog.go)
@@ -681,7 +685,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.attaching.Add(1)
 	e.mu.Unlock()
 	sort.Slice(flows, func(i, j int) bool { return flows[i].name < flows[j].name })
-	err := e.start(ctx, flows)
+	err := e.claimID()
+	if err == nil {
+		err = e.start(ctx, flows)
+	}
 	e.attaching.Done()
 	if err != nil {
 		// Close stops what started (the flows' consumers, the inbox's);
@@ -693,6 +700,29 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// claimID holds, in the Locker, this engine's ID until Close has stopped
+// its consumers, and fails if another engine sharing the Locker (engines
+// sharing a store must) holds it: the broker's consumers of one name share
+// its messages, so two engines of one ID would split the awaited events
+// between them ("await-<ID>"), and a run would wait on while its event
+// went to the other engine's inbox, which offers it to its own runs only
+// (two engines of one store left with the default ID did).
+func (e *Engine) claimID() error {
+	if e.opts.Executor != nil {
+		return nil // its events are the executor's
+	}
+	unlock, err := e.locker.Lock(held, engineLockKey(e.opts.ID))
+	if err != nil {
+		return fmt.Errorf("engine: another engine sharing this store (its Locker) has the ID %q: each needs its own Options.ID, or the awaited events would be split between them", e.opts.ID)
+	}
+	e.idUnlock = unlock
+	return nil
+}
+
+// engineLockKey is the Locker key of an engine's ID: a space keeps it apart
+// from every run ID (CheckRunID), a word from a message's (messageLockKey).
+func engineLockKey(id string) string { return "engine " + id }
 
 // start is Start's work, once it holds e.attaching.
 func (e *Engine) start(ctx context.Context, flows []*flowEntry) error {
@@ -762,6 +792,9 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.attaching.Wait()
 		e.active.Wait()
 		e.bg.Wait()
+		if e.idUnlock != nil {
+			e.idUnlock() // its consumers are stopped
+		}
 		close(done)
 	}()
 	var err error

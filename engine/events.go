@@ -47,7 +47,7 @@ type EventRun struct {
 type Published struct {
 	ID string `json:"id"`
 	// Runs are the runs the event starts (its flows' event triggers), in
-	// flow name order; EventRunID gives their IDs.
+	// flow name order; EventRunID gives the IDs of new ones.
 	Runs []EventRun `json:"runs"`
 	// Inbox: the event is in this engine's inbox, for the awaits.
 	Inbox bool `json:"inbox"`
@@ -60,7 +60,8 @@ type Published struct {
 // before is applied once. Errors: ErrBadName (a name or ID outside the
 // limits), ErrBadState (a flow cannot start from the payload),
 // ErrIdempotencyMismatch (the ID was seen with another payload), ErrBusy
-// (the runs it starts would exceed Options.MaxRunning), ErrClosed;
+// (the runs it starts would exceed Options.MaxRunning), ErrInboxFull,
+// ErrTooLarge (the event alone is more than the inbox may hold), ErrClosed;
 // a broker's error wraps ErrPublish; nothing changed on any of these.
 func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error) {
 	if m.ID == "" {
@@ -112,13 +113,15 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	// an event applied in part) start nothing, and take no slot of the
 	// runs in flight.
 	existed := make([]bool, len(triggered))
+	runIDs := make([]string, len(triggered))
 	fresh := 0
 	for i, fe := range triggered {
+		runIDs[i] = e.eventRun(fe, m)
 		state := eventState(fe, m.Payload)
 		if _, err := fe.ops.initialState(state); err != nil {
 			return Published{}, startRefusal(fe, m, err)
 		}
-		if info, ok := e.store.Get(EventRunID(fe.name, m.ID)); ok {
+		if info, ok := e.store.Get(runIDs[i]); ok {
 			if err := e.existing(fe, info, state, true); !errors.Is(err, ErrRunExists) {
 				return Published{}, e.otherPayload(err, m)
 			}
@@ -130,6 +133,9 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	// Room in the inbox for a new event, held before anything changes:
 	// beyond Options.InboxBytes, ErrInboxFull (429).
 	if inbox && !known {
+		if err := e.in.tooLarge(m); err != nil {
+			return Published{}, err // 413: room would never come
+		}
 		release, err := e.in.hold([]Message{m})
 		if err != nil {
 			return Published{}, err
@@ -158,7 +164,7 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 			reserved-- // startRun takes the slot, or gives it back
 			adm = admitHeld
 		}
-		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, adm)
+		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), runIDs[i], false, adm)
 		if err != nil && !errors.Is(err, ErrRunExists) {
 			return Published{}, err
 		}
@@ -184,10 +190,16 @@ func startRefusal(fe *flowEntry, m Message, err error) error {
 // The trigger's consumer dead-letters such a message, and the inbox does
 // before it would offer the message to a waiting run, so that a dead
 // letter is dead for every consumer, whichever of them receives it first.
-func (e *Engine) unstartable(m Message) string {
+func (e *Engine) unstartable(m Message) string { return e.unstartableBut(m, nil) }
+
+// unstartableBut is unstartable, but for flow skip, which its caller
+// starts itself (and learns so of its payload). A trigger's consumer asks
+// it of the other flows the message triggers: their consumers may have
+// dead-lettered it, or will, and a dead letter starts no run.
+func (e *Engine) unstartableBut(m Message, skip *flowEntry) string {
 	triggered, _ := e.consumersOf(m.Topic, m.Event)
 	for _, fe := range triggered {
-		if slices.Contains(m.Triggered, fe.name) {
+		if fe == skip || slices.Contains(m.Triggered, fe.name) {
 			continue
 		}
 		if _, err := fe.ops.initialState(eventState(fe, m.Payload)); err != nil {

@@ -155,7 +155,7 @@ func TestEventTriggerStartsRunsConcurrently(t *testing.T) {
 	}
 	waitFor(t, "every event's run", func() bool { return ran.Load() == workers })
 	for i := range workers {
-		if _, ok := st.Get(EventRunID("Ev", fmt.Sprintf("ev-%d", i))); !ok {
+		if _, ok := st.Get(EventRunID("Ev", "ev", "start", fmt.Sprintf("ev-%d", i))); !ok {
 			t.Fatalf("no run for event ev-%d", i)
 		}
 	}

@@ -235,7 +235,7 @@ func (e *Engine) publishToExecutor(ctx context.Context, m Message) (Published, e
 		if err != nil {
 			return Published{}, startRefusal(fe, m, err)
 		}
-		starts = append(starts, EventStart{Flow: fe.execFlow(), RunID: EventRunID(fe.name, m.ID), State: state})
+		starts = append(starts, EventStart{Flow: fe.execFlow(), RunID: EventRunID(fe.name, m.Topic, m.Event, m.ID), State: state})
 	}
 	var awaiting []ExecFlow
 	e.mu.Lock()

@@ -17,7 +17,9 @@ import (
 // publish step retrying for ever). A redefinition that keeps the trigger
 // keeps its consumer, and the messages held for it.
 func TestRedefinedFlowForgetsItsOldTrigger(t *testing.T) {
-	b := NewMemoryBrokerWith(MemoryBrokerOptions{MaxBytes: 1000})
+	// Room for some 10 of the messages below (each counts its payload,
+	// ID, names and BrokerMessageOverhead), not the 20 of the old topic.
+	b := NewMemoryBrokerWith(MemoryBrokerOptions{MaxBytes: 4000})
 	e, err := New(Options{Store: store.NewMemory(), Broker: b})
 	if err != nil {
 		t.Fatal(err)

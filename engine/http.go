@@ -272,6 +272,8 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrBusy), errors.Is(err, ErrInboxFull):
 		return http.StatusTooManyRequests
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }

@@ -384,6 +384,19 @@ func (in *inbox) consumes(topic, event string) bool {
 // or Options.MaxBody through POST /events).
 const InboxBatch = 64
 
+// ErrTooLarge: the event counts more in the inbox than all it may hold
+// (Options.InboxBytes), and could never be received (HTTP 413).
+var ErrTooLarge = errors.New("engine: too large for the inbox")
+
+// tooLarge is ErrTooLarge, saying by how much, for an event m that counts
+// more than the bound alone; nil for one that fits an empty inbox.
+func (in *inbox) tooLarge(m Message) error {
+	if r := room(m.key(), m.Payload); r > in.max {
+		return fmt.Errorf("%w: the event counts %d bytes in the inbox, more than all it may hold, %d (Options.InboxBytes, -inbox-bytes)", ErrTooLarge, r, in.max)
+	}
+	return nil
+}
+
 // ErrInboxFull: the payloads of the events the inbox holds for runs to
 // take would pass Options.InboxBytes (HTTP 429 with Retry-After; from the
 // broker, the event is delivered again later).
@@ -401,20 +414,42 @@ type heldRoom struct {
 // message someone else holds already takes no more room; one recorded
 // meanwhile counts in in.bytes from then on (land).
 func (in *inbox) hold(msgs []Message) (release func(), err error) {
+	n, release := in.holdPrefix(msgs)
+	if n < len(msgs) {
+		release()
+		return nil, in.full()
+	}
+	return release, nil
+}
+
+// full is ErrInboxFull, with what the inbox holds.
+func (in *inbox) full() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	var n int64
-	for i, m := range msgs {
-		k := m.key()
-		if in.holds[k] == nil && !slices.ContainsFunc(msgs[:i], func(o Message) bool { return o.key() == k }) {
-			n += room(k, m.Payload)
+	return fmt.Errorf("%w: its events nobody has taken yet hold %d bytes, at most %d (Options.InboxBytes, -inbox-bytes)", ErrInboxFull, in.bytes+in.held, in.max)
+}
+
+// holdPrefix is hold of the longest prefix of msgs whose room the bound
+// has, msgs[:n]: a broker's batch that does not fit whole is received a
+// part at a time (receiveAll), rather than refused whole forever when
+// it alone is more than the bound.
+func (in *inbox) holdPrefix(msgs []Message) (n int, release func()) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var need int64
+	for ; n < len(msgs); n++ {
+		k := msgs[n].key()
+		if in.holds[k] != nil || slices.ContainsFunc(msgs[:n], func(o Message) bool { return o.key() == k }) {
+			continue
 		}
+		r := room(k, msgs[n].Payload)
+		if in.bytes+in.held+need+r > in.max {
+			break
+		}
+		need += r
 	}
-	if in.bytes+in.held+n > in.max {
-		return nil, fmt.Errorf("%w: its events nobody has taken yet hold %d bytes, at most %d (Options.InboxBytes, -inbox-bytes)", ErrInboxFull, in.bytes+in.held, in.max)
-	}
-	keys := make([]store.MessageKey, len(msgs))
-	for i, m := range msgs {
+	keys := make([]store.MessageKey, n)
+	for i, m := range msgs[:n] {
 		keys[i] = m.key()
 		h := in.holds[keys[i]]
 		if h == nil {
@@ -424,7 +459,7 @@ func (in *inbox) hold(msgs []Message) (release func(), err error) {
 		}
 		h.holders++
 	}
-	return sync.OnceFunc(func() {
+	return n, sync.OnceFunc(func() {
 		in.mu.Lock()
 		defer in.mu.Unlock()
 		for _, k := range keys {
@@ -437,7 +472,7 @@ func (in *inbox) hold(msgs []Message) (release func(), err error) {
 			}
 			delete(in.holds, k)
 		}
-	}), nil
+	})
 }
 
 // land moves the room held for the message k, just recorded, from held to
@@ -494,6 +529,13 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 		} else {
 			reason = in.refuse(msg)
 		}
+		if reason == "" {
+			// It would wait for room forever, and the events behind it
+			// on the broker with it.
+			if err := in.tooLarge(msg); err != nil {
+				reason = err.Error()
+			}
+		}
 		if reason != "" {
 			if err := in.deadLetter(ctx, msg, reason); err != nil {
 				return err
@@ -502,12 +544,18 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 		}
 		kept = append(kept, msg)
 	}
-	release, err := in.hold(kept)
-	if err != nil {
-		return err // the broker delivers them again later
-	}
+	n, release := in.holdPrefix(kept)
 	defer release()
-	return in.record(ctx, kept)
+	if err := in.record(ctx, kept[:n]); err != nil {
+		return err
+	}
+	if n < len(kept) {
+		// The broker delivers the batch again later: what was recorded
+		// now is known then, and the rest is received as room comes
+		// back (runs take events, events expire).
+		return in.full()
+	}
+	return nil
 }
 
 // record records msgs, in order, together, then offers them: what

@@ -40,9 +40,9 @@ func TestPoisonTriggerEventDeadLettered(t *testing.T) {
 	publishRaw(t, fx.broker, "good-1", "accounts", "signup.requested", `{"Customer": {"Email": "eve"}}`)
 	publishRaw(t, fx.broker, "bad-2", "orders", "order.placed", `{"order_id": 42}`)
 	publishRaw(t, fx.broker, "good-2", "orders", "order.placed", `{"order_id": "o-42"}`)
-	waitParked(t, e, derivedRunID("Signup", "e", "good-1"))
-	waitParked(t, e, derivedRunID("GenOrder", "e", "good-2"))
-	for _, id := range []string{derivedRunID("Signup", "e", "bad-1"), derivedRunID("GenOrder", "e", "bad-2")} {
+	waitParked(t, e, EventRunID("Signup", "accounts", "signup.requested", "good-1"))
+	waitParked(t, e, EventRunID("GenOrder", "orders", "order.placed", "good-2"))
+	for _, id := range []string{EventRunID("Signup", "accounts", "signup.requested", "bad-1"), EventRunID("GenOrder", "orders", "order.placed", "bad-2")} {
 		if _, ok := fx.st.Get(id); ok {
 			t.Fatalf("a poison event started run %s", id)
 		}
@@ -90,7 +90,7 @@ func TestPoisonTriggerEventDeadLettered(t *testing.T) {
 	// Redelivered: still dead, still acknowledged, and later events go on.
 	publishRaw(t, fx.broker, "bad-1", "accounts", "signup.requested", `{"Customer": `)
 	publishRaw(t, fx.broker, "good-3", "accounts", "signup.requested", `{"Customer": {"Email": "fay"}}`)
-	waitParked(t, e, derivedRunID("Signup", "e", "good-3"))
+	waitParked(t, e, EventRunID("Signup", "accounts", "signup.requested", "good-3"))
 	if dls, _ := e.DeadLetters("", ""); len(dls) != 2 {
 		t.Fatalf("dead letters after the redelivery: %+v", dls)
 	}

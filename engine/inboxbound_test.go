@@ -135,3 +135,54 @@ func TestInboxBoundCountsEachMessage(t *testing.T) {
 		t.Errorf("the inbox records %d messages, want the %d accepted: a 429 changes nothing", len(ms), accepted)
 	}
 }
+
+// A broker's batch of awaited events that is larger, in all, than the
+// inbox's bound is received a part at a time, as room comes back: it was
+// refused whole, and delivered again whole before the events behind it,
+// forever, though the inbox was empty (8 runs waited for 8 events in a
+// batch with room for 4, and none came). An event larger alone than the
+// bound, which could never be received, is dead-lettered instead, and
+// refused by POST /events with 413 (it answered 429, for ever).
+func TestInboxBatchBeyondTheBound(t *testing.T) {
+	fx := newFixture(t)
+	fx.inboxB = 4 * (InboxMessageOverhead + 120)
+	e := fx.start()
+	defer fx.stop()
+	var runs []string
+	var batch []Message
+	for i := range 8 {
+		id, cust := startSignup(t, e, fmt.Sprint("u", i))
+		runs = append(runs, id)
+		batch = append(batch, Message{ID: fmt.Sprint("pay-", i), Topic: "payments", Event: "payment.succeeded",
+			Payload: json.RawMessage(fmt.Sprintf(`{"correlation_id":%q}`, cust))})
+	}
+	big := Message{ID: "big", Topic: "payments", Event: "payment.succeeded",
+		Payload: json.RawMessage(fmt.Sprintf(`{"pad":%q}`, strings.Repeat("x", int(fx.inboxB))))}
+	batch = append(batch[:4], append([]Message{big}, batch[4:]...)...)
+	// As a BatchBroker does: the batch again until it is taken.
+	waitFor(t, "the batch taken", func() bool {
+		err := e.in.receiveAll(context.Background(), batch)
+		if err != nil && !errors.Is(err, ErrInboxFull) {
+			t.Fatal(err)
+		}
+		return err == nil
+	})
+	for _, id := range runs {
+		waitFor(t, "run "+id+" done", func() bool { return runState(fx, id) == runtime.StateDone })
+	}
+	dls, err := e.DeadLetters("payments", "payment.succeeded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 || dls[0].ID != "big" || !strings.Contains(dls[0].Reason, "more than all it may hold") {
+		t.Fatalf("dead letters %+v, want the event larger than the bound", dls)
+	}
+	// POST /events of such an event: 413, not a 429 to retry forever.
+	big.ID = "big-door"
+	if _, err := e.PublishEvent(context.Background(), big); !errors.Is(err, ErrTooLarge) || statusOf(err) != http.StatusRequestEntityTooLarge {
+		t.Fatalf("POST /events of an event larger than the inbox: %v (%d), want ErrTooLarge, 413", err, statusOf(err))
+	}
+	if _, ok, _ := fx.st.(*store.Memory).GetMessage(big.key()); ok {
+		t.Fatal("the refused event is in the inbox")
+	}
+}

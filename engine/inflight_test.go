@@ -131,7 +131,7 @@ func TestMaxRunningHTTP(t *testing.T) {
 	if n := countRuns(t, st, "Busy"); n != 2 {
 		t.Fatalf("%d Busy runs recorded, want the 2 accepted: a 429 changes nothing", n)
 	}
-	if _, ok := st.Get(EventRunID("Busy", "ev-1")); ok {
+	if _, ok := st.Get(EventRunID("Busy", "orders", "placed", "ev-1")); ok {
 		t.Fatal("the refused event started its run")
 	}
 	if status, _ := postH(t, srv.URL+"/rpc/Busy.Start", `{}`, "Idempotency-Key", "busy-0"); status != 200 {
@@ -149,7 +149,7 @@ func TestMaxRunningHTTP(t *testing.T) {
 	if status, _ := postH(t, srv.URL+"/events/orders/placed?id=ev-1", `{}`); status != 202 {
 		t.Fatalf("event after the runs finished: %d", status)
 	}
-	waitFor(t, "its run", func() bool { _, ok := st.Get(EventRunID("Busy", "ev-1")); return ok })
+	waitFor(t, "its run", func() bool { _, ok := st.Get(EventRunID("Busy", "orders", "placed", "ev-1")); return ok })
 }
 
 // The broker's door beyond Options.MaxRunning: an event trigger's event
@@ -171,7 +171,7 @@ func TestMaxRunningEventTriggerRetried(t *testing.T) {
 	}
 	close(gate)
 	for i := range 3 {
-		id := EventRunID("Busy", "m-"+itoa(int64(i)))
+		id := EventRunID("Busy", "orders", "placed", "m-"+itoa(int64(i)))
 		waitFor(t, "the event's run done", func() bool { return runStateOf(st, id) == "done" })
 	}
 	// A run's last event is durable before its life here ends, and its

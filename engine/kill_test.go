@@ -257,7 +257,7 @@ func TestKillEventsDurable(t *testing.T) {
 			if ackedPay[i].Load() && payRuns[fmt.Sprintf("pay-%d", i)].State != runtime.StateDone {
 				pays = append(pays, i)
 			}
-			if ackedOrder[i].Load() && orderRuns[EventRunID("Order", fmt.Sprintf("order-%d", i))].State != runtime.StateDone {
+			if ackedOrder[i].Load() && orderRuns[EventRunID("Order", "orders", "order.placed", fmt.Sprintf("order-%d", i))].State != runtime.StateDone {
 				orders = append(orders, i)
 			}
 		}

@@ -136,7 +136,7 @@ func TestRegisterRuntimeFlow(t *testing.T) {
 	// The event trigger decodes the payload into the state type; the run
 	// takes the other order's payment, kept in the inbox.
 	publish(t, broker, "order-2", "orders", "placed", map[string]any{"order_id": "o-2"})
-	id2 := derivedRunID("Order", "e", "order-2")
+	id2 := EventRunID("Order", "orders", "placed", "order-2")
 	waitFor(t, "second run done", func() bool { i, _ := st.Get(id2); return i.State == runtime.StateDone })
 	if _, err := e.StartRun(context.Background(), "Order", json.RawMessage(`{"order_id": 5}`), ""); err == nil {
 		t.Fatal("a state that does not decode started a run")

@@ -104,7 +104,7 @@ func TestRegisterTakesGeneratedTriggers(t *testing.T) {
 	waitFor(t, "rpc-started run done", done(rpcRun))
 
 	publish(t, broker, "hello-1", "greetings", "hello.requested", helloState{Name: "bob"})
-	evRun := derivedRunID("Hello", "e", "hello-1")
+	evRun := EventRunID("Hello", "greetings", "hello.requested", "hello-1")
 	waitFor(t, "event-started run done", done(evRun))
 	rs, err := e.Status(evRun)
 	if err != nil || !strings.Contains(string(rs.Snapshot), `"name":"bob"`) || !strings.Contains(string(rs.Snapshot), `"greeted":true`) {

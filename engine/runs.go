@@ -466,16 +466,23 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		if !fe.live.Load() {
 			return fmt.Errorf("%w: flow %q", errNotLive, fe.name)
 		}
+		deadLetter := func(reason string) error {
+			e.log.Warn("event dead-lettered", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "reason", reason)
+			return e.in.deadLetter(ctx, m, reason)
+		}
+		// Another flow it triggers cannot start from it: a dead letter
+		// for every consumer, as POST /events refuses it for all.
+		if reason := e.unstartableBut(m, fe); reason != "" {
+			return deadLetter(reason)
+		}
 		// Beyond Options.MaxRunning, ErrBusy: the broker delivers the
 		// event again later.
-		_, err := e.startRun(e.fromSender(ctx, m.Link), fe, eventState(fe, m.Payload), EventRunID(fe.name, m.ID), false, admitBounded)
+		_, err := e.startRun(e.fromSender(ctx, m.Link), fe, eventState(fe, m.Payload), e.eventRun(fe, m), false, admitBounded)
 		switch {
 		case errors.Is(err, ErrRunExists):
 			return nil
 		case errors.Is(err, ErrBadState):
-			reason := cannotStart(fe, err)
-			e.log.Warn("event dead-lettered", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "reason", reason)
-			return e.in.deadLetter(ctx, m, reason)
+			return deadLetter(cannotStart(fe, err))
 		}
 		return err
 	}
@@ -497,11 +504,29 @@ func eventState(fe *flowEntry, payload json.RawMessage) json.RawMessage {
 }
 
 // EventRunID is the ID of the run that the event trigger of flow starts
-// for the message of ID messageID: "e-" and the first 12 bytes, in hex, of
-// the SHA-256 of the flow's name, a zero byte and the message ID. It is
-// how to find the run of an event published to the broker; POST
-// /events/{topic}/{event} answers it.
-func EventRunID(flow, messageID string) string { return derivedRunID(flow, "e", messageID) }
+// for the message of ID messageID on topic/event: "e-" and the first 12
+// bytes, in hex, of the SHA-256 of the flow's name, the topic, the event
+// and the message ID, each after the one before and a zero byte. A
+// message is its topic, event and ID (the inbox's rule), so a flow with
+// two event triggers starts two runs for two messages of one ID on its
+// two events (a hash of the flow and the ID alone took the second for the
+// first delivered again). It is how to find the run of an event published
+// to the broker; POST /events/{topic}/{event} answers it.
+func EventRunID(flow, topic, event, messageID string) string {
+	return derivedRunID(flow, "e", topic+"\x00"+event+"\x00"+messageID)
+}
+
+// eventRun is the ID of the run fe's event trigger starts for m:
+// EventRunID, unless the store has fe's run of the ID an engine gave it
+// before run IDs took in the topic and event (the flow and the message ID
+// alone): a message whose run started before the upgrade, delivered or
+// posted again after it, starts nothing, as before.
+func (e *Engine) eventRun(fe *flowEntry, m Message) string {
+	if info, ok := e.store.Get(derivedRunID(fe.name, "e", m.ID)); ok && info.Flow == fe.name {
+		return info.RunID
+	}
+	return EventRunID(fe.name, m.Topic, m.Event, m.ID)
+}
 
 // KeyRunID is the ID of the run that an HTTP start of flow with the
 // Idempotency-Key key starts: "k-" and the first 12 bytes, in hex, of the

@@ -26,10 +26,12 @@ import (
 // fired does not catch up.
 
 // tickRunID is the ID of the run a tick starts: "sched-<unix seconds>-"
-// and a hash of the flow and spec, so that the latest fired tick can be
-// found among a flow's runs.
+// and a hash of the flow and spec (runtime.CanonicalSchedule: white space
+// is not part of it, so two spacings of one spec are one schedule, not two
+// runs a tick), so that the latest fired tick can be found among a flow's
+// runs.
 func tickRunID(flow, spec string, tick time.Time) string {
-	sum := sha256.Sum256([]byte(flow + "\x00" + spec))
+	sum := sha256.Sum256([]byte(flow + "\x00" + runtime.CanonicalSchedule(spec)))
 	return tickPrefix + strconv.FormatInt(tick.Unix(), 10) + "-" + hex.EncodeToString(sum[:6])
 }
 

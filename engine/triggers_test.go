@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +24,11 @@ const tickFlow = `{"version": 1, "flows": [{
   "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]
 }]}`
 
+// tickEngine starts an engine of the Tick flow on st. Each has an ID of
+// its own: engines sharing a store (locker) must.
 func tickEngine(t *testing.T, st Store, clock runtime.Clock, locker Locker, ran *ledger) *Engine {
 	t.Helper()
-	e, err := New(Options{Store: st, Clock: clock, Locker: locker})
+	e, err := New(Options{Store: st, Clock: clock, Locker: locker, ID: "tick-" + itoa(tickEngines.Add(1))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +44,8 @@ func tickEngine(t *testing.T, st Store, clock runtime.Clock, locker Locker, ran 
 	}
 	return e
 }
+
+var tickEngines atomic.Int64
 
 func closeEngine(t *testing.T, e *Engine) {
 	t.Helper()
@@ -105,7 +110,7 @@ func TestEventTriggerStartsOneRunPerMessage(t *testing.T) {
 	defer fx.stop()
 	publish(t, fx.broker, "signup-1", "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "eve"}})
 	publish(t, fx.broker, "signup-1", "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "eve"}})
-	id := derivedRunID("Signup", "e", "signup-1")
+	id := EventRunID("Signup", "accounts", "signup.requested", "signup-1")
 	waitParked(t, e, id)
 	st, _ := e.Status(id)
 	if !strings.Contains(string(st.Snapshot), `"cus-eve-`) {
@@ -302,7 +307,7 @@ func TestConcurrentTriggers(t *testing.T) {
 			defer wg.Done()
 			msg := fmt.Sprintf("ev-%d", i)
 			publish(t, fx.broker, msg, "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "e" + fmt.Sprint(i)}})
-			ids <- derivedRunID("Signup", "e", msg)
+			ids <- EventRunID("Signup", "accounts", "signup.requested", msg)
 		}()
 	}
 	wg.Wait()
@@ -400,7 +405,7 @@ func TestScheduleCronIgnoresTheMachineZone(t *testing.T) {
 			t.Skip(err)
 		}
 		clock := runtime.NewFakeClock(start.In(loc)) // the machine's zone, as time.Now gives it
-		e, err := New(Options{Store: st, Clock: clock, Locker: locker})
+		e, err := New(Options{Store: st, Clock: clock, Locker: locker, ID: zone})
 		if err != nil {
 			t.Fatal(err)
 		}

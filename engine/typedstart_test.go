@@ -79,7 +79,7 @@ func TestTypedStartRefusesUnknownMembers(t *testing.T) {
 	if code != http.StatusAccepted {
 		t.Fatalf("POST /events with a member of the publisher's own: %d %s, want 202", code, answer)
 	}
-	if s, _ := orderState(t, e, EventRunID("GenOrder", "m1")); s.OrderID != "e1" {
+	if s, _ := orderState(t, e, EventRunID("GenOrder", "orders", "order.placed", "m1")); s.OrderID != "e1" {
 		t.Errorf("the event's run has order_id %q, want e1", s.OrderID)
 	}
 	if n := countRuns(t, st, "GenOrder"); n != 4 {

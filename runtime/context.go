@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"strconv"
+	"sync"
 )
 
 // ctxKey finds the *stepCtx of the action running under a context.
@@ -25,6 +27,12 @@ type stepCtx struct {
 	attempt  int32
 	rollback bool
 	payload  []byte // the event that woke the step, if it waited for one
+
+	// pubs counts the action's publications in this attempt by topic and
+	// event (PublicationID); a Go step may publish from goroutines of its
+	// own, hence pubMu.
+	pubMu sync.Mutex
+	pubs  map[[2]string]int
 }
 
 func (c *stepCtx) Value(key any) any {
@@ -50,6 +58,35 @@ func IdempotencyKey(ctx context.Context) string {
 		return ""
 	}
 	return Key{RunID: c.env.runID, Step: c.step, Visit: int(c.visit), Rollback: c.rollback}.String()
+}
+
+// PublicationID returns the message ID of a publication of topic/event by
+// the action running under ctx: its idempotency key, ">", the topic, "/"
+// and the event, and "#<n>" for its n-th publication of that topic and
+// event in the attempt (n > 1), in the order they are made. A step that
+// runs again (a retry, a resume) publishes the same messages again, which
+// their receivers apply once; one that publishes a topic and event twice
+// (its publish action and a publish line, two lines) publishes two: with
+// the key alone, the second was the first to its receivers, and dropped.
+// It is "" outside a step.
+func PublicationID(ctx context.Context, topic, event string) string {
+	c := fromCtx(ctx)
+	if c == nil {
+		return ""
+	}
+	id := IdempotencyKey(ctx) + ">" + topic + "/" + event
+	c.pubMu.Lock()
+	if c.pubs == nil {
+		c.pubs = map[[2]string]int{}
+	}
+	te := [2]string{topic, event}
+	c.pubs[te]++
+	n := c.pubs[te]
+	c.pubMu.Unlock()
+	if n > 1 {
+		id += "#" + strconv.Itoa(n)
+	}
+	return id
 }
 
 // Attempt returns the 1-based attempt number of the action running under ctx

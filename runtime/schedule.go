@@ -113,6 +113,14 @@ func ParseSchedule(spec string) (s Schedule, err error) {
 	return cs, nil
 }
 
+// CanonicalSchedule returns spec as ParseSchedule reads it: its fields
+// separated by one space, with no white space around them. Specs that
+// differ only in white space are one schedule: the engine names a tick's
+// run by it, so that two definitions of a flow spaced differently (on two
+// engines sharing a store, or before and after a redefinition) agree on
+// the run of each tick.
+func CanonicalSchedule(spec string) string { return strings.Join(strings.Fields(spec), " ") }
+
 // cronParser reads 5-field cron expressions and descriptors (its own
 // "@every", which would tick relative to the time of parsing, is never
 // reached: ParseSchedule reads @every itself).

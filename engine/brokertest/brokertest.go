@@ -25,9 +25,12 @@ import (
 // Consume or ConsumeBatch, returns only once its handler has (StopWaits:
 // a broker whose stop returns at once fails it most of the time, not
 // always, as the test cannot see stop waiting; the engine's in-process
-// broker has a test that can, in a synctest bubble).
+// broker has a test that can, in a synctest bubble). And that a message is
+// its topic, event and ID (IDsByTopic): one ID published on two topics, or
+// two events of one topic, is two messages, each delivered with its ID.
 func Batches(t *testing.T, newBroker func(t *testing.T) engine.BatchBroker) {
 	t.Run("Order", func(t *testing.T) { order(t, newBroker(t)) })
+	t.Run("IDsByTopic", func(t *testing.T) { idsByTopic(t, newBroker(t)) })
 	t.Run("StopHandsBack", func(t *testing.T) { stopHandsBack(t, newBroker(t)) })
 	t.Run("StopWaits", func(t *testing.T) {
 		t.Run("Consume", func(t *testing.T) { stopWaits(t, newBroker(t), false) })
@@ -156,6 +159,60 @@ func order(t *testing.T, b engine.BatchBroker) {
 	}
 	if failedOnce == nil || len(retried) == 0 || retried[0] != failedOnce[0] {
 		t.Fatalf("the refused batch %v was followed by %v: not delivered again first", failedOnce, retried)
+	}
+}
+
+// idsByTopic: an ID is the publisher's within a topic and event (the
+// engine's inbox and docs/engine.md: "A message is its topic, event and
+// ID"), so the same ID on another topic or event is another message, not a
+// duplicate to drop. (natsbus published the ID as JetStream's Nats-Msg-Id,
+// whose duplicate window is the whole stream's: the second was dropped.)
+func idsByTopic(t *testing.T, b engine.BatchBroker) {
+	pairs := [][2]string{{"bytopic-a", "e"}, {"bytopic-b", "e"}, {"bytopic-a", "f"}}
+	var mu sync.Mutex
+	got := map[[2]string][]string{}
+	for _, p := range pairs {
+		stop, err := b.ConsumeBatch(context.Background(), "c", p[0], p[1], 8, func(_ context.Context, ms []engine.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range ms {
+				if !slices.Contains(got[p], m.ID) {
+					got[p] = append(got[p], m.ID)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+	}
+	for _, p := range pairs {
+		m := engine.Message{ID: "same-id", Topic: p[0], Event: p[1], Payload: []byte(`{}`)}
+		if err := b.Publish(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the message of each topic and event", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range pairs {
+			if len(got[p]) == 0 {
+				return false
+			}
+		}
+		return true
+	}, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Sprintf("delivered: %v", got)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range pairs {
+		if !slices.Equal(got[p], []string{"same-id"}) {
+			t.Errorf("%s %s: delivered IDs %v, want [same-id]", p[0], p[1], got[p])
+		}
 	}
 }
 

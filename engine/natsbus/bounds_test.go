@@ -279,7 +279,7 @@ func TestFullStreamRefusesEvent(t *testing.T) {
 	if !errors.Is(err, engine.ErrBrokerFull) || !errors.Is(err, engine.ErrPublish) {
 		t.Fatalf("PublishEvent onto a full stream: %v, want ErrBrokerFull and ErrPublish", err)
 	}
-	run := engine.EventRunID("A", refused)
+	run := engine.EventRunID("A", "t", "e", refused)
 	if _, err := e.Status(run); !errors.Is(err, runtime.ErrUnknownRun) {
 		t.Fatalf("the refused event's run: %v, want none", err)
 	}
@@ -369,10 +369,10 @@ func TestForgetByAnotherEngineKeepsTriggerConsumed(t *testing.T) {
 	}
 	publishIDs(t, two, "after")
 	waitFor(t, "the other engine's run", func() bool {
-		_, err := other.Status(engine.EventRunID("A", "after"))
+		_, err := other.Status(engine.EventRunID("A", "t", "e", "after"))
 		return err == nil
 	})
-	if _, err := one.Status(engine.EventRunID("A", "after")); err == nil {
+	if _, err := one.Status(engine.EventRunID("A", "t", "e", "after")); err == nil {
 		t.Fatal("the engine whose flow no longer has the trigger started a run")
 	}
 }

@@ -1,8 +1,8 @@
 // Package natsbus is an engine.Broker on NATS JetStream: events are stored
 // in one stream (subjects "<prefix>.<topic>.<event>", escaped), published
-// with their message ID as Nats-Msg-Id (JetStream drops a republished ID
-// within its duplicate window, and the engine's inbox drops it after
-// that), and consumed through durable pull consumers named by the engine:
+// with their message ID, scoped by subject, as Nats-Msg-Id (JetStream drops
+// a republished ID within its duplicate window, and the engine's inbox
+// drops it after that), and consumed through durable pull consumers named by the engine:
 // engines sharing a consumer name share its messages, and a consumer that
 // was down gets what arrived meanwhile. A message is acknowledged only after
 // the engine has recorded it (or started its run), and redelivered after a
@@ -19,6 +19,7 @@
 package natsbus
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -193,8 +194,9 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	if len(m.Triggered) > 0 {
 		msg.Header.Set(triggeredHeader, strings.Join(m.Triggered, ","))
 	}
+	msg.Header.Set(idHeader, m.ID)
 	tracectx.Inject(ctx, http.Header(msg.Header)) // the publishing step's trace
-	_, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID))
+	_, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupID(msg.Subject, m.ID)))
 	if errors.Is(err, nats.ErrReconnectBufExceeded) {
 		// What a connection without a reconnect buffer (ConnOptions)
 		// answers while it reconnects: say that, not the buffer.
@@ -234,6 +236,18 @@ func full(err error) bool {
 // jsErrCodeStreamStoreFailed is nats-server's JSStreamStoreFailedF, which
 // the client does not name.
 const jsErrCodeStreamStoreFailed jetstream.ErrorCode = 10077
+
+// idHeader carries engine.Message.ID as its publisher gave it; Nats-Msg-Id
+// carries dedupID.
+const idHeader = "Flowgen-Id"
+
+// dedupID is the Nats-Msg-Id of the message id of subject: JetStream's
+// duplicate window spans the whole stream, while a message is its topic,
+// event and ID (the engine's inbox, engine.Broker), so the same ID on
+// another topic or event is another message, which JetStream dropped as a
+// duplicate when the ID alone was its Nats-Msg-Id. A subject holds no
+// space (escape), so subject and ID cannot run into each other's.
+func dedupID(subject, id string) string { return subject + " " + id }
 
 // triggeredHeader carries engine.Message.Triggered: the flows (names are
 // identifiers, without commas) whose run the publisher started.
@@ -394,7 +408,10 @@ func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, t
 
 // message is msg as the engine sees it.
 func message(msg jetstream.Msg, topic, event string) engine.Message {
-	m := engine.Message{ID: msg.Headers().Get(jetstream.MsgIDHeader), Topic: topic, Event: event, Payload: msg.Data(),
+	// Nats-Msg-Id is the ID of a message published by another client, or
+	// by natsbus before idHeader.
+	id := cmp.Or(msg.Headers().Get(idHeader), msg.Headers().Get(jetstream.MsgIDHeader))
+	m := engine.Message{ID: id, Topic: topic, Event: event, Payload: msg.Data(),
 		Link: tracectx.Of(tracectx.Extract(context.Background(), http.Header(msg.Headers())))}
 	if tr := msg.Headers().Get(triggeredHeader); tr != "" {
 		m.Triggered = strings.Split(tr, ",")

@@ -378,7 +378,7 @@ func TestPublishEventOneRunAcrossEngines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(out.Runs) != 1 || out.Runs[0].RunID != engine.EventRunID("Signup", fmt.Sprintf("door-%d", i)) {
+		if len(out.Runs) != 1 || out.Runs[0].RunID != engine.EventRunID("Signup", "accounts", "signup.requested", fmt.Sprintf("door-%d", i)) {
 			t.Fatalf("PublishEvent: %+v", out)
 		}
 	}

@@ -103,7 +103,7 @@ the runs (docs/temporal.md#json-flows-on-temporal).`,
 		var tc otlp.Config
 		tc.Flags(fs)
 		natsURL := fs.String("nats", "", "NATS server URL: use JetStream as the broker instead of the in-process one")
-		id := fs.String("id", "serve", "engine ID (names its durable event consumer)")
+		id := fs.String("id", "serve", "engine ID, naming its durable await consumer: with -nats, its own for each process, kept across restarts")
 		retain := retainFlag(fs, "by background compaction of the store")
 		var lim serverLimits
 		lim.flags(fs)
@@ -192,7 +192,7 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.maxRunning, "max-running", engine.DefaultMaxRunning, "most runs in flight (holding a goroutine; waiting runs do not count): starts beyond answer 429 with Retry-After, event triggers are delivered again later")
 	fs.IntVar(&l.resumeWorkers, "resume-workers", engine.DefaultResumeWorkers, "unfinished runs resumed at a time at start, in the background while serving")
 	fs.IntVar(&l.eventWorkers, "event-workers", engine.DefaultEventWorkers, "broker events each event trigger applies at once (runs being started together); at most -max-running, as one more could only be refused")
-	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "bytes the broker holds for consumers that have not acknowledged them: the in-process broker's payloads, or with -nats the JetStream stream's messages; publishing beyond fails and is retried")
+	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "bytes the broker holds for consumers that have not acknowledged them: the in-process broker's messages (payload, ID, names and 256 bytes each), or with -nats the JetStream stream's; publishing beyond fails and is retried")
 	flagerr.DurationVar(fs, &l.brokerMaxAge, "broker-max-age", natsbus.DefaultMaxAge, "with -nats: how long (a `duration`) the JetStream stream keeps a message its consumers have not all acknowledged, and a consumer nobody pulls from (an engine down, an ID no longer used)")
 	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "bytes of the awaited events the inbox holds for runs to take (each its payload, topic, event and ID, and 512 for its records); POST /events beyond answers 429, the broker's are delivered again later")
 }

@@ -315,7 +315,7 @@ func TestServeKill9UnderLoad(t *testing.T) {
 			wants = append(wants, want{"Order", engine.KeyRunID("Order", fmt.Sprintf("h-%d", i))})
 		}
 		if ackEvent[i].Load() {
-			wants = append(wants, want{"Order", engine.EventRunID("Order", fmt.Sprintf("e-%d", i))})
+			wants = append(wants, want{"Order", engine.EventRunID("Order", "orders", "order.placed", fmt.Sprintf("e-%d", i))})
 		}
 	}
 	for i := range pays {

@@ -28,7 +28,7 @@ func TestRepublishedOtherPayloadStartsNothing(t *testing.T) {
 	o.must(t, "POST", "/events/payments/paid?id=m1", `{"a": 1}`, 202)
 	o.must(t, "PUT", "/flows", flow("A"), 200)
 	o.must(t, "POST", "/events/payments/paid?id=m1", `{"a": 2}`, 422)
-	run := engine.EventRunID("A", "m1")
+	run := engine.EventRunID("A", "payments", "paid", "m1")
 	_, err := o.c.DescribeWorkflowExecution(context.Background(), run, "")
 	if nf := (*serviceerror.NotFound)(nil); !errors.As(err, &nf) {
 		t.Errorf("the refused publication started run %s of flow A (describe: %v)", run, err)

@@ -301,7 +301,7 @@ func TestServeTripAsTheEngine(t *testing.T) {
 			t.Fatalf("%s: trigger: %d %v", s.name, code, out)
 		}
 	}
-	ids := []string{"t1", "t2", "t3", "t4", "t5", "t1@Bill", "t2@Bill", "t3@Bill", "t3@Bill:rollback", "t4@Bill", "t4@Bill:rollback", engine.EventRunID("Trip", "m6")}
+	ids := []string{"t1", "t2", "t3", "t4", "t5", "t1@Bill", "t2@Bill", "t3@Bill", "t3@Bill:rollback", "t4@Bill", "t4@Bill:rollback", engine.EventRunID("Trip", "trips", "requested", "m6")}
 	// The runs go on meanwhile: an abort unwinds while the next case
 	// runs (on Temporal, a running attempt learns of it from its
 	// heartbeat, within about 10 s).
@@ -309,7 +309,7 @@ func TestServeTripAsTheEngine(t *testing.T) {
 		for _, c := range cases {
 			waitState(t, s.url, c.id, c.final)
 		}
-		waitState(t, s.url, engine.EventRunID("Trip", "m6"), "done")
+		waitState(t, s.url, engine.EventRunID("Trip", "trips", "requested", "m6"), "done")
 	}
 	for _, id := range ids {
 		tv, ev := view(t, tURL, id), view(t, eURL, id)
