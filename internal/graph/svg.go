@@ -24,9 +24,9 @@ import (
 // data-block="STEP" for a block's fork and join bars and
 // data-terminal="STATE" for a terminal state (KIND: step, undo, aborting,
 // terminal, choice, branch, fork, join); each edge a <g class="fg-edge"
-// data-from="ID" data-to="ID"> (data-from "" for the start arrow, class
-// fg-rollback on the compensation chain, fg-abort on the edges out of
-// aborting). DiagramCSS styles them, and
+// data-from="ID" data-to="ID"> (data-from "" for the start arrow, which
+// leaves the fg-start box of its own fg-flow; class fg-rollback on the
+// compensation chain, fg-abort on the edges out of aborting). DiagramCSS styles them, and
 // DiagramJS makes them interactive.
 func SVG(f *dsl.File, flow string) ([]byte, error) { return SVGPath(f, flow, nil) }
 
