@@ -229,7 +229,9 @@
       if (stopped) return;
       ctrl = new AbortController();
       var wait = 0; // the Retry-After of a refusal, in seconds
-      fetch("/watch?" + query, { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
+      // state=false: the page reads which run moved, never an event's
+      // state from the stream (a run's is read with GET /runs/{id}).
+      fetch("/watch?" + (query ? query + "&" : "") + "state=false", { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
         if (res.status === 401) return refused(res);
         if (!res.ok || !res.body) {
           wait = retryAfter(res.headers.get("Retry-After"));
