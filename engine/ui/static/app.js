@@ -189,9 +189,15 @@
   // shows again (events may have been missed while it was closed), and
   // once if the stream cannot open at first (the server at its bound of
   // streams), so that a view waiting to go live is not blank meanwhile.
+  // A tab hidden (another in front of it, its window minimised) lets its
+  // stream go, and opens it again, reading what it shows, when it is
+  // shown: over HTTP/1.1 (serve without TLS) a browser opens at most six
+  // connections to a server, and each open stream holds one, so that tabs
+  // left open on six runs would make every request of every tab wait.
   function watch(query, onEvent, onOpen) {
     if (session && session.routes.indexOf("GET /watch") < 0) return poll(onOpen);
-    var stopped = false, ctrl = null, timer = null, read = false, me = {};
+    var stopped = false, ctrl = null, timer = null, read = false, me = {}, asleep = false;
+    var notBefore = 0; // a stream refused with Retry-After opens again no sooner, shown or not
     liveBy = me;
     // The badge is shown while a view follows the API: "live" while the
     // stream is open, "reconnecting" while it is not, "paused" while the
@@ -227,6 +233,11 @@
     function loop() {
       timer = null;
       if (stopped) return;
+      if (document.hidden) {
+        asleep = true;
+        if (!read) { read = true; onOpen(); } // a tab opened behind another shows its view
+        return;
+      }
       ctrl = new AbortController();
       var wait = 0; // the Retry-After of a refusal, in seconds
       // state=false: the page reads which run moved, never an event's
@@ -258,14 +269,26 @@
       }).catch(function (e) {
         if (e instanceof NeedLogin) stopped = true;
       }).then(function () {
+        ctrl = null;
         live(false, wait);
         if (stopped) return;
         if (!read) { read = true; onOpen(); }
+        notBefore = Date.now() + wait * 1000;
+        if (document.hidden) { asleep = true; return; }
         timer = setTimeout(loop, wait ? wait * 1000 : RECONNECT_MS);
       });
     }
+    function visibility() {
+      if (stopped) return;
+      if (document.hidden) { if (ctrl) ctrl.abort(); return; } // the stream's end puts it asleep
+      if (asleep) { asleep = false; clearTimeout(timer); timer = setTimeout(loop, Math.max(0, notBefore - Date.now())); }
+    }
+    document.addEventListener("visibilitychange", visibility);
     loop();
-    return function () { stopped = true; clearTimeout(timer); if (ctrl) ctrl.abort(); live(false); liveBy = null; };
+    return function () {
+      stopped = true; clearTimeout(timer); if (ctrl) ctrl.abort(); live(false); liveBy = null;
+      document.removeEventListener("visibilitychange", visibility);
+    };
   }
   // poll stands for watch on a server that sends no live events (GET
   // /session does not list GET /watch: flowgen-temporal serve, whose runs
