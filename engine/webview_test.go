@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -940,5 +941,27 @@ func TestWatchWithoutStates(t *testing.T) {
 		if got.RunID != id || got.Seq != 1 || (len(got.State) > 0) != c.states {
 			t.Errorf("states %v: got run %q seq %d with a state of %d bytes", c.states, got.RunID, got.Seq, len(got.State))
 		}
+	}
+}
+
+// A flow too large to draw (graph.MaxLayoutVertices: a JSON flow of 400
+// steps that fail straight to its end, some 40 KB) answers 422 saying so,
+// at once: drawn, it took minutes of CPU and gigabytes on a route any
+// client may ask for.
+func TestDiagramTooLarge(t *testing.T) {
+	steps := make([]string, 400)
+	for i := range steps {
+		steps[i] = fmt.Sprintf(`{"name": "S%d", "irreversible": true, "action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}}`, i)
+	}
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("big.json", []byte(`{"version": 1, "flows": [{"name": "Big", "steps": [`+strings.Join(steps, ",")+`]}]}`)); err != nil {
+		t.Fatal(err, ds)
+	}
+	srv := httptestServer(t, e)
+	if status, _, body := send(t, srv, "GET", "/flows/Big/diagram", "", "", ""); status != http.StatusUnprocessableEntity || !strings.Contains(body, "too large to draw") {
+		t.Errorf("a flow too large to draw: %d %.300s", status, body)
 	}
 }
