@@ -439,6 +439,12 @@
       text: "No " + what + " listed: the server refused this filter (the reason is above). Change the filter, or Clear it." })]));
     return true;
   }
+  // pageGone says whether e, the answer to the read of a list's page after
+  // the first (cursor: its cursor), is the server's refusal of the cursor:
+  // the run or the dead letter it continues after is gone (the store's
+  // retention removed it), and the list is read again from its first
+  // page. A filter the server refuses it refused on the first page.
+  function pageGone(e, cursor) { return !!cursor && e.status === 400; }
   function pager(prev, prevOn, next, nextOn) {
     var a = document.activeElement;
     prev.disabled = !prevOn;
@@ -684,6 +690,7 @@
         pageInfo.textContent = "page " + cursors.length;
         cutShort.hidden = !b.truncated;
       }).catch(function (e) {
+        if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; keep(); return load(); }
         failed(e, true);
         // A filter the server refused (400: a state or a time it does
         // not take) lists nothing.
@@ -1416,6 +1423,7 @@
         pager(prev, cursors.length > 1, next, !!nextCursor);
         pageInfo.textContent = "page " + cursors.length;
       }).catch(function (e) {
+        if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; return load(); }
         failed(e);
         if (!reads.late(ticket) && refusedList(e, tbody, 7, "dl-filter-refused", "dead letters")) pager(prev, !prev.disabled, next, false);
       });
