@@ -97,7 +97,7 @@ var routes = []route{
 	{Route{"GET /ui/", RolePublic, nil}, (*Engine).serveUI},
 	{Route{"GET /ui", RolePublic, nil}, (*Engine).serveUI},
 	{Route{"GET /session", RoleClient, nil}, (*Engine).httpSession},
-	{Route{"GET /watch", RoleClient, []string{"run", "flow", "kind", "children"}}, (*Engine).httpWatch},
+	{Route{"GET /watch", RoleClient, []string{"run", "flow", "kind", "children", "state"}}, (*Engine).httpWatch},
 	{Route{"GET /flows/{flow}/diagram", RoleClient, nil}, (*Engine).httpFlowDiagram},
 	{Route{"GET /runs/{id}/diagram", RoleClient, nil}, (*Engine).httpRunDiagram},
 }

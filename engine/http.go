@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/graph"
 	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -266,7 +267,7 @@ func statusOf(err error) int {
 	case errors.Is(err, ErrNoTrigger), errors.Is(err, runtime.ErrFinished), errors.Is(err, ErrConflict), errors.Is(err, ErrFlowExists),
 		errors.Is(err, ErrRunIDTaken), errors.Is(err, errDriven), errors.Is(err, errFlowUndefined):
 		return http.StatusConflict
-	case errors.Is(err, ErrIdempotencyMismatch):
+	case errors.Is(err, ErrIdempotencyMismatch), errors.Is(err, graph.ErrTooLarge):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, ErrClosed), errors.Is(err, ErrUnavailable), errors.Is(err, errStarting):
 		return http.StatusServiceUnavailable

@@ -90,6 +90,7 @@ type watcher struct {
 	run, flow string // "" matches every run, every flow
 	kind      string // "" every kind; watchRuns or watchFlows only those
 	children  bool   // with run: its descendants' events too (runtime.DescendsFrom)
+	states    bool   // the events with their states (?state=, default true)
 	caller    string // Identity.ID of whoever opened it (add), "" if none
 	ch        chan watched
 	overflow  chan struct{} // closed when ch was full
@@ -148,11 +149,12 @@ func newWatchHub(most, buffer int) *watchHub {
 // http.Server.RegisterOnShutdown (flowgen serve does). Close calls it.
 func (e *Engine) EndWatches() { e.watch.ended.Do(func() { close(e.watch.done) }) }
 
-// add opens a watcher for caller (an Identity.ID, "" if none), or
+// add opens a watcher for caller (an Identity.ID, "" if none), its
+// events with their states or without (states), or
 // refuses it when MaxWatchers are open (errTooManyWatchers) or caller
 // holds its share of them already (errCallerWatchers). A watcher of no
 // caller is counted against MaxWatchers only.
-func (h *watchHub) add(run, flow, kind string, children bool, caller string) (*watcher, error) {
+func (h *watchHub) add(run, flow, kind string, children, states bool, caller string) (*watcher, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.watchers) >= h.max {
@@ -161,7 +163,7 @@ func (h *watchHub) add(run, flow, kind string, children bool, caller string) (*w
 	if caller != "" && h.byCaller[caller] >= h.share {
 		return nil, errCallerWatchers(h.share)
 	}
-	w := &watcher{run: run, flow: flow, kind: kind, children: children, caller: caller, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
+	w := &watcher{run: run, flow: flow, kind: kind, children: children, states: states, caller: caller, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
 	h.watchers[w] = struct{}{}
 	if caller != "" {
 		h.byCaller[caller]++
@@ -196,7 +198,8 @@ func (h *watchHub) publishFlow(flow string) { h.offer("", flow, watched{flow: fl
 
 // offer hands x, about run of flow (run "": about the flow itself), to
 // every watcher that wants it, without blocking: a watcher whose queue is
-// full is told to stop (overflow).
+// full is told to stop (overflow). A watcher without states queues the
+// event without its state, so that its queue holds none of those bytes.
 func (h *watchHub) offer(run, flow string, x watched) {
 	if h.n.Load() == 0 {
 		return
@@ -212,8 +215,12 @@ func (h *watchHub) offer(run, flow string, x watched) {
 			w.flow != "" && w.flow != flow || w.kind != "" && w.kind != kind {
 			continue
 		}
+		y := x
+		if !w.states {
+			y.event.State = nil
+		}
 		select {
-		case w.ch <- x:
+		case w.ch <- y:
 		default:
 			w.once.Do(func() { close(w.overflow) })
 		}
@@ -261,11 +268,14 @@ func (e *Engine) sink() runtime.Sink {
 	return r
 }
 
-// httpWatch serves GET /watch?run=ID&flow=NAME&kind=K&children=B: the events
-// recorded from then on (of that run, and with children=true of its child
-// runs at any depth, of that flow's runs, or of all), as
+// httpWatch serves GET /watch?run=ID&flow=NAME&kind=K&children=B&state=S:
+// the events recorded from then on (of that run, and with children=true
+// of its child runs at any depth, of that flow's runs, or of all), as
 // server-sent events. Each is "event: run", "id: RUN/SEQ" (sseID), and the
-// runtime.Event as JSON in "data:"; an abort accepted is "event: abort" and
+// runtime.Event as JSON in "data:", without its state with state=false
+// (as GET /runs/{id}/history?state=false: a client that reads only which
+// run moved, as the web view does, is not sent every run's state, up to
+// megabytes, at every step); an abort accepted is "event: abort" and
 // {"flow", "run_id"} (runtime.RunRef); a flow defined or defined anew is
 // "event: flow" and {"flow"} (not for a stream of one run: it is about no
 // run). kind=run streams only the first two, kind=flow only the last;
@@ -293,6 +303,10 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	states, ok := boolQuery(w, q, "state", true)
+	if !ok {
+		return
+	}
 	// Filters that no event meets would hold one of the bounded streams
 	// open, silent, for as long as the client waits.
 	if err := watchCarriesNothing(q.Has("run"), kind, children); err != nil {
@@ -302,7 +316,7 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 	// Before the stream's first question (below): a change of the
 	// credentials after the guard's is either seen by it or wakes the loop.
 	reloaded := e.reloaded()
-	wt, err := e.watch.add(q.Get("run"), q.Get("flow"), kind, children, identityOf(r).ID)
+	wt, err := e.watch.add(q.Get("run"), q.Get("flow"), kind, children, states, identityOf(r).ID)
 	if err != nil {
 		w.Header().Set("Retry-After", strconv.Itoa(WatchRetryAfter))
 		writeError(w, http.StatusServiceUnavailable, err, nil)

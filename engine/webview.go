@@ -153,7 +153,7 @@ func (e *Engine) httpFlowDiagram(w http.ResponseWriter, r *http.Request) {
 	}
 	svg, err := graph.SVG(f, name)
 	if err != nil {
-		e.writeErr(w, r, http.StatusInternalServerError, err)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	svgHeaders(w)
@@ -181,7 +181,7 @@ func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 	}
 	svg, err := graph.SVGPath(f, st.Flow, RunPath(st))
 	if err != nil {
-		e.writeErr(w, r, http.StatusInternalServerError, err)
+		e.writeErr(w, r, statusOf(err), err)
 		return
 	}
 	svgHeaders(w)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -159,8 +160,8 @@ func TestWatchBounds(t *testing.T) {
 	_ = r2
 
 	h := newWatchHub(1, 2)
-	w, _ := h.add("", "", "", false, "")
-	if _, err := h.add("", "", "", false, ""); err == nil {
+	w, _ := h.add("", "", "", false, true, "")
+	if _, err := h.add("", "", "", false, true, ""); err == nil {
 		t.Error("the hub took a watcher beyond its bound")
 	}
 	for i := range 5 { // publish never blocks, whoever reads
@@ -852,8 +853,8 @@ func TestWatchStreamsFlowsRegisteredFromGo(t *testing.T) {
 // value of children answers 400.
 func TestWatchChildren(t *testing.T) {
 	h := newWatchHub(4, 16)
-	tree, _ := h.add("o-1", "", "", true, "")
-	alone, _ := h.add("o-1", "", "", false, "")
+	tree, _ := h.add("o-1", "", "", true, true, "")
+	alone, _ := h.add("o-1", "", "", false, true, "")
 	ids := []string{"o-1", "o-1@Bill", "o-1@Bill@Pay:rollback", "o-10@Bill", "o-2", "o-1@Bill:2"}
 	for i, id := range ids {
 		h.publish(runtime.Event{RunID: id, Seq: uint64(i + 1)})
@@ -907,5 +908,60 @@ func TestWatchRefusesStreamsThatCarryNothing(t *testing.T) {
 		if _, res := openWatch(t, srv.URL, "", q); res.StatusCode != http.StatusOK {
 			t.Errorf("%s: %d, want 200", q, res.StatusCode)
 		}
+	}
+}
+
+// GET /watch?state=false streams each event without its state, as GET
+// /runs/{id}/history?state=false pages it, while a stream of the same run
+// without it carries the state; a state that is neither true nor false
+// answers 400.
+func TestWatchWithoutStates(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	defer e.EndWatches()
+	if _, res := openWatch(t, srv.URL, "", "state=no"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("state=no: %d, want 400", res.StatusCode)
+	}
+	bare, _ := openWatch(t, srv.URL, "", "flow=Signup&state=false")
+	whole, _ := openWatch(t, srv.URL, "", "flow=Signup")
+	id, err := e.StartRun(context.Background(), "Signup", json.RawMessage(`{"Customer":{"Email":"ann"}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ch     <-chan sseEvent
+		states bool
+	}{{bare, false}, {whole, true}} {
+		var got runtime.Event
+		if err := json.Unmarshal([]byte(nextSSE(t, c.ch).data), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.RunID != id || got.Seq != 1 || (len(got.State) > 0) != c.states {
+			t.Errorf("states %v: got run %q seq %d with a state of %d bytes", c.states, got.RunID, got.Seq, len(got.State))
+		}
+	}
+}
+
+// A flow too large to draw (graph.MaxLayoutVertices: a JSON flow of 400
+// steps that fail straight to its end, some 40 KB) answers 422 saying so,
+// at once: drawn, it took minutes of CPU and gigabytes on a route any
+// client may ask for.
+func TestDiagramTooLarge(t *testing.T) {
+	steps := make([]string, 400)
+	for i := range steps {
+		steps[i] = fmt.Sprintf(`{"name": "S%d", "irreversible": true, "action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}}`, i)
+	}
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("big.json", []byte(`{"version": 1, "flows": [{"name": "Big", "steps": [`+strings.Join(steps, ",")+`]}]}`)); err != nil {
+		t.Fatal(err, ds)
+	}
+	srv := httptestServer(t, e)
+	if status, _, body := send(t, srv, "GET", "/flows/Big/diagram", "", "", ""); status != http.StatusUnprocessableEntity || !strings.Contains(body, "too large to draw") {
+		t.Errorf("a flow too large to draw: %d %.300s", status, body)
 	}
 }

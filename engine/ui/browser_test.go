@@ -306,9 +306,17 @@ func (g *gates) release(endpoint string) { close(g.gate(endpoint)) }
 type env struct {
 	t     *testing.T
 	e     *engine.Engine
-	st    *store.Memory
+	st    envStore
 	url   string
 	gates *gates
+}
+
+// envStore is what the tests ask of an env's store, beside what the
+// engine does: store.Memory, or store.Store.
+type envStore interface {
+	engine.Store
+	Get(runID string) (store.RunInfo, bool)
+	DeadLetter(ctx context.Context, m store.Message, reason string, at time.Time) error
 }
 
 func newEnv(t *testing.T) *env { return newEnvAuth(t, true) }
@@ -320,6 +328,12 @@ func newEnvAuth(t *testing.T, withTokens bool) *env { return newEnvWith(t, withT
 // (Options.MaxWatchers; 0: the default), and its API served through wrap
 // (nil: as it is).
 func newEnvWith(t *testing.T, withTokens bool, maxWatchers int, wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
+	return newEnvOn(t, store.NewMemory(), withTokens, maxWatchers, wrap)
+}
+
+// newEnvOn is newEnvWith on the store st.
+func newEnvOn(t *testing.T, st envStore, withTokens bool, maxWatchers int, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\n"), 0o600); err != nil {
@@ -355,7 +369,6 @@ func newEnvWith(t *testing.T, withTokens bool, maxWatchers int, wrap func(http.H
 		}
 		return nil, runtime.Permanent(errors.New("no parcel service"))
 	})
-	st := store.NewMemory()
 	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth, MaxWatchers: maxWatchers,
 		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
 			return flowfile.Load(name, src, opts)

@@ -146,3 +146,31 @@ func TestBrowserGraphPageWideFlow(t *testing.T) {
 	}
 	shot(t, ctx, "2-phone")
 }
+
+// The page of `flowgen graph -format html` draws every flow of a file in
+// one SVG, and each flow's start arrow comes from no box (data-from ""):
+// the start point of a flow, clicked, leads to its own first step only,
+// and its arrow lights up, as any box's edges do.
+func TestBrowserGraphPageStartOfItsFlow(t *testing.T) {
+	url := graphPage(t, shopFile(t), "")
+	ctx := browser(t)
+	run(t, ctx, "the page", chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS(`.fg-flow[data-flow="Split"]`)))
+	bad := get(t, ctx, "each start point", chromedp.Evaluate[[]string](`(() => {
+		const bad = [];
+		const starts = document.querySelectorAll("#diagram .fg-start");
+		if (starts.length < 2) bad.push("fewer than two flows: the test proves nothing");
+		for (const g of starts) {
+			const flow = g.closest(".fg-flow"), name = flow.getAttribute("data-flow");
+			g.querySelector("circle").dispatchEvent(new MouseEvent("click", {bubbles: true}));
+			const leads = Array.from(document.querySelectorAll("#details li"), li => li.textContent);
+			const own = Array.from(flow.querySelectorAll('.fg-edge[data-from=""]'));
+			if (leads.length !== own.length) bad.push(name + ": the start leads to " + JSON.stringify(leads) + ", want " + own.length + " box(es)");
+			const lit = Array.from(document.querySelectorAll("#diagram .fg-edge.fg-hl"));
+			if (lit.length !== own.length || lit.some(e => !own.includes(e))) bad.push(name + ": " + lit.length + " edge(s) lit, want its start arrow");
+		}
+		return bad;
+	})()`))
+	if len(bad) > 0 {
+		t.Errorf("start points:\n%s", strings.Join(bad, "\n"))
+	}
+}

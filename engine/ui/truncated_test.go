@@ -60,3 +60,49 @@ func TestBrowserListCutShort(t *testing.T) {
 		poll(`document.querySelector("#truncated") !== null && document.querySelector("#truncated").hidden`))
 	shot(t, ctx, "2-whole")
 }
+
+// The store's retention removes finished runs (store.Options.Retain). A
+// runs list on a later page continues after the last run of the page
+// before it (GET /runs's cursor): once that run is gone, the server
+// refuses the cursor (400, "list again from the start").
+//
+// A list on its second page whose cursor's run the retention removed
+// lists again from the first page, with the runs there are, rather than
+// say that the server refused its filter.
+func TestBrowserListPageGoneToRetention(t *testing.T) {
+	var later atomic.Bool // the store's clock, two hours on: every finished run is past its retention
+	st, err := store.Open(t.TempDir(), store.Options{Retain: time.Hour, CompactEvery: -1, Now: func() time.Time {
+		if later.Load() {
+			return time.Now().Add(2 * time.Hour)
+		}
+		return time.Now()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	v := newEnvOn(t, st, false, 0, nil)
+	var old []string
+	for range 30 {
+		id := v.start("Brittle", `{"Item": "vase"}`)
+		v.await(id, runtime.StateCompensationFailed)
+		old = append(old, id)
+	}
+	ctx := browser(t)
+	run(t, ctx, "the second page", chromedp.Navigate(v.url+"/ui/#/runs?flow=Brittle"),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`tr[data-run=%q]`, old[29]))),
+		chromedp.Click(chromedp.CSS("#next")),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`tr[data-run=%q]`, old[0]))))
+	later.Store(true)
+	if stats, err := st.CompactAll(context.Background()); err != nil || stats.RunsRemoved != len(old) {
+		t.Fatalf("compaction: %+v %v, want the %d runs removed", stats, err, len(old))
+	}
+	later.Store(false)
+	// A run started now moves the list, which reads its page again.
+	id := v.start("Brittle", `{"Item": "cup"}`)
+	v.await(id, runtime.StateCompensationFailed)
+	run(t, ctx, "the first page, with the new run", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`tr[data-run=%q]`, id))))
+	if refused := get(t, ctx, "the list", chromedp.Evaluate[bool](`document.querySelector("#runs-refused") !== null`)); refused {
+		t.Error("the list says the server refused its filter")
+	}
+}

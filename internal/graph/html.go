@@ -18,12 +18,16 @@ func HTML(f *dsl.File, flow string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	svg, err := renderSVG(d, nil)
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	err = htmlPage.Execute(&b, map[string]any{
 		"Title": d.name,
 		// The SVG is ours, its text escaped by renderSVG; the script and
 		// style are the package's own files.
-		"SVG":        template.HTML(renderSVG(d, nil)),
+		"SVG":        template.HTML(svg),
 		"Script":     template.JS(DiagramJS),
 		"PageScript": template.JS(pageJS),
 		"Style":      template.CSS(pageCSS),

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"unicode/utf8"
@@ -94,7 +96,21 @@ func inset(n *node) float64 {
 	return padX
 }
 
-func layoutFlow(g *flowGraph) *flowLayout {
+// MaxLayoutVertices bounds the layout of one flow: its boxes and the
+// dummy vertices of its edges that cross ranks, one a rank crossed. An
+// edge into a final state crosses every rank between the step it leaves
+// and that state, so a flow of n steps that fail straight to failed (no
+// rollback before them) needs about n²/2 of them, and its layout, SVG and
+// labels grow so: 20,000 is a flow of about 200 such steps, drawn in about
+// a second, where 2,000 steps would take gigabytes. A flow beyond it is
+// not drawn (ErrTooLarge): DOT and Mermaid, laid out by their own tools,
+// still are.
+const MaxLayoutVertices = 20000
+
+// ErrTooLarge: a flow's layout needs more than MaxLayoutVertices vertices.
+var ErrTooLarge = errors.New("too large to draw")
+
+func layoutFlow(g *flowGraph) (*flowLayout, error) {
 	L := &flowLayout{g: g}
 	index := map[string]int{}
 	add := func(v *vertex) int {
@@ -267,6 +283,9 @@ func layoutFlow(g *flowGraph) *flowLayout {
 			d.up = append(d.up, chain[i])
 		}
 		chains[le] = chain
+		if len(L.verts) > MaxLayoutVertices {
+			return nil, fmt.Errorf("flow %s: %w: its layout needs more than %d boxes and edge bends (graph.MaxLayoutVertices); draw it with -format dot and Graphviz, or split it with call steps", g.name, ErrTooLarge, MaxLayoutVertices)
+		}
 	}
 
 	// 4. Order within ranks: first by discovery, then barycentre sweeps.
@@ -514,7 +533,7 @@ func layoutFlow(g *flowGraph) *flowLayout {
 		L.routes[i].labelPos[0] -= minX
 	}
 	L.w = maxX - minX
-	return L
+	return L, nil
 }
 
 // placeLabels places the label of each edge where it covers no box of
@@ -568,6 +587,11 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 				}
 			}
 		}
+		// The places nearest the preferred ones only: a long edge has
+		// places on each of its ranks, and each place is checked against
+		// the edges near it, so that a flow of n steps, whose edges to
+		// its end states span up to n ranks, would cost n³.
+		places[i] = places[i][:min(len(places[i]), maxLabelPlaces)]
 		rt.labelPos = places[i][0]
 		if !rt.self {
 			// Left of the edge (the text ends where it began right of
@@ -778,6 +802,10 @@ func grow(b [4]float64, dx, dy float64) [4]float64 {
 func inkBox(label string, at [2]float64) [4]float64 {
 	return [4]float64{at[0] - 2, at[1] - 6, at[0] + textWidth(label, labelGlyph) + 2, at[1] + 7}
 }
+
+// maxLabelPlaces is how many places along its edge a label is tried at,
+// the preferred first (and as many beside each of them).
+const maxLabelPlaces = 24
 
 // labelTs are the other places along an edge between adjacent ranks that
 // its label may take, nearer the middle first.

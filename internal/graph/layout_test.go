@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -29,12 +30,49 @@ func TestLayoutLinearInSteps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		L := layoutFlow(d.flows[0])
+		L, err := layoutFlow(d.flows[0])
+		if err != nil {
+			t.Fatal(err)
+		}
 		// Per step: its box and its undo state's; the edges to the
 		// terminals add dummies once.
 		if limit := 4 * n; len(L.verts) > limit {
 			t.Errorf("%d steps: %d vertices in the layout, want at most %d", n, len(L.verts), limit)
 		}
+	}
+}
+
+// A flow whose steps have no rollback fails from each straight into the
+// failed state below the last: each failure edge crosses every rank down
+// to it, about n²/2 dummies for n steps. 400 such steps (a JSON flow of
+// some 50 KB) took minutes and gigabytes to draw, on a route any client
+// may ask for (GET /flows/{flow}/diagram); beyond MaxLayoutVertices the
+// diagram is refused with ErrTooLarge, checked before the layout's costly
+// stages, while a flow within it is drawn.
+func TestLayoutBound(t *testing.T) {
+	linear := func(n int) *dsl.File {
+		steps := make([]*dsl.Step, n)
+		for i := range steps {
+			steps[i] = goStep(fmt.Sprintf("S%d", i))
+		}
+		return flowOf("Big", steps...)
+	}
+	if _, err := SVG(linear(400), ""); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("400 steps without rollbacks: %v, want ErrTooLarge", err)
+	}
+	if _, err := HTML(linear(400), ""); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("the page of 400 steps without rollbacks: %v, want ErrTooLarge", err)
+	}
+	d, err := build(linear(150), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	L, err := layoutFlow(d.flows[0])
+	if err != nil {
+		t.Fatalf("150 steps: %v", err)
+	}
+	if len(L.verts) < MaxLayoutVertices/3 {
+		t.Errorf("150 steps: %d vertices, far below the bound: the test proves little", len(L.verts))
 	}
 }
 
@@ -47,7 +85,10 @@ func TestAbortRail(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, g := range d.flows {
-			L := layoutFlow(g)
+			L, err := layoutFlow(g)
+			if err != nil {
+				t.Fatal(err)
+			}
 			rails := 0
 			for _, rt := range L.routes {
 				if !rt.e.abort {
@@ -102,7 +143,10 @@ func TestLabelsDoNotOverlap(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, g := range d.flows {
-			L := layoutFlow(g)
+			L, err := layoutFlow(g)
+			if err != nil {
+				t.Fatal(err)
+			}
 			type box struct {
 				label string
 				b     [4]float64
@@ -171,7 +215,10 @@ func TestLabelsOffEdges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	L := layoutFlow(d.flows[0])
+	L, err := layoutFlow(d.flows[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	clear := map[[2]string]bool{{"Loan_Route", "Loan_Approve"}: true, {"Loan_Approve", "Loan_failed"}: true}
 	for i, rt := range L.routes {
 		if !clear[[2]string{rt.e.from, rt.e.to}] {

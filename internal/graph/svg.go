@@ -24,9 +24,9 @@ import (
 // data-block="STEP" for a block's fork and join bars and
 // data-terminal="STATE" for a terminal state (KIND: step, undo, aborting,
 // terminal, choice, branch, fork, join); each edge a <g class="fg-edge"
-// data-from="ID" data-to="ID"> (data-from "" for the start arrow, class
-// fg-rollback on the compensation chain, fg-abort on the edges out of
-// aborting). DiagramCSS styles them, and
+// data-from="ID" data-to="ID"> (data-from "" for the start arrow, which
+// leaves the fg-start box of its own fg-flow; class fg-rollback on the
+// compensation chain, fg-abort on the edges out of aborting). DiagramCSS styles them, and
 // DiagramJS makes them interactive.
 func SVG(f *dsl.File, flow string) ([]byte, error) { return SVGPath(f, flow, nil) }
 
@@ -71,7 +71,7 @@ func SVGPath(f *dsl.File, flow string, p *Path) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return renderSVG(d, p), nil
+	return renderSVG(d, p)
 }
 
 // classes returns the path's classes of node n: " fg-visited" etc.
@@ -134,11 +134,14 @@ var DiagramJS string
 const flowTitleH = 26.0 // room above each flow for its name
 const margin = 12.0
 
-func renderSVG(d *diagram, p *Path) []byte {
+func renderSVG(d *diagram, p *Path) ([]byte, error) {
 	var body bytes.Buffer
 	y, width := margin, 0.0
 	for _, g := range d.flows {
-		L := layoutFlow(g)
+		L, err := layoutFlow(g)
+		if err != nil {
+			return nil, err
+		}
 		fmt.Fprintf(&body, "<g class=\"fg-flow\" data-flow=\"%s\" transform=\"translate(%s %s)\">\n", attr(g.name), num(margin), num(y))
 		fmt.Fprintf(&body, "<text class=\"fg-flow-title\" x=\"0\" y=\"14\">%s</text>\n", text(g.name))
 		fmt.Fprintf(&body, "<g transform=\"translate(0 %s)\">\n", num(flowTitleH))
@@ -165,7 +168,7 @@ func renderSVG(d *diagram, p *Path) []byte {
 	b.WriteString("</style>\n")
 	b.Write(body.Bytes())
 	b.WriteString("</svg>\n")
-	return b.Bytes()
+	return b.Bytes(), nil
 }
 
 var kindClass = map[nodeKind]string{nodeStep: "step", nodeUndo: "undo", nodeTerminal: "terminal", nodeBranch: "branch", nodeFork: "fork", nodeJoin: "join", nodeAborting: "aborting"}

@@ -189,9 +189,15 @@
   // shows again (events may have been missed while it was closed), and
   // once if the stream cannot open at first (the server at its bound of
   // streams), so that a view waiting to go live is not blank meanwhile.
+  // A tab hidden (another in front of it, its window minimised) lets its
+  // stream go, and opens it again, reading what it shows, when it is
+  // shown: over HTTP/1.1 (serve without TLS) a browser opens at most six
+  // connections to a server, and each open stream holds one, so that tabs
+  // left open on six runs would make every request of every tab wait.
   function watch(query, onEvent, onOpen) {
     if (session && session.routes.indexOf("GET /watch") < 0) return poll(onOpen);
-    var stopped = false, ctrl = null, timer = null, read = false, me = {};
+    var stopped = false, ctrl = null, timer = null, read = false, me = {}, asleep = false;
+    var notBefore = 0; // a stream refused with Retry-After opens again no sooner, shown or not
     liveBy = me;
     // The badge is shown while a view follows the API: "live" while the
     // stream is open, "reconnecting" while it is not, "paused" while the
@@ -227,9 +233,16 @@
     function loop() {
       timer = null;
       if (stopped) return;
+      if (document.hidden) {
+        asleep = true;
+        if (!read) { read = true; onOpen(); } // a tab opened behind another shows its view
+        return;
+      }
       ctrl = new AbortController();
       var wait = 0; // the Retry-After of a refusal, in seconds
-      fetch("/watch?" + query, { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
+      // state=false: the page reads which run moved, never an event's
+      // state from the stream (a run's is read with GET /runs/{id}).
+      fetch("/watch?" + (query ? query + "&" : "") + "state=false", { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
         if (res.status === 401) return refused(res);
         if (!res.ok || !res.body) {
           wait = retryAfter(res.headers.get("Retry-After"));
@@ -256,14 +269,26 @@
       }).catch(function (e) {
         if (e instanceof NeedLogin) stopped = true;
       }).then(function () {
+        ctrl = null;
         live(false, wait);
         if (stopped) return;
         if (!read) { read = true; onOpen(); }
+        notBefore = Date.now() + wait * 1000;
+        if (document.hidden) { asleep = true; return; }
         timer = setTimeout(loop, wait ? wait * 1000 : RECONNECT_MS);
       });
     }
+    function visibility() {
+      if (stopped) return;
+      if (document.hidden) { if (ctrl) ctrl.abort(); return; } // the stream's end puts it asleep
+      if (asleep) { asleep = false; clearTimeout(timer); timer = setTimeout(loop, Math.max(0, notBefore - Date.now())); }
+    }
+    document.addEventListener("visibilitychange", visibility);
     loop();
-    return function () { stopped = true; clearTimeout(timer); if (ctrl) ctrl.abort(); live(false); liveBy = null; };
+    return function () {
+      stopped = true; clearTimeout(timer); if (ctrl) ctrl.abort(); live(false); liveBy = null;
+      document.removeEventListener("visibilitychange", visibility);
+    };
   }
   // poll stands for watch on a server that sends no live events (GET
   // /session does not list GET /watch: flowgen-temporal serve, whose runs
@@ -414,6 +439,12 @@
       text: "No " + what + " listed: the server refused this filter (the reason is above). Change the filter, or Clear it." })]));
     return true;
   }
+  // pageGone says whether e, the answer to the read of a list's page after
+  // the first (cursor: its cursor), is the server's refusal of the cursor:
+  // the run or the dead letter it continues after is gone (the store's
+  // retention removed it), and the list is read again from its first
+  // page. A filter the server refuses it refused on the first page.
+  function pageGone(e, cursor) { return !!cursor && e.status === 400; }
   function pager(prev, prevOn, next, nextOn) {
     var a = document.activeElement;
     prev.disabled = !prevOn;
@@ -659,6 +690,7 @@
         pageInfo.textContent = "page " + cursors.length;
         cutShort.hidden = !b.truncated;
       }).catch(function (e) {
+        if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; keep(); return load(); }
         failed(e, true);
         // A filter the server refused (400: a state or a time it does
         // not take) lists nothing.
@@ -1391,6 +1423,7 @@
         pager(prev, cursors.length > 1, next, !!nextCursor);
         pageInfo.textContent = "page " + cursors.length;
       }).catch(function (e) {
+        if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; return load(); }
         failed(e);
         if (!reads.late(ticket) && refusedList(e, tbody, 7, "dl-filter-refused", "dead letters")) pager(prev, !prev.disabled, next, false);
       });

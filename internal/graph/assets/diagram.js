@@ -16,6 +16,15 @@
   "use strict";
   function nodes(svg) { return Array.prototype.slice.call(svg.querySelectorAll(".fg-node")); }
   function edges(svg) { return Array.prototype.slice.call(svg.querySelectorAll(".fg-edge")); }
+  // fromOf is the data-node of the box edge e leaves: its data-from, or
+  // for a start arrow (data-from "") the start point of e's own flow. An
+  // SVG of a whole file has a start arrow in every flow.
+  function fromOf(e) {
+    var from = e.getAttribute("data-from");
+    if (from) return from;
+    var flow = e.closest(".fg-flow"), start = flow ? flow.querySelector(".fg-start") : null;
+    return start ? start.getAttribute("data-node") : "";
+  }
   function kindOf(g) {
     var k = ["step", "branch", "undo", "aborting", "terminal", "start", "fork", "join"];
     for (var i = 0; i < k.length; i++) if (g.classList.contains("fg-" + k[i])) return k[i];
@@ -30,9 +39,9 @@
     edges(svg).forEach(function (e) {
       var label = e.querySelector(".fg-label");
       label = label ? label.textContent : "";
-      var from = e.getAttribute("data-from"), to = e.getAttribute("data-to");
-      if (from === id || (from === "" && kindOf(g) === "start")) out.push({ to: to, label: label });
-      if (to === id) inn.push({ from: from, label: label });
+      var to = e.getAttribute("data-to");
+      if (fromOf(e) === id) out.push({ to: to, label: label });
+      if (to === id) inn.push({ from: e.getAttribute("data-from"), label: label });
     });
     return {
       id: id, kind: kindOf(g), step: g.getAttribute("data-step") || "",
@@ -44,7 +53,7 @@
     nodes(svg).forEach(function (n) { n.classList.toggle("fg-selected", n === g); });
     var id = g ? g.getAttribute("data-node") : null;
     edges(svg).forEach(function (e) {
-      e.classList.toggle("fg-hl", id !== null && (e.getAttribute("data-from") === id || e.getAttribute("data-to") === id));
+      e.classList.toggle("fg-hl", id !== null && (fromOf(e) === id || e.getAttribute("data-to") === id));
     });
   }
   function attach(svg, onSelect) {
