@@ -91,6 +91,12 @@ func TestSuspendWhileWaiting(t *testing.T) {
 	if err := run.Suspend(); !errors.Is(err, runtime.ErrFinished) {
 		t.Errorf("second Suspend: %v", err)
 	}
+	// The run is not over, and a MemorySink keeps no abort requests: the
+	// abort cannot be kept for the Resume, and Abort says so (it said
+	// "run finished").
+	if err := run.Abort(); !errors.Is(err, runtime.ErrSuspended) || errors.Is(err, runtime.ErrFinished) {
+		t.Errorf("Abort of the suspended run: %v, want ErrSuspended", err)
+	}
 	sub2 := newProbeSub()
 	f2, _ := orderFlow(t, sub2, sink, awaitPaid(time.Hour))
 	r2, err := f2.Resume(context.Background(), sink.History("r1"))
