@@ -392,7 +392,8 @@ func (r *Run[S]) requestAbort() (recorded bool, err error) {
 // run leaves the flow's live runs, Done is closed, Wait returns the state so
 // far with Final the run state it was in and an error wrapping ErrSuspended,
 // and Resume continues it from its history, here or in another process. It
-// returns ErrFinished if the run is over.
+// returns ErrFinished if the run is over, and nil if it is suspended
+// already.
 func (r *Run[S]) Suspend() error {
 	p, over := r.interrupt(func() {
 		if r.suspending.CompareAndSwap(false, true) {
@@ -400,6 +401,9 @@ func (r *Run[S]) Suspend() error {
 		}
 	})
 	if over {
+		if r.suspended() {
+			return nil
+		}
 		return ErrFinished
 	}
 	if p != nil {
