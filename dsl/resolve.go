@@ -823,7 +823,7 @@ type FieldRole string
 const (
 	RoleRequest   FieldRole = "request"   // rpc request: read
 	RoleResponse  FieldRole = "response"  // rpc response or awaited payload: written
-	RoleCorrelate FieldRole = "correlate" // await correlation key: read, a string
+	RoleCorrelate FieldRole = "correlate" // await correlation key: read, a string, an integer or a bool
 	RolePayload   FieldRole = "payload"   // published payload: read
 	RoleUntil     FieldRole = "until"     // sleep until: read, a time.Time
 	RoleCondition FieldRole = "condition" // a choose condition: read, compared with Cond's literal

@@ -39,6 +39,9 @@ type flowGen struct {
 	imports   map[string]string
 	typeNames map[string]bool
 
+	// pkg is the package generated into (Options.Types), nil with -nopkg.
+	pkg *types.Package
+
 	// members are the Go selections of the conditions that read members
 	// of a state field (choose.go).
 	members map[*dsl.Cond][]dsl.Selector
@@ -88,7 +91,7 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source, target string, pkg *types.
 	}
 	g := &flowGen{file: file, fl: fl, names: fl.GoNamesFor(target), source: source,
 		consts: map[string]string{}, byStep: map[*dsl.Step]dsl.StepNames{}, edges: map[*dsl.Step][]dsl.Edge{},
-		index: map[*dsl.Step]int{}, imports: map[string]string{}, typeNames: map[string]bool{}}
+		index: map[*dsl.Step]int{}, imports: map[string]string{}, typeNames: map[string]bool{}, pkg: pkg}
 	if fl.State != nil {
 		g.state = fl.State.Name
 	}

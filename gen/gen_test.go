@@ -453,3 +453,23 @@ flow G {
 		}
 	}
 }
+
+// TestCorrelateWithoutTypes: without the package's types (-nopkg) the
+// generator cannot tell a string field from an integer one, so it reads the
+// correlation field through runtime.CorrelationValue, which is right for
+// both and does not compile for a field it cannot read. string(s.N) of an
+// integer compiled, a rune that no event's member matched.
+func TestCorrelateWithoutTypes(t *testing.T) {
+	src := []byte("flow F {\n    state S\n    step A { await t \"e\" correlate N on n timeout 1h }\n}\n")
+	f, ds := flowfile.Load("f.flow", src, dsl.CheckOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	out, err := Generate(f, Options{Package: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out["f_flow.go"]); !strings.Contains(got, "return runtime.CorrelationValue(s.N) }") {
+		t.Errorf("the correlation field is not read through runtime.CorrelationValue:\n%s", got)
+	}
+}

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"go/types"
 	"time"
 
 	"github.com/dave/jennifer/jen"
@@ -179,8 +180,7 @@ func (g *flowGen) newStep(s *dsl.Step) (assign jen.Code, named bool) {
 	case dsl.ActionAwait:
 		correlate := jen.Code(jen.Nil())
 		if a.Correlate != nil {
-			// Check requires a string underlying type for the field.
-			correlate = g.stateFunc(jen.String(), jen.String().Call(g.id("s").Dot(a.Correlate.Name)))
+			correlate = g.stateFunc(jen.String(), g.correlationValue(a.Correlate))
 		}
 		list := []jen.Code{jen.Lit(a.Topic), jen.Lit(a.Event), g.fieldPtr(a.Response), correlate, duration(g.fl.TimeoutFor(s))}
 		if a.Correlate != nil && a.CorrelateOn != nil {
@@ -244,4 +244,25 @@ func (g *flowGen) portRollback(a *dsl.Action) jen.Code {
 		return jen.Func().Params(g.ctxStateParams()...).Error().Add(inlineBlock(jen.Return(err)))
 	}
 	return jen.Func().Params(g.ctxStateParams()...).Error().Block(append(stmts, jen.Return(err))...)
+}
+
+// correlationValue reads an await's correlation field as the run's value:
+// a string field as it is, any other (an integer, a bool: the checks allow
+// no more) through runtime.CorrelationValue, the text of its JSON, as an
+// event's member compares. A field whose type the generator does not know
+// (-nopkg) goes through it too: string(n) of an integer would compile, a
+// rune, and correlate with nothing; CorrelationValue does not compile for
+// a type it cannot read.
+func (g *flowGen) correlationValue(id *dsl.Ident) jen.Code {
+	field := g.id("s").Dot(id.Name)
+	if g.pkg != nil {
+		if tn, ok := g.pkg.Scope().Lookup(g.state).(*types.TypeName); ok {
+			if ft := dsl.FieldType(g.pkg, tn.Type(), id); ft != nil {
+				if b, ok := ft.Underlying().(*types.Basic); ok && b.Info()&types.IsString != 0 {
+					return jen.String().Call(field)
+				}
+			}
+		}
+	}
+	return rt("CorrelationValue").Call(field)
 }

@@ -162,7 +162,10 @@ type Message struct {
 // goes to the first subscriber of its topic and event that consumes it; when
 // none does it is kept and offered to later subscribers, so an event
 // published before a step awaits it is not lost. Handlers run with the bus
-// locked and must not call back into it.
+// locked and must not call back into it. It keeps every payload published
+// (Published) and every one nobody took, without a bound, and nothing
+// survives the process: a bus for tests and examples, not for a service,
+// which takes an embedded engine's (engine.Engine.RuntimeOptions).
 type MemoryBus struct {
 	mu        sync.Mutex
 	subs      map[[2]string][]*memorySub

@@ -84,8 +84,9 @@ var fragments = map[string]string{
 %s	_ = prepare
 }
 `,
-	`retried := func() (n int) {`: `func frag%d(sink *runtime.MemorySink, id string, k int, clock *runtime.FakeClock, maxBackoff time.Duration) {
-%s}
+	`for k := 1; k <= retries; k++ {`: `func frag%d(ctx context.Context, sink *runtime.MemorySink, id string, retries int, clock *runtime.FakeClock, maxBackoff time.Duration) error {
+%s	return nil
+}
 `,
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -113,6 +114,34 @@ func CorrelationText(v json.RawMessage) string {
 		return s
 	}
 	return string(v)
+}
+
+// Correlatable is the types a run's correlation value may be read from
+// in generated code (`correlate Field`): strings, integers and booleans,
+// whose JSON text says one value only.
+type Correlatable interface {
+	~string | ~bool |
+		~int | ~int8 | ~int16 | ~int32 | ~int64 |
+		~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+// CorrelationValue is what a run's correlation field holding v compares
+// as: the CorrelationText of v's JSON encoding, as the engine reads a JSON
+// flow's field. A string is its value; an integer or a boolean is written
+// as JSON writes it ("42", "true"), so that an event member 42 matches a
+// field holding 42. Generated awaits read a field that is not a string
+// through it (a conversion string(n) of an integer would be a rune).
+func CorrelationValue[T Correlatable](v T) string {
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.String:
+		return rv.String()
+	case reflect.Bool:
+		return strconv.FormatBool(rv.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(rv.Int(), 10)
+	default: // the unsigned kinds: Correlatable has no other
+		return strconv.FormatUint(rv.Uint(), 10)
+	}
 }
 
 // CorrelationMember returns payload's member at path ("" means

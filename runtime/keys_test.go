@@ -1,6 +1,9 @@
 package runtime
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 func TestKeyRoundTrip(t *testing.T) {
 	for _, k := range []Key{
@@ -75,5 +78,34 @@ func TestChildRunIDDocumented(t *testing.T) {
 		if got := ChildRunID(c.key, c.attempt); got != c.want {
 			t.Errorf("ChildRunID(%+v, %d) = %q, want %q", c.key, c.attempt, got, c.want)
 		}
+	}
+}
+
+// TestCorrelationValue: a generated await's value of a field is the text
+// its JSON encoding compares as (CorrelationText), the rule of an event's
+// member and of a JSON flow's field, for every kind a field may have.
+func TestCorrelationValue(t *testing.T) {
+	type ID string
+	type Num int16
+	check := func(got string, v any) {
+		t.Helper()
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := CorrelationText(b); got != want {
+			t.Errorf("CorrelationValue(%#v) = %q, want %q (the CorrelationText of %s)", v, got, want, b)
+		}
+	}
+	check(CorrelationValue("o-1"), "o-1")
+	check(CorrelationValue(""), "")
+	check(CorrelationValue(ID(`a"b`)), ID(`a"b`))
+	check(CorrelationValue(true), true)
+	check(CorrelationValue(int64(-42)), int64(-42))
+	check(CorrelationValue(Num(7)), Num(7))
+	check(CorrelationValue(uint64(1<<63)), uint64(1<<63))
+	check(CorrelationValue(uint8(200)), uint8(200))
+	if got, ok := Correlation([]byte(`{"order_id": 42}`), "order_id"); !ok || got != CorrelationValue(42) {
+		t.Errorf("member 42 compares as %q, a field holding 42 as %q", got, CorrelationValue(42))
 	}
 }

@@ -65,6 +65,17 @@ func OptionAsHandlers(flow, handlers, constructor string) error {
 		"the flow has no Go steps, so pass nil first (%s(nil, ...))", ErrNotConfigured, flow, handlers, constructor)
 }
 
+// PortWithoutCaller is the error a generated constructor returns when a
+// port of its services is the generated adapter over a runtime.Caller
+// (adapter names it: SignupCustomersCaller) with a nil Caller: one written
+// as SignupCustomersCaller{}, or over an engine without a Caller. Each of
+// its calls would fail, after the steps before it had done their work. It
+// wraps ErrNotConfigured, as MissingPort does.
+func PortWithoutCaller(flow, services, field, adapter string) error {
+	return fmt.Errorf("%w: flow %q: %s.%s is a port adapter, %s, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own",
+		ErrNotConfigured, flow, services, field, adapter)
+}
+
 // MissingPort is the error a generated constructor returns when its
 // services argument lacks a port: services.field is nil. It wraps
 // ErrNotConfigured, as a missing Caller does for an untyped rpc step.

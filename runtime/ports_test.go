@@ -75,4 +75,7 @@ func TestCallPort(t *testing.T) {
 	if err := MissingPort("Order", "OrderServices", "Payments"); !errors.Is(err, ErrNotConfigured) || !strings.Contains(err.Error(), "OrderServices.Payments is nil") {
 		t.Errorf("MissingPort = %v", err)
 	}
+	if err := PortWithoutCaller("Order", "OrderServices", "Payments", "OrderPaymentsCaller"); !errors.Is(err, ErrNotConfigured) || !strings.Contains(err.Error(), "OrderServices.Payments is a port adapter, OrderPaymentsCaller, over a nil Caller") {
+		t.Errorf("PortWithoutCaller = %v", err)
+	}
 }

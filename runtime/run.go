@@ -240,7 +240,7 @@ func (r *Run[S]) watchCancel() {
 		if context.Cause(r.ctx) == ErrAborted {
 			return
 		}
-		if err := r.requestAbort(); err != nil {
+		if _, err := r.requestAbort(); err != nil {
 			if l := r.env.opts.logger; l != nil {
 				l.Error("flow abort not recorded; run aborted all the same", "flow", r.def.id, "run_id", r.env.runID, "error", err)
 			}
@@ -304,11 +304,36 @@ func (r *Run[S]) doneChan() chan struct{} {
 // recorded there first, durably: Resume after a crash resumes the run
 // aborted, whatever it had recorded of the abort. An error recording it is
 // returned, and nothing else is done.
+//
+// A run that Suspend stopped is not over: with such a sink the request is
+// recorded all the same, and Abort returns nil, since the run's next
+// Resume aborts it (a Resume of it in this process since is aborted at
+// once); without one nothing can keep the abort, and Abort returns an
+// error wrapping ErrSuspended (Resume the run, then abort it).
 func (r *Run[S]) Abort() error {
-	if err := r.requestAbort(); err != nil {
+	recorded, err := r.requestAbort()
+	if err != nil {
 		return err
 	}
-	return r.abort()
+	err = r.abort()
+	if errors.Is(err, ErrFinished) && r.suspended() {
+		if live, ok := r.flow.Run(r.env.runID); ok && live != r {
+			return live.abort() // resumed since, in this process: abort it now
+		}
+		if recorded {
+			return nil
+		}
+		return fmt.Errorf("%w: run %q: the abort is not recorded, since the flow's sink keeps no abort requests: Resume the run, then abort it", ErrSuspended, r.env.runID)
+	}
+	return err
+}
+
+// suspended reports whether the run's life in this process ended by
+// Suspend, the run not over.
+func (r *Run[S]) suspended() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.over && r.fin != nil && errors.Is(r.fin.result.Err, ErrSuspended)
 }
 
 // abort is Abort once the abort is recorded.
@@ -338,24 +363,25 @@ func (r *Run[S]) abort() error {
 // for has ended, and a crash before then would otherwise lose the abort
 // (the resumed run would end as if never aborted, or compensated rather
 // than aborted when its child's abort was recorded).
-func (r *Run[S]) requestAbort() error {
+// It reports whether the sink holds the request.
+func (r *Run[S]) requestAbort() (recorded bool, err error) {
 	rec := r.env.opts.aborts
 	if rec == nil || !r.recorded.Load() {
-		return nil // no history yet: a crash leaves nothing to resume
+		return false, nil // no history yet: a crash leaves nothing to resume
 	}
-	err := rec.RequestAbort(r.quiet, r.env.runID)
+	err = rec.RequestAbort(r.quiet, r.env.runID)
 	switch {
 	case errors.Is(err, ErrFinished):
 		// Over in the sink, maybe not yet here: the run says which.
-		return nil
+		return false, nil
 	case errors.Is(err, ErrUnknownRun):
 		// Resumed from a history kept elsewhere: the sink holds none of
 		// the run to resume it from.
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("runtime: run %q: recording the abort: %w", r.env.runID, err)
+		return false, fmt.Errorf("runtime: run %q: recording the abort: %w", r.env.runID, err)
 	}
-	return nil
+	return true, nil
 }
 
 // Suspend stops the run at its next step boundary without ending it, for a
@@ -366,7 +392,8 @@ func (r *Run[S]) requestAbort() error {
 // run leaves the flow's live runs, Done is closed, Wait returns the state so
 // far with Final the run state it was in and an error wrapping ErrSuspended,
 // and Resume continues it from its history, here or in another process. It
-// returns ErrFinished if the run is over.
+// returns ErrFinished if the run is over, and nil if it is suspended
+// already.
 func (r *Run[S]) Suspend() error {
 	p, over := r.interrupt(func() {
 		if r.suspending.CompareAndSwap(false, true) {
@@ -374,6 +401,9 @@ func (r *Run[S]) Suspend() error {
 		}
 	})
 	if over {
+		if r.suspended() {
+			return nil
+		}
 		return ErrFinished
 	}
 	if p != nil {

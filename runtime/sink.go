@@ -72,6 +72,10 @@ type MemorySink struct {
 	mu    sync.Mutex
 	runs  map[string]*[]Event
 	order []string // run IDs in order of their first event
+	// emitted is closed by the next Emit, made only while WaitFor waits;
+	// resets counts the Resets, after which WaitFor reads from the start.
+	emitted chan struct{}
+	resets  uint64
 }
 
 // NewMemorySink returns an empty MemorySink.
@@ -92,7 +96,47 @@ func (m *MemorySink) Emit(_ context.Context, e Event) error {
 		m.order = append(m.order, e.RunID)
 	}
 	*h = append(*h, e)
+	if m.emitted != nil {
+		close(m.emitted)
+		m.emitted = nil
+	}
 	return nil
+}
+
+// WaitFor waits until runID's history has an event for which match
+// returns true (one recorded before the call counts too) and returns the
+// first, or until ctx ends (its error). A test waits with it for the
+// event a run records before it arms a timer (the retry before a backoff,
+// the wait of an await), then advances its FakeClock, instead of polling
+// History. match is called with no lock held by the sink.
+func (m *MemorySink) WaitFor(ctx context.Context, runID string, match func(Event) bool) (Event, error) {
+	next, resets := 0, uint64(0)
+	for {
+		m.mu.Lock()
+		if m.resets != resets {
+			next, resets = 0, m.resets
+		}
+		var events []Event
+		if h := m.runs[runID]; h != nil && next < len(*h) {
+			events = slices.Clone((*h)[next:])
+		}
+		if m.emitted == nil {
+			m.emitted = make(chan struct{})
+		}
+		emitted := m.emitted
+		m.mu.Unlock()
+		for _, e := range events {
+			if match(e) {
+				return e, nil
+			}
+		}
+		next += len(events)
+		select {
+		case <-emitted:
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
+	}
 }
 
 // History returns a copy of the events of runID, in order (nil if unknown).
@@ -112,6 +156,7 @@ func (m *MemorySink) Reset() {
 	defer m.mu.Unlock()
 	clear(m.runs)
 	m.order = m.order[:0]
+	m.resets++
 }
 
 // Runs returns the IDs of all runs seen, in order of their first event.

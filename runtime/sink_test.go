@@ -424,3 +424,48 @@ func TestStatusAfterSinkRefusal(t *testing.T) {
 		t.Errorf("Flow.Status = %s %s %q, %v; want the history's A:running", st.State, st.Machine, st.Err, err)
 	}
 }
+
+// TestMemorySinkWaitFor: a test steps a FakeClock over a run's backoffs
+// by waiting for each retry's event, recorded before the backoff's timer
+// is armed, with no polling (docs/runtime.md, "Testing flows").
+func TestMemorySinkWaitFor(t *testing.T) {
+	ctx := context.Background()
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	sink := runtime.NewMemorySink()
+	f := runtime.New[struct{ N int }]("waitfor", runtime.WithSink(sink), runtime.WithClock(clock))
+	err := f.Register(runtime.NewStep("Flaky", func(ctx context.Context, s *struct{ N int }) (runtime.Outcome, error) {
+		if s.N++; runtime.Attempt(ctx) < 3 {
+			return "", errors.New("flaky")
+		}
+		return runtime.OutcomeOK, nil
+	}, runtime.WithRetry[struct{ N int }](runtime.RetryPolicy{Attempts: 3, Initial: time.Minute, Max: time.Minute}),
+		runtime.WithTimeout[struct{ N int }](time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.Start(ctx, struct{ N int }{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k <= 2; k++ {
+		e, err := sink.WaitFor(ctx, run.ID(), func(e runtime.Event) bool { return e.Outcome == runtime.OutcomeRetry && e.Attempt == k })
+		if err != nil || e.Error != "flaky" {
+			t.Fatalf("retry %d: %+v, %v", k, e, err)
+		}
+		clock.BlockUntil(1) // the backoff's timer: the attempt's is stopped
+		clock.Advance(time.Minute)
+	}
+	res, err := run.Wait(ctx)
+	if err != nil || res.State.N != 1 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	// An event recorded before the call counts; an end of ctx ends the wait.
+	if e, err := sink.WaitFor(ctx, run.ID(), func(e runtime.Event) bool { return e.Seq == 1 }); err != nil || e.To != runtime.RunningState("Flaky") {
+		t.Fatalf("first event: %+v, %v", e, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	go cancel()
+	if _, err := sink.WaitFor(cctx, run.ID(), func(runtime.Event) bool { return false }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+}

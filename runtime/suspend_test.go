@@ -88,8 +88,14 @@ func TestSuspendWhileWaiting(t *testing.T) {
 	if n := len(sink.History("r1")); n != 1 {
 		t.Errorf("%d events; Suspend records nothing", n)
 	}
-	if err := run.Suspend(); !errors.Is(err, runtime.ErrFinished) {
-		t.Errorf("second Suspend: %v", err)
+	if err := run.Suspend(); err != nil { // it said ErrFinished, "run finished"
+		t.Errorf("second Suspend: %v, want nil: the run is suspended, not over", err)
+	}
+	// The run is not over, and a MemorySink keeps no abort requests: the
+	// abort cannot be kept for the Resume, and Abort says so (it said
+	// "run finished").
+	if err := run.Abort(); !errors.Is(err, runtime.ErrSuspended) || errors.Is(err, runtime.ErrFinished) {
+		t.Errorf("Abort of the suspended run: %v, want ErrSuspended", err)
 	}
 	sub2 := newProbeSub()
 	f2, _ := orderFlow(t, sub2, sink, awaitPaid(time.Hour))

@@ -541,12 +541,14 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		return d.WithHint("declare the field as time.Time: it holds when the run wakes"), true
 	}
 	if ref.Role == dsl.RoleCorrelate {
-		if b, ok := ft.Underlying().(*types.Basic); !ok || b.Info()&types.IsString == 0 {
+		// The generated code reads it with runtime.CorrelationValue, whose
+		// constraint (runtime.Correlatable) is these kinds.
+		if b, ok := ft.Underlying().(*types.Basic); !ok || b.Info()&(types.IsString|types.IsBoolean|types.IsInteger) == 0 || b.Kind() == types.Uintptr {
 			if ok && b.Kind() == types.Invalid {
 				return diag.Diagnostic{}, false // a type error already reported by the compiler
 			}
-			return diag.Errorf(id.Range, "field-type", "correlation field %q has type %s; it must be a string", id.Name, dsl.TypeString(ft, pkg)).
-				WithHint("correlate on a string field, or a type whose underlying type is string"), true
+			return diag.Errorf(id.Range, "field-type", "correlation field %q has type %s; it must be a string, an integer or a bool", id.Name, dsl.TypeString(ft, pkg)).
+				WithHint("correlate on a field whose underlying type is a string, an integer or a bool: an event's member is compared with its JSON text"), true
 		}
 		return diag.Diagnostic{}, false
 	}

@@ -62,7 +62,8 @@ type SignupState struct {
 	Customer   Customer
 	CustomerID string
 	Key        Key
-	N          int
+	N          float64
+	Count      int64
 	Payload    *Payment
 	secret     string
 	Hidden     string ` + "`json:\"-\"`" + `
@@ -118,6 +119,7 @@ func TestGoPackageChecks(t *testing.T) {
     step F { await t "e" -> Ch correlate N timeout 1h }
     step G { publish t "e" (Fn)  irreversible }
     step H { rpc s "S.H" rollback rpc s "S.Undo" (Nope) }
+    step I { await t "e" -> Payload correlate Count on Amount timeout 1h }
 }
 flow Missing { state SignupStat  step A { irreversible } }
 flow Scalar { state NotStruct  step A { irreversible } }
@@ -132,13 +134,13 @@ flow Generic { state Gen  step A { irreversible } }
 		`7:27: error state-field-unexported: state field "Hidden" is tagged ` + "`json:\"-\"`" + `: run snapshots are JSON, so a resumed run would lose it [hint: remove the ` + "`json:\"-\"`" + ` tag]`,
 		`7:38: error state-field: "Method" is a method of "SignupState", not a field [hint: name a field of the state type]`,
 		`8:29: error field-type: response field "Ch" has type chan int, which JSON cannot carry (a channel) [hint: use data types for fields the flow sends, receives or stores]`,
-		`8:42: error field-type: correlation field "N" has type int; it must be a string [hint: correlate on a string field, or a type whose underlying type is string]`,
+		`8:42: error field-type: correlation field "N" has type float64; it must be a string, an integer or a bool [hint: correlate on a field whose underlying type is a string, an integer or a bool: an event's member is compared with its JSON text]`,
 		`9:29: error field-type: payload field "Fn" has type func(), which JSON cannot carry (a function) [hint: use data types for fields the flow sends, receives or stores]`,
 		`10:51: error state-field: state type "SignupState" has no field "Nope" [hint: add the field to SignupState, or name one of its fields]`,
-		`12:22: error state-type: state type "SignupStat" is not declared in package m [hint: did you mean "SignupState"?]`,
-		`13:21: error state-type: state type "NotStruct" is int, not a struct [hint: the state of a run is a struct whose fields the steps read and write]`,
-		`14:23: error state-type: state type "NotAType" is a variable, not a type [hint: name a struct type declared in package m]`,
-		`15:22: error state-type: state type "Gen" is generic; flowgen needs a concrete struct type [hint: declare a non-generic struct type, such as ` + "`type GenericState struct { ... }`" + `]`,
+		`13:22: error state-type: state type "SignupStat" is not declared in package m [hint: did you mean "SignupState"?]`,
+		`14:21: error state-type: state type "NotStruct" is int, not a struct [hint: the state of a run is a struct whose fields the steps read and write]`,
+		`15:23: error state-type: state type "NotAType" is a variable, not a type [hint: name a struct type declared in package m]`,
+		`16:22: error state-type: state type "Gen" is generic; flowgen needs a concrete struct type [hint: declare a non-generic struct type, such as ` + "`type GenericState struct { ... }`" + `]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

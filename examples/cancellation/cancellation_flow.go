@@ -173,8 +173,14 @@ func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option)
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
 	}
+	if svc.Payments == (CancelPaymentsCaller{}) {
+		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Payments", "CancelPaymentsCaller")
+	}
 	if svc.Orders == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Orders")
+	}
+	if svc.Orders == (CancelOrdersCaller{}) {
+		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Orders", "CancelOrdersCaller")
 	}
 	f := runtime.New[CancelState]("Cancel", opts...)
 	steps := make([]*runtime.Step[CancelState], 0, 5)

@@ -227,11 +227,20 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, visitFlow *VisitFlow, canc
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
+	if svc.Inventory == (OrderInventoryCaller{}) {
+		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Inventory", "OrderInventoryCaller")
+	}
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Payments")
 	}
+	if svc.Payments == (OrderPaymentsCaller{}) {
+		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Payments", "OrderPaymentsCaller")
+	}
 	if svc.Shipping == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Shipping")
+	}
+	if svc.Shipping == (OrderShippingCaller{}) {
+		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Shipping", "OrderShippingCaller")
 	}
 	if visitFlow == nil {
 		return nil, runtime.MissingCallee("Order", "Visit")
@@ -570,6 +579,9 @@ func NewVisitFlow(h VisitHandlers, svc VisitServices, opts ...runtime.Option) (*
 	if svc.Concierge == nil {
 		return nil, runtime.MissingPort("Visit", "VisitServices", "Concierge")
 	}
+	if svc.Concierge == (VisitConciergeCaller{}) {
+		return nil, runtime.PortWithoutCaller("Visit", "VisitServices", "Concierge", "VisitConciergeCaller")
+	}
 	f := runtime.New[ConciergeVisit]("Visit", opts...)
 	steps := make([]*runtime.Step[ConciergeVisit], 0, 2)
 	var st *runtime.Step[ConciergeVisit]
@@ -798,6 +810,9 @@ func NewCancelVisitFlow(h CancelVisitHandlers, svc CancelVisitServices, opts ...
 	}
 	if svc.Concierge == nil {
 		return nil, runtime.MissingPort("CancelVisit", "CancelVisitServices", "Concierge")
+	}
+	if svc.Concierge == (CancelVisitConciergeCaller{}) {
+		return nil, runtime.PortWithoutCaller("CancelVisit", "CancelVisitServices", "Concierge", "CancelVisitConciergeCaller")
 	}
 	f := runtime.New[ConciergeVisit]("CancelVisit", opts...)
 	steps := make([]*runtime.Step[ConciergeVisit], 0, 1)

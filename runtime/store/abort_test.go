@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -181,4 +182,94 @@ func TestAbortRequestRacesTheEnd(t *testing.T) {
 			t.Fatal("requested after reopen, the run being over")
 		}
 	})
+}
+
+// TestAbortSuspendedRun: Run.Abort of a run that Suspend stopped (a
+// process shutting down) records the request and answers nil, and the
+// run's Resume aborts it; it answered ErrFinished, "run finished", though
+// it had recorded the request and the resumed run rolled back. A run
+// resumed in this process since is aborted at once.
+func TestAbortSuspendedRun(t *testing.T) {
+	ctx := context.Background()
+	type S struct{ Done []string }
+	st := NewMemory()
+	var mu sync.Mutex
+	var undone []string
+	newFlow := func() *runtime.Flow[S] {
+		f := runtime.New[S]("suspended", runtime.WithSink(st), runtime.WithSubscriber(runtime.NewMemoryBus()))
+		err := f.Register(
+			runtime.NewStep("A", func(ctx context.Context, s *S) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
+				runtime.WithRollback(func(ctx context.Context, s *S) error {
+					mu.Lock()
+					undone = append(undone, runtime.RunID(ctx))
+					mu.Unlock()
+					return nil
+				})),
+			runtime.NewAwait[S]("t", "e", nil, nil, 0, runtime.WithID[S]("Wait")),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	waiting := func(f *runtime.Flow[S], id string) {
+		t.Helper()
+		for st, _ := f.Status(id); st.State != runtime.StateWaiting; st, _ = f.Status(id) {
+			if st.State.Terminal() {
+				t.Fatalf("run %s ended %s", id, st.State)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	f := newFlow()
+	run, err := f.Start(ctx, S{}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting(f, "r1")
+	if err := run.Suspend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Wait(ctx); !errors.Is(err, runtime.ErrSuspended) {
+		t.Fatalf("suspended run's Wait: %v", err)
+	}
+	if err := run.Abort(); err != nil {
+		t.Fatalf("Abort of a suspended run: %v, want nil (recorded for its Resume)", err)
+	}
+	if !st.AbortRequested("r1") {
+		t.Fatal("the abort of the suspended run is not recorded")
+	}
+	h, _ := st.LoadHistory(ctx, "r1")
+	resumed, err := newFlow().Resume(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := resumed.Wait(ctx); res.Final != runtime.StateAborted || !errors.Is(err, runtime.ErrAborted) {
+		t.Fatalf("resumed: %s, %v; want aborted", res.Final, err)
+	}
+
+	// Resumed in this process since: the old Run's Abort aborts it now.
+	f = newFlow()
+	run, _ = f.Start(ctx, S{}, runtime.WithRunID("r2"))
+	waiting(f, "r2")
+	_ = run.Suspend()
+	_, _ = run.Wait(ctx)
+	h, _ = st.LoadHistory(ctx, "r2")
+	resumed, err = f.Resume(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting(f, "r2")
+	if err := run.Abort(); err != nil {
+		t.Fatalf("Abort of a suspended run resumed since: %v", err)
+	}
+	if res, _ := resumed.Wait(ctx); res.Final != runtime.StateAborted {
+		t.Fatalf("resumed run: %s, want aborted", res.Final)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(undone) != 2 {
+		t.Fatalf("rollbacks %q, want one per run", undone)
+	}
 }

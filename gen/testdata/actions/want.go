@@ -180,6 +180,9 @@ func NewActionsFlow(h ActionsHandlers, svc ActionsServices, opts ...runtime.Opti
 	if svc.Users == nil {
 		return nil, runtime.MissingPort("Actions", "ActionsServices", "Users")
 	}
+	if svc.Users == (ActionsUsersCaller{}) {
+		return nil, runtime.PortWithoutCaller("Actions", "ActionsServices", "Users", "ActionsUsersCaller")
+	}
 	f := runtime.New[ActionsState]("Actions", opts...)
 	steps := make([]*runtime.Step[ActionsState], 0, 10)
 	var st *runtime.Step[ActionsState]

@@ -83,6 +83,19 @@ func main() {
 		"failing -> failed") // nothing to roll back
 	check.Equal("unmatched: payment", res.State.Payment, Payment{})
 	check.Equal("unmatched: expired", res.State.Expired, true)
+
+	// An integer field correlates with the member that holds its number:
+	// 42 takes the event of invoice 42, not the one of invoice 4 nor of
+	// "*" (the rune string(42) is).
+	bus, sink = runtime.NewMemoryBus(), runtime.NewMemorySink()
+	publish(bus, "payments", "invoice.paid", map[string]any{"number": 4, "cents": 1})
+	publish(bus, "payments", "invoice.paid", map[string]any{"number": "*", "cents": 2})
+	publish(bus, "payments", "invoice.paid", Invoice{Number: 42, Cents: 3})
+	tally, err := NewTallyFlow(nil, runtime.WithSubscriber(bus), runtime.WithSink(sink))
+	check.Equal("tally: constructor error", err, nil)
+	tres, err := tally.Execute(guard, TallyState{Number: 42})
+	check.Equal("tally: error", err, nil)
+	check.Equal("tally: invoice", tres.State.Invoice, Invoice{Number: 42, Cents: 3})
 }
 
 // awaiting waits until run waits for its payment with its timer set: the

@@ -26,3 +26,16 @@ type FulfilState struct {
 	Sent    Sent
 	Expired bool
 }
+
+// Invoice is the payload of payments/invoice.paid: it names its invoice
+// by number.
+type Invoice struct {
+	Number int64 `json:"number"`
+	Cents  int   `json:"cents"`
+}
+
+// TallyState is the state of a Tally run: it correlates on an integer.
+type TallyState struct {
+	Number  int64
+	Invoice Invoice
+}

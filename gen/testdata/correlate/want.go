@@ -224,3 +224,161 @@ func (f *FulfilFlow) FlowJSON() []byte {
 // FulfilRun is one run of flow Fulfil, as Start returns it: Wait for its
 // result, Abort it, or ask its Status.
 type FulfilRun = runtime.Run[FulfilState]
+
+// Steps of flow Tally, in input.flow order. A step's ID is its name in the
+// .flow file; events and Status name steps by it.
+const (
+	// TallyStepPaid is step Paid.
+	TallyStepPaid = "Paid"
+)
+
+// TallyHandlers is empty: every step of flow Tally is an rpc, await,
+// publish, sleep, choose or call. Pass nil to NewTallyFlow.
+type TallyHandlers interface{}
+
+// TallyFlow is flow Tally of input.flow: one definition that runs any
+// number of concurrent runs, each with its own ID, TallyState and history.
+// Create it with NewTallyFlow.
+//
+// Tally waits for the payment of a numbered invoice: the run's Number is
+// an integer, which an event's member 42 matches.
+type TallyFlow struct {
+	flow *runtime.Flow[TallyState]
+}
+
+// NewTallyFlow returns the definition of flow Tally; h may be nil. opts
+// must include runtime.WithSubscriber (await); runtime.WithSink records
+// every transition.
+func NewTallyFlow(h TallyHandlers, opts ...runtime.Option) (*TallyFlow, error) {
+	switch h.(type) {
+	case runtime.Option:
+		return nil, runtime.OptionAsHandlers("Tally", "TallyHandlers", "NewTallyFlow")
+	}
+	f := runtime.New[TallyState]("Tally", opts...)
+	steps := make([]*runtime.Step[TallyState], 0, 1)
+	var st *runtime.Step[TallyState]
+
+	// Paid
+	st = runtime.NewAwait[TallyState]("payments", "invoice.paid",
+		func(s *TallyState) any { return &s.Invoice },
+		func(s *TallyState) string { return runtime.CorrelationValue(s.Number) },
+		time.Hour,
+		runtime.WithCorrelationField[TallyState]("number"))
+	st.ID = TallyStepPaid
+	steps = append(steps, st)
+
+	if err := f.Register(steps...); err != nil {
+		return nil, err
+	}
+	return &TallyFlow{flow: f}, nil
+}
+
+// ID returns the flow's ID, "Tally".
+func (f *TallyFlow) ID() string {
+	return f.flow.ID()
+}
+
+// Start starts a run from state and returns at once; TallyRun.Wait waits
+// for its result. Cancelling ctx aborts the run (use context.WithoutCancel
+// to let it outlive a request); runtime.WithRunID sets its ID.
+func (f *TallyFlow) Start(ctx context.Context, state TallyState, opts ...runtime.RunOption) (*TallyRun, error) {
+	return f.flow.Start(ctx, state, opts...)
+}
+
+// Execute runs a run from state to its end on the calling goroutine. The
+// result holds the final state; the error is the result's Err, nil only
+// when the run ends done.
+func (f *TallyFlow) Execute(ctx context.Context, state TallyState, opts ...runtime.RunOption) (runtime.Result[TallyState], error) {
+	return f.flow.Execute(ctx, state, opts...)
+}
+
+// Run returns a live (not finished) run by ID.
+func (f *TallyFlow) Run(runID string) (*TallyRun, bool) {
+	return f.flow.Run(runID)
+}
+
+// Status returns the state, step, attempt and history of a run, live or
+// finished (a finished run needs a sink that can load histories: a store
+// of runtime/store, or runtime.MemorySink).
+func (f *TallyFlow) Status(runID string) (runtime.Status, error) {
+	return f.flow.Status(runID)
+}
+
+// State returns the latest TallyState of a run of this flow, live or
+// finished (a finished run needs a sink that can load histories), decoded
+// from its last snapshot.
+func (f *TallyFlow) State(runID string) (TallyState, error) {
+	return f.flow.State(runID)
+}
+
+// History returns the events of a run of this flow, live or finished, from
+// the flow's sink, which must load histories (a store of runtime/store, or
+// runtime.MemorySink).
+func (f *TallyFlow) History(ctx context.Context, runID string) ([]runtime.Event, error) {
+	return f.flow.History(ctx, runID)
+}
+
+// Runs returns the IDs of this flow's runs that runs holds, in the order
+// they started: those in one of states (runtime.StateRunning,
+// runtime.StateFailed, ...), or all of them. runs is a store of
+// runtime/store, or a runtime.MemorySink.
+func (f *TallyFlow) Runs(ctx context.Context, runs runtime.RunLister, states ...runtime.RunState) ([]string, error) {
+	return f.flow.Runs(ctx, runs, states...)
+}
+
+// ResumeAll resumes every run of this flow that runs holds and that is not
+// over: call it when the process starts, before new runs, with the store
+// the flow emits to (runtime.WithSink). Completed steps do not run again,
+// the step that was running runs again with the same idempotency key, a
+// rollback in progress continues, and the state comes from the last
+// snapshot. A run that cannot be resumed (its history no longer fits the
+// flow) is skipped and named in the error; the others are resumed all the
+// same.
+func (f *TallyFlow) ResumeAll(ctx context.Context, runs runtime.RunLister) ([]*TallyRun, error) {
+	return f.flow.ResumeAll(ctx, runs)
+}
+
+// Resume continues one run that is not over from its history: completed
+// steps do not run again and the step that was running runs again with the
+// same idempotency key.
+func (f *TallyFlow) Resume(ctx context.Context, history []runtime.Event, opts ...runtime.RunOption) (*TallyRun, error) {
+	return f.flow.Resume(ctx, history, opts...)
+}
+
+// Abort aborts a live run: its running step is cancelled and its completed
+// steps roll back.
+func (f *TallyFlow) Abort(runID string) error {
+	return f.flow.Abort(runID)
+}
+
+// SuspendAll suspends every live run of this flow, as a process that shuts
+// down does, and waits until each has stopped at a step boundary (or its
+// wait is let go), or until ctx ends. Nothing is recorded: ResumeAll
+// continues them in the next process. Cancelling the context the runs were
+// started with would abort them instead.
+func (f *TallyFlow) SuspendAll(ctx context.Context) error {
+	return f.flow.SuspendAll(ctx)
+}
+
+// Runtime returns the underlying runtime definition, for what the typed
+// methods do not cover (Steps, engines).
+func (f *TallyFlow) Runtime() *runtime.Flow[TallyState] {
+	return f.flow
+}
+
+// Triggers returns nil: flow Tally declares no trigger in input.flow, so
+// only Start (or an engine's API) starts it.
+func (f *TallyFlow) Triggers() []runtime.Trigger {
+	return nil
+}
+
+// FlowJSON returns flow Tally's JSON form (a document of this flow alone,
+// as flowgen json writes it, compact): engine.Register draws the flow's
+// diagrams from it. Each call returns a new slice.
+func (f *TallyFlow) FlowJSON() []byte {
+	return []byte(`{"version":1,"flows":[{"name":"Tally","doc":"Tally waits for the payment of a numbered invoice: the run's Number is\nan integer, which an event's member 42 matches.","state":"TallyState","steps":[{"name":"Paid","action":{"kind":"await","topic":"payments","event":"invoice.paid","response":"Invoice","correlate":"Number","correlate_on":"number","timeout":"1h"}}]}]}`)
+}
+
+// TallyRun is one run of flow Tally, as Start returns it: Wait for its
+// result, Abort it, or ask its Status.
+type TallyRun = runtime.Run[TallyState]

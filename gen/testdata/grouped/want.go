@@ -369,6 +369,9 @@ func NewGroupedFlow(h GroupedHandlers, svc GroupedServices, opts ...runtime.Opti
 	if svc.Counter == nil {
 		return nil, runtime.MissingPort("Grouped", "GroupedServices", "Counter")
 	}
+	if svc.Counter == (GroupedCounterCaller{}) {
+		return nil, runtime.PortWithoutCaller("Grouped", "GroupedServices", "Counter", "GroupedCounterCaller")
+	}
 	f := runtime.New[GroupedState]("Grouped", opts...)
 	steps := make([]*runtime.Step[GroupedState], 0, 67)
 

@@ -103,6 +103,9 @@ func NewImportsFlow(h ImportsHandlers, svc ImportsServices, opts ...runtime1.Opt
 	if svc.Clock == nil {
 		return nil, runtime1.MissingPort("Imports", "ImportsServices", "Clock")
 	}
+	if svc.Clock == (ImportsClockCaller{}) {
+		return nil, runtime1.PortWithoutCaller("Imports", "ImportsServices", "Clock", "ImportsClockCaller")
+	}
 	f := runtime1.New[ImportsState]("Imports", opts...)
 	steps := make([]*runtime1.Step[ImportsState], 0, 2)
 	var st *runtime1.Step[ImportsState]

@@ -144,8 +144,14 @@ func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option)
 	if svc.Subscriptions == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Subscriptions")
 	}
+	if svc.Subscriptions == (CancelSubscriptionsCaller{}) {
+		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Subscriptions", "CancelSubscriptionsCaller")
+	}
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
+	}
+	if svc.Payments == (CancelPaymentsCaller{}) {
+		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Payments", "CancelPaymentsCaller")
 	}
 	f := runtime.New[CancelState]("Cancel", opts...)
 	steps := make([]*runtime.Step[CancelState], 0, 2)

@@ -149,6 +149,9 @@ func NewModerationFlow(h ModerationHandlers, svc ModerationServices, opts ...run
 	if svc.Posts == nil {
 		return nil, runtime.MissingPort("Moderation", "ModerationServices", "Posts")
 	}
+	if svc.Posts == (ModerationPostsCaller{}) {
+		return nil, runtime.PortWithoutCaller("Moderation", "ModerationServices", "Posts", "ModerationPostsCaller")
+	}
 	f := runtime.New[post]("Moderation", opts...)
 	steps := make([]*runtime.Step[post], 0, 4)
 	var st *runtime.Step[post]

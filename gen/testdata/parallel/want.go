@@ -158,6 +158,9 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
+	if svc.Inventory == (OrderInventoryCaller{}) {
+		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Inventory", "OrderInventoryCaller")
+	}
 	f := runtime.New[OrderState]("Order", opts...)
 	steps := make([]*runtime.Step[OrderState], 0, 4)
 	var st *runtime.Step[OrderState]

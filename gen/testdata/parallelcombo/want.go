@@ -159,6 +159,9 @@ func NewFulfilFlow(h FulfilHandlers, svc FulfilServices, billingFlow *BillingFlo
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Fulfil", "FulfilServices", "Inventory")
 	}
+	if svc.Inventory == (FulfilInventoryCaller{}) {
+		return nil, runtime.PortWithoutCaller("Fulfil", "FulfilServices", "Inventory", "FulfilInventoryCaller")
+	}
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Fulfil", "Billing")
 	}

@@ -117,6 +117,10 @@ func main() {
 	_, err := NewSignupFlow(handlers{}, SignupServices{Customers: newServices()}, runtime.WithPublisher(runtime.NewMemoryBus()))
 	check.Equal("missing port: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
 	check.Equal("missing port: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
+	// The adapter over no Caller: each call would fail, after the steps
+	// before it (the constructor took it).
+	_, err = NewSignupFlow(handlers{}, SignupServices{Customers: newServices(), Subscriptions: SignupSubscriptionsCaller{}}, runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
+	check.Equal("adapter without a Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is a port adapter, SignupSubscriptionsCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
 	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(nil), runtime.WithPublisher(runtime.NewMemoryBus()))
 	check.Equal("nil Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
 	// Nil handlers would make the first Go step panic after the rpc steps

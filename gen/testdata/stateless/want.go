@@ -100,6 +100,9 @@ func NewPingFlow(h PingHandlers, svc PingServices, opts ...runtime.Option) (*Pin
 	if svc.Health == nil {
 		return nil, runtime.MissingPort("Ping", "PingServices", "Health")
 	}
+	if svc.Health == (PingHealthCaller{}) {
+		return nil, runtime.PortWithoutCaller("Ping", "PingServices", "Health", "PingHealthCaller")
+	}
 	f := runtime.New[struct{}]("Ping", opts...)
 	steps := make([]*runtime.Step[struct{}], 0, 2)
 	var st *runtime.Step[struct{}]

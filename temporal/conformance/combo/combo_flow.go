@@ -192,11 +192,20 @@ func NewComboFlow(h ComboHandlers, svc ComboServices, billingFlow *BillingFlow, 
 	if svc.Stock == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Stock")
 	}
+	if svc.Stock == (ComboStockCaller{}) {
+		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Stock", "ComboStockCaller")
+	}
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Pay")
 	}
+	if svc.Pay == (ComboPayCaller{}) {
+		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Pay", "ComboPayCaller")
+	}
 	if svc.Ship == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Ship")
+	}
+	if svc.Ship == (ComboShipCaller{}) {
+		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Ship", "ComboShipCaller")
 	}
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Combo", "Billing")
@@ -564,6 +573,9 @@ func NewBillingFlow(h BillingHandlers, svc BillingServices, opts ...runtime.Opti
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
 	}
+	if svc.Pay == (BillingPayCaller{}) {
+		return nil, runtime.PortWithoutCaller("Billing", "BillingServices", "Pay", "BillingPayCaller")
+	}
 	f := runtime.New[Invoice]("Billing", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 1)
 	var st *runtime.Step[Invoice]
@@ -829,6 +841,9 @@ func NewRefundFlow(h RefundHandlers, svc RefundServices, opts ...runtime.Option)
 	}
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
+	}
+	if svc.Pay == (RefundPayCaller{}) {
+		return nil, runtime.PortWithoutCaller("Refund", "RefundServices", "Pay", "RefundPayCaller")
 	}
 	f := runtime.New[Invoice]("Refund", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 1)

@@ -183,8 +183,14 @@ func NewMembersFlow(h MembersHandlers, svc MembersServices, opts ...runtime.Opti
 	if svc.Desk == nil {
 		return nil, runtime.MissingPort("Members", "MembersServices", "Desk")
 	}
+	if svc.Desk == (MembersDeskCaller{}) {
+		return nil, runtime.PortWithoutCaller("Members", "MembersServices", "Desk", "MembersDeskCaller")
+	}
 	if svc.Ship == nil {
 		return nil, runtime.MissingPort("Members", "MembersServices", "Ship")
+	}
+	if svc.Ship == (MembersShipCaller{}) {
+		return nil, runtime.PortWithoutCaller("Members", "MembersServices", "Ship", "MembersShipCaller")
 	}
 	f := runtime.New[MembersState]("Members", opts...)
 	steps := make([]*runtime.Step[MembersState], 0, 7)

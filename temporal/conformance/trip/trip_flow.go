@@ -171,6 +171,9 @@ func NewTripFlow(h TripHandlers, svc TripServices, billingFlow *BillingFlow, ref
 	if svc.Seats == nil {
 		return nil, runtime.MissingPort("Trip", "TripServices", "Seats")
 	}
+	if svc.Seats == (TripSeatsCaller{}) {
+		return nil, runtime.PortWithoutCaller("Trip", "TripServices", "Seats", "TripSeatsCaller")
+	}
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Trip", "Billing")
 	}
@@ -588,6 +591,9 @@ func NewBillingFlow(h BillingHandlers, svc BillingServices, opts ...runtime.Opti
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
 	}
+	if svc.Pay == (BillingPayCaller{}) {
+		return nil, runtime.PortWithoutCaller("Billing", "BillingServices", "Pay", "BillingPayCaller")
+	}
 	f := runtime.New[Invoice]("Billing", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 2)
 	var st *runtime.Step[Invoice]
@@ -857,6 +863,9 @@ func NewRefundFlow(h RefundHandlers, svc RefundServices, opts ...runtime.Option)
 	}
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
+	}
+	if svc.Pay == (RefundPayCaller{}) {
+		return nil, runtime.PortWithoutCaller("Refund", "RefundServices", "Pay", "RefundPayCaller")
 	}
 	f := runtime.New[Invoice]("Refund", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 1)

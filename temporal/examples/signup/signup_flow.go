@@ -181,8 +181,14 @@ func NewSignupFlow(h SignupHandlers, svc SignupServices, opts ...runtime.Option)
 	if svc.Customers == nil {
 		return nil, runtime.MissingPort("Signup", "SignupServices", "Customers")
 	}
+	if svc.Customers == (SignupCustomersCaller{}) {
+		return nil, runtime.PortWithoutCaller("Signup", "SignupServices", "Customers", "SignupCustomersCaller")
+	}
 	if svc.Subscriptions == nil {
 		return nil, runtime.MissingPort("Signup", "SignupServices", "Subscriptions")
+	}
+	if svc.Subscriptions == (SignupSubscriptionsCaller{}) {
+		return nil, runtime.PortWithoutCaller("Signup", "SignupServices", "Subscriptions", "SignupSubscriptionsCaller")
 	}
 	f := runtime.New[SignupState]("Signup", opts...)
 	steps := make([]*runtime.Step[SignupState], 0, 5)
