@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"time"
@@ -20,7 +21,6 @@ func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) err
 		in.tel.DeadLettered(msg.Topic, msg.Event)
 	}
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	m := in.msgs[sm.Key()]
 	if m != nil {
 		in.unindex(m)
@@ -29,9 +29,86 @@ func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) err
 		in.msgs[m.k] = m
 	}
 	m.state, m.by = msgDead, ""
+	in.addDead(m)
 	in.setPayload(m, nil)
 	in.setExpiry(m, now.Add(in.keepDead))
+	in.mu.Unlock()
+	in.trimDead()
 	return nil
+}
+
+// DeadLetterDropLogInterval is how often at most the inbox logs that it
+// dropped dead letters early (Options.MaxDeadLetters), with how many
+// since: a publisher flooding a topic makes one drop per message.
+const DeadLetterDropLogInterval = time.Minute
+
+// addDead makes m, dead, the newest dead letter. in.mu is held.
+func (in *inbox) addDead(m *inMsg) {
+	m.prev, m.next = in.dead.tail, nil
+	if in.dead.tail != nil {
+		in.dead.tail.next = m
+	} else {
+		in.dead.head = m
+	}
+	in.dead.tail = m
+	in.nDead++
+}
+
+// dropDead takes m out of the dead letters, if it is one of them. in.mu
+// is held.
+func (in *inbox) dropDead(m *inMsg) {
+	if m.prev == nil && in.dead.head != m {
+		return // not listed (dropped early: trimDead)
+	}
+	if m.prev != nil {
+		m.prev.next = m.next
+	} else {
+		in.dead.head = m.next
+	}
+	if m.next != nil {
+		m.next.prev = m.prev
+	} else {
+		in.dead.tail = m.prev
+	}
+	m.prev, m.next = nil, nil
+	in.nDead--
+}
+
+// trimDead drops the oldest dead letters beyond Options.MaxDeadLetters
+// before their retention ends, as a queue with a bound on its messages
+// drops its oldest (SQS, NATS JetStream's max-msgs): they are a
+// diagnostic record, and a publisher flooding a topic with payloads that
+// cannot be applied would otherwise grow the inbox's index and the
+// store's for DeadLetterRetention. Each drop is recorded as the expiry it
+// comes early for (expire). in.mu is not held.
+func (in *inbox) trimDead() {
+	in.mu.Lock()
+	var drop []*inMsg
+	for in.nDead > in.maxDead {
+		m := in.dead.head
+		in.dropDead(m)
+		if m.hi >= 0 {
+			heap.Remove(&in.expiry, m.hi) // expire's: it is due now
+		}
+		drop = append(drop, m)
+	}
+	if len(drop) == 0 {
+		in.mu.Unlock()
+		return
+	}
+	in.dropped += len(drop)
+	dropped := 0
+	if ok, _, _ := in.dropLog.Allow(in.clock.Now()); ok {
+		dropped, in.dropped = in.dropped, 0
+	}
+	in.mu.Unlock()
+	if dropped > 0 {
+		in.log.Warn("oldest dead letters dropped before their retention: the inbox keeps at most Options.MaxDeadLetters (-max-dead-letters)",
+			"dropped", dropped, "max", in.maxDead)
+	}
+	for _, m := range drop {
+		in.expire(m)
+	}
 }
 
 // DeadLetter is a message the engine will never apply, and why.

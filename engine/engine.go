@@ -78,6 +78,14 @@ type Options struct {
 	// (GET /deadletters) before they expire. Default
 	// DefaultDeadLetterRetention (7 days).
 	DeadLetterRetention time.Duration
+	// MaxDeadLetters bounds the dead letters the inbox keeps: beyond it,
+	// the oldest are dropped (their expiry recorded) before
+	// DeadLetterRetention ends, and a log line says how many. Each costs
+	// an entry in the inbox's index and the store's in memory, however
+	// small its payload: without a bound, a publisher flooding a topic
+	// with payloads that cannot be applied grew them for a week. Default
+	// DefaultMaxDeadLetters (10,000).
+	MaxDeadLetters int
 	// InboxBytes bounds the events the inbox holds, in memory, for runs to
 	// take (pending ones; claimed ones are read back from the store): each
 	// counts its payload, topic, event and ID, and InboxMessageOverhead

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/ratelog"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -73,6 +74,13 @@ const (
 	// day of events nobody awaits, a client's or a stray publisher's,
 	// cannot take the process's memory.
 	DefaultInboxBytes = 256 << 20
+	// DefaultMaxDeadLetters keeps enough dead letters to see what went
+	// wrong, and bounds what a publisher flooding a topic with payloads
+	// that cannot be applied holds for DeadLetterRetention: each costs an
+	// entry in the inbox's index and the store's (about InboxMessageOverhead
+	// with its topic, event and ID: some 6 MiB in all), and its
+	// payload on the store's disk.
+	DefaultMaxDeadLetters = 10000
 )
 
 type msgState uint8
@@ -95,7 +103,9 @@ type inMsg struct {
 	expires  time.Time
 	hi       int // index in the expiry heap
 
-	prev, next *inMsg      // the pending messages of its topic/event, while it is one (tePending)
+	// the pending messages of its topic/event while it is one (tePending),
+	// or the dead letters while it is one (inbox.dead): never both
+	prev, next *inMsg
 	corrs      []corrValue // the payload's values at the fields compared so far (correlation)
 }
 
@@ -198,6 +208,7 @@ type inbox struct {
 	refuse   func(Message) string // Engine.unstartable
 	tel      Telemetry            // nil: none
 	max      int64                // Options.InboxBytes
+	maxDead  int                  // Options.MaxDeadLetters
 
 	mu sync.Mutex
 	// bytes is what the messages whose payloads the inbox holds in memory
@@ -224,6 +235,13 @@ type inbox struct {
 	// its deadline lets those received before it be offered first
 	// (landed).
 	receiving map[*receipt]struct{}
+	// dead are the dead letters, in the order they were dead-lettered
+	// (linked by inMsg.prev and next), nDead their number: beyond
+	// maxDead, the oldest are dropped early (trimDead), dropped of them
+	// not logged yet (dropLog).
+	dead           tePending
+	nDead, dropped int
+	dropLog        ratelog.Bound
 
 	rearm chan struct{}
 	quit  chan struct{}
@@ -243,8 +261,12 @@ func newInbox(e *Engine, st InboxStore) *inbox {
 	if max <= 0 {
 		max = DefaultInboxBytes
 	}
+	maxDead := e.opts.MaxDeadLetters
+	if maxDead <= 0 {
+		maxDead = DefaultMaxDeadLetters
+	}
 	return &inbox{
-		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead, max: max,
+		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead, max: max, maxDead: maxDead,
 		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx, tel: e.opts.Telemetry, refuse: e.unstartable,
 		msgs:      map[store.MessageKey]*inMsg{},
 		holds:     map[store.MessageKey]*heldRoom{},
@@ -253,6 +275,7 @@ func newInbox(e *Engine, st InboxStore) *inbox {
 		claimed:   map[string]*inMsg{},
 		consumers: map[teKey]func(){},
 		receiving: map[*receipt]struct{}{},
+		dropLog:   ratelog.Bound{Burst: 1, Interval: DeadLetterDropLogInterval},
 		rearm:     make(chan struct{}, 1),
 		quit:      make(chan struct{}),
 	}
@@ -271,6 +294,9 @@ func (in *inbox) load(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: loading the inbox: %w", err)
 	}
+	// A store kept more dead letters than the bound (a bound lowered since,
+	// or engines sharing it): the oldest go now.
+	defer in.trimDead()
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for i := range ms {
@@ -310,6 +336,7 @@ func (in *inbox) place(m *inMsg, sm *store.Message) {
 		in.setExpiry(m, sm.Updated.Add(in.keep))
 	default:
 		m.state = msgDead
+		in.addDead(m)
 		in.setExpiry(m, sm.Updated.Add(in.keepDead))
 	}
 }
@@ -892,6 +919,8 @@ func (in *inbox) unindex(m *inMsg) {
 		if in.claimed[m.by] == m {
 			delete(in.claimed, m.by)
 		}
+	case msgDead:
+		in.dropDead(m)
 	}
 }
 

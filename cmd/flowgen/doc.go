@@ -219,7 +219,7 @@
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
 //	        [-max-header-bytes 65536] [-max-conns 1024] [-max-body 1048576] [-service-conns 64]
 //	        [-max-running 1000] [-resume-workers 4] [-event-workers 32] [-broker-bytes 268435456]
-//	        [-broker-max-age 168h] [-inbox-bytes 268435456]
+//	        [-broker-max-age 168h] [-inbox-bytes 268435456] [-max-dead-letters 10000]
 //	        [-provider-allow HOST|HOST:PORT|URL-PREFIX]... [-otlp-traces URL] [-trace-sample 1]
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
@@ -285,7 +285,7 @@
 // flags of the store, the broker, the providers and the runs' limits are
 // not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 // -event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
-// -service-conns, -provider-allow: exit 2): Temporal keeps and schedules
+// -max-dead-letters, -service-conns, -provider-allow: exit 2): Temporal keeps and schedules
 // the runs. See docs/temporal.md#json-flows-on-temporal.
 //
 // Access control. With -tokens FILE, every request to the API needs the
@@ -350,7 +350,8 @@
 // the JetStream stream holds at most -broker-bytes of messages not yet
 // acknowledged, for at most -broker-max-age, 168h); the inbox
 // holds at most -inbox-bytes (256 MiB) of awaited events no run has taken
-// (POST /events beyond answers 429). Each must
+// (POST /events beyond answers 429), and at most -max-dead-letters
+// (10,000) dead letters, the oldest dropped beyond. Each must
 // be positive (else exit 2). docs/engine.md lists every limit of the
 // engine.
 //

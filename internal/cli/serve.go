@@ -93,8 +93,8 @@ serve runs flowgen-temporal serve, of the module temporal/, with the same
 flags. Those of the store, the broker, the providers and the runs' limits
 are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 -event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
--service-conns, -provider-allow: exit 2), as Temporal keeps and schedules
-the runs (docs/temporal.md#json-flows-on-temporal).`,
+-max-dead-letters, -service-conns, -provider-allow: exit 2), as Temporal
+keeps and schedules the runs (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := flagerr.Path(fs, "store", "store directory (required, unless -temporal; created if missing)")
 		flows := flagerr.Path(fs, "flows", "directory of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
@@ -184,6 +184,7 @@ type serverLimits struct {
 	brokerBytes   int64         // engine.MemoryBrokerOptions.MaxBytes, natsbus.Options.MaxBytes
 	brokerMaxAge  time.Duration // natsbus.Options.MaxAge
 	inboxBytes    int64         // engine.Options.InboxBytes
+	maxDead       int           // engine.Options.MaxDeadLetters
 }
 
 func (l *serverLimits) flags(fs *flag.FlagSet) {
@@ -195,6 +196,7 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "bytes the broker holds for consumers that have not acknowledged them: the in-process broker's messages (payload, ID, names and 256 bytes each), or with -nats the JetStream stream's; publishing beyond fails and is retried")
 	flagerr.DurationVar(fs, &l.brokerMaxAge, "broker-max-age", natsbus.DefaultMaxAge, "with -nats: how long (a `duration`) the JetStream stream keeps a message its consumers have not all acknowledged, and a consumer nobody pulls from (an engine down, an ID no longer used)")
 	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "bytes of the awaited events the inbox holds for runs to take (each its payload, topic, event and ID, and 512 for its records); POST /events beyond answers 429, the broker's are delivered again later")
+	fs.IntVar(&l.maxDead, "max-dead-letters", engine.DefaultMaxDeadLetters, "most dead letters the inbox keeps (events that can never be applied); beyond, the oldest are dropped before their retention (7 days) ends")
 }
 
 // check refuses limits that would disable themselves: each must be positive.
@@ -208,7 +210,7 @@ func (l serverLimits) check() error {
 	for _, n := range []struct {
 		name string
 		v    int64
-	}{{"service-conns", int64(l.serviceConns)}, {"max-running", int64(l.maxRunning)}, {"resume-workers", int64(l.resumeWorkers)}, {"event-workers", int64(l.eventWorkers)}, {"broker-bytes", l.brokerBytes}, {"inbox-bytes", l.inboxBytes}} {
+	}{{"service-conns", int64(l.serviceConns)}, {"max-running", int64(l.maxRunning)}, {"resume-workers", int64(l.resumeWorkers)}, {"event-workers", int64(l.eventWorkers)}, {"broker-bytes", l.brokerBytes}, {"inbox-bytes", l.inboxBytes}, {"max-dead-letters", int64(l.maxDead)}} {
 		if n.v <= 0 {
 			return fmt.Errorf("-%s must be positive, found %d", n.name, n.v)
 		}
@@ -346,7 +348,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	defer st.Close()
 	// The store keeps the inbox too (flowgen inbox -store DIR).
 	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
-		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers, InboxBytes: lim.inboxBytes,
+		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers, InboxBytes: lim.inboxBytes, MaxDeadLetters: lim.maxDead,
 		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns),
 		Broker:      engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
