@@ -43,12 +43,27 @@ func inboxEntries(in *inbox) (msgs, dead, expiries int) {
 // uncounted by -inbox-bytes: the memory grew with the flood. A pending
 // event is not dropped for them, and the newest dead letters are listed.
 // At start, a store holding more (a bound lowered since) keeps the newest.
+// On both stores.
 func TestDeadLettersBounded(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testDeadLettersBounded(t, store.NewMemory()) })
+	t.Run("durable", func(t *testing.T) {
+		st, err := store.Open(t.TempDir(), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		testDeadLettersBounded(t, st)
+	})
+}
+
+func testDeadLettersBounded(t *testing.T, st interface {
+	Store
+	InboxStore
+}) {
 	const max, flood = 5, 200
-	mem := store.NewMemory()
 	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var logs lockedBuffer
-	opts := Options{Store: mem, Clock: clock, MaxDeadLetters: max, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	opts := Options{Store: st, Clock: clock, MaxDeadLetters: max, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	e := startJSONEngine(t, opts, payFlow)
 	ctx := context.Background()
 	good := Message{Topic: "payments", Event: "order.paid", ID: "good", Payload: json.RawMessage(`{"OrderID": "o-1"}`)}
@@ -70,11 +85,11 @@ func TestDeadLettersBounded(t *testing.T) {
 		t.Errorf("after %d dead letters the inbox's index holds %d messages, %d dead letters, %d expiries; want %d, %d, %d",
 			flood, msgs, dead, expiries, max+1, max, max+1)
 	}
-	dead, all := deadLetterIDs(t, mem)
+	dead, all := deadLetterIDs(t, st)
 	if want := ids[flood-max:]; !slices.Equal(dead, want) || all != max+1 {
 		t.Errorf("the store keeps %d messages, dead letters %v; want %d, the newest %v", all, dead, max+1, want)
 	}
-	if m, ok, err := mem.GetMessage(good.key()); err != nil || !ok || m.State != store.MessagePending {
+	if m, ok, err := st.GetMessage(good.key()); err != nil || !ok || m.State != store.MessagePending {
 		t.Errorf("the pending event: %+v %v %v, want it kept pending", m, ok, err)
 	}
 	dls, err := e.DeadLetters("", "")
@@ -103,7 +118,7 @@ func TestDeadLettersBounded(t *testing.T) {
 	if msgs, dead, _ := inboxEntries(e.in); msgs != 3 || dead != 2 {
 		t.Errorf("started with 2 as the bound, the inbox's index holds %d messages, %d dead letters; want 3, 2", msgs, dead)
 	}
-	if dead, _ := deadLetterIDs(t, mem); !slices.Equal(dead, []string{ids[flood-1], "bad-last"}) {
+	if dead, _ := deadLetterIDs(t, st); !slices.Equal(dead, []string{ids[flood-1], "bad-last"}) {
 		t.Errorf("started with 2 as the bound, the store keeps the dead letters %v, want the newest 2", dead)
 	}
 }
