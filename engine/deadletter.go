@@ -42,6 +42,16 @@ func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) err
 // since: a publisher flooding a topic makes one drop per message.
 const DeadLetterDropLogInterval = time.Minute
 
+// DeadLetterLogBurst is how many "event dead-lettered" lines (an event
+// trigger's message that cannot start its flow) the engine writes in a
+// DeadLetterLogInterval; it counts the others and logs their number with
+// the first line of a later interval ("events dead-lettered, not
+// logged"): whoever publishes to a topic makes one at will.
+const (
+	DeadLetterLogBurst    = 20
+	DeadLetterLogInterval = time.Minute
+)
+
 // addDead makes m, dead, the newest dead letter. in.mu is held.
 func (in *inbox) addDead(m *inMsg) {
 	m.prev, m.next = in.dead.tail, nil

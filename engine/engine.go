@@ -23,6 +23,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/ratelog"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -200,7 +201,8 @@ type Engine struct {
 	idUnlock  func() // the Locker's hold of opts.ID (claimID)
 	log       *slog.Logger
 	reg       *Registry
-	refusals  *refusalLog // refused API requests (refusallog.go)
+	refusals  *refusalLog     // refused API requests (refusallog.go)
+	deadLog   *ratelog.Logger // event triggers' dead letters (DeadLetterLogBurst)
 
 	// loadMu serialises the changes of the registered flows (LoadFlows,
 	// LoadDir, RegisterFlow) and Start: a document is checked against the
@@ -309,6 +311,8 @@ func New(opts Options) (*Engine, error) {
 		watch:  newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
 	}
 	e.refusals = newRefusalLog(e.log, e.clock)
+	e.deadLog = &ratelog.Logger{Bound: ratelog.Bound{Burst: DeadLetterLogBurst, Interval: DeadLetterLogInterval},
+		Log: e.log, Now: e.clock.Now, Suppressed: "events dead-lettered, not logged"}
 	e.publisher = brokerPublisher{e.brokerPublish, e.link}
 	if opts.Executor != nil {
 		// Publish steps' events take the engine's door, the executor's.

@@ -29,16 +29,13 @@ const (
 var errNoToken = errors.New("send one header Authorization: Bearer TOKEN")
 
 // refusalLog logs refused requests, at most RefusalLogBurst an interval
-// (ratelog.Bound). No timer: the count of an interval's suppressed lines
+// (ratelog.Logger). No timer: the count of an interval's suppressed lines
 // is written when the next refusal comes, so a quiet API costs nothing.
-type refusalLog struct {
-	log   *slog.Logger
-	clock runtime.Clock
-	bound ratelog.Bound
-}
+type refusalLog struct{ lines ratelog.Logger }
 
 func newRefusalLog(log *slog.Logger, clock runtime.Clock) *refusalLog {
-	return &refusalLog{log: log, clock: clock, bound: ratelog.Bound{Burst: RefusalLogBurst, Interval: RefusalLogInterval}}
+	return &refusalLog{lines: ratelog.Logger{Bound: ratelog.Bound{Burst: RefusalLogBurst, Interval: RefusalLogInterval},
+		Log: log, Now: clock.Now, Suppressed: "API requests refused, not logged"}}
 }
 
 // refused logs that r, asking for a route that needs need, was refused
@@ -46,18 +43,10 @@ func newRefusalLog(log *slog.Logger, clock runtime.Clock) *refusalLog {
 // only: an Authorizer's text is its own, and might quote what the client
 // sent.
 func (l *refusalLog) refused(r *http.Request, need Role, err error) {
-	ok, suppressed, since := l.bound.Allow(l.clock.Now())
-	if suppressed > 0 {
-		l.log.Warn("API requests refused, not logged", "suppressed", suppressed,
-			"since", since.UTC().Format(time.RFC3339), "until", since.Add(RefusalLogInterval).UTC().Format(time.RFC3339))
-	}
-	if !ok {
-		return
-	}
 	// The path is the sender's, as long as -max-header-bytes lets it be:
 	// cut as an error answer cuts it, or the burst's lines would be up
 	// to 64 KiB each.
-	l.log.Warn("API request refused", "status", refusalStatus(err), "method", r.Method, "path", shownPath(r),
+	l.lines.Warn("API request refused", "status", refusalStatus(err), "method", r.Method, "path", shownPath(r),
 		"remote", r.RemoteAddr, "need", string(need), "reason", refusalReason(err))
 }
 

@@ -467,7 +467,7 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 			return fmt.Errorf("%w: flow %q", errNotLive, fe.name)
 		}
 		deadLetter := func(reason string) error {
-			e.log.Warn("event dead-lettered", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "reason", reason)
+			e.deadLog.Warn("event dead-lettered", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "reason", reason)
 			return e.in.deadLetter(ctx, m, reason)
 		}
 		// Another flow it triggers cannot start from it: a dead letter

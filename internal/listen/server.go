@@ -332,9 +332,7 @@ type boundedHandler struct {
 func (h *boundedHandler) Handle(ctx context.Context, r slog.Record) error {
 	ok, suppressed, since := h.bound.Allow(r.Time)
 	if suppressed > 0 {
-		n := slog.NewRecord(r.Time, slog.LevelWarn, "HTTP server errors not logged", 0)
-		n.AddAttrs(slog.Int("suppressed", suppressed), slog.String("since", since.UTC().Format(time.RFC3339)),
-			slog.String("until", since.Add(h.bound.Interval).UTC().Format(time.RFC3339)))
+		n := ratelog.SuppressedRecord(r.Time, "HTTP server errors not logged", suppressed, since, h.bound.Interval)
 		if err := h.Handler.Handle(ctx, n); err != nil {
 			return err
 		}

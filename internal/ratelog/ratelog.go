@@ -1,11 +1,14 @@
 // Package ratelog is the one home of the bound on log lines that whoever
 // reaches a server can make at will (a refused request, a failed TLS
 // handshake): at most a burst of them an interval, the others counted, so
-// that a flood cannot fill the log and its disk. The engine's refusal log
-// and the serve commands' HTTP server log use it.
+// that a flood cannot fill the log and its disk. The engine's refusal log,
+// its log of dead-lettered events and the serve commands' HTTP server log
+// use it.
 package ratelog
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -40,4 +43,38 @@ func (b *Bound) Allow(now time.Time) (ok bool, suppressed int, since time.Time) 
 	}
 	b.passed++
 	return true, suppressed, since
+}
+
+// SuppressedRecord is the line that says how many events the interval
+// that started at since suppressed: what (such as "API requests refused,
+// not logged") at Warn, with suppressed, since and until (since +
+// interval). Every bounded log writes it so, at t.
+func SuppressedRecord(t time.Time, what string, suppressed int, since time.Time, interval time.Duration) slog.Record {
+	r := slog.NewRecord(t, slog.LevelWarn, what, 0)
+	r.AddAttrs(slog.Int("suppressed", suppressed), slog.String("since", since.UTC().Format(time.RFC3339)),
+		slog.String("until", since.Add(interval).UTC().Format(time.RFC3339)))
+	return r
+}
+
+// Logger writes Warn lines through Log, at most Bound's burst of them an
+// interval by Now's time (a service's clock, so that tests can step it);
+// before the first line of a later interval it writes the count of those
+// it left out (SuppressedRecord, with Suppressed as its message).
+type Logger struct {
+	Bound      Bound
+	Log        *slog.Logger
+	Now        func() time.Time
+	Suppressed string
+}
+
+// Warn logs msg with args at Warn, unless the bound leaves it out.
+func (l *Logger) Warn(msg string, args ...any) {
+	now := l.Now()
+	ok, suppressed, since := l.Bound.Allow(now)
+	if suppressed > 0 {
+		_ = l.Log.Handler().Handle(context.Background(), SuppressedRecord(now, l.Suppressed, suppressed, since, l.Bound.Interval))
+	}
+	if ok {
+		l.Log.Warn(msg, args...)
+	}
 }
