@@ -551,7 +551,9 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 // spans several ranks prefers its middle bend and may move to its other
 // bends and the middles of the curves between them, then along those
 // curves. Each place is right of the edge; after all of those come the
-// same places left of it, then above it, then below it. Where none is
+// same places left of it, then above it, then below it, then further
+// above and below (an edge that runs nearly level for the width of its
+// label lies on the text a line's height above it). Where none is
 // free, the label goes along the row of its preferred place to the
 // nearest free spot, which exists: a row is free left of every box.
 func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
@@ -596,10 +598,13 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 		if !rt.self {
 			// Left of the edge (the text ends where it began right of
 			// it), then above and below it, centred: where the edge
-			// runs nearly level, the text right or left of it lies on it.
+			// runs nearly level, the text right or left of it lies on
+			// it; then further above and below, for an edge that runs
+			// level for the width of the text (the loan case's error
+			// edge from Approve to failed beside it).
 			w := textWidth(rt.e.label, labelGlyph)
 			right := places[i]
-			for _, d := range [][2]float64{{-8 - w, 0}, {-4 - w/2, -9}, {-4 - w/2, 9}} {
+			for _, d := range [][2]float64{{-8 - w, 0}, {-4 - w/2, -9}, {-4 - w/2, 9}, {-4 - w/2, -15}, {-4 - w/2, 15}} {
 				for _, at := range right {
 					places[i] = append(places[i], [2]float64{at[0] + d[0], at[1] + d[1]})
 				}
