@@ -115,8 +115,8 @@ func inset(n *node) float64 {
 // dummy vertices of its edges that cross ranks, one a rank crossed. The
 // edges into final states and the abort edges run on rails and need none,
 // and the compensation chain is laid out beside the steps, so a flow
-// needs about two vertices a step (some 10,000 steps, with rollbacks or
-// without). Edges that jump ahead between steps (an outcome to a step
+// needs about two vertices a step with rollbacks (some 10,000 steps) and
+// one without (some 20,000). Edges that jump ahead between steps (an outcome to a step
 // further on) still cross every rank between: n such edges over n steps
 // need about n²/2 of them, and the layout, SVG and labels grow so; 20,000
 // is some 200 such steps, drawn in about a second. A flow beyond it is not
