@@ -519,7 +519,11 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 			// its top.
 			k := slices.Index(falls, le.b)
 			s, t := L.verts[a], L.verts[b]
-			ex, in := s.x-s.w/4, t.x-t.w/4
+			// Edges from one box to different final states drop side
+			// by side, the one to the rightmost state furthest right
+			// and turning off lowest, so that none crosses another.
+			ex := min(s.x-s.w/4+fallSep*float64(k), s.x+s.w/2)
+			in := t.x - t.w/4
 			gy := rankBottom[s.rank] + fallDrop + fallSep*float64(k)
 			turn := rankTop[t.rank] - railTurn - fallSep*float64(1+k)
 			rt.fall = true

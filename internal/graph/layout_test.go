@@ -63,9 +63,17 @@ func TestFallRail(t *testing.T) {
 	steps := make([]*dsl.Step, 30)
 	for i := range steps {
 		steps[i] = goStep(fmt.Sprintf("S%d", i))
+		if i%10 == 0 { // and done from some: two rails
+			steps[i] = goStep(fmt.Sprintf("S%d", i), withOutcomes("skip"), withOn("skip", "done"))
+		}
 	}
 	files["30 steps"] = flowOf("Big", steps...)
 	falls := 0
+	type drop struct {
+		from string
+		x    float64
+	}
+	drops := map[drop]string{} // the target of each drop from a box
 	for name, f := range files {
 		d, err := build(f, "")
 		if err != nil {
@@ -82,6 +90,13 @@ func TestFallRail(t *testing.T) {
 				}
 				falls++
 				p := rt.pts
+				// Edges from one box to different final states drop side
+				// by side: on one line, they would read as one edge that
+				// forks.
+				if to, ok := drops[drop{name + rt.e.from, p[0][0]}]; ok && to != rt.e.to {
+					t.Errorf("%s: the edges from %s to %s and %s drop on one line at x=%v", name, rt.e.from, to, rt.e.to, p[0][0])
+				}
+				drops[drop{name + rt.e.from, p[0][0]}] = rt.e.to
 				if len(p) != 6 || p[0][0] != p[1][0] || p[1][1] != p[2][1] || p[2][0] != p[3][0] || p[3][1] != p[4][1] || p[4][0] != p[5][0] {
 					t.Fatalf("%s: edge %s -> %s: not drop, left, down, right, drop: %v", name, rt.e.from, rt.e.to, p)
 				}
