@@ -945,14 +945,17 @@ func TestWatchWithoutStates(t *testing.T) {
 }
 
 // A flow too large to draw (graph.MaxLayoutVertices: a JSON flow of 400
-// steps that fail straight to its end, some 40 KB) answers 422 saying so,
-// at once: drawn, it took minutes of CPU and gigabytes on a route any
-// client may ask for.
+// steps whose timeouts jump to the last, each edge crossing every rank
+// between, some 55 KB) answers 422 saying so, at once: drawn, such a
+// layout took minutes of CPU and gigabytes on a route any client may ask
+// for. (Steps that fail straight to the end were the shape before their
+// edges ran on a rail: graph.TestLayoutLinearInSteps.)
 func TestDiagramTooLarge(t *testing.T) {
 	steps := make([]string, 400)
 	for i := range steps {
-		steps[i] = fmt.Sprintf(`{"name": "S%d", "irreversible": true, "action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}}`, i)
+		steps[i] = fmt.Sprintf(`{"name": "S%d", "irreversible": true, "action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}, "on": [{"on": "timeout", "target": "S%d"}]}`, i, len(steps)-1)
 	}
+	steps[len(steps)-1] = fmt.Sprintf(`{"name": "S%d", "irreversible": true, "action": {"kind": "await", "topic": "t", "event": "e", "timeout": "1h"}}`, len(steps)-1)
 	e, err := New(Options{Store: store.NewMemory()})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -35,6 +36,15 @@ import (
 // the diagram, each turning left in the gap above its target's rank and
 // down into the target's top. Laid out as ordinary edges, they would cross
 // every rank down to their targets: O(n²) dummies again.
+//
+// So do the edges into a final state (failed, done, compensated...) that
+// cross more than one rank: each leaves its box's bottom, turns left just
+// below its rank, runs down a rail left of the diagram (one for each final
+// state) and turns right just above its target's rank, into the target's
+// top a quarter of its width left of its centre. Laid out as ordinary edges, a
+// flow of n steps that fail straight to failed (no rollback before them)
+// needed about n²/2 dummies: each failure edge crossed every rank below
+// its step.
 
 // Layout metrics, in SVG user units (pixels at scale 1).
 const (
@@ -51,6 +61,9 @@ const (
 	railGap    = 16.0 // from the rightmost box or label to the abort edges' rail
 	railTurn   = 8.0  // how far above its target's rank an abort edge turns off the rail
 	railLabel  = 16.0 // how far below the aborting state's middle the abort edges' label is
+	fallDrop   = 20.0 // how far below its source's rank an edge into a final state turns off to its rail
+	fallSep    = 8.0  // between the rails (and the turns) of edges into different final states
+	fallCross  = 1    // the ranks an edge into a final state may cross before it takes the rail
 )
 
 // vertex is a box, the start point, or a dummy of a long edge.
@@ -71,7 +84,9 @@ type route struct {
 	e        edge
 	pts      [][2]float64 // from the source's border to the target's
 	self     bool
-	rail     bool // an abort edge, straight segments along the rail
+	rail     bool         // an abort edge, straight segments along the rail
+	fall     bool         // an edge into a final state across ranks, straight segments along a rail on the left
+	places   [][2]float64 // a fall edge's places for its label, the preferred first
 	labelPos [2]float64
 }
 
@@ -97,14 +112,16 @@ func inset(n *node) float64 {
 }
 
 // MaxLayoutVertices bounds the layout of one flow: its boxes and the
-// dummy vertices of its edges that cross ranks, one a rank crossed. An
-// edge into a final state crosses every rank between the step it leaves
-// and that state, so a flow of n steps that fail straight to failed (no
-// rollback before them) needs about n²/2 of them, and its layout, SVG and
-// labels grow so: 20,000 is a flow of about 200 such steps, drawn in about
-// a second, where 2,000 steps would take gigabytes. A flow beyond it is
-// not drawn (ErrTooLarge): DOT and Mermaid, laid out by their own tools,
-// still are.
+// dummy vertices of its edges that cross ranks, one a rank crossed. The
+// edges into final states and the abort edges run on rails and need none,
+// and the compensation chain is laid out beside the steps, so a flow
+// needs about two vertices a step with rollbacks (some 10,000 steps) and
+// one without (some 20,000). Edges that jump ahead between steps (an outcome to a step
+// further on) still cross every rank between: n such edges over n steps
+// need about n²/2 of them, and the layout, SVG and labels grow so; 20,000
+// is some 200 such steps, drawn in about a second. A flow beyond it is not
+// drawn (ErrTooLarge): DOT and Mermaid, laid out by their own tools, still
+// are.
 const MaxLayoutVertices = 20000
 
 // ErrTooLarge: a flow's layout needs more than MaxLayoutVertices vertices.
@@ -269,6 +286,20 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 		}
 	}
 
+	// The edges into a final state that cross more than fallCross ranks
+	// run on the rails (below), not through dummies: ranked, they keep
+	// the final states below their sources. One that crosses a rank only
+	// (the step before last's failure) is drawn as a curve beside its
+	// neighbours, not sent round the diagram.
+	fall := map[ledge]bool{}
+	ledges = slices.DeleteFunc(ledges, func(le ledge) bool {
+		t := L.verts[le.b]
+		if t.n != nil && t.n.kind == nodeTerminal && t.rank-L.verts[le.a].rank > 1+fallCross {
+			fall[le] = true
+		}
+		return fall[le]
+	})
+
 	// 3. Dummies on long edges; chains maps a layout edge to its vertices.
 	chains := map[ledge][]int{}
 	for _, le := range ledges {
@@ -351,13 +382,14 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 
 	// 5. Coordinates. y: ranks stacked, each as tall as its tallest box.
 	y := 0.0
-	rankTop := make([]float64, len(ranks))
+	rankTop, rankBottom := make([]float64, len(ranks)), make([]float64, len(ranks))
 	for k, r := range ranks {
 		rankTop[k] = y
 		hmax := 0.0
 		for _, v := range r {
 			hmax = math.Max(hmax, L.verts[v].h)
 		}
+		rankBottom[k] = y + hmax
 		for _, v := range r {
 			L.verts[v].y = y + hmax/2
 		}
@@ -434,6 +466,23 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 		maxX = math.Max(maxX, v.x+v.w/2)
 	}
 
+	// The final states that edges fall into, left to right: the leftmost
+	// takes the outermost rail and turns off it lowest, so that no rail
+	// crosses another's turn.
+	var falls []int
+	for le := range fall {
+		if !slices.Contains(falls, le.b) {
+			falls = append(falls, le.b)
+		}
+	}
+	slices.SortFunc(falls, func(a, b int) int {
+		if c := cmp.Compare(L.verts[a].x, L.verts[b].x); c != 0 {
+			return c
+		}
+		return a - b
+	})
+	boxMinX := minX
+
 	// Routes, in the flow's edge order: through the chain of the layout
 	// edge, reversed back for a back edge.
 	fanOut, fanIn := make([]int, nv), make([]int, nv) // labelled edges out of and into each box
@@ -462,6 +511,37 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 			continue
 		}
 		le, rev := orient(e)
+		if fall[le] {
+			// Down from the source's bottom a quarter of its width left
+			// of its centre (the other edges leave from the centre), left
+			// below its rank to the rail, whose x is set once the labels
+			// are placed, down, and right above the target's rank into
+			// its top.
+			k := slices.Index(falls, le.b)
+			s, t := L.verts[a], L.verts[b]
+			// Edges from one box to different final states drop side
+			// by side, the one to the rightmost state furthest right
+			// and turning off lowest, so that none crosses another.
+			ex := min(s.x-s.w/4+fallSep*float64(k), s.x+s.w/2)
+			in := t.x - t.w/4
+			gy := rankBottom[s.rank] + fallDrop + fallSep*float64(k)
+			turn := rankTop[t.rank] - railTurn - fallSep*float64(1+k)
+			rt.fall = true
+			rt.pts = [][2]float64{{ex, s.y + s.h/2}, {ex, gy}, {0, gy}, {0, turn}, {in, turn}, {in, t.y - t.h/2}}
+			w := textWidth(e.label, labelGlyph)
+			// On the level stretch, ending at the bend, then right of
+			// the drop (beside the edges from the source's centre, where
+			// a narrow source's label would read as theirs), then
+			// further along the level stretch.
+			rt.places = [][2]float64{{ex - 6 - w, gy - 10}, {ex - 6 - w, gy + 10}, {ex + 5, gy - 10}, {ex + 5, gy + 10}}
+			for j := 1.0; j <= 4; j++ {
+				x := ex - 6 - w - j*(w+12)
+				rt.places = append(rt.places, [2]float64{x, gy - 10}, [2]float64{x, gy + 10})
+			}
+			pref = append(pref, 0)
+			L.routes = append(L.routes, rt)
+			continue
+		}
 		chain := chains[le]
 		var pts [][2]float64
 		for i, vi := range chain {
@@ -498,6 +578,18 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 			avoid = append(avoid, [4]float64{t.x + t.w/4, y - 1, math.Inf(1), y + 1})
 		}
 	}
+	// Nor do they lie on the level stretches of the edges into final
+	// states, to the left of the boxes: not to the left without end, so
+	// that a label can still be put left of all (nearestFree).
+	for _, rt := range L.routes {
+		if rt.fall {
+			// From the rail (x not yet known) to the bend at the drop
+			// from the source, and to the drop into the target.
+			for _, p := range [][2]float64{rt.pts[1], rt.pts[4]} {
+				avoid = append(avoid, [4]float64{boxMinX - railGap, p[1] - 1, p[0], p[1] + 1})
+			}
+		}
+	}
 	placeLabels(L.routes, pref, avoid)
 	for _, rt := range L.routes {
 		if rt.e.label != "" {
@@ -510,6 +602,18 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 	// the target's top a quarter of its width right of its centre, where
 	// the other edges come in. Their labels ("abort") sit at one place, on
 	// the rail by the aborting state, where they print as one.
+	if len(falls) > 0 {
+		// Left of every box and label, the leftmost final state's the
+		// outermost.
+		out := minX - railGap - fallSep*float64(len(falls)-1)
+		for i := range L.routes {
+			if rt := &L.routes[i]; rt.fall {
+				x := out + fallSep*float64(slices.Index(falls, index[rt.e.to]))
+				rt.pts[2][0], rt.pts[3][0] = x, x
+			}
+		}
+		minX = out
+	}
 	rail := maxX + railGap
 	for _, e := range g.edges {
 		if !e.abort {
@@ -551,7 +655,9 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 // spans several ranks prefers its middle bend and may move to its other
 // bends and the middles of the curves between them, then along those
 // curves. Each place is right of the edge; after all of those come the
-// same places left of it, then above it, then below it. Where none is
+// same places left of it, then above it, then below it, then further
+// above and below (an edge that runs nearly level for the width of its
+// label lies on the text a line's height above it). Where none is
 // free, the label goes along the row of its preferred place to the
 // nearest free spot, which exists: a row is free left of every box.
 func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
@@ -569,6 +675,8 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 		switch n := len(rt.pts); {
 		case rt.self:
 			places[i] = [][2]float64{rt.labelPos}
+		case rt.fall:
+			places[i] = rt.places
 		case n == 2:
 			for _, t := range append([]float64{pref[i]}, labelTs...) {
 				places[i] = append(places[i], labelPoint(rt.pts[0], rt.pts[1], t))
@@ -593,13 +701,16 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 		// its end states span up to n ranks, would cost n³.
 		places[i] = places[i][:min(len(places[i]), maxLabelPlaces)]
 		rt.labelPos = places[i][0]
-		if !rt.self {
+		if !rt.self && !rt.fall {
 			// Left of the edge (the text ends where it began right of
 			// it), then above and below it, centred: where the edge
-			// runs nearly level, the text right or left of it lies on it.
+			// runs nearly level, the text right or left of it lies on
+			// it; then further above and below, for an edge that runs
+			// level for the width of the text (the loan case's error
+			// edge from Approve to failed beside it).
 			w := textWidth(rt.e.label, labelGlyph)
 			right := places[i]
-			for _, d := range [][2]float64{{-8 - w, 0}, {-4 - w/2, -9}, {-4 - w/2, 9}} {
+			for _, d := range [][2]float64{{-8 - w, 0}, {-4 - w/2, -9}, {-4 - w/2, 9}, {-4 - w/2, -15}, {-4 - w/2, 15}} {
 				for _, at := range right {
 					places[i] = append(places[i], [2]float64{at[0] + d[0], at[1] + d[1]})
 				}
@@ -719,6 +830,11 @@ func (g *lineGrid) addRoute(i int, rt route) {
 	switch {
 	case rt.rail:
 		// Laid out after the labels; its turns are boxes of avoid.
+	case rt.fall:
+		// Its drops; its level stretches are boxes of avoid, its rail
+		// left of every label.
+		add(rt.pts[0], rt.pts[1])
+		add(rt.pts[4], rt.pts[5])
 	case rt.self:
 		for k := 0; k+1 < len(rt.pts); k++ {
 			add(rt.pts[k], rt.pts[k+1])

@@ -10,60 +10,147 @@ import (
 	"github.com/flowgen/flowgen/dsl/flowfile"
 )
 
-// TestLayoutLinearInSteps checks that a flow whose every step has a
-// rollback lays out with a number of vertices (boxes and the dummies of
-// edges that cross ranks) proportional to its steps. With the compensation
-// chain laid out below the last step, each step's failure edge crossed
-// every rank down to its undo state: 400 steps made 159,607 vertices (805
-// then) and a 2,000-step diagram took 38.6 s (docs/benchmarks.md). The
-// aborting state has an edge to every undo state: laid out as ordinary
-// edges, they would cross every rank down to them too.
-// Counting vertices rather than timing keeps the test exact on a loaded
-// machine.
+// TestLayoutLinearInSteps checks that a flow lays out with a number of
+// vertices (boxes and the dummies of edges that cross ranks) proportional
+// to its steps, whether its steps have a rollback or not. With the
+// compensation chain laid out below the last step, each step's failure
+// edge crossed every rank down to its undo state: 400 steps made 159,607
+// vertices (805 then) and a 2,000-step diagram took 38.6 s
+// (docs/benchmarks.md). The aborting state has an edge to every undo
+// state: laid out as ordinary edges, they would cross every rank down to
+// them too. Without rollbacks, each step fails straight into the failed
+// state below the last: its edge crossed every rank below the step (1,280
+// vertices for 50 steps, 55 now; 400 were refused as too large to draw),
+// until the edges into final states ran on rails. Counting vertices rather than timing keeps the test exact on a
+// loaded machine.
 func TestLayoutLinearInSteps(t *testing.T) {
-	for _, n := range []int{50, 400} {
-		steps := make([]*dsl.Step, n)
-		for i := range steps {
-			steps[i] = goStep(fmt.Sprintf("S%d", i), withRollback(fmt.Sprintf("Undo%d", i)))
-		}
-		d, err := build(flowOf("Big", steps...), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		L, err := layoutFlow(d.flows[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Per step: its box and its undo state's; the edges to the
-		// terminals add dummies once.
-		if limit := 4 * n; len(L.verts) > limit {
-			t.Errorf("%d steps: %d vertices in the layout, want at most %d", n, len(L.verts), limit)
+	for _, rollback := range []bool{true, false} {
+		for _, n := range []int{50, 400} {
+			steps := make([]*dsl.Step, n)
+			for i := range steps {
+				if rollback {
+					steps[i] = goStep(fmt.Sprintf("S%d", i), withRollback(fmt.Sprintf("Undo%d", i)))
+				} else {
+					steps[i] = goStep(fmt.Sprintf("S%d", i))
+				}
+			}
+			d, err := build(flowOf("Big", steps...), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			L, err := layoutFlow(d.flows[0])
+			if err != nil {
+				t.Fatalf("%d steps (rollbacks %v): %v", n, rollback, err)
+			}
+			// Per step: its box and its undo state's; the edges to the
+			// terminals add dummies once.
+			if limit := 4 * n; len(L.verts) > limit {
+				t.Errorf("%d steps (rollbacks %v): %d vertices in the layout, want at most %d", n, rollback, len(L.verts), limit)
+			}
 		}
 	}
 }
 
-// A flow whose steps have no rollback fails from each straight into the
-// failed state below the last: each failure edge crosses every rank down
-// to it, about n²/2 dummies for n steps. 400 such steps (a JSON flow of
-// some 50 KB) took minutes and gigabytes to draw, on a route any client
-// may ask for (GET /flows/{flow}/diagram); beyond MaxLayoutVertices the
-// diagram is refused with ErrTooLarge, checked before the layout's costly
-// stages, while a flow within it is drawn.
+// The edges into final states run on rails left of every box: each
+// leaves its source's bottom, turns off below the source's rank, runs
+// down its final state's rail and turns into the target's top above its
+// rank, crossing no box on the way.
+func TestFallRail(t *testing.T) {
+	files := map[string]*dsl.File{}
+	for _, dir := range goldenCases(t) {
+		files[dir] = loadCase(t, dir)
+	}
+	steps := make([]*dsl.Step, 30)
+	for i := range steps {
+		steps[i] = goStep(fmt.Sprintf("S%d", i))
+		if i%10 == 0 { // and done from some: two rails
+			steps[i] = goStep(fmt.Sprintf("S%d", i), withOutcomes("skip"), withOn("skip", "done"))
+		}
+	}
+	files["30 steps"] = flowOf("Big", steps...)
+	falls := 0
+	type drop struct {
+		from string
+		x    float64
+	}
+	drops := map[drop]string{} // the target of each drop from a box
+	for name, f := range files {
+		d, err := build(f, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range d.flows {
+			L, err := layoutFlow(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rt := range L.routes {
+				if !rt.fall {
+					continue
+				}
+				falls++
+				p := rt.pts
+				// Edges from one box to different final states drop side
+				// by side: on one line, they would read as one edge that
+				// forks.
+				if to, ok := drops[drop{name + rt.e.from, p[0][0]}]; ok && to != rt.e.to {
+					t.Errorf("%s: the edges from %s to %s and %s drop on one line at x=%v", name, rt.e.from, to, rt.e.to, p[0][0])
+				}
+				drops[drop{name + rt.e.from, p[0][0]}] = rt.e.to
+				if len(p) != 6 || p[0][0] != p[1][0] || p[1][1] != p[2][1] || p[2][0] != p[3][0] || p[3][1] != p[4][1] || p[4][0] != p[5][0] {
+					t.Fatalf("%s: edge %s -> %s: not drop, left, down, right, drop: %v", name, rt.e.from, rt.e.to, p)
+				}
+				for _, v := range L.verts {
+					if v.n == nil {
+						continue
+					}
+					x0, x1, y0, y1 := v.x-v.w/2, v.x+v.w/2, v.y-v.h/2, v.y+v.h/2
+					if p[2][0] >= x0 {
+						t.Errorf("%s: the rail of %s -> %s at x=%v is not left of %s", name, rt.e.from, rt.e.to, p[2][0], v.id)
+					}
+					for _, k := range []int{1, 3} { // the level stretches
+						if y := p[k][1]; y > y0 && y < y1 && min(p[k][0], p[k+1][0]) < x1 && max(p[k][0], p[k+1][0]) > x0 {
+							t.Errorf("%s: edge %s -> %s at y=%v crosses %s", name, rt.e.from, rt.e.to, y, v.id)
+						}
+					}
+					for _, k := range []int{0, 4} { // the drops
+						if v.id == rt.e.from || v.id == rt.e.to {
+							continue
+						}
+						if x := p[k][0]; x > x0 && x < x1 && y1 > p[k][1] && y0 < p[k+1][1] {
+							t.Errorf("%s: edge %s -> %s at x=%v crosses %s", name, rt.e.from, rt.e.to, x, v.id)
+						}
+					}
+				}
+			}
+		}
+	}
+	if falls < 30 {
+		t.Errorf("%d edges on the rails, want at least 30", falls)
+	}
+}
+
+// Edges that jump ahead between steps still cross every rank between:
+// n of them over n steps need about n²/2 dummies. Beyond
+// MaxLayoutVertices the diagram is refused with ErrTooLarge, checked
+// before the layout's costly stages (on a route any client may ask for,
+// GET /flows/{flow}/diagram), while a flow within it is drawn.
 func TestLayoutBound(t *testing.T) {
-	linear := func(n int) *dsl.File {
+	jumps := func(n int) *dsl.File {
 		steps := make([]*dsl.Step, n)
 		for i := range steps {
-			steps[i] = goStep(fmt.Sprintf("S%d", i))
+			steps[i] = goStep(fmt.Sprintf("S%d", i), withOutcomes("skip"), withOn("skip", fmt.Sprintf("S%d", n-1)))
 		}
+		steps[n-1] = goStep(fmt.Sprintf("S%d", n-1))
 		return flowOf("Big", steps...)
 	}
-	if _, err := SVG(linear(400), ""); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("400 steps without rollbacks: %v, want ErrTooLarge", err)
+	if _, err := SVG(jumps(400), ""); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("400 steps that jump to the last: %v, want ErrTooLarge", err)
 	}
-	if _, err := HTML(linear(400), ""); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("the page of 400 steps without rollbacks: %v, want ErrTooLarge", err)
+	if _, err := HTML(jumps(400), ""); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("the page of 400 steps that jump to the last: %v, want ErrTooLarge", err)
 	}
-	d, err := build(linear(150), "")
+	d, err := build(jumps(150), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -236,13 +236,14 @@ func writeRoute(b *bytes.Buffer, rt route) {
 	b.WriteString("</g>\n")
 }
 
-// pathData draws a route: straight lines for a self loop and an abort
-// edge, the cubic curves of curve between its points for the others.
+// pathData draws a route: straight lines for a self loop, an abort edge
+// and an edge into a final state on its rail, the cubic curves of curve
+// between its points for the others.
 func pathData(rt route) string {
 	p := rt.pts
 	var b strings.Builder
 	fmt.Fprintf(&b, "M%s,%s", num(p[0][0]), num(p[0][1]))
-	if rt.self || rt.rail {
+	if rt.self || rt.rail || rt.fall {
 		for _, q := range p[1:] {
 			fmt.Fprintf(&b, " L%s,%s", num(q[0]), num(q[1]))
 		}
