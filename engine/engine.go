@@ -182,10 +182,13 @@ type Options struct {
 	NoGoHandlers bool
 	// MaxWatchers bounds the GET /watch streams open at once (503
 	// beyond; a caller the Authorizer names, by its Identity.ID, may hold
-	// a WatchShare-th of them); WatchBuffer, the events queued for one of them (a stream
-	// that falls further behind ends with an "overflow" event). Defaults
-	// DefaultMaxWatchers (64) and DefaultWatchBuffer (256). See watch.go.
-	MaxWatchers, WatchBuffer int
+	// a WatchShare-th of them); WatchBuffer, the events queued for one of them,
+	// and WatchBytes, those events' bytes (their JSON, with the runs'
+	// states unless the stream asked state=false; an event larger alone
+	// is queued when nothing else is): a stream that falls further behind
+	// ends with an "overflow" event. Defaults DefaultMaxWatchers (64),
+	// DefaultWatchBuffer (256) and DefaultWatchBytes (32 MiB). See watch.go.
+	MaxWatchers, WatchBuffer, WatchBytes int
 }
 
 // Engine runs flows. Create it with New, register flows and handlers, then
@@ -308,7 +311,7 @@ func New(opts Options) (*Engine, error) {
 		flows:  map[string]*flowEntry{},
 		rpc:    map[string]*flowEntry{},
 		live:   map[string]*liveRun{},
-		watch:  newWatchHub(opts.MaxWatchers, opts.WatchBuffer),
+		watch:  newWatchHub(opts.MaxWatchers, opts.WatchBuffer, opts.WatchBytes, opts.Logger),
 	}
 	e.refusals = newRefusalLog(e.log, e.clock)
 	e.deadLog = &ratelog.Logger{Bound: ratelog.Bound{Burst: DeadLetterLogBurst, Interval: DeadLetterLogInterval},

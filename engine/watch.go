@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,7 +25,8 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// The bounds of GET /watch (Options.MaxWatchers, Options.WatchBuffer).
+// The bounds of GET /watch (Options.MaxWatchers, Options.WatchBuffer,
+// Options.WatchBytes).
 const (
 	// DefaultMaxWatchers is how many GET /watch streams may be open at
 	// once; one more answers 503 with WatchRetryAfter.
@@ -48,6 +50,16 @@ const (
 	// event and its stream ends: it reads the runs again, then
 	// reconnects.
 	DefaultWatchBuffer = 256
+	// DefaultWatchBytes is how many bytes of events (their JSON, as the
+	// stream sends it) may wait to be sent to one watcher: with their
+	// states (a stream's default), 256 events of a run whose state is
+	// megabytes would hold gigabytes for one slow client. A watcher that
+	// falls that far behind gets an "overflow" event, as for
+	// DefaultWatchBuffer. An event larger alone is queued when nothing
+	// else is, so that a stream carries any state a run may hold; a
+	// watcher holds at most the bound, or that one event, and the one it
+	// is writing.
+	DefaultWatchBytes = 32 << 20
 	// watchHeartbeat is how often an idle stream gets a comment line, so
 	// that proxies keep it open and a gone client is noticed.
 	watchHeartbeat = 15 * time.Second
@@ -78,6 +90,8 @@ type watchHub struct {
 	max      int
 	share    int // streams one caller may hold (WatchShare)
 	buffer   int
+	bytes    int64 // the JSON of the events queued for one watcher (WatchBytes)
+	log      *slog.Logger
 	mu       sync.Mutex
 	watchers map[*watcher]struct{}
 	byCaller map[string]int // open streams of each caller (add)
@@ -93,17 +107,21 @@ type watcher struct {
 	states    bool   // the events with their states (?state=, default true)
 	caller    string // Identity.ID of whoever opened it (add), "" if none
 	ch        chan watched
-	overflow  chan struct{} // closed when ch was full
+	queued    atomic.Int64  // bytes of the data of the events in ch
+	overflow  chan struct{} // closed when ch was full, or its bytes
 	once      sync.Once
 }
 
-// watched is what a watcher is sent: an event a run recorded, or an abort
-// of a run the engine accepted (Abort; the run records it once its step
-// in flight returns, which GET /runs/{id} says as abort_requested).
+// watched is what a watcher is sent, encoded as the stream sends it
+// (encoded once for every watcher, and counted against WatchBytes as it
+// is held): an event a run recorded ("run"), an abort of a run the
+// engine accepted ("abort": Abort; the run records it once its step in
+// flight returns, which GET /runs/{id} says as abort_requested), or a
+// flow defined or defined anew ("flow").
 type watched struct {
-	event   runtime.Event
-	aborted *runtime.RunRef // set for an accepted abort; event is zero then
-	flow    string          // set for a flow defined (anew); the rest is zero then
+	name string // the SSE event: "run", "abort" or "flow"
+	id   string // the id line of a run's event (sseID), else ""
+	data []byte // its JSON
 }
 
 // The kinds a GET /watch?kind= stream may be limited to: the runs (their
@@ -133,14 +151,17 @@ func watchCarriesNothing(oneRun bool, kind string, children bool) error {
 // errWatchKind answers a GET /watch?kind= of no kind of watchRuns, watchFlows.
 var errWatchKind = fmt.Errorf("kind must be %q (the runs' events and aborts) or %q (the flows defined)", watchRuns, watchFlows)
 
-func newWatchHub(most, buffer int) *watchHub {
+func newWatchHub(most, buffer, bytes int, log *slog.Logger) *watchHub {
 	if most <= 0 {
 		most = DefaultMaxWatchers
 	}
 	if buffer <= 0 {
 		buffer = DefaultWatchBuffer
 	}
-	return &watchHub{max: most, share: max(1, most/WatchShare), buffer: buffer, watchers: map[*watcher]struct{}{}, byCaller: map[string]int{}, done: make(chan struct{})}
+	if bytes <= 0 {
+		bytes = DefaultWatchBytes
+	}
+	return &watchHub{max: most, share: max(1, most/WatchShare), buffer: buffer, bytes: int64(bytes), log: log, watchers: map[*watcher]struct{}{}, byCaller: map[string]int{}, done: make(chan struct{})}
 }
 
 // EndWatches ends every GET /watch stream, and the streams opened later at
@@ -186,21 +207,31 @@ func (h *watchHub) remove(w *watcher) {
 }
 
 // publish offers a recorded event to the watchers that want it.
-func (h *watchHub) publish(e runtime.Event) { h.offer(e.RunID, e.Flow, watched{event: e}) }
+func (h *watchHub) publish(e runtime.Event) { h.offer(e.RunID, e.Flow, &e, nil) }
 
 // publishAbort offers an accepted abort of a run to the watchers that want it.
-func (h *watchHub) publishAbort(r runtime.RunRef) { h.offer(r.RunID, r.Flow, watched{aborted: &r}) }
+func (h *watchHub) publishAbort(r runtime.RunRef) {
+	b, _ := json.Marshal(r) // two strings: cannot fail
+	h.offer(r.RunID, r.Flow, nil, &watched{name: "abort", data: b})
+}
 
 // publishFlow offers a flow defined, or defined anew, to the watchers that
 // want it: those of every run (no run filter), of every flow or of that
 // one, that watch the flows.
-func (h *watchHub) publishFlow(flow string) { h.offer("", flow, watched{flow: flow}) }
+func (h *watchHub) publishFlow(flow string) {
+	b, _ := json.Marshal(map[string]string{"flow": flow}) // a string: cannot fail
+	h.offer("", flow, nil, &watched{name: "flow", data: b})
+}
 
-// offer hands x, about run of flow (run "": about the flow itself), to
-// every watcher that wants it, without blocking: a watcher whose queue is
-// full is told to stop (overflow). A watcher without states queues the
-// event without its state, so that its queue holds none of those bytes.
-func (h *watchHub) offer(run, flow string, x watched) {
+// offer hands an event a run recorded (ev), or x, about run of flow (run
+// "": about the flow itself), to every watcher that wants it, without
+// blocking: a watcher whose queue is full, in events (WatchBuffer) or in
+// bytes (WatchBytes), is told to stop (overflow). ev is encoded once with
+// its state and once without, each only if a watcher wants it so: a
+// watcher without states queues the event without its state, so that
+// its queue holds none of those bytes. The encoding is done outside the
+// hub's lock, which every run's Emit takes.
+func (h *watchHub) offer(run, flow string, ev *runtime.Event, x *watched) {
 	if h.n.Load() == 0 {
 		return
 	}
@@ -209,21 +240,78 @@ func (h *watchHub) offer(run, flow string, x watched) {
 		kind = watchFlows
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	var to []*watcher
+	var states, bare bool
 	for w := range h.watchers {
 		if w.run != "" && w.run != run && !(w.children && runtime.DescendsFrom(run, w.run)) ||
 			w.flow != "" && w.flow != flow || w.kind != "" && w.kind != kind {
 			continue
 		}
-		y := x
+		to = append(to, w)
+		states, bare = states || w.states, bare || !w.states
+	}
+	h.mu.Unlock()
+	if len(to) == 0 {
+		return
+	}
+	var whole, stateless *watched
+	if x != nil {
+		whole, stateless = x, x
+	} else {
+		if states {
+			whole = h.encode(*ev)
+		}
+		if bare {
+			e := *ev
+			e.State = nil
+			stateless = h.encode(e)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, w := range to {
+		y := whole
 		if !w.states {
-			y.event.State = nil
+			y = stateless
 		}
-		select {
-		case w.ch <- y:
-		default:
-			w.once.Do(func() { close(w.overflow) })
+		if y != nil {
+			h.queue(w, y)
 		}
+	}
+}
+
+// encode is a run's event as a watcher is sent it, nil (logged) if it
+// cannot be encoded.
+func (h *watchHub) encode(ev runtime.Event) *watched {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		h.log.Error("GET /watch: encoding an event", "run", ev.RunID, "seq", ev.Seq, "error", err)
+		return nil
+	}
+	return &watched{name: watchRuns, id: sseID(ev), data: b}
+}
+
+// queue puts y in w's queue or, when the queue is full in events or in
+// bytes (past the first event: one larger than WatchBytes alone is
+// queued when nothing else is), tells w to stop. A watcher told to stop
+// queues nothing more.
+func (h *watchHub) queue(w *watcher, y *watched) {
+	select {
+	case <-w.overflow:
+		return
+	default:
+	}
+	n := int64(len(y.data))
+	if q := w.queued.Add(n); q > n && q > h.bytes {
+		w.queued.Add(-n)
+		w.once.Do(func() { close(w.overflow) })
+		return
+	}
+	select {
+	case w.ch <- *y:
+	default:
+		w.queued.Add(-n)
+		w.once.Do(func() { close(w.overflow) })
 	}
 }
 
@@ -281,8 +369,9 @@ func (e *Engine) sink() runtime.Sink {
 // run). kind=run streams only the first two, kind=flow only the last;
 // filters no event can meet answer 400 (watchCarriesNothing). The
 // stream needs the role of GET /flows, which reads the definitions, as of
-// GET /runs. A client that falls DefaultWatchBuffer events behind gets
-// "event: overflow" and the stream ends. What was recorded before the
+// GET /runs. A client that falls DefaultWatchBuffer events, or
+// DefaultWatchBytes of their JSON, behind gets "event: overflow" and the
+// stream ends. What was recorded before the
 // stream opened is read with GET /runs/{id}, GET /runs and GET /flows.
 //
 // The guard answers 404 instead on an engine with an Executor (unserved).
@@ -377,30 +466,11 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case x := <-wt.ch:
+			wt.queued.Add(-int64(len(x.data)))
 			if !allowed() {
 				return
 			}
-			if x.flow != "" {
-				b, _ := json.Marshal(map[string]string{"flow": x.flow}) // a string: cannot fail
-				if !send(fmt.Sprintf("event: flow\ndata: %s\n\n", b)) {
-					return
-				}
-				continue
-			}
-			if x.aborted != nil {
-				b, _ := json.Marshal(x.aborted) // two strings: cannot fail
-				if !send(fmt.Sprintf("event: abort\ndata: %s\n\n", b)) {
-					return
-				}
-				continue
-			}
-			ev := x.event
-			b, err := json.Marshal(ev)
-			if err != nil {
-				e.log.Error("GET /watch: encoding an event", "run", ev.RunID, "seq", ev.Seq, "error", err)
-				continue
-			}
-			if !send(fmt.Sprintf("event: run\n%sdata: %s\n\n", sseID(ev), b)) {
+			if !send(fmt.Sprintf("event: %s\n%sdata: %s\n\n", x.name, x.id, x.data)) {
 				return
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"regexp"
@@ -159,7 +160,7 @@ func TestWatchBounds(t *testing.T) {
 	}
 	_ = r2
 
-	h := newWatchHub(1, 2)
+	h := newWatchHub(1, 2, 0, slog.New(slog.DiscardHandler))
 	w, _ := h.add("", "", "", false, true, "")
 	if _, err := h.add("", "", "", false, true, ""); err == nil {
 		t.Error("the hub took a watcher beyond its bound")
@@ -174,6 +175,62 @@ func TestWatchBounds(t *testing.T) {
 	}
 	if len(w.ch) != 2 {
 		t.Errorf("%d events queued, want the buffer's 2", len(w.ch))
+	}
+}
+
+// A stream's queue is bounded in bytes (WatchBytes: the JSON of its
+// events, their states included) as well as in events (WatchBuffer): a
+// slow stream with states (an API client's default) of a run whose state
+// is 300 KiB is told to stop after 1 MiB of them, not after 256 events,
+// which held gigabytes for one client at megabytes of state. A stream
+// without states (the web view's) queues none of those bytes and goes
+// on; an event larger than the bound alone is queued when nothing else
+// is, so that a stream carries any state, and nothing after it fits.
+func TestWatchBytesBound(t *testing.T) {
+	const bound = 1 << 20
+	e, err := New(Options{Store: newFixture(t).st, WatchBytes: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := e.watch
+	whole, _ := h.add("", "", "", false, true, "")
+	bare, _ := h.add("", "", "", false, false, "")
+	state := json.RawMessage(`{"blob":"` + strings.Repeat("x", 300<<10) + `"}`)
+	for i := range 10 {
+		h.publish(runtime.Event{RunID: "r", Seq: uint64(i + 1), Flow: "F", State: state})
+	}
+	select {
+	case <-whole.overflow:
+	default:
+		t.Fatalf("a stream with %d events of %d bytes of state queued (%d bytes) was not told to stop; its bound is %d bytes", len(whole.ch), len(state), whole.queued.Load(), bound)
+	}
+	if n, q := len(whole.ch), whole.queued.Load(); n != 3 || q > bound {
+		t.Errorf("the stream with states holds %d events, %d bytes; want the 3 that fit in %d bytes", n, q, bound)
+	}
+	select {
+	case <-bare.overflow:
+		t.Error("a stream without states was told to stop")
+	default:
+	}
+	if n := len(bare.ch); n != 10 {
+		t.Errorf("the stream without states holds %d events, want all 10", n)
+	}
+
+	big, _ := h.add("", "", "", false, true, "")
+	h.publish(runtime.Event{RunID: "r", Seq: 11, Flow: "F", State: json.RawMessage(`"` + strings.Repeat("y", 2*bound) + `"`)})
+	select {
+	case <-big.overflow:
+		t.Fatal("an event larger than the bound was refused to an empty queue")
+	default:
+	}
+	if len(big.ch) != 1 {
+		t.Fatalf("%d events queued, want the large one", len(big.ch))
+	}
+	h.publish(runtime.Event{RunID: "r", Seq: 12, Flow: "F"})
+	select {
+	case <-big.overflow:
+	default:
+		t.Error("an event behind one larger than the bound was queued")
 	}
 }
 
@@ -240,7 +297,7 @@ func TestWatchOverflowEndsStream(t *testing.T) {
 	var w *watcher
 	for w = range e.watch.watchers {
 	}
-	w.ch <- watched{event: runtime.Event{RunID: "x", Seq: 1}}
+	w.ch <- watched{name: watchRuns, id: "id: x/1\n", data: []byte(`{"run_id":"x","seq":1}`)}
 	e.watch.mu.Unlock()
 	// The writer may have taken it already: publish until it overflows.
 	for i := 2; ; i++ {
@@ -852,7 +909,7 @@ func TestWatchStreamsFlowsRegisteredFromGo(t *testing.T) {
 // at any depth, and of no other run; without it, of the run alone. Another
 // value of children answers 400.
 func TestWatchChildren(t *testing.T) {
-	h := newWatchHub(4, 16)
+	h := newWatchHub(4, 16, 0, slog.New(slog.DiscardHandler))
 	tree, _ := h.add("o-1", "", "", true, true, "")
 	alone, _ := h.add("o-1", "", "", false, true, "")
 	ids := []string{"o-1", "o-1@Bill", "o-1@Bill@Pay:rollback", "o-10@Bill", "o-2", "o-1@Bill:2"}
@@ -861,7 +918,11 @@ func TestWatchChildren(t *testing.T) {
 	}
 	got := func(w *watcher) (runs []string) {
 		for len(w.ch) > 0 {
-			runs = append(runs, (<-w.ch).event.RunID)
+			var ev runtime.Event
+			if err := json.Unmarshal((<-w.ch).data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, ev.RunID)
 		}
 		return runs
 	}
