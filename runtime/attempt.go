@@ -287,7 +287,7 @@ func (r *Run[S]) guarded(d *stepDef[S], rollback bool, sc *stepCtx, state *S, ti
 		actx, c = context.WithTimeoutCause(actx, timeout, errAttemptTimeout)
 		defer c()
 	}
-	expired, stop := ClockTimer(r.clock, timeout)
+	expired, stop := attemptTimer(r.clock, timeout)
 	defer stop()
 	sc.Context = actx
 	work := *state

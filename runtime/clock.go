@@ -88,11 +88,31 @@ func ClockTimer(c Clock, d time.Duration) (<-chan time.Time, func() bool) {
 	return c.After(d), func() bool { return false }
 }
 
+// attemptTimer is ClockTimer for the timer that cuts a running attempt
+// (its timeout, or its step's deadline). An AutoClock arms it as a manual
+// FakeClock does, to fire only when the test advances past it: fired at
+// once it would race the attempt's own work. A Clock that wraps a
+// FakeClock is not asked so: its Timer is its own.
+func attemptTimer(c Clock, d time.Duration) (<-chan time.Time, func() bool) {
+	if f, ok := c.(*FakeClock); ok {
+		return f.timer(d, false)
+	}
+	return ClockTimer(c, d)
+}
+
 // FakeClock is a Clock that moves only when told to. Timers fire when
-// Advance moves the time past them. In auto mode (NewAutoClock) every timer
-// fires at once and moves the time forward by its duration, which suits tests
-// of backoff: the run never waits and the clock records how long it would
-// have.
+// Advance moves the time past them.
+//
+// In auto mode (NewAutoClock) a timer the run waits on alone fires at once
+// and moves the time forward by its duration: a backoff, a sleep, an
+// await's or a rollback wait's deadline. The run never waits and the clock
+// records how long it would have. The timer that cuts a running attempt
+// (a step's timeout, its deadline, a rollback's timeout) is the exception:
+// it stays pending, as on a manual clock, and fires only when Advance moves
+// the time past it, so an attempt is never cut while its own work runs, and
+// a flow whose steps have timeouts runs the same way every time. Time moved
+// by auto mode does not fire it either (a backoff in one branch does not
+// cut another branch's attempt).
 type FakeClock struct {
 	mu     sync.Mutex
 	cond   sync.Cond
@@ -114,7 +134,9 @@ func NewFakeClock(start time.Time) *FakeClock {
 	return c
 }
 
-// NewAutoClock returns a fake clock in auto mode set to start.
+// NewAutoClock returns a fake clock in auto mode set to start: timers the
+// run waits on alone fire at once, attempt timeouts only on Advance (see
+// FakeClock).
 func NewAutoClock(start time.Time) *FakeClock {
 	c := NewFakeClock(start)
 	c.auto = true
@@ -136,10 +158,15 @@ func (c *FakeClock) After(d time.Duration) <-chan time.Time {
 
 // Timer is After with a stop function that removes the pending timer.
 func (c *FakeClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
+	return c.timer(d, c.auto)
+}
+
+// timer is Timer, fired at once if auto.
+func (c *FakeClock) timer(d time.Duration, auto bool) (<-chan time.Time, func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{c: make(chan time.Time, 1)}
-	if c.auto {
+	if auto {
 		if d > 0 {
 			c.now = c.now.Add(d)
 		}

@@ -86,7 +86,9 @@
 //
 // # Testing
 //
-// NewFakeClock and NewAutoClock make retries and timeouts take no real time;
+// NewFakeClock and NewAutoClock make retries and timeouts take no real time
+// (an AutoClock skips backoffs and waits by itself, and fires an attempt's
+// timeout only when the test advances past it);
 // MemoryCaller and MemoryBus stand in for services and a message bus;
 // MemorySink keeps histories for assertions and Status.
 package runtime

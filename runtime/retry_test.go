@@ -235,12 +235,19 @@ func TestTimeouts(t *testing.T) {
 		// the step ends timeout with the deadline's error (not the time
 		// that was left), on that attempt, and is not retried.
 		sink := runtime.NewMemorySink()
-		f := runtime.New[state]("deadline", runtime.WithClock(runtime.NewAutoClock(epoch)), runtime.WithSink(sink))
+		clock := runtime.NewAutoClock(epoch)
+		f := runtime.New[state]("deadline", runtime.WithClock(clock), runtime.WithSink(sink))
 		mustRegister(t, f, runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
 			<-ctx.Done()
 			return "", ctx.Err()
 		}, runtime.WithRetry[state](runtime.RetryPolicy{Attempts: 3}), runtime.WithDeadline[state](time.Second)))
-		if res, _ := f.Execute(context.Background(), state{}, runtime.WithRunID("r")); res.Final != runtime.StateFailed {
+		run, err := f.Start(context.Background(), state{}, runtime.WithRunID("r"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.BlockUntil(1) // the deadline's timer: an AutoClock fires it only on Advance
+		clock.Advance(time.Second)
+		if res, _ := run.Wait(context.Background()); res.Final != runtime.StateFailed {
 			t.Fatalf("ended %s, want failed", res.Final)
 		}
 		h := sink.History("r")
