@@ -40,16 +40,18 @@ func unescapeHTML(b []byte) []byte {
 			w, r = w+1, r+1
 			continue
 		}
-		if b[r+1] == 'u' && r+6 <= len(b) && string(b[r+2:r+5]) == "003" || b[r+1] == 'u' && r+6 <= len(b) && string(b[r+2:r+6]) == "0026" {
+		if b[r+1] == 'u' && r+6 <= len(b) {
+			var ch byte
 			switch string(b[r+2 : r+6]) {
 			case "003c":
-				b[w], w, r = '<', w+1, r+6
-				continue
+				ch = '<'
 			case "003e":
-				b[w], w, r = '>', w+1, r+6
-				continue
+				ch = '>'
 			case "0026":
-				b[w], w, r = '&', w+1, r+6
+				ch = '&'
+			}
+			if ch != 0 {
+				b[w], w, r = ch, w+1, r+6
 				continue
 			}
 		}
