@@ -60,14 +60,3 @@ func unescapeHTML(b []byte) []byte {
 	}
 	return b[:w]
 }
-
-// marshalNoEscape is Marshal through an Encoder told not to escape.
-func marshalNoEscape(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
