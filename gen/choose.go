@@ -172,14 +172,9 @@ func resolveMembers(fl *dsl.Flow, state string, pkg *types.Package) (map[*dsl.Co
 					err = needsGoType(c.Range, state, "condition on %q reads a member of state field %q", c.Path(), c.Field.Name)
 					return
 				}
-				tn, ok := pkg.Scope().Lookup(state).(*types.TypeName)
-				if !ok {
-					err = fmt.Errorf("gen: flow %q: state type %q is not declared in package %s", fl.Name, state, pkg.Name())
-					return
-				}
-				ft := dsl.FieldType(pkg, tn.Type(), c.Field)
-				if ft == nil {
-					err = fmt.Errorf("gen: flow %q: state type %s has no field %q", fl.Name, state, c.Field.Name)
+				ft, ferr := stateFieldType(fl, state, pkg, c.Field)
+				if ferr != nil {
+					err = ferr
 					return
 				}
 				sels, _, problem := dsl.CondSelectors(pkg, ft, c)

@@ -19,6 +19,20 @@ func needsGoType(at diag.Range, state, format string, args ...any) error {
 		WithHint("generate in the Go package that declares %s, with the package loaded (not with -nopkg; when it cannot be loaded, the go-package warning says why)", state)
 }
 
+// stateFieldType is the Go type of field id of flow fl's state type state,
+// declared in pkg; an error says which of the two is missing.
+func stateFieldType(fl *dsl.Flow, state string, pkg *types.Package, id *dsl.Ident) (types.Type, error) {
+	tn, ok := pkg.Scope().Lookup(state).(*types.TypeName)
+	if !ok {
+		return nil, fmt.Errorf("gen: flow %q: state type %q is not declared in package %s", fl.Name, state, pkg.Name())
+	}
+	ft := dsl.FieldType(pkg, tn.Type(), id)
+	if ft == nil {
+		return nil, fmt.Errorf("gen: flow %q: state type %s has no field %q", fl.Name, state, id.Name)
+	}
+	return ft, nil
+}
+
 // Typed service ports (dsl/ports.go has the names): per service a flow
 // calls, an interface with one method per endpoint over the Go types of
 // the state fields, an adapter of it over a runtime.Caller, and the
@@ -47,7 +61,6 @@ type portMethodGen struct {
 // them.
 func resolvePorts(fl *dsl.Flow, state string, pkg *types.Package, imports map[string]string, typeNames map[string]bool) ([]portGen, error) {
 	ports := fl.Ports()
-	var T types.Type
 	field := func(id *dsl.Ident, m dsl.PortMethod, p dsl.Port) (types.Type, jen.Code, error) {
 		if id == nil {
 			return nil, nil, nil
@@ -55,16 +68,9 @@ func resolvePorts(fl *dsl.Flow, state string, pkg *types.Package, imports map[st
 		if pkg == nil {
 			return nil, nil, needsGoType(id.Range, state, "method %s of port %s carries state field %q", m.Name, p.Interface, id.Name)
 		}
-		if T == nil {
-			tn, ok := pkg.Scope().Lookup(state).(*types.TypeName)
-			if !ok {
-				return nil, nil, fmt.Errorf("gen: flow %q: state type %q is not declared in package %s", fl.Name, state, pkg.Name())
-			}
-			T = tn.Type()
-		}
-		ft := dsl.FieldType(pkg, T, id)
-		if ft == nil {
-			return nil, nil, fmt.Errorf("gen: flow %q: state type %s has no field %q", fl.Name, state, id.Name)
+		ft, err := stateFieldType(fl, state, pkg, id)
+		if err != nil {
+			return nil, nil, err
 		}
 		code, err := typeCode(ft, pkg, imports)
 		if err != nil {

@@ -256,11 +256,9 @@ func (g *flowGen) portRollback(a *dsl.Action) jen.Code {
 func (g *flowGen) correlationValue(id *dsl.Ident) jen.Code {
 	field := g.id("s").Dot(id.Name)
 	if g.pkg != nil {
-		if tn, ok := g.pkg.Scope().Lookup(g.state).(*types.TypeName); ok {
-			if ft := dsl.FieldType(g.pkg, tn.Type(), id); ft != nil {
-				if b, ok := ft.Underlying().(*types.Basic); ok && b.Info()&types.IsString != 0 {
-					return jen.String().Call(field)
-				}
+		if ft, err := stateFieldType(g.fl, g.state, g.pkg, id); err == nil {
+			if b, ok := ft.Underlying().(*types.Basic); ok && b.Info()&types.IsString != 0 {
+				return jen.String().Call(field)
 			}
 		}
 	}
