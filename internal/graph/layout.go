@@ -586,11 +586,6 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 			minX, maxX = math.Min(minX, b[0]), math.Max(maxX, b[2])
 		}
 	}
-	// The abort edges: right along the rail, left just above the target's
-	// rank (below the labels of the edges that cross the gap), down into
-	// the target's top a quarter of its width right of its centre, where
-	// the other edges come in. Their labels ("abort") sit at one place, on
-	// the rail by the aborting state, where they print as one.
 	if len(falls) > 0 {
 		// Left of every box and label, the leftmost final state's the
 		// outermost.
@@ -603,6 +598,11 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 		}
 		minX = out
 	}
+	// The abort edges: right along the rail, left just above the target's
+	// rank (below the labels of the edges that cross the gap), down into
+	// the target's top a quarter of its width right of its centre, where
+	// the other edges come in. Their labels ("abort") sit at one place, on
+	// the rail by the aborting state, where they print as one.
 	rail := maxX + railGap
 	for _, e := range g.edges {
 		if !e.abort {
