@@ -84,9 +84,8 @@ type route struct {
 	e        edge
 	pts      [][2]float64 // from the source's border to the target's
 	self     bool
-	rail     bool         // an abort edge, straight segments along the rail
-	fall     bool         // an edge into a final state across ranks, straight segments along a rail on the left
-	places   [][2]float64 // a fall edge's places for its label, the preferred first
+	rail     bool // an abort edge, straight segments along the rail
+	fall     bool // an edge into a final state across ranks, straight segments along a rail on the left
 	labelPos [2]float64
 }
 
@@ -528,16 +527,6 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 			turn := rankTop[t.rank] - railTurn - fallSep*float64(1+k)
 			rt.fall = true
 			rt.pts = [][2]float64{{ex, s.y + s.h/2}, {ex, gy}, {0, gy}, {0, turn}, {in, turn}, {in, t.y - t.h/2}}
-			w := textWidth(e.label, labelGlyph)
-			// On the level stretch, ending at the bend, then right of
-			// the drop (beside the edges from the source's centre, where
-			// a narrow source's label would read as theirs), then
-			// further along the level stretch.
-			rt.places = [][2]float64{{ex - 6 - w, gy - 10}, {ex - 6 - w, gy + 10}, {ex + 5, gy - 10}, {ex + 5, gy + 10}}
-			for j := 1.0; j <= 4; j++ {
-				x := ex - 6 - w - j*(w+12)
-				rt.places = append(rt.places, [2]float64{x, gy - 10}, [2]float64{x, gy + 10})
-			}
 			pref = append(pref, 0)
 			L.routes = append(L.routes, rt)
 			continue
@@ -597,11 +586,6 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 			minX, maxX = math.Min(minX, b[0]), math.Max(maxX, b[2])
 		}
 	}
-	// The abort edges: right along the rail, left just above the target's
-	// rank (below the labels of the edges that cross the gap), down into
-	// the target's top a quarter of its width right of its centre, where
-	// the other edges come in. Their labels ("abort") sit at one place, on
-	// the rail by the aborting state, where they print as one.
 	if len(falls) > 0 {
 		// Left of every box and label, the leftmost final state's the
 		// outermost.
@@ -614,6 +598,11 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 		}
 		minX = out
 	}
+	// The abort edges: right along the rail, left just above the target's
+	// rank (below the labels of the edges that cross the gap), down into
+	// the target's top a quarter of its width right of its centre, where
+	// the other edges come in. Their labels ("abort") sit at one place, on
+	// the rail by the aborting state, where they print as one.
 	rail := maxX + railGap
 	for _, e := range g.edges {
 		if !e.abort {
@@ -676,7 +665,16 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 		case rt.self:
 			places[i] = [][2]float64{rt.labelPos}
 		case rt.fall:
-			places[i] = rt.places
+			// On the level stretch, ending at the bend below the
+			// source, then right of the drop (beside the edges from the
+			// source's centre, where a narrow source's label would read
+			// as theirs), then further along the level stretch.
+			ex, gy, w := rt.pts[1][0], rt.pts[1][1], textWidth(rt.e.label, labelGlyph)
+			places[i] = [][2]float64{{ex - 6 - w, gy - 10}, {ex - 6 - w, gy + 10}, {ex + 5, gy - 10}, {ex + 5, gy + 10}}
+			for j := 1.0; j <= 4; j++ {
+				x := ex - 6 - w - j*(w+12)
+				places[i] = append(places[i], [2]float64{x, gy - 10}, [2]float64{x, gy + 10})
+			}
 		case n == 2:
 			for _, t := range append([]float64{pref[i]}, labelTs...) {
 				places[i] = append(places[i], labelPoint(rt.pts[0], rt.pts[1], t))
