@@ -138,6 +138,11 @@ func TestAwaitEventAcceptedBeforeDeadlineWhileItsClaimIsInFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitParked(t, e, id)
+		// The wait is recorded before its timer is armed, and this clock,
+		// a wrapper of a FakeClock, arms it after a duration read from an
+		// earlier Now: advancing in between would arm it past the
+		// deadline, never to fire. Its timer is the only one pending.
+		clock.BlockUntil(1)
 		clock.Advance(100*time.Hour - time.Minute)
 		if _, err := e.PublishEvent(context.Background(), Message{ID: "pay-o1", Topic: "payments", Event: "order.paid",
 			Payload: json.RawMessage(`{"correlation_id":"o1","amount":5}`)}); err != nil {
@@ -189,6 +194,11 @@ func TestAwaitEventReceivedBeforeDeadlineWhileItsWriteIsInFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitParked(t, e, id)
+		// The wait is recorded before its timer is armed, and this clock,
+		// a wrapper of a FakeClock, arms it after a duration read from an
+		// earlier Now: advancing in between would arm it past the
+		// deadline, never to fire. Its timer is the only one pending.
+		clock.BlockUntil(1)
 		clock.Advance(100*time.Hour - time.Minute)
 		published := make(chan error, 1)
 		go func() {
