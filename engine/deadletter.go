@@ -139,23 +139,63 @@ type DeadLetter struct {
 // not "", in the order they arrived. They are kept for
 // Options.DeadLetterRetention.
 func (e *Engine) DeadLetters(topic, event string) ([]DeadLetter, error) {
-	return e.deadLetters(topic, event, false, store.MessageKey{}, 0)
-}
-
-// deadLetters is DeadLetters, newest first if newest, the first limit of
-// them (0: all) listed after the message after (store.MessageFilter.After;
-// zero: from the first).
-func (e *Engine) deadLetters(topic, event string, newest bool, after store.MessageKey, limit int) ([]DeadLetter, error) {
-	ms, err := e.in.st.Messages(store.MessageFilter{Topic: topic, Event: event, State: store.MessageDead, Newest: newest, After: after, Limit: limit})
+	ms, err := e.in.st.Messages(deadFilter(topic, event, false, store.MessageKey{}, 0))
 	if err != nil {
 		return nil, err
 	}
+	return showDead(ms), nil
+}
+
+// MaxDeadLetterPageBytes bounds the payloads of a GET /deadletters page
+// past its first dead letter, as MaxHistoryPageBytes bounds a history
+// page: a dead letter's payload is as large as the broker delivered it (a
+// NATS publisher's, up to the server's max_payload; an event larger than
+// the inbox's bound, dead-lettered for that), and a page of MaxListLimit
+// of them would otherwise be read, held and sent whole, gigabytes for one
+// request. A page cut by it says "truncated", as one cut by its limit.
+const MaxDeadLetterPageBytes = 4 << 20
+
+// messagePager is an InboxStore that reads a page of messages without
+// reading the payloads past it (store.Store, store.Memory).
+type messagePager interface {
+	MessagePage(f store.MessageFilter, maxBytes int) ([]store.Message, bool, error)
+}
+
+// deadLetterPage is a page of GET /deadletters: the dead letters of topic
+// and event if not "", newest first if newest, listed after the message
+// after (store.MessageFilter.After; zero: from the first), at most limit
+// and MaxDeadLetterPageBytes of payloads past the first (store's page
+// rule), and whether more follow. An InboxStore without MessagePage has
+// them listed, then cut by the same rule.
+func (e *Engine) deadLetterPage(topic, event string, newest bool, after store.MessageKey, limit int) ([]DeadLetter, bool, error) {
+	f := deadFilter(topic, event, newest, after, limit)
+	if p, ok := e.in.st.(messagePager); ok {
+		ms, more, err := p.MessagePage(f, MaxDeadLetterPageBytes)
+		return showDead(ms), more, err
+	}
+	f.Limit = limit + 1
+	ms, err := e.in.st.Messages(f)
+	if err != nil {
+		return nil, false, err
+	}
+	ms, more, err := store.MessagesPage(ms, limit, MaxDeadLetterPageBytes)
+	return showDead(ms), more, err
+}
+
+// deadFilter selects the dead letters of topic and event if not "" (limit
+// 0: all).
+func deadFilter(topic, event string, newest bool, after store.MessageKey, limit int) store.MessageFilter {
+	return store.MessageFilter{Topic: topic, Event: event, State: store.MessageDead, Newest: newest, After: after, Limit: limit}
+}
+
+// showDead is the dead letters ms as the API shows them.
+func showDead(ms []store.Message) []DeadLetter {
 	out := make([]DeadLetter, len(ms))
 	for i, m := range ms {
 		out[i] = DeadLetter{Topic: m.Topic, Event: m.Event, ID: m.ID, Reason: m.Reason, Time: m.Updated, Received: m.Received}
 		out[i].Payload, out[i].PayloadText = ShowPayload(m.Payload)
 	}
-	return out, nil
+	return out
 }
 
 // ShowPayload is how a stored payload p is shown in JSON: as itself when it

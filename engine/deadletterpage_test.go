@@ -70,12 +70,7 @@ func TestDeadLettersCursor(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			fx := newFixture(t)
 			if name == "durable" {
-				st, err := store.Open(t.TempDir(), store.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				fx.st = st
+				useDurableStore(t, fx)
 			}
 			in := fx.st.(InboxStore)
 			at := time.Now()
@@ -190,4 +185,16 @@ func TestDeadLettersCursor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// useDurableStore gives fx a store on disk (store.Store) in place of its
+// store in memory.
+func useDurableStore(t *testing.T, fx *fixture) {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	fx.st = st
 }

@@ -859,7 +859,7 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	} else if k != nil {
 		after = store.MessageKey{Topic: k[0], Event: k[1], ID: k[2]}
 	}
-	dls, err := e.deadLetters(q.Get("topic"), q.Get("event"), newest, after, limit+1) // one more tells whether there are more
+	dls, more, err := e.deadLetterPage(q.Get("topic"), q.Get("event"), newest, after, limit)
 	if errors.Is(err, store.ErrUnknownMessage) && after != (store.MessageKey{}) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %s names a dead letter the inbox no longer keeps: list again from the start", quoteParam(q.Get("cursor"))), nil)
 		return
@@ -869,9 +869,8 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := map[string]any{}
-	if len(dls) > limit {
-		dls = dls[:limit]
-		last := dls[limit-1]
+	if more {
+		last := dls[len(dls)-1]
 		out["truncated"] = true
 		out["next_cursor"] = deadLetterCursor.encode(last.Topic, last.Event, last.ID)
 	}

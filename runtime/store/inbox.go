@@ -582,6 +582,49 @@ func (o *inboxOps) GetMessage(k MessageKey) (Message, bool, error) { return getM
 // payloads, in the order they were received.
 func (o *inboxOps) Messages(f MessageFilter) ([]Message, error) { return listMessages(o.l, f) }
 
+// MessagePage returns a page of the messages f selects, in the order
+// Messages lists them: at most f.Limit (at least 1), and, past the first,
+// only as many as keep their payloads' bytes within maxBytes (the rule of
+// a history's page, LoadPage), reading the payloads of those alone (and
+// of the one that would pass the bound); more reports whether messages
+// were left out. GET /deadletters answers one: a payload is as large as a
+// broker delivered it, and a page of 1000 would otherwise be read and held
+// whole. f.NoPayload is ignored: a page weighs its payloads.
+func (o *inboxOps) MessagePage(f MessageFilter, maxBytes int) (ms []Message, more bool, err error) {
+	limit := f.Limit
+	if limit < 1 {
+		return nil, false, fmt.Errorf("store: a page of %d messages", limit)
+	}
+	f.Limit = limit + 1 // one more tells whether more follow
+	err = o.l.reading(func() error {
+		es, err := o.l.entries(f)
+		if err != nil {
+			return err
+		}
+		ms, more, err = pageOf(len(es), func(i int) (Message, error) {
+			if err := o.l.payload(&es[i]); err != nil {
+				return Message{}, err
+			}
+			return es[i].msg, nil
+		}, limit, maxBytes, MessageBytes)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return ms, more, nil
+}
+
+// MessageBytes is what a message weighs against a page's maxBytes
+// (MessagePage): its payload, the part its publisher sizes.
+func MessageBytes(m *Message) int { return len(m.Payload) }
+
+// MessagesPage cuts the page of MessagePage from ms, messages listed
+// whole (by an inbox store that has no MessagePage of its own).
+func MessagesPage(ms []Message, limit, maxBytes int) ([]Message, bool, error) {
+	return pageOf(len(ms), func(i int) (Message, error) { return ms[i], nil }, limit, maxBytes, MessageBytes)
+}
+
 func (s *Store) write(ctx context.Context, r *msgRecord) error {
 	return s.writeAll(ctx, []*msgRecord{r})[0]
 }

@@ -26,30 +26,42 @@ import (
 // decide (the rest of an event is a few names and numbers).
 func EventBytes(e *runtime.Event) int { return len(e.State) + len(e.Payload) + len(e.Error) }
 
-// page reads the page of n events, the i-th by at(i), in order: at most
-// limit, and stops before an event that would take the page's EventBytes
-// past maxBytes, unless it is the first (a page holds at least one event,
-// so that it moves on). Without states, each event's State is dropped
-// before it is weighed: only what the page holds counts. more reports
-// whether events were left out.
+// page reads the page of n events, the i-th by at(i), in order: the rule
+// of pageOf, each event weighed by EventBytes. Without states, each
+// event's State is dropped before it is weighed: only what the page holds
+// counts.
 func page(n int, at func(i int) (runtime.Event, error), limit, maxBytes int, states bool) (events []runtime.Event, more bool, err error) {
-	if limit < 1 {
-		return nil, false, fmt.Errorf("store: a page of %d events", limit)
+	read := func(i int) (runtime.Event, error) {
+		e, err := at(i)
+		if !states {
+			e.State = nil
+		}
+		return e, err
 	}
-	out, size := make([]runtime.Event, 0, min(n, limit)), 0
+	return pageOf(n, read, limit, maxBytes, EventBytes)
+}
+
+// pageOf is the rule of every page of a list whose items callers and
+// services size (a history's events, the inbox's dead letters): it reads
+// the n items, the i-th by at(i), in order, at most limit of them, and
+// stops before an item that would take the page's bytes (weigh) past
+// maxBytes, unless it is the first (a page holds at least one item, so
+// that it moves on). more reports whether items were left out.
+func pageOf[T any](n int, at func(i int) (T, error), limit, maxBytes int, weigh func(*T) int) (items []T, more bool, err error) {
+	if limit < 1 {
+		return nil, false, fmt.Errorf("store: a page of %d items", limit)
+	}
+	out, size := make([]T, 0, min(n, limit)), 0
 	for i := range n {
 		if len(out) == limit {
 			return out, true, nil
 		}
-		e, err := at(i)
+		x, err := at(i)
 		if err != nil {
 			return nil, false, err
 		}
-		if !states {
-			e.State = nil
-		}
-		if b := EventBytes(&e); len(out) == 0 || size+b <= maxBytes {
-			out, size = append(out, e), size+b
+		if b := weigh(&x); len(out) == 0 || size+b <= maxBytes {
+			out, size = append(out, x), size+b
 			continue
 		}
 		return out, true, nil
