@@ -21,7 +21,7 @@ func TestDocsGoBlocks(t *testing.T) {
 }
 `,
 			`m, added, err := st.PutMessage(`: `func frag%d(ctx context.Context, st *store.Store, id string, p json.RawMessage, now time.Time, key string, batch []store.Message) {
-%s	_, _, _, _ = added, news, ok, err
+%s	_, _, _, _, _ = added, news, ok, more, err
 }
 `,
 			`err := st.RequestAbort(ctx, runID)`: `func frag%d(ctx context.Context, st *store.Store, runID string) {
