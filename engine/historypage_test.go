@@ -44,6 +44,23 @@ func loopHistory(run string, n int) []runtime.Event {
 	return h
 }
 
+// storeOf is a store on disk that holds history h, closed at the end of
+// the test.
+func storeOf(t *testing.T, h []runtime.Event) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, ev := range h {
+		if err := st.Emit(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
 // wholeLoads is a store whose Load fails the test: the history's pages
 // must be read without reading the whole history.
 type wholeLoads struct {
@@ -89,17 +106,8 @@ func getHistoryPage(t *testing.T, c apiClient, path string) historyPageAnswer {
 // events, which together are the whole history's. The pages are read
 // from the store without reading the whole history.
 func TestHistoryPages(t *testing.T) {
-	st, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	h := loopHistory("poll-1", 2500)
-	for _, ev := range h {
-		if err := st.Emit(context.Background(), ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := storeOf(t, h)
 	e, err := New(Options{Store: wholeLoads{st, t}})
 	if err != nil {
 		t.Fatal(err)

@@ -698,7 +698,7 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 // run that ended without its history recording it, the end the executor
 // reports (EndReporter).
 func (e *Engine) Status(runID string) (RunStatus, error) {
-	h, err := e.History(runID)
+	h, err := e.statusHistory(runID)
 	if err != nil {
 		return RunStatus{}, err
 	}
@@ -780,6 +780,47 @@ func (e *Engine) History(runID string) ([]runtime.Event, error) {
 		return x.History(e.baseCtx, runID)
 	}
 	return e.store.Load(runID)
+}
+
+// statusHistory is runID's history as a status reads it (Status, the run
+// diagram): its events without their states but the snapshot's, the state
+// of the last event that has one, which is all runtime.Replay reads of
+// them. A long run's states are most of its history's bytes (25,000
+// events, runtime.DefaultMaxHistory, each with a state of up to
+// megabytes), and GET /runs/{id}, which the web view reads at each of the
+// run's events, read them all at each request. A store that reads a page
+// of a history (historyPager) is read a page at a time, as GET
+// /runs/{id}/history reads it, without states, then the snapshot's event
+// alone with its state; another store, or an Executor, gives the history
+// whole.
+func (e *Engine) statusHistory(runID string) ([]runtime.Event, error) {
+	p, ok := e.store.(historyPager)
+	if !ok || e.opts.Executor != nil {
+		return e.History(runID)
+	}
+	var h []runtime.Event
+	for after := uint64(0); ; {
+		page, more, err := p.LoadPage(runID, after, MaxHistoryLimit, MaxHistoryPageBytes, false)
+		if err != nil {
+			return nil, err
+		}
+		h = append(h, page...)
+		if !more || len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	for i := len(h) - 1; i >= 0; i-- {
+		ev, _, err := p.LoadPage(runID, h[i].Seq-1, 1, MaxHistoryPageBytes, true)
+		if err != nil {
+			return nil, err
+		}
+		if len(ev) == 1 && len(ev[0].State) > 0 {
+			h[i].State = ev[0].State
+			break
+		}
+	}
+	return h, nil
 }
 
 // ErrListTruncated is returned by Runs, with the runs found, when the
