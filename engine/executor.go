@@ -166,6 +166,11 @@ type EventStart struct {
 	Flow  ExecFlow
 	RunID string
 	State json.RawMessage // the run's initial state, as the runtime encodes it
+	// OlderRunID is the ID an older version gave the run of this message
+	// (the flow and the message ID alone): a run of Flow under it is the
+	// message's run, started before the upgrade, so the executor starts
+	// none under RunID, as the engine's own event path does (eventRun).
+	OlderRunID string
 }
 
 // DefinitionHash is the hash that pins a JSON flow's definition: the
@@ -235,7 +240,8 @@ func (e *Engine) publishToExecutor(ctx context.Context, m Message) (Published, e
 		if err != nil {
 			return Published{}, startRefusal(fe, m, err)
 		}
-		starts = append(starts, EventStart{Flow: fe.execFlow(), RunID: EventRunID(fe.name, m.Topic, m.Event, m.ID), State: state})
+		starts = append(starts, EventStart{Flow: fe.execFlow(), RunID: EventRunID(fe.name, m.Topic, m.Event, m.ID), State: state,
+			OlderRunID: olderEventRunID(fe.name, m.ID)})
 	}
 	var awaiting []ExecFlow
 	e.mu.Lock()

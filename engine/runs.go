@@ -522,11 +522,17 @@ func EventRunID(flow, topic, event, messageID string) string {
 // alone): a message whose run started before the upgrade, delivered or
 // posted again after it, starts nothing, as before.
 func (e *Engine) eventRun(fe *flowEntry, m Message) string {
-	if info, ok := e.store.Get(derivedRunID(fe.name, "e", m.ID)); ok && info.Flow == fe.name {
+	if info, ok := e.store.Get(olderEventRunID(fe.name, m.ID)); ok && info.Flow == fe.name {
 		return info.RunID
 	}
 	return EventRunID(fe.name, m.Topic, m.Event, m.ID)
 }
+
+// olderEventRunID is the ID that engines gave the run of flow's event
+// trigger for message messageID before run IDs took in the topic and the
+// event: the flow and the message ID alone. A run of flow under it answers
+// for the message still (eventRun; an Executor, EventStart.OlderRunID).
+func olderEventRunID(flow, messageID string) string { return derivedRunID(flow, "e", messageID) }
 
 // KeyRunID is the ID of the run that an HTTP start of flow with the
 // Idempotency-Key key starts: "k-" and the first 12 bytes, in hex, of the

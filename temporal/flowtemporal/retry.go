@@ -82,12 +82,18 @@ const minInterval = time.Millisecond
 // same attempts, first interval, multiplier and cap. Temporal has no jitter
 // on activity retries, so Jitter is dropped (docs/temporal.md). A zero Max
 // (no cap) becomes the longest interval the attempts can reach, since a
-// zero MaximumInterval means 100 times the first one to Temporal.
+// zero MaximumInterval means 100 times the first one to Temporal. A zero
+// Initial (retry at once, every time, whatever the multiplier and cap)
+// becomes minInterval without growth: grown from minInterval, the
+// intervals doubled up to the cap, minutes for a few dozen attempts.
 func RetryPolicy(p runtime.RetryPolicy) *temporal.RetryPolicy {
 	attempts := max(p.Attempts, 1)
-	initial := max(p.Initial, minInterval)
-	mult := max(p.Growth(), 1) // Temporal refuses a shrinking interval
-	capped := p.Max
+	initial, mult, capped := minInterval, 1.0, minInterval
+	if p.Initial > 0 {
+		initial = p.Initial
+		mult = max(p.Growth(), 1) // Temporal refuses a shrinking interval
+		capped = p.Max
+	}
 	if capped <= 0 {
 		longest := float64(initial) * math.Pow(mult, float64(max(attempts-2, 0)))
 		capped = time.Duration(min(longest, float64(math.MaxInt64/2)))

@@ -1,14 +1,18 @@
 package flowtemporal
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -21,13 +25,37 @@ func TestRetryPolicy(t *testing.T) {
 		attempts          int32
 	}{
 		{runtime.RetryPolicy{Attempts: 5, Initial: 20 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: true}, 20 * time.Millisecond, time.Second, 2, 5},
-		{runtime.RetryPolicy{}, minInterval, minInterval, 2, 1}, // once, at once
+		{runtime.RetryPolicy{}, minInterval, minInterval, 1, 1},                                               // once, at once
+		{runtime.RetryPolicy{Attempts: 20, Max: time.Second, Multiplier: 3}, minInterval, minInterval, 1, 20}, // at once, every time
 		// No cap: the longest interval 4 attempts reach, 100ms*3^2.
 		{runtime.RetryPolicy{Attempts: 4, Initial: 100 * time.Millisecond, Multiplier: 3}, 100 * time.Millisecond, 900 * time.Millisecond, 3, 4},
 	} {
 		p := RetryPolicy(c.in)
 		if p.InitialInterval != c.initial || p.MaximumInterval != c.maxIntvl || p.BackoffCoefficient != c.mult || p.MaximumAttempts != c.attempts {
 			t.Errorf("RetryPolicy(%+v) = %+v", c.in, p)
+		}
+	}
+}
+
+// Temporal waits, after each failed attempt, the runtime's backoff
+// ceiling for it (runtime.BackoffCeiling: jitter is dropped), or
+// minInterval where that is less (zero: retry at once). A policy without a
+// backoff retried at 1 ms, then 2, 4, ... doubling as Temporal grows its
+// interval: 20 attempts waited 262 s before the last, where the runtime
+// retries at once.
+func TestRetryIntervalsAsTheRuntime(t *testing.T) {
+	for _, p := range []runtime.RetryPolicy{
+		{Attempts: 20},
+		{Attempts: 20, Max: 5 * time.Second, Multiplier: 3},
+		{Attempts: 12, Initial: 100 * time.Millisecond, Max: 2 * time.Second},
+		{Attempts: 6, Initial: 100 * time.Millisecond, Multiplier: 3},
+		{Attempts: 5, Initial: 20 * time.Millisecond, Max: time.Second, Jitter: true},
+	} {
+		tp := RetryPolicy(p)
+		for n := 1; n < p.Attempts; n++ {
+			if got, want := retryInterval(tp, n), max(runtime.BackoffCeiling(p, n), minInterval); got != want {
+				t.Errorf("%+v: after attempt %d Temporal waits %v, want %v", p, n, got, want)
+			}
 		}
 	}
 }
@@ -89,5 +117,44 @@ func TestRecordedError(t *testing.T) {
 	}
 	if !utf8.ValidString(got) {
 		t.Error("the cut error is not valid UTF-8")
+	}
+}
+
+// A step without a backoff, retried at once (minInterval, no growth), and
+// a rollback so, run on the server, which takes the policy: each fails
+// twice, then succeeds on its third attempt.
+func TestRetryAtOnceOnTheServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	var j journal
+	flaky := func(ctx context.Context, what string) error {
+		n := runtime.Attempt(ctx)
+		j.add("%s a%d", what, n)
+		if n < 3 {
+			return errors.New("flaky")
+		}
+		return nil
+	}
+	def := runtime.New[nap]("Eager")
+	must(t, def.Register(
+		runtime.NewStep("Try", func(ctx context.Context, _ *nap) (runtime.Outcome, error) { return "", flaky(ctx, "do") },
+			runtime.WithRetry[nap](runtime.RetryPolicy{Attempts: 3}),
+			runtime.WithRollback(func(ctx context.Context, _ *nap) error { return flaky(ctx, "undo") }),
+			runtime.WithRollbackRetry[nap](runtime.RetryPolicy{Attempts: 3})),
+		runtime.NewStep("Refuse", func(context.Context, *nap) (runtime.Outcome, error) {
+			return "", runtime.Permanent(errors.New("refused"))
+		}, runtime.WithIrreversible[nap]()),
+	))
+	f, err := New(def)
+	must(t, err)
+	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(WorkerOptions(worker.Options{})))
+	ts.NewWorker("eager", f.Register)
+	ctx := context.Background()
+	run, err := Start(ctx, ts.GetDefaultClient(), "Eager", nap{}, client.StartWorkflowOptions{ID: "eager-1", TaskQueue: "eager"})
+	must(t, err)
+	res, _ := run.Wait(ctx)
+	if want := []string{"do a1", "do a2", "do a3", "undo a1", "undo a2", "undo a3"}; res.Final != runtime.StateCompensated || !slices.Equal(j.get(), want) {
+		t.Fatalf("ended %s (%v) after %q, want compensated after %q", res.Final, res.Err, j.get(), want)
 	}
 }

@@ -259,17 +259,22 @@ func (x *Executor) Publish(req context.Context, m engine.Message, triggered []en
 	// did not trigger then starts. A publication of the same ID with
 	// another payload at the same time can still pass these checks; then
 	// one of the two is refused by its start, after the other's runs.
-	for _, s := range triggered {
-		if err := refused(x.existing(ctx, s.Flow, s.State, s.RunID)); err != nil {
+	runIDs := make([]string, len(triggered))
+	for i, s := range triggered {
+		var err error
+		if runIDs[i], err = x.eventRun(ctx, s); err != nil {
+			return engine.Published{}, err
+		}
+		if err := refused(x.existing(ctx, s.Flow, s.State, runIDs[i])); err != nil {
 			return engine.Published{}, err
 		}
 	}
-	for _, s := range triggered {
-		err := x.Start(ctx, s.Flow, s.State, s.RunID)
+	for i, s := range triggered {
+		err := x.Start(ctx, s.Flow, s.State, runIDs[i])
 		if err := refused(err); err != nil {
 			return engine.Published{}, err
 		}
-		out.Runs = append(out.Runs, engine.EventRun{Flow: s.Flow.Name, RunID: s.RunID, Existing: err != nil})
+		out.Runs = append(out.Runs, engine.EventRun{Flow: s.Flow.Name, RunID: runIDs[i], Existing: err != nil})
 	}
 	inbox, err := x.deliverAwaited(ctx, m, awaiting)
 	if err != nil {
@@ -277,6 +282,30 @@ func (x *Executor) Publish(req context.Context, m engine.Message, triggered []en
 	}
 	out.Inbox = inbox
 	return out, nil
+}
+
+// eventRun is the ID of the run s is for: s.RunID, unless a workflow of
+// s's flow runs or ran (within the namespace's retention) under
+// s.OlderRunID, the ID an older version gave the message's run, which is
+// then the message's run, as the engine's event path finds it in its
+// store: a message posted before the upgrade and again after it (a client
+// retrying, a publishing step's attempt retried on an upgraded worker)
+// starts no second run. One describe more per flow the message triggers.
+func (x *Executor) eventRun(ctx context.Context, s engine.EventStart) (string, error) {
+	if s.OlderRunID == "" {
+		return s.RunID, nil
+	}
+	d, err := x.c.DescribeWorkflowExecution(ctx, s.OlderRunID, "")
+	switch {
+	case isNotFound(err):
+		return s.RunID, nil
+	case err != nil:
+		return "", err
+	}
+	if d.GetWorkflowExecutionInfo().GetType().GetName() != flowtemporal.WorkflowName(s.Flow.Name) {
+		return s.RunID, nil
+	}
+	return s.OlderRunID, nil
 }
 
 // Abort cancels the run's workflow (flowtemporal.AbortRun). A run that
