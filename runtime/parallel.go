@@ -14,9 +14,7 @@ import (
 // at the same time; opts may set the block's Next (WithNext).
 func NewParallel[S any](id string, branches []*Step[S], opts ...StepOption[S]) *Step[S] {
 	st := &Step[S]{ID: id, Branches: branches}
-	for _, o := range opts {
-		o(st)
-	}
+	applyOptions(st, opts)
 	return st
 }
 
