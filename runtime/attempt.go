@@ -36,7 +36,7 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 		if *v.attempt > 1 && r.suspending.Load() { // the retry is recorded
 			return "", nil, errSuspend
 		}
-		if v.msgs == nil { // a branch cannot loop: its attempts bound its events
+		if v.msgs == nil { // a branch's retries are checked where they are recorded (runParallel)
 			if err := r.historyFull(); err != nil {
 				return "", err, errHistoryFull
 			}
@@ -89,6 +89,12 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 			return "", NoTimeForRetry(d.Deadline, *v.attempt+1, err), nil
 		}
 		if err := r.retried(v, err); err != nil {
+			if v.msgs != nil && errors.Is(err, ErrHistoryLimit) {
+				// The retry is recorded, and the history is at its
+				// bound: the next attempt does not run, as a step's
+				// does not (above), and the branch fails.
+				return "", err, errHistoryFull
+			}
 			return "", nil, err
 		}
 		r.sleep(v.ctx, wait) // an abort is seen at the top
@@ -112,11 +118,11 @@ func (r *Run[S]) retried(v *visitRun[S], err error) error {
 	}
 	done := make(chan error, 1)
 	v.msgs <- branchMsg[S]{branch: v.d.index, retry: true, attempt: *v.attempt, err: err, done: done}
-	if err := <-done; err != nil {
-		return err
+	err = <-done
+	if err == nil || errors.Is(err, ErrHistoryLimit) { // recorded: the record counts the attempt
+		*v.attempt++
 	}
-	*v.attempt++
-	return nil
+	return err
 }
 
 func okOutcome(out Outcome) Outcome {

@@ -31,8 +31,21 @@ type options struct {
 	interrupting func()
 }
 
-// Option configures a Flow.
+// Option configures a Flow. A nil Option sets nothing (see applyOptions).
 type Option func(*options)
+
+// applyOptions applies opts to x in order, skipping nil ones: every option
+// type of the package (Option, RunOption, StepOption) is applied here, so a
+// nil one means "nothing to set" everywhere, as a caller that builds its
+// options conditionally (var o Option; if tracing { o = WithSink(s) })
+// expects, rather than a panic.
+func applyOptions[T any, O ~func(T)](x T, opts []O) {
+	for _, o := range opts {
+		if o != nil {
+			o(x)
+		}
+	}
+}
 
 // WithSink sets where events go (default: nowhere). A sink that also
 // implements HistoryLoader lets Status report the history of any run; one
@@ -81,7 +94,7 @@ func WithRunParked(fn func(runID string, parked bool)) Option {
 // that stopped encoding.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// RunOption configures one run.
+// RunOption configures one run. A nil RunOption sets nothing.
 type RunOption func(*runOptions)
 
 type runOptions struct {
@@ -115,9 +128,7 @@ type Flow[S any] struct {
 // New returns an empty flow definition.
 func New[S any](id string, opts ...Option) *Flow[S] {
 	f := &Flow[S]{id: id, live: make(map[string]*Run[S])}
-	for _, o := range opts {
-		o(&f.opts)
-	}
+	applyOptions(&f.opts, opts)
 	if f.opts.sink == nil {
 		f.opts.sink = nopSink{}
 	}

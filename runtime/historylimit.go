@@ -17,8 +17,8 @@ var ErrHistoryLimit = errors.New("runtime: run history limit reached")
 
 // WithMaxHistory bounds the history of every run of the flow to n events
 // (n <= 0: DefaultMaxHistory). A run whose history holds n events when a
-// step is about to run (an attempt, a retry, the step after a jump) fails
-// there instead, with an error wrapping ErrHistoryLimit, and is
+// step is about to run (an attempt, a retry, the step after a jump; a
+// retry of a parallel block's branch) fails there instead, with an error wrapping ErrHistoryLimit, and is
 // compensated as any failed run: the completed steps roll back, so the
 // rollbacks' events come after the n (at most two per completed step
 // with a rollback, one per retry of a rollback, one per event that opens

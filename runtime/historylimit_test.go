@@ -77,3 +77,62 @@ func TestHistoryLimitDefault(t *testing.T) {
 		}
 	}
 }
+
+// A branch of a parallel block whose policy allows more retries than the
+// history has room for stops at the bound as a step does: its retry is
+// recorded, its next attempt does not run, and the branch fails with
+// ErrHistoryLimit; the block fails with it, cancelling the other branch,
+// and the run is compensated. Before, branches did not check the bound,
+// and this run recorded its 10,000 attempts.
+func TestHistoryLimitBranchRetries(t *testing.T) {
+	const bound = 40
+	var released atomic.Int32
+	var attempts atomic.Int32
+	sink := runtime.NewMemorySink()
+	f := runtime.New[benchState]("branch-retries", runtime.WithSink(sink), runtime.WithMaxHistory(bound))
+	block := runtime.NewParallel("Block", []*runtime.Step[benchState]{
+		runtime.NewStep("Flaky", func(context.Context, *benchState) (runtime.Outcome, error) {
+			attempts.Add(1)
+			return "", errors.New("still down")
+		}, runtime.WithRetry[benchState](runtime.RetryPolicy{Attempts: 10_000}), runtime.WithIrreversible[benchState]()),
+		runtime.NewStep("Waits", func(ctx context.Context, _ *benchState) (runtime.Outcome, error) {
+			<-ctx.Done()
+			return "", ctx.Err()
+		}, runtime.WithIrreversible[benchState]()),
+	})
+	err := f.Register(
+		runtime.NewStep("Reserve", func(context.Context, *benchState) (runtime.Outcome, error) { return "", nil },
+			runtime.WithRollback(func(context.Context, *benchState) error { released.Add(1); return nil })),
+		block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.Execute(context.Background(), benchState{ID: "x"})
+	if !errors.Is(err, runtime.ErrHistoryLimit) || res.Final != runtime.StateCompensated {
+		t.Fatalf("Execute: %v, %s; want compensated with ErrHistoryLimit", err, res.Final)
+	}
+	if released.Load() != 1 {
+		t.Errorf("Reserve rolled back %d times, want 1", released.Load())
+	}
+	h := sink.History(res.RunID)
+	if n := attempts.Load(); int(n) >= bound {
+		t.Errorf("Flaky ran %d attempts with a bound of %d events", n, bound)
+	}
+	// Past the bound: the branch's failure, the other branch's
+	// cancellation, the block's failure, the rollback (in and out), the end.
+	if len(h) > bound+6 {
+		t.Errorf("%d events, beyond the bound %d and the compensation's", len(h), bound)
+	}
+	var ended *runtime.Event
+	for i := range h {
+		if h[i].Step == "Flaky" && h[i].Outcome == runtime.OutcomeError {
+			ended = &h[i]
+		}
+	}
+	if ended == nil || !strings.Contains(ended.Error, "history limit") || ended.Seq <= bound || ended.Attempt != int(attempts.Load())+1 {
+		t.Errorf("Flaky's end: %+v; want it after the bound, at the attempt after its last, with the history limit", ended)
+	}
+	if err := f.CheckHistory(h); err != nil {
+		t.Errorf("CheckHistory: %v", err)
+	}
+}

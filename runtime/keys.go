@@ -118,7 +118,9 @@ func CorrelationText(v json.RawMessage) string {
 
 // Correlatable is the types a run's correlation value may be read from
 // in generated code (`correlate Field`): strings, integers and booleans,
-// whose JSON text says one value only.
+// whose JSON text says one value only. The .flow checker, which sees
+// go/types rather than this type set, restates it (dsl/gocheck's
+// correlatable); a test there fails when the two differ.
 type Correlatable interface {
 	~string | ~bool |
 		~int | ~int8 | ~int16 | ~int32 | ~int64 |

@@ -14,9 +14,7 @@ import (
 // at the same time; opts may set the block's Next (WithNext).
 func NewParallel[S any](id string, branches []*Step[S], opts ...StepOption[S]) *Step[S] {
 	st := &Step[S]{ID: id, Branches: branches}
-	for _, o := range opts {
-		o(st)
-	}
+	applyOptions(st, opts)
 	return st
 }
 
@@ -162,8 +160,15 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 			halt = r.fireBranch(m, d, OutcomeRetry, msg.attempt, OutcomeRetry, msg.err)
 			if halt != nil {
 				cancel(halt)
+				msg.done <- halt
+				continue
 			}
-			msg.done <- halt
+			// The branch's next attempt checks the run's history bound,
+			// as a step's does, here where the history is: a branch whose
+			// policy allows any number of attempts would otherwise
+			// record retries past every bound. Full, the branch fails
+			// with the error, and the block with it.
+			msg.done <- r.historyFull()
 			continue
 		}
 		running--
@@ -250,8 +255,9 @@ func (e *recordedError) Unwrap() error {
 
 // blockEntry returns the error that fails the run, as runStep's before an
 // attempt, when block b is entered (none of its branches started) with
-// the run's history at its bound (WithMaxHistory): branches never check
-// it, so a cycle of blocks would record events without end.
+// the run's history at its bound (WithMaxHistory): a branch checks it
+// only before a retry, not before its first attempt, so a cycle of blocks
+// would record events without end.
 func (r *Run[S]) blockEntry(b *stepDef[S]) error {
 	for _, x := range b.branches {
 		if r.progress.lanes[x].started {
@@ -299,7 +305,8 @@ func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, attempt int
 		}
 	case stop == errCancelled:
 		err = abortedBranch(ctx, cancelledBranch(ctx, err))
-	case stop != nil && stop != errCancelled: // the run stopped: nothing is recorded
+	case stop == errHistoryFull: // err, recorded as the branch's end, says why
+	case stop != nil: // the run stopped: nothing is recorded
 		err = stop
 	}
 	msgs <- branchMsg[S]{branch: d.index, attempt: attempt, out: out, err: err, state: state}

@@ -617,7 +617,7 @@ func TestParallelSuspendResume(t *testing.T) {
 
 // A cycle of parallel blocks that never waits is failed by the history
 // bound, as a cycle of steps is: the block checks it as it is entered. The
-// bound was never checked there (branches do not check it), so such a run
+// bound was never checked there (a branch checks it only before a retry), so such a run
 // recorded events without end. Here a cycle of blocks, P -> Q -> P, after
 // a step that is rolled back.
 func TestParallelCycleHitsHistoryBound(t *testing.T) {

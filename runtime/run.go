@@ -129,9 +129,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, was *pro
 		ctx = context.Background()
 	}
 	var ro runOptions
-	for _, o := range opts {
-		o(&ro)
-	}
+	applyOptions(&ro, opts)
 	var id string
 	if len(history) > 0 {
 		id = history[0].RunID

@@ -212,7 +212,8 @@ type Publication[S any] struct {
 	Payload      func(s *S) any // nil publishes a null payload
 }
 
-// StepOption configures a Step built by NewStep or a predefined step.
+// StepOption configures a Step built by NewStep or a predefined step. A
+// nil StepOption sets nothing.
 type StepOption[S any] func(*Step[S])
 
 // WithID sets the step ID (predefined steps default to a name derived from
@@ -285,9 +286,7 @@ func WithCorrelationField[S any](path string) StepOption[S] {
 // NewStep returns a Go step: Exec is the work, options add the rest.
 func NewStep[S any](id string, exec func(ctx context.Context, s *S) (Outcome, error), opts ...StepOption[S]) *Step[S] {
 	st := &Step[S]{ID: id, Exec: exec}
-	for _, o := range opts {
-		o(st)
-	}
+	applyOptions(st, opts)
 	return st
 }
 

@@ -220,6 +220,7 @@
 //	        [-max-header-bytes 65536] [-max-conns 1024] [-max-body 1048576] [-service-conns 64]
 //	        [-max-running 1000] [-resume-workers 4] [-event-workers 32] [-broker-bytes 268435456]
 //	        [-broker-max-age 168h] [-inbox-bytes 268435456] [-max-dead-letters 10000]
+//	        [-watch-buffer 256] [-watch-bytes 33554432]
 //	        [-provider-allow HOST|HOST:PORT|URL-PREFIX]... [-otlp-traces URL] [-trace-sample 1]
 //
 // Serve runs a flow engine (package engine) with the embedded durable store
@@ -285,8 +286,8 @@
 // flags of the store, the broker, the providers and the runs' limits are
 // not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 // -event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
-// -max-dead-letters, -service-conns, -provider-allow: exit 2): Temporal keeps and schedules
-// the runs. See docs/temporal.md#json-flows-on-temporal.
+// -max-dead-letters, -watch-buffer, -watch-bytes, -service-conns, -provider-allow: exit 2):
+// Temporal keeps and schedules the runs. See docs/temporal.md#json-flows-on-temporal.
 //
 // Access control. With -tokens FILE, every request to the API needs the
 // header "Authorization: Bearer TOKEN" with a token of the file: without
@@ -351,8 +352,10 @@
 // acknowledged, for at most -broker-max-age, 168h); the inbox
 // holds at most -inbox-bytes (256 MiB) of awaited events no run has taken
 // (POST /events beyond answers 429), and at most -max-dead-letters
-// (10,000) dead letters, the oldest dropped beyond. Each must
-// be positive (else exit 2). docs/engine.md lists every limit of the
+// (10,000) dead letters, the oldest dropped beyond. A GET /watch stream
+// (the web view's live updates) whose client falls -watch-buffer (256)
+// events, or -watch-bytes (32 MiB) of their JSON, behind ends with an
+// overflow event. Each must be positive (else exit 2). docs/engine.md lists every limit of the
 // engine.
 //
 // # Exit status

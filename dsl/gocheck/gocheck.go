@@ -541,10 +541,8 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		return d.WithHint("declare the field as time.Time: it holds when the run wakes"), true
 	}
 	if ref.Role == dsl.RoleCorrelate {
-		// The generated code reads it with runtime.CorrelationValue, whose
-		// constraint (runtime.Correlatable) is these kinds.
-		if b, ok := ft.Underlying().(*types.Basic); !ok || b.Info()&(types.IsString|types.IsBoolean|types.IsInteger) == 0 || b.Kind() == types.Uintptr {
-			if ok && b.Kind() == types.Invalid {
+		if !correlatable(ft) {
+			if b, ok := ft.Underlying().(*types.Basic); ok && b.Kind() == types.Invalid {
 				return diag.Diagnostic{}, false // a type error already reported by the compiler
 			}
 			return diag.Errorf(id.Range, "field-type", "correlation field %q has type %s; it must be a string, an integer or a bool", id.Name, dsl.TypeString(ft, pkg)).
@@ -557,6 +555,16 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 			WithHint("use data types for fields the flow sends, receives or stores"), true
 	}
 	return diag.Diagnostic{}, false
+}
+
+// correlatable reports whether a correlation field may have type t: the
+// generated code reads it with runtime.CorrelationValue, so t must satisfy
+// its constraint, runtime.Correlatable (strings, booleans and integers but
+// uintptr). The checker sees go/types, not the runtime's type set, so this
+// restates it; TestCorrelatableMatchesRuntime fails when the two differ.
+func correlatable(t types.Type) bool {
+	b, ok := t.Underlying().(*types.Basic)
+	return ok && b.Info()&(types.IsString|types.IsBoolean|types.IsInteger) != 0 && b.Kind() != types.Uintptr
 }
 
 // isTime reports whether t is time.Time itself (not a type defined on it,

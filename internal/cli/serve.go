@@ -93,8 +93,9 @@ serve runs flowgen-temporal serve, of the module temporal/, with the same
 flags. Those of the store, the broker, the providers and the runs' limits
 are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 -event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
--max-dead-letters, -service-conns, -provider-allow: exit 2), as Temporal
-keeps and schedules the runs (docs/temporal.md#json-flows-on-temporal).`,
+-max-dead-letters, -watch-buffer, -watch-bytes, -service-conns,
+-provider-allow: exit 2), as Temporal keeps and schedules the runs
+(docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := flagerr.Path(fs, "store", "store directory (required, unless -temporal; created if missing)")
 		flows := flagerr.Path(fs, "flows", "directory of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
@@ -185,6 +186,8 @@ type serverLimits struct {
 	brokerMaxAge  time.Duration // natsbus.Options.MaxAge
 	inboxBytes    int64         // engine.Options.InboxBytes
 	maxDead       int           // engine.Options.MaxDeadLetters
+	watchBuffer   int           // engine.Options.WatchBuffer
+	watchBytes    int           // engine.Options.WatchBytes
 }
 
 func (l *serverLimits) flags(fs *flag.FlagSet) {
@@ -197,6 +200,8 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	flagerr.DurationVar(fs, &l.brokerMaxAge, "broker-max-age", natsbus.DefaultMaxAge, "with -nats: how long (a `duration`) the JetStream stream keeps a message its consumers have not all acknowledged, and a consumer nobody pulls from (an engine down, an ID no longer used)")
 	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "bytes of the awaited events the inbox holds for runs to take (each its payload, topic, event and ID, and 512 for its records); POST /events beyond answers 429, the broker's are delivered again later")
 	fs.IntVar(&l.maxDead, "max-dead-letters", engine.DefaultMaxDeadLetters, "most dead letters the inbox keeps (events that can never be applied); beyond, the oldest are dropped before their retention (7 days) ends")
+	fs.IntVar(&l.watchBuffer, "watch-buffer", engine.DefaultWatchBuffer, "events queued for one GET /watch stream (the web view's live updates) that its client has not read; a stream further behind gets an overflow event and ends")
+	fs.IntVar(&l.watchBytes, "watch-bytes", engine.DefaultWatchBytes, "bytes of the events queued for one GET /watch stream (their JSON, with the runs' states unless it asked state=false; an event larger alone is queued when nothing else is); a stream further behind gets an overflow event and ends")
 }
 
 // check refuses limits that would disable themselves: each must be positive.
@@ -210,7 +215,7 @@ func (l serverLimits) check() error {
 	for _, n := range []struct {
 		name string
 		v    int64
-	}{{"service-conns", int64(l.serviceConns)}, {"max-running", int64(l.maxRunning)}, {"resume-workers", int64(l.resumeWorkers)}, {"event-workers", int64(l.eventWorkers)}, {"broker-bytes", l.brokerBytes}, {"inbox-bytes", l.inboxBytes}, {"max-dead-letters", int64(l.maxDead)}} {
+	}{{"service-conns", int64(l.serviceConns)}, {"max-running", int64(l.maxRunning)}, {"resume-workers", int64(l.resumeWorkers)}, {"event-workers", int64(l.eventWorkers)}, {"broker-bytes", l.brokerBytes}, {"inbox-bytes", l.inboxBytes}, {"max-dead-letters", int64(l.maxDead)}, {"watch-buffer", int64(l.watchBuffer)}, {"watch-bytes", int64(l.watchBytes)}} {
 		if n.v <= 0 {
 			return fmt.Errorf("-%s must be positive, found %d", n.name, n.v)
 		}
@@ -349,8 +354,8 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	// The store keeps the inbox too (flowgen inbox -store DIR).
 	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
 		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers, InboxBytes: lim.inboxBytes, MaxDeadLetters: lim.maxDead,
-		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns),
-		Broker:      engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),
+		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns), WatchBuffer: lim.watchBuffer, WatchBytes: lim.watchBytes,
+		Broker: engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the
 		// command links the parser anyway; an embedded engine loads JSON.
 		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {

@@ -109,11 +109,11 @@ func TestServeSizeLimits(t *testing.T) {
 }
 
 func TestServeLimitFlagErrors(t *testing.T) {
-	for _, args := range [][]string{{"-read-timeout", "0s"}, {"-idle-timeout", "-1s"}, {"-max-body", "0"}, {"-max-header-bytes", "0"}, {"-service-conns", "0"}, {"-max-running", "0"}, {"-resume-workers", "-1"}, {"-event-workers", "0"}, {"-broker-bytes", "0"}, {"-broker-max-age", "0s"}, {"-broker-max-age", "1h"}, {"-inbox-bytes", "0"}, {"-max-dead-letters", "0"}} {
+	for _, args := range [][]string{{"-read-timeout", "0s"}, {"-idle-timeout", "-1s"}, {"-max-body", "0"}, {"-max-header-bytes", "0"}, {"-service-conns", "0"}, {"-max-running", "0"}, {"-resume-workers", "-1"}, {"-event-workers", "0"}, {"-broker-bytes", "0"}, {"-broker-max-age", "0s"}, {"-broker-max-age", "1h"}, {"-inbox-bytes", "0"}, {"-max-dead-letters", "0"}, {"-watch-buffer", "0"}, {"-watch-bytes", "-1"}} {
 		var stdout, stderr strings.Builder
 		code := Main(append([]string{"serve", "-store", t.TempDir(), "-addr", "127.0.0.1:0"}, args...), nil, &stdout, &stderr)
-		if code != 2 || !strings.Contains(stderr.String(), args[0]) {
-			t.Errorf("serve %v: exit %d, %q; want 2 naming %s", args, code, stderr.String(), args[0])
+		if code != 2 || !strings.Contains(stderr.String(), args[0]) || strings.Contains(stderr.String(), "not defined") {
+			t.Errorf("serve %v: exit %d, %q; want 2 naming %s, a flag of serve", args, code, stderr.String(), args[0])
 		}
 	}
 }

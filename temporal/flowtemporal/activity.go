@@ -28,11 +28,14 @@ type ActionInput[S any] struct {
 	// which the attempts of the activity carry on (failedAttempt).
 	Retried []failedAttempt `json:"retried,omitempty"`
 	// Recorded is the number of events the run's history held before the
-	// step's first attempt, for the run's own step (not a branch, not a
-	// rollback): each retry checks the run's history bound before it runs,
-	// as the runtime's attempts do (runtime.Flow.HistoryFull), counting
-	// one retry event per failed attempt before it. 0: not checked (a
-	// branch, a rollback, or a workflow of older code).
+	// step's first attempt, for the run's own step or a branch of a block
+	// (not a rollback): each retry checks the run's history bound before
+	// it runs, as the runtime's attempts do (runtime.Flow.HistoryFull),
+	// counting one retry event per failed attempt before it. A branch
+	// counts its own retries only, not the events the block's other
+	// branches record meanwhile, which the runtime counts: with branches
+	// that end or retry beside it, it stops that many events later. 0: not
+	// checked (a rollback, or a workflow of older code).
 	Recorded int `json:"recorded,omitempty"`
 }
 
@@ -74,7 +77,7 @@ func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (Acti
 // heartbeating while it runs, and carries the record of the attempts
 // before it that failed: in its output or its last error, or, when
 // Temporal will retry it, on to the next attempt. A retry of the run's own
-// step first checks the run's history bound (full, the flow's
+// step, or of a branch, first checks the run's history bound (full, the flow's
 // runtime.Flow.HistoryFull; in.Recorded): past it, the attempt does not
 // run and the step fails, as on the runtime.
 func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded int) error, do func(runtime.Action, *S) (runtime.Outcome, error)) (ActionOutput[S], error) {

@@ -128,38 +128,49 @@ func TestTemporalHistoryBound(t *testing.T) {
 }
 
 // retryDef is Reserve (undone by Release), then Flaky, whose attempts all
-// fail, six of them, routed to Reserve again on error so that a step
-// failure the bound did not cause is seen.
-func retryDef(t *testing.T, released, tried *atomic.Int32, opts ...runtime.Option) *runtime.Flow[looping] {
+// fail, six of them: the run's step, routed to Done on error so that a
+// step failure the bound did not cause is seen, or, inBlock, the one
+// branch of a parallel block.
+func retryDef(t *testing.T, released, tried *atomic.Int32, inBlock bool, opts ...runtime.Option) *runtime.Flow[looping] {
 	t.Helper()
 	def := runtime.New[looping]("Retries", opts...)
 	flaky := runtime.NewStep("Flaky", func(_ context.Context, s *looping) (runtime.Outcome, error) {
 		tried.Add(1)
 		return "", errors.New("flaky")
 	}, runtime.WithRetry[looping](runtime.RetryPolicy{Attempts: 6, Initial: 10 * time.Millisecond}))
+	reserve := runtime.NewStep("Reserve", func(_ context.Context, s *looping) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
+		runtime.WithRollback(func(context.Context, *looping) error { released.Add(1); return nil }))
+	if inBlock {
+		flaky.Irreversible = true
+		must(t, def.Register(reserve, runtime.NewParallel("Block", []*runtime.Step[looping]{flaky})))
+		return def
+	}
 	flaky.Next = map[runtime.Outcome]string{runtime.OutcomeError: "Done"}
-	must(t, def.Register(
-		runtime.NewStep("Reserve", func(_ context.Context, s *looping) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
-			runtime.WithRollback(func(context.Context, *looping) error { released.Add(1); return nil })),
-		flaky,
+	must(t, def.Register(reserve, flaky,
 		runtime.NewStep("Done", func(_ context.Context, s *looping) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }),
 	))
 	return def
 }
 
-// The bound is checked before each retry of the run's step, as on the
-// runtime, not only before its first attempt: a run whose retries bring
-// its history to the bound fails there, the retry not run, with the
-// runtime's error, attempt and history, and is compensated (not routed by
-// the step's error outcome). It ran every attempt of its policy, then
-// routed the failure to Done.
+// The bound is checked before each retry of the run's step, and of a
+// parallel block's branch, as on the runtime, not only before its first
+// attempt: a run whose retries bring its history to the bound fails
+// there, the retry not run, with the runtime's error, attempt and
+// history, and is compensated (not routed by the step's error outcome).
+// It ran every attempt of its policy, then routed the failure to Done, or
+// failed the block with the branch's last error.
 func TestHistoryBoundBeforeEachRetry(t *testing.T) {
-	for _, bound := range []int{3, 4, 5, 7} {
-		var onRuntime, onTemporal, triedRuntime, triedTemporal atomic.Int32
-		sink := runtime.NewMemorySink()
-		onBoth(t, bound, sink, retryDef(t, &onRuntime, &triedRuntime, runtime.WithMaxHistory(bound), runtime.WithSink(sink)), retryDef(t, &onTemporal, &triedTemporal, runtime.WithMaxHistory(bound)))
-		if triedTemporal.Load() != triedRuntime.Load() || onTemporal.Load() != 1 || onRuntime.Load() != 1 {
-			t.Errorf("bound %d: Flaky tried %d times on Temporal, %d on the runtime; Reserve undone %d and %d times, want once", bound, triedTemporal.Load(), triedRuntime.Load(), onTemporal.Load(), onRuntime.Load())
+	for _, c := range []struct {
+		inBlock bool
+		bounds  []int
+	}{{false, []int{3, 4, 5, 7}}, {true, []int{4, 5, 6}}} {
+		for _, bound := range c.bounds {
+			var onRuntime, onTemporal, triedRuntime, triedTemporal atomic.Int32
+			sink := runtime.NewMemorySink()
+			onBoth(t, bound, sink, retryDef(t, &onRuntime, &triedRuntime, c.inBlock, runtime.WithMaxHistory(bound), runtime.WithSink(sink)), retryDef(t, &onTemporal, &triedTemporal, c.inBlock, runtime.WithMaxHistory(bound)))
+			if triedTemporal.Load() != triedRuntime.Load() || onTemporal.Load() != 1 || onRuntime.Load() != 1 {
+				t.Errorf("in a block %v, bound %d: Flaky tried %d times on Temporal, %d on the runtime; Reserve undone %d and %d times, want once", c.inBlock, bound, triedTemporal.Load(), triedRuntime.Load(), onTemporal.Load(), onRuntime.Load())
+			}
 		}
 	}
 }

@@ -31,13 +31,17 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
 	ends := workflow.NewBufferedChannel(r.ctx, len(block.Branches))
 	joined := runtime.ParallelState(block.ID)
+	// The block's entry checked the history bound (the branches' starts
+	// may then reach it): the branches' retries check it on, as the
+	// runtime's do.
+	counted := r.f.def.HistoryFull(len(r.history)) == nil
 	for i, b := range block.Branches {
 		r.visits[b.ID]++
 		visit := r.visits[b.ID]
 		r.emitBranch(b.ID, joined, runtime.RunningState(b.ID), 0, "", nil, nil)
 		entered := workflow.Now(r.ctx)
 		workflow.Go(bctx, func(ctx workflow.Context) {
-			e := branchEnd[S]{branch: i, tried: r.attempts(ctx, b, visit, base, nil, entered, b.ID)}
+			e := branchEnd[S]{branch: i, tried: r.attempts(ctx, b, visit, base, nil, entered, b.ID, counted)}
 			ends.Send(dctx, e) // buffered for every branch: never blocks
 		})
 	}

@@ -370,7 +370,8 @@ func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Deliv
 // exec runs the step's activity under ctx, its attempts as the step's
 // retry policy says, and takes its state if it succeeded.
 func (r *wfRun[S]) exec(ctx workflow.Context, st *runtime.Step[S], payload []byte) (runtime.Outcome, int, error, bool) {
-	t := r.attempts(ctx, st, r.visits[st.ID], r.state, payload, r.entered(st.ID), "")
+	counted := r.f.def.HistoryFull(len(r.history)) == nil
+	t := r.attempts(ctx, st, r.visits[st.ID], r.state, payload, r.entered(st.ID), "", counted)
 	if t.cancelled {
 		return "", t.attempt, t.err, true
 	}
@@ -396,8 +397,11 @@ type tried[S any] struct {
 // run is in, when branch is set) on state, entered at entered (its deadline
 // counts from there), and records its failed attempts as retry events. A
 // cancelled activity is waited for (Temporal's WaitForCancellation): one
-// that succeeded anyway returns its state.
-func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int, state S, payload []byte, entered time.Time, branch string) tried[S] {
+// that succeeded anyway returns its state. counted says that the history
+// bound was checked before the step's first attempt (or the block's
+// entry), so its retries check it on (attempt): false for a run of older
+// code that the check let go on past its bound (versionHistoryBound).
+func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int, state S, payload []byte, entered time.Time, branch string, counted bool) tried[S] {
 	ao := workflow.ActivityOptions{
 		StartToCloseTimeout: st.Timeout,
 		RetryPolicy:         RetryPolicy(st.Retry),
@@ -418,10 +422,7 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 	ao.HeartbeatTimeout = heartbeatTimeout(ao)
 	a := runtime.Action{RunID: r.id, Step: st.ID, Visit: visit, Payload: payload}
 	in := ActionInput[S]{Action: a, State: state, Pin: r.f.opts.Pin}
-	if branch == "" && r.f.def.HistoryFull(len(r.history)) == nil {
-		// The run's step, its first attempt past the bound's check: its
-		// retries check it on (attempt). Not a run of older code that the
-		// check let go on past its bound (versionHistoryBound).
+	if counted {
 		in.Recorded = len(r.history)
 	}
 	var res ActionOutput[S]

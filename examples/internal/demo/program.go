@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/examples/internal/storedir"
 )
 
@@ -99,6 +100,5 @@ func (l *Live) CheckStep(steps []string, flows ...string) error {
 	if len(flows) == 1 {
 		return usageError(fmt.Sprintf("-crash-after: flow %s has no step %q (it has %s)", flows[0], step, strings.Join(steps, ", ")))
 	}
-	names := strings.Join(flows[:len(flows)-1], ", ") + " and " + flows[len(flows)-1]
-	return usageError(fmt.Sprintf("-crash-after: flows %s have no step %q (they have %s)", names, step, strings.Join(steps, ", ")))
+	return usageError(fmt.Sprintf("-crash-after: flows %s have no step %q (they have %s)", diag.AndList(flows), step, strings.Join(steps, ", ")))
 }
