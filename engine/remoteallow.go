@@ -187,7 +187,7 @@ var errAddressNotAllowed = errors.New("the address the callback URL's host resol
 // chose the name, and its DNS is theirs (list IP addresses instead to
 // hold the engine to them).
 func (al allowList) checkConn(host string, port int, ip netip.Addr) error {
-	if !al.allows(host, port, nil) || IsLoopbackHost(host) && !IsLoopbackHost(ip.String()) {
+	if !al.allows(host, port, nil) || IsLoopbackHost(host) && !IsLoopbackHost(ip.WithZone("").String()) {
 		return fmt.Errorf("%w: %s resolved to %s", errAddressNotAllowed, host, ip)
 	}
 	return nil
