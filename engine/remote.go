@@ -34,7 +34,8 @@ type ProviderOptions struct {
 	// prefixes ("https://billing.internal/flowgen/") or hosts, with or
 	// without a port ("billing.internal", "10.0.0.7:9000"). Empty: loopback
 	// only (localhost, 127.0.0.0/8, ::1). Registering cannot make the engine
-	// call anything else.
+	// call anything else: it checks the address a callback's host resolved
+	// to again when it connects (localhost must lead to loopback).
 	Allow []string
 	// NATS carries the calls of NATS providers (natsprovider.Transport);
 	// nil: registrations with a subject are refused.
@@ -201,7 +202,7 @@ func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
 		return nil, err
 	}
 	return &remote{
-		e: e, opts: opts, allow: al, client: providerClient(),
+		e: e, opts: opts, allow: al, client: providerClient(al),
 		leases:  map[string]*lease{},
 		waits:   map[handlerKey][]*providerWait{},
 		turns:   map[handlerKey]uint64{},

@@ -1031,3 +1031,24 @@ func TestRegistrationNamesExact(t *testing.T) {
 		t.Errorf("the refused registrations left leases: %+v", ls)
 	}
 }
+
+// A registration with a value of the wrong JSON type is a 400 that names
+// the member by its JSON path and says what it should be, which a
+// provider in any language can act on, not encoding/json's Go struct
+// field and type ("Go struct field Registration.ttl of type string").
+func TestRegistrationTypeErrorsNameJSON(t *testing.T) {
+	_, e, srv := remoteFixture(t, ProviderOptions{})
+	for body, want := range map[string]string{
+		`{"ttl": 30, "handlers": [{"name": "Reserve", "url": "http://127.0.0.1:1/r"}]}`:                                 `ttl: expected string, found number`,
+		`{"handlers": [{"name": "Reserve", "url": "http://127.0.0.1:1/r"}, {"name": "Check", "outcomes": "declined"}]}`: `handlers[1].outcomes: expected array, found string`,
+		`{"handlers": [{"name": "Release", "rollback": 1, "url": "http://127.0.0.1:1/r"}]}`:                             `handlers[0].rollback: expected boolean, found number`,
+	} {
+		status, out := putProvider(t, srv, "billing", body)
+		if status != 400 || !strings.Contains(out, want) || strings.Contains(out, "Go ") || strings.Contains(out, "provider.") {
+			t.Errorf("register %s: %d %s, want 400 with %q", body, status, out, want)
+		}
+	}
+	if ls := e.Providers(); len(ls) != 0 {
+		t.Errorf("the refused registrations left leases: %+v", ls)
+	}
+}

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -131,21 +133,62 @@ func (al allowList) check(raw string) error {
 	if !ok {
 		return fmt.Errorf("url %q: %s", raw, portRule)
 	}
+	if al.allows(u.Hostname(), port, u) {
+		return nil
+	}
 	if len(al.prefixes) == 0 && len(al.hosts) == 0 {
-		if IsLoopbackHost(u.Hostname()) {
-			return nil
-		}
 		return fmt.Errorf("url %q is not on loopback, and the server allows no other callback address (flowgen serve -provider-allow HOST or URL prefix)", raw)
 	}
+	return fmt.Errorf("url %q is not allowed by the server's provider allow-list (flowgen serve -provider-allow)", raw)
+}
+
+// allows is the list's one rule of where the engine may connect: to host
+// (a name or an IP address, without brackets, as url.URL.Hostname gives
+// it) at port, and for a URL prefix entry to a URL u under it. u is nil
+// when the engine connects (checkConn), which knows the address alone:
+// the registration checked the URL's scheme and path, and the engine
+// follows no redirect.
+func (al allowList) allows(host string, port int, u *url.URL) bool {
+	if len(al.prefixes) == 0 && len(al.hosts) == 0 {
+		return IsLoopbackHost(host)
+	}
 	for _, h := range al.hosts {
-		if urlpath.SameHost(h.host, u.Hostname()) && (h.port == 0 || h.port == port) {
-			return nil
+		if urlpath.SameHost(h.host, host) && (h.port == 0 || h.port == port) {
+			return true
 		}
 	}
 	for _, p := range al.prefixes {
-		if urlpath.Within(u, p) {
-			return nil
+		if u != nil {
+			if urlpath.Within(u, p) {
+				return true
+			}
+			continue
+		}
+		if pp, _ := urlpath.Port(p); urlpath.SameHost(p.Hostname(), host) && pp == port {
+			return true
 		}
 	}
-	return fmt.Errorf("url %q is not allowed by the server's provider allow-list (flowgen serve -provider-allow)", raw)
+	return false
+}
+
+// errAddressNotAllowed: the engine did not connect to a callback URL,
+// since the address its host resolved to is not one the allow-list
+// admits. Its text goes into the run's history: it names no address.
+var errAddressNotAllowed = errors.New("the address the callback URL's host resolved to is not allowed by the server's provider allow-list")
+
+// checkConn refuses to connect to ip, the address that host resolved to,
+// for a callback URL of host at port: the registration checked the name,
+// and DNS (or /etc/hosts) says where it leads only when the engine
+// connects, and may say something else by then. An IP address is itself.
+// localhost stands for this machine (IsLoopbackHost), so it must lead to
+// a loopback address: a lookup that sends it elsewhere (no localhost line
+// in /etc/hosts, and a DNS server that answers for it) is refused. A
+// name the operator listed leads wherever its DNS says: the operator
+// chose the name, and its DNS is theirs (list IP addresses instead to
+// hold the engine to them).
+func (al allowList) checkConn(host string, port int, ip netip.Addr) error {
+	if !al.allows(host, port, nil) || IsLoopbackHost(host) && !IsLoopbackHost(ip.WithZone("").String()) {
+		return fmt.Errorf("%w: %s resolved to %s", errAddressNotAllowed, host, ip)
+	}
+	return nil
 }

@@ -17,7 +17,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -240,12 +243,21 @@ func (k handlerKey) what() string {
 }
 
 // providerClient is the HTTP client of provider calls: bounded
-// connections, timeouts from the attempt's context, and no redirects (a
-// provider answers; a redirect could lead the state off the allow-list).
-func providerClient() *http.Client {
+// connections, timeouts from the attempt's context, no redirects (a
+// provider answers; a redirect could lead the state off the allow-list),
+// and connections only to addresses the allow-list admits
+// (callbackDialer).
+func providerClient(al allowList) *http.Client {
+	return providerClientResolving(al, nil)
+}
+
+// providerClientResolving is providerClient with a callbackDialer's
+// resolve (tests: a lookup that leads a name elsewhere).
+func providerClientResolving(al allowList, resolve func(host string) string) *http.Client {
+	d := &callbackDialer{allow: al, resolve: resolve, Dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}}
 	tr := &http.Transport{
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           d.DialContext,
 		MaxConnsPerHost:       providerHTTPConns,
 		MaxIdleConnsPerHost:   providerHTTPConns,
 		MaxIdleConns:          1024,
@@ -262,6 +274,42 @@ func providerClient() *http.Client {
 }
 
 var errProviderRedirect = errors.New("a provider answered with a redirect, which the engine does not follow")
+
+// callbackDialer connects to providers' callback URLs, and checks the
+// address it connects to, once resolved (net.Dialer.Control, at each
+// address it tries), against the allow-list (allowList.checkConn): the
+// registration checked the URL's host by name, and a name leads where
+// DNS says when the engine connects.
+type callbackDialer struct {
+	net.Dialer
+	allow allowList
+	// resolve, when set, stands for the lookup of a host name, in tests:
+	// the address the engine connects to instead of the host.
+	resolve func(host string) string
+}
+
+// DialContext is net.Dialer's, for addr "host:port" of a callback URL,
+// and fails with errAddressNotAllowed (wrapped in a *net.OpError) before
+// it connects to an address the allow-list does not admit.
+func (d *callbackDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, _ := strconv.Atoi(p) // the Transport's: the URL's, checked when registered, or the scheme's
+	nd := d.Dialer
+	nd.Control = func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errAddressNotAllowed, err)
+		}
+		return d.allow.checkConn(host, port, ap.Addr())
+	}
+	if d.resolve != nil {
+		addr = net.JoinHostPort(d.resolve(host), p)
+	}
+	return nd.DialContext(ctx, network, addr)
+}
 
 // post sends a request to t, an HTTP provider, with the call credential
 // of its pick (t.token) as a bearer token (none if ""). Connection errors, 5xx,
@@ -283,7 +331,8 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 	resp, err := rm.client.Do(r)
 	if err != nil {
 		na := rm.noAnswer(ctx, t, "", err)
-		if errors.Is(err, errProviderRedirect) {
+		if errors.Is(err, errProviderRedirect) || errors.Is(err, errAddressNotAllowed) {
+			// Calling again leads to the same place (the same lookup).
 			return nil, runtime.Permanent(na)
 		}
 		// The attempt's end is no sign of the provider's: a slow one is there.
@@ -347,8 +396,10 @@ func (rm *remote) noAnswer(ctx context.Context, t target, doing string, err erro
 	rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
 		"run_id", runtime.RunID(ctx), "url", t.h.URL, "error", err)
 	what := neterr.Describe(err)
-	if errors.Is(err, errProviderRedirect) {
-		what = errProviderRedirect.Error()
+	for _, known := range []error{errProviderRedirect, errAddressNotAllowed} {
+		if errors.Is(err, known) {
+			what = known.Error()
+		}
 	}
 	if doing != "" {
 		what = doing + ": " + what

@@ -17,6 +17,7 @@ import (
 	"io"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,12 +133,123 @@ func DecodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return cutError{err}
+		return decodeError(b, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("data after the JSON value")
 	}
-	return exactNames(b, reflect.TypeOf(v))
+	return exactNames(b, reflect.TypeOf(v), "")
+}
+
+// decodeError phrases err, an error of encoding/json decoding b, for
+// whoever sent b, who may not write Go: a value of another type than the
+// member's is named by its JSON path and both JSON types
+// (`handlers[1].outcomes[0]: expected string, found number`), where
+// encoding/json names the Go field and type (`Go struct field
+// Handler.handlers.outcomes of type string`).
+func decodeError(b []byte, err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return cutError{err}
+	}
+	found := strings.Replace(te.Value, "bool", "boolean", 1)
+	return fmt.Errorf("%sexpected %s, found %s", at(pathAt(b, int(te.Offset)-1)), jsonType(te.Type), found)
+}
+
+// jsonType names the JSON type a value of Go type t is decoded from.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if pt := reflect.PointerTo(t); pt.Implements(textUnmarshaler) && !pt.Implements(jsonUnmarshaler) {
+		return "string"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "integer (in range)"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "string (base64)"
+		}
+		return "array"
+	case reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return "another type"
+}
+
+// pathAt is the path (pathMember, pathIndex) of the innermost value of
+// the JSON document doc, valid up to that value, that holds the byte at
+// offset pos: where encoding/json found a value of the wrong type.
+func pathAt(doc []byte, pos int) string {
+	path := ""
+	v := bytes.TrimLeft(doc, " \t\r\n")
+	for len(v) > 0 && (v[0] == '{' || v[0] == '[') && pos > cap(doc)-cap(v) {
+		var inner []byte
+		i := 0
+		_ = jsonscan.Each(v, func(key, val []byte) error {
+			if start := cap(doc) - cap(val); pos < start || pos >= start+len(val) {
+				i++
+				return nil
+			}
+			inner = val
+			if key == nil {
+				path = pathIndex(path, i)
+			} else {
+				path = pathMember(path, memberName(key))
+			}
+			return errStop
+		})
+		if inner == nil {
+			break
+		}
+		v = inner
+	}
+	return path
+}
+
+var errStop = errors.New("stop")
+
+// memberName is the name a JSON member's key spells (quotes and escapes
+// included); a key that does not decode is given as written.
+func memberName(key []byte) string {
+	name := string(key[1 : len(key)-1])
+	if bytes.IndexByte(key, '\\') >= 0 {
+		_ = json.Unmarshal(key, &name)
+	}
+	return name
+}
+
+// pathMember and pathIndex extend the path of a value in DecodeStrict's
+// errors: handlers[1].outcomes[0], as the engine's checks of a
+// registration name a handler (handlers[1]). A name is cut to
+// snippet.BodyBytes, as the errors quote one.
+func pathMember(path, name string) string {
+	name = snippet.Cut(name, snippet.BodyBytes)
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+func pathIndex(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// at is the start of an error about the value at path: "path: ", or
+// nothing at the top.
+func at(path string) string {
+	if path == "" {
+		return ""
+	}
+	return path + ": "
 }
 
 // cutError is an error of encoding/json whose text is cut to
@@ -162,7 +274,7 @@ func (e cutError) Unwrap() error { return e.err }
 // A type that decodes itself (json.Unmarshaler, encoding.TextUnmarshaler:
 // a time.Time, from a JSON string) has its own rules, and is not read
 // either.
-func exactNames(b []byte, t reflect.Type) error {
+func exactNames(b []byte, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -174,30 +286,22 @@ func exactNames(b []byte, t reflect.Type) error {
 		fields := jsonFields(t)
 		var seen []string
 		return jsonscan.Each(b, func(key, val []byte) error {
-			name := string(key[1 : len(key)-1])
-			if bytes.IndexByte(key, '\\') >= 0 {
-				if err := json.Unmarshal(key, &name); err != nil {
-					return err
-				}
-			}
+			name := memberName(key)
 			ft, ok := fields[name]
 			switch {
 			case !ok:
-				return fmt.Errorf("unknown member %s (names are case-sensitive)", snippet.Quote(name, snippet.BodyBytes))
+				return fmt.Errorf("%sunknown member %s (names are case-sensitive)", at(path), snippet.Quote(name, snippet.BodyBytes))
 			case slices.Contains(seen, name):
-				return fmt.Errorf("member %s given twice", snippet.Quote(name, snippet.BodyBytes))
+				return fmt.Errorf("%smember %s given twice", at(path), snippet.Quote(name, snippet.BodyBytes))
 			}
 			seen = append(seen, name)
-			if err := exactNames(val, ft); err != nil {
-				return fmt.Errorf("%s: %w", snippet.Cut(name, snippet.BodyBytes), err)
-			}
-			return nil
+			return exactNames(val, ft, pathMember(path, name))
 		})
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 && b[0] == '[':
 		i := 0
 		return jsonscan.Each(b, func(_, val []byte) error {
-			if err := exactNames(val, t.Elem()); err != nil {
-				return fmt.Errorf("[%d]: %w", i, err)
+			if err := exactNames(val, t.Elem(), pathIndex(path, i)); err != nil {
+				return err
 			}
 			i++
 			return nil

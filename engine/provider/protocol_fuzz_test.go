@@ -60,16 +60,16 @@ func strictReference(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return err
+		return decodeError(b, err) // its phrasing: TestDecodeStrictTypeErrorsNameJSON
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("data after the JSON value")
 	}
-	return namesByTokens(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v))
+	return namesByTokens(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v), "")
 }
 
-// namesByTokens reads one value from dec, decoded into a t.
-func namesByTokens(dec *json.Decoder, t reflect.Type) error {
+// namesByTokens reads one value from dec, decoded into a t, at path.
+func namesByTokens(dec *json.Decoder, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -98,21 +98,21 @@ func namesByTokens(dec *json.Decoder, t reflect.Type) error {
 			})
 			switch {
 			case !ok:
-				return fmt.Errorf("unknown member %q (names are case-sensitive)", name)
+				return fmt.Errorf("%sunknown member %q (names are case-sensitive)", at(path), name)
 			case slices.Contains(seen, name):
-				return fmt.Errorf("member %q given twice", name)
+				return fmt.Errorf("%smember %q given twice", at(path), name)
 			}
 			seen = append(seen, name)
-			if err := namesByTokens(dec, f.Type); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+			if err := namesByTokens(dec, f.Type, pathMember(path, name)); err != nil {
+				return err
 			}
 		}
 		_, err := dec.Token()
 		return err
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 && open == '[':
 		for i := 0; dec.More(); i++ {
-			if err := namesByTokens(dec, t.Elem()); err != nil {
-				return fmt.Errorf("[%d]: %w", i, err)
+			if err := namesByTokens(dec, t.Elem(), pathIndex(path, i)); err != nil {
+				return err
 			}
 		}
 		_, err := dec.Token()

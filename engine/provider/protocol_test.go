@@ -52,7 +52,7 @@ var exactNameCases = []struct{ in, err string }{
 var registrationNameCases = []struct{ in, err string }{
 	{`{"ttl": "30s", "handlers": [{"name": "R", "url": "http://h/r", "outcomes": ["x"]}]}`, ""},
 	{`{"Handlers": [{"name": "R", "url": "http://h/r"}]}`, `unknown member "Handlers"`},
-	{`{"handlers": [{"name": "R", "url": "http://h/r"}, {"Name": "S"}]}`, `handlers: [1]: unknown member "Name"`},
+	{`{"handlers": [{"name": "R", "url": "http://h/r"}, {"Name": "S"}]}`, `handlers[1]: unknown member "Name"`},
 	{`{"handlers": [], "TTL": "1h"}`, `unknown member "TTL"`},
 }
 
@@ -111,5 +111,39 @@ func TestHandleKeepsStateSize(t *testing.T) {
 	}
 	if want := `{"Page":"` + page + `","Set":"<b>&</b>"}`; string(rsp.State) != want {
 		t.Errorf("answered a state of %d bytes, want %d: %.80s...", len(rsp.State), len(want), rsp.State)
+	}
+}
+
+// A value of another type than its member's is named by its JSON path and
+// JSON types, never by encoding/json's Go struct field and type names,
+// which a provider in another language cannot act on.
+func TestDecodeStrictTypeErrorsNameJSON(t *testing.T) {
+	for _, tc := range []struct{ in, err string }{
+		{`{"ttl": 30}`, `ttl: expected string, found number`},
+		{`{"handlers": {}}`, `handlers: expected array, found object`},
+		{`{"handlers": [3]}`, `handlers[0]: expected object, found number`},
+		{`{"handlers": [{"name": "R"}, {"name": "S", "outcomes": ["x", 1]}]}`, `handlers[1].outcomes[1]: expected string, found number`},
+		{`{"handlers": [{"name": "R", "rollback": "yes"}]}`, `handlers[0].rollback: expected boolean, found string`},
+		{` {"handlers": [{"name": true}]}`, `handlers[0].name: expected string, found boolean`},
+	} {
+		var reg Registration
+		err := DecodeStrict([]byte(tc.in), &reg)
+		if err == nil || err.Error() != tc.err {
+			t.Errorf("DecodeStrict(%s): %v, want %q", tc.in, err, tc.err)
+		}
+	}
+	for _, tc := range []struct{ in, err string }{
+		{`{"error": {"message": 7}}`, `error.message: expected string, found number`},
+		{`{"state": {}, "outcome": ["ok"]}`, `outcome: expected string, found array`},
+		{`{"version": 1.5}`, `version: expected integer (in range), found number 1.5`},
+	} {
+		var msg struct {
+			Response
+			Version int `json:"version"`
+		}
+		err := DecodeStrict([]byte(tc.in), &msg)
+		if err == nil || err.Error() != tc.err {
+			t.Errorf("DecodeStrict(%s): %v, want %q", tc.in, err, tc.err)
+		}
 	}
 }
