@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/jsonpath"
 	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
@@ -181,7 +182,7 @@ func (d *jsonDecoder) decodeFlow(n *jnode, path string) *Flow {
 		return nil
 	}
 	o.check()
-	f := &Flow{Range: d.at(path), NameRange: d.at(jsonPath(path, "name"))}
+	f := &Flow{Range: d.at(path), NameRange: d.at(jsonpath.Member(path, "name"))}
 	f.Name, _ = o.str("name", true)
 	f.Doc, _ = o.str("doc", false)
 	f.State = o.ident("state", false)
@@ -260,7 +261,7 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string, branch bool) *Step {
 	if o == nil {
 		return nil
 	}
-	s := &Step{Range: d.at(path), NameRange: d.at(jsonPath(path, "name"))}
+	s := &Step{Range: d.at(path), NameRange: d.at(jsonpath.Member(path, "name"))}
 	if d.decodeBlock(o, s, branch) {
 		return s
 	}
@@ -490,7 +491,7 @@ func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
 			}
 		})
 		if len(c.Args) < 2 {
-			d.errorf(jsonPath(path, forms[0]), "%q needs at least two conditions", forms[0]).
+			d.errorf(jsonpath.Member(path, forms[0]), "%q needs at least two conditions", forms[0]).
 				hint("add another condition to the list, or write a single condition alone, without %q", forms[0])
 			return nil
 		}
@@ -521,7 +522,7 @@ func (d *jsonDecoder) decodeCond(n *jnode, path string) *Cond {
 			for i, c := range CompareOps {
 				ops[i] = string(c)
 			}
-			r := d.errorf(jsonPath(path, "op"), "invalid op %q: expected one of %s", op, quoteList(ops))
+			r := d.errorf(jsonpath.Member(path, "op"), "invalid op %q: expected one of %s", op, quoteList(ops))
 			// A near miss by edit distance among one- and two-character
 			// operators is mostly noise ("~" is one edit from "<"); only
 			// an operator that is the same characters, or a part of one,

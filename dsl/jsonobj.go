@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/internal/ident"
+	"github.com/flowgen/flowgen/internal/jsonpath"
 )
 
 // jsonDecoder walks a document's tree (jsontree.go) and collects a
@@ -102,22 +103,6 @@ func syntaxErrorAt(text []byte, err error) (int64, string) {
 	return int64(len(text)), "unexpected end of JSON input"
 }
 
-// jsonPath appends a key to a path, bracketing keys that are not simple
-// names so that the path stays unambiguous.
-func jsonPath(path, key string) string {
-	if len(key) > diag.QuoteBytes {
-		// Not a key the form has (an unknown field), and the caller's
-		// text: its start, as a diagnostic quotes it (diag.Quote).
-		return path + "[" + diag.Quote(key) + "]"
-	}
-	if key != "" && ident.IsGo(key) && strings.IndexFunc(key, func(r rune) bool { return r > 0x7f }) < 0 {
-		return path + "." + key
-	}
-	return path + "[" + strconv.Quote(key) + "]"
-}
-
-func jsonIndex(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
-
 // jobj walks one JSON object, remembering which keys were read so that the
 // others can be reported as unknown.
 type jobj struct {
@@ -148,7 +133,7 @@ func (o *jobj) check() { o.checkVariant(nil, "", "") }
 func (o *jobj) checkVariant(allowed []string, variant, why string) {
 	seen := map[string]bool{}
 	for _, k := range o.n.keys {
-		p := jsonPath(o.path, k)
+		p := jsonpath.Member(o.path, k)
 		switch {
 		case seen[k]:
 			o.d.errorf(p, "duplicate field %q in %s", k, o.what).
@@ -180,7 +165,7 @@ func (o *jobj) get(key string) (*jnode, string) {
 			if o.n.vals[i].kind == jnull {
 				return nil, ""
 			}
-			return o.n.vals[i], jsonPath(o.path, key)
+			return o.n.vals[i], jsonpath.Member(o.path, key)
 		}
 	}
 	return nil, ""
@@ -241,7 +226,7 @@ func (o *jobj) ident(key string, required bool) *Ident {
 	if !ok {
 		return nil
 	}
-	return &Ident{Name: s, Range: o.d.at(jsonPath(o.path, key))}
+	return &Ident{Name: s, Range: o.d.at(jsonpath.Member(o.path, key))}
 }
 
 func (o *jobj) boolean(key string) bool {
@@ -348,7 +333,7 @@ func (o *jobj) array(key string, required bool, fn func(n *jnode, path string)) 
 		return
 	}
 	for i, e := range n.vals {
-		fn(e, jsonIndex(p, i))
+		fn(e, jsonpath.Index(p, i))
 	}
 }
 
@@ -363,7 +348,7 @@ func (o *jobj) enum(key string, required bool, values ...string) (string, bool) 
 		return "", false
 	}
 	if !slices.Contains(values, s) {
-		r := o.d.errorf(jsonPath(o.path, key), "invalid %s %q: expected one of %s", key, s, quoteList(values))
+		r := o.d.errorf(jsonpath.Member(o.path, key), "invalid %s %q: expected one of %s", key, s, quoteList(values))
 		if m := diag.DidYouMean(s, values); m != "" {
 			r.hint("did you mean %q?", m)
 		} else {

@@ -17,11 +17,11 @@ import (
 	"io"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/jsonpath"
 	"github.com/flowgen/flowgen/internal/jsonscan"
 	"github.com/flowgen/flowgen/internal/jsontag"
 	"github.com/flowgen/flowgen/internal/snippet"
@@ -187,7 +187,7 @@ func jsonType(t reflect.Type) string {
 	return "another type"
 }
 
-// pathAt is the path (pathMember, pathIndex) of the innermost value of
+// pathAt is the path (jsonpath.Member, jsonpath.Index) of the innermost value of
 // the JSON document doc, valid up to that value, that holds the byte at
 // offset pos: where encoding/json found a value of the wrong type.
 func pathAt(doc []byte, pos int) string {
@@ -203,9 +203,9 @@ func pathAt(doc []byte, pos int) string {
 			}
 			inner = val
 			if key == nil {
-				path = pathIndex(path, i)
+				path = jsonpath.Index(path, i)
 			} else {
-				path = pathMember(path, memberName(key))
+				path = jsonpath.Member(path, memberName(key))
 			}
 			return errStop
 		})
@@ -228,20 +228,6 @@ func memberName(key []byte) string {
 	}
 	return name
 }
-
-// pathMember and pathIndex extend the path of a value in DecodeStrict's
-// errors: handlers[1].outcomes[0], as the engine's checks of a
-// registration name a handler (handlers[1]). A name is cut to
-// snippet.BodyBytes, as the errors quote one.
-func pathMember(path, name string) string {
-	name = snippet.Cut(name, snippet.BodyBytes)
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
-func pathIndex(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // at is the start of an error about the value at path: "path: ", or
 // nothing at the top.
@@ -295,12 +281,12 @@ func exactNames(b []byte, t reflect.Type, path string) error {
 				return fmt.Errorf("%smember %s given twice", at(path), snippet.Quote(name, snippet.BodyBytes))
 			}
 			seen = append(seen, name)
-			return exactNames(val, ft, pathMember(path, name))
+			return exactNames(val, ft, jsonpath.Member(path, name))
 		})
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 && b[0] == '[':
 		i := 0
 		return jsonscan.Each(b, func(_, val []byte) error {
-			if err := exactNames(val, t.Elem(), pathIndex(path, i)); err != nil {
+			if err := exactNames(val, t.Elem(), jsonpath.Index(path, i)); err != nil {
 				return err
 			}
 			i++

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flowgen/flowgen/internal/jsonpath"
 )
 
 // FuzzDecodeStrict checks DecodeStrict, whose exactNames is a hand-written
@@ -103,7 +105,7 @@ func namesByTokens(dec *json.Decoder, t reflect.Type, path string) error {
 				return fmt.Errorf("%smember %q given twice", at(path), name)
 			}
 			seen = append(seen, name)
-			if err := namesByTokens(dec, f.Type, pathMember(path, name)); err != nil {
+			if err := namesByTokens(dec, f.Type, jsonpath.Member(path, name)); err != nil {
 				return err
 			}
 		}
@@ -111,7 +113,7 @@ func namesByTokens(dec *json.Decoder, t reflect.Type, path string) error {
 		return err
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 && open == '[':
 		for i := 0; dec.More(); i++ {
-			if err := namesByTokens(dec, t.Elem(), pathIndex(path, i)); err != nil {
+			if err := namesByTokens(dec, t.Elem(), jsonpath.Index(path, i)); err != nil {
 				return err
 			}
 		}
