@@ -30,7 +30,9 @@
 // Gen checks each file and writes the generated Go code beside it as
 // <name>_flow.go, or to the file given with -o (only with one input). The
 // generated file joins the package of the Go files in its directory (-pkg
-// NAME sets the package name when there are none yet). The usual way to run
+// NAME sets the package name when there are none yet; naming another
+// package than theirs is an error, as go build refuses two packages in one
+// directory). The usual way to run
 // it is a go:generate line in the package that holds the flow's state type:
 //
 //	//go:generate go tool flowgen signup.flow
