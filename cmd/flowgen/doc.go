@@ -90,7 +90,9 @@
 //	  hint: did you mean "Activate"?
 //
 // with the path relative to the current directory, then the source line,
-// a caret under the column, and a hint when one helps. Only the most
+// a caret under the column, and a hint when one helps (a line too long to
+// show whole, such as JSON on one line, is cut around the column, with
+// "…" where text is left out). Only the most
 // severe diagnostic of each source line is printed (the first mistake of a
 // line often causes the next), in file order, and the list stops after
 // ten, errors kept before warnings; the rest are counted. Positions in .json
