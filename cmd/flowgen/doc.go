@@ -75,7 +75,10 @@
 // output that is a symbolic link stays one: the file it leads to is
 // replaced (a link to no file is an error). Two inputs that generate the
 // same file (signup.flow and its JSON form signup.json beside it) are a
-// usage error: give one of them.
+// usage error: give one of them. An output that go build would skip, its
+// name starting with "_" or "." (_signup_flow.go, from _signup.flow), is
+// an error that writes nothing: rename the input, or name the output with
+// -o.
 //
 // # Check
 //

@@ -38,7 +38,8 @@ holds nothing to lose and is overwritten. Files are written atomically,
 and only when they change; with several outputs, all are written to
 temporary files before any is renamed, so a failure to write one leaves
 them all as they were. An output that is a symbolic link stays one: the
-file it leads to is rewritten. The package name is that of the Go files in
+file it leads to is rewritten. An output that go build would skip (a name
+starting with "_" or ".", from _x.flow) is an error. The package name is that of the Go files in
 the output's directory; -pkg sets it when there are none (naming another
 package than theirs is an error).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
@@ -94,6 +95,17 @@ package than theirs is an error).`,
 				out := in.out
 				if out == "" {
 					out = filepath.Join(filepath.Dir(in.path), gen.FileName(in.path))
+				}
+				// go build skips such a file: its code would never be
+				// compiled, and gen would seem to have worked.
+				if base := filepath.Base(out); strings.HasSuffix(base, ".go") && (base[0] == '_' || base[0] == '.') {
+					fix := "rename " + in.name + ", or name the output with -o"
+					if in.out != "" {
+						fix = "name the output otherwise"
+					}
+					failf(e, "%s: go build ignores %s, whose name starts with %q: %s", in.name, e.display(out), base[:1], fix)
+					failed = true
+					continue
 				}
 				if _, err := needsWrite(out, nil); err != nil && !inTheWay[out] {
 					inTheWay[out] = true
