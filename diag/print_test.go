@@ -3,6 +3,7 @@ package diag
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestFprintQuotesLineWithCaret(t *testing.T) {
@@ -187,4 +188,44 @@ func TestFprintColumnPastLongLine(t *testing.T) {
 			t.Errorf("column %d:\n%s", col, b.String())
 		}
 	}
+}
+
+// FuzzFprint: for any source and position, Fprint does not panic and
+// quotes at most one line, cut to a bounded length, as UTF-8 with no
+// control character but tabs, with a caret under a character of it or
+// just after it.
+//
+//	go test ./diag -run '^$' -fuzz FuzzFprint -fuzztime 3m
+func FuzzFprint(f *testing.F) {
+	f.Add([]byte("flow A {\n\tstep B { on ok -> Nope }\n}\n"), 2, 20)
+	f.Add([]byte(strings.Repeat(`{"a": 1}, `, 100)), 1, 700)
+	f.Add([]byte(strings.Repeat("x", 500)), 1, 10000)
+	f.Add([]byte("\uFEFFx \u202e\x01 y\xff\r\n"), 1, 4)
+	f.Fuzz(func(t *testing.T, src []byte, line, col int) {
+		d := Errorf(Range{Start: Pos{File: "a.flow", Line: line, Column: col}}, "", "bad")
+		var b strings.Builder
+		if err := Fprint(&b, List{d}, func(string) []byte { return src }, 0); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+		if len(lines) == 1 {
+			return // no such line to quote
+		}
+		if len(lines) != 3 {
+			t.Fatalf("want the message, a quote and a caret, got %q", lines)
+		}
+		quote, caret := lines[1], lines[2]
+		if !utf8.ValidString(quote) || len(quote) > 1000 {
+			t.Errorf("quote of %d bytes: %q", len(quote), quote)
+		}
+		for _, r := range quote {
+			if r != '\t' && (r < 0x20 || r == 0x7f || isBidi(r)) {
+				t.Errorf("quote holds %U: %q", r, quote)
+			}
+		}
+		if !strings.HasSuffix(caret, "^") || strings.TrimLeft(caret[:len(caret)-1], " \t") != "" ||
+			utf8.RuneCountInString(caret)-1 > utf8.RuneCountInString(quote) {
+			t.Errorf("caret %q under %q", caret, quote)
+		}
+	})
 }
