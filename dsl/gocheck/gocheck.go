@@ -80,6 +80,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/ident"
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // Check loads the Go package in dir and checks the state type of every
@@ -279,7 +280,7 @@ func generatedOverlay(dir string) map[string][]byte {
 			continue
 		}
 		path := filepath.Join(dir, name)
-		src, err := os.ReadFile(path)
+		src, _, err := regfile.Read(path, -1)
 		if err == nil && dsl.IsBlank(src) && !strings.HasSuffix(name, "_test.go") {
 			if pkg, err := PackageName(dir); err == nil {
 				overlay[path] = []byte("package " + pkg + "\n")
@@ -314,7 +315,7 @@ func declaredOutside(dir, name string) string {
 			continue
 		}
 		path := filepath.Join(dir, file)
-		src, err := os.ReadFile(path)
+		src, _, err := regfile.Read(path, -1)
 		if err != nil || dsl.IsGenerated(src) { // flowgen's are emptied while loading
 			continue
 		}
@@ -674,7 +675,7 @@ func PackageName(dir string) (string, error) {
 			continue
 		}
 		path := filepath.Join(dir, file)
-		src, err := os.ReadFile(path)
+		src, _, err := regfile.Read(path, -1)
 		if err != nil || dsl.IsGenerated(src) {
 			continue
 		}
