@@ -39,9 +39,9 @@ and only when they change; with several outputs, all are written to
 temporary files before any is renamed, so a failure to write one leaves
 them all as they were. An output that is a symbolic link stays one: the
 file it leads to is rewritten. An output that go build would skip (a name
-starting with "_" or ".", from _x.flow) is an error. The package name is that of the Go files in
-the output's directory; -pkg sets it when there are none (naming another
-package than theirs is an error).`,
+starting with "_" or ".", from _x.flow) is an error. The package name is
+that of the Go files in the output's directory; -pkg sets it when there
+are none (naming another package than theirs is an error).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		out := fs.String("o", "", "write the generated code to this `file` (only with a single input)")
 		nopkg := fs.Bool("nopkg", false, "do not load the Go package: no state type or generated name checks, and no typed ports for rpc lines that name state fields")
