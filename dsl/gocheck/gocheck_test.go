@@ -489,3 +489,20 @@ func TestUnexportedFieldHint(t *testing.T) {
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
 }
+
+// A name that misses only its capital, of a field that is unexported, gets
+// the hint to export the field, not to write its unexported name, which
+// is an error of its own (state-field-unexported).
+func TestMissingFieldNearUnexported(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod":   "module example.com/m\n\ngo 1.22\n",
+		"state.go": "package m\n\ntype S struct{ count int }\n",
+	})
+	got := loadStrings(t, "flow F {\n    state S\n    step A { rpc s \"S.A\" (Count)  irreversible }\n}\n", dir)
+	want := []string{
+		`3:27: error state-field: state type "S" has no field "Count" [hint: did you mean "count"? It is unexported, which a flow cannot name (run snapshots are JSON): export it, for example as "Count"]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
