@@ -80,16 +80,31 @@ func sourceLine(src []byte, line int) (string, bool) {
 // quoteLine prints the source line indented and a caret under column col
 // (a 1-based byte column). Tabs are kept in the caret's padding so the caret
 // lines up in a terminal; control and invalid bytes are shown escaped so that
-// a hostile file cannot reorder or hide the quoted text.
+// a hostile file cannot reorder or hide the quoted text. A line too long to
+// quote whole is cut after about quoteWidth bytes, with "…"; when the column
+// is further along than that (JSON on one line), the quote starts
+// quoteLead bytes before it, after a "…", so the caret is still under the
+// text it points at.
 func quoteLine(b *bytes.Buffer, line string, col int) {
-	const maxQuote = 160
+	const quoteWidth, quoteLead = 160, 60
 	var text, pad strings.Builder
+	if len(line) > quoteWidth && col-1 > quoteWidth-quoteLead {
+		start := min(col-1-quoteLead, len(line))
+		for start < len(line) && !utf8.RuneStart(line[start]) {
+			start++
+		}
+		line, col = line[start:], col-start
+		text.WriteString("…")
+		pad.WriteByte(' ')
+	}
 	caretAt := -1
 	for i, r := range line {
 		if i >= col-1 && caretAt < 0 {
 			caretAt = text.Len()
 		}
-		if text.Len() >= maxQuote {
+		// Escapes make the text longer than the line: the cut waits for
+		// the caret, which is at most quoteLead bytes of the line in.
+		if text.Len() >= quoteWidth && caretAt >= 0 {
 			text.WriteString("…")
 			break
 		}

@@ -3,6 +3,7 @@ package diag
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestFprintQuotesLineWithCaret(t *testing.T) {
@@ -142,3 +143,89 @@ func TestDiagnosticsQuoteCut(t *testing.T) {
 type Ident string
 
 func (i Ident) String() string { return string(i) }
+
+// A line too long to quote whole (JSON on one line, as jq -c writes it) is
+// quoted around the column: the caret is under the character it points at,
+// however far along the line, and the quote stays short.
+func TestFprintQuotesLongLineAroundColumn(t *testing.T) {
+	line := strings.Repeat(`{"a": 1}, `, 3000) + "BAD" + strings.Repeat(`, {"b": 2}`, 3000)
+	col := strings.Index(line, "BAD") + 1
+	d := Errorf(Range{Start: Pos{File: "a.json", Line: 1, Column: col}}, "", "bad")
+	var b strings.Builder
+	if err := Fprint(&b, List{d}, func(string) []byte { return []byte(line + "\n") }, 0); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	quote, caret := []rune(lines[1]), strings.Index(lines[2], "^")
+	if caret < 0 || caret >= len(quote) || !strings.HasPrefix(string(quote[caret:]), "BAD") {
+		t.Fatalf("caret at %d not under BAD:\n%s\n%s", caret, lines[1], lines[2])
+	}
+	if !strings.HasPrefix(lines[1], "    …") || !strings.HasSuffix(lines[1], "…") || len(lines[1]) > 200 {
+		t.Errorf("quote of %d bytes, want the text around the column between two …: %s", len(lines[1]), lines[1])
+	}
+	// Near its start, a long line is quoted from there, as before.
+	d.Range.Start.Column = 12
+	b.Reset()
+	if err := Fprint(&b, List{d}, func(string) []byte { return []byte(line + "\n") }, 0); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(b.String(), "\n"); !strings.HasPrefix(lines[1], `    {"a": 1}, {"a": 1}`) || lines[2] != "               ^" {
+		t.Errorf("quoted:\n%s\n%s", lines[1], lines[2])
+	}
+}
+
+// A column past the end of a long line (a diagnostic of another version of
+// the file) quotes the line's end and puts the caret after it.
+func TestFprintColumnPastLongLine(t *testing.T) {
+	line := strings.Repeat("x", 500)
+	for _, col := range []int{501, 502, 10000} {
+		d := Errorf(Range{Start: Pos{File: "a.flow", Line: 1, Column: col}}, "", "bad")
+		var b strings.Builder
+		if err := Fprint(&b, List{d}, func(string) []byte { return []byte(line) }, 0); err != nil {
+			t.Fatal(err)
+		}
+		if lines := strings.Split(b.String(), "\n"); len(lines[1]) > 200 || !strings.HasSuffix(lines[2], "^") {
+			t.Errorf("column %d:\n%s", col, b.String())
+		}
+	}
+}
+
+// FuzzFprint: for any source and position, Fprint does not panic and
+// quotes at most one line, cut to a bounded length, as UTF-8 with no
+// control character but tabs, with a caret under a character of it or
+// just after it.
+//
+//	go test ./diag -run '^$' -fuzz FuzzFprint -fuzztime 3m
+func FuzzFprint(f *testing.F) {
+	f.Add([]byte("flow A {\n\tstep B { on ok -> Nope }\n}\n"), 2, 20)
+	f.Add([]byte(strings.Repeat(`{"a": 1}, `, 100)), 1, 700)
+	f.Add([]byte(strings.Repeat("x", 500)), 1, 10000)
+	f.Add([]byte("\uFEFFx \u202e\x01 y\xff\r\n"), 1, 4)
+	f.Fuzz(func(t *testing.T, src []byte, line, col int) {
+		d := Errorf(Range{Start: Pos{File: "a.flow", Line: line, Column: col}}, "", "bad")
+		var b strings.Builder
+		if err := Fprint(&b, List{d}, func(string) []byte { return src }, 0); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+		if len(lines) == 1 {
+			return // no such line to quote
+		}
+		if len(lines) != 3 {
+			t.Fatalf("want the message, a quote and a caret, got %q", lines)
+		}
+		quote, caret := lines[1], lines[2]
+		if !utf8.ValidString(quote) || len(quote) > 1000 {
+			t.Errorf("quote of %d bytes: %q", len(quote), quote)
+		}
+		for _, r := range quote {
+			if r != '\t' && (r < 0x20 || r == 0x7f || isBidi(r)) {
+				t.Errorf("quote holds %U: %q", r, quote)
+			}
+		}
+		if !strings.HasSuffix(caret, "^") || strings.TrimLeft(caret[:len(caret)-1], " \t") != "" ||
+			utf8.RuneCountInString(caret)-1 > utf8.RuneCountInString(quote) {
+			t.Errorf("caret %q under %q", caret, quote)
+		}
+	})
+}

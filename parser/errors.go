@@ -83,14 +83,10 @@ func syntaxError(err error, toks []lexer.Token) diag.Diagnostic {
 	return d
 }
 
-// tokenAt is the index of the token at offset.
+// tokenAt is the index of the token at offset: the first that starts
+// there or after it (tokenIndex), else the last.
 func tokenAt(toks []lexer.Token, offset int) int {
-	for i, t := range toks { // errors are rare; a linear scan keeps this simple
-		if t.Pos.Offset >= offset {
-			return i
-		}
-	}
-	return len(toks) - 1
+	return min(tokenIndex(toks, offset), len(toks)-1)
 }
 
 // firstTerm returns the first term of a participle expectation such as

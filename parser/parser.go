@@ -91,16 +91,19 @@ type post struct {
 	ci int // next comment to attach
 }
 
-// tokenIndex is the index of the first token at or after offset.
-func (p *post) tokenIndex(offset int) int {
-	i, _ := slices.BinarySearchFunc(p.s.toks, offset, func(t lexer.Token, off int) int { return t.Pos.Offset - off })
+// tokenIndex is the index of the first token of toks (in source order)
+// at or after offset, len(toks) if none. Every parse looks up a token for
+// each node and each transition and field (keywordNameError): a search,
+// as a scan would make parsing quadratic in the size of the file.
+func tokenIndex(toks []lexer.Token, offset int) int {
+	i, _ := slices.BinarySearchFunc(toks, offset, func(t lexer.Token, off int) int { return t.Pos.Offset - off })
 	return i
 }
 
 // fixEnd moves *end (participle's EndPos: the position of the token after
 // the node) to just after the node's last token.
 func (p *post) fixEnd(end *lexer.Position) {
-	i := p.tokenIndex(end.Offset) - 1
+	i := tokenIndex(p.s.toks, end.Offset) - 1
 	if i < 0 {
 		return
 	}
@@ -113,7 +116,7 @@ func (p *post) fixEnd(end *lexer.Position) {
 // blankBefore reports whether a blank line separates the token at pos from
 // the token or comment before it.
 func (p *post) blankBefore(pos lexer.Position) bool {
-	i := p.tokenIndex(pos.Offset)
+	i := tokenIndex(p.s.toks, pos.Offset)
 	return i < len(p.s.blank) && p.s.blank[i]
 }
 
@@ -212,7 +215,7 @@ func (p *post) flow(fl *Flow) {
 
 // openBrace is the position of the first "{" after pos.
 func (p *post) openBrace(after lexer.Position) lexer.Position {
-	for i := p.tokenIndex(after.Offset); i < len(p.s.toks); i++ {
+	for i := tokenIndex(p.s.toks, after.Offset); i < len(p.s.toks); i++ {
 		if p.s.toks[i].Value == "{" {
 			return p.s.toks[i].Pos
 		}
@@ -222,7 +225,7 @@ func (p *post) openBrace(after lexer.Position) lexer.Position {
 
 // lastToken is the position of the last token before participle's EndPos.
 func (p *post) lastToken(rawEnd lexer.Position) lexer.Position {
-	i := p.tokenIndex(rawEnd.Offset) - 1
+	i := tokenIndex(p.s.toks, rawEnd.Offset) - 1
 	if i < 0 {
 		return rawEnd
 	}

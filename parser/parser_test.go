@@ -630,3 +630,14 @@ flow A { // open A
 		t.Errorf("attached comments (-want +got):\n%s", diff)
 	}
 }
+
+// tokenAt finds the token at an offset (the first at or after it, else the
+// last) by a search, as every parse calls it per transition and field.
+func TestTokenAt(t *testing.T) {
+	toks := []lexer.Token{{Pos: lexer.Position{Offset: 0}}, {Pos: lexer.Position{Offset: 5}}, {Pos: lexer.Position{Offset: 9}}, {Pos: lexer.Position{Offset: 9}}}
+	for _, c := range []struct{ offset, want int }{{0, 0}, {1, 1}, {5, 1}, {6, 2}, {9, 2}, {10, 3}, {100, 3}} {
+		if got := tokenAt(toks, c.offset); got != c.want {
+			t.Errorf("tokenAt(%d) = %d, want %d", c.offset, got, c.want)
+		}
+	}
+}

@@ -30,7 +30,9 @@
 // Gen checks each file and writes the generated Go code beside it as
 // <name>_flow.go, or to the file given with -o (only with one input). The
 // generated file joins the package of the Go files in its directory (-pkg
-// NAME sets the package name when there are none yet). The usual way to run
+// NAME sets the package name when there are none yet; naming another
+// package than theirs is an error, as go build refuses two packages in one
+// directory). The usual way to run
 // it is a go:generate line in the package that holds the flow's state type:
 //
 //	//go:generate go tool flowgen signup.flow
@@ -55,7 +57,9 @@
 // directory generates too: one whose <name>_flow.go is there, or another
 // input of the same command; or that a generated file left behind declares
 // (signup_flow.go once signup.flow is renamed: its Source line names a file
-// the directory no longer holds), with the hint to remove it. -nopkg skips the loading and these checks, so
+// the directory no longer holds), with the hint to remove it. Of the
+// files beside an input, gen and check read only regular ones (a named
+// pipe would hang them). -nopkg skips the loading and these checks, so
 // a flow whose rpc lines name state fields cannot be generated with it. If any
 // input has an error nothing is written; warnings are printed and do not
 // stop generation. Gen only replaces generated code, or a file with
@@ -73,7 +77,10 @@
 // output that is a symbolic link stays one: the file it leads to is
 // replaced (a link to no file is an error). Two inputs that generate the
 // same file (signup.flow and its JSON form signup.json beside it) are a
-// usage error: give one of them.
+// usage error: give one of them. An output that go build would skip, its
+// name starting with "_" or "." (_signup_flow.go, from _signup.flow), is
+// an error that writes nothing: rename the input, or name the output with
+// -o.
 //
 // # Check
 //
@@ -88,7 +95,9 @@
 //	  hint: did you mean "Activate"?
 //
 // with the path relative to the current directory, then the source line,
-// a caret under the column, and a hint when one helps. Only the most
+// a caret under the column, and a hint when one helps (a line too long to
+// show whole, such as JSON on one line, is cut around the column, with
+// "…" where text is left out). Only the most
 // severe diagnostic of each source line is printed (the first mistake of a
 // line often causes the next), in file order, and the list stops after
 // ten, errors kept before warnings; the rest are counted. Positions in .json

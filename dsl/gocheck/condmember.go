@@ -31,8 +31,8 @@ func memberDiag(pkg *types.Package, c *dsl.Cond, p *dsl.MemberProblem) diag.Diag
 			WithHint("read a member of a struct field (or of a pointer to one); %s is compared itself: `when %s ...`", of, of)
 	case dsl.MemberMissing:
 		d := diag.Errorf(at, "state-field", "condition %q: %s (type %s) has no field %q", c.Path(), of, typ, m.Name)
-		if s := diag.DidYouMean(m.Name, fieldNames(p.In)); s != "" {
-			return d.WithHint("did you mean %q?", s)
+		if h := fieldSuggestion(m.Name, p.In); h != "" {
+			return d.WithHint("%s", h)
 		}
 		return d.WithHint("name an exported field of %s (promoted fields count)", typ)
 	case dsl.MemberAmbiguous:

@@ -80,6 +80,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/ident"
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // Check loads the Go package in dir and checks the state type of every
@@ -279,7 +280,7 @@ func generatedOverlay(dir string) map[string][]byte {
 			continue
 		}
 		path := filepath.Join(dir, name)
-		src, err := os.ReadFile(path)
+		src, _, err := regfile.Read(path, -1)
 		if err == nil && dsl.IsBlank(src) && !strings.HasSuffix(name, "_test.go") {
 			if pkg, err := PackageName(dir); err == nil {
 				overlay[path] = []byte("package " + pkg + "\n")
@@ -314,7 +315,7 @@ func declaredOutside(dir, name string) string {
 			continue
 		}
 		path := filepath.Join(dir, file)
-		src, err := os.ReadFile(path)
+		src, _, err := regfile.Read(path, -1)
 		if err != nil || dsl.IsGenerated(src) { // flowgen's are emptied while loading
 			continue
 		}
@@ -473,8 +474,8 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		return ambiguousField(T, typeName, id.Name, id.Range), true
 	case obj == nil:
 		d := diag.Errorf(id.Range, "state-field", "state type %q has no field %q", typeName, id.Name)
-		if m := diag.DidYouMean(id.Name, fieldNames(T)); m != "" {
-			return d.WithHint("did you mean %q?", m), true
+		if h := fieldSuggestion(id.Name, T); h != "" {
+			return d.WithHint("%s", h), true
 		}
 		return d.WithHint("add the field to %s, or name one of its fields", typeName), true
 	case !isVar || !v.IsField():
@@ -610,6 +611,23 @@ func unencodable(t types.Type) string {
 
 // fieldNames lists the fields of struct type T, promoted ones included
 // (embedding is followed a few levels, without cycles), for did-you-mean.
+// fieldSuggestion is the hint for name, which no field of T has: the
+// closest name of its fields, if one is close, and when that field is
+// unexported, that it must be exported (writing its name would only meet
+// state-field-unexported). "" when none is close.
+func fieldSuggestion(name string, T types.Type) string {
+	m := diag.DidYouMean(name, fieldNames(T))
+	switch {
+	case m == "":
+		return ""
+	case token.IsExported(m):
+		return fmt.Sprintf("did you mean %q?", m)
+	case ident.Exported(m) != "":
+		return fmt.Sprintf("did you mean %q? It is unexported, which a flow cannot name (run snapshots are JSON): export it, for example as %q", m, ident.Exported(m))
+	}
+	return fmt.Sprintf("did you mean %q? It is unexported, which a flow cannot name (run snapshots are JSON): export it, starting its name with an upper-case letter", m)
+}
+
 func fieldNames(T types.Type) []string {
 	var names []string
 	seen := map[types.Type]bool{}
@@ -682,7 +700,7 @@ func PackageName(dir string) (string, error) {
 			continue
 		}
 		path := filepath.Join(dir, file)
-		src, err := os.ReadFile(path)
+		src, _, err := regfile.Read(path, -1)
 		if err != nil || dsl.IsGenerated(src) {
 			continue
 		}

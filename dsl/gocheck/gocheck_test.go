@@ -475,17 +475,21 @@ flow Ping {
 }
 
 // An unexported field whose name starts with "_" still gets a name to
-// export it as: the hint once offered "".
+// export it as: the hint once offered "". So does a name that misses only
+// the capital of an unexported field, rather than the hint to write the
+// unexported name, an error of its own.
 func TestUnexportedFieldHint(t *testing.T) {
-	dir := writeModule(t, map[string]string{
-		"go.mod":   "module example.com/m\n\ngo 1.22\n",
-		"state.go": "package m\n\ntype S struct{ _count int }\n",
-	})
-	got := loadStrings(t, "flow F {\n    state S\n    step A { rpc s \"S.A\" (_count)  irreversible }\n}\n", dir)
-	want := []string{
-		`3:27: error state-field-unexported: state field "_count" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Count"]`,
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Load (-want +got):\n%s", diff)
+	for _, c := range []struct{ state, field, want string }{
+		{"_count", "_count", `3:27: error state-field-unexported: state field "_count" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Count"]`},
+		{"count", "Count", `3:27: error state-field: state type "S" has no field "Count" [hint: did you mean "count"? It is unexported, which a flow cannot name (run snapshots are JSON): export it, for example as "Count"]`},
+	} {
+		dir := writeModule(t, map[string]string{
+			"go.mod":   "module example.com/m\n\ngo 1.22\n",
+			"state.go": "package m\n\ntype S struct{ " + c.state + " int }\n",
+		})
+		got := loadStrings(t, "flow F {\n    state S\n    step A { rpc s \"S.A\" ("+c.field+")  irreversible }\n}\n", dir)
+		if diff := cmp.Diff([]string{c.want}, got); diff != "" {
+			t.Errorf("field %s of S{%s int}: Load (-want +got):\n%s", c.field, c.state, diff)
+		}
 	}
 }

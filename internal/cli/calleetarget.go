@@ -4,13 +4,13 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"slices"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/gen"
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // calleeTargets reports, for the Temporal target, each call of f's flows
@@ -40,7 +40,7 @@ func (in *input) calleeTargets(f *dsl.File) diag.List {
 			}
 			flowPath := in.siblingFiles()[i].path
 			generated := gen.FileName(flowPath)
-			src, err := os.ReadFile(filepath.Join(in.packageDir(), generated))
+			src, _, err := regfile.Read(filepath.Join(in.packageDir(), generated), -1)
 			want := dsl.TemporalNamesOf(name).Type
 			if err != nil || !dsl.IsGenerated(src) || declaresType(src, want) {
 				continue

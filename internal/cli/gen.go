@@ -38,13 +38,15 @@ holds nothing to lose and is overwritten. Files are written atomically,
 and only when they change; with several outputs, all are written to
 temporary files before any is renamed, so a failure to write one leaves
 them all as they were. An output that is a symbolic link stays one: the
-file it leads to is rewritten. The package name is that of the Go files in
-the output's directory (-pkg sets it).`,
+file it leads to is rewritten. An output that go build would skip (a name
+starting with "_" or ".", from _x.flow) is an error. The package name is
+that of the Go files in the output's directory; -pkg sets it when there
+are none (naming another package than theirs is an error).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		out := fs.String("o", "", "write the generated code to this `file` (only with a single input)")
 		nopkg := fs.Bool("nopkg", false, "do not load the Go package: no state type or generated name checks, and no typed ports for rpc lines that name state fields")
 		strict := fs.Bool("strict", false, "make a step with side effects and neither rollback nor irreversible an error")
-		pkg := fs.String("pkg", "", "package `name` of the generated code (default: the package of the Go files in the output's directory)")
+		pkg := fs.String("pkg", "", "package `name` of the generated code when the output's directory has no Go files to take it from (it cannot name another package than theirs)")
 		target := targetFlag(fs)
 		return func(e *env, args []string) int {
 			// Generation makes many short-lived objects (syntax trees, the
@@ -94,6 +96,17 @@ the output's directory (-pkg sets it).`,
 				if out == "" {
 					out = filepath.Join(filepath.Dir(in.path), gen.FileName(in.path))
 				}
+				// go build skips such a file: its code would never be
+				// compiled, and gen would seem to have worked.
+				if base := filepath.Base(out); strings.HasSuffix(base, ".go") && (base[0] == '_' || base[0] == '.') {
+					fix := "rename " + in.name + ", or name the output with -o"
+					if in.out != "" {
+						fix = "name the output otherwise"
+					}
+					failf(e, "%s: go build ignores %s, whose name starts with %q: %s", in.name, e.display(out), base[:1], fix)
+					failed = true
+					continue
+				}
 				if _, err := needsWrite(out, nil); err != nil && !inTheWay[out] {
 					inTheWay[out] = true
 					failed = reportInTheWay(e, out, err) || failed
@@ -124,16 +137,23 @@ the output's directory (-pkg sets it).`,
 			// one winning without a word.
 			generatedBy := map[string]*input{}
 			for i, in := range ins {
-				name := *pkg
-				if name == "" {
-					dir := in.dir
-					if *out != "" {
-						dir = filepath.Dir(*out) // the package the file goes to
-					}
-					var err error
-					if name, err = gocheck.PackageName(dir); err != nil {
-						return failf(e, "%s: %v", in.name, err)
-					}
+				dir := in.dir
+				if *out != "" {
+					dir = filepath.Dir(*out) // the package the file goes to
+				}
+				// -pkg names the package only where the Go files name
+				// none: beside files of another, the generated file would
+				// make two packages in one directory, which go build
+				// refuses.
+				name, err := gocheck.PackageName(dir)
+				switch {
+				case *pkg == "" && err != nil:
+					return failf(e, "%s: %v", in.name, err)
+				case *pkg != "" && err == nil && name != *pkg:
+					return failf(e, "%s: -pkg %s, but the Go files in %s are package %s, which the generated file joins: leave -pkg out",
+						in.name, *pkg, e.display(dir), name)
+				case *pkg != "":
+					name = *pkg
 				}
 				gen, err := generate(files[i], in, name, *target)
 				var d diag.Diagnostic

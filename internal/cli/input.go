@@ -14,6 +14,7 @@ import (
 	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/dsl/gocheck"
 	"github.com/flowgen/flowgen/gen"
+	"github.com/flowgen/flowgen/internal/regfile"
 	"github.com/flowgen/flowgen/parser"
 )
 
@@ -282,7 +283,7 @@ func (in *input) generatedFlows() []*dsl.Flow {
 	if !p.generatedKnown {
 		p.generatedKnown = true
 		for i, s := range in.flowFiles() {
-			src, err := os.ReadFile(filepath.Join(in.packageDir(), gen.FileName(s.path)))
+			src, _, err := regfile.Read(filepath.Join(in.packageDir(), gen.FileName(s.path)), -1)
 			p.files[i].generated = err == nil && dsl.IsGenerated(src)
 		}
 	}
@@ -330,7 +331,9 @@ func (in *input) flowFiles() []sibling {
 		if ent.IsDir() || filepath.Ext(ent.Name()) != ".flow" {
 			continue
 		}
-		src, err := os.ReadFile(path)
+		// Regular files only: a named pipe among them would hang the
+		// command, a link to /dev/zero fill its memory.
+		src, _, err := regfile.Read(path, -1)
 		if err != nil {
 			continue
 		}

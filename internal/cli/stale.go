@@ -14,6 +14,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/gen"
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // sourceGone reports whether the generated Go file src names, on its
@@ -64,7 +65,7 @@ func (in *input) staleCollision(f *dsl.File, target string) diag.List {
 		if ent.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") || made[path] {
 			continue
 		}
-		src, err := os.ReadFile(path)
+		src, _, err := regfile.Read(path, -1)
 		if err != nil || !dsl.IsGenerated(src) || !sourceGone(dir, src) {
 			continue
 		}

@@ -1,6 +1,8 @@
 // Package regfile reads the files a server is given on its command line
-// and reads again on SIGHUP (a token file, a TLS key pair), and those of
-// its flows directory: regular files only, once symbolic links are followed (a Kubernetes secret is a link to
+// and reads again on SIGHUP (a token file, a TLS key pair), those of
+// its flows directory, and the files beside a command's inputs that it
+// reads on its own (the other .flow files of the package, its Go files):
+// regular files only, once symbolic links are followed (a Kubernetes secret is a link to
 // a regular file, and is read), and never in a way that waits. A named
 // pipe's open waits for a writer, and its read for the writer's end: a
 // server given one would hang at start, and SIGTERM would wait on it.
