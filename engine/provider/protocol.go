@@ -138,7 +138,7 @@ func DecodeStrict(b []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("data after the JSON value")
 	}
-	return exactNames(b, reflect.TypeOf(v), "")
+	return exactNames(b, reflect.TypeOf(v))
 }
 
 // decodeError phrases err, an error of encoding/json decoding b, for
@@ -260,7 +260,7 @@ func (e cutError) Unwrap() error { return e.err }
 // A type that decodes itself (json.Unmarshaler, encoding.TextUnmarshaler:
 // a time.Time, from a JSON string) has its own rules, and is not read
 // either.
-func exactNames(b []byte, t reflect.Type, path string) error {
+func exactNames(b []byte, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -276,24 +276,61 @@ func exactNames(b []byte, t reflect.Type, path string) error {
 			ft, ok := fields[name]
 			switch {
 			case !ok:
-				return fmt.Errorf("%sunknown member %s (names are case-sensitive)", at(path), snippet.Quote(name, snippet.BodyBytes))
+				return &namesError{msg: fmt.Sprintf("unknown member %s (names are case-sensitive)", snippet.Quote(name, snippet.BodyBytes))}
 			case slices.Contains(seen, name):
-				return fmt.Errorf("%smember %s given twice", at(path), snippet.Quote(name, snippet.BodyBytes))
+				return &namesError{msg: fmt.Sprintf("member %s given twice", snippet.Quote(name, snippet.BodyBytes))}
 			}
 			seen = append(seen, name)
-			return exactNames(val, ft, jsonpath.Member(path, name))
+			return within(exactNames(val, ft), place{name: name, index: -1})
 		})
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8 && b[0] == '[':
 		i := 0
 		return jsonscan.Each(b, func(_, val []byte) error {
-			if err := exactNames(val, t.Elem(), jsonpath.Index(path, i)); err != nil {
-				return err
+			if err := exactNames(val, t.Elem()); err != nil {
+				return within(err, place{index: i})
 			}
 			i++
 			return nil
 		})
 	}
 	return nil
+}
+
+// namesError is an error of exactNames: msg, about the value at the path
+// that in spells, innermost place first. The path is written only when
+// the error is (jsonpath.Member, jsonpath.Index): a valid answer or start
+// state, read at every call and start, builds none.
+type namesError struct {
+	in  []place
+	msg string
+}
+
+// place is a value's place in its parent: its member name (index -1) or
+// its index.
+type place struct {
+	name  string
+	index int
+}
+
+func (e *namesError) Error() string {
+	path := ""
+	for _, p := range slices.Backward(e.in) {
+		if p.index >= 0 {
+			path = jsonpath.Index(path, p.index)
+		} else {
+			path = jsonpath.Member(path, p.name)
+		}
+	}
+	return at(path) + e.msg
+}
+
+// within is err, an error of exactNames about a value at p or inside it,
+// with p added to its path.
+func within(err error, p place) error {
+	if e, ok := err.(*namesError); ok {
+		e.in = append(e.in, p)
+	}
+	return err
 }
 
 // jsonFields is the members encoding/json decodes into the struct type t,

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -145,5 +146,26 @@ func TestDecodeStrictTypeErrorsNameJSON(t *testing.T) {
 		if err == nil || err.Error() != tc.err {
 			t.Errorf("DecodeStrict(%s): %v, want %q", tc.in, err, tc.err)
 		}
+	}
+}
+
+// exactNames reads every provider answer and every start state of a
+// generated flow: the path its errors name is written when one is, not
+// for each member and element of a valid document, so that an array of
+// numbers is read without an allocation per element.
+func TestExactNamesBuildsNoPathWhenValid(t *testing.T) {
+	type order struct {
+		Qty []int `json:"qty"`
+	}
+	typ := reflect.TypeFor[order]()
+	allocs := func(n int) float64 {
+		doc := []byte(`{"qty": [` + strings.Repeat(`1, `, n-1) + `1]}`)
+		if err := exactNames(doc, typ); err != nil {
+			t.Fatal(err)
+		}
+		return testing.AllocsPerRun(20, func() { _ = exactNames(doc, typ) })
+	}
+	if few, many := allocs(10), allocs(1000); many > few {
+		t.Errorf("%v allocations for 1000 elements, %v for 10: the path is written for each", many, few)
 	}
 }
