@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flowgen/flowgen/internal/ident"
 	"github.com/flowgen/flowgen/internal/jsontag"
 )
 
@@ -228,7 +229,7 @@ func jsonLoss(T types.Type, index []int, depth int) (why, hint string) {
 			case omitted:
 				return "tagged `json:\"-\"`", "remove the `json:\"-\"` tag"
 			case !sf.Exported() && !(sf.Embedded() && structOf(sf.Type()) != nil):
-				return "unexported", "export the field: start its name with an upper-case letter"
+				return "unexported", ExportHint(sf.Name())
 			}
 			t = sf.Type()
 			break
@@ -320,4 +321,14 @@ func goPath(t types.Type, index []int) string {
 		t = s.Field(i).Type()
 	}
 	return strings.Join(names, ".")
+}
+
+// ExportHint is the hint for an unexported field a flow names, which run
+// snapshots (JSON) drop: the exported spelling when the name has one
+// ("_count" -> "Count"), else how to export it.
+func ExportHint(name string) string {
+	if s := ident.Exported(name); s != "" {
+		return fmt.Sprintf("export the field, for example as %q", s)
+	}
+	return "export the field: start its name with an upper-case letter"
 }

@@ -1,13 +1,11 @@
 package gocheck
 
 import (
-	"fmt"
 	"go/types"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // memberDiag is the diagnostic of a member of a condition's path that
@@ -47,10 +45,7 @@ func memberDiag(pkg *types.Package, c *dsl.Cond, p *dsl.MemberProblem) diag.Diag
 	}
 	why, hint := p.Why, p.Hint // dsl.MemberJSONDropped
 	if p.Kind == dsl.MemberUnexported {
-		why, hint = "unexported", "export the field: start its name with an upper-case letter"
-		if s := ident.Exported(m.Name); s != "" {
-			hint = fmt.Sprintf("export the field, for example as %q", s)
-		}
+		why, hint = "unexported", dsl.ExportHint(m.Name)
 	}
 	return diag.Errorf(at, "state-field-unexported", "condition %q: field %q of %s (type %s) is %s: run snapshots and the JSON engine carry the state as JSON, which drops it, so it would read as zero there", c.Path(), m.Name, of, typ, why).
 		WithHint("%s", strings.TrimSpace(hint))

@@ -489,10 +489,7 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 	}
 	if !v.Exported() {
 		d := diag.Errorf(id.Range, "state-field-unexported", "state field %q is unexported: run snapshots are JSON, so a resumed run would lose it", id.Name)
-		if s := ident.Exported(id.Name); s != "" {
-			return d.WithHint("export the field, for example as %q", s), true
-		}
-		return d.WithHint("export the field: start its name with an upper-case letter"), true
+		return d.WithHint("%s", dsl.ExportHint(id.Name)), true
 	}
 	// A condition's members are judged with them, below: a struct JSON
 	// inlines may lose a member the condition does not read.
@@ -609,8 +606,6 @@ func unencodable(t types.Type) string {
 	return ""
 }
 
-// fieldNames lists the fields of struct type T, promoted ones included
-// (embedding is followed a few levels, without cycles), for did-you-mean.
 // fieldSuggestion is the hint for name, which no field of T has: the
 // closest name of its fields, if one is close, and when that field is
 // unexported, that it must be exported (writing its name would only meet
@@ -622,12 +617,12 @@ func fieldSuggestion(name string, T types.Type) string {
 		return ""
 	case token.IsExported(m):
 		return fmt.Sprintf("did you mean %q?", m)
-	case ident.Exported(m) != "":
-		return fmt.Sprintf("did you mean %q? It is unexported, which a flow cannot name (run snapshots are JSON): export it, for example as %q", m, ident.Exported(m))
 	}
-	return fmt.Sprintf("did you mean %q? It is unexported, which a flow cannot name (run snapshots are JSON): export it, starting its name with an upper-case letter", m)
+	return fmt.Sprintf("did you mean %q? It is unexported, which a flow cannot name (run snapshots are JSON): %s", m, dsl.ExportHint(m))
 }
 
+// fieldNames lists the fields of struct type T, promoted ones included
+// (embedding is followed a few levels, without cycles), for did-you-mean.
 func fieldNames(T types.Type) []string {
 	var names []string
 	seen := map[types.Type]bool{}

@@ -481,7 +481,7 @@ flow Ping {
 func TestUnexportedFieldHint(t *testing.T) {
 	for _, c := range []struct{ state, field, want string }{
 		{"_count", "_count", `3:27: error state-field-unexported: state field "_count" is unexported: run snapshots are JSON, so a resumed run would lose it [hint: export the field, for example as "Count"]`},
-		{"count", "Count", `3:27: error state-field: state type "S" has no field "Count" [hint: did you mean "count"? It is unexported, which a flow cannot name (run snapshots are JSON): export it, for example as "Count"]`},
+		{"count", "Count", `3:27: error state-field: state type "S" has no field "Count" [hint: did you mean "count"? It is unexported, which a flow cannot name (run snapshots are JSON): export the field, for example as "Count"]`},
 	} {
 		dir := writeModule(t, map[string]string{
 			"go.mod":   "module example.com/m\n\ngo 1.22\n",
