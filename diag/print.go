@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -113,7 +114,7 @@ func quoteLine(b *bytes.Buffer, line string, col int) {
 		case r == utf8.RuneError && !strings.HasPrefix(line[i:], "\uFFFD"):
 			shown = fmt.Sprintf(`\x%02x`, line[i])
 		case r == '\t':
-		case r < 0x20 || r == 0x7f || isBidi(r):
+		case Hidden(r):
 			shown = fmt.Sprintf(`\u%04x`, r)
 		}
 		text.WriteString(shown)
@@ -128,6 +129,14 @@ func quoteLine(b *bytes.Buffer, line string, col int) {
 	fmt.Fprintf(b, "    %s\n", text.String())
 	fmt.Fprintf(b, "    %s^\n", pad.String())
 }
+
+// Hidden reports the characters a terminal acts on or hides rather than
+// shows: control characters, C1 included (an ESC or CSI sequence can move
+// the cursor or rewrite the lines above), and format characters
+// (unicode.Cf: the bidirectional controls, which reorder what follows, and
+// the zero-width ones, which hide that two names differ). A quoted line
+// and a terminal table show them escaped.
+func Hidden(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
 
 // isBidi reports bidirectional control characters (the "Trojan Source"
 // set), which can make displayed code differ from what is parsed.

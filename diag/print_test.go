@@ -24,18 +24,19 @@ func TestFprintQuotesLineWithCaret(t *testing.T) {
 	}
 }
 
-// A hostile line cannot reorder the quoted text: bidirectional controls and
-// other control bytes are shown escaped, and the caret still points at the
+// A hostile line cannot reorder or hide the quoted text: bidirectional
+// controls, other control characters (C1 too) and zero-width characters
+// are shown escaped, and the caret still points at the
 // column (counted in bytes of the original line).
 func TestFprintEscapesControls(t *testing.T) {
-	src := []byte("x \u202e\x01 y\n")
-	d := Errorf(Range{Start: Pos{File: "a.flow", Line: 1, Column: 8}}, "", "bad")
+	src := []byte("x \u202e\x01\u200b\u009b y\n")
+	d := Errorf(Range{Start: Pos{File: "a.flow", Line: 1, Column: 13}}, "", "bad")
 	var b strings.Builder
 	if err := Fprint(&b, List{d}, func(string) []byte { return src }, 0); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(b.String(), "\n")
-	if lines[1] != `    x \u202e\u0001 y` {
+	if lines[1] != `    x \u202e\u0001\u200b\u009b y` {
 		t.Errorf("quoted line = %q", lines[1])
 	}
 	if caret := strings.Index(lines[2], "^"); caret != strings.Index(lines[1], " y")+1 {
@@ -219,7 +220,7 @@ func FuzzFprint(f *testing.F) {
 			t.Errorf("quote of %d bytes: %q", len(quote), quote)
 		}
 		for _, r := range quote {
-			if r != '\t' && (r < 0x20 || r == 0x7f || isBidi(r)) {
+			if r != '\t' && Hidden(r) {
 				t.Errorf("quote holds %U: %q", r, quote)
 			}
 		}

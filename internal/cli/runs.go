@@ -14,9 +14,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -282,7 +282,7 @@ func firstLineMore(s string) string {
 // key (made of a run ID).
 func shown(s string) string {
 	hidden := func(r rune) bool {
-		return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
+		return diag.Hidden(r) || r == utf8.RuneError
 	}
 	if !strings.ContainsFunc(s, hidden) {
 		return s
