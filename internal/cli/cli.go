@@ -242,7 +242,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", v.name, shortHelp(v))
 	}
 	fmt.Fprintf(w, "\nrun 'flowgen help <verb>' or 'flowgen <verb> -h' for a verb's flags.\n")
-	fmt.Fprintf(w, "exit status: 0 ok (warnings allowed), 1 errors in the input or I/O errors, 2 usage errors,\n130 interrupted (SIGINT) while gen or fmt -w wrote, which then writes nothing.\n")
+	fmt.Fprintf(w, "exit status: 0 ok (warnings allowed), 1 errors in the input or I/O errors, 2 usage errors,\n130 (143) interrupted by SIGINT (SIGTERM) while gen or fmt -w wrote, which then writes nothing.\n")
 }
 
 // shortHelp is the verb's line in the overview.

@@ -202,3 +202,19 @@ func TestHelpHelp(t *testing.T) {
 		t.Errorf("help help: exit %d, stdout %q, stderr %q; want 0 and the overview", code, stdout, stderr)
 	}
 }
+
+// The overview's exit statuses are the README's: it left out 143, the
+// status of gen or fmt -w stopped by SIGTERM while writing, which the
+// README and the manual give.
+func TestHelpExitStatuses(t *testing.T) {
+	_, stdout, _ := runCLI("help")
+	_, line, ok := strings.Cut(stdout, "exit status:")
+	if !ok {
+		t.Fatalf("the overview has no exit status line:\n%s", stdout)
+	}
+	for _, want := range []string{"0 ok", "1 errors", "2 usage errors", "130", "143", "SIGINT", "SIGTERM"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the overview's exit statuses do not say %q:%s", want, line)
+		}
+	}
+}
