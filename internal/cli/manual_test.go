@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowgen/flowgen/engine"
 )
 
 // The manual (the package doc of cmd/flowgen) names every verb and every
@@ -55,5 +57,43 @@ func TestServeHelpSaysHowToObserve(t *testing.T) {
 		if !strings.Contains(serveVerb.summary, want) {
 			t.Errorf("flowgen help serve does not say %q", want)
 		}
+	}
+}
+
+// flowgen help serve says what only an admin may do, and the access
+// table (engine.Routes) decides it: each admin route is named there. It
+// left out GET /providers, the providers' leases, so a client token's 403
+// there came unannounced.
+func TestServeHelpNamesAdminRoutes(t *testing.T) {
+	says := map[string]string{
+		"PUT /flows":            "defines flows",
+		"POST /flows":           "defines flows",
+		"POST /runs/{id}/abort": "aborts runs",
+		"GET /deadletters":      "dead letters",
+		"GET /providers":        "the providers' leases",
+	}
+	summary := strings.Join(strings.Fields(serveVerb.summary), " ")
+	_, roles, ok := strings.Cut(summary, "only admin ")
+	if !ok {
+		t.Fatal(`flowgen help serve does not say what "only admin" may do`)
+	}
+	roles, _, _ = strings.Cut(roles, ";")
+	n := 0
+	for _, rt := range engine.Routes() {
+		if rt.Need != engine.RoleAdmin {
+			continue
+		}
+		n++
+		want, ok := says[rt.Pattern]
+		if !ok {
+			t.Errorf("%s is for admins only: teach this test what flowgen help serve says of it, and say it there", rt.Pattern)
+			continue
+		}
+		if !strings.Contains(roles, want) {
+			t.Errorf("flowgen help serve's admin-only list (%q) does not say %q (%s)", roles, want, rt.Pattern)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no admin route in engine.Routes: the table was not read")
 	}
 }

@@ -70,8 +70,9 @@ as it begins): runs stop at a step boundary and resume at the next start.
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client
 or provider) every request needs "Authorization: Bearer TOKEN" (401
 without, 403 for a role on what it may not do: only admin defines flows,
-aborts runs and reads dead letters; provider, and admin, register
-providers; client starts runs, posts events, reads runs and flows); POST
+aborts runs, reads dead letters and the providers' leases; provider, and
+admin, register providers; client starts runs, posts events, reads runs
+and flows); POST
 /echo needs none. An empty -tokens "" (an unset variable) is a usage
 error, as is any empty path flag. Without -tokens the API is open, so
 serve listens on loopback by default and refuses another address unless
