@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // Pos locates a record: segment number and byte offset of its header.
@@ -289,6 +291,12 @@ func (l *Log) openSegments() ([]segFile, error) {
 			return nil, err
 		}
 		if try == 100 {
+			// The last error says which file could not be opened: a
+			// symbolic link to nothing looks like a segment a swap
+			// removed, every time.
+			if err != nil {
+				return nil, fmt.Errorf("wal: the segments of %s kept changing while they were opened: %w", l.dir, err)
+			}
 			return nil, fmt.Errorf("wal: the segments of %s kept changing while they were opened", l.dir)
 		}
 		l.closeReaders()
@@ -300,7 +308,9 @@ func (l *Log) openAll(segs []segFile) error {
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
 	for i := range segs {
-		f, err := os.Open(segs[i].path)
+		// Never an open that waits (a named pipe in a segment's place
+		// would hang Open, and a CLI verb reading the store, for good).
+		f, err := regfile.Open(segs[i].path)
 		if err != nil {
 			return err
 		}
