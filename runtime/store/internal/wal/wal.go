@@ -225,6 +225,7 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		return l.createSegment(1)
 	}
 	l.first.Store(segs[0].n)
+	var prevEnd int64 // where the segment before ends
 	for i, sf := range segs {
 		seg, path := sf.n, sf.path
 		if i > 0 && seg != segs[i-1].n+1 {
@@ -240,15 +241,27 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 			return err
 		}
 		if !last || l.opts.ReadOnly {
+			prevEnd = res.end
 			continue
 		}
 		if res.end == 0 {
-			// The segment never got its header: start it again.
+			// The segment never got its header (a crash, or a full disk,
+			// while a new segment was made): it holds nothing, and goes.
 			l.dropReader(seg)
 			if err := os.Remove(path); err != nil {
 				return err
 			}
-			return l.createSegment(seg)
+			if i == 0 {
+				return l.createSegment(seg)
+			}
+			// Appends go on in the segment before, whole and synced: making
+			// this one again would need room on a disk that may have none,
+			// and a store that cannot open cannot be read or compacted by
+			// its owner. The next append that needs it makes it.
+			if err := syncDir(l.dir); err != nil {
+				return err
+			}
+			seg, path, res = segs[i-1].n, segs[i-1].path, scanResult{end: prevEnd}
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
