@@ -148,7 +148,26 @@ type Log struct {
 
 	rmu     sync.Mutex
 	readers map[uint64]*os.File
+
+	torn TornTail // what Open cut, set before it returns
 }
+
+// TornTail is what Open cut off the end of the log: the bytes after the
+// last whole record of the last segment. A write that never finished
+// leaves them; damage to the last records that only zeros follow, or to
+// the last record alone, looks the same and goes the same way, records
+// that were acknowledged among them (docs/store.md, "Torn tail"), which is
+// why Open says what it cut.
+type TornTail struct {
+	Segment string // the segment file
+	Offset  int64  // where it was cut: the end of the last whole record
+	Bytes   int64  // how many bytes went
+}
+
+// TornTail reports the torn tail Open cut, if it cut one. A read-only
+// log cuts nothing: it reads up to the tail, which may be a write in
+// progress.
+func (l *Log) TornTail() (TornTail, bool) { return l.torn, l.torn.Bytes > 0 }
 
 // Open opens (creating if needed) the log in dir, calls fn for every valid
 // record in log order (payload is only valid during the call), drops a torn
@@ -278,6 +297,7 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 				f.Close()
 				return err
 			}
+			l.torn = TornTail{Segment: path, Offset: res.end, Bytes: int64(len(data)) - res.end}
 		}
 		l.seg, l.f, l.size = seg, f, res.end
 		l.activeSeg.Store(seg)
