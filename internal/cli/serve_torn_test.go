@@ -31,20 +31,10 @@ func TestServeSaysItCutATornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	seg := filepath.Join(stDir, "0000000000000001.seg")
-	fi, err := os.Stat(seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Write(make([]byte, 20)) // a write whose data never reached the disk
-	f.Close()
+	seg, size := tearStore(t, stDir)
 	p := startServeCmd(t, exec.Command(os.Args[0], "serve", "-addr", "127.0.0.1:0", "-store", stDir, "-flows", flows))
 	logs := p.logs.String()
-	for _, want := range []string{"level=WARN", "torn write", "segment=" + seg, "bytes=20", "offset=" + strconv.FormatInt(fi.Size(), 10)} {
+	for _, want := range []string{"level=WARN", "torn write", "segment=" + seg, "bytes=20", "offset=" + strconv.FormatInt(size, 10)} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("serve's log lacks %q:\n%s", want, logs)
 		}

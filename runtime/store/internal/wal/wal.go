@@ -164,6 +164,10 @@ type TornTail struct {
 	Bytes   int64  // how many bytes went
 }
 
+func (t TornTail) String() string {
+	return fmt.Sprintf("the log ended in a torn write, cut at open: %d bytes at offset %d of %s", t.Bytes, t.Offset, t.Segment)
+}
+
 // TornTail reports the torn tail Open cut, if it cut one. A read-only
 // log cuts nothing: it reads up to the tail, which may be a write in
 // progress.
