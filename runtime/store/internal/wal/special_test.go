@@ -12,27 +12,31 @@ import (
 )
 
 // TestSegmentNotARegularFile: a segment name that is a named pipe, a
-// directory or a symbolic link to nothing makes Open (for writing and
-// read-only, as the CLI's verbs open a store) fail at once, naming the
-// file and what it is. A named pipe's open waited for a writer: Open, and
-// `flowgen runs -store`, hung for good. A link to a regular segment is
-// read as that segment.
+// directory or a symbolic link to nothing, or a compaction manifest that
+// is a named pipe, makes Open (for writing and read-only, as the CLI's
+// verbs open a store) fail at once, naming the file and what it is. A
+// named pipe's open waited for a writer: Open, and `flowgen runs -store`,
+// hung for good. A link to a regular segment is read as that segment.
 func TestSegmentNotARegularFile(t *testing.T) {
+	fifo := func(p string) error { return syscall.Mkfifo(p, 0o600) }
+	seg2 := func(dir string) string { return SegmentPath(dir, 2) }
 	tests := []struct {
 		name string
+		path func(dir string) string
 		make func(path string) error
 		want string
 	}{
-		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o600) }, "named pipe"},
-		{"dir", func(p string) error { return os.Mkdir(p, 0o700) }, "a directory, not a regular file"},
-		{"dangling link", func(p string) error { return os.Symlink(filepath.Join(filepath.Dir(p), "nowhere"), p) }, "no such file"},
+		{"fifo", seg2, fifo, "named pipe"},
+		{"dir", seg2, func(p string) error { return os.Mkdir(p, 0o700) }, "a directory, not a regular file"},
+		{"dangling link", seg2, func(p string) error { return os.Symlink(filepath.Join(filepath.Dir(p), "nowhere"), p) }, "no such file"},
+		{"manifest fifo", func(dir string) string { return filepath.Join(dir, manifestName) }, fifo, "named pipe"},
 	}
 	for _, tc := range tests {
 		for _, ro := range []bool{false, true} {
 			dir := t.TempDir()
 			logOf(t, dir, payload(1))
-			seg2 := SegmentPath(dir, 2)
-			if err := tc.make(seg2); err != nil {
+			path := tc.path(dir)
+			if err := tc.make(path); err != nil {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
@@ -45,8 +49,8 @@ func TestSegmentNotARegularFile(t *testing.T) {
 			}()
 			select {
 			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), seg2) || !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("%s, read-only %v: Open = %v; want an error naming %s, %q", tc.name, ro, err, seg2, tc.want)
+				if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s, read-only %v: Open = %v; want an error naming %s, %q", tc.name, ro, err, path, tc.want)
 				}
 			case <-time.After(20 * time.Second):
 				t.Fatalf("%s, read-only %v: Open waits", tc.name, ro)
