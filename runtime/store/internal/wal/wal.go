@@ -123,7 +123,7 @@ func (b *batch) closeFull() {
 type Log struct {
 	dir  string
 	opts Options
-	lock *os.File
+	lock []*os.File // lockDir's
 
 	mu      sync.Mutex
 	queue   []*batch // batches waiting to be committed; new records go to the last
