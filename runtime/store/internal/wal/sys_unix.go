@@ -31,6 +31,12 @@ func lockDir(dir string) ([]*os.File, error) {
 	var held []*os.File
 	for _, path := range []string{filepath.Join(dir, "LOCK"), dir} {
 		f, err := lockFile(dir, path)
+		if path == dir && errors.Is(err, errNoLock) {
+			// A file system that cannot lock a directory (NFS emulates
+			// flock with write locks, which a directory opened for reading
+			// cannot take): LOCK's lock alone, as before.
+			break
+		}
 		if err != nil {
 			unlockDir(held)
 			return nil, err
@@ -39,6 +45,10 @@ func lockDir(dir string) ([]*os.File, error) {
 	}
 	return held, nil
 }
+
+// errNoLock is matched by lockFile's error when the lock could not be
+// taken for another reason than another holder.
+var errNoLock = errors.New("cannot lock")
 
 // lockFile opens path (LOCK, made if missing, or the log's directory dir)
 // and locks it.
@@ -58,6 +68,9 @@ func lockFile(dir, path string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		fi, serr := f.Stat()
 		f.Close()
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("wal: lock %s: %w (%w)", path, err, errNoLock)
+		}
 		if serr == nil {
 			for _, held := range locked.files {
 				if os.SameFile(fi, held) {
