@@ -45,6 +45,11 @@ its own -retain), and compact refuses.`,
 			if err != nil {
 				return failf(e, "compact: %v", err)
 			}
+			if tail, ok := st.TornTail(); ok {
+				// Never silent: damage to the last records looks the
+				// same as a write that never finished (docs/store.md).
+				fmt.Fprintf(e.stderr, "flowgen: compact: warning: %v\n", tail)
+			}
 			before, err := st.Size()
 			if err != nil {
 				st.Close()

@@ -86,8 +86,24 @@ records:  8 removed, 1 kept
 	}
 	// Without -retain, every run stays.
 	dir = storeToCompact(t)
-	if code, out, _ = runMain("compact", "-store", dir); code != 0 || !strings.HasPrefix(out, "runs:     0 removed, 4 kept\nmessages: 1 expired removed") {
+	if code, out, errOut = runMain("compact", "-store", dir); code != 0 || !strings.HasPrefix(out, "runs:     0 removed, 4 kept\nmessages: 1 expired removed") {
 		t.Fatalf("compact without -retain (exit %d):\n%s", code, out)
+	}
+	if errOut != "" {
+		t.Errorf("compact of a whole store said: %s", errOut)
+	}
+}
+
+// TestCompactVerbSaysItCutATornTail: a torn tail the open cut (a write
+// that never finished, or damage to the last records that looks the
+// same) is said on stderr, and the compaction goes on.
+func TestCompactVerbSaysItCutATornTail(t *testing.T) {
+	dir := storeToCompact(t)
+	seg, size := tearStore(t, dir)
+	code, out, errOut := runMain("compact", "-store", dir, "-retain", "720h")
+	want := fmt.Sprintf("flowgen: compact: warning: the log ended in a torn write, cut at open: 20 bytes at offset %d of %s\n", size, seg)
+	if code != 0 || errOut != want || !strings.HasPrefix(out, "runs:     3 removed, 1 kept\n") {
+		t.Fatalf("exit %d, stderr %q, want %q; stdout:\n%s", code, errOut, want, out)
 	}
 }
 
@@ -189,4 +205,25 @@ func TestServeRetainFlag(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "-retain must not be negative") {
 		t.Fatalf("serve -retain -1h: exit %d, %q; want 2", code, errOut)
 	}
+}
+
+// tearStore appends 20 zero bytes to the first segment of the closed
+// store in dir, as a write whose data never reached the disk leaves, and
+// returns the segment and its size before.
+func tearStore(t *testing.T, dir string) (string, int64) {
+	t.Helper()
+	seg := filepath.Join(dir, "0000000000000001.seg")
+	fi, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 20)); err != nil {
+		t.Fatal(err)
+	}
+	return seg, fi.Size()
 }

@@ -352,6 +352,12 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	if tail, ok := st.TornTail(); ok {
+		// The last write of a process that died, never acknowledged, or
+		// damage to the last records that looks the same: said, so that
+		// a loss of records is never silent (docs/store.md#crash-safety).
+		log.Warn("the store's log ended in a torn write, cut at open", "segment", tail.Segment, "offset", tail.Offset, "bytes", tail.Bytes)
+	}
 	// The store keeps the inbox too (flowgen inbox -store DIR).
 	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
 		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers, InboxBytes: lim.inboxBytes, MaxDeadLetters: lim.maxDead,

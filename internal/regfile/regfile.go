@@ -1,7 +1,9 @@
 // Package regfile reads the files a server is given on its command line
 // and reads again on SIGHUP (a token file, a TLS key pair), those of
 // its flows directory, and the files beside a command's inputs that it
-// reads on its own (the other .flow files of the package, its Go files):
+// reads on its own (the other .flow files of the package, its Go files),
+// and a durable store's segment files (runtime/store, and so the CLI
+// verbs that read a store):
 // regular files only, once symbolic links are followed (a Kubernetes secret is a link to
 // a regular file, and is read), and never in a way that waits. A named
 // pipe's open waits for a writer, and its read for the writer's end: a
@@ -55,21 +57,11 @@ func regular(path string, m fs.FileMode) error {
 // named pipe put in the file's place meanwhile would be opened too
 // (O_NONBLOCK: at once, without a writer) and must not be read.
 func Read(path string, max int64) ([]byte, fs.FileMode, error) {
-	if err := Check(path); err != nil {
-		return nil, 0, err
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, st, err := open(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := regular(path, st.Mode()); err != nil {
-		return nil, 0, err
-	}
 	if max < 0 {
 		src, err := io.ReadAll(f)
 		return src, st.Mode(), err
@@ -79,4 +71,31 @@ func Read(path string, max int64) ([]byte, fs.FileMode, error) {
 		err = fmt.Errorf("%s is larger than %d bytes", path, max)
 	}
 	return src, st.Mode(), err
+}
+
+// Open opens the regular file at path for reading, as Read does, without
+// waiting: for a reader that keeps the file open (a store's segments).
+func Open(path string) (*os.File, error) {
+	f, _, err := open(path)
+	return f, err
+}
+
+// open is Open, with the opened file's FileInfo.
+func open(path string) (*os.File, fs.FileInfo, error) {
+	if err := Check(path); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err == nil {
+		err = regular(path, st.Mode())
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
 }

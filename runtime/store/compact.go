@@ -185,7 +185,10 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 	drop, garbage := s.removable(hi)
 	if !force {
 		s.mu.RLock()
-		garbage += s.inbox.expired + s.idx.aborts.stale
+		// Stale abort requests count wherever they are: one record at
+		// most per run that ended, beside its events, too few to make a
+		// look rewrite for nothing.
+		garbage += s.inbox.expiredThrough(hi) + s.idx.aborts.stale
 		total := s.records
 		s.mu.RUnlock()
 		if garbage == 0 || 2*garbage < total {
@@ -304,7 +307,7 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 		return st, false, s.log.Fail(err)
 	}
 	s.records -= st.RecordsRemoved
-	s.inbox.expired = max(0, s.inbox.expired-(len(gone)))
+	s.inbox.compacted(hi)
 	s.idx.aborts.stale = max(0, s.idx.aborts.stale-abortsRemoved)
 	st.RunsRemoved, st.RunsKept, st.MessagesKept = len(removedRuns), len(s.idx.infos), len(s.inbox.msgs)
 	st.Duration = time.Since(start)

@@ -62,3 +62,48 @@ func TestBackgroundCompactionWaitsForHalf(t *testing.T) {
 		t.Fatalf("12 of 24 records removable: compacted %v (%+v, %v); want 2 runs, 12 records removed", ran, stats, err)
 	}
 }
+
+// TestBackgroundCompactionCountsOnlySealedGarbage: the records a look
+// counts as garbage are those a rewrite of the sealed segments would
+// remove. Messages that expired in the active segment cannot go yet (the
+// rewrite leaves that segment alone), so they must not make a look copy
+// every kept record of the sealed segments and remove nothing, look after
+// look; once the active segment is sealed, they go.
+func TestBackgroundCompactionCountsOnlySealedGarbage(t *testing.T) {
+	opts := compactOpts()
+	opts.SegmentSize = 64 << 20
+	st, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	// 10 records of live runs, sealed.
+	emitAll(t, st, fiveStepEvents("live-1")[:5])
+	emitAll(t, st, fiveStepEvents("live-2")[:5])
+	if err := st.log.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	// 20 records of expired messages, all in the active segment.
+	for i := range 10 {
+		m := Message{Topic: "t", Event: "e", ID: fmt.Sprint(i), Payload: []byte(`1`), Received: compactNow}
+		if _, _, err := st.PutMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ExpireMessage(ctx, m.Key(), "", compactNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if stats, ran, err := st.compact(ctx, false); err != nil || ran {
+		t.Fatalf("a look with every removable record in the active segment rewrote the sealed ones: ran %v, %+v, %v", ran, stats, err)
+	}
+	if err := st.log.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if stats, ran, err := st.compact(ctx, false); err != nil || !ran || stats.RecordsRemoved != 20 || stats.MessagesRemoved != 10 {
+		t.Fatalf("a look once the expired messages are sealed: ran %v, %+v, %v; want 20 records of 10 messages removed", ran, stats, err)
+	}
+	if stats, ran, err := st.compact(ctx, false); err != nil || ran {
+		t.Fatalf("a look after the expired messages went: ran %v, %+v, %v", ran, stats, err)
+	}
+}

@@ -263,12 +263,37 @@ type inboxIndex struct {
 	n           uint64
 	keepPayload bool
 	// expired counts the records of expired messages (their expiry
-	// included), which a compaction drops from the log.
-	expired int
+	// included), which a compaction drops from the log, by the segment of
+	// the expiry record: only those whose expiry is in a sealed segment
+	// can go (every record of a message precedes its expiry), so a look
+	// counts only those (expiredThrough).
+	expired map[uint64]int
 }
 
 func newInboxIndex(keepPayload bool) inboxIndex {
-	return inboxIndex{msgs: map[MessageKey]*msgEntry{}, keepPayload: keepPayload}
+	return inboxIndex{msgs: map[MessageKey]*msgEntry{}, keepPayload: keepPayload, expired: map[uint64]int{}}
+}
+
+// expiredThrough is the number of records of the messages whose expiry is
+// in a segment up to hi: what a compaction of those segments removes.
+func (x *inboxIndex) expiredThrough(hi uint64) int {
+	n := 0
+	for seg, recs := range x.expired {
+		if seg <= hi {
+			n += recs
+		}
+	}
+	return n
+}
+
+// compacted forgets the expired messages of the segments up to hi, which
+// a compaction removed.
+func (x *inboxIndex) compacted(hi uint64) {
+	for seg := range x.expired {
+		if seg <= hi {
+			delete(x.expired, seg)
+		}
+	}
 }
 
 // errExists is check's answer to a message received again.
@@ -351,7 +376,7 @@ func (x *inboxIndex) apply(r *msgRecord, pos wal.Pos) {
 	case opDead:
 		m.State, m.Reason = MessageDead, r.reason
 	case opExpired:
-		x.expired += cur.recs
+		x.expired[pos.Segment] += cur.recs
 		delete(x.msgs, r.k)
 	}
 }

@@ -54,6 +54,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(envLockChild); dir != "" {
 		os.Exit(lockChild(dir))
 	}
+	if dir := os.Getenv(envFullDiskChild); dir != "" {
+		os.Exit(fullDiskChild(dir))
+	}
 	os.Exit(m.Run())
 }
 

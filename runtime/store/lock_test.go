@@ -68,7 +68,8 @@ func TestOpenNoDir(t *testing.T) {
 
 // TestOpenHeldByAnotherProcess: while another process has a store open,
 // Open fails and says so ("in use by another process"), writing nothing,
-// OpenReadOnly reads it, and once that process dies (SIGKILL: it closes
+// also once its LOCK file was removed, OpenReadOnly reads it, and once
+// that process dies (SIGKILL: it closes
 // nothing) the kernel has dropped its lock and Open succeeds.
 func TestOpenHeldByAnotherProcess(t *testing.T) {
 	dir := t.TempDir()
@@ -106,6 +107,18 @@ func TestOpenHeldByAnotherProcess(t *testing.T) {
 		t.Fatal("Open of a store another process holds succeeded")
 	} else if !strings.Contains(err.Error(), "in use by another process") {
 		t.Errorf("Open of a store another process holds: %v, want it to say so", err)
+	}
+	// LOCK stays after a clean stop, and may be taken for a stale lock
+	// file: removed while the other process holds the store, it must not
+	// let a second writer in. Before, Open locked a new LOCK and opened.
+	if err := os.Remove(filepath.Join(dir, "LOCK")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := Open(dir, Options{CompactEvery: -1}); err == nil {
+		st.Close()
+		t.Fatal("Open of a store another process holds, its LOCK removed, succeeded")
+	} else if !strings.Contains(err.Error(), "in use by another process") {
+		t.Errorf("Open of a store another process holds, its LOCK removed: %v, want it to say so", err)
 	}
 	ro, err := OpenReadOnly(dir)
 	if err != nil {

@@ -48,6 +48,9 @@ var (
 // CorruptError names the segment file and byte offset of damaged data.
 type CorruptError = wal.CorruptError
 
+// TornTail is what Open cut off the end of the log (Store.TornTail).
+type TornTail = wal.TornTail
+
 // Options tune a Store. Zero values pick the defaults.
 type Options struct {
 	// SegmentSize: the log starts a new segment file after this many bytes
@@ -400,6 +403,12 @@ func (s *Store) Close() error {
 	defer s.compactMu.Unlock()
 	return s.log.Close()
 }
+
+// TornTail reports the torn tail Open cut off the log, if it cut one:
+// the last write of a process that died, or damage to the last records
+// that looks the same (docs/store.md, "Torn tail"). A service logs it
+// (flowgen serve), so that a loss of records is never silent.
+func (s *Store) TornTail() (TornTail, bool) { return s.log.TornTail() }
 
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.log.Dir() }

@@ -34,6 +34,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 const (
@@ -62,7 +64,7 @@ func (m manifest) encode() []byte {
 // whole by a rename, so a bad one is damage, not a torn write.
 func readManifest(dir string) (manifest, bool, error) {
 	path := filepath.Join(dir, manifestName)
-	b, err := os.ReadFile(path)
+	b, _, err := regfile.Read(path, manifestSize) // never waiting, as for a segment
 	if errors.Is(err, os.ErrNotExist) {
 		return manifest{}, false, nil
 	}

@@ -5,8 +5,8 @@ package wal
 import "os"
 
 // lockDir is a no-op where advisory locks are not available.
-func lockDir(dir string) (*os.File, error) { return os.Open(dir) }
+func lockDir(dir string) ([]*os.File, error) { return nil, nil }
 
-func unlockDir(f *os.File) error { return f.Close() }
+func unlockDir([]*os.File) error { return nil }
 
 func syncDir(dir string) error { return nil }

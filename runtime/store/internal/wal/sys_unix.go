@@ -3,6 +3,7 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,10 +20,46 @@ var locked struct {
 	files map[*os.File]os.FileInfo
 }
 
-// lockDir takes an exclusive advisory lock on dir/LOCK so that two processes
-// never append to the same log. The kernel drops it when the process dies.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, filePerm)
+// lockDir takes an exclusive advisory lock on dir/LOCK, and on dir
+// itself, so that two processes never append to the same log. The kernel
+// drops them when the process dies. LOCK stays after a clean stop, and
+// an operator may take it for a stale lock file and remove it while a
+// process holds it: a second process would then lock a new LOCK and
+// write beside the first. The directory cannot go while it holds the
+// log, so its lock holds (LOCK's is kept for versions that lock it alone).
+func lockDir(dir string) ([]*os.File, error) {
+	var held []*os.File
+	for _, path := range []string{filepath.Join(dir, "LOCK"), dir} {
+		f, err := lockFile(dir, path)
+		if path == dir && errors.Is(err, errNoLock) {
+			// A file system that cannot lock a directory (NFS emulates
+			// flock with write locks, which a directory opened for reading
+			// cannot take): LOCK's lock alone, as before.
+			break
+		}
+		if err != nil {
+			unlockDir(held)
+			return nil, err
+		}
+		held = append(held, f)
+	}
+	return held, nil
+}
+
+// errNoLock is matched by lockFile's error when the lock could not be
+// taken for another reason than another holder.
+var errNoLock = errors.New("cannot lock")
+
+// lockFile opens path (LOCK, made if missing, or the log's directory dir)
+// and locks it.
+func lockFile(dir, path string) (*os.File, error) {
+	var f *os.File
+	var err error
+	if path == dir {
+		f, err = os.Open(dir)
+	} else {
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +68,9 @@ func lockDir(dir string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		fi, serr := f.Stat()
 		f.Close()
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("wal: lock %s: %w (%w)", path, err, errNoLock)
+		}
 		if serr == nil {
 			for _, held := range locked.files {
 				if os.SameFile(fi, held) {
@@ -49,12 +89,16 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// unlockDir closes a LOCK file lockDir returned, which drops its lock.
-func unlockDir(f *os.File) error {
+// unlockDir closes the files lockDir returned, which drops their locks.
+func unlockDir(held []*os.File) error {
 	locked.Lock()
 	defer locked.Unlock()
-	delete(locked.files, f)
-	return f.Close()
+	var errs []error
+	for _, f := range held {
+		delete(locked.files, f)
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func syncDir(dir string) error {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // Pos locates a record: segment number and byte offset of its header.
@@ -121,7 +123,7 @@ func (b *batch) closeFull() {
 type Log struct {
 	dir  string
 	opts Options
-	lock *os.File
+	lock []*os.File // lockDir's
 
 	mu      sync.Mutex
 	queue   []*batch // batches waiting to be committed; new records go to the last
@@ -146,7 +148,30 @@ type Log struct {
 
 	rmu     sync.Mutex
 	readers map[uint64]*os.File
+
+	torn TornTail // what Open cut, set before it returns
 }
+
+// TornTail is what Open cut off the end of the log: the bytes after the
+// last whole record of the last segment. A write that never finished
+// leaves them; damage to the last records that only zeros follow, or to
+// the last record alone, looks the same and goes the same way, records
+// that were acknowledged among them (docs/store.md, "Torn tail"), which is
+// why Open says what it cut.
+type TornTail struct {
+	Segment string // the segment file
+	Offset  int64  // where it was cut: the end of the last whole record
+	Bytes   int64  // how many bytes went
+}
+
+func (t TornTail) String() string {
+	return fmt.Sprintf("the log ended in a torn write, cut at open: %d bytes at offset %d of %s", t.Bytes, t.Offset, t.Segment)
+}
+
+// TornTail reports the torn tail Open cut, if it cut one. A read-only
+// log cuts nothing: it reads up to the tail, which may be a write in
+// progress.
+func (l *Log) TornTail() (TornTail, bool) { return l.torn, l.torn.Bytes > 0 }
 
 // Open opens (creating if needed) the log in dir, calls fn for every valid
 // record in log order (payload is only valid during the call), drops a torn
@@ -223,6 +248,7 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		return l.createSegment(1)
 	}
 	l.first.Store(segs[0].n)
+	var prevEnd int64 // where the segment before ends
 	for i, sf := range segs {
 		seg, path := sf.n, sf.path
 		if i > 0 && seg != segs[i-1].n+1 {
@@ -238,15 +264,27 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 			return err
 		}
 		if !last || l.opts.ReadOnly {
+			prevEnd = res.end
 			continue
 		}
 		if res.end == 0 {
-			// The segment never got its header: start it again.
+			// The segment never got its header (a crash, or a full disk,
+			// while a new segment was made): it holds nothing, and goes.
 			l.dropReader(seg)
 			if err := os.Remove(path); err != nil {
 				return err
 			}
-			return l.createSegment(seg)
+			if i == 0 {
+				return l.createSegment(seg)
+			}
+			// Appends go on in the segment before, whole and synced: making
+			// this one again would need room on a disk that may have none,
+			// and a store that cannot open cannot be read or compacted by
+			// its owner. The next append that needs it makes it.
+			if err := syncDir(l.dir); err != nil {
+				return err
+			}
+			seg, path, res = segs[i-1].n, segs[i-1].path, scanResult{end: prevEnd}
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
@@ -263,6 +301,7 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 				f.Close()
 				return err
 			}
+			l.torn = TornTail{Segment: path, Offset: res.end, Bytes: int64(len(data)) - res.end}
 		}
 		l.seg, l.f, l.size = seg, f, res.end
 		l.activeSeg.Store(seg)
@@ -289,6 +328,12 @@ func (l *Log) openSegments() ([]segFile, error) {
 			return nil, err
 		}
 		if try == 100 {
+			// The last error says which file could not be opened: a
+			// symbolic link to nothing looks like a segment a swap
+			// removed, every time.
+			if err != nil {
+				return nil, fmt.Errorf("wal: the segments of %s kept changing while they were opened: %w", l.dir, err)
+			}
 			return nil, fmt.Errorf("wal: the segments of %s kept changing while they were opened", l.dir)
 		}
 		l.closeReaders()
@@ -300,7 +345,9 @@ func (l *Log) openAll(segs []segFile) error {
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
 	for i := range segs {
-		f, err := os.Open(segs[i].path)
+		// Never an open that waits (a named pipe in a segment's place
+		// would hang Open, and a CLI verb reading the store, for good).
+		f, err := regfile.Open(segs[i].path)
 		if err != nil {
 			return err
 		}

@@ -483,14 +483,20 @@ func TestDamageInSealedSegmentIsCorrupt(t *testing.T) {
 	}
 }
 
-func TestTornSegmentCreation(t *testing.T) {
-	dir := t.TempDir()
+// logOf writes a log of one record, p, in dir, closed.
+func logOf(t *testing.T, dir string, p []byte) {
+	t.Helper()
 	_, l, err := readAll(t, dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustAppend(t, l, payload(1))
+	mustAppend(t, l, p)
 	l.Close()
+}
+
+func TestTornSegmentCreation(t *testing.T) {
+	dir := t.TempDir()
+	logOf(t, dir, payload(1))
 	// A crash right after creating segment 2 leaves it empty or with part of
 	// its header; either way it holds nothing and is started again.
 	for _, content := range [][]byte{nil, segmentHeader()[:5], segmentHeader()[:12], make([]byte, 16)} {
