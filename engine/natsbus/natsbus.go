@@ -283,8 +283,10 @@ const pullBatch = 8
 // replay the stream's past. One that exists keeps its place (and its
 // deliver policy, which JetStream does not let change), so an engine that
 // restarts gets what was published while it was down; its other settings
-// are updated. created says whether this call created it.
-func (b *Broker) consumer(ctx context.Context, name, topic, event string) (cons jetstream.Consumer, created bool, err error) {
+// are updated. pending, if positive, is the most messages JetStream lets
+// it have delivered and not acknowledged (MaxAckPending; 0: JetStream's
+// default, 1000). created says whether this call created it.
+func (b *Broker) consumer(ctx context.Context, name, topic, event string, pending int) (cons jetstream.Consumer, created bool, err error) {
 	subject := b.Subject(topic, event)
 	cfg := jetstream.ConsumerConfig{
 		Durable:       consumerName(name, subject),
@@ -292,6 +294,7 @@ func (b *Broker) consumer(ctx context.Context, name, topic, event string) (cons 
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		AckWait:       b.opts.AckWait,
+		MaxAckPending: pending,
 		// Nobody pulling for MaxAge (an engine ID no longer used, a
 		// flow deleted while its engines were down): deleted, not
 		// holding the stream's messages until it is full.
@@ -357,10 +360,10 @@ func (b *Broker) Forget(name, topic, event string) {
 	}
 }
 
-// startPull starts a pull loop of name's consumer of topic/event (cons),
-// which logs its failed requests together with the consumer's other
-// loops (outage).
-func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, topic, event string, n int, out chan<- jetstream.Msg, quit <-chan struct{}) (end func()) {
+// startPull starts a pull loop of name's consumer of topic/event (cons,
+// of at most pending messages unacknowledged: consumer), which logs its
+// failed requests together with the consumer's other loops (outage).
+func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, topic, event string, n, pending int, out chan<- jetstream.Msg, quit <-chan struct{}) (end func()) {
 	log := b.opts.Logger.With("consumer", name, "topic", topic, "event", event)
 	o, leave := b.outages.join(consumerName(name, b.Subject(topic, event)), log)
 	renew := func(ctx context.Context) {
@@ -381,7 +384,7 @@ func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, t
 		created := false
 		switch {
 		case errors.Is(err, jetstream.ErrConsumerNotFound):
-			_, created, err = b.consumer(ctx, name, topic, event)
+			_, created, err = b.consumer(ctx, name, topic, event, pending)
 		case errors.Is(err, jetstream.ErrStreamNotFound):
 			// Deleted by hand: nothing else says why the pull requests
 			// fail; not created again here (New's settings are the
@@ -436,14 +439,14 @@ func message(msg jetstream.Msg, topic, event string) engine.Message {
 // what JetStream was still sending it as it stopped comes back to the
 // others after AckWait, as for a consumer that died.
 func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, engine.Message) error) (func(), error) {
-	cons, _, err := b.consumer(ctx, name, topic, event)
+	cons, _, err := b.consumer(ctx, name, topic, event, 0)
 	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg) // unbuffered: pullBatch ahead, as pulled
 	quit := make(chan struct{})    // closed by stop: give back, take no more
-	endPull := b.startPull(cctx, cons, name, topic, event, pullBatch, in, quit)
+	endPull := b.startPull(cctx, cons, name, topic, event, pullBatch, 0, in, quit)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -494,14 +497,20 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	if max < 1 {
 		return nil, fmt.Errorf("natsbus: a batch of %d messages", max)
 	}
-	cons, _, err := b.consumer(ctx, name, topic, event)
+	// The batch h applies and at most max more: the pull loop, once it
+	// has filled the buffer, would otherwise hold a request's max more
+	// (3 batches, each message up to the server's max_payload, where
+	// docs/engine.md#limits says one batch ahead); JetStream holds its
+	// next request until h's batch is acknowledged.
+	pending := 2 * max
+	cons, _, err := b.consumer(ctx, name, topic, event, pending)
 	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg, max)
 	quit := make(chan struct{}) // closed by stop: give back, take no more
-	endPull := b.startPull(cctx, cons, name, topic, event, max, in, quit)
+	endPull := b.startPull(cctx, cons, name, topic, event, max, pending, in, quit)
 	nak := func(msgs []jetstream.Msg) {
 		for _, msg := range msgs {
 			_ = msg.Nak()
