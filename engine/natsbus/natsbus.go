@@ -50,7 +50,9 @@ type Options struct {
 	Storage jetstream.StorageType
 	// Replicas of the stream (default 1).
 	Replicas int
-	// Duplicates is JetStream's duplicate window (default 2 minutes).
+	// Duplicates is JetStream's duplicate window (default 2 minutes, or
+	// MaxAge if shorter: JetStream refuses a window longer than the
+	// stream keeps its messages).
 	Duplicates time.Duration
 	// AckWait is how long a delivery may take before it is redelivered
 	// (default 30s).
@@ -68,7 +70,8 @@ type Options struct {
 	// MaxAge is how long the stream keeps a message its consumers have not
 	// all acknowledged, and how long a consumer nobody pulls from (its
 	// engines down, an engine ID no longer used) stays before JetStream
-	// deletes it, with its place (default DefaultMaxAge).
+	// deletes it, with its place (default DefaultMaxAge; at least
+	// MinMaxAge, which JetStream refuses less than).
 	MaxAge time.Duration
 	// Logger gets a consumer's pull requests that fail, and when they
 	// work again (default: discard): JetStream without a responder
@@ -82,6 +85,14 @@ type Options struct {
 // DefaultMaxAge is the default Options.MaxAge: an engine down for a week
 // still gets what was published meanwhile.
 const DefaultMaxAge = 7 * 24 * time.Hour
+
+// MinMaxAge is the shortest Options.MaxAge: JetStream refuses a stream
+// that keeps its messages less long (New fails).
+const MinMaxAge = 100 * time.Millisecond
+
+// defaultDuplicates is the default Options.Duplicates, when MaxAge is not
+// shorter.
+const defaultDuplicates = 2 * time.Minute
 
 // Broker is the JetStream engine.Broker.
 type Broker struct {
@@ -101,8 +112,15 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = "flowgen"
 	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
 	if opts.Duplicates == 0 {
-		opts.Duplicates = 2 * time.Minute
+		// JetStream refuses a window longer than MaxAge: -broker-max-age
+		// 1m failed serve's start, as a stream of "duplicates window can
+		// not be larger then max age". A message the stream no longer
+		// keeps is the inbox's to drop as a duplicate anyway.
+		opts.Duplicates = min(defaultDuplicates, opts.MaxAge)
 	}
 	if opts.AckWait == 0 {
 		opts.AckWait = 30 * time.Second
@@ -115,9 +133,6 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 	}
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = engine.DefaultBrokerBytes
-	}
-	if opts.MaxAge <= 0 {
-		opts.MaxAge = DefaultMaxAge
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -21,28 +21,8 @@ import (
 // events after them all flow.
 func TestPoisonMessagesDeadLettered(t *testing.T) {
 	s := startServer(t, t.TempDir())
-	st, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	b := connect(t, s)
-	e, err := engine.New(engine.Options{Store: st, Broker: b, ID: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Registry().Step("Work", func(context.Context, *engine.State) (string, error) { return "", nil })
-	e.Registry().Step("After", func(context.Context, *engine.State) (string, error) { return "", nil })
-	if ds, err := e.LoadFlows("trig.json", []byte(triggerFlow)); err != nil {
-		t.Fatal(err, ds)
-	}
-	if ds, err := e.LoadFlows("wait.json", []byte(waitFlow)); err != nil {
-		t.Fatal(err, ds)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(context.Background())
+	e, st := trigWaitEngine(t, b)
 	if _, err := e.StartRun(context.Background(), "Wait", json.RawMessage(`{"Key":"k"}`), "w1"); err != nil {
 		t.Fatal(err)
 	}
@@ -104,4 +84,32 @@ func TestPoisonMessagesDeadLettered(t *testing.T) {
 	if len(dls) != 4 {
 		t.Errorf("%d dead letters, want 4: %v", len(dls), dead)
 	}
+}
+
+// trigWaitEngine starts an engine on b and a store of its own with the Trig
+// (triggerFlow) and Wait (waitFlow) flows, their Go steps doing nothing;
+// both are closed when the test ends.
+func trigWaitEngine(t *testing.T, b *Broker) (*engine.Engine, *store.Store) {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, err := engine.New(engine.Options{Store: st, Broker: b, ID: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry().Step("Work", func(context.Context, *engine.State) (string, error) { return "", nil })
+	e.Registry().Step("After", func(context.Context, *engine.State) (string, error) { return "", nil })
+	for name, f := range map[string]string{"trig.json": triggerFlow, "wait.json": waitFlow} {
+		if ds, err := e.LoadFlows(name, []byte(f)); err != nil {
+			t.Fatal(err, ds)
+		}
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	return e, st
 }
