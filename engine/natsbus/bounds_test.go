@@ -453,3 +453,31 @@ func TestForgetKeepsAConsumerItsBrokerConsumes(t *testing.T) {
 		t.Fatalf("a consumer nobody consumes, forgotten: %v, want deleted", err)
 	}
 }
+
+// The durable consumers on the stream are what docs/engine.md#limits
+// says: one per event trigger and topic/event, shared by the trigger's
+// EventWorkers subscriptions and by every engine of the flow, and one per
+// engine ID and awaited topic/event.
+func TestDurableConsumersPerTriggerAndAwait(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	b := connect(t, s)
+	count := func() []string {
+		stream, err := b.js.Stream(context.Background(), "FLOWGEN")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for name := range stream.ConsumerNames(context.Background()).Name() {
+			names = append(names, name)
+		}
+		return names
+	}
+	trigWaitEngine(t, b, "one")
+	if names := count(); len(names) != 2 {
+		t.Fatalf("consumers %v, want 2: the trigger's and the await's", names)
+	}
+	trigWaitEngine(t, connect(t, s), "two")
+	if names := count(); len(names) != 3 {
+		t.Fatalf("consumers %v, want 3: the trigger's, shared, and each engine's await", names)
+	}
+}

@@ -29,7 +29,7 @@ func TestRunsGoOnAfterNATSRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, st := trigWaitEngine(t, b)
+	e, st := trigWaitEngine(t, b, "o")
 	const n = 5
 	for i := range n {
 		if _, err := e.StartRun(context.Background(), "Wait", json.RawMessage(fmt.Sprintf(`{"Key":"k%d"}`, i)), fmt.Sprint("w", i)); err != nil {

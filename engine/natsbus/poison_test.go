@@ -22,7 +22,7 @@ import (
 func TestPoisonMessagesDeadLettered(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	b := connect(t, s)
-	e, st := trigWaitEngine(t, b)
+	e, st := trigWaitEngine(t, b, "p")
 	if _, err := e.StartRun(context.Background(), "Wait", json.RawMessage(`{"Key":"k"}`), "w1"); err != nil {
 		t.Fatal(err)
 	}
@@ -86,17 +86,17 @@ func TestPoisonMessagesDeadLettered(t *testing.T) {
 	}
 }
 
-// trigWaitEngine starts an engine on b and a store of its own with the Trig
+// trigWaitEngine starts an engine of ID id on b and a store of its own with the Trig
 // (triggerFlow) and Wait (waitFlow) flows, their Go steps doing nothing;
 // both are closed when the test ends.
-func trigWaitEngine(t *testing.T, b *Broker) (*engine.Engine, *store.Store) {
+func trigWaitEngine(t *testing.T, b *Broker, id string) (*engine.Engine, *store.Store) {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e, err := engine.New(engine.Options{Store: st, Broker: b, ID: "e"})
+	e, err := engine.New(engine.Options{Store: st, Broker: b, ID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
