@@ -217,6 +217,12 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 		// answers while it reconnects: say that, not the buffer.
 		return fmt.Errorf("natsbus: publish %s %s: not connected to NATS, reconnecting: %w", m.Topic, m.Event, err)
 	}
+	if errors.Is(err, nats.ErrMaxPayload) {
+		// Never carried, however often sent: the caller is told it is
+		// too large (POST /events 413; a publish step fails at once).
+		return fmt.Errorf("natsbus: publish %s %s: %w: %d bytes of payload and headers, more than the NATS server's max_payload (%d bytes): %w",
+			m.Topic, m.Event, engine.ErrTooLarge, len(data)+headerBytes(msg.Header), b.js.Conn().MaxPayload(), err)
+	}
 	if full(err) {
 		// The stream's bounds (discard new): refused, nothing stored, as
 		// the in-process broker's MaxBytes refuses; a retry of the same
@@ -228,6 +234,18 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
 	}
 	return nil
+}
+
+// headerBytes is about what h takes in a NATS message (names, values,
+// separators), for an error to say.
+func headerBytes(h nats.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // full reports whether err is JetStream refusing a message because the
