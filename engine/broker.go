@@ -112,7 +112,12 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 	if id == "" {
 		id = runtime.NewID()
 	}
-	return p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw, Link: p.link(ctx)})
+	err := p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw, Link: p.link(ctx)})
+	if errors.Is(err, ErrTooLarge) {
+		// The broker can never carry it: another attempt is the same.
+		return runtime.Permanent(err)
+	}
+	return err
 }
 
 // MemoryBroker is an in-process Broker: for tests, examples and a single

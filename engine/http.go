@@ -833,7 +833,7 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := e.PublishEvent(r.Context(), m)
 	switch {
-	case errors.Is(err, ErrPublish):
+	case errors.Is(err, ErrPublish) && !errors.Is(err, ErrTooLarge): // one the broker can never carry is a 413
 		writeError(w, http.StatusBadGateway, err, nil)
 	case err != nil:
 		e.writeErr(w, r, statusOf(err), err)

@@ -154,6 +154,37 @@ func TestStreamBounds(t *testing.T) {
 	}
 }
 
+// A MaxAge shorter than the default duplicate window (2 minutes) makes a
+// stream: the window is cut to it. JetStream refuses a window longer than
+// MaxAge, and flowgen serve -nats -broker-max-age 1m failed to start
+// ("duplicates window can not be larger then max age"). A window given
+// longer is still refused, saying so.
+func TestShortMaxAgeCutsDuplicateWindow(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx := context.Background()
+	for _, age := range []time.Duration{MinMaxAge, 30 * time.Second, time.Hour} {
+		b, err := New(ctx, nc, Options{MaxAge: age})
+		if err != nil {
+			t.Fatalf("MaxAge %s: %v", age, err)
+		}
+		stream, err := b.js.Stream(ctx, "FLOWGEN")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg := stream.CachedInfo().Config; cfg.MaxAge != age || cfg.Duplicates != min(age, defaultDuplicates) {
+			t.Errorf("MaxAge %s: stream max age %s, duplicate window %s", age, cfg.MaxAge, cfg.Duplicates)
+		}
+	}
+	if _, err := New(ctx, nc, Options{MaxAge: time.Minute, Duplicates: time.Hour}); err == nil || !strings.Contains(err.Error(), "duplicates window") {
+		t.Errorf("a duplicate window of 1h for a max age of 1m: %v, want JetStream's refusal", err)
+	}
+}
+
 // A flow redefined without one of its event triggers (PUT /flows) leaves
 // no consumer behind on JetStream (Broker.Forget, as the engine calls
 // MemoryBroker.Forget): the old trigger's consumer stayed, holding its
@@ -420,5 +451,33 @@ func TestForgetKeepsAConsumerItsBrokerConsumes(t *testing.T) {
 	b.Forget("c", "t", "e")
 	if _, err := b.js.Consumer(context.Background(), "FLOWGEN", durable); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Fatalf("a consumer nobody consumes, forgotten: %v, want deleted", err)
+	}
+}
+
+// The durable consumers on the stream are what docs/engine.md#limits
+// says: one per event trigger and topic/event, shared by the trigger's
+// EventWorkers subscriptions and by every engine of the flow, and one per
+// engine ID and awaited topic/event.
+func TestDurableConsumersPerTriggerAndAwait(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	b := connect(t, s)
+	count := func() []string {
+		stream, err := b.js.Stream(context.Background(), "FLOWGEN")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for name := range stream.ConsumerNames(context.Background()).Name() {
+			names = append(names, name)
+		}
+		return names
+	}
+	trigWaitEngine(t, b, "one")
+	if names := count(); len(names) != 2 {
+		t.Fatalf("consumers %v, want 2: the trigger's and the await's", names)
+	}
+	trigWaitEngine(t, connect(t, s), "two")
+	if names := count(); len(names) != 3 {
+		t.Fatalf("consumers %v, want 3: the trigger's, shared, and each engine's await", names)
 	}
 }

@@ -21,13 +21,16 @@ import (
 )
 
 // TestMain lets the test binary run as the engine process of
-// TestKilledEngineResumes and TestKillWhileApplyingAwaitedEvents.
+// TestKilledEngineResumes, TestKillWhileApplyingAwaitedEvents and
+// TestKillWhileStartingTriggeredRuns.
 func TestMain(m *testing.M) {
 	switch os.Getenv("FLOWGEN_ENGINE_CHILD") {
 	case "1":
 		os.Exit(engineChild())
 	case "await":
 		os.Exit(awaitChild())
+	case "trigger":
+		os.Exit(triggerChild())
 	}
 	os.Exit(m.Run())
 }
@@ -115,16 +118,17 @@ func engineChild() int {
 	if err := e.Start(context.Background()); err != nil {
 		return fail(err)
 	}
-	return untilFinished(e, st, "Signup")
+	return untilFinished(e, st, "Signup", 1)
 }
 
-// untilFinished waits, in a child process, until flow has runs and none
-// unfinished, then closes the engine: exit code 0, or 1 if closing failed.
-func untilFinished(e *engine.Engine, st *store.Store, flow string) int {
+// untilFinished waits, in a child process, until flow has want runs or
+// more and none unfinished, then closes the engine: exit code 0, or 1 if
+// closing failed.
+func untilFinished(e *engine.Engine, st *store.Store, flow string, want int) int {
 	for {
 		all, _ := st.List(store.Filter{Flow: flow})
 		active, _ := st.List(store.Filter{Flow: flow, NonTerminal: true})
-		if len(all) > 0 && len(active) == 0 {
+		if len(all) >= want && len(active) == 0 {
 			if err := e.Close(context.Background()); err != nil {
 				fmt.Fprintln(os.Stderr, "child:", err)
 				return 1

@@ -50,7 +50,9 @@ type Options struct {
 	Storage jetstream.StorageType
 	// Replicas of the stream (default 1).
 	Replicas int
-	// Duplicates is JetStream's duplicate window (default 2 minutes).
+	// Duplicates is JetStream's duplicate window (default 2 minutes, or
+	// MaxAge if shorter: JetStream refuses a window longer than the
+	// stream keeps its messages).
 	Duplicates time.Duration
 	// AckWait is how long a delivery may take before it is redelivered
 	// (default 30s).
@@ -68,7 +70,8 @@ type Options struct {
 	// MaxAge is how long the stream keeps a message its consumers have not
 	// all acknowledged, and how long a consumer nobody pulls from (its
 	// engines down, an engine ID no longer used) stays before JetStream
-	// deletes it, with its place (default DefaultMaxAge).
+	// deletes it, with its place (default DefaultMaxAge; at least
+	// MinMaxAge, which JetStream refuses less than).
 	MaxAge time.Duration
 	// Logger gets a consumer's pull requests that fail, and when they
 	// work again (default: discard): JetStream without a responder
@@ -82,6 +85,14 @@ type Options struct {
 // DefaultMaxAge is the default Options.MaxAge: an engine down for a week
 // still gets what was published meanwhile.
 const DefaultMaxAge = 7 * 24 * time.Hour
+
+// MinMaxAge is the shortest Options.MaxAge: JetStream refuses a stream
+// that keeps its messages less long (New fails).
+const MinMaxAge = 100 * time.Millisecond
+
+// defaultDuplicates is the default Options.Duplicates, when MaxAge is not
+// shorter.
+const defaultDuplicates = 2 * time.Minute
 
 // Broker is the JetStream engine.Broker.
 type Broker struct {
@@ -101,8 +112,15 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = "flowgen"
 	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
 	if opts.Duplicates == 0 {
-		opts.Duplicates = 2 * time.Minute
+		// JetStream refuses a window longer than MaxAge: -broker-max-age
+		// 1m failed serve's start, as a stream of "duplicates window can
+		// not be larger then max age". A message the stream no longer
+		// keeps is the inbox's to drop as a duplicate anyway.
+		opts.Duplicates = min(defaultDuplicates, opts.MaxAge)
 	}
 	if opts.AckWait == 0 {
 		opts.AckWait = 30 * time.Second
@@ -115,9 +133,6 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 	}
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = engine.DefaultBrokerBytes
-	}
-	if opts.MaxAge <= 0 {
-		opts.MaxAge = DefaultMaxAge
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -202,6 +217,12 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 		// answers while it reconnects: say that, not the buffer.
 		return fmt.Errorf("natsbus: publish %s %s: not connected to NATS, reconnecting: %w", m.Topic, m.Event, err)
 	}
+	if errors.Is(err, nats.ErrMaxPayload) {
+		// Never carried, however often sent: the caller is told it is
+		// too large (POST /events 413; a publish step fails at once).
+		return fmt.Errorf("natsbus: publish %s %s: %w: %d bytes of payload and headers, more than the NATS server's max_payload (%d bytes): %w",
+			m.Topic, m.Event, engine.ErrTooLarge, len(data)+headerBytes(msg.Header), b.js.Conn().MaxPayload(), err)
+	}
 	if full(err) {
 		// The stream's bounds (discard new): refused, nothing stored, as
 		// the in-process broker's MaxBytes refuses; a retry of the same
@@ -213,6 +234,18 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
 	}
 	return nil
+}
+
+// headerBytes is about what h takes in a NATS message (names, values,
+// separators), for an error to say.
+func headerBytes(h nats.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // full reports whether err is JetStream refusing a message because the
@@ -283,8 +316,10 @@ const pullBatch = 8
 // replay the stream's past. One that exists keeps its place (and its
 // deliver policy, which JetStream does not let change), so an engine that
 // restarts gets what was published while it was down; its other settings
-// are updated. created says whether this call created it.
-func (b *Broker) consumer(ctx context.Context, name, topic, event string) (cons jetstream.Consumer, created bool, err error) {
+// are updated. pending, if positive, is the most messages JetStream lets
+// it have delivered and not acknowledged (MaxAckPending; 0: JetStream's
+// default, 1000). created says whether this call created it.
+func (b *Broker) consumer(ctx context.Context, name, topic, event string, pending int) (cons jetstream.Consumer, created bool, err error) {
 	subject := b.Subject(topic, event)
 	cfg := jetstream.ConsumerConfig{
 		Durable:       consumerName(name, subject),
@@ -292,6 +327,7 @@ func (b *Broker) consumer(ctx context.Context, name, topic, event string) (cons 
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		AckWait:       b.opts.AckWait,
+		MaxAckPending: pending,
 		// Nobody pulling for MaxAge (an engine ID no longer used, a
 		// flow deleted while its engines were down): deleted, not
 		// holding the stream's messages until it is full.
@@ -357,10 +393,10 @@ func (b *Broker) Forget(name, topic, event string) {
 	}
 }
 
-// startPull starts a pull loop of name's consumer of topic/event (cons),
-// which logs its failed requests together with the consumer's other
-// loops (outage).
-func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, topic, event string, n int, out chan<- jetstream.Msg, quit <-chan struct{}) (end func()) {
+// startPull starts a pull loop of name's consumer of topic/event (cons,
+// of at most pending messages unacknowledged: consumer), which logs its
+// failed requests together with the consumer's other loops (outage).
+func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, topic, event string, n, pending int, out chan<- jetstream.Msg, quit <-chan struct{}) (end func()) {
 	log := b.opts.Logger.With("consumer", name, "topic", topic, "event", event)
 	o, leave := b.outages.join(consumerName(name, b.Subject(topic, event)), log)
 	renew := func(ctx context.Context) {
@@ -381,7 +417,7 @@ func (b *Broker) startPull(ctx context.Context, cons jetstream.Consumer, name, t
 		created := false
 		switch {
 		case errors.Is(err, jetstream.ErrConsumerNotFound):
-			_, created, err = b.consumer(ctx, name, topic, event)
+			_, created, err = b.consumer(ctx, name, topic, event, pending)
 		case errors.Is(err, jetstream.ErrStreamNotFound):
 			// Deleted by hand: nothing else says why the pull requests
 			// fail; not created again here (New's settings are the
@@ -436,14 +472,14 @@ func message(msg jetstream.Msg, topic, event string) engine.Message {
 // what JetStream was still sending it as it stopped comes back to the
 // others after AckWait, as for a consumer that died.
 func (b *Broker) Consume(ctx context.Context, name, topic, event string, h func(context.Context, engine.Message) error) (func(), error) {
-	cons, _, err := b.consumer(ctx, name, topic, event)
+	cons, _, err := b.consumer(ctx, name, topic, event, 0)
 	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg) // unbuffered: pullBatch ahead, as pulled
 	quit := make(chan struct{})    // closed by stop: give back, take no more
-	endPull := b.startPull(cctx, cons, name, topic, event, pullBatch, in, quit)
+	endPull := b.startPull(cctx, cons, name, topic, event, pullBatch, 0, in, quit)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -494,14 +530,20 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	if max < 1 {
 		return nil, fmt.Errorf("natsbus: a batch of %d messages", max)
 	}
-	cons, _, err := b.consumer(ctx, name, topic, event)
+	// The batch h applies and at most max more: the pull loop, once it
+	// has filled the buffer, would otherwise hold a request's max more
+	// (3 batches, each message up to the server's max_payload, where
+	// docs/engine.md#limits says one batch ahead); JetStream holds its
+	// next request until h's batch is acknowledged.
+	pending := 2 * max
+	cons, _, err := b.consumer(ctx, name, topic, event, pending)
 	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	in := make(chan jetstream.Msg, max)
 	quit := make(chan struct{}) // closed by stop: give back, take no more
-	endPull := b.startPull(cctx, cons, name, topic, event, max, in, quit)
+	endPull := b.startPull(cctx, cons, name, topic, event, max, pending, in, quit)
 	nak := func(msgs []jetstream.Msg) {
 		for _, msg := range msgs {
 			_ = msg.Nak()

@@ -63,7 +63,7 @@ func connectWith(t testing.TB, s *server.Server, opts Options) *Broker {
 // from then on, and a message no consumer's subject matches is not kept.
 func ensureConsumer(t testing.TB, b *Broker, name, topic, event string) {
 	t.Helper()
-	if _, _, err := b.consumer(context.Background(), name, topic, event); err != nil {
+	if _, _, err := b.consumer(context.Background(), name, topic, event, 0); err != nil {
 		t.Fatal(err)
 	}
 }

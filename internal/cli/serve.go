@@ -210,8 +210,8 @@ func (l serverLimits) check() error {
 	if l.maxBody <= 0 {
 		return fmt.Errorf("-max-body must be positive, found %d", l.maxBody)
 	}
-	if l.brokerMaxAge <= 0 {
-		return fmt.Errorf("-broker-max-age must be positive, found %s", l.brokerMaxAge)
+	if l.brokerMaxAge < natsbus.MinMaxAge {
+		return fmt.Errorf("-broker-max-age must be at least %s (JetStream keeps messages no less long), found %s", natsbus.MinMaxAge, l.brokerMaxAge)
 	}
 	for _, n := range []struct {
 		name string

@@ -162,11 +162,13 @@ func TestServeNATSWithoutJetStream(t *testing.T) {
 }
 
 // serve's -broker-bytes and -broker-max-age bound the JetStream stream
-// (natsbus.Options.MaxBytes, MaxAge), which was created with no bounds.
+// (natsbus.Options.MaxBytes, MaxAge), which was created with no bounds. A
+// max age under 2 minutes, JetStream's duplicate window, failed the start
+// (the window may not be longer).
 func TestServeNATSStreamBounds(t *testing.T) {
 	srv := natstest.JetStreamServer(t)
 	_, _, stop := serveWith(t, serveConfig{store: filepath.Join(t.TempDir(), "store"), nats: srv.URL,
-		net: listen.Config{Addr: "127.0.0.1:0"}, limits: serverLimits{brokerBytes: 1 << 20, brokerMaxAge: time.Hour}})
+		net: listen.Config{Addr: "127.0.0.1:0"}, limits: serverLimits{brokerBytes: 1 << 20, brokerMaxAge: time.Minute}})
 	defer stop()
 	nc, err := nats.Connect(srv.URL)
 	if err != nil {
@@ -178,7 +180,7 @@ func TestServeNATSStreamBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg := stream.CachedInfo().Config; cfg.MaxBytes != 1<<20 || cfg.MaxAge != time.Hour || cfg.Retention != jetstream.InterestPolicy {
-		t.Fatalf("stream %+v, want 1 MiB, 1h, interest retention", cfg)
+	if cfg := stream.CachedInfo().Config; cfg.MaxBytes != 1<<20 || cfg.MaxAge != time.Minute || cfg.Retention != jetstream.InterestPolicy {
+		t.Fatalf("stream %+v, want 1 MiB, 1m, interest retention", cfg)
 	}
 }

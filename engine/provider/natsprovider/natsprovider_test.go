@@ -289,3 +289,56 @@ func TestServeAnswersCallsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Serve runs at most MaxInFlight calls at once (docs/engine.md#limits);
+// the others wait, and are answered as places free up.
+func TestServeRunsAtMostMaxInFlight(t *testing.T) {
+	nc := natsServer(t)
+	var l leases
+	eng := l.server(t)
+	defer eng.Close()
+	var mu sync.Mutex
+	running, most := 0, 0
+	release := make(chan struct{})
+	p := provider.New(provider.Options{Name: "bill-ing", Engine: eng.URL, TTL: time.Minute})
+	p.Step("Slow", func(ctx context.Context, c *provider.Call) (string, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return "", nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, p, "bill-ing", nc) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the registration", func() bool { _, leased := l.get(); return leased })
+
+	const calls = MaxInFlight + 36
+	errs := make(chan error, calls)
+	body, _ := json.Marshal(provider.Request{Version: provider.Version, Handler: "Slow", State: json.RawMessage(`{}`)})
+	for range calls {
+		go func() {
+			cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer ccancel()
+			_, err := NewTransport(nc).CallProvider(cctx, Subject("bill-ing", provider.Handler{Name: "Slow"}), body)
+			errs <- err
+		}()
+	}
+	waitFor(t, "MaxInFlight calls running", func() bool { mu.Lock(); defer mu.Unlock(); return running == MaxInFlight })
+	close(release)
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != MaxInFlight {
+		t.Fatalf("%d calls ran at once, want at most %d", most, MaxInFlight)
+	}
+}
