@@ -282,16 +282,15 @@ func (g *flowGen) portOf(a *dsl.Action) (*portGen, *portMethodGen) {
 
 // portsNil are the constructor's first statements with ports: a nil port
 // is refused, with the field it is missing from, and so is the port's
-// adapter over a nil Caller (its zero value), whose every call would fail
-// at run time. Comparing the interface with the zero adapter never panics:
-// a Caller that is set differs from nil before its value is compared.
+// adapter over a nil Caller (its zero value, or a pointer to it:
+// runtime.AdapterWithoutCaller), whose every call would fail at run time.
 func (g *flowGen) portsNil() []jen.Code {
 	var out []jen.Code
 	for _, p := range g.ports {
 		field := g.id("svc").Dot(p.Field)
 		out = append(out, jen.If(jen.Add(field).Op("==").Nil()).Block(
 			jen.Return(jen.Nil(), rt("MissingPort").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Services), jen.Lit(p.Field)))))
-		out = append(out, jen.If(jen.Add(field).Op("==").Parens(jen.Id(p.Adapter).Values())).Block(
+		out = append(out, jen.If(rt("AdapterWithoutCaller").Types(jen.Id(p.Adapter)).Call(field)).Block(
 			jen.Return(jen.Nil(), rt("PortWithoutCaller").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Services), jen.Lit(p.Field), jen.Lit(p.Adapter)))))
 	}
 	return out

@@ -173,13 +173,13 @@ func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option)
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
 	}
-	if svc.Payments == (CancelPaymentsCaller{}) {
+	if runtime.AdapterWithoutCaller[CancelPaymentsCaller](svc.Payments) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Payments", "CancelPaymentsCaller")
 	}
 	if svc.Orders == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Orders")
 	}
-	if svc.Orders == (CancelOrdersCaller{}) {
+	if runtime.AdapterWithoutCaller[CancelOrdersCaller](svc.Orders) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Orders", "CancelOrdersCaller")
 	}
 	f := runtime.New[CancelState]("Cancel", opts...)

@@ -227,19 +227,19 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, visitFlow *VisitFlow, canc
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
-	if svc.Inventory == (OrderInventoryCaller{}) {
+	if runtime.AdapterWithoutCaller[OrderInventoryCaller](svc.Inventory) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Inventory", "OrderInventoryCaller")
 	}
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Payments")
 	}
-	if svc.Payments == (OrderPaymentsCaller{}) {
+	if runtime.AdapterWithoutCaller[OrderPaymentsCaller](svc.Payments) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Payments", "OrderPaymentsCaller")
 	}
 	if svc.Shipping == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Shipping")
 	}
-	if svc.Shipping == (OrderShippingCaller{}) {
+	if runtime.AdapterWithoutCaller[OrderShippingCaller](svc.Shipping) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Shipping", "OrderShippingCaller")
 	}
 	if visitFlow == nil {
@@ -579,7 +579,7 @@ func NewVisitFlow(h VisitHandlers, svc VisitServices, opts ...runtime.Option) (*
 	if svc.Concierge == nil {
 		return nil, runtime.MissingPort("Visit", "VisitServices", "Concierge")
 	}
-	if svc.Concierge == (VisitConciergeCaller{}) {
+	if runtime.AdapterWithoutCaller[VisitConciergeCaller](svc.Concierge) {
 		return nil, runtime.PortWithoutCaller("Visit", "VisitServices", "Concierge", "VisitConciergeCaller")
 	}
 	f := runtime.New[ConciergeVisit]("Visit", opts...)
@@ -811,7 +811,7 @@ func NewCancelVisitFlow(h CancelVisitHandlers, svc CancelVisitServices, opts ...
 	if svc.Concierge == nil {
 		return nil, runtime.MissingPort("CancelVisit", "CancelVisitServices", "Concierge")
 	}
-	if svc.Concierge == (CancelVisitConciergeCaller{}) {
+	if runtime.AdapterWithoutCaller[CancelVisitConciergeCaller](svc.Concierge) {
 		return nil, runtime.PortWithoutCaller("CancelVisit", "CancelVisitServices", "Concierge", "CancelVisitConciergeCaller")
 	}
 	f := runtime.New[ConciergeVisit]("CancelVisit", opts...)

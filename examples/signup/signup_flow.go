@@ -177,13 +177,13 @@ func NewSignupFlow(h SignupHandlers, svc SignupServices, opts ...runtime.Option)
 	if svc.Customers == nil {
 		return nil, runtime.MissingPort("Signup", "SignupServices", "Customers")
 	}
-	if svc.Customers == (SignupCustomersCaller{}) {
+	if runtime.AdapterWithoutCaller[SignupCustomersCaller](svc.Customers) {
 		return nil, runtime.PortWithoutCaller("Signup", "SignupServices", "Customers", "SignupCustomersCaller")
 	}
 	if svc.Subscriptions == nil {
 		return nil, runtime.MissingPort("Signup", "SignupServices", "Subscriptions")
 	}
-	if svc.Subscriptions == (SignupSubscriptionsCaller{}) {
+	if runtime.AdapterWithoutCaller[SignupSubscriptionsCaller](svc.Subscriptions) {
 		return nil, runtime.PortWithoutCaller("Signup", "SignupServices", "Subscriptions", "SignupSubscriptionsCaller")
 	}
 	f := runtime.New[SignupState]("Signup", opts...)

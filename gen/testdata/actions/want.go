@@ -180,7 +180,7 @@ func NewActionsFlow(h ActionsHandlers, svc ActionsServices, opts ...runtime.Opti
 	if svc.Users == nil {
 		return nil, runtime.MissingPort("Actions", "ActionsServices", "Users")
 	}
-	if svc.Users == (ActionsUsersCaller{}) {
+	if runtime.AdapterWithoutCaller[ActionsUsersCaller](svc.Users) {
 		return nil, runtime.PortWithoutCaller("Actions", "ActionsServices", "Users", "ActionsUsersCaller")
 	}
 	f := runtime.New[ActionsState]("Actions", opts...)

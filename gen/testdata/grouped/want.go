@@ -369,7 +369,7 @@ func NewGroupedFlow(h GroupedHandlers, svc GroupedServices, opts ...runtime.Opti
 	if svc.Counter == nil {
 		return nil, runtime.MissingPort("Grouped", "GroupedServices", "Counter")
 	}
-	if svc.Counter == (GroupedCounterCaller{}) {
+	if runtime.AdapterWithoutCaller[GroupedCounterCaller](svc.Counter) {
 		return nil, runtime.PortWithoutCaller("Grouped", "GroupedServices", "Counter", "GroupedCounterCaller")
 	}
 	f := runtime.New[GroupedState]("Grouped", opts...)

@@ -103,7 +103,7 @@ func NewImportsFlow(h ImportsHandlers, svc ImportsServices, opts ...runtime1.Opt
 	if svc.Clock == nil {
 		return nil, runtime1.MissingPort("Imports", "ImportsServices", "Clock")
 	}
-	if svc.Clock == (ImportsClockCaller{}) {
+	if runtime1.AdapterWithoutCaller[ImportsClockCaller](svc.Clock) {
 		return nil, runtime1.PortWithoutCaller("Imports", "ImportsServices", "Clock", "ImportsClockCaller")
 	}
 	f := runtime1.New[ImportsState]("Imports", opts...)

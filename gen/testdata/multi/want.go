@@ -144,13 +144,13 @@ func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option)
 	if svc.Subscriptions == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Subscriptions")
 	}
-	if svc.Subscriptions == (CancelSubscriptionsCaller{}) {
+	if runtime.AdapterWithoutCaller[CancelSubscriptionsCaller](svc.Subscriptions) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Subscriptions", "CancelSubscriptionsCaller")
 	}
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
 	}
-	if svc.Payments == (CancelPaymentsCaller{}) {
+	if runtime.AdapterWithoutCaller[CancelPaymentsCaller](svc.Payments) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Payments", "CancelPaymentsCaller")
 	}
 	f := runtime.New[CancelState]("Cancel", opts...)

@@ -149,7 +149,7 @@ func NewModerationFlow(h ModerationHandlers, svc ModerationServices, opts ...run
 	if svc.Posts == nil {
 		return nil, runtime.MissingPort("Moderation", "ModerationServices", "Posts")
 	}
-	if svc.Posts == (ModerationPostsCaller{}) {
+	if runtime.AdapterWithoutCaller[ModerationPostsCaller](svc.Posts) {
 		return nil, runtime.PortWithoutCaller("Moderation", "ModerationServices", "Posts", "ModerationPostsCaller")
 	}
 	f := runtime.New[post]("Moderation", opts...)

@@ -158,7 +158,7 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
-	if svc.Inventory == (OrderInventoryCaller{}) {
+	if runtime.AdapterWithoutCaller[OrderInventoryCaller](svc.Inventory) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Inventory", "OrderInventoryCaller")
 	}
 	f := runtime.New[OrderState]("Order", opts...)

@@ -159,7 +159,7 @@ func NewFulfilFlow(h FulfilHandlers, svc FulfilServices, billingFlow *BillingFlo
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Fulfil", "FulfilServices", "Inventory")
 	}
-	if svc.Inventory == (FulfilInventoryCaller{}) {
+	if runtime.AdapterWithoutCaller[FulfilInventoryCaller](svc.Inventory) {
 		return nil, runtime.PortWithoutCaller("Fulfil", "FulfilServices", "Inventory", "FulfilInventoryCaller")
 	}
 	if billingFlow == nil {

@@ -121,6 +121,12 @@ func main() {
 	// before it (the constructor took it).
 	_, err = NewSignupFlow(handlers{}, SignupServices{Customers: newServices(), Subscriptions: SignupSubscriptionsCaller{}}, runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
 	check.Equal("adapter without a Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is a port adapter, SignupSubscriptionsCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
+	// The same through a pointer: the adapter's methods have value
+	// receivers, so a pointer to it is a port too.
+	_, err = NewSignupFlow(handlers{}, SignupServices{Customers: newServices(), Subscriptions: &SignupSubscriptionsCaller{}}, runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
+	check.Equal("adapter pointer without a Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is a port adapter, SignupSubscriptionsCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
+	_, err = NewSignupFlow(handlers{}, SignupServices{Customers: newServices(), Subscriptions: (*SignupSubscriptionsCaller)(nil)}, runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
+	check.Equal("nil adapter pointer: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is a port adapter, SignupSubscriptionsCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
 	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(nil), runtime.WithPublisher(runtime.NewMemoryBus()))
 	check.Equal("nil Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
 	// Nil handlers would make the first Go step panic after the rpc steps

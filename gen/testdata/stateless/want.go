@@ -100,7 +100,7 @@ func NewPingFlow(h PingHandlers, svc PingServices, opts ...runtime.Option) (*Pin
 	if svc.Health == nil {
 		return nil, runtime.MissingPort("Ping", "PingServices", "Health")
 	}
-	if svc.Health == (PingHealthCaller{}) {
+	if runtime.AdapterWithoutCaller[PingHealthCaller](svc.Health) {
 		return nil, runtime.PortWithoutCaller("Ping", "PingServices", "Health", "PingHealthCaller")
 	}
 	f := runtime.New[struct{}]("Ping", opts...)

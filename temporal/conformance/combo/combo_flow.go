@@ -192,19 +192,19 @@ func NewComboFlow(h ComboHandlers, svc ComboServices, billingFlow *BillingFlow, 
 	if svc.Stock == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Stock")
 	}
-	if svc.Stock == (ComboStockCaller{}) {
+	if runtime.AdapterWithoutCaller[ComboStockCaller](svc.Stock) {
 		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Stock", "ComboStockCaller")
 	}
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Pay")
 	}
-	if svc.Pay == (ComboPayCaller{}) {
+	if runtime.AdapterWithoutCaller[ComboPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Pay", "ComboPayCaller")
 	}
 	if svc.Ship == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Ship")
 	}
-	if svc.Ship == (ComboShipCaller{}) {
+	if runtime.AdapterWithoutCaller[ComboShipCaller](svc.Ship) {
 		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Ship", "ComboShipCaller")
 	}
 	if billingFlow == nil {
@@ -573,7 +573,7 @@ func NewBillingFlow(h BillingHandlers, svc BillingServices, opts ...runtime.Opti
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
 	}
-	if svc.Pay == (BillingPayCaller{}) {
+	if runtime.AdapterWithoutCaller[BillingPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Billing", "BillingServices", "Pay", "BillingPayCaller")
 	}
 	f := runtime.New[Invoice]("Billing", opts...)
@@ -842,7 +842,7 @@ func NewRefundFlow(h RefundHandlers, svc RefundServices, opts ...runtime.Option)
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
 	}
-	if svc.Pay == (RefundPayCaller{}) {
+	if runtime.AdapterWithoutCaller[RefundPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Refund", "RefundServices", "Pay", "RefundPayCaller")
 	}
 	f := runtime.New[Invoice]("Refund", opts...)

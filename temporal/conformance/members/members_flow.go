@@ -183,13 +183,13 @@ func NewMembersFlow(h MembersHandlers, svc MembersServices, opts ...runtime.Opti
 	if svc.Desk == nil {
 		return nil, runtime.MissingPort("Members", "MembersServices", "Desk")
 	}
-	if svc.Desk == (MembersDeskCaller{}) {
+	if runtime.AdapterWithoutCaller[MembersDeskCaller](svc.Desk) {
 		return nil, runtime.PortWithoutCaller("Members", "MembersServices", "Desk", "MembersDeskCaller")
 	}
 	if svc.Ship == nil {
 		return nil, runtime.MissingPort("Members", "MembersServices", "Ship")
 	}
-	if svc.Ship == (MembersShipCaller{}) {
+	if runtime.AdapterWithoutCaller[MembersShipCaller](svc.Ship) {
 		return nil, runtime.PortWithoutCaller("Members", "MembersServices", "Ship", "MembersShipCaller")
 	}
 	f := runtime.New[MembersState]("Members", opts...)

@@ -171,7 +171,7 @@ func NewTripFlow(h TripHandlers, svc TripServices, billingFlow *BillingFlow, ref
 	if svc.Seats == nil {
 		return nil, runtime.MissingPort("Trip", "TripServices", "Seats")
 	}
-	if svc.Seats == (TripSeatsCaller{}) {
+	if runtime.AdapterWithoutCaller[TripSeatsCaller](svc.Seats) {
 		return nil, runtime.PortWithoutCaller("Trip", "TripServices", "Seats", "TripSeatsCaller")
 	}
 	if billingFlow == nil {
@@ -591,7 +591,7 @@ func NewBillingFlow(h BillingHandlers, svc BillingServices, opts ...runtime.Opti
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
 	}
-	if svc.Pay == (BillingPayCaller{}) {
+	if runtime.AdapterWithoutCaller[BillingPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Billing", "BillingServices", "Pay", "BillingPayCaller")
 	}
 	f := runtime.New[Invoice]("Billing", opts...)
@@ -864,7 +864,7 @@ func NewRefundFlow(h RefundHandlers, svc RefundServices, opts ...runtime.Option)
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
 	}
-	if svc.Pay == (RefundPayCaller{}) {
+	if runtime.AdapterWithoutCaller[RefundPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Refund", "RefundServices", "Pay", "RefundPayCaller")
 	}
 	f := runtime.New[Invoice]("Refund", opts...)
