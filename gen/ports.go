@@ -217,16 +217,15 @@ func (g *flowGen) portDecls() []jen.Code {
 	}))
 	decls = append(decls, jen.Add(docComment(prose(fmt.Sprintf("%s returns %s whose every port calls c (%s): "+
 		"the services of a flow whose requests and responses travel as JSON, such as engine/httpcall's Caller or NATS. "+
-		"A nil c gives no ports, which %s refuses.",
+		"A nil c gives adapters over no Caller, which %s refuses, saying that the Caller is missing.",
 		n.ServicesFromCaller, n.Services, g.ports[0].Adapter+", ...", n.Constructor))...)).Line().
 		Func().Id(n.ServicesFromCaller).Params(g.id("c").Add(rt("Caller"))).Id(n.Services).
-		Block(jen.If(g.id("c").Op("==").Nil()).Block(jen.Return(jen.Id(n.Services).Values())),
-			jen.Return(jen.Id(n.Services).ValuesFunc(func(vg *jen.Group) {
-				for _, p := range g.ports {
-					vg.Line().Id(p.Field).Op(":").Id(p.Adapter).Values(jen.Id(dsl.AdapterCallerField).Op(":").Add(g.id("c")))
-				}
-				vg.Line()
-			}))))
+		Block(jen.Return(jen.Id(n.Services).ValuesFunc(func(vg *jen.Group) {
+			for _, p := range g.ports {
+				vg.Line().Id(p.Field).Op(":").Id(p.Adapter).Values(jen.Id(dsl.AdapterCallerField).Op(":").Add(g.id("c")))
+			}
+			vg.Line()
+		}))))
 	return decls
 }
 

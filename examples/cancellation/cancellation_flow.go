@@ -134,11 +134,9 @@ type CancelServices struct {
 // CancelServicesFromCaller returns CancelServices whose every port calls c
 // (CancelPaymentsCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewCancelFlow refuses.
+// nil c gives adapters over no Caller, which NewCancelFlow refuses, saying
+// that the Caller is missing.
 func CancelServicesFromCaller(c runtime.Caller) CancelServices {
-	if c == nil {
-		return CancelServices{}
-	}
 	return CancelServices{
 		Payments: CancelPaymentsCaller{Caller: c},
 		Orders:   CancelOrdersCaller{Caller: c},

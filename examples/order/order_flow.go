@@ -185,11 +185,9 @@ type OrderServices struct {
 // OrderServicesFromCaller returns OrderServices whose every port calls c
 // (OrderInventoryCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewOrderFlow refuses.
+// nil c gives adapters over no Caller, which NewOrderFlow refuses, saying
+// that the Caller is missing.
 func OrderServicesFromCaller(c runtime.Caller) OrderServices {
-	if c == nil {
-		return OrderServices{}
-	}
 	return OrderServices{
 		Inventory: OrderInventoryCaller{Caller: c},
 		Payments:  OrderPaymentsCaller{Caller: c},
@@ -546,11 +544,9 @@ type VisitServices struct {
 // VisitServicesFromCaller returns VisitServices whose every port calls c
 // (VisitConciergeCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewVisitFlow refuses.
+// nil c gives adapters over no Caller, which NewVisitFlow refuses, saying
+// that the Caller is missing.
 func VisitServicesFromCaller(c runtime.Caller) VisitServices {
-	if c == nil {
-		return VisitServices{}
-	}
 	return VisitServices{
 		Concierge: VisitConciergeCaller{Caller: c},
 	}
@@ -778,12 +774,9 @@ type CancelVisitServices struct {
 // CancelVisitServicesFromCaller returns CancelVisitServices whose every
 // port calls c (CancelVisitConciergeCaller, ...): the services of a flow
 // whose requests and responses travel as JSON, such as engine/httpcall's
-// Caller or NATS. A nil c gives no ports, which NewCancelVisitFlow
-// refuses.
+// Caller or NATS. A nil c gives adapters over no Caller, which
+// NewCancelVisitFlow refuses, saying that the Caller is missing.
 func CancelVisitServicesFromCaller(c runtime.Caller) CancelVisitServices {
-	if c == nil {
-		return CancelVisitServices{}
-	}
 	return CancelVisitServices{
 		Concierge: CancelVisitConciergeCaller{Caller: c},
 	}

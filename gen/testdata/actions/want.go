@@ -148,11 +148,9 @@ type ActionsServices struct {
 // ActionsServicesFromCaller returns ActionsServices whose every port calls
 // c (ActionsUsersCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewActionsFlow refuses.
+// nil c gives adapters over no Caller, which NewActionsFlow refuses,
+// saying that the Caller is missing.
 func ActionsServicesFromCaller(c runtime.Caller) ActionsServices {
-	if c == nil {
-		return ActionsServices{}
-	}
 	return ActionsServices{
 		Users: ActionsUsersCaller{Caller: c},
 	}

@@ -335,11 +335,9 @@ type GroupedServices struct {
 // GroupedServicesFromCaller returns GroupedServices whose every port calls
 // c (GroupedCounterCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewGroupedFlow refuses.
+// nil c gives adapters over no Caller, which NewGroupedFlow refuses,
+// saying that the Caller is missing.
 func GroupedServicesFromCaller(c runtime.Caller) GroupedServices {
-	if c == nil {
-		return GroupedServices{}
-	}
 	return GroupedServices{
 		Counter: GroupedCounterCaller{Caller: c},
 	}

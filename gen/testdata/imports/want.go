@@ -70,11 +70,9 @@ type ImportsServices struct {
 // ImportsServicesFromCaller returns ImportsServices whose every port calls
 // c (ImportsClockCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewImportsFlow refuses.
+// nil c gives adapters over no Caller, which NewImportsFlow refuses,
+// saying that the Caller is missing.
 func ImportsServicesFromCaller(c runtime1.Caller) ImportsServices {
-	if c == nil {
-		return ImportsServices{}
-	}
 	return ImportsServices{
 		Clock: ImportsClockCaller{Caller: c},
 	}

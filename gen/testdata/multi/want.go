@@ -104,11 +104,9 @@ type CancelServices struct {
 // CancelServicesFromCaller returns CancelServices whose every port calls c
 // (CancelSubscriptionsCaller, ...): the services of a flow whose requests
 // and responses travel as JSON, such as engine/httpcall's Caller or NATS.
-// A nil c gives no ports, which NewCancelFlow refuses.
+// A nil c gives adapters over no Caller, which NewCancelFlow refuses,
+// saying that the Caller is missing.
 func CancelServicesFromCaller(c runtime.Caller) CancelServices {
-	if c == nil {
-		return CancelServices{}
-	}
 	return CancelServices{
 		Subscriptions: CancelSubscriptionsCaller{Caller: c},
 		Payments:      CancelPaymentsCaller{Caller: c},

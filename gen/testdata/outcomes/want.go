@@ -118,11 +118,9 @@ type ModerationServices struct {
 // ModerationServicesFromCaller returns ModerationServices whose every port
 // calls c (ModerationPostsCaller, ...): the services of a flow whose
 // requests and responses travel as JSON, such as engine/httpcall's Caller
-// or NATS. A nil c gives no ports, which NewModerationFlow refuses.
+// or NATS. A nil c gives adapters over no Caller, which NewModerationFlow
+// refuses, saying that the Caller is missing.
 func ModerationServicesFromCaller(c runtime.Caller) ModerationServices {
-	if c == nil {
-		return ModerationServices{}
-	}
 	return ModerationServices{
 		Posts: ModerationPostsCaller{Caller: c},
 	}

@@ -126,11 +126,9 @@ type OrderServices struct {
 // OrderServicesFromCaller returns OrderServices whose every port calls c
 // (OrderInventoryCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewOrderFlow refuses.
+// nil c gives adapters over no Caller, which NewOrderFlow refuses, saying
+// that the Caller is missing.
 func OrderServicesFromCaller(c runtime.Caller) OrderServices {
-	if c == nil {
-		return OrderServices{}
-	}
 	return OrderServices{
 		Inventory: OrderInventoryCaller{Caller: c},
 	}

@@ -123,11 +123,9 @@ type FulfilServices struct {
 // FulfilServicesFromCaller returns FulfilServices whose every port calls c
 // (FulfilInventoryCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewFulfilFlow refuses.
+// nil c gives adapters over no Caller, which NewFulfilFlow refuses, saying
+// that the Caller is missing.
 func FulfilServicesFromCaller(c runtime.Caller) FulfilServices {
-	if c == nil {
-		return FulfilServices{}
-	}
 	return FulfilServices{
 		Inventory: FulfilInventoryCaller{Caller: c},
 	}

@@ -127,8 +127,11 @@ func main() {
 	check.Equal("adapter pointer without a Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is a port adapter, SignupSubscriptionsCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
 	_, err = NewSignupFlow(handlers{}, SignupServices{Customers: newServices(), Subscriptions: (*SignupSubscriptionsCaller)(nil)}, runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
 	check.Equal("nil adapter pointer: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is a port adapter, SignupSubscriptionsCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
+	// A nil Caller (an engine without one) gives adapters over none: the
+	// error says that the Caller is missing, not that the port is, which
+	// the caller did build with SignupServicesFromCaller.
 	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(nil), runtime.WithPublisher(runtime.NewMemoryBus()))
-	check.Equal("nil Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
+	check.Equal("nil Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is a port adapter, SignupCustomersCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
 	// Nil handlers would make the first Go step panic after the rpc steps
 	// before it had created the customer and the subscription.
 	_, err = NewSignupFlow(nil, SignupServicesFromCaller(runtime.NewMemoryCaller()), runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))

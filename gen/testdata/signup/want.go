@@ -157,11 +157,9 @@ type SignupServices struct {
 // SignupServicesFromCaller returns SignupServices whose every port calls c
 // (SignupCustomersCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewSignupFlow refuses.
+// nil c gives adapters over no Caller, which NewSignupFlow refuses, saying
+// that the Caller is missing.
 func SignupServicesFromCaller(c runtime.Caller) SignupServices {
-	if c == nil {
-		return SignupServices{}
-	}
 	return SignupServices{
 		Customers:     SignupCustomersCaller{Caller: c},
 		Subscriptions: SignupSubscriptionsCaller{Caller: c},

@@ -69,11 +69,9 @@ type PingServices struct {
 // PingServicesFromCaller returns PingServices whose every port calls c
 // (PingHealthCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewPingFlow refuses.
+// nil c gives adapters over no Caller, which NewPingFlow refuses, saying
+// that the Caller is missing.
 func PingServicesFromCaller(c runtime.Caller) PingServices {
-	if c == nil {
-		return PingServices{}
-	}
 	return PingServices{
 		Health: PingHealthCaller{Caller: c},
 	}

@@ -154,11 +154,9 @@ type ComboServices struct {
 // ComboServicesFromCaller returns ComboServices whose every port calls c
 // (ComboStockCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewComboFlow refuses.
+// nil c gives adapters over no Caller, which NewComboFlow refuses, saying
+// that the Caller is missing.
 func ComboServicesFromCaller(c runtime.Caller) ComboServices {
-	if c == nil {
-		return ComboServices{}
-	}
 	return ComboServices{
 		Stock: ComboStockCaller{Caller: c},
 		Pay:   ComboPayCaller{Caller: c},
@@ -542,11 +540,9 @@ type BillingServices struct {
 // BillingServicesFromCaller returns BillingServices whose every port calls
 // c (BillingPayCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewBillingFlow refuses.
+// nil c gives adapters over no Caller, which NewBillingFlow refuses,
+// saying that the Caller is missing.
 func BillingServicesFromCaller(c runtime.Caller) BillingServices {
-	if c == nil {
-		return BillingServices{}
-	}
 	return BillingServices{
 		Pay: BillingPayCaller{Caller: c},
 	}
@@ -811,11 +807,9 @@ type RefundServices struct {
 // RefundServicesFromCaller returns RefundServices whose every port calls c
 // (RefundPayCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewRefundFlow refuses.
+// nil c gives adapters over no Caller, which NewRefundFlow refuses, saying
+// that the Caller is missing.
 func RefundServicesFromCaller(c runtime.Caller) RefundServices {
-	if c == nil {
-		return RefundServices{}
-	}
 	return RefundServices{
 		Pay: RefundPayCaller{Caller: c},
 	}

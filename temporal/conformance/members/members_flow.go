@@ -147,11 +147,9 @@ type MembersServices struct {
 // MembersServicesFromCaller returns MembersServices whose every port calls
 // c (MembersDeskCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewMembersFlow refuses.
+// nil c gives adapters over no Caller, which NewMembersFlow refuses,
+// saying that the Caller is missing.
 func MembersServicesFromCaller(c runtime.Caller) MembersServices {
-	if c == nil {
-		return MembersServices{}
-	}
 	return MembersServices{
 		Desk: MembersDeskCaller{Caller: c},
 		Ship: MembersShipCaller{Caller: c},

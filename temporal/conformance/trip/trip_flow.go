@@ -132,11 +132,9 @@ type TripServices struct {
 // TripServicesFromCaller returns TripServices whose every port calls c
 // (TripSeatsCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewTripFlow refuses.
+// nil c gives adapters over no Caller, which NewTripFlow refuses, saying
+// that the Caller is missing.
 func TripServicesFromCaller(c runtime.Caller) TripServices {
-	if c == nil {
-		return TripServices{}
-	}
 	return TripServices{
 		Seats: TripSeatsCaller{Caller: c},
 	}
@@ -560,11 +558,9 @@ type BillingServices struct {
 // BillingServicesFromCaller returns BillingServices whose every port calls
 // c (BillingPayCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewBillingFlow refuses.
+// nil c gives adapters over no Caller, which NewBillingFlow refuses,
+// saying that the Caller is missing.
 func BillingServicesFromCaller(c runtime.Caller) BillingServices {
-	if c == nil {
-		return BillingServices{}
-	}
 	return BillingServices{
 		Pay: BillingPayCaller{Caller: c},
 	}
@@ -833,11 +829,9 @@ type RefundServices struct {
 // RefundServicesFromCaller returns RefundServices whose every port calls c
 // (RefundPayCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewRefundFlow refuses.
+// nil c gives adapters over no Caller, which NewRefundFlow refuses, saying
+// that the Caller is missing.
 func RefundServicesFromCaller(c runtime.Caller) RefundServices {
-	if c == nil {
-		return RefundServices{}
-	}
 	return RefundServices{
 		Pay: RefundPayCaller{Caller: c},
 	}
