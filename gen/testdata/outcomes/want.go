@@ -234,14 +234,16 @@ func (f *ModerationFlow) Run(runID string) (*ModerationRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *ModerationFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest post of a run of this flow, live or finished (a
 // finished run needs a sink that can load histories), decoded from its
-// last snapshot.
+// last snapshot. A run it cannot find, or one of another flow, is an error
+// wrapping runtime.ErrUnknownRun.
 func (f *ModerationFlow) State(runID string) (post, error) {
 	return f.flow.State(runID)
 }
@@ -281,7 +283,8 @@ func (f *ModerationFlow) Resume(ctx context.Context, history []runtime.Event, op
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *ModerationFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

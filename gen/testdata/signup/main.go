@@ -147,7 +147,8 @@ func main() {
 	sv.pay("cus-ada")
 	in := initial
 	in.Decision = "approve"
-	res, err := sv.flow().Execute(ctx, in)
+	approved := sv.flow()
+	res, err := approved.Execute(ctx, in)
 	check.Equal("approved: error", err, nil)
 	check.Run("approved", sv.sink, res.RunID, res.Final, runtime.StateDone, append(start,
 		"AwaitPayment:waiting -> AwaitPayment:running",
@@ -159,6 +160,13 @@ func main() {
 	check.Equal("approved: subscription", res.State.SubscriptionID, "sub-pro")
 	check.Equal("approved: payment", res.State.Payment, Payment{Amount: 10, CorrelationID: "cus-ada"})
 	check.Equal("approved: active", res.State.Active, true)
+	// A finished run is not live: Abort says the run is unknown here, as its
+	// doc says; so do Status and State of a run nobody started.
+	check.Equal("abort finished: ErrUnknownRun", errors.Is(approved.Abort(res.RunID), runtime.ErrUnknownRun), true)
+	_, err = approved.Status("no-such-run")
+	check.Equal("status unknown: ErrUnknownRun", errors.Is(err, runtime.ErrUnknownRun), true)
+	_, err = approved.State("no-such-run")
+	check.Equal("state unknown: ErrUnknownRun", errors.Is(err, runtime.ErrUnknownRun), true)
 	// The typed port got the step's context: its idempotency key.
 	check.Equal("approved: port keys", strings.Join(sv.keys, ","), res.RunID+"/CreateCustomer")
 	var topics []string
