@@ -352,8 +352,8 @@ func (e *Engine) Provide(p Provider) { p.Provide(e.reg) }
 // Caller returns the engine's Caller (Options.Caller), nil without one. A
 // generated flow's typed service ports call it through the generated
 // adapters: NewSignupFlow(h, SignupServicesFromCaller(e.Caller()),
-// e.RuntimeOptions()...); with no Caller there are no ports, and the
-// constructor says which it lacks.
+// e.RuntimeOptions()...); with no Caller the ports are adapters over
+// none, and the constructor says so (runtime.PortWithoutCaller).
 func (e *Engine) Caller() runtime.Caller { return e.caller }
 
 // RuntimeOptions returns the options a generated flow must be built with to

@@ -122,10 +122,17 @@ func replay(dir string, ch dirChange) error {
 	return atomicfile.SyncDir(dir)
 }
 
-// applyDirFile replaces dir/name with data (0600), or removes it (nil data).
+// applyDirFile replaces dir/name with data (0600), or removes it (nil
+// data). A file that already holds data is left alone: restoring a change
+// that failed at a file atomicfile refuses to replace (ErrReadOnly), which
+// still holds what it held, must not fail there again, and leave the
+// journal of the refused change for the next start to finish.
 func applyDirFile(dir, name string, data []byte) error {
 	path := filepath.Join(dir, name)
 	if data != nil {
+		if cur, err := readDirFile(path); err == nil && bytes.Equal(cur, data) {
+			return nil
+		}
 		// 0600: a new definition is readable by the engine's user only.
 		return writeFile(path, data, 0o600)
 	}

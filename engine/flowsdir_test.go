@@ -363,3 +363,46 @@ func TestFlowsDirFullDiskUndone(t *testing.T) {
 		t.Fatal("the change's journal was never written: the test no longer fills the disk where it should")
 	}
 }
+
+// A <Flow>.json its owner may not write (chmod 444) is not replaced
+// (internal/atomicfile refuses it, as gofmt -w does): a change of it
+// answers 500 and changes nothing, the flows written before it in the
+// same change are restored, no journal is left, and the next start
+// loads the flows as they were. Restoring must not write the read-only
+// file again: it still holds what it held.
+func TestFlowsDirReadOnlyFileChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	c := apiClient{t, httptestServer(t, dirEngine(t, dir))}
+	if status, out := c.do("PUT", "/flows", flowDoc(rpcFlow("A", "A.Start"), rpcFlow("B", "B.Start"))); status != 200 {
+		t.Fatalf("PUT A, B: %d %v", status, out)
+	}
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		return string(b)
+	}
+	a, b := read("A.json"), read("B.json")
+	if err := os.Chmod(filepath.Join(dir, "B.json"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	// A.json is replaced first (the files go in name order), then B.json
+	// is refused.
+	if status, out := c.do("PUT", "/flows", flowDoc(rpcFlow("A", "A.Again"), rpcFlow("B", "B.Again"))); status != 500 {
+		t.Fatalf("PUT over a read-only B.json: %d %v, want 500", status, out)
+	}
+	if read("A.json") != a || read("B.json") != b {
+		t.Errorf("after the refused PUT: A.json\n%s\nB.json\n%s\nwant them as they were", read("A.json"), read("B.json"))
+	}
+	if got := dirFiles(t, dir); !slices.Equal(got, []string{"A.json", "B.json"}) {
+		t.Fatalf("after the refused PUT the flows directory holds %v, want [A.json B.json] (no journal)", got)
+	}
+	if got := flowNames(dirEngine(t, dir)); !slices.Equal(got, []string{"A", "B"}) {
+		t.Fatalf("the next start defines %v, want [A B]", got)
+	}
+	// Made writable, it is replaced.
+	if err := os.Chmod(filepath.Join(dir, "B.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if status, out := c.do("PUT", "/flows", flowDoc(rpcFlow("A", "A.Again"), rpcFlow("B", "B.Again"))); status != 200 {
+		t.Fatalf("PUT over a writable B.json: %d %v, want 200", status, out)
+	}
+}

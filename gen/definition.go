@@ -223,11 +223,13 @@ func (g *flowGen) methods() []jen.Code {
 			"Run", []jen.Code{runID()}, []jen.Code{run(), jen.Bool()},
 			"runID"),
 		method("Status returns the state, step, attempt and history of a run, live or finished "+
-			"(a finished run needs a sink that can load histories: a store of runtime/store, or runtime.MemorySink).",
+			"(a finished run needs a sink that can load histories: a store of runtime/store, or runtime.MemorySink). "+
+			"A run it cannot find, or one of another flow, is an error wrapping runtime.ErrUnknownRun.",
 			"Status", []jen.Code{runID()}, []jen.Code{rt("Status"), jen.Error()},
 			"runID"),
 		method(fmt.Sprintf("State returns the latest %s of a run of this flow, live or finished "+
-			"(a finished run needs a sink that can load histories), decoded from its last snapshot.", g.stateName()),
+			"(a finished run needs a sink that can load histories), decoded from its last snapshot. "+
+			"A run it cannot find, or one of another flow, is an error wrapping runtime.ErrUnknownRun.", g.stateName()),
 			"State", []jen.Code{runID()}, []jen.Code{g.stateType(), jen.Error()},
 			"runID"),
 		method("History returns the events of a run of this flow, live or finished, from the flow's sink, "+
@@ -251,7 +253,8 @@ func (g *flowGen) methods() []jen.Code {
 			"completed steps do not run again and the step that was running runs again with the same idempotency key.",
 			"Resume", []jen.Code{ctx(), g.id("history").Index().Add(rt("Event")), runOpts()}, []jen.Code{run(), jen.Error()},
 			"ctx", "history", "opts"),
-		method("Abort aborts a live run: its running step is cancelled and its completed steps roll back.",
+		method("Abort aborts a live run: its running step is cancelled and its completed steps roll back. "+
+			"A run that is not live in this process (finished, or not started or resumed here) is an error wrapping runtime.ErrUnknownRun.",
 			"Abort", []jen.Code{runID()}, []jen.Code{jen.Error()},
 			"runID"),
 		method("SuspendAll suspends every live run of this flow, as a process that shuts down does, "+

@@ -217,16 +217,15 @@ func (g *flowGen) portDecls() []jen.Code {
 	}))
 	decls = append(decls, jen.Add(docComment(prose(fmt.Sprintf("%s returns %s whose every port calls c (%s): "+
 		"the services of a flow whose requests and responses travel as JSON, such as engine/httpcall's Caller or NATS. "+
-		"A nil c gives no ports, which %s refuses.",
+		"A nil c gives adapters over no Caller, which %s refuses, saying that the Caller is missing.",
 		n.ServicesFromCaller, n.Services, g.ports[0].Adapter+", ...", n.Constructor))...)).Line().
 		Func().Id(n.ServicesFromCaller).Params(g.id("c").Add(rt("Caller"))).Id(n.Services).
-		Block(jen.If(g.id("c").Op("==").Nil()).Block(jen.Return(jen.Id(n.Services).Values())),
-			jen.Return(jen.Id(n.Services).ValuesFunc(func(vg *jen.Group) {
-				for _, p := range g.ports {
-					vg.Line().Id(p.Field).Op(":").Id(p.Adapter).Values(jen.Id(dsl.AdapterCallerField).Op(":").Add(g.id("c")))
-				}
-				vg.Line()
-			}))))
+		Block(jen.Return(jen.Id(n.Services).ValuesFunc(func(vg *jen.Group) {
+			for _, p := range g.ports {
+				vg.Line().Id(p.Field).Op(":").Id(p.Adapter).Values(jen.Id(dsl.AdapterCallerField).Op(":").Add(g.id("c")))
+			}
+			vg.Line()
+		}))))
 	return decls
 }
 
@@ -282,16 +281,15 @@ func (g *flowGen) portOf(a *dsl.Action) (*portGen, *portMethodGen) {
 
 // portsNil are the constructor's first statements with ports: a nil port
 // is refused, with the field it is missing from, and so is the port's
-// adapter over a nil Caller (its zero value), whose every call would fail
-// at run time. Comparing the interface with the zero adapter never panics:
-// a Caller that is set differs from nil before its value is compared.
+// adapter over a nil Caller (its zero value, or a pointer to it:
+// runtime.AdapterWithoutCaller), whose every call would fail at run time.
 func (g *flowGen) portsNil() []jen.Code {
 	var out []jen.Code
 	for _, p := range g.ports {
 		field := g.id("svc").Dot(p.Field)
 		out = append(out, jen.If(jen.Add(field).Op("==").Nil()).Block(
 			jen.Return(jen.Nil(), rt("MissingPort").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Services), jen.Lit(p.Field)))))
-		out = append(out, jen.If(jen.Add(field).Op("==").Parens(jen.Id(p.Adapter).Values())).Block(
+		out = append(out, jen.If(rt("AdapterWithoutCaller").Types(jen.Id(p.Adapter)).Call(field)).Block(
 			jen.Return(jen.Nil(), rt("PortWithoutCaller").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Services), jen.Lit(p.Field), jen.Lit(p.Adapter)))))
 	}
 	return out

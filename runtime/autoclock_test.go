@@ -64,3 +64,68 @@ func TestAutoClockAdvanceFiresTimeout(t *testing.T) {
 		t.Fatalf("%s, %v; want failed on a timeout", res.Final, err)
 	}
 }
+
+// TestAutoClockAwaitDeadline shows what docs/runtime.md ("Testing flows")
+// says of an await under an AutoClock: its deadline is a timer the run
+// waits on alone, so it fires at once. An event already published when
+// the run reaches the await (a MemoryBus keeps it) is taken first, every
+// time: the subscription comes before the timer. Without one the step
+// ends with the outcome timeout at once, the clock moved by the timeout,
+// and an event published later finds no wait. To deliver an event while
+// the run waits, a test takes a manual FakeClock: BlockUntil(1) (the
+// deadline's timer: the run is waiting), publish, and the run takes it.
+func TestAutoClockAwaitDeadline(t *testing.T) {
+	paid := map[string]any{"correlation_id": "o-1", "amount": 3}
+	flow := func(clock *runtime.FakeClock, bus *runtime.MemoryBus) *runtime.Flow[order] {
+		f := runtime.New[order]("Orders", runtime.WithSubscriber(bus), runtime.WithClock(clock))
+		err := f.Register(awaitPaid(time.Hour, runtime.WithNext[order](runtime.OutcomeTimeout, "Late")),
+			runtime.NewStep("OnTime", func(ctx context.Context, s *order) (runtime.Outcome, error) {
+				s.Route = "OnTime"
+				return "", nil
+			}, runtime.WithNext[order](runtime.OutcomeOK, runtime.Done)),
+			route("Late"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	t.Run("published before", func(t *testing.T) {
+		for i := range 100 {
+			clock, bus := runtime.NewAutoClock(epoch), runtime.NewMemoryBus()
+			if err := bus.Publish(context.Background(), "payments", "paid", paid); err != nil {
+				t.Fatal(err)
+			}
+			res, err := flow(clock, bus).Execute(context.Background(), order{OrderID: "o-1"})
+			if err != nil || res.State.Route != "OnTime" || res.State.Paid.Amount != 3 {
+				t.Fatalf("run %d: route %q, paid %d, %v; want the kept event taken before the deadline", i, res.State.Route, res.State.Paid.Amount, err)
+			}
+			if clock.Now() != epoch {
+				t.Fatalf("run %d: the clock moved to %v: the deadline fired", i, clock.Now())
+			}
+		}
+	})
+	t.Run("none yet", func(t *testing.T) {
+		clock, bus := runtime.NewAutoClock(epoch), runtime.NewMemoryBus()
+		res, err := flow(clock, bus).Execute(context.Background(), order{OrderID: "o-1"})
+		if err != nil || res.State.Route != "Late" {
+			t.Fatalf("route %q, %v; want Late: the deadline fires at once", res.State.Route, err)
+		}
+		if got := clock.Now().Sub(epoch); got != time.Hour {
+			t.Errorf("the clock moved %v, want the await's timeout, 1h", got)
+		}
+	})
+	t.Run("manual clock", func(t *testing.T) {
+		clock, bus := runtime.NewFakeClock(epoch), runtime.NewMemoryBus()
+		run, err := flow(clock, bus).Start(context.Background(), order{OrderID: "o-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.BlockUntil(1) // the await's deadline: the run waits
+		if err := bus.Publish(context.Background(), "payments", "paid", paid); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := run.Wait(context.Background()); err != nil || res.State.Route != "OnTime" {
+			t.Fatalf("route %q, %v; want OnTime", res.State.Route, err)
+		}
+	})
+}

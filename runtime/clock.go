@@ -112,7 +112,9 @@ func attemptTimer(c Clock, d time.Duration) (<-chan time.Time, func() bool) {
 // the time past it, so an attempt is never cut while its own work runs, and
 // a flow whose steps have timeouts runs the same way every time. Time moved
 // by auto mode does not fire it either (a backoff in one branch does not
-// cut another branch's attempt).
+// cut another branch's attempt). So an await with a timeout takes only an
+// event published before the run reaches it: once the run waits, its
+// deadline has fired (docs/runtime.md, "Testing flows").
 type FakeClock struct {
 	mu     sync.Mutex
 	cond   sync.Cond

@@ -88,7 +88,12 @@
 //
 // NewFakeClock and NewAutoClock make retries and timeouts take no real time
 // (an AutoClock skips backoffs and waits by itself, and fires an attempt's
-// timeout only when the test advances past it);
+// timeout only when the test advances past it). Under an AutoClock an
+// await's deadline fires as soon as the run waits: the await takes only an
+// event already published when the run reaches it (a MemoryBus keeps one),
+// and one published later, once the run waits, comes after the step ended
+// with the outcome timeout. To deliver an event during a wait, use
+// NewFakeClock: BlockUntil(1), then publish;
 // MemoryCaller and MemoryBus stand in for services and a message bus;
 // MemorySink keeps histories for assertions and Status.
 package runtime

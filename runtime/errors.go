@@ -194,7 +194,8 @@ func (e *RollbackError) Error() string { return "rollback " + e.Step + ": " + e.
 func (e *RollbackError) Unwrap() error { return e.Err }
 
 // HistoryError says where a history stops fitting: the event's sequence
-// number and, when a step is to blame, the step.
+// number (0 when there is no event: an empty history) and, when a step is
+// to blame, the step.
 type HistoryError struct {
 	Seq  uint64
 	Step string
@@ -202,10 +203,14 @@ type HistoryError struct {
 }
 
 func (e *HistoryError) Error() string {
-	if e.Step != "" {
-		return fmt.Sprintf("runtime: history event seq %d: step %q: %s", e.Seq, e.Step, e.Msg)
+	at := "runtime: history"
+	if e.Seq > 0 { // events count from 1: 0 is no event (an empty history)
+		at = fmt.Sprintf("runtime: history event seq %d", e.Seq)
 	}
-	return fmt.Sprintf("runtime: history event seq %d: %s", e.Seq, e.Msg)
+	if e.Step != "" {
+		return fmt.Sprintf("%s: step %q: %s", at, e.Step, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", at, e.Msg)
 }
 func (e *HistoryError) Unwrap() error { return ErrHistory }
 

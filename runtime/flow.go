@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/flowgen/flowgen/internal/option"
 )
 
 type options struct {
@@ -31,21 +33,9 @@ type options struct {
 	interrupting func()
 }
 
-// Option configures a Flow. A nil Option sets nothing (see applyOptions).
+// Option configures a Flow. A nil Option sets nothing (internal/option's
+// Apply, the one rule of every option type of the package).
 type Option func(*options)
-
-// applyOptions applies opts to x in order, skipping nil ones: every option
-// type of the package (Option, RunOption, StepOption) is applied here, so a
-// nil one means "nothing to set" everywhere, as a caller that builds its
-// options conditionally (var o Option; if tracing { o = WithSink(s) })
-// expects, rather than a panic.
-func applyOptions[T any, O ~func(T)](x T, opts []O) {
-	for _, o := range opts {
-		if o != nil {
-			o(x)
-		}
-	}
-}
 
 // WithSink sets where events go (default: nowhere). A sink that also
 // implements HistoryLoader lets Status report the history of any run; one
@@ -128,7 +118,7 @@ type Flow[S any] struct {
 // New returns an empty flow definition.
 func New[S any](id string, opts ...Option) *Flow[S] {
 	f := &Flow[S]{id: id, live: make(map[string]*Run[S])}
-	applyOptions(&f.opts, opts)
+	option.Apply(&f.opts, opts)
 	if f.opts.sink == nil {
 		f.opts.sink = nopSink{}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/option"
 	"github.com/looplab/fsm"
 )
 
@@ -14,7 +15,7 @@ import (
 // at the same time; opts may set the block's Next (WithNext).
 func NewParallel[S any](id string, branches []*Step[S], opts ...StepOption[S]) *Step[S] {
 	st := &Step[S]{ID: id, Branches: branches}
-	applyOptions(st, opts)
+	option.Apply(st, opts)
 	return st
 }
 

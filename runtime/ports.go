@@ -76,6 +76,22 @@ func PortWithoutCaller(flow, services, field, adapter string) error {
 		ErrNotConfigured, flow, services, field, adapter)
 }
 
+// AdapterWithoutCaller reports whether port is the generated port adapter
+// A (<Flow><Service>Caller, a struct of one field, its Caller) over a nil
+// Caller: A's zero value, or a pointer to it, or a nil *A. The adapter's
+// methods have value receivers, so a pointer to it is a port as well; a
+// generated constructor refuses both forms with PortWithoutCaller.
+func AdapterWithoutCaller[A comparable](port any) bool {
+	var zero A
+	switch p := port.(type) {
+	case A:
+		return p == zero
+	case *A:
+		return p == nil || *p == zero
+	}
+	return false
+}
+
 // MissingPort is the error a generated constructor returns when its
 // services argument lacks a port: services.field is nil. It wraps
 // ErrNotConfigured, as a missing Caller does for an untyped rpc step.

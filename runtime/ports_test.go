@@ -79,3 +79,29 @@ func TestCallPort(t *testing.T) {
 		t.Errorf("PortWithoutCaller = %v", err)
 	}
 }
+
+// TestAdapterWithoutCaller: a generated adapter is a port by value and by
+// pointer (value receivers); over a nil Caller both forms are refused, and
+// any other port, an adapter with a Caller, or another type, is not.
+func TestAdapterWithoutCaller(t *testing.T) {
+	type adapter struct{ Caller Caller }
+	type other struct{ Caller Caller }
+	c := NewMemoryCaller()
+	for _, tc := range []struct {
+		name string
+		port any
+		want bool
+	}{
+		{"zero value", adapter{}, true},
+		{"pointer to zero", &adapter{}, true},
+		{"nil pointer", (*adapter)(nil), true},
+		{"value with a Caller", adapter{c}, false},
+		{"pointer with a Caller", &adapter{c}, false},
+		{"another type, zero", other{}, false},
+		{"nil", nil, false},
+	} {
+		if got := AdapterWithoutCaller[adapter](tc.port); got != tc.want {
+			t.Errorf("%s: AdapterWithoutCaller = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

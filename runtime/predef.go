@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/option"
 )
 
 // NewRPC returns a step that calls service/endpoint through the run's Caller
@@ -13,7 +15,7 @@ import (
 // endpoint.
 func NewRPC[S any](service, endpoint string, request func(s *S) any, opts ...StepOption[S]) *Step[S] {
 	st := &Step[S]{ID: endpoint, needs: needCaller}
-	applyOptions(st, opts)
+	option.Apply(st, opts)
 	response := st.response
 	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
 		c := fromCtx(ctx)
@@ -36,7 +38,7 @@ func NewRPC[S any](service, endpoint string, request func(s *S) any, opts ...Ste
 // Publisher (WithPublisher). The step ID defaults to event.
 func NewPublish[S any](topic, event string, payload func(s *S) any, opts ...StepOption[S]) *Step[S] {
 	st := &Step[S]{ID: event, needs: needPublisher}
-	applyOptions(st, opts)
+	option.Apply(st, opts)
 	st.Exec = func(ctx context.Context, s *S) (Outcome, error) {
 		c := fromCtx(ctx)
 		if c == nil || c.env.opts.pub == nil {
@@ -61,7 +63,7 @@ func NewPublish[S any](topic, event string, payload func(s *S) any, opts ...Step
 // defaults to event.
 func NewAwait[S any](topic, event string, into func(s *S) any, correlate func(s *S) string, timeout time.Duration, opts ...StepOption[S]) *Step[S] {
 	st := &Step[S]{ID: event, Await: &Await[S]{Topic: topic, Event: event, Correlate: correlate, Timeout: timeout}}
-	applyOptions(st, opts)
+	option.Apply(st, opts)
 	st.Await.Field = st.correlationField
 	if into != nil {
 		st.Exec = func(ctx context.Context, s *S) (Outcome, error) {

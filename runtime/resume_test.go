@@ -196,8 +196,10 @@ func TestResumeErrors(t *testing.T) {
 	if _, err := f.Resume(context.Background(), full); !errors.Is(err, runtime.ErrFinished) {
 		t.Errorf("Resume of a finished run: %v, want ErrFinished", err)
 	}
-	if _, err := f.Resume(context.Background(), nil); !errors.Is(err, runtime.ErrHistory) {
-		t.Errorf("Resume of nothing: %v, want ErrHistory", err)
+	// An empty history has no event: the error names none (it said
+	// "history event seq 0", an event that no run records).
+	if _, err := f.Resume(context.Background(), nil); !errors.Is(err, runtime.ErrHistory) || err.Error() != "runtime: history: empty history" {
+		t.Errorf("Resume of nothing: %v, want ErrHistory, %q", err, "runtime: history: empty history")
 	}
 	if _, err := f.Resume(context.Background(), full[:2], runtime.WithRunID("other")); !errors.Is(err, runtime.ErrHistory) {
 		t.Errorf("Resume under another ID: %v, want ErrHistory", err)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/option"
 	"github.com/looplab/fsm"
 )
 
@@ -129,7 +130,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, was *pro
 		ctx = context.Background()
 	}
 	var ro runOptions
-	applyOptions(&ro, opts)
+	option.Apply(&ro, opts)
 	var id string
 	if len(history) > 0 {
 		id = history[0].RunID

@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/option"
 )
 
 // IsVersion1 is referenced by generated code (`const _ = runtime.IsVersion1`):
@@ -286,7 +288,7 @@ func WithCorrelationField[S any](path string) StepOption[S] {
 // NewStep returns a Go step: Exec is the work, options add the rest.
 func NewStep[S any](id string, exec func(ctx context.Context, s *S) (Outcome, error), opts ...StepOption[S]) *Step[S] {
 	st := &Step[S]{ID: id, Exec: exec}
-	applyOptions(st, opts)
+	option.Apply(st, opts)
 	return st
 }
 

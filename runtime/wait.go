@@ -134,7 +134,10 @@ func (r *Run[S]) park() {
 	if timeout {
 		kind = wakeTimeout
 	}
-	if !at.IsZero() {
+	// A wait that Subscribe already ended (an event kept for it) arms no
+	// timer: an AutoClock would move its time to the deadline of a wait
+	// that never waited.
+	if !at.IsZero() && r.stillParked(p) {
 		p.stopTimer = afterFuncAt(r.clock, at, r.timerFired(p, kind))
 	}
 	if d.Call != nil {
@@ -221,6 +224,13 @@ func (r *Run[S]) parkOn(p *parking) {
 	r.mu.Lock()
 	r.parked = p
 	r.mu.Unlock()
+}
+
+// stillParked reports whether p is still the run's wait: nothing woke it.
+func (r *Run[S]) stillParked(p *parking) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.parked == p
 }
 
 // wake ends wait p for the reason kind, if p is still the run's wait, and

@@ -73,7 +73,10 @@
 // run never leaves half a file, and only when their contents change, so
 // builds stay cached. With several outputs, all are written to their
 // temporary files before any is renamed, so a failure to write one (no
-// room, no permission) leaves every output as it was. An
+// room, no permission) leaves every output as it was. An output its
+// owner may not write (chmod 444) is refused, as gofmt -w refuses it, even
+// for root: gen names it and writes nothing (chmod u+w to let it be
+// replaced); one whose contents do not change is not written, so passes. An
 // output that is a symbolic link stays one: the file it leads to is
 // replaced (a link to no file is an error). Two inputs that generate the
 // same file (signup.flow and its JSON form signup.json beside it) are a
@@ -136,7 +139,9 @@
 // files whose layout changes instead, atomically and, as gen writes its
 // outputs, all or none: every file is written to its temporary file before
 // any is renamed, so a failure to write one (no room, no permission)
-// leaves every file as it was. With -l it lists them.
+// leaves every file as it was; a file that changes and that its owner may
+// not write (chmod 444) is refused so, as gofmt -w refuses it. With -l it
+// lists them.
 // A file named through a symbolic link is rewritten where the link leads,
 // and the link stays.
 // A byte order mark at the start of a file is read and dropped.

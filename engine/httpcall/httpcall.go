@@ -41,6 +41,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/flowgen/flowgen/internal/neterr"
+	"github.com/flowgen/flowgen/internal/option"
 	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/internal/urlpath"
 	"github.com/flowgen/flowgen/observe/tracectx"
@@ -250,7 +251,8 @@ func SameHostRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// Option configures a Caller.
+// Option configures a Caller. A nil Option sets nothing, as the runtime's
+// options.
 type Option func(*Caller)
 
 // WithClient sets the HTTP client (default: Client(limits); timeouts come
@@ -293,9 +295,7 @@ func (c *Caller) Knows(service string) bool {
 func New(r Resolver, opts ...Option) *Caller {
 	c := &Caller{resolver: r, header: http.Header{},
 		path: func(ep string) string { return "/" + url.PathEscape(ep) }}
-	for _, o := range opts {
-		o(c)
-	}
+	option.Apply(c, opts)
 	c.limits = c.limits.withDefaults()
 	if c.log == nil {
 		c.log = slog.Default()

@@ -134,11 +134,9 @@ type CancelServices struct {
 // CancelServicesFromCaller returns CancelServices whose every port calls c
 // (CancelPaymentsCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewCancelFlow refuses.
+// nil c gives adapters over no Caller, which NewCancelFlow refuses, saying
+// that the Caller is missing.
 func CancelServicesFromCaller(c runtime.Caller) CancelServices {
-	if c == nil {
-		return CancelServices{}
-	}
 	return CancelServices{
 		Payments: CancelPaymentsCaller{Caller: c},
 		Orders:   CancelOrdersCaller{Caller: c},
@@ -173,13 +171,13 @@ func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option)
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
 	}
-	if svc.Payments == (CancelPaymentsCaller{}) {
+	if runtime.AdapterWithoutCaller[CancelPaymentsCaller](svc.Payments) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Payments", "CancelPaymentsCaller")
 	}
 	if svc.Orders == nil {
 		return nil, runtime.MissingPort("Cancel", "CancelServices", "Orders")
 	}
-	if svc.Orders == (CancelOrdersCaller{}) {
+	if runtime.AdapterWithoutCaller[CancelOrdersCaller](svc.Orders) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Orders", "CancelOrdersCaller")
 	}
 	f := runtime.New[CancelState]("Cancel", opts...)
@@ -287,14 +285,16 @@ func (f *CancelFlow) Run(runID string) (*CancelRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *CancelFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest CancelState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *CancelFlow) State(runID string) (CancelState, error) {
 	return f.flow.State(runID)
 }
@@ -334,7 +334,8 @@ func (f *CancelFlow) Resume(ctx context.Context, history []runtime.Event, opts .
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *CancelFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

@@ -185,11 +185,9 @@ type OrderServices struct {
 // OrderServicesFromCaller returns OrderServices whose every port calls c
 // (OrderInventoryCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewOrderFlow refuses.
+// nil c gives adapters over no Caller, which NewOrderFlow refuses, saying
+// that the Caller is missing.
 func OrderServicesFromCaller(c runtime.Caller) OrderServices {
-	if c == nil {
-		return OrderServices{}
-	}
 	return OrderServices{
 		Inventory: OrderInventoryCaller{Caller: c},
 		Payments:  OrderPaymentsCaller{Caller: c},
@@ -227,19 +225,19 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, visitFlow *VisitFlow, canc
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
-	if svc.Inventory == (OrderInventoryCaller{}) {
+	if runtime.AdapterWithoutCaller[OrderInventoryCaller](svc.Inventory) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Inventory", "OrderInventoryCaller")
 	}
 	if svc.Payments == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Payments")
 	}
-	if svc.Payments == (OrderPaymentsCaller{}) {
+	if runtime.AdapterWithoutCaller[OrderPaymentsCaller](svc.Payments) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Payments", "OrderPaymentsCaller")
 	}
 	if svc.Shipping == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Shipping")
 	}
-	if svc.Shipping == (OrderShippingCaller{}) {
+	if runtime.AdapterWithoutCaller[OrderShippingCaller](svc.Shipping) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Shipping", "OrderShippingCaller")
 	}
 	if visitFlow == nil {
@@ -397,14 +395,16 @@ func (f *OrderFlow) Run(runID string) (*OrderRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *OrderFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest OrderState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *OrderFlow) State(runID string) (OrderState, error) {
 	return f.flow.State(runID)
 }
@@ -444,7 +444,8 @@ func (f *OrderFlow) Resume(ctx context.Context, history []runtime.Event, opts ..
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *OrderFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -546,11 +547,9 @@ type VisitServices struct {
 // VisitServicesFromCaller returns VisitServices whose every port calls c
 // (VisitConciergeCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewVisitFlow refuses.
+// nil c gives adapters over no Caller, which NewVisitFlow refuses, saying
+// that the Caller is missing.
 func VisitServicesFromCaller(c runtime.Caller) VisitServices {
-	if c == nil {
-		return VisitServices{}
-	}
 	return VisitServices{
 		Concierge: VisitConciergeCaller{Caller: c},
 	}
@@ -579,7 +578,7 @@ func NewVisitFlow(h VisitHandlers, svc VisitServices, opts ...runtime.Option) (*
 	if svc.Concierge == nil {
 		return nil, runtime.MissingPort("Visit", "VisitServices", "Concierge")
 	}
-	if svc.Concierge == (VisitConciergeCaller{}) {
+	if runtime.AdapterWithoutCaller[VisitConciergeCaller](svc.Concierge) {
 		return nil, runtime.PortWithoutCaller("Visit", "VisitServices", "Concierge", "VisitConciergeCaller")
 	}
 	f := runtime.New[ConciergeVisit]("Visit", opts...)
@@ -647,14 +646,16 @@ func (f *VisitFlow) Run(runID string) (*VisitRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *VisitFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest ConciergeVisit of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *VisitFlow) State(runID string) (ConciergeVisit, error) {
 	return f.flow.State(runID)
 }
@@ -694,7 +695,8 @@ func (f *VisitFlow) Resume(ctx context.Context, history []runtime.Event, opts ..
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *VisitFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -778,12 +780,9 @@ type CancelVisitServices struct {
 // CancelVisitServicesFromCaller returns CancelVisitServices whose every
 // port calls c (CancelVisitConciergeCaller, ...): the services of a flow
 // whose requests and responses travel as JSON, such as engine/httpcall's
-// Caller or NATS. A nil c gives no ports, which NewCancelVisitFlow
-// refuses.
+// Caller or NATS. A nil c gives adapters over no Caller, which
+// NewCancelVisitFlow refuses, saying that the Caller is missing.
 func CancelVisitServicesFromCaller(c runtime.Caller) CancelVisitServices {
-	if c == nil {
-		return CancelVisitServices{}
-	}
 	return CancelVisitServices{
 		Concierge: CancelVisitConciergeCaller{Caller: c},
 	}
@@ -811,7 +810,7 @@ func NewCancelVisitFlow(h CancelVisitHandlers, svc CancelVisitServices, opts ...
 	if svc.Concierge == nil {
 		return nil, runtime.MissingPort("CancelVisit", "CancelVisitServices", "Concierge")
 	}
-	if svc.Concierge == (CancelVisitConciergeCaller{}) {
+	if runtime.AdapterWithoutCaller[CancelVisitConciergeCaller](svc.Concierge) {
 		return nil, runtime.PortWithoutCaller("CancelVisit", "CancelVisitServices", "Concierge", "CancelVisitConciergeCaller")
 	}
 	f := runtime.New[ConciergeVisit]("CancelVisit", opts...)
@@ -863,14 +862,16 @@ func (f *CancelVisitFlow) Run(runID string) (*CancelVisitRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *CancelVisitFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest ConciergeVisit of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *CancelVisitFlow) State(runID string) (ConciergeVisit, error) {
 	return f.flow.State(runID)
 }
@@ -910,7 +911,8 @@ func (f *CancelVisitFlow) Resume(ctx context.Context, history []runtime.Event, o
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *CancelVisitFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

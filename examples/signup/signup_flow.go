@@ -138,11 +138,9 @@ type SignupServices struct {
 // SignupServicesFromCaller returns SignupServices whose every port calls c
 // (SignupCustomersCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewSignupFlow refuses.
+// nil c gives adapters over no Caller, which NewSignupFlow refuses, saying
+// that the Caller is missing.
 func SignupServicesFromCaller(c runtime.Caller) SignupServices {
-	if c == nil {
-		return SignupServices{}
-	}
 	return SignupServices{
 		Customers:     SignupCustomersCaller{Caller: c},
 		Subscriptions: SignupSubscriptionsCaller{Caller: c},
@@ -177,13 +175,13 @@ func NewSignupFlow(h SignupHandlers, svc SignupServices, opts ...runtime.Option)
 	if svc.Customers == nil {
 		return nil, runtime.MissingPort("Signup", "SignupServices", "Customers")
 	}
-	if svc.Customers == (SignupCustomersCaller{}) {
+	if runtime.AdapterWithoutCaller[SignupCustomersCaller](svc.Customers) {
 		return nil, runtime.PortWithoutCaller("Signup", "SignupServices", "Customers", "SignupCustomersCaller")
 	}
 	if svc.Subscriptions == nil {
 		return nil, runtime.MissingPort("Signup", "SignupServices", "Subscriptions")
 	}
-	if svc.Subscriptions == (SignupSubscriptionsCaller{}) {
+	if runtime.AdapterWithoutCaller[SignupSubscriptionsCaller](svc.Subscriptions) {
 		return nil, runtime.PortWithoutCaller("Signup", "SignupServices", "Subscriptions", "SignupSubscriptionsCaller")
 	}
 	f := runtime.New[SignupState]("Signup", opts...)
@@ -297,14 +295,16 @@ func (f *SignupFlow) Run(runID string) (*SignupRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *SignupFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest SignupState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *SignupFlow) State(runID string) (SignupState, error) {
 	return f.flow.State(runID)
 }
@@ -344,7 +344,8 @@ func (f *SignupFlow) Resume(ctx context.Context, history []runtime.Event, opts .
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *SignupFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

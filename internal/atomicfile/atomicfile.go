@@ -27,7 +27,7 @@ import (
 // directory is synced, so that the rename is on disk when WriteFile
 // returns. An existing file keeps its permission bits; a new one gets perm.
 // A path that exists and is not a regular file (a directory, a device) is
-// an error.
+// an error, and so is a file its owner may not write (ErrReadOnly).
 //
 // A path that is a symbolic link stays one: WriteFile replaces the file the
 // link leads to (in that file's directory), as a plain write through the
@@ -46,6 +46,14 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 // ErrNotRegular is why WriteFile will not replace a path: it is there and
 // is not a regular file (a directory, a device, a named pipe).
 var ErrNotRegular = errors.New("not a regular file")
+
+// ErrReadOnly is why WriteFile will not replace a file: its owner may not
+// write it (mode 0444, say). Someone marked it not to be changed, as a
+// file kept read-only by a version control system or a build, and gofmt -w
+// and editors refuse it too; the rename would replace it all the same, even
+// for root, whom a plain write would not stop either. Make it writable
+// (chmod u+w) to let it be replaced.
+var ErrReadOnly = errors.New("read-only file (its owner may not write it): make it writable (chmod u+w) to replace it")
 
 // File is one file for WriteFiles: its path, its new contents, and the
 // permissions it gets if it is new.
@@ -137,6 +145,9 @@ func stage(f File) (*stagedFile, error) {
 	if st, err := os.Stat(path); err == nil {
 		if !st.Mode().IsRegular() {
 			return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
+		}
+		if st.Mode().Perm()&0o200 == 0 {
+			return nil, &fs.PathError{Op: "write", Path: path, Err: ErrReadOnly}
 		}
 		perm = st.Mode().Perm()
 	}

@@ -383,3 +383,51 @@ func TestWriteFilesContextCancelled(t *testing.T) {
 		}
 	}
 }
+
+// A file without its owner's write permission is refused, as gofmt -w and
+// an editor refuse it (even for root, whom the file system would let
+// write it): someone marked it not to be changed. Nothing is written,
+// among several files neither, and the error names the file.
+func TestWriteFileRefusesReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	ro, rw := filepath.Join(dir, "ro_flow.go"), filepath.Join(dir, "rw_flow.go")
+	for p, perm := range map[string]fs.FileMode{ro: 0o444, rw: 0o644} {
+		if err := os.WriteFile(p, []byte("old"), perm); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, perm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := WriteFiles([]File{{rw, []byte("new"), 0o644}, {ro, []byte("new"), 0o644}})
+	var pe *fs.PathError
+	if !errors.Is(err, ErrReadOnly) || !errors.As(err, &pe) || pe.Path != ro {
+		t.Fatalf("WriteFiles over a 0444 file = %v, want a *fs.PathError for %s wrapping ErrReadOnly", err, ro)
+	}
+	for _, p := range []string{ro, rw} {
+		if b, _ := os.ReadFile(p); string(b) != "old" {
+			t.Errorf("%s holds %q after the refusal, want the old content", filepath.Base(p), b)
+		}
+	}
+	if st, _ := os.Stat(ro); st.Mode().Perm() != 0o444 {
+		t.Errorf("ro_flow.go mode %v after the refusal, want 0444", st.Mode().Perm())
+	}
+	if got := names(t, dir); !slices.Equal(got, []string{"ro_flow.go", "rw_flow.go"}) {
+		t.Errorf("directory holds %q, want the two files and no temporary file", got)
+	}
+	// Through a symbolic link: the file it leads to is the one refused.
+	link := filepath.Join(dir, "link.go")
+	if err := os.Symlink(ro, link); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	if err := WriteFile(link, []byte("new"), 0o644); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("WriteFile through a link to a 0444 file = %v, want ErrReadOnly", err)
+	}
+	// Writable by its owner only is writable.
+	if err := os.Chmod(ro, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(ro, []byte("new"), 0o644); err != nil {
+		t.Errorf("WriteFile over a 0644 file: %v", err)
+	}
+}

@@ -37,8 +37,10 @@ var rules = []rule{
 		// How a run's state is encoded (runtime.EncodeState): engine/provider
 		// encodes its answers so too, and may not import the runtime. What
 		// a file must be to be opened without waiting (internal/regfile):
-		// the store's segments, as the engine's and the CLI's inputs.
-		except: []string{"internal/jsonenc", "internal/regfile"},
+		// the store's segments, as the engine's and the CLI's inputs. How
+		// options are applied (a nil one sets nothing): engine/httpcall's
+		// are applied so too.
+		except: []string{"internal/jsonenc", "internal/regfile", "internal/option"},
 		why:    "the runtime imports nothing of the front end, the generator or the engine",
 	},
 	{

@@ -152,14 +152,16 @@ func (f *FiveFlow) Run(runID string) (*FiveRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *FiveFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest FiveState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *FiveFlow) State(runID string) (FiveState, error) {
 	return f.flow.State(runID)
 }
@@ -199,7 +201,8 @@ func (f *FiveFlow) Resume(ctx context.Context, history []runtime.Event, opts ...
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *FiveFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

@@ -148,11 +148,9 @@ type ActionsServices struct {
 // ActionsServicesFromCaller returns ActionsServices whose every port calls
 // c (ActionsUsersCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewActionsFlow refuses.
+// nil c gives adapters over no Caller, which NewActionsFlow refuses,
+// saying that the Caller is missing.
 func ActionsServicesFromCaller(c runtime.Caller) ActionsServices {
-	if c == nil {
-		return ActionsServices{}
-	}
 	return ActionsServices{
 		Users: ActionsUsersCaller{Caller: c},
 	}
@@ -180,7 +178,7 @@ func NewActionsFlow(h ActionsHandlers, svc ActionsServices, opts ...runtime.Opti
 	if svc.Users == nil {
 		return nil, runtime.MissingPort("Actions", "ActionsServices", "Users")
 	}
-	if svc.Users == (ActionsUsersCaller{}) {
+	if runtime.AdapterWithoutCaller[ActionsUsersCaller](svc.Users) {
 		return nil, runtime.PortWithoutCaller("Actions", "ActionsServices", "Users", "ActionsUsersCaller")
 	}
 	f := runtime.New[ActionsState]("Actions", opts...)
@@ -335,14 +333,16 @@ func (f *ActionsFlow) Run(runID string) (*ActionsRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *ActionsFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest ActionsState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *ActionsFlow) State(runID string) (ActionsState, error) {
 	return f.flow.State(runID)
 }
@@ -382,7 +382,8 @@ func (f *ActionsFlow) Resume(ctx context.Context, history []runtime.Event, opts 
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *ActionsFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

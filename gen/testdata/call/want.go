@@ -127,14 +127,16 @@ func (f *OrderFlow) Run(runID string) (*OrderRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *OrderFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest OrderState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *OrderFlow) State(runID string) (OrderState, error) {
 	return f.flow.State(runID)
 }
@@ -174,7 +176,8 @@ func (f *OrderFlow) Resume(ctx context.Context, history []runtime.Event, opts ..
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *OrderFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -305,14 +308,16 @@ func (f *BillingFlow) Run(runID string) (*BillingRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
-// last snapshot.
+// last snapshot. A run it cannot find, or one of another flow, is an error
+// wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) State(runID string) (Invoice, error) {
 	return f.flow.State(runID)
 }
@@ -352,7 +357,8 @@ func (f *BillingFlow) Resume(ctx context.Context, history []runtime.Event, opts 
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -466,14 +472,16 @@ func (f *RefundFlow) Run(runID string) (*RefundRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *RefundFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
-// last snapshot.
+// last snapshot. A run it cannot find, or one of another flow, is an error
+// wrapping runtime.ErrUnknownRun.
 func (f *RefundFlow) State(runID string) (Invoice, error) {
 	return f.flow.State(runID)
 }
@@ -513,7 +521,8 @@ func (f *RefundFlow) Resume(ctx context.Context, history []runtime.Event, opts .
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *RefundFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

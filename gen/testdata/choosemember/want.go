@@ -195,14 +195,16 @@ func (f *RouteFlow) Run(runID string) (*RouteRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *RouteFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest RouteState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *RouteFlow) State(runID string) (RouteState, error) {
 	return f.flow.State(runID)
 }
@@ -242,7 +244,8 @@ func (f *RouteFlow) Resume(ctx context.Context, history []runtime.Event, opts ..
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *RouteFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

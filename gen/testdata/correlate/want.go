@@ -141,14 +141,16 @@ func (f *FulfilFlow) Run(runID string) (*FulfilRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *FulfilFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest FulfilState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *FulfilFlow) State(runID string) (FulfilState, error) {
 	return f.flow.State(runID)
 }
@@ -188,7 +190,8 @@ func (f *FulfilFlow) Resume(ctx context.Context, history []runtime.Event, opts .
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *FulfilFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -299,14 +302,16 @@ func (f *TallyFlow) Run(runID string) (*TallyRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *TallyFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest TallyState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *TallyFlow) State(runID string) (TallyState, error) {
 	return f.flow.State(runID)
 }
@@ -346,7 +351,8 @@ func (f *TallyFlow) Resume(ctx context.Context, history []runtime.Event, opts ..
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *TallyFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

@@ -335,11 +335,9 @@ type GroupedServices struct {
 // GroupedServicesFromCaller returns GroupedServices whose every port calls
 // c (GroupedCounterCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewGroupedFlow refuses.
+// nil c gives adapters over no Caller, which NewGroupedFlow refuses,
+// saying that the Caller is missing.
 func GroupedServicesFromCaller(c runtime.Caller) GroupedServices {
-	if c == nil {
-		return GroupedServices{}
-	}
 	return GroupedServices{
 		Counter: GroupedCounterCaller{Caller: c},
 	}
@@ -369,7 +367,7 @@ func NewGroupedFlow(h GroupedHandlers, svc GroupedServices, opts ...runtime.Opti
 	if svc.Counter == nil {
 		return nil, runtime.MissingPort("Grouped", "GroupedServices", "Counter")
 	}
-	if svc.Counter == (GroupedCounterCaller{}) {
+	if runtime.AdapterWithoutCaller[GroupedCounterCaller](svc.Counter) {
 		return nil, runtime.PortWithoutCaller("Grouped", "GroupedServices", "Counter", "GroupedCounterCaller")
 	}
 	f := runtime.New[GroupedState]("Grouped", opts...)
@@ -1312,14 +1310,16 @@ func (f *GroupedFlow) Run(runID string) (*GroupedRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *GroupedFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest GroupedState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *GroupedFlow) State(runID string) (GroupedState, error) {
 	return f.flow.State(runID)
 }
@@ -1359,7 +1359,8 @@ func (f *GroupedFlow) Resume(ctx context.Context, history []runtime.Event, opts 
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *GroupedFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

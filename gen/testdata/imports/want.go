@@ -70,11 +70,9 @@ type ImportsServices struct {
 // ImportsServicesFromCaller returns ImportsServices whose every port calls
 // c (ImportsClockCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewImportsFlow refuses.
+// nil c gives adapters over no Caller, which NewImportsFlow refuses,
+// saying that the Caller is missing.
 func ImportsServicesFromCaller(c runtime1.Caller) ImportsServices {
-	if c == nil {
-		return ImportsServices{}
-	}
 	return ImportsServices{
 		Clock: ImportsClockCaller{Caller: c},
 	}
@@ -103,7 +101,7 @@ func NewImportsFlow(h ImportsHandlers, svc ImportsServices, opts ...runtime1.Opt
 	if svc.Clock == nil {
 		return nil, runtime1.MissingPort("Imports", "ImportsServices", "Clock")
 	}
-	if svc.Clock == (ImportsClockCaller{}) {
+	if runtime1.AdapterWithoutCaller[ImportsClockCaller](svc.Clock) {
 		return nil, runtime1.PortWithoutCaller("Imports", "ImportsServices", "Clock", "ImportsClockCaller")
 	}
 	f := runtime1.New[ImportsState]("Imports", opts...)
@@ -162,14 +160,16 @@ func (f *ImportsFlow) Run(runID string) (*ImportsRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *ImportsFlow) Status(runID string) (runtime1.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest ImportsState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *ImportsFlow) State(runID string) (ImportsState, error) {
 	return f.flow.State(runID)
 }
@@ -209,7 +209,8 @@ func (f *ImportsFlow) Resume(ctx context1.Context, history []runtime1.Event, opt
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *ImportsFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

@@ -118,11 +118,9 @@ type ModerationServices struct {
 // ModerationServicesFromCaller returns ModerationServices whose every port
 // calls c (ModerationPostsCaller, ...): the services of a flow whose
 // requests and responses travel as JSON, such as engine/httpcall's Caller
-// or NATS. A nil c gives no ports, which NewModerationFlow refuses.
+// or NATS. A nil c gives adapters over no Caller, which NewModerationFlow
+// refuses, saying that the Caller is missing.
 func ModerationServicesFromCaller(c runtime.Caller) ModerationServices {
-	if c == nil {
-		return ModerationServices{}
-	}
 	return ModerationServices{
 		Posts: ModerationPostsCaller{Caller: c},
 	}
@@ -149,7 +147,7 @@ func NewModerationFlow(h ModerationHandlers, svc ModerationServices, opts ...run
 	if svc.Posts == nil {
 		return nil, runtime.MissingPort("Moderation", "ModerationServices", "Posts")
 	}
-	if svc.Posts == (ModerationPostsCaller{}) {
+	if runtime.AdapterWithoutCaller[ModerationPostsCaller](svc.Posts) {
 		return nil, runtime.PortWithoutCaller("Moderation", "ModerationServices", "Posts", "ModerationPostsCaller")
 	}
 	f := runtime.New[post]("Moderation", opts...)
@@ -236,14 +234,16 @@ func (f *ModerationFlow) Run(runID string) (*ModerationRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *ModerationFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest post of a run of this flow, live or finished (a
 // finished run needs a sink that can load histories), decoded from its
-// last snapshot.
+// last snapshot. A run it cannot find, or one of another flow, is an error
+// wrapping runtime.ErrUnknownRun.
 func (f *ModerationFlow) State(runID string) (post, error) {
 	return f.flow.State(runID)
 }
@@ -283,7 +283,8 @@ func (f *ModerationFlow) Resume(ctx context.Context, history []runtime.Event, op
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *ModerationFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

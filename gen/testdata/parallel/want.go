@@ -126,11 +126,9 @@ type OrderServices struct {
 // OrderServicesFromCaller returns OrderServices whose every port calls c
 // (OrderInventoryCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewOrderFlow refuses.
+// nil c gives adapters over no Caller, which NewOrderFlow refuses, saying
+// that the Caller is missing.
 func OrderServicesFromCaller(c runtime.Caller) OrderServices {
-	if c == nil {
-		return OrderServices{}
-	}
 	return OrderServices{
 		Inventory: OrderInventoryCaller{Caller: c},
 	}
@@ -158,7 +156,7 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
-	if svc.Inventory == (OrderInventoryCaller{}) {
+	if runtime.AdapterWithoutCaller[OrderInventoryCaller](svc.Inventory) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Inventory", "OrderInventoryCaller")
 	}
 	f := runtime.New[OrderState]("Order", opts...)
@@ -271,14 +269,16 @@ func (f *OrderFlow) Run(runID string) (*OrderRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *OrderFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest OrderState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *OrderFlow) State(runID string) (OrderState, error) {
 	return f.flow.State(runID)
 }
@@ -318,7 +318,8 @@ func (f *OrderFlow) Resume(ctx context.Context, history []runtime.Event, opts ..
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *OrderFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

@@ -123,11 +123,9 @@ type FulfilServices struct {
 // FulfilServicesFromCaller returns FulfilServices whose every port calls c
 // (FulfilInventoryCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewFulfilFlow refuses.
+// nil c gives adapters over no Caller, which NewFulfilFlow refuses, saying
+// that the Caller is missing.
 func FulfilServicesFromCaller(c runtime.Caller) FulfilServices {
-	if c == nil {
-		return FulfilServices{}
-	}
 	return FulfilServices{
 		Inventory: FulfilInventoryCaller{Caller: c},
 	}
@@ -159,7 +157,7 @@ func NewFulfilFlow(h FulfilHandlers, svc FulfilServices, billingFlow *BillingFlo
 	if svc.Inventory == nil {
 		return nil, runtime.MissingPort("Fulfil", "FulfilServices", "Inventory")
 	}
-	if svc.Inventory == (FulfilInventoryCaller{}) {
+	if runtime.AdapterWithoutCaller[FulfilInventoryCaller](svc.Inventory) {
 		return nil, runtime.PortWithoutCaller("Fulfil", "FulfilServices", "Inventory", "FulfilInventoryCaller")
 	}
 	if billingFlow == nil {
@@ -308,14 +306,16 @@ func (f *FulfilFlow) Run(runID string) (*FulfilRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *FulfilFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest FulfilState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *FulfilFlow) State(runID string) (FulfilState, error) {
 	return f.flow.State(runID)
 }
@@ -355,7 +355,8 @@ func (f *FulfilFlow) Resume(ctx context.Context, history []runtime.Event, opts .
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *FulfilFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -469,14 +470,16 @@ func (f *BillingFlow) Run(runID string) (*BillingRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
-// last snapshot.
+// last snapshot. A run it cannot find, or one of another flow, is an error
+// wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) State(runID string) (Invoice, error) {
 	return f.flow.State(runID)
 }
@@ -516,7 +519,8 @@ func (f *BillingFlow) Resume(ctx context.Context, history []runtime.Event, opts 
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

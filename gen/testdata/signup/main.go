@@ -121,8 +121,17 @@ func main() {
 	// before it (the constructor took it).
 	_, err = NewSignupFlow(handlers{}, SignupServices{Customers: newServices(), Subscriptions: SignupSubscriptionsCaller{}}, runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
 	check.Equal("adapter without a Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is a port adapter, SignupSubscriptionsCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
+	// The same through a pointer: the adapter's methods have value
+	// receivers, so a pointer to it is a port too.
+	_, err = NewSignupFlow(handlers{}, SignupServices{Customers: newServices(), Subscriptions: &SignupSubscriptionsCaller{}}, runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
+	check.Equal("adapter pointer without a Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is a port adapter, SignupSubscriptionsCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
+	_, err = NewSignupFlow(handlers{}, SignupServices{Customers: newServices(), Subscriptions: (*SignupSubscriptionsCaller)(nil)}, runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
+	check.Equal("nil adapter pointer: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Subscriptions is a port adapter, SignupSubscriptionsCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
+	// A nil Caller (an engine without one) gives adapters over none: the
+	// error says that the Caller is missing, not that the port is, which
+	// the caller did build with SignupServicesFromCaller.
 	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(nil), runtime.WithPublisher(runtime.NewMemoryBus()))
-	check.Equal("nil Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
+	check.Equal("nil Caller: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is a port adapter, SignupCustomersCaller, over a nil Caller: give it the runtime.Caller that reaches the service, or a port of your own`)
 	// Nil handlers would make the first Go step panic after the rpc steps
 	// before it had created the customer and the subscription.
 	_, err = NewSignupFlow(nil, SignupServicesFromCaller(runtime.NewMemoryCaller()), runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
@@ -138,7 +147,8 @@ func main() {
 	sv.pay("cus-ada")
 	in := initial
 	in.Decision = "approve"
-	res, err := sv.flow().Execute(ctx, in)
+	approved := sv.flow()
+	res, err := approved.Execute(ctx, in)
 	check.Equal("approved: error", err, nil)
 	check.Run("approved", sv.sink, res.RunID, res.Final, runtime.StateDone, append(start,
 		"AwaitPayment:waiting -> AwaitPayment:running",
@@ -150,6 +160,13 @@ func main() {
 	check.Equal("approved: subscription", res.State.SubscriptionID, "sub-pro")
 	check.Equal("approved: payment", res.State.Payment, Payment{Amount: 10, CorrelationID: "cus-ada"})
 	check.Equal("approved: active", res.State.Active, true)
+	// A finished run is not live: Abort says the run is unknown here, as its
+	// doc says; so do Status and State of a run nobody started.
+	check.Equal("abort finished: ErrUnknownRun", errors.Is(approved.Abort(res.RunID), runtime.ErrUnknownRun), true)
+	_, err = approved.Status("no-such-run")
+	check.Equal("status unknown: ErrUnknownRun", errors.Is(err, runtime.ErrUnknownRun), true)
+	_, err = approved.State("no-such-run")
+	check.Equal("state unknown: ErrUnknownRun", errors.Is(err, runtime.ErrUnknownRun), true)
 	// The typed port got the step's context: its idempotency key.
 	check.Equal("approved: port keys", strings.Join(sv.keys, ","), res.RunID+"/CreateCustomer")
 	var topics []string

@@ -69,11 +69,9 @@ type PingServices struct {
 // PingServicesFromCaller returns PingServices whose every port calls c
 // (PingHealthCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewPingFlow refuses.
+// nil c gives adapters over no Caller, which NewPingFlow refuses, saying
+// that the Caller is missing.
 func PingServicesFromCaller(c runtime.Caller) PingServices {
-	if c == nil {
-		return PingServices{}
-	}
 	return PingServices{
 		Health: PingHealthCaller{Caller: c},
 	}
@@ -100,7 +98,7 @@ func NewPingFlow(h PingHandlers, svc PingServices, opts ...runtime.Option) (*Pin
 	if svc.Health == nil {
 		return nil, runtime.MissingPort("Ping", "PingServices", "Health")
 	}
-	if svc.Health == (PingHealthCaller{}) {
+	if runtime.AdapterWithoutCaller[PingHealthCaller](svc.Health) {
 		return nil, runtime.PortWithoutCaller("Ping", "PingServices", "Health", "PingHealthCaller")
 	}
 	f := runtime.New[struct{}]("Ping", opts...)
@@ -153,14 +151,16 @@ func (f *PingFlow) Run(runID string) (*PingRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *PingFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest empty state of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *PingFlow) State(runID string) (struct{}, error) {
 	return f.flow.State(runID)
 }
@@ -200,7 +200,8 @@ func (f *PingFlow) Resume(ctx context.Context, history []runtime.Event, opts ...
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *PingFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

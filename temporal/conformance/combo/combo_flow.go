@@ -154,11 +154,9 @@ type ComboServices struct {
 // ComboServicesFromCaller returns ComboServices whose every port calls c
 // (ComboStockCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewComboFlow refuses.
+// nil c gives adapters over no Caller, which NewComboFlow refuses, saying
+// that the Caller is missing.
 func ComboServicesFromCaller(c runtime.Caller) ComboServices {
-	if c == nil {
-		return ComboServices{}
-	}
 	return ComboServices{
 		Stock: ComboStockCaller{Caller: c},
 		Pay:   ComboPayCaller{Caller: c},
@@ -192,19 +190,19 @@ func NewComboFlow(h ComboHandlers, svc ComboServices, billingFlow *BillingFlow, 
 	if svc.Stock == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Stock")
 	}
-	if svc.Stock == (ComboStockCaller{}) {
+	if runtime.AdapterWithoutCaller[ComboStockCaller](svc.Stock) {
 		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Stock", "ComboStockCaller")
 	}
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Pay")
 	}
-	if svc.Pay == (ComboPayCaller{}) {
+	if runtime.AdapterWithoutCaller[ComboPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Pay", "ComboPayCaller")
 	}
 	if svc.Ship == nil {
 		return nil, runtime.MissingPort("Combo", "ComboServices", "Ship")
 	}
-	if svc.Ship == (ComboShipCaller{}) {
+	if runtime.AdapterWithoutCaller[ComboShipCaller](svc.Ship) {
 		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Ship", "ComboShipCaller")
 	}
 	if billingFlow == nil {
@@ -337,14 +335,16 @@ func (f *ComboFlow) Run(runID string) (*ComboRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *ComboFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest ComboState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *ComboFlow) State(runID string) (ComboState, error) {
 	return f.flow.State(runID)
 }
@@ -384,7 +384,8 @@ func (f *ComboFlow) Resume(ctx context.Context, history []runtime.Event, opts ..
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *ComboFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -542,11 +543,9 @@ type BillingServices struct {
 // BillingServicesFromCaller returns BillingServices whose every port calls
 // c (BillingPayCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewBillingFlow refuses.
+// nil c gives adapters over no Caller, which NewBillingFlow refuses,
+// saying that the Caller is missing.
 func BillingServicesFromCaller(c runtime.Caller) BillingServices {
-	if c == nil {
-		return BillingServices{}
-	}
 	return BillingServices{
 		Pay: BillingPayCaller{Caller: c},
 	}
@@ -573,7 +572,7 @@ func NewBillingFlow(h BillingHandlers, svc BillingServices, opts ...runtime.Opti
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
 	}
-	if svc.Pay == (BillingPayCaller{}) {
+	if runtime.AdapterWithoutCaller[BillingPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Billing", "BillingServices", "Pay", "BillingPayCaller")
 	}
 	f := runtime.New[Invoice]("Billing", opts...)
@@ -623,14 +622,16 @@ func (f *BillingFlow) Run(runID string) (*BillingRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
-// last snapshot.
+// last snapshot. A run it cannot find, or one of another flow, is an error
+// wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) State(runID string) (Invoice, error) {
 	return f.flow.State(runID)
 }
@@ -670,7 +671,8 @@ func (f *BillingFlow) Resume(ctx context.Context, history []runtime.Event, opts 
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -811,11 +813,9 @@ type RefundServices struct {
 // RefundServicesFromCaller returns RefundServices whose every port calls c
 // (RefundPayCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewRefundFlow refuses.
+// nil c gives adapters over no Caller, which NewRefundFlow refuses, saying
+// that the Caller is missing.
 func RefundServicesFromCaller(c runtime.Caller) RefundServices {
-	if c == nil {
-		return RefundServices{}
-	}
 	return RefundServices{
 		Pay: RefundPayCaller{Caller: c},
 	}
@@ -842,7 +842,7 @@ func NewRefundFlow(h RefundHandlers, svc RefundServices, opts ...runtime.Option)
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
 	}
-	if svc.Pay == (RefundPayCaller{}) {
+	if runtime.AdapterWithoutCaller[RefundPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Refund", "RefundServices", "Pay", "RefundPayCaller")
 	}
 	f := runtime.New[Invoice]("Refund", opts...)
@@ -888,14 +888,16 @@ func (f *RefundFlow) Run(runID string) (*RefundRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *RefundFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
-// last snapshot.
+// last snapshot. A run it cannot find, or one of another flow, is an error
+// wrapping runtime.ErrUnknownRun.
 func (f *RefundFlow) State(runID string) (Invoice, error) {
 	return f.flow.State(runID)
 }
@@ -935,7 +937,8 @@ func (f *RefundFlow) Resume(ctx context.Context, history []runtime.Event, opts .
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *RefundFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

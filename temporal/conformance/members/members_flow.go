@@ -147,11 +147,9 @@ type MembersServices struct {
 // MembersServicesFromCaller returns MembersServices whose every port calls
 // c (MembersDeskCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewMembersFlow refuses.
+// nil c gives adapters over no Caller, which NewMembersFlow refuses,
+// saying that the Caller is missing.
 func MembersServicesFromCaller(c runtime.Caller) MembersServices {
-	if c == nil {
-		return MembersServices{}
-	}
 	return MembersServices{
 		Desk: MembersDeskCaller{Caller: c},
 		Ship: MembersShipCaller{Caller: c},
@@ -183,13 +181,13 @@ func NewMembersFlow(h MembersHandlers, svc MembersServices, opts ...runtime.Opti
 	if svc.Desk == nil {
 		return nil, runtime.MissingPort("Members", "MembersServices", "Desk")
 	}
-	if svc.Desk == (MembersDeskCaller{}) {
+	if runtime.AdapterWithoutCaller[MembersDeskCaller](svc.Desk) {
 		return nil, runtime.PortWithoutCaller("Members", "MembersServices", "Desk", "MembersDeskCaller")
 	}
 	if svc.Ship == nil {
 		return nil, runtime.MissingPort("Members", "MembersServices", "Ship")
 	}
-	if svc.Ship == (MembersShipCaller{}) {
+	if runtime.AdapterWithoutCaller[MembersShipCaller](svc.Ship) {
 		return nil, runtime.PortWithoutCaller("Members", "MembersServices", "Ship", "MembersShipCaller")
 	}
 	f := runtime.New[MembersState]("Members", opts...)
@@ -312,14 +310,16 @@ func (f *MembersFlow) Run(runID string) (*MembersRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *MembersFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest MembersState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *MembersFlow) State(runID string) (MembersState, error) {
 	return f.flow.State(runID)
 }
@@ -359,7 +359,8 @@ func (f *MembersFlow) Resume(ctx context.Context, history []runtime.Event, opts 
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *MembersFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }

@@ -132,11 +132,9 @@ type TripServices struct {
 // TripServicesFromCaller returns TripServices whose every port calls c
 // (TripSeatsCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewTripFlow refuses.
+// nil c gives adapters over no Caller, which NewTripFlow refuses, saying
+// that the Caller is missing.
 func TripServicesFromCaller(c runtime.Caller) TripServices {
-	if c == nil {
-		return TripServices{}
-	}
 	return TripServices{
 		Seats: TripSeatsCaller{Caller: c},
 	}
@@ -171,7 +169,7 @@ func NewTripFlow(h TripHandlers, svc TripServices, billingFlow *BillingFlow, ref
 	if svc.Seats == nil {
 		return nil, runtime.MissingPort("Trip", "TripServices", "Seats")
 	}
-	if svc.Seats == (TripSeatsCaller{}) {
+	if runtime.AdapterWithoutCaller[TripSeatsCaller](svc.Seats) {
 		return nil, runtime.PortWithoutCaller("Trip", "TripServices", "Seats", "TripSeatsCaller")
 	}
 	if billingFlow == nil {
@@ -352,14 +350,16 @@ func (f *TripFlow) Run(runID string) (*TripRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *TripFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest TripState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
-// from its last snapshot.
+// from its last snapshot. A run it cannot find, or one of another flow, is
+// an error wrapping runtime.ErrUnknownRun.
 func (f *TripFlow) State(runID string) (TripState, error) {
 	return f.flow.State(runID)
 }
@@ -399,7 +399,8 @@ func (f *TripFlow) Resume(ctx context.Context, history []runtime.Event, opts ...
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *TripFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -560,11 +561,9 @@ type BillingServices struct {
 // BillingServicesFromCaller returns BillingServices whose every port calls
 // c (BillingPayCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewBillingFlow refuses.
+// nil c gives adapters over no Caller, which NewBillingFlow refuses,
+// saying that the Caller is missing.
 func BillingServicesFromCaller(c runtime.Caller) BillingServices {
-	if c == nil {
-		return BillingServices{}
-	}
 	return BillingServices{
 		Pay: BillingPayCaller{Caller: c},
 	}
@@ -591,7 +590,7 @@ func NewBillingFlow(h BillingHandlers, svc BillingServices, opts ...runtime.Opti
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
 	}
-	if svc.Pay == (BillingPayCaller{}) {
+	if runtime.AdapterWithoutCaller[BillingPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Billing", "BillingServices", "Pay", "BillingPayCaller")
 	}
 	f := runtime.New[Invoice]("Billing", opts...)
@@ -645,14 +644,16 @@ func (f *BillingFlow) Run(runID string) (*BillingRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
-// last snapshot.
+// last snapshot. A run it cannot find, or one of another flow, is an error
+// wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) State(runID string) (Invoice, error) {
 	return f.flow.State(runID)
 }
@@ -692,7 +693,8 @@ func (f *BillingFlow) Resume(ctx context.Context, history []runtime.Event, opts 
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *BillingFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
@@ -833,11 +835,9 @@ type RefundServices struct {
 // RefundServicesFromCaller returns RefundServices whose every port calls c
 // (RefundPayCaller, ...): the services of a flow whose requests and
 // responses travel as JSON, such as engine/httpcall's Caller or NATS. A
-// nil c gives no ports, which NewRefundFlow refuses.
+// nil c gives adapters over no Caller, which NewRefundFlow refuses, saying
+// that the Caller is missing.
 func RefundServicesFromCaller(c runtime.Caller) RefundServices {
-	if c == nil {
-		return RefundServices{}
-	}
 	return RefundServices{
 		Pay: RefundPayCaller{Caller: c},
 	}
@@ -864,7 +864,7 @@ func NewRefundFlow(h RefundHandlers, svc RefundServices, opts ...runtime.Option)
 	if svc.Pay == nil {
 		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
 	}
-	if svc.Pay == (RefundPayCaller{}) {
+	if runtime.AdapterWithoutCaller[RefundPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Refund", "RefundServices", "Pay", "RefundPayCaller")
 	}
 	f := runtime.New[Invoice]("Refund", opts...)
@@ -910,14 +910,16 @@ func (f *RefundFlow) Run(runID string) (*RefundRun, bool) {
 
 // Status returns the state, step, attempt and history of a run, live or
 // finished (a finished run needs a sink that can load histories: a store
-// of runtime/store, or runtime.MemorySink).
+// of runtime/store, or runtime.MemorySink). A run it cannot find, or one
+// of another flow, is an error wrapping runtime.ErrUnknownRun.
 func (f *RefundFlow) Status(runID string) (runtime.Status, error) {
 	return f.flow.Status(runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
-// last snapshot.
+// last snapshot. A run it cannot find, or one of another flow, is an error
+// wrapping runtime.ErrUnknownRun.
 func (f *RefundFlow) State(runID string) (Invoice, error) {
 	return f.flow.State(runID)
 }
@@ -957,7 +959,8 @@ func (f *RefundFlow) Resume(ctx context.Context, history []runtime.Event, opts .
 }
 
 // Abort aborts a live run: its running step is cancelled and its completed
-// steps roll back.
+// steps roll back. A run that is not live in this process (finished, or
+// not started or resumed here) is an error wrapping runtime.ErrUnknownRun.
 func (f *RefundFlow) Abort(runID string) error {
 	return f.flow.Abort(runID)
 }
