@@ -589,10 +589,12 @@
       if (stateSel.value) out.set("status", stateSel.value);
       // A time the link gave, finer than the second the input shows, is
       // kept while the input still shows it: Filter would otherwise move
-      // it to its second, taking in runs the link left out.
+      // it to its second, taking in runs the link left out. The input
+      // reads a whole minute without its seconds (10:00, not 10:00:00):
+      // it is compared as a time, not as text.
       [["since", since], ["until", until]].forEach(function (f) {
-        var v = f[1].value, given = q.get(f[0]);
-        if (v) out.set(f[0], given && v === local(given) ? given : new Date(v + "Z").toISOString());
+        var v = f[1].value, given = q.get(f[0]), at = v ? new Date(v + "Z").toISOString() : "";
+        if (v) out.set(f[0], given && at.slice(0, 19) === local(given) ? given : at);
       });
       if (corr.value.trim()) out.set("correlation", corr.value.trim());
       var h = "#/runs" + (out.toString() ? "?" + out : "");
