@@ -337,7 +337,18 @@
   function hideLogin() { $("#login").hidden = true; $("#view").hidden = false; }
   $("#login-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
+    var t = $("#token").value.trim();
+    // A token that no HTTP header can carry (pasted with a typographic
+    // quote, say) is never sent: fetch refuses it, at every request, with
+    // a message of its own. The form says why instead, and keeps nothing.
+    // The browser's rule, not the server's: the server judges the rest.
+    try { new Headers({ Authorization: "Bearer " + t }); } catch (e) {
+      $("#login-error").textContent = "This token cannot be sent: it holds a character that an HTTP header cannot carry (a typographic quote or a character of another alphabet, pasted with it?). Give it again.";
+      $("#token").select();
+      return;
+    }
+    $("#login-error").textContent = "";
+    sessionStorage.setItem(TOKEN_KEY, t);
     $("#token").value = "";
     start();
   });
