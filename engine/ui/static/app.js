@@ -86,6 +86,30 @@
     if (part) kids.push(part);
     return kids;
   }
+  // setText shows s in e, leaving e's text as it is when it already
+  // shows s: text replaced, even by the same, loses the user's selection
+  // in it (a value being copied), at every live redraw.
+  function setText(e, s) { if (e.textContent !== s) e.textContent = s; }
+  // patchRows makes tbody's rows those of rows (new elements, in order),
+  // keeping each row shown already (the same data-key) and, of a row that
+  // changed, each cell that did not: a list read anew at each event of any
+  // run would otherwise replace every row, and with them the text the user
+  // selected to copy, and the focus.
+  function patchRows(tbody, rows) {
+    var old = {};
+    Array.prototype.forEach.call(tbody.rows, function (tr) { var k = tr.getAttribute("data-key"); if (k) old[k] = tr; });
+    rows = rows.map(function (fresh) {
+      var was = old[fresh.getAttribute("data-key")];
+      if (!was || was.cells.length !== fresh.cells.length || was.className !== fresh.className) return fresh;
+      delete old[fresh.getAttribute("data-key")];
+      Array.prototype.slice.call(fresh.cells).forEach(function (td, i) {
+        if (was.cells[i].outerHTML !== td.outerHTML) was.replaceChild(td, was.cells[i]);
+      });
+      return was;
+    });
+    rows.forEach(function (tr, i) { if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null); });
+    while (tbody.rows.length > rows.length) tbody.deleteRow(rows.length);
+  }
   function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
   function notice(msg) {
     var n = $("#notice");
@@ -658,13 +682,13 @@
 
     // listRuns fills the table with a page of GET /runs.
     function listRuns(b) {
-      tbody.textContent = "";
+      var rows = [];
       (b.runs || []).forEach(function (r) {
         // A click anywhere on the row opens the run, but not one on
         // its link, which opens it by itself (in a new tab, with Ctrl
         // or Cmd: this tab stays on the list), nor the end of a drag
         // that selected text to copy (a correlation value, say).
-        var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function (ev) {
+        var tr = el("tr", { "class": "clickable", "data-run": r.run_id, "data-key": r.run_id, onclick: function (ev) {
           if (ev.target.closest("a") || String(window.getSelection())) return;
           location.hash = "#/run/" + encodeURIComponent(r.run_id);
         } }, [
@@ -679,9 +703,10 @@
           el("td", { "class": "time", text: fmtTime(r.started) }),
           el("td", { "class": "time", text: fmtTime(r.updated) })
         ]);
-        tbody.appendChild(tr);
+        rows.push(tr);
       });
-      if (!b.runs || !b.runs.length) tbody.appendChild(el("tr", null, [el("td", { colspan: "8", "class": "muted", text: "No runs match." })]));
+      if (!b.runs || !b.runs.length) rows.push(el("tr", null, [el("td", { colspan: "8", "class": "muted", text: "No runs match." })]));
+      patchRows(tbody, rows);
     }
     var nextCursor = "", reads = inOrder(function () { return cursors[cursors.length - 1]; });
     function load() {
@@ -780,7 +805,7 @@
     var picked = null, reads = 0;
     function showSnapshot() {
       var e = selected ? eventAt(selected) : null;
-      snapTitle.textContent = e ? "State after event " + e.seq + " (" + (e.step || e.to) + ")" : "State (latest)";
+      setText(snapTitle, e ? "State after event " + e.seq + " (" + (e.step || e.to) + ")" : "State (latest)");
       snapshot.removeAttribute("aria-busy");
       if (e && (!picked || picked.seq !== e.seq)) {
         snapshot.setAttribute("aria-busy", "true");
@@ -796,7 +821,7 @@
       var text = "";
       try { text = state === undefined || state === null ? "(none)" : JSON.stringify(state, null, 2); } catch (x) { text = String(state); }
       if (e && e.payload !== undefined) text += "\n\nevent payload:\n" + JSON.stringify(e.payload, null, 2);
-      snapshot.textContent = text;
+      setText(snapshot, text);
     }
     // readState reads the event of seq with its state (the page of one
     // event after seq-1), then shows it if seq is still the row picked: an
