@@ -651,21 +651,23 @@
     view.appendChild(wide(table));
     view.appendChild(el("div", { "class": "pager" }, [prev, next, pageInfo]));
 
-    // The flows to filter by, read with the runs until a read succeeds:
-    // a list opened while the server was down gets them once it is back.
-    var flowsShown = false;
+    // The flows to filter by, read with the runs until a read succeeds
+    // (a list opened while the server was down gets them once it is
+    // back), and again each time the stream opens again: a flow defined
+    // while it was closed (the tab behind another, the server restarting)
+    // sent no event. A read adds the flows it lists that are not yet
+    // options (flowDefined), whatever order the answers come in.
+    var flowsShown = false, flowsStale = true;
     function readFlows() {
-      if (flowsShown) return;
+      if (!flowsStale) return;
+      flowsStale = false;
       api("GET", "/flows").then(function (b) {
-        if (flowsShown) return; // two reads under way: the first answer shows them
+        var first = !flowsShown;
         flowsShown = true;
-        var registered = false;
-        (b.flows || []).forEach(function (f) {
-          if (f.name === wanted) { registered = true; return; }
-          flowSel.appendChild(el("option", { value: f.name, text: f.name }));
-        });
-        if (wantedOpt && !registered) wantedOpt.textContent = wanted + " (not registered)";
-      }).catch(function (e) { failed(e, true); });
+        (b.flows || []).forEach(function (f) { flowDefined(f.name); });
+        var registered = (b.flows || []).some(function (f) { return f.name === wanted; });
+        if (first && wantedOpt && !registered) wantedOpt.textContent = wanted + " (not registered)";
+      }).catch(function (e) { flowsStale = true; failed(e, true); });
     }
     // flowDefined adds a flow defined while the list is open (an event
     // flow of its stream) to the flows to filter by, in name order; a
@@ -743,7 +745,7 @@
     cleanup.push(watch(wq.toString(), function (ev) {
       if (ev && ev.flow && !ev.run_id) flowDefined(ev.flow); // event: flow
       else refresh();
-    }, refresh));
+    }, function () { flowsStale = true; refresh(); }));
   }
 
   // One run: its path on the diagram, its timeline, states, waits,
