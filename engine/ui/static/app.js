@@ -406,7 +406,7 @@
       flowgenDiagram.attach(svg, function (n) {
         details.textContent = "";
         if (!n) return;
-        details.appendChild(el("h3", { text: n.title || n.id }));
+        details.appendChild(el("h3", { text: n.name }));
         if (n.doc) details.appendChild(el("p", { text: n.doc }));
         if (n.lines.length) details.appendChild(el("pre", { "class": "mono", text: n.lines.join("\n") }));
         // A call (or a rollback call) runs another flow: its diagram is a click away.
