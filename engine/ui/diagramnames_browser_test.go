@@ -68,6 +68,14 @@ func TestBrowserDiagramBoxesNamed(t *testing.T) {
 		}
 	}
 	check("the web view", "button Pack", "button fork of parallel block Prepare", "button join of parallel block Prepare", "button start")
+	// The details of a bar name it so too, not by its ID.
+	heading := get(t, ctx, "the fork's details", chromedp.Evaluate[string](`(() => {
+		document.querySelector('section[data-flow="Split"] svg .fg-fork rect, section[data-flow="Split"] svg .fg-fork path').dispatchEvent(new MouseEvent("click", {bubbles: true}));
+		return document.querySelector('section[data-flow="Split"] h3').textContent;
+	})()`))
+	if heading != "fork of parallel block Prepare" {
+		t.Errorf("the details of the fork bar are headed %q", heading)
+	}
 	run(t, ctx, "the graph page", chromedp.Navigate(graphPage(t, shopFile(t), "")),
 		chromedp.WaitReady(chromedp.CSS(`.fg-flow[data-flow="Split"]`)))
 	check("the graph page", "button Pack", "button fork of parallel block Prepare", "button Charge")
