@@ -799,9 +799,10 @@
       for (var i = 0; i < events.length; i++) if (events[i].seq === seq) return events[i];
       return null;
     }
-    // The state shown: the latest (status.snapshot) or, for the row
+    // The state shown: the latest (status.snapshotText) or, for the row
     // picked, the state after its event, read when it is picked (picked:
-    // {seq, event} or {seq, error}; null while it is read). The timeline's
+    // {seq, state, payload} (their JSON texts) or {seq, error}; null while
+    // it is read). The timeline's
     // events come without their states: a long run's states are most of
     // its history's bytes, and only the picked row's is ever looked at.
     var picked = null, reads = 0;
@@ -818,11 +819,11 @@
         snapshot.textContent = "Could not read the state after event " + e.seq + ": " + (picked.error.message || String(picked.error));
         return;
       }
-      if (e) e = picked.event;
-      var state = e ? e.state : status && status.snapshot;
-      var text = "";
-      try { text = state === undefined || state === null ? "(none)" : JSON.stringify(state, null, 2); } catch (x) { text = String(state); }
-      if (e && e.payload !== undefined) text += "\n\nevent payload:\n" + JSON.stringify(e.payload, null, 2);
+      // The states and the payload as the server sent them (rawMember),
+      // not parsed and printed again: JSON.parse reads a number beyond a
+      // double's precision (an int64 ID) as another.
+      var text = shownJSON(e ? picked.state : status ? status.snapshotText : "");
+      if (e && picked.payload !== "") text += "\n\nevent payload:\n" + shownJSON(picked.payload);
       setText(snapshot, text);
     }
     // readState reads the event of seq with its state (the page of one
@@ -832,10 +833,11 @@
     function readState(seq) {
       var read = ++reads;
       picked = null;
-      api("GET", base + "/history?after=" + (seq - 1) + "&limit=1").then(function (b) {
-        var e = (b.events || [])[0];
+      api("GET", base + "/history?after=" + (seq - 1) + "&limit=1", { raw: true }).then(function (text) {
+        var e = (JSON.parse(text).events || [])[0];
         if (!e || e.seq !== seq) throw new Error("the run's history holds no event " + seq);
-        return { seq: seq, event: e };
+        var raw = rawItems(rawMember(text, "events"))[0];
+        return { seq: seq, state: rawMember(raw, "state"), payload: rawMember(raw, "payload") };
       }).catch(function (x) { return { seq: seq, error: x }; }).then(function (p) {
         if (read !== reads) return;
         picked = p;
@@ -1152,7 +1154,9 @@
       // least every event the status has seen, so the head never shows
       // an end whose events the timeline lacks (the diagram, read after
       // both, may be newer still; the next live event catches up).
-      reading = api("GET", base).then(function (st) {
+      reading = api("GET", base, { raw: true }).then(function (text) {
+        var st = JSON.parse(text);
+        st.snapshotText = rawMember(text, "snapshot");
         return readHistory().then(function () { return st; });
       }).then(function (st) {
         readOK();
@@ -1325,35 +1329,50 @@
     }
     return skipSpace(s, i) + 1;
   }
+  // rawMember answers the text of the member name of the JSON object s,
+  // as the server sent it ("" for none).
+  function rawMember(s, name) {
+    var raw = "";
+    members(s || "", 0, function (n, a, b) { if (n === name) raw = s.slice(a, b); });
+    return raw;
+  }
+  // rawItems answers the text of each item of the JSON array s.
+  function rawItems(s) {
+    var out = [], i = skipSpace(s || "", 0);
+    if (s[i] !== "[") return out;
+    i = skipSpace(s, i + 1);
+    while (i < s.length && s[i] !== "]") {
+      var end = skipJSON(s, i);
+      out.push(s.slice(i, end));
+      i = skipSpace(s, end);
+      if (s[i] === ",") i = skipSpace(s, i + 1);
+    }
+    return out;
+  }
   // rawPayloads answers the payload's text of each dead letter of a
   // GET /deadletters answer, as the server sent it ("" for none).
   function rawPayloads(s) {
-    var out = [];
-    members(s, 0, function (name, start) {
-      if (name !== "dead_letters" || s[start] !== "[") return;
-      var i = skipSpace(s, start + 1);
-      while (s[i] === "{") {
-        var raw = "";
-        i = skipSpace(s, members(s, i, function (n, a, b) { if (n === "payload") raw = s.slice(a, b); }));
-        out.push(raw);
-        if (s[i] === ",") i = skipSpace(s, i + 1);
-      }
-    });
-    return out;
+    return rawItems(rawMember(s, "dead_letters")).map(function (d) { return rawMember(d, "payload"); });
   }
+  // shownJSON lays out the JSON text raw for the page ("(none)" for no
+  // value, or null), its numbers as they are and its strings as
+  // JSON.stringify writes them (escaping only what it must: a state's
+  // "\u003c" reads "<").
+  function shownJSON(raw) { return raw === "" || raw === "null" ? "(none)" : indentJSON(raw, true); }
   // indentJSON lays out JSON text two spaces a level, changing no value:
   // the white space outside strings is its own (a payload_text is the
   // payload as it arrived, laid out or not). Text nested deeper than
   // INDENT_MAX levels is answered as it is: each line's indent grows with
   // the depth, and a payload refused for its depth (a megabyte of "[")
-  // would be laid out in gigabytes, hanging the page.
+  // would be laid out in gigabytes, hanging the page. With strings, each
+  // string is written as JSON.stringify writes it, its value unchanged.
   var INDENT_MAX = 64;
-  function indentJSON(raw) {
+  function indentJSON(raw, strings) {
     var out = "", depth = 0, pad = function () { return "\n" + new Array(depth + 1).join("  "); };
     for (var i = 0; i < raw.length; i++) {
       var c = raw[i];
       if (/\s/.test(c)) continue;
-      if (c === "\"") { var end = skipJSON(raw, i); out += raw.slice(i, end); i = end - 1; }
+      if (c === "\"") { var end = skipJSON(raw, i), str = raw.slice(i, end); out += strings ? JSON.stringify(JSON.parse(str)) : str; i = end - 1; }
       else if ((c === "{" || c === "[") && raw[i + 1] !== (c === "{" ? "}" : "]")) { if (++depth > INDENT_MAX) return raw; out += c + pad(); }
       else if ((c === "}" || c === "]") && raw[i - 1] !== (c === "}" ? "{" : "[")) { depth--; out += pad() + c; }
       else if (c === ",") out += "," + pad();
