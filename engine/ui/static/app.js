@@ -1333,7 +1333,7 @@
   // as the server sent it ("" for none).
   function rawMember(s, name) {
     var raw = "";
-    members(s || "", 0, function (n, a, b) { if (n === name) raw = s.slice(a, b); });
+    if (s && s[skipSpace(s, 0)] === "{") members(s, 0, function (n, a, b) { if (n === name) raw = s.slice(a, b); });
     return raw;
   }
   // rawItems answers the text of each item of the JSON array s.
