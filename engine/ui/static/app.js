@@ -1294,8 +1294,9 @@
     var c = s[i];
     if (i >= s.length) throw new Error("JSON cut short");
     if (c === "\"") {
-      for (i++; s[i] !== "\""; i++) { if (s[i] === "\\") i++; if (i >= s.length) throw new Error("JSON cut short"); }
-      return i + 1;
+      JSON_STRING.lastIndex = i;
+      if (!JSON_STRING.test(s)) throw new Error("JSON cut short");
+      return JSON_STRING.lastIndex;
     }
     if (c === "{" || c === "[") {
       var close = c === "{" ? "}" : "]";
@@ -1308,10 +1309,17 @@
       }
       return i + 1;
     }
-    while (i < s.length && !/[,\]}\s]/.test(s[i])) i++; // a number, true, false, null
-    return i;
+    JSON_SCALAR.lastIndex = i; // a number, true, false, null
+    JSON_SCALAR.test(s);
+    return JSON_SCALAR.lastIndex;
   }
-  function skipSpace(s, i) { while (/\s/.test(s[i] || "")) i++; return i; }
+  function skipSpace(s, i) { JSON_SPACE.lastIndex = i; JSON_SPACE.test(s); return JSON_SPACE.lastIndex; }
+  // The JSON text's tokens, read by regular expressions rather than a
+  // character at a time: a run's state of a megabyte is read at each of
+  // its events. A string is written unrolled ("[^"\\]*(?:\\.[^"\\]*)*"),
+  // so that its length costs the matcher no backtracking.
+  var JSON_STRING = /"[^"\\]*(?:\\[\s\S][^"\\]*)*"/y, JSON_SCALAR = /[^,\]}\s]*/y, JSON_SPACE = /\s*/y;
+  var JSON_TOKENS = /"[^"\\]*(?:\\[\s\S][^"\\]*)*"|[{}\[\],:]|[^\s{}\[\],:"]+/g;
   // members calls fn(name, start, end) for each member of the JSON object
   // at s[i], its value's text s.slice(start, end); it answers the index
   // after the object.
@@ -1368,18 +1376,21 @@
   // string is written as JSON.stringify writes it, its value unchanged.
   var INDENT_MAX = 64;
   function indentJSON(raw, strings) {
-    var out = "", depth = 0, pad = function () { return "\n" + new Array(depth + 1).join("  "); };
-    for (var i = 0; i < raw.length; i++) {
-      var c = raw[i];
-      if (/\s/.test(c)) continue;
-      if (c === "\"") { var end = skipJSON(raw, i), str = raw.slice(i, end); out += strings ? JSON.stringify(JSON.parse(str)) : str; i = end - 1; }
-      else if ((c === "{" || c === "[") && raw[i + 1] !== (c === "{" ? "}" : "]")) { if (++depth > INDENT_MAX) return raw; out += c + pad(); }
-      else if ((c === "}" || c === "]") && raw[i - 1] !== (c === "}" ? "{" : "[")) { depth--; out += pad() + c; }
-      else if (c === ",") out += "," + pad();
-      else if (c === ":") out += ": ";
-      else out += c;
+    var toks = raw.match(JSON_TOKENS) || [], out = [], depth = 0;
+    function pad() { return "\n" + "  ".repeat(depth); }
+    for (var i = 0; i < toks.length; i++) {
+      var t = toks[i], c = t[0];
+      if (c === "\"") out.push(strings && t.indexOf("\\") >= 0 ? JSON.stringify(JSON.parse(t)) : t); // one without escapes JSON.stringify writes as it is
+      else if (c === "{" || c === "[") {
+        if (toks[i + 1] === (c === "{" ? "}" : "]")) { out.push(t + toks[++i]); continue; } // empty: {} or []
+        if (++depth > INDENT_MAX) return raw;
+        out.push(t + pad());
+      } else if (c === "}" || c === "]") { depth--; out.push(pad() + t); }
+      else if (c === ",") out.push("," + pad());
+      else if (c === ":") out.push(": ");
+      else out.push(t);
     }
-    return out;
+    return out.join("");
   }
 
   // textPayload shows a payload_text: a payload that is not JSON the
