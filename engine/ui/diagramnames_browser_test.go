@@ -6,6 +6,7 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -14,9 +15,15 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// focusables answers "ROLE NAME" of each element of the page the keyboard
-// can reach, as the browser's accessibility tree has it.
-func focusables(t *testing.T, ctx context.Context) []string {
+// axNode is an element as the browser's accessibility tree has it.
+type axNode struct {
+	role, name, description string
+	focusable               bool
+}
+
+// axNodes answers the page's accessibility tree, the nodes it ignores
+// left out.
+func axNodes(t *testing.T, ctx context.Context) []axNode {
 	t.Helper()
 	var tree accessibility.GetFullAXTreeResult
 	run(t, ctx, "the accessibility tree", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
@@ -24,21 +31,38 @@ func focusables(t *testing.T, ctx context.Context) []string {
 		tree, err = chromedp.Call(ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
 		return err
 	}))
-	var out []string
-	for _, n := range tree.Nodes {
-		focusable := false
-		for _, p := range n.Properties {
-			focusable = focusable || p.Name == accessibility.PropertyNameFocusable
+	value := func(v *accessibility.Value) string {
+		if v == nil {
+			return ""
 		}
-		if n.Ignored || !focusable || n.Role == nil {
+		var s string
+		if json.Unmarshal(v.Value, &s) != nil {
+			return string(v.Value)
+		}
+		return s
+	}
+	var out []axNode
+	for _, n := range tree.Nodes {
+		if n.Ignored {
 			continue
 		}
-		role, name := strings.Trim(string(n.Role.Value), `"`), ""
-		if n.Name != nil {
-			name = strings.Trim(string(n.Name.Value), `"`)
+		a := axNode{role: value(n.Role), name: value(n.Name), description: value(n.Description)}
+		for _, p := range n.Properties {
+			a.focusable = a.focusable || p.Name == accessibility.PropertyNameFocusable
 		}
-		if role != "RootWebArea" {
-			out = append(out, role+" "+name)
+		out = append(out, a)
+	}
+	return out
+}
+
+// focusables answers "ROLE NAME" of each element of the page the keyboard
+// can reach, as the browser's accessibility tree has it.
+func focusables(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	var out []string
+	for _, n := range axNodes(t, ctx) {
+		if n.focusable && n.role != "RootWebArea" {
+			out = append(out, n.role+" "+n.name)
 		}
 	}
 	return out

@@ -34,3 +34,27 @@ func TestBrowserUnsendableToken(t *testing.T) {
 		t.Errorf("signed in, the form still says %q", said)
 	}
 }
+
+// Why the form is shown again (the API's reason for a token refused) is
+// said to a screen reader too, with the token's input the focus lands
+// on: its description.
+func TestBrowserSignInReasonDescribed(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	run(t, ctx, "open the page", chromedp.Navigate(v.url+"/ui/#/runs"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	run(t, ctx, "sign in as a provider",
+		chromedp.SendKeys(chromedp.CSS("#token"), providerToken),
+		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+		poll(`document.querySelector("#login-error").textContent.includes("provider")`))
+	said := get(t, ctx, "the reason", chromedp.Evaluate[string](`document.querySelector("#login-error").textContent`))
+	focused := get(t, ctx, "the focus", chromedp.Evaluate[string](`document.activeElement.id`))
+	var desc []string
+	for _, n := range axNodes(t, ctx) {
+		if n.role == "textbox" && n.name == "Token" {
+			desc = append(desc, n.description)
+		}
+	}
+	if focused != "token" || len(desc) != 1 || desc[0] != said {
+		t.Errorf("the focus on %q; the token's input described as %q, want %q", focused, desc, said)
+	}
+}
