@@ -23,6 +23,8 @@
   // /runs/{id}/history?limit=): the most the server answers
   // (engine.MaxHistoryLimit).
   var HISTORY_PAGE = 1000;
+  // TIMELINE_ROWS is the events a run's timeline shows at a time.
+  var TIMELINE_ROWS = 1000;
   var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
   var liveBy = null;  // the watch the live badge shows, if any
@@ -762,6 +764,12 @@
     var snapTitle = el("h2", { text: "State" });
     var snapshot = el("pre", { "class": "json mono", id: "run-state" });
     var timeline = el("table", { id: "timeline" });
+    // The timeline's pager: which TIMELINE_ROWS of the run's events it shows.
+    var earlier = el("button", { type: "button", id: "tl-earlier", text: "← Earlier", onclick: function () { showRows(first - TIMELINE_ROWS); } });
+    var later = el("button", { type: "button", id: "tl-later", text: "Later →", onclick: function () { showRows(first + TIMELINE_ROWS); } });
+    var latest = el("button", { type: "button", id: "tl-latest", text: "Latest", onclick: function () { showRows(events.length); } });
+    var tlInfo = el("span", { "class": "muted", id: "tl-info" });
+    var tlPager = el("div", { "class": "pager", id: "tl-pager", hidden: true }, [earlier, later, latest, tlInfo]);
     view.appendChild(el("h1", null, ["Run ", el("span", { "class": "mono", text: id })]));
     view.appendChild(head);
     // A run the server does not know shows this instead of empty panels.
@@ -770,7 +778,7 @@
     var cols;
     view.appendChild(cols = el("div", { "class": "cols" }, [
       el("div", null, [el("div", { "class": "panel" }, [diagram, details]),
-        el("h2", { text: "Timeline" }), wide(timeline)]),
+        el("h2", { text: "Timeline" }), tlPager, wide(timeline)]),
       // The state last, and sticky: it shows the state after the event
       // clicked in the timeline, which may be far down the page.
       el("div", null, [
@@ -782,12 +790,17 @@
     ]));
     var status = null;
     // The timeline is built once and grows: the history is read a page at
-    // a time (GET /runs/{id}/history?after=SEQ), each page's rows
-    // appended, and a live event reads only the events after the last one
-    // shown (lastSeq). events are those shown, in order; marks what the
+    // a time (GET /runs/{id}/history?after=SEQ), the new rows appended,
+    // and a live event reads only the events after the last one
+    // read (lastSeq). events are those read, in order; marks what the
     // server read in them (engine historyAnswer: each rule reads one event
-    // alone, so a page's marks are final).
-    var events = [], lastSeq = 0, day = "", selectedRow = null;
+    // alone, so a page's marks are final). The table shows TIMELINE_ROWS
+    // of them at a time, from events[first]: the latest, followed live
+    // (follow), or earlier ones (Earlier, Later, Latest). A row costs the
+    // browser some twenty elements, and with the 25,000 events of the
+    // longest history it took seconds to draw a change, such as a row
+    // picked.
+    var events = [], lastSeq = 0, selectedRow = null, first = 0, follow = true;
     var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
     var tbody = el("tbody");
     timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
@@ -880,65 +893,110 @@
       (b.cancelled || []).forEach(function (s) { marks.cancelled[s] = true; });
       if (b.interrupted) marks.interrupted = b.interrupted;
       (b.interrupted_branches || []).forEach(function (s) { marks.branches[s] = true; });
-      var rows = document.createDocumentFragment();
       (b.events || []).forEach(function (e) {
-        if (e.seq <= lastSeq) return; // shown already
+        if (e.seq <= lastSeq) return; // read already
         events.push(e);
         lastSeq = e.seq;
-        // The time of day, with the date above it where it changes: a
-        // run's events mostly share one date, which on every row made
-        // each row three lines tall.
-        var t = fmtTime(e.time), d = t.slice(0, 10), when = t.slice(11, 23);
-        if (d !== day) when = d + "\n" + when;
-        day = d;
-        var cls = ["clickable"];
-        // A failed attempt that its step tries again (outcome retry) failed
-        // nothing yet: its error reads as the head's retry note does, not
-        // in the red of a failure.
-        // Nor is the abort that cut a step short (interrupted), nor a
-        // branch it cut short: the run is aborting, not failing; its row
-        // is grey, as its step's box.
-        if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e)) cls.push("ev-error");
-        if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
-        if (e.outcome === "retry") cls.push("ev-retry");
-        var pick = function () { select(selected === e.seq ? 0 : e.seq); };
-        // A row is picked by keyboard too (Tab to it, Enter or Space), as
-        // by a click: its snapshot is otherwise out of reach without a mouse.
-        rows.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
-          "aria-selected": "false", onclick: pick,
-          onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
-          el("td", { text: String(e.seq) }),
-          el("td", { "class": "time", title: t, text: when }),
-          // A branch's events name the branch, which is its step. The
-          // name keeps to one line, a long one cut short (an ellipsis)
-          // before the branch's mark, and read whole in its title: broken
-          // at its words, a name made each row several lines tall, and
-          // read badly.
-          el("td", { "class": "mono step-col" }, [el("div", { "class": "one-line", title: stepOf(e) + branchOf(e) }, [
-            el("span", { text: stepOf(e) }), branchOf(e) ? el("span", { "class": "branch-mark", text: branchOf(e) }) : null])]),
-          // From → To keeps to one line too, as wide as the column
-          // leaves it, the states cut short with an ellipsis if they must
-          // (both whole in the title): long names broken at each word
-          // made the row several lines tall. The column is sized by the
-          // names as if they could wrap (the hidden fit), so that the
-          // timeline still fits a narrow window, and shows them whole
-          // where there is room.
-          el("td", { "class": "mono fromto-col" }, [
-            el("div", { "class": "fit", "aria-hidden": "true" }, breakable(e.from + " → " + e.to)),
-            el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
-          el("td", { text: e.attempt ? String(e.attempt) : "" }),
-          el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
-          el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) ? " muted" : ""), text: e.error || "" })
-        ]));
       });
+    }
+    // drawNew shows the events read since the last draw: their rows are
+    // appended while the timeline follows the latest, else the rows shown
+    // stay. It is called once the history is read to its end: the pages
+    // of a long one, drawn as they came, built rows by the thousand only
+    // to drop them.
+    function drawNew() {
+      var from = first + tbody.rows.length;
+      if (!follow) return showPager();
+      if (events.length - from >= TIMELINE_ROWS) return showRows(events.length);
+      var rows = document.createDocumentFragment();
+      for (var i = from; i < events.length; i++) rows.appendChild(rowOf(i));
       tbody.appendChild(rows);
+      if (tbody.rows.length > TIMELINE_ROWS) {
+        // The window moves on: the rows before it go, and its first row
+        // is drawn again, with its date.
+        var gone = tbody.rows.length - TIMELINE_ROWS;
+        for (var k = 0; k < gone; k++) tbody.deleteRow(0);
+        first += gone;
+        tbody.replaceChild(rowOf(first), tbody.rows[0]);
+      }
+      showPager();
+    }
+    // showRows shows the TIMELINE_ROWS events from events[at] (at most:
+    // the latest), the keyboard's focus kept on the timeline's pager.
+    function showRows(at) {
+      first = Math.max(0, Math.min(at, events.length - TIMELINE_ROWS));
+      follow = first + TIMELINE_ROWS >= events.length;
+      selectedRow = null; // rowOf finds it, if it is shown
+      var rows = document.createDocumentFragment();
+      for (var i = first; i < Math.min(events.length, first + TIMELINE_ROWS); i++) rows.appendChild(rowOf(i));
+      tbody.textContent = "";
+      tbody.appendChild(rows);
+      showPager();
+    }
+    function showPager() {
+      tlPager.hidden = events.length <= TIMELINE_ROWS;
+      var end = Math.min(events.length, first + TIMELINE_ROWS);
+      tlInfo.textContent = "events " + (events.length ? events[first].seq : 0) + "\u2013" + (end ? events[end - 1].seq : 0) + " of " + events.length;
+      pager(earlier, first > 0, later, !follow);
+    }
+    // rowOf is the timeline's row of events[i].
+    function rowOf(i) {
+      var e = events[i];
+      // The time of day, with the date above it where it changes (and
+      // on the first row shown): a run's events mostly share one date,
+      // which on every row made each row three lines tall.
+      var t = fmtTime(e.time), d = t.slice(0, 10), when = t.slice(11, 23);
+      if (i === first || fmtTime(events[i - 1].time).slice(0, 10) !== d) when = d + "\n" + when;
+      var cls = ["clickable"];
+      // A failed attempt that its step tries again (outcome retry) failed
+      // nothing yet: its error reads as the head's retry note does, not
+      // in the red of a failure.
+      // Nor is the abort that cut a step short (interrupted), nor a
+      // branch it cut short: the run is aborting, not failing; its row
+      // is grey, as its step's box.
+      if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e)) cls.push("ev-error");
+      if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
+      if (e.outcome === "retry") cls.push("ev-retry");
+      var pick = function () { select(selected === e.seq ? 0 : e.seq); };
+      if (e.seq === selected) cls.push("selected");
+      // A row is picked by keyboard too (Tab to it, Enter or Space), as
+      // by a click: its snapshot is otherwise out of reach without a mouse.
+      var tr = el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
+        "aria-selected": String(e.seq === selected), onclick: pick,
+        onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
+        el("td", { text: String(e.seq) }),
+        el("td", { "class": "time", title: t, text: when }),
+        // A branch's events name the branch, which is its step. The
+        // name keeps to one line, a long one cut short (an ellipsis)
+        // before the branch's mark, and read whole in its title: broken
+        // at its words, a name made each row several lines tall, and
+        // read badly.
+        el("td", { "class": "mono step-col" }, [el("div", { "class": "one-line", title: stepOf(e) + branchOf(e) }, [
+          el("span", { text: stepOf(e) }), branchOf(e) ? el("span", { "class": "branch-mark", text: branchOf(e) }) : null])]),
+        // From → To keeps to one line too, as wide as the column
+        // leaves it, the states cut short with an ellipsis if they must
+        // (both whole in the title): long names broken at each word
+        // made the row several lines tall. The column is sized by the
+        // names as if they could wrap (the hidden fit), so that the
+        // timeline still fits a narrow window, and shows them whole
+        // where there is room.
+        el("td", { "class": "mono fromto-col" }, [
+          el("div", { "class": "fit", "aria-hidden": "true" }, breakable(e.from + " → " + e.to)),
+          el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
+        el("td", { text: e.attempt ? String(e.attempt) : "" }),
+        el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
+        el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) ? " muted" : ""), text: e.error || "" })
+      ]);
+      if (e.seq === selected) selectedRow = tr;
+      return tr;
     }
     // forget empties the timeline: the run is gone (retention removed
     // it), and a run started under its ID later has a history of its own.
     function forget() {
-      events = []; lastSeq = 0; day = ""; selected = 0; selectedRow = null; picked = null; reads++;
+      events = []; lastSeq = 0; first = 0; follow = true; selected = 0; selectedRow = null; picked = null; reads++;
       marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
       tbody.textContent = "";
+      showPager();
     }
 
     // render draws the head and the panels anew (draw), the focus kept
@@ -1130,10 +1188,10 @@
         });
     }
     var base = "/runs/" + encodeURIComponent(id);
-    // readHistory reads the events after the last one shown, without
+    // readHistory reads the events after the last one read, without
     // their states (readState reads the one picked), a page at a time
     // until the server has no more (it answers at most HISTORY_PAGE),
-    // appending each page's rows as it comes. The first load of a long
+    // then draws them (drawNew). The first load of a long
     // run reads it all: the timeline is the run's whole story, and the
     // longest history is bounded (25,000 events by default: 25 pages of
     // names, numbers, errors and payloads); after it, a live event costs
@@ -1142,6 +1200,7 @@
       return api("GET", base + "/history?state=false&after=" + lastSeq + "&limit=" + HISTORY_PAGE).then(function (b) {
         appendPage(b);
         if (b.truncated && b.next_after > 0) return readHistory();
+        drawNew();
       });
     }
     // The status and the new events, then the head and the panels drawn
