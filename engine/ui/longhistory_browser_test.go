@@ -211,3 +211,43 @@ func TestBrowserLongHistory(t *testing.T) {
 	}
 	shot(t, ctx, "2-appended")
 }
+
+// A run at the history's bound (runtime.DefaultMaxHistory, 25,000 events:
+// a history written to the store here, as a run that retries for ever
+// would write it): its page shows the latest timelineRows events, not a
+// table of 25,000 rows, and a row picked shows its state.
+func TestBrowserHistoryAtBound(t *testing.T) {
+	v := newEnvAuth(t, false)
+	sink, ok := v.st.(interface {
+		Emit(context.Context, runtime.Event) error
+	})
+	if !ok {
+		t.Skip("the store takes no events")
+	}
+	const id, n = "bound-1", runtime.DefaultMaxHistory
+	at := time.Now().Add(-time.Hour)
+	wait := &runtime.Wait{Topic: "payments", Event: "paid", Correlated: true, Correlation: "o-1", Deadline: time.Now().Add(time.Hour)}
+	for i := 1; i <= n; i++ {
+		e := runtime.Event{RunID: id, Seq: uint64(i), Time: at.Add(time.Duration(i) * time.Millisecond), Flow: "Payment", Step: "AwaitPaid",
+			From: "AwaitPaid:waiting", To: "AwaitPaid:waiting", State: json.RawMessage(fmt.Sprintf(`{"OrderID": "o-1", "N": %d}`, i)),
+			Attempt: 1, Outcome: runtime.OutcomeRetry, Error: fmt.Sprintf("attempt %d: the service said no", i), Wait: wait}
+		if i == 1 {
+			e.From, e.Outcome, e.Error = "pending", "", ""
+		}
+		if err := sink.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := browser(t)
+	from := n - timelineRows + 1
+	run(t, ctx, "the run", chromedp.Navigate(v.url+"/ui/#/run/"+id),
+		poll(fmt.Sprintf(`(document.querySelector("#tl-info") || {}).textContent === "events %d\u2013%d of %d"`, from, n, n)))
+	if rows := get(t, ctx, "the rows", chromedp.Evaluate[int](`document.querySelectorAll("#timeline tbody tr").length`)); rows != timelineRows {
+		t.Errorf("the timeline of %d events has %d rows, want %d", n, rows, timelineRows)
+	}
+	run(t, ctx, "pick the last row", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#timeline tr[data-seq="%d"]`, n))),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#timeline tr.selected[data-seq="%d"]`, n))))
+	if got := get(t, ctx, "its state", stateShown()); !strings.Contains(got, fmt.Sprintf(`"N": %d`, n)) {
+		t.Errorf("event %d's state shows %q", n, got)
+	}
+}
