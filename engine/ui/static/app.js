@@ -561,6 +561,14 @@
     titled(r.query.get("flow") ? "Runs of " + r.query.get("flow") : "Runs");
     return runsView(view, r.query);
   }
+  // keptCursors are the cursors of the pages of a list seen (for
+  // Previous) that the history entry keeps (keepCursors), or [""] (the
+  // first page): Back to a list comes back to the page it showed.
+  function keptCursors() {
+    var kept = history.state && history.state.cursors;
+    return Array.isArray(kept) && kept.length ? kept.slice() : [""];
+  }
+  function keepCursors(cursors) { history.replaceState({ cursors: cursors.slice() }, "", location.href); }
   // titled names the view in the window's title: tabs (a run opened in a
   // new tab) and the history's entries then say what they show.
   function titled(what) { document.title = what + " \u00b7 flowgen"; }
@@ -571,9 +579,8 @@
     // The cursor of each page seen, for Previous: kept in the history
     // entry's state as well, so that Back from a run opened on page 3
     // comes back to page 3, not to the first.
-    var kept = history.state && history.state.runsCursors;
-    var cursors = Array.isArray(kept) && kept.length ? kept.slice() : [""];
-    function keep() { history.replaceState({ runsCursors: cursors.slice() }, "", location.href); }
+    var cursors = keptCursors();
+    function keep() { keepCursors(cursors); }
     var form = el("form", { "class": "filters", id: "filters" });
     // The flow the URL filters by is an option from the start, registered
     // or not (a flow gone after a restart whose runs the store keeps, a
@@ -1504,7 +1511,8 @@
       if (event.value) out.set("event", event.value);
       if (order.value !== "newest") out.set("order", order.value); // newest first is the default
       var h = "#/deadletters" + (out.toString() ? "?" + out : "");
-      if (location.hash === h) route(); else location.hash = h;
+      // A filter lists from the first page.
+      if (location.hash === h) { history.replaceState(null, "", location.href); route(); } else location.hash = h;
     }
     form.addEventListener("submit", function (ev) { ev.preventDefault(); apply(); });
     order.addEventListener("change", apply); // an order needs no Filter click
@@ -1512,7 +1520,7 @@
       ["Received (UTC)", "Dead-lettered (UTC)", "Topic", "Event", "ID", "Reason", "Payload"].map(function (h) { return el("th", { text: h }); }))])]);
     var tbody = el("tbody");
     table.appendChild(tbody);
-    var cursors = [""]; // the cursor of each page seen, for Previous
+    var cursors = keptCursors(); // the cursor of each page seen, for Previous
     var prev = el("button", { type: "button", id: "dl-prev", text: "← Previous", disabled: true });
     var next = el("button", { type: "button", id: "dl-next", text: "Next →", disabled: true });
     var refresh = el("button", { type: "button", id: "dl-refresh", text: "Refresh" });
@@ -1552,13 +1560,13 @@
         pager(prev, cursors.length > 1, next, !!nextCursor);
         pageInfo.textContent = "page " + cursors.length;
       }).catch(function (e) {
-        if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; return load(); }
+        if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; keepCursors(cursors); return load(); }
         failed(e);
         if (!reads.late(ticket) && refusedList(e, tbody, 7, "dl-filter-refused", "dead letters")) pager(prev, !prev.disabled, next, false);
       });
     }
-    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); load(); } });
-    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); load(); } });
+    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); keepCursors(cursors); load(); } });
+    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); keepCursors(cursors); load(); } });
     refresh.addEventListener("click", load);
     load();
   }
