@@ -71,3 +71,21 @@ func TestBrowserEventStateKeepsSelection(t *testing.T) {
 		t.Errorf("after a live redraw, the selection in event 1's state is %q, want %q still", got, `"value 42"`)
 	}
 }
+
+// The run's head is drawn anew at each event of the run: text selected in
+// it that it still shows (the flow's name, an error) stays selected.
+func TestBrowserRunHeadKeepsSelection(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	id := v.start("Long", `{"K": "k-1"}`)
+	v.await(id, runtime.StateWaiting)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "select the flow's name", chromedp.WaitReady(chromedp.CSS(current("First"))),
+		selectIn(`#run-head dd a`, 0, len("Long")))
+	v.publish("go", "first", `{"correlation_id": "k-1"}`)
+	run(t, ctx, "the run moved", chromedp.WaitReady(chromedp.CSS(current("Second"))),
+		poll(`document.querySelector("#run-step").textContent === "Second"`))
+	if got := get(t, ctx, "the selection", chromedp.Evaluate[string](selected)); got != "Long" {
+		t.Errorf("after a live redraw of the head, the selection is %q, want Long still", got)
+	}
+}

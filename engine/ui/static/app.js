@@ -104,13 +104,20 @@
       var was = old[fresh.getAttribute("data-key")];
       if (!was || was.cells.length !== fresh.cells.length || was.className !== fresh.className) return fresh;
       delete old[fresh.getAttribute("data-key")];
-      Array.prototype.slice.call(fresh.cells).forEach(function (td, i) {
-        if (was.cells[i].outerHTML !== td.outerHTML) was.replaceChild(td, was.cells[i]);
-      });
+      patchKids(was, fresh);
       return was;
     });
     rows.forEach(function (tr, i) { if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null); });
     while (tbody.rows.length > rows.length) tbody.deleteRow(rows.length);
+  }
+  // patchKids makes old's children those of fresh, keeping each that is
+  // the same (by its markup: children with no listeners of their own) in
+  // its place, when they are as many; a child replaced, even by the same,
+  // loses the user's selection in it.
+  function patchKids(old, fresh) {
+    var kids = Array.prototype.slice.call(fresh.children);
+    if (old.children.length !== kids.length) { old.textContent = ""; kids.forEach(function (k) { old.appendChild(k); }); return; }
+    kids.forEach(function (k, i) { if (old.children[i].outerHTML !== k.outerHTML) old.replaceChild(k, old.children[i]); });
   }
   function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
   function notice(msg) {
@@ -1011,7 +1018,10 @@
     function render(st) { keepFocus([head, waitBox, branches, children], function () { draw(st); }); }
     function draw(st) {
       status = st;
-      head.textContent = "";
+      // The head's list is patched (patchKids), not drawn anew: text
+      // selected in it stays; the rest of the head goes.
+      var shownDl = head.querySelector(":scope > dl");
+      Array.prototype.slice.call(head.childNodes).forEach(function (c) { if (c !== shownDl) c.remove(); });
       var dl = el("dl");
       function row(k, v) { if (v !== "" && v !== undefined && v !== null) { dl.appendChild(el("dt", { text: k })); dl.appendChild(el("dd", null, [v])); } }
       row("Flow", el("a", { href: "#/runs?flow=" + encodeURIComponent(st.flow), text: st.flow }));
@@ -1035,7 +1045,7 @@
         text: backAtGate ? "attempt " + st.attempt + " went back to its wait, spending no attempt: " + st.error :
           "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
       else row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
-      head.appendChild(dl);
+      if (shownDl) patchKids(shownDl, dl); else head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // An abort accepted that the run has yet to take (its step in
       // flight has not returned): said to all who read the run, and not
