@@ -174,3 +174,29 @@ func TestBrowserDeadLetterPayloadText(t *testing.T) {
 	}
 	shot(t, ctx, "payload-text")
 }
+
+// Back to the dead letters, from another view opened on their second
+// page, comes back to that page, as it does to the runs list's
+// (TestBrowserBackKeepsPage); Filter lists from the first.
+func TestBrowserDeadLettersBackKeepsPage(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	for i := range 26 {
+		v.deadLetter("orders", "placed", fmt.Sprintf("m-%02d", i), `{}`, "test")
+	}
+	signIn(t, ctx, v.url+"/ui/#/deadletters", adminToken, false)
+	run(t, ctx, "the second page", chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="m-25"]`)),
+		chromedp.Click(chromedp.CSS("#dl-next")),
+		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="m-00"]`)))
+	run(t, ctx, "the runs, then Back", chromedp.Click(chromedp.CSS("#nav-runs")), chromedp.WaitReady(chromedp.CSS("#runs")),
+		chromedp.NavigateBack(), chromedp.WaitReady(chromedp.CSS("#dl-page")),
+		poll(`document.querySelector("#deadletters tbody tr[data-id]") !== null`))
+	if got := get(t, ctx, "the page", textOf("#dl-page")); got != "page 2" {
+		t.Errorf("Back to the dead letters shows %q, want page 2", got)
+	}
+	run(t, ctx, "Filter", chromedp.Click(chromedp.CSS("#dl-apply")),
+		chromedp.WaitReady(chromedp.CSS(`#deadletters tr[data-id="m-25"]`)))
+	if got := get(t, ctx, "the page", textOf("#dl-page")); got != "page 1" {
+		t.Errorf("Filter shows %q, want page 1", got)
+	}
+}

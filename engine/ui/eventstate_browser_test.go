@@ -67,7 +67,7 @@ func (s *stateReads) wrap(h http.Handler) http.Handler {
 }
 
 // answered wraps the page's fetch so that window.flowgenAnswered lists
-// the URL of each answer whose JSON the page has been given. The page
+// the URL of each answer whose JSON (or its text) the page has been given. The page
 // handles an answer in promise reactions (microtasks) that run to their
 // end before the browser runs anything else, such as the test's next
 // evaluation: once a URL is listed, the page has done with its answer.
@@ -76,8 +76,9 @@ const answered = `(() => {
 	window.flowgenAnswered = [];
 	window.fetch = function (u, init) {
 		return f.call(this, u, init).then(res => {
-			const json = res.json.bind(res);
+			const json = res.json.bind(res), text = res.text.bind(res);
 			res.json = () => json().then(v => { window.flowgenAnswered.push(String(u)); return v; });
+			res.text = () => text().then(v => { window.flowgenAnswered.push(String(u)); return v; });
 			return res;
 		});
 	};

@@ -50,3 +50,24 @@ flow Late {
 		t.Error("the page was reloaded")
 	}
 }
+
+// A flow defined while the list's stream was closed (its tab behind
+// another, the server restarting) sends the list no event: the list reads
+// the flows again when its stream opens again, as it reads the runs.
+func TestBrowserRunsListLearnsFlowsMissed(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	signIn(t, ctx, v.url+"/ui/#/runs?flow=Extra", clientToken, true)
+	run(t, ctx, "the flows read", chromedp.WaitReady(chromedp.CSS(`#f-flow option[value="Order"]`)),
+		poll(`document.querySelector("#f-flow").selectedOptions[0].textContent === "Extra (not registered)"`))
+	tab, cancel := chromedp.NewContext(ctx, chromedp.WithNewWindow(false))
+	defer cancel()
+	run(t, tab, "another tab in front", toFront, chromedp.Navigate("about:blank"))
+	run(t, ctx, "the list's stream closed", poll(`!document.querySelector("#live").classList.contains("on")`))
+	v.putFlows("extra.flow", extraFlow)
+	run(t, ctx, "the list in front again", toFront, chromedp.WaitReady(chromedp.CSS("#live.on")))
+	run(t, ctx, "Extra registered", poll(`document.querySelector("#f-flow").selectedOptions[0].textContent === "Extra"`))
+	if n := get(t, ctx, "the options", chromedp.Evaluate[int](`document.querySelectorAll('#f-flow option[value="Order"]').length`)); n != 1 {
+		t.Errorf("Order is listed %d times after the flows were read again", n)
+	}
+}

@@ -103,9 +103,15 @@ func probeEngine(t *testing.T, name, src string) (*engine.Engine, *store.Memory)
 }
 
 // A run's page with a history of thousands of events reads it a page at a
-// time and shows every event; on a live event it asks only for the events
-// after the last one shown and appends their rows to the timeline it
-// has, whose rows (and the one selected) stay as they were.
+// time and shows the latest timelineRows of them, the earlier ones a
+// click away (Earlier): a table of every event, the 25,000 of the longest
+// history, took the browser seconds to draw each change. On a live event
+// it asks only for the events after the last one read and appends their
+// rows to the timeline it has, whose rows (and the one selected) stay as
+// they were, the first rows going as the window moves on.
+// timelineRows is the rows a run's timeline shows at a time.
+const timelineRows = 1000
+
 func TestBrowserLongHistory(t *testing.T) {
 	e, st := probeEngine(t, "poll.flow", pollFlow)
 	var hl historyLog
@@ -121,9 +127,10 @@ func TestBrowserLongHistory(t *testing.T) {
 	if len(h) <= 2*engine.MaxHistoryLimit {
 		t.Fatalf("%d events: the history fits in %d pages, the test proves little", len(h), 2)
 	}
+	from := len(h) - timelineRows + 1 // the first event shown
 	woken := 0
 	for i := range h {
-		if h[i].Woke() {
+		if h[i].Woke() && int(h[i].Seq) >= from {
 			woken++
 		}
 	}
@@ -133,11 +140,14 @@ func TestBrowserLongHistory(t *testing.T) {
 	run(t, ctx, "the whole timeline", chromedp.Navigate(v.url+"/ui/#/run/"+id),
 		chromedp.WaitReady(chromedp.CSS("#live.on")),
 		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="waiting"]`)),
-		poll(fmt.Sprintf(`%s === %d`, rows, len(h))))
+		poll(fmt.Sprintf(`(document.querySelector("#tl-info") || {}).textContent === "events %d\u2013%d of %d"`, from, len(h), len(h))))
 	seqs := get(t, ctx, "the rows' seqs", chromedp.Evaluate[[]int](`Array.from(document.querySelectorAll("#timeline tbody tr")).map(r => Number(r.getAttribute("data-seq")))`))
+	if len(seqs) != timelineRows {
+		t.Fatalf("the timeline shows %d rows, want the latest %d of %d events", len(seqs), timelineRows, len(h))
+	}
 	for i, s := range seqs {
-		if s != i+1 {
-			t.Fatalf("row %d shows event %d: the timeline is not the history in order", i, s)
+		if s != from+i {
+			t.Fatalf("row %d shows event %d: the timeline is not the latest events in order", i, s)
 		}
 	}
 	shown := get(t, ctx, "the woken rows", chromedp.Evaluate[int](`Array.from(document.querySelectorAll("#timeline tbody tr")).filter(r => r.cells[5].innerText === "woken").length`))
@@ -157,12 +167,24 @@ func TestBrowserLongHistory(t *testing.T) {
 		t.Errorf("the first load asked for the pages after %v; want 0, 1000, 2000, ...", afters)
 	}
 
-	// A row picked, and a mark on the first row: a timeline built anew
-	// would lose both.
-	run(t, ctx, "pick event 5", js(`document.querySelector('#timeline tr[data-seq="5"]').click(); document.querySelector('#timeline tr[data-seq="1"]').flowgenKept = true`),
-		chromedp.WaitReady(chromedp.CSS(`#timeline tr.selected[data-seq="5"]`)))
-	get(t, ctx, "event 5's state", stateShown())
-	hl.take() // the read of event 5's state (TestBrowserEventStateOnPick)
+	// Earlier shows the events before, from the first; Latest the latest
+	// again.
+	run(t, ctx, "Earlier", chromedp.Click(chromedp.CSS("#tl-earlier")),
+		poll(fmt.Sprintf(`(document.querySelector("#tl-info") || {}).textContent === "events %d\u2013%d of %d"`, max(1, from-timelineRows), max(1, from-timelineRows)+timelineRows-1, len(h))),
+		poll(fmt.Sprintf(`document.querySelector("#timeline tbody tr").getAttribute("data-seq") === "%d"`, max(1, from-timelineRows))))
+	run(t, ctx, "Latest", chromedp.Click(chromedp.CSS("#tl-latest")),
+		poll(fmt.Sprintf(`(document.querySelector("#tl-info") || {}).textContent === "events %d\u2013%d of %d"`, from, len(h), len(h))))
+	if n := get(t, ctx, "rows", chromedp.Evaluate[int](rows)); n != timelineRows {
+		t.Errorf("after Earlier and Latest, %d rows", n)
+	}
+
+	// A row picked, and a mark on a row: a timeline built anew would lose
+	// both.
+	pick, mark := from+5, from+100
+	run(t, ctx, "pick a row", js(fmt.Sprintf(`document.querySelector('#timeline tr[data-seq="%d"]').click(); document.querySelector('#timeline tr[data-seq="%d"]').flowgenKept = true`, pick, mark)),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#timeline tr.selected[data-seq="%d"]`, pick))))
+	get(t, ctx, "the picked event's state", stateShown())
+	hl.take() // the read of its state (TestBrowserEventStateOnPick)
 	shot(t, ctx, "1-long")
 
 	v.publish("go", "last", `{"correlation_id": "k-1"}`)
@@ -171,11 +193,15 @@ func TestBrowserLongHistory(t *testing.T) {
 	if err != nil || len(after) <= len(h) {
 		t.Fatalf("the run recorded %d events after %d (%v)", len(after), len(h), err)
 	}
-	run(t, ctx, "the new rows", poll(fmt.Sprintf(`%s === %d`, rows, len(after))))
+	run(t, ctx, "the new rows", poll(fmt.Sprintf(`document.querySelector('#timeline tr[data-seq="%d"]') !== null`, len(after))))
 	last := get(t, ctx, "the last row", textOf(fmt.Sprintf(`#timeline tr[data-seq="%d"]`, len(after))))
-	kept := get(t, ctx, "the rows kept", chromedp.Evaluate[bool](`document.querySelector('#timeline tr[data-seq="1"]').flowgenKept === true && document.querySelector('#timeline tr.selected').getAttribute("data-seq") === "5"`))
+	kept := get(t, ctx, "the rows kept", chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector('#timeline tr[data-seq="%d"]').flowgenKept === true && document.querySelector('#timeline tr.selected').getAttribute("data-seq") === "%d"`, mark, pick)))
 	if !strings.Contains(last, "done") || !kept {
 		t.Errorf("the last row %q; the rows and the selection kept: %v", last, kept)
+	}
+	moved := len(after) - timelineRows + 1
+	if n, top := get(t, ctx, "rows", chromedp.Evaluate[int](rows)), get(t, ctx, "the first row", chromedp.Evaluate[string](`document.querySelector("#timeline tbody tr").getAttribute("data-seq")`)); n != timelineRows || top != fmt.Sprint(moved) {
+		t.Errorf("after the live events, %d rows from event %s; want %d from %d", n, top, timelineRows, moved)
 	}
 	// Since the run's end: only the events after those shown.
 	for _, q := range hl.take() {
@@ -184,4 +210,44 @@ func TestBrowserLongHistory(t *testing.T) {
 		}
 	}
 	shot(t, ctx, "2-appended")
+}
+
+// A run at the history's bound (runtime.DefaultMaxHistory, 25,000 events:
+// a history written to the store here, as a run that retries for ever
+// would write it): its page shows the latest timelineRows events, not a
+// table of 25,000 rows, and a row picked shows its state.
+func TestBrowserHistoryAtBound(t *testing.T) {
+	v := newEnvAuth(t, false)
+	sink, ok := v.st.(interface {
+		Emit(context.Context, runtime.Event) error
+	})
+	if !ok {
+		t.Skip("the store takes no events")
+	}
+	const id, n = "bound-1", runtime.DefaultMaxHistory
+	at := time.Now().Add(-time.Hour)
+	wait := &runtime.Wait{Topic: "payments", Event: "paid", Correlated: true, Correlation: "o-1", Deadline: time.Now().Add(time.Hour)}
+	for i := 1; i <= n; i++ {
+		e := runtime.Event{RunID: id, Seq: uint64(i), Time: at.Add(time.Duration(i) * time.Millisecond), Flow: "Payment", Step: "AwaitPaid",
+			From: "AwaitPaid:waiting", To: "AwaitPaid:waiting", State: json.RawMessage(fmt.Sprintf(`{"OrderID": "o-1", "N": %d}`, i)),
+			Attempt: 1, Outcome: runtime.OutcomeRetry, Error: fmt.Sprintf("attempt %d: the service said no", i), Wait: wait}
+		if i == 1 {
+			e.From, e.Outcome, e.Error = "pending", "", ""
+		}
+		if err := sink.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := browser(t)
+	from := n - timelineRows + 1
+	run(t, ctx, "the run", chromedp.Navigate(v.url+"/ui/#/run/"+id),
+		poll(fmt.Sprintf(`(document.querySelector("#tl-info") || {}).textContent === "events %d\u2013%d of %d"`, from, n, n)))
+	if rows := get(t, ctx, "the rows", chromedp.Evaluate[int](`document.querySelectorAll("#timeline tbody tr").length`)); rows != timelineRows {
+		t.Errorf("the timeline of %d events has %d rows, want %d", n, rows, timelineRows)
+	}
+	run(t, ctx, "pick the last row", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#timeline tr[data-seq="%d"]`, n))),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#timeline tr.selected[data-seq="%d"]`, n))))
+	if got := get(t, ctx, "its state", stateShown()); !strings.Contains(got, fmt.Sprintf(`"N": %d`, n)) {
+		t.Errorf("event %d's state shows %q", n, got)
+	}
 }

@@ -39,3 +39,21 @@ func TestBrowserFilterKeepsSubsecondSince(t *testing.T) {
 		t.Errorf("Filter with the form unchanged (now %q) lists %q, want only %s, started since %s", hash, rows, second, since)
 	}
 }
+
+// A datetime-local input reads a time at a whole minute without its
+// seconds ("2026-01-15T10:00"): a link's time there, finer than the
+// second, is kept too, not moved to its minute by Filter.
+func TestBrowserFilterKeepsSubsecondSinceAtMinute(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	for _, given := range []string{"2026-01-15T10:00:00.5Z", "2026-01-15T10:00:00.25+02:00"} {
+		run(t, ctx, "Filter again", chromedp.Navigate(v.url+"/ui/#/runs?since="+url.QueryEscape(given)),
+			chromedp.WaitReady(chromedp.CSS("#runs tbody tr")), chromedp.Click(chromedp.CSS("#f-apply")),
+			chromedp.WaitReady(chromedp.CSS("#runs tbody tr")))
+		hash := get(t, ctx, "the link", chromedp.Evaluate[string](`location.hash`))
+		if want := "#/runs?since=" + url.QueryEscape(given); hash != want {
+			t.Errorf("Filter with the form unchanged made the link %q, want %q", hash, want)
+		}
+	}
+}

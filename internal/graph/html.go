@@ -59,19 +59,15 @@ func CSPHash(s string) string {
 const pageJS = `(function () {
   var svg = document.querySelector("#diagram svg"), panel = document.getElementById("details");
   function el(tag, text) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; return e; }
-  // nameOf names the box of id: its title, or for a parallel block's
-  // fork or join bar, which has none, its block.
+  // nameOf names the box of id (flowgenDiagram.name).
   function nameOf(id) {
     var g = id ? svg.querySelector('[data-node="' + CSS.escape(id) + '"]') : null;
-    if (!g) return id || "start";
-    if (g.hasAttribute("data-block")) return (g.classList.contains("fg-fork") ? "fork" : "join") + " of parallel block " + g.getAttribute("data-block");
-    var t = g.querySelector(".fg-title");
-    return t && t.textContent ? t.textContent : id;
+    return g ? flowgenDiagram.name(g) : id || "start";
   }
   flowgenDiagram.attach(svg, function (n) {
     panel.textContent = "";
     if (!n) { panel.appendChild(el("h2", "Details")); return; }
-    panel.appendChild(el("h2", n.title || nameOf(n.id)));
+    panel.appendChild(el("h2", n.name));
     if (n.doc) panel.appendChild(el("p", n.doc));
     if (n.lines.length) panel.appendChild(el("pre", n.lines.join("\n")));
     if (n.call) {

@@ -23,6 +23,8 @@
   // /runs/{id}/history?limit=): the most the server answers
   // (engine.MaxHistoryLimit).
   var HISTORY_PAGE = 1000;
+  // TIMELINE_ROWS is the events a run's timeline shows at a time.
+  var TIMELINE_ROWS = 1000;
   var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
   var liveBy = null;  // the watch the live badge shows, if any
@@ -85,6 +87,37 @@
     });
     if (part) kids.push(part);
     return kids;
+  }
+  // setText shows s in e, leaving e's text as it is when it already
+  // shows s: text replaced, even by the same, loses the user's selection
+  // in it (a value being copied), at every live redraw.
+  function setText(e, s) { if (e.textContent !== s) e.textContent = s; }
+  // patchRows makes tbody's rows those of rows (new elements, in order),
+  // keeping each row shown already (the same data-key) and, of a row that
+  // changed, each cell that did not: a list read anew at each event of any
+  // run would otherwise replace every row, and with them the text the user
+  // selected to copy, and the focus.
+  function patchRows(tbody, rows) {
+    var old = {};
+    Array.prototype.forEach.call(tbody.rows, function (tr) { var k = tr.getAttribute("data-key"); if (k) old[k] = tr; });
+    rows = rows.map(function (fresh) {
+      var was = old[fresh.getAttribute("data-key")];
+      if (!was || was.cells.length !== fresh.cells.length || was.className !== fresh.className) return fresh;
+      delete old[fresh.getAttribute("data-key")];
+      patchKids(was, fresh);
+      return was;
+    });
+    rows.forEach(function (tr, i) { if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null); });
+    while (tbody.rows.length > rows.length) tbody.deleteRow(rows.length);
+  }
+  // patchKids makes old's children those of fresh, keeping each that is
+  // the same (by its markup: children with no listeners of their own) in
+  // its place, when they are as many; a child replaced, even by the same,
+  // loses the user's selection in it.
+  function patchKids(old, fresh) {
+    var kids = Array.prototype.slice.call(fresh.children);
+    if (old.children.length !== kids.length) { old.textContent = ""; kids.forEach(function (k) { old.appendChild(k); }); return; }
+    kids.forEach(function (k, i) { if (old.children[i].outerHTML !== k.outerHTML) old.replaceChild(k, old.children[i]); });
   }
   function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
   function notice(msg) {
@@ -337,7 +370,18 @@
   function hideLogin() { $("#login").hidden = true; $("#view").hidden = false; }
   $("#login-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
+    var t = $("#token").value.trim();
+    // A token that no HTTP header can carry (pasted with a typographic
+    // quote, say) is never sent: fetch refuses it, at every request, with
+    // a message of its own. The form says why instead, and keeps nothing.
+    // The browser's rule, not the server's: the server judges the rest.
+    try { new Headers({ Authorization: "Bearer " + t }); } catch (e) {
+      $("#login-error").textContent = "This token cannot be sent: it holds a character that an HTTP header cannot carry (a typographic quote or a character of another alphabet, pasted with it?). Give it again.";
+      $("#token").select();
+      return;
+    }
+    $("#login-error").textContent = "";
+    sessionStorage.setItem(TOKEN_KEY, t);
     $("#token").value = "";
     start();
   });
@@ -371,7 +415,7 @@
       flowgenDiagram.attach(svg, function (n) {
         details.textContent = "";
         if (!n) return;
-        details.appendChild(el("h3", { text: n.title || n.id }));
+        details.appendChild(el("h3", { text: n.name }));
         if (n.doc) details.appendChild(el("p", { text: n.doc }));
         if (n.lines.length) details.appendChild(el("pre", { "class": "mono", text: n.lines.join("\n") }));
         // A call (or a rollback call) runs another flow: its diagram is a click away.
@@ -524,6 +568,14 @@
     titled(r.query.get("flow") ? "Runs of " + r.query.get("flow") : "Runs");
     return runsView(view, r.query);
   }
+  // keptCursors are the cursors of the pages of a list seen (for
+  // Previous) that the history entry keeps (keepCursors), or [""] (the
+  // first page): Back to a list comes back to the page it showed.
+  function keptCursors() {
+    var kept = history.state && history.state.cursors;
+    return Array.isArray(kept) && kept.length ? kept.slice() : [""];
+  }
+  function keepCursors(cursors) { history.replaceState({ cursors: cursors.slice() }, "", location.href); }
   // titled names the view in the window's title: tabs (a run opened in a
   // new tab) and the history's entries then say what they show.
   function titled(what) { document.title = what + " \u00b7 flowgen"; }
@@ -534,9 +586,8 @@
     // The cursor of each page seen, for Previous: kept in the history
     // entry's state as well, so that Back from a run opened on page 3
     // comes back to page 3, not to the first.
-    var kept = history.state && history.state.runsCursors;
-    var cursors = Array.isArray(kept) && kept.length ? kept.slice() : [""];
-    function keep() { history.replaceState({ runsCursors: cursors.slice() }, "", location.href); }
+    var cursors = keptCursors();
+    function keep() { keepCursors(cursors); }
     var form = el("form", { "class": "filters", id: "filters" });
     // The flow the URL filters by is an option from the start, registered
     // or not (a flow gone after a restart whose runs the store keeps, a
@@ -589,10 +640,12 @@
       if (stateSel.value) out.set("status", stateSel.value);
       // A time the link gave, finer than the second the input shows, is
       // kept while the input still shows it: Filter would otherwise move
-      // it to its second, taking in runs the link left out.
+      // it to its second, taking in runs the link left out. The input
+      // reads a whole minute without its seconds (10:00, not 10:00:00):
+      // it is compared as a time, not as text.
       [["since", since], ["until", until]].forEach(function (f) {
-        var v = f[1].value, given = q.get(f[0]);
-        if (v) out.set(f[0], given && v === local(given) ? given : new Date(v + "Z").toISOString());
+        var v = f[1].value, given = q.get(f[0]), at = v ? new Date(v + "Z").toISOString() : "";
+        if (v) out.set(f[0], given && at.slice(0, 19) === local(given) ? given : at);
       });
       if (corr.value.trim()) out.set("correlation", corr.value.trim());
       var h = "#/runs" + (out.toString() ? "?" + out : "");
@@ -614,21 +667,23 @@
     view.appendChild(wide(table));
     view.appendChild(el("div", { "class": "pager" }, [prev, next, pageInfo]));
 
-    // The flows to filter by, read with the runs until a read succeeds:
-    // a list opened while the server was down gets them once it is back.
-    var flowsShown = false;
+    // The flows to filter by, read with the runs until a read succeeds
+    // (a list opened while the server was down gets them once it is
+    // back), and again each time the stream opens again: a flow defined
+    // while it was closed (the tab behind another, the server restarting)
+    // sent no event. A read adds the flows it lists that are not yet
+    // options (flowDefined), whatever order the answers come in.
+    var flowsShown = false, flowsStale = true;
     function readFlows() {
-      if (flowsShown) return;
+      if (!flowsStale) return;
+      flowsStale = false;
       api("GET", "/flows").then(function (b) {
-        if (flowsShown) return; // two reads under way: the first answer shows them
+        var first = !flowsShown;
         flowsShown = true;
-        var registered = false;
-        (b.flows || []).forEach(function (f) {
-          if (f.name === wanted) { registered = true; return; }
-          flowSel.appendChild(el("option", { value: f.name, text: f.name }));
-        });
-        if (wantedOpt && !registered) wantedOpt.textContent = wanted + " (not registered)";
-      }).catch(function (e) { failed(e, true); });
+        (b.flows || []).forEach(function (f) { flowDefined(f.name); });
+        var registered = (b.flows || []).some(function (f) { return f.name === wanted; });
+        if (first && wantedOpt && !registered) wantedOpt.textContent = wanted + " (not registered)";
+      }).catch(function (e) { flowsStale = true; failed(e, true); });
     }
     // flowDefined adds a flow defined while the list is open (an event
     // flow of its stream) to the flows to filter by, in name order; a
@@ -645,13 +700,13 @@
 
     // listRuns fills the table with a page of GET /runs.
     function listRuns(b) {
-      tbody.textContent = "";
+      var rows = [];
       (b.runs || []).forEach(function (r) {
         // A click anywhere on the row opens the run, but not one on
         // its link, which opens it by itself (in a new tab, with Ctrl
         // or Cmd: this tab stays on the list), nor the end of a drag
         // that selected text to copy (a correlation value, say).
-        var tr = el("tr", { "class": "clickable", "data-run": r.run_id, onclick: function (ev) {
+        var tr = el("tr", { "class": "clickable", "data-run": r.run_id, "data-key": r.run_id, onclick: function (ev) {
           if (ev.target.closest("a") || String(window.getSelection())) return;
           location.hash = "#/run/" + encodeURIComponent(r.run_id);
         } }, [
@@ -666,9 +721,10 @@
           el("td", { "class": "time", text: fmtTime(r.started) }),
           el("td", { "class": "time", text: fmtTime(r.updated) })
         ]);
-        tbody.appendChild(tr);
+        rows.push(tr);
       });
-      if (!b.runs || !b.runs.length) tbody.appendChild(el("tr", null, [el("td", { colspan: "8", "class": "muted", text: "No runs match." })]));
+      if (!b.runs || !b.runs.length) rows.push(el("tr", null, [el("td", { colspan: "8", "class": "muted", text: "No runs match." })]));
+      patchRows(tbody, rows);
     }
     var nextCursor = "", reads = inOrder(function () { return cursors[cursors.length - 1]; });
     function load() {
@@ -705,7 +761,7 @@
     cleanup.push(watch(wq.toString(), function (ev) {
       if (ev && ev.flow && !ev.run_id) flowDefined(ev.flow); // event: flow
       else refresh();
-    }, refresh));
+    }, function () { flowsStale = true; refresh(); }));
   }
 
   // One run: its path on the diagram, its timeline, states, waits,
@@ -722,6 +778,12 @@
     var snapTitle = el("h2", { text: "State" });
     var snapshot = el("pre", { "class": "json mono", id: "run-state" });
     var timeline = el("table", { id: "timeline" });
+    // The timeline's pager: which TIMELINE_ROWS of the run's events it shows.
+    var earlier = el("button", { type: "button", id: "tl-earlier", text: "← Earlier", onclick: function () { showRows(first - TIMELINE_ROWS); } });
+    var later = el("button", { type: "button", id: "tl-later", text: "Later →", onclick: function () { showRows(first + TIMELINE_ROWS); } });
+    var latest = el("button", { type: "button", id: "tl-latest", text: "Latest", onclick: function () { showRows(events.length); } });
+    var tlInfo = el("span", { "class": "muted", id: "tl-info" });
+    var tlPager = el("div", { "class": "pager", id: "tl-pager", hidden: true }, [earlier, later, latest, tlInfo]);
     view.appendChild(el("h1", null, ["Run ", el("span", { "class": "mono", text: id })]));
     view.appendChild(head);
     // A run the server does not know shows this instead of empty panels.
@@ -730,7 +792,7 @@
     var cols;
     view.appendChild(cols = el("div", { "class": "cols" }, [
       el("div", null, [el("div", { "class": "panel" }, [diagram, details]),
-        el("h2", { text: "Timeline" }), wide(timeline)]),
+        el("h2", { text: "Timeline" }), tlPager, wide(timeline)]),
       // The state last, and sticky: it shows the state after the event
       // clicked in the timeline, which may be far down the page.
       el("div", null, [
@@ -742,12 +804,17 @@
     ]));
     var status = null;
     // The timeline is built once and grows: the history is read a page at
-    // a time (GET /runs/{id}/history?after=SEQ), each page's rows
-    // appended, and a live event reads only the events after the last one
-    // shown (lastSeq). events are those shown, in order; marks what the
+    // a time (GET /runs/{id}/history?after=SEQ), the new rows appended,
+    // and a live event reads only the events after the last one
+    // read (lastSeq). events are those read, in order; marks what the
     // server read in them (engine historyAnswer: each rule reads one event
-    // alone, so a page's marks are final).
-    var events = [], lastSeq = 0, day = "", selectedRow = null;
+    // alone, so a page's marks are final). The table shows TIMELINE_ROWS
+    // of them at a time, from events[first]: the latest, followed live
+    // (follow), or earlier ones (Earlier, Later, Latest). A row costs the
+    // browser some twenty elements, and with the 25,000 events of the
+    // longest history it took seconds to draw a change, such as a row
+    // picked.
+    var events = [], lastSeq = 0, selectedRow = null, first = 0, follow = true;
     var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
     var tbody = el("tbody");
     timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
@@ -759,15 +826,16 @@
       for (var i = 0; i < events.length; i++) if (events[i].seq === seq) return events[i];
       return null;
     }
-    // The state shown: the latest (status.snapshot) or, for the row
+    // The state shown: the latest (status.snapshotText) or, for the row
     // picked, the state after its event, read when it is picked (picked:
-    // {seq, event} or {seq, error}; null while it is read). The timeline's
+    // {seq, state, payload} (their JSON texts) or {seq, error}; null while
+    // it is read). The timeline's
     // events come without their states: a long run's states are most of
     // its history's bytes, and only the picked row's is ever looked at.
     var picked = null, reads = 0;
     function showSnapshot() {
       var e = selected ? eventAt(selected) : null;
-      snapTitle.textContent = e ? "State after event " + e.seq + " (" + (e.step || e.to) + ")" : "State (latest)";
+      setText(snapTitle, e ? "State after event " + e.seq + " (" + (e.step || e.to) + ")" : "State (latest)");
       snapshot.removeAttribute("aria-busy");
       if (e && (!picked || picked.seq !== e.seq)) {
         snapshot.setAttribute("aria-busy", "true");
@@ -778,12 +846,12 @@
         snapshot.textContent = "Could not read the state after event " + e.seq + ": " + (picked.error.message || String(picked.error));
         return;
       }
-      if (e) e = picked.event;
-      var state = e ? e.state : status && status.snapshot;
-      var text = "";
-      try { text = state === undefined || state === null ? "(none)" : JSON.stringify(state, null, 2); } catch (x) { text = String(state); }
-      if (e && e.payload !== undefined) text += "\n\nevent payload:\n" + JSON.stringify(e.payload, null, 2);
-      snapshot.textContent = text;
+      // The states and the payload as the server sent them (rawMember),
+      // not parsed and printed again: JSON.parse reads a number beyond a
+      // double's precision (an int64 ID) as another.
+      var text = shownJSON(e ? picked.state : status ? status.snapshotText : "");
+      if (e && picked.payload !== "") text += "\n\nevent payload:\n" + shownJSON(picked.payload);
+      setText(snapshot, text);
     }
     // readState reads the event of seq with its state (the page of one
     // event after seq-1), then shows it if seq is still the row picked: an
@@ -792,10 +860,11 @@
     function readState(seq) {
       var read = ++reads;
       picked = null;
-      api("GET", base + "/history?after=" + (seq - 1) + "&limit=1").then(function (b) {
-        var e = (b.events || [])[0];
+      api("GET", base + "/history?after=" + (seq - 1) + "&limit=1", { raw: true }).then(function (text) {
+        var e = (JSON.parse(text).events || [])[0];
         if (!e || e.seq !== seq) throw new Error("the run's history holds no event " + seq);
-        return { seq: seq, event: e };
+        var raw = rawItems(rawMember(text, "events"))[0];
+        return { seq: seq, state: rawMember(raw, "state"), payload: rawMember(raw, "payload") };
       }).catch(function (x) { return { seq: seq, error: x }; }).then(function (p) {
         if (read !== reads) return;
         picked = p;
@@ -838,65 +907,110 @@
       (b.cancelled || []).forEach(function (s) { marks.cancelled[s] = true; });
       if (b.interrupted) marks.interrupted = b.interrupted;
       (b.interrupted_branches || []).forEach(function (s) { marks.branches[s] = true; });
-      var rows = document.createDocumentFragment();
       (b.events || []).forEach(function (e) {
-        if (e.seq <= lastSeq) return; // shown already
+        if (e.seq <= lastSeq) return; // read already
         events.push(e);
         lastSeq = e.seq;
-        // The time of day, with the date above it where it changes: a
-        // run's events mostly share one date, which on every row made
-        // each row three lines tall.
-        var t = fmtTime(e.time), d = t.slice(0, 10), when = t.slice(11, 23);
-        if (d !== day) when = d + "\n" + when;
-        day = d;
-        var cls = ["clickable"];
-        // A failed attempt that its step tries again (outcome retry) failed
-        // nothing yet: its error reads as the head's retry note does, not
-        // in the red of a failure.
-        // Nor is the abort that cut a step short (interrupted), nor a
-        // branch it cut short: the run is aborting, not failing; its row
-        // is grey, as its step's box.
-        if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e)) cls.push("ev-error");
-        if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
-        if (e.outcome === "retry") cls.push("ev-retry");
-        var pick = function () { select(selected === e.seq ? 0 : e.seq); };
-        // A row is picked by keyboard too (Tab to it, Enter or Space), as
-        // by a click: its snapshot is otherwise out of reach without a mouse.
-        rows.appendChild(el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
-          "aria-selected": "false", onclick: pick,
-          onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
-          el("td", { text: String(e.seq) }),
-          el("td", { "class": "time", title: t, text: when }),
-          // A branch's events name the branch, which is its step. The
-          // name keeps to one line, a long one cut short (an ellipsis)
-          // before the branch's mark, and read whole in its title: broken
-          // at its words, a name made each row several lines tall, and
-          // read badly.
-          el("td", { "class": "mono step-col" }, [el("div", { "class": "one-line", title: stepOf(e) + branchOf(e) }, [
-            el("span", { text: stepOf(e) }), branchOf(e) ? el("span", { "class": "branch-mark", text: branchOf(e) }) : null])]),
-          // From → To keeps to one line too, as wide as the column
-          // leaves it, the states cut short with an ellipsis if they must
-          // (both whole in the title): long names broken at each word
-          // made the row several lines tall. The column is sized by the
-          // names as if they could wrap (the hidden fit), so that the
-          // timeline still fits a narrow window, and shows them whole
-          // where there is room.
-          el("td", { "class": "mono fromto-col" }, [
-            el("div", { "class": "fit", "aria-hidden": "true" }, breakable(e.from + " → " + e.to)),
-            el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
-          el("td", { text: e.attempt ? String(e.attempt) : "" }),
-          el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
-          el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) ? " muted" : ""), text: e.error || "" })
-        ]));
       });
+    }
+    // drawNew shows the events read since the last draw: their rows are
+    // appended while the timeline follows the latest, else the rows shown
+    // stay. It is called once the history is read to its end: the pages
+    // of a long one, drawn as they came, built rows by the thousand only
+    // to drop them.
+    function drawNew() {
+      var from = first + tbody.rows.length;
+      if (!follow) return showPager();
+      if (events.length - from >= TIMELINE_ROWS) return showRows(events.length);
+      var rows = document.createDocumentFragment();
+      for (var i = from; i < events.length; i++) rows.appendChild(rowOf(i));
       tbody.appendChild(rows);
+      if (tbody.rows.length > TIMELINE_ROWS) {
+        // The window moves on: the rows before it go, and its first row
+        // is drawn again, with its date.
+        var gone = tbody.rows.length - TIMELINE_ROWS;
+        for (var k = 0; k < gone; k++) tbody.deleteRow(0);
+        first += gone;
+        tbody.replaceChild(rowOf(first), tbody.rows[0]);
+      }
+      showPager();
+    }
+    // showRows shows the TIMELINE_ROWS events from events[at] (at most:
+    // the latest), the keyboard's focus kept on the timeline's pager.
+    function showRows(at) {
+      first = Math.max(0, Math.min(at, events.length - TIMELINE_ROWS));
+      follow = first + TIMELINE_ROWS >= events.length;
+      selectedRow = null; // rowOf finds it, if it is shown
+      var rows = document.createDocumentFragment();
+      for (var i = first; i < Math.min(events.length, first + TIMELINE_ROWS); i++) rows.appendChild(rowOf(i));
+      tbody.textContent = "";
+      tbody.appendChild(rows);
+      showPager();
+    }
+    function showPager() {
+      tlPager.hidden = events.length <= TIMELINE_ROWS;
+      var end = Math.min(events.length, first + TIMELINE_ROWS);
+      tlInfo.textContent = "events " + (events.length ? events[first].seq : 0) + "\u2013" + (end ? events[end - 1].seq : 0) + " of " + events.length;
+      pager(earlier, first > 0, later, !follow);
+    }
+    // rowOf is the timeline's row of events[i].
+    function rowOf(i) {
+      var e = events[i];
+      // The time of day, with the date above it where it changes (and
+      // on the first row shown): a run's events mostly share one date,
+      // which on every row made each row three lines tall.
+      var t = fmtTime(e.time), d = t.slice(0, 10), when = t.slice(11, 23);
+      if (i === first || fmtTime(events[i - 1].time).slice(0, 10) !== d) when = d + "\n" + when;
+      var cls = ["clickable"];
+      // A failed attempt that its step tries again (outcome retry) failed
+      // nothing yet: its error reads as the head's retry note does, not
+      // in the red of a failure.
+      // Nor is the abort that cut a step short (interrupted), nor a
+      // branch it cut short: the run is aborting, not failing; its row
+      // is grey, as its step's box.
+      if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e)) cls.push("ev-error");
+      if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
+      if (e.outcome === "retry") cls.push("ev-retry");
+      var pick = function () { select(selected === e.seq ? 0 : e.seq); };
+      if (e.seq === selected) cls.push("selected");
+      // A row is picked by keyboard too (Tab to it, Enter or Space), as
+      // by a click: its snapshot is otherwise out of reach without a mouse.
+      var tr = el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
+        "aria-selected": String(e.seq === selected), onclick: pick,
+        onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
+        el("td", { text: String(e.seq) }),
+        el("td", { "class": "time", title: t, text: when }),
+        // A branch's events name the branch, which is its step. The
+        // name keeps to one line, a long one cut short (an ellipsis)
+        // before the branch's mark, and read whole in its title: broken
+        // at its words, a name made each row several lines tall, and
+        // read badly.
+        el("td", { "class": "mono step-col" }, [el("div", { "class": "one-line", title: stepOf(e) + branchOf(e) }, [
+          el("span", { text: stepOf(e) }), branchOf(e) ? el("span", { "class": "branch-mark", text: branchOf(e) }) : null])]),
+        // From → To keeps to one line too, as wide as the column
+        // leaves it, the states cut short with an ellipsis if they must
+        // (both whole in the title): long names broken at each word
+        // made the row several lines tall. The column is sized by the
+        // names as if they could wrap (the hidden fit), so that the
+        // timeline still fits a narrow window, and shows them whole
+        // where there is room.
+        el("td", { "class": "mono fromto-col" }, [
+          el("div", { "class": "fit", "aria-hidden": "true" }, breakable(e.from + " → " + e.to)),
+          el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
+        el("td", { text: e.attempt ? String(e.attempt) : "" }),
+        el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
+        el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) ? " muted" : ""), text: e.error || "" })
+      ]);
+      if (e.seq === selected) selectedRow = tr;
+      return tr;
     }
     // forget empties the timeline: the run is gone (retention removed
     // it), and a run started under its ID later has a history of its own.
     function forget() {
-      events = []; lastSeq = 0; day = ""; selected = 0; selectedRow = null; picked = null; reads++;
+      events = []; lastSeq = 0; first = 0; follow = true; selected = 0; selectedRow = null; picked = null; reads++;
       marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
       tbody.textContent = "";
+      showPager();
     }
 
     // render draws the head and the panels anew (draw), the focus kept
@@ -904,7 +1018,10 @@
     function render(st) { keepFocus([head, waitBox, branches, children], function () { draw(st); }); }
     function draw(st) {
       status = st;
-      head.textContent = "";
+      // The head's list is patched (patchKids), not drawn anew: text
+      // selected in it stays; the rest of the head goes.
+      var shownDl = head.querySelector(":scope > dl");
+      Array.prototype.slice.call(head.childNodes).forEach(function (c) { if (c !== shownDl) c.remove(); });
       var dl = el("dl");
       function row(k, v) { if (v !== "" && v !== undefined && v !== null) { dl.appendChild(el("dt", { text: k })); dl.appendChild(el("dd", null, [v])); } }
       row("Flow", el("a", { href: "#/runs?flow=" + encodeURIComponent(st.flow), text: st.flow }));
@@ -928,7 +1045,7 @@
         text: backAtGate ? "attempt " + st.attempt + " went back to its wait, spending no attempt: " + st.error :
           "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
       else row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
-      head.appendChild(dl);
+      if (shownDl) patchKids(shownDl, dl); else head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // An abort accepted that the run has yet to take (its step in
       // flight has not returned): said to all who read the run, and not
@@ -1088,10 +1205,10 @@
         });
     }
     var base = "/runs/" + encodeURIComponent(id);
-    // readHistory reads the events after the last one shown, without
+    // readHistory reads the events after the last one read, without
     // their states (readState reads the one picked), a page at a time
     // until the server has no more (it answers at most HISTORY_PAGE),
-    // appending each page's rows as it comes. The first load of a long
+    // then draws them (drawNew). The first load of a long
     // run reads it all: the timeline is the run's whole story, and the
     // longest history is bounded (25,000 events by default: 25 pages of
     // names, numbers, errors and payloads); after it, a live event costs
@@ -1100,6 +1217,7 @@
       return api("GET", base + "/history?state=false&after=" + lastSeq + "&limit=" + HISTORY_PAGE).then(function (b) {
         appendPage(b);
         if (b.truncated && b.next_after > 0) return readHistory();
+        drawNew();
       });
     }
     // The status and the new events, then the head and the panels drawn
@@ -1112,7 +1230,9 @@
       // least every event the status has seen, so the head never shows
       // an end whose events the timeline lacks (the diagram, read after
       // both, may be newer still; the next live event catches up).
-      reading = api("GET", base).then(function (st) {
+      reading = api("GET", base, { raw: true }).then(function (text) {
+        var st = JSON.parse(text);
+        st.snapshotText = rawMember(text, "snapshot");
         return readHistory().then(function () { return st; });
       }).then(function (st) {
         readOK();
@@ -1250,8 +1370,9 @@
     var c = s[i];
     if (i >= s.length) throw new Error("JSON cut short");
     if (c === "\"") {
-      for (i++; s[i] !== "\""; i++) { if (s[i] === "\\") i++; if (i >= s.length) throw new Error("JSON cut short"); }
-      return i + 1;
+      JSON_STRING.lastIndex = i;
+      if (!JSON_STRING.test(s)) throw new Error("JSON cut short");
+      return JSON_STRING.lastIndex;
     }
     if (c === "{" || c === "[") {
       var close = c === "{" ? "}" : "]";
@@ -1264,10 +1385,17 @@
       }
       return i + 1;
     }
-    while (i < s.length && !/[,\]}\s]/.test(s[i])) i++; // a number, true, false, null
-    return i;
+    JSON_SCALAR.lastIndex = i; // a number, true, false, null
+    JSON_SCALAR.test(s);
+    return JSON_SCALAR.lastIndex;
   }
-  function skipSpace(s, i) { while (/\s/.test(s[i] || "")) i++; return i; }
+  function skipSpace(s, i) { JSON_SPACE.lastIndex = i; JSON_SPACE.test(s); return JSON_SPACE.lastIndex; }
+  // The JSON text's tokens, read by regular expressions rather than a
+  // character at a time: a run's state of a megabyte is read at each of
+  // its events. A string is written unrolled ("[^"\\]*(?:\\.[^"\\]*)*"),
+  // so that its length costs the matcher no backtracking.
+  var JSON_STRING = /"[^"\\]*(?:\\[\s\S][^"\\]*)*"/y, JSON_SCALAR = /[^,\]}\s]*/y, JSON_SPACE = /\s*/y;
+  var JSON_TOKENS = /"[^"\\]*(?:\\[\s\S][^"\\]*)*"|[{}\[\],:]|[^\s{}\[\],:"]+/g;
   // members calls fn(name, start, end) for each member of the JSON object
   // at s[i], its value's text s.slice(start, end); it answers the index
   // after the object.
@@ -1285,42 +1413,60 @@
     }
     return skipSpace(s, i) + 1;
   }
+  // rawMember answers the text of the member name of the JSON object s,
+  // as the server sent it ("" for none).
+  function rawMember(s, name) {
+    var raw = "";
+    if (s && s[skipSpace(s, 0)] === "{") members(s, 0, function (n, a, b) { if (n === name) raw = s.slice(a, b); });
+    return raw;
+  }
+  // rawItems answers the text of each item of the JSON array s.
+  function rawItems(s) {
+    var out = [], i = skipSpace(s || "", 0);
+    if (s[i] !== "[") return out;
+    i = skipSpace(s, i + 1);
+    while (i < s.length && s[i] !== "]") {
+      var end = skipJSON(s, i);
+      out.push(s.slice(i, end));
+      i = skipSpace(s, end);
+      if (s[i] === ",") i = skipSpace(s, i + 1);
+    }
+    return out;
+  }
   // rawPayloads answers the payload's text of each dead letter of a
   // GET /deadletters answer, as the server sent it ("" for none).
   function rawPayloads(s) {
-    var out = [];
-    members(s, 0, function (name, start) {
-      if (name !== "dead_letters" || s[start] !== "[") return;
-      var i = skipSpace(s, start + 1);
-      while (s[i] === "{") {
-        var raw = "";
-        i = skipSpace(s, members(s, i, function (n, a, b) { if (n === "payload") raw = s.slice(a, b); }));
-        out.push(raw);
-        if (s[i] === ",") i = skipSpace(s, i + 1);
-      }
-    });
-    return out;
+    return rawItems(rawMember(s, "dead_letters")).map(function (d) { return rawMember(d, "payload"); });
   }
+  // shownJSON lays out the JSON text raw for the page ("(none)" for no
+  // value, or null), its numbers as they are and its strings as
+  // JSON.stringify writes them (escaping only what it must: a state's
+  // "\u003c" reads "<").
+  function shownJSON(raw) { return raw === "" || raw === "null" ? "(none)" : indentJSON(raw, true); }
   // indentJSON lays out JSON text two spaces a level, changing no value:
   // the white space outside strings is its own (a payload_text is the
   // payload as it arrived, laid out or not). Text nested deeper than
   // INDENT_MAX levels is answered as it is: each line's indent grows with
   // the depth, and a payload refused for its depth (a megabyte of "[")
-  // would be laid out in gigabytes, hanging the page.
+  // would be laid out in gigabytes, hanging the page. With strings, each
+  // string is written as JSON.stringify writes it, its value unchanged.
   var INDENT_MAX = 64;
-  function indentJSON(raw) {
-    var out = "", depth = 0, pad = function () { return "\n" + new Array(depth + 1).join("  "); };
-    for (var i = 0; i < raw.length; i++) {
-      var c = raw[i];
-      if (/\s/.test(c)) continue;
-      if (c === "\"") { var end = skipJSON(raw, i); out += raw.slice(i, end); i = end - 1; }
-      else if ((c === "{" || c === "[") && raw[i + 1] !== (c === "{" ? "}" : "]")) { if (++depth > INDENT_MAX) return raw; out += c + pad(); }
-      else if ((c === "}" || c === "]") && raw[i - 1] !== (c === "}" ? "{" : "[")) { depth--; out += pad() + c; }
-      else if (c === ",") out += "," + pad();
-      else if (c === ":") out += ": ";
-      else out += c;
+  function indentJSON(raw, strings) {
+    var toks = raw.match(JSON_TOKENS) || [], out = [], depth = 0;
+    function pad() { return "\n" + "  ".repeat(depth); }
+    for (var i = 0; i < toks.length; i++) {
+      var t = toks[i], c = t[0];
+      if (c === "\"") out.push(strings && t.indexOf("\\") >= 0 ? JSON.stringify(JSON.parse(t)) : t); // one without escapes JSON.stringify writes as it is
+      else if (c === "{" || c === "[") {
+        if (toks[i + 1] === (c === "{" ? "}" : "]")) { out.push(t + toks[++i]); continue; } // empty: {} or []
+        if (++depth > INDENT_MAX) return raw;
+        out.push(t + pad());
+      } else if (c === "}" || c === "]") { depth--; out.push(pad() + t); }
+      else if (c === ",") out.push("," + pad());
+      else if (c === ":") out.push(": ");
+      else out.push(t);
     }
-    return out;
+    return out.join("");
   }
 
   // textPayload shows a payload_text: a payload that is not JSON the
@@ -1375,7 +1521,8 @@
       if (event.value) out.set("event", event.value);
       if (order.value !== "newest") out.set("order", order.value); // newest first is the default
       var h = "#/deadletters" + (out.toString() ? "?" + out : "");
-      if (location.hash === h) route(); else location.hash = h;
+      // A filter lists from the first page.
+      if (location.hash === h) { history.replaceState(null, "", location.href); route(); } else location.hash = h;
     }
     form.addEventListener("submit", function (ev) { ev.preventDefault(); apply(); });
     order.addEventListener("change", apply); // an order needs no Filter click
@@ -1383,7 +1530,7 @@
       ["Received (UTC)", "Dead-lettered (UTC)", "Topic", "Event", "ID", "Reason", "Payload"].map(function (h) { return el("th", { text: h }); }))])]);
     var tbody = el("tbody");
     table.appendChild(tbody);
-    var cursors = [""]; // the cursor of each page seen, for Previous
+    var cursors = keptCursors(); // the cursor of each page seen, for Previous
     var prev = el("button", { type: "button", id: "dl-prev", text: "← Previous", disabled: true });
     var next = el("button", { type: "button", id: "dl-next", text: "Next →", disabled: true });
     var refresh = el("button", { type: "button", id: "dl-refresh", text: "Refresh" });
@@ -1423,13 +1570,13 @@
         pager(prev, cursors.length > 1, next, !!nextCursor);
         pageInfo.textContent = "page " + cursors.length;
       }).catch(function (e) {
-        if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; return load(); }
+        if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; keepCursors(cursors); return load(); }
         failed(e);
         if (!reads.late(ticket) && refusedList(e, tbody, 7, "dl-filter-refused", "dead letters")) pager(prev, !prev.disabled, next, false);
       });
     }
-    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); load(); } });
-    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); load(); } });
+    next.addEventListener("click", function () { if (nextCursor) { cursors.push(nextCursor); keepCursors(cursors); load(); } });
+    prev.addEventListener("click", function () { if (cursors.length > 1) { cursors.pop(); keepCursors(cursors); load(); } });
     refresh.addEventListener("click", load);
     load();
   }

@@ -5,11 +5,14 @@
 //   flowgenDiagram.attach(svg, onSelect)  click a box (or Tab to it, Enter or
 //       Space): select it, light its
 //       edges, call onSelect(info) (info: id, step, terminal, kind, title,
-//       lines, doc, call: the flow a call runs or "", out: [{to, label}],
+//       name, lines, doc, call: the flow a call runs or "", out: [{to, label}],
 //       in: [{from, label}]); null when the selection is cleared (a click
 //       outside the boxes).
 //   flowgenDiagram.select(svg, g)  select the box g (null: none) and light
 //       its edges, as a click does, calling nothing.
+//   flowgenDiagram.name(g)  what box g is called: its title; for a parallel
+//       block's fork or join bar, which has none, "fork (join) of parallel
+//       block B"; for a start point, "start".
 // A run's path is lit by the server (graph.SVGPath), which alone reads
 // its machine states.
 (function () {
@@ -30,6 +33,11 @@
     for (var i = 0; i < k.length; i++) if (g.classList.contains("fg-" + k[i])) return k[i];
     return "";
   }
+  function name(g) {
+    if (g.hasAttribute("data-block")) return (g.classList.contains("fg-fork") ? "fork" : "join") + " of parallel block " + g.getAttribute("data-block");
+    var t = g.querySelector(".fg-title");
+    return t && t.textContent ? t.textContent : g.classList.contains("fg-start") ? "start" : g.getAttribute("data-node");
+  }
   function info(svg, g) {
     var id = g.getAttribute("data-node");
     var lines = Array.prototype.map.call(g.querySelectorAll(".fg-line"), function (t) { return t.textContent; });
@@ -44,7 +52,7 @@
       if (to === id) inn.push({ from: e.getAttribute("data-from"), label: label });
     });
     return {
-      id: id, kind: kindOf(g), step: g.getAttribute("data-step") || "",
+      id: id, kind: kindOf(g), step: g.getAttribute("data-step") || "", name: name(g),
       terminal: g.getAttribute("data-terminal") || "", call: g.getAttribute("data-call") || "",
       title: title ? title.textContent : "", lines: lines, doc: doc ? doc.textContent : "", out: out, in: inn
     };
@@ -67,7 +75,13 @@
     // A box is reached and picked by keyboard too (Tab to it, Enter or
     // Space), as by a click: its details, a call's link to its child
     // flow among them, are otherwise out of reach without a mouse.
-    nodes(svg).forEach(function (g) { g.setAttribute("tabindex", "0"); });
+    // A button to a screen reader, named as the details name it (an
+    // unnamed group, else); a box's doc, its <title>, is its description.
+    nodes(svg).forEach(function (g) {
+      g.setAttribute("tabindex", "0");
+      g.setAttribute("role", "button");
+      g.setAttribute("aria-label", name(g));
+    });
     svg.addEventListener("keydown", function (ev) {
       var g = ev.target.closest ? ev.target.closest(".fg-node") : null;
       if (!g || (ev.key !== "Enter" && ev.key !== " ")) return;
@@ -75,5 +89,5 @@
       pick(g);
     });
   }
-  window.flowgenDiagram = { attach: attach, info: info, select: select };
+  window.flowgenDiagram = { attach: attach, info: info, select: select, name: name };
 })();
