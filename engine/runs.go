@@ -113,8 +113,14 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	}
 	if runID == "" {
 		runID = runtime.NewID()
-	} else if err := checkRunIDChars(runID); err != nil {
-		return "", err
+	} else if !strings.Contains(runID, "@") {
+		// The runtime's rule, before the store and the lock see the ID. A
+		// call's child (its parent's ID, '@' and its step: ChildRunID) is
+		// longer than a chosen ID may be; Start checks it against its
+		// parent (WithParent).
+		if err := runtime.CheckRunID(runID); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrBadName, err)
+		}
 	}
 	if err := jsonUnfit(state); err != nil {
 		return "", fmt.Errorf("%w: the state: %v", ErrBadState, err)
