@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -98,4 +100,30 @@ func checkKey(what, k string) error {
 		}
 	}
 	return nil
+}
+
+// deliveredIDProblem applies checkKey, the rule of POST /events' message
+// IDs, to the ID of m, a message a broker delivers: other clients of the
+// broker (a NATS client setting Nats-Msg-Id) publish past POST /events. It
+// returns "" for an ID within the rule; else why m is to be dead-lettered,
+// with m's ID replaced by badIDPrefix and a digest of it, which the dead
+// letter is kept under: bounded and printable, and the same at every
+// redelivery of the message, which the inbox then knows.
+func deliveredIDProblem(m *Message) string {
+	err := checkKey("message ID", m.ID)
+	if err == nil {
+		return ""
+	}
+	m.ID = badIDPrefix + digest(m.ID)
+	return fmt.Sprintf("%v; kept as message ID %s", err, m.ID)
+}
+
+// badIDPrefix starts the ID a dead letter is kept under when its message's
+// own ID is outside the rule (deliveredIDProblem).
+const badIDPrefix = "invalid-id:"
+
+// digest is 24 hex digits of the SHA-256 of s.
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:12])
 }
