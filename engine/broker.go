@@ -109,8 +109,15 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 		raw = b
 	}
 	id := runtime.PublicationID(ctx, topic, event)
-	if id == "" {
+	switch {
+	case id == "":
 		id = runtime.NewID()
+	case checkKey("message ID", id) != nil:
+		// Longer than a message ID may be (a child run's, long names), or
+		// with names beyond ASCII: its receivers, this engine's among
+		// them, would dead-letter it (deliveredIDProblem). Its digest is
+		// as stable across the step's runs.
+		id = pubIDPrefix + digest(id)
 	}
 	err := p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw, Link: p.link(ctx)})
 	if errors.Is(err, ErrTooLarge) {
@@ -119,6 +126,10 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 	}
 	return err
 }
+
+// pubIDPrefix starts the message ID of a step's publication whose own
+// (runtime.PublicationID) is outside the limits of message IDs.
+const pubIDPrefix = "pub:"
 
 // MemoryBroker is an in-process Broker: for tests, examples and a single
 // engine process (`flowgen serve` without NATS). It is not durable.

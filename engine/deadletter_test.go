@@ -9,6 +9,14 @@ import (
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
+// triggerAndAwaitDoc: flow T starts on t/e, and flow W, started on
+// t/start, waits for t/e.
+const triggerAndAwaitDoc = `{"version": 1, "flows": [
+ {"name": "T", "triggers": [{"kind": "event", "topic": "t", "event": "e"}],
+  "steps": [{"name": "Work", "action": {"kind": "publish", "topic": "out", "event": "worked"}, "irreversible": true}]},
+ {"name": "W", "state": "WState", "triggers": [{"kind": "event", "topic": "t", "event": "start"}],
+  "steps": [{"name": "Wait", "action": {"kind": "await", "topic": "t", "event": "e", "response": "Got", "timeout": "1h"}}]}]}`
+
 // A message that is one flow's trigger and another's awaited event, and
 // cannot start the first, is dead for the second too: the inbox
 // dead-letters it before it can offer it to a waiting run, whichever of the
@@ -19,13 +27,8 @@ import (
 // consumer); the good one completes exactly one W run, and the poison one
 // none.
 func TestDeadLetterIsDeadForAwaits(t *testing.T) {
-	const doc = `{"version": 1, "flows": [
- {"name": "T", "triggers": [{"kind": "event", "topic": "t", "event": "e"}],
-  "steps": [{"name": "Work", "action": {"kind": "publish", "topic": "out", "event": "worked"}, "irreversible": true}]},
- {"name": "W", "state": "WState", "triggers": [{"kind": "event", "topic": "t", "event": "start"}],
-  "steps": [{"name": "Wait", "action": {"kind": "await", "topic": "t", "event": "e", "response": "Got", "timeout": "1h"}}]}]}`
 	broker := NewMemoryBroker()
-	e := startJSONEngine(t, Options{Store: store.NewMemory(), Broker: broker}, doc)
+	e := startJSONEngine(t, Options{Store: store.NewMemory(), Broker: broker}, triggerAndAwaitDoc)
 	defer e.Close(context.Background())
 	for round := range 10 {
 		waiting := []string{}

@@ -539,21 +539,27 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 	// A payload that is not JSON or too deep for a run's state to hold
 	// (payloadError), or one a flow it triggers cannot start from
 	// (PublishEvent refuses them; a broker may bring them), is
-	// dead-lettered rather than delivered.
-	// Copies of messages the inbox has are acknowledged as they are (record
-	// skips them), and need no room.
+	// dead-lettered rather than delivered; so is one whose ID is outside
+	// the rule of POST /events' IDs, under an ID within it
+	// (deliveredIDProblem). Copies of messages the inbox has are
+	// acknowledged as they are (record skips them), and need no room.
 	in.mu.Lock()
 	fresh := make([]Message, 0, len(msgs))
-	for i := range msgs {
-		if _, known := in.msgs[msgs[i].key()]; !known {
-			fresh = append(fresh, msgs[i])
+	reasons := make([]string, 0, len(msgs)) // fresh's, so far
+	for _, msg := range msgs {
+		reason := deliveredIDProblem(&msg)
+		if _, known := in.msgs[msg.key()]; !known {
+			fresh = append(fresh, msg)
+			reasons = append(reasons, reason)
 		}
 	}
 	in.mu.Unlock()
 	kept := fresh[:0]
-	for _, msg := range fresh {
-		reason := ""
-		if err := payloadError(msg.Payload); err != nil {
+	for i, msg := range fresh {
+		reason := reasons[i]
+		if reason != "" {
+			// dead-lettered under the ID it is known by
+		} else if err := payloadError(msg.Payload); err != nil {
 			reason = err.Error()
 		} else {
 			reason = in.refuse(msg)

@@ -1,11 +1,11 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/internal/snippet"
@@ -22,7 +22,7 @@ const (
 	// (dsl.MaxNameLen).
 	MaxNameLen = dsl.MaxNameLen
 	// MaxRunIDLen bounds a run ID chosen by a caller (?run_id=), in bytes.
-	MaxRunIDLen = 128
+	MaxRunIDLen = runtime.MaxRunIDLen
 	// MaxKeyLen bounds an Idempotency-Key and an event's message ID, in
 	// bytes.
 	MaxKeyLen = 255
@@ -41,19 +41,16 @@ func checkName(what, s string) error {
 	return nil
 }
 
-// CheckRunID reports whether id can be a run ID a caller chooses: 1 to
-// MaxRunIDLen ASCII letters, digits, '.', '_', '-' and ':', starting with a
-// letter or a digit, and not of a form the engine makes itself, which a
+// CheckRunID reports whether id can be a run ID a caller chooses: the
+// runtime's rule of a run ID (runtime.CheckRunID: 1 to MaxRunIDLen ASCII
+// letters, digits, '.', '_', '-' and ':', starting with a letter or a
+// digit, no '@'), and not of a form the engine makes itself, which a
 // caller who took it first would hijack (the run of someone's event, keyed
 // start, schedule tick or call): "e-" or "k-" and 24 hex digits
 // (EventRunID, KeyRunID), "sched-..." (a schedule's tick), 12 hex digits, a
-// '-' and digits (a new run's), or any ID with an '@' (a call's child,
-// runtime.ChildRunID: the runtime's rule, runtime.CheckRunID, which
-// Start applies too).
+// '-' and digits (a new run's). Its errors wrap ErrBadName (HTTP 400), and
+// runtime.ErrBadRunID for the runtime's rule.
 func CheckRunID(id string) error {
-	if err := checkRunIDChars(id); err != nil {
-		return err
-	}
 	if err := runtime.CheckRunID(id); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadName, err)
 	}
@@ -77,22 +74,6 @@ func errUnknownRun(id string) error {
 	return fmt.Errorf("%w: %s", runtime.ErrUnknownRun, quoteRunID(id))
 }
 
-// checkRunIDChars reports a run ID, the engine's own included, of another
-// length or with other characters than run IDs have.
-func checkRunIDChars(id string) error {
-	if id == "" || len(id) > MaxRunIDLen {
-		return fmt.Errorf("%w: run ID of %d bytes: a run ID is 1 to %d letters, digits, '.', '_', '-' and ':'", ErrBadName, len(id), MaxRunIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if isAlnum(c) || i > 0 && (c == '.' || c == '_' || c == '-' || c == ':' || c == '@') {
-			continue
-		}
-		return fmt.Errorf("%w: run ID %q contains %s at byte %d: a run ID is letters, digits, '.', '_', '-' and ':', starting with a letter or a digit", ErrBadName, id, charAt(id, i), i)
-	}
-	return nil
-}
-
 // engineRunIDForm names the kind of run ID the engine makes that id looks
 // like, or "". Each form is known beside the function that makes it.
 func engineRunIDForm(id string) string {
@@ -107,22 +88,6 @@ func engineRunIDForm(id string) string {
 	return ""
 }
 
-// charAt quotes the character at byte i of s for an error: the whole
-// UTF-8 character, as the caller wrote it (its first byte alone reads as
-// another letter: 'Ã' for the 'Ä' of "Äb"), or the byte in hex where s is
-// not UTF-8.
-func charAt(s string, i int) string {
-	r, n := utf8.DecodeRuneInString(s[i:])
-	if r == utf8.RuneError && n <= 1 {
-		return fmt.Sprintf("the byte %#02x", s[i])
-	}
-	return strconv.QuoteRune(r)
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
 // checkKey reports an Idempotency-Key or message ID (what) that is not 1
 // to MaxKeyLen printable ASCII characters other than the space.
 func checkKey(what, k string) error {
@@ -131,8 +96,34 @@ func checkKey(what, k string) error {
 	}
 	for i := 0; i < len(k); i++ {
 		if c := k[i]; c <= ' ' || c > '~' {
-			return fmt.Errorf("%w: %s %q contains %s at byte %d: want printable ASCII characters other than the space", ErrBadName, what, k, charAt(k, i), i)
+			return fmt.Errorf("%w: %s %q contains %s at byte %d: want printable ASCII characters other than the space", ErrBadName, what, k, snippet.CharAt(k, i), i)
 		}
 	}
 	return nil
+}
+
+// deliveredIDProblem applies checkKey, the rule of POST /events' message
+// IDs, to the ID of m, a message a broker delivers: other clients of the
+// broker (a NATS client setting Nats-Msg-Id) publish past POST /events. It
+// returns "" for an ID within the rule; else why m is to be dead-lettered,
+// with m's ID replaced by badIDPrefix and a digest of it, which the dead
+// letter is kept under: bounded and printable, and the same at every
+// redelivery of the message, which the inbox then knows.
+func deliveredIDProblem(m *Message) string {
+	err := checkKey("message ID", m.ID)
+	if err == nil {
+		return ""
+	}
+	m.ID = badIDPrefix + digest(m.ID)
+	return fmt.Sprintf("%v; kept as message ID %s", err, m.ID)
+}
+
+// badIDPrefix starts the ID a dead letter is kept under when its message's
+// own ID is outside the rule (deliveredIDProblem).
+const badIDPrefix = "invalid-id:"
+
+// digest is 24 hex digits of the SHA-256 of s.
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:12])
 }

@@ -113,8 +113,14 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 	}
 	if runID == "" {
 		runID = runtime.NewID()
-	} else if err := checkRunIDChars(runID); err != nil {
-		return "", err
+	} else if !strings.Contains(runID, "@") {
+		// The runtime's rule, before the store and the lock see the ID. A
+		// call's child (its parent's ID, '@' and its step: ChildRunID) is
+		// longer than a chosen ID may be; Start checks it against its
+		// parent (WithParent).
+		if err := runtime.CheckRunID(runID); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrBadName, err)
+		}
 	}
 	if err := jsonUnfit(state); err != nil {
 		return "", fmt.Errorf("%w: the state: %v", ErrBadState, err)
@@ -452,7 +458,8 @@ var runContext = context.Background()
 func isTerminal(machine string) bool { return runtime.RunState(machine).Terminal() }
 
 // triggerHandler starts a run per event: the run ID is derived from the
-// message ID, so an event delivered twice starts one run. A payload that
+// message ID, so an event delivered twice starts one run. A message ID
+// outside the limits of POST /events' (deliveredIDProblem), or a payload that
 // can never start the flow (it does not decode into the state) is
 // dead-lettered and acknowledged: redelivering it would fail forever and,
 // on a broker that delivers in order, hold up the events behind it. An
@@ -469,6 +476,11 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		deadLetter := func(reason string) error {
 			e.deadLog.Warn("event dead-lettered", "flow", fe.name, "topic", m.Topic, "event", m.Event, "id", m.ID, "reason", reason)
 			return e.in.deadLetter(ctx, m, reason)
+		}
+		// An ID outside the rule of POST /events' IDs: no run is
+		// derived from it, nor is it logged or stored as it came.
+		if reason := deliveredIDProblem(&m); reason != "" {
+			return deadLetter(reason)
 		}
 		// Another flow it triggers cannot start from it: a dead letter
 		// for every consumer, as POST /events refuses it for all.

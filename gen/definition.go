@@ -99,10 +99,11 @@ func (g *flowGen) constructor() jen.Code {
 		Block(body...)
 }
 
-// handlersNil refuses nil handlers when the flow has Go steps or Go
-// rollbacks, which would otherwise panic at the first of them, after the
-// steps before it did their work (portsNil and calleeChecks do the same
-// for the other arguments). A flow without them has an empty handlers
+// handlersNil refuses nil handlers (runtime.IsNil: a nil *T in the
+// interface too) when the flow has Go steps or Go rollbacks, which would
+// otherwise panic at the first of them, after the steps before it did
+// their work (portsNil and calleeChecks do the same for the other
+// arguments). A flow without them has an empty handlers
 // interface, which a runtime.Option satisfies too: NewXFlow(runtime.WithSink(st))
 // would compile and run without its sink, so such an option is refused.
 func (g *flowGen) handlersNil() []jen.Code {
@@ -115,7 +116,7 @@ func (g *flowGen) handlersNil() []jen.Code {
 			),
 		)}
 	}
-	return []jen.Code{jen.If(g.id("h").Op("==").Nil()).Block(
+	return []jen.Code{jen.If(rt("IsNil").Call(g.id("h"))).Block(
 		jen.Return(jen.Nil(), rt("MissingHandlers").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Handlers))),
 	)}
 }

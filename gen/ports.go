@@ -280,17 +280,20 @@ func (g *flowGen) portOf(a *dsl.Action) (*portGen, *portMethodGen) {
 }
 
 // portsNil are the constructor's first statements with ports: a nil port
-// is refused, with the field it is missing from, and so is the port's
+// (runtime.IsNil: a nil *T in the interface too) is refused, with the
+// field it is missing from, and so is the port's
 // adapter over a nil Caller (its zero value, or a pointer to it:
 // runtime.AdapterWithoutCaller), whose every call would fail at run time.
 func (g *flowGen) portsNil() []jen.Code {
 	var out []jen.Code
 	for _, p := range g.ports {
 		field := g.id("svc").Dot(p.Field)
-		out = append(out, jen.If(jen.Add(field).Op("==").Nil()).Block(
-			jen.Return(jen.Nil(), rt("MissingPort").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Services), jen.Lit(p.Field)))))
+		// The adapter first: a nil pointer to it is one over a nil
+		// Caller, which PortWithoutCaller says how to mend.
 		out = append(out, jen.If(rt("AdapterWithoutCaller").Types(jen.Id(p.Adapter)).Call(field)).Block(
 			jen.Return(jen.Nil(), rt("PortWithoutCaller").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Services), jen.Lit(p.Field), jen.Lit(p.Adapter)))))
+		out = append(out, jen.If(rt("IsNil").Call(field)).Block(
+			jen.Return(jen.Nil(), rt("MissingPort").Call(jen.Lit(g.fl.Name), jen.Lit(g.names.Services), jen.Lit(p.Field)))))
 	}
 	return out
 }

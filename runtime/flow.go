@@ -89,13 +89,15 @@ type RunOption func(*runOptions)
 
 type runOptions struct {
 	id     string
+	named  bool    // WithRunID, even of ""
 	parent *RunRef // WithParent
 }
 
 // WithRunID sets the run's ID instead of generating one. Start refuses an
-// ID that CheckRunID refuses, unless it is the ID of a child run of the
-// run WithParent names (ChildRunID).
-func WithRunID(id string) RunOption { return func(o *runOptions) { o.id = id } }
+// ID that CheckRunID refuses (an error wrapping ErrBadRunID: "" too, which
+// does not ask for a generated ID), unless it is the ID of a child run of
+// the run WithParent names (ChildRunID).
+func WithRunID(id string) RunOption { return func(o *runOptions) { o.id, o.named = id, true } }
 
 // Flow is a flow definition: an ID and registered steps. It runs any number
 // of concurrent runs, each with its own ID, state and history. Register all

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/flowgen/flowgen/internal/snippet"
 )
 
 // The idempotency-key format and the correlation match are runtime rules that
@@ -202,16 +204,36 @@ func ChildRunID(k Key, attempt int) string {
 	return b.String()
 }
 
+// MaxRunIDLen bounds a run ID chosen with WithRunID, in bytes (CheckRunID).
+const MaxRunIDLen = 128
+
 // CheckRunID reports whether id can be the ID of a run started with
-// WithRunID: any ID without an '@', ChildRunID's separator. A run
+// WithRunID: 1 to MaxRunIDLen ASCII letters, digits, '.', '_', '-' and ':',
+// starting with a letter or a digit. Its errors wrap ErrBadRunID. A run ID
+// names the run in histories, logs, stores, URLs and the child run IDs of
+// its calls, so none may be empty, unbounded, or hold a control character
+// (a line break would forge a log line) or a character shown as another.
+// An '@' is refused for its own reason: ChildRunID's separator, a run
 // "o-1@Bill" would be taken for the child of run o-1's call Bill (its
 // parent would not start its own, and would take that run's end for its
 // child's), so only the child runs of calls have IDs with an '@'. The
-// engine, which takes run IDs from its callers, applies this rule too,
-// after its own limits (engine.CheckRunID).
+// engine, which takes run IDs from its callers, applies this rule too
+// (engine.CheckRunID), and the Temporal target to its workflow IDs.
 func CheckRunID(id string) error {
-	if i := strings.IndexByte(id, '@'); i >= 0 {
-		return fmt.Errorf("%w: run ID %q contains '@' at byte %d: '@' separates a call's child run ID from its parent's (ChildRunID), and a run of such an ID would be taken for that child", ErrBadRunID, id, i)
+	if id == "" || len(id) > MaxRunIDLen {
+		return fmt.Errorf("%w: run ID of %d bytes: a run ID is 1 to %d letters, digits, '.', '_', '-' and ':'", ErrBadRunID, len(id), MaxRunIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			continue
+		case i > 0 && (c == '.' || c == '_' || c == '-' || c == ':'):
+			continue
+		case c == '@':
+			return fmt.Errorf("%w: run ID %q contains '@' at byte %d: '@' separates a call's child run ID from its parent's (ChildRunID), and a run of such an ID would be taken for that child", ErrBadRunID, id, i)
+		}
+		return fmt.Errorf("%w: run ID %q contains %s at byte %d: a run ID is letters, digits, '.', '_', '-' and ':', starting with a letter or a digit", ErrBadRunID, id, snippet.CharAt(id, i), i)
 	}
 	return nil
 }

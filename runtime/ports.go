@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"reflect"
 )
 
 // Typed service ports. Generated code declares, for every service a flow's
@@ -44,8 +45,29 @@ func noCaller(service, endpoint string) error {
 	return Permanent(fmt.Errorf("%w: port of service %s calls %s through a nil Caller", ErrNotConfigured, service, endpoint))
 }
 
+// IsNil reports whether v, a generated constructor's handlers or port, is
+// nil: a nil interface, or one that holds a nil pointer or a nil func (a
+// nil *T, as a variable declared and never set gives). A method of either
+// would panic at its first call, or fail, after the steps before it had
+// done their work, where v == nil let it through. A nil pointer whose
+// methods read none of its fields would run; pass &T{} instead. Other
+// kinds are not nil here: a nil map or slice reads as empty. It is the
+// constructor's one test of its arguments (MissingHandlers, MissingPort).
+// reflect is the one way to see a nil value of a type the runtime does not
+// know; it runs once per argument, when the flow is built.
+func IsNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Func:
+		return rv.IsNil()
+	}
+	return false
+}
+
 // MissingHandlers is the error a generated constructor returns when it
-// was given nil handlers (handlers names their interface, SignupHandlers)
+// was given nil handlers (IsNil; handlers names their interface, SignupHandlers)
 // for a flow with Go steps or Go rollbacks: each of them would panic,
 // after the steps before it had done their work. It wraps
 // ErrNotConfigured, as MissingPort does.
@@ -93,7 +115,7 @@ func AdapterWithoutCaller[A comparable](port any) bool {
 }
 
 // MissingPort is the error a generated constructor returns when its
-// services argument lacks a port: services.field is nil. It wraps
+// services argument lacks a port: services.field is nil (IsNil). It wraps
 // ErrNotConfigured, as a missing Caller does for an untyped rpc step.
 func MissingPort(flow, services, field string) error {
 	return fmt.Errorf("%w: flow %q: %s.%s is nil: every service the flow calls needs a port (%sFromCaller builds them all from a runtime.Caller)",

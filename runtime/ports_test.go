@@ -105,3 +105,41 @@ func TestAdapterWithoutCaller(t *testing.T) {
 		}
 	}
 }
+
+// TestIsNil: a generated constructor's test of its handlers and ports
+// sees a nil pointer or func in the interface, which == nil does not; a
+// nil map or slice, which reads as empty, is a value.
+func TestIsNil(t *testing.T) {
+	type port interface{ M() }
+	var np *namedPort
+	var nf portFunc
+	for _, tc := range []struct {
+		name string
+		v    port
+		want bool
+	}{
+		{"nil interface", nil, true},
+		{"nil pointer", np, true},
+		{"nil func", nf, true},
+		{"pointer", &namedPort{}, false},
+		{"value", namedPort{}, false},
+		{"func", portFunc(func() {}), false},
+		{"nil map", portMap(nil), false},
+	} {
+		if got := IsNil(tc.v); got != tc.want {
+			t.Errorf("%s: IsNil = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+type namedPort struct{ n int }
+
+func (namedPort) M() {}
+
+type portFunc func()
+
+func (f portFunc) M() { f() }
+
+type portMap map[string]int
+
+func (portMap) M() {}

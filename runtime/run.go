@@ -137,7 +137,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, was *pro
 	}
 	switch {
 	case id == "":
-		if ro.id != "" {
+		if ro.named {
 			if err := checkStartID(ro.id, ro.parent); err != nil {
 				return nil, fmt.Errorf("runtime: flow %q: %w", f.id, err)
 			}

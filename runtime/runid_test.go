@@ -30,7 +30,7 @@ func TestRunIDWithAtRefused(t *testing.T) {
 	if err := runtime.CheckRunID("o-1@Bill"); !errors.Is(err, runtime.ErrBadRunID) {
 		t.Fatalf("CheckRunID: %v", err)
 	}
-	for _, id := range []string{"o-1", "a/b#2:x.y_z"} {
+	for _, id := range []string{"o-1", "a-b.2:x.y_z", strings.Repeat("r", runtime.MaxRunIDLen)} {
 		if err := runtime.CheckRunID(id); err != nil {
 			t.Fatalf("CheckRunID(%q): %v", id, err)
 		}
@@ -41,5 +41,37 @@ func TestRunIDWithAtRefused(t *testing.T) {
 		runtime.WithParent(runtime.RunRef{Flow: "Order", RunID: "o-9"}))
 	if !errors.Is(err, runtime.ErrBadRunID) {
 		t.Fatalf("a child ID of another parent: %v", err)
+	}
+}
+
+// Start refuses a run ID outside the rule of run IDs (CheckRunID) with an
+// error wrapping ErrBadRunID, and records nothing: WithRunID("") is not a
+// request for a generated ID, and a line break or another control
+// character would forge lines in logs and answers that quote the ID.
+func TestStartRefusesInvalidRunID(t *testing.T) {
+	long := strings.Repeat("r", runtime.MaxRunIDLen+1)
+	for _, tc := range []struct{ id, want string }{
+		{"", "run ID of 0 bytes"},
+		{long, "run ID of 129 bytes"},
+		{"a\nb", `'\n' at byte 1`},
+		{"a\x00b", `'\x00' at byte 1`},
+		{"a\x1bb", `'\x1b' at byte 1`},
+		{"a b", `' ' at byte 1`},
+		{"a\u202eb", `'\u202e' at byte 1`},
+		{"a\xffb", "the byte 0xff at byte 1"},
+		{"-a", `'-' at byte 0`},
+	} {
+		sink := runtime.NewMemorySink()
+		c := newCallFlows(t, sink, newRecorder(), nil, false)
+		_, err := c.child.Start(context.Background(), billing{Amount: 1}, runtime.WithRunID(tc.id))
+		if !errors.Is(err, runtime.ErrBadRunID) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Start with run ID %q: %v, want ErrBadRunID naming %s", tc.id, err, tc.want)
+		}
+		if runs := sink.Runs(); len(runs) != 0 {
+			t.Errorf("Start with run ID %q recorded runs %v", tc.id, runs)
+		}
+		if err := runtime.CheckRunID(tc.id); !errors.Is(err, runtime.ErrBadRunID) {
+			t.Errorf("CheckRunID(%q): %v", tc.id, err)
+		}
 	}
 }

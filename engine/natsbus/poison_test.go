@@ -16,9 +16,11 @@ import (
 
 // Messages another client publishes to a trigger's and an await's subject
 // that no run can take (a payload that is not JSON, not UTF-8) are
-// dead-lettered, each once; odd ones a run can take (an ID header of 60
-// KB, one with control bytes, none, an empty payload) are taken; and the
-// events after them all flow.
+// dead-lettered, each once; so are those of an ID POST /events would
+// refuse (an ID header of 60 KB, one with control bytes, a Nats-Msg-Id with
+// a space), under a digest of their ID (no run derives its ID from theirs,
+// and the store keeps no more of it); odd ones a run can take (no ID, an
+// empty payload) are taken; and the events after them all flow.
 func TestPoisonMessagesDeadLettered(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	b := connect(t, s)
@@ -38,7 +40,9 @@ func TestPoisonMessagesDeadLettered(t *testing.T) {
 		t.Helper()
 		m := nats.NewMsg(subject)
 		m.Data = []byte(data)
-		if id != "" {
+		if msgID, ok := strings.CutPrefix(id, "nats:"); ok {
+			m.Header.Set(jetstream.MsgIDHeader, msgID)
+		} else if id != "" {
 			m.Header.Set(idHeader, id)
 		}
 		if _, err := js.PublishMsg(context.Background(), m); err != nil {
@@ -49,6 +53,7 @@ func TestPoisonMessagesDeadLettered(t *testing.T) {
 		raw(sub, "bad-json", "{not json")
 		raw(sub, strings.Repeat("x", 60_000), `{"Key":"big"}`)
 		raw(sub, "ctl\x00\n\x1b", `{"Key":"ctl"}`)
+		raw(sub, "nats:a b "+sub, `{"Key":"space"}`) // JetStream drops a Nats-Msg-Id it has
 		raw(sub, "", "")
 		raw(sub, "bin", "\xff\xfe")
 	}
@@ -81,8 +86,22 @@ func TestPoisonMessagesDeadLettered(t *testing.T) {
 			}
 		}
 	}
-	if len(dls) != 4 {
-		t.Errorf("%d dead letters, want 4: %v", len(dls), dead)
+	for _, d := range dls {
+		if len(d.ID) > engine.MaxKeyLen || strings.ContainsAny(d.ID, "\x00\n\x1b ") {
+			t.Errorf("a dead letter kept under ID %.40q", d.ID)
+		}
+	}
+	badIDs := 0
+	for _, d := range dls {
+		if strings.HasPrefix(d.ID, "invalid-id:") && strings.Contains(d.Reason, "message ID") {
+			badIDs++
+		}
+	}
+	if badIDs != 6 {
+		t.Errorf("%d dead letters of IDs out of the limits, want 6 (3 on each subject): %v", badIDs, dls)
+	}
+	if len(dls) != 10 {
+		t.Errorf("%d dead letters, want 10: %v", len(dls), dead)
 	}
 }
 

@@ -165,20 +165,20 @@ type CancelFlow struct {
 // runtime.WithSubscriber (await); runtime.WithSink records every
 // transition.
 func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option) (*CancelFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Cancel", "CancelHandlers")
-	}
-	if svc.Payments == nil {
-		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
 	}
 	if runtime.AdapterWithoutCaller[CancelPaymentsCaller](svc.Payments) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Payments", "CancelPaymentsCaller")
 	}
-	if svc.Orders == nil {
-		return nil, runtime.MissingPort("Cancel", "CancelServices", "Orders")
+	if runtime.IsNil(svc.Payments) {
+		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
 	}
 	if runtime.AdapterWithoutCaller[CancelOrdersCaller](svc.Orders) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Orders", "CancelOrdersCaller")
+	}
+	if runtime.IsNil(svc.Orders) {
+		return nil, runtime.MissingPort("Cancel", "CancelServices", "Orders")
 	}
 	f := runtime.New[CancelState]("Cancel", opts...)
 	steps := make([]*runtime.Step[CancelState], 0, 5)

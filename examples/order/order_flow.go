@@ -222,23 +222,23 @@ func NewOrderFlow(h OrderHandlers, svc OrderServices, visitFlow *VisitFlow, canc
 	case runtime.Option:
 		return nil, runtime.OptionAsHandlers("Order", "OrderHandlers", "NewOrderFlow")
 	}
-	if svc.Inventory == nil {
-		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
-	}
 	if runtime.AdapterWithoutCaller[OrderInventoryCaller](svc.Inventory) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Inventory", "OrderInventoryCaller")
 	}
-	if svc.Payments == nil {
-		return nil, runtime.MissingPort("Order", "OrderServices", "Payments")
+	if runtime.IsNil(svc.Inventory) {
+		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
 	if runtime.AdapterWithoutCaller[OrderPaymentsCaller](svc.Payments) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Payments", "OrderPaymentsCaller")
 	}
-	if svc.Shipping == nil {
-		return nil, runtime.MissingPort("Order", "OrderServices", "Shipping")
+	if runtime.IsNil(svc.Payments) {
+		return nil, runtime.MissingPort("Order", "OrderServices", "Payments")
 	}
 	if runtime.AdapterWithoutCaller[OrderShippingCaller](svc.Shipping) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Shipping", "OrderShippingCaller")
+	}
+	if runtime.IsNil(svc.Shipping) {
+		return nil, runtime.MissingPort("Order", "OrderServices", "Shipping")
 	}
 	if visitFlow == nil {
 		return nil, runtime.MissingCallee("Order", "Visit")
@@ -575,11 +575,11 @@ func NewVisitFlow(h VisitHandlers, svc VisitServices, opts ...runtime.Option) (*
 	case runtime.Option:
 		return nil, runtime.OptionAsHandlers("Visit", "VisitHandlers", "NewVisitFlow")
 	}
-	if svc.Concierge == nil {
-		return nil, runtime.MissingPort("Visit", "VisitServices", "Concierge")
-	}
 	if runtime.AdapterWithoutCaller[VisitConciergeCaller](svc.Concierge) {
 		return nil, runtime.PortWithoutCaller("Visit", "VisitServices", "Concierge", "VisitConciergeCaller")
+	}
+	if runtime.IsNil(svc.Concierge) {
+		return nil, runtime.MissingPort("Visit", "VisitServices", "Concierge")
 	}
 	f := runtime.New[ConciergeVisit]("Visit", opts...)
 	steps := make([]*runtime.Step[ConciergeVisit], 0, 2)
@@ -807,11 +807,11 @@ func NewCancelVisitFlow(h CancelVisitHandlers, svc CancelVisitServices, opts ...
 	case runtime.Option:
 		return nil, runtime.OptionAsHandlers("CancelVisit", "CancelVisitHandlers", "NewCancelVisitFlow")
 	}
-	if svc.Concierge == nil {
-		return nil, runtime.MissingPort("CancelVisit", "CancelVisitServices", "Concierge")
-	}
 	if runtime.AdapterWithoutCaller[CancelVisitConciergeCaller](svc.Concierge) {
 		return nil, runtime.PortWithoutCaller("CancelVisit", "CancelVisitServices", "Concierge", "CancelVisitConciergeCaller")
+	}
+	if runtime.IsNil(svc.Concierge) {
+		return nil, runtime.MissingPort("CancelVisit", "CancelVisitServices", "Concierge")
 	}
 	f := runtime.New[ConciergeVisit]("CancelVisit", opts...)
 	steps := make([]*runtime.Step[ConciergeVisit], 0, 1)

@@ -169,20 +169,20 @@ type SignupFlow struct {
 // runtime.WithSubscriber (await); runtime.WithSink records every
 // transition.
 func NewSignupFlow(h SignupHandlers, svc SignupServices, opts ...runtime.Option) (*SignupFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Signup", "SignupHandlers")
-	}
-	if svc.Customers == nil {
-		return nil, runtime.MissingPort("Signup", "SignupServices", "Customers")
 	}
 	if runtime.AdapterWithoutCaller[SignupCustomersCaller](svc.Customers) {
 		return nil, runtime.PortWithoutCaller("Signup", "SignupServices", "Customers", "SignupCustomersCaller")
 	}
-	if svc.Subscriptions == nil {
-		return nil, runtime.MissingPort("Signup", "SignupServices", "Subscriptions")
+	if runtime.IsNil(svc.Customers) {
+		return nil, runtime.MissingPort("Signup", "SignupServices", "Customers")
 	}
 	if runtime.AdapterWithoutCaller[SignupSubscriptionsCaller](svc.Subscriptions) {
 		return nil, runtime.PortWithoutCaller("Signup", "SignupServices", "Subscriptions", "SignupSubscriptionsCaller")
+	}
+	if runtime.IsNil(svc.Subscriptions) {
+		return nil, runtime.MissingPort("Signup", "SignupServices", "Subscriptions")
 	}
 	f := runtime.New[SignupState]("Signup", opts...)
 	steps := make([]*runtime.Step[SignupState], 0, 5)

@@ -39,8 +39,11 @@ var rules = []rule{
 		// a file must be to be opened without waiting (internal/regfile):
 		// the store's segments, as the engine's and the CLI's inputs. How
 		// options are applied (a nil one sets nothing): engine/httpcall's
-		// are applied so too.
-		except: []string{"internal/jsonenc", "internal/regfile", "internal/option"},
+		// are applied so too. How an error quotes a character of a
+		// caller's text (internal/snippet): the runtime's rule of run IDs
+		// (runtime.CheckRunID) names the one it refuses as the engine's
+		// checks of names and keys do.
+		except: []string{"internal/jsonenc", "internal/regfile", "internal/option", "internal/snippet"},
 		why:    "the runtime imports nothing of the front end, the generator or the engine",
 	},
 	{

@@ -8,6 +8,7 @@
 package snippet
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -35,6 +36,18 @@ func Quote(s string, n int) string {
 		return strconv.Quote(start) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// CharAt quotes the character at byte i of s for an error: the whole
+// UTF-8 character, as the caller wrote it (its first byte alone reads as
+// another letter: 'Ã' for the 'Ä' of "Äb"), or the byte in hex where s is
+// not UTF-8.
+func CharAt(s string, i int) string {
+	r, n := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && n <= 1 {
+		return fmt.Sprintf("the byte %#02x", s[i])
+	}
+	return strconv.QuoteRune(r)
 }
 
 // Body is the start of the body b of an answer for an error message: its

@@ -73,7 +73,7 @@ type FiveFlow struct {
 // NewFiveFlow returns the definition of flow Five with the Go steps of h,
 // which may not be nil. runtime.WithSink in opts records every transition.
 func NewFiveFlow(h FiveHandlers, opts ...runtime.Option) (*FiveFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Five", "FiveHandlers")
 	}
 	f := runtime.New[FiveState]("Five", opts...)

@@ -27,11 +27,15 @@ import (
 // idempotency keys (run/step) the services have seen. An
 // opts.WorkflowIDReusePolicy or WorkflowIDConflictPolicy that is set is
 // Temporal's to apply; Attach is the handle of a run that exists. An ID
-// the runtime's Start refuses (runtime.CheckRunID: one with an '@', which
-// only a call's child workflow has) is refused too.
+// the runtime's Start refuses (runtime.CheckRunID: an empty or long one,
+// one of other characters than a run ID's, one with an '@', which only a
+// call's child workflow has) is refused too, with an error wrapping
+// runtime.ErrBadRunID; an opts.ID left empty asks Temporal for one.
 func Start[S any](ctx context.Context, c client.Client, flow string, state S, opts client.StartWorkflowOptions) (*Run[S], error) {
-	if err := runtime.CheckRunID(opts.ID); err != nil {
-		return nil, err
+	if opts.ID != "" {
+		if err := runtime.CheckRunID(opts.ID); err != nil {
+			return nil, err
+		}
 	}
 	if opts.WorkflowIDReusePolicy == enumspb.WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED {
 		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE

@@ -172,14 +172,14 @@ type ActionsFlow struct {
 // runtime.WithSubscriber (await); runtime.WithSink records every
 // transition.
 func NewActionsFlow(h ActionsHandlers, svc ActionsServices, opts ...runtime.Option) (*ActionsFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Actions", "ActionsHandlers")
-	}
-	if svc.Users == nil {
-		return nil, runtime.MissingPort("Actions", "ActionsServices", "Users")
 	}
 	if runtime.AdapterWithoutCaller[ActionsUsersCaller](svc.Users) {
 		return nil, runtime.PortWithoutCaller("Actions", "ActionsServices", "Users", "ActionsUsersCaller")
+	}
+	if runtime.IsNil(svc.Users) {
+		return nil, runtime.MissingPort("Actions", "ActionsServices", "Users")
 	}
 	f := runtime.New[ActionsState]("Actions", opts...)
 	steps := make([]*runtime.Step[ActionsState], 0, 10)

@@ -61,7 +61,7 @@ type OrderFlow struct {
 // refundFlow, built with the same options. runtime.WithSink in opts
 // records every transition.
 func NewOrderFlow(h OrderHandlers, billingFlow *BillingFlow, refundFlow *RefundFlow, opts ...runtime.Option) (*OrderFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Order", "OrderHandlers")
 	}
 	if billingFlow == nil {
@@ -255,7 +255,7 @@ type BillingFlow struct {
 // of h, which may not be nil. runtime.WithSink in opts records every
 // transition.
 func NewBillingFlow(h BillingHandlers, opts ...runtime.Option) (*BillingFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Billing", "BillingHandlers")
 	}
 	f := runtime.New[Invoice]("Billing", opts...)
@@ -426,7 +426,7 @@ type RefundFlow struct {
 // h, which may not be nil. runtime.WithSink in opts records every
 // transition.
 func NewRefundFlow(h RefundHandlers, opts ...runtime.Option) (*RefundFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Refund", "RefundHandlers")
 	}
 	f := runtime.New[Invoice]("Refund", opts...)

@@ -78,7 +78,7 @@ type RouteFlow struct {
 // h, which may not be nil. runtime.WithSink in opts records every
 // transition.
 func NewRouteFlow(h RouteHandlers, opts ...runtime.Option) (*RouteFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Route", "RouteHandlers")
 	}
 	f := runtime.New[RouteState]("Route", opts...)

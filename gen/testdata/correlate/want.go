@@ -56,7 +56,7 @@ type FulfilFlow struct {
 // h, which may not be nil. opts must include runtime.WithSubscriber
 // (await); runtime.WithSink records every transition.
 func NewFulfilFlow(h FulfilHandlers, opts ...runtime.Option) (*FulfilFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Fulfil", "FulfilHandlers")
 	}
 	f := runtime.New[FulfilState]("Fulfil", opts...)

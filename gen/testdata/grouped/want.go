@@ -361,14 +361,14 @@ type GroupedFlow struct {
 // which may be nil (GroupedServicesFromCaller makes them from a
 // runtime.Caller). runtime.WithSink in opts records every transition.
 func NewGroupedFlow(h GroupedHandlers, svc GroupedServices, opts ...runtime.Option) (*GroupedFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Grouped", "GroupedHandlers")
-	}
-	if svc.Counter == nil {
-		return nil, runtime.MissingPort("Grouped", "GroupedServices", "Counter")
 	}
 	if runtime.AdapterWithoutCaller[GroupedCounterCaller](svc.Counter) {
 		return nil, runtime.PortWithoutCaller("Grouped", "GroupedServices", "Counter", "GroupedCounterCaller")
+	}
+	if runtime.IsNil(svc.Counter) {
+		return nil, runtime.MissingPort("Grouped", "GroupedServices", "Counter")
 	}
 	f := runtime.New[GroupedState]("Grouped", opts...)
 	steps := make([]*runtime.Step[GroupedState], 0, 67)

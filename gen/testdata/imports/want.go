@@ -95,14 +95,14 @@ type ImportsFlow struct {
 // which may be nil (ImportsServicesFromCaller makes them from a
 // runtime.Caller). runtime.WithSink in opts records every transition.
 func NewImportsFlow(h ImportsHandlers, svc ImportsServices, opts ...runtime1.Option) (*ImportsFlow, error) {
-	if h == nil {
+	if runtime1.IsNil(h) {
 		return nil, runtime1.MissingHandlers("Imports", "ImportsHandlers")
-	}
-	if svc.Clock == nil {
-		return nil, runtime1.MissingPort("Imports", "ImportsServices", "Clock")
 	}
 	if runtime1.AdapterWithoutCaller[ImportsClockCaller](svc.Clock) {
 		return nil, runtime1.PortWithoutCaller("Imports", "ImportsServices", "Clock", "ImportsClockCaller")
+	}
+	if runtime1.IsNil(svc.Clock) {
+		return nil, runtime1.MissingPort("Imports", "ImportsServices", "Clock")
 	}
 	f := runtime1.New[ImportsState]("Imports", opts...)
 	steps := make([]*runtime1.Step[ImportsState], 0, 2)

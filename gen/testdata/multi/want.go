@@ -139,17 +139,17 @@ func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option)
 	case runtime.Option:
 		return nil, runtime.OptionAsHandlers("Cancel", "CancelHandlers", "NewCancelFlow")
 	}
-	if svc.Subscriptions == nil {
-		return nil, runtime.MissingPort("Cancel", "CancelServices", "Subscriptions")
-	}
 	if runtime.AdapterWithoutCaller[CancelSubscriptionsCaller](svc.Subscriptions) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Subscriptions", "CancelSubscriptionsCaller")
 	}
-	if svc.Payments == nil {
-		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
+	if runtime.IsNil(svc.Subscriptions) {
+		return nil, runtime.MissingPort("Cancel", "CancelServices", "Subscriptions")
 	}
 	if runtime.AdapterWithoutCaller[CancelPaymentsCaller](svc.Payments) {
 		return nil, runtime.PortWithoutCaller("Cancel", "CancelServices", "Payments", "CancelPaymentsCaller")
+	}
+	if runtime.IsNil(svc.Payments) {
+		return nil, runtime.MissingPort("Cancel", "CancelServices", "Payments")
 	}
 	f := runtime.New[CancelState]("Cancel", opts...)
 	steps := make([]*runtime.Step[CancelState], 0, 2)
@@ -365,7 +365,7 @@ type ReconcileFlow struct {
 // runtime.WithPublisher (publish); runtime.WithSink records every
 // transition.
 func NewReconcileFlow(h ReconcileHandlers, opts ...runtime.Option) (*ReconcileFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Reconcile", "ReconcileHandlers")
 	}
 	f := runtime.New[ReconcileState]("Reconcile", opts...)

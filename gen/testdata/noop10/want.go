@@ -97,7 +97,7 @@ type NoopFlow struct {
 // NewNoopFlow returns the definition of flow Noop with the Go steps of h,
 // which may not be nil. runtime.WithSink in opts records every transition.
 func NewNoopFlow(h NoopHandlers, opts ...runtime.Option) (*NoopFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Noop", "NoopHandlers")
 	}
 	f := runtime.New[NoopState]("Noop", opts...)

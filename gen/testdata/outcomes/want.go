@@ -141,14 +141,14 @@ type ModerationFlow struct {
 // none of which may be nil (ModerationServicesFromCaller makes them from a
 // runtime.Caller). runtime.WithSink in opts records every transition.
 func NewModerationFlow(h ModerationHandlers, svc ModerationServices, opts ...runtime.Option) (*ModerationFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Moderation", "ModerationHandlers")
-	}
-	if svc.Posts == nil {
-		return nil, runtime.MissingPort("Moderation", "ModerationServices", "Posts")
 	}
 	if runtime.AdapterWithoutCaller[ModerationPostsCaller](svc.Posts) {
 		return nil, runtime.PortWithoutCaller("Moderation", "ModerationServices", "Posts", "ModerationPostsCaller")
+	}
+	if runtime.IsNil(svc.Posts) {
+		return nil, runtime.MissingPort("Moderation", "ModerationServices", "Posts")
 	}
 	f := runtime.New[post]("Moderation", opts...)
 	steps := make([]*runtime.Step[post], 0, 4)

@@ -150,14 +150,14 @@ type OrderFlow struct {
 // which may be nil (OrderServicesFromCaller makes them from a
 // runtime.Caller). runtime.WithSink in opts records every transition.
 func NewOrderFlow(h OrderHandlers, svc OrderServices, opts ...runtime.Option) (*OrderFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Order", "OrderHandlers")
-	}
-	if svc.Inventory == nil {
-		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
 	if runtime.AdapterWithoutCaller[OrderInventoryCaller](svc.Inventory) {
 		return nil, runtime.PortWithoutCaller("Order", "OrderServices", "Inventory", "OrderInventoryCaller")
+	}
+	if runtime.IsNil(svc.Inventory) {
+		return nil, runtime.MissingPort("Order", "OrderServices", "Inventory")
 	}
 	f := runtime.New[OrderState]("Order", opts...)
 	steps := make([]*runtime.Step[OrderState], 0, 4)

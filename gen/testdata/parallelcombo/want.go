@@ -151,14 +151,14 @@ type FulfilFlow struct {
 // runtime.WithSubscriber (await); runtime.WithSink records every
 // transition.
 func NewFulfilFlow(h FulfilHandlers, svc FulfilServices, billingFlow *BillingFlow, opts ...runtime.Option) (*FulfilFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Fulfil", "FulfilHandlers")
-	}
-	if svc.Inventory == nil {
-		return nil, runtime.MissingPort("Fulfil", "FulfilServices", "Inventory")
 	}
 	if runtime.AdapterWithoutCaller[FulfilInventoryCaller](svc.Inventory) {
 		return nil, runtime.PortWithoutCaller("Fulfil", "FulfilServices", "Inventory", "FulfilInventoryCaller")
+	}
+	if runtime.IsNil(svc.Inventory) {
+		return nil, runtime.MissingPort("Fulfil", "FulfilServices", "Inventory")
 	}
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Fulfil", "Billing")
@@ -424,7 +424,7 @@ type BillingFlow struct {
 // of h, which may not be nil. runtime.WithSink in opts records every
 // transition.
 func NewBillingFlow(h BillingHandlers, opts ...runtime.Option) (*BillingFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Billing", "BillingHandlers")
 	}
 	f := runtime.New[Invoice]("Billing", opts...)

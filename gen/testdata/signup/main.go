@@ -137,6 +137,15 @@ func main() {
 	_, err = NewSignupFlow(nil, SignupServicesFromCaller(runtime.NewMemoryCaller()), runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
 	check.Equal("nil handlers: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
 	check.Equal("nil handlers: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": its SignupHandlers are nil: its Go steps and Go rollbacks are their methods`)
+	// A nil pointer in the interface (a variable declared and never set)
+	// is nil too (runtime.IsNil): == nil let it through, and the run
+	// panicked, or its call failed, at the step that used it.
+	var noHandlers *handlers
+	_, err = NewSignupFlow(noHandlers, SignupServicesFromCaller(runtime.NewMemoryCaller()), runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
+	check.Equal("nil handlers pointer: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": its SignupHandlers are nil: its Go steps and Go rollbacks are their methods`)
+	var noServices *services
+	_, err = NewSignupFlow(handlers{}, SignupServices{Customers: noServices, Subscriptions: SignupSubscriptionsCaller{Caller: runtime.NewMemoryCaller()}}, runtime.WithPublisher(runtime.NewMemoryBus()), runtime.WithSubscriber(runtime.NewMemoryBus()))
+	check.Equal("nil port pointer: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": SignupServices.Customers is nil: every service the flow calls needs a port (SignupServicesFromCaller builds them all from a runtime.Caller)`)
 	_, err = NewSignupFlow(handlers{}, SignupServicesFromCaller(runtime.NewMemoryCaller()), runtime.WithPublisher(runtime.NewMemoryBus()))
 	check.Equal("missing parts: ErrNotConfigured", errors.Is(err, runtime.ErrNotConfigured), true)
 	check.Equal("missing parts: error", fmt.Sprint(err), `runtime: not configured: flow "Signup": step AwaitPayment needs a Subscriber (WithSubscriber)`)

@@ -63,7 +63,7 @@ type RemindFlow struct {
 // h, which may not be nil. opts must include runtime.WithPublisher
 // (publish); runtime.WithSink records every transition.
 func NewRemindFlow(h RemindHandlers, opts ...runtime.Option) (*RemindFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Remind", "RemindHandlers")
 	}
 	f := runtime.New[RemindState]("Remind", opts...)

@@ -92,14 +92,14 @@ type PingFlow struct {
 // may be nil (PingServicesFromCaller makes them from a runtime.Caller).
 // runtime.WithSink in opts records every transition.
 func NewPingFlow(h PingHandlers, svc PingServices, opts ...runtime.Option) (*PingFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Ping", "PingHandlers")
-	}
-	if svc.Health == nil {
-		return nil, runtime.MissingPort("Ping", "PingServices", "Health")
 	}
 	if runtime.AdapterWithoutCaller[PingHealthCaller](svc.Health) {
 		return nil, runtime.PortWithoutCaller("Ping", "PingServices", "Health", "PingHealthCaller")
+	}
+	if runtime.IsNil(svc.Health) {
+		return nil, runtime.MissingPort("Ping", "PingServices", "Health")
 	}
 	f := runtime.New[struct{}]("Ping", opts...)
 	steps := make([]*runtime.Step[struct{}], 0, 2)

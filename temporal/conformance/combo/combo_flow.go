@@ -184,26 +184,26 @@ type ComboFlow struct {
 // built with the same options. opts must include runtime.WithSubscriber
 // (await); runtime.WithSink records every transition.
 func NewComboFlow(h ComboHandlers, svc ComboServices, billingFlow *BillingFlow, refundFlow *RefundFlow, opts ...runtime.Option) (*ComboFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Combo", "ComboHandlers")
-	}
-	if svc.Stock == nil {
-		return nil, runtime.MissingPort("Combo", "ComboServices", "Stock")
 	}
 	if runtime.AdapterWithoutCaller[ComboStockCaller](svc.Stock) {
 		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Stock", "ComboStockCaller")
 	}
-	if svc.Pay == nil {
-		return nil, runtime.MissingPort("Combo", "ComboServices", "Pay")
+	if runtime.IsNil(svc.Stock) {
+		return nil, runtime.MissingPort("Combo", "ComboServices", "Stock")
 	}
 	if runtime.AdapterWithoutCaller[ComboPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Pay", "ComboPayCaller")
 	}
-	if svc.Ship == nil {
-		return nil, runtime.MissingPort("Combo", "ComboServices", "Ship")
+	if runtime.IsNil(svc.Pay) {
+		return nil, runtime.MissingPort("Combo", "ComboServices", "Pay")
 	}
 	if runtime.AdapterWithoutCaller[ComboShipCaller](svc.Ship) {
 		return nil, runtime.PortWithoutCaller("Combo", "ComboServices", "Ship", "ComboShipCaller")
+	}
+	if runtime.IsNil(svc.Ship) {
+		return nil, runtime.MissingPort("Combo", "ComboServices", "Ship")
 	}
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Combo", "Billing")
@@ -569,11 +569,11 @@ func NewBillingFlow(h BillingHandlers, svc BillingServices, opts ...runtime.Opti
 	case runtime.Option:
 		return nil, runtime.OptionAsHandlers("Billing", "BillingHandlers", "NewBillingFlow")
 	}
-	if svc.Pay == nil {
-		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
-	}
 	if runtime.AdapterWithoutCaller[BillingPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Billing", "BillingServices", "Pay", "BillingPayCaller")
+	}
+	if runtime.IsNil(svc.Pay) {
+		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
 	}
 	f := runtime.New[Invoice]("Billing", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 1)
@@ -839,11 +839,11 @@ func NewRefundFlow(h RefundHandlers, svc RefundServices, opts ...runtime.Option)
 	case runtime.Option:
 		return nil, runtime.OptionAsHandlers("Refund", "RefundHandlers", "NewRefundFlow")
 	}
-	if svc.Pay == nil {
-		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
-	}
 	if runtime.AdapterWithoutCaller[RefundPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Refund", "RefundServices", "Pay", "RefundPayCaller")
+	}
+	if runtime.IsNil(svc.Pay) {
+		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
 	}
 	f := runtime.New[Invoice]("Refund", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 1)

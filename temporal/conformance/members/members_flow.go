@@ -178,17 +178,17 @@ func NewMembersFlow(h MembersHandlers, svc MembersServices, opts ...runtime.Opti
 	case runtime.Option:
 		return nil, runtime.OptionAsHandlers("Members", "MembersHandlers", "NewMembersFlow")
 	}
-	if svc.Desk == nil {
-		return nil, runtime.MissingPort("Members", "MembersServices", "Desk")
-	}
 	if runtime.AdapterWithoutCaller[MembersDeskCaller](svc.Desk) {
 		return nil, runtime.PortWithoutCaller("Members", "MembersServices", "Desk", "MembersDeskCaller")
 	}
-	if svc.Ship == nil {
-		return nil, runtime.MissingPort("Members", "MembersServices", "Ship")
+	if runtime.IsNil(svc.Desk) {
+		return nil, runtime.MissingPort("Members", "MembersServices", "Desk")
 	}
 	if runtime.AdapterWithoutCaller[MembersShipCaller](svc.Ship) {
 		return nil, runtime.PortWithoutCaller("Members", "MembersServices", "Ship", "MembersShipCaller")
+	}
+	if runtime.IsNil(svc.Ship) {
+		return nil, runtime.MissingPort("Members", "MembersServices", "Ship")
 	}
 	f := runtime.New[MembersState]("Members", opts...)
 	steps := make([]*runtime.Step[MembersState], 0, 7)

@@ -163,14 +163,14 @@ type TripFlow struct {
 // runtime.WithSubscriber (await); runtime.WithSink records every
 // transition.
 func NewTripFlow(h TripHandlers, svc TripServices, billingFlow *BillingFlow, refundFlow *RefundFlow, opts ...runtime.Option) (*TripFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Trip", "TripHandlers")
-	}
-	if svc.Seats == nil {
-		return nil, runtime.MissingPort("Trip", "TripServices", "Seats")
 	}
 	if runtime.AdapterWithoutCaller[TripSeatsCaller](svc.Seats) {
 		return nil, runtime.PortWithoutCaller("Trip", "TripServices", "Seats", "TripSeatsCaller")
+	}
+	if runtime.IsNil(svc.Seats) {
+		return nil, runtime.MissingPort("Trip", "TripServices", "Seats")
 	}
 	if billingFlow == nil {
 		return nil, runtime.MissingCallee("Trip", "Billing")
@@ -587,11 +587,11 @@ func NewBillingFlow(h BillingHandlers, svc BillingServices, opts ...runtime.Opti
 	case runtime.Option:
 		return nil, runtime.OptionAsHandlers("Billing", "BillingHandlers", "NewBillingFlow")
 	}
-	if svc.Pay == nil {
-		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
-	}
 	if runtime.AdapterWithoutCaller[BillingPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Billing", "BillingServices", "Pay", "BillingPayCaller")
+	}
+	if runtime.IsNil(svc.Pay) {
+		return nil, runtime.MissingPort("Billing", "BillingServices", "Pay")
 	}
 	f := runtime.New[Invoice]("Billing", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 2)
@@ -861,11 +861,11 @@ func NewRefundFlow(h RefundHandlers, svc RefundServices, opts ...runtime.Option)
 	case runtime.Option:
 		return nil, runtime.OptionAsHandlers("Refund", "RefundHandlers", "NewRefundFlow")
 	}
-	if svc.Pay == nil {
-		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
-	}
 	if runtime.AdapterWithoutCaller[RefundPayCaller](svc.Pay) {
 		return nil, runtime.PortWithoutCaller("Refund", "RefundServices", "Pay", "RefundPayCaller")
+	}
+	if runtime.IsNil(svc.Pay) {
+		return nil, runtime.MissingPort("Refund", "RefundServices", "Pay")
 	}
 	f := runtime.New[Invoice]("Refund", opts...)
 	steps := make([]*runtime.Step[Invoice], 0, 1)

@@ -134,7 +134,7 @@ func TestOrderFormsAgree(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			id := "forms-" + t.Name()
+			id := twoforms.RunID(t)
 			run := func(f orderForm) twoforms.Observed[OrderState] {
 				w := &world{}
 				c.world(w)

@@ -102,7 +102,7 @@ func same[S any](t *testing.T, local, temporal form[S], setup func(*world), driv
 	}
 	// One run ID for both, so that the idempotency keys the services see
 	// compare: the runtime's run lives in its own memory sink.
-	id := "forms-" + t.Name()
+	id := twoforms.RunID(t)
 	got, want := run(temporal, id), run(local, id)
 	if got.Final != final {
 		t.Errorf("the run ended %s, want %s (%s)", got.Final, final, got.Err)

@@ -107,7 +107,7 @@ type ReviewFlow struct {
 // h, which may not be nil. runtime.WithSink in opts records every
 // transition.
 func NewReviewFlow(h ReviewHandlers, opts ...runtime.Option) (*ReviewFlow, error) {
-	if h == nil {
+	if runtime.IsNil(h) {
 		return nil, runtime.MissingHandlers("Review", "ReviewHandlers")
 	}
 	f := runtime.New[ReviewState]("Review", opts...)

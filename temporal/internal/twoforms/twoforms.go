@@ -254,3 +254,15 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
 }
+
+// RunID is the run ID of test t's runs of both forms: "forms-" and its
+// name, each character a run ID may not hold (runtime.CheckRunID: the '/'
+// of a subtest, a ',') written as '.'.
+func RunID(t *testing.T) string {
+	return "forms-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-:", r) {
+			return r
+		}
+		return '.'
+	}, t.Name())
+}
