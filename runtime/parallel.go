@@ -120,7 +120,10 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 		machines[x] = m
 		d := &r.def.steps[x]
 		if failed != nil && l.running { // resumed after a branch failed: wind down
-			if halt = r.fireBranch(m, d, OutcomeError, l.attempt, OutcomeError, ErrBranchCancelled); halt != nil {
+			// No attempt ends here (Attempt 0), as for a branch cancelled
+			// before its attempt ran: the attempt the history shows next
+			// (after a retry, one that may never have begun) does not run.
+			if halt = r.fireBranch(m, d, OutcomeError, 0, OutcomeError, ErrBranchCancelled); halt != nil {
 				break
 			}
 			continue

@@ -48,6 +48,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envCompactChild) != "" {
 		os.Exit(compactChild())
 	}
+	if os.Getenv(envMixChild) != "" {
+		os.Exit(mixChild())
+	}
 	if os.Getenv(envCallChild) != "" {
 		os.Exit(callProcess())
 	}
