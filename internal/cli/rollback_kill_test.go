@@ -1,0 +1,270 @@
+//go:build unix
+
+package cli
+
+// Kill tests of JSON flows under a real `flowgen serve` (this test binary,
+// re-executed as the CLI), at points TestKillServeDuringParallelBlock does
+// not reach: a block with one branch completed, one in the backoff of its
+// retry and one in flight, then (after a restart) the block failed and
+// its completions rolling back, then a restart that finishes. And a run
+// asleep at a kill, then waiting for its call's child at the next, aborted
+// by the last process or left to finish. Every history is read from the
+// store at the end.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+const killRollbackFlow = `{"version": 1, "flows": [{
+  "name": "Order", "state": "OrderState",
+  "triggers": [{"kind": "rpc", "endpoint": "Order.Start"}],
+  "steps": [
+    {"name": "Reserve", "action": {"kind": "rpc", "service": "svc", "endpoint": "Reserve", "request": "Items", "response": "Reservation"},
+     "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "Release", "request": "Reservation"}}},
+    {"name": "Prepare", "parallel": {"branches": [
+      {"name": "Fast", "action": {"kind": "rpc", "service": "svc", "endpoint": "Fast", "request": "Items", "response": "FastOut"},
+       "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "UnFast", "request": "FastOut"}}},
+      {"name": "Flaky", "action": {"kind": "rpc", "service": "svc", "endpoint": "Flaky", "request": "Items", "response": "FlakyOut"},
+       "retry": {"attempts": 3, "initial": "1h"},
+       "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "UnFlaky", "request": "FlakyOut"}}},
+      {"name": "Bad", "action": {"kind": "rpc", "service": "svc", "endpoint": "Bad", "request": "Items", "response": "BadOut"}, "irreversible": true}
+    ]}},
+    {"name": "Ship", "action": {"kind": "rpc", "service": "svc", "endpoint": "Ship", "request": "Items", "response": "Shipped"}, "irreversible": true}
+  ]}]}`
+
+// lifeService answers the flows' calls by the life of the server (1, 2,
+// 3...) and counts each endpoint's calls per idempotency key, in order.
+type lifeService struct {
+	life   atomic.Int32
+	answer func(life int32, endpoint, key string, first bool) int // the status; 0: hang until the caller goes
+	done   chan struct{}
+	mu     sync.Mutex
+	calls  map[string]int // "endpoint key" -> calls
+	order  map[string][]string
+}
+
+func (s *lifeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	endpoint := strings.TrimPrefix(r.URL.Path, "/")
+	key := r.Header.Get("Idempotency-Key")
+	run, _, _ := strings.Cut(key, "/")
+	s.mu.Lock()
+	first := s.calls[endpoint+" "+key] == 0
+	s.calls[endpoint+" "+key]++
+	s.order[run] = append(s.order[run], endpoint)
+	s.mu.Unlock()
+	status := s.answer(s.life.Load(), endpoint, key, first)
+	if status == 0 {
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%q", endpoint+" for "+key)
+}
+
+func (s *lifeService) count(endpoint string) (calls, keys int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, n := range s.calls {
+		if strings.HasPrefix(k, endpoint+" ") {
+			calls += n
+			keys++
+		}
+	}
+	return calls, keys
+}
+
+func newLifeService(t *testing.T, answer func(life int32, endpoint, key string, first bool) int) (*lifeService, string) {
+	svc := &lifeService{answer: answer, done: make(chan struct{}), calls: map[string]int{}, order: map[string][]string{}}
+	svc.life.Store(1)
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(svc.done) })
+	return svc, srv.URL
+}
+
+func (c *serveChild) kill9(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.cmd.Wait()
+}
+
+// storedHistories reads every run's history of the store in dir, which
+// no process holds.
+func storedHistories(t *testing.T, dir string) map[string][]runtime.Event {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	infos, err := st.List(store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]runtime.Event{}
+	for _, r := range infos {
+		h, err := st.LoadHistory(context.Background(), r.RunID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[r.RunID] = h
+	}
+	return out
+}
+
+func startOrders(t *testing.T, url, endpoint, body string, n int) {
+	t.Helper()
+	for i := range n {
+		res, err := http.Post(fmt.Sprintf("%s/rpc/%s?run_id=o-%d", url, endpoint, i), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("start o-%d: %v", i, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("start o-%d: %s", i, res.Status)
+		}
+	}
+}
+
+func TestKillServeBlockRollingBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	const n = 8
+	dir := t.TempDir()
+	flows := filepath.Join(dir, "flows")
+	if err := os.MkdirAll(flows, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(flows, "order.json"), killRollbackFlow)
+	svc, svcURL := newLifeService(t, func(life int32, endpoint, key string, first bool) int {
+		switch {
+		case endpoint == "Flaky" && first:
+			return http.StatusServiceUnavailable // retried, after an hour's backoff
+		case endpoint == "Bad" && life == 1:
+			return 0 // in flight at the first kill
+		case endpoint == "Bad":
+			return http.StatusBadRequest // fails the block
+		case (endpoint == "UnFast" || endpoint == "UnFlaky") && life == 2:
+			return 0 // in flight at the second kill
+		}
+		return http.StatusOK
+	})
+	args := []string{"-store", filepath.Join(dir, "store"), "-flows", flows, "-service", "svc=" + svcURL}
+
+	child := startServeChild(t, args...)
+	startOrders(t, child.url, "Order.Start", `{"Items": ["book"]}`, n)
+	patiently(t, "every run inside its block: Fast done, Flaky in its backoff, Bad in flight", func() bool {
+		for i := range n {
+			st := getStatus(t, child.url, fmt.Sprintf("o-%d", i))
+			if st.branch("Fast").Outcome != runtime.OutcomeOK || st.branch("Flaky").Attempt != 2 || st.branch("Bad").Machine != "Bad:running" {
+				return false
+			}
+		}
+		calls, _ := svc.count("Bad")
+		return calls == n
+	})
+	child.kill9(t)
+
+	svc.life.Store(2)
+	child = startServeChild(t, args...)
+	patiently(t, "every run rolling back, its first rollback in flight", func() bool {
+		for i := range n {
+			st := getStatus(t, child.url, fmt.Sprintf("o-%d", i))
+			if st.State != runtime.StateRollingBack {
+				return false
+			}
+		}
+		a, _ := svc.count("UnFast")
+		b, _ := svc.count("UnFlaky")
+		return a+b == n
+	})
+	child.kill9(t)
+
+	svc.life.Store(3)
+	child = startServeChild(t, args...)
+	patiently(t, "every run compensated", func() bool {
+		for i := range n {
+			if getStatus(t, child.url, fmt.Sprintf("o-%d", i)).State != runtime.StateCompensated {
+				return false
+			}
+		}
+		return true
+	})
+	child.kill9(t)
+
+	for _, c := range []struct {
+		endpoint    string
+		calls, keys int
+	}{
+		{"Reserve", n, n}, {"Fast", n, n}, // completed before a kill: not called again
+		{"Bad", 2 * n, n},                 // in flight at the first kill: called again, same key
+		{"Release", n, n}, {"Ship", 0, 0}, // Release: after the kills
+	} {
+		if calls, keys := svc.count(c.endpoint); calls != c.calls || keys != c.keys {
+			t.Errorf("%s: %d calls with %d keys, want %d with %d", c.endpoint, calls, keys, c.calls, c.keys)
+		}
+	}
+	hs := storedHistories(t, filepath.Join(dir, "store"))
+	for i := range n {
+		id := fmt.Sprintf("o-%d", i)
+		h := hs[id]
+		s, err := runtime.Replay(h)
+		if err != nil || s.State != runtime.StateCompensated {
+			t.Fatalf("%s replays to %s (%v)", id, s.State, err)
+		}
+		var completed, undone []string
+		for _, e := range h {
+			step, phase, _ := runtime.ParseMachineState(e.From)
+			switch {
+			case phase == runtime.PhaseRunning && e.Error == "" && e.To != e.From && step != "Bad":
+				completed = append([]string{step}, completed...)
+			case phase == runtime.PhaseRollback && e.To != e.From:
+				undone = append(undone, step)
+			}
+			if e.Branch == "Flaky" && e.Attempt > 2 {
+				t.Errorf("%s: Flaky ended attempt %d: %+v", id, e.Attempt, e)
+			}
+		}
+		if !slices.Equal(undone, completed) {
+			t.Errorf("%s: rolled back %q, want the completions newest first %q", id, undone, completed)
+		}
+		// Each rollback's call: the one in flight at the second kill
+		// twice, with its key, the others once; newest first.
+		var calls []string
+		svc.mu.Lock()
+		for _, e := range svc.order[id] {
+			if strings.HasPrefix(e, "Un") || e == "Release" {
+				calls = append(calls, e)
+			}
+		}
+		svc.mu.Unlock()
+		want := []string{"Un" + undone[0]}
+		for _, u := range undone {
+			want = append(want, map[string]string{"Reserve": "Release", "Fast": "UnFast", "Flaky": "UnFlaky"}[u])
+		}
+		if !slices.Equal(calls, want) {
+			t.Errorf("%s: rollback calls %q, want %q", id, calls, want)
+		}
+	}
+}
