@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -266,5 +267,205 @@ func TestKillServeBlockRollingBack(t *testing.T) {
 		if !slices.Equal(calls, want) {
 			t.Errorf("%s: rollback calls %q, want %q", id, calls, want)
 		}
+	}
+}
+
+const killSleepCallFlow = `{"version": 1, "flows": [
+  {"name": "Visit", "state": "VisitState", "steps": [
+    {"name": "Book", "action": {"kind": "rpc", "service": "svc", "endpoint": "Book", "request": "Who", "response": "Booking"},
+     "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "Unbook", "request": "Booking"}}}
+  ]},
+  {"name": "Order", "state": "OrderState",
+   "triggers": [{"kind": "rpc", "endpoint": "Order.Start"}],
+   "steps": [
+    {"name": "Reserve", "action": {"kind": "rpc", "service": "svc", "endpoint": "Reserve", "request": "Items", "response": "Reservation"},
+     "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "Release", "request": "Reservation"}}},
+    {"name": "Decide", "action": {"kind": "rpc", "service": "svc", "endpoint": "Decide", "request": "Items", "response": "Tier"}, "irreversible": true},
+    {"name": "Plan", "action": {"kind": "rpc", "service": "svc", "endpoint": "Plan", "request": "Items", "response": "WakeAt"}, "irreversible": true},
+    {"name": "Route", "action": {"kind": "choose", "when": [{"if": {"field": "Tier", "op": "==", "value": "gold"}, "target": "Nap"}], "otherwise": "Skip"}},
+    {"name": "Skip", "action": {"kind": "rpc", "service": "svc", "endpoint": "Skip", "request": "Items", "response": "Skipped"}, "irreversible": true},
+    {"name": "Nap", "action": {"kind": "sleep", "until": "WakeAt"}},
+    {"name": "Call", "action": {"kind": "call", "flow": "Visit", "request": "Visit", "response": "Visited"}, "irreversible": true},
+    {"name": "Ship", "action": {"kind": "rpc", "service": "svc", "endpoint": "Ship", "request": "Items", "response": "Shipped"}, "irreversible": true}
+  ]}]}`
+
+// TestKillServeSleepChooseCall kills flowgen serve while runs sleep (a
+// sleep until, of a time a step before it wrote, after a choose on what
+// another wrote), restarts it once half of the wake-up times have passed,
+// kills it again while every run waits for its call's child (whose step
+// is in flight), and restarts it to abort two runs and let the others
+// finish. The choose's branch is the one recorded (the service would now
+// answer otherwise), each sleep wakes once, at or after its recorded time,
+// the children keep their IDs and keys, and the aborted runs end aborted
+// with their children, their steps undone once.
+func TestKillServeSleepChooseCall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	const n = 6
+	dir := t.TempDir()
+	flows := filepath.Join(dir, "flows")
+	if err := os.MkdirAll(flows, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(flows, "order.json"), killSleepCallFlow)
+	var mu sync.Mutex
+	planned := map[string]time.Time{} // run -> the wake-up time Plan answered
+	svc := &lifeService{done: make(chan struct{}), calls: map[string]int{}, order: map[string][]string{}}
+	svc.life.Store(1)
+	aborted := func(key string) bool { return strings.HasPrefix(key, "o-0") || strings.HasPrefix(key, "o-1") }
+	mux := http.NewServeMux()
+	mux.HandleFunc("/Decide", func(w http.ResponseWriter, r *http.Request) {
+		svc.ServeHTTP(httptest.NewRecorder(), r)
+		tier := "gold"
+		if svc.life.Load() > 1 {
+			tier = "basic" // what a second look would decide: no run must see it
+		}
+		fmt.Fprintf(w, "%q", tier)
+	})
+	mux.HandleFunc("/Plan", func(w http.ResponseWriter, r *http.Request) {
+		svc.ServeHTTP(httptest.NewRecorder(), r)
+		key := r.Header.Get("Idempotency-Key")
+		run, _, _ := strings.Cut(key, "/")
+		var i int
+		fmt.Sscanf(run, "o-%d", &i)
+		at := time.Now().Add(time.Second).UTC() // even runs: passed when the server restarts
+		if i%2 == 1 {
+			at = at.Add(3 * time.Second) // odd runs: still ahead
+		}
+		mu.Lock()
+		if prev, ok := planned[run]; ok {
+			at = prev
+		}
+		planned[run] = at
+		mu.Unlock()
+		fmt.Fprintf(w, "%q", at.Format(time.RFC3339Nano))
+	})
+	svc.answer = func(life int32, endpoint, key string, first bool) int {
+		if endpoint == "Book" && (life == 2 || life == 3 && aborted(key)) {
+			return 0 // in flight at the second kill; for the aborted runs, until the abort
+		}
+		return http.StatusOK
+	}
+	mux.Handle("/", svc)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(svc.done) })
+	args := []string{"-store", filepath.Join(dir, "store"), "-flows", flows, "-service", "svc=" + srv.URL}
+
+	child := startServeChild(t, args...)
+	startOrders(t, child.url, "Order.Start", `{"Items": ["book"], "Visit": {"Who": "ann"}}`, n)
+	patiently(t, "every run asleep", func() bool {
+		for i := range n {
+			if st := getStatus(t, child.url, fmt.Sprintf("o-%d", i)); st.State != runtime.StateWaiting {
+				return false
+			}
+		}
+		return true
+	})
+	child.kill9(t)
+	mu.Lock()
+	var latestEven time.Time
+	for run, at := range planned {
+		var i int
+		fmt.Sscanf(run, "o-%d", &i)
+		if i%2 == 0 && at.After(latestEven) {
+			latestEven = at
+		}
+	}
+	mu.Unlock()
+	time.Sleep(time.Until(latestEven) + 50*time.Millisecond)
+
+	svc.life.Store(2)
+	child = startServeChild(t, args...)
+	patiently(t, "every run waiting for its child, whose Book is in flight", func() bool {
+		for i := range n {
+			st := getStatus(t, child.url, fmt.Sprintf("o-%d", i))
+			if st.State != runtime.StateWaiting || st.Snapshot["Visited"] != nil {
+				return false
+			}
+		}
+		_, keys := svc.count("Book")
+		return keys == n
+	})
+	child.kill9(t)
+
+	svc.life.Store(3)
+	child = startServeChild(t, args...)
+	for _, id := range []string{"o-0", "o-1"} {
+		patiently(t, "abort of "+id+" accepted", func() bool {
+			res, err := http.Post(child.url+"/runs/"+id+"/abort", "application/json", nil)
+			if err != nil {
+				return false
+			}
+			res.Body.Close()
+			return res.StatusCode == http.StatusAccepted
+		})
+	}
+	patiently(t, "every run over", func() bool {
+		for i := range n {
+			want := runtime.StateDone
+			if i < 2 {
+				want = runtime.StateAborted
+			}
+			if getStatus(t, child.url, fmt.Sprintf("o-%d", i)).State != want {
+				return false
+			}
+		}
+		return true
+	})
+	child.kill9(t)
+
+	for _, c := range []struct {
+		endpoint    string
+		calls, keys int
+	}{
+		{"Reserve", n, n}, {"Decide", n, n}, {"Plan", n, n}, {"Skip", 0, 0},
+		{"Book", 2 * n, n}, // in flight at the second kill: called again, same key
+		{"Unbook", 0, 0}, {"Release", 2, 2}, {"Ship", n - 2, n - 2},
+	} {
+		if calls, keys := svc.count(c.endpoint); calls != c.calls || keys != c.keys {
+			t.Errorf("%s: %d calls with %d keys, want %d with %d", c.endpoint, calls, keys, c.calls, c.keys)
+		}
+	}
+	hs := storedHistories(t, filepath.Join(dir, "store"))
+	for i := range n {
+		id := fmt.Sprintf("o-%d", i)
+		want, wantChild := runtime.StateDone, runtime.StateDone
+		if i < 2 {
+			want, wantChild = runtime.StateAborted, runtime.StateAborted
+		}
+		for run, w := range map[string]runtime.RunState{id: want, id + "@Call": wantChild} {
+			if s, err := runtime.Replay(hs[run]); err != nil || s.State != w {
+				t.Errorf("%s replays to %s (%v), want %s", run, s.State, err, w)
+			}
+		}
+		var sleeps, wakes int
+		for j, e := range hs[id] {
+			if e.From == runtime.RunningState("Route") && (e.Outcome != runtime.ChoiceOutcome(0) || e.To != runtime.WaitingState("Nap")) {
+				t.Errorf("%s: Route went %s to %s, want when1 to Nap:waiting", id, e.Outcome, e.To)
+			}
+			if e.To == runtime.WaitingState("Nap") {
+				sleeps++
+				mu.Lock()
+				at := planned[id]
+				mu.Unlock()
+				if e.Wait == nil || !e.Wait.Until.Equal(at) {
+					t.Errorf("%s: sleeps until %v, want %v", id, e.Wait, at)
+				}
+			}
+			if e.From == runtime.WaitingState("Nap") {
+				wakes++
+				if until := hs[id][j-1].Wait.Until; e.Time.Before(until) || e.To != runtime.RunningState("Nap") {
+					t.Errorf("%s: woke at %v to %s, before its time %v", id, e.Time, e.To, until)
+				}
+			}
+		}
+		if sleeps != 1 || wakes != 1 {
+			t.Errorf("%s: %d sleeps and %d wake-ups, want one each", id, sleeps, wakes)
+		}
+	}
+	if len(hs) != 2*n {
+		t.Errorf("%d runs in the store, want %d orders and a child each", len(hs), 2*n)
 	}
 }
