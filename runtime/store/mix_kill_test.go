@@ -4,15 +4,17 @@ package store
 // binary, re-executed) runs a flow with a step before a parallel block
 // (a branch that completes, one that fails its first attempt and retries
 // after a backoff, one that fails the block in the "fail" scenario), a
-// step whose write a choose reads, and a sleep or a sleep until, on the
-// durable store, and dies by SIGKILL at a durability point, after an
+// step whose write a choose reads, a sleep or a sleep until, and a call
+// of a child flow (whose second step fails in the "childfail" scenario),
+// on the durable store, and dies by SIGKILL at a durability point, after an
 // effect, in a rollback, or at a random moment. A new process resumes the
 // store each time. At the end every run must have ended as its scenario
 // says, and its history must show: no effect repeated but by an action in
 // flight at a kill; rollbacks exactly of the completions, newest first;
 // the choose's branch the one its recorded state decides; one sleep per
-// visit, woken at or after its recorded time; and each run's live Status,
-// after the resume, what its history replays to.
+// visit, woken at or after its recorded time; one child per parent, by the
+// call's ID, ended as the scenario says; and each run's live Status, after
+// the resume, what its history replays to.
 
 import (
 	"context"
@@ -42,12 +44,20 @@ type mixState struct {
 	WakeAt   time.Time `json:"wake_at"`  // set by Decide: what Nap2 sleeps until
 	A        string    `json:"a,omitempty"`
 	B        string    `json:"b,omitempty"`
+	Visit    mixVisit  `json:"visit"` // the call's child's final state
+}
+
+// mixVisit is the state of the call's child run.
+type mixVisit struct {
+	Fail bool `json:"fail"` // the child's Check fails: the parent's scenario childfail
+	Done bool `json:"done"`
 }
 
 const mixNap = 30 * time.Millisecond
 
-func mixFlow(st *Store, led *effectLedger, crash *crasher) *runtime.Flow[mixState] {
+func mixFlow(st *Store, led *effectLedger, crash *crasher) (*runtime.Flow[mixState], *runtime.Flow[mixVisit]) {
 	f := runtime.New[mixState]("Mix", runtime.WithSink(st))
+	child := runtime.New[mixVisit]("MixVisit", runtime.WithSink(st))
 	effect := func(ctx context.Context) error {
 		if led == nil {
 			return nil
@@ -96,6 +106,23 @@ func mixFlow(st *Store, led *effectLedger, crash *crasher) *runtime.Flow[mixStat
 			return "", nil
 		}, runtime.WithIrreversible[mixState]()),
 	}
+	if err := child.Register(
+		runtime.NewStep("Work", func(ctx context.Context, s *mixVisit) (runtime.Outcome, error) {
+			return "", effect(ctx)
+		}, runtime.WithRollback(func(ctx context.Context, s *mixVisit) error { return undo(ctx, nil) })),
+		runtime.NewStep("Check", func(ctx context.Context, s *mixVisit) (runtime.Outcome, error) {
+			if err := effect(ctx); err != nil {
+				return "", err
+			}
+			if s.Fail {
+				return "", runtime.Permanent(errors.New("no visit"))
+			}
+			s.Done = true
+			return "", nil
+		}, runtime.WithIrreversible[mixVisit]()),
+	); err != nil {
+		panic(err)
+	}
 	if err := f.Register(
 		runtime.NewStep("Before", act, runtime.WithRollback(undo)),
 		runtime.NewParallel("P", branch),
@@ -107,18 +134,24 @@ func mixFlow(st *Store, led *effectLedger, crash *crasher) *runtime.Flow[mixStat
 		runtime.NewChoice("Route", []func(s *mixState) (bool, error){
 			func(s *mixState) (bool, error) { return s.Gen%2 == 0, nil },
 		}, runtime.WithNext[mixState](runtime.ChoiceOutcome(0), "Nap1"), runtime.WithNext[mixState](runtime.OutcomeOtherwise, "Nap2")),
-		runtime.NewSleep("Nap1", mixNap, nil, runtime.WithNext[mixState](runtime.OutcomeOK, "After")),
+		runtime.NewSleep("Nap1", mixNap, nil, runtime.WithNext[mixState](runtime.OutcomeOK, "Visit")),
 		runtime.NewSleepUntil("Nap2", func(s *mixState) time.Time { return s.WakeAt }, nil),
+		runtime.NewCall("Visit", child,
+			func(s *mixState) mixVisit { return mixVisit{Fail: s.Scenario == "childfail"} },
+			func(s *mixState) *mixVisit { return &s.Visit }),
 		runtime.NewStep("After", act, runtime.WithIrreversible[mixState]()),
 	); err != nil {
 		panic(err)
 	}
-	return f
+	return f, child
 }
 
 func mixScenario(i int) string {
-	if i%3 == 0 {
+	switch i % 3 {
+	case 0:
 		return "fail"
+	case 1:
+		return "childfail"
 	}
 	return "ok"
 }
@@ -140,11 +173,28 @@ func mixChild() int {
 		return fail(err)
 	}
 	fmt.Println("ready")
-	f := mixFlow(st, &effectLedger{f: lf}, crash)
+	f, child := mixFlow(st, &effectLedger{f: lf}, crash)
 	ctx := context.Background()
+	// Parents first or children first, by the generation's parity.
+	var kids []*runtime.Run[mixVisit]
+	if os.Getpid()%2 == 0 {
+		if kids, err = child.ResumeAll(ctx, st); err != nil {
+			return fail(err)
+		}
+	}
 	runs, err := f.ResumeAll(ctx, st)
 	if err != nil {
 		return fail(err)
+	}
+	if os.Getpid()%2 == 1 {
+		if kids, err = child.ResumeAll(ctx, st); err != nil {
+			return fail(err)
+		}
+	}
+	for _, k := range kids {
+		if _, err := k.Wait(ctx); err != nil && !strings.Contains(err.Error(), "no visit") {
+			return fail(fmt.Errorf("child %s: %w", k.ID(), err))
+		}
 	}
 	resumed := len(runs)
 	for i := range nruns {
@@ -300,8 +350,15 @@ func verifyMix(t *testing.T, l *lane) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	f := mixFlow(st, nil, nil)
+	f, child := mixFlow(st, nil, nil)
 	all, _ := st.List(Filter{})
+	parents := map[string]bool{}
+	for _, r := range all {
+		if r.Flow == "MixVisit" {
+			continue
+		}
+		parents[r.RunID] = true
+	}
 	exists := map[string]bool{}
 	attempts := map[string]int{}
 	for _, r := range all {
@@ -315,13 +372,36 @@ func verifyMix(t *testing.T, l *lane) {
 			t.Errorf("%s: history does not replay: %v", r.RunID, err)
 			continue
 		}
+		for _, e := range h {
+			step, phase, _ := runtime.ParseMachineState(e.From)
+			key := r.RunID + "/" + step
+			switch {
+			case phase == runtime.PhaseRollback:
+				attempts[key+"/rollback"]++
+			case phase == runtime.PhaseRunning && e.Attempt > 0: // a branch cancelled in its backoff ended no attempt
+				attempts[key]++
+			}
+		}
+		if r.Flow == "MixVisit" {
+			// A call's child, of a parent that has it once, by the call's ID.
+			parent, _, _ := strings.Cut(r.RunID, "@")
+			want := runtime.StateDone
+			if l.started[parent] == "childfail" {
+				want = runtime.StateCompensated
+			}
+			if err := child.CheckHistory(h); err != nil || s.State != want || r.RunID != parent+"@Visit" || !parents[parent] || h[0].Parent == nil || h[0].Parent.RunID != parent {
+				t.Errorf("child %s (of a %s run): ended %s, want %s (%v)", r.RunID, l.started[parent], s.State, want, err)
+			}
+			continue
+		}
 		if err := f.CheckHistory(h); err != nil {
 			t.Errorf("%s: history does not fit the flow: %v", r.RunID, err)
 		}
 		want := runtime.StateDone
-		if l.started[r.RunID] == "fail" {
+		if l.started[r.RunID] != "ok" {
 			want = runtime.StateCompensated
 		}
+
 		if s.State != want {
 			t.Errorf("%s (%s): ended %s, want %s", r.RunID, l.started[r.RunID], s.State, want)
 		}
@@ -330,15 +410,6 @@ func verifyMix(t *testing.T, l *lane) {
 		for i := range h {
 			e := &h[i]
 			step, phase, _ := runtime.ParseMachineState(e.From)
-			if step != "" && phase != runtime.PhaseParallel {
-				key := r.RunID + "/" + step
-				if phase == runtime.PhaseRollback {
-					key += "/rollback"
-				}
-				if phase == runtime.PhaseRollback || phase == runtime.PhaseRunning && e.Attempt > 0 { // a branch cancelled in its backoff ended no attempt
-					attempts[key]++
-				}
-			}
 			switch {
 			case phase == runtime.PhaseRunning && e.Error == "" && e.To != e.From && (step == "Before" || step == "A" || step == "B"):
 				completed = append(completed, step)
@@ -358,13 +429,13 @@ func verifyMix(t *testing.T, l *lane) {
 				}
 			}
 			// One sleep per visit, woken at or after its recorded time.
-			if _, ph, _ := runtime.ParseMachineState(e.To); ph == runtime.PhaseWaiting {
+			if st, ph, _ := runtime.ParseMachineState(e.To); ph == runtime.PhaseWaiting && st != "Visit" {
 				if entered != nil {
 					t.Errorf("%s: seq %d enters %s again", r.RunID, e.Seq, e.To)
 				}
 				entered = e
 			}
-			if phase == runtime.PhaseWaiting {
+			if phase == runtime.PhaseWaiting && step != "Visit" {
 				if entered == nil || e.Time.Before(entered.Wait.Until) {
 					t.Errorf("%s: seq %d wakes at %v, before its time %v", r.RunID, e.Seq, e.Time, entered.Wait.Until)
 				}
@@ -394,7 +465,7 @@ func verifyMix(t *testing.T, l *lane) {
 		}
 	}
 	for key, n := range attempts {
-		if strings.Contains(key, "/Route") || strings.Contains(key, "/Nap") {
+		if strings.HasSuffix(key, "/Route") || strings.Contains(key, "/Nap") || strings.HasSuffix(key, "/Visit") { // no effects of their own
 			continue
 		}
 		if ran[key] < n {
