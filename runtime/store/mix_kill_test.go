@@ -6,7 +6,8 @@ package store
 // after a backoff, one that fails the block in the "fail" scenario), a
 // step whose write a choose reads, a sleep or a sleep until, and a call
 // of a child flow (whose second step fails in the "childfail" scenario),
-// on the durable store, and dies by SIGKILL at a durability point, after an
+// on the durable store, its "abort" runs aborted at a random moment by
+// each process that runs them, and dies by SIGKILL at a durability point, after an
 // effect, in a rollback, or at a random moment. A new process resumes the
 // store each time. At the end every run must have ended as its scenario
 // says, and its history must show: no effect repeated but by an action in
@@ -147,11 +148,13 @@ func mixFlow(st *Store, led *effectLedger, crash *crasher) (*runtime.Flow[mixSta
 }
 
 func mixScenario(i int) string {
-	switch i % 3 {
+	switch i % 4 {
 	case 0:
 		return "fail"
 	case 1:
 		return "childfail"
+	case 2:
+		return "abort" // aborted at a random moment by each process that runs it
 	}
 	return "ok"
 }
@@ -192,7 +195,7 @@ func mixChild() int {
 		}
 	}
 	for _, k := range kids {
-		if _, err := k.Wait(ctx); err != nil && !strings.Contains(err.Error(), "no visit") {
+		if _, err := k.Wait(ctx); err != nil && !strings.Contains(err.Error(), "no visit") && !errors.Is(err, runtime.ErrAborted) {
 			return fail(fmt.Errorf("child %s: %w", k.ID(), err))
 		}
 	}
@@ -204,9 +207,18 @@ func mixChild() int {
 		}
 		runs = append(runs, r)
 	}
+	for _, r := range runs {
+		if s, err := f.State(r.ID()); err != nil || s.Scenario != "abort" {
+			continue
+		}
+		go func() {
+			time.Sleep(time.Duration(rand.IntN(60)) * time.Millisecond)
+			_ = r.Abort()
+		}()
+	}
 	for i, r := range runs {
 		res, _ := r.Wait(ctx)
-		if res.Final != runtime.StateDone && res.Final != runtime.StateCompensated {
+		if res.Final != runtime.StateDone && res.Final != runtime.StateCompensated && res.Final != runtime.StateAborted {
 			return fail(fmt.Errorf("run %s ended %s: %v", r.ID(), res.Final, res.Err))
 		}
 		if i >= resumed {
@@ -340,6 +352,9 @@ func TestKillNewConstructs(t *testing.T) {
 		}
 	}
 	verifyMix(t, l)
+	if l.byPoint["aborted"] == 0 {
+		t.Errorf("no run ended aborted: %v", l.byPoint)
+	}
 	t.Logf("%d kills: %v; %d in-flight re-runs", l.kills, l.byPoint, l.reruns)
 }
 
@@ -352,6 +367,7 @@ func verifyMix(t *testing.T, l *lane) {
 	defer st.Close()
 	f, child := mixFlow(st, nil, nil)
 	all, _ := st.List(Filter{})
+
 	parents := map[string]bool{}
 	for _, r := range all {
 		if r.Flow == "MixVisit" {
@@ -386,8 +402,11 @@ func verifyMix(t *testing.T, l *lane) {
 			// A call's child, of a parent that has it once, by the call's ID.
 			parent, _, _ := strings.Cut(r.RunID, "@")
 			want := runtime.StateDone
-			if l.started[parent] == "childfail" {
+			switch {
+			case l.started[parent] == "childfail":
 				want = runtime.StateCompensated
+			case l.started[parent] == "abort" && s.State == runtime.StateAborted:
+				want = s.State // the parent's abort came while it waited for its child
 			}
 			if err := child.CheckHistory(h); err != nil || s.State != want || r.RunID != parent+"@Visit" || !parents[parent] || h[0].Parent == nil || h[0].Parent.RunID != parent {
 				t.Errorf("child %s (of a %s run): ended %s, want %s (%v)", r.RunID, l.started[parent], s.State, want, err)
@@ -398,8 +417,20 @@ func verifyMix(t *testing.T, l *lane) {
 			t.Errorf("%s: history does not fit the flow: %v", r.RunID, err)
 		}
 		want := runtime.StateDone
-		if l.started[r.RunID] != "ok" {
+		switch l.started[r.RunID] {
+		case "fail", "childfail":
 			want = runtime.StateCompensated
+		case "abort":
+			// Aborted; or done, when the abort came as the run ended (a
+			// nil from Abort then too, as documented) or with a process
+			// killed before its request was durable.
+			if s.State == runtime.StateAborted {
+				want = runtime.StateAborted
+				l.byPoint["aborted"]++
+			}
+			if st.AbortRequested(r.RunID) {
+				t.Errorf("%s: its abort request outlived the run", r.RunID)
+			}
 		}
 
 		if s.State != want {
@@ -424,7 +455,7 @@ func verifyMix(t *testing.T, l *lane) {
 				if s.Gen%2 == 0 {
 					wantOut, wantNext = runtime.ChoiceOutcome(0), "Nap1"
 				}
-				if i+1 < len(h) && (h[i+1].Outcome != wantOut || h[i+1].To != runtime.WaitingState(wantNext)) {
+				if i+1 < len(h) && h[i+1].To != runtime.MachineAborting && (h[i+1].Outcome != wantOut || h[i+1].To != runtime.WaitingState(wantNext)) {
 					t.Errorf("%s: Route entered with gen %d left by %s to %s, want %s to %s", r.RunID, s.Gen, h[i+1].Outcome, h[i+1].To, wantOut, wantNext)
 				}
 			}
@@ -435,7 +466,7 @@ func verifyMix(t *testing.T, l *lane) {
 				}
 				entered = e
 			}
-			if phase == runtime.PhaseWaiting && step != "Visit" {
+			if phase == runtime.PhaseWaiting && step != "Visit" && e.To == runtime.RunningState(step) {
 				if entered == nil || e.Time.Before(entered.Wait.Until) {
 					t.Errorf("%s: seq %d wakes at %v, before its time %v", r.RunID, e.Seq, e.Time, entered.Wait.Until)
 				}
