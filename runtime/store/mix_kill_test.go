@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,13 +95,21 @@ func mixFlow(st *Store, led *effectLedger, crash *crasher) (*runtime.Flow[mixSta
 			}
 			s.B = "b"
 			return "", nil
-		}, runtime.WithRollback(undo), runtime.WithWrites(func(dst, src *mixState) { dst.B = src.B }),
+		}, runtime.WithRollback(func(ctx context.Context, s *mixState) error {
+			if err := undo(ctx, s); err != nil {
+				return err
+			}
+			if s.Scenario == "badundo" {
+				return runtime.Permanent(errors.New("cannot undo B"))
+			}
+			return nil
+		}), runtime.WithWrites(func(dst, src *mixState) { dst.B = src.B }),
 			runtime.WithRetry[mixState](runtime.RetryPolicy{Attempts: 3, Initial: 5 * time.Millisecond})),
 		runtime.NewStep("C", func(ctx context.Context, s *mixState) (runtime.Outcome, error) {
 			if err := effect(ctx); err != nil {
 				return "", err
 			}
-			if s.Scenario == "fail" {
+			if s.Scenario == "fail" || s.Scenario == "badundo" {
 				time.Sleep(2 * time.Millisecond) // mostly after A completed
 				return "", runtime.Permanent(errors.New("refused"))
 			}
@@ -148,13 +157,15 @@ func mixFlow(st *Store, led *effectLedger, crash *crasher) (*runtime.Flow[mixSta
 }
 
 func mixScenario(i int) string {
-	switch i % 4 {
+	switch i % 5 {
 	case 0:
 		return "fail"
 	case 1:
 		return "childfail"
 	case 2:
 		return "abort" // aborted at a random moment by each process that runs it
+	case 3:
+		return "badundo" // fails as "fail", and B's rollback fails too
 	}
 	return "ok"
 }
@@ -218,7 +229,7 @@ func mixChild() int {
 	}
 	for i, r := range runs {
 		res, _ := r.Wait(ctx)
-		if res.Final != runtime.StateDone && res.Final != runtime.StateCompensated && res.Final != runtime.StateAborted {
+		if res.Final != runtime.StateDone && res.Final != runtime.StateCompensated && res.Final != runtime.StateAborted && res.Final != runtime.StateCompensationFailed {
 			return fail(fmt.Errorf("run %s ended %s: %v", r.ID(), res.Final, res.Err))
 		}
 		if i >= resumed {
@@ -420,6 +431,13 @@ func verifyMix(t *testing.T, l *lane) {
 		switch l.started[r.RunID] {
 		case "fail", "childfail":
 			want = runtime.StateCompensated
+		case "badundo":
+			want = runtime.StateCompensated // when B had not completed
+			if slices.ContainsFunc(h, func(e runtime.Event) bool {
+				return e.From == runtime.RunningState("B") && e.To != e.From && e.Error == ""
+			}) {
+				want = runtime.StateCompensationFailed
+			}
 		case "abort":
 			// Aborted; or done, when the abort came as the run ended (a
 			// nil from Abort then too, as documented) or with a process
