@@ -120,10 +120,15 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 		machines[x] = m
 		d := &r.def.steps[x]
 		if failed != nil && l.running { // resumed after a branch failed: wind down
-			// No attempt ends here (Attempt 0), as for a branch cancelled
-			// before its attempt ran: the attempt the history shows next
-			// (after a retry, one that may never have begun) does not run.
-			if halt = r.fireBranch(m, d, OutcomeError, 0, OutcomeError, ErrBranchCancelled); halt != nil {
+			// The attempt in flight at the crash ends, as a live
+			// cancellation ends it; but after a retry the history shows
+			// only a backoff, whose attempt may never have begun: that
+			// ends none (Attempt 0), as a cancellation in a backoff.
+			attempt := l.attempt
+			if attempt > 1 {
+				attempt = 0
+			}
+			if halt = r.fireBranch(m, d, OutcomeError, attempt, OutcomeError, ErrBranchCancelled); halt != nil {
 				break
 			}
 			continue

@@ -1072,3 +1072,55 @@ func TestParallelResumeWindsDownBranchInBackoff(t *testing.T) {
 		t.Fatalf("branches %+v, want X's last attempt 1", st.Branches)
 	}
 }
+
+// A run resumed after a branch failed, while another branch was in its
+// first attempt (no retry recorded), ends that attempt, cancelled, as a
+// live cancellation ends the attempt in flight: Attempt 1.
+func TestParallelResumeWindsDownBranchInFirstAttempt(t *testing.T) {
+	build := func(p *ptest) *runtime.Flow[pstate] {
+		started := make(chan struct{})
+		p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			close(started)
+			<-ctx.Done() // until the block cancels it
+			return "", context.Cause(ctx)
+		}
+		p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			<-started // fails during X's attempt
+			return "", runtime.Permanent(errBoom)
+		}
+		f := runtime.New[pstate]("par", runtime.WithSink(p.sink))
+		mustRegisterP(t, f,
+			runtime.NewParallel("Prepare", []*runtime.Step[pstate]{
+				p.step("X", func(s *pstate, v string) { s.X = v }, nil),
+				p.step("Y", func(s *pstate, v string) { s.Y = v }, nil),
+			}),
+		)
+		return f
+	}
+	p := newPtest()
+	if _, err := build(p).Execute(context.Background(), pstate{}, runtime.WithRunID("r")); !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	full := p.sink.History("r")
+	yFailed := slices.IndexFunc(full, func(e runtime.Event) bool { return e.Branch == "Y" && e.Error != "" })
+	xEnd := slices.IndexFunc(full, func(e runtime.Event) bool { return e.Branch == "X" && e.To == runtime.ParallelState("Prepare") })
+	if yFailed < 0 || xEnd < yFailed || full[xEnd].Attempt != 1 {
+		t.Fatalf("the full run:\n%s", strings.Join(transitions(full), "\n"))
+	}
+	q := newPtest()
+	for _, e := range full[:yFailed+1] {
+		q.sink.Emit(context.Background(), e)
+	}
+	g := build(q)
+	run, err := g.Resume(context.Background(), full[:yFailed+1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := run.Wait(context.Background()); res.Final != runtime.StateFailed {
+		t.Fatalf("the resumed run ended %s, want failed", res.Final)
+	}
+	h := checkParallelHistory(t, g, "r")
+	if got := h[xEnd]; got.Branch != "X" || got.Attempt != 1 || !got.Cancelled() || q.rec.count("exec X") != 0 {
+		t.Fatalf("X ended after the resume with %+v, want its attempt 1 cancelled:\n%s", got, strings.Join(transitions(h), "\n"))
+	}
+}
