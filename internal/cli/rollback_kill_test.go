@@ -13,11 +13,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -185,6 +187,7 @@ func TestKillServeBlockRollingBack(t *testing.T) {
 		calls, _ := svc.count("Bad")
 		return calls == n
 	})
+	replaysToStatus(t, child.url, orderIDs(n)...)
 	child.kill9(t)
 
 	svc.life.Store(2)
@@ -200,6 +203,7 @@ func TestKillServeBlockRollingBack(t *testing.T) {
 		b, _ := svc.count("UnFlaky")
 		return a+b == n
 	})
+	replaysToStatus(t, child.url, orderIDs(n)...)
 	child.kill9(t)
 
 	svc.life.Store(3)
@@ -212,6 +216,7 @@ func TestKillServeBlockRollingBack(t *testing.T) {
 		}
 		return true
 	})
+	replaysToStatus(t, child.url, orderIDs(n)...)
 	child.kill9(t)
 
 	for _, c := range []struct {
@@ -363,6 +368,7 @@ func TestKillServeSleepChooseCall(t *testing.T) {
 		}
 		return true
 	})
+	replaysToStatus(t, child.url, orderIDs(n)...)
 	child.kill9(t)
 	mu.Lock()
 	var latestEven time.Time
@@ -388,6 +394,7 @@ func TestKillServeSleepChooseCall(t *testing.T) {
 		_, keys := svc.count("Book")
 		return keys == n
 	})
+	replaysToStatus(t, child.url, append(orderIDs(n), childIDs(n)...)...)
 	child.kill9(t)
 
 	svc.life.Store(3)
@@ -414,6 +421,7 @@ func TestKillServeSleepChooseCall(t *testing.T) {
 		}
 		return true
 	})
+	replaysToStatus(t, child.url, append(orderIDs(n), childIDs(n)...)...)
 	child.kill9(t)
 
 	for _, c := range []struct {
@@ -468,4 +476,60 @@ func TestKillServeSleepChooseCall(t *testing.T) {
 	if len(hs) != 2*n {
 		t.Errorf("%d runs in the store, want %d orders and a child each", len(hs), 2*n)
 	}
+}
+
+// replaysToStatus checks that GET /runs/{id} of each run is the Replay of
+// its history as GET /runs/{id}/history gives it (the runs are still:
+// asleep, waiting, hung in a call, or over).
+func replaysToStatus(t *testing.T, url string, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		var live runtime.Status
+		getJSON(t, url+"/runs/"+id, &live)
+		var page struct {
+			Events []runtime.Event `json:"events"`
+		}
+		getJSON(t, url+"/runs/"+id+"/history", &page)
+		replayed, err := runtime.Replay(page.Events)
+		if err != nil {
+			t.Errorf("%s: %v", id, err)
+			continue
+		}
+		live.History, replayed.History = nil, nil
+		live.Snapshot, replayed.Snapshot = nil, nil // JSON spacing aside, the last state: checked by the runs' ends
+		if !reflect.DeepEqual(live, replayed) {
+			t.Errorf("%s: GET /runs/{id} says %+v, its history replays to %+v", id, live, replayed)
+		}
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, res.Status)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+func orderIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("o-%d", i)
+	}
+	return ids
+}
+
+func childIDs(n int) []string {
+	ids := orderIDs(n)
+	for i := range ids {
+		ids[i] += "@Call"
+	}
+	return ids
 }
