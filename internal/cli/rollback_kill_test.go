@@ -42,7 +42,7 @@ const killRollbackFlow = `{"version": 1, "flows": [{
       {"name": "Fast", "action": {"kind": "rpc", "service": "svc", "endpoint": "Fast", "request": "Items", "response": "FastOut"},
        "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "UnFast", "request": "FastOut"}}},
       {"name": "Flaky", "action": {"kind": "rpc", "service": "svc", "endpoint": "Flaky", "request": "Items", "response": "FlakyOut"},
-       "retry": {"attempts": 3, "initial": "1h"},
+       "retry": {"attempts": 3, "initial": "1h", "jitter": "none"},
        "rollback": {"action": {"kind": "rpc", "service": "svc", "endpoint": "UnFlaky", "request": "FlakyOut"}}},
       {"name": "Bad", "action": {"kind": "rpc", "service": "svc", "endpoint": "Bad", "request": "Items", "response": "BadOut"}, "irreversible": true}
     ]}},
@@ -334,9 +334,12 @@ func TestKillServeSleepChooseCall(t *testing.T) {
 		run, _, _ := strings.Cut(key, "/")
 		var i int
 		fmt.Sscanf(run, "o-%d", &i)
-		at := time.Now().Add(time.Second).UTC() // even runs: passed when the server restarts
+		// Even runs: passed when the server restarts (the test waits for
+		// it); odd runs: still ahead. The margin keeps every run asleep
+		// until the first kill on a loaded machine.
+		at := time.Now().Add(3 * time.Second).UTC()
 		if i%2 == 1 {
-			at = at.Add(3 * time.Second) // odd runs: still ahead
+			at = at.Add(5 * time.Second)
 		}
 		mu.Lock()
 		if prev, ok := planned[run]; ok {
@@ -362,12 +365,20 @@ func TestKillServeSleepChooseCall(t *testing.T) {
 	startOrders(t, child.url, "Order.Start", `{"Items": ["book"], "Visit": {"Who": "ann"}}`, n)
 	patiently(t, "every run asleep", func() bool {
 		for i := range n {
-			if st := getStatus(t, child.url, fmt.Sprintf("o-%d", i)); st.State != runtime.StateWaiting {
+			var st runtime.Status
+			getJSON(t, child.url+fmt.Sprintf("/runs/o-%d", i), &st)
+			if st.Machine != runtime.WaitingState("Nap") {
 				return false
 			}
 		}
 		return true
 	})
+	for i := range n {
+		var st runtime.Status
+		if getJSON(t, child.url+fmt.Sprintf("/runs/o-%d", i), &st); st.Machine != runtime.WaitingState("Nap") {
+			t.Fatalf("o-%d woke before the kill (%s): the machine is too slow for the test's margins", i, st.Machine)
+		}
+	}
 	replaysToStatus(t, child.url, orderIDs(n)...)
 	child.kill9(t)
 	mu.Lock()
