@@ -1,7 +1,8 @@
 package store
 
 // A crash changes nothing a run records: a run of a flow with a parallel
-// block (a branch retries), a choose, a sleep and a call is cut, with its
+// block (a branch retries), a choose, a sleep and a call (whose child
+// fails, in a second case, so that the parent rolls back) is cut, with its
 // child, at every point a process dying could leave them, resumed from a
 // new durable store, and its history, and its child's, must then be the
 // one the run without a crash recorded: the same transitions, attempts,
@@ -32,7 +33,7 @@ type sameChild struct {
 	Done bool `json:"done"`
 }
 
-func sameFlows(t *testing.T, st *Store) *runtime.Flow[sameState] {
+func sameFlows(t *testing.T, st *Store, fail bool) *runtime.Flow[sameState] {
 	t.Helper()
 	noUndo := func(context.Context, *sameState) error { return nil }
 	child := runtime.New[sameChild]("SameChild", runtime.WithSink(st))
@@ -42,6 +43,9 @@ func sameFlows(t *testing.T, st *Store) *runtime.Flow[sameState] {
 		runtime.NewStep("Check", func(ctx context.Context, s *sameChild) (runtime.Outcome, error) {
 			if runtime.Attempt(ctx) == 1 {
 				return "", errors.New("busy")
+			}
+			if fail {
+				return "", runtime.Permanent(errors.New("no visit"))
 			}
 			s.Done = true
 			return "", nil
@@ -61,7 +65,7 @@ func sameFlows(t *testing.T, st *Store) *runtime.Flow[sameState] {
 				}
 				s.B = "b"
 				return "", nil
-			}, runtime.WithRollback(noUndo), runtime.WithWrites(func(dst, src *sameState) { dst.B = src.B }),
+			}, runtime.WithIrreversible[sameState](), runtime.WithWrites(func(dst, src *sameState) { dst.B = src.B }),
 				runtime.WithRetry[sameState](runtime.RetryPolicy{Attempts: 3})),
 		}),
 		runtime.NewStep("Decide", func(ctx context.Context, s *sameState) (runtime.Outcome, error) { s.Tier = "gold"; return "", nil },
@@ -104,11 +108,25 @@ func machines(h []runtime.Event) map[string][]string {
 }
 
 func TestResumeRecordsWhatNoCrashWould(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("child fails %v", fail), func(t *testing.T) { resumeRecordsWhatNoCrashWould(t, fail) })
+	}
+}
+
+// resumeRecordsWhatNoCrashWould: with fail, the child's Check fails for
+// good, the child is compensated, and the parent's call fails, so that it
+// rolls back A and Before (B, irreversible, leaves the rollbacks' order
+// free of the branches' race).
+func resumeRecordsWhatNoCrashWould(t *testing.T, fail bool) {
 	ctx := context.Background()
 	st := openStore(t, t.TempDir())
-	f := sameFlows(t, st)
-	if res, err := f.Execute(ctx, sameState{}, runtime.WithRunID("r")); err != nil || res.Final != runtime.StateDone {
-		t.Fatalf("the run without a crash: %s %v", res.Final, err)
+	f := sameFlows(t, st, fail)
+	wantEnd := runtime.StateDone
+	if fail {
+		wantEnd = runtime.StateCompensated
+	}
+	if res, _ := f.Execute(ctx, sameState{}, runtime.WithRunID("r")); res.Final != wantEnd {
+		t.Fatalf("the run without a crash: %s, want %s", res.Final, wantEnd)
 	}
 	ids := []string{"r", "r@Visit"}
 	var want [2]map[string][]string
@@ -139,7 +157,7 @@ func TestResumeRecordsWhatNoCrashWould(t *testing.T) {
 			}
 			cut[r.run]++
 		}
-		f := sameFlows(t, st)
+		f := sameFlows(t, st, fail)
 		runs, err := f.ResumeAll(ctx, st)
 		if err != nil {
 			t.Fatalf("point %d: %v", k, err)
