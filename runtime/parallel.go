@@ -74,6 +74,9 @@ type laneEnd struct {
 	outcome   Outcome
 	err       string
 	cancelled bool // Event.Cancelled: another branch's failure ended it
+	// interrupted: the run's abort ended it (Event.InterruptedBranch), no
+	// failure of the block's
+	interrupted bool
 }
 
 // branchMsg is what a branch's goroutine tells the run's goroutine, which
@@ -109,7 +112,10 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 			r.def.machines.Put(m)
 		}
 	}()
-	failed := failedBefore[S](p, b) // the first branch that failed
+	// The first branch that failed. A run resumed aborted (its request
+	// kept) winds down as the abort does, not as a failure: a branch the
+	// abort interrupted before the crash failed nothing.
+	failed := failedBefore[S](p, b, r.ctx.Err() != nil)
 	var halt error
 	running := 0
 	for _, x := range b.branches {
@@ -121,7 +127,11 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 		machines[x] = m
 		d := &r.def.steps[x]
 		if failed != nil && l.running { // resumed after a branch failed: wind down
-			if halt = r.fireBranch(m, d, OutcomeError, l.attempt, OutcomeError, ErrBranchCancelled); halt != nil {
+			// No attempt ends here (Attempt 0), as for a branch cancelled
+			// before its attempt ran: the history cannot tell whether the
+			// attempt it shows next (the first after the branch's start,
+			// or the one after a retry's backoff) had begun.
+			if halt = r.fireBranch(m, d, OutcomeError, 0, OutcomeError, ErrBranchCancelled); halt != nil {
 				break
 			}
 			continue
@@ -215,13 +225,16 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 // history recorded for it, so that the block ends, and routes, as it
 // would have without the crash. A branch the failure cancelled did not
 // fail by itself (Event.Cancelled); the one that did comes before it in
-// the history, whatever their places in the block.
-func failedBefore[S any](p *progress, b *stepDef[S]) *branchMsg[S] {
+// the history, whatever their places in the block. For a run resumed
+// aborted, a branch the abort interrupted (Event.InterruptedBranch) did
+// not fail either; without the abort kept (a sink that keeps no abort
+// requests), it is what the block fails with, as before.
+func failedBefore[S any](p *progress, b *stepDef[S], aborted bool) *branchMsg[S] {
 	var first *lane
 	x := -1
 	for _, i := range b.branches {
 		l := &p.lanes[i]
-		if !l.failed {
+		if !l.failed || aborted && l.end.interrupted {
 			continue
 		}
 		switch {

@@ -1006,3 +1006,124 @@ func TestStatusBranchesOfBlockAfterBlock(t *testing.T) {
 		t.Errorf("Status.Branches of %v, want A and B", got)
 	}
 }
+
+// A run resumed after a branch failed, while another branch was in the
+// backoff of its retry, ends that branch as the run without the crash
+// did: cancelled with no attempt ended (Attempt 0), so its status says
+// the last attempt made is the one the retry recorded. The wind-down
+// recorded the next attempt as ended (Attempt 2), an attempt that never
+// ran, in the history and in Status.Branches (found by
+// TestKillNewConstructs in runtime/store: a ledger of one effect for two
+// attempts).
+func TestParallelResumeWindsDownBranchInBackoff(t *testing.T) {
+	build := func(p *ptest, clock *runtime.FakeClock, live bool) *runtime.Flow[pstate] {
+		p.opts["X"] = []runtime.StepOption[pstate]{runtime.WithRetry[pstate](runtime.RetryPolicy{Attempts: 3, Initial: time.Hour})}
+		p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			return "", errors.New("card service unavailable")
+		}
+		p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			if live {
+				clock.BlockUntil(1) // X's backoff: its retry is recorded
+			}
+			return "", runtime.Permanent(errBoom)
+		}
+		f := runtime.New[pstate]("par", runtime.WithSink(p.sink), runtime.WithClock(clock))
+		mustRegisterP(t, f,
+			runtime.NewParallel("Prepare", []*runtime.Step[pstate]{
+				p.step("X", func(s *pstate, v string) { s.X = v }, nil),
+				p.step("Y", func(s *pstate, v string) { s.Y = v }, nil),
+			}),
+		)
+		return f
+	}
+	p := newPtest()
+	if _, err := build(p, runtime.NewFakeClock(time.Unix(0, 0)), true).Execute(context.Background(), pstate{}, runtime.WithRunID("r")); !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	full := p.sink.History("r")
+	yFailed := slices.IndexFunc(full, func(e runtime.Event) bool { return e.Branch == "Y" && e.Error != "" })
+	xRetried := slices.IndexFunc(full, func(e runtime.Event) bool { return e.Branch == "X" && e.Outcome == runtime.OutcomeRetry })
+	xEnd := slices.IndexFunc(full, func(e runtime.Event) bool { return e.Branch == "X" && e.To == runtime.ParallelState("Prepare") })
+	if yFailed < 0 || xRetried < 0 || xRetried > yFailed || xEnd < yFailed || full[xEnd].Attempt != 0 {
+		t.Fatalf("the full run:\n%s", strings.Join(transitions(full), "\n"))
+	}
+	q := newPtest()
+	for _, e := range full[:yFailed+1] { // the crash: X in its backoff, Y failed
+		q.sink.Emit(context.Background(), e)
+	}
+	g := build(q, runtime.NewFakeClock(time.Unix(0, 0)), false)
+	run, err := g.Resume(context.Background(), full[:yFailed+1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := run.Wait(context.Background()); res.Final != runtime.StateFailed {
+		t.Fatalf("the resumed run ended %s, want failed", res.Final)
+	}
+	h := checkParallelHistory(t, g, "r")
+	got := h[xEnd]
+	if got.Branch != "X" || got.Attempt != 0 || !got.Cancelled() || q.rec.count("exec X") != 0 {
+		t.Fatalf("X ended after the resume with %+v (X ran %d times), want cancelled with no attempt ended:\n%s", got, q.rec.count("exec X"), strings.Join(transitions(h), "\n"))
+	}
+	st, err := runtime.Replay(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(st.Branches, func(b runtime.Branch) bool { return b.Step == "X" }); i < 0 || st.Branches[i].Attempt != 1 {
+		t.Fatalf("branches %+v, want X's last attempt 1", st.Branches)
+	}
+}
+
+// A run resumed after a branch failed, while another branch had started
+// (no retry recorded), ends that branch cancelled with no attempt ended
+// (Attempt 0): the history cannot tell whether its first attempt had
+// begun (a crash right after the start), and an event's Attempt says an
+// attempt ended (TestKillNewConstructs found such branches recorded with
+// Attempt 1 and no effect in its ledger).
+func TestParallelResumeWindsDownBranchStarted(t *testing.T) {
+	build := func(p *ptest) *runtime.Flow[pstate] {
+		started := make(chan struct{})
+		p.exec["X"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			close(started)
+			<-ctx.Done() // until the block cancels it
+			return "", context.Cause(ctx)
+		}
+		p.exec["Y"] = func(ctx context.Context, s *pstate) (runtime.Outcome, error) {
+			<-started // fails during X's attempt
+			return "", runtime.Permanent(errBoom)
+		}
+		f := runtime.New[pstate]("par", runtime.WithSink(p.sink))
+		mustRegisterP(t, f,
+			runtime.NewParallel("Prepare", []*runtime.Step[pstate]{
+				p.step("X", func(s *pstate, v string) { s.X = v }, nil),
+				p.step("Y", func(s *pstate, v string) { s.Y = v }, nil),
+			}),
+		)
+		return f
+	}
+	p := newPtest()
+	if _, err := build(p).Execute(context.Background(), pstate{}, runtime.WithRunID("r")); !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	full := p.sink.History("r")
+	yFailed := slices.IndexFunc(full, func(e runtime.Event) bool { return e.Branch == "Y" && e.Error != "" })
+	xEnd := slices.IndexFunc(full, func(e runtime.Event) bool { return e.Branch == "X" && e.To == runtime.ParallelState("Prepare") })
+	if yFailed < 0 || xEnd < yFailed || full[xEnd].Attempt != 1 {
+		t.Fatalf("the full run:\n%s", strings.Join(transitions(full), "\n"))
+	}
+	q := newPtest()
+	for _, e := range full[:yFailed+1] {
+		q.sink.Emit(context.Background(), e)
+	}
+	g := build(q)
+	run, err := g.Resume(context.Background(), full[:yFailed+1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := run.Wait(context.Background()); res.Final != runtime.StateFailed {
+		t.Fatalf("the resumed run ended %s, want failed", res.Final)
+	}
+	h := checkParallelHistory(t, g, "r")
+	if got := h[xEnd]; got.Branch != "X" || got.Attempt != 0 || !got.Cancelled() || q.rec.count("exec X") != 0 {
+		t.Fatalf("X ended after the resume with %+v, want cancelled with no attempt ended:\n%s", got, strings.Join(transitions(h), "\n"))
+	}
+}

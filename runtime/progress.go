@@ -231,7 +231,7 @@ func (p *progress) applyBranch(d definitionView, x int, e *Event, from, to *msta
 		l.state, l.running, l.attempt = to.name, false, e.Attempt
 		l.failed = e.Error != ""
 		if l.failed {
-			l.end = laneEnd{seq: e.Seq, outcome: e.Outcome, err: e.Error, cancelled: e.Cancelled()}
+			l.end = laneEnd{seq: e.Seq, outcome: e.Outcome, err: e.Error, cancelled: e.Cancelled(), interrupted: e.InterruptedBranch()}
 		}
 		if !l.failed && d.hasRollback(x) {
 			p.stack = append(p.stack, frame{int32(x), p.visits[x]})

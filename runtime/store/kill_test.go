@@ -48,6 +48,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envCompactChild) != "" {
 		os.Exit(compactChild())
 	}
+	if os.Getenv(envCall2Child) != "" {
+		os.Exit(call2Process())
+	}
+	if os.Getenv(envMixChild) != "" {
+		os.Exit(mixChild())
+	}
 	if os.Getenv(envCallChild) != "" {
 		os.Exit(callProcess())
 	}
