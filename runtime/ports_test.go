@@ -132,7 +132,7 @@ func TestIsNil(t *testing.T) {
 	}
 }
 
-type namedPort struct{ n int }
+type namedPort struct{}
 
 func (namedPort) M() {}
 
