@@ -209,8 +209,10 @@ func killChild() int {
 // lane is one store directory the parent crashes repeatedly.
 type lane struct {
 	dir      string
-	started  map[string]string // run ID -> scenario, of every run a child was asked to start
-	inFlight map[string]int    // idempotency key -> kills that found it in flight
+	childEnv string             // the variable that makes the test binary a child of this lane (envChild, envMixChild)
+	scenario func(i int) string // the scenario of the child's i-th run (killScenario, mixScenario)
+	started  map[string]string  // run ID -> scenario, of every run a child was asked to start
+	inFlight map[string]int     // idempotency key -> kills that found it in flight
 	kills    int
 	byPoint  map[string]int
 	reruns   int // effects beyond the recorded attempts: in-flight re-runs
@@ -220,7 +222,7 @@ func runChild(t *testing.T, l *lane, gen int, crashAt string, randomKill time.Du
 	t.Helper()
 	prefix := fmt.Sprintf("g%d", gen)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envChild+"=1", envCrashAt+"="+crashAt,
+	cmd.Env = append(os.Environ(), l.childEnv+"=1", envCrashAt+"="+crashAt,
 		"FLOWGEN_STORE_DIR="+l.dir, "FLOWGEN_RUN_PREFIX="+prefix, "FLOWGEN_RUNS="+strconv.Itoa(nruns), "GORACE=halt_on_error=1")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -235,7 +237,7 @@ func runChild(t *testing.T, l *lane, gen int, crashAt string, randomKill time.Du
 		t.Fatal(err)
 	}
 	for i := range nruns {
-		l.started[fmt.Sprintf("%s-%d", prefix, i)] = killScenario(i)
+		l.started[fmt.Sprintf("%s-%d", prefix, i)] = l.scenario(i)
 	}
 	sc := bufio.NewScanner(out)
 	if sc.Scan() && randomKill >= 0 {
@@ -294,7 +296,7 @@ func TestKill(t *testing.T) {
 	var wg sync.WaitGroup
 	ls := make([]*lane, lanes)
 	for i := range ls {
-		ls[i] = &lane{dir: filepath.Join(t.TempDir(), "store"), started: map[string]string{}, inFlight: map[string]int{}, byPoint: map[string]int{}}
+		ls[i] = &lane{dir: filepath.Join(t.TempDir(), "store"), childEnv: envChild, scenario: killScenario, started: map[string]string{}, inFlight: map[string]int{}, byPoint: map[string]int{}}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -22,16 +22,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -255,42 +252,6 @@ func mixChild() int {
 	return 0
 }
 
-func runMixChild(t *testing.T, l *lane, gen int, crashAt string, randomKill time.Duration, nruns int) (killed bool) {
-	t.Helper()
-	prefix := fmt.Sprintf("g%d", gen)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envMixChild+"=1", envCrashAt+"="+crashAt,
-		"FLOWGEN_STORE_DIR="+l.dir, "FLOWGEN_RUN_PREFIX="+prefix, "FLOWGEN_RUNS="+strconv.Itoa(nruns), "GORACE=halt_on_error=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range nruns {
-		l.started[fmt.Sprintf("%s-%d", prefix, i)] = mixScenario(i)
-	}
-	buf := make([]byte, 6)
-	if n, _ := out.Read(buf); n > 0 && randomKill >= 0 {
-		time.AfterFunc(randomKill, func() { cmd.Process.Signal(syscall.SIGKILL) })
-	}
-	_, _ = io.Copy(io.Discard, out)
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return false
-	case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
-		return true
-	default:
-		t.Fatalf("child (crash at %q): %v\n%s", crashAt, err, stderr.String())
-		return false
-	}
-}
-
 // mixInFlight notes, after a kill, which actions the store shows in flight:
 // a step or rollback running, or a branch of the block running.
 func mixInFlight(t *testing.T, l *lane) {
@@ -334,7 +295,7 @@ func TestKillNewConstructs(t *testing.T) {
 		t.Skip("re-executes the test binary")
 	}
 	kills := *killsFlag / 2
-	l := &lane{dir: filepath.Join(t.TempDir(), "store"), started: map[string]string{}, inFlight: map[string]int{}, byPoint: map[string]int{}}
+	l := &lane{dir: filepath.Join(t.TempDir(), "store"), childEnv: envMixChild, scenario: mixScenario, started: map[string]string{}, inFlight: map[string]int{}, byPoint: map[string]int{}}
 	rng := rand.New(rand.NewPCG(7, 42))
 	for gen := 0; l.kills < kills; gen++ {
 		if gen > 50*kills {
@@ -347,13 +308,13 @@ func TestKillNewConstructs(t *testing.T) {
 		} else {
 			random = time.Duration(rng.IntN(60000)) * time.Microsecond
 		}
-		if runMixChild(t, l, gen, crashAt, random, 6) {
+		if runChild(t, l, gen, crashAt, random, 6) {
 			l.kills++
 			l.byPoint[point]++
 			mixInFlight(t, l)
 		}
 	}
-	if runMixChild(t, l, -1, "", -1, 0) {
+	if runChild(t, l, -1, "", -1, 0) {
 		t.Fatal("the final child was killed")
 	}
 	// The kills found runs in each phase: in a block, asleep, rolling back.
