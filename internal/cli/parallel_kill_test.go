@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,46 +42,6 @@ const killParallelFlow = `{"version": 1, "flows": [{
     ]}},
     {"name": "Ship", "action": {"kind": "rpc", "service": "svc", "endpoint": "Ship", "request": "A", "response": "Shipped"}, "irreversible": true}
   ]}]}`
-
-// blockService is the service the flow calls. It counts each endpoint's
-// calls per idempotency key; while hang is set, SlowA and SlowB answer
-// only when their request is cancelled (the server that sent it died).
-type blockService struct {
-	hang  atomic.Bool
-	done  chan struct{} // closed when the test ends: hung calls return
-	mu    sync.Mutex
-	calls map[string]int // "endpoint key" -> calls
-}
-
-func (s *blockService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	endpoint := strings.TrimPrefix(r.URL.Path, "/")
-	key := r.Header.Get("Idempotency-Key")
-	s.mu.Lock()
-	s.calls[endpoint+" "+key]++
-	s.mu.Unlock()
-	if strings.HasPrefix(endpoint, "Slow") && s.hang.Load() {
-		select {
-		case <-r.Context().Done():
-		case <-s.done:
-		}
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, "%q", endpoint+" for "+key)
-}
-
-// count returns how many calls endpoint had, and with how many keys.
-func (s *blockService) count(endpoint string) (calls, keys int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, n := range s.calls {
-		if strings.HasPrefix(k, endpoint+" ") {
-			calls += n
-			keys++
-		}
-	}
-	return calls, keys
-}
 
 // serveChild is a `flowgen serve` process.
 type serveChild struct {
@@ -172,14 +131,17 @@ func TestKillServeDuringParallelBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(flows, "order.json"), killParallelFlow)
-	svc := &blockService{calls: map[string]int{}, done: make(chan struct{})}
-	svc.hang.Store(true)
-	srv := httptest.NewServer(svc)
-	// Cleanups run last first: the servers are killed, then the hung
-	// calls released, then the service closed.
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(svc.done) })
-	args := []string{"-store", filepath.Join(dir, "store"), "-flows", flows, "-service", "svc=" + srv.URL}
+	// While hang is set, SlowA and SlowB answer only when their request is
+	// cancelled (the server that sent it died).
+	var hang atomic.Bool
+	hang.Store(true)
+	svc, svcURL := newLifeService(t, func(_ int32, endpoint, _ string, _ bool) int {
+		if strings.HasPrefix(endpoint, "Slow") && hang.Load() {
+			return 0
+		}
+		return http.StatusOK
+	})
+	args := []string{"-store", filepath.Join(dir, "store"), "-flows", flows, "-service", "svc=" + svcURL}
 
 	child := startServeChild(t, args...)
 	var wg sync.WaitGroup
@@ -218,7 +180,7 @@ func TestKillServeDuringParallelBlock(t *testing.T) {
 	}
 	_ = child.cmd.Wait()
 
-	svc.hang.Store(false)
+	hang.Store(false)
 	child = startServeChild(t, args...)
 	patiently(t, "every run done after the restart", func() bool {
 		for i := range n {
