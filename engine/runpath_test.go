@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -158,6 +159,12 @@ func TestRunPathAbortedBranches(t *testing.T) {
 	}
 	<-started
 	<-started
+	// X returns at once, but its end is recorded by the block's goroutine
+	// after Y and Z may have signalled: abort only once it is in the
+	// history, or X is cut short too (the flake CI met).
+	for !branchEnded(sink.History("r1"), "X") {
+		time.Sleep(time.Millisecond)
+	}
 	if err := r.Abort(); err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +224,16 @@ func TestRunPathCancelledBranchesOfEarlierBlock(t *testing.T) {
 }
 
 // okBranch is a step (a branch, or not) that does nothing and ends ok.
+// branchEnded says whether history holds the end of branch's attempt.
+func branchEnded(history []runtime.Event, branch string) bool {
+	for _, e := range history {
+		if e.Branch == branch && e.Outcome != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func okBranch(id string) *runtime.Step[struct{}] {
 	return runtime.NewStep(id, func(context.Context, *struct{}) (runtime.Outcome, error) { return runtime.OutcomeOK, nil })
 }
