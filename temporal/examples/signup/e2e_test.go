@@ -75,7 +75,7 @@ func TestServerSignupDone(t *testing.T) {
 // result shape, and an abort of a waiting run rolls back and reads aborted.
 func TestServerReviewTimeoutAndAbort(t *testing.T) {
 	w := newWorld()
-	h := &reviewHandlers{verdicts: []ReviewDecideOutcome{ReviewDecideOutcomeApprove}, slow: 5 * time.Second}
+	h := &reviewHandlers{verdicts: []ReviewDecideOutcome{ReviewDecideOutcomeApprove}, slow: time.Hour}
 	review := w.review(t, h)
 	signup := w.signup(t)
 	c := startServer(t, func(r worker.Registry) { review.Register(r); signup.Register(r) })
@@ -98,7 +98,7 @@ func TestServerReviewTimeoutAndAbort(t *testing.T) {
 		}
 	}
 	if finishes != 2 {
-		t.Errorf("Finish ran %d times, want 2 (retry 2, each past its 200ms timeout)", finishes)
+		t.Errorf("Finish ran %d times, want 2 (retry 2, each past its 2s timeout)", finishes)
 	}
 
 	srun, err := StartSignup(ctx, c, signupStart, client.StartWorkflowOptions{ID: "signup-abort", TaskQueue: taskQueue})

@@ -104,7 +104,7 @@ func (w *world) signup(t *testing.T) *SignupTemporal {
 type reviewHandlers struct {
 	w        *world
 	verdicts []ReviewDecideOutcome // one per visit of Decide
-	slow     time.Duration         // how long Finish takes
+	slow     time.Duration         // how long Finish takes: time.Hour runs into its timeout, which cancels it
 	panics   bool                  // Finish panics
 }
 

@@ -190,7 +190,7 @@ func TestReviewFormsAgree(t *testing.T) {
 	})
 	t.Run("too slow", func(t *testing.T) {
 		slow := func() *reviewHandlers {
-			return &reviewHandlers{verdicts: []ReviewDecideOutcome{ReviewDecideOutcomeApprove}, slow: 5 * time.Second}
+			return &reviewHandlers{verdicts: []ReviewDecideOutcome{ReviewDecideOutcomeApprove}, slow: time.Hour}
 		}
 		local, temporal := forms(slow, ReviewState{WakeAt: now})
 		same(t, local, temporal, nothing, nothingToDo, runtime.StateCompensated)

@@ -155,7 +155,7 @@ func NewReviewFlow(h ReviewHandlers, opts ...runtime.Option) (*ReviewFlow, error
 		return runtime.OutcomeOK, h.Finish(ctx, s)
 	})
 	st.Retry = runtime.RetryPolicy{Attempts: 2, Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2, Jitter: true}
-	st.Timeout = 200 * time.Millisecond
+	st.Timeout = 2 * time.Second
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{
 		runtime.OutcomeOK:      runtime.Done,
@@ -287,7 +287,7 @@ func (f *ReviewFlow) Triggers() []runtime.Trigger {
 // as flowgen json writes it, compact): engine.Register draws the flow's
 // diagrams from it. Each call returns a new slice.
 func (f *ReviewFlow) FlowJSON() []byte {
-	return []byte(`{"version":1,"flows":[{"name":"Review","doc":"Review exercises what Signup does not: named outcomes and their routing,\na loop back to a step, a sleep until a state field, a per-attempt timeout\nrouted by its outcome, and a rollback that keeps failing.","state":"ReviewState","retry":{"attempts":3,"initial":"10ms","max":"40ms"},"timeout":"2s","steps":[{"name":"Reserve","doc":"Reserve holds a slot; Release gives it back.","action":{"kind":"go"},"rollback":{"name":"Release"}},{"name":"Decide","doc":"Decide reads the verdict.","action":{"kind":"go"},"rollback":{"name":"Undecide"},"outcomes":["approve","again","reject"],"on":[{"on":"approve","target":"Pause"},{"on":"again","target":"Decide"},{"on":"reject","target":"fail"}]},{"name":"Pause","doc":"Pause waits until WakeAt.","action":{"kind":"sleep","until":"WakeAt"},"irreversible":true},{"name":"Finish","doc":"Finish may be slow: a timed-out last attempt goes to Late.","action":{"kind":"go"},"retry":{"attempts":2,"initial":"10ms","max":"10ms"},"timeout":"200ms","irreversible":true,"on":[{"on":"ok","target":"done"},{"on":"timeout","target":"Late"}]},{"name":"Late","doc":"Late records that Finish was too slow and fails the run.","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"fail"}]}]}]}`)
+	return []byte(`{"version":1,"flows":[{"name":"Review","doc":"Review exercises what Signup does not: named outcomes and their routing,\na loop back to a step, a sleep until a state field, a per-attempt timeout\nrouted by its outcome, and a rollback that keeps failing.","state":"ReviewState","retry":{"attempts":3,"initial":"10ms","max":"40ms"},"timeout":"2s","steps":[{"name":"Reserve","doc":"Reserve holds a slot; Release gives it back.","action":{"kind":"go"},"rollback":{"name":"Release"}},{"name":"Decide","doc":"Decide reads the verdict.","action":{"kind":"go"},"rollback":{"name":"Undecide"},"outcomes":["approve","again","reject"],"on":[{"on":"approve","target":"Pause"},{"on":"again","target":"Decide"},{"on":"reject","target":"fail"}]},{"name":"Pause","doc":"Pause waits until WakeAt.","action":{"kind":"sleep","until":"WakeAt"},"irreversible":true},{"name":"Finish","doc":"Finish may be slow: a timed-out last attempt goes to Late.","action":{"kind":"go"},"retry":{"attempts":2,"initial":"10ms","max":"10ms"},"timeout":"2s","irreversible":true,"on":[{"on":"ok","target":"done"},{"on":"timeout","target":"Late"}]},{"name":"Late","doc":"Late records that Finish was too slow and fails the run.","action":{"kind":"go"},"irreversible":true,"on":[{"on":"ok","target":"fail"}]}]}]}`)
 }
 
 // ReviewRun is one run of flow Review, as Start returns it: Wait for its

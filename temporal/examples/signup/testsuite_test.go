@@ -360,7 +360,7 @@ func TestSignupRollbackKeepsFailing(t *testing.T) {
 // which fails the run: both visits of Decide and Reserve roll back.
 func TestReviewOutcomesSleepTimeout(t *testing.T) {
 	w := newWorld()
-	h := &reviewHandlers{verdicts: []ReviewDecideOutcome{ReviewDecideOutcomeAgain, ReviewDecideOutcomeApprove}, slow: 5 * time.Second}
+	h := &reviewHandlers{verdicts: []ReviewDecideOutcome{ReviewDecideOutcomeAgain, ReviewDecideOutcomeApprove}, slow: time.Hour}
 	env := newEnv(t)
 	f := w.review(t, h)
 	f.Register(env)
