@@ -1369,10 +1369,36 @@ const providerFlows = `{"version": 1, "flows": [
  {"name": "Ask", "steps": [{"name": "Question", "action": {"kind": "go"}, "irreversible": true}]}
 ]}`
 
+// heldEntry is a memory store that holds the recording of the first event
+// entering the state to (the run's goroutine waits in Emit) until the test
+// closes free: the run's status meanwhile is that of the event before.
+type heldEntry struct {
+	*store.Memory
+	to   string
+	once sync.Once
+	free chan struct{}
+}
+
+func (s *heldEntry) Emit(ctx context.Context, e runtime.Event) error {
+	if e.To == s.to {
+		s.once.Do(func() { <-s.free })
+	}
+	return s.Memory.Emit(ctx, e)
+}
+
 // A run waiting for a remote provider, of its Go step or of a Go rollback,
 // names the handler it waits for; one rolling back offers no abort.
+// Hold's run is rolling back one event before its rollback waits (the
+// step's failure, then the rollback's gate): that event is held until the
+// page has shown the run rolling back, and the wait must then come live.
+// The test read the wait as soon as the page said rolling_back, which a
+// page loaded between the two events failed ("Not waiting.").
 func TestBrowserProviderWaits(t *testing.T) {
-	e, err := engine.New(engine.Options{Store: store.NewMemory(), Providers: &engine.ProviderOptions{}})
+	held := &heldEntry{Memory: store.NewMemory(), to: "Take:rollback", free: make(chan struct{})}
+	var freeOnce sync.Once
+	free := func() { freeOnce.Do(func() { close(held.free) }) }
+	t.Cleanup(free) // before the engine closes, should the test stop early
+	e, err := engine.New(engine.Options{Store: held, Providers: &engine.ProviderOptions{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1398,7 +1424,9 @@ func TestBrowserProviderWaits(t *testing.T) {
 		}
 		run(t, ctx, "open "+c.flow, chromedp.Navigate(url+"/ui/#/run/"+id),
 			chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="`+c.state+`"]`)))
-		if got := get(t, ctx, "wait", chromedp.Text(chromedp.CSS("#run-wait"))); !strings.Contains(got, c.want) {
+		free() // Hold's rollback now waits, recorded after the page read the run
+		run(t, ctx, "the wait of "+c.flow, poll(fmt.Sprintf(`document.querySelector("#run-wait").innerText.includes(%q)`, c.want)))
+		if got := get(t, ctx, "wait", textOf("#run-wait")); !strings.Contains(got, c.want) {
 			t.Errorf("%s: wait %q, want %q", c.flow, got, c.want)
 		}
 		abortable := get(t, ctx, "the abort button", chromedp.Evaluate[bool](`document.querySelector("#abort") !== null`))
