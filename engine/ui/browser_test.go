@@ -1079,6 +1079,7 @@ func TestBrowserAbortPending(t *testing.T) {
 		t.Fatal("an abort pending before any")
 	}
 	run(t, ctx, "abort",
+		freezeClock,                            // the arming lasts until the confirmation
 		chromedp.Click(chromedp.CSS("#abort")), // arm
 		chromedp.Click(chromedp.CSS("#abort")), // confirm
 		chromedp.WaitVisible(chromedp.CSS("#abort-pending")),
