@@ -585,6 +585,26 @@ func js(script string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// goTo sets the page's fragment to hash (a view: #/runs, #/run/ID, ...)
+// and returns once the page has routed to it. The page routes on
+// hashchange, which the browser fires in a task of its own after the
+// fragment changed: a query right after setting location.hash may still
+// find the view before, which the same selector matches (another run's
+// timeline, the runs list unfiltered), and what is read next is then the
+// old view's, or an empty new one's. The listener added here runs after
+// the page's, added when it loaded. A hash the page is at already
+// changes nothing: no hashchange, no route.
+func goTo(hash string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](fmt.Sprintf(`new Promise((routed) => {
+			if (location.hash === %[1]q) return routed(true);
+			window.addEventListener("hashchange", () => routed(true), {once: true});
+			location.hash = %[1]q;
+		})`, hash), chromedp.EvalAwaitPromise)(ctx, t)
+		return err
+	})
+}
+
 // shot saves a screenshot of the whole page for review, each diagram
 // whole (pageShot).
 func shot(t *testing.T, ctx context.Context, name string) {
