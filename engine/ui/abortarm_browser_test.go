@@ -16,7 +16,7 @@ import (
 // which would promise that a click aborts.
 func TestBrowserAbortDisarmsAfterRedraw(t *testing.T) {
 	v := newEnv(t)
-	ctx, id := armedAbort(t, v)
+	ctx, id := armedAbort(t, v, false) // the arming runs out on the page's own clock
 	if label := get(t, ctx, "label", textOf("#abort")); label != "Confirm abort" {
 		t.Fatalf("after one click the button says %q", label)
 	}

@@ -54,6 +54,7 @@ func TestBrowserAbortParallelBranches(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(branch("Charge", "fg-current"))),
 		chromedp.WaitVisible(chromedp.CSS("#abort")))
 	run(t, ctx, "abort",
+		freezeClock, // the arming lasts until the confirmation
 		chromedp.Click(chromedp.CSS("#abort")),
 		chromedp.Click(chromedp.CSS("#abort")),
 		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="aborted"]`)))

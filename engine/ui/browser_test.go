@@ -585,6 +585,26 @@ func js(script string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// goTo sets the page's fragment to hash (a view: #/runs, #/run/ID, ...)
+// and returns once the page has routed to it. The page routes on
+// hashchange, which the browser fires in a task of its own after the
+// fragment changed: a query right after setting location.hash may still
+// find the view before, which the same selector matches (another run's
+// timeline, the runs list unfiltered), and what is read next is then the
+// old view's, or an empty new one's. The listener added here runs after
+// the page's, added when it loaded. A hash the page is at already
+// changes nothing: no hashchange, no route.
+func goTo(hash string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](fmt.Sprintf(`new Promise((routed) => {
+			if (location.hash === %[1]q) return routed(true);
+			window.addEventListener("hashchange", () => routed(true), {once: true});
+			location.hash = %[1]q;
+		})`, hash), chromedp.EvalAwaitPromise)(ctx, t)
+		return err
+	})
+}
+
 // shot saves a screenshot of the whole page for review, each diagram
 // whole (pageShot).
 func shot(t *testing.T, ctx context.Context, name string) {
@@ -961,23 +981,36 @@ func TestBrowserCompensationFailed(t *testing.T) {
 }
 
 // armedAbort opens, as admin, the page of a new Order run (its Reserve
-// step held by its gate) and clicks Abort once, which arms it.
-func armedAbort(t *testing.T, v *env) (context.Context, string) {
+// step held by its gate) and clicks Abort once, which arms it. With
+// frozen, the page's clock stands still from before that click
+// (freezeClock): the arming, 5 s of the page's clock, then lasts however
+// long the test takes to click again.
+func armedAbort(t *testing.T, v *env, frozen bool) (context.Context, string) {
 	t.Helper()
 	ctx := browser(t)
 	id := v.start("Order", `{"Item": "lamp"}`)
 	signIn(t, ctx, v.url+"/ui/#/run/"+id, adminToken, true)
 	run(t, ctx, "Abort offered", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitVisible(chromedp.CSS("#abort")))
+	if frozen {
+		run(t, ctx, "freeze the clock", freezeClock)
+	}
 	run(t, ctx, "arm Abort", chromedp.Click(chromedp.CSS("#abort")))
 	return ctx, id
 }
+
+// freezeClock makes the page's Date.now answer, from now on, the time it
+// answers now. A test that arms Abort and then confirms it must not depend
+// on doing so within the arming's 5 s: on two loaded cores a screenshot
+// between the clicks may take longer, and the second click would then arm
+// it again instead of aborting.
+var freezeClock = js(`Date.now = ((now) => () => now)(Date.now())`)
 
 // An admin aborts a run from its page; the page shows it aborted, and
 // the step the abort cut short lit interrupted: not red, as a step that
 // failed is.
 func TestBrowserAbort(t *testing.T) {
 	v := newEnv(t)
-	ctx, id := armedAbort(t, v)
+	ctx, id := armedAbort(t, v, true)
 	label := get(t, ctx, "label", textOf("#abort"))
 	if label != "Confirm abort" {
 		t.Errorf("after one click the button says %q", label)
@@ -1066,6 +1099,7 @@ func TestBrowserAbortPending(t *testing.T) {
 		t.Fatal("an abort pending before any")
 	}
 	run(t, ctx, "abort",
+		freezeClock,                            // the arming lasts until the confirmation
 		chromedp.Click(chromedp.CSS("#abort")), // arm
 		chromedp.Click(chromedp.CSS("#abort")), // confirm
 		chromedp.WaitVisible(chromedp.CSS("#abort-pending")),
@@ -1369,10 +1403,36 @@ const providerFlows = `{"version": 1, "flows": [
  {"name": "Ask", "steps": [{"name": "Question", "action": {"kind": "go"}, "irreversible": true}]}
 ]}`
 
+// heldEntry is a memory store that holds the recording of the first event
+// entering the state to (the run's goroutine waits in Emit) until the test
+// closes free: the run's status meanwhile is that of the event before.
+type heldEntry struct {
+	*store.Memory
+	to   string
+	once sync.Once
+	free chan struct{}
+}
+
+func (s *heldEntry) Emit(ctx context.Context, e runtime.Event) error {
+	if e.To == s.to {
+		s.once.Do(func() { <-s.free })
+	}
+	return s.Memory.Emit(ctx, e)
+}
+
 // A run waiting for a remote provider, of its Go step or of a Go rollback,
 // names the handler it waits for; one rolling back offers no abort.
+// Hold's run is rolling back one event before its rollback waits (the
+// step's failure, then the rollback's gate): that event is held until the
+// page has shown the run rolling back, and the wait must then come live.
+// The test read the wait as soon as the page said rolling_back, which a
+// page loaded between the two events failed ("Not waiting.").
 func TestBrowserProviderWaits(t *testing.T) {
-	e, err := engine.New(engine.Options{Store: store.NewMemory(), Providers: &engine.ProviderOptions{}})
+	held := &heldEntry{Memory: store.NewMemory(), to: "Take:rollback", free: make(chan struct{})}
+	var freeOnce sync.Once
+	free := func() { freeOnce.Do(func() { close(held.free) }) }
+	t.Cleanup(free) // before the engine closes, should the test stop early
+	e, err := engine.New(engine.Options{Store: held, Providers: &engine.ProviderOptions{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1398,7 +1458,9 @@ func TestBrowserProviderWaits(t *testing.T) {
 		}
 		run(t, ctx, "open "+c.flow, chromedp.Navigate(url+"/ui/#/run/"+id),
 			chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="`+c.state+`"]`)))
-		if got := get(t, ctx, "wait", chromedp.Text(chromedp.CSS("#run-wait"))); !strings.Contains(got, c.want) {
+		free() // Hold's rollback now waits, recorded after the page read the run
+		run(t, ctx, "the wait of "+c.flow, poll(fmt.Sprintf(`document.querySelector("#run-wait").innerText.includes(%q)`, c.want)))
+		if got := get(t, ctx, "wait", textOf("#run-wait")); !strings.Contains(got, c.want) {
 			t.Errorf("%s: wait %q, want %q", c.flow, got, c.want)
 		}
 		abortable := get(t, ctx, "the abort button", chromedp.Evaluate[bool](`document.querySelector("#abort") !== null`))

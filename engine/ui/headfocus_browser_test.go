@@ -61,7 +61,7 @@ func TestBrowserAbortByKeyboardKeepsFocus(t *testing.T) {
 	id := v.start("Order", `{"Item": "book"}`)
 	signIn(t, ctx, v.url+"/ui/#/run/"+id, adminToken, true)
 	run(t, ctx, "Reserve lit", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitReady(chromedp.CSS("#abort")))
-	run(t, ctx, "focus Abort", js(`document.querySelector("#abort").focus()`))
+	run(t, ctx, "focus Abort", freezeClock, js(`document.querySelector("#abort").focus()`)) // the arming lasts until the confirmation
 	run(t, ctx, "arm", chromedp.KeyEvent("\r"), poll(`document.querySelector("#abort").textContent === "Confirm abort"`))
 	run(t, ctx, "confirm", chromedp.KeyEvent("\r"), chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="aborted"]`)))
 	shot(t, ctx, "aborted")

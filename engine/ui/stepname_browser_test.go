@@ -29,7 +29,7 @@ func TestBrowserTimelineStepOneLine(t *testing.T) {
 		{"1-wide", wide, "ReserveTheWholeWarehouseStockForTheCustomerWhoOrderedEverythingAndThenShipItToTheFarAwayDestinationBeforeTheEndOfTheWeek"},
 		{"2-fork", fork, "ShipToTheFarAwayDestination (branch)"},
 	} {
-		run(t, ctx, c.name, js(`location.hash = "#/run/`+c.id+`"`), chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
+		run(t, ctx, c.name, goTo("#/run/"+c.id), chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="2"]`)))
 		if !get(t, ctx, "the steps", chromedp.Evaluate[bool](textOneLine(steps))) {
 			t.Errorf("%s: a step's name takes several lines in the timeline", c.name)
 		}

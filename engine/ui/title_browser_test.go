@@ -5,7 +5,6 @@ package ui_test
 // tell apart what they show, rather than all read "flowgen".
 
 import (
-	"strconv"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -29,7 +28,7 @@ func TestBrowserTitles(t *testing.T) {
 		{"#/flows/Payment", `section[data-flow] svg`, "Flow Payment · flowgen"},
 		{"#/deadletters", `#deadletters`, "Dead letters · flowgen"},
 	} {
-		run(t, ctx, "open "+c.hash, js(`location.hash = `+strconv.Quote(c.hash)), chromedp.WaitReady(chromedp.CSS(c.ready)))
+		run(t, ctx, "open "+c.hash, goTo(c.hash), chromedp.WaitReady(chromedp.CSS(c.ready)))
 		if got := title(); got != c.want {
 			t.Errorf("%s: the title is %q, want %q", c.hash, got, c.want)
 		}
