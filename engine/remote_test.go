@@ -142,6 +142,13 @@ func remoteFixtureAuth(t *testing.T, opts ProviderOptions, auth Authorizer) (*fi
 	fx := newFixture(t)
 	fx.remote = &opts
 	fx.auth = auth
+	return startRemote(t, fx)
+}
+
+// startRemote starts fx, whose remote providers are on, and loads the Bill
+// flow.
+func startRemote(t *testing.T, fx *fixture) (*fixture, *Engine, *httptest.Server) {
+	t.Helper()
 	e := fx.start()
 	t.Cleanup(fx.stop)
 	ds, err := e.LoadFlows("bill.json", []byte(billFlow))
@@ -556,11 +563,25 @@ func TestGetFlowWithHandlers(t *testing.T) {
 // records), not with its timeout; a provider that registers meanwhile ends
 // the wait at once.
 func TestProviderAwaitWithinAttempt(t *testing.T) {
-	_, e, _ := remoteFixture(t, ProviderOptions{})
+	// The engine's clock is fake, so that the wait ends when the test says:
+	// with a deadline of 2 s on the wall clock, the wait's 1.8 s ended, but
+	// under load the deadline had passed too when the test looked.
+	clock := runtime.NewFakeClock(time.Now())
+	fx := newFixture(t)
+	fx.clock = clock
+	fx.remote = &ProviderOptions{Wait: time.Hour}
+	_, e, _ := startRemote(t, fx)
 	k := handlerKey{flow: "Bill", name: "Release", rollback: true}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// The attempt has 2 minutes left (on the wall clock, a hang guard): the
+	// fake clock passes 9/10 of them, not all.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	_, err := e.remote.await(ctx, k, nil)
+	timers := clock.Pending()
+	awaited := make(chan error, 1)
+	go func() { _, err := e.remote.await(ctx, k, nil); awaited <- err }()
+	clock.BlockUntil(timers + 1)
+	clock.Advance(2*time.Minute*9/10 + 6*time.Second)
+	err := <-awaited
 	if !errors.Is(err, ErrNoProvider) || runtime.IsPermanent(err) || ctx.Err() != nil {
 		t.Fatalf("await: %v (ctx %v), want a retryable ErrNoProvider before the attempt's deadline", err, ctx.Err())
 	}

@@ -223,7 +223,6 @@ func TestRunPathCancelledBranchesOfEarlierBlock(t *testing.T) {
 	}
 }
 
-// okBranch is a step (a branch, or not) that does nothing and ends ok.
 // branchEnded says whether history holds the end of branch's attempt.
 func branchEnded(history []runtime.Event, branch string) bool {
 	for _, e := range history {
@@ -234,6 +233,7 @@ func branchEnded(history []runtime.Event, branch string) bool {
 	return false
 }
 
+// okBranch is a step (a branch, or not) that does nothing and ends ok.
 func okBranch(id string) *runtime.Step[struct{}] {
 	return runtime.NewStep(id, func(context.Context, *struct{}) (runtime.Outcome, error) { return runtime.OutcomeOK, nil })
 }

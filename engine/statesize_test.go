@@ -43,12 +43,22 @@ func TestProviderStateKeepsItsSize(t *testing.T) {
 	}))
 	defer prov.Close()
 	_, e, srv := remoteFixture(t, ProviderOptions{})
-	reg := `{"handlers": [{"name": "Reserve", "url": "` + prov.URL + `/reserve"}, {"name": "Check", "outcomes": ["declined"], "url": "` + prov.URL + `/check"},
+	// Bill's steps without Bill's 5 s timeout, and a lease of the longest
+	// TTL: under -race on a loaded machine, coding 3 MiB takes longer than
+	// both, and the run failed or waited for the provider's renewal.
+	big := strings.ReplaceAll(strings.Replace(billFlow, `"timeout": "5s",`, "", 1), `"Bill`, `"Big`)
+	if strings.Contains(big, "timeout") {
+		t.Fatalf("the test's flow has a timeout:\n%s", big)
+	}
+	if ds, err := e.LoadFlows("big.json", []byte(big)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	reg := `{"ttl": "10m", "handlers": [{"name": "Reserve", "url": "` + prov.URL + `/reserve"}, {"name": "Check", "outcomes": ["declined"], "url": "` + prov.URL + `/check"},
 		{"name": "Release", "rollback": true, "url": "` + prov.URL + `/release"}]}`
 	if status, out := putProvider(t, srv, "billing", reg); status != 200 {
 		t.Fatalf("register: %d %s", status, out)
 	}
-	st := runToEnd(t, e, "Bill")
+	st := runToEnd(t, e, "Big")
 	mu.Lock()
 	defer mu.Unlock()
 	if st.State != runtime.StateDone {
