@@ -26,18 +26,25 @@ const awaitKillFlows = `{"version": 1, "flows": [
 // runHistory reads a run's events through GET /runs/{id}/history.
 func runHistory(t *testing.T, client *http.Client, url, runID string) []runtime.Event {
 	t.Helper()
-	res, err := client.Get(url + "/runs/" + runID + "/history")
+	events, err := getHistory(client, url, runID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return events
+}
+
+// getHistory is runHistory for a goroutine of the test: it returns the error.
+func getHistory(client *http.Client, url, runID string) ([]runtime.Event, error) {
+	res, err := client.Get(url + "/runs/" + runID + "/history")
+	if err != nil {
+		return nil, err
 	}
 	defer res.Body.Close()
 	var h struct {
 		Events []runtime.Event `json:"events"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&h); err != nil {
-		t.Fatal(err)
-	}
-	return h.Events
+	err = json.NewDecoder(res.Body).Decode(&h)
+	return h.Events, err
 }
 
 // `flowgen serve` is SIGKILLed while the events runs await are posted
@@ -66,43 +73,18 @@ func TestServeKill9AwaitDeadlines(t *testing.T) {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 
 	// The runs start over two seconds: their deadlines spread, and the
-	// payments sent just before and just after them interleave.
-	var wg sync.WaitGroup
-	for i := range pays {
-		if s := postJSON(client, fmt.Sprintf("%s/rpc/Pay.Start?run_id=pay-%d", p.url, i), "", fmt.Sprintf(`{"OrderID": "p-%d"}`, i)); s != 201 {
-			t.Errorf("start pay-%d: %d", i, s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
-	deadlines := make([]time.Time, pays)
-	for i := range pays {
-		for _, ev := range runHistory(t, client, p.url, fmt.Sprintf("pay-%d", i)) {
-			if ev.Wait != nil {
-				deadlines[i] = ev.Wait.Deadline
-				break
-			}
-		}
-		if deadlines[i].IsZero() {
-			t.Fatalf("pay-%d has no wait recorded", i)
-		}
-	}
-
-	// Each payment posted at its run's deadline, give or take a little
-	// (most just before it), by eight clients in the order of those
-	// times; the server dies at a random acknowledgement, and the events
+	// payments sent just before and just after them interleave. Each
+	// payment is posted at its run's deadline, give or take a little (most
+	// just before it), scheduled as soon as that deadline is read, right
+	// after the run's start: the starts and reads of the other runs take
+	// their time (more than the runs' 4s on a loaded machine, which left
+	// every payment late when they all came first). The server dies at a
+	// random acknowledgement once every run has started, and the events
 	// that reach no server meanwhile are not posted again.
+	deadlines := make([]time.Time, pays)
 	at := make([]time.Time, pays)
-	order := make([]int, pays)
-	for i := range pays {
-		at[i] = deadlines[i].Add(time.Duration(rand.IntN(400)-300) * time.Millisecond)
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return at[a].Compare(at[b]) })
 	killAt := int64(pays/4 + rand.IntN(pays/2))
-	var acked atomic.Int64
+	var acked, started atomic.Int64
 	var killed atomic.Bool
 	// sentAt is when the payment's first POST was sent (zero: never): one
 	// in flight at the kill may have been recorded, received in time, by
@@ -110,39 +92,64 @@ func TestServeKill9AwaitDeadlines(t *testing.T) {
 	// then counts that received time when the payment is posted again.
 	sentAt := make([]time.Time, pays)
 	ackAt := make([]time.Time, pays) // when the 202 came; zero: none
-	post := func(url string, order []int, beforeKill bool) {
-		var next atomic.Int64
-		for range 8 {
-			wg.Go(func() {
-				for n := int(next.Add(1)) - 1; n < len(order); n = int(next.Add(1)) - 1 {
-					i := order[n]
-					time.Sleep(time.Until(at[i]))
-					if beforeKill && killed.Load() {
-						continue // posted after the restart
-					}
-					if sentAt[i].IsZero() {
-						sentAt[i] = time.Now()
-					}
-					status := postJSON(client, fmt.Sprintf("%s/events/payments/order.paid?id=pay-ev-%d", url, i), "", fmt.Sprintf(`{"correlation_id": "p-%d"}`, i))
-					if status != 202 {
-						if !beforeKill || !killed.Load() {
-							t.Errorf("payment %d: status %d before the kill", i, status)
-						}
-						continue
-					}
-					ackAt[i] = time.Now()
-					if acked.Add(1) == killAt && beforeKill && killed.CompareAndSwap(false, true) {
-						p.kill9()
-					}
-				}
-			})
+	pay := func(url string, i int, beforeKill bool) {
+		time.Sleep(time.Until(at[i]))
+		if beforeKill && killed.Load() {
+			return // posted after the restart
 		}
-		wg.Wait()
+		if sentAt[i].IsZero() {
+			sentAt[i] = time.Now()
+		}
+		status := postJSON(client, fmt.Sprintf("%s/events/payments/order.paid?id=pay-ev-%d", url, i), "", fmt.Sprintf(`{"correlation_id": "p-%d"}`, i))
+		if status != 202 {
+			if !beforeKill || !killed.Load() {
+				t.Errorf("payment %d: status %d before the kill", i, status)
+			}
+			return
+		}
+		ackAt[i] = time.Now()
+		if acked.Add(1) >= killAt && beforeKill && started.Load() == pays && killed.CompareAndSwap(false, true) {
+			p.kill9()
+		}
 	}
-	post(p.url, order, true)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range pays {
+		wg.Go(func() {
+			time.Sleep(time.Until(t0.Add(time.Duration(i) * 20 * time.Millisecond)))
+			id := fmt.Sprintf("pay-%d", i)
+			if s := postJSON(client, fmt.Sprintf("%s/rpc/Pay.Start?run_id=%s", p.url, id), "", fmt.Sprintf(`{"OrderID": "p-%d"}`, i)); s != 201 {
+				t.Errorf("start %s: %d", id, s)
+				return
+			}
+			started.Add(1)
+			events, err := getHistory(client, p.url, id)
+			for _, ev := range events {
+				if ev.Wait != nil {
+					deadlines[i] = ev.Wait.Deadline
+					break
+				}
+			}
+			if deadlines[i].IsZero() {
+				t.Errorf("%s has no wait recorded (%v)", id, err)
+				return
+			}
+			at[i] = deadlines[i].Add(time.Duration(rand.IntN(400)-300) * time.Millisecond)
+			pay(p.url, i, true)
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	if !killed.Load() {
 		t.Fatalf("the load ended before the kill (%d acknowledged, kill at %d)", acked.Load(), killAt)
 	}
+	order := make([]int, pays)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return at[a].Compare(at[b]) })
 
 	// The restart, and the payments not posted yet posted to it as it
 	// resumes the runs: most are late (their runs' deadlines passed while
@@ -154,7 +161,16 @@ func TestServeKill9AwaitDeadlines(t *testing.T) {
 			rest = append(rest, i)
 		}
 	}
-	post(p.url, rest, false)
+	// By eight clients, in the order of their times (mostly past).
+	var next atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for n := int(next.Add(1)) - 1; n < len(rest); n = int(next.Add(1)) - 1 {
+				pay(p.url, rest[n], false)
+			}
+		})
+	}
+	wg.Wait()
 	var waiting []string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		waiting = waiting[:0]

@@ -12,10 +12,12 @@ import (
 )
 
 // closedWithin reads conn until it is closed by the server and returns how
-// long that took, failing if it is still open after max.
-func closedWithin(t *testing.T, conn net.Conn, r io.Reader, max time.Duration) time.Duration {
+// long that took since start, failing if it is still open after max. start
+// must come before whatever starts the server's timer: the test may be
+// descheduled between that and the read, for longer than the timeout's
+// margin on a loaded machine.
+func closedWithin(t *testing.T, conn net.Conn, r io.Reader, start time.Time, max time.Duration) time.Duration {
 	t.Helper()
-	start := time.Now()
 	_ = conn.SetReadDeadline(start.Add(max))
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		t.Fatalf("the server did not close the connection within %v: %v", max, err)
@@ -23,29 +25,31 @@ func closedWithin(t *testing.T, conn net.Conn, r io.Reader, max time.Duration) t
 	return time.Since(start)
 }
 
-// dialServe starts serve with lim and opens a connection to it; both end
-// with the test.
-func dialServe(t *testing.T, lim listen.Limits) net.Conn {
+// dialServe starts serve with lim and opens a connection to it, and
+// returns it with the time just before the dial; both end with the test.
+func dialServe(t *testing.T, lim listen.Limits) (net.Conn, time.Time) {
 	t.Helper()
 	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), net: listen.Config{Addr: "127.0.0.1:0", Limits: lim}})
 	t.Cleanup(stop)
+	dialed := time.Now()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return conn
+	return conn, dialed
 }
 
 // A client that sends its body too slowly is cut off after -read-timeout.
 func TestServeReadTimeoutCutsSlowBody(t *testing.T) {
-	conn := dialServe(t, listen.Limits{ReadTimeout: 300 * time.Millisecond})
+	// The read timeout runs from the server's first read, after the dial.
+	conn, dialed := dialServe(t, listen.Limits{ReadTimeout: 300 * time.Millisecond})
 	// 1000 bytes announced, 10 sent, then nothing.
 	_, err := io.WriteString(conn, "POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n\"abcdefgh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	took := closedWithin(t, conn, conn, 5*time.Second)
+	took := closedWithin(t, conn, conn, dialed, 5*time.Second)
 	if took < 200*time.Millisecond {
 		t.Errorf("cut off after %v, before the read timeout", took)
 	}
@@ -53,7 +57,9 @@ func TestServeReadTimeoutCutsSlowBody(t *testing.T) {
 
 // A keep-alive connection left idle is closed after -idle-timeout.
 func TestServeIdleTimeoutClosesKeepAlive(t *testing.T) {
-	conn := dialServe(t, listen.Limits{IdleTimeout: 300 * time.Millisecond})
+	conn, _ := dialServe(t, listen.Limits{IdleTimeout: 300 * time.Millisecond})
+	// The idle timeout runs from the server's answer, after the request.
+	sent := time.Now()
 	if _, err := io.WriteString(conn, "GET /flows HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +73,7 @@ func TestServeIdleTimeoutClosesKeepAlive(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Close {
 		t.Fatalf("GET /flows: %d, close %v", resp.StatusCode, resp.Close)
 	}
-	took := closedWithin(t, conn, br, 5*time.Second)
+	took := closedWithin(t, conn, br, sent, 5*time.Second)
 	if took < 200*time.Millisecond {
 		t.Errorf("closed after %v, before the idle timeout", took)
 	}

@@ -43,6 +43,12 @@ func TestServeNATSDownPublishChangesNothing(t *testing.T) {
 	url, logs, stop := natsServe(t, srv)
 	defer stop()
 	srv.Stop()
+	// Stop returns once the server has closed its connections; serve's
+	// client learns it at its next read, and logs it. A POST before then
+	// is a publish in flight as NATS goes: sent into the closed connection,
+	// it waits for the answer's deadline, and its 502 cannot say that NATS
+	// is not connected.
+	waitUntil(t, "serve to see NATS gone", func() bool { return strings.Contains(logs.String(), "NATS disconnected") })
 	if code, out := call(t, "POST", url+"/events/people/arrived", `{"correlation_id": "ada"}`); code < 500 {
 		t.Fatalf("POST /events with NATS down: %d %v; want a 5xx", code, out)
 	} else if msg, _ := out["error"].(string); !strings.Contains(msg, "not connected to NATS") {
