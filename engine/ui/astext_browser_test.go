@@ -112,7 +112,7 @@ func TestBrowserShowsDataAsText(t *testing.T) {
 	run(t, ctx, "the runs", chromedp.Navigate(url+"/ui/#/runs"), rowsAre(failed, waiting)) // newest first
 	shows(t, ctx, "runs", "corr-waiting", "corr-failed")
 
-	run(t, ctx, "the waiting run", chromedp.Navigate(url+"/ui/#/run/"+waiting),
+	run(t, ctx, "the waiting run", goTo("#/run/"+waiting),
 		chromedp.WaitReady(chromedp.CSS(current("Paid"))),
 		chromedp.WaitReady(chromedp.CSS(`#run-wait .panel`)),
 		chromedp.Click(chromedp.CSS(`#run-diagram .fg-step[data-step="Paid"] rect`)),
@@ -120,7 +120,7 @@ func TestBrowserShowsDataAsText(t *testing.T) {
 	)
 	shows(t, ctx, "waiting run", "topic", "event", "corr-waiting", "state", "step-doc", "service", "endpoint")
 
-	run(t, ctx, "the failed run", chromedp.Navigate(url+"/ui/#/run/"+failed),
+	run(t, ctx, "the failed run", goTo("#/run/"+failed),
 		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="failed"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-step.fg-failed[data-step="Charge"]`)),
 	)
@@ -146,7 +146,7 @@ func TestBrowserShowsDataAsText(t *testing.T) {
 	get(t, ctx, "the event's state", stateShown())
 	shows(t, ctx, "failed run", "error", "payload", "corr-failed")
 
-	run(t, ctx, "the flows", chromedp.Navigate(url+"/ui/#/flows"),
+	run(t, ctx, "the flows", goTo("#/flows"),
 		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Hostile"] svg .fg-step[data-step="Charge"]`)),
 		chromedp.Click(chromedp.CSS(`section[data-flow="Hostile"] svg .fg-step[data-step="Paid"] rect`)),
 		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Hostile"] h3`)),

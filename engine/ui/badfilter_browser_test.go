@@ -120,7 +120,7 @@ func TestBrowserFilterTimeParsesAsTheAPI(t *testing.T) {
 		}
 		taken := res.StatusCode == http.StatusOK
 		run(t, ctx, "open since="+s,
-			js(fmt.Sprintf(`document.querySelector("#f-since").dataset.stale = "1"; location.hash = "#/runs?since=" + encodeURIComponent(%q)`, s)),
+			js(`document.querySelector("#f-since").dataset.stale = "1"`), goTo("#/runs?since="+url.QueryEscape(s)),
 			poll(`(i => !!i && !i.dataset.stale)(document.querySelector("#f-since"))`))
 		got := get(t, ctx, "the field", chromedp.Evaluate[[]string](`(i => [i.getAttribute("aria-invalid") || "", i.value])(document.querySelector("#f-since"))`))
 		want := []string{"true", ""}
@@ -137,7 +137,7 @@ func TestBrowserFilterTimeParsesAsTheAPI(t *testing.T) {
 		}
 	}
 	run(t, ctx, "a date without its time",
-		js(`location.hash = "#/runs?since=2026-01-15"`),
+		goTo("#/runs?since=2026-01-15"),
 		poll(`!!document.querySelector("#f-since-given") && !!document.querySelector("#runs-refused")`))
 	shot(t, ctx, "date-only")
 	run(t, ctx, "Filter, the input left empty",

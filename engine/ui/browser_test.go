@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -830,7 +829,7 @@ func TestBrowserNarrowWindow(t *testing.T) {
 		{"run", "#/run/" + id, `#timeline tbody tr`},
 		{"flows", "#/flows", `section[data-flow="Order"] svg`},
 	} {
-		run(t, ctx, "open "+c.name, js(`location.hash = `+strconv.Quote(c.hash)), chromedp.WaitReady(chromedp.CSS(c.ready)))
+		run(t, ctx, "open "+c.name, goTo(c.hash), chromedp.WaitReady(chromedp.CSS(c.ready)))
 		if !get(t, ctx, c.name+" fits", chromedp.Evaluate[bool](fits)) {
 			width := get(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 			t.Errorf("%s: the page is %dpx wide in a window of 400px", c.name, width)
@@ -1124,11 +1123,11 @@ func TestBrowserAbortPending(t *testing.T) {
 	shot(t, client, "2-client-pending")
 	// The runs list says it too, and the run's page again.
 	run(t, client, "the list",
-		js(`location.hash = "#/runs?flow=Hold"`),
+		goTo("#/runs?flow=Hold"),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#runs tr[data-run=%q] .abort-pending`, id))),
 	)
 	shot(t, client, "3-list-pending")
-	run(t, client, "the run again", js(`location.hash = "#/run/`+id+`"`), chromedp.WaitVisible(chromedp.CSS("#abort-pending")))
+	run(t, client, "the run again", goTo("#/run/"+id), chromedp.WaitVisible(chromedp.CSS("#abort-pending")))
 
 	free() // the step returns: the run takes the abort
 	for _, c := range []context.Context{ctx, client} {
@@ -1274,18 +1273,18 @@ func TestBrowserFilterRuns(t *testing.T) {
 		t.Errorf("hash %q", hash)
 	}
 	run(t, ctx, "filter by state",
-		chromedp.Navigate(v.url+"/ui/#/runs?status=running"),
+		goTo("#/runs?status=running"),
 		rowsAre(order),
 	)
 
 	// Live: the list of Order runs shows a new one without a reload.
-	run(t, ctx, "Order runs", chromedp.Navigate(v.url+"/ui/#/runs?flow=Order"), rowsAre(order), chromedp.WaitReady(chromedp.CSS("#live.on")))
+	run(t, ctx, "Order runs", goTo("#/runs?flow=Order"), rowsAre(order), chromedp.WaitReady(chromedp.CSS("#live.on")))
 	second := v.start("Order", `{"Item": "ink"}`)
 	run(t, ctx, "a new run appears", rowsAre(second, order))
 	shot(t, ctx, "4-live")
 
 	// More runs than a page: a new one tops the first page.
-	run(t, ctx, "all runs", chromedp.Navigate(v.url+"/ui/#/runs"), rowsAre(append([]string{second}, all[:24]...)...), chromedp.WaitReady(chromedp.CSS("#live.on")))
+	run(t, ctx, "all runs", goTo("#/runs"), rowsAre(append([]string{second}, all[:24]...)...), chromedp.WaitReady(chromedp.CSS("#live.on")))
 	third := v.start("Payment", `{"OrderID": "o-new"}`)
 	run(t, ctx, "a new run tops the list", rowsAre(append([]string{third, second}, all[:23]...)...))
 	shot(t, ctx, "5-live-top")
@@ -1308,8 +1307,8 @@ func TestBrowserFlows(t *testing.T) {
 	}
 	// The page follows the flows' definitions (flowlive_browser_test.go).
 	run(t, ctx, "the flows are live", chromedp.WaitVisible(chromedp.CSS("#live.on")))
-	run(t, ctx, "the runs list is live", js(`location.hash = "#/runs"`), chromedp.WaitVisible(chromedp.CSS("#live.on")))
-	run(t, ctx, "the flows again", js(`location.hash = "#/flows"`), chromedp.WaitVisible(chromedp.CSS(`section[data-flow="Order"] svg`)), chromedp.WaitVisible(chromedp.CSS("#live.on")))
+	run(t, ctx, "the runs list is live", goTo("#/runs"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
+	run(t, ctx, "the flows again", goTo("#/flows"), chromedp.WaitVisible(chromedp.CSS(`section[data-flow="Order"] svg`)), chromedp.WaitVisible(chromedp.CSS("#live.on")))
 	shot(t, ctx, "flows")
 }
 
@@ -1445,7 +1444,7 @@ func TestBrowserProviderWaits(t *testing.T) {
 	}
 	url := serve(t, e)
 	ctx := browser(t)
-	for _, c := range []struct {
+	for i, c := range []struct {
 		flow, state, want string
 		abortable         bool // a run rolling back offers no abort: it would change nothing
 	}{
@@ -1456,7 +1455,11 @@ func TestBrowserProviderWaits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		run(t, ctx, "open "+c.flow, chromedp.Navigate(url+"/ui/#/run/"+id),
+		open := goTo("#/run/" + id)
+		if i == 0 {
+			open = chromedp.Navigate(url + "/ui/#/run/" + id) // the page's first load
+		}
+		run(t, ctx, "open "+c.flow, open,
 			chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="`+c.state+`"]`)))
 		free() // Hold's rollback now waits, recorded after the page read the run
 		run(t, ctx, "the wait of "+c.flow, poll(fmt.Sprintf(`document.querySelector("#run-wait").innerText.includes(%q)`, c.want)))

@@ -40,7 +40,7 @@ func TestBrowserCallLinksChildFlow(t *testing.T) {
 	}
 	shot(t, ctx, "2-child-flow")
 	run(t, ctx, "back to all flows", chromedp.Click(chromedp.CSS("#all-flows")), chromedp.WaitReady(chromedp.CSS(give)))
-	run(t, ctx, "a flow not registered", js(`location.hash = "#/flows/Nope"`), poll(`document.querySelector("#flows .empty") !== null`))
+	run(t, ctx, "a flow not registered", goTo("#/flows/Nope"), poll(`document.querySelector("#flows .empty") !== null`))
 	if got := get(t, ctx, "the message", textOf("#flows .empty")); got != "No flow Nope is registered." {
 		t.Errorf("#/flows/Nope says %q", got)
 	}

@@ -61,7 +61,7 @@ func TestBrowserLongDiagramReachable(t *testing.T) {
 	if bad := get(t, ctx, "the flows page's boxes", unreachable(card)); len(bad) > 0 {
 		t.Errorf("flows page: boxes of Long out of reach: %v", bad)
 	}
-	run(t, ctx, "the run", js(`location.hash = "#/run/`+id+`"`), chromedp.WaitReady(chromedp.CSS(current("First"))))
+	run(t, ctx, "the run", goTo("#/run/"+id), chromedp.WaitReady(chromedp.CSS(current("First"))))
 	if bad := get(t, ctx, "the run's boxes", unreachable("#run-diagram")); len(bad) > 0 {
 		t.Errorf("run page: boxes of Long out of reach: %v", bad)
 	}

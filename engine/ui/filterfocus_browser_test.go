@@ -32,7 +32,7 @@ func TestBrowserFilterKeepsFocus(t *testing.T) {
 	if got := get(t, ctx, "the focus", chromedp.Evaluate[string](focusIn)); got != "f-clear" {
 		t.Errorf("after Clear, the focus is on %s, want f-clear", got)
 	}
-	run(t, ctx, "the dead letters", js(`location.hash = "#/deadletters"`), chromedp.WaitReady(chromedp.CSS("#deadletters tbody tr[data-id]")))
+	run(t, ctx, "the dead letters", goTo("#/deadletters"), chromedp.WaitReady(chromedp.CSS("#deadletters tbody tr[data-id]")))
 	run(t, ctx, "order by keyboard", js(`document.querySelector("#dl-order").focus()`), chromedp.KeyEvent(kb.ArrowDown),
 		poll(`location.hash === "#/deadletters?order=oldest"`), chromedp.WaitReady(chromedp.CSS("#deadletters tbody tr[data-id]")))
 	if got := get(t, ctx, "the focus", chromedp.Evaluate[string](focusIn)); got != "dl-order" {

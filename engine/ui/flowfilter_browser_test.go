@@ -27,7 +27,7 @@ func TestBrowserFilterKeepsUnregisteredFlow(t *testing.T) {
 		t.Errorf("after Filter the list is at %q: the flow filter was dropped", hash)
 	}
 	// A registered flow in the URL is listed once, under its name.
-	run(t, ctx, "a registered flow", js(`location.hash = "#/runs?flow=Payment"`),
+	run(t, ctx, "a registered flow", goTo("#/runs?flow=Payment"),
 		chromedp.WaitReady(chromedp.CSS(`#f-flow option[value="Order"]`)))
 	if got := get(t, ctx, "its options", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#f-flow option[value="Payment"]'), o => o.textContent)`)); len(got) != 1 || got[0] != "Payment" {
 		t.Errorf("the options of Payment read %q", got)

@@ -41,7 +41,7 @@ func TestBrowserFlowsFollowDefinitions(t *testing.T) {
 	shot(t, ctx, "flows")
 
 	// One flow's page: drawn anew when its flow is, not when another is.
-	run(t, ctx, "Order's page", js(`location.hash = "#/flows/Order"`),
+	run(t, ctx, "Order's page", goTo("#/flows/Order"),
 		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Order"] svg .fg-step[data-step="Deliver"]`)), chromedp.WaitVisible(chromedp.CSS("#live.on")))
 	v.putFlows("order.flow", flows) // shop.flow's Order, with Ship; the others unchanged
 	run(t, ctx, "Order drawn anew on its page, live", chromedp.WaitReady(chromedp.CSS(`section[data-flow="Order"] svg .fg-step[data-step="Ship"]`)),

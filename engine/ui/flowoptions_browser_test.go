@@ -30,7 +30,7 @@ func TestBrowserRunsListLearnsNewFlows(t *testing.T) {
 	}
 
 	// A filter by a flow not yet defined: registered once it is.
-	run(t, ctx, "a filter by Late", js(`location.hash = "#/runs?flow=Late"`),
+	run(t, ctx, "a filter by Late", goTo("#/runs?flow=Late"),
 		poll(`document.querySelector("#f-flow").selectedOptions[0].textContent === "Late (not registered)"`))
 	v.putFlows("late.flow", `
 flow Late {

@@ -42,7 +42,7 @@ func TestBrowserRedrawKeepsHeadFocus(t *testing.T) {
 
 	// A link, on another run's page.
 	pay := v.start("Payment", `{"OrderID": "o-1"}`)
-	run(t, ctx, "the payment", js(`location.hash = "#/run/`+pay+`"`), chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="waiting"]`)))
+	run(t, ctx, "the payment", goTo("#/run/"+pay), chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="waiting"]`)))
 	run(t, ctx, "focus the flow's link", js(`document.querySelector('#run-head a[href="#/runs?flow=Payment"]').focus()`))
 	v.publish("payments", "paid", `{"correlation_id": "o-1"}`)
 	run(t, ctx, "paid", chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="done"]`)))

@@ -37,7 +37,7 @@ func TestBrowserTablesReadable(t *testing.T) {
 	const times = `#runs tbody td:nth-child(7), #runs tbody td:nth-child(8)` // Started, Updated
 	for i, w := range []int64{1280, 400} {
 		run(t, ctx, fmt.Sprintf("a window %d px wide", w), chromedp.EmulateViewport(w, 900))
-		run(t, ctx, "the runs", js(`location.hash = "#/runs"`), chromedp.WaitReady(chromedp.CSS(`#runs tbody tr[data-run]`)))
+		run(t, ctx, "the runs", goTo("#/runs"), chromedp.WaitReady(chromedp.CSS(`#runs tbody tr[data-run]`)))
 		if !get(t, ctx, "the times", chromedp.Evaluate[bool](oneLine(times))) {
 			t.Errorf("%d px: a run's time takes several lines", w)
 		}
@@ -45,7 +45,7 @@ func TestBrowserTablesReadable(t *testing.T) {
 			t.Errorf("%d px: %d time cells in the runs list, want 2 (started, updated)", w, n)
 		}
 		shot(t, ctx, fmt.Sprintf("%d-runs-%d", 2*i+1, w))
-		run(t, ctx, "the run", js(`location.hash = "#/run/`+id+`"`), chromedp.WaitReady(chromedp.CSS(`#timeline tbody tr`)))
+		run(t, ctx, "the run", goTo("#/run/"+id), chromedp.WaitReady(chromedp.CSS(`#timeline tbody tr`)))
 		// 12em of the page's 14px.
 		if width := get(t, ctx, "the error column", chromedp.Evaluate[float64](`document.querySelector("#timeline th:last-child").getBoundingClientRect().width`)); width < 168 {
 			t.Errorf("%d px: the timeline's error column is %.0f px wide, want 168 or more", w, width)
@@ -76,7 +76,7 @@ func TestBrowserBranchesReadable(t *testing.T) {
 		{"1-split-runs", split, "Label"},
 		{"2-fork-failed", fork, "no parcel service"}, // the failed branch's error
 	} {
-		run(t, ctx, c.name, js(`location.hash = "#/run/`+c.id+`"`),
+		run(t, ctx, c.name, goTo("#/run/"+c.id),
 			poll(`(document.querySelector("#run-branches table") || {innerText: ""}).innerText.includes(`+strconv.Quote(c.shows)+`)`))
 		// The table's box, and the panel's column.
 		for _, box := range []string{`document.querySelector("#run-branches table").parentNode`, `document.querySelector("#run-branches").parentNode`} {
@@ -118,7 +118,7 @@ func TestBrowserLongValuesWrap(t *testing.T) {
 		t.Errorf("the runs list is %d px wide in a box of %d px: it scrolls sideways", got[0], got[1])
 	}
 	shot(t, ctx, "1-runs")
-	run(t, ctx, "the run", js(`location.hash = "#/run/`+id+`"`), chromedp.WaitReady(chromedp.CSS("#wait-deadline")))
+	run(t, ctx, "the run", goTo("#/run/"+id), chromedp.WaitReady(chromedp.CSS("#wait-deadline")))
 	if got := get(t, ctx, "the wait's panel", chromedp.Evaluate[[]int](`(b => [b.scrollWidth, b.clientWidth])(document.querySelector("#run-wait .panel"))`)); got[0] > got[1] {
 		t.Errorf("the wait's panel is %d px wide inside, %d px outside: it scrolls sideways", got[0], got[1])
 	}

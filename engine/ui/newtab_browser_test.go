@@ -4,8 +4,8 @@ package ui_test
 // Ctrl-click, as any link does, and leaves the list where it is.
 
 import (
+	"fmt"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -23,7 +23,11 @@ func TestBrowserCtrlClickKeepsList(t *testing.T) {
 		return [r.left + r.width / 2, r.top + r.height / 2];
 	})()`))
 	run(t, ctx, "ctrl-click the run's link", chromedp.MouseClickXY(at[0], at[1], chromedp.ButtonModifiers(chromedp.ModifierCtrl)))
-	time.Sleep(500 * time.Millisecond) // a navigation, if any, is done
+	// A navigation the click made, if any, is done once the tab shows
+	// what came after it: the list read again at a run started since, or
+	// another view.
+	later := v.start("Payment", `{"OrderID": "o-2"}`)
+	run(t, ctx, "the list read again, or another view", poll(fmt.Sprintf(`!document.querySelector("#runs") || !!document.querySelector('#runs tr[data-run=%q]')`, later)))
 	if hash := get(t, ctx, "where the tab is", chromedp.Evaluate[string](`location.hash`)); hash != "#/runs" {
 		t.Errorf("after a Ctrl-click on the run's link the list's tab is at %q, want it left at #/runs", hash)
 	}

@@ -8,7 +8,6 @@ package ui_test
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,7 +27,7 @@ func TestBrowserRecoversFromOutage(t *testing.T) {
 		{"run", "#/run/" + id, `#run-head[data-state="waiting"]`},
 	} {
 		down.Store(true)
-		run(t, ctx, "open "+c.name+" during the outage", js(`location.hash = `+strconv.Quote(c.hash)),
+		run(t, ctx, "open "+c.name+" during the outage", goTo(c.hash),
 			poll(`!document.querySelector("#notice").hidden`))
 		down.Store(false)
 		run(t, ctx, c.name+" read again", chromedp.WaitReady(chromedp.CSS("#live.on")), chromedp.WaitReady(chromedp.CSS(c.ready)))

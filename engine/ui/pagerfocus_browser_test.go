@@ -34,7 +34,7 @@ func TestBrowserPagerKeepsFocus(t *testing.T) {
 		rows := func(n int) chromedp.Action[chromedp.Void] {
 			return poll(fmt.Sprintf(`document.querySelectorAll(%q).length === %d`, c.rows, n))
 		}
-		run(t, ctx, c.name, js(`location.hash = "`+c.hash+`"`), rows(25), poll(`!document.querySelector("#`+c.next+`").disabled`))
+		run(t, ctx, c.name, goTo(c.hash), rows(25), poll(`!document.querySelector("#`+c.next+`").disabled`))
 		run(t, ctx, c.name+": Enter on Next", js(`document.querySelector("#`+c.next+`").focus()`), chromedp.KeyEvent("\r"), rows(1))
 		if got := get(t, ctx, "the focus", chromedp.Evaluate[string](focusIn)); got != c.prev {
 			t.Errorf("%s: on the last page, the focus is on %s, want %s", c.name, got, c.prev)

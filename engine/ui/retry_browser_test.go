@@ -187,7 +187,7 @@ func TestBrowserWatchRetryAfter(t *testing.T) {
 	// The runs list, a stream of its own: refused, told to wait 3 s.
 	wl.set("3")
 	run(t, ctx, "the runs list, paused",
-		js(`location.hash = "#/runs"`),
+		goTo("#/runs"),
 		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#runs tr[data-run=%q]`, id))),
 		poll(`document.querySelector("#live.paused") !== null && document.querySelector("#live").title.indexOf("in 3 s") >= 0`),
 	)

@@ -42,7 +42,7 @@ func TestBrowserSignOutShowsOnlyForm(t *testing.T) {
 	shot(t, ctx, "signed-out")
 
 	// A link followed while signed out changes nothing.
-	run(t, ctx, "follow a link", js(`location.hash = "#/flows"`))
+	run(t, ctx, "follow a link", goTo("#/flows"))
 	if left := get(t, ctx, "the page after a link", chromedp.Evaluate[[]string](signedOut)); len(left) > 0 {
 		t.Errorf("signed out, after a link, the page shows: %s", strings.Join(left, ", "))
 	}
@@ -70,7 +70,7 @@ func TestBrowserTokenRevokedShowsOnlyForm(t *testing.T) {
 		name   string
 		refuse func(v *env, ctx context.Context)
 	}{
-		{"a read", func(v *env, ctx context.Context) { run(t, ctx, "open the flows", js(`location.hash = "#/flows"`)) }},
+		{"a read", func(v *env, ctx context.Context) { run(t, ctx, "open the flows", goTo("#/flows")) }},
 		// The stream open when the token went ends (as the engine's
 		// does at the next event it would send): the page opens it
 		// again, and is refused.

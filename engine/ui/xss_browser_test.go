@@ -59,7 +59,7 @@ func TestBrowserCallersDataIsText(t *testing.T) {
 	run(t, ctx, "the runs", chromedp.Navigate(v.url+"/ui/#/runs?flow=Evil"),
 		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`tr[data-run=%q]`, id))))
 	inert("the runs")
-	run(t, ctx, "the run", chromedp.Navigate(v.url+"/ui/#/run/"+id),
+	run(t, ctx, "the run", goTo("#/run/"+id),
 		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="waiting"]`)),
 		chromedp.WaitReady(chromedp.CSS(current("Wait"))),
 		chromedp.WaitVisible(chromedp.CSS("#run-wait")))
@@ -68,7 +68,7 @@ func TestBrowserCallersDataIsText(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#timeline tr.selected[data-seq="1"]`)))
 	get(t, ctx, "the event's state shown", stateShown())
 	inert("an event's state")
-	run(t, ctx, "the flow", chromedp.Navigate(v.url+"/ui/#/flows/Evil"),
+	run(t, ctx, "the flow", goTo("#/flows/Evil"),
 		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Evil"] svg .fg-step[data-step="Wait"]`)),
 		chromedp.Click(chromedp.CSS(`section[data-flow="Evil"] svg .fg-step[data-step="Wait"] rect`)),
 		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Evil"] svg .fg-step.fg-selected[data-step="Wait"]`)))
