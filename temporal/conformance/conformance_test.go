@@ -19,6 +19,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -948,7 +950,19 @@ func (c conformanceCase) compare(t *testing.T, ts *temporaltest.TestServer, queu
 }
 
 // newServer starts a Temporal server in the process whose workers
-// (TestServer.NewWorker) take flowtemporal.WorkerOptions, as a user's do.
+// (TestServer.NewWorker) take flowtemporal.WorkerOptions, as a user's do,
+// set as docs/temporal.md asks of a server: it gives each retry of an
+// activity a new stamp (system.enableActivityRetryStampIncrement), so that
+// a task of an earlier attempt delivered twice (the server pushes an
+// activity's task to matching at least once: again when a push timed out
+// under load) cannot start the retry before its backoff ends, as it did
+// in parallel-cancelled-in-backoff. The server's own setting kept:
+// temporaltest's dynamic config is replaced, not merged.
 func newServer(t *testing.T) *temporaltest.TestServer {
-	return temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
+	dc := dynamicconfig.StaticClient{
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		dynamicconfig.EnableActivityRetryStampIncrement.Key():       []dynamicconfig.ConstrainedValue{{Value: true}},
+	}
+	return temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})),
+		temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(dc)))
 }
