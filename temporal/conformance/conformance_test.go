@@ -19,6 +19,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/dsl"
@@ -495,18 +497,24 @@ func abortInBlock(t *testing.T, s *side, runID string) {
 // retry of branch: its first attempt failed and it waits out its backoff.
 func releaseAfterRetry(branch string) step {
 	return func(t *testing.T, s *side, runID string) {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			h, err := s.eng.History(runID)
-			if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == branch && e.Outcome == runtime.OutcomeRetry }) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run %s: branch %s never retried (%v)", s.name, runID, branch, err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitForRetry(t, s, runID, branch)
 		s.svc.release()
+	}
+}
+
+// waitForRetry returns once the run has recorded a retry of branch.
+func waitForRetry(t *testing.T, s *side, runID, branch string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h, err := s.eng.History(runID)
+		if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == branch && e.Outcome == runtime.OutcomeRetry }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: run %s: branch %s never retried (%v)", s.name, runID, branch, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -948,7 +956,21 @@ func (c conformanceCase) compare(t *testing.T, ts *temporaltest.TestServer, queu
 }
 
 // newServer starts a Temporal server in the process whose workers
-// (TestServer.NewWorker) take flowtemporal.WorkerOptions, as a user's do.
-func newServer(t *testing.T) *temporaltest.TestServer {
-	return temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
+// (TestServer.NewWorker) take flowtemporal.WorkerOptions, as a user's do,
+// set as docs/temporal.md asks of a server: it gives each retry of an
+// activity a new stamp (system.enableActivityRetryStampIncrement), so that
+// a task of an earlier attempt delivered twice (the server pushes an
+// activity's task to matching at least once: again when a push timed out
+// under load) cannot start the retry before its backoff ends, as it did
+// in parallel-cancelled-in-backoff (TestStaleTaskKeepsBackoff makes that
+// copy on demand). The server's own setting kept:
+// temporaltest's dynamic config is replaced, not merged.
+// opts are more server options (a test's hooks).
+func newServer(t *testing.T, opts ...temporal.ServerOption) *temporaltest.TestServer {
+	dc := dynamicconfig.StaticClient{
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		dynamicconfig.EnableActivityRetryStampIncrement.Key():       []dynamicconfig.ConstrainedValue{{Value: true}},
+	}
+	return temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})),
+		temporaltest.WithBaseServerOptions(append([]temporal.ServerOption{temporal.WithDynamicConfigClient(dc)}, opts...)...))
 }
