@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -79,31 +80,111 @@ func TestParkedRunSurvivesRestart(t *testing.T) {
 
 // An event that comes before the run reaches its await is kept, and the
 // await takes it; a second copy (same ID) is not applied to a later await.
+// The order is made certain, not likely: each Customer.Create announces
+// the payment (twice, the same ID) and then holds the run in its rpc step,
+// just before the await, until the test has seen both copies handled and
+// the event in the inbox; the test moves the engine's clock on before it
+// lets the run go, so the history shows the await entered after the
+// event was received.
 func TestEventBeforeAwaitAndDuplicates(t *testing.T) {
 	fx := newFixture(t)
-	// Customer.Create announces the payment before answering: the event
-	// arrives while the run is still in the rpc step.
+	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	fx.clock = clock
+	mem := store.NewMemory()
+	fx.st = mem
+	b := fx.broker.(*MemoryBroker)
+	// quit lets a held rpc go when the test ends early.
+	announced, release, quit := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	fx.caller.Handle("customers", "Customer.Create", func(ctx context.Context, req json.RawMessage) (any, error) {
 		fx.effects.add("create:" + runtime.IdempotencyKey(ctx))
 		id := "cus-early"
-		publish(t, fx.broker, "early", "payments", "payment.succeeded", map[string]any{"correlation_id": id, "amount": 1})
-		publish(t, fx.broker, "early", "payments", "payment.succeeded", map[string]any{"correlation_id": id, "amount": 1})
-		time.Sleep(5 * time.Millisecond)
+		for range 2 {
+			raw, _ := json.Marshal(map[string]any{"correlation_id": id, "amount": 1})
+			if err := b.Publish(ctx, Message{ID: "early", Topic: "payments", Event: "payment.succeeded", Payload: raw}); err != nil {
+				return nil, err
+			}
+		}
+		select {
+		case announced <- struct{}{}:
+		case <-quit:
+			return nil, errors.New("the test ended")
+		}
+		select {
+		case <-release:
+		case <-quit:
+			return nil, errors.New("the test ended")
+		}
 		return id, nil
 	})
 	e := fx.start()
 	defer fx.stop()
+	defer close(quit)
+	// heldUntilReceived lets a run held in Customer.Create go once the
+	// broker has handed both copies to the engine (which acknowledges a
+	// message once its inbox holds it) and the clock has moved on.
+	heldUntilReceived := func() {
+		t.Helper()
+		waitFor(t, "Customer.Create", func() bool {
+			select {
+			case <-announced:
+				return true
+			default:
+				return false
+			}
+		})
+		waitFor(t, "both copies handled", func() bool { return b.Stats().Held == 0 })
+		if ms := inboxOf(t, mem, store.MessageFilter{}); len(ms) != 1 || ms[0].ID != "early" {
+			t.Fatalf("inbox before the await: %+v, want the event once", ms)
+		}
+		clock.Advance(time.Second)
+		release <- struct{}{}
+	}
+
 	id, err := e.StartRun(context.Background(), "Signup", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	heldUntilReceived()
 	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
-	// A second run for the same customer must not get the duplicate.
+	ms := inboxOf(t, mem, store.MessageFilter{})
+	if len(ms) != 1 || ms[0].State != store.MessageClaimed || ms[0].ClaimedBy != id+"/AwaitPayment" {
+		t.Fatalf("inbox: %+v, want the event once, claimed by %s/AwaitPayment", ms, id)
+	}
+	h, err := fx.st.Load(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entered *runtime.Event
+	for i := range h {
+		if h[i].To == "AwaitPayment:waiting" && h[i].From != h[i].To {
+			entered = &h[i]
+			break
+		}
+	}
+	if entered == nil {
+		t.Fatalf("no event enters the await in %+v", h)
+	}
+	if !ms[0].Received.Before(entered.Time) {
+		t.Fatalf("the event was received at %v, the await entered at %v: not an event before the await", ms[0].Received, entered.Time)
+	}
+
+	// A second run for the same customer, whose rpc announces the same
+	// event again before its await, must not get it: it was taken.
 	id2, err := e.StartRun(context.Background(), "Signup", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	heldUntilReceived()
 	waitParked(t, e, id2)
+	if ms := inboxOf(t, mem, store.MessageFilter{}); len(ms) != 1 || ms[0].ClaimedBy != id+"/AwaitPayment" {
+		t.Fatalf("inbox after the copies: %+v, want the event claimed by the first run only", ms)
+	}
+	if st := runState(fx, id2); st != runtime.StateWaiting {
+		t.Fatalf("second run %s, want it waiting", st)
+	}
+	if n := fx.effects.count("activate:"); n != 1 {
+		t.Fatalf("Activate ran %d times, want once", n)
+	}
 }
 
 // An await times out after its timeout, with the engine's clock, and the
