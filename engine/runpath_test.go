@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -162,9 +161,7 @@ func TestRunPathAbortedBranches(t *testing.T) {
 	// X returns at once, but its end is recorded by the block's goroutine
 	// after Y and Z may have signalled: abort only once it is in the
 	// history, or X is cut short too (the flake CI met).
-	for !branchEnded(sink.History("r1"), "X") {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "X's end in the history", func() bool { return branchEnded(sink.History("r1"), "X") })
 	if err := r.Abort(); err != nil {
 		t.Fatal(err)
 	}
