@@ -12,7 +12,10 @@ package engine
 //     before anything changes, so it too answers 429 and changes nothing;
 //   - an event trigger's start from the broker fails, so the broker keeps
 //     the event and delivers it again later (at least once);
-//   - a schedule's tick, resumed runs and runs woken from a wait are not
+//   - a schedule's tick beyond the bound is not started: the schedule
+//     tries again every RetryAfter seconds, and once room frees starts the
+//     latest tick due, once, as after an outage (schedule.go);
+//   - resumed runs, runs woken from a wait and a call's child runs are not
 //     refused: they are work already accepted. They count, so new starts
 //     wait for them.
 //
@@ -43,7 +46,7 @@ type admission uint8
 const (
 	admitBounded admission = iota // refused with ErrBusy beyond the bound
 	admitHeld                     // the caller reserved the slot (reserve)
-	admitAlways                   // counted, never refused (schedule ticks)
+	admitAlways                   // counted, never refused (accepted work: a call's child, an event's run that existed)
 )
 
 func (e *Engine) maxRunning() int64 {
@@ -74,7 +77,7 @@ func (e *Engine) refused(running int64) {
 	now := time.Now().UnixNano()
 	last := e.lastRefusedLog.Load()
 	if now-last >= int64(10*time.Second) && e.lastRefusedLog.CompareAndSwap(last, now) {
-		e.log.Warn("runs in flight at their bound: starts are refused (429) or delayed (event triggers) until runs finish or wait",
+		e.log.Warn("runs in flight at their bound: starts are refused (429) or delayed (event triggers, schedule ticks) until runs finish or wait",
 			"running", running, "max_running", e.maxRunning(), "refused_so_far", e.refusedStarts.Load())
 	}
 }
@@ -112,7 +115,8 @@ type Stats struct {
 	// resumed (Options.ResumeWorkers resume them in the background).
 	Resuming int64 `json:"resuming"`
 	// RefusedStarts: starts refused with ErrBusy since the engine was
-	// created (HTTP 429, and event triggers delivered again later).
+	// created (HTTP 429, event triggers delivered again later, and
+	// schedule ticks, each try of which counts: see docs/engine.md#limits).
 	RefusedStarts uint64 `json:"refused_starts"`
 	// Broker: the in-process broker's, when the engine uses one.
 	Broker *BrokerStats `json:"broker,omitempty"`

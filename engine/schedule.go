@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/ratelog"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -23,7 +24,9 @@ import (
 // calendar, "@every d" on a fixed grid, so every engine and every restart
 // agrees on them. At start, if ticks were missed while no engine ran, the
 // latest missed one fires once (not every missed one); a flow that never
-// fired does not catch up.
+// fired does not catch up. A tick refused for the runs in flight
+// (Options.MaxRunning) is a tick missed too: once room frees, the latest
+// tick due fires once.
 
 // tickRunID is the ID of the run a tick starts: "sched-<unix seconds>-"
 // and a hash of the flow and spec (runtime.CanonicalSchedule: white space
@@ -58,15 +61,31 @@ func tickOf(runID, flow, spec string) (time.Time, bool) {
 	return t, true
 }
 
+// DelayedTickLogBurst is how many "scheduled run delayed" lines (a tick
+// refused for the runs in flight, logged once until its schedule starts a
+// run again) the engine writes in a DelayedTickLogInterval; it counts the
+// others and logs their number with the first line of a later interval
+// ("scheduled runs delayed, not logged"): a schedule whose runs fill the
+// bound at every tick would otherwise log a line a tick.
+const (
+	DelayedTickLogBurst    = 20
+	DelayedTickLogInterval = time.Minute
+)
+
 type scheduler struct {
-	e    *Engine
-	mu   sync.Mutex
-	quit chan struct{}
-	wg   sync.WaitGroup
-	done bool
+	e       *Engine
+	delayed *ratelog.Logger // ticks refused for the runs in flight
+	mu      sync.Mutex
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	done    bool
 }
 
-func newScheduler(e *Engine) *scheduler { return &scheduler{e: e, quit: make(chan struct{})} }
+func newScheduler(e *Engine) *scheduler {
+	return &scheduler{e: e, quit: make(chan struct{}),
+		delayed: &ratelog.Logger{Bound: ratelog.Bound{Burst: DelayedTickLogBurst, Interval: DelayedTickLogInterval},
+			Log: e.log, Now: e.clock.Now, Suppressed: "scheduled runs delayed, not logged"}}
+}
 
 // add starts fe's schedule spec; the returned func stops it.
 func (sc *scheduler) add(fe *flowEntry, spec string) func() {
@@ -90,18 +109,39 @@ func (sc *scheduler) add(fe *flowEntry, spec string) func() {
 func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop chan struct{}) {
 	defer sc.wg.Done()
 	clock := sc.e.clock
+	// busy is the latest tick refused for the runs in flight (ErrBusy),
+	// zero when none is. It is a tick missed, as one missed while no
+	// engine ran is: tried again every RetryAfter seconds, the latest tick
+	// due then fires once room frees (its run ID is the tick's, so it
+	// never starts twice), and a later tick's timer supersedes it.
+	var busy time.Time
+	fire := func(tick time.Time) {
+		if !sc.fire(fe, spec, tick) {
+			busy = time.Time{}
+			return
+		}
+		if busy.IsZero() { // once a refused stretch, not once a retry
+			sc.delayed.Warn("scheduled run delayed: runs in flight at their bound (Options.MaxRunning, serve -max-running); the latest tick due starts once a run ends or waits",
+				"flow", fe.name, "schedule", spec, "tick", tick, "running", sc.e.running.Load(), "max_running", sc.e.maxRunning())
+		}
+		busy = tick
+	}
 	if t, ok := sc.missed(fe, spec, s, clock.Now()); ok {
-		sc.fire(fe, spec, t)
+		fire(t)
 	}
 	for {
 		now := clock.Now()
-		next := s.Next(now)
+		next := s.Next(now) // the tick the timer is for
+		wait := next.Sub(now)
+		if retry := RetryAfter * time.Second; !busy.IsZero() && (next.IsZero() || wait > retry) {
+			next, wait = busy, retry
+		}
 		if next.IsZero() {
 			return // a cron expression that never fires again
 		}
-		fire, cancel := runtime.ClockTimer(clock, next.Sub(now))
+		timer, cancel := runtime.ClockTimer(clock, wait)
 		select {
-		case <-fire:
+		case <-timer:
 		case <-stop:
 			cancel()
 			return
@@ -110,12 +150,13 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 			return
 		}
 		// A timer that fires late (a process stopped or a machine asleep
-		// past several ticks) fires the latest tick due, as a start after
-		// an outage does, not the first one missed.
+		// past several ticks), or a busy tick's retry, fires the latest
+		// tick due, as a start after an outage does, not the first one
+		// missed.
 		if latest, ok := latestTick(s, next, clock.Now()); ok {
 			next = latest
 		}
-		sc.fire(fe, spec, next)
+		fire(next)
 	}
 }
 
@@ -185,17 +226,24 @@ func latestTick(s runtime.Schedule, after, now time.Time) (time.Time, bool) {
 	}
 }
 
-func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) {
+// fire starts tick's run, and reports whether it was refused for the runs
+// in flight (ErrBusy): a tick counts against Options.MaxRunning as any
+// start does, or a schedule that ticks faster than its runs end would
+// grow them without bound.
+func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) (busy bool) {
 	var state json.RawMessage
 	if fe.def != nil {
 		state, _ = json.Marshal(map[string]any{"scheduled_at": tick.UTC()})
 	}
-	// A tick is never refused for Options.MaxRunning: there is no one to
-	// retry it, and a schedule starts one run per tick at most.
-	_, err := sc.e.startRun(context.Background(), fe, state, tickRunID(fe.name, spec, tick), false, admitAlways)
-	if err != nil && !errors.Is(err, ErrRunExists) {
+	_, err := sc.e.startRun(context.Background(), fe, state, tickRunID(fe.name, spec, tick), false, admitBounded)
+	switch {
+	case err == nil, errors.Is(err, ErrRunExists):
+	case errors.Is(err, ErrBusy):
+		return true
+	default:
 		sc.e.log.Error("scheduled run did not start", "flow", fe.name, "tick", tick, "error", err)
 	}
+	return false
 }
 
 func (sc *scheduler) stop() {

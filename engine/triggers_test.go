@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -515,5 +516,117 @@ func TestScheduleStartReadsTheNewestRuns(t *testing.T) {
 	defer st.mu.Unlock()
 	if st.read > ticks/2 {
 		t.Fatalf("the start read %d runs of %d", st.read, ticks)
+	}
+}
+
+// busyTickEngine is an engine of boundFlows and tickFlow with MaxRunning
+// 1, on a fake clock at 00:00:30, whose Busy run "holder" holds the one
+// slot until release is called.
+func busyTickEngine(t *testing.T) (e *Engine, st *store.Memory, clock *runtime.FakeClock, ran *ledger, logs *lockedBuffer, release func()) {
+	t.Helper()
+	gate := make(chan struct{})
+	release = sync.OnceFunc(func() { close(gate) })
+	st = store.NewMemory()
+	clock = runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC))
+	logs = &lockedBuffer{}
+	e = boundEngineWith(t, Options{Store: st, Clock: clock, MaxRunning: 1, Logger: slog.New(slog.NewTextHandler(logs, nil))}, gate)
+	t.Cleanup(release) // before the close, which waits for the holder
+	ran = &ledger{}
+	e.Registry().Step("Work", func(ctx context.Context, _ *State) (string, error) {
+		ran.add(runtime.RunID(ctx))
+		return "", nil
+	})
+	if _, err := e.StartRun(context.Background(), "Busy", nil, "holder"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the holder running", func() bool { return e.Stats().Running == 1 })
+	if ds, err := e.LoadFlows("tick.json", []byte(tickFlow)); err != nil {
+		t.Fatal(err, ds)
+	}
+	return e, st, clock, ran, logs, release
+}
+
+// tickRuns lists the ticks Tick's runs are for, as 15:04:05.
+func tickRuns(t *testing.T, st Store) string {
+	t.Helper()
+	runs, err := st.List(store.Filter{Flow: "Tick"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ticks []string
+	for _, r := range runs {
+		tick, ok := tickOf(r.RunID, "Tick", "@every 1m")
+		if !ok {
+			t.Fatalf("run %s is not a tick's", r.RunID)
+		}
+		ticks = append(ticks, tick.UTC().Format("15:04:05"))
+	}
+	return strings.Join(ticks, " ")
+}
+
+// advanceRefused moves the clock by d, the schedule's timer pending, and
+// waits for the tick it fires to be refused.
+func advanceRefused(t *testing.T, e *Engine, st Store, clock *runtime.FakeClock, d time.Duration) {
+	t.Helper()
+	clock.BlockUntil(1)
+	before := e.Stats().RefusedStarts
+	clock.Advance(d)
+	started := func() bool { runs, _ := st.List(store.Filter{Flow: "Tick"}); return len(runs) > 0 }
+	waitFor(t, "a tick refused", func() bool { return e.Stats().RefusedStarts > before || started() })
+	if started() {
+		t.Fatalf("ticks started beyond MaxRunning 1, the holder in flight: %s", tickRuns(t, st))
+	}
+}
+
+// A tick counts against Options.MaxRunning: at the bound it starts no run
+// (it started one beyond, and a schedule faster than its runs grew them
+// without bound). It is not lost: once the run in flight ends, the latest
+// tick due starts, once, with its tick's run ID; the ticks in between do
+// not catch up, and the next tick, which fits, starts as before.
+func TestScheduleTickBeyondMaxRunning(t *testing.T) {
+	e, st, clock, ran, _, release := busyTickEngine(t)
+
+	advanceRefused(t, e, st, clock, 30*time.Second) // 00:01:00
+	advanceRefused(t, e, st, clock, time.Second)    // the retry
+	advanceRefused(t, e, st, clock, 2*time.Minute)  // 00:03:01: ticks 00:02 and 00:03 due
+	if s := e.Stats(); s.Running != 1 {
+		t.Fatalf("%d runs in flight, want the holder's 1", s.Running)
+	}
+
+	release()
+	waitFor(t, "the holder done", func() bool { return runStateOf(st, "holder") == "done" })
+	waitFor(t, "no run in flight", func() bool { return e.Stats().Running == 0 })
+	clock.BlockUntil(1)
+	clock.Advance(time.Second) // 00:03:02: the retry finds room
+	waitFor(t, "the latest missed tick done", func() bool { return doneRuns(st, "Tick") == 1 })
+	if got := tickRuns(t, st); got != "00:03:00" {
+		t.Fatalf("ticks started: %s, want 00:03:00 once", got)
+	}
+
+	clock.BlockUntil(1)
+	clock.Advance(58 * time.Second) // 00:04:00: a tick that fits
+	waitFor(t, "the next tick done", func() bool { return doneRuns(st, "Tick") == 2 })
+	if got := tickRuns(t, st); got != "00:03:00 00:04:00" {
+		t.Fatalf("ticks started: %s, want 00:03:00 00:04:00", got)
+	}
+	if d := ran.dups(); len(d) > 0 {
+		t.Fatalf("runs executed twice: %v", d)
+	}
+}
+
+// A schedule refused for the runs in flight says so in the log once, not
+// once a try or a tick, and counts each try as a refused start.
+func TestScheduleTickBeyondMaxRunningLogged(t *testing.T) {
+	e, st, clock, _, logs, _ := busyTickEngine(t)
+	advanceRefused(t, e, st, clock, 30*time.Second) // 00:01:00
+	for range 3 {
+		advanceRefused(t, e, st, clock, time.Second)
+	}
+	advanceRefused(t, e, st, clock, time.Minute) // 00:02:03, past the tick 00:02
+	if n := strings.Count(logs.String(), "scheduled run delayed"); n != 1 {
+		t.Fatalf("%d lines of a delayed tick, want 1:\n%s", n, logs)
+	}
+	if s := e.Stats(); s.RefusedStarts != 5 {
+		t.Fatalf("%d refused starts, want 5 (a tick and 4 tries)", s.RefusedStarts)
 	}
 }
