@@ -106,6 +106,9 @@ const ProviderRollbackTopic = "flowgen/provider-rollback"
 // fails the step's attempt for good; any other is retried. One marked by
 // provider.Unreachable (no one serves subject) also makes the engine pass
 // over the replicas that registered the handler there until they renew.
+// A transport on which a call can be lost with its provider without an
+// error bounds the wait itself, and fails the call with a retryable error
+// (natsprovider.Transport: progress notices, natsprovider.ErrSilent).
 type ProviderTransport interface {
 	CallProvider(ctx context.Context, subject string, req []byte) ([]byte, error)
 }

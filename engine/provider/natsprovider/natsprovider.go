@@ -8,15 +8,32 @@
 // calls carry): the request is a body alone, and who may publish on the
 // Prefix subjects is the NATS server's to decide, with its accounts and
 // subject permissions (docs/engine.md, "What a provider can trust").
+//
+// A NATS request has no connection of its own that breaks when the
+// replica serving it dies (over HTTP the engine sees the connection
+// close), so a replica says that it still holds a call: when the request
+// carries ProgressHeader (the engine's Transport sends it), Serve answers
+// at once with a progress notice, then sends one every interval
+// (Options.Progress, default ProgressInterval) until the answer. The
+// Transport fails the call, a retryable transport failure, once ProgressMissed
+// intervals pass after a notice with neither another notice nor the
+// answer: the replica, its process or its connection is gone. A provider
+// that sends no notice (one built before notices, or by hand) is waited for
+// as before, until the attempt's deadline; an engine that does not ask
+// for notices (one built before them) gets none, and takes the answer,
+// the first reply, as before.
 package natsprovider
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -63,14 +80,56 @@ func escape(s string) string {
 // flight to be answered, as ListenAndServe's HTTP shutdown does.
 const DrainTimeout = provider.ShutdownTimeout
 
-// Serve subscribes p's handlers on nc, in the queue group named after the
+// Progress notices: the bound on a call whose replica went silent
+// (package doc).
+const (
+	// ProgressHeader is the NATS header of a request whose sender takes
+	// progress notices (value "1"), and of a notice: an empty message on
+	// the request's reply subject whose value is the interval until the
+	// next one, a Go duration ("5s").
+	ProgressHeader = "Flowgen-Progress"
+	// ProgressInterval is how often Serve sends a notice by default.
+	ProgressInterval = 5 * time.Second
+	// ProgressMissed is how many intervals after a notice the Transport
+	// waits for the next one, or the answer, before it fails the call:
+	// one or two lost or late notices do not end a call.
+	ProgressMissed = 3
+	// MinProgressInterval and MaxProgressInterval bound the interval a
+	// notice announces, as the Transport reads it (an interval that does
+	// not parse is MaxProgressInterval): a call whose replica went silent
+	// fails at most ProgressMissed times MaxProgressInterval after its
+	// last notice.
+	MinProgressInterval = 10 * time.Millisecond
+	MaxProgressInterval = time.Minute
+)
+
+// Options configure ServeWith.
+type Options struct {
+	// Progress is how often a call in flight sends the engine a progress
+	// notice (default ProgressInterval, within MinProgressInterval and
+	// MaxProgressInterval). The engine fails a call after ProgressMissed
+	// intervals without one.
+	Progress time.Duration
+}
+
+// Serve is ServeWith with the default Options.
+func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn) error {
+	return ServeWith(ctx, p, name, nc, Options{})
+}
+
+// ServeWith subscribes p's handlers on nc, in the queue group named after the
 // provider, registers them with the engine (their subjects) as p's
 // replica, keeps its registration alive, and at the end of ctx withdraws
 // it, then unsubscribes once the calls in flight are answered (at most
 // DrainTimeout). The other replicas of the name (processes serving it
 // with the same token and their own replica IDs) keep the lease and the
-// calls; the last one's withdrawal ends the lease.
-func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn) error {
+// calls; the last one's withdrawal ends the lease. From the moment it
+// takes a call until it answers (also while the call waits for one of the
+// MaxInFlight slots), it sends the engine a progress notice every
+// opts.Progress, so that the engine fails the call if this replica dies
+// with it (package doc).
+func ServeWith(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn, opts Options) error {
+	every := min(max(cmp.Or(opts.Progress, ProgressInterval), MinProgressInterval), MaxProgressInterval)
 	hs := p.Handlers(func(h *provider.Handler) { h.Subject = Subject(name, *h) })
 	sem := make(chan struct{}, MaxInFlight)
 	// The end of ctx does not cut the calls in flight short: the engine
@@ -83,15 +142,19 @@ func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn
 	defer func() { drain(subs, sem) }()
 	for _, h := range hs {
 		s, err := nc.QueueSubscribe(h.Subject, escape(name), func(m *nats.Msg) {
+			stop := progress(m, every)
 			select {
 			case sem <- struct{}{}:
 			case <-hctx.Done():
+				stop() // the engine's call fails after ProgressMissed intervals
 				return
 			}
 			go func() {
 				defer func() { <-sem }()
 				ctx := p.CallContext(hctx, http.Header(m.Header)) // Options.Extract
-				if err := m.Respond(p.Handle(ctx, m.Data)); err != nil {
+				answer := p.Handle(ctx, m.Data)
+				stop()
+				if err := m.Respond(answer); err != nil {
 					// An answer the connection cannot carry (larger than
 					// the server's max payload) would leave the engine
 					// waiting until the attempt's deadline, with nothing
@@ -109,6 +172,40 @@ func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn
 		return err
 	}
 	return p.KeepLease(ctx, hs)
+}
+
+// progress sends a progress notice in reply to m at once, then every
+// interval, until stop is called, if m's sender asked for them
+// (ProgressHeader); stop returns once no notice is being sent, so that
+// none follows the answer.
+func progress(m *nats.Msg, every time.Duration) (stop func()) {
+	if m.Reply == "" || m.Header.Get(ProgressHeader) == "" {
+		return func() {}
+	}
+	notice := func() {
+		n := nats.NewMsg(m.Reply)
+		n.Header.Set(ProgressHeader, every.String())
+		_ = m.RespondMsg(n) // a notice lost is one of the ProgressMissed
+	}
+	notice()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				notice()
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // answerError is the answer when the handler's could not be sent: a
@@ -152,14 +249,31 @@ type Transport struct{ nc *nats.Conn }
 // NewTransport returns the engine's transport of NATS providers on nc.
 func NewTransport(nc *nats.Conn) *Transport { return &Transport{nc} }
 
-// CallProvider sends req to subject and waits for the reply within ctx.
-// No subscriber on the subject (the provider is down) is an error the
-// step's policy retries.
+// ErrSilent is the error of a call whose replica announced progress
+// notices and then sent neither the next one nor the answer for
+// ProgressMissed of its intervals: it, its process or its NATS connection
+// is gone, and the call with it. The step's policy retries it, and the
+// NATS server gives the next attempt to a replica still subscribed.
+var ErrSilent = errors.New("the provider replica that took the call went silent")
+
+// CallProvider sends req to subject, asking for progress notices, and
+// waits for the reply within ctx. No subscriber on the subject (the
+// provider is down) is an error the step's policy retries, and so is a
+// replica's silence after its notices (ErrSilent).
 func (t *Transport) CallProvider(ctx context.Context, subject string, req []byte) ([]byte, error) {
+	// An inbox of the call's own: the replica's notices come before its
+	// answer, and a request takes only the first reply.
+	sub, err := t.nc.SubscribeSync(t.nc.NewInbox())
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
 	msg := nats.NewMsg(subject)
+	msg.Reply = sub.Subject
 	msg.Data = req
+	msg.Header.Set(ProgressHeader, "1")
 	tracectx.Inject(ctx, http.Header(msg.Header)) // the step attempt's span, for the provider's work
-	rsp, err := t.nc.RequestMsgWithContext(ctx, msg)
+	rsp, err := t.reply(ctx, sub, msg)
 	if errors.Is(err, nats.ErrNoResponders) {
 		// Every process of the provider is gone (its lease may live on):
 		// the engine calls it no more until it renews.
@@ -174,4 +288,47 @@ func (t *Transport) CallProvider(ctx context.Context, subject string, req []byte
 		return nil, err
 	}
 	return rsp.Data, nil
+}
+
+// reply publishes msg and returns the first message on sub that is not a
+// progress notice. Until a notice, it waits as long as ctx lets it; after
+// one, ProgressMissed times the interval the notice announces.
+func (t *Transport) reply(ctx context.Context, sub *nats.Subscription, msg *nats.Msg) (*nats.Msg, error) {
+	if err := t.nc.PublishMsg(msg); err != nil {
+		return nil, err
+	}
+	var silence time.Duration // none until the replica's first notice
+	for {
+		wait, cancel := ctx, context.CancelFunc(func() {})
+		if silence > 0 {
+			wait, cancel = context.WithTimeoutCause(ctx, silence, ErrSilent)
+		}
+		m, err := sub.NextMsgWithContext(wait)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(context.Cause(wait), ErrSilent) {
+				return nil, fmt.Errorf("%w: no progress notice or answer for %v", ErrSilent, silence)
+			}
+			return nil, err
+		}
+		every, ok := notice(m)
+		if !ok {
+			return m, nil
+		}
+		silence = ProgressMissed * every
+	}
+}
+
+// notice says whether m is a progress notice, and the interval it
+// announces, within MinProgressInterval and MaxProgressInterval.
+func notice(m *nats.Msg) (time.Duration, bool) {
+	v := m.Header.Get(ProgressHeader)
+	if v == "" || len(m.Data) != 0 {
+		return 0, false
+	}
+	every, err := time.ParseDuration(v)
+	if err != nil {
+		every = MaxProgressInterval
+	}
+	return min(max(every, MinProgressInterval), MaxProgressInterval), true
 }

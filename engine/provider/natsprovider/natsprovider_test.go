@@ -3,6 +3,7 @@ package natsprovider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -340,5 +341,134 @@ func TestServeRunsAtMostMaxInFlight(t *testing.T) {
 	defer mu.Unlock()
 	if most != MaxInFlight {
 		t.Fatalf("%d calls ran at once, want at most %d", most, MaxInFlight)
+	}
+}
+
+// ServeWith sends progress notices only to a sender that asks for them:
+// an engine built before notices sends a request and takes its first
+// reply, which is still the answer; one that asks gets a notice at once,
+// announcing the interval, then one each interval until the answer.
+func TestServeProgressNotices(t *testing.T) {
+	nc := natsServer(t)
+	var l leases
+	eng := l.server(t)
+	defer eng.Close()
+	release := make(chan struct{})
+	held := make(chan struct{}, 2)
+	p := provider.New(provider.Options{Name: "bill-ing", Engine: eng.URL, TTL: time.Minute})
+	p.Step("Reconcile", func(ctx context.Context, c *provider.Call) (string, error) {
+		held <- struct{}{}
+		<-release
+		return "", nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ServeWith(ctx, p, "bill-ing", nc, Options{Progress: MinProgressInterval}) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the registration", func() bool { regs, _ := l.get(); return len(regs) == 1 })
+	subject := Subject("bill-ing", provider.Handler{Name: "Reconcile"})
+	body, _ := json.Marshal(provider.Request{Version: provider.Version, Handler: "Reconcile", State: json.RawMessage(`{}`)})
+	send := func(progress bool) *nats.Subscription {
+		sub, err := nc.SubscribeSync(nc.NewInbox())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(subject)
+		m.Reply, m.Data = sub.Subject, body
+		if progress {
+			m.Header.Set(ProgressHeader, "1")
+		}
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+		<-held
+		return sub
+	}
+	next := func(sub *nats.Subscription) *nats.Msg {
+		m, err := sub.NextMsg(20 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	old, asked := send(false), send(true)
+	// Two notices on the call that asked: at least one interval passed
+	// with both calls in flight.
+	for i := range 2 {
+		if m := next(asked); m.Header.Get(ProgressHeader) != MinProgressInterval.String() || len(m.Data) != 0 {
+			t.Fatalf("reply %d to a call that asks for notices: %q %s, want a notice of %v", i, m.Header, m.Data, MinProgressInterval)
+		}
+	}
+	close(release)
+	if m := next(old); m.Header.Get(ProgressHeader) != "" || len(m.Data) == 0 {
+		t.Fatalf("first reply to a call without %s: %q %s, want the answer", ProgressHeader, m.Header, m.Data)
+	}
+	for {
+		m := next(asked)
+		if _, ok := notice(m); !ok {
+			if len(m.Data) == 0 {
+				t.Fatalf("answer %q %s", m.Header, m.Data)
+			}
+			break
+		}
+	}
+}
+
+// The Transport fails a call whose replica announced notices and then
+// went silent (ErrSilent, not the end of ctx: the attempt's deadline is
+// far), and waits for the answer of a provider that sends none, as it
+// always did, however long it takes.
+func TestTransportSilentReplica(t *testing.T) {
+	nc := natsServer(t)
+	answer := make(chan struct{})
+	subscribe := func(subject string, h nats.MsgHandler) {
+		if _, err := nc.Subscribe(subject, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subscribe(Prefix+".x.step.Silent", func(m *nats.Msg) {
+		n := nats.NewMsg(m.Reply)
+		n.Header.Set(ProgressHeader, "1ms") // below MinProgressInterval: read as it
+		_ = m.RespondMsg(n)
+	})
+	subscribe(Prefix+".x.step.Old", func(m *nats.Msg) {
+		go func() {
+			<-answer
+			_ = m.Respond([]byte(`{}`))
+		}()
+	})
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTransport(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	_, err := tr.CallProvider(ctx, Prefix+".x.step.Silent", []byte(`{}`))
+	if !errors.Is(err, ErrSilent) || !strings.Contains(err.Error(), (ProgressMissed*MinProgressInterval).String()) || provider.IsPermanent(err) {
+		t.Fatalf("a replica silent after its notice: %v, want ErrSilent after %v, retryable", err, ProgressMissed*MinProgressInterval)
+	}
+	got := make(chan error, 1)
+	go func() {
+		out, err := tr.CallProvider(ctx, Prefix+".x.step.Old", []byte(`{}`))
+		if err == nil && string(out) != `{}` {
+			err = fmt.Errorf("answer %s", out)
+		}
+		got <- err
+	}()
+	// The old provider's call is still waiting after the silent one's
+	// bound has passed many times over.
+	for range 3 {
+		if _, err := tr.CallProvider(ctx, Prefix+".x.step.Silent", []byte(`{}`)); !errors.Is(err, ErrSilent) {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-got:
+		t.Fatalf("a provider without notices: the call ended (%v) before it answered", err)
+	default:
+	}
+	close(answer)
+	if err := <-got; err != nil {
+		t.Fatal(err)
 	}
 }
