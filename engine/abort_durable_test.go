@@ -143,7 +143,10 @@ func TestStatusAbortRequestedUntilTaken(t *testing.T) {
 		})
 	runState := func(id string) runtime.RunState { info, _ := st.Get(id); return info.State }
 	parked := func(id string) func() bool {
-		return func() bool { s, err := e.Status(id); return err == nil && s.Machine == "Pay:rollback" && s.Wait != nil }
+		return func() bool {
+			s, err := e.Status(context.Background(), id)
+			return err == nil && s.Machine == "Pay:rollback" && s.Wait != nil
+		}
 	}
 
 	failed, err := e.StartRun(context.Background(), "Order", json.RawMessage(`{"Order": "fails"}`), "")
@@ -156,7 +159,7 @@ func TestStatusAbortRequestedUntilTaken(t *testing.T) {
 	if err := e.Abort(context.Background(), failed); !errors.Is(err, ErrConflict) {
 		t.Fatalf("abort of a run rolling back after a failure: %v; want ErrConflict", err)
 	}
-	if s, _ := e.Status(failed); s.AbortRequested || st.AbortRequested(failed) {
+	if s, _ := e.Status(context.Background(), failed); s.AbortRequested || st.AbortRequested(failed) {
 		t.Errorf("a run rolling back after a failure, aborted: abort_requested %v (the store's request %v), want false (false)", s.AbortRequested, st.AbortRequested(failed))
 	}
 
@@ -164,12 +167,12 @@ func TestStatusAbortRequestedUntilTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the held order at Ship", func() bool { s, _ := e.Status(held); return s.Machine == "Ship:running" })
+	waitFor(t, "the held order at Ship", func() bool { s, _ := e.Status(context.Background(), held); return s.Machine == "Ship:running" })
 	if err := e.Abort(context.Background(), held); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the aborted order parked in its rollback", parked(held))
-	if s, _ := e.Status(held); s.AbortRequested || s.Err != runtime.ErrAborted.Error() {
+	if s, _ := e.Status(context.Background(), held); s.AbortRequested || s.Err != runtime.ErrAborted.Error() {
 		t.Errorf("a run rolling back after its abort: abort_requested %v, error %q; want false, aborted", s.AbortRequested, s.Err)
 	}
 	if err := e.Abort(context.Background(), held); !errors.Is(err, ErrConflict) {

@@ -65,7 +65,7 @@ func TestAwaitEventReceivedBeforeDeadlineWinsAfterRestart(t *testing.T) {
 
 				e = startJSONEngine(t, opts, payFlow)
 				waitFor(t, "the run over", func() bool { i, _ := st.Get(id); return i.State.Terminal() })
-				s, err := e.Status(id)
+				s, err := e.Status(context.Background(), id)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -153,7 +153,7 @@ func TestAwaitEventAcceptedBeforeDeadlineWhileItsClaimIsInFlight(t *testing.T) {
 		<-clock.fired
 		close(in.gate)
 		waitFor(t, "the run over", func() bool { i, _ := st.Get(id); return i.State.Terminal() })
-		if s, _ := e.Status(id); s.State != runtime.StateDone {
+		if s, _ := e.Status(context.Background(), id); s.State != runtime.StateDone {
 			t.Fatalf("try %d: the run ended %s, state %s", i, s.State, s.Snapshot)
 		}
 		closeEngine(t, e)
@@ -217,9 +217,9 @@ func TestAwaitEventReceivedBeforeDeadlineWhileItsWriteIsInFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the run over", func() bool { i, _ := st.Get(id); return i.State.Terminal() })
-		if s, _ := e.Status(id); s.State != runtime.StateDone {
+		if s, _ := e.Status(context.Background(), id); s.State != runtime.StateDone {
 			m, _, _ := st.GetMessage(store.MessageKey{Topic: "payments", Event: "order.paid", ID: "pay-o1"})
-			h, _ := e.History(id)
+			h, _ := e.History(context.Background(), id)
 			t.Fatalf("try %d: the run ended %s, state %s, message %+v, history %+v", i, s.State, s.Snapshot, m, h)
 		}
 		closeEngine(t, e)

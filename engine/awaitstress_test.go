@@ -171,7 +171,7 @@ func awaitDeadlinesUnderLoad(t *testing.T, slow, restart bool) {
 	})
 
 	for i, id := range ids {
-		h, err := e.History(id)
+		h, err := e.History(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -215,7 +215,10 @@ func awaitLatency(b *testing.B, n int, e *Engine, broker Broker, resumed chan ti
 		if err != nil {
 			b.Fatal(err)
 		}
-		waitFor(b, "waiting", func() bool { st, err := e.Status(id); return err == nil && st.Wait != nil && e.Parked() == 1 })
+		waitFor(b, "waiting", func() bool {
+			st, err := e.Status(context.Background(), id)
+			return err == nil && st.Wait != nil && e.Parked() == 1
+		})
 		start := time.Now()
 		if err := broker.Publish(context.Background(), Message{Topic: "t", Event: "go", Payload: json.RawMessage(`{"correlation_id":"` + key + `"}`)}); err != nil {
 			b.Fatal(err)

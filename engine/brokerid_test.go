@@ -29,14 +29,14 @@ func TestBrokerMessageIDWithinLimits(t *testing.T) {
 	}
 	publishRaw(t, broker, "good", "t", "e", `{"n": 1}`)
 	waitFor(t, "the good message's run of T", func() bool {
-		st, err := e.Status(EventRunID("T", "t", "e", "good"))
+		st, err := e.Status(context.Background(), EventRunID("T", "t", "e", "good"))
 		return err == nil && st.State == runtime.StateDone
 	})
 	waitFor(t, "the waiting run to take the good message", func() bool {
-		st, _ := e.Status(waiting)
+		st, _ := e.Status(context.Background(), waiting)
 		return st.State.Terminal()
 	})
-	if s, _ := e.Status(waiting); s.State != runtime.StateDone || string(s.Snapshot) != `{"Got":{"n":1}}` {
+	if s, _ := e.Status(context.Background(), waiting); s.State != runtime.StateDone || string(s.Snapshot) != `{"Got":{"n":1}}` {
 		t.Fatalf("the waiting run ended %s with %s, want done with the good message", s.State, s.Snapshot)
 	}
 	waitFor(t, "the bad messages dead-lettered", func() bool {
@@ -88,10 +88,10 @@ func TestStepPublicationIDWithinLimits(t *testing.T) {
 	e, broker, _, waiting := waitingEngine(t, doc)
 	publishRaw(t, broker, "p-1", "t", "go", `{}`)
 	waitFor(t, "the waiting run to take P's publication", func() bool {
-		st, _ := e.Status(waiting)
+		st, _ := e.Status(context.Background(), waiting)
 		return st.State.Terminal()
 	})
-	if st, _ := e.Status(waiting); st.State != runtime.StateDone {
+	if st, _ := e.Status(context.Background(), waiting); st.State != runtime.StateDone {
 		t.Fatalf("the waiting run ended %s", st.State)
 	}
 	if dls, err := e.DeadLetters("t", "e"); err != nil || len(dls) != 0 {

@@ -95,7 +95,7 @@ func (c *callEngine) end(t *testing.T, id string) RunStatus {
 	var st RunStatus
 	waitFor(t, "run "+id+" to end", func() bool {
 		var err error
-		st, err = c.e.Status(id)
+		st, err = c.e.Status(context.Background(), id)
 		return err == nil && st.State.Terminal()
 	})
 	return st
@@ -148,7 +148,7 @@ func TestCallJSON(t *testing.T) {
 	if st := c.end(t, id); st.State != runtime.StateCompensated || c.refunded.Load() != 1 {
 		t.Fatalf("o-3: %s, %q, %d refunds", st.State, st.Err, c.refunded.Load())
 	}
-	if st, err := c.e.Status("o-3@Bill:rollback"); err != nil || st.State != runtime.StateDone || st.Parent.RunID != "o-3" {
+	if st, err := c.e.Status(ctx, "o-3@Bill:rollback"); err != nil || st.State != runtime.StateDone || st.Parent.RunID != "o-3" {
 		t.Fatalf("refund run: %+v, %v", st, err)
 	}
 }
@@ -162,7 +162,7 @@ func TestCallJSONAbortAndRestart(t *testing.T) {
 	if _, err := c.e.StartRun(ctx, "Order", json.RawMessage(`{"Invoice": {"amount": 13}}`), "a-1"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the child's retry", func() bool { st, _ := c.e.Status("a-1@Bill"); return st.Attempt == 2 })
+	waitFor(t, "the child's retry", func() bool { st, _ := c.e.Status(ctx, "a-1@Bill"); return st.Attempt == 2 })
 	if err := c.e.Abort(ctx, "a-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestCallJSONAbortAndRestart(t *testing.T) {
 	if _, err := c.e.StartRun(ctx, "Order", json.RawMessage(`{"Invoice": {"amount": 13}}`), "r-1"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the child's retry", func() bool { st, _ := c.e.Status("r-1@Bill"); return st.Attempt == 2 })
+	waitFor(t, "the child's retry", func() bool { st, _ := c.e.Status(ctx, "r-1@Bill"); return st.Attempt == 2 })
 	closeEngine(t, c.e) // the child is suspended in its backoff, its parent while waiting
 	if s := runState(fx, "r-1"); s != runtime.StateWaiting {
 		t.Fatalf("parent after close: %s", s)
@@ -186,7 +186,7 @@ func TestCallJSONAbortAndRestart(t *testing.T) {
 	if st := c2.end(t, "r-1"); st.State != runtime.StateDone || len(st.Children) != 1 {
 		t.Fatalf("resumed parent %s, children %v", st.State, st.Children)
 	}
-	if runs, _ := c2.e.Runs(store.Filter{Flow: "Billing"}); len(runs) != 2 {
+	if runs, _ := c2.e.Runs(ctx, store.Filter{Flow: "Billing"}); len(runs) != 2 {
 		t.Fatalf("%d Billing runs, want a-1's, r-1's and no second one", len(runs))
 	}
 }

@@ -66,7 +66,7 @@ func TestCallAcrossDocuments(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, "checkout done", func() bool { i, _ := st.Get(id); return i.State == runtime.StateDone })
-			s, err := e.Status(id)
+			s, err := e.Status(context.Background(), id)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -31,7 +31,7 @@ func TestCallJSONChildNotStarted(t *testing.T) {
 	if len(st.Children) != 0 {
 		t.Fatalf("children %v of a call whose child never started", st.Children)
 	}
-	if _, err := c.e.Status("p-1@Bill"); !errors.Is(err, runtime.ErrUnknownRun) {
+	if _, err := c.e.Status(context.Background(), "p-1@Bill"); !errors.Is(err, runtime.ErrUnknownRun) {
 		t.Fatalf("the child: %v, want it unknown", err)
 	}
 	srv := httptest.NewServer(c.e.Handler())

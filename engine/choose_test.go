@@ -73,7 +73,7 @@ func TestChooseJSON(t *testing.T) {
 		if final != runtime.StateCompensated {
 			t.Errorf("%s: ended %s, want compensated", c.state, final)
 		}
-		h, _ := e.History(id)
+		h, _ := e.History(context.Background(), id)
 		var ev *runtime.Event
 		for i := range h {
 			if h[i].From == "Route:running" {
@@ -146,7 +146,7 @@ func TestChooseJSONMembers(t *testing.T) {
 		if final != runtime.StateFailed {
 			t.Errorf("%s: ended %s, want failed", c.state, final)
 		}
-		h, _ := e.History(id)
+		h, _ := e.History(context.Background(), id)
 		var ev *runtime.Event
 		for i := range h {
 			if h[i].From == "Route:running" {
@@ -183,8 +183,8 @@ func TestEngineMaxHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "run compensated", func() bool { s, _ := e.Status(id); return s.State == runtime.StateCompensated })
-	h, _ := e.History(id)
+	waitFor(t, "run compensated", func() bool { s, _ := e.Status(context.Background(), id); return s.State == runtime.StateCompensated })
+	h, _ := e.History(context.Background(), id)
 	if len(h) != 44 || !strings.Contains(h[40].Error, "history limit") {
 		t.Fatalf("%d events; event 41: %+v", len(h), h[40])
 	}
@@ -215,7 +215,7 @@ func chooseEngine(t *testing.T, source, flow string) (*Engine, func(state string
 		}
 		var final runtime.RunState
 		waitFor(t, "run "+id+" to end", func() bool {
-			s, err := e.Status(id)
+			s, err := e.Status(context.Background(), id)
 			final = s.State
 			return err == nil && final.Terminal()
 		})

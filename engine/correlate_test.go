@@ -33,14 +33,14 @@ func TestJSONAwaitCorrelatesOnItsPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitParked(t, e, id)
-	if st, _ := e.Status(id); st.Wait.Field != "payment.order_id" || st.Wait.Correlation != "o-1" {
+	if st, _ := e.Status(context.Background(), id); st.Wait.Field != "payment.order_id" || st.Wait.Correlation != "o-1" {
 		t.Fatalf("wait %+v", st.Wait)
 	}
 	publish(t, fx.broker, "m1", "payments", "paid", map[string]any{"correlation_id": "o-1"})
 	publish(t, fx.broker, "m2", "payments", "paid", map[string]any{"payment": map[string]any{"order_id": "o-2"}})
 	publish(t, fx.broker, "m3", "payments", "paid", map[string]any{"payment": map[string]any{"order_id": "o-1"}, "amount": 3})
 	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
-	st, _ := e.Status(id)
+	st, _ := e.Status(context.Background(), id)
 	var state State
 	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
 		t.Fatal(err)
@@ -80,13 +80,13 @@ func TestJSONAwaitCorrelatesNullAsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitParked(t, e, id)
-	if st, _ := e.Status(id); st.Wait.Correlation != "null" {
+	if st, _ := e.Status(context.Background(), id); st.Wait.Correlation != "null" {
 		t.Fatalf("wait %+v, want the correlation null as written", st.Wait)
 	}
 	publish(t, fx.broker, "m1", "payments", "paid", map[string]any{"correlation_id": "", "amount": 1})
 	publish(t, fx.broker, "m2", "payments", "paid", map[string]any{"correlation_id": nil, "amount": 2})
 	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
-	st, _ := e.Status(id)
+	st, _ := e.Status(context.Background(), id)
 	var state State
 	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
 		t.Fatal(err)

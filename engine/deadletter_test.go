@@ -42,12 +42,12 @@ func TestDeadLetterIsDeadForAwaits(t *testing.T) {
 		publishRaw(t, broker, bad, "t", "e", `not json`)
 		publishRaw(t, broker, good, "t", "e", `{"n": 1}`)
 		waitFor(t, "the good message's run of T", func() bool {
-			st, err := e.Status(EventRunID("T", "t", "e", good))
+			st, err := e.Status(context.Background(), EventRunID("T", "t", "e", good))
 			return err == nil && st.State == runtime.StateDone
 		})
 		waitFor(t, "a W run to take the good message", func() bool {
 			for _, id := range waiting {
-				if st, _ := e.Status(id); st.State == runtime.StateDone {
+				if st, _ := e.Status(context.Background(), id); st.State == runtime.StateDone {
 					return true
 				}
 			}
@@ -57,7 +57,7 @@ func TestDeadLetterIsDeadForAwaits(t *testing.T) {
 		// good one to the inbox, so it was dead-lettered or taken by then.
 		taken := 0
 		for _, id := range waiting {
-			st, err := e.Status(id)
+			st, err := e.Status(context.Background(), id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,8 +75,8 @@ func TestDeadLetterIsDeadForAwaits(t *testing.T) {
 		// The other run takes the next good message; the rounds stay apart.
 		publishRaw(t, broker, good+"-2", "t", "e", `{"n": 1}`)
 		for _, id := range waiting {
-			waitFor(t, "run "+id+" to end", func() bool { st, _ := e.Status(id); return st.State.Terminal() })
-			if st, _ := e.Status(id); st.State != runtime.StateDone || string(st.Snapshot) != `{"Got":{"n":1}}` {
+			waitFor(t, "run "+id+" to end", func() bool { st, _ := e.Status(context.Background(), id); return st.State.Terminal() })
+			if st, _ := e.Status(context.Background(), id); st.State != runtime.StateDone || string(st.Snapshot) != `{"Got":{"n":1}}` {
 				t.Fatalf("round %d: run %s ended %s with %s, want done with a good message", round, id, st.State, st.Snapshot)
 			}
 		}

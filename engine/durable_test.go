@@ -35,7 +35,7 @@ func TestParkedRunSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitParked(t, e, id)
-	st0, _ := e.Status(id)
+	st0, _ := e.Status(context.Background(), id)
 	fx.stop()
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
@@ -225,7 +225,7 @@ func TestAwaitTimeoutAcrossRestart(t *testing.T) {
 	e = fx.start()
 	defer fx.stop()
 	waitParked(t, e, id)
-	st, _ := e.Status(id)
+	st, _ := e.Status(context.Background(), id)
 	if want := time.Date(2026, 1, 4, 0, 0, 0, 0, time.UTC); st.Wait == nil || !st.Wait.Deadline.Equal(want) {
 		t.Fatalf("wait %+v, want the deadline %v", st.Wait, want)
 	}

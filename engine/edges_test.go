@@ -130,7 +130,7 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 			t.Errorf("POST %.60s %q: %d %v, want 400 saying %q", tc.path, tc.header, status, out, tc.says)
 		}
 	}
-	if runs, _ := e.Runs(storeFilter("Signup")); len(runs) != 0 {
+	if runs, _ := e.Runs(context.Background(), storeFilter("Signup")); len(runs) != 0 {
 		t.Fatalf("runs started: %v", runs)
 	}
 	for _, id := range []string{"a.b_c-d:e", "0", strings.Repeat("r", MaxRunIDLen), "e-commerce-1", "k-9", "0123456789ab-x1"} {
@@ -292,7 +292,7 @@ func TestIdempotencyKeyOtherBody(t *testing.T) {
 	if status, out := c.do("POST", "/flows/Signup/runs?run_id=fixed-1", `{"Plan": "basic"}`); status != 422 {
 		t.Fatalf("another body with the run ID: %d %v, want 422", status, out)
 	}
-	if runs, _ := e.Runs(storeFilter("Signup")); len(runs) != 2 {
+	if runs, _ := e.Runs(context.Background(), storeFilter("Signup")); len(runs) != 2 {
 		t.Fatalf("%d runs, want 2", len(runs))
 	}
 }
@@ -372,7 +372,7 @@ func TestEventDoor(t *testing.T) {
 	}
 	waitParked(t, e, want)
 	time.Sleep(20 * time.Millisecond) // let a wrong start by the trigger's consumer show
-	if all, _ := e.Runs(store.Filter{}); len(all) != 1 {
+	if all, _ := e.Runs(context.Background(), store.Filter{}); len(all) != 1 {
 		t.Fatalf("runs: %+v, want the one of evt-1", all)
 	}
 }

@@ -180,7 +180,7 @@ func runState(fx *fixture, runID string) runtime.RunState {
 func waitParked(t testing.TB, e *Engine, runID string) {
 	t.Helper()
 	waitFor(t, "run "+runID+" to park", func() bool {
-		st, err := e.Status(runID)
+		st, err := e.Status(context.Background(), runID)
 		return err == nil && st.Wait != nil && e.ws.has(runID)
 	})
 }
@@ -225,7 +225,7 @@ func startSignup(t *testing.T, e *Engine, email string) (id, customer string) {
 		t.Fatal(err)
 	}
 	waitParked(t, e, id)
-	st, _ := e.Status(id)
+	st, _ := e.Status(context.Background(), id)
 	var state State
 	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestJSONFlowRunsToDone(t *testing.T) {
 	e := fx.start()
 	defer fx.stop()
 	id, cust := startSignup(t, e, "ann")
-	st, _ := e.Status(id)
+	st, _ := e.Status(context.Background(), id)
 	if !strings.HasPrefix(cust, "cus-ann-") || st.Wait.Correlation != cust {
 		t.Fatalf("customer %q, waiting %+v", cust, st.Wait)
 	}
@@ -249,7 +249,7 @@ func TestJSONFlowRunsToDone(t *testing.T) {
 	publish(t, fx.broker, "p0", "payments", "payment.succeeded", map[string]any{"correlation_id": "someone-else", "amount": 1})
 	publish(t, fx.broker, "p1", "payments", "payment.succeeded", map[string]any{"correlation_id": cust, "amount": 42})
 	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
-	st, _ = e.Status(id)
+	st, _ = e.Status(context.Background(), id)
 	var state State
 	if err := json.Unmarshal(st.Snapshot, &state); err != nil {
 		t.Fatal(err)

@@ -122,7 +122,7 @@ func payOrder(t *testing.T, b Broker, order string, amount int) {
 
 func orderState(t *testing.T, e *Engine, runID string) (genOrder, runtime.RunState) {
 	t.Helper()
-	st, err := e.Status(runID)
+	st, err := e.Status(context.Background(), runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestGeneratedAwaitsPark(t *testing.T) {
 			t.Fatalf("parked run %s is at %s, want AwaitPayment:waiting", id, info.Machine)
 		}
 	}
-	w, err := e.Status(ids[7])
+	w, err := e.Status(context.Background(), ids[7])
 	if err != nil || w.Wait == nil || w.Wait.Correlation != "o-7" || w.Wait.Topic != "payments" || w.Wait.Deadline.IsZero() {
 		t.Fatalf("status of a parked run: %+v, %v", w, err)
 	}
@@ -255,7 +255,7 @@ func TestGeneratedAwaitTimeoutAndAbort(t *testing.T) {
 	e = startGenEngine(t, opts, effects, 30*time.Minute)
 	defer closeEngine(t, e)
 	waitParked(t, e, late)
-	if s, _ := e.Status(late); s.Wait == nil || !s.Wait.Deadline.Equal(time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)) {
+	if s, _ := e.Status(context.Background(), late); s.Wait == nil || !s.Wait.Deadline.Equal(time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)) {
 		t.Fatalf("waiting %+v, want the deadline at 00:30", s.Wait)
 	}
 	if err := e.Abort(context.Background(), aborted); err != nil {

@@ -165,10 +165,10 @@ func TestHandWrittenProvider(t *testing.T) {
 		}
 		var st RunStatus
 		waitFor(t, mode+" run to end", func() bool {
-			st, _ = e.Status(id)
+			st, _ = e.Status(context.Background(), id)
 			return st.State.Terminal()
 		})
-		h, _ := e.History(id)
+		h, _ := e.History(context.Background(), id)
 		return st, h
 	}
 	shipAttempts := func(h []runtime.Event) (n int, last string) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -466,7 +467,7 @@ func jsonKind(b []byte) string {
 
 func (e *Engine) httpStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	st, err := e.Status(id)
+	st, err := e.Status(r.Context(), id)
 	if err != nil {
 		e.writeRunErr(w, r, id, err)
 		return
@@ -503,14 +504,16 @@ type historyPager interface {
 // follow it now. An Executor reads the page where the history lives
 // (HistoryPager), or has it read whole (Executor.History), then cut by
 // the same rule.
-func (e *Engine) historyPage(runID string, after uint64, limit int, states bool) ([]runtime.Event, bool, error) {
+func (e *Engine) historyPage(ctx context.Context, runID string, after uint64, limit int, states bool) ([]runtime.Event, bool, error) {
 	if p, ok := e.store.(historyPager); ok && e.opts.Executor == nil {
 		return p.LoadPage(runID, after, limit, MaxHistoryPageBytes, states)
 	}
 	if x, ok := e.opts.Executor.(HistoryPager); ok {
-		return x.HistoryPage(e.baseCtx, runID, after, limit, MaxHistoryPageBytes, states)
+		ctx, done := e.readCtx(ctx)
+		defer done()
+		return x.HistoryPage(ctx, runID, after, limit, MaxHistoryPageBytes, states)
 	}
-	h, err := e.History(runID)
+	h, err := e.History(ctx, runID)
 	if err != nil {
 		return nil, false, err
 	}
@@ -540,7 +543,7 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	h, more, err := e.historyPage(id, after, limit, states)
+	h, more, err := e.historyPage(r.Context(), id, after, limit, states)
 	if err != nil {
 		e.writeRunErr(w, r, id, err)
 		return
@@ -626,7 +629,7 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		f.After = after[0]
 	}
 	f.Limit = limit + 1 // one more tells whether there is a next page
-	runs, err := e.Runs(f)
+	runs, err := e.Runs(r.Context(), f)
 	truncated := errors.Is(err, ErrListTruncated)
 	if truncated {
 		err = nil

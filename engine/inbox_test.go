@@ -166,7 +166,7 @@ func TestUnmatchedEventExpires(t *testing.T) {
 	// A new payment for it completes it.
 	publish(t, broker, "pay-stray-again", "payments", "order.paid", map[string]any{"correlation_id": "stray", "amount": 9})
 	waitFor(t, "late run done", func() bool { i, _ := st.Get(late); return i.State == runtime.StateDone })
-	s, _ := e.Status(late)
+	s, _ := e.Status(context.Background(), late)
 	if !strings.Contains(string(s.Snapshot), `"amount":9`) {
 		t.Fatalf("late run's state %s", s.Snapshot)
 	}
@@ -208,7 +208,7 @@ func TestSameMessageIDOnTwoTopics(t *testing.T) {
 	publishRaw(t, broker, "same", "a", "x", `{"n": 1}`)
 	publishRaw(t, broker, "same", "b", "x", `{"n": 2}`)
 	waitFor(t, "run done", func() bool { i, _ := st.Get(id); return i.State == runtime.StateDone })
-	s, _ := e.Status(id)
+	s, _ := e.Status(context.Background(), id)
 	if !strings.Contains(string(s.Snapshot), `"A":{"n":1}`) || !strings.Contains(string(s.Snapshot), `"B":{"n":2}`) {
 		t.Fatalf("state %s", s.Snapshot)
 	}
@@ -418,12 +418,12 @@ func TestNonJSONBrokerEventDeadLettered(t *testing.T) {
 		ms, _ := st.Messages(store.MessageFilter{State: store.MessageDead})
 		return len(ms) == 1 && strings.Contains(ms[0].Reason, "not valid JSON")
 	})
-	if s, _ := e.Status(id); s.State != runtime.StateWaiting {
+	if s, _ := e.Status(context.Background(), id); s.State != runtime.StateWaiting {
 		t.Fatalf("after the payload that is not JSON: %s, want waiting", s.State)
 	}
 	publishRaw(t, broker, "good", "t", "e", `{"amount": 3}`)
 	waitFor(t, "run done", func() bool {
-		s, _ := e.Status(id)
+		s, _ := e.Status(context.Background(), id)
 		return s.State == runtime.StateDone
 	})
 }

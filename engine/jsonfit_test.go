@@ -67,7 +67,7 @@ func TestDeepJSONRefused(t *testing.T) {
 		ms, _ := fx.st.(*store.Memory).Messages(store.MessageFilter{State: store.MessageDead})
 		return len(ms) == 1 && strings.Contains(ms[0].Reason, "nested more than")
 	})
-	if st, _ := e.Status(id); st.State != runtime.StateWaiting {
+	if st, _ := e.Status(context.Background(), id); st.State != runtime.StateWaiting {
 		t.Fatalf("after the deep payload: %s, want waiting", st.State)
 	}
 	publish(t, fx.broker, "paid", "payments", "payment.succeeded", map[string]any{"correlation_id": cust, "amount": 3})
@@ -133,7 +133,7 @@ func TestUnfitJSONRefused(t *testing.T) {
 	if ms, _ := fx.st.(*store.Memory).Messages(store.MessageFilter{}); len(ms) != 0 {
 		t.Errorf("the refused events left messages: %+v", ms)
 	}
-	if st, _ := e.Status(id); st.State != runtime.StateWaiting {
+	if st, _ := e.Status(context.Background(), id); st.State != runtime.StateWaiting {
 		t.Fatalf("after the refused events: %s, want waiting", st.State)
 	}
 	// From the broker: dead-lettered.
@@ -154,7 +154,7 @@ func TestUnfitJSONRefused(t *testing.T) {
 	if r := ms[0].Reason + " | " + ms[1].Reason; !strings.Contains(r, "invalid UTF-8 at byte offset") || !strings.Contains(r, "the number 1e999") {
 		t.Errorf("dead-letter reasons: %s", r)
 	}
-	if st, _ := e.Status(id); st.State != runtime.StateWaiting {
+	if st, _ := e.Status(context.Background(), id); st.State != runtime.StateWaiting {
 		t.Fatalf("after the dead-lettered events: %s, want waiting", st.State)
 	}
 	// Listed as text: the answer stays UTF-8.
@@ -206,7 +206,7 @@ func TestRPCResponseUnfit(t *testing.T) {
 		}
 		var st RunStatus
 		waitFor(t, "the run to end", func() bool {
-			st, _ = e.Status(id)
+			st, _ = e.Status(context.Background(), id)
 			return st.State.Terminal()
 		})
 		_ = e.Close(t.Context())

@@ -308,7 +308,7 @@ func TestProviderNATSDeadCostsOneAttempt(t *testing.T) {
 	}
 	var st RunStatus
 	waitFor(t, "the run to wait for a provider after a failed attempt, or to end", func() bool {
-		st, _ = e.Status(id)
+		st, _ = e.Status(context.Background(), id)
 		return st.State.Terminal() || len(failedAttempts(t, e, id)) > 0 && reserveWaits(e) > 0
 	})
 	if st.State.Terminal() {
@@ -319,7 +319,7 @@ func TestProviderNATSDeadCostsOneAttempt(t *testing.T) {
 		t.Fatalf("renew: %d %s", status, out)
 	}
 	waitFor(t, "the run to end", func() bool {
-		st, _ = e.Status(id)
+		st, _ = e.Status(context.Background(), id)
 		return st.State.Terminal()
 	})
 	if failed := failedAttempts(t, e, id); st.State != runtime.StateDone || len(failed) != 1 || !strings.Contains(failed[0], "no provider subscribed") {

@@ -128,7 +128,7 @@ func TestRegisterRuntimeFlow(t *testing.T) {
 	publish(t, broker, "y", "payments", "paid", map[string]any{"correlation_id": "o-1", "amount": 5})
 	publish(t, broker, "y", "payments", "paid", map[string]any{"correlation_id": "o-1", "amount": 5})
 	waitFor(t, "run done", func() bool { i, _ := st.Get(id); return i.State == runtime.StateDone })
-	s, _ := e.Status(id)
+	s, _ := e.Status(context.Background(), id)
 	var got typedState
 	if err := json.Unmarshal(s.Snapshot, &got); err != nil || got.Paid.Amount != 5 || !got.Shipped {
 		t.Fatalf("state %s (%v)", s.Snapshot, err)

@@ -113,7 +113,7 @@ func TestReplaceFlowFitsRunsInProgress(t *testing.T) {
 		t.Fatalf("definition after the refused replacement:\n%s", src)
 	}
 	// The parked run continues after the replacement.
-	st, _ := e.Status(id)
+	st, _ := e.Status(context.Background(), id)
 	publish(t, fx.broker, "pay", "payments", "payment.succeeded", map[string]any{"correlation_id": st.Wait.Correlation})
 	waitFor(t, "run done", func() bool { return runState(fx, id) == runtime.StateDone })
 }

@@ -191,7 +191,7 @@ func TestParallelBranchDeadlineRoutesTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the run over", func() bool { return runState(fx, id).Terminal() })
-	st, err := e.Status(id)
+	st, err := e.Status(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestParallelAbortOverHTTP(t *testing.T) {
 		t.Fatalf("start: %d %v", status, out)
 	}
 	waitFor(t, "Reserve completed, Mark running", func() bool {
-		st, err := e.Status("p-1")
+		st, err := e.Status(context.Background(), "p-1")
 		if err != nil {
 			return false
 		}
@@ -275,7 +275,7 @@ func TestParallelAbortOverHTTP(t *testing.T) {
 	if fx.effects.count("release:p-1/Reserve") != 1 || fx.effects.count("delete:p-1/Create") != 1 || fx.effects.count("reserve:") != 1 {
 		t.Errorf("effects %v: want Reserve once, released once, Create deleted once", fx.effects.n)
 	}
-	h, err := e.History("p-1")
+	h, err := e.History(context.Background(), "p-1")
 	if err != nil {
 		t.Fatal(err)
 	}

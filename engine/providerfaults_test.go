@@ -153,10 +153,10 @@ func TestProviderAnswerAfterLeaseEnds(t *testing.T) {
 			}
 			close(release)
 			waitFor(t, "Ship to wait for a provider", func() bool {
-				st, _ := e.Status(id)
+				st, _ := e.Status(context.Background(), id)
 				return st.Wait != nil && st.Wait.Event == "Ship"
 			})
-			if st, _ := e.Status(id); !strings.Contains(string(st.Snapshot), `"Charged":true`) {
+			if st, _ := e.Status(context.Background(), id); !strings.Contains(string(st.Snapshot), `"Charged":true`) {
 				t.Fatalf("state %s, want Charge's answer taken", st.Snapshot)
 			}
 			if _, err := e.RegisterProvider("billing", provider.Registration{TTL: "1s", Handlers: settleHandlers}); err != nil {

@@ -101,7 +101,7 @@ func TestConcurrentStartsOneKey(t *testing.T) {
 			t.Errorf("%s: %d requests answered 201, want 1: %v", key, created, statuses)
 		}
 	}
-	if runs, _ := e.Runs(store.Filter{Flow: "Signup"}); len(runs) != 5 {
+	if runs, _ := e.Runs(context.Background(), store.Filter{Flow: "Signup"}); len(runs) != 5 {
 		t.Errorf("%d runs, want one a key", len(runs))
 	}
 }

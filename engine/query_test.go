@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -47,7 +48,7 @@ func TestQueryRule(t *testing.T) {
 			t.Errorf("%s %s: %d %v, want 400 saying %q", tc.method, tc.path, status, out, tc.says)
 		}
 	}
-	if runs, _ := e.Runs(store.Filter{}); len(runs) != 0 {
+	if runs, _ := e.Runs(context.Background(), store.Filter{}); len(runs) != 0 {
 		t.Errorf("runs started: %v", runs)
 	}
 	if ms, _ := fx.st.(*store.Memory).Messages(store.MessageFilter{}); len(ms) != 0 {

@@ -63,13 +63,13 @@ func TestWriteRefusalsChangeNothing(t *testing.T) {
 	}
 	snapshot := func() string {
 		t.Helper()
-		runs, err := e.Runs(store.Filter{})
+		runs, err := e.Runs(context.Background(), store.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out strings.Builder
 		for _, r := range runs {
-			h, err := e.History(r.RunID)
+			h, err := e.History(context.Background(), r.RunID)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -106,7 +106,7 @@ func TestRegisterTakesGeneratedTriggers(t *testing.T) {
 	publish(t, broker, "hello-1", "greetings", "hello.requested", helloState{Name: "bob"})
 	evRun := EventRunID("Hello", "greetings", "hello.requested", "hello-1")
 	waitFor(t, "event-started run done", done(evRun))
-	rs, err := e.Status(evRun)
+	rs, err := e.Status(context.Background(), evRun)
 	if err != nil || !strings.Contains(string(rs.Snapshot), `"name":"bob"`) || !strings.Contains(string(rs.Snapshot), `"greeted":true`) {
 		t.Fatalf("event run status = %s, %v", rs.Snapshot, err)
 	}

@@ -402,7 +402,7 @@ func TestProviderNoAnswerNamesNoAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the retry to wait for a provider", func() bool { return reserveWaits(e) > 0 })
-	h, _ := e.History(id)
+	h, _ := e.History(context.Background(), id)
 	refused := 0
 	for _, ev := range h {
 		if strings.Contains(ev.Error, `provider "billing", handler "Reserve": connection refused`) {
@@ -412,7 +412,7 @@ func TestProviderNoAnswerNamesNoAddress(t *testing.T) {
 			t.Errorf("the history names the callback: %q", ev.Error)
 		}
 	}
-	if st, _ := e.Status(id); refused != 1 || st.State.Terminal() {
+	if st, _ := e.Status(context.Background(), id); refused != 1 || st.State.Terminal() {
 		t.Errorf("%d attempts refused, run %s; want 1, retried (waiting); history %+v", refused, st.State, h)
 	}
 }
@@ -705,10 +705,10 @@ func TestProviderCallOverTransport(t *testing.T) {
 		}
 		var st RunStatus
 		waitFor(t, mode+" run to end", func() bool {
-			st, _ = e.Status(id)
+			st, _ = e.Status(context.Background(), id)
 			return st.State.Terminal()
 		})
-		h, _ := e.History(id)
+		h, _ := e.History(context.Background(), id)
 		return id, st, h
 	}
 	reserveAttempts := func(h []runtime.Event) (n int, last string) {
@@ -808,14 +808,14 @@ func TestRemoteRollbackWaitsParked(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the rollback parked, waiting for its provider", func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		return err == nil && st.Machine == "Reserve:rollback" && st.Wait != nil && e.Stats().Waiting == 1 && e.Stats().Running == 0
 	})
-	st, _ := e.Status(id)
+	st, _ := e.Status(context.Background(), id)
 	if st.State != runtime.StateRollingBack || st.Wait.Topic != ProviderRollbackTopic || st.Wait.Event != "Release" || !st.Wait.Deadline.IsZero() {
 		t.Fatalf("status while the rollback waits: %s, wait %+v", st.State, st.Wait)
 	}
-	h, _ := e.History(id)
+	h, _ := e.History(context.Background(), id)
 	for _, ev := range h {
 		if ev.From == "Reserve:rollback" {
 			t.Fatalf("an attempt of the rollback ended while no provider serves it: %+v", ev)
@@ -825,12 +825,12 @@ func TestRemoteRollbackWaitsParked(t *testing.T) {
 		t.Fatalf("register the rollback: %d %s", status, out)
 	}
 	waitFor(t, "the run compensated", func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		return err == nil && st.State == runtime.StateCompensated
 	})
 	// The provider's coming is recorded before the call: the status shows
 	// no wait while the provider works.
-	h, _ = e.History(id)
+	h, _ = e.History(context.Background(), id)
 	gates := 0
 	for _, ev := range h {
 		if ev.From == "Reserve:rollback" && ev.To == ev.From {
@@ -872,7 +872,7 @@ func TestInProcessHandlerEndsProviderWaits(t *testing.T) {
 	}
 	waits := func(machine, topic string) func() bool {
 		return func() bool {
-			st, err := e.Status(id)
+			st, err := e.Status(context.Background(), id)
 			return err == nil && st.Machine == machine && st.Wait != nil && st.Wait.Topic == topic && e.Stats().Waiting == 1
 		}
 	}
@@ -885,7 +885,7 @@ func TestInProcessHandlerEndsProviderWaits(t *testing.T) {
 		return nil
 	})
 	waitFor(t, "the run compensated", func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		return err == nil && st.State == runtime.StateCompensated
 	})
 	if key := <-released; key != id+"/Reserve/rollback" {
@@ -939,7 +939,7 @@ func runBill(t *testing.T, e *Engine, within time.Duration) string {
 	}
 	deadline := time.Now().Add(within)
 	for {
-		st, _ := e.Status(id)
+		st, _ := e.Status(context.Background(), id)
 		if st.State == runtime.StateDone {
 			return id
 		}
@@ -1014,7 +1014,7 @@ func runReserveAt(t *testing.T, callback string) (RunStatus, []runtime.Event) {
 		t.Fatalf("register: %d %s", status, out)
 	}
 	st := runToEnd(t, e, "Bill")
-	h, _ := e.History(st.RunID)
+	h, _ := e.History(context.Background(), st.RunID)
 	return st, h
 }
 
@@ -1028,7 +1028,7 @@ func runToEnd(t *testing.T, e *Engine, flow string) RunStatus {
 	}
 	var st RunStatus
 	waitFor(t, "the run to end", func() bool {
-		st, _ = e.Status(id)
+		st, _ = e.Status(context.Background(), id)
 		return st.State.Terminal()
 	})
 	return st

@@ -43,10 +43,10 @@ func TestProviderDialChecksResolvedAddress(t *testing.T) {
 	}
 	var st RunStatus
 	waitFor(t, "the run to end or the provider to be called", func() bool {
-		st, _ = e.Status(id)
+		st, _ = e.Status(context.Background(), id)
 		return st.State.Terminal() || reached.Load() > 0
 	})
-	h, _ := e.History(id)
+	h, _ := e.History(context.Background(), id)
 	refused := 0
 	for _, ev := range h {
 		if ev.Step == "Reserve" && strings.Contains(ev.Error, `provider "billing", handler "Reserve": `+errAddressNotAllowed.Error()) {

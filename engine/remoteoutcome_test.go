@@ -64,13 +64,13 @@ func TestUnroutedOutcomeFailsTheStepLocalAndRemote(t *testing.T) {
 			}
 			var st RunStatus
 			waitFor(t, flow+" "+out+" run to end", func() bool {
-				st, _ = e.Status(id)
+				st, _ = e.Status(context.Background(), id)
 				return st.State.Terminal()
 			})
 			if st.State != runtime.StateFailed || st.Step != "Pay" || !strings.Contains(st.Err, `runtime: unknown outcome "`+out+`"`) {
 				t.Errorf("%s, outcome %q: %s at %s (%q), want failed at Pay with the unknown outcome", flow, out, st.State, st.Step, st.Err)
 			}
-			h, _ := e.History(id)
+			h, _ := e.History(context.Background(), id)
 			for _, ev := range h {
 				if ev.To == "Fallback:running" {
 					t.Errorf("%s, outcome %q: routed to Fallback as an error", flow, out)
@@ -114,7 +114,7 @@ func TestProviderUndeclaredOutcomeLogged(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids[out] = id
-		waitFor(t, "the run to end", func() bool { st, _ := e.Status(id); return st.State.Terminal() })
+		waitFor(t, "the run to end", func() bool { st, _ := e.Status(context.Background(), id); return st.State.Terminal() })
 	}
 	got := logs.String()
 	want := `msg="provider answered an outcome its step does not declare: the step fails" provider=pay handler=Remote.Pay run_id=` + ids["lost"] + ` outcome=lost`

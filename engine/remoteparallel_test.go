@@ -90,10 +90,10 @@ func TestProviderServesParallelBranches(t *testing.T) {
 	waitFor(t, "Reserve called while Authorize has no provider", func() bool { return calledHandlers(tr.reqs, id)["Reserve"] })
 	register(all...)
 	waitFor(t, "the run done", func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		return err == nil && st.State == runtime.StateDone
 	})
-	h, _ := e.History(id)
+	h, _ := e.History(context.Background(), id)
 	for _, ev := range h {
 		if ev.Outcome == runtime.OutcomeRetry {
 			t.Errorf("an attempt failed although the provider came within the wait: %+v", ev)
@@ -110,10 +110,10 @@ func TestProviderServesParallelBranches(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the run compensated", func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		return err == nil && st.State.Terminal()
 	})
-	if st, _ := e.Status(id); st.State != runtime.StateCompensated {
+	if st, _ := e.Status(context.Background(), id); st.State != runtime.StateCompensated {
 		t.Fatalf("a run whose branch failed for good: %s (%s)", st.State, st.Err)
 	}
 	if got := calledHandlers(tr.reqs, id); !got["Release"] || got["Void"] || got["Ship"] {
@@ -123,7 +123,7 @@ func TestProviderServesParallelBranches(t *testing.T) {
 
 // branchCompleted reports whether branch of run id completed.
 func branchCompleted(e *Engine, id, branch string) bool {
-	h, _ := e.History(id)
+	h, _ := e.History(context.Background(), id)
 	for _, ev := range h {
 		if ev.Branch == branch && ev.From == runtime.RunningState(branch) && ev.Error == "" {
 			return true

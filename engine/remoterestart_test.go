@@ -103,7 +103,7 @@ func restartWaiting(t *testing.T, dir string, clock *runtime.FakeClock, tr Provi
 	// (as it did before GateClosed: its timeout's and the in-memory
 	// wait's timers pending on the fake clock, which stands still here).
 	waiting := func() bool {
-		st, _ := e.Status(id)
+		st, _ := e.Status(context.Background(), id)
 		return st.Machine == machine && st.Wait != nil && st.Wait.Topic == topic && st.Wait.Event == handler && e.Stats().Waiting == 1
 	}
 	waitFor(t, "the resumed attempt waiting for a provider of "+handler, func() bool { return waiting() || clock.Pending() >= 2 })
@@ -116,13 +116,13 @@ func restartWaiting(t *testing.T, dir string, clock *runtime.FakeClock, tr Provi
 		t.Fatalf("after the restart and a minute, run %s, want it waiting in %s for a provider of %s:\n%s",
 			runState(fx, id), machine, handler, transitionsOf(t, e, id))
 	}
-	h, _ := e.History(id)
+	h, _ := e.History(context.Background(), id)
 	back := h[len(h)-1]
 	if back.From != machine && back.From != strings.Replace(machine, ":waiting", ":running", 1) || back.Outcome != "" || back.Attempt != 1 ||
 		!strings.Contains(back.Error, "no live provider") || back.Wait == nil {
 		t.Fatalf("the event taking the attempt back to its wait: %+v", back)
 	}
-	if st, _ := e.Status(id); st.Attempt != 1 {
+	if st, _ := e.Status(context.Background(), id); st.Attempt != 1 {
 		t.Errorf("status while the attempt waits again: attempt %d, want 1", st.Attempt)
 	}
 	// GET /runs/{id}/history names the event: it failed nothing.
@@ -144,14 +144,14 @@ func TestProviderStepInFlightAcrossRestart(t *testing.T) {
 
 	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(string, provider.Request) []byte { return []byte(`{}`) }}
 	_, e := restartWaiting(t, dir, clock, tr, id, "Charge:waiting", ProviderTopic, "Charge")
-	if st, _ := e.Status(id); !st.Wait.Deadline.Equal(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)) {
+	if st, _ := e.Status(context.Background(), id); !st.Wait.Deadline.Equal(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("the wait's deadline %v, want the step's, from when it was entered", st.Wait.Deadline)
 	}
 	if _, err := e.RegisterProvider("billing", provider.Registration{Handlers: settleHandlers}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the run to end", func() bool { st, _ := e.Status(id); return st.State.Terminal() })
-	if st, _ := e.Status(id); st.State != runtime.StateDone {
+	waitFor(t, "the run to end", func() bool { st, _ := e.Status(context.Background(), id); return st.State.Terminal() })
+	if st, _ := e.Status(context.Background(), id); st.State != runtime.StateDone {
 		t.Fatalf("run %s: %s\n%s", st.State, st.Err, transitionsOf(t, e, id))
 	}
 	again := <-tr.reqs
@@ -180,8 +180,8 @@ func TestProviderRollbackInFlightAcrossRestart(t *testing.T) {
 	if _, err := e.RegisterProvider("billing", provider.Registration{Handlers: settleHandlers}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the run to end", func() bool { st, _ := e.Status(id); return st.State.Terminal() })
-	if st, _ := e.Status(id); st.State != runtime.StateCompensated {
+	waitFor(t, "the run to end", func() bool { st, _ := e.Status(context.Background(), id); return st.State.Terminal() })
+	if st, _ := e.Status(context.Background(), id); st.State != runtime.StateCompensated {
 		t.Fatalf("run %s: %s\n%s", st.State, st.Err, transitionsOf(t, e, id))
 	}
 	again := <-tr.reqs

@@ -53,18 +53,18 @@ func TestProviderRetryWaitsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the retry waiting for a provider", func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		return err == nil && st.Machine == "Reserve:waiting" && st.Attempt == 2 && e.Stats().Waiting == 1 && e.Stats().Running == 0
 	})
 	// Many times ProviderOptions.Wait, and every attempt's backoff: no
 	// attempt runs or fails meanwhile.
 	time.Sleep(200 * time.Millisecond)
-	st, _ := e.Status(id)
+	st, _ := e.Status(context.Background(), id)
 	if st.State != runtime.StateWaiting || st.Wait == nil || st.Wait.Topic != ProviderTopic || st.Wait.Event != "Reserve" ||
 		st.Attempt != 2 || st.Err == "" {
 		t.Fatalf("status while the retry waits: %s attempt %d error %q wait %+v", st.State, st.Attempt, st.Err, st.Wait)
 	}
-	h, _ := e.History(id)
+	h, _ := e.History(context.Background(), id)
 	if last := h[len(h)-1]; last.From != "Reserve:running" || last.To != "Reserve:waiting" || last.Outcome != runtime.OutcomeRetry || last.Attempt != 1 {
 		t.Fatalf("the last event while the retry waits: %+v", last)
 	}
@@ -72,12 +72,12 @@ func TestProviderRetryWaitsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the run done", func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		return err == nil && st.State == runtime.StateDone
 	})
 	// GET /runs/{id}/history: the retry's wait ends "woken" as Reserve's
 	// first and Check's did; nothing was interrupted.
-	h, _ = e.History(id)
+	h, _ = e.History(context.Background(), id)
 	var wakes []uint64
 	for _, ev := range h {
 		if strings.HasSuffix(ev.From, ":waiting") && strings.HasSuffix(ev.To, ":running") {
@@ -123,11 +123,11 @@ func TestProviderStepLoops(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the run over", func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		return err == nil && st.State.Terminal()
 	})
-	st, _ := e.Status(id)
-	h, _ := e.History(id)
+	st, _ := e.Status(context.Background(), id)
+	h, _ := e.History(context.Background(), id)
 	if st.State != runtime.StateDone {
 		t.Fatalf("run %s: %s", st.State, st.Err)
 	}

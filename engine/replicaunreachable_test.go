@@ -68,7 +68,7 @@ func (p *stoppableProvider) stop() {
 // failedAttempts returns the errors of the failed attempts of run id.
 func failedAttempts(t *testing.T, e *Engine, id string) []string {
 	t.Helper()
-	h, err := e.History(id)
+	h, err := e.History(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestProviderUnreachableReplicaPassedOver(t *testing.T) {
 	if status, _, out := send(t, srv, "POST", "/providers/billing/renew?replica=a", "", "application/json", ""); status != http.StatusOK {
 		t.Fatalf("a renews: %d %s", status, out)
 	}
-	waitFor(t, "the run to be done", func() bool { st, _ := e.Status(id); return st.State == runtime.StateDone })
+	waitFor(t, "the run to be done", func() bool { st, _ := e.Status(context.Background(), id); return st.State == runtime.StateDone })
 }
 
 // post marks unreachable only a call that found no server: refused, or
@@ -284,7 +284,7 @@ func TestProviderDeadOnlyReplicaCostsOneAttempt(t *testing.T) {
 	}
 	var st RunStatus
 	waitFor(t, "the run to wait for a provider after a failed attempt, or to end", func() bool {
-		st, _ = e.Status(id)
+		st, _ = e.Status(context.Background(), id)
 		return st.State.Terminal() || st.Wait != nil && st.Wait.Topic == ProviderTopic && len(failedAttempts(t, e, id)) > 0 && reserveWaits(e) > 0
 	})
 	if st.State.Terminal() {
@@ -313,7 +313,7 @@ func TestProviderDeadOnlyReplicaCostsOneAttempt(t *testing.T) {
 		t.Fatalf("a renews: %d %s", status, out)
 	}
 	waitFor(t, "the run to end", func() bool {
-		st, _ = e.Status(id)
+		st, _ = e.Status(context.Background(), id)
 		return st.State.Terminal()
 	})
 	if failed := failedAttempts(t, e, id); st.State != runtime.StateDone || len(failed) != 1 || !strings.Contains(failed[0], "connection") {

@@ -61,7 +61,7 @@ func TestRollbackCallWaitHoldsNoSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the order parked in its rollback and the refund on its await", func() bool {
-		s, err := e.Status(id)
+		s, err := e.Status(context.Background(), id)
 		return err == nil && s.Machine == "Pay:rollback" && e.Parked() == 1 && e.Stats().Running == 0
 	})
 	if s := e.Stats(); s.Waiting != 2 {

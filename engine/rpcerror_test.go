@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -46,7 +47,7 @@ func TestRPCErrorShowsNoAddress(t *testing.T) {
 	}
 	id := out["run_id"].(string)
 	waitFor(t, "the run to fail", func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		return err == nil && st.State == runtime.StateFailed
 	})
 	_, st := c.do("GET", "/runs/"+id, "")

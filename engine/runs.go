@@ -715,8 +715,12 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 // a waiting run waits for and until when (Status.Wait); for an Executor's
 // run that ended without its history recording it, the end the executor
 // reports (EndReporter).
-func (e *Engine) Status(runID string) (RunStatus, error) {
-	h, err := e.statusHistory(runID)
+//
+// ctx bounds an Executor's calls, as does the engine's Close.
+func (e *Engine) Status(ctx context.Context, runID string) (RunStatus, error) {
+	ctx, done := e.readCtx(ctx)
+	defer done()
+	h, err := e.statusHistory(ctx, runID)
 	if err != nil {
 		return RunStatus{}, err
 	}
@@ -726,7 +730,7 @@ func (e *Engine) Status(runID string) (RunStatus, error) {
 	}
 	st.History = nil
 	if x, ok := e.opts.Executor.(EndReporter); ok && !st.State.Terminal() {
-		end, why, err := x.EndedOutside(e.baseCtx, runID)
+		end, why, err := x.EndedOutside(ctx, runID)
 		if err != nil {
 			return RunStatus{}, err
 		}
@@ -739,7 +743,7 @@ func (e *Engine) Status(runID string) (RunStatus, error) {
 	case e.opts.Executor == nil:
 		out.AbortRequested = AbortPending(e.store, runID, st.State)
 	case asks:
-		requests := &executorAborts{ctx: e.baseCtx, x: x}
+		requests := &executorAborts{ctx: ctx, x: x}
 		out.AbortRequested = AbortPending(requests, runID, st.State)
 		if requests.err != nil {
 			return RunStatus{}, requests.err
@@ -792,12 +796,30 @@ type RunStatus struct {
 // (each an index entry of the subscriber; no goroutine).
 func (e *Engine) Parked() int { return e.ws.count() }
 
-// History returns a run's events.
-func (e *Engine) History(runID string) ([]runtime.Event, error) {
+// History returns a run's events. ctx bounds an Executor's calls, as does
+// the engine's Close.
+func (e *Engine) History(ctx context.Context, runID string) ([]runtime.Event, error) {
 	if x := e.opts.Executor; x != nil {
-		return x.History(e.baseCtx, runID)
+		ctx, done := e.readCtx(ctx)
+		defer done()
+		return x.History(ctx, runID)
 	}
 	return e.store.Load(runID)
+}
+
+// readCtx is ctx (context.Background() if nil), ended too when the engine
+// closes: a caller's read of the Executor ends with the caller or with the
+// engine, whichever comes first. done releases it.
+func (e *Engine) readCtx(ctx context.Context) (_ context.Context, done func()) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(e.baseCtx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // statusHistory is runID's history as a status reads it (Status, the run
@@ -811,10 +833,10 @@ func (e *Engine) History(runID string) ([]runtime.Event, error) {
 // /runs/{id}/history reads it, without states, then the snapshot's event
 // alone with its state; another store, or an Executor, gives the history
 // whole.
-func (e *Engine) statusHistory(runID string) ([]runtime.Event, error) {
+func (e *Engine) statusHistory(ctx context.Context, runID string) ([]runtime.Event, error) {
 	p, ok := e.store.(historyPager)
 	if !ok || e.opts.Executor != nil {
-		return e.History(runID)
+		return e.History(ctx, runID)
 	}
 	var h []runtime.Event
 	for after := uint64(0); ; {
@@ -851,9 +873,12 @@ var ErrListTruncated = errors.New("engine: the run list is cut short: the execut
 
 // Runs lists runs. Its runs are valid with an error wrapping
 // ErrListTruncated.
-func (e *Engine) Runs(f store.Filter) ([]store.RunInfo, error) {
+// ctx bounds an Executor's calls, as does the engine's Close.
+func (e *Engine) Runs(ctx context.Context, f store.Filter) ([]store.RunInfo, error) {
 	if x := e.opts.Executor; x != nil {
-		return x.Runs(e.baseCtx, f)
+		ctx, done := e.readCtx(ctx)
+		defer done()
+		return x.Runs(ctx, f)
 	}
 	return e.store.List(f)
 }

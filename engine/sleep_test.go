@@ -65,7 +65,7 @@ func sleeping(t *testing.T, e *Engine, clock *runtime.FakeClock, id, step string
 	t.Helper()
 	var w *runtime.Wait
 	waitFor(t, "run "+id+" to sleep in "+step, func() bool {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		w = st.Wait
 		return err == nil && st.Machine == runtime.WaitingState(step) && w != nil && clock.Pending() > 0
 	})
@@ -74,7 +74,7 @@ func sleeping(t *testing.T, e *Engine, clock *runtime.FakeClock, id, step string
 
 func transitionsOf(t *testing.T, e *Engine, id string) string {
 	t.Helper()
-	h, err := e.History(id)
+	h, err := e.History(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestSleepSurvivesRestart(t *testing.T) {
 		t.Fatalf("resumed wait %+v, want the recorded wake-up time", w)
 	}
 	clock.Advance(35 * time.Hour)
-	if s, _ := e.Status(id); s.Machine != runtime.WaitingState("Wait") {
+	if s, _ := e.Status(context.Background(), id); s.Machine != runtime.WaitingState("Wait") {
 		t.Fatalf("woke an hour early: %+v", s)
 	}
 	clock.Advance(time.Hour)
@@ -129,7 +129,7 @@ func TestSleepSurvivesRestart(t *testing.T) {
 		t.Fatalf("follow-up wait %+v, want until the state's time and the deadline 720h after the step was entered", w)
 	}
 	clock.Advance(64 * time.Hour)
-	waitFor(t, "run done", func() bool { s, _ := e.Status(id); return s.State == runtime.StateDone })
+	waitFor(t, "run done", func() bool { s, _ := e.Status(context.Background(), id); return s.State == runtime.StateDone })
 	want := strings.Join([]string{
 		"pending -> Wait:waiting",
 		"Wait:waiting -> Wait:running",
@@ -141,7 +141,7 @@ func TestSleepSurvivesRestart(t *testing.T) {
 	if got := transitionsOf(t, e, id); got != want {
 		t.Fatalf("history:\n%s\nwant:\n%s", got, want)
 	}
-	h, _ := e.History(id)
+	h, _ := e.History(context.Background(), id)
 	if !h[1].Time.Equal(remindEpoch.Add(336*time.Hour)) || !h[4].Time.Equal(followUp) {
 		t.Errorf("woke at %v and %v", h[1].Time, h[4].Time)
 	}
@@ -162,7 +162,7 @@ func TestSleepOutcomes(t *testing.T) {
 	clock.Advance(336 * time.Hour)
 	sleeping(t, e, clock, late, "FollowUp")
 	clock.Advance(720 * time.Hour)
-	waitFor(t, "late run done", func() bool { s, _ := e.Status(late); return s.State == runtime.StateDone })
+	waitFor(t, "late run done", func() bool { s, _ := e.Status(context.Background(), late); return s.State == runtime.StateDone })
 	if got := transitionsOf(t, e, late); !strings.Contains(got, "FollowUp:waiting -> Late:running [timeout]") {
 		t.Errorf("late run:\n%s", got)
 	}
@@ -179,8 +179,8 @@ func TestSleepOutcomes(t *testing.T) {
 		}
 		sleeping(t, e, clock, id, "Wait")
 		clock.Advance(336 * time.Hour)
-		waitFor(t, "run failed", func() bool { s, _ := e.Status(id); return s.State == runtime.StateFailed })
-		h, _ := e.History(id)
+		waitFor(t, "run failed", func() bool { s, _ := e.Status(context.Background(), id); return s.State == runtime.StateFailed })
+		h, _ := e.History(context.Background(), id)
 		if ev := h[len(h)-2]; ev.From != "FollowUp:waiting" || ev.To != "failing" || ev.Outcome != runtime.OutcomeError ||
 			!strings.Contains(ev.Error, "the time to wake at is not set") {
 			t.Errorf("state %s: %+v", state, ev)
@@ -192,7 +192,7 @@ func TestSleepOutcomes(t *testing.T) {
 	if err := e.Abort(context.Background(), aborted); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "run aborted", func() bool { s, _ := e.Status(aborted); return s.State == runtime.StateAborted })
+	waitFor(t, "run aborted", func() bool { s, _ := e.Status(context.Background(), aborted); return s.State == runtime.StateAborted })
 	if got, want := transitionsOf(t, e, aborted), "pending -> Wait:waiting\nWait:waiting -> aborting\naborting -> aborted"; got != want {
 		t.Errorf("aborted run:\n%s\nwant:\n%s", got, want)
 	}

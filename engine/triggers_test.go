@@ -113,12 +113,12 @@ func TestEventTriggerStartsOneRunPerMessage(t *testing.T) {
 	publish(t, fx.broker, "signup-1", "accounts", "signup.requested", map[string]any{"Customer": map[string]string{"Email": "eve"}})
 	id := EventRunID("Signup", "accounts", "signup.requested", "signup-1")
 	waitParked(t, e, id)
-	st, _ := e.Status(id)
+	st, _ := e.Status(context.Background(), id)
 	if !strings.Contains(string(st.Snapshot), `"cus-eve-`) {
 		t.Fatalf("state %s", st.Snapshot)
 	}
 	time.Sleep(20 * time.Millisecond) // let a wrong second start show
-	runs, _ := e.Runs(store.Filter{Flow: "Signup"})
+	runs, _ := e.Runs(context.Background(), store.Filter{Flow: "Signup"})
 	if len(runs) != 1 {
 		t.Fatalf("%d runs, want 1", len(runs))
 	}
@@ -323,7 +323,7 @@ func TestConcurrentTriggers(t *testing.T) {
 	// Pay for every run at once.
 	var pw sync.WaitGroup
 	for _, id := range all {
-		st, _ := e.Status(id)
+		st, _ := e.Status(context.Background(), id)
 		pw.Add(1)
 		go func() {
 			defer pw.Done()

@@ -64,7 +64,7 @@ func TestResumedAwaitOfPayloadNotJSONFails(t *testing.T) {
 		info, _ := st.Get(id)
 		return info.State.Terminal()
 	})
-	s, err := e.Status(id)
+	s, err := e.Status(context.Background(), id)
 	if err != nil || s.State != runtime.StateFailed || !strings.Contains(s.Err, "does not encode as JSON") {
 		t.Fatalf("Status = %s %q, %v; want failed, saying the state does not encode", s.State, s.Err, err)
 	}

@@ -164,7 +164,7 @@ func (e *Engine) httpFlowDiagram(w http.ResponseWriter, r *http.Request) {
 // flow with its path lit (RunPath).
 func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	h, err := e.statusHistory(id) // RunPath reads no state
+	h, err := e.statusHistory(r.Context(), id) // RunPath reads no state
 	if err != nil {
 		e.writeRunErr(w, r, id, err)
 		return

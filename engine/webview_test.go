@@ -96,7 +96,7 @@ func TestWatchStreamsRecordedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitParked(t, e, id)
-	h, _ := e.History(id)
+	h, _ := e.History(context.Background(), id)
 	for i := range h {
 		ev := nextSSE(t, all)
 		var got runtime.Event
@@ -423,7 +423,7 @@ func TestListFiltersTimeAndCorrelation(t *testing.T) {
 	}
 	first, _ := fx.st.Get(ids[0])
 	second, _ := fx.st.Get(ids[1])
-	st, _ := e.Status(ids[1])
+	st, _ := e.Status(context.Background(), ids[1])
 	list := func(q string) []string {
 		t.Helper()
 		status, _, body := send(t, srv, "GET", "/runs?"+q, "", "", "")
@@ -586,7 +586,7 @@ func TestWatchConcurrentRuns(t *testing.T) {
 	want := map[string]int{} // run -> events recorded once parked
 	for id := range ids {
 		waitParked(t, e, id)
-		h, _ := e.History(id)
+		h, _ := e.History(context.Background(), id)
 		want[id] = len(h)
 	}
 	total := 0

@@ -226,13 +226,13 @@ func (g *flowGen) methods() []jen.Code {
 		method("Status returns the state, step, attempt and history of a run, live or finished "+
 			"(a finished run needs a sink that can load histories: a store of runtime/store, or runtime.MemorySink). "+
 			"A run it cannot find, or one of another flow, is an error wrapping runtime.ErrUnknownRun.",
-			"Status", []jen.Code{runID()}, []jen.Code{rt("Status"), jen.Error()},
-			"runID"),
+			"Status", []jen.Code{ctx(), runID()}, []jen.Code{rt("Status"), jen.Error()},
+			"ctx", "runID"),
 		method(fmt.Sprintf("State returns the latest %s of a run of this flow, live or finished "+
 			"(a finished run needs a sink that can load histories), decoded from its last snapshot. "+
 			"A run it cannot find, or one of another flow, is an error wrapping runtime.ErrUnknownRun.", g.stateName()),
-			"State", []jen.Code{runID()}, []jen.Code{g.stateType(), jen.Error()},
-			"runID"),
+			"State", []jen.Code{ctx(), runID()}, []jen.Code{g.stateType(), jen.Error()},
+			"ctx", "runID"),
 		method("History returns the events of a run of this flow, live or finished, from the flow's sink, "+
 			"which must load histories (a store of runtime/store, or runtime.MemorySink).",
 			"History", []jen.Code{ctx(), runID()}, []jen.Code{jen.Index().Add(rt("Event")), jen.Error()},

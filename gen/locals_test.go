@@ -245,7 +245,7 @@ func (impl%[2]s) Left(context.Context, *%[1]s) error { return nil }
 		xres, _ = xf.Execute(xctx, %[1]s{In: "no"})
 		check.Equal("%[2]s: rejected", string(xres.Final), string(runtime.StateCompensated))
 		check.Equal("%[2]s: rolled back", xres.State.In, "in")
-		xst, xerr := xf.State(xres.RunID)
+		xst, xerr := xf.State(xctx, xres.RunID)
 		check.Equal("%[2]s: State error", xerr, nil)
 		check.Equal("%[2]s: State", xst.In, "in")
 		xh, xerr := xf.History(xctx, xres.RunID)

@@ -89,7 +89,7 @@ func TestProviderCallsCarryTheTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		st, err := e.Status(id)
+		st, err := e.Status(ctx, id)
 		if err == nil && st.State.Terminal() {
 			if st.State != "done" {
 				t.Fatalf("run ended %s: %s", st.State, st.Err)

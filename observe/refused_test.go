@@ -75,7 +75,7 @@ func TestBrokerFullCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if st, err := e.Status(id); err == nil && st.State.Terminal() {
+		if st, err := e.Status(context.Background(), id); err == nil && st.State.Terminal() {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -248,7 +248,7 @@ func TestProviderRollbackWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	untilWaiting(t, tel, "Bill", 1)
-	if st, err := e.Status(id); err != nil || st.Machine != "Reserve:rollback" {
+	if st, err := e.Status(context.Background(), id); err != nil || st.Machine != "Reserve:rollback" {
 		t.Fatalf("counted as waiting in %s (%v), want Reserve:rollback", st.Machine, err)
 	}
 	e.Registry().Rollback("Bill.Release", func(context.Context, *engine.State) error { return nil })

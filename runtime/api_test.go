@@ -186,14 +186,14 @@ func TestStatusAbortAndLifecycle(t *testing.T) {
 	if err := f.Abort("r"); !errors.Is(err, runtime.ErrUnknownRun) {
 		t.Errorf("Flow.Abort of a finished run: %v", err)
 	}
-	st, err = f.Status("r")
+	st, err = f.Status(ctx, "r")
 	if err != nil || st.State != runtime.StateAborted || st.Step != "B" || st.Err != runtime.ErrAborted.Error() {
 		t.Errorf("Status after the end = %+v, %v", st, err)
 	}
-	if _, err := f.Status("nope"); !errors.Is(err, runtime.ErrUnknownRun) {
+	if _, err := f.Status(ctx, "nope"); !errors.Is(err, runtime.ErrUnknownRun) {
 		t.Errorf("Status of an unknown run: %v", err)
 	}
-	if _, err := runtime.New[state]("nosink").Status("r"); !errors.Is(err, runtime.ErrUnknownRun) {
+	if _, err := runtime.New[state]("nosink").Status(ctx, "r"); !errors.Is(err, runtime.ErrUnknownRun) {
 		t.Errorf("Status without a history: %v", err)
 	}
 	waitCtx, stop := context.WithCancel(context.Background())

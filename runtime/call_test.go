@@ -130,11 +130,11 @@ func TestCallChildDone(t *testing.T) {
 	if h[2].Child == nil || *h[2].Child != ref || len(h[2].Payload) == 0 {
 		t.Fatalf("wake-up event %+v: want the child and its final state", h[2])
 	}
-	st, err := c.parent.Status("o-1")
+	st, err := c.parent.Status(context.Background(), "o-1")
 	if err != nil || !slices.Equal(st.Children, []runtime.RunRef{ref}) {
 		t.Fatalf("parent status children %v, %v", st.Children, err)
 	}
-	cst, err := c.child.Status(child)
+	cst, err := c.child.Status(context.Background(), child)
 	if err != nil || cst.State != runtime.StateDone || cst.Parent == nil || *cst.Parent != (runtime.RunRef{Flow: "Order", RunID: "o-1"}) {
 		t.Fatalf("child status %+v, %v", cst, err)
 	}
@@ -194,11 +194,11 @@ func TestRollbackCall(t *testing.T) {
 	if len(back) < 2 || back[1].Child == nil || back[1].Child.RunID != undo {
 		t.Fatalf("rollback events %+v: want the refund child named", back)
 	}
-	st, _ := c.parent.Status("o-3")
+	st, _ := c.parent.Status(context.Background(), "o-3")
 	if len(st.Children) != 2 || st.Children[1] != (runtime.RunRef{Flow: "Refund", RunID: undo}) {
 		t.Fatalf("children %v", st.Children)
 	}
-	if cst, err := refund.Status(undo); err != nil || cst.State != runtime.StateDone || cst.Parent.RunID != "o-3" {
+	if cst, err := refund.Status(context.Background(), undo); err != nil || cst.State != runtime.StateDone || cst.Parent.RunID != "o-3" {
 		t.Fatalf("refund run %+v, %v", cst, err)
 	}
 }
@@ -223,7 +223,7 @@ func TestRollbackCallChildFails(t *testing.T) {
 	// Each attempt ran its own child, named by the event that started it.
 	starts := eventsTo(sink.History("o-4"), "Bill:rollback")
 	for i, id := range []string{"o-4@Bill:rollback", "o-4@Bill:rollback:2"} {
-		if st, err := refund.Status(id); err != nil || st.State != runtime.StateFailed {
+		if st, err := refund.Status(context.Background(), id); err != nil || st.State != runtime.StateFailed {
 			t.Fatalf("refund run %s: %+v, %v", id, st, err)
 		}
 		if len(starts) != 2 || starts[i].Wait == nil || starts[i].Wait.Child.RunID != id {
@@ -251,7 +251,7 @@ func TestAbortParentAbortsChild(t *testing.T) {
 	if res.Final != runtime.StateAborted {
 		t.Fatalf("parent final %s (%v)", res.Final, res.Err)
 	}
-	cst, err := c.child.Status("o-5@Bill")
+	cst, err := c.child.Status(context.Background(), "o-5@Bill")
 	if err != nil || cst.State != runtime.StateAborted {
 		t.Fatalf("child %+v, %v: want aborted", cst, err)
 	}
@@ -312,10 +312,10 @@ func TestCallResumeAfterCrash(t *testing.T) {
 			var st runtime.Status
 			waitUntil(t, func() bool {
 				var err error
-				st, err = c2.parent.Status("o-6")
+				st, err = c2.parent.Status(context.Background(), "o-6")
 				return err == nil && st.State.Terminal()
 			})
-			res, err := c2.parent.State("o-6")
+			res, err := c2.parent.State(context.Background(), "o-6")
 			if err != nil || st.State != runtime.StateDone || res.Res.Charge != "ch-9" {
 				t.Fatalf("parent ended %s (%s) with %+v, %v; history %v", st.State, st.Err, res.Res, err, transitions(after.History("o-6")))
 			}
@@ -572,7 +572,7 @@ func TestCallCompensationMatrix(t *testing.T) {
 				if res.Final != wantFinal {
 					t.Fatalf("parent ended %s (%v), want %s", res.Final, res.Err, wantFinal)
 				}
-				cst, cerr := child.Status("p@Call")
+				cst, cerr := child.Status(context.Background(), "p@Call")
 				switch {
 				case at == "P1":
 					if cerr == nil {
@@ -582,7 +582,7 @@ func TestCallCompensationMatrix(t *testing.T) {
 					if cst.State != runtime.StateDone {
 						t.Fatalf("child %s", cst.State)
 					}
-					if ust, err := undoFlow.Status("p@Call:rollback"); err != nil || ust.State != runtime.StateDone {
+					if ust, err := undoFlow.Status(context.Background(), "p@Call:rollback"); err != nil || ust.State != runtime.StateDone {
 						t.Fatalf("undo run %+v, %v", ust, err)
 					}
 				default:
@@ -645,9 +645,9 @@ func TestCallNestedAbort(t *testing.T) {
 		t.Fatalf("undone %v, want %v", got, want)
 	}
 	for id, f := range map[string]interface {
-		Status(string) (runtime.Status, error)
+		Status(context.Context, string) (runtime.Status, error)
 	}{"o@Middle": middle, "o@Middle@Inner": inner} {
-		if st, err := f.Status(id); err != nil || st.State != runtime.StateAborted {
+		if st, err := f.Status(context.Background(), id); err != nil || st.State != runtime.StateAborted {
 			t.Fatalf("%s: %+v, %v", id, st, err)
 		}
 	}
@@ -679,7 +679,10 @@ func TestRollbackCallSuspended(t *testing.T) {
 		t.Fatal(err)
 	}
 	child := "o-9@Bill:rollback"
-	waitUntil(t, func() bool { st, err := refund.Status(child); return err == nil && st.Attempt == 2 })
+	waitUntil(t, func() bool {
+		st, err := refund.Status(context.Background(), child)
+		return err == nil && st.Attempt == 2
+	})
 	ch, _ := refund.Run(child)
 	_ = r.Suspend()
 	_ = ch.Suspend()
@@ -701,10 +704,10 @@ func TestRollbackCallSuspended(t *testing.T) {
 	if res.Final != runtime.StateCompensated {
 		t.Fatalf("resumed parent %s (%v)", res.Final, res.Err)
 	}
-	if st, _ := refund2.Status(child); st.State != runtime.StateDone {
+	if st, _ := refund2.Status(context.Background(), child); st.State != runtime.StateDone {
 		t.Fatalf("refund %s", st.State)
 	}
-	if _, err := refund2.Status("o-9@Bill:rollback:2"); err == nil {
+	if _, err := refund2.Status(context.Background(), "o-9@Bill:rollback:2"); err == nil {
 		t.Fatal("a second refund ran")
 	}
 }

@@ -54,7 +54,7 @@ func TestCallChildNotStartedIsNoChild(t *testing.T) {
 	if res.Final != runtime.StateCompensationFailed || !errors.Is(err, runtime.ErrChildNotStarted) || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("final %s, %v: want the step failed as its child could not start, and the rollback too", res.Final, err)
 	}
-	st, err := parent.Status("u-1")
+	st, err := parent.Status(context.Background(), "u-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func (f *edgeFlow) settled(t *testing.T, id string, undos int) runtime.Status {
 	if err := f.flow.CheckHistory(h); err != nil {
 		t.Fatalf("history does not check: %v", err)
 	}
-	st, err := f.flow.Status(id)
+	st, err := f.flow.Status(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func (f *eachFlow) waiting(t *testing.T, id string, n int) runtime.Status {
 	}()
 	waitUntil(t, func() bool {
 		var err error
-		st, err = f.flow.Status(id)
+		st, err = f.flow.Status(context.Background(), id)
 		return err == nil && st.Machine == runtime.WaitingState("Pay") && len(st.History) == n && f.isParked(id)
 	})
 	return st

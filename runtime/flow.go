@@ -286,16 +286,20 @@ func (f *Flow[S]) liveRun(id string) (*Run[S], bool) {
 }
 
 // Status returns the status of a live run, or of a finished one whose
-// history the sink can load (Replay of it). A run of another flow is
-// unknown here (ErrUnknownRun), even when the sink is shared and holds it.
-func (f *Flow[S]) Status(runID string) (Status, error) {
+// history the sink can load (Replay of it); ctx bounds that load (a nil
+// ctx is context.Background()). A run of another flow is unknown here
+// (ErrUnknownRun), even when the sink is shared and holds it.
+func (f *Flow[S]) Status(ctx context.Context, runID string) (Status, error) {
 	if r, ok := f.Run(runID); ok {
 		return r.Status(), nil
 	}
 	if f.opts.loader == nil {
 		return Status{}, fmt.Errorf("%w: %q", ErrUnknownRun, runID)
 	}
-	h, err := f.opts.loader.LoadHistory(context.Background(), runID)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	h, err := f.opts.loader.LoadHistory(ctx, runID)
 	if err != nil {
 		return Status{}, fmt.Errorf("run %q: %w", runID, err)
 	}

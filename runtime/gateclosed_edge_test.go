@@ -114,7 +114,7 @@ func TestGateClosedAbortWhileWaiting(t *testing.T) {
 	if res.Final != runtime.StateAborted || !errors.Is(err, runtime.ErrAborted) {
 		t.Fatalf("final %s (%v)", res.Final, err)
 	}
-	st, err := f.flow.Status("a-1")
+	st, err := f.flow.Status(context.Background(), "a-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestGateClosedFlappingHitsHistoryLimit(t *testing.T) {
 	if h := sink.History("f-1"); len(h) != 14 || tries != 5 {
 		t.Fatalf("%d events, %d attempts", len(h), tries)
 	}
-	st, err := fl.Status("f-1")
+	st, err := fl.Status(context.Background(), "f-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestGateClosedRollbackFlappingHitsHistoryLimit(t *testing.T) {
 	if len(h) > 30 {
 		t.Fatalf("%d events after %d rollback attempts: the history bound does not bound a flapping gate", len(h), tries)
 	}
-	st, err := fl.Status("f-2")
+	st, err := fl.Status(context.Background(), "f-2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestGateClosedRollbackStatusIsReplay(t *testing.T) {
 	if res, err := r.Wait(context.Background()); res.Final != runtime.StateCompensated {
 		t.Fatalf("final %s (%v)", res.Final, err)
 	}
-	st, err = g.flow.Status("s-1")
+	st, err = g.flow.Status(context.Background(), "s-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func checkParallelHistory(t *testing.T, f *runtime.Flow[pstate], runID string) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := f.Status(runID)
+	st, err := f.Status(context.Background(), runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestParallelMerges(t *testing.T) {
 	if !slices.Equal(main, wantMain) {
 		t.Fatalf("run machine events %q, want %q", main, wantMain)
 	}
-	st, _ := f.Status("r1")
+	st, _ := f.Status(context.Background(), "r1")
 	if len(st.Branches) != 3 {
 		t.Fatalf("Status.Branches %+v", st.Branches)
 	}
@@ -220,7 +220,7 @@ func TestParallelBranchFailureRollsBackNewestFirst(t *testing.T) {
 			if !slices.Equal(got, want) || len(got) != 3 || got[2] != "undo Before" || slices.Contains(got, "undo "+failing) {
 				t.Fatalf("rollbacks %q, want the completions newest first %q: the two other branches, then Before", got, want)
 			}
-			st, _ := f.Status("r")
+			st, _ := f.Status(context.Background(), "r")
 			if !strings.Contains(st.Err, "branch "+failing+": boom") {
 				t.Fatalf("status error %q", st.Err)
 			}
@@ -262,7 +262,7 @@ func TestParallelFailureCancelsOthers(t *testing.T) {
 		t.Fatalf("rollbacks %q", got)
 	}
 	checkParallelHistory(t, f, "r")
-	st, _ := f.Status("r")
+	st, _ := f.Status(context.Background(), "r")
 	for _, b := range st.Branches {
 		if b.Step == "X" && (b.Outcome != runtime.OutcomeError || !strings.Contains(b.Err, "another branch failed")) {
 			t.Fatalf("cancelled branch %+v", b)
@@ -791,7 +791,7 @@ func TestParallelBranchCancelledInBackoffKeepsItsAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := checkParallelHistory(t, f, "r")
-	st, err := f.Status("r")
+	st, err := f.Status(context.Background(), "r")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -919,7 +919,7 @@ func TestParallelCancelledBranchWrappingCause(t *testing.T) {
 	if e := h[i]; !e.Cancelled() || e.Error != runtime.ErrBranchCancelled.Error()+": request failed" {
 		t.Errorf("cancelled branch X recorded error %q (cancelled %v), want %q wrapping the attempt's", e.Error, e.Cancelled(), runtime.ErrBranchCancelled)
 	}
-	st, err := f.Status("r")
+	st, err := f.Status(context.Background(), "r")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -962,7 +962,7 @@ func TestParallelCancelledBranchTimingOut(t *testing.T) {
 		}
 		t.Fatalf("branch X's end is not a cancelled timeout:\n%s", strings.Join(x, "\n"))
 	}
-	st, err := f.Status("r")
+	st, err := f.Status(context.Background(), "r")
 	if err != nil {
 		t.Fatal(err)
 	}

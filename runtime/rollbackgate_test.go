@@ -92,7 +92,7 @@ func (g *gateFlow) waitsInRollback(t *testing.T, id string) runtime.Status {
 	var st runtime.Status
 	waitUntil(t, func() bool {
 		var err error
-		st, err = g.flow.Status(id)
+		st, err = g.flow.Status(context.Background(), id)
 		return err == nil && g.isParked(id) && st.Machine == runtime.RollbackState("Pay")
 	})
 	return st
@@ -278,7 +278,7 @@ func TestRollbackAwaitGateRecorded(t *testing.T) {
 	g.waitsInRollback(t, "g-4")
 	g.allow(t, "g-4")
 	waitUntil(t, func() bool { return g.rec.count("refund ch-1") == 1 })
-	st, err := g.flow.Status("g-4")
+	st, err := g.flow.Status(context.Background(), "g-4")
 	if err != nil {
 		t.Fatal(err)
 	}

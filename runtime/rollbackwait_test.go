@@ -87,7 +87,7 @@ func TestRollbackCallParks(t *testing.T) {
 	}
 	child := "o-1@Pay:rollback"
 	waitUntil(t, func() bool {
-		st, err := w.refund.Status(child)
+		st, err := w.refund.Status(context.Background(), child)
 		return w.isParked("o-1") && err == nil && st.State == runtime.StateWaiting
 	})
 	want := runtime.RunRef{Flow: "Refund", RunID: child}
@@ -139,7 +139,7 @@ func TestRollbackCallParksAgainAfterResume(t *testing.T) {
 	}
 	child := "o-2@Pay:rollback"
 	waitUntil(t, func() bool {
-		st, err := w.refund.Status(child)
+		st, err := w.refund.Status(context.Background(), child)
 		return w.isParked("o-2") && err == nil && st.State == runtime.StateWaiting
 	})
 	ch, _ := w.refund.Run(child)
@@ -163,7 +163,7 @@ func TestRollbackCallParksAgainAfterResume(t *testing.T) {
 	if got := w2.rec.all(); !slices.Equal(got, []string{"give ch-1"}) {
 		t.Fatalf("effects after the resume %v", got)
 	}
-	if _, err := w2.refund.Status(child + ":2"); err == nil {
+	if _, err := w2.refund.Status(context.Background(), child+":2"); err == nil {
 		t.Fatal("a second refund ran")
 	}
 }
@@ -179,7 +179,7 @@ func TestRollbackCallParkedTimeout(t *testing.T) {
 	}
 	child := "o-3@Pay:rollback"
 	waitUntil(t, func() bool {
-		st, err := w.refund.Status(child)
+		st, err := w.refund.Status(context.Background(), child)
 		return w.isParked("o-3") && err == nil && st.State == runtime.StateWaiting
 	})
 	if st := r.Status(); st.Wait == nil || !st.Wait.Deadline.Equal(clock.Now().Add(30*time.Minute)) {
@@ -190,7 +190,10 @@ func TestRollbackCallParkedTimeout(t *testing.T) {
 	if res.Final != runtime.StateCompensationFailed || !errors.Is(err, runtime.ErrTimeout) {
 		t.Fatalf("final %s (%v), want compensation_failed by the rollback's timeout", res.Final, err)
 	}
-	waitUntil(t, func() bool { st, _ := w.refund.Status(child); return st.State == runtime.StateAborted })
+	waitUntil(t, func() bool {
+		st, _ := w.refund.Status(context.Background(), child)
+		return st.State == runtime.StateAborted
+	})
 	if got := fmt.Sprint(w.rec.all()); got != "[pay]" {
 		t.Fatalf("effects %s: the refund gave money back after its rollback timed out", got)
 	}

@@ -243,7 +243,7 @@ func TestRollbackFailure(t *testing.T) {
 			if len(named) != 1 || named[0].Step != "B" || !strings.Contains(named[0].Error, "cannot delete") || named[0].Attempt != 3 {
 				t.Errorf("events naming the failed rollback: %+v", named)
 			}
-			st, err := f.Status("r")
+			st, err := f.Status(context.Background(), "r")
 			if err != nil || st.State != runtime.StateCompensationFailed || !strings.Contains(st.Err, "rollback B: cannot delete") {
 				t.Errorf("Status = %+v, %v", st, err)
 			}
@@ -312,7 +312,7 @@ func TestRoutedToFailStatusNamesTheFailureBefore(t *testing.T) {
 	if !errors.Is(err, runtime.ErrRoutedToFail) || res.Final != runtime.StateFailed {
 		t.Fatalf("Execute = %s, %v", res.Final, err)
 	}
-	st, err := f.Status("r")
+	st, err := f.Status(context.Background(), "r")
 	if err != nil {
 		t.Fatal(err)
 	}

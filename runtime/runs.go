@@ -104,11 +104,11 @@ func (f *Flow[S]) Runs(ctx context.Context, runs RunLister, states ...RunState) 
 
 // State returns the latest state of one of f's runs, live or finished (a
 // finished run is read from the sink, which must load histories, as
-// MemorySink and runtime/store do), decoded from its last snapshot. A run
-// of another flow is unknown here (ErrUnknownRun).
-func (f *Flow[S]) State(runID string) (S, error) {
+// MemorySink and runtime/store do, ctx bounding the read), decoded from its
+// last snapshot. A run of another flow is unknown here (ErrUnknownRun).
+func (f *Flow[S]) State(ctx context.Context, runID string) (S, error) {
 	var state S
-	st, err := f.Status(runID)
+	st, err := f.Status(ctx, runID)
 	if err != nil {
 		return state, err
 	}

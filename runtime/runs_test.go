@@ -233,10 +233,10 @@ func TestLookups(t *testing.T) {
 	if ids, err := f.Runs(ctx, mem, runtime.StateRunning); err != nil || !slices.Equal(ids, []string{"live1"}) {
 		t.Errorf("Runs(running) = %v, %v", ids, err)
 	}
-	if s, err := f.State("done1"); err != nil || s.N != 7 || !slices.Equal(s.Log, []string{"A", "B", "C"}) {
+	if s, err := f.State(ctx, "done1"); err != nil || s.N != 7 || !slices.Equal(s.Log, []string{"A", "B", "C"}) {
 		t.Errorf("State(done1) = %+v, %v; want %+v", s, err, done.State)
 	}
-	if s, err := live.State("live1"); err != nil || s.N != 1 || !slices.Equal(s.Log, []string{"A"}) {
+	if s, err := live.State(ctx, "live1"); err != nil || s.N != 1 || !slices.Equal(s.Log, []string{"A"}) {
 		t.Errorf("State(live1) = %+v, %v", s, err)
 	}
 	if h, err := f.History(ctx, "live1"); err != nil || len(h) != 2 || h[1].To != runtime.RunningState("B") {
@@ -245,19 +245,19 @@ func TestLookups(t *testing.T) {
 	if h, err := f.History(ctx, "done1"); err != nil || len(h) != 4 {
 		t.Errorf("History(done1) = %v, %v", transitions(h), err)
 	}
-	if st, err := f.Status("done1"); err != nil || st.Flow != "lookups" || st.State != runtime.StateDone {
+	if st, err := f.Status(ctx, "done1"); err != nil || st.Flow != "lookups" || st.State != runtime.StateDone {
 		t.Errorf("Status(done1) = %+v, %v", st, err)
 	}
 	// The shared sink holds the other flow's run: its own flow finds it,
 	// this one must not.
-	if st, err := elsewhere.Status(other.RunID); err != nil || st.Flow != "elsewhere" {
-		t.Errorf("elsewhere.Status(%s) = %+v, %v", other.RunID, st, err)
+	if st, err := elsewhere.Status(ctx, other.RunID); err != nil || st.Flow != "elsewhere" {
+		t.Errorf("elsewhere.Status(ctx, %s) = %+v, %v", other.RunID, st, err)
 	}
 	for _, id := range []string{other.RunID, "nope"} {
-		if _, err := f.Status(id); !errors.Is(err, runtime.ErrUnknownRun) {
+		if _, err := f.Status(ctx, id); !errors.Is(err, runtime.ErrUnknownRun) {
 			t.Errorf("Status(%s) = %v, want ErrUnknownRun", id, err)
 		}
-		if _, err := f.State(id); !errors.Is(err, runtime.ErrUnknownRun) {
+		if _, err := f.State(ctx, id); !errors.Is(err, runtime.ErrUnknownRun) {
 			t.Errorf("State(%s) = %v, want ErrUnknownRun", id, err)
 		}
 		if _, err := f.History(ctx, id); !errors.Is(err, runtime.ErrUnknownRun) {

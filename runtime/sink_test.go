@@ -303,7 +303,7 @@ func TestFanOutLoadsOnlyWhenASinkCan(t *testing.T) {
 	if _, err := g.Execute(context.Background(), state{}, runtime.WithRunID("r")); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := g.Status("r"); err != nil || st.State != runtime.StateDone || len(st.History) != 2 {
+	if st, err := g.Status(context.Background(), "r"); err != nil || st.State != runtime.StateDone || len(st.History) != 2 {
 		t.Errorf("Status of a finished run through the fan-out's MemorySink = %+v, %v", st, err)
 	}
 
@@ -419,7 +419,7 @@ func TestStatusAfterSinkRefusal(t *testing.T) {
 	if st := run.Status(); st.State != runtime.StateFailed || !strings.Contains(st.Err, "disk full") {
 		t.Errorf("Run.Status = %s %q, want failed with the sink's error", st.State, st.Err)
 	}
-	st, err := f.Status("r")
+	st, err := f.Status(context.Background(), "r")
 	if err != nil || st.State != runtime.StateRunning || st.Machine != runtime.RunningState("A") || st.Err != "" {
 		t.Errorf("Flow.Status = %s %s %q, %v; want the history's A:running", st.State, st.Machine, st.Err, err)
 	}

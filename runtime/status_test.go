@@ -191,3 +191,42 @@ func TestStatusRetrying(t *testing.T) {
 		t.Errorf("retried %v; the end: %s, retrying %v, error %q; want failed, not retrying, the cause", retried, last.State, last.Retrying, last.Err)
 	}
 }
+
+// ctxLoader is a sink whose histories load under the caller's context:
+// it answers with that context's error, as a store over the network would
+// once its caller gave up.
+type ctxLoader struct{ *runtime.MemorySink }
+
+func (l *ctxLoader) LoadHistory(ctx context.Context, runID string) ([]runtime.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return l.MemorySink.LoadHistory(ctx, runID)
+}
+
+// Status and State of a finished run read its history under the caller's
+// context; they read it under context.Background(), so a caller could not
+// end a slow read.
+func TestStatusReadsUnderTheCallersContext(t *testing.T) {
+	sink := &ctxLoader{runtime.NewMemorySink()}
+	f := runtime.New[struct{}]("F", runtime.WithSink(sink))
+	if err := f.Register(runtime.NewStep("A", func(context.Context, *struct{}) (runtime.Outcome, error) {
+		return runtime.OutcomeOK, nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Execute(context.Background(), struct{}{}, runtime.WithRunID("r1")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := f.Status(context.Background(), "r1"); err != nil || st.State != runtime.StateDone {
+		t.Fatalf("Status: %v, %v; want done", st.State, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.Status(ctx, "r1"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Status under a cancelled context: %v, want context.Canceled", err)
+	}
+	if _, err := f.State(ctx, "r1"); !errors.Is(err, context.Canceled) {
+		t.Errorf("State under a cancelled context: %v, want context.Canceled", err)
+	}
+}

@@ -352,8 +352,8 @@ func TestAbortAsChildEnds(t *testing.T) {
 			t.Fatalf("%s: %d events leave the call's wait: %v", id, n, transitions(h))
 		}
 		child := id + "@Bill"
-		waitUntil(t, func() bool { st, err := c.child.Status(child); return err == nil && st.State.Terminal() })
-		cst, _ := c.child.Status(child)
+		waitUntil(t, func() bool { st, err := c.child.Status(ctx, child); return err == nil && st.State.Terminal() })
+		cst, _ := c.child.Status(ctx, child)
 		consistent(t, cst, sink.History(child))
 		switch {
 		case res.Final != runtime.StateAborted && res.Final != runtime.StateDone:

@@ -72,7 +72,7 @@ func BenchmarkAwaitResumeNATS(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		waitFor(b, "waiting", func() bool { st, _ := e.Status(id); return st.Wait != nil && e.Parked() == 1 })
+		waitFor(b, "waiting", func() bool { st, _ := e.Status(context.Background(), id); return st.Wait != nil && e.Parked() == 1 })
 		time.Sleep(100 * time.Microsecond) // the run's goroutine ends after it parks
 		start := time.Now()
 		if err := broker.Publish(context.Background(), engine.Message{Topic: "t", Event: "go", Payload: json.RawMessage(`{"correlation_id":"` + key + `"}`)}); err != nil {

@@ -311,7 +311,7 @@ func TestFullStreamRefusesEvent(t *testing.T) {
 		t.Fatalf("PublishEvent onto a full stream: %v, want ErrBrokerFull and ErrPublish", err)
 	}
 	run := engine.EventRunID("A", "t", "e", refused)
-	if _, err := e.Status(run); !errors.Is(err, runtime.ErrUnknownRun) {
+	if _, err := e.Status(context.Background(), run); !errors.Is(err, runtime.ErrUnknownRun) {
 		t.Fatalf("the refused event's run: %v, want none", err)
 	}
 	// Room again (the idle consumer gone, its messages with it): the same
@@ -320,7 +320,7 @@ func TestFullStreamRefusesEvent(t *testing.T) {
 	if w := post(refused); w.Code != http.StatusAccepted {
 		t.Fatalf("the refused event posted again: %d %s", w.Code, w.Body)
 	}
-	if _, err := e.Status(run); err != nil {
+	if _, err := e.Status(context.Background(), run); err != nil {
 		t.Fatalf("the refused event posted again started no run: %v", err)
 	}
 }
@@ -400,10 +400,10 @@ func TestForgetByAnotherEngineKeepsTriggerConsumed(t *testing.T) {
 	}
 	publishIDs(t, two, "after")
 	waitFor(t, "the other engine's run", func() bool {
-		_, err := other.Status(engine.EventRunID("A", "t", "e", "after"))
+		_, err := other.Status(context.Background(), engine.EventRunID("A", "t", "e", "after"))
 		return err == nil
 	})
-	if _, err := one.Status(engine.EventRunID("A", "t", "e", "after")); err == nil {
+	if _, err := one.Status(context.Background(), engine.EventRunID("A", "t", "e", "after")); err == nil {
 		t.Fatal("the engine whose flow no longer has the trigger started a run")
 	}
 }

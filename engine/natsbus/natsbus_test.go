@@ -388,7 +388,7 @@ func TestPublishEventOneRunAcrossEngines(t *testing.T) {
 		Payload: json.RawMessage(`{"Customer": {"Email": "o"}}`)}); err != nil {
 		t.Fatal(err)
 	}
-	count := func(n node) int { r, _ := n.e.Runs(store.Filter{Flow: "Signup"}); return len(r) }
+	count := func(n node) int { r, _ := n.e.Runs(context.Background(), store.Filter{Flow: "Signup"}); return len(r) }
 	waitFor(t, "the outside event's run", func() bool { return count(a)+count(b) == n+1 })
 	time.Sleep(50 * time.Millisecond) // let a wrong start by a trigger consumer show
 	if ca, cb := count(a), count(b); ca+cb != n+1 || ca < n {

@@ -124,7 +124,7 @@ func TestBrowserShowsDataAsText(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="failed"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-step.fg-failed[data-step="Charge"]`)),
 	)
-	h, err := e.History(failed)
+	h, err := e.History(ctx, failed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func waitState(t *testing.T, e *engine.Engine, id string, s runtime.RunState) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		st, err := e.Status(id)
+		st, err := e.Status(context.Background(), id)
 		if err == nil && st.State == s {
 			return
 		}

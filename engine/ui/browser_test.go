@@ -698,7 +698,7 @@ func TestBrowserRunMoves(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="done"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="done"]`)),
 	)
-	h, err := v.e.History(id)
+	h, err := v.e.History(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -786,10 +786,10 @@ func TestBrowserEventStateInView(t *testing.T) {
 	id := v.start("Long", `{"K": "k-2"}`)
 	v.await(id, runtime.StateWaiting)
 	v.publish("go", "first", `{"correlation_id": "k-2"}`)
-	for st, _ := v.e.Status(id); st.Step != "Second"; st, _ = v.e.Status(id) {
+	for st, _ := v.e.Status(ctx, id); st.Step != "Second"; st, _ = v.e.Status(ctx, id) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	h, err := v.e.History(id)
+	h, err := v.e.History(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -887,7 +887,7 @@ func TestBrowserParallelBranchFails(t *testing.T) {
 	ctx := browser(t)
 	id := v.start("Race", `{"Item": "crate"}`)
 	v.await(id, runtime.StateFailed)
-	st, err := v.e.Status(id)
+	st, err := v.e.Status(ctx, id)
 	if err != nil || len(st.Branches) != 2 {
 		t.Fatalf("status %+v %v", st, err)
 	}
@@ -926,7 +926,7 @@ func TestBrowserParallelBranchFails(t *testing.T) {
 	// The timeline says so too: Pack's ending event reads "cancelled",
 	// not its attempt's error (or timeout), and not in red; Ship's
 	// failure is red.
-	h, err := v.e.History(id)
+	h, err := v.e.History(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -966,7 +966,7 @@ func TestBrowserCompensationFailed(t *testing.T) {
 	ctx := browser(t)
 	id := v.start("Brittle", `{"Item": "vase"}`)
 	v.await(id, runtime.StateCompensationFailed)
-	st, err := v.e.Status(id)
+	st, err := v.e.Status(ctx, id)
 	if err != nil || !strings.Contains(st.Err, "\n") {
 		t.Fatalf("the run's error %q (%v): want lines", st.Err, err)
 	}
@@ -1103,7 +1103,7 @@ func TestBrowserAbortPending(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#abort")), // confirm
 		chromedp.WaitVisible(chromedp.CSS("#abort-pending")),
 	)
-	st, err := v.e.Status(id)
+	st, err := v.e.Status(ctx, id)
 	if err != nil || !st.AbortRequested || st.State != runtime.StateRunning {
 		t.Fatalf("the run's status: %+v %v; want running, abort requested", st, err)
 	}
@@ -1117,7 +1117,7 @@ func TestBrowserAbortPending(t *testing.T) {
 	// The client's page, not reloaded, says it too: the run has recorded
 	// nothing since, GET /watch told it of the abort.
 	run(t, client, "the client told", chromedp.WaitVisible(chromedp.CSS("#abort-pending")))
-	if h, _ := v.e.History(id); len(h) != 1 {
+	if h, _ := v.e.History(ctx, id); len(h) != 1 {
 		t.Fatalf("the run recorded %d events: the test proves nothing", len(h))
 	}
 	shot(t, client, "2-client-pending")
@@ -1173,7 +1173,7 @@ func TestBrowserAbortLastStep(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-terminal.fg-done[data-terminal="aborted"]`)),
 		chromedp.WaitReady(chromedp.CSS(`#run-diagram .fg-node.fg-step.fg-visited[data-step="Grab"]:not(.fg-failed):not(.fg-interrupted)`)),
 	)
-	h, err := v.e.History(id)
+	h, err := v.e.History(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1319,7 +1319,7 @@ func TestBrowserOpenAPIAndWaits(t *testing.T) {
 	ctx := browser(t)
 	id := v.start("Payment", `{"OrderID": "o-42"}`)
 	v.await(id, runtime.StateWaiting)
-	st, err := v.e.Status(id)
+	st, err := v.e.Status(ctx, id)
 	if err != nil || st.Wait == nil {
 		t.Fatalf("status: %+v %v", st, err)
 	}
@@ -1356,7 +1356,7 @@ func TestBrowserRollbackWaitsForChild(t *testing.T) {
 	id := v.start("Checkout", `{"Item": "book", "Refund": {"OrderID": "o-7"}}`)
 	child := id + "@Charge:rollback"
 	for {
-		st, err := v.e.Status(id)
+		st, err := v.e.Status(ctx, id)
 		if err == nil && st.Wait != nil && st.Wait.Child != nil {
 			break
 		}

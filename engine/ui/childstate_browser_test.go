@@ -32,7 +32,7 @@ func TestBrowserChildRunsShowState(t *testing.T) {
 	id := v.start("Caller", `{"Refund": {"OrderID": "o-9"}}`)
 	var child string
 	for deadline := time.Now().Add(10 * time.Second); child == ""; {
-		if st, err := v.e.Status(id); err == nil && st.Wait != nil && st.Wait.Child != nil {
+		if st, err := v.e.Status(ctx, id); err == nil && st.Wait != nil && st.Wait.Child != nil {
 			child = st.Wait.Child.RunID
 		} else if time.Now().After(deadline) {
 			t.Fatal("Parent's call started no child")

@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -96,7 +97,7 @@ func TestBrowserEventStateOnPick(t *testing.T) {
 	v := &env{t: t, e: e, st: st, url: serveHandler(t, e, hl.wrap(reads.wrap(e.Handler())))}
 	id := v.start("Count", `{"N": 0}`)
 	v.await(id, runtime.StateDone)
-	h, err := e.History(id)
+	h, err := e.History(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,10 +117,10 @@ func TestBrowserLongHistory(t *testing.T) {
 	var hl historyLog
 	v := &env{t: t, e: e, st: st, url: serveHandler(t, e, hl.wrap(e.Handler()))}
 	id := v.start("Poll", `{"K": "k-1", "N": 0}`)
-	for s, _ := e.Status(id); s.Step != "Last" || s.State != runtime.StateWaiting; s, _ = e.Status(id) {
+	for s, _ := e.Status(context.Background(), id); s.Step != "Last" || s.State != runtime.StateWaiting; s, _ = e.Status(context.Background(), id) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	h, err := e.History(id)
+	h, err := e.History(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestBrowserLongHistory(t *testing.T) {
 
 	v.publish("go", "last", `{"correlation_id": "k-1"}`)
 	run(t, ctx, "done", chromedp.WaitReady(chromedp.CSS(`#run-head[data-state="done"]`)))
-	after, err := e.History(id)
+	after, err := e.History(ctx, id)
 	if err != nil || len(after) <= len(h) {
 		t.Fatalf("the run recorded %d events after %d (%v)", len(after), len(h), err)
 	}

@@ -64,7 +64,7 @@ func TestBrowserProviderRetryWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := e.Status(id)
+	st, err := e.Status(ctx, id)
 	if err != nil || st.Wait == nil || st.Wait.Deadline.IsZero() {
 		t.Fatalf("status %+v %v: want a wait with a deadline", st, err)
 	}

@@ -287,16 +287,16 @@ func (f *CancelFlow) Run(runID string) (*CancelRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *CancelFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *CancelFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest CancelState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *CancelFlow) State(runID string) (CancelState, error) {
-	return f.flow.State(runID)
+func (f *CancelFlow) State(ctx context.Context, runID string) (CancelState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -215,7 +215,7 @@ var want = map[string]struct {
 // the child's ID less runID, and checks that each names its parent.
 func children(t *testing.T, a *app, runID string) map[string][]string {
 	t.Helper()
-	st, err := a.flow.Status(runID)
+	st, err := a.flow.Status(context.Background(), runID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestAbortDuringChild(t *testing.T) {
 	if diff := cmp.Diff(expand(wantT, completions(h)), demotest.Transitions(h)); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
-	if st, err := a.visit.Status(child); err != nil || st.State != runtime.StateAborted {
+	if st, err := a.visit.Status(ctx, child); err != nil || st.State != runtime.StateAborted {
 		t.Errorf("the child run: %+v, %v; want it aborted", st, err)
 	}
 	if got, want := a.world.of(res.RunID).String(), "stock res-1 (2 book) reserved then released; card auth-1 (150 EUR) authorized then voided"; got != want {
@@ -343,7 +343,7 @@ func TestAbortDuringChild(t *testing.T) {
 
 // booking says whether the child run id is in its Book attempt.
 func booking(a *app, id string) bool {
-	st, err := a.visit.Status(id)
+	st, err := a.visit.Status(context.Background(), id)
 	return err == nil && st.Machine == runtime.RunningState(VisitStepBook)
 }
 

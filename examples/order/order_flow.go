@@ -397,16 +397,16 @@ func (f *OrderFlow) Run(runID string) (*OrderRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *OrderFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *OrderFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest OrderState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *OrderFlow) State(runID string) (OrderState, error) {
-	return f.flow.State(runID)
+func (f *OrderFlow) State(ctx context.Context, runID string) (OrderState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from
@@ -648,16 +648,16 @@ func (f *VisitFlow) Run(runID string) (*VisitRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *VisitFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *VisitFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest ConciergeVisit of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *VisitFlow) State(runID string) (ConciergeVisit, error) {
-	return f.flow.State(runID)
+func (f *VisitFlow) State(ctx context.Context, runID string) (ConciergeVisit, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from
@@ -864,16 +864,16 @@ func (f *CancelVisitFlow) Run(runID string) (*CancelVisitRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *CancelVisitFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *CancelVisitFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest ConciergeVisit of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *CancelVisitFlow) State(runID string) (ConciergeVisit, error) {
-	return f.flow.State(runID)
+func (f *CancelVisitFlow) State(ctx context.Context, runID string) (ConciergeVisit, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

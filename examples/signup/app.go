@@ -71,7 +71,7 @@ func (a *app) payWhenAsked(run *SignupRun) error {
 	if !demo.Reach(run, runtime.WaitingState(SignupStepAwaitPayment)) {
 		return nil
 	}
-	s, err := a.flow.State(run.ID())
+	s, err := a.flow.State(context.Background(), run.ID())
 	if err != nil {
 		return err
 	}

@@ -214,7 +214,7 @@ func TestAbortSuspendedRun(t *testing.T) {
 	}
 	waiting := func(f *runtime.Flow[S], id string) {
 		t.Helper()
-		for st, _ := f.Status(id); st.State != runtime.StateWaiting; st, _ = f.Status(id) {
+		for st, _ := f.Status(ctx, id); st.State != runtime.StateWaiting; st, _ = f.Status(ctx, id) {
 			if st.State.Terminal() {
 				t.Fatalf("run %s ended %s", id, st.State)
 			}

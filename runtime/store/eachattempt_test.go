@@ -81,7 +81,7 @@ func TestEachAttemptWaitsInStore(t *testing.T) {
 	clock.BlockUntil(1)
 	clock.Advance(time.Minute)
 	waitUntilStore(t, func() bool {
-		st, err := f.Status("p-1")
+		st, err := f.Status(context.Background(), "p-1")
 		return err == nil && st.Machine == runtime.WaitingState("Pay") && st.Attempt == 2
 	})
 	runs, err := s.List(Filter{NonTerminal: true})
@@ -107,7 +107,7 @@ func TestEachAttemptWaitsInStore(t *testing.T) {
 	if err != nil || len(resumed) != 1 {
 		t.Fatalf("resumed %d: %v", len(resumed), err)
 	}
-	st, err := f2.Status("p-1")
+	st, err := f2.Status(context.Background(), "p-1")
 	if err != nil || st.Attempt != 2 || st.Err != "card service unavailable" || st.Wait == nil {
 		t.Fatalf("resumed status %+v (%v)", st, err)
 	}

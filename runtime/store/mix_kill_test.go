@@ -216,7 +216,7 @@ func mixChild() int {
 		runs = append(runs, r)
 	}
 	for _, r := range runs {
-		if s, err := f.State(r.ID()); err != nil || s.Scenario != "abort" {
+		if s, err := f.State(ctx, r.ID()); err != nil || s.Scenario != "abort" {
 			continue
 		}
 		go func() {

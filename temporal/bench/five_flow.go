@@ -154,16 +154,16 @@ func (f *FiveFlow) Run(runID string) (*FiveRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *FiveFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *FiveFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest FiveState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *FiveFlow) State(runID string) (FiveState, error) {
-	return f.flow.State(runID)
+func (f *FiveFlow) State(ctx context.Context, runID string) (FiveState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -93,7 +93,7 @@ func TestAbortShortAttempt(t *testing.T) {
 		if d := cmp.Diff(want.calls, got.Calls); d != "" {
 			t.Errorf("%s: calls (-want +got):\n%s", want.side.name, d)
 		}
-		h, err := want.side.eng.History(runID)
+		h, err := want.side.eng.History(context.Background(), runID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestAbortAttemptThenTimeout(t *testing.T) {
 				if got.Final != runtime.StateAborted {
 					t.Errorf("%s: ended %s, want %s", want.side.name, got.Final, runtime.StateAborted)
 				}
-				h, err := want.side.eng.History(runID)
+				h, err := want.side.eng.History(context.Background(), runID)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -294,7 +294,7 @@ func TestAbortRequestedWhileStepRuns(t *testing.T) {
 		if err := s.eng.Abort(context.Background(), runID); err != nil {
 			t.Fatal(err)
 		}
-		st, err := s.eng.Status(runID)
+		st, err := s.eng.Status(context.Background(), runID)
 		if err != nil || !st.AbortRequested || st.Machine != "Charge:running" {
 			t.Errorf("%s: status after the abort, Charge in flight: %s, abort_requested %v (%v); want Charge:running, abort requested", s.name, st.Machine, st.AbortRequested, err)
 		}

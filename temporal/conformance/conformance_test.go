@@ -374,7 +374,7 @@ func (s *side) waitFor(t *testing.T, runID string, states ...runtime.RunState) e
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		st, err := s.eng.Status(runID)
+		st, err := s.eng.Status(context.Background(), runID)
 		if err == nil && slices.Contains(states, st.State) {
 			return st
 		}
@@ -431,7 +431,7 @@ func listed(t *testing.T, s *side, runID string, n int) []listedRun {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		all, err := s.eng.Runs(store.Filter{})
+		all, err := s.eng.Runs(context.Background(), store.Filter{})
 		var runs []listedRun
 		for _, r := range all {
 			if r.RunID == runID || strings.HasPrefix(r.RunID, runID+"@") {
@@ -478,7 +478,7 @@ func abortWhenWaiting(t *testing.T, s *side, runID string) {
 func abortInBlock(t *testing.T, s *side, runID string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		h, err := s.eng.History(runID)
+		h, err := s.eng.History(context.Background(), runID)
 		taking := slices.ContainsFunc(s.svc.list(), func(c string) bool { return strings.HasPrefix(c, "Stock.Take "+runID+"/") })
 		if err == nil && taking && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == "Authorize" && e.Outcome == runtime.OutcomeOK }) {
 			break
@@ -507,7 +507,7 @@ func waitForRetry(t *testing.T, s *side, runID, branch string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		h, err := s.eng.History(runID)
+		h, err := s.eng.History(context.Background(), runID)
 		if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == branch && e.Outcome == runtime.OutcomeRetry }) {
 			return
 		}
@@ -524,7 +524,7 @@ func waitInReply(t *testing.T, s *side, runID string, visit int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		h, err := s.eng.History(runID)
+		h, err := s.eng.History(context.Background(), runID)
 		n := 0
 		for _, e := range h {
 			if e.To == runtime.WaitingState("Reply") {
@@ -656,7 +656,7 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 			calls = append(calls, c)
 		}
 	}
-	h, err := s.eng.History(runID)
+	h, err := s.eng.History(context.Background(), runID)
 	if err != nil {
 		t.Fatalf("%s: history: %v", s.name, err)
 	}
@@ -675,7 +675,7 @@ func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 	}
 	for _, c := range st.Children {
 		cst := s.waitFor(t, c.RunID, runtime.StateDone, runtime.StateFailed, runtime.StateCompensated, runtime.StateAborted, runtime.StateCompensationFailed)
-		ch, err := s.eng.History(c.RunID)
+		ch, err := s.eng.History(context.Background(), c.RunID)
 		if err != nil {
 			t.Fatalf("%s: history of child %s: %v", s.name, c.RunID, err)
 		}

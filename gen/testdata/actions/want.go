@@ -335,16 +335,16 @@ func (f *ActionsFlow) Run(runID string) (*ActionsRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *ActionsFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *ActionsFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest ActionsState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *ActionsFlow) State(runID string) (ActionsState, error) {
-	return f.flow.State(runID)
+func (f *ActionsFlow) State(ctx context.Context, runID string) (ActionsState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -86,9 +86,9 @@ func main() {
 		"pending -> Charge:running",
 		"Charge:running -> Confirm:running [ok]",
 		"Confirm:running -> done [ok]")
-	st, _ := order.Status("ok")
+	st, _ := order.Status(ctx, "ok")
 	check.Equal("children", fmt.Sprint(st.Children), "[{Billing ok@Bill}]")
-	cst, _ := bill.Status("ok@Bill")
+	cst, _ := bill.Status(ctx, "ok@Bill")
 	check.Equal("parent", *cst.Parent, runtime.RunRef{Flow: "Order", RunID: "ok"})
 
 	// The child fails: it undoes its own Charge, and the order's step
@@ -125,6 +125,6 @@ func main() {
 	check.Run("refund's refund", sink, "refund@Bill:rollback", runtime.StateDone, runtime.StateDone,
 		"pending -> PayBack:running",
 		"PayBack:running -> done [ok]")
-	rst, _ := refund.State("refund@Bill:rollback")
+	rst, _ := refund.State(ctx, "refund@Bill:rollback")
 	check.Equal("refunded", rst, Invoice{Amount: 7, Charge: "ch-7", Paid: true, Refunded: true})
 }

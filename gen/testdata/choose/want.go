@@ -182,16 +182,16 @@ func (f *RouteFlow) Run(runID string) (*RouteRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *RouteFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *RouteFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest RouteState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *RouteFlow) State(runID string) (RouteState, error) {
-	return f.flow.State(runID)
+func (f *RouteFlow) State(ctx context.Context, runID string) (RouteState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -143,16 +143,16 @@ func (f *FulfilFlow) Run(runID string) (*FulfilRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *FulfilFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *FulfilFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest FulfilState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *FulfilFlow) State(runID string) (FulfilState, error) {
-	return f.flow.State(runID)
+func (f *FulfilFlow) State(ctx context.Context, runID string) (FulfilState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from
@@ -304,16 +304,16 @@ func (f *TallyFlow) Run(runID string) (*TallyRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *TallyFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *TallyFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest TallyState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *TallyFlow) State(runID string) (TallyState, error) {
-	return f.flow.State(runID)
+func (f *TallyFlow) State(ctx context.Context, runID string) (TallyState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -1312,16 +1312,16 @@ func (f *GroupedFlow) Run(runID string) (*GroupedRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *GroupedFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *GroupedFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest GroupedState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *GroupedFlow) State(runID string) (GroupedState, error) {
-	return f.flow.State(runID)
+func (f *GroupedFlow) State(ctx context.Context, runID string) (GroupedState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -162,16 +162,16 @@ func (f *ImportsFlow) Run(runID string) (*ImportsRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *ImportsFlow) Status(runID string) (runtime1.Status, error) {
-	return f.flow.Status(runID)
+func (f *ImportsFlow) Status(ctx context1.Context, runID string) (runtime1.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest ImportsState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *ImportsFlow) State(runID string) (ImportsState, error) {
-	return f.flow.State(runID)
+func (f *ImportsFlow) State(ctx context1.Context, runID string) (ImportsState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -55,7 +55,7 @@ func main() {
 		"failing -> compensated")
 	var stepErr *runtime.StepError
 	check.Equal("cancel: failed step", errors.As(err, &stepErr) && stepErr.Step == CancelStepRefund, true)
-	st, err := cancel.State(res.RunID) // from the sink's history
+	st, err := cancel.State(ctx, res.RunID) // from the sink's history
 	check.Equal("cancel: State error", err, nil)
 	check.Equal("cancel: State", st, res.State)
 	// Triggers are the .flow's trigger lines, in file order, for engines.

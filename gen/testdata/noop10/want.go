@@ -208,16 +208,16 @@ func (f *NoopFlow) Run(runID string) (*NoopRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *NoopFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *NoopFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest NoopState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *NoopFlow) State(runID string) (NoopState, error) {
-	return f.flow.State(runID)
+func (f *NoopFlow) State(ctx context.Context, runID string) (NoopState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -236,16 +236,16 @@ func (f *ModerationFlow) Run(runID string) (*ModerationRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *ModerationFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *ModerationFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest post of a run of this flow, live or finished (a
 // finished run needs a sink that can load histories), decoded from its
 // last snapshot. A run it cannot find, or one of another flow, is an error
 // wrapping runtime.ErrUnknownRun.
-func (f *ModerationFlow) State(runID string) (post, error) {
-	return f.flow.State(runID)
+func (f *ModerationFlow) State(ctx context.Context, runID string) (post, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -152,7 +152,7 @@ func main() {
 	check.Equal("fail: rollbacks", slices.Equal(undo, []string{"Void auth-1", "Stock.Release res-1", "Unstart"}), true)
 	got := branchLines(sink, res.RunID, "Check")
 	check.Equal("fail: Check failed", got[len(got)-1], "Check:running -> Prepare:parallel [error]")
-	st, err := f.Status(res.RunID)
+	st, err := f.Status(context.Background(), res.RunID)
 	check.Equal("fail: status", err == nil && len(st.Branches) == 3, true)
 	i := slices.IndexFunc(st.Branches, func(b runtime.Branch) bool { return b.Step == "Check" })
 	check.Equal("fail: Check's status", i >= 0 && st.Branches[i].Outcome == runtime.OutcomeError && st.Branches[i].Err != "", true)

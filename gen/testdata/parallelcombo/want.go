@@ -308,16 +308,16 @@ func (f *FulfilFlow) Run(runID string) (*FulfilRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *FulfilFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *FulfilFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest FulfilState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *FulfilFlow) State(runID string) (FulfilState, error) {
-	return f.flow.State(runID)
+func (f *FulfilFlow) State(ctx context.Context, runID string) (FulfilState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from
@@ -472,16 +472,16 @@ func (f *BillingFlow) Run(runID string) (*BillingRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *BillingFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *BillingFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
 // last snapshot. A run it cannot find, or one of another flow, is an error
 // wrapping runtime.ErrUnknownRun.
-func (f *BillingFlow) State(runID string) (Invoice, error) {
-	return f.flow.State(runID)
+func (f *BillingFlow) State(ctx context.Context, runID string) (Invoice, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

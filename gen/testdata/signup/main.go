@@ -172,9 +172,9 @@ func main() {
 	// A finished run is not live: Abort says the run is unknown here, as its
 	// doc says; so do Status and State of a run nobody started.
 	check.Equal("abort finished: ErrUnknownRun", errors.Is(approved.Abort(res.RunID), runtime.ErrUnknownRun), true)
-	_, err = approved.Status("no-such-run")
+	_, err = approved.Status(ctx, "no-such-run")
 	check.Equal("status unknown: ErrUnknownRun", errors.Is(err, runtime.ErrUnknownRun), true)
-	_, err = approved.State("no-such-run")
+	_, err = approved.State(ctx, "no-such-run")
 	check.Equal("state unknown: ErrUnknownRun", errors.Is(err, runtime.ErrUnknownRun), true)
 	// The typed port got the step's context: its idempotency key.
 	check.Equal("approved: port keys", strings.Join(sv.keys, ","), res.RunID+"/CreateCustomer")
@@ -261,7 +261,7 @@ func resumed(ctx context.Context, initial SignupState) {
 		"Activate:running -> done [ok]")...)
 	check.Equal("resumed: customers created before the crash", first.created, 1)
 	check.Equal("resumed: customers created after it", second.created, 0)
-	st, err := g.State("crash-1")
+	st, err := g.State(ctx, "crash-1")
 	check.Equal("resumed: State error", err, nil)
 	check.Equal("resumed: State", st.Active && st.CustomerID == "cus-ada", true)
 	h, err := g.History(ctx, "crash-1")

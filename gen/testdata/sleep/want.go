@@ -138,16 +138,16 @@ func (f *RemindFlow) Run(runID string) (*RemindRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *RemindFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *RemindFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest RemindState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *RemindFlow) State(runID string) (RemindState, error) {
-	return f.flow.State(runID)
+func (f *RemindFlow) State(ctx context.Context, runID string) (RemindState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

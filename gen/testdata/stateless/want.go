@@ -153,16 +153,16 @@ func (f *PingFlow) Run(runID string) (*PingRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *PingFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *PingFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest empty state of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *PingFlow) State(runID string) (struct{}, error) {
-	return f.flow.State(runID)
+func (f *PingFlow) State(ctx context.Context, runID string) (struct{}, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -137,7 +137,7 @@ func local(t *testing.T, ctx context.Context, w *world, h TripHandlers, id strin
 	}
 	hd := twoforms.Local(run, bus)
 	drive(hd, func(child string) string {
-		st, _ := b.Status(child)
+		st, _ := b.Status(ctx, child)
 		return st.Machine
 	}, func() {})
 	o := twoforms.Observe(t, ctx, hd, w.Lines, func() []runtime.Message { return nil })

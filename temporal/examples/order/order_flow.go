@@ -182,16 +182,16 @@ func (f *OrderFlow) Run(runID string) (*OrderRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *OrderFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *OrderFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest OrderState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *OrderFlow) State(runID string) (OrderState, error) {
-	return f.flow.State(runID)
+func (f *OrderFlow) State(ctx context.Context, runID string) (OrderState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from
@@ -437,16 +437,16 @@ func (f *BillingFlow) Run(runID string) (*BillingRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *BillingFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *BillingFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
 // last snapshot. A run it cannot find, or one of another flow, is an error
 // wrapping runtime.ErrUnknownRun.
-func (f *BillingFlow) State(runID string) (Invoice, error) {
-	return f.flow.State(runID)
+func (f *BillingFlow) State(ctx context.Context, runID string) (Invoice, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from
@@ -659,16 +659,16 @@ func (f *RefundFlow) Run(runID string) (*RefundRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *RefundFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *RefundFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest Invoice of a run of this flow, live or finished
 // (a finished run needs a sink that can load histories), decoded from its
 // last snapshot. A run it cannot find, or one of another flow, is an error
 // wrapping runtime.ErrUnknownRun.
-func (f *RefundFlow) State(runID string) (Invoice, error) {
-	return f.flow.State(runID)
+func (f *RefundFlow) State(ctx context.Context, runID string) (Invoice, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

@@ -209,16 +209,16 @@ func (f *ReviewFlow) Run(runID string) (*ReviewRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *ReviewFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *ReviewFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest ReviewState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *ReviewFlow) State(runID string) (ReviewState, error) {
-	return f.flow.State(runID)
+func (f *ReviewFlow) State(ctx context.Context, runID string) (ReviewState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from

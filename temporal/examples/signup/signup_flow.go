@@ -301,16 +301,16 @@ func (f *SignupFlow) Run(runID string) (*SignupRun, bool) {
 // finished (a finished run needs a sink that can load histories: a store
 // of runtime/store, or runtime.MemorySink). A run it cannot find, or one
 // of another flow, is an error wrapping runtime.ErrUnknownRun.
-func (f *SignupFlow) Status(runID string) (runtime.Status, error) {
-	return f.flow.Status(runID)
+func (f *SignupFlow) Status(ctx context.Context, runID string) (runtime.Status, error) {
+	return f.flow.Status(ctx, runID)
 }
 
 // State returns the latest SignupState of a run of this flow, live or
 // finished (a finished run needs a sink that can load histories), decoded
 // from its last snapshot. A run it cannot find, or one of another flow, is
 // an error wrapping runtime.ErrUnknownRun.
-func (f *SignupFlow) State(runID string) (SignupState, error) {
-	return f.flow.State(runID)
+func (f *SignupFlow) State(ctx context.Context, runID string) (SignupState, error) {
+	return f.flow.State(ctx, runID)
 }
 
 // History returns the events of a run of this flow, live or finished, from
