@@ -95,7 +95,7 @@ func TestProviderNATSReplicaSilentMidCall(t *testing.T) {
 	guard := time.Now().Add(30 * time.Second) // the bound is 60ms: on the old code, for ever
 	var st RunStatus
 	for {
-		st, _ = e.Status(id)
+		st, _ = e.Status(context.Background(), id)
 		if st.State.Terminal() {
 			break
 		}
