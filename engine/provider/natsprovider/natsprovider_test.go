@@ -29,7 +29,7 @@ type leases struct {
 	leased map[string]bool
 }
 
-func (l *leases) server(t *testing.T) *httptest.Server {
+func (l *leases) server(t testing.TB) *httptest.Server {
 	l.leased = map[string]bool{}
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l.mu.Lock()
