@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/common/dynamicconfig"
-	"go.temporal.io/server/temporal"
-	"go.temporal.io/server/temporaltest"
+
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 const queue = "bench"
@@ -23,12 +23,10 @@ func server(tb testing.TB) client.Client {
 	// One partition per task queue: with the default four and one worker,
 	// tasks wait for forwarding between partitions, and the benchmark
 	// would measure that wait (the same for both workflows).
-	dc := dynamicconfig.StaticClient{
+	ts := testserver.New(tb, testserver.Dynamic(dynamicconfig.StaticClient{
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  []dynamicconfig.ConstrainedValue{{Value: 1}},
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): []dynamicconfig.ConstrainedValue{{Value: 1}},
-	}
-	ts := temporaltest.NewServer(temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(dc))) // WithT takes a *testing.T only
-	tb.Cleanup(ts.Stop)
+	}))
 	five, err := NewFiveTemporal(Steps{})
 	if err != nil {
 		tb.Fatal(err)

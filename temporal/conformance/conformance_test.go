@@ -19,7 +19,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 	"github.com/flowgen/flowgen/temporal/internal/twoforms"
 	"github.com/flowgen/flowgen/temporal/jsonflows"
 )
@@ -955,22 +955,11 @@ func (c conformanceCase) compare(t *testing.T, ts *temporaltest.TestServer, queu
 	return got[0]
 }
 
-// newServer starts a Temporal server in the process whose workers
-// (TestServer.NewWorker) take flowtemporal.WorkerOptions, as a user's do,
-// set as docs/temporal.md asks of a server: it gives each retry of an
-// activity a new stamp (system.enableActivityRetryStampIncrement), so that
-// a task of an earlier attempt delivered twice (the server pushes an
-// activity's task to matching at least once: again when a push timed out
-// under load) cannot start the retry before its backoff ends, as it did
-// in parallel-cancelled-in-backoff (TestStaleTaskKeepsBackoff makes that
-// copy on demand). The server's own setting kept:
-// temporaltest's dynamic config is replaced, not merged.
-// opts are more server options (a test's hooks).
+// newServer starts the tests' Temporal server (testserver.New, set as
+// docs/temporal.md asks of a server) whose workers (TestServer.NewWorker)
+// take flowtemporal.WorkerOptions, as a user's do. opts are more server
+// options (a test's hooks).
 func newServer(t *testing.T, opts ...temporal.ServerOption) *temporaltest.TestServer {
-	dc := dynamicconfig.StaticClient{
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-		dynamicconfig.EnableActivityRetryStampIncrement.Key():       []dynamicconfig.ConstrainedValue{{Value: true}},
-	}
-	return temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})),
-		temporaltest.WithBaseServerOptions(append([]temporal.ServerOption{temporal.WithDynamicConfigClient(dc)}, opts...)...))
+	return testserver.New(t, temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})),
+		temporaltest.WithBaseServerOptions(opts...))
 }

@@ -11,9 +11,9 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 type looping struct{ Count int }
@@ -179,7 +179,7 @@ func TestHistoryBoundBeforeEachRetry(t *testing.T) {
 // queue, which stop when the test ends, and returns the server's client.
 func serveLooping(t *testing.T, queue string, f *Flow[looping]) client.Client {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	c := ts.GetDefaultClient()
 	w := worker.New(c, queue, WorkerOptions(worker.Options{}))
 	f.Register(w)

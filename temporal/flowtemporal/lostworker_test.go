@@ -11,9 +11,9 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // lost is the state of the flow of TestLostWorkerRunsTheAttemptAgain.
@@ -95,7 +95,7 @@ func TestLostWorkerRunsTheAttemptAgain(t *testing.T) {
 		must(t, err)
 		return f
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	c := ts.GetDefaultClient()
 	const queue = "lost-worker"
 	stopping := worker.New(c, queue, WorkerOptions(worker.Options{WorkerStopTimeout: 10 * time.Millisecond}))

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 func TestRetryPolicy(t *testing.T) {
@@ -148,7 +149,7 @@ func TestRetryAtOnceOnTheServer(t *testing.T) {
 	))
 	f, err := New(def)
 	must(t, err)
-	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(WorkerOptions(worker.Options{})))
+	ts := testserver.New(t, temporaltest.WithBaseWorkerOptions(WorkerOptions(worker.Options{})))
 	ts.NewWorker("eager", f.Register)
 	ctx := context.Background()
 	run, err := Start(ctx, ts.GetDefaultClient(), "Eager", nap{}, client.StartWorkflowOptions{ID: "eager-1", TaskQueue: "eager"})

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // writes is a client that records every call that changes something on
@@ -164,7 +164,7 @@ func TestRefusedPutWritesNothingToTheCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	c := ts.GetDefaultClient()
 	w := &writes{Client: c, down: scheduleID("Bad", "@every 5h")}
 	_, url := serveEngine(t, engine.Options{Executor: New(w, Options{TaskQueue: "refused-change-test"}),
@@ -222,7 +222,7 @@ func TestScheduleFollowsItsFlowAfterAFailure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	c := ts.GetDefaultClient()
 	a1, a2 := scheduleID("A", "@every 1h"), scheduleID("A", "@every 2h")
 	w := &writes{Client: c, down: a1, writesOnly: true}
@@ -279,7 +279,7 @@ func TestFailedStartWritesNothingToTheCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	w := &writes{Client: ts.GetDefaultClient(), down: scheduleID("Bad", "@every 5h")}
 	dir := t.TempDir()
 	for name, specs := range map[string]string{"A": "@every 1h", "Bad": "@every 5h"} {

@@ -14,10 +14,10 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // scheduledDefinition is the definition the Temporal Schedule id starts,
@@ -55,7 +55,7 @@ func TestScheduleFollowsThePutOfItsFlow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	c := ts.GetDefaultClient()
 	opts := Options{TaskQueue: "schedule-change-test"}
 	ctx := context.Background()

@@ -11,10 +11,10 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // Helpers of the tests that serve the engine's API on an Executor.
@@ -64,7 +64,7 @@ type onTemporal struct {
 
 func newOnTemporal(t *testing.T, queue string) *onTemporal {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	c := ts.GetDefaultClient()
 	x := New(c, Options{TaskQueue: queue})
 	e, url := serveEngine(t, engine.Options{Executor: x, FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly})

@@ -16,10 +16,10 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/internal/listen"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // quickCalls is a Temporal client whose calls of a start, a query and a
@@ -83,7 +83,7 @@ func TestTemporalDownAnswers503(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	// A client of its own: Stop closes the server's clients, and a closed
 	// client fails otherwise than an unreachable cluster.
 	c, err := client.Dial(client.Options{HostPort: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace(),
@@ -139,7 +139,7 @@ func TestTemporalDownAnswersWithinWriteTimeout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	c, err := client.Dial(client.Options{HostPort: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace(),
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

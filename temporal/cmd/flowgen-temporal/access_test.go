@@ -10,10 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"go.temporal.io/server/temporaltest"
-
 	"github.com/flowgen/flowgen/internal/listen"
 	"github.com/flowgen/flowgen/internal/testcert"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // serve takes flowgen serve's listening flags and refuses what it
@@ -107,7 +106,7 @@ func TestServeTLSWithTokens(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	dir := t.TempDir()
 	certFile, keyFile, pool := testcert.SelfSigned(t, dir, "flowgen-temporal-test")
 	tokens := filepath.Join(dir, "tokens")

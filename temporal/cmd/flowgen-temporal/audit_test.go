@@ -17,13 +17,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/engine/httpcall"
 	"github.com/flowgen/flowgen/internal/listen"
 	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/runtime/store"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // tripJSON puts a JSON flow's constructs together as an operator's flow
@@ -225,7 +225,7 @@ func TestServeTripAsTheEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	hold := map[string]bool{"t5": true}
 	svcT, svcE := &tripService{hold: hold}, &tripService{hold: hold}
 	hT, hE := httptest.NewServer(svcT), httptest.NewServer(svcE)
@@ -357,7 +357,7 @@ func TestServeRedefinitionKeepsPinnedRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	svc := &tripService{}
 	hs := httptest.NewServer(svc)
 	defer hs.Close()
@@ -501,7 +501,7 @@ func TestServeScheduledRunAsTheEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	svcT, svcE := &tripService{}, &tripService{}
 	hT, hE := httptest.NewServer(svcT), httptest.NewServer(svcE)
 	defer hT.Close()

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/server/temporaltest"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // SIGKILL of a serve process inside a parallel block and inside a child
@@ -204,7 +204,7 @@ type heldKill struct {
 
 func (k heldKill) run(t *testing.T) *proc {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	hs := httptestServer(t, k.svc)
 	flows := writeFlows(t, k.file, k.doc)
 	a := startProc(t, ts, k.queue, flows, "a", hs)

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/internal/logtest"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // These tests run flowgen-temporal serve as real processes against a real
@@ -207,7 +208,7 @@ func TestKillWorkerMidFlow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server and builds the command")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	svc := &recorder{slow: 20 * time.Second}
 	hs := httptest.NewServer(svc)
 	defer hs.Close()
@@ -252,7 +253,7 @@ func TestTwoWorkersKillOne(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server and builds the command")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	svc := &recorder{slow: 300 * time.Millisecond}
 	hs := httptest.NewServer(svc)
 	defer hs.Close()

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/server/temporaltest"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // GET /runs on Temporal lists each run as the engine's store does: its
@@ -23,7 +23,7 @@ func TestServeListsStepAndParent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	svc := newGate("Step.Ship")
 	hs := httptest.NewServer(svc)
 	defer hs.Close()

@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/internal/readmetest"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 func TestReadmeTemporalWalkthrough(t *testing.T) {
@@ -80,7 +81,7 @@ func TestReadmeTemporalWalkthrough(t *testing.T) {
 		case line == "(cd temporal && go install ./cmd/flowgen-temporal)   # from a checkout: beside flowgen, which runs it":
 			bin = flowgenBeside(t, repo, binary(t)) // the same build, once per test process
 		case strings.HasPrefix(line, "temporal server start-dev"):
-			ts = temporaltest.NewServer(temporaltest.WithT(t))
+			ts = testserver.New(t)
 		case line == "mkdir -p tflows && cp flows/Signup.json tflows/":
 			cmd := exec.Command("sh", "-c", line)
 			cmd.Dir = dir

@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/server/temporaltest"
-
 	"github.com/flowgen/flowgen/internal/logtest"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // services is a fake of the services the example flow calls: it records
@@ -153,7 +152,7 @@ func TestServeTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	svc := &services{}
 	hs := httptest.NewServer(svc)
 	defer hs.Close()
@@ -342,7 +341,7 @@ func TestServeSchedule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	dir := t.TempDir()
 	const tick = `{"version": 1, "flows": [{"name": "Tick", "state": "TickState", "triggers": [{"kind": "schedule", "schedule": "@every 1s"}],
   "steps": [{"name": "Nap", "action": {"kind": "sleep", "duration": "6s"}},

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/internal/otlp"
 	"github.com/flowgen/flowgen/internal/otlp/otlptest"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // flowgen-temporal serve -otlp-traces sends a run's trace to the collector
@@ -105,7 +105,7 @@ func TestServeSendsTracesOverOTLP(t *testing.T) {
 // span to the collector it returns.
 func startTracedServe(t *testing.T, queue, dir string, services map[string]string) (*server, *otlptest.Collector) {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	col := &otlptest.Collector{}
 	cs := httptest.NewServer(col)
 	t.Cleanup(cs.Close) // after serve stops (Cleanup is last in, first out), which flushes the spans

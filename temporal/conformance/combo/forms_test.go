@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 	"github.com/flowgen/flowgen/temporal/internal/twoforms"
 )
 
@@ -163,7 +164,7 @@ func TestComboFormsAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
+	ts := testserver.New(t, temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
 	// The cases run in parallel, and the server makes its default client
 	// on first use without a lock (-race saw two cases make it at once):
 	// made here, before them, it is only shared, as a client may be.

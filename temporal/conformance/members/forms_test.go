@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 	"github.com/flowgen/flowgen/temporal/internal/twoforms"
 )
 
@@ -78,7 +79,7 @@ func TestMembersFormsAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
+	ts := testserver.New(t, temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
 	// Made before the cases, which run in parallel: the server makes its
 	// default client on first use without a lock.
 	tc := ts.GetDefaultClient()

@@ -12,10 +12,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 	"github.com/flowgen/flowgen/temporal/internal/twoforms"
 )
 
@@ -249,7 +249,7 @@ func TestTripFormsAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	// The cases run in parallel, and the server makes its default client
 	// on first use without a lock (-race saw two cases make it at once):
 	// made here, before them, it is only shared, as a client may be.

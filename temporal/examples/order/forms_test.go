@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 	"github.com/flowgen/flowgen/temporal/internal/twoforms"
 )
 
@@ -88,7 +89,7 @@ func TestOrderFormsAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	local, temporal := localOrder, temporalOrder(ts)
 	now := time.Now().UTC().Truncate(time.Second)
 	// Authorize takes a while, so that Reserve completes first on both

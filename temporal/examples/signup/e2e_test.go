@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // These tests run the generated workflows on a real Temporal server,
@@ -25,7 +26,7 @@ func startServer(t *testing.T, register func(worker.Registry)) client.Client {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
+	ts := testserver.New(t, temporaltest.WithBaseWorkerOptions(flowtemporal.WorkerOptions(worker.Options{})))
 	ts.NewWorker(taskQueue, register)
 	return ts.GetDefaultClient()
 }

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 	"github.com/flowgen/flowgen/temporal/internal/twoforms"
 )
 
@@ -141,7 +142,7 @@ func TestSignupFormsAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	local, temporal := localSignup, temporalSignup(ts)
 	waiting := runtime.WaitingState("AwaitPayment")
 	t.Run("retried then paid", func(t *testing.T) {
@@ -168,7 +169,7 @@ func TestReviewFormsAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testserver.New(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	forms := func(h func() *reviewHandlers, start ReviewState) (form[ReviewState], form[ReviewState]) {
 		return localReview(h(), start), temporalReview(ts, h(), start)
