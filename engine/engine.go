@@ -231,8 +231,9 @@ type Engine struct {
 	liveMu sync.Mutex
 	live   map[string]*liveRun // by run ID: the runs this engine drives
 
-	running        atomic.Int64 // runs in flight (inflight.go)
-	refusedStarts  atomic.Uint64
+	running        atomic.Int64                       // runs in flight (inflight.go)
+	refusedStarts  [len(refusalSources)]atomic.Uint64 // by bounded admission (inflight.go)
+	endInFlight    func()                             // unregisters inFlight from the Telemetry (Start, Close)
 	lastRefusedLog atomic.Int64
 	resuming       atomic.Int64 // runs found at start not resumed yet (resume.go)
 	rs             resumeState
@@ -693,6 +694,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		return errors.New("engine: Start called twice or after Close")
 	}
 	e.started = true
+	if t := e.opts.Telemetry; t != nil {
+		e.endInFlight = t.InFlight(e.inFlight)
+	}
 	flows := make([]*flowEntry, 0, len(e.flows))
 	for _, fe := range e.flows {
 		flows = append(flows, fe)
@@ -783,6 +787,9 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	if e.endInFlight != nil {
+		e.endInFlight()
+	}
 	var stops []func()
 	for _, fe := range e.flows {
 		stops = append(stops, e.detach(fe)...)

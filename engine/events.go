@@ -144,7 +144,7 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	}
 	// The runs it starts count against Options.MaxRunning, reserved all
 	// together before anything changes: beyond the bound, ErrBusy (429).
-	if err := e.reserve(fresh); err != nil {
+	if err := e.reserve(fresh, admitRequest); err != nil {
 		return Published{}, err
 	}
 	reserved := fresh

@@ -424,7 +424,7 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 	if keyed {
 		id = KeyRunID(fe.name, key)
 	}
-	runID, err := e.startRun(r.Context(), fe, state, id, true, admitBounded)
+	runID, err := e.startRun(r.Context(), fe, state, id, true, admitRequest)
 	if errors.Is(err, ErrIdempotencyMismatch) && key != "" {
 		err = fmt.Errorf("%w: Idempotency-Key %q started run %q with another body", ErrIdempotencyMismatch, key, runID)
 	}

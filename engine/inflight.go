@@ -25,6 +25,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 )
 
@@ -40,14 +41,23 @@ const RetryAfter = 1
 // ErrBusy: the engine runs Options.MaxRunning runs already (HTTP 429).
 var ErrBusy = errors.New("engine: too many runs in flight")
 
-// admission says how a start counts against Options.MaxRunning.
+// admission says how a start counts against Options.MaxRunning. The
+// bounded ones, refused with ErrBusy beyond the bound, say also what was
+// refused: their refusals are counted apart (refusalSources).
 type admission uint8
 
 const (
-	admitBounded admission = iota // refused with ErrBusy beyond the bound
+	admitRequest admission = iota // bounded: a client's start (HTTP, StartRun, POST /events), answered 429
+	admitEvent                    // bounded: an event trigger's start from the broker, delivered again later
+	admitTick                     // bounded: a schedule's tick, tried again
 	admitHeld                     // the caller reserved the slot (reserve)
 	admitAlways                   // counted, never refused (accepted work: a call's child, an event's run that existed)
 )
+
+// refusalSources names what a refused start was, by its bounded
+// admission: the values of the source label of the metric of refused
+// starts (Telemetry.InFlight, docs/observability.md).
+var refusalSources = [...]string{admitRequest: "request", admitEvent: "event", admitTick: "schedule"}
 
 func (e *Engine) maxRunning() int64 {
 	if e.opts.MaxRunning > 0 {
@@ -56,13 +66,14 @@ func (e *Engine) maxRunning() int64 {
 	return DefaultMaxRunning
 }
 
-// reserve takes n slots of runs in flight, all or none.
-func (e *Engine) reserve(n int) error {
+// reserve takes n slots of runs in flight, all or none, for starts of the
+// bounded admission by.
+func (e *Engine) reserve(n int, by admission) error {
 	max := e.maxRunning()
 	for {
 		cur := e.running.Load()
 		if cur+int64(n) > max {
-			e.refused(cur)
+			e.refused(cur, by)
 			return fmt.Errorf("%w: %d running, at most %d (Options.MaxRunning, serve -max-running); retry in %ds", ErrBusy, cur, max, RetryAfter)
 		}
 		if e.running.CompareAndSwap(cur, cur+int64(n)) {
@@ -71,14 +82,38 @@ func (e *Engine) reserve(n int) error {
 	}
 }
 
-// refused counts a refused start and logs the first one every 10 seconds.
-func (e *Engine) refused(running int64) {
-	e.refusedStarts.Add(1)
+// refused counts a refused start of the bounded admission by, and logs the
+// first one every 10 seconds. The count is the only one: Stats and the
+// metrics (inFlight) read it.
+func (e *Engine) refused(running int64, by admission) {
+	e.refusedStarts[by].Add(1)
 	now := time.Now().UnixNano()
 	last := e.lastRefusedLog.Load()
 	if now-last >= int64(10*time.Second) && e.lastRefusedLog.CompareAndSwap(last, now) {
 		e.log.Warn("runs in flight at their bound: starts are refused (429) or delayed (event triggers, schedule ticks) until runs finish or wait",
-			"running", running, "max_running", e.maxRunning(), "refused_so_far", e.refusedStarts.Load())
+			"running", running, "max_running", e.maxRunning(), "refused_so_far", e.refusedTotal())
+	}
+}
+
+// refusedTotal is the number of starts refused at the bound so far.
+func (e *Engine) refusedTotal() uint64 {
+	var n uint64
+	for i := range e.refusedStarts {
+		n += e.refusedStarts[i].Load()
+	}
+	return n
+}
+
+// inFlight is what the engine gives its Telemetry's metrics to read at
+// each collection (Telemetry.InFlight): its runs in flight, their bound,
+// and the starts refused so far by what was refused, each source from 0.
+func (e *Engine) inFlight() (running, max int64, refused iter.Seq2[string, uint64]) {
+	return e.running.Load(), e.maxRunning(), func(yield func(string, uint64) bool) {
+		for i, source := range refusalSources {
+			if !yield(source, e.refusedStarts[i].Load()) {
+				return
+			}
+		}
 	}
 }
 
@@ -116,7 +151,8 @@ type Stats struct {
 	Resuming int64 `json:"resuming"`
 	// RefusedStarts: starts refused with ErrBusy since the engine was
 	// created (HTTP 429, event triggers delivered again later, and
-	// schedule ticks, each try of which counts: see docs/engine.md#limits).
+	// schedule ticks, each try of which counts: see docs/engine.md#limits;
+	// GET /metrics counts them apart, flowgen_starts_refused_total).
 	RefusedStarts uint64 `json:"refused_starts"`
 	// Broker: the in-process broker's, when the engine uses one.
 	Broker *BrokerStats `json:"broker,omitempty"`
@@ -129,7 +165,7 @@ func (e *Engine) Stats() Stats {
 	e.liveMu.Unlock()
 	running := e.running.Load()
 	s := Stats{Running: running, MaxRunning: e.maxRunning(), Waiting: max(live-running, 0),
-		Resuming: e.resuming.Load(), RefusedStarts: e.refusedStarts.Load()}
+		Resuming: e.resuming.Load(), RefusedStarts: e.refusedTotal()}
 	if mb, ok := e.broker.(*MemoryBroker); ok {
 		bs := mb.Stats()
 		s.Broker = &bs

@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"iter"
 	"net/http"
 	"time"
 
@@ -45,6 +46,14 @@ type Telemetry interface {
 	// Inject writes the trace context of ctx's span, if any, into h: the
 	// headers of a call the engine makes to an HTTP provider.
 	Inject(ctx context.Context, h http.Header)
+	// InFlight registers read, which the metrics call at each collection:
+	// the engine's runs in flight, their bound (Options.MaxRunning), and
+	// the starts refused at the bound so far (ErrBusy), by what was
+	// refused: "request" (a client's start or POST /events: 429),
+	// "event" (an event trigger's event from the broker, delivered again
+	// later) and "schedule" (a schedule's tick, tried again). The engine
+	// registers as it starts and calls unregister as it closes.
+	InFlight(read func() (running, max int64, refused iter.Seq2[string, uint64])) (unregister func())
 }
 
 // errNoMetrics answers GET /metrics on an engine without Telemetry.

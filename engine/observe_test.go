@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"iter"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -46,6 +47,10 @@ func (s *stubTelemetry) Carry(req, run context.Context) context.Context {
 func (s *stubTelemetry) Inject(context.Context, http.Header) {}
 
 func (s *stubTelemetry) Refused(topic, event string) {}
+
+func (s *stubTelemetry) InFlight(func() (int64, int64, iter.Seq2[string, uint64])) func() {
+	return func() {}
+}
 
 func (s *stubTelemetry) Sender(ctx context.Context, link string) context.Context { return ctx }
 

@@ -77,7 +77,7 @@ func (e *Engine) StartRun(ctx context.Context, flow string, state json.RawMessag
 			return "", err
 		}
 	}
-	return e.startRun(ctx, fe, state, runID, true, admitBounded)
+	return e.startRun(ctx, fe, state, runID, true, admitRequest)
 }
 
 // Errors of starting a run whose ID exists.
@@ -141,8 +141,8 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 		return runID, e.existing(fe, info, state, same)
 	}
 	switch adm {
-	case admitBounded:
-		if err := e.reserve(1); err != nil {
+	case admitRequest, admitEvent, admitTick:
+		if err := e.reserve(1, adm); err != nil {
 			return "", err
 		}
 		slot = true
@@ -489,7 +489,7 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		}
 		// Beyond Options.MaxRunning, ErrBusy: the broker delivers the
 		// event again later.
-		_, err := e.startRun(e.fromSender(ctx, m.Link), fe, eventState(fe, m.Payload), e.eventRun(fe, m), false, admitBounded)
+		_, err := e.startRun(e.fromSender(ctx, m.Link), fe, eventState(fe, m.Payload), e.eventRun(fe, m), false, admitEvent)
 		switch {
 		case errors.Is(err, ErrRunExists):
 			return nil

@@ -235,7 +235,7 @@ func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) (busy bool
 	if fe.def != nil {
 		state, _ = json.Marshal(map[string]any{"scheduled_at": tick.UTC()})
 	}
-	_, err := sc.e.startRun(context.Background(), fe, state, tickRunID(fe.name, spec, tick), false, admitBounded)
+	_, err := sc.e.startRun(context.Background(), fe, state, tickRunID(fe.name, spec, tick), false, admitTick)
 	switch {
 	case err == nil, errors.Is(err, ErrRunExists):
 	case errors.Is(err, ErrBusy):

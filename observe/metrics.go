@@ -27,6 +27,9 @@ type instruments struct {
 	brokerLag     metric.Float64Histogram
 	deadLetters   metric.Int64Counter
 	refused       metric.Int64Counter
+	inFlight      metric.Int64ObservableGauge
+	inFlightLimit metric.Int64ObservableGauge
+	startsRefused metric.Int64ObservableCounter
 }
 
 // Bucket boundaries: durations from a millisecond (a no-op step, an
@@ -38,7 +41,7 @@ var (
 )
 
 func (m *instruments) init(meter metric.Meter) error {
-	var errs [11]error
+	var errs [14]error
 	m.runsStarted, errs[0] = meter.Int64Counter("flowgen.runs.started",
 		metric.WithDescription("Runs started, by flow."), metric.WithUnit("{run}"))
 	m.runsFinished, errs[1] = meter.Int64Counter("flowgen.runs.finished",
@@ -65,6 +68,12 @@ func (m *instruments) init(meter metric.Meter) error {
 		metric.WithDescription("Messages the engine dead-lettered, by topic and event."), metric.WithUnit("{message}"))
 	m.refused, errs[10] = meter.Int64Counter("flowgen.broker.refused",
 		metric.WithDescription("Messages the broker refused to the engine because it was full, by topic and event."), metric.WithUnit("{message}"))
+	m.inFlight, errs[11] = meter.Int64ObservableGauge("flowgen.runs.in_flight",
+		metric.WithDescription("Runs of the engine holding a goroutine (running a step, backing off, rolling back), which its starts are bounded by."), metric.WithUnit("{run}"))
+	m.inFlightLimit, errs[12] = meter.Int64ObservableGauge("flowgen.runs.in_flight.limit",
+		metric.WithDescription("The bound of the engine's runs in flight (serve -max-running): starts beyond are refused."), metric.WithUnit("{run}"))
+	m.startsRefused, errs[13] = meter.Int64ObservableCounter("flowgen.starts.refused",
+		metric.WithDescription("Starts the engine refused because its runs in flight were at their bound, by source: request, event, schedule."), metric.WithUnit("{start}"))
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -81,6 +90,7 @@ const (
 	keyState     = attribute.Key("state")
 	keyTopic     = attribute.Key("topic")
 	keyEvent     = attribute.Key("event")
+	keySource    = attribute.Key("source")
 	keyRunID     = attribute.Key("flowgen.run_id")
 	keyAttempt   = attribute.Key("flowgen.attempt")
 	keyKey       = attribute.Key("flowgen.idempotency_key")

@@ -10,6 +10,7 @@ package observe
 import (
 	"context"
 	"errors"
+	"iter"
 	"net/http"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ type Options struct {
 type Telemetry struct {
 	tracer   trace.Tracer // nil: no tracing
 	provider *sdkmetric.MeterProvider
+	meter    metric.Meter // of scope: its instruments are t.m
 	metrics  http.Handler
 	m        instruments
 	flows    cowMap[string, *flowInfo]
@@ -73,7 +75,8 @@ func New(opts Options) (*Telemetry, error) {
 	if opts.TracerProvider != nil {
 		t.tracer = opts.TracerProvider.Tracer(scope)
 	}
-	if err := t.m.init(t.provider.Meter(scope)); err != nil {
+	t.meter = t.provider.Meter(scope)
+	if err := t.m.init(t.meter); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -174,6 +177,30 @@ func (t *Telemetry) refusedSeries(topic, event string) attribute.Set {
 		t.refusedPairs[k] = struct{}{}
 	}
 	return topicEvent(topic, event)
+}
+
+// InFlight exports what read returns at each collection of the metrics:
+// an engine's runs in flight and their bound (flowgen_runs_in_flight,
+// flowgen_runs_in_flight_limit), and the starts it refused at the bound
+// by source (flowgen_starts_refused_total, a series at 0 for each source
+// from the start, so that an alert sees the first refusal). The engine
+// keeps the counts; they are read, never counted again here. One engine
+// reports to a Telemetry (flowgen serve has one).
+func (t *Telemetry) InFlight(read func() (running, max int64, refused iter.Seq2[string, uint64])) (unregister func()) {
+	reg, err := t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		running, max, refused := read()
+		o.ObserveInt64(t.m.inFlight, running)
+		o.ObserveInt64(t.m.inFlightLimit, max)
+		for source, n := range refused {
+			o.ObserveInt64(t.m.startsRefused, int64(n), metric.WithAttributeSet(attribute.NewSet(keySource.String(source))))
+		}
+		return nil
+	}, t.m.inFlight, t.m.inFlightLimit, t.m.startsRefused)
+	if err != nil {
+		// Only for instruments of another meter: these are t.meter's.
+		panic(err)
+	}
+	return func() { _ = reg.Unregister() }
 }
 
 // ObserveRun implements runtime.Observer: the run's metrics, and with a

@@ -90,6 +90,16 @@ const DefaultMaxAge = 7 * 24 * time.Hour
 // that keeps its messages less long (New fails).
 const MinMaxAge = 100 * time.Millisecond
 
+// progressEvery is how often a batch consumer tells JetStream that the
+// batch it holds, which its handler failed (the inbox full, say) and tries
+// again every Redeliver, is still in progress: a third of ackWait, so that
+// a notice late by a scheduling hiccup still comes well before JetStream
+// would deliver the batch again. Sent at every try (every 100ms by
+// default), 64 messages held sent 640 notices a second for nothing.
+// A try comes every Redeliver at the soonest, so no notice comes more
+// often than that (the floor).
+func progressEvery(ackWait time.Duration) time.Duration { return ackWait / 3 }
+
 // defaultDuplicates is the default Options.Duplicates, when MaxAge is not
 // shorter.
 const defaultDuplicates = 2 * time.Minute
@@ -576,9 +586,16 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 			for _, msg := range held {
 				ms = append(ms, message(msg, topic, event))
 			}
+			var progressed time.Time // of the last "in progress" notice of held
 			for h(cctx, ms) != nil {
-				for _, msg := range held { // still being applied: not redelivered meanwhile
-					_ = msg.InProgress()
+				// Still being applied: not redelivered meanwhile. h is tried
+				// again every Redeliver; the notices go out only as often as
+				// AckWait needs (progressEvery).
+				if now := time.Now(); now.Sub(progressed) >= progressEvery(b.opts.AckWait) {
+					progressed = now
+					for _, msg := range held {
+						_ = msg.InProgress()
+					}
 				}
 				select {
 				case <-time.After(b.opts.Redeliver):
