@@ -42,7 +42,7 @@ func TestProviderNATSReplicaSilentMidCall(t *testing.T) {
 	}
 	calls := make(chan call, 8)
 	release := make(chan struct{}) // ends the dead replica's handler, at the test's end
-	serve := func(replica string, hold bool) *nats.Conn {
+	serve := func(replica string, hold bool, every time.Duration) *nats.Conn {
 		p := provider.New(provider.Options{Name: "billing", Engine: srv.URL, Replica: replica, TTL: 3 * time.Minute})
 		p.Step("Quiet.Charge", func(ctx context.Context, c *provider.Call) (string, error) {
 			calls <- call{replica, c.IdempotencyKey, c.Attempt}
@@ -51,13 +51,16 @@ func TestProviderNATSReplicaSilentMidCall(t *testing.T) {
 			}
 			return "", nil
 		})
-		// The notices are short so that the test is quick: the bound is
-		// ProgressMissed intervals after the last one.
+		// The dying replica's notices are short so that the test is
+		// quick (the bound is ProgressMissed intervals after the last
+		// one), and long enough that a loaded machine does not delay one
+		// past it while the replica lives; the live replica's are the
+		// default, so that its answer is never late.
 		nc := natstest.Connect(t, url)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- natsprovider.ServeWith(ctx, p, "billing", nc, natsprovider.Options{Progress: 20 * time.Millisecond})
+			done <- natsprovider.ServeWith(ctx, p, "billing", nc, natsprovider.Options{Progress: every})
 		}()
 		t.Cleanup(func() { cancel(); <-done })
 		if hold {
@@ -78,7 +81,7 @@ func TestProviderNATSReplicaSilentMidCall(t *testing.T) {
 		}
 	}
 
-	dying := serve("dying", true)
+	dying := serve("dying", true, 500*time.Millisecond)
 	waitFor(t, "the first replica to register", registered("dying"))
 	id, err := e.StartRun(t.Context(), "Quiet", []byte(`{}`), "")
 	if err != nil {
@@ -88,11 +91,11 @@ func TestProviderNATSReplicaSilentMidCall(t *testing.T) {
 	// The other replica joins the queue group, then the first one's
 	// connection goes, the call in flight with it; its lease lives on
 	// (it renews every minute).
-	serve("live", false)
+	serve("live", false, 0)
 	waitFor(t, "the second replica to register", registered("live"))
 	dying.Close()
 
-	guard := time.Now().Add(30 * time.Second) // the bound is 60ms: on the old code, for ever
+	guard := time.Now().Add(30 * time.Second) // the bound is 1.5s: on the old code, for ever
 	var st RunStatus
 	for {
 		st, _ = e.Status(context.Background(), id)

@@ -22,7 +22,7 @@ import (
 // the same run, on an embedded server over loopback. x-request is the
 // Transport's time over the plain request's.
 //
-// Run: go test -run '^$' -bench CallProvider -benchtime 20000x -count 3 ./engine/provider/natsprovider/
+// Run: go test -run '^$' -bench CallProvider -benchtime 300x -count 3 ./engine/provider/natsprovider/
 func BenchmarkCallProvider(b *testing.B) {
 	url := natstest.URL(b)
 	server, client := natstest.Connect(b, url), natstest.Connect(b, url)

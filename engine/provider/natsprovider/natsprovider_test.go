@@ -472,3 +472,53 @@ func TestTransportSilentReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Calls in flight together on one Transport share its reply subscription:
+// each gets its own answer, never another call's, and a notice of one call
+// does not arm another's bound.
+func TestTransportConcurrentCalls(t *testing.T) {
+	nc := natsServer(t)
+	var l leases
+	eng := l.server(t)
+	defer eng.Close()
+	p := provider.New(provider.Options{Name: "bill-ing", Engine: eng.URL, TTL: time.Minute})
+	p.Step("Echo", func(ctx context.Context, c *provider.Call) (string, error) {
+		var n int
+		_ = c.Get("N", &n)
+		return "", c.Set("N", n*2)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, p, "bill-ing", nc) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the registration", func() bool { regs, _ := l.get(); return len(regs) == 1 })
+	subject := Subject("bill-ing", provider.Handler{Name: "Echo"})
+	tr := NewTransport(natsServerConn(t, nc))
+	const calls = 200
+	errs := make(chan error, calls)
+	for i := range calls {
+		go func() {
+			body, _ := json.Marshal(provider.Request{Version: provider.Version, Handler: "Echo", State: json.RawMessage(fmt.Sprintf(`{"N": %d}`, i))})
+			out, err := tr.CallProvider(context.Background(), subject, body)
+			var rsp provider.Response
+			if err == nil {
+				err = json.Unmarshal(out, &rsp)
+			}
+			if err == nil && string(rsp.State) != fmt.Sprintf(`{"N":%d}`, 2*i) {
+				err = fmt.Errorf("call %d got %s", i, rsp.State)
+			}
+			errs <- err
+		}()
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// natsServerConn is a second connection to nc's server: the engine's side
+// of a call, apart from the provider's.
+func natsServerConn(t *testing.T, nc *nats.Conn) *nats.Conn {
+	return natstest.Connect(t, nc.ConnectedUrl())
+}
