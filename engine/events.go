@@ -242,9 +242,17 @@ var ErrPublish = errors.New("engine: publishing to the broker")
 
 func (e *Engine) otherPayload(err error, m Message) error {
 	if errors.Is(err, ErrIdempotencyMismatch) {
-		return fmt.Errorf("%w: message %q of %s %s was published before with another payload", ErrIdempotencyMismatch, m.ID, m.Topic, m.Event)
+		return OtherPayloadError(m)
 	}
 	return err
+}
+
+// OtherPayloadError is the error of publishing m when a message of its ID
+// (topic, event and ID) was published before with another payload
+// (ErrIdempotencyMismatch, HTTP 422), naming the message. An Executor
+// that finds so answers it too.
+func OtherPayloadError(m Message) error {
+	return fmt.Errorf("%w: message %q of %s %s was published before with another payload", ErrIdempotencyMismatch, m.ID, m.Topic, m.Event)
 }
 
 // consumersOf returns the flows that topic/event starts (by name) and

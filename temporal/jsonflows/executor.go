@@ -247,7 +247,7 @@ func (x *Executor) Publish(req context.Context, m engine.Message, triggered []en
 	refused := func(err error) error {
 		switch {
 		case errors.Is(err, engine.ErrIdempotencyMismatch):
-			return fmt.Errorf("%w: message %q of %s %s was published before with another payload", engine.ErrIdempotencyMismatch, m.ID, m.Topic, m.Event)
+			return engine.OtherPayloadError(m)
 		case err != nil && !errors.Is(err, engine.ErrRunExists):
 			return err
 		}
