@@ -953,6 +953,13 @@
       tlInfo.textContent = "events " + (events.length ? events[first].seq : 0) + "\u2013" + (end ? events[end - 1].seq : 0) + " of " + events.length;
       pager(earlier, first > 0, later, !follow);
     }
+    // rowName is the accessible name of the row of e, t its time: its
+    // number, time, step, transition, attempt, outcome and error.
+    function rowName(e, t) {
+      return ["event " + e.seq, t, e.step ? "step " + stepOf(e) + branchOf(e) : "",
+        e.from + " \u2192 " + e.to, e.attempt ? "attempt " + e.attempt : "",
+        outcome(e) ? "outcome " + outcome(e) : "", e.error ? "error: " + e.error : ""].filter(Boolean).join(", ");
+    }
     // rowOf is the timeline's row of events[i].
     function rowOf(i) {
       var e = events[i];
@@ -975,8 +982,11 @@
       if (e.seq === selected) cls.push("selected");
       // A row is picked by keyboard too (Tab to it, Enter or Space), as
       // by a click: its snapshot is otherwise out of reach without a mouse.
+      // Its name says, in words, what its cells show, for a screen
+      // reader that the Tab key brings to the row: its cells read one by
+      // one, or the row unnamed, would not tell it from the others.
       var tr = el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
-        "aria-selected": String(e.seq === selected), onclick: pick,
+        "aria-label": rowName(e, t), "aria-selected": String(e.seq === selected), onclick: pick,
         onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
         el("td", { text: String(e.seq) }),
         el("td", { "class": "time", title: t, text: when }),
