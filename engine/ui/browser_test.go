@@ -308,6 +308,11 @@ type env struct {
 	st    envStore
 	url   string
 	gates *gates
+	// tokens is the file of the engine's tokens, auth what reads it (nil
+	// for an open API): a test changes a role mid-session by writing the
+	// file anew and calling auth.Reload.
+	tokens string
+	auth   *engine.TokenAuth
 }
 
 // envStore is what the tests ask of an env's store, beside what the
@@ -368,12 +373,14 @@ func newEnvOn(t *testing.T, st envStore, withTokens bool, maxWatchers int, wrap 
 		}
 		return nil, runtime.Permanent(errors.New("no parcel service"))
 	})
-	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth, MaxWatchers: maxWatchers,
+	opts := engine.Options{Store: st, Caller: caller, MaxWatchers: maxWatchers,
 		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
 			return flowfile.Load(name, src, opts)
 		}}
-	if !withTokens {
-		opts.Authorizer = nil
+	if withTokens {
+		opts.Authorizer = auth
+	} else {
+		auth = nil
 	}
 	e, err := engine.New(opts)
 	if err != nil {
@@ -386,7 +393,7 @@ func newEnvOn(t *testing.T, st envStore, withTokens bool, maxWatchers int, wrap 
 	if wrap != nil {
 		h = wrap(h)
 	}
-	return &env{t: t, e: e, st: st, url: serveHandler(t, e, h), gates: g}
+	return &env{t: t, e: e, st: st, url: serveHandler(t, e, h), gates: g, tokens: tokens, auth: auth}
 }
 
 // serve starts e and serves its API over HTTP until the test ends; it

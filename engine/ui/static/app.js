@@ -1090,7 +1090,13 @@
           // keyboard's focus to the page's body, and the redraw that
           // follows would find none in the head to keep (keepFocus).
           btn.setAttribute("aria-disabled", "true");
-          api("POST", "/runs/" + encodeURIComponent(id) + "/abort").then(refresh).catch(function (e) { btn.removeAttribute("aria-disabled"); failed(e); });
+          api("POST", "/runs/" + encodeURIComponent(id) + "/abort").then(refresh).catch(function (e) {
+            btn.removeAttribute("aria-disabled");
+            // Refused to this role: the session read again, the head is
+            // drawn anew with what the role may do now.
+            if (e.status === 403) return forbidden(e, "POST /runs/{id}/abort", "abort the run").then(refresh, function () {});
+            failed(e);
+          });
         });
         head.appendChild(btn);
       }
@@ -1592,17 +1598,42 @@
   }
 
   // ---- start -------------------------------------------------------------------
+  // showSession makes s (an answer of GET /session) the page's session,
+  // and shows its role and the links it may follow.
+  function showSession(s) {
+    session = s;
+    $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
+    $("#signout").hidden = !s.auth;
+    // Offered to whom the API lets read them, as Abort is.
+    $("#nav-deadletters").hidden = s.routes.indexOf("GET /deadletters") < 0;
+  }
+  // forbidden handles an action's refusal err, a 403 to the route (its
+  // pattern, as GET /session lists it), which does what: the page read the
+  // session once, and the token's role may have changed since (given
+  // another in the tokens file, reloaded). It reads the session again,
+  // so that the views offer only what the role may now do, and says why
+  // the action is gone. It answers a promise resolved once that is shown;
+  // a role that may no longer read (403 to GET /session) signs the page
+  // out, as at the start.
+  function forbidden(err, route, what) {
+    return api("GET", "/session").then(function (s) {
+      showSession(s);
+      notice(s.routes.indexOf(route) < 0 ?
+        "The server refused to " + what + ": " + err.message + ". Your role is now " + s.role + ", which may not " + what + " (" + route + "): the page no longer offers it." :
+        "The server refused to " + what + ": " + err.message);
+    }, function (e) {
+      if (e.status === 403) showLogin(e.message);
+      else failed(err);
+      throw e;
+    });
+  }
   var startAgain = null; // the timer of start's next try, if any
   function start() {
     clearTimeout(startAgain);
     api("GET", "/session").then(function (s) {
-      session = s;
       hideLogin();
       $("#nav").hidden = false;
-      $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
-      $("#signout").hidden = !s.auth;
-      // Offered to whom the API lets read them, as Abort is.
-      $("#nav-deadletters").hidden = s.routes.indexOf("GET /deadletters") < 0;
+      showSession(s);
       route();
     }).catch(function (e) {
       // A token the API knows whose role may not read (a provider's): the

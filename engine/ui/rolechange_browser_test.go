@@ -1,0 +1,51 @@
+package ui_test
+
+// The page reads GET /session (the caller's role and routes) once, when
+// it starts: a token whose role changes while the page is open (the
+// tokens file written anew and reloaded) must not go on being offered
+// what its new role may not do.
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// An admin made a client mid-session clicks Abort: the API refuses it
+// with 403, and the page reads the session again, offers Abort no more,
+// drops the dead letters' link, and says why.
+func TestBrowserRoleChangedMidSession(t *testing.T) {
+	v := newEnv(t)
+	ctx, id := armedAbort(t, v, true)
+	run(t, ctx, "the dead letters' link", chromedp.WaitVisible(chromedp.CSS("#nav-deadletters")))
+	if err := os.WriteFile(v.tokens, []byte("client "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.auth.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "confirm the abort", chromedp.Click(chromedp.CSS("#abort")))
+	run(t, ctx, "the reason", poll(`document.querySelector("#notice").textContent.includes("client")`))
+	run(t, ctx, "no Abort", poll(`!document.querySelector("#abort")`), chromedp.WaitNotVisible(chromedp.CSS("#nav-deadletters")))
+	shot(t, ctx, "refused")
+	if got := get(t, ctx, "the role", textOf("#who")); got != "signed in: client" {
+		t.Errorf("the page says %q, want the role read again: %q", got, "signed in: client")
+	}
+	if got := get(t, ctx, "the notice", textOf("#notice")); !strings.Contains(got, "may not abort the run") {
+		t.Errorf("the notice says %q: not why Abort is gone", got)
+	}
+	// The refusal changed nothing: the run goes on.
+	if s := v.state(id); s != runtime.StateRunning {
+		t.Errorf("the run is %s, want running", s)
+	}
+	// A redraw (the run moving on) offers no Abort either.
+	v.gates.release("Stock.Reserve")
+	run(t, ctx, "Charge lit", chromedp.WaitReady(chromedp.CSS(current("Charge"))))
+	if n := get(t, ctx, "the buttons", chromedp.Evaluate[int](`document.querySelectorAll("#abort").length`)); n != 0 {
+		t.Errorf("after a redraw the page offers Abort again")
+	}
+}
