@@ -25,6 +25,9 @@
   var HISTORY_PAGE = 1000;
   // TIMELINE_ROWS is the events a run's timeline shows at a time.
   var TIMELINE_ROWS = 1000;
+  // DIAGRAM_MARGIN is how near the window a flow's card on the flows page
+  // must come for its diagram to be read: a little ahead of the scroll.
+  var DIAGRAM_MARGIN = "200px 0px";
   var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
   var liveBy = null;  // the watch the live badge shows, if any
@@ -1308,6 +1311,26 @@
     // svg (the diagram drawn)}. A read draws again only what changed, so
     // that a card the user is in stays as it is.
     var cards = {};
+    // A card's diagram is read once the card comes into view (or within
+    // DIAGRAM_MARGIN of it), not every flow's when the page opens: a
+    // server of hundreds of flows would get as many requests at once,
+    // for diagrams drawn far below the window, most never looked at.
+    // c.shown: the card is in view now; c.due: its diagram is to be read
+    // (a new card, or its flow defined anew), at once if shown, else once
+    // it is.
+    var seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (en) {
+        var name = en.target.getAttribute("data-flow"), c = cards[name];
+        if (!c || c.card !== en.target) return;
+        c.shown = en.isIntersecting;
+        if (c.shown && c.due) { c.due = false; diagramOf(c, name); }
+      });
+    }, { rootMargin: DIAGRAM_MARGIN });
+    cleanup.push(function () { seen.disconnect(); });
+    function want(c, name) {
+      c.due = !c.shown;
+      if (c.shown) diagramOf(c, name);
+    }
     function head(f) {
       var trig = (f.triggers || []).map(function (t) { return t.kind + " " + (t.endpoint || t.schedule || (t.topic + " " + t.event)); }).join(", ");
       return el("h2", null, [el("a", { href: "#/runs?flow=" + encodeURIComponent(f.name), text: f.name }), " ", el("span", { "class": "muted", text: (f.json ? "JSON flow" : "generated flow") + (trig ? " · " + trig : "") })]);
@@ -1316,16 +1339,20 @@
       api("GET", "/flows/" + encodeURIComponent(name) + "/diagram").then(function (svg) {
         if (cards[name] !== c || svg === c.svg) return;
         c.svg = svg;
+        c.box.classList.remove("unread");
+        c.box.removeAttribute("aria-busy");
         keepFocus([c.box], function () { showDiagram(c.box, svg, c.details); });
       }).catch(function (e) {
         if (e instanceof NeedLogin || cards[name] !== c) return;
         c.svg = null;
+        c.box.classList.remove("unread");
+        c.box.removeAttribute("aria-busy");
         keepFocus([c.box], function () { c.box.textContent = "No diagram: " + e.message; });
       });
     }
     // draw shows the flows of a GET /flows answer, in its order, and reads
-    // the diagram of each new card and of each flow in stale (all: every
-    // one).
+    // (once shown: want) the diagram of each new card and of each flow in
+    // stale (all: every one).
     function draw(b, stale, all) {
       var shown = (b.flows || []).filter(function (f) { return !only || f.name === only; });
       var empty = list.querySelector(".empty");
@@ -1334,8 +1361,11 @@
       shown.forEach(function (f) {
         var c = cards[f.name];
         if (!c) {
-          c = { head: head(f), box: el("div", { "class": "diagram" }), details: el("div"), svg: null };
+          // The box keeps a diagram's room until its diagram is drawn,
+          // so that the cards below are not all in view at first.
+          c = { head: head(f), box: el("div", { "class": "diagram unread", "aria-busy": "true", text: "loading the diagram\u2026" }), details: el("div"), svg: null, shown: false, due: false };
           c.card = el("section", { "class": "flow-card panel", "data-flow": f.name }, [c.head, c.box, c.details]);
+          seen.observe(c.card);
         } else {
           var h = head(f);
           if (h.textContent !== c.head.textContent) { c.head.replaceWith(h); c.head = h; }
@@ -1343,11 +1373,11 @@
         next[f.name] = c;
         list.appendChild(c.card); // moved into the answer's order
       });
-      Object.keys(cards).forEach(function (n) { if (!next[n]) cards[n].card.remove(); });
+      Object.keys(cards).forEach(function (n) { if (!next[n]) { seen.unobserve(cards[n].card); cards[n].card.remove(); } });
       var fresh = Object.keys(next).filter(function (n) { return !cards[n]; });
       cards = next;
       Object.keys(cards).forEach(function (n) {
-        if (all || stale[n] || fresh.indexOf(n) >= 0) diagramOf(cards[n], n);
+        if (all || stale[n] || fresh.indexOf(n) >= 0) want(cards[n], n);
       });
       if (!shown.length) {
         list.appendChild(el("div", { "class": "empty", text: only ? "No flow " + only + " is registered." :
