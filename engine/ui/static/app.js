@@ -1097,7 +1097,7 @@
             btn.removeAttribute("aria-disabled");
             // Refused to this role: the session read again, the head is
             // drawn anew with what the role may do now.
-            if (e.status === 403) return forbidden(e, "POST /runs/{id}/abort", "abort the run").then(refresh, function () {});
+            if (e.status === 403) return forbidden(e, "POST /runs/{id}/abort", "abort the run", refresh);
             failed(e);
           });
         });
@@ -1617,6 +1617,15 @@
         pageInfo.textContent = "page " + cursors.length;
       }).catch(function (e) {
         if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; keepCursors(cursors); return load(); }
+        // Refused to this role (an admin's role lowered since the page
+        // read the session): the session read again, the view drawn anew
+        // says what the role may not read (not drawn anew for a role
+        // that still may: it would read and be refused again, in a loop).
+        if (e.status === 403) {
+          return forbidden(e, "GET /deadletters", "read the dead letters", function () {
+            if (session.routes.indexOf("GET /deadletters") < 0) route();
+          });
+        }
         failed(e);
         if (!reads.late(ticket) && refusedList(e, tbody, 7, "dl-filter-refused", "dead letters")) pager(prev, !prev.disabled, next, false);
       });
@@ -1637,24 +1646,23 @@
     // Offered to whom the API lets read them, as Abort is.
     $("#nav-deadletters").hidden = s.routes.indexOf("GET /deadletters") < 0;
   }
-  // forbidden handles an action's refusal err, a 403 to the route (its
-  // pattern, as GET /session lists it), which does what: the page read the
-  // session once, and the token's role may have changed since (given
-  // another in the tokens file, reloaded). It reads the session again,
-  // so that the views offer only what the role may now do, and says why
-  // the action is gone. It answers a promise resolved once that is shown;
-  // a role that may no longer read (403 to GET /session) signs the page
-  // out, as at the start.
-  function forbidden(err, route, what) {
+  // forbidden handles err, a 403 to the route (its pattern, as GET
+  // /session lists it), which does what: the page read the session once,
+  // and the token's role may have changed since (given another in the
+  // tokens file, reloaded). It reads the session again, draws the view
+  // anew with redraw, offering only what the role may now do, and says
+  // why the action is gone. A role that may no longer read (403 to GET
+  // /session) signs the page out, as at the start.
+  function forbidden(err, route, what, redraw) {
     return api("GET", "/session").then(function (s) {
       showSession(s);
+      redraw();
       notice(s.routes.indexOf(route) < 0 ?
         "The server refused to " + what + ": " + err.message + ". Your role is now " + s.role + ", which may not " + what + " (" + route + "): the page no longer offers it." :
         "The server refused to " + what + ": " + err.message);
-    }, function (e) {
+    }).catch(function (e) {
       if (e.status === 403) showLogin(e.message);
       else failed(err);
-      throw e;
     });
   }
   var startAgain = null; // the timer of start's next try, if any
