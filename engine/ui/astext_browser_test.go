@@ -147,7 +147,7 @@ func TestBrowserShowsDataAsText(t *testing.T) {
 	shows(t, ctx, "failed run", "error", "payload", "corr-failed")
 
 	run(t, ctx, "the flows", goTo("#/flows"),
-		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Hostile"] svg .fg-step[data-step="Charge"]`)),
+		flowShows("Hostile", `svg .fg-step[data-step="Charge"]`),
 		chromedp.Click(chromedp.CSS(`section[data-flow="Hostile"] svg .fg-step[data-step="Paid"] rect`)),
 		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Hostile"] h3`)),
 	)

@@ -308,6 +308,11 @@ type env struct {
 	st    envStore
 	url   string
 	gates *gates
+	// tokens is the file of the engine's tokens, auth what reads it (nil
+	// for an open API): a test changes a role mid-session by writing the
+	// file anew and calling auth.Reload.
+	tokens string
+	auth   *engine.TokenAuth
 }
 
 // envStore is what the tests ask of an env's store, beside what the
@@ -368,12 +373,14 @@ func newEnvOn(t *testing.T, st envStore, withTokens bool, maxWatchers int, wrap 
 		}
 		return nil, runtime.Permanent(errors.New("no parcel service"))
 	})
-	opts := engine.Options{Store: st, Caller: caller, Authorizer: auth, MaxWatchers: maxWatchers,
+	opts := engine.Options{Store: st, Caller: caller, MaxWatchers: maxWatchers,
 		FlowFile: func(name string, src []byte, opts dsl.CheckOptions) (*dsl.File, diag.List) {
 			return flowfile.Load(name, src, opts)
 		}}
-	if !withTokens {
-		opts.Authorizer = nil
+	if withTokens {
+		opts.Authorizer = auth
+	} else {
+		auth = nil
 	}
 	e, err := engine.New(opts)
 	if err != nil {
@@ -386,7 +393,7 @@ func newEnvOn(t *testing.T, st envStore, withTokens bool, maxWatchers int, wrap 
 	if wrap != nil {
 		h = wrap(h)
 	}
-	return &env{t: t, e: e, st: st, url: serveHandler(t, e, h), gates: g}
+	return &env{t: t, e: e, st: st, url: serveHandler(t, e, h), gates: g, tokens: tokens, auth: auth}
 }
 
 // serve starts e and serves its API over HTTP until the test ends; it
@@ -670,6 +677,20 @@ func signIn(t *testing.T, ctx context.Context, page, token string, live bool) {
 	}
 }
 
+// flowShows waits until the flows page's card of flow holds an element
+// that sel (a selector within the card: "svg .fg-step") selects,
+// scrolling the card into view: the page reads a flow's diagram only
+// once its card is in view.
+func flowShows(flow, sel string) chromedp.Action[chromedp.Void] {
+	return poll(fmt.Sprintf(`(() => {
+		const c = document.querySelector(%q);
+		if (!c) return false;
+		if (c.querySelector(%q)) return true;
+		c.scrollIntoView({block: "nearest"});
+		return false;
+	})()`, fmt.Sprintf(`section[data-flow=%q]`, flow), sel))
+}
+
 // current is the selector of the run diagram's box lit as current.
 func current(step string) string {
 	return fmt.Sprintf(`#run-diagram .fg-node.fg-step.fg-current[data-step=%q]`, step)
@@ -824,12 +845,15 @@ func TestBrowserNarrowWindow(t *testing.T) {
 	run(t, ctx, "a phone's window", chromedp.EmulateViewport(400, 800))
 	signIn(t, ctx, v.url+"/ui/#/runs", adminToken, true)
 	fits := `document.documentElement.scrollWidth <= window.innerWidth`
-	for _, c := range []struct{ name, hash, ready string }{
-		{"runs", "#/runs", `#runs tbody tr[data-run]`},
-		{"run", "#/run/" + id, `#timeline tbody tr`},
-		{"flows", "#/flows", `section[data-flow="Order"] svg`},
+	for _, c := range []struct {
+		name, hash string
+		ready      chromedp.Action[chromedp.Void]
+	}{
+		{"runs", "#/runs", chromedp.WaitReady(chromedp.CSS(`#runs tbody tr[data-run]`))},
+		{"run", "#/run/" + id, chromedp.WaitReady(chromedp.CSS(`#timeline tbody tr`))},
+		{"flows", "#/flows", flowShows("Order", "svg")},
 	} {
-		run(t, ctx, "open "+c.name, goTo(c.hash), chromedp.WaitReady(chromedp.CSS(c.ready)))
+		run(t, ctx, "open "+c.name, goTo(c.hash), c.ready)
 		if !get(t, ctx, c.name+" fits", chromedp.Evaluate[bool](fits)) {
 			width := get(t, ctx, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 			t.Errorf("%s: the page is %dpx wide in a window of 400px", c.name, width)
@@ -1296,8 +1320,8 @@ func TestBrowserFlows(t *testing.T) {
 	ctx := browser(t)
 	signIn(t, ctx, v.url+"/ui/#/flows", clientToken, false)
 	run(t, ctx, "diagrams",
-		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Order"] svg .fg-step[data-step="Charge"]`)),
-		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Payment"] svg .fg-step[data-step="AwaitPaid"]`)),
+		flowShows("Order", `svg .fg-step[data-step="Charge"]`),
+		flowShows("Payment", `svg .fg-step[data-step="AwaitPaid"]`),
 		chromedp.Click(chromedp.CSS(`section[data-flow="Order"] svg .fg-step[data-step="Reserve"] rect`)),
 		chromedp.WaitReady(chromedp.CSS(`section[data-flow="Order"] svg .fg-step.fg-selected[data-step="Reserve"]`)),
 	)
@@ -1308,7 +1332,7 @@ func TestBrowserFlows(t *testing.T) {
 	// The page follows the flows' definitions (flowlive_browser_test.go).
 	run(t, ctx, "the flows are live", chromedp.WaitVisible(chromedp.CSS("#live.on")))
 	run(t, ctx, "the runs list is live", goTo("#/runs"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
-	run(t, ctx, "the flows again", goTo("#/flows"), chromedp.WaitVisible(chromedp.CSS(`section[data-flow="Order"] svg`)), chromedp.WaitVisible(chromedp.CSS("#live.on")))
+	run(t, ctx, "the flows again", goTo("#/flows"), flowShows("Order", "svg"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
 	shot(t, ctx, "flows")
 }
 

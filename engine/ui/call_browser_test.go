@@ -14,11 +14,11 @@ import (
 func TestBrowserCallLinksChildFlow(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
-	give := `section[data-flow="Parent"] svg .fg-step.fg-call[data-step="Give"][data-call="Refund"]`
+	give := `svg .fg-step.fg-call[data-step="Give"][data-call="Refund"]` // in Parent's card
 	signIn(t, ctx, v.url+"/ui/#/flows", clientToken, false)
 	run(t, ctx, "the call step",
-		chromedp.WaitReady(chromedp.CSS(give+` .fg-call-bars`)),
-		chromedp.Click(chromedp.CSS(give+` rect`)),
+		flowShows("Parent", give+` .fg-call-bars`),
+		chromedp.Click(chromedp.CSS(`section[data-flow="Parent"] `+give+` rect`)),
 		chromedp.WaitVisible(chromedp.CSS(`section[data-flow="Parent"] a.call-link`)),
 	)
 	if href := get(t, ctx, "the link", chromedp.Evaluate[string](`document.querySelector('section[data-flow="Parent"] a.call-link').getAttribute("href")`)); href != "#/flows/Refund" {
@@ -39,7 +39,7 @@ func TestBrowserCallLinksChildFlow(t *testing.T) {
 		t.Errorf("#/flows/Refund shows %q", cards)
 	}
 	shot(t, ctx, "2-child-flow")
-	run(t, ctx, "back to all flows", chromedp.Click(chromedp.CSS("#all-flows")), chromedp.WaitReady(chromedp.CSS(give)))
+	run(t, ctx, "back to all flows", chromedp.Click(chromedp.CSS("#all-flows")), flowShows("Parent", give))
 	run(t, ctx, "a flow not registered", goTo("#/flows/Nope"), poll(`document.querySelector("#flows .empty") !== null`))
 	if got := get(t, ctx, "the message", textOf("#flows .empty")); got != "No flow Nope is registered." {
 		t.Errorf("#/flows/Nope says %q", got)

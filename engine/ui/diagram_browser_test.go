@@ -54,7 +54,7 @@ func TestBrowserLongDiagramReachable(t *testing.T) {
 	v.await(id, runtime.StateWaiting)
 	signIn(t, ctx, v.url+"/ui/#/flows", clientToken, false)
 	card := `section[data-flow="Long"] .diagram`
-	run(t, ctx, "the flows", chromedp.WaitReady(chromedp.CSS(card+` svg .fg-terminal[data-terminal="failed"]`)))
+	run(t, ctx, "the flows", flowShows("Long", `svg .fg-terminal[data-terminal="failed"]`))
 	if tall := get(t, ctx, "the box's height", chromedp.Evaluate[bool](`(() => { const b = document.querySelector('`+card+`'); return b.scrollHeight > 1.5 * b.clientHeight; })()`)); !tall {
 		t.Fatal("Long's diagram fits its box: the test proves nothing")
 	}

@@ -27,13 +27,13 @@ func TestBrowserFlowsFollowDefinitions(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
 	signIn(t, ctx, v.url+"/ui/#/flows", clientToken, true)
-	run(t, ctx, "the flows", chromedp.WaitReady(chromedp.CSS(`section[data-flow="Order"] svg .fg-step[data-step="Ship"]`)),
+	run(t, ctx, "the flows", flowShows("Order", `svg .fg-step[data-step="Ship"]`),
 		js(`window.notReloaded = true`))
 
 	v.putFlows("extra.flow", extraFlow)
-	run(t, ctx, "the new flow, live", chromedp.WaitReady(chromedp.CSS(`section[data-flow="Extra"] svg .fg-step[data-step="Note"]`)))
+	run(t, ctx, "the new flow, live", flowShows("Extra", `svg .fg-step[data-step="Note"]`))
 	v.putFlows("order.flow", orderDeliver)
-	run(t, ctx, "Order drawn anew, live", chromedp.WaitReady(chromedp.CSS(`section[data-flow="Order"] svg .fg-step[data-step="Deliver"]`)),
+	run(t, ctx, "Order drawn anew, live", flowShows("Order", `svg .fg-step[data-step="Deliver"]`),
 		poll(`!document.querySelector('section[data-flow="Order"] svg .fg-step[data-step="Ship"]')`))
 	if got := get(t, ctx, "the flows' order", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#flows section[data-flow]"), s => s.dataset.flow)`)); len(got) < 2 || !before(got, "Extra", "Order") {
 		t.Errorf("the cards are %v, want them in GET /flows' order (Extra before Order)", got)

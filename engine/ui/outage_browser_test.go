@@ -21,7 +21,7 @@ func TestBrowserRecoversFromOutage(t *testing.T) {
 	id := v.start("Payment", `{"OrderID": "o-1"}`)
 	v.await(id, "waiting")
 	signIn(t, ctx, v.url+"/ui/#/flows", clientToken, false)
-	run(t, ctx, "the flows", chromedp.WaitReady(chromedp.CSS(`section[data-flow="Payment"] svg`)))
+	run(t, ctx, "the flows", flowShows("Payment", "svg"))
 	for _, c := range []struct{ name, hash, ready string }{
 		{"runs", "#/runs", `#runs tr[data-run]`},
 		{"run", "#/run/" + id, `#run-head[data-state="waiting"]`},

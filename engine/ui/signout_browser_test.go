@@ -51,7 +51,7 @@ func TestBrowserSignOutShowsOnlyForm(t *testing.T) {
 	run(t, ctx, "sign in again",
 		chromedp.SendKeys(chromedp.CSS("#token"), clientToken),
 		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`section[data-flow="Order"] svg`)),
+		flowShows("Order", "svg"),
 		chromedp.WaitVisible(chromedp.CSS("#nav-runs")),
 		chromedp.WaitVisible(chromedp.CSS("#signout")),
 	)

@@ -25,6 +25,9 @@
   var HISTORY_PAGE = 1000;
   // TIMELINE_ROWS is the events a run's timeline shows at a time.
   var TIMELINE_ROWS = 1000;
+  // DIAGRAM_MARGIN is how near the window a flow's card on the flows page
+  // must come for its diagram to be read: a little ahead of the scroll.
+  var DIAGRAM_MARGIN = "200px 0px";
   var session = null; // GET /session: role, auth, routes (the caller may use), states
   var cleanup = [];   // what the current view must stop when it is left
   var liveBy = null;  // the watch the live badge shows, if any
@@ -953,6 +956,13 @@
       tlInfo.textContent = "events " + (events.length ? events[first].seq : 0) + "\u2013" + (end ? events[end - 1].seq : 0) + " of " + events.length;
       pager(earlier, first > 0, later, !follow);
     }
+    // rowName is the accessible name of the row of e, t its time: its
+    // number, time, step, transition, attempt, outcome and error.
+    function rowName(e, t) {
+      return ["event " + e.seq, t, e.step ? "step " + stepOf(e) + branchOf(e) : "",
+        e.from + " \u2192 " + e.to, e.attempt ? "attempt " + e.attempt : "",
+        outcome(e) ? "outcome " + outcome(e) : "", e.error ? "error: " + e.error : ""].filter(Boolean).join(", ");
+    }
     // rowOf is the timeline's row of events[i].
     function rowOf(i) {
       var e = events[i];
@@ -975,8 +985,11 @@
       if (e.seq === selected) cls.push("selected");
       // A row is picked by keyboard too (Tab to it, Enter or Space), as
       // by a click: its snapshot is otherwise out of reach without a mouse.
+      // Its name says, in words, what its cells show, for a screen
+      // reader that the Tab key brings to the row: its cells read one by
+      // one, or the row unnamed, would not tell it from the others.
       var tr = el("tr", { "class": cls.join(" "), "data-seq": String(e.seq), tabindex: "0",
-        "aria-selected": String(e.seq === selected), onclick: pick,
+        "aria-label": rowName(e, t), "aria-selected": String(e.seq === selected), onclick: pick,
         onkeydown: function (ev) { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(); } } }, [
         el("td", { text: String(e.seq) }),
         el("td", { "class": "time", title: t, text: when }),
@@ -1080,7 +1093,13 @@
           // keyboard's focus to the page's body, and the redraw that
           // follows would find none in the head to keep (keepFocus).
           btn.setAttribute("aria-disabled", "true");
-          api("POST", "/runs/" + encodeURIComponent(id) + "/abort").then(refresh).catch(function (e) { btn.removeAttribute("aria-disabled"); failed(e); });
+          api("POST", "/runs/" + encodeURIComponent(id) + "/abort").then(refresh).catch(function (e) {
+            btn.removeAttribute("aria-disabled");
+            // Refused to this role: the session read again, the head is
+            // drawn anew with what the role may do now.
+            if (e.status === 403) return forbidden(e, "POST /runs/{id}/abort", "abort the run", refresh);
+            failed(e);
+          });
         });
         head.appendChild(btn);
       }
@@ -1292,6 +1311,26 @@
     // svg (the diagram drawn)}. A read draws again only what changed, so
     // that a card the user is in stays as it is.
     var cards = {};
+    // A card's diagram is read once the card comes into view (or within
+    // DIAGRAM_MARGIN of it), not every flow's when the page opens: a
+    // server of hundreds of flows would get as many requests at once,
+    // for diagrams drawn far below the window, most never looked at.
+    // c.shown: the card is in view now; c.due: its diagram is to be read
+    // (a new card, or its flow defined anew), at once if shown, else once
+    // it is.
+    var seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (en) {
+        var name = en.target.getAttribute("data-flow"), c = cards[name];
+        if (!c || c.card !== en.target) return;
+        c.shown = en.isIntersecting;
+        if (c.shown && c.due) { c.due = false; diagramOf(c, name); }
+      });
+    }, { rootMargin: DIAGRAM_MARGIN });
+    cleanup.push(function () { seen.disconnect(); });
+    function want(c, name) {
+      c.due = !c.shown;
+      if (c.shown) diagramOf(c, name);
+    }
     function head(f) {
       var trig = (f.triggers || []).map(function (t) { return t.kind + " " + (t.endpoint || t.schedule || (t.topic + " " + t.event)); }).join(", ");
       return el("h2", null, [el("a", { href: "#/runs?flow=" + encodeURIComponent(f.name), text: f.name }), " ", el("span", { "class": "muted", text: (f.json ? "JSON flow" : "generated flow") + (trig ? " · " + trig : "") })]);
@@ -1300,16 +1339,20 @@
       api("GET", "/flows/" + encodeURIComponent(name) + "/diagram").then(function (svg) {
         if (cards[name] !== c || svg === c.svg) return;
         c.svg = svg;
+        c.box.classList.remove("unread");
+        c.box.removeAttribute("aria-busy");
         keepFocus([c.box], function () { showDiagram(c.box, svg, c.details); });
       }).catch(function (e) {
         if (e instanceof NeedLogin || cards[name] !== c) return;
         c.svg = null;
+        c.box.classList.remove("unread");
+        c.box.removeAttribute("aria-busy");
         keepFocus([c.box], function () { c.box.textContent = "No diagram: " + e.message; });
       });
     }
     // draw shows the flows of a GET /flows answer, in its order, and reads
-    // the diagram of each new card and of each flow in stale (all: every
-    // one).
+    // (once shown: want) the diagram of each new card and of each flow in
+    // stale (all: every one).
     function draw(b, stale, all) {
       var shown = (b.flows || []).filter(function (f) { return !only || f.name === only; });
       var empty = list.querySelector(".empty");
@@ -1318,8 +1361,11 @@
       shown.forEach(function (f) {
         var c = cards[f.name];
         if (!c) {
-          c = { head: head(f), box: el("div", { "class": "diagram" }), details: el("div"), svg: null };
+          // The box keeps a diagram's room until its diagram is drawn,
+          // so that the cards below are not all in view at first.
+          c = { head: head(f), box: el("div", { "class": "diagram unread", "aria-busy": "true", text: "loading the diagram\u2026" }), details: el("div"), svg: null, shown: false, due: false };
           c.card = el("section", { "class": "flow-card panel", "data-flow": f.name }, [c.head, c.box, c.details]);
+          seen.observe(c.card);
         } else {
           var h = head(f);
           if (h.textContent !== c.head.textContent) { c.head.replaceWith(h); c.head = h; }
@@ -1327,11 +1373,11 @@
         next[f.name] = c;
         list.appendChild(c.card); // moved into the answer's order
       });
-      Object.keys(cards).forEach(function (n) { if (!next[n]) cards[n].card.remove(); });
+      Object.keys(cards).forEach(function (n) { if (!next[n]) { seen.unobserve(cards[n].card); cards[n].card.remove(); } });
       var fresh = Object.keys(next).filter(function (n) { return !cards[n]; });
       cards = next;
       Object.keys(cards).forEach(function (n) {
-        if (all || stale[n] || fresh.indexOf(n) >= 0) diagramOf(cards[n], n);
+        if (all || stale[n] || fresh.indexOf(n) >= 0) want(cards[n], n);
       });
       if (!shown.length) {
         list.appendChild(el("div", { "class": "empty", text: only ? "No flow " + only + " is registered." :
@@ -1571,6 +1617,15 @@
         pageInfo.textContent = "page " + cursors.length;
       }).catch(function (e) {
         if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; keepCursors(cursors); return load(); }
+        // Refused to this role (an admin's role lowered since the page
+        // read the session): the session read again, the view drawn anew
+        // says what the role may not read (not drawn anew for a role
+        // that still may: it would read and be refused again, in a loop).
+        if (e.status === 403) {
+          return forbidden(e, "GET /deadletters", "read the dead letters", function () {
+            if (session.routes.indexOf("GET /deadletters") < 0) route();
+          });
+        }
         failed(e);
         if (!reads.late(ticket) && refusedList(e, tbody, 7, "dl-filter-refused", "dead letters")) pager(prev, !prev.disabled, next, false);
       });
@@ -1582,17 +1637,41 @@
   }
 
   // ---- start -------------------------------------------------------------------
+  // showSession makes s (an answer of GET /session) the page's session,
+  // and shows its role and the links it may follow.
+  function showSession(s) {
+    session = s;
+    $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
+    $("#signout").hidden = !s.auth;
+    // Offered to whom the API lets read them, as Abort is.
+    $("#nav-deadletters").hidden = s.routes.indexOf("GET /deadletters") < 0;
+  }
+  // forbidden handles err, a 403 to the route (its pattern, as GET
+  // /session lists it), which does what: the page read the session once,
+  // and the token's role may have changed since (given another in the
+  // tokens file, reloaded). It reads the session again, draws the view
+  // anew with redraw, offering only what the role may now do, and says
+  // why the action is gone. A role that may no longer read (403 to GET
+  // /session) signs the page out, as at the start.
+  function forbidden(err, route, what, redraw) {
+    return api("GET", "/session").then(function (s) {
+      showSession(s);
+      redraw();
+      notice(s.routes.indexOf(route) < 0 ?
+        "The server refused to " + what + ": " + err.message + ". Your role is now " + s.role + ", which may not " + what + " (" + route + "): the page no longer offers it." :
+        "The server refused to " + what + ": " + err.message);
+    }).catch(function (e) {
+      if (e.status === 403) showLogin(e.message);
+      else failed(err);
+    });
+  }
   var startAgain = null; // the timer of start's next try, if any
   function start() {
     clearTimeout(startAgain);
     api("GET", "/session").then(function (s) {
-      session = s;
       hideLogin();
       $("#nav").hidden = false;
-      $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
-      $("#signout").hidden = !s.auth;
-      // Offered to whom the API lets read them, as Abort is.
-      $("#nav-deadletters").hidden = s.routes.indexOf("GET /deadletters") < 0;
+      showSession(s);
       route();
     }).catch(function (e) {
       // A token the API knows whose role may not read (a provider's): the
