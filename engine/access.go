@@ -252,6 +252,11 @@ func refuse(w http.ResponseWriter, err error) {
 		challenge += `, error="invalid_token"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
+	// A caller without credentials keeps no connection: it would hold one
+	// of the listener's (-max-conns) for as long as it sent a request
+	// within each idle timeout, each refused. One that has them connects
+	// again, once.
+	w.Header().Set("Connection", "close")
 	writeError(w, http.StatusUnauthorized, err, nil)
 }
 

@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/engine/provider"
 )
@@ -514,4 +517,59 @@ func liveLease(t *testing.T, e *Engine, name string) provider.Lease {
 	}
 	t.Fatalf("provider %s has no live lease", name)
 	return provider.Lease{}
+}
+
+// A 401 closes the connection: a caller without credentials cannot keep
+// one of the listener's connections by sending a refused request within
+// each idle timeout. A 403 (a caller known, its role short) keeps it.
+func TestUnauthorizedClosesTheConnection(t *testing.T) {
+	fx := newFixture(t)
+	fx.auth = AuthorizerFunc(func(r *http.Request, need Role) error {
+		if r.Header.Get("X-User") == "app" {
+			return fmt.Errorf("%w: app is a client", ErrForbidden)
+		}
+		return errors.New("who are you?")
+	})
+	e := fx.start()
+	defer fx.stop()
+	srv := httptestServer(t, e)
+	for _, tc := range []struct {
+		user   string
+		status int
+		closed bool
+	}{{"", 401, true}, {"app", 403, false}} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		// Two requests on one connection: the second is answered only
+		// if the first left the connection open.
+		req := "GET /runs HTTP/1.1\r\nHost: x\r\nX-User: " + tc.user + "\r\n\r\n"
+		if _, err := io.WriteString(conn, req+req); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.SetReadDeadline(time.Now().Add(time.Minute)); err != nil { // a hang guard
+			t.Fatal(err)
+		}
+		rd := bufio.NewReader(conn)
+		answered := 0
+		for {
+			res, err := http.ReadResponse(rd, nil)
+			if err != nil {
+				break // the connection closed
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != tc.status {
+				t.Fatalf("user %q: %d, want %d", tc.user, res.StatusCode, tc.status)
+			}
+			if answered++; answered == 2 {
+				break
+			}
+		}
+		if closed := answered == 1; closed != tc.closed {
+			t.Errorf("user %q (%d): %d of 2 requests on one connection answered; want the connection closed after the first: %v", tc.user, tc.status, answered, tc.closed)
+		}
+	}
 }
