@@ -210,13 +210,15 @@ const cronStar = 1 << 63
 // expression that restricts both the day of month and the day of week
 // ("0 9 1 * MON": the 1st and every Monday) becomes two, one for each
 // day field, whose union are its ticks. A zone prefix is kept on each;
-// "@every" and descriptors are returned as they are.
+// "@every" and descriptors are returned as they are, in canonical form
+// (CanonicalSchedule): Temporal reads "@every  1h" as the duration " 1h",
+// and refuses it.
 func ScheduleCrons(spec string) ([]string, error) {
 	s, err := ParseSchedule(spec)
 	if err != nil {
 		return nil, err
 	}
-	spec = strings.TrimSpace(spec)
+	spec = CanonicalSchedule(spec)
 	cs, ok := s.(*cron.SpecSchedule)
 	if !ok {
 		return []string{spec}, nil

@@ -171,6 +171,8 @@ func TestScheduleCrons(t *testing.T) {
 	for spec, want := range map[string]string{
 		"0 3 * * *":                         "0 3 * * *",
 		"@every 90m":                        "@every 90m",
+		" @every  90m":                      "@every 90m",
+		"TZ=Europe/Paris   @daily ":         "TZ=Europe/Paris @daily",
 		"CRON_TZ=Europe/Paris @daily":       "CRON_TZ=Europe/Paris @daily",
 		"0 0 1 JAN ?":                       "0 0 1 JAN *",
 		"  0 9 1 * MON ":                    "0 9 1 * * | 0 9 * * MON",

@@ -407,7 +407,8 @@ func (x *Executor) Attach(ctx context.Context, f engine.ExecFlow) (func(), error
 }
 
 // Activate makes the Temporal Schedules of f's schedule triggers, or
-// points those there are at f's definition, and makes f the definition
+// points those there are at f's definition (and deletes their duplicates
+// under the IDs of older code, makeSchedules), and makes f the definition
 // that calls of it start (calls.go), once f's registration is committed
 // (engine.TriggerKeeper). On an error it keeps trying (keep).
 func (x *Executor) Activate(ctx context.Context, f engine.ExecFlow) error {

@@ -20,10 +20,28 @@ import (
 
 // scheduleID is the ID of the Temporal Schedule of a flow's schedule
 // trigger: every serve process derives the same one, so that the first
-// creates it and the others find it.
+// creates it and the others find it. It hashes the spec in canonical form
+// (runtime.CanonicalSchedule), as the engine names a tick's run: specs
+// that differ only in white space are one schedule, under one ID.
 func scheduleID(flow, spec string) string {
+	return writtenScheduleID(flow, runtime.CanonicalSchedule(spec))
+}
+
+// writtenScheduleID hashes spec as written: the ID that serve processes
+// gave a schedule before scheduleID hashed the canonical form. For a spec
+// not in canonical form it names a second schedule of the same ticks,
+// which Activate and Replaced delete (writtenDuplicate), so that an
+// upgraded deployment does not keep both.
+func writtenScheduleID(flow, spec string) string {
 	sum := sha256.Sum256([]byte(flow + "\x00" + spec))
 	return schedulePrefix + flow + "-" + hex.EncodeToString(sum[:6])
+}
+
+// writtenDuplicate is the ID of the schedule that a process of older code
+// made for spec (writtenScheduleID), when it is not the schedule's own ID.
+func writtenDuplicate(flow, spec string) (string, bool) {
+	id := writtenScheduleID(flow, spec)
+	return id, id != scheduleID(flow, spec)
 }
 
 // cronsOf is a flowgen schedule (runtime.ParseSchedule: a cron expression,
@@ -130,8 +148,10 @@ func deleteSchedule(ctx context.Context, h client.ScheduleHandle) error {
 }
 
 // makeSchedules makes the Temporal Schedules of f's schedule triggers,
-// or points them at f's definition. It is idempotent, so that keep can
-// do it again after a failure.
+// or points them at f's definition, and deletes the duplicate each may
+// have under the ID of older code (writtenDuplicate: one call a spec not
+// in canonical form, no listing). It is idempotent, so that keep can do
+// it again after a failure.
 func (x *Executor) makeSchedules(ctx context.Context, f engine.ExecFlow) error {
 	var errs []error
 	for _, t := range f.Triggers {
@@ -140,14 +160,25 @@ func (x *Executor) makeSchedules(ctx context.Context, f engine.ExecFlow) error {
 		}
 		if err := x.schedule(ctx, f, t.Schedule); err != nil {
 			errs = append(errs, fmt.Errorf("flow %q: schedule %q: %w", f.Name, t.Schedule, err))
+			continue
+		}
+		// Deleted once the schedule under its own ID is there, so that
+		// the spec never lacks one: at worst a tick in between starts
+		// a run on both.
+		if id, ok := writtenDuplicate(f.Name, t.Schedule); ok {
+			if err := deleteSchedule(ctx, x.c.ScheduleClient().GetHandle(ctx, id)); err != nil {
+				errs = append(errs, fmt.Errorf("flow %q: schedule %q: deleting %s, its schedule under the ID of older code: %w", f.Name, t.Schedule, id, err))
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // Replaced deletes the Temporal Schedules of old's schedule triggers that
-// now does not have (a spec changed or removed), once an operator's change
-// replaced old by now (engine.TriggerKeeper). A schedule already gone is
+// now does not have (a spec changed or removed; one only spaced otherwise
+// is the same), with their duplicates under the ID of older code
+// (writtenDuplicate), once an operator's change replaced old by now
+// (engine.TriggerKeeper). A schedule already gone is
 // no error. On an error it keeps trying (keep), while now is attached. A
 // process that still serves old makes its schedule again when it next
 // starts.
@@ -165,15 +196,20 @@ func (x *Executor) Replaced(ctx context.Context, old, now engine.ExecFlow) error
 			if t.Kind != runtime.TriggerSchedule {
 				continue
 			}
-			id := scheduleID(old.Name, t.Schedule)
-			if kept[id] || gone[id] {
-				continue
+			ids := []string{scheduleID(old.Name, t.Schedule)}
+			if id, ok := writtenDuplicate(old.Name, t.Schedule); ok {
+				ids = append(ids, id)
 			}
-			if err := deleteSchedule(ctx, x.c.ScheduleClient().GetHandle(ctx, id)); err != nil {
-				errs = append(errs, fmt.Errorf("deleting schedule %s of flow %q's old spec %q: %w", id, old.Name, t.Schedule, err))
-				continue
+			for _, id := range ids {
+				if kept[id] || gone[id] {
+					continue
+				}
+				if err := deleteSchedule(ctx, x.c.ScheduleClient().GetHandle(ctx, id)); err != nil {
+					errs = append(errs, fmt.Errorf("deleting schedule %s of flow %q's old spec %q: %w", id, old.Name, t.Schedule, err))
+					continue
+				}
+				gone[id] = true // deleted once, and not again when keep tries again
 			}
-			gone[id] = true // deleted once, and not again when keep tries again
 		}
 		return errors.Join(errs...)
 	})
