@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,37 @@ type world struct {
 	// attempt's handler runs).
 	longRunning chan struct{}
 	longOnce    sync.Once
+	// quoted is closed once the run's history shows the branch Quote
+	// completed (watchQuote).
+	quoted chan struct{}
+}
+
+// newWorld is a world playing script.
+func newWorld(script map[string][]string) *world {
+	return &world{script: script, longRunning: make(chan struct{}), quoted: make(chan struct{})}
+}
+
+// watchQuote closes w.quoted once h's history shows that the branch Quote
+// completed, or gives up when ctx ends: Seat.Hold answers after that on
+// both forms, so the journal and the history have Quote first, whatever
+// the load.
+func (w *world) watchQuote(ctx context.Context, h twoforms.Handle[TripState]) {
+	go func() {
+		for {
+			events, err := h.History(ctx)
+			if err == nil && slices.ContainsFunc(events, func(e runtime.Event) bool {
+				return e.Branch == TripStepQuote && e.Outcome == runtime.OutcomeOK
+			}) {
+				close(w.quoted)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 // act journals what attempt of name does and returns its error.
@@ -52,7 +84,11 @@ func (w *world) act(ctx context.Context, name string) error {
 // Call is every service of the three flows.
 func (w *world) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
 	if endpoint == "Seat.Hold" {
-		time.Sleep(300 * time.Millisecond) // after Quote, on both forms
+		select {
+		case <-w.quoted: // after Quote, on both forms
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if err := w.act(ctx, endpoint); err != nil {
 		return err
@@ -136,6 +172,7 @@ func local(t *testing.T, ctx context.Context, w *world, h TripHandlers, id strin
 		t.Fatal(err)
 	}
 	hd := twoforms.Local(run, bus)
+	w.watchQuote(ctx, hd)
 	drive(hd, func(child string) string {
 		st, _ := b.Status(ctx, child)
 		return st.Machine
@@ -180,6 +217,7 @@ func onTemporal(t *testing.T, ctx context.Context, c client.Client, w *world, h 
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.watchQuote(ctx, run)
 	drive(run, func(child string) string {
 		st, _ := flowtemporal.Attach[Invoice](c, child).Status(ctx)
 		return st.Machine
@@ -375,8 +413,7 @@ func TestTripFormsAgree(t *testing.T) {
 			}
 			var want, got observed
 			var wg sync.WaitGroup
-			lw := &world{script: c.script, longRunning: make(chan struct{})}
-			tw := &world{script: c.script, longRunning: make(chan struct{})}
+			lw, tw := newWorld(c.script), newWorld(c.script)
 			wg.Go(func() { want = local(t, ctx, lw, hs(lw), id, start, drive(lw)) })
 			wg.Go(func() { got = onTemporal(t, ctx, tc, tw, hs(tw), id, start, drive(tw)) })
 			wg.Wait()
