@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,22 +45,9 @@ func newWorld(script map[string][]string) *world {
 // both forms, so the journal and the history have Quote first, whatever
 // the load.
 func (w *world) watchQuote(ctx context.Context, h twoforms.Handle[TripState]) {
-	go func() {
-		for {
-			events, err := h.History(ctx)
-			if err == nil && slices.ContainsFunc(events, func(e runtime.Event) bool {
-				return e.Branch == TripStepQuote && e.Outcome == runtime.OutcomeOK
-			}) {
-				close(w.quoted)
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}()
+	twoforms.CloseWhenRecorded(ctx, h, w.quoted, func(e runtime.Event) bool {
+		return e.Branch == TripStepQuote && e.Outcome == runtime.OutcomeOK
+	})
 }
 
 // act journals what attempt of name does and returns its error.
