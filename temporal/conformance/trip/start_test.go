@@ -29,6 +29,7 @@ func TestStartTripTwice(t *testing.T) {
 	defer cancel()
 	c := ts.GetDefaultClient()
 	w := newWorld(nil)
+	w.noConfirmation()
 	b, err := NewBillingTemporal(nil, BillingServicesFromCaller(w))
 	if err != nil {
 		t.Fatal(err)
