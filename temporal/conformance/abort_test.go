@@ -227,13 +227,7 @@ const cutBranchJSON = `{"version": 1, "flows": [{
 // endpoint.
 func releaseWhenCalled(endpoint string) step {
 	return func(t *testing.T, s *side, runID string) {
-		deadline := time.Now().Add(30 * time.Second)
-		for !slices.ContainsFunc(s.svc.list(), func(c string) bool { return strings.HasPrefix(c, endpoint+" "+runID+"/") }) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: run %s never called %s", s.name, runID, endpoint)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitCalled(t, s, runID, endpoint)
 		s.svc.release()
 	}
 }

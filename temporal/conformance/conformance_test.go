@@ -184,11 +184,10 @@ const (
 	permanent behaviour = "permanent" // runtime.Permanent
 	slow      behaviour = "slow"      // answers only when the attempt's context ends
 	panics    behaviour = "panic"
-	late      behaviour = "late"           // answers ok after 1.5 s, whatever its context says: late enough on a loaded machine to come after a branch that answers at once, or after lateFail
-	lateFail  behaviour = "late-permanent" // refuses for good after 200 ms
-	patient   behaviour = "patient"        // answers ok after 5 s, or with its context's error if that ends first
-	held      behaviour = "held"           // refuses for good once the test releases it (services.release), or its context's error if that ends first
-	stuck     behaviour = "stuck"          // answers ok once the test releases it, whatever its context says
+	defiant   behaviour = "defiant" // answers ok once its context ends: a call its block cancelled that completes all the same
+	patient   behaviour = "patient" // answers ok after 5 s, or with its context's error if that ends first
+	held      behaviour = "held"    // refuses for good once the test releases it (services.release), or its context's error if that ends first
+	stuck     behaviour = "stuck"   // answers ok once the test releases it, whatever its context says
 )
 
 // script is the services of a case: per endpoint, what each attempt does
@@ -238,11 +237,8 @@ func (s *services) Call(ctx context.Context, service, endpoint string, req, rsp 
 		return ctx.Err()
 	case panics:
 		panic(endpoint + " blew up")
-	case late:
-		time.Sleep(1500 * time.Millisecond)
-	case lateFail:
-		time.Sleep(200 * time.Millisecond)
-		return runtime.Permanent(fmt.Errorf("%s: refused", endpoint))
+	case defiant:
+		<-ctx.Done()
 	case held:
 		select {
 		case <-s.held():
@@ -497,22 +493,33 @@ func abortInBlock(t *testing.T, s *side, runID string) {
 // retry of branch: its first attempt failed and it waits out its backoff.
 func releaseAfterRetry(branch string) step {
 	return func(t *testing.T, s *side, runID string) {
-		waitForRetry(t, s, runID, branch)
+		waitForBranch(t, s, runID, branch, runtime.OutcomeRetry)
 		s.svc.release()
 	}
 }
 
-// waitForRetry returns once the run has recorded a retry of branch.
-func waitForRetry(t *testing.T, s *side, runID, branch string) {
+// releaseAfterCompleted releases the held calls once the run has recorded
+// that branch completed: the branch held completes after it on both
+// executors, which then roll it back first.
+func releaseAfterCompleted(branch string) step {
+	return func(t *testing.T, s *side, runID string) {
+		waitForBranch(t, s, runID, branch, runtime.OutcomeOK)
+		s.svc.release()
+	}
+}
+
+// waitForBranch returns once the run has recorded an attempt of branch
+// that ended with outcome.
+func waitForBranch(t *testing.T, s *side, runID, branch string, outcome runtime.Outcome) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		h, err := s.eng.History(context.Background(), runID)
-		if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == branch && e.Outcome == runtime.OutcomeRetry }) {
+		if err == nil && slices.ContainsFunc(h, func(e runtime.Event) bool { return e.Branch == branch && e.Outcome == outcome }) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: run %s: branch %s never retried (%v)", s.name, runID, branch, err)
+			t.Fatalf("%s: run %s: branch %s never ended %s (%v)", s.name, runID, branch, outcome, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -737,12 +744,12 @@ var cases = []conformanceCase{
 		script: script{"Parcel.Send": {permanent}, "Card.Refund": {fail}}, want: runtime.StateCompensationFailed},
 	{name: "named-outcome-to-fail", flow: "Order", state: `{"OrderID":"o11","Item":"owl","Amount":-1}`, want: runtime.StateCompensated},
 	// A parallel block: both branches complete and merge; a branch fails
-	// for good once the other has started, which, cancelled, still
-	// completes (so both executors roll it back); a branch that fails
-	// twice then succeeds.
+	// for good once the other has been called (held until then), which,
+	// cancelled, still completes (so both executors roll it back); a
+	// branch that fails twice then succeeds.
 	{name: "parallel-done", flow: "Prepare", state: `{"Item":"book","Amount":40}`, want: runtime.StateDone},
 	{name: "parallel-branch-fails", flow: "Prepare", state: `{"Item":"pen","Amount":3}`,
-		script: script{"Card.Authorize": {lateFail}, "Stock.Take": {late}}, want: runtime.StateCompensated},
+		script: script{"Card.Authorize": {held}, "Stock.Take": {defiant}}, then: []step{releaseWhenCalled("Stock.Take")}, want: runtime.StateCompensated},
 	{name: "parallel-branch-retries", flow: "Prepare", state: `{"Item":"cup","Amount":7}`,
 		script: script{"Card.Authorize": {fail, fail, ok}}, want: runtime.StateDone},
 	// A branch cancelled in its backoff (splitJSON).
@@ -811,16 +818,17 @@ var cases = []conformanceCase{
 	{name: "example-cancel-refund-retried", example: "cancellation", flow: "Cancel", state: `{"OrderID":"c4","Status":"paid"}`,
 		script: script{"Payment.Refund": {fail, fail, ok}}, then: []step{deliverTo("payments", "refund.settled", "Payment.Refund")}, want: runtime.StateDone},
 	// Order: the parcel refused (both branches of the block rolled back,
-	// the one that completed last first: Stock.Reserve answers late); a
+	// the one that completed last first: Stock.Reserve answers once
+	// AuthorizeCard has completed); a
 	// concierge that cannot be booked (the child Visit compensates, then
 	// the parent); aborted during its two weeks' sleep after an express
 	// shipment (the parcel is gone: only the block is rolled back).
 	{name: "example-order-ship-refused", example: "order", flow: "Order", state: orderExample(`"Tier":"silver","Total":40`),
-		script: script{"Stock.Reserve": {late}, "Ship.Standard": {permanent}}, want: runtime.StateCompensated},
+		script: script{"Stock.Reserve": {stuck}, "Ship.Standard": {permanent}}, then: []step{releaseAfterCompleted("AuthorizeCard")}, want: runtime.StateCompensated},
 	{name: "example-order-concierge-refused", example: "order", flow: "Order", state: orderExample(`"Tier":"gold","Total":150`),
-		script: script{"Stock.Reserve": {late}, "Concierge.Book": {permanent}}, want: runtime.StateCompensated},
+		script: script{"Stock.Reserve": {stuck}, "Concierge.Book": {permanent}}, then: []step{releaseAfterCompleted("AuthorizeCard")}, want: runtime.StateCompensated},
 	{name: "example-order-abort-while-sleeping", example: "order", flow: "Order", state: orderExample(`"Tier":"silver","Total":40,"Express":true`),
-		script: script{"Stock.Reserve": {late}}, then: []step{abortWhenWaiting}, want: runtime.StateAborted},
+		script: script{"Stock.Reserve": {stuck}}, then: []step{releaseAfterCompleted("AuthorizeCard"), abortWhenWaiting}, want: runtime.StateAborted},
 }
 
 // cancelledAfterAttempt checks that branch, cancelled in its backoff,

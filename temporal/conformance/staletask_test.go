@@ -18,6 +18,8 @@ import (
 	"go.temporal.io/server/temporal"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // TestStaleTaskKeepsBackoff makes on demand what a loaded server did at
@@ -37,7 +39,7 @@ func TestStaleTaskKeepsBackoff(t *testing.T) {
 	c := cases[i]
 	c.then = []step{func(t *testing.T, s *side, runID string) {
 		if s.name == "temporal" {
-			waitForRetry(t, s, runID, "Take")
+			waitForBranch(t, s, runID, "Take", runtime.OutcomeRetry)
 			copies.deliver(t)
 		}
 		releaseAfterRetry("Take")(t, s, runID)

@@ -38,21 +38,9 @@ func newWorld(script map[string][]string) *world {
 // watch closes w.authorized once h's history records that Authorize's
 // branch ended, or gives up when ctx ends.
 func (w *world) watch(ctx context.Context, h twoforms.Handle[ComboState]) {
-	go func() {
-		for {
-			if hist, err := h.History(ctx); err == nil && slices.ContainsFunc(hist, func(e runtime.Event) bool {
-				return e.Branch == "Authorize" && e.To == "Prepare:parallel"
-			}) {
-				close(w.authorized)
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}()
+	twoforms.CloseWhenRecorded(ctx, h, w.authorized, func(e runtime.Event) bool {
+		return e.Branch == "Authorize" && e.To == "Prepare:parallel"
+	})
 }
 
 // Call is every service of the three flows.

@@ -28,7 +28,8 @@ func TestStartTripTwice(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := ts.GetDefaultClient()
-	w := &world{}
+	w := newWorld(nil)
+	w.noConfirmation()
 	b, err := NewBillingTemporal(nil, BillingServicesFromCaller(w))
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +48,7 @@ func TestStartTripTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.watchQuote(ctx, run)
 	twoforms.WaitFor(t, ctx, twoforms.Handle[TripState](run), runtime.WaitingState("Confirm"))
 	if _, err := StartTrip(ctx, c, TripState{TripID: "trip-twice", Tier: "silver"}, opts); !errors.Is(err, runtime.ErrDuplicateRun) {
 		t.Fatalf("a second start while the run runs: %v, want runtime.ErrDuplicateRun", err)

@@ -80,6 +80,27 @@ func WaitFor[S any](t *testing.T, ctx context.Context, h Handle[S], machine stri
 	}
 }
 
+// CloseWhenRecorded closes done once the run's history has an event that
+// match accepts, polled as WaitFor polls, or gives up when ctx ends. A
+// fake service that must answer after another branch has completed waits
+// on done, so that both forms record the branches in the same order
+// whatever the load, where a fixed delay did not.
+func CloseWhenRecorded[S any](ctx context.Context, h Handle[S], done chan<- struct{}, match func(runtime.Event) bool) {
+	go func() {
+		for {
+			if events, err := h.History(ctx); err == nil && slices.ContainsFunc(events, match) {
+				close(done)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+}
+
 // Observed is what a run did, as a user could see it.
 type Observed[S any] struct {
 	// Calls are the calls the services saw, in order, as the test's fake
