@@ -898,6 +898,7 @@ type runHandle interface {
 	ID() string
 	Done() <-chan struct{}
 	Abort() error
+	AbortUnlessRollingBack() error
 	Suspend() error
 	OnEnd(func(runtime.RunEnd))
 }

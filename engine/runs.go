@@ -688,10 +688,16 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 			return err // nothing recorded: an abort would not change the run
 		}
 		if r, ok := e.liveRunOf(runID); ok {
-			if err := e.store.RequestAbort(ctx, runID); err != nil {
-				return err
+			// The run records the request in the store, its sink
+			// (runtime.AbortRecorder), before it acts on it, and refuses
+			// it once it has entered its rollback after a failure: a
+			// request recorded here first could come as the run records
+			// its failure, and be accepted for a run that then ends
+			// compensated.
+			err := r.AbortUnlessRollingBack()
+			if errors.Is(err, runtime.ErrRollingBack) {
+				return CheckAbort(runID, runtime.StateRollingBack)
 			}
-			err := r.Abort()
 			if errors.Is(err, runtime.ErrFinished) && e.store.AbortRequested(runID) {
 				// Suspended (Close), not over: the request stands for
 				// the run's next resume.

@@ -40,6 +40,11 @@ var (
 	ErrHistory = errors.New("runtime: history")
 	// ErrFinished is returned when aborting or resuming a run that is over.
 	ErrFinished = errors.New("runtime: run finished")
+	// ErrRollingBack is returned by Run.AbortUnlessRollingBack of a run
+	// rolling back after a failure: its rollback finishes whatever
+	// happens, so the abort would change nothing, and nothing of it is
+	// recorded.
+	ErrRollingBack = errors.New("runtime: run rolling back after a failure")
 	// ErrSuspended is the result error of a run stopped by Suspend: it has
 	// not ended, and Resume continues it from its history.
 	ErrSuspended = errors.New("runtime: run suspended")

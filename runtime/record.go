@@ -37,7 +37,18 @@ func (r *Run[S]) fireNext(ev string) error {
 		}
 		return r.def.illegal(from.name, ev, err)
 	}
-	if err := r.record(from, r.def.states[r.machine.Current()]); err != nil {
+	to := r.def.states[r.machine.Current()]
+	if to.kind == kindFailing && from.kind != kindRollback {
+		// The run enters its rollback after a failure, unless an abort
+		// came first: then it takes the abort, which was accepted.
+		r.machine.SetState(from.name)
+		abortable := r.machine.Can(evAbort)
+		if !r.enterFailing(abortable) {
+			return r.fireNext(evAbort)
+		}
+		r.machine.SetState(to.name)
+	}
+	if err := r.record(from, to); err != nil {
 		r.machine.SetState(from.name) // the move did not happen: nothing recorded it
 		return err
 	}

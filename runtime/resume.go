@@ -73,6 +73,9 @@ func (f *Flow[S]) resume(ctx context.Context, def *definition[S], history []Even
 		return nil, err
 	}
 	r.progress, r.cur = rb.progress, rb.cur
+	r.entry.Lock()
+	r.failing = rb.progress.cause != nil // rolling back after a failure
+	r.entry.Unlock()
 	r.lastTime = history[len(history)-1].Time
 	r.machine.SetState(rb.cur.name)
 	r.recorded.Store(true)

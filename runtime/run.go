@@ -73,6 +73,16 @@ type Run[S any] struct {
 	unstarted bool
 	firstCtxs []stepCtx // the contexts of first attempts (stepContext)
 
+	// entry orders Abort against the run's entry into its rollback after
+	// a failure: failing is set, under entry, as the run records "->
+	// failing" (enterFailing), unless Abort marked the run first, and
+	// Abort then refuses (ErrRollingBack), recording nothing. Without it
+	// an abort that came as the run recorded its failure was accepted,
+	// its request recorded, and the run rolled back after the failure,
+	// ending compensated, not aborted.
+	entry   sync.Mutex
+	failing bool
+
 	suspending atomic.Bool
 	recorded   atomic.Bool   // the run's first event is recorded: it exists
 	suspendCh  chan struct{} // closed by Suspend: ends a backoff
@@ -310,14 +320,38 @@ func (r *Run[S]) doneChan() chan struct{} {
 // once); without one nothing can keep the abort, and Abort returns an
 // error wrapping ErrSuspended (Resume the run, then abort it).
 func (r *Run[S]) Abort() error {
-	recorded, err := r.requestAbort()
-	if err != nil {
+	if err := r.AbortUnlessRollingBack(); !errors.Is(err, ErrRollingBack) {
 		return err
 	}
-	err = r.abort()
+	return nil // the rollback finishes: the abort changes nothing
+}
+
+// AbortUnlessRollingBack is Abort, except that a run rolling back after a
+// failure refuses the abort, recording nothing: it returns an error
+// wrapping ErrRollingBack. So a caller that answers for the abort (the
+// engine's POST /runs/{id}/abort) can tell one the run takes, and that
+// ends it aborted (or compensation_failed), from one that changes
+// nothing: an abort that comes as the run records its failure is one or
+// the other, never both (a run marked aborted first takes the abort
+// rather than rolling back after its failure). A run rolling back after
+// an abort has taken one already: nil.
+func (r *Run[S]) AbortUnlessRollingBack() error {
+	r.entry.Lock()
+	if r.failing {
+		r.entry.Unlock()
+		return fmt.Errorf("%w: run %q", ErrRollingBack, r.env.runID)
+	}
+	recorded, err := r.requestAbort()
+	if err != nil {
+		r.entry.Unlock()
+		return err
+	}
+	p, over := r.interrupt(func() { r.cancel(ErrAborted) })
+	r.entry.Unlock()
+	err = r.abortParked(p, over)
 	if errors.Is(err, ErrFinished) && r.suspended() {
 		if live, ok := r.flow.Run(r.env.runID); ok && live != r {
-			return live.abort() // resumed since, in this process: abort it now
+			return live.AbortUnlessRollingBack() // resumed since, in this process: abort it now
 		}
 		if recorded {
 			return nil
@@ -325,6 +359,23 @@ func (r *Run[S]) Abort() error {
 		return fmt.Errorf("%w: run %q: the abort is not recorded, since the flow's sink keeps no abort requests: Resume the run, then abort it", ErrSuspended, r.env.runID)
 	}
 	return err
+}
+
+// enterFailing is called as the run records its entry into failing (a
+// step or block failed): it marks the run rolling back after a failure,
+// so that Abort refuses from then on, and reports true; or, when an
+// abort came first (Abort marks the run under the same lock) and the run
+// can take it from where it is (abortable), it reports false, and the run
+// records "-> aborting" instead: the abort was accepted, so it ends the
+// run aborted.
+func (r *Run[S]) enterFailing(abortable bool) bool {
+	r.entry.Lock()
+	defer r.entry.Unlock()
+	if !r.failing && abortable && r.ctx.Err() != nil {
+		return false
+	}
+	r.failing = true
+	return true
 }
 
 // suspended reports whether the run's life in this process ended by
@@ -337,7 +388,12 @@ func (r *Run[S]) suspended() bool {
 
 // abort is Abort once the abort is recorded.
 func (r *Run[S]) abort() error {
-	p, over := r.interrupt(func() { r.cancel(ErrAborted) })
+	return r.abortParked(r.interrupt(func() { r.cancel(ErrAborted) }))
+}
+
+// abortParked is abort once the run is marked (interrupt): it wakes the
+// run's wait p, if any.
+func (r *Run[S]) abortParked(p *parking, over bool) error {
 	if over {
 		return ErrFinished
 	}

@@ -1,0 +1,73 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/runtime"
+)
+
+// abortingClock calls abort on the first Now once armed, and from then on
+// tells a time two hours on: the step's deadline has passed.
+type abortingClock struct {
+	runtime.Clock
+	armed   atomic.Bool
+	abort   func() error
+	aborted atomic.Bool
+	err     error
+}
+
+func (c *abortingClock) Now() time.Time {
+	if c.armed.CompareAndSwap(true, false) {
+		c.err = c.abort()
+		c.aborted.Store(true)
+	}
+	now := c.Clock.Now()
+	if c.aborted.Load() {
+		now = now.Add(2 * time.Hour)
+	}
+	return now
+}
+
+// An abort that comes after the step's last attempt failed, once the run
+// has looked for one (the attempt's context was not cancelled) and before
+// it records its failure ("-> failing"), is taken: Abort returned nil,
+// so the run ends aborted. It rolled back after the failure and ended
+// compensated: the abort accepted changed nothing.
+func TestAbortBeforeRollbackEntryIsTaken(t *testing.T) {
+	clock := &abortingClock{Clock: runtime.RealClock()}
+	f := runtime.New[state]("abort-first", runtime.WithClock(clock))
+	ready := make(chan struct{})
+	var once sync.Once
+	mustRegister(t, f,
+		runtime.NewStep("A", func(context.Context, *state) (runtime.Outcome, error) { return "", nil },
+			runtime.WithRollback(func(context.Context, *state) error { return nil })),
+		runtime.NewStep("B", func(context.Context, *state) (runtime.Outcome, error) {
+			<-ready
+			once.Do(func() { clock.armed.Store(true) }) // the next Now comes after the attempt's look for an abort
+			return "", errors.New("declined")           // retryable: the run asks the clock whether time is left
+		}, runtime.WithRetry[state](runtime.RetryPolicy{Attempts: 2}), runtime.WithDeadline[state](time.Hour)))
+	run, err := f.Start(context.Background(), state{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.abort = run.AbortUnlessRollingBack
+	close(ready)
+	res, err := run.Wait(context.Background())
+	if !clock.aborted.Load() {
+		t.Fatalf("the abort never came (the run ended %s, %v)", res.Final, err)
+	}
+	if clock.err != nil {
+		if !errors.Is(clock.err, runtime.ErrRollingBack) {
+			t.Fatalf("the abort: %v", clock.err)
+		}
+		t.Fatalf("the abort was refused (%v), the run not yet rolling back", clock.err)
+	}
+	if res.Final != runtime.StateAborted {
+		t.Errorf("the abort was taken and the run ended %s (%v), want aborted", res.Final, err)
+	}
+}
