@@ -71,3 +71,65 @@ func TestAbortBeforeRollbackEntryIsTaken(t *testing.T) {
 		t.Errorf("the abort was taken and the run ended %s (%v), want aborted", res.Final, err)
 	}
 }
+
+// A run resumed while it rolls back after a failure refuses an abort, as
+// it does in the process that recorded the failure: Resume marks it
+// rolling back from its history. Without that mark the abort was accepted
+// (its request recorded, nil returned) for a rollback that finishes
+// compensated whatever happens.
+func TestResumedRollbackRefusesAbort(t *testing.T) {
+	hold := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	define := func(sink runtime.Sink, rollback func(context.Context, *state) error) *runtime.Flow[state] {
+		var opts []runtime.Option
+		if sink != nil {
+			opts = append(opts, runtime.WithSink(sink))
+		}
+		f := runtime.New[state]("resumed-rollback", opts...)
+		mustRegister(t, f,
+			runtime.NewStep("A", func(context.Context, *state) (runtime.Outcome, error) { return "", nil },
+				runtime.WithRollback(rollback)),
+			runtime.NewStep("B", func(context.Context, *state) (runtime.Outcome, error) {
+				return "", runtime.Permanent(errors.New("declined"))
+			}))
+		return f
+	}
+	// A whole run, for the history of one that failed and began its
+	// rollback: cut after the event that enters A's rollback.
+	sink := runtime.NewMemorySink()
+	whole := define(sink, func(context.Context, *state) error { return nil })
+	if res, _ := whole.Execute(context.Background(), state{}, runtime.WithRunID("r1")); res.Final != runtime.StateCompensated {
+		t.Fatalf("the whole run ended %s, want compensated", res.Final)
+	}
+	h := sink.History("r1")
+	cut := -1
+	for i, e := range h {
+		if e.To == "A:rollback" {
+			cut = i + 1
+			break
+		}
+	}
+	if cut < 0 {
+		t.Fatalf("no event enters A:rollback in %v", h)
+	}
+	resumed := define(nil, func(ctx context.Context, _ *state) error {
+		entered <- struct{}{}
+		select {
+		case <-hold:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	run, err := resumed.Resume(context.Background(), h[:cut])
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered // the rollback runs
+	if err := run.AbortUnlessRollingBack(); !errors.Is(err, runtime.ErrRollingBack) {
+		t.Errorf("AbortUnlessRollingBack of a resumed run rolling back after a failure: %v, want ErrRollingBack", err)
+	}
+	close(hold)
+	if res, _ := run.Wait(context.Background()); res.Final != runtime.StateCompensated {
+		t.Errorf("the resumed run ended %s, want compensated", res.Final)
+	}
+}
