@@ -19,10 +19,10 @@ var comboCases = []conformanceCase{
 	// Ship's second attempt inside its deadline.
 	{name: "combo-done", flow: "Combo", state: comboState("k1", 40, "2000-01-01T00:00:00Z"),
 		script: script{"Parcel.Send": {fail, ok}}, want: runtime.StateDone},
-	// The choose after the call routes to the await, whose event carries
-	// the correlation at order.id.
+	// The choose after the call routes to the await, whose event, sent
+	// during the call, carries the correlation at order.id.
 	{name: "combo-approved", flow: "Combo", state: comboState("k2", 900, "2000-01-01T00:00:00Z"),
-		then: []step{deliverOrder("k2")}, want: runtime.StateDone},
+		script: script{"Card.Charge": {stuck}}, then: []step{deliverOrder("k2")}, want: runtime.StateDone},
 	// No time for Ship's third attempt: the run fails and rolls back the
 	// branches' Go rollbacks, Reserve's (completed last: it answers once
 	// Authorize has completed) first.
@@ -40,15 +40,22 @@ func comboState(orderID string, amount int, settleAt string) string {
 	return fmt.Sprintf(`{"OrderID":%q,"Item":"lamp","Amount":%d,"Invoice":{"Amount":%d},"SettleAt":%q}`, orderID, amount, amount, settleAt)
 }
 
-// deliverOrder posts the approval of order orderID once the run waits,
-// its correlation where Combo's await reads it (order.id).
+// deliverOrder posts the approval of order orderID while the run is in
+// Bill (its child's Card.Charge, stuck, is released only then), its
+// correlation where Combo's await reads it (order.id): the approval is
+// there before the run can reach Approve, which takes it as it begins.
+// Posted once the run waited (the call's wait, or the await's), it raced
+// Approve's 2 s timeout, which under load fired first on one executor
+// only. Both keep an event the run does not await yet (the runtime's
+// bus, Temporal's signal channel).
 func deliverOrder(orderID string) step {
 	return func(t *testing.T, s *side, runID string) {
-		s.waitFor(t, runID, runtime.StateWaiting)
+		waitCalled(t, s, runID, "Card.Charge")
 		payload := fmt.Sprintf(`{"order": {"id": %q}, "ok": true}`, orderID)
 		if _, err := s.eng.PublishEvent(context.Background(), engine.Message{ID: "approval-" + runID, Topic: "approvals", Event: "decided", Payload: json.RawMessage(payload)}); err != nil {
 			t.Fatal(err)
 		}
+		s.svc.release()
 	}
 }
 

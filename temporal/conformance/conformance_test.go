@@ -158,7 +158,7 @@ const splitJSON = `{"version": 1, "flows": [{
 // nudgeJSON routes an await's timeout to a step that loops back to the
 // await: each visit is a wait of its own (its idempotency key "#n", on
 // Temporal its own turn in the inbox), and an event sent for the order
-// during the second visit is taken there.
+// after the first visit timed out is taken by the second.
 const nudgeJSON = `{"version": 1, "flows": [{
   "name": "Nudge", "state": "NudgeState",
   "timeout": "2s",
@@ -449,10 +449,14 @@ func listed(t *testing.T, s *side, runID string, n int) []listedRun {
 // step is what a case does to its run after the start.
 type step func(t *testing.T, s *side, runID string)
 
-// deliver posts an approval for the order once the run waits for it.
+// deliver posts an approval for the order, a step of a case's before:
+// the approval is there before the run starts, and both executors keep an
+// event no run awaits yet (the engine's inbox, Temporal's inbox
+// workflow), so Approval takes it as it begins. Posted once the run
+// waited, it raced Approval's 3 s timeout, which under load fired first
+// on one executor only.
 func deliver(orderID string) step {
 	return func(t *testing.T, s *side, runID string) {
-		s.waitFor(t, runID, runtime.StateWaiting)
 		payload := fmt.Sprintf(`{"correlation_id": %q, "ok": true}`, orderID)
 		if _, err := s.eng.PublishEvent(context.Background(), engine.Message{ID: "approval-" + runID, Topic: "approvals", Event: "decided", Payload: json.RawMessage(payload)}); err != nil {
 			t.Fatal(err)
@@ -548,15 +552,21 @@ func waitInReply(t *testing.T, s *side, runID string, visit int) {
 	}
 }
 
-// replyOnVisit posts the reply to order orderID once the run waits in
-// Reply for the visit-th time.
-func replyOnVisit(orderID string, visit int) step {
+// replyInRemind posts the reply to order orderID while the run is in
+// Remind (Mail.Nudge, stuck, is released only then): the first wait has
+// timed out, and the reply is there before the run can reach the second,
+// which takes it as it begins. Posted once the run waited there, it
+// raced that wait's 1 s timeout, which under load fired first on one
+// executor only. Both keep an event the run does not await yet (the
+// runtime's bus, Temporal's signal channel).
+func replyInRemind(orderID string) step {
 	return func(t *testing.T, s *side, runID string) {
-		waitInReply(t, s, runID, visit)
+		waitCalled(t, s, runID, "Mail.Nudge")
 		payload := fmt.Sprintf(`{"correlation_id": %q, "text": "yes"}`, orderID)
 		if _, err := s.eng.PublishEvent(context.Background(), engine.Message{ID: "reply-" + runID, Topic: "replies", Event: "received", Payload: json.RawMessage(payload)}); err != nil {
 			t.Fatal(err)
 		}
+		s.svc.release()
 	}
 }
 
@@ -629,6 +639,8 @@ type conformanceCase struct {
 	flow   string
 	state  string
 	script script
+	// before runs before the run starts, then once it has.
+	before []step
 	then   []step
 	want   runtime.RunState
 	// example: the case runs the JSON form of this example's .flow file
@@ -646,6 +658,9 @@ type conformanceCase struct {
 // run runs c on s under runID and returns its outcome.
 func (c conformanceCase) run(t *testing.T, s *side, runID string) outcome {
 	t.Helper()
+	for _, f := range c.before {
+		f(t, s, runID)
+	}
 	if _, err := s.eng.StartRun(context.Background(), c.flow, json.RawMessage(c.state), runID); err != nil {
 		t.Fatalf("%s: start: %v", s.name, err)
 	}
@@ -726,7 +741,7 @@ func concurrentSorted(calls []string) []string {
 
 var cases = []conformanceCase{
 	{name: "done", flow: "Order", state: `{"OrderID":"o1","Item":"book","Amount":40}`, want: runtime.StateDone},
-	{name: "await", flow: "Order", state: `{"OrderID":"o2","Item":"car","Amount":900}`, then: []step{deliver("o2")}, want: runtime.StateDone},
+	{name: "await", flow: "Order", state: `{"OrderID":"o2","Item":"car","Amount":900}`, before: []step{deliver("o2")}, want: runtime.StateDone},
 	{name: "fails-permanently", flow: "Order", state: `{"OrderID":"o3","Item":"pen","Amount":3}`,
 		script: script{"Card.Charge": {permanent}}, want: runtime.StateCompensated},
 	{name: "fails-twice-then-succeeds", flow: "Order", state: `{"OrderID":"o4","Item":"cup","Amount":7}`,
@@ -759,9 +774,10 @@ var cases = []conformanceCase{
 	{name: "parallel-abort", flow: "Prepare", state: `{"Item":"mug","Amount":8}`,
 		script: script{"Stock.Take": {slow}}, then: []step{abortInBlock}, want: runtime.StateAborted},
 	// An await's timeout routed to a step that loops back to it: the
-	// reply comes in the second wait; the run aborted in it.
+	// reply, sent in Remind, taken by the second wait; the run aborted in
+	// it.
 	{name: "await-timeout-routed-loop", flow: "Nudge", state: `{"OrderID":"n1","Item":"tent"}`,
-		then: []step{replyOnVisit("n1", 2)}, want: runtime.StateDone, check: tookOnSecondVisit},
+		script: script{"Mail.Nudge": {stuck}}, then: []step{replyInRemind("n1")}, want: runtime.StateDone, check: tookOnSecondVisit},
 	{name: "await-timeout-routed-abort", flow: "Nudge", state: `{"OrderID":"n2","Item":"tent"}`,
 		then: []step{abortOnVisit(2)}, want: runtime.StateAborted},
 	// Calls: the child's result in the parent's state; a child that fails
