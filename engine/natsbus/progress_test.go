@@ -47,7 +47,12 @@ func TestHeldBatchInProgressFollowsAckWait(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	for i := range max {
+	// One message: the batch forms from what has been pulled when its
+	// first message comes, so more could make a batch of one with the
+	// others pulled behind it, which get no notices (the batch held does)
+	// and are delivered again after AckWait (a fresh-clone CI run formed
+	// a batch so).
+	for i := range 1 {
 		if err := b.Publish(ctx, engine.Message{ID: fmt.Sprint(i), Topic: "t", Event: "h", Payload: json.RawMessage(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
