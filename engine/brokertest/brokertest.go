@@ -48,7 +48,8 @@ func publish(t *testing.T, b engine.Broker, topic string, from, to int) {
 	}
 }
 
-func ids(ms []engine.Message) []string {
+// IDs are the IDs of ms, in order.
+func IDs(ms []engine.Message) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
 		out[i] = m.ID
@@ -97,7 +98,7 @@ func order(t *testing.T, b engine.BatchBroker) {
 			t.Errorf("a batch of %d messages, at most %d asked", len(ms), size)
 		}
 		largest = max(largest, len(ms))
-		got := ids(ms)
+		got := IDs(ms)
 		switch {
 		case failedOnce != nil && retried == nil:
 			retried = got

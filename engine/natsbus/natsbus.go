@@ -92,7 +92,8 @@ const MinMaxAge = 100 * time.Millisecond
 
 // progressEvery is how often a batch consumer tells JetStream that the
 // batch it holds, which its handler failed (the inbox full, say) and tries
-// again every Redeliver, is still in progress: a third of ackWait, so that
+// again every Redeliver, and the messages pulled behind it, are still in
+// progress: a third of ackWait, so that
 // a notice late by a scheduling hiccup still comes well before JetStream
 // would deliver the batch again. Sent at every try (every 100ms by
 // default), 64 messages held sent 640 notices a second for nothing.
@@ -528,8 +529,11 @@ var _ engine.BatchBroker = (*Broker)(nil)
 // for at most max at a time (pull), up to max of them wait in a buffer
 // while h applies the batch before, and h gets what the buffer holds. A batch h fails is given to h again after the
 // Redeliver delay, before anything after it, so that a consumer of one
-// keeps the order; a consumer's stop returns once h has returned with the
-// batch in hand, if any, and gives back what it holds (a
+// keeps the order; meanwhile JetStream is told that it, and what was
+// pulled behind it, are in progress, and what is behind makes the next
+// batches; a consumer's stop returns once h has returned with the
+// batch in hand, if any, and gives back what it holds, behind the batch
+// too (a
 // negative acknowledgement, so another consumer of the name gets it), and
 // what JetStream was already sending it as it stopped comes back to the
 // others after AckWait, as for a consumer that died. A
@@ -563,17 +567,32 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 	go func() {
 		defer close(done)
 		held := make([]jetstream.Msg, 0, max)
+		// What was pulled after held while h fails it: kept in progress
+		// with it, else JetStream delivered it again after AckWait, and
+		// the start of the batches after it, in order. With held, at
+		// most pending, all JetStream lets the consumer have delivered
+		// and not acknowledged: a short batch (1 message, with 3 pulled
+		// behind it in a trickle) leaves room for more than max behind.
+		behind := make([]jetstream.Msg, 0, pending)
 		ms := make([]engine.Message, 0, max)
 		for {
 			held, ms = held[:0], ms[:0]
-			select {
-			case msg := <-in:
-				held = append(held, msg)
-			case <-quit:
-				return
-			case <-cctx.Done():
+			if len(behind) == 0 {
+				select {
+				case msg := <-in:
+					held = append(held, msg)
+				case <-quit:
+					return
+				case <-cctx.Done():
+					return
+				}
+			} else if closed(quit) || cctx.Err() != nil {
+				nak(behind)
 				return
 			}
+			n := min(len(behind), max)
+			held = append(held, behind[:n]...)
+			behind = append(behind[:0], behind[n:]...)
 		more:
 			for len(held) < max {
 				select {
@@ -586,14 +605,27 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 			for _, msg := range held {
 				ms = append(ms, message(msg, topic, event))
 			}
-			var progressed time.Time // of the last "in progress" notice of held
+			var progressed time.Time // of the last "in progress" notice of held and behind
 			for h(cctx, ms) != nil {
-				// Still being applied: not redelivered meanwhile. h is tried
-				// again every Redeliver; the notices go out only as often as
-				// AckWait needs (progressEvery).
+			drain:
+				for len(held)+len(behind) < pending {
+					select {
+					case msg := <-in:
+						behind = append(behind, msg)
+					default:
+						break drain
+					}
+				}
+				// Still being applied: not redelivered meanwhile, nor what
+				// waits behind it. h is tried again every Redeliver; the
+				// notices go out only as often as AckWait needs
+				// (progressEvery).
 				if now := time.Now(); now.Sub(progressed) >= progressEvery(b.opts.AckWait) {
 					progressed = now
 					for _, msg := range held {
+						_ = msg.InProgress()
+					}
+					for _, msg := range behind {
 						_ = msg.InProgress()
 					}
 				}
@@ -601,9 +633,11 @@ func (b *Broker) ConsumeBatch(ctx context.Context, name, topic, event string, ma
 				case <-time.After(b.opts.Redeliver):
 				case <-quit:
 					nak(held)
+					nak(behind)
 					return
 				case <-cctx.Done():
 					nak(held)
+					nak(behind)
 					return
 				}
 			}

@@ -10,9 +10,58 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/engine/brokertest"
 )
+
+// progressBroker is a broker on a server of its own, with name's consumer
+// of t/event (AckWait ackWait, tries every 10ms), and the count of the
+// "in progress" notices its consumers send, complete once flush returns.
+func progressBroker(t *testing.T, name, event string, ackWait time.Duration) (b *Broker, notices *atomic.Int64, flush func()) {
+	s := startServer(t, t.TempDir())
+	b = connectWith(t, s, Options{Redeliver: 10 * time.Millisecond, AckWait: ackWait})
+	ensureConsumer(t, b, name, "t", event)
+	// The notices are published to the messages' reply subjects, which
+	// any client may read.
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	notices = new(atomic.Int64)
+	if _, err := nc.Subscribe("$JS.ACK.>", func(m *nats.Msg) {
+		if string(m.Data) == "+WPI" {
+			notices.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	flush = func() {
+		t.Helper()
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush()
+	return b, notices, flush
+}
+
+// consumerInfo is JetStream's info on name's consumer of t/event.
+func consumerInfo(t *testing.T, b *Broker, name, event string) *jetstream.ConsumerInfo {
+	t.Helper()
+	ctx := context.Background()
+	cons, err := b.js.Consumer(ctx, b.opts.Stream, consumerName(name, b.Subject("t", event)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
 
 // A batch its handler keeps failing (the inbox full) is held, and JetStream
 // told it is in progress so that it does not deliver it again: as often as
@@ -22,36 +71,13 @@ import (
 // again meanwhile, and applied once the handler takes it.
 func TestHeldBatchInProgressFollowsAckWait(t *testing.T) {
 	const max = 4
-	s := startServer(t, t.TempDir())
 	ackWait := time.Second
-	b := connectWith(t, s, Options{Redeliver: 10 * time.Millisecond, AckWait: ackWait})
+	b, notices, flush := progressBroker(t, "held", "h", ackWait)
 	ctx := context.Background()
-	ensureConsumer(t, b, "held", "t", "h")
-	// The notices are published to the messages' reply subjects, which
-	// any client may read.
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	var notices atomic.Int64
-	sub, err := nc.Subscribe("$JS.ACK.>", func(m *nats.Msg) {
-		if string(m.Data) == "+WPI" {
-			notices.Add(1)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
 	// One message: the batch forms from what has been pulled when its
 	// first message comes, so more could make a batch of one with the
-	// others pulled behind it, which get no notices (the batch held does)
-	// and are delivered again after AckWait (a fresh-clone CI run formed
-	// a batch so).
+	// others pulled behind it, and more notices than this counts
+	// (TestHeldBatchKeepsWhatIsBehindInProgress).
 	for i := range 1 {
 		if err := b.Publish(ctx, engine.Message{ID: fmt.Sprint(i), Topic: "t", Event: "h", Payload: json.RawMessage(`{}`)}); err != nil {
 			t.Fatal(err)
@@ -66,10 +92,7 @@ func TestHeldBatchInProgressFollowsAckWait(t *testing.T) {
 	start := time.Now()
 	stop, err := b.ConsumeBatch(ctx, "held", "t", "h", max, func(_ context.Context, ms []engine.Message) error {
 		calls++
-		var ids []string
-		for _, m := range ms {
-			ids = append(ids, m.ID)
-		}
+		ids := brokertest.IDs(ms)
 		switch {
 		case calls == 1:
 			first = ids
@@ -96,18 +119,9 @@ func TestHeldBatchInProgressFollowsAckWait(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the batch was not applied")
 	}
-	cons, err := b.js.Consumer(ctx, b.opts.Stream, consumerName("held", b.Subject("t", "h")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	info := consumerInfo(t, b, "held", "h")
 	stop()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	flush()
 	// Each delivery takes a consumer sequence number: one past the
 	// stream's is a message delivered again.
 	if info.Delivered.Consumer != info.Delivered.Stream {
@@ -123,5 +137,105 @@ func TestHeldBatchInProgressFollowsAckWait(t *testing.T) {
 	}
 	if n := notices.Load(); n < held {
 		t.Fatalf("%d in-progress notices, want at least one for each of the %d messages held", n, held)
+	}
+}
+
+// The messages pulled behind a held batch are kept in progress with it:
+// before, only the batch held got notices, so what waited behind it (a
+// batch of 1 formed from a trickle, 3 more pulled after it) was delivered
+// again after AckWait, a wasted delivery each. Behind a batch of 1 of 4
+// fit 7 (JetStream lets the consumer have 8 delivered and not
+// acknowledged), more than a batch: all are kept in progress (at most a
+// batch behind, the 3 past it were delivered again), and make the next
+// batches, in order.
+func TestHeldBatchKeepsWhatIsBehindInProgress(t *testing.T) {
+	const max = 4
+	for _, more := range []int{3, 2*max - 1} {
+		t.Run(fmt.Sprint(more, "_behind"), func(t *testing.T) { testBehindHeldBatch(t, max, more) })
+	}
+}
+
+func testBehindHeldBatch(t *testing.T, max, more int) {
+	ackWait := time.Second
+	b, notices, flush := progressBroker(t, "behind", "b", ackWait)
+	ctx := context.Background()
+	publish := func(i int) {
+		t.Helper()
+		if err := b.Publish(ctx, engine.Message{ID: fmt.Sprint(i), Topic: "t", Event: "b", Payload: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(0) // alone: the first batch
+	var (
+		calls     int // the handler's, one at a time
+		got       []string
+		batches   [][]string
+		released  time.Duration
+		allClosed bool
+	)
+	firstCall := make(chan struct{})
+	all := make(chan struct{})
+	start := time.Now()
+	stop, err := b.ConsumeBatch(ctx, "behind", "t", "b", max, func(_ context.Context, ms []engine.Message) error {
+		calls++
+		ids := brokertest.IDs(ms)
+		if calls == 1 {
+			close(firstCall)
+		}
+		// The first batch held past twice AckWait: what is behind it,
+		// without notices, was delivered again by then.
+		if released == 0 {
+			if time.Since(start) < 2*ackWait {
+				return errors.New("inbox full")
+			}
+			released = time.Since(start)
+		}
+		batches = append(batches, ids)
+		got = append(got, ids...)
+		if len(got) >= 1+more && !allClosed {
+			allClosed = true
+			close(all)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	<-firstCall
+	for i := 1; i <= more; i++ {
+		publish(i)
+	}
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the %d messages were not applied", 1+more)
+	}
+	info := consumerInfo(t, b, "behind", "b")
+	stop()
+	flush()
+	if info.Delivered.Consumer != info.Delivered.Stream {
+		t.Errorf("%d deliveries of %d messages: delivered again while behind the batch held", info.Delivered.Consumer, info.Delivered.Stream)
+	}
+	var want []string
+	for i := range 1 + more {
+		want = append(want, fmt.Sprint(i))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("applied %v in batches %v, want %v once each, in order", got, batches, want)
+	}
+	if fmt.Sprint(batches[0]) != "[0]" {
+		t.Errorf("first batch %v, want [0] alone: nothing was behind it", batches[0])
+	}
+	for _, batch := range batches {
+		if len(batch) > max {
+			t.Errorf("batch %v, more than %d", batch, max)
+		}
+	}
+	// A round of notices at the first failure, then one a third of
+	// AckWait, for at most the messages held and behind.
+	rounds := released/(ackWait/3) + 1
+	if n := notices.Load(); n > int64(rounds)*int64(1+more) {
+		t.Errorf("%d in-progress notices over %v, want at most %d rounds of %d", n, released, rounds, 1+more)
 	}
 }
