@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +17,35 @@ import (
 )
 
 // progressBroker is a broker on a server of its own, with name's consumer
-// of t/event (AckWait ackWait, tries every 10ms), and the count of the
-// "in progress" notices its consumers send, complete once flush returns.
-func progressBroker(t *testing.T, name, event string, ackWait time.Duration) (b *Broker, notices *atomic.Int64, flush func()) {
+// of t/event (AckWait ackWait, tries every 10ms), and what its consumers
+// acknowledged, complete once flush returns: how many acknowledgements of
+// a kind ("+WPI", an "in progress" notice; "-NAK", given back), and of
+// how many deliveries (each has a reply subject of its own).
+func progressBroker(t *testing.T, name, event string, ackWait time.Duration) (b *Broker, acks func(kind string) (n, deliveries int64), flush func()) {
 	s := startServer(t, t.TempDir())
 	b = connectWith(t, s, Options{Redeliver: 10 * time.Millisecond, AckWait: ackWait})
 	ensureConsumer(t, b, name, "t", event)
-	// The notices are published to the messages' reply subjects, which
-	// any client may read.
+	// The acknowledgements are published to the messages' reply
+	// subjects, which any client may read.
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	notices = new(atomic.Int64)
+	var (
+		mu sync.Mutex
+		n  = map[string]int64{}
+		of = map[string]map[string]bool{}
+	)
 	if _, err := nc.Subscribe("$JS.ACK.>", func(m *nats.Msg) {
-		if string(m.Data) == "+WPI" {
-			notices.Add(1)
+		kind := string(m.Data)
+		mu.Lock()
+		defer mu.Unlock()
+		n[kind]++
+		if of[kind] == nil {
+			of[kind] = map[string]bool{}
 		}
+		of[kind][m.Subject] = true
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +56,11 @@ func progressBroker(t *testing.T, name, event string, ackWait time.Duration) (b 
 		}
 	}
 	flush()
-	return b, notices, flush
+	return b, func(kind string) (int64, int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		return n[kind], int64(len(of[kind]))
+	}, flush
 }
 
 // consumerInfo is JetStream's info on name's consumer of t/event.
@@ -72,7 +87,7 @@ func consumerInfo(t *testing.T, b *Broker, name, event string) *jetstream.Consum
 func TestHeldBatchInProgressFollowsAckWait(t *testing.T) {
 	const max = 4
 	ackWait := time.Second
-	b, notices, flush := progressBroker(t, "held", "h", ackWait)
+	b, acks, flush := progressBroker(t, "held", "h", ackWait)
 	ctx := context.Background()
 	// One message: the batch forms from what has been pulled when its
 	// first message comes, so more could make a batch of one with the
@@ -132,10 +147,10 @@ func TestHeldBatchInProgressFollowsAckWait(t *testing.T) {
 	// AckWait: bounded by the time the tries took, however slow the
 	// machine, and far below one round a try.
 	rounds := elapsed/(ackWait/3) + 1
-	if n := notices.Load(); n > int64(rounds)*held {
+	if n, _ := acks("+WPI"); n > int64(rounds)*held {
 		t.Fatalf("%d in-progress notices for %d messages held over %d tries in %v, want at most %d rounds (one a third of AckWait %v)", n, held, calls, elapsed, rounds, ackWait)
 	}
-	if n := notices.Load(); n < held {
+	if n, _ := acks("+WPI"); n < held {
 		t.Fatalf("%d in-progress notices, want at least one for each of the %d messages held", n, held)
 	}
 }
@@ -157,7 +172,7 @@ func TestHeldBatchKeepsWhatIsBehindInProgress(t *testing.T) {
 
 func testBehindHeldBatch(t *testing.T, max, more int) {
 	ackWait := time.Second
-	b, notices, flush := progressBroker(t, "behind", "b", ackWait)
+	b, acks, flush := progressBroker(t, "behind", "b", ackWait)
 	ctx := context.Background()
 	publish := func(i int) {
 		t.Helper()
@@ -235,7 +250,48 @@ func testBehindHeldBatch(t *testing.T, max, more int) {
 	// A round of notices at the first failure, then one a third of
 	// AckWait, for at most the messages held and behind.
 	rounds := released/(ackWait/3) + 1
-	if n := notices.Load(); n > int64(rounds)*int64(1+more) {
+	if n, _ := acks("+WPI"); n > int64(rounds)*int64(1+more) {
 		t.Errorf("%d in-progress notices over %v, want at most %d rounds of %d", n, released, rounds, 1+more)
 	}
+}
+
+// A consumer stopped while it holds a batch gives back (a negative
+// acknowledgement) the batch and what was pulled behind it, so that
+// another consumer of the name gets them now, not once AckWait has passed.
+func TestStopGivesBackWhatIsBehindHeldBatch(t *testing.T) {
+	const max = 4
+	const more = 2*max - 1
+	b, acks, _ := progressBroker(t, "stop", "s", 3*time.Second)
+	ctx := context.Background()
+	publishAll := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if err := b.Publish(ctx, engine.Message{ID: fmt.Sprint(i), Topic: "t", Event: "s", Payload: json.RawMessage(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publishAll(0, 1)
+	firstCall := make(chan struct{})
+	var once sync.Once
+	stop, err := b.ConsumeBatch(ctx, "stop", "t", "s", max, func(context.Context, []engine.Message) error {
+		once.Do(func() { close(firstCall) })
+		return errors.New("inbox full")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	<-firstCall
+	publishAll(1, 1+more)
+	// Each delivery noticed: the batch and all behind it are in hand.
+	waitFor(t, "notices for every message", func() bool {
+		_, deliveries := acks("+WPI")
+		return deliveries == 1+more
+	})
+	stop()
+	waitFor(t, "every message given back", func() bool {
+		_, deliveries := acks("-NAK")
+		return deliveries == 1+more
+	})
 }
