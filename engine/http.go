@@ -508,12 +508,12 @@ func (e *Engine) historyPage(ctx context.Context, runID string, after uint64, li
 	if p, ok := e.store.(historyPager); ok && e.opts.Executor == nil {
 		return p.LoadPage(runID, after, limit, MaxHistoryPageBytes, states)
 	}
+	ctx, done := e.readCtx(ctx)
+	defer done()
 	if x, ok := e.opts.Executor.(HistoryPager); ok {
-		ctx, done := e.readCtx(ctx)
-		defer done()
 		return x.HistoryPage(ctx, runID, after, limit, MaxHistoryPageBytes, states)
 	}
-	h, err := e.History(ctx, runID)
+	h, err := e.history(ctx, runID)
 	if err != nil {
 		return nil, false, err
 	}

@@ -805,18 +805,29 @@ func (e *Engine) Parked() int { return e.ws.count() }
 // History returns a run's events. ctx bounds an Executor's calls, as does
 // the engine's Close.
 func (e *Engine) History(ctx context.Context, runID string) ([]runtime.Event, error) {
+	ctx, done := e.readCtx(ctx)
+	defer done()
+	return e.history(ctx, runID)
+}
+
+// history is History under a ctx readCtx made.
+func (e *Engine) history(ctx context.Context, runID string) ([]runtime.Event, error) {
 	if x := e.opts.Executor; x != nil {
-		ctx, done := e.readCtx(ctx)
-		defer done()
 		return x.History(ctx, runID)
 	}
 	return e.store.Load(runID)
 }
 
-// readCtx is ctx (context.Background() if nil), ended too when the engine
-// closes: a caller's read of the Executor ends with the caller or with the
-// engine, whichever comes first. done releases it.
+// readCtx is the context of a read that an entry point (Status, History,
+// Runs, an HTTP handler) makes of its caller's ctx: with an Executor, ctx
+// (context.Background() if nil) ended too when the engine closes, so that
+// the read ends with the caller or with the engine, whichever comes
+// first; done releases it. Without one, the store's reads take no context:
+// ctx as it is.
 func (e *Engine) readCtx(ctx context.Context) (_ context.Context, done func()) {
+	if e.opts.Executor == nil {
+		return ctx, func() {}
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -829,20 +840,20 @@ func (e *Engine) readCtx(ctx context.Context) (_ context.Context, done func()) {
 }
 
 // statusHistory is runID's history as a status reads it (Status, the run
-// diagram): its events without their states but the snapshot's, the state
-// of the last event that has one, which is all runtime.Replay reads of
-// them. A long run's states are most of its history's bytes (25,000
-// events, runtime.DefaultMaxHistory, each with a state of up to
-// megabytes), and GET /runs/{id}, which the web view reads at each of the
-// run's events, read them all at each request. A store that reads a page
-// of a history (historyPager) is read a page at a time, as GET
+// diagram), under a ctx readCtx made: its events without their states but
+// the snapshot's, the state of the last event that has one, which is all
+// runtime.Replay reads of them. A long run's states are most of its
+// history's bytes (25,000 events, runtime.DefaultMaxHistory, each with a
+// state of up to megabytes), and GET /runs/{id}, which the web view reads at
+// each of the run's events, read them all at each request. A store that
+// reads a page of a history (historyPager) is read a page at a time, as GET
 // /runs/{id}/history reads it, without states, then the snapshot's event
 // alone with its state; another store, or an Executor, gives the history
 // whole.
 func (e *Engine) statusHistory(ctx context.Context, runID string) ([]runtime.Event, error) {
 	p, ok := e.store.(historyPager)
 	if !ok || e.opts.Executor != nil {
-		return e.History(ctx, runID)
+		return e.history(ctx, runID)
 	}
 	var h []runtime.Event
 	for after := uint64(0); ; {

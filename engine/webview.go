@@ -164,7 +164,9 @@ func (e *Engine) httpFlowDiagram(w http.ResponseWriter, r *http.Request) {
 // flow with its path lit (RunPath).
 func (e *Engine) httpRunDiagram(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	h, err := e.statusHistory(r.Context(), id) // RunPath reads no state
+	ctx, done := e.readCtx(r.Context())
+	defer done()
+	h, err := e.statusHistory(ctx, id) // RunPath reads no state
 	if err != nil {
 		e.writeRunErr(w, r, id, err)
 		return
