@@ -135,7 +135,7 @@ func TestBrowserDeadLetters(t *testing.T) {
 	// links them nor asks for them.
 	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	signIn(t, ctx, v.url+"/ui/#/deadletters", clientToken, false)
-	run(t, ctx, "refused", chromedp.WaitVisible(chromedp.CSS("#dl-refused")))
+	run(t, ctx, "refused", chromedp.WaitVisible(chromedp.CSS("#view-refused")))
 	if shown := get(t, ctx, "nothing for a client", chromedp.Evaluate[bool](`!document.querySelector("#nav-deadletters").hidden || document.querySelector("#deadletters") !== null`)); shown {
 		t.Error("a client is shown the dead letters' link or table")
 	}

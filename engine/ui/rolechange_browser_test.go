@@ -45,11 +45,15 @@ func TestBrowserRoleChangedMidSession(t *testing.T) {
 	}
 }
 
-// lowerAdmin gives the admin's token the client's role, as an operator
-// does by writing the tokens file anew and reloading it.
-func (v *env) lowerAdmin() {
+// lowerAdmin gives the admin's token the client's role.
+func (v *env) lowerAdmin() { v.roles("client", "client") }
+
+// roles gives the admin's token the role admin and the client's token the
+// role client, as an operator does by writing the tokens file anew and
+// reloading it.
+func (v *env) roles(admin, client string) {
 	v.t.Helper()
-	if err := os.WriteFile(v.tokens, []byte("client "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(v.tokens, []byte(admin+" "+adminToken+"\n"+client+" "+clientToken+"\nprovider "+providerToken+"\n"), 0o600); err != nil {
 		v.t.Fatal(err)
 	}
 	if err := v.auth.Reload(); err != nil {
@@ -67,7 +71,7 @@ func TestBrowserRoleChangedReadingDeadLetters(t *testing.T) {
 	run(t, ctx, "the dead letters", chromedp.WaitReady(chromedp.CSS("#deadletters")), chromedp.WaitVisible(chromedp.CSS("#nav-deadletters")))
 	v.lowerAdmin()
 	run(t, ctx, "refresh", chromedp.Click(chromedp.CSS("#dl-refresh")))
-	run(t, ctx, "refused", chromedp.WaitReady(chromedp.CSS("#dl-refused")), chromedp.WaitNotVisible(chromedp.CSS("#nav-deadletters")))
+	run(t, ctx, "refused", chromedp.WaitReady(chromedp.CSS("#view-refused")), chromedp.WaitNotVisible(chromedp.CSS("#nav-deadletters")))
 	shot(t, ctx, "refused")
 	if got := get(t, ctx, "the notice", textOf("#notice")); !strings.Contains(got, "Your role is now client, which may not read the dead letters") {
 		t.Errorf("the notice says %q: not why the dead letters are gone", got)

@@ -176,23 +176,83 @@
     if (token()) h["Authorization"] = "Bearer " + token();
     return h;
   }
+  // DOES says what each route the page uses does (its pattern, as GET
+  // /session lists it), for the words of a refusal.
+  var DOES = {
+    "GET /session": "read the session",
+    "GET /runs": "list the runs",
+    "GET /runs/{id}": "read the run",
+    "GET /runs/{id}/history": "read the run's history",
+    "GET /runs/{id}/diagram": "read the run's diagram",
+    "GET /flows": "list the flows",
+    "GET /flows/{flow}/diagram": "read the flow's diagram",
+    "GET /watch": "follow the live updates",
+    "GET /deadletters": "read the dead letters",
+    "POST /runs/{id}/abort": "abort the run"
+  };
+  // NeedLogin: the page was signed out (the sign-in form says why).
+  // Forbidden: a 403 the page has answered (the session read again, the
+  // notice saying why). Either way the request's caller shows nothing
+  // more (answered).
   function NeedLogin(msg) { this.message = msg; }
-  // refused signs the page out after a 401, the form saying why (the
-  // API's reason), whichever request was refused: a read of a view's, or
-  // the live stream opening again. It answers a promise that rejects with
-  // NeedLogin.
-  function refused(res) {
-    return res.json().catch(function () { return {}; }).then(function (b) { showLogin(b.error || "sign in"); throw new NeedLogin(b.error); });
+  function Forbidden(msg) { this.message = msg; }
+  function answered(e) { return e instanceof NeedLogin || e instanceof Forbidden; }
+  // refusal is the one place where the page answers a request the API
+  // refused for its credentials, whichever it was (a read of a view's,
+  // the live stream opening again, an abort): route is the request's
+  // pattern. A 401 (the token taken out of the tokens file) signs the page
+  // out, the form saying the API's reason; so does a 403 to GET /session
+  // (a role that may read nothing here: a provider's), the form saying
+  // first what after says (the refusal that had the page read the
+  // session). Another 403 is forbidden's. A refusal that comes once the
+  // page is signed out (two reads refused at once, a view's read late)
+  // leaves the form saying the first. It answers a promise that rejects
+  // with NeedLogin or Forbidden, or null when res is no refusal.
+  function refusal(res, route, after) {
+    if (res.status !== 401 && res.status !== 403) return null;
+    return res.json().catch(function () { return {}; }).then(function (b) {
+      var why = b.error || (res.status === 401 ? "sign in" : res.status + " " + res.statusText);
+      if (!session && (after || route !== "GET /session")) throw new NeedLogin(why);
+      if (res.status === 403 && route !== "GET /session") return forbidden(why, route);
+      showLogin(after ? after + ". Your token may read nothing here now: " + why + ". Sign in with another." : why);
+      throw new NeedLogin(why);
+    });
+  }
+  // forbidden answers a 403 (why: the API's reason) to the route: the
+  // page read the session when it started, and the token's role may have
+  // changed since (given another in the tokens file, reloaded). It reads
+  // the session again and, when the role may no longer use the route,
+  // draws the view anew, offering only what the role may now do (no
+  // Abort, no link it may not follow, a view it may not read saying so);
+  // a role that may still use it (an authorizer of its own that refused
+  // this one request) keeps the view as it is, which would read and be
+  // refused again, in a loop. The notice says what was refused and why; a
+  // read's goes at the next read that succeeds, as failed's does.
+  function forbidden(why, pattern) {
+    var what = DOES[pattern] || pattern, said = "The server refused to " + what + " (" + pattern + "): " + why;
+    return api("GET", "/session", { route: "GET /session", after: said }).then(function (s) {
+      var gone = s.routes.indexOf(pattern) < 0;
+      showSession(s);
+      if (gone) route();
+      notice(gone ? said + ". Your role is now " + s.role + ", which may not " + what + ": the page no longer offers it." : said);
+      readNotice = !gone && pattern.indexOf("GET ") === 0;
+      throw new Forbidden(said);
+    }, function (e) {
+      if (e instanceof NeedLogin) throw e;
+      notice(said); // the session unread (the server down): the refusal still said
+      throw new Forbidden(said);
+    });
   }
   // api answers the response's JSON (or text; with opts.raw, the JSON's
-  // text), or throws an Error with the API's message; a 401 shows the
-  // sign-in form.
+  // text), or throws an Error with the API's message. opts.route is the
+  // request's pattern: a 401 or 403 is refusal's.
   function api(method, path, opts) {
     opts = opts || {};
     var init = { method: method, headers: headers(), cache: "no-store" };
     if (method !== "GET") { init.headers["Content-Type"] = "application/json"; init.body = opts.body || ""; }
     return fetch(path, init).then(function (res) {
-      if (res.status === 401) return refused(res);
+      var r = refusal(res, opts.route, opts.after);
+      if (r) return r;
       var ct = res.headers.get("Content-Type") || "";
       var body = ct.indexOf("application/json") === 0 && !opts.raw ? res.json() : res.text();
       return body.then(function (b) {
@@ -213,7 +273,7 @@
   // over; another's (an abort refused) stays until the user moves on.
   var readNotice = false;
   function failed(err, read) {
-    if (err instanceof NeedLogin) return;
+    if (answered(err)) return;
     notice(String(err && err.message || err));
     readNotice = !!read;
   }
@@ -279,7 +339,10 @@
       // state=false: the page reads which run moved, never an event's
       // state from the stream (a run's is read with GET /runs/{id}).
       fetch("/watch?" + (query ? query + "&" : "") + "state=false", { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
-        if (res.status === 401) return refused(res);
+        // Refused (401, 403): signed out, or the session read again; a
+        // view drawn anew has stopped this watch.
+        var r = refusal(res, "GET /watch");
+        if (r) return r;
         if (!res.ok || !res.body) {
           wait = retryAfter(res.headers.get("Retry-After"));
           throw new Error("watch: " + res.status);
@@ -565,11 +628,26 @@
     $("#nav-runs").className = r.parts[0] === "runs" || r.parts[0] === "run" ? "active" : "";
     $("#nav-flows").className = r.parts[0] === "flows" ? "active" : "";
     $("#nav-deadletters").className = r.parts[0] === "deadletters" ? "active" : "";
-    if (r.parts[0] === "run" && r.parts[1]) { titled("Run " + r.parts[1]); return runView(view, r.parts[1]); }
-    if (r.parts[0] === "flows") { titled(r.parts[1] ? "Flow " + r.parts[1] : "Flows"); return flowsView(view, r.parts[1]); }
-    if (r.parts[0] === "deadletters") { titled("Dead letters"); return deadLettersView(view, r.query); }
+    if (r.parts[0] === "run" && r.parts[1]) { titled("Run " + r.parts[1]); return mayRead(view, "Run " + r.parts[1], "GET /runs/{id}") && runView(view, r.parts[1]); }
+    if (r.parts[0] === "flows") { titled(r.parts[1] ? "Flow " + r.parts[1] : "Flows"); return mayRead(view, "Flows", "GET /flows") && flowsView(view, r.parts[1]); }
+    if (r.parts[0] === "deadletters") {
+      titled("Dead letters");
+      return mayRead(view, "Dead letters", "GET /deadletters", ": they hold the payloads of every publisher") && deadLettersView(view, r.query);
+    }
     titled(r.query.get("flow") ? "Runs of " + r.query.get("flow") : "Runs");
-    return runsView(view, r.query);
+    return mayRead(view, "Runs", "GET /runs") && runsView(view, r.query);
+  }
+  // mayRead says whether the session lists the route a view reads (its
+  // pattern), and if not puts in view, under its title, that the role
+  // may not (why: more of the reason) in place of the view: the page asks
+  // the API for nothing its role may not read, and a view drawn anew
+  // after a 403 (forbidden) is not refused again, in a loop.
+  function mayRead(view, title, route, why) {
+    if (session.routes.indexOf(route) >= 0) return true;
+    view.appendChild(el("h1", { text: title }));
+    view.appendChild(el("div", { "class": "empty", id: "view-refused",
+      text: "Your role (" + session.role + ") may not " + DOES[route] + " (" + route + ")" + (why || "") + "." }));
+    return false;
   }
   // keptCursors are the cursors of the pages of a list seen (for
   // Previous) that the history entry keeps (keepCursors), or [""] (the
@@ -680,7 +758,7 @@
     function readFlows() {
       if (!flowsStale) return;
       flowsStale = false;
-      api("GET", "/flows").then(function (b) {
+      api("GET", "/flows", { route: "GET /flows" }).then(function (b) {
         var first = !flowsShown;
         flowsShown = true;
         (b.flows || []).forEach(function (f) { flowDefined(f.name); });
@@ -738,7 +816,7 @@
       p.set("limit", String(PAGE));
       var cur = cursors[cursors.length - 1], ticket = reads.ask(cur);
       if (cur) p.set("cursor", cur);
-      return api("GET", "/runs?" + p).then(function (b) {
+      return api("GET", "/runs?" + p, { route: "GET /runs" }).then(function (b) {
         if (reads.late(ticket)) return;
         readOK();
         // Read anew at each event of any run: the run's link the keyboard
@@ -863,7 +941,7 @@
     function readState(seq) {
       var read = ++reads;
       picked = null;
-      api("GET", base + "/history?after=" + (seq - 1) + "&limit=1", { raw: true }).then(function (text) {
+      api("GET", base + "/history?after=" + (seq - 1) + "&limit=1", { raw: true, route: "GET /runs/{id}/history" }).then(function (text) {
         var e = (JSON.parse(text).events || [])[0];
         if (!e || e.seq !== seq) throw new Error("the run's history holds no event " + seq);
         var raw = rawItems(rawMember(text, "events"))[0];
@@ -1093,11 +1171,8 @@
           // keyboard's focus to the page's body, and the redraw that
           // follows would find none in the head to keep (keepFocus).
           btn.setAttribute("aria-disabled", "true");
-          api("POST", "/runs/" + encodeURIComponent(id) + "/abort").then(refresh).catch(function (e) {
+          api("POST", "/runs/" + encodeURIComponent(id) + "/abort", { route: "POST /runs/{id}/abort" }).then(refresh).catch(function (e) {
             btn.removeAttribute("aria-disabled");
-            // Refused to this role: the session read again, the head is
-            // drawn anew with what the role may do now.
-            if (e.status === 403) return forbidden(e, "POST /runs/{id}/abort", "abort the run", refresh);
             failed(e);
           });
         });
@@ -1191,7 +1266,7 @@
         var id = c.run_id;
         if (!childOpen(id)) return;
         var n = childAsked[id] = (childAsked[id] || 0) + 1;
-        api("GET", "/runs/" + encodeURIComponent(id)).then(function (st) { return st.state; }, function (e) {
+        api("GET", "/runs/" + encodeURIComponent(id), { route: "GET /runs/{id}" }).then(function (st) { return st.state; }, function (e) {
           if (e && e.status === 404) return ""; // removed by the store's retention
           throw e;
         }).then(function (state) {
@@ -1209,7 +1284,7 @@
 
     var shownLit = null; // the lit box last brought into view
     function loadDiagram() {
-      return api("GET", "/runs/" + encodeURIComponent(id) + "/diagram").then(function (svg) {
+      return api("GET", "/runs/" + encodeURIComponent(id) + "/diagram", { route: "GET /runs/{id}/diagram" }).then(function (svg) {
         showDiagram(diagram, svg, details);
         // Follow the run when it moves, not on every redraw: the user may
         // have scrolled elsewhere meanwhile.
@@ -1217,7 +1292,7 @@
         if (key !== shownLit) { shownLit = key; showLit(diagram); }
       })
         .catch(function (e) {
-          if (e instanceof NeedLogin) return;
+          if (answered(e)) return;
           // The box the keyboard was on goes with the diagram: the focus
           // stays in its place, on the diagram's box.
           keepFocus([diagram], function () { diagram.textContent = "No diagram: " + e.message; });
@@ -1233,7 +1308,7 @@
     // names, numbers, errors and payloads); after it, a live event costs
     // one request for the few events it adds.
     function readHistory() {
-      return api("GET", base + "/history?state=false&after=" + lastSeq + "&limit=" + HISTORY_PAGE).then(function (b) {
+      return api("GET", base + "/history?state=false&after=" + lastSeq + "&limit=" + HISTORY_PAGE, { route: "GET /runs/{id}/history" }).then(function (b) {
         appendPage(b);
         if (b.truncated && b.next_after > 0) return readHistory();
         drawNew();
@@ -1249,7 +1324,7 @@
       // least every event the status has seen, so the head never shows
       // an end whose events the timeline lacks (the diagram, read after
       // both, may be newer still; the next live event catches up).
-      reading = api("GET", base, { raw: true }).then(function (text) {
+      reading = api("GET", base, { raw: true, route: "GET /runs/{id}" }).then(function (text) {
         var st = JSON.parse(text);
         st.snapshotText = rawMember(text, "snapshot");
         return readHistory().then(function () { return st; });
@@ -1336,14 +1411,14 @@
       return el("h2", null, [el("a", { href: "#/runs?flow=" + encodeURIComponent(f.name), text: f.name }), " ", el("span", { "class": "muted", text: (f.json ? "JSON flow" : "generated flow") + (trig ? " · " + trig : "") })]);
     }
     function diagramOf(c, name) {
-      api("GET", "/flows/" + encodeURIComponent(name) + "/diagram").then(function (svg) {
+      api("GET", "/flows/" + encodeURIComponent(name) + "/diagram", { route: "GET /flows/{flow}/diagram" }).then(function (svg) {
         if (cards[name] !== c || svg === c.svg) return;
         c.svg = svg;
         c.box.classList.remove("unread");
         c.box.removeAttribute("aria-busy");
         keepFocus([c.box], function () { showDiagram(c.box, svg, c.details); });
       }).catch(function (e) {
-        if (e instanceof NeedLogin || cards[name] !== c) return;
+        if (answered(e) || cards[name] !== c) return;
         c.svg = null;
         c.box.classList.remove("unread");
         c.box.removeAttribute("aria-busy");
@@ -1391,7 +1466,7 @@
     function read(changed) {
       if (changed === undefined) all = true; else stale[changed] = true;
       var ticket = reads.ask("");
-      api("GET", "/flows").then(function (b) {
+      api("GET", "/flows", { route: "GET /flows" }).then(function (b) {
         if (reads.late(ticket)) return;
         readOK();
         var s = stale, a = all;
@@ -1533,15 +1608,10 @@
   // in the fragment, in the order they arrived, a page at a time. GET
   // /watch says nothing of them: the view
   // reads them when it opens and when asked (Refresh). Only for a caller
-  // the API lets read them (the route in GET /session): they hold every
-  // publisher's payloads.
+  // the API lets read them (the route in GET /session, show's mayRead):
+  // they hold every publisher's payloads.
   function deadLettersView(view, q) {
     view.appendChild(el("h1", { text: "Dead letters" }));
-    if (session.routes.indexOf("GET /deadletters") < 0) {
-      view.appendChild(el("div", { "class": "empty", id: "dl-refused",
-        text: "Your role (" + session.role + ") may not read the dead letters (GET /deadletters): they hold the payloads of every publisher." }));
-      return;
-    }
     // The order the link gave goes to the API as it is (newest first when
     // it gives none): one it does not take (a link typed or cut short) is
     // shown in the Order select, saying so, as an unknown state is in the
@@ -1592,7 +1662,7 @@
       p.set("limit", String(PAGE));
       var cur = cursors[cursors.length - 1], ticket = reads.ask(cur);
       if (cur) p.set("cursor", cur);
-      return api("GET", "/deadletters?" + p, { raw: true }).then(function (text) {
+      return api("GET", "/deadletters?" + p, { raw: true, route: "GET /deadletters" }).then(function (text) {
         if (reads.late(ticket)) return;
         var b = JSON.parse(text), raws = rawPayloads(text);
         notice("");
@@ -1617,15 +1687,6 @@
         pageInfo.textContent = "page " + cursors.length;
       }).catch(function (e) {
         if (pageGone(e, cur) && !reads.late(ticket)) { cursors = [""]; keepCursors(cursors); return load(); }
-        // Refused to this role (an admin's role lowered since the page
-        // read the session): the session read again, the view drawn anew
-        // says what the role may not read (not drawn anew for a role
-        // that still may: it would read and be refused again, in a loop).
-        if (e.status === 403) {
-          return forbidden(e, "GET /deadletters", "read the dead letters", function () {
-            if (session.routes.indexOf("GET /deadletters") < 0) route();
-          });
-        }
         failed(e);
         if (!reads.late(ticket) && refusedList(e, tbody, 7, "dl-filter-refused", "dead letters")) pager(prev, !prev.disabled, next, false);
       });
@@ -1643,47 +1704,29 @@
     session = s;
     $("#who").textContent = s.auth ? "signed in: " + s.role : "open API (no tokens)";
     $("#signout").hidden = !s.auth;
-    // Offered to whom the API lets read them, as Abort is.
+    // Each view's link offered to whom the API lets read it, as Abort
+    // is: a role changed mid-session (forbidden) loses those it may not.
+    $("#nav-runs").hidden = s.routes.indexOf("GET /runs") < 0;
+    $("#nav-flows").hidden = s.routes.indexOf("GET /flows") < 0;
     $("#nav-deadletters").hidden = s.routes.indexOf("GET /deadletters") < 0;
-  }
-  // forbidden handles err, a 403 to the route (its pattern, as GET
-  // /session lists it), which does what: the page read the session once,
-  // and the token's role may have changed since (given another in the
-  // tokens file, reloaded). It reads the session again, draws the view
-  // anew with redraw, offering only what the role may now do, and says
-  // why the action is gone. A role that may no longer read (403 to GET
-  // /session) signs the page out, as at the start.
-  function forbidden(err, route, what, redraw) {
-    return api("GET", "/session").then(function (s) {
-      showSession(s);
-      redraw();
-      notice(s.routes.indexOf(route) < 0 ?
-        "The server refused to " + what + ": " + err.message + ". Your role is now " + s.role + ", which may not " + what + " (" + route + "): the page no longer offers it." :
-        "The server refused to " + what + ": " + err.message);
-    }).catch(function (e) {
-      if (e.status === 403) showLogin(e.message);
-      else failed(err);
-    });
   }
   var startAgain = null; // the timer of start's next try, if any
   function start() {
     clearTimeout(startAgain);
-    api("GET", "/session").then(function (s) {
+    api("GET", "/session", { route: "GET /session" }).then(function (s) {
       hideLogin();
       $("#nav").hidden = false;
       showSession(s);
       route();
     }).catch(function (e) {
-      // A token the API knows whose role may not read (a provider's): the
-      // form again, to give another, rather than a page with no way out.
-      if (e.status === 403) showLogin(e.message);
-      else {
-        failed(e);
-        // No answer, or the server failing (restarting, say): tried again,
-        // as the live stream is, so that the page starts by itself once
-        // the server is back rather than stay blank until a reload.
-        if (!(e instanceof NeedLogin) && (!e.status || e.status >= 500)) startAgain = setTimeout(start, RECONNECT_MS);
-      }
+      // A token the API knows whose role may not read (a provider's, 403)
+      // got the form again from refusal, to give another, rather than a
+      // page with no way out.
+      failed(e);
+      // No answer, or the server failing (restarting, say): tried again,
+      // as the live stream is, so that the page starts by itself once
+      // the server is back rather than stay blank until a reload.
+      if (!answered(e) && (!e.status || e.status >= 500)) startAgain = setTimeout(start, RECONNECT_MS);
     });
   }
   window.addEventListener("hashchange", route);

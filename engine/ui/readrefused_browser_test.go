@@ -1,0 +1,121 @@
+package ui_test
+
+// Every request of the page goes through one place that answers a 403:
+// the page reads its session again, and shows itself in the rights the
+// token has now, saying what was refused and why. A token's role lowered
+// below the one that reads runs (the tokens file written anew and
+// reloaded) is refused the session too: the page signs out, the form
+// saying why, whichever read was refused (a run's, the runs list's, the
+// live stream opening again), rather than show a bare error, or a view
+// left stale with its stream tried again for ever.
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+func TestBrowserReadRefusedRereadsSession(t *testing.T) {
+	streams := &holder{}
+	v := newEnvWith(t, true, 0, streams.wrap)
+	ctx := browser(t)
+	id := v.start("Order", `{"Item": "lamp"}`)
+	// Two pages of runs, so that the list has a Next to press.
+	for i := range 25 {
+		v.start("Payment", fmt.Sprintf(`{"OrderID": "o-%d"}`, i))
+	}
+
+	// signedOut waits until the page has read the session again and signed
+	// out, then checks that the form says which read was refused and why,
+	// and that nothing of the session is left.
+	signedOut := func(step, refused string) {
+		t.Helper()
+		run(t, ctx, step+": signed out", chromedp.WaitVisible(chromedp.CSS("#login-form")),
+			poll(`document.querySelector("#login-error").textContent !== ""`))
+		shot(t, ctx, step)
+		said := get(t, ctx, step+": the reason", textOf("#login-error"))
+		for _, want := range []string{"The server refused to " + refused, "provider", "Sign in with another"} {
+			if !strings.Contains(said, want) {
+				t.Errorf("%s: the form says %q, want it to say %q", step, said, want)
+			}
+		}
+		left := get(t, ctx, step+": what is left", chromedp.Evaluate[bool](
+			`!document.querySelector("#view").hidden || !document.querySelector("#nav").hidden || !document.querySelector("#notice").hidden || !document.querySelector("#live").hidden || document.querySelector("#who").textContent !== ""`))
+		if left {
+			t.Errorf("%s: signed out, the page still shows the view, the navigation, a notice, the live badge or the role", step)
+		}
+	}
+
+	// A run's page: the role lowered ends the page's stream (the engine
+	// asks the authorizer again at the reload), whose opening again is
+	// held, so that the read refused first is the page's: an event's
+	// state, picked in the timeline.
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "Reserve lit", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="1"]`)))
+	streams.hold()
+	v.roles("admin", "provider")
+	run(t, ctx, "pick the first event", chromedp.Click(chromedp.CSS(`#timeline tr[data-seq="1"]`)))
+	signedOut("1-run", "read the run's history (GET /runs/{id}/history)")
+	streams.release()
+
+	// The runs list: its next page's read is refused.
+	v.roles("admin", "client")
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
+	run(t, ctx, "a next page", chromedp.WaitEnabled(chromedp.CSS("#next")))
+	streams.hold()
+	v.roles("admin", "provider")
+	run(t, ctx, "Next", chromedp.Click(chromedp.CSS("#next")))
+	signedOut("2-runs", "list the runs (GET /runs)")
+	streams.release()
+
+	// The flows page: its stream, ended by the reload, is refused when it
+	// opens again.
+	v.roles("admin", "client")
+	signIn(t, ctx, v.url+"/ui/#/flows", clientToken, true)
+	run(t, ctx, "the flows", flowShows("Order", "svg"))
+	v.roles("admin", "provider")
+	signedOut("3-stream", "follow the live updates (GET /watch)")
+}
+
+// holder holds the GET /watch requests that come while it holds (hold,
+// until release), as a slow proxy would: a stream ended does not open
+// again meanwhile.
+type holder struct {
+	mu   sync.Mutex
+	gate chan struct{} // nil: not held
+}
+
+func (h *holder) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/watch" {
+			h.mu.Lock()
+			gate := h.gate
+			h.mu.Unlock()
+			if gate != nil {
+				select {
+				case <-gate:
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *holder) hold() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gate = make(chan struct{})
+}
+
+func (h *holder) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.gate)
+	h.gate = nil
+}
