@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -118,4 +119,52 @@ func (h *holder) release() {
 	defer h.mu.Unlock()
 	close(h.gate)
 	h.gate = nil
+}
+
+// A 403 to one request of a role that may still use its route (an
+// authorizer of the operator's own that keeps a run's history from some
+// callers, here a proxy in front of the API standing for it): the page
+// reads the session again, keeps the view as it is (drawn anew, it would
+// read and be refused again, in a loop), and says what was refused and
+// why, until a read succeeds.
+func TestBrowserReadRefusedRoleStillMay(t *testing.T) {
+	var sessions atomic.Int32
+	var refuse atomic.Bool
+	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/session" {
+				sessions.Add(1)
+			}
+			if refuse.Load() && strings.HasSuffix(r.URL.Path, "/history") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = w.Write([]byte(`{"error": "engine: forbidden: this run's history is not yours"}`))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := browser(t)
+	id := v.start("Order", `{"Item": "lamp"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "Reserve lit", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="1"]`)))
+	read := sessions.Load()
+	refuse.Store(true)
+	run(t, ctx, "pick the first event", chromedp.Click(chromedp.CSS(`#timeline tr[data-seq="1"]`)))
+	run(t, ctx, "the reason", poll(`document.querySelector("#notice").textContent.includes("this run's history is not yours")`))
+	shot(t, ctx, "1-refused")
+	if n := sessions.Load(); n != read+1 {
+		t.Errorf("the page read the session %d times after the refusal, want once", n-read)
+	}
+	want := "The server refused to read the run's history (GET /runs/{id}/history): engine: forbidden: this run's history is not yours"
+	if got := get(t, ctx, "the notice", textOf("#notice")); got != want {
+		t.Errorf("the notice says %q, want %q", got, want)
+	}
+	if kept := get(t, ctx, "the view", chromedp.Evaluate[bool](`!document.querySelector("#view").hidden && !document.querySelector("#nav").hidden && document.querySelector("#who").textContent === "signed in: client" && !!document.querySelector("#run-head[data-state]")`)); !kept {
+		t.Error("the page did not keep the run's view and the session")
+	}
+	// A read that succeeds (the run moves on) takes the notice away.
+	refuse.Store(false)
+	v.gates.release("Stock.Reserve")
+	run(t, ctx, "Charge lit", chromedp.WaitReady(chromedp.CSS(current("Charge"))), poll(`document.querySelector("#notice").hidden`))
 }
