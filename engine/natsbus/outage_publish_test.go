@@ -31,31 +31,67 @@ type outageEvent struct {
 	answers              []int
 }
 
-// The NATS server stops while many clients POST events through the
-// engine's HTTP API, events that start runs (an event trigger) and events
-// that waiting runs await, and starts again on its store; each client then
-// posts every event that did not get a 2xx again, with its Idempotency-Key,
-// until it does. Every event is applied exactly once: each trigger event
-// started one run (its derived run ID, its step run once), each awaited
-// event woke its run and no other, the inbox holds each awaited event
-// claimed by its run and nothing else, and nothing is dead-lettered. A
-// trigger event answered 5xx started nothing before it was posted again
-// (a 5xx changes nothing); an awaited one answered 5xx may have been
-// applied already (its publish's acknowledgement was lost while JetStream
-// stored it, docs/engine.md#nats-jetstream-enginenatsbus), which the test
-// counts: posted again, it is applied once all the same.
-func TestEventsPostedThroughNATSOutage(t *testing.T) {
+// linkOutage is how a test of postThroughOutage takes NATS away from the
+// engine, in the middle of its clients' POSTs, and gives it back.
+type linkOutage struct {
+	down, up func()
+	// upAfter is how many POSTs answered other than 2xx before up (or
+	// every client has posted each of its events once).
+	upAfter int
+	// lostAcks: some POSTs answered 5xx were stored by JetStream all the
+	// same (their acknowledgement lost), which the test asserts happened.
+	lostAcks bool
+}
+
+// The NATS server stops while many clients POST events (postThroughOutage)
+// and starts again on its store.
+func TestEventsPostedThroughNATSRestart(t *testing.T) {
+	srv := natstest.JetStreamServer(t)
+	postThroughOutage(t, srv.URL, linkOutage{down: srv.Stop, up: srv.Start, upAfter: 20})
+}
+
+// The engine's link to NATS loses what the server sends while many
+// clients POST events (postThroughOutage): the events published meanwhile
+// are stored, their acknowledgements lost, and the POSTs answer 502 once
+// their publish times out; then the link is cut and the engine reconnects.
+// This is the case docs/engine.md#nats-jetstream-enginenatsbus leaves
+// open: an awaited event answered 502 is applied all the same, and posted
+// again is applied once; a trigger event answered 502 starts its run only
+// when it is posted again, once.
+func TestEventsPostedThroughLostAcks(t *testing.T) {
+	srv := natstest.JetStreamServer(t)
+	link := natstest.NewLink(t, srv.URL)
+	// One POST failed per client: each is blocked until its publish times
+	// out.
+	postThroughOutage(t, link.URL, linkOutage{down: link.Mute, up: link.Cut, upAfter: outageClients, lostAcks: true})
+}
+
+// outageClients post the events of postThroughOutage concurrently.
+const outageClients = 8
+
+// postThroughOutage: many clients POST events through the engine's HTTP
+// API, on a broker of the NATS server at url, events that start runs (an
+// event trigger) and events that waiting runs await, while NATS goes away
+// (o.down) once some were answered 202, and comes back (o.up); each client
+// then posts every event that did not get a 2xx again, with its
+// Idempotency-Key, until it does. Every event is applied exactly once:
+// each trigger event started one run (its derived run ID, its step run
+// once), each awaited event woke its run and no other, the inbox holds
+// each awaited event claimed by its run and nothing else, and nothing is
+// dead-lettered. A trigger event answered 5xx started nothing before it
+// was posted again (a 5xx changes nothing; its publisher's trigger
+// consumer leaves one JetStream stored to it, Flowgen-Triggered); an
+// awaited one answered 5xx may have been applied already (JetStream
+// stored it and its acknowledgement was lost), which the test counts.
+func postThroughOutage(t *testing.T, url string, o linkOutage) {
 	const (
-		clients   = 8
+		clients   = outageClients
 		perClient = 50 // half of them trigger events, half awaited ones
 		waiting   = clients * perClient / 2
-		// NATS stops once this many events were answered 202, and starts
-		// again once this many were answered otherwise (or every client
-		// has posted each of its events once).
-		stopAfter, restartAfter = 100, 20
+		// NATS goes away once this many events were answered 202.
+		stopAfter = 100
 	)
-	srv := natstest.JetStreamServer(t)
-	nc, err := nats.Connect(srv.URL, ConnOptions(nil)...)
+	nc, err := nats.Connect(url, ConnOptions(nil)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +130,8 @@ func TestEventsPostedThroughNATSOutage(t *testing.T) {
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// Closed before the cleanups, which stop the NATS server restarted
-	// below first.
+	// Closed before the cleanups, which stop a NATS server started again
+	// by o.up first.
 	defer e.Close(context.Background())
 	hs := httptest.NewServer(e.Handler())
 	defer hs.Close()
@@ -125,12 +161,12 @@ func TestEventsPostedThroughNATSOutage(t *testing.T) {
 		}
 	}
 
-	var acked, failed atomic.Int64
+	var acked, failed atomic.Int64 // first POSTs answered 2xx, and not
 	enoughAcks, enoughFailures := make(chan struct{}), make(chan struct{})
 	up := make(chan struct{}) // closed once NATS is back
 	var upOnce sync.Once
 	back := func() { upOnce.Do(func() { close(up) }) }
-	defer back() // lets the clients end if the test fails before
+	defer back()                   // lets the clients end if the test fails before
 	var appliedBefore atomic.Int64 // awaited events answered 5xx and applied before their retry
 	var errs sync.Mutex
 	var problems []string
@@ -176,7 +212,7 @@ func TestEventsPostedThroughNATSOutage(t *testing.T) {
 					if acked.Add(1) == stopAfter {
 						close(enoughAcks)
 					}
-				} else if failed.Add(1) == restartAfter {
+				} else if failed.Add(1) == int64(o.upAfter) {
 					close(enoughFailures)
 				}
 			}
@@ -226,12 +262,38 @@ func TestEventsPostedThroughNATSOutage(t *testing.T) {
 		all.Wait()
 		t.Fatalf("every event posted once, %d answered 202: NATS never stopped", acked.Load())
 	}
-	srv.Stop()
+	o.down()
 	select {
 	case <-enoughFailures:
 	case <-firstPassDone:
 	}
-	srv.Start()
+	o.up()
+	// Before any event is posted again: the stream holds each event
+	// answered 2xx once, and those answered 5xx it stored all the same;
+	// the consumers have had them all (those stored while the engine
+	// could not acknowledge them are redelivered after AckWait).
+	<-firstPassDone
+	var stored uint64 // the stream's messages: each stored once
+	waitFor(t, "the engine reconnected, its consumers having every message", func() bool {
+		ctx := context.Background()
+		stream, err := b.js.Stream(ctx, b.opts.Stream)
+		if err != nil {
+			return false // reconnecting
+		}
+		list := stream.ListConsumers(ctx)
+		for info := range list.Info() {
+			if info.NumPending != 0 || info.NumAckPending != 0 {
+				return false
+			}
+		}
+		info, err := stream.Info(ctx)
+		if list.Err() != nil || err != nil {
+			return false
+		}
+		stored = info.State.LastSeq
+		return true
+	})
+	storedFailed := int64(stored) - acked.Load()
 	back()
 	all.Wait()
 	for _, p := range problems {
@@ -253,10 +315,13 @@ func TestEventsPostedThroughNATSOutage(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d events; first answers %v; all answers %v; %d awaited events answered 5xx were applied before they were posted again (their acknowledgement lost)",
-		clients*perClient, first, answers, appliedBefore.Load())
+	t.Logf("%d events; first answers %v; all answers %v; %d answered 5xx and stored by JetStream all the same, %d of them awaited events applied before they were posted again",
+		clients*perClient, first, answers, storedFailed, appliedBefore.Load())
 	if first["5xx"]+first["transport error"] == 0 {
 		t.Fatalf("no POST failed while NATS was down (first answers %v): the outage was not tested", first)
+	}
+	if o.lostAcks && storedFailed == 0 {
+		t.Errorf("no event answered 5xx was stored by JetStream: no acknowledgement was lost")
 	}
 	if first["4xx"] != 0 || first["transport error"] != 0 {
 		t.Errorf("first answers %v: want only 2xx and 5xx (NATS down is a 502)", first)
