@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	goruntime "runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,6 +85,7 @@ const outageClients = 8
 // consumer leaves one JetStream stored to it, Flowgen-Triggered); an
 // awaited one answered 5xx may have been applied already (JetStream
 // stored it and its acknowledgement was lost), which the test counts.
+// Closed, the engine leaves no goroutine behind.
 func postThroughOutage(t *testing.T, url string, o linkOutage) {
 	const (
 		clients   = outageClients
@@ -382,4 +385,39 @@ func postThroughOutage(t *testing.T, url string, o linkOutage) {
 	if dls, err := e.DeadLetters("", ""); err != nil || len(dls) != 0 {
 		t.Errorf("dead letters %v (%v), want none", dls, err)
 	}
+	// Closed, the engine and its broker leave no goroutine behind, though
+	// their pull loops and publishes went through the outage.
+	hs.Close()
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	deadline := time.Now().Add(30 * time.Second) // a failure bound only
+	for left := engineGoroutines(); len(left) > 0; left = engineGoroutines() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines of the engine left after its Close:\n%s", len(left), strings.Join(left, "\n\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// engineGoroutines are the stacks of the goroutines running the engine's
+// code (engine/...), but the test's.
+func engineGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := goruntime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "flowgen/flowgen/engine") && !strings.Contains(g, "testing.tRunner") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
