@@ -23,9 +23,9 @@ import (
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
-// outageEvent is one event a client of TestEventsPostedThroughNATSOutage
-// posts: one that starts a run of Trig, or one that the run of Wait run
-// awaits; answers are the status of each POST of it (0: a transport
+// outageEvent is one event a client of postThroughOutage posts: one that
+// starts a run of Trig (trigger), or one that the Wait run run awaits;
+// answers are the status of each POST of it (0: a transport
 // error), in order.
 type outageEvent struct {
 	id, event, body, run string
