@@ -22,7 +22,10 @@ import (
 //     without a broker. What closes the connection now is only what
 //     reconnecting cannot mend (the server refusing the credentials), and
 //     the caller's nats.ClosedHandler learns it.
-//   - log (nil: discard) gets each disconnection and reconnection.
+//   - log (nil: discard) gets each disconnection and reconnection, and
+//     the connection's asynchronous errors (a subscriber too slow, a
+//     write that failed as the link was lost), which the client's default
+//     handler wrote to stderr, outside the log.
 func ConnOptions(log *slog.Logger) []nats.Option {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -32,6 +35,13 @@ func ConnOptions(log *slog.Logger) []nats.Option {
 		nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			log.Warn("NATS disconnected; reconnecting: publishing fails meanwhile (POST /events answers 502)", "error", err)
+		}),
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Warn("NATS asynchronous error", "error", err, "subject", sub.Subject)
+				return
+			}
+			log.Warn("NATS asynchronous error", "error", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("NATS reconnected", "server", RedactURL(nc.ConnectedUrl()))

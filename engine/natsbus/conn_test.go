@@ -1,6 +1,15 @@
 package natsbus
 
-import "testing"
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/flowgen/flowgen/internal/logtest"
+	"github.com/flowgen/flowgen/internal/natstest"
+)
 
 // RedactURL hides a URL's password and a token alone, which
 // url.URL.Redacted shows.
@@ -18,4 +27,36 @@ func TestRedactURL(t *testing.T) {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// An asynchronous error of the connection (here a subscriber too slow for
+// its pending limits) goes to ConnOptions' logger: the client's default
+// handler wrote it to stderr, outside the log, a line at each write that
+// failed as the link to NATS was lost (TestEventsPostedThroughLostAcks).
+func TestConnOptionsLogAsyncErrors(t *testing.T) {
+	var buf logtest.Buffer
+	nc, err := nats.Connect(natstest.URL(t), ConnOptions(slog.New(slog.NewTextHandler(&buf, nil)))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync("slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SetPendingLimits(1, -1); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := nc.Publish("slow", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the slow consumer logged", func() bool {
+		s := buf.String()
+		return strings.Contains(s, nats.ErrSlowConsumer.Error()) && strings.Contains(s, "subject=slow")
+	})
 }

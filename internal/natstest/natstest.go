@@ -1,11 +1,15 @@
 // Package natstest starts an in-process NATS server for tests: the
 // remote providers' tests (engine, engine/provider/natsprovider) serve
 // and call over it; flowgen serve -nats's tests stop and start one
-// (Server) in the middle of a run.
+// (Server) in the middle of a run; natsbus's cut the link to one (Link)
+// while events are published.
 package natstest
 
 import (
+	"io"
 	"net"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,4 +91,90 @@ func Connect(t testing.TB, url string) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// Link carries a client's connections to a NATS server through a TCP
+// proxy that a test mutes and cuts: the link between a client and the
+// server lost in the middle of a request.
+type Link struct {
+	URL string // what the client connects to
+
+	mu    sync.Mutex
+	muted bool
+	conns []net.Conn
+}
+
+// NewLink starts a Link to the server at url (nats://host:port), closed
+// when the test ends.
+func NewLink(t testing.TB, serverURL string) *Link {
+	t.Helper()
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Link{URL: "nats://" + ln.Addr().String()}
+	t.Cleanup(func() { ln.Close(); l.Cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed
+			}
+			s, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			l.mu.Lock()
+			l.conns = append(l.conns, c, s)
+			l.mu.Unlock()
+			go func() { _, _ = io.Copy(s, c); s.Close() }()
+			go l.down(c, s)
+		}
+	}()
+	return l
+}
+
+// down copies what the server sends to the client, but while muted.
+func (l *Link) down(c, s net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := s.Read(buf)
+		l.mu.Lock()
+		muted := l.muted
+		l.mu.Unlock()
+		if n > 0 && !muted {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Mute drops what the server sends from now on (its answers, its
+// acknowledgements of JetStream publishes) while what the client sends
+// still reaches it, until Cut.
+func (l *Link) Mute() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.muted = true
+}
+
+// Cut closes every connection carried so far and ends the mute: the
+// client reconnects through the link.
+func (l *Link) Cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns, l.muted = nil, false
 }
