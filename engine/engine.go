@@ -112,8 +112,18 @@ type Options struct {
 	// events that arrived while it was down. Default "engine". Engines
 	// that share a broker each need their own: consumers of one name share
 	// the messages, so the awaited events would be split between them.
-	// Start fails for an ID that another engine sharing the Locker holds.
+	// Start fails for an ID that another engine sharing the Locker holds,
+	// and, on a Broker that holds IDs across processes (IDClaimer:
+	// natsbus), for one another process holds.
 	ID string
+	// OnIDLost, if set, is called once, on a goroutine of its own, when
+	// another process has taken the engine's ID on the broker while it
+	// ran (IDClaimer: the broker unreachable longer than the hold lasts,
+	// and another process of the same ID started meanwhile); the engine
+	// logs it at error level in any case. Both processes then consume the
+	// awaited events, each getting a share: flowgen serve stops, and says
+	// why.
+	OnIDLost func(error)
 	// FlowsDir, if set, is where JSON flows registered through the API are
 	// saved (one <flow>.json file per flow), and LoadDir reads them back.
 	FlowsDir string
@@ -201,7 +211,7 @@ type Engine struct {
 	broker    Broker
 	publisher runtime.Publisher
 	locker    Locker
-	idUnlock  func() // the Locker's hold of opts.ID (claimID)
+	idUnlock  func() // the Locker's hold of opts.ID, and the broker's (claimID)
 	log       *slog.Logger
 	reg       *Registry
 	refusals  *refusalLog     // refused API requests (refusallog.go)
@@ -680,8 +690,9 @@ func (e *Engine) schedule(fe *flowEntry) {
 // meanwhile. Runs of flows not registered yet resume when their flow is
 // registered.
 //
-// A Start that fails (the inbox does not load, the broker refuses a
-// trigger's consumer) leaves nothing running and the engine closed: the
+// A Start that fails (its ID held by another engine, or by another
+// process on the broker: claimID; the inbox does not load; the broker
+// refuses a trigger's consumer) leaves nothing running and the engine closed: the
 // consumers it started are stopped, no run was resumed and no trigger
 // started one, and Close has nothing left to do. Make a new Engine to try
 // again.
@@ -704,7 +715,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.attaching.Add(1)
 	e.mu.Unlock()
 	sort.Slice(flows, func(i, j int) bool { return flows[i].name < flows[j].name })
-	err := e.claimID()
+	err := e.claimID(ctx)
 	if err == nil {
 		err = e.start(ctx, flows)
 	}
@@ -726,8 +737,11 @@ func (e *Engine) Start(ctx context.Context) error {
 // its messages, so two engines of one ID would split the awaited events
 // between them ("await-<ID>"), and a run would wait on while its event
 // went to the other engine's inbox, which offers it to its own runs only
-// (two engines of one store left with the default ID did).
-func (e *Engine) claimID() error {
+// (two engines of one store left with the default ID did). On a broker
+// that holds IDs (IDClaimer), it holds it there too, and fails if another
+// process does: engines of two processes, each with its store, share no
+// Locker.
+func (e *Engine) claimID(ctx context.Context) error {
 	if e.opts.Executor != nil {
 		return nil // its events are the executor's
 	}
@@ -735,7 +749,17 @@ func (e *Engine) claimID() error {
 	if err != nil {
 		return fmt.Errorf("engine: another engine sharing this store (its Locker) has the ID %q: each needs its own Options.ID, or the awaited events would be split between them", e.opts.ID)
 	}
-	e.idUnlock = unlock
+	release, err := e.claimBroker(ctx)
+	if err != nil {
+		unlock()
+		return err
+	}
+	e.idUnlock = func() {
+		if release != nil {
+			release()
+		}
+		unlock()
+	}
 	return nil
 }
 

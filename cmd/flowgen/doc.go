@@ -246,7 +246,7 @@
 // the dead letters. The store keeps the engine's inbox too (flowgen inbox). rpc steps call the
 // services given with -service (POST URL/<endpoint>, JSON); events go through
 // an in-process broker, or NATS JetStream with -nats (durable consumer named
-// by -id; while NATS is down serve reconnects, and POST /events answers 502
+// by -id, one process per ID on the stream: a second is refused; while NATS is down serve reconnects, and POST /events answers 502
 // and changes nothing; a connection closed for good stops serve). POST /echo/{endpoint} answers with its request body, a stand-in
 // service for trying flows. Runs in progress resume at start; SIGINT or
 // SIGTERM stops the server gracefully, each run at a step boundary (it

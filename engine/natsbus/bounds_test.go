@@ -325,11 +325,12 @@ func TestFullStreamRefusesEvent(t *testing.T) {
 	}
 }
 
-// triggerEngine starts an engine on its own connection (another serve
-// process) and store, with flow A's definition src.
-func triggerEngine(t *testing.T, b *Broker, src string) *engine.Engine {
+// triggerEngine starts an engine of ID id on its own connection (another
+// serve process, which needs an ID of its own) and store, with flow A's
+// definition src.
+func triggerEngine(t *testing.T, b *Broker, id, src string) *engine.Engine {
 	t.Helper()
-	e, err := engine.New(engine.Options{Store: store.NewMemory(), Broker: b, EventWorkers: 2})
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Broker: b, ID: id, EventWorkers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,11 +375,11 @@ func flowA(topic, doc string) string {
 func TestForgetByAnotherEngineKeepsTriggerConsumed(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	var logs logtest.Buffer
-	one := triggerEngine(t, connect(t, s), flowA("t", "v1"))
+	one := triggerEngine(t, connect(t, s), "one", flowA("t", "v1"))
 	two := connectWith(t, s, Options{Redeliver: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	deleting := &refuseCreate{JetStream: two.js}
 	two.js = deleting
-	other := triggerEngine(t, two, flowA("t", "v1"))
+	other := triggerEngine(t, two, "other", flowA("t", "v1"))
 	durable := consumerName("trigger-A", two.Subject("t", "e"))
 	deleting.refuse.Store(true)
 	if ds, err := one.LoadFlows("a.json", []byte(flowA("u", "v2"))); err != nil {

@@ -73,6 +73,13 @@ type Options struct {
 	// deletes it, with its place (default DefaultMaxAge; at least
 	// MinMaxAge, which JetStream refuses less than).
 	MaxAge time.Duration
+	// IDLeaseTTL is how long an engine's hold of its ID (ClaimID: a key
+	// of the bucket "<Stream>_IDS") lasts after its last renewal, which
+	// comes every third of it: a process that died without giving its ID
+	// back keeps it that long, unless it is restarted on its store
+	// (default DefaultIDLeaseTTL). Engines sharing the stream set it each
+	// as they start: the last one's value holds.
+	IDLeaseTTL time.Duration
 	// Logger gets a consumer's pull requests that fail, and when they
 	// work again (default: discard): JetStream without a responder
 	// leaves it standing still, asking again (pull); a consumer deleted
@@ -145,6 +152,9 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = engine.DefaultBrokerBytes
 	}
+	if opts.IDLeaseTTL <= 0 {
+		opts.IDLeaseTTL = DefaultIDLeaseTTL
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -184,19 +194,44 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 // and '-' become %XX, so "payment.succeeded" stays one token and no two
 // names collide.
 func escape(s string) string {
+	b := escapeWith(s, '%')
+	if b == "" {
+		return "%"
+	}
+	return b
+}
+
+// plain reports whether c stands for itself in the names natsbus makes
+// (subject tokens, durable consumers, the bucket of engine IDs and its
+// keys): a letter, a digit, '_' or '-'.
+func plain(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// escapeWith is s with each byte but the plain ones as mark and two
+// hexadecimal digits: no two strings share one.
+func escapeWith(s string, mark byte) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+		if plain(rune(c)) {
 			b.WriteByte(c)
 			continue
 		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	if b.Len() == 0 {
-		return "%"
+		fmt.Fprintf(&b, "%c%02X", mark, c)
 	}
 	return b.String()
+}
+
+// cleanName is s with each rune but the plain ones as '_': a name
+// JetStream takes, which may be another's too.
+func cleanName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if plain(r) {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // Subject is the subject of topic/event.
@@ -301,12 +336,7 @@ const triggeredHeader = "Flowgen-Triggered"
 // topic/event.
 func consumerName(name, subject string) string {
 	sum := sha256.Sum256([]byte(name + "\x00" + subject))
-	clean := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
-			return r
-		}
-		return '_'
-	}, name)
+	clean := cleanName(name)
 	if len(clean) > 40 {
 		clean = clean[:40]
 	}

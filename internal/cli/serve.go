@@ -105,7 +105,7 @@ are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 		var tc otlp.Config
 		tc.Flags(fs)
 		natsURL := fs.String("nats", "", "NATS server URL: use JetStream as the broker instead of the in-process one")
-		id := fs.String("id", "serve", "engine ID, naming its durable await consumer: with -nats, its own for each process, kept across restarts")
+		id := fs.String("id", "serve", "engine ID, naming its durable await consumer: with -nats, its own for each process, kept across restarts (a second process of an ID on the stream is refused)")
 		retain := retainFlag(fs, "by background compaction of the store")
 		var lim serverLimits
 		lim.flags(fs)
@@ -379,6 +379,13 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	if nc != nil {
 		opts.Broker = bus
 		opts.Providers.NATS = natsprovider.NewTransport(nc)
+		// Another process took this one's engine ID on the stream while
+		// NATS was out of its reach: both would share the awaited events.
+		// This one stops, and says why; restarted, it is refused while
+		// the other holds the ID.
+		opts.OnIDLost = func(err error) {
+			fail(fmt.Errorf("another process took this one's engine ID on NATS while it ran, so it stopped: %w", err))
+		}
 	}
 	eng, err := engine.New(opts)
 	if err != nil {

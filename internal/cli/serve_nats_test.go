@@ -190,3 +190,30 @@ func TestServeNATSStreamBounds(t *testing.T) {
 		t.Fatalf("stream %+v, want 1 MiB, 1m, interest retention", cfg)
 	}
 }
+
+// Two serve processes, each with its store, of one -id on one NATS stream
+// (two left at the default, serve) split the awaited events between them,
+// and nothing said so. The second is now refused before it serves, with
+// an error that names the holder and says to give each its own -id, and
+// leaves no store behind; with its own -id it serves.
+func TestServeSecondProcessOfAnIDIsRefused(t *testing.T) {
+	srv := natstest.JetStreamServer(t)
+	_, _, stop := natsServe(t, srv)
+	defer stop()
+	dir := filepath.Join(t.TempDir(), "store")
+	logs := &logtest.Buffer{}
+	// Served, it stops at once: the test fails, not hangs.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := serve(ctx, serveConfig{store: dir, nats: srv.URL, id: "t", stderr: logs,
+		net: listen.Config{Addr: "127.0.0.1:0"}}, func(string) { cancel() })
+	if err == nil || !strings.Contains(err.Error(), `another process on this NATS stream (FLOWGEN) has engine ID "t" (host `) ||
+		!strings.Contains(err.Error(), "give each process its own -id") {
+		t.Fatalf("a second serve of -id t on the stream: %v; want it refused, naming the holder\n%s", err, logs.String())
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused serve left its store directory: %v", err)
+	}
+	_, _, stopOther := serveWith(t, serveConfig{store: filepath.Join(t.TempDir(), "store"), nats: srv.URL, id: "u", net: listen.Config{Addr: "127.0.0.1:0"}})
+	stopOther()
+}

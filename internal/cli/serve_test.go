@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,7 +41,7 @@ func serveWith(t *testing.T, cfg serveConfig) (string, *logtest.Buffer, func()) 
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	logs := &logtest.Buffer{}
-	cfg.id, cfg.stderr = "t", logs
+	cfg.id, cfg.stderr = cmp.Or(cfg.id, "t"), logs
 	go func() {
 		done <- serve(ctx, cfg, func(a string) { ready <- a })
 	}()

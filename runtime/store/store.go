@@ -412,3 +412,12 @@ func (s *Store) TornTail() (TornTail, bool) { return s.log.TornTail() }
 
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.log.Dir() }
+
+// Instance is the store's instance ID: random, made by the first Open of
+// its directory for writing (the file INSTANCE) and the same at every
+// later Open, so that a process restarted on the store (after a kill -9
+// too) can be told from another process, which has a store of its own.
+// An engine's hold of its ID on a broker names it (engine.InstanceStore):
+// restarted on its store, the engine takes its ID back at once. A store
+// opened read-only has the one the file holds, or "".
+func (s *Store) Instance() string { return s.log.Instance() }

@@ -121,9 +121,10 @@ func (b *batch) closeFull() {
 
 // Log is an append-only log. It is safe for concurrent use.
 type Log struct {
-	dir  string
-	opts Options
-	lock []*os.File // lockDir's
+	dir      string
+	opts     Options
+	lock     []*os.File // lockDir's
+	instance string     // Instance
 
 	mu      sync.Mutex
 	queue   []*batch // batches waiting to be committed; new records go to the last
@@ -205,6 +206,10 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 			l.Close()
 			return nil, err
 		}
+		if l.instance, err = readInstance(dir); err != nil {
+			l.Close()
+			return nil, err
+		}
 		return l, nil
 	}
 	if err := mkdirDurable(dir, syncDir); err != nil {
@@ -216,6 +221,10 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 	}
 	l := &Log{dir: dir, opts: opts, lock: lock, readers: map[uint64]*os.File{}}
 	if err := l.recover(fn); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if l.instance, err = makeInstance(dir, opts.sync); err != nil {
 		l.Close()
 		return nil, err
 	}

@@ -1,0 +1,60 @@
+package wal
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// instanceName is the file that holds a log's instance ID: 32 hexadecimal
+// digits, random, made by the first Open for writing and kept from then on.
+const instanceName = "INSTANCE"
+
+// readInstance reads the instance ID in dir: "" if there is none, or if
+// the file does not hold one.
+func readInstance(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, instanceName))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(string(b))
+	if _, err := hex.DecodeString(id); err != nil || len(id) != 32 {
+		return "", nil
+	}
+	return id, nil
+}
+
+// makeInstance returns the instance ID in dir, making one if there is none
+// (written to a temporary file, synced, renamed, the directory synced: a
+// crash leaves the old state or the new, never a part). The caller holds
+// dir's lock, so no other process makes one at the same time.
+func makeInstance(dir string, sync func(*os.File) error) (string, error) {
+	id, err := readInstance(dir)
+	if err != nil || id != "" {
+		return id, err
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	id = hex.EncodeToString(b[:])
+	tmp := filepath.Join(dir, instanceName+".tmp")
+	if err := writeSynced(tmp, []byte(id+"\n"), sync); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, instanceName)); err != nil {
+		return "", err
+	}
+	return id, syncDir(dir)
+}
+
+// Instance is the log's instance ID (the INSTANCE file): random, made by
+// the first Open for writing and the same at every later one, so that
+// what this process is across its restarts can be told from another
+// process (another log), which has its own. A read-only log has the one
+// the file holds, or "". A copy of the directory has the same.
+func (l *Log) Instance() string { return l.instance }
