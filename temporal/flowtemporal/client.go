@@ -147,23 +147,34 @@ func (r *Run[S]) History(ctx context.Context) ([]runtime.Event, error) {
 	return QueryHistoryOf(ctx, r.c, r.id)
 }
 
-// Abort cancels the run: its running step is cancelled and its completed
+// Abort aborts the run: its running step is cancelled and its completed
 // steps roll back; it ends aborted (or compensation_failed). As the
-// runtime's Abort (runtime.Run.Abort), it returns an error wrapping
-// runtime.ErrFinished for a run that is over, and runtime.ErrUnknownRun
-// for an ID no run has. A nil error means the abort was taken, not that
-// the run will end aborted: one that was ending as it came ends as it was.
+// runtime's Run.AbortUnlessRollingBack, the run itself answers (AbortRun):
+// a nil error means it took the abort and ends aborted (or
+// compensation_failed); an error wrapping runtime.ErrRollingBack that it
+// had entered its rollback after a failure, which finishes whatever
+// happens, and runtime.ErrFinished that it is over; runtime.ErrUnknownRun
+// is for an ID no run has. A run whose worker runs older code, which
+// takes no abort update, is cancelled as before: nil then means the
+// cancellation was taken, not that the run ends aborted.
 func (r *Run[S]) Abort(ctx context.Context) error {
 	return AbortRun(ctx, r.c, r.id, nil)
 }
 
-// AbortRun cancels the workflow of run runID in the runtime's terms:
-// an error wrapping runtime.ErrUnknownRun when no workflow has the ID, and
-// runtime.ErrFinished when it is over. Temporal itself answers the
+// AbortRun aborts run runID in the runtime's terms: an error wrapping
+// runtime.ErrUnknownRun when no workflow has the ID, and
+// runtime.ErrFinished when it is over (Temporal itself answers the
 // cancellation of an ended workflow with success, which would tell the
-// caller an abort was taken that changes nothing. check, if not nil, sees
-// the workflow's description first and may refuse the abort with its error
-// (jsonflows: a run rolling back, by its progress memo).
+// caller an abort was taken that changes nothing). check, if not nil,
+// sees the workflow's description first and may refuse the abort with its
+// error (jsonflows: a workflow that is no run). Then the run decides, in
+// its workflow, with an update (UpdateAbort): nil when it took the abort,
+// runtime.ErrRollingBack or runtime.ErrFinished when it refused it. The
+// update needs a worker of the run's task queue, as a query does: it waits
+// for one until ctx ends, and one that comes after ctx's deadline refuses
+// it (AbortUpdate.Until). A workflow whose worker runs code older than the
+// update is cancelled, as before it: whether it then ends aborted is the
+// run's (one that was entering its rollback ends compensated).
 func AbortRun(ctx context.Context, c client.Client, runID string, check func(*workflowpb.WorkflowExecutionInfo) error) error {
 	d, err := c.DescribeWorkflowExecution(ctx, runID, "")
 	if err != nil {
@@ -177,6 +188,9 @@ func AbortRun(ctx context.Context, c client.Client, runID string, check func(*wo
 	}
 	if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
+	}
+	if err := abortUpdate(ctx, c, runID); !errors.Is(err, errNoAbortUpdate) {
+		return err
 	}
 	err = c.CancelWorkflow(ctx, runID, "")
 	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {

@@ -1,0 +1,129 @@
+package flowtemporal
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
+)
+
+// gate is where an activity of one run tells the test it came, then waits
+// until the test lets it go.
+type gate struct{ came, open chan struct{} }
+
+func newGate() gate { return gate{make(chan struct{}), make(chan struct{})} }
+
+func (g gate) pass() {
+	close(g.came)
+	<-g.open
+}
+
+// The run itself answers an abort (UpdateAbort), in the order of its own
+// moves: an abort that comes once the run has entered its rollback after
+// a failure is refused with runtime.ErrRollingBack, and the run ends
+// compensated, as the runtime's Run.AbortUnlessRollingBack; one taken
+// before the failure ends the run aborted; one of a run that is over is
+// runtime.ErrFinished. Before, Abort cancelled the workflow after a
+// description that said it was running, and answered nil for the run
+// held in its rollback, which then ended compensated. A workflow of
+// older code, which takes no abort update, is cancelled as before.
+func TestAbortIsTheRunsAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	undo := map[string]gate{"racing": newGate()} // Reserve's rollback, held
+	charge := map[string]gate{"early": newGate()}
+	def := runtime.New[lost]("Race")
+	must(t, def.Register(
+		runtime.NewStep("Reserve", func(ctx context.Context, s *lost) (runtime.Outcome, error) {
+			return "", nil
+		}, runtime.WithRollback(func(ctx context.Context, s *lost) error {
+			if g, ok := undo[runtime.RunID(ctx)]; ok {
+				g.pass()
+			}
+			return nil
+		})),
+		runtime.NewStep("Charge", func(ctx context.Context, s *lost) (runtime.Outcome, error) {
+			if g, ok := charge[runtime.RunID(ctx)]; ok {
+				g.pass() // returns after the abort, failed all the same
+			}
+			return "", runtime.Permanent(errors.New("card refused"))
+		}, runtime.WithIrreversible[lost]()),
+	))
+	f, err := New(def)
+	must(t, err)
+	ts := testserver.New(t)
+	c := ts.GetDefaultClient()
+	const queue = "abort-race"
+	w := worker.New(c, queue, WorkerOptions(worker.Options{}))
+	f.Register(w)
+	// A workflow of code older than the abort update: it waits until
+	// it is cancelled.
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		_ = workflow.Await(ctx, func() bool { return false })
+		return temporal.NewCanceledError()
+	}, workflow.RegisterOptions{Name: "Old"})
+	must(t, w.Start())
+	defer w.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opts := func(id string) client.StartWorkflowOptions {
+		return client.StartWorkflowOptions{ID: id, TaskQueue: queue}
+	}
+
+	racing, err := Start(ctx, c, "Race", lost{}, opts("racing"))
+	must(t, err)
+	<-undo["racing"].came // the run has entered its rollback: Charge failed
+	if err := racing.Abort(ctx); !errors.Is(err, runtime.ErrRollingBack) {
+		t.Errorf("abort of the run in its rollback: %v, want runtime.ErrRollingBack", err)
+	}
+	close(undo["racing"].open)
+	if res, err := racing.Wait(ctx); res.Final != runtime.StateCompensated || errors.Is(err, runtime.ErrAborted) {
+		t.Errorf("racing: ended %s (%v), want compensated", res.Final, err)
+	}
+
+	early, err := Start(ctx, c, "Race", lost{}, opts("early"))
+	must(t, err)
+	<-charge["early"].came
+	if err := early.Abort(ctx); err != nil {
+		t.Errorf("abort of the run at Charge: %v", err)
+	}
+	d, err := c.DescribeWorkflowExecution(ctx, "early", "")
+	must(t, err)
+	var requested bool
+	if !MemoValue(d.GetWorkflowExecutionInfo().GetMemo(), MemoAbortRequested, &requested) || !requested {
+		t.Errorf("the run's memo does not say the abort it took while its step runs")
+	}
+	if err := early.Abort(ctx); err != nil {
+		t.Errorf("abort again: %v, want nil (taken already)", err)
+	}
+	close(charge["early"].open)
+	res, err := early.Wait(ctx)
+	if res.Final != runtime.StateAborted || !errors.Is(err, runtime.ErrAborted) {
+		t.Errorf("early: ended %s (%v), want aborted", res.Final, err)
+	}
+	if err := early.Abort(ctx); !errors.Is(err, runtime.ErrFinished) {
+		t.Errorf("abort of a run over: %v, want runtime.ErrFinished", err)
+	}
+	if err := AbortRun(ctx, c, "nobody", nil); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("abort of no run: %v, want runtime.ErrUnknownRun", err)
+	}
+
+	old, err := c.ExecuteWorkflow(ctx, opts("old"), "Old")
+	must(t, err)
+	if err := AbortRun(ctx, c, "old", nil); err != nil {
+		t.Errorf("abort of a workflow of older code: %v, want it cancelled", err)
+	}
+	var canceled *temporal.CanceledError
+	if err := old.Get(ctx, nil); !errors.As(err, &canceled) {
+		t.Errorf("the workflow of older code ended with %v, want cancelled", err)
+	}
+}
