@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -125,5 +126,50 @@ func TestAbortIsTheRunsAnswer(t *testing.T) {
 	var canceled *temporal.CanceledError
 	if err := old.Get(ctx, nil); !errors.As(err, &canceled) {
 		t.Errorf("the workflow of older code ended with %v, want cancelled", err)
+	}
+}
+
+// An abort that reaches the run after its caller's deadline
+// (AbortUpdate.Until), which answered the caller an error, is refused and
+// changes nothing: Temporal keeps an update until a worker takes it, however
+// late. One within its deadline is taken.
+func TestLateAbortChangesNothing(t *testing.T) {
+	for _, late := range []bool{true, false} {
+		env := newEnv(t)
+		def := runtime.New[looping]("Doze")
+		must(t, def.Register(runtime.NewSleep[looping]("Doze", time.Hour, nil)))
+		f, err := New(def)
+		must(t, err)
+		f.Register(env)
+		var refused, taken error
+		answered := false
+		env.RegisterDelayedCallback(func() {
+			until := env.Now().Add(time.Minute)
+			if late {
+				until = env.Now().Add(-time.Second)
+			}
+			env.UpdateWorkflow(UpdateAbort, "abort", &testsuite.TestUpdateCallback{
+				OnAccept: func() {},
+				OnReject: func(err error) { answered, refused = true, err },
+				OnComplete: func(_ any, err error) {
+					answered, taken = true, err
+				},
+			}, AbortUpdate{Until: until})
+		}, time.Minute)
+		env.ExecuteWorkflow(f.Workflow, looping{})
+		var app *temporal.ApplicationError
+		switch {
+		case !answered:
+			t.Errorf("late %v: the update was not answered", late)
+		case late && (!errors.As(refused, &app) || app.Type() != errTypeAbortLate):
+			t.Errorf("late abort: refused with %v, want %s", refused, errTypeAbortLate)
+		case !late && (refused != nil || taken != nil):
+			t.Errorf("abort in time: refused %v, %v", refused, taken)
+		}
+		want := runtime.StateAborted
+		if late {
+			want = runtime.StateDone
+		}
+		wantEnd(t, env, want)
 	}
 }
