@@ -29,8 +29,9 @@ func (g gate) pass() {
 
 // The run itself answers an abort (UpdateAbort), in the order of its own
 // moves: an abort that comes once the run has entered its rollback after
-// a failure is refused with runtime.ErrRollingBack, and the run ends
-// compensated, as the runtime's Run.AbortUnlessRollingBack; one taken
+// a failure is refused with runtime.ErrRollingBack (Abort answers nil, as
+// the runtime's), and the run ends compensated, as the runtime's
+// Run.AbortUnlessRollingBack; one taken
 // before the failure ends the run aborted; one of a run that is over is
 // runtime.ErrFinished. Before, Abort cancelled the workflow after a
 // description that said it was running, and answered nil for the run
@@ -83,8 +84,11 @@ func TestAbortIsTheRunsAnswer(t *testing.T) {
 	racing, err := Start(ctx, c, "Race", lost{}, opts("racing"))
 	must(t, err)
 	<-undo["racing"].came // the run has entered its rollback: Charge failed
-	if err := racing.Abort(ctx); !errors.Is(err, runtime.ErrRollingBack) {
+	if err := racing.AbortUnlessRollingBack(ctx); !errors.Is(err, runtime.ErrRollingBack) {
 		t.Errorf("abort of the run in its rollback: %v, want runtime.ErrRollingBack", err)
+	}
+	if err := racing.Abort(ctx); err != nil {
+		t.Errorf("Abort of the run in its rollback: %v, want nil, as the runtime's (it changes nothing)", err)
 	}
 	close(undo["racing"].open)
 	if res, err := racing.Wait(ctx); res.Final != runtime.StateCompensated || errors.Is(err, runtime.ErrAborted) {
@@ -94,7 +98,7 @@ func TestAbortIsTheRunsAnswer(t *testing.T) {
 	early, err := Start(ctx, c, "Race", lost{}, opts("early"))
 	must(t, err)
 	<-charge["early"].came
-	if err := early.Abort(ctx); err != nil {
+	if err := early.AbortUnlessRollingBack(ctx); err != nil {
 		t.Errorf("abort of the run at Charge: %v", err)
 	}
 	d, err := c.DescribeWorkflowExecution(ctx, "early", "")

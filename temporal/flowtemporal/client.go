@@ -147,17 +147,29 @@ func (r *Run[S]) History(ctx context.Context) ([]runtime.Event, error) {
 	return QueryHistoryOf(ctx, r.c, r.id)
 }
 
-// Abort aborts the run: its running step is cancelled and its completed
-// steps roll back; it ends aborted (or compensation_failed). As the
-// runtime's Run.AbortUnlessRollingBack, the run itself answers (AbortRun):
-// a nil error means it took the abort and ends aborted (or
-// compensation_failed); an error wrapping runtime.ErrRollingBack that it
-// had entered its rollback after a failure, which finishes whatever
-// happens, and runtime.ErrFinished that it is over; runtime.ErrUnknownRun
-// is for an ID no run has. A run whose worker runs older code, which
-// takes no abort update, is cancelled as before: nil then means the
-// cancellation was taken, not that the run ends aborted.
+// Abort aborts the run, as the runtime's Run.Abort: its running step is
+// cancelled and its completed steps roll back; it ends aborted (or
+// compensation_failed). It returns an error wrapping runtime.ErrFinished
+// for a run that is over, and runtime.ErrUnknownRun for an ID no run has.
+// An abort of a run rolling back after a failure changes nothing (the
+// rollback finishes) and, as on the runtime, answers nil:
+// AbortUnlessRollingBack tells the two apart.
 func (r *Run[S]) Abort(ctx context.Context) error {
+	if err := r.AbortUnlessRollingBack(ctx); !errors.Is(err, runtime.ErrRollingBack) {
+		return err
+	}
+	return nil // as runtime.Run.Abort: the rollback finishes, the abort changes nothing
+}
+
+// AbortUnlessRollingBack is Abort, except that a run that has entered its
+// rollback after a failure refuses the abort, changing nothing, with an
+// error wrapping runtime.ErrRollingBack, as the runtime's
+// Run.AbortUnlessRollingBack: the run itself answers (AbortRun), so a nil
+// error means it took the abort and ends aborted (or
+// compensation_failed). A run whose worker runs code older than the abort
+// update is cancelled, as before it, and answers nil whether or not it was
+// entering its rollback.
+func (r *Run[S]) AbortUnlessRollingBack(ctx context.Context) error {
 	return AbortRun(ctx, r.c, r.id, nil)
 }
 
