@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -13,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/replay"
 	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
@@ -36,7 +39,8 @@ func (g gate) pass() {
 // runtime.ErrFinished. Before, Abort cancelled the workflow after a
 // description that said it was running, and answered nil for the run
 // held in its rollback, which then ended compensated. A workflow of
-// older code, which takes no abort update, is cancelled as before.
+// older code, which takes no abort update, is cancelled as before. The
+// runs' histories replay on this code.
 func TestAbortIsTheRunsAnswer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
@@ -117,6 +121,21 @@ func TestAbortIsTheRunsAnswer(t *testing.T) {
 	}
 	if err := early.Abort(ctx); !errors.Is(err, runtime.ErrFinished) {
 		t.Errorf("abort of a run over: %v, want runtime.ErrFinished", err)
+	}
+	// The runs replay on this code with the abort they took (the
+	// update's handler and its memo) or refused (nothing recorded).
+	r := replay.New()
+	f.Register(r)
+	for _, id := range []string{"racing", "early"} {
+		var h historypb.History
+		for it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT); it.HasNext(); {
+			e, err := it.Next()
+			must(t, err)
+			h.Events = append(h.Events, e)
+		}
+		if err := r.Run(id, &h); err != nil {
+			t.Errorf("replaying %s: %v", id, err)
+		}
 	}
 	if err := AbortRun(ctx, c, "nobody", nil); !errors.Is(err, runtime.ErrUnknownRun) {
 		t.Errorf("abort of no run: %v, want runtime.ErrUnknownRun", err)
