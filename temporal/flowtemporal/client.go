@@ -147,23 +147,46 @@ func (r *Run[S]) History(ctx context.Context) ([]runtime.Event, error) {
 	return QueryHistoryOf(ctx, r.c, r.id)
 }
 
-// Abort cancels the run: its running step is cancelled and its completed
-// steps roll back; it ends aborted (or compensation_failed). As the
-// runtime's Abort (runtime.Run.Abort), it returns an error wrapping
-// runtime.ErrFinished for a run that is over, and runtime.ErrUnknownRun
-// for an ID no run has. A nil error means the abort was taken, not that
-// the run will end aborted: one that was ending as it came ends as it was.
+// Abort aborts the run, as the runtime's Run.Abort: its running step is
+// cancelled and its completed steps roll back; it ends aborted (or
+// compensation_failed). It returns an error wrapping runtime.ErrFinished
+// for a run that is over, and runtime.ErrUnknownRun for an ID no run has.
+// An abort of a run rolling back after a failure changes nothing (the
+// rollback finishes) and, as on the runtime, answers nil:
+// AbortUnlessRollingBack tells the two apart.
 func (r *Run[S]) Abort(ctx context.Context) error {
+	if err := r.AbortUnlessRollingBack(ctx); !errors.Is(err, runtime.ErrRollingBack) {
+		return err
+	}
+	return nil // as runtime.Run.Abort: the rollback finishes, the abort changes nothing
+}
+
+// AbortUnlessRollingBack is Abort, except that a run that has entered its
+// rollback after a failure refuses the abort, changing nothing, with an
+// error wrapping runtime.ErrRollingBack, as the runtime's
+// Run.AbortUnlessRollingBack: the run itself answers (AbortRun), so a nil
+// error means it took the abort and ends aborted (or
+// compensation_failed). A run whose worker runs code older than the abort
+// update is cancelled, as before it, and answers nil whether or not it was
+// entering its rollback.
+func (r *Run[S]) AbortUnlessRollingBack(ctx context.Context) error {
 	return AbortRun(ctx, r.c, r.id, nil)
 }
 
-// AbortRun cancels the workflow of run runID in the runtime's terms:
-// an error wrapping runtime.ErrUnknownRun when no workflow has the ID, and
-// runtime.ErrFinished when it is over. Temporal itself answers the
+// AbortRun aborts run runID in the runtime's terms: an error wrapping
+// runtime.ErrUnknownRun when no workflow has the ID, and
+// runtime.ErrFinished when it is over (Temporal itself answers the
 // cancellation of an ended workflow with success, which would tell the
-// caller an abort was taken that changes nothing. check, if not nil, sees
-// the workflow's description first and may refuse the abort with its error
-// (jsonflows: a run rolling back, by its progress memo).
+// caller an abort was taken that changes nothing). check, if not nil,
+// sees the workflow's description first and may refuse the abort with its
+// error (jsonflows: a workflow that is no run). Then the run decides, in
+// its workflow, with an update (UpdateAbort): nil when it took the abort,
+// runtime.ErrRollingBack or runtime.ErrFinished when it refused it. The
+// update needs a worker of the run's task queue, as a query does: it waits
+// for one until ctx ends, and one that comes after ctx's deadline refuses
+// it (AbortUpdate.Until). A workflow whose worker runs code older than the
+// update is cancelled, as before it: whether it then ends aborted is the
+// run's (one that was entering its rollback ends compensated).
 func AbortRun(ctx context.Context, c client.Client, runID string, check func(*workflowpb.WorkflowExecutionInfo) error) error {
 	d, err := c.DescribeWorkflowExecution(ctx, runID, "")
 	if err != nil {
@@ -177,6 +200,9 @@ func AbortRun(ctx context.Context, c client.Client, runID string, check func(*wo
 	}
 	if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
+	}
+	if err := abortUpdate(ctx, c, runID); !errors.Is(err, errNoAbortUpdate) {
+		return err
 	}
 	err = c.CancelWorkflow(ctx, runID, "")
 	if nf := (*serviceerror.NotFound)(nil); errors.As(err, &nf) {

@@ -71,6 +71,9 @@ var wrapped = []struct {
 	{"child-not-started", runtime.ErrChildNotStarted},
 	{"aborted", runtime.ErrAborted},
 	{"payload-not-json", runtime.ErrPayloadNotJSON},
+	// An abort's refusals (UpdateAbort).
+	{"rolling-back", runtime.ErrRollingBack},
+	{"finished", runtime.ErrFinished},
 }
 
 // remoteError is an error that crossed Temporal as text; it still wraps

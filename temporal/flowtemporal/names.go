@@ -16,6 +16,17 @@ const (
 	// answer.
 	QueryHistoryPage = "flowgen.history.page"
 
+	// UpdateAbort is the update that aborts a run (an AbortUpdate in, no
+	// result; AbortRun sends it): the run itself takes the abort, or
+	// refuses it once it has entered its rollback after a failure, or
+	// ended, so that its answer is the run's own.
+	UpdateAbort = "flowgen.abort"
+	// MemoAbortRequested is the memo field where a run records that it
+	// took an abort (UpdateAbort), which its step in flight may keep it
+	// from recording for a while: Temporal's cancel_requested says it
+	// for an abort by cancellation.
+	MemoAbortRequested = "flowgen.abort-requested"
+
 	// SignalAttemptFailed is the signal an activity's attempt sends its
 	// run when it failed and Temporal will retry it (attemptSignal), so
 	// that the run records the retry as it happens.
@@ -102,6 +113,12 @@ const (
 	// A retry that found the run's history at its bound did not run
 	// (ActionInput.Recorded): the step fails with runtime.ErrHistoryLimit.
 	errTypeHistoryFull = "flowgen.history-limit"
+	// An abort the run refused (UpdateAbort): it is over, or rolling back
+	// after a failure; the details name the runtime's errors it wraps.
+	errTypeAbortRefused = "flowgen.abort-refused"
+	// An abort that reached the run after its caller stopped waiting for
+	// the answer (AbortUpdate.Until): refused, so that it changes nothing.
+	errTypeAbortLate = "flowgen.abort-late"
 )
 
 // WorkflowName is the workflow type of a flow: the flow's ID.

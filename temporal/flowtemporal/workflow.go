@@ -39,6 +39,9 @@ type wfRun[S any] struct {
 	// progress its memo holds (progressed).
 	steps  runtime.RunStep
 	listed Progress
+	// abortNow cancels ctx, as the cancellation of the workflow does: the
+	// run takes an abort it was sent as an update (UpdateAbort).
+	abortNow workflow.CancelFunc
 }
 
 type completion struct {
@@ -50,8 +53,16 @@ type completion struct {
 // its end. It returns the final state when the run ends done; otherwise an
 // error whose details are the run's ending (Run.Wait reads them).
 func (f *Flow[S]) Workflow(ctx workflow.Context, state S) (S, error) {
-	r := &wfRun[S]{f: f, ctx: ctx, id: workflow.GetInfo(ctx).WorkflowExecution.ID, state: state,
+	r := &wfRun[S]{f: f, id: workflow.GetInfo(ctx).WorkflowExecution.ID, state: state,
 		machine: runtime.MachinePending, visits: map[string]int{}, parent: parentOf(ctx)}
+	// The run's context ends with the workflow's cancellation, or when
+	// the run takes an abort update: one context, so the abort takes one
+	// path either way. A context of its own records no command, so a
+	// history recorded before replays as it ran.
+	r.ctx, r.abortNow = workflow.WithCancel(ctx)
+	if err := r.takeAborts(ctx); err != nil {
+		return state, err
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryHistory, func() ([]runtime.Event, error) { return r.history, nil }); err != nil {
 		return state, err
 	}

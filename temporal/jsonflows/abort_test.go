@@ -12,16 +12,40 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
 )
 
+// olderCode is what the SDK answers an update no handler is set for: the
+// abort update (flowtemporal.UpdateAbort) sent to a workflow whose worker
+// runs code older than it.
+var olderCode = temporal.NewApplicationError("unknown update "+flowtemporal.UpdateAbort+". KnownUpdates=[]", "")
+
+// answered is the handle of an update the workflow answered with err.
+type answered struct {
+	client.WorkflowUpdateHandle
+	err error
+}
+
+func (a answered) Get(context.Context, any) error { return a.err }
+
 // endingClient is a Temporal client whose workflow is running when
-// described and has ended when cancelled: a run that ends while its abort
-// is on the way.
-type endingClient struct{ client.Client }
+// described and has ended when cancelled, or sent the abort update
+// (updates): a run that ends while its abort is on the way.
+type endingClient struct {
+	client.Client
+	updates bool
+}
+
+func (c endingClient) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	if c.updates {
+		return nil, serviceerror.NewNotFound("workflow execution already completed")
+	}
+	return answered{err: olderCode}, nil
+}
 
 func (endingClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
@@ -36,9 +60,11 @@ func (endingClient) CancelWorkflow(context.Context, string, string) error {
 // cancellation says the run is over (409), as for a run found ended,
 // not that it is unknown (404).
 func TestAbortOfARunThatJustEnded(t *testing.T) {
-	err := New(endingClient{}, Options{}).Abort(context.Background(), "r-1")
-	if !errors.Is(err, runtime.ErrFinished) || errors.Is(err, runtime.ErrUnknownRun) {
-		t.Fatalf("Abort = %v, want runtime.ErrFinished", err)
+	for _, updates := range []bool{true, false} {
+		err := New(endingClient{updates: updates}, Options{}).Abort(context.Background(), "r-1")
+		if !errors.Is(err, runtime.ErrFinished) || errors.Is(err, runtime.ErrUnknownRun) {
+			t.Errorf("updates %v: Abort = %v, want runtime.ErrFinished", updates, err)
+		}
 	}
 }
 
@@ -49,6 +75,19 @@ type progressClient struct {
 	client.Client
 	machine   string
 	cancelled int
+	// answer is the run's answer to the abort update (nil: taken), and
+	// older a run of older code, which takes none.
+	answer  error
+	older   bool
+	updates int
+}
+
+func (c *progressClient) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	c.updates++
+	if c.older || o.UpdateName != flowtemporal.UpdateAbort {
+		return answered{err: olderCode}, nil
+	}
+	return answered{err: c.answer}, nil
 }
 
 func (c *progressClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
@@ -70,24 +109,40 @@ func (c *progressClient) CancelWorkflow(context.Context, string, string) error {
 
 // An abort of a run rolling back is refused (409) and cancels nothing, as
 // on the engine (engine.CheckAbort): its rollback finishes whatever
-// happens. A run at a step, or one of older code that records no
-// progress, is cancelled.
+// happens. A run its memo says is at a step, or one that records no
+// progress, answers the abort itself (flowtemporal.UpdateAbort): it takes
+// it (202), or refuses it, having entered its rollback since its
+// description (409, as the engine answers runtime.ErrRollingBack: before,
+// it was cancelled, answered 202, and ended compensated). A run of older
+// code, which takes no update, is cancelled, as before.
 func TestAbortOfARunRollingBack(t *testing.T) {
+	// The run's refusal as it crosses Temporal (flowtemporal's
+	// errTypeAbortRefused, the runtime's errors it wraps by name).
+	rollingBack := temporal.NewApplicationError("runtime: run rolling back after a failure: run \"r-1\"", "flowgen.abort-refused", []string{"rolling-back"})
 	for _, c := range []struct {
-		machine string
-		refused bool
+		machine   string
+		older     bool
+		answer    error
+		refused   bool
+		updated   bool
+		cancelled bool
 	}{
-		{"Pay:rollback", true},
-		{"failing", true},
-		{"aborting", true},
-		{"Ship:running", false},
-		{"Pay:waiting", false},
-		{"", false},
+		{machine: "Pay:rollback", refused: true},
+		{machine: "failing", refused: true},
+		{machine: "aborting", refused: true},
+		{machine: "Ship:running", updated: true},
+		{machine: "Pay:waiting", updated: true},
+		{machine: "", updated: true},
+		{machine: "Ship:running", answer: rollingBack, refused: true, updated: true},
+		{machine: "Ship:running", older: true, updated: true, cancelled: true},
+		{machine: "", older: true, updated: true, cancelled: true},
 	} {
-		pc := &progressClient{machine: c.machine}
+		pc := &progressClient{machine: c.machine, older: c.older, answer: c.answer}
 		err := New(pc, Options{}).Abort(context.Background(), "r-1")
-		if refused := errors.Is(err, engine.ErrConflict); refused != c.refused || (err != nil && !refused) || (pc.cancelled == 0) != c.refused {
-			t.Errorf("machine %q: Abort = %v after %d cancellations; want refused %v", c.machine, err, pc.cancelled, c.refused)
+		if refused := errors.Is(err, engine.ErrConflict); refused != c.refused || (err != nil && !refused) ||
+			(pc.updates > 0) != c.updated || (pc.cancelled > 0) != c.cancelled {
+			t.Errorf("machine %q, older %v, answer %v: Abort = %v after %d updates, %d cancellations; want refused %v, updated %v, cancelled %v",
+				c.machine, c.older, c.answer, err, pc.updates, pc.cancelled, c.refused, c.updated, c.cancelled)
 		}
 	}
 }

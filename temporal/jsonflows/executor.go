@@ -308,19 +308,22 @@ func (x *Executor) eventRun(ctx context.Context, s engine.EventStart) (string, e
 	return s.OlderRunID, nil
 }
 
-// Abort cancels the run's workflow (flowtemporal.AbortRun). A run that
-// is over is answered in flowgen's terms, by the terminal state it
-// recorded (runInfo, as GET /runs/{id} reads it), not by Temporal's status
-// for it ("canceled" for an aborted run, "failed" for a compensated one).
-// In progress, where its progress memo left it: a run rolling back
-// finishes its rollback whatever happens (workflow.NewDisconnectedContext),
-// as on the engine. A run of older code records no progress and is
-// cancelled as before. A workflow that is no run of the executor's flows
-// (isRun: an inbox, another task queue's) is unknown, and left alone.
+// Abort aborts the run (flowtemporal.AbortRun): the run answers, in its
+// workflow, and refuses the abort once it has entered its rollback after
+// a failure (a rollback runs under a disconnected context and finishes
+// whatever happens), as the engine's runs do (409, engine.CheckAbort of a
+// run rolling back); a run taken so ends aborted. A run that is over is
+// answered in flowgen's terms, by the terminal state it recorded
+// (runInfo, as GET /runs/{id} reads it), not by Temporal's status for it
+// ("canceled" for an aborted run, "failed" for a compensated one). In
+// progress, where its progress memo left it: a run the memo says is
+// rolling back is refused without asking it. A workflow that is no run of
+// the executor's flows (isRun: an inbox, another task queue's) is unknown,
+// and left alone.
 func (x *Executor) Abort(req context.Context, runID string) (err error) {
 	ctx, done := x.answering(req, "aborting run "+runID, &err)
 	defer done()
-	return flowtemporal.AbortRun(ctx, x.c, runID, func(w *workflowpb.WorkflowExecutionInfo) error {
+	err = flowtemporal.AbortRun(ctx, x.c, runID, func(w *workflowpb.WorkflowExecutionInfo) error {
 		if !x.isRun(w) {
 			return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
 		}
@@ -329,13 +332,17 @@ func (x *Executor) Abort(req context.Context, runID string) (err error) {
 		}
 		return nil
 	})
+	if errors.Is(err, runtime.ErrRollingBack) {
+		return engine.CheckAbort(runID, runtime.StateRollingBack) // as the engine answers its own runs
+	}
+	return err
 }
 
-// AbortRequested reports whether the run's workflow has a cancellation
-// requested (Temporal's cancel_requested, engine.AbortRequester): an
-// abort accepted that the run records only once its step in flight
-// returns. The engine asks only while the run takes aborts
-// (engine.AbortPending).
+// AbortRequested reports whether the run took an abort (engine.AbortRequester)
+// that it records only once its step in flight returns: the abort update
+// it took (flowtemporal.MemoAbortRequested), or a cancellation of its
+// workflow requested (Temporal's cancel_requested: a run of older code).
+// The engine asks only while the run takes aborts (engine.AbortPending).
 func (x *Executor) AbortRequested(req context.Context, runID string) (_ bool, err error) {
 	ctx, done := x.answering(req, "reading run "+runID, &err)
 	defer done()
@@ -343,7 +350,9 @@ func (x *Executor) AbortRequested(req context.Context, runID string) (_ bool, er
 	if err != nil {
 		return false, flowtemporal.RunError(err, runID)
 	}
-	return d.GetWorkflowExtendedInfo().GetCancelRequested(), nil
+	var took bool
+	flowtemporal.MemoValue(d.GetWorkflowExecutionInfo().GetMemo(), flowtemporal.MemoAbortRequested, &took)
+	return took || d.GetWorkflowExtendedInfo().GetCancelRequested(), nil
 }
 
 // History is the run's events, from its workflow, in pages

@@ -1,0 +1,198 @@
+package flowtemporal
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/replay"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
+)
+
+// gate is where an activity of one run tells the test it came, then waits
+// until the test lets it go.
+type gate struct{ came, open chan struct{} }
+
+func newGate() gate { return gate{make(chan struct{}), make(chan struct{})} }
+
+func (g gate) pass() {
+	close(g.came)
+	<-g.open
+}
+
+// The run itself answers an abort (UpdateAbort), in the order of its own
+// moves: an abort that comes once the run has entered its rollback after
+// a failure is refused with runtime.ErrRollingBack (Abort answers nil, as
+// the runtime's), and the run ends compensated, as the runtime's
+// Run.AbortUnlessRollingBack; one taken
+// before the failure ends the run aborted; one of a run that is over is
+// runtime.ErrFinished. Before, Abort cancelled the workflow after a
+// description that said it was running, and answered nil for the run
+// held in its rollback, which then ended compensated. A workflow of
+// older code, which takes no abort update, is cancelled as before. The
+// runs' histories replay on this code.
+func TestAbortIsTheRunsAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	undo := map[string]gate{"racing": newGate()} // Reserve's rollback, held
+	charge := map[string]gate{"early": newGate()}
+	def := runtime.New[lost]("Race")
+	must(t, def.Register(
+		runtime.NewStep("Reserve", func(ctx context.Context, s *lost) (runtime.Outcome, error) {
+			return "", nil
+		}, runtime.WithRollback(func(ctx context.Context, s *lost) error {
+			if g, ok := undo[runtime.RunID(ctx)]; ok {
+				g.pass()
+			}
+			return nil
+		})),
+		runtime.NewStep("Charge", func(ctx context.Context, s *lost) (runtime.Outcome, error) {
+			if g, ok := charge[runtime.RunID(ctx)]; ok {
+				g.pass() // returns after the abort, failed all the same
+			}
+			return "", runtime.Permanent(errors.New("card refused"))
+		}, runtime.WithIrreversible[lost]()),
+	))
+	f, err := New(def)
+	must(t, err)
+	ts := testserver.New(t)
+	c := ts.GetDefaultClient()
+	const queue = "abort-race"
+	w := worker.New(c, queue, WorkerOptions(worker.Options{}))
+	f.Register(w)
+	// A workflow of code older than the abort update: it waits until
+	// it is cancelled.
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		_ = workflow.Await(ctx, func() bool { return false })
+		return temporal.NewCanceledError()
+	}, workflow.RegisterOptions{Name: "Old"})
+	must(t, w.Start())
+	defer w.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opts := func(id string) client.StartWorkflowOptions {
+		return client.StartWorkflowOptions{ID: id, TaskQueue: queue}
+	}
+
+	racing, err := Start(ctx, c, "Race", lost{}, opts("racing"))
+	must(t, err)
+	<-undo["racing"].came // the run has entered its rollback: Charge failed
+	if err := racing.AbortUnlessRollingBack(ctx); !errors.Is(err, runtime.ErrRollingBack) {
+		t.Errorf("abort of the run in its rollback: %v, want runtime.ErrRollingBack", err)
+	}
+	if err := racing.Abort(ctx); err != nil {
+		t.Errorf("Abort of the run in its rollback: %v, want nil, as the runtime's (it changes nothing)", err)
+	}
+	close(undo["racing"].open)
+	if res, err := racing.Wait(ctx); res.Final != runtime.StateCompensated || errors.Is(err, runtime.ErrAborted) {
+		t.Errorf("racing: ended %s (%v), want compensated", res.Final, err)
+	}
+
+	early, err := Start(ctx, c, "Race", lost{}, opts("early"))
+	must(t, err)
+	<-charge["early"].came
+	if err := early.AbortUnlessRollingBack(ctx); err != nil {
+		t.Errorf("abort of the run at Charge: %v", err)
+	}
+	d, err := c.DescribeWorkflowExecution(ctx, "early", "")
+	must(t, err)
+	var requested bool
+	if !MemoValue(d.GetWorkflowExecutionInfo().GetMemo(), MemoAbortRequested, &requested) || !requested {
+		t.Errorf("the run's memo does not say the abort it took while its step runs")
+	}
+	if err := early.Abort(ctx); err != nil {
+		t.Errorf("abort again: %v, want nil (taken already)", err)
+	}
+	close(charge["early"].open)
+	res, err := early.Wait(ctx)
+	if res.Final != runtime.StateAborted || !errors.Is(err, runtime.ErrAborted) {
+		t.Errorf("early: ended %s (%v), want aborted", res.Final, err)
+	}
+	if err := early.Abort(ctx); !errors.Is(err, runtime.ErrFinished) {
+		t.Errorf("abort of a run over: %v, want runtime.ErrFinished", err)
+	}
+	// The runs replay on this code with the abort they took (the
+	// update's handler and its memo) or refused (nothing recorded).
+	r := replay.New()
+	f.Register(r)
+	for _, id := range []string{"racing", "early"} {
+		var h historypb.History
+		for it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT); it.HasNext(); {
+			e, err := it.Next()
+			must(t, err)
+			h.Events = append(h.Events, e)
+		}
+		if err := r.Run(id, &h); err != nil {
+			t.Errorf("replaying %s: %v", id, err)
+		}
+	}
+	if err := AbortRun(ctx, c, "nobody", nil); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("abort of no run: %v, want runtime.ErrUnknownRun", err)
+	}
+
+	old, err := c.ExecuteWorkflow(ctx, opts("old"), "Old")
+	must(t, err)
+	if err := AbortRun(ctx, c, "old", nil); err != nil {
+		t.Errorf("abort of a workflow of older code: %v, want it cancelled", err)
+	}
+	var canceled *temporal.CanceledError
+	if err := old.Get(ctx, nil); !errors.As(err, &canceled) {
+		t.Errorf("the workflow of older code ended with %v, want cancelled", err)
+	}
+}
+
+// An abort that reaches the run after its caller's deadline
+// (AbortUpdate.Until), which answered the caller an error, is refused and
+// changes nothing: Temporal keeps an update until a worker takes it, however
+// late. One within its deadline is taken.
+func TestLateAbortChangesNothing(t *testing.T) {
+	for _, late := range []bool{true, false} {
+		env := newEnv(t)
+		def := runtime.New[looping]("Doze")
+		must(t, def.Register(runtime.NewSleep[looping]("Doze", time.Hour, nil)))
+		f, err := New(def)
+		must(t, err)
+		f.Register(env)
+		var refused, taken error
+		answered := false
+		env.RegisterDelayedCallback(func() {
+			until := env.Now().Add(time.Minute)
+			if late {
+				until = env.Now().Add(-time.Second)
+			}
+			env.UpdateWorkflow(UpdateAbort, "abort", &testsuite.TestUpdateCallback{
+				OnAccept: func() {},
+				OnReject: func(err error) { answered, refused = true, err },
+				OnComplete: func(_ any, err error) {
+					answered, taken = true, err
+				},
+			}, AbortUpdate{Until: until})
+		}, time.Minute)
+		env.ExecuteWorkflow(f.Workflow, looping{})
+		var app *temporal.ApplicationError
+		switch {
+		case !answered:
+			t.Errorf("late %v: the update was not answered", late)
+		case late && (!errors.As(refused, &app) || app.Type() != errTypeAbortLate):
+			t.Errorf("late abort: refused with %v, want %s", refused, errTypeAbortLate)
+		case !late && (refused != nil || taken != nil):
+			t.Errorf("abort in time: refused %v, %v", refused, taken)
+		}
+		want := runtime.StateAborted
+		if late {
+			want = runtime.StateDone
+		}
+		wantEnd(t, env, want)
+	}
+}
