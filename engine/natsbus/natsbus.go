@@ -73,6 +73,15 @@ type Options struct {
 	// deletes it, with its place (default DefaultMaxAge; at least
 	// MinMaxAge, which JetStream refuses less than).
 	MaxAge time.Duration
+	// PublishRetry bounds how long Publish sends a message again whose
+	// sending JetStream has not acknowledged (its acknowledgement lost,
+	// JetStream slower than publishAckWait, the link lost after the
+	// message left), with the same Nats-Msg-Id, which JetStream stores
+	// once: every sending is within PublishRetry of the first, each
+	// waits publishAckWait for its acknowledgement (default
+	// DefaultPublishRetry; at most half the duplicate window, Duplicates:
+	// a sending after the window would be stored again).
+	PublishRetry time.Duration
 	// Logger gets a consumer's pull requests that fail, and when they
 	// work again (default: discard): JetStream without a responder
 	// leaves it standing still, asking again (pull); a consumer deleted
@@ -105,6 +114,13 @@ func progressEvery(ackWait time.Duration) time.Duration { return ackWait / 3 }
 // shorter.
 const defaultDuplicates = 2 * time.Minute
 
+// DefaultPublishRetry is the default Options.PublishRetry: a NATS server
+// restarting, or a connection lost and made again (the client tries every
+// 2s), is back well within it; with the last sending's wait for its
+// acknowledgement, a Publish takes 35s at most, inside the HTTP server's
+// 60s to write its answer (POST /events).
+const DefaultPublishRetry = 30 * time.Second
+
 // Broker is the JetStream engine.Broker.
 type Broker struct {
 	js      jetstream.JetStream
@@ -133,6 +149,13 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 		// keeps is the inbox's to drop as a duplicate anyway.
 		opts.Duplicates = min(defaultDuplicates, opts.MaxAge)
 	}
+	if opts.PublishRetry <= 0 {
+		opts.PublishRetry = DefaultPublishRetry
+	}
+	// A sending that reaches JetStream after the duplicate window of the
+	// first would be stored as a new message; half leaves room for the
+	// time on the way.
+	opts.PublishRetry = min(opts.PublishRetry, opts.Duplicates/2)
 	if opts.AckWait == 0 {
 		opts.AckWait = 30 * time.Second
 	}
@@ -205,7 +228,10 @@ func (b *Broker) Subject(topic, event string) string {
 }
 
 // Publish implements engine.Broker: the message is stored in the stream
-// (acknowledged by JetStream) before Publish returns.
+// (acknowledged by JetStream) before Publish returns. A sending whose
+// outcome is unknown is sent again, the same, for Options.PublishRetry
+// at most (send); Publish fails with engine.ErrPublishUnknown if it never
+// learns.
 func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	if m.ID == "" {
 		m.ID = runtime.NewID()
@@ -222,7 +248,10 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	}
 	msg.Header.Set(idHeader, m.ID)
 	tracectx.Inject(ctx, http.Header(msg.Header)) // the publishing step's trace
-	_, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupID(msg.Subject, m.ID)))
+	err := b.send(ctx, msg, dedupID(msg.Subject, m.ID))
+	if errors.Is(err, engine.ErrPublishUnknown) {
+		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
+	}
 	if errors.Is(err, nats.ErrReconnectBufExceeded) {
 		// What a connection without a reconnect buffer (ConnOptions)
 		// answers while it reconnects: say that, not the buffer.
