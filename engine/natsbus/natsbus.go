@@ -117,8 +117,8 @@ const defaultDuplicates = 2 * time.Minute
 // DefaultPublishRetry is the default Options.PublishRetry: a NATS server
 // restarting, or a connection lost and made again (the client tries every
 // 2s), is back well within it; with the last sending's wait for its
-// acknowledgement, a Publish takes 35s at most, inside the HTTP server's
-// 60s to write its answer (POST /events).
+// acknowledgement, a Publish takes 35s at most, inside the 60s flowgen
+// serve gives an answer (-write-timeout: POST /events).
 const DefaultPublishRetry = 30 * time.Second
 
 // Broker is the JetStream engine.Broker.

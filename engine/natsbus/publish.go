@@ -83,6 +83,11 @@ func (b *Broker) send(ctx context.Context, msg *nats.Msg, msgID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if b.js.Conn().IsClosed() {
+		// Not sent: the request fails with the same error once sent, when
+		// the connection closes while it waits (unknown).
+		return nats.ErrConnectionClosed
+	}
 	start := time.Now()
 	var lost error // the last sending whose outcome is unknown, if any
 	pause := publishPause
