@@ -73,14 +73,13 @@ type Options struct {
 	// deletes it, with its place (default DefaultMaxAge; at least
 	// MinMaxAge, which JetStream refuses less than).
 	MaxAge time.Duration
-	// PublishRetry bounds how long Publish sends a message again whose
-	// sending JetStream has not acknowledged (its acknowledgement lost,
-	// JetStream slower than publishAckWait, the link lost after the
-	// message left), with the same Nats-Msg-Id, which JetStream stores
-	// once: every sending is within PublishRetry of the first, each
-	// waits publishAckWait for its acknowledgement (default
-	// DefaultPublishRetry; at most half the duplicate window, Duplicates:
-	// a sending after the window would be stored again).
+	// PublishRetry bounds how long Publish sends again, with the same
+	// Nats-Msg-Id (stored once), a message whose acknowledgement did not
+	// come back (JetStream slower than 5s, the link lost after the
+	// message left): every sending is within PublishRetry of the first,
+	// and each waits 5s for its acknowledgement (default
+	// DefaultPublishRetry; at most half of Duplicates, the duplicate
+	// window: a sending after it would be stored again).
 	PublishRetry time.Duration
 	// Logger gets a consumer's pull requests that fail, and when they
 	// work again (default: discard): JetStream without a responder
