@@ -66,6 +66,11 @@ type Message struct {
 // one given to Consume) ends, and must not call its own consumer's stop;
 // the engine calls stop holding none of the locks its handlers take, and
 // cancels their ctx when Close's context ends.
+//
+// Publish returns once the broker holds m for its consumers. One that
+// fails changed nothing, unless its error wraps ErrPublishUnknown: the
+// broker may hold m, and its consumers then apply it; sent again with the
+// same ID, it is applied once.
 type Broker interface {
 	Publish(ctx context.Context, m Message) error
 	Consume(ctx context.Context, name, topic, event string, h func(ctx context.Context, m Message) error) (stop func(), err error)
@@ -216,6 +221,13 @@ func brokerRoom(m *Message) int64 {
 // JetStream stream's bounds), and refused this one: nothing was stored.
 // Retry later.
 var ErrBrokerFull = errors.New("engine: broker full: its consumers are behind")
+
+// ErrPublishUnknown: the broker did not say whether it stored the message
+// (natsbus: JetStream's acknowledgement lost, sent again for as long as
+// natsbus.Options.PublishRetry and still lost): it may hold it, and then
+// its consumers apply it. Send it again with the same ID (POST /events:
+// the same Idempotency-Key), which is applied once.
+var ErrPublishUnknown = errors.New("engine: the broker did not say whether it stored the message, which it then applies: send it again with the same ID (POST /events: the same Idempotency-Key)")
 
 type memStream struct {
 	msgs   []Message

@@ -62,7 +62,9 @@ type Published struct {
 // ErrIdempotencyMismatch (the ID was seen with another payload), ErrBusy
 // (the runs it starts would exceed Options.MaxRunning), ErrInboxFull,
 // ErrTooLarge (the event alone is more than the inbox may hold), ErrClosed;
-// a broker's error wraps ErrPublish; nothing changed on any of these.
+// a broker's error wraps ErrPublish; nothing changed on any of these,
+// but for a broker that could not say whether it stored the event
+// (ErrPublishUnknown), whose consumers then apply it.
 func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error) {
 	if m.ID == "" {
 		m.ID = runtime.NewID()
@@ -237,7 +239,8 @@ func messageLockKey(topic, event, id string) string {
 	return "message " + topic + "/" + event + "/" + id
 }
 
-// ErrPublish: the broker refused the event (HTTP 502).
+// ErrPublish: the broker refused the event, or did not say whether it
+// stored it (ErrPublishUnknown) (HTTP 502).
 var ErrPublish = errors.New("engine: publishing to the broker")
 
 func (e *Engine) otherPayload(err error, m Message) error {

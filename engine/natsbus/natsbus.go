@@ -80,6 +80,14 @@ type Options struct {
 	// (default DefaultIDLeaseTTL). Engines sharing the stream set it each
 	// as they start: the last one's value holds.
 	IDLeaseTTL time.Duration
+	// PublishRetry bounds how long Publish sends again, with the same
+	// Nats-Msg-Id (stored once), a message whose acknowledgement did not
+	// come back (JetStream slower than 5s, the link lost after the
+	// message left): every sending is within PublishRetry of the first,
+	// and each waits 5s for its acknowledgement (default
+	// DefaultPublishRetry; at most half of Duplicates, the duplicate
+	// window: a sending after it would be stored again).
+	PublishRetry time.Duration
 	// Logger gets a consumer's pull requests that fail, and when they
 	// work again (default: discard): JetStream without a responder
 	// leaves it standing still, asking again (pull); a consumer deleted
@@ -112,6 +120,13 @@ func progressEvery(ackWait time.Duration) time.Duration { return ackWait / 3 }
 // shorter.
 const defaultDuplicates = 2 * time.Minute
 
+// DefaultPublishRetry is the default Options.PublishRetry: a NATS server
+// restarting, or a connection lost and made again (the client tries every
+// 2s), is back well within it; with the last sending's wait for its
+// acknowledgement, a Publish takes 35s at most, inside the 60s flowgen
+// serve gives an answer (-write-timeout: POST /events).
+const DefaultPublishRetry = 30 * time.Second
+
 // Broker is the JetStream engine.Broker.
 type Broker struct {
 	js      jetstream.JetStream
@@ -140,6 +155,13 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Broker, error) {
 		// keeps is the inbox's to drop as a duplicate anyway.
 		opts.Duplicates = min(defaultDuplicates, opts.MaxAge)
 	}
+	if opts.PublishRetry <= 0 {
+		opts.PublishRetry = DefaultPublishRetry
+	}
+	// A sending that reaches JetStream after the duplicate window of the
+	// first would be stored as a new message; half leaves room for the
+	// time on the way.
+	opts.PublishRetry = min(opts.PublishRetry, opts.Duplicates/2)
 	if opts.AckWait == 0 {
 		opts.AckWait = 30 * time.Second
 	}
@@ -240,7 +262,10 @@ func (b *Broker) Subject(topic, event string) string {
 }
 
 // Publish implements engine.Broker: the message is stored in the stream
-// (acknowledged by JetStream) before Publish returns.
+// (acknowledged by JetStream) before Publish returns. A sending whose
+// outcome is unknown is sent again, the same, for Options.PublishRetry
+// at most (send); Publish fails with engine.ErrPublishUnknown if it never
+// learns.
 func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	if m.ID == "" {
 		m.ID = runtime.NewID()
@@ -257,7 +282,10 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	}
 	msg.Header.Set(idHeader, m.ID)
 	tracectx.Inject(ctx, http.Header(msg.Header)) // the publishing step's trace
-	_, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(dedupID(msg.Subject, m.ID)))
+	err := b.send(ctx, msg, dedupID(msg.Subject, m.ID))
+	if errors.Is(err, engine.ErrPublishUnknown) {
+		return fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err)
+	}
 	if errors.Is(err, nats.ErrReconnectBufExceeded) {
 		// What a connection without a reconnect buffer (ConnOptions)
 		// answers while it reconnects: say that, not the buffer.
