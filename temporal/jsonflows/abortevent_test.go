@@ -10,7 +10,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/flowgen/flowgen/runtime"
-	"github.com/flowgen/flowgen/temporal/flowtemporal"
 )
 
 // An event the inbox hands to a waiting run that is being aborted is not
@@ -32,12 +31,7 @@ func TestAbortedWaitLosesNoEvent(t *testing.T) {
 	waiting := func(run string) {
 		t.Helper()
 		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-			v, err := c.QueryWorkflow(ctx, run, "", flowtemporal.QueryStatus)
-			if err != nil {
-				continue
-			}
-			var st runtime.Status
-			if v.Get(&st) == nil && st.State == runtime.StateWaiting {
+			if st, err := queryStatus(ctx, c, run); err == nil && st.State == runtime.StateWaiting {
 				return
 			}
 		}

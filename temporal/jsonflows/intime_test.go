@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/flowgen/flowgen/runtime"
-	"github.com/flowgen/flowgen/temporal/flowtemporal"
 )
 
 // An event POST /events accepted before an await's deadline wakes the
@@ -37,12 +36,8 @@ func TestEventAcceptedInTimeWakesTheRunAfterItsTimer(t *testing.T) {
 		t.Helper()
 		inbox := inboxID(inboxKey{Topic: "payments", Event: "paid", Correlated: true, Value: order})
 		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-			v, err := c.QueryWorkflow(ctx, run, "", flowtemporal.QueryStatus)
-			if err != nil {
-				continue
-			}
-			var st runtime.Status
-			if v.Get(&st) != nil || st.State != runtime.StateWaiting || st.Wait == nil {
+			st, err := queryStatus(ctx, c, run)
+			if err != nil || st.State != runtime.StateWaiting || st.Wait == nil {
 				continue
 			}
 			if _, err := c.DescribeWorkflowExecution(ctx, inbox, ""); err == nil {

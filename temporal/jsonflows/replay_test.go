@@ -15,7 +15,7 @@ import (
 )
 
 // Histories recorded on a real server by the serve command of an earlier
-// commit must replay on this code, as a worker of this code replays the
+// commit (or by a test that runs them as it does) must replay on this code, as a worker of this code replays the
 // runs an older one started (a worker that takes a run over, or whose
 // cache dropped it): the same commands, or a nondeterminism error. Each
 // directory of testdata/histories holds the runs of testdata/shop.json one
@@ -35,7 +35,31 @@ import (
 //     their inboxes;
 //   - reclaim: the commit that added it, the runs of Wait: one that timed
 //     out, and one whose event was posted while the workers were down over
-//     its deadline, which took it once they were back, and their inboxes.
+//     its deadline, which took it once they were back, and their inboxes;
+//   - abort-update: commit e9fe9f0, the first whose runs answer an abort
+//     themselves (the Update flowgen.abort, flowtemporal.UpdateAbort),
+//     recorded by TestRecordAbortHistories (go test -run
+//     TestRecordAbortHistories -record testdata/histories/NAME records
+//     them again, on the code of that commit, into a new directory): abort,
+//     which took the Update in its wait for its child at Bill (update
+//     accepted, the child's cancellation, the memo flowgen.abort-requested,
+//     update completed) and ended aborted after rolling back Reserve, and
+//     its child abort@Bill, cancelled by it in its await Pay, which ended
+//     aborted after rolling back Charge; refused@Bill, which took the
+//     Update itself in its await Pay and ended aborted after rolling back
+//     Charge, and its parent refused, which failed at Bill then and, in
+//     its rollback of Reserve, refused an abort Update: refused by the
+//     update's validator, it left nothing in the history, which is that
+//     of a run compensated. An Update the handler refused after the
+//     validator passed would leave an accepted and a completed event, but
+//     only for a run that entered its rollback between the two, within
+//     the workflow task that brought the Update: no run here records one.
+//
+// The replay runs the handler of each Update the history accepted, not its
+// validator (the SDK does not run it again): a change of what the handler
+// commands, or of their order, fails the replay of abort and refused@Bill
+// (moving its UpsertMemo before its checks, leaving it out, not setting
+// the handler all do); a change of the validator cannot.
 func TestReplayRecordedHistories(t *testing.T) {
 	x := jsonflows.New(nil, jsonflows.Options{})
 	eng, err := engine.New(engine.Options{Executor: x, Caller: httpcall.New(httpcall.Static{"svc": "http://127.0.0.1:1"})})

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
 	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
@@ -96,4 +97,14 @@ func (o *onTemporal) must(t *testing.T, method, path, body string, want int) {
 	if status, _, answer := request(t, method, o.url+path, body); status != want {
 		t.Fatalf("%s %s: %d %s, want %d", method, path, status, answer, want)
 	}
+}
+
+// queryStatus is run's status, as its workflow answers it.
+func queryStatus(ctx context.Context, c client.Client, run string) (runtime.Status, error) {
+	var st runtime.Status
+	v, err := c.QueryWorkflow(ctx, run, "", flowtemporal.QueryStatus)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	return st, err
 }
