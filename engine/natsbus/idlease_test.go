@@ -310,3 +310,42 @@ func TestIDKeysAndBuckets(t *testing.T) {
 		t.Errorf("idBucket: %q and %q", a, b)
 	}
 }
+
+// A process started beside a running one on a copy of its store (the
+// same instance, which store.md says never to do) takes the ID at once,
+// as a restart would. The running one's renewals took it back, each
+// thinking it had expired, and back again: both consumed the awaited
+// events, each getting a share, and neither said so. A renewal that finds
+// the key written by another holder, of its own instance too, now calls
+// OnIDLost.
+func TestEngineIDTakenBySameInstance(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	lost := make(chan error, 2)
+	start := func() *engine.Engine {
+		b, err := New(context.Background(), connectConn(t, s), Options{IDLeaseTTL: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := engine.New(engine.Options{Store: sameInstance{store.NewMemory(), "copied"}, Broker: b, ID: "x",
+			OnIDLost: func(err error) { lost <- err }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	first := start()
+	defer closeIDEngine(t, first)
+	second := start()
+	defer closeIDEngine(t, second)
+	select {
+	case err := <-lost:
+		if _, ok := errors.AsType[*engine.IDTakenError](err); !ok {
+			t.Errorf("OnIDLost: %v; want an *engine.IDTakenError", err)
+		}
+	case <-time.After(30 * time.Second): // a failure bound only
+		t.Fatal("a process of the same instance took the ID beside the running one: OnIDLost not called")
+	}
+}
