@@ -128,6 +128,12 @@ func (l *lease) take(ctx context.Context) error {
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			rev, err = kv.Create(ctx, l.key, l.value)
+		case err == nil && e.Revision() < l.rev:
+			// What the key held before this lease wrote it (revisions
+			// are the stream's sequence, and only grow): a replica
+			// behind answered (a bucket's Get may be a direct get),
+			// not another holder.
+			return l.failed(fmt.Errorf("the key read at revision %d, older than this lease's %d (a replica behind?)", e.Revision(), l.rev))
 		case err == nil:
 			var other engine.IDHolder
 			// Once held (a renewal), a value this lease did not write is
