@@ -27,7 +27,9 @@ type IDClaimer interface {
 	// until the hold of the one that died expires. The hold is kept while
 	// it runs; lost is called, once, if another holder has taken it since
 	// (the broker unreachable longer than the hold lasts, and another
-	// process of the same id started meanwhile). release returns once it
+	// process of the same id started meanwhile; or one of the same
+	// Instance started beside it, on a copy of its store, which takes it
+	// at once as a restart would). release returns once it
 	// keeps the hold no more; it gives the id back if it still holds it.
 	ClaimID(ctx context.Context, id string, holder IDHolder, lost func(error)) (release func(), err error)
 }

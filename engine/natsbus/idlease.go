@@ -1,6 +1,7 @@
 package natsbus
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -53,7 +54,8 @@ func idKey(id string) string { return escapeWith(id, '=') }
 // the claim until it expires, TTL after its holder's last renewal, or is
 // given back (release). A renewal that finds the key gone (NATS
 // unreachable longer than the TTL) takes it again, saying so; one that
-// finds it held by another Instance calls lost and renews no more.
+// finds it held by another holder (another Instance, or a process beside
+// this one on a copy of its store) calls lost and renews no more.
 func (b *Broker) ClaimID(ctx context.Context, id string, holder engine.IDHolder, lost func(error)) (func(), error) {
 	value, err := json.Marshal(holder)
 	if err != nil {
@@ -126,9 +128,21 @@ func (l *lease) take(ctx context.Context) error {
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			rev, err = kv.Create(ctx, l.key, l.value)
+		case err == nil && e.Revision() < l.rev:
+			// What the key held before this lease wrote it (revisions
+			// are the stream's sequence, and only grow): a replica
+			// behind answered (a bucket's Get may be a direct get),
+			// not another holder.
+			return l.failed(fmt.Errorf("the key read at revision %d, older than this lease's %d (a replica behind?)", e.Revision(), l.rev))
 		case err == nil:
 			var other engine.IDHolder
-			if json.Unmarshal(e.Value(), &other) != nil || other.Instance == "" || other.Instance != l.holder.Instance {
+			// Once held (a renewal), a value this lease did not write is
+			// another holder's, of its Instance too: a process started
+			// beside this one on a copy of its store, not this one
+			// restarted. Taken back, each process's renewals would take
+			// it from the other's, both consuming, and neither saying so.
+			taken := l.rev != 0 && !bytes.Equal(e.Value(), l.value)
+			if json.Unmarshal(e.Value(), &other) != nil || other.Instance == "" || other.Instance != l.holder.Instance || taken {
 				return &engine.IDTakenError{ID: l.id, Where: "this NATS stream (" + l.b.opts.Stream + ")", Holder: other}
 			}
 			rev, err = kv.Update(ctx, l.key, l.value, e.Revision())

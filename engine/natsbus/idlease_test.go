@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/internal/logtest"
@@ -308,5 +310,146 @@ func TestIDKeysAndBuckets(t *testing.T) {
 	}
 	if a, b := idBucket("a$b"), idBucket("a%b"); a == b || strings.ContainsAny(a, "$%") {
 		t.Errorf("idBucket: %q and %q", a, b)
+	}
+}
+
+// A process started beside a running one on a copy of its store (the
+// same instance, which store.md says never to do) takes the ID at once,
+// as a restart would. The running one's renewals took it back, each
+// thinking it had expired, and back again: both consumed the awaited
+// events, each getting a share, and neither said so. A renewal that finds
+// the key written by another holder, of its own instance too, now calls
+// OnIDLost.
+func TestEngineIDTakenBySameInstance(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	lost := make(chan error, 2)
+	start := func() *engine.Engine {
+		b, err := New(context.Background(), connectConn(t, s), Options{IDLeaseTTL: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := engine.New(engine.Options{Store: sameInstance{store.NewMemory(), "copied"}, Broker: b, ID: "x",
+			OnIDLost: func(err error) { lost <- err }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	first := start()
+	defer closeIDEngine(t, first)
+	second := start()
+	defer closeIDEngine(t, second)
+	select {
+	case err := <-lost:
+		if _, ok := errors.AsType[*engine.IDTakenError](err); !ok {
+			t.Errorf("OnIDLost: %v; want an *engine.IDTakenError", err)
+		}
+	case <-time.After(30 * time.Second): // a failure bound only
+		t.Fatal("a process of the same instance took the ID beside the running one: OnIDLost not called")
+	}
+}
+
+// staleReads is a JetStream whose bucket of engine IDs, once armed, fails
+// one Update as a request timing out does, then answers one Get with an
+// entry it read before: what a replica behind answers a direct get (a
+// bucket's Get, AllowDirect) on a stream of several replicas.
+type staleReads struct {
+	jetstream.JetStream
+	mu      sync.Mutex
+	fail    bool                    // the next Update fails
+	stale   jetstream.KeyValueEntry // the next Get's answer
+	renewed chan struct{}           // an Update succeeded after both
+}
+
+func (j *staleReads) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := j.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return staleKV{kv, j}, nil
+}
+
+type staleKV struct {
+	jetstream.KeyValue
+	j *staleReads
+}
+
+func (kv staleKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	kv.j.mu.Lock()
+	fail, armed, renewed := kv.j.fail, kv.j.fail || kv.j.stale != nil, kv.j.renewed
+	kv.j.fail = false
+	kv.j.mu.Unlock()
+	if fail {
+		return 0, context.DeadlineExceeded
+	}
+	rev, err := kv.KeyValue.Update(ctx, key, value, rev)
+	if err == nil && !armed && renewed != nil {
+		select {
+		case renewed <- struct{}{}:
+		default:
+		}
+	}
+	return rev, err
+}
+
+func (kv staleKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	kv.j.mu.Lock()
+	e := kv.j.stale
+	kv.j.stale = nil
+	kv.j.mu.Unlock()
+	if e != nil {
+		return e, nil
+	}
+	return kv.KeyValue.Get(ctx, key)
+}
+
+// A renewal that failed (a timeout) read the key again, and on a stream
+// of several replicas a follower behind may answer with what the key held
+// before this lease took it: another holder's value. The renewal called
+// lost, and flowgen serve stopped, over a stale read. A revision older
+// than the one the lease wrote is no other holder's: the renewal fails,
+// and the next one renews.
+func TestIDLeaseStaleReadNotLost(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	b, err := New(context.Background(), connectConn(t, s), Options{IDLeaseTTL: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := b.bucket(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := json.Marshal(engine.IDHolder{Instance: "theirs", Host: "elsewhere", PID: 7, Since: time.Now()})
+	if _, err := kv.Create(context.Background(), "x", other); err != nil {
+		t.Fatal(err)
+	}
+	before, err := kv.Get(context.Background(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(context.Background(), "x"); err != nil { // given back
+		t.Fatal(err)
+	}
+	j := &staleReads{JetStream: b.js}
+	b.js = j
+	lost := make(chan error, 1)
+	release, err := b.ClaimID(context.Background(), "x", engine.IDHolder{Instance: "mine"}, func(err error) { lost <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	j.mu.Lock()
+	j.fail, j.stale, j.renewed = true, before, make(chan struct{}, 1)
+	renewed := j.renewed
+	j.mu.Unlock()
+	select {
+	case err := <-lost:
+		t.Fatalf("a renewal read a stale revision of the key (%d, older than the lease's): lost called: %v", before.Revision(), err)
+	case <-renewed:
+	case <-time.After(30 * time.Second): // a failure bound only
+		t.Fatal("not renewed after a stale read")
 	}
 }

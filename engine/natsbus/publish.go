@@ -32,9 +32,11 @@ const (
 	// stored: JetStream acknowledged it, stored now or before (a
 	// duplicate of an earlier sending's).
 	stored sending = iota
-	// refused: JetStream answered with an error, having checked its
-	// duplicate window first: neither this sending nor an earlier one
-	// is stored.
+	// refused: JetStream answered with an error: this sending is not
+	// stored. Nor is an earlier one when the refusal came after its
+	// duplicate check (the stream full), but not all do (a sealed
+	// stream; on a clustered one, the account's and the server's
+	// limits): after a sending whose outcome is unknown, it stays so.
 	refused
 	// unsent: this sending never reached JetStream, and another may (the
 	// connection reconnecting: no reconnect buffer, ConnOptions; no
@@ -74,11 +76,11 @@ func sendingOf(err error) sending {
 // sent again, byte for byte, within Options.PublishRetry (and ctx): JetStream
 // drops a sending whose ID it stored within its duplicate window, answering
 // it as a duplicate, which is the acknowledgement that was lost. An outcome
-// still unknown at the bound is engine.ErrPublishUnknown. A sending that
-// surely failed fails at once, as before: JetStream's refusal (the stream
-// full, after its duplicate check: an earlier sending was not stored
-// either), the connection down before it left (with no earlier sending
-// unknown), the caller's ctx ended before it left.
+// still unknown at the bound is engine.ErrPublishUnknown, as is one that
+// JetStream refuses after a sending whose outcome is unknown (refused). A
+// sending that surely failed fails at once, as before, when no earlier
+// one is unknown: JetStream's refusal (the stream full), the connection
+// down before it left, the caller's ctx ended before it left.
 func (b *Broker) send(ctx context.Context, msg *nats.Msg, msgID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -98,9 +100,7 @@ func (b *Broker) send(ctx context.Context, msg *nats.Msg, msgID string) error {
 		switch sendingOf(err) {
 		case stored:
 			return nil
-		case refused:
-			return err
-		case unsent, unsendable:
+		case refused, unsent, unsendable:
 			if lost == nil {
 				return err
 			}
@@ -109,7 +109,8 @@ func (b *Broker) send(ctx context.Context, msg *nats.Msg, msgID string) error {
 		}
 		// Sent again only while the caller waits, the connection may
 		// come back, and within the bound.
-		again := sendingOf(err) != unsendable && ctx.Err() == nil && !b.js.Conn().IsClosed() &&
+		s := sendingOf(err)
+		again := s != unsendable && s != refused && ctx.Err() == nil && !b.js.Conn().IsClosed() &&
 			time.Since(start)+pause < b.opts.PublishRetry
 		if again {
 			select {

@@ -21,8 +21,9 @@ import (
 // through link, as flowgen serve connects (ConnOptions), with a consumer
 // of t/e so that the stream keeps what is published there; sendings gets
 // each message that reaches the server on t/e, stored or not (a
-// duplicate), and stored says how many the stream holds.
-func linkedBroker(t *testing.T, opts Options) (b *Broker, link *natstest.Link, sendings func() []*nats.Msg, stored func() (msgs, last uint64)) {
+// duplicate), stored says how many the stream holds, and direct is
+// JetStream on a connection of its own, not through link.
+func linkedBroker(t *testing.T, opts Options) (b *Broker, link *natstest.Link, sendings func() []*nats.Msg, stored func() (msgs, last uint64), direct jetstream.JetStream) {
 	t.Helper()
 	url := natstest.JetStreamURL(t)
 	link = natstest.NewLink(t, url)
@@ -35,20 +36,20 @@ func linkedBroker(t *testing.T, opts Options) (b *Broker, link *natstest.Link, s
 		t.Fatal(err)
 	}
 	ensureConsumer(t, b, "held", "t", "e")
-	direct := natstest.Connect(t, url)
+	dc := natstest.Connect(t, url)
 	var mu sync.Mutex
 	var seen []*nats.Msg
-	if _, err := direct.Subscribe(b.Subject("t", "e"), func(m *nats.Msg) {
+	if _, err := dc.Subscribe(b.Subject("t", "e"), func(m *nats.Msg) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, m)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := direct.Flush(); err != nil {
+	if err := dc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	js, err := jetstream.New(direct)
+	js, err := jetstream.New(dc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func linkedBroker(t *testing.T, opts Options) (b *Broker, link *natstest.Link, s
 		}
 		return s.CachedInfo().State.Msgs, s.CachedInfo().State.LastSeq
 	}
-	return b, link, sendings, stored
+	return b, link, sendings, stored, js
 }
 
 // The acknowledgement of a publish is lost (the link drops what the
@@ -75,7 +76,7 @@ func linkedBroker(t *testing.T, opts Options) (b *Broker, link *natstest.Link, s
 // made again, once more, which JetStream answers as a duplicate. Publish
 // returns nil, and the stream holds the message once.
 func TestPublishSendsAgainWhenAckLost(t *testing.T) {
-	b, link, sendings, stored := linkedBroker(t, Options{})
+	b, link, sendings, stored, _ := linkedBroker(t, Options{})
 	link.Mute()
 	done := make(chan error, 1)
 	go func() {
@@ -128,7 +129,7 @@ func TestPublishUnknownPastItsBound(t *testing.T) {
 		{"PublishRetry", Options{PublishRetry: time.Nanosecond}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			b, link, sendings, stored := linkedBroker(t, c.opts)
+			b, link, sendings, stored, _ := linkedBroker(t, c.opts)
 			link.Mute()
 			ctx := context.Background()
 			if c.ctx > 0 {
@@ -173,7 +174,7 @@ func TestPublishUnknownPastItsBound(t *testing.T) {
 // refusal comes after JetStream's duplicate check, so no sending of the
 // message is stored, and POST /events' 502 changes nothing.
 func TestPublishRefusalNotSentAgain(t *testing.T) {
-	b, _, sendings, _ := linkedBroker(t, Options{MaxBytes: 4096})
+	b, _, sendings, _, _ := linkedBroker(t, Options{MaxBytes: 4096})
 	payload := []byte(`{"x": "` + strings.Repeat("x", 500) + `"}`)
 	var err error
 	var id string
@@ -200,6 +201,40 @@ func TestPublishRefusalNotSentAgain(t *testing.T) {
 	})
 	if n != 1 {
 		t.Errorf("the refused message was sent %d times, want once", n)
+	}
+}
+
+// JetStream checks some things before its duplicate window: a sealed
+// stream, and on a stream of several replicas the account's and the
+// server's limits. A sending refused so, after one whose acknowledgement
+// was lost and which JetStream stored, says nothing of that one: Publish
+// returned the refusal, which POST /events answers 502 as a change of
+// nothing, the message stored. It fails with engine.ErrPublishUnknown.
+func TestPublishRefusalAfterLostAckIsUnknown(t *testing.T) {
+	b, link, _, stored, direct := linkedBroker(t, Options{})
+	link.Mute()
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Publish(context.Background(), engine.Message{ID: "m1", Topic: "t", Event: "e", Payload: []byte(`{"a": 1}`)})
+	}()
+	waitFor(t, "the message stored, its acknowledgement lost", func() bool { msgs, _ := stored(); return msgs == 1 })
+	s, err := direct.Stream(context.Background(), b.opts.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.Sealed = true
+	if _, err := direct.UpdateStream(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	link.Cut()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // a failure bound only
+		t.Fatal("Publish did not return")
+	}
+	if !errors.Is(err, engine.ErrPublishUnknown) {
+		t.Errorf("Publish of a message stored, its acknowledgement lost, then refused (the stream sealed): %v; want engine.ErrPublishUnknown", err)
 	}
 }
 
