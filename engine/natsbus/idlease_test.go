@@ -240,7 +240,7 @@ func TestEngineIDLostWhileRunning(t *testing.T) {
 	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	nc := connectConn(t, s)
-	b, err := New(context.Background(), nc, Options{IDLeaseTTL: 300 * time.Millisecond, Logger: log})
+	b, err := New(context.Background(), nc, Options{IDLeaseTTL: 3 * time.Second, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestEngineIDTakenBySameInstance(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	lost := make(chan error, 2)
 	start := func() *engine.Engine {
-		b, err := New(context.Background(), connectConn(t, s), Options{IDLeaseTTL: 300 * time.Millisecond})
+		b, err := New(context.Background(), connectConn(t, s), Options{IDLeaseTTL: 3 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
