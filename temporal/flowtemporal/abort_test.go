@@ -196,3 +196,47 @@ func TestLateAbortChangesNothing(t *testing.T) {
 		wantEnd(t, env, want)
 	}
 }
+
+// An abort the run takes while its await, timed out, asks its inbox
+// whether an event in time was signalled to it (Options.Reclaim: an
+// Update on the inbox, a round trip) ends it aborted, as the abort it
+// took: the runtime's run takes an abort that comes as it enters its
+// rollback rather than the failure (enterFailing). Before, the run took
+// the update (nil, 202 on serve), then routed its timeout and ended
+// failed, or done when the timeout routes there.
+func TestAbortTakenWhileReclaiming(t *testing.T) {
+	for _, target := range []string{runtime.Fail, runtime.Done} {
+		def := runtime.New[paid]("Pay", Awaits())
+		must(t, def.Register(
+			runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, func(s *paid) string { return s.Order }, time.Hour,
+				runtime.WithNext[paid](runtime.OutcomeTimeout, target)),
+			runtime.NewStep("Ship", func(context.Context, *paid) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }, runtime.WithIrreversible[paid]()),
+		))
+		f, err := NewWith(def, Options{
+			OnWait: func(workflow.Context, *runtime.Wait, bool) {},
+			Reclaim: func(ctx workflow.Context, _ *runtime.Wait) (bool, string) {
+				_ = workflow.Sleep(ctx, time.Minute) // the inbox's answer comes back
+				return false, ""
+			},
+		})
+		must(t, err)
+		env := newEnv(t)
+		f.Register(env)
+		var answer error
+		answered := false
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(UpdateAbort, "abort", &testsuite.TestUpdateCallback{
+				OnAccept:   func() {},
+				OnReject:   func(err error) { answered, answer = true, err },
+				OnComplete: func(_ any, err error) { answered, answer = true, err },
+			}, AbortUpdate{})
+		}, time.Hour+time.Second)
+		env.ExecuteWorkflow(WorkflowName("Pay"), paid{Order: "o-1"})
+		if !answered || answer != nil {
+			t.Fatalf("timeout to %s: the update: answered %v, %v; want taken", target, answered, answer)
+		}
+		if st := status(t, env); st.State != runtime.StateAborted {
+			t.Errorf("timeout to %s: the run took the abort and ended %s: %q", target, st.State, transitions(st.History))
+		}
+	}
+}

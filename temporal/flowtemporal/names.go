@@ -98,6 +98,13 @@ const (
 	// again (wfRun.activity), as the runtime's Resume does: a run whose
 	// step (or rollback) failed so before replays failing it.
 	versionLostAttempt = "flowgen.lost-attempt"
+	// versionAbortBeforeRoute is the change (workflow.GetVersion) after
+	// which a run whose step ran no attempt since it took an abort (an
+	// await timed out, a sleep, a call whose child failed) ends aborted
+	// rather than routing the step's outcome, as the runtime's run takes an
+	// abort that came first (run.run): a run that routed so before replays
+	// as it ran.
+	versionAbortBeforeRoute = "flowgen.abort-before-route"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.

@@ -117,6 +117,18 @@ func (r *wfRun[S]) run() (S, error) {
 		// was aborted meanwhile (as on the runtime): the step takes its
 		// result, then the run aborts and rolls it back.
 		returned := step.Call != nil && out == "" && r.ctx.Err() != nil
+		if !returned && r.ctx.Err() != nil && (out != "" || step.OnlyWaits()) &&
+			workflow.GetVersion(r.ctx, versionAbortBeforeRoute, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+			// The run took an abort, and its step runs no attempt now
+			// (its wait ended, timed out as its inbox answered, or in the
+			// workflow task that brought the abort, after the wait's own
+			// select; a call's child failed): the step did not complete,
+			// and its outcome is not routed, as the runtime's run aborts
+			// a step it did not run (and enters aborting, not failing,
+			// after an abort that came first). Else a run that answered
+			// the abort taken would end failed, compensated or done.
+			return r.abort(0, r.ctx.Err())
+		}
 		if out == "" && len(step.Branches) == 0 && !returned {
 			// Before the step's first attempt, which the failure names, as
 			// the runtime's attempts (a step that only waits has one, which
