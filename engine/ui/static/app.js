@@ -197,6 +197,18 @@
   function NeedLogin(msg) { this.message = msg; }
   function Forbidden(msg) { this.message = msg; }
   function answered(e) { return e instanceof NeedLogin || e instanceof Forbidden; }
+  // signOuts counts the times the page was signed out (showLogin). A
+  // request sent signed in (sent: sentIn()) whose answer comes once the
+  // page was signed out since (Sign out, a 401; two reads refused at
+  // once, a view's read late) is answered with NeedLogin and nothing
+  // shown (outdated): the view it was for is gone, and its token may be
+  // one given before. A refusal of it would sign out the user signed in
+  // since, or read their session and say a read of theirs was refused;
+  // an answer drawn would use the session that is no more. start's
+  // GET /session, sent signed out, is never outdated.
+  var signOuts = 0;
+  function sentIn() { return session ? signOuts : -1; }
+  function outdated(sent) { return sent >= 0 && sent !== signOuts; }
   // refusal is the one place where the page answers a request the API
   // refused for its credentials, whichever it was (a read of a view's,
   // the live stream opening again, an abort): route is the request's
@@ -205,14 +217,13 @@
   // (a role that may read nothing here: a provider's), the form saying
   // first what after says (the refusal that had the page read the
   // session). Another 403 is forbidden's. A refusal that comes once the
-  // page is signed out (two reads refused at once, a view's read late)
-  // leaves the form saying the first. It answers a promise that rejects
-  // with NeedLogin or Forbidden, or null when res is no refusal.
+  // page is signed out is outdated: the form keeps saying the first. It
+  // answers a promise that rejects with NeedLogin or Forbidden, or null
+  // when res is no refusal.
   function refusal(res, route, after) {
     if (res.status !== 401 && res.status !== 403) return null;
     return res.json().catch(function () { return {}; }).then(function (b) {
       var why = b.error || (res.status === 401 ? "sign in" : res.status + " " + res.statusText);
-      if (!session && (after || route !== "GET /session")) throw new NeedLogin(why);
       if (res.status === 403 && route !== "GET /session") return forbidden(why, route);
       showLogin(after ? after + ". Your token may read nothing here now: " + why + ". Sign in with another." : why);
       throw new NeedLogin(why);
@@ -250,7 +261,9 @@
     opts = opts || {};
     var init = { method: method, headers: headers(), cache: "no-store" };
     if (method !== "GET") { init.headers["Content-Type"] = "application/json"; init.body = opts.body || ""; }
+    var sent = sentIn();
     return fetch(path, init).then(function (res) {
+      if (outdated(sent)) throw new NeedLogin("signed out since it was sent");
       var r = refusal(res, opts.route, opts.after);
       if (r) return r;
       var ct = res.headers.get("Content-Type") || "";
@@ -338,7 +351,9 @@
       var wait = 0; // the Retry-After of a refusal, in seconds
       // state=false: the page reads which run moved, never an event's
       // state from the stream (a run's is read with GET /runs/{id}).
+      var sent = sentIn();
       fetch("/watch?" + (query ? query + "&" : "") + "state=false", { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
+        if (outdated(sent)) throw new NeedLogin("signed out since it was sent");
         // Refused (401, 403): signed out, or the session read again; a
         // view drawn anew has stopped this watch.
         var r = refusal(res, "GET /watch");
@@ -423,6 +438,7 @@
   function showLogin(msg) {
     leave();
     session = null;
+    signOuts++;
     notice("");
     $("#nav").hidden = true;
     $("#who").textContent = "";
