@@ -1434,7 +1434,10 @@
         c.box.removeAttribute("aria-busy");
         keepFocus([c.box], function () { showDiagram(c.box, svg, c.details); });
       }).catch(function (e) {
-        if (answered(e) || cards[name] !== c) return;
+        // A 403 answered (Forbidden) to a role that may still read it
+        // leaves the card as it is: it says why there is no diagram, not
+        // "loading" for ever.
+        if (e instanceof NeedLogin || cards[name] !== c) return;
         c.svg = null;
         c.box.classList.remove("unread");
         c.box.removeAttribute("aria-busy");
