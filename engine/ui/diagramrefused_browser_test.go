@@ -6,6 +6,7 @@ package ui_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,15 +15,7 @@ import (
 
 func TestBrowserFlowDiagramRefused(t *testing.T) {
 	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/flows/Order/diagram" {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusForbidden)
-				_, _ = w.Write([]byte(`{"error": "engine: forbidden: not this flow"}`))
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
+		return forbidding(h, func(r *http.Request) bool { return r.URL.Path == "/flows/Order/diagram" }, "engine: forbidden: not this flow")
 	})
 	ctx := browser(t)
 	signIn(t, ctx, v.url+"/ui/#/flows", clientToken, true)
@@ -40,4 +33,18 @@ func TestBrowserFlowDiagramRefused(t *testing.T) {
 	if !strings.HasPrefix(box[0], "No diagram: ") || !strings.Contains(box[0], "not this flow") || box[1] != "null" {
 		t.Errorf("the refused diagram's box says %q, aria-busy %s: want why there is no diagram, not busy", box[0], box[1])
 	}
+}
+
+// forbidding serves h, but answers each request that refused picks with
+// an authorizer's 403, its error reason.
+func forbidding(h http.Handler, refused func(*http.Request) bool, reason string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refused(r) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"error": ` + strconv.Quote(reason) + `}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
