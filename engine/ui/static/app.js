@@ -305,7 +305,7 @@
   // left open on six runs would make every request of every tab wait.
   function watch(query, onEvent, onOpen) {
     if (session && session.routes.indexOf("GET /watch") < 0) return poll(onOpen);
-    var stopped = false, ctrl = null, timer = null, read = false, me = {}, asleep = false;
+    var stopped = false, ctrl = null, timer = null, read = false, me = {}, asleep = false, polled = null;
     var notBefore = 0; // a stream refused with Retry-After opens again no sooner, shown or not
     liveBy = me;
     // The badge is shown while a view follows the API: "live" while the
@@ -382,6 +382,16 @@
         return pump();
       }).catch(function (e) {
         if (e instanceof NeedLogin) stopped = true;
+        // Refused (403, Forbidden) to a role that may still follow it (an
+        // authorizer of its own; one that may not had the view drawn
+        // anew, which stopped this watch): opened again, it would be
+        // refused again, the session read again each time, for ever,
+        // and the view would show what it read once. It reads what it
+        // shows every POLL_MS instead, as on a server with no stream.
+        else if (e instanceof Forbidden && !stopped) {
+          stopped = true;
+          polled = poll(onOpen, "the server refused this page's live updates (" + e.message + "): the page reads again every " + POLL_MS / 1000 + " s");
+        }
       }).then(function () {
         ctrl = null;
         live(false, wait);
@@ -400,20 +410,22 @@
     document.addEventListener("visibilitychange", visibility);
     loop();
     return function () {
+      if (polled) polled();
       stopped = true; clearTimeout(timer); if (ctrl) ctrl.abort(); live(false); liveBy = null;
       document.removeEventListener("visibilitychange", visibility);
     };
   }
   // poll stands for watch on a server that sends no live events (GET
   // /session does not list GET /watch: flowgen-temporal serve, whose runs
-  // record their events on Temporal): the view reads what it shows now and
+  // record their events on Temporal), or that refused this page's stream
+  // (why: the badge's title then): the view reads what it shows now and
   // every POLL_MS, and the badge says so rather than "live".
-  function poll(onOpen) {
+  function poll(onOpen, why) {
     var me = {}, l = $("#live");
     liveBy = me;
     l.className = "live off polling";
     l.textContent = "polling";
-    l.title = "this server sends no live updates (its runs record their events elsewhere): the page reads again every " + POLL_MS / 1000 + " s";
+    l.title = why || "this server sends no live updates (its runs record their events elsewhere): the page reads again every " + POLL_MS / 1000 + " s";
     l.hidden = false;
     onOpen();
     var timer = setInterval(onOpen, POLL_MS);
