@@ -1446,9 +1446,10 @@
         c.box.removeAttribute("aria-busy");
         keepFocus([c.box], function () { showDiagram(c.box, svg, c.details); });
       }).catch(function (e) {
-        // A 403 answered (Forbidden) to a role that may still read it
-        // leaves the card as it is: it says why there is no diagram, not
-        // "loading" for ever.
+        // Only a sign-out (NeedLogin) leaves the card as it is: a 403
+        // answered (Forbidden) to a role that may still read diagrams is
+        // said in the card as any error is, which "loading" would
+        // otherwise say for ever.
         if (e instanceof NeedLogin || cards[name] !== c) return;
         c.svg = null;
         c.box.classList.remove("unread");
