@@ -131,15 +131,11 @@ func TestBrowserReadRefusedRoleStillMay(t *testing.T) {
 	var sessions atomic.Int32
 	var refuse atomic.Bool
 	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
+		h = forbidding(h, func(r *http.Request) bool { return refuse.Load() && strings.HasSuffix(r.URL.Path, "/history") },
+			"engine: forbidden: this run's history is not yours")
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/session" {
 				sessions.Add(1)
-			}
-			if refuse.Load() && strings.HasSuffix(r.URL.Path, "/history") {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusForbidden)
-				_, _ = w.Write([]byte(`{"error": "engine: forbidden: this run's history is not yours"}`))
-				return
 			}
 			h.ServeHTTP(w, r)
 		})

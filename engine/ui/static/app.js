@@ -197,6 +197,18 @@
   function NeedLogin(msg) { this.message = msg; }
   function Forbidden(msg) { this.message = msg; }
   function answered(e) { return e instanceof NeedLogin || e instanceof Forbidden; }
+  // signOuts counts the times the page was signed out (showLogin). A
+  // request sent signed in (sent: sentIn()) whose answer comes once the
+  // page was signed out since (Sign out, a 401; two reads refused at
+  // once, a view's read late) is answered with NeedLogin and nothing
+  // shown (outdated): the view it was for is gone, and its token may be
+  // one given before. A refusal of it would sign out the user signed in
+  // since, or read their session and say a read of theirs was refused;
+  // an answer drawn would use the session that is no more. start's
+  // GET /session, sent signed out, is never outdated.
+  var signOuts = 0;
+  function sentIn() { return session ? signOuts : -1; }
+  function outdated(sent) { return sent >= 0 && sent !== signOuts; }
   // refusal is the one place where the page answers a request the API
   // refused for its credentials, whichever it was (a read of a view's,
   // the live stream opening again, an abort): route is the request's
@@ -205,14 +217,13 @@
   // (a role that may read nothing here: a provider's), the form saying
   // first what after says (the refusal that had the page read the
   // session). Another 403 is forbidden's. A refusal that comes once the
-  // page is signed out (two reads refused at once, a view's read late)
-  // leaves the form saying the first. It answers a promise that rejects
-  // with NeedLogin or Forbidden, or null when res is no refusal.
+  // page is signed out is outdated: the form keeps saying the first. It
+  // answers a promise that rejects with NeedLogin or Forbidden, or null
+  // when res is no refusal.
   function refusal(res, route, after) {
     if (res.status !== 401 && res.status !== 403) return null;
     return res.json().catch(function () { return {}; }).then(function (b) {
       var why = b.error || (res.status === 401 ? "sign in" : res.status + " " + res.statusText);
-      if (!session && (after || route !== "GET /session")) throw new NeedLogin(why);
       if (res.status === 403 && route !== "GET /session") return forbidden(why, route);
       showLogin(after ? after + ". Your token may read nothing here now: " + why + ". Sign in with another." : why);
       throw new NeedLogin(why);
@@ -250,7 +261,9 @@
     opts = opts || {};
     var init = { method: method, headers: headers(), cache: "no-store" };
     if (method !== "GET") { init.headers["Content-Type"] = "application/json"; init.body = opts.body || ""; }
+    var sent = sentIn();
     return fetch(path, init).then(function (res) {
+      if (outdated(sent)) throw new NeedLogin("signed out since it was sent");
       var r = refusal(res, opts.route, opts.after);
       if (r) return r;
       var ct = res.headers.get("Content-Type") || "";
@@ -292,7 +305,7 @@
   // left open on six runs would make every request of every tab wait.
   function watch(query, onEvent, onOpen) {
     if (session && session.routes.indexOf("GET /watch") < 0) return poll(onOpen);
-    var stopped = false, ctrl = null, timer = null, read = false, me = {}, asleep = false;
+    var stopped = false, ctrl = null, timer = null, read = false, me = {}, asleep = false, polled = null;
     var notBefore = 0; // a stream refused with Retry-After opens again no sooner, shown or not
     liveBy = me;
     // The badge is shown while a view follows the API: "live" while the
@@ -338,7 +351,9 @@
       var wait = 0; // the Retry-After of a refusal, in seconds
       // state=false: the page reads which run moved, never an event's
       // state from the stream (a run's is read with GET /runs/{id}).
+      var sent = sentIn();
       fetch("/watch?" + (query ? query + "&" : "") + "state=false", { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
+        if (outdated(sent)) throw new NeedLogin("signed out since it was sent");
         // Refused (401, 403): signed out, or the session read again; a
         // view drawn anew has stopped this watch.
         var r = refusal(res, "GET /watch");
@@ -367,6 +382,16 @@
         return pump();
       }).catch(function (e) {
         if (e instanceof NeedLogin) stopped = true;
+        // Refused (403, Forbidden) to a role that may still follow it (an
+        // authorizer of its own; one that may not had the view drawn
+        // anew, which stopped this watch): opened again, it would be
+        // refused again, the session read again each time, for ever,
+        // and the view would show what it read once. It reads what it
+        // shows every POLL_MS instead, as on a server with no stream.
+        else if (e instanceof Forbidden && !stopped) {
+          stopped = true;
+          polled = poll(onOpen, "the server refused this page's live updates (" + e.message + "): the page reads again every " + POLL_MS / 1000 + " s");
+        }
       }).then(function () {
         ctrl = null;
         live(false, wait);
@@ -385,20 +410,22 @@
     document.addEventListener("visibilitychange", visibility);
     loop();
     return function () {
+      if (polled) polled();
       stopped = true; clearTimeout(timer); if (ctrl) ctrl.abort(); live(false); liveBy = null;
       document.removeEventListener("visibilitychange", visibility);
     };
   }
   // poll stands for watch on a server that sends no live events (GET
   // /session does not list GET /watch: flowgen-temporal serve, whose runs
-  // record their events on Temporal): the view reads what it shows now and
+  // record their events on Temporal), or that refused this page's stream
+  // (why: the badge's title then): the view reads what it shows now and
   // every POLL_MS, and the badge says so rather than "live".
-  function poll(onOpen) {
+  function poll(onOpen, why) {
     var me = {}, l = $("#live");
     liveBy = me;
     l.className = "live off polling";
     l.textContent = "polling";
-    l.title = "this server sends no live updates (its runs record their events elsewhere): the page reads again every " + POLL_MS / 1000 + " s";
+    l.title = why || "this server sends no live updates (its runs record their events elsewhere): the page reads again every " + POLL_MS / 1000 + " s";
     l.hidden = false;
     onOpen();
     var timer = setInterval(onOpen, POLL_MS);
@@ -423,6 +450,7 @@
   function showLogin(msg) {
     leave();
     session = null;
+    signOuts++;
     notice("");
     $("#nav").hidden = true;
     $("#who").textContent = "";
@@ -1418,7 +1446,11 @@
         c.box.removeAttribute("aria-busy");
         keepFocus([c.box], function () { showDiagram(c.box, svg, c.details); });
       }).catch(function (e) {
-        if (answered(e) || cards[name] !== c) return;
+        // Only a sign-out (NeedLogin) leaves the card as it is: a 403
+        // answered (Forbidden) to a role that may still read diagrams is
+        // said in the card as any error is, which "loading" would
+        // otherwise say for ever.
+        if (e instanceof NeedLogin || cards[name] !== c) return;
         c.svg = null;
         c.box.classList.remove("unread");
         c.box.removeAttribute("aria-busy");
