@@ -33,37 +33,46 @@ type answered struct {
 func (a answered) Get(context.Context, any) error { return a.err }
 
 // endingClient is a Temporal client whose workflow is running when
-// described and has ended when cancelled, or sent the abort update
-// (updates): a run that ends while its abort is on the way.
+// described, until it is cancelled, or sent the abort update (updates),
+// which find it ended compensated: a run that ends while its abort is on
+// the way.
 type endingClient struct {
 	client.Client
 	updates bool
+	ended   bool
 }
 
-func (c endingClient) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+func (c *endingClient) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
 	if c.updates {
+		c.ended = true
 		return nil, serviceerror.NewNotFound("workflow execution already completed")
 	}
 	return answered{err: olderCode}, nil
 }
 
-func (endingClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+func (c *endingClient) DescribeWorkflowExecution(ctx context.Context, id, run string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	if c.ended {
+		return endedClient{st: enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, state: runtime.StateCompensated}.DescribeWorkflowExecution(ctx, id, run)
+	}
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
 		Status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, TaskQueue: DefaultTaskQueue}}, nil
 }
 
-func (endingClient) CancelWorkflow(context.Context, string, string) error {
+func (c *endingClient) CancelWorkflow(context.Context, string, string) error {
+	c.ended = true
 	return serviceerror.NewNotFound("workflow execution already completed")
 }
 
-// An abort of a run that ends between its description and its
-// cancellation says the run is over (409), as for a run found ended,
-// not that it is unknown (404).
+// An abort of a run that ends between its description and its update
+// (or cancellation) says the run is over (409), as for a run found
+// ended, not that it is unknown (404), and names the state it ended in,
+// as the engine does (engine.CheckAbort), not "ended".
 func TestAbortOfARunThatJustEnded(t *testing.T) {
+	want := engine.CheckAbort("r-1", runtime.StateCompensated)
 	for _, updates := range []bool{true, false} {
-		err := New(endingClient{updates: updates}, Options{}).Abort(context.Background(), "r-1")
-		if !errors.Is(err, runtime.ErrFinished) || errors.Is(err, runtime.ErrUnknownRun) {
-			t.Errorf("updates %v: Abort = %v, want runtime.ErrFinished", updates, err)
+		err := New(&endingClient{updates: updates}, Options{}).Abort(context.Background(), "r-1")
+		if !errors.Is(err, runtime.ErrFinished) || errors.Is(err, runtime.ErrUnknownRun) || err.Error() != want.Error() {
+			t.Errorf("updates %v: Abort = %v, want %v", updates, err, want)
 		}
 	}
 }

@@ -315,7 +315,8 @@ func (x *Executor) eventRun(ctx context.Context, s engine.EventStart) (string, e
 // run rolling back); a run taken so ends aborted. A run that is over is
 // answered in flowgen's terms, by the terminal state it recorded
 // (runInfo, as GET /runs/{id} reads it), not by Temporal's status for it
-// ("canceled" for an aborted run, "failed" for a compensated one). In
+// ("canceled" for an aborted run, "failed" for a compensated one), and
+// so is one that ends between its description and its abort. In
 // progress, where its progress memo left it: a run the memo says is
 // rolling back is refused without asking it. A workflow that is no run of
 // the executor's flows (isRun: an inbox, another task queue's) is unknown,
@@ -323,17 +324,32 @@ func (x *Executor) eventRun(ctx context.Context, s engine.EventStart) (string, e
 func (x *Executor) Abort(req context.Context, runID string) (err error) {
 	ctx, done := x.answering(req, "aborting run "+runID, &err)
 	defer done()
-	err = flowtemporal.AbortRun(ctx, x.c, runID, func(w *workflowpb.WorkflowExecutionInfo) error {
+	checked := false // check refused the abort
+	check := func(w *workflowpb.WorkflowExecutionInfo) error {
 		if !x.isRun(w) {
+			checked = true
 			return fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
 		}
 		if info, exact := runInfo(w); exact {
-			return engine.CheckAbort(runID, info.State)
+			err := engine.CheckAbort(runID, info.State)
+			checked = err != nil
+			return err
 		}
 		return nil
-	})
-	if errors.Is(err, runtime.ErrRollingBack) {
+	}
+	err = flowtemporal.AbortRun(ctx, x.c, runID, check)
+	switch {
+	case errors.Is(err, runtime.ErrRollingBack):
 		return engine.CheckAbort(runID, runtime.StateRollingBack) // as the engine answers its own runs
+	case errors.Is(err, runtime.ErrFinished) && !checked:
+		// Found running, over by the time its abort came (or refused by
+		// the run as over): named by the end it recorded, as a run found
+		// over is, rather than "ended".
+		if d, derr := x.c.DescribeWorkflowExecution(ctx, runID, ""); derr == nil {
+			if over := check(d.GetWorkflowExecutionInfo()); errors.Is(over, runtime.ErrFinished) {
+				return over
+			}
+		}
 	}
 	return err
 }
