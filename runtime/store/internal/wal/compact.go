@@ -405,12 +405,7 @@ func (r *Rewrite) Commit() error {
 	}
 	dir := r.l.dir
 	m := manifest{lo: r.lo, hi: r.hi, m: uint64(len(r.files))}
-	tmp := filepath.Join(dir, manifestName+".tmp")
-	if err := writeSynced(tmp, m.encode(), r.l.opts.sync); err != nil {
-		r.cleanup()
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, manifestName)); err != nil {
+	if err := replaceSynced(dir, manifestName, m.encode(), r.l.opts.sync); err != nil {
 		r.cleanup()
 		return err
 	}
@@ -465,6 +460,18 @@ func (l *Log) Fail(err error) error {
 	defer l.mu.Unlock()
 	l.setFailed(err)
 	return l.failed
+}
+
+// replaceSynced replaces the file name in dir with b: written to
+// name+".tmp", synced, then renamed over name, so that a crash leaves the
+// old file or the new, never a part. The caller syncs dir, for the rename
+// to last (the manifest's caller fails the log if that fails).
+func replaceSynced(dir, name string, b []byte, sync func(*os.File) error) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	if err := writeSynced(tmp, b, sync); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
 func writeSynced(path string, b []byte, sync func(*os.File) error) error {

@@ -31,9 +31,9 @@ func readInstance(dir string) (string, error) {
 }
 
 // makeInstance returns the instance ID in dir, making one if there is none
-// (written to a temporary file, synced, renamed, the directory synced: a
-// crash leaves the old state or the new, never a part). The caller holds
-// dir's lock, so no other process makes one at the same time.
+// (replaceSynced, then the directory synced: a crash leaves no file or the
+// whole one). The caller holds dir's lock, so no other process makes one
+// at the same time.
 func makeInstance(dir string, sync func(*os.File) error) (string, error) {
 	id, err := readInstance(dir)
 	if err != nil || id != "" {
@@ -42,11 +42,7 @@ func makeInstance(dir string, sync func(*os.File) error) (string, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	id = hex.EncodeToString(b[:])
-	tmp := filepath.Join(dir, instanceName+".tmp")
-	if err := writeSynced(tmp, []byte(id+"\n"), sync); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, instanceName)); err != nil {
+	if err := replaceSynced(dir, instanceName, []byte(id+"\n"), sync); err != nil {
 		return "", err
 	}
 	return id, syncDir(dir)
