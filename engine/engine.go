@@ -755,9 +755,7 @@ func (e *Engine) claimID(ctx context.Context) error {
 		return err
 	}
 	e.idUnlock = func() {
-		if release != nil {
-			release()
-		}
+		release()
 		unlock()
 	}
 	return nil

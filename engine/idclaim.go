@@ -66,11 +66,11 @@ func (e *IDTakenError) Error() string {
 }
 
 // claimBroker claims the engine's ID on its broker, if the broker holds
-// IDs (IDClaimer): nil, with nothing to release, if it does not.
+// IDs (IDClaimer); on one that does not, release does nothing.
 func (e *Engine) claimBroker(ctx context.Context) (release func(), err error) {
 	c, ok := e.broker.(IDClaimer)
 	if !ok {
-		return nil, nil
+		return func() {}, nil
 	}
 	h := IDHolder{PID: os.Getpid(), Since: time.Now()}
 	h.Host, _ = os.Hostname()
