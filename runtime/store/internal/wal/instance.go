@@ -4,9 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/flowgen/flowgen/internal/regfile"
 )
 
 // instanceName is the file that holds a log's instance ID: 32 hexadecimal
@@ -14,12 +17,19 @@ import (
 const instanceName = "INSTANCE"
 
 // readInstance reads the instance ID in dir: "" if there is none, or if
-// the file does not hold one.
+// the file does not hold one. It never opens a file that waits (a named
+// pipe in its place would hang Open, as one in a segment's would) and
+// reads no more than an ID's line: a file larger holds none.
 func readInstance(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, instanceName))
+	f, err := regfile.Open(filepath.Join(dir, instanceName))
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64))
 	if err != nil {
 		return "", err
 	}

@@ -12,9 +12,9 @@ import (
 )
 
 // TestSegmentNotARegularFile: a segment name that is a named pipe, a
-// directory or a symbolic link to nothing, or a compaction manifest that
-// is a named pipe, makes Open (for writing and read-only, as the CLI's
-// verbs open a store) fail at once, naming the file and what it is. A
+// directory or a symbolic link to nothing, or a compaction manifest or an
+// INSTANCE file that is a named pipe, makes Open (for writing and
+// read-only, as the CLI's verbs open a store) fail at once, naming the file and what it is. A
 // named pipe's open waited for a writer: Open, and `flowgen runs -store`,
 // hung for good. A link to a regular segment is read as that segment.
 func TestSegmentNotARegularFile(t *testing.T) {
@@ -30,6 +30,12 @@ func TestSegmentNotARegularFile(t *testing.T) {
 		{"dir", seg2, func(p string) error { return os.Mkdir(p, 0o700) }, "a directory, not a regular file"},
 		{"dangling link", seg2, func(p string) error { return os.Symlink(filepath.Join(filepath.Dir(p), "nowhere"), p) }, "no such file"},
 		{"manifest fifo", func(dir string) string { return filepath.Join(dir, manifestName) }, fifo, "named pipe"},
+		{"instance fifo", func(dir string) string { return filepath.Join(dir, instanceName) }, func(p string) error {
+			if err := os.Remove(p); err != nil { // the writer's Open made it
+				return err
+			}
+			return fifo(p)
+		}, "named pipe"},
 	}
 	for _, tc := range tests {
 		for _, ro := range []bool{false, true} {
