@@ -390,7 +390,8 @@ func (r *Rewrite) Prepare() error {
 // Commit swaps the new segments in (steps 2 to 4). The caller must hold
 // off every reader of the segments lo..hi while it runs. An error after
 // the manifest is durable leaves the swap to the next Open, and fails the
-// log: what is on disk is no longer what this process knows.
+// log: what is on disk is no longer what this process knows, and ReadAt
+// and Scan of lo..hi fail until then.
 func (r *Rewrite) Commit() error {
 	if r.done {
 		return errors.New("wal: rewrite already finished")
@@ -418,7 +419,16 @@ func (r *Rewrite) Commit() error {
 		r.l.dropReader(seg)
 	}
 	if err := finishSwap(dir, r.l.opts.Hook); err != nil {
-		return r.l.Fail(err)
+		// Segments lo..hi are now partly the new set's, at offsets the
+		// caller's positions (the old set's: it moves them only once
+		// Commit succeeds) do not name: a read there could give one
+		// whole record for another. None is read until a reopen
+		// finishes the swap.
+		err = r.l.Fail(err)
+		r.l.rmu.Lock()
+		r.l.swapFailed = r.hi
+		r.l.rmu.Unlock()
+		return err
 	}
 	if m.m > 0 {
 		r.l.first.Store(m.base())

@@ -159,3 +159,99 @@ func TestFailedLogRefusesRewrite(t *testing.T) {
 		t.Errorf("files before %d, after %d", len(before), len(after))
 	}
 }
+
+// TestFailedSwapReadsNoOtherRecord: a swap that fails after its commit
+// point (here a rename refused: the second new segment is a directory)
+// leaves segments lo..hi partly the new set's, while the caller's
+// positions are still the old set's (it moves them only once Commit
+// succeeds). ReadAt of such a position read whatever record of the new
+// set began there: another record, checksummed and whole. It now fails,
+// until the log is reopened, which finishes the swap.
+func TestFailedSwapReadsNoOtherRecord(t *testing.T) {
+	dir := t.TempDir()
+	rec := RecordSize(len(payload(0)))
+	renamed := 0
+	opts := Options{SegmentSize: segHeaderSize + 4*rec, Hook: func(point string) {
+		if point != "compact-renamed" {
+			return
+		}
+		if renamed++; renamed == 1 {
+			p := compactPath(dir, 1)
+			if err := os.Rename(p, filepath.Join(dir, "aside")); err != nil {
+				t.Error(err)
+			}
+			if err := os.Mkdir(p, 0o700); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	_, l, err := readAll(t, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var pos []Pos
+	for i := range 17 { // payloads of one size: four records a segment
+		pos = append(pos, mustAppend(t, l, payload(i*37)))
+	}
+	lo, hi, ok := l.Sealed()
+	if !ok || lo != 1 || hi != 4 {
+		t.Fatalf("sealed %d..%d (%v), want 1..4", lo, hi, ok)
+	}
+	rw, err := l.Rewrite(lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	if err := l.Scan(lo, hi, func(_ Pos, p []byte) error {
+		if i++; i%2 == 0 {
+			_, err := rw.Add(p)
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Commit(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Commit with a rename refused: %v, want ErrFailed", err)
+	}
+	for i, p := range pos {
+		got, err := l.ReadAt(p)
+		if err == nil && !bytes.Equal(got, payload(i*37)) {
+			t.Errorf("record %d at %v after the failed swap: read %q", i, p, got)
+		}
+		if p.Segment <= hi && !errors.Is(err, ErrFailed) {
+			t.Errorf("record %d at %v after the failed swap: %v, want ErrFailed", i, p, err)
+		}
+	}
+	// The new segment back in its place, the reopened log finishes the
+	// swap: the kept records, then the active segment's.
+	l.Close()
+	if err := os.Remove(compactPath(dir, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "aside"), compactPath(dir, 1)); err != nil {
+		t.Fatal(err)
+	}
+	recs, l2, err := readAll(t, dir, Options{SegmentSize: opts.SegmentSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	want := [][]byte{}
+	for i := 1; i < 16; i += 2 {
+		want = append(want, payload(i*37))
+	}
+	want = append(want, payload(16*37))
+	if len(recs) != len(want) {
+		t.Fatalf("reopened: %d records, want %d", len(recs), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(recs[i], want[i]) {
+			t.Errorf("reopened: record %d %q, want %q", i, recs[i], want[i])
+		}
+	}
+}

@@ -149,6 +149,9 @@ type Log struct {
 
 	rmu     sync.Mutex
 	readers map[uint64]*os.File
+	// swapFailed is the last segment of a swap that failed after its
+	// commit point (Rewrite.Commit): segments up to it are not read.
+	swapFailed uint64
 
 	torn TornTail // what Open cut, set before it returns
 }
@@ -783,6 +786,9 @@ func (l *Log) reader(seg uint64) (*os.File, error) {
 	defer l.rmu.Unlock()
 	if l.readers == nil {
 		return nil, ErrClosed
+	}
+	if seg <= l.swapFailed {
+		return nil, fmt.Errorf("wal: segment %d is in a compaction's swap that failed (%w): reopen the log to read it", seg, ErrFailed)
 	}
 	if f, ok := l.readers[seg]; ok {
 		return f, nil
