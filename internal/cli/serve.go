@@ -279,8 +279,9 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	// A server that does not come up leaves no store behind that it made:
 	// a store made for this start and refused with it (a bad flows file,
 	// the address taken) holds nothing but its empty first segment, and
-	// would be mistaken for a service's data. Deferred first, so that it
-	// runs after the store is closed.
+	// would be mistaken for a service's data; unless its engine, started,
+	// recorded what it took from a broker meanwhile (newStoreDir).
+	// Deferred first, so that it runs after the store is closed.
 	listening := false
 	if made := newStoreDir(cfg.store); made != nil {
 		defer func() {

@@ -37,15 +37,23 @@ func openStore(dir string, readOnly bool, opts store.Options) (*store.Store, err
 
 // newStoreDir returns, when dir holds nothing yet (it does not exist, or
 // is an empty directory), the function that removes what a store opened
-// in it then made (the directory too if it did not exist); nil when dir
-// holds something already, which is never removed.
+// in it then made (the directory too if it did not exist), unless that
+// store recorded something; nil when dir holds something already, which
+// is never removed.
 func newStoreDir(dir string) func() {
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return func() { _ = os.RemoveAll(dir) }
+		return func() {
+			if !recorded(dir) {
+				_ = os.RemoveAll(dir)
+			}
+		}
 	case err == nil && len(entries) == 0:
 		return func() {
+			if recorded(dir) {
+				return
+			}
 			made, _ := os.ReadDir(dir)
 			for _, e := range made {
 				_ = os.RemoveAll(filepath.Join(dir, e.Name()))
@@ -53,4 +61,27 @@ func newStoreDir(dir string) func() {
 		}
 	}
 	return nil
+}
+
+// recorded reports whether the store in dir holds a run or an inbox
+// message (an abort request needs a run), or may: one that cannot be read
+// is kept. A start that fails once its engine has started (the listener,
+// which comes last, finds the address taken) may have recorded what its
+// consumers took meanwhile and acknowledged (on NATS, a trigger's event or
+// an awaited one), which then is nowhere else.
+func recorded(dir string) bool {
+	if ok, err := store.Exists(dir); err == nil && !ok {
+		return false
+	}
+	st, err := store.OpenReadOnly(dir)
+	if err != nil {
+		return true
+	}
+	defer st.Close()
+	runs, err := st.List(store.Filter{Limit: 1})
+	if err != nil || len(runs) > 0 {
+		return true
+	}
+	msgs, err := st.Messages(store.MessageFilter{Limit: 1, NoPayload: true})
+	return err != nil || len(msgs) > 0
 }
