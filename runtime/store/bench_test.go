@@ -60,7 +60,7 @@ func BenchmarkSyncPerEvent(b *testing.B) {
 	rs := rawSyncer{raw}
 	ctx := context.Background()
 	var evs []runtime.Event
-	rec := encodeEvent(nil, &fiveStepEvents("r-0")[0])
+	rec := mustEncodeEvent(b, &fiveStepEvents("r-0")[0])
 	rec = append(make([]byte, 12), rec...) // the log's record header
 	var tStore, tRaw time.Duration
 	n := 0
@@ -364,5 +364,5 @@ func fiveStepBench(b *testing.B) (*runtime.Flow[benchState], *bareLog, []byte) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { bare.f.Close() })
-	return f, bare, append(make([]byte, 12), encodeEvent(nil, &fiveStepEvents("r-0")[2])...)
+	return f, bare, append(make([]byte, 12), mustEncodeEvent(b, &fiveStepEvents("r-0")[2])...)
 }

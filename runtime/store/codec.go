@@ -87,8 +87,17 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// encodeEvent appends the record form of e to b.
-func encodeEvent(b []byte, e *runtime.Event) []byte {
+// encodeEvent appends the record form of e to b. It fails, appending
+// nothing, for a wait whose JSON form does not encode: a time outside
+// the years 0 to 9999 (a sleep's Until comes from the run's state).
+func encodeEvent(b []byte, e *runtime.Event) ([]byte, error) {
+	var wait []byte
+	if e.Wait != nil {
+		var err error
+		if wait, err = json.Marshal(e.Wait); err != nil {
+			return b, fmt.Errorf("%w: run %q seq %d: its wait cannot be recorded: %v", ErrInvalidEvent, e.RunID, e.Seq, err)
+		}
+	}
 	kind := byte(kindEvent)
 	switch {
 	case e.Link != "":
@@ -113,10 +122,6 @@ func encodeEvent(b []byte, e *runtime.Event) []byte {
 	b = append(b, e.State...)
 	b = binary.AppendUvarint(b, uint64(len(e.Payload)))
 	b = append(b, e.Payload...)
-	var wait []byte
-	if e.Wait != nil {
-		wait, _ = json.Marshal(e.Wait) // strings, a bool and times: it encodes
-	}
 	b = binary.AppendUvarint(b, uint64(len(wait)))
 	b = append(b, wait...)
 	if kind >= kindExtended {
@@ -136,7 +141,7 @@ func encodeEvent(b []byte, e *runtime.Event) []byte {
 	if kind == kindWoken {
 		b = appendString(b, e.Link)
 	}
-	return b
+	return b, nil
 }
 
 // runRef decodes a RunRef written by encodeEvent; nil for none.

@@ -25,7 +25,7 @@ func indexHeap(t *testing.T, runs, events int) uint64 {
 	var recs [][]byte
 	for r := range runs {
 		for _, e := range history(fmt.Sprintf("run-%05d", r), "F", tos...) {
-			recs = append(recs, encodeEvent(nil, &e))
+			recs = append(recs, mustEncodeEvent(t, &e))
 		}
 		if len(recs) >= 4096 || r == runs-1 {
 			if _, err := l.AppendAll(recs); err != nil {

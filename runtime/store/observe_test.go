@@ -12,12 +12,12 @@ import (
 // so a store written without tracing reads in an older flowgen.
 func TestTraceRecordKind(t *testing.T) {
 	e := fiveStepEvents("r-1")[0]
-	plain := encodeEvent(nil, &e)
+	plain := mustEncodeEvent(t, &e)
 	if plain[0] != kindEvent {
 		t.Fatalf("untraced event written as kind %d", plain[0])
 	}
 	e.Trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-	traced := encodeEvent(nil, &e)
+	traced := mustEncodeEvent(t, &e)
 	if traced[0] != kindExtended {
 		t.Fatalf("traced event written as kind %d", traced[0])
 	}
@@ -38,12 +38,12 @@ func TestTraceRecordKind(t *testing.T) {
 func TestLinkRecordKind(t *testing.T) {
 	e := fiveStepEvents("r-1")[1]
 	e.Payload = []byte(`{"paid":true}`)
-	plain := encodeEvent(nil, &e)
+	plain := mustEncodeEvent(t, &e)
 	if plain[0] != kindEvent {
 		t.Fatalf("event without a link written as kind %d", plain[0])
 	}
 	e.Link = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-	woken := encodeEvent(nil, &e)
+	woken := mustEncodeEvent(t, &e)
 	if woken[0] != kindWoken {
 		t.Fatalf("event with a link written as kind %d", woken[0])
 	}

@@ -40,8 +40,9 @@ var (
 	// ErrSequence is returned by Emit for an event that does not follow its
 	// run's history (sequence gap or repeat, or an event after the end).
 	ErrSequence = errors.New("store: event out of sequence")
-	// ErrInvalidEvent is returned by Emit for an event without a run ID or
-	// with an unknown machine state.
+	// ErrInvalidEvent is returned by Emit for an event without a run ID,
+	// with an unknown machine state, or with a wait it cannot record (a
+	// time past the year 9999).
 	ErrInvalidEvent = errors.New("store: invalid event")
 )
 
@@ -258,11 +259,18 @@ func (s *Store) Emit(ctx context.Context, e runtime.Event) error {
 	s.mu.Unlock()
 
 	bp := s.bufs.Get().(*[]byte)
-	buf := encodeEvent((*bp)[:0], &e)
+	buf, err := encodeEvent((*bp)[:0], &e)
+	if err != nil {
+		s.bufs.Put(bp)
+		s.mu.Lock()
+		delete(s.inflight, e.RunID)
+		s.mu.Unlock()
+		return err
+	}
 	op := s.emits.Get().(*emitOp)
 	op.s, op.e = s, e
 	s.appendMu.RLock()
-	_, err := s.log.AppendApply(buf, op)
+	_, err = s.log.AppendApply(buf, op)
 	s.appendMu.RUnlock()
 	*bp = buf
 	s.bufs.Put(bp)

@@ -111,7 +111,7 @@ func TestCodecRoundTripsEveryField(t *testing.T) {
 			t.Fatalf("runtime.Event.%s (%s) is not encoded by the store's codec: add it to encodeEvent/decodeEvent and this test", name, f.Type())
 		}
 	}
-	got, err := decodeEvent(encodeEvent(nil, &e))
+	got, err := decodeEvent(mustEncodeEvent(t, &e))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestCodecRoundTripsEveryField(t *testing.T) {
 		t.Fatalf("round trip (-want +got):\n%s", diff)
 	}
 	// Decoding any prefix fails cleanly, never panics.
-	b := encodeEvent(nil, &e)
+	b := mustEncodeEvent(t, &e)
 	for n := range len(b) {
 		if _, err := decodeEvent(b[:n]); err == nil {
 			t.Fatalf("prefix of %d bytes decoded", n)
