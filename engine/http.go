@@ -77,7 +77,7 @@ func (e *Engine) Handler() http.Handler {
 		if allow := rec.header.Get("Allow"); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
-		msg := fmt.Errorf("no such endpoint: %s %s", shownMethod(r), shownPath(r))
+		msg := errNoEndpoint(r)
 		if rec.status == http.StatusMethodNotAllowed {
 			msg = fmt.Errorf("method %s not allowed on %s (allowed: %s)", shownMethod(r), shownPath(r), rec.header.Get("Allow"))
 		}
@@ -123,8 +123,20 @@ func Canonical(h http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{header: http.Header{}}
 		ph.ServeHTTP(rec, r) // the redirect: its Location is the clean path
-		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s: the API does not clean paths; did you mean %s?", shownMethod(r), shownPath(r), snippet.Cut(cleanLocation(rec.header.Get("Location")), shownBytes)), nil)
+		loc := rec.header.Get("Location")
+		if loc == "" {
+			// No redirect: a path the mux serves nowhere (a CONNECT's,
+			// which names a host), not one it would clean.
+			writeError(w, http.StatusNotFound, errNoEndpoint(r), nil)
+			return
+		}
+		writeError(w, http.StatusNotFound, fmt.Errorf("%w: the API does not clean paths; did you mean %s?", errNoEndpoint(r), snippet.Cut(cleanLocation(loc), shownBytes)), nil)
 	})
+}
+
+// errNoEndpoint is the error of a request that no route serves.
+func errNoEndpoint(r *http.Request) error {
+	return fmt.Errorf("no such endpoint: %s %s", shownMethod(r), shownPath(r))
 }
 
 // cleanLocation is the path a ServeMux's redirect to the clean path names,

@@ -12,11 +12,13 @@ import (
 )
 
 // MaxPathAttribute bounds the url.path attribute of a request's span, in
-// bytes: a longer path is cut there, with "...". The path is its
-// sender's, as long as the server's header limit lets it be (64 KiB under
-// flowgen serve), and any sender, with or without credentials, has its
-// request traced when its traceparent says sampled: each of the spans
-// waiting for export would otherwise hold that much.
+// bytes, and its method (the http.request.method attribute, and the
+// span's name when no route served it): a longer one is cut there, with
+// "...". The path is its sender's, as long as the server's header limit
+// lets it be (64 KiB under flowgen serve), and so is the method (any
+// token of the request line); any sender, with or without credentials,
+// has its request traced when its traceparent says sampled: each of the
+// spans waiting for export would otherwise hold that much.
 const MaxPathAttribute = 1024
 
 // Middleware traces the requests h serves: a server span per request,
@@ -30,8 +32,9 @@ func (t *Telemetry) Middleware(h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := tracectx.Extract(r.Context(), r.Header)
-		ctx, span := t.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", snippet.Cut(r.URL.Path, MaxPathAttribute))))
+		method := snippet.Cut(r.Method, MaxPathAttribute)
+		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("url.path", snippet.Cut(r.URL.Path, MaxPathAttribute))))
 		defer span.End()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(ctx)

@@ -33,3 +33,35 @@ func TestMiddlewareCutsLongPaths(t *testing.T) {
 	}
 	t.Fatal("the span has no url.path")
 }
+
+// A request's method is its sender's too: any token of the request line,
+// as long as the header limit lets it be. A request that no route serves
+// keeps it as its span's name, and every span has it as
+// http.request.method: both are cut as the path is.
+func TestMiddlewareCutsLongMethods(t *testing.T) {
+	tel, exp, _ := traced(t)
+	h := tel.Middleware(http.NotFoundHandler())
+	r := httptest.NewRequest(strings.Repeat("M", 30000), "/runs", nil)
+	r.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	spans := exp.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans, want 1", len(spans))
+	}
+	most := observe.MaxPathAttribute + len("...")
+	if n := len(spans[0].Name); n > most {
+		t.Errorf("span name of %d bytes, want at most %d", n, most)
+	}
+	found := false
+	for _, a := range spans[0].Attributes {
+		if a.Key == "http.request.method" {
+			found = true
+			if v := a.Value.AsString(); len(v) > most || !strings.HasSuffix(v, "...") {
+				t.Errorf("http.request.method of %d bytes, want it cut to %d and ...", len(v), observe.MaxPathAttribute)
+			}
+		}
+	}
+	if !found {
+		t.Error("the span has no http.request.method")
+	}
+}

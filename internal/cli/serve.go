@@ -399,6 +399,13 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	for _, d := range ds { // warnings: Go handlers no provider serves yet
 		log.Warn(d.String())
 	}
+	// The address before the engine: started, its consumers take what
+	// waits on the broker (NATS: a trigger's events, the awaits' of its
+	// -id) into the store and acknowledge it, and a start that failed
+	// then (the address taken) would remove that store, events and all.
+	if err := srv.Bind(); err != nil {
+		return err
+	}
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}

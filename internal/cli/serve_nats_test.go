@@ -176,19 +176,27 @@ func TestServeNATSStreamBounds(t *testing.T) {
 	_, _, stop := serveWith(t, serveConfig{store: filepath.Join(t.TempDir(), "store"), nats: srv.URL,
 		net: listen.Config{Addr: "127.0.0.1:0"}, limits: serverLimits{brokerBytes: 1 << 20, brokerMaxAge: time.Minute}})
 	defer stop()
-	nc, err := nats.Connect(srv.URL)
+	stream := flowgenStream(t, srv.URL)
+	if cfg := stream.CachedInfo().Config; cfg.MaxBytes != 1<<20 || cfg.MaxAge != time.Minute || cfg.Retention != jetstream.InterestPolicy {
+		t.Fatalf("stream %+v, want 1 MiB, 1m, interest retention", cfg)
+	}
+}
+
+// flowgenStream is serve's JetStream stream (natsbus's default, FLOWGEN)
+// on the NATS server at url, read through a connection the test closes.
+func flowgenStream(t *testing.T, url string) jetstream.Stream {
+	t.Helper()
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, _ := jetstream.New(nc)
 	stream, err := js.Stream(context.Background(), "FLOWGEN")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg := stream.CachedInfo().Config; cfg.MaxBytes != 1<<20 || cfg.MaxAge != time.Minute || cfg.Retention != jetstream.InterestPolicy {
-		t.Fatalf("stream %+v, want 1 MiB, 1m, interest retention", cfg)
-	}
+	return stream
 }
 
 // Two serve processes, each with its store, of one -id on one NATS stream

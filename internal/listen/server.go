@@ -157,6 +157,9 @@ type Server struct {
 	// runs, or while it stops, does not end it (SIGHUP's default action)
 	// but is kept for Serve, which reloads.
 	hup chan os.Signal
+	// ln is the listener Bind made, which Serve serves on; nil: Serve
+	// listens itself.
+	ln net.Listener
 }
 
 // New loads c's token file and TLS key pair: a command builds its engine
@@ -192,7 +195,34 @@ func (s *Server) Close() {
 	if s.hup != nil {
 		signal.Stop(s.hup)
 	}
+	if s.ln != nil {
+		_ = s.ln.Close() // Bind's, if Serve never took it (closed again: an error, ignored)
+	}
 }
+
+// Bind listens on the address now (Listen), where Serve would: a command
+// that has something to start before it serves (flowgen serve: its
+// engine, whose consumers take what waits on the broker into the store)
+// learns that the address is taken, or not loopback, before it starts
+// it, and has nothing to undo. Serve then serves on this listener; Close
+// closes it if Serve never did. Connections wait in the kernel's backlog
+// until Serve.
+func (s *Server) Bind() error {
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := Listen(s.cfg.Addr, s.open())
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
+}
+
+// open reports whether the API is served without credentials, and not
+// opened off loopback on purpose (-insecure): Listen then refuses an
+// address that is not loopback.
+func (s *Server) open() bool { return s.auth == nil && !s.cfg.Insecure }
 
 // warnLooseTokens warns, once per load of the token file, when its group
 // or others may read or write it. It does not refuse: setups that worked
@@ -235,11 +265,10 @@ func (s *Server) Auth() engine.Authorizer {
 // ready, if set, with the address. SIGHUP reloads the token file and the
 // key pair meanwhile.
 func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutdown func(), ready func(addr string), attrs ...any) error {
-	open := s.auth == nil && !s.cfg.Insecure
-	ln, err := Listen(s.cfg.Addr, open)
-	if err != nil {
+	if err := s.Bind(); err != nil {
 		return err
 	}
+	ln := s.ln
 	// An API without tokens is open to this machine's processes (and,
 	// with -insecure, to everyone who reaches it), not to the web pages a
 	// browser shows: another site's page still says so in Sec-Fetch-Site,
@@ -287,6 +316,7 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 	if ready != nil {
 		ready(addr)
 	}
+	var err error
 	select {
 	case <-ctx.Done():
 		// Said as it begins: open requests, then the caller's own
