@@ -335,6 +335,10 @@ func TestTokenFile(t *testing.T) {
 	secret := "s3cret-s3cret-s3cret"
 	for _, tc := range []struct{ src, want string }{
 		{"admin " + secret + " extra\n", "tokens:1: want ROLE TOKEN, found 3 fields"},
+		// A comment after a token, as many config files take: the error
+		// says where a comment goes.
+		{"admin " + secret + " # laptop\n", "tokens:1: want ROLE TOKEN, found 4 fields: a comment (`#`) takes a line of its own"},
+		{"admin " + secret + " #laptop\n", "tokens:1: want ROLE TOKEN, found 3 fields: a comment (`#`) takes a line of its own"},
 		{"\nadmin\n", "tokens:2: want ROLE TOKEN, found 1 fields"},
 		{"root " + secret + "\n", `tokens:1: unknown role "root": want admin, client or provider`},
 		{secret + " admin\n", "tokens:1: unknown role: want admin, client or provider"},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -537,14 +539,7 @@ func TestAbortRunOfUndefinedFlow(t *testing.T) {
 	e := fx.start()
 	id, _ := startSignup(t, e, "ada")
 	fx.stop()
-	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, ID: fx.id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	fx.e = e
+	e = fx.startNoFlows(t, nil)
 	defer fx.stop()
 	c := apiClient{t, httptestServer(t, e)}
 	if status, out := c.do("GET", "/runs/"+id, ""); status != 200 || out["state"] != "waiting" {
@@ -557,6 +552,41 @@ func TestAbortRunOfUndefinedFlow(t *testing.T) {
 	if fx.st.AbortRequested(id) {
 		t.Fatal("the refused abort is recorded")
 	}
+}
+
+// Start logs the unfinished runs of flows it does not define, as serve
+// restarted without -flows has them: they wait in the store, and before
+// this line the log said nothing of why they did not move. A run of a
+// flow it defines is resumed, not named.
+func TestStartLogsRunsOfUndefinedFlows(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	startSignup(t, e, "ada")
+	startSignup(t, e, "bob")
+	fx.stop()
+	var buf logtest.Buffer
+	fx.startNoFlows(t, slog.New(slog.NewTextHandler(&buf, nil)))
+	defer fx.stop()
+	const want = `level=WARN msg="unfinished runs wait for their flows to be defined" runs=2 flows=[Signup]`
+	if !strings.Contains(buf.String(), want+"\n") {
+		t.Fatalf("Start's log:\n%s\nwant a line ending %s", buf.String(), want)
+	}
+}
+
+// startNoFlows starts, on fx's store, broker and ID, an engine that
+// defines no flow, as serve restarted without -flows is, logging to log
+// (nil: the default); fx.stop stops it.
+func (fx *fixture) startNoFlows(t *testing.T, log *slog.Logger) *Engine {
+	t.Helper()
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Caller: fx.caller, ID: fx.id, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fx.e = e
+	return e
 }
 
 // eventsRead is a store that counts the events its reads return.

@@ -786,6 +786,7 @@ func (e *Engine) start(ctx context.Context, flows []*flowEntry) error {
 	}
 	e.mu.Unlock()
 	e.activate(flows...)
+	e.logUndefinedFlows(flows)
 	return nil
 }
 

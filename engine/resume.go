@@ -11,11 +11,54 @@ package engine
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/flowgen/flowgen/runtime/store"
 )
+
+// maxUndefinedFlowsLogged bounds the flows that logUndefinedFlows names:
+// a store may hold the runs of any number of flows.
+const maxUndefinedFlowsLogged = 10
+
+// logUndefinedFlows logs, once at Start, the unfinished runs the store
+// holds of flows the engine does not define: nothing resumes them until a
+// flow of their name is registered (flowgen serve restarted without
+// -flows, or a flow file gone), and nothing else would say why they do
+// not move.
+func (e *Engine) logUndefinedFlows(defined []*flowEntry) {
+	if e.opts.Executor != nil || e.store == nil {
+		return // the executor keeps the runs
+	}
+	runs, err := e.store.List(store.Filter{NonTerminal: true})
+	if err != nil {
+		e.log.Error("listing unfinished runs", "error", err)
+		return
+	}
+	known := map[string]bool{}
+	for _, fe := range defined {
+		known[fe.name] = true
+	}
+	count := map[string]int{}
+	total := 0
+	for _, r := range runs {
+		if !known[r.Flow] {
+			count[r.Flow]++
+			total++
+		}
+	}
+	if total == 0 {
+		return
+	}
+	flows := slices.Sorted(maps.Keys(count))
+	args := []any{"runs", total, "flows", flows[:min(len(flows), maxUndefinedFlowsLogged)]}
+	if len(flows) > maxUndefinedFlowsLogged {
+		args = append(args, "more_flows", len(flows)-maxUndefinedFlowsLogged)
+	}
+	e.log.Warn("unfinished runs wait for their flows to be defined", args...)
+}
 
 // DefaultResumeWorkers is the default Options.ResumeWorkers. Resuming a run
 // reads its history and replays it (CPU and the store's reads); a few

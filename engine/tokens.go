@@ -174,7 +174,13 @@ func parseTokens(name string, src []byte) ([]tokenEntry, error) {
 			continue
 		}
 		if len(f) != 2 {
-			return nil, fmt.Errorf("%s:%d: want ROLE TOKEN, found %d fields", name, n, len(f))
+			hint := ""
+			if len(f) > 2 && strings.HasPrefix(f[2], "#") {
+				// A comment after the token, as many config files take;
+				// a token may hold a '#', so only a whole line is one.
+				hint = ": a comment (`#`) takes a line of its own"
+			}
+			return nil, fmt.Errorf("%s:%d: want ROLE TOKEN, found %d fields%s", name, n, len(f), hint)
 		}
 		role := Role(f[0])
 		if role != RoleAdmin && role != RoleClient && role != RoleProvider {

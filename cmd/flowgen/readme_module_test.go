@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/flowgen/flowgen/internal/readmetest"
 )
 
 // TestReadmeModuleSteps checks that module_acceptance.txtar, which builds
@@ -17,20 +19,14 @@ import (
 // signup/state.go and signup/main.go, in order (white space aside; a
 // `{ ... }` body stands for any body).
 func TestReadmeModuleSteps(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ar, err := txtar.ParseFile(filepath.Join("testdata", "module_acceptance.txtar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	readme, section := readmeModuleSection(t)
+	ar := readScript(t, "module_acceptance.txtar")
 	files := map[string]string{}
 	for _, f := range ar.Files {
 		files[f.Name] = string(f.Data)
 	}
 
-	top := fencedBlocks(string(readme))
+	top := fencedBlocks(readme)
 	if len(top) == 0 || top[0].lang != "" {
 		t.Fatal("README.md does not start with the signup flow's block")
 	}
@@ -38,11 +34,6 @@ func TestReadmeModuleSteps(t *testing.T) {
 		t.Errorf("signup/signup.flow is not the README's flow:\n%s\nREADME:\n%s", got, top[0].text)
 	}
 
-	_, section, ok := strings.Cut(string(readme), "\n## Using it in your module\n")
-	if !ok {
-		t.Fatal(`README.md has no section "Using it in your module"`)
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
 	blocks := fencedBlocks(section)
 	var goBlocks []block
 	for _, b := range blocks {
@@ -119,4 +110,45 @@ func containsInOrder(text string, want []string) bool {
 		i++
 	}
 	return true
+}
+
+// TestReadmeModuleCheckout checks that module_checkout.txtar runs the
+// commands the README's step 1 gives for a checkout that go get cannot
+// take (the inline `go mod edit -require ... && go mod tidy`), as written.
+func TestReadmeModuleCheckout(t *testing.T) {
+	_, section := readmeModuleSection(t)
+	ar := readScript(t, "module_checkout.txtar")
+	const start = "`go mod edit -require "
+	_, rest, ok := strings.Cut(section, start)
+	if !ok {
+		t.Fatalf("the README's step 1 has no %s...` command", start)
+	}
+	code, _, _ := strings.Cut(start[1:]+rest, "`")
+	var want []string
+	for _, c := range strings.Split(code, " && ") {
+		want = append(want, "exec "+c)
+	}
+	if !containsInOrder(string(ar.Comment), want) {
+		t.Errorf("README command %q is not run by module_checkout.txtar", code)
+	}
+}
+
+// readmeModuleSection returns the README and its section "Using it in your
+// module".
+func readmeModuleSection(t *testing.T) (readme, section string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), readmetest.Section(t, string(b), "README.md", "Using it in your module")
+}
+
+func readScript(t *testing.T, name string) *txtar.Archive {
+	t.Helper()
+	ar, err := txtar.ParseFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ar
 }

@@ -137,9 +137,15 @@ func CheckLoaded(f *dsl.File, dir, target string, load func() (*Package, error))
 		if !at.Start.IsValid() {
 			at = flows[0].NameRange
 		}
+		hint := "run `go build` in that directory to see why; the flow itself is still checked"
+		if !hasGoFile(dir) {
+			// go build would only say the same; the flow may well be
+			// meant for no Go package (a flow flowgen serve runs).
+			hint = "declare the state type in a Go file of that directory, or give -nopkg for a flow of no Go package (one that flowgen serve runs); the flow itself is still checked"
+		}
 		return diag.List{diag.Warnf(at, "go-package",
 			"cannot load the Go package in %s, so the state type is not checked: %v", filepath.ToSlash(dir), err).
-			WithHint("run `go build` in that directory to see why; the flow itself is still checked")}
+			WithHint(hint)}
 	}
 	ds := checkDeclared(p, f, target)
 	for _, fl := range flows {
@@ -149,6 +155,21 @@ func CheckLoaded(f *dsl.File, dir, target string, load func() (*Package, error))
 		ds = append(ds, checkStateLock(p.Types, fl)...)
 	}
 	return ds
+}
+
+// hasGoFile reports whether dir holds a .go file, of any build tags, test
+// or generated: then it is meant to be a Go package.
+func hasGoFile(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return true // unknown: the go command's error says more
+	}
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".go") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkDeclared reports the names generated for target that the

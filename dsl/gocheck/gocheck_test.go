@@ -153,10 +153,13 @@ func TestGoPackageLoadFailures(t *testing.T) {
 		name  string
 		files map[string]string
 		want  string // substring of the one warning
+		hint  string // substring of its hint
 	}{
-		{"no go.mod", map[string]string{"s.go": "package m\n\ntype S struct{}\n"}, "cannot load the Go package in"},
-		{"syntax error", map[string]string{"go.mod": "module example.com/m\n\ngo 1.22\n", "s.go": "package m\n\ntype S struct{\n"}, "s.go:"},
-		{"no Go files", map[string]string{"go.mod": "module example.com/m\n\ngo 1.22\n"}, "cannot load the Go package in"},
+		{"no go.mod", map[string]string{"s.go": "package m\n\ntype S struct{}\n"}, "cannot load the Go package in", "run `go build` in that directory"},
+		{"syntax error", map[string]string{"go.mod": "module example.com/m\n\ngo 1.22\n", "s.go": "package m\n\ntype S struct{\n"}, "s.go:", "run `go build` in that directory"},
+		// go build would say "no Go files" again: the hint says what to
+		// do, a flow of no Go package (flowgen serve's) included.
+		{"no Go files", map[string]string{"go.mod": "module example.com/m\n\ngo 1.22\n"}, "cannot load the Go package in", "declare the state type in a Go file of that directory, or give -nopkg"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,6 +171,9 @@ func TestGoPackageLoadFailures(t *testing.T) {
 			d := ds[0]
 			if d.Code != "go-package" || d.Severity.String() != "warning" || !strings.Contains(d.Message, tt.want) {
 				t.Errorf("got %s %s: %s; want a go-package warning containing %q", d.Severity, d.Code, d.Message, tt.want)
+			}
+			if !strings.Contains(d.Hint, tt.hint) {
+				t.Errorf("hint %q, want one containing %q", d.Hint, tt.hint)
 			}
 			if p := d.Range.Start; p.Line != 1 || p.Column != 16 {
 				t.Errorf("warning at %s, want at the first state type (1:16)", p)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowgen/flowgen/internal/readmetest"
 )
 
 // The README's Layout table says what each package is: every package of
@@ -21,11 +23,7 @@ func TestReadmeLayoutNamesEveryPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, layout, ok := strings.Cut(string(b), "\n## Layout\n")
-	if !ok {
-		t.Fatal(`README.md has no section "## Layout"`)
-	}
-	layout, _, _ = strings.Cut(layout, "\n## ")
+	layout := readmetest.Section(t, string(b), "README.md", "Layout")
 
 	pkgs := map[string]bool{}
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {

@@ -7,8 +7,9 @@
 //     golang.org/x/tools, participle and jennifer: a service that runs
 //     flows does not carry the .flow parser, the Go package loader or the
 //     code generator;
-//   - runtime/... imports nothing of parser, dsl, gen, engine and
-//     internal/...;
+//   - runtime/... imports nothing of parser, dsl, gen and engine, and of
+//     internal/... only internal/jsonenc, internal/option, internal/regfile
+//     and internal/snippet;
 //   - engine/provider, the library a provider's service imports, links
 //     neither the engine nor the runtime, observe, OpenTelemetry or NATS;
 //   - parser imports neither dsl nor gen; dsl imports neither parser nor

@@ -47,6 +47,18 @@ func BlockOf(t testing.TB, file, intro string) []string {
 	return strings.Split(strings.TrimSpace(block), "\n")
 }
 
+// Section returns the text of the section "## name" of doc, the text of
+// the Markdown file named file, up to the next section of that level.
+func Section(t testing.TB, doc, file, name string) string {
+	t.Helper()
+	_, section, ok := strings.Cut(doc, "\n## "+name+"\n")
+	if !ok {
+		t.Fatalf("%s has no section %q", file, "## "+name)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	return section
+}
+
 // Words splits a command line as sh does for the forms the README
 // uses: '...' literal, "..." and bare words with $VAR expanded, a comment
 // from an unquoted " #". It returns the words and the comment.
