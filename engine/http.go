@@ -780,12 +780,25 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err, errs)
 		return
 	}
+	if e.opts.FlowsDir == "" {
+		// 2xx means durable: the one 200 that is not says so, first.
+		errs = append(diag.List{memoryOnly(name)}, errs...)
+	}
 	errs, omitted := capDiagnostics(errs)
 	out := map[string]any{"flows": names, "diagnostics": errs}
 	if omitted > 0 {
 		out["diagnostics_omitted"] = omitted
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// memoryOnly is the warning of a PUT /flows answered 200 by an engine
+// without a flows directory: the document's flows are registered but saved
+// nowhere.
+func memoryOnly(name string) diag.Diagnostic {
+	return diag.Warnf(diag.Range{Start: diag.Pos{File: name}}, "memory-only",
+		"the flows are registered in memory only: the server runs without -flows (Options.FlowsDir), so a restart forgets them").
+		WithHint("start the server with -flows DIR to save what PUT /flows defines (docs/engine.md#without--flows)")
 }
 
 func (e *Engine) httpFlows(w http.ResponseWriter, r *http.Request) {
