@@ -78,7 +78,7 @@ func lockFile(dir, path string) (*os.File, error) {
 				}
 			}
 		}
-		return nil, fmt.Errorf("wal: %s is in use by another process: %w", dir, err)
+		return nil, &inUseError{dir: dir, err: err}
 	}
 	if fi, err := f.Stat(); err == nil {
 		if locked.files == nil {
@@ -88,6 +88,21 @@ func lockFile(dir, path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// inUseError is lockFile's error when another process holds the lock. It
+// wraps flock's EWOULDBLOCK for errors.Is, but its text ends at what it
+// means: "resource temporarily unavailable" said nothing more to whoever
+// started a second server on the store.
+type inUseError struct {
+	dir string
+	err error
+}
+
+func (e *inUseError) Error() string {
+	return fmt.Sprintf("wal: %s is in use by another process", e.dir)
+}
+
+func (e *inUseError) Unwrap() error { return e.err }
 
 // unlockDir closes the files lockDir returned, which drops their locks.
 func unlockDir(held []*os.File) error {
