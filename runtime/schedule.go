@@ -60,8 +60,9 @@ type Schedule interface {
 // The errors say what is wrong in words: an empty spec, invalid UTF-8, a
 // time zone with no schedule after it or that is not an IANA name, an
 // @every without a valid duration of whole seconds, at least 1s, a wrong
-// number of fields, a value out of range or an unknown name (the field and
-// robfig/cron's message) or an unknown descriptor.
+// number of fields, a value out of range or an unknown name (the field, its
+// value, and robfig/cron's message without the value again) or an unknown
+// descriptor. They do not repeat the spec, which callers quote.
 func ParseSchedule(spec string) (s Schedule, err error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "" {
@@ -74,7 +75,7 @@ func ParseSchedule(spec string) (s Schedule, err error) {
 	if zone != "" {
 		if rest == "" {
 			// robfig/cron slices out of range on this one.
-			return nil, fmt.Errorf("time zone %q is not followed by a schedule", spec)
+			return nil, errors.New("no schedule after the time zone")
 		}
 		name := zone[strings.IndexByte(zone, '=')+1:]
 		if name == "Local" {
@@ -108,6 +109,11 @@ func ParseSchedule(spec string) (s Schedule, err error) {
 	}
 	cs, err := cronParser.Parse(spec)
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "unrecognized descriptor") {
+			// robfig/cron's message ends with the spec, which the caller
+			// quotes already.
+			return nil, errors.New("unknown descriptor: want @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every")
+		}
 		return nil, err
 	}
 	return cs, nil
@@ -126,8 +132,11 @@ func CanonicalSchedule(spec string) string { return strings.Join(strings.Fields(
 // reached: ParseSchedule reads @every itself).
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// cronFieldNames name the fields of a cron expression, in order.
-var cronFieldNames = [...]string{"minute", "hour", "day of month", "month", "day of week"}
+// cronFieldNames name the fields of a cron expression, in order, and the
+// names their values may be besides numbers.
+var cronFieldNames = [...]struct{ name, names string }{
+	{"minute", ""}, {"hour", ""}, {"day of month", ""}, {"month", "JAN to DEC"}, {"day of week", "SUN to SAT"},
+}
 
 // cronFields says which field of a cron expression is wrong, and why, in
 // robfig/cron's words: its own errors name neither the field nor, for a
@@ -145,10 +154,33 @@ func cronFields(expr string) error {
 		probe := []string{"*", "*", "*", "*", "*"}
 		probe[i] = v
 		if _, err := cronParser.Parse("CRON_TZ=UTC " + strings.Join(probe, " ")); err != nil {
-			return fmt.Errorf("%s %q: %v", cronFieldNames[i], v, err)
+			return fmt.Errorf("%s %q: %s", cronFieldNames[i].name, v, cronReason(v, cronFieldNames[i].names, err))
 		}
 	}
 	return nil
+}
+
+// cronReason is robfig/cron's error about field value v without the value
+// again: its messages end with the part of the field they are about
+// ("above maximum (59): 61"), or, for a part that is neither a number nor
+// a name (names: the field's, "" if none), with strconv's error, which
+// says it twice more; v is quoted before it.
+func cronReason(v, names string, err error) string {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "failed to parse int from "); ok {
+		what := "not a number"
+		if names != "" {
+			what += " nor a name (" + names + ")"
+		}
+		if part, _, _ := strings.Cut(rest, ": strconv."); part != v {
+			what = fmt.Sprintf("%q is %s", part, what)
+		}
+		return what
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.Contains(v, msg[i+2:]) {
+		return msg[:i]
+	}
+	return msg
 }
 
 // splitZone splits spec (trimmed) into its zone prefix ("TZ=<zone>" or

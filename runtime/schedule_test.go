@@ -131,8 +131,8 @@ func TestParseScheduleErrors(t *testing.T) {
 		{"", "empty schedule"},
 		{" \t ", "empty schedule"},
 		{"\xff 3 * * *", "not valid UTF-8"},
-		{"TZ=UTC", `time zone "TZ=UTC" is not followed by a schedule`},
-		{"CRON_TZ=UTC   ", `time zone "CRON_TZ=UTC" is not followed by a schedule`},
+		{"TZ=UTC", `no schedule after the time zone`},
+		{"CRON_TZ=UTC   ", `no schedule after the time zone`},
 		{"TZ=Nowhere/Land 0 3 * * *", `bad time zone "Nowhere/Land": want an IANA zone name`},
 		{"TZ=Local 0 3 * * *", `bad time zone "Local"`},
 		{"TZ=Nowhere/Land @every 1h", `bad time zone "Nowhere/Land"`},
@@ -146,11 +146,11 @@ func TestParseScheduleErrors(t *testing.T) {
 		{"@every -1h", "@every needs at least 1s, found -1h"},
 		{"0 3 * *", "expected exactly 5 fields, found 4"},
 		{"0 0 3 * * *", "expected exactly 5 fields, found 6: there is no seconds field"},
-		{"61 * * * *", `minute "61": end of range (61) above maximum (59): 61`},
+		{"61 * * * *", `minute "61": end of range (61) above maximum (59)`},
 		{"0 3 32 * *", `day of month "32": end of range (32) above maximum (31)`},
 		{"0 3 * 1-13 *", `month "1-13": end of range (13) above maximum (12)`},
-		{"0 3 * * FUNDAY", `day of week "FUNDAY": failed to parse int from FUNDAY`},
-		{"@fortnightly", "unrecognized descriptor: @fortnightly"},
+		{"0 3 * * FUNDAY", `day of week "FUNDAY": not a number nor a name (SUN to SAT)`},
+		{"@fortnightly", "unknown descriptor: want @yearly"},
 		{"every tuesday", "expected exactly 5 fields, found 2"},
 	} {
 		s, err := ParseSchedule(tt.spec)
@@ -160,6 +160,31 @@ func TestParseScheduleErrors(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ParseSchedule(%q) error %q, want it to say %q", tt.spec, err, tt.want)
+		}
+	}
+}
+
+// A schedule's error says the value it is about once: callers quote the
+// spec before it ("invalid schedule %q: ..."), and the field's error
+// quotes the field's value; robfig/cron's messages ended with it again
+// ("above maximum (59): 61"), or with strconv's error, which said it twice
+// more.
+func TestScheduleErrorsSayTheValueOnce(t *testing.T) {
+	for spec, want := range map[string]string{
+		"61 * * * *":      `minute "61": end of range (61) above maximum (59)`,
+		"1,61 * * * *":    `minute "1,61": end of range (61) above maximum (59)`,
+		"0 3 0 * *":       `day of month "0": beginning of range (0) below minimum (1)`,
+		"5-3 * * * *":     `minute "5-3": beginning of range (5) beyond end of range (3)`,
+		"*/0 * * * *":     `minute "*/0": step of range should be a positive number`,
+		"1-2-3 * * * *":   `minute "1-2-3": too many hyphens`,
+		"0 x * * *":       `hour "x": not a number`,
+		"0 3 * * FUNDAY":  `day of week "FUNDAY": not a number nor a name (SUN to SAT)`,
+		"0 3 * JAN,FOO *": `month "JAN,FOO": "FOO" is not a number nor a name (JAN to DEC)`,
+		"@fortnightly":    "unknown descriptor: want @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every",
+		"TZ=UTC":          "no schedule after the time zone",
+	} {
+		if _, err := ParseSchedule(spec); err == nil || err.Error() != want {
+			t.Errorf("ParseSchedule(%q): %v, want %q", spec, err, want)
 		}
 	}
 }
