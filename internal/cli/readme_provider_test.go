@@ -101,7 +101,7 @@ func TestReadmeProviderWalkthrough(t *testing.T) {
 	var started string
 	for _, line := range lines {
 		switch {
-		case line == `grep -q '^provider ' tokens || { printf 'provider %s\n' "$(openssl rand -hex 32)" >> tokens && pkill -HUP -f 'flowgen serve -store ./data'; }`:
+		case line == `grep -q '^provider ' tokens || { printf 'provider %s\n' "$(openssl rand -hex 32)" >> tokens && kill -HUP "$(cat serve.pid)"; }`:
 			f, err := os.OpenFile(tokens, os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)

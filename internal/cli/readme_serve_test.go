@@ -2,9 +2,9 @@ package cli
 
 // The README's `flowgen serve` walk-through, as written: its shell blocks
 // are read from README.md and each line is carried out against a real
-// `flowgen serve` process (the token file, the server's command, the awk
-// lines, curl with its options, the kill and the restart, the flowgen
-// commands); a line the test does not know fails it, so that the README
+// `flowgen serve` process (the token file, the server's command in the
+// background and its PID noted in serve.pid, the awk lines, curl with its
+// options, the kill of that PID and the restart, the flowgen commands); a line the test does not know fails it, so that the README
 // cannot drift from what works. A comment after a curl line
 // (`# "state": "done"`) is what the answer must contain.
 
@@ -94,15 +94,29 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 	}
 	ran := 0
 	answers := map[string]string{} // a curl line's last answer
+	pidFile := filepath.Join(dir, "serve.pid")
 	for _, intro := range blocks {
 		if intro == "Kill the server" {
-			// "Kill the server (Ctrl-C, or kill -9), start it again with
-			// the same command".
+			// "Kill the server (kill -9 "$(cat serve.pid)"), start it again
+			// with the same two lines": serve.pid names this server.
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatalf("README: no serve.pid to kill the server by: %v", err)
+			}
+			if pid := strings.TrimSpace(string(b)); pid != fmt.Sprint(srv.cmd.Process.Pid) {
+				t.Fatalf("README: serve.pid holds %q, not the server's PID %d", pid, srv.cmd.Process.Pid)
+			}
 			srv.kill9()
 			srv = startServeProc(t, serveArgs...)
+			if err := os.WriteFile(pidFile, []byte(fmt.Sprintln(srv.cmd.Process.Pid)), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
+		background := false // the line before started the server in the background
 		for _, line := range readmetest.Block(t, repo, intro) {
 			words, comment := readmetest.Words(t, line, vars)
+			wasBackground := background
+			background = false
 			switch {
 			case strings.HasPrefix(line, "#"):
 				// What the line before answered, for the reader.
@@ -118,11 +132,23 @@ func TestReadmeServeWalkthrough(t *testing.T) {
 					t.Fatal(err)
 				}
 			case len(words) > 1 && words[0] == "flowgen" && words[1] == "serve":
+				// In the background, so that its PID is $! for the next line.
+				if words[len(words)-1] != "&" {
+					t.Fatalf("README: %q does not run the server in the background", line)
+				}
 				serveArgs = []string{"-addr", addr}
-				for _, w := range words[2:] {
+				for _, w := range words[2 : len(words)-1] {
 					serveArgs = append(serveArgs, local(w))
 				}
 				srv = startServeProc(t, serveArgs...)
+				background = true
+			case slices.Equal(words, []string{"echo", "$!", ">", "serve.pid"}):
+				if !wasBackground {
+					t.Fatalf("README line %q: $! is the server's PID only right after the line that starts it", line)
+				}
+				if err := os.WriteFile(pidFile, []byte(fmt.Sprintln(srv.cmd.Process.Pid)), 0o600); err != nil {
+					t.Fatal(err)
+				}
 			case awk.MatchString(line):
 				m := awk.FindStringSubmatch(line)
 				vars[m[1]], vars[m[3]] = token(m[2]), token(m[4])
