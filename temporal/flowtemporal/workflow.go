@@ -328,7 +328,7 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 // received in time may still be on its way (reclaim).
 func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Delivery, out runtime.Outcome, err error, aborted bool) {
 	if st.Sleep != nil && w.Until.IsZero() {
-		return got, runtime.OutcomeError, runtime.SleepUnset(st.ID), false
+		return got, runtime.OutcomeError, st.SleepError(&r.state), false
 	}
 	tctx, cancelTimer := workflow.WithCancel(r.ctx)
 	defer cancelTimer()
