@@ -224,7 +224,7 @@ var kinds = []*KindSpec{
 		},
 		Waits: true,
 		// Its wake-up time is fixed when it is entered: only a
-		// `sleep until` a field never set ends with error (runtime.SleepUnset).
+		// `sleep until` a field never set ends with error (runtime.Step.SleepError).
 		Fails: func(a *Action) bool { return a.Until != nil },
 		Label: func(a *Action, field func(string) string) string {
 			if a.Until != nil {

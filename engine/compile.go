@@ -96,7 +96,7 @@ func sleep(a *dsl.Action) *runtime.Sleep[State] {
 		return &runtime.Sleep[State]{For: time.Duration(a.Duration)}
 	}
 	field := a.Until.Name
-	return &runtime.Sleep[State]{Until: func(s *State) time.Time {
+	return &runtime.Sleep[State]{Field: field, Until: func(s *State) time.Time {
 		var t time.Time
 		if err := s.Get(field, &t); err != nil {
 			return time.Time{}

@@ -149,8 +149,9 @@ func TestSleepSurvivesRestart(t *testing.T) {
 
 // The deadline of a `sleep until` step ends it with the outcome timeout
 // when the time is later; a time field that is missing, null or not an
-// RFC 3339 time ends it with the outcome error (routed by default to fail);
-// Abort ends a sleep.
+// RFC 3339 time (a year past 9999 or before 0 is not one) ends it with the
+// outcome error (routed by default to fail), naming the field; Abort ends
+// a sleep.
 func TestSleepOutcomes(t *testing.T) {
 	clock := runtime.NewFakeClock(remindEpoch)
 	fx := newFixture(t)
@@ -172,6 +173,8 @@ func TestSleepOutcomes(t *testing.T) {
 		`{"Contact": "bob", "FollowUpAt": null}`,
 		`{"Contact": "bob", "FollowUpAt": "next tuesday"}`,
 		`{"Contact": "bob", "FollowUpAt": 42}`,
+		`{"Contact": "bob", "FollowUpAt": "10000-01-01T00:00:00Z"}`,
+		`{"Contact": "bob", "FollowUpAt": "-0001-12-31T23:00:00Z"}`,
 	} {
 		id, err := e.StartRun(context.Background(), "Remind", json.RawMessage(state), "")
 		if err != nil {
@@ -182,7 +185,7 @@ func TestSleepOutcomes(t *testing.T) {
 		waitFor(t, "run failed", func() bool { s, _ := e.Status(context.Background(), id); return s.State == runtime.StateFailed })
 		h, _ := e.History(context.Background(), id)
 		if ev := h[len(h)-2]; ev.From != "FollowUp:waiting" || ev.To != "failing" || ev.Outcome != runtime.OutcomeError ||
-			!strings.Contains(ev.Error, "the time to wake at is not set") {
+			!strings.Contains(ev.Error, "(field FollowUpAt): the time to wake at is not set") {
 			t.Errorf("state %s: %+v", state, ev)
 		}
 	}

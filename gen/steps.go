@@ -63,6 +63,10 @@ func (g *flowGen) stepBody(s *dsl.Step) []jen.Code {
 	out := []jen.Code{jen.Line(), docComment(head)}
 	call, named := g.newStep(s)
 	out = append(out, call)
+	if a := s.Action; a != nil && a.Kind == dsl.ActionSleep && a.Until != nil {
+		// The step's error names the field (runtime.Step.SleepError).
+		out = append(out, st().Dot("Sleep").Dot("Field").Op("=").Lit(a.Until.Name))
+	}
 	if !named { // the predefined steps of await and publish default to their event
 		out = append(out, set("ID", jen.Id(g.consts[s.Name])))
 	}

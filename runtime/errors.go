@@ -232,8 +232,29 @@ func AttemptTimeout(d time.Duration) error { return fmt.Errorf("%w after %v", Er
 
 // SleepUnset is the error of step, a sleep until a state field, whose
 // field gave the zero time: the time to wake at was never set.
-func SleepUnset(step string) error {
-	return Permanent(fmt.Errorf("runtime: step %q sleeps until the zero time: the time to wake at is not set", step))
+func SleepUnset(step string) error { return sleepUnset(step, "") }
+
+func sleepUnset(step, field string) error {
+	return Permanent(fmt.Errorf("runtime: step %q sleeps until the zero time%s: the time to wake at is not set", step, field))
+}
+
+// SleepError is the error of st, a sleep until a time of the run's state
+// s, whose Wait has no wake-up time (NewWait): the time is one a history
+// cannot record (wrapping ErrTimeRange), or the zero time (SleepUnset),
+// each named with the state field (Sleep.Field) if known. The step ends
+// with the outcome "error"; other executors (the Temporal target) end it
+// with this too.
+func (st *Step[S]) SleepError(s *S) error {
+	var field string
+	if sl := st.Sleep; sl != nil && sl.Field != "" {
+		field = " (field " + sl.Field + ")"
+	}
+	if sl := st.Sleep; sl != nil && sl.Until != nil {
+		if t := sl.Until(s); RecordableTime(t) != nil {
+			return Permanent(fmt.Errorf("runtime: step %q sleeps until %s%s: %w", st.ID, t.Format(time.RFC3339Nano), field, ErrTimeRange))
+		}
+	}
+	return sleepUnset(st.ID, field)
 }
 
 // NoTimeForRetry is the error of a step whose attempt failed with err and

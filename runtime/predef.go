@@ -102,8 +102,9 @@ func NewSleep[S any](id string, d time.Duration, exec func(ctx context.Context, 
 
 // NewSleepUntil returns a step that waits until the time until(state) (read
 // when the step is entered), then runs exec (nil: nothing). A time in the
-// past wakes it at once; the zero time, a time that was never set, ends
-// the step with the outcome "error".
+// past wakes it at once; the zero time, a time that was never set, or a
+// time no history can record (RecordableTime), ends the step with the
+// outcome "error" (Step.SleepError; set Sleep.Field to name the field).
 func NewSleepUntil[S any](id string, until func(s *S) time.Time, exec func(ctx context.Context, s *S) (Outcome, error), opts ...StepOption[S]) *Step[S] {
 	st := NewStep(id, exec, opts...)
 	st.Sleep = &Sleep[S]{Until: until}

@@ -199,13 +199,18 @@ type Await[S any] struct {
 }
 
 // Sleep is how long a sleeping step waits: For, counted from when the step
-// is entered, or until the time Until returns (read once, on entry). The
+// is entered, or until the time Until returns (read on entry). The
 // wake-up time is recorded in the run's history and kept by Resume. A time
-// in the past wakes the run at once; the zero time (a time never set) ends
-// the step with the outcome "error".
+// in the past wakes the run at once; the zero time (a time never set), or
+// one a history cannot record (past the year 9999 or before the year 0:
+// RecordableTime), ends the step with the outcome "error"
+// (Step.SleepError).
 type Sleep[S any] struct {
 	For   time.Duration
 	Until func(s *S) time.Time
+	// Field names the state field Until reads, for the step's error
+	// ("": the error names the step only).
+	Field string
 }
 
 // Publication is an event a step publishes after it succeeds.

@@ -85,7 +85,12 @@ func (st *Step[S]) NewWait(s *S, now time.Time) *Wait {
 	}
 	if sl := st.Sleep; sl != nil {
 		if sl.Until != nil {
-			w.Until = sl.Until(s).Round(0)
+			// A time a history cannot record is left out, as if never
+			// set: the step ends with the outcome error (SleepError), and
+			// a Resume from the waiting event does the same.
+			if t := sl.Until(s).Round(0); RecordableTime(t) == nil {
+				w.Until = t
+			}
 		} else {
 			w.Until = now.Add(sl.For)
 		}
@@ -109,11 +114,12 @@ func (r *Run[S]) park() {
 
 	w := &p.wait
 	if d.Sleep != nil && w.Until.IsZero() {
-		// Sleep.Until gave the zero time: the time to wake at was never
-		// set. Without a time the run would wait for its deadline only,
-		// or forever; the step ends with the outcome error instead, after
-		// a Resume too (the recorded Wait has no Until either).
-		r.wake(p, wakeError, nil, SleepUnset(d.ID))
+		// Sleep.Until gave the zero time (never set), or one a history
+		// cannot record, which NewWait left out. Without a time the run
+		// would wait for its deadline only, or forever; the step ends
+		// with the outcome error instead, after a Resume too (the
+		// recorded Wait has no Until either, and the state is the same).
+		r.wake(p, wakeError, nil, d.SleepError(&r.state))
 		return
 	}
 	// The subscription before the timer: an event the Subscriber had

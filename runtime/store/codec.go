@@ -88,14 +88,19 @@ func appendString(b []byte, s string) []byte {
 }
 
 // encodeEvent appends the record form of e to b. It fails, appending
-// nothing, for a wait whose JSON form does not encode: a time outside
-// the years 0 to 9999 (a sleep's Until comes from the run's state).
+// nothing, for a wait the runtime's rule says a history cannot record
+// (runtime.Wait.Recordable: a time outside the years 0 to 9999, which
+// the runtime itself never records for a sleep), or whose JSON form does
+// not encode all the same.
 func encodeEvent(b []byte, e *runtime.Event) ([]byte, error) {
 	var wait []byte
 	if e.Wait != nil {
-		var err error
-		if wait, err = json.Marshal(e.Wait); err != nil {
-			return b, fmt.Errorf("%w: run %q seq %d: its wait cannot be recorded: %v", ErrInvalidEvent, e.RunID, e.Seq, err)
+		err := e.Wait.Recordable()
+		if err == nil {
+			wait, err = json.Marshal(e.Wait)
+		}
+		if err != nil {
+			return b, fmt.Errorf("%w: run %q seq %d: its wait cannot be recorded: %w", ErrInvalidEvent, e.RunID, e.Seq, err)
 		}
 	}
 	kind := byte(kindEvent)

@@ -73,6 +73,11 @@ const (
 	// the outcome timeout (runtime.Wait.Timer), as on the runtime: a run
 	// that woke from one before replays going on ok (run.wait).
 	versionSleepAtDeadline = "flowgen.sleep-at-deadline"
+	// versionSleepRange is the change (workflow.GetVersion) after which a
+	// sleep until a time no history can record (runtime.RecordableTime)
+	// ends with the outcome error (runtime.Step.SleepError), as on the
+	// runtime: a run that set a timer for it before replays so (run.enter).
+	versionSleepRange = "flowgen.sleep-range"
 	// versionHistoryBound is the change (workflow.GetVersion) after which
 	// a run whose history has reached its bound fails there and is
 	// compensated, as on the runtime (run.historyFull): a run that went

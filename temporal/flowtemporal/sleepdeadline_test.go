@@ -29,12 +29,7 @@ func TestSleepEndingAtItsDeadline(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("version %d", c.version), func(t *testing.T) {
 			var j journal
-			step := func(name string) *runtime.Step[nap] {
-				return runtime.NewStep(name, func(context.Context, *nap) (runtime.Outcome, error) {
-					j.add("exec %s", name)
-					return runtime.OutcomeOK, nil
-				}, runtime.WithNext[nap](runtime.OutcomeOK, runtime.Done))
-			}
+			step := func(name string) *runtime.Step[nap] { return napStep(&j, name) }
 			def := runtime.New[nap]("Nap")
 			must(t, def.Register(
 				runtime.NewSleep[nap]("Rest", time.Hour, nil, runtime.WithDeadline[nap](time.Hour),
@@ -53,4 +48,12 @@ func TestSleepEndingAtItsDeadline(t *testing.T) {
 			}
 		})
 	}
+}
+
+// napStep is a step of a Nap flow that journals its run, then ends it.
+func napStep(j *journal, name string) *runtime.Step[nap] {
+	return runtime.NewStep(name, func(context.Context, *nap) (runtime.Outcome, error) {
+		j.add("exec %s", name)
+		return runtime.OutcomeOK, nil
+	}, runtime.WithNext[nap](runtime.OutcomeOK, runtime.Done))
 }

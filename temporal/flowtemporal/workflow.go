@@ -291,6 +291,12 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 	var w *runtime.Wait
 	if st.Await != nil || st.Sleep != nil || st.Call != nil {
 		w = st.NewWait(&r.state, now) // the runtime's: the deadline bounds a sleep too
+		if sl := st.Sleep; sl != nil && sl.Until != nil && w.Until.IsZero() {
+			if t := sl.Until(&r.state); runtime.RecordableTime(t) != nil &&
+				workflow.GetVersion(r.ctx, versionSleepRange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+				w.Until = t.Round(0) // a run from before set its timer for it: it replays so
+			}
+		}
 		if a := st.Await; a != nil && a.CorrelateBefore != nil && w.Correlated {
 			w.Correlation = r.correlation(a, w.Correlation)
 		}
@@ -323,12 +329,13 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 // wait blocks until the awaited event (a signal whose payload matches),
 // the wait's timer (runtime.Wait.Timer: a sleep's wake-up time, or the
 // deadline, outcome "timeout"), or the run's cancellation. A sleep until a
-// time never set ends with "error". The event comes with its sender's
+// time never set, or one no history can record, ends with "error"
+// (runtime.Step.SleepError). The event comes with its sender's
 // link, if it carried one (SignalArg). When the timer fires, an event
 // received in time may still be on its way (reclaim).
 func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Delivery, out runtime.Outcome, err error, aborted bool) {
 	if st.Sleep != nil && w.Until.IsZero() {
-		return got, runtime.OutcomeError, runtime.SleepUnset(st.ID), false
+		return got, runtime.OutcomeError, st.SleepError(&r.state), false
 	}
 	tctx, cancelTimer := workflow.WithCancel(r.ctx)
 	defer cancelTimer()

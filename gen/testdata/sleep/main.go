@@ -130,7 +130,8 @@ func main() {
 	check.Equal("late: nothing published", len(e.bus.Published()), 0)
 
 	// A follow-up time never set (the zero time.Time): the step ends with
-	// the outcome error at once, instead of sleeping forever.
+	// the outcome error at once, instead of sleeping forever, naming the
+	// field.
 	e = newEnv(epoch, runtime.NewMemorySink())
 	run = e.start(ctx, "unset-1", 0)
 	e.sleeping(run, RemindStepWait)
@@ -144,7 +145,7 @@ func main() {
 		"FollowUp:waiting -> failing [error]",
 		"failing -> failed")
 	h = e.sink.History(res.RunID)
-	check.Equal("unset: why", strings.Contains(h[4].Error, "sleeps until the zero time"), true)
+	check.Equal("unset: why", strings.Contains(h[4].Error, "sleeps until the zero time (field FollowUpAt)"), true)
 
 	// Abort while the run sleeps: the wait ends, its timer is stopped, and
 	// nothing is left to roll back.

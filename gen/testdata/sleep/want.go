@@ -83,6 +83,7 @@ func NewRemindFlow(h RemindHandlers, opts ...runtime.Option) (*RemindFlow, error
 
 	// FollowUp
 	st = runtime.NewSleepUntil[RemindState](RemindStepFollowUp, func(s *RemindState) time.Time { return s.FollowUpAt }, nil)
+	st.Sleep.Field = "FollowUpAt"
 	st.Deadline = 720 * time.Hour
 	st.Irreversible = true
 	st.Publish = []runtime.Publication[RemindState]{

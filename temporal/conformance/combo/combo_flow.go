@@ -287,6 +287,7 @@ func NewComboFlow(h ComboHandlers, svc ComboServices, billingFlow *BillingFlow, 
 
 	// Settle
 	st = runtime.NewSleepUntil[ComboState](ComboStepSettle, func(s *ComboState) time.Time { return s.SettleAt }, nil)
+	st.Sleep.Field = "SettleAt"
 	st.Deadline = 300 * time.Millisecond
 	steps = append(steps, st)
 

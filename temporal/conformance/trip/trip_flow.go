@@ -290,6 +290,7 @@ func NewTripFlow(h TripHandlers, svc TripServices, billingFlow *BillingFlow, ref
 
 	// Settle
 	st = runtime.NewSleepUntil[TripState](TripStepSettle, func(s *TripState) time.Time { return s.DepartAt }, nil)
+	st.Sleep.Field = "DepartAt"
 	st.Deadline = 1500 * time.Millisecond
 	steps = append(steps, st)
 

@@ -394,6 +394,7 @@ func NewBillingFlow(h BillingHandlers, opts ...runtime.Option) (*BillingFlow, er
 
 	// Settle
 	st = runtime.NewSleepUntil[Invoice](BillingStepSettle, func(s *Invoice) time.Time { return s.SettleAt }, nil)
+	st.Sleep.Field = "SettleAt"
 	steps = append(steps, st)
 
 	// Confirm: a Go step, method Confirm of the handlers

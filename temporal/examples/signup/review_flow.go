@@ -147,6 +147,7 @@ func NewReviewFlow(h ReviewHandlers, opts ...runtime.Option) (*ReviewFlow, error
 
 	// Pause
 	st = runtime.NewSleepUntil[ReviewState](ReviewStepPause, func(s *ReviewState) time.Time { return s.WakeAt }, nil)
+	st.Sleep.Field = "WakeAt"
 	st.Irreversible = true
 	steps = append(steps, st)
 
