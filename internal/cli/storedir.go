@@ -65,8 +65,9 @@ func newStoreDir(dir string) func() {
 
 // recorded reports whether the store in dir holds a run or an inbox
 // message (an abort request needs a run), or may: one that cannot be read
-// is kept. A start that fails once its engine has started (the listener,
-// which comes last, finds the address taken) may have recorded what its
+// is kept. A start that fails once its engine has begun to start (the
+// consumers of one flow made, the next flow's refused: the address, bound
+// before, is no longer what fails it) may have recorded what its
 // consumers took meanwhile and acknowledged (on NATS, a trigger's event or
 // an awaited one), which then is nowhere else.
 func recorded(dir string) bool {

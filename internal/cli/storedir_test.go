@@ -10,8 +10,8 @@ import (
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
-// A start that fails once its engine has started (the address found
-// taken by the listener, which comes last) may have recorded what its
+// A start that fails once its engine has begun to start (one flow's
+// consumers made, the next one's refused) may have recorded what its
 // consumers took and acknowledged meanwhile: on NATS, a trigger's event
 // or an awaited one, gone from the stream once the store holds it. The
 // store it made for the start then holds that, and stays; one that holds

@@ -211,6 +211,10 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
+	// Gives SIGHUP its default action back, and closes the listener Bind
+	// made if Serve never took it (a worker or an engine that failed to
+	// start).
+	defer srv.Close()
 	// A request's calls to the cluster end in time for its 503 to be
 	// written within -write-timeout, below the SDK's 10 s a call.
 	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue, Link: tel.Link, Answer: srv.AnswerWithin(), Logger: log})
@@ -223,6 +227,12 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	// flowgen check prints them: with the source line and a caret.
 	diag.Report(cfg.stderr, ds, diag.ReadFiles)
 	if err != nil {
+		return err
+	}
+	// The address before the worker and the engine: started, they write
+	// to the cluster (the engine makes its flows' schedules), and a start
+	// refused then (the address taken) would leave that behind.
+	if err := srv.Bind(); err != nil {
 		return err
 	}
 	w := worker.New(c, cfg.taskQueue, flowtemporal.WorkerOptions(worker.Options{}))

@@ -226,6 +226,9 @@ func TestFailedSwapReadsNoOtherRecord(t *testing.T) {
 		if p.Segment <= hi && !errors.Is(err, ErrFailed) {
 			t.Errorf("record %d at %v after the failed swap: %v, want ErrFailed", i, p, err)
 		}
+		if p.Segment > hi && err != nil { // the active segment, not swapped, reads on
+			t.Errorf("record %d at %v, past the swapped segments, after the failed swap: %v", i, p, err)
+		}
 	}
 	// The new segment back in its place, the reopened log finishes the
 	// swap: the kept records, then the active segment's.
