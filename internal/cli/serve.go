@@ -259,6 +259,10 @@ type loadError struct {
 
 func (e *loadError) Error() string { return e.err.Error() }
 
+// beforeStoreOpen is where a test starts another process on the store
+// directory between serve's look at it and its Open.
+var beforeStoreOpen = func() {}
+
 // serve runs the server until ctx ends; ready, if set, gets the listening
 // address.
 func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err error) {
@@ -282,14 +286,15 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	// would be mistaken for a service's data; unless its engine, started,
 	// recorded what it took from a broker meanwhile (newStoreDir).
 	// Deferred first, so that it runs after the store is closed.
-	listening := false
+	listening, inUse := false, false
 	if made := newStoreDir(cfg.store); made != nil {
 		defer func() {
-			if err != nil && !listening {
+			if err != nil && !listening && !inUse {
 				made()
 			}
 		}()
 	}
+	beforeStoreOpen()
 	serving := ready
 	ready = func(addr string) {
 		listening = true
@@ -350,6 +355,11 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 			"messages_removed", cs.MessagesRemoved, "bytes_before", cs.Bytes, "bytes_after", cs.BytesAfter, "duration", cs.Duration)
 	}})
 	if err != nil {
+		// Another process opened the directory first: two serves that
+		// started together on a new one both found it empty, and the
+		// other, which won the lock, owns it now. Removing "what this
+		// start made" would remove that process's store under it.
+		inUse = errors.Is(err, store.ErrInUse)
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()

@@ -106,10 +106,10 @@ func TestOpenHeldByAnotherProcess(t *testing.T) {
 	if st, err := Open(dir, Options{CompactEvery: -1}); err == nil {
 		st.Close()
 		t.Fatal("Open of a store another process holds succeeded")
-	} else if !strings.HasSuffix(err.Error(), "in use by another process") || !errors.Is(err, syscall.EWOULDBLOCK) {
+	} else if !strings.HasSuffix(err.Error(), "in use by another process") || !errors.Is(err, syscall.EWOULDBLOCK) || !errors.Is(err, ErrInUse) {
 		// The text ends at what it means, without flock's "resource
 		// temporarily unavailable"; the error still wraps it.
-		t.Errorf("Open of a store another process holds: %v, want it to say so, and nothing after, wrapping EWOULDBLOCK", err)
+		t.Errorf("Open of a store another process holds: %v, want it to say so, and nothing after, wrapping EWOULDBLOCK and matching ErrInUse", err)
 	}
 	// LOCK stays after a clean stop, and may be taken for a stale lock
 	// file: removed while the other process holds the store, it must not

@@ -37,6 +37,9 @@ var (
 	// ErrReadOnly is returned by Emit, and every other change (inbox,
 	// abort request, compaction), on a store opened with OpenReadOnly.
 	ErrReadOnly = wal.ErrReadOnly
+	// ErrInUse is matched by Open's error when another process has the
+	// store open: that process, not the caller, owns the directory now.
+	ErrInUse = wal.ErrInUse
 	// ErrSequence is returned by Emit for an event that does not follow its
 	// run's history (sequence gap or repeat, or an event after the end).
 	ErrSequence = errors.New("store: event out of sequence")

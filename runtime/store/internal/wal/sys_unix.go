@@ -104,6 +104,10 @@ func (e *inUseError) Error() string {
 
 func (e *inUseError) Unwrap() error { return e.err }
 
+// Is makes the error ErrInUse too, for callers that must tell "another
+// process has it" from other failures without flock's errno.
+func (e *inUseError) Is(target error) bool { return target == ErrInUse }
+
 // unlockDir closes the files lockDir returned, which drops their locks.
 func unlockDir(held []*os.File) error {
 	locked.Lock()

@@ -85,6 +85,10 @@ var ErrReadOnly = errors.New("log opened read-only")
 // scan decides what actually reached the disk.
 var ErrFailed = errors.New("log failed")
 
+// ErrInUse is matched (errors.Is) by Open's error when another process
+// holds the log's directory.
+var ErrInUse = errors.New("log in use by another process")
+
 type failedError struct{ cause error }
 
 func (e *failedError) Error() string {
