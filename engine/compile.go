@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -90,7 +92,9 @@ func awaitExec(a *dsl.Action) func(ctx context.Context, s *State) (runtime.Outco
 // encoding/json reads a time.Time (an RFC 3339 string, the form a Go
 // time.Time takes in a snapshot). A field that is missing, null or not
 // such a string reads as the zero time, with which the runtime ends the
-// step with the outcome error.
+// step with the outcome error; Invalid tells the last apart, so that the
+// error shows the value (cut to shownBytes, as it comes from outside)
+// rather than say the time was never set.
 func sleep(a *dsl.Action) *runtime.Sleep[State] {
 	if a.Until == nil {
 		return &runtime.Sleep[State]{For: time.Duration(a.Duration)}
@@ -102,6 +106,21 @@ func sleep(a *dsl.Action) *runtime.Sleep[State] {
 			return time.Time{}
 		}
 		return t
+	}, Invalid: func(s *State) error {
+		raw := s.Raw(field)
+		var t time.Time
+		if raw == nil || json.Unmarshal(raw, &t) == nil { // null reads as the zero time too
+			return nil
+		}
+		var shown string
+		if str := ""; json.Unmarshal(raw, &str) == nil {
+			shown = snippet.Quote(str, shownBytes)
+		} else {
+			var b bytes.Buffer
+			_ = json.Compact(&b, raw) // the state holds valid JSON
+			shown = snippet.Cut(b.String(), shownBytes)
+		}
+		return fmt.Errorf("the value %s is not a time in RFC 3339, such as \"2006-01-02T15:04:05Z\"", shown)
 	}}
 }
 

@@ -150,8 +150,8 @@ func TestSleepSurvivesRestart(t *testing.T) {
 // The deadline of a `sleep until` step ends it with the outcome timeout
 // when the time is later; a time field that is missing, null or not an
 // RFC 3339 time (a year past 9999 or before 0 is not one) ends it with the
-// outcome error (routed by default to fail), naming the field; Abort ends
-// a sleep.
+// outcome error (routed by default to fail), naming the field, and the
+// value if it is not a time; Abort ends a sleep.
 func TestSleepOutcomes(t *testing.T) {
 	clock := runtime.NewFakeClock(remindEpoch)
 	fx := newFixture(t)
@@ -168,14 +168,22 @@ func TestSleepOutcomes(t *testing.T) {
 		t.Errorf("late run:\n%s", got)
 	}
 
-	for _, state := range []string{
-		`{"Contact": "bob"}`,
-		`{"Contact": "bob", "FollowUpAt": null}`,
-		`{"Contact": "bob", "FollowUpAt": "next tuesday"}`,
-		`{"Contact": "bob", "FollowUpAt": 42}`,
-		`{"Contact": "bob", "FollowUpAt": "10000-01-01T00:00:00Z"}`,
-		`{"Contact": "bob", "FollowUpAt": "-0001-12-31T23:00:00Z"}`,
+	// A value that is no time says so, shown cut to shownBytes; only a
+	// field not set says that the time is not set.
+	const unset = "(field FollowUpAt): the time to wake at is not set"
+	const invalid = "sleeps until a time that is not valid (field FollowUpAt): the value "
+	long := strings.Repeat("x", 1000)
+	for _, tc := range []struct{ state, want string }{
+		{`{"Contact": "bob"}`, unset},
+		{`{"Contact": "bob", "FollowUpAt": null}`, unset},
+		{`{"Contact": "bob", "FollowUpAt": "next tuesday"}`, invalid + `"next tuesday" is not a time in RFC 3339`},
+		{`{"Contact": "bob", "FollowUpAt": 42}`, invalid + `42 is not a time in RFC 3339`},
+		{`{"Contact": "bob", "FollowUpAt": {"at": 1}}`, invalid + `{"at":1} is not a time in RFC 3339`},
+		{`{"Contact": "bob", "FollowUpAt": "10000-01-01T00:00:00Z"}`, invalid + `"10000-01-01T00:00:00Z" is not a time in RFC 3339`},
+		{`{"Contact": "bob", "FollowUpAt": "-0001-12-31T23:00:00Z"}`, invalid + `"-0001-12-31T23:00:00Z" is not a time in RFC 3339`},
+		{`{"Contact": "bob", "FollowUpAt": "` + long + `"}`, invalid + `"` + long[:shownBytes] + `"... is not a time in RFC 3339`},
 	} {
+		state := tc.state
 		id, err := e.StartRun(context.Background(), "Remind", json.RawMessage(state), "")
 		if err != nil {
 			t.Fatal(err)
@@ -185,8 +193,8 @@ func TestSleepOutcomes(t *testing.T) {
 		waitFor(t, "run failed", func() bool { s, _ := e.Status(context.Background(), id); return s.State == runtime.StateFailed })
 		h, _ := e.History(context.Background(), id)
 		if ev := h[len(h)-2]; ev.From != "FollowUp:waiting" || ev.To != "failing" || ev.Outcome != runtime.OutcomeError ||
-			!strings.Contains(ev.Error, "(field FollowUpAt): the time to wake at is not set") {
-			t.Errorf("state %s: %+v", state, ev)
+			!strings.Contains(ev.Error, tc.want) {
+			t.Errorf("state %.80s: %+v\nwant an error with %.400s", state, ev, tc.want)
 		}
 	}
 

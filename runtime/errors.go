@@ -240,8 +240,9 @@ func sleepUnset(step, field string) error {
 
 // SleepError is the error of st, a sleep until a time of the run's state
 // s, whose Wait has no wake-up time (NewWait): the time is one a history
-// cannot record (wrapping ErrTimeRange), or the zero time (SleepUnset),
-// each named with the state field (Sleep.Field) if known. The step ends
+// cannot record (wrapping ErrTimeRange), a value that is no time
+// (Sleep.Invalid's error, wrapped), or the zero time (SleepUnset), each
+// named with the state field (Sleep.Field) if known. The step ends
 // with the outcome "error"; other executors (the Temporal target) end it
 // with this too.
 func (st *Step[S]) SleepError(s *S) error {
@@ -252,6 +253,11 @@ func (st *Step[S]) SleepError(s *S) error {
 	if sl := st.Sleep; sl != nil && sl.Until != nil {
 		if t := sl.Until(s); RecordableTime(t) != nil {
 			return Permanent(fmt.Errorf("runtime: step %q sleeps until %s%s: %w", st.ID, t.Format(time.RFC3339Nano), field, ErrTimeRange))
+		}
+		if sl.Invalid != nil {
+			if err := sl.Invalid(s); err != nil {
+				return Permanent(fmt.Errorf("runtime: step %q sleeps until a time that is not valid%s: %w", st.ID, field, err))
+			}
 		}
 	}
 	return sleepUnset(st.ID, field)

@@ -211,6 +211,12 @@ type Sleep[S any] struct {
 	// Field names the state field Until reads, for the step's error
 	// ("": the error names the step only).
 	Field string
+	// Invalid, if set, says why the state's value Until read as the zero
+	// time is no time at all (a string that is not one), and is nil for
+	// a value not set: the step's error then says so, rather than that
+	// the time was never set (Step.SleepError). The engine's JSON flows
+	// set it; a typed state's time.Time has no such value.
+	Invalid func(s *S) error
 }
 
 // Publication is an event a step publishes after it succeeds.

@@ -109,17 +109,23 @@ func (r *Run[S]) park() {
 	p := &parking{wait: *r.progress.wait, armed: make(chan struct{})}
 	d := &r.def.steps[r.cur.step]
 	input := r.callInput(d) // before the state goes
+	w := &p.wait
+	var sleepErr error
+	if d.Sleep != nil && w.Until.IsZero() {
+		// Sleep.Until gave the zero time (never set, or a value that is
+		// no time), or one a history cannot record, which NewWait left
+		// out. Without a time the run would wait for its deadline only,
+		// or forever; the step ends with the outcome error instead, after
+		// a Resume too (the recorded Wait has no Until either, and the
+		// state is the same). The error reads the state, so before
+		// parkOn hibernates it: it would read the zero state.
+		sleepErr = d.SleepError(&r.state)
+	}
 	r.parkOn(p)
 	defer close(p.armed)
 
-	w := &p.wait
-	if d.Sleep != nil && w.Until.IsZero() {
-		// Sleep.Until gave the zero time (never set), or one a history
-		// cannot record, which NewWait left out. Without a time the run
-		// would wait for its deadline only, or forever; the step ends
-		// with the outcome error instead, after a Resume too (the
-		// recorded Wait has no Until either, and the state is the same).
-		r.wake(p, wakeError, nil, d.SleepError(&r.state))
+	if sleepErr != nil {
+		r.wake(p, wakeError, nil, sleepErr)
 		return
 	}
 	// The subscription before the timer: an event the Subscriber had

@@ -65,7 +65,9 @@ NATS (docs/engine.md#remote-providers); a flow whose Go handlers have no
 provider yet loads with a warning, and its runs wait for one. Callback
 URLs must be on loopback, or match a -provider-allow if given. SIGINT or
 SIGTERM stops the server gracefully (it logs "flowgen serve: stopping"
-as it begins): runs stop at a step boundary and resume at the next start.
+as it begins): runs stop at a step boundary and resume at the next start;
+closing the store failing then is logged ("closing the store failed") and
+serve exits 1.
 
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client
 or provider) every request needs "Authorization: Bearer TOKEN" (401
@@ -172,7 +174,8 @@ type serveConfig struct {
 	retain                 time.Duration // store.Options.Retain
 	trace                  otlp.Config   // where traces go, if anywhere
 	stderr                 io.Writer
-	natsOptions            []nats.Option // tests': after serve's own
+	natsOptions            []nats.Option            // tests': after serve's own
+	closeStore             func(*store.Store) error // tests': in place of Store.Close
 }
 
 // serverLimits are the engine's bounds serve sets (the HTTP server's are
@@ -362,7 +365,22 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		inUse = errors.Is(err, store.ErrInUse)
 		return fmt.Errorf("open store: %w", err)
 	}
-	defer st.Close()
+	// A Close that fails (a file or the directory's lock not released
+	// cleanly) is the operator's to see, as any failure of the store:
+	// logged, and serve exits 1 (unless it already ends with an error,
+	// which comes first).
+	defer func() {
+		closeStore := (*store.Store).Close
+		if cfg.closeStore != nil {
+			closeStore = cfg.closeStore
+		}
+		if cerr := closeStore(st); cerr != nil {
+			log.Error("closing the store failed", "store", cfg.store, "error", cerr)
+			if err == nil {
+				err = fmt.Errorf("close store: %w", cerr)
+			}
+		}
+	}()
 	if tail, ok := st.TornTail(); ok {
 		// The last write of a process that died, never acknowledged, or
 		// damage to the last records that looks the same: said, so that

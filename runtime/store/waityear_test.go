@@ -105,3 +105,27 @@ func mustEncodeEvent(tb testing.TB, e *runtime.Event) []byte {
 	}
 	return b
 }
+
+// TestSleepPastTheYear9999FromTheStateOnTheStore: a sleep whose time out
+// of range comes from the state (a generated flow's field) says so on the
+// store too, where the waiting run's state is dropped as it parks: the
+// error is made before, not from the zero state ("not set").
+func TestSleepPastTheYear9999FromTheStateOnTheStore(t *testing.T) {
+	type napState struct {
+		At time.Time `json:"at"`
+	}
+	f := runtime.New[napState]("Nap", runtime.WithSink(openStore(t, t.TempDir())), runtime.WithClock(runtime.NewAutoClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))))
+	if err := f.Register(
+		runtime.NewStep("Set", func(_ context.Context, s *napState) (runtime.Outcome, error) {
+			s.At = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			return "", nil
+		}),
+		// Past 9999 only here: the state, a snapshot, could not hold it.
+		runtime.NewSleepUntil("Nap", func(s *napState) time.Time { return s.At.AddDate(8000, 0, 0) }, nil),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Execute(context.Background(), napState{}, runtime.WithRunID("r")); !errors.Is(err, runtime.ErrTimeRange) {
+		t.Fatalf("Execute: %v; want the sleep's error by runtime.ErrTimeRange", err)
+	}
+}
