@@ -230,18 +230,10 @@ func RoutedToFail(outcome Outcome) error {
 // ran past its timeout d.
 func AttemptTimeout(d time.Duration) error { return fmt.Errorf("%w after %v", ErrTimeout, d) }
 
-// SleepUnset is the error of step, a sleep until a state field, whose
-// field gave the zero time: the time to wake at was never set.
-func SleepUnset(step string) error { return sleepUnset(step, "") }
-
-func sleepUnset(step, field string) error {
-	return Permanent(fmt.Errorf("runtime: step %q sleeps until the zero time%s: the time to wake at is not set", step, field))
-}
-
 // SleepError is the error of st, a sleep until a time of the run's state
 // s, whose Wait has no wake-up time (NewWait): the time is one a history
 // cannot record (wrapping ErrTimeRange), a value that is no time
-// (Sleep.Invalid's error, wrapped), or the zero time (SleepUnset), each
+// (Sleep.Invalid's error, wrapped), or the zero time (never set), each
 // named with the state field (Sleep.Field) if known. The step ends
 // with the outcome "error"; other executors (the Temporal target) end it
 // with this too.
@@ -260,7 +252,7 @@ func (st *Step[S]) SleepError(s *S) error {
 			}
 		}
 	}
-	return sleepUnset(st.ID, field)
+	return Permanent(fmt.Errorf("runtime: step %q sleeps until the zero time%s: the time to wake at is not set", st.ID, field))
 }
 
 // NoTimeForRetry is the error of a step whose attempt failed with err and
