@@ -698,10 +698,18 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 			if errors.Is(err, runtime.ErrRollingBack) {
 				return CheckAbort(runID, runtime.StateRollingBack)
 			}
-			if errors.Is(err, runtime.ErrFinished) && e.store.AbortRequested(runID) {
-				// Suspended (Close), not over: the request stands for
-				// the run's next resume.
-				return nil
+			if errors.Is(err, runtime.ErrFinished) {
+				if e.store.AbortRequested(runID) {
+					// Suspended (Close), not over: the request stands
+					// for the run's next resume.
+					return nil
+				}
+				// It ended, or is recording its end, since the look
+				// above: the run refused the abort, recording nothing.
+				if info, ok := e.store.Get(runID); ok && info.State.Terminal() {
+					return CheckAbort(runID, info.State)
+				}
+				return fmt.Errorf("%w: %s is recording its end", runtime.ErrFinished, quoteRunID(runID))
 			}
 			return err
 		}

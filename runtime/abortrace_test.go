@@ -133,3 +133,55 @@ func TestResumedRollbackRefusesAbort(t *testing.T) {
 		t.Errorf("the resumed run ended %s, want compensated", res.Final)
 	}
 }
+
+// endAborter is a sink that aborts the run as it records the run's end
+// ("-> done": the run waits in Emit), and keeps what the abort returned.
+type endAborter struct {
+	*runtime.MemorySink
+	abort func() error
+	err   error
+	came  bool
+}
+
+func (s *endAborter) Emit(ctx context.Context, e runtime.Event) error {
+	if e.To == string(runtime.StateDone) {
+		s.came = true
+		s.err = s.abort()
+	}
+	return s.MemorySink.Emit(ctx, e)
+}
+
+// An abort that comes as the run records "-> done" is refused as
+// finished: the run has committed to its end, which the abort would not
+// change. It returned nil, the abort taken, and the run ended done.
+func TestAbortAsTheRunEndsIsRefused(t *testing.T) {
+	for _, name := range []string{"Abort", "AbortUnlessRollingBack"} {
+		t.Run(name, func(t *testing.T) {
+			sink := &endAborter{MemorySink: runtime.NewMemorySink()}
+			f := runtime.New[state]("abort-at-end", runtime.WithSink(sink))
+			ready := make(chan struct{})
+			mustRegister(t, f,
+				runtime.NewStep("A", func(context.Context, *state) (runtime.Outcome, error) { <-ready; return "", nil },
+					runtime.WithRollback(func(context.Context, *state) error { return nil })))
+			run, err := f.Start(context.Background(), state{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink.abort = run.Abort
+			if name == "AbortUnlessRollingBack" {
+				sink.abort = run.AbortUnlessRollingBack
+			}
+			close(ready)
+			res, _ := run.Wait(context.Background())
+			if !sink.came {
+				t.Fatalf("the run ended %s without recording done", res.Final)
+			}
+			switch {
+			case sink.err == nil && res.Final != runtime.StateAborted:
+				t.Errorf("the abort was taken (nil) and the run ended %s, not aborted", res.Final)
+			case sink.err != nil && !errors.Is(sink.err, runtime.ErrFinished):
+				t.Errorf("the abort: %v, want nil or ErrFinished", sink.err)
+			}
+		})
+	}
+}

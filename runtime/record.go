@@ -38,12 +38,13 @@ func (r *Run[S]) fireNext(ev string) error {
 		return r.def.illegal(from.name, ev, err)
 	}
 	to := r.def.states[r.machine.Current()]
-	if to.kind == kindFailing && from.kind != kindRollback {
-		// The run enters its rollback after a failure, unless an abort
-		// came first: then it takes the abort, which was accepted.
+	if to.kind == kindFailing && from.kind != kindRollback || to.kind == kindTerminal {
+		// The run enters its rollback after a failure, or ends, unless
+		// an abort came first: then it takes the abort, which was
+		// accepted.
 		r.machine.SetState(from.name)
 		abortable := r.machine.Can(evAbort)
-		if !r.enterFailing(abortable) {
+		if !r.enter(to, abortable) {
 			return r.fireNext(evAbort)
 		}
 		r.machine.SetState(to.name)

@@ -74,14 +74,18 @@ type Run[S any] struct {
 	firstCtxs []stepCtx // the contexts of first attempts (stepContext)
 
 	// entry orders Abort against the run's entry into its rollback after
-	// a failure: failing is set, under entry, as the run records "->
-	// failing" (enterFailing), unless Abort marked the run first, and
-	// Abort then refuses (ErrRollingBack), recording nothing. Without it
-	// an abort that came as the run recorded its failure was accepted,
-	// its request recorded, and the run rolled back after the failure,
-	// ending compensated, not aborted.
+	// a failure, and into its end: failing is set, under entry, as the
+	// run records "-> failing", and ending as it records a final state
+	// (enter), unless Abort marked the run first, and Abort then refuses
+	// (ErrRollingBack, ErrFinished), recording nothing. Without it an
+	// abort that came as the run recorded its failure was accepted, its
+	// request recorded, and the run rolled back after the failure, ending
+	// compensated, not aborted; and one that came as the run recorded
+	// "-> done" was accepted with the run ending done, or refused as
+	// finished with its request recorded all the same.
 	entry   sync.Mutex
 	failing bool
+	ending  bool
 
 	suspending atomic.Bool
 	recorded   atomic.Bool   // the run's first event is recorded: it exists
@@ -304,10 +308,9 @@ func (r *Run[S]) doneChan() chan struct{} {
 // then rolls back its completed steps and ends aborted (or
 // compensation_failed). A step that ignores its context is waited for, up to
 // its timeout if it has one. Abort during a rollback changes nothing: the
-// rollback finishes. It returns ErrFinished if the run is over. A nil error
-// means the abort was taken, not that the run will end aborted: a run that
-// had recorded its end (done) as Abort came, and was still letting go of
-// its resources, stays done.
+// rollback finishes. It returns ErrFinished if the run is over, or is
+// recording its end (Run.enter orders the two: an abort that comes first
+// is taken, and the run records "-> aborting" instead), recording nothing.
 //
 // With a sink that keeps abort requests (AbortRecorder) the abort is
 // recorded there first, durably: Resume after a crash resumes the run
@@ -341,6 +344,10 @@ func (r *Run[S]) AbortUnlessRollingBack() error {
 		r.entry.Unlock()
 		return fmt.Errorf("%w: run %q", ErrRollingBack, r.env.runID)
 	}
+	if r.ending {
+		r.entry.Unlock()
+		return fmt.Errorf("%w: run %q is recording its end", ErrFinished, r.env.runID)
+	}
 	recorded, err := r.requestAbort()
 	if err != nil {
 		r.entry.Unlock()
@@ -361,20 +368,25 @@ func (r *Run[S]) AbortUnlessRollingBack() error {
 	return err
 }
 
-// enterFailing is called as the run records its entry into failing (a
-// step or block failed): it marks the run rolling back after a failure,
-// so that Abort refuses from then on, and reports true; or, when an
-// abort came first (Abort marks the run under the same lock) and the run
-// can take it from where it is (abortable), it reports false, and the run
-// records "-> aborting" instead: the abort was accepted, so it ends the
-// run aborted.
-func (r *Run[S]) enterFailing(abortable bool) bool {
+// enter is called as the run records a move an abort no longer changes:
+// its entry into failing (a step or block failed: it marks the run
+// rolling back after a failure) or into a final state (ending: done, or
+// the end of a rollback), so that Abort refuses from then on, and reports
+// true; or, when an abort came first (Abort marks the run under the same
+// lock) and the run can take it from where it is (abortable), it reports
+// false, and the run records "-> aborting" instead: the abort was
+// accepted, so it ends the run aborted.
+func (r *Run[S]) enter(to *mstate, abortable bool) bool {
 	r.entry.Lock()
 	defer r.entry.Unlock()
-	if !r.failing && abortable && r.ctx.Err() != nil {
+	if !r.failing && !r.ending && abortable && r.ctx.Err() != nil {
 		return false
 	}
-	r.failing = true
+	if to.kind == kindTerminal {
+		r.ending = true
+	} else {
+		r.failing = true
+	}
 	return true
 }
 

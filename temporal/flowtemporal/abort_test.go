@@ -201,7 +201,7 @@ func TestLateAbortChangesNothing(t *testing.T) {
 // whether an event in time was signalled to it (Options.Reclaim: an
 // Update on the inbox, a round trip) ends it aborted, as the abort it
 // took: the runtime's run takes an abort that comes as it enters its
-// rollback rather than the failure (enterFailing). Before, the run took
+// rollback rather than the failure (Run.enter). Before, the run took
 // the update (nil, 202 on serve), then routed its timeout and ended
 // failed, or done when the timeout routes there.
 func TestAbortTakenWhileReclaiming(t *testing.T) {
