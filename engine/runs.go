@@ -429,6 +429,12 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abo
 		return nil
 	}
 	if abort {
+		// A run this definition cannot resume cannot roll back: the
+		// abort is refused before anything is recorded.
+		if err := fe.ops.checkHistory(h); err != nil {
+			e.untrack(lr)
+			return fmt.Errorf("%w: run %s cannot resume on flow %q as this engine defines it now, so it cannot roll back: %v", ErrConflict, quoteRunID(runID), fe.name, err)
+		}
 		// Durable before the run takes it: Abort's caller is answered
 		// that it is.
 		if err := e.store.RequestAbort(ctx, runID); err != nil {

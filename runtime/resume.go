@@ -9,13 +9,18 @@ import (
 
 // CheckHistory checks that history is a history of this flow that Resume
 // could continue or that has ended: every transition one the flow's machine
-// has, in an order its runs can take. It does not need the run to be live.
+// has, in an order its runs can take, and, for a run not over, a state
+// snapshot that decodes into S. It does not need the run to be live.
 func (f *Flow[S]) CheckHistory(history []Event) error {
 	def, err := f.definition()
 	if err != nil {
 		return err
 	}
-	_, err = def.rebuild(history)
+	rb, err := def.rebuild(history)
+	if err != nil || rb.cur.kind == kindTerminal {
+		return err
+	}
+	_, err = snapState[S](rb)
 	return err
 }
 
@@ -57,9 +62,9 @@ func (f *Flow[S]) resume(ctx context.Context, def *definition[S], history []Even
 	if rb.cur.kind == kindTerminal {
 		return nil, fmt.Errorf("%w: run %q ended %s", ErrFinished, history[0].RunID, rb.cur.name)
 	}
-	var state S
-	if err := json.Unmarshal(rb.snap, &state); err != nil {
-		return nil, &HistoryError{Seq: rb.progress.seq, Msg: "state snapshot does not decode: " + err.Error()}
+	state, err := snapState[S](rb)
+	if err != nil {
+		return nil, err
 	}
 	if rec := f.opts.aborts; rec != nil && rec.AbortRequested(history[0].RunID) {
 		// Aborted before the crash, the abort not yet recorded by the run
@@ -134,6 +139,15 @@ type rebuilt struct {
 	cur      *mstate
 	track    tracker
 	snap     json.RawMessage
+}
+
+// snapState decodes the state snapshot a run resumes from rb with.
+func snapState[S any](rb *rebuilt) (S, error) {
+	var state S
+	if err := json.Unmarshal(rb.snap, &state); err != nil {
+		return state, &HistoryError{Seq: rb.progress.seq, Msg: "state snapshot does not decode: " + err.Error()}
+	}
+	return state, nil
 }
 
 // rebuild folds a history the way the run made it: each recorded

@@ -337,3 +337,43 @@ func TestReplay(t *testing.T) {
 		}
 	}
 }
+
+// A history whose state snapshot does not decode into the flow's state
+// type (the type changed since: a field that was a number is a string
+// now) fails CheckHistory as it fails Resume, for a run not over: Resume
+// could not continue it. CheckHistory said nil, and an engine that checks
+// a run can resume before it records an abort for it recorded the request
+// and then failed to resume the run.
+func TestCheckHistoryStateSnapshot(t *testing.T) {
+	type before struct{ N int }
+	type after struct{ N string }
+	sink := runtime.NewMemorySink()
+	old := runtime.New[before]("changed", runtime.WithSink(sink))
+	block := make(chan struct{})
+	mustRegisterAny(t, old, runtime.NewStep("A", func(context.Context, *before) (runtime.Outcome, error) {
+		<-block
+		return "", nil
+	}))
+	run, err := old.Start(context.Background(), before{N: 7}, runtime.WithRunID("r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := sink.History("r")
+	close(block)
+	if _, err := run.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	changed := runtime.New[after]("changed")
+	mustRegisterAny(t, changed, runtime.NewStep("A", func(context.Context, *after) (runtime.Outcome, error) { return "", nil }))
+	var he *runtime.HistoryError
+	if _, err := changed.Resume(context.Background(), cut); !errors.As(err, &he) {
+		t.Fatalf("Resume with a snapshot that does not decode: %v, want a HistoryError", err)
+	}
+	if err := changed.CheckHistory(cut); !errors.As(err, &he) {
+		t.Errorf("CheckHistory with a snapshot that does not decode: %v, want a HistoryError, as Resume's", err)
+	}
+	// Over: nothing resumes it, and its snapshot is not read.
+	if err := changed.CheckHistory(sink.History("r")); err != nil {
+		t.Errorf("CheckHistory of the run over: %v", err)
+	}
+}
