@@ -172,6 +172,22 @@ func TestUnknownRunQuotesBoundedID(t *testing.T) {
 	}
 }
 
+// An abort answered 503 as the engine closes quotes the run's ID as the
+// 404 does, its first MaxRunIDLen bytes: it echoed the whole path's ID,
+// as long as a request line may be.
+func TestAbortWhileClosingQuotesBoundedID(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	c := apiClient{t, httptestServer(t, e)}
+	fx.stop()
+	long := strings.Repeat("r", MaxRunIDLen) + strings.Repeat("x", 10000)
+	status, out := c.do("POST", "/runs/"+long+"/abort", "")
+	msg, _ := out["error"].(string)
+	if says := `"` + strings.Repeat("r", MaxRunIDLen) + `"...`; status != 503 || !strings.Contains(msg, says) || len(msg) > 1000 {
+		t.Errorf("abort while closing: %d %.300q (%d bytes), want 503 quoting %.40q... in at most 1000 bytes", status, msg, len(msg), says)
+	}
+}
+
 // An error answer echoes no more than shownBytes of the request's own
 // text, its path or a parameter, which are as long as a request line may
 // be: each answer here echoed all of it.

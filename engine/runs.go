@@ -414,7 +414,7 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abo
 	}
 	unlock, err := e.locker.Lock(held, runID)
 	if err != nil {
-		return fmt.Errorf("%w: %q", errDriven, runID)
+		return fmt.Errorf("%w: %s", errDriven, quoteRunID(runID))
 	}
 	// Tracked at once, so that an Abort meanwhile waits for the handle.
 	e.running.Add(1) // accepted work: counted, never refused
@@ -673,7 +673,7 @@ func CheckAbort(runID string, s runtime.RunState) error {
 func (e *Engine) abort(ctx context.Context, runID string) error {
 	if e.draining.Load() {
 		// Closing: a run not live here would not be resumed to abort.
-		return fmt.Errorf("%w: aborting %q", ErrClosed, runID)
+		return fmt.Errorf("%w: aborting %s", ErrClosed, quoteRunID(runID))
 	}
 	for {
 		if lr := e.liveOf(runID); lr != nil {
