@@ -333,7 +333,14 @@ func (r *Rewrite) next() error {
 	if err := r.seal(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(compactPath(r.l.dir, uint64(len(r.files))), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+	// A new file, never one there already (a link would be written
+	// through): Open removed the leftovers of a compaction that never
+	// committed, so one there now was put there.
+	path := compactPath(r.l.dir, uint64(len(r.files)))
+	if err := removeIfExists(path); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return err
 	}
@@ -475,17 +482,32 @@ func (l *Log) Fail(err error) error {
 // replaceSynced replaces the file name in dir with b: written to
 // name+".tmp", synced, then renamed over name, so that a crash leaves the
 // old file or the new, never a part. The caller syncs dir, for the rename
-// to last (the manifest's caller fails the log if that fails).
+// to last (the manifest's caller fails the log if that fails). A .tmp
+// that is there already is a leftover of a crash (or was put there): it
+// is removed, never written through, so that a symbolic link there cannot
+// make the write land in the file it names and the rename put the link in
+// name's place. The .tmp goes again if a step fails, the rename too.
 func replaceSynced(dir, name string, b []byte, sync func(*os.File) error) error {
 	tmp := filepath.Join(dir, name+".tmp")
-	if err := writeSynced(tmp, b, sync); err != nil {
-		return err
+	err := writeSynced(tmp, b, sync)
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
 	}
-	return os.Rename(tmp, filepath.Join(dir, name))
+	if err != nil {
+		os.Remove(tmp) // what is left of it, if anything: the error is err
+	}
+	return err
 }
 
+// writeSynced writes b to a new file at path, made with O_EXCL after a
+// leftover there is removed (replaceSynced), and syncs it.
 func writeSynced(path string, b []byte, sync func(*os.File) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+	if err := removeIfExists(path); err != nil {
+		return err
+	}
+	// O_EXCL fails on whatever is there again, a link included, rather
+	// than follow it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return err
 	}

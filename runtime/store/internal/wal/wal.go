@@ -213,7 +213,7 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 			l.Close()
 			return nil, err
 		}
-		if l.instance, err = readInstance(dir); err != nil {
+		if l.instance, err = readInstance(dir); err != nil && !errors.Is(err, ErrInstance) {
 			l.Close()
 			return nil, err
 		}
@@ -227,11 +227,18 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 		return nil, err
 	}
 	l := &Log{dir: dir, opts: opts, lock: lock, readers: map[uint64]*os.File{}}
-	if err := l.recover(fn); err != nil {
+	records := 0
+	if err := l.recover(func(pos Pos, payload []byte) error {
+		records++
+		if fn == nil {
+			return nil
+		}
+		return fn(pos, payload)
+	}); err != nil {
 		l.Close()
 		return nil, err
 	}
-	if l.instance, err = makeInstance(dir, opts.sync); err != nil {
+	if l.instance, err = makeInstance(dir, records == 0, opts.sync); err != nil {
 		l.Close()
 		return nil, err
 	}
