@@ -111,6 +111,20 @@ func TestRewriteMakesNewFiles(t *testing.T) {
 	if err := os.Symlink(elsewhere, compactPath(dir, 0)); err != nil {
 		t.Fatal(err)
 	}
+	hi := rewriteAll(t, l)
+	if b, err := os.ReadFile(elsewhere); err != nil || string(b) != "precious" {
+		t.Errorf("the file the link named: %d bytes, %v; want it untouched", len(b), err)
+	}
+	fi, err := os.Lstat(SegmentPath(dir, hi))
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("the new segment %d: %v, %v; want a regular file", hi, fi, err)
+	}
+}
+
+// rewriteAll compacts l's sealed segments keeping every record, and
+// returns the last of them.
+func rewriteAll(t *testing.T, l *Log) uint64 {
+	t.Helper()
 	lo, hi, _ := l.Sealed()
 	rw, err := l.Rewrite(lo, hi)
 	if err != nil {
@@ -125,11 +139,5 @@ func TestRewriteMakesNewFiles(t *testing.T) {
 	if err := rw.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(elsewhere); err != nil || string(b) != "precious" {
-		t.Errorf("the file the link named: %d bytes, %v; want it untouched", len(b), err)
-	}
-	fi, err := os.Lstat(SegmentPath(dir, hi))
-	if err != nil || !fi.Mode().IsRegular() {
-		t.Fatalf("the new segment %d: %v, %v; want a regular file", hi, fi, err)
-	}
+	return hi
 }
