@@ -2,6 +2,9 @@ package wal
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -54,5 +57,32 @@ func TestReadsAcrossManySegments(t *testing.T) {
 	l.rmu.Unlock()
 	if held > maxReaders {
 		t.Errorf("%d segment descriptors held; want at most %d", held, maxReaders)
+	}
+}
+
+// TestReadOfASegmentCutSinceOpen: a record whose segment file was cut
+// after Open read it (by hand: this process never cuts a segment once
+// open) is a *CorruptError naming the segment and the record's offset.
+// Before, it was "wal: read {1 69}: EOF", which named neither the file
+// nor the damage.
+func TestReadOfASegmentCutSinceOpen(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 512}
+	pos := manySegments(t, dir, opts, 2)
+	_, l, err := readAll(t, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p := pos[2]
+	for _, size := range []int64{p.Offset + recHeaderSize + 1, p.Offset + 3} { // in the payload, in the header
+		if err := os.Truncate(SegmentPath(dir, 1), size); err != nil {
+			t.Fatal(err)
+		}
+		_, err := l.ReadAt(p)
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.Segment != SegmentPath(dir, 1) || ce.Offset != p.Offset || !strings.Contains(err.Error(), "cut since") {
+			t.Errorf("segment cut to %d bytes: ReadAt(%v) = %v; want a *CorruptError naming it and offset %d", size, p, err, p.Offset)
+		}
 	}
 }

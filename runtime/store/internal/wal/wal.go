@@ -170,11 +170,14 @@ type Log struct {
 // why Open says what it cut.
 type TornTail struct {
 	Segment string // the segment file
-	Offset  int64  // where it was cut: the end of the last whole record
+	Offset  int64  // where it was cut: the end of the last whole record; 0: the segment, without a whole header, was removed
 	Bytes   int64  // how many bytes went
 }
 
 func (t TornTail) String() string {
+	if t.Offset == 0 {
+		return fmt.Sprintf("the log ended in a torn write, removed at open: %s, %d bytes without a whole segment header", t.Segment, t.Bytes)
+	}
 	return fmt.Sprintf("the log ended in a torn write, cut at open: %d bytes at offset %d of %s", t.Bytes, t.Offset, t.Segment)
 }
 
@@ -300,6 +303,12 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		if res.end == 0 {
 			// The segment never got its header (a crash, or a full disk,
 			// while a new segment was made): it holds nothing, and goes.
+			// What it held is said, as a torn tail's bytes are: zeros
+			// past a header's size may be records whose data never
+			// reached the disk, though the file's size did.
+			if len(data) > 0 {
+				l.torn = TornTail{Segment: path, Bytes: int64(len(data))}
+			}
 			l.dropReader(seg)
 			if err := os.Remove(path); err != nil {
 				return err
@@ -761,13 +770,27 @@ func (l *Log) ReadAt(pos Pos) ([]byte, error) {
 	defer l.release(r)
 	var h [recHeaderSize]byte
 	if _, err := r.f.ReadAt(h[:], pos.Offset); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, l.cutSince(pos)
+		}
 		return nil, fmt.Errorf("wal: read %v: %w", pos, err)
 	}
 	rec, err := readRecord(r.f, h, pos.Offset)
+	if errors.Is(err, io.EOF) {
+		return nil, l.cutSince(pos)
+	}
 	if err != nil {
 		return nil, &CorruptError{Segment: l.segPath(pos.Segment), Offset: pos.Offset, Reason: err.Error()}
 	}
 	return rec, nil
+}
+
+// cutSince is ReadAt's error for a record whose segment ends before the
+// record does: Open read it whole, so the file was cut since, and not by
+// this process, which never cuts a segment once open.
+func (l *Log) cutSince(pos Pos) error {
+	return &CorruptError{Segment: l.segPath(pos.Segment), Offset: pos.Offset,
+		Reason: "the segment ends before this record's end: the file was cut since the log was opened"}
 }
 
 func readRecord(f *os.File, h [recHeaderSize]byte, off int64) ([]byte, error) {
