@@ -34,7 +34,7 @@ func (e *InstanceError) Error() string {
 	return fmt.Sprintf("wal: %s is damaged: it holds %q, not this store's instance ID (32 hexadecimal digits). "+
 		"The ID tells a process restarted on the store from another process (an engine's hold of its ID on a broker names it), "+
 		"so it is not replaced on its own: restore the file from a backup or a copy of the store, "+
-		"or, if the ID is lost, remove the file and open again: a new ID is made, and an engine on the store waits for the hold of its old ID to expire (docs/store.md)",
+		"or, if the ID is lost, remove the file and open again: a new ID is made, and an engine on NATS is refused its engine ID until the lease the old ID holds expires (30s after its holder stopped; docs/store.md)",
 		e.Path, e.Held)
 }
 
