@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 )
@@ -28,6 +30,7 @@ func fullDiskChild(dir string) int {
 		return 0
 	}
 	defer st.Close()
+	fmt.Printf("instance: %d digits\n", len(st.Instance()))
 	runs, err := st.List(Filter{})
 	events := 0
 	for _, r := range runs {
@@ -61,27 +64,10 @@ func cmpOr(a, b error) error {
 func TestFullDisk(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{SegmentSize: 4 << 10, CompactEvery: -1}
-	st, err := Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const runs = 20
-	for i := range runs {
-		emitAll(t, st, history(fmt.Sprintf("r%d", i), "F", doneRun...))
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprintf("open: <nil>\nread: %d runs, %d events, <nil>\ncompact: true\nemit: true\n", runs, runs*len(doneRun))
-	for try := range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envFullDiskChild+"="+dir)
-		out, err := cmd.Output()
-		if err != nil || string(out) != want {
-			t.Fatalf("child %d on a full disk: %v\n%s\nwant\n%s", try, err, out, want)
-		}
-	}
-	st, err = Open(dir, opts)
+	writeRuns(t, dir, opts, runs)
+	checkFullDisk(t, dir, runs, 32)
+	st, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,5 +86,67 @@ func TestFullDisk(t *testing.T) {
 	}
 	if got, err := st.List(Filter{}); err != nil || len(got) != runs+1 {
 		t.Fatalf("%d runs, %v; want %d", len(got), err, runs+1)
+	}
+}
+
+// checkFullDisk opens the store in dir as on a full disk, three times
+// over, in a child process (fullDiskChild), and checks what it did: it
+// opened with an instance ID of digits hex digits, read every run's
+// events, and failed a compaction and an Emit.
+func checkFullDisk(t *testing.T, dir string, runs, digits int) {
+	t.Helper()
+	want := fmt.Sprintf("open: <nil>\ninstance: %d digits\nread: %d runs, %d events, <nil>\ncompact: true\nemit: true\n", digits, runs, runs*len(doneRun))
+	for try := range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), envFullDiskChild+"="+dir)
+		out, err := cmd.Output()
+		if err != nil || string(out) != want {
+			t.Fatalf("child %d on a full disk: %v\n%s\nwant\n%s", try, err, out, want)
+		}
+	}
+}
+
+// TestFullDiskBeforeInstance: a store made before INSTANCE existed opens
+// on a full disk, with no instance ID (an engine on it holds its ID
+// under one of its own, as for any store without one), reads, and fails
+// only the writes, leaving no INSTANCE.tmp; with room, the next Open
+// makes its ID. Before, Open failed: it could not write INSTANCE, so a
+// full disk kept such a store from being read or compacted by its owner.
+func TestFullDiskBeforeInstance(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 4 << 10, CompactEvery: -1}
+	const runs = 5
+	writeRuns(t, dir, opts, runs)
+	if err := os.Remove(filepath.Join(dir, "INSTANCE")); err != nil {
+		t.Fatal(err)
+	}
+	checkFullDisk(t, dir, runs, 0)
+	for _, name := range []string{"INSTANCE", "INSTANCE.tmp"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after the opens on a full disk: %v; want none", name, err)
+		}
+	}
+	st, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if len(st.Instance()) != 32 {
+		t.Errorf("Instance %q once there is room; want one made", st.Instance())
+	}
+}
+
+// writeRuns makes a store in dir holding runs done runs, r0, r1, ...
+func writeRuns(t *testing.T, dir string, opts Options, runs int) {
+	t.Helper()
+	st, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range runs {
+		emitAll(t, st, history(fmt.Sprintf("r%d", i), "F", doneRun...))
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -40,6 +40,10 @@ var (
 	// ErrInUse is matched by Open's error when another process has the
 	// store open: that process, not the caller, owns the directory now.
 	ErrInUse = wal.ErrInUse
+	// ErrInstance is matched by Open's error (an *InstanceError) when the
+	// store's INSTANCE file is damaged in a store that holds records: its
+	// identity is not replaced on its own (docs/store.md, "On disk").
+	ErrInstance = wal.ErrInstance
 	// ErrSequence is returned by Emit for an event that does not follow its
 	// run's history (sequence gap or repeat, or an event after the end).
 	ErrSequence = errors.New("store: event out of sequence")
@@ -51,6 +55,9 @@ var (
 
 // CorruptError names the segment file and byte offset of damaged data.
 type CorruptError = wal.CorruptError
+
+// InstanceError names a damaged INSTANCE file and what it holds.
+type InstanceError = wal.InstanceError
 
 // TornTail is what Open cut off the end of the log (Store.TornTail).
 type TornTail = wal.TornTail

@@ -253,11 +253,12 @@ func (l *Log) Sealed() (lo, hi uint64, ok bool) {
 // is a *CorruptError.
 func (l *Log) Scan(lo, hi uint64, fn func(pos Pos, payload []byte) error) error {
 	for seg := lo; seg <= hi; seg++ {
-		f, err := l.reader(seg)
+		r, err := l.reader(seg)
 		if err != nil {
 			return err
 		}
-		data, err := readFile(f)
+		data, err := readFile(r.f)
+		l.release(r)
 		if err != nil {
 			return err
 		}
@@ -278,9 +279,11 @@ func RecordSize(n int) int64 { return recHeaderSize + int64(n) }
 type Rewrite struct {
 	l      *Log
 	lo, hi uint64
-	files  []*os.File
-	w      *bufio.Writer
-	size   int64
+	n      uint64        // new segments begun: compact.0 .. compact.(n-1)
+	f      *os.File      // the one being written, nil once sealed: one descriptor, however many
+	w      *bufio.Writer // f's
+	size   int64         // f's size
+	sealed int64         // the size of those sealed
 	done   bool
 }
 
@@ -309,12 +312,12 @@ func (r *Rewrite) Add(payload []byte) (Pos, error) {
 	rec := RecordSize(len(payload))
 	// A new file when this one is full, but never more files than the
 	// segments replaced: their numbers are the new ones'.
-	if r.w == nil || r.size > segHeaderSize && r.size+rec > r.l.opts.SegmentSize && uint64(len(r.files)) < r.hi-r.lo+1 {
+	if r.w == nil || r.size > segHeaderSize && r.size+rec > r.l.opts.SegmentSize && r.n < r.hi-r.lo+1 {
 		if err := r.next(); err != nil {
 			return Pos{}, err
 		}
 	}
-	pos := Pos{Segment: uint64(len(r.files) - 1), Offset: r.size}
+	pos := Pos{Segment: r.n - 1, Offset: r.size}
 	var h [recHeaderSize]byte
 	binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(h[4:8], checksum(payload))
@@ -333,18 +336,25 @@ func (r *Rewrite) next() error {
 	if err := r.seal(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(compactPath(r.l.dir, uint64(len(r.files))), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+	// A new file, never one there already (a link would be written
+	// through): Open removed the leftovers of a compaction that never
+	// committed, so one there now was put there.
+	path := compactPath(r.l.dir, r.n)
+	if err := removeIfExists(path); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return err
 	}
-	r.files = append(r.files, f)
+	r.f, r.n = f, r.n+1
 	r.w = bufio.NewWriterSize(f, 1<<20)
 	r.size = segHeaderSize
 	_, err = r.w.Write(segmentHeader())
 	return err
 }
 
-// seal flushes and syncs the file being written.
+// seal flushes, syncs and closes the file being written.
 func (r *Rewrite) seal() error {
 	if r.w == nil {
 		return nil
@@ -353,26 +363,25 @@ func (r *Rewrite) seal() error {
 		return err
 	}
 	r.w = nil
-	return r.l.opts.sync(r.files[len(r.files)-1])
+	if err := r.l.opts.sync(r.f); err != nil {
+		return err
+	}
+	f := r.f
+	r.f, r.sealed = nil, r.sealed+r.size
+	return f.Close()
 }
 
 // Final maps a position Add returned to the record's position after Commit.
 func (r *Rewrite) Final(p Pos) Pos {
-	return Pos{Segment: r.hi - uint64(len(r.files)) + 1 + p.Segment, Offset: p.Offset}
+	return Pos{Segment: r.hi - r.n + 1 + p.Segment, Offset: p.Offset}
 }
 
 // Size is the size of the new segments.
 func (r *Rewrite) Size() int64 {
-	if len(r.files) == 0 {
-		return 0
+	if r.f != nil {
+		return r.sealed + r.size
 	}
-	var n int64
-	for _, f := range r.files[:len(r.files)-1] {
-		if st, err := f.Stat(); err == nil {
-			n += st.Size()
-		}
-	}
-	return n + r.size
+	return r.sealed
 }
 
 // Prepare makes the new segments durable (step 1). The log is unchanged.
@@ -397,15 +406,13 @@ func (r *Rewrite) Commit() error {
 		return errors.New("wal: rewrite already finished")
 	}
 	r.done = true
-	for _, f := range r.files {
-		f.Close()
-	}
+	r.closeFile()
 	if err := r.l.failure(); err != nil {
 		r.cleanup()
 		return err
 	}
 	dir := r.l.dir
-	m := manifest{lo: r.lo, hi: r.hi, m: uint64(len(r.files))}
+	m := manifest{lo: r.lo, hi: r.hi, m: r.n}
 	if err := replaceSynced(dir, manifestName, m.encode(), r.l.opts.sync); err != nil {
 		r.cleanup()
 		return err
@@ -448,11 +455,20 @@ func (r *Rewrite) Abort() {
 }
 
 func (r *Rewrite) cleanup() {
-	for j, f := range r.files {
-		f.Close()
-		os.Remove(compactPath(r.l.dir, uint64(j)))
+	r.closeFile()
+	for j := range r.n {
+		os.Remove(compactPath(r.l.dir, j))
 	}
 	os.Remove(filepath.Join(r.l.dir, manifestName+".tmp"))
+}
+
+// closeFile closes the file being written, if one is: Commit without
+// Prepare, or Abort.
+func (r *Rewrite) closeFile() {
+	if r.f != nil {
+		r.f.Close()
+		r.f, r.w = nil, nil
+	}
 }
 
 // failure is the log's failure (ErrFailed), nil while it has none.
@@ -475,17 +491,32 @@ func (l *Log) Fail(err error) error {
 // replaceSynced replaces the file name in dir with b: written to
 // name+".tmp", synced, then renamed over name, so that a crash leaves the
 // old file or the new, never a part. The caller syncs dir, for the rename
-// to last (the manifest's caller fails the log if that fails).
+// to last (the manifest's caller fails the log if that fails). A .tmp
+// that is there already is a leftover of a crash (or was put there): it
+// is removed, never written through, so that a symbolic link there cannot
+// make the write land in the file it names and the rename put the link in
+// name's place. The .tmp goes again if a step fails, the rename too.
 func replaceSynced(dir, name string, b []byte, sync func(*os.File) error) error {
 	tmp := filepath.Join(dir, name+".tmp")
-	if err := writeSynced(tmp, b, sync); err != nil {
-		return err
+	err := writeSynced(tmp, b, sync)
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
 	}
-	return os.Rename(tmp, filepath.Join(dir, name))
+	if err != nil {
+		os.Remove(tmp) // what is left of it, if anything: the error is err
+	}
+	return err
 }
 
+// writeSynced writes b to a new file at path, made with O_EXCL after a
+// leftover there is removed (replaceSynced), and syncs it.
 func writeSynced(path string, b []byte, sync func(*os.File) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+	if err := removeIfExists(path); err != nil {
+		return err
+	}
+	// O_EXCL fails on whatever is there again, a link included, rather
+	// than follow it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return err
 	}
@@ -521,11 +552,12 @@ func (l *Log) Size() (int64, error) {
 func (l *Log) SizeOf(lo, hi uint64) (int64, error) {
 	var n int64
 	for seg := lo; seg <= hi; seg++ {
-		f, err := l.reader(seg)
+		r, err := l.reader(seg)
 		if err != nil {
 			return 0, err
 		}
-		st, err := f.Stat()
+		st, err := r.f.Stat()
+		l.release(r)
 		if err != nil {
 			return 0, err
 		}

@@ -117,17 +117,8 @@ func TestRewrite(t *testing.T) {
 // went ahead.
 func TestFailedLogRefusesRewrite(t *testing.T) {
 	dir := t.TempDir()
-	_, l, err := readAll(t, dir, Options{SegmentSize: 256})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := sealedLog(t, dir, 256, 30)
 	defer l.Close()
-	for i := range 30 {
-		mustAppend(t, l, payload(i))
-	}
-	if err := l.Seal(); err != nil {
-		t.Fatal(err)
-	}
 	lo, hi, ok := l.Sealed()
 	if !ok {
 		t.Fatal("nothing sealed")
@@ -257,4 +248,22 @@ func TestFailedSwapReadsNoOtherRecord(t *testing.T) {
 			t.Errorf("reopened: record %d %q, want %q", i, recs[i], want[i])
 		}
 	}
+}
+
+// sealedLog opens a log in dir of segments of segSize bytes and appends n
+// records, all sealed.
+func sealedLog(t *testing.T, dir string, segSize int64, n int) *Log {
+	t.Helper()
+	_, l, err := readAll(t, dir, Options{SegmentSize: segSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		mustAppend(t, l, payload(i))
+	}
+	if err := l.Seal(); err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	return l
 }

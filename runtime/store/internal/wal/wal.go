@@ -151,8 +151,10 @@ type Log struct {
 	activeSeg atomic.Uint64
 	first     atomic.Uint64
 
+	// The segments' read descriptors (readers.go).
 	rmu     sync.Mutex
-	readers map[uint64]*os.File
+	readers map[uint64]*segReader
+	clock   uint64 // counts their uses, for the least recently used
 	// swapFailed is the last segment of a swap that failed after its
 	// commit point (Rewrite.Commit): segments up to it are not read.
 	swapFailed uint64
@@ -168,11 +170,14 @@ type Log struct {
 // why Open says what it cut.
 type TornTail struct {
 	Segment string // the segment file
-	Offset  int64  // where it was cut: the end of the last whole record
+	Offset  int64  // where it was cut: the end of the last whole record; 0: the segment, without a whole header, was removed
 	Bytes   int64  // how many bytes went
 }
 
 func (t TornTail) String() string {
+	if t.Offset == 0 {
+		return fmt.Sprintf("the log ended in a torn write, removed at open: %s, %d bytes without a whole segment header", t.Segment, t.Bytes)
+	}
 	return fmt.Sprintf("the log ended in a torn write, cut at open: %d bytes at offset %d of %s", t.Bytes, t.Offset, t.Segment)
 }
 
@@ -208,12 +213,12 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 		if err := isDir(dir, fi); err != nil {
 			return nil, err
 		}
-		l := &Log{dir: dir, opts: opts, readers: map[uint64]*os.File{}}
+		l := &Log{dir: dir, opts: opts, readers: map[uint64]*segReader{}}
 		if err := l.recover(fn); err != nil {
 			l.Close()
 			return nil, err
 		}
-		if l.instance, err = readInstance(dir); err != nil {
+		if l.instance, err = readInstance(dir); err != nil && !errors.Is(err, ErrInstance) {
 			l.Close()
 			return nil, err
 		}
@@ -226,12 +231,19 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, opts: opts, lock: lock, readers: map[uint64]*os.File{}}
-	if err := l.recover(fn); err != nil {
+	l := &Log{dir: dir, opts: opts, lock: lock, readers: map[uint64]*segReader{}}
+	records := 0
+	if err := l.recover(func(pos Pos, payload []byte) error {
+		records++
+		if fn == nil {
+			return nil
+		}
+		return fn(pos, payload)
+	}); err != nil {
 		l.Close()
 		return nil, err
 	}
-	if l.instance, err = makeInstance(dir, opts.sync); err != nil {
+	if l.instance, err = makeInstance(dir, records == 0, opts.sync); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -270,7 +282,12 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		if i > 0 && seg != segs[i-1].n+1 {
 			return &CorruptError{Segment: l.segPath(segs[i-1].n + 1), Reason: "missing segment"}
 		}
-		data, err := readFile(sf.f)
+		if sf.f == nil {
+			if err := l.openSegment(&segs[i]); err != nil {
+				return err
+			}
+		}
+		data, err := readFile(segs[i].f)
 		if err != nil {
 			return err
 		}
@@ -286,6 +303,12 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		if res.end == 0 {
 			// The segment never got its header (a crash, or a full disk,
 			// while a new segment was made): it holds nothing, and goes.
+			// What it held is said, as a torn tail's bytes are: zeros
+			// past a header's size may be records whose data never
+			// reached the disk, though the file's size did.
+			if len(data) > 0 {
+				l.torn = TornTail{Segment: path, Bytes: int64(len(data))}
+			}
 			l.dropReader(seg)
 			if err := os.Remove(path); err != nil {
 				return err
@@ -325,22 +348,26 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 	return nil
 }
 
-// openSegments lists the segments and opens each for reading. The files
-// stay open as the log's readers, so that what was scanned is what ReadAt
-// reads, even if a compaction in another process replaces the files under
-// a read-only log. A read-only log retries until it opened one consistent
+// openSegments lists the segments. A read-only log opens each for
+// reading now, and keeps them open as its readers, so that what was
+// scanned is what ReadAt reads, even if a compaction in another process
+// replaces the files under it; it retries until it opened one consistent
 // set: a swap that went on while it opened the files shows when they are
-// compared with the directory afterwards.
+// compared with the directory afterwards. A log open for writing opens
+// each as its scan comes to it (openSegment), keeping maxReaders of them.
 func (l *Log) openSegments() ([]segFile, error) {
+	if !l.opts.ReadOnly {
+		return listSegments(l.dir, false)
+	}
 	for try := 0; ; try++ {
-		segs, err := listSegments(l.dir, l.opts.ReadOnly)
+		segs, err := listSegments(l.dir, true)
 		if err == nil {
 			err = l.openAll(segs)
 		}
-		if err == nil && (!l.opts.ReadOnly || sameSegments(l.dir, segs)) {
+		if err == nil && sameSegments(l.dir, segs) {
 			return segs, nil
 		}
-		if err != nil && (!l.opts.ReadOnly || !errors.Is(err, os.ErrNotExist)) {
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
 		if try == 100 {
@@ -352,43 +379,31 @@ func (l *Log) openSegments() ([]segFile, error) {
 			}
 			return nil, fmt.Errorf("wal: the segments of %s kept changing while they were opened", l.dir)
 		}
-		l.closeReaders()
+		l.closeReaders(false)
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
 func (l *Log) openAll(segs []segFile) error {
-	l.rmu.Lock()
-	defer l.rmu.Unlock()
 	for i := range segs {
-		// Never an open that waits (a named pipe in a segment's place
-		// would hang Open, and a CLI verb reading the store, for good).
-		f, err := regfile.Open(segs[i].path)
-		if err != nil {
+		if err := l.openSegment(&segs[i]); err != nil {
 			return err
 		}
-		segs[i].f = f
-		l.readers[segs[i].n] = f
 	}
 	return nil
 }
 
-func (l *Log) closeReaders() {
-	l.rmu.Lock()
-	defer l.rmu.Unlock()
-	for n, f := range l.readers {
-		f.Close()
-		delete(l.readers, n)
+// openSegment opens sf for reading, as one of the log's readers. Never an
+// open that waits (a named pipe in a segment's place would hang Open, and
+// a CLI verb reading the store, for good).
+func (l *Log) openSegment(sf *segFile) error {
+	f, err := regfile.Open(sf.path)
+	if err != nil {
+		return err
 	}
-}
-
-func (l *Log) dropReader(seg uint64) {
-	l.rmu.Lock()
-	defer l.rmu.Unlock()
-	if f, ok := l.readers[seg]; ok {
-		f.Close()
-		delete(l.readers, seg)
-	}
+	sf.f = f
+	l.hold(sf.n, f)
+	return nil
 }
 
 // readFile reads the whole of f.
@@ -748,19 +763,34 @@ func (l *Log) write(b *batch) error {
 // ReadAt returns a copy of the payload of the record at pos, verified
 // against its checksums.
 func (l *Log) ReadAt(pos Pos) ([]byte, error) {
-	f, err := l.reader(pos.Segment)
+	r, err := l.reader(pos.Segment)
 	if err != nil {
 		return nil, err
 	}
+	defer l.release(r)
 	var h [recHeaderSize]byte
-	if _, err := f.ReadAt(h[:], pos.Offset); err != nil {
+	if _, err := r.f.ReadAt(h[:], pos.Offset); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, l.cutSince(pos)
+		}
 		return nil, fmt.Errorf("wal: read %v: %w", pos, err)
 	}
-	rec, err := readRecord(f, h, pos.Offset)
+	rec, err := readRecord(r.f, h, pos.Offset)
+	if errors.Is(err, io.EOF) {
+		return nil, l.cutSince(pos)
+	}
 	if err != nil {
 		return nil, &CorruptError{Segment: l.segPath(pos.Segment), Offset: pos.Offset, Reason: err.Error()}
 	}
 	return rec, nil
+}
+
+// cutSince is ReadAt's error for a record whose segment ends before the
+// record does: Open read it whole, so the file was cut since, and not by
+// this process, which never cuts a segment once open.
+func (l *Log) cutSince(pos Pos) error {
+	return &CorruptError{Segment: l.segPath(pos.Segment), Offset: pos.Offset,
+		Reason: "the segment ends before this record's end: the file was cut since the log was opened"}
 }
 
 func readRecord(f *os.File, h [recHeaderSize]byte, off int64) ([]byte, error) {
@@ -785,26 +815,6 @@ func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
-func (l *Log) reader(seg uint64) (*os.File, error) {
-	l.rmu.Lock()
-	defer l.rmu.Unlock()
-	if l.readers == nil {
-		return nil, ErrClosed
-	}
-	if seg <= l.swapFailed {
-		return nil, fmt.Errorf("wal: segment %d is in a compaction's swap that failed (%w): reopen the log to read it", seg, ErrFailed)
-	}
-	if f, ok := l.readers[seg]; ok {
-		return f, nil
-	}
-	f, err := os.Open(l.segPath(seg))
-	if err != nil {
-		return nil, err
-	}
-	l.readers[seg] = f
-	return f, nil
-}
-
 // Close waits for Appends in progress, then releases the files. Appends
 // after Close fail with ErrClosed.
 func (l *Log) Close() error {
@@ -821,12 +831,7 @@ func (l *Log) Close() error {
 	if l.f != nil {
 		errs = append(errs, l.f.Close())
 	}
-	l.rmu.Lock()
-	for _, f := range l.readers {
-		errs = append(errs, f.Close())
-	}
-	l.readers = nil
-	l.rmu.Unlock()
+	errs = append(errs, l.closeReaders(true))
 	if l.lock != nil {
 		errs = append(errs, unlockDir(l.lock))
 	}

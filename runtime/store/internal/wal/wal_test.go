@@ -498,8 +498,11 @@ func TestTornSegmentCreation(t *testing.T) {
 	dir := t.TempDir()
 	logOf(t, dir, payload(1))
 	// A crash right after creating segment 2 leaves it empty or with part of
-	// its header; either way it holds nothing and is started again.
-	for _, content := range [][]byte{nil, segmentHeader()[:5], segmentHeader()[:12], make([]byte, 16)} {
+	// its header; either way it holds nothing and is started again. What
+	// it held is said (TornTail), as a torn tail's bytes are: a last
+	// segment of zeros may be one whose records never reached the disk
+	// though its size did (it was not said).
+	for _, content := range [][]byte{nil, segmentHeader()[:5], segmentHeader()[:12], make([]byte, 16), make([]byte, 4096)} {
 		seg2 := filepath.Join(dir, fmt.Sprintf("%016x.seg", 2))
 		os.WriteFile(seg2, content, 0o644)
 		recs, l, err := readAll(t, dir, Options{})
@@ -508,6 +511,10 @@ func TestTornSegmentCreation(t *testing.T) {
 		}
 		if len(recs) != 1 {
 			t.Fatalf("header %q: %d records", content, len(recs))
+		}
+		tail, ok := l.TornTail()
+		if want := (TornTail{Segment: seg2, Bytes: int64(len(content))}); ok != (len(content) > 0) || ok && tail != want {
+			t.Errorf("%d bytes of header: TornTail() = %+v, %v; want %+v", len(content), tail, ok, want)
 		}
 		mustAppend(t, l, []byte("x"))
 		l.Close()
