@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/flowgen/flowgen/diag"
@@ -126,11 +127,12 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 		}
 	}
 	reported := map[string]bool{}
+	graph := newCallGraph(f, flows)
 	for _, fl := range f.Flows {
 		if fl == nil || reported[fl.Name] {
 			continue
 		}
-		path := callCycle(fl, flows)
+		path := graph.cycle(fl)
 		if path == nil {
 			continue
 		}
@@ -183,34 +185,100 @@ type callHop struct {
 	site CallSite
 }
 
-// callCycle is a shortest chain of calls that leads from fl back to fl, or
-// nil. Only flows that exist are followed.
-func callCycle(fl *Flow, flows map[string]*Flow) []callHop {
+// callGraph is the graph of the calls between the flows a file's flows
+// reach: each flow's calls listed once, and its strongly connected
+// components, so that only a flow in a cycle is searched for its own: a
+// search from every flow would be quadratic in a chain of calls.
+type callGraph struct {
+	flows []*Flow
+	num   map[*Flow]int
+	calls [][]CallSite // of each flow, to flows that exist
+	to    [][]int      // the flow each of calls leads to
+	comp  []int        // each flow's component, or -1 when it is in no cycle
+}
+
+// newCallGraph builds the call graph of the flows of f and of those they
+// reach in flows, the file's and its package's by name.
+func newCallGraph(f *File, flows map[string]*Flow) *callGraph {
+	g := &callGraph{num: map[*Flow]int{}}
+	var roots []int
+	for _, fl := range f.Flows {
+		if fl != nil {
+			roots = append(roots, g.node(fl))
+		}
+	}
+	for v := 0; v < len(g.flows); v++ { // g.flows grows as calls reach flows
+		var calls []CallSite
+		var to []int
+		for _, cs := range g.flows[v].Calls() {
+			if callee := flows[cs.Action.Flow.Name]; callee != nil {
+				calls = append(calls, cs)
+				to = append(to, g.node(callee))
+			}
+		}
+		g.calls = append(g.calls, calls)
+		g.to = append(g.to, to)
+	}
+	succ := func(v int) []int { return g.to[v] }
+	g.comp = make([]int, len(g.flows))
+	for v := range g.comp {
+		g.comp[v] = -1
+	}
+	for c, members := range components(len(g.flows), roots, succ) {
+		if cyclic(members, succ) {
+			for _, v := range members {
+				g.comp[v] = c
+			}
+		}
+	}
+	return g
+}
+
+// node is the number of fl in g, added if new.
+func (g *callGraph) node(fl *Flow) int {
+	v, ok := g.num[fl]
+	if !ok {
+		v = len(g.flows)
+		g.num[fl] = v
+		g.flows = append(g.flows, fl)
+	}
+	return v
+}
+
+// cycle is a shortest chain of calls that leads from fl back to fl, or
+// nil. Such a chain stays within fl's component: the search leaves it
+// only for flows that cannot lead back.
+func (g *callGraph) cycle(fl *Flow) []callHop {
+	start, ok := g.num[fl]
+	if !ok || g.comp[start] < 0 {
+		return nil
+	}
 	type node struct {
-		flow *Flow
+		v    int
 		prev *node
 		hop  callHop
 	}
-	seen := map[string]bool{}
-	queue := []*node{{flow: fl}}
+	seen := map[int]bool{}
+	queue := []*node{{v: start}}
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
-		for _, cs := range n.flow.Calls() {
-			to := flows[cs.Action.Flow.Name]
-			if to == nil {
+		for i, cs := range g.calls[n.v] {
+			w := g.to[n.v][i]
+			if g.comp[w] != g.comp[start] {
 				continue
 			}
-			next := &node{flow: to, prev: n, hop: callHop{flow: n.flow, site: cs}}
-			if to == fl {
+			next := &node{v: w, prev: n, hop: callHop{flow: g.flows[n.v], site: cs}}
+			if w == start {
 				var path []callHop
 				for m := next; m.prev != nil; m = m.prev {
-					path = append([]callHop{m.hop}, path...)
+					path = append(path, m.hop)
 				}
+				slices.Reverse(path)
 				return path
 			}
-			if !seen[to.Name] {
-				seen[to.Name] = true
+			if !seen[w] {
+				seen[w] = true
 				queue = append(queue, next)
 			}
 		}

@@ -72,102 +72,41 @@ func (f *Flow) cycles(keep func(*Step) bool) [][]*Step {
 		}
 		return out
 	}
-	// Tarjan's algorithm, iterative so that a long chain of steps cannot
-	// deepen the stack.
-	n := len(f.Steps)
-	order := make([]int, n)
-	low := make([]int, n)
-	on := make([]bool, n)
-	for i := range order {
-		order[i] = -1
-	}
-	var stack []int
-	var groups [][]int
-	counter := 0
-	type frame struct {
-		v    int
-		next []int
-	}
-	for _, root := range steps {
-		if order[root] >= 0 || !keep(f.Steps[root]) {
-			continue
+	var roots []int
+	for _, i := range steps {
+		if keep(f.Steps[i]) {
+			roots = append(roots, i)
 		}
-		order[root], low[root] = counter, counter
-		counter++
-		stack = append(stack, root)
-		on[root] = true
-		call := []frame{{root, succ(root)}}
-		for len(call) > 0 {
-			top := &call[len(call)-1]
-			if len(top.next) > 0 {
-				w := top.next[0]
-				top.next = top.next[1:]
-				switch {
-				case order[w] < 0:
-					order[w], low[w] = counter, counter
-					counter++
-					stack = append(stack, w)
-					on[w] = true
-					call = append(call, frame{w, succ(w)})
-				case on[w]:
-					low[top.v] = min(low[top.v], order[w])
-				}
-				continue
+	}
+	comps := components(len(f.Steps), roots, succ)
+	of := make([]int, len(f.Steps)) // the cyclic component of each step, or -1
+	for i := range of {
+		of[i] = -1
+	}
+	for c, g := range comps {
+		if cyclic(g, succ) {
+			for _, i := range g {
+				of[i] = c
 			}
-			v := top.v
-			call = call[:len(call)-1]
-			if len(call) > 0 {
-				p := call[len(call)-1].v
-				low[p] = min(low[p], low[v])
-			}
-			if low[v] != order[v] {
-				continue
-			}
-			var g []int
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				on[w] = false
-				g = append(g, w)
-				if w == v {
-					break
-				}
-			}
-			groups = append(groups, g)
 		}
+	}
+	// One pass in file order puts each group's steps, and the groups, in
+	// file order (Tarjan's gives them in reverse topological order).
+	slot := make([]int, len(comps)) // a component's group in out, or -1
+	for c := range slot {
+		slot[c] = -1
 	}
 	var out [][]*Step
-	first := map[int]int{} // group -> its first step's index, for ordering
-	for _, g := range groups {
-		cyclic := len(g) > 1
-		if !cyclic {
-			for _, j := range succ(g[0]) {
-				cyclic = cyclic || j == g[0]
-			}
-		}
-		if !cyclic {
+	for _, i := range steps {
+		c := of[i]
+		if c < 0 {
 			continue
 		}
-		inFile := make([]*Step, 0, len(g))
-		earliest := n
-		for _, i := range steps { // file order
-			for _, j := range g {
-				if i == j {
-					inFile = append(inFile, f.Steps[i])
-					earliest = min(earliest, i)
-				}
-			}
+		if slot[c] < 0 {
+			slot[c] = len(out)
+			out = append(out, nil)
 		}
-		first[len(out)] = earliest
-		out = append(out, inFile)
-	}
-	// Groups come out of Tarjan's in reverse topological order; put them
-	// in file order.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && first[j] < first[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-			first[j], first[j-1] = first[j-1], first[j]
-		}
+		out[slot[c]] = append(out[slot[c]], f.Steps[i])
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package dsl
 
 import (
+	"iter"
+
 	"github.com/flowgen/flowgen/internal/ident"
 )
 
@@ -91,19 +93,46 @@ func (f *Flow) AllSteps() []*Step {
 }
 
 // BlockOf returns the block whose branch is named name, or nil when no
-// block of f has such a branch.
+// block of f has such a branch. It searches the flow: BranchBlocks answers
+// many lookups.
 func (f *Flow) BlockOf(name string) *Step {
-	if f == nil {
-		return nil
-	}
-	for _, s := range f.Steps {
-		for _, b := range s.Branches() {
-			if b != nil && b.Name == name {
-				return s
-			}
+	for blk, b := range f.branches() {
+		if b.Name == name {
+			return blk
 		}
 	}
 	return nil
+}
+
+// BranchBlocks maps the name of each branch of f to its block, as BlockOf
+// finds it (a name that branches of two blocks share, which Check
+// reports, maps to the first), for code that looks up every step: BlockOf
+// for each would be quadratic in the steps of the flow.
+func (f *Flow) BranchBlocks() map[string]*Step {
+	out := map[string]*Step{}
+	for blk, b := range f.branches() {
+		if _, dup := out[b.Name]; !dup {
+			out[b.Name] = blk
+		}
+	}
+	return out
+}
+
+// branches yields each branch of f with its block, in file order; nil
+// branches are left out.
+func (f *Flow) branches() iter.Seq2[*Step, *Step] {
+	return func(yield func(*Step, *Step) bool) {
+		if f == nil {
+			return
+		}
+		for _, s := range f.Steps {
+			for _, b := range s.Branches() {
+				if b != nil && !yield(s, b) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // BranchWrites returns the state fields branch s writes, which its block

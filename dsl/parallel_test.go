@@ -155,6 +155,15 @@ func TestParallelModel(t *testing.T) {
 	if len(fl.Unreachable()) != 0 || fl.BlockOf("Announce") != blk || fl.BlockOf("Ship") != nil {
 		t.Errorf("unreachable %v, BlockOf wrong", fl.Unreachable())
 	}
+	blocks := fl.BranchBlocks()
+	for _, s := range fl.AllSteps() {
+		if got, want := blocks[s.Name], fl.BlockOf(s.Name); got != want {
+			t.Errorf("BranchBlocks()[%q] = %v, BlockOf says %v", s.Name, got, want)
+		}
+	}
+	if len(blocks) != 3 {
+		t.Errorf("BranchBlocks has %d names, want the 3 branches: %v", len(blocks), blocks)
+	}
 }
 
 // TestParallelJSON: a block's JSON form has "parallel" instead of

@@ -20,6 +20,7 @@ import (
 	"github.com/flowgen/flowgen/dsl/gocheck"
 	"github.com/flowgen/flowgen/gen"
 	"github.com/flowgen/flowgen/internal/cli"
+	"github.com/flowgen/flowgen/internal/growth"
 )
 
 // bigFlow is a flow of n steps that cycles through every kind of step:
@@ -187,4 +188,50 @@ func BenchmarkGeneratePhases(b *testing.B) {
 	b.ReportMetric((load-check)/n, "parse-ms")
 	b.ReportMetric(check/n, "check-ms")
 	b.ReportMetric(generate/n, "generate-ms")
+}
+
+// growthFlow is a flow of n steps, each a kind whose generated code looks
+// something up in the flow: a Go step with a Go rollback (its handler
+// method's doc says whether it is a branch), a parallel block of two Go
+// branches, a call of another flow of the file (the constructor's
+// callees, named again in each function that builds a group of steps),
+// and a Go step with declared outcomes.
+func growthFlow(n int) []byte {
+	var b strings.Builder
+	b.WriteString("flow Big {\n    state BigState\n")
+	for i := range n {
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&b, "    step S%d {\n        rollback Undo%d\n    }\n", i, i)
+		case 1:
+			fmt.Fprintf(&b, "    parallel S%d {\n        step L%d {\n            writes Left\n            irreversible\n        }\n        step R%d {\n            writes Right\n            irreversible\n        }\n    }\n", i, i, i)
+		case 2:
+			fmt.Fprintf(&b, "    step S%d {\n        call Child\n        irreversible\n    }\n", i)
+		case 3:
+			fmt.Fprintf(&b, "    step S%d {\n        outcomes yes, no\n        irreversible\n        on no -> fail\n    }\n", i)
+		}
+	}
+	b.WriteString("}\n\nflow Child {\n    state ChildState\n    step C {\n        irreversible\n    }\n}\n")
+	return []byte(b.String())
+}
+
+// BenchmarkGenerateGrowth generates (gen.Generate, formatting included) a
+// flow of 1,000 and one of 10,000 steps (growthFlow) in each iteration and
+// reports the cost per step of the large one over that of the small one,
+// measured in the same run: 1.0 is linear growth.
+//
+//	go test -run '^$' -bench GenerateGrowth -benchtime 3x ./gen
+func BenchmarkGenerateGrowth(b *testing.B) {
+	generate := func(n int) growth.Case {
+		f, ds := flowfile.Load("big.flow", growthFlow(n), dsl.CheckOptions{})
+		if ds.HasErrors() {
+			b.Fatal(ds)
+		}
+		return growth.Case{N: n, Run: func() {
+			if _, err := gen.Generate(f, gen.Options{Package: "big", Source: "big.flow"}); err != nil {
+				b.Fatal(err)
+			}
+		}}
+	}
+	growth.Report(b, "step", generate(1000), generate(10000))
 }

@@ -25,8 +25,12 @@ import (
 //	order, err := NewOrderFlow(ho, billing, opts...)
 
 // callees are the flows of the file that fl calls, each once, in the order
-// of their first call.
-func (g *flowGen) callees() []*dsl.Flow {
+// of their first call: computed once (findCallees), as every function that
+// builds a group of steps takes them.
+func (g *flowGen) callees() []*dsl.Flow { return g.calleeFlows }
+
+// findCallees computes callees.
+func (g *flowGen) findCallees() []*dsl.Flow {
 	var out []*dsl.Flow
 	seen := map[string]bool{}
 	for _, cs := range g.fl.Calls() {

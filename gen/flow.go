@@ -26,6 +26,11 @@ type flowGen struct {
 	byStep map[*dsl.Step]dsl.StepNames // generated names per step
 	edges  map[*dsl.Step][]dsl.Edge    // dsl.Flow.Edges, per step
 	index  map[*dsl.Step]int           // file-order index
+	blocks map[string]*dsl.Step        // branch name -> its block (dsl.Flow.BranchBlocks)
+	// calleeFlows are the flows of the file that fl calls (callees),
+	// which the constructor and each function building a group of steps
+	// name.
+	calleeFlows []*dsl.Flow
 
 	// flowRetry is the flow's retry policy when at least one step uses it
 	// and it retries; the constructor declares it once as flowRetryVar.
@@ -115,6 +120,7 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source, target string, pkg *types.
 	for i, s := range fl.Steps {
 		g.index[s] = i
 	}
+	g.blocks = fl.BranchBlocks()
 	// The policy of a step that writes no retry of its own is the flow's.
 	if r := fl.RetryFor(&dsl.Step{}); r.Attempts > 1 {
 		for _, s := range fl.AllSteps() {
@@ -170,6 +176,7 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source, target string, pkg *types.
 	if g.members, err = resolveMembers(fl, g.state, pkg); err != nil {
 		return nil, err
 	}
+	g.calleeFlows = g.findCallees()
 	return g, nil
 }
 

@@ -88,7 +88,7 @@ func (g *flowGen) checkBlock(s *dsl.Step, seen map[string]bool) error {
 // parallel block, what becomes of its changes to the state; nil for any
 // other step.
 func (g *flowGen) branchDoc(s *dsl.Step) []string {
-	blk := g.fl.BlockOf(s.Name)
+	blk := g.blocks[s.Name]
 	if blk == nil {
 		return nil
 	}

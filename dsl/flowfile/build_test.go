@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/internal/growth"
 	"github.com/flowgen/flowgen/parser"
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -489,28 +490,18 @@ func BenchmarkParse10000(b *testing.B) { benchmarkParseBuild(b, 10000) }
 // reports the cost per step of the large file over that of the small one,
 // measured in the same run: 1.0 is linear growth.
 func BenchmarkParseGrowth(b *testing.B) {
-	small, large := genFlow(1000), genFlow(10000)
-	var tSmall, tLarge time.Duration
-	run := func(src []byte) time.Duration {
-		start := time.Now()
-		pf, diags := parser.Parse("big.flow", src)
-		if len(diags) == 0 {
-			_, diags = Build(pf)
+	run := func(src []byte) func() {
+		return func() {
+			pf, diags := parser.Parse("big.flow", src)
+			if len(diags) == 0 {
+				_, diags = Build(pf)
+			}
+			if len(diags) > 0 {
+				b.Fatal(diags)
+			}
 		}
-		if len(diags) > 0 {
-			b.Fatal(diags)
-		}
-		return time.Since(start)
 	}
-	for b.Loop() {
-		tSmall += run(small)
-		tLarge += run(large)
-	}
-	perSmall := float64(tSmall) / float64(b.N) / 1000
-	perLarge := float64(tLarge) / float64(b.N) / 10000
-	b.ReportMetric(perSmall, "ns/step@1k")
-	b.ReportMetric(perLarge, "ns/step@10k")
-	b.ReportMetric(perLarge/perSmall, "growth")
+	growth.Report(b, "step", growth.Case{N: 1000, Run: run(genFlow(1000))}, growth.Case{N: 10000, Run: run(genFlow(10000))})
 }
 
 // FuzzBuild: for any input that parses, Build does not panic, positions

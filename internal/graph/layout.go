@@ -801,14 +801,39 @@ func (g *labelGrid) nearestFree(label string, at [2]float64) [2]float64 {
 	}
 }
 
-// lineGrid holds the edges' curves as short straight pieces, in bands as
-// labelGrid, so that a label's place can be checked for the edges it lies
-// on.
-type lineGrid map[int][]line
+// lineGrid holds the edges' curves as short straight pieces, in cells of
+// labelBand points of height (labelGrid's bands) and lineColumn of width,
+// so that a label's place is checked for the edges near it only: the
+// edges of a choose of hundreds of lines, or any wide rank, share its
+// bands.
+type lineGrid struct {
+	cells map[lineCell][]line
+	// mark[r] is the count of crossed that last counted route r: a route
+	// is counted once per call in constant time, where the edges of a
+	// wide choose all pass near its labels.
+	mark  []int
+	count int
+}
 
 type line struct {
 	route int
 	a, b  [2]float64
+}
+
+// lineCell is a cell of lineGrid: its band and its column.
+type lineCell struct{ band, col int }
+
+const lineColumn = 128.0
+
+// cellsOf lists the cells of the box from (x0, y0) to (x1, y1).
+func cellsOf(x0, y0, x1, y1 float64, each func(lineCell)) {
+	lo, hi := bandsOf(y0, y1)
+	left, right := int(math.Floor(x0/lineColumn)), int(math.Floor(x1/lineColumn))
+	for k := lo; k <= hi; k++ {
+		for c := left; c <= right; c++ {
+			each(lineCell{k, c})
+		}
+	}
 }
 
 // curvePieces is how many straight pieces a curve is checked as: enough
@@ -816,14 +841,16 @@ type line struct {
 const curvePieces = 8
 
 func (g *lineGrid) addRoute(i int, rt route) {
-	if *g == nil {
-		*g = lineGrid{}
+	if g.cells == nil {
+		g.cells = map[lineCell][]line{}
+	}
+	for len(g.mark) <= i {
+		g.mark = append(g.mark, 0)
 	}
 	add := func(a, b [2]float64) {
-		lo, hi := bandsOf(min(a[1], b[1]), max(a[1], b[1]))
-		for k := lo; k <= hi; k++ {
-			(*g)[k] = append((*g)[k], line{i, a, b})
-		}
+		cellsOf(min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1]), func(c lineCell) {
+			g.cells[c] = append(g.cells[c], line{i, a, b})
+		})
 	}
 	switch {
 	case rt.rail:
@@ -854,22 +881,23 @@ func (g *lineGrid) addRoute(i int, rt route) {
 // near it, within a glyph's width: a label that close to an edge reads as
 // that edge's. Its own edge counts when it passes through the print only:
 // the label is placed by it.
-func (g lineGrid) crossed(route int, ink [4]float64) int {
+func (g *lineGrid) crossed(route int, ink [4]float64) int {
 	near := grow(ink, labelGlyph, 2)
-	var seen []int // few: the edges near one label
-	lo, hi := bandsOf(near[1], near[3])
-	for k := lo; k <= hi; k++ {
-		for _, l := range g[k] {
+	g.count++
+	n := 0
+	cellsOf(near[0], near[1], near[2], near[3], func(c lineCell) {
+		for _, l := range g.cells[c] {
 			b := near
 			if l.route == route {
 				b = ink
 			}
-			if !slices.Contains(seen, l.route) && crosses(l.a, l.b, b) {
-				seen = append(seen, l.route)
+			if g.mark[l.route] != g.count && crosses(l.a, l.b, b) {
+				g.mark[l.route] = g.count
+				n++
 			}
 		}
-	}
-	return len(seen)
+	})
+	return n
 }
 
 // crosses reports whether the straight line from a to c passes through b.
