@@ -76,7 +76,8 @@ func newOnTemporal(t *testing.T, queue string) *onTemporal {
 func (o *onTemporal) worker(t *testing.T) worker.Worker {
 	t.Helper()
 	// The SDK fails a workflow task that runs a second without yielding
-	// (its deadlock detector, which guards user code that blocks). These
+	// (its deadlock detector, which guards user code that blocks), 10 s
+	// under flowtemporal.WorkerOptions (TaskTimeout). These
 	// tests run under -race on two cores shared with other packages, where
 	// a task that encodes megabytes of state (TestHistoryLargerThanAQuery:
 	// 900 KB in each event) took longer than that in CI, and the run's
