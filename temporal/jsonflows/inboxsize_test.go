@@ -9,7 +9,6 @@ import (
 
 	"go.temporal.io/server/common/dynamicconfig"
 
-	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
@@ -28,15 +27,11 @@ func TestInboxContinuesAsNewBeforeTheHistorySizeLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	ts := testserver.New(t, testserver.Dynamic(dynamicconfig.StaticClient{
+	o := newOnTemporalWith(t, "inbox-size-test", 0, testserver.Dynamic(dynamicconfig.StaticClient{
 		dynamicconfig.HistorySizeLimitError.Key():           []dynamicconfig.ConstrainedValue{{Value: 640 << 10}},
 		dynamicconfig.HistorySizeLimitWarn.Key():            []dynamicconfig.ConstrainedValue{{Value: 320 << 10}},
 		dynamicconfig.HistorySizeSuggestContinueAsNew.Key(): []dynamicconfig.ConstrainedValue{{Value: 128 << 10}},
 	}))
-	c := ts.GetDefaultClient()
-	x := New(c, Options{TaskQueue: "inbox-size-test"})
-	e, url := serveEngine(t, engine.Options{Executor: x, FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly})
-	o := &onTemporal{c: c, x: x, e: e, url: url, queue: "inbox-size-test"}
 	// An await with no correlation: one inbox takes every event.
 	o.must(t, "PUT", "/flows", `{"version": 1, "flows": [{"name": "Hold", "state": "S", "triggers": [{"kind": "rpc", "endpoint": "Hold.Start"}], "steps": [
   {"name": "Pay", "action": {"kind": "await", "topic": "payments", "event": "paid", "response": "Payment", "timeout": "1h"}, "on": [{"on": "timeout", "target": "fail"}]}]}]}`, 200)
