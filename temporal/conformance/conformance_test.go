@@ -171,6 +171,25 @@ const nudgeJSON = `{"version": 1, "flows": [{
      "on": [{"on": "ok", "target": "Reply"}]}
   ]}]}`
 
+// loopJSON loops through two steps with rollbacks: Count sends the run
+// back to Reserve once, so each completes twice, each visit with its own
+// idempotency key ("#2"), its own attempts (Reserve retried on each
+// visit, from attempt 1) and its own deadline, counted from its own entry; a failure
+// after the loop rolls back every visit, newest first, each under its
+// visit's key (Uncount writes the visits it undid in the state).
+const loopJSON = `{"version": 1, "flows": [{
+  "name": "Loop", "state": "LoopState",
+  "retry": {"attempts": 3, "initial": "20ms", "max": "80ms", "jitter": "none"},
+  "timeout": "2s",
+  "steps": [
+    {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Reserve", "request": "Item", "response": "Reservation"},
+     "deadline": "20s",
+     "rollback": {"action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Release", "request": "Reservation"}}},
+    {"name": "Count", "action": {"kind": "go"}, "rollback": {"name": "Uncount"},
+     "outcomes": ["again", "enough"], "on": [{"on": "again", "target": "Reserve"}, {"on": "enough", "target": "Ship"}]},
+    {"name": "Ship", "action": {"kind": "rpc", "service": "ship", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true}
+  ]}]}`
+
 // branchEndpoints are the endpoints Prepare's branches call at the same
 // time: their calls may come in either order on either executor.
 var branchEndpoints = []string{"Stock.Take", "Card.Authorize", "Stock.Reserve"}
@@ -311,6 +330,24 @@ func handlers(r *engine.Registry) {
 		})
 	}
 	r.Step("Cancel.Inspect", func(ctx context.Context, s *engine.State) (string, error) { return s.String("Status"), nil })
+	// Loop's: Count counts the laps, Uncount writes the lap it undid.
+	r.Step("Loop.Count", func(ctx context.Context, s *engine.State) (string, error) {
+		var laps int
+		_ = s.Get("Laps", &laps)
+		laps++
+		if err := s.Set("Laps", laps); err != nil {
+			return "", err
+		}
+		if laps < 2 {
+			return "again", nil
+		}
+		return "enough", nil
+	})
+	r.Rollback("Loop.Uncount", func(ctx context.Context, s *engine.State) error {
+		var undone []string
+		_ = s.Get("Undone", &undone)
+		return s.Set("Undone", append(undone, runtime.IdempotencyKey(ctx)))
+	})
 }
 
 // side is one executor under test: an engine whose runs its services
@@ -586,6 +623,34 @@ func tookOnSecondVisit(t *testing.T, o outcome) {
 	}
 }
 
+// undidEachVisit requires of Loop's case the calls and rollbacks of each
+// visit under its own key, newest first, on the runtime (which the
+// Temporal side must then match).
+func undidEachVisit(t *testing.T, o outcome) {
+	t.Helper()
+	run := "run-loop-visits-rolled-back"
+	var calls []string
+	for _, c := range o.Calls {
+		calls = append(calls, strings.Join(strings.Fields(c)[:3], " "))
+	}
+	want := []string{
+		"Stock.Reserve " + run + "/Reserve #1",
+		"Stock.Reserve " + run + "/Reserve #2",
+		"Stock.Reserve " + run + "/Reserve#2 #1",
+		"Stock.Reserve " + run + "/Reserve#2 #2",
+		"Parcel.Send " + run + "/Ship #1",
+		"Stock.Release " + run + "/Reserve#2/rollback #1",
+		"Stock.Release " + run + "/Reserve/rollback #1",
+	}
+	if !slices.Equal(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
+	undone, _ := o.State["Undone"].([]any)
+	if got := fmt.Sprint(undone); got != "["+run+"/Count#2/rollback "+run+"/Count/rollback]" {
+		t.Errorf("Uncount undid %s, want Count's second visit, then its first", got)
+	}
+}
+
 // abortOnVisit aborts the run once it waits in Reply for the visit-th
 // time.
 func abortOnVisit(visit int) step {
@@ -780,6 +845,10 @@ var cases = []conformanceCase{
 		script: script{"Mail.Nudge": {stuck}}, then: []step{replyInRemind("n1")}, want: runtime.StateDone, check: tookOnSecondVisit},
 	{name: "await-timeout-routed-abort", flow: "Nudge", state: `{"OrderID":"n2","Item":"tent"}`,
 		then: []step{abortOnVisit(2)}, want: runtime.StateAborted},
+	// A loop: each visit of a step its own key, attempts and deadline;
+	// the compensation undoes every visit, newest first.
+	{name: "loop-visits-rolled-back", flow: "Loop", state: `{"Item":"lamp"}`,
+		script: script{"Stock.Reserve": {fail, ok}, "Parcel.Send": {permanent}}, want: runtime.StateCompensated, check: undidEachVisit},
 	// Calls: the child's result in the parent's state; a child that fails
 	// (it refunds its charge, then the parent releases); a later failure
 	// rolled back by a rollback call; an abort while the child runs (the
@@ -930,7 +999,7 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	suite := []string{orderJSON, prepareJSON, shopJSON, remindJSON, splitJSON, nudgeJSON, string(signup)}
+	suite := []string{orderJSON, prepareJSON, shopJSON, remindJSON, splitJSON, nudgeJSON, loopJSON, string(signup)}
 	examples := map[string][]string{}
 	for _, name := range []string{"signup", "cancellation", "order"} {
 		examples[name] = []string{exampleJSON(t, name)}

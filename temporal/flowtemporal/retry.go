@@ -43,6 +43,15 @@ const heartbeatEvery = HeartbeatTimeout / 4
 // worker, where the runtime's SuspendAll lets a running step end first.
 // WorkerOptions gives them StopGrace to end, unless o sets a
 // WorkerStopTimeout.
+//
+// The SDK takes a workflow task that runs a second without yielding for a
+// deadlock (worker.Options.DeadlockDetectionTimeout), and fails it: under
+// the SDK's default panic policy it is retried, fails again, and the run
+// never moves again. A flow's workflow task runs the flow's sink
+// (runtime.WithSink), and encodes the run's state in each event it
+// records, which for a state of a megabyte on a loaded machine takes
+// longer. WorkerOptions raises that bound to TaskTimeout, unless o sets
+// one.
 func WorkerOptions(o worker.Options) worker.Options {
 	if o.MaxHeartbeatThrottleInterval <= 0 || o.MaxHeartbeatThrottleInterval > heartbeatEvery {
 		o.MaxHeartbeatThrottleInterval = heartbeatEvery
@@ -50,8 +59,17 @@ func WorkerOptions(o worker.Options) worker.Options {
 	if o.WorkerStopTimeout == 0 {
 		o.WorkerStopTimeout = StopGrace
 	}
+	if o.DeadlockDetectionTimeout == 0 {
+		o.DeadlockDetectionTimeout = TaskTimeout
+	}
 	return o
 }
+
+// TaskTimeout is how long a workflow task of a worker with WorkerOptions
+// may run without yielding: Temporal's default workflow task timeout
+// (client.StartWorkflowOptions.WorkflowTaskTimeout), past which the
+// server gives the task to another worker anyway.
+const TaskTimeout = 10 * time.Second
 
 // StopGrace is how long a stopping worker with WorkerOptions waits for its
 // running attempts to end before it cancels them: HeartbeatTimeout, as

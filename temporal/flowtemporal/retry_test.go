@@ -99,6 +99,13 @@ func TestWorkerOptions(t *testing.T) {
 			t.Errorf("WorkerOptions(%v) = %v, %d; want %v and the other options kept", c.in, got.MaxHeartbeatThrottleInterval, got.MaxConcurrentActivityExecutionSize, c.want)
 		}
 	}
+	// The deadlock detector's bound: raised to TaskTimeout, one set kept.
+	if got := WorkerOptions(worker.Options{}).DeadlockDetectionTimeout; got != TaskTimeout {
+		t.Errorf("WorkerOptions sets DeadlockDetectionTimeout %v; want %v", got, TaskTimeout)
+	}
+	if got := WorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute}).DeadlockDetectionTimeout; got != time.Minute {
+		t.Errorf("WorkerOptions changed a DeadlockDetectionTimeout set to 1m to %v", got)
+	}
 	if slack := HeartbeatTimeout - heartbeatEvery; slack < 3*(HeartbeatTimeout-sdkDefault) {
 		t.Errorf("a heartbeat reaches the server %v within the timeout; want well more than the SDK default's %v", slack, HeartbeatTimeout-sdkDefault)
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -134,7 +135,7 @@ func unreachable(ctx context.Context, op string, err error) error {
 // req: bounded by Options.Answer, all the calls together. done, deferred
 // with the method's error, ends it and passes the error through
 // unreachable, under req: a call the bound ended is one the cluster did
-// not answer in time.
+// not answer in time; and through tooLarge.
 func (x *Executor) answering(req context.Context, op string, err *error) (ctx context.Context, done func()) {
 	ctx, cancel := req, context.CancelFunc(func() {})
 	if x.opts.Answer > 0 {
@@ -142,9 +143,40 @@ func (x *Executor) answering(req context.Context, op string, err *error) (ctx co
 	}
 	return ctx, func() {
 		cancel()
-		*err = unreachable(req, op, *err)
+		*err = tooLarge(op, unreachable(req, op, *err))
 	}
 }
+
+// refusedForSize are the texts of the cluster's refusals of a request for
+// the size of what it carries (go.temporal.io/server's
+// common.ErrBlobSizeExceedsLimit and ErrMemoSizeExceedsLimit), which
+// Temporal gives no type of their own.
+var refusedForSize = []string{"Blob data size exceeds limit", "Memo size exceeds limit"}
+
+// tooLarge is err, of the Temporal operation op, marked engine.ErrTooLarge
+// (the API answers 413) when the cluster refused the request for the size
+// of what it carries: a state or an event that the engine's bound on a
+// request body (-max-body) let through, but past the cluster's payload
+// limit (limit.blobSize.error, 2 MB by default), which no retry passes.
+// Without it the API answered 500, "failed inside the server".
+func tooLarge(op string, err error) error {
+	var inv *serviceerror.InvalidArgument
+	if err == nil || !errors.As(err, &inv) ||
+		!slices.ContainsFunc(refusedForSize, func(s string) bool { return strings.Contains(inv.Message, s) }) {
+		return err
+	}
+	return &payloadTooLarge{msg: fmt.Sprintf("temporal: %s: the cluster refuses what it carries, past its payload limit (limit.blobSize.error and limit.memoSize.error, 2 MB by default; keep -max-body below them): %v", op, err), err: err}
+}
+
+// payloadTooLarge is tooLarge's error: engine.ErrTooLarge, whose own text,
+// the inbox's, it does not show.
+type payloadTooLarge struct {
+	msg string
+	err error
+}
+
+func (e *payloadTooLarge) Error() string   { return e.msg }
+func (e *payloadTooLarge) Unwrap() []error { return []error{engine.ErrTooLarge, e.err} }
 
 // startOptions are the options of the workflow of run runID of f.
 func (x *Executor) startOptions(f engine.ExecFlow, state json.RawMessage, runID string) client.StartWorkflowOptions {

@@ -52,6 +52,27 @@ const (
 // can make an inbox continue as new after a few.
 var inboxSignalsPerRun = 1000
 
+// versionInboxSuggested is the change (workflow.GetVersion) after which an
+// inbox also continues as new when the server suggests it
+// (suggestedContinue), as its history grows large.
+const versionInboxSuggested = "flowgen.inbox-suggested-continue"
+
+// suggestedContinue reports whether the inbox continues as new before
+// inboxSignalsPerRun signals because the server suggests it: its history
+// passed the server's limit.historySize.suggestContinueAsNew (4 MB by
+// default) or limit.historyCount.suggestContinueAsNew. Each event the
+// inbox hands over costs its history the payload twice (the signal that
+// brought it, the one to the run), so payloads near POST /events' bound
+// of 1 MiB reach the 50 MB past which Temporal terminates a workflow, the
+// events and waits it holds with it, after a few dozen events. The
+// suggestion is read from the history (the workflow task's start), so a
+// replay reads it again; an inbox that went on past it before this rule
+// replays so: GetVersion is asked only when the server suggests it.
+func suggestedContinue(ctx workflow.Context) bool {
+	return workflow.GetInfo(ctx).GetContinueAsNewSuggested() &&
+		workflow.GetVersion(ctx, versionInboxSuggested, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+}
+
 // inboxKey names an inbox.
 type inboxKey struct {
 	Topic, Event string
@@ -271,7 +292,7 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 		}
 	}
 	for n := 0; ; n++ {
-		if n >= inboxSignalsPerRun {
+		if n >= inboxSignalsPerRun || n > 0 && suggestedContinue(ctx) {
 			if err := settle(); err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime"
@@ -65,10 +66,18 @@ type onTemporal struct {
 
 func newOnTemporal(t *testing.T, queue string) *onTemporal {
 	t.Helper()
-	ts := testserver.New(t)
+	return newOnTemporalWith(t, queue, 0)
+}
+
+// newOnTemporalWith is newOnTemporal with the engine's bound on a request
+// body (engine.Options.MaxBody; 0: its default) and the test server's
+// options (testserver.New's).
+func newOnTemporalWith(t *testing.T, queue string, maxBody int64, server ...temporaltest.TestServerOption) *onTemporal {
+	t.Helper()
+	ts := testserver.New(t, server...)
 	c := ts.GetDefaultClient()
 	x := New(c, Options{TaskQueue: queue})
-	e, url := serveEngine(t, engine.Options{Executor: x, FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly})
+	e, url := serveEngine(t, engine.Options{Executor: x, FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly, MaxBody: maxBody})
 	return &onTemporal{c: c, x: x, e: e, url: url, queue: queue}
 }
 
@@ -76,7 +85,8 @@ func newOnTemporal(t *testing.T, queue string) *onTemporal {
 func (o *onTemporal) worker(t *testing.T) worker.Worker {
 	t.Helper()
 	// The SDK fails a workflow task that runs a second without yielding
-	// (its deadlock detector, which guards user code that blocks). These
+	// (its deadlock detector, which guards user code that blocks), 10 s
+	// under flowtemporal.WorkerOptions (TaskTimeout). These
 	// tests run under -race on two cores shared with other packages, where
 	// a task that encodes megabytes of state (TestHistoryLargerThanAQuery:
 	// 900 KB in each event) took longer than that in CI, and the run's
