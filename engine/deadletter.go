@@ -4,17 +4,25 @@ import (
 	"container/heap"
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // deadLetter records that msg is never to be delivered, and why; a
-// redelivery of it is acknowledged without being applied.
+// redelivery of it is acknowledged without being applied. A message a run
+// has claimed meanwhile (the inbox took it in before a flow it triggers
+// could no longer start from it) stays the run's: the store refuses to
+// dead-letter it (a message is claimed or dead, never both), and it is
+// acknowledged as it is, with a warning.
 func (in *inbox) deadLetter(ctx context.Context, msg Message, reason string) error {
 	now := in.now()
 	sm := store.Message{Topic: msg.Topic, Event: msg.Event, ID: msg.ID, Payload: msg.Payload, Received: now}
-	if err := in.st.DeadLetter(ctx, sm, reason, now); err != nil {
+	if err := in.st.DeadLetter(ctx, sm, reason, now); errors.Is(err, store.ErrMessageState) {
+		in.log.Warn("event not dead-lettered: a run took it", "topic", msg.Topic, "event", msg.Event, "id", msg.ID, "reason", reason, "error", err)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if in.tel != nil {

@@ -837,8 +837,9 @@ func (in *inbox) claim(ctx context.Context, m *inMsg, key string) (store.Message
 	if in.reserved[key] == m {
 		delete(in.reserved, key)
 	}
-	// Unless m moved meanwhile (dead-lettered, or expiring: its expiry
-	// finds it claimed and reads it back).
+	// Unless m moved meanwhile (expiring: its expiry finds it claimed
+	// and reads it back). Not dead-lettered: the store dead-letters no
+	// claimed message, and claims no dead one.
 	still := m.state == msgReserved && m.by == key
 	switch {
 	case err == nil:

@@ -450,6 +450,14 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abo
 		if errors.Is(err, runtime.ErrFinished) {
 			return nil
 		}
+		if abort {
+			// The request is durable, and the run's next resume (the
+			// next Start, or the next Abort) takes it: Abort's caller
+			// is answered so, as when a crash comes before the run
+			// records the abort. A 500 would say nothing changed.
+			e.log.Error("resuming a run to abort it failed: the abort request stands for its next resume", "run_id", runID, "flow", fe.name, "error", err)
+			return nil
+		}
 		return err
 	}
 	e.attachRun(lr, r)
@@ -637,7 +645,8 @@ func (l *localLocker) Lock(ctx context.Context, runID string) (func(), error) {
 // When it returns nil the abort is durable: recorded in the store
 // (Store.RequestAbort) before the run is told, as the run records it only
 // once its step in flight returns. A crash before that leaves the request,
-// and the run's next resume aborts it.
+// and the run's next resume aborts it; so does a resume to roll back that
+// fails once the request is recorded (it is logged, and Abort returns nil).
 func (e *Engine) Abort(ctx context.Context, runID string) error {
 	if x := e.opts.Executor; x != nil {
 		return x.Abort(ctx, runID)

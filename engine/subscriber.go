@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -24,6 +25,10 @@ import (
 //   - else the wait is indexed by topic/event, and the inbox offers it each
 //     message that becomes pending (the offer hook): the message is reserved
 //     for the wait's key, claimed, then handed over.
+//
+// A failed claim (the store failed) puts the message back to pending,
+// where no offer comes for it: the wait looks again after AwaitRetry, and
+// longer, until the store answers (retry).
 //
 // A message the run does not take after all (it stopped waiting meanwhile:
 // its deadline passed, it was aborted) is released: pending again, and
@@ -153,6 +158,18 @@ func (ws *waits) match(m *inMsg) *waitSub {
 	return best
 }
 
+// unpark removes s, indexed, to serve it, as match does; false if it is
+// not indexed (a cancel or an offer took it).
+func (ws *waits) unpark(s *waitSub) bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if !ws.removeLocked(s) {
+		return false
+	}
+	s.handing.Add(1)
+	return true
+}
+
 func (ws *waits) count() int {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
@@ -240,26 +257,75 @@ func (s subscriber) offer(m *inMsg) (string, func()) {
 	return sub.req.key, func() {
 		go func() {
 			defer s.e.bg.Done()
-			defer sub.handing.Done()
-			ctx := s.e.baseCtx
-			got, err := s.e.in.claim(ctx, m, sub.req.key)
-			switch {
-			case err == nil:
-				s.hand(ctx, sub, &got)
-			case errors.Is(err, errLost):
-				// Another engine sharing the inbox took it, or it expired:
-				// the wait looks again, as a new one would.
-				if err := s.serve(ctx, sub); err != nil {
-					s.e.log.Error("serving a wait", "key", sub.req.key, "error", err)
-				}
-			default:
-				// The store failed: the message is pending again, and the
-				// wait waits for the next offer.
-				s.e.log.Error("claiming an awaited event", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "key", sub.req.key, "error", err)
-				if !sub.cancelled.Load() {
-					s.e.ws.add(sub)
-				}
-			}
+			s.claimOffered(s.e.baseCtx, sub, m)
 		}()
+	}
+}
+
+// claimOffered claims m, offered to sub, and hands it over. sub.handing
+// is held (match), and released once it is done.
+func (s subscriber) claimOffered(ctx context.Context, sub *waitSub, m *inMsg) {
+	got, err := s.e.in.claim(ctx, m, sub.req.key)
+	switch {
+	case err == nil:
+		s.hand(ctx, sub, &got)
+	case errors.Is(err, errLost):
+		// Another engine sharing the inbox took it, or it expired:
+		// the wait looks again, as a new one would.
+		if err = s.serve(ctx, sub); err != nil {
+			s.e.log.Error("serving a wait", "key", sub.req.key, "error", err)
+		}
+	default:
+		// The store failed: the message is pending again, and no
+		// offer comes for it.
+		s.e.log.Error("claiming an awaited event", "topic", m.k.Topic, "event", m.k.Event, "id", m.k.ID, "key", sub.req.key, "error", err)
+	}
+	if err == nil {
+		sub.handing.Done()
+		return
+	}
+	s.retry(ctx, sub)
+}
+
+// AwaitRetry is how long a wait whose message the store failed to claim
+// waits before it looks again (the message is pending again: no offer
+// would come for it), doubling after each failure up to MaxAwaitRetry,
+// for as long as the run waits and the engine is open. Meanwhile a new
+// message is offered to it as to any wait.
+const (
+	AwaitRetry    = time.Second
+	MaxAwaitRetry = time.Minute
+)
+
+// retry serves sub again, after AwaitRetry and longer, until the store
+// answers: its message went back to pending when the store failed, and
+// nothing offers a pending message again. sub.handing is held, and
+// released while it sleeps (a cancel then finds sub indexed) and once it
+// is done.
+func (s subscriber) retry(ctx context.Context, sub *waitSub) {
+	e := s.e
+	for wait := AwaitRetry; ; wait = min(2*wait, MaxAwaitRetry) {
+		if sub.cancelled.Load() {
+			sub.handing.Done()
+			return
+		}
+		e.ws.add(sub)
+		sub.handing.Done()
+		fire, stop := runtime.ClockTimer(e.clock, wait)
+		select {
+		case <-fire:
+		case <-e.in.quit: // closing
+			stop()
+			return
+		}
+		if !e.ws.unpark(sub) {
+			return // cancelled, or an offer took it, which serves it
+		}
+		err := s.serve(ctx, sub)
+		if err == nil {
+			sub.handing.Done()
+			return
+		}
+		e.log.Error("serving a wait", "key", sub.req.key, "error", err)
 	}
 }

@@ -315,12 +315,7 @@ func (x *inboxIndex) check(r *msgRecord) (noop bool, err error) {
 		return false, fmt.Errorf("%w: %s", ErrUnknownMessage, r.k)
 	}
 	m := &cur.msg
-	state := func() error {
-		if m.State == MessageClaimed {
-			return fmt.Errorf("%w: %s is claimed by %q", ErrMessageState, r.k, m.ClaimedBy)
-		}
-		return fmt.Errorf("%w: %s is %s", ErrMessageState, r.k, m.State)
-	}
+	state := func() error { return stateError(m) }
 	switch r.op {
 	case opReceived:
 		return false, errExists
@@ -351,6 +346,26 @@ func (x *inboxIndex) check(r *msgRecord) (noop bool, err error) {
 		return false, fmt.Errorf("%w: unknown operation %d", ErrInvalidMessage, r.op)
 	}
 	return false, nil
+}
+
+// checkNew is check of a record about to be written: a claimed message is
+// not dead-lettered now (a run took it: dead-lettering it would say it was
+// never applied, and an engine's claim in flight handed the run a dead
+// letter). A log written before may hold such records: check, which
+// replays them, takes them.
+func (x *inboxIndex) checkNew(r *msgRecord) (noop bool, err error) {
+	if cur := x.msgs[r.k]; r.op == opDead && cur != nil && cur.msg.State == MessageClaimed {
+		return false, stateError(&cur.msg)
+	}
+	return x.check(r)
+}
+
+// stateError is ErrMessageState for a transition m's state refuses.
+func stateError(m *Message) error {
+	if m.State == MessageClaimed {
+		return fmt.Errorf("%w: %s is claimed by %q", ErrMessageState, m.Key(), m.ClaimedBy)
+	}
+	return fmt.Errorf("%w: %s is %s", ErrMessageState, m.Key(), m.State)
 }
 
 // apply records r, already checked; pos is where it is in the log.
@@ -584,11 +599,12 @@ func (o *inboxOps) ReleaseMessage(ctx context.Context, k MessageKey, key string,
 	return o.l.write(ctx, &msgRecord{op: opReleased, time: at, k: k, key: key})
 }
 
-// DeadLetter records that m is never to be delivered, and why: a pending or
-// claimed message of the inbox, or one that was never received (recorded
-// with its payload, received and dead at once, as at). A dead message stays
-// in the inbox, listed by Messages, until it expires. Dead-lettering a dead
-// message does nothing.
+// DeadLetter records that m is never to be delivered, and why: a pending
+// message of the inbox, or one that was never received (recorded with its
+// payload, received and dead at once, as at). A dead message stays in the
+// inbox, listed by Messages, until it expires. Dead-lettering a dead
+// message does nothing; a claimed one (a run took it) is ErrMessageState:
+// a message is claimed or dead, never both.
 func (o *inboxOps) DeadLetter(ctx context.Context, m Message, reason string, at time.Time) error {
 	return o.l.write(ctx, &msgRecord{op: opDead, time: at, k: m.Key(), payload: m.Payload, hasPayload: true, reason: reason})
 }
@@ -685,7 +701,7 @@ func (s *Store) writeAll(ctx context.Context, rs []*msgRecord) []error {
 		}
 		todo := make([]int, 0, len(rs))
 		for i, r := range rs {
-			noop, err := s.inbox.check(r)
+			noop, err := s.inbox.checkNew(r)
 			if errs[i] = err; err == nil && !noop {
 				todo = append(todo, i)
 			}
@@ -796,7 +812,7 @@ func (m *Memory) writeAll(ctx context.Context, rs []*msgRecord) []error {
 		if errs[i] = ctx.Err(); errs[i] != nil {
 			continue
 		}
-		noop, err := m.inbox.check(r)
+		noop, err := m.inbox.checkNew(r)
 		if errs[i] = err; err == nil && !noop {
 			m.inbox.apply(r, wal.Pos{})
 		}

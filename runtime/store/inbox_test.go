@@ -424,6 +424,7 @@ func TestInboxTransitions(t *testing.T) {
 		is(s.ClaimMessage(ctx, a.Key(), "r1/Await", at(4)), nil)
 		is(s.ClaimMessage(ctx, a.Key(), "r1/Await", at(4)), nil) // the same claim again does nothing
 		is(s.ClaimMessage(ctx, a.Key(), "r2/Await", at(4)), ErrMessageState)
+		is(s.DeadLetter(ctx, a, "too late", at(4)), ErrMessageState) // claimed or dead, never both
 		is(s.ReleaseMessage(ctx, a.Key(), "r2/Await", at(4)), ErrMessageState)
 		if got := put(a, false); got.State != MessageClaimed || got.ClaimedBy != "r1/Await" {
 			t.Fatalf("a claimed message put again: %+v", got)
