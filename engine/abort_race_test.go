@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,7 +60,13 @@ const abortRaceFlows = `{"version": 1, "flows": [{"name": "Race", "state": "Race
 // into st.to, the run still running in the store.
 func startRace(t *testing.T, st *heldAt, breakErr error) (*Engine, string) {
 	t.Helper()
-	e, err := New(Options{Store: st})
+	return startRaceOn(t, st, st, breakErr)
+}
+
+// startRaceOn is startRace on an engine over es, which stores in st.
+func startRaceOn(t *testing.T, es Store, st *heldAt, breakErr error) (*Engine, string) {
+	t.Helper()
+	e, err := New(Options{Store: es})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,4 +153,48 @@ func TestAbortRacingRunEnd(t *testing.T) {
 		t.Errorf("the abort was refused (%v) and the run ended %s, want done", out, final)
 	}
 	t.Logf("abort: %d %v; the run ended %s", status, out, final)
+}
+
+// endsAtGet is heldAt whose Get, once armed, answers what the store holds
+// (the run still running, its "-> done" held), then lets the run record
+// its end and waits until the engine has let go of it: the run ends
+// between the abort's look at the store and its look for the live run.
+type endsAtGet struct {
+	*heldAt
+	armed atomic.Bool
+	gone  func() bool
+}
+
+func (s *endsAtGet) Get(runID string) (store.RunInfo, bool) {
+	info, ok := s.heldAt.Get(runID)
+	if s.armed.CompareAndSwap(true, false) {
+		s.free()
+		for !s.gone() {
+			goruntime.Gosched()
+		}
+	}
+	return info, ok
+}
+
+// An abort that looked at the run running, the run then ending done and
+// leaving the engine before the abort looks for it live, is refused as
+// finished (409), recording nothing: the abort went on to resume the run,
+// found its history ended, and answered 202 for a run that ended done
+// (or, the run's lock not yet let go of, 409 as driven by another engine).
+func TestAbortOfARunThatEndsMeanwhileIsRefused(t *testing.T) {
+	st := &endsAtGet{heldAt: newHeldAt(string(runtime.StateDone))}
+	e, id := startRaceOn(t, st, st.heldAt, nil)
+	st.gone = func() bool { return e.liveOf(id) == nil }
+	st.armed.Store(true)
+	abortErr := e.Abort(context.Background(), id)
+	final := ranOut(t, st.heldAt, id)
+	if final != runtime.StateDone {
+		t.Fatalf("the run ended %s, want done", final)
+	}
+	if !errors.Is(abortErr, runtime.ErrFinished) {
+		t.Errorf("the abort of a run that ended done meanwhile: %v, want an error wrapping runtime.ErrFinished (409)", abortErr)
+	}
+	if n := st.requested.Load(); n != 0 {
+		t.Errorf("%d abort requests recorded for a run that ended done", n)
+	}
 }

@@ -424,8 +424,14 @@ func (e *Engine) resumeRun(ctx context.Context, fe *flowEntry, runID string, abo
 		e.untrack(lr)
 		return err
 	}
-	if isTerminal(h[len(h)-1].To) {
+	if end := h[len(h)-1].To; isTerminal(end) {
 		e.untrack(lr)
+		if abort {
+			// It ended since Abort looked at it (and left this engine
+			// before Abort looked for it live): the abort is refused,
+			// as one that came after the end, not answered as taken.
+			return CheckAbort(runID, runtime.RunState(end))
+		}
 		return nil
 	}
 	if abort {
@@ -733,6 +739,13 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 			return fmt.Errorf("%w: run %s is of flow %q, which this engine does not define now: define it again (PUT /flows), and the run resumes and can be aborted", errFlowUndefined, quoteRunID(runID), info.Flow)
 		}
 		err = e.resumeRun(ctx, fe, runID, true)
+		if errors.Is(err, errDriven) && e.liveOf(runID) == nil {
+			// Held by an engine that was letting go of it: one where it
+			// ended since the look above is over, not driven.
+			if info, ok := e.store.Get(runID); ok && info.State.Terminal() {
+				return CheckAbort(runID, info.State)
+			}
+		}
 		if !errors.Is(err, errDriven) || e.liveOf(runID) == nil {
 			return err
 		}
