@@ -292,6 +292,9 @@
   }
   function readOK() { if (readNotice) notice(""); }
 
+  // STREAM_REFUSED is why a stream ended with event: unauthorized was
+  // refused, in a refusal's words: the event says no more.
+  var STREAM_REFUSED = "it ended the stream, the token's credentials refused (event: unauthorized)";
   // watch follows GET /watch?query: onEvent(data) for each recorded event
   // and each abort accepted;
   // onOpen() each time the stream (re)opens, when the view reads what it
@@ -333,6 +336,7 @@
         else if (field === "data") data.push(value);
       });
       if (ev === "overflow") return "reconnect";
+      if (ev === "unauthorized") return "refused";
       // run: an event a run recorded; abort: an abort accepted, which
       // the run records only once its step in flight returns; flow: a
       // flow defined, or defined anew.
@@ -374,7 +378,15 @@
             while ((i = buf.indexOf("\n\n")) >= 0) {
               var block = buf.slice(0, i);
               buf = buf.slice(i + 2);
-              if (handle(block) === "reconnect") { ctrl.abort(); return; }
+              var h = handle(block);
+              if (h === "reconnect") { ctrl.abort(); return; }
+              // The engine asked the authorizer again (the tokens file
+              // reloaded) and was refused: the stream's end is the
+              // refusal, answered now as a 403 to it is (the session
+              // read again: a 401 to it signs the page out), not once
+              // the stream, opened again after its pause, is refused in
+              // turn; that opening may wait (Retry-After, a slow proxy).
+              if (h === "refused") { ctrl.abort(); return forbidden(STREAM_REFUSED, "GET /watch"); }
             }
             return pump();
           });
