@@ -1332,9 +1332,12 @@
         if (key !== shownLit) { shownLit = key; showLit(diagram); }
       })
         .catch(function (e) {
-          if (answered(e)) return;
-          // The box the keyboard was on goes with the diagram: the focus
-          // stays in its place, on the diagram's box.
+          // Only a sign-out (NeedLogin) leaves the box as it is: a 403
+          // answered (Forbidden) to a role that may still read diagrams
+          // is said in the box as any error is, which would otherwise
+          // stay empty. The box the keyboard was on goes with the
+          // diagram: the focus stays in its place, on the diagram's box.
+          if (e instanceof NeedLogin) return;
           keepFocus([diagram], function () { diagram.textContent = "No diagram: " + e.message; });
         });
     }
