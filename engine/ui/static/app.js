@@ -891,7 +891,10 @@
     var selected = 0; // the seq of the event whose snapshot is shown; 0: the latest
     var armedUntil = 0; // the Abort button asks for confirmation until then
     var head = el("div", { "class": "run-head", id: "run-head" });
-    var diagram = el("div", { "class": "diagram", id: "run-diagram" });
+    // Until its first read answers, the diagram's box says it is loading
+    // and keeps a diagram's room, as a flow's card does, not empty.
+    var diagram = el("div", { "class": "diagram unread", id: "run-diagram", "aria-busy": "true", text: "loading the diagram\u2026" });
+    function diagramRead() { diagram.classList.remove("unread"); diagram.removeAttribute("aria-busy"); }
     var details = el("div", { "class": "node-details" });
     var waitBox = el("div", { id: "run-wait" });
     var branches = el("div", { id: "run-branches" });
@@ -1325,6 +1328,7 @@
     var shownLit = null; // the lit box last brought into view
     function loadDiagram() {
       return api("GET", "/runs/" + encodeURIComponent(id) + "/diagram", { route: "GET /runs/{id}/diagram" }).then(function (svg) {
+        diagramRead();
         showDiagram(diagram, svg, details);
         // Follow the run when it moves, not on every redraw: the user may
         // have scrolled elsewhere meanwhile.
@@ -1338,6 +1342,7 @@
           // stay empty. The box the keyboard was on goes with the
           // diagram: the focus stays in its place, on the diagram's box.
           if (e instanceof NeedLogin) return;
+          diagramRead();
           keepFocus([diagram], function () { diagram.textContent = "No diagram: " + e.message; });
         });
     }
