@@ -35,6 +35,26 @@ func TestBrowserFlowDiagramRefused(t *testing.T) {
 	}
 }
 
+// A run's diagram refused (403) to a role that may still read it leaves
+// the run's diagram box saying why, as a flow's card does, not empty.
+func TestBrowserRunDiagramRefused(t *testing.T) {
+	v := newEnvWith(t, true, 0, func(h http.Handler) http.Handler {
+		return forbidding(h, func(r *http.Request) bool {
+			return strings.HasSuffix(r.URL.Path, "/diagram") && strings.HasPrefix(r.URL.Path, "/runs/")
+		},
+			"engine: forbidden: not this run's diagram")
+	})
+	ctx := browser(t)
+	id := v.start("Order", `{"Item": "lamp"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "the refusal said", chromedp.WaitReady(chromedp.CSS("#run-head[data-state]")),
+		poll(`document.querySelector("#notice").textContent.includes("not this run's diagram")`))
+	shot(t, ctx, "refused")
+	if got := get(t, ctx, "the diagram's box", textOf("#run-diagram")); !strings.HasPrefix(got, "No diagram: ") || !strings.Contains(got, "not this run's diagram") {
+		t.Errorf("the refused diagram's box says %q: want why there is no diagram", got)
+	}
+}
+
 // forbidding serves h, but answers each request that refused picks with
 // an authorizer's 403, its error reason.
 func forbidding(h http.Handler, refused func(*http.Request) bool, reason string) http.Handler {

@@ -6,12 +6,13 @@ package ui_test
 // below the one that reads runs (the tokens file written anew and
 // reloaded) is refused the session too: the page signs out, the form
 // saying why, whichever read was refused (a run's, the runs list's, the
-// live stream opening again), rather than show a bare error, or a view
+// live stream, ended at the reload), rather than show a bare error, or a view
 // left stale with its stream tried again for ever.
 
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,30 +52,30 @@ func TestBrowserReadRefusedRereadsSession(t *testing.T) {
 		}
 	}
 
-	// A run's page: the role lowered ends the page's stream (the engine
-	// asks the authorizer again at the reload), whose opening again is
-	// held, so that the read refused first is the page's: an event's
-	// state, picked in the timeline.
-	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
-	run(t, ctx, "Reserve lit", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="1"]`)))
-	streams.hold()
+	// A run's page: the role lowered would end the page's stream (the
+	// engine asks the authorizer again at the reload), which would be the
+	// refusal the page answers first; the server has no stream for it
+	// (busy: the page waits as Retry-After says), so that the read refused
+	// first is the page's: an event's state, picked in the timeline.
+	streams.busy.Store(true)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
+	run(t, ctx, "Reserve lit", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitReady(chromedp.CSS(`#timeline tr[data-seq="1"]`)),
+		chromedp.WaitReady(chromedp.CSS("#live.paused")))
 	v.roles("admin", "provider")
 	run(t, ctx, "pick the first event", chromedp.Click(chromedp.CSS(`#timeline tr[data-seq="1"]`)))
 	signedOut("1-run", "read the run's history (GET /runs/{id}/history)")
-	streams.release()
 
 	// The runs list: its next page's read is refused.
 	v.roles("admin", "client")
-	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, true)
-	run(t, ctx, "a next page", chromedp.WaitEnabled(chromedp.CSS("#next")))
-	streams.hold()
+	signIn(t, ctx, v.url+"/ui/#/runs", clientToken, false)
+	run(t, ctx, "a next page", chromedp.WaitEnabled(chromedp.CSS("#next")), chromedp.WaitReady(chromedp.CSS("#live.paused")))
 	v.roles("admin", "provider")
 	run(t, ctx, "Next", chromedp.Click(chromedp.CSS("#next")))
 	signedOut("2-runs", "list the runs (GET /runs)")
-	streams.release()
+	streams.busy.Store(false)
 
-	// The flows page: its stream, ended by the reload, is refused when it
-	// opens again.
+	// The flows page: its stream, ended by the reload (event:
+	// unauthorized), is the refusal.
 	v.roles("admin", "client")
 	signIn(t, ctx, v.url+"/ui/#/flows", clientToken, true)
 	run(t, ctx, "the flows", flowShows("Order", "svg"))
@@ -82,16 +83,69 @@ func TestBrowserReadRefusedRereadsSession(t *testing.T) {
 	signedOut("3-stream", "follow the live updates (GET /watch)")
 }
 
+// A token taken out of the tokens file ends the page's live stream at
+// once, with event: unauthorized (the engine asks the authorizer again at
+// each reload). That event is the refusal: the page answers it then, as
+// it answers any request refused, not only once the stream, opened again
+// after its pause, is refused in turn. The stream's opening again is held
+// here, as a slow proxy would hold it (or a server that asked the page to
+// wait, Retry-After), so that a page that waited for it would say nothing.
+func TestBrowserStreamRefusalSaidAtOnce(t *testing.T) {
+	streams := &holder{}
+	v := newEnvWith(t, true, 0, streams.wrap)
+	t.Cleanup(func() {
+		streams.mu.Lock()
+		held := streams.gate != nil
+		streams.mu.Unlock()
+		if held {
+			streams.release()
+		}
+	})
+	ctx := browser(t)
+	id := v.start("Order", `{"Item": "lamp"}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "Reserve lit", chromedp.WaitReady(chromedp.CSS(current("Reserve"))), chromedp.WaitReady(chromedp.CSS("#live.on")))
+
+	streams.hold()
+	if err := os.WriteFile(v.tokens, []byte("admin "+adminToken+"\nprovider "+providerToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.auth.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "signed out", chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		poll(`document.querySelector("#login-error").textContent !== ""`))
+	shot(t, ctx, "signed-out")
+	said := get(t, ctx, "the reason", textOf("#login-error"))
+	for _, want := range []string{"follow the live updates", "no valid bearer token"} {
+		if !strings.Contains(said, want) {
+			t.Errorf("the form says %q, want it to say %q", said, want)
+		}
+	}
+	if left := get(t, ctx, "the signed-out page", chromedp.Evaluate[[]string](signedOut)); len(left) > 0 {
+		t.Errorf("with its token refused, the page still shows: %s", strings.Join(left, ", "))
+	}
+}
+
 // holder holds the GET /watch requests that come while it holds (hold,
 // until release), as a slow proxy would: a stream ended does not open
-// again meanwhile.
+// again meanwhile. While busy, it answers them as a server at its bound of
+// streams does: 503, Retry-After: 60.
 type holder struct {
 	mu   sync.Mutex
 	gate chan struct{} // nil: not held
+	busy atomic.Bool
 }
 
 func (h *holder) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/watch" && h.busy.Load() {
+			w.Header().Set("Retry-After", "60")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error": "engine: too many watchers"}`))
+			return
+		}
 		if r.URL.Path == "/watch" {
 			h.mu.Lock()
 			gate := h.gate

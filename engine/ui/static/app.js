@@ -292,6 +292,9 @@
   }
   function readOK() { if (readNotice) notice(""); }
 
+  // STREAM_REFUSED is why a stream ended with event: unauthorized was
+  // refused, in a refusal's words: the event says no more.
+  var STREAM_REFUSED = "it ended the stream, the token's credentials refused (event: unauthorized)";
   // watch follows GET /watch?query: onEvent(data) for each recorded event
   // and each abort accepted;
   // onOpen() each time the stream (re)opens, when the view reads what it
@@ -333,6 +336,7 @@
         else if (field === "data") data.push(value);
       });
       if (ev === "overflow") return "reconnect";
+      if (ev === "unauthorized") return "refused";
       // run: an event a run recorded; abort: an abort accepted, which
       // the run records only once its step in flight returns; flow: a
       // flow defined, or defined anew.
@@ -374,7 +378,15 @@
             while ((i = buf.indexOf("\n\n")) >= 0) {
               var block = buf.slice(0, i);
               buf = buf.slice(i + 2);
-              if (handle(block) === "reconnect") { ctrl.abort(); return; }
+              var h = handle(block);
+              if (h === "reconnect") { ctrl.abort(); return; }
+              // The engine asked the authorizer again (the tokens file
+              // reloaded) and was refused: the stream's end is the
+              // refusal, answered now as a 403 to it is (the session
+              // read again: a 401 to it signs the page out), not once
+              // the stream, opened again after its pause, is refused in
+              // turn; that opening may wait (Retry-After, a slow proxy).
+              if (h === "refused") { ctrl.abort(); return forbidden(STREAM_REFUSED, "GET /watch"); }
             }
             return pump();
           });
@@ -879,7 +891,10 @@
     var selected = 0; // the seq of the event whose snapshot is shown; 0: the latest
     var armedUntil = 0; // the Abort button asks for confirmation until then
     var head = el("div", { "class": "run-head", id: "run-head" });
-    var diagram = el("div", { "class": "diagram", id: "run-diagram" });
+    // Until its first read answers, the diagram's box says it is loading
+    // and keeps a diagram's room, as a flow's card does, not empty.
+    var diagram = el("div", { "class": "diagram unread", id: "run-diagram", "aria-busy": "true", text: "loading the diagram\u2026" });
+    function diagramRead() { diagram.classList.remove("unread"); diagram.removeAttribute("aria-busy"); }
     var details = el("div", { "class": "node-details" });
     var waitBox = el("div", { id: "run-wait" });
     var branches = el("div", { id: "run-branches" });
@@ -1313,6 +1328,7 @@
     var shownLit = null; // the lit box last brought into view
     function loadDiagram() {
       return api("GET", "/runs/" + encodeURIComponent(id) + "/diagram", { route: "GET /runs/{id}/diagram" }).then(function (svg) {
+        diagramRead();
         showDiagram(diagram, svg, details);
         // Follow the run when it moves, not on every redraw: the user may
         // have scrolled elsewhere meanwhile.
@@ -1320,9 +1336,13 @@
         if (key !== shownLit) { shownLit = key; showLit(diagram); }
       })
         .catch(function (e) {
-          if (answered(e)) return;
-          // The box the keyboard was on goes with the diagram: the focus
-          // stays in its place, on the diagram's box.
+          // Only a sign-out (NeedLogin) leaves the box as it is: a 403
+          // answered (Forbidden) to a role that may still read diagrams
+          // is said in the box as any error is, which would otherwise
+          // stay empty. The box the keyboard was on goes with the
+          // diagram: the focus stays in its place, on the diagram's box.
+          if (e instanceof NeedLogin) return;
+          diagramRead();
           keepFocus([diagram], function () { diagram.textContent = "No diagram: " + e.message; });
         });
     }
