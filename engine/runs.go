@@ -727,8 +727,8 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 				}
 				// It ended, or is recording its end, since the look
 				// above: the run refused the abort, recording nothing.
-				if info, ok := e.store.Get(runID); ok && info.State.Terminal() {
-					return CheckAbort(runID, info.State)
+				if err := e.endedAbort(runID); err != nil {
+					return err
 				}
 				return fmt.Errorf("%w: %s is recording its end", runtime.ErrFinished, quoteRunID(runID))
 			}
@@ -742,8 +742,8 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 		if errors.Is(err, errDriven) && e.liveOf(runID) == nil {
 			// Held by an engine that was letting go of it: one where it
 			// ended since the look above is over, not driven.
-			if info, ok := e.store.Get(runID); ok && info.State.Terminal() {
-				return CheckAbort(runID, info.State)
+			if err := e.endedAbort(runID); err != nil {
+				return err
 			}
 		}
 		if !errors.Is(err, errDriven) || e.liveOf(runID) == nil {
@@ -751,6 +751,15 @@ func (e *Engine) abort(ctx context.Context, runID string) error {
 		}
 		// This engine took the run between the looks: wait for it.
 	}
+}
+
+// endedAbort is abort's answer (CheckAbort's) for a run the store shows
+// ended since abort looked at it, nil when it does not.
+func (e *Engine) endedAbort(runID string) error {
+	if info, ok := e.store.Get(runID); ok && info.State.Terminal() {
+		return CheckAbort(runID, info.State)
+	}
+	return nil
 }
 
 // Status returns a run's status: the Replay of its history, which says what
