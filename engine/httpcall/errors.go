@@ -13,8 +13,8 @@ import (
 
 // CallError is the error of a call that got no answer from the service:
 // it could not connect, the connection broke or timed out, a redirect led
-// to another host, or the endpoint's URL would leave the service's base
-// URL. Its text names the service, the endpoint and what went wrong,
+// to another host or would resend it as a GET, or the endpoint's URL would
+// leave the service's base URL. Its text names the service, the endpoint and what went wrong,
 // never the service's address: an rpc step's error is recorded in its
 // run's history, which every client of an engine may read (GET
 // /runs/{id}/history), and the addresses inside the operator's network are
@@ -26,8 +26,9 @@ type CallError struct {
 	// refused", "timeout", ...
 	What string
 	// Err is the whole error, address included: for the operator's log.
-	// Unwrap returns it, so errors.Is finds ErrRedirect, ErrEndpoint or
-	// syscall.ECONNREFUSED in a CallError.
+	// Unwrap returns it, so errors.Is finds ErrRedirect,
+	// ErrRedirectMethod, ErrEndpoint or syscall.ECONNREFUSED in a
+	// CallError.
 	Err error
 }
 
@@ -53,6 +54,8 @@ func what(err error) string {
 	switch {
 	case errors.Is(err, ErrRedirect):
 		return sentinelText(ErrRedirect)
+	case errors.Is(err, ErrRedirectMethod):
+		return sentinelText(ErrRedirectMethod)
 	case errors.Is(err, ErrEndpoint):
 		return sentinelText(ErrEndpoint)
 	}

@@ -15,7 +15,9 @@
 // (an engine has one). Its transport bounds the connections to each host
 // (Limits, WithLimits). It follows a redirect only to the same scheme and
 // host (a redirect elsewhere is a permanent error, ErrRedirect: the body
-// and the Idempotency-Key never reach another host), and an endpoint is one
+// and the Idempotency-Key never reach another host) and with the same
+// method (307, 308: one that would resend the call as a GET without its
+// body is ErrRedirectMethod), and an endpoint is one
 // escaped path segment under the service's base URL: it cannot leave it
 // (".." and "." are refused, "/", "?" and "#" are escaped).
 //
@@ -237,13 +239,25 @@ func Client(l Limits) *http.Client {
 // host than the request's, which the Caller does not follow.
 var ErrRedirect = errors.New("httpcall: redirect to another host refused")
 
+// ErrRedirectMethod is returned (permanent) for a redirect that would
+// send the call again as a GET, without its body: a 301, 302 or 303
+// answer to the POST, which Go's client follows so. The answer to that
+// GET is no answer to the call (a step would take the service's page for
+// its response, its request never taken); 307 and 308 keep the POST and
+// its body, and are followed.
+var ErrRedirectMethod = errors.New("httpcall: redirect that would resend the call as a GET without its body refused")
+
 // SameHostRedirect is an http.Client CheckRedirect that follows at most 10
-// redirects, each to the scheme and host of the first request, and refuses
-// any other (ErrRedirect) before anything is sent there.
+// redirects, each to the scheme and host of the first request and with its
+// method (307, 308), and refuses any other (ErrRedirect, ErrRedirectMethod)
+// before anything is sent there.
 func SameHostRedirect(req *http.Request, via []*http.Request) error {
 	first := via[0].URL
 	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
 		return fmt.Errorf("%w: %s redirects to %s://%s", ErrRedirect, first.Redacted(), req.URL.Scheme, req.URL.Host)
+	}
+	if req.Method != via[0].Method {
+		return fmt.Errorf("%w: %s answered %d, a redirect to a %s of %s", ErrRedirectMethod, via[len(via)-1].URL.Redacted(), req.Response.StatusCode, req.Method, req.URL.Redacted())
 	}
 	if len(via) >= 10 {
 		return errors.New("httpcall: stopped after 10 redirects")
@@ -392,7 +406,7 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return fmt.Errorf("%s %s: %w", service, endpoint, context.Cause(ctx))
 		}
-		if errors.Is(err, ErrRedirect) {
+		if errors.Is(err, ErrRedirect) || errors.Is(err, ErrRedirectMethod) {
 			return runtime.Permanent(c.failed(ctx, service, endpoint, "", err))
 		}
 		return c.failed(ctx, service, endpoint, "", err)

@@ -351,3 +351,41 @@ func TestResponseHeadersBounded(t *testing.T) {
 		t.Fatalf("an answer with 1 MiB of headers: %v, want a retryable CallError about its headers", err)
 	}
 }
+
+// A redirect that would send the call again as a GET, without its body (a
+// 301, 302 or 303 answer to the POST: Go's client follows them so), is
+// refused: the answer to that GET is no answer to the call, and taken as
+// one, a step succeeded with the service's page for a response while its
+// request was never taken. 307 and 308 keep the POST and its body.
+func TestCallerRefusesRedirectThatDropsTheBody(t *testing.T) {
+	var gets atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/Found":
+			http.Redirect(w, r, "/Page", http.StatusFound)
+		case "/Moved":
+			http.Redirect(w, r, "/Page", http.StatusMovedPermanently)
+		case "/SeeOther":
+			http.Redirect(w, r, "/Page", http.StatusSeeOther)
+		case "/Page":
+			if r.Method == http.MethodGet {
+				gets.Add(1)
+			}
+			w.Write([]byte(`{"id": "not the call's"}`))
+		}
+	}))
+	defer srv.Close()
+	c := New(Static{"svc": srv.URL}, WithLogger(slog.New(slog.DiscardHandler)))
+	for _, ep := range []string{"Found", "Moved", "SeeOther"} {
+		var out json.RawMessage
+		err := c.Call(context.Background(), "svc", ep, map[string]int{"a": 1}, &out)
+		if !errors.Is(err, ErrRedirectMethod) || !runtime.IsPermanent(err) {
+			t.Errorf("%s: %v (answer %s), want a permanent ErrRedirectMethod", ep, err, out)
+		} else if !strings.Contains(err.Error(), "svc "+ep+": redirect") {
+			t.Errorf("%s: error %q does not say what went wrong", ep, err)
+		}
+	}
+	if n := gets.Load(); n != 0 {
+		t.Fatalf("the redirects were followed with %d GETs", n)
+	}
+}
