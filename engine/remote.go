@@ -79,10 +79,16 @@ const (
 	MaxProviderReplicas  = 256 // live replicas of one provider
 	DefaultProviderWait  = 30 * time.Second
 	MaxProviderResponse  = 16 << 20 // bytes of a provider's answer
-	maxProviderSubject   = 255
-	providerHTTPConns    = 64 // connections to one provider host
+	providerHTTPConns    = 64       // connections to one provider host
 	providerWakeProvider = "provider"
 )
+
+// MaxProviderSubject bounds a handler's NATS subject: room for the one
+// natsprovider.Serve makes of names at their limit (128 bytes each, of any
+// UTF-8, a byte escaped as 3: 795 bytes; 255, as it was, refused valid
+// non-ASCII names), within a NATS server's control line (4096 bytes by
+// default), which carries the subject and the reply's.
+const MaxProviderSubject = 1024
 
 // ProviderHandlerOverhead is what each handler of a registration counts
 // against ProviderOptions.MaxBytes beside its strings: its record.
@@ -626,8 +632,8 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 			if rm.opts.NATS == nil {
 				return 0, bad("%s: handler %q has a NATS subject, but this engine has no NATS connection (flowgen serve -nats URL)", at, h.Name)
 			}
-			if len(h.Subject) > maxProviderSubject || strings.ContainsAny(h.Subject, " \t\r\n*>") || strings.HasPrefix(h.Subject, ".") || strings.HasSuffix(h.Subject, ".") || strings.Contains(h.Subject, "..") {
-				return 0, bad("%s: handler %q: %q is not a NATS subject without wildcards (at most %d bytes)", at, h.Name, h.Subject, maxProviderSubject)
+			if len(h.Subject) > MaxProviderSubject || strings.ContainsAny(h.Subject, " \t\r\n*>") || strings.HasPrefix(h.Subject, ".") || strings.HasSuffix(h.Subject, ".") || strings.Contains(h.Subject, "..") {
+				return 0, bad("%s: handler %q: %q is not a NATS subject without wildcards (at most %d bytes)", at, h.Name, h.Subject, MaxProviderSubject)
 			}
 			if !strings.HasPrefix(h.Subject, provider.SubjectPrefix+".") {
 				return 0, bad("%s: handler %q: subject %q is not under %q, where the providers' subjects are (docs/engine.md#remote-providers)", at, h.Name, h.Subject, provider.SubjectPrefix+".")

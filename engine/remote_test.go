@@ -678,7 +678,7 @@ func TestProviderCallOverTransport(t *testing.T) {
 		return nil
 	}
 	_, e, srv := remoteFixture(t, ProviderOptions{NATS: tr})
-	for _, bad := range []string{"a.*", "a.>", "a..b", ".a", "a.", "a b", strings.Repeat("s", 256)} {
+	for _, bad := range []string{"a.*", "a.>", "a..b", ".a", "a.", "a b", strings.Repeat("s", MaxProviderSubject+1)} {
 		if status, out := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "subject": "`+bad+`"}]}`); status != 400 || !strings.Contains(out, "is not a NATS subject") {
 			t.Errorf("subject %q: %d %s", bad, status, out)
 		}
