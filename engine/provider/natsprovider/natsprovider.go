@@ -299,6 +299,12 @@ func (t *Transport) CallProvider(ctx context.Context, subject string, req []byte
 		// the engine calls it no more until it renews.
 		return nil, provider.Unreachable(fmt.Errorf("no provider subscribed to %s", subject))
 	}
+	if errors.Is(err, nats.ErrReconnectBufExceeded) {
+		// What a connection without a reconnect buffer (flowgen serve's:
+		// natsbus.ConnOptions) answers while it reconnects: the call was
+		// not sent. Say that, not the buffer: the run's history records it.
+		return nil, fmt.Errorf("not connected to NATS, reconnecting: the call was not sent: %w", err)
+	}
 	if errors.Is(err, nats.ErrMaxPayload) {
 		// The state does not fit the server's max_payload: sending it again
 		// cannot help.
