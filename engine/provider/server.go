@@ -36,7 +36,8 @@ const (
 	// files of a process.
 	DefaultMaxConns = 1024
 	// ShutdownTimeout bounds how long ListenAndServe, at its end, waits
-	// for the calls in flight to be answered.
+	// for the calls in flight to be answered; it then closes their
+	// connections, which ends their handlers' contexts.
 	ShutdownTimeout = 10 * time.Second
 )
 
@@ -45,7 +46,9 @@ const (
 // registers them with the engine (callback URLs on the bound address,
 // or under advertise if not ""), keeps the lease alive, and at the end
 // of ctx withdraws its replica's registration (KeepLease) and stops,
-// finishing the calls in flight.
+// finishing the calls in flight: it returns once they are answered, or
+// after ShutdownTimeout, having closed the connections of those still in
+// flight (their handlers' contexts end).
 func (p *Provider) ListenAndServe(ctx context.Context, addr, advertise string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -65,7 +68,13 @@ func (p *Provider) ListenAndServe(ctx context.Context, addr, advertise string) e
 	lerr := p.KeepLease(ctx, hs)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
+	if srv.Shutdown(sctx) != nil {
+		// Calls still in flight at the bound: Shutdown leaves their
+		// connections open and their handlers running, after this
+		// returns. Closed, they end, and their handlers' contexts with
+		// them.
+		_ = srv.Close()
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

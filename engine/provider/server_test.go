@@ -129,3 +129,49 @@ func TestListenAndServeMaxConns(t *testing.T) {
 	conntest.MaxTwo(t, addr, "POST /"+path+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+callToken(1)+
 		"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 }
+
+// ListenAndServe gives the calls in flight ShutdownTimeout once its
+// context ends, then closes their connections, which ends their
+// handlers' contexts: it returned with them still running, their
+// connections open, and the engine waiting for them past the bound
+// (docs/engine.md#limits), while the program that called it went on to
+// close what the handlers use.
+func TestListenAndServeEndsCallsPastShutdownTimeout(t *testing.T) {
+	f := &fakeEngine{}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	p := New(Options{Name: "billing", Engine: eng.URL})
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	var ended atomic.Bool
+	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) {
+		close(started)
+		select {
+		case <-ctx.Done():
+			ended.Store(true)
+		case <-release:
+		}
+		return "", ctx.Err()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.ListenAndServe(ctx, "127.0.0.1:0", "") }()
+	waitFor(t, "the registration", func() bool { _, regs, _ := f.snapshot(); return len(regs) == 1 })
+	_, regs, _ := f.snapshot()
+	go func() {
+		rctx, rcancel := context.WithTimeout(context.Background(), time.Minute)
+		defer rcancel()
+		r, _ := http.NewRequestWithContext(rctx, http.MethodPost, regs[0].Handlers[0].URL, strings.NewReader(string(request(t, Request{Handler: "Billing.Reconcile"}))))
+		r.Header.Set("Authorization", "Bearer "+callToken(1))
+		if res, err := http.DefaultClient.Do(r); err == nil {
+			res.Body.Close()
+		}
+	}()
+	<-started
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the call's handler to see its context end", ended.Load)
+}
