@@ -338,7 +338,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // its way when ctx ends is waited for (up to 5s) before the withdrawal, so
 // that the withdrawal comes after it. It returns nil once ctx ends,
 // whether or not the first registration was through, or the engine's
-// refusal of the registration (a 4xx other than 404).
+// refusal of the registration (a 4xx other than 404, 408 and 429, which
+// are tried again).
 func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
 	reg := Registration{TTL: p.opts.TTL.String(), Handlers: hs}
 	if err := p.register(ctx, reg); err != nil {
@@ -394,11 +395,14 @@ func (r *refused) Error() string {
 	return fmt.Sprintf("engine refused the %s (%d): %s", r.what, r.code, r.msg)
 }
 
-// later says whether the refusal is for now only (429: too many requests,
-// from the engine or a proxy in front of it): the registration or renewal
-// is sent again, as when the engine does not answer, rather than end
-// KeepLease.
-func (r *refused) later() bool { return r.code == http.StatusTooManyRequests }
+// later says whether the refusal is for now only (429: too many requests;
+// 408: a request timed out, which a load balancer in front of the engine
+// answers; both are retried by the engine's calls too): the registration
+// or renewal is sent again, as when the engine does not answer, rather
+// than end KeepLease.
+func (r *refused) later() bool {
+	return r.code == http.StatusTooManyRequests || r.code == http.StatusRequestTimeout
+}
 
 // register sends the registration, retrying failures to reach the engine
 // until ctx ends; a 4xx answer is returned. The answer's call credential

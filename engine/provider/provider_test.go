@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,7 +187,7 @@ func TestReplicaID(t *testing.T) {
 	}
 }
 
-// A registration the engine refuses (a 4xx other than 404 and 429) ends
+// A registration the engine refuses (a 4xx other than 404, 408 and 429) ends
 // KeepLease with the engine's message; nothing is withdrawn, since nothing
 // was granted.
 func TestKeepLeaseRefused(t *testing.T) {
@@ -234,36 +235,42 @@ func TestKeepLeaseTokenNotPrintable(t *testing.T) {
 	}
 }
 
-// A renewal answered 429 (the engine's, or a proxy's in front of it) is
-// tried again at the next turn, as a registration answered 429 is: it does
-// not end KeepLease, which would stop a provider that is still wanted.
+// A renewal answered 429 or 408 (the engine's, or a proxy's in front of
+// it: a load balancer answers 408 to a request it timed out) is tried
+// again at the next turn, as a registration answered so is: it does not
+// end KeepLease, which would stop a provider that is still wanted. A 408
+// stopped it for good, where the engine's calls and rpc steps retry one.
 func TestKeepLeaseRenewalTooManyRequests(t *testing.T) {
-	f := &fakeEngine{}
-	var renewals atomic.Int32
-	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/renew") && renewals.Add(1) == 1 {
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		f.handler(t).ServeHTTP(w, r)
-	}))
-	defer eng.Close()
-	p := newBilling(eng.URL, 300*time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.KeepLease(ctx, p.Handlers(func(h *Handler) { h.Subject = "s." + h.Name })) }()
-	waitFor(t, "a renewal after the 429, or the end of KeepLease", func() bool {
-		log, _, _ := f.snapshot()
-		return strings.Contains(strings.Join(log, " "), "RENEW") || len(done) > 0
-	})
-	select {
-	case err := <-done:
-		t.Fatalf("KeepLease ended at a renewal answered 429: %v", err)
-	default:
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusRequestTimeout} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			f := &fakeEngine{}
+			var renewals atomic.Int32
+			eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/renew") && renewals.Add(1) == 1 {
+					w.WriteHeader(status)
+					return
+				}
+				f.handler(t).ServeHTTP(w, r)
+			}))
+			defer eng.Close()
+			p := newBilling(eng.URL, 300*time.Millisecond)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.KeepLease(ctx, p.Handlers(func(h *Handler) { h.Subject = "s." + h.Name })) }()
+			waitFor(t, "a renewal after the refusal, or the end of KeepLease", func() bool {
+				log, _, _ := f.snapshot()
+				return strings.Contains(strings.Join(log, " "), "RENEW") || len(done) > 0
+			})
+			select {
+			case err := <-done:
+				t.Fatalf("KeepLease ended at a renewal answered %d: %v", status, err)
+			default:
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
