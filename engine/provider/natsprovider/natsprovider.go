@@ -376,7 +376,7 @@ func (t *Transport) route(m *nats.Msg) {
 // waits as long as ctx lets it; after one, ProgressMissed times the
 // interval the latest notice announces.
 func (t *Transport) reply(ctx context.Context, c *call, msg *nats.Msg) (*nats.Msg, error) {
-	if err := t.nc.PublishMsg(msg); err != nil {
+	if err := t.publish(ctx, msg); err != nil {
 		return nil, err
 	}
 	var silence <-chan time.Time // none until the replica's first notice
@@ -406,6 +406,34 @@ func (t *Transport) reply(ctx context.Context, c *call, msg *nats.Msg) (*nats.Ms
 			return nil, fmt.Errorf("%w: no progress notice or answer for %v", ErrSilent, wait)
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+	}
+}
+
+// publish sends msg, waiting within ctx for the connection while it is
+// being made again: without a reconnect buffer (flowgen serve's,
+// natsbus.ConnOptions) a request made meanwhile is not sent, and failed at
+// once it spent the step's attempts at the pace of its backoff while a
+// NATS server restarted, failing runs that its few seconds should not.
+// Not sent, it is sent once the connection is back (after its
+// subscriptions, the replicas' on their own connections may come later:
+// a call then finds no subscriber, provider.Unreachable).
+func (t *Transport) publish(ctx context.Context, msg *nats.Msg) error {
+	for {
+		err := t.nc.PublishMsg(msg)
+		if !errors.Is(err, nats.ErrReconnectBufExceeded) {
+			return err
+		}
+		back := t.nc.StatusChanged(nats.CONNECTED, nats.CLOSED)
+		for t.nc.IsReconnecting() && ctx.Err() == nil {
+			select {
+			case <-back:
+			case <-ctx.Done():
+			}
+		}
+		t.nc.RemoveStatusListener(back)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%w)", err, context.Cause(ctx))
 		}
 	}
 }
