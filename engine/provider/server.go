@@ -41,8 +41,14 @@ const (
 	ShutdownTimeout = 10 * time.Second
 )
 
+// DefaultAddr is where ListenAndServe listens when given no address:
+// loopback, on a port of its own, as the engine allows by default (Go's
+// "" is every interface).
+const DefaultAddr = "127.0.0.1:0"
+
 // ListenAndServe serves the handlers over HTTP on addr (a loopback
-// address such as "127.0.0.1:0" unless the engine allows another),
+// address such as "127.0.0.1:0" unless the engine allows another; ""
+// is DefaultAddr),
 // registers them with the engine (callback URLs on the bound address,
 // or under advertise if not ""), keeps the lease alive, and at the end
 // of ctx withdraws its replica's registration (KeepLease) and stops,
@@ -50,6 +56,9 @@ const (
 // after ShutdownTimeout, having closed the connections of those still in
 // flight (their handlers' contexts end).
 func (p *Provider) ListenAndServe(ctx context.Context, addr, advertise string) error {
+	if addr == "" {
+		addr = DefaultAddr
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

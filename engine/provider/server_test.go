@@ -175,3 +175,29 @@ func TestListenAndServeEndsCallsPastShutdownTimeout(t *testing.T) {
 	}
 	waitFor(t, "the call's handler to see its context end", ended.Load)
 }
+
+// ListenAndServe with no address listens on loopback, on a port of its
+// own, as everything that listens does by default: "" was Go's ":0",
+// every interface, open to anyone who reaches the host until the engine
+// refused the callback URL it advertised (http://[::]:PORT).
+func TestListenAndServeDefaultsToLoopback(t *testing.T) {
+	f := &fakeEngine{}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	p := New(Options{Name: "billing", Engine: eng.URL})
+	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) { return "", nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.ListenAndServe(ctx, "", "") }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, "the registration", func() bool { _, regs, _ := f.snapshot(); return len(regs) == 1 })
+	_, regs, _ := f.snapshot()
+	if u := regs[0].Handlers[0].URL; !strings.HasPrefix(u, "http://127.0.0.1:") {
+		t.Fatalf("ListenAndServe(\"\") serves at %s, want loopback", u)
+	}
+}
