@@ -242,9 +242,9 @@ var ErrRedirect = errors.New("httpcall: redirect to another host refused")
 // ErrRedirectMethod is returned (permanent) for a redirect that would
 // send the call again as a GET, without its body: a 301, 302 or 303
 // answer to the POST, which Go's client follows so. The answer to that
-// GET is no answer to the call (a step would take the service's page for
-// its response, its request never taken); 307 and 308 keep the POST and
-// its body, and are followed.
+// GET is no answer to the call (a step took the service's page for its
+// response, after a 301 or 302 while the service never took the call);
+// 307 and 308 keep the POST and its body, and are followed.
 var ErrRedirectMethod = errors.New("httpcall: redirect that would resend the call as a GET without its body refused")
 
 // SameHostRedirect is an http.Client CheckRedirect that follows at most 10

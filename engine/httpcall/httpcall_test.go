@@ -355,8 +355,9 @@ func TestResponseHeadersBounded(t *testing.T) {
 // A redirect that would send the call again as a GET, without its body (a
 // 301, 302 or 303 answer to the POST: Go's client follows them so), is
 // refused: the answer to that GET is no answer to the call, and taken as
-// one, a step succeeded with the service's page for a response while its
-// request was never taken. 307 and 308 keep the POST and its body.
+// one, a step succeeded with the service's page for a response (after a
+// 301 or 302, while the service never took the call). 307 and 308 keep
+// the POST and its body.
 func TestCallerRefusesRedirectThatDropsTheBody(t *testing.T) {
 	var gets atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
