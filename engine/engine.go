@@ -221,6 +221,9 @@ type Engine struct {
 	// LoadDir, RegisterFlow) and Start: a document is checked against the
 	// flows it will be registered beside. Taken before mu.
 	loadMu sync.Mutex
+	// flowsPublished, if set, runs when a load has registered its flows:
+	// a test seam (TestProviderRegistrationOrderedWithLoads).
+	flowsPublished func()
 
 	mu      sync.Mutex
 	flows   map[string]*flowEntry

@@ -53,6 +53,7 @@ func loadError(ds diag.List) error {
 // loadPlan is a checked document: what loading it changes.
 type loadPlan struct {
 	flows []plannedFlow // every flow of the document, in order
+	file  *dsl.File     // the document, for its warnings (providerWarnings)
 }
 
 type plannedFlow struct {
@@ -90,7 +91,8 @@ func (e *Engine) loadFlows(filename string, data []byte) ([]string, diag.List, e
 	for _, f := range p.flows {
 		names = append(names, f.name)
 	}
-	return names, ds, e.commit(p, e.opts.FlowsDir, true)
+	err = e.commit(p, e.opts.FlowsDir, true)
+	return names, append(ds, e.providerWarnings(p)...), err
 }
 
 // checkOptions are the compiler's check options for a document the engine
@@ -137,7 +139,9 @@ func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow, dir
 	if f == nil || ds.HasErrors() {
 		return nil, ds, fmt.Errorf("%w: %s", ErrInvalid, firstError(ds))
 	}
-	ds = append(ds, checkHandlers(f, e.reg, e.remote, e.opts.NoGoHandlers)...)
+	if e.remote == nil { // with remote providers, providerWarnings once registered
+		ds = append(ds, checkHandlers(f, e.reg, nil, e.opts.NoGoHandlers)...)
+	}
 	ds = append(ds, e.checkCaller(f)...)
 	e.mu.Lock()
 	registered := make(map[string]*flowEntry, len(e.flows))
@@ -145,7 +149,7 @@ func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow, dir
 		registered[name] = fe
 	}
 	e.mu.Unlock()
-	p := &loadPlan{}
+	p := &loadPlan{file: f}
 	for _, fl := range f.Flows {
 		if fl == nil {
 			continue
@@ -193,9 +197,24 @@ func (e *Engine) plan(filename string, data []byte, seen map[string]dirFlow, dir
 		ds = append(ds, e.fileConflicts(f, p, registered)...)
 	}
 	if ds.HasErrors() {
-		return nil, ds, loadError(ds)
+		return nil, append(ds, e.providerWarnings(p)...), loadError(ds)
 	}
 	return p, ds, nil
+}
+
+// providerWarnings are the warnings about the Go steps and rollbacks of
+// p's document that no provider serves as the flow declares them
+// (remote.missing), taken after the load registered its flows (or
+// refused them): a registration checks the registered flows and is
+// granted in one step under rm.mu, so that it either sees a flow loaded
+// beside it (and is refused if its outcomes do not fit) or is seen here
+// (TestProviderRegistrationOrderedWithLoads). Taken in the plan, before
+// the flows are registered, a registration between the two saw neither.
+func (e *Engine) providerWarnings(p *loadPlan) diag.List {
+	if e.remote == nil {
+		return nil
+	}
+	return checkHandlers(p.file, e.reg, e.remote, e.opts.NoGoHandlers)
 }
 
 func triggersOf(fl *dsl.Flow) []runtime.Trigger {
@@ -362,6 +381,9 @@ func (e *Engine) commit(p *loadPlan, dir string, operator bool) (err error) {
 		}
 	}
 	e.inEffect(changed...)
+	if e.flowsPublished != nil {
+		e.flowsPublished()
+	}
 	return nil
 }
 
@@ -608,11 +630,14 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 		}
 		if failed != nil {
 			if err == nil {
+				all = append(all, e.providerWarnings(p)...)
 				see(p, name)
 			}
 			continue
 		}
-		if err := e.commit(p, "", false); err != nil {
+		err = e.commit(p, "", false)
+		all = append(all, e.providerWarnings(p)...)
+		if err != nil {
 			return all, err
 		}
 		e.mu.Lock()

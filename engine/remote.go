@@ -156,6 +156,11 @@ type remote struct {
 	turns   map[handlerKey]uint64          // calls of each handler called so far: whose turn it is
 	waits   map[handlerKey][]*providerWait // runs waiting for a provider
 	changed chan struct{}                  // closed and replaced when a lease is granted
+
+	// flowsChecked, if set, runs when a registration has passed its check
+	// against the loaded flows and is not yet granted: a test seam, to
+	// load a flow just then (TestProviderRegistrationOrderedWithLoads).
+	flowsChecked func()
 }
 
 // mayChangeLocked refuses who a change (what: "replace", "renew",
@@ -374,11 +379,21 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 	if err != nil {
 		return provider.Lease{}, err
 	}
+	token := newCallToken()
+	// The check against the registered flows and the grant are one step
+	// under rm.mu: a load registers its flows, then looks for the
+	// providers of their steps under rm.mu (Engine.providerWarnings), so
+	// that of a registration and a flow loaded beside it, one sees the
+	// other. The check takes e.mu only to list the flows (rm.mu, then
+	// e.mu: nothing takes rm.mu under e.mu) and does no I/O.
+	rm.mu.Lock()
 	if err := rm.checkFlows(reg.Handlers); err != nil {
+		rm.mu.Unlock()
 		return provider.Lease{}, err
 	}
-	token := newCallToken()
-	rm.mu.Lock()
+	if rm.flowsChecked != nil {
+		rm.flowsChecked()
+	}
 	now := rm.e.clock.Now()
 	for n, l := range rm.leases { // expired leases go when another comes
 		if !l.live(now) {
@@ -646,7 +661,7 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 // checkFlows refuses handlers whose outcomes differ from what a
 // registered flow declares for the Go step of that name: the engine would
 // route an outcome the flow does not know, or the provider could never
-// return one the flow waits for.
+// return one the flow waits for. The caller holds rm.mu (register).
 func (rm *remote) checkFlows(hs []provider.Handler) error {
 	var errs []string
 	for _, fl := range rm.e.jsonFlows() {
