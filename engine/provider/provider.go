@@ -341,6 +341,20 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // refusal of the registration (a 4xx other than 404, 408 and 429, which
 // are tried again).
 func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
+	return p.KeepLeaseWhile(ctx, hs, nil)
+}
+
+// KeepLeaseWhile is KeepLease for a replica that serves hs only while
+// serving says so (nil: always): natsprovider's, while its NATS
+// connection is up. A renewal tells the engine that the replica serves:
+// it makes callable again a replica that a call found unreachable
+// (docs/engine.md#replicas). While serving is false, no renewal is sent
+// (each one skipped is logged): a replica that cannot take calls but
+// renewed would have each run waiting for its handlers spend an attempt,
+// failing, at each renewal. Its lease expires once it has not renewed
+// for its TTL, and the next renewal, once it serves again, registers it
+// anew (the engine answers 404).
+func (p *Provider) KeepLeaseWhile(ctx context.Context, hs []Handler, serving func() bool) error {
 	reg := Registration{TTL: p.opts.TTL.String(), Handlers: hs}
 	if err := p.register(ctx, reg); err != nil {
 		if ctx.Err() != nil {
@@ -357,6 +371,10 @@ func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+		if serving != nil && !serving() {
+			p.opts.Logger.Warn("provider lease not renewed: it cannot serve now", "provider", p.opts.Name)
+			continue
 		}
 		code, err := p.send(ctx, http.MethodPost, "/renew", nil, nil)
 		if code == http.StatusNotFound {

@@ -122,7 +122,9 @@ func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn
 // provider, registers them with the engine (their subjects) as p's
 // replica, keeps its registration alive, and at the end of ctx withdraws
 // it, then unsubscribes once the calls in flight are answered (at most
-// DrainTimeout). The other replicas of the name (processes serving it
+// DrainTimeout). It renews only while nc is connected
+// (provider.KeepLeaseWhile): the lease of a replica whose connection
+// stays down expires. The other replicas of the name (processes serving it
 // with the same token and their own replica IDs) keep the lease and the
 // calls; the last one's withdrawal ends the lease. From the moment it
 // takes a call until it answers (also while the call waits for one of the
@@ -172,7 +174,10 @@ func ServeWith(ctx context.Context, p *provider.Provider, name string, nc *nats.
 	if err := nc.Flush(); err != nil {
 		return err
 	}
-	return p.KeepLease(ctx, hs)
+	// A renewal says that this replica serves: not while its connection
+	// is down (nats.go sends its subscriptions again before it reports
+	// connected).
+	return p.KeepLeaseWhile(ctx, hs, nc.IsConnected)
 }
 
 // progress sends a progress notice in reply to m at once, then every

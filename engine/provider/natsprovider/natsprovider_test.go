@@ -27,6 +27,8 @@ type leases struct {
 	mu     sync.Mutex
 	regs   []provider.Registration
 	leased map[string]bool
+	// renewed, if set, runs at each renewal, under mu.
+	renewed func()
 }
 
 func (l *leases) server(t testing.TB) *httptest.Server {
@@ -48,6 +50,10 @@ func (l *leases) server(t testing.TB) *httptest.Server {
 			l.leased[name] = false
 			w.WriteHeader(http.StatusNoContent)
 			return
+		case http.MethodPost:
+			if l.renewed != nil {
+				l.renewed()
+			}
 		}
 		_, _ = io.WriteString(w, `{}`)
 	}))
