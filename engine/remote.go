@@ -648,10 +648,10 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 				return 0, bad("%s: handler %q has a NATS subject, but this engine has no NATS connection (flowgen serve -nats URL)", at, h.Name)
 			}
 			if len(h.Subject) > MaxProviderSubject || strings.ContainsAny(h.Subject, " \t\r\n*>") || strings.HasPrefix(h.Subject, ".") || strings.HasSuffix(h.Subject, ".") || strings.Contains(h.Subject, "..") {
-				return 0, bad("%s: handler %q: %q is not a NATS subject without wildcards (at most %d bytes)", at, h.Name, h.Subject, MaxProviderSubject)
+				return 0, bad("%s: handler %q: %s is not a NATS subject without wildcards (at most %d bytes)", at, h.Name, quoteParam(h.Subject), MaxProviderSubject)
 			}
 			if !strings.HasPrefix(h.Subject, provider.SubjectPrefix+".") {
-				return 0, bad("%s: handler %q: subject %q is not under %q, where the providers' subjects are (docs/engine.md#remote-providers)", at, h.Name, h.Subject, provider.SubjectPrefix+".")
+				return 0, bad("%s: handler %q: subject %s is not under %q, where the providers' subjects are (docs/engine.md#remote-providers)", at, h.Name, quoteParam(h.Subject), provider.SubjectPrefix+".")
 			}
 		}
 	}

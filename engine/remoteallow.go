@@ -123,23 +123,24 @@ func IsLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// check refuses a callback URL the list does not allow.
+// check refuses a callback URL the list does not allow, quoted bounded
+// (quoteParam): it is a registration's, up to the body's size.
 func (al allowList) check(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return fmt.Errorf("url %q is not an http(s) URL without user or fragment", raw)
+		return fmt.Errorf("url %s is not an http(s) URL without user or fragment", quoteParam(raw))
 	}
 	port, ok := urlpath.Port(u)
 	if !ok {
-		return fmt.Errorf("url %q: %s", raw, portRule)
+		return fmt.Errorf("url %s: %s", quoteParam(raw), portRule)
 	}
 	if al.allows(u.Hostname(), port, u) {
 		return nil
 	}
 	if len(al.prefixes) == 0 && len(al.hosts) == 0 {
-		return fmt.Errorf("url %q is not on loopback, and the server allows no other callback address (flowgen serve -provider-allow HOST or URL prefix)", raw)
+		return fmt.Errorf("url %s is not on loopback, and the server allows no other callback address (flowgen serve -provider-allow HOST or URL prefix)", quoteParam(raw))
 	}
-	return fmt.Errorf("url %q is not allowed by the server's provider allow-list (flowgen serve -provider-allow)", raw)
+	return fmt.Errorf("url %s is not allowed by the server's provider allow-list (flowgen serve -provider-allow)", quoteParam(raw))
 }
 
 // allows is the list's one rule of where the engine may connect: to host
