@@ -599,3 +599,40 @@ func TestCallToken(t *testing.T) {
 		t.Errorf("a call with the current token: %d, handler runs %d, want 200 and one run", res.StatusCode, runs.Load()-before)
 	}
 }
+
+// KeepLeaseWhile sends no renewal while serving says the replica cannot
+// serve, and renews again once it can. serving answers on the test's
+// cue, so that the ticks it skips are counted rather than waited out.
+func TestKeepLeaseWhileSkipsRenewals(t *testing.T) {
+	f := &fakeEngine{}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	p := newBilling(eng.URL, 30*time.Millisecond)
+	hs := p.Handlers(func(h *Handler) { h.URL = "http://127.0.0.1:9/" + h.Name })
+	asked := make(chan bool) // the test's answer to each tick's question
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.KeepLeaseWhile(ctx, hs, func() bool { return <-asked }) }()
+	for range 4 { // three ticks skipped whole: the fourth asks
+		asked <- false
+	}
+	if log, _, _ := f.snapshot(); strings.Join(log, " ") != "PUT" {
+		t.Fatalf("requests while not serving: %v, want the registration alone", log)
+	}
+	asked <- true
+	waitFor(t, "a renewal once serving", func() bool {
+		log, _, _ := f.snapshot()
+		return strings.Join(log, " ") == "PUT RENEW"
+	})
+	cancel()
+	for {
+		select {
+		case asked <- true: // a tick that came before the end
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("KeepLease: %v", err)
+			}
+			return
+		}
+	}
+}
