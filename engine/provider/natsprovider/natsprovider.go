@@ -123,7 +123,7 @@ func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn
 // replica, keeps its registration alive, and at the end of ctx withdraws
 // it, then unsubscribes once the calls in flight are answered (at most
 // DrainTimeout). It renews only while nc is connected
-// (provider.KeepLeaseWhile): the lease of a replica whose connection
+// (provider.Provider.KeepLeaseWhile): the lease of a replica whose connection
 // stays down expires. The other replicas of the name (processes serving it
 // with the same token and their own replica IDs) keep the lease and the
 // calls; the last one's withdrawal ends the lease. From the moment it
