@@ -100,8 +100,8 @@ are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 -provider-allow: exit 2), as Temporal keeps and schedules the runs
 (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		dir := flagerr.Path(fs, "store", "store directory (required, unless -temporal; created if missing)")
-		flows := flagerr.Path(fs, "flows", "directory of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
+		dir := flagerr.Path(fs, "store", "store directory `DIR` (required, unless -temporal; created if missing)")
+		flows := flagerr.Path(fs, "flows", "directory `DIR` of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		var lc listen.Config
 		lc.Flags(fs, "admin, client or provider")
 		var tc otlp.Config
@@ -112,7 +112,7 @@ are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 		var lim serverLimits
 		lim.flags(fs)
 		var services httpcall.Static
-		fs.Var(&services, "service", "a service for rpc steps, as name=URL with an http(s) base URL (repeatable, once per name)")
+		fs.Var(&services, "service", "a service for rpc steps, as `NAME=URL` with an http(s) base URL (repeatable, once per NAME)")
 		var allow listFlag
 		fs.Var(&allow, "provider-allow", "a `HOST`, HOST:PORT or http(s) URL prefix that remote providers' callback URLs may use (repeatable; replaces the default, loopback only)")
 		temporal := temporalFlags(fs)
