@@ -76,6 +76,12 @@ func (e *Engine) claimBroker(ctx context.Context) (release func(), err error) {
 	h.Host, _ = os.Hostname()
 	if is, ok := e.store.(InstanceStore); ok {
 		h.Instance = is.Instance()
+		if h.Instance == "" {
+			// Said at start: the refusal after a crash names "another
+			// process", which is this one's previous life.
+			e.log.Warn("engine: the store has no instance ID (its INSTANCE file could not be made: no room on the disk), so this engine holds its ID on the broker under one of its own: restarted after a crash, it is refused its ID until that hold expires (-id's lease: docs/engine.md#nats-jetstream-enginenatsbus)",
+				"id", e.opts.ID)
+		}
 	}
 	if h.Instance == "" {
 		h.Instance = runtime.NewID() // this Engine's alone: a restart waits for its hold to expire

@@ -543,8 +543,11 @@ func (e *Engine) fits(fe *flowEntry, fl *dsl.Flow) (diag.Diagnostic, bool) {
 	return diag.Diagnostic{}, true
 }
 
+// firstError is the error that a list printed for people shows first
+// (diag.Report: in the order of the files, one a line), not the first the
+// checks found, which a diagnostic earlier on its line can hide there.
 func firstError(ds diag.List) string {
-	for _, d := range ds {
+	for _, d := range ds.Sorted() {
 		if d.Severity == diag.Error {
 			return d.String()
 		}

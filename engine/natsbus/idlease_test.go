@@ -352,6 +352,43 @@ func TestEngineIDTakenBySameInstance(t *testing.T) {
 	}
 }
 
+// A store that should have an instance ID but has none (one made before
+// INSTANCE existed, opened on a full disk: store.TestFullDiskBeforeInstance)
+// leaves the engine to hold its ID under an instance of its own, so that
+// restarted after a crash it is refused its ID, as held by "another
+// process", until the hold expires. Nothing said so: Start now warns,
+// and only then (a store with its ID, or none of its own kind, says nothing).
+func TestEngineIDWithoutStoreInstanceWarns(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	for _, c := range []struct {
+		name string
+		st   engine.Store
+		warn bool
+	}{
+		{"no instance ID", sameInstance{store.NewMemory(), ""}, true},
+		{"an instance ID", sameInstance{store.NewMemory(), "mine"}, false},
+		{"no InstanceStore", store.NewMemory(), false},
+	} {
+		logs := &logtest.Buffer{}
+		log := slog.New(slog.NewTextHandler(logs, nil))
+		b, err := New(context.Background(), connectConn(t, s), Options{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := engine.New(engine.Options{Store: c.st, Broker: b, ID: "w" + strings.ReplaceAll(c.name, " ", "-"), Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		closeIDEngine(t, e)
+		if got := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "no instance ID"); got != c.warn {
+			t.Errorf("%s: warned %v, want %v; log:\n%s", c.name, got, c.warn, logs.String())
+		}
+	}
+}
+
 // staleReads is a JetStream whose bucket of engine IDs, once armed, fails
 // one Update as a request timing out does, then answers one Get with an
 // entry it read before: what a replica behind answers a direct get (a

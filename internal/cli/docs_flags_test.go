@@ -39,3 +39,19 @@ func TestDocFlagsExist(t *testing.T) {
 		}
 	}
 }
+
+// Every flag's line in -h names what it takes (`-store DIR`, `-retain
+// duration`), never the flag package's "value", which it shows for a flag
+// of a type of its own without a name in backquotes in its usage: serve's
+// -h read "-store value", "-flows value", "-service value".
+func TestFlagsNameTheirArgument(t *testing.T) {
+	for _, v := range verbs {
+		fs := flag.NewFlagSet(v.name, flag.ContinueOnError)
+		v.flags(fs)
+		fs.VisitAll(func(f *flag.Flag) {
+			if name, _ := flag.UnquoteUsage(f); name == "value" {
+				t.Errorf("flowgen %s -h: -%s value: name what it takes in backquotes in its usage", v.name, f.Name)
+			}
+		})
+	}
+}

@@ -76,11 +76,11 @@ aborts runs, reads dead letters and the providers' leases; provider, and
 admin, register providers; client starts runs, posts events, reads runs
 and flows); POST
 /echo needs none. An empty -tokens "" (an unset variable) is a usage
-error, as is any empty path flag. Without -tokens the API is open, so
-serve listens on loopback by default and refuses another address unless
--insecure is given; open, it refuses (403) requests for another host
-name and those a browser sends for another site's page. POST and PUT
-bodies must be application/json (415).
+error, as is any empty path flag, -nats or -id. Without -tokens the API
+is open, so serve listens on loopback by default and refuses another
+address unless -insecure is given; open, it refuses (403) requests for
+another host name and those a browser sends for another site's page.
+POST and PUT bodies must be application/json (415).
 -tls-cert and -tls-key serve HTTPS. SIGHUP re-reads the token file and
 the key pair; a bad one is logged and the old one stays.
 
@@ -100,19 +100,19 @@ are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
 -provider-allow: exit 2), as Temporal keeps and schedules the runs
 (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		dir := flagerr.Path(fs, "store", "store directory (required, unless -temporal; created if missing)")
-		flows := flagerr.Path(fs, "flows", "directory of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
+		dir := flagerr.Path(fs, "store", "store directory `DIR` (required, unless -temporal; created if missing)")
+		flows := flagerr.Path(fs, "flows", "directory `DIR` of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		var lc listen.Config
 		lc.Flags(fs, "admin, client or provider")
 		var tc otlp.Config
 		tc.Flags(fs)
-		natsURL := fs.String("nats", "", "NATS server URL: use JetStream as the broker instead of the in-process one")
-		id := fs.String("id", "serve", "engine ID, naming its durable await consumer: with -nats, its own for each process, kept across restarts (a second process of an ID on the stream is refused)")
+		natsURL := flagerr.NonEmpty(fs, "nats", "", "a URL", "NATS server `URL`: use JetStream as the broker instead of the in-process one")
+		id := flagerr.NonEmpty(fs, "id", "serve", "an ID", "engine `ID`, naming its durable await consumer: with -nats, its own for each process, kept across restarts (a second process of an ID on the stream is refused)")
 		retain := retainFlag(fs, "by background compaction of the store")
 		var lim serverLimits
 		lim.flags(fs)
 		var services httpcall.Static
-		fs.Var(&services, "service", "a service for rpc steps, as name=URL with an http(s) base URL (repeatable, once per name)")
+		fs.Var(&services, "service", "a service for rpc steps, as `NAME=URL` with an http(s) base URL (repeatable, once per NAME)")
 		var allow listFlag
 		fs.Var(&allow, "provider-allow", "a `HOST`, HOST:PORT or http(s) URL prefix that remote providers' callback URLs may use (repeatable; replaces the default, loopback only)")
 		temporal := temporalFlags(fs)

@@ -176,6 +176,12 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"-tls-key", ""}, 2, `invalid value "" for flag -tls-key: the flag is empty`},
 		{[]string{"-flows", ""}, 2, `invalid value "" for flag -flows: the flag is empty`},
 		{[]string{"-store", ""}, 2, `invalid value "" for flag -store: the flag is empty`},
+		// The same for the flags whose empty value was taken for another:
+		// -nats "$UNSET" ran on the in-process broker, and -id "$UNSET" as
+		// the engine's ID "engine", not the flag's default "serve" (another
+		// await consumer on NATS), each without a word.
+		{[]string{"-nats", ""}, 2, `invalid value "" for flag -nats: the flag is empty`},
+		{[]string{"-id", ""}, 2, `invalid value "" for flag -id: the flag is empty`},
 	} {
 		var outb, errb bytes.Buffer
 		code := Main(append([]string{"serve", "-store", filepath.Join(dir, "s"), "-addr", "127.0.0.1:0"}, tc.args...), nil, &outb, &errb)

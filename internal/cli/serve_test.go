@@ -178,18 +178,41 @@ func TestServeRejectsBadFlowsDir(t *testing.T) {
 // A bad .flow file in -flows is reported as flowgen check reports it:
 // positioned, with its source line, a caret under the column, and a hint.
 func TestServeQuotesBadFlowFile(t *testing.T) {
-	dir := t.TempDir()
-	flows := filepath.Join(dir, "flows")
-	os.MkdirAll(flows, 0o755)
 	const bad = "flow Hello {\n    step A { publish t \"e\"  irreversible  on ok -> Nowhere }\n}\n"
-	os.WriteFile(filepath.Join(flows, "hello.flow"), []byte(bad), 0o644)
-	var outb, errb bytes.Buffer
-	code := Main([]string{"serve", "-store", filepath.Join(dir, "s"), "-flows", flows, "-addr", "127.0.0.1:0"}, nil, &outb, &errb)
+	code, stderr, flows := serveBadFlowFile(t, "hello.flow", bad)
 	want := filepath.Join(flows, "hello.flow") + ":2:"
 	quote := "    step A { publish t \"e\"  irreversible  on ok -> Nowhere }\n"
-	if code != 1 || !strings.Contains(errb.String(), want) || !strings.Contains(errb.String(), quote) || !strings.Contains(errb.String(), "^") {
-		t.Fatalf("exit %d, stderr:\n%s\nwant %s... with the line quoted and a caret", code, errb.String(), want)
+	if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, quote) || !strings.Contains(stderr, "^") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant %s... with the line quoted and a caret", code, stderr, want)
 	}
+}
+
+// The line that ends a refused start names the first error printed above
+// it: the diagnostics are printed in the order of the file, and the
+// summary took the first the checks found, one that a diagnostic earlier
+// on its line could hide (one diagnostic a line is printed).
+func TestServeSummaryNamesFirstPrintedError(t *testing.T) {
+	const bad = "flow A {\n    step X {\n        irreversible\n        on ok -> Y\n    }\n    step Q {\n        await t \"e\" -> F\n    }\n}\n"
+	code, stderr, flows := serveBadFlowFile(t, "a.flow", bad)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	first := filepath.Join(flows, "a.flow") + `:4:18: error: transition to undefined step "Y" in step "X"`
+	if code != 1 || lines[0] != first || !strings.HasSuffix(lines[len(lines)-1], ": "+first) {
+		t.Fatalf("exit %d, stderr:\n%s\nwant the first line and the last one to name %s", code, stderr, first)
+	}
+}
+
+// serveBadFlowFile runs flowgen serve on a flows directory that holds the
+// file name with src, and returns its exit status, its stderr and the
+// directory.
+func serveBadFlowFile(t *testing.T, name, src string) (code int, stderr, flows string) {
+	t.Helper()
+	dir := t.TempDir()
+	flows = filepath.Join(dir, "flows")
+	os.MkdirAll(flows, 0o755)
+	os.WriteFile(filepath.Join(flows, name), []byte(src), 0o644)
+	var outb, errb bytes.Buffer
+	code = Main([]string{"serve", "-store", filepath.Join(dir, "s"), "-flows", flows, "-addr", "127.0.0.1:0"}, nil, &outb, &errb)
+	return code, errb.String(), flows
 }
 
 // flowgen serve reads .flow sources too (the engine alone reads JSON): in

@@ -1,8 +1,8 @@
 package flagerr
 
 import (
-	"errors"
 	"flag"
+	"fmt"
 )
 
 // PathVar defines a string flag that names a file or a directory, as
@@ -13,8 +13,7 @@ import (
 // without a word: serve would serve the API open. Left out, the flag is ""
 // as before. Every path flag of the serve commands is one.
 func PathVar(fs *flag.FlagSet, p *string, name, usage string) {
-	*p = ""
-	fs.Var((*pathValue)(p), name, usage)
+	NonEmptyVar(fs, p, name, "", "a path", usage)
 }
 
 // Path is PathVar with a new variable.
@@ -24,19 +23,40 @@ func Path(fs *flag.FlagSet, name, usage string) *string {
 	return p
 }
 
-// errEmptyPath is what an empty path flag gets.
-var errEmptyPath = errors.New("the flag is empty: give a path, or leave the flag out")
+// NonEmptyVar is PathVar for a flag of another kind, whose value, what,
+// the error names ("a URL"), and whose default is value: one that empty
+// would otherwise give another meaning without a word (serve's -nats ""
+// ran on the in-process broker, -id "" as the engine's own default ID).
+func NonEmptyVar(fs *flag.FlagSet, p *string, name, value, what, usage string) {
+	*p = value
+	fs.Var(&nonEmpty{p, what}, name, usage)
+}
 
-type pathValue string
+// NonEmpty is NonEmptyVar with a new variable.
+func NonEmpty(fs *flag.FlagSet, name, value, what, usage string) *string {
+	p := new(string)
+	NonEmptyVar(fs, p, name, value, what, usage)
+	return p
+}
 
-func (v *pathValue) Set(s string) error {
+type nonEmpty struct {
+	p    *string
+	what string
+}
+
+func (v *nonEmpty) Set(s string) error {
 	if s == "" {
-		return errEmptyPath
+		return fmt.Errorf("the flag is empty: give %s, or leave the flag out", v.what)
 	}
-	*v = pathValue(s)
+	*v.p = s
 	return nil
 }
 
-func (v *pathValue) String() string { return string(*v) }
+func (v *nonEmpty) String() string {
+	if v == nil || v.p == nil { // the flag package's zero value, for -h's defaults
+		return ""
+	}
+	return *v.p
+}
 
-func (v *pathValue) Get() any { return string(*v) }
+func (v *nonEmpty) Get() any { return *v.p }

@@ -14,7 +14,7 @@ import (
 
 // Flag defines -store on fs; an empty value means a temporary store.
 func Flag(fs *flag.FlagSet) *string {
-	return fs.String("store", "", "`DIR`ectory of the durable store (default: a new temporary directory, removed at exit)")
+	return fs.String("store", "", "directory `DIR` of the durable store (default: a new temporary directory, removed at exit)")
 }
 
 // ErrCrashNeedsStore is the usage error of -crash-after without -store:

@@ -164,6 +164,21 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 }
 
+// Every flag's line in serve -h names what it takes (-flows DIR), never
+// the flag package's "value", as under flowgen (cli's
+// TestFlagsNameTheirArgument): it read "-flows value", "-service value".
+func TestHelpNamesFlagArguments(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"serve", "-h"}, &out, &errb); code != 0 {
+		t.Fatalf("serve -h: exit %d", code)
+	}
+	for line := range strings.Lines(errb.String()) {
+		if f := strings.Fields(line); strings.HasPrefix(line, "  -") && len(f) == 2 && f[1] == "value" {
+			t.Errorf("serve -h: %q: name what it takes in backquotes in its usage", strings.TrimSpace(line))
+		}
+	}
+}
+
 // An empty -task-queue is a usage error: the runs would start on
 // jsonflows' default queue while the worker polled "", which Temporal
 // refuses, so the process served the API and never moved a run.

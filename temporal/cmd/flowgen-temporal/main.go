@@ -99,12 +99,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.temporal, "temporal", "", "Temporal frontend `HOST:PORT` (required)")
 	fs.StringVar(&cfg.namespace, "namespace", "default", "Temporal namespace")
 	fs.StringVar(&cfg.taskQueue, "task-queue", jsonflows.DefaultTaskQueue, "Temporal task queue of the runs; every serve process of a deployment uses the same")
-	flagerr.PathVar(fs, &cfg.flows, "flows", "directory of JSON flows, loaded at start; flows defined through the API are saved there")
+	flagerr.PathVar(fs, &cfg.flows, "flows", "directory `DIR` of JSON flows, loaded at start; flows defined through the API are saved there")
 	cfg.net.Flags(fs, "admin or client; provider lines, for a file shared with flowgen serve, are accepted but have no provider API here")
 	cfg.trace.Flags(fs)
 	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
 	var services httpcall.Static
-	fs.Var(&services, "service", "a service for rpc steps, as name=URL with an http(s) base URL (repeatable, once per name)")
+	fs.Var(&services, "service", "a service for rpc steps, as `NAME=URL` with an http(s) base URL (repeatable, once per NAME)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stderr, usage)

@@ -23,38 +23,9 @@ import (
 // go.sum files are copied, and GOPROXY is off, so that only the machine's
 // module cache answers.
 func TestDocsSetUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a module against the Temporal SDK")
-	}
-	repo, err := filepath.Abs(filepath.Join("..", "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := setUpRepo(t)
 	docs := filepath.Join(repo, "docs", "temporal.md")
-	dir := t.TempDir()
-	env := append(os.Environ(), "GOFLAGS=", "GOPROXY=off", "GOTOOLCHAIN=local", "GOWORK=off")
-	run := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Dir, cmd.Env = dir, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	var sums []byte
-	for _, f := range []string{filepath.Join(repo, "go.sum"), filepath.Join(repo, "temporal", "go.sum")} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sums = append(sums, b...)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sums, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	run("go", "mod", "init", "example.com/signup")
-	run("go", "mod", "edit", "-replace", "github.com/flowgen/flowgen="+repo)
+	dir, run, _ := docsModule(t, repo, "off")
 	run("go", "get", "-tool", "github.com/flowgen/flowgen/cmd/flowgen")
 	goLines := func(intro string) {
 		t.Helper()
@@ -72,31 +43,7 @@ func TestDocsSetUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "\n//go:generate ")
-	generate, _, _ := strings.Cut(rest, "\n")
-	if !ok || !strings.Contains(generate, "-target temporal signup.flow") {
-		t.Fatalf("docs/temporal.md has no //go:generate line for signup.flow: %q", generate)
-	}
-	files := map[string][]byte{"gen.go": []byte("package signup\n\n//go:generate " + generate + "\n")}
-	for _, name := range []string{"signup.flow", "state.go", "handlers.go"} {
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// This package's own generate lines run flowgen from the checkout.
-		var kept [][]byte
-		for l := range bytes.Lines(src) {
-			if !bytes.HasPrefix(l, []byte("//go:generate ")) {
-				kept = append(kept, l)
-			}
-		}
-		files[name] = bytes.Join(kept, nil)
-	}
-	for name, src := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeSignup(t, dir, string(b))
 	run("go", "generate", "./...")
 	run("go", "build", "./...")
 
@@ -142,13 +89,7 @@ func TestDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	run("go", "vet", "./...")
-	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(mod), "go.temporal.io/sdk v1.38.0") {
-		t.Errorf("go.mod after the docs' lines requires another SDK than v1.38.0:\n%s", mod)
-	}
+	checkSDK(t, dir)
 }
 
 // testBlock starts docs/temporal.md's Go block of a test on temporaltest,
@@ -229,4 +170,158 @@ type (
 		t.Fatalf("docs/temporal.md: %d Go blocks compiled, want 2: teach TestDocsGoBlocks a new one", n)
 	}
 	m.Go("vet", "./...")
+}
+
+// TestDocsSetUpBehindProxy follows docs/temporal.md's other way to set
+// up, for a go get that the module proxy stops (here: nothing listens on
+// its port; a proxy that answers 403 does the same): the set-up's go get
+// fails, as the docs say, and the inline commands that follow it, then
+// go generate and go mod tidy, give a module that builds, on the SDK the
+// set-up asks for. The tool comes from the README's own way round
+// (cmd/flowgen's module_checkout.txtar).
+func TestDocsSetUpBehindProxy(t *testing.T) {
+	repo := setUpRepo(t)
+	b, err := os.ReadFile(filepath.Join(repo, "docs", "temporal.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	dir, run, fail := docsModule(t, repo, "http://127.0.0.1:1")
+	run("go", "mod", "edit", "-require", "github.com/flowgen/flowgen@v0.0.0-00010101000000-000000000000", "-tool", "github.com/flowgen/flowgen/cmd/flowgen")
+	run("go", "mod", "tidy")
+
+	lines := readmetest.BlockOf(t, filepath.Join(repo, "docs", "temporal.md"), "The Temporal code lives in its own Go module")
+	if len(lines) != 2 {
+		t.Fatalf("docs/temporal.md: the set-up block has %d lines, want the replace and the go get", len(lines))
+	}
+	for i, line := range lines {
+		words, _ := readmetest.Words(t, strings.ReplaceAll(line, "/path/to/flowgen", repo), nil)
+		if i == 0 {
+			run(words...)
+		} else if out := fail(words...); !strings.Contains(out, "github.com/flowgen/flowgen/temporal/flowtemporal") {
+			t.Fatalf("%s failed for another reason than the proxy's answer about flowtemporal:\n%s", line, out)
+		}
+	}
+	const start = "`go mod edit -require github.com/flowgen/flowgen/temporal@"
+	_, rest, ok := strings.Cut(doc, start)
+	if !ok {
+		t.Fatalf("docs/temporal.md has no %s...` command for a go get the proxy stops", start)
+	}
+	code, _, _ := strings.Cut(start[1:]+rest, "`")
+	for c := range strings.SplitSeq(code, " && ") {
+		words, _ := readmetest.Words(t, c, nil)
+		run(words...)
+	}
+	writeSignup(t, dir, doc)
+	run("go", "generate", "./...")
+	if !strings.Contains(doc, "run `go mod tidy` once `go generate` has written the code") {
+		t.Fatal("docs/temporal.md no longer says to run go mod tidy after go generate on this way")
+	}
+	run("go", "mod", "tidy")
+	run("go", "build", "./...")
+	checkSDK(t, dir)
+}
+
+// checkSDK checks that the go.mod in dir, after the docs' lines, still
+// requires the SDK the set-up asked for.
+func checkSDK(t *testing.T, dir string) {
+	t.Helper()
+	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "go.temporal.io/sdk v1.38.0") {
+		t.Errorf("go.mod after the docs' lines requires another SDK than v1.38.0:\n%s", mod)
+	}
+}
+
+// setUpRepo skips a test that builds a module against the Temporal SDK
+// in -short mode, and returns the checkout's root.
+func setUpRepo(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a module against the Temporal SDK")
+	}
+	repo, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+// docsModule makes a module example.com/signup in a new directory that
+// replaces flowgen's module by the checkout at repo, with the go.sum lines
+// of both of this checkout's modules, and returns it with a function that
+// runs a command there, with the module proxy goproxy, and fails the test
+// if it fails, and one that fails the test if it does not fail, returning
+// its output.
+func docsModule(t *testing.T, repo, goproxy string) (dir string, run func(...string), fail func(...string) string) {
+	t.Helper()
+	dir = t.TempDir()
+	env := append(os.Environ(), "GOFLAGS=", "GOPROXY="+goproxy, "GOTOOLCHAIN=local", "GOWORK=off")
+	command := func(args []string) ([]byte, error) {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir, cmd.Env = dir, env
+		return cmd.CombinedOutput()
+	}
+	run = func(args ...string) {
+		t.Helper()
+		if out, err := command(args); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	fail = func(args ...string) string {
+		t.Helper()
+		out, err := command(args)
+		if err == nil {
+			t.Fatalf("%s succeeded; want it stopped by the module proxy\n%s", strings.Join(args, " "), out)
+		}
+		return string(out)
+	}
+	var sums []byte
+	for _, f := range []string{filepath.Join(repo, "go.sum"), filepath.Join(repo, "temporal", "go.sum")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, b...)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sums, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("go", "mod", "init", "example.com/signup")
+	run("go", "mod", "edit", "-replace", "github.com/flowgen/flowgen="+repo)
+	return dir, run, fail
+}
+
+// writeSignup writes into dir this package's flow, state and handlers,
+// without their own go:generate lines (they run flowgen from the
+// checkout), and a file with the go:generate line of doc, the text of
+// docs/temporal.md.
+func writeSignup(t *testing.T, dir, doc string) {
+	t.Helper()
+	_, rest, ok := strings.Cut(doc, "\n//go:generate ")
+	generate, _, _ := strings.Cut(rest, "\n")
+	if !ok || !strings.Contains(generate, "-target temporal signup.flow") {
+		t.Fatalf("docs/temporal.md has no //go:generate line for signup.flow: %q", generate)
+	}
+	files := map[string][]byte{"gen.go": []byte("package signup\n\n//go:generate " + generate + "\n")}
+	for _, name := range []string{"signup.flow", "state.go", "handlers.go"} {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept [][]byte
+		for l := range bytes.Lines(src) {
+			if !bytes.HasPrefix(l, []byte("//go:generate ")) {
+				kept = append(kept, l)
+			}
+		}
+		files[name] = bytes.Join(kept, nil)
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
