@@ -45,6 +45,11 @@ type Options struct {
 	// changes. Default DefaultInboxBytes; keep it below the cluster's
 	// payload limit.
 	InboxBytes int64
+	// PayloadLimit is the cluster's payload limit (limit.blobSize.error):
+	// a step whose input (the run's state and its payload) is past it
+	// fails with flowtemporal.ErrInputTooLarge before it is scheduled
+	// (flowtemporal.Options.MaxInput). Default flowtemporal.DefaultMaxInput.
+	PayloadLimit int
 	// Link, if set, is the W3C traceparent of ctx's span ("" for none),
 	// for an event published under ctx that carries no link of its own
 	// (engine.Message.Link): the run whose await takes it records it

@@ -75,7 +75,7 @@ func (d *definitions) get(hash string, source []byte) (*flowtemporal.Flow[engine
 	if err != nil {
 		return nil, err
 	}
-	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait, Reclaim: d.x.onReclaim, GiveBack: d.x.onGiveBack, Children: d.x.children, Progress: true})
+	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait, Reclaim: d.x.onReclaim, GiveBack: d.x.onGiveBack, Children: d.x.children, Progress: true, MaxInput: d.x.opts.PayloadLimit})
 	if err != nil {
 		return nil, err
 	}
