@@ -420,10 +420,33 @@ var ErrTooLarge = errors.New("engine: too large for the inbox")
 // tooLarge is ErrTooLarge, saying by how much, for an event m that counts
 // more than the bound alone; nil for one that fits an empty inbox.
 func (in *inbox) tooLarge(m Message) error {
-	if r := room(m.key(), m.Payload); r > in.max {
-		return fmt.Errorf("%w: the event counts %d bytes in the inbox, more than all it may hold, %d (Options.InboxBytes, -inbox-bytes)", ErrTooLarge, r, in.max)
+	return InboxTooLarge(m, in.max, inboxBytesKnob)
+}
+
+// inboxBytesKnob names the engine's setting of its inbox's bound, in its
+// errors.
+const inboxBytesKnob = "Options.InboxBytes, -inbox-bytes"
+
+// InboxRoom is what m counts against the bound of an inbox that holds it
+// for runs to take (Options.InboxBytes): its payload, topic, event and ID,
+// and InboxMessageOverhead. Another inbox of the engine's events
+// (temporal/jsonflows') counts by it too.
+func InboxRoom(m Message) int64 { return room(m.key(), m.Payload) }
+
+// InboxTooLarge is ErrTooLarge, saying by how much, for an event m that
+// counts (InboxRoom) more than max, all an inbox may hold, whose setting
+// knob names; nil for one that fits an empty inbox.
+func InboxTooLarge(m Message, max int64, knob string) error {
+	if r := InboxRoom(m); r > max {
+		return fmt.Errorf("%w: the event counts %d bytes in the inbox, more than all it may hold, %d (%s)", ErrTooLarge, r, max, knob)
 	}
 	return nil
+}
+
+// InboxFull is ErrInboxFull for an inbox whose events hold holds bytes,
+// at most max by its setting knob.
+func InboxFull(holds, max int64, knob string) error {
+	return fmt.Errorf("%w: its events nobody has taken yet hold %d bytes, at most %d (%s)", ErrInboxFull, holds, max, knob)
 }
 
 // ErrInboxFull: the payloads of the events the inbox holds for runs to
@@ -455,7 +478,7 @@ func (in *inbox) hold(msgs []Message) (release func(), err error) {
 func (in *inbox) full() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return fmt.Errorf("%w: its events nobody has taken yet hold %d bytes, at most %d (Options.InboxBytes, -inbox-bytes)", ErrInboxFull, in.bytes+in.held, in.max)
+	return InboxFull(in.bytes+in.held, in.max, inboxBytesKnob)
 }
 
 // holdPrefix is hold of the longest prefix of msgs whose room the bound

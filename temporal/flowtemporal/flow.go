@@ -77,6 +77,12 @@ type Options struct {
 	// executor that lists runs from Temporal's visibility (ProgressOf). It
 	// costs the run's history one event per such change.
 	Progress bool
+	// MaxInput bounds the input of an activity the workflow schedules (a
+	// step's or a rollback's attempt: its state and payload), encoded:
+	// past it the step fails with ErrInputTooLarge, before it is
+	// scheduled (inputsize.go). Set it to the cluster's payload limit
+	// (limit.blobSize.error). Default DefaultMaxInput.
+	MaxInput int
 }
 
 // New returns def on Temporal. def must not be started by the runtime as

@@ -492,6 +492,9 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 // asked only when an attempt was lost so, so replays ask it at the same
 // point.
 func (r *wfRun[S]) activity(ctx workflow.Context, ao *workflow.ActivityOptions, name string, in *ActionInput[S], live *inflight, attempts int, left func() time.Duration, res *ActionOutput[S]) error {
+	if err := r.f.inputFits(name, *in); err != nil {
+		return err
+	}
 	for {
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, *ao), name, *in).Get(ctx, res)
 		attempt, prior, lost := lostAttempt(err, attempts)

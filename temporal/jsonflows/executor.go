@@ -39,6 +39,17 @@ type Options struct {
 	// InboxRetention is how long an inbox keeps an event no run has taken,
 	// and remembers a message ID. Default engine.DefaultInboxRetention.
 	InboxRetention time.Duration
+	// InboxBytes bounds what an inbox holds, checked where POST /events
+	// accepts an event (inboxbound.go): beyond, the event is refused
+	// (engine.ErrInboxFull, 429 with Retry-After) before anything
+	// changes. Default DefaultInboxBytes; keep it below the cluster's
+	// payload limit.
+	InboxBytes int64
+	// PayloadLimit is the cluster's payload limit (limit.blobSize.error):
+	// a step whose input (the run's state and its payload) is past it
+	// fails with flowtemporal.ErrInputTooLarge before it is scheduled
+	// (flowtemporal.Options.MaxInput). Default flowtemporal.DefaultMaxInput.
+	PayloadLimit int
 	// Link, if set, is the W3C traceparent of ctx's span ("" for none),
 	// for an event published under ctx that carries no link of its own
 	// (engine.Message.Link): the run whose await takes it records it
@@ -197,10 +208,12 @@ func runInput(f engine.ExecFlow, state json.RawMessage) (RunInput, error) {
 }
 
 // The workflow IDs the executor makes for workflows of its own: an
-// inbox's (inboxID), a schedule's and the runs of its ticks (scheduleID).
+// inbox's (inboxID), a schedule's and the runs of its ticks (scheduleID),
+// an event's publication (publicationID).
 const (
 	inboxPrefix    = "flowgen-inbox-"
 	schedulePrefix = "flowgen-schedule-"
+	// publicationPrefix (publication.go): an event's publication.
 )
 
 // checkRunID refuses run ID runID when it has the form of a workflow ID
@@ -210,7 +223,7 @@ const (
 // under the ID, whatever its type), and the runs awaiting them would never
 // hear of them; one that took a tick's, the tick would not start its run.
 func checkRunID(runID string) error {
-	for _, form := range []struct{ prefix, what string }{{inboxPrefix, "an inbox"}, {schedulePrefix, "a schedule or its run"}} {
+	for _, form := range []struct{ prefix, what string }{{inboxPrefix, "an inbox"}, {schedulePrefix, "a schedule or its run"}, {publicationPrefix, "an event's publication"}} {
 		if strings.HasPrefix(runID, form.prefix) {
 			return fmt.Errorf("%w: run ID %q has the form of %s, which the Temporal executor makes itself (%s...)", engine.ErrBadName, runID, form.what, form.prefix)
 		}
@@ -266,9 +279,12 @@ func (x *Executor) existing(ctx context.Context, f engine.ExecFlow, state json.R
 // Publish starts the runs the event triggers (a workflow each, by the run
 // ID derived from the message ID, so a second delivery starts none), then
 // hands it to the inboxes of the awaits (signal-with-start, deduplicated
-// by message ID).
+// by message ID). An event that needs more than one such write is first
+// committed in one (a publication, publication.go), so that an answer
+// other than 2xx comes only before anything changed.
 func (x *Executor) Publish(req context.Context, m engine.Message, triggered []engine.EventStart, awaiting []engine.ExecFlow) (_ engine.Published, err error) {
-	ctx, done := x.answering(req, "publishing message "+m.ID+" of "+m.Topic+" "+m.Event, &err)
+	op := "publishing message " + m.ID + " of " + m.Topic + " " + m.Event
+	ctx, done := x.answering(req, op, &err)
 	defer done()
 	out := engine.Published{ID: m.ID, Runs: []engine.EventRun{}}
 	if m.Link == "" && x.opts.Link != nil {
@@ -301,18 +317,53 @@ func (x *Executor) Publish(req context.Context, m engine.Message, triggered []en
 			return engine.Published{}, err
 		}
 	}
+	// The time the event is taken, which a wait's deadline is judged by
+	// (runtime.Wait.InTime), whenever the inbox comes to hand it over:
+	// workers down meanwhile do not make it late.
+	msg := inboxMessage{ID: m.ID, Payload: m.Payload, Link: m.Link, Received: time.Now()}
+	inboxes := inboxesOf(m, awaiting)
+	for _, k := range inboxes {
+		if err := x.inboxRoom(ctx, k, m); err != nil {
+			return engine.Published{}, err
+		}
+	}
+	// committed: the event is durable (its publication started), so a
+	// write below that the cluster did not answer is the publication's to
+	// make, not a refusal of the event.
+	committed := false
+	if len(triggered)+len(inboxes) > 1 {
+		p := publication{Message: msg, Inboxes: inboxes}
+		for i, s := range triggered {
+			p.Starts = append(p.Starts, publicationStart{Flow: s.Flow.Name, Source: s.Flow.Source, Hash: s.Flow.Hash, State: s.State, RunID: runIDs[i]})
+		}
+		if err := x.commit(ctx, m.Topic, m.Event, p); err != nil {
+			return engine.Published{}, err
+		}
+		committed = true
+	}
+	leftToPublication := func(err error) bool {
+		if !committed || !errors.Is(unreachable(req, op, err), engine.ErrUnavailable) {
+			return false
+		}
+		x.log().Warn("flowgen: the cluster did not answer a write of an event accepted (its publication makes it)", "message_id", m.ID, "topic", m.Topic, "event", m.Event, "error", err)
+		return true
+	}
 	for i, s := range triggered {
 		err := x.Start(ctx, s.Flow, s.State, runIDs[i])
+		if leftToPublication(err) {
+			err = nil
+		}
 		if err := refused(err); err != nil {
 			return engine.Published{}, err
 		}
 		out.Runs = append(out.Runs, engine.EventRun{Flow: s.Flow.Name, RunID: runIDs[i], Existing: err != nil})
 	}
-	inbox, err := x.deliverAwaited(ctx, m, awaiting)
-	if err != nil {
-		return engine.Published{}, err
+	for _, k := range inboxes {
+		if err := x.signalInbox(ctx, k, signalInboxEvent, msg); err != nil && !leftToPublication(err) {
+			return engine.Published{}, err
+		}
 	}
-	out.Inbox = inbox
+	out.Inbox = len(inboxes) > 0
 	return out, nil
 }
 

@@ -139,12 +139,15 @@ func (w inboxWait) inTime(received time.Time) bool {
 
 // inboxState is what an inbox holds, carried over when it continues as new.
 type inboxState struct {
-	Topic     string               `json:"topic"`
-	Event     string               `json:"event"`
-	Retention time.Duration        `json:"retention"`
-	Pending   []inboxMessage       `json:"pending,omitempty"`
-	Waiting   []inboxWait          `json:"waiting,omitempty"`
-	Seen      map[string]time.Time `json:"seen,omitempty"` // message ID -> when it came
+	Topic     string        `json:"topic"`
+	Event     string        `json:"event"`
+	Retention time.Duration `json:"retention"`
+	// Bytes is the bound of what the inbox holds (Options.InboxBytes,
+	// inboxbound.go); 0 for an inbox started before it.
+	Bytes   int64                `json:"bytes,omitempty"`
+	Pending []inboxMessage       `json:"pending,omitempty"`
+	Waiting []inboxWait          `json:"waiting,omitempty"`
+	Seen    map[string]time.Time `json:"seen,omitempty"` // message ID -> when it came
 	// Handed are the events signalled to waits, by the wait's key.
 	Handed map[string]inboxHanded `json:"handed,omitempty"`
 }
@@ -177,6 +180,14 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 			return inboxReclaimed{}, err
 		}
 		return reclaim(&st, w), nil
+	}); err != nil {
+		return err
+	}
+	// A query, which leaves nothing in the history: a publication asks it
+	// before it signals an event the request may have signalled already.
+	if err := workflow.SetQueryHandler(ctx, queryInboxSeen, func(id string) (bool, error) {
+		_, seen := st.Seen[id]
+		return seen, nil
 	}); err != nil {
 		return err
 	}
@@ -292,7 +303,7 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 		}
 	}
 	for n := 0; ; n++ {
-		if n >= inboxSignalsPerRun || n > 0 && suggestedContinue(ctx) {
+		if n >= inboxSignalsPerRun || n > 0 && (suggestedContinue(ctx) || pastHalfBound(ctx, st)) {
 			if err := settle(); err != nil {
 				return err
 			}
@@ -331,7 +342,7 @@ func inboxWorkflow(ctx workflow.Context, st inboxState) error {
 func (x *Executor) signalInbox(ctx context.Context, k inboxKey, signal string, arg any) error {
 	_, err := x.c.SignalWithStartWorkflow(ctx, inboxID(k), signal, arg,
 		client.StartWorkflowOptions{TaskQueue: x.opts.TaskQueue}, inboxWorkflowName,
-		inboxState{Topic: k.Topic, Event: k.Event, Retention: x.retention()})
+		inboxState{Topic: k.Topic, Event: k.Event, Retention: x.retention(), Bytes: x.inboxBytes()})
 	return err
 }
 
@@ -390,14 +401,10 @@ func (x *Executor) tellInbox(ctx context.Context, k inboxKey, w inboxWait) error
 	return x.signalInbox(ctx, k, signalInboxWait, w)
 }
 
-// deliverAwaited hands m to the inboxes of the awaits of awaiting that can
-// take it: one per correlation the awaits read from its payload.
-func (x *Executor) deliverAwaited(ctx context.Context, m engine.Message, awaiting []engine.ExecFlow) (bool, error) {
-	// The time the event is taken, which a wait's deadline is judged by
-	// (runtime.Wait.InTime), whenever the inbox comes to hand it over:
-	// workers down meanwhile do not make it late.
-	received := time.Now()
-	done := map[string]bool{}
+// inboxesOf are the inboxes of the awaits of awaiting that can take m:
+// one per correlation the awaits read from its payload.
+func inboxesOf(m engine.Message, awaiting []engine.ExecFlow) []inboxKey {
+	var keys []inboxKey
 	for _, f := range awaiting {
 		for _, w := range f.Awaits {
 			if w.Topic != m.Topic || w.Event != m.Event {
@@ -411,15 +418,10 @@ func (x *Executor) deliverAwaited(ctx context.Context, m engine.Message, awaitin
 				}
 				k.Value = v
 			}
-			id := inboxID(k)
-			if done[id] {
-				continue
-			}
-			done[id] = true
-			if err := x.signalInbox(ctx, k, signalInboxEvent, inboxMessage{ID: m.ID, Payload: m.Payload, Link: m.Link, Received: received}); err != nil {
-				return false, err
+			if !slices.ContainsFunc(keys, func(o inboxKey) bool { return inboxID(o) == inboxID(k) }) {
+				keys = append(keys, k)
 			}
 		}
 	}
-	return len(done) > 0, nil
+	return keys
 }

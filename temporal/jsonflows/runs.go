@@ -114,17 +114,19 @@ func (x *Executor) Runs(req context.Context, f store.Filter) (_ []store.RunInfo,
 }
 
 // isRun says whether w is a run of the executor's flows: a workflow of
-// its task queue that is not an inbox. runsQuery says the same to
-// visibility.
+// its task queue that is neither an inbox nor a publication. runsQuery
+// says the same to visibility.
 func (x *Executor) isRun(w *workflowpb.WorkflowExecutionInfo) bool {
-	return w.GetTaskQueue() == x.opts.TaskQueue && w.GetType().GetName() != inboxWorkflowName
+	t := w.GetType().GetName()
+	return w.GetTaskQueue() == x.opts.TaskQueue && t != inboxWorkflowName && t != publicationWorkflowName
 }
 
 // runsQuery is the visibility query of the workflows that may be f's
 // runs (those isRun says are runs): as close as the query language gets,
 // f.Match decides.
 func (x *Executor) runsQuery(f store.Filter) string {
-	q := []string{fmt.Sprintf("TaskQueue = %s", quote(x.opts.TaskQueue)), fmt.Sprintf("WorkflowType != %s", quote(inboxWorkflowName))}
+	q := []string{fmt.Sprintf("TaskQueue = %s", quote(x.opts.TaskQueue)), fmt.Sprintf("WorkflowType != %s", quote(inboxWorkflowName)),
+		fmt.Sprintf("WorkflowType != %s", quote(publicationWorkflowName))}
 	if f.Flow != "" {
 		q = append(q, "WorkflowType = "+quote(flowtemporal.WorkflowName(f.Flow)))
 	}

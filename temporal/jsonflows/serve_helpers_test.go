@@ -81,6 +81,17 @@ func newOnTemporalWith(t *testing.T, queue string, maxBody int64, server ...temp
 	return &onTemporal{c: c, x: x, e: e, url: url, queue: queue}
 }
 
+// newOnTemporalOf is newOnTemporal with the executor that executor makes
+// of the test server's client (its options, a client wrapped), and the
+// test server's options (testserver.New's).
+func newOnTemporalOf(t *testing.T, queue string, executor func(client.Client) *Executor, server ...temporaltest.TestServerOption) *onTemporal {
+	t.Helper()
+	c := testserver.New(t, server...).GetDefaultClient()
+	x := executor(c)
+	e, url := serveEngine(t, engine.Options{Executor: x, FlowsDir: t.TempDir(), NoGoHandlers: true, FlowFile: engine.JSONOnly})
+	return &onTemporal{c: c, x: x, e: e, url: url, queue: queue}
+}
+
 // worker starts a worker of the executor's flows, which the caller stops.
 func (o *onTemporal) worker(t *testing.T) worker.Worker {
 	t.Helper()

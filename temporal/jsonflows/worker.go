@@ -75,7 +75,7 @@ func (d *definitions) get(hash string, source []byte) (*flowtemporal.Flow[engine
 	if err != nil {
 		return nil, err
 	}
-	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait, Reclaim: d.x.onReclaim, GiveBack: d.x.onGiveBack, Children: d.x.children, Progress: true})
+	f, err := flowtemporal.NewWith(def, flowtemporal.Options{Pin: hash, OnWait: d.x.onWait, Reclaim: d.x.onReclaim, GiveBack: d.x.onGiveBack, Children: d.x.children, Progress: true, MaxInput: d.x.opts.PayloadLimit})
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +110,8 @@ func (x *Executor) Register(w worker.Registry, eng *engine.Engine, opts ...runti
 	w.RegisterDynamicWorkflow(d.workflow, workflow.DynamicRegisterOptions{})
 	w.RegisterDynamicActivity(d.activity, activity.DynamicRegisterOptions{})
 	w.RegisterWorkflowWithOptions(inboxWorkflow, workflow.RegisterOptions{Name: inboxWorkflowName})
+	w.RegisterWorkflowWithOptions(publicationWorkflow, workflow.RegisterOptions{Name: publicationWorkflowName})
+	w.RegisterActivityWithOptions(x.applyPublication, activity.RegisterOptions{Name: publicationActivityName})
 	// Registered by name: a local activity given as a function would be
 	// taken by the dynamic activity.
 	w.RegisterActivityWithOptions(x.tellInbox, activity.RegisterOptions{Name: tellInboxActivity})
