@@ -32,6 +32,10 @@ func checkHandlers(f *dsl.File, reg *Registry, rm *remote, noGo bool) diag.List 
 		if fl == nil {
 			continue
 		}
+		var blocks map[string]*dsl.Step // rm.missing's, once per flow
+		if rm != nil {
+			blocks = fl.BranchBlocks()
+		}
 		for _, m := range fl.GoMethods() {
 			kind, verb := "Go step", "Registry.Step"
 			if m.Rollback {
@@ -41,7 +45,7 @@ func checkHandlers(f *dsl.File, reg *Registry, rm *remote, noGo bool) diag.List 
 				continue
 			}
 			if rm != nil {
-				ds = append(ds, rm.missing(fl, m, kind)...)
+				ds = append(ds, rm.missing(fl, blocks, m, kind)...)
 				continue
 			}
 			if noGo {
@@ -150,6 +154,7 @@ func (e *Engine) compileWith(fl *dsl.Flow, opts []runtime.Option) (*runtime.Flow
 	}
 	base = append(base, e.opts.RuntimeOptions...)
 	f := runtime.New[State](fl.Name, append(base, opts...)...)
+	blocks := fl.BranchBlocks() // looked up for every Go step: once per flow
 	steps := make([]*runtime.Step[State], 0, len(fl.Steps))
 	for _, s := range fl.Steps {
 		if s == nil {
@@ -159,7 +164,7 @@ func (e *Engine) compileWith(fl *dsl.Flow, opts []runtime.Option) (*runtime.Flow
 		if s.IsBlock() {
 			compile = e.block
 		}
-		st, err := compile(fl, s)
+		st, err := compile(fl, blocks, s)
 		if err != nil {
 			return nil, err
 		}
@@ -171,8 +176,9 @@ func (e *Engine) compileWith(fl *dsl.Flow, opts []runtime.Option) (*runtime.Flow
 	return f, nil
 }
 
-// step compiles step s of fl (not a block).
-func (e *Engine) step(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
+// step compiles step s of fl (not a block); blocks is
+// fl.BranchBlocks().
+func (e *Engine) step(fl *dsl.Flow, blocks map[string]*dsl.Step, s *dsl.Step) (*runtime.Step[State], error) {
 	st := &runtime.Step[State]{
 		ID:           s.Name,
 		Irreversible: s.Irreversible,
@@ -208,7 +214,7 @@ func (e *Engine) step(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
 		st.Exec = callExec(a.Response.String())
 	case dsl.ActionGo:
 		if e.remote != nil && !e.reg.has(handlerKey{flow: fl.Name, name: s.Name}) {
-			e.remote.remoteStep(fl, s, st) // remotecall.go
+			e.remote.remoteStep(fl, s, blocks[s.Name], st) // remotecall.go
 			break
 		}
 		h := e.reg.lateStep(fl.Name, s.Name)
