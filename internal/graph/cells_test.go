@@ -40,8 +40,11 @@ func TestCellsNear(t *testing.T) {
 		}
 	}
 	entries := 0
-	for _, items := range c.items {
-		entries += len(items)
+	for _, bd := range c.bands {
+		entries += len(bd.flat)
+		for _, items := range bd.runs {
+			entries += len(items)
+		}
 	}
 	// 500 boxes of at most 3 bands, each in at most 2·log2(columns)+1
 	// runs of a band (the infinite one: 2·30+1).
