@@ -62,3 +62,32 @@ func callChain(n int) string {
 func BenchmarkCheckCallsGrowth(b *testing.B) {
 	growth.Report(b, "flow", checkCase(b, 500, callChain(500)), checkCase(b, 5000, callChain(5000)))
 }
+
+// manyOutcomes is a flow whose Go step Decide declares n outcomes, each
+// routed to one of ten steps after it.
+func manyOutcomes(n int) string {
+	var b strings.Builder
+	b.WriteString("flow Outcomes {\n    state S\n    step Decide {\n        outcomes ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "o%d", i)
+	}
+	b.WriteString("\n        irreversible\n")
+	for i := range n {
+		fmt.Fprintf(&b, "        on o%d -> T%d\n", i, i%10)
+	}
+	b.WriteString("    }\n")
+	for i := range 10 {
+		fmt.Fprintf(&b, "    step T%d {\n        irreversible\n        on ok -> done\n    }\n", i)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// BenchmarkCheckOutcomesGrowth checks flows with a step of 500 and one of
+// 5,000 declared outcomes, each routed (manyOutcomes).
+func BenchmarkCheckOutcomesGrowth(b *testing.B) {
+	growth.Report(b, "outcome", checkCase(b, 500, manyOutcomes(500)), checkCase(b, 5000, manyOutcomes(5000)))
+}

@@ -92,22 +92,12 @@ func (f *Flow) AllSteps() []*Step {
 	return out
 }
 
-// BlockOf returns the block whose branch is named name, or nil when no
-// block of f has such a branch. It searches the flow: BranchBlocks answers
-// many lookups.
-func (f *Flow) BlockOf(name string) *Step {
-	for blk, b := range f.branches() {
-		if b.Name == name {
-			return blk
-		}
-	}
-	return nil
-}
-
-// BranchBlocks maps the name of each branch of f to its block, as BlockOf
-// finds it (a name that branches of two blocks share, which Check
-// reports, maps to the first), for code that looks up every step: BlockOf
-// for each would be quadratic in the steps of the flow.
+// BranchBlocks maps the name of each branch of f to its block (a name
+// that branches of two blocks share, which Check reports, maps to the
+// first); a step that is no branch is not in it. It is the one answer to
+// "which block is this step a branch of": code that asks it of every step
+// computes the map once per flow, as a search of the flow per step would
+// be quadratic in the steps of the flow.
 func (f *Flow) BranchBlocks() map[string]*Step {
 	out := map[string]*Step{}
 	for blk, b := range f.branches() {

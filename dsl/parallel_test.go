@@ -152,14 +152,12 @@ func TestParallelModel(t *testing.T) {
 	if n := fl.Needs(); !n.Has(dsl.NeedCaller | dsl.NeedPublisher) {
 		t.Errorf("needs %v: the branches call and publish", n)
 	}
-	if len(fl.Unreachable()) != 0 || fl.BlockOf("Announce") != blk || fl.BlockOf("Ship") != nil {
-		t.Errorf("unreachable %v, BlockOf wrong", fl.Unreachable())
+	if len(fl.Unreachable()) != 0 {
+		t.Errorf("unreachable %v", fl.Unreachable())
 	}
 	blocks := fl.BranchBlocks()
-	for _, s := range fl.AllSteps() {
-		if got, want := blocks[s.Name], fl.BlockOf(s.Name); got != want {
-			t.Errorf("BranchBlocks()[%q] = %v, BlockOf says %v", s.Name, got, want)
-		}
+	if blocks["Announce"] != blk || blocks["Ship"] != nil {
+		t.Errorf("BranchBlocks: Announce in %v, Ship in %v; want %v and none", blocks["Announce"], blocks["Ship"], blk)
 	}
 	if len(blocks) != 3 {
 		t.Errorf("BranchBlocks has %d names, want the 3 branches: %v", len(blocks), blocks)

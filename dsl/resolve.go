@@ -620,7 +620,21 @@ func (f *Flow) Edges() []Edge {
 	return out
 }
 
-// StepEdges returns the edges of one step of f (see Edges).
+// EdgesByStep maps each step of f to its edges (see Edges), for code that
+// looks up the edges of every step: StepEdges, which searches the flow for
+// the step, would be quadratic in the steps of the flow.
+func (f *Flow) EdgesByStep() map[*Step][]Edge {
+	out := make(map[*Step][]Edge, len(f.Steps))
+	for i, s := range f.Steps {
+		if s != nil {
+			out[s] = f.edgesAt(i)
+		}
+	}
+	return out
+}
+
+// StepEdges returns the edges of one step of f (see Edges); EdgesByStep
+// those of every step.
 func (f *Flow) StepEdges(s *Step) []Edge {
 	i := f.indexOf(s)
 	if i < 0 {

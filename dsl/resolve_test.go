@@ -325,6 +325,15 @@ func TestEdges(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("StepEdges (-want +got):\n%s", diff)
 	}
+	byStep := f.EdgesByStep()
+	for _, s := range f.Steps {
+		if diff := cmp.Diff(f.StepEdges(s), byStep[s]); diff != "" {
+			t.Errorf("EdgesByStep()[%s] (-StepEdges +got):\n%s", s.Name, diff)
+		}
+	}
+	if len(byStep) != len(f.Steps) {
+		t.Errorf("EdgesByStep has %d steps, want %d", len(byStep), len(f.Steps))
+	}
 	// Every step can time out (the flow's timeout); Review adds 2 outcomes.
 	if n := len(f.Edges()); n != 7*3+2 {
 		t.Errorf("len(Edges) = %d", n)

@@ -16,7 +16,7 @@ import (
 // JSON-defined flows run on runtime.Flow[State]: this file turns a checked
 // dsl.Flow into runtime steps. Every policy and every transition comes from
 // the dsl's resolved helpers (RetryFor and Retry.Policy, AttemptTimeoutFor,
-// DeadlineFor, RollbackRetryFor, RollbackTimeoutFor, StepEdges),
+// DeadlineFor, RollbackRetryFor, RollbackTimeoutFor, EdgesByStep),
 // exactly as the code generator uses them, so a flow behaves the same
 // whether it is generated Go or JSON run by the engine. Nothing here
 // derives a policy from a step's fields itself.
@@ -32,6 +32,10 @@ func checkHandlers(f *dsl.File, reg *Registry, rm *remote, noGo bool) diag.List 
 		if fl == nil {
 			continue
 		}
+		var blocks map[string]*dsl.Step // rm.missing's, once per flow
+		if rm != nil {
+			blocks = fl.BranchBlocks()
+		}
 		for _, m := range fl.GoMethods() {
 			kind, verb := "Go step", "Registry.Step"
 			if m.Rollback {
@@ -41,7 +45,7 @@ func checkHandlers(f *dsl.File, reg *Registry, rm *remote, noGo bool) diag.List 
 				continue
 			}
 			if rm != nil {
-				ds = append(ds, rm.missing(fl, m, kind)...)
+				ds = append(ds, rm.missing(fl, blocks, m, kind)...)
 				continue
 			}
 			if noGo {
@@ -150,6 +154,7 @@ func (e *Engine) compileWith(fl *dsl.Flow, opts []runtime.Option) (*runtime.Flow
 	}
 	base = append(base, e.opts.RuntimeOptions...)
 	f := runtime.New[State](fl.Name, append(base, opts...)...)
+	lk := lookups{blocks: fl.BranchBlocks(), edges: fl.EdgesByStep()}
 	steps := make([]*runtime.Step[State], 0, len(fl.Steps))
 	for _, s := range fl.Steps {
 		if s == nil {
@@ -159,7 +164,7 @@ func (e *Engine) compileWith(fl *dsl.Flow, opts []runtime.Option) (*runtime.Flow
 		if s.IsBlock() {
 			compile = e.block
 		}
-		st, err := compile(fl, s)
+		st, err := compile(fl, lk, s)
 		if err != nil {
 			return nil, err
 		}
@@ -171,8 +176,16 @@ func (e *Engine) compileWith(fl *dsl.Flow, opts []runtime.Option) (*runtime.Flow
 	return f, nil
 }
 
+// lookups are what compiling asks about every step of a flow, computed
+// once per flow: a search of the flow per step (as dsl.Flow.StepEdges
+// does) would be quadratic in its steps.
+type lookups struct {
+	blocks map[string]*dsl.Step     // dsl.Flow.BranchBlocks
+	edges  map[*dsl.Step][]dsl.Edge // dsl.Flow.EdgesByStep
+}
+
 // step compiles step s of fl (not a block).
-func (e *Engine) step(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
+func (e *Engine) step(fl *dsl.Flow, lk lookups, s *dsl.Step) (*runtime.Step[State], error) {
 	st := &runtime.Step[State]{
 		ID:           s.Name,
 		Irreversible: s.Irreversible,
@@ -208,7 +221,7 @@ func (e *Engine) step(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
 		st.Exec = callExec(a.Response.String())
 	case dsl.ActionGo:
 		if e.remote != nil && !e.reg.has(handlerKey{flow: fl.Name, name: s.Name}) {
-			e.remote.remoteStep(fl, s, st) // remotecall.go
+			e.remote.remoteStep(fl, s, lk.blocks[s.Name], st) // remotecall.go
 			break
 		}
 		h := e.reg.lateStep(fl.Name, s.Name)
@@ -242,14 +255,14 @@ func (e *Engine) step(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
 			Payload: func(s *State) any { return payloadOf(s, field) },
 		})
 	}
-	next(fl, s, st)
+	next(lk.edges[s], st)
 	return st, nil
 }
 
-// next routes the outcomes of step s as fl's edges say (a branch has
-// none: branches do not route).
-func next(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State]) {
-	for _, edge := range fl.StepEdges(s) {
+// next routes the outcomes of a step as its edges say (a branch has none:
+// branches do not route).
+func next(edges []dsl.Edge, st *runtime.Step[State]) {
+	for _, edge := range edges {
 		st.Next[edge.Outcome] = edge.To // dsl.TargetDone/Fail are runtime.Done/Fail
 	}
 }

@@ -11,13 +11,13 @@ import (
 // with a merge of the fields it writes (dsl.Step.BranchWrites), under
 // runtime.NewParallel, routed as fl's edges say. It is what the generator
 // emits for a block (gen/parallel.go), on the JSON state.
-func (e *Engine) block(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) {
+func (e *Engine) block(fl *dsl.Flow, lk lookups, s *dsl.Step) (*runtime.Step[State], error) {
 	branches := make([]*runtime.Step[State], 0, len(s.Branches()))
 	for _, b := range s.Branches() {
 		if b == nil || b.IsBlock() {
 			return nil, fmt.Errorf("flow %q: parallel block %q has a branch that is missing or a block", fl.Name, s.Name)
 		}
-		st, err := e.step(fl, b)
+		st, err := e.step(fl, lk, b)
 		if err != nil {
 			return nil, err
 		}
@@ -26,7 +26,7 @@ func (e *Engine) block(fl *dsl.Flow, s *dsl.Step) (*runtime.Step[State], error) 
 	}
 	st := runtime.NewParallel(s.Name, branches)
 	st.Next = map[runtime.Outcome]string{}
-	next(fl, s, st)
+	next(lk.edges[s], st)
 	return st, nil
 }
 

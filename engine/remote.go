@@ -712,7 +712,8 @@ func (e *Engine) jsonFlows() []*dsl.Flow {
 // nobody serves yet: a step will wait for a provider (within its
 // deadline), a rollback will wait for one in its rollback state, however
 // long. A live provider whose outcomes differ from the step's is named.
-func (rm *remote) missing(fl *dsl.Flow, m dsl.GoMethod, kind string) diag.List {
+// blocks is fl.BranchBlocks().
+func (rm *remote) missing(fl *dsl.Flow, blocks map[string]*dsl.Step, m dsl.GoMethod, kind string) diag.List {
 	k := handlerKey{flow: fl.Name, name: m.Name, rollback: m.Rollback}
 	var outcomes []string
 	if !m.Rollback {
@@ -732,7 +733,7 @@ func (rm *remote) missing(fl *dsl.Flow, m dsl.GoMethod, kind string) diag.List {
 		return ds
 	}
 	what := "its runs wait for one in the step's waiting state, within the step's deadline"
-	if blk := fl.BlockOf(m.Name); blk != nil && !m.Rollback {
+	if blk := blocks[m.Name]; blk != nil && !m.Rollback {
 		what = fmt.Sprintf("a branch of parallel block %q has no waiting state: each attempt waits for one up to %v, then fails and is retried", blk.Name, rm.opts.Wait)
 	}
 	if m.Rollback {

@@ -50,11 +50,11 @@ func (r *Registry) has(k handlerKey) bool {
 // back to that wait (runtime.GateClosed). An in-process handler
 // registered meanwhile wins. A branch of a parallel block has no waiting
 // state (a branch cannot wait): each of its attempts waits for a provider
-// in memory (await).
-func (rm *remote) remoteStep(fl *dsl.Flow, s *dsl.Step, st *runtime.Step[State]) {
+// in memory (await). blk is the block s is a branch of, nil for none.
+func (rm *remote) remoteStep(fl *dsl.Flow, s, blk *dsl.Step, st *runtime.Step[State]) {
 	k := handlerKey{flow: fl.Name, name: s.Name}
 	outcomes := declaredOutcomes(s)
-	gated := fl.BlockOf(s.Name) == nil
+	gated := blk == nil
 	if gated {
 		st.Await = &runtime.Await[State]{Topic: ProviderTopic, Event: s.Name, EachAttempt: true}
 	}

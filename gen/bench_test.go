@@ -222,16 +222,45 @@ func growthFlow(n int) []byte {
 //
 //	go test -run '^$' -bench GenerateGrowth -benchtime 3x ./gen
 func BenchmarkGenerateGrowth(b *testing.B) {
-	generate := func(n int) growth.Case {
-		f, ds := flowfile.Load("big.flow", growthFlow(n), dsl.CheckOptions{})
-		if ds.HasErrors() {
-			b.Fatal(ds)
-		}
-		return growth.Case{N: n, Run: func() {
-			if _, err := gen.Generate(f, gen.Options{Package: "big", Source: "big.flow"}); err != nil {
-				b.Fatal(err)
-			}
-		}}
+	growth.Report(b, "step", generateCase(b, 1000, growthFlow(1000)), generateCase(b, 10000, growthFlow(10000)))
+}
+
+// generateCase is gen.Generate of src, loaded beforehand; n is its size
+// in units.
+func generateCase(b *testing.B, n int, src []byte) growth.Case {
+	f, ds := flowfile.Load("big.flow", src, dsl.CheckOptions{})
+	if ds.HasErrors() {
+		b.Fatal(ds)
 	}
-	growth.Report(b, "step", generate(1000), generate(10000))
+	return growth.Case{N: n, Run: func() {
+		if _, err := gen.Generate(f, gen.Options{Package: "big", Source: "big.flow"}); err != nil {
+			b.Fatal(err)
+		}
+	}}
+}
+
+// conditionFlow is a flow whose choose has two conditions of n terms: one
+// chain of `and`, one of `or` whose terms are pairs joined by `and`.
+func conditionFlow(n int) []byte {
+	ands := make([]string, n)
+	ors := make([]string, n/2)
+	for i := range n {
+		ands[i] = fmt.Sprintf("N != %d", i)
+	}
+	for i := range ors {
+		ors[i] = fmt.Sprintf("N > %d and N < %d", 2*i, 2*i+2)
+	}
+	return []byte("flow Big {\n    state S\n    step Route {\n        choose {\n" +
+		"            when " + strings.Join(ands, " and ") + " -> A\n" +
+		"            when " + strings.Join(ors, " or ") + " -> A\n" +
+		"            otherwise -> fail\n        }\n    }\n    step A {\n        irreversible\n    }\n}\n")
+}
+
+// BenchmarkGenerateConditionGrowth generates the flow of conditionFlow of
+// 1,000 and of 8,000 terms a condition in each iteration and reports the
+// cost per term of the large one over the small one's: 1.0 is linear.
+//
+//	go test -run '^$' -bench GenerateConditionGrowth -benchtime 3x ./gen
+func BenchmarkGenerateConditionGrowth(b *testing.B) {
+	growth.Report(b, "term", generateCase(b, 1000, conditionFlow(1000)), generateCase(b, 8000, conditionFlow(8000)))
 }

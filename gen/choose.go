@@ -78,22 +78,52 @@ func (g *flowGen) condIn(c *dsl.Cond, chain *nilChain) *jen.Statement {
 		if chain == nil || chain.or != (c.Op == dsl.CondOr) {
 			chain = &nilChain{or: c.Op == dsl.CondOr, checked: map[string]bool{}} // a chain of its own
 		}
-		out := &jen.Statement{}
+		operands := make([]*jen.Statement, len(c.Args))
 		for i, a := range c.Args {
-			var e *jen.Statement
 			if c.Op == dsl.CondAnd && a.Op == dsl.CondOr {
-				e = jen.Parens(g.cond(a))
+				operands[i] = jen.Parens(g.cond(a))
 			} else {
-				e = g.condIn(a, chain) // the same operator, or an operand that is not a chain
+				operands[i] = g.condIn(a, chain) // the same operator, or an operand that is not a chain
 			}
-			if i > 0 {
-				out.Op(op)
-			}
-			out.Add(e)
 		}
-		return out
+		return joinChain(op, operands)
 	}
 	return field().Op(string(c.Op)).Add(literal(c.Value))
+}
+
+// maxChain is how many operands a chain of && (or ||) is written with at
+// most: a longer one is written in groups of maxChain, each in
+// parentheses, and those groups grouped again while they are more than
+// maxChain. gofmt (go/printer), which formats the generated file, walks
+// the whole chain left of each operator it prints: a chain of n operands
+// costs it n² (a condition of 32,000 terms took 98 s of CPU to generate),
+// one in groups about n·maxChain. The grouping changes nothing the
+// condition does: && and || are associative and the operands still run
+// left to right, each only if those before did not decide.
+const maxChain = 32
+
+// joinChain is operands joined by op, grouped as maxChain says.
+func joinChain(op string, operands []*jen.Statement) *jen.Statement {
+	for len(operands) > maxChain {
+		groups := make([]*jen.Statement, 0, (len(operands)+maxChain-1)/maxChain)
+		for lo := 0; lo < len(operands); lo += maxChain {
+			group := operands[lo:min(lo+maxChain, len(operands))]
+			if len(group) == 1 {
+				groups = append(groups, group[0])
+				continue
+			}
+			groups = append(groups, jen.Parens(joinChain(op, group)))
+		}
+		operands = groups
+	}
+	out := &jen.Statement{}
+	for i, e := range operands {
+		if i > 0 {
+			out.Op(op)
+		}
+		out.Add(e)
+	}
+	return out
 }
 
 // memberCond is the Go expression of a comparison or bool field that

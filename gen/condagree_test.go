@@ -63,6 +63,20 @@ var agreeConds = []string{
 	"Count == 9007199254740993",
 	"Count > -9223372036854775808",
 	"Count < 9223372036854775807",
+	// Chains longer than maxChain, which are written in groups.
+	longChain(" and ", func(k int) string { return fmt.Sprintf("Count != %d", k) }),
+	longChain(" or ", func(k int) string { return fmt.Sprintf("Count == %d", k) }),
+	longChain(" or ", func(k int) string { return fmt.Sprintf("Count > %d and Count < %d", k, k+2) }),
+}
+
+// longChain is 2·maxChain+5 terms joined by op, term(k) for k from
+// -maxChain-2 up.
+func longChain(op string, term func(k int) string) string {
+	terms := make([]string, 2*maxChain+5)
+	for i := range terms {
+		terms[i] = term(i - maxChain - 2)
+	}
+	return strings.Join(terms, op)
 }
 
 // agreeStates are the states the conditions are evaluated on: each value
@@ -81,7 +95,7 @@ func agreeStates(t *testing.T) []json.RawMessage {
 		math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, 0.0000001, math.Nextafter(0.0000001, 0),
 		1e21, math.Nextafter(1e21, 0),
 	}
-	counts := []int64{0, 9007199254740992, 9007199254740993, math.MinInt64, math.MaxInt64, math.MinInt64 + 1}
+	counts := []int64{0, 1, -1, 33, -40, 9007199254740992, 9007199254740993, math.MinInt64, math.MaxInt64, math.MinInt64 + 1}
 	var out []json.RawMessage
 	add := func(s agreeState) {
 		b, err := json.Marshal(s)

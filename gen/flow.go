@@ -130,9 +130,7 @@ func newFlowGen(file *dsl.File, fl *dsl.Flow, source, target string, pkg *types.
 			}
 		}
 	}
-	for _, e := range fl.Edges() {
-		g.edges[e.From] = append(g.edges[e.From], e)
-	}
+	g.edges = fl.EdgesByStep()
 	seen := map[string]bool{}
 	for _, s := range fl.Steps {
 		if s == nil {

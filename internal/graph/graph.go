@@ -262,8 +262,9 @@ func buildFlow(fi int, fl *dsl.Flow, ids *idAlloc) (*flowGraph, error) {
 		target  int    // step index for a step target
 	}
 	outs := make([][]out, len(steps))
+	edges := fl.EdgesByStep()
 	for i, s := range steps {
-		for _, e := range fl.StepEdges(s) {
+		for _, e := range edges[s] {
 			o := out{outcome: e.Outcome, label: e.Outcome, to: e.To, target: -1}
 			if c := e.Choice; c != nil {
 				o.label = "otherwise"

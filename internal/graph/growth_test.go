@@ -32,7 +32,9 @@ func wideChoose(n int) string {
 // of the large one over the small one's (1.0 = linear; internal/growth).
 // Each label's places were checked against every edge of its band, and
 // each edge found against the list of those found, which the edges of a
-// wide choose all were: 117 s of CPU for 1,000 lines (docs/benchmarks.md).
+// wide choose all were: 117 s of CPU for 1,000 lines; then each place was
+// checked against every edge piece and label kept in its columns, O(n)
+// there, and counted every edge it crossed (docs/benchmarks.md).
 //
 //	go test -run '^$' -bench LayoutChooseGrowth -benchtime 3x ./internal/graph
 func BenchmarkLayoutChooseGrowth(b *testing.B) {

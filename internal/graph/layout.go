@@ -631,8 +631,9 @@ func layoutFlow(g *flowGraph) (*flowLayout, error) {
 
 // placeLabels places the label of each edge where it covers no box of
 // avoid (the boxes of the diagram, the lines of the abort edges' turns)
-// nor a label placed before, and crosses as few other edges as it can;
-// of the places as good, the one nearest its preferred place. The labels
+// nor a label placed before, and crosses as few other edges as it can
+// (counted up to maxCrossed); of the places as good, the one nearest its
+// preferred place. The labels
 // of edges that converge on one box or leave one (a choose's conditions)
 // sat at one height, printed over one another ("errorerror timeout");
 // checked against labels only, a choose's conditions sat on the top
@@ -722,7 +723,13 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 			if !placed.free(labelBox(rt.e.label, at)) {
 				continue
 			}
-			if c := lines.crossed(i, inkBox(rt.e.label, at)); best < 0 || c < crossed {
+			// Counted up to the best place's count only: a place that
+			// crosses as many is no better.
+			limit := maxCrossed
+			if best >= 0 {
+				limit = crossed
+			}
+			if c := lines.crossed(i, inkBox(rt.e.label, at), limit); best < 0 || c < crossed {
 				best, crossed = k, c
 				if c == 0 {
 					break
@@ -748,12 +755,14 @@ func placeLabels(routes []route, pref []float64, avoid [][4]float64) {
 	}
 }
 
-// labelGrid holds the boxes placed so far, in bands of labelBand points
-// of height, so that a label is checked against the boxes near it only:
-// a diagram of thousands of steps has thousands of labels.
+// labelGrid holds the boxes placed so far, by where they are (cells), so
+// that a label is checked against the boxes near it only: a diagram of
+// thousands of steps has thousands of labels, a choose of n lines n
+// labels in one band.
 type labelGrid struct {
-	bands map[int][][4]float64
+	boxes cells[[4]float64]
 	minX  float64 // the left end of the leftmost box
+	any   bool    // a box was placed
 }
 
 const labelBand = 32.0
@@ -764,27 +773,18 @@ func bandsOf(y0, y1 float64) (lo, hi int) {
 }
 
 func (g *labelGrid) add(b [4]float64) {
-	if g.bands == nil {
-		g.bands, g.minX = map[int][][4]float64{}, b[0]
+	if !g.any {
+		g.minX, g.any = b[0], true
 	}
 	g.minX = math.Min(g.minX, b[0])
-	lo, hi := bandsOf(b[1], b[3])
-	for k := lo; k <= hi; k++ {
-		g.bands[k] = append(g.bands[k], b)
-	}
+	g.boxes.add(b, b)
 }
 
 // free reports whether b overlaps no box placed.
 func (g *labelGrid) free(b [4]float64) bool {
-	lo, hi := bandsOf(b[1], b[3])
-	for k := lo; k <= hi; k++ {
-		for _, p := range g.bands[k] {
-			if b[0] < p[2] && p[0] < b[2] && b[1] < p[3] && p[1] < b[3] {
-				return false
-			}
-		}
-	}
-	return true
+	return g.boxes.near(b, func(p [4]float64) bool {
+		return !(b[0] < p[2] && p[0] < b[2] && b[1] < p[3] && p[1] < b[3])
+	})
 }
 
 // nearestFree is the place nearest at on its row where label covers no
@@ -801,13 +801,12 @@ func (g *labelGrid) nearestFree(label string, at [2]float64) [2]float64 {
 	}
 }
 
-// lineGrid holds the edges' curves as short straight pieces, in cells of
-// labelBand points of height (labelGrid's bands) and lineColumn of width,
-// so that a label's place is checked for the edges near it only: the
-// edges of a choose of hundreds of lines, or any wide rank, share its
-// bands.
+// lineGrid holds the edges' curves as short straight pieces, by where
+// they are (cells), so that a label's place is checked for the edges near
+// it only: the edges of a choose of hundreds of lines, or any wide rank,
+// share its bands.
 type lineGrid struct {
-	cells map[lineCell][]line
+	lines cells[line]
 	// mark[r] is the count of crossed that last counted route r: a route
 	// is counted once per call in constant time, where the edges of a
 	// wide choose all pass near its labels.
@@ -820,37 +819,22 @@ type line struct {
 	a, b  [2]float64
 }
 
-// lineCell is a cell of lineGrid: its band and its column.
-type lineCell struct{ band, col int }
-
-const lineColumn = 128.0
-
-// cellsOf lists the cells of the box from (x0, y0) to (x1, y1).
-func cellsOf(x0, y0, x1, y1 float64, each func(lineCell)) {
-	lo, hi := bandsOf(y0, y1)
-	left, right := int(math.Floor(x0/lineColumn)), int(math.Floor(x1/lineColumn))
-	for k := lo; k <= hi; k++ {
-		for c := left; c <= right; c++ {
-			each(lineCell{k, c})
-		}
-	}
-}
+// maxCrossed is where the count of the edges a label's place crosses
+// stops: a label across that many reads as badly as across more, and
+// counting them all, where the edges of a choose of n lines cross its
+// labels by the hundreds, would cost n² (docs/benchmarks.md).
+const maxCrossed = 8
 
 // curvePieces is how many straight pieces a curve is checked as: enough
 // to follow it within a point or two between ranks.
 const curvePieces = 8
 
 func (g *lineGrid) addRoute(i int, rt route) {
-	if g.cells == nil {
-		g.cells = map[lineCell][]line{}
-	}
 	for len(g.mark) <= i {
 		g.mark = append(g.mark, 0)
 	}
 	add := func(a, b [2]float64) {
-		cellsOf(min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1]), func(c lineCell) {
-			g.cells[c] = append(g.cells[c], line{i, a, b})
-		})
+		g.lines.add([4]float64{min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])}, line{i, a, b})
 	}
 	switch {
 	case rt.rail:
@@ -880,22 +864,21 @@ func (g *lineGrid) addRoute(i int, rt route) {
 // crossed counts the edges that pass through the label printed in ink, or
 // near it, within a glyph's width: a label that close to an edge reads as
 // that edge's. Its own edge counts when it passes through the print only:
-// the label is placed by it.
-func (g *lineGrid) crossed(route int, ink [4]float64) int {
+// the label is placed by it. The count stops at limit.
+func (g *lineGrid) crossed(route int, ink [4]float64, limit int) int {
 	near := grow(ink, labelGlyph, 2)
 	g.count++
 	n := 0
-	cellsOf(near[0], near[1], near[2], near[3], func(c lineCell) {
-		for _, l := range g.cells[c] {
-			b := near
-			if l.route == route {
-				b = ink
-			}
-			if g.mark[l.route] != g.count && crosses(l.a, l.b, b) {
-				g.mark[l.route] = g.count
-				n++
-			}
+	g.lines.near(near, func(l line) bool {
+		b := near
+		if l.route == route {
+			b = ink
 		}
+		if g.mark[l.route] != g.count && crosses(l.a, l.b, b) {
+			g.mark[l.route] = g.count
+			n++
+		}
+		return n < limit
 	})
 	return n
 }
