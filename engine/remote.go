@@ -661,18 +661,32 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 // checkFlows refuses handlers whose outcomes differ from what a
 // registered flow declares for the Go step of that name: the engine would
 // route an outcome the flow does not know, or the provider could never
-// return one the flow waits for. The caller holds rm.mu (register).
+// return one the flow waits for. The caller holds rm.mu (register), so
+// the handlers are found by name, not each compared with each step: that
+// was steps × handlers under the lock every provider call takes
+// (BenchmarkRegisterGrowth).
 func (rm *remote) checkFlows(hs []provider.Handler) error {
+	byName := make(map[string]int, len(hs)) // a step handler's index in hs
+	for i, h := range hs {
+		if !h.Rollback {
+			byName[h.Name] = i // check refused a name registered twice
+		}
+	}
 	var errs []string
 	for _, fl := range rm.e.jsonFlows() {
 		for _, s := range fl.AllSteps() { // the branches of parallel blocks too
 			if s == nil || !s.IsGo() {
 				continue
 			}
-			for _, h := range hs {
-				if h.Rollback || h.Name != fl.Name+"."+s.Name && h.Name != s.Name {
-					continue
+			var found []int // in the order of hs
+			for _, name := range []string{fl.Name + "." + s.Name, s.Name} {
+				if i, ok := byName[name]; ok {
+					found = append(found, i)
 				}
+			}
+			slices.Sort(found)
+			for _, i := range found {
+				h := hs[i]
 				if want := declaredOutcomes(s); !sameOutcomes(h.Outcomes, want) {
 					errs = append(errs, fmt.Sprintf("handler %q declares outcomes %s, but Go step %q of flow %q declares %s",
 						h.Name, outcomeList(h.Outcomes), s.Name, fl.Name, outcomeList(want)))
