@@ -110,6 +110,12 @@ const (
 	// abort that came first (run.run): a run that routed so before replays
 	// as it ran.
 	versionAbortBeforeRoute = "flowgen.abort-before-route"
+	// versionInputLimit is the change (workflow.GetVersion) after which a
+	// step's activity input past Options.MaxInput fails the step
+	// (ErrInputTooLarge) instead of being scheduled: a run that scheduled
+	// such an input before, on a cluster whose payload limit is above
+	// MaxInput, replays scheduling it.
+	versionInputLimit = "flowgen.input-limit"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.

@@ -490,9 +490,10 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 // then the options the activity ended under. A run whose step failed so
 // before this rule replays failing it (versionLostAttempt): GetVersion is
 // asked only when an attempt was lost so, so replays ask it at the same
-// point.
+// point; so is versionInputLimit's only when in does not fit.
 func (r *wfRun[S]) activity(ctx workflow.Context, ao *workflow.ActivityOptions, name string, in *ActionInput[S], live *inflight, attempts int, left func() time.Duration, res *ActionOutput[S]) error {
-	if err := r.f.inputFits(name, *in); err != nil {
+	if err := r.f.inputFits(name, *in); err != nil &&
+		workflow.GetVersion(r.ctx, versionInputLimit, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
 		return err
 	}
 	for {
