@@ -299,9 +299,11 @@
 // (cd temporal && go install ./cmd/flowgen-temporal) from a checkout). The
 // flags of the store, the broker, the providers and the runs' limits are
 // not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
-// -event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
-// -max-dead-letters, -watch-buffer, -watch-bytes, -service-conns, -provider-allow: exit 2):
-// Temporal keeps and schedules the runs. See docs/temporal.md#json-flows-on-temporal.
+// -event-workers, -broker-bytes, -broker-max-age, -max-dead-letters,
+// -watch-buffer, -watch-bytes, -service-conns, -provider-allow: exit 2):
+// Temporal keeps and schedules the runs; -inbox-bytes passes on as the bound
+// of a Temporal inbox, below the cluster's payload limit. See
+// docs/temporal.md#json-flows-on-temporal.
 //
 // Access control. With -tokens FILE, every request to the API needs the
 // header "Authorization: Bearer TOKEN" with a token of the file: without

@@ -95,9 +95,10 @@ instead (-namespace, -task-queue, which are a usage error without it):
 serve runs flowgen-temporal serve, of the module temporal/, with the same
 flags. Those of the store, the broker, the providers and the runs' limits
 are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
--event-workers, -broker-bytes, -broker-max-age, -inbox-bytes,
--max-dead-letters, -watch-buffer, -watch-bytes, -service-conns,
--provider-allow: exit 2), as Temporal keeps and schedules the runs
+-event-workers, -broker-bytes, -broker-max-age, -max-dead-letters,
+-watch-buffer, -watch-bytes, -service-conns, -provider-allow: exit 2),
+as Temporal keeps and schedules the runs; -inbox-bytes passes on as the
+bound of a Temporal inbox, below the cluster's payload limit
 (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := flagerr.Path(fs, "store", "store directory `DIR` (required, unless -temporal; created if missing)")

@@ -74,6 +74,8 @@ type config struct {
 	trace                                 otlp.Config   // where traces go, if anywhere: flowgen serve's
 	services                              map[string]string
 	maxBody                               int64
+	payloadLimit                          int   // jsonflows.Options.PayloadLimit
+	inboxBytes                            int64 // jsonflows.Options.InboxBytes
 	stderr                                io.Writer
 }
 
@@ -103,6 +105,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg.net.Flags(fs, "admin or client; provider lines, for a file shared with flowgen serve, are accepted but have no provider API here")
 	cfg.trace.Flags(fs)
 	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
+	fs.IntVar(&cfg.payloadLimit, "payload-limit", flowtemporal.DefaultMaxInput, "the cluster's payload limit, its limit.blobSize.error, in bytes: a step whose input (the run's state and its payload) is past it fails before it is scheduled")
+	fs.Int64Var(&cfg.inboxBytes, "inbox-bytes", jsonflows.DefaultInboxBytes, "bytes an inbox holds of awaited events no run has taken (POST /events beyond answers 429); keep it below -payload-limit")
 	var services httpcall.Static
 	fs.Var(&services, "service", "a service for rpc steps, as `NAME=URL` with an http(s) base URL (repeatable, once per NAME)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -136,6 +140,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case cfg.maxBody <= 0:
 		fmt.Fprintf(stderr, "flowgen-temporal serve: -max-body must be positive, found %d\n", cfg.maxBody)
+		return 2
+	case cfg.payloadLimit <= 0:
+		fmt.Fprintf(stderr, "flowgen-temporal serve: -payload-limit must be positive, found %d\n", cfg.payloadLimit)
+		return 2
+	case cfg.inboxBytes <= 0:
+		fmt.Fprintf(stderr, "flowgen-temporal serve: -inbox-bytes must be positive, found %d\n", cfg.inboxBytes)
 		return 2
 	}
 	for _, err := range []error{cfg.net.Check(), cfg.trace.Check()} {
@@ -217,7 +227,7 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	defer srv.Close()
 	// A request's calls to the cluster end in time for its 503 to be
 	// written within -write-timeout, below the SDK's 10 s a call.
-	x := jsonflows.New(c, jsonflows.Options{TaskQueue: cfg.taskQueue, Link: tel.Link, Answer: srv.AnswerWithin(), Logger: log})
+	x := jsonflows.New(c, executorOptions(cfg, tel.Link, srv.AnswerWithin(), log))
 	eng, err := engine.New(engineOptions(cfg, x, srv.Auth(), log))
 	if err != nil {
 		return err
@@ -250,6 +260,13 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	defer cancel()
 	_ = eng.Close(cctx)
 	return err
+}
+
+// executorOptions are the executor's options of serve: link names an API
+// request's span, answer bounds a call made for a request.
+func executorOptions(cfg config, link func(context.Context) string, answer time.Duration, log *slog.Logger) jsonflows.Options {
+	return jsonflows.Options{TaskQueue: cfg.taskQueue, PayloadLimit: cfg.payloadLimit, InboxBytes: cfg.inboxBytes,
+		Link: link, Answer: answer, Logger: log}
 }
 
 // engineOptions are the engine's options of serve: x runs the runs, auth
