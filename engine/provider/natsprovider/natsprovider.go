@@ -130,7 +130,10 @@ func Serve(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn
 // takes a call until it answers (also while the call waits for one of the
 // MaxInFlight slots), it sends the engine a progress notice every
 // opts.Progress, so that the engine fails the call if this replica dies
-// with it (package doc).
+// with it (package doc). It returns nil once ctx ends, and an error
+// wrapping nats.ErrConnectionClosed, its lease withdrawn, once nc is
+// closed for good (closed, or out of reconnect attempts), which no
+// renewal would outlast.
 func ServeWith(ctx context.Context, p *provider.Provider, name string, nc *nats.Conn, opts Options) error {
 	every := min(max(cmp.Or(opts.Progress, ProgressInterval), MinProgressInterval), MaxProgressInterval)
 	hs := p.Handlers(func(h *provider.Handler) { h.Subject = Subject(name, *h) })
@@ -141,6 +144,14 @@ func ServeWith(ctx context.Context, p *provider.Provider, name string, nc *nats.
 	// what is left after DrainTimeout.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	// A connection closed for good (closed by its process, or out of
+	// reconnect attempts) never takes a call again: the lease ends with
+	// it, withdrawn, and so does Serve, with why, for whoever supervises
+	// it to start it again; it renewed nothing and logged so at every
+	// tick for ever. Listened for before subscribing, so that no close
+	// goes unseen.
+	lctx, closed := closedWith(ctx, nc)
+	defer closed()
 	var subs []*nats.Subscription
 	defer func() { drain(subs, sem) }()
 	for _, h := range hs {
@@ -177,7 +188,44 @@ func ServeWith(ctx context.Context, p *provider.Provider, name string, nc *nats.
 	// A renewal says that this replica serves: not while its connection
 	// is down (nats.go sends its subscriptions again before it reports
 	// connected).
-	return p.KeepLeaseWhile(ctx, hs, nc.IsConnected)
+	err := p.KeepLeaseWhile(lctx, hs, nc.IsConnected)
+	if err == nil && ctx.Err() == nil {
+		err = context.Cause(lctx) // the connection closed
+	}
+	return err
+}
+
+// closedWith is ctx, cancelled with an error wrapping
+// nats.ErrConnectionClosed once nc is closed for good (not while it is
+// being made again); stop stops listening.
+func closedWith(ctx context.Context, nc *nats.Conn) (_ context.Context, stop func()) {
+	lctx, cancel := context.WithCancelCause(ctx)
+	ch := nc.StatusChanged(nats.CLOSED)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ch:
+		case <-lctx.Done():
+			return
+		}
+		if !nc.IsClosed() {
+			return // ch closed by stop
+		}
+		why := "closed"
+		if err := nc.LastError(); err != nil {
+			why = err.Error()
+		}
+		cancel(fmt.Errorf("natsprovider: the NATS connection is closed for good (%s), so this replica can take no call again: %w", why, nats.ErrConnectionClosed))
+	}()
+	if nc.IsClosed() { // closed before the listener was in place
+		cancel(fmt.Errorf("natsprovider: the NATS connection is closed, so this replica can take no call: %w", nats.ErrConnectionClosed))
+	}
+	return lctx, func() {
+		nc.RemoveStatusListener(ch)
+		cancel(nil)
+		<-done
+	}
 }
 
 // progress sends a progress notice in reply to m at once, then every
