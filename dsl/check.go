@@ -90,6 +90,9 @@ func Check(f *File, opts CheckOptions) diag.List {
 		}
 		c.flow(fl)
 	}
+	if len(f.Flows) == 0 {
+		c.noFlow(f)
+	}
 	c.rpcEndpoints(f)
 	if opts.PackageFlows != nil && f.Package == nil && f.callsOutside(flows) {
 		f.Package = opts.PackageFlows()
@@ -152,6 +155,20 @@ func (c *checker) suggest(name string, candidates func() []string, memo bool) st
 }
 
 func (c *checker) add(d diag.Diagnostic) { c.ds = append(c.ds, d) }
+
+// noFlow reports a file that declares no flow (empty, or only comments):
+// it checked clean and gen wrote a Go file with nothing in it, hiding a
+// file saved empty or the wrong file given. At the file's start: there is
+// nothing else to point at.
+func (c *checker) noFlow(f *File) {
+	at, hint := f.Range, `add one to "flows", such as {"name": "Name", "steps": [...]}`
+	if at.Start.Path == "" { // a .flow file: its first line
+		at = diag.Range{Start: diag.Pos{File: f.Name, Line: 1, Column: 1}}
+		at.End = at.Start
+		hint = "declare one, such as `flow Name { step DoSomething { rpc service \"Service.Method\" } }`"
+	}
+	c.add(diag.Errorf(at, "no-flow", "no flow declared in %s", f.Name).WithHint("%s", hint))
+}
 
 // duplicate reports a name or statement written twice, a and b its two
 // occurrences in either order: at the later one in the source, naming

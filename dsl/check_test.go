@@ -479,6 +479,12 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// It checked clean, and gen wrote a Go file with nothing in it.
+			name: "no flow",
+			src:  `{"version": 1, "flows": []}`,
+			want: []string{`$: error no-flow: no flow declared in t.json [hint: add one to "flows", such as {"name": "Name", "steps": [...]}]`},
+		},
+		{
 			name: "empty flow",
 			src:  doc(flow("F", "")),
 			want: []string{`$.flows[0].name: error empty-flow: flow "F" has no steps [hint: add a step, such as ` + "`step DoSomething { rpc service \"Service.Method\" }`" + `]`},
