@@ -2,6 +2,7 @@ package observe
 
 import (
 	"net/http"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -32,9 +33,9 @@ func (t *Telemetry) Middleware(h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := tracectx.Extract(r.Context(), r.Header)
-		method := snippet.Cut(r.Method, MaxPathAttribute)
+		method := requestText(r.Method)
 		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("url.path", snippet.Cut(r.URL.Path, MaxPathAttribute))))
+			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("url.path", requestText(r.URL.Path))))
 		defer span.End()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(ctx)
@@ -48,6 +49,17 @@ func (t *Telemetry) Middleware(h http.Handler) http.Handler {
 			span.SetStatus(codes.Error, http.StatusText(rec.status))
 		}
 	})
+}
+
+// requestText is a request's own text (its method, its path) as its span
+// has it: UTF-8, a run of bytes that are not read as U+FFFD, and cut to
+// MaxPathAttribute bytes. The path is decoded from the request line, so
+// any sender makes it hold any byte ("/runs/%FF"), and an OTLP exporter
+// sends no batch that holds a string that is not UTF-8 (protobuf refuses
+// to encode it): one such request would lose every span exported with
+// its own, the runs' and steps' of everyone.
+func requestText(s string) string {
+	return snippet.Cut(strings.ToValidUTF8(s, "\uFFFD"), MaxPathAttribute)
 }
 
 // statusWriter keeps the status of a response.

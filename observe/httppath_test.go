@@ -1,11 +1,16 @@
 package observe_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/flowgen/flowgen/internal/otlp/otlptest"
 	"github.com/flowgen/flowgen/observe"
 )
 
@@ -63,5 +68,44 @@ func TestMiddlewareCutsLongMethods(t *testing.T) {
 	}
 	if !found {
 		t.Error("the span has no http.request.method")
+	}
+}
+
+// A request's path is decoded from its request line, so any sender puts
+// any byte in it ("/runs/%FF"), and an OTLP exporter refuses to encode a
+// batch that holds a string that is not UTF-8: the spans exported with
+// such a request's (everyone's runs and steps) were lost with it. The
+// span's url.path reads U+FFFD for those bytes, and the batch goes out.
+func TestMiddlewarePathNotUTF8(t *testing.T) {
+	col := &otlptest.Collector{}
+	cs := httptest.NewServer(col)
+	defer cs.Close()
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(cs.URL+"/v1/traces"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp)) // the three spans go in one batch, at Shutdown
+	tel, err := observe.New(observe.Options{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tel.Middleware(http.NotFoundHandler())
+	for _, path := range []string{"/runs/a", "/runs/b%FF%FEc", "/runs/d"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Errorf("exporting the spans: %v", err)
+	}
+	spans, _ := col.Spans()
+	var paths []string
+	for _, sp := range spans {
+		for _, kv := range sp.Attributes {
+			if kv.Key == "url.path" {
+				paths = append(paths, kv.GetValue().GetStringValue())
+			}
+		}
+	}
+	if want := []string{"/runs/a", "/runs/b\uFFFDc", "/runs/d"}; strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("the collector got the paths %q, want %q", paths, want)
 	}
 }
