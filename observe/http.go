@@ -2,7 +2,6 @@ package observe
 
 import (
 	"net/http"
-	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -52,14 +51,11 @@ func (t *Telemetry) Middleware(h http.Handler) http.Handler {
 }
 
 // requestText is a request's own text (its method, its path) as its span
-// has it: UTF-8, a run of bytes that are not read as U+FFFD, and cut to
-// MaxPathAttribute bytes. The path is decoded from the request line, so
-// any sender makes it hold any byte ("/runs/%FF"), and an OTLP exporter
-// sends no batch that holds a string that is not UTF-8 (protobuf refuses
-// to encode it): one such request would lose every span exported with
-// its own, the runs' and steps' of everyone.
+// has it: UTF-8 (tracectx.Text: the path is decoded from the request
+// line, so any sender puts any byte in it, "/runs/%FF"), cut to
+// MaxPathAttribute bytes.
 func requestText(s string) string {
-	return snippet.Cut(strings.ToValidUTF8(s, "\uFFFD"), MaxPathAttribute)
+	return snippet.Cut(tracectx.Text(s), MaxPathAttribute)
 }
 
 // statusWriter keeps the status of a response.

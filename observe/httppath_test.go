@@ -7,10 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-
-	"github.com/flowgen/flowgen/internal/otlp/otlptest"
 	"github.com/flowgen/flowgen/observe"
 )
 
@@ -77,18 +73,7 @@ func TestMiddlewareCutsLongMethods(t *testing.T) {
 // such a request's (everyone's runs and steps) were lost with it. The
 // span's url.path reads U+FFFD for those bytes, and the batch goes out.
 func TestMiddlewarePathNotUTF8(t *testing.T) {
-	col := &otlptest.Collector{}
-	cs := httptest.NewServer(col)
-	defer cs.Close()
-	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(cs.URL+"/v1/traces"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp)) // the three spans go in one batch, at Shutdown
-	tel, err := observe.New(observe.Options{TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tel, tp, col := otlpBatched(t)
 	h := tel.Middleware(http.NotFoundHandler())
 	for _, path := range []string{"/runs/a", "/runs/b%FF%FEc", "/runs/d"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))

@@ -112,10 +112,9 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 			attrBufs.Put(kv)
 			switch {
 			case cut, back:
-				span.AddEvent(string(out), trace.WithAttributes(attribute.String("error", err.Error())))
+				span.AddEvent(string(out), trace.WithAttributes(attribute.String("error", tracectx.Text(err.Error()))))
 			case err != nil:
-				span.RecordError(err)
-				span.SetStatus(codes.Error, err.Error())
+				tracectx.Fail(span, err)
 			}
 			span.End()
 		}
@@ -247,9 +246,9 @@ func (ro *runObserver) leaveWait(outcome, errText, link string) {
 	case outcome == outcomeAborted:
 		// The abort was asked for: not a failure of the wait, as an
 		// attempt an abort cuts short is not one of the step (Action).
-		ro.wait.AddEvent(outcome, trace.WithAttributes(attribute.String("error", errText)))
+		ro.wait.AddEvent(outcome, trace.WithAttributes(attribute.String("error", tracectx.Text(errText))))
 	case errText != "":
-		ro.wait.SetStatus(codes.Error, errText)
+		ro.wait.SetStatus(codes.Error, tracectx.Text(errText))
 	}
 	ro.wait.End()
 	ro.wait = nil
@@ -272,7 +271,7 @@ func (ro *runObserver) Ended(final runtime.RunState, err error) {
 		if err == nil {
 			err = errNotDone
 		}
-		ro.span.SetStatus(codes.Error, err.Error())
+		ro.span.SetStatus(codes.Error, tracectx.Text(err.Error()))
 	}
 	ro.span.End()
 }

@@ -6,7 +6,8 @@
 // them (Extract, as engine/provider's Options.Extract),
 // from incoming API requests, and into a run's history (runtime.Event.Trace,
 // and runtime.Event.Link: the sender of the event that woke a wait).
-// It is the one place that chooses the propagation format, and it links
+// It is the one place that chooses the propagation format, and that
+// makes the texts a span takes from outside UTF-8 (Text, Fail). It links
 // only the OpenTelemetry API: a program that configures no tracer pays a
 // context lookup per call and carries nothing, since a context without a
 // span has no trace context to inject.
@@ -17,7 +18,6 @@ import (
 	"net/http"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -78,11 +78,10 @@ func ClientSpan(ctx context.Context, name, scope string, attrs ...attribute.KeyV
 	return parent.TracerProvider().Tracer(scope).Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 }
 
-// End ends span, marking it failed with err if err is not nil.
+// End ends span, marking it failed with err if err is not nil (Fail).
 func End(span trace.Span, err error) {
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+		Fail(span, err)
 	}
 	span.End()
 }
