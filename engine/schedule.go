@@ -29,13 +29,20 @@ import (
 // tick due fires once.
 
 // tickRunID is the ID of the run a tick starts: "sched-<unix seconds>-"
-// and a hash of the flow and spec (runtime.CanonicalSchedule: white space
-// is not part of it, so two spacings of one spec are one schedule, not two
-// runs a tick), so that the latest fired tick can be found among a flow's
-// runs.
+// and the schedule's key (ScheduleKey), so that the latest fired tick can
+// be found among a flow's runs.
 func tickRunID(flow, spec string, tick time.Time) string {
+	return tickPrefix + strconv.FormatInt(tick.Unix(), 10) + "-" + ScheduleKey(flow, spec)
+}
+
+// ScheduleKey names the schedule spec of flow: 12 hex digits of the
+// SHA-256 of the flow's name and the spec in canonical form
+// (runtime.CanonicalSchedule: white space is not part of it, so two
+// spacings of one spec are one schedule, not two runs a tick). Its ticks'
+// run IDs end with it, and a TickClaimer is asked about it.
+func ScheduleKey(flow, spec string) string {
 	sum := sha256.Sum256([]byte(flow + "\x00" + runtime.CanonicalSchedule(spec)))
-	return tickPrefix + strconv.FormatInt(tick.Unix(), 10) + "-" + hex.EncodeToString(sum[:6])
+	return hex.EncodeToString(sum[:6])
 }
 
 // tickPrefix starts every tick's run ID.
@@ -116,13 +123,19 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 	// never starts twice), and a later tick's timer supersedes it.
 	var busy time.Time
 	fire := func(tick time.Time) {
-		if !sc.fire(fe, spec, tick) {
+		claimErr, refused := sc.fire(fe, spec, tick)
+		if !refused {
 			busy = time.Time{}
 			return
 		}
 		if busy.IsZero() { // once a refused stretch, not once a retry
-			sc.delayed.Warn("scheduled run delayed: runs in flight at their bound (Options.MaxRunning, serve -max-running); the latest tick due starts once a run ends or waits",
-				"flow", fe.name, "schedule", spec, "tick", tick, "running", sc.e.running.Load(), "max_running", sc.e.maxRunning())
+			if claimErr != nil {
+				sc.delayed.Warn("scheduled run delayed: its tick could not be claimed on the broker, which decides which process sharing it starts the tick (engine.TickClaimer); the latest tick due starts once it can be",
+					"flow", fe.name, "schedule", spec, "tick", tick, "error", claimErr)
+			} else {
+				sc.delayed.Warn("scheduled run delayed: runs in flight at their bound (Options.MaxRunning, serve -max-running); the latest tick due starts once a run ends or waits",
+					"flow", fe.name, "schedule", spec, "tick", tick, "running", sc.e.running.Load(), "max_running", sc.e.maxRunning())
+			}
 		}
 		busy = tick
 	}
@@ -226,11 +239,25 @@ func latestTick(s runtime.Schedule, after, now time.Time) (time.Time, bool) {
 	}
 }
 
-// fire starts tick's run, and reports whether it was refused for the runs
-// in flight (ErrBusy): a tick counts against Options.MaxRunning as any
-// start does, or a schedule that ticks faster than its runs end would
-// grow them without bound.
-func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) (busy bool) {
+// fire starts tick's run, and reports whether it was refused for now, to
+// be tried again: for the runs in flight (ErrBusy: a tick counts against
+// Options.MaxRunning as any start does, or a schedule that ticks faster
+// than its runs end would grow them without bound), or because the
+// broker, a TickClaimer, could not be asked which process starts it
+// (claimErr). A tick the broker grants to another process starts nothing
+// here.
+func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) (claimErr error, refused bool) {
+	if c, ok := sc.e.broker.(TickClaimer); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), RetryAfter*time.Second)
+		mine, err := c.ClaimTick(ctx, ScheduleKey(fe.name, spec), tick, sc.e.opts.ID)
+		cancel()
+		if err != nil {
+			return err, true
+		}
+		if !mine {
+			return nil, false
+		}
+	}
 	var state json.RawMessage
 	if fe.def != nil {
 		state, _ = json.Marshal(map[string]any{"scheduled_at": tick.UTC()})
@@ -239,11 +266,11 @@ func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) (busy bool
 	switch {
 	case err == nil, errors.Is(err, ErrRunExists):
 	case errors.Is(err, ErrBusy):
-		return true
+		return nil, true
 	default:
 		sc.e.log.Error("scheduled run did not start", "flow", fe.name, "tick", tick, "error", err)
 	}
-	return false
+	return nil, false
 }
 
 func (sc *scheduler) stop() {
