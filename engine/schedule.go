@@ -106,16 +106,39 @@ func (sc *scheduler) add(fe *flowEntry, spec string) func() {
 	if sc.done {
 		return func() {}
 	}
-	stop := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	sc.wg.Add(1)
-	go sc.loop(fe, spec, s, stop)
+	go func() {
+		defer close(done)
+		sc.loop(fe, spec, s, stop)
+	}()
 	var once sync.Once
-	return func() { once.Do(func() { close(stop) }) }
+	// It returns once the loop has: a tick the loop was starting has
+	// started by then, or never does, so that a redefinition of the flow
+	// without the schedule (PUT /flows) is answered once no run of the
+	// schedule can start.
+	return func() {
+		once.Do(func() { close(stop) })
+		<-done
+	}
 }
 
 func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop chan struct{}) {
 	defer sc.wg.Done()
 	clock := sc.e.clock
+	// ctx ends when the schedule stops, or the engine closes: a claim of a
+	// tick (TickClaimer) in progress is given up, and a tick not started
+	// yet is not.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+		case <-sc.quit:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
 	// busy is the latest tick refused for the runs in flight (ErrBusy),
 	// zero when none is. It is a tick missed, as one missed while no
 	// engine ran is: tried again every RetryAfter seconds, the latest tick
@@ -123,8 +146,8 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 	// never starts twice), and a later tick's timer supersedes it.
 	var busy time.Time
 	fire := func(tick time.Time) {
-		claimErr, refused := sc.fire(fe, spec, tick)
-		if !refused {
+		claimErr, refused := sc.fire(ctx, fe, spec, tick)
+		if !refused || ctx.Err() != nil {
 			busy = time.Time{}
 			return
 		}
@@ -152,14 +175,11 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 		if next.IsZero() {
 			return // a cron expression that never fires again
 		}
-		timer, cancel := runtime.ClockTimer(clock, wait)
+		timer, cancelTimer := runtime.ClockTimer(clock, wait)
 		select {
 		case <-timer:
-		case <-stop:
-			cancel()
-			return
-		case <-sc.quit:
-			cancel()
+		case <-ctx.Done():
+			cancelTimer()
 			return
 		}
 		// A timer that fires late (a process stopped or a machine asleep
@@ -245,11 +265,11 @@ func latestTick(s runtime.Schedule, after, now time.Time) (time.Time, bool) {
 // than its runs end would grow them without bound), or because the
 // broker, a TickClaimer, could not be asked which process starts it
 // (claimErr). A tick the broker grants to another process starts nothing
-// here.
-func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) (claimErr error, refused bool) {
+// here, and neither does one whose schedule has stopped (ctx ended).
+func (sc *scheduler) fire(ctx context.Context, fe *flowEntry, spec string, tick time.Time) (claimErr error, refused bool) {
 	if c, ok := sc.e.broker.(TickClaimer); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), RetryAfter*time.Second)
-		mine, err := c.ClaimTick(ctx, ScheduleKey(fe.name, spec), tick, sc.e.opts.ID)
+		cctx, cancel := context.WithTimeout(ctx, RetryAfter*time.Second)
+		mine, err := c.ClaimTick(cctx, ScheduleKey(fe.name, spec), tick, sc.e.opts.ID)
 		cancel()
 		if err != nil {
 			return err, true
@@ -257,6 +277,9 @@ func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) (claimErr 
 		if !mine {
 			return nil, false
 		}
+	}
+	if ctx.Err() != nil {
+		return nil, false
 	}
 	var state json.RawMessage
 	if fe.def != nil {
