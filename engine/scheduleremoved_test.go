@@ -34,23 +34,12 @@ func TestScheduleRemovedByAReloadStartsNothingAfterIt(t *testing.T) {
 	st := store.NewMemory()
 	clock := runtime.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC))
 	b := &heldClaims{MemoryBroker: NewMemoryBroker(), asked: make(chan struct{}, 1), release: make(chan struct{})}
-	e, err := New(Options{Store: st, Clock: clock, Broker: b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeEngine(t, e)
-	e.Registry().Step("Work", func(ctx context.Context, s *State) (string, error) { return "", nil })
-	if ds, err := e.LoadFlows("tick.json", []byte(tickFlow)); err != nil {
-		t.Fatal(err, ds)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	e := workEngine(t, Options{Store: st, Clock: clock, Broker: b}, tickFlow)
 	clock.BlockUntil(1)
 	clock.Advance(30 * time.Second) // 00:01: the schedule is starting its tick
 	<-b.asked
 	untriggered := `{"version": 1, "flows": [{"name": "Tick", "steps": [{"name": "Work", "action": {"kind": "go"}, "irreversible": true}]}]}`
-	if ds, err := e.LoadFlows("tick.json", []byte(untriggered)); err != nil {
+	if ds, err := e.LoadFlows("flows.json", []byte(untriggered)); err != nil {
 		t.Fatal(err, ds)
 	}
 	close(b.release)  // a claim still asked is granted now
