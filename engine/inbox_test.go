@@ -108,10 +108,18 @@ func mustJSON(t testing.TB, v any) []byte {
 // startJSONEngine starts an engine with the JSON flows of doc.
 func startJSONEngine(t *testing.T, opts Options, doc string) *Engine {
 	t.Helper()
+	return startJSONEngineWith(t, opts, doc, func(*Engine) {})
+}
+
+// startJSONEngineWith is startJSONEngine, calling before with the engine
+// before it loads doc (to register its Go steps' handlers).
+func startJSONEngineWith(t *testing.T, opts Options, doc string, before func(*Engine)) *Engine {
+	t.Helper()
 	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	before(e)
 	if ds, err := e.LoadFlows("flows.json", []byte(doc)); err != nil {
 		t.Fatal(err, ds)
 	}

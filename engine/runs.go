@@ -502,6 +502,14 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		if reason := deliveredIDProblem(&m); reason != "" {
 			return deadLetter(reason)
 		}
+		// A payload POST /events refuses (payloadError), refused here
+		// too, for every flow it triggers: a JSON flow's state wraps one
+		// that is not an object ({"payload": ...}, eventState), which
+		// made some text that is not JSON ("1, \"x\": 2") a state with
+		// members of its sender's choosing.
+		if err := payloadError(m.Payload); err != nil {
+			return deadLetter(cannotStart(fe, err))
+		}
 		// Another flow it triggers cannot start from it: a dead letter
 		// for every consumer, as POST /events refuses it for all.
 		if reason := e.unstartableBut(m, fe); reason != "" {

@@ -29,13 +29,20 @@ import (
 // tick due fires once.
 
 // tickRunID is the ID of the run a tick starts: "sched-<unix seconds>-"
-// and a hash of the flow and spec (runtime.CanonicalSchedule: white space
-// is not part of it, so two spacings of one spec are one schedule, not two
-// runs a tick), so that the latest fired tick can be found among a flow's
-// runs.
+// and the schedule's key (ScheduleKey), so that the latest fired tick can
+// be found among a flow's runs.
 func tickRunID(flow, spec string, tick time.Time) string {
+	return tickPrefix + strconv.FormatInt(tick.Unix(), 10) + "-" + ScheduleKey(flow, spec)
+}
+
+// ScheduleKey names the schedule spec of flow: 12 hex digits of the
+// SHA-256 of the flow's name and the spec in canonical form
+// (runtime.CanonicalSchedule: white space is not part of it, so two
+// spacings of one spec are one schedule, not two runs a tick). Its ticks'
+// run IDs end with it, and a TickClaimer is asked about it.
+func ScheduleKey(flow, spec string) string {
 	sum := sha256.Sum256([]byte(flow + "\x00" + runtime.CanonicalSchedule(spec)))
-	return tickPrefix + strconv.FormatInt(tick.Unix(), 10) + "-" + hex.EncodeToString(sum[:6])
+	return hex.EncodeToString(sum[:6])
 }
 
 // tickPrefix starts every tick's run ID.
@@ -99,16 +106,39 @@ func (sc *scheduler) add(fe *flowEntry, spec string) func() {
 	if sc.done {
 		return func() {}
 	}
-	stop := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	sc.wg.Add(1)
-	go sc.loop(fe, spec, s, stop)
+	go func() {
+		defer close(done)
+		sc.loop(fe, spec, s, stop)
+	}()
 	var once sync.Once
-	return func() { once.Do(func() { close(stop) }) }
+	// It returns once the loop has: a tick the loop was starting has
+	// started by then, or never does, so that a redefinition of the flow
+	// without the schedule (PUT /flows) is answered once no run of the
+	// schedule can start.
+	return func() {
+		once.Do(func() { close(stop) })
+		<-done
+	}
 }
 
 func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop chan struct{}) {
 	defer sc.wg.Done()
 	clock := sc.e.clock
+	// ctx ends when the schedule stops, or the engine closes: a claim of a
+	// tick (TickClaimer) in progress is given up, and a tick not started
+	// yet is not.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+		case <-sc.quit:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
 	// busy is the latest tick refused for the runs in flight (ErrBusy),
 	// zero when none is. It is a tick missed, as one missed while no
 	// engine ran is: tried again every RetryAfter seconds, the latest tick
@@ -116,13 +146,19 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 	// never starts twice), and a later tick's timer supersedes it.
 	var busy time.Time
 	fire := func(tick time.Time) {
-		if !sc.fire(fe, spec, tick) {
+		claimErr, refused := sc.fire(ctx, fe, spec, tick)
+		if !refused || ctx.Err() != nil {
 			busy = time.Time{}
 			return
 		}
 		if busy.IsZero() { // once a refused stretch, not once a retry
-			sc.delayed.Warn("scheduled run delayed: runs in flight at their bound (Options.MaxRunning, serve -max-running); the latest tick due starts once a run ends or waits",
-				"flow", fe.name, "schedule", spec, "tick", tick, "running", sc.e.running.Load(), "max_running", sc.e.maxRunning())
+			if claimErr != nil {
+				sc.delayed.Warn("scheduled run delayed: its tick could not be claimed on the broker, which decides which process sharing it starts the tick (engine.TickClaimer); the latest tick due starts once it can be",
+					"flow", fe.name, "schedule", spec, "tick", tick, "error", claimErr)
+			} else {
+				sc.delayed.Warn("scheduled run delayed: runs in flight at their bound (Options.MaxRunning, serve -max-running); the latest tick due starts once a run ends or waits",
+					"flow", fe.name, "schedule", spec, "tick", tick, "running", sc.e.running.Load(), "max_running", sc.e.maxRunning())
+			}
 		}
 		busy = tick
 	}
@@ -139,14 +175,11 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 		if next.IsZero() {
 			return // a cron expression that never fires again
 		}
-		timer, cancel := runtime.ClockTimer(clock, wait)
+		timer, cancelTimer := runtime.ClockTimer(clock, wait)
 		select {
 		case <-timer:
-		case <-stop:
-			cancel()
-			return
-		case <-sc.quit:
-			cancel()
+		case <-ctx.Done():
+			cancelTimer()
 			return
 		}
 		// A timer that fires late (a process stopped or a machine asleep
@@ -226,11 +259,28 @@ func latestTick(s runtime.Schedule, after, now time.Time) (time.Time, bool) {
 	}
 }
 
-// fire starts tick's run, and reports whether it was refused for the runs
-// in flight (ErrBusy): a tick counts against Options.MaxRunning as any
-// start does, or a schedule that ticks faster than its runs end would
-// grow them without bound.
-func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) (busy bool) {
+// fire starts tick's run, and reports whether it was refused for now, to
+// be tried again: for the runs in flight (ErrBusy: a tick counts against
+// Options.MaxRunning as any start does, or a schedule that ticks faster
+// than its runs end would grow them without bound), or because the
+// broker, a TickClaimer, could not be asked which process starts it
+// (claimErr). A tick the broker grants to another process starts nothing
+// here, and neither does one whose schedule has stopped (ctx ended).
+func (sc *scheduler) fire(ctx context.Context, fe *flowEntry, spec string, tick time.Time) (claimErr error, refused bool) {
+	if c, ok := sc.e.broker.(TickClaimer); ok {
+		cctx, cancel := context.WithTimeout(ctx, RetryAfter*time.Second)
+		mine, err := c.ClaimTick(cctx, ScheduleKey(fe.name, spec), tick, sc.e.opts.ID)
+		cancel()
+		if err != nil {
+			return err, true
+		}
+		if !mine {
+			return nil, false
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, false
+	}
 	var state json.RawMessage
 	if fe.def != nil {
 		state, _ = json.Marshal(map[string]any{"scheduled_at": tick.UTC()})
@@ -239,11 +289,11 @@ func (sc *scheduler) fire(fe *flowEntry, spec string, tick time.Time) (busy bool
 	switch {
 	case err == nil, errors.Is(err, ErrRunExists):
 	case errors.Is(err, ErrBusy):
-		return true
+		return nil, true
 	default:
 		sc.e.log.Error("scheduled run did not start", "flow", fe.name, "tick", tick, "error", err)
 	}
-	return false
+	return nil, false
 }
 
 func (sc *scheduler) stop() {

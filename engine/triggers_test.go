@@ -500,7 +500,7 @@ func TestScheduleStartReadsTheNewestRuns(t *testing.T) {
 	clock.BlockUntil(1) // the schedule has looked for missed ticks (none) before these
 	const ticks = 1000
 	for i := range ticks {
-		e.sc.fire(fe, "@every 1m", time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute))
+		e.sc.fire(context.Background(), fe, "@every 1m", time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute))
 	}
 	waitFor(t, "the ticks' runs", func() bool { return doneRuns(mem, "Tick") == ticks })
 	closeEngine(t, e)

@@ -27,7 +27,8 @@ type Schedule interface {
 // can check it without the compiler; the cost is the runtime's dependency
 // on github.com/robfig/cron/v3, which has none of its own.
 //
-// A spec is one of (leading and trailing white space is ignored):
+// A spec is one of (white space around it is ignored, and any run of it
+// between its fields is one space: CanonicalSchedule):
 //
 //   - "@every <duration>": a Go duration of whole seconds, at least 1s
 //     ("@every 90s", "@every 1h30m"). Ticks fall on a fixed grid, not
@@ -64,7 +65,9 @@ type Schedule interface {
 // value, and robfig/cron's message without the value again) or an unknown
 // descriptor. They do not repeat the spec, which callers quote.
 func ParseSchedule(spec string) (s Schedule, err error) {
-	spec = strings.TrimSpace(spec)
+	// Read in canonical form: robfig/cron, and a zone's prefix, end at a
+	// space alone, and a tab after the zone read as part of its name.
+	spec = CanonicalSchedule(spec)
 	if spec == "" {
 		return nil, errors.New("empty schedule")
 	}

@@ -31,6 +31,10 @@ func TestParseScheduleTicks(t *testing.T) {
 		{"0 0 1 JAN ?", "2027-01-01T00:00:00Z"},
 		{"CRON_TZ=Europe/Paris 0 3 * * *", "2026-03-05T02:00:00Z"},
 		{"TZ=UTC 30 12 * * *", "2026-03-04T12:30:00Z"},
+		// White space is white space after a zone too: one schedule with
+		// its spaced form (CanonicalSchedule), not "bad time zone".
+		{"CRON_TZ=Europe/Paris\t0 3 * * *", "2026-03-05T02:00:00Z"},
+		{"TZ=Europe/Paris\n@every 1h", "2026-03-04T13:00:00Z"},
 		// Descriptors.
 		{"@hourly", "2026-03-04T13:00:00Z"},
 		{"@daily", "2026-03-05T00:00:00Z"},

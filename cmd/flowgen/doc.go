@@ -233,7 +233,7 @@
 //	        [-read-header-timeout 10s] [-read-timeout 30s] [-write-timeout 60s] [-idle-timeout 60s]
 //	        [-max-header-bytes 65536] [-max-conns 1024] [-max-body 1048576] [-service-conns 64]
 //	        [-max-running 1000] [-resume-workers 4] [-event-workers 32] [-broker-bytes 268435456]
-//	        [-broker-max-age 168h] [-inbox-bytes 268435456] [-max-dead-letters 10000]
+//	        [-broker-max-age 168h] [-inbox-bytes 268435456] [-inbox-retention 24h] [-max-dead-letters 10000]
 //	        [-watch-buffer 256] [-watch-bytes 33554432]
 //	        [-provider-allow HOST|HOST:PORT|URL-PREFIX]... [-otlp-traces URL] [-trace-sample 1]
 //
@@ -299,8 +299,8 @@
 // (cd temporal && go install ./cmd/flowgen-temporal) from a checkout). The
 // flags of the store, the broker, the providers and the runs' limits are
 // not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
-// -event-workers, -broker-bytes, -broker-max-age, -max-dead-letters,
-// -watch-buffer, -watch-bytes, -service-conns, -provider-allow: exit 2):
+// -event-workers, -broker-bytes, -broker-max-age, -inbox-retention,
+// -max-dead-letters, -watch-buffer, -watch-bytes, -service-conns, -provider-allow: exit 2):
 // Temporal keeps and schedules the runs; -inbox-bytes passes on as the bound
 // of a Temporal inbox, below the cluster's payload limit. See
 // docs/temporal.md#json-flows-on-temporal.
@@ -367,7 +367,8 @@
 // the JetStream stream holds at most -broker-bytes of messages not yet
 // acknowledged, for at most -broker-max-age, 168h); the inbox
 // holds at most -inbox-bytes (256 MiB) of awaited events no run has taken
-// (POST /events beyond answers 429), and at most -max-dead-letters
+// (POST /events beyond answers 429), each for -inbox-retention (24h) from its
+// arrival (then it expires, never delivered), and at most -max-dead-letters
 // (10,000) dead letters, the oldest dropped beyond. A GET /watch stream
 // (the web view's live updates) whose client falls -watch-buffer (256)
 // events, or -watch-bytes (32 MiB) of their JSON, behind ends with an

@@ -29,16 +29,20 @@ const maxLeaseValue = 1024
 var _ engine.IDClaimer = (*Broker)(nil)
 
 // idBucket is the name of the KeyValue bucket holding the engine IDs of
-// the engines on stream: "<stream>_IDS", with the bytes a bucket name may
-// not hold replaced, and a digest of the stream's name then (no two
-// streams share one).
-func idBucket(stream string) string {
+// the engines on stream: "<stream>_IDS" (bucketName).
+func idBucket(stream string) string { return bucketName(stream, "_IDS") }
+
+// bucketName is the name of a KeyValue bucket of the engines on stream:
+// the stream's name with the bytes a bucket name may not hold replaced,
+// and a digest of the stream's name then (no two streams share one),
+// and suffix.
+func bucketName(stream, suffix string) string {
 	clean := cleanName(stream)
 	if clean != stream {
 		sum := sha256.Sum256([]byte(stream))
 		clean += "_" + hex.EncodeToString(sum[:4])
 	}
-	return clean + "_IDS"
+	return clean + suffix
 }
 
 // idKey is the bucket's key of the engine ID id: bytes other than
@@ -77,17 +81,22 @@ func (b *Broker) ClaimID(ctx context.Context, id string, holder engine.IDHolder,
 // bucket creates (or updates) the bucket of engine IDs: as the stream's,
 // its settings are those of the engine that started last.
 func (b *Broker) bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	return b.keyValue(ctx, "engine IDs", jetstream.KeyValueConfig{
 		Bucket:       idBucket(b.opts.Stream),
 		Description:  "flowgen: which process holds each engine ID on stream " + b.opts.Stream,
 		MaxValueSize: maxLeaseValue,
-		History:      1,
 		TTL:          b.opts.IDLeaseTTL,
-		Storage:      b.opts.Storage,
-		Replicas:     b.opts.Replicas,
 	})
+}
+
+// keyValue creates (or updates) the bucket cfg of the engines on the
+// stream (what it holds, for the error), a key's last value alone kept,
+// stored and replicated as the stream.
+func (b *Broker) keyValue(ctx context.Context, what string, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.History, cfg.Storage, cfg.Replicas = 1, b.opts.Storage, b.opts.Replicas
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: creating or updating the bucket of engine IDs %s: %w", idBucket(b.opts.Stream), err)
+		return nil, fmt.Errorf("natsbus: creating or updating the bucket of %s %s: %w", what, cfg.Bucket, err)
 	}
 	return kv, nil
 }

@@ -132,6 +132,9 @@ type Broker struct {
 	js      jetstream.JetStream
 	opts    Options
 	outages outages // of each durable consumer, shared by its pull loops
+
+	tickMu sync.Mutex
+	tickKV jetstream.KeyValue // the bucket of schedule ticks, once made (ticks)
 }
 
 var _ engine.Broker = (*Broker)(nil)

@@ -95,8 +95,9 @@ instead (-namespace, -task-queue, which are a usage error without it):
 serve runs flowgen-temporal serve, of the module temporal/, with the same
 flags. Those of the store, the broker, the providers and the runs' limits
 are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
--event-workers, -broker-bytes, -broker-max-age, -max-dead-letters,
--watch-buffer, -watch-bytes, -service-conns, -provider-allow: exit 2),
+-event-workers, -broker-bytes, -broker-max-age, -inbox-retention,
+-max-dead-letters, -watch-buffer, -watch-bytes, -service-conns,
+-provider-allow: exit 2),
 as Temporal keeps and schedules the runs; -inbox-bytes passes on as the
 bound of a Temporal inbox, below the cluster's payload limit
 (docs/temporal.md#json-flows-on-temporal).`,
@@ -182,17 +183,18 @@ type serveConfig struct {
 // serverLimits are the engine's bounds serve sets (the HTTP server's are
 // listen.Limits); a zero field takes its default.
 type serverLimits struct {
-	maxBody       int64
-	serviceConns  int           // httpcall.Limits.MaxConnsPerHost
-	maxRunning    int           // engine.Options.MaxRunning
-	resumeWorkers int           // engine.Options.ResumeWorkers
-	eventWorkers  int           // engine.Options.EventWorkers
-	brokerBytes   int64         // engine.MemoryBrokerOptions.MaxBytes, natsbus.Options.MaxBytes
-	brokerMaxAge  time.Duration // natsbus.Options.MaxAge
-	inboxBytes    int64         // engine.Options.InboxBytes
-	maxDead       int           // engine.Options.MaxDeadLetters
-	watchBuffer   int           // engine.Options.WatchBuffer
-	watchBytes    int           // engine.Options.WatchBytes
+	maxBody        int64
+	serviceConns   int           // httpcall.Limits.MaxConnsPerHost
+	maxRunning     int           // engine.Options.MaxRunning
+	resumeWorkers  int           // engine.Options.ResumeWorkers
+	eventWorkers   int           // engine.Options.EventWorkers
+	brokerBytes    int64         // engine.MemoryBrokerOptions.MaxBytes, natsbus.Options.MaxBytes
+	brokerMaxAge   time.Duration // natsbus.Options.MaxAge
+	inboxBytes     int64         // engine.Options.InboxBytes
+	inboxRetention time.Duration // engine.Options.InboxRetention
+	maxDead        int           // engine.Options.MaxDeadLetters
+	watchBuffer    int           // engine.Options.WatchBuffer
+	watchBytes     int           // engine.Options.WatchBytes
 }
 
 func (l *serverLimits) flags(fs *flag.FlagSet) {
@@ -204,6 +206,7 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&l.brokerBytes, "broker-bytes", engine.DefaultBrokerBytes, "bytes the broker holds for consumers that have not acknowledged them: the in-process broker's messages (payload, ID, names and 256 bytes each), or with -nats the JetStream stream's; publishing beyond fails and is retried")
 	flagerr.DurationVar(fs, &l.brokerMaxAge, "broker-max-age", natsbus.DefaultMaxAge, "with -nats: how long (a `duration`) the JetStream stream keeps a message its consumers have not all acknowledged, and a consumer nobody pulls from (an engine down, an ID no longer used)")
 	fs.Int64Var(&l.inboxBytes, "inbox-bytes", engine.DefaultInboxBytes, "bytes of the awaited events the inbox holds for runs to take (each its payload, topic, event and ID, and 512 for its records); POST /events beyond answers 429, the broker's are delivered again later")
+	flagerr.DurationVar(fs, &l.inboxRetention, "inbox-retention", engine.DefaultInboxRetention, "how long (a `duration`) the inbox keeps an awaited event no run has taken, from its arrival, and one a run took, from then; then it expires, never delivered, and its ID is new again (choose it longer than an event may come before its run reaches the await)")
 	fs.IntVar(&l.maxDead, "max-dead-letters", engine.DefaultMaxDeadLetters, "most dead letters the inbox keeps (events that can never be applied); beyond, the oldest are dropped before their retention (7 days) ends")
 	fs.IntVar(&l.watchBuffer, "watch-buffer", engine.DefaultWatchBuffer, "events queued for one GET /watch stream (the web view's live updates) that its client has not read; a stream further behind gets an overflow event and ends")
 	fs.IntVar(&l.watchBytes, "watch-bytes", engine.DefaultWatchBytes, "bytes of the events queued for one GET /watch stream (their JSON, with the runs' states unless it asked state=false; an event larger alone is queued when nothing else is); a stream further behind gets an overflow event and ends")
@@ -213,6 +216,9 @@ func (l *serverLimits) flags(fs *flag.FlagSet) {
 func (l serverLimits) check() error {
 	if l.maxBody <= 0 {
 		return fmt.Errorf("-max-body must be positive, found %d", l.maxBody)
+	}
+	if l.inboxRetention <= 0 {
+		return fmt.Errorf("-inbox-retention must be positive, found %s", l.inboxRetention)
 	}
 	if l.brokerMaxAge < natsbus.MinMaxAge {
 		return fmt.Errorf("-broker-max-age must be at least %s (JetStream keeps messages no less long), found %s", natsbus.MinMaxAge, l.brokerMaxAge)
@@ -390,7 +396,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	}
 	// The store keeps the inbox too (flowgen inbox -store DIR).
 	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
-		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers, InboxBytes: lim.inboxBytes, MaxDeadLetters: lim.maxDead,
+		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers, InboxBytes: lim.inboxBytes, InboxRetention: lim.inboxRetention, MaxDeadLetters: lim.maxDead,
 		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns), WatchBuffer: lim.watchBuffer, WatchBytes: lim.watchBytes,
 		Broker: engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),
 		// .flow files load too (-flows, PUT /flows?name=x.flow), as the

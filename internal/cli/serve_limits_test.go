@@ -115,7 +115,7 @@ func TestServeSizeLimits(t *testing.T) {
 }
 
 func TestServeLimitFlagErrors(t *testing.T) {
-	for _, args := range [][]string{{"-read-timeout", "0s"}, {"-idle-timeout", "-1s"}, {"-max-body", "0"}, {"-max-header-bytes", "0"}, {"-service-conns", "0"}, {"-max-running", "0"}, {"-resume-workers", "-1"}, {"-event-workers", "0"}, {"-broker-bytes", "0"}, {"-broker-max-age", "0s"}, {"-broker-max-age", "1h"}, {"-broker-max-age", "50ms", "-nats", "nats://127.0.0.1:1"}, {"-inbox-bytes", "0"}, {"-max-dead-letters", "0"}, {"-watch-buffer", "0"}, {"-watch-bytes", "-1"}} {
+	for _, args := range [][]string{{"-read-timeout", "0s"}, {"-idle-timeout", "-1s"}, {"-max-body", "0"}, {"-max-header-bytes", "0"}, {"-service-conns", "0"}, {"-max-running", "0"}, {"-resume-workers", "-1"}, {"-event-workers", "0"}, {"-broker-bytes", "0"}, {"-broker-max-age", "0s"}, {"-broker-max-age", "1h"}, {"-broker-max-age", "50ms", "-nats", "nats://127.0.0.1:1"}, {"-inbox-bytes", "0"}, {"-inbox-retention", "0s"}, {"-max-dead-letters", "0"}, {"-watch-buffer", "0"}, {"-watch-bytes", "-1"}} {
 		var stdout, stderr strings.Builder
 		code := Main(append([]string{"serve", "-store", t.TempDir(), "-addr", "127.0.0.1:0"}, args...), nil, &stdout, &stderr)
 		if code != 2 || !strings.Contains(stderr.String(), args[0]) || strings.Contains(stderr.String(), "not defined") {
