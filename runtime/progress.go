@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -92,7 +91,9 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 		return nil
 	}
 	if err == nil && e.Error != "" {
-		err = errors.New(e.Error)
+		// Read back from a history: the text, and ErrTimeout when the
+		// outcome says the error was a timeout, as it was live.
+		err = &recordedError{msg: e.Error, timeout: e.Outcome == OutcomeTimeout}
 	}
 	switch from.kind {
 	case kindRunning:

@@ -331,14 +331,18 @@ func (msg *Delivery) wakeEvent() nextEvent {
 // hibernate lets go of what the run's history holds (its state, snapshot
 // and progress) while it waits, when its sink can load histories back: a
 // waiting run then costs its identity, its wait and its timer, not its
-// data. thaw reloads them when the wait ends.
+// data. thaw reloads them when the wait ends. It keeps the errors of an
+// unwind that waits (a rollback call's child, a gated rollback's event):
+// the history holds only their text, and Result.Err wraps the errors
+// themselves (errors.As finds a step's own error type, errors.Is
+// ErrTimeout or ErrHistoryLimit), whether or not the run waited.
 func (r *Run[S]) hibernate() {
 	if r.env.opts.loader == nil {
 		return
 	}
 	var zero S
 	r.state, r.snapped, r.snap = zero, zero, nil
-	r.progress = progress{}
+	r.progress = progress{cause: r.progress.cause, rollbackErrs: r.progress.rollbackErrs}
 	r.firstCtxs = nil
 	r.hibernated = true
 }
@@ -362,6 +366,14 @@ func (r *Run[S]) thaw() error {
 	}
 	if err := json.Unmarshal(rb.snap, &r.state); err != nil {
 		return &HistoryError{Seq: rb.progress.seq, Msg: "state snapshot does not decode: " + err.Error()}
+	}
+	// The history gives back the errors' text; the run kept the errors
+	// (hibernate), the same ones, as nothing is recorded while it waits.
+	if r.progress.cause != nil && rb.progress.cause != nil {
+		rb.progress.cause = r.progress.cause
+	}
+	if len(r.progress.rollbackErrs) == len(rb.progress.rollbackErrs) {
+		rb.progress.rollbackErrs = r.progress.rollbackErrs
 	}
 	r.progress, r.hibernated, r.clean = rb.progress, false, false
 	return nil
