@@ -130,8 +130,10 @@ parent run if a call started it, and the child runs its calls started.`,
 			// A page at a time, as GET /runs/{id}/history reads it: a
 			// run holds up to 25,000 events, each with a state of up to
 			// megabytes. -json prints each page as it is read; the
-			// table shows no state, and holds the events without theirs
-			// (runtime.Replay, below, needs none).
+			// table shows no state and no payload (of the event that
+			// woke a waiting run, as large as its sender made it), and
+			// holds the events without them (runtime.Replay, below,
+			// reads neither).
 			var h []runtime.Event
 			var enc *json.Encoder
 			if *asJSON {
@@ -139,6 +141,9 @@ parent run if a call started it, and the child runs its calls started.`,
 			}
 			err = historyPages(st, args[0], *asJSON, func(page []runtime.Event) error {
 				if enc == nil {
+					for i := range page {
+						page[i].Payload = nil
+					}
 					h = append(h, page...)
 					return nil
 				}

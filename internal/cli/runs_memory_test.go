@@ -36,10 +36,12 @@ func peakRSS(t *testing.T, args ...string) int64 {
 // TestHistoryVerbMemoryBounded: history reads a run's history a page at a
 // time, so what it holds follows a page, not the history. A run holds up
 // to 25,000 events, each with a state of up to megabytes: the table shows
-// no state, and -json prints each page as it reads it. Before, history
-// read the whole history, every state, whichever it printed: the run
-// below, 64 MiB of states, cost the command as much and more than the
-// same run with small states.
+// no state, and -json prints each page as it reads it; nor does the table
+// show the payloads of the events that woke the run, and it holds none.
+// Before, history read the whole history, every state, whichever it
+// printed: the run below, 64 MiB of states, cost the command as much and
+// more than the same run with small states; then the table still held
+// every payload, 64 MiB for the run woken 32 times by 2 MiB events.
 func TestHistoryVerbMemoryBounded(t *testing.T) {
 	const events, stateBytes = 32, 2 << 20
 	// Segments of 1 MiB (a record of 2 MiB is one of its own): Open reads
@@ -66,15 +68,38 @@ func TestHistoryVerbMemoryBounded(t *testing.T) {
 			}
 		}
 	}
+	// "woken": a run that waits and is woken events times, each time by
+	// an event whose payload (recorded with the wake-up) is stateBytes.
+	payload := json.RawMessage(fmt.Sprintf(`{"pad":%q}`, strings.Repeat("x", stateBytes)))
+	small := json.RawMessage(`{"pad":"x"}`)
+	seq := uint64(0)
+	emit := func(from, to string, p json.RawMessage) {
+		seq++
+		e := runtime.Event{RunID: "woken", Seq: seq, Time: t0.Add(time.Duration(seq) * time.Second), Flow: "F",
+			Step: "S", From: from, To: to, Payload: p, State: small}
+		if err := st.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emit(runtime.MachinePending, "S:waiting", nil)
+	for range events {
+		emit("S:waiting", "S:running", payload)
+		emit("S:running", "S:waiting", nil)
+	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	checkPeakBounded(t, "history", events*stateBytes, func(json bool, run string) []string {
-		if json {
-			return []string{"history", "-store", dir, "-json", run}
-		}
-		return []string{"history", "-store", dir, run}
-	})
+	for _, big := range []string{"big", "woken"} {
+		checkPeakBounded(t, "history of "+big, events*stateBytes, func(json bool, run string) []string {
+			if run == "big" {
+				run = big
+			}
+			if json {
+				return []string{"history", "-store", dir, "-json", run}
+			}
+			return []string{"history", "-store", dir, run}
+		})
+	}
 }
 
 // checkPeakBounded runs `flowgen args(json, "small")...` and `flowgen
