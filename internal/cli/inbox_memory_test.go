@@ -41,6 +41,7 @@ func TestInboxVerbMemoryBounded(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
+	checkPagedJSON(t, messages, func(i int) string { return fmt.Sprintf(`"id":"%d",`, i) }, "inbox", "-store", dir, "-json", "-topic", "big")
 	checkPeakBounded(t, "inbox", messages*payloadBytes, func(json bool, topic string) []string {
 		if json {
 			return []string{"inbox", "-store", dir, "-json", "-topic", topic}

@@ -89,6 +89,7 @@ func TestHistoryVerbMemoryBounded(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
+	checkPagedJSON(t, events, func(i int) string { return fmt.Sprintf(`"seq":%d,`, i+1) }, "history", "-store", dir, "-json", "big")
 	for _, big := range []string{"big", "woken"} {
 		checkPeakBounded(t, "history of "+big, events*stateBytes, func(json bool, run string) []string {
 			if run == "big" {
@@ -113,6 +114,51 @@ func checkPeakBounded(t *testing.T, what string, total int64, args func(json boo
 		t.Logf("%s -json %v: peak %d MiB for the small one, %d MiB for %d MiB more", what, json, small>>20, big>>20, total>>20)
 		if big-small > total/3 {
 			t.Errorf("%s -json %v: reading %d MiB more held %d MiB more; want a page's worth", what, json, total>>20, (big-small)>>20)
+		}
+	}
+}
+
+// lineHeads is an io.Writer that keeps the first 200 bytes of each line
+// written to it: what a test reads of output too large to hold.
+type lineHeads struct {
+	heads []string
+	cur   []byte
+	open  bool // a line is being written
+}
+
+func (w *lineHeads) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if !w.open {
+			w.heads, w.cur, w.open = append(w.heads, ""), w.cur[:0], true
+		}
+		if c == '\n' {
+			w.open = false
+			continue
+		}
+		if len(w.cur) < 200 {
+			w.cur = append(w.cur, c)
+			w.heads[len(w.heads)-1] = string(w.cur)
+		}
+	}
+	return len(p), nil
+}
+
+// checkPagedJSON runs `flowgen args...` in this process and checks that
+// it prints one line per item, each line's head matching want(i): every
+// item once, in order, across the pages it read them in.
+func checkPagedJSON(t *testing.T, n int, want func(i int) string, args ...string) {
+	t.Helper()
+	var out lineHeads
+	var errOut bytes.Buffer
+	if code := Main(args, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("flowgen %s: exit %d: %s", strings.Join(args, " "), code, errOut.String())
+	}
+	if len(out.heads) != n {
+		t.Fatalf("flowgen %s: %d lines, want %d", strings.Join(args, " "), len(out.heads), n)
+	}
+	for i, h := range out.heads {
+		if !strings.Contains(h, want(i)) {
+			t.Fatalf("flowgen %s: line %d begins %q, want %s in it", strings.Join(args, " "), i+1, h, want(i))
 		}
 	}
 }
