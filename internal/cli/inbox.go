@@ -43,18 +43,34 @@ the dead letters. The store is opened read-only.`,
 				return failf(e, "%v", err)
 			}
 			defer st.Close()
+			if *asJSON {
+				// A page at a time, as GET /deadletters reads them (at
+				// most engine.MaxListLimit messages and, past the first,
+				// engine.MaxDeadLetterPageBytes of payloads): dead
+				// letters alone may be 10,000, each with a payload as
+				// large as the broker delivered it.
+				enc := json.NewEncoder(e.stdout)
+				f.Limit = engine.MaxListLimit
+				for {
+					ms, more, err := st.MessagePage(f, engine.MaxDeadLetterPageBytes)
+					if err != nil {
+						return failf(e, "%v", err)
+					}
+					for _, m := range ms {
+						if err := enc.Encode(inboxJSON(m)); err != nil {
+							return failf(e, "%v", err)
+						}
+					}
+					if !more || len(ms) == 0 {
+						return exitOK
+					}
+					f.After = ms[len(ms)-1].Key()
+				}
+			}
+			f.NoPayload = true // the table shows none
 			ms, err := st.Messages(f)
 			if err != nil {
 				return failf(e, "%v", err)
-			}
-			if *asJSON {
-				enc := json.NewEncoder(e.stdout)
-				for _, m := range ms {
-					if err := enc.Encode(inboxJSON(m)); err != nil {
-						return failf(e, "%v", err)
-					}
-				}
-				return exitOK
 			}
 			tw := newTable(e.stdout)
 			fmt.Fprintln(tw, "TOPIC\tEVENT\tID\tSTATE\tRECEIVED\tUPDATED\tCLAIMED BY / REASON")

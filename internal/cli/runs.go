@@ -127,7 +127,33 @@ parent run if a call started it, and the child runs its calls started.`,
 				return failf(e, "%v", err)
 			}
 			defer st.Close()
-			h, err := st.Load(args[0])
+			// A page at a time, as GET /runs/{id}/history reads it: a
+			// run holds up to 25,000 events, each with a state of up to
+			// megabytes. -json prints each page as it is read; the
+			// table shows no state and no payload (of the event that
+			// woke a waiting run, as large as its sender made it), and
+			// holds the events without them (runtime.Replay, below,
+			// reads neither).
+			var h []runtime.Event
+			var enc *json.Encoder
+			if *asJSON {
+				enc = json.NewEncoder(e.stdout)
+			}
+			err = historyPages(st, args[0], *asJSON, func(page []runtime.Event) error {
+				if enc == nil {
+					for i := range page {
+						page[i].Payload = nil
+					}
+					h = append(h, page...)
+					return nil
+				}
+				for _, ev := range page {
+					if err := enc.Encode(ev); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 			if errors.Is(err, runtime.ErrUnknownRun) {
 				return failf(e, "no run %q in store %s", args[0], *dir)
 			}
@@ -135,12 +161,6 @@ parent run if a call started it, and the child runs its calls started.`,
 				return failf(e, "%v", err)
 			}
 			if *asJSON {
-				enc := json.NewEncoder(e.stdout)
-				for _, ev := range h {
-					if err := enc.Encode(ev); err != nil {
-						return failf(e, "%v", err)
-					}
-				}
 				return exitOK
 			}
 			tw := newTable(e.stdout)
@@ -186,6 +206,27 @@ parent run if a call started it, and the child runs its calls started.`,
 			return exitOK
 		}
 	},
+}
+
+// historyPages calls fn with each page of runID's history in order, its
+// events with their states if states: at most engine.MaxHistoryLimit
+// events and, past a page's first, engine.MaxHistoryPageBytes of what
+// they hold (store.EventBytes), the pages of GET /runs/{id}/history. So
+// what history holds at once is a page, however long the run.
+func historyPages(st *store.Store, runID string, states bool, fn func([]runtime.Event) error) error {
+	for after := uint64(0); ; {
+		page, more, err := st.LoadPage(runID, after, engine.MaxHistoryLimit, engine.MaxHistoryPageBytes, states)
+		if err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if !more || len(page) == 0 {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
 }
 
 // waitLine says what a waiting run's step waits for, and until when, as

@@ -136,7 +136,9 @@ func scanSegment(path string, seg uint64, data []byte, last bool, fn func(Pos, [
 		return corrupt(0, "bad segment header checksum")
 	}
 	if v := binary.LittleEndian.Uint32(h[8:12]); v != segVersion {
-		return corrupt(0, fmt.Sprintf("unsupported segment version %d", v))
+		// Whole (its checksum holds), so written as it is: by a version
+		// of flowgen that knows a later format, not damaged.
+		return corrupt(0, fmt.Sprintf("unsupported segment version %d (a store written by a newer flowgen?)", v))
 	}
 	off := segHeaderSize
 	for off < len(data) {
