@@ -28,8 +28,10 @@ type Telemetry interface {
 	// an event the engine receives (PublishEvent) or publishes keeps of
 	// its sender, Message.Link.
 	Link(ctx context.Context) string
-	// Delivered is called for each message the engine receives from the
-	// broker, lag after its publication (Message.Published; 0 if unknown).
+	// Delivered is called once for each message the engine takes from the
+	// broker (its consumer's handler returned nil), lag after its
+	// publication (Message.Published; 0 if unknown) when the delivery
+	// taken came: a delivery refused and tried again counts once.
 	Delivered(topic, event string, lag time.Duration)
 	// DeadLettered is called for each message the engine dead-letters.
 	DeadLettered(topic, event string)
@@ -108,34 +110,53 @@ func (e *Engine) brokerPublish(ctx context.Context, m Message) error {
 }
 
 // observeDelivery wraps a broker consumer's handler so that Telemetry sees
-// each message's lag.
+// each message's lag once, when the engine takes the message: h returns
+// nil, and the broker has it acknowledged. A delivery h refuses (the
+// inbox full, the runs at their bound, the store failing) comes again,
+// a batch held while the inbox is full at each of the broker's retries:
+// counted at each try, one message read as many, the lag's count and
+// quantiles those of the tries. The lag is read as the delivery taken
+// comes, before h: its time to publication, not h's work.
 func observeDelivery(t Telemetry, h func(context.Context, Message) error) func(context.Context, Message) error {
 	if t == nil {
 		return h
 	}
 	return func(ctx context.Context, m Message) error {
-		delivered(t, &m)
-		return h(ctx, m)
+		lag := lagOf(&m)
+		if err := h(ctx, m); err != nil {
+			return err
+		}
+		t.Delivered(m.Topic, m.Event, lag)
+		return nil
 	}
 }
 
-// observeDeliveries is observeDelivery for a consumer of batches.
+// observeDeliveries is observeDelivery for a consumer of batches: each
+// message of a batch taken is counted once.
 func observeDeliveries(t Telemetry, h func(context.Context, []Message) error) func(context.Context, []Message) error {
 	if t == nil {
 		return h
 	}
 	return func(ctx context.Context, ms []Message) error {
+		lags := make([]time.Duration, len(ms))
 		for i := range ms {
-			delivered(t, &ms[i])
+			lags[i] = lagOf(&ms[i])
 		}
-		return h(ctx, ms)
+		if err := h(ctx, ms); err != nil {
+			return err
+		}
+		for i := range ms {
+			t.Delivered(ms[i].Topic, ms[i].Event, lags[i])
+		}
+		return nil
 	}
 }
 
-func delivered(t Telemetry, m *Message) {
-	var lag time.Duration
-	if !m.Published.IsZero() {
-		lag = time.Since(m.Published) // wall clocks, the broker's and ours
+// lagOf is m's time since its publication (Message.Published; 0 if
+// unknown).
+func lagOf(m *Message) time.Duration {
+	if m.Published.IsZero() {
+		return 0
 	}
-	t.Delivered(m.Topic, m.Event, lag)
+	return time.Since(m.Published) // wall clocks, the broker's and ours
 }

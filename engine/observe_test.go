@@ -140,10 +140,63 @@ func TestDeliveryLag(t *testing.T) {
 	if m := <-got; m.Published.IsZero() {
 		t.Error("MemoryBroker did not stamp the publication time")
 	}
+	stop() // waits for the handler: the lag is counted once it returned
 	tel.mu.Lock()
 	defer tel.mu.Unlock()
 	if len(tel.delivered) != 1 || tel.delivered[0] != "payments/paid" {
 		t.Errorf("delivered %q", tel.delivered)
+	}
+}
+
+// TestDeliveryLagOncePerMessage: a batch the consumer refuses, as the
+// inbox does while it is full, comes again until it is taken, and each of
+// its messages is counted once, when taken, not at every try; so is a
+// message of one at a time.
+func TestDeliveryLagOncePerMessage(t *testing.T) {
+	const refusals = 3
+	tel := &stubTelemetry{}
+	b := NewMemoryBroker()
+	ctx := context.Background()
+	var tries, took int
+	taken := make(chan struct{})
+	stopBatch, err := b.ConsumeBatch(ctx, "c", "payments", "paid", 10, observeDeliveries(tel, func(_ context.Context, ms []Message) error {
+		if tries++; tries <= refusals {
+			return ErrInboxFull
+		}
+		if took += len(ms); took == 2 {
+			close(taken)
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oneTries int
+	oneTaken := make(chan struct{})
+	stopOne, err := b.Consume(ctx, "c", "stock", "gone", observeDelivery(tel, func(context.Context, Message) error {
+		if oneTries++; oneTries <= refusals {
+			return ErrInboxFull
+		}
+		close(oneTaken)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []Message{{ID: "a", Topic: "payments", Event: "paid"}, {ID: "b", Topic: "payments", Event: "paid"}, {ID: "c", Topic: "stock", Event: "gone"}} {
+		if err := b.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-taken
+	<-oneTaken
+	stopBatch() // each waits for its handler: a message is counted once it returned
+	stopOne()
+	tel.mu.Lock()
+	defer tel.mu.Unlock()
+	slices.Sort(tel.delivered)
+	if want := []string{"payments/paid", "payments/paid", "stock/gone"}; !slices.Equal(tel.delivered, want) {
+		t.Errorf("lag samples %q, want one per message %q (the batches were tried %d times, the message %d)", tel.delivered, want, tries, oneTries)
 	}
 }
 

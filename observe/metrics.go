@@ -62,7 +62,7 @@ func (m *instruments) init(meter metric.Meter) error {
 		metric.WithDescription("Records made durable by one group commit of the store."), metric.WithUnit("{record}"),
 		metric.WithExplicitBucketBoundaries(recordsBuckets...))
 	m.brokerLag, errs[8] = meter.Float64Histogram("flowgen.broker.lag",
-		metric.WithDescription("Time from a message's publication to its receipt by the engine, by topic and event."), metric.WithUnit("s"),
+		metric.WithDescription("Time from a message's publication to the delivery the engine took, one sample per message taken, by topic and event."), metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(secondsBuckets...))
 	m.deadLetters, errs[9] = meter.Int64Counter("flowgen.broker.dead_letters",
 		metric.WithDescription("Messages the engine dead-lettered, by topic and event."), metric.WithUnit("{message}"))

@@ -137,8 +137,9 @@ func (t *Telemetry) StoreCommitted(records int, sync time.Duration) {
 	t.m.commitRecords.Record(ctx, int64(records))
 }
 
-// Delivered records a broker message the engine received, lag after its
-// publication (negative lags, from clocks apart, count as 0).
+// Delivered records a broker message the engine took, lag after its
+// publication (negative lags, from clocks apart, count as 0): once per
+// message (engine.Telemetry.Delivered).
 func (t *Telemetry) Delivered(topic, event string, lag time.Duration) {
 	t.m.brokerLag.Record(context.Background(), max(lag, 0).Seconds(), metric.WithAttributeSet(topicEvent(topic, event)))
 }

@@ -365,6 +365,14 @@ func newEnvOn(t *testing.T, st envStore, withTokens bool, maxWatchers int, wrap 
 		return "held", nil
 	})
 	caller.Handle("stock", "Stock.Release", func(context.Context, json.RawMessage) (any, error) { return nil, nil })
+	// Count.Next answers the number after the one it is given (0 for none).
+	caller.Handle("count", "Count.Next", func(_ context.Context, in json.RawMessage) (any, error) {
+		var n int
+		if err := json.Unmarshal(in, &n); err != nil {
+			return nil, runtime.Permanent(err)
+		}
+		return n + 1, nil
+	})
 	caller.Handle("shipping", "Ship.Now", func(_ context.Context, in json.RawMessage) (any, error) {
 		// An item that asks for it fails as an HTTP call does, its error
 		// holding a long URL (no space to wrap at).

@@ -25,6 +25,10 @@
   var HISTORY_PAGE = 1000;
   // TIMELINE_ROWS is the events a run's timeline shows at a time.
   var TIMELINE_ROWS = 1000;
+  // CHILD_ROWS is the child runs a run's page lists, and reads the states
+  // of (GET /runs/{child} each), at a time: a call in a loop starts a
+  // child at each turn, thousands in a long run.
+  var CHILD_ROWS = 25;
   // DIAGRAM_MARGIN is how near the window a flow's card on the flows page
   // must come for its diagram to be read: a little ahead of the scroll.
   var DIAGRAM_MARGIN = "200px 0px";
@@ -898,7 +902,16 @@
     var details = el("div", { "class": "node-details" });
     var waitBox = el("div", { id: "run-wait" });
     var branches = el("div", { id: "run-branches" });
-    var children = el("div", { id: "run-children" });
+    // The child runs: CHILD_ROWS of them at a time (kidsFirst: the first
+    // shown), the latest followed (kidsFollow) as the timeline's events
+    // are, with a pager of their own once there are more.
+    var kidsList = el("div");
+    var kidsEarlier = el("button", { type: "button", id: "kids-earlier", text: "← Earlier", onclick: function () { showKids(kidsFirst - CHILD_ROWS); } });
+    var kidsLater = el("button", { type: "button", id: "kids-later", text: "Later →", onclick: function () { showKids(kidsFirst + CHILD_ROWS); } });
+    var kidsLatest = el("button", { type: "button", id: "kids-latest", text: "Latest", onclick: function () { showKids(kids.length); } });
+    var kidsInfo = el("span", { "class": "muted", id: "kids-info" });
+    var kidsPager = el("div", { "class": "pager", id: "kids-pager", hidden: true }, [kidsEarlier, kidsLater, kidsLatest, kidsInfo]);
+    var children = el("div", { id: "run-children" }, [kidsPager, kidsList]);
     var snapTitle = el("h2", { text: "State" });
     var snapshot = el("pre", { "class": "json mono", id: "run-state" });
     var timeline = el("table", { id: "timeline" });
@@ -1281,31 +1294,51 @@
       } else branches.appendChild(el("div", { "class": "empty", text: "No parallel block entered." }));
 
       // Child runs: listed when the API reports them (status.children),
-      // each with its state as last read (readChildren).
-      children.textContent = "";
+      // a page of them at a time, each with its state as last read
+      // (readChildren).
       kids = st.children || [];
+      drawKids(kidsFollow ? kids.length : kidsFirst);
+    }
+    // showKids shows the CHILD_ROWS child runs from kids[at] (at most: the
+    // latest), and reads their states; the stream, if it was closed (the
+    // run over, the children shown before over too), follows them again
+    // until they are over.
+    function showKids(at) {
+      keepFocus([children], function () { drawKids(at); });
+      if (!unwatch && shownKids().some(function (c) { return childOpen(c.run_id); })) unwatch = watchRun();
+    }
+    function drawKids(at) {
+      kidsFirst = Math.max(0, Math.min(at, kids.length - CHILD_ROWS));
+      kidsFollow = kidsFirst + CHILD_ROWS >= kids.length;
+      kidsList.textContent = "";
       if (kids.length) {
-        children.appendChild(el("ul", null, kids.map(function (c) {
+        kidsList.appendChild(el("ul", null, shownKids().map(function (c) {
           return el("li", { "data-child": c.run_id }, [runLink(c), " ", el("span", { "class": "child-state" }, [childState(c.run_id)])]);
         })));
-      } else children.appendChild(el("div", { "class": "empty", text: "No child runs reported for this run." }));
+      } else kidsList.appendChild(el("div", { "class": "empty", text: "No child runs reported for this run." }));
+      kidsPager.hidden = kids.length <= CHILD_ROWS;
+      kidsInfo.textContent = "child runs " + (kids.length ? kidsFirst + 1 : 0) + "\u2013" + Math.min(kids.length, kidsFirst + CHILD_ROWS) + " of " + kids.length;
+      pager(kidsEarlier, kidsFirst > 0, kidsLater, !kidsFollow);
       readChildren();
     }
 
-    // The children's states. Each child's state is read (GET
+    // The children's states. Each shown child's state is read (GET
     // /runs/{child}) as the page reads the run, and at each event of a
     // child (or of its own children): the page's stream follows the run
     // with its child runs (GET /watch?children=true), so that a move the
     // parent does not see (a child waiting for an event) shows too. A
-    // child over is not read again: it records nothing more.
-    var kids = [], childStates = {}, childAsked = {}, childShown = {};
+    // child over is not read again: it records nothing more. Only the
+    // children shown are read: a page open costs CHILD_ROWS reads at
+    // most, not one for each child the run ever started.
+    var kids = [], kidsFirst = 0, kidsFollow = true, childStates = {}, childAsked = {}, childShown = {};
+    function shownKids() { return kids.slice(kidsFirst, kidsFirst + CHILD_ROWS); }
     function childState(id) {
       var s = childStates[id];
       return s ? badge(s) : s === "" ? el("span", { "class": "muted", text: "not found" }) : null;
     }
     function childOpen(id) { var s = childStates[id]; return s !== "" && !(s && ended(s)); }
     function readChildren() {
-      kids.forEach(function (c) {
+      shownKids().forEach(function (c) {
         var id = c.run_id;
         if (!childOpen(id)) return;
         var n = childAsked[id] = (childAsked[id] || 0) + 1;
@@ -1404,20 +1437,24 @@
       });
       return reading;
     }
-    // A run that is over records nothing more, and once its children are
-    // over too its page, read whole, has nothing left to follow: its GET
-    // /watch stream, one of the server's bounded few
+    // A run that is over records nothing more, and once the children
+    // shown are over too its page, read whole, has nothing left to
+    // follow: its GET /watch stream, one of the server's bounded few
     // (Options.MaxWatchers), goes, so that tabs left open on finished
-    // runs do not hold them all.
+    // runs do not hold them all. Another page of children, some not over,
+    // opens it again (showKids).
     var runOver = false;
     function stopWhenOver() {
-      if (runOver && unwatch && !kids.some(function (c) { return childOpen(c.run_id); })) { unwatch(); unwatch = null; }
+      if (runOver && unwatch && !shownKids().some(function (c) { return childOpen(c.run_id); })) { unwatch(); unwatch = null; }
     }
     var refresh = throttle(load, 150);
-    var unwatch = watch("run=" + encodeURIComponent(id) + "&children=true", function (ev) {
-      if (ev && ev.run_id && ev.run_id !== id) childMoved(); // a child's (or a grandchild's) event
-      else refresh();
-    }, refresh);
+    function watchRun() {
+      return watch("run=" + encodeURIComponent(id) + "&children=true", function (ev) {
+        if (ev && ev.run_id && ev.run_id !== id) childMoved(); // a child's (or a grandchild's) event
+        else refresh();
+      }, refresh);
+    }
+    var unwatch = watchRun();
     cleanup.push(function () { if (unwatch) unwatch(); });
   }
 
