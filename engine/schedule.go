@@ -162,7 +162,7 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 		}
 		busy = tick
 	}
-	if t, ok := sc.missed(fe, spec, s, clock.Now()); ok {
+	if t, ok := sc.missed(ctx, fe, spec, s, clock.Now()); ok {
 		fire(t)
 	}
 	for {
@@ -194,8 +194,9 @@ func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop c
 }
 
 // missed returns the latest tick at or before now that fired no run, when
-// the flow's schedule fired before.
-func (sc *scheduler) missed(fe *flowEntry, spec string, s runtime.Schedule, now time.Time) (time.Time, bool) {
+// the flow's schedule fired before: a run of its ticks is in the store,
+// or the broker (TickClaimer) granted one of them to this engine.
+func (sc *scheduler) missed(ctx context.Context, fe *flowEntry, spec string, s runtime.Schedule, now time.Time) (time.Time, bool) {
 	// The runs are read newest first, a page at a time, until one is a
 	// tick's: ticks start in their order, so the latest is among the
 	// newest (a flow that ticks every minute has half a million runs a
@@ -218,7 +219,15 @@ func (sc *scheduler) missed(fe *flowEntry, spec string, s runtime.Schedule, now 
 		f.After = runs[len(runs)-1].RunID
 	}
 	if last.IsZero() {
-		return time.Time{}, false
+		// The store's first tick of the schedule may be one the broker
+		// granted this engine, which died before its run was recorded:
+		// no other engine starts that tick (ClaimTick), so this one
+		// does, as a tick it missed (a tick is a whole second).
+		granted := sc.grantedTick(ctx, fe, spec)
+		if granted.IsZero() {
+			return time.Time{}, false
+		}
+		last = granted.Add(-time.Second)
 	}
 	tick, ok := latestTick(s, last, now)
 	// A tick older than the store's retention may have fired, ended and
@@ -230,6 +239,31 @@ func (sc *scheduler) missed(fe *flowEntry, spec string, s runtime.Schedule, now 
 		return time.Time{}, false
 	}
 	return tick, ok
+}
+
+// grantedTick is the latest tick of fe's schedule spec that the broker,
+// a TickClaimer, granted this engine; the zero time when it granted a
+// later one to another engine, or none, or is not a TickClaimer, or
+// cannot be asked (logged: the tick is then left alone, as by a store
+// that lost its run).
+func (sc *scheduler) grantedTick(ctx context.Context, fe *flowEntry, spec string) time.Time {
+	c, ok := sc.e.broker.(TickClaimer)
+	if !ok {
+		return time.Time{}
+	}
+	cctx, cancel := context.WithTimeout(ctx, RetryAfter*time.Second)
+	defer cancel()
+	tick, holder, err := c.LatestClaim(cctx, ScheduleKey(fe.name, spec))
+	if err != nil {
+		if ctx.Err() == nil {
+			sc.e.log.Warn("missed tick not looked for on the broker: a tick it granted this engine, which has no run of it, does not start", "flow", fe.name, "schedule", spec, "error", err)
+		}
+		return time.Time{}
+	}
+	if holder != sc.e.opts.ID {
+		return time.Time{}
+	}
+	return tick
 }
 
 // retainer is a store that removes finished runs after a retention

@@ -26,6 +26,10 @@ func (b *heldClaims) ClaimTick(ctx context.Context, schedule string, tick time.T
 	}
 }
 
+func (b *heldClaims) LatestClaim(context.Context, string) (time.Time, string, error) {
+	return time.Time{}, "", nil
+}
+
 // A flow redefined without its schedule starts no run of the schedule
 // once the redefinition is in effect, not even of a tick its schedule was
 // starting as it came: the schedule has stopped when LoadFlows (PUT

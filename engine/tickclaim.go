@@ -28,4 +28,10 @@ type TickClaimer interface {
 	// start, or retrying a tick refused for the runs in flight). An error
 	// (the broker unreachable) grants nothing; the engine tries again.
 	ClaimTick(ctx context.Context, schedule string, tick time.Time, holder string) (bool, error)
+	// LatestClaim is the latest tick of schedule granted, and its holder;
+	// the zero time when none was. An engine whose store holds no run of
+	// the schedule's ticks asks it as its schedule starts: a tick granted
+	// to it whose run it did not record (it died in between) is a tick it
+	// missed, where its store alone would say the flow never fired.
+	LatestClaim(ctx context.Context, schedule string) (tick time.Time, holder string, err error)
 }

@@ -20,8 +20,10 @@ import (
 // of t/event (AckWait ackWait, tries every 10ms), and what its consumers
 // acknowledged, complete once flush returns: how many acknowledgements of
 // a kind ("+WPI", an "in progress" notice; "-NAK", given back), and of
-// how many deliveries (each has a reply subject of its own).
-func progressBroker(t *testing.T, name, event string, ackWait time.Duration) (b *Broker, acks func(kind string) (n, deliveries int64), flush func()) {
+// how many messages (their stream sequences, which a reply subject
+// holds: a message given back may be delivered again, with a subject of
+// its own, to the pull of a consumer stopping, which gives it back too).
+func progressBroker(t *testing.T, name, event string, ackWait time.Duration) (b *Broker, acks func(kind string) (n, messages int64), flush func()) {
 	s := startServer(t, t.TempDir())
 	b = connectWith(t, s, Options{Redeliver: 10 * time.Millisecond, AckWait: ackWait})
 	ensureConsumer(t, b, name, "t", event)
@@ -35,17 +37,22 @@ func progressBroker(t *testing.T, name, event string, ackWait time.Duration) (b 
 	var (
 		mu sync.Mutex
 		n  = map[string]int64{}
-		of = map[string]map[string]bool{}
+		of = map[string]map[uint64]bool{}
 	)
 	if _, err := nc.Subscribe("$JS.ACK.>", func(m *nats.Msg) {
 		kind := string(m.Data)
+		meta, err := (&nats.Msg{Sub: m.Sub, Reply: m.Subject}).Metadata()
+		if err != nil {
+			t.Errorf("acknowledgement %q on %s: %v", kind, m.Subject, err)
+			return
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		n[kind]++
 		if of[kind] == nil {
-			of[kind] = map[string]bool{}
+			of[kind] = map[uint64]bool{}
 		}
-		of[kind][m.Subject] = true
+		of[kind][meta.Sequence.Stream] = true
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -286,12 +293,12 @@ func TestStopGivesBackWhatIsBehindHeldBatch(t *testing.T) {
 	publishAll(1, 1+more)
 	// Each delivery noticed: the batch and all behind it are in hand.
 	waitFor(t, "notices for every message", func() bool {
-		_, deliveries := acks("+WPI")
-		return deliveries == 1+more
+		_, messages := acks("+WPI")
+		return messages == 1+more
 	})
 	stop()
 	waitFor(t, "every message given back", func() bool {
-		_, deliveries := acks("-NAK")
-		return deliveries == 1+more
+		_, messages := acks("-NAK")
+		return messages == 1+more
 	})
 }

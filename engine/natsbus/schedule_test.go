@@ -81,3 +81,23 @@ func TestScheduleOneRunPerTickAcrossProcesses(t *testing.T) {
 		t.Fatalf("runs after a's restart: %v in a, %v in b; want the ticks 00:01 to 00:04 once each", ra, rb)
 	}
 }
+
+// A process that dies between its claim of a tick and its run's first
+// event, its store holding no run of the schedule yet, starts that tick
+// when it comes back: the bucket tells it the tick is its own
+// (LatestClaim), where its store says the flow never fired.
+func TestScheduleTickClaimedBeforeACrashStarts(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	tick := time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC)
+	clock := runtime.NewFakeClock(tick.Add(30 * time.Second))
+	b := connect(t, s)
+	if mine, err := b.ClaimTick(context.Background(), engine.ScheduleKey("Tick", "@every 1m"), tick, "a"); err != nil || !mine {
+		t.Fatalf("claim of the tick: %v, %v", mine, err)
+	}
+	st := store.NewMemory()
+	tickEngine(t, b, st, clock, "a") // back, its store as it was
+	clock.BlockUntil(1)              // a has looked for a missed tick, and waits for 00:02
+	if runs := tickRuns(st); len(runs) != 1 {
+		t.Fatalf("runs after a's restart: %v, want the tick 00:01's", runs)
+	}
+}

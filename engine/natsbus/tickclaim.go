@@ -47,7 +47,7 @@ func (b *Broker) ClaimTick(ctx context.Context, schedule string, tick time.Time,
 	if err != nil {
 		return false, err
 	}
-	key := "s-" + escapeWith(schedule, '=')
+	key := tickKey(schedule)
 	// Three times at most: another engine may create or change the key
 	// between the look-up and the write.
 	for range 3 {
@@ -56,9 +56,9 @@ func (b *Broker) ClaimTick(ctx context.Context, schedule string, tick time.Time,
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			_, err = kv.Create(ctx, key, value)
 		case err == nil:
-			var cur tickClaim
-			if err := json.Unmarshal(e.Value(), &cur); err != nil {
-				return false, b.tickFailed(schedule, fmt.Errorf("the key holds %d bytes that are not a claim: %w", len(e.Value()), err))
+			cur, rerr := readClaim(e)
+			if rerr != nil {
+				return false, b.tickFailed(schedule, rerr)
 			}
 			if cur.Tick >= want.Tick {
 				return cur == want, nil // a later tick's, or this one's: granted to its holder alone
@@ -74,6 +74,38 @@ func (b *Broker) ClaimTick(ctx context.Context, schedule string, tick time.Time,
 		return true, nil
 	}
 	return false, b.tickFailed(schedule, errors.New("the key kept changing while it was claimed"))
+}
+
+// LatestClaim implements engine.TickClaimer: the claim in schedule's key
+// of the bucket tickBucket.
+func (b *Broker) LatestClaim(ctx context.Context, schedule string) (time.Time, string, error) {
+	kv, err := b.ticks(ctx)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	e, err := kv.Get(ctx, tickKey(schedule))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return time.Time{}, "", nil
+	}
+	if err == nil {
+		var cur tickClaim
+		if cur, err = readClaim(e); err == nil {
+			return time.Unix(cur.Tick, 0), cur.Holder, nil
+		}
+	}
+	return time.Time{}, "", fmt.Errorf("natsbus: reading the latest tick claimed of schedule %s in bucket %s: %w", schedule, tickBucket(b.opts.Stream), err)
+}
+
+// tickKey is schedule's key in the bucket tickBucket.
+func tickKey(schedule string) string { return "s-" + escapeWith(schedule, '=') }
+
+// readClaim decodes the claim a key of the bucket holds.
+func readClaim(e jetstream.KeyValueEntry) (tickClaim, error) {
+	var cur tickClaim
+	if err := json.Unmarshal(e.Value(), &cur); err != nil {
+		return tickClaim{}, fmt.Errorf("the key holds %d bytes that are not a claim: %w", len(e.Value()), err)
+	}
+	return cur, nil
 }
 
 func (b *Broker) tickFailed(schedule string, err error) error {
