@@ -116,6 +116,9 @@ func TestRegisterErrors(t *testing.T) {
 		"tab":               {runtime.NewStep("a\tb", exec)},
 		"@ route":           {runtime.NewStep("A", exec, runtime.WithNext[state]("@start", "A"))},
 		"empty route":       {runtime.NewStep("A", exec, runtime.WithNext[state]("", "A"))},
+		// Names are metric labels: one not UTF-8 failed every /metrics scrape.
+		"not UTF-8":       {runtime.NewStep("a\xffb", exec)},
+		"not UTF-8 route": {runtime.NewStep("A", exec, runtime.WithNext[state]("sent\xc3", "A"))},
 	}
 	for name, steps := range cases {
 		f := runtime.New[state]("bad")
@@ -133,6 +136,11 @@ func TestRegisterErrors(t *testing.T) {
 	}
 	if _, err := runtime.New[state]("empty").Start(context.Background(), state{}); !errors.Is(err, runtime.ErrDefinition) {
 		t.Errorf("no steps: %v", err)
+	}
+	notUTF8 := runtime.New[state]("bad\xff")
+	mustRegister(t, notUTF8, runtime.NewStep("A", exec))
+	if _, err := notUTF8.Start(context.Background(), state{}); !errors.Is(err, runtime.ErrDefinition) {
+		t.Errorf("flow ID not UTF-8: %v", err)
 	}
 	type bad struct{ C chan int }
 	g := runtime.New[bad]("json")

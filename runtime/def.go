@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/looplab/fsm"
 )
@@ -114,6 +115,8 @@ func checkStep[S any](st *Step[S]) error {
 		return fmt.Errorf("%w: nil step", ErrDefinition)
 	case st.ID == "":
 		return fmt.Errorf("%w: step with an empty ID", ErrDefinition)
+	case !utf8.ValidString(st.ID):
+		return notUTF8("step ID", st.ID)
 	case st.ID == Done || st.ID == Fail:
 		return fmt.Errorf("%w: step ID %q is reserved for a transition target", ErrDefinition, st.ID)
 	case st.ID == keyRollback:
@@ -155,6 +158,8 @@ func checkStep[S any](st *Step[S]) error {
 			return fmt.Errorf("%w: step %q routes an empty outcome (use %q)", ErrDefinition, st.ID, OutcomeOK)
 		case out == OutcomeRetry:
 			return fmt.Errorf("%w: step %q routes the reserved outcome %q", ErrDefinition, st.ID, OutcomeRetry)
+		case !utf8.ValidString(out):
+			return notUTF8(fmt.Sprintf("step %q routes outcome", st.ID), out)
 		case strings.HasPrefix(out, "@"):
 			return fmt.Errorf("%w: step %q routes outcome %q: outcomes may not start with '@'", ErrDefinition, st.ID, out)
 		}
@@ -162,7 +167,19 @@ func checkStep[S any](st *Step[S]) error {
 	return checkChoice(st)
 }
 
+// notUTF8 is the error of a name of the flow (what) that is not UTF-8.
+// Names are metric labels, span names and history JSON: the Prometheus
+// registry refuses a label value that is not UTF-8, and with it the whole
+// of a /metrics scrape, and JSON would record U+FFFD for the bytes, a name
+// no step has when the history is read back.
+func notUTF8(what, name string) error {
+	return fmt.Errorf("%w: %s %q is not valid UTF-8", ErrDefinition, what, name)
+}
+
 func buildDefinition[S any](id string, top []*Step[S]) (*definition[S], error) {
+	if !utf8.ValidString(id) {
+		return nil, notUTF8("flow ID", id)
+	}
 	if len(top) == 0 {
 		return nil, fmt.Errorf("%w: flow %q has no steps", ErrDefinition, id)
 	}

@@ -117,7 +117,8 @@ type Flow[S any] struct {
 	live   map[string]*Run[S]
 }
 
-// New returns an empty flow definition.
+// New returns an empty flow definition. An id that is not valid UTF-8
+// fails the first Start with ErrDefinition (names are metric labels).
 func New[S any](id string, opts ...Option) *Flow[S] {
 	f := &Flow[S]{id: id, live: make(map[string]*Run[S])}
 	option.Apply(&f.opts, opts)
@@ -143,7 +144,8 @@ func New[S any](id string, opts ...Option) *Flow[S] {
 func (f *Flow[S]) ID() string { return f.id }
 
 // Register adds steps in order. It rejects nil steps, empty, reserved
-// (done, fail, rollback) or duplicate IDs, steps without Exec, a choice
+// (done, fail, rollback) or duplicate IDs, IDs and routed outcomes that are
+// not valid UTF-8, steps without Exec, a choice
 // (NewChoice) whose Next leaves one of its outcomes unrouted, and
 // registration after the first run. Transition targets are checked when
 // the flow first starts.

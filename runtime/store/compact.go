@@ -123,10 +123,31 @@ func (s *Store) Compact(ctx context.Context) (CompactStats, error) {
 // compacts everything before it: `flowgen compact`.
 func (s *Store) CompactAll(ctx context.Context) (CompactStats, error) {
 	if err := s.log.Seal(); err != nil {
-		return CompactStats{}, err
+		return CompactStats{}, &abandonedError{"starting a new segment", err}
 	}
 	return s.Compact(ctx)
 }
+
+// abandonedError is the error of a compaction that stopped before its
+// swap, at step: nothing was removed, and the store's files hold what they
+// held (Rewrite.Abort removes the new segments; Open drops a new segment
+// that never got its header). It says so: its cause alone, a full disk's
+// write error or a failed log's, read as a broken store.
+type abandonedError struct {
+	step string
+	err  error
+}
+
+func (e *abandonedError) Error() string {
+	if cause := wal.FailedCause(e.err); cause != nil {
+		// The log failed (a seal that could not make its segment): this
+		// Store refuses writes, and Open's scan decides what is on disk.
+		return fmt.Sprintf("store: compaction abandoned, the store is unchanged: %s: %v (writes are refused until the store is reopened)", e.step, cause)
+	}
+	return fmt.Sprintf("store: compaction abandoned, the store is unchanged: %s: %v", e.step, e.err)
+}
+
+func (e *abandonedError) Unwrap() error { return e.err }
 
 // removable returns the runs a compaction of the segments up to hi removes:
 // finished, their last event before the retention's cutoff, all their
@@ -220,17 +241,17 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 		return nil
 	})
 	if err != nil {
-		return st, false, err
+		return st, false, &abandonedError{"reading the expired messages", err}
 	}
 	open = nil
 	if err := ctx.Err(); err != nil {
-		return st, false, err
+		return st, false, &abandonedError{"reading the expired messages", err}
 	}
 
 	// Pass 2: write what stays, noting where each record moves.
 	rw, err := s.log.Rewrite(lo, hi)
 	if err != nil {
-		return st, false, err
+		return st, false, &abandonedError{"starting the rewrite", err}
 	}
 	defer rw.Abort()
 	var moves []move
@@ -279,11 +300,11 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 		err = rw.Prepare()
 	}
 	if err != nil {
-		return st, false, err
+		return st, false, &abandonedError{"writing the records kept", err}
 	}
 	st.Segments, st.BytesAfter = int(hi-lo+1), rw.Size()
 	if st.Bytes, err = s.log.SizeOf(lo, hi); err != nil {
-		return st, false, err
+		return st, false, &abandonedError{"measuring the segments", err}
 	}
 
 	// The swap: no append between the check of an event and its index
@@ -295,6 +316,9 @@ func (s *Store) compact(ctx context.Context, force bool) (st CompactStats, ran b
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := rw.Commit(); err != nil {
+		if !errors.Is(err, wal.ErrFailed) { // else the swap may be done at the next Open
+			err = &abandonedError{"writing the swap's manifest", err}
+		}
 		return st, false, err
 	}
 	for i := range moves {

@@ -96,6 +96,16 @@ func (e *failedError) Error() string {
 }
 func (e *failedError) Unwrap() []error { return []error{ErrFailed, e.cause} }
 
+// FailedCause returns the write or sync error that failed the log when
+// err is a failed log's (ErrFailed), else nil: for a caller that words the
+// failure for what it was doing.
+func FailedCause(err error) error {
+	if fe, ok := errors.AsType[*failedError](err); ok {
+		return fe.cause
+	}
+	return nil
+}
+
 // batch is one group commit: records appended by several callers, written
 // with one write and made durable with one sync.
 type batch struct {
