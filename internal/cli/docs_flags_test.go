@@ -55,3 +55,21 @@ func TestFlagsNameTheirArgument(t *testing.T) {
 		})
 	}
 }
+
+// -store reads "-store DIR" in every verb's -h, as the README and
+// docs/engine.md write it: runs, history, inbox and compact read
+// "-store string" (the flag package's name for a string flag), serve
+// "-store DIR".
+func TestStoreFlagNamesDir(t *testing.T) {
+	for _, v := range verbs {
+		fs := flag.NewFlagSet(v.name, flag.ContinueOnError)
+		v.flags(fs)
+		f := fs.Lookup("store")
+		if f == nil {
+			continue
+		}
+		if name, _ := flag.UnquoteUsage(f); name != "DIR" {
+			t.Errorf("flowgen %s -h: -store %s, want -store DIR", v.name, name)
+		}
+	}
+}

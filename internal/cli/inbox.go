@@ -22,7 +22,7 @@ the await whose idempotency key is shown), and the dead letters (never to be
 delivered, with the reason), in the order they arrived. -state dead lists
 the dead letters. The store is opened read-only.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		dir := fs.String("store", "", "store directory (required)")
+		dir := storeFlag(fs)
 		topic := fs.String("topic", "", "only messages of this topic")
 		event := fs.String("event", "", "only messages of this event")
 		state := fs.String("state", "", "only messages in this state: "+joinMsgStates())

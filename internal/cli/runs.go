@@ -42,7 +42,7 @@ returned, or the engine has not resumed it) says "(abort pending)" after its
 state; -json says "abort_requested": true, as GET /runs/{id} does. The
 store is opened read-only, so it can be read while a service has it open.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		dir := fs.String("store", "", "store directory (required)")
+		dir := storeFlag(fs)
 		flow := fs.String("flow", "", "only runs of this flow")
 		status := fs.String("status", "", "only runs in this state: "+joinStates()+", or active (not over)")
 		asJSON := fs.Bool("json", false, "print one JSON object per run, one per line")
@@ -108,7 +108,7 @@ sleep's wake-up time, an await's event, a call's child run, and the
 deadline), whether an abort accepted waits for the run to take it, its
 parent run if a call started it, and the child runs its calls started.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		dir := fs.String("store", "", "store directory (required)")
+		dir := storeFlag(fs)
 		asJSON := fs.Bool("json", false, "print the events as JSON objects (the runtime.Event form), one per line")
 		return func(e *env, args []string) int {
 			if len(args) != 1 {

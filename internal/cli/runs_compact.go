@@ -29,7 +29,7 @@ as it was or compacted, never in between. The store must not be open: a
 running "flowgen serve" holds it (and compacts it in the background, with
 its own -retain), and compact refuses.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		dir := fs.String("store", "", "store directory (required)")
+		dir := storeFlag(fs)
 		retain := retainFlag(fs, "")
 		return func(e *env, args []string) int {
 			if len(args) != 0 {

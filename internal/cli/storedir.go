@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -9,6 +10,13 @@ import (
 
 	"github.com/flowgen/flowgen/runtime/store"
 )
+
+// storeFlag defines -store of the verbs that read or maintain an existing
+// store (runs, history, inbox, compact), named DIR in -h as the README
+// writes it.
+func storeFlag(fs *flag.FlagSet) *string {
+	return fs.String("store", "", "store directory `DIR` (required)")
+}
 
 // openStore opens the store in dir for the verbs that read or maintain an
 // existing one (runs, history, inbox: read-only; compact: to rewrite it).
