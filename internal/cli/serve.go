@@ -53,7 +53,7 @@ restart their runs wait in the store until the flow is defined again.
 
 Runs that were in progress when the server stopped resume when it starts;
 runs waiting for an event stay parked in the store. rpc steps call the
-services named with -service name=URL (POST URL/<endpoint>, JSON). Events
+services named with -service NAME=URL (POST URL/<endpoint>, JSON). Events
 go through an in-process broker, or NATS JetStream with -nats URL (while
 NATS is down, serve reconnects and POST /events answers 502, changing
 nothing; a connection closed for good stops serve, exit 1).
