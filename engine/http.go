@@ -510,6 +510,26 @@ type historyPager interface {
 	LoadPage(runID string, after uint64, limit, maxBytes int, states bool) ([]runtime.Event, bool, error)
 }
 
+// EachHistoryPage calls fn with each page of runID's history in p, in
+// order, as GET /runs/{id}/history pages it (MaxHistoryLimit events and,
+// past a page's first, MaxHistoryPageBytes), its events with their states
+// if states: what a reader holds at once is a page, however long the run.
+func EachHistoryPage(p historyPager, runID string, states bool, fn func([]runtime.Event) error) error {
+	for after := uint64(0); ; {
+		page, more, err := p.LoadPage(runID, after, MaxHistoryLimit, MaxHistoryPageBytes, states)
+		if err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if !more || len(page) == 0 {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
 // historyPage is the page of runID's history after seq after (0: from
 // the start), at most limit events and MaxHistoryPageBytes, its events
 // with their states unless states is false, and whether more events

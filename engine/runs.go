@@ -909,16 +909,12 @@ func (e *Engine) statusHistory(ctx context.Context, runID string) ([]runtime.Eve
 		return e.history(ctx, runID)
 	}
 	var h []runtime.Event
-	for after := uint64(0); ; {
-		page, more, err := p.LoadPage(runID, after, MaxHistoryLimit, MaxHistoryPageBytes, false)
-		if err != nil {
-			return nil, err
-		}
+	err := EachHistoryPage(p, runID, false, func(page []runtime.Event) error {
 		h = append(h, page...)
-		if !more || len(page) == 0 {
-			break
-		}
-		after = page[len(page)-1].Seq
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for i := len(h) - 1; i >= 0; i-- {
 		ev, _, err := p.LoadPage(runID, h[i].Seq-1, 1, MaxHistoryPageBytes, true)

@@ -139,7 +139,7 @@ parent run if a call started it, and the child runs its calls started.`,
 			if *asJSON {
 				enc = json.NewEncoder(e.stdout)
 			}
-			err = historyPages(st, args[0], *asJSON, func(page []runtime.Event) error {
+			err = engine.EachHistoryPage(st, args[0], *asJSON, func(page []runtime.Event) error {
 				if enc == nil {
 					for i := range page {
 						page[i].Payload = nil
@@ -206,27 +206,6 @@ parent run if a call started it, and the child runs its calls started.`,
 			return exitOK
 		}
 	},
-}
-
-// historyPages calls fn with each page of runID's history in order, its
-// events with their states if states: at most engine.MaxHistoryLimit
-// events and, past a page's first, engine.MaxHistoryPageBytes of what
-// they hold (store.EventBytes), the pages of GET /runs/{id}/history. So
-// what history holds at once is a page, however long the run.
-func historyPages(st *store.Store, runID string, states bool, fn func([]runtime.Event) error) error {
-	for after := uint64(0); ; {
-		page, more, err := st.LoadPage(runID, after, engine.MaxHistoryLimit, engine.MaxHistoryPageBytes, states)
-		if err != nil {
-			return err
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if !more || len(page) == 0 {
-			return nil
-		}
-		after = page[len(page)-1].Seq
-	}
 }
 
 // waitLine says what a waiting run's step waits for, and until when, as
