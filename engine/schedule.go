@@ -83,13 +83,17 @@ type scheduler struct {
 	e       *Engine
 	delayed *ratelog.Logger // ticks refused for the runs in flight
 	mu      sync.Mutex
-	quit    chan struct{}
-	wg      sync.WaitGroup
-	done    bool
+	// ctx ends when the engine closes (stop); each schedule's loop runs
+	// on a context of its own made from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	done   bool
 }
 
 func newScheduler(e *Engine) *scheduler {
-	return &scheduler{e: e, quit: make(chan struct{}),
+	ctx, cancel := context.WithCancel(context.Background())
+	return &scheduler{e: e, ctx: ctx, cancel: cancel,
 		delayed: &ratelog.Logger{Bound: ratelog.Bound{Burst: DelayedTickLogBurst, Interval: DelayedTickLogInterval},
 			Log: e.log, Now: e.clock.Now, Suppressed: "scheduled runs delayed, not logged"}}
 }
@@ -106,39 +110,29 @@ func (sc *scheduler) add(fe *flowEntry, spec string) func() {
 	if sc.done {
 		return func() {}
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
+	// ctx ends when the schedule stops, or the engine closes: a claim of a
+	// tick (TickClaimer) in progress is given up, and a tick not started
+	// yet is not.
+	ctx, cancel := context.WithCancel(sc.ctx)
+	done := make(chan struct{})
 	sc.wg.Add(1)
 	go func() {
 		defer close(done)
-		sc.loop(fe, spec, s, stop)
+		sc.loop(ctx, fe, spec, s)
 	}()
-	var once sync.Once
 	// It returns once the loop has: a tick the loop was starting has
 	// started by then, or never does, so that a redefinition of the flow
 	// without the schedule (PUT /flows) is answered once no run of the
 	// schedule can start.
 	return func() {
-		once.Do(func() { close(stop) })
+		cancel()
 		<-done
 	}
 }
 
-func (sc *scheduler) loop(fe *flowEntry, spec string, s runtime.Schedule, stop chan struct{}) {
+func (sc *scheduler) loop(ctx context.Context, fe *flowEntry, spec string, s runtime.Schedule) {
 	defer sc.wg.Done()
 	clock := sc.e.clock
-	// ctx ends when the schedule stops, or the engine closes: a claim of a
-	// tick (TickClaimer) in progress is given up, and a tick not started
-	// yet is not.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-		case <-sc.quit:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
 	// busy is the latest tick refused for the runs in flight (ErrBusy),
 	// zero when none is. It is a tick missed, as one missed while no
 	// engine ran is: tried again every RetryAfter seconds, the latest tick
@@ -334,7 +328,7 @@ func (sc *scheduler) stop() {
 	sc.mu.Lock()
 	if !sc.done {
 		sc.done = true
-		close(sc.quit)
+		sc.cancel()
 	}
 	sc.mu.Unlock()
 	sc.wg.Wait()
