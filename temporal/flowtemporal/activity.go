@@ -62,8 +62,25 @@ type attemptDetail struct {
 // Exec and publications (runtime.Flow.ExecAction), with the step's
 // idempotency key and Temporal's attempt number. Register registers it
 // under each step's ActivityName.
+//
+// A branch of a parallel block runs on its own copy of the state and
+// hands back only what the run takes of it: its writes
+// (runtime.Step.MergeBranch) on the state the block started with. Its
+// other changes are discarded, as the runtime discards them, so they need
+// not encode as JSON: the runtime checks only what the merge leaves, and
+// a branch that left a NaN in a field it does not write completes there.
 func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
-	return attempt(ctx, in, f.def.HistoryFull, func(a runtime.Action, s *S) (runtime.Outcome, error) { return f.def.ExecAction(ctx, a, s) })
+	return attempt(ctx, in, f.def.HistoryFull, func(a runtime.Action, s *S) (runtime.Outcome, error) {
+		if !f.branch[a.Step] {
+			return f.def.ExecAction(ctx, a, s)
+		}
+		work := *s
+		out, err := f.def.ExecAction(ctx, a, &work)
+		if err == nil {
+			f.byID[a.Step].MergeBranch(s, &work)
+		}
+		return out, err
+	})
 }
 
 // RollbackActivity runs one attempt of a step's rollback on the worker.

@@ -19,8 +19,11 @@ type Flow[S any] struct {
 	def   *runtime.Flow[S]
 	steps []*runtime.Step[S]
 	byID  map[string]*runtime.Step[S] // every step, branches included
-	opts  Options
-	calls map[string]Callee // the flows its calls and rollback calls run, by ID
+	// branch are the branches of the flow's blocks, by ID: their
+	// activities hand back what a merge takes (ExecActivity).
+	branch map[string]bool
+	opts   Options
+	calls  map[string]Callee // the flows its calls and rollback calls run, by ID
 }
 
 // Callee is a flow that another flow's calls run as child workflows: a
@@ -97,7 +100,7 @@ func New[S any](def *runtime.Flow[S], calls ...Callee) (*Flow[S], error) {
 
 // NewWith is New with options.
 func NewWith[S any](def *runtime.Flow[S], o Options) (*Flow[S], error) {
-	f := &Flow[S]{def: def, steps: def.Steps(), byID: map[string]*runtime.Step[S]{}, opts: o, calls: map[string]Callee{}}
+	f := &Flow[S]{def: def, steps: def.Steps(), byID: map[string]*runtime.Step[S]{}, branch: map[string]bool{}, opts: o, calls: map[string]Callee{}}
 	if len(f.steps) == 0 {
 		return nil, errors.New("flowtemporal: flow " + def.ID() + " has no steps")
 	}
@@ -113,6 +116,7 @@ func NewWith[S any](def *runtime.Flow[S], o Options) (*Flow[S], error) {
 				return nil, err
 			}
 			f.byID[s.ID] = s
+			f.branch[s.ID] = st != s
 		}
 		// Compiles the definition once, so that a flow that would not
 		// start on the runtime does not register on Temporal either.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -97,13 +98,7 @@ func TestStepLeavingStateNotJSONFails(t *testing.T) {
 	var j journal
 	def := runtime.New[ratio]("Ratio")
 	must(t, def.Register(
-		runtime.NewStep("Reserve", func(context.Context, *ratio) (runtime.Outcome, error) {
-			j.add("exec Reserve")
-			return runtime.OutcomeOK, nil
-		}, runtime.WithRollback(func(context.Context, *ratio) error {
-			j.add("undo Reserve")
-			return nil
-		})),
+		reserve(&j),
 		runtime.NewStep("Divide", func(_ context.Context, s *ratio) (runtime.Outcome, error) {
 			j.add("exec Divide")
 			s.Ratio = math.NaN()
@@ -137,27 +132,15 @@ func TestStepLeavingStateNotJSONFails(t *testing.T) {
 // events after it recorded no state at all, and the workflow's result (or
 // the next activity's input) did not encode. A run that merged such
 // writes with the code before replays as it ran: the change is
-// workflow.GetVersion'd.
+// workflow.GetVersion'd. The branch's activity applies its writes too, on
+// the state the block started with (ExecActivity), and would fail first:
+// it is replaced by a worker's of older code, which handed back the
+// branch's copy, so that the workflow's merge is what meets the NaN.
 func TestBranchWritingStateNotJSONFails(t *testing.T) {
 	for _, version := range []workflow.Version{1, workflow.DefaultVersion} {
 		t.Run(fmt.Sprintf("version %d", version), func(t *testing.T) {
 			var j journal
-			def := runtime.New[ratio]("Par")
-			must(t, def.Register(
-				runtime.NewStep("Reserve", func(context.Context, *ratio) (runtime.Outcome, error) {
-					j.add("exec Reserve")
-					return runtime.OutcomeOK, nil
-				}, runtime.WithRollback(func(context.Context, *ratio) error {
-					j.add("undo Reserve")
-					return nil
-				})),
-				runtime.NewParallel("Both", []*runtime.Step[ratio]{
-					runtime.NewStep("Divide", func(_ context.Context, s *ratio) (runtime.Outcome, error) {
-						s.Ratio = 0
-						return runtime.OutcomeOK, nil
-					}, runtime.WithIrreversible[ratio](), runtime.WithWrites(func(dst, src *ratio) { dst.Ratio = src.Ratio / dst.Other })),
-				}),
-			))
+			def := parDef(t, &j, func(s *ratio) { s.Ratio = 0 }, func(dst, src *ratio) { dst.Ratio = src.Ratio / dst.Other })
 			f, err := New(def)
 			must(t, err)
 			var logs bytes.Buffer
@@ -166,6 +149,11 @@ func TestBranchWritingStateNotJSONFails(t *testing.T) {
 			env := s.NewTestWorkflowEnvironment()
 			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testRun})
 			f.Register(env)
+			env.RegisterActivityWithOptions(func(_ context.Context, in ActionInput[ratio]) (ActionOutput[ratio], error) {
+				s := in.State
+				s.Ratio = 0
+				return ActionOutput[ratio]{Outcome: runtime.OutcomeOK, State: s, Attempt: 1}, nil
+			}, activity.RegisterOptions{Name: ActivityName("Par", "Divide", false), DisableAlreadyRegisteredCheck: true})
 			env.OnGetVersion(versionMergeNotJSON, workflow.DefaultVersion, 1).Return(version)
 			env.ExecuteWorkflow(WorkflowName("Par"), ratio{Ratio: 1})
 			if version != 1 {
@@ -193,6 +181,71 @@ func TestBranchWritingStateNotJSONFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A branch's changes to fields it does not write (Step.Writes) are
+// discarded, as on the runtime, which merges only its writes and checks
+// that what they leave encodes: a branch that leaves a NaN in a field of
+// its copy it does not write (a scratch value) completes, and the run
+// ends done with the branch's writes. Before, its activity returned its
+// whole copy, which did not encode: the branch failed with
+// runtime.StateNotJSON and the run was compensated, where the runtime's
+// ended done.
+func TestBranchDiscardsWhatItDoesNotWrite(t *testing.T) {
+	build := func(j *journal) *runtime.Flow[ratio] {
+		return parDef(t, j, func(s *ratio) {
+			s.Other = math.NaN() // a scratch value it does not write
+			s.Ratio = 2
+		}, func(dst, src *ratio) { dst.Ratio = src.Ratio })
+	}
+	var onRuntime journal
+	res, err := build(&onRuntime).Execute(context.Background(), ratio{Ratio: 1, Other: 3})
+	if err != nil || res.Final != runtime.StateDone || res.State != (ratio{Ratio: 2, Other: 3}) || slices.Contains(onRuntime.get(), "undo Reserve") {
+		t.Fatalf("on the runtime: %s %+v %v, ran %q; want done with the branch's write only", res.Final, res.State, err, onRuntime.get())
+	}
+	var onTemporal journal
+	f, err := New(build(&onTemporal))
+	must(t, err)
+	env := newEnv(t)
+	f.Register(env)
+	env.ExecuteWorkflow(WorkflowName("Par"), ratio{Ratio: 1, Other: 3})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("on Temporal: %v (ran %q); want done, as on the runtime", err, onTemporal.get())
+	}
+	var got ratio
+	must(t, env.GetWorkflowResult(&got))
+	if got != res.State {
+		t.Errorf("final state %+v, want the runtime's %+v", got, res.State)
+	}
+}
+
+// parDef is flow Par: Reserve (undone by a rollback), then block Both of
+// one branch, Divide, which does divide on its copy of the state and
+// merges it with writes. j records what ran.
+func parDef(t *testing.T, j *journal, divide func(*ratio), writes func(dst, src *ratio)) *runtime.Flow[ratio] {
+	t.Helper()
+	def := runtime.New[ratio]("Par")
+	must(t, def.Register(
+		reserve(j),
+		runtime.NewParallel("Both", []*runtime.Step[ratio]{
+			runtime.NewStep("Divide", func(_ context.Context, s *ratio) (runtime.Outcome, error) {
+				divide(s)
+				return runtime.OutcomeOK, nil
+			}, runtime.WithIrreversible[ratio](), runtime.WithWrites(writes)),
+		}),
+	))
+	return def
+}
+
+// reserve is step Reserve, undone by a rollback, which j records.
+func reserve(j *journal) *runtime.Step[ratio] {
+	return runtime.NewStep("Reserve", func(context.Context, *ratio) (runtime.Outcome, error) {
+		j.add("exec Reserve")
+		return runtime.OutcomeOK, nil
+	}, runtime.WithRollback(func(context.Context, *ratio) error {
+		j.add("undo Reserve")
+		return nil
+	}))
 }
 
 // A rollback whose attempt leaves a state that does not encode as JSON
