@@ -230,6 +230,14 @@ func RoutedToFail(outcome Outcome) error {
 // ran past its timeout d.
 func AttemptTimeout(d time.Duration) error { return fmt.Errorf("%w after %v", ErrTimeout, d) }
 
+// RollbackCallTimeout is the error of an attempt of a rollback call whose
+// child run had not ended when the rollback's timeout d passed (the child
+// is asked to abort). Executors of a flow's rollbacks elsewhere (the
+// Temporal target) return it too, so the history says the same there.
+func RollbackCallTimeout(d time.Duration) error {
+	return fmt.Errorf("%w: rollback attempt deadline %v passed", ErrTimeout, d)
+}
+
 // SleepError is the error of st, a sleep until a time of the run's state
 // s, whose Wait has no wake-up time (NewWait): the time is one a history
 // cannot record (wrapping ErrTimeRange), a value that is no time

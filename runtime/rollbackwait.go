@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -184,7 +183,7 @@ func (r *Run[S]) rollbackWoken(p *parking, kind wakeKind, msg *Delivery, err err
 	case kind == wakeChild:
 		err = nil
 	case kind == wakeTimeout:
-		err = fmt.Errorf("%w: rollback attempt deadline %v passed", ErrTimeout, d.RollbackTimeout)
+		err = RollbackCallTimeout(d.RollbackTimeout)
 	}
 	if p.endSpan != nil {
 		p.endSpan(attemptOutcome("", err), err)

@@ -180,7 +180,9 @@ func (r *wfRun[S]) rollbackChild(ctx workflow.Context, ref runtime.RunRef, input
 	}
 	_, err = r.childEnd(fut, ref)
 	if err != nil && timedOut {
-		err = fmt.Errorf("%w: rollback call past its timeout %v: %w", runtime.ErrTimeout, timeout, err)
+		// The child ended aborted, asked to: the runtime's error, which
+		// says why (the child's end is in its own history).
+		err = runtime.RollbackCallTimeout(timeout)
 	}
 	return err
 }
