@@ -68,8 +68,20 @@ func Deliver(ctx context.Context, c client.Client, runID, topic, event string, p
 // DeliverWith is Deliver of d, whose Link (the W3C traceparent of the
 // span that sent the event) the run records on the event that ends its
 // wait (runtime.Event.Link), as the runtime does.
+//
+// An ID no run has is runtime.ErrUnknownRun, and a run that is over, which
+// no await of can take the event, runtime.ErrFinished, as the handle's
+// other methods answer: Temporal answers "not found" to both, so a
+// description tells them apart.
 func DeliverWith(ctx context.Context, c client.Client, runID, topic, event string, d runtime.Delivery) error {
-	return c.SignalWorkflow(ctx, runID, "", SignalName(topic, event), SignalArg(d))
+	err := c.SignalWorkflow(ctx, runID, "", SignalName(topic, event), SignalArg(d))
+	if nf := (*serviceerror.NotFound)(nil); !errors.As(err, &nf) {
+		return err
+	}
+	if _, derr := c.DescribeWorkflowExecution(ctx, runID, ""); derr != nil {
+		return RunError(derr, runID)
+	}
+	return fmt.Errorf("%w: %q: event %s/%s not delivered", runtime.ErrFinished, runID, topic, event)
 }
 
 // Run is the handle of one run on Temporal.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -12,9 +13,11 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 type paid struct {
@@ -199,5 +202,39 @@ func TestSubscriberRefused(t *testing.T) {
 	must(t, def.Register(step()))
 	if _, err := New(def); err != nil {
 		t.Fatalf("New with a Subscriber and no await: %v", err)
+	}
+}
+
+// Deliver answers in the runtime's terms, as the handle's other methods
+// do: runtime.ErrUnknownRun for an ID no run has, runtime.ErrFinished for
+// a run that is over (no await can take the event). Temporal answers "not
+// found" to both; before, Deliver returned that as it was.
+func TestDeliverToNoRunOrARunOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	def := runtime.New[paid]("Quick", Awaits())
+	must(t, def.Register(runtime.NewStep("Ship", func(context.Context, *paid) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
+		runtime.WithIrreversible[paid]())))
+	f, err := New(def)
+	must(t, err)
+	ts := testserver.New(t)
+	c := ts.GetDefaultClient()
+	w := worker.New(c, "deliver", WorkerOptions(worker.Options{}))
+	f.Register(w)
+	must(t, w.Start())
+	defer w.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run, err := Start(ctx, c, "Quick", paid{}, client.StartWorkflowOptions{ID: "quick-1", TaskQueue: "deliver"})
+	must(t, err)
+	if _, err := run.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Deliver(ctx, "payments", "paid", json.RawMessage(`{}`)); !errors.Is(err, runtime.ErrFinished) {
+		t.Errorf("Deliver to a run over: %v, want runtime.ErrFinished", err)
+	}
+	if err := Attach[paid](c, "nobody").Deliver(ctx, "payments", "paid", json.RawMessage(`{}`)); !errors.Is(err, runtime.ErrUnknownRun) {
+		t.Errorf("Deliver to no run: %v, want runtime.ErrUnknownRun", err)
 	}
 }
