@@ -409,7 +409,9 @@ func checkState(pkg *types.Package, f *dsl.Flow, dir string) diag.List {
 // also reports a field whose type does not type-check (code "field-type"):
 // the other checks leave such a field to the compiler, since the package
 // may be waiting for its generated code, but the generator declares the
-// port's method with the field's type and could not write it.
+// port's method with the field's type and could not write it; and so,
+// with the same code, is a type the generator cannot write in a method's
+// signature for another reason (dsl.PortTypeProblem).
 func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 	var ds diag.List
 	for _, p := range f.Ports() {
@@ -425,10 +427,23 @@ func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 					if ft == nil {
 						continue
 					}
-					if hasInvalid(ft) {
+					switch why := dsl.PortTypeProblem(ft, pkg); {
+					case why == "":
+					case why == dsl.PortTypeInvalid:
 						ds = append(ds, diag.Errorf(fld.id.Range, "field-type", "%s field %q of rpc %s %q has a type that does not type-check, so method %s of port %s cannot be declared",
 							fld.role, fld.id.Name, ident.Format(p.Service), m.Endpoint, m.Name, p.Interface).
 							WithHint("fix the type of field %s of %s: `go build` shows the error", fld.id.Name, f.State.Name))
+						continue
+					case unencodable(ft) != "":
+						continue // checkField reports it, as JSON cannot carry it
+					default:
+						hint := "use data types for fields the flow sends, receives or stores"
+						if _, lit := ft.Underlying().(*types.Interface); lit {
+							hint = "use a concrete type: JSON cannot decode into an interface with methods"
+						}
+						ds = append(ds, diag.Errorf(fld.id.Range, "field-type", "%s field %q of rpc %s %q has type %s, %s, so method %s of port %s cannot be declared",
+							fld.role, fld.id.Name, ident.Format(p.Service), m.Endpoint, dsl.TypeString(ft, pkg), why, m.Name, p.Interface).
+							WithHint("%s", hint))
 						continue
 					}
 					prev, ok := first[fld.role]
@@ -450,32 +465,6 @@ func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 		}
 	}
 	return ds
-}
-
-// hasInvalid reports whether t, or a type it is written with, did not
-// type-check (an undefined name in the Go package): what the generator
-// could not write (gen's typeCode). A named type is written by its name,
-// so only unnamed composites are looked into.
-func hasInvalid(t types.Type) bool {
-	switch t := t.(type) {
-	case *types.Basic:
-		return t.Kind() == types.Invalid
-	case *types.Pointer:
-		return hasInvalid(t.Elem())
-	case *types.Slice:
-		return hasInvalid(t.Elem())
-	case *types.Array:
-		return hasInvalid(t.Elem())
-	case *types.Map:
-		return hasInvalid(t.Key()) || hasInvalid(t.Elem())
-	case *types.Struct:
-		for i := range t.NumFields() {
-			if hasInvalid(t.Field(i).Type()) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // whereAt is "line N" of a range in the .flow file, or its JSON path.
