@@ -2,6 +2,8 @@ package gen
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/format"
 	"go/parser"
@@ -137,7 +139,7 @@ func TestGenerateRefuses(t *testing.T) {
 		{"unknown kind", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: "teleport"}}}}}}, Options{Package: "p"}, `unknown kind "teleport"`},
 		{"rollback of a kind that cannot undo", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Rollback: &dsl.Rollback{Action: &dsl.Action{Kind: dsl.ActionPublish, Topic: "t", Event: "e"}}}}}}}, Options{Package: "p"}, "a rollback is a Go method or an action of kind rpc, call, not publish"},
 		{"sleep without a time", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep}}}}}}, Options{Package: "p"}, `sleep in step "A" waits no time`},
-		{"sleep until a field that is not a Go identifier", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "S"}, Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep, Until: &dsl.Ident{Name: "a-b"}}}}}}}, Options{Package: "p"}, `names field "a-b"`},
+		{"sleep until a field that is not a Go identifier", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "S"}, Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep, Until: &dsl.Ident{Name: "a-b"}}}}}}}, Options{Package: "p"}, `state field "a-b" is not a Go identifier`},
 		{"rpc without endpoint", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionRPC, Service: "s"}}}}}}, Options{Package: "p"}, "its action without service or endpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -471,5 +473,32 @@ func TestCorrelateWithoutTypes(t *testing.T) {
 	}
 	if got := string(out["f_flow.go"]); !strings.Contains(got, "return runtime.CorrelationValue(s.N) }") {
 		t.Errorf("the correlation field is not read through runtime.CorrelationValue:\n%s", got)
+	}
+}
+
+// TestGenerateRefusesKeywordFieldAtIt: a state field or a condition's
+// member named with a Go keyword (dsl.FieldNameProblem) is refused at the
+// name, with a position, when no Go package tells that the state has no
+// such field (gen -nopkg); gen failed with no position.
+func TestGenerateRefusesKeywordFieldAtIt(t *testing.T) {
+	for _, tc := range []struct{ body, at string }{
+		{"choose {\n when func == 1 -> done\n otherwise -> done }", "5:7"},
+		{"choose {\n when X.type == 1 -> done\n otherwise -> done }", "5:9"},
+		{"sleep until range", "4:14"},
+		{"publish t \"e\" (select) irreversible", "4:17"},
+		{"call G (chan) irreversible", "4:10"},
+		{"await t \"e\" -> map timeout 1s", "4:17"},
+		{"irreversible }\n parallel P {\n step B {\n writes N, default\n irreversible }", "7:12"},
+	} {
+		src := "flow F {\n state S\n step C {\n " + tc.body + "\n }\n}\nflow G { state S step X { irreversible } }\n"
+		f, ds := flowfile.Load("k.flow", []byte(src), dsl.CheckOptions{})
+		if ds.HasErrors() {
+			t.Fatalf("%q: %v", tc.body, ds.Err())
+		}
+		_, err := Generate(f, Options{Package: "p"})
+		var d diag.Diagnostic
+		if !errors.As(err, &d) || d.Code != "name" || fmt.Sprintf("%d:%d", d.Range.Start.Line, d.Range.Start.Column) != tc.at {
+			t.Errorf("%q: Generate = %v; want a name error at %s", tc.body, err, tc.at)
+		}
 	}
 }
