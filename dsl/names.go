@@ -541,6 +541,15 @@ func StateTypeProblem(f *Flow) (diag.Diagnostic, bool) {
 	return diag.Diagnostic{}, false
 }
 
+// GeneratedPredeclared are the predeclared Go identifiers that the code
+// generated for either target names itself (error, nil, ...), besides
+// those the state's field types bring: a package that declares one at
+// package level hides Go's from the generated file, which then does not
+// compile, whatever the flow; dsl/gocheck reports such a declaration.
+// gen's TestEveryCorpusFlow keeps the list in step with what the
+// generator writes.
+var GeneratedPredeclared = []string{"any", "append", "bool", "byte", "error", "make", "nil", "string", "true"}
+
 // FieldNameProblem returns what makes id, a state field a flow names or a
 // member a choose condition reads (Customer.Tier), a name no field of a Go
 // struct can have, and whether anything does: a Go keyword (`when func ==

@@ -8,6 +8,7 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"maps"
 	"os"
 	"path/filepath"
@@ -268,6 +269,7 @@ func TestEveryCorpusFlow(t *testing.T) {
 		}
 		for name, code := range out {
 			checkDecls(t, path, name, code, f, TargetRuntime)
+			checkPredeclared(t, path, name, code)
 		}
 		// The Temporal target declares more names, which dsl.Names lists
 		// with that target.
@@ -279,11 +281,30 @@ func TestEveryCorpusFlow(t *testing.T) {
 			}
 			for name, code := range out {
 				checkDecls(t, path, name, code, f, TargetTemporal)
+				checkPredeclared(t, path, name, code)
 			}
 		}
 	}
 	if clean < 10 {
 		t.Errorf("only %d corpus files check clean", clean)
+	}
+}
+
+// checkPredeclared fails when code, generated over syntheticTypes (whose
+// fields are strings, a type dsl.GeneratedPredeclared has), names a
+// predeclared identifier that dsl.GeneratedPredeclared does not list: the
+// Go package checks would not report a package that hides it
+// (dsl/gocheck's TestDeclaredPredeclared).
+func checkPredeclared(t *testing.T, path, name string, code []byte) {
+	t.Helper()
+	af, err := parser.ParseFile(token.NewFileSet(), name, code, 0)
+	if err != nil {
+		return // checkDecls reports it
+	}
+	for _, id := range af.Unresolved {
+		if types.Universe.Lookup(id.Name) != nil && !slices.Contains(dsl.GeneratedPredeclared, id.Name) {
+			t.Errorf("%s: the generated %s names the predeclared %s, which dsl.GeneratedPredeclared does not list", path, name, id.Name)
+		}
 	}
 }
 

@@ -173,12 +173,14 @@ func hasGoFile(dir string) bool {
 }
 
 // checkDeclared reports the names generated for target that the
-// package's own code declares (dsl.File.DeclaredNameCollisions), with
+// package's own code declares (dsl.File.DeclaredNameCollisions), and the
+// predeclared names the generated code uses that it hides
+// (dsl.GeneratedPredeclared), with
 // where it declares them: the Go file shown beside f as f.Name shows it,
 // so that from any working directory both paths open the files.
 func checkDeclared(p *Package, f *dsl.File, target string) diag.List {
 	scope := p.Types.Scope()
-	return f.DeclaredNameCollisions(target, func(name string) (string, bool) {
+	declared := func(name string) (string, bool) {
 		obj := scope.Lookup(name)
 		if obj == nil {
 			return "", false
@@ -189,7 +191,26 @@ func checkDeclared(p *Package, f *dsl.File, target string) diag.List {
 			file = diag.Beside(f.Name, rel) // p.dir is the flow file's directory
 		}
 		return fmt.Sprintf("the %s %s declared at %s:%d:%d", objectKind(obj), name, filepath.ToSlash(file), at.Line, at.Column), true
-	})
+	}
+	ds := f.DeclaredNameCollisions(target, declared)
+	// The predeclared names the generated code uses that the package
+	// hides: one diagnostic naming them all (the command shows one per
+	// line), at the file's first flow, whose code uses them.
+	var names, decls []string
+	for _, name := range dsl.GeneratedPredeclared {
+		if decl, ok := declared(name); ok {
+			names, decls = append(names, name), append(decls, decl)
+		}
+	}
+	for _, fl := range f.Flows {
+		if fl == nil || fl.Name == "" || len(names) == 0 {
+			continue
+		}
+		ds = append(ds, diag.Errorf(fl.NameRange, "name-collision", "the generated code of flow %q uses Go's predeclared %s, which the package hides: %s", fl.Name, strings.Join(names, ", "), strings.Join(decls, "; ")).
+			WithHint("rename the package's %s: a package-level name hides the predeclared one in every file of the package", strings.Join(names, ", ")))
+		break
+	}
+	return ds
 }
 
 // loadGoPackage loads the package in dir from source (its dependencies

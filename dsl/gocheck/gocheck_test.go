@@ -523,6 +523,39 @@ flow Ping {
 	}
 }
 
+// A package-level declaration that hides a predeclared name the
+// generated code uses (error, nil, string, ...) is an error at the first
+// flow, naming them all: no generated file could refer to Go's own, and
+// check passed while the generated code did not compile. One the generated code does not use
+// (max) is the package's business.
+func TestDeclaredPredeclared(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+type S struct{ X string }
+
+type error struct{}
+
+var nil = 3
+
+func max() {}
+`,
+	})
+	src := `flow Signup {
+    state S
+    step Review { irreversible }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`1:6: error name-collision: the generated code of flow "Signup" uses Go's predeclared error, nil, which the package hides: the type error declared at state.go:5:6; the variable nil declared at state.go:7:5 [hint: rename the package's error, nil: a package-level name hides the predeclared one in every file of the package]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}
+
 // An unexported field whose name starts with "_" still gets a name to
 // export it as: the hint once offered "". So does a name that misses only
 // the capital of an unexported field, rather than the hint to write the
