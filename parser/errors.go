@@ -397,9 +397,10 @@ func retryPartHint(toks []lexer.Token, i int) (string, bool) {
 	return "", false
 }
 
-// rollbackActionHint recognises an action that cannot undo a step,
-// written as a rollback (rollback sleep 1h, rollback publish t "e"): its
-// keyword was read as a Go rollback's name, and what follows it (toks[i],
+// rollbackActionHint recognises an action that cannot undo a step (one
+// whose keyword IsRollbackKeyword does not take), written as a rollback
+// (rollback sleep 1h, rollback publish t "e"): its keyword was read as a
+// Go rollback's name, and what follows it (toks[i],
 // where a statement should start) as the next statement, which it cannot
 // start.
 func rollbackActionHint(toks []lexer.Token, i int) (string, bool) {
@@ -407,15 +408,15 @@ func rollbackActionHint(toks []lexer.Token, i int) (string, bool) {
 		return "", false
 	}
 	var why string
-	switch kw := toks[i-1].Value; kw {
-	case ident.KeywordSleep:
+	switch kw := toks[i-1].Value; {
+	case !slices.Contains(actionKeywords, kw) || IsRollbackKeyword(kw):
+		return "", false
+	case kw == ident.KeywordSleep:
 		why = "a sleep changes nothing, so it undoes nothing, and an undo that must wait is a flow with a sleep step, run with rollback call"
-	case ident.KeywordAwait, ident.KeywordPublish:
-		why = "to publish or wait while undoing, run a flow that does, with rollback call Flow (Field)"
-	case ident.KeywordChoose:
+	case kw == ident.KeywordChoose:
 		why = "a choose routes the run, it undoes nothing"
 	default:
-		return "", false
+		why = "to publish or wait while undoing, run a flow that does, with rollback call Flow (Field)"
 	}
 	_, forms := describeExpected("Rollback", toks, i) // what a rollback may be
 	kw := toks[i-1].Value
@@ -464,7 +465,9 @@ func actionPartHint(toks []lexer.Token, i int) (string, bool) {
 
 var (
 	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step", ident.KeywordParallel}
-	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, ident.KeywordCall, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"}
+	// actionKeywords start the action line of a step.
+	actionKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, ident.KeywordCall}
+	stepKeywords   = slices.Concat(actionKeywords, []string{"retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"})
 )
 
 // parallelBlockName names a parallel block in hints.
