@@ -540,3 +540,36 @@ func StateTypeProblem(f *Flow) (diag.Diagnostic, bool) {
 	}
 	return diag.Diagnostic{}, false
 }
+
+// GeneratedPredeclared are the predeclared Go identifiers that the code
+// generated for either target names itself (error, nil, ...), besides
+// those the state's field types bring: a package that declares one at
+// package level hides Go's from the generated file, which then does not
+// compile, whatever the flow; dsl/gocheck reports such a declaration.
+// gen's TestEveryCorpusFlow keeps the list in step with what the
+// generator writes.
+var GeneratedPredeclared = []string{"any", "append", "bool", "byte", "error", "make", "nil", "string", "true"}
+
+// FieldNameProblem returns what makes id, a state field a flow names or a
+// member a choose condition reads (Customer.Tier), a name no field of a Go
+// struct can have, and whether anything does: a Go keyword (`when func ==
+// 1`, `sleep until range`), or, in JSON input, a name that is not a Go
+// identifier. what names it in the message ("state field", "member").
+// It is the one home of the rule, which gen enforces with this
+// diagnostic, at the name: with the Go package loaded, the Go package
+// checks report such a name first (the state type has no such field);
+// without it (-nopkg) the generated s.func would not compile. Check does
+// not report it: a JSON flow that the engine runs reads JSON members,
+// which may be named so ("type").
+func FieldNameProblem(id *Ident, what string) (diag.Diagnostic, bool) {
+	switch {
+	case id == nil:
+	case !ident.IsGo(id.Name):
+		return diag.Errorf(id.Range, "name", "%s %q is not a Go identifier, so no Go struct has a field of that name", what, id.Name).
+			WithHint("name a Go field: letters, digits and underscores, not starting with a digit"), true
+	case token.IsKeyword(id.Name):
+		return diag.Errorf(id.Range, "name", "%s %q is a Go keyword, so no Go struct has a field of that name", what, id.Name).
+			WithHint("name a Go field, such as %q", ident.Exported(id.Name)), true
+	}
+	return diag.Diagnostic{}, false
+}

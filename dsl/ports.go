@@ -107,7 +107,7 @@ func (f *Flow) ports() ([]Port, diag.List) {
 		if !ok {
 			field := ident.GoName(a.Service)
 			if field == "" {
-				ds = append(ds, diag.Errorf(a.Range, "name", "service %q gives no Go name for its port: its letters and digits must start with a letter", a.Service).
+				ds = append(ds, diag.Errorf(a.Range, "name", "service %q gives no Go name for its port: its letters and digits must start with a letter that has an upper case, as an exported Go name does", a.Service).
 					WithHint("%s", nameHint("service", a.Service, "svc")))
 				continue
 			}
@@ -124,7 +124,7 @@ func (f *Flow) ports() ([]Port, diag.List) {
 		p := &ports[pi]
 		name := ident.GoName(a.Endpoint)
 		if name == "" {
-			ds = append(ds, diag.Errorf(a.Range, "name", "endpoint %q of service %q gives no Go method name for port %s: its letters and digits must start with a letter", a.Endpoint, a.Service, p.Interface).
+			ds = append(ds, diag.Errorf(a.Range, "name", "endpoint %q of service %q gives no Go method name for port %s: its letters and digits must start with a letter that has an upper case, as an exported Go name does", a.Endpoint, a.Service, p.Interface).
 				WithHint("%s", nameHint("endpoint", a.Endpoint, "Call")))
 			continue
 		}
@@ -188,7 +188,7 @@ func (c PortCall) Describe() string {
 // when it has no letter or digit at all.
 func nameHint(what, name, prefix string) string {
 	if c := ident.CamelCase(name); c != "" {
-		return diag.Sprintf("name the %s with a letter first, such as %q", what, prefix+c)
+		return diag.Sprintf("name the %s starting with a letter such as A-Z, for example %q", what, prefix+c)
 	}
-	return fmt.Sprintf("name the %s with letters and digits, starting with a letter", what)
+	return fmt.Sprintf("name the %s with letters and digits, starting with a letter such as A-Z", what)
 }

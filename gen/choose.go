@@ -3,7 +3,6 @@ package gen
 import (
 	"encoding/json"
 	"fmt"
-	"go/token"
 	"go/types"
 	"slices"
 	"time"
@@ -237,8 +236,9 @@ func literal(l *dsl.Literal) jen.Code {
 // checkChoose refuses, for a model that was not checked, what would not
 // compile or would put other text than a condition into the code: a
 // missing otherwise or target; what dsl.CondProblems finds, as Check
-// reports it; and what only the Go text needs, a field that is not a Go
-// identifier or a literal that is not Go syntax of its kind.
+// reports it; and what only the Go text needs, a field or member no Go
+// struct can have (dsl.FieldNameProblem, at the name) or a literal that is
+// not Go syntax of its kind.
 func checkChoose(fl *dsl.Flow, s *dsl.Step, a *dsl.Action) error {
 	if a.Otherwise == nil {
 		return fmt.Errorf("gen: flow %q: step %q: choose without otherwise", fl.Name, s.Name)
@@ -253,12 +253,16 @@ func checkChoose(fl *dsl.Flow, s *dsl.Step, a *dsl.Action) error {
 		}
 		var err error
 		b.When.Fields(func(c *dsl.Cond) {
+			if err == nil {
+				err = nameErr(c)
+			}
+		})
+		if err != nil {
+			return err // a diagnostic at the name, which its message names
+		}
+		b.When.Fields(func(c *dsl.Cond) {
 			switch {
 			case err != nil:
-			case !token.IsIdentifier(c.Field.Name):
-				err = fmt.Errorf("condition on field %q, not a Go identifier", c.Field.Name)
-			case slices.ContainsFunc(c.Members, func(m *dsl.Ident) bool { return !token.IsIdentifier(m.Name) }):
-				err = fmt.Errorf("condition on %q: a member is not a Go identifier", c.Path())
 			case c.Op == dsl.CondField || c.Value == nil: // a bool field alone: no literal
 			case c.Value.Kind == dsl.LitNumber && !isNumber(c.Value.Text):
 				err = fmt.Errorf("condition on %q: %q is not a number", c.Field.Name, c.Value.Text)
@@ -300,4 +304,18 @@ func (g *flowGen) edgeOutcome(s *dsl.Step, e dsl.Edge) jen.Code {
 		}
 	}
 	return jen.Lit(e.Outcome)
+}
+
+// nameErr is the dsl.FieldNameProblem of c's field or of one of its
+// members (a diagnostic, at the name), or nil.
+func nameErr(c *dsl.Cond) error {
+	if d, bad := dsl.FieldNameProblem(c.Field, "state field"); bad {
+		return d
+	}
+	for _, m := range c.Members {
+		if d, bad := dsl.FieldNameProblem(m, "member"); bad {
+			return d
+		}
+	}
+	return nil
 }

@@ -213,8 +213,11 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 			}
 		}
 		for _, f := range a.Spec().Fields {
-			if id := a.IdentField(f.Field); f.Role != "" && id != nil && !token.IsIdentifier(id.Name) {
-				return fmt.Errorf("gen: flow %q: step %q: %s names field %q, not a Go identifier", fl.Name, s.Name, what, id.Name)
+			if f.Role == "" {
+				continue
+			}
+			if d, bad := dsl.FieldNameProblem(a.IdentField(f.Field), "state field"); bad {
+				return d // at the name: the message names it
 			}
 		}
 		if a.Kind == dsl.ActionChoose {
@@ -251,8 +254,8 @@ func checkAction(fl *dsl.Flow, s *dsl.Step) error {
 		if p == nil || p.Topic == "" || p.Event == "" {
 			return fmt.Errorf("gen: flow %q: step %q: publication without topic or event", fl.Name, s.Name)
 		}
-		if p.Payload != nil && !token.IsIdentifier(p.Payload.Name) {
-			return fmt.Errorf("gen: flow %q: step %q: publication names field %q, not a Go identifier", fl.Name, s.Name, p.Payload.Name)
+		if d, bad := dsl.FieldNameProblem(p.Payload, "state field"); bad {
+			return d
 		}
 	}
 	return nil

@@ -2,10 +2,13 @@ package gen
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/format"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"maps"
 	"os"
 	"path/filepath"
@@ -137,7 +140,7 @@ func TestGenerateRefuses(t *testing.T) {
 		{"unknown kind", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: "teleport"}}}}}}, Options{Package: "p"}, `unknown kind "teleport"`},
 		{"rollback of a kind that cannot undo", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Rollback: &dsl.Rollback{Action: &dsl.Action{Kind: dsl.ActionPublish, Topic: "t", Event: "e"}}}}}}}, Options{Package: "p"}, "a rollback is a Go method or an action of kind rpc, call, not publish"},
 		{"sleep without a time", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep}}}}}}, Options{Package: "p"}, `sleep in step "A" waits no time`},
-		{"sleep until a field that is not a Go identifier", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "S"}, Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep, Until: &dsl.Ident{Name: "a-b"}}}}}}}, Options{Package: "p"}, `names field "a-b"`},
+		{"sleep until a field that is not a Go identifier", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", State: &dsl.Ident{Name: "S"}, Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionSleep, Until: &dsl.Ident{Name: "a-b"}}}}}}}, Options{Package: "p"}, `state field "a-b" is not a Go identifier`},
 		{"rpc without endpoint", &dsl.File{Name: "x.flow", Flows: []*dsl.Flow{{Name: "F", Steps: []*dsl.Step{{Name: "A", Action: &dsl.Action{Kind: dsl.ActionRPC, Service: "s"}}}}}}, Options{Package: "p"}, "its action without service or endpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,6 +269,7 @@ func TestEveryCorpusFlow(t *testing.T) {
 		}
 		for name, code := range out {
 			checkDecls(t, path, name, code, f, TargetRuntime)
+			checkPredeclared(t, path, name, code)
 		}
 		// The Temporal target declares more names, which dsl.Names lists
 		// with that target.
@@ -277,11 +281,30 @@ func TestEveryCorpusFlow(t *testing.T) {
 			}
 			for name, code := range out {
 				checkDecls(t, path, name, code, f, TargetTemporal)
+				checkPredeclared(t, path, name, code)
 			}
 		}
 	}
 	if clean < 10 {
 		t.Errorf("only %d corpus files check clean", clean)
+	}
+}
+
+// checkPredeclared fails when code, generated over syntheticTypes (whose
+// fields are strings, a type dsl.GeneratedPredeclared has), names a
+// predeclared identifier that dsl.GeneratedPredeclared does not list: the
+// Go package checks would not report a package that hides it
+// (dsl/gocheck's TestDeclaredPredeclared).
+func checkPredeclared(t *testing.T, path, name string, code []byte) {
+	t.Helper()
+	af, err := parser.ParseFile(token.NewFileSet(), name, code, 0)
+	if err != nil {
+		return // checkDecls reports it
+	}
+	for _, id := range af.Unresolved {
+		if types.Universe.Lookup(id.Name) != nil && !slices.Contains(dsl.GeneratedPredeclared, id.Name) {
+			t.Errorf("%s: the generated %s names the predeclared %s, which dsl.GeneratedPredeclared does not list", path, name, id.Name)
+		}
 	}
 }
 
@@ -471,5 +494,32 @@ func TestCorrelateWithoutTypes(t *testing.T) {
 	}
 	if got := string(out["f_flow.go"]); !strings.Contains(got, "return runtime.CorrelationValue(s.N) }") {
 		t.Errorf("the correlation field is not read through runtime.CorrelationValue:\n%s", got)
+	}
+}
+
+// TestGenerateRefusesKeywordFieldAtIt: a state field or a condition's
+// member named with a Go keyword (dsl.FieldNameProblem) is refused at the
+// name, with a position, when no Go package tells that the state has no
+// such field (gen -nopkg); gen failed with no position.
+func TestGenerateRefusesKeywordFieldAtIt(t *testing.T) {
+	for _, tc := range []struct{ body, at string }{
+		{"choose {\n when func == 1 -> done\n otherwise -> done }", "5:7"},
+		{"choose {\n when X.type == 1 -> done\n otherwise -> done }", "5:9"},
+		{"sleep until range", "4:14"},
+		{"publish t \"e\" (select) irreversible", "4:17"},
+		{"call G (chan) irreversible", "4:10"},
+		{"await t \"e\" -> map timeout 1s", "4:17"},
+		{"irreversible }\n parallel P {\n step B {\n writes N, default\n irreversible }", "7:12"},
+	} {
+		src := "flow F {\n state S\n step C {\n " + tc.body + "\n }\n}\nflow G { state S step X { irreversible } }\n"
+		f, ds := flowfile.Load("k.flow", []byte(src), dsl.CheckOptions{})
+		if ds.HasErrors() {
+			t.Fatalf("%q: %v", tc.body, ds.Err())
+		}
+		_, err := Generate(f, Options{Package: "p"})
+		var d diag.Diagnostic
+		if !errors.As(err, &d) || d.Code != "name" || fmt.Sprintf("%d:%d", d.Range.Start.Line, d.Range.Start.Column) != tc.at {
+			t.Errorf("%q: Generate = %v; want a name error at %s", tc.body, err, tc.at)
+		}
 	}
 }

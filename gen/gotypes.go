@@ -16,8 +16,9 @@ import (
 // it), composite types element by element. The typed service ports' method
 // signatures are written with it. A type that JSON cannot carry, or that
 // the generated file cannot name (an unexported type of another package),
-// is an error: the Go package checks report the first kind with a
-// position.
+// is an error; dsl.PortTypeProblem is the rule, which the Go package checks
+// report at the field (TestTypeCodeAgreesWithPortTypeProblem keeps the
+// two in step).
 func typeCode(t types.Type, pkg *types.Package, imports map[string]string) (jen.Code, error) {
 	switch t := t.(type) {
 	case *types.Alias:

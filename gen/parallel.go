@@ -70,8 +70,11 @@ func (g *flowGen) checkBlock(s *dsl.Step, seen map[string]bool) error {
 		}
 		seen[b.Name] = true
 		for _, w := range b.BranchWrites() {
-			if w == nil || !token.IsIdentifier(w.Name) {
-				return fmt.Errorf("gen: flow %q: branch %q writes a field that is not a Go identifier", fl.Name, b.Name)
+			if w == nil {
+				return fmt.Errorf("gen: flow %q: branch %q writes a nil field", fl.Name, b.Name)
+			}
+			if d, bad := dsl.FieldNameProblem(w, "state field"); bad {
+				return d // at the name, which its message names
 			}
 		}
 		if err := checkAction(fl, b); err != nil {

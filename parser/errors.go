@@ -284,6 +284,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if h, ok := actionPartHint(toks, i); ok {
 			hint = h
 		}
+		if h, ok := rollbackActionHint(toks, i); ok {
+			hint = h
+		}
 		return want, hint
 	case `")"`:
 		if found.Value == "," && i >= 2 && toks[i-2].Value == "(" && !inChoose(toks, i) {
@@ -394,6 +397,32 @@ func retryPartHint(toks []lexer.Token, i int) (string, bool) {
 	return "", false
 }
 
+// rollbackActionHint recognises an action that cannot undo a step (one
+// whose keyword IsRollbackKeyword does not take), written as a rollback
+// (rollback sleep 1h, rollback publish t "e"): its keyword was read as a
+// Go rollback's name, and what follows it (toks[i],
+// where a statement should start) as the next statement, which it cannot
+// start.
+func rollbackActionHint(toks []lexer.Token, i int) (string, bool) {
+	if i < 2 || toks[i-2].Type != tokIdent || toks[i-2].Value != "rollback" || toks[i-1].Type != tokIdent {
+		return "", false
+	}
+	var why string
+	switch kw := toks[i-1].Value; {
+	case !slices.Contains(actionKeywords, kw) || IsRollbackKeyword(kw):
+		return "", false
+	case kw == ident.KeywordSleep:
+		why = "a sleep changes nothing, so it undoes nothing, and an undo that must wait is a flow with a sleep step, run with rollback call"
+	case kw == ident.KeywordChoose:
+		why = "a choose routes the run, it undoes nothing"
+	default:
+		why = "to publish or wait while undoing, run a flow that does, with rollback call Flow (Field)"
+	}
+	_, forms := describeExpected("Rollback", toks, i) // what a rollback may be
+	kw := toks[i-1].Value
+	return fmt.Sprintf("%s; %q names a Go method %s: %s", forms, "rollback "+kw, kw, why), true
+}
+
 // actionForms is how each action line with parts after its names is
 // written, its parts in the order the grammar takes them, for hints.
 var actionForms = map[string]string{
@@ -436,7 +465,9 @@ func actionPartHint(toks []lexer.Token, i int) (string, bool) {
 
 var (
 	flowKeywords = []string{"state", "trigger", "retry", "timeout", "deadline", "step", ident.KeywordParallel}
-	stepKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, ident.KeywordCall, "retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"}
+	// actionKeywords start the action line of a step.
+	actionKeywords = []string{ident.KeywordRPC, ident.KeywordAwait, ident.KeywordPublish, ident.KeywordSleep, ident.KeywordChoose, ident.KeywordCall}
+	stepKeywords   = slices.Concat(actionKeywords, []string{"retry", "timeout", "deadline", "rollback", "irreversible", "outcomes", ident.KeywordWrites, "on"})
 )
 
 // parallelBlockName names a parallel block in hints.

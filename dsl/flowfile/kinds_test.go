@@ -119,3 +119,15 @@ func kindLine(t *testing.T, k *dsl.KindSpec, line string) []dsl.ActionField {
 	}
 	return set
 }
+
+// TestRollbackKeywords keeps the kinds that can undo a step (dsl/kinds.go,
+// Rollback) and the keywords the grammar's Rollback rule takes
+// (parser.IsRollbackKeyword, whose complement the parser's hint for
+// `rollback sleep 1h` names) in step.
+func TestRollbackKeywords(t *testing.T) {
+	for _, k := range dsl.Kinds() {
+		if k.Keyword != "" && k.Rollback != parser.IsRollbackKeyword(k.Keyword) {
+			t.Errorf("kind %s: Rollback is %v, but parser.IsRollbackKeyword(%q) is %v", k.Kind, k.Rollback, k.Keyword, !k.Rollback)
+		}
+	}
+}

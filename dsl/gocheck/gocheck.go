@@ -173,12 +173,14 @@ func hasGoFile(dir string) bool {
 }
 
 // checkDeclared reports the names generated for target that the
-// package's own code declares (dsl.File.DeclaredNameCollisions), with
+// package's own code declares (dsl.File.DeclaredNameCollisions), and the
+// predeclared names the generated code uses that it hides
+// (dsl.GeneratedPredeclared), with
 // where it declares them: the Go file shown beside f as f.Name shows it,
 // so that from any working directory both paths open the files.
 func checkDeclared(p *Package, f *dsl.File, target string) diag.List {
 	scope := p.Types.Scope()
-	return f.DeclaredNameCollisions(target, func(name string) (string, bool) {
+	declared := func(name string) (string, bool) {
 		obj := scope.Lookup(name)
 		if obj == nil {
 			return "", false
@@ -189,7 +191,26 @@ func checkDeclared(p *Package, f *dsl.File, target string) diag.List {
 			file = diag.Beside(f.Name, rel) // p.dir is the flow file's directory
 		}
 		return fmt.Sprintf("the %s %s declared at %s:%d:%d", objectKind(obj), name, filepath.ToSlash(file), at.Line, at.Column), true
-	})
+	}
+	ds := f.DeclaredNameCollisions(target, declared)
+	// The predeclared names the generated code uses that the package
+	// hides: one diagnostic naming them all (the command shows one per
+	// line), at the file's first flow, whose code uses them.
+	var names, decls []string
+	for _, name := range dsl.GeneratedPredeclared {
+		if decl, ok := declared(name); ok {
+			names, decls = append(names, name), append(decls, decl)
+		}
+	}
+	for _, fl := range f.Flows {
+		if fl == nil || fl.Name == "" || len(names) == 0 {
+			continue
+		}
+		ds = append(ds, diag.Errorf(fl.NameRange, "name-collision", "the generated code of flow %q uses Go's predeclared %s, which the package hides: %s", fl.Name, strings.Join(names, ", "), strings.Join(decls, "; ")).
+			WithHint("rename the package's %s: a package-level name hides the predeclared one in every file of the package", strings.Join(names, ", ")))
+		break
+	}
+	return ds
 }
 
 // loadGoPackage loads the package in dir from source (its dependencies
@@ -409,7 +430,9 @@ func checkState(pkg *types.Package, f *dsl.Flow, dir string) diag.List {
 // also reports a field whose type does not type-check (code "field-type"):
 // the other checks leave such a field to the compiler, since the package
 // may be waiting for its generated code, but the generator declares the
-// port's method with the field's type and could not write it.
+// port's method with the field's type and could not write it; and so,
+// with the same code, is a type the generator cannot write in a method's
+// signature for another reason (dsl.PortTypeProblem).
 func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 	var ds diag.List
 	for _, p := range f.Ports() {
@@ -425,10 +448,23 @@ func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 					if ft == nil {
 						continue
 					}
-					if hasInvalid(ft) {
+					switch why := dsl.PortTypeProblem(ft, pkg); {
+					case why == "":
+					case why == dsl.PortTypeInvalid:
 						ds = append(ds, diag.Errorf(fld.id.Range, "field-type", "%s field %q of rpc %s %q has a type that does not type-check, so method %s of port %s cannot be declared",
 							fld.role, fld.id.Name, ident.Format(p.Service), m.Endpoint, m.Name, p.Interface).
 							WithHint("fix the type of field %s of %s: `go build` shows the error", fld.id.Name, f.State.Name))
+						continue
+					case unencodable(ft) != "":
+						continue // checkField reports it, as JSON cannot carry it
+					default:
+						hint := "use data types for fields the flow sends, receives or stores"
+						if _, lit := ft.Underlying().(*types.Interface); lit {
+							hint = "use a concrete type: JSON cannot decode into an interface with methods"
+						}
+						ds = append(ds, diag.Errorf(fld.id.Range, "field-type", "%s field %q of rpc %s %q has type %s, %s, so method %s of port %s cannot be declared",
+							fld.role, fld.id.Name, ident.Format(p.Service), m.Endpoint, dsl.TypeString(ft, pkg), why, m.Name, p.Interface).
+							WithHint("%s", hint))
 						continue
 					}
 					prev, ok := first[fld.role]
@@ -450,32 +486,6 @@ func checkPortTypes(pkg *types.Package, T types.Type, f *dsl.Flow) diag.List {
 		}
 	}
 	return ds
-}
-
-// hasInvalid reports whether t, or a type it is written with, did not
-// type-check (an undefined name in the Go package): what the generator
-// could not write (gen's typeCode). A named type is written by its name,
-// so only unnamed composites are looked into.
-func hasInvalid(t types.Type) bool {
-	switch t := t.(type) {
-	case *types.Basic:
-		return t.Kind() == types.Invalid
-	case *types.Pointer:
-		return hasInvalid(t.Elem())
-	case *types.Slice:
-		return hasInvalid(t.Elem())
-	case *types.Array:
-		return hasInvalid(t.Elem())
-	case *types.Map:
-		return hasInvalid(t.Key()) || hasInvalid(t.Elem())
-	case *types.Struct:
-		for i := range t.NumFields() {
-			if hasInvalid(t.Field(i).Type()) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // whereAt is "line N" of a range in the .flow file, or its JSON path.

@@ -332,6 +332,49 @@ type S struct {
 	}
 }
 
+// A type the generator cannot write in a port method's signature (an
+// interface literal with methods, a channel or a function inside a
+// composite type) is an error at the field, as one that does not
+// type-check is: the check passed and gen failed with no position.
+func TestPortTypesUnwritable(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module m\n\ngo 1.26\n",
+		"state.go": `package m
+
+import "fmt"
+
+type S struct {
+	Named fmt.Stringer
+	Lit   interface{ String() string }
+	Chans []chan int
+	Funcs map[string]struct{ F func() }
+	ID    string
+}
+`,
+	})
+	src := `flow F {
+    state S
+    step A {
+        rpc p "E.Do" (Named) -> Lit
+        irreversible
+    }
+    step B {
+        rpc p "E.Get" (ID) -> Chans
+        rollback rpc p "E.Undo" (Funcs)
+    }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`4:33: error field-type: response field "Lit" of rpc p "E.Do" has type interface{String() string}, an interface literal with methods, so method EDo of port FP cannot be declared [hint: use a concrete type: JSON cannot decode into an interface with methods]`,
+		`8:31: error field-type: response field "Chans" of rpc p "E.Get" has type []chan int, with a channel in it, so method EGet of port FP cannot be declared [hint: use data types for fields the flow sends, receives or stores]`,
+		`9:34: error field-type: request field "Funcs" of rpc p "E.Undo" has type map[string]struct{F func()}, with a function in it, so method EUndo of port FP cannot be declared [hint: use data types for fields the flow sends, receives or stores]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}
+
 // Anonymous struct types are printed without their tags, unless the tags
 // are all that tells the two types apart.
 func TestPortTypesAnonymous(t *testing.T) {
@@ -477,6 +520,39 @@ flow Ping {
 	})
 	if len(ds) == 0 || !strings.Contains(ds[0].Message, "declared at sub/state.go:7:6") {
 		t.Errorf("flow shown as sub/t.flow: %v, want the declaration at sub/state.go:7:6", ds)
+	}
+}
+
+// A package-level declaration that hides a predeclared name the
+// generated code uses (error, nil, string, ...) is an error at the first
+// flow, naming them all: no generated file could refer to Go's own, and
+// check passed while the generated code did not compile. One the generated code does not use
+// (max) is the package's business.
+func TestDeclaredPredeclared(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+type S struct{ X string }
+
+type error struct{}
+
+var nil = 3
+
+func max() {}
+`,
+	})
+	src := `flow Signup {
+    state S
+    step Review { irreversible }
+}
+`
+	got := loadStrings(t, src, dir)
+	want := []string{
+		`1:6: error name-collision: the generated code of flow "Signup" uses Go's predeclared error, nil, which the package hides: the type error declared at state.go:5:6; the variable nil declared at state.go:7:5 [hint: rename the package's error, nil: a package-level name hides the predeclared one in every file of the package]`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
 	}
 }
 
